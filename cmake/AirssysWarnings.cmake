@@ -1,0 +1,11 @@
+# Warnings for project code only; third-party headers come in as SYSTEM.
+add_library(airssys_warnings INTERFACE)
+target_compile_options(airssys_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Woverloaded-virtual
+  -Wimplicit-fallthrough -Wformat=2 -Wnull-dereference
+  -Werror)
+if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+  # libstdc++ 12 hides <expected> from clang < 19 behind __cpp_concepts; clang 16
+  # implements what <expected> needs (P0848), so the fuzz preset raises the macro.
+  target_compile_options(airssys_warnings INTERFACE -Wno-builtin-macro-redefined -Wno-macro-redefined)
+endif()

@@ -1,0 +1,79 @@
+#pragma once
+// Activity records and the sinks that store them.
+//
+// Every operation produces a `start` record before it runs and an `end`
+// record after; a refused operation produces one `denied` record. Records are
+// serialised as one JSON object per line (see docs/osl.md for the fields).
+//
+// Sinks are called from the activity log's single writer thread, never
+// concurrently, always with records in op order of enqueueing. A sink that
+// returns an error keeps the batch: the writer retries the same batch until it
+// succeeds — records are never dropped (see ActivityLog in system.hpp).
+
+#include <airssys/osl/error.hpp>
+#include <airssys/osl/operation_kind.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace airssys::osl {
+
+enum class ActivityEvent : std::uint8_t { start, end, denied };
+[[nodiscard]] std::string_view to_string(ActivityEvent e) noexcept;
+
+enum class DecisionKind : std::uint8_t {
+  allow,
+  deny,
+  audit_deny,  // audit-only mode: the policy would deny, the operation ran anyway
+};
+[[nodiscard]] std::string_view to_string(DecisionKind d) noexcept;
+
+struct ActivityRecord {
+  std::chrono::system_clock::time_point ts;  // nanosecond resolution
+  std::uint64_t op_id = 0;
+  ActivityEvent event = ActivityEvent::start;
+  OpKind op = OpKind::fs_read;
+  std::string principal;
+  std::vector<std::string> resources;
+  DecisionKind decision = DecisionKind::deny;
+  std::optional<std::string> rule;       // id of the deciding rule; nullopt when none matched
+  std::string outcome;                   // "started" | "ok" | "error" | "denied"
+  std::optional<Error> error;            // on outcome "error"/"denied"
+  std::int64_t duration_ns = 0;          // end records: time spent in the executor
+  std::string detail_json;               // optional extra fields as a JSON object text ("" = none)
+};
+
+// One line, no trailing newline: {"ts":"2026-11-22T04:53:31.123456789Z","op_id":…}
+[[nodiscard]] std::string to_json_line(const ActivityRecord& r);
+
+class ActivitySink {
+ public:
+  virtual ~ActivitySink() = default;
+  // Stores the batch durably enough for this sink's promise. On error the
+  // caller retries the same batch later; a sink must tolerate a retry of a
+  // batch it partly wrote (duplicates are acceptable, loss is not).
+  [[nodiscard]] virtual std::expected<void, Error> write(std::span<const ActivityRecord> batch) = 0;
+  [[nodiscard]] virtual std::string name() const = 0;
+};
+
+// Appends JSON lines to a file created 0600; rotates when the file would
+// exceed `max_bytes` (PATH → PATH.1 → … → PATH.<keep>). max_bytes 0 = never.
+struct FileSinkOptions {
+  std::filesystem::path path;
+  std::uint64_t max_bytes = 64ull << 20;
+  unsigned keep = 5;
+  bool fsync_each_batch = false;
+};
+[[nodiscard]] std::expected<std::unique_ptr<ActivitySink>, Error> make_file_sink(FileSinkOptions options);
+
+// Writes JSON lines to standard error.
+[[nodiscard]] std::unique_ptr<ActivitySink> make_stderr_sink();
+
+}  // namespace airssys::osl
