@@ -1,0 +1,111 @@
+#include "activity/activity_log.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace airssys::osl::detail {
+
+ActivityLog::ActivityLog(std::vector<std::shared_ptr<ActivitySink>> sinks, std::size_t capacity,
+                         std::chrono::milliseconds shutdown_grace)
+    : sinks_(std::move(sinks)), capacity_(std::max<std::size_t>(capacity, 1)), shutdown_grace_(shutdown_grace) {
+  std::erase(sinks_, nullptr);
+  if (!sinks_.empty()) writer_ = std::thread([this] { run(); });
+}
+
+ActivityLog::~ActivityLog() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  not_empty_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+bool ActivityLog::push(ActivityRecord&& record, std::optional<std::chrono::milliseconds> timeout) {
+  if (sinks_.empty()) return true;
+  std::unique_lock lock(mu_);
+  auto has_room = [this] { return queue_.size() < capacity_; };
+  if (!has_room()) {
+    if (timeout) {
+      if (!not_full_.wait_for(lock, *timeout, has_room)) return false;
+    } else {
+      not_full_.wait(lock, has_room);
+    }
+  }
+  const bool was_empty = queue_.empty();
+  queue_.push_back(std::move(record));
+  ++enqueued_;
+  lock.unlock();
+  if (was_empty) not_empty_.notify_one();
+  return true;
+}
+
+bool ActivityLog::flush(std::chrono::milliseconds timeout) {
+  if (sinks_.empty()) return true;
+  std::unique_lock lock(mu_);
+  const std::uint64_t target = enqueued_;
+  return progress_.wait_for(lock, timeout, [&] { return completed_ >= target; });
+}
+
+std::string ActivityLog::last_error() const {
+  std::lock_guard lock(mu_);
+  return last_error_;
+}
+
+void ActivityLog::run() {
+  std::vector<ActivityRecord> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      not_empty_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+      if (queue_.empty() && stopping_) return;
+      batch.swap(queue_);
+    }
+    not_full_.notify_all();
+    write_to_all(batch);
+    {
+      std::lock_guard lock(mu_);
+      completed_ += batch.size();
+    }
+    progress_.notify_all();
+    batch.clear();
+  }
+}
+
+void ActivityLog::write_to_all(std::vector<ActivityRecord>& batch) {
+  using namespace std::chrono;
+  for (const auto& sink : sinks_) {
+    auto backoff = milliseconds(10);
+    std::optional<steady_clock::time_point> give_up_at;
+    for (;;) {
+      auto r = sink->write(batch);
+      if (r) break;
+      sink_errors_.fetch_add(1, std::memory_order_relaxed);
+      bool stopping = false;
+      {
+        std::lock_guard lock(mu_);
+        last_error_ = fmt::format("{}: {}", sink->name(), r.error().message);
+        stopping = stopping_;
+      }
+      if (stopping) {
+        if (!give_up_at) give_up_at = steady_clock::now() + shutdown_grace_;
+        if (steady_clock::now() >= *give_up_at) {
+          // Shutting down and the sink stays broken: say so loudly, naming
+          // how many records this sink could not take.
+          const auto msg = fmt::format("airssys-osl: audit sink {} failed at shutdown; {} records not written: {}\n",
+                                       sink->name(), batch.size(), r.error().message);
+          [[maybe_unused]] auto n = ::write(STDERR_FILENO, msg.data(), msg.size());
+          break;
+        }
+      }
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, milliseconds(1000));
+    }
+  }
+  written_.fetch_add(batch.size(), std::memory_order_relaxed);
+}
+
+}  // namespace airssys::osl::detail

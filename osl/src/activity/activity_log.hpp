@@ -1,0 +1,69 @@
+#pragma once
+// ActivityLog — the bounded, asynchronous queue between operations and sinks.
+//
+// push() is called from any thread; one writer thread hands batches to the
+// sinks. A full queue makes push() wait: records are never dropped. A sink
+// that fails is retried with the same batch (backoff up to 1 s) until it
+// succeeds, so a broken sink eventually fills the queue and stalls producers
+// — the pipeline then refuses new operations rather than run them unaudited.
+
+#include <airssys/osl/activity.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace airssys::osl::detail {
+
+class ActivityLog {
+ public:
+  ActivityLog(std::vector<std::shared_ptr<ActivitySink>> sinks, std::size_t capacity,
+              std::chrono::milliseconds shutdown_grace);
+  ~ActivityLog();  // drains the queue; gives up on a failing sink after shutdown_grace
+  ActivityLog(const ActivityLog&) = delete;
+  ActivityLog& operator=(const ActivityLog&) = delete;
+
+  [[nodiscard]] bool enabled() const noexcept { return !sinks_.empty(); }
+
+  // Queues one record. Waits while the queue is full: until `timeout` passes
+  // (returns false, record not queued) or forever when timeout is nullopt.
+  [[nodiscard]] bool push(ActivityRecord&& record, std::optional<std::chrono::milliseconds> timeout);
+
+  // Waits until everything queued before the call has been written.
+  [[nodiscard]] bool flush(std::chrono::milliseconds timeout);
+
+  [[nodiscard]] std::uint64_t written() const noexcept { return written_.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t sink_errors() const noexcept { return sink_errors_.load(std::memory_order_relaxed); }
+  // The most recent sink error, for messages ("audit log stalled: …").
+  [[nodiscard]] std::string last_error() const;
+
+ private:
+  void run();
+  void write_to_all(std::vector<ActivityRecord>& batch);
+
+  std::vector<std::shared_ptr<ActivitySink>> sinks_;
+  const std::size_t capacity_;
+  const std::chrono::milliseconds shutdown_grace_;
+
+  mutable std::mutex mu_;
+  std::condition_variable not_empty_;
+  std::condition_variable not_full_;
+  std::condition_variable progress_;
+  std::vector<ActivityRecord> queue_;
+  std::uint64_t enqueued_ = 0;   // records ever queued
+  std::uint64_t completed_ = 0;  // records ever written (or abandoned at shutdown)
+  bool stopping_ = false;
+  std::string last_error_;
+
+  std::atomic<std::uint64_t> written_{0};
+  std::atomic<std::uint64_t> sink_errors_{0};
+  std::thread writer_;
+};
+
+}  // namespace airssys::osl::detail

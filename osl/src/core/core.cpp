@@ -1,0 +1,120 @@
+#include "core/core.hpp"
+
+#include <vector>
+
+namespace airssys::osl::detail {
+
+namespace {
+std::size_t pick(std::size_t configured, const std::optional<std::size_t>& from_policy) {
+  return configured != 0 ? configured : from_policy.value_or(0);
+}
+}  // namespace
+
+Core::Core(SystemOptions o)
+    : policy_(std::move(o.policy)),
+      limits_(o.limits),
+      stall_timeout_(o.audit.stall_timeout),
+      log_(std::move(o.audit.sinks), o.audit.queue_capacity, o.audit.stall_timeout) {
+  const PolicyLimits pl = policy_.limits();
+  limits_.max_open_files = pick(limits_.max_open_files, pl.max_open_files);
+  limits_.max_processes = pick(limits_.max_processes, pl.max_processes);
+  limits_.max_connections = pick(limits_.max_connections, pl.max_connections);
+  files_ = std::make_shared<SlotPool>("open files", limits_.max_open_files);
+  processes_ = std::make_shared<SlotPool>("child processes", limits_.max_processes);
+  connections_ = std::make_shared<SlotPool>("connections", limits_.max_connections);
+}
+
+Policy Core::policy() const {
+  std::lock_guard lock(policy_mu_);
+  return policy_;
+}
+
+void Core::set_policy(Policy p) {
+  std::lock_guard lock(policy_mu_);
+  policy_ = std::move(p);
+}
+
+SystemStats Core::stats() const {
+  return SystemStats{operations_.load(), denied_.load(), failed_.load(), log_.written(), log_.sink_errors()};
+}
+
+Core::Verdict Core::decide(std::string_view principal, const Request& req) const {
+  const Policy p = policy();
+  Verdict v;
+  v.allowed = true;
+  v.decision = DecisionKind::allow;
+  std::vector<ResourceRef> refs;
+  for (std::size_t c = 0; c < req.checks.size(); ++c) {
+    const Check& check = req.checks[c];
+    refs.clear();
+    refs.reserve(check.names.size());
+    for (std::size_t i = 0; i < check.names.size(); ++i) {
+      refs.push_back(ResourceRef{check.names[i], i < check.aliases.size() ? std::string_view(check.aliases[i])
+                                                                          : std::string_view()});
+    }
+    Decision d = p.decide(principal, check.kind, refs);
+    if (c == 0 && v.decision == DecisionKind::allow) v.rule = d.rule;
+    if (!d.allowed) {
+      v.allowed = false;
+      v.decision = DecisionKind::deny;
+      v.rule = std::move(d.rule);
+      v.reason = std::move(d.reason);
+      return v;
+    }
+    if (d.would_deny && v.decision != DecisionKind::audit_deny) {
+      v.decision = DecisionKind::audit_deny;
+      v.rule = std::move(d.rule);
+      v.reason = std::move(d.reason);
+    }
+  }
+  return v;
+}
+
+ActivityRecord Core::make_record(std::uint64_t id, ActivityEvent ev, std::string_view principal, const Request& req,
+                                 const Verdict& v) const {
+  ActivityRecord r;
+  r.ts = std::chrono::system_clock::now();
+  r.op_id = id;
+  r.event = ev;
+  r.op = req.kind;
+  r.principal = std::string(principal);
+  for (const Check& c : req.checks) {
+    r.resources.insert(r.resources.end(), c.names.begin(), c.names.end());
+  }
+  r.decision = v.decision;
+  r.rule = v.rule;
+  return r;
+}
+
+Error Core::refuse(std::uint64_t id, std::string_view principal, const Request& req, const Verdict& v, Error e) {
+  denied_.fetch_add(1, std::memory_order_relaxed);
+  if (log_.enabled()) {
+    ActivityRecord r = make_record(id, ActivityEvent::denied, principal, req, v);
+    r.outcome = v.allowed ? "invalid" : "denied";
+    r.error = e;
+    // A refusal changes nothing, but its record must not be lost: wait.
+    (void)log_.push(std::move(r), std::nullopt);
+  }
+  return e;
+}
+
+bool Core::record_start(std::uint64_t id, std::string_view principal, const Request& req, const Verdict& v) {
+  if (!log_.enabled()) return true;
+  ActivityRecord r = make_record(id, ActivityEvent::start, principal, req, v);
+  r.outcome = "started";
+  r.detail_json = req.detail_json;
+  return log_.push(std::move(r), stall_timeout_);
+}
+
+void Core::record_end(std::uint64_t id, std::string_view principal, const Request& req, const Verdict& v,
+                      const Error* error, std::int64_t duration_ns) {
+  if (!log_.enabled()) return;
+  ActivityRecord r = make_record(id, ActivityEvent::end, principal, req, v);
+  r.outcome = error ? "error" : "ok";
+  if (error) r.error = *error;
+  r.duration_ns = duration_ns;
+  // The operation has happened: its end record waits for room, however long.
+  (void)log_.push(std::move(r), std::nullopt);
+}
+
+}  // namespace airssys::osl::detail

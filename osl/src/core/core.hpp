@@ -1,0 +1,116 @@
+#pragma once
+// detail::Core — the shared state behind a System and the one pipeline every
+// operation goes through. Handles (Process, Listener) hold a shared_ptr to it,
+// so they can keep auditing after the System object is gone.
+
+#include <airssys/osl/system.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "activity/activity_log.hpp"
+#include "core/slots.hpp"
+
+namespace airssys::osl::detail {
+
+// One policy question: may the principal do `kind` on these resources?
+struct Check {
+  OpKind kind;
+  std::vector<std::string> names;    // canonical resource names
+  std::vector<std::string> aliases;  // same length as names, or empty
+};
+
+struct Request {
+  OpKind kind;                       // the operation, as recorded in `op`
+  std::vector<Check> checks;         // all must be allowed; checks[0] is the operation's own
+  std::optional<Error> pre_error;    // a resolution failure, reported only if the policy allows
+  std::string detail_json;           // extra fields for the start record
+};
+
+class Core : public std::enable_shared_from_this<Core> {
+ public:
+  explicit Core(SystemOptions options);
+
+  [[nodiscard]] Policy policy() const;
+  void set_policy(Policy p);
+  [[nodiscard]] const ResourceLimits& limits() const noexcept { return limits_; }
+  [[nodiscard]] SlotPool& files() noexcept { return *files_; }
+  [[nodiscard]] SlotPool& processes() noexcept { return *processes_; }
+  [[nodiscard]] SlotPool& connections() noexcept { return *connections_; }
+  [[nodiscard]] ActivityLog& log() noexcept { return log_; }
+  [[nodiscard]] SystemStats stats() const;
+
+  // policy decision → activity record → execute(op_id) → activity record.
+  // `execute` returns std::expected<T, Error>; its error gets the op id.
+  template <class T, class Execute>
+  std::expected<T, Error> pipeline(std::string_view principal, Request req, Execute&& execute);
+
+  // Builds a Process handle (Process's constructor is private to Core).
+  static process::Process make_process(std::unique_ptr<process::Process::State> state);
+
+ private:
+  struct Verdict {
+    bool allowed = false;
+    DecisionKind decision = DecisionKind::deny;
+    std::optional<std::string> rule;
+    std::string reason;
+  };
+  Verdict decide(std::string_view principal, const Request& req) const;
+  ActivityRecord make_record(std::uint64_t id, ActivityEvent ev, std::string_view principal, const Request& req,
+                             const Verdict& v) const;
+  // Records a refusal and returns the error to hand back.
+  Error refuse(std::uint64_t id, std::string_view principal, const Request& req, const Verdict& v, Error e);
+  // Queues the start record; false if the audit log stayed stalled.
+  bool record_start(std::uint64_t id, std::string_view principal, const Request& req, const Verdict& v);
+  void record_end(std::uint64_t id, std::string_view principal, const Request& req, const Verdict& v,
+                  const Error* error, std::int64_t duration_ns);
+
+  mutable std::mutex policy_mu_;
+  Policy policy_;
+  ResourceLimits limits_;
+  std::chrono::milliseconds stall_timeout_;
+  std::shared_ptr<SlotPool> files_, processes_, connections_;
+  std::atomic<std::uint64_t> next_id_{1};
+  std::atomic<std::uint64_t> operations_{0}, denied_{0}, failed_{0};
+  ActivityLog log_;  // last: destroyed first, draining while the rest is alive
+};
+
+template <class T, class Execute>
+std::expected<T, Error> Core::pipeline(std::string_view principal, Request req, Execute&& execute) {
+  const std::uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  const Verdict v = decide(principal, req);
+  if (!v.allowed) {
+    return std::unexpected(refuse(id, principal, req, v, Error{ErrorCategory::denied, 0, id, v.reason}));
+  }
+  if (req.pre_error) {
+    Error e = *req.pre_error;
+    e.op_id = id;
+    return std::unexpected(refuse(id, principal, req, v, std::move(e)));
+  }
+  if (!record_start(id, principal, req, v)) {
+    denied_.fetch_add(1, std::memory_order_relaxed);
+    return std::unexpected(Error{ErrorCategory::io, 0, id,
+                                 "audit log stalled, operation not executed: " + log_.last_error()});
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  std::expected<T, Error> result = execute(id);
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+  operations_.fetch_add(1, std::memory_order_relaxed);
+  if (!result) {
+    failed_.fetch_add(1, std::memory_order_relaxed);
+    result.error().op_id = id;
+    record_end(id, principal, req, v, &result.error(), ns);
+  } else {
+    record_end(id, principal, req, v, nullptr, ns);
+  }
+  return result;
+}
+
+}  // namespace airssys::osl::detail

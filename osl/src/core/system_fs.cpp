@@ -1,0 +1,89 @@
+// System::run for filesystem operations: resolve → pipeline → executor.
+
+#include <airssys/osl/system.hpp>
+
+#include "core/core.hpp"
+#include "fs/fs_ops.hpp"
+
+namespace airssys::osl {
+
+namespace {
+
+using detail::Check;
+using detail::FollowFinal;
+using detail::Missing;
+using detail::Request;
+using detail::Resolution;
+
+Request single(OpKind kind, const Resolution& r) {
+  Request req{kind, {Check{kind, {r.resolved.path}, {}}}, r.error, {}};
+  return req;
+}
+
+// Runs a one-path operation: the executor gets the resolved path and holds
+// an open-file slot while it runs.
+template <class T, class Exec>
+std::expected<T, Error> run_path_op(detail::Core& core, std::string_view principal, OpKind kind,
+                                    const std::filesystem::path& path, FollowFinal follow, Missing missing,
+                                    Exec&& exec) {
+  Resolution r = detail::resolve_path(path, follow, missing);
+  Request req = single(kind, r);
+  return core.pipeline<T>(principal, std::move(req), [&](std::uint64_t) -> std::expected<T, Error> {
+    auto slot = core.files().acquire(core.limits().wait);
+    if (!slot) return std::unexpected(slot.error());
+    return exec(r.resolved);
+  });
+}
+
+}  // namespace
+
+std::expected<fs::Read::Result, Error> System::run(std::string_view principal, const fs::Read& op) {
+  return run_path_op<std::string>(*core_, principal, OpKind::fs_read, op.path, FollowFinal::yes, Missing::fail,
+                                  [&](const detail::ResolvedPath& p) { return detail::exec_read(p, op); });
+}
+
+std::expected<fs::Write::Result, Error> System::run(std::string_view principal, const fs::Write& op) {
+  return run_path_op<fs::Write::Result>(*core_, principal, OpKind::fs_write, op.path, FollowFinal::yes, Missing::fail,
+                                        [&](const detail::ResolvedPath& p) { return detail::exec_write(p, op); });
+}
+
+std::expected<Done, Error> System::run(std::string_view principal, const fs::CreateDir& op) {
+  return run_path_op<Done>(*core_, principal, OpKind::fs_create_dir, op.path, FollowFinal::no,
+                           op.recursive ? Missing::create_parents : Missing::fail,
+                           [&](const detail::ResolvedPath& p) { return detail::exec_create_dir(p, op); });
+}
+
+std::expected<fs::List::Result, Error> System::run(std::string_view principal, const fs::List& op) {
+  return run_path_op<fs::List::Result>(*core_, principal, OpKind::fs_list, op.path, FollowFinal::yes, Missing::fail,
+                                       [&](const detail::ResolvedPath& p) { return detail::exec_list(p); });
+}
+
+std::expected<fs::FileInfo, Error> System::run(std::string_view principal, const fs::Stat& op) {
+  return run_path_op<fs::FileInfo>(*core_, principal, OpKind::fs_stat, op.path,
+                                   op.follow_symlinks ? FollowFinal::yes : FollowFinal::no, Missing::fail,
+                                   [&](const detail::ResolvedPath& p) { return detail::exec_stat(p); });
+}
+
+std::expected<Done, Error> System::run(std::string_view principal, const fs::Delete& op) {
+  return run_path_op<Done>(*core_, principal, OpKind::fs_delete, op.path, FollowFinal::no, Missing::fail,
+                           [&](const detail::ResolvedPath& p) { return detail::exec_delete(p, op); });
+}
+
+std::expected<Done, Error> System::run(std::string_view principal, const fs::SetPermissions& op) {
+  return run_path_op<Done>(*core_, principal, OpKind::fs_set_permissions, op.path, FollowFinal::yes, Missing::fail,
+                           [&](const detail::ResolvedPath& p) { return detail::exec_set_permissions(p, op); });
+}
+
+std::expected<Done, Error> System::run(std::string_view principal, const fs::Rename& op) {
+  Resolution from = detail::resolve_path(op.from, FollowFinal::no);
+  Resolution to = detail::resolve_path(op.to, FollowFinal::no);
+  Request req{OpKind::fs_rename, {Check{OpKind::fs_rename, {from.resolved.path, to.resolved.path}, {}}},
+              from.error ? from.error : to.error, {}};
+  return core_->pipeline<Done>(principal, std::move(req), [&](std::uint64_t) -> std::expected<Done, Error> {
+    auto slot = core_->files().acquire(core_->limits().wait);
+    if (!slot) return std::unexpected(slot.error());
+    return detail::exec_rename(from.resolved, to.resolved, op);
+  });
+}
+
+}  // namespace airssys::osl

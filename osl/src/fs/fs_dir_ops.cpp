@@ -1,0 +1,229 @@
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "fs/fs_ops.hpp"
+#include "platform/linux_fs.hpp"
+
+namespace airssys::osl::detail {
+
+namespace {
+
+fs::FileType type_of(mode_t m) {
+  if (S_ISREG(m)) return fs::FileType::regular;
+  if (S_ISDIR(m)) return fs::FileType::directory;
+  if (S_ISLNK(m)) return fs::FileType::symlink;
+  if (S_ISFIFO(m)) return fs::FileType::fifo;
+  if (S_ISSOCK(m)) return fs::FileType::socket;
+  if (S_ISBLK(m)) return fs::FileType::block;
+  if (S_ISCHR(m)) return fs::FileType::character;
+  return fs::FileType::unknown;
+}
+
+fs::FileType type_of_dirent(unsigned char t) {
+  switch (t) {
+    case DT_REG: return fs::FileType::regular;
+    case DT_DIR: return fs::FileType::directory;
+    case DT_LNK: return fs::FileType::symlink;
+    case DT_FIFO: return fs::FileType::fifo;
+    case DT_SOCK: return fs::FileType::socket;
+    case DT_BLK: return fs::FileType::block;
+    case DT_CHR: return fs::FileType::character;
+    default: return fs::FileType::unknown;
+  }
+}
+
+struct DirCloser {
+  void operator()(DIR* d) const noexcept { ::closedir(d); }
+};
+using DirPtr = std::unique_ptr<DIR, DirCloser>;
+
+// Removes everything inside directory `dirfd` (takes ownership of it).
+// Subdirectories are opened with O_NOFOLLOW: a symlink is removed, never followed.
+std::expected<void, Error> remove_contents(int dirfd, const std::string& path) {
+  DirPtr dir(::fdopendir(dirfd));
+  if (!dir) {
+    const int err = errno;
+    ::close(dirfd);
+    return std::unexpected(Error::from_errno(err, path));
+  }
+  const int fd = ::dirfd(dir.get());
+  std::vector<std::pair<std::string, bool>> entries;
+  errno = 0;
+  while (dirent* e = ::readdir(dir.get())) {
+    const std::string_view n = e->d_name;
+    if (n == "." || n == "..") continue;
+    bool is_dir = e->d_type == DT_DIR;
+    if (e->d_type == DT_UNKNOWN) {
+      struct stat st {};
+      is_dir = ::fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+    }
+    entries.emplace_back(std::string(n), is_dir);
+  }
+  for (const auto& [name, is_dir] : entries) {
+    const std::string child = path + "/" + name;
+    if (is_dir) {
+      const int sub = ::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub < 0) return std::unexpected(Error::from_errno(errno, child));
+      if (auto r = remove_contents(sub, child); !r) return r;
+    }
+    if (::unlinkat(fd, name.c_str(), is_dir ? AT_REMOVEDIR : 0) != 0) {
+      return std::unexpected(Error::from_errno(errno, fmt::format("removing {}", child)));
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+std::expected<Done, Error> exec_create_dir(const ResolvedPath& p, const fs::CreateDir& op) {
+  if (!op.recursive) {
+    if (::mkdirat(p.parent.get(), p.name.c_str(), op.mode) != 0) {
+      return std::unexpected(Error::from_errno(errno, fmt::format("creating directory {}", p.path)));
+    }
+    return Done{};
+  }
+  UniqueFd cur(::dup(p.parent.get()));
+  if (!cur) return std::unexpected(Error::from_errno(errno, "dup"));
+  for (const auto& part : p.missing) {
+    if (::mkdirat(cur.get(), part.c_str(), op.mode) != 0 && errno != EEXIST) {
+      return std::unexpected(Error::from_errno(errno, fmt::format("creating directory {}", p.path)));
+    }
+    const int next = sys_openat2(cur.get(), part.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC, 0, kStrictResolve);
+    if (next < 0) {
+      const int err = errno;
+      if (err == ENOTDIR) {
+        return std::unexpected(Error{ErrorCategory::already_exists, err, 0,
+                                     fmt::format("{}: a path component exists and is not a directory", p.path)});
+      }
+      return std::unexpected(Error::from_errno(err, p.path));
+    }
+    cur.reset(next);
+  }
+  return Done{};
+}
+
+std::expected<fs::List::Result, Error> exec_list(const ResolvedPath& p) {
+  auto fd = open_beneath(p, O_RDONLY | O_DIRECTORY);
+  if (!fd) return std::unexpected(fd.error());
+  const int raw = fd->release();
+  DirPtr dir(::fdopendir(raw));
+  if (!dir) {
+    const int err = errno;
+    ::close(raw);
+    return std::unexpected(Error::from_errno(err, p.path));
+  }
+  fs::List::Result out;
+  errno = 0;
+  while (dirent* e = ::readdir(dir.get())) {
+    const std::string_view n = e->d_name;
+    if (n == "." || n == "..") continue;
+    fs::FileType t = type_of_dirent(e->d_type);
+    if (t == fs::FileType::unknown) {
+      struct stat st {};
+      if (::fstatat(::dirfd(dir.get()), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) t = type_of(st.st_mode);
+    }
+    out.push_back(fs::DirEntry{std::string(n), t});
+  }
+  if (errno != 0) return std::unexpected(Error::from_errno(errno, fmt::format("listing {}", p.path)));
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
+}
+
+std::expected<fs::FileInfo, Error> exec_stat(const ResolvedPath& p) {
+  struct stat st {};
+  // The resolver already followed a final symlink when asked to; what is
+  // left is the object itself.
+  if (::fstatat(p.parent.get(), p.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return std::unexpected(Error::from_errno(errno, p.path));
+  }
+  fs::FileInfo info;
+  info.type = type_of(st.st_mode);
+  info.size = static_cast<std::uint64_t>(st.st_size);
+  info.mode = st.st_mode & 07777;
+  info.uid = st.st_uid;
+  info.gid = st.st_gid;
+  info.inode = st.st_ino;
+  info.nlink = st.st_nlink;
+  info.mtime = std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
+  return info;
+}
+
+std::expected<Done, Error> exec_delete(const ResolvedPath& p, const fs::Delete& op) {
+  if (p.path == "/") return std::unexpected(Error::make(ErrorCategory::invalid_argument, "refusing to delete /"));
+  struct stat st {};
+  if (::fstatat(p.parent.get(), p.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return std::unexpected(Error::from_errno(errno, p.path));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    if (op.recursive) {
+      auto fd = open_beneath(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+      if (!fd) return std::unexpected(fd.error());
+      if (auto r = remove_contents(fd->release(), p.path); !r) return std::unexpected(r.error());
+    }
+    if (::unlinkat(p.parent.get(), p.name.c_str(), AT_REMOVEDIR) != 0) {
+      const int err = errno;
+      if (err == ENOTEMPTY || err == EEXIST) {
+        return std::unexpected(Error{ErrorCategory::invalid_argument, err, 0,
+                                     fmt::format("{}: directory not empty; delete it with the recursive flag", p.path)});
+      }
+      return std::unexpected(Error::from_errno(err, fmt::format("removing {}", p.path)));
+    }
+    return Done{};
+  }
+  if (::unlinkat(p.parent.get(), p.name.c_str(), 0) != 0) {
+    return std::unexpected(Error::from_errno(errno, fmt::format("removing {}", p.path)));
+  }
+  return Done{};
+}
+
+std::expected<Done, Error> exec_set_permissions(const ResolvedPath& p, const fs::SetPermissions& op) {
+  if ((op.mode & ~07777u) != 0) {
+    return std::unexpected(Error::make(ErrorCategory::invalid_argument, fmt::format("mode {:o} has bits outside 07777", op.mode)));
+  }
+  auto fd = open_beneath(p, O_PATH);
+  if (!fd) return std::unexpected(fd.error());
+  // chmod through the pinned fd: fchmod refuses O_PATH fds, /proc/self/fd does not.
+  const auto proc = fmt::format("/proc/self/fd/{}", fd->get());
+  if (::chmod(proc.c_str(), op.mode) != 0) {
+    return std::unexpected(Error::from_errno(errno, fmt::format("chmod {}", p.path)));
+  }
+  return Done{};
+}
+
+std::expected<Done, Error> exec_rename(const ResolvedPath& from, const ResolvedPath& to, const fs::Rename& op) {
+  if (from.path == "/" || to.path == "/") return std::unexpected(Error::make(ErrorCategory::invalid_argument, "cannot rename /"));
+  const unsigned flags = op.replace ? 0u : RENAME_NOREPLACE;
+  if (::renameat2(from.parent.get(), from.name.c_str(), to.parent.get(), to.name.c_str(), flags) != 0) {
+    return std::unexpected(Error::from_errno(errno, fmt::format("renaming {} to {}", from.path, to.path)));
+  }
+  return Done{};
+}
+
+}  // namespace airssys::osl::detail
+
+namespace airssys::osl::fs {
+std::string_view to_string(FileType t) noexcept {
+  switch (t) {
+    case FileType::regular: return "file";
+    case FileType::directory: return "dir";
+    case FileType::symlink: return "symlink";
+    case FileType::fifo: return "fifo";
+    case FileType::socket: return "socket";
+    case FileType::block: return "block";
+    case FileType::character: return "char";
+    case FileType::unknown: return "unknown";
+  }
+  return "unknown";
+}
+
+}  // namespace airssys::osl::fs

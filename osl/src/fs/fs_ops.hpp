@@ -1,0 +1,26 @@
+#pragma once
+// Filesystem executors. Each acts on an already resolved, policy-approved
+// path; each opens only relative to the pinned parent directory.
+
+#include <airssys/osl/error.hpp>
+#include <airssys/osl/fs.hpp>
+
+#include <expected>
+
+#include "fs/path_resolver.hpp"
+
+namespace airssys::osl::detail {
+
+[[nodiscard]] std::expected<std::string, Error> exec_read(const ResolvedPath& p, const fs::Read& op);
+[[nodiscard]] std::expected<fs::Write::Result, Error> exec_write(const ResolvedPath& p, const fs::Write& op);
+[[nodiscard]] std::expected<Done, Error> exec_create_dir(const ResolvedPath& p, const fs::CreateDir& op);
+[[nodiscard]] std::expected<fs::List::Result, Error> exec_list(const ResolvedPath& p);
+[[nodiscard]] std::expected<fs::FileInfo, Error> exec_stat(const ResolvedPath& p);
+[[nodiscard]] std::expected<Done, Error> exec_delete(const ResolvedPath& p, const fs::Delete& op);
+[[nodiscard]] std::expected<Done, Error> exec_set_permissions(const ResolvedPath& p, const fs::SetPermissions& op);
+[[nodiscard]] std::expected<Done, Error> exec_rename(const ResolvedPath& from, const ResolvedPath& to, const fs::Rename& op);
+
+// Opens `p` (file or directory) with openat2 beneath its pinned parent.
+[[nodiscard]] std::expected<UniqueFd, Error> open_beneath(const ResolvedPath& p, int flags, mode_t mode = 0);
+
+}  // namespace airssys::osl::detail

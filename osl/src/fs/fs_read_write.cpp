@@ -1,0 +1,145 @@
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "fs/fs_ops.hpp"
+#include "platform/linux_fs.hpp"
+
+namespace airssys::osl::detail {
+
+std::expected<UniqueFd, Error> open_beneath(const ResolvedPath& p, int flags, mode_t mode) {
+  const int fd = sys_openat2(p.parent.get(), p.name.c_str(), static_cast<std::uint64_t>(flags) | O_CLOEXEC, mode,
+                             kStrictResolve);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ELOOP || err == EXDEV) {
+      return std::unexpected(Error{ErrorCategory::permission, err, 0,
+                                   fmt::format("{}: changed into a symbolic link after the policy check; refused", p.path)});
+    }
+    return std::unexpected(Error::from_errno(err, p.path));
+  }
+  return UniqueFd(fd);
+}
+
+namespace {
+std::expected<void, Error> write_all(int fd, std::string_view data, const std::string& path) {
+  std::size_t off = 0;
+  while (off < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return std::unexpected(Error::from_errno(errno, fmt::format("writing {}", path)));
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
+std::string temp_name(const std::string& name) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return fmt::format(".{}.airssys-{:016x}", name.size() > 200 ? name.substr(0, 200) : name, rng());
+}
+}  // namespace
+
+std::expected<std::string, Error> exec_read(const ResolvedPath& p, const fs::Read& op) {
+  auto fd = open_beneath(p, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+  if (!fd) return std::unexpected(fd.error());
+  struct stat st {};
+  if (::fstat(fd->get(), &st) != 0) return std::unexpected(Error::from_errno(errno, p.path));
+  if (S_ISDIR(st.st_mode)) {
+    return std::unexpected(Error{ErrorCategory::invalid_argument, EISDIR, 0, fmt::format("{}: is a directory; use fs.list", p.path)});
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return std::unexpected(Error::make(ErrorCategory::invalid_argument, fmt::format("{}: not a regular file", p.path)));
+  }
+  if (static_cast<std::uint64_t>(st.st_size) > op.max_bytes) {
+    return std::unexpected(Error::make(ErrorCategory::resource_exhausted,
+                                       fmt::format("{}: {} bytes exceeds the read limit of {} bytes", p.path,
+                                                   st.st_size, op.max_bytes)));
+  }
+  std::string out;
+  out.resize(static_cast<std::size_t>(st.st_size));
+  std::size_t off = 0;
+  for (;;) {
+    if (off == out.size()) {
+      if (out.size() >= op.max_bytes) break;
+      out.resize(std::min<std::size_t>(std::max<std::size_t>(out.size() * 2, 4096), op.max_bytes));
+    }
+    const ssize_t n = ::read(fd->get(), out.data() + off, out.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return std::unexpected(Error::from_errno(errno, fmt::format("reading {}", p.path)));
+    }
+    if (n == 0) break;
+    off += static_cast<std::size_t>(n);
+  }
+  out.resize(off);
+  return out;
+}
+
+std::expected<fs::Write::Result, Error> exec_write(const ResolvedPath& p, const fs::Write& op) {
+  if (!op.atomic) {
+    const int flags = O_WRONLY | O_CREAT | O_NOCTTY | O_NONBLOCK | (op.mode == fs::WriteMode::append ? O_APPEND : O_TRUNC);
+    auto fd = open_beneath(p, flags, op.create_mode);
+    if (!fd) return std::unexpected(fd.error());
+    struct stat st {};
+    if (::fstat(fd->get(), &st) == 0 && !S_ISREG(st.st_mode)) {
+      return std::unexpected(Error::make(ErrorCategory::invalid_argument, fmt::format("{}: not a regular file", p.path)));
+    }
+    if (auto r = write_all(fd->get(), op.data, p.path); !r) return std::unexpected(r.error());
+    if (op.fsync && ::fsync(fd->get()) != 0) return std::unexpected(Error::from_errno(errno, fmt::format("fsync {}", p.path)));
+    return fs::Write::Result{op.data.size()};
+  }
+  if (op.mode == fs::WriteMode::append) {
+    return std::unexpected(Error::make(ErrorCategory::invalid_argument, "atomic replace cannot be combined with append"));
+  }
+  // Keep an existing file's permissions; a new file gets create_mode.
+  mode_t mode = op.create_mode;
+  struct stat existing {};
+  if (::fstatat(p.parent.get(), p.name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (!S_ISREG(existing.st_mode)) {
+      return std::unexpected(Error::make(ErrorCategory::invalid_argument, fmt::format("{}: not a regular file", p.path)));
+    }
+    mode = existing.st_mode & 07777;
+  }
+  ResolvedPath tmp;
+  tmp.parent.reset(::dup(p.parent.get()));
+  tmp.name = temp_name(p.name);
+  tmp.path = p.path + ".tmp";
+  auto fd = open_beneath(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOCTTY, mode);
+  if (!fd) return std::unexpected(fd.error());
+  auto cleanup = [&] { ::unlinkat(p.parent.get(), tmp.name.c_str(), 0); };
+  if (::fchmod(fd->get(), mode) != 0 && errno != EPERM) {
+    cleanup();
+    return std::unexpected(Error::from_errno(errno, fmt::format("chmod temporary file for {}", p.path)));
+  }
+  if (auto r = write_all(fd->get(), op.data, p.path); !r) {
+    cleanup();
+    return std::unexpected(r.error());
+  }
+  if (::fsync(fd->get()) != 0) {
+    const int err = errno;
+    cleanup();
+    return std::unexpected(Error::from_errno(err, fmt::format("fsync {}", p.path)));
+  }
+  if (::renameat(p.parent.get(), tmp.name.c_str(), p.parent.get(), p.name.c_str()) != 0) {
+    const int err = errno;
+    cleanup();
+    return std::unexpected(Error::from_errno(err, fmt::format("replacing {}", p.path)));
+  }
+  // Make the rename itself durable.
+  const int dirfd = sys_openat2(p.parent.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, kStrictResolve);
+  if (dirfd >= 0) {
+    UniqueFd d(dirfd);
+    (void)::fsync(d.get());
+  }
+  return fs::Write::Result{op.data.size()};
+}
+
+}  // namespace airssys::osl::detail

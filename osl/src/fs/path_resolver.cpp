@@ -1,0 +1,230 @@
+#include "fs/path_resolver.hpp"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <memory>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "platform/linux_fs.hpp"
+
+namespace airssys::osl::detail {
+
+namespace {
+
+constexpr std::uint64_t kPinFlags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+
+struct Lexical {
+  std::vector<std::string> parts;  // components after removing "" and "."
+  bool has_dotdot = false;
+};
+
+Lexical split(std::string_view abs) {
+  Lexical l;
+  std::size_t i = 0;
+  while (i < abs.size()) {
+    while (i < abs.size() && abs[i] == '/') ++i;
+    const std::size_t j = abs.find('/', i);
+    const std::string_view part = abs.substr(i, (j == std::string_view::npos ? abs.size() : j) - i);
+    if (!part.empty() && part != ".") {
+      if (part == "..") l.has_dotdot = true;
+      l.parts.emplace_back(part);
+    }
+    i = (j == std::string_view::npos) ? abs.size() : j + 1;
+  }
+  return l;
+}
+
+std::string join(const std::vector<std::string>& parts, std::size_t n) {
+  std::string s;
+  for (std::size_t i = 0; i < n; ++i) {
+    s += '/';
+    s += parts[i];
+  }
+  return s.empty() ? "/" : s;
+}
+
+// Lexical '..' removal, only used as the best guess when resolution fails.
+std::string lexical_guess(const Lexical& l) {
+  std::vector<std::string> out;
+  for (const auto& p : l.parts) {
+    if (p == "..") {
+      if (!out.empty()) out.pop_back();
+    } else {
+      out.push_back(p);
+    }
+  }
+  return join(out, out.size());
+}
+
+std::optional<std::string> real_path(const std::string& p, int& err) {
+  std::unique_ptr<char, decltype(&std::free)> r(::realpath(p.c_str(), nullptr), &std::free);
+  if (!r) {
+    err = errno;
+    return std::nullopt;
+  }
+  return std::string(r.get());
+}
+
+Error resolution_error(int err, const std::string& path) {
+  if (err == ELOOP) {
+    return Error{ErrorCategory::invalid_argument, err, 0, fmt::format("{}: too many levels of symbolic links (a symlink loop?)", path)};
+  }
+  return Error::from_errno(err, path);
+}
+
+Resolution fail(std::string guess, Error e) {
+  Resolution r;
+  r.resolved.path = std::move(guess);
+  r.error = std::move(e);
+  return r;
+}
+
+// Pins canonical directory `dir` (must contain no symlink) and fills the result.
+std::optional<Error> pin(const std::string& dir, ResolvedPath& out) {
+  const int fd = sys_openat2(AT_FDCWD, dir.c_str(), kPinFlags, 0, 0x04 | 0x02);
+  if (fd < 0) return resolution_error(errno, dir);
+  out.parent.reset(fd);
+  return std::nullopt;
+}
+
+std::string child_of(const std::string& dir, const std::string& name) {
+  return dir == "/" ? "/" + name : dir + "/" + name;
+}
+
+}  // namespace
+
+Resolution resolve_path(const std::filesystem::path& input, FollowFinal follow, Missing missing) {
+  const std::string& raw = input.native();
+  if (raw.empty()) return fail("", Error::make(ErrorCategory::invalid_argument, "empty path"));
+  if (raw.find('\0') != std::string::npos) {
+    return fail("", Error::make(ErrorCategory::invalid_argument, "path contains a NUL byte"));
+  }
+  if (raw.size() >= PATH_MAX) {
+    return fail("", Error{ErrorCategory::invalid_argument, ENAMETOOLONG, 0,
+                          fmt::format("path is {} bytes; the limit is {}", raw.size(), PATH_MAX - 1)});
+  }
+  std::string abs;
+  if (raw.front() == '/') {
+    abs = raw;
+  } else {
+    char cwd[PATH_MAX];
+    if (::getcwd(cwd, sizeof cwd) == nullptr) return fail(raw, Error::from_errno(errno, "getcwd"));
+    abs = fmt::format("{}/{}", cwd, raw);
+  }
+  const Lexical lex = split(abs);
+
+  Resolution res;
+  ResolvedPath& out = res.resolved;
+
+  if (lex.parts.empty()) {  // the root directory itself
+    out.path = "/";
+    out.name = ".";
+    if (auto e = pin("/", out)) res.error = std::move(e);
+    return res;
+  }
+
+  // Directory part and final component. A final ".." (or a symlinked
+  // directory chain) needs the kernel's view: realpath.
+  std::string dir;
+  std::string name = lex.parts.back();
+  if (lex.has_dotdot) {
+    int err = 0;
+    if (name == "..") {
+      auto rp = real_path(abs, err);
+      if (!rp) return fail(lexical_guess(lex), resolution_error(err, abs));
+      if (*rp == "/") {
+        out.path = "/";
+        out.name = ".";
+        if (auto e = pin("/", out)) res.error = std::move(e);
+        return res;
+      }
+      const auto slash = rp->rfind('/');
+      dir = slash == 0 ? "/" : rp->substr(0, slash);
+      name = rp->substr(slash + 1);
+    } else {
+      const std::string lexical_dir = join(lex.parts, lex.parts.size() - 1);
+      auto rp = real_path(lexical_dir, err);
+      if (!rp) return fail(lexical_guess(lex), resolution_error(err, lexical_dir));
+      dir = std::move(*rp);
+    }
+  } else {
+    dir = join(lex.parts, lex.parts.size() - 1);
+  }
+
+  // Pin the directory; if it holds a symlink, canonicalise it with realpath.
+  if (auto e = pin(dir, out)) {
+    if (e->errno_value == ELOOP) {
+      int err = 0;
+      auto rp = real_path(dir, err);
+      if (!rp) return fail(child_of(dir, name), resolution_error(err, dir));
+      dir = std::move(*rp);
+      if (auto e2 = pin(dir, out)) return fail(child_of(dir, name), std::move(*e2));
+    } else if ((e->errno_value == ENOENT) && missing == Missing::create_parents) {
+      // Walk up to the deepest existing ancestor; the rest is to be created.
+      auto parts = split(dir).parts;
+      std::vector<std::string> to_create{name};
+      while (!parts.empty()) {
+        to_create.insert(to_create.begin(), parts.back());
+        parts.pop_back();
+        const std::string anc = join(parts, parts.size());
+        auto r = resolve_path(anc, FollowFinal::yes, Missing::fail);
+        if (!r.error) {
+          // r pins anc's parent; re-pin anc itself as the base directory.
+          ResolvedPath base;
+          if (auto pe = pin(r.resolved.path, base)) return fail(child_of(dir, name), std::move(*pe));
+          out.parent = std::move(base.parent);
+          out.missing = std::move(to_create);
+          out.name = out.missing.front();
+          std::string full = r.resolved.path;
+          for (const auto& m : out.missing) full = child_of(full, m);
+          out.path = std::move(full);
+          return res;
+        }
+        if (r.error->errno_value != ENOENT) return fail(child_of(dir, name), std::move(*r.error));
+      }
+      return fail(child_of(dir, name), std::move(*e));
+    } else {
+      return fail(child_of(dir, name), std::move(*e));
+    }
+  }
+
+  if (follow == FollowFinal::yes) {
+    struct stat st {};
+    if (::fstatat(out.parent.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+      const std::string link = child_of(dir, name);
+      int err = 0;
+      auto rp = real_path(link, err);
+      if (!rp) {
+        if (err == ENOENT) {
+          return fail(link, Error{ErrorCategory::not_found, ENOENT, 0, fmt::format("{}: dangling symbolic link", link)});
+        }
+        return fail(link, resolution_error(err, link));
+      }
+      if (*rp == "/") {
+        out.path = "/";
+        out.name = ".";
+        if (auto e = pin("/", out)) res.error = std::move(e);
+        return res;
+      }
+      const auto slash = rp->rfind('/');
+      dir = slash == 0 ? "/" : rp->substr(0, slash);
+      name = rp->substr(slash + 1);
+      if (auto e = pin(dir, out)) return fail(*rp, std::move(*e));
+    }
+  }
+  out.path = child_of(dir, name);
+  out.name = std::move(name);
+  if (missing == Missing::create_parents) {
+    out.missing = {out.name};
+  }
+  return res;
+}
+
+}  // namespace airssys::osl::detail

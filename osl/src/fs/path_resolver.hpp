@@ -1,0 +1,43 @@
+#pragma once
+// Canonicalises a path for the policy and pins it for the executor.
+//
+// Result: the canonical absolute path (no symlinks, no '.', no '..') and an
+// O_PATH fd of its parent directory, opened so that no symlink was followed
+// on the way. Executors then open `name` relative to `parent` with
+// openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): what the policy checked is
+// what gets touched, even if someone swaps a symlink in meanwhile.
+//
+// Fast path: a path without '..' whose directories contain no symlink costs
+// one openat2 (plus one fstatat when the final component must be followed).
+
+#include <airssys/osl/error.hpp>
+#include <airssys/osl/unique_fd.hpp>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace airssys::osl::detail {
+
+struct ResolvedPath {
+  std::string path;   // canonical; on failure, the best lexical guess (for the policy and the record)
+  UniqueFd parent;    // O_PATH|O_DIRECTORY of the canonical parent ("/" for the root itself)
+  std::string name;   // final component; "." when path is "/"
+  // Only with Missing::create_parents: components below `parent` that do not
+  // exist yet, in order; `name` is then the first of them (or the last existing).
+  std::vector<std::string> missing;
+};
+
+enum class FollowFinal : bool { no = false, yes = true };
+enum class Missing : bool { fail = false, create_parents = true };
+
+struct Resolution {
+  ResolvedPath resolved;
+  std::optional<Error> error;  // set when the path cannot be resolved
+};
+
+[[nodiscard]] Resolution resolve_path(const std::filesystem::path& p, FollowFinal follow,
+                                      Missing missing = Missing::fail);
+
+}  // namespace airssys::osl::detail

@@ -1,0 +1,429 @@
+// process.spawn and util.exec: resolve the program and redirections, ask the
+// policy, then clone3(CLONE_PIDFD) + exec. Between clone and exec the child
+// only makes raw system calls (it is a copy of a multi-threaded process).
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "activity/json_escape.hpp"
+#include "core/core.hpp"
+#include "fs/fs_ops.hpp"
+#include "process/landlock.hpp"
+#include "process/process_state.hpp"
+
+extern char** environ;
+
+namespace airssys::osl {
+
+namespace {
+
+using detail::Check;
+using detail::FollowFinal;
+using detail::Request;
+using detail::Resolution;
+using process::Stdio;
+
+enum class Stage : int { stdio = 1, chdir, session, rlimit, no_new_privs, landlock, exec };
+
+struct ChildFailure {
+  int stage;
+  int err;
+};
+
+struct Redirect {
+  Stdio::Kind kind = Stdio::Kind::inherit;
+  Resolution file;  // Kind::file
+};
+
+struct Plan {
+  Resolution program;
+  std::string program_name;  // as given (argv[0] or tool name), for messages
+  std::vector<std::string> argv;
+  std::vector<std::string> envp;
+  Redirect in, out, err;
+  const process::Options* options = nullptr;
+  std::optional<Error> invalid;
+};
+
+bool has_nul(const std::string& s) { return s.find('\0') != std::string::npos; }
+
+std::optional<std::string> env_lookup(const std::vector<std::string>& env, std::string_view key) {
+  for (const auto& e : env) {
+    if (e.size() > key.size() && e.compare(0, key.size(), key) == 0 && e[key.size()] == '=') {
+      return e.substr(key.size() + 1);
+    }
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> build_env(const process::Options& o) {
+  std::vector<std::string> env;
+  if (o.env) {
+    env = *o.env;
+  } else {
+    for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
+  }
+  for (const auto& kv : o.extra_env) {
+    const auto eq = kv.find('=');
+    const std::string key = kv.substr(0, eq);
+    std::erase_if(env, [&](const std::string& x) { return x.compare(0, key.size() + 1, key + "=") == 0; });
+    env.push_back(kv);
+  }
+  return env;
+}
+
+// PATH search for a bare program name (the policy then sees the full path).
+std::optional<std::string> search_path(const std::string& name, const std::vector<std::string>& env) {
+  std::string path = env_lookup(env, "PATH").value_or("/usr/local/bin:/usr/bin:/bin");
+  std::size_t i = 0;
+  while (i <= path.size()) {
+    const auto j = path.find(':', i);
+    std::string dir = path.substr(i, (j == std::string::npos ? path.size() : j) - i);
+    if (dir.empty()) dir = ".";
+    const std::string candidate = dir + "/" + name;
+    if (::faccessat(AT_FDCWD, candidate.c_str(), X_OK, AT_EACCESS) == 0) return candidate;
+    if (j == std::string::npos) break;
+    i = j + 1;
+  }
+  return std::nullopt;
+}
+
+Redirect plan_redirect(const Stdio& s) {
+  Redirect r;
+  r.kind = s.kind;
+  if (s.kind == Stdio::Kind::file) r.file = detail::resolve_path(s.path, FollowFinal::yes);
+  return r;
+}
+
+Plan make_plan(std::vector<std::string> argv, const process::Options& o) {
+  Plan plan;
+  plan.options = &o;
+  plan.argv = std::move(argv);
+  plan.envp = build_env(o);
+  std::size_t total = 0;
+  for (const auto& a : plan.argv) {
+    total += a.size() + 1;
+    if (has_nul(a)) plan.invalid = Error::make(ErrorCategory::invalid_argument, "an argument contains a NUL byte");
+  }
+  for (const auto& e : plan.envp) {
+    total += e.size() + 1;
+    if (has_nul(e) || e.find('=') == std::string::npos) {
+      plan.invalid = Error::make(ErrorCategory::invalid_argument, "environment entries must be KEY=VALUE without NUL bytes");
+    }
+  }
+  const long arg_max = ::sysconf(_SC_ARG_MAX);
+  if (arg_max > 0 && total > static_cast<std::size_t>(arg_max) / 2) {
+    plan.invalid = Error{ErrorCategory::invalid_argument, E2BIG, 0,
+                         fmt::format("arguments and environment total {} bytes; the limit here is {}", total, arg_max / 2)};
+  }
+  plan.in = plan_redirect(o.stdin_);
+  plan.out = plan_redirect(o.stdout_);
+  plan.err = plan_redirect(o.stderr_);
+  return plan;
+}
+
+void resolve_program(Plan& plan, const std::string& program) {
+  plan.program_name = program;
+  if (program.empty()) {
+    plan.program.resolved.path = "";
+    plan.program.error = Error::make(ErrorCategory::invalid_argument, "empty program name");
+    return;
+  }
+  if (program.find('/') != std::string::npos) {
+    plan.program = detail::resolve_path(program, FollowFinal::yes);
+    return;
+  }
+  if (auto found = search_path(program, plan.envp)) {
+    plan.program = detail::resolve_path(*found, FollowFinal::yes);
+  } else {
+    plan.program.resolved.path = program;
+    plan.program.error = Error{ErrorCategory::not_found, ENOENT, 0, fmt::format("program '{}' not found in PATH", program)};
+  }
+}
+
+// The checks: the operation on the program (or tool), plus fs.read/fs.write
+// on every file redirection.
+Request make_request(OpKind kind, const std::string& resource, const Plan& plan) {
+  Request req{kind, {Check{kind, {resource}, {}}}, std::nullopt, {}};
+  if (plan.in.kind == Stdio::Kind::file) req.checks.push_back(Check{OpKind::fs_read, {plan.in.file.resolved.path}, {}});
+  for (const Redirect* r : {&plan.out, &plan.err}) {
+    if (r->kind == Stdio::Kind::file) req.checks.push_back(Check{OpKind::fs_write, {r->file.resolved.path}, {}});
+  }
+  for (const auto* e : {&plan.invalid, &plan.program.error, &plan.in.file.error, &plan.out.file.error, &plan.err.file.error}) {
+    if (*e && !req.pre_error) req.pre_error = **e;
+  }
+  // The start record carries argv (never the environment: it may hold secrets).
+  std::string detail = R"({"argv":[)";
+  for (std::size_t i = 0; i < plan.argv.size(); ++i) {
+    if (i) detail += ',';
+    detail::append_json_string(detail, plan.argv[i]);
+  }
+  detail += "]}";
+  req.detail_json = std::move(detail);
+  return req;
+}
+
+// Everything the child needs, prepared before clone: no allocation after it.
+struct ChildPlan {
+  int program_fd = -1;
+  const char* program_path = nullptr;
+  char* const* argv = nullptr;
+  char* const* envp = nullptr;
+  int stdio[3] = {-1, -1, -1};  // fd to install as 0/1/2, or -1 to inherit
+  const char* cwd = nullptr;
+  bool new_session = false;
+  bool new_group = false;
+  const std::vector<process::Rlimit>* rlimits = nullptr;
+  bool no_new_privs = false;
+  int landlock_fd = -1;
+  int error_fd = -1;
+};
+
+[[noreturn]] void child_fail(const ChildPlan& c, Stage stage, int err) noexcept {
+  const ChildFailure f{static_cast<int>(stage), err};
+  [[maybe_unused]] auto n = ::write(c.error_fd, &f, sizeof f);
+  ::_exit(127);
+}
+
+[[noreturn]] void child_main(const ChildPlan& c) noexcept {
+  // Signal state is inherited across exec: start the program with defaults.
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  for (int s = 1; s < NSIG; ++s) {
+    if (s == SIGKILL || s == SIGSTOP) continue;
+    ::signal(s, SIG_DFL);
+  }
+  if (c.new_session && ::setsid() < 0) child_fail(c, Stage::session, errno);
+  if (!c.new_session && c.new_group && ::setpgid(0, 0) != 0) child_fail(c, Stage::session, errno);
+  for (int i = 0; i < 3; ++i) {
+    if (c.stdio[i] >= 0 && ::dup2(c.stdio[i], i) < 0) child_fail(c, Stage::stdio, errno);
+  }
+  if (c.cwd && ::chdir(c.cwd) != 0) child_fail(c, Stage::chdir, errno);
+  if (c.rlimits) {
+    for (const auto& r : *c.rlimits) {
+      const rlimit lim{r.soft, r.hard};
+      if (::setrlimit(static_cast<__rlimit_resource>(r.resource), &lim) != 0) child_fail(c, Stage::rlimit, errno);
+    }
+  }
+  if ((c.no_new_privs || c.landlock_fd >= 0) && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    child_fail(c, Stage::no_new_privs, errno);
+  }
+  if (c.landlock_fd >= 0) {
+    if (const int r = detail::landlock_restrict_self(c.landlock_fd); r != 0) child_fail(c, Stage::landlock, -r);
+  }
+  // Execute the very file the policy checked (pinned fd). A script needs its
+  // path instead (the interpreter reopens it), so fall back to the path.
+  ::syscall(SYS_execveat, c.program_fd, "", c.argv, c.envp, AT_EMPTY_PATH);
+  if (errno == ENOENT) ::execve(c.program_path, c.argv, c.envp);
+  child_fail(c, Stage::exec, errno);
+}
+
+std::string_view stage_name(int stage) {
+  switch (static_cast<Stage>(stage)) {
+    case Stage::stdio: return "setting up stdin/stdout/stderr";
+    case Stage::chdir: return "changing to the working directory";
+    case Stage::session: return "creating the session/process group";
+    case Stage::rlimit: return "applying rlimits";
+    case Stage::no_new_privs: return "setting no_new_privs";
+    case Stage::landlock: return "applying the Landlock sandbox";
+    case Stage::exec: return "executing the program";
+  }
+  return "starting the child";
+}
+
+std::vector<char*> c_strings(std::vector<std::string>& v) {
+  std::vector<char*> out;
+  out.reserve(v.size() + 1);
+  for (auto& s : v) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+// Moves fd above 2 so installing it as 0/1/2 cannot clobber another source.
+std::expected<UniqueFd, Error> above_stdio(UniqueFd fd) {
+  if (fd.get() > 2) return fd;
+  const int d = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 3);
+  if (d < 0) return std::unexpected(Error::from_errno(errno, "dup"));
+  return UniqueFd(d);
+}
+
+// Opens the child's side of one standard stream; fills `ours` for pipes.
+std::expected<UniqueFd, Error> open_stdio(const Redirect& r, int stream, UniqueFd& ours) {
+  switch (r.kind) {
+    case Stdio::Kind::inherit: return UniqueFd{};
+    case Stdio::Kind::null: {
+      const int fd = ::open("/dev/null", (stream == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+      if (fd < 0) return std::unexpected(Error::from_errno(errno, "/dev/null"));
+      return above_stdio(UniqueFd(fd));
+    }
+    case Stdio::Kind::pipe: {
+      int p[2];
+      if (::pipe2(p, O_CLOEXEC) != 0) return std::unexpected(Error::from_errno(errno, "pipe"));
+      UniqueFd rd(p[0]), wr(p[1]);
+      if (stream == 0) {
+        ours = std::move(wr);
+        return above_stdio(std::move(rd));
+      }
+      ours = std::move(rd);
+      return above_stdio(std::move(wr));
+    }
+    case Stdio::Kind::file: {
+      const int flags = stream == 0 ? (O_RDONLY | O_NOCTTY)
+                                    : (O_WRONLY | O_CREAT | O_NOCTTY | (r.file.resolved.name.empty() ? 0 : 0));
+      auto fd = detail::open_beneath(r.file.resolved, flags, 0600);
+      if (!fd) return std::unexpected(fd.error());
+      return above_stdio(std::move(*fd));
+    }
+  }
+  return UniqueFd{};
+}
+
+std::expected<process::Process, Error> spawn_child(detail::Core& core, std::string_view principal, Plan& plan) {
+  const process::Options& o = *plan.options;
+  auto slot = core.processes().acquire(core.limits().wait);
+  if (!slot) return std::unexpected(slot.error());
+
+  auto program_fd = detail::open_beneath(plan.program.resolved, O_PATH);
+  if (!program_fd) return std::unexpected(program_fd.error());
+
+  UniqueFd our_in, our_out, our_err, unused;
+  auto child_in = open_stdio(plan.in, 0, our_in);
+  if (!child_in) return std::unexpected(child_in.error());
+  auto child_out = open_stdio(plan.out, 1, our_out);
+  if (!child_out) return std::unexpected(child_out.error());
+  auto child_err = open_stdio(plan.err, 2, our_err);
+  if (!child_err) return std::unexpected(child_err.error());
+  // Output files: append or truncate, decided here (open_beneath has no O_TRUNC knob per stream).
+  for (auto [redirect, fd, append] : {std::tuple{&plan.out, child_out->get(), o.stdout_.append},
+                                      std::tuple{&plan.err, child_err->get(), o.stderr_.append}}) {
+    if (redirect->kind != Stdio::Kind::file) continue;
+    if (append) {
+      ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_APPEND);
+    } else if (::ftruncate(fd, 0) != 0 && errno != EINVAL) {
+      return std::unexpected(Error::from_errno(errno, "truncating output file"));
+    }
+  }
+
+  UniqueFd landlock;
+  if (o.sandbox.landlock) {
+    auto rs = detail::build_landlock_ruleset(core.policy().sandbox_paths(principal));
+    if (!rs) return std::unexpected(rs.error());
+    landlock = std::move(*rs);
+  }
+
+  int errpipe[2];
+  if (::pipe2(errpipe, O_CLOEXEC) != 0) return std::unexpected(Error::from_errno(errno, "pipe"));
+  UniqueFd err_rd(errpipe[0]), err_wr(errpipe[1]);
+
+  std::string cwd = o.cwd.string();
+  std::vector<char*> argv = c_strings(plan.argv);
+  std::vector<char*> envp = c_strings(plan.envp);
+  ChildPlan c;
+  c.program_fd = program_fd->get();
+  c.program_path = plan.program.resolved.path.c_str();
+  c.argv = argv.data();
+  c.envp = envp.data();
+  c.stdio[0] = child_in->get();
+  c.stdio[1] = child_out->get();
+  c.stdio[2] = child_err->get();
+  c.cwd = cwd.empty() ? nullptr : cwd.c_str();
+  c.new_session = o.new_session;
+  c.new_group = o.new_process_group;
+  c.rlimits = &o.sandbox.rlimits;
+  c.no_new_privs = o.sandbox.no_new_privs;
+  c.landlock_fd = landlock.get();
+  c.error_fd = err_wr.get();
+
+  int pidfd = -1;
+  clone_args args{};
+  args.flags = CLONE_PIDFD;
+  args.pidfd = reinterpret_cast<std::uint64_t>(&pidfd);
+  args.exit_signal = SIGCHLD;
+  const long pid = ::syscall(SYS_clone3, &args, sizeof args);
+  if (pid < 0) return std::unexpected(Error::from_errno(errno, "clone3"));
+  if (pid == 0) child_main(c);
+
+  UniqueFd pidfd_owner(pidfd);
+  err_wr.reset();
+  child_in->reset();
+  child_out->reset();
+  child_err->reset();
+
+  ChildFailure failure{};
+  ssize_t got;
+  do {
+    got = ::read(err_rd.get(), &failure, sizeof failure);
+  } while (got < 0 && errno == EINTR);
+  if (got == static_cast<ssize_t>(sizeof failure)) {
+    siginfo_t info{};
+    ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info, WEXITED);
+    Error e = Error::from_errno(failure.err, fmt::format("{}: {}", plan.program.resolved.path, stage_name(failure.stage)));
+    return std::unexpected(std::move(e));
+  }
+
+  auto st = std::make_unique<process::Process::State>();
+  st->pid = static_cast<pid_t>(pid);
+  st->pidfd = std::move(pidfd_owner);
+  st->stdin_fd = std::move(our_in);
+  st->stdout_fd = std::move(our_out);
+  st->stderr_fd = std::move(our_err);
+  if (o.deadline) st->deadline = std::chrono::steady_clock::now() + *o.deadline;
+  st->program = plan.program.resolved.path;
+  st->principal = std::string(principal);
+  st->core = core.shared_from_this();
+  st->slot = std::move(*slot);
+  return detail::Core::make_process(std::move(st));
+}
+
+}  // namespace
+
+std::expected<process::Process, Error> System::run(std::string_view principal, const process::Spawn& op) {
+  Plan plan = make_plan(op.argv, op.options);
+  if (op.argv.empty()) {
+    plan.invalid = Error::make(ErrorCategory::invalid_argument, "argv is empty: name a program to run");
+    plan.program.resolved.path = "";
+  } else {
+    resolve_program(plan, op.argv.front());
+  }
+  Request req = make_request(OpKind::process_spawn, plan.program.resolved.path, plan);
+  return core_->pipeline<process::Process>(principal, std::move(req),
+                                           [&](std::uint64_t) { return spawn_child(*core_, principal, plan); });
+}
+
+std::expected<process::Process, Error> System::run(std::string_view principal, const util::Exec& op) {
+  std::vector<std::string> argv{op.tool};
+  argv.insert(argv.end(), op.args.begin(), op.args.end());
+  Plan plan = make_plan(std::move(argv), op.options);
+  const auto tool_path = core_->policy().tool_path(op.tool);
+  if (op.tool.empty() || has_nul(op.tool)) {
+    plan.invalid = Error::make(ErrorCategory::invalid_argument, "tool name is empty or contains a NUL byte");
+  } else if (!tool_path) {
+    plan.invalid = Error{ErrorCategory::not_found, ENOENT, 0,
+                         fmt::format("tool '{}' is not in the policy's tools allowlist", op.tool)};
+  } else {
+    resolve_program(plan, *tool_path);
+  }
+  Request req = make_request(OpKind::util_exec, op.tool, plan);
+  return core_->pipeline<process::Process>(principal, std::move(req),
+                                           [&](std::uint64_t) { return spawn_child(*core_, principal, plan); });
+}
+
+namespace detail {
+process::Process Core::make_process(std::unique_ptr<process::Process::State> state) {
+  return process::Process(std::move(state));
+}
+}  // namespace detail
+
+}  // namespace airssys::osl

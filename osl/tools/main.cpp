@@ -1,0 +1,2 @@
+// airssys-osl command line (placeholder until the CLI lands in this session).
+int main() { return 2; }
