@@ -1,0 +1,76 @@
+#pragma once
+// The form a policy takes after loading: everything decide() needs is
+// precomputed so that a decision is a few index look-ups and pattern matches
+// with no allocation on the allow path.
+//
+// Identities are every principal name the policy mentions (defined under
+// `principals:` or named in a rule), sorted, so a request's principal is
+// found by binary search; any other name is "anonymous" and matches only "*"
+// rules. Roles are numbered; each identity carries its expanded (inherited)
+// role set as a bitset.
+
+#include <airssys/osl/policy.hpp>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policy/endpoint.hpp"
+#include "policy/path_glob.hpp"
+
+namespace airssys::osl::detail {
+
+using OpMask = std::uint16_t;
+static_assert(kOpKindCount <= 16, "OpMask has one bit per OpKind");
+[[nodiscard]] constexpr OpMask op_bit(OpKind k) noexcept { return static_cast<OpMask>(1u << static_cast<unsigned>(k)); }
+
+struct CompiledRule {
+  std::string id;
+  bool deny = false;
+  OpMask ops = 0;
+
+  bool any_principal = false;           // "*"
+  std::vector<std::uint32_t> identities;  // sorted identity indices named directly
+  std::vector<std::uint32_t> roles;       // role indices from "role:NAME"
+
+  bool any_resource = false;  // no `resources`, or "*" / "**" among them
+  // Each resource pattern compiled for every resource kind the rule's
+  // operations use; a pattern that is not valid for a kind is left out of
+  // that kind's list (it cannot match such a resource).
+  std::vector<PathGlob> paths;
+  std::vector<EndpointPattern> endpoints;
+  std::vector<std::string> tools;  // exact names or '*'/'?' globs
+};
+
+struct CompiledPolicy {
+  EnforcementMode mode = EnforcementMode::enforce;
+  std::vector<CompiledRule> rules;  // file order
+  // Per OpKind, the indices of the rules that list it, in file order.
+  std::array<std::vector<std::uint32_t>, kOpKindCount> deny_by_op;
+  std::array<std::vector<std::uint32_t>, kOpKindCount> allow_by_op;
+
+  std::vector<std::string> role_names;      // index → name
+  std::vector<std::string> identity_names;  // sorted
+  std::size_t role_words = 0;               // 64-bit words per role bitset
+  std::vector<std::uint64_t> identity_roles;  // identity i's bitset at [i * role_words, (i+1) * role_words)
+
+  std::map<std::string, std::string, std::less<>> tools;  // util.exec allowlist
+  std::vector<std::string> system_paths;
+  PolicyLimits limits;
+
+  [[nodiscard]] std::optional<std::uint32_t> find_identity(std::string_view name) const noexcept;
+  [[nodiscard]] bool identity_has_role(std::uint32_t identity, std::uint32_t role) const noexcept {
+    const std::size_t word = identity * role_words + role / 64;
+    return (identity_roles[word] >> (role % 64)) & 1u;
+  }
+  [[nodiscard]] bool rule_applies_to(const CompiledRule& r, std::optional<std::uint32_t> identity) const noexcept;
+};
+
+// The default system paths a sandboxed child may read and execute.
+[[nodiscard]] std::vector<std::string> default_system_paths();
+
+}  // namespace airssys::osl::detail

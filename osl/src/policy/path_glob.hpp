@@ -1,0 +1,45 @@
+#pragma once
+// Path globs over canonical absolute paths, compiled once at policy load.
+//
+// Syntax: an absolute pattern of '/'-separated segments. A segment "**"
+// matches zero or more whole path segments; inside any other segment '*'
+// matches a run of characters that never crosses '/', and '?' one character.
+// "*" or "**" as the whole pattern matches every resource string.
+
+#include <cstdint>
+#include <expected>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace airssys::osl::detail {
+
+class PathGlob {
+ public:
+  // Validates and pre-splits `pattern`; the error text names the problem
+  // (not absolute, empty segment, '.'/'..' segment, '**' inside a segment).
+  [[nodiscard]] static std::expected<PathGlob, std::string> compile(std::string_view pattern);
+
+  [[nodiscard]] bool matches(std::string_view path) const noexcept;
+  [[nodiscard]] bool matches_everything() const noexcept { return match_all_; }
+  [[nodiscard]] const std::string& text() const noexcept { return text_; }
+
+  // The directory (or file) the pattern can never leave: its leading segments
+  // without wildcards, e.g. "/work/**" → "/work", "/a/*.txt" → "/a",
+  // "/usr/bin/git" → "/usr/bin/git", "**" → "/".
+  [[nodiscard]] std::string literal_prefix() const;
+
+  enum class SegmentKind : std::uint8_t { literal, wildcard, globstar };
+  struct Segment {
+    std::string text;
+    SegmentKind kind = SegmentKind::literal;
+  };
+
+ private:
+  PathGlob() = default;
+  std::string text_;
+  bool match_all_ = false;
+  std::vector<Segment> segments_;
+};
+
+}  // namespace airssys::osl::detail
