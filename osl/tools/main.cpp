@@ -1,2 +1,44 @@
-// airssys-osl command line (placeholder until the CLI lands in this session).
-int main() { return 2; }
+// airssys-osl — run filesystem and process operations through the airssys-osl
+// pipeline (policy check, activity log, executor) from the command line.
+// Reference: docs/osl.md ("Command line").
+
+#include "common.hpp"
+
+namespace {
+
+constexpr const char* kFooter = R"(
+Exit codes:
+  0    success (explain: allowed)
+  1    the operation ran and failed, message with its error category on stderr
+       (explain: denied)
+  2    usage error, invalid policy (FILE:LINE:COL: message), or the audit log
+       cannot be opened; nothing was run
+  124  exec: --timeout fired and the program was killed
+  125  exec: airssys-osl itself failed after the program started
+  126  denied by the policy (nothing was run); exec: also when the program
+       could not be started (not executable, sandbox unavailable, ...)
+  127  exec: the program does not exist
+  N    exec: the program's own exit code, or 128+SIGNAL if a signal killed it
+
+Without --audit-log no activity records are kept; enforcement is identical.
+Documentation: docs/osl.md and docs/osl-policy.md)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace airssys::osl::cli;
+  CLI::App app{"airssys-osl: filesystem and process operations through the airssys-osl policy pipeline"};
+  app.footer(kFooter);
+  app.require_subcommand(1);
+  int exit_code = kExitOk;
+  add_policy_commands(app, exit_code);
+  add_exec_command(app, exit_code);
+  add_fs_commands(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);  // prints help, or the parse error and a hint
+    return code == static_cast<int>(CLI::ExitCodes::Success) ? kExitOk : kExitUsage;
+  }
+  return exit_code;
+}

@@ -1,0 +1,511 @@
+// Black-box tests of the airssys-osl command line: each test runs the real
+// binary (AIRSSYS_OSL_BIN) with an argv array — never through a shell — in a
+// fresh temporary directory with a policy written by the test.
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+extern char** environ;
+
+namespace {
+
+namespace stdfs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+struct Result {
+  int code = -1;  // exit code, or 128+signal
+  std::string out;
+  std::string err;
+};
+
+std::string env_or_fail(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') {
+    ADD_FAILURE() << name << " is not set (run the test through ctest)";
+    return {};
+  }
+  return v;
+}
+
+const std::string& binary() {
+  static const std::string bin = env_or_fail("AIRSSYS_OSL_BIN");
+  return bin;
+}
+
+// Runs the CLI with `args`, feeding `input` on stdin; captures stdout/stderr.
+Result run(const std::vector<std::string>& args, const std::string& input = {}) {
+  Result res;
+  int in[2], out[2], err[2];
+  if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
+    ADD_FAILURE() << "pipe2: " << std::strerror(errno);
+    return res;
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+  std::vector<std::string> argv_s{binary()};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  const int rc = ::posix_spawn(&pid, binary().c_str(), &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(in[0]);
+  ::close(out[1]);
+  ::close(err[1]);
+  if (rc != 0) {
+    ADD_FAILURE() << "posix_spawn " << binary() << ": " << std::strerror(rc);
+    ::close(in[1]);
+    ::close(out[0]);
+    ::close(err[0]);
+    return res;
+  }
+  ::fcntl(in[1], F_SETFL, O_NONBLOCK);
+  int in_fd = in[1];
+  std::size_t in_off = 0;
+  if (input.empty()) {
+    ::close(in_fd);
+    in_fd = -1;
+  }
+  int fds[2] = {out[0], err[0]};
+  std::string* dst[2] = {&res.out, &res.err};
+  char buf[65536];
+  while (in_fd >= 0 || fds[0] >= 0 || fds[1] >= 0) {
+    pollfd p[3] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}, {in_fd, POLLOUT, 0}};
+    if (::poll(p, 3, -1) < 0) {
+      if (errno == EINTR) continue;
+      ADD_FAILURE() << "poll: " << std::strerror(errno);
+      break;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i] < 0 || p[i].revents == 0) continue;
+      const ssize_t n = ::read(fds[i], buf, sizeof buf);
+      if (n > 0) {
+        dst[i]->append(buf, static_cast<std::size_t>(n));
+      } else if (n == 0 || errno != EINTR) {
+        ::close(fds[i]);
+        fds[i] = -1;
+      }
+    }
+    if (in_fd >= 0 && p[2].revents != 0) {
+      const ssize_t n = ::write(in_fd, input.data() + in_off, input.size() - in_off);
+      if (n > 0) in_off += static_cast<std::size_t>(n);
+      if ((n < 0 && errno != EINTR && errno != EAGAIN) || in_off == input.size()) {
+        ::close(in_fd);
+        in_fd = -1;
+      }
+    }
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  res.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return res;
+}
+
+std::string read_file(const stdfs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+void write_file(const stdfs::path& p, const std::string& content) {
+  std::ofstream f(p, std::ios::binary | std::ios::trunc);
+  f << content;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+
+// Each test gets a temporary directory: TMP/work (allowed for fs.* to
+// "tester", TMP/work/secret denied) and TMP/policy.yaml.
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(binary().empty());
+    char tmpl[] = "/tmp/airssys-cli-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr) << std::strerror(errno);
+    tmp_ = stdfs::canonical(tmpl);
+    work_ = tmp_ / "work";
+    stdfs::create_directories(work_ / "secret");
+    write_file(work_ / "secret" / "key", "hunter2");
+    policy_ = (tmp_ / "policy.yaml").string();
+    write_file(policy_, policy_text());
+  }
+  void TearDown() override {
+    std::error_code ec;
+    stdfs::remove_all(tmp_, ec);
+  }
+
+  std::string policy_text() const {
+    const std::string w = work_.string();
+    return "version: 1\n"
+           "principals:\n"
+           "  tester: {}\n"
+           "rules:\n"
+           "  - id: work-fs\n"
+           "    effect: allow\n"
+           "    principals: [tester]\n"
+           "    operations: [\"fs.*\"]\n"
+           "    resources: [\"" + w + "/**\"]\n"
+           "  - id: no-secret\n"
+           "    effect: deny\n"
+           "    principals: [\"*\"]\n"
+           "    operations: [\"fs.*\"]\n"
+           "    resources: [\"" + w + "/secret/**\"]\n"
+           "  - id: spawn-system\n"
+           "    effect: allow\n"
+           "    principals: [tester]\n"
+           "    operations: [process.spawn]\n"
+           "    resources: [\"/usr/bin/*\", \"/bin/*\"]\n"
+           "  - id: no-touch\n"
+           "    effect: deny\n"
+           "    principals: [tester]\n"
+           "    operations: [process.spawn]\n"
+           "    resources: [\"/usr/bin/touch\", \"/bin/touch\"]\n";
+  }
+
+  // "--policy P --principal tester" plus `more`.
+  std::vector<std::string> as_tester(std::vector<std::string> cmd, const std::vector<std::string>& more = {}) const {
+    cmd.insert(cmd.end(), {"--policy", policy_, "--principal", "tester"});
+    cmd.insert(cmd.end(), more.begin(), more.end());
+    return cmd;
+  }
+
+  std::string path(const std::string& rel) const { return (work_ / rel).string(); }
+
+  stdfs::path tmp_, work_;
+  std::string policy_;
+};
+
+// ---- policy check -----------------------------------------------------------
+
+TEST_F(Cli, PolicyCheckAcceptsAValidPolicy) {
+  const Result r = run({"policy", "check", policy_});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, policy_ + ": ok, 4 rules\n");
+}
+
+TEST_F(Cli, PolicyCheckAcceptsTheBundledExample) {
+  const std::string example = env_or_fail("AIRSSYS_SOURCE_DIR") + "/osl/policies/example.yaml";
+  const Result r = run({"policy", "check", example});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, StartsWith(example + ": ok, "));
+}
+
+TEST_F(Cli, PolicyCheckReportsFileLineColumn) {
+  const std::string bad = (tmp_ / "bad.yaml").string();
+  write_file(bad,
+             "version: 1\n"
+             "rules:\n"
+             "  - id: r1\n"
+             "    effect: allow\n"
+             "    principalz: [bob]\n"
+             "    operations: [fs.read]\n");
+  const Result r = run({"policy", "check", bad});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, StartsWith(bad + ":5:5: ")) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("principalz"));
+  EXPECT_EQ(r.out, "");
+}
+
+TEST_F(Cli, PolicyCheckOfAMissingFileIsAUsageError) {
+  const Result r = run({"policy", "check", (tmp_ / "nope.yaml").string()});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("nope.yaml"));
+}
+
+// ---- policy explain -----------------------------------------------------------
+
+TEST_F(Cli, ExplainAllowNamesTheRule) {
+  const Result r = run({"policy", "explain", "--policy", policy_, "--principal", "tester", "--op", "fs.read",
+                        "--resource", path("notes.txt")});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "allow (rule work-fs)\n");
+}
+
+TEST_F(Cli, ExplainDenyByRule) {
+  const Result r = run({"policy", "explain", "--policy", policy_, "--principal", "tester", "--op", "fs.read",
+                        "--resource", path("secret/key")});
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_EQ(r.out, "deny (rule no-secret)\n");
+}
+
+TEST_F(Cli, ExplainDenyWithoutARule) {
+  const Result r = run({"policy", "explain", "--policy", policy_, "--principal", "alice", "--op", "fs.read",
+                        "--resource", "/etc/shadow"});
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_EQ(r.out, "deny (no rule allows fs.read on /etc/shadow for alice)\n");
+}
+
+TEST_F(Cli, ExplainCanonicalisesPathsLexically) {
+  // "work/./x/../secret/key" relative to TMP is TMP/work/secret/key.
+  const Result r = run({"policy", "explain", "--policy", policy_, "--principal", "tester", "--op", "fs.read",
+                        "--resource", (tmp_ / "work/./x/../secret/key").string()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.out, "deny (rule no-secret)\n");
+}
+
+TEST_F(Cli, ExplainBadInputIsExit2) {
+  EXPECT_EQ(run({"policy", "explain", "--policy", policy_, "--principal", "tester", "--op", "fs.reed", "--resource",
+                 "/x"})
+                .code,
+            2);
+  write_file(tmp_ / "bad.yaml", "rules: 3\n");
+  EXPECT_EQ(run({"policy", "explain", "--policy", (tmp_ / "bad.yaml").string(), "--principal", "tester", "--op",
+                 "fs.read", "--resource", "/x"})
+                .code,
+            2);
+  EXPECT_EQ(run({"policy", "explain", "--policy", policy_, "--op", "fs.read"}).code, 2);  // no --principal
+}
+
+// ---- exec ---------------------------------------------------------------------
+
+TEST_F(Cli, ExecPassesOnTheExitCode) {
+  const Result r = run(as_tester({"exec"}, {"--", "/bin/sh", "-c", "echo out; echo err >&2; exit 3"}));
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_EQ(r.out, "out\n");
+  EXPECT_EQ(r.err, "err\n");
+}
+
+TEST_F(Cli, ExecReportsASignalAs128PlusSignal) {
+  const Result r = run(as_tester({"exec"}, {"--", "/bin/sh", "-c", "kill -TERM $$"}));
+  EXPECT_EQ(r.code, 128 + SIGTERM) << r.err;
+}
+
+TEST_F(Cli, ExecDeniedByRuleRunsNothing) {
+  const std::string marker = path("marker");
+  const Result r = run(as_tester({"exec"}, {"--", "/usr/bin/touch", marker}));
+  EXPECT_EQ(r.code, 126);
+  EXPECT_THAT(r.err, HasSubstr("denied"));
+  EXPECT_THAT(r.err, HasSubstr("no-touch"));
+  EXPECT_FALSE(stdfs::exists(marker));
+}
+
+TEST_F(Cli, ExecOfAProgramOutsideTheAllowlistRunsNothing) {
+  const std::string marker = path("marker");
+  const std::string script = path("evil.sh");
+  write_file(script, "#!/bin/sh\n: > '" + marker + "'\n");
+  ASSERT_EQ(::chmod(script.c_str(), 0755), 0);
+  const Result r = run(as_tester({"exec"}, {"--", script}));
+  EXPECT_EQ(r.code, 126);
+  EXPECT_THAT(r.err, HasSubstr("no rule allows process.spawn on " + script + " for tester"));
+  EXPECT_FALSE(stdfs::exists(marker));
+}
+
+TEST_F(Cli, ExecOfAMissingProgramIs127) {
+  const Result r = run(as_tester({"exec"}, {"--", "/usr/bin/airssys-no-such-program"}));
+  EXPECT_EQ(r.code, 127);
+  EXPECT_THAT(r.err, HasSubstr("not_found"));
+}
+
+TEST_F(Cli, ExecWithAnInvalidPolicyRunsNothing) {
+  write_file(policy_, "version: 1\nrules: [ {id: x} ]\n");
+  const std::string marker = path("marker");
+  const Result r = run(as_tester({"exec"}, {"--", "/bin/sh", "-c", ": > '" + marker + "'"}));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, StartsWith(policy_ + ":2:"));
+  EXPECT_FALSE(stdfs::exists(marker));
+}
+
+TEST_F(Cli, ExecTimeoutIs124) {
+  const Result r = run(as_tester({"exec"}, {"--timeout", "300ms", "--", "/bin/sleep", "60"}));
+  EXPECT_EQ(r.code, 124) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("timed out"));
+}
+
+TEST_F(Cli, ExecRejectsABadTimeout) {
+  EXPECT_EQ(run(as_tester({"exec"}, {"--timeout", "soon", "--", "/bin/true"})).code, 2);
+}
+
+TEST_F(Cli, ExecEnvAndCwd) {
+  const Result r = run(as_tester({"exec"}, {"--env", "AIRSSYS_A=1", "--env", "AIRSSYS_B=two", "--cwd", work_.string(),
+                                            "--", "/bin/sh", "-c", "echo \"$AIRSSYS_A $AIRSSYS_B $(pwd)\""}));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "1 two " + work_.string() + "\n");
+}
+
+TEST_F(Cli, ExecClearEnv) {
+  const Result r = run(as_tester({"exec"}, {"--clear-env", "--env", "ONLY=1", "--", "/usr/bin/env"}));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "ONLY=1\n");
+}
+
+TEST_F(Cli, ExecPassesStdinThrough) {
+  const Result r = run(as_tester({"exec"}, {"--", "/bin/cat"}), "piped input\n");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "piped input\n");
+}
+
+// ---- audit log ----------------------------------------------------------------
+
+TEST_F(Cli, AuditLogRecordsEveryOperationAsJsonLines) {
+  const std::string log = (tmp_ / "audit.jsonl").string();
+  EXPECT_EQ(run(as_tester({"fs", "write"}, {path("a.txt"), "hello", "--audit-log", log})).code, 0);
+  EXPECT_EQ(run(as_tester({"fs", "read"}, {path("secret/key"), "--audit-log", log})).code, 126);
+  EXPECT_EQ(run(as_tester({"exec"}, {"--audit-log", log, "--", "/bin/true"})).code, 0);
+  EXPECT_EQ(run(as_tester({"exec"}, {"--audit-log", log, "--", "/usr/bin/touch", path("m")})).code, 126);
+
+  const auto lines = lines_of(read_file(log));
+  ASSERT_EQ(lines.size(), 6u) << read_file(log);  // start+end, denied, start+end, denied
+  const std::regex ts_re(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z)");
+  std::vector<nlohmann::json> recs;
+  for (const auto& line : lines) {
+    nlohmann::json j;
+    ASSERT_NO_THROW(j = nlohmann::json::parse(line)) << line;
+    for (const char* field :
+         {"ts", "op_id", "event", "op", "principal", "resources", "decision", "rule", "outcome", "error", "duration_ns"}) {
+      EXPECT_TRUE(j.contains(field)) << field << " missing in " << line;
+    }
+    EXPECT_TRUE(std::regex_match(j.value("ts", std::string()), ts_re)) << line;
+    EXPECT_EQ(j["principal"], "tester");
+    EXPECT_TRUE(j["resources"].is_array());
+    recs.push_back(std::move(j));
+  }
+  EXPECT_EQ(recs[0]["event"], "start");
+  EXPECT_EQ(recs[0]["op"], "fs.write");
+  EXPECT_EQ(recs[0]["resources"], nlohmann::json::array({path("a.txt")}));
+  EXPECT_EQ(recs[0]["decision"], "allow");
+  EXPECT_EQ(recs[0]["rule"], "work-fs");
+  EXPECT_EQ(recs[1]["event"], "end");
+  EXPECT_EQ(recs[1]["op_id"], recs[0]["op_id"]);
+  EXPECT_EQ(recs[1]["outcome"], "ok");
+  EXPECT_TRUE(recs[1]["error"].is_null());
+
+  EXPECT_EQ(recs[2]["event"], "denied");
+  EXPECT_EQ(recs[2]["op"], "fs.read");
+  EXPECT_EQ(recs[2]["decision"], "deny");
+  EXPECT_EQ(recs[2]["rule"], "no-secret");
+  EXPECT_EQ(recs[2]["outcome"], "denied");
+  EXPECT_EQ(recs[2]["error"]["category"], "denied");
+
+  EXPECT_EQ(recs[3]["op"], "process.spawn");
+  EXPECT_EQ(recs[3]["detail"]["argv"], nlohmann::json::array({"/bin/true"}));
+  EXPECT_EQ(recs[4]["outcome"], "ok");
+  EXPECT_EQ(recs[5]["event"], "denied");
+  EXPECT_EQ(recs[5]["op"], "process.spawn");
+  EXPECT_EQ(recs[5]["rule"], "no-touch");
+  EXPECT_FALSE(stdfs::exists(path("m")));
+}
+
+TEST_F(Cli, WithoutAnAuditLogEnforcementIsIdentical) {
+  const Result r = run(as_tester({"fs", "read"}, {path("secret/key")}));
+  EXPECT_EQ(r.code, 126);
+  EXPECT_THAT(r.err, HasSubstr("denied by rule no-secret"));
+  EXPECT_EQ(r.out, "");
+}
+
+TEST_F(Cli, AuditStderrWritesRecordsToStderr) {
+  const Result r = run(as_tester({"fs", "stat"}, {work_.string(), "--audit-stderr"}));
+  EXPECT_EQ(r.code, 0) << r.err;
+  const auto lines = lines_of(r.err);
+  ASSERT_EQ(lines.size(), 2u) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(lines[0])["op"], "fs.stat");
+}
+
+TEST_F(Cli, UnopenableAuditLogIsAUsageError) {
+  const Result r = run(as_tester({"fs", "stat"}, {work_.string(), "--audit-log", (tmp_ / "no/such/dir/log").string()}));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("audit log"));
+}
+
+// ---- fs -----------------------------------------------------------------------
+
+TEST_F(Cli, FsRoundTrip) {
+  EXPECT_EQ(run(as_tester({"fs", "mkdir"}, {path("a/b"), "--parents"})).code, 0);
+  EXPECT_TRUE(stdfs::is_directory(work_ / "a/b"));
+  EXPECT_EQ(run(as_tester({"fs", "mkdir"}, {path("a/b")})).code, 1);  // exists, no --parents
+
+  const std::string f = path("a/b/f.txt");
+  EXPECT_EQ(run(as_tester({"fs", "write"}, {f, "line 1\n"})).code, 0);
+  EXPECT_EQ(run(as_tester({"fs", "write"}, {f, "--append"}), "line 2\n").code, 0);
+  Result r = run(as_tester({"fs", "read"}, {f}));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "line 1\nline 2\n");
+
+  EXPECT_EQ(run(as_tester({"fs", "write"}, {f, "--atomic", "replaced"})).code, 0);
+  EXPECT_EQ(read_file(f), "replaced");
+
+  r = run(as_tester({"fs", "list"}, {path("a")}));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "dir b\n");
+  r = run(as_tester({"fs", "list"}, {path("a/b"), "--json"}));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out), nlohmann::json::parse(R"([{"name":"f.txt","type":"file"}])"));
+
+  r = run(as_tester({"fs", "stat"}, {f}));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("type: file\n"));
+  EXPECT_THAT(r.out, HasSubstr("size: 8\n"));
+  r = run(as_tester({"fs", "stat"}, {f, "--json"}));
+  EXPECT_EQ(r.code, 0) << r.err;
+  const auto st = nlohmann::json::parse(r.out);
+  EXPECT_EQ(st["type"], "file");
+  EXPECT_EQ(st["size"], 8);
+  EXPECT_EQ(st["mode"], "0600");
+
+  EXPECT_EQ(run(as_tester({"fs", "delete"}, {path("a")})).code, 1);  // not empty
+  EXPECT_EQ(run(as_tester({"fs", "delete"}, {path("a"), "--recursive"})).code, 0);
+  EXPECT_FALSE(stdfs::exists(work_ / "a"));
+}
+
+TEST_F(Cli, FsFailureNamesTheCategory) {
+  const Result r = run(as_tester({"fs", "read"}, {path("missing.txt")}));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("not_found"));
+}
+
+TEST_F(Cli, FsDeniedIs126AndChangesNothing) {
+  EXPECT_EQ(run(as_tester({"fs", "write"}, {path("secret/key"), "overwritten"})).code, 126);
+  EXPECT_EQ(run(as_tester({"fs", "delete"}, {path("secret/key")})).code, 126);
+  EXPECT_EQ(read_file(work_ / "secret/key"), "hunter2");
+  EXPECT_EQ(run(as_tester({"fs", "list"}, {"/etc"})).code, 126);
+}
+
+// ---- usage --------------------------------------------------------------------
+
+TEST_F(Cli, UsageErrorsAreExit2) {
+  EXPECT_EQ(run({}).code, 2);
+  EXPECT_EQ(run({"frobnicate"}).code, 2);
+  EXPECT_EQ(run({"fs", "read", "--policy", policy_, path("x")}).code, 2);  // no --principal
+  EXPECT_EQ(run(as_tester({"fs", "write"}, {path("x"), "--append", "--atomic", "d"})).code, 2);
+}
+
+TEST_F(Cli, HelpDocumentsTheExitCodes) {
+  const Result r = run({"--help"});
+  EXPECT_EQ(r.code, 0);
+  for (const char* code : {"124", "125", "126", "127"}) EXPECT_THAT(r.out, HasSubstr(code));
+}
+
+}  // namespace

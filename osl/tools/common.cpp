@@ -1,0 +1,89 @@
+#include "common.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+
+#include <fmt/format.h>
+
+namespace airssys::osl::cli {
+
+void add_common_options(CLI::App& cmd, CommonOptions& o) {
+  cmd.add_option("--policy", o.policy, "policy file (YAML, see docs/osl-policy.md)")->required();
+  cmd.add_option("--principal", o.principal, "who is acting, as named in the policy")->required();
+  cmd.add_option("--audit-log", o.audit_log, "append activity records (JSON lines) to this file");
+  cmd.add_flag("--audit-stderr", o.audit_stderr, "write activity records to stderr as well");
+}
+
+std::expected<System, int> make_system(const CommonOptions& o) {
+  auto policy = Policy::load_file(o.policy);
+  if (!policy) {
+    fmt::print(stderr, "{}\n", policy.error().to_string());
+    return std::unexpected(kExitUsage);
+  }
+  SystemOptions options;
+  options.policy = std::move(*policy);
+  if (!o.audit_log.empty()) {
+    auto sink = make_file_sink(FileSinkOptions{.path = o.audit_log});
+    if (!sink) {
+      fmt::print(stderr, "airssys-osl: cannot open the audit log: {}\n", sink.error().to_string());
+      return std::unexpected(kExitUsage);
+    }
+    options.audit.sinks.push_back(std::move(*sink));
+  }
+  if (o.audit_stderr) options.audit.sinks.push_back(make_stderr_sink());
+  return System(std::move(options));
+}
+
+int finish(System& system, int code) {
+  if (auto r = system.flush_audit(); !r) {
+    fmt::print(stderr, "airssys-osl: warning: {}\n", r.error().to_string());
+  }
+  return code;
+}
+
+void print_error(const Error& e) { fmt::print(stderr, "airssys-osl: {}\n", e.to_string()); }
+
+int fs_exit_code(const Error& e) { return e.category == ErrorCategory::denied ? kExitDenied : kExitFailed; }
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  double value = 0;
+  const char* begin = text.data();
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(begin, end, value);
+  if (ec != std::errc() || ptr == begin) return std::nullopt;
+  const std::string_view unit(ptr, static_cast<std::size_t>(end - ptr));
+  double ms = 0;
+  if (unit.empty() || unit == "s") {
+    ms = value * 1000;
+  } else if (unit == "ms") {
+    ms = value;
+  } else if (unit == "m") {
+    ms = value * 60'000;
+  } else if (unit == "h") {
+    ms = value * 3'600'000;
+  } else {
+    return std::nullopt;
+  }
+  // Upper bound: a year, far beyond any sensible deadline, well inside int64.
+  if (!std::isfinite(ms) || ms < 1 || ms > 365.0 * 24 * 3'600'000) return std::nullopt;
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(ms)));
+}
+
+bool write_stdout(std::string_view data) {
+  std::fflush(stdout);  // keep anything printed through stdio in order
+  while (!data.empty()) {
+    const ssize_t n = ::write(STDOUT_FILENO, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+}  // namespace airssys::osl::cli

@@ -1,0 +1,177 @@
+// airssys-osl exec — run a program through process.spawn and pass on its exit code.
+
+#include <poll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "common.hpp"
+
+namespace airssys::osl::cli {
+
+namespace {
+
+struct ExecOptions {
+  CommonOptions common;
+  std::vector<std::string> argv;
+  std::string timeout;
+  std::vector<std::string> env;
+  bool clear_env = false;
+  std::string cwd;
+  bool sandbox = false;
+};
+
+// Signals we pass on to the child instead of dying from them.
+constexpr std::array kForwarded = {SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+
+// Blocks the forwarded signals and reads them from a signalfd; restores the
+// mask when destroyed. The child starts with an empty mask (spawn resets it).
+class SignalCatcher {
+ public:
+  SignalCatcher() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (const int s : kForwarded) sigaddset(&set, s);
+    if (::sigprocmask(SIG_BLOCK, &set, &old_) == 0) {
+      blocked_ = true;
+      fd_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    }
+  }
+  ~SignalCatcher() {
+    if (blocked_) ::sigprocmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SignalCatcher(const SignalCatcher&) = delete;
+  SignalCatcher& operator=(const SignalCatcher&) = delete;
+
+  [[nodiscard]] int fd() const noexcept { return fd_.get(); }
+
+ private:
+  sigset_t old_{};
+  bool blocked_ = false;
+  UniqueFd fd_;
+};
+
+int spawn_failure_code(const Error& e) {
+  switch (e.category) {
+    case ErrorCategory::not_found: return kExitNotFound;
+    default: return kExitDenied;  // denied, or found but could not be started
+  }
+}
+
+// Waits for the child, forwarding signals sent to us with kill(2). Signals
+// from the terminal (Ctrl-C) already reach the child through its process
+// group, so they are not sent twice. Returns the exit code for airssys-osl.
+int supervise(process::Process& proc, const SignalCatcher& signals,
+              std::optional<std::chrono::steady_clock::time_point> deadline, const std::string& program,
+              const std::string& timeout_text) {
+  using Clock = std::chrono::steady_clock;
+  for (;;) {
+    int wait_ms = -1;
+    if (deadline) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now()).count();
+      wait_ms = static_cast<int>(std::clamp<long long>(left, 0, 1 << 30));
+    }
+    std::array<pollfd, 2> fds{{{proc.pidfd(), POLLIN, 0}, {signals.fd(), POLLIN, 0}}};
+    const int r = ::poll(fds.data(), signals.fd() >= 0 ? 2 : 1, wait_ms);
+    if (r < 0 && errno != EINTR) break;  // let wait() below report the state
+    if (r > 0 && (fds[1].revents & POLLIN)) {
+      signalfd_siginfo si{};
+      while (::read(signals.fd(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+        const int signo = static_cast<int>(si.ssi_signo);
+        if (si.ssi_code == SI_KERNEL) continue;  // from the terminal: the child has it too
+        if (auto f = proc.signal(signo); !f && f.error().category != ErrorCategory::not_found) {
+          fmt::print(stderr, "airssys-osl: cannot pass SIG{} on to {} ({}); killing it\n", sigabbrev_np(signo), program,
+                     f.error().to_string());
+          return 128 + signo;  // the Process handle kills and reaps the child
+        }
+      }
+    }
+    if ((r > 0 && fds[0].revents != 0) || (deadline && Clock::now() >= *deadline)) break;
+  }
+  auto status = proc.wait();
+  if (!status) {
+    print_error(status.error());
+    return kExitInternal;
+  }
+  if (status->timed_out) {
+    fmt::print(stderr, "airssys-osl: {} timed out after {} and was killed\n", program, timeout_text);
+    return kExitTimeout;
+  }
+  return status->shell_code();
+}
+
+int run_exec(const ExecOptions& o) {
+  std::optional<std::chrono::milliseconds> timeout;
+  if (!o.timeout.empty()) {
+    timeout = parse_duration(o.timeout);
+    if (!timeout) {
+      fmt::print(stderr, "airssys-osl: --timeout '{}': expected a positive duration such as 30, 1.5s, 500ms, 2m, 1h\n",
+                 o.timeout);
+      return kExitUsage;
+    }
+  }
+  for (const auto& kv : o.env) {
+    if (kv.find('=') == std::string::npos || kv.front() == '=') {
+      fmt::print(stderr, "airssys-osl: --env '{}': expected KEY=VALUE\n", kv);
+      return kExitUsage;
+    }
+  }
+  auto system = make_system(o.common);
+  if (!system) return system.error();
+
+  process::Spawn spawn;
+  spawn.argv = o.argv;
+  spawn.options.stdin_ = process::Stdio::inherit();
+  spawn.options.stdout_ = process::Stdio::inherit();
+  spawn.options.stderr_ = process::Stdio::inherit();
+  if (o.clear_env) spawn.options.env = std::vector<std::string>{};
+  spawn.options.extra_env = o.env;
+  spawn.options.cwd = o.cwd;
+  spawn.options.deadline = timeout;
+  if (o.sandbox) {
+    spawn.options.sandbox.no_new_privs = true;
+    spawn.options.sandbox.landlock = true;
+  }
+
+  const SignalCatcher signals;  // before the spawn: no signal may slip through
+  auto proc = system->run(o.common.principal, spawn);
+  if (!proc) {
+    print_error(proc.error());
+    return finish(*system, spawn_failure_code(proc.error()));
+  }
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  if (timeout) deadline = std::chrono::steady_clock::now() + *timeout;
+  const int code = supervise(*proc, signals, deadline, o.argv.front(), o.timeout);
+  return finish(*system, code);
+}
+
+}  // namespace
+
+void add_exec_command(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<ExecOptions>();
+  CLI::App* exec = app.add_subcommand(
+      "exec",
+      "run PROGRAM through process.spawn (stdin/stdout/stderr inherited) and exit with its exit code");
+  add_common_options(*exec, o->common);
+  exec->add_option("--timeout", o->timeout, "kill the program after DUR (30, 1.5s, 500ms, 2m, 1h); exit 124");
+  exec->add_option("--env", o->env, "set KEY=VALUE in the program's environment (repeatable)");
+  exec->add_flag("--clear-env", o->clear_env, "start from an empty environment (then add --env entries)");
+  exec->add_option("--cwd", o->cwd, "working directory of the program");
+  exec->add_flag("--sandbox", o->sandbox,
+                 "no_new_privs + a Landlock ruleset derived from the policy's allow rules for the principal");
+  exec->add_option("PROGRAM", o->argv, "program (path, or a name searched in PATH) and its arguments, after --")
+      ->required();
+  exec->callback([o, &exit_code] { exit_code = run_exec(*o); });
+}
+
+}  // namespace airssys::osl::cli
