@@ -187,7 +187,7 @@ class Cli : public ::testing::Test {
            "  - id: spawn-system\n"
            "    effect: allow\n"
            "    principals: [tester]\n"
-           "    operations: [process.spawn]\n"
+           "    operations: [process.spawn, process.signal]\n"
            "    resources: [\"/usr/bin/*\", \"/bin/*\"]\n"
            "  - id: no-touch\n"
            "    effect: deny\n"
@@ -302,6 +302,27 @@ TEST_F(Cli, ExecPassesOnTheExitCode) {
 TEST_F(Cli, ExecReportsASignalAs128PlusSignal) {
   const Result r = run(as_tester({"exec"}, {"--", "/bin/sh", "-c", "kill -TERM $$"}));
   EXPECT_EQ(r.code, 128 + SIGTERM) << r.err;
+}
+
+// The child sends SIGTERM to its parent, airssys-osl, which passes it on
+// through process.signal: the child's trap turns it into exit code 7.
+TEST_F(Cli, ExecPassesSignalsOnToTheProgram) {
+  const Result r = run(as_tester(
+      {"exec"}, {"--timeout", "60s", "--", "/bin/sh", "-c",
+                 "trap 'exit 7' TERM; kill -TERM $PPID; while :; do sleep 0.1; done"}));
+  EXPECT_EQ(r.code, 7) << r.err;
+}
+
+// Without process.signal the signal cannot be passed on: the program is
+// killed and airssys-osl reports 128+SIGTERM.
+TEST_F(Cli, ExecKillsTheProgramWhenASignalCannotBePassedOn) {
+  std::string text = policy_text();
+  text.replace(text.find("process.spawn, process.signal"), 29, "process.spawn");
+  write_file(policy_, text);
+  const Result r =
+      run(as_tester({"exec"}, {"--timeout", "60s", "--", "/bin/sh", "-c", "kill -TERM $PPID; exec sleep 60"}));
+  EXPECT_EQ(r.code, 128 + SIGTERM) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("cannot pass SIGTERM"));
 }
 
 TEST_F(Cli, ExecDeniedByRuleRunsNothing) {

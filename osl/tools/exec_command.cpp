@@ -126,6 +126,9 @@ int run_exec(const ExecOptions& o) {
       return kExitUsage;
     }
   }
+  // Block the forwarded signals before the System starts its audit writer
+  // thread, so every thread inherits the mask and none can die from them.
+  const SignalCatcher signals;
   auto system = make_system(o.common);
   if (!system) return system.error();
 
@@ -143,7 +146,6 @@ int run_exec(const ExecOptions& o) {
     spawn.options.sandbox.landlock = true;
   }
 
-  const SignalCatcher signals;  // before the spawn: no signal may slip through
   auto proc = system->run(o.common.principal, spawn);
   if (!proc) {
     print_error(proc.error());
