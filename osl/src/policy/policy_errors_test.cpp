@@ -46,8 +46,11 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"syntax_unclosed_flow", "version: 1\nrules: [\n", 3, 1, "YAML syntax error: …"},
         ErrorCase{"syntax_bad_indent", "version: 1\nmode: enforce\n  extra: 1\n", 3, 8, "YAML syntax error: …"},
         ErrorCase{"undefined_alias", "version: 1\nmode: *nope\n", 2, 7, "YAML syntax error: the referenced anchor is not defined"},
-        ErrorCase{"two_documents", "version: 1\n---\nversion: 1\n", 3, 1,
+        ErrorCase{"two_documents", "version: 1\n---\nversion: 1\n", 2, 1,
                   "a policy file holds one YAML document; found another one here"},
+        // yaml-cpp 0.7's LoadAll loops forever on this (found by the fuzzer).
+        ErrorCase{"stray_comma", ",ver[# ", 1, 1, "YAML syntax error: unexpected ','"},
+        ErrorCase{"stray_comma_after_map", "version: 1\n,\n", 2, 1, "YAML syntax error: …"},
         ErrorCase{"deep_flow", "a: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", 1, 68,
                   "collections nested deeper than 64 levels"},
         // ---- top level

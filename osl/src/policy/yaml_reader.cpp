@@ -1,10 +1,12 @@
 #include "policy/yaml_reader.hpp"
 
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <initializer_list>
 #include <map>
+#include <sstream>
 #include <string>
 
 #include "policy/policy_failure.hpp"
@@ -255,6 +257,43 @@ void check_flow_nesting(std::string_view text) {
   }
 }
 
+// Records where documents start; builds nothing.
+class DocumentStarts final : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+SourcePos pos_of(const YAML::Mark& m) { return {m.line + 1, m.column + 1}; }
+
+// A policy is one document. This walks at most two documents instead of
+// using YAML::LoadAll: yaml-cpp 0.7 reports some stray characters (a ',' at
+// the top level) as an endless series of empty documents at one position,
+// and LoadAll then loops forever while its memory grows.
+void check_single_document(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts docs;
+  for (int i = 0; i < 2 && parser.HandleNextDocument(docs); ++i) {
+  }
+  if (docs.starts.size() < 2) return;
+  const YAML::Mark& second = docs.starts[1];
+  if (second.pos == docs.starts[0].pos) {
+    const auto at = static_cast<std::size_t>(second.pos);
+    fail(pos_of(second), at < text.size() ? std::string("YAML syntax error: unexpected '") + text[at] + "'"
+                                          : std::string("YAML syntax error"));
+  }
+  fail(pos_of(second), "a policy file holds one YAML document; found another one here");
+}
+
 PolicyDocument read_document(const YAML::Node& root) {
   PolicyDocument doc;
   if (!root || root.IsNull()) return doc;
@@ -284,11 +323,9 @@ PolicyDocument read_policy_yaml(std::string_view text) {
   }
   check_flow_nesting(text);
   try {
-    const std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
-    if (docs.size() > 1) {
-      fail(pos_of(docs[1], {1, 1}), "a policy file holds one YAML document; found another one here");
-    }
-    return read_document(docs.empty() ? YAML::Node() : docs.front());
+    const std::string copy(text);
+    check_single_document(copy);
+    return read_document(YAML::Load(copy));
   } catch (const YAML::DeepRecursion& e) {
     fail({e.mark.line + 1, e.mark.column + 1}, "YAML nesting is too deep");
   } catch (const YAML::Exception& e) {
