@@ -389,6 +389,17 @@ TEST_F(Cli, ExecPassesStdinThrough) {
   EXPECT_EQ(r.out, "piped input\n");
 }
 
+TEST_F(Cli, ExecSandboxConfinesTheProgramToThePolicysPaths) {
+  write_file(work_ / "in.txt", "inside\n");
+  // Inside TMP/work: readable. /etc/passwd: not in any allow rule nor in the
+  // default system paths, so Landlock refuses it even to a direct open().
+  const Result r = run(as_tester(
+      {"exec"}, {"--sandbox", "--", "/bin/sh", "-c", "cat '" + path("in.txt") + "' && ! cat /etc/passwd 2>/dev/null"}));
+  if (r.code == 126 && r.err.find("unsupported") != std::string::npos) GTEST_SKIP() << "no Landlock here: " << r.err;
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "inside\n");
+}
+
 // ---- audit log ----------------------------------------------------------------
 
 TEST_F(Cli, AuditLogRecordsEveryOperationAsJsonLines) {
@@ -438,6 +449,20 @@ TEST_F(Cli, AuditLogRecordsEveryOperationAsJsonLines) {
   EXPECT_EQ(recs[5]["op"], "process.spawn");
   EXPECT_EQ(recs[5]["rule"], "no-touch");
   EXPECT_FALSE(stdfs::exists(path("m")));
+}
+
+TEST_F(Cli, NonUtf8NamesAreWrittenAsReplacementCharacters) {
+  const std::string log = (tmp_ / "audit.jsonl").string();
+  const std::string odd = path("caf\xff.txt");
+  EXPECT_EQ(run(as_tester({"fs", "write"}, {odd, "x", "--audit-log", log})).code, 0);
+  const auto lines = lines_of(read_file(log));
+  ASSERT_EQ(lines.size(), 2u);
+  const auto rec = nlohmann::json::parse(lines[0]);  // throws on invalid UTF-8
+  EXPECT_EQ(rec["resources"][0], path("caf\xef\xbf\xbd.txt"));  // U+FFFD
+
+  const Result r = run(as_tester({"fs", "list"}, {work_.string(), "--json"}));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(nlohmann::json::parse(r.out).dump(), HasSubstr("caf\xef\xbf\xbd.txt"));
 }
 
 TEST_F(Cli, WithoutAnAuditLogEnforcementIsIdentical) {

@@ -2,6 +2,8 @@
 // pipeline (policy check, activity log, executor) from the command line.
 // Reference: docs/osl.md ("Command line").
 
+#include <csignal>
+
 #include "common.hpp"
 
 namespace {
@@ -27,6 +29,10 @@ Documentation: docs/osl.md and docs/osl-policy.md)";
 
 int main(int argc, char** argv) {
   using namespace airssys::osl::cli;
+  // A closed stdout (`airssys-osl fs read F | head -1`) must fail the write
+  // with EPIPE, not kill us before the audit log is flushed. Children start
+  // with default signal dispositions (spawn resets them).
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"airssys-osl: filesystem and process operations through the airssys-osl policy pipeline"};
   app.footer(kFooter);
   app.require_subcommand(1);
