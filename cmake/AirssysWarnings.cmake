@@ -3,6 +3,8 @@ add_library(airssys_warnings INTERFACE)
 target_compile_options(airssys_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Woverloaded-virtual
   -Wimplicit-fallthrough -Wformat=2 -Wnull-dereference
+  # designated initializers that leave members at their defaults are intended
+  -Wno-missing-field-initializers
   -Werror)
 if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
   # libstdc++ 12 hides <expected> from clang < 19 behind __cpp_concepts; clang 16

@@ -10,7 +10,7 @@ namespace airssys::osl::detail {
 
 ActivityLog::ActivityLog(std::vector<std::shared_ptr<ActivitySink>> sinks, std::size_t capacity,
                          std::chrono::milliseconds shutdown_grace)
-    : sinks_(std::move(sinks)), capacity_(std::max<std::size_t>(capacity, 1)), shutdown_grace_(shutdown_grace) {
+    : sinks_(std::move(sinks)), capacity_(std::max<std::size_t>(capacity, 2)), shutdown_grace_(shutdown_grace) {
   std::erase(sinks_, nullptr);
   if (!sinks_.empty()) writer_ = std::thread([this] { run(); });
 }
@@ -24,16 +24,18 @@ ActivityLog::~ActivityLog() {
   if (writer_.joinable()) writer_.join();
 }
 
-bool ActivityLog::push(ActivityRecord&& record, std::optional<std::chrono::milliseconds> timeout) {
+bool ActivityLog::push(ActivityRecord&& record, Slot slot, std::chrono::milliseconds timeout) {
   if (sinks_.empty()) return true;
   std::unique_lock lock(mu_);
-  auto has_room = [this] { return queue_.size() < capacity_; };
-  if (!has_room()) {
-    if (timeout) {
-      if (!not_full_.wait_for(lock, *timeout, has_room)) return false;
-    } else {
-      not_full_.wait(lock, has_room);
-    }
+  if (slot == Slot::end) {
+    if (reserved_ > 0) --reserved_;
+  } else {
+    // Invariant: queue_.size() + reserved_ <= capacity_ (end records of
+    // running operations always fit). A start needs room for two.
+    const std::size_t need = slot == Slot::start ? 2 : 1;
+    auto has_room = [&] { return queue_.size() + reserved_ + need <= capacity_; };
+    if (!has_room() && !not_full_.wait_for(lock, timeout, has_room)) return false;
+    if (slot == Slot::start) ++reserved_;
   }
   const bool was_empty = queue_.empty();
   queue_.push_back(std::move(record));

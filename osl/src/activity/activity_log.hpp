@@ -31,9 +31,15 @@ class ActivityLog {
 
   [[nodiscard]] bool enabled() const noexcept { return !sinks_.empty(); }
 
-  // Queues one record. Waits while the queue is full: until `timeout` passes
-  // (returns false, record not queued) or forever when timeout is nullopt.
-  [[nodiscard]] bool push(ActivityRecord&& record, std::optional<std::chrono::milliseconds> timeout);
+  // How a record uses the queue. A start record also reserves room for its
+  // operation's end record, so an end record never waits: an operation that
+  // has run can always be recorded, even while a sink is failing.
+  enum class Slot : std::uint8_t { start, end, single };
+
+  // Queues one record. start/single records wait while the queue is full, up
+  // to `timeout` (then return false: the record was not queued and the caller
+  // must not proceed as if it had been). end records never wait.
+  [[nodiscard]] bool push(ActivityRecord&& record, Slot slot, std::chrono::milliseconds timeout);
 
   // Waits until everything queued before the call has been written.
   [[nodiscard]] bool flush(std::chrono::milliseconds timeout);
@@ -56,6 +62,7 @@ class ActivityLog {
   std::condition_variable not_full_;
   std::condition_variable progress_;
   std::vector<ActivityRecord> queue_;
+  std::size_t reserved_ = 0;     // room held for end records of running operations
   std::uint64_t enqueued_ = 0;   // records ever queued
   std::uint64_t completed_ = 0;  // records ever written (or abandoned at shutdown)
   bool stopping_ = false;

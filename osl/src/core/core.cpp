@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include <fmt/format.h>
+
 namespace airssys::osl::detail {
 
 namespace {
@@ -90,10 +92,15 @@ Error Core::refuse(std::uint64_t id, std::string_view principal, const Request& 
   denied_.fetch_add(1, std::memory_order_relaxed);
   if (log_.enabled()) {
     ActivityRecord r = make_record(id, ActivityEvent::denied, principal, req, v);
-    r.outcome = v.allowed ? "invalid" : "denied";
+    r.outcome = e.category == ErrorCategory::denied ? "denied" : "invalid";
     r.error = e;
-    // A refusal changes nothing, but its record must not be lost: wait.
-    (void)log_.push(std::move(r), std::nullopt);
+    // A refusal changes nothing, but its record must not be lost: if the log
+    // stays stalled the caller is told so instead of getting a quiet denial.
+    if (!log_.push(std::move(r), ActivityLog::Slot::single, stall_timeout_)) {
+      return Error{ErrorCategory::io, 0, id,
+                   fmt::format("audit log stalled; the refusal ({}) could not be recorded: {}", e.message,
+                               log_.last_error())};
+    }
   }
   return e;
 }
@@ -103,7 +110,7 @@ bool Core::record_start(std::uint64_t id, std::string_view principal, const Requ
   ActivityRecord r = make_record(id, ActivityEvent::start, principal, req, v);
   r.outcome = "started";
   r.detail_json = req.detail_json;
-  return log_.push(std::move(r), stall_timeout_);
+  return log_.push(std::move(r), ActivityLog::Slot::start, stall_timeout_);
 }
 
 void Core::record_end(std::uint64_t id, std::string_view principal, const Request& req, const Verdict& v,
@@ -113,8 +120,8 @@ void Core::record_end(std::uint64_t id, std::string_view principal, const Reques
   r.outcome = error ? "error" : "ok";
   if (error) r.error = *error;
   r.duration_ns = duration_ns;
-  // The operation has happened: its end record waits for room, however long.
-  (void)log_.push(std::move(r), std::nullopt);
+  // Room for it was reserved by the start record.
+  (void)log_.push(std::move(r), ActivityLog::Slot::end, stall_timeout_);
 }
 
 }  // namespace airssys::osl::detail

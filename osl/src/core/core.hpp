@@ -30,6 +30,7 @@ struct Check {
 struct Request {
   OpKind kind;                       // the operation, as recorded in `op`
   std::vector<Check> checks;         // all must be allowed; checks[0] is the operation's own
+  std::optional<Error> invalid;      // a malformed request: refused before the policy is asked
   std::optional<Error> pre_error;    // a resolution failure, reported only if the policy allows
   std::string detail_json;           // extra fields for the start record
 };
@@ -85,6 +86,11 @@ class Core : public std::enable_shared_from_this<Core> {
 template <class T, class Execute>
 std::expected<T, Error> Core::pipeline(std::string_view principal, Request req, Execute&& execute) {
   const std::uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  if (req.invalid) {
+    Error e = *req.invalid;
+    e.op_id = id;
+    return std::unexpected(refuse(id, principal, req, Verdict{}, std::move(e)));
+  }
   const Verdict v = decide(principal, req);
   if (!v.allowed) {
     return std::unexpected(refuse(id, principal, req, v, Error{ErrorCategory::denied, 0, id, v.reason}));

@@ -16,7 +16,8 @@ using detail::Request;
 using detail::Resolution;
 
 Request single(OpKind kind, const Resolution& r) {
-  Request req{kind, {Check{kind, {r.resolved.path}, {}}}, r.error, {}};
+  Request req{.kind = kind, .checks = {Check{kind, {r.resolved.path}, {}}}};
+  (r.malformed ? req.invalid : req.pre_error) = r.error;
   return req;
 }
 
@@ -77,8 +78,12 @@ std::expected<Done, Error> System::run(std::string_view principal, const fs::Set
 std::expected<Done, Error> System::run(std::string_view principal, const fs::Rename& op) {
   Resolution from = detail::resolve_path(op.from, FollowFinal::no);
   Resolution to = detail::resolve_path(op.to, FollowFinal::no);
-  Request req{OpKind::fs_rename, {Check{OpKind::fs_rename, {from.resolved.path, to.resolved.path}, {}}},
-              from.error ? from.error : to.error, {}};
+  Request req{.kind = OpKind::fs_rename,
+              .checks = {Check{OpKind::fs_rename, {from.resolved.path, to.resolved.path}, {}}}};
+  for (const Resolution* r : {&from, &to}) {
+    auto& slot = r->malformed ? req.invalid : req.pre_error;
+    if (r->error && !slot) slot = r->error;
+  }
   return core_->pipeline<Done>(principal, std::move(req), [&](std::uint64_t) -> std::expected<Done, Error> {
     auto slot = core_->files().acquire(core_->limits().wait);
     if (!slot) return std::unexpected(slot.error());

@@ -102,13 +102,18 @@ std::string child_of(const std::string& dir, const std::string& name) {
 
 Resolution resolve_path(const std::filesystem::path& input, FollowFinal follow, Missing missing) {
   const std::string& raw = input.native();
-  if (raw.empty()) return fail("", Error::make(ErrorCategory::invalid_argument, "empty path"));
+  auto malformed = [](Error e) {
+    Resolution r = fail("", std::move(e));
+    r.malformed = true;
+    return r;
+  };
+  if (raw.empty()) return malformed(Error::make(ErrorCategory::invalid_argument, "empty path"));
   if (raw.find('\0') != std::string::npos) {
-    return fail("", Error::make(ErrorCategory::invalid_argument, "path contains a NUL byte"));
+    return malformed(Error::make(ErrorCategory::invalid_argument, "path contains a NUL byte"));
   }
   if (raw.size() >= PATH_MAX) {
-    return fail("", Error{ErrorCategory::invalid_argument, ENAMETOOLONG, 0,
-                          fmt::format("path is {} bytes; the limit is {}", raw.size(), PATH_MAX - 1)});
+    return malformed(Error{ErrorCategory::invalid_argument, ENAMETOOLONG, 0,
+                           fmt::format("path is {} bytes; the limit is {}", raw.size(), PATH_MAX - 1)});
   }
   std::string abs;
   if (raw.front() == '/') {
@@ -173,21 +178,25 @@ Resolution resolve_path(const std::filesystem::path& input, FollowFinal follow, 
       while (!parts.empty()) {
         to_create.insert(to_create.begin(), parts.back());
         parts.pop_back();
-        const std::string anc = join(parts, parts.size());
-        auto r = resolve_path(anc, FollowFinal::yes, Missing::fail);
-        if (!r.error) {
-          // r pins anc's parent; re-pin anc itself as the base directory.
-          ResolvedPath base;
-          if (auto pe = pin(r.resolved.path, base)) return fail(child_of(dir, name), std::move(*pe));
-          out.parent = std::move(base.parent);
-          out.missing = std::move(to_create);
-          out.name = out.missing.front();
-          std::string full = r.resolved.path;
-          for (const auto& m : out.missing) full = child_of(full, m);
-          out.path = std::move(full);
-          return res;
+        std::string anc = join(parts, parts.size());
+        ResolvedPath base;
+        auto pe = pin(anc, base);
+        if (pe && pe->errno_value == ENOENT) continue;
+        if (pe && pe->errno_value == ELOOP) {
+          int err = 0;
+          auto rp = real_path(anc, err);
+          if (!rp) return fail(child_of(dir, name), resolution_error(err, anc));
+          anc = std::move(*rp);
+          pe = pin(anc, base);
         }
-        if (r.error->errno_value != ENOENT) return fail(child_of(dir, name), std::move(*r.error));
+        if (pe) return fail(child_of(dir, name), std::move(*pe));
+        out.parent = std::move(base.parent);
+        out.missing = std::move(to_create);
+        out.name = out.missing.front();
+        std::string full = anc;
+        for (const auto& m : out.missing) full = child_of(full, m);
+        out.path = std::move(full);
+        return res;
       }
       return fail(child_of(dir, name), std::move(*e));
     } else {

@@ -35,6 +35,7 @@ enum class Missing : bool { fail = false, create_parents = true };
 struct Resolution {
   ResolvedPath resolved;
   std::optional<Error> error;  // set when the path cannot be resolved
+  bool malformed = false;      // the input itself is bad (empty, NUL byte, too long): no path to check
 };
 
 [[nodiscard]] Resolution resolve_path(const std::filesystem::path& p, FollowFinal follow,

@@ -81,7 +81,12 @@ void add_check(Request& req, OpKind kind, const NetTarget& t, const std::string&
     c.aliases.emplace_back();
   }
   req.checks.push_back(std::move(c));
-  if (t.error && !req.pre_error) req.pre_error = t.error;
+  // A bad address or an unknown host cannot be checked against the policy:
+  // refuse it as malformed. A Unix path that fails to resolve is only
+  // reported if the policy allows the path.
+  const bool unix_target = t.parsed && t.parsed->is_unix && !t.unix_path.malformed;
+  auto& slot = unix_target ? req.pre_error : req.invalid;
+  if (t.error && !slot) slot = t.error;
 }
 
 // sockaddr_un for a pinned path: /proc/self/fd/N/NAME reaches the checked
@@ -142,7 +147,7 @@ std::shared_ptr<detail::SlotToken> share(detail::SlotToken t) {
 std::expected<net::Connection, Error> System::run(std::string_view principal, const net::Connect& op) {
   NetTarget t = prepare(op.address, SOCK_STREAM, detail::FollowFinal::yes);
   if (!t.endpoints.empty()) keep_allowed(core_->policy(), principal, OpKind::net_connect, t.endpoints);
-  Request req{OpKind::net_connect, {}, std::nullopt, {}};
+  Request req{.kind = OpKind::net_connect};
   add_check(req, OpKind::net_connect, t, op.address);
   return core_->pipeline<net::Connection>(principal, std::move(req), [&](std::uint64_t) -> std::expected<net::Connection, Error> {
     auto slot = core_->connections().acquire(core_->limits().wait);
@@ -167,10 +172,10 @@ std::expected<net::Connection, Error> System::run(std::string_view principal, co
 
 std::expected<net::Listener, Error> System::run(std::string_view principal, const net::Listen& op) {
   NetTarget t = prepare(op.address, SOCK_STREAM, detail::FollowFinal::no);
-  Request req{OpKind::net_listen, {}, std::nullopt, {}};
+  Request req{.kind = OpKind::net_listen};
   add_check(req, OpKind::net_listen, t, op.address);
   if (!t.error && !t.parsed->is_unix && t.endpoints.size() != 1) {
-    req.pre_error = Error::make(ErrorCategory::invalid_argument,
+    req.invalid = Error::make(ErrorCategory::invalid_argument,
                                 fmt::format("'{}' resolves to {} addresses; listen on one address", op.address, t.endpoints.size()));
   }
   return core_->pipeline<net::Listener>(principal, std::move(req), [&](std::uint64_t) -> std::expected<net::Listener, Error> {
@@ -210,7 +215,7 @@ std::expected<net::Listener, Error> System::run(std::string_view principal, cons
 
 std::expected<net::DatagramSocket, Error> System::run(std::string_view principal, const net::Socket& op) {
   NetTarget bind_t, peer_t;
-  Request req{OpKind::net_socket, {}, std::nullopt, {}};
+  Request req{.kind = OpKind::net_socket};
   if (!op.bind.empty()) {
     bind_t = prepare(op.bind, SOCK_DGRAM, detail::FollowFinal::no);
     add_check(req, OpKind::net_socket, bind_t, op.bind);
@@ -222,7 +227,7 @@ std::expected<net::DatagramSocket, Error> System::run(std::string_view principal
   }
   if (req.checks.empty()) req.checks.push_back(Check{OpKind::net_socket, {}, {}});
   if ((bind_t.parsed && bind_t.parsed->is_unix) || (peer_t.parsed && peer_t.parsed->is_unix)) {
-    req.pre_error = Error::make(ErrorCategory::unsupported, "net.socket is UDP only; Unix datagram sockets are not supported");
+    req.invalid = Error::make(ErrorCategory::unsupported, "net.socket is UDP only; Unix datagram sockets are not supported");
   }
   return core_->pipeline<net::DatagramSocket>(principal, std::move(req), [&](std::uint64_t) -> std::expected<net::DatagramSocket, Error> {
     auto slot = core_->connections().acquire(core_->limits().wait);

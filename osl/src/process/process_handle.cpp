@@ -176,8 +176,9 @@ std::expected<void, Error> signal_through_pipeline(Process::State& st, OpKind ki
   if (st.status) {
     return std::unexpected(Error{ErrorCategory::not_found, ESRCH, 0, fmt::format("pid {} has already exited", st.pid)});
   }
-  detail::Request req{kind, {detail::Check{kind, {st.program}, {}}}, std::nullopt,
-                      fmt::format(R"({{"pid":{},"signal":{}}})", st.pid, signo)};
+  detail::Request req{.kind = kind,
+                      .checks = {detail::Check{kind, {st.program}, {}}},
+                      .detail_json = fmt::format(R"({{"pid":{},"signal":{}}})", st.pid, signo)};
   auto r = st.core->pipeline<Done>(st.principal, std::move(req), [&](std::uint64_t) -> std::expected<Done, Error> {
     if (auto s = detail::send_signal(st.pidfd.get(), signo, st.program); !s) return std::unexpected(s.error());
     return Done{};

@@ -95,8 +95,12 @@ std::expected<Done, Error> signal_target(detail::Core& core, std::string_view pr
   } else if (!pidfd) {
     invalid = pidfd.error();
   }
-  detail::Request req{kind, {detail::Check{kind, {exe}, {}}}, invalid,
-                      fmt::format(R"({{"pid":{},"signal":{}}})", target.pid, signo)};
+  // A missing or recycled target is reported as such whatever the policy
+  // says: process existence is public (/proc) and the caller must know.
+  detail::Request req{.kind = kind,
+                      .checks = {detail::Check{kind, {exe}, {}}},
+                      .invalid = invalid,
+                      .detail_json = fmt::format(R"({{"pid":{},"signal":{}}})", target.pid, signo)};
   return core.pipeline<Done>(principal, std::move(req), [&](std::uint64_t) -> std::expected<Done, Error> {
     if (auto r = detail::send_signal(pidfd->get(), signo, exe); !r) return std::unexpected(r.error());
     return Done{};

@@ -137,7 +137,7 @@ void resolve_program(Plan& plan, const std::string& program) {
   plan.program_name = program;
   if (program.empty()) {
     plan.program.resolved.path = "";
-    plan.program.error = Error::make(ErrorCategory::invalid_argument, "empty program name");
+    if (!plan.invalid) plan.invalid = Error::make(ErrorCategory::invalid_argument, "empty program name");
     return;
   }
   if (program.find('/') != std::string::npos) {
@@ -148,19 +148,21 @@ void resolve_program(Plan& plan, const std::string& program) {
     plan.program = detail::resolve_path(*found, FollowFinal::yes);
   } else {
     plan.program.resolved.path = program;
-    plan.program.error = Error{ErrorCategory::not_found, ENOENT, 0, fmt::format("program '{}' not found in PATH", program)};
+    if (!plan.invalid) {
+      plan.invalid = Error{ErrorCategory::not_found, ENOENT, 0, fmt::format("program '{}' not found in PATH", program)};
+    }
   }
 }
 
 // The checks: the operation on the program (or tool), plus fs.read/fs.write
 // on every file redirection.
 Request make_request(OpKind kind, const std::string& resource, const Plan& plan) {
-  Request req{kind, {Check{kind, {resource}, {}}}, std::nullopt, {}};
+  Request req{.kind = kind, .checks = {Check{kind, {resource}, {}}}, .invalid = plan.invalid};
   if (plan.in.kind == Stdio::Kind::file) req.checks.push_back(Check{OpKind::fs_read, {plan.in.file.resolved.path}, {}});
   for (const Redirect* r : {&plan.out, &plan.err}) {
     if (r->kind == Stdio::Kind::file) req.checks.push_back(Check{OpKind::fs_write, {r->file.resolved.path}, {}});
   }
-  for (const auto* e : {&plan.invalid, &plan.program.error, &plan.in.file.error, &plan.out.file.error, &plan.err.file.error}) {
+  for (const auto* e : {&plan.program.error, &plan.in.file.error, &plan.out.file.error, &plan.err.file.error}) {
     if (*e && !req.pre_error) req.pre_error = **e;
   }
   // The start record carries argv (never the environment: it may hold secrets).
@@ -410,8 +412,9 @@ std::expected<process::Process, Error> System::run(std::string_view principal, c
   if (op.tool.empty() || has_nul(op.tool)) {
     plan.invalid = Error::make(ErrorCategory::invalid_argument, "tool name is empty or contains a NUL byte");
   } else if (!tool_path) {
-    plan.invalid = Error{ErrorCategory::not_found, ENOENT, 0,
-                         fmt::format("tool '{}' is not in the policy's tools allowlist", op.tool)};
+    // Reported only if the policy allows util.exec of this tool at all.
+    plan.program.error = Error{ErrorCategory::not_found, ENOENT, 0,
+                               fmt::format("tool '{}' is not in the policy's tools allowlist", op.tool)};
   } else {
     resolve_program(plan, *tool_path);
   }

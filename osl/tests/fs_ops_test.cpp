@@ -1,0 +1,253 @@
+// Every fs.* operation, for real, in a temporary directory.
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "test_support.hpp"
+
+namespace airssys::osl {
+namespace {
+
+using test::TempDir;
+
+class FsOps : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::filesystem::create_directories(dir / "work");
+    std::filesystem::create_directories(dir / "outside");
+    sink = std::make_shared<test::RecordingSink>();
+    SystemOptions o;
+    o.policy = test::policy_from(fmt::format(R"(
+version: 1
+rules:
+  - id: work-all
+    effect: allow
+    principals: ["alice"]
+    operations: ["fs.*"]
+    resources: ["{0}/work/**"]
+  - id: no-secret
+    effect: deny
+    principals: ["*"]
+    operations: ["*"]
+    resources: ["{0}/work/secret/**"]
+)", dir.str()));
+    o.audit.sinks.push_back(sink);
+    sys = std::make_unique<System>(std::move(o));
+  }
+  std::string w(const std::string& rel) const { return (dir / "work" / rel).string(); }
+
+  TempDir dir;
+  std::shared_ptr<test::RecordingSink> sink;
+  std::unique_ptr<System> sys;
+};
+
+TEST_F(FsOps, WriteThenReadRoundTrips) {
+  auto wr = sys->run("alice", fs::Write{.path = w("a.txt"), .data = "hello"});
+  ASSERT_TRUE(wr) << wr.error().to_string();
+  EXPECT_EQ(wr->bytes_written, 5u);
+  auto rd = sys->run("alice", fs::Read{.path = w("a.txt")});
+  ASSERT_TRUE(rd) << rd.error().to_string();
+  EXPECT_EQ(*rd, "hello");
+  struct stat st {};
+  ASSERT_EQ(::stat(w("a.txt").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u) << "new files are created with the least permissions";
+}
+
+TEST_F(FsOps, AppendAndAtomicReplace) {
+  ASSERT_TRUE(sys->run("alice", fs::Write{.path = w("log"), .data = "a"}));
+  ASSERT_TRUE(sys->run("alice", fs::Write{.path = w("log"), .data = "b", .mode = fs::WriteMode::append}));
+  EXPECT_EQ(test::read_file(w("log")), "ab");
+  ::chmod(w("log").c_str(), 0640);
+  auto r = sys->run("alice", fs::Write{.path = w("log"), .data = "new", .atomic = true});
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_EQ(test::read_file(w("log")), "new");
+  struct stat st {};
+  ASSERT_EQ(::stat(w("log").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u) << "atomic replace keeps the file's mode";
+  // No temporary file is left behind.
+  for (const auto& e : std::filesystem::directory_iterator(dir / "work")) {
+    EXPECT_EQ(e.path().filename().string().find(".airssys-"), std::string::npos) << e.path();
+  }
+  auto bad = sys->run("alice", fs::Write{.path = w("log"), .data = "x", .mode = fs::WriteMode::append, .atomic = true});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().category, ErrorCategory::invalid_argument);
+}
+
+TEST_F(FsOps, CreateDirListStatDelete) {
+  auto nr = sys->run("alice", fs::CreateDir{.path = w("x/y/z")});
+  ASSERT_FALSE(nr) << "non-recursive mkdir with missing parents must fail";
+  EXPECT_EQ(nr.error().category, ErrorCategory::not_found);
+  ASSERT_TRUE(sys->run("alice", fs::CreateDir{.path = w("x/y/z"), .recursive = true}));
+  ASSERT_TRUE(sys->run("alice", fs::CreateDir{.path = w("x/y/z"), .recursive = true})) << "mkdir -p is idempotent";
+  EXPECT_TRUE(std::filesystem::is_directory(dir / "work/x/y/z"));
+  test::write_file(dir / "work/x/f", "1234");
+  auto ls = sys->run("alice", fs::List{.path = w("x")});
+  ASSERT_TRUE(ls) << ls.error().to_string();
+  ASSERT_EQ(ls->size(), 2u);
+  EXPECT_EQ((*ls)[0].name, "f");
+  EXPECT_EQ((*ls)[0].type, fs::FileType::regular);
+  EXPECT_EQ((*ls)[1].name, "y");
+  EXPECT_EQ((*ls)[1].type, fs::FileType::directory);
+  auto st = sys->run("alice", fs::Stat{.path = w("x/f")});
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->size, 4u);
+  EXPECT_EQ(st->type, fs::FileType::regular);
+
+  auto notempty = sys->run("alice", fs::Delete{.path = w("x")});
+  ASSERT_FALSE(notempty);
+  EXPECT_EQ(notempty.error().category, ErrorCategory::invalid_argument);
+  EXPECT_NE(notempty.error().message.find("recursive"), std::string::npos);
+  ASSERT_TRUE(sys->run("alice", fs::Delete{.path = w("x/f")}));
+  ASSERT_TRUE(sys->run("alice", fs::Delete{.path = w("x"), .recursive = true}));
+  EXPECT_FALSE(std::filesystem::exists(dir / "work/x"));
+}
+
+TEST_F(FsOps, SetPermissionsAndRename) {
+  test::write_file(dir / "work/p", "x");
+  ASSERT_TRUE(sys->run("alice", fs::SetPermissions{.path = w("p"), .mode = 0640}));
+  struct stat st {};
+  ASSERT_EQ(::stat(w("p").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  auto bad = sys->run("alice", fs::SetPermissions{.path = w("p"), .mode = 0100000});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().category, ErrorCategory::invalid_argument);
+
+  ASSERT_TRUE(sys->run("alice", fs::Rename{.from = w("p"), .to = w("q")}));
+  EXPECT_TRUE(std::filesystem::exists(dir / "work/q"));
+  test::write_file(dir / "work/r", "r");
+  auto nr = sys->run("alice", fs::Rename{.from = w("q"), .to = w("r"), .replace = false});
+  ASSERT_FALSE(nr);
+  EXPECT_EQ(nr.error().category, ErrorCategory::already_exists);
+  // Renaming out of the allowed tree is denied: both ends are checked.
+  auto out = sys->run("alice", fs::Rename{.from = w("q"), .to = (dir / "outside/q").string()});
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().category, ErrorCategory::denied);
+  EXPECT_TRUE(std::filesystem::exists(dir / "work/q"));
+}
+
+TEST_F(FsOps, DenyByDefaultAndDenyOverrides) {
+  test::write_file(dir / "outside/o", "o");
+  std::filesystem::create_directories(dir / "work/secret");
+  test::write_file(dir / "work/secret/s", "s");
+  auto o = sys->run("alice", fs::Read{.path = (dir / "outside/o").string()});
+  ASSERT_FALSE(o);
+  EXPECT_EQ(o.error().category, ErrorCategory::denied);
+  auto s = sys->run("alice", fs::Read{.path = w("secret/s")});
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().category, ErrorCategory::denied);
+  EXPECT_NE(s.error().message.find("no-secret"), std::string::npos) << s.error().message;
+  auto bob = sys->run("bob", fs::Read{.path = w("a")});
+  ASSERT_FALSE(bob);
+  EXPECT_EQ(bob.error().category, ErrorCategory::denied);
+  // Writes that were denied changed nothing.
+  auto wr = sys->run("alice", fs::Write{.path = w("secret/s"), .data = "pwned"});
+  ASSERT_FALSE(wr);
+  EXPECT_EQ(test::read_file(dir / "work/secret/s"), "s");
+}
+
+TEST_F(FsOps, DotDotCannotEscape) {
+  test::write_file(dir / "outside/o", "o");
+  auto r = sys->run("alice", fs::Read{.path = w("../outside/o")});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().category, ErrorCategory::denied);
+  auto r2 = sys->run("alice", fs::Read{.path = w("secret/../../outside/o")});
+  ASSERT_FALSE(r2);
+  EXPECT_EQ(r2.error().category, ErrorCategory::denied);
+  // '..' that stays inside is fine.
+  test::write_file(dir / "work/in", "in");
+  std::filesystem::create_directories(dir / "work/d");
+  auto r3 = sys->run("alice", fs::Read{.path = w("d/../in")});
+  ASSERT_TRUE(r3) << r3.error().to_string();
+  EXPECT_EQ(*r3, "in");
+}
+
+TEST_F(FsOps, SymlinksAreResolvedBeforeTheCheck) {
+  test::write_file(dir / "outside/o", "outside");
+  std::filesystem::create_symlink(dir / "outside/o", dir / "work/link");
+  auto r = sys->run("alice", fs::Read{.path = w("link")});
+  ASSERT_FALSE(r) << "a symlink inside the tree pointing outside must not be followed out";
+  EXPECT_EQ(r.error().category, ErrorCategory::denied);
+  std::filesystem::create_directory_symlink(dir / "outside", dir / "work/dirlink");
+  auto r2 = sys->run("alice", fs::Read{.path = w("dirlink/o")});
+  ASSERT_FALSE(r2);
+  EXPECT_EQ(r2.error().category, ErrorCategory::denied);
+  // A symlink pointing inside the tree is followed.
+  test::write_file(dir / "work/target", "t");
+  std::filesystem::create_symlink(dir / "work/target", dir / "work/good");
+  auto r3 = sys->run("alice", fs::Read{.path = w("good")});
+  ASSERT_TRUE(r3) << r3.error().to_string();
+  EXPECT_EQ(*r3, "t");
+  // Deleting a symlink removes the link, not its target.
+  ASSERT_TRUE(sys->run("alice", fs::Delete{.path = w("good")}));
+  EXPECT_TRUE(std::filesystem::exists(dir / "work/target"));
+  // The audit record names the canonical path that was checked.
+  ASSERT_TRUE(sys->flush_audit());
+  bool saw = false;
+  for (const auto& rec : sink->records()) {
+    if (rec.op == OpKind::fs_read && rec.event == ActivityEvent::denied && !rec.resources.empty() &&
+        rec.resources[0] == (dir / "outside/o").string()) {
+      saw = true;
+    }
+  }
+  EXPECT_TRUE(saw);
+}
+
+TEST_F(FsOps, RecursiveDeleteDoesNotFollowSymlinks) {
+  test::write_file(dir / "outside/keep", "keep");
+  std::filesystem::create_directories(dir / "work/tree/sub");
+  std::filesystem::create_directory_symlink(dir / "outside", dir / "work/tree/sub/escape");
+  ASSERT_TRUE(sys->run("alice", fs::Delete{.path = w("tree"), .recursive = true}));
+  EXPECT_FALSE(std::filesystem::exists(dir / "work/tree"));
+  EXPECT_EQ(test::read_file(dir / "outside/keep"), "keep");
+}
+
+TEST_F(FsOps, HostilePaths) {
+  std::string nul = w("a");
+  nul += '\0';
+  nul += "b";
+  auto r = sys->run("alice", fs::Read{.path = std::filesystem::path(nul)});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().category, ErrorCategory::invalid_argument);
+  auto empty = sys->run("alice", fs::Read{.path = ""});
+  ASSERT_FALSE(empty);
+  auto huge = sys->run("alice", fs::Read{.path = w(std::string(10000, 'a'))});
+  ASSERT_FALSE(huge);
+  EXPECT_EQ(huge.error().category, ErrorCategory::invalid_argument);
+  // A symlink loop inside the allowed tree.
+  std::filesystem::create_symlink(dir / "work/loop2", dir / "work/loop1");
+  std::filesystem::create_symlink(dir / "work/loop1", dir / "work/loop2");
+  auto loop = sys->run("alice", fs::Read{.path = w("loop1")});
+  ASSERT_FALSE(loop);
+  EXPECT_EQ(loop.error().category, ErrorCategory::invalid_argument);
+  EXPECT_NE(loop.error().message.find("symbolic links"), std::string::npos) << loop.error().message;
+  // Reading a directory or a FIFO is refused without blocking.
+  ASSERT_EQ(::mkfifo(w("fifo").c_str(), 0600), 0);
+  auto fifo = sys->run("alice", fs::Read{.path = w("fifo")});
+  ASSERT_FALSE(fifo);
+  EXPECT_EQ(fifo.error().category, ErrorCategory::invalid_argument);
+  auto d = sys->run("alice", fs::Read{.path = w("")});
+  ASSERT_FALSE(d);
+}
+
+TEST_F(FsOps, ReadLimitIsEnforced) {
+  test::write_file(dir / "work/big", std::string(1000, 'x'));
+  auto r = sys->run("alice", fs::Read{.path = w("big"), .max_bytes = 100});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().category, ErrorCategory::resource_exhausted);
+}
+
+TEST_F(FsOps, NotFoundOnlyWhenAllowed) {
+  // Allowed tree: a missing file is not_found. Outside: denied, so the
+  // policy does not leak which paths exist.
+  auto a = sys->run("alice", fs::Read{.path = w("missing/deeper")});
+  ASSERT_FALSE(a);
+  EXPECT_EQ(a.error().category, ErrorCategory::not_found);
+  auto b = sys->run("alice", fs::Read{.path = (dir / "nowhere/x").string()});
+  ASSERT_FALSE(b);
+  EXPECT_EQ(b.error().category, ErrorCategory::denied);
+}
+
+}  // namespace
+}  // namespace airssys::osl

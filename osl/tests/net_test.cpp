@@ -1,0 +1,163 @@
+// net.connect / net.listen / net.socket over loopback and Unix sockets.
+
+#include <sys/stat.h>
+
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "test_support.hpp"
+
+namespace airssys::osl {
+namespace {
+
+using namespace std::chrono_literals;
+using test::TempDir;
+
+class NetOps : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SystemOptions o;
+    o.policy = test::policy_from(fmt::format(R"(
+version: 1
+rules:
+  - id: loopback
+    effect: allow
+    principals: ["alice"]
+    operations: ["net.*"]
+    resources: ["127.0.0.0/8:*", "{0}/**"]
+  - id: no-low-ports
+    effect: deny
+    principals: ["*"]
+    operations: ["net.listen"]
+    resources: ["*:1-1023"]
+)", dir.str()));
+    sys = std::make_unique<System>(std::move(o));
+  }
+  TempDir dir;
+  std::unique_ptr<System> sys;
+};
+
+TEST_F(NetOps, TcpListenAcceptConnectRoundTrip) {
+  auto l = sys->run("alice", net::Listen{"127.0.0.1:0"});
+  ASSERT_TRUE(l) << l.error().to_string();
+  ASSERT_NE(l->port(), 0);
+  std::thread server([&] {
+    auto c = l->accept(10s);
+    ASSERT_TRUE(c) << c.error().to_string();
+    char buf[64];
+    auto n = c->read_some(buf, 10s);
+    ASSERT_TRUE(n);
+    ASSERT_TRUE(c->write_all(std::string("echo:") + std::string(buf, *n)));
+  });
+  auto c = sys->run("alice", net::Connect{fmt::format("127.0.0.1:{}", l->port())});
+  ASSERT_TRUE(c) << c.error().to_string();
+  ASSERT_TRUE(c->write_all("ping"));
+  auto reply = c->read_to_end();
+  server.join();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(*reply, "echo:ping");
+}
+
+TEST_F(NetOps, ConnectByHostNameChecksResolvedAddress) {
+  auto l = sys->run("alice", net::Listen{"127.0.0.1:0"});
+  ASSERT_TRUE(l);
+  auto c = sys->run("alice", net::Connect{fmt::format("localhost:{}", l->port())});
+  ASSERT_TRUE(c) << c.error().to_string();
+  EXPECT_EQ(c->peer(), fmt::format("127.0.0.1:{}", l->port()));
+}
+
+TEST_F(NetOps, DeniedDestinationsAndPorts) {
+  auto c = sys->run("alice", net::Connect{"10.1.2.3:80", 100ms});
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().category, ErrorCategory::denied);
+  auto l = sys->run("alice", net::Listen{"127.0.0.1:80"});
+  ASSERT_FALSE(l);
+  EXPECT_EQ(l.error().category, ErrorCategory::denied);
+  EXPECT_NE(l.error().message.find("no-low-ports"), std::string::npos);
+  auto bob = sys->run("bob", net::Listen{"127.0.0.1:0"});
+  ASSERT_FALSE(bob);
+  EXPECT_EQ(bob.error().category, ErrorCategory::denied);
+}
+
+TEST_F(NetOps, ConnectRefusedAndBadAddresses) {
+  // Find a free port, close it, then connect: refused.
+  std::uint16_t port;
+  {
+    auto l = sys->run("alice", net::Listen{"127.0.0.1:0"});
+    ASSERT_TRUE(l);
+    port = l->port();
+  }
+  auto c = sys->run("alice", net::Connect{fmt::format("127.0.0.1:{}", port), 2s});
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().category, ErrorCategory::not_found);
+  for (const char* bad : {"127.0.0.1", "127.0.0.1:99999", ":80", "127.0.0.1:http", "::1:80"}) {
+    auto r = sys->run("alice", net::Connect{bad});
+    ASSERT_FALSE(r) << bad;
+    EXPECT_TRUE(r.error().category == ErrorCategory::invalid_argument || r.error().category == ErrorCategory::denied)
+        << bad << ": " << r.error().to_string();
+  }
+}
+
+TEST_F(NetOps, UnixSocketListenIs0600AndConnects) {
+  const auto path = (dir / "s.sock").string();
+  auto l = sys->run("alice", net::Listen{path});
+  ASSERT_TRUE(l) << l.error().to_string();
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::thread server([&] {
+    auto c = l->accept(10s);
+    ASSERT_TRUE(c);
+    ASSERT_TRUE(c->write_all("hi"));
+  });
+  auto c = sys->run("alice", net::Connect{"unix:" + path});
+  ASSERT_TRUE(c) << c.error().to_string();
+  auto got = c->read_to_end();
+  server.join();
+  ASSERT_TRUE(got);
+  EXPECT_EQ(*got, "hi");
+  auto denied = sys->run("alice", net::Connect{"/run/airssys-nope.sock"});
+  ASSERT_FALSE(denied);
+  EXPECT_EQ(denied.error().category, ErrorCategory::denied);
+}
+
+TEST_F(NetOps, UdpSocketsExchangeDatagrams) {
+  auto a = sys->run("alice", net::Socket{.bind = "127.0.0.1:0"});
+  ASSERT_TRUE(a) << a.error().to_string();
+  auto b = sys->run("alice", net::Socket{.bind = "127.0.0.1:0", .peer = fmt::format("127.0.0.1:{}", a->port())});
+  ASSERT_TRUE(b) << b.error().to_string();
+  ASSERT_TRUE(b->send("datagram"));
+  auto got = a->receive(10s);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(*got, "datagram");
+  auto nopeer = a->send("x");
+  ASSERT_FALSE(nopeer);
+  auto timeout = a->receive(50ms);
+  ASSERT_FALSE(timeout);
+  EXPECT_EQ(timeout.error().category, ErrorCategory::timeout);
+  auto denied = sys->run("alice", net::Socket{.peer = "8.8.8.8:53"});
+  ASSERT_FALSE(denied);
+  EXPECT_EQ(denied.error().category, ErrorCategory::denied);
+}
+
+TEST_F(NetOps, ConnectionLimitWaitsThenFails) {
+  SystemOptions o;
+  o.policy = sys->policy();
+  o.limits.max_connections = 2;
+  o.limits.wait = 100ms;
+  System limited(std::move(o));
+  auto l = limited.run("alice", net::Listen{"127.0.0.1:0"});  // slot 1
+  ASSERT_TRUE(l);
+  auto c1 = limited.run("alice", net::Connect{fmt::format("127.0.0.1:{}", l->port())});  // slot 2
+  ASSERT_TRUE(c1);
+  auto c2 = limited.run("alice", net::Connect{fmt::format("127.0.0.1:{}", l->port())});
+  ASSERT_FALSE(c2);
+  EXPECT_EQ(c2.error().category, ErrorCategory::resource_exhausted);
+  { auto drop = std::move(*c1); }
+  auto c3 = limited.run("alice", net::Connect{fmt::format("127.0.0.1:{}", l->port())});
+  EXPECT_TRUE(c3) << "a closed connection frees its slot";
+}
+
+}  // namespace
+}  // namespace airssys::osl

@@ -1,0 +1,89 @@
+#pragma once
+// Shared helpers for osl integration tests: a real temporary directory, a
+// policy built from YAML text, and a sink that keeps records in memory.
+
+#include <airssys/osl/system.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <stdexcept>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace airssys::osl::test {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "airssys-osl-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    // Canonical (temp may be a symlink elsewhere): policies match canonical paths.
+    path_ = std::filesystem::canonical(tmpl);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+  [[nodiscard]] std::string str() const { return path_.string(); }
+  [[nodiscard]] std::filesystem::path operator/(const std::string& rel) const { return path_ / rel; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline Policy policy_from(const std::string& yaml) {
+  auto p = Policy::parse(yaml, "test-policy");
+  if (!p) {
+    ADD_FAILURE() << p.error().to_string();
+    return Policy{};
+  }
+  return *p;
+}
+
+// Keeps every record; optionally fails the next N writes (a real sink whose
+// storage is temporarily broken, e.g. a full disk).
+class RecordingSink final : public ActivitySink {
+ public:
+  std::expected<void, Error> write(std::span<const ActivityRecord> batch) override {
+    std::lock_guard lock(mu_);
+    if (fail_next_ > 0) {
+      --fail_next_;
+      return std::unexpected(Error::make(ErrorCategory::io, "injected sink failure"));
+    }
+    records_.insert(records_.end(), batch.begin(), batch.end());
+    return {};
+  }
+  std::string name() const override { return "recording"; }
+  std::vector<ActivityRecord> records() const {
+    std::lock_guard lock(mu_);
+    return records_;
+  }
+  void fail_next(int n) {
+    std::lock_guard lock(mu_);
+    fail_next_ = n;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<ActivityRecord> records_;
+  int fail_next_ = 0;
+};
+
+inline std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+inline void write_file(const std::filesystem::path& p, const std::string& s) {
+  std::ofstream out(p, std::ios::binary);
+  out << s;
+}
+
+}  // namespace airssys::osl::test
