@@ -1,0 +1,378 @@
+// airssys-ledger — command-line front end of airssys::ledger.
+// Exit codes: 0 ok / valid / intact, 1 invalid proof or tampered ledger,
+// 2 usage or input error (bad arguments, malformed hex, missing files, I/O).
+
+#include <airssys/ledger/checkpoint.hpp>
+#include <airssys/ledger/ledger.hpp>
+#include <airssys/ledger/merkle.hpp>
+#include <airssys/ledger/verify.hpp>
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+namespace L = airssys::ledger;
+
+namespace {
+
+constexpr int kOk = 0, kInvalid = 1, kUsage = 2;
+
+int report(const L::Error& e) {
+  std::cerr << "airssys-ledger: " << e.to_string() << "\n";
+  return e.category == L::ErrorCategory::corrupt || e.category == L::ErrorCategory::invalid_proof ? kInvalid : kUsage;
+}
+
+void print_warnings(const L::Ledger& l) {
+  for (const auto& w : l.warnings()) std::cerr << "airssys-ledger: warning: " << w << "\n";
+}
+
+L::Result<std::unique_ptr<L::Ledger>> open_ro(const std::string& dir) {
+  auto l = L::Ledger::open(dir, L::OpenOptions{.read_only = true});
+  if (l) print_warnings(**l);
+  return l;
+}
+
+L::Result<std::vector<L::Hash>> parse_hashes(const std::vector<std::string>& hexes, std::string_view what) {
+  std::vector<L::Hash> out;
+  for (std::size_t i = 0; i < hexes.size(); ++i) {
+    auto h = L::hash_from_hex(hexes[i]);
+    if (!h) return L::fail(L::ErrorCategory::invalid_argument, fmt::format("{} {}: {}", what, i + 1, h.error().message));
+    out.push_back(*h);
+  }
+  return out;
+}
+
+void print_hashes(const std::vector<L::Hash>& hs) {
+  std::string out;
+  for (const auto& h : hs) out += L::to_hex(h) + "\n";
+  std::fwrite(out.data(), 1, out.size(), stdout);
+}
+
+L::Result<std::vector<std::uint8_t>> read_whole_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::unexpected(L::Error::from_errno(errno, "open " + path));
+  std::vector<std::uint8_t> data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return std::unexpected(L::Error::from_errno(errno, "read " + path));
+  return data;
+}
+
+// Appends `entries` in one commit, prints their indices.
+int append_and_print(L::Ledger& ledger, const std::vector<std::vector<std::uint8_t>>& entries) {
+  if (entries.empty()) return kOk;
+  std::vector<L::ByteView> views(entries.begin(), entries.end());
+  auto first = ledger.append_batch(views);
+  if (!first) return report(first.error());
+  std::string out;
+  for (std::size_t i = 0; i < entries.size(); ++i) out += std::to_string(*first + i) + "\n";
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  std::fflush(stdout);
+  return kOk;
+}
+
+// Each stdin line is one entry (without its '\n'); every read that yields
+// complete lines becomes one group commit, printed after it is durable.
+int append_stdin(L::Ledger& ledger) {
+  std::vector<std::uint8_t> pending;
+  std::vector<char> buf(1 << 20);
+  for (;;) {
+    const ssize_t r = ::read(STDIN_FILENO, buf.data(), buf.size());
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return report(L::Error::from_errno(errno, "read standard input"));
+    }
+    if (r == 0) break;
+    pending.insert(pending.end(), buf.begin(), buf.begin() + r);
+    std::vector<std::vector<std::uint8_t>> lines;
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < pending.size(); ++i) {
+      if (pending[i] != '\n') continue;
+      lines.emplace_back(pending.begin() + static_cast<std::ptrdiff_t>(start), pending.begin() + static_cast<std::ptrdiff_t>(i));
+      start = i + 1;
+    }
+    pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(start));
+    if (int rc = append_and_print(ledger, lines); rc != kOk) return rc;
+  }
+  if (!pending.empty()) return append_and_print(ledger, {pending});
+  return kOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"airssys-ledger: tamper-evident append-only log (RFC 6962 / RFC 9162 Merkle tree)"};
+  app.require_subcommand(1);
+  int rc = kOk;
+
+  // init
+  std::string dir, key_file, pubkey_file;
+  auto* init = app.add_subcommand("init", "Create an empty ledger in DIR");
+  init->add_option("DIR", dir, "ledger directory")->required();
+  init->add_option("--key", key_file, "Ed25519 signing key (PEM); created 0600 with KEYFILE.pub if absent");
+  init->callback([&] {
+    std::optional<L::SigningKey> key;
+    bool created_key = false;
+    if (!key_file.empty()) {
+      std::error_code ec;
+      if (std::filesystem::exists(key_file, ec)) {
+        auto k = L::SigningKey::load(key_file);
+        if (!k) return void(rc = report(k.error()));
+        key = std::move(*k);
+      } else {
+        auto k = L::SigningKey::generate();
+        if (!k) return void(rc = report(k.error()));
+        key = std::move(*k);
+        created_key = true;
+      }
+    }
+    auto ledger = L::Ledger::create(dir);
+    if (!ledger) return void(rc = report(ledger.error()));
+    if (key) {
+      if (created_key) {
+        if (auto r = key->save(key_file); !r) return void(rc = report(r.error()));
+        if (auto r = L::write_new_file(key_file + ".pub", key->public_key().pem()); !r) return void(rc = report(r.error()));
+      }
+      if (auto r = L::attach_signing_key(dir, key_file, *key); !r) return void(rc = report(r.error()));
+      std::cout << "initialized " << dir << " (signing key " << key_file << ", key id "
+                << L::to_hex(key->public_key().key_id()) << ")\n";
+    } else {
+      std::cout << "initialized " << dir << "\n";
+    }
+  });
+
+  // append
+  std::vector<std::string> hexes, files;
+  auto* append = app.add_subcommand("append", "Append entries; prints the index of each");
+  append->add_option("DIR", dir, "ledger directory")->required();
+  auto* hex_opt = append->add_option("--hex", hexes, "entry given as hex (\"\" is the empty entry)")->allow_extra_args(false);
+  auto* file_opt = append->add_option("--file", files, "entry = contents of PATH")->allow_extra_args(false);
+  append->callback([&] {
+    std::vector<std::vector<std::uint8_t>> entries;
+    std::size_t hi = 0, fi = 0;
+    for (const CLI::Option* o : append->parse_order()) {  // keep command-line order
+      if (o == hex_opt) {
+        auto b = L::from_hex(hexes.at(hi++));
+        if (!b) return void(rc = report(L::Error::make(b.error().category, "--hex: " + b.error().message)));
+        entries.push_back(std::move(*b));
+      } else if (o == file_opt) {
+        auto b = read_whole_file(files.at(fi++));
+        if (!b) return void(rc = report(b.error()));
+        entries.push_back(std::move(*b));
+      }
+    }
+    auto ledger = L::Ledger::open(dir);
+    if (!ledger) return void(rc = report(ledger.error()));
+    print_warnings(**ledger);
+    rc = (hexes.empty() && files.empty()) ? append_stdin(**ledger) : append_and_print(**ledger, entries);
+  });
+
+  // root
+  std::optional<std::uint64_t> size_opt;
+  auto* root = app.add_subcommand("root", "Print the root hash at the current size or --size N");
+  root->add_option("DIR", dir, "ledger directory")->required();
+  root->add_option("--size", size_opt, "tree size (0 gives the empty-tree hash)")->check(CLI::NonNegativeNumber);
+  root->callback([&] {
+    auto ledger = open_ro(dir);
+    if (!ledger) return void(rc = report(ledger.error()));
+    auto r = (*ledger)->root(size_opt.value_or((*ledger)->size()));
+    if (!r) return void(rc = report(r.error()));
+    std::cout << L::to_hex(*r) << "\n";
+  });
+
+  // prove
+  std::uint64_t index = 0;
+  auto* prove = app.add_subcommand("prove", "Print the inclusion proof (audit path) of entry I, one hash per line");
+  prove->add_option("DIR", dir, "ledger directory")->required();
+  prove->add_option("--index", index, "entry index")->required()->check(CLI::NonNegativeNumber);
+  prove->add_option("--size", size_opt, "tree size (default: current)")->check(CLI::NonNegativeNumber);
+  prove->callback([&] {
+    auto ledger = open_ro(dir);
+    if (!ledger) return void(rc = report(ledger.error()));
+    auto p = (*ledger)->inclusion_proof(index, size_opt.value_or((*ledger)->size()));
+    if (!p) return void(rc = report(p.error()));
+    print_hashes(*p);
+  });
+
+  // consistency
+  std::uint64_t from = 0;
+  std::optional<std::uint64_t> to_opt;
+  auto* consistency = app.add_subcommand("consistency", "Print the consistency proof from size M to size N");
+  consistency->add_option("DIR", dir, "ledger directory")->required();
+  consistency->add_option("--from", from, "older tree size M")->required()->check(CLI::NonNegativeNumber);
+  consistency->add_option("--to", to_opt, "newer tree size N (default: current)")->check(CLI::NonNegativeNumber);
+  consistency->callback([&] {
+    auto ledger = open_ro(dir);
+    if (!ledger) return void(rc = report(ledger.error()));
+    auto p = (*ledger)->consistency_proof(from, to_opt.value_or((*ledger)->size()));
+    if (!p) return void(rc = report(p.error()));
+    print_hashes(*p);
+  });
+
+  // checkpoint
+  auto* checkpoint = app.add_subcommand("checkpoint", "Sign the current tree head, store it and print it (JSON)");
+  checkpoint->add_option("DIR", dir, "ledger directory")->required();
+  checkpoint->add_option("--key", key_file, "signing key (default: the one given to init)");
+  checkpoint->callback([&] {
+    std::filesystem::path kf = key_file;
+    if (kf.empty()) {
+      auto attached = L::attached_key_file(dir);
+      if (!attached) return void(rc = report(attached.error()));
+      kf = *attached;
+    }
+    auto key = L::SigningKey::load(kf);
+    if (!key) return void(rc = report(key.error()));
+    auto ledger = open_ro(dir);
+    if (!ledger) return void(rc = report(ledger.error()));
+    auto sth = L::write_checkpoint(**ledger, *key);
+    if (!sth) return void(rc = report(sth.error()));
+    std::cout << sth->to_json() << "\n";
+  });
+
+  // verify
+  auto* verify = app.add_subcommand("verify", "Recompute every hash; exit 0 intact, 1 tampered (naming the first bad index)");
+  verify->add_option("DIR", dir, "ledger directory")->required();
+  verify->add_option("--pubkey", pubkey_file, "public key to check checkpoint signatures with");
+  verify->callback([&] {
+    L::VerifyOptions options;
+    if (!pubkey_file.empty()) {
+      auto k = L::PublicKey::load(pubkey_file);
+      if (!k) return void(rc = report(k.error()));
+      options.public_key = *k;
+    }
+    auto r = L::verify(dir, options);
+    if (!r) return void(rc = report(r.error()));
+    for (const auto& note : r->notes) std::cerr << "airssys-ledger: note: " << note << "\n";
+    if (r->intact) {
+      std::cout << fmt::format("intact: {} entries, root {}, {} checkpoints\n", r->size, L::to_hex(r->root),
+                               r->checkpoints_checked);
+      return void(rc = kOk);
+    }
+    if (r->first_bad_index)
+      std::cout << fmt::format("tampered: first bad index {}: {}\n", *r->first_bad_index, r->problem);
+    else
+      std::cout << fmt::format("tampered: {}\n", r->problem);
+    rc = kInvalid;
+  });
+
+  // verify-inclusion
+  std::string leaf_hex, leaf_hash_hex, root_hex, root1_hex, root2_hex;
+  std::uint64_t tree_size = 0, size1 = 0, size2 = 0;
+  std::vector<std::string> proof_hex;
+  auto* vi = app.add_subcommand("verify-inclusion", "Check an inclusion proof offline (RFC 9162 §2.1.3.2)");
+  auto* leaf_hex_opt = vi->add_option("--leaf-hex", leaf_hex, "the entry itself, as hex");
+  auto* leaf_hash_opt = vi->add_option("--leaf-hash", leaf_hash_hex, "the entry's leaf hash, as hex");
+  leaf_hex_opt->excludes(leaf_hash_opt);
+  leaf_hash_opt->excludes(leaf_hex_opt);
+  vi->add_option("--index", index, "entry index")->required()->check(CLI::NonNegativeNumber);
+  vi->add_option("--size", tree_size, "tree size")->required()->check(CLI::NonNegativeNumber);
+  vi->add_option("--root", root_hex, "root hash of the tree of that size")->required();
+  vi->add_option("PROOF_HEX", proof_hex, "proof hashes, leaf level first");
+  vi->callback([&] {
+    if (leaf_hex_opt->count() == 0 && leaf_hash_opt->count() == 0)
+      return void(rc = report(L::Error::make(L::ErrorCategory::invalid_argument, "give --leaf-hex or --leaf-hash")));
+    L::Hash leaf;
+    if (leaf_hex_opt->count() > 0) {
+      auto b = L::from_hex(leaf_hex);
+      if (!b) return void(rc = report(L::Error::make(b.error().category, "--leaf-hex: " + b.error().message)));
+      leaf = L::leaf_hash(*b);
+    } else {
+      auto h = L::hash_from_hex(leaf_hash_hex);
+      if (!h) return void(rc = report(L::Error::make(h.error().category, "--leaf-hash: " + h.error().message)));
+      leaf = *h;
+    }
+    auto r = L::hash_from_hex(root_hex);
+    if (!r) return void(rc = report(L::Error::make(r.error().category, "--root: " + r.error().message)));
+    auto proof = parse_hashes(proof_hex, "proof hash");
+    if (!proof) return void(rc = report(proof.error()));
+    if (auto ok = L::verify_inclusion(leaf, index, tree_size, *proof, *r); !ok) {
+      std::cout << "invalid: " << ok.error().message << "\n";
+      return void(rc = kInvalid);
+    }
+    std::cout << "valid\n";
+  });
+
+  // verify-consistency
+  auto* vc = app.add_subcommand("verify-consistency", "Check a consistency proof offline (RFC 9162 §2.1.4.2)");
+  vc->add_option("--size1", size1, "older tree size")->required()->check(CLI::NonNegativeNumber);
+  vc->add_option("--size2", size2, "newer tree size")->required()->check(CLI::NonNegativeNumber);
+  vc->add_option("--root1", root1_hex, "root of the older tree")->required();
+  vc->add_option("--root2", root2_hex, "root of the newer tree")->required();
+  vc->add_option("PROOF_HEX", proof_hex, "proof hashes");
+  vc->callback([&] {
+    auto r1 = L::hash_from_hex(root1_hex);
+    if (!r1) return void(rc = report(L::Error::make(r1.error().category, "--root1: " + r1.error().message)));
+    auto r2 = L::hash_from_hex(root2_hex);
+    if (!r2) return void(rc = report(L::Error::make(r2.error().category, "--root2: " + r2.error().message)));
+    auto proof = parse_hashes(proof_hex, "proof hash");
+    if (!proof) return void(rc = report(proof.error()));
+    if (auto ok = L::verify_consistency(size1, size2, *proof, *r1, *r2); !ok) {
+      std::cout << "invalid: " << ok.error().message << "\n";
+      return void(rc = kInvalid);
+    }
+    std::cout << "valid\n";
+  });
+
+  // Extras: get, size, verify-checkpoint.
+  auto* get = app.add_subcommand("get", "Print entry I as hex");
+  get->add_option("DIR", dir, "ledger directory")->required();
+  get->add_option("--index", index, "entry index")->required()->check(CLI::NonNegativeNumber);
+  get->callback([&] {
+    auto ledger = open_ro(dir);
+    if (!ledger) return void(rc = report(ledger.error()));
+    auto e = (*ledger)->entry(index);
+    if (!e) return void(rc = report(e.error()));
+    std::cout << L::to_hex(*e) << "\n";
+  });
+  auto* size_cmd = app.add_subcommand("size", "Print the number of committed entries");
+  size_cmd->add_option("DIR", dir, "ledger directory")->required();
+  size_cmd->callback([&] {
+    auto ledger = open_ro(dir);
+    if (!ledger) return void(rc = report(ledger.error()));
+    std::cout << (*ledger)->size() << "\n";
+  });
+  std::string sth_file;
+  auto* vcp = app.add_subcommand("verify-checkpoint", "Check a signed tree head (JSON, from FILE or stdin) offline");
+  vcp->add_option("--pubkey", pubkey_file, "public key")->required();
+  vcp->add_option("FILE", sth_file, "signed tree head JSON (default: stdin)");
+  vcp->callback([&] {
+    std::string text;
+    if (sth_file.empty()) {
+      text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    } else {
+      auto b = read_whole_file(sth_file);
+      if (!b) return void(rc = report(b.error()));
+      text.assign(b->begin(), b->end());
+    }
+    auto key = L::PublicKey::load(pubkey_file);
+    if (!key) return void(rc = report(key.error()));
+    auto sth = L::SignedTreeHead::from_json(text);
+    if (!sth) return void(rc = report(sth.error()));
+    if (auto ok = L::verify_tree_head(*sth, *key); !ok) {
+      std::cout << "invalid: " << ok.error().message << "\n";
+      return void(rc = kInvalid);
+    }
+    std::cout << fmt::format("valid: size {}, root {}\n", sth->head.tree_size, L::to_hex(sth->head.root));
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    (void)app.exit(e);
+    return kUsage;
+  }
+  std::fflush(stdout);
+  return rc;
+}
