@@ -14,8 +14,13 @@ std::optional<std::uint32_t> CompiledPolicy::find_identity(std::string_view name
 bool CompiledPolicy::rule_applies_to(const CompiledRule& r, std::optional<std::uint32_t> identity) const noexcept {
   if (r.any_principal) return true;
   if (!identity) return false;
-  if (std::binary_search(r.identities.begin(), r.identities.end(), *identity)) return true;
-  return std::any_of(r.roles.begin(), r.roles.end(), [&](std::uint32_t role) { return identity_has_role(*identity, role); });
+  if (!r.role_bits.empty()) {
+    const std::uint64_t* held = identity_roles.data() + *identity * role_words;
+    for (std::size_t i = 0; i < role_words; ++i) {
+      if (r.role_bits[i] & held[i]) return true;
+    }
+  }
+  return std::binary_search(r.identities.begin(), r.identities.end(), *identity);
 }
 
 std::vector<std::string> default_system_paths() {

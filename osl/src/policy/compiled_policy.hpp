@@ -21,6 +21,7 @@
 
 #include "policy/endpoint.hpp"
 #include "policy/path_glob.hpp"
+#include "policy/path_rule_index.hpp"
 
 namespace airssys::osl::detail {
 
@@ -35,7 +36,7 @@ struct CompiledRule {
 
   bool any_principal = false;           // "*"
   std::vector<std::uint32_t> identities;  // sorted identity indices named directly
-  std::vector<std::uint32_t> roles;       // role indices from "role:NAME"
+  std::vector<std::uint64_t> role_bits;   // "role:NAME" as a role bitset (role_words long), empty if none
 
   bool any_resource = false;  // no `resources`, or "*" / "**" among them
   // Each resource pattern compiled for every resource kind the rule's
@@ -52,6 +53,9 @@ struct CompiledPolicy {
   // Per OpKind, the indices of the rules that list it, in file order.
   std::array<std::vector<std::uint32_t>, kOpKindCount> deny_by_op;
   std::array<std::vector<std::uint32_t>, kOpKindCount> allow_by_op;
+  // For path kinds, the same rules filed by literal prefix (see PathRuleIndex).
+  std::array<PathRuleIndex, kOpKindCount> deny_paths;
+  std::array<PathRuleIndex, kOpKindCount> allow_paths;
 
   std::vector<std::string> role_names;      // index → name
   std::vector<std::string> identity_names;  // sorted

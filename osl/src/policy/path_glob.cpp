@@ -125,24 +125,34 @@ std::expected<PathGlob, std::string> PathGlob::compile(std::string_view pattern)
     }
     g.segments_.push_back(std::move(s));
   }
+  std::size_t literal = 0;
+  while (literal < g.segments_.size() && g.segments_[literal].kind == SegmentKind::literal) {
+    g.prefix_ += '/';
+    g.prefix_ += g.segments_[literal].text;
+    ++literal;
+  }
+  if (literal == g.segments_.size()) {
+    g.shape_ = Shape::exact;
+  } else if (literal + 1 == g.segments_.size() && g.segments_.back().kind == SegmentKind::globstar) {
+    g.shape_ = Shape::subtree;
+  } else {
+    g.shape_ = Shape::general;
+  }
   return g;
 }
 
 bool PathGlob::matches(std::string_view path) const noexcept {
   if (match_all_) return true;
   if (path.empty() || path.front() != '/') return false;
+  if (shape_ == Shape::exact) return prefix_.empty() ? path == "/" : path == prefix_;
+  // The path must begin with the literal segments, as whole segments.
+  if (!path.starts_with(prefix_)) return false;
+  if (path.size() > prefix_.size() && path[prefix_.size()] != '/' && !prefix_.empty()) return false;
+  if (shape_ == Shape::subtree) return true;
   return match_segments(CompiledPattern{segments_}, path);
 }
 
-std::string PathGlob::literal_prefix() const {
-  std::string out;
-  for (const auto& s : segments_) {
-    if (s.kind != SegmentKind::literal) break;
-    out += '/';
-    out += s.text;
-  }
-  return out.empty() ? std::string("/") : out;
-}
+std::string PathGlob::literal_prefix() const { return prefix_.empty() ? std::string("/") : prefix_; }
 
 }  // namespace airssys::osl::detail
 

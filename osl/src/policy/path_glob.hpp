@@ -28,6 +28,9 @@ class PathGlob {
   // without wildcards, e.g. "/work/**" → "/work", "/a/*.txt" → "/a",
   // "/usr/bin/git" → "/usr/bin/git", "**" → "/".
   [[nodiscard]] std::string literal_prefix() const;
+  // The same, but "" when the pattern has no literal leading segment (what
+  // the rule index files the pattern under).
+  [[nodiscard]] const std::string& index_prefix() const noexcept { return prefix_; }
 
   enum class SegmentKind : std::uint8_t { literal, wildcard, globstar };
   struct Segment {
@@ -37,8 +40,16 @@ class PathGlob {
 
  private:
   PathGlob() = default;
+
+  // Most patterns are a literal directory, or a literal directory plus
+  // "/**"; those are decided with one comparison. Every other pattern still
+  // starts with its literal prefix, which rejects most paths cheaply.
+  enum class Shape : std::uint8_t { exact, subtree, general };
+
   std::string text_;
   bool match_all_ = false;
+  Shape shape_ = Shape::exact;
+  std::string prefix_;  // "/a/b" for the leading literal segments; "" if none
   std::vector<Segment> segments_;
 };
 

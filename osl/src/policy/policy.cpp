@@ -77,6 +77,31 @@ bool resource_matches(const CompiledRule& rule, ResourceKind kind, const Prepare
   return !r.ref->alias.empty() && name_matches(rule, kind, r.ref->alias, r.alias_ep);
 }
 
+constexpr std::uint32_t kNone = detail::PathRuleIndex::kNone;
+
+// The first rule in file order (deny or allow rules as asked) that applies to
+// the principal and matches the resource, or kNone. Path kinds go through the
+// prefix index; the other kinds have few rules and are scanned.
+std::uint32_t first_matching(const CompiledPolicy& p, OpKind op, bool deny, std::optional<std::uint32_t> who,
+                             const PreparedResource& res) {
+  const auto k = static_cast<std::size_t>(op);
+  const ResourceKind kind = resource_kind(op);
+  const auto accept = [&](std::uint32_t i) {
+    const CompiledRule& r = p.rules[i];
+    return p.rule_applies_to(r, who) && resource_matches(r, kind, res);
+  };
+  if (kind == ResourceKind::path) {
+    const detail::PathRuleIndex& index = deny ? p.deny_paths[k] : p.allow_paths[k];
+    std::uint32_t best = index.first_match(res.ref->name, kNone, accept);
+    if (!res.ref->alias.empty()) best = index.first_match(res.ref->alias, best, accept);
+    return best;
+  }
+  for (const std::uint32_t i : deny ? p.deny_by_op[k] : p.allow_by_op[k]) {
+    if (accept(i)) return i;
+  }
+  return kNone;
+}
+
 Decision denial(const CompiledPolicy& p, std::optional<std::string> rule, std::string reason) {
   Decision d;
   d.allowed = p.mode == EnforcementMode::audit_only;
@@ -119,31 +144,20 @@ Decision decide_impl(const CompiledPolicy& p, std::string_view principal, OpKind
   // A deny anywhere wins, so all resources are checked against the deny rules
   // before any allow is looked for.
   for (const ResourceRef& ref : resources) {
-    const PreparedResource res = prepare(ref, kind);
-    for (const std::uint32_t i : denies) {
-      const CompiledRule& r = p.rules[i];
-      if (p.rule_applies_to(r, who) && resource_matches(r, kind, res)) return denial(p, r.id, "denied by rule " + r.id);
-    }
+    const std::uint32_t i = first_matching(p, op, /*deny=*/true, who, prepare(ref, kind));
+    if (i != kNone) return denial(p, p.rules[i].id, "denied by rule " + p.rules[i].id);
   }
-  const CompiledRule* first_allow = nullptr;
+  std::uint32_t first_allow = kNone;
   for (const ResourceRef& ref : resources) {
-    const PreparedResource res = prepare(ref, kind);
-    const CompiledRule* found = nullptr;
-    for (const std::uint32_t i : allows) {
-      const CompiledRule& r = p.rules[i];
-      if (p.rule_applies_to(r, who) && resource_matches(r, kind, res)) {
-        found = &r;
-        break;
-      }
-    }
-    if (found == nullptr) {
+    const std::uint32_t i = first_matching(p, op, /*deny=*/false, who, prepare(ref, kind));
+    if (i == kNone) {
       return denial(p, std::nullopt,
                     "no rule allows " + std::string(to_string(op)) + " on " + std::string(ref.name) + " for " +
                         std::string(principal));
     }
-    if (first_allow == nullptr) first_allow = found;
+    if (first_allow == kNone) first_allow = i;
   }
-  return allowed_by(*first_allow);
+  return allowed_by(p.rules[first_allow]);
 }
 
 bool is_read(OpKind k) { return k == OpKind::fs_read || k == OpKind::fs_list || k == OpKind::fs_stat; }

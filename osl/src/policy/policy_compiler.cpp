@@ -274,7 +274,13 @@ class Compiler {
 
       const auto index = static_cast<std::uint32_t>(out_.rules.size());
       for (const OpKind k : kAllOpKinds) {
-        if (rule.ops & op_bit(k)) (rule.deny ? out_.deny_by_op : out_.allow_by_op)[static_cast<std::size_t>(k)].push_back(index);
+        if (!(rule.ops & op_bit(k))) continue;
+        const auto ki = static_cast<std::size_t>(k);
+        (rule.deny ? out_.deny_by_op : out_.allow_by_op)[ki].push_back(index);
+        if (resource_kind(k) != ResourceKind::path) continue;
+        PathRuleIndex& idx = (rule.deny ? out_.deny_paths : out_.allow_paths)[ki];
+        if (rule.any_resource) idx.add_always(index);
+        for (const auto& g : rule.paths) idx.add(g.index_prefix(), index);
       }
       out_.rules.push_back(std::move(rule));
     }
@@ -290,7 +296,8 @@ class Compiler {
         if (it == role_index_.end()) {
           fail(p.pos, label + ": unknown role '" + name + "' (defined roles: " + quoted_list(out_.role_names) + ")");
         }
-        rule.roles.push_back(it->second);
+        rule.role_bits.resize(out_.role_words, 0);
+        rule.role_bits[it->second / 64] |= std::uint64_t{1} << (it->second % 64);
       } else {
         rule.identities.push_back(*out_.find_identity(p.value));
       }

@@ -137,6 +137,29 @@ TEST(Policy, DenyWinsRegardlessOfOrder) {
   }
 }
 
+// decide() files path rules by literal prefix; the answer must still be the
+// first matching rule in file order, whichever prefix bucket it sits in.
+TEST(Policy, FirstRuleInFileOrderAcrossPrefixes) {
+  const Policy p = load(R"(
+version: 1
+rules:
+  - { id: deep, effect: allow, principals: [a], operations: [fs.read], resources: ["/w/x/y/**"] }
+  - { id: wild, effect: allow, principals: [a], operations: [fs.read], resources: ["/*/x/**"] }
+  - { id: shallow, effect: allow, principals: [a], operations: [fs.read], resources: ["/w/**"] }
+  - { id: any, effect: allow, principals: [a], operations: [fs.read] }
+  - { id: d2, effect: deny, principals: [a], operations: [fs.read], resources: ["/w/x/y/z"] }
+  - { id: d1, effect: deny, principals: [a], operations: [fs.read], resources: ["/**/z"] }
+)");
+  EXPECT_EQ(ask(p, "a", OpKind::fs_read, {ResourceRef{"/w/x/y/q"}}).rule, "deep");
+  EXPECT_EQ(ask(p, "a", OpKind::fs_read, {ResourceRef{"/w/x/q"}}).rule, "wild");
+  EXPECT_EQ(ask(p, "a", OpKind::fs_read, {ResourceRef{"/w/q"}}).rule, "shallow");
+  EXPECT_EQ(ask(p, "a", OpKind::fs_read, {ResourceRef{"/elsewhere"}}).rule, "any");
+  EXPECT_EQ(ask(p, "a", OpKind::fs_read, {ResourceRef{"/w/x/y/z"}}).rule, "d2");
+  EXPECT_EQ(ask(p, "a", OpKind::fs_read, {ResourceRef{"/v/z"}}).rule, "d1");
+  // Matching through the alias counts, and file order still decides.
+  EXPECT_EQ(ask(p, "a", OpKind::fs_read, {ResourceRef{"/elsewhere", "/w/q"}}).rule, "shallow");
+}
+
 TEST(Policy, EveryResourceMustBeAllowedAndNoneDenied) {
   const Policy p = load(R"(
 version: 1
