@@ -37,11 +37,12 @@ bool ActivityLog::push(ActivityRecord&& record, Slot slot, std::chrono::millisec
     if (!has_room() && !not_full_.wait_for(lock, timeout, has_room)) return false;
     if (slot == Slot::start) ++reserved_;
   }
-  const bool was_empty = queue_.empty();
   queue_.push_back(std::move(record));
   ++enqueued_;
+  const bool wake = writer_sleeping_;
+  writer_sleeping_ = false;
   lock.unlock();
-  if (was_empty) not_empty_.notify_one();
+  if (wake) not_empty_.notify_one();
   return true;
 }
 
@@ -62,7 +63,17 @@ void ActivityLog::run() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      not_empty_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+      auto ready = [this] { return !queue_.empty() || stopping_; };
+      if (!ready()) {
+        // Under load, poll every millisecond instead of being woken: a
+        // futex wake per operation would cost producers more than the rest
+        // of the pipeline. Idle, sleep until a producer wakes us.
+        if (!not_empty_.wait_for(lock, std::chrono::milliseconds(1), ready)) {
+          writer_sleeping_ = true;
+          not_empty_.wait(lock, ready);
+          writer_sleeping_ = false;
+        }
+      }
       if (queue_.empty() && stopping_) return;
       batch.swap(queue_);
     }

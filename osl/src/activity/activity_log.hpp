@@ -66,6 +66,7 @@ class ActivityLog {
   std::uint64_t enqueued_ = 0;   // records ever queued
   std::uint64_t completed_ = 0;  // records ever written (or abandoned at shutdown)
   bool stopping_ = false;
+  bool writer_sleeping_ = false;  // producers wake the writer only then (see run())
   std::string last_error_;
 
   std::atomic<std::uint64_t> written_{0};

@@ -1,5 +1,7 @@
 #include "core/core.hpp"
 
+#include <array>
+#include <span>
 #include <vector>
 
 #include <fmt/format.h>
@@ -45,14 +47,19 @@ Core::Verdict Core::decide(std::string_view principal, const Request& req) const
   Verdict v;
   v.allowed = true;
   v.decision = DecisionKind::allow;
-  std::vector<ResourceRef> refs;
+  std::array<ResourceRef, 4> inline_refs;  // the common case allocates nothing
+  std::vector<ResourceRef> heap_refs;
   for (std::size_t c = 0; c < req.checks.size(); ++c) {
     const Check& check = req.checks[c];
-    refs.clear();
-    refs.reserve(check.names.size());
-    for (std::size_t i = 0; i < check.names.size(); ++i) {
-      refs.push_back(ResourceRef{check.names[i], i < check.aliases.size() ? std::string_view(check.aliases[i])
-                                                                          : std::string_view()});
+    const std::size_t n = check.names.size();
+    std::span<ResourceRef> refs(inline_refs.data(), std::min(n, inline_refs.size()));
+    if (n > inline_refs.size()) {
+      heap_refs.resize(n);
+      refs = heap_refs;
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      refs[i] = ResourceRef{check.names[i], i < check.aliases.size() ? std::string_view(check.aliases[i])
+                                                                     : std::string_view()};
     }
     Decision d = p.decide(principal, check.kind, refs);
     if (c == 0 && v.decision == DecisionKind::allow) v.rule = d.rule;

@@ -140,8 +140,10 @@ std::expected<fs::List::Result, Error> exec_list(const ResolvedPath& p) {
 std::expected<fs::FileInfo, Error> exec_stat(const ResolvedPath& p) {
   struct stat st {};
   // The resolver already followed a final symlink when asked to; what is
-  // left is the object itself.
-  if (::fstatat(p.parent.get(), p.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+  // left is the object itself (and the resolver may have stat'ed it already).
+  if (p.final_stat) {
+    st = *p.final_stat;
+  } else if (::fstatat(p.parent.get(), p.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     return std::unexpected(Error::from_errno(errno, p.path));
   }
   fs::FileInfo info;

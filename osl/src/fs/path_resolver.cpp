@@ -41,6 +41,19 @@ Lexical split(std::string_view abs) {
   return l;
 }
 
+bool is_normal_absolute(std::string_view p) {
+  if (p.size() < 2 || p.front() != '/' || p.back() == '/') return false;
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    if (p[i] != '/') continue;
+    if (p[i + 1] == '/') return false;
+    if (p[i + 1] == '.' && (i + 2 == p.size() || p[i + 2] == '/' ||
+                            (p[i + 2] == '.' && (i + 3 == p.size() || p[i + 3] == '/')))) {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::string join(const std::vector<std::string>& parts, std::size_t n) {
   std::string s;
   for (std::size_t i = 0; i < n; ++i) {
@@ -123,44 +136,53 @@ Resolution resolve_path(const std::filesystem::path& input, FollowFinal follow, 
     if (::getcwd(cwd, sizeof cwd) == nullptr) return fail(raw, Error::from_errno(errno, "getcwd"));
     abs = fmt::format("{}/{}", cwd, raw);
   }
-  const Lexical lex = split(abs);
-
   Resolution res;
   ResolvedPath& out = res.resolved;
 
-  if (lex.parts.empty()) {  // the root directory itself
-    out.path = "/";
-    out.name = ".";
-    if (auto e = pin("/", out)) res.error = std::move(e);
-    return res;
-  }
-
-  // Directory part and final component. A final ".." (or a symlinked
-  // directory chain) needs the kernel's view: realpath.
+  // Fast path: an already normal absolute path ("/a/b/c": no ".", "..",
+  // "//" or trailing "/") needs no splitting.
   std::string dir;
-  std::string name = lex.parts.back();
-  if (lex.has_dotdot) {
-    int err = 0;
-    if (name == "..") {
-      auto rp = real_path(abs, err);
-      if (!rp) return fail(lexical_guess(lex), resolution_error(err, abs));
-      if (*rp == "/") {
-        out.path = "/";
-        out.name = ".";
-        if (auto e = pin("/", out)) res.error = std::move(e);
-        return res;
-      }
-      const auto slash = rp->rfind('/');
-      dir = slash == 0 ? "/" : rp->substr(0, slash);
-      name = rp->substr(slash + 1);
-    } else {
-      const std::string lexical_dir = join(lex.parts, lex.parts.size() - 1);
-      auto rp = real_path(lexical_dir, err);
-      if (!rp) return fail(lexical_guess(lex), resolution_error(err, lexical_dir));
-      dir = std::move(*rp);
-    }
+  std::string name;
+  const bool normal = is_normal_absolute(abs);
+  const Lexical lex = normal ? Lexical{} : split(abs);
+  if (normal) {
+    const auto slash = abs.rfind('/');
+    dir = slash == 0 ? "/" : abs.substr(0, slash);
+    name = abs.substr(slash + 1);
   } else {
-    dir = join(lex.parts, lex.parts.size() - 1);
+    if (lex.parts.empty()) {  // the root directory itself
+      out.path = "/";
+      out.name = ".";
+      if (auto e = pin("/", out)) res.error = std::move(e);
+      return res;
+    }
+
+    // Directory part and final component. A final ".." (or a symlinked
+    // directory chain) needs the kernel's view: realpath.
+    name = lex.parts.back();
+    if (lex.has_dotdot) {
+      int err = 0;
+      if (name == "..") {
+        auto rp = real_path(abs, err);
+        if (!rp) return fail(lexical_guess(lex), resolution_error(err, abs));
+        if (*rp == "/") {
+          out.path = "/";
+          out.name = ".";
+          if (auto e = pin("/", out)) res.error = std::move(e);
+          return res;
+        }
+        const auto slash = rp->rfind('/');
+        dir = slash == 0 ? "/" : rp->substr(0, slash);
+        name = rp->substr(slash + 1);
+      } else {
+        const std::string lexical_dir = join(lex.parts, lex.parts.size() - 1);
+        auto rp = real_path(lexical_dir, err);
+        if (!rp) return fail(lexical_guess(lex), resolution_error(err, lexical_dir));
+        dir = std::move(*rp);
+      }
+    } else {
+      dir = join(lex.parts, lex.parts.size() - 1);
+    }
   }
 
   // Pin the directory; if it holds a symlink, canonicalise it with realpath.
@@ -206,7 +228,9 @@ Resolution resolve_path(const std::filesystem::path& input, FollowFinal follow, 
 
   if (follow == FollowFinal::yes) {
     struct stat st {};
-    if (::fstatat(out.parent.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+    const bool exists = ::fstatat(out.parent.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+    if (exists && !S_ISLNK(st.st_mode)) out.final_stat = st;
+    if (exists && S_ISLNK(st.st_mode)) {
       const std::string link = child_of(dir, name);
       int err = 0;
       auto rp = real_path(link, err);
@@ -226,6 +250,8 @@ Resolution resolve_path(const std::filesystem::path& input, FollowFinal follow, 
       dir = slash == 0 ? "/" : rp->substr(0, slash);
       name = rp->substr(slash + 1);
       if (auto e = pin(dir, out)) return fail(*rp, std::move(*e));
+      struct stat target {};
+      if (::fstatat(out.parent.get(), name.c_str(), &target, AT_SYMLINK_NOFOLLOW) == 0) out.final_stat = target;
     }
   }
   out.path = child_of(dir, name);

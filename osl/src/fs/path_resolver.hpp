@@ -13,6 +13,8 @@
 #include <airssys/osl/error.hpp>
 #include <airssys/osl/unique_fd.hpp>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -27,6 +29,9 @@ struct ResolvedPath {
   // Only with Missing::create_parents: components below `parent` that do not
   // exist yet, in order; `name` is then the first of them (or the last existing).
   std::vector<std::string> missing;
+  // With FollowFinal::yes: lstat of the final object, taken while checking it
+  // is not a symlink (fs.stat reuses it instead of a second system call).
+  std::optional<struct ::stat> final_stat;
 };
 
 enum class FollowFinal : bool { no = false, yes = true };
