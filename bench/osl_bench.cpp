@@ -6,7 +6,8 @@
 // difference. For process.spawn it measures spawn+wait of /bin/true through
 // the pipeline next to posix_spawn+waitpid. One JSON line per scenario.
 //
-// usage: osl_bench [--iterations N] [--spawn-iterations N]
+// usage: osl_bench [--iterations N] [--spawn-iterations N] [--no-audit]
+// (--no-audit: no sink, to separate the audit log's share of the cost)
 
 #include <airssys/osl/system.hpp>
 
@@ -74,6 +75,10 @@ std::string policy_with_100_rules(const std::string& dir) {
 
 int main(int argc, char** argv) {
   std::size_t iters = 200000, spawn_iters = 2000;
+  bool audit = true;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--no-audit") == 0) audit = false;
+  }
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--iterations") == 0) iters = std::strtoull(argv[i + 1], nullptr, 10);
     if (std::strcmp(argv[i], "--spawn-iterations") == 0) spawn_iters = std::strtoull(argv[i + 1], nullptr, 10);
@@ -95,9 +100,11 @@ int main(int argc, char** argv) {
   }
   osl::SystemOptions o;
   o.policy = *policy;
-  auto sink = osl::make_file_sink({.path = dir + "/audit.jsonl", .max_bytes = 256ull << 20});
-  if (!sink) return 1;
-  o.audit.sinks.push_back(std::move(*sink));
+  if (audit) {
+    auto sink = osl::make_file_sink({.path = dir + "/audit.jsonl", .max_bytes = 256ull << 20});
+    if (!sink) return 1;
+    o.audit.sinks.push_back(std::move(*sink));
+  }
   osl::System sys(std::move(o));
 
   // Warm up caches and the writer thread.

@@ -62,6 +62,12 @@ function(airssys_glob_component component)
   file(GLOB_RECURSE all_src CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/src/*.cpp)
   set(lib_src ${all_src})
   list(FILTER lib_src EXCLUDE REGEX "_(test|fuzz)\\.cpp$")
+  if(NOT lib_src)
+    # A component being started has no sources yet: skip it rather than
+    # break everyone's configure.
+    message(STATUS "airssys: ${component} has no sources yet; skipped")
+    return()
+  endif()
   airssys_add_library(${component} SOURCES ${lib_src}
     PUBLIC_DEPS ${ARG_PUBLIC_DEPS} PRIVATE_DEPS ${ARG_PRIVATE_DEPS})
   file(GLOB_RECURSE test_src CONFIGURE_DEPENDS

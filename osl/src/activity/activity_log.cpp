@@ -39,7 +39,9 @@ bool ActivityLog::push(ActivityRecord&& record, Slot slot, std::chrono::millisec
   }
   queue_.push_back(std::move(record));
   ++enqueued_;
-  const bool wake = writer_sleeping_;
+  // Wake the writer only when it sleeps idle, or when the queue reaches half
+  // its capacity (it then stops gathering and writes at once).
+  const bool wake = writer_sleeping_ || queue_.size() == capacity_ / 2;
   writer_sleeping_ = false;
   lock.unlock();
   if (wake) not_empty_.notify_one();
@@ -50,7 +52,11 @@ bool ActivityLog::flush(std::chrono::milliseconds timeout) {
   if (sinks_.empty()) return true;
   std::unique_lock lock(mu_);
   const std::uint64_t target = enqueued_;
-  return progress_.wait_for(lock, timeout, [&] { return completed_ >= target; });
+  ++flush_waiters_;
+  not_empty_.notify_one();
+  const bool done = progress_.wait_for(lock, timeout, [&] { return completed_ >= target; });
+  --flush_waiters_;
+  return done;
 }
 
 std::string ActivityLog::last_error() const {
@@ -65,15 +71,17 @@ void ActivityLog::run() {
       std::unique_lock lock(mu_);
       auto ready = [this] { return !queue_.empty() || stopping_; };
       if (!ready()) {
-        // Under load, poll every millisecond instead of being woken: a
-        // futex wake per operation would cost producers more than the rest
-        // of the pipeline. Idle, sleep until a producer wakes us.
-        if (!not_empty_.wait_for(lock, std::chrono::milliseconds(1), ready)) {
-          writer_sleeping_ = true;
-          not_empty_.wait(lock, ready);
-          writer_sleeping_ = false;
-        }
+        writer_sleeping_ = true;
+        not_empty_.wait(lock, ready);
+        writer_sleeping_ = false;
       }
+      // Gather for up to a millisecond before writing. Taking the lock for
+      // every few records would make producers and the writer trade the
+      // mutex (and futex calls) on every operation; gathering makes it one
+      // hand-over per millisecond. A flush, shutdown or a half-full queue
+      // cuts the wait short.
+      not_empty_.wait_for(lock, std::chrono::milliseconds(1),
+                          [this] { return stopping_ || flush_waiters_ > 0 || queue_.size() >= capacity_ / 2; });
       if (queue_.empty() && stopping_) return;
       batch.swap(queue_);
     }

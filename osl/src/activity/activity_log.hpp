@@ -67,6 +67,7 @@ class ActivityLog {
   std::uint64_t completed_ = 0;  // records ever written (or abandoned at shutdown)
   bool stopping_ = false;
   bool writer_sleeping_ = false;  // producers wake the writer only then (see run())
+  int flush_waiters_ = 0;         // a flush is waiting: write without gathering
   std::string last_error_;
 
   std::atomic<std::uint64_t> written_{0};
