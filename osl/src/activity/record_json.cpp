@@ -4,6 +4,7 @@
 
 #include <airssys/osl/activity.hpp>
 
+#include <charconv>
 #include <ctime>
 
 #include <fmt/format.h>
@@ -31,6 +32,16 @@ std::string_view to_string(DecisionKind d) noexcept {
 }
 
 namespace {
+
+template <class Int>
+void append_int(std::string& out, Int v) {
+  char buf[24];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, static_cast<std::size_t>(end - buf));
+}
+
+// "2026-11-22T04:53:31.123456789Z". gmtime_r takes glibc's time-zone lock,
+// so the seconds part is cached per thread (records arrive in time order).
 void append_rfc3339(std::string& out, std::chrono::system_clock::time_point tp) {
   const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(tp.time_since_epoch()).count();
   std::time_t secs = static_cast<std::time_t>(ns / 1'000'000'000);
@@ -39,10 +50,23 @@ void append_rfc3339(std::string& out, std::chrono::system_clock::time_point tp) 
     frac += 1'000'000'000;
     --secs;
   }
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  fmt::format_to(std::back_inserter(out), "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z", tm.tm_year + 1900,
-                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+  thread_local std::time_t cached_secs = -1;
+  thread_local char cached[32];
+  if (secs != cached_secs) {
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    fmt::format_to_n(cached, sizeof cached, "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    cached_secs = secs;
+  }
+  out.append(cached, 20);
+  char digits[9];
+  for (int i = 8; i >= 0; --i) {
+    digits[i] = static_cast<char>('0' + frac % 10);
+    frac /= 10;
+  }
+  out.append(digits, 9);
+  out += 'Z';
 }
 }  // namespace
 
@@ -51,7 +75,9 @@ std::string to_json_line(const ActivityRecord& r) {
   out.reserve(256);
   out += R"({"ts":")";
   append_rfc3339(out, r.ts);
-  fmt::format_to(std::back_inserter(out), R"(","op_id":{},"event":")", r.op_id);
+  out += R"(","op_id":)";
+  append_int(out, r.op_id);
+  out += R"(,"event":")";
   out += to_string(r.event);
   out += R"(","op":")";
   out += to_string(r.op);
@@ -76,13 +102,16 @@ std::string to_json_line(const ActivityRecord& r) {
   if (r.error) {
     out += R"({"category":")";
     out += to_string(r.error->category);
-    fmt::format_to(std::back_inserter(out), R"(","errno":{},"message":)", r.error->errno_value);
+    out += R"(","errno":)";
+    append_int(out, r.error->errno_value);
+    out += R"(,"message":)";
     detail::append_json_string(out, r.error->message);
     out += '}';
   } else {
     out += "null";
   }
-  fmt::format_to(std::back_inserter(out), R"(,"duration_ns":{})", r.duration_ns);
+  out += R"(,"duration_ns":)";
+  append_int(out, r.duration_ns);
   if (!r.detail_json.empty()) {
     out += R"(,"detail":)";
     out += r.detail_json;
