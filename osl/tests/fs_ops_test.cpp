@@ -251,3 +251,25 @@ TEST_F(FsOps, NotFoundOnlyWhenAllowed) {
 
 }  // namespace
 }  // namespace airssys::osl
+
+namespace airssys::osl {
+namespace {
+
+TEST(FsRead, ZeroSizedProcFilesAreReadToTheEnd) {
+  System sys({.policy = test::policy_from(R"(
+version: 1
+rules:
+  - id: proc
+    effect: allow
+    principals: ["*"]
+    operations: ["fs.read"]
+    resources: ["/proc/**"]
+)")});
+  auto r = sys.run("x", fs::Read{"/proc/self/status"});
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_NE(r->find("Pid:"), std::string::npos);
+  EXPECT_NE(r->find("VmRSS"), std::string::npos) << "a procfs file reports size 0 but has content";
+}
+
+}  // namespace
+}  // namespace airssys::osl

@@ -63,12 +63,15 @@ std::expected<std::string, Error> exec_read(const ResolvedPath& p, const fs::Rea
                                        fmt::format("{}: {} bytes exceeds the read limit of {} bytes", p.path,
                                                    st.st_size, op.max_bytes)));
   }
+  // Read the size fstat reported; a file that reports 0 (procfs, sysfs) is
+  // read to end of file. Data appended after the fstat is not included.
+  const auto expected = static_cast<std::size_t>(st.st_size);
   std::string out;
-  out.resize(static_cast<std::size_t>(st.st_size));
+  out.resize(expected);
   std::size_t off = 0;
   for (;;) {
     if (off == out.size()) {
-      if (out.size() >= op.max_bytes) break;
+      if (expected != 0 || out.size() >= op.max_bytes) break;
       out.resize(std::min<std::size_t>(std::max<std::size_t>(out.size() * 2, 4096), op.max_bytes));
     }
     const ssize_t n = ::read(fd->get(), out.data() + off, out.size() - off);
