@@ -1,0 +1,117 @@
+#pragma once
+// References to actors. AnyRef addresses any actor for control (exit
+// signals, links, monitors, stats); ActorRef<Msgs...> additionally sends the
+// listed message types and nothing else: tell() of any other type does not
+// compile. An ActorRef converts to one listing a subset of its types.
+//
+// Thread-safety: all member functions are thread-safe; a ref is a refcounted
+// handle (copying it is an atomic increment) and never dangles, even after
+// the actor has terminated (sends then fail with Errc::actor_stopped).
+#include <airssys/rt/ask.hpp>
+#include <airssys/rt/detail/cell.hpp>
+#include <airssys/rt/detail/core_api.hpp>
+#include <airssys/rt/detail/intrusive_ptr.hpp>
+#include <airssys/rt/envelope.hpp>
+#include <airssys/rt/error.hpp>
+#include <chrono>
+#include <expected>
+#include <memory>
+#include <type_traits>
+
+namespace airssys::rt {
+
+namespace detail {
+
+template <class M, class... Ms>
+inline constexpr bool one_of = (std::is_same_v<M, Ms> || ...);
+
+template <class M>
+std::unique_ptr<TypedEnvelope<std::remove_cvref_t<M>>> make_envelope(M&& m, const SendOptions& o) {
+  auto e = std::make_unique<TypedEnvelope<std::remove_cvref_t<M>>>(std::forward<M>(m));
+  e->tag = type_tag<std::remove_cvref_t<M>>;
+  e->id = next_envelope_id();
+  CellBase* cur = current_cell();
+  e->sender = cur != nullptr ? cur->id() : 0;
+  e->correlation_id = o.correlation_id;
+  e->priority = o.priority;
+  e->timestamp_ns = now_ns();
+  e->deadline_ns = o.ttl.count() > 0 ? e->timestamp_ns + o.ttl.count() : 0;
+  return e;
+}
+
+}  // namespace detail
+
+class AnyRef {
+ public:
+  AnyRef() = default;
+  explicit AnyRef(detail::IntrusivePtr<detail::CellBase> c) noexcept : cell_(std::move(c)) {}
+
+  [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(cell_); }
+  [[nodiscard]] ActorId id() const noexcept { return cell_ ? cell_->id() : 0; }
+  // True once the actor has terminated.
+  [[nodiscard]] bool stopped() const noexcept { return !cell_ || cell_->closed(); }
+  [[nodiscard]] ActorStats stats() const noexcept { return cell_ ? cell_->stats() : ActorStats{}; }
+  [[nodiscard]] ExitReason exit_reason() const noexcept { return cell_->exit_reason(); }
+
+  // Exit signal with system priority (Erlang's exit/2). An actor trapping
+  // exits sees it in on_exit(); otherwise any reason but normal terminates it.
+  void send_exit(ExitReason r) const noexcept {
+    if (cell_) cell_->enqueue_system(detail::SysMsg{detail::SysMsg::Kind::exit, sender_id(), r, {}});
+  }
+  // Asks the actor to stop (reason shutdown).
+  void stop() const noexcept { send_exit(ExitReason::shutdown); }
+  // Terminates the actor with reason killed even if it traps exits (after
+  // its current handler returns: a running handler is never interrupted).
+  void kill() const noexcept {
+    if (cell_) cell_->enqueue_system(detail::SysMsg{detail::SysMsg::Kind::kill, sender_id(), ExitReason::killed, {}});
+  }
+
+  [[nodiscard]] const detail::IntrusivePtr<detail::CellBase>& cell() const noexcept { return cell_; }
+  friend bool operator==(const AnyRef& a, const AnyRef& b) noexcept { return a.cell_ == b.cell_; }
+
+ private:
+  static ActorId sender_id() noexcept {
+    auto* c = detail::current_cell();
+    return c != nullptr ? c->id() : 0;
+  }
+  detail::IntrusivePtr<detail::CellBase> cell_;
+};
+
+template <class... Msgs>
+class ActorRef : public AnyRef {
+ public:
+  ActorRef() = default;
+  explicit ActorRef(detail::IntrusivePtr<detail::CellBase> c) noexcept : AnyRef(std::move(c)) {}
+  // Narrowing: a ref that may send more types converts to one that may send fewer.
+  template <class... Other>
+    requires(sizeof...(Other) != sizeof...(Msgs) || !(std::is_same_v<Other, Msgs> && ...)) &&
+            (detail::one_of<Msgs, Other...> && ...)
+  ActorRef(const ActorRef<Other...>& o) noexcept : AnyRef(o.cell()) {}  // NOLINT: implicit by design
+
+  // Thread-safe. Errors: actor_stopped (dead letter), mailbox_full (bounded, fail/block).
+  template <class M>
+    requires detail::one_of<std::remove_cvref_t<M>, Msgs...>
+  std::expected<void, Error> tell(M&& m, const SendOptions& o = {}) const {
+    if (!valid()) return std::unexpected(Error{Errc::actor_stopped, "empty actor reference"});
+    return cell()->enqueue(detail::make_envelope(std::forward<M>(m), o));
+  }
+
+  // Blocking request/reply for plain threads (see ask.hpp).
+  template <class M>
+    requires detail::one_of<std::remove_cvref_t<M>, Msgs...> && Askable<std::remove_cvref_t<M>>
+  std::expected<typename std::remove_cvref_t<M>::reply_type, Error> ask(
+      M&& m, std::chrono::nanoseconds timeout, SendOptions o = {}) const {
+    using R = typename std::remove_cvref_t<M>::reply_type;
+    if (detail::on_worker_thread())
+      return std::unexpected(Error{Errc::invalid_argument, "blocking ask on a worker thread; use ActorBase::ask"});
+    if (!valid()) return std::unexpected(Error{Errc::actor_stopped, "empty actor reference"});
+    detail::IntrusivePtr<detail::ReplySlot<R>> slot(new detail::ReplySlot<R>(), detail::AdoptRef{});
+    auto e = detail::make_envelope(std::forward<M>(m), o);
+    e->reply = detail::ReplySlotPtr(slot.get());
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    if (auto r = cell()->enqueue(std::move(e)); !r) return std::unexpected(r.error());
+    return slot->wait_until(deadline);
+  }
+};
+
+}  // namespace airssys::rt

@@ -1,0 +1,139 @@
+#pragma once
+// The untyped part of an actor: mailbox, scheduling state, refcount, links.
+// Cell<T> (typed_cell.hpp) adds the actor object and message dispatch.
+//
+// Threading contract:
+//  - enqueue(), add_ref(), release(), stats(), closed() are thread-safe.
+//  - run() is called by exactly one thread at a time: whoever took the cell
+//    off a run queue. pending_ guarantees that: the producer that moves it
+//    from 0 to 1 schedules the cell (taking a reference for the run queue);
+//    run() subtracts what it consumed and reschedules if anything remains.
+//    Everything marked "consumer" below is touched only inside run().
+#include <airssys/rt/envelope.hpp>
+#include <airssys/rt/error.hpp>
+#include <airssys/rt/exit_reason.hpp>
+#include <airssys/rt/mailbox_config.hpp>
+#include <airssys/rt/signals.hpp>
+#include <airssys/rt/stats.hpp>
+#include <atomic>
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <memory>
+
+namespace airssys::rt {
+class ActorBase;
+namespace detail {
+
+class SystemCore;
+struct CellExt;
+
+// System-priority control message.
+struct SysMsg {
+  // exit: an exit signal (trappable; from a link or send_exit). kill: untrappable.
+  enum class Kind : std::uint8_t { exit, kill, down, invoke };
+  Kind kind = Kind::exit;
+  ActorId from = 0;
+  ExitReason reason = ExitReason::normal;
+  std::move_only_function<void()> fn;  // Kind::invoke: runs in the actor's context
+};
+
+// Hook by which a cell sits in the scheduler's injection queue.
+struct RunHook : MpscNode {};
+
+class CellBase : public RunHook {
+ public:
+  CellBase(SystemCore* sys, const MailboxConfig& cfg) noexcept;
+  CellBase(const CellBase&) = delete;
+  CellBase& operator=(const CellBase&) = delete;
+
+  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  [[nodiscard]] ActorId id() const noexcept { return id_; }
+  [[nodiscard]] SystemCore* core() const noexcept { return sys_; }
+  [[nodiscard]] bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
+  [[nodiscard]] ActorStats stats() const noexcept;
+  // Valid once closed(): why the actor terminated.
+  [[nodiscard]] ExitReason exit_reason() const noexcept;
+
+  // Thread-safe; takes ownership of e whatever the outcome.
+  [[nodiscard]] std::expected<void, Error> enqueue(std::unique_ptr<Envelope> e) noexcept;
+  // System message: bypasses capacity; dead-lettered if closed.
+  void enqueue_system(SysMsg m) noexcept;
+
+  // Links and monitors (thread-safe). If the other side has already
+  // terminated, the exit signal / down notice is delivered at once.
+  static void link(CellBase& a, CellBase& b) noexcept;
+  static void unlink(CellBase& a, CellBase& b) noexcept;
+  void add_monitor(CellBase& watcher) noexcept;
+
+  // Consumer: run up to one batch. Returns true if the cell must be run again
+  // (the caller keeps its reference and requeues it); false if it went idle
+  // (the caller must only release() its reference afterwards).
+  bool run() noexcept;
+
+  // Forced teardown at system shutdown, after every worker has stopped.
+  void force_terminate() noexcept;
+
+  // --- consumer-side API used by ActorBase (inside run()) ---
+  void request_stop(ExitReason r) noexcept { stop_request_ = static_cast<std::uint8_t>(r) + 1; }
+  void set_trap_exit(bool on) noexcept { trap_exit_ = on; }
+  [[nodiscard]] const EnvelopeHeader* current() const noexcept { return current_; }
+
+  // Intrusive hooks owned by SystemCore.
+  CellBase* live_prev = nullptr;  // guarded by the system's live-list lock
+  CellBase* live_next = nullptr;
+  bool supervised = false;  // spawned linked to a parent; shutdown leaves it to the parent
+
+ protected:
+  virtual ~CellBase();
+  // Typed part (Cell<T>); called only inside run().
+  virtual ActorBase* actor() noexcept = 0;
+  virtual void start() = 0;                       // construct-if-needed + pre_start; may throw
+  virtual void dispatch(Envelope& e) = 0;         // user message; may throw
+  virtual bool recreate() = 0;                    // Directive::restart; false if impossible
+  virtual void destroy_actor() noexcept = 0;      // post_stop + destroy the actor object
+
+ private:
+  friend class SystemCore;
+  void handle_system(SysMsg& m) noexcept;
+  void handle_failure(std::exception_ptr ep) noexcept;
+  void terminate(ExitReason r) noexcept;
+  void trim_oldest(std::uint32_t& consumed) noexcept;
+  CellExt* ext() noexcept;  // lazily created, thread-safe
+
+  std::atomic<std::uint32_t> refs_{1};
+  std::atomic<std::uint32_t> pending_{1};  // starts at 1: the start token consumed by the first run()
+  std::atomic<bool> closed_{false};
+  std::uint8_t overflow_;
+  // consumer-only state
+  bool started_ = false;
+  bool terminated_ = false;
+  bool trap_exit_ = false;
+  std::uint8_t stop_request_ = 0;  // 0: none, else ExitReason + 1
+  std::uint32_t capacity_;
+  std::uint32_t batch_;
+  std::uint32_t block_timeout_ms_;
+  ActorId id_ = 0;
+  SystemCore* sys_;
+  const EnvelopeHeader* current_ = nullptr;
+  MpscQueue sys_q_;
+  MpscQueue user_q_;
+  std::atomic<CellExt*> ext_{nullptr};  // owned; deleted in ~CellBase
+  // counters: written by the consumer (relaxed) or producers (dropped)
+  std::atomic<std::uint64_t> processed_{0};
+  std::atomic<std::uint64_t> dropped_{0};
+  std::atomic<std::uint32_t> expired_{0};
+  std::atomic<std::uint32_t> failures_{0};
+  std::atomic<std::uint32_t> restarts_{0};
+  std::atomic<std::uint8_t> exit_reason_{0};
+};
+
+// The cell whose run() is executing on this thread (nullptr outside actors).
+CellBase* current_cell() noexcept;
+
+}  // namespace detail
+}  // namespace airssys::rt

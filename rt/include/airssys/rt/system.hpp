@@ -1,0 +1,107 @@
+#pragma once
+// The actor system: workers, timers, the set of live actors.
+//
+//   rt::ActorSystem sys;                       // one worker per core
+//   auto counter = sys.spawn<Counter>().value();
+//   counter.tell(Inc{1});
+//   auto n = counter.ask(Get{}, 1s);           // std::expected<int, Error>
+//
+// Deterministic mode (SystemConfig::deterministic) runs no worker threads:
+// messages are processed only inside run_until_idle(), on the calling
+// thread, in FIFO scheduling order. Use it for message-passing tests.
+//
+// Thread-safety: every member function is thread-safe except
+// run_until_idle(), which one thread at a time may call (deterministic mode only).
+#include <airssys/rt/actor.hpp>
+#include <airssys/rt/actor_ref.hpp>
+#include <airssys/rt/detail/cell.hpp>
+#include <airssys/rt/detail/core_api.hpp>
+#include <airssys/rt/error.hpp>
+#include <airssys/rt/mailbox_config.hpp>
+#include <airssys/rt/stats.hpp>
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <type_traits>
+
+namespace airssys::rt {
+
+struct SystemConfig {
+  unsigned workers = 0;             // 0: std::thread::hardware_concurrency()
+  bool deterministic = false;       // no threads; drive with run_until_idle()
+  std::uint32_t batch = 64;         // default messages per activation
+  std::chrono::milliseconds shutdown_timeout{5000};
+};
+
+struct SpawnOptions {
+  MailboxConfig mailbox{};
+  AnyRef link_to{};  // linked before the actor runs (how supervisors start children)
+};
+
+using TimerId = std::uint64_t;
+
+class ActorSystem {
+ public:
+  explicit ActorSystem(SystemConfig cfg = {});
+  ActorSystem(const ActorSystem&) = delete;
+  ActorSystem& operator=(const ActorSystem&) = delete;
+  // Calls shutdown().
+  ~ActorSystem();
+
+  // Spawns T(args...). The actor object is constructed and pre_start runs on
+  // a worker; spawning from inside an actor queues it on that worker.
+  // Errors: system_stopped.
+  template <class T, class... Args>
+  std::expected<typename T::ref_type, Error> spawn(Args&&... args) {
+    return spawn_with<T>(SpawnOptions{}, std::forward<Args>(args)...);
+  }
+  template <class T, class... Args>
+  std::expected<typename T::ref_type, Error> spawn_with(const SpawnOptions& opts, Args&&... args) {
+    static_assert(std::is_base_of_v<ActorBase, T>, "T must derive from rt::Actor");
+    detail::IntrusivePtr<detail::CellBase> cell(
+        new detail::Cell<T, std::decay_t<Args>...>(core_.get(), opts.mailbox, std::forward<Args>(args)...),
+        detail::AdoptRef{});
+    if (opts.link_to.valid()) {
+      cell->supervised = true;
+      detail::CellBase::link(*cell, *opts.link_to.cell());
+    }
+    if (auto r = detail::start_cell(core_.get(), cell.get()); !r) {
+      if (opts.link_to.valid()) detail::CellBase::unlink(*cell, *opts.link_to.cell());
+      return std::unexpected(r.error());
+    }
+    return typename T::ref_type(std::move(cell));
+  }
+
+  // Timers (thread-safe): deliver msg to ref after delay / every period.
+  template <class M, class... Ms>
+  TimerId send_after(const ActorRef<Ms...>& ref, M msg, std::chrono::nanoseconds delay) {
+    return detail::timer_add(core_.get(), delay, [ref, msg = std::move(msg)]() mutable {
+      (void)ref.tell(std::move(msg));
+    });
+  }
+  template <class M, class... Ms>
+  TimerId send_interval(const ActorRef<Ms...>& ref, M msg, std::chrono::nanoseconds period) {
+    return detail::timer_add(
+        core_.get(), period, [ref, msg = std::move(msg)]() { (void)ref.tell(M(msg)); }, period);
+  }
+  bool cancel_timer(TimerId id) noexcept { return detail::timer_cancel(core_.get(), id); }
+
+  // Stops every live actor (top-level actors first, so supervisors stop their
+  // children in order), waits up to the shutdown timeout, kills what is left,
+  // and stops the workers. Idempotent. Returns Errc::timeout if actors had to
+  // be killed or a handler was still running at the deadline.
+  std::expected<void, Error> shutdown() noexcept;
+
+  // Deterministic mode only: process until no actor has work (or max_steps
+  // activations); returns the number of activations.
+  std::size_t run_until_idle(std::size_t max_steps = 10'000'000);
+
+  [[nodiscard]] SystemStats stats() const noexcept;
+  [[nodiscard]] unsigned workers() const noexcept;
+
+ private:
+  std::unique_ptr<detail::SystemCore> core_;
+};
+
+}  // namespace airssys::rt

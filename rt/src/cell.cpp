@@ -1,0 +1,346 @@
+#include <airssys/rt/actor.hpp>
+#include <airssys/rt/detail/cell.hpp>
+
+#include <algorithm>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "system_core.hpp"
+
+namespace airssys::rt::detail {
+namespace {
+
+thread_local CellBase* tls_current = nullptr;
+
+struct CurrentGuard {
+  explicit CurrentGuard(CellBase* c) noexcept : prev(std::exchange(tls_current, c)) {}
+  ~CurrentGuard() { tls_current = prev; }
+  CellBase* prev;
+};
+
+std::string describe(const std::exception_ptr& ep) {
+  try {
+    std::rethrow_exception(ep);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "non-standard exception";
+  }
+}
+
+}  // namespace
+
+CellBase* current_cell() noexcept { return tls_current; }
+
+// Links and monitors, allocated on first use (most actors never link).
+struct CellExt {
+  std::mutex m;
+  bool dead = false;
+  std::vector<IntrusivePtr<CellBase>> links;     // guarded by m
+  std::vector<IntrusivePtr<CellBase>> monitors;  // guarded by m
+};
+
+CellBase::CellBase(SystemCore* sys, const MailboxConfig& cfg) noexcept
+    : overflow_(static_cast<std::uint8_t>(cfg.overflow)),
+      capacity_(cfg.capacity),
+      batch_(cfg.batch != 0 ? cfg.batch : sys->cfg.batch),
+      block_timeout_ms_(static_cast<std::uint32_t>(cfg.block_timeout.count())),
+      sys_(sys) {}
+
+CellBase::~CellBase() {
+  while (MpscNode* n = sys_q_.pop()) delete static_cast<Envelope*>(n);
+  while (MpscNode* n = user_q_.pop()) delete static_cast<Envelope*>(n);
+  delete ext_.load(std::memory_order_acquire);
+}
+
+ActorStats CellBase::stats() const noexcept {
+  ActorStats s;
+  s.processed = processed_.load(std::memory_order_relaxed);
+  s.dropped = dropped_.load(std::memory_order_relaxed);
+  s.expired = expired_.load(std::memory_order_relaxed);
+  s.failures = failures_.load(std::memory_order_relaxed);
+  s.restarts = restarts_.load(std::memory_order_relaxed);
+  s.mailbox_depth = pending_.load(std::memory_order_relaxed);
+  return s;
+}
+
+ExitReason CellBase::exit_reason() const noexcept {
+  return static_cast<ExitReason>(exit_reason_.load(std::memory_order_acquire));
+}
+
+CellExt* CellBase::ext() noexcept {
+  CellExt* x = ext_.load(std::memory_order_seq_cst);
+  if (x != nullptr) return x;
+  auto fresh = std::make_unique<CellExt>();
+  if (ext_.compare_exchange_strong(x, fresh.get(), std::memory_order_seq_cst)) return fresh.release();
+  return x;  // another thread won; ours is freed
+}
+
+std::expected<void, Error> CellBase::enqueue(std::unique_ptr<Envelope> e) noexcept {
+  if (closed()) {
+    sys_->dead_letter();
+    return std::unexpected(Error{Errc::actor_stopped, "actor has stopped"});
+  }
+  std::uint32_t prev = 0;
+  const auto overflow = static_cast<Overflow>(overflow_);
+  if (capacity_ == 0 || overflow == Overflow::drop_oldest) {
+    prev = pending_.fetch_add(1, std::memory_order_acq_rel);
+  } else {
+    std::uint32_t c = pending_.load(std::memory_order_relaxed);
+    std::chrono::steady_clock::time_point deadline{};
+    unsigned spins = 0;
+    for (;;) {
+      if (c >= capacity_) {
+        if (overflow == Overflow::drop_newest) {
+          dropped_.fetch_add(1, std::memory_order_relaxed);
+          return {};
+        }
+        if (overflow == Overflow::fail || on_worker_thread()) {
+          dropped_.fetch_add(1, std::memory_order_relaxed);
+          return std::unexpected(Error{Errc::mailbox_full, "mailbox full"});
+        }
+        // Overflow::block on a plain thread: poll with backoff until room,
+        // the actor stops, or the block timeout passes.
+        auto now = std::chrono::steady_clock::now();
+        if (deadline == std::chrono::steady_clock::time_point{})
+          deadline = now + std::chrono::milliseconds(block_timeout_ms_);
+        if (now >= deadline) {
+          dropped_.fetch_add(1, std::memory_order_relaxed);
+          return std::unexpected(Error{Errc::mailbox_full, "mailbox full (blocked until timeout)"});
+        }
+        if (closed()) {
+          sys_->dead_letter();
+          return std::unexpected(Error{Errc::actor_stopped, "actor has stopped"});
+        }
+        if (++spins < 16) {
+          std::this_thread::yield();
+        } else {
+          std::this_thread::sleep_for(std::chrono::microseconds(std::min(1000u, 50u * (spins - 15))));
+        }
+        c = pending_.load(std::memory_order_relaxed);
+        continue;
+      }
+      if (pending_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel, std::memory_order_relaxed)) break;
+    }
+    prev = c;
+  }
+  user_q_.push(e.release());
+  if (prev == 0) {
+    add_ref();  // the run queue's reference
+    sys_->schedule(this, false);
+  }
+  return {};
+}
+
+void CellBase::enqueue_system(SysMsg m) noexcept {
+  if (closed()) {
+    sys_->dead_letter();
+    return;
+  }
+  auto e = std::make_unique<TypedEnvelope<SysMsg>>(std::move(m));
+  e->tag = type_tag<SysMsg>;
+  e->priority = Priority::system;
+  CellBase* cur = current_cell();
+  e->sender = cur != nullptr ? cur->id() : 0;
+  std::uint32_t prev = pending_.fetch_add(1, std::memory_order_acq_rel);
+  sys_q_.push(e.release());
+  if (prev == 0) {
+    add_ref();
+    sys_->schedule(this, false);
+  }
+}
+
+bool CellBase::run() noexcept {
+  CurrentGuard guard(this);
+  std::uint32_t consumed = 0;
+  if (!started_) {
+    started_ = true;
+    consumed = 1;  // the start token
+    if (!terminated_) {
+      try {
+        start();
+      } catch (...) {
+        failures_.fetch_add(1, std::memory_order_relaxed);
+        terminate(ExitReason::error);
+      }
+      if (stop_request_ != 0 && !terminated_) terminate(static_cast<ExitReason>(stop_request_ - 1));
+    }
+  }
+  if (capacity_ != 0 && static_cast<Overflow>(overflow_) == Overflow::drop_oldest) trim_oldest(consumed);
+  for (std::uint32_t n = 0; n < batch_; ++n) {
+    MpscNode* node = sys_q_.pop();
+    const bool system = node != nullptr;
+    if (node == nullptr) node = user_q_.pop();
+    if (node == nullptr) break;
+    ++consumed;
+    std::unique_ptr<Envelope> e(static_cast<Envelope*>(node));
+    if (terminated_) {
+      if (!system) sys_->dead_letter();
+      continue;
+    }
+    if (system) {
+      handle_system(static_cast<TypedEnvelope<SysMsg>&>(*e).payload);
+    } else {
+      if (e->deadline_ns != 0 && now_ns() > e->deadline_ns) {
+        expired_.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      current_ = e.get();
+      try {
+        dispatch(*e);
+      } catch (...) {
+        handle_failure(std::current_exception());
+      }
+      current_ = nullptr;
+      processed_.store(processed_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+    if (stop_request_ != 0 && !terminated_) terminate(static_cast<ExitReason>(stop_request_ - 1));
+  }
+  // Touch nothing after this: once pending_ reaches 0 another thread may
+  // schedule and run this cell, and the caller may drop the last reference.
+  std::uint32_t prev = pending_.fetch_sub(consumed, std::memory_order_acq_rel);
+  return prev != consumed;
+}
+
+void CellBase::trim_oldest(std::uint32_t& consumed) noexcept {
+  std::uint32_t depth = pending_.load(std::memory_order_acquire) - consumed;
+  while (depth > capacity_) {
+    MpscNode* n = user_q_.pop();
+    if (n == nullptr) break;
+    delete static_cast<Envelope*>(n);
+    ++consumed;
+    --depth;
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void CellBase::handle_system(SysMsg& m) noexcept {
+  ActorBase* a = actor();
+  try {
+    switch (m.kind) {
+      case SysMsg::Kind::kill:
+        terminate(ExitReason::killed);
+        break;
+      case SysMsg::Kind::exit:
+        if (trap_exit_ && a != nullptr) {
+          a->on_exit(ExitSignal{m.from, m.reason});
+        } else if (m.reason != ExitReason::normal) {
+          terminate(m.reason);
+        }
+        break;
+      case SysMsg::Kind::down:
+        if (a != nullptr) a->on_down(Down{m.from, m.reason});
+        break;
+      case SysMsg::Kind::invoke:
+        if (a != nullptr && m.fn) m.fn();
+        break;
+    }
+  } catch (...) {
+    handle_failure(std::current_exception());
+  }
+}
+
+void CellBase::handle_failure(std::exception_ptr ep) noexcept {
+  failures_.fetch_add(1, std::memory_order_relaxed);
+  Directive d = Directive::escalate;
+  if (ActorBase* a = actor(); a != nullptr) {
+    try {
+      d = a->on_error(Failure{ep, describe(ep)});
+    } catch (...) {
+      d = Directive::escalate;
+    }
+  }
+  switch (d) {
+    case Directive::resume:
+      return;
+    case Directive::restart:
+      restarts_.fetch_add(1, std::memory_order_relaxed);
+      try {
+        if (!recreate()) terminate(ExitReason::error);
+      } catch (...) {
+        terminate(ExitReason::error);
+      }
+      return;
+    case Directive::stop:
+      terminate(ExitReason::normal);
+      return;
+    case Directive::escalate:
+      terminate(ExitReason::error);
+      return;
+  }
+}
+
+void CellBase::terminate(ExitReason r) noexcept {
+  if (terminated_) return;
+  terminated_ = true;
+  exit_reason_.store(static_cast<std::uint8_t>(r), std::memory_order_release);
+  destroy_actor();
+  closed_.store(true, std::memory_order_seq_cst);
+  // Links/monitors: see link() for why seq_cst on closed_ and ext_ suffices.
+  std::vector<IntrusivePtr<CellBase>> links, monitors;
+  if (CellExt* x = ext_.load(std::memory_order_seq_cst); x != nullptr) {
+    std::lock_guard lk(x->m);
+    x->dead = true;
+    links.swap(x->links);
+    monitors.swap(x->monitors);
+  }
+  for (auto& l : links) {
+    {
+      CellExt* lx = l->ext();
+      std::lock_guard lk(lx->m);
+      std::erase(lx->links, IntrusivePtr<CellBase>(this));
+    }
+    l->enqueue_system(SysMsg{SysMsg::Kind::exit, id_, r, {}});
+  }
+  for (auto& w : monitors) w->enqueue_system(SysMsg{SysMsg::Kind::down, id_, r, {}});
+  sys_->remove_live(this);
+}
+
+void CellBase::force_terminate() noexcept {
+  CurrentGuard guard(this);
+  started_ = true;
+  terminate(ExitReason::killed);
+}
+
+// A link or monitor registered under the other cell's ext lock either sees
+// it dead (ext->dead, or closed_ already set: terminate() stores closed_
+// before reading ext_) and delivers at once, or is found by its terminate().
+void CellBase::link(CellBase& a, CellBase& b) noexcept {
+  if (&a == &b) return;
+  CellExt* xa = a.ext();
+  CellExt* xb = b.ext();
+  bool a_dead = false, b_dead = false;
+  {
+    std::scoped_lock lk(xa->m, xb->m);
+    a_dead = xa->dead || a.closed();
+    b_dead = xb->dead || b.closed();
+    if (!a_dead && !b_dead) {
+      xa->links.emplace_back(&b);
+      xb->links.emplace_back(&a);
+    }
+  }
+  if (a_dead && !b_dead) b.enqueue_system(SysMsg{SysMsg::Kind::exit, a.id_, a.exit_reason(), {}});
+  if (b_dead && !a_dead) a.enqueue_system(SysMsg{SysMsg::Kind::exit, b.id_, b.exit_reason(), {}});
+}
+
+void CellBase::unlink(CellBase& a, CellBase& b) noexcept {
+  CellExt* xa = a.ext();
+  CellExt* xb = b.ext();
+  std::scoped_lock lk(xa->m, xb->m);
+  std::erase(xa->links, IntrusivePtr<CellBase>(&b));
+  std::erase(xb->links, IntrusivePtr<CellBase>(&a));
+}
+
+void CellBase::add_monitor(CellBase& watcher) noexcept {
+  CellExt* x = ext();
+  bool dead = false;
+  {
+    std::lock_guard lk(x->m);
+    dead = x->dead || closed();
+    if (!dead) x->monitors.emplace_back(&watcher);
+  }
+  if (dead) watcher.enqueue_system(SysMsg{SysMsg::Kind::down, id_, exit_reason(), {}});
+}
+
+}  // namespace airssys::rt::detail

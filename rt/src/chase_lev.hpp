@@ -1,0 +1,91 @@
+#pragma once
+// Chase-Lev work-stealing deque (Le, Pop, Cohen, Zappa Nardelli, PPoPP 2013),
+// written with seq_cst operations instead of standalone fences so that
+// ThreadSanitizer (which ignores fences) sees every happens-before edge.
+// push()/pop(): the owning worker only. steal(): any thread.
+// Grows without bound (old arrays are kept until destruction, since a thief
+// may still be reading one), so pushes never fail and spawning N actors from
+// one actor costs O(N).
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace airssys::rt::detail {
+
+template <class T>
+class ChaseLevDeque {
+ public:
+  explicit ChaseLevDeque(std::int64_t log2cap = 8) {
+    arrays_.push_back(std::make_unique<Array>(std::int64_t{1} << log2cap));
+    array_.store(arrays_.back().get(), std::memory_order_relaxed);
+  }
+
+  void push(T* x) {
+    std::int64_t b = bottom_.load(std::memory_order_relaxed);
+    std::int64_t t = top_.load(std::memory_order_acquire);
+    Array* a = array_.load(std::memory_order_relaxed);
+    if (b - t > a->mask) a = grow(a, t, b);
+    a->put(b, x);
+    bottom_.store(b + 1, std::memory_order_seq_cst);
+  }
+
+  T* pop() {
+    std::int64_t b = bottom_.load(std::memory_order_relaxed) - 1;
+    Array* a = array_.load(std::memory_order_relaxed);
+    bottom_.store(b, std::memory_order_seq_cst);
+    std::int64_t t = top_.load(std::memory_order_seq_cst);
+    if (t > b) {
+      bottom_.store(b + 1, std::memory_order_relaxed);
+      return nullptr;
+    }
+    T* x = a->get(b);
+    if (t == b) {
+      if (!top_.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst, std::memory_order_relaxed))
+        x = nullptr;
+      bottom_.store(b + 1, std::memory_order_relaxed);
+    }
+    return x;
+  }
+
+  // nullptr if empty or if it lost a race (callers just move on).
+  T* steal() {
+    std::int64_t t = top_.load(std::memory_order_seq_cst);
+    std::int64_t b = bottom_.load(std::memory_order_seq_cst);
+    if (t >= b) return nullptr;
+    Array* a = array_.load(std::memory_order_acquire);
+    T* x = a->get(t);
+    if (!top_.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst, std::memory_order_relaxed))
+      return nullptr;
+    return x;
+  }
+
+  [[nodiscard]] bool maybe_nonempty() const noexcept {
+    return bottom_.load(std::memory_order_seq_cst) > top_.load(std::memory_order_seq_cst);
+  }
+
+ private:
+  struct Array {
+    explicit Array(std::int64_t n) : mask(n - 1), slots(new std::atomic<T*>[static_cast<std::size_t>(n)]) {}
+    void put(std::int64_t i, T* x) { slots[static_cast<std::size_t>(i & mask)].store(x, std::memory_order_release); }
+    T* get(std::int64_t i) { return slots[static_cast<std::size_t>(i & mask)].load(std::memory_order_acquire); }
+    std::int64_t mask;
+    std::unique_ptr<std::atomic<T*>[]> slots;
+  };
+
+  Array* grow(Array* a, std::int64_t t, std::int64_t b) {
+    auto bigger = std::make_unique<Array>((a->mask + 1) * 2);
+    for (std::int64_t i = t; i < b; ++i) bigger->put(i, a->get(i));
+    Array* raw = bigger.get();
+    arrays_.push_back(std::move(bigger));  // owner-only vector; thieves only read array_
+    array_.store(raw, std::memory_order_release);
+    return raw;
+  }
+
+  alignas(64) std::atomic<std::int64_t> top_{0};
+  alignas(64) std::atomic<std::int64_t> bottom_{0};
+  std::atomic<Array*> array_{nullptr};
+  std::vector<std::unique_ptr<Array>> arrays_;
+};
+
+}  // namespace airssys::rt::detail

@@ -1,0 +1,277 @@
+#include "scheduler.hpp"
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <climits>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "chase_lev.hpp"
+
+namespace airssys::rt::detail {
+namespace {
+
+thread_local bool tls_no_block = false;
+
+void futex_wait(std::atomic<std::uint32_t>* addr, std::uint32_t expected, long timeout_ns) noexcept {
+  timespec ts{timeout_ns / 1'000'000'000, timeout_ns % 1'000'000'000};
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), FUTEX_WAIT_PRIVATE, expected, &ts, nullptr, 0);
+}
+void futex_wake(std::atomic<std::uint32_t>* addr, int n) noexcept {
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), FUTEX_WAKE_PRIVATE, n, nullptr, nullptr, 0);
+}
+
+CellBase* cell_of(MpscNode* n) noexcept { return static_cast<CellBase*>(static_cast<RunHook*>(n)); }
+
+class ThreadPool;
+
+struct Worker {
+  ThreadPool* pool = nullptr;
+  unsigned index = 0;
+  ChaseLevDeque<CellBase> deque;
+  CellBase* lifo = nullptr;  // owner only
+  unsigned lifo_streak = 0;
+  std::uint64_t rng = 0;
+  std::atomic<bool> done{false};
+  std::thread thread;
+};
+
+thread_local Worker* tls_worker = nullptr;
+
+// Consecutive LIFO-slot runs before the slot is moved to the deque, so that
+// a ping-pong pair cannot starve the rest of this worker's queue.
+constexpr unsigned kLifoLimit = 32;
+constexpr std::size_t kInjectBatch = 64;
+// Belt and braces: a parked worker re-checks for work this often even if it
+// missed a wake-up (it should not; see park()).
+constexpr long kParkTimeoutNs = 100'000'000;
+
+class ThreadPool final : public Executor {
+ public:
+  explicit ThreadPool(unsigned n) {
+    for (unsigned i = 0; i < n; ++i) {
+      auto w = std::make_unique<Worker>();
+      w->pool = this;
+      w->index = i;
+      w->rng = 0x9E3779B97F4A7C15ULL * (i + 1);
+      workers_.push_back(std::move(w));
+    }
+    for (auto& w : workers_) w->thread = std::thread([this, wp = w.get()] { loop(*wp); });
+  }
+
+  ~ThreadPool() override { stop(std::chrono::steady_clock::now() + std::chrono::seconds(5)); }
+
+  void schedule(CellBase* c, bool fresh) noexcept override {
+    Worker* w = tls_worker;
+    if (w != nullptr && w->pool == this) {
+      if (fresh) {
+        w->deque.push(c);
+      } else {
+        CellBase* prev = w->lifo;
+        w->lifo = c;
+        if (prev == nullptr) return;
+        w->deque.push(prev);
+      }
+      wake_one_if_sleeping();
+      return;
+    }
+    inject_.push(static_cast<RunHook*>(c));
+    wake_one_if_sleeping();
+  }
+
+  bool stop(std::chrono::steady_clock::time_point deadline) noexcept override {
+    if (stopped_) return all_joined_;
+    stopped_ = true;
+    stop_.store(true, std::memory_order_seq_cst);
+    epoch_.fetch_add(1, std::memory_order_seq_cst);
+    futex_wake(&epoch_, INT_MAX);
+    bool all = true;
+    for (auto& w : workers_) {
+      while (!w->done.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      if (w->done.load(std::memory_order_acquire)) {
+        w->thread.join();
+      } else {
+        w->thread.detach();
+        all = false;
+      }
+    }
+    all_joined_ = all;
+    if (!all) {
+      // A handler is stuck on a detached worker that still references this
+      // pool: keep it alive for the life of the process.
+      leaked_ = true;
+      return false;
+    }
+    // Release the run-queue references of cells that were still queued.
+    for (auto& w : workers_) {
+      if (w->lifo != nullptr) std::exchange(w->lifo, nullptr)->release();
+      while (CellBase* c = w->deque.pop()) c->release();
+    }
+    while (MpscNode* n = inject_.pop()) cell_of(n)->release();
+    return true;
+  }
+
+  [[nodiscard]] bool leaked() const noexcept { return leaked_; }
+  [[nodiscard]] unsigned workers() const noexcept override { return static_cast<unsigned>(workers_.size()); }
+
+ private:
+  void loop(Worker& w) {
+    tls_worker = &w;
+    set_no_block_thread(true);
+    while (true) {
+      CellBase* c = find_work(w);
+      if (c == nullptr) {
+        if (stop_.load(std::memory_order_acquire)) break;
+        park();
+        continue;
+      }
+      if (c->run()) {
+        w.deque.push(c);  // more to do: behind whatever else is queued
+      } else {
+        c->release();
+      }
+    }
+    tls_worker = nullptr;
+    w.done.store(true, std::memory_order_release);
+  }
+
+  CellBase* find_work(Worker& w) noexcept {
+    if (w.lifo != nullptr) {
+      if (++w.lifo_streak <= kLifoLimit) return std::exchange(w.lifo, nullptr);
+      w.deque.push(std::exchange(w.lifo, nullptr));  // no wake: the owner is awake
+    }
+    w.lifo_streak = 0;
+    if (CellBase* c = w.deque.pop()) return c;
+    if (CellBase* c = take_injected(w)) return c;
+    const std::size_t n = workers_.size();
+    if (n > 1) {
+      w.rng ^= w.rng << 13;
+      w.rng ^= w.rng >> 7;
+      w.rng ^= w.rng << 17;
+      std::size_t start = static_cast<std::size_t>(w.rng % n);
+      for (std::size_t k = 0; k < n; ++k) {
+        Worker& v = *workers_[(start + k) % n];
+        if (&v == &w) continue;
+        for (int attempt = 0; attempt < 4 && v.deque.maybe_nonempty(); ++attempt)
+          if (CellBase* c = v.deque.steal()) return c;
+      }
+    }
+    return nullptr;
+  }
+
+  CellBase* take_injected(Worker& w) noexcept {
+    if (!inject_.maybe_nonempty()) return nullptr;
+    if (inject_lock_.test_and_set(std::memory_order_acquire)) return nullptr;  // someone else drains
+    CellBase* first = nullptr;
+    std::size_t moved = 0;
+    for (std::size_t i = 0; i < kInjectBatch; ++i) {
+      MpscNode* n = inject_.pop();
+      if (n == nullptr) break;
+      if (first == nullptr) {
+        first = cell_of(n);
+      } else {
+        w.deque.push(cell_of(n));
+        ++moved;
+      }
+    }
+    inject_lock_.clear(std::memory_order_release);
+    if (moved > 0) wake_one_if_sleeping();
+    return first;
+  }
+
+  bool work_visible() const noexcept {
+    if (inject_.maybe_nonempty()) return true;
+    for (auto& w : workers_)
+      if (w->deque.maybe_nonempty()) return true;
+    return false;
+  }
+
+  // Lost-wake-up freedom: a parker increments sleepers_ and reads epoch_
+  // before re-checking the queues; a producer publishes work before reading
+  // sleepers_ (all seq_cst). Either the producer sees the sleeper and bumps
+  // epoch_ (so the futex wait returns at once), or the parker sees the work.
+  void park() noexcept {
+    sleepers_.fetch_add(1, std::memory_order_seq_cst);
+    std::uint32_t e = epoch_.load(std::memory_order_seq_cst);
+    if (!work_visible() && !stop_.load(std::memory_order_seq_cst)) futex_wait(&epoch_, e, kParkTimeoutNs);
+    sleepers_.fetch_sub(1, std::memory_order_seq_cst);
+  }
+
+  void wake_one_if_sleeping() noexcept {
+    if (sleepers_.load(std::memory_order_seq_cst) == 0) return;
+    epoch_.fetch_add(1, std::memory_order_seq_cst);
+    futex_wake(&epoch_, 1);
+  }
+
+  std::vector<std::unique_ptr<Worker>> workers_;
+  MpscQueue inject_;
+  std::atomic_flag inject_lock_ = ATOMIC_FLAG_INIT;
+  alignas(64) std::atomic<std::uint32_t> epoch_{0};
+  alignas(64) std::atomic<int> sleepers_{0};
+  std::atomic<bool> stop_{false};
+  bool stopped_ = false;  // stop() is called by one thread (the system's shutdown)
+  bool all_joined_ = true;
+  bool leaked_ = false;
+};
+
+class ManualExecutor final : public Executor {
+ public:
+  void schedule(CellBase* c, bool) noexcept override {
+    std::lock_guard lk(m_);
+    q_.push_back(c);
+  }
+  std::size_t run_until_idle(std::size_t max_steps) override {
+    std::size_t steps = 0;
+    set_no_block_thread(true);
+    while (steps < max_steps) {
+      CellBase* c = nullptr;
+      {
+        std::lock_guard lk(m_);
+        if (q_.empty()) break;
+        c = q_.front();
+        q_.pop_front();
+      }
+      ++steps;
+      if (c->run()) {
+        schedule(c, false);
+      } else {
+        c->release();
+      }
+    }
+    set_no_block_thread(false);
+    return steps;
+  }
+  bool stop(std::chrono::steady_clock::time_point) noexcept override {
+    std::deque<CellBase*> q;
+    {
+      std::lock_guard lk(m_);
+      q.swap(q_);
+    }
+    for (CellBase* c : q) c->release();
+    return true;
+  }
+  [[nodiscard]] unsigned workers() const noexcept override { return 0; }
+
+ private:
+  std::mutex m_;
+  std::deque<CellBase*> q_;
+};
+
+}  // namespace
+
+std::unique_ptr<Executor> make_thread_pool(unsigned workers) {
+  return std::make_unique<ThreadPool>(workers == 0 ? 1 : workers);
+}
+std::unique_ptr<Executor> make_manual_executor() { return std::make_unique<ManualExecutor>(); }
+
+void set_no_block_thread(bool on) noexcept { tls_no_block = on; }
+bool on_worker_thread() noexcept { return tls_no_block; }
+
+}  // namespace airssys::rt::detail

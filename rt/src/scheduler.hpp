@@ -1,0 +1,41 @@
+#pragma once
+// Executors run cells. Two implementations:
+//  - ThreadPool: N workers, each with a Chase-Lev deque plus a one-cell LIFO
+//    slot (the cell most recently made runnable by this worker's actor runs
+//    next, so a request/reply pair stays on one core and in cache). Idle
+//    workers steal from the others' deques; cells made runnable by threads
+//    outside the pool go through one lock-free MPSC injection queue that any
+//    worker may drain (a try-lock, so no worker ever waits on it). Idle
+//    workers park on a futex wake counter; the hot path only reads an
+//    atomic sleeper count.
+//  - ManualExecutor: FIFO on the caller's thread, for deterministic tests.
+//
+// schedule() takes over one reference to the cell (released when the cell
+// goes idle) and is thread-safe.
+#include <airssys/rt/detail/cell.hpp>
+#include <chrono>
+#include <cstddef>
+
+namespace airssys::rt::detail {
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  // fresh: a newly spawned cell (queued behind existing work, not in the LIFO slot).
+  virtual void schedule(CellBase* c, bool fresh) noexcept = 0;
+  // Stops the workers and releases queued cells. Returns false if a worker
+  // did not finish by the deadline (it is then detached and leaked).
+  virtual bool stop(std::chrono::steady_clock::time_point deadline) noexcept = 0;
+  // Deterministic executor only.
+  virtual std::size_t run_until_idle(std::size_t /*max_steps*/) { return 0; }
+  [[nodiscard]] virtual unsigned workers() const noexcept = 0;
+};
+
+std::unique_ptr<Executor> make_thread_pool(unsigned workers);
+std::unique_ptr<Executor> make_manual_executor();
+
+// Marks the current thread as one that must never block (workers, the
+// manual loop while it runs, the timer thread).
+void set_no_block_thread(bool on) noexcept;
+
+}  // namespace airssys::rt::detail

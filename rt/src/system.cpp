@@ -1,0 +1,236 @@
+#include <airssys/rt/system.hpp>
+
+#include <algorithm>
+
+#include "system_core.hpp"
+
+namespace airssys::rt {
+
+const char* to_string(Errc c) noexcept {
+  switch (c) {
+    case Errc::actor_stopped: return "actor_stopped";
+    case Errc::mailbox_full: return "mailbox_full";
+    case Errc::timeout: return "timeout";
+    case Errc::system_stopped: return "system_stopped";
+    case Errc::invalid_argument: return "invalid_argument";
+    case Errc::broken_promise: return "broken_promise";
+    case Errc::name_taken: return "name_taken";
+    case Errc::not_found: return "not_found";
+  }
+  return "unknown";
+}
+
+const char* to_string(ExitReason r) noexcept {
+  switch (r) {
+    case ExitReason::normal: return "normal";
+    case ExitReason::shutdown: return "shutdown";
+    case ExitReason::error: return "error";
+    case ExitReason::killed: return "killed";
+  }
+  return "unknown";
+}
+
+namespace detail {
+
+// ---- timers ----
+
+std::uint64_t Timers::add(std::chrono::nanoseconds delay, std::move_only_function<void()> fn,
+                          std::chrono::nanoseconds period) {
+  std::lock_guard lk(m_);
+  if (stopping_) return 0;
+  if (!thread_.joinable()) thread_ = std::thread([this] { loop(); });
+  std::uint64_t id = next_id_++;
+  auto due = Clock::now() + delay;
+  by_time_.emplace(std::pair{due, id}, Entry{std::move(fn), period});
+  by_id_.emplace(id, due);
+  cv_.notify_one();
+  return id;
+}
+
+bool Timers::cancel(std::uint64_t id) noexcept {
+  std::lock_guard lk(m_);
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) return false;
+  by_time_.erase(std::pair{it->second, id});
+  by_id_.erase(it);
+  return true;
+}
+
+void Timers::stop() noexcept {
+  {
+    std::lock_guard lk(m_);
+    stopping_ = true;
+    cv_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard lk(m_);
+  by_time_.clear();  // releases captured refs and reply slots
+  by_id_.clear();
+}
+
+void Timers::loop() {
+  set_no_block_thread(true);
+  std::unique_lock lk(m_);
+  while (!stopping_) {
+    if (by_time_.empty()) {
+      cv_.wait(lk);
+      continue;
+    }
+    auto it = by_time_.begin();
+    if (it->first.first > Clock::now()) {
+      cv_.wait_until(lk, it->first.first);
+      continue;
+    }
+    auto node = by_time_.extract(it);
+    const std::uint64_t id = node.key().second;
+    Entry& e = node.mapped();
+    e.fn();  // under the lock: see the class comment
+    if (e.period.count() > 0) {
+      auto due = node.key().first + e.period;
+      node.key() = {due, id};
+      by_id_[id] = due;
+      by_time_.insert(std::move(node));
+    } else {
+      by_id_.erase(id);
+    }
+  }
+}
+
+// ---- system core ----
+
+SystemCore::SystemCore(ActorSystem* o, const SystemConfig& c) : owner(o), cfg(c) {
+  if (cfg.deterministic) {
+    exec_ = make_manual_executor();
+  } else {
+    unsigned n = cfg.workers != 0 ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
+    exec_ = make_thread_pool(n);
+  }
+}
+
+SystemCore::~SystemCore() { (void)shutdown(); }
+
+std::expected<void, Error> SystemCore::start_cell(CellBase* c) noexcept {
+  if (stopping_.load(std::memory_order_acquire))
+    return std::unexpected(Error{Errc::system_stopped, "actor system is shutting down"});
+  c->id_ = next_id_.fetch_add(1, std::memory_order_relaxed);
+  Shard& s = shards_[c->id_ % kShards];
+  c->add_ref();  // the live list's reference, dropped on termination
+  {
+    std::lock_guard lk(s.m);
+    c->live_next = s.head;
+    if (s.head != nullptr) s.head->live_prev = c;
+    s.head = c;
+  }
+  live_.fetch_add(1, std::memory_order_relaxed);
+  spawned_.fetch_add(1, std::memory_order_relaxed);
+  c->add_ref();  // the run queue's reference (pending_ starts at 1: the start token)
+  exec_->schedule(c, true);
+  return {};
+}
+
+void SystemCore::remove_live(CellBase* c) noexcept {
+  Shard& s = shards_[c->id_ % kShards];
+  {
+    std::lock_guard lk(s.m);
+    if (c->live_prev != nullptr) c->live_prev->live_next = c->live_next;
+    else s.head = c->live_next;
+    if (c->live_next != nullptr) c->live_next->live_prev = c->live_prev;
+    c->live_prev = c->live_next = nullptr;
+  }
+  if (live_.fetch_sub(1, std::memory_order_acq_rel) == 1 && stopping_.load(std::memory_order_acquire)) {
+    std::lock_guard lk(live_m_);
+    live_cv_.notify_all();
+  }
+  c->release();
+}
+
+std::vector<IntrusivePtr<CellBase>> SystemCore::snapshot(bool top_level_only) {
+  std::vector<IntrusivePtr<CellBase>> out;
+  for (Shard& s : shards_) {
+    std::lock_guard lk(s.m);
+    for (CellBase* c = s.head; c != nullptr; c = c->live_next)
+      if (!top_level_only || !c->supervised) out.emplace_back(c);
+  }
+  return out;
+}
+
+bool SystemCore::wait_live_zero(std::chrono::steady_clock::time_point deadline) {
+  if (cfg.deterministic) {
+    run_until_idle(10'000'000);
+    return live_.load(std::memory_order_acquire) == 0;
+  }
+  std::unique_lock lk(live_m_);
+  return live_cv_.wait_until(lk, deadline, [&] { return live_.load(std::memory_order_acquire) == 0; });
+}
+
+std::expected<void, Error> SystemCore::shutdown() noexcept {
+  std::lock_guard guard(shutdown_m_);
+  if (shutdown_result_) return *shutdown_result_;
+  stopping_.store(true, std::memory_order_seq_cst);
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  const auto deadline = start + cfg.shutdown_timeout;
+  bool clean = true;
+  // 1. Ask top-level actors to stop; supervisors stop their children in order.
+  for (auto& c : snapshot(true))
+    c->enqueue_system(SysMsg{SysMsg::Kind::exit, 0, ExitReason::shutdown, {}});
+  if (!wait_live_zero(start + cfg.shutdown_timeout / 2)) {
+    // 2. Everyone still alive gets a shutdown signal, then a kill.
+    for (auto& c : snapshot(false)) c->enqueue_system(SysMsg{SysMsg::Kind::exit, 0, ExitReason::shutdown, {}});
+    if (!wait_live_zero(start + cfg.shutdown_timeout * 3 / 4)) {
+      clean = false;
+      for (auto& c : snapshot(false)) c->enqueue_system(SysMsg{SysMsg::Kind::kill, 0, ExitReason::killed, {}});
+      (void)wait_live_zero(deadline);
+    }
+  }
+  // 3. Stop the workers (a worker stuck in a handler is detached and leaked).
+  if (!exec_->stop(std::max(deadline, Clock::now() + std::chrono::milliseconds(100)))) {
+    clean = false;
+    (void)exec_.release();  // NOLINT: deliberately leaked, a detached worker still uses it
+    exec_ = make_manual_executor();
+  }
+  timers.stop();
+  // 4. Whatever is left is torn down here, on this thread.
+  for (auto& c : snapshot(false)) {
+    clean = false;
+    c->force_terminate();
+  }
+  if (clean) shutdown_result_.emplace();
+  else shutdown_result_.emplace(std::unexpected(Error{Errc::timeout, "actors had to be killed at shutdown"}));
+  return *shutdown_result_;
+}
+
+SystemStats SystemCore::stats() const noexcept {
+  return SystemStats{live_.load(std::memory_order_relaxed), spawned_.load(std::memory_order_relaxed),
+                     dead_letters_.load(std::memory_order_relaxed)};
+}
+
+// ---- core_api.hpp ----
+
+ActorSystem& system_of(SystemCore* core) noexcept { return *core->owner; }
+std::expected<void, Error> start_cell(SystemCore* core, CellBase* cell) noexcept { return core->start_cell(cell); }
+std::uint64_t timer_add(SystemCore* core, std::chrono::nanoseconds delay, std::move_only_function<void()> fn,
+                        std::chrono::nanoseconds period) {
+  return core->timers.add(delay, std::move(fn), period);
+}
+bool timer_cancel(SystemCore* core, std::uint64_t id) noexcept { return core->timers.cancel(id); }
+
+std::uint64_t next_envelope_id() noexcept {
+  static std::atomic<std::uint64_t> threads{1};
+  thread_local std::uint64_t base = threads.fetch_add(1, std::memory_order_relaxed) << 40;
+  thread_local std::uint64_t n = 0;
+  return base | ++n;
+}
+
+}  // namespace detail
+
+// ---- ActorSystem ----
+
+ActorSystem::ActorSystem(SystemConfig cfg) : core_(std::make_unique<detail::SystemCore>(this, cfg)) {}
+ActorSystem::~ActorSystem() { (void)shutdown(); }
+std::expected<void, Error> ActorSystem::shutdown() noexcept { return core_->shutdown(); }
+std::size_t ActorSystem::run_until_idle(std::size_t max_steps) { return core_->run_until_idle(max_steps); }
+SystemStats ActorSystem::stats() const noexcept { return core_->stats(); }
+unsigned ActorSystem::workers() const noexcept { return core_->workers(); }
+
+}  // namespace airssys::rt

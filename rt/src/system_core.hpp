@@ -1,0 +1,88 @@
+#pragma once
+// The shared state of one ActorSystem: executor, timers, live actors,
+// counters. Private to rt.
+#include <airssys/rt/detail/cell.hpp>
+#include <airssys/rt/system.hpp>
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+#include "scheduler.hpp"
+
+namespace airssys::rt::detail {
+
+// One timer thread per system, started on first use. Timer callbacks run on
+// it under its lock (so cancel() returning true means the callback will not
+// run); they must be short and must not call back into the timers.
+class Timers {
+ public:
+  std::uint64_t add(std::chrono::nanoseconds delay, std::move_only_function<void()> fn,
+                    std::chrono::nanoseconds period);
+  bool cancel(std::uint64_t id) noexcept;
+  void stop() noexcept;
+  ~Timers() { stop(); }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct Entry {
+    std::move_only_function<void()> fn;
+    std::chrono::nanoseconds period{0};
+  };
+  void loop();
+
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::map<std::pair<Clock::time_point, std::uint64_t>, Entry> by_time_;
+  std::unordered_map<std::uint64_t, Clock::time_point> by_id_;
+  std::uint64_t next_id_ = 1;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+class SystemCore {
+ public:
+  SystemCore(ActorSystem* owner, const SystemConfig& cfg);
+  ~SystemCore();
+
+  void schedule(CellBase* c, bool fresh) noexcept { exec_->schedule(c, fresh); }
+  std::expected<void, Error> start_cell(CellBase* c) noexcept;
+  void remove_live(CellBase* c) noexcept;  // on termination; drops the live list's reference
+  void dead_letter() noexcept { dead_letters_.fetch_add(1, std::memory_order_relaxed); }
+  std::expected<void, Error> shutdown() noexcept;
+  std::size_t run_until_idle(std::size_t max_steps) { return exec_->run_until_idle(max_steps); }
+  [[nodiscard]] SystemStats stats() const noexcept;
+  [[nodiscard]] unsigned workers() const noexcept { return exec_->workers(); }
+
+  ActorSystem* owner;
+  SystemConfig cfg;
+  Timers timers;
+
+ private:
+  static constexpr std::size_t kShards = 16;
+  struct Shard {
+    std::mutex m;
+    CellBase* head = nullptr;
+  };
+  std::vector<IntrusivePtr<CellBase>> snapshot(bool top_level_only);
+  bool wait_live_zero(std::chrono::steady_clock::time_point deadline);
+
+  std::unique_ptr<Executor> exec_;
+  std::array<Shard, kShards> shards_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::uint64_t> next_id_{1};
+  std::atomic<std::uint64_t> spawned_{0};
+  std::atomic<std::uint64_t> live_{0};
+  std::atomic<std::uint64_t> dead_letters_{0};
+  std::mutex live_m_;
+  std::condition_variable live_cv_;
+  std::mutex shutdown_m_;
+  std::optional<std::expected<void, Error>> shutdown_result_;
+};
+
+}  // namespace airssys::rt::detail
