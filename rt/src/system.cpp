@@ -78,7 +78,8 @@ void Timers::loop() {
     }
     auto it = by_time_.begin();
     if (it->first.first > Clock::now()) {
-      cv_.wait_until(lk, it->first.first);
+      const auto due = it->first.first;  // a copy: cancel() may erase the node while we wait
+      cv_.wait_until(lk, due);
       continue;
     }
     auto node = by_time_.extract(it);

@@ -1,0 +1,259 @@
+// airssys-rt benchmarks, mirroring the CAF peers in /work/shared/peers/caf:
+//   rt_bench [pingpong|fanin|spawn|idle ...]   (no argument: all)
+// Each scenario runs in its own forked process (so peak RSS is its own) and
+// prints one JSON line. Environment: WORKERS (default: cores), N (scale).
+#include <airssys/rt/system.hpp>
+
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace rt = airssys::rt;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+unsigned workers() {
+  const char* w = std::getenv("WORKERS");
+  return w != nullptr ? static_cast<unsigned>(std::atoi(w)) : 0;
+}
+
+long peak_rss_kb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss;
+}
+
+long rss_kb() {
+  long pages = 0, resident = 0;
+  std::ifstream f("/proc/self/statm");
+  f >> pages >> resident;
+  return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+struct Done {
+  std::atomic<bool> flag{false};
+  Clock::time_point at;
+  void set() {
+    at = Clock::now();
+    flag.store(true, std::memory_order_release);
+    flag.notify_all();
+  }
+  void wait() { flag.wait(false, std::memory_order_acquire); }
+};
+
+double secs(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+void report(const char* name, double ops_per_s, double time_s, unsigned nworkers, const std::string& extra = {}) {
+  std::printf("{\"bench\":\"%s\",\"ops_per_s\":%.0f,\"peak_rss_kb\":%ld,\"time_s\":%.4f,\"workers\":%u%s}\n", name,
+              ops_per_s, peak_rss_kb(), time_s, nworkers, extra.c_str());
+  std::fflush(stdout);
+}
+
+// ---- ping-pong: 1,000,000 round trips between two actors ----
+// Two Players bat a Ball back and forth (each hop is one tell); the CAF
+// peer's pong replies, its ping sends: the same two one-way messages per trip.
+struct Ball { long n; };
+struct Partner { rt::AnyRef other; };
+class Player : public rt::Actor<Player, Ball, Partner> {
+ public:
+  explicit Player(Done* d) : done_(d) {}
+  void handle(Partner& p) { other_ = rt::ActorRef<Ball>(p.other.cell()); }
+  void handle(Ball& b) {
+    if (b.n == 0) {
+      done_->set();
+      return;
+    }
+    (void)other_.tell(Ball{b.n - 1});
+  }
+
+ private:
+  Done* done_;
+  rt::ActorRef<Ball> other_;
+};
+
+void pingpong() {
+  long n = 1'000'000;
+  if (const char* e = std::getenv("N")) n = std::atol(e);
+  rt::ActorSystem sys{{.workers = workers()}};
+  Done done;
+  auto a = sys.spawn<Player>(&done).value();
+  auto b = sys.spawn<Player>(&done).value();
+  (void)a.tell(Partner{b});
+  (void)b.tell(Partner{a});
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto t0 = Clock::now();
+  (void)a.tell(Ball{2 * n});  // 2n one-way messages = n round trips
+  done.wait();
+  double s = secs(t0, done.at);
+  report("pingpong", static_cast<double>(n) / s, s, sys.workers());
+}
+
+// ---- fan-in: 4 senders x 2,500,000 into one receiver, bounded mailbox ----
+struct Msg { int v; };
+class Receiver : public rt::Actor<Receiver, Msg> {
+ public:
+  Receiver(Done* d, long total) : done_(d), left_(total) {}
+  void handle(Msg&) {
+    if (--left_ == 0) done_->set();
+  }
+
+ private:
+  Done* done_;
+  long left_;
+};
+
+struct Go {};
+class Sender : public rt::Actor<Sender, Go> {
+ public:
+  Sender(rt::ActorRef<Msg> to, long count, long batch) : to_(std::move(to)), left_(count), batch_(batch) {}
+  void handle(Go&) {
+    long k = std::min(batch_, left_);
+    for (long i = 0; i < k; ++i) {
+      if (!to_.tell(Msg{static_cast<int>(i)})) break;  // mailbox full: back off, retry next turn
+      --left_;
+    }
+    if (left_ > 0) (void)self().tell(Go{});
+  }
+
+ private:
+  rt::ActorRef<Msg> to_;
+  long left_;
+  long batch_;
+};
+
+void fanin() {
+  long per = 2'500'000, senders = 4, batch = 1000;
+  if (const char* e = std::getenv("N")) per = std::atol(e) / 4;
+  std::uint32_t cap = 4096;
+  if (const char* e = std::getenv("CAPACITY")) cap = static_cast<std::uint32_t>(std::atol(e));
+  rt::ActorSystem sys{{.workers = workers()}};
+  Done done;
+  rt::SpawnOptions o;
+  o.mailbox.capacity = cap;
+  o.mailbox.overflow = rt::Overflow::fail;
+  o.mailbox.batch = 1024;
+  auto r = sys.spawn_with<Receiver>(o, &done, per * senders).value();
+  std::vector<Sender::ref_type> ss;
+  for (long i = 0; i < senders; ++i) ss.push_back(sys.spawn<Sender>(rt::ActorRef<Msg>(r), per, batch).value());
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto t0 = Clock::now();
+  for (auto& s : ss) (void)s.tell(Go{});
+  done.wait();
+  double s = secs(t0, done.at);
+  report("fanin", static_cast<double>(per * senders) / s, s, sys.workers(),
+         ",\"capacity\":" + std::to_string(cap));
+}
+
+// ---- spawn: 100,000 actors spawned from inside an actor, each replies once and stops ----
+struct Reply {};
+struct Hello { rt::ActorRef<Reply> to; };
+class Spawnee : public rt::Actor<Spawnee, Hello> {
+ public:
+  void handle(Hello& h) {
+    (void)h.to.tell(Reply{});
+    stop();
+  }
+};
+struct Kick {};
+class Driver : public rt::Actor<Driver, Kick, Reply> {
+ public:
+  Driver(Done* d, long n) : done_(d), n_(n) {}
+  void handle(Kick&) {
+    rt::ActorRef<Reply> me = self();
+    for (long i = 0; i < n_; ++i) {
+      auto c = system().spawn<Spawnee>();
+      if (c) (void)c->tell(Hello{me});
+    }
+  }
+  void handle(Reply&) {
+    if (++got_ == n_) done_->set();
+  }
+
+ private:
+  Done* done_;
+  long n_;
+  long got_ = 0;
+};
+
+void spawn() {
+  long n = 100'000;
+  if (const char* e = std::getenv("N")) n = std::atol(e);
+  rt::ActorSystem sys{{.workers = workers()}};
+  Done done;
+  auto d = sys.spawn<Driver>(&done, n).value();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto t0 = Clock::now();
+  (void)d.tell(Kick{});
+  done.wait();
+  double s = secs(t0, done.at);
+  report("spawn", static_cast<double>(n) / s, s, sys.workers());
+}
+
+// ---- idle: memory per live idle actor ----
+std::atomic<long> g_started{0};
+struct Nothing {};
+class Idle : public rt::Actor<Idle, Nothing> {
+ public:
+  void pre_start() override { g_started.fetch_add(1, std::memory_order_relaxed); }
+  void handle(Nothing&) {}
+};
+
+void idle() {
+  long n = 100'000;
+  if (const char* e = std::getenv("N")) n = std::atol(e);
+  rt::ActorSystem sys{{.workers = workers()}};
+  std::vector<Idle::ref_type> v;
+  v.reserve(static_cast<std::size_t>(n));
+  long r0 = rss_kb();
+  auto t0 = Clock::now();
+  for (long i = 0; i < n; ++i) v.push_back(sys.spawn<Idle>().value());
+  auto t1 = Clock::now();
+  while (g_started.load() < n) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  long r1 = rss_kb();
+  // The refs vector (8 bytes per actor) is included, as CAF's peer includes its vector.
+  double per = static_cast<double>(r1 - r0) * 1024.0 / static_cast<double>(n);
+  report("idle", static_cast<double>(n) / secs(t0, t1), secs(t0, t1), sys.workers(),
+         ",\"bytes_per_actor\":" + std::to_string(static_cast<long>(per)));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> which;
+  for (int i = 1; i < argc; ++i) which.emplace_back(argv[i]);
+  if (which.empty()) which = {"pingpong", "fanin", "spawn", "idle"};
+  int rc = 0;
+  for (auto& w : which) {
+    void (*fn)() = nullptr;
+    if (w == "pingpong") fn = pingpong;
+    else if (w == "fanin") fn = fanin;
+    else if (w == "spawn") fn = spawn;
+    else if (w == "idle") fn = idle;
+    if (fn == nullptr) {
+      std::fprintf(stderr, "rt_bench: unknown scenario %s (pingpong, fanin, spawn, idle)\n", w.c_str());
+      return 2;
+    }
+    std::fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+      fn();
+      std::fflush(stdout);
+      _exit(0);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) rc = 1;
+  }
+  return rc;
+}
