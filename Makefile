@@ -15,6 +15,8 @@ run: bootstrap
 test: bootstrap
 	@scripts/build dev
 	ctest --preset dev
+	@scripts/build tsan
+	ctest --preset tsan
 	@scripts/build fuzz
 	ctest --preset fuzz
 
