@@ -25,6 +25,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <airssys/ledger/ledger.hpp>
+#include <airssys/ledger/verify.hpp>
+
 extern char** environ;
 
 namespace {
@@ -552,6 +555,37 @@ TEST_F(Cli, HelpDocumentsTheExitCodes) {
   const Result r = run({"--help"});
   EXPECT_EQ(r.code, 0);
   for (const char* code : {"124", "125", "126", "127"}) EXPECT_THAT(r.out, HasSubstr(code));
+}
+
+// ---- tamper-evident audit trail -------------------------------------------
+
+// --audit-ledger appends every activity record to an airssys-ledger: the
+// ledger verifies, and its entries are exactly the records, in order.
+TEST_F(Cli, AuditLedgerRecordsEveryOperationTamperEvidently) {
+  const auto ledger_dir = tmp_ / "audit-ledger";
+  const Result ok = run(as_tester({"exec"}, {"--audit-ledger", ledger_dir.string(), "--", "/bin/true"}));
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  const Result denied = run(as_tester({"fs", "read"}, {"--audit-ledger", ledger_dir.string(), path("secret/key")}));
+  EXPECT_EQ(denied.code, 126) << denied.err;
+
+  auto report = airssys::ledger::verify(ledger_dir);
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_TRUE(report->intact) << report->problem;
+  ASSERT_EQ(report->size, 3u) << "spawn start + end, and one denied record";
+  auto ledger = airssys::ledger::Ledger::open(ledger_dir, {.read_only = true});
+  ASSERT_TRUE(ledger) << ledger.error().message;
+  std::vector<nlohmann::json> recs;
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    auto e = (*ledger)->entry(i);
+    ASSERT_TRUE(e);
+    recs.push_back(nlohmann::json::parse(std::string(e->begin(), e->end())));
+  }
+  EXPECT_EQ(recs[0]["op"], "process.spawn");
+  EXPECT_EQ(recs[0]["event"], "start");
+  EXPECT_EQ(recs[1]["event"], "end");
+  EXPECT_EQ(recs[2]["op"], "fs.read");
+  EXPECT_EQ(recs[2]["event"], "denied");
+  EXPECT_EQ(recs[2]["rule"], "no-secret");
 }
 
 }  // namespace

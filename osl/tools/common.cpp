@@ -1,5 +1,7 @@
 #include "common.hpp"
 
+#include <airssys/ledger/osl_sink.hpp>
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,6 +17,9 @@ void add_common_options(CLI::App& cmd, CommonOptions& o) {
   cmd.add_option("--policy", o.policy, "policy file (YAML, see docs/osl-policy.md)")->required();
   cmd.add_option("--principal", o.principal, "who is acting, as named in the policy")->required();
   cmd.add_option("--audit-log", o.audit_log, "append activity records (JSON lines) to this file");
+  cmd.add_option("--audit-ledger", o.audit_ledger,
+                 "append activity records to this airssys-ledger directory (created if missing): "
+                 "a tamper-evident, Merkle-tree audit trail checked with `airssys-ledger verify`");
   cmd.add_flag("--audit-stderr", o.audit_stderr, "write activity records to stderr as well");
 }
 
@@ -30,6 +35,14 @@ std::expected<System, int> make_system(const CommonOptions& o) {
     auto sink = make_file_sink(FileSinkOptions{.path = o.audit_log});
     if (!sink) {
       fmt::print(stderr, "airssys-osl: cannot open the audit log: {}\n", sink.error().to_string());
+      return std::unexpected(kExitUsage);
+    }
+    options.audit.sinks.push_back(std::move(*sink));
+  }
+  if (!o.audit_ledger.empty()) {
+    auto sink = ledger::make_osl_sink({.dir = o.audit_ledger});
+    if (!sink) {
+      fmt::print(stderr, "airssys-osl: cannot open the audit ledger: {}\n", sink.error().to_string());
       return std::unexpected(kExitUsage);
     }
     options.audit.sinks.push_back(std::move(*sink));

@@ -24,11 +24,12 @@ inline constexpr int kExitInternal = 125;    // exec: airssys-osl failed after t
 inline constexpr int kExitDenied = 126;      // the policy refused (exec: or the program could not be started)
 inline constexpr int kExitNotFound = 127;    // exec: the program does not exist
 
-// --policy / --principal / --audit-log / --audit-stderr.
+// --policy / --principal / --audit-log / --audit-ledger / --audit-stderr.
 struct CommonOptions {
   std::string policy;
   std::string principal;
   std::string audit_log;
+  std::string audit_ledger;  // airssys-ledger directory: tamper-evident audit trail
   bool audit_stderr = false;
 };
 
