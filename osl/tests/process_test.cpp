@@ -316,3 +316,57 @@ TEST_F(ProcessOps, EveryOperationLeavesRecords) {
 
 }  // namespace
 }  // namespace airssys::osl
+
+namespace airssys::osl {
+namespace {
+
+// The cgroup v2 hierarchy here: /sys/fs/cgroup/unified on a hybrid layout,
+// /sys/fs/cgroup on a pure v2 one.
+std::optional<std::filesystem::path> cgroup2_root() {
+  for (const char* p : {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"}) {
+    std::error_code ec;
+    // v1 hierarchies have no cgroup.controllers file.
+    if (std::filesystem::exists(std::filesystem::path(p) / "cgroup.controllers", ec)) return std::filesystem::path(p);
+  }
+  return std::nullopt;
+}
+
+TEST(ProcessCgroups, ChildJoinsTheCgroupBeforeExec) {
+  auto root = cgroup2_root();
+  if (!root) GTEST_SKIP() << "no cgroup v2 hierarchy mounted";
+  const auto cg = *root / fmt::format("airssys-osl-test-{}", ::getpid());
+  std::error_code ec;
+  if (!std::filesystem::create_directory(cg, ec)) GTEST_SKIP() << "cannot create a cgroup here: " << ec.message();
+  System sys({.policy = test::policy_from(fmt::format(R"(
+version: 1
+rules:
+  - id: spawn
+    effect: allow
+    principals: ["*"]
+    operations: ["process.spawn"]
+    resources: ["/usr/bin/**"]
+  - id: cgroups
+    effect: allow
+    principals: ["*"]
+    operations: ["fs.write"]
+    resources: ["{}/**"]
+)", root->string()))});
+  process::Options o;
+  o.join_cgroups = {cg};
+  o.stdout_ = process::Stdio::pipe();
+  auto p = sys.run("x", process::Spawn{{"/bin/cat", "/proc/self/cgroup"}, o});
+  ASSERT_TRUE(p) << p.error().to_string();
+  auto out = p->communicate();
+  ASSERT_TRUE(out);
+  EXPECT_NE(out->out.find(cg.filename().string()), std::string::npos) << out->out;
+  // Without a rule for the cgroup's procs file the spawn is refused.
+  process::Options other;
+  other.join_cgroups = {"/sys/fs/cgroup/memory"};
+  auto d = sys.run("x", process::Spawn{{"/bin/true"}, other});
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().category, ErrorCategory::denied);
+  std::filesystem::remove(cg, ec);
+}
+
+}  // namespace
+}  // namespace airssys::osl

@@ -36,7 +36,7 @@ using detail::Request;
 using detail::Resolution;
 using process::Stdio;
 
-enum class Stage : int { stdio = 1, chdir, session, rlimit, no_new_privs, landlock, exec };
+enum class Stage : int { stdio = 1, chdir, session, rlimit, no_new_privs, landlock, exec, cgroup };
 
 struct ChildFailure {
   int stage;
@@ -54,6 +54,7 @@ struct Plan {
   std::vector<std::string> argv;
   std::vector<std::string> envp;
   Redirect in, out, err;
+  std::vector<Resolution> cgroup_procs;  // DIR/cgroup.procs for each join_cgroups entry
   const process::Options* options = nullptr;
   std::optional<Error> invalid;
 };
@@ -129,6 +130,9 @@ Plan make_plan(std::vector<std::string> argv, const process::Options& o) {
     plan.invalid = Error{ErrorCategory::invalid_argument, E2BIG, 0,
                          fmt::format("arguments and environment total {} bytes; the limit here is {}", total, arg_max / 2)};
   }
+  for (const auto& dir : o.join_cgroups) {
+    plan.cgroup_procs.push_back(detail::resolve_path(dir / "cgroup.procs", FollowFinal::yes));
+  }
   plan.in = plan_redirect(o.stdin_);
   plan.out = plan_redirect(o.stdout_);
   plan.err = plan_redirect(o.stderr_);
@@ -164,6 +168,10 @@ Request make_request(OpKind kind, const std::string& resource, const Plan& plan)
   for (const Redirect* r : {&plan.out, &plan.err}) {
     if (r->kind == Stdio::Kind::file) req.checks.push_back(Check{OpKind::fs_write, {r->file.resolved.path}, {}});
   }
+  for (const Resolution& c : plan.cgroup_procs) {
+    req.checks.push_back(Check{OpKind::fs_write, {c.resolved.path}, {}});
+    if (c.error && !req.pre_error) req.pre_error = c.error;
+  }
   for (const auto* e : {&plan.program.error, &plan.in.file.error, &plan.out.file.error, &plan.err.file.error}) {
     if (*e && !req.pre_error) req.pre_error = **e;
   }
@@ -192,6 +200,8 @@ struct ChildPlan {
   std::size_t rlimit_count = 0;
   bool no_new_privs = false;
   int landlock_fd = -1;
+  const int* cgroup_fds = nullptr;  // open cgroup.procs files to write "0" to
+  std::size_t cgroup_count = 0;
   // Written by the child (it shares our memory until it execs).
   volatile int failed_stage = 0;
   volatile int failed_errno = 0;
@@ -237,6 +247,9 @@ AIRSSYS_CHILD_CODE int child_main(void* arg) noexcept {
   const unsigned long empty = 0;
   raw(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&empty), 0, 8);
   long r;
+  for (std::size_t i = 0; i < c.cgroup_count; ++i) {
+    if ((r = raw(SYS_write, c.cgroup_fds[i], reinterpret_cast<long>("0"), 1)) < 0) child_fail(c, Stage::cgroup, r);
+  }
   if (c.new_session && (r = raw(SYS_setsid)) < 0) child_fail(c, Stage::session, r);
   if (!c.new_session && c.new_group && (r = raw(SYS_setpgid, 0, 0)) < 0) child_fail(c, Stage::session, r);
   for (int i = 0; i < 3; ++i) {
@@ -275,6 +288,7 @@ std::string_view stage_name(int stage) {
     case Stage::no_new_privs: return "setting no_new_privs";
     case Stage::landlock: return "applying the Landlock sandbox";
     case Stage::exec: return "executing the program";
+    case Stage::cgroup: return "joining a cgroup";
   }
   return "starting the child";
 }
@@ -352,6 +366,15 @@ std::expected<process::Process, Error> spawn_child(detail::Core& core, std::stri
     }
   }
 
+  std::vector<UniqueFd> cgroup_files;
+  std::vector<int> cgroup_fds;
+  for (const Resolution& c : plan.cgroup_procs) {
+    auto fd = detail::open_beneath(c.resolved, O_WRONLY);
+    if (!fd) return std::unexpected(fd.error());
+    cgroup_fds.push_back(fd->get());
+    cgroup_files.push_back(std::move(*fd));
+  }
+
   UniqueFd landlock;
   if (o.sandbox.landlock) {
     auto rs = detail::build_landlock_ruleset(core.policy().sandbox_paths(principal));
@@ -377,6 +400,8 @@ std::expected<process::Process, Error> spawn_child(detail::Core& core, std::stri
   c.rlimit_count = o.sandbox.rlimits.size();
   c.no_new_privs = o.sandbox.no_new_privs;
   c.landlock_fd = landlock.get();
+  c.cgroup_fds = cgroup_fds.data();
+  c.cgroup_count = cgroup_fds.size();
 
   constexpr std::size_t kStackSize = 64 * 1024;
   void* stack = ::mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);

@@ -73,6 +73,10 @@ struct Options {
   std::optional<std::chrono::milliseconds> deadline;
   bool new_process_group = false;  // setpgid(0, 0) in the child
   bool new_session = false;        // setsid() in the child
+  // Cgroup directories (v1 or v2) the child joins before it execs, so it and
+  // everything it starts are inside from the first instruction. Each
+  // DIR/cgroup.procs is policy-checked as fs.write.
+  std::vector<std::filesystem::path> join_cgroups;
   Sandbox sandbox;
 };
 
