@@ -111,6 +111,22 @@ std::string child_of(const std::string& dir, const std::string& name) {
   return dir == "/" ? "/" + name : dir + "/" + name;
 }
 
+// "/a/b/c" → dir "/a/b", name "c"; "/c" → dir "/", name "c".
+void split_last(const std::string& canonical, std::string& dir, std::string& name) {
+  const auto slash = canonical.rfind('/');
+  dir = slash == 0 ? "/" : canonical.substr(0, slash);
+  name = canonical.substr(slash + 1);
+}
+
+// The root directory itself: pinned "/", final component ".".
+Resolution root_resolution() {
+  Resolution r;
+  r.resolved.path = "/";
+  r.resolved.name = ".";
+  if (auto e = pin("/", r.resolved)) r.error = std::move(e);
+  return r;
+}
+
 }  // namespace
 
 Resolution resolve_path(const std::filesystem::path& input, FollowFinal follow, Missing missing) {
@@ -146,16 +162,9 @@ Resolution resolve_path(const std::filesystem::path& input, FollowFinal follow, 
   const bool normal = is_normal_absolute(abs);
   const Lexical lex = normal ? Lexical{} : split(abs);
   if (normal) {
-    const auto slash = abs.rfind('/');
-    dir = slash == 0 ? "/" : abs.substr(0, slash);
-    name = abs.substr(slash + 1);
+    split_last(abs, dir, name);
   } else {
-    if (lex.parts.empty()) {  // the root directory itself
-      out.path = "/";
-      out.name = ".";
-      if (auto e = pin("/", out)) res.error = std::move(e);
-      return res;
-    }
+    if (lex.parts.empty()) return root_resolution();
 
     // Directory part and final component. A final ".." (or a symlinked
     // directory chain) needs the kernel's view: realpath.
@@ -165,15 +174,8 @@ Resolution resolve_path(const std::filesystem::path& input, FollowFinal follow, 
       if (name == "..") {
         auto rp = real_path(abs, err);
         if (!rp) return fail(lexical_guess(lex), resolution_error(err, abs));
-        if (*rp == "/") {
-          out.path = "/";
-          out.name = ".";
-          if (auto e = pin("/", out)) res.error = std::move(e);
-          return res;
-        }
-        const auto slash = rp->rfind('/');
-        dir = slash == 0 ? "/" : rp->substr(0, slash);
-        name = rp->substr(slash + 1);
+        if (*rp == "/") return root_resolution();
+        split_last(*rp, dir, name);
       } else {
         const std::string lexical_dir = join(lex.parts, lex.parts.size() - 1);
         auto rp = real_path(lexical_dir, err);
@@ -240,15 +242,8 @@ Resolution resolve_path(const std::filesystem::path& input, FollowFinal follow, 
         }
         return fail(link, resolution_error(err, link));
       }
-      if (*rp == "/") {
-        out.path = "/";
-        out.name = ".";
-        if (auto e = pin("/", out)) res.error = std::move(e);
-        return res;
-      }
-      const auto slash = rp->rfind('/');
-      dir = slash == 0 ? "/" : rp->substr(0, slash);
-      name = rp->substr(slash + 1);
+      if (*rp == "/") return root_resolution();
+      split_last(*rp, dir, name);
       if (auto e = pin(dir, out)) return fail(*rp, std::move(*e));
       struct stat target {};
       if (::fstatat(out.parent.get(), name.c_str(), &target, AT_SYMLINK_NOFOLLOW) == 0) out.final_stat = target;
