@@ -21,6 +21,12 @@ function(airssys_add_test name)
   if(NOT AIRSSYS_BUILD_TESTS OR AIRSSYS_FUZZ_ONLY)
     return()
   endif()
+  # AIRSSYS_TEST_COMPONENTS (e.g. "rt;bus" in the tsan preset) limits which
+  # components' tests are built; empty = all.
+  string(REGEX REPLACE "\\..*$" "" test_component ${name})
+  if(AIRSSYS_TEST_COMPONENTS AND NOT test_component IN_LIST AIRSSYS_TEST_COMPONENTS)
+    return()
+  endif()
   string(REPLACE "." "_" exe ${name})
   add_executable(${exe} ${ARG_SOURCES})
   target_link_libraries(${exe} PRIVATE airssys_warnings ${ARG_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
