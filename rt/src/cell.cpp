@@ -44,13 +44,16 @@ struct CellExt {
 CellBase::CellBase(SystemCore* sys, const MailboxConfig& cfg) noexcept
     : overflow_(static_cast<std::uint8_t>(cfg.overflow)),
       capacity_(cfg.capacity),
+      sys_(sys),
       batch_(cfg.batch != 0 ? cfg.batch : sys->cfg.batch),
-      block_timeout_ms_(static_cast<std::uint32_t>(cfg.block_timeout.count())),
-      sys_(sys) {}
+      block_timeout_ms_(static_cast<std::uint32_t>(cfg.block_timeout.count())) {
+  mpsc_init(sys_head_, sys_tail_);
+  mpsc_init(user_head_, user_tail_);
+}
 
 CellBase::~CellBase() {
-  while (MpscNode* n = sys_q_.pop()) delete static_cast<Envelope*>(n);
-  while (MpscNode* n = user_q_.pop()) delete static_cast<Envelope*>(n);
+  while (MpscNode* n = mpsc_pop(sys_head_, sys_tail_)) delete static_cast<Envelope*>(n);
+  while (MpscNode* n = mpsc_pop(user_head_, user_tail_)) delete static_cast<Envelope*>(n);
   delete ext_.load(std::memory_order_acquire);
 }
 
@@ -125,7 +128,7 @@ std::expected<void, Error> CellBase::enqueue(std::unique_ptr<Envelope> e) noexce
     }
     prev = c;
   }
-  user_q_.push(e.release());
+  mpsc_push(user_head_, e.release());
   if (prev == 0) {
     add_ref();  // the run queue's reference
     sys_->schedule(this, false);
@@ -144,7 +147,7 @@ void CellBase::enqueue_system(SysMsg m) noexcept {
   CellBase* cur = current_cell();
   e->sender = cur != nullptr ? cur->id() : 0;
   std::uint32_t prev = pending_.fetch_add(1, std::memory_order_acq_rel);
-  sys_q_.push(e.release());
+  mpsc_push(sys_head_, e.release());
   if (prev == 0) {
     add_ref();
     sys_->schedule(this, false);
@@ -169,9 +172,9 @@ bool CellBase::run() noexcept {
   }
   if (capacity_ != 0 && static_cast<Overflow>(overflow_) == Overflow::drop_oldest) trim_oldest(consumed);
   for (std::uint32_t n = 0; n < batch_; ++n) {
-    MpscNode* node = sys_q_.pop();
+    MpscNode* node = mpsc_pop(sys_head_, sys_tail_);
     const bool system = node != nullptr;
-    if (node == nullptr) node = user_q_.pop();
+    if (node == nullptr) node = mpsc_pop(user_head_, user_tail_);
     if (node == nullptr) break;
     ++consumed;
     std::unique_ptr<Envelope> e(static_cast<Envelope*>(node));
@@ -206,7 +209,7 @@ bool CellBase::run() noexcept {
 void CellBase::trim_oldest(std::uint32_t& consumed) noexcept {
   std::uint32_t depth = pending_.load(std::memory_order_acquire) - consumed;
   while (depth > capacity_) {
-    MpscNode* n = user_q_.pop();
+    MpscNode* n = mpsc_pop(user_head_, user_tail_);
     if (n == nullptr) break;
     delete static_cast<Envelope*>(n);
     ++consumed;

@@ -8,6 +8,7 @@
 #include <airssys/rt/detail/intrusive_ptr.hpp>
 #include <airssys/rt/detail/mpsc_queue.hpp>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <utility>
 
@@ -35,11 +36,11 @@ struct EnvelopeHeader {
 
 namespace detail {
 
-[[nodiscard]] inline std::int64_t now_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+// Envelope clock: CLOCK_MONOTONIC_COARSE (same epoch as steady_clock, tick
+// resolution of 1-4 ms, a few ns to read). A precise clock read per message
+// cost ~15% of fan-in throughput; timestamps and TTLs are therefore accurate
+// to the kernel tick.
+[[nodiscard]] std::int64_t now_ns() noexcept;
 
 using TypeTag = const void*;
 template <class T>
@@ -70,6 +71,11 @@ struct Envelope : MpscNode, EnvelopeHeader {
   TypeTag tag = nullptr;
   ReplySlotPtr reply;
   virtual ~Envelope() = default;
+  // Envelopes are recycled through per-thread caches (pool.cpp):
+  // the receiver frees what another thread allocated, which glibc malloc
+  // handles with arena locks. Plain malloc in sanitizer builds.
+  static void* operator new(std::size_t n);
+  static void operator delete(void* p, std::size_t n) noexcept;
 };
 
 template <class T>

@@ -47,6 +47,10 @@ class CellBase : public RunHook {
   CellBase(const CellBase&) = delete;
   CellBase& operator=(const CellBase&) = delete;
 
+  // Cells come from the runtime's pool (pool.cpp): 64-aligned, no header.
+  static void* operator new(std::size_t n);
+  static void operator delete(void* p, std::size_t n) noexcept;
+
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
@@ -83,10 +87,6 @@ class CellBase : public RunHook {
   void set_trap_exit(bool on) noexcept { trap_exit_ = on; }
   [[nodiscard]] const EnvelopeHeader* current() const noexcept { return current_; }
 
-  // Intrusive hooks owned by SystemCore.
-  CellBase* live_prev = nullptr;  // guarded by the system's live-list lock
-  CellBase* live_next = nullptr;
-  bool supervised = false;  // spawned linked to a parent; shutdown leaves it to the parent
 
  protected:
   virtual ~CellBase();
@@ -105,31 +105,43 @@ class CellBase : public RunHook {
   void trim_oldest(std::uint32_t& consumed) noexcept;
   CellExt* ext() noexcept;  // lazily created, thread-safe
 
+  // Producer side: the only fields senders write (refcount, pending count,
+  // queue heads, refusal counter). Exactly one cache line with the vptr and
+  // run hook, so receivers working on the consumer side below do not
+  // contend with senders.
   std::atomic<std::uint32_t> refs_{1};
   std::atomic<std::uint32_t> pending_{1};  // starts at 1: the start token consumed by the first run()
   std::atomic<bool> closed_{false};
   std::uint8_t overflow_;
-  // consumer-only state
+  std::uint32_t capacity_;
+  SystemCore* sys_;
+  MpscProducer sys_head_;
+  MpscProducer user_head_;
+  std::atomic<std::uint64_t> dropped_{0};
+
+  // Consumer side (run() only, plus relaxed counter reads by stats()).
+  alignas(64) MpscConsumer sys_tail_;
+  MpscConsumer user_tail_;
+  ActorId id_ = 0;
+  std::uint32_t batch_;
+  std::uint32_t block_timeout_ms_;
   bool started_ = false;
   bool terminated_ = false;
   bool trap_exit_ = false;
   std::uint8_t stop_request_ = 0;  // 0: none, else ExitReason + 1
-  std::uint32_t capacity_;
-  std::uint32_t batch_;
-  std::uint32_t block_timeout_ms_;
-  ActorId id_ = 0;
-  SystemCore* sys_;
+  std::atomic<std::uint8_t> exit_reason_{0};
   const EnvelopeHeader* current_ = nullptr;
-  MpscQueue sys_q_;
-  MpscQueue user_q_;
-  std::atomic<CellExt*> ext_{nullptr};  // owned; deleted in ~CellBase
-  // counters: written by the consumer (relaxed) or producers (dropped)
   std::atomic<std::uint64_t> processed_{0};
-  std::atomic<std::uint64_t> dropped_{0};
   std::atomic<std::uint32_t> expired_{0};
   std::atomic<std::uint32_t> failures_{0};
   std::atomic<std::uint32_t> restarts_{0};
-  std::atomic<std::uint8_t> exit_reason_{0};
+  std::atomic<CellExt*> ext_{nullptr};  // owned; deleted in ~CellBase
+
+ public:
+  // Intrusive hooks owned by SystemCore (guarded by its live-list lock).
+  CellBase* live_prev = nullptr;
+  CellBase* live_next = nullptr;
+  bool supervised = false;  // spawned linked to a parent; shutdown leaves it to the parent
 };
 
 // The cell whose run() is executing on this thread (nullptr outside actors).

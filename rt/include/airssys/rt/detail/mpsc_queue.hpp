@@ -13,54 +13,72 @@ struct MpscNode {
   std::atomic<MpscNode*> next{nullptr};
 };
 
+// The queue is split into its producer half (head) and consumer half
+// (tail, stub) so that an owner can place them on different cache lines:
+// senders then do not invalidate the line the receiver works on.
+struct MpscProducer {
+  std::atomic<MpscNode*> head{nullptr};
+};
+struct MpscConsumer {
+  MpscNode* tail = nullptr;
+  MpscNode stub;
+};
+
+inline void mpsc_init(MpscProducer& p, MpscConsumer& c) noexcept {
+  p.head.store(&c.stub, std::memory_order_relaxed);
+  c.tail = &c.stub;
+}
+
+// Thread-safe. seq_cst so that a consumer checking for work after
+// announcing it is going idle sees either this node or the announcement.
+inline void mpsc_push(MpscProducer& p, MpscNode* n) noexcept {
+  n->next.store(nullptr, std::memory_order_relaxed);
+  MpscNode* prev = p.head.exchange(n, std::memory_order_seq_cst);
+  prev->next.store(n, std::memory_order_release);
+}
+
+// Consumer only.
+inline MpscNode* mpsc_pop(MpscProducer& p, MpscConsumer& c) noexcept {
+  MpscNode* tail = c.tail;
+  MpscNode* next = tail->next.load(std::memory_order_acquire);
+  if (tail == &c.stub) {
+    if (next == nullptr) return nullptr;
+    c.tail = next;
+    tail = next;
+    next = next->next.load(std::memory_order_acquire);
+  }
+  if (next != nullptr) {
+    c.tail = next;
+    return tail;
+  }
+  if (tail != p.head.load(std::memory_order_acquire)) return nullptr;  // producer mid-push
+  mpsc_push(p, &c.stub);
+  next = tail->next.load(std::memory_order_acquire);
+  if (next != nullptr) {
+    c.tail = next;
+    return tail;
+  }
+  return nullptr;
+}
+
 class MpscQueue {
  public:
-  MpscQueue() noexcept : head_(&stub_), tail_(&stub_) {}
+  MpscQueue() noexcept { mpsc_init(p_, c_); }
   MpscQueue(const MpscQueue&) = delete;
   MpscQueue& operator=(const MpscQueue&) = delete;
 
-  // Thread-safe. seq_cst so that a consumer checking for work after
-  // announcing it is going idle sees either this node or the announcement.
-  void push(MpscNode* n) noexcept {
-    n->next.store(nullptr, std::memory_order_relaxed);
-    MpscNode* prev = head_.exchange(n, std::memory_order_seq_cst);
-    prev->next.store(n, std::memory_order_release);
-  }
-
-  // Consumer only.
-  MpscNode* pop() noexcept {
-    MpscNode* tail = tail_;
-    MpscNode* next = tail->next.load(std::memory_order_acquire);
-    if (tail == &stub_) {
-      if (next == nullptr) return nullptr;
-      tail_ = next;
-      tail = next;
-      next = next->next.load(std::memory_order_acquire);
-    }
-    if (next != nullptr) {
-      tail_ = next;
-      return tail;
-    }
-    if (tail != head_.load(std::memory_order_acquire)) return nullptr;  // producer mid-push
-    push(&stub_);
-    next = tail->next.load(std::memory_order_acquire);
-    if (next != nullptr) {
-      tail_ = next;
-      return tail;
-    }
-    return nullptr;
-  }
+  void push(MpscNode* n) noexcept { mpsc_push(p_, n); }
+  MpscNode* pop() noexcept { return mpsc_pop(p_, c_); }
 
   // Any thread; a hint only (true may be stale by the time the caller acts).
   [[nodiscard]] bool maybe_nonempty() const noexcept {
-    return head_.load(std::memory_order_seq_cst) != &stub_ ||
-           stub_.next.load(std::memory_order_acquire) != nullptr;
+    return p_.head.load(std::memory_order_seq_cst) != &c_.stub ||
+           c_.stub.next.load(std::memory_order_acquire) != nullptr;
   }
 
  private:
-  std::atomic<MpscNode*> head_;  // producers
-  MpscNode* tail_;               // consumer
-  MpscNode stub_;
+  MpscProducer p_;
+  MpscConsumer c_;
 };
 
 }  // namespace airssys::rt::detail

@@ -1,0 +1,163 @@
+// Allocation of envelopes and cells: per-thread free lists per size class,
+// exchanged in batches through a small global depot (one mutex acquisition
+// per kBatch allocations or frees), so a receiver's frees feed the senders'
+// allocations whichever threads they run on, and a cell costs its size and
+// nothing more (no malloc header, exact 64-byte alignment).
+#include <airssys/rt/detail/cell.hpp>
+#include <airssys/rt/envelope.hpp>
+
+#include <time.h>
+
+#include <mutex>
+#include <new>
+#include <vector>
+
+namespace airssys::rt::detail {
+
+std::int64_t now_ns() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+namespace {
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kPool = false;  // let the sanitizers see every allocation
+#else
+constexpr bool kPool = true;
+#endif
+
+// Size classes are multiples of the cache line; every block is 64-aligned
+// (slabs are), which the cells' producer/consumer split relies on.
+constexpr std::size_t kLine = 64;
+constexpr int kClasses = 8;  // 64 .. 512 bytes
+constexpr std::uint32_t kBatch = 128;
+
+int class_of(std::size_t n) noexcept {
+  std::size_t c = (n + kLine - 1) / kLine;
+  return c >= 1 && c <= kClasses ? static_cast<int>(c - 1) : -1;
+}
+std::size_t class_size(int c) noexcept { return static_cast<std::size_t>(c + 1) * kLine; }
+
+struct Block {
+  Block* next;
+};
+
+// Batches of free blocks shared between threads. Memory is never returned
+// to the OS: the pool retains the peak number of live envelopes and cells.
+struct Depot {
+  std::mutex m;
+  std::vector<Block*> batches[kClasses];  // each a list of kBatch blocks
+};
+Depot& depot() {
+  static Depot* d = new Depot();  // NOLINT: immortal, threads may free during exit
+  return *d;
+}
+
+Block* carve(int c) {
+  const std::size_t sz = class_size(c);
+  auto* slab = static_cast<char*>(::operator new(sz * kBatch, std::align_val_t{kLine}));
+  Block* head = nullptr;
+  for (std::uint32_t i = kBatch; i-- > 0;) {
+    auto* b = reinterpret_cast<Block*>(slab + i * sz);
+    b->next = head;
+    head = b;
+  }
+  return head;
+}
+
+struct Cache {
+  Block* head[kClasses] = {};
+  std::uint32_t count[kClasses] = {};
+
+  // A thread that exits hands its blocks back to the depot.
+  ~Cache() {
+    for (int c = 0; c < kClasses; ++c)
+      while (count[c] >= kBatch) spill(c);
+    // Fewer than kBatch left per class: kept on a partial batch list.
+    for (int c = 0; c < kClasses; ++c)
+      if (head[c] != nullptr) {
+        Depot& d = depot();
+        std::lock_guard lk(d.m);
+        partial_.push_back(head[c]);
+      }
+  }
+
+  void* alloc(int c) {
+    if (head[c] == nullptr) refill(c);
+    Block* b = head[c];
+    head[c] = b->next;
+    --count[c];
+    return b;
+  }
+
+  void release(int c, void* p) noexcept {
+    auto* b = static_cast<Block*>(p);
+    b->next = head[c];
+    head[c] = b;
+    if (++count[c] >= 2 * kBatch) spill(c);
+  }
+
+  void refill(int c) {
+    {
+      Depot& d = depot();
+      std::lock_guard lk(d.m);
+      if (!d.batches[c].empty()) {
+        head[c] = d.batches[c].back();
+        d.batches[c].pop_back();
+        count[c] = kBatch;
+        return;
+      }
+    }
+    head[c] = carve(c);
+    count[c] = kBatch;
+  }
+
+  void spill(int c) noexcept {
+    Block* first = head[c];
+    Block* last = first;
+    for (std::uint32_t i = 1; i < kBatch; ++i) last = last->next;
+    head[c] = last->next;
+    last->next = nullptr;
+    count[c] -= kBatch;
+    Depot& d = depot();
+    std::lock_guard lk(d.m);
+    try {
+      d.batches[c].push_back(first);
+    } catch (...) {  // NOLINT: out of memory for the vector: the blocks leak
+    }
+  }
+
+  static inline std::vector<Block*> partial_;  // guarded by depot().m
+};
+
+thread_local Cache tls_cache;
+
+void* pool_alloc(std::size_t n) {
+  if constexpr (kPool) {
+    int c = class_of(n);
+    if (c >= 0) return tls_cache.alloc(c);
+  }
+  return ::operator new(n, std::align_val_t{kLine});
+}
+
+void pool_free(void* p, std::size_t n) noexcept {
+  if constexpr (kPool) {
+    int c = class_of(n);
+    if (c >= 0) {
+      tls_cache.release(c, p);
+      return;
+    }
+  }
+  ::operator delete(p, std::align_val_t{kLine});
+}
+
+}  // namespace
+
+void* Envelope::operator new(std::size_t n) { return pool_alloc(n); }
+void Envelope::operator delete(void* p, std::size_t n) noexcept { pool_free(p, n); }
+void* CellBase::operator new(std::size_t n) { return pool_alloc(n); }
+void CellBase::operator delete(void* p, std::size_t n) noexcept { pool_free(p, n); }
+
+}  // namespace airssys::rt::detail
