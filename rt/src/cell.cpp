@@ -37,6 +37,7 @@ CellBase* current_cell() noexcept { return tls_current; }
 struct CellExt {
   std::mutex m;
   bool dead = false;
+  bool registered = false;  // guarded by m
   std::vector<IntrusivePtr<CellBase>> links;     // guarded by m
   std::vector<IntrusivePtr<CellBase>> monitors;  // guarded by m
 };
@@ -282,12 +283,15 @@ void CellBase::terminate(ExitReason r) noexcept {
   closed_.store(true, std::memory_order_seq_cst);
   // Links/monitors: see link() for why seq_cst on closed_ and ext_ suffices.
   std::vector<IntrusivePtr<CellBase>> links, monitors;
+  bool registered = false;
   if (CellExt* x = ext_.load(std::memory_order_seq_cst); x != nullptr) {
     std::lock_guard lk(x->m);
     x->dead = true;
+    registered = x->registered;
     links.swap(x->links);
     monitors.swap(x->monitors);
   }
+  if (registered) sys_->registry.on_terminated(id_);
   for (auto& l : links) {
     {
       CellExt* lx = l->ext();
@@ -333,6 +337,12 @@ void CellBase::unlink(CellBase& a, CellBase& b) noexcept {
   std::scoped_lock lk(xa->m, xb->m);
   std::erase(xa->links, IntrusivePtr<CellBase>(&b));
   std::erase(xb->links, IntrusivePtr<CellBase>(&a));
+}
+
+void CellBase::mark_registered() noexcept {
+  CellExt* x = ext();
+  std::lock_guard lk(x->m);
+  x->registered = true;
 }
 
 void CellBase::add_monitor(CellBase& watcher) noexcept {

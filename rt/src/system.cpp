@@ -232,6 +232,7 @@ ActorSystem::~ActorSystem() { (void)shutdown(); }
 std::expected<void, Error> ActorSystem::shutdown() noexcept { return core_->shutdown(); }
 std::size_t ActorSystem::run_until_idle(std::size_t max_steps) { return core_->run_until_idle(max_steps); }
 SystemStats ActorSystem::stats() const noexcept { return core_->stats(); }
+Registry& ActorSystem::registry() noexcept { return core_->registry; }
 unsigned ActorSystem::workers() const noexcept { return core_->workers(); }
 
 }  // namespace airssys::rt

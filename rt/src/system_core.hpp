@@ -2,6 +2,7 @@
 // The shared state of one ActorSystem: executor, timers, live actors,
 // counters. Private to rt.
 #include <airssys/rt/detail/cell.hpp>
+#include <airssys/rt/registry.hpp>
 #include <airssys/rt/system.hpp>
 #include <array>
 #include <atomic>
@@ -61,6 +62,7 @@ class SystemCore {
 
   ActorSystem* owner;
   SystemConfig cfg;
+  Registry registry;
   Timers timers;
 
  private:

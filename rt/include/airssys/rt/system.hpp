@@ -18,6 +18,7 @@
 #include <airssys/rt/detail/core_api.hpp>
 #include <airssys/rt/error.hpp>
 #include <airssys/rt/mailbox_config.hpp>
+#include <airssys/rt/registry.hpp>
 #include <airssys/rt/stats.hpp>
 #include <chrono>
 #include <cstdint>
@@ -98,6 +99,8 @@ class ActorSystem {
   std::size_t run_until_idle(std::size_t max_steps = 10'000'000);
 
   [[nodiscard]] SystemStats stats() const noexcept;
+  // Names and groups (registry.hpp).
+  [[nodiscard]] Registry& registry() noexcept;
   [[nodiscard]] unsigned workers() const noexcept;
 
  private:

@@ -73,6 +73,9 @@ class CellBase : public RunHook {
   static void link(CellBase& a, CellBase& b) noexcept;
   static void unlink(CellBase& a, CellBase& b) noexcept;
   void add_monitor(CellBase& watcher) noexcept;
+  // The registry holds this actor under a name or in a group: terminate()
+  // tells it to drop the entries.
+  void mark_registered() noexcept;
 
   // Consumer: run up to one batch. Returns true if the cell must be run again
   // (the caller keeps its reference and requeues it); false if it went idle
