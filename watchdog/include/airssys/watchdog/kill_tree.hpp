@@ -1,0 +1,68 @@
+#pragma once
+// Finding and killing every process of a task.
+//
+// A task's processes are, with a cgroup, everything in its cgroup.procs;
+// without one (the fallback), its main process (if its start time still
+// matches), the members of its process group, and the descendants of its
+// monitor (the monitor is a child subreaper, so double-forked and setsid
+// children are re-parented to it and stay findable) or of the main process.
+// Every PID carries its start time so a recycled PID is never signalled.
+//
+// Kill = SIGTERM (+SIGCONT) to all → wait up to `grace` for them to go
+// (pidfds, no polling) → SIGKILL whatever is left (cgroup.kill when the
+// cgroup has it), repeated until nothing is found → verify. Signals go
+// through airssys-osl (process.signal / process.kill, policy-checked).
+
+#include <airssys/osl/system.hpp>
+#include <airssys/watchdog/registry.hpp>
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace airssys::watchdog {
+
+struct TaskProcesses {
+  std::string cgroup;  // empty: fallback
+  std::optional<pid_t> leader;
+  std::optional<std::uint64_t> leader_start;
+  std::optional<pid_t> monitor;  // only when verified alive (or it is us)
+  std::vector<pid_t> exclude;    // never signalled (the monitor, the caller)
+};
+
+// Builds the description from a record; the monitor is included only when it
+// still runs with the recorded start time.
+[[nodiscard]] TaskProcesses task_processes(const TaskRecord& rec);
+
+struct Pid {
+  pid_t pid = 0;
+  std::uint64_t start_time = 0;
+};
+// The live (non-zombie) processes of the task right now.
+[[nodiscard]] std::vector<Pid> collect_processes(const TaskProcesses& t);
+
+struct KillReport {
+  std::size_t found = 0;       // processes found at the first sweep
+  std::size_t terminated = 0;  // gone within the grace period
+  std::size_t killed = 0;      // SIGKILLs sent (or cgroup.kill writes)
+  std::size_t left = 0;        // still alive at the end: should be 0
+  std::string method;          // "cgroup.kill" or "signals"
+};
+
+// Runs the whole sequence; blocks at most about grace + 15 s.
+[[nodiscard]] KillReport kill_task(osl::System& system, const std::string& principal, const TaskProcesses& t,
+                                   std::chrono::milliseconds grace);
+
+// Sends `signo` to every process of the task (used to forward SIGINT/SIGTERM
+// in --wait mode). Returns how many were signalled.
+std::size_t signal_task(osl::System& system, const std::string& principal, const TaskProcesses& t, int signo);
+
+// Waits until every listed process is gone or `timeout` passes (pidfds in
+// epoll, bounded by a timerfd). Returns how many are still alive.
+[[nodiscard]] std::size_t wait_gone(const std::vector<Pid>& pids, std::chrono::milliseconds timeout);
+
+}  // namespace airssys::watchdog

@@ -1,0 +1,101 @@
+#pragma once
+// The task registry: one JSON file (format: docs/task-watchdog.md,
+// "Registry format") that survives crashes of every process involved.
+//
+// Writers serialise on an exclusive flock of "<registry>.lock", re-read the
+// file, apply their change, write "<registry>.tmp.<pid>", fsync, rename over
+// the registry and fsync the directory: readers (who take no lock) see the
+// old or the new file, never a mix. A registry that fails to parse or
+// validate is reported with its path and the problem and is never written.
+//
+// Thread safety: a Registry value is immutable; concurrent update() calls,
+// from threads or processes, are serialised by the lock file.
+
+#include <airssys/watchdog/error.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace airssys::watchdog {
+
+inline constexpr int kSchemaVersion = 1;
+
+// Where the task's processes are contained, so they can all be found again.
+struct Containment {
+  std::string kind;  // "cgroup2" | "process-group"
+  std::string cgroup;  // cgroup2: the task's cgroup directory
+  std::string note;    // process-group: why no cgroup could be made
+};
+
+struct TaskRecord {
+  std::string id;
+  std::vector<std::string> argv;
+  std::string cwd;
+  std::vector<std::string> env;  // the --env K=V entries (TASK_ID is implicit)
+  std::int64_t created_ms = 0;   // Unix time, milliseconds
+  std::optional<std::int64_t> timeout_ms;
+  std::int64_t grace_ms = 10'000;
+  std::optional<std::int64_t> deadline_ms;  // Unix time; set when the task starts
+  // starting → running → exited | timed_out | killed | failed
+  std::string state = "starting";
+  std::optional<std::int64_t> pid;
+  std::optional<std::uint64_t> pid_start_time;  // /proc/PID/stat field 22
+  std::optional<std::int64_t> monitor_pid;
+  std::optional<std::uint64_t> monitor_start_time;
+  bool foreground = false;  // started with --wait
+  Containment containment;
+  std::string stdout_log;
+  std::string stderr_log;
+  std::optional<int> exit_code;
+  std::optional<int> exit_signal;
+  std::optional<std::int64_t> ended_ms;
+  std::string error;  // failed: why; killed: by whom
+  std::optional<std::int64_t> leftover_processes;  // killed after the main process ended
+  nlohmann::json extra = nlohmann::json::object();  // unknown keys, kept as read
+};
+
+struct RegistryData {
+  int schema_version = kSchemaVersion;
+  std::map<std::string, TaskRecord> tasks;
+  nlohmann::json extra = nlohmann::json::object();
+};
+
+// Pure conversions, exposed for tests and tools. `source` names the file in errors.
+[[nodiscard]] std::expected<RegistryData, Error> parse_registry(std::string_view text, const std::string& source);
+[[nodiscard]] std::string serialize_registry(const RegistryData& data);
+[[nodiscard]] nlohmann::json task_to_json(const TaskRecord& t);
+
+class Registry {
+ public:
+  // Resolves `path` to an absolute path; nothing is created yet.
+  explicit Registry(std::filesystem::path path);
+
+  // The registry path from, in order: `cli_path` (--registry) if not empty,
+  // $TASK_WATCHDOG_REGISTRY, ./.task-watchdog/registry.json.
+  [[nodiscard]] static std::filesystem::path default_path(const std::string& cli_path);
+
+  [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+  [[nodiscard]] std::filesystem::path dir() const { return path_.parent_path(); }
+  [[nodiscard]] std::filesystem::path log_path(const std::string& id, const char* stream) const;
+
+  // Reads the registry without locking; a missing file is an empty registry.
+  [[nodiscard]] std::expected<RegistryData, Error> load() const;
+
+  // Locks, re-reads, applies `change`, writes atomically. If `change` fails,
+  // nothing is written and its error is returned.
+  using Change = std::function<std::expected<void, Error>(RegistryData&)>;
+  [[nodiscard]] std::expected<void, Error> update(const Change& change) const;
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace airssys::watchdog

@@ -1,0 +1,65 @@
+#pragma once
+// Starting a task and watching it until it ends: `start` and `start --wait`.
+//
+// Background (`start`): the caller records the task ("starting"), then
+// double-forks a monitor (setsid, so it outlives the caller's session) and
+// waits on a CLOEXEC pipe for the monitor's "started" or its error. The
+// monitor makes the task's cgroup, spawns the task through airssys-osl (own
+// process group, TASK_ID in its environment, stdout/stderr to log files),
+// records pid + start time, then sleeps in epoll on the task's pidfd, a
+// deadline timerfd and a signalfd — no polling and no daemon. When the
+// deadline passes it kills the whole task (kill_tree.hpp). When the main
+// process exits, whatever it left behind is killed too (like systemd's
+// control-group kill mode), so an ended task has nothing left running.
+//
+// Foreground (`start --wait`): the caller is the monitor; SIGINT/SIGTERM are
+// forwarded to every process of the task; the exit status follows timeout(1).
+
+#include <airssys/osl/system.hpp>
+#include <airssys/watchdog/error.hpp>
+#include <airssys/watchdog/registry.hpp>
+
+#include <chrono>
+#include <expected>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace airssys::watchdog {
+
+// timeout(1)-compatible exit statuses of `start --wait`.
+inline constexpr int kExitTimedOut = 124;      // the deadline killed the task
+inline constexpr int kExitWatchdogFailed = 125;  // task-watchdog itself failed
+inline constexpr int kExitCannotRun = 126;     // the program could not be executed
+inline constexpr int kExitNotFound = 127;      // the program was not found
+
+struct StartRequest {
+  std::string id;
+  std::vector<std::string> argv;
+  std::filesystem::path cwd;       // empty: the caller's
+  std::vector<std::string> env;    // "K=V"
+  std::optional<std::chrono::milliseconds> timeout;
+  std::chrono::milliseconds grace{10'000};
+  std::filesystem::path policy_file;  // empty: the built-in default policy
+  bool wait = false;
+};
+
+// The invoking principal for the osl policy: the effective user's name
+// ("uid-N" when it has none).
+[[nodiscard]] std::string current_principal();
+
+// The built-in policy (YAML) for `principal`: process.spawn/signal/kill on
+// anything, fs.write on the registry directory (the log files) and below
+// /sys/fs/cgroup (joining the task's cgroup). Shown in docs/task-watchdog.md.
+[[nodiscard]] std::string default_policy_yaml(const std::string& principal, const std::filesystem::path& state_dir);
+
+// An osl::System with `policy_file` or the default policy.
+[[nodiscard]] std::expected<osl::System, Error> make_system(const std::filesystem::path& policy_file,
+                                                            const std::filesystem::path& state_dir);
+
+// `start`: returns the CLI exit status (0 once the task runs; with --wait,
+// the task's status as described above). Messages go to stdout/stderr.
+[[nodiscard]] int start_task(const Registry& registry, const StartRequest& req);
+
+}  // namespace airssys::watchdog

@@ -1,0 +1,24 @@
+#pragma once
+// Durations ("500ms", "90s", "15m", "2h", "1d"; a bare number is seconds)
+// and sizes ("512K", "512M", "2G", "1T"; binary multiples; a bare number is
+// bytes) as the CLI accepts them.
+
+#include <airssys/watchdog/error.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <string>
+#include <string_view>
+
+namespace airssys::watchdog {
+
+[[nodiscard]] std::expected<std::chrono::milliseconds, Error> parse_duration(std::string_view text);
+[[nodiscard]] std::expected<std::uint64_t, Error> parse_size(std::string_view text);
+// The shortest exact spelling: 90000ms → "1m30s", 500ms → "500ms".
+[[nodiscard]] std::string format_duration(std::chrono::milliseconds d);
+
+// Task ids: [A-Za-z0-9_-]{1,64}.
+[[nodiscard]] bool valid_task_id(std::string_view id) noexcept;
+
+}  // namespace airssys::watchdog

@@ -1,0 +1,154 @@
+#include <airssys/watchdog/kill_tree.hpp>
+
+#include <airssys/osl/unique_fd.hpp>
+#include <airssys/watchdog/cgroup.hpp>
+#include <airssys/watchdog/proc.hpp>
+
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <set>
+
+namespace airssys::watchdog {
+
+using osl::UniqueFd;
+
+TaskProcesses task_processes(const TaskRecord& rec) {
+  TaskProcesses t;
+  if (rec.containment.kind == "cgroup2") t.cgroup = rec.containment.cgroup;
+  if (rec.pid) t.leader = static_cast<pid_t>(*rec.pid);
+  t.leader_start = rec.pid_start_time;
+  if (rec.monitor_pid && rec.monitor_start_time &&
+      !process_gone(static_cast<pid_t>(*rec.monitor_pid), rec.monitor_start_time)) {
+    t.monitor = static_cast<pid_t>(*rec.monitor_pid);
+    t.exclude.push_back(*t.monitor);
+  }
+  t.exclude.push_back(::getpid());
+  return t;
+}
+
+std::vector<Pid> collect_processes(const TaskProcesses& t) {
+  std::set<pid_t> seen(t.exclude.begin(), t.exclude.end());
+  std::vector<Pid> out;
+  auto add = [&](const ProcStat& st) {
+    if (st.state == 'Z' || st.state == 'X' || !seen.insert(st.pid).second) return;
+    out.push_back(Pid{st.pid, st.start_time});
+  };
+  if (!t.cgroup.empty()) {
+    for (pid_t pid : cgroup_pids(t.cgroup)) {
+      if (auto st = read_proc_stat(pid)) add(*st);
+    }
+  }
+  // Fallback, and also with a cgroup as a safety net for anything that
+  // escaped it: the verified leader, its group, the monitor's descendants.
+  const bool leader_ok = t.leader && t.leader_start && !process_gone(*t.leader, t.leader_start);
+  if (!leader_ok && !t.monitor) return out;
+  const auto procs = all_processes();
+  if (leader_ok) {
+    for (const auto& p : procs) {
+      // Members of the leader's group were all born after it.
+      if (p.pid == *t.leader || (p.pgrp == *t.leader && p.start_time >= *t.leader_start)) add(p);
+    }
+    for (const auto& p : descendants_of(*t.leader, procs)) add(p);
+  }
+  if (t.monitor) {
+    for (const auto& p : descendants_of(*t.monitor, procs)) add(p);
+  }
+  return out;
+}
+
+std::size_t wait_gone(const std::vector<Pid>& pids, std::chrono::milliseconds timeout) {
+  UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
+  UniqueFd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC));
+  if (!ep || !timer) return pids.size();
+  std::vector<UniqueFd> fds;
+  std::size_t alive = 0;
+  for (const auto& p : pids) {
+    UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, p.pid, 0)));
+    if (!fd) continue;  // already gone (ESRCH)
+    // Confirm it is still the same process, now that the pidfd pins it.
+    if (process_gone(p.pid, p.start_time)) continue;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd.get();
+    if (::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd.get(), &ev) != 0) continue;
+    fds.push_back(std::move(fd));
+    ++alive;
+  }
+  if (alive == 0) return 0;
+  itimerspec its{};
+  const auto ms = std::max<std::int64_t>(timeout.count(), 1);
+  its.it_value.tv_sec = ms / 1000;
+  its.it_value.tv_nsec = (ms % 1000) * 1'000'000;
+  ::timerfd_settime(timer.get(), 0, &its, nullptr);
+  epoll_event tev{};
+  tev.events = EPOLLIN;
+  tev.data.fd = timer.get();
+  ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, timer.get(), &tev);
+  while (alive > 0) {
+    epoll_event evs[64];
+    const int n = ::epoll_wait(ep.get(), evs, 64, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int i = 0; i < n; ++i) {
+      if (evs[i].data.fd == timer.get()) return alive;
+      ::epoll_ctl(ep.get(), EPOLL_CTL_DEL, evs[i].data.fd, nullptr);
+      --alive;
+    }
+  }
+  return alive;
+}
+
+namespace {
+
+bool send(osl::System& system, const std::string& principal, const Pid& p, int signo) {
+  const osl::process::Target target{p.pid, p.start_time};
+  if (signo == SIGKILL) return system.run(principal, osl::process::Kill{target}).has_value();
+  return system.run(principal, osl::process::Signal{target, signo}).has_value();
+}
+
+}  // namespace
+
+std::size_t signal_task(osl::System& system, const std::string& principal, const TaskProcesses& t, int signo) {
+  std::size_t n = 0;
+  for (const auto& p : collect_processes(t)) n += send(system, principal, p, signo) ? 1 : 0;
+  return n;
+}
+
+KillReport kill_task(osl::System& system, const std::string& principal, const TaskProcesses& t,
+                     std::chrono::milliseconds grace) {
+  KillReport report;
+  report.method = t.cgroup.empty() ? "signals" : "cgroup.kill";
+  auto procs = collect_processes(t);
+  report.found = procs.size();
+  if (procs.empty()) return report;
+  for (const auto& p : procs) {
+    send(system, principal, p, SIGTERM);
+    send(system, principal, p, SIGCONT);  // a stopped process must run to see SIGTERM
+  }
+  const std::size_t after_grace = grace.count() > 0 ? wait_gone(procs, grace) : procs.size();
+  report.terminated = procs.size() - after_grace;
+  // SIGKILL sweeps: a process forked during the grace period is found by the
+  // next sweep; cgroup.kill covers forks racing with the sweep itself.
+  for (int round = 0; round < 50; ++round) {
+    procs = collect_processes(t);
+    if (procs.empty()) break;
+    if (!t.cgroup.empty() && !cgroup_kill(t.cgroup)) report.method = "signals";
+    // Also SIGKILL each found PID (through osl): covers a cgroup without
+    // cgroup.kill and anything that escaped the cgroup. Already-dead targets
+    // are refused by osl (start time or pidfd check) and harmless.
+    for (const auto& p : procs) send(system, principal, p, SIGKILL);
+    report.killed += procs.size();
+    (void)wait_gone(procs, std::chrono::seconds(5));
+  }
+  report.left = collect_processes(t).size();
+  return report;
+}
+
+}  // namespace airssys::watchdog

@@ -1,0 +1,309 @@
+#include <airssys/watchdog/registry.hpp>
+
+#include <airssys/osl/unique_fd.hpp>
+#include <airssys/watchdog/units.hpp>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+namespace airssys::watchdog {
+
+using airssys::osl::UniqueFd;
+using nlohmann::json;
+
+namespace {
+
+Error sys_error(const std::string& what) { return Error{ErrorCode::failure, fmt::format("{}: {}", what, std::strerror(errno))}; }
+
+// Field readers that name the task and field in their errors.
+struct Reader {
+  const json& obj;
+  const std::string& source;
+  const std::string& where;
+  std::string problem;
+
+  bool fail(const std::string& key, const char* want) {
+    if (problem.empty()) problem = fmt::format("{}: {} field '{}' must be {}", source, where, key, want);
+    return false;
+  }
+  bool has(const std::string& key) const { return obj.contains(key) && !obj.at(key).is_null(); }
+
+  void str(const std::string& key, std::string& out) {
+    if (!has(key)) return;
+    if (!obj.at(key).is_string()) { fail(key, "a string"); return; }
+    out = obj.at(key).get<std::string>();
+  }
+  template <class T>
+  void integer(const std::string& key, T& out) {
+    if (!has(key)) return;
+    const auto& v = obj.at(key);
+    if (!v.is_number_integer()) { fail(key, "an integer"); return; }
+    if constexpr (std::is_unsigned_v<T>) {
+      if (v.is_number_unsigned()) out = v.get<T>();
+      else if (v.get<std::int64_t>() >= 0) out = static_cast<T>(v.get<std::int64_t>());
+      else fail(key, "a non-negative integer");
+    } else {
+      out = v.get<T>();
+    }
+  }
+  template <class T>
+  void opt_integer(const std::string& key, std::optional<T>& out) {
+    if (!has(key)) return;
+    T v{};
+    integer(key, v);
+    out = v;
+  }
+  void strings(const std::string& key, std::vector<std::string>& out) {
+    if (!has(key)) return;
+    const auto& v = obj.at(key);
+    if (!v.is_array()) { fail(key, "an array of strings"); return; }
+    for (const auto& e : v) {
+      if (!e.is_string()) { fail(key, "an array of strings"); return; }
+      out.push_back(e.get<std::string>());
+    }
+  }
+  void boolean(const std::string& key, bool& out) {
+    if (!has(key)) return;
+    if (!obj.at(key).is_boolean()) { fail(key, "true or false"); return; }
+    out = obj.at(key).get<bool>();
+  }
+};
+
+const char* const kTaskKeys[] = {"id", "argv", "cwd", "env", "created_ms", "timeout_ms", "grace_ms", "deadline_ms",
+                                 "state", "pid", "pid_start_time", "monitor_pid", "monitor_start_time", "foreground",
+                                 "containment", "stdout_log", "stderr_log", "exit_code", "exit_signal", "ended_ms",
+                                 "error", "leftover_processes"};
+
+std::expected<TaskRecord, Error> task_from_json(const std::string& key, const json& j, const std::string& source) {
+  const std::string where = fmt::format("task '{}'", key);
+  if (!j.is_object()) return std::unexpected(Error{ErrorCode::registry_corrupt, fmt::format("{}: {} is not an object", source, where)});
+  TaskRecord t;
+  Reader r{j, source, where, {}};
+  r.str("id", t.id);
+  r.strings("argv", t.argv);
+  r.str("cwd", t.cwd);
+  r.strings("env", t.env);
+  r.integer("created_ms", t.created_ms);
+  r.opt_integer("timeout_ms", t.timeout_ms);
+  r.integer("grace_ms", t.grace_ms);
+  r.opt_integer("deadline_ms", t.deadline_ms);
+  r.str("state", t.state);
+  r.opt_integer("pid", t.pid);
+  r.opt_integer("pid_start_time", t.pid_start_time);
+  r.opt_integer("monitor_pid", t.monitor_pid);
+  r.opt_integer("monitor_start_time", t.monitor_start_time);
+  r.boolean("foreground", t.foreground);
+  r.str("stdout_log", t.stdout_log);
+  r.str("stderr_log", t.stderr_log);
+  r.opt_integer("exit_code", t.exit_code);
+  r.opt_integer("exit_signal", t.exit_signal);
+  r.opt_integer("ended_ms", t.ended_ms);
+  r.str("error", t.error);
+  r.opt_integer("leftover_processes", t.leftover_processes);
+  if (r.has("containment")) {
+    const auto& c = j.at("containment");
+    if (!c.is_object()) {
+      r.fail("containment", "an object");
+    } else {
+      const std::string cwhere = where + " containment";
+      Reader cr{c, source, cwhere, {}};
+      cr.str("kind", t.containment.kind);
+      cr.str("cgroup", t.containment.cgroup);
+      cr.str("note", t.containment.note);
+      if (!cr.problem.empty() && r.problem.empty()) r.problem = cr.problem;
+    }
+  }
+  if (!r.problem.empty()) return std::unexpected(Error{ErrorCode::registry_corrupt, r.problem});
+  if (t.id != key) {
+    return std::unexpected(Error{ErrorCode::registry_corrupt,
+                                 fmt::format("{}: {} has id '{}' (must equal its key)", source, where, t.id)});
+  }
+  if (!valid_task_id(t.id)) {
+    return std::unexpected(Error{ErrorCode::registry_corrupt,
+                                 fmt::format("{}: task id '{}' does not match [A-Za-z0-9_-]{{1,64}}", source, t.id)});
+  }
+  if (t.argv.empty()) {
+    return std::unexpected(Error{ErrorCode::registry_corrupt, fmt::format("{}: {} has an empty argv", source, where)});
+  }
+  for (const auto& [k, v] : j.items()) {
+    bool known = false;
+    for (const char* name : kTaskKeys) known = known || k == name;
+    if (!known) t.extra[k] = v;
+  }
+  return t;
+}
+
+}  // namespace
+
+json task_to_json(const TaskRecord& t) {
+  json j = t.extra.is_object() ? t.extra : json::object();
+  j["id"] = t.id;
+  j["argv"] = t.argv;
+  j["cwd"] = t.cwd;
+  j["env"] = t.env;
+  j["created_ms"] = t.created_ms;
+  j["timeout_ms"] = t.timeout_ms ? json(*t.timeout_ms) : json(nullptr);
+  j["grace_ms"] = t.grace_ms;
+  j["deadline_ms"] = t.deadline_ms ? json(*t.deadline_ms) : json(nullptr);
+  j["state"] = t.state;
+  j["pid"] = t.pid ? json(*t.pid) : json(nullptr);
+  j["pid_start_time"] = t.pid_start_time ? json(*t.pid_start_time) : json(nullptr);
+  j["monitor_pid"] = t.monitor_pid ? json(*t.monitor_pid) : json(nullptr);
+  j["monitor_start_time"] = t.monitor_start_time ? json(*t.monitor_start_time) : json(nullptr);
+  j["foreground"] = t.foreground;
+  j["containment"] = json{{"kind", t.containment.kind}, {"cgroup", t.containment.cgroup}, {"note", t.containment.note}};
+  j["stdout_log"] = t.stdout_log;
+  j["stderr_log"] = t.stderr_log;
+  j["exit_code"] = t.exit_code ? json(*t.exit_code) : json(nullptr);
+  j["exit_signal"] = t.exit_signal ? json(*t.exit_signal) : json(nullptr);
+  j["ended_ms"] = t.ended_ms ? json(*t.ended_ms) : json(nullptr);
+  j["error"] = t.error;
+  j["leftover_processes"] = t.leftover_processes ? json(*t.leftover_processes) : json(nullptr);
+  return j;
+}
+
+std::expected<RegistryData, Error> parse_registry(std::string_view text, const std::string& source) {
+  json root;
+  try {
+    root = json::parse(text);
+  } catch (const json::parse_error& e) {
+    return std::unexpected(Error{ErrorCode::registry_corrupt,
+                                 fmt::format("{}: not valid JSON (at byte {}): {}", source, e.byte, e.what())});
+  }
+  if (!root.is_object()) {
+    return std::unexpected(Error{ErrorCode::registry_corrupt, fmt::format("{}: the top level must be a JSON object", source)});
+  }
+  RegistryData data;
+  if (!root.contains("schema_version") || !root["schema_version"].is_number_integer()) {
+    return std::unexpected(Error{ErrorCode::registry_corrupt, fmt::format("{}: missing integer 'schema_version'", source)});
+  }
+  data.schema_version = root["schema_version"].get<int>();
+  if (data.schema_version != kSchemaVersion) {
+    return std::unexpected(Error{ErrorCode::registry_corrupt,
+                                 fmt::format("{}: schema_version {} is not supported (this build reads {})", source,
+                                             data.schema_version, kSchemaVersion)});
+  }
+  if (root.contains("tasks")) {
+    const auto& tasks = root["tasks"];
+    if (!tasks.is_object()) {
+      return std::unexpected(Error{ErrorCode::registry_corrupt, fmt::format("{}: 'tasks' must be an object keyed by task id", source)});
+    }
+    for (const auto& [k, v] : tasks.items()) {
+      auto t = task_from_json(k, v, source);
+      if (!t) return std::unexpected(t.error());
+      data.tasks.emplace(k, std::move(*t));
+    }
+  }
+  for (const auto& [k, v] : root.items()) {
+    if (k != "schema_version" && k != "tasks") data.extra[k] = v;
+  }
+  return data;
+}
+
+std::string serialize_registry(const RegistryData& data) {
+  json root = data.extra.is_object() ? data.extra : json::object();
+  root["schema_version"] = data.schema_version;
+  json tasks = json::object();
+  for (const auto& [k, t] : data.tasks) tasks[k] = task_to_json(t);
+  root["tasks"] = std::move(tasks);
+  return root.dump(1) + "\n";
+}
+
+Registry::Registry(std::filesystem::path path) : path_(std::filesystem::absolute(std::move(path)).lexically_normal()) {}
+
+std::filesystem::path Registry::default_path(const std::string& cli_path) {
+  if (!cli_path.empty()) return cli_path;
+  if (const char* env = std::getenv("TASK_WATCHDOG_REGISTRY"); env && *env) return env;
+  return std::filesystem::path(".task-watchdog") / "registry.json";
+}
+
+std::filesystem::path Registry::log_path(const std::string& id, const char* stream) const {
+  return dir() / "logs" / fmt::format("{}.{}.log", id, stream);
+}
+
+namespace {
+
+std::expected<std::string, Error> read_all(int fd, const std::string& source) {
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return std::unexpected(sys_error("reading " + source));
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+std::expected<RegistryData, Error> load_file(const std::filesystem::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return RegistryData{};
+    return std::unexpected(sys_error("opening registry " + path.string()));
+  }
+  auto text = read_all(fd.get(), path.string());
+  if (!text) return std::unexpected(text.error());
+  return parse_registry(*text, path.string());
+}
+
+std::expected<void, Error> write_all(int fd, std::string_view data, const std::string& what) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return std::unexpected(sys_error(what));
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return {};
+}
+
+}  // namespace
+
+std::expected<RegistryData, Error> Registry::load() const { return load_file(path_); }
+
+std::expected<void, Error> Registry::update(const Change& change) const {
+  std::error_code ec;
+  if (!std::filesystem::exists(dir(), ec)) {
+    if (::mkdir(dir().c_str(), 0700) != 0 && errno != EEXIST) return std::unexpected(sys_error("creating " + dir().string()));
+  }
+  const std::string lock_path = path_.string() + ".lock";
+  UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock) return std::unexpected(sys_error("opening lock file " + lock_path));
+  while (::flock(lock.get(), LOCK_EX) != 0) {
+    if (errno != EINTR) return std::unexpected(sys_error("locking " + lock_path));
+  }
+  // The lock is released when `lock` closes, after the rename below.
+  auto data = load_file(path_);
+  if (!data) return std::unexpected(data.error());
+  if (auto r = change(*data); !r) return r;
+  const std::string text = serialize_registry(*data);
+  const std::string tmp = fmt::format("{}.tmp.{}", path_.string(), ::getpid());
+  UniqueFd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!out) return std::unexpected(sys_error("creating " + tmp));
+  if (::fchmod(out.get(), 0600) != 0) return std::unexpected(sys_error("chmod " + tmp));
+  auto w = write_all(out.get(), text, "writing " + tmp);
+  if (w && ::fsync(out.get()) != 0) w = std::unexpected(sys_error("fsync " + tmp));
+  out.reset();
+  if (w && ::rename(tmp.c_str(), path_.c_str()) != 0) w = std::unexpected(sys_error("renaming " + tmp + " to " + path_.string()));
+  if (!w) {
+    ::unlink(tmp.c_str());
+    return w;
+  }
+  UniqueFd d(::open(dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!d || ::fsync(d.get()) != 0) return std::unexpected(sys_error("fsync directory " + dir().string()));
+  return {};
+}
+
+}  // namespace airssys::watchdog

@@ -1,0 +1,136 @@
+#include <airssys/watchdog/registry.hpp>
+
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+using namespace airssys::watchdog;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "wd-registry-XXXXXX").string();
+    path = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TaskRecord task(const std::string& id) {
+  TaskRecord t;
+  t.id = id;
+  t.argv = {"true"};
+  return t;
+}
+
+}  // namespace
+
+TEST(Registry, MissingFileIsEmpty) {
+  TempDir d;
+  Registry r(d.path / "reg.json");
+  auto data = r.load();
+  ASSERT_TRUE(data);
+  EXPECT_TRUE(data->tasks.empty());
+}
+
+TEST(Registry, WritesAtomicallyWithMode0600AndKeepsUnknownKeys) {
+  TempDir d;
+  Registry r(d.path / "sub" / "reg.json");
+  ASSERT_TRUE(r.update([](RegistryData& data) -> std::expected<void, Error> {
+    auto t = task("a");
+    t.extra["future_field"] = 42;
+    data.tasks.emplace("a", t);
+    data.extra["note"] = "kept";
+    return {};
+  }));
+  struct stat st {};
+  ASSERT_EQ(::stat(r.path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600U);
+  auto data = r.load();
+  ASSERT_TRUE(data) << data.error().message;
+  ASSERT_EQ(data->tasks.size(), 1U);
+  EXPECT_EQ(data->tasks.at("a").extra.at("future_field"), 42);
+  EXPECT_EQ(data->extra.at("note"), "kept");
+  EXPECT_NE(slurp(r.path()).find("\"schema_version\": 1"), std::string::npos);
+  for (const auto& e : fs::directory_iterator(r.dir())) EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos);
+}
+
+TEST(Registry, FailedChangeWritesNothing) {
+  TempDir d;
+  Registry r(d.path / "reg.json");
+  auto res = r.update([](RegistryData& data) -> std::expected<void, Error> {
+    data.tasks.emplace("a", task("a"));
+    return std::unexpected(Error{ErrorCode::already_exists, "no"});
+  });
+  ASSERT_FALSE(res);
+  EXPECT_FALSE(fs::exists(r.path()));
+}
+
+TEST(Registry, CorruptFilesAreRefusedNamingFileAndProblem) {
+  TempDir d;
+  const std::pair<const char*, const char*> cases[] = {
+      {"{bad", "not valid JSON"},
+      {"", "not valid JSON"},
+      {"[]", "top level"},
+      {R"({"tasks": {}})", "schema_version"},
+      {R"({"schema_version": 99, "tasks": {}})", "not supported"},
+      {R"({"schema_version": 1, "tasks": []})", "'tasks'"},
+      {R"({"schema_version": 1, "tasks": {"x": 5}})", "task 'x'"},
+      {R"({"schema_version": 1, "tasks": {"x": {"id": "x", "argv": ["a"], "pid": "12"}}})", "'pid'"},
+      {R"({"schema_version": 1, "tasks": {"x": {"id": "y", "argv": ["a"]}}})", "must equal its key"},
+      {R"({"schema_version": 1, "tasks": {"a b": {"id": "a b", "argv": ["a"]}}})", "does not match"},
+  };
+  for (const auto& [text, problem] : cases) {
+    Registry r(d.path / "reg.json");
+    { std::ofstream(r.path(), std::ios::trunc) << text; }
+    auto data = r.load();
+    ASSERT_FALSE(data) << text;
+    EXPECT_EQ(data.error().code, ErrorCode::registry_corrupt);
+    EXPECT_NE(data.error().message.find(r.path().string()), std::string::npos) << data.error().message;
+    EXPECT_NE(data.error().message.find(problem), std::string::npos) << data.error().message;
+    auto up = r.update([](RegistryData&) -> std::expected<void, Error> { return {}; });
+    ASSERT_FALSE(up);
+    EXPECT_EQ(slurp(r.path()), text) << "a corrupt registry must never be rewritten";
+  }
+}
+
+TEST(Registry, ConcurrentUpdatesLoseNothing) {
+  TempDir d;
+  const fs::path path = d.path / "reg.json";
+  constexpr int kThreads = 8;
+  constexpr int kEach = 15;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      Registry r(path);  // its own lock fd: flock serialises even within one process
+      for (int k = 0; k < kEach; ++k) {
+        const std::string id = "t" + std::to_string(i) + "_" + std::to_string(k);
+        ASSERT_TRUE(r.update([&](RegistryData& data) -> std::expected<void, Error> {
+          data.tasks.emplace(id, task(id));
+          return {};
+        }));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  auto data = Registry(path).load();
+  ASSERT_TRUE(data);
+  EXPECT_EQ(data->tasks.size(), static_cast<std::size_t>(kThreads * kEach));
+}

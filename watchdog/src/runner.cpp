@@ -1,0 +1,376 @@
+#include <airssys/watchdog/runner.hpp>
+
+#include <airssys/osl/unique_fd.hpp>
+#include <airssys/watchdog/cgroup.hpp>
+#include <airssys/watchdog/kill_tree.hpp>
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+
+namespace airssys::watchdog {
+
+using osl::UniqueFd;
+
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+bool terminal_state(const std::string& s) { return s == "exited" || s == "timed_out" || s == "killed" || s == "failed"; }
+
+void write_all_fd(int fd, std::string_view s) {
+  while (!s.empty()) {
+    const ssize_t n = ::write(fd, s.data(), s.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    s.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+std::expected<void, Error> insert_record(const Registry& reg, const StartRequest& req) {
+  return reg.update([&](RegistryData& d) -> std::expected<void, Error> {
+    if (auto it = d.tasks.find(req.id); it != d.tasks.end() && !terminal_state(it->second.state)) {
+      return std::unexpected(Error{ErrorCode::already_exists,
+                                   fmt::format("task '{}' already exists in {} and is {}; choose another id", req.id,
+                                               reg.path().string(), it->second.state)});
+    }
+    TaskRecord t;
+    t.id = req.id;
+    t.argv = req.argv;
+    std::error_code ec;
+    t.cwd = req.cwd.empty() ? std::filesystem::current_path(ec).string() : std::filesystem::absolute(req.cwd, ec).string();
+    t.env = req.env;
+    t.created_ms = now_ms();
+    if (req.timeout) t.timeout_ms = req.timeout->count();
+    t.grace_ms = req.grace.count();
+    t.foreground = req.wait;
+    t.stdout_log = reg.log_path(req.id, "stdout").string();
+    t.stderr_log = reg.log_path(req.id, "stderr").string();
+    d.tasks.insert_or_assign(req.id, std::move(t));
+    return {};
+  });
+}
+
+// Applies `f` to the task's record, if it is still there.
+template <class F>
+std::expected<void, Error> update_task(const Registry& reg, const std::string& id, F f) {
+  return reg.update([&](RegistryData& d) -> std::expected<void, Error> {
+    auto it = d.tasks.find(id);
+    if (it == d.tasks.end()) return std::unexpected(Error{ErrorCode::not_found, fmt::format("task '{}' vanished from the registry", id)});
+    f(it->second);
+    return {};
+  });
+}
+
+UniqueFd make_timer(std::chrono::milliseconds after) {
+  UniqueFd t(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC));
+  if (!t) return t;
+  itimerspec its{};
+  const auto ms = std::max<std::int64_t>(after.count(), 1);
+  its.it_value.tv_sec = ms / 1000;
+  its.it_value.tv_nsec = (ms % 1000) * 1'000'000;
+  ::timerfd_settime(t.get(), 0, &its, nullptr);
+  return t;
+}
+
+// The monitor: spawns the task and watches it to the end. `handshake` is the
+// pipe to the `start` caller (-1 in --wait mode). Returns the --wait status.
+int monitor(const Registry& reg, const StartRequest& req, int handshake) {
+  const bool foreground = handshake < 0;
+  auto fail = [&](const Error& e, int status) {
+    (void)update_task(reg, req.id, [&](TaskRecord& t) {
+      t.state = "failed";
+      t.error = e.message;
+      t.ended_ms = now_ms();
+    });
+    if (foreground) {
+      fmt::print(stderr, "task-watchdog: {}\n", e.message);
+    } else {
+      write_all_fd(handshake, fmt::format("ERR {}\n{}", e.exit_code(), e.message));
+    }
+    return status;
+  };
+
+  // Signals are read from a signalfd; block them before osl starts threads.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGHUP);
+  sigaddset(&sigs, SIGQUIT);
+  ::pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  UniqueFd sigfd(::signalfd(-1, &sigs, SFD_CLOEXEC));
+  // Orphans of the task (double-forked, setsid) are re-parented to us, so
+  // the fallback can still find them, and we reap them.
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+
+  auto system = make_system(req.policy_file, reg.dir());
+  if (!system) return fail(system.error(), kExitWatchdogFailed);
+  const std::string principal = current_principal();
+  ::mkdir((reg.dir() / "logs").c_str(), 0700);
+
+  const auto layout = detect_cgroup_layout();
+  auto cgroup = create_task_cgroup(layout, req.id, ::getpid());
+  Containment containment;
+  if (cgroup) {
+    containment.kind = "cgroup2";
+    containment.cgroup = cgroup->string();
+  } else {
+    containment.kind = "process-group";
+    containment.note = cgroup.error();
+  }
+
+  osl::process::Spawn op;
+  op.argv = req.argv;
+  op.options.extra_env = req.env;
+  op.options.extra_env.push_back("TASK_ID=" + req.id);
+  op.options.cwd = req.cwd;
+  op.options.stdin_ = osl::process::Stdio::null();
+  op.options.stdout_ = osl::process::Stdio::file(reg.log_path(req.id, "stdout"));
+  op.options.stderr_ = osl::process::Stdio::file(reg.log_path(req.id, "stderr"));
+  op.options.new_process_group = true;
+  if (cgroup) op.options.join_cgroups.push_back(*cgroup);
+  auto proc = system->run(principal, op);
+  if (!proc) {
+    if (cgroup) remove_cgroup(*cgroup);
+    const int status = proc.error().category == osl::ErrorCategory::not_found ? kExitNotFound : kExitCannotRun;
+    return fail(Error{ErrorCode::spawn_failed, fmt::format("cannot start task '{}': {}", req.id, proc.error().to_string())},
+                status);
+  }
+  const pid_t pid = proc->pid();
+  const auto pid_start = osl::process::start_time_of(pid);
+  const auto self_start = osl::process::start_time_of(::getpid());
+  const auto started = std::chrono::steady_clock::now();
+  std::optional<std::int64_t> deadline_ms;
+  if (req.timeout) deadline_ms = now_ms() + req.timeout->count();
+
+  TaskProcesses tp;
+  tp.cgroup = containment.kind == "cgroup2" ? containment.cgroup : std::string();
+  tp.leader = pid;
+  if (pid_start) tp.leader_start = *pid_start;
+  tp.monitor = ::getpid();
+  tp.exclude = {::getpid()};
+
+  auto recorded = update_task(reg, req.id, [&](TaskRecord& t) {
+    t.state = "running";
+    t.pid = pid;
+    if (pid_start) t.pid_start_time = *pid_start;
+    t.monitor_pid = ::getpid();
+    if (self_start) t.monitor_start_time = *self_start;
+    t.containment = containment;
+    t.deadline_ms = deadline_ms;
+  });
+  if (!recorded) {
+    (void)kill_task(*system, principal, tp, std::chrono::milliseconds(0));
+    return fail(recorded.error(), kExitWatchdogFailed);
+  }
+  if (!foreground) {
+    write_all_fd(handshake, "OK\n");
+    ::close(handshake);
+  }
+
+  // The event loop: the task's pidfd, the deadline, signals.
+  UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
+  UniqueFd deadline;
+  if (req.timeout) deadline = make_timer(*req.timeout - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started));
+  for (int fd : {proc->pidfd(), sigfd.get(), deadline.get()}) {
+    if (fd < 0) continue;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &ev);
+  }
+  enum class End { exited, timed_out, killed } end = End::exited;
+  std::string kill_note;
+  KillReport report;
+  bool done = false;
+  while (!done) {
+    epoll_event evs[4];
+    const int n = ::epoll_wait(ep.get(), evs, 4, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;  // cannot wait: fall through and kill
+    }
+    for (int i = 0; i < n && !done; ++i) {
+      const int fd = evs[i].data.fd;
+      if (fd == proc->pidfd()) {
+        done = true;
+      } else if (fd == deadline.get()) {
+        end = End::timed_out;
+        report = kill_task(*system, principal, tp, req.grace);
+        done = true;
+      } else if (fd == sigfd.get()) {
+        signalfd_siginfo si{};
+        if (::read(sigfd.get(), &si, sizeof si) != sizeof si) continue;
+        const int signo = static_cast<int>(si.ssi_signo);
+        if (foreground && (signo == SIGINT || signo == SIGTERM)) {
+          signal_task(*system, principal, tp, signo);  // like timeout(1): pass it on, keep waiting
+        } else if (signo != SIGHUP) {
+          end = End::killed;
+          kill_note = fmt::format("the monitor received signal {}", signo);
+          report = kill_task(*system, principal, tp, req.grace);
+          done = true;
+        }
+      }
+    }
+  }
+  auto status = proc->wait(std::chrono::seconds(30));
+  std::size_t leftovers = 0;
+  if (end == End::exited) {
+    // The main process ended: what it left behind goes too.
+    auto rest = kill_task(*system, principal, tp, req.grace);
+    leftovers = rest.found;
+  }
+  while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
+  if (cgroup) remove_cgroup(*cgroup);
+  proc->detach();  // already reaped (or unreapable); never kill by handle from here
+
+  (void)update_task(reg, req.id, [&](TaskRecord& t) {
+    if (t.state != "killed") {  // `task-watchdog kill` got there first: keep its verdict
+      t.state = end == End::timed_out ? "timed_out" : end == End::killed ? "killed" : "exited";
+      if (!kill_note.empty()) t.error = kill_note;
+    }
+    if (status) {
+      t.exit_code = status->code;
+      t.exit_signal = status->signal;
+    }
+    t.ended_ms = now_ms();
+    if (end == End::exited) t.leftover_processes = static_cast<std::int64_t>(leftovers);
+    if (report.left > 0) t.error = fmt::format("{} process(es) could not be killed", report.left);
+  });
+  if (end == End::timed_out) return kExitTimedOut;
+  if (!status) return kExitWatchdogFailed;
+  return status->shell_code();
+}
+
+}  // namespace
+
+std::string current_principal() {
+  const uid_t uid = ::geteuid();
+  passwd pw{};
+  passwd* out = nullptr;
+  char buf[4096];
+  if (::getpwuid_r(uid, &pw, buf, sizeof buf, &out) == 0 && out != nullptr && out->pw_name[0] != '\0') {
+    return out->pw_name;
+  }
+  return fmt::format("uid-{}", uid);
+}
+
+std::string default_policy_yaml(const std::string& principal, const std::filesystem::path& state_dir) {
+  std::error_code ec;
+  auto dir = std::filesystem::weakly_canonical(state_dir, ec);
+  if (ec) dir = state_dir;
+  const auto q = [](const std::string& s) { return nlohmann::json(s).dump(); };  // a YAML double-quoted scalar
+  return fmt::format(R"(version: 1
+rules:
+  - id: task-watchdog-processes
+    description: start the task, and signal or kill its processes
+    effect: allow
+    principals: [{0}]
+    operations: [process.spawn, process.signal, process.kill]
+    resources: ["**"]
+  - id: task-watchdog-state
+    description: the task's log files and joining its cgroup
+    effect: allow
+    principals: [{0}]
+    operations: [fs.write]
+    resources: [{1}, "/sys/fs/cgroup/**"]
+)",
+                     q(principal), q(dir.string() + "/**"));
+}
+
+std::expected<osl::System, Error> make_system(const std::filesystem::path& policy_file, const std::filesystem::path& state_dir) {
+  std::expected<osl::Policy, osl::PolicyError> policy =
+      policy_file.empty() ? osl::Policy::parse(default_policy_yaml(current_principal(), state_dir), "<built-in policy>")
+                          : osl::Policy::load_file(policy_file);
+  if (!policy) return std::unexpected(Error{ErrorCode::usage, "policy: " + policy.error().to_string()});
+  osl::SystemOptions opts;
+  opts.policy = std::move(*policy);
+  return osl::System(std::move(opts));
+}
+
+int start_task(const Registry& reg, const StartRequest& req) {
+  if (auto r = insert_record(reg, req); !r) {
+    fmt::print(stderr, "task-watchdog: {}\n", r.error().message);
+    return req.wait ? kExitWatchdogFailed : r.error().exit_code();
+  }
+  if (req.wait) return monitor(reg, req, -1);
+
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) {
+    fmt::print(stderr, "task-watchdog: pipe: {}\n", std::strerror(errno));
+    return 1;
+  }
+  UniqueFd rd(p[0]);
+  UniqueFd wr(p[1]);
+  std::fflush(nullptr);
+  const pid_t child = ::fork();
+  if (child < 0) {
+    fmt::print(stderr, "task-watchdog: fork: {}\n", std::strerror(errno));
+    return 1;
+  }
+  if (child == 0) {
+    rd.reset();
+    ::setsid();
+    const pid_t m = ::fork();
+    if (m != 0) ::_exit(m < 0 ? 1 : 0);
+    // The monitor: nothing of the caller's terminal or pipes is kept, so a
+    // caller reading our stdout (e.g. $(task-watchdog start …)) sees EOF.
+    ::mkdir(reg.dir().c_str(), 0700);
+    ::mkdir((reg.dir() / "logs").c_str(), 0700);
+    const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    const auto mlog = reg.log_path(req.id, "monitor");
+    const int log = ::open(mlog.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (null >= 0) ::dup2(null, 0);
+    ::dup2(log >= 0 ? log : null, 1);
+    ::dup2(log >= 0 ? log : null, 2);
+    const int status = monitor(reg, req, wr.release());
+    std::fflush(nullptr);
+    (void)status;
+    ::_exit(0);
+  }
+  wr.reset();
+  int st = 0;
+  while (::waitpid(child, &st, 0) < 0 && errno == EINTR) {
+  }
+  std::string msg;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(rd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    msg.append(buf, static_cast<std::size_t>(n));
+  }
+  if (msg.starts_with("OK")) {
+    fmt::print("{}\n", req.id);
+    return 0;
+  }
+  if (msg.starts_with("ERR ")) {
+    const auto nl = msg.find('\n');
+    const int code = std::atoi(msg.substr(4, nl).c_str());
+    fmt::print(stderr, "task-watchdog: {}\n", nl == std::string::npos ? msg : msg.substr(nl + 1));
+    return code > 0 ? code : 1;
+  }
+  fmt::print(stderr, "task-watchdog: the monitor of task '{}' ended before starting it; see {}\n", req.id,
+             reg.log_path(req.id, "monitor").string());
+  return 1;
+}
+
+}  // namespace airssys::watchdog

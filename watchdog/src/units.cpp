@@ -1,0 +1,101 @@
+#include <airssys/watchdog/units.hpp>
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <limits>
+
+namespace airssys::watchdog {
+
+namespace {
+
+struct NumberSuffix {
+  std::uint64_t number = 0;
+  std::string_view suffix;
+};
+
+std::expected<NumberSuffix, Error> split(std::string_view text, std::string_view what) {
+  std::uint64_t n = 0;
+  const auto* end = text.data() + text.size();
+  auto [p, ec] = std::from_chars(text.data(), end, n);
+  if (ec != std::errc{} || p == text.data()) {
+    return std::unexpected(Error{ErrorCode::usage, fmt::format("invalid {} '{}': expected a whole number with a unit", what, text)});
+  }
+  return NumberSuffix{n, std::string_view(p, static_cast<std::size_t>(end - p))};
+}
+
+std::expected<std::uint64_t, Error> scaled(std::uint64_t n, std::uint64_t unit, std::string_view text, std::string_view what) {
+  if (n > std::numeric_limits<std::uint64_t>::max() / unit) {
+    return std::unexpected(Error{ErrorCode::usage, fmt::format("{} '{}' is too large", what, text)});
+  }
+  return n * unit;
+}
+
+}  // namespace
+
+std::expected<std::chrono::milliseconds, Error> parse_duration(std::string_view text) {
+  auto ns = split(text, "duration");
+  if (!ns) return std::unexpected(ns.error());
+  std::uint64_t unit = 0;
+  const auto s = ns->suffix;
+  if (s == "ms") unit = 1;
+  else if (s.empty() || s == "s") unit = 1000;
+  else if (s == "m") unit = 60'000;
+  else if (s == "h") unit = 3'600'000;
+  else if (s == "d") unit = 86'400'000;
+  else {
+    return std::unexpected(Error{ErrorCode::usage,
+                                 fmt::format("invalid duration '{}': unit must be ms, s, m, h or d (e.g. 90s, 15m, 2h)", text)});
+  }
+  auto v = scaled(ns->number, unit, text, "duration");
+  if (!v) return std::unexpected(v.error());
+  // Keep far from overflow in time_point arithmetic: at most ~100 years.
+  if (*v > 100ULL * 365 * 86'400'000) return std::unexpected(Error{ErrorCode::usage, fmt::format("duration '{}' is too large", text)});
+  return std::chrono::milliseconds(static_cast<std::int64_t>(*v));
+}
+
+std::expected<std::uint64_t, Error> parse_size(std::string_view text) {
+  auto ns = split(text, "size");
+  if (!ns) return std::unexpected(ns.error());
+  std::string_view s = ns->suffix;
+  if (s.size() == 2 && (s[1] == 'B' || s[1] == 'b')) s = s.substr(0, 1);  // "512MB" = "512M"
+  std::uint64_t unit = 0;
+  if (s.empty() || s == "B" || s == "b") unit = 1;
+  else if (s == "K" || s == "k") unit = 1ULL << 10;
+  else if (s == "M" || s == "m") unit = 1ULL << 20;
+  else if (s == "G" || s == "g") unit = 1ULL << 30;
+  else if (s == "T" || s == "t") unit = 1ULL << 40;
+  else {
+    return std::unexpected(Error{ErrorCode::usage, fmt::format("invalid size '{}': unit must be K, M, G or T (e.g. 512M, 2G)", text)});
+  }
+  return scaled(ns->number, unit, text, "size");
+}
+
+std::string format_duration(std::chrono::milliseconds d) {
+  auto ms = d.count();
+  if (ms == 0) return "0s";
+  std::string out;
+  if (ms < 0) {
+    out = "-";
+    ms = -ms;
+  }
+  const std::pair<std::int64_t, const char*> units[] = {{86'400'000, "d"}, {3'600'000, "h"}, {60'000, "m"}, {1000, "s"}, {1, "ms"}};
+  for (auto [u, name] : units) {
+    if (ms >= u) {
+      out += fmt::format("{}{}", ms / u, name);
+      ms %= u;
+    }
+  }
+  return out;
+}
+
+bool valid_task_id(std::string_view id) noexcept {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace airssys::watchdog

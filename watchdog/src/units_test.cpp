@@ -1,0 +1,48 @@
+#include <airssys/watchdog/units.hpp>
+
+#include <gtest/gtest.h>
+
+using namespace airssys::watchdog;
+using namespace std::chrono_literals;
+
+TEST(Units, Durations) {
+  EXPECT_EQ(parse_duration("90s").value(), 90s);
+  EXPECT_EQ(parse_duration("15m").value(), 15min);
+  EXPECT_EQ(parse_duration("2h").value(), 2h);
+  EXPECT_EQ(parse_duration("500ms").value(), 500ms);
+  EXPECT_EQ(parse_duration("1d").value(), 24h);
+  EXPECT_EQ(parse_duration("7").value(), 7s);
+  for (const char* bad : {"", "s", "10x", "-5s", "1.5s", "10 s", "99999999999999999999s", "9999999d"}) {
+    auto r = parse_duration(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::usage);
+  }
+}
+
+TEST(Units, Sizes) {
+  EXPECT_EQ(parse_size("512M").value(), 512ULL << 20);
+  EXPECT_EQ(parse_size("2G").value(), 2ULL << 30);
+  EXPECT_EQ(parse_size("64K").value(), 64ULL << 10);
+  EXPECT_EQ(parse_size("100").value(), 100U);
+  EXPECT_EQ(parse_size("1GB").value(), 1ULL << 30);
+  EXPECT_FALSE(parse_size("12Q"));
+  EXPECT_FALSE(parse_size("M"));
+  EXPECT_FALSE(parse_size("99999999999T"));
+}
+
+TEST(Units, FormatDuration) {
+  EXPECT_EQ(format_duration(90s), "1m30s");
+  EXPECT_EQ(format_duration(500ms), "500ms");
+  EXPECT_EQ(format_duration(0ms), "0s");
+  EXPECT_EQ(format_duration(2h), "2h");
+}
+
+TEST(Units, TaskIds) {
+  EXPECT_TRUE(valid_task_id("build-1_A"));
+  EXPECT_TRUE(valid_task_id(std::string(64, 'a')));
+  EXPECT_FALSE(valid_task_id(std::string(65, 'a')));
+  EXPECT_FALSE(valid_task_id(""));
+  EXPECT_FALSE(valid_task_id("a b"));
+  EXPECT_FALSE(valid_task_id("../x"));
+  EXPECT_FALSE(valid_task_id("a.b"));
+}

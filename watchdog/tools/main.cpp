@@ -1,0 +1,284 @@
+// task-watchdog — run tasks with deadlines; when one overruns, all of it dies.
+// Usage and exit codes: docs/task-watchdog.md (and --help).
+
+#include <airssys/watchdog/cgroup.hpp>
+#include <airssys/watchdog/kill_tree.hpp>
+#include <airssys/watchdog/proc.hpp>
+#include <airssys/watchdog/registry.hpp>
+#include <airssys/watchdog/runner.hpp>
+#include <airssys/watchdog/units.hpp>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+namespace wd = airssys::watchdog;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kExitCodes = R"(Exit codes:
+  0    success (start: the task is running; status: the task is known)
+  1    failure (I/O, system call, a kill that left processes behind)
+  2    usage error (bad option, id, duration or size)
+  3    no task with that id
+  4    the registry is corrupt or unreadable (it is left untouched)
+  5    a task with that id is already running
+  6    the task could not be started (policy, program, cgroup)
+  7    the recorded process is gone or its PID now belongs to another process
+ start --wait (like timeout(1)):
+  N    the task's exit code; 128+S when signal S ended it
+  124  the deadline killed the task
+  125  task-watchdog itself failed
+  126  the program could not be executed
+  127  the program was not found)";
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+int report(const wd::Error& e) {
+  fmt::print(stderr, "task-watchdog: {}\n", e.message);
+  return e.exit_code();
+}
+
+bool terminal(const std::string& s) { return s == "exited" || s == "timed_out" || s == "killed" || s == "failed"; }
+
+// The recorded state, corrected for a monitor that is gone.
+std::string effective_state(const wd::TaskRecord& t, std::size_t alive) {
+  if (terminal(t.state)) return t.state;
+  const bool monitor_alive = t.monitor_pid && !wd::process_gone(static_cast<pid_t>(*t.monitor_pid), t.monitor_start_time);
+  if (monitor_alive) return t.state;
+  return alive > 0 ? t.state + " (monitor gone: deadline not enforced)" : "lost";
+}
+
+std::string command_line(const wd::TaskRecord& t) {
+  std::string s;
+  for (const auto& a : t.argv) {
+    if (!s.empty()) s += ' ';
+    s += a;
+  }
+  return s;
+}
+
+std::string deadline_text(const wd::TaskRecord& t) {
+  if (!t.deadline_ms) return t.timeout_ms ? wd::format_duration(std::chrono::milliseconds(*t.timeout_ms)) : "none";
+  if (terminal(t.state)) return "-";
+  const auto left = *t.deadline_ms - now_ms();
+  return left > 0 ? "in " + wd::format_duration(std::chrono::milliseconds(left)) : "passed";
+}
+
+std::string containment_text(const wd::TaskRecord& t) {
+  if (t.containment.kind == "cgroup2") return "cgroup v2 " + t.containment.cgroup;
+  if (t.containment.kind.empty()) return "-";
+  return fmt::format("process group{} + descendant walk (fallback: {})", t.pid ? fmt::format(" {}", *t.pid) : "",
+                     t.containment.note.empty() ? "no cgroup" : t.containment.note);
+}
+
+json status_json(const wd::TaskRecord& t) {
+  const auto alive = wd::collect_processes(wd::task_processes(t)).size();
+  json j = wd::task_to_json(t);
+  j["effective_state"] = effective_state(t, alive);
+  j["processes_alive"] = alive;
+  return j;
+}
+
+std::expected<wd::TaskRecord, wd::Error> find_task(const wd::Registry& reg, const std::string& id) {
+  auto data = reg.load();
+  if (!data) return std::unexpected(data.error());
+  auto it = data->tasks.find(id);
+  if (it == data->tasks.end()) {
+    return std::unexpected(wd::Error{wd::ErrorCode::not_found, fmt::format("no task '{}' in {}", id, reg.path().string())});
+  }
+  return it->second;
+}
+
+int cmd_list(const wd::Registry& reg, bool as_json) {
+  auto data = reg.load();
+  if (!data) return report(data.error());
+  std::vector<const wd::TaskRecord*> tasks;
+  for (const auto& [id, t] : data->tasks) tasks.push_back(&t);
+  std::sort(tasks.begin(), tasks.end(), [](auto* a, auto* b) { return a->created_ms < b->created_ms; });
+  if (as_json) {
+    json arr = json::array();
+    for (const auto* t : tasks) arr.push_back(wd::task_to_json(*t));
+    fmt::print("{}\n", arr.dump());
+    return 0;
+  }
+  fmt::print("{:<24} {:<10} {:>8} {:<12} {}\n", "ID", "STATE", "PID", "DEADLINE", "COMMAND");
+  for (const auto* t : tasks) {
+    fmt::print("{:<24} {:<10} {:>8} {:<12} {}\n", t->id, t->state, t->pid ? std::to_string(*t->pid) : "-",
+               deadline_text(*t), command_line(*t));
+  }
+  return 0;
+}
+
+int cmd_status(const wd::Registry& reg, const std::string& id, bool as_json) {
+  auto t = find_task(reg, id);
+  if (!t) return report(t.error());
+  const json j = status_json(*t);
+  if (as_json) {
+    fmt::print("{}\n", j.dump());
+    return 0;
+  }
+  fmt::print("id:          {}\n", t->id);
+  fmt::print("state:       {}\n", j["effective_state"].get<std::string>());
+  fmt::print("command:     {}\n", command_line(*t));
+  fmt::print("pid:         {}\n", t->pid ? fmt::format("{} (start time {})", *t->pid, t->pid_start_time.value_or(0)) : "-");
+  fmt::print("monitor:     {}\n", t->monitor_pid ? fmt::format("{}{}", *t->monitor_pid,
+                                                                 wd::process_gone(static_cast<pid_t>(*t->monitor_pid), t->monitor_start_time) ? " (gone)" : " (running)")
+                                                   : "-");
+  fmt::print("containment: {}\n", containment_text(*t));
+  fmt::print("processes:   {} alive\n", j["processes_alive"].get<std::size_t>());
+  fmt::print("timeout:     {} (grace {})\n", t->timeout_ms ? wd::format_duration(std::chrono::milliseconds(*t->timeout_ms)) : "none",
+             wd::format_duration(std::chrono::milliseconds(t->grace_ms)));
+  fmt::print("deadline:    {}\n", deadline_text(*t));
+  if (t->exit_code) fmt::print("exit:        code {}\n", *t->exit_code);
+  if (t->exit_signal) fmt::print("exit:        signal {}\n", *t->exit_signal);
+  if (t->leftover_processes && *t->leftover_processes > 0) fmt::print("leftovers:   {} process(es) killed after the main process ended\n", *t->leftover_processes);
+  if (!t->error.empty()) fmt::print("note:        {}\n", t->error);
+  fmt::print("logs:        {}\n             {}\n", t->stdout_log, t->stderr_log);
+  return 0;
+}
+
+int cmd_kill(const wd::Registry& reg, const std::string& id, const std::string& grace_text, const std::string& policy) {
+  auto t = find_task(reg, id);
+  if (!t) return report(t.error());
+  std::chrono::milliseconds grace(t->grace_ms);
+  if (!grace_text.empty()) {
+    auto g = wd::parse_duration(grace_text);
+    if (!g) return report(g.error());
+    grace = *g;
+  }
+  if (terminal(t->state)) {
+    fmt::print("task '{}' already ended ({})\n", id, t->state);
+    return 0;
+  }
+  const auto tp = wd::task_processes(*t);
+  if (wd::collect_processes(tp).empty()) {
+    if (!tp.monitor && t->pid && wd::process_gone(static_cast<pid_t>(*t->pid), t->pid_start_time)) {
+      return report(wd::Error{wd::ErrorCode::stale, fmt::format("task '{}': nothing to kill: pid {} has ended or now belongs to "
+                                                                "another process (start time differs)", id, *t->pid)});
+    }
+    fmt::print("task '{}': no processes left\n", id);
+    return 0;
+  }
+  auto system = wd::make_system(policy, reg.dir());
+  if (!system) return report(system.error());
+  // Record the verdict first: the monitor, seeing the task end, keeps it.
+  const bool monitor_alive = tp.monitor.has_value();
+  auto marked = reg.update([&](wd::RegistryData& d) -> std::expected<void, wd::Error> {
+    if (auto it = d.tasks.find(id); it != d.tasks.end() && !terminal(it->second.state)) {
+      it->second.state = "killed";
+      it->second.error = "killed by `task-watchdog kill`";
+      if (!monitor_alive) it->second.ended_ms = now_ms();
+    }
+    return {};
+  });
+  if (!marked) return report(marked.error());
+  const auto r = wd::kill_task(*system, wd::current_principal(), tp, grace);
+  if (r.left > 0) {
+    (void)reg.update([&](wd::RegistryData& d) -> std::expected<void, wd::Error> {
+      if (auto it = d.tasks.find(id); it != d.tasks.end()) it->second.error = fmt::format("`task-watchdog kill` left {} process(es)", r.left);
+      return {};
+    });
+  }
+  fmt::print("task '{}': {} process(es) found, {} ended on SIGTERM, {} left ({})\n", id, r.found, r.terminated, r.left, r.method);
+  return r.left == 0 ? 0 : 1;
+}
+
+int cmd_logs(const wd::Registry& reg, const std::string& id) {
+  auto t = find_task(reg, id);
+  if (!t) return report(t.error());
+  for (const auto& [path, out] : {std::pair{t->stdout_log, stdout}, std::pair{t->stderr_log, stderr}}) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) continue;
+    char buf[65536];
+    while (in.read(buf, sizeof buf) || in.gcount() > 0) std::fwrite(buf, 1, static_cast<std::size_t>(in.gcount()), out);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"task-watchdog: run tasks with deadlines; when one overruns, all of it dies."};
+  app.footer(kExitCodes);
+  app.require_subcommand(1);
+  std::string registry_opt;
+  app.add_option("--registry", registry_opt, "registry file (default $TASK_WATCHDOG_REGISTRY, else ./.task-watchdog/registry.json)");
+  app.fallthrough();
+
+  wd::StartRequest req;
+  std::string timeout_text, grace_text = "10s", cwd_text, policy_text;
+  auto* start = app.add_subcommand("start", "start a task in the background (or in the foreground with --wait)");
+  start->add_option("--id", req.id, "task id, [A-Za-z0-9_-]{1,64}")->required();
+  start->add_option("--timeout", timeout_text, "deadline after the start, e.g. 90s, 15m, 2h, 500ms");
+  start->add_option("--grace", grace_text, "time between SIGTERM and SIGKILL (default 10s)");
+  start->add_option("--cwd", cwd_text, "working directory of the task");
+  start->add_option("--env", req.env, "K=V added to the task's environment (repeatable)");
+  start->add_option("--policy", policy_text, "airssys-osl policy file (default: the built-in policy)");
+  start->add_flag("--wait", req.wait, "stay in the foreground like timeout(1); exit 124 on the deadline");
+  start->add_option("command", req.argv, "-- PROGRAM ARGS...")->required();
+
+  bool list_json = false;
+  auto* list = app.add_subcommand("list", "list the tasks of the registry");
+  list->add_flag("--json", list_json, "one JSON array");
+
+  std::string id;
+  bool status_json_flag = false;
+  auto* status = app.add_subcommand("status", "show one task (alias: check)");
+  status->alias("check");
+  status->add_option("id", id, "task id")->required();
+  status->add_flag("--json", status_json_flag, "one JSON object");
+
+  std::string kill_grace, kill_policy;
+  auto* kill = app.add_subcommand("kill", "kill every process of a task: SIGTERM, grace, SIGKILL, verify");
+  kill->add_option("id", id, "task id")->required();
+  kill->add_option("--grace", kill_grace, "time between SIGTERM and SIGKILL (default: the task's)");
+  kill->add_option("--policy", kill_policy, "airssys-osl policy file (default: the built-in policy)");
+
+  auto* logs = app.add_subcommand("logs", "print the task's stdout log (to stdout) and stderr log (to stderr)");
+  logs->add_option("id", id, "task id")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : static_cast<int>(wd::ErrorCode::usage);
+  }
+
+  const wd::Registry reg(wd::Registry::default_path(registry_opt));
+  if (*start) {
+    const int fail = req.wait ? wd::kExitWatchdogFailed : static_cast<int>(wd::ErrorCode::usage);
+    auto usage = [&](const std::string& m) {
+      fmt::print(stderr, "task-watchdog: {}\n", m);
+      return fail;
+    };
+    if (!wd::valid_task_id(req.id)) return usage(fmt::format("invalid task id '{}': use 1-64 of A-Z a-z 0-9 _ -", req.id));
+    if (!timeout_text.empty()) {
+      auto d = wd::parse_duration(timeout_text);
+      if (!d) return usage(d.error().message);
+      req.timeout = *d;
+    }
+    auto g = wd::parse_duration(grace_text);
+    if (!g) return usage(g.error().message);
+    req.grace = *g;
+    for (const auto& e : req.env) {
+      if (e.find('=') == std::string::npos || e.front() == '=') return usage(fmt::format("--env '{}': expected K=V", e));
+    }
+    req.cwd = cwd_text;
+    req.policy_file = policy_text;
+    return wd::start_task(reg, req);
+  }
+  if (*list) return cmd_list(reg, list_json);
+  if (*status) return cmd_status(reg, id, status_json_flag);
+  if (*kill) return cmd_kill(reg, id, kill_grace, kill_policy);
+  if (*logs) return cmd_logs(reg, id);
+  return 2;
+}
