@@ -149,4 +149,21 @@ TEST(Router, ConsistentHashIsStableAndMovesFewKeys) {
   EXPECT_LT(moved, 3000);
 }
 
+TEST(Health, SnapshotCountsEveryLiveActor) {
+  rt::ActorSystem sys{{.deterministic = true}};
+  auto a = sys.spawn<Box>().value();
+  auto b = sys.spawn<Box>().value();
+  sys.run_until_idle();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(a.tell(Note{i}).has_value());
+  auto h = sys.health();
+  EXPECT_EQ(h.system.live_actors, 2u);
+  ASSERT_EQ(h.actors.size(), 2u);
+  EXPECT_EQ(h.actors[0].id, a.id());
+  EXPECT_EQ(h.actors[0].stats.mailbox_depth, 3u);
+  EXPECT_EQ(h.mailbox_depth_total, 3u);
+  sys.run_until_idle();
+  EXPECT_EQ(sys.health().actors[0].stats.processed, 3u);
+  (void)b;
+}
+
 }  // namespace

@@ -206,6 +206,20 @@ SystemStats SystemCore::stats() const noexcept {
                      dead_letters_.load(std::memory_order_relaxed)};
 }
 
+HealthSnapshot SystemCore::health() {
+  HealthSnapshot h;
+  h.system = stats();
+  for (auto& c : snapshot(false)) {
+    ActorHealth a{c->id(), c->stats()};
+    h.mailbox_depth_total += a.stats.mailbox_depth;
+    h.dropped_total += a.stats.dropped;
+    h.failures_total += a.stats.failures;
+    h.actors.push_back(a);
+  }
+  std::sort(h.actors.begin(), h.actors.end(), [](const ActorHealth& a, const ActorHealth& b) { return a.id < b.id; });
+  return h;
+}
+
 // ---- core_api.hpp ----
 
 ActorSystem& system_of(SystemCore* core) noexcept { return *core->owner; }
@@ -232,6 +246,7 @@ ActorSystem::~ActorSystem() { (void)shutdown(); }
 std::expected<void, Error> ActorSystem::shutdown() noexcept { return core_->shutdown(); }
 std::size_t ActorSystem::run_until_idle(std::size_t max_steps) { return core_->run_until_idle(max_steps); }
 SystemStats ActorSystem::stats() const noexcept { return core_->stats(); }
+HealthSnapshot ActorSystem::health() const { return core_->health(); }
 Registry& ActorSystem::registry() noexcept { return core_->registry; }
 unsigned ActorSystem::workers() const noexcept { return core_->workers(); }
 

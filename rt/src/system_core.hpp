@@ -58,6 +58,7 @@ class SystemCore {
   std::expected<void, Error> shutdown() noexcept;
   std::size_t run_until_idle(std::size_t max_steps) { return exec_->run_until_idle(max_steps); }
   [[nodiscard]] SystemStats stats() const noexcept;
+  [[nodiscard]] HealthSnapshot health();
   [[nodiscard]] unsigned workers() const noexcept { return exec_->workers(); }
 
   ActorSystem* owner;

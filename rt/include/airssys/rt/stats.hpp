@@ -2,6 +2,7 @@
 // Per-actor counters (health). Read from any thread; values are relaxed
 // snapshots, exact once the actor is idle.
 #include <cstdint>
+#include <vector>
 
 namespace airssys::rt {
 
@@ -18,6 +19,20 @@ struct SystemStats {
   std::uint64_t live_actors = 0;
   std::uint64_t spawned = 0;
   std::uint64_t dead_letters = 0;   // sent to actors that had stopped
+};
+
+struct ActorHealth {
+  std::uint64_t id = 0;
+  ActorStats stats;
+};
+
+// A point-in-time view of the whole system (ActorSystem::health()).
+struct HealthSnapshot {
+  SystemStats system;
+  std::uint64_t mailbox_depth_total = 0;
+  std::uint64_t dropped_total = 0;
+  std::uint64_t failures_total = 0;
+  std::vector<ActorHealth> actors;  // live actors, by id
 };
 
 }  // namespace airssys::rt

@@ -99,6 +99,8 @@ class ActorSystem {
   std::size_t run_until_idle(std::size_t max_steps = 10'000'000);
 
   [[nodiscard]] SystemStats stats() const noexcept;
+  // Counters of every live actor (takes each live-list shard lock briefly).
+  [[nodiscard]] HealthSnapshot health() const;
   // Names and groups (registry.hpp).
   [[nodiscard]] Registry& registry() noexcept;
   [[nodiscard]] unsigned workers() const noexcept;
