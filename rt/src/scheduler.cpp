@@ -82,6 +82,7 @@ class ThreadPool final : public Executor {
       return;
     }
     inject_.push(static_cast<RunHook*>(c));
+    injected_.fetch_add(1, std::memory_order_seq_cst);  // after the push: see work_visible()
     wake_one_if_sleeping();
   }
 
@@ -167,13 +168,15 @@ class ThreadPool final : public Executor {
   }
 
   CellBase* take_injected(Worker& w) noexcept {
-    if (!inject_.maybe_nonempty()) return nullptr;
+    if (injected_.load(std::memory_order_seq_cst) <= 0) return nullptr;
     if (inject_lock_.test_and_set(std::memory_order_acquire)) return nullptr;  // someone else drains
     CellBase* first = nullptr;
     std::size_t moved = 0;
+    std::int64_t popped = 0;
     for (std::size_t i = 0; i < kInjectBatch; ++i) {
       MpscNode* n = inject_.pop();
       if (n == nullptr) break;
+      ++popped;
       if (first == nullptr) {
         first = cell_of(n);
       } else {
@@ -182,12 +185,17 @@ class ThreadPool final : public Executor {
       }
     }
     inject_lock_.clear(std::memory_order_release);
+    injected_.fetch_sub(popped, std::memory_order_seq_cst);
     if (moved > 0) wake_one_if_sleeping();
     return first;
   }
 
+  // The injection queue is judged by its counter, not by peeking at the
+  // queue: a Vyukov queue can hold an item while its head points at the
+  // stub (after a concurrent push during the consumer's stub re-insertion),
+  // and a peek would then report it empty and let every worker park.
   bool work_visible() const noexcept {
-    if (inject_.maybe_nonempty()) return true;
+    if (injected_.load(std::memory_order_seq_cst) > 0) return true;
     for (auto& w : workers_)
       if (w->deque.maybe_nonempty()) return true;
     return false;
@@ -212,6 +220,7 @@ class ThreadPool final : public Executor {
 
   std::vector<std::unique_ptr<Worker>> workers_;
   MpscQueue inject_;
+  std::atomic<std::int64_t> injected_{0};  // pushed minus popped (may dip below 0 briefly)
   std::atomic_flag inject_lock_ = ATOMIC_FLAG_INIT;
   alignas(64) std::atomic<std::uint32_t> epoch_{0};
   alignas(64) std::atomic<int> sleepers_{0};

@@ -70,11 +70,9 @@ class MpscQueue {
   void push(MpscNode* n) noexcept { mpsc_push(p_, n); }
   MpscNode* pop() noexcept { return mpsc_pop(p_, c_); }
 
-  // Any thread; a hint only (true may be stale by the time the caller acts).
-  [[nodiscard]] bool maybe_nonempty() const noexcept {
-    return p_.head.load(std::memory_order_seq_cst) != &c_.stub ||
-           c_.stub.next.load(std::memory_order_acquire) != nullptr;
-  }
+  // No emptiness peek from other threads: after the consumer re-inserts the
+  // stub while a producer pushes, head can point at the stub with an item
+  // still queued. Owners that need to know keep their own counter.
 
  private:
   MpscProducer p_;
