@@ -221,7 +221,7 @@ int main(int argc, char** argv) {
   start->add_option("--timeout", timeout_text, "deadline after the start, e.g. 90s, 15m, 2h, 500ms");
   start->add_option("--grace", grace_text, "time between SIGTERM and SIGKILL (default 10s)");
   start->add_option("--cwd", cwd_text, "working directory of the task");
-  start->add_option("--env", req.env, "K=V added to the task's environment (repeatable)");
+  start->add_option("--env", req.env, "K=V added to the task's environment (repeatable)")->allow_extra_args(false);
   start->add_option("--policy", policy_text, "airssys-osl policy file (default: the built-in policy)");
   start->add_flag("--wait", req.wait, "stay in the foreground like timeout(1); exit 124 on the deadline");
   start->add_option("command", req.argv, "-- PROGRAM ARGS...")->required();

@@ -1,0 +1,166 @@
+// task-watchdog CLI: --wait like timeout(1), concurrent starts, a corrupt
+// registry, PID reuse, TASK_ID, usage errors.
+
+#include "harness.hpp"
+
+#include <airssys/watchdog/proc.hpp>
+
+#include <set>
+
+using namespace wdtest;
+
+TEST(Cli, WaitReturns124WhenTheDeadlineKills) {
+  ASSERT_FALSE(bin().empty()) << "TASK_WATCHDOG_BIN is not set";
+  TempDir d;
+  const auto reg = d.path / "registry.json";
+  auto r = run(d.path, {"start", "--wait", "--registry", reg.string(), "--id", "w", "--timeout", "1s", "--grace", "1s",
+                        "--", "sleep", "1000"});
+  EXPECT_EQ(r.rc, 124) << r.err;
+  EXPECT_TRUE(state_is(d.path, reg, "w", "timed_out"));
+}
+
+TEST(Cli, WaitReturnsTheTaskExitCodeAndSetsTaskId) {
+  TempDir d;
+  const auto reg = d.path / "registry.json";
+  auto r = run(d.path, {"start", "--wait", "--registry", reg.string(), "--id", "env-1", "--env", "X=y", "--", "/bin/sh",
+                        "-c", "echo \"$TASK_ID $X\"; exit 7"});
+  EXPECT_EQ(r.rc, 7) << r.err;
+  r = run(d.path, {"logs", "env-1", "--registry", reg.string()});
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_EQ(r.out, "env-1 y\n");
+  auto st = status_json(d.path, reg, "env-1");
+  ASSERT_TRUE(st);
+  EXPECT_EQ((*st)["state"], "exited");
+  EXPECT_EQ((*st)["exit_code"], 7);
+}
+
+TEST(Cli, WaitMissingProgramIs127) {
+  TempDir d;
+  auto r = run(d.path, {"start", "--wait", "--registry", (d.path / "r.json").string(), "--id", "x", "--", "/nonexistent/prog"});
+  EXPECT_EQ(r.rc, 127) << r.err;
+}
+
+TEST(Cli, RegistryFromEnvironment) {
+  TempDir d;
+  const auto reg = d.path / "env" / "registry.json";
+  auto r = run(d.path, {"start", "--wait", "--id", "e", "--", "true"}, {"TASK_WATCHDOG_REGISTRY=" + reg.string()});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_TRUE(fs::exists(reg));
+}
+
+TEST(Cli, FiftyConcurrentStartsAreAllRecorded) {
+  TempDir d;
+  const auto reg = d.path / "registry.json";
+  constexpr int kN = 50;
+  std::vector<pid_t> children;
+  for (int i = 0; i < kN; ++i) {
+    children.push_back(spawn({"start", "--registry", reg.string(), "--id", "t" + std::to_string(i), "--", "true"},
+                             d.path / ("o" + std::to_string(i)), d.path / ("e" + std::to_string(i))));
+  }
+  int failures = 0;
+  for (pid_t c : children) failures += wait_child(c, 300s) == 0 ? 0 : 1;
+  EXPECT_EQ(failures, 0);
+  // Wait for every monitor to record the end before the temp dir goes.
+  nlohmann::json list;
+  ASSERT_TRUE(eventually([&] {
+    auto r = run(d.path, {"list", "--json", "--registry", reg.string()});
+    if (r.rc != 0) return false;
+    list = nlohmann::json::parse(r.out, nullptr, false);
+    if (list.is_discarded() || list.size() != kN) return false;
+    for (const auto& t : list) {
+      if (t["state"] != "exited") return false;
+    }
+    return true;
+  }, 240s)) << list.dump();
+  std::set<std::string> ids;
+  for (const auto& t : list) ids.insert(t["id"].get<std::string>());
+  EXPECT_EQ(ids.size(), static_cast<std::size_t>(kN));
+}
+
+TEST(Cli, CorruptRegistryIsRefusedAndPreserved) {
+  TempDir d;
+  const auto reg = d.path / "registry.json";
+  for (const std::string& text : {std::string("{\"schema_version\": 1, \"tasks\": {\"x\": "), std::string(R"({"schema_version": 1, "tasks": {"x": {"id": "x", "argv": "oops"}}})")}) {
+    { std::ofstream(reg, std::ios::trunc) << text; }
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {"list"}, {"status", "x"}, {"kill", "x"}, {"start", "--id", "y", "--", "true"},
+             {"start", "--wait", "--id", "z", "--", "true"}}) {
+      std::vector<std::string> full = args;  // --registry before any "--"
+      full.insert(full.begin() + 1, {"--registry", reg.string()});
+      auto r = run(d.path, full);
+      EXPECT_NE(r.rc, 0) << args[0];
+      if (args[0] != "start" || args[1] != "--wait") {
+        EXPECT_EQ(r.rc, 4) << args[0] << ": " << r.err;
+      }
+      EXPECT_NE(r.err.find(reg.string()), std::string::npos) << r.err;
+      EXPECT_EQ(slurp(reg), text) << "the corrupt registry was modified by " << args[0];
+    }
+  }
+  // Nothing beside it but the lock file: no temp files, no logs of a started task.
+  for (const auto& e : fs::directory_iterator(d.path)) {
+    const auto name = e.path().filename().string();
+    EXPECT_TRUE(name == "registry.json" || name == "registry.json.lock") << name;
+  }
+}
+
+TEST(Cli, PidReuseCannotMakeKillHitAStranger) {
+  TempDir d;
+  // The "stranger": a process this test owns, standing where the task's PID was.
+  const pid_t stranger = ::fork();
+  if (stranger == 0) {
+    ::execl("/bin/sleep", "sleep", "1000", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ASSERT_GT(stranger, 0);
+  std::optional<airssys::watchdog::ProcStat> st;
+  ASSERT_TRUE(eventually([&] {
+    st = airssys::watchdog::read_proc_stat(stranger);
+    return st && slurp("/proc/" + std::to_string(stranger) + "/comm") == "sleep\n";
+  }, 30s));
+  const auto reg = d.path / "registry.json";
+  // A task that ran as this PID earlier (another start time) and whose monitor is gone.
+  nlohmann::json task = {{"id", "old"},
+                         {"argv", {"sleep", "1000"}},
+                         {"state", "running"},
+                         {"pid", stranger},
+                         {"pid_start_time", st->start_time - 1},
+                         {"monitor_pid", nullptr},
+                         {"containment", {{"kind", "process-group"}, {"cgroup", ""}, {"note", "test"}}}};
+  { std::ofstream(reg) << nlohmann::json{{"schema_version", 1}, {"tasks", {{"old", task}}}}.dump(); }
+  auto r = run(d.path, {"kill", "old", "--grace", "0s", "--registry", reg.string()});
+  EXPECT_EQ(r.rc, 7) << r.out << r.err;
+  EXPECT_NE(r.err.find("another process"), std::string::npos) << r.err;
+  EXPECT_FALSE(gone(stranger)) << "kill hit a process that merely reuses the PID";
+  auto status = status_json(d.path, reg, "old");
+  ASSERT_TRUE(status);
+  EXPECT_EQ((*status)["processes_alive"], 0);
+  EXPECT_EQ((*status)["effective_state"], "lost");
+  ::kill(stranger, SIGKILL);
+  wait_child(stranger, 30s);
+}
+
+TEST(Cli, UsageErrors) {
+  TempDir d;
+  const auto reg = (d.path / "r.json").string();
+  EXPECT_EQ(run(d.path, {"start", "--registry", reg, "--id", "bad id", "--", "true"}).rc, 2);
+  EXPECT_EQ(run(d.path, {"start", "--registry", reg, "--id", "ok", "--timeout", "5x", "--", "true"}).rc, 2);
+  EXPECT_EQ(run(d.path, {"start", "--registry", reg, "--id", "ok", "--env", "NOEQUALS", "--", "true"}).rc, 2);
+  EXPECT_EQ(run(d.path, {"bogus"}).rc, 2);
+  EXPECT_EQ(run(d.path, {"status", "nope", "--registry", reg}).rc, 3);
+  auto help = run(d.path, {"--help"});
+  EXPECT_EQ(help.rc, 0);
+  EXPECT_NE(help.out.find("124"), std::string::npos);
+}
+
+TEST(Cli, DuplicateRunningIdIsRefused) {
+  TempDir d;
+  const auto reg = (d.path / "r.json").string();
+  ASSERT_EQ(run(d.path, {"start", "--registry", reg, "--id", "dup", "--", "sleep", "1000"}).rc, 0);
+  auto r = run(d.path, {"start", "--registry", reg, "--id", "dup", "--", "true"});
+  EXPECT_EQ(r.rc, 5) << r.err;
+  EXPECT_EQ(run(d.path, {"kill", "dup", "--grace", "1s", "--registry", reg}).rc, 0);
+  EXPECT_TRUE(eventually([&] {
+    auto j = status_json(d.path, reg, "dup");
+    return j && (*j)["monitor_pid"].is_number() && gone((*j)["monitor_pid"].get<pid_t>());
+  }));
+}
