@@ -45,13 +45,15 @@ TEST(Cgroup, NoCgroups) {
 }
 
 TEST(Proc, ParseStat) {
-  auto st = parse_proc_stat("42 (a b) c) S 1 42 42 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 12345 1000 10");
+  auto st = parse_proc_stat("42 (a b) c) S 1 42 42 0 -1 4194560 1 0 0 0 3 4 0 0 20 0 1 0 12345 1000 10");
   ASSERT_TRUE(st);
   EXPECT_EQ(st->pid, 42);
   EXPECT_EQ(st->state, 'S');
   EXPECT_EQ(st->ppid, 1);
   EXPECT_EQ(st->pgrp, 42);
+  EXPECT_EQ(st->cpu_ticks, 7U);
   EXPECT_EQ(st->start_time, 12345U);
+  EXPECT_EQ(st->rss_pages, 10U);
   EXPECT_FALSE(parse_proc_stat("garbage"));
 }
 

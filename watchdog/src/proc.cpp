@@ -22,14 +22,22 @@ std::optional<ProcStat> parse_proc_stat(std::string_view line) {
   std::string_view rest = line.substr(close + 2);
   // Fields from 3 (state) on.
   int field = 3;
-  while (!rest.empty() && field <= 22) {
+  while (!rest.empty() && field <= 24) {
     auto end = rest.find(' ');
     std::string_view f = rest.substr(0, end);
     switch (field) {
       case 3: st.state = f.empty() ? '?' : f[0]; break;
       case 4: std::from_chars(f.data(), f.data() + f.size(), st.ppid); break;
       case 5: std::from_chars(f.data(), f.data() + f.size(), st.pgrp); break;
+      case 14:
+      case 15: {
+        std::uint64_t v = 0;
+        std::from_chars(f.data(), f.data() + f.size(), v);
+        st.cpu_ticks += v;
+        break;
+      }
       case 22: std::from_chars(f.data(), f.data() + f.size(), st.start_time); break;
+      case 24: std::from_chars(f.data(), f.data() + f.size(), st.rss_pages); break;
       default: break;
     }
     ++field;

@@ -164,3 +164,24 @@ TEST(Cli, DuplicateRunningIdIsRefused) {
     return j && (*j)["monitor_pid"].is_number() && gone((*j)["monitor_pid"].get<pid_t>());
   }));
 }
+
+TEST(Cli, StatusShowsUsageOfARunningTask) {
+  TempDir d;
+  const auto reg = (d.path / "r.json").string();
+  ASSERT_EQ(run(d.path, {"start", "--registry", reg, "--id", "busy", "--", "/bin/sh", "-c", "sleep 1000 & sleep 1000 & wait"}).rc, 0);
+  std::optional<nlohmann::json> st;
+  ASSERT_TRUE(eventually([&] {
+    st = status_json(d.path, reg, "busy");
+    return st && (*st)["processes_alive"] == 3;
+  }, 30s));
+  EXPECT_TRUE((*st)["cpu_percent"].is_number()) << st->dump();
+  EXPECT_GT((*st)["memory_bytes"].get<std::uint64_t>(), 0U) << st->dump();
+  auto text = run(d.path, {"status", "busy", "--registry", reg});
+  EXPECT_NE(text.out.find("cpu:"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("memory:"), std::string::npos) << text.out;
+  EXPECT_EQ(run(d.path, {"kill", "busy", "--grace", "1s", "--registry", reg}).rc, 0);
+  EXPECT_TRUE(eventually([&] {
+    auto j = status_json(d.path, reg, "busy");
+    return j && (*j)["monitor_pid"].is_number() && gone((*j)["monitor_pid"].get<pid_t>());
+  }));
+}

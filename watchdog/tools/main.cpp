@@ -7,12 +7,14 @@
 #include <airssys/watchdog/registry.hpp>
 #include <airssys/watchdog/runner.hpp>
 #include <airssys/watchdog/units.hpp>
+#include <airssys/watchdog/usage.hpp>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -81,11 +83,33 @@ std::string containment_text(const wd::TaskRecord& t) {
 }
 
 json status_json(const wd::TaskRecord& t) {
-  const auto alive = wd::collect_processes(wd::task_processes(t)).size();
+  const auto tp = wd::task_processes(t);
+  const auto alive = wd::collect_processes(tp).size();
   json j = wd::task_to_json(t);
   j["effective_state"] = effective_state(t, alive);
   j["processes_alive"] = alive;
+  j["cpu_percent"] = nullptr;
+  j["memory_bytes"] = nullptr;
+  j["memory_source"] = nullptr;
+  if (alive > 0) {
+    if (auto u = wd::sample_usage(tp)) {
+      j["cpu_percent"] = std::round(u->cpu_percent * 10) / 10;
+      j["memory_bytes"] = u->memory_bytes;
+      j["memory_source"] = u->memory_source;
+    }
+  }
   return j;
+}
+
+std::string human_bytes(std::uint64_t b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(b);
+  int i = 0;
+  while (v >= 1024 && i < 4) {
+    v /= 1024;
+    ++i;
+  }
+  return i == 0 ? fmt::format("{} B", b) : fmt::format("{:.1f} {}", v, units[i]);
 }
 
 std::expected<wd::TaskRecord, wd::Error> find_task(const wd::Registry& reg, const std::string& id) {
@@ -135,6 +159,10 @@ int cmd_status(const wd::Registry& reg, const std::string& id, bool as_json) {
                                                    : "-");
   fmt::print("containment: {}\n", containment_text(*t));
   fmt::print("processes:   {} alive\n", j["processes_alive"].get<std::size_t>());
+  if (j["cpu_percent"].is_number()) {
+    fmt::print("cpu:         {:.1f}% (two samples, 250ms apart)\n", j["cpu_percent"].get<double>());
+    fmt::print("memory:      {} ({})\n", human_bytes(j["memory_bytes"].get<std::uint64_t>()), j["memory_source"].get<std::string>());
+  }
   fmt::print("timeout:     {} (grace {})\n", t->timeout_ms ? wd::format_duration(std::chrono::milliseconds(*t->timeout_ms)) : "none",
              wd::format_duration(std::chrono::milliseconds(t->grace_ms)));
   fmt::print("deadline:    {}\n", deadline_text(*t));

@@ -16,7 +16,9 @@ struct ProcStat {
   char state = '?';  // 'R', 'S', 'Z', …
   pid_t ppid = 0;
   pid_t pgrp = 0;
+  std::uint64_t cpu_ticks = 0;   // utime + stime (fields 14, 15)
   std::uint64_t start_time = 0;  // clock ticks since boot (field 22)
+  std::uint64_t rss_pages = 0;   // field 24
 };
 
 // Parses one /proc/PID/stat line.

@@ -1,0 +1,85 @@
+#include <airssys/watchdog/usage.hpp>
+
+#include <airssys/watchdog/proc.hpp>
+
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+#include <thread>
+
+namespace airssys::watchdog {
+
+namespace {
+
+std::optional<std::uint64_t> cgroup_cpu_usec(const std::string& cgroup) {
+  if (cgroup.empty()) return std::nullopt;
+  std::ifstream in(cgroup + "/cpu.stat");
+  std::string key;
+  std::uint64_t value = 0;
+  while (in >> key >> value) {
+    if (key == "usage_usec") return value;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::uint64_t> cgroup_memory(const std::string& cgroup) {
+  if (cgroup.empty()) return std::nullopt;
+  std::ifstream in(cgroup + "/memory.current");
+  std::uint64_t v = 0;
+  if (in >> v) return v;
+  return std::nullopt;
+}
+
+// CPU time of the task's live processes, in microseconds, and their RSS.
+struct ProcSample {
+  std::uint64_t cpu_usec = 0;
+  std::uint64_t rss_bytes = 0;
+  std::size_t count = 0;
+};
+
+ProcSample proc_sample(const TaskProcesses& t) {
+  static const long ticks = ::sysconf(_SC_CLK_TCK);
+  static const long page = ::sysconf(_SC_PAGESIZE);
+  ProcSample s;
+  for (const auto& p : collect_processes(t)) {
+    auto st = read_proc_stat(p.pid);
+    if (!st || st->start_time != p.start_time) continue;
+    s.cpu_usec += st->cpu_ticks * 1'000'000 / static_cast<std::uint64_t>(ticks > 0 ? ticks : 100);
+    s.rss_bytes += st->rss_pages * static_cast<std::uint64_t>(page > 0 ? page : 4096);
+    ++s.count;
+  }
+  return s;
+}
+
+}  // namespace
+
+std::optional<Usage> sample_usage(const TaskProcesses& t, std::chrono::milliseconds interval) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto cg0 = cgroup_cpu_usec(t.cgroup);
+  const auto p0 = proc_sample(t);
+  if (p0.count == 0) return std::nullopt;
+  std::this_thread::sleep_for(interval);
+  const auto cg1 = cgroup_cpu_usec(t.cgroup);
+  const auto p1 = proc_sample(t);
+  const auto wall_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+  Usage u;
+  u.processes = p1.count;
+  std::uint64_t cpu = 0;
+  if (cg0 && cg1 && *cg1 >= *cg0) {
+    cpu = *cg1 - *cg0;
+  } else if (p1.cpu_usec >= p0.cpu_usec) {
+    cpu = p1.cpu_usec - p0.cpu_usec;  // processes that ended in between are not counted
+  }
+  u.cpu_percent = wall_us > 0 ? 100.0 * static_cast<double>(cpu) / static_cast<double>(wall_us) : 0;
+  if (auto m = cgroup_memory(t.cgroup)) {
+    u.memory_bytes = *m;
+    u.memory_source = "memory.current";
+  } else {
+    u.memory_bytes = p1.rss_bytes;
+    u.memory_source = "rss-sum";
+  }
+  return u;
+}
+
+}  // namespace airssys::watchdog
