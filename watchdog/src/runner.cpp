@@ -3,6 +3,7 @@
 #include <airssys/osl/unique_fd.hpp>
 #include <airssys/watchdog/cgroup.hpp>
 #include <airssys/watchdog/kill_tree.hpp>
+#include <airssys/watchdog/proc.hpp>
 
 #include <fcntl.h>
 #include <pwd.h>
@@ -89,6 +90,16 @@ UniqueFd make_timer(std::chrono::milliseconds after) {
   return t;
 }
 
+// Reaps every exited child except `leader` (which its osl handle reaps):
+// double-forked descendants of the task are re-parented to us (subreaper)
+// and must not pile up as zombies while the task runs.
+void reap_orphans(pid_t leader) {
+  const pid_t self = ::getpid();
+  for (const auto& p : all_processes()) {
+    if (p.ppid == self && p.pid != leader && (p.state == 'Z' || p.state == 'X')) ::waitpid(p.pid, nullptr, WNOHANG);
+  }
+}
+
 // The monitor: spawns the task and watches it to the end. `handshake` is the
 // pipe to the `start` caller (-1 in --wait mode). Returns the --wait status.
 int monitor(const Registry& reg, const StartRequest& req, int handshake) {
@@ -114,7 +125,11 @@ int monitor(const Registry& reg, const StartRequest& req, int handshake) {
   sigaddset(&sigs, SIGTERM);
   sigaddset(&sigs, SIGHUP);
   sigaddset(&sigs, SIGQUIT);
+  sigaddset(&sigs, SIGCHLD);  // orphans re-parented to us: reap them as they end
   ::pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  // A `start` caller that went away must not kill us with SIGPIPE on the
+  // handshake. (osl resets every disposition to the default in the task.)
+  ::signal(SIGPIPE, SIG_IGN);
   UniqueFd sigfd(::signalfd(-1, &sigs, SFD_CLOEXEC));
   // Orphans of the task (double-forked, setsid) are re-parented to us, so
   // the fallback can still find them, and we reap them.
@@ -219,7 +234,9 @@ int monitor(const Registry& reg, const StartRequest& req, int handshake) {
         signalfd_siginfo si{};
         if (::read(sigfd.get(), &si, sizeof si) != sizeof si) continue;
         const int signo = static_cast<int>(si.ssi_signo);
-        if (foreground && (signo == SIGINT || signo == SIGTERM)) {
+        if (signo == SIGCHLD) {
+          reap_orphans(pid);
+        } else if (foreground && (signo == SIGINT || signo == SIGTERM)) {
           signal_task(*system, principal, tp, signo);  // like timeout(1): pass it on, keep waiting
         } else if (signo != SIGHUP) {
           end = End::killed;

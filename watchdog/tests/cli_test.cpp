@@ -185,3 +185,25 @@ TEST(Cli, StatusShowsUsageOfARunningTask) {
     return j && (*j)["monitor_pid"].is_number() && gone((*j)["monitor_pid"].get<pid_t>());
   }));
 }
+
+TEST(Cli, OrphansAreReapedWhileTheTaskRuns) {
+  TempDir d;
+  const auto reg = (d.path / "r.json").string();
+  // Double-forked short-lived children: re-parented to the monitor, then exit.
+  ASSERT_EQ(run(d.path, {"start", "--registry", reg, "--id", "orph", "--", "/bin/sh", "-c",
+                         "for i in 1 2 3 4 5; do (true &); done; exec sleep 1000"}).rc, 0);
+  std::optional<nlohmann::json> st;
+  ASSERT_TRUE(eventually([&] {
+    st = status_json(d.path, reg, "orph");
+    return st && (*st)["monitor_pid"].is_number() && (*st)["pid"].is_number();
+  }, 30s));
+  const pid_t monitor = (*st)["monitor_pid"].get<pid_t>();
+  auto zombie_children = [&] {
+    int n = 0;
+    for (const auto& p : airssys::watchdog::all_processes()) n += (p.ppid == monitor && p.state == 'Z') ? 1 : 0;
+    return n;
+  };
+  EXPECT_TRUE(eventually([&] { return zombie_children() == 0; }, 30s));
+  EXPECT_EQ(run(d.path, {"kill", "orph", "--grace", "1s", "--registry", reg}).rc, 0);
+  EXPECT_TRUE(eventually([&] { return gone(monitor); }));
+}
