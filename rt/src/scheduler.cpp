@@ -37,6 +37,7 @@ struct Worker {
   ChaseLevDeque<CellBase> deque;
   CellBase* lifo = nullptr;  // owner only
   unsigned lifo_streak = 0;
+  unsigned tick = 0;
   std::uint64_t rng = 0;
   std::atomic<bool> done{false};
   std::thread thread;
@@ -48,6 +49,7 @@ thread_local Worker* tls_worker = nullptr;
 // a ping-pong pair cannot starve the rest of this worker's queue.
 constexpr unsigned kLifoLimit = 32;
 constexpr std::size_t kInjectBatch = 64;
+constexpr unsigned kInjectEvery = 61;
 // Belt and braces: a parked worker re-checks for work this often even if it
 // missed a wake-up (it should not; see park()).
 constexpr long kParkTimeoutNs = 100'000'000;
@@ -81,6 +83,10 @@ class ThreadPool final : public Executor {
       wake_one_if_sleeping();
       return;
     }
+    inject(c);
+  }
+
+  void inject(CellBase* c) noexcept {
     inject_.push(static_cast<RunHook*>(c));
     injected_.fetch_add(1, std::memory_order_seq_cst);  // after the push: see work_visible()
     wake_one_if_sleeping();
@@ -134,7 +140,10 @@ class ThreadPool final : public Executor {
         continue;
       }
       if (c->run()) {
-        w.deque.push(c);  // more to do: behind whatever else is queued
+        // Used up its batch: to the back of the shared FIFO, behind everything
+        // already runnable here (the deque is LIFO for its owner, so pushing
+        // it there would run it again at once and starve the others).
+        inject(c);
       } else {
         c->release();
       }
@@ -149,6 +158,10 @@ class ThreadPool final : public Executor {
       w.deque.push(std::exchange(w.lifo, nullptr));  // no wake: the owner is awake
     }
     w.lifo_streak = 0;
+    // Every kInjectEvery-th pick looks at the shared FIFO first, so cells
+    // that yielded there are not starved by a deque that never empties.
+    if (++w.tick % kInjectEvery == 0)
+      if (CellBase* c = take_injected(w)) return c;
     if (CellBase* c = w.deque.pop()) return c;
     if (CellBase* c = take_injected(w)) return c;
     const std::size_t n = workers_.size();

@@ -4,8 +4,9 @@
 //    slot (the cell most recently made runnable by this worker's actor runs
 //    next, so a request/reply pair stays on one core and in cache). Idle
 //    workers steal from the others' deques; cells made runnable by threads
-//    outside the pool go through one lock-free MPSC injection queue that any
-//    worker may drain (a try-lock, so no worker ever waits on it). Idle
+//    outside the pool, and cells that used up their batch (yielding), go
+//    through one lock-free MPSC FIFO that any worker may drain (a try-lock,
+//    so no worker ever waits on it). Idle
 //    workers park on a futex wake counter; the hot path only reads an
 //    atomic sleeper count.
 //  - ManualExecutor: FIFO on the caller's thread, for deterministic tests.
