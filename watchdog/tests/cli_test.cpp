@@ -207,3 +207,28 @@ TEST(Cli, OrphansAreReapedWhileTheTaskRuns) {
   EXPECT_EQ(run(d.path, {"kill", "orph", "--grace", "1s", "--registry", reg}).rc, 0);
   EXPECT_TRUE(eventually([&] { return gone(monitor); }));
 }
+
+TEST(Cli, LogsFollowEndsWithTheTaskAndCleanupRemovesEndedTasks) {
+  TempDir d;
+  const auto reg = (d.path / "r.json").string();
+  ASSERT_EQ(run(d.path, {"start", "--registry", reg, "--id", "talk", "--", "/bin/sh", "-c",
+                         "echo one; sleep 1; echo two; sleep 1; echo three"}).rc, 0);
+  auto r = run(d.path, {"logs", "talk", "--follow", "--registry", reg});
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_EQ(r.out, "one\ntwo\nthree\n");
+  ASSERT_TRUE(eventually([&] { return terminal(d.path, reg, "talk"); }));
+  ASSERT_EQ(run(d.path, {"start", "--registry", reg, "--id", "keep", "--", "sleep", "1000"}).rc, 0);
+  r = run(d.path, {"cleanup", "--older-than", "1h", "--registry", reg});
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_EQ(r.out, "removed 0 ended task(s)\n");
+  r = run(d.path, {"cleanup", "--registry", reg});
+  EXPECT_EQ(r.out, "removed 1 ended task(s)\n");
+  EXPECT_EQ(run(d.path, {"status", "talk", "--registry", reg}).rc, 3);
+  EXPECT_FALSE(fs::exists(d.path / "logs" / "talk.stdout.log"));
+  EXPECT_EQ(run(d.path, {"status", "keep", "--registry", reg}).rc, 0);
+  EXPECT_EQ(run(d.path, {"kill", "keep", "--grace", "1s", "--registry", reg}).rc, 0);
+  EXPECT_TRUE(eventually([&] {
+    auto j = status_json(d.path, reg, "keep");
+    return j && (*j)["monitor_pid"].is_number() && gone((*j)["monitor_pid"].get<pid_t>());
+  }));
+}

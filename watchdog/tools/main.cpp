@@ -9,17 +9,27 @@
 #include <airssys/watchdog/units.hpp>
 #include <airssys/watchdog/usage.hpp>
 
+#include <airssys/osl/unique_fd.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 
 namespace wd = airssys::watchdog;
+namespace osl = airssys::osl;
 using nlohmann::json;
 
 namespace {
@@ -220,15 +230,88 @@ int cmd_kill(const wd::Registry& reg, const std::string& id, const std::string& 
   return r.left == 0 ? 0 : 1;
 }
 
-int cmd_logs(const wd::Registry& reg, const std::string& id) {
+// Copies what `fd` has beyond its current offset to `out`; true if anything came.
+bool drain(int fd, std::FILE* out) {
+  bool any = false;
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    std::fwrite(buf, 1, static_cast<std::size_t>(n), out);
+    any = true;
+  }
+  std::fflush(out);
+  return any;
+}
+
+int cmd_logs(const wd::Registry& reg, const std::string& id, bool follow) {
   auto t = find_task(reg, id);
   if (!t) return report(t.error());
-  for (const auto& [path, out] : {std::pair{t->stdout_log, stdout}, std::pair{t->stderr_log, stderr}}) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) continue;
-    char buf[65536];
-    while (in.read(buf, sizeof buf) || in.gcount() > 0) std::fwrite(buf, 1, static_cast<std::size_t>(in.gcount()), out);
+  osl::UniqueFd out_fd(::open(t->stdout_log.c_str(), O_RDONLY | O_CLOEXEC));
+  osl::UniqueFd err_fd(::open(t->stderr_log.c_str(), O_RDONLY | O_CLOEXEC));
+  if (out_fd) drain(out_fd.get(), stdout);
+  if (err_fd) drain(err_fd.get(), stderr);
+  if (!follow) return 0;
+  // Follow until the task has ended: inotify wakes us on writes; once a
+  // second the registry is re-read to see whether the task ended.
+  osl::UniqueFd in(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+  if (!in) return report(wd::Error{wd::ErrorCode::failure, fmt::format("inotify: {}", std::strerror(errno))});
+  if (out_fd) ::inotify_add_watch(in.get(), t->stdout_log.c_str(), IN_MODIFY);
+  if (err_fd) ::inotify_add_watch(in.get(), t->stderr_log.c_str(), IN_MODIFY);
+  for (;;) {
+    pollfd p{in.get(), POLLIN, 0};
+    const int r = ::poll(&p, 1, 1000);
+    if (r > 0) {
+      char ev[4096];
+      while (::read(in.get(), ev, sizeof ev) > 0) {
+      }
+    }
+    if (out_fd) drain(out_fd.get(), stdout);
+    if (err_fd) drain(err_fd.get(), stderr);
+    if (r == 0) {
+      auto now = find_task(reg, id);
+      if (!now) return report(now.error());
+      if (terminal(now->state) || effective_state(*now, wd::collect_processes(wd::task_processes(*now)).size()) == "lost") {
+        if (out_fd) drain(out_fd.get(), stdout);
+        if (err_fd) drain(err_fd.get(), stderr);
+        return 0;
+      }
+    }
   }
+}
+
+int cmd_cleanup(const wd::Registry& reg, const std::string& older_text) {
+  std::chrono::milliseconds older(0);
+  if (!older_text.empty()) {
+    auto d = wd::parse_duration(older_text);
+    if (!d) return report(d.error());
+    older = *d;
+  }
+  const auto cutoff = now_ms() - older.count();
+  std::vector<wd::TaskRecord> removed;
+  auto r = reg.update([&](wd::RegistryData& data) -> std::expected<void, wd::Error> {
+    for (auto it = data.tasks.begin(); it != data.tasks.end();) {
+      const auto& t = it->second;
+      const auto ended = t.ended_ms.value_or(t.created_ms);
+      if (terminal(t.state) && ended <= cutoff) {
+        removed.push_back(t);
+        it = data.tasks.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    return {};
+  });
+  if (!r) return report(r.error());
+  for (const auto& t : removed) {
+    std::error_code ec;
+    std::filesystem::remove(t.stdout_log, ec);
+    std::filesystem::remove(t.stderr_log, ec);
+    std::filesystem::remove(reg.log_path(t.id, "monitor"), ec);
+    if (t.containment.kind == "cgroup2" && !t.containment.cgroup.empty()) wd::remove_cgroup(t.containment.cgroup);
+  }
+  fmt::print("removed {} ended task(s)\n", removed.size());
   return 0;
 }
 
@@ -271,8 +354,14 @@ int main(int argc, char** argv) {
   kill->add_option("--grace", kill_grace, "time between SIGTERM and SIGKILL (default: the task's)");
   kill->add_option("--policy", kill_policy, "airssys-osl policy file (default: the built-in policy)");
 
+  bool follow = false;
   auto* logs = app.add_subcommand("logs", "print the task's stdout log (to stdout) and stderr log (to stderr)");
   logs->add_option("id", id, "task id")->required();
+  logs->add_flag("--follow,-f", follow, "keep printing new output until the task ends");
+
+  std::string older_than;
+  auto* cleanup = app.add_subcommand("cleanup", "remove ended tasks (and their logs) from the registry");
+  cleanup->add_option("--older-than", older_than, "only tasks that ended at least this long ago, e.g. 7d");
 
   try {
     app.parse(argc, argv);
@@ -307,6 +396,7 @@ int main(int argc, char** argv) {
   if (*list) return cmd_list(reg, list_json);
   if (*status) return cmd_status(reg, id, status_json_flag);
   if (*kill) return cmd_kill(reg, id, kill_grace, kill_policy);
-  if (*logs) return cmd_logs(reg, id);
+  if (*logs) return cmd_logs(reg, id, follow);
+  if (*cleanup) return cmd_cleanup(reg, older_than);
   return 2;
 }
