@@ -119,7 +119,11 @@ class Sender : public rt::Actor<Sender, Go> {
   void handle(Go&) {
     long k = std::min(batch_, left_);
     for (long i = 0; i < k; ++i) {
-      if (!to_.tell(Msg{static_cast<int>(i)})) break;  // mailbox full: back off, retry next turn
+      if (!to_.tell(Msg{static_cast<int>(i)})) {
+        // Mailbox full: resume when the receiver has drained half of it.
+        when_space(to_, [this] { (void)self().tell(Go{}); });
+        return;
+      }
       --left_;
     }
     if (left_ > 0) (void)self().tell(Go{});

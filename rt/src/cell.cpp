@@ -38,6 +38,7 @@ struct CellExt {
   std::mutex m;
   bool dead = false;
   bool registered = false;  // guarded by m
+  std::vector<std::pair<IntrusivePtr<CellBase>, std::move_only_function<void()>>> space_waiters;  // guarded by m
   std::vector<IntrusivePtr<CellBase>> links;     // guarded by m
   std::vector<IntrusivePtr<CellBase>> monitors;  // guarded by m
 };
@@ -201,10 +202,39 @@ bool CellBase::run() noexcept {
     }
     if (stop_request_ != 0 && !terminated_) terminate(static_cast<ExitReason>(stop_request_ - 1));
   }
-  // Touch nothing after this: once pending_ reaches 0 another thread may
-  // schedule and run this cell, and the caller may drop the last reference.
-  std::uint32_t prev = pending_.fetch_sub(consumed, std::memory_order_acq_rel);
+  // Once pending_ drops, another thread may schedule and run this cell. A
+  // bounded mailbox still checks for senders waiting for space after the
+  // drop (checking before could miss one that registered meanwhile); it
+  // holds its own reference for that and touches only thread-safe state.
+  const bool bounded = capacity_ != 0;
+  if (bounded) add_ref();
+  std::uint32_t prev = pending_.fetch_sub(consumed, std::memory_order_seq_cst);
+  if (bounded) {
+    if (space_waiters_.load(std::memory_order_seq_cst) && prev - consumed <= capacity_ / 2) wake_space_waiters();
+    release();  // never the last: the caller still holds the run queue's reference
+  }
   return prev != consumed;
+}
+
+void CellBase::wait_for_space(CellBase& waiter, std::move_only_function<void()> fn) noexcept {
+  {
+    CellExt* x = ext();
+    std::lock_guard lk(x->m);
+    x->space_waiters.emplace_back(IntrusivePtr<CellBase>(&waiter), std::move(fn));
+    space_waiters_.store(true, std::memory_order_seq_cst);
+  }
+  if (capacity_ == 0 || closed() || pending_.load(std::memory_order_seq_cst) <= capacity_ / 2) wake_space_waiters();
+}
+
+void CellBase::wake_space_waiters() noexcept {
+  std::vector<std::pair<IntrusivePtr<CellBase>, std::move_only_function<void()>>> ws;
+  {
+    CellExt* x = ext();
+    std::lock_guard lk(x->m);
+    ws.swap(x->space_waiters);
+    space_waiters_.store(false, std::memory_order_seq_cst);
+  }
+  for (auto& [w, fn] : ws) w->enqueue_system(SysMsg{SysMsg::Kind::invoke, id_, ExitReason::normal, std::move(fn)});
 }
 
 void CellBase::trim_oldest(std::uint32_t& consumed) noexcept {
@@ -292,6 +322,7 @@ void CellBase::terminate(ExitReason r) noexcept {
     monitors.swap(x->monitors);
   }
   if (registered) sys_->registry.on_terminated(id_);
+  if (space_waiters_.load(std::memory_order_seq_cst)) wake_space_waiters();
   for (auto& l : links) {
     {
       CellExt* lx = l->ext();

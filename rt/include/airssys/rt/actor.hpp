@@ -93,6 +93,15 @@ class ActorBase {
   }
   bool cancel_timer(std::uint64_t id) noexcept { return detail::timer_cancel(cell_->core(), id); }
 
+  // After a send to a bounded mailbox failed with Errc::mailbox_full: run fn
+  // in this actor's context once that mailbox has drained to half its
+  // capacity (or its actor stopped). Backpressure without retry loops.
+  template <class F>
+  void when_space(const AnyRef& target, F fn) {
+    if (!target.valid()) return;
+    target.cell()->wait_for_space(*cell_, std::move_only_function<void()>(std::move(fn)));
+  }
+
   // Non-blocking ask: cb(std::expected<R, Error>) runs later in this actor's context.
   template <class M, class... Ms, class F>
     requires Askable<std::remove_cvref_t<M>>

@@ -73,6 +73,11 @@ class CellBase : public RunHook {
   static void link(CellBase& a, CellBase& b) noexcept;
   static void unlink(CellBase& a, CellBase& b) noexcept;
   void add_monitor(CellBase& watcher) noexcept;
+  // Backpressure without spinning: run fn (as an invoke message in waiter's
+  // context) once this bounded mailbox has drained to half its capacity or
+  // the actor has stopped. Immediately if that is already the case.
+  void wait_for_space(CellBase& waiter, std::move_only_function<void()> fn) noexcept;
+
   // The registry holds this actor under a name or in a group: terminate()
   // tells it to drop the entries.
   void mark_registered() noexcept;
@@ -106,6 +111,7 @@ class CellBase : public RunHook {
   void handle_failure(std::exception_ptr ep) noexcept;
   void terminate(ExitReason r) noexcept;
   void trim_oldest(std::uint32_t& consumed) noexcept;
+  void wake_space_waiters() noexcept;
   CellExt* ext() noexcept;  // lazily created, thread-safe
 
   // Producer side: the only fields senders write (refcount, pending count,
@@ -139,6 +145,7 @@ class CellBase : public RunHook {
   std::atomic<std::uint32_t> failures_{0};
   std::atomic<std::uint32_t> restarts_{0};
   std::atomic<CellExt*> ext_{nullptr};  // owned; deleted in ~CellBase
+  std::atomic<bool> space_waiters_{false};  // some sender waits in wait_for_space()
 
  public:
   // Intrusive hooks owned by SystemCore (guarded by its live-list lock).
