@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 
 namespace airssys::watchdog {
 
@@ -323,13 +325,11 @@ std::expected<osl::System, Error> make_system(const std::filesystem::path& polic
   return osl::System(std::move(opts));
 }
 
-int start_task(const Registry& reg, const StartRequest& req) {
-  if (auto r = insert_record(reg, req); !r) {
-    fmt::print(stderr, "task-watchdog: {}\n", r.error().message);
-    return req.wait ? kExitWatchdogFailed : r.error().exit_code();
-  }
-  if (req.wait) return monitor(reg, req, -1);
+namespace {
 
+// Double-forks a monitor running `body(handshake_fd)` and waits for its
+// handshake: "OK" (prints the id, returns 0) or "ERR CODE\nMESSAGE".
+int run_detached(const Registry& reg, const std::string& id, const std::function<void(int)>& body) {
   int p[2];
   if (::pipe2(p, O_CLOEXEC) != 0) {
     fmt::print(stderr, "task-watchdog: pipe: {}\n", std::strerror(errno));
@@ -353,14 +353,13 @@ int start_task(const Registry& reg, const StartRequest& req) {
     ::mkdir(reg.dir().c_str(), 0700);
     ::mkdir((reg.dir() / "logs").c_str(), 0700);
     const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-    const auto mlog = reg.log_path(req.id, "monitor");
+    const auto mlog = reg.log_path(id, "monitor");
     const int log = ::open(mlog.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (null >= 0) ::dup2(null, 0);
     ::dup2(log >= 0 ? log : null, 1);
     ::dup2(log >= 0 ? log : null, 2);
-    const int status = monitor(reg, req, wr.release());
+    body(wr.release());
     std::fflush(nullptr);
-    (void)status;
     ::_exit(0);
   }
   wr.reset();
@@ -376,7 +375,7 @@ int start_task(const Registry& reg, const StartRequest& req) {
     msg.append(buf, static_cast<std::size_t>(n));
   }
   if (msg.starts_with("OK")) {
-    fmt::print("{}\n", req.id);
+    fmt::print("{}\n", id);
     return 0;
   }
   if (msg.starts_with("ERR ")) {
@@ -385,9 +384,161 @@ int start_task(const Registry& reg, const StartRequest& req) {
     fmt::print(stderr, "task-watchdog: {}\n", nl == std::string::npos ? msg : msg.substr(nl + 1));
     return code > 0 ? code : 1;
   }
-  fmt::print(stderr, "task-watchdog: the monitor of task '{}' ended before starting it; see {}\n", req.id,
-             reg.log_path(req.id, "monitor").string());
+  fmt::print(stderr, "task-watchdog: the monitor of task '{}' ended before it was ready; see {}\n", id,
+             reg.log_path(id, "monitor").string());
   return 1;
+}
+
+std::vector<std::string> cmdline_of(pid_t pid) {
+  std::vector<std::string> argv;
+  UniqueFd fd(::open(fmt::format("/proc/{}/cmdline", pid).c_str(), O_RDONLY | O_CLOEXEC));
+  std::string all;
+  char buf[4096];
+  ssize_t n = 0;
+  while (fd && (n = ::read(fd.get(), buf, sizeof buf)) > 0) all.append(buf, static_cast<std::size_t>(n));
+  std::size_t start = 0;
+  while (start < all.size()) {
+    auto end = all.find('\0', start);
+    if (end == std::string::npos) end = all.size();
+    argv.push_back(all.substr(start, end - start));
+    start = end + 1;
+  }
+  if (argv.empty()) argv.push_back(fmt::format("pid:{}", pid));
+  return argv;
+}
+
+// The monitor of an adopted process: it is not our child, so its pidfd tells
+// us when it ends (no exit status) and the deadline is enforced as for
+// started tasks; no cgroup, and nothing is killed when it ends by itself.
+void adopt_monitor(const Registry& reg, const RegisterRequest& req, int handshake) {
+  auto fail = [&](const Error& e) {
+    (void)update_task(reg, req.id, [&](TaskRecord& t) {
+      t.state = "failed";
+      t.error = e.message;
+      t.ended_ms = now_ms();
+    });
+    write_all_fd(handshake, fmt::format("ERR {}\n{}", e.exit_code(), e.message));
+  };
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&sigs, s);
+  ::pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  UniqueFd sigfd(::signalfd(-1, &sigs, SFD_CLOEXEC));
+  auto system = make_system(req.policy_file, reg.dir());
+  if (!system) return fail(system.error());
+  const std::string principal = current_principal();
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, req.pid, 0)));
+  if (!pidfd || process_gone(req.pid, req.pid_start_time)) {
+    return fail(Error{ErrorCode::stale, fmt::format("pid {} ended before it could be adopted", req.pid)});
+  }
+  const auto self_start = osl::process::start_time_of(::getpid());
+  auto recorded = update_task(reg, req.id, [&](TaskRecord& t) {
+    t.monitor_pid = ::getpid();
+    if (self_start) t.monitor_start_time = *self_start;
+  });
+  if (!recorded) return fail(recorded.error());
+  write_all_fd(handshake, "OK\n");
+  ::close(handshake);
+
+  TaskProcesses tp;
+  tp.leader = req.pid;
+  tp.leader_start = req.pid_start_time;
+  tp.exclude = {::getpid()};
+  UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
+  UniqueFd deadline;
+  if (req.deadline_ms) deadline = make_timer(std::chrono::milliseconds(*req.deadline_ms - now_ms()));
+  for (int fd : {pidfd.get(), sigfd.get(), deadline.get()}) {
+    if (fd < 0) continue;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &ev);
+  }
+  std::string state = "exited";
+  std::string note;
+  KillReport report;
+  for (bool done = false; !done;) {
+    epoll_event evs[3];
+    const int n = ::epoll_wait(ep.get(), evs, 3, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    for (int i = 0; i < n && !done; ++i) {
+      const int fd = evs[i].data.fd;
+      if (fd == pidfd.get()) {
+        done = true;
+      } else if (fd == deadline.get()) {
+        state = "timed_out";
+        report = kill_task(*system, principal, tp, req.grace);
+        done = true;
+      } else if (fd == sigfd.get()) {
+        signalfd_siginfo si{};
+        if (::read(sigfd.get(), &si, sizeof si) != sizeof si || si.ssi_signo == SIGHUP) continue;
+        state = "killed";
+        note = fmt::format("the monitor received signal {}", si.ssi_signo);
+        report = kill_task(*system, principal, tp, req.grace);
+        done = true;
+      }
+    }
+  }
+  (void)update_task(reg, req.id, [&](TaskRecord& t) {
+    if (t.state != "killed") {
+      t.state = state;
+      if (!note.empty()) t.error = note;
+    }
+    t.ended_ms = now_ms();
+    if (report.left > 0) t.error = fmt::format("{} process(es) could not be killed", report.left);
+  });
+}
+
+}  // namespace
+
+int register_task(const Registry& reg, RegisterRequest req) {
+  auto st = osl::process::start_time_of(req.pid);
+  if (!st || process_gone(req.pid)) {
+    fmt::print(stderr, "task-watchdog: no running process with pid {}\n", req.pid);
+    return static_cast<int>(ErrorCode::stale);
+  }
+  req.pid_start_time = *st;
+  if (req.timeout) req.deadline_ms = now_ms() + req.timeout->count();
+  auto inserted = reg.update([&](RegistryData& d) -> std::expected<void, Error> {
+    if (auto it = d.tasks.find(req.id); it != d.tasks.end() && !terminal_state(it->second.state)) {
+      return std::unexpected(Error{ErrorCode::already_exists,
+                                   fmt::format("task '{}' already exists in {} and is {}; choose another id", req.id,
+                                               reg.path().string(), it->second.state)});
+    }
+    TaskRecord t;
+    t.id = req.id;
+    t.argv = cmdline_of(req.pid);
+    std::error_code ec;
+    t.cwd = std::filesystem::read_symlink(fmt::format("/proc/{}/cwd", req.pid), ec).string();
+    t.created_ms = now_ms();
+    if (req.timeout) t.timeout_ms = req.timeout->count();
+    t.grace_ms = req.grace.count();
+    t.deadline_ms = req.deadline_ms;
+    t.state = "running";
+    t.pid = req.pid;
+    t.pid_start_time = req.pid_start_time;
+    t.containment.kind = "process-group";
+    t.containment.note = "adopted with register: no cgroup; its group and descendants are tracked";
+    t.extra["adopted"] = true;
+    d.tasks.insert_or_assign(req.id, std::move(t));
+    return {};
+  });
+  if (!inserted) {
+    fmt::print(stderr, "task-watchdog: {}\n", inserted.error().message);
+    return inserted.error().exit_code();
+  }
+  return run_detached(reg, req.id, [&](int handshake) { adopt_monitor(reg, req, handshake); });
+}
+
+int start_task(const Registry& reg, const StartRequest& req) {
+  if (auto r = insert_record(reg, req); !r) {
+    fmt::print(stderr, "task-watchdog: {}\n", r.error().message);
+    return req.wait ? kExitWatchdogFailed : r.error().exit_code();
+  }
+  if (req.wait) return monitor(reg, req, -1);
+  return run_detached(reg, req.id, [&](int handshake) { (void)monitor(reg, req, handshake); });
 }
 
 }  // namespace airssys::watchdog

@@ -232,3 +232,28 @@ TEST(Cli, LogsFollowEndsWithTheTaskAndCleanupRemovesEndedTasks) {
     return j && (*j)["monitor_pid"].is_number() && gone((*j)["monitor_pid"].get<pid_t>());
   }));
 }
+
+TEST(Cli, RegisteredProcessIsKilledAtItsDeadline) {
+  TempDir d;
+  const auto reg = (d.path / "r.json").string();
+  const pid_t adopted = ::fork();
+  if (adopted == 0) {
+    ::execl("/bin/sleep", "sleep", "1000", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ASSERT_GT(adopted, 0);
+  ASSERT_TRUE(eventually([&] { return slurp("/proc/" + std::to_string(adopted) + "/comm") == "sleep\n"; }, 30s));
+  auto r = run(d.path, {"register", "adopted", "--pid", std::to_string(adopted), "--timeout", "2s", "--grace", "1s",
+                        "--registry", reg});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.out, "adopted\n");
+  auto st = status_json(d.path, reg, "adopted");
+  ASSERT_TRUE(st);
+  EXPECT_EQ((*st)["argv"], nlohmann::json({"sleep", "1000"}));
+  EXPECT_TRUE((*st)["pid_start_time"].is_number());
+  ASSERT_TRUE(eventually([&] { return terminal(d.path, reg, "adopted"); }, 60s));
+  EXPECT_TRUE(state_is(d.path, reg, "adopted", "timed_out"));
+  EXPECT_TRUE(gone(adopted));
+  EXPECT_EQ(wait_child(adopted, 30s), 128 + SIGTERM);
+  EXPECT_EQ(run(d.path, {"register", "x", "--pid", "999999999", "--registry", reg}).rc, 7);
+}

@@ -43,6 +43,7 @@ constexpr const char* kExitCodes = R"(Exit codes:
   5    a task with that id is already running
   6    the task could not be started (policy, program, cgroup)
   7    the recorded process is gone or its PID now belongs to another process
+       (register: no such process)
  start --wait (like timeout(1)):
   N    the task's exit code; 128+S when signal S ended it
   124  the deadline killed the task
@@ -337,6 +338,15 @@ int main(int argc, char** argv) {
   start->add_flag("--wait", req.wait, "stay in the foreground like timeout(1); exit 124 on the deadline");
   start->add_option("command", req.argv, "-- PROGRAM ARGS...")->required();
 
+  wd::RegisterRequest reg_req;
+  std::string reg_timeout, reg_grace = "10s", reg_policy;
+  auto* regcmd = app.add_subcommand("register", "adopt a running process; its deadline is enforced by a monitor");
+  regcmd->add_option("id", reg_req.id, "task id, [A-Za-z0-9_-]{1,64}")->required();
+  regcmd->add_option("--pid", reg_req.pid, "the process to adopt")->required();
+  regcmd->add_option("--timeout", reg_timeout, "deadline from now, e.g. 90s, 15m, 2h");
+  regcmd->add_option("--grace", reg_grace, "time between SIGTERM and SIGKILL (default 10s)");
+  regcmd->add_option("--policy", reg_policy, "airssys-osl policy file (default: the built-in policy)");
+
   bool list_json = false;
   auto* list = app.add_subcommand("list", "list the tasks of the registry");
   list->add_flag("--json", list_json, "one JSON array");
@@ -392,6 +402,24 @@ int main(int argc, char** argv) {
     req.cwd = cwd_text;
     req.policy_file = policy_text;
     return wd::start_task(reg, req);
+  }
+  if (*regcmd) {
+    auto usage = [&](const std::string& m) {
+      fmt::print(stderr, "task-watchdog: {}\n", m);
+      return static_cast<int>(wd::ErrorCode::usage);
+    };
+    if (!wd::valid_task_id(reg_req.id)) return usage(fmt::format("invalid task id '{}': use 1-64 of A-Z a-z 0-9 _ -", reg_req.id));
+    if (reg_req.pid <= 0) return usage("--pid must be a positive process id");
+    if (!reg_timeout.empty()) {
+      auto d = wd::parse_duration(reg_timeout);
+      if (!d) return usage(d.error().message);
+      reg_req.timeout = *d;
+    }
+    auto g = wd::parse_duration(reg_grace);
+    if (!g) return usage(g.error().message);
+    reg_req.grace = *g;
+    reg_req.policy_file = reg_policy;
+    return wd::register_task(reg, reg_req);
   }
   if (*list) return cmd_list(reg, list_json);
   if (*status) return cmd_status(reg, id, status_json_flag);

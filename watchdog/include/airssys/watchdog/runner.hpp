@@ -19,7 +19,10 @@
 #include <airssys/watchdog/error.hpp>
 #include <airssys/watchdog/registry.hpp>
 
+#include <sys/types.h>
+
 #include <chrono>
+#include <cstdint>
 #include <expected>
 #include <filesystem>
 #include <optional>
@@ -57,6 +60,22 @@ struct StartRequest {
 // An osl::System with `policy_file` or the default policy.
 [[nodiscard]] std::expected<osl::System, Error> make_system(const std::filesystem::path& policy_file,
                                                             const std::filesystem::path& state_dir);
+
+struct RegisterRequest {
+  std::string id;
+  pid_t pid = 0;
+  std::optional<std::chrono::milliseconds> timeout;
+  std::chrono::milliseconds grace{10'000};
+  std::filesystem::path policy_file;
+  // Filled in by register_task.
+  std::uint64_t pid_start_time = 0;
+  std::optional<std::int64_t> deadline_ms;
+};
+
+// `register`: adopts a running process (records its start time, so a
+// recycled PID is never mistaken for it) under a double-forked monitor that
+// enforces the deadline. Returns the CLI exit status.
+[[nodiscard]] int register_task(const Registry& registry, RegisterRequest req);
 
 // `start`: returns the CLI exit status (0 once the task runs; with --wait,
 // the task's status as described above). Messages go to stdout/stderr.
