@@ -257,3 +257,32 @@ TEST(Cli, RegisteredProcessIsKilledAtItsDeadline) {
   EXPECT_EQ(wait_child(adopted, 30s), 128 + SIGTERM);
   EXPECT_EQ(run(d.path, {"register", "x", "--pid", "999999999", "--registry", reg}).rc, 7);
 }
+
+TEST(Cli, RehydrateAndStatsSummariseTheRegistry) {
+  TempDir d;
+  const auto reg = (d.path / "r.json").string();
+  ASSERT_EQ(run(d.path, {"start", "--wait", "--registry", reg, "--id", "done1", "--", "true"}).rc, 0);
+  ASSERT_EQ(run(d.path, {"start", "--registry", reg, "--id", "live1", "--timeout", "1h", "--", "/bin/sh", "-c",
+                         "echo ready; exec sleep 1000"}).rc, 0);
+  nlohmann::json j;
+  ASSERT_TRUE(eventually([&] {
+    auto r = run(d.path, {"rehydrate", "--json", "--registry", reg});
+    j = nlohmann::json::parse(r.out, nullptr, false);
+    return r.rc == 0 && !j.is_discarded() && j["live"].size() == 1 && j["live"][0]["last_output"] == "ready";
+  }, 30s)) << j.dump();
+  EXPECT_EQ(j["ended"], 1);
+  EXPECT_EQ(j["live"][0]["id"], "live1");
+  auto text = run(d.path, {"rehydrate", "--registry", reg});
+  EXPECT_NE(text.out.find("1 live task(s), 1 ended"), std::string::npos) << text.out;
+  auto s = run(d.path, {"stats", "--json", "--registry", reg});
+  auto sj = nlohmann::json::parse(s.out, nullptr, false);
+  ASSERT_FALSE(sj.is_discarded()) << s.out;
+  EXPECT_EQ(sj["tasks"], 2);
+  EXPECT_EQ(sj["by_state"]["exited"], 1);
+  EXPECT_EQ(sj["by_state"]["running"], 1);
+  EXPECT_EQ(run(d.path, {"kill", "live1", "--grace", "1s", "--registry", reg}).rc, 0);
+  EXPECT_TRUE(eventually([&] {
+    auto st = status_json(d.path, reg, "live1");
+    return st && (*st)["monitor_pid"].is_number() && gone((*st)["monitor_pid"].get<pid_t>());
+  }));
+}

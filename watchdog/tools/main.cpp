@@ -27,6 +27,8 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <iterator>
+#include <map>
 
 namespace wd = airssys::watchdog;
 namespace osl = airssys::osl;
@@ -282,6 +284,90 @@ int cmd_logs(const wd::Registry& reg, const std::string& id, bool follow) {
   }
 }
 
+// The last non-empty line of a log file (at most its last 4 KiB are read).
+std::string last_line(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return {};
+  const auto size = static_cast<std::streamoff>(in.tellg());
+  const std::streamoff from = size > 4096 ? size - 4096 : 0;
+  in.seekg(from);
+  std::string tail((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!tail.empty() && (tail.back() == '\n' || tail.back() == '\r')) tail.pop_back();
+  const auto nl = tail.rfind('\n');
+  std::string line = nl == std::string::npos ? tail : tail.substr(nl + 1);
+  if (line.size() > 120) line = line.substr(0, 117) + "...";
+  return line;
+}
+
+// A compact summary of the tasks that are not over, for someone resuming work.
+int cmd_rehydrate(const wd::Registry& reg, bool as_json) {
+  auto data = reg.load();
+  if (!data) return report(data.error());
+  json arr = json::array();
+  std::size_t ended = 0;
+  for (const auto& [id, t] : data->tasks) {
+    if (terminal(t.state)) {
+      ++ended;
+      continue;
+    }
+    const auto alive = wd::collect_processes(wd::task_processes(t)).size();
+    json j;
+    j["id"] = id;
+    j["state"] = effective_state(t, alive);
+    j["pid"] = t.pid ? json(*t.pid) : json(nullptr);
+    j["processes_alive"] = alive;
+    j["running_for"] = wd::format_duration(std::chrono::milliseconds(std::max<std::int64_t>(0, now_ms() - t.created_ms)));
+    j["deadline"] = deadline_text(t);
+    j["command"] = command_line(t);
+    j["last_output"] = last_line(t.stdout_log);
+    j["last_error"] = last_line(t.stderr_log);
+    arr.push_back(std::move(j));
+  }
+  if (as_json) {
+    fmt::print("{}\n", json{{"registry", reg.path().string()}, {"live", arr}, {"ended", ended}}.dump());
+    return 0;
+  }
+  fmt::print("{} live task(s), {} ended, in {}\n", arr.size(), ended, reg.path().string());
+  for (const auto& j : arr) {
+    fmt::print("- {} [{}] pid {} ({} process(es)), up {}, deadline {}: {}\n", j["id"].get<std::string>(),
+               j["state"].get<std::string>(), j["pid"].is_null() ? std::string("-") : std::to_string(j["pid"].get<std::int64_t>()),
+               j["processes_alive"].get<std::size_t>(), j["running_for"].get<std::string>(), j["deadline"].get<std::string>(),
+               j["command"].get<std::string>());
+    if (!j["last_output"].get<std::string>().empty()) fmt::print("    stdout: {}\n", j["last_output"].get<std::string>());
+    if (!j["last_error"].get<std::string>().empty()) fmt::print("    stderr: {}\n", j["last_error"].get<std::string>());
+  }
+  return 0;
+}
+
+// Counts by state and outcome.
+int cmd_stats(const wd::Registry& reg, bool as_json) {
+  auto data = reg.load();
+  if (!data) return report(data.error());
+  std::map<std::string, std::size_t> by_state;
+  std::int64_t total_ms = 0;
+  std::size_t timed = 0;
+  std::int64_t leftovers = 0;
+  for (const auto& [id, t] : data->tasks) {
+    ++by_state[t.state];
+    if (t.ended_ms) {
+      total_ms += *t.ended_ms - t.created_ms;
+      ++timed;
+    }
+    leftovers += t.leftover_processes.value_or(0);
+  }
+  const std::int64_t mean_ms = timed ? total_ms / static_cast<std::int64_t>(timed) : 0;
+  if (as_json) {
+    fmt::print("{}\n", json{{"tasks", data->tasks.size()}, {"by_state", by_state}, {"mean_duration_ms", timed ? json(mean_ms) : json(nullptr)},
+                            {"leftover_processes_killed", leftovers}}.dump());
+    return 0;
+  }
+  fmt::print("tasks: {}\n", data->tasks.size());
+  for (const auto& [state, n] : by_state) fmt::print("  {:<10} {}\n", state, n);
+  if (timed) fmt::print("mean duration of ended tasks: {}\n", wd::format_duration(std::chrono::milliseconds(mean_ms)));
+  fmt::print("leftover processes killed after their task's main process ended: {}\n", leftovers);
+  return 0;
+}
+
 int cmd_cleanup(const wd::Registry& reg, const std::string& older_text) {
   std::chrono::milliseconds older(0);
   if (!older_text.empty()) {
@@ -369,6 +455,12 @@ int main(int argc, char** argv) {
   logs->add_option("id", id, "task id")->required();
   logs->add_flag("--follow,-f", follow, "keep printing new output until the task ends");
 
+  bool rehydrate_json = false, stats_json = false;
+  auto* rehydrate = app.add_subcommand("rehydrate", "a compact summary of the live tasks, for someone resuming work");
+  rehydrate->add_flag("--json", rehydrate_json, "one JSON object");
+  auto* stats = app.add_subcommand("stats", "counts of tasks by state, mean duration, leftovers killed");
+  stats->add_flag("--json", stats_json, "one JSON object");
+
   std::string older_than;
   auto* cleanup = app.add_subcommand("cleanup", "remove ended tasks (and their logs) from the registry");
   cleanup->add_option("--older-than", older_than, "only tasks that ended at least this long ago, e.g. 7d");
@@ -426,5 +518,7 @@ int main(int argc, char** argv) {
   if (*kill) return cmd_kill(reg, id, kill_grace, kill_policy);
   if (*logs) return cmd_logs(reg, id, follow);
   if (*cleanup) return cmd_cleanup(reg, older_than);
+  if (*rehydrate) return cmd_rehydrate(reg, rehydrate_json);
+  if (*stats) return cmd_stats(reg, stats_json);
   return 2;
 }
