@@ -1,0 +1,20 @@
+#pragma once
+// The task-watchdog commands other than start/register (which are in the
+// library, runner.hpp). Each returns the process exit status
+// (docs/task-watchdog.md, "Exit codes") and prints its own messages.
+
+#include <airssys/watchdog/registry.hpp>
+
+#include <string>
+
+namespace airssys::watchdog::cli {
+
+int cmd_list(const Registry& reg, bool as_json);
+int cmd_status(const Registry& reg, const std::string& id, bool as_json);
+int cmd_kill(const Registry& reg, const std::string& id, const std::string& grace_text, const std::string& policy);
+int cmd_logs(const Registry& reg, const std::string& id, bool follow);
+int cmd_cleanup(const Registry& reg, const std::string& older_text);
+int cmd_rehydrate(const Registry& reg, bool as_json);
+int cmd_stats(const Registry& reg, bool as_json);
+
+}  // namespace airssys::watchdog::cli
