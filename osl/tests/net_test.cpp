@@ -161,3 +161,42 @@ TEST_F(NetOps, ConnectionLimitWaitsThenFails) {
 
 }  // namespace
 }  // namespace airssys::osl
+
+namespace airssys::osl {
+namespace {
+
+TEST_F(NetOps, ListenerRemovesOnlyItsOwnSocketFile) {
+  const auto path = dir / "own.sock";
+  {
+    auto l = sys->run("alice", net::Listen{path.string()});
+    ASSERT_TRUE(l) << l.error().to_string();
+    // Someone replaces the socket file with a file of their own.
+    std::filesystem::remove(path);
+    test::write_file(path, "not yours");
+  }
+  EXPECT_EQ(test::read_file(path), "not yours") << "the destructor must not delete a file it did not create";
+  std::filesystem::remove(path);
+  {
+    auto l = sys->run("alice", net::Listen{path.string()});
+    ASSERT_TRUE(l);
+  }
+  EXPECT_FALSE(std::filesystem::exists(path)) << "its own socket file is removed";
+}
+
+TEST_F(NetOps, UnixConnectDoesNotFollowASymlinkedSocketFile) {
+  const auto real = dir / "real.sock";
+  auto l = sys->run("alice", net::Listen{real.string()});
+  ASSERT_TRUE(l);
+  std::filesystem::create_symlink(real, dir / "link.sock");
+  // The link resolves inside the allowed tree: connecting through it is fine
+  // (the policy sees the target).
+  auto ok = sys->run("alice", net::Connect{(dir / "link.sock").string()});
+  EXPECT_TRUE(ok) << ok.error().to_string();
+  // Pointing outside the allowed tree is refused.
+  std::filesystem::create_symlink("/run/airssys-nope.sock", dir / "out.sock");
+  auto out = sys->run("alice", net::Connect{(dir / "out.sock").string()});
+  ASSERT_FALSE(out);
+}
+
+}  // namespace
+}  // namespace airssys::osl

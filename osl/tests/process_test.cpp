@@ -370,3 +370,52 @@ rules:
 
 }  // namespace
 }  // namespace airssys::osl
+
+namespace airssys::osl {
+namespace {
+
+class ProcessEdges : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    sys = std::make_unique<System>(SystemOptions{.policy = test::policy_from(fmt::format(R"(
+version: 1
+rules:
+  - id: spawn
+    effect: allow
+    principals: ["*"]
+    operations: ["process.spawn"]
+    resources: ["/usr/bin/**", "{}/**"]
+)", dir.str()))});
+  }
+  test::TempDir dir;
+  std::unique_ptr<System> sys;
+};
+
+// The child exits without reading: the write fails with EPIPE instead of a
+// SIGPIPE that would kill this (the host) process.
+TEST_F(ProcessEdges, CommunicateWithAChildThatIgnoresStdinDoesNotRaiseSigpipe) {
+  process::Options o;
+  o.stdin_ = process::Stdio::pipe();
+  auto p = sys->run("x", process::Spawn{{"/bin/true"}, o});
+  ASSERT_TRUE(p) << p.error().to_string();
+  auto out = p->communicate(std::string(4u << 20, 'x'));
+  ASSERT_TRUE(out) << out.error().to_string();
+  EXPECT_EQ(out->status.code, 0);
+}
+
+// Scripts run through the pinned fd too (their interpreter reads /dev/fd/N).
+TEST_F(ProcessEdges, ScriptsRunFromThePinnedFile) {
+  const auto script = dir / "hello.sh";
+  test::write_file(script, "#!/bin/sh\necho script-ran \"$1\"\n");
+  ASSERT_EQ(::chmod(script.c_str(), 0700), 0);
+  process::Options o;
+  o.stdout_ = process::Stdio::pipe();
+  auto p = sys->run("x", process::Spawn{{script.string(), "arg"}, o});
+  ASSERT_TRUE(p) << p.error().to_string();
+  auto out = p->communicate();
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->out, "script-ran arg\n");
+}
+
+}  // namespace
+}  // namespace airssys::osl

@@ -38,7 +38,7 @@ class FileSink final : public ActivitySink {
       buf += to_json_line(r);
       buf += '\n';
     }
-    if (options_.max_bytes != 0 && size_ > 0 && size_ + buf.size() > options_.max_bytes) {
+    if (rotated_not_reopened_ || (options_.max_bytes != 0 && size_ > 0 && size_ + buf.size() > options_.max_bytes)) {
       if (auto r = rotate(); !r) return r;
       if (torn_) buf.erase(0, 1);
       torn_ = false;
@@ -66,6 +66,13 @@ class FileSink final : public ActivitySink {
 
  private:
   std::expected<void, Error> rotate() {
+    // A rotation whose reopen failed is retried by reopening only: shifting
+    // the archives again would push the oldest ones out on every retry.
+    if (rotated_not_reopened_) {
+      if (auto r = open(); !r) return r;
+      rotated_not_reopened_ = false;
+      return {};
+    }
     const std::string base = options_.path.string();
     if (options_.keep == 0) {
       if (::unlink(base.c_str()) != 0 && errno != ENOENT) {
@@ -83,13 +90,18 @@ class FileSink final : public ActivitySink {
         return std::unexpected(Error::from_errno(errno, "audit log rotation"));
       }
     }
-    return open();
+    fd_.reset();
+    rotated_not_reopened_ = true;
+    if (auto r = open(); !r) return r;
+    rotated_not_reopened_ = false;
+    return {};
   }
 
   FileSinkOptions options_;
   UniqueFd fd_;
   std::uint64_t size_ = 0;
   bool torn_ = false;
+  bool rotated_not_reopened_ = false;
 };
 
 }  // namespace

@@ -6,6 +6,9 @@
 #include <airssys/osl/system.hpp>
 
 #include <atomic>
+#include <cerrno>
+#include <exception>
+#include <new>
 #include <chrono>
 #include <cstdint>
 #include <expected>
@@ -106,7 +109,18 @@ std::expected<T, Error> Core::pipeline(std::string_view principal, Request req, 
                                  "audit log stalled, operation not executed: " + log_.last_error()});
   }
   const auto t0 = std::chrono::steady_clock::now();
-  std::expected<T, Error> result = execute(id);
+  // Executors report errors as values; an exception (e.g. bad_alloc) is
+  // caught here so it neither crosses the API nor loses the end record.
+  std::expected<T, Error> result = std::unexpected(Error{ErrorCategory::internal, 0, id, "executor failed"});
+  try {
+    result = execute(id);
+  } catch (const std::bad_alloc&) {
+    result = std::unexpected(Error{ErrorCategory::resource_exhausted, ENOMEM, id, "out of memory"});
+  } catch (const std::exception& e) {
+    result = std::unexpected(Error{ErrorCategory::internal, 0, id, std::string("executor threw: ") + e.what()});
+  } catch (...) {
+    result = std::unexpected(Error{ErrorCategory::internal, 0, id, "executor threw an unknown exception"});
+  }
   const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
   operations_.fetch_add(1, std::memory_order_relaxed);
   if (!result) {

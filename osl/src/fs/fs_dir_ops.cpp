@@ -90,7 +90,7 @@ std::expected<Done, Error> exec_create_dir(const ResolvedPath& p, const fs::Crea
     }
     return Done{};
   }
-  UniqueFd cur(::dup(p.parent.get()));
+  UniqueFd cur(::fcntl(p.parent.get(), F_DUPFD_CLOEXEC, 0));
   if (!cur) return std::unexpected(Error::from_errno(errno, "dup"));
   for (const auto& part : p.missing) {
     if (::mkdirat(cur.get(), part.c_str(), op.mode) != 0 && errno != EEXIST) {

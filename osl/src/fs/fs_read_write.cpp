@@ -112,7 +112,7 @@ std::expected<fs::Write::Result, Error> exec_write(const ResolvedPath& p, const 
     mode = existing.st_mode & 07777;
   }
   ResolvedPath tmp;
-  tmp.parent.reset(::dup(p.parent.get()));
+  tmp.parent.reset(::fcntl(p.parent.get(), F_DUPFD_CLOEXEC, 0));
   tmp.name = temp_name(p.name);
   tmp.path = p.path + ".tmp";
   auto fd = open_beneath(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOCTTY, mode);

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "core/core.hpp"
+#include "fs/fs_ops.hpp"
 #include "fs/path_resolver.hpp"
 #include "net/address.hpp"
 
@@ -91,16 +92,20 @@ void add_check(Request& req, OpKind kind, const NetTarget& t, const std::string&
 
 // sockaddr_un for a pinned path: /proc/self/fd/N/NAME reaches the checked
 // directory even if a symlink was swapped into the path meanwhile.
-std::expected<std::pair<sockaddr_un, socklen_t>, Error> unix_addr(const detail::ResolvedPath& p) {
+std::expected<std::pair<sockaddr_un, socklen_t>, Error> proc_fd_addr(const std::string& via, const std::string& what) {
   sockaddr_un sun{};
   sun.sun_family = AF_UNIX;
-  const std::string via = fmt::format("/proc/self/fd/{}/{}", p.parent.get(), p.name);
   if (via.size() >= sizeof sun.sun_path) {
     return std::unexpected(Error::make(ErrorCategory::invalid_argument,
-                                       fmt::format("{}: socket file name too long ({} bytes)", p.path, p.name.size())));
+                                       fmt::format("{}: socket address too long ({} bytes via {}; the limit is {})", what,
+                                                   via.size(), via, sizeof sun.sun_path - 1)));
   }
   std::memcpy(sun.sun_path, via.c_str(), via.size() + 1);
   return std::pair{sun, static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + via.size() + 1)};
+}
+
+std::expected<std::pair<sockaddr_un, socklen_t>, Error> unix_addr(const detail::ResolvedPath& p) {
+  return proc_fd_addr(fmt::format("/proc/self/fd/{}/{}", p.parent.get(), p.name), p.path);
 }
 
 std::expected<void, Error> wait_connected(int fd, std::chrono::milliseconds timeout, const std::string& what) {
@@ -153,7 +158,11 @@ std::expected<net::Connection, Error> System::run(std::string_view principal, co
     auto slot = core_->connections().acquire(core_->limits().wait);
     if (!slot) return std::unexpected(slot.error());
     if (t.parsed->is_unix) {
-      auto addr = unix_addr(t.unix_path.resolved);
+      // connect() follows a symlink in the last component: connect through
+      // an O_PATH fd of the checked socket file itself instead.
+      auto target = detail::open_beneath(t.unix_path.resolved, O_PATH);
+      if (!target) return std::unexpected(target.error());
+      auto addr = proc_fd_addr(fmt::format("/proc/self/fd/{}", target->get()), t.unix_path.resolved.path);
       if (!addr) return std::unexpected(addr.error());
       auto fd = connect_one(AF_UNIX, reinterpret_cast<const sockaddr*>(&addr->first), addr->second, op.timeout,
                             t.unix_path.resolved.path);
@@ -209,7 +218,10 @@ std::expected<net::Listener, Error> System::run(std::string_view principal, cons
       local = detail::endpoint_text(reinterpret_cast<const sockaddr*>(&bound));
     }
     if (::listen(fd, op.backlog) != 0) return std::unexpected(Error::from_errno(errno, fmt::format("listen on {}", local)));
-    return net::Listener(std::move(sock), core_, share(std::move(*slot)), local, is_unix ? local : std::string());
+    UniqueFd dir;
+    if (is_unix) dir.reset(::fcntl(t.unix_path.resolved.parent.get(), F_DUPFD_CLOEXEC, 0));
+    return net::Listener(std::move(sock), core_, share(std::move(*slot)), local, std::move(dir),
+                         is_unix ? t.unix_path.resolved.name : std::string());
   });
 }
 

@@ -4,7 +4,9 @@
 
 #include <netinet/in.h>
 #include <poll.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -84,12 +86,28 @@ std::expected<std::string, Error> Connection::read_to_end(std::size_t max_bytes)
 void Connection::shutdown_write() noexcept { ::shutdown(fd_.get(), SHUT_WR); }
 
 Listener::Listener(UniqueFd fd, std::shared_ptr<detail::Core> core, std::shared_ptr<detail::SlotToken> slot,
-                   std::string local, std::string unix_path)
-    : fd_(std::move(fd)), core_(std::move(core)), slot_(std::move(slot)), local_(std::move(local)), unix_path_(std::move(unix_path)) {}
+                   std::string local, UniqueFd unix_dir, std::string unix_name)
+    : fd_(std::move(fd)),
+      core_(std::move(core)),
+      slot_(std::move(slot)),
+      local_(std::move(local)),
+      unix_dir_(std::move(unix_dir)),
+      unix_name_(std::move(unix_name)) {
+  struct stat st {};
+  if (unix_dir_ && ::fstatat(unix_dir_.get(), unix_name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    unix_dev_ = st.st_dev;
+    unix_ino_ = st.st_ino;
+  }
+}
 Listener::Listener(Listener&&) noexcept = default;
 Listener& Listener::operator=(Listener&&) noexcept = default;
 Listener::~Listener() {
-  if (fd_ && !unix_path_.empty()) ::unlink(unix_path_.c_str());
+  if (!fd_ || !unix_dir_ || unix_ino_ == 0) return;
+  struct stat st {};
+  if (::fstatat(unix_dir_.get(), unix_name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISSOCK(st.st_mode) &&
+      st.st_dev == unix_dev_ && st.st_ino == unix_ino_) {
+    ::unlinkat(unix_dir_.get(), unix_name_.c_str(), 0);
+  }
 }
 
 std::expected<Connection, Error> Listener::accept(std::optional<std::chrono::milliseconds> timeout) {
@@ -107,7 +125,7 @@ std::expected<Connection, Error> Listener::accept(std::optional<std::chrono::mil
   return Connection(UniqueFd(fd), std::make_shared<detail::SlotToken>(std::move(*slot)), peer);
 }
 
-std::uint16_t Listener::port() const noexcept { return unix_path_.empty() ? port_of(fd_.get()) : 0; }
+std::uint16_t Listener::port() const noexcept { return unix_dir_ ? 0 : port_of(fd_.get()); }
 
 DatagramSocket::DatagramSocket(UniqueFd fd, std::shared_ptr<detail::SlotToken> slot, std::string local)
     : fd_(std::move(fd)), slot_(std::move(slot)), local_(std::move(local)) {}

@@ -7,8 +7,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 
 #include <fmt/format.h>
+
+#include "platform/linux_fs.hpp"
 
 namespace airssys::osl::detail {
 
@@ -35,9 +38,19 @@ std::uint64_t write_rights(std::uint64_t handled) {
   return (w | kRead) & handled;
 }
 
-std::expected<void, Error> add_rule(int ruleset, const std::string& path, std::uint64_t access) {
-  const int fd = ::open(path.c_str(), O_PATH | O_CLOEXEC);
-  if (fd < 0) return {};  // a path that does not exist grants nothing; skip it
+// `follow_symlinks`: only for the execute list (admin-written system paths
+// such as /lib -> usr/lib). Read and write grants derived from policy rules
+// never follow a symlink: someone could plant /tmp/job -> /home/victim
+// before the prefix exists.
+std::expected<void, Error> add_rule(int ruleset, const std::string& path, std::uint64_t access, bool follow_symlinks) {
+  std::string target = path;
+  if (follow_symlinks) {
+    std::error_code ec;
+    target = std::filesystem::canonical(path, ec).string();
+    if (ec) return {};  // a path that does not exist grants nothing; skip it
+  }
+  const int fd = sys_openat2(AT_FDCWD, target.c_str(), O_PATH | O_CLOEXEC, 0, 0x04 /*RESOLVE_NO_SYMLINKS*/);
+  if (fd < 0) return {};  // missing, or reached through a symlink: grants nothing
   UniqueFd guard(fd);
   struct stat st {};
   if (::fstat(fd, &st) != 0) return {};
@@ -67,13 +80,13 @@ std::expected<UniqueFd, Error> build_landlock_ruleset(const SandboxPaths& paths)
   if (fd < 0) return std::unexpected(Error::from_errno(errno, "landlock_create_ruleset"));
   UniqueFd ruleset(static_cast<int>(fd));
   for (const auto& p : paths.read) {
-    if (auto r = add_rule(ruleset.get(), p, kRead & handled); !r) return std::unexpected(r.error());
+    if (auto r = add_rule(ruleset.get(), p, kRead & handled, false); !r) return std::unexpected(r.error());
   }
   for (const auto& p : paths.write) {
-    if (auto r = add_rule(ruleset.get(), p, write_rights(handled)); !r) return std::unexpected(r.error());
+    if (auto r = add_rule(ruleset.get(), p, write_rights(handled), false); !r) return std::unexpected(r.error());
   }
   for (const auto& p : paths.execute) {
-    if (auto r = add_rule(ruleset.get(), p, kExec & handled); !r) return std::unexpected(r.error());
+    if (auto r = add_rule(ruleset.get(), p, kExec & handled, true); !r) return std::unexpected(r.error());
   }
   return ruleset;
 }

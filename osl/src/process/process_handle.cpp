@@ -61,6 +61,28 @@ std::expected<ExitStatus, Error> kill_for_deadline(Process::State& st) {
   return *st.status;
 }
 
+// write(2) to a pipe whose reader is gone raises SIGPIPE, which would kill
+// the host process; block it for this thread and consume it if raised.
+ssize_t write_without_sigpipe(int fd, std::string_view data) {
+  sigset_t pipe_set, old;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  sigset_t pending;
+  sigpending(&pending);
+  const bool already_pending = sigismember(&pending, SIGPIPE) == 1;
+  ::pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+  const ssize_t w = ::write(fd, data.data(), data.size());
+  const int err = errno;
+  if (w < 0 && err == EPIPE && !already_pending) {
+    const timespec zero{0, 0};
+    while (::sigtimedwait(&pipe_set, nullptr, &zero) < 0 && errno == EINTR) {
+    }
+  }
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  errno = err;
+  return w;
+}
+
 bool deadline_passed(const Process::State& st) { return st.deadline && Clock::now() >= *st.deadline; }
 
 }  // namespace
@@ -145,7 +167,7 @@ std::expected<Output, Error> Process::communicate(std::string_view input) {
       return std::unexpected(Error::from_errno(errno, "poll child pipes"));
     }
     if (idx_in >= 0 && fds[idx_in].revents) {
-      const ssize_t w = ::write(st.stdin_fd.get(), input.data() + in_off, input.size() - in_off);
+      const ssize_t w = write_without_sigpipe(st.stdin_fd.get(), input.substr(in_off));
       if (w < 0 && errno != EAGAIN && errno != EINTR) {
         st.stdin_fd.reset();  // EPIPE: the child closed its stdin
       } else if (w > 0) {

@@ -88,17 +88,30 @@ std::expected<Done, Error> signal_target(detail::Core& core, std::string_view pr
                                          const process::Target& target, int signo) {
   auto pidfd = detail::open_target(target);
   std::string exe = pidfd ? detail::executable_of(target.pid) : std::string();
-  if (exe.empty()) exe = fmt::format("pid:{}", target.pid);
+  // A program replaced on disk reads as "/usr/sbin/x (deleted)": the policy
+  // sees the path, with the raw text as alias (a deny on either wins).
+  std::string alias;
+  constexpr std::string_view kDeleted = " (deleted)";
+  if (exe.ends_with(kDeleted)) {
+    alias = exe;
+    exe.resize(exe.size() - kDeleted.size());
+  }
   std::optional<Error> invalid;
   if (signo < 0 || signo > 64) {
     invalid = Error::make(ErrorCategory::invalid_argument, fmt::format("invalid signal number {}", signo));
   } else if (!pidfd) {
     invalid = pidfd.error();
+  } else if (exe.empty()) {
+    // Without the target's program there is nothing a deny rule could match:
+    // refuse rather than decide on a placeholder.
+    invalid = Error{ErrorCategory::permission, EACCES, 0,
+                    fmt::format("cannot read /proc/{}/exe, so the policy cannot be applied to it", target.pid)};
   }
+  if (exe.empty()) exe = fmt::format("pid:{}", target.pid);
   // A missing or recycled target is reported as such whatever the policy
   // says: process existence is public (/proc) and the caller must know.
   detail::Request req{.kind = kind,
-                      .checks = {detail::Check{kind, {exe}, {}}},
+                      .checks = {detail::Check{kind, {exe}, {alias}}},
                       .invalid = invalid,
                       .detail_json = fmt::format(R"({{"pid":{},"signal":{}}})", target.pid, signo)};
   return core.pipeline<Done>(principal, std::move(req), [&](std::uint64_t) -> std::expected<Done, Error> {

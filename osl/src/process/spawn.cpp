@@ -189,7 +189,6 @@ Request make_request(OpKind kind, const std::string& resource, const Plan& plan)
 // Everything the child needs, prepared before clone: no allocation after it.
 struct ChildPlan {
   int program_fd = -1;
-  const char* program_path = nullptr;
   char* const* argv = nullptr;
   char* const* envp = nullptr;
   int stdio[3] = {-1, -1, -1};  // fd to install as 0/1/2, or -1 to inherit
@@ -268,13 +267,17 @@ AIRSSYS_CHILD_CODE int child_main(void* arg) noexcept {
   if (c.landlock_fd >= 0 && (r = raw(SYS_landlock_restrict_self, c.landlock_fd, 0)) < 0) {
     child_fail(c, Stage::landlock, r);
   }
-  // Execute the very file the policy checked (pinned fd). A script needs its
-  // path instead (the interpreter reopens it), so fall back to the path.
+  // Execute the very file the policy checked (pinned fd).
   r = raw(SYS_execveat, c.program_fd, reinterpret_cast<long>(""), reinterpret_cast<long>(c.argv),
           reinterpret_cast<long>(c.envp), AT_EMPTY_PATH);
   if (r == -ENOENT) {
-    r = raw(SYS_execve, reinterpret_cast<long>(c.program_path), reinterpret_cast<long>(c.argv),
-            reinterpret_cast<long>(c.envp));
+    // A script: its interpreter reopens it as /dev/fd/N, which a
+    // close-on-exec fd would not survive. Keep the fd open (in the child's
+    // own fd table) and exec the same pinned file again — never the path,
+    // which could have been swapped for a symlink since the check.
+    raw(SYS_fcntl, c.program_fd, F_SETFD, 0);
+    r = raw(SYS_execveat, c.program_fd, reinterpret_cast<long>(""), reinterpret_cast<long>(c.argv),
+            reinterpret_cast<long>(c.envp), AT_EMPTY_PATH);
   }
   child_fail(c, Stage::exec, r);
 }
@@ -387,7 +390,6 @@ std::expected<process::Process, Error> spawn_child(detail::Core& core, std::stri
   std::vector<char*> envp = c_strings(plan.envp);
   ChildPlan c;
   c.program_fd = program_fd->get();
-  c.program_path = plan.program.resolved.path.c_str();
   c.argv = argv.data();
   c.envp = envp.data();
   c.stdio[0] = child_in->get();

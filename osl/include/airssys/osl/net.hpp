@@ -81,8 +81,11 @@ class Connection {
 // connection slot (waits up to the timeout for one). Not thread-safe.
 class Listener {
  public:
+  // For a Unix socket, `unix_dir` is the pinned directory holding the socket
+  // file `unix_name`; the destructor removes that file only if it is still
+  // the one this listener bound (same inode), never by path.
   Listener(UniqueFd fd, std::shared_ptr<detail::Core> core, std::shared_ptr<detail::SlotToken> slot, std::string local,
-           std::string unix_path);
+           UniqueFd unix_dir = {}, std::string unix_name = {});
   Listener(Listener&&) noexcept;
   Listener& operator=(Listener&&) noexcept;
   ~Listener();  // removes a Unix socket file it created
@@ -97,7 +100,9 @@ class Listener {
   std::shared_ptr<detail::Core> core_;
   std::shared_ptr<detail::SlotToken> slot_;
   std::string local_;
-  std::string unix_path_;
+  UniqueFd unix_dir_;
+  std::string unix_name_;
+  std::uint64_t unix_dev_ = 0, unix_ino_ = 0;
 };
 
 class DatagramSocket {
