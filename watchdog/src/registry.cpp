@@ -77,7 +77,7 @@ struct Reader {
   }
 };
 
-const char* const kTaskKeys[] = {"id", "argv", "cwd", "env", "created_ms", "timeout_ms", "grace_ms", "deadline_ms",
+const char* const kTaskKeys[] = {"id", "argv", "cwd", "env", "created_ms", "timeout_ms", "idle_timeout_ms", "grace_ms", "deadline_ms",
                                  "state", "pid", "pid_start_time", "monitor_pid", "monitor_start_time", "foreground",
                                  "containment", "stdout_log", "stderr_log", "exit_code", "exit_signal", "ended_ms",
                                  "error", "leftover_processes"};
@@ -93,6 +93,7 @@ std::expected<TaskRecord, Error> task_from_json(const std::string& key, const js
   r.strings("env", t.env);
   r.integer("created_ms", t.created_ms);
   r.opt_integer("timeout_ms", t.timeout_ms);
+  r.opt_integer("idle_timeout_ms", t.idle_timeout_ms);
   r.integer("grace_ms", t.grace_ms);
   r.opt_integer("deadline_ms", t.deadline_ms);
   r.str("state", t.state);
@@ -151,6 +152,7 @@ json task_to_json(const TaskRecord& t) {
   j["env"] = t.env;
   j["created_ms"] = t.created_ms;
   j["timeout_ms"] = t.timeout_ms ? json(*t.timeout_ms) : json(nullptr);
+  j["idle_timeout_ms"] = t.idle_timeout_ms ? json(*t.idle_timeout_ms) : json(nullptr);
   j["grace_ms"] = t.grace_ms;
   j["deadline_ms"] = t.deadline_ms ? json(*t.deadline_ms) : json(nullptr);
   j["state"] = t.state;

@@ -4,10 +4,12 @@
 #include <airssys/watchdog/cgroup.hpp>
 #include <airssys/watchdog/kill_tree.hpp>
 #include <airssys/watchdog/proc.hpp>
+#include <airssys/watchdog/units.hpp>
 
 #include <fcntl.h>
 #include <pwd.h>
 #include <sys/epoll.h>
+#include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -61,6 +63,7 @@ std::expected<void, Error> insert_record(const Registry& reg, const StartRequest
     t.env = req.env;
     t.created_ms = now_ms();
     if (req.timeout) t.timeout_ms = req.timeout->count();
+    if (req.idle_timeout) t.idle_timeout_ms = req.idle_timeout->count();
     t.grace_ms = req.grace.count();
     t.foreground = req.wait;
     t.stdout_log = reg.log_path(req.id, "stdout").string();
@@ -81,14 +84,18 @@ std::expected<void, Error> update_task(const Registry& reg, const std::string& i
   });
 }
 
-UniqueFd make_timer(std::chrono::milliseconds after) {
-  UniqueFd t(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC));
-  if (!t) return t;
+// (Re-)arms a one-shot timerfd to expire `after` from now.
+void arm_timer(int fd, std::chrono::milliseconds after) {
   itimerspec its{};
   const auto ms = std::max<std::int64_t>(after.count(), 1);
   its.it_value.tv_sec = ms / 1000;
   its.it_value.tv_nsec = (ms % 1000) * 1'000'000;
-  ::timerfd_settime(t.get(), 0, &its, nullptr);
+  ::timerfd_settime(fd, 0, &its, nullptr);
+}
+
+UniqueFd make_timer(std::chrono::milliseconds after) {
+  UniqueFd t(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC));
+  if (t) arm_timer(t.get(), after);
   return t;
 }
 
@@ -206,7 +213,20 @@ int monitor(const Registry& reg, const StartRequest& req, int handshake) {
   UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
   UniqueFd deadline;
   if (req.timeout) deadline = make_timer(*req.timeout - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started));
-  for (int fd : {proc->pidfd(), sigfd.get(), deadline.get()}) {
+  // --idle-timeout: inotify on the two log files re-arms a timerfd on every
+  // write; the task's output never passes through us (it keeps writing to
+  // its files even if the monitor dies).
+  UniqueFd idle;
+  UniqueFd inotify;
+  if (req.idle_timeout) {
+    idle = make_timer(*req.idle_timeout);
+    inotify = UniqueFd(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+    if (inotify) {
+      ::inotify_add_watch(inotify.get(), reg.log_path(req.id, "stdout").c_str(), IN_MODIFY);
+      ::inotify_add_watch(inotify.get(), reg.log_path(req.id, "stderr").c_str(), IN_MODIFY);
+    }
+  }
+  for (int fd : {proc->pidfd(), sigfd.get(), deadline.get(), idle.get(), inotify.get()}) {
     if (fd < 0) continue;
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -218,8 +238,8 @@ int monitor(const Registry& reg, const StartRequest& req, int handshake) {
   KillReport report;
   bool done = false;
   while (!done) {
-    epoll_event evs[4];
-    const int n = ::epoll_wait(ep.get(), evs, 4, -1);
+    epoll_event evs[8];
+    const int n = ::epoll_wait(ep.get(), evs, 8, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       break;  // cannot wait: fall through and kill
@@ -230,6 +250,16 @@ int monitor(const Registry& reg, const StartRequest& req, int handshake) {
         done = true;
       } else if (fd == deadline.get()) {
         end = End::timed_out;
+        report = kill_task(*system, principal, tp, req.grace);
+        done = true;
+      } else if (fd == inotify.get()) {
+        char buf[4096];
+        while (::read(inotify.get(), buf, sizeof buf) > 0) {
+        }
+        if (idle) arm_timer(idle.get(), *req.idle_timeout);
+      } else if (idle && fd == idle.get()) {
+        end = End::timed_out;
+        kill_note = fmt::format("no output for {} (--idle-timeout)", format_duration(*req.idle_timeout));
         report = kill_task(*system, principal, tp, req.grace);
         done = true;
       } else if (fd == sigfd.get()) {

@@ -286,3 +286,21 @@ TEST(Cli, RehydrateAndStatsSummariseTheRegistry) {
     return st && (*st)["monitor_pid"].is_number() && gone((*st)["monitor_pid"].get<pid_t>());
   }));
 }
+
+TEST(Cli, IdleTimeoutKillsASilentTask) {
+  TempDir d;
+  const auto reg = (d.path / "r.json").string();
+  // Talks, then falls silent: killed after 1 s of silence (exit 124 like a deadline).
+  auto r = run(d.path, {"start", "--wait", "--registry", reg, "--id", "quiet", "--idle-timeout", "1s", "--grace", "1s",
+                        "--", "/bin/sh", "-c", "echo a; sleep 1000"});
+  EXPECT_EQ(r.rc, 124) << r.err;
+  auto st = status_json(d.path, reg, "quiet");
+  ASSERT_TRUE(st);
+  EXPECT_EQ((*st)["state"], "timed_out");
+  EXPECT_NE((*st)["error"].get<std::string>().find("idle-timeout"), std::string::npos) << st->dump();
+  EXPECT_EQ((*st)["idle_timeout_ms"], 1000);
+  // Output re-arms it: a line every 0.3 s for ~4.5 s outlives a 3 s idle timeout.
+  r = run(d.path, {"start", "--wait", "--registry", reg, "--id", "chatty", "--idle-timeout", "3s", "--", "/bin/sh",
+                   "-c", "i=0; while [ $i -lt 15 ]; do echo $i >&2; i=$((i+1)); sleep 0.3; done"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+}

@@ -162,8 +162,9 @@ int cmd_status(const wd::Registry& reg, const std::string& id, bool as_json) {
     fmt::print("cpu:         {:.1f}% (two samples, 250ms apart)\n", j["cpu_percent"].get<double>());
     fmt::print("memory:      {} ({})\n", human_bytes(j["memory_bytes"].get<std::uint64_t>()), j["memory_source"].get<std::string>());
   }
-  fmt::print("timeout:     {} (grace {})\n", t->timeout_ms ? wd::format_duration(std::chrono::milliseconds(*t->timeout_ms)) : "none",
-             wd::format_duration(std::chrono::milliseconds(t->grace_ms)));
+  fmt::print("timeout:     {} (grace {}{})\n", t->timeout_ms ? wd::format_duration(std::chrono::milliseconds(*t->timeout_ms)) : "none",
+             wd::format_duration(std::chrono::milliseconds(t->grace_ms)),
+             t->idle_timeout_ms ? ", idle " + wd::format_duration(std::chrono::milliseconds(*t->idle_timeout_ms)) : std::string());
   fmt::print("deadline:    {}\n", deadline_text(*t));
   if (t->exit_code) fmt::print("exit:        code {}\n", *t->exit_code);
   if (t->exit_signal) fmt::print("exit:        signal {}\n", *t->exit_signal);

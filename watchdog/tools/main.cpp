@@ -44,10 +44,11 @@ int main(int argc, char** argv) {
   app.fallthrough();
 
   wd::StartRequest req;
-  std::string timeout_text, grace_text = "10s", cwd_text, policy_text;
+  std::string timeout_text, idle_text, grace_text = "10s", cwd_text, policy_text;
   auto* start = app.add_subcommand("start", "start a task in the background (or in the foreground with --wait)");
   start->add_option("--id", req.id, "task id, [A-Za-z0-9_-]{1,64}")->required();
   start->add_option("--timeout", timeout_text, "deadline after the start, e.g. 90s, 15m, 2h, 500ms");
+  start->add_option("--idle-timeout", idle_text, "kill the task when its stdout and stderr stay silent this long");
   start->add_option("--grace", grace_text, "time between SIGTERM and SIGKILL (default 10s)");
   start->add_option("--cwd", cwd_text, "working directory of the task");
   start->add_option("--env", req.env, "K=V added to the task's environment (repeatable)")->allow_extra_args(false);
@@ -115,6 +116,12 @@ int main(int argc, char** argv) {
       auto d = wd::parse_duration(timeout_text);
       if (!d) return usage(d.error().message);
       req.timeout = *d;
+    }
+    if (!idle_text.empty()) {
+      auto d = wd::parse_duration(idle_text);
+      if (!d) return usage(d.error().message);
+      if (d->count() == 0) return usage("--idle-timeout must be greater than 0");
+      req.idle_timeout = *d;
     }
     auto g = wd::parse_duration(grace_text);
     if (!g) return usage(g.error().message);

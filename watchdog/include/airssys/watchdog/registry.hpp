@@ -42,6 +42,7 @@ struct TaskRecord {
   std::vector<std::string> env;  // the --env K=V entries (TASK_ID is implicit)
   std::int64_t created_ms = 0;   // Unix time, milliseconds
   std::optional<std::int64_t> timeout_ms;
+  std::optional<std::int64_t> idle_timeout_ms;  // killed after this long without output
   std::int64_t grace_ms = 10'000;
   std::optional<std::int64_t> deadline_ms;  // Unix time; set when the task starts
   // starting → running → exited | timed_out | killed | failed

@@ -43,6 +43,8 @@ struct StartRequest {
   std::filesystem::path cwd;       // empty: the caller's
   std::vector<std::string> env;    // "K=V"
   std::optional<std::chrono::milliseconds> timeout;
+  // Kill the task when neither log file has grown for this long.
+  std::optional<std::chrono::milliseconds> idle_timeout;
   std::chrono::milliseconds grace{10'000};
   std::filesystem::path policy_file;  // empty: the built-in default policy
   bool wait = false;
