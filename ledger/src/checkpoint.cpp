@@ -124,18 +124,22 @@ Result<void> PublicKey::verify(ByteView message, const Signature& signature) con
   return {};
 }
 
+Result<SigningKey> SigningKey::adopt(std::shared_ptr<PublicKey::Key> key) {
+  auto id = spki_key_id(key->pkey.get());
+  if (!id) return std::unexpected(id.error());
+  SigningKey sk;
+  sk.key_ = key;
+  sk.public_.key_ = key;
+  sk.public_.key_id_ = *id;
+  return sk;
+}
+
 Result<SigningKey> SigningKey::generate() {
   EVP_PKEY* raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
   if (raw == nullptr) return fail(ErrorCategory::crypto, "Ed25519 key generation failed");
   auto key = std::make_shared<PublicKey::Key>();
   key->pkey.reset(raw);
-  SigningKey sk;
-  sk.key_ = key;
-  sk.public_.key_ = key;
-  auto id = spki_key_id(raw);
-  if (!id) return std::unexpected(id.error());
-  sk.public_.key_id_ = *id;
-  return sk;
+  return adopt(std::move(key));
 }
 
 Result<SigningKey> SigningKey::load(const std::filesystem::path& file) {
@@ -147,13 +151,7 @@ Result<SigningKey> SigningKey::load(const std::filesystem::path& file) {
   auto key = std::make_shared<PublicKey::Key>();
   key->pkey.reset(raw);
   if (auto r = require_ed25519(raw, file.string()); !r) return std::unexpected(r.error());
-  SigningKey sk;
-  sk.key_ = key;
-  sk.public_.key_ = key;
-  auto id = spki_key_id(raw);
-  if (!id) return std::unexpected(id.error());
-  sk.public_.key_id_ = *id;
-  return sk;
+  return adopt(std::move(key));
 }
 
 Result<void> write_new_file(const std::filesystem::path& file, std::string_view contents) {

@@ -77,6 +77,8 @@ class SigningKey {
   [[nodiscard]] Result<Signature> sign(ByteView message) const;
 
  private:
+  // Takes a loaded or generated private key; computes the public key id.
+  [[nodiscard]] static Result<SigningKey> adopt(std::shared_ptr<PublicKey::Key> key);
   std::shared_ptr<PublicKey::Key> key_;
   PublicKey public_;
 };
