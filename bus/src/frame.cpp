@@ -1,0 +1,203 @@
+#include "frame.hpp"
+
+#include <string>
+
+namespace airssys::bus::detail {
+namespace {
+
+enum : std::uint32_t { kVarint = 0, kFixed64 = 1, kLen = 2, kFixed32 = 5 };
+
+constexpr std::size_t varint_size(std::uint64_t v) noexcept {
+  std::size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+inline char* put_varint(char* p, std::uint64_t v) noexcept {
+  while (v >= 0x80) {
+    *p++ = static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<char>(v);
+  return p;
+}
+
+// Tags of fields 1..15 fit one byte.
+constexpr std::size_t len_field_size(std::string_view s) noexcept {
+  return s.empty() ? 0 : 1 + varint_size(s.size()) + s.size();
+}
+constexpr std::size_t varint_field_size(std::uint64_t v) noexcept { return v == 0 ? 0 : 1 + varint_size(v); }
+
+inline char* put_len(char* p, std::uint32_t field, std::string_view s) noexcept {
+  if (s.empty()) return p;
+  *p++ = static_cast<char>((field << 3) | kLen);
+  p = put_varint(p, s.size());
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
+inline char* put_num(char* p, std::uint32_t field, std::uint64_t v) noexcept {
+  if (v == 0) return p;
+  *p++ = static_cast<char>((field << 3) | kVarint);
+  return put_varint(p, v);
+}
+
+Error malformed(std::string_view why) { return Error::make(Errc::malformed_frame, std::string(why)); }
+
+struct Reader {
+  const unsigned char* p;
+  const unsigned char* end;
+
+  bool varint(std::uint64_t& out) noexcept {
+    std::uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (p == end) return false;
+      const unsigned char b = *p++;
+      if (shift == 63 && b > 1) return false;  // more than 64 bits
+      v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) {
+        out = v;
+        return true;
+      }
+    }
+    return false;
+  }
+};
+
+}  // namespace
+
+std::size_t body_size(const Frame& f) noexcept {
+  return varint_field_size(static_cast<std::uint32_t>(f.op)) + len_field_size(f.subject) + len_field_size(f.reply_to) +
+         len_field_size(f.payload) + varint_field_size(f.sid) + len_field_size(f.queue) +
+         len_field_size(f.correlation_id) + len_field_size(f.content_type) + varint_field_size(f.policy) +
+         varint_field_size(f.max_msgs) + varint_field_size(f.max_bytes) + len_field_size(f.text);
+}
+
+void encode_frame(ByteBuffer& out, const Frame& f) {
+  const std::size_t body = body_size(f);
+  char* const start = out.prepare(kLengthPrefix + body);
+  const auto n = static_cast<std::uint32_t>(body);
+  start[0] = static_cast<char>(n & 0xff);
+  start[1] = static_cast<char>((n >> 8) & 0xff);
+  start[2] = static_cast<char>((n >> 16) & 0xff);
+  start[3] = static_cast<char>((n >> 24) & 0xff);
+  char* p = start + kLengthPrefix;
+  p = put_num(p, 1, static_cast<std::uint32_t>(f.op));
+  p = put_len(p, 2, f.subject);
+  p = put_len(p, 3, f.reply_to);
+  p = put_len(p, 4, f.payload);
+  p = put_num(p, 5, f.sid);
+  p = put_len(p, 6, f.queue);
+  p = put_len(p, 7, f.correlation_id);
+  p = put_len(p, 8, f.content_type);
+  p = put_num(p, 9, f.policy);
+  p = put_num(p, 10, f.max_msgs);
+  p = put_num(p, 11, f.max_bytes);
+  p = put_len(p, 12, f.text);
+  out.commit(static_cast<std::size_t>(p - start));
+}
+
+std::expected<Frame, Error> decode_body(std::string_view body) {
+  Frame f;
+  Reader r{reinterpret_cast<const unsigned char*>(body.data()),
+           reinterpret_cast<const unsigned char*>(body.data()) + body.size()};
+  while (r.p != r.end) {
+    std::uint64_t tag = 0;
+    if (!r.varint(tag)) return std::unexpected(malformed("truncated or over-long field tag"));
+    const auto field = tag >> 3;
+    const auto type = static_cast<std::uint32_t>(tag & 7);
+    if (field == 0) return std::unexpected(malformed("field number 0"));
+    std::uint64_t num = 0;
+    std::string_view bytes;
+    switch (type) {
+      case kVarint:
+        if (!r.varint(num)) return std::unexpected(malformed("truncated varint"));
+        break;
+      case kFixed64:
+      case kFixed32: {
+        const std::size_t w = type == kFixed64 ? 8 : 4;
+        if (static_cast<std::size_t>(r.end - r.p) < w) return std::unexpected(malformed("truncated fixed field"));
+        r.p += w;
+        break;
+      }
+      case kLen: {
+        std::uint64_t len = 0;
+        if (!r.varint(len)) return std::unexpected(malformed("truncated length"));
+        if (len > static_cast<std::uint64_t>(r.end - r.p)) return std::unexpected(malformed("field longer than frame"));
+        bytes = std::string_view(reinterpret_cast<const char*>(r.p), static_cast<std::size_t>(len));
+        r.p += len;
+        break;
+      }
+      default:
+        return std::unexpected(malformed("unsupported wire type " + std::to_string(type)));
+    }
+    const bool is_len = type == kLen;
+    const bool is_num = type == kVarint;
+    switch (field) {
+      case 1:
+        if (!is_num) return std::unexpected(malformed("op is not a varint"));
+        if (num < 1 || num > 8) return std::unexpected(malformed("unknown op " + std::to_string(num)));
+        f.op = static_cast<Op>(num);
+        break;
+      case 5:
+      case 9:
+      case 10:
+      case 11:
+        if (!is_num) return std::unexpected(malformed("numeric field " + std::to_string(field) + " is not a varint"));
+        if (field == 5) f.sid = num;
+        if (field == 9) {
+          if (num > 2) return std::unexpected(malformed("unknown policy " + std::to_string(num)));
+          f.policy = static_cast<std::uint32_t>(num);
+        }
+        if (field == 10) {
+          if (num > UINT32_MAX) return std::unexpected(malformed("max_msgs out of range"));
+          f.max_msgs = static_cast<std::uint32_t>(num);
+        }
+        if (field == 11) f.max_bytes = num;
+        break;
+      case 2:
+      case 3:
+      case 4:
+      case 6:
+      case 7:
+      case 8:
+      case 12:
+        if (!is_len) return std::unexpected(malformed("field " + std::to_string(field) + " is not length-delimited"));
+        if (field == 2) f.subject = bytes;
+        if (field == 3) f.reply_to = bytes;
+        if (field == 4) f.payload = bytes;
+        if (field == 6) f.queue = bytes;
+        if (field == 7) f.correlation_id = bytes;
+        if (field == 8) f.content_type = bytes;
+        if (field == 12) f.text = bytes;
+        break;
+      default:
+        break;  // unknown field: skipped
+    }
+  }
+  if (f.op == Op::unspecified) return std::unexpected(malformed("frame without op"));
+  return f;
+}
+
+std::expected<std::optional<Frame>, Error> FrameDecoder::next() {
+  if (buf_.size() < kLengthPrefix) return std::optional<Frame>{};
+  const auto* b = reinterpret_cast<const unsigned char*>(buf_.data());
+  const std::size_t len = static_cast<std::size_t>(b[0]) | (static_cast<std::size_t>(b[1]) << 8) |
+                          (static_cast<std::size_t>(b[2]) << 16) | (static_cast<std::size_t>(b[3]) << 24);
+  if (len > max_frame_)
+    return std::unexpected(Error::make(Errc::frame_too_large, "frame of " + std::to_string(len) +
+                                                                  " bytes exceeds the maximum of " +
+                                                                  std::to_string(max_frame_)));
+  if (buf_.size() < kLengthPrefix + len) return std::optional<Frame>{};
+  const std::string_view body(buf_.data() + kLengthPrefix, len);
+  // Views stay valid after consume(): consume only moves offsets; memory is
+  // reused only by the next prepare().
+  buf_.consume(kLengthPrefix + len);
+  auto f = decode_body(body);
+  if (!f) return std::unexpected(std::move(f.error()));
+  return std::optional<Frame>{*f};
+}
+
+}  // namespace airssys::bus::detail

@@ -1,0 +1,68 @@
+#pragma once
+// Wire frames (docs/bus.md "Wire format"; schema bus/proto/bus.proto).
+//
+// A frame is a 4-byte little-endian body length, then the body: a protobuf
+// `Frame` message. encode_frame writes proto3 encoding by hand (fields in
+// number order, defaults omitted); FrameDecoder parses bodies in place and
+// returns views into its buffer (valid until the next prepare/commit).
+
+#include "byte_buffer.hpp"
+
+#include <airssys/bus/error.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <optional>
+#include <string_view>
+
+namespace airssys::bus::detail {
+
+enum class Op : std::uint32_t { unspecified = 0, pub = 1, sub = 2, unsub = 3, msg = 4, ping = 5, pong = 6, err = 7, stats = 8 };
+
+inline constexpr std::size_t kLengthPrefix = 4;
+inline constexpr std::size_t kDefaultMaxFrame = 1024 * 1024;
+
+// All views; an encoder reads them, the decoder points them into its buffer.
+struct Frame {
+  Op op = Op::unspecified;
+  std::string_view subject, reply_to, payload;
+  std::uint64_t sid = 0;
+  std::string_view queue, correlation_id, content_type;
+  std::uint32_t policy = 0, max_msgs = 0;
+  std::uint64_t max_bytes = 0;
+  std::string_view text;
+};
+
+// Size of the body (without the length prefix).
+[[nodiscard]] std::size_t body_size(const Frame& f) noexcept;
+// Appends prefix + body to out.
+void encode_frame(ByteBuffer& out, const Frame& f);
+// Parses one body. Unknown fields of wire type 0/1/2/5 are skipped (forward
+// compatibility); groups, truncated fields, over-long varints, wrong wire
+// types for known fields and an unknown op are malformed.
+[[nodiscard]] std::expected<Frame, Error> decode_body(std::string_view body);
+
+// Streaming decoder: feed bytes as they arrive (any split), take frames out.
+class FrameDecoder {
+ public:
+  explicit FrameDecoder(std::size_t max_frame = kDefaultMaxFrame) : max_frame_(max_frame) {}
+
+  // Where to read up to n bytes into; then commit(k).
+  char* prepare(std::size_t n) { return buf_.prepare(n); }
+  void commit(std::size_t n) noexcept { buf_.commit(n); }
+  void feed(std::string_view bytes) { buf_.append(bytes); }
+
+  // The next complete frame, nullopt when more bytes are needed, or an error
+  // (oversized length prefix or malformed body). After an error the stream
+  // cannot be resynchronised; the connection must be closed.
+  [[nodiscard]] std::expected<std::optional<Frame>, Error> next();
+  [[nodiscard]] std::size_t buffered() const noexcept { return buf_.size(); }
+  void shrink_if_above(std::size_t keep) { buf_.shrink_if_above(keep); }
+
+ private:
+  ByteBuffer buf_;
+  std::size_t max_frame_;
+};
+
+}  // namespace airssys::bus::detail
