@@ -64,16 +64,20 @@ CgroupLayout parse_cgroup_layout(std::string_view mountinfo, std::string_view se
     auto right = split(line.substr(dash + 3), ' ');
     if (left.size() < 5 || right.size() < 3) continue;
     const std::string mount_point = unescape(left[4]);
+    const std::string root = unescape(left[3]);
     if (right[0] == "cgroup2") {
       // Prefer the conventional location if several are mounted.
       if (!layout.v2_mount || mount_point == "/sys/fs/cgroup" || mount_point == "/sys/fs/cgroup/unified") {
         layout.v2_mount = mount_point;
+        layout.v2_root = root;
       }
     } else if (right[0] == "cgroup") {
       for (auto opt : split(right[2], ',')) {
         static constexpr std::string_view kControllers[] = {"memory", "cpu", "cpuacct", "pids", "freezer", "cpuset", "blkio", "devices"};
         for (auto c : kControllers) {
-          if (opt == c) layout.v1_mounts.emplace(std::string(c), mount_point);
+          if (opt == c && layout.v1_mounts.emplace(std::string(c), mount_point).second) {
+            layout.v1_roots.emplace(std::string(c), root);
+          }
         }
       }
     }
@@ -91,6 +95,39 @@ CgroupLayout parse_cgroup_layout(std::string_view mountinfo, std::string_view se
   return layout;
 }
 
+std::string layout_name(const CgroupLayout& layout) {
+  if (layout.v2_mount) return layout.v1_mounts.empty() ? "cgroup2" : "hybrid";
+  return layout.v1_mounts.empty() ? "none" : "cgroup1";
+}
+
+namespace {
+
+// mount + (own path relative to the mount's root); nullopt on "..".
+std::optional<std::filesystem::path> own_dir(const std::filesystem::path& mount, const std::string& root, std::string self) {
+  if (root != "/" && self.starts_with(root) && (self.size() == root.size() || self[root.size()] == '/')) {
+    self.erase(0, root.size());
+  }
+  while (!self.empty() && self.front() == '/') self.erase(0, 1);
+  if (self.find("..") != std::string::npos) return std::nullopt;
+  return self.empty() ? mount : mount / self;
+}
+
+}  // namespace
+
+std::optional<std::filesystem::path> own_v2_dir(const CgroupLayout& layout) {
+  if (!layout.v2_mount) return std::nullopt;
+  return own_dir(*layout.v2_mount, layout.v2_root, layout.v2_self);
+}
+
+std::optional<std::filesystem::path> own_v1_dir(const CgroupLayout& layout, const std::string& controller) {
+  const auto m = layout.v1_mounts.find(controller);
+  if (m == layout.v1_mounts.end()) return std::nullopt;
+  const auto self = layout.v1_self.find(controller);
+  const auto root = layout.v1_roots.find(controller);
+  return own_dir(m->second, root == layout.v1_roots.end() ? "/" : root->second,
+                 self == layout.v1_self.end() ? "/" : self->second);
+}
+
 CgroupLayout detect_cgroup_layout() {
   return parse_cgroup_layout(slurp("/proc/self/mountinfo"), slurp("/proc/self/cgroup"));
 }
@@ -101,18 +138,23 @@ std::expected<std::filesystem::path, std::string> create_task_cgroup(const Cgrou
     return std::unexpected("cgroups disabled by TASK_WATCHDOG_NO_CGROUP=1");
   }
   if (!layout.v2_mount) return std::unexpected("no cgroup v2 hierarchy is mounted");
-  std::filesystem::path base = *layout.v2_mount;
-  std::string self = layout.v2_self;
-  while (!self.empty() && self.front() == '/') self.erase(0, 1);
-  if (self.find("..") != std::string::npos) return std::unexpected(fmt::format("unexpected own cgroup path '{}'", layout.v2_self));
-  if (!self.empty()) base /= self;
+  const auto base = own_v2_dir(layout);
+  if (!base) return std::unexpected(fmt::format("unexpected own cgroup path '{}'", layout.v2_self));
+  return make_task_cgroup_dir(*base, id, monitor);
+}
+
+std::expected<std::filesystem::path, std::string> make_task_cgroup_dir(const std::filesystem::path& base, std::string_view id,
+                                                                       pid_t monitor) {
   const auto parent = base / "task-watchdog";
   if (::mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST) {
     return std::unexpected(fmt::format("cannot create {}: {}", parent.string(), std::strerror(errno)));
   }
   const auto dir = parent / fmt::format("{}-{}", id, monitor);
   if (::mkdir(dir.c_str(), 0755) != 0) {
-    return std::unexpected(fmt::format("cannot create {}: {}", dir.string(), std::strerror(errno)));
+    // A leftover of an earlier monitor with the same pid is reused if empty.
+    if (errno != EEXIST || !cgroup_pids(dir).empty()) {
+      return std::unexpected(fmt::format("cannot create {}: {}", dir.string(), std::strerror(errno == EEXIST ? EBUSY : errno)));
+    }
   }
   if (::access((dir / "cgroup.procs").c_str(), W_OK) != 0) {
     const int err = errno;

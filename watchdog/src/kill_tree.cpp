@@ -20,6 +20,7 @@ using osl::UniqueFd;
 TaskProcesses task_processes(const TaskRecord& rec) {
   TaskProcesses t;
   if (rec.containment.kind == "cgroup2") t.cgroup = rec.containment.cgroup;
+  t.v1 = rec.containment.v1;
   if (rec.pid) t.leader = static_cast<pid_t>(*rec.pid);
   t.leader_start = rec.pid_start_time;
   if (rec.monitor_pid && rec.monitor_start_time &&
@@ -40,6 +41,11 @@ std::vector<Pid> collect_processes(const TaskProcesses& t) {
   };
   if (!t.cgroup.empty()) {
     for (pid_t pid : cgroup_pids(t.cgroup)) {
+      if (auto st = read_proc_stat(pid)) add(*st);
+    }
+  }
+  for (const auto& [ctl, dir] : t.v1) {
+    for (pid_t pid : cgroup_pids(dir)) {
       if (auto st = read_proc_stat(pid)) add(*st);
     }
   }

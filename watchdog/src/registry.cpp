@@ -79,7 +79,7 @@ struct Reader {
 
 const char* const kTaskKeys[] = {"id", "argv", "cwd", "env", "created_ms", "timeout_ms", "idle_timeout_ms", "grace_ms", "deadline_ms",
                                  "state", "pid", "pid_start_time", "monitor_pid", "monitor_start_time", "foreground",
-                                 "containment", "stdout_log", "stderr_log", "exit_code", "exit_signal", "ended_ms",
+                                 "containment", "limits", "stdout_log", "stderr_log", "exit_code", "exit_signal", "ended_ms",
                                  "error", "leftover_processes"};
 
 std::expected<TaskRecord, Error> task_from_json(const std::string& key, const json& j, const std::string& source) {
@@ -119,7 +119,37 @@ std::expected<TaskRecord, Error> task_from_json(const std::string& key, const js
       cr.str("kind", t.containment.kind);
       cr.str("cgroup", t.containment.cgroup);
       cr.str("note", t.containment.note);
+      if (cr.has("v1")) {
+        const auto& v1 = c.at("v1");
+        if (!v1.is_object()) {
+          cr.fail("v1", "an object of controller: directory");
+        } else {
+          for (const auto& [ctl, dir] : v1.items()) {
+            if (!dir.is_string()) {
+              cr.fail("v1", "an object of controller: directory");
+              break;
+            }
+            t.containment.v1.emplace(ctl, dir.get<std::string>());
+          }
+        }
+      }
       if (!cr.problem.empty() && r.problem.empty()) r.problem = cr.problem;
+    }
+  }
+  if (r.has("limits")) {
+    const auto& l = j.at("limits");
+    if (!l.is_object()) {
+      r.fail("limits", "an object");
+    } else {
+      const std::string lwhere = where + " limits";
+      Reader lr{l, source, lwhere, {}};
+      lr.opt_integer("memory_bytes", t.limits.memory_bytes);
+      lr.opt_integer("pids", t.limits.pids);
+      if (lr.has("cpus")) {
+        if (!l.at("cpus").is_number() || l.at("cpus").get<double>() <= 0) lr.fail("cpus", "a positive number");
+        else t.limits.cpus = l.at("cpus").get<double>();
+      }
+      if (!lr.problem.empty() && r.problem.empty()) r.problem = lr.problem;
     }
   }
   if (!r.problem.empty()) return std::unexpected(Error{ErrorCode::registry_corrupt, r.problem});
@@ -162,6 +192,14 @@ json task_to_json(const TaskRecord& t) {
   j["monitor_start_time"] = t.monitor_start_time ? json(*t.monitor_start_time) : json(nullptr);
   j["foreground"] = t.foreground;
   j["containment"] = json{{"kind", t.containment.kind}, {"cgroup", t.containment.cgroup}, {"note", t.containment.note}};
+  if (!t.containment.v1.empty()) j["containment"]["v1"] = t.containment.v1;
+  if (t.limits.any()) {
+    j["limits"] = json{{"memory_bytes", t.limits.memory_bytes ? json(*t.limits.memory_bytes) : json(nullptr)},
+                       {"cpus", t.limits.cpus ? json(*t.limits.cpus) : json(nullptr)},
+                       {"pids", t.limits.pids ? json(*t.limits.pids) : json(nullptr)}};
+  } else {
+    j["limits"] = nullptr;
+  }
   j["stdout_log"] = t.stdout_log;
   j["stderr_log"] = t.stderr_log;
   j["exit_code"] = t.exit_code ? json(*t.exit_code) : json(nullptr);

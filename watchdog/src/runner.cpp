@@ -4,6 +4,7 @@
 #include <airssys/watchdog/cgroup.hpp>
 #include <airssys/watchdog/kill_tree.hpp>
 #include <airssys/watchdog/proc.hpp>
+#include <airssys/watchdog/task_cgroups.hpp>
 #include <airssys/watchdog/units.hpp>
 
 #include <fcntl.h>
@@ -65,6 +66,7 @@ std::expected<void, Error> insert_record(const Registry& reg, const StartRequest
     if (req.timeout) t.timeout_ms = req.timeout->count();
     if (req.idle_timeout) t.idle_timeout_ms = req.idle_timeout->count();
     t.grace_ms = req.grace.count();
+    t.limits = req.limits;
     t.foreground = req.wait;
     t.stdout_log = reg.log_path(req.id, "stdout").string();
     t.stderr_log = reg.log_path(req.id, "stderr").string();
@@ -150,15 +152,19 @@ int monitor(const Registry& reg, const StartRequest& req, int handshake) {
   ::mkdir((reg.dir() / "logs").c_str(), 0700);
 
   const auto layout = detect_cgroup_layout();
-  auto cgroup = create_task_cgroup(layout, req.id, ::getpid());
+  auto cgroups = create_task_cgroups(layout, req.id, ::getpid(), req.limits);
+  if (!cgroups) {
+    return fail(Error{ErrorCode::spawn_failed, fmt::format("cannot start task '{}': {}", req.id, cgroups.error())}, kExitWatchdogFailed);
+  }
   Containment containment;
-  if (cgroup) {
+  if (cgroups->v2) {
     containment.kind = "cgroup2";
-    containment.cgroup = cgroup->string();
+    containment.cgroup = cgroups->v2->string();
   } else {
     containment.kind = "process-group";
-    containment.note = cgroup.error();
+    containment.note = cgroups->v2_error;
   }
+  for (const auto& [ctl, dir] : cgroups->v1) containment.v1.emplace(ctl, dir.string());
 
   osl::process::Spawn op;
   op.argv = req.argv;
@@ -169,10 +175,10 @@ int monitor(const Registry& reg, const StartRequest& req, int handshake) {
   op.options.stdout_ = osl::process::Stdio::file(reg.log_path(req.id, "stdout"));
   op.options.stderr_ = osl::process::Stdio::file(reg.log_path(req.id, "stderr"));
   op.options.new_process_group = true;
-  if (cgroup) op.options.join_cgroups.push_back(*cgroup);
+  op.options.join_cgroups = cgroups->dirs();
   auto proc = system->run(principal, op);
   if (!proc) {
-    if (cgroup) remove_cgroup(*cgroup);
+    remove_task_cgroups(*cgroups);
     const int status = proc.error().category == osl::ErrorCategory::not_found ? kExitNotFound : kExitCannotRun;
     return fail(Error{ErrorCode::spawn_failed, fmt::format("cannot start task '{}': {}", req.id, proc.error().to_string())},
                 status);
@@ -186,6 +192,7 @@ int monitor(const Registry& reg, const StartRequest& req, int handshake) {
 
   TaskProcesses tp;
   tp.cgroup = containment.kind == "cgroup2" ? containment.cgroup : std::string();
+  tp.v1 = containment.v1;
   tp.leader = pid;
   if (pid_start) tp.leader_start = *pid_start;
   tp.monitor = ::getpid();
@@ -288,7 +295,7 @@ int monitor(const Registry& reg, const StartRequest& req, int handshake) {
   }
   while (::waitpid(-1, nullptr, WNOHANG) > 0) {
   }
-  if (cgroup) remove_cgroup(*cgroup);
+  remove_task_cgroups(*cgroups);
   proc->detach();  // already reaped (or unreapable); never kill by handle from here
 
   (void)update_task(reg, req.id, [&](TaskRecord& t) {

@@ -98,4 +98,34 @@ bool valid_task_id(std::string_view id) noexcept {
   return true;
 }
 
+std::expected<Limits, Error> parse_limits(std::string_view memory, std::string_view cpus, std::string_view pids) {
+  Limits l;
+  auto bad = [](std::string m) { return std::unexpected(Error{ErrorCode::usage, std::move(m)}); };
+  if (!memory.empty()) {
+    auto m = parse_size(memory);
+    if (!m) return std::unexpected(m.error());
+    if (*m < (1ULL << 20)) return bad(fmt::format("--memory '{}' is below the minimum of 1M", memory));
+    l.memory_bytes = *m;
+  }
+  if (!cpus.empty()) {
+    double v = 0;
+    const auto* end = cpus.data() + cpus.size();
+    auto [p, ec] = std::from_chars(cpus.data(), end, v);
+    if (ec != std::errc{} || p != end || !(v >= 0.01) || v > 4096) {
+      return bad(fmt::format("invalid --cpus '{}': expected a number of CPUs from 0.01 to 4096, e.g. 0.5 or 2", cpus));
+    }
+    l.cpus = v;
+  }
+  if (!pids.empty()) {
+    std::uint64_t v = 0;
+    const auto* end = pids.data() + pids.size();
+    auto [p, ec] = std::from_chars(pids.data(), end, v);
+    if (ec != std::errc{} || p != end || v < 1 || v > (1ULL << 32)) {
+      return bad(fmt::format("invalid --pids '{}': expected a whole number of processes, at least 1", pids));
+    }
+    l.pids = v;
+  }
+  return l;
+}
+
 }  // namespace airssys::watchdog

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 using namespace airssys::watchdog;
 using namespace std::chrono_literals;
 
@@ -45,4 +47,19 @@ TEST(Units, TaskIds) {
   EXPECT_FALSE(valid_task_id("a b"));
   EXPECT_FALSE(valid_task_id("../x"));
   EXPECT_FALSE(valid_task_id("a.b"));
+}
+
+TEST(Units, Limits) {
+  auto l = parse_limits("512M", "0.5", "32");
+  ASSERT_TRUE(l);
+  EXPECT_EQ(*l->memory_bytes, 512ULL << 20);
+  EXPECT_DOUBLE_EQ(*l->cpus, 0.5);
+  EXPECT_EQ(*l->pids, 32u);
+  EXPECT_FALSE(parse_limits("", "", "")->any());
+  for (auto [m, c, p] : {std::tuple{"12Q", "", ""}, {"100K", "", ""}, {"", "0", ""}, {"", "-1", ""}, {"", "1.5x", ""},
+                         {"", "nan", ""}, {"", "", "0"}, {"", "", "3.5"}, {"", "", "-2"}}) {
+    auto r = parse_limits(m, c, p);
+    ASSERT_FALSE(r) << m << "|" << c << "|" << p;
+    EXPECT_EQ(r.error().code, ErrorCode::usage);
+  }
 }

@@ -23,9 +23,9 @@ std::optional<std::uint64_t> cgroup_cpu_usec(const std::string& cgroup) {
   return std::nullopt;
 }
 
-std::optional<std::uint64_t> cgroup_memory(const std::string& cgroup) {
-  if (cgroup.empty()) return std::nullopt;
-  std::ifstream in(cgroup + "/memory.current");
+std::optional<std::uint64_t> read_number(const std::string& dir, const char* file) {
+  if (dir.empty()) return std::nullopt;
+  std::ifstream in(dir + "/" + file);
   std::uint64_t v = 0;
   if (in >> v) return v;
   return std::nullopt;
@@ -72,9 +72,13 @@ std::optional<Usage> sample_usage(const TaskProcesses& t, std::chrono::milliseco
     cpu = p1.cpu_usec - p0.cpu_usec;  // processes that ended in between are not counted
   }
   u.cpu_percent = wall_us > 0 ? 100.0 * static_cast<double>(cpu) / static_cast<double>(wall_us) : 0;
-  if (auto m = cgroup_memory(t.cgroup)) {
+  const auto v1_memory = t.v1.find("memory");
+  if (auto m = read_number(t.cgroup, "memory.current")) {
     u.memory_bytes = *m;
     u.memory_source = "memory.current";
+  } else if (auto m1 = v1_memory == t.v1.end() ? std::nullopt : read_number(v1_memory->second, "memory.usage_in_bytes")) {
+    u.memory_bytes = *m1;
+    u.memory_source = "memory.usage_in_bytes";
   } else {
     u.memory_bytes = p1.rss_bytes;
     u.memory_source = "rss-sum";

@@ -8,6 +8,7 @@
 #include <airssys/watchdog/proc.hpp>
 #include <airssys/watchdog/registry.hpp>
 #include <airssys/watchdog/runner.hpp>
+#include <airssys/watchdog/task_cgroups.hpp>
 #include <airssys/watchdog/units.hpp>
 #include <airssys/watchdog/usage.hpp>
 
@@ -75,10 +76,24 @@ std::string deadline_text(const wd::TaskRecord& t) {
 }
 
 std::string containment_text(const wd::TaskRecord& t) {
-  if (t.containment.kind == "cgroup2") return "cgroup v2 " + t.containment.cgroup;
+  std::string v1;
+  for (const auto& [ctl, dir] : t.containment.v1) v1 += fmt::format("\n             cgroup v1 {}: {}", ctl, dir);
+  if (t.containment.kind == "cgroup2") return "cgroup v2 " + t.containment.cgroup + v1;
   if (t.containment.kind.empty()) return "-";
-  return fmt::format("process group{} + descendant walk (fallback: {})", t.pid ? fmt::format(" {}", *t.pid) : "",
-                     t.containment.note.empty() ? "no cgroup" : t.containment.note);
+  return fmt::format("process group{} + descendant walk (fallback: {}){}", t.pid ? fmt::format(" {}", *t.pid) : "",
+                     t.containment.note.empty() ? "no cgroup" : t.containment.note, v1);
+}
+
+std::string human_bytes(std::uint64_t b);
+
+std::string limits_text(const wd::TaskRecord& t) {
+  if (!t.limits.any()) return "none";
+  std::string s;
+  auto add = [&](const std::string& part) { s += (s.empty() ? "" : ", ") + part; };
+  if (t.limits.memory_bytes) add("memory " + human_bytes(*t.limits.memory_bytes));
+  if (t.limits.cpus) add(fmt::format("cpus {:g}", *t.limits.cpus));
+  if (t.limits.pids) add(fmt::format("pids {}", *t.limits.pids));
+  return s;
 }
 
 json status_json(const wd::TaskRecord& t) {
@@ -157,6 +172,7 @@ int cmd_status(const wd::Registry& reg, const std::string& id, bool as_json) {
                                                                  wd::process_gone(static_cast<pid_t>(*t->monitor_pid), t->monitor_start_time) ? " (gone)" : " (running)")
                                                    : "-");
   fmt::print("containment: {}\n", containment_text(*t));
+  fmt::print("limits:      {}\n", limits_text(*t));
   fmt::print("processes:   {} alive\n", j["processes_alive"].get<std::size_t>());
   if (j["cpu_percent"].is_number()) {
     fmt::print("cpu:         {:.1f}% (two samples, 250ms apart)\n", j["cpu_percent"].get<double>());
@@ -383,7 +399,7 @@ int cmd_cleanup(const wd::Registry& reg, const std::string& older_text) {
     std::filesystem::remove(t.stdout_log, ec);
     std::filesystem::remove(t.stderr_log, ec);
     std::filesystem::remove(reg.log_path(t.id, "monitor"), ec);
-    if (t.containment.kind == "cgroup2" && !t.containment.cgroup.empty()) wd::remove_cgroup(t.containment.cgroup);
+    wd::remove_task_cgroups(t.containment);
   }
   fmt::print("removed {} ended task(s)\n", removed.size());
   return 0;

@@ -44,12 +44,15 @@ int main(int argc, char** argv) {
   app.fallthrough();
 
   wd::StartRequest req;
-  std::string timeout_text, idle_text, grace_text = "10s", cwd_text, policy_text;
+  std::string timeout_text, idle_text, grace_text = "10s", cwd_text, policy_text, memory_text, cpus_text, pids_text;
   auto* start = app.add_subcommand("start", "start a task in the background (or in the foreground with --wait)");
   start->add_option("--id", req.id, "task id, [A-Za-z0-9_-]{1,64}")->required();
   start->add_option("--timeout", timeout_text, "deadline after the start, e.g. 90s, 15m, 2h, 500ms");
   start->add_option("--idle-timeout", idle_text, "kill the task when its stdout and stderr stay silent this long");
   start->add_option("--grace", grace_text, "time between SIGTERM and SIGKILL (default 10s)");
+  start->add_option("--memory", memory_text, "memory limit of the whole task (cgroup), e.g. 512M, 2G");
+  start->add_option("--cpus", cpus_text, "CPU limit in CPUs (cgroup quota), e.g. 0.5, 2");
+  start->add_option("--pids", pids_text, "limit on the number of processes and threads of the task (cgroup)");
   start->add_option("--cwd", cwd_text, "working directory of the task");
   start->add_option("--env", req.env, "K=V added to the task's environment (repeatable)")->allow_extra_args(false);
   start->add_option("--policy", policy_text, "airssys-osl policy file (default: the built-in policy)");
@@ -126,6 +129,9 @@ int main(int argc, char** argv) {
     auto g = wd::parse_duration(grace_text);
     if (!g) return usage(g.error().message);
     req.grace = *g;
+    auto limits = wd::parse_limits(memory_text, cpus_text, pids_text);
+    if (!limits) return usage(limits.error().message);
+    req.limits = *limits;
     for (const auto& e : req.env) {
       if (e.find('=') == std::string::npos || e.front() == '=') return usage(fmt::format("--env '{}': expected K=V", e));
     }

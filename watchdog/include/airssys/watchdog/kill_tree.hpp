@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,7 @@ namespace airssys::watchdog {
 
 struct TaskProcesses {
   std::string cgroup;  // empty: fallback
+  std::map<std::string, std::string> v1;  // hybrid: controller → the task's v1 cgroup (their procs count too)
   std::optional<pid_t> leader;
   std::optional<std::uint64_t> leader_start;
   std::optional<pid_t> monitor;  // only when verified alive (or it is us)

@@ -33,6 +33,17 @@ struct Containment {
   std::string kind;  // "cgroup2" | "process-group"
   std::string cgroup;  // cgroup2: the task's cgroup directory
   std::string note;    // process-group: why no cgroup could be made
+  // Hybrid layouts: the task's cgroups in v1 hierarchies, controller → directory
+  // ("memory", "cpu", "pids"); they hold the limits and the memory accounting.
+  std::map<std::string, std::string> v1;
+};
+
+// Resource limits from `start --memory/--cpus/--pids` (unset: unlimited).
+struct Limits {
+  std::optional<std::uint64_t> memory_bytes;
+  std::optional<double> cpus;  // CPUs' worth of time per period: 0.5, 2, …
+  std::optional<std::uint64_t> pids;
+  [[nodiscard]] bool any() const noexcept { return memory_bytes || cpus || pids; }
 };
 
 struct TaskRecord {
@@ -53,6 +64,7 @@ struct TaskRecord {
   std::optional<std::uint64_t> monitor_start_time;
   bool foreground = false;  // started with --wait
   Containment containment;
+  Limits limits;
   std::string stdout_log;
   std::string stderr_log;
   std::optional<int> exit_code;

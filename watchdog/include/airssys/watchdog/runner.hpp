@@ -46,6 +46,7 @@ struct StartRequest {
   // Kill the task when neither log file has grown for this long.
   std::optional<std::chrono::milliseconds> idle_timeout;
   std::chrono::milliseconds grace{10'000};
+  Limits limits;  // cgroup limits (task_cgroups.hpp); a limit that cannot be applied fails the start
   std::filesystem::path policy_file;  // empty: the built-in default policy
   bool wait = false;
 };

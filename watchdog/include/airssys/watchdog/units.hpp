@@ -4,6 +4,7 @@
 // bytes) as the CLI accepts them.
 
 #include <airssys/watchdog/error.hpp>
+#include <airssys/watchdog/registry.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -17,6 +18,11 @@ namespace airssys::watchdog {
 [[nodiscard]] std::expected<std::uint64_t, Error> parse_size(std::string_view text);
 // The shortest exact spelling: 90000ms → "1m30s", 500ms → "500ms".
 [[nodiscard]] std::string format_duration(std::chrono::milliseconds d);
+
+// The --memory/--cpus/--pids texts (empty: not given) as Limits. Memory is a
+// size of at least 1M, CPUs a positive decimal number (at least 0.01), pids a
+// whole number of at least 1.
+[[nodiscard]] std::expected<Limits, Error> parse_limits(std::string_view memory, std::string_view cpus, std::string_view pids);
 
 // Task ids: [A-Za-z0-9_-]{1,64}.
 [[nodiscard]] bool valid_task_id(std::string_view id) noexcept;

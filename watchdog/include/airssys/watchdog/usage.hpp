@@ -2,7 +2,8 @@
 // Resource use of a whole task, for `status`: CPU % from two samples and
 // memory. With a v2 cgroup, CPU comes from cpu.stat (usage_usec: it also
 // counts processes that exit between the samples) and memory from
-// memory.current when the memory controller is enabled; otherwise both are
+// memory.current when the memory controller is enabled, or from the v1
+// memory cgroup's memory.usage_in_bytes (hybrid layouts); otherwise both are
 // summed over the task's processes from /proc (memory = sum of RSS, which
 // counts shared pages once per process).
 
@@ -18,7 +19,7 @@ namespace airssys::watchdog {
 struct Usage {
   double cpu_percent = 0;  // of one CPU: 200 = two CPUs busy
   std::uint64_t memory_bytes = 0;
-  std::string memory_source;  // "memory.current" | "rss-sum"
+  std::string memory_source;  // "memory.current" | "memory.usage_in_bytes" | "rss-sum"
   std::size_t processes = 0;
 };
 
