@@ -38,6 +38,7 @@ struct CellExt {
   std::mutex m;
   bool dead = false;
   bool registered = false;  // guarded by m
+  std::string failure;      // guarded by m: what() of the failure that terminated the actor
   std::vector<std::pair<IntrusivePtr<CellBase>, std::move_only_function<void()>>> space_waiters;  // guarded by m
   std::vector<IntrusivePtr<CellBase>> links;     // guarded by m
   std::vector<IntrusivePtr<CellBase>> monitors;  // guarded by m
@@ -167,6 +168,7 @@ bool CellBase::run() noexcept {
         start();
       } catch (...) {
         failures_.fetch_add(1, std::memory_order_relaxed);
+        note_failure(std::current_exception());
         terminate(ExitReason::error);
       }
       if (stop_request_ != 0 && !terminated_) terminate(static_cast<ExitReason>(stop_request_ - 1));
@@ -269,6 +271,9 @@ void CellBase::handle_system(SysMsg& m) noexcept {
       case SysMsg::Kind::invoke:
         if (a != nullptr && m.fn) m.fn();
         break;
+      case SysMsg::Kind::started:
+        if (a != nullptr && m.fn) a->when_started(std::move(m.fn));
+        break;
     }
   } catch (...) {
     handle_failure(std::current_exception());
@@ -300,8 +305,29 @@ void CellBase::handle_failure(std::exception_ptr ep) noexcept {
       terminate(ExitReason::normal);
       return;
     case Directive::escalate:
+      note_failure(ep);
       terminate(ExitReason::error);
       return;
+  }
+}
+
+void CellBase::note_failure(const std::exception_ptr& ep) noexcept {
+  try {
+    std::string what = describe(ep);
+    CellExt* x = ext();
+    std::lock_guard lk(x->m);
+    x->failure = std::move(what);
+  } catch (...) {  // NOLINT: out of memory while recording a failure text; the exit reason still says error
+  }
+}
+
+std::string CellBase::failure_text() noexcept {
+  try {
+    CellExt* x = ext();
+    std::lock_guard lk(x->m);
+    return x->failure;
+  } catch (...) {
+    return {};
   }
 }
 

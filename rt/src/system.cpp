@@ -16,6 +16,8 @@ const char* to_string(Errc c) noexcept {
     case Errc::broken_promise: return "broken_promise";
     case Errc::name_taken: return "name_taken";
     case Errc::not_found: return "not_found";
+    case Errc::start_failed: return "start_failed";
+    case Errc::circuit_open: return "circuit_open";
   }
   return "unknown";
 }

@@ -5,6 +5,8 @@
 #include <airssys/rt/system.hpp>
 #include <gtest/gtest.h>
 
+#include "probe.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <mutex>
@@ -18,36 +20,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-template <class F>
-bool eventually(F f, std::chrono::seconds limit = 60s) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (f()) return true;
-    std::this_thread::sleep_for(1ms);
-  }
-  return f();
-}
-
-struct Probe {
-  std::mutex m;
-  std::vector<std::string> events;
-  void add(std::string e) {
-    std::lock_guard lk(m);
-    events.push_back(std::move(e));
-  }
-  int count(const std::string& e) {
-    std::lock_guard lk(m);
-    return static_cast<int>(std::count(events.begin(), events.end(), e));
-  }
-  std::vector<std::string> since(std::size_t n) {
-    std::lock_guard lk(m);
-    return {events.begin() + static_cast<std::ptrdiff_t>(std::min(n, events.size())), events.end()};
-  }
-  std::size_t size() {
-    std::lock_guard lk(m);
-    return events.size();
-  }
-};
+using rt_test::eventually;
+using rt_test::Probe;
 
 struct Crash {};
 struct Quit {};
@@ -101,8 +75,8 @@ TEST(Supervision, StartsChildrenInOrder) {
   ASSERT_EQ(ids.size(), 3u);
   EXPECT_EQ(ids[0].id, "a");
   EXPECT_EQ(ids[2].id, "c");
-  // Spawned in order; each child's start is on its own actor, so only the
-  // spawn order (ids increase) is guaranteed, not the pre_start interleaving.
+  // Spawned in order (ids increase); supervisor_start_test.cpp checks that
+  // each pre_start finishes before the next child is spawned.
   EXPECT_LT(ids[0].ref.id(), ids[1].ref.id());
   EXPECT_LT(ids[1].ref.id(), ids[2].ref.id());
 }
@@ -211,14 +185,17 @@ TEST(Supervision, IntensityExhaustionTerminatesTheSupervisor) {
 
 // A restart storm ends: a child that crashes in pre_start is restarted until
 // intensity runs out, never in an endless loop.
-class CrashOnStart : public rt::Actor<CrashOnStart, Ping> {
+// (The first start succeeds: a failed initial start fails the supervisor's
+// own start instead, see supervisor_start_test.cpp.)
+class CrashOnRestart : public rt::Actor<CrashOnRestart, Crash> {
  public:
-  explicit CrashOnStart(Probe* p) : p_(p) {}
+  explicit CrashOnRestart(Probe* p) : p_(p) {}
   void pre_start() override {
+    const bool again = p_->count("start:x") > 0;
     p_->add("start:x");
-    throw std::runtime_error("cannot start");
+    if (again) throw std::runtime_error("cannot start");
   }
-  int handle(Ping&) { return 0; }
+  void handle(Crash&) { throw std::runtime_error("crash"); }
 
  private:
   Probe* p_;
@@ -228,8 +205,12 @@ TEST(Supervision, RestartStormEndsAtTheIntensityLimit) {
   Probe p;  // outlives the system: post_stop hooks write to it
   rt::ActorSystem sys;
   auto s = rt::spawn_supervisor(sys, {.intensity = 5, .period = 600s},
-                                {rt::worker_spec<CrashOnStart>("x", rt::Restart::permanent, &p)})
+                                {rt::worker_spec<CrashOnRestart>("x", rt::Restart::permanent, &p)})
                .value();
+  ASSERT_TRUE(eventually([&] { return p.count("start:x") == 1; }));
+  auto kids = children(s);
+  ASSERT_EQ(kids.size(), 1u);
+  ASSERT_TRUE(rt::ActorRef<Crash>(kids[0].ref.cell()).tell(Crash{}).has_value());
   ASSERT_TRUE(eventually([&] { return s.stopped(); }));
   EXPECT_EQ(s.exit_reason(), rt::ExitReason::error);
   EXPECT_EQ(p.count("start:x"), 6);  // first start + 5 restarts

@@ -58,6 +58,42 @@ class ActorBase {
   virtual void on_down(const Down&) {}
 
  protected:
+  // Someone waits for this actor to have started (after_started). Default:
+  // started once pre_start has returned, so ack() runs at once. An actor
+  // whose start continues asynchronously (a supervisor starting its
+  // children) keeps ack and calls it when done, or drops it on failure.
+  virtual void when_started(std::move_only_function<void()> ack) { ack(); }
+
+  // Run fn in this actor's context once `other` has finished starting
+  // (pre_start returned, and for a supervisor: all its children started).
+  // If `other` terminates first, fn never runs: watch it with a link or
+  // monitor to learn that.
+  template <class F>
+  void after_started(const AnyRef& other, F fn) {
+    if (!other.valid()) return;
+    detail::IntrusivePtr<detail::CellBase> self(cell_);
+    other.cell()->enqueue_system(detail::SysMsg{
+        detail::SysMsg::Kind::started, 0, ExitReason::normal, [self, fn = std::move(fn)]() mutable {
+          self->enqueue_system(detail::SysMsg{detail::SysMsg::Kind::invoke, 0, ExitReason::normal,
+                                              [fn = std::move(fn)]() mutable { fn(); }});
+        }});
+  }
+
+  // Inside the handler of an asked message m: answer later. The handler's own
+  // return value is then ignored; the asker gets what the Promise delivers,
+  // or Errc::broken_promise if it is destroyed undelivered (the ask's
+  // timeout still applies). For a told (not asked) message the Promise is
+  // empty and deliver() does nothing.
+  template <class M>
+    requires Askable<M>
+  [[nodiscard]] Promise<typename M::reply_type> defer_reply(const M&) noexcept {
+    using R = typename M::reply_type;
+    detail::Envelope* e = cell_->current_envelope();
+    if (e == nullptr || e->reply.p == nullptr) return {};
+    return Promise<R>(detail::IntrusivePtr<detail::ReplySlot<R>>(
+        static_cast<detail::ReplySlot<R>*>(std::exchange(e->reply.p, nullptr)), detail::AdoptRef{}));
+  }
+
   [[nodiscard]] ActorId id() const noexcept { return cell_->id(); }
   [[nodiscard]] ActorSystem& system() const noexcept { return detail::system_of(cell_->core()); }
   [[nodiscard]] AnyRef self_any() const noexcept { return AnyRef(detail::IntrusivePtr<detail::CellBase>(cell_)); }
@@ -128,6 +164,7 @@ class ActorBase {
  private:
   template <class T, class... Args>
   friend class detail::Cell;
+  friend class detail::CellBase;
   detail::CellBase* cell_ = nullptr;  // non-owning: the cell owns this object
 };
 

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <expected>
 #include <memory>
+#include <string>
 #include <type_traits>
 
 namespace airssys::rt {
@@ -52,6 +53,9 @@ class AnyRef {
   [[nodiscard]] bool stopped() const noexcept { return !cell_ || cell_->closed(); }
   [[nodiscard]] ActorStats stats() const noexcept { return cell_ ? cell_->stats() : ActorStats{}; }
   [[nodiscard]] ExitReason exit_reason() const noexcept { return cell_->exit_reason(); }
+  // Once stopped(): what() of the exception that terminated it (failed
+  // pre_start or escalated handler failure), else empty.
+  [[nodiscard]] std::string failure_text() const { return cell_ ? cell_->failure_text() : std::string{}; }
 
   // Exit signal with system priority (Erlang's exit/2). An actor trapping
   // exits sees it in on_exit(); otherwise any reason but normal terminates it.

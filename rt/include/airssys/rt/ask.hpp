@@ -103,4 +103,39 @@ class ReplySlot final : public ReplySlotBase {
 };
 
 }  // namespace detail
+
+// A reply to be given later (ActorBase::defer_reply). Move-only; may be
+// delivered from any thread. Destroying it undelivered answers the asker
+// with Errc::broken_promise.
+template <class R>
+class Promise {
+ public:
+  Promise() = default;
+  explicit Promise(detail::IntrusivePtr<detail::ReplySlot<R>> s) noexcept : slot_(std::move(s)) {}
+  Promise(Promise&&) noexcept = default;
+  Promise& operator=(Promise&& o) noexcept {
+    if (this != &o) {
+      abandon();
+      slot_ = std::move(o.slot_);
+    }
+    return *this;
+  }
+  ~Promise() { abandon(); }
+
+  // False if there is nobody to answer (told message, already delivered) or
+  // the asker already gave up (timeout).
+  bool deliver(std::expected<R, Error> r) noexcept {
+    if (!slot_) return false;
+    auto s = std::move(slot_);
+    return s->complete(std::move(r));
+  }
+  [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(slot_); }
+
+ private:
+  void abandon() noexcept {
+    if (slot_) std::exchange(slot_, {})->abandon();
+  }
+  detail::IntrusivePtr<detail::ReplySlot<R>> slot_;
+};
+
 }  // namespace airssys::rt

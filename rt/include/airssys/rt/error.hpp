@@ -14,7 +14,9 @@ enum class Errc : std::uint8_t {
   invalid_argument,  // e.g. a blocking call made from a worker thread
   broken_promise,    // ask: the request was dropped without a reply
   name_taken,        // registry: the name is already registered
-  not_found,         // registry: no such name
+  not_found,         // registry: no such name; supervisor: no such child
+  start_failed,      // an actor's pre_start failed (supervisor child start, start_supervisor)
+  circuit_open,      // a circuit breaker refused the call without sending it
 };
 
 [[nodiscard]] const char* to_string(Errc c) noexcept;

@@ -11,9 +11,21 @@
 //    ExitReason::error, so it fails to its own parent. (OTP uses reason
 //    {shutdown, reached_max_restart_intensity}; we use error so that a
 //    transient supervisor child is escalated too.)
-//  - Children are started in order and stopped in reverse order; each child
-//    is stopped with a shutdown exit signal and killed if it has not exited
+//  - Children are started in order, each only after the previous one has
+//    finished starting (its pre_start returned; a nested supervisor has
+//    started all its own children). A child that fails to start fails the
+//    supervisor's start: it stops the children already started and
+//    terminates with ExitReason::error (start_supervisor() returns
+//    Errc::start_failed naming the child). Children are stopped in reverse
+//    order; each with a shutdown exit signal, killed if it has not exited
 //    within its Shutdown timeout (or killed at once with Shutdown::immediate()).
+//  - Optional restart backoff (SupervisorFlags::backoff): the n-th restart
+//    within the intensity period waits initial * multiplier^(n-1) (capped at
+//    max) on the runtime's timers before starting the child again.
+//  - Dynamic children: StartChild, TerminateChild, RestartChild, DeleteChild
+//    and WhichChildren are messages to a running supervisor (ask them); the
+//    replies come once the operation is done. Requests that arrive while a
+//    restart is in progress wait for it.
 //  - A child is an actor linked to the supervisor; the supervisor traps exits.
 //    Children get new actor ids on restart (OTP: new pids): look them up with
 //    WhichChildren (or, later, the registry), do not cache refs across restarts.
@@ -24,6 +36,7 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -48,10 +61,18 @@ struct ChildSpec {
   Shutdown shutdown{};
 };
 
+// Delay before a restart. initial == 0: restart at once (the default).
+struct Backoff {
+  std::chrono::milliseconds initial{0};
+  double multiplier = 2.0;
+  std::chrono::milliseconds max{30000};
+};
+
 struct SupervisorFlags {
   Strategy strategy = Strategy::one_for_one;
   int intensity = 3;                          // max restarts ...
   std::chrono::milliseconds period{5000};     // ... within this period
+  Backoff backoff{};
 };
 
 struct ChildInfo {
@@ -63,51 +84,121 @@ struct ChildInfo {
 struct WhichChildren {
   using reply_type = std::vector<ChildInfo>;
 };
+// Adds and starts a child (after the existing ones). Errors: invalid_argument
+// (id already present), start_failed (its pre_start failed; the spec is not kept).
+struct StartChild {
+  ChildSpec spec;
+  using reply_type = std::expected<AnyRef, Error>;
+};
+// Stops a child (per its Shutdown) and keeps its spec, so RestartChild can
+// start it again; a temporary child's spec is deleted. Errors: not_found.
+struct TerminateChild {
+  std::string id;
+  using reply_type = std::expected<void, Error>;
+};
+// Starts a terminated child again. Errors: not_found, invalid_argument (running), start_failed.
+struct RestartChild {
+  std::string id;
+  using reply_type = std::expected<AnyRef, Error>;
+};
+// Removes the spec of a terminated child. Errors: not_found, invalid_argument (running).
+struct DeleteChild {
+  std::string id;
+  using reply_type = std::expected<void, Error>;
+};
 
-class Supervisor : public Actor<Supervisor, WhichChildren> {
+namespace detail {
+struct StartReport;  // supervisor.cpp: how start_supervisor() learns the start result
+}
+
+class Supervisor : public Actor<Supervisor, WhichChildren, StartChild, TerminateChild, RestartChild, DeleteChild> {
  public:
-  Supervisor(SupervisorFlags flags, std::vector<ChildSpec> specs);
+  Supervisor(SupervisorFlags flags, std::vector<ChildSpec> specs,
+             std::shared_ptr<detail::StartReport> report = nullptr);
   void pre_start() override;
+  void post_stop() override;
   void on_exit(const ExitSignal& s) override;
   std::vector<ChildInfo> handle(WhichChildren&);
+  std::expected<AnyRef, Error> handle(StartChild& m);
+  std::expected<void, Error> handle(TerminateChild& m);
+  std::expected<AnyRef, Error> handle(RestartChild& m);
+  std::expected<void, Error> handle(DeleteChild& m);
+
+ protected:
+  void when_started(std::move_only_function<void()> ack) override;
 
  private:
   struct Child {
     ChildSpec spec;
     AnyRef ref;
+    std::uint64_t key = 0;  // stable identity while indices shift
   };
   struct Op {
+    enum class Kind : std::uint8_t { initial, restart, dynamic_start, terminate, give_up };
+    Kind kind = Kind::restart;
     std::uint64_t gen = 0;
-    std::vector<std::size_t> to_stop;     // indices, in stop order
+    std::vector<std::uint64_t> to_stop;   // child keys, in stop order
     std::size_t pos = 0;
-    std::vector<std::size_t> to_restart;  // indices, in start order
-    bool exit_after = false;
+    std::vector<std::uint64_t> to_start;  // child keys, in start order
+    std::size_t start_pos = 0;
+    bool waiting_start = false;           // for to_start[start_pos] to acknowledge its start
+    std::chrono::milliseconds delay{0};   // backoff before the start phase
+    bool waiting_backoff = false;
     ExitReason exit_reason = ExitReason::shutdown;
     std::uint64_t timer = 0;
+    // Dynamic requests: the outcome (the started child's ref, if any).
+    std::move_only_function<void(std::expected<AnyRef, Error>)> done;
+  };
+  struct Deferred {
+    std::uint64_t key;
+    ExitReason reason;
   };
 
   void child_exited(std::size_t idx, ExitReason reason);
-  bool start_child(std::size_t idx);
+  void start_failed(std::size_t idx, ExitReason reason, const std::string& text);
+  void request(std::move_only_function<void()> fn);
+  void drain();
   bool record_restart();
+  std::chrono::milliseconds backoff_delay() const;
   void begin(Op op);
   void advance();
-  void finish();
+  void complete();
   void give_up(ExitReason reason);
   std::optional<std::size_t> find(ActorId id) const;
+  std::optional<std::size_t> find_key(std::uint64_t key) const;
+  std::optional<std::size_t> find_id(const std::string& id) const;
+  void erase_key(std::uint64_t key);
 
   SupervisorFlags flags_;
   std::vector<Child> children_;
+  std::shared_ptr<detail::StartReport> report_;
   std::deque<std::chrono::steady_clock::time_point> restarts_;
   std::optional<Op> op_;
   std::uint64_t next_gen_ = 1;
-  std::deque<ExitSignal> deferred_;
+  std::uint64_t next_key_ = 1;
+  std::deque<Deferred> deferred_;
+  std::deque<std::move_only_function<void()>> requests_;     // dynamic requests waiting for an op
+  std::vector<std::move_only_function<void()>> start_acks_;  // parents waiting for our start
+  std::string start_error_;
+  bool started_ = false;
   bool terminating_ = false;
 };
 
 using SupervisorRef = Supervisor::ref_type;
 
+// Spawns a supervisor and returns at once; its children start in the
+// background (a start failure terminates it with ExitReason::error).
 [[nodiscard]] std::expected<SupervisorRef, Error> spawn_supervisor(ActorSystem& sys, SupervisorFlags flags,
                                                                    std::vector<ChildSpec> children,
+                                                                   SpawnOptions opts = {});
+
+// Plain threads only (Errc::invalid_argument on a worker): spawns a
+// supervisor and waits until all its children have started (OTP's
+// start_link). Errors: start_failed ("child 'db' failed to start: ..."),
+// timeout (the supervisor keeps starting in the background), system_stopped.
+[[nodiscard]] std::expected<SupervisorRef, Error> start_supervisor(ActorSystem& sys, SupervisorFlags flags,
+                                                                   std::vector<ChildSpec> children,
+                                                                   std::chrono::milliseconds timeout,
                                                                    SpawnOptions opts = {});
 
 // A ChildSpec that spawns T(args...) (args are copied for each restart).

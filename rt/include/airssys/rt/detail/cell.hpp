@@ -20,6 +20,7 @@
 #include <expected>
 #include <functional>
 #include <memory>
+#include <string>
 
 namespace airssys::rt {
 class ActorBase;
@@ -31,7 +32,10 @@ struct CellExt;
 // System-priority control message.
 struct SysMsg {
   // exit: an exit signal (trappable; from a link or send_exit). kill: untrappable.
-  enum class Kind : std::uint8_t { exit, kill, down, invoke };
+  // started: fn is an acknowledgement to run once the actor has finished
+  // starting (ActorBase::when_started decides when; a supervisor waits for
+  // its own children). Dropped if the actor terminates first.
+  enum class Kind : std::uint8_t { exit, kill, down, invoke, started };
   Kind kind = Kind::exit;
   ActorId from = 0;
   ExitReason reason = ExitReason::normal;
@@ -62,6 +66,9 @@ class CellBase : public RunHook {
   [[nodiscard]] ActorStats stats() const noexcept;
   // Valid once closed(): why the actor terminated.
   [[nodiscard]] ExitReason exit_reason() const noexcept;
+  // The what() of the last failure that terminated the actor (pre_start or
+  // an escalated handler exception); empty if none. Thread-safe.
+  [[nodiscard]] std::string failure_text() noexcept;
 
   // Thread-safe; takes ownership of e whatever the outcome.
   [[nodiscard]] std::expected<void, Error> enqueue(std::unique_ptr<Envelope> e) noexcept;
@@ -94,6 +101,8 @@ class CellBase : public RunHook {
   void request_stop(ExitReason r) noexcept { stop_request_ = static_cast<std::uint8_t>(r) + 1; }
   void set_trap_exit(bool on) noexcept { trap_exit_ = on; }
   [[nodiscard]] const EnvelopeHeader* current() const noexcept { return current_; }
+  // The user envelope being handled (its reply slot may be taken for a deferred reply).
+  [[nodiscard]] Envelope* current_envelope() const noexcept { return current_; }
 
 
  protected:
@@ -109,6 +118,7 @@ class CellBase : public RunHook {
   friend class SystemCore;
   void handle_system(SysMsg& m) noexcept;
   void handle_failure(std::exception_ptr ep) noexcept;
+  void note_failure(const std::exception_ptr& ep) noexcept;
   void terminate(ExitReason r) noexcept;
   void trim_oldest(std::uint32_t& consumed) noexcept;
   void wake_space_waiters() noexcept;
@@ -139,7 +149,7 @@ class CellBase : public RunHook {
   bool trap_exit_ = false;
   std::uint8_t stop_request_ = 0;  // 0: none, else ExitReason + 1
   std::atomic<std::uint8_t> exit_reason_{0};
-  const EnvelopeHeader* current_ = nullptr;
+  Envelope* current_ = nullptr;
   std::atomic<std::uint64_t> processed_{0};
   std::atomic<std::uint32_t> expired_{0};
   std::atomic<std::uint32_t> failures_{0};
