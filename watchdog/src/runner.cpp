@@ -444,6 +444,39 @@ std::vector<std::string> cmdline_of(pid_t pid) {
   return argv;
 }
 
+// Moves an adopted process and its descendants into task cgroups of their
+// own (v2, plus the v1 memory cgroup for accounting), so that everything it
+// forks from now on is found and killed with it. We are root or own the
+// cgroups here; a process that cannot be moved keeps the fallback. Runs in
+// the monitor, whose pid names the cgroups.
+TaskCgroups adopt_into_cgroups(const RegisterRequest& req) {
+  auto made = create_task_cgroups(detect_cgroup_layout(), req.id, ::getpid(), Limits{});
+  if (!made) return TaskCgroups{{}, made.error(), {}};
+  TaskCgroups cg = std::move(*made);
+  if (!cg.v2) {
+    remove_task_cgroups(cg);
+    return TaskCgroups{{}, cg.v2_error, {}};
+  }
+  const TaskCgroups v2_only{cg.v2, {}, {}};
+  if (auto r = move_into(v2_only, req.pid); !r || process_gone(req.pid, req.pid_start_time)) {
+    remove_task_cgroups(cg);
+    return TaskCgroups{{}, r ? "the process ended while being moved" : "cannot move it into a cgroup: " + r.error(), {}};
+  }
+  for (auto it = cg.v1.begin(); it != cg.v1.end();) {
+    if (move_into(TaskCgroups{{}, {}, {{it->first, it->second}}}, req.pid)) {
+      ++it;
+    } else {
+      remove_cgroup(it->second);
+      it = cg.v1.erase(it);
+    }
+  }
+  // Its children: twice, for those forked while the first pass ran.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const auto& p : descendants_of(req.pid, all_processes())) (void)move_into(cg, p.pid);
+  }
+  return cg;
+}
+
 // The monitor of an adopted process: it is not our child, so its pidfd tells
 // us when it ends (no exit status) and the deadline is enforced as for
 // started tasks; no cgroup, and nothing is killed when it ends by itself.
@@ -470,9 +503,18 @@ void adopt_monitor(const Registry& reg, const RegisterRequest& req, int handshak
     return fail(Error{ErrorCode::stale, fmt::format("pid {} ended before it could be adopted", req.pid)});
   }
   const auto self_start = osl::process::start_time_of(::getpid());
+  const auto cgroups = adopt_into_cgroups(req);
   auto recorded = update_task(reg, req.id, [&](TaskRecord& t) {
     t.monitor_pid = ::getpid();
     if (self_start) t.monitor_start_time = *self_start;
+    if (cgroups.v2) {
+      t.containment.kind = "cgroup2";
+      t.containment.cgroup = cgroups.v2->string();
+      t.containment.note.clear();
+      for (const auto& [ctl, dir] : cgroups.v1) t.containment.v1.emplace(ctl, dir.string());
+    } else {
+      t.containment.note = "adopted with register: no cgroup (" + cgroups.v2_error + "); its group and descendants are tracked";
+    }
   });
   if (!recorded) return fail(recorded.error());
   write_all_fd(handshake, "OK\n");
@@ -482,6 +524,8 @@ void adopt_monitor(const Registry& reg, const RegisterRequest& req, int handshak
   tp.leader = req.pid;
   tp.leader_start = req.pid_start_time;
   tp.exclude = {::getpid()};
+  if (cgroups.v2) tp.cgroup = cgroups.v2->string();
+  for (const auto& [ctl, dir] : cgroups.v1) tp.v1.emplace(ctl, dir.string());
   UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
   UniqueFd deadline;
   if (req.deadline_ms) deadline = make_timer(std::chrono::milliseconds(*req.deadline_ms - now_ms()));
@@ -518,6 +562,9 @@ void adopt_monitor(const Registry& reg, const RegisterRequest& req, int handshak
       }
     }
   }
+  // Empty cgroups go now; leftovers of an adopted process that ended by itself
+  // keep theirs (they are not killed), and `run`/`cleanup` remove it later.
+  remove_task_cgroups(cgroups);
   (void)update_task(reg, req.id, [&](TaskRecord& t) {
     if (t.state != "killed") {
       t.state = state;

@@ -102,6 +102,13 @@ std::vector<std::filesystem::path> TaskCgroups::dirs() const {
   return out;
 }
 
+std::expected<void, std::string> move_into(const TaskCgroups& cgroups, pid_t pid) {
+  for (const auto& dir : cgroups.dirs()) {
+    if (auto r = write_control(dir / "cgroup.procs", std::to_string(pid)); !r) return r;
+  }
+  return {};
+}
+
 void remove_task_cgroups(const TaskCgroups& cgroups) {
   for (const auto& d : cgroups.dirs()) remove_cgroup(d);
 }

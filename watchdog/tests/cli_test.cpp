@@ -258,6 +258,43 @@ TEST(Cli, RegisteredProcessIsKilledAtItsDeadline) {
   EXPECT_EQ(run(d.path, {"register", "x", "--pid", "999999999", "--registry", reg}).rc, 7);
 }
 
+// register moves the adopted process into a cgroup of its own, so a child it
+// double-forks after the adoption (re-parented away from it and from the
+// monitor) still dies at the deadline.
+TEST(Cli, RegisteredProcessJoinsACgroupAndItsLaterOrphansDieWithIt) {
+  TempDir d;
+  const auto reg = (d.path / "r.json").string();
+  const std::string dir = d.path.string();
+  const std::string script = "while [ ! -e '" + dir + "/go' ]; do sleep 0.1; done; setsid sh -c 'sleep 1000 & echo $! > \"" +
+                             dir + "/orphan.tmp\"; mv \"" + dir + "/orphan.tmp\" \"" + dir + "/orphan\"'; exec sleep 1000";
+  const pid_t adopted = ::fork();
+  if (adopted == 0) {
+    ::execl("/bin/sh", "sh", "-c", script.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ASSERT_GT(adopted, 0);
+  auto r = run(d.path, {"register", "adopted", "--pid", std::to_string(adopted), "--timeout", "6s", "--grace", "1s",
+                        "--registry", reg});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto st = status_json(d.path, reg, "adopted");
+  ASSERT_TRUE(st);
+  ASSERT_EQ((*st)["containment"]["kind"], "cgroup2") << st->dump();
+  const fs::path cg = (*st)["containment"]["cgroup"].get<std::string>();
+  EXPECT_NE(slurp(cg / "cgroup.procs").find(std::to_string(adopted)), std::string::npos);
+  std::ofstream(d.path / "go") << "";
+  pid_t orphan = 0;
+  ASSERT_TRUE(eventually([&] {
+    const auto s = slurp(d.path / "orphan");
+    if (!s.empty()) orphan = static_cast<pid_t>(std::stol(s));
+    return orphan > 0;
+  }, 30s));
+  ASSERT_TRUE(eventually([&] { return terminal(d.path, reg, "adopted"); }, 60s));
+  EXPECT_TRUE(state_is(d.path, reg, "adopted", "timed_out"));
+  EXPECT_TRUE(eventually([&] { return gone(orphan); }, 10s)) << "the orphan forked after adoption survived";
+  EXPECT_EQ(wait_child(adopted, 30s), 128 + SIGTERM);
+  EXPECT_TRUE(eventually([&] { return !fs::exists(cg); }, 10s)) << cg;
+}
+
 TEST(Cli, RehydrateAndStatsSummariseTheRegistry) {
   TempDir d;
   const auto reg = (d.path / "r.json").string();

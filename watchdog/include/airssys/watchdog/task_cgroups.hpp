@@ -47,6 +47,11 @@ struct TaskCgroups {
 [[nodiscard]] std::expected<TaskCgroups, std::string> create_task_cgroups(const CgroupLayout& layout, std::string_view id,
                                                                           pid_t monitor, const Limits& limits);
 
+// Moves a running process into every cgroup of the task (writes its pid to
+// each cgroup.procs; `register` uses this for an adopted process). Its
+// existing children stay where they are; children it forks later follow it.
+[[nodiscard]] std::expected<void, std::string> move_into(const TaskCgroups& cgroups, pid_t pid);
+
 // rmdir of every cgroup of the task (they must be empty); missing ones are fine.
 void remove_task_cgroups(const TaskCgroups& cgroups);
 void remove_task_cgroups(const Containment& containment);
