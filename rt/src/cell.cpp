@@ -2,6 +2,7 @@
 #include <airssys/rt/detail/cell.hpp>
 
 #include <algorithm>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -38,7 +39,9 @@ struct CellExt {
   std::mutex m;
   bool dead = false;
   bool registered = false;  // guarded by m
-  std::string failure;      // guarded by m: what() of the failure that terminated the actor
+  std::string failure;      // guarded by m
+  std::uint32_t blocked_senders = 0;   // guarded by m: plain threads in block_for_space()
+  std::condition_variable space_cv;    // with m: room freed or the actor stopped: what() of the failure that terminated the actor
   std::vector<std::pair<IntrusivePtr<CellBase>, std::move_only_function<void()>>> space_waiters;  // guarded by m
   std::vector<IntrusivePtr<CellBase>> links;     // guarded by m
   std::vector<IntrusivePtr<CellBase>> monitors;  // guarded by m
@@ -95,7 +98,6 @@ std::expected<void, Error> CellBase::enqueue(std::unique_ptr<Envelope> e) noexce
   } else {
     std::uint32_t c = pending_.load(std::memory_order_relaxed);
     std::chrono::steady_clock::time_point deadline{};
-    unsigned spins = 0;
     for (;;) {
       if (c >= capacity_) {
         if (overflow == Overflow::drop_newest) {
@@ -106,23 +108,19 @@ std::expected<void, Error> CellBase::enqueue(std::unique_ptr<Envelope> e) noexce
           dropped_.fetch_add(1, std::memory_order_relaxed);
           return std::unexpected(Error{Errc::mailbox_full, "mailbox full"});
         }
-        // Overflow::block on a plain thread: poll with backoff until room,
-        // the actor stops, or the block timeout passes.
-        auto now = std::chrono::steady_clock::now();
+        // Overflow::block on a plain thread: sleep on the mailbox's condition
+        // variable until the receiver frees room, the actor stops, or the
+        // block timeout passes (no polling: run() and terminate() notify).
         if (deadline == std::chrono::steady_clock::time_point{})
-          deadline = now + std::chrono::milliseconds(block_timeout_ms_);
-        if (now >= deadline) {
-          dropped_.fetch_add(1, std::memory_order_relaxed);
-          return std::unexpected(Error{Errc::mailbox_full, "mailbox full (blocked until timeout)"});
-        }
+          deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(block_timeout_ms_);
+        const bool room = block_for_space(deadline);
         if (closed()) {
           sys_->dead_letter();
           return std::unexpected(Error{Errc::actor_stopped, "actor has stopped"});
         }
-        if (++spins < 16) {
-          std::this_thread::yield();
-        } else {
-          std::this_thread::sleep_for(std::chrono::microseconds(std::min(1000u, 50u * (spins - 15))));
+        if (!room) {
+          dropped_.fetch_add(1, std::memory_order_relaxed);
+          return std::unexpected(Error{Errc::mailbox_full, "mailbox full (blocked until timeout)"});
         }
         c = pending_.load(std::memory_order_relaxed);
         continue;
@@ -212,7 +210,7 @@ bool CellBase::run() noexcept {
   if (bounded) add_ref();
   std::uint32_t prev = pending_.fetch_sub(consumed, std::memory_order_seq_cst);
   if (bounded) {
-    if (space_waiters_.load(std::memory_order_seq_cst) && prev - consumed <= capacity_ / 2) wake_space_waiters();
+    if (space_waiters_.load(std::memory_order_seq_cst)) wake_space_waiters(prev - consumed);
     release();  // never the last: the caller still holds the run queue's reference
   }
   return prev != consumed;
@@ -225,16 +223,43 @@ void CellBase::wait_for_space(CellBase& waiter, std::move_only_function<void()> 
     x->space_waiters.emplace_back(IntrusivePtr<CellBase>(&waiter), std::move(fn));
     space_waiters_.store(true, std::memory_order_seq_cst);
   }
-  if (capacity_ == 0 || closed() || pending_.load(std::memory_order_seq_cst) <= capacity_ / 2) wake_space_waiters();
+  wake_space_waiters(pending_.load(std::memory_order_seq_cst));
 }
 
-void CellBase::wake_space_waiters() noexcept {
+// A plain thread waits for room in this bounded mailbox (Overflow::block).
+// Registering sets space_waiters_ before re-reading pending_, and run()
+// decrements pending_ before reading space_waiters_ (both seq_cst), so
+// either this thread sees the room or run() sees the waiter and notifies
+// under the same mutex: no lost wakeup. False once the deadline has passed.
+bool CellBase::block_for_space(std::chrono::steady_clock::time_point deadline) noexcept {
+  CellExt* x = ext();
+  std::unique_lock lk(x->m);
+  ++x->blocked_senders;
+  space_waiters_.store(true, std::memory_order_seq_cst);
+  bool in_time = true;
+  while (pending_.load(std::memory_order_seq_cst) >= capacity_ && !closed()) {
+    if (x->space_cv.wait_until(lk, deadline) == std::cv_status::timeout) {
+      in_time = pending_.load(std::memory_order_seq_cst) < capacity_ || closed();
+      break;
+    }
+  }
+  --x->blocked_senders;
+  space_waiters_.store(x->blocked_senders > 0 || !x->space_waiters.empty(), std::memory_order_seq_cst);
+  return in_time;
+}
+
+// depth: pending messages now. Blocked threads are woken as soon as there
+// is room; actors waiting in wait_for_space() once the mailbox has drained
+// to half (so a refused actor does not resume for a single slot).
+void CellBase::wake_space_waiters(std::uint32_t depth) noexcept {
   std::vector<std::pair<IntrusivePtr<CellBase>, std::move_only_function<void()>>> ws;
   {
     CellExt* x = ext();
     std::lock_guard lk(x->m);
-    ws.swap(x->space_waiters);
-    space_waiters_.store(false, std::memory_order_seq_cst);
+    const bool gone = closed();
+    if (x->blocked_senders > 0 && (gone || depth < capacity_)) x->space_cv.notify_all();
+    if (gone || capacity_ == 0 || depth <= capacity_ / 2) ws.swap(x->space_waiters);
+    space_waiters_.store(x->blocked_senders > 0 || !x->space_waiters.empty(), std::memory_order_seq_cst);
   }
   for (auto& [w, fn] : ws) w->enqueue_system(SysMsg{SysMsg::Kind::invoke, id_, ExitReason::normal, std::move(fn)});
 }
@@ -348,7 +373,7 @@ void CellBase::terminate(ExitReason r) noexcept {
     monitors.swap(x->monitors);
   }
   if (registered) sys_->registry.on_terminated(id_);
-  if (space_waiters_.load(std::memory_order_seq_cst)) wake_space_waiters();
+  if (space_waiters_.load(std::memory_order_seq_cst)) wake_space_waiters(0);
   for (auto& l : links) {
     {
       CellExt* lx = l->ext();

@@ -5,6 +5,8 @@
 #include <atomic>
 #include <chrono>
 #include <thread>
+
+#include <sys/resource.h>
 #include <vector>
 
 namespace rt = airssys::rt;
@@ -93,6 +95,65 @@ TEST(Mailbox, BlockWaitsForRoomFromPlainThreads) {
   EXPECT_EQ(s.ask(Sum{}, 30s).value(), kThreads * kEach);
   EXPECT_EQ(s.stats().dropped, 0u);
   EXPECT_LE(s.stats().mailbox_depth, 8u);
+}
+
+// A blocked plain-thread sender sleeps on the mailbox until the receiver
+// frees room: it does not poll. Deterministic mode: nothing drains until
+// run_until_idle, so the sender stays blocked for the whole pause.
+// Voluntary context switches count its wake-ups (a 1 ms poll would make
+// hundreds during the pause; a condition variable makes one or two).
+TEST(Mailbox, BlockedSenderSleepsUntilRoomIsFreed) {
+  rt::ActorSystem sys{{.deterministic = true}};
+  auto s = sys.spawn_with<Sink>(bounded(2, rt::Overflow::block)).value();
+  sys.run_until_idle();  // consume the start token
+  ASSERT_TRUE(s.tell(Item{1}).has_value());
+  ASSERT_TRUE(s.tell(Item{1}).has_value());  // full
+  std::atomic<bool> sent{false};
+  long switches = -1;
+  std::expected<void, rt::Error> result;
+  std::thread sender([&] {
+    rusage before{}, after{};
+    getrusage(RUSAGE_THREAD, &before);
+    result = s.tell(Item{5});
+    getrusage(RUSAGE_THREAD, &after);
+    switches = after.ru_nvcsw - before.ru_nvcsw;
+    sent = true;
+  });
+  std::this_thread::sleep_for(300ms);
+  EXPECT_FALSE(sent.load());  // still blocked: nobody has drained
+  while (!sent.load()) {
+    sys.run_until_idle();
+    std::this_thread::sleep_for(1ms);
+  }
+  sender.join();
+  ASSERT_TRUE(result.has_value());
+  sys.run_until_idle();
+  EXPECT_EQ(s.stats().processed, 3u);
+  EXPECT_LT(switches, 20) << "the blocked sender woke up " << switches << " times";
+  EXPECT_EQ(s.stats().dropped, 0u);
+}
+
+// A sender blocked on an actor that stops gets actor_stopped at once.
+TEST(Mailbox, BlockedSenderLearnsTheActorStopped) {
+  rt::ActorSystem sys{{.deterministic = true}};
+  auto s = sys.spawn_with<Sink>(bounded(1, rt::Overflow::block)).value();
+  sys.run_until_idle();
+  ASSERT_TRUE(s.tell(Item{1}).has_value());  // full
+  std::atomic<bool> done{false};
+  std::expected<void, rt::Error> result;
+  std::thread sender([&] {
+    result = s.tell(Item{2});
+    done = true;
+  });
+  std::this_thread::sleep_for(50ms);
+  s.kill();
+  while (!done.load()) {
+    sys.run_until_idle();
+    std::this_thread::sleep_for(1ms);
+  }
+  sender.join();
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(result.error().code, rt::Errc::actor_stopped);
 }
 
 // Block from inside an actor must not block the worker: it fails instead.

@@ -16,6 +16,7 @@
 #include <airssys/rt/signals.hpp>
 #include <airssys/rt/stats.hpp>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <expected>
 #include <functional>
@@ -121,7 +122,8 @@ class CellBase : public RunHook {
   void note_failure(const std::exception_ptr& ep) noexcept;
   void terminate(ExitReason r) noexcept;
   void trim_oldest(std::uint32_t& consumed) noexcept;
-  void wake_space_waiters() noexcept;
+  void wake_space_waiters(std::uint32_t depth) noexcept;
+  bool block_for_space(std::chrono::steady_clock::time_point deadline) noexcept;
   CellExt* ext() noexcept;  // lazily created, thread-safe
 
   // Producer side: the only fields senders write (refcount, pending count,
@@ -155,7 +157,7 @@ class CellBase : public RunHook {
   std::atomic<std::uint32_t> failures_{0};
   std::atomic<std::uint32_t> restarts_{0};
   std::atomic<CellExt*> ext_{nullptr};  // owned; deleted in ~CellBase
-  std::atomic<bool> space_waiters_{false};  // some sender waits in wait_for_space()
+  std::atomic<bool> space_waiters_{false};  // some sender waits (wait_for_space() or a blocked thread)
 
  public:
   // Intrusive hooks owned by SystemCore (guarded by its live-list lock).
