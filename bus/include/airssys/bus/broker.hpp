@@ -1,0 +1,83 @@
+#pragma once
+// bus::Broker — the embeddable pub/sub broker on a Unix socket.
+//
+// start() creates (or checks) the socket's 0700 parent directory, listens on
+// a 0600 socket and runs one epoll thread until stop() or destruction. All
+// connections are served by that thread with non-blocking I/O: a stalled
+// subscriber never blocks a publisher or other subscribers, and memory is
+// bounded by the limits below (docs/bus.md "Backpressure", "Defaults").
+// Peers are admitted by SO_PEERCRED uid/gid; per-uid subject permissions
+// restrict publish and subscribe (docs/bus.md "Permissions").
+
+#include <airssys/bus/error.hpp>
+#include <airssys/bus/policy.hpp>
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace airssys::bus {
+
+// Subject permissions of one uid. A uid without an entry may publish and
+// subscribe to everything; a uid with an entry only to subjects matched
+// (publish) or covered (subscribe) by one of its patterns. Reply inboxes are
+// always allowed: publishing to `_INBOX.…`, and subscribing to `_INBOX.<tok>.…`
+// with a literal second token.
+struct Permission {
+  uid_t uid = 0;
+  std::vector<std::string> publish;
+  std::vector<std::string> subscribe;
+};
+
+struct BrokerOptions {
+  std::filesystem::path socket_path;
+  // Admitted peers: uid in allowed_uids or gid in allowed_gids. Both empty
+  // means {our effective uid, 0}.
+  std::vector<uid_t> allowed_uids;
+  std::vector<gid_t> allowed_gids;
+  std::vector<Permission> permissions;
+  std::size_t max_frame_bytes = 1024 * 1024;
+  std::size_t max_connections = 4096;
+  std::size_t max_subscriptions_per_connection = 4096;
+  // A subscription's queue limits when the client does not ask; and the caps
+  // on what a client may ask for.
+  std::uint32_t default_max_msgs = 65536;
+  std::uint64_t default_max_bytes = 8ull * 1024 * 1024;
+  std::uint32_t cap_max_msgs = 16u * 1024 * 1024;
+  std::uint64_t cap_max_bytes = 256ull * 1024 * 1024;
+  // Bytes the broker stages per connection for writing before messages wait
+  // in their subscription's queue instead.
+  std::size_t out_high_water = 256 * 1024;
+  // Where reasons for closed connections go (default: stderr). Called on the
+  // broker thread.
+  std::function<void(std::string_view)> log;
+};
+
+class Broker {
+ public:
+  [[nodiscard]] static std::expected<std::unique_ptr<Broker>, Error> start(BrokerOptions options);
+  ~Broker();  // stop() and unlink the socket
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+  // Stops the thread, closes every connection, removes the socket file.
+  // Thread-safe; idempotent.
+  void stop();
+  [[nodiscard]] const std::filesystem::path& socket_path() const noexcept;
+
+  struct Impl;
+
+ private:
+  explicit Broker(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace airssys::bus

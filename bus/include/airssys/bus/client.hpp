@@ -1,0 +1,134 @@
+#pragma once
+// bus::Client — a connection to a bus::Broker.
+//
+// Publishes are buffered and sent in batches: when the buffer passes
+// flush_threshold (by the publishing thread), from a background flusher
+// thread as soon as it wakes, and on flush(). A reader thread receives
+// messages and runs subscription handlers; handlers must not block for long
+// and must not call request() or flush() (they would wait on their own
+// thread). All member functions are thread-safe.
+//
+// When the broker goes away the client reconnects with exponential backoff
+// and re-sends its subscriptions; publishes made while disconnected fail with
+// Errc::not_connected, and buffered bytes not yet written are lost (delivery
+// is at most once, like NATS core).
+
+#include <airssys/bus/error.hpp>
+#include <airssys/bus/policy.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace airssys::bus {
+
+namespace detail {
+class ClientCore;
+struct PullQueue;
+}  // namespace detail
+
+// A received message; views valid only during the handler call.
+struct MessageView {
+  std::string_view subject, reply_to, payload, correlation_id, content_type;
+};
+
+struct Message {
+  std::string subject, reply_to, payload, correlation_id, content_type;
+  [[nodiscard]] static Message from(const MessageView& v);
+};
+
+struct PublishOptions {
+  std::string_view reply_to;        // where a responder should publish its answer
+  std::string_view correlation_id;  // header, carried unchanged
+  std::string_view content_type;    // header, carried unchanged
+};
+
+struct SubscribeOptions {
+  std::string queue;  // non-empty: queue group; each message goes to one member
+  Policy policy = Policy::drop_newest;
+  std::uint32_t max_msgs = 0;   // broker-side queue bound; 0 = broker default
+  std::uint64_t max_bytes = 0;  // broker-side queue bound; 0 = broker default
+  std::size_t pull_capacity = 65536;  // pull subscriptions: messages held client-side
+};
+
+using Handler = std::function<void(const MessageView&)>;
+
+// Unsubscribes when destroyed (or on unsubscribe()). After unsubscribe()
+// returns, a handler call already under way on the reader thread may finish.
+class Subscription {
+ public:
+  Subscription();
+  Subscription(Subscription&&) noexcept;
+  Subscription& operator=(Subscription&&) noexcept;
+  ~Subscription();
+  void unsubscribe();
+  // Pull subscriptions: the next message, or nullopt after `timeout` or once
+  // unsubscribed.
+  [[nodiscard]] std::optional<Message> next(std::chrono::milliseconds timeout);
+  // Pull subscriptions: messages dropped because pull_capacity was full.
+  [[nodiscard]] std::uint64_t dropped() const;
+  [[nodiscard]] std::uint64_t sid() const noexcept { return sid_; }
+
+ private:
+  friend class Client;
+  std::weak_ptr<detail::ClientCore> core_;
+  std::uint64_t sid_ = 0;
+  std::shared_ptr<detail::PullQueue> pull_;
+};
+
+struct ClientOptions {
+  std::filesystem::path socket_path;
+  bool reconnect = true;
+  std::chrono::milliseconds reconnect_initial{10};
+  std::chrono::milliseconds reconnect_max{2000};
+  std::chrono::milliseconds handshake_timeout{5000};
+  std::size_t flush_threshold = 256 * 1024;
+  std::size_t max_frame_bytes = 1024 * 1024;  // must not exceed the broker's
+  // Called on the reader thread: errors the broker reports asynchronously
+  // (refused publish/subscribe), lost connections, failed reconnects.
+  std::function<void(const Error&)> on_error;
+  std::function<void()> on_reconnect;  // after subscriptions were restored
+};
+
+class Client {
+ public:
+  // Connects and completes a PING/PONG handshake; a broker that refuses our
+  // credentials gives Errc::not_authorized. The first connect is not retried.
+  [[nodiscard]] static std::expected<std::unique_ptr<Client>, Error> connect(ClientOptions options);
+  ~Client();  // sends what is buffered (best effort), stops both threads
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  [[nodiscard]] std::expected<void, Error> publish(std::string_view subject, std::string_view payload,
+                                                   const PublishOptions& options = {});
+  [[nodiscard]] std::expected<Subscription, Error> subscribe(std::string_view pattern, Handler handler,
+                                                             SubscribeOptions options = {});
+  [[nodiscard]] std::expected<Subscription, Error> subscribe_pull(std::string_view pattern,
+                                                                  SubscribeOptions options = {});
+  // Publishes with a reply inbox and waits for the first reply.
+  [[nodiscard]] std::expected<Message, Error> request(std::string_view subject, std::string_view payload,
+                                                      std::chrono::milliseconds timeout,
+                                                      const PublishOptions& options = {});
+  // Sends everything buffered and waits until the broker has processed it
+  // (PING/PONG). Returns the first error the broker reported since the last
+  // flush (e.g. permission_denied for a publish or subscribe), if any.
+  [[nodiscard]] std::expected<void, Error> flush(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // The broker's stats JSON (docs/bus.md "Stats").
+  [[nodiscard]] std::expected<std::string, Error> stats(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+  [[nodiscard]] bool connected() const;
+  [[nodiscard]] std::uint64_t reconnects() const;
+
+ private:
+  explicit Client(std::shared_ptr<detail::ClientCore> core);
+  std::shared_ptr<detail::ClientCore> core_;
+};
+
+}  // namespace airssys::bus

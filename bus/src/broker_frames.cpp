@@ -1,0 +1,298 @@
+// Broker frame handling: publish routing (cached per subject, queue groups
+// round robin), bounded per-subscription queues with their drop/disconnect
+// policy, permissions, control replies and stats.
+
+#include "broker_impl.hpp"
+
+#include <airssys/bus/subject.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+namespace airssys::bus {
+
+using detail::Conn;
+using detail::Frame;
+using detail::Op;
+using detail::Route;
+using detail::Sub;
+
+namespace {
+constexpr std::size_t kRouteCacheMax = 8192;
+constexpr std::size_t kPermCacheMax = 1024;
+constexpr std::size_t kBacklogBatch = 64;        // frames moved per sub before rotating
+constexpr std::size_t kControlSlack = 4u << 20;  // control replies a non-reader may pile up
+constexpr std::string_view kInbox = "_INBOX.";
+}  // namespace
+
+void Broker::Impl::handle(Conn& c, const Frame& f) {
+  ++c.msgs_in;
+  switch (f.op) {
+    case Op::pub: publish(c, f); return;
+    case Op::sub: subscribe(c, f); return;
+    case Op::unsub: unsubscribe(c, f.sid); return;
+    case Op::ping: {
+      Frame r;
+      r.op = Op::pong;
+      r.sid = f.sid;
+      send_control(c, r);
+      return;
+    }
+    case Op::stats: {
+      const std::string json = stats_json();
+      Frame r;
+      r.op = Op::stats;
+      r.sid = f.sid;
+      r.payload = json;
+      send_control(c, r);
+      return;
+    }
+    default:
+      ++protocol_errors;
+      close_later(c, "protocol error: a client may not send op " + std::to_string(static_cast<unsigned>(f.op)));
+      return;
+  }
+}
+
+void Broker::Impl::publish(Conn& c, const Frame& f) {
+  if (auto v = validate_publish_subject(f.subject); !v) return send_err(c, 0, v.error().message);
+  if (c.perm != nullptr && !may_publish(c, f.subject))
+    return send_err(c, 0, "permission denied: uid " + std::to_string(c.cred.uid) + " may not publish to '" +
+                              std::string(f.subject) + "'");
+  const Route& r = route_for(f.subject);
+  Frame m;
+  m.op = Op::msg;
+  m.subject = f.subject;
+  m.reply_to = f.reply_to;
+  m.payload = f.payload;
+  m.correlation_id = f.correlation_id;
+  m.content_type = f.content_type;
+  for (Sub* s : r.plain) {
+    m.sid = s->sid;
+    deliver(*s, m);
+  }
+  for (const auto& group : r.groups) {
+    const std::size_t start = rr++ % group.size();
+    for (std::size_t k = 0; k < group.size(); ++k) {
+      Sub* s = group[(start + k) % group.size()];
+      if (s->conn->closing) continue;
+      m.sid = s->sid;
+      deliver(*s, m);
+      break;
+    }
+  }
+}
+
+const Route& Broker::Impl::route_for(std::string_view subject) {
+  if (const auto it = routes.find(subject); it != routes.end()) return it->second;
+  if (routes.size() >= kRouteCacheMax) routes.clear();
+  Route r;
+  index.match(subject, [&](Sub* s) {
+    if (s->queue.empty()) {
+      r.plain.push_back(s);
+      return;
+    }
+    for (auto& g : r.groups) {
+      if (g.front()->queue == s->queue) {
+        g.push_back(s);
+        return;
+      }
+    }
+    r.groups.push_back({s});
+  });
+  return routes.emplace(std::string(subject), std::move(r)).first->second;
+}
+
+void Broker::Impl::deliver(Sub& s, Frame& m) {
+  Conn& c = *s.conn;
+  if (c.closing) return;
+  if (s.lens.empty() && c.out.size() < opt.out_high_water) {
+    detail::encode_frame(c.out, m);
+    ++s.delivered;
+    ++c.msgs_out;
+  } else {
+    const std::size_t sz = detail::kLengthPrefix + detail::body_size(m);
+    const auto full = [&] { return s.lens.size() >= s.max_msgs || s.q_bytes + sz > s.max_bytes; };
+    if (full()) {
+      switch (s.policy) {
+        case Policy::drop_newest:
+          ++s.dropped;
+          return;
+        case Policy::disconnect:
+          ++slow_consumers;
+          close_later(c, "slow consumer: subscription " + std::to_string(s.sid) + " on '" + s.subject + "' has " +
+                             std::to_string(s.lens.size()) + " messages (" + std::to_string(s.q_bytes) +
+                             " bytes) queued");
+          return;
+        case Policy::drop_oldest:
+          while (!s.lens.empty() && full()) {
+            s.q.consume(s.lens.front());
+            s.q_bytes -= s.lens.front();
+            s.lens.pop_front();
+            ++s.dropped;
+          }
+          if (full()) {  // the message alone exceeds max_bytes
+            ++s.dropped;
+            return;
+          }
+          break;
+      }
+    }
+    detail::encode_frame(s.q, m);
+    s.lens.push_back(static_cast<std::uint32_t>(sz));
+    s.q_bytes += sz;
+    if (!s.in_backlog) {
+      s.in_backlog = true;
+      c.backlog.push_back(&s);
+    }
+  }
+  if (!c.dirty) {
+    c.dirty = true;
+    dirty.push_back(&c);
+  }
+}
+
+void Broker::Impl::refill(Conn& c) {
+  while (c.out.size() < opt.out_high_water && !c.backlog.empty()) {
+    Sub* s = c.backlog.front();
+    c.backlog.pop_front();
+    for (std::size_t k = 0; k < kBacklogBatch && !s->lens.empty() && c.out.size() < opt.out_high_water; ++k) {
+      const std::uint32_t len = s->lens.front();
+      c.out.append(s->q.data(), len);
+      s->q.consume(len);
+      s->q_bytes -= len;
+      s->lens.pop_front();
+      ++s->delivered;
+      ++c.msgs_out;
+    }
+    if (s->lens.empty()) {
+      s->in_backlog = false;
+      s->q.shrink_if_above(1u << 20);
+    } else {
+      c.backlog.push_back(s);
+    }
+  }
+}
+
+void Broker::Impl::send_control(Conn& c, const Frame& f) {
+  if (c.out.size() > opt.out_high_water + kControlSlack) {
+    ++slow_consumers;
+    close_later(c, "slow consumer: replies to its own requests are not being read");
+    return;
+  }
+  detail::encode_frame(c.out, f);
+  if (!c.dirty) {
+    c.dirty = true;
+    dirty.push_back(&c);
+  }
+}
+
+void Broker::Impl::send_err(Conn& c, std::uint64_t sid, const std::string& text) {
+  Frame f;
+  f.op = Op::err;
+  f.sid = sid;
+  f.text = text;
+  send_control(c, f);
+}
+
+void Broker::Impl::subscribe(Conn& c, const Frame& f) {
+  if (auto v = validate_subscribe_subject(f.subject); !v) return send_err(c, f.sid, v.error().message);
+  if (c.perm != nullptr && !may_subscribe(c, f.subject))
+    return send_err(c, f.sid, "permission denied: uid " + std::to_string(c.cred.uid) + " may not subscribe to '" +
+                                  std::string(f.subject) + "'");
+  if (f.sid == 0 || c.subs.contains(f.sid))
+    return send_err(c, f.sid, "subscription id " + std::to_string(f.sid) + " is zero or already in use");
+  if (c.subs.size() >= opt.max_subscriptions_per_connection)
+    return send_err(c, f.sid, "too many subscriptions on this connection (limit " +
+                                  std::to_string(opt.max_subscriptions_per_connection) + ")");
+  auto s = std::make_unique<Sub>();
+  s->conn = &c;
+  s->sid = f.sid;
+  s->subject = f.subject;
+  s->queue = f.queue;
+  s->policy = static_cast<Policy>(f.policy);
+  s->max_msgs = f.max_msgs == 0 ? opt.default_max_msgs : std::min(f.max_msgs, opt.cap_max_msgs);
+  s->max_bytes = f.max_bytes == 0 ? opt.default_max_bytes : std::min(f.max_bytes, opt.cap_max_bytes);
+  index.insert(s->subject, s.get());
+  routes.clear();
+  c.subs.emplace(f.sid, std::move(s));
+}
+
+void Broker::Impl::unsubscribe(Conn& c, std::uint64_t sid) {
+  const auto it = c.subs.find(sid);
+  if (it == c.subs.end()) return;  // already gone: unsubscribing twice is harmless
+  remove_sub(c, *it->second);
+  c.subs.erase(it);
+}
+
+void Broker::Impl::remove_sub(Conn& c, Sub& s) {
+  if (s.in_backlog) c.backlog.erase(std::find(c.backlog.begin(), c.backlog.end(), &s));
+  index.erase(s.subject, &s);
+  routes.clear();
+}
+
+bool Broker::Impl::may_publish(Conn& c, std::string_view subject) {
+  if (subject.starts_with(kInbox)) return true;
+  if (const auto it = c.pub_allowed.find(subject); it != c.pub_allowed.end()) return it->second;
+  bool ok = false;
+  for (const std::string& p : c.perm->publish) ok = ok || subject_matches(p, subject);
+  if (c.pub_allowed.size() >= kPermCacheMax) c.pub_allowed.clear();
+  c.pub_allowed.emplace(std::string(subject), ok);
+  return ok;
+}
+
+bool Broker::Impl::may_subscribe(const Conn& c, std::string_view pattern) const {
+  if (pattern.starts_with(kInbox)) {
+    // Own reply inbox: the token after _INBOX. must be literal, so nobody can
+    // listen to everyone's replies with _INBOX.> or _INBOX.*.
+    const std::string_view rest = pattern.substr(kInbox.size());
+    const std::string_view tok = rest.substr(0, rest.find('.'));
+    if (tok != "*" && tok != ">") return true;
+  }
+  return std::any_of(c.perm->subscribe.begin(), c.perm->subscribe.end(),
+                     [&](const std::string& p) { return subject_covers(p, pattern); });
+}
+
+std::string Broker::Impl::stats_json() const {
+  nlohmann::json j;
+  j["connections"] = conns.size();
+  j["accepted"] = accepted;
+  j["refused"] = refused;
+  j["protocol_errors"] = protocol_errors;
+  j["slow_consumer_disconnects"] = slow_consumers;
+  std::uint64_t dropped = 0;
+  auto list = nlohmann::json::array();
+  std::vector<const Conn*> sorted;
+  for (const auto& [id, c] : conns) sorted.push_back(c.get());
+  std::sort(sorted.begin(), sorted.end(), [](const Conn* a, const Conn* b) { return a->id < b->id; });
+  for (const Conn* c : sorted) {
+    nlohmann::json cj{{"id", c->id},           {"uid", c->cred.uid},         {"gid", c->cred.gid},
+                      {"pid", c->cred.pid},    {"frames_in", c->msgs_in},    {"bytes_in", c->bytes_in},
+                      {"msgs_out", c->msgs_out}, {"bytes_out", c->bytes_out}, {"out_buffered", c->out.size()}};
+    auto subs = nlohmann::json::array();
+    std::vector<const Sub*> ss;
+    for (const auto& [sid, s] : c->subs) ss.push_back(s.get());
+    std::sort(ss.begin(), ss.end(), [](const Sub* a, const Sub* b) { return a->sid < b->sid; });
+    for (const Sub* s : ss) {
+      dropped += s->dropped;
+      subs.push_back({{"sid", s->sid},
+                      {"subject", s->subject},
+                      {"queue", s->queue},
+                      {"policy", std::string(to_string(s->policy))},
+                      {"max_msgs", s->max_msgs},
+                      {"max_bytes", s->max_bytes},
+                      {"delivered", s->delivered},
+                      {"dropped", s->dropped},
+                      {"pending_msgs", s->lens.size()},
+                      {"pending_bytes", s->q_bytes}});
+    }
+    cj["subscriptions"] = std::move(subs);
+    list.push_back(std::move(cj));
+  }
+  j["dropped"] = dropped;
+  j["conns"] = std::move(list);
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace airssys::bus

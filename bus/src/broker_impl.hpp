@@ -1,0 +1,120 @@
+#pragma once
+// Broker internals shared by broker.cpp (thread, accept, socket I/O) and
+// broker_frames.cpp (frame handling, routing, backpressure, permissions,
+// stats). Everything here is touched only by the broker thread.
+
+#include "frame.hpp"
+#include "subject_index.hpp"
+#include "unix_socket.hpp"
+
+#include <airssys/bus/broker.hpp>
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace airssys::bus {
+
+namespace detail {
+
+struct Conn;
+
+// One subscription. Messages go straight into the connection's output
+// buffer while it is below the high-water mark and this queue is empty;
+// otherwise they wait here, bounded by max_msgs/max_bytes under `policy`.
+struct Sub {
+  Conn* conn = nullptr;
+  std::uint64_t sid = 0;
+  std::string subject, queue;
+  Policy policy = Policy::drop_newest;
+  std::uint32_t max_msgs = 0;
+  std::uint64_t max_bytes = 0;
+  ByteBuffer q;                   // encoded MSG frames, oldest first
+  std::deque<std::uint32_t> lens;  // size of each frame in q
+  std::uint64_t q_bytes = 0;
+  std::uint64_t delivered = 0, dropped = 0;
+  bool in_backlog = false;
+};
+
+struct Conn {
+  std::uint64_t id = 0;
+  UniqueFd fd;
+  ucred cred{};
+  const Permission* perm = nullptr;  // null: no restrictions for this uid
+  FrameDecoder in;
+  ByteBuffer out;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Sub>> subs;
+  std::deque<Sub*> backlog;  // subs with queued messages, served round robin
+  std::unordered_map<std::string, bool, StringHash, std::equal_to<>> pub_allowed;  // permission cache
+  std::uint64_t msgs_in = 0, bytes_in = 0, msgs_out = 0, bytes_out = 0;
+  bool closing = false, dirty = false, writable = true, epollout = false;
+
+  explicit Conn(std::size_t max_frame) : in(max_frame) {}
+};
+
+// Where a published subject goes: plain subscriptions, and queue groups of
+// which one member gets each message.
+struct Route {
+  std::vector<Sub*> plain;
+  std::vector<std::vector<Sub*>> groups;
+};
+
+}  // namespace detail
+
+struct Broker::Impl {
+  BrokerOptions opt;
+  detail::UniqueFd listen_fd, epoll_fd, wake_fd, reserve_fd;
+  dev_t sock_dev = 0;
+  ino_t sock_ino = 0;
+  std::thread thread;
+  std::atomic<bool> stopping{false};
+  std::mutex stop_mu;
+  bool stopped = false;
+
+  std::unordered_map<uid_t, Permission> perms;
+  std::uint64_t next_id = 2;  // 0 = listener, 1 = wake eventfd
+  std::unordered_map<std::uint64_t, std::unique_ptr<detail::Conn>> conns;
+  detail::SubjectIndex<detail::Sub*> index;
+  std::unordered_map<std::string, detail::Route, detail::StringHash, std::equal_to<>> routes;
+  std::uint64_t rr = 0;
+  std::vector<detail::Conn*> dirty;
+  std::vector<std::uint64_t> to_close;
+  std::uint64_t accepted = 0, refused = 0, protocol_errors = 0, slow_consumers = 0;
+
+  // broker.cpp
+  void run();
+  void accept_all();
+  void on_readable(detail::Conn& c);
+  void flush(detail::Conn& c);
+  void set_epollout(detail::Conn& c, bool on);
+  void close_later(detail::Conn& c, const std::string& reason);
+  void close_now(std::uint64_t id);
+  void log(const std::string& line) const;
+  [[nodiscard]] std::string who(const detail::Conn& c) const;
+
+  // broker_frames.cpp
+  void handle(detail::Conn& c, const detail::Frame& f);
+  void publish(detail::Conn& c, const detail::Frame& f);
+  void subscribe(detail::Conn& c, const detail::Frame& f);
+  void unsubscribe(detail::Conn& c, std::uint64_t sid);
+  void remove_sub(detail::Conn& c, detail::Sub& s);
+  const detail::Route& route_for(std::string_view subject);
+  void deliver(detail::Sub& s, detail::Frame& m);
+  void refill(detail::Conn& c);
+  void send_control(detail::Conn& c, const detail::Frame& f);
+  void send_err(detail::Conn& c, std::uint64_t sid, const std::string& text);
+  [[nodiscard]] bool may_publish(detail::Conn& c, std::string_view subject);
+  [[nodiscard]] bool may_subscribe(const detail::Conn& c, std::string_view pattern) const;
+  [[nodiscard]] std::string stats_json() const;
+};
+
+}  // namespace airssys::bus

@@ -1,0 +1,313 @@
+// Broker + client over real Unix sockets: pub/sub with wildcards, queue
+// groups, request/reply and its timeout, headers, permissions, peer
+// credentials, socket directory checks, stats.
+
+#include "test_util.hpp"
+
+#include <airssys/bus/broker.hpp>
+#include <airssys/bus/client.hpp>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <sys/fsuid.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+
+namespace airssys::bus {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::eventually;
+using testing::TempDir;
+
+std::unique_ptr<Broker> start_broker(const TempDir& d, BrokerOptions o = {}) {
+  o.socket_path = d.sock();
+  auto b = Broker::start(std::move(o));
+  EXPECT_TRUE(b) << (b ? "" : b.error().to_string());
+  return b ? std::move(*b) : nullptr;
+}
+
+std::unique_ptr<Client> connect(const TempDir& d) {
+  ClientOptions o;
+  o.socket_path = d.sock();
+  auto c = Client::connect(std::move(o));
+  EXPECT_TRUE(c) << (c ? "" : c.error().to_string());
+  return c ? std::move(*c) : nullptr;
+}
+
+TEST(Broker, SocketAndDirectoryModes) {
+  TempDir d;
+  auto b = start_broker(d);
+  ASSERT_TRUE(b);
+  struct stat st {};
+  ASSERT_EQ(::stat(d.sock().parent_path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  ASSERT_EQ(::stat(d.sock().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  // A second broker on the same live socket is refused.
+  BrokerOptions o;
+  o.socket_path = d.sock();
+  auto again = Broker::start(o);
+  ASSERT_FALSE(again);
+  EXPECT_NE(again.error().message.find("already listening"), std::string::npos);
+  b.reset();
+  EXPECT_FALSE(std::filesystem::exists(d.sock()));
+}
+
+TEST(Broker, RefusesOpenDirectory) {
+  TempDir d;
+  const auto dir = d.path / "open";
+  std::filesystem::create_directory(dir);
+  ::chmod(dir.c_str(), 0755);
+  BrokerOptions o;
+  o.socket_path = dir / "bus.sock";
+  auto b = Broker::start(o);
+  ASSERT_FALSE(b);
+  EXPECT_NE(b.error().message.find("0755"), std::string::npos) << b.error().message;
+}
+
+TEST(Broker, PubSubWithWildcards) {
+  TempDir d;
+  auto b = start_broker(d);
+  auto sub = connect(d);
+  auto pub = connect(d);
+  ASSERT_TRUE(b && sub && pub);
+  std::mutex mu;
+  std::map<std::string, std::vector<std::string>> got;
+  auto rec = [&](std::string name) {
+    return [&, name](const MessageView& m) {
+      std::lock_guard lk(mu);
+      got[name].push_back(std::string(m.subject) + "=" + std::string(m.payload));
+    };
+  };
+  auto s1 = sub->subscribe("a.>", rec("gt"));
+  auto s2 = sub->subscribe("a.*", rec("star"));
+  auto s3 = sub->subscribe("a", rec("lit"));
+  ASSERT_TRUE(s1 && s2 && s3);
+  ASSERT_TRUE(sub->flush());
+  for (const char* s : {"a", "a.b", "a.b.c", "b.a"}) ASSERT_TRUE(pub->publish(s, "x"));
+  ASSERT_TRUE(pub->flush());
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lk(mu);
+    return got["gt"].size() == 2 && got["star"].size() == 1 && got["lit"].size() == 1;
+  }));
+  std::this_thread::sleep_for(50ms);  // nothing else arrives
+  std::lock_guard lk(mu);
+  EXPECT_EQ(got["gt"], (std::vector<std::string>{"a.b=x", "a.b.c=x"}));
+  EXPECT_EQ(got["star"], (std::vector<std::string>{"a.b=x"}));
+  EXPECT_EQ(got["lit"], (std::vector<std::string>{"a=x"}));
+}
+
+TEST(Broker, InvalidSubjectsRefusedByClient) {
+  TempDir d;
+  auto b = start_broker(d);
+  auto c = connect(d);
+  ASSERT_TRUE(b && c);
+  EXPECT_EQ(c->publish("a.*", "x").error().code, Errc::invalid_subject);
+  EXPECT_EQ(c->publish("a..b", "x").error().code, Errc::invalid_subject);
+  EXPECT_EQ(c->subscribe("a.>.b", [](const MessageView&) {}).error().code, Errc::invalid_subject);
+  EXPECT_EQ(c->publish("big", std::string(2 << 20, 'x')).error().code, Errc::frame_too_large);
+}
+
+TEST(Broker, InvalidSubjectRefusedByBroker) {
+  TempDir d;
+  auto b = start_broker(d);
+  ASSERT_TRUE(b);
+  testing::RawConn raw(d.sock());
+  detail::Frame f;
+  f.op = detail::Op::pub;
+  f.subject = "a.*";
+  ASSERT_TRUE(raw.send(f));
+  auto got = raw.next();
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->op, detail::Op::err);
+  EXPECT_NE(got->text.find("wildcard"), std::string::npos) << got->text;
+  ASSERT_TRUE(raw.ping(9));  // the connection stays open
+  got = raw.next();
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->op, detail::Op::pong);
+  EXPECT_EQ(got->sid, 9u);
+}
+
+TEST(Broker, QueueGroupDeliversEachMessageToOneMember) {
+  TempDir d;
+  auto b = start_broker(d);
+  auto pub = connect(d);
+  ASSERT_TRUE(b && pub);
+  std::vector<std::unique_ptr<Client>> members;
+  std::vector<Subscription> subs;
+  std::atomic<int> counts[3] = {0, 0, 0};
+  std::atomic<int> plain{0};
+  for (int i = 0; i < 3; ++i) {
+    members.push_back(connect(d));
+    SubscribeOptions o;
+    o.queue = "workers";
+    auto s = members.back()->subscribe("jobs.*", [&counts, i](const MessageView&) { ++counts[i]; }, o);
+    ASSERT_TRUE(s);
+    subs.push_back(std::move(*s));
+    ASSERT_TRUE(members.back()->flush());
+  }
+  auto ps = pub->subscribe("jobs.*", [&](const MessageView&) { ++plain; });
+  ASSERT_TRUE(ps && pub->flush());
+  constexpr int kN = 3000;
+  for (int i = 0; i < kN; ++i) ASSERT_TRUE(pub->publish("jobs.x", std::to_string(i)));
+  ASSERT_TRUE(pub->flush());
+  ASSERT_TRUE(eventually([&] { return counts[0] + counts[1] + counts[2] == kN && plain == kN; }));
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(counts[0] + counts[1] + counts[2], kN);  // exactly once across the group
+  for (auto& c : counts) EXPECT_GT(c.load(), 0);
+}
+
+TEST(Broker, RequestReplyWithHeadersAndTimeout) {
+  TempDir d;
+  auto b = start_broker(d);
+  auto responder = connect(d);
+  auto requester = connect(d);
+  ASSERT_TRUE(b && responder && requester);
+  Client* r = responder.get();
+  auto s = responder->subscribe("svc.echo", [r](const MessageView& m) {
+    PublishOptions po;
+    po.correlation_id = m.correlation_id;
+    po.content_type = "text/plain";
+    (void)r->publish(m.reply_to, "echo:" + std::string(m.payload), po);
+  });
+  ASSERT_TRUE(s && responder->flush());
+  for (int i = 0; i < 20; ++i) {
+    PublishOptions po;
+    const std::string cid = "cid-" + std::to_string(i);
+    po.correlation_id = cid;
+    auto rep = requester->request("svc.echo", "hi" + std::to_string(i), 10s, po);
+    ASSERT_TRUE(rep) << rep.error().to_string();
+    EXPECT_EQ(rep->payload, "echo:hi" + std::to_string(i));
+    EXPECT_EQ(rep->correlation_id, cid);
+    EXPECT_EQ(rep->content_type, "text/plain");
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  auto none = requester->request("svc.nobody", "x", 200ms);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code, Errc::timeout);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 200ms);
+}
+
+TEST(Broker, PermissionsPerUid) {
+  TempDir d;
+  BrokerOptions o;
+  o.permissions.push_back({::geteuid(), {"allowed.>"}, {"allowed.*", "svc.>"}});
+  auto b = start_broker(d, o);
+  auto c = connect(d);
+  ASSERT_TRUE(b && c);
+  ASSERT_TRUE(c->publish("allowed.x", "1"));
+  ASSERT_TRUE(c->flush());
+  ASSERT_TRUE(c->publish("denied.x", "1"));
+  auto f = c->flush();
+  ASSERT_FALSE(f);
+  EXPECT_EQ(f.error().code, Errc::permission_denied);
+  EXPECT_NE(f.error().message.find("denied.x"), std::string::npos);
+  auto s = c->subscribe("allowed.>", [](const MessageView&) {});  // not covered by allowed.*
+  ASSERT_TRUE(s);
+  f = c->flush();
+  ASSERT_FALSE(f);
+  EXPECT_EQ(f.error().code, Errc::permission_denied);
+  // A restricted uid can still do request/reply through its own inbox.
+  auto responder = c->subscribe("svc.x", [&](const MessageView& m) { (void)c->publish(m.reply_to, "ok"); });
+  ASSERT_TRUE(responder && c->flush());
+  auto rep = c->request("allowed.q", "x", 100ms);  // no responder: timeout, not refused
+  EXPECT_EQ(rep.error().code, Errc::timeout);
+  testing::RawConn raw(d.sock());
+  ASSERT_TRUE(raw.sub(5, "_INBOX.>"));  // nobody may listen to every inbox
+  auto got = raw.next();
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->op, detail::Op::err);
+  EXPECT_EQ(got->sid, 5u);
+}
+
+TEST(Broker, RefusesUidNotAllowed) {
+  TempDir d;
+  BrokerOptions o;
+  o.allowed_uids = {::geteuid() + 4242};
+  std::vector<std::string> logs;
+  std::mutex mu;
+  o.log = [&](std::string_view l) {
+    std::lock_guard lk(mu);
+    logs.emplace_back(l);
+  };
+  auto b = start_broker(d, o);
+  ASSERT_TRUE(b);
+  ClientOptions co;
+  co.socket_path = d.sock();
+  auto c = Client::connect(co);
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code, Errc::not_authorized);
+  EXPECT_NE(c.error().message.find("uid " + std::to_string(::geteuid())), std::string::npos);
+  std::lock_guard lk(mu);
+  ASSERT_FALSE(logs.empty());
+  EXPECT_NE(logs[0].find("not authorized"), std::string::npos);
+}
+
+// A child that becomes uid 65534 (keeping fsuid 0 only to reach the socket in
+// the 0700 directory) is refused by a broker with the default admission.
+TEST(Broker, RefusesOtherUidByPeerCredentials) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to setuid";
+  TempDir d;
+  auto b = start_broker(d);
+  ASSERT_TRUE(b);
+  detail::ByteBuffer ping;
+  detail::Frame f;
+  f.op = detail::Op::ping;
+  detail::encode_frame(ping, f);
+  const std::string path = d.sock().native();
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::setresuid(65534, 65534, 0) != 0) ::_exit(10);
+    ::setfsuid(0);
+    auto fd = detail::connect_unix(path);
+    if (!fd) ::_exit(11);
+    if (::write(fd->get(), ping.data(), ping.size()) != static_cast<ssize_t>(ping.size())) ::_exit(12);
+    char buf[512];
+    std::size_t have = 0;
+    while (have < sizeof buf) {
+      const ssize_t n = ::read(fd->get(), buf + have, sizeof buf - have);
+      if (n <= 0) break;
+      have += static_cast<std::size_t>(n);
+    }
+    const std::string_view got(buf, have);
+    ::_exit(got.find("not authorized: uid 65534") != std::string_view::npos ? 0 : 13);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST(Broker, StatsReportConnectionsAndSubscriptions) {
+  TempDir d;
+  auto b = start_broker(d);
+  auto c = connect(d);
+  ASSERT_TRUE(b && c);
+  SubscribeOptions o;
+  o.policy = Policy::drop_oldest;
+  o.max_msgs = 10;
+  auto s = c->subscribe("x.>", [](const MessageView&) {}, o);
+  ASSERT_TRUE(s && c->flush());
+  ASSERT_TRUE(c->publish("x.y", "1"));
+  auto st = c->stats();
+  ASSERT_TRUE(st) << st.error().to_string();
+  const auto j = nlohmann::json::parse(*st);
+  EXPECT_EQ(j["connections"], 1);
+  ASSERT_EQ(j["conns"].size(), 1u);
+  const auto& sj = j["conns"][0]["subscriptions"][0];
+  EXPECT_EQ(sj["subject"], "x.>");
+  EXPECT_EQ(sj["policy"], "drop-oldest");
+  EXPECT_EQ(sj["max_msgs"], 10);
+  EXPECT_EQ(sj["delivered"], 1);
+  EXPECT_EQ(j["conns"][0]["uid"], ::geteuid());
+}
+
+}  // namespace
+}  // namespace airssys::bus

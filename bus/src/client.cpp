@@ -1,0 +1,440 @@
+// bus::Client: the public API over ClientCore, and the handshake, publish,
+// flush, request and subscription bookkeeping. client_reader.cpp holds the
+// reader thread (dispatch and reconnect).
+
+#include "client_core.hpp"
+
+#include <airssys/bus/subject.hpp>
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace airssys::bus {
+
+using detail::ClientCore;
+using detail::Frame;
+using detail::Op;
+
+Message Message::from(const MessageView& v) {
+  return Message{std::string(v.subject), std::string(v.reply_to), std::string(v.payload),
+                 std::string(v.correlation_id), std::string(v.content_type)};
+}
+
+// ---- Subscription ----
+
+Subscription::Subscription() = default;
+Subscription::Subscription(Subscription&&) noexcept = default;
+Subscription& Subscription::operator=(Subscription&& o) noexcept {
+  if (this != &o) {
+    unsubscribe();
+    core_ = std::move(o.core_);
+    sid_ = std::exchange(o.sid_, 0);
+    pull_ = std::move(o.pull_);
+  }
+  return *this;
+}
+Subscription::~Subscription() { unsubscribe(); }
+
+void Subscription::unsubscribe() {
+  if (sid_ == 0) return;
+  if (auto c = core_.lock()) c->remove_sub(sid_);
+  if (pull_) {
+    std::lock_guard lk(pull_->mu);
+    pull_->closed = true;
+    pull_->cv.notify_all();
+  }
+  sid_ = 0;
+}
+
+std::optional<Message> Subscription::next(std::chrono::milliseconds timeout) {
+  if (!pull_) return std::nullopt;
+  std::unique_lock lk(pull_->mu);
+  pull_->cv.wait_for(lk, timeout, [&] { return !pull_->q.empty() || pull_->closed; });
+  if (pull_->q.empty()) return std::nullopt;
+  Message m = std::move(pull_->q.front());
+  pull_->q.pop_front();
+  return m;
+}
+
+std::uint64_t Subscription::dropped() const {
+  if (!pull_) return 0;
+  std::lock_guard lk(pull_->mu);
+  return pull_->dropped;
+}
+
+// ---- Client ----
+
+std::expected<std::unique_ptr<Client>, Error> Client::connect(ClientOptions options) {
+  auto core = std::make_shared<ClientCore>(std::move(options));
+  if (auto s = core->start(); !s) return std::unexpected(s.error());
+  return std::unique_ptr<Client>(new Client(std::move(core)));
+}
+
+Client::Client(std::shared_ptr<ClientCore> core) : core_(std::move(core)) {}
+Client::~Client() { core_->close(); }
+
+std::expected<void, Error> Client::publish(std::string_view subject, std::string_view payload,
+                                           const PublishOptions& options) {
+  return core_->publish(subject, payload, options);
+}
+
+std::expected<Subscription, Error> Client::subscribe(std::string_view pattern, Handler handler,
+                                                     SubscribeOptions options) {
+  if (!handler) return std::unexpected(Error::make(Errc::invalid_argument, "subscribe without a handler"));
+  detail::SubEntry e;
+  e.options = std::move(options);
+  e.handler = std::make_shared<Handler>(std::move(handler));
+  auto sid = core_->add_sub(pattern, std::move(e));
+  if (!sid) return std::unexpected(sid.error());
+  Subscription s;
+  s.core_ = core_;
+  s.sid_ = *sid;
+  return s;
+}
+
+std::expected<Subscription, Error> Client::subscribe_pull(std::string_view pattern, SubscribeOptions options) {
+  detail::SubEntry e;
+  auto pq = std::make_shared<detail::PullQueue>();
+  pq->capacity = options.pull_capacity == 0 ? 1 : options.pull_capacity;
+  e.options = std::move(options);
+  e.pull = pq;
+  auto sid = core_->add_sub(pattern, std::move(e));
+  if (!sid) return std::unexpected(sid.error());
+  Subscription s;
+  s.core_ = core_;
+  s.sid_ = *sid;
+  s.pull_ = std::move(pq);
+  return s;
+}
+
+std::expected<Message, Error> Client::request(std::string_view subject, std::string_view payload,
+                                              std::chrono::milliseconds timeout, const PublishOptions& options) {
+  return core_->request(subject, payload, timeout, options);
+}
+
+std::expected<void, Error> Client::flush(std::chrono::milliseconds timeout) { return core_->flush(timeout); }
+std::expected<std::string, Error> Client::stats(std::chrono::milliseconds timeout) { return core_->stats(timeout); }
+bool Client::connected() const { return core_->is_connected(); }
+std::uint64_t Client::reconnects() const { return core_->reconnect_count(); }
+
+// ---- ClientCore ----
+
+namespace detail {
+
+namespace {
+
+Error closed_error() { return Error::make(Errc::closed, "the client is closed"); }
+Error disconnected_error() { return Error::make(Errc::not_connected, "not connected to the broker (reconnecting)"); }
+
+bool write_all(int fd, const char* p, std::size_t n) {
+  while (n > 0) {
+    const ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return true;
+}
+
+}  // namespace
+
+ClientCore::~ClientCore() { close(); }
+
+std::expected<void, Error> ClientCore::start() {
+  auto fd = dial();
+  if (!fd) return std::unexpected(fd.error());
+  wake = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake) return std::unexpected(Error::from_errno(errno, "eventfd"));
+  sock = std::move(*fd);
+  connected = true;
+  reader = std::thread([this] { reader_loop(); });
+  flusher = std::thread([this] { flusher_loop(); });
+  return {};
+}
+
+void ClientCore::close() {
+  {
+    std::lock_guard lk(mu);
+    if (closed) return;
+  }
+  flush_out();  // best effort: what was published reaches the socket
+  {
+    std::lock_guard lk(mu);
+    closed = true;
+    connected = false;
+    cv_flush.notify_all();
+    cv_reply.notify_all();
+    cv_state.notify_all();
+    if (sock) ::shutdown(sock.get(), SHUT_RDWR);
+  }
+  if (wake) {
+    const std::uint64_t one = 1;
+    (void)!::write(wake.get(), &one, sizeof one);
+  }
+  if (reader.joinable()) reader.join();
+  if (flusher.joinable()) flusher.join();
+  for (auto& [sid, e] : subs) {
+    if (e.pull) {
+      std::lock_guard pl(e.pull->mu);
+      e.pull->closed = true;
+      e.pull->cv.notify_all();
+    }
+  }
+}
+
+std::expected<UniqueFd, Error> ClientCore::dial() {
+  auto fd = connect_unix(opt.socket_path);
+  if (!fd) return fd;
+  ByteBuffer b;
+  Frame ping;
+  ping.op = Op::ping;
+  encode_frame(b, ping);
+  if (!write_all(fd->get(), b.data(), b.size()))
+    return std::unexpected(Error::make(Errc::not_connected, "the broker closed the connection during the handshake"));
+  FrameDecoder dec(opt.max_frame_bytes);
+  const auto deadline = std::chrono::steady_clock::now() + opt.handshake_timeout;
+  while (true) {
+    auto f = dec.next();
+    if (!f) return std::unexpected(f.error());
+    if (*f) {
+      if ((*f)->op == Op::pong) return fd;
+      if ((*f)->op == Op::err) {
+        const std::string text((*f)->text);
+        return std::unexpected(Error::make(text.starts_with("not authorized") ? Errc::not_authorized : Errc::io, text));
+      }
+      continue;
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::unexpected(Error::make(Errc::timeout, "no handshake reply from the broker"));
+    pollfd p{fd->get(), POLLIN, 0};
+    const int r = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (r < 0 && errno != EINTR) return std::unexpected(Error::from_errno(errno, "poll"));
+    if (r <= 0) continue;
+    char* dst = dec.prepare(4096);
+    const ssize_t n = ::read(fd->get(), dst, 4096);
+    if (n <= 0) {
+      if (n < 0 && errno == EINTR) continue;
+      return std::unexpected(Error::make(Errc::not_connected, "the broker closed the connection during the handshake"));
+    }
+    dec.commit(static_cast<std::size_t>(n));
+  }
+}
+
+std::expected<void, Error> ClientCore::publish(std::string_view subject, std::string_view payload,
+                                               const PublishOptions& po) {
+  if (auto v = validate_publish_subject(subject); !v) return v;
+  if (!po.reply_to.empty())
+    if (auto v = validate_publish_subject(po.reply_to); !v) return v;
+  Frame f;
+  f.op = Op::pub;
+  f.subject = subject;
+  f.payload = payload;
+  f.reply_to = po.reply_to;
+  f.correlation_id = po.correlation_id;
+  f.content_type = po.content_type;
+  if (body_size(f) > opt.max_frame_bytes)
+    return std::unexpected(Error::make(Errc::frame_too_large, "message of " + std::to_string(body_size(f)) +
+                                                                  " bytes exceeds the frame limit of " +
+                                                                  std::to_string(opt.max_frame_bytes)));
+  std::unique_lock lk(mu);
+  if (closed) return std::unexpected(closed_error());
+  if (!connected) return std::unexpected(disconnected_error());
+  const bool was_empty = out.empty();
+  encode_frame(out, f);
+  if (out.size() >= opt.flush_threshold) {
+    lk.unlock();
+    flush_out();
+  } else if (was_empty) {
+    cv_flush.notify_one();
+  }
+  return {};
+}
+
+void ClientCore::flush_out() {
+  std::lock_guard w(write_mu);
+  int fd = -1;
+  {
+    std::lock_guard lk(mu);
+    if (out.empty() || !connected) return;
+    out.swap(spare);
+    fd = sock.get();
+  }
+  if (!write_all(fd, spare.data(), spare.size())) ::shutdown(fd, SHUT_RDWR);  // the reader reconnects
+  spare.clear();
+  spare.shrink_if_above(4 * opt.flush_threshold);
+}
+
+void ClientCore::flusher_loop() {
+  std::unique_lock lk(mu);
+  while (!closed) {
+    cv_flush.wait(lk, [&] { return closed || (connected && !out.empty()); });
+    if (closed) break;
+    lk.unlock();
+    flush_out();
+    lk.lock();
+  }
+}
+
+void ClientCore::encode_sub(std::uint64_t sid, const SubEntry& e) {
+  Frame f;
+  f.op = Op::sub;
+  f.sid = sid;
+  f.subject = e.subject;
+  f.queue = e.options.queue;
+  f.policy = static_cast<std::uint32_t>(e.options.policy);
+  f.max_msgs = e.options.max_msgs;
+  f.max_bytes = e.options.max_bytes;
+  if (out.empty()) cv_flush.notify_one();
+  encode_frame(out, f);
+}
+
+std::expected<std::uint64_t, Error> ClientCore::add_sub(std::string_view pattern, SubEntry entry) {
+  if (auto v = validate_subscribe_subject(pattern); !v) return std::unexpected(v.error());
+  std::lock_guard lk(mu);
+  if (closed) return std::unexpected(closed_error());
+  const std::uint64_t sid = next_sid++;
+  entry.subject = pattern;
+  auto& e = subs.emplace(sid, std::move(entry)).first->second;
+  if (connected) encode_sub(sid, e);  // else sent on reconnect
+  return sid;
+}
+
+void ClientCore::remove_sub(std::uint64_t sid) {
+  std::lock_guard lk(mu);
+  if (subs.erase(sid) == 0 || !connected) return;
+  Frame f;
+  f.op = Op::unsub;
+  f.sid = sid;
+  if (out.empty()) cv_flush.notify_one();
+  encode_frame(out, f);
+}
+
+std::expected<std::uint64_t, Error> ClientCore::send_ping(Op op) {
+  std::uint64_t seq = 0;
+  {
+    std::lock_guard lk(mu);
+    if (closed) return std::unexpected(closed_error());
+    if (!connected) return std::unexpected(disconnected_error());
+    seq = ++ping_seq;
+    Frame f;
+    f.op = op;
+    f.sid = seq;
+    encode_frame(out, f);
+  }
+  flush_out();
+  return seq;
+}
+
+std::expected<void, Error> ClientCore::flush(std::chrono::milliseconds timeout) {
+  std::uint64_t gen = 0;
+  {
+    std::lock_guard lk(mu);
+    gen = conn_gen;
+  }
+  auto seq = send_ping(Op::ping);
+  if (!seq) return std::unexpected(seq.error());
+  std::unique_lock lk(mu);
+  const bool done =
+      cv_reply.wait_for(lk, timeout, [&] { return closed || conn_gen != gen || pong_seq >= *seq; });
+  if (closed) return std::unexpected(closed_error());
+  if (conn_gen != gen) return std::unexpected(disconnected_error());
+  if (!done) return std::unexpected(Error::make(Errc::timeout, "the broker did not answer a flush in time"));
+  if (first_err) {
+    Error e = std::move(*first_err);
+    first_err.reset();
+    return std::unexpected(std::move(e));
+  }
+  return {};
+}
+
+std::expected<std::string, Error> ClientCore::stats(std::chrono::milliseconds timeout) {
+  std::uint64_t gen = 0;
+  {
+    std::lock_guard lk(mu);
+    gen = conn_gen;
+  }
+  auto seq = send_ping(Op::stats);
+  if (!seq) return std::unexpected(seq.error());
+  std::unique_lock lk(mu);
+  cv_reply.wait_for(lk, timeout, [&] { return closed || conn_gen != gen || stats_replies.contains(*seq); });
+  const auto it = stats_replies.find(*seq);
+  if (it == stats_replies.end()) {
+    if (closed) return std::unexpected(closed_error());
+    if (conn_gen != gen) return std::unexpected(disconnected_error());
+    return std::unexpected(Error::make(Errc::timeout, "no stats reply from the broker in time"));
+  }
+  std::string s = std::move(it->second);
+  stats_replies.erase(it);
+  return s;
+}
+
+std::expected<Message, Error> ClientCore::request(std::string_view subject, std::string_view payload,
+                                                  std::chrono::milliseconds timeout, const PublishOptions& po) {
+  if (auto v = validate_publish_subject(subject); !v) return std::unexpected(v.error());
+  std::uint64_t id = 0, gen = 0;
+  {
+    std::lock_guard lk(mu);
+    if (closed) return std::unexpected(closed_error());
+    if (!connected) return std::unexpected(disconnected_error());
+    if (inbox_sid == 0) {
+      unsigned char rnd[12];
+      if (::getrandom(rnd, sizeof rnd, 0) != static_cast<ssize_t>(sizeof rnd))
+        return std::unexpected(Error::from_errno(errno, "getrandom"));
+      static constexpr char kHex[] = "0123456789abcdef";
+      inbox_prefix = "_INBOX.";
+      for (unsigned char c : rnd) {
+        inbox_prefix += kHex[c >> 4];
+        inbox_prefix += kHex[c & 15];
+      }
+      inbox_prefix += '.';
+      inbox_sid = next_sid++;
+      SubEntry e;
+      e.subject = inbox_prefix + "*";
+      e.options.max_msgs = 0;
+      auto& ref = subs.emplace(inbox_sid, std::move(e)).first->second;
+      encode_sub(inbox_sid, ref);
+    }
+    id = next_req++;
+    gen = conn_gen;
+    requests.emplace(id, std::nullopt);
+    const std::string reply_to = inbox_prefix + std::to_string(id);
+    Frame f;
+    f.op = Op::pub;
+    f.subject = subject;
+    f.payload = payload;
+    f.reply_to = reply_to;
+    f.correlation_id = po.correlation_id;
+    f.content_type = po.content_type;
+    encode_frame(out, f);
+  }
+  flush_out();
+  std::unique_lock lk(mu);
+  cv_reply.wait_for(lk, timeout, [&] { return closed || conn_gen != gen || requests[id].has_value(); });
+  auto node = requests.extract(id);
+  if (node.mapped()) return std::move(*node.mapped());
+  if (closed) return std::unexpected(closed_error());
+  if (conn_gen != gen) return std::unexpected(disconnected_error());
+  return std::unexpected(Error::make(Errc::timeout, "no reply on '" + std::string(subject) + "' within " +
+                                                        std::to_string(timeout.count()) + " ms"));
+}
+
+bool ClientCore::is_connected() const {
+  std::lock_guard lk(mu);
+  return connected;
+}
+
+std::uint64_t ClientCore::reconnect_count() const {
+  std::lock_guard lk(mu);
+  return reconnects;
+}
+
+}  // namespace detail
+}  // namespace airssys::bus

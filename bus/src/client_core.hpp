@@ -1,0 +1,89 @@
+#pragma once
+// Client internals. Locking: `mu` guards the state below it; `write_mu`
+// serialises socket writes (taken before `mu`, never after). The reader
+// thread owns the decoder and replaces the socket on reconnect (holding both).
+
+#include "frame.hpp"
+#include "unix_socket.hpp"
+
+#include <airssys/bus/client.hpp>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+namespace airssys::bus::detail {
+
+struct PullQueue {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Message> q;
+  std::size_t capacity = 0;
+  std::uint64_t dropped = 0;
+  bool closed = false;
+};
+
+struct SubEntry {
+  std::string subject;
+  SubscribeOptions options;
+  std::shared_ptr<Handler> handler;
+  std::shared_ptr<PullQueue> pull;
+};
+
+class ClientCore {
+ public:
+  explicit ClientCore(ClientOptions o) : opt(std::move(o)) {}
+  ~ClientCore();
+
+  std::expected<void, Error> start();  // first connect + threads
+  void close();                        // idempotent
+
+  std::expected<void, Error> publish(std::string_view subject, std::string_view payload, const PublishOptions& po);
+  std::expected<std::uint64_t, Error> add_sub(std::string_view pattern, SubEntry entry);
+  void remove_sub(std::uint64_t sid);
+  std::expected<Message, Error> request(std::string_view subject, std::string_view payload,
+                                        std::chrono::milliseconds timeout, const PublishOptions& po);
+  std::expected<void, Error> flush(std::chrono::milliseconds timeout);
+  std::expected<std::string, Error> stats(std::chrono::milliseconds timeout);
+  bool is_connected() const;
+  std::uint64_t reconnect_count() const;
+
+ private:
+  std::expected<UniqueFd, Error> dial();  // connect + handshake
+  void reader_loop();
+  void flusher_loop();
+  void flush_out();
+  void dispatch(const Frame& f);
+  void on_disconnect(const Error& why);
+  bool reconnect();  // false when closed
+  void report(const Error& e);
+  void encode_sub(std::uint64_t sid, const SubEntry& e);  // with mu held
+  std::expected<std::uint64_t, Error> send_ping(Op op);    // PING or STATS; returns seq
+
+  const ClientOptions opt;
+
+  mutable std::mutex mu;
+  ByteBuffer out;
+  UniqueFd sock;
+  bool connected = false, closed = false;
+  std::uint64_t conn_gen = 0, reconnects = 0;
+  std::unordered_map<std::uint64_t, SubEntry> subs;
+  std::uint64_t next_sid = 1;
+  std::uint64_t ping_seq = 0, pong_seq = 0;
+  std::unordered_map<std::uint64_t, std::string> stats_replies;
+  std::optional<Error> first_err;
+  std::string inbox_prefix;
+  std::uint64_t inbox_sid = 0, next_req = 1;
+  std::unordered_map<std::uint64_t, std::optional<Message>> requests;
+  std::condition_variable cv_flush, cv_reply, cv_state;
+
+  std::mutex write_mu;
+  ByteBuffer spare;  // under write_mu
+
+  UniqueFd wake;  // eventfd: stops the reader's poll
+  std::thread reader, flusher;
+};
+
+}  // namespace airssys::bus::detail

@@ -1,0 +1,195 @@
+// The client's reader thread: reads big chunks, dispatches every frame in
+// them, then sends what handlers published (so replies leave at once), and
+// reconnects with exponential backoff when the connection drops.
+
+#include "client_core.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+
+namespace airssys::bus::detail {
+
+namespace {
+constexpr std::size_t kReadChunk = 256 * 1024;
+}
+
+void ClientCore::report(const Error& e) {
+  if (opt.on_error) opt.on_error(e);
+}
+
+void ClientCore::reader_loop() {
+  FrameDecoder dec(opt.max_frame_bytes);
+  while (true) {
+    int fd = -1;
+    {
+      std::lock_guard lk(mu);
+      if (closed) return;
+      fd = sock.get();
+    }
+    pollfd p[2] = {{fd, POLLIN, 0}, {wake.get(), POLLIN, 0}};
+    const int r = ::poll(p, 2, -1);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      report(Error::from_errno(errno, "poll"));
+      return;
+    }
+    if (p[1].revents != 0) return;  // close()
+    if (p[0].revents == 0) continue;
+    char* dst = dec.prepare(kReadChunk);
+    const ssize_t n = ::read(fd, dst, kReadChunk);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) {
+      on_disconnect(n == 0 ? Error::make(Errc::not_connected, "the broker closed the connection")
+                           : Error::from_errno(errno, "read from broker"));
+      dec = FrameDecoder(opt.max_frame_bytes);
+      if (!reconnect()) return;
+      continue;
+    }
+    dec.commit(static_cast<std::size_t>(n));
+    bool broken = false;
+    while (true) {
+      auto f = dec.next();
+      if (!f) {
+        on_disconnect(Error::make(f.error().code, "from broker: " + f.error().message));
+        broken = true;
+        break;
+      }
+      if (!*f) break;
+      dispatch(**f);
+    }
+    if (broken) {
+      dec = FrameDecoder(opt.max_frame_bytes);
+      if (!reconnect()) return;
+      continue;
+    }
+    dec.shrink_if_above(4 * kReadChunk);
+    bool pending = false;
+    {
+      std::lock_guard lk(mu);
+      pending = !out.empty();
+    }
+    if (pending) flush_out();
+  }
+}
+
+void ClientCore::dispatch(const Frame& f) {
+  switch (f.op) {
+    case Op::msg: {
+      std::shared_ptr<Handler> handler;
+      std::shared_ptr<PullQueue> pull;
+      {
+        std::lock_guard lk(mu);
+        if (f.sid == inbox_sid && inbox_sid != 0) {
+          std::uint64_t id = 0;
+          const std::string_view tok = f.subject.substr(std::min(f.subject.size(), inbox_prefix.size()));
+          if (std::from_chars(tok.data(), tok.data() + tok.size(), id).ec == std::errc{}) {
+            if (const auto it = requests.find(id); it != requests.end() && !it->second) {
+              it->second = Message::from({f.subject, f.reply_to, f.payload, f.correlation_id, f.content_type});
+              cv_reply.notify_all();
+            }
+          }
+          return;
+        }
+        const auto it = subs.find(f.sid);
+        if (it == subs.end()) return;  // unsubscribed meanwhile
+        handler = it->second.handler;
+        pull = it->second.pull;
+      }
+      const MessageView v{f.subject, f.reply_to, f.payload, f.correlation_id, f.content_type};
+      if (handler) {
+        try {
+          (*handler)(v);
+        } catch (const std::exception& e) {
+          report(Error::make(Errc::invalid_argument, std::string("subscription handler threw: ") + e.what()));
+        }
+      } else if (pull) {
+        std::lock_guard pl(pull->mu);
+        if (pull->q.size() >= pull->capacity) {
+          ++pull->dropped;
+        } else {
+          pull->q.push_back(Message::from(v));
+          pull->cv.notify_one();
+        }
+      }
+      return;
+    }
+    case Op::pong: {
+      std::lock_guard lk(mu);
+      pong_seq = std::max(pong_seq, f.sid);
+      cv_reply.notify_all();
+      return;
+    }
+    case Op::stats: {
+      std::lock_guard lk(mu);
+      stats_replies[f.sid] = std::string(f.payload);
+      cv_reply.notify_all();
+      return;
+    }
+    case Op::err: {
+      const std::string text(f.text);
+      Errc code = Errc::io;
+      if (text.starts_with("permission denied")) code = Errc::permission_denied;
+      if (text.find("in subject") != std::string::npos || text.starts_with("empty subject")) code = Errc::invalid_subject;
+      Error e = Error::make(code, text);
+      {
+        std::lock_guard lk(mu);
+        if (!first_err) first_err = e;
+        if (f.sid != 0) subs.erase(f.sid);  // the broker refused this subscription
+      }
+      report(e);
+      return;
+    }
+    default:
+      return;  // nothing else is sent to clients; ignore
+  }
+}
+
+void ClientCore::on_disconnect(const Error& why) {
+  {
+    std::lock_guard w(write_mu);
+    std::lock_guard lk(mu);
+    connected = false;
+    ++conn_gen;
+    out.clear();
+    sock.reset();
+    cv_reply.notify_all();
+  }
+  report(why);
+}
+
+bool ClientCore::reconnect() {
+  auto delay = opt.reconnect_initial;
+  while (true) {
+    {
+      std::unique_lock lk(mu);
+      if (closed || !opt.reconnect) return false;
+      cv_state.wait_for(lk, delay, [&] { return closed; });
+      if (closed) return false;
+    }
+    auto fd = dial();
+    if (!fd) {
+      report(Error::make(fd.error().code, "reconnect failed: " + fd.error().message));
+      delay = std::min(delay * 2, opt.reconnect_max);
+      continue;
+    }
+    {
+      std::lock_guard w(write_mu);
+      std::lock_guard lk(mu);
+      if (closed) return false;
+      sock = std::move(*fd);
+      connected = true;
+      ++reconnects;
+      for (const auto& [sid, e] : subs) encode_sub(sid, e);
+    }
+    flush_out();
+    if (opt.on_reconnect) opt.on_reconnect();
+    return true;
+  }
+}
+
+}  // namespace airssys::bus::detail

@@ -1,0 +1,117 @@
+#pragma once
+// Test helpers: a private temp dir for the socket, a raw frame-level
+// connection (for misbehaving peers), and polling for a condition.
+
+#include "frame.hpp"
+#include "unix_socket.hpp"
+
+#include <airssys/bus/policy.hpp>
+
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <thread>
+
+namespace airssys::bus::testing {
+
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/airssys-bus-test.XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  [[nodiscard]] std::filesystem::path sock() const { return path / "run" / "bus.sock"; }
+};
+
+// Polls `cond` every 5 ms for up to `limit`.
+inline bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return cond();
+}
+
+// A connection speaking frames directly, with no reader thread.
+struct RawConn {
+  detail::UniqueFd fd;
+  detail::FrameDecoder dec;
+  std::string text;  // last frame's text; views in frames die on the next read
+
+  explicit RawConn(const std::filesystem::path& p) {
+    auto c = detail::connect_unix(p);
+    if (c) fd = std::move(*c);
+  }
+  bool send_bytes(std::string_view b) const {
+    return ::send(fd.get(), b.data(), b.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(b.size());
+  }
+  bool send(const detail::Frame& f) const {
+    detail::ByteBuffer b;
+    detail::encode_frame(b, f);
+    return send_bytes(b.view());
+  }
+  bool sub(std::uint64_t sid, std::string_view subject, Policy policy = Policy::drop_newest, std::uint32_t max_msgs = 0) {
+    detail::Frame f;
+    f.op = detail::Op::sub;
+    f.sid = sid;
+    f.subject = subject;
+    f.policy = static_cast<std::uint32_t>(policy);
+    f.max_msgs = max_msgs;
+    return send(f);
+  }
+  bool ping(std::uint64_t seq = 1) {
+    detail::Frame f;
+    f.op = detail::Op::ping;
+    f.sid = seq;
+    return send(f);
+  }
+  // The next frame (a copy of the fields tests look at), nullopt on EOF,
+  // error or timeout.
+  struct Got {
+    detail::Op op;
+    std::uint64_t sid;
+    std::string subject, payload, text;
+  };
+  std::optional<Got> next(std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+      auto f = dec.next();
+      if (!f) return std::nullopt;
+      if (*f) return Got{(*f)->op, (*f)->sid, std::string((*f)->subject), std::string((*f)->payload), std::string((*f)->text)};
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return std::nullopt;
+      pollfd p{fd.get(), POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      char* dst = dec.prepare(65536);
+      const ssize_t n = ::read(fd.get(), dst, 65536);
+      if (n <= 0) return std::nullopt;
+      dec.commit(static_cast<std::size_t>(n));
+    }
+  }
+  // True once the peer closed (EOF or reset), reading and discarding data.
+  bool closed_by_peer(std::chrono::milliseconds timeout = std::chrono::seconds(20)) const {
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    char buf[65536];
+    while (std::chrono::steady_clock::now() < end) {
+      pollfd p{fd.get(), POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+      if (n <= 0) return true;
+    }
+    return false;
+  }
+};
+
+}  // namespace airssys::bus::testing

@@ -1,0 +1,42 @@
+#pragma once
+// Unix stream sockets for the broker and the client: an owning fd, the 0700
+// socket directory check, listen and connect. Every fd is CLOEXEC.
+
+#include <airssys/bus/error.hpp>
+
+#include <expected>
+#include <filesystem>
+#include <utility>
+
+namespace airssys::bus::detail {
+
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) noexcept : fd_(fd) {}
+  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) reset(std::exchange(o.fd_, -1));
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() { reset(); }
+  [[nodiscard]] int get() const noexcept { return fd_; }
+  [[nodiscard]] explicit operator bool() const noexcept { return fd_ >= 0; }
+  void reset(int fd = -1) noexcept;
+
+ private:
+  int fd_ = -1;
+};
+
+// Creates the socket's parent directory 0700 if missing; if present it must be
+// a directory owned by the effective uid with no group/other permissions.
+[[nodiscard]] std::expected<void, Error> ensure_private_dir(const std::filesystem::path& dir);
+// Binds and listens (non-blocking) on `path`, chmod 0600. A stale socket file
+// (nobody accepting) is replaced; a live one is an error.
+[[nodiscard]] std::expected<UniqueFd, Error> listen_unix(const std::filesystem::path& path, int backlog);
+// Connects (blocking fd) to `path`.
+[[nodiscard]] std::expected<UniqueFd, Error> connect_unix(const std::filesystem::path& path);
+
+}  // namespace airssys::bus::detail
