@@ -5,6 +5,7 @@
 
 #include <airssys/watchdog/registry.hpp>
 
+#include <cstdint>
 #include <string>
 
 namespace airssys::watchdog::cli {
@@ -16,5 +17,14 @@ int cmd_logs(const Registry& reg, const std::string& id, bool follow);
 int cmd_cleanup(const Registry& reg, const std::string& older_text);
 int cmd_rehydrate(const Registry& reg, bool as_json);
 int cmd_stats(const Registry& reg, bool as_json);
+int cmd_report(const Registry& reg, bool as_json);  // report.cpp
+
+// Shared by the commands (commands.cpp).
+std::int64_t now_ms();
+int report(const Error& e);  // prints the message, returns its exit code
+bool terminal(const std::string& state);
+std::string effective_state(const TaskRecord& t, std::size_t alive);
+std::string command_line(const TaskRecord& t);
+std::string deadline_text(const TaskRecord& t);
 
 }  // namespace airssys::watchdog::cli

@@ -3,6 +3,7 @@
 
 #include "commands.hpp"
 
+#include <airssys/watchdog/daemon.hpp>
 #include <airssys/watchdog/registry.hpp>
 #include <airssys/watchdog/runner.hpp>
 #include <airssys/watchdog/units.hpp>
@@ -22,7 +23,8 @@ constexpr const char* kExitCodes = R"(Exit codes:
   2    usage error (bad option, id, duration or size)
   3    no task with that id
   4    the registry is corrupt or unreadable (it is left untouched)
-  5    a task with that id is already running
+  5    a task with that id is already running (run: another daemon sweeps
+       this registry)
   6    the task could not be started (policy, program, cgroup)
   7    the recorded process is gone or its PID now belongs to another process
        (register: no such process)
@@ -96,6 +98,16 @@ int main(int argc, char** argv) {
   auto* stats = app.add_subcommand("stats", "counts of tasks by state, mean duration, leftovers killed");
   stats->add_flag("--json", stats_json, "one JSON object");
 
+  bool report_json = false;
+  auto* reportcmd = app.add_subcommand("report", "a summary: tasks by state, the longest running, recent failures");
+  reportcmd->add_flag("--json", report_json, "one JSON object");
+
+  std::string interval_text = "5s", run_policy;
+  auto* runcmd = app.add_subcommand("run", "the optional daemon: enforces deadlines of tasks whose monitor died, marks "
+                                           "ended tasks, removes stale cgroups; stops on SIGTERM/SIGINT");
+  runcmd->add_option("--interval", interval_text, "time between sweeps (default 5s)");
+  runcmd->add_option("--policy", run_policy, "airssys-osl policy file (default: the built-in policy)");
+
   std::string older_than;
   auto* cleanup = app.add_subcommand("cleanup", "remove ended tasks (and their logs) from the registry");
   cleanup->add_option("--older-than", older_than, "only tasks that ended at least this long ago, e.g. 7d");
@@ -164,5 +176,14 @@ int main(int argc, char** argv) {
   if (*cleanup) return wd::cli::cmd_cleanup(reg, older_than);
   if (*rehydrate) return wd::cli::cmd_rehydrate(reg, rehydrate_json);
   if (*stats) return wd::cli::cmd_stats(reg, stats_json);
+  if (*reportcmd) return wd::cli::cmd_report(reg, report_json);
+  if (*runcmd) {
+    auto d = wd::parse_duration(interval_text);
+    if (!d || d->count() < 10) {
+      fmt::print(stderr, "task-watchdog: {}\n", d ? "--interval must be at least 10ms" : d.error().message);
+      return static_cast<int>(wd::ErrorCode::usage);
+    }
+    return wd::run_daemon(reg, *d, run_policy);
+  }
   return 2;
 }

@@ -1,0 +1,233 @@
+#include <airssys/watchdog/daemon.hpp>
+
+#include <airssys/osl/unique_fd.hpp>
+#include <airssys/watchdog/cgroup.hpp>
+#include <airssys/watchdog/kill_tree.hpp>
+#include <airssys/watchdog/proc.hpp>
+#include <airssys/watchdog/runner.hpp>
+#include <airssys/watchdog/task_cgroups.hpp>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+namespace airssys::watchdog {
+
+using osl::UniqueFd;
+
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+bool terminal_state(const std::string& s) { return s == "exited" || s == "timed_out" || s == "killed" || s == "failed"; }
+
+bool monitor_alive(const TaskRecord& t) {
+  return t.monitor_pid && !process_gone(static_cast<pid_t>(*t.monitor_pid), t.monitor_start_time);
+}
+
+// A `starting` record younger than this may still get its monitor.
+constexpr std::int64_t kStartingGraceMs = 60'000;
+
+// What to do with one unmonitored live task.
+enum class Verdict { none, kill, ended, never_started };
+
+}  // namespace
+
+std::vector<std::string> remove_stale_cgroups() {
+  std::vector<std::string> removed;
+  const auto layout = detect_cgroup_layout();
+  std::vector<std::filesystem::path> parents;
+  if (auto v2 = own_v2_dir(layout)) parents.push_back(*v2 / "task-watchdog");
+  for (const auto& [ctl, mount] : layout.v1_mounts) {
+    if (auto v1 = own_v1_dir(layout, ctl)) parents.push_back(*v1 / "task-watchdog");
+  }
+  std::sort(parents.begin(), parents.end());
+  parents.erase(std::unique(parents.begin(), parents.end()), parents.end());
+  for (const auto& parent : parents) {
+    std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(parent.c_str()), ::closedir);
+    if (!dir) continue;
+    std::vector<std::string> names;
+    while (const dirent* e = ::readdir(dir.get())) {
+      if (e->d_type == DT_DIR && e->d_name[0] != '.') names.emplace_back(e->d_name);
+    }
+    for (const auto& name : names) {
+      // <id>-<monitor pid>: the id may contain '-', the pid is after the last one.
+      const auto dash = name.rfind('-');
+      pid_t monitor = 0;
+      if (dash == std::string::npos ||
+          std::from_chars(name.data() + dash + 1, name.data() + name.size(), monitor).ec != std::errc{}) {
+        continue;
+      }
+      if (!process_gone(monitor)) continue;  // its monitor may still use it
+      const auto path = parent / name;
+      if (!cgroup_pids(path).empty()) continue;
+      if (::rmdir(path.c_str()) == 0) removed.push_back(path.string());
+    }
+  }
+  return removed;
+}
+
+std::expected<SweepReport, Error> sweep_registry(const Registry& reg, osl::System& system, const std::string& principal) {
+  SweepReport out;
+  auto data = reg.load();
+  if (!data) return std::unexpected(data.error());
+  const auto now = now_ms();
+  for (const auto& [id, t] : data->tasks) {
+    if (terminal_state(t.state) || monitor_alive(t)) continue;
+    const auto tp = task_processes(t);
+    const bool alive = !collect_processes(tp).empty();
+    Verdict v = Verdict::none;
+    if (alive) {
+      if (t.deadline_ms && *t.deadline_ms <= now) v = Verdict::kill;
+      else if (t.deadline_ms) out.next_deadline_ms = std::min(out.next_deadline_ms.value_or(*t.deadline_ms), *t.deadline_ms);
+    } else if (t.state == "starting") {
+      if (now - t.created_ms > kStartingGraceMs) v = Verdict::never_started;
+    } else {
+      v = Verdict::ended;
+    }
+    if (v == Verdict::none) continue;
+    KillReport kr;
+    if (v == Verdict::kill) kr = kill_task(system, principal, tp, std::chrono::milliseconds(t.grace_ms));
+    auto r = reg.update([&](RegistryData& d) -> std::expected<void, Error> {
+      auto it = d.tasks.find(id);
+      // Re-checked under the lock: the task may have been restarted or ended meanwhile.
+      if (it == d.tasks.end() || terminal_state(it->second.state) || it->second.created_ms != t.created_ms) return {};
+      auto& rec = it->second;
+      rec.ended_ms = now_ms();
+      switch (v) {
+        case Verdict::kill:
+          rec.state = "timed_out";
+          rec.error = kr.left > 0 ? fmt::format("deadline enforced by `task-watchdog run` (monitor gone); {} process(es) could not be killed", kr.left)
+                                  : "deadline enforced by `task-watchdog run` (monitor gone)";
+          break;
+        case Verdict::ended:
+          rec.state = "exited";
+          rec.error = "the monitor died; the task ended unobserved (exit status unknown)";
+          break;
+        case Verdict::never_started:
+          rec.state = "failed";
+          rec.error = "the monitor never reported the task as started";
+          break;
+        case Verdict::none: break;
+      }
+      return {};
+    });
+    if (!r) return std::unexpected(r.error());
+    remove_task_cgroups(t.containment);
+    switch (v) {
+      case Verdict::kill:
+        out.actions.push_back(fmt::format("task '{}': deadline passed and its monitor is gone: killed {} process(es), {} left", id, kr.found, kr.left));
+        break;
+      case Verdict::ended: out.actions.push_back(fmt::format("task '{}': monitor gone and nothing runs: marked exited", id)); break;
+      case Verdict::never_started: out.actions.push_back(fmt::format("task '{}': never started: marked failed", id)); break;
+      case Verdict::none: break;
+    }
+  }
+  for (const auto& dir : remove_stale_cgroups()) out.actions.push_back(fmt::format("removed stale cgroup {}", dir));
+  return out;
+}
+
+int run_daemon(const Registry& reg, std::chrono::milliseconds interval, const std::filesystem::path& policy_file) {
+  auto say = [](const std::string& line) {
+    std::fputs(fmt::format("task-watchdog run: {}\n", line).c_str(), stdout);
+    std::fflush(stdout);
+  };
+  // One daemon per registry.
+  std::error_code ec;
+  std::filesystem::create_directories(reg.dir(), ec);
+  const std::string lock_path = reg.path().string() + ".daemon.lock";
+  UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock) {
+    std::fputs(fmt::format("task-watchdog: opening {}: {}\n", lock_path, std::strerror(errno)).c_str(), stderr);
+    return static_cast<int>(ErrorCode::failure);
+  }
+  if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    std::fputs(fmt::format("task-watchdog: another `task-watchdog run` already sweeps {} (lock {})\n", reg.path().string(), lock_path).c_str(),
+               stderr);
+    return static_cast<int>(ErrorCode::already_exists);
+  }
+  // Signals through a signalfd; blocked before osl starts any thread.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&sigs, s);
+  ::pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  UniqueFd sigfd(::signalfd(-1, &sigs, SFD_CLOEXEC));
+  UniqueFd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC));
+  UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
+  if (!sigfd || !timer || !ep) {
+    std::fputs(fmt::format("task-watchdog: run: {}\n", std::strerror(errno)).c_str(), stderr);
+    return static_cast<int>(ErrorCode::failure);
+  }
+  for (int fd : {sigfd.get(), timer.get()}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &ev);
+  }
+  auto system = make_system(policy_file, reg.dir());
+  if (!system) {
+    std::fputs(fmt::format("task-watchdog: {}\n", system.error().message).c_str(), stderr);
+    return system.error().exit_code();
+  }
+  const std::string principal = current_principal();
+  say(fmt::format("sweeping {} every {}", reg.path().string(), interval.count() >= 1000 ? fmt::format("{}s", interval.count() / 1000.0)
+                                                                                         : fmt::format("{}ms", interval.count())));
+  for (;;) {
+    auto swept = sweep_registry(reg, *system, principal);
+    auto next = interval;
+    if (!swept) {
+      say(swept.error().message);  // e.g. a corrupt registry: reported, retried next time, never rewritten
+    } else {
+      for (const auto& a : swept->actions) say(a);
+      if (swept->next_deadline_ms) {
+        next = std::min(next, std::chrono::milliseconds(std::max<std::int64_t>(*swept->next_deadline_ms - now_ms(), 1)));
+      }
+    }
+    itimerspec its{};
+    const auto ms = std::max<std::int64_t>(next.count(), 1);
+    its.it_value.tv_sec = ms / 1000;
+    its.it_value.tv_nsec = (ms % 1000) * 1'000'000;
+    ::timerfd_settime(timer.get(), 0, &its, nullptr);
+    for (bool wake = false; !wake;) {
+      epoll_event evs[2];
+      const int n = ::epoll_wait(ep.get(), evs, 2, -1);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return static_cast<int>(ErrorCode::failure);
+      for (int i = 0; i < n; ++i) {
+        if (evs[i].data.fd == timer.get()) {
+          std::uint64_t expirations = 0;
+          (void)::read(timer.get(), &expirations, sizeof expirations);
+          wake = true;
+        } else {
+          signalfd_siginfo si{};
+          if (::read(sigfd.get(), &si, sizeof si) != sizeof si) continue;
+          if (si.ssi_signo == SIGHUP) {
+            wake = true;  // sweep now
+            continue;
+          }
+          say(fmt::format("signal {}: stopping", si.ssi_signo));
+          return 0;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace airssys::watchdog

@@ -1,0 +1,122 @@
+// `task-watchdog run` (the daemon sweep) and `report`, with real tasks whose
+// monitors the test kills (SIGKILL, by pid: they are processes this test
+// started through the binary).
+
+#include "harness.hpp"
+
+#include <airssys/watchdog/cgroup.hpp>
+
+#include <set>
+
+using namespace wdtest;
+
+namespace {
+
+pid_t monitor_of(const fs::path& dir, const fs::path& reg, const std::string& id) {
+  auto st = status_json(dir, reg, id);
+  if (!st || st->is_discarded() || !(*st)["monitor_pid"].is_number()) return 0;
+  return (*st)["monitor_pid"].get<pid_t>();
+}
+
+// Starts `run` as our child, with its output in DIR/daemon.out.
+pid_t start_daemon(const fs::path& dir, const fs::path& reg, const std::string& interval = "200ms") {
+  return spawn({"run", "--interval", interval, "--registry", reg.string()}, dir / "daemon.out", dir / "daemon.err");
+}
+
+}  // namespace
+
+TEST(Daemon, EnforcesTheDeadlineOfATaskWhoseMonitorDied) {
+  ASSERT_FALSE(bin().empty()) << "TASK_WATCHDOG_BIN is not set";
+  TempDir d;
+  const auto reg = d.path / "registry.json";
+  ASSERT_EQ(run(d.path, {"start", "--registry", reg.string(), "--id", "orphan", "--timeout", "3s", "--grace", "1s", "--",
+                         "/bin/sh", "-c", "sleep 1000 & exec sleep 1000"}).rc, 0);
+  ASSERT_EQ(run(d.path, {"start", "--registry", reg.string(), "--id", "ends", "--env", "D=" + d.path.string(), "--",
+                         "/bin/sh", "-c", "while [ ! -e \"$D/stop\" ]; do sleep 0.1; done"}).rc, 0);
+  auto st = status_json(d.path, reg, "orphan");
+  ASSERT_TRUE(st);
+  const pid_t task = (*st)["pid"].get<pid_t>();
+  for (const char* id : {"orphan", "ends"}) {
+    const pid_t m = monitor_of(d.path, reg, id);
+    ASSERT_GT(m, 0);
+    ASSERT_EQ(::kill(m, SIGKILL), 0);
+    ASSERT_TRUE(eventually([&] { return gone(m); }, 30s));
+  }
+  // Without a monitor nothing enforces the deadline until the daemon runs.
+  std::ofstream(d.path / "stop") << "";
+  const pid_t daemon = start_daemon(d.path, reg);
+  ASSERT_TRUE(eventually([&] { return state_is(d.path, reg, "orphan", "timed_out"); }, 60s))
+      << slurp(d.path / "daemon.out") << slurp(d.path / "daemon.err");
+  EXPECT_TRUE(eventually([&] { return gone(task); }, 10s));
+  st = status_json(d.path, reg, "orphan");
+  EXPECT_NE((*st)["error"].get<std::string>().find("task-watchdog run"), std::string::npos) << st->dump();
+  EXPECT_EQ((*st)["processes_alive"], 0);
+  ASSERT_TRUE(eventually([&] { return state_is(d.path, reg, "ends", "exited"); }, 60s));
+
+  // One daemon per registry.
+  auto second = run(d.path, {"run", "--registry", reg.string()});
+  EXPECT_EQ(second.rc, 5) << second.err;
+  EXPECT_NE(second.err.find("already"), std::string::npos);
+
+  // SIGTERM ends it cleanly.
+  ASSERT_EQ(::kill(daemon, SIGTERM), 0);
+  EXPECT_EQ(wait_child(daemon, 30s), 0);
+  const auto log = slurp(d.path / "daemon.out");
+  EXPECT_NE(log.find("task 'orphan': deadline passed"), std::string::npos) << log;
+  EXPECT_NE(log.find("stopping"), std::string::npos) << log;
+}
+
+TEST(Daemon, RemovesStaleEmptyTaskCgroupsOnly) {
+  const auto layout = airssys::watchdog::detect_cgroup_layout();
+  const auto own = airssys::watchdog::own_v2_dir(layout);
+  if (!own || ::access(own->c_str(), W_OK) != 0) GTEST_SKIP() << "no writable cgroup v2 hierarchy here";
+  TempDir d;
+  const auto reg = d.path / "registry.json";
+  // A pid that surely does not run: a child of ours, reaped.
+  const pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ASSERT_EQ(wait_child(dead, 30s), 0);
+  fs::create_directories(*own / "task-watchdog");
+  const auto stale = *own / "task-watchdog" / ("wd-daemon-test-" + std::to_string(dead));
+  const auto mine = *own / "task-watchdog" / ("wd-daemon-test-" + std::to_string(::getpid()));  // "monitor" alive
+  ASSERT_TRUE(fs::create_directory(stale));
+  ASSERT_TRUE(fs::create_directory(mine));
+  const pid_t daemon = start_daemon(d.path, reg);
+  EXPECT_TRUE(eventually([&] { return !fs::exists(stale); }, 30s));
+  ::kill(daemon, SIGINT);
+  EXPECT_EQ(wait_child(daemon, 30s), 0);
+  EXPECT_TRUE(fs::exists(mine));
+  fs::remove(mine);
+  fs::remove(stale);
+}
+
+TEST(Report, SummarisesStatesLongestRunningAndFailures) {
+  TempDir d;
+  const auto reg = d.path / "registry.json";
+  const auto r = reg.string();
+  ASSERT_EQ(run(d.path, {"start", "--wait", "--registry", r, "--id", "ok", "--", "true"}).rc, 0);
+  ASSERT_EQ(run(d.path, {"start", "--wait", "--registry", r, "--id", "bad", "--", "/bin/sh", "-c", "exit 3"}).rc, 3);
+  ASSERT_EQ(run(d.path, {"start", "--wait", "--registry", r, "--id", "slow", "--timeout", "500ms", "--grace", "0s", "--",
+                         "sleep", "100"}).rc, 124);
+  ASSERT_EQ(run(d.path, {"start", "--registry", r, "--id", "live", "--", "sleep", "1000"}).rc, 0);
+  auto out = run(d.path, {"report", "--json", "--registry", r});
+  ASSERT_EQ(out.rc, 0) << out.err;
+  const auto j = nlohmann::json::parse(out.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << out.out;
+  EXPECT_EQ(j["tasks"], 4);
+  EXPECT_EQ(j["by_state"]["exited"], 2);
+  EXPECT_EQ(j["by_state"]["timed_out"], 1);
+  EXPECT_EQ(j["by_state"]["running"], 1);
+  ASSERT_EQ(j["longest_running"].size(), 1u);
+  EXPECT_EQ(j["longest_running"][0]["id"], "live");
+  ASSERT_EQ(j["recent_failures"].size(), 2u);
+  std::set<std::string> failed{j["recent_failures"][0]["id"], j["recent_failures"][1]["id"]};
+  EXPECT_EQ(failed, (std::set<std::string>{"bad", "slow"}));
+  auto text = run(d.path, {"report", "--registry", r});
+  EXPECT_NE(text.out.find("4 task(s)"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("longest running:"), std::string::npos);
+  EXPECT_NE(text.out.find("recent failures:"), std::string::npos);
+  EXPECT_NE(text.out.find("exit 3"), std::string::npos) << text.out;
+  EXPECT_EQ(run(d.path, {"kill", "live", "--grace", "0s", "--registry", r}).rc, 0);
+  EXPECT_EQ(run(d.path, {"run", "--interval", "1x", "--registry", r}).rc, 2);
+}
