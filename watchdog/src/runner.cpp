@@ -2,6 +2,7 @@
 
 #include <airssys/osl/unique_fd.hpp>
 #include <airssys/watchdog/cgroup.hpp>
+#include <airssys/watchdog/container.hpp>
 #include <airssys/watchdog/kill_tree.hpp>
 #include <airssys/watchdog/proc.hpp>
 #include <airssys/watchdog/task_cgroups.hpp>
@@ -617,9 +618,20 @@ int register_task(const Registry& reg, RegisterRequest req) {
 }
 
 int start_task(const Registry& reg, const StartRequest& req) {
+  if (!req.container.empty()) {
+    // No engine: say so before anything is recorded (native tasks are unaffected).
+    if (auto e = check_container_engine(); !e) {
+      fmt::print(stderr, "task-watchdog: {}\n", e.error().message);
+      return req.wait ? kExitWatchdogFailed : static_cast<int>(ErrorCode::spawn_failed);
+    }
+  }
   if (auto r = insert_record(reg, req); !r) {
     fmt::print(stderr, "task-watchdog: {}\n", r.error().message);
     return req.wait ? kExitWatchdogFailed : r.error().exit_code();
+  }
+  if (!req.container.empty()) {
+    if (req.wait) return container_monitor(reg, req, -1);
+    return run_detached(reg, req.id, [&](int handshake) { (void)container_monitor(reg, req, handshake); });
   }
   if (req.wait) return monitor(reg, req, -1);
   return run_detached(reg, req.id, [&](int handshake) { (void)monitor(reg, req, handshake); });

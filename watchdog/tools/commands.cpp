@@ -4,6 +4,7 @@
 #include "commands.hpp"
 
 #include <airssys/watchdog/cgroup.hpp>
+#include <airssys/watchdog/container.hpp>
 #include <airssys/watchdog/kill_tree.hpp>
 #include <airssys/watchdog/proc.hpp>
 #include <airssys/watchdog/registry.hpp>
@@ -80,6 +81,7 @@ std::string containment_text(const wd::TaskRecord& t) {
   for (const auto& [ctl, dir] : t.containment.v1) v1 += fmt::format("\n             cgroup v1 {}: {}", ctl, dir);
   if (t.containment.kind == "cgroup2") return "cgroup v2 " + t.containment.cgroup + v1;
   if (t.containment.kind.empty()) return "-";
+  if (wd::is_container_task(t)) return t.containment.note;
   return fmt::format("process group{} + descendant walk (fallback: {}){}", t.pid ? fmt::format(" {}", *t.pid) : "",
                      t.containment.note.empty() ? "no cgroup" : t.containment.note, v1);
 }
@@ -97,6 +99,15 @@ std::string limits_text(const wd::TaskRecord& t) {
 }
 
 json status_json(const wd::TaskRecord& t) {
+  if (wd::is_container_task(t)) {  // the engine knows its processes and usage
+    json j = wd::task_to_json(t);
+    j["cpu_percent"] = nullptr;
+    j["memory_bytes"] = nullptr;
+    j["memory_source"] = nullptr;
+    wd::add_container_status(t, j);
+    j["effective_state"] = effective_state(t, j["processes_alive"].get<std::size_t>());
+    return j;
+  }
   const auto tp = wd::task_processes(t);
   const auto alive = wd::collect_processes(tp).size();
   json j = wd::task_to_json(t);
@@ -172,6 +183,7 @@ int cmd_status(const wd::Registry& reg, const std::string& id, bool as_json) {
                                                                  wd::process_gone(static_cast<pid_t>(*t->monitor_pid), t->monitor_start_time) ? " (gone)" : " (running)")
                                                    : "-");
   fmt::print("containment: {}\n", containment_text(*t));
+  if (j.contains("container")) fmt::print("container:   {}\n", wd::container_status_text(j["container"]));
   fmt::print("limits:      {}\n", limits_text(*t));
   fmt::print("processes:   {} alive\n", j["processes_alive"].get<std::size_t>());
   if (j["cpu_percent"].is_number()) {
@@ -203,6 +215,7 @@ int cmd_kill(const wd::Registry& reg, const std::string& id, const std::string& 
     fmt::print("task '{}' already ended ({})\n", id, t->state);
     return 0;
   }
+  if (wd::is_container_task(*t)) return wd::kill_container_task(reg, *t, grace);
   const auto tp = wd::task_processes(*t);
   if (wd::collect_processes(tp).empty()) {
     if (!tp.monitor && t->pid && wd::process_gone(static_cast<pid_t>(*t->pid), t->pid_start_time)) {

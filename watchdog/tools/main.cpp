@@ -58,6 +58,9 @@ int main(int argc, char** argv) {
   start->add_option("--cwd", cwd_text, "working directory of the task");
   start->add_option("--env", req.env, "K=V added to the task's environment (repeatable)")->allow_extra_args(false);
   start->add_option("--policy", policy_text, "airssys-osl policy file (default: the built-in policy)");
+  start->add_option("--container", req.container,
+                    "run the task in a container of IMAGE via the Docker Engine API at $DOCKER_HOST "
+                    "(default unix:///var/run/docker.sock)");
   start->add_flag("--wait", req.wait, "stay in the foreground like timeout(1); exit 124 on the deadline");
   start->add_option("command", req.argv, "-- PROGRAM ARGS...")->required();
 

@@ -49,6 +49,9 @@ struct StartRequest {
   Limits limits;  // cgroup limits (task_cgroups.hpp); a limit that cannot be applied fails the start
   std::filesystem::path policy_file;  // empty: the built-in default policy
   bool wait = false;
+  // --container IMAGE: run the task in a container through the Docker Engine
+  // API instead of as a native process (container.hpp).
+  std::string container;
 };
 
 // The invoking principal for the osl policy: the effective user's name

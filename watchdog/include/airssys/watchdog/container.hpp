@@ -1,0 +1,50 @@
+#pragma once
+// Container tasks: `start --container IMAGE` runs the task through the
+// Docker Engine API on a Unix socket (DOCKER_HOST, default
+// unix:///var/run/docker.sock), which `podman system service` also serves.
+// docs/task-watchdog.md ("Containers") says what is sent and why.
+//
+// The task's monitor (double-forked as for native tasks, or the caller with
+// --wait) creates the container task-<id>, starts it, copies its log stream
+// into the task's log files, and waits on the engine (/wait) and on its
+// deadline timer; at the deadline it stops the container with the grace
+// period, kills it if needed, and removes it. A container task is recorded
+// with containment kind "container" and a "container" object
+// ({"id", "name", "image", "engine"}) in its registry record.
+
+#include <airssys/watchdog/error.hpp>
+#include <airssys/watchdog/registry.hpp>
+#include <airssys/watchdog/runner.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <expected>
+
+namespace airssys::watchdog {
+
+// DOCKER_HOST is usable and the engine answers /_ping. The error reads
+// "no container engine at unix:///…: REASON".
+[[nodiscard]] std::expected<void, Error> check_container_engine();
+
+// The monitor of a container task whose record `start` has inserted.
+// `handshake` is the pipe to the `start` caller, or -1 with --wait. Returns
+// the --wait exit status (124 when the deadline stopped the container).
+[[nodiscard]] int container_monitor(const Registry& reg, const StartRequest& req, int handshake);
+
+[[nodiscard]] bool is_container_task(const TaskRecord& t);
+
+// For `status`: adds to `j` (the record's JSON) "container" (name, id,
+// image, engine, and the engine's view: state, exit_code, pid, limits, or
+// an error), "processes_alive" (the container's pids while it runs) and
+// cpu_percent / memory_bytes / memory_source ("container stats") from two
+// stats samples 250 ms apart.
+void add_container_status(const TaskRecord& t, nlohmann::json& j);
+// One line for `status` from the "container" object above.
+[[nodiscard]] std::string container_status_text(const nlohmann::json& c);
+
+// For `kill`: records the verdict, stops the container with `grace`, kills
+// and removes it. Prints what it did; returns the exit status.
+[[nodiscard]] int kill_container_task(const Registry& reg, const TaskRecord& t, std::chrono::milliseconds grace);
+
+}  // namespace airssys::watchdog

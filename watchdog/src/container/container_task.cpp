@@ -1,0 +1,422 @@
+// Container tasks (container.hpp): the monitor, status and kill.
+
+#include <airssys/watchdog/container.hpp>
+
+#include "container/engine.hpp"
+
+#include <airssys/osl/unique_fd.hpp>
+#include <airssys/watchdog/proc.hpp>
+#include <airssys/watchdog/units.hpp>
+
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cmath>
+#include <csignal>
+#include <cstring>
+#include <cstdio>
+#include <optional>
+#include <thread>
+
+namespace airssys::watchdog {
+
+using container::DockerClient;
+using nlohmann::json;
+using osl::UniqueFd;
+
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+void write_all(int fd, std::string_view s) {
+  while (!s.empty()) {
+    const ssize_t n = ::write(fd, s.data(), s.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    s.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+template <class F>
+std::expected<void, Error> update_record(const Registry& reg, const std::string& id, F f) {
+  return reg.update([&](RegistryData& d) -> std::expected<void, Error> {
+    auto it = d.tasks.find(id);
+    if (it == d.tasks.end()) return std::unexpected(Error{ErrorCode::not_found, fmt::format("task '{}' vanished from the registry", id)});
+    f(it->second);
+    return {};
+  });
+}
+
+UniqueFd make_timer(std::chrono::milliseconds after) {
+  UniqueFd t(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC));
+  if (!t) return t;
+  itimerspec its{};
+  const auto ms = std::max<std::int64_t>(after.count(), 1);
+  its.it_value.tv_sec = ms / 1000;
+  its.it_value.tv_nsec = (ms % 1000) * 1'000'000;
+  ::timerfd_settime(t.get(), 0, &its, nullptr);
+  return t;
+}
+
+// The container's id in the record (empty when the monitor has not made it yet).
+std::string recorded_cid(const TaskRecord& t) {
+  const auto it = t.extra.find("container");
+  if (it == t.extra.end() || !it->is_object() || !it->contains("id") || !(*it)["id"].is_string()) return {};
+  return (*it)["id"].get<std::string>();
+}
+
+// The engine the task was started on (status and kill may run with another
+// DOCKER_HOST, or none); DOCKER_HOST only for records without one.
+std::expected<DockerClient, Error> client_for(const TaskRecord& t) {
+  const auto it = t.extra.find("container");
+  if (it != t.extra.end() && it->is_object() && it->contains("engine") && (*it)["engine"].is_string()) {
+    const auto engine = (*it)["engine"].get<std::string>();
+    if (engine.starts_with("unix://") && engine.size() > 7) return DockerClient(engine.substr(7));
+  }
+  return DockerClient::from_env();
+}
+
+// Stop with grace, SIGKILL if the stop failed, then remove. Returns the
+// first error (the later steps run anyway).
+std::expected<void, Error> stop_kill_remove(const DockerClient& c, const std::string& cid, std::chrono::milliseconds grace,
+                                            bool remove) {
+  std::optional<Error> first;
+  if (auto r = container::stop_container(c, cid, grace); !r) {
+    first = r.error();
+    if (auto k = container::kill_container(c, cid); !k && !first) first = k.error();
+  }
+  if (remove) {
+    if (auto r = container::remove_container(c, cid); !r && !first) first = r.error();
+  }
+  if (first) return std::unexpected(*first);
+  return {};
+}
+
+// Blocks until `fd` is readable or `bound` passes.
+bool wait_readable(int fd, std::chrono::milliseconds bound) {
+  UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = fd;
+  ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &ev);
+  epoll_event out{};
+  for (;;) {
+    const int n = ::epoll_wait(ep.get(), &out, 1, static_cast<int>(bound.count()));
+    if (n < 0 && errno == EINTR) continue;
+    return n > 0;
+  }
+}
+
+}  // namespace
+
+bool is_container_task(const TaskRecord& t) { return t.containment.kind == "container"; }
+
+std::expected<void, Error> check_container_engine() {
+  auto client = DockerClient::from_env();
+  if (!client) return std::unexpected(client.error());
+  return client->ping();
+}
+
+int container_monitor(const Registry& reg, const StartRequest& req, int handshake) {
+  const bool foreground = handshake < 0;
+  auto fail = [&](const Error& e, int status) {
+    (void)update_record(reg, req.id, [&](TaskRecord& t) {
+      t.state = "failed";
+      t.error = e.message;
+      t.ended_ms = now_ms();
+    });
+    if (foreground) {
+      fmt::print(stderr, "task-watchdog: {}\n", e.message);
+    } else {
+      write_all(handshake, fmt::format("ERR {}\n{}", e.exit_code(), e.message));
+    }
+    return status;
+  };
+
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&sigs, s);
+  ::pthread_sigmask(SIG_BLOCK, &sigs, nullptr);  // before any thread starts: they inherit the mask
+  ::signal(SIGPIPE, SIG_IGN);
+  UniqueFd sigfd(::signalfd(-1, &sigs, SFD_CLOEXEC));
+
+  auto client = DockerClient::from_env();
+  if (!client) return fail(client.error(), kExitWatchdogFailed);
+  container::ContainerSpec spec;
+  spec.id = req.id;
+  spec.image = req.container;
+  spec.argv = req.argv;
+  spec.env = req.env;
+  spec.workdir = req.cwd.string();
+  spec.memory_bytes = req.limits.memory_bytes;
+  spec.cpus = req.limits.cpus;
+  spec.pids = req.limits.pids;
+  if (const char* net = std::getenv("TASK_WATCHDOG_CONTAINER_NETWORK"); net != nullptr) spec.network = net;
+
+  auto cid = container::create_container(*client, spec);
+  if (!cid) return fail(Error{ErrorCode::spawn_failed, fmt::format("task '{}': {}", req.id, cid.error().message)}, kExitCannotRun);
+  if (auto s = container::start_container(*client, *cid); !s) {
+    (void)container::remove_container(*client, *cid);
+    return fail(Error{ErrorCode::spawn_failed, fmt::format("task '{}': {}", req.id, s.error().message)}, kExitCannotRun);
+  }
+  std::optional<std::int64_t> deadline_ms;
+  if (req.timeout) deadline_ms = now_ms() + req.timeout->count();
+  const auto started = std::chrono::steady_clock::now();
+  const json info{{"id", *cid}, {"name", container::container_name(req.id)}, {"image", req.container}, {"engine", client->endpoint()}};
+  const auto self_start = osl::process::start_time_of(::getpid());
+  auto recorded = update_record(reg, req.id, [&](TaskRecord& t) {
+    t.state = "running";
+    t.monitor_pid = ::getpid();
+    if (self_start) t.monitor_start_time = *self_start;
+    t.containment = Containment{};
+    t.containment.kind = "container";
+    t.containment.note = fmt::format("container {} at {}", container::container_name(req.id), client->endpoint());
+    t.limits = req.limits;
+    t.deadline_ms = deadline_ms;
+    t.extra["container"] = info;
+  });
+  if (!recorded) {
+    (void)stop_kill_remove(*client, *cid, std::chrono::milliseconds(0), true);
+    return fail(recorded.error(), kExitWatchdogFailed);
+  }
+
+  // The container's output goes to the task's log files, copied as it comes
+  // from the engine's log stream, so `logs`, `logs --follow`, `rehydrate` and
+  // --idle-timeout work as for native tasks.
+  ::mkdir((reg.dir() / "logs").c_str(), 0700);  // --wait: nobody made it yet
+  UniqueFd out_log(::open(reg.log_path(req.id, "stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  UniqueFd err_log(::open(reg.log_path(req.id, "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!out_log || !err_log) {
+    fmt::print(stderr, "task-watchdog: task '{}': cannot open its log files in {}: {}; its output is not kept\n", req.id,
+               (reg.dir() / "logs").string(), std::strerror(errno));
+  }
+  std::atomic<bool> cancel_logs{false};
+  std::atomic<bool> cancel_wait{false};
+  UniqueFd logs_done(::eventfd(0, EFD_CLOEXEC));
+  UniqueFd ended_fd(::eventfd(0, EFD_CLOEXEC));
+  std::expected<int, Error> wait_result = std::unexpected(Error{ErrorCode::failure, "not waited"});
+  // Both threads only touch what is declared above and are joined below.
+  std::jthread log_thread([&] {
+    auto copied = container::follow_logs(
+        *client, *cid, [&](int stream, std::string_view data) { write_all(stream == 2 ? err_log.get() : out_log.get(), data); },
+        &cancel_logs);
+    if (!copied) fmt::print(stderr, "task-watchdog: task '{}': copying the container's logs: {}\n", req.id, copied.error().message);
+    const std::uint64_t one = 1;
+    (void)!::write(logs_done.get(), &one, sizeof one);
+  });
+  std::jthread wait_thread([&] {
+    wait_result = container::wait_container(*client, *cid, &cancel_wait);
+    const std::uint64_t one = 1;
+    (void)!::write(ended_fd.get(), &one, sizeof one);
+  });
+  if (!foreground) {
+    write_all(handshake, "OK\n");
+    ::close(handshake);
+  }
+
+  UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
+  UniqueFd deadline;
+  if (req.timeout) {
+    deadline = make_timer(*req.timeout - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started));
+  }
+  UniqueFd idle;
+  UniqueFd inotify;
+  if (req.idle_timeout) {
+    idle = make_timer(*req.idle_timeout);
+    inotify = UniqueFd(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+    if (inotify) {
+      ::inotify_add_watch(inotify.get(), reg.log_path(req.id, "stdout").c_str(), IN_MODIFY);
+      ::inotify_add_watch(inotify.get(), reg.log_path(req.id, "stderr").c_str(), IN_MODIFY);
+    }
+  }
+  for (int fd : {ended_fd.get(), sigfd.get(), deadline.get(), idle.get(), inotify.get()}) {
+    if (fd < 0) continue;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &ev);
+  }
+  enum class End { exited, timed_out, killed } end = End::exited;
+  std::string note;
+  std::optional<Error> stop_error;
+  auto stop = [&](End why, std::string why_note) {
+    end = why;
+    note = std::move(why_note);
+    if (auto r = stop_kill_remove(*client, *cid, req.grace, false); !r) stop_error = r.error();
+  };
+  for (bool done = false; !done;) {
+    epoll_event evs[8];
+    const int n = ::epoll_wait(ep.get(), evs, 8, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      stop(End::killed, fmt::format("epoll_wait failed: {}", std::strerror(errno)));
+      break;
+    }
+    for (int i = 0; i < n && !done; ++i) {
+      const int fd = evs[i].data.fd;
+      if (fd == ended_fd.get()) {
+        done = true;
+      } else if (fd == deadline.get()) {
+        stop(End::timed_out, "");
+        done = true;
+      } else if (fd == inotify.get()) {
+        char buf[4096];
+        while (::read(inotify.get(), buf, sizeof buf) > 0) {
+        }
+        idle = make_timer(*req.idle_timeout);  // a fresh timer; the old one is closed
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.fd = idle.get();
+        ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, idle.get(), &ev);
+      } else if (idle && fd == idle.get()) {
+        stop(End::timed_out, fmt::format("no output for {} (--idle-timeout)", format_duration(*req.idle_timeout)));
+        done = true;
+      } else if (fd == sigfd.get()) {
+        signalfd_siginfo si{};
+        if (::read(sigfd.get(), &si, sizeof si) != sizeof si) continue;
+        const int signo = static_cast<int>(si.ssi_signo);
+        if (foreground && (signo == SIGINT || signo == SIGTERM)) {
+          (void)container::kill_container(*client, *cid, signo == SIGINT ? "SIGINT" : "SIGTERM");  // like timeout(1)
+        } else if (signo != SIGHUP) {
+          stop(End::killed, fmt::format("the monitor received signal {}", signo));
+          done = true;
+        }
+      }
+    }
+  }
+  // The container is down (or being torn down): /wait returns; bound it anyway.
+  if (!wait_readable(ended_fd.get(), std::chrono::milliseconds(60'000))) {
+    (void)container::kill_container(*client, *cid);
+    if (!wait_readable(ended_fd.get(), std::chrono::milliseconds(10'000))) cancel_wait = true;
+  }
+  wait_thread.join();
+  // The log stream ends with the container; what is still in flight gets a few seconds.
+  if (!wait_readable(logs_done.get(), std::chrono::milliseconds(5'000))) cancel_logs = true;
+  log_thread.join();
+  const auto removed = container::remove_container(*client, *cid);
+
+  (void)update_record(reg, req.id, [&](TaskRecord& t) {
+    if (t.state != "killed") {  // `task-watchdog kill` got there first: keep its verdict
+      t.state = end == End::timed_out ? "timed_out" : end == End::killed ? "killed" : "exited";
+      if (!note.empty()) t.error = note;
+    }
+    if (wait_result) {
+      t.exit_code = *wait_result;
+    } else if (end == End::exited && t.state != "killed") {
+      t.state = "failed";
+      t.error = wait_result.error().message;
+    }
+    if (stop_error) t.error = stop_error->message;
+    if (!removed) t.error = removed.error().message;
+    t.ended_ms = now_ms();
+    t.extra["container"]["removed"] = removed.has_value();
+  });
+  if (end == End::timed_out) return kExitTimedOut;
+  if (!wait_result) return kExitWatchdogFailed;
+  return *wait_result;
+}
+
+void add_container_status(const TaskRecord& t, json& j) {
+  json c = t.extra.contains("container") ? t.extra["container"] : json::object();
+  j["processes_alive"] = 0;
+  const std::string cid = recorded_cid(t);
+  auto client = client_for(t);
+  if (cid.empty() || !client) {
+    if (!client) c["error"] = client.error().message;
+    j["container"] = c;
+    return;
+  }
+  auto info = container::inspect_container(*client, cid);
+  if (!info) {
+    c["error"] = info.error().message;
+  } else if (!*info) {
+    c["state"] = "removed";
+  } else {
+    const json& in = **info;
+    const json state = in.value("State", json::object());
+    c["state"] = state.value("Status", "");
+    c["exit_code"] = state.value("ExitCode", 0);
+    c["pid"] = state.value("Pid", 0);
+    c["oom_killed"] = state.value("OOMKilled", false);
+    const json host = in.value("HostConfig", json::object());
+    c["memory"] = host.value("Memory", std::int64_t{0});
+    c["nano_cpus"] = host.value("NanoCpus", std::int64_t{0});
+    c["pids_limit"] = host.value("PidsLimit", std::int64_t{0});
+    if (state.value("Running", false)) {
+      if (auto u = container::container_usage(*client, cid, std::chrono::milliseconds(250))) {
+        j["cpu_percent"] = std::round(u->cpu_percent * 10) / 10;
+        j["memory_bytes"] = u->memory_bytes;
+        j["memory_source"] = "container stats";
+        j["processes_alive"] = u->pids.value_or(1);
+      } else {
+        j["processes_alive"] = 1;
+      }
+    }
+  }
+  j["container"] = c;
+}
+
+std::string container_status_text(const json& c) {
+  const auto str = [&](const char* k) { return c.contains(k) && c[k].is_string() ? c[k].get<std::string>() : std::string(); };
+  const auto num = [&](const char* k) { return c.contains(k) && c[k].is_number() ? c[k].get<std::int64_t>() : std::int64_t{0}; };
+  std::string s = fmt::format("{} ({}) of image {}", str("name"), str("id").substr(0, 12), str("image"));
+  if (!str("error").empty()) return s + "; engine: " + str("error");
+  const std::string state = str("state");
+  if (state.empty()) return s;
+  s += "; engine: " + state;
+  if (state == "running") s += fmt::format(", pid {}", num("pid"));
+  if (state == "exited") s += fmt::format(", exit code {}", num("exit_code"));
+  if (c.value("oom_killed", false)) s += ", OOM-killed";
+  if (state != "removed") {
+    s += fmt::format("; HostConfig Memory {} NanoCpus {} PidsLimit {}", num("memory"), num("nano_cpus"), num("pids_limit"));
+  }
+  return s;
+}
+
+int kill_container_task(const Registry& reg, const TaskRecord& t, std::chrono::milliseconds grace) {
+  const std::string cid = recorded_cid(t);
+  if (cid.empty()) {
+    fmt::print(stderr, "task-watchdog: task '{}': no container has been made for it yet\n", t.id);
+    return static_cast<int>(ErrorCode::stale);
+  }
+  auto client = client_for(t);
+  if (!client) {
+    fmt::print(stderr, "task-watchdog: {}\n", client.error().message);
+    return client.error().exit_code();
+  }
+  const bool monitor_alive = t.monitor_pid && !process_gone(static_cast<pid_t>(*t.monitor_pid), t.monitor_start_time);
+  auto marked = reg.update([&](RegistryData& d) -> std::expected<void, Error> {
+    if (auto it = d.tasks.find(t.id); it != d.tasks.end()) {
+      it->second.state = "killed";
+      it->second.error = "killed by `task-watchdog kill`";
+      if (!monitor_alive) it->second.ended_ms = now_ms();
+    }
+    return {};
+  });
+  if (!marked) {
+    fmt::print(stderr, "task-watchdog: {}\n", marked.error().message);
+    return marked.error().exit_code();
+  }
+  auto r = stop_kill_remove(*client, cid, grace, true);
+  auto after = container::inspect_container(*client, cid);
+  if (!r || !after || *after) {
+    const std::string why = !r ? r.error().message : !after ? after.error().message : "it still exists";
+    fmt::print(stderr, "task-watchdog: task '{}': container {} was not removed: {}\n", t.id, container::container_name(t.id), why);
+    return 1;
+  }
+  fmt::print("task '{}': container {} stopped and removed\n", t.id, container::container_name(t.id));
+  return 0;
+}
+
+}  // namespace airssys::watchdog

@@ -1,0 +1,282 @@
+// Container tasks against a real engine: the test starts its own
+// `podman --runtime runc system service` on a socket in a temp dir, with its
+// own storage (--root/--runroot/--tmpdir, vfs), builds a one-file image with
+// `podman import` from a rootfs holding tw-payload (a static program this
+// project builds; nothing is pulled), and drives the task-watchdog binary
+// with DOCKER_HOST pointing at it. It stops the service it started (by pid)
+// and removes its storage. Label: container (ctest -L container).
+//
+// crun fails on this machine's hybrid cgroup layout, hence --runtime runc;
+// there is no systemd, hence cgroupfs and the file events backend. Tasks run
+// with NetworkMode "none" (TASK_WATCHDOG_CONTAINER_NETWORK) so the test does
+// not set up host networking.
+
+#include "harness.hpp"
+
+#include "container/docker_client.hpp"
+#include "container/engine.hpp"
+
+#include <sys/mount.h>
+
+#include <set>
+
+using namespace wdtest;
+namespace ct = airssys::watchdog::container;
+
+namespace {
+
+constexpr const char* kImage = "localhost/task-watchdog-test:1";
+
+// Starts a program (argv, no shell) with stdout and stderr to files; returns its pid.
+pid_t start_program(const std::vector<std::string>& argv, const fs::path& out, const fs::path& err) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    ::dup2(o, 1);
+    ::dup2(e, 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// Runs a program to completion; returns its exit status and output.
+Result run_program(const fs::path& dir, const std::vector<std::string>& argv) {
+  const auto out = dir / "prog.out";
+  const auto err = dir / "prog.err";
+  fs::remove(err);
+  const pid_t pid = start_program(argv, out, err);
+  Result r;
+  r.rc = wait_child(pid, 300s);
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+// The podman service of this test binary, shared by its tests.
+struct Podman {
+  fs::path dir;
+  fs::path socket;
+  pid_t service = -1;
+  std::string problem;  // why it could not be set up (the tests then fail with it)
+
+  std::vector<std::string> global() const {
+    return {"podman",         "--root",           (dir / "root").string(), "--runroot", (dir / "runroot").string(),
+            "--tmpdir",       (dir / "tmp").string(), "--storage-driver", "vfs",     "--runtime", "runc",
+            "--cgroup-manager", "cgroupfs",       "--events-backend",  "file"};
+  }
+
+  void setup() {
+    const char* payload = std::getenv("TW_PAYLOAD");
+    if (payload == nullptr || bin().empty()) {
+      problem = "TW_PAYLOAD / TASK_WATCHDOG_BIN not set (run through ctest)";
+      return;
+    }
+    std::string tmpl = (fs::temp_directory_path() / "wd-podman-XXXXXX").string();
+    dir = ::mkdtemp(tmpl.data());
+    socket = dir / "podman.sock";
+    // The image: a rootfs with just /tw-payload.
+    fs::create_directories(dir / "rootfs");
+    fs::copy_file(payload, dir / "rootfs" / "tw-payload");
+    auto tar = run_program(dir, {"tar", "-C", (dir / "rootfs").string(), "-cf", (dir / "rootfs.tar").string(), "."});
+    if (tar.rc != 0) {
+      problem = "tar: " + tar.err;
+      return;
+    }
+    auto args = global();
+    args.insert(args.end(), {"import", (dir / "rootfs.tar").string(), kImage});
+    auto imp = run_program(dir, args);
+    if (imp.rc != 0) {
+      problem = "podman import failed: " + imp.err;
+      return;
+    }
+    // The service: podman ... system service --time=0 unix://SOCKET.
+    args = global();
+    args.insert(args.end(), {"system", "service", "--time=0", "unix://" + socket.string()});
+    const auto log = dir / "service.log";
+    service = start_program(args, log, log);
+    const ct::DockerClient client(socket.string());
+    if (!eventually([&] { return client.ping().has_value(); }, 60s)) {
+      problem = "podman system service did not answer on " + socket.string() + ": " + slurp(log);
+    }
+  }
+
+  void teardown() {
+    if (service > 0) {
+      ::kill(service, SIGTERM);
+      if (wait_child(service, 60s) < 0) ADD_FAILURE() << "podman service did not stop";
+    }
+    if (dir.empty()) return;
+    // Anything podman left mounted below our storage (container shm) goes first.
+    std::vector<std::string> mounts;
+    std::istringstream mi(slurp("/proc/self/mountinfo"));
+    for (std::string line; std::getline(mi, line);) {
+      std::istringstream f(line);
+      std::string id, parent, devno, root, point;
+      f >> id >> parent >> devno >> root >> point;
+      if (point.starts_with(dir.string() + "/")) mounts.push_back(point);
+    }
+    for (auto it = mounts.rbegin(); it != mounts.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+
+  std::vector<std::string> env() const {
+    return {"DOCKER_HOST=unix://" + socket.string(), "TASK_WATCHDOG_CONTAINER_NETWORK=none"};
+  }
+  ct::DockerClient client() const { return ct::DockerClient(socket.string()); }
+};
+
+Podman* g_podman = nullptr;
+
+class PodmanEnv : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    if (::geteuid() != 0) return;  // the tests skip themselves
+    g_podman = new Podman();
+    g_podman->setup();
+  }
+  void TearDown() override {
+    if (g_podman == nullptr) return;
+    g_podman->teardown();
+    delete g_podman;
+    g_podman = nullptr;
+  }
+};
+const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new PodmanEnv);
+
+class Container : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "rootful podman needs root";
+    ASSERT_NE(g_podman, nullptr);
+    ASSERT_TRUE(g_podman->problem.empty()) << g_podman->problem;
+    reg = d.path / "registry.json";
+  }
+  Result wd(std::vector<std::string> args) {
+    args.insert(args.end() - (std::find(args.begin(), args.end(), "--") != args.end()
+                                  ? std::distance(std::find(args.begin(), args.end(), "--"), args.end())
+                                  : 0),
+                {"--registry", reg.string()});
+    return run(d.path, args, g_podman->env());
+  }
+  std::optional<nlohmann::json> inspect(const std::string& name) {
+    auto r = ct::inspect_container(g_podman->client(), name);
+    EXPECT_TRUE(r) << (r ? "" : r.error().message);
+    return r ? *r : std::nullopt;
+  }
+  bool removed(const std::string& name) {
+    auto r = ct::inspect_container(g_podman->client(), name);
+    return r && !*r;
+  }
+  std::string state(const std::string& id) {
+    auto j = status_json(d.path, reg, id);
+    return j && !j->is_discarded() ? (*j)["state"].get<std::string>() : "?";
+  }
+  TempDir d;
+  fs::path reg;
+};
+
+}  // namespace
+
+TEST_F(Container, StartedLimitedStoppedAtItsDeadlineAndRemoved) {
+  auto r = wd({"start", "--id", "c1", "--container", kImage, "--timeout", "4s", "--grace", "1s", "--memory", "64M", "--cpus",
+               "0.5", "--pids", "32", "--env", "X=y", "--", "/tw-payload", "print", "hello", "env", "TASK_ID", "env", "X",
+               "eprint", "oops", "sleep", "1000"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.out, "c1\n");
+  // The container as the engine sees it: name, label, environment, limits.
+  auto in = inspect("task-c1");
+  ASSERT_TRUE(in);
+  const auto& j = *in;
+  EXPECT_EQ(j["Config"]["Labels"]["task-watchdog.id"], "c1");
+  const auto& env = j["Config"]["Env"];
+  EXPECT_NE(std::find(env.begin(), env.end(), "TASK_ID=c1"), env.end()) << env.dump();
+  EXPECT_EQ(j["HostConfig"]["Memory"], 64 << 20);
+  EXPECT_EQ(j["HostConfig"]["NanoCpus"], 500'000'000);
+  EXPECT_EQ(j["HostConfig"]["PidsLimit"], 32);
+  // status: running, with the engine's view.
+  auto st = status_json(d.path, reg, "c1");
+  ASSERT_TRUE(st && !st->is_discarded());
+  if ((*st)["state"] == "running") {  // it may already have met its deadline on a slow machine
+    EXPECT_EQ((*st)["containment"]["kind"], "container");
+    EXPECT_EQ((*st)["container"]["name"], "task-c1");
+    EXPECT_EQ((*st)["container"]["pids_limit"], 32);
+  }
+  // The deadline: stopped (SIGTERM is ignored by PID 1, so SIGKILL after the grace) and removed.
+  EXPECT_TRUE(eventually([&] { return state("c1") == "timed_out"; }, 120s)) << state("c1");
+  EXPECT_TRUE(removed("task-c1"));
+  st = status_json(d.path, reg, "c1");
+  ASSERT_TRUE(st);
+  EXPECT_EQ((*st)["exit_code"], 137);
+  EXPECT_EQ((*st)["container"]["state"], "removed");
+  // The monitor copied the container's output to the task's log files.
+  r = wd({"logs", "c1"});
+  EXPECT_EQ(r.out, "hello\nc1\ny\n");
+  EXPECT_EQ(r.err, "oops\n");
+}
+
+TEST_F(Container, WaitReturns124AtTheDeadline) {
+  auto r = wd({"start", "--wait", "--id", "w1", "--container", kImage, "--timeout", "2s", "--grace", "1s", "--", "/tw-payload",
+               "sleep", "1000"});
+  EXPECT_EQ(r.rc, 124) << r.err;
+  EXPECT_EQ(state("w1"), "timed_out");
+  EXPECT_TRUE(removed("task-w1"));
+}
+
+TEST_F(Container, WaitReturnsTheContainersExitCode) {
+  auto r = wd({"start", "--wait", "--id", "w2", "--container", kImage, "--", "/tw-payload", "print", "done", "exit", "7"});
+  EXPECT_EQ(r.rc, 7) << r.err;
+  EXPECT_EQ(state("w2"), "exited") << r.err;
+  EXPECT_TRUE(removed("task-w2"));
+  EXPECT_EQ(wd({"logs", "w2"}).out, "done\n") << slurp(d.path / "logs" / "w2.monitor.log") << wd({"status", "w2"}).out;
+}
+
+TEST_F(Container, KillStopsAndRemoves) {
+  auto r = wd({"start", "--id", "k1", "--container", kImage, "--", "/tw-payload", "sleep", "1000"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto in = inspect("task-k1");
+  ASSERT_TRUE(in);
+  EXPECT_EQ((*in)["State"]["Status"], "running");
+  r = wd({"kill", "k1", "--grace", "1s"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("stopped and removed"), std::string::npos) << r.out;
+  EXPECT_TRUE(removed("task-k1"));
+  EXPECT_TRUE(eventually([&] { return state("k1") == "killed"; }, 60s)) << state("k1");
+  // The monitor saw the container end and left.
+  auto st = status_json(d.path, reg, "k1");
+  ASSERT_TRUE(st && (*st)["monitor_pid"].is_number());
+  EXPECT_TRUE(eventually([&] { return gone((*st)["monitor_pid"].get<pid_t>()); }, 60s));
+}
+
+TEST_F(Container, AMissingImageIsAClearError) {
+  auto r = wd({"start", "--id", "bad", "--container", "localhost/no-such-image:1", "--", "/tw-payload"});
+  EXPECT_EQ(r.rc, 6);
+  EXPECT_NE(r.err.find("no-such-image"), std::string::npos) << r.err;
+  EXPECT_EQ(state("bad"), "failed");
+}
+
+// Needs no engine: an empty socket path.
+TEST(ContainerNoEngine, SaysSoPlainlyAndNativeTasksStillWork) {
+  ASSERT_FALSE(bin().empty());
+  TempDir d;
+  const auto reg = (d.path / "registry.json").string();
+  const auto sock = d.path / "nothing.sock";
+  const std::vector<std::string> env{"DOCKER_HOST=unix://" + sock.string()};
+  auto r = run(d.path, {"start", "--registry", reg, "--id", "c", "--container", kImage, "--", "/tw-payload"}, env);
+  EXPECT_EQ(r.rc, 6);
+  EXPECT_EQ(r.err, "task-watchdog: no container engine at unix://" + sock.string() + ": No such file or directory\n");
+  r = run(d.path, {"start", "--wait", "--registry", reg, "--id", "c", "--container", kImage, "--", "/tw-payload"}, env);
+  EXPECT_EQ(r.rc, 125);
+  EXPECT_NE(r.err.find("no container engine at"), std::string::npos);
+  r = run(d.path, {"start", "--registry", reg, "--id", "c", "--container", kImage, "--", "/tw-payload"},
+          {"DOCKER_HOST=tcp://127.0.0.1:1"});
+  EXPECT_EQ(r.rc, 6);
+  EXPECT_NE(r.err.find("only unix:///PATH"), std::string::npos) << r.err;
+  r = run(d.path, {"start", "--wait", "--registry", reg, "--id", "n", "--", "/bin/sh", "-c", "exit 3"}, env);
+  EXPECT_EQ(r.rc, 3) << r.err;
+}
