@@ -39,9 +39,9 @@ struct CellExt {
   std::mutex m;
   bool dead = false;
   bool registered = false;  // guarded by m
-  std::string failure;      // guarded by m
+  std::string failure;      // guarded by m: what() of the failure that terminated the actor
   std::uint32_t blocked_senders = 0;   // guarded by m: plain threads in block_for_space()
-  std::condition_variable space_cv;    // with m: room freed or the actor stopped: what() of the failure that terminated the actor
+  std::condition_variable space_cv;    // with m: room freed or the actor stopped
   std::vector<std::pair<IntrusivePtr<CellBase>, std::move_only_function<void()>>> space_waiters;  // guarded by m
   std::vector<IntrusivePtr<CellBase>> links;     // guarded by m
   std::vector<IntrusivePtr<CellBase>> monitors;  // guarded by m
