@@ -2,6 +2,7 @@
 
 #include <airssys/osl/unique_fd.hpp>
 #include <airssys/watchdog/cgroup.hpp>
+#include <airssys/watchdog/container.hpp>
 #include <airssys/watchdog/kill_tree.hpp>
 #include <airssys/watchdog/proc.hpp>
 #include <airssys/watchdog/runner.hpp>
@@ -91,7 +92,14 @@ std::expected<SweepReport, Error> sweep_registry(const Registry& reg, osl::Syste
   for (const auto& [id, t] : data->tasks) {
     if (terminal_state(t.state) || monitor_alive(t)) continue;
     const auto tp = task_processes(t);
-    const bool alive = !collect_processes(tp).empty();
+    bool alive = false;
+    if (is_container_task(t)) {  // the engine knows whether it runs (container.hpp)
+      const auto running = container_task_running(t);
+      if (!running) continue;  // the engine does not answer: try again next sweep
+      alive = *running;
+    } else {
+      alive = !collect_processes(tp).empty();
+    }
     Verdict v = Verdict::none;
     if (alive) {
       if (t.deadline_ms && *t.deadline_ms <= now) v = Verdict::kill;
@@ -103,7 +111,12 @@ std::expected<SweepReport, Error> sweep_registry(const Registry& reg, osl::Syste
     }
     if (v == Verdict::none) continue;
     KillReport kr;
-    if (v == Verdict::kill) kr = kill_task(system, principal, tp, std::chrono::milliseconds(t.grace_ms));
+    if (is_container_task(t)) {
+      // A stopped container the dead monitor did not remove goes too.
+      if (v == Verdict::kill || v == Verdict::ended) kr = stop_container_task(t, std::chrono::milliseconds(t.grace_ms));
+    } else if (v == Verdict::kill) {
+      kr = kill_task(system, principal, tp, std::chrono::milliseconds(t.grace_ms));
+    }
     auto r = reg.update([&](RegistryData& d) -> std::expected<void, Error> {
       auto it = d.tasks.find(id);
       // Re-checked under the lock: the task may have been restarted or ended meanwhile.

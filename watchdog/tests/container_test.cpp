@@ -253,6 +253,28 @@ TEST_F(Container, KillStopsAndRemoves) {
   EXPECT_TRUE(eventually([&] { return gone((*st)["monitor_pid"].get<pid_t>()); }, 60s));
 }
 
+// The monitor dies (SIGKILL: it is a descendant of our `start`): the daemon
+// `run` stops the container at the deadline and removes it.
+TEST_F(Container, RunEnforcesTheDeadlineWhenTheMonitorIsGone) {
+  auto r = wd({"start", "--id", "orphan", "--container", kImage, "--timeout", "5s", "--grace", "1s", "--", "/tw-payload",
+               "sleep", "1000"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto st = status_json(d.path, reg, "orphan");
+  ASSERT_TRUE(st && (*st)["monitor_pid"].is_number());
+  const pid_t monitor = (*st)["monitor_pid"].get<pid_t>();
+  ASSERT_EQ(::kill(monitor, SIGKILL), 0);
+  ASSERT_TRUE(eventually([&] { return gone(monitor); }, 30s));
+  auto in = inspect("task-orphan");
+  ASSERT_TRUE(in);
+  EXPECT_EQ((*in)["State"]["Status"], "running");  // nobody stopped it yet
+  const pid_t daemon = spawn({"run", "--interval", "1s", "--registry", reg.string()}, d.path / "daemon.out",
+                             d.path / "daemon.err", g_podman->env());
+  EXPECT_TRUE(eventually([&] { return state("orphan") == "timed_out"; }, 120s)) << state("orphan");
+  EXPECT_TRUE(eventually([&] { return removed("task-orphan"); }, 30s));
+  ::kill(daemon, SIGTERM);
+  EXPECT_EQ(wait_child(daemon, 60s), 0) << slurp(d.path / "daemon.err");
+}
+
 TEST_F(Container, AMissingImageIsAClearError) {
   auto r = wd({"start", "--id", "bad", "--container", "localhost/no-such-image:1", "--", "/tw-payload"});
   EXPECT_EQ(r.rc, 6);

@@ -419,4 +419,28 @@ int kill_container_task(const Registry& reg, const TaskRecord& t, std::chrono::m
   return 0;
 }
 
+std::optional<bool> container_task_running(const TaskRecord& t) {
+  const std::string cid = recorded_cid(t);
+  if (cid.empty()) return false;  // never made: nothing can run
+  auto client = client_for(t);
+  if (!client) return std::nullopt;
+  auto info = container::inspect_container(*client, cid);
+  if (!info) return std::nullopt;
+  return *info && (**info).value("State", json::object()).value("Running", false);
+}
+
+KillReport stop_container_task(const TaskRecord& t, std::chrono::milliseconds grace) {
+  KillReport kr;
+  kr.method = "container stop";
+  const std::string cid = recorded_cid(t);
+  auto client = client_for(t);
+  if (cid.empty() || !client) return kr;
+  kr.found = container_task_running(t).value_or(false) ? 1 : 0;
+  (void)stop_kill_remove(*client, cid, grace, true);
+  auto after = container::inspect_container(*client, cid);
+  kr.left = after && !*after ? 0 : 1;
+  kr.killed = kr.found - std::min(kr.found, kr.left);
+  return kr;
+}
+
 }  // namespace airssys::watchdog

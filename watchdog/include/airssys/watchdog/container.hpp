@@ -13,6 +13,7 @@
 // ({"id", "name", "image", "engine"}) in its registry record.
 
 #include <airssys/watchdog/error.hpp>
+#include <airssys/watchdog/kill_tree.hpp>
 #include <airssys/watchdog/registry.hpp>
 #include <airssys/watchdog/runner.hpp>
 
@@ -20,6 +21,7 @@
 
 #include <chrono>
 #include <expected>
+#include <optional>
 
 namespace airssys::watchdog {
 
@@ -46,5 +48,15 @@ void add_container_status(const TaskRecord& t, nlohmann::json& j);
 // For `kill`: records the verdict, stops the container with `grace`, kills
 // and removes it. Prints what it did; returns the exit status.
 [[nodiscard]] int kill_container_task(const Registry& reg, const TaskRecord& t, std::chrono::milliseconds grace);
+
+// For `run`, about a container task whose monitor is gone: whether the
+// engine still runs its container; nullopt when the engine cannot tell (it
+// does not answer), so the task is left alone until it does.
+[[nodiscard]] std::optional<bool> container_task_running(const TaskRecord& t);
+
+// For `run`: stops the container with `grace`, kills and removes it (also a
+// stopped one, which the dead monitor did not remove). found = 1 if it was
+// running, left = 1 if it is still there afterwards; method "container stop".
+[[nodiscard]] KillReport stop_container_task(const TaskRecord& t, std::chrono::milliseconds grace);
 
 }  // namespace airssys::watchdog
