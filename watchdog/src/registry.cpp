@@ -1,5 +1,7 @@
 #include <airssys/watchdog/registry.hpp>
 
+#include "registry_fast.hpp"
+
 #include <airssys/osl/unique_fd.hpp>
 #include <airssys/watchdog/units.hpp>
 
@@ -211,6 +213,13 @@ json task_to_json(const TaskRecord& t) {
 }
 
 std::expected<RegistryData, Error> parse_registry(std::string_view text, const std::string& source) {
+  // Well-formed registries take the fast path; anything it does not accept
+  // goes through the DOM, which names the problem.
+  if (auto fast = detail::parse_registry_fast(text)) return std::move(*fast);
+  return detail::parse_registry_dom(text, source);
+}
+
+std::expected<RegistryData, Error> detail::parse_registry_dom(std::string_view text, const std::string& source) {
   json root;
   try {
     root = json::parse(text);

@@ -1,0 +1,121 @@
+// The fast registry reader must agree with the DOM path on everything it
+// accepts, and hand everything else to the DOM path (nullopt).
+#include "registry_fast.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace airssys::watchdog;
+using detail::parse_registry_dom;
+using detail::parse_registry_fast;
+
+namespace {
+
+RegistryData sample() {
+  RegistryData d;
+  d.extra["future_top"] = nlohmann::json{{"a", {1, 2.5, nullptr, true}}};
+  for (int i = 0; i < 3; ++i) {
+    TaskRecord t;
+    t.id = "t_" + std::to_string(i) + "-x";
+    t.argv = {"sh", "-c", "echo \"quoted\" \\ back\tslash\n\x01 ünïcødé 😀 /"};
+    t.cwd = "/tmp/dir with space";
+    t.env = {"A=1", "B=é"};
+    t.created_ms = 1795000000000 + i;
+    if (i == 0) {
+      t.timeout_ms = 5000;
+      t.idle_timeout_ms = 100;
+      t.deadline_ms = 1795000005000;
+      t.limits.memory_bytes = 64ULL << 20;
+      t.limits.cpus = 0.25;
+      t.limits.pids = 7;
+      t.containment.v1 = {{"memory", "/sys/fs/cgroup/memory/task-watchdog/t-1"}, {"pids", "/p"}};
+    }
+    t.grace_ms = 1000 * i;
+    t.state = i == 2 ? "running" : "exited";
+    t.pid = 100 + i;
+    t.pid_start_time = 18446744073709551000ULL;
+    t.monitor_pid = 99;
+    t.foreground = i == 1;
+    t.containment.kind = "cgroup2";
+    t.containment.cgroup = "/sys/fs/cgroup/unified/task-watchdog/x";
+    t.exit_code = i == 1 ? std::optional<int>(-3) : std::nullopt;
+    t.exit_signal = i == 2 ? std::optional<int>(9) : std::nullopt;
+    t.error = i == 1 ? "note \"x\"" : "";
+    t.leftover_processes = i;
+    t.extra["added_later"] = nlohmann::json{{"nested", {{"k", "v"}}}, {"n", -1.5e3}};
+    d.tasks.emplace(t.id, std::move(t));
+  }
+  return d;
+}
+
+}  // namespace
+
+TEST(RegistryFast, AgreesWithTheDomPathOnWhatItWrites) {
+  const auto text = serialize_registry(sample());
+  auto fast = parse_registry_fast(text);
+  ASSERT_TRUE(fast);
+  auto dom = parse_registry_dom(text, "x");
+  ASSERT_TRUE(dom) << dom.error().message;
+  EXPECT_EQ(serialize_registry(*fast), serialize_registry(*dom));
+  EXPECT_EQ(serialize_registry(*fast), text);
+  // The same, compact and with odd whitespace.
+  const auto compact = nlohmann::json::parse(text).dump();
+  fast = parse_registry_fast(compact);
+  ASSERT_TRUE(fast);
+  EXPECT_EQ(serialize_registry(*fast), text);
+}
+
+TEST(RegistryFast, EscapesAndNulls) {
+  const std::string text = R"( { "tasks" : { "a" : { "id" : "a", "argv" : [ "\u00e9\ud83d\ude00\/\b\f\r" ], "cwd" : null,
+      "pid" : null, "foreground" : null, "limits" : null, "containment" : { "kind" : "process-group", "x" : [1] } } },
+      "schema_version" : 1 } )";
+  auto fast = parse_registry_fast(text);
+  ASSERT_TRUE(fast);
+  auto dom = parse_registry_dom(text, "x");
+  ASSERT_TRUE(dom);
+  EXPECT_EQ(serialize_registry(*fast), serialize_registry(*dom));
+  EXPECT_EQ(fast->tasks.at("a").argv.at(0), "\xc3\xa9\xf0\x9f\x98\x80/\b\f\r");
+}
+
+TEST(RegistryFast, LeavesEverythingElseToTheDomPath) {
+  const std::string ok_task = R"("a": {"id": "a", "argv": ["x"]})";
+  for (const std::string& text : {
+           std::string(R"({"tasks": {)" + ok_task + "}}"),                                   // no schema_version
+           std::string(R"({"schema_version": 2, "tasks": {)" + ok_task + "}}"),              // other version
+           std::string(R"({"schema_version": 1.0, "tasks": {}})"),                            // float version
+           std::string(R"({"schema_version": 1, "tasks": {"a": {"id": "b", "argv": ["x"]}}})"),  // id != key
+           std::string(R"({"schema_version": 1, "tasks": {"a": {"id": "a", "argv": []}}})"),     // empty argv
+           std::string(R"({"schema_version": 1, "tasks": {"a b": {"id": "a b", "argv": ["x"]}}})"),  // bad id
+           std::string(R"({"schema_version": 1, "tasks": {"a": {"id": "a", "argv": ["x"], "pid": "1"}}})"),
+           std::string(R"({"schema_version": 1, "tasks": {"a": {"id": "a", "argv": ["x"], "pid": 1.5}}})"),
+           std::string(R"({"schema_version": 1, "tasks": {"a": {"id": "a", "argv": ["x"], "pid_start_time": -1}}})"),
+           std::string(R"({"schema_version": 1, "tasks": {"a": {"id": "a", "argv": ["x"], "exit_code": 99999999999}}})"),
+           std::string(R"({"schema_version": 1, "tasks": {"a": {"id": "a", "argv": ["x"], "limits": {"cpus": 0}}}})"),
+           std::string(R"({"schema_version": 1, "tasks": {"a": {"id": "a", "argv": [1]}}})"),
+           std::string(R"({"schema_version": 1, "tasks": []})"),
+           std::string(R"({"schema_version": 1, "tasks": {}} x)"),                            // trailing garbage
+           std::string(R"({"schema_version": 1, "tasks": {},})"),                             // trailing comma
+           std::string("{\"schema_version\": 1, \"tasks\": {}, \"s\": \"\xff\"}"),            // invalid UTF-8
+           std::string("{\"schema_version\": 1, \"tasks\": {}, \"s\": \"a\nb\"}"),            // raw newline in a string
+           std::string(R"({"schema_version": 1, "tasks": {}, "s": "\ud800"})"),               // lone surrogate
+           std::string(R"({"schema_version": 01, "tasks": {}})"),
+           std::string(R"([1])"), std::string(""), std::string("{"),
+       }) {
+    EXPECT_FALSE(parse_registry_fast(text)) << text;
+  }
+}
+
+TEST(RegistryFast, ThousandTasksRoundTrip) {
+  RegistryData d;
+  for (int i = 0; i < 1000; ++i) {
+    TaskRecord t;
+    t.id = "task-" + std::to_string(i);
+    t.argv = {"make", std::to_string(i)};
+    t.created_ms = i;
+    d.tasks.emplace(t.id, std::move(t));
+  }
+  const auto text = serialize_registry(d);
+  auto fast = parse_registry_fast(text);
+  ASSERT_TRUE(fast);
+  EXPECT_EQ(fast->tasks.size(), 1000u);
+  EXPECT_EQ(serialize_registry(*fast), text);
+}
