@@ -1,0 +1,182 @@
+// ProcessActor with real child processes through a real osl::System:
+// a supervisor restarts a crashing program up to its intensity and gives
+// up; stopping or killing the actor ends the process (checked through a
+// pidfd of our own); signals go through osl; a denied spawn is an init failure.
+#include <airssys/rt_osl/process_actor.hpp>
+#include <gtest/gtest.h>
+
+#include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <string>
+#include <vector>
+
+#include "../../tests/probe.hpp"
+
+namespace rt = airssys::rt;
+namespace osl = airssys::osl;
+namespace rto = airssys::rt_osl;
+using namespace std::chrono_literals;
+using rt_test::eventually;
+
+namespace {
+
+std::shared_ptr<osl::System> make_osl() {
+  osl::SystemOptions o;
+  auto p = osl::Policy::parse(R"(
+version: 1
+rules:
+  - id: svc-runs-bins
+    effect: allow
+    principals: ["svc"]
+    operations: ["process.*"]
+    resources: ["/bin/**", "/usr/bin/**"]
+)",
+                              "rt-osl-test");
+  EXPECT_TRUE(p.has_value()) << p.error().to_string();
+  if (p) o.policy = *p;
+  return std::make_shared<osl::System>(std::move(o));
+}
+
+struct Exits {
+  using reply_type = std::vector<rto::ProcessExited>;
+};
+class Collector : public rt::Actor<Collector, rto::ProcessExited, Exits> {
+ public:
+  void handle(rto::ProcessExited& e) { seen_.push_back(e); }
+  std::vector<rto::ProcessExited> handle(Exits&) { return seen_; }
+
+ private:
+  std::vector<rto::ProcessExited> seen_;
+};
+
+std::vector<rto::ProcessExited> exits(const Collector::ref_type& c) {
+  return c.ask(Exits{}, 60s).value_or(std::vector<rto::ProcessExited>{});
+}
+
+// A pidfd of our own, taken while the process is known to be alive.
+int open_pidfd(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+bool exited(int pidfd) {
+  pollfd p{pidfd, POLLIN, 0};
+  return ::poll(&p, 1, 60000) == 1 && (p.revents & POLLIN) != 0;
+}
+
+TEST(ProcessActor, SupervisorRestartsACrashingProgramUpToIntensityThenGivesUp) {
+  auto osl_sys = make_osl();
+  rt::ActorSystem sys{{.workers = 2}};
+  auto col = sys.spawn<Collector>().value();
+  auto spec = rto::process_spec("false", rt::Restart::permanent,
+                                {.system = osl_sys, .principal = "svc", .argv = {"/bin/false"}, .listener = col});
+  auto s = rt::spawn_supervisor(sys, {.intensity = 2, .period = 600s}, {spec}).value();
+  ASSERT_TRUE(eventually([&] { return s.stopped(); }));
+  EXPECT_EQ(s.exit_reason(), rt::ExitReason::error);
+  ASSERT_TRUE(eventually([&] { return exits(col).size() == 3; }));  // first run + 2 restarts
+  for (auto& e : exits(col)) {
+    ASSERT_TRUE(e.status.code.has_value());
+    EXPECT_EQ(*e.status.code, 1);
+    EXPECT_FALSE(e.requested);
+  }
+  EXPECT_EQ(osl_sys->stats().operations, 3u);  // three audited spawns
+}
+
+TEST(ProcessActor, StoppingTheActorEndsTheProcessGracefully) {
+  auto osl_sys = make_osl();
+  rt::ActorSystem sys{{.workers = 2}};
+  auto col = sys.spawn<Collector>().value();
+  auto p = sys.spawn<rto::ProcessActor>(
+                  rto::ProcessOptions{.system = osl_sys, .principal = "svc", .argv = {"/bin/sleep", "1000"}, .listener = col})
+               .value();
+  auto info = p.ask(rto::GetProcessInfo{}, 60s).value();
+  ASSERT_TRUE(info.running);
+  int fd = open_pidfd(info.pid);
+  ASSERT_GE(fd, 0);
+  p.stop();
+  EXPECT_TRUE(exited(fd));
+  ::close(fd);
+  ASSERT_TRUE(eventually([&] { return p.stopped(); }));
+  EXPECT_EQ(p.exit_reason(), rt::ExitReason::shutdown);
+  ASSERT_TRUE(eventually([&] { return exits(col).size() == 1; }));
+  EXPECT_EQ(exits(col)[0].status.signal.value_or(0), SIGTERM);
+  EXPECT_TRUE(exits(col)[0].requested);
+}
+
+TEST(ProcessActor, AProcessThatIgnoresTheStopSignalIsKilledAfterKillAfter) {
+  auto osl_sys = make_osl();
+  rt::ActorSystem sys{{.workers = 2}};
+  auto col = sys.spawn<Collector>().value();
+  // SIGCONT does not end sleep: it stands in for a program that ignores SIGTERM.
+  auto p = sys.spawn<rto::ProcessActor>(rto::ProcessOptions{.system = osl_sys,
+                                                            .principal = "svc",
+                                                            .argv = {"/bin/sleep", "1000"},
+                                                            .stop_signal = SIGCONT,
+                                                            .kill_after = 100ms,
+                                                            .listener = col})
+               .value();
+  auto info = p.ask(rto::GetProcessInfo{}, 60s).value();
+  int fd = open_pidfd(info.pid);
+  ASSERT_GE(fd, 0);
+  p.stop();
+  EXPECT_TRUE(exited(fd));
+  ::close(fd);
+  ASSERT_TRUE(eventually([&] { return exits(col).size() == 1; }));
+  EXPECT_EQ(exits(col)[0].status.signal.value_or(0), SIGKILL);
+}
+
+TEST(ProcessActor, KillingTheActorKillsTheProcess) {
+  auto osl_sys = make_osl();
+  rt::ActorSystem sys{{.workers = 2}};
+  auto p = sys.spawn<rto::ProcessActor>(
+                  rto::ProcessOptions{.system = osl_sys, .principal = "svc", .argv = {"/bin/sleep", "1000"}})
+               .value();
+  auto info = p.ask(rto::GetProcessInfo{}, 60s).value();
+  int fd = open_pidfd(info.pid);
+  ASSERT_GE(fd, 0);
+  p.kill();  // untrappable: post_stop kills
+  EXPECT_TRUE(exited(fd));
+  ::close(fd);
+  EXPECT_TRUE(eventually([&] { return p.stopped(); }));
+  EXPECT_EQ(p.exit_reason(), rt::ExitReason::killed);
+}
+
+TEST(ProcessActor, SignalThroughOslAndAbnormalExitFailsTheActor) {
+  auto osl_sys = make_osl();
+  rt::ActorSystem sys{{.workers = 2}};
+  auto p = sys.spawn<rto::ProcessActor>(
+                  rto::ProcessOptions{.system = osl_sys, .principal = "svc", .argv = {"/bin/sleep", "1000"}})
+               .value();
+  auto r = p.ask(rto::SignalProcess{SIGUSR1}, 60s);
+  ASSERT_TRUE(r.has_value());
+  ASSERT_TRUE(r->has_value()) << r->error().to_string();
+  ASSERT_TRUE(eventually([&] { return p.stopped(); }));
+  EXPECT_EQ(p.exit_reason(), rt::ExitReason::error);
+  EXPECT_NE(p.failure_text().find("killed by signal " + std::to_string(SIGUSR1)), std::string::npos)
+      << p.failure_text();
+}
+
+TEST(ProcessActor, ExitCodeZeroIsANormalStop) {
+  auto osl_sys = make_osl();
+  rt::ActorSystem sys{{.workers = 2}};
+  auto p = sys.spawn<rto::ProcessActor>(
+                  rto::ProcessOptions{.system = osl_sys, .principal = "svc", .argv = {"/bin/true"}})
+               .value();
+  ASSERT_TRUE(eventually([&] { return p.stopped(); }));
+  EXPECT_EQ(p.exit_reason(), rt::ExitReason::normal);
+}
+
+TEST(ProcessActor, PolicyDenialIsAnInitFailureWithTheOslError) {
+  auto osl_sys = make_osl();
+  rt::ActorSystem sys{{.workers = 2}};
+  auto spec = rto::process_spec("denied", rt::Restart::permanent,
+                                {.system = osl_sys, .principal = "mallory", .argv = {"/bin/true"}});
+  auto s = rt::start_supervisor(sys, {}, {spec}, 60s);
+  ASSERT_FALSE(s.has_value());
+  EXPECT_EQ(s.error().code, rt::Errc::start_failed);
+  EXPECT_NE(s.error().message.find("child 'denied' failed to start"), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("denied:"), std::string::npos) << s.error().message;
+  EXPECT_EQ(osl_sys->stats().denied, 1u);
+}
+
+}  // namespace
