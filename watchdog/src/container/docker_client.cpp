@@ -90,7 +90,11 @@ std::expected<HttpResponse, Error> DockerClient::request(std::string_view method
                                                          const RequestOptions& opts) const {
   global_init();
   std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
-  if (!curl) return std::unexpected(Error{ErrorCode::failure, "curl_easy_init failed"});
+  if (!curl) {
+    // libcurl is loaded on first use (src/curl_lazy.cpp); NULL here means it could not be.
+    return std::unexpected(Error{ErrorCode::failure, fmt::format("no container engine at {}: libcurl could not be loaded "
+                                                                 "(is libcurl.so.4 installed?)", endpoint())});
+  }
   CURL* c = curl.get();
   Transfer t{&opts, {}, false};
   char errbuf[CURL_ERROR_SIZE] = {};
