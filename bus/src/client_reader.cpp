@@ -153,6 +153,7 @@ void ClientCore::on_disconnect(const Error& why) {
   {
     std::lock_guard w(write_mu);
     std::lock_guard lk(mu);
+    if (closed) return;  // our own close(), not a lost connection
     connected = false;
     ++conn_gen;
     out.clear();

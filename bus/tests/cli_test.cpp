@@ -1,0 +1,235 @@
+// The real airssys-bus binary: serve, sub (line per message, flushed into a
+// pipe; clean exit on SIGTERM), pub, request/reply, stats, exit codes, and a
+// subscriber killed mid-stream not disturbing the broker or other clients.
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string bin() {
+  const char* p = std::getenv("AIRSSYS_BUS_BIN");
+  if (p == nullptr) throw std::runtime_error("AIRSSYS_BUS_BIN is not set (run through ctest)");
+  return p;
+}
+
+struct Proc {
+  pid_t pid = -1;
+  int out = -1;  // child's stdout
+  std::string buf;
+
+  Proc(const Proc&) = delete;
+  Proc& operator=(const Proc&) = delete;
+  explicit Proc(const std::vector<std::string>& args) {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) throw std::runtime_error("pipe2");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+    std::vector<std::string> all{bin()};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const int rc = ::posix_spawn(&pid, all[0].c_str(), &fa, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(p[1]);
+    out = p[0];
+    if (rc != 0) throw std::runtime_error("posix_spawn");
+  }
+  ~Proc() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+    if (out >= 0) ::close(out);
+  }
+  // Reads until `n` lines arrived (or timeout); returns them.
+  std::vector<std::string> lines(std::size_t n, std::chrono::milliseconds timeout = 20s) {
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::count(buf.begin(), buf.end(), '\n') < static_cast<long>(n) && std::chrono::steady_clock::now() < end) {
+      pollfd p{out, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      char tmp[4096];
+      const ssize_t r = ::read(out, tmp, sizeof tmp);
+      if (r <= 0) break;
+      buf.append(tmp, static_cast<std::size_t>(r));
+    }
+    std::vector<std::string> v;
+    std::size_t start = 0, nl;
+    while ((nl = buf.find('\n', start)) != std::string::npos) {
+      v.push_back(buf.substr(start, nl - start));
+      start = nl + 1;
+    }
+    return v;
+  }
+  int wait() {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    pid = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+};
+
+struct Result {
+  int code;
+  std::string out;
+};
+
+Result run(const std::vector<std::string>& args) {
+  Proc p(args);
+  std::string all;
+  char tmp[4096];
+  ssize_t r;
+  while ((r = ::read(p.out, tmp, sizeof tmp)) > 0) all.append(tmp, static_cast<std::size_t>(r));
+  return {p.wait(), all};
+}
+
+struct Env {
+  std::filesystem::path dir;
+  std::string sock;
+  std::unique_ptr<Proc> server;
+  Env() {
+    char tmpl[] = "/tmp/airssys-bus-cli.XXXXXX";
+    dir = ::mkdtemp(tmpl);
+    sock = (dir / "run" / "bus.sock").native();
+    server = std::make_unique<Proc>(std::vector<std::string>{"serve", "--socket", sock});
+    for (int i = 0; i < 2000 && !std::filesystem::exists(sock); ++i) std::this_thread::sleep_for(10ms);
+  }
+  ~Env() {
+    server.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  // Waits until the broker reports `n` subscriptions (so a publish cannot race a sub).
+  void wait_subs(std::size_t n) const {
+    for (int i = 0; i < 2000; ++i) {
+      auto r = run({"stats", "--socket", sock});
+      if (r.code == 0) {
+        std::size_t have = 0;
+        const auto j = nlohmann::json::parse(r.out);
+        for (const auto& c : j["conns"]) have += c["subscriptions"].size();
+        if (have >= n) return;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    FAIL() << "subscriptions never appeared";
+  }
+};
+
+TEST(Cli, SubPrintsEachLineAsItArrivesAndExitsOnSigterm) {
+  Env env;
+  Proc sub({"sub", "greet.>", "--socket", env.sock});
+  env.wait_subs(1);
+  ASSERT_EQ(run({"pub", "greet.a", "hello world", "--socket", env.sock}).code, 0);
+  auto l = sub.lines(1);  // arrives before the next publish: flushed per message into the pipe
+  ASSERT_EQ(l.size(), 1u);
+  EXPECT_EQ(l[0], "greet.a hello world");
+  ASSERT_EQ(run({"pub", "greet.b.c", "2", "--socket", env.sock}).code, 0);
+  l = sub.lines(2);
+  ASSERT_EQ(l.size(), 2u);
+  EXPECT_EQ(l[1], "greet.b.c 2");
+  ::kill(sub.pid, SIGTERM);
+  EXPECT_EQ(sub.wait(), 0);
+}
+
+TEST(Cli, SubCountAndQueueGroup) {
+  Env env;
+  Proc a({"sub", "jobs", "--queue", "w", "--count", "2", "--socket", env.sock});
+  Proc b({"sub", "jobs", "--queue", "w", "--count", "2", "--socket", env.sock});
+  env.wait_subs(2);
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(run({"pub", "jobs", std::to_string(i), "--socket", env.sock}).code, 0);
+  EXPECT_EQ(a.wait(), 0);  // each got exactly two of the four, then exited
+  EXPECT_EQ(b.wait(), 0);
+  EXPECT_EQ(a.lines(2).size() + b.lines(2).size(), 4u);
+}
+
+TEST(Cli, RequestReplyAndTimeout) {
+  Env env;
+  Proc rep({"reply", "svc.time", "noon", "--socket", env.sock});
+  env.wait_subs(1);
+  auto r = run({"request", "svc.time", "what", "--socket", env.sock});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out, "noon\n");
+  EXPECT_EQ(rep.lines(1).at(0), "svc.time what");
+  r = run({"request", "svc.none", "x", "--timeout", "200ms", "--socket", env.sock});
+  EXPECT_EQ(r.code, 3);
+  EXPECT_EQ(run({"request", "svc.none", "x", "--timeout", "soon", "--socket", env.sock}).code, 2);
+}
+
+TEST(Cli, ExitCodes) {
+  Env env;
+  EXPECT_EQ(run({"pub", "a.*", "x", "--socket", env.sock}).code, 2);
+  EXPECT_EQ(run({"sub", "a..b", "--socket", env.sock}).code, 2);
+  EXPECT_EQ(run({"pub"}).code, 2);
+  EXPECT_EQ(run({"pub", "a", "x", "--socket", (env.dir / "nope" / "s.sock").native()}).code, 1);
+  auto s = run({"stats", "--socket", env.sock});
+  ASSERT_EQ(s.code, 0);
+  EXPECT_EQ(nlohmann::json::parse(s.out)["connections"], 1);
+}
+
+TEST(Cli, RefusedUidAndSubjectExitFour) {
+  char tmpl[] = "/tmp/airssys-bus-cli.XXXXXX";
+  const std::filesystem::path dir = ::mkdtemp(tmpl);
+  const std::string sock = (dir / "r" / "s.sock").native();
+  const std::string me = std::to_string(::geteuid());
+  {
+    Proc server({"serve", "--socket", sock, "--allow-uid", std::to_string(::geteuid() + 4242)});
+    for (int i = 0; i < 2000 && !std::filesystem::exists(sock); ++i) std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(run({"pub", "a", "x", "--socket", sock}).code, 4);
+  }
+  {
+    Proc server({"serve", "--socket", sock, "--pub-allow", me + ":ok.>", "--sub-allow", me + ":ok.>"});
+    for (int i = 0; i < 2000; ++i) {
+      if (run({"stats", "--socket", sock}).code == 0) break;
+      std::this_thread::sleep_for(10ms);
+    }
+    EXPECT_EQ(run({"pub", "ok.x", "x", "--socket", sock}).code, 0);
+    EXPECT_EQ(run({"pub", "no.x", "x", "--socket", sock}).code, 4);
+    EXPECT_EQ(run({"sub", "no.x", "--socket", sock}).code, 4);
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
+TEST(Cli, SubscriberKilledMidStream) {
+  Env env;
+  Proc victim({"sub", "stream", "--socket", env.sock});
+  Proc survivor({"sub", "stream", "--socket", env.sock});
+  env.wait_subs(2);
+  std::thread killer([&] {
+    victim.lines(5);
+    ::kill(victim.pid, SIGKILL);
+  });
+  for (int i = 0; i < 200; ++i) ASSERT_EQ(run({"pub", "stream", std::to_string(i), "--socket", env.sock}).code, 0);
+  killer.join();
+  auto l = survivor.lines(200);
+  ASSERT_EQ(l.size(), 200u);  // the survivor got every message, in order
+  EXPECT_EQ(l.back(), "stream 199");
+  EXPECT_EQ(victim.wait(), 128 + SIGKILL);
+  auto s = run({"stats", "--socket", env.sock});
+  ASSERT_EQ(s.code, 0);
+  EXPECT_EQ(nlohmann::json::parse(s.out)["connections"], 2);  // survivor + this stats client
+}
+
+}  // namespace

@@ -1,0 +1,39 @@
+#pragma once
+// Shared pieces of the airssys-bus CLI: exit codes, error mapping, socket
+// default, durations, waiting for SIGINT/SIGTERM.
+
+#include <airssys/bus/error.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace airssys::bus::cli {
+
+// Exit codes (also in --help and docs/bus.md).
+inline constexpr int kOk = 0;
+inline constexpr int kFailure = 1;  // cannot connect, connection lost, I/O error
+inline constexpr int kUsage = 2;    // bad arguments or invalid subject
+inline constexpr int kTimeout = 3;  // request: no reply in time
+inline constexpr int kRefused = 4;  // the broker refused our uid or this subject
+
+inline constexpr const char* kExitCodes =
+    "Exit codes: 0 ok; 1 cannot connect / connection lost / I/O error; 2 usage error or invalid subject; "
+    "3 request timed out; 4 refused by the broker (uid not admitted, or subject not permitted).";
+
+int report(const Error& e);  // prints "airssys-bus: <error>", returns the exit code
+std::string default_socket();
+// "250ms", "2s", "1.5s", "1m", or a bare number of seconds.
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view s);
+
+// Blocks SIGINT and SIGTERM in the calling thread (call before any thread is
+// started, so all threads inherit it); wait_for_stop() then returns when one
+// arrives or when notify_done() is called from any thread.
+void block_stop_signals();
+void wait_for_stop();
+void notify_done();
+
+int run_bench(const std::string& socket, const std::string& scenario, long msgs, long rr_msgs);
+
+}  // namespace airssys::bus::cli

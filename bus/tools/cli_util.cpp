@@ -1,0 +1,81 @@
+#include "cli.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace airssys::bus::cli {
+
+int report(const Error& e) {
+  std::fprintf(stderr, "airssys-bus: %s\n", e.to_string().c_str());
+  switch (e.code) {
+    case Errc::invalid_subject:
+    case Errc::invalid_argument:
+    case Errc::frame_too_large: return kUsage;
+    case Errc::timeout: return kTimeout;
+    case Errc::not_authorized:
+    case Errc::permission_denied: return kRefused;
+    default: return kFailure;
+  }
+}
+
+std::string default_socket() {
+  if (const char* s = std::getenv("AIRSSYS_BUS_SOCKET"); s != nullptr && *s != '\0') return s;
+  if (const char* x = std::getenv("XDG_RUNTIME_DIR"); x != nullptr && *x != '\0')
+    return std::string(x) + "/airssys-bus/bus.sock";
+  if (::geteuid() == 0) return "/run/airssys-bus/bus.sock";
+  return "/tmp/airssys-bus-" + std::to_string(::geteuid()) + "/bus.sock";
+}
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view s) {
+  double scale = 1000.0;
+  if (s.ends_with("ms")) {
+    scale = 1.0;
+    s.remove_suffix(2);
+  } else if (s.ends_with("s")) {
+    s.remove_suffix(1);
+  } else if (s.ends_with("m")) {
+    scale = 60000.0;
+    s.remove_suffix(1);
+  }
+  if (s.empty()) return std::nullopt;
+  const std::string num(s);
+  char* end = nullptr;
+  const double v = std::strtod(num.c_str(), &end);
+  if (end != num.c_str() + num.size() || !(v >= 0) || v * scale > 1e12) return std::nullopt;
+  return std::chrono::milliseconds(static_cast<long long>(v * scale));
+}
+
+namespace {
+int g_sigfd = -1;
+int g_donefd = -1;
+}  // namespace
+
+void block_stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  g_sigfd = ::signalfd(-1, &set, SFD_CLOEXEC);
+  g_donefd = ::eventfd(0, EFD_CLOEXEC);
+  ::signal(SIGPIPE, SIG_IGN);
+}
+
+void wait_for_stop() {
+  pollfd p[2] = {{g_sigfd, POLLIN, 0}, {g_donefd, POLLIN, 0}};
+  while (::poll(p, 2, -1) < 0) {
+  }
+}
+
+void notify_done() {
+  const std::uint64_t one = 1;
+  (void)!::write(g_donefd, &one, sizeof one);
+}
+
+}  // namespace airssys::bus::cli

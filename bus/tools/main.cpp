@@ -1,0 +1,262 @@
+// airssys-bus — command-line front end of airssys::bus: run a broker, publish,
+// subscribe, request, reply, read stats, benchmark. Exit codes in cli.hpp.
+
+#include "cli.hpp"
+
+#include <airssys/bus/broker.hpp>
+#include <airssys/bus/client.hpp>
+#include <airssys/bus/subject.hpp>
+
+#include <atomic>
+#include <charconv>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace bus = airssys::bus;
+namespace cli = airssys::bus::cli;
+
+namespace {
+
+struct Common {
+  std::string socket = cli::default_socket();
+};
+
+std::expected<std::unique_ptr<bus::Client>, bus::Error> connect(const Common& c) {
+  bus::ClientOptions o;
+  o.socket_path = c.socket;
+  o.on_error = [](const bus::Error& e) {
+    if (e.code == bus::Errc::not_connected || e.code == bus::Errc::io)
+      std::fprintf(stderr, "airssys-bus: %s\n", e.to_string().c_str());
+  };
+  return bus::Client::connect(std::move(o));
+}
+
+// "UID:PATTERN"
+std::expected<std::pair<uid_t, std::string>, std::string> parse_grant(const std::string& s) {
+  const auto colon = s.find(':');
+  unsigned long uid = 0;
+  if (colon == std::string::npos ||
+      std::from_chars(s.data(), s.data() + colon, uid).ptr != s.data() + colon || uid > 0xfffffffful)
+    return std::unexpected("expected UID:PATTERN, got '" + s + "'");
+  std::string pat = s.substr(colon + 1);
+  if (auto v = bus::validate_subscribe_subject(pat); !v) return std::unexpected(v.error().message);
+  return std::pair{static_cast<uid_t>(uid), std::move(pat)};
+}
+
+int cmd_serve(const Common& c, const std::vector<uid_t>& uids, const std::vector<gid_t>& gids,
+              const std::vector<std::string>& pub_allow, const std::vector<std::string>& sub_allow,
+              std::size_t max_frame, std::size_t max_conns) {
+  bus::BrokerOptions o;
+  o.socket_path = c.socket;
+  o.allowed_uids = uids;
+  o.allowed_gids = gids;
+  if (max_frame != 0) o.max_frame_bytes = max_frame;
+  if (max_conns != 0) o.max_connections = max_conns;
+  auto perm_for = [&](uid_t uid) -> bus::Permission& {
+    for (auto& p : o.permissions)
+      if (p.uid == uid) return p;
+    o.permissions.push_back({uid, {}, {}});
+    return o.permissions.back();
+  };
+  for (const auto* list : {&pub_allow, &sub_allow}) {
+    for (const std::string& g : *list) {
+      auto p = parse_grant(g);
+      if (!p) {
+        std::fprintf(stderr, "airssys-bus: %s\n", p.error().c_str());
+        return cli::kUsage;
+      }
+      auto& perm = perm_for(p->first);
+      (list == &pub_allow ? perm.publish : perm.subscribe).push_back(p->second);
+    }
+  }
+  cli::block_stop_signals();
+  auto b = bus::Broker::start(std::move(o));
+  if (!b) return cli::report(b.error());
+  std::fprintf(stderr, "airssys-bus: serving on %s\n", (*b)->socket_path().c_str());
+  cli::wait_for_stop();
+  (*b)->stop();
+  return cli::kOk;
+}
+
+int cmd_pub(const Common& c, const std::string& subject, const std::string& data, const std::string& reply_to,
+            const std::string& cid, const std::string& ctype) {
+  if (auto v = bus::validate_publish_subject(subject); !v) return cli::report(v.error());
+  auto client = connect(c);
+  if (!client) return cli::report(client.error());
+  bus::PublishOptions po{reply_to, cid, ctype};
+  if (auto r = (*client)->publish(subject, data, po); !r) return cli::report(r.error());
+  if (auto f = (*client)->flush(); !f) return cli::report(f.error());
+  return cli::kOk;
+}
+
+// Prints "SUBJECT DATA" per message, flushed at once (also into a pipe).
+// With `reply_data`, answers each message that has a reply inbox.
+int cmd_sub(const Common& c, const std::string& subject, const std::string& queue, long count,
+            const std::string& policy, std::uint32_t max_msgs, std::uint64_t max_bytes,
+            const std::optional<std::string>& reply_data) {
+  if (auto v = bus::validate_subscribe_subject(subject); !v) return cli::report(v.error());
+  bus::SubscribeOptions so;
+  so.queue = queue;
+  const auto pol = bus::parse_policy(policy);
+  if (!pol) {
+    std::fprintf(stderr, "airssys-bus: unknown policy '%s' (drop-newest, drop-oldest, disconnect)\n", policy.c_str());
+    return cli::kUsage;
+  }
+  so.policy = *pol;
+  so.max_msgs = max_msgs;
+  so.max_bytes = max_bytes;
+  cli::block_stop_signals();
+  auto client = connect(c);
+  if (!client) return cli::report(client.error());
+  bus::Client* cl = client->get();
+  std::atomic<long> seen{0};
+  std::atomic<bool> out_failed{false};
+  auto s = cl->subscribe(
+      subject,
+      [&](const bus::MessageView& m) {
+        if (count > 0 && seen.load() >= count) return;
+        if (reply_data && !m.reply_to.empty()) {
+          bus::PublishOptions po;
+          po.correlation_id = m.correlation_id;
+          (void)cl->publish(m.reply_to, *reply_data, po);
+        }
+        std::string line;
+        line.reserve(m.subject.size() + m.payload.size() + 2);
+        line.append(m.subject).append(" ").append(m.payload).append("\n");
+        if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size() || std::fflush(stdout) != 0) {
+          out_failed = true;
+          cli::notify_done();
+          return;
+        }
+        if (++seen == count) cli::notify_done();
+      },
+      so);
+  if (!s) return cli::report(s.error());
+  if (auto f = cl->flush(); !f) return cli::report(f.error());
+  cli::wait_for_stop();
+  s->unsubscribe();
+  if (reply_data) (void)cl->flush();  // the last reply leaves before we exit
+  return out_failed ? cli::kFailure : cli::kOk;
+}
+
+int cmd_request(const Common& c, const std::string& subject, const std::string& data, const std::string& timeout) {
+  const auto t = cli::parse_duration(timeout);
+  if (!t) {
+    std::fprintf(stderr, "airssys-bus: invalid --timeout '%s' (e.g. 500ms, 2s, 1m)\n", timeout.c_str());
+    return cli::kUsage;
+  }
+  if (auto v = bus::validate_publish_subject(subject); !v) return cli::report(v.error());
+  auto client = connect(c);
+  if (!client) return cli::report(client.error());
+  auto r = (*client)->request(subject, data, *t);
+  if (!r) {
+    // A refused publish arrives as an error frame; report it rather than a timeout.
+    if (auto f = (*client)->flush(std::chrono::seconds(1)); !f && f.error().code == bus::Errc::permission_denied)
+      return cli::report(f.error());
+    return cli::report(r.error());
+  }
+  r->payload += '\n';
+  std::fwrite(r->payload.data(), 1, r->payload.size(), stdout);
+  return std::fflush(stdout) == 0 ? cli::kOk : cli::kFailure;
+}
+
+int cmd_stats(const Common& c) {
+  auto client = connect(c);
+  if (!client) return cli::report(client.error());
+  auto s = (*client)->stats();
+  if (!s) return cli::report(s.error());
+  *s += '\n';
+  std::fwrite(s->data(), 1, s->size(), stdout);
+  return std::fflush(stdout) == 0 ? cli::kOk : cli::kFailure;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"airssys-bus: local pub/sub over Unix sockets with an embeddable broker"};
+  app.footer(cli::kExitCodes);
+  app.require_subcommand(1);
+  Common common;
+  const std::string socket_help = "broker socket (default: $AIRSSYS_BUS_SOCKET, else " + cli::default_socket() + ")";
+
+  auto* serve = app.add_subcommand("serve", "run a broker until SIGINT/SIGTERM");
+  std::vector<uid_t> uids;
+  std::vector<gid_t> gids;
+  std::vector<std::string> pub_allow, sub_allow;
+  std::size_t max_frame = 0, max_conns = 0;
+  serve->add_option("--allow-uid", uids, "admit this uid (repeatable; default: own uid and root)");
+  serve->add_option("--allow-gid", gids, "admit this gid (repeatable)");
+  serve->add_option("--pub-allow", pub_allow, "UID:PATTERN: restrict UID to publishing to PATTERN (repeatable)");
+  serve->add_option("--sub-allow", sub_allow, "UID:PATTERN: restrict UID to subscribing within PATTERN (repeatable)");
+  serve->add_option("--max-frame", max_frame, "maximum frame size in bytes (default 1 MiB)");
+  serve->add_option("--max-connections", max_conns, "maximum concurrent connections (default 4096)");
+
+  std::string subject, data, queue, reply_to, cid, ctype, timeout = "5s", policy = "drop-newest";
+  long count = 0;
+  std::uint32_t max_msgs = 0;
+  std::uint64_t max_bytes = 0;
+
+  auto* pub = app.add_subcommand("pub", "publish DATA to SUBJECT");
+  pub->add_option("SUBJECT", subject, "literal subject")->required();
+  pub->add_option("DATA", data, "payload")->required();
+  pub->add_option("--reply-to", reply_to, "reply subject");
+  pub->add_option("--correlation-id", cid, "correlation id header");
+  pub->add_option("--content-type", ctype, "content type header");
+
+  auto add_sub_opts = [&](CLI::App* a) {
+    a->add_option("--queue", queue, "join queue group GROUP (each message to one member)");
+    a->add_option("--count", count, "exit after N messages")->check(CLI::PositiveNumber);
+    a->add_option("--policy", policy, "when the broker-side queue is full: drop-newest, drop-oldest, disconnect");
+    a->add_option("--max-msgs", max_msgs, "broker-side queue bound in messages (default 65536)");
+    a->add_option("--max-bytes", max_bytes, "broker-side queue bound in bytes (default 8 MiB)");
+  };
+  auto* sub = app.add_subcommand("sub", "print 'SUBJECT DATA' per message on SUBJECT (wildcards allowed)");
+  sub->add_option("SUBJECT", subject, "subject or pattern")->required();
+  add_sub_opts(sub);
+
+  auto* request = app.add_subcommand("request", "send DATA to SUBJECT and print the first reply");
+  request->add_option("SUBJECT", subject, "literal subject")->required();
+  request->add_option("DATA", data, "payload")->required();
+  request->add_option("--timeout", timeout, "how long to wait (e.g. 500ms, 2s; default 5s)");
+
+  auto* reply = app.add_subcommand("reply", "answer each request on SUBJECT with DATA (prints requests like sub)");
+  reply->add_option("SUBJECT", subject, "subject or pattern")->required();
+  reply->add_option("DATA", data, "reply payload")->required();
+  add_sub_opts(reply);
+
+  auto* stats = app.add_subcommand("stats", "print the broker's per-connection and per-subscription counters (JSON)");
+
+  auto* bench = app.add_subcommand("bench", "benchmarks with 16-byte payloads; one JSON line per scenario");
+  std::string scenario = "all";
+  long msgs = 5'000'000, rr_msgs = 20'000;
+  bool use_socket = false;
+  bench->add_option("--scenario", scenario, "all, pub, 1to1, 1to5, rr")
+      ->check(CLI::IsMember({"all", "pub", "1to1", "1to5", "rr"}));
+  bench->add_option("--msgs", msgs, "messages per throughput scenario (default 5000000, as natsbench)")
+      ->check(CLI::PositiveNumber);
+  bench->add_option("--rr-msgs", rr_msgs, "timed requests (default 20000, after 1000 warm-up)")
+      ->check(CLI::PositiveNumber);
+
+  for (auto* a : {serve, pub, sub, request, reply, stats}) a->add_option("--socket", common.socket, socket_help);
+  bench->add_option("--socket", common.socket, "use the broker on this socket (default: an embedded broker)")
+      ->each([&](const std::string&) { use_socket = true; });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);  // prints help or the error
+    return rc == 0 ? cli::kOk : cli::kUsage;
+  }
+
+  if (*serve) return cmd_serve(common, uids, gids, pub_allow, sub_allow, max_frame, max_conns);
+  if (*pub) return cmd_pub(common, subject, data, reply_to, cid, ctype);
+  if (*sub) return cmd_sub(common, subject, queue, count, policy, max_msgs, max_bytes, std::nullopt);
+  if (*reply) return cmd_sub(common, subject, queue, count, policy, max_msgs, max_bytes, data);
+  if (*request) return cmd_request(common, subject, data, timeout);
+  if (*stats) return cmd_stats(common);
+  if (*bench) return cli::run_bench(use_socket ? common.socket : std::string(), scenario, msgs, rr_msgs);
+  return cli::kUsage;
+}
