@@ -95,6 +95,48 @@ TEST(Broker, DeliversToEachSubscriberOfATopic) {
   EXPECT_EQ(broker.subscribers("t"), 0u);  // pruned
 }
 
+// NATS semantics: '*' one token, '>' one or more trailing tokens.
+TEST(Broker, WildcardsFollowNatsSemantics) {
+  namespace d = rt::detail;
+  EXPECT_TRUE(d::subject_matches("a.*", "a.b"));
+  EXPECT_FALSE(d::subject_matches("a.*", "a.b.c"));
+  EXPECT_FALSE(d::subject_matches("a.*", "a"));
+  EXPECT_TRUE(d::subject_matches("a.>", "a.b"));
+  EXPECT_TRUE(d::subject_matches("a.>", "a.b.c"));
+  EXPECT_FALSE(d::subject_matches("a.>", "a"));
+  EXPECT_TRUE(d::subject_matches("*.b.>", "x.b.y.z"));
+  EXPECT_FALSE(d::subject_matches("*.b.>", "x.c.y"));
+  EXPECT_TRUE(d::subject_matches(">", "a"));
+  EXPECT_TRUE(d::subject_matches("*", "a"));
+  EXPECT_FALSE(d::subject_matches("*", "a.b"));
+  EXPECT_TRUE(d::subject_matches("a.b", "a.b"));
+  EXPECT_FALSE(d::subject_matches("a.b", "a.bc"));
+  for (const char* bad : {"", ".", "a.", ".a", "a..b", "a.>.b", "a*", "b>", "a.*x", "a b"})
+    EXPECT_EQ(d::classify_subject(bad), d::SubjectKind::invalid) << bad;
+  EXPECT_EQ(d::classify_subject("a.*.>"), d::SubjectKind::wildcard);
+  EXPECT_EQ(d::classify_subject("a.b-c.d_e"), d::SubjectKind::literal);
+
+  rt::ActorSystem sys{{.deterministic = true}};
+  rt::Broker<Note> broker;
+  auto one = sys.spawn<Box>().value();
+  auto all = sys.spawn<Box>().value();
+  auto exact = sys.spawn<Box>().value();
+  ASSERT_TRUE(broker.subscribe("prices.*", one).has_value());
+  ASSERT_TRUE(broker.subscribe("prices.>", all).has_value());
+  ASSERT_TRUE(broker.subscribe("prices.eur", exact).has_value());
+  EXPECT_EQ(broker.subscribe("prices..eur", exact).error().code, rt::Errc::invalid_argument);
+  EXPECT_EQ(broker.publish("prices.eur", Note{1}).delivered, 3u);
+  EXPECT_EQ(broker.publish("prices.eur.usd", Note{2}).delivered, 1u);  // only '>'
+  EXPECT_EQ(broker.publish("prices", Note{3}).delivered, 0u);
+  EXPECT_EQ(broker.publish("prices.*", Note{4}).delivered, 0u);  // a wildcard is not a published subject
+  broker.unsubscribe("prices.>", all);
+  EXPECT_EQ(broker.publish("prices.gbp", Note{5}).delivered, 1u);
+  sys.run_until_idle();
+  EXPECT_EQ(count(one), 2);
+  EXPECT_EQ(count(all), 2);
+  EXPECT_EQ(count(exact), 1);
+}
+
 TEST(Router, RoundRobinSpreadsEvenly) {
   rt::ActorSystem sys{{.deterministic = true}};
   auto pool = rt::make_pool<Box>(sys, 4, rt::Routing::round_robin, {}).value();

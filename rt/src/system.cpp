@@ -40,9 +40,9 @@ std::uint64_t Timers::add(std::chrono::nanoseconds delay, std::move_only_functio
                           std::chrono::nanoseconds period) {
   std::lock_guard lk(m_);
   if (stopping_) return 0;
-  if (!thread_.joinable()) thread_ = std::thread([this] { loop(); });
+  if (!virtual_ && !thread_.joinable()) thread_ = std::thread([this] { loop(); });
   std::uint64_t id = next_id_++;
-  auto due = Clock::now() + delay;
+  auto due = (virtual_ ? vnow_ : Clock::now()) + delay;
   by_time_.emplace(std::pair{due, id}, Entry{std::move(fn), period});
   by_id_.emplace(id, due);
   cv_.notify_one();
@@ -68,6 +68,31 @@ void Timers::stop() noexcept {
   std::lock_guard lk(m_);
   by_time_.clear();  // releases captured refs and reply slots
   by_id_.clear();
+}
+
+std::size_t Timers::advance(std::chrono::nanoseconds d) {
+  std::lock_guard lk(m_);
+  if (!virtual_) return 0;
+  const auto target = vnow_ + d;
+  std::size_t n = 0;
+  while (!stopping_ && !by_time_.empty() && by_time_.begin()->first.first <= target) {
+    auto node = by_time_.extract(by_time_.begin());
+    const std::uint64_t id = node.key().second;
+    vnow_ = node.key().first;
+    Entry& e = node.mapped();
+    e.fn();  // under the lock, as on the timer thread
+    ++n;
+    if (e.period.count() > 0) {
+      auto due = node.key().first + e.period;
+      node.key() = {due, id};
+      by_id_[id] = due;
+      by_time_.insert(std::move(node));
+    } else {
+      by_id_.erase(id);
+    }
+  }
+  vnow_ = target;
+  return n;
 }
 
 void Timers::loop() {
@@ -104,6 +129,7 @@ void Timers::loop() {
 SystemCore::SystemCore(ActorSystem* o, const SystemConfig& c) : owner(o), cfg(c) {
   if (cfg.deterministic) {
     exec_ = make_manual_executor();
+    if (cfg.virtual_time) timers.set_virtual();
   } else {
     unsigned n = cfg.workers != 0 ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
     exec_ = make_thread_pool(n);
@@ -247,6 +273,7 @@ ActorSystem::ActorSystem(SystemConfig cfg) : core_(std::make_unique<detail::Syst
 ActorSystem::~ActorSystem() { (void)shutdown(); }
 std::expected<void, Error> ActorSystem::shutdown() noexcept { return core_->shutdown(); }
 std::size_t ActorSystem::run_until_idle(std::size_t max_steps) { return core_->run_until_idle(max_steps); }
+std::size_t ActorSystem::advance_time(std::chrono::nanoseconds d) { return core_->timers.advance(d); }
 SystemStats ActorSystem::stats() const noexcept { return core_->stats(); }
 HealthSnapshot ActorSystem::health() const { return core_->health(); }
 Registry& ActorSystem::registry() noexcept { return core_->registry; }

@@ -27,6 +27,11 @@ class Timers {
                     std::chrono::nanoseconds period);
   bool cancel(std::uint64_t id) noexcept;
   void stop() noexcept;
+  // Virtual time (deterministic systems with SystemConfig::virtual_time): no
+  // thread; time moves only in advance(), which runs the callbacks that fall
+  // due, in due order, on the calling thread. Returns how many ran.
+  void set_virtual() noexcept { virtual_ = true; }
+  std::size_t advance(std::chrono::nanoseconds d);
   ~Timers() { stop(); }
 
  private:
@@ -43,6 +48,8 @@ class Timers {
   std::unordered_map<std::uint64_t, Clock::time_point> by_id_;
   std::uint64_t next_id_ = 1;
   bool stopping_ = false;
+  bool virtual_ = false;
+  Clock::time_point vnow_{};  // virtual mode: the current virtual time
   std::thread thread_;
 };
 

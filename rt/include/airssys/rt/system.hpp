@@ -8,7 +8,9 @@
 //
 // Deterministic mode (SystemConfig::deterministic) runs no worker threads:
 // messages are processed only inside run_until_idle(), on the calling
-// thread, in FIFO scheduling order. Use it for message-passing tests.
+// thread, in FIFO scheduling order. Use it for message-passing tests; with
+// virtual_time, timers (send_after, schedule, ask timeouts, supervisor
+// backoff and shutdown timeouts) fire only in advance_time().
 //
 // Thread-safety: every member function is thread-safe except
 // run_until_idle(), which one thread at a time may call (deterministic mode only).
@@ -31,6 +33,7 @@ namespace airssys::rt {
 struct SystemConfig {
   unsigned workers = 0;             // 0: std::thread::hardware_concurrency()
   bool deterministic = false;       // no threads; drive with run_until_idle()
+  bool virtual_time = false;        // deterministic only: timers wait for advance_time(), not the clock
   std::uint32_t batch = 64;         // default messages per activation
   std::chrono::milliseconds shutdown_timeout{5000};
 };
@@ -97,6 +100,12 @@ class ActorSystem {
   // Deterministic mode only: process until no actor has work (or max_steps
   // activations); returns the number of activations.
   std::size_t run_until_idle(std::size_t max_steps = 10'000'000);
+  // Deterministic mode with virtual_time only: moves the timers' clock
+  // forward by d, running every timer that falls due (in due order; a
+  // periodic one as often as it falls due) on the calling thread. Timer
+  // callbacks only enqueue messages: call run_until_idle() to process them.
+  // Returns the number of timer callbacks run (0 without virtual_time).
+  std::size_t advance_time(std::chrono::nanoseconds d);
 
   [[nodiscard]] SystemStats stats() const noexcept;
   // Counters of every live actor (takes each live-list shard lock briefly).
