@@ -202,7 +202,7 @@ TEST_F(Container, StartedLimitedStoppedAtItsDeadlineAndRemoved) {
   // status: running, with the engine's view.
   auto st = status_json(d.path, reg, "c1");
   ASSERT_TRUE(st && !st->is_discarded());
-  if ((*st)["state"] == "running") {  // it may already have met its deadline on a slow machine
+  if ((*st)["container"]["state"] == "running") {  // it may already have met its deadline on a slow machine
     EXPECT_EQ((*st)["containment"]["kind"], "container");
     EXPECT_EQ((*st)["container"]["name"], "task-c1");
     EXPECT_EQ((*st)["container"]["pids_limit"], 32);
@@ -242,6 +242,15 @@ TEST_F(Container, KillStopsAndRemoves) {
   auto in = inspect("task-k1");
   ASSERT_TRUE(in);
   EXPECT_EQ((*in)["State"]["Status"], "running");
+  // status and rehydrate while it runs (no deadline: nothing races them).
+  const auto text = wd({"status", "k1"}).out;
+  EXPECT_NE(text.find("container:   task-k1 ("), std::string::npos) << text;
+  EXPECT_NE(text.find("engine: running"), std::string::npos) << text;
+  EXPECT_NE(text.find("processes:   1 alive"), std::string::npos) << text;
+  const auto summary = wd({"rehydrate", "--json"}).out;
+  auto rj = nlohmann::json::parse(summary, nullptr, false);
+  ASSERT_TRUE(rj.is_object() && rj["live"].size() == 1) << summary;
+  EXPECT_EQ(rj["live"][0]["processes_alive"], 1) << summary;
   r = wd({"kill", "k1", "--grace", "1s"});
   EXPECT_EQ(r.rc, 0) << r.err;
   EXPECT_NE(r.out.find("stopped and removed"), std::string::npos) << r.out;

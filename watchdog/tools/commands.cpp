@@ -326,7 +326,9 @@ int cmd_rehydrate(const wd::Registry& reg, bool as_json) {
       ++ended;
       continue;
     }
-    const auto alive = wd::collect_processes(wd::task_processes(t)).size();
+    // A container task's processes are the engine's to count (container.hpp).
+    const auto alive = wd::is_container_task(t) ? std::size_t{wd::container_task_running(t).value_or(false)}
+                                                : wd::collect_processes(wd::task_processes(t)).size();
     json j;
     j["id"] = id;
     j["state"] = effective_state(t, alive);
