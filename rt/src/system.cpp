@@ -76,20 +76,9 @@ std::size_t Timers::advance(std::chrono::nanoseconds d) {
   const auto target = vnow_ + d;
   std::size_t n = 0;
   while (!stopping_ && !by_time_.empty() && by_time_.begin()->first.first <= target) {
-    auto node = by_time_.extract(by_time_.begin());
-    const std::uint64_t id = node.key().second;
-    vnow_ = node.key().first;
-    Entry& e = node.mapped();
-    e.fn();  // under the lock, as on the timer thread
+    vnow_ = by_time_.begin()->first.first;
+    fire_first();
     ++n;
-    if (e.period.count() > 0) {
-      auto due = node.key().first + e.period;
-      node.key() = {due, id};
-      by_id_[id] = due;
-      by_time_.insert(std::move(node));
-    } else {
-      by_id_.erase(id);
-    }
   }
   vnow_ = target;
   return n;
@@ -103,24 +92,29 @@ void Timers::loop() {
       cv_.wait(lk);
       continue;
     }
-    auto it = by_time_.begin();
-    if (it->first.first > Clock::now()) {
-      const auto due = it->first.first;  // a copy: cancel() may erase the node while we wait
+    if (by_time_.begin()->first.first > Clock::now()) {
+      const auto due = by_time_.begin()->first.first;  // a copy: cancel() may erase the node while we wait
       cv_.wait_until(lk, due);
       continue;
     }
-    auto node = by_time_.extract(it);
-    const std::uint64_t id = node.key().second;
-    Entry& e = node.mapped();
-    e.fn();  // under the lock: see the class comment
-    if (e.period.count() > 0) {
-      auto due = node.key().first + e.period;
-      node.key() = {due, id};
-      by_id_[id] = due;
-      by_time_.insert(std::move(node));
-    } else {
-      by_id_.erase(id);
-    }
+    fire_first();
+  }
+}
+
+// Runs the earliest timer (under m_: see the class comment) and re-arms it
+// if it is periodic.
+void Timers::fire_first() {
+  auto node = by_time_.extract(by_time_.begin());
+  const std::uint64_t id = node.key().second;
+  Entry& e = node.mapped();
+  e.fn();
+  if (e.period.count() > 0) {
+    auto due = node.key().first + e.period;
+    node.key() = {due, id};
+    by_id_[id] = due;
+    by_time_.insert(std::move(node));
+  } else {
+    by_id_.erase(id);
   }
 }
 

@@ -41,6 +41,7 @@ class Timers {
     std::chrono::nanoseconds period{0};
   };
   void loop();
+  void fire_first();  // caller holds m_; by_time_ not empty
 
   std::mutex m_;
   std::condition_variable cv_;
