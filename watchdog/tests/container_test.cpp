@@ -70,7 +70,27 @@ struct Podman {
             "--cgroup-manager", "cgroupfs",       "--events-backend",  "file"};
   }
 
+  // podman's cgroupfs manager makes <controller mount>/libpod_parent (with
+  // a conmon child) in every hierarchy and leaves them; those that were not
+  // there before the test are removed after it (rmdir: only if empty).
+  std::vector<fs::path> new_cgroups;
+
+  static std::vector<fs::path> libpod_cgroups() {
+    std::vector<fs::path> out;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator("/sys/fs/cgroup", ec)) {
+      if (fs::is_directory(e.path() / "libpod_parent", ec)) out.push_back(e.path() / "libpod_parent");
+    }
+    return out;
+  }
+
   void setup() {
+    const auto before = libpod_cgroups();
+    find_new_cgroups = [this, before] {
+      for (const auto& p : libpod_cgroups()) {
+        if (std::find(before.begin(), before.end(), p) == before.end()) new_cgroups.push_back(p);
+      }
+    };
     const char* payload = std::getenv("TW_PAYLOAD");
     if (payload == nullptr || bin().empty()) {
       problem = "TW_PAYLOAD / TASK_WATCHDOG_BIN not set (run through ctest)";
@@ -123,7 +143,13 @@ struct Podman {
     for (auto it = mounts.rbegin(); it != mounts.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
     std::error_code ec;
     fs::remove_all(dir, ec);
+    if (find_new_cgroups) find_new_cgroups();
+    for (const auto& p : new_cgroups) {
+      ::rmdir((p / "conmon").c_str());
+      ::rmdir(p.c_str());
+    }
   }
+  std::function<void()> find_new_cgroups;
 
   std::vector<std::string> env() const {
     return {"DOCKER_HOST=unix://" + socket.string(), "TASK_WATCHDOG_CONTAINER_NETWORK=none"};
