@@ -72,7 +72,7 @@ struct TaskRecord {
   std::optional<std::int64_t> ended_ms;
   std::string error;  // failed: why; killed: by whom
   std::optional<std::int64_t> leftover_processes;  // killed after the main process ended
-  nlohmann::json extra = nlohmann::json::object();  // unknown keys, kept as read
+  nlohmann::json extra;  // unknown keys, kept as read (null when there are none: no allocation per record)
 };
 
 struct RegistryData {
