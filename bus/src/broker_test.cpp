@@ -11,10 +11,13 @@
 #include <nlohmann/json.hpp>
 
 #include <sys/fsuid.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <atomic>
+#include <cstring>
 #include <map>
 #include <mutex>
 
@@ -260,19 +263,24 @@ TEST(Broker, RefusesOtherUidByPeerCredentials) {
   detail::Frame f;
   f.op = detail::Op::ping;
   detail::encode_frame(ping, f);
+  // Everything the child needs is prepared here: after fork() in a threaded
+  // process the child may only make async-signal-safe calls (no malloc).
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
   const std::string path = d.sock().native();
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   const pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     if (::setresuid(65534, 65534, 0) != 0) ::_exit(10);
     ::setfsuid(0);
-    auto fd = detail::connect_unix(path);
-    if (!fd) ::_exit(11);
-    if (::write(fd->get(), ping.data(), ping.size()) != static_cast<ssize_t>(ping.size())) ::_exit(12);
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) ::_exit(11);
+    if (::write(fd, ping.data(), ping.size()) != static_cast<ssize_t>(ping.size())) ::_exit(12);
     char buf[512];
     std::size_t have = 0;
     while (have < sizeof buf) {
-      const ssize_t n = ::read(fd->get(), buf + have, sizeof buf - have);
+      const ssize_t n = ::read(fd, buf + have, sizeof buf - have);
       if (n <= 0) break;
       have += static_cast<std::size_t>(n);
     }

@@ -197,8 +197,9 @@ std::expected<UniqueFd, Error> ClientCore::dial() {
   Frame ping;
   ping.op = Op::ping;
   encode_frame(b, ping);
-  if (!write_all(fd->get(), b.data(), b.size()))
-    return std::unexpected(Error::make(Errc::not_connected, "the broker closed the connection during the handshake"));
+  // A broker that refuses us sends ERR and closes at once, so this write may
+  // fail (EPIPE) while the ERR still waits to be read: read either way.
+  (void)write_all(fd->get(), b.data(), b.size());
   FrameDecoder dec(opt.max_frame_bytes);
   const auto deadline = std::chrono::steady_clock::now() + opt.handshake_timeout;
   while (true) {
@@ -309,7 +310,9 @@ std::expected<std::uint64_t, Error> ClientCore::add_sub(std::string_view pattern
 
 void ClientCore::remove_sub(std::uint64_t sid) {
   std::lock_guard lk(mu);
-  if (subs.erase(sid) == 0 || !connected) return;
+  if (subs.erase(sid) == 0) return;
+  subs_gen.fetch_add(1, std::memory_order_release);
+  if (!connected) return;
   Frame f;
   f.op = Op::unsub;
   f.sid = sid;

@@ -8,6 +8,7 @@
 
 #include <airssys/bus/client.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -78,6 +79,14 @@ class ClientCore {
   std::uint64_t inbox_sid = 0, next_req = 1;
   std::unordered_map<std::uint64_t, std::optional<Message>> requests;
   std::condition_variable cv_flush, cv_reply, cv_state;
+  // Bumped (under mu) whenever a subscription is removed, so the reader can
+  // reuse its last handler lookup without taking mu per message.
+  std::atomic<std::uint64_t> subs_gen{0};
+
+  // Reader thread only: the last MSG target.
+  std::uint64_t cached_sid = 0, cached_gen = 0;
+  std::shared_ptr<Handler> cached_handler;
+  std::shared_ptr<PullQueue> cached_pull;
 
   std::mutex write_mu;
   ByteBuffer spare;  // under write_mu

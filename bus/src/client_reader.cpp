@@ -80,9 +80,9 @@ void ClientCore::reader_loop() {
 void ClientCore::dispatch(const Frame& f) {
   switch (f.op) {
     case Op::msg: {
-      std::shared_ptr<Handler> handler;
-      std::shared_ptr<PullQueue> pull;
-      {
+      // Hot path: the same subscription as the last message and none removed
+      // since: no lock, no reference counting.
+      if (f.sid != cached_sid || cached_gen != subs_gen.load(std::memory_order_acquire)) {
         std::lock_guard lk(mu);
         if (f.sid == inbox_sid && inbox_sid != 0) {
           std::uint64_t id = 0;
@@ -97,9 +97,13 @@ void ClientCore::dispatch(const Frame& f) {
         }
         const auto it = subs.find(f.sid);
         if (it == subs.end()) return;  // unsubscribed meanwhile
-        handler = it->second.handler;
-        pull = it->second.pull;
+        cached_sid = f.sid;
+        cached_gen = subs_gen.load(std::memory_order_relaxed);
+        cached_handler = it->second.handler;
+        cached_pull = it->second.pull;
       }
+      Handler* const handler = cached_handler.get();  // kept alive by the cache
+      PullQueue* const pull = cached_pull.get();
       const MessageView v{f.subject, f.reply_to, f.payload, f.correlation_id, f.content_type};
       if (handler) {
         try {
@@ -139,7 +143,7 @@ void ClientCore::dispatch(const Frame& f) {
       {
         std::lock_guard lk(mu);
         if (!first_err) first_err = e;
-        if (f.sid != 0) subs.erase(f.sid);  // the broker refused this subscription
+        if (f.sid != 0 && subs.erase(f.sid) > 0) subs_gen.fetch_add(1, std::memory_order_release);  // refused SUB
       }
       report(e);
       return;
