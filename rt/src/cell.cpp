@@ -338,12 +338,15 @@ void CellBase::handle_failure(std::exception_ptr ep) noexcept {
 
 void CellBase::note_failure(const std::exception_ptr& ep) noexcept {
   try {
-    std::string what = describe(ep);
-    CellExt* x = ext();
-    std::lock_guard lk(x->m);
-    x->failure = std::move(what);
+    set_failure_text(describe(ep));
   } catch (...) {  // NOLINT: out of memory while recording a failure text; the exit reason still says error
   }
+}
+
+void CellBase::set_failure_text(std::string what) noexcept {
+  CellExt* x = ext();
+  std::lock_guard lk(x->m);
+  x->failure = std::move(what);
 }
 
 std::string CellBase::failure_text() noexcept {

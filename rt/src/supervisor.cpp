@@ -376,7 +376,13 @@ void Supervisor::advance() {
   if (op_->kind == Op::Kind::give_up) {
     const ExitReason r = op_->exit_reason;
     op_.reset();
-    stop(r);  // post_stop reports a failed start
+    // post_stop reports a failed start; the reason also reaches our parent
+    // (its start error then names the child that failed down here).
+    if (!start_error_.empty() && r == ExitReason::error) {
+      fail(start_error_);
+    } else {
+      stop(r);
+    }
     return;
   }
   if (op_->delay.count() > 0) {

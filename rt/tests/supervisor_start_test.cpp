@@ -104,7 +104,9 @@ TEST(SupervisorStart, InitFailureInANestedSupervisorFailsTheParentStart) {
                                 60s);
   ASSERT_FALSE(s.has_value());
   EXPECT_EQ(s.error().code, rt::Errc::start_failed);
-  EXPECT_NE(s.error().message.find("child 'mid' failed to start"), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("child 'mid' failed to start: error: child 'x' failed to start: error: cannot open x"),
+            std::string::npos)
+      << s.error().message;
   EXPECT_EQ(p.count("begin:c"), 0);
   EXPECT_TRUE(eventually([&] { return sys.stats().live_actors == 0; }));
 }

@@ -25,6 +25,7 @@
 #include <airssys/rt/signals.hpp>
 #include <chrono>
 #include <optional>
+#include <string>
 #include <tuple>
 #include <type_traits>
 #include <variant>
@@ -105,6 +106,13 @@ class ActorBase {
   }
   // Terminate after the current handler returns.
   void stop(ExitReason r = ExitReason::normal) noexcept { cell_->request_stop(r); }
+  // Terminate with ExitReason::error after the current handler returns, with
+  // `what` as the failure text (AnyRef::failure_text()), as if a handler had
+  // thrown it; for failures an actor detects without an exception.
+  void fail(std::string what) noexcept {
+    cell_->set_failure_text(std::move(what));
+    cell_->request_stop(ExitReason::error);
+  }
   void trap_exit(bool on) noexcept { cell_->set_trap_exit(on); }
   void link(const AnyRef& other) noexcept {
     if (other.valid()) detail::CellBase::link(*cell_, *other.cell());

@@ -70,6 +70,8 @@ class CellBase : public RunHook {
   // The what() of the last failure that terminated the actor (pre_start or
   // an escalated handler exception); empty if none. Thread-safe.
   [[nodiscard]] std::string failure_text() noexcept;
+  // Consumer side: record why the actor is about to fail (failure_text()).
+  void set_failure_text(std::string what) noexcept;
 
   // Thread-safe; takes ownership of e whatever the outcome.
   [[nodiscard]] std::expected<void, Error> enqueue(std::unique_ptr<Envelope> e) noexcept;
