@@ -188,6 +188,10 @@ void Broker::Impl::accept_all() {
       (void)!::send(fd.get(), b.data(), b.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       continue;
     }
+    // A larger kernel send buffer (best effort; capped by net.core.wmem_max)
+    // lets bursts go out without parking them in subscription queues.
+    const int sndbuf = 1 << 20;
+    (void)::setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     auto c = std::make_unique<Conn>(opt.max_frame_bytes);
     c->id = next_id++;
     c->cred = cred;

@@ -21,7 +21,7 @@ using detail::Sub;
 namespace {
 constexpr std::size_t kRouteCacheMax = 8192;
 constexpr std::size_t kPermCacheMax = 1024;
-constexpr std::size_t kBacklogBatch = 64;        // frames moved per sub before rotating
+constexpr std::size_t kBacklogBatch = 4096;      // frames moved per sub before rotating
 constexpr std::size_t kControlSlack = 4u << 20;  // control replies a non-reader may pile up
 constexpr std::string_view kInbox = "_INBOX.";
 }  // namespace
@@ -157,15 +157,17 @@ void Broker::Impl::refill(Conn& c) {
   while (c.out.size() < opt.out_high_water && !c.backlog.empty()) {
     Sub* s = c.backlog.front();
     c.backlog.pop_front();
-    for (std::size_t k = 0; k < kBacklogBatch && !s->lens.empty() && c.out.size() < opt.out_high_water; ++k) {
-      const std::uint32_t len = s->lens.front();
-      c.out.append(s->q.data(), len);
-      s->q.consume(len);
-      s->q_bytes -= len;
-      s->lens.pop_front();
-      ++s->delivered;
-      ++c.msgs_out;
-    }
+    // Move a run of whole frames with one copy (at least one frame, so a
+    // frame larger than the room still moves).
+    const std::size_t room = opt.out_high_water - c.out.size();
+    std::size_t bytes = 0, k = 0;
+    while (k < s->lens.size() && k < kBacklogBatch && (k == 0 || bytes + s->lens[k] <= room)) bytes += s->lens[k++];
+    c.out.append(s->q.data(), bytes);
+    s->q.consume(bytes);
+    s->q_bytes -= bytes;
+    s->lens.erase(s->lens.begin(), s->lens.begin() + static_cast<std::ptrdiff_t>(k));
+    s->delivered += k;
+    c.msgs_out += k;
     if (s->lens.empty()) {
       s->in_backlog = false;
       s->q.shrink_if_above(1u << 20);
