@@ -1,5 +1,7 @@
 #include <airssys/watchdog/daemon.hpp>
 
+#include "monitor_support.hpp"
+
 #include <airssys/osl/unique_fd.hpp>
 #include <airssys/watchdog/cgroup.hpp>
 #include <airssys/watchdog/container.hpp>
@@ -32,11 +34,8 @@ using osl::UniqueFd;
 
 namespace {
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-bool terminal_state(const std::string& s) { return s == "exited" || s == "timed_out" || s == "killed" || s == "failed"; }
+using detail::now_ms;
+using detail::terminal_state;
 
 bool monitor_alive(const TaskRecord& t) {
   return t.monitor_pid && !process_gone(static_cast<pid_t>(*t.monitor_pid), t.monitor_start_time);

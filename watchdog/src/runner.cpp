@@ -1,5 +1,7 @@
 #include <airssys/watchdog/runner.hpp>
 
+#include "monitor_support.hpp"
+
 #include <airssys/osl/unique_fd.hpp>
 #include <airssys/watchdog/cgroup.hpp>
 #include <airssys/watchdog/container.hpp>
@@ -35,20 +37,12 @@ using osl::UniqueFd;
 
 namespace {
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-bool terminal_state(const std::string& s) { return s == "exited" || s == "timed_out" || s == "killed" || s == "failed"; }
-
-void write_all_fd(int fd, std::string_view s) {
-  while (!s.empty()) {
-    const ssize_t n = ::write(fd, s.data(), s.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    s.remove_prefix(static_cast<std::size_t>(n));
-  }
-}
+using detail::arm_timer;
+using detail::make_timer;
+using detail::now_ms;
+using detail::terminal_state;
+using detail::update_task;
+using detail::write_all_fd;
 
 std::expected<void, Error> insert_record(const Registry& reg, const StartRequest& req) {
   return reg.update([&](RegistryData& d) -> std::expected<void, Error> {
@@ -76,32 +70,6 @@ std::expected<void, Error> insert_record(const Registry& reg, const StartRequest
   });
 }
 
-// Applies `f` to the task's record, if it is still there.
-template <class F>
-std::expected<void, Error> update_task(const Registry& reg, const std::string& id, F f) {
-  return reg.update([&](RegistryData& d) -> std::expected<void, Error> {
-    auto it = d.tasks.find(id);
-    if (it == d.tasks.end()) return std::unexpected(Error{ErrorCode::not_found, fmt::format("task '{}' vanished from the registry", id)});
-    f(it->second);
-    return {};
-  });
-}
-
-// (Re-)arms a one-shot timerfd to expire `after` from now.
-void arm_timer(int fd, std::chrono::milliseconds after) {
-  itimerspec its{};
-  const auto ms = std::max<std::int64_t>(after.count(), 1);
-  its.it_value.tv_sec = ms / 1000;
-  its.it_value.tv_nsec = (ms % 1000) * 1'000'000;
-  ::timerfd_settime(fd, 0, &its, nullptr);
-}
-
-UniqueFd make_timer(std::chrono::milliseconds after) {
-  UniqueFd t(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC));
-  if (t) arm_timer(t.get(), after);
-  return t;
-}
-
 // Reaps every exited child except `leader` (which its osl handle reaps):
 // double-forked descendants of the task are re-parented to us (subreaper)
 // and must not pile up as zombies while the task runs.
@@ -117,16 +85,7 @@ void reap_orphans(pid_t leader) {
 int monitor(const Registry& reg, const StartRequest& req, int handshake) {
   const bool foreground = handshake < 0;
   auto fail = [&](const Error& e, int status) {
-    (void)update_task(reg, req.id, [&](TaskRecord& t) {
-      t.state = "failed";
-      t.error = e.message;
-      t.ended_ms = now_ms();
-    });
-    if (foreground) {
-      fmt::print(stderr, "task-watchdog: {}\n", e.message);
-    } else {
-      write_all_fd(handshake, fmt::format("ERR {}\n{}", e.exit_code(), e.message));
-    }
+    detail::report_start_failure(reg, req.id, handshake, e);
     return status;
   };
 
@@ -482,14 +441,7 @@ TaskCgroups adopt_into_cgroups(const RegisterRequest& req) {
 // us when it ends (no exit status) and the deadline is enforced as for
 // started tasks; no cgroup, and nothing is killed when it ends by itself.
 void adopt_monitor(const Registry& reg, const RegisterRequest& req, int handshake) {
-  auto fail = [&](const Error& e) {
-    (void)update_task(reg, req.id, [&](TaskRecord& t) {
-      t.state = "failed";
-      t.error = e.message;
-      t.ended_ms = now_ms();
-    });
-    write_all_fd(handshake, fmt::format("ERR {}\n{}", e.exit_code(), e.message));
-  };
+  auto fail = [&](const Error& e) { detail::report_start_failure(reg, req.id, handshake, e); };
   sigset_t sigs;
   sigemptyset(&sigs);
   for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&sigs, s);

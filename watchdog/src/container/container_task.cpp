@@ -3,6 +3,7 @@
 #include <airssys/watchdog/container.hpp>
 
 #include "container/engine.hpp"
+#include "monitor_support.hpp"
 
 #include <airssys/osl/unique_fd.hpp>
 #include <airssys/watchdog/proc.hpp>
@@ -14,7 +15,6 @@
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -35,39 +35,10 @@ using osl::UniqueFd;
 
 namespace {
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-void write_all(int fd, std::string_view s) {
-  while (!s.empty()) {
-    const ssize_t n = ::write(fd, s.data(), s.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    s.remove_prefix(static_cast<std::size_t>(n));
-  }
-}
-
-template <class F>
-std::expected<void, Error> update_record(const Registry& reg, const std::string& id, F f) {
-  return reg.update([&](RegistryData& d) -> std::expected<void, Error> {
-    auto it = d.tasks.find(id);
-    if (it == d.tasks.end()) return std::unexpected(Error{ErrorCode::not_found, fmt::format("task '{}' vanished from the registry", id)});
-    f(it->second);
-    return {};
-  });
-}
-
-UniqueFd make_timer(std::chrono::milliseconds after) {
-  UniqueFd t(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC));
-  if (!t) return t;
-  itimerspec its{};
-  const auto ms = std::max<std::int64_t>(after.count(), 1);
-  its.it_value.tv_sec = ms / 1000;
-  its.it_value.tv_nsec = (ms % 1000) * 1'000'000;
-  ::timerfd_settime(t.get(), 0, &its, nullptr);
-  return t;
-}
+using detail::make_timer;
+using detail::now_ms;
+using detail::update_task;
+using detail::write_all_fd;
 
 // The container's id in the record (empty when the monitor has not made it yet).
 std::string recorded_cid(const TaskRecord& t) {
@@ -131,16 +102,7 @@ std::expected<void, Error> check_container_engine() {
 int container_monitor(const Registry& reg, const StartRequest& req, int handshake) {
   const bool foreground = handshake < 0;
   auto fail = [&](const Error& e, int status) {
-    (void)update_record(reg, req.id, [&](TaskRecord& t) {
-      t.state = "failed";
-      t.error = e.message;
-      t.ended_ms = now_ms();
-    });
-    if (foreground) {
-      fmt::print(stderr, "task-watchdog: {}\n", e.message);
-    } else {
-      write_all(handshake, fmt::format("ERR {}\n{}", e.exit_code(), e.message));
-    }
+    detail::report_start_failure(reg, req.id, handshake, e);
     return status;
   };
 
@@ -175,7 +137,7 @@ int container_monitor(const Registry& reg, const StartRequest& req, int handshak
   const auto started = std::chrono::steady_clock::now();
   const json info{{"id", *cid}, {"name", container::container_name(req.id)}, {"image", req.container}, {"engine", client->endpoint()}};
   const auto self_start = osl::process::start_time_of(::getpid());
-  auto recorded = update_record(reg, req.id, [&](TaskRecord& t) {
+  auto recorded = update_task(reg, req.id, [&](TaskRecord& t) {
     t.state = "running";
     t.monitor_pid = ::getpid();
     if (self_start) t.monitor_start_time = *self_start;
@@ -209,7 +171,7 @@ int container_monitor(const Registry& reg, const StartRequest& req, int handshak
   // Both threads only touch what is declared above and are joined below.
   std::jthread log_thread([&] {
     auto copied = container::follow_logs(
-        *client, *cid, [&](int stream, std::string_view data) { write_all(stream == 2 ? err_log.get() : out_log.get(), data); },
+        *client, *cid, [&](int stream, std::string_view data) { write_all_fd(stream == 2 ? err_log.get() : out_log.get(), data); },
         &cancel_logs);
     if (!copied) fmt::print(stderr, "task-watchdog: task '{}': copying the container's logs: {}\n", req.id, copied.error().message);
     const std::uint64_t one = 1;
@@ -221,7 +183,7 @@ int container_monitor(const Registry& reg, const StartRequest& req, int handshak
     (void)!::write(ended_fd.get(), &one, sizeof one);
   });
   if (!foreground) {
-    write_all(handshake, "OK\n");
+    write_all_fd(handshake, "OK\n");
     ::close(handshake);
   }
 
@@ -306,7 +268,7 @@ int container_monitor(const Registry& reg, const StartRequest& req, int handshak
   log_thread.join();
   const auto removed = container::remove_container(*client, *cid);
 
-  (void)update_record(reg, req.id, [&](TaskRecord& t) {
+  (void)update_task(reg, req.id, [&](TaskRecord& t) {
     if (t.state != "killed") {  // `task-watchdog kill` got there first: keep its verdict
       t.state = end == End::timed_out ? "timed_out" : end == End::killed ? "killed" : "exited";
       if (!note.empty()) t.error = note;
