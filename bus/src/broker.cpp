@@ -285,7 +285,7 @@ void Broker::Impl::close_now(std::uint64_t id) {
   if (it == conns.end()) return;
   Conn& c = *it->second;
   for (auto& [sid, s] : c.subs) index.erase(s->subject, s.get());
-  if (!c.subs.empty()) routes.clear();
+  if (!c.subs.empty()) invalidate_routes();
   ::epoll_ctl(epoll_fd.get(), EPOLL_CTL_DEL, c.fd.get(), nullptr);
   conns.erase(it);
 }

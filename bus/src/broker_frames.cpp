@@ -56,11 +56,17 @@ void Broker::Impl::handle(Conn& c, const Frame& f) {
 }
 
 void Broker::Impl::publish(Conn& c, const Frame& f) {
-  if (auto v = validate_publish_subject(f.subject); !v) return send_err(c, 0, v.error().message);
-  if (c.perm != nullptr && !may_publish(c, f.subject))
-    return send_err(c, 0, "permission denied: uid " + std::to_string(c.cred.uid) + " may not publish to '" +
-                              std::string(f.subject) + "'");
-  const Route& r = route_for(f.subject);
+  if (c.last_route_gen != route_gen || f.subject != c.last_subject) {
+    if (auto v = validate_publish_subject(f.subject); !v) return send_err(c, 0, v.error().message);
+    if (c.perm != nullptr && !may_publish(c, f.subject))
+      return send_err(c, 0, "permission denied: uid " + std::to_string(c.cred.uid) + " may not publish to '" +
+                                std::string(f.subject) + "'");
+    const Route& fresh = route_for(f.subject);  // may bump route_gen (cache full)
+    c.last_subject.assign(f.subject);
+    c.last_route = &fresh;
+    c.last_route_gen = route_gen;
+  }
+  const Route& r = *c.last_route;
   Frame m;
   m.op = Op::msg;
   m.subject = f.subject;
@@ -86,7 +92,7 @@ void Broker::Impl::publish(Conn& c, const Frame& f) {
 
 const Route& Broker::Impl::route_for(std::string_view subject) {
   if (const auto it = routes.find(subject); it != routes.end()) return it->second;
-  if (routes.size() >= kRouteCacheMax) routes.clear();
+  if (routes.size() >= kRouteCacheMax) invalidate_routes();
   Route r;
   index.match(subject, [&](Sub* s) {
     if (s->queue.empty()) {
@@ -217,7 +223,7 @@ void Broker::Impl::subscribe(Conn& c, const Frame& f) {
   s->max_msgs = f.max_msgs == 0 ? opt.default_max_msgs : std::min(f.max_msgs, opt.cap_max_msgs);
   s->max_bytes = f.max_bytes == 0 ? opt.default_max_bytes : std::min(f.max_bytes, opt.cap_max_bytes);
   index.insert(s->subject, s.get());
-  routes.clear();
+  invalidate_routes();
   c.subs.emplace(f.sid, std::move(s));
 }
 
@@ -231,7 +237,7 @@ void Broker::Impl::unsubscribe(Conn& c, std::uint64_t sid) {
 void Broker::Impl::remove_sub(Conn& c, Sub& s) {
   if (s.in_backlog) c.backlog.erase(std::find(c.backlog.begin(), c.backlog.end(), &s));
   index.erase(s.subject, &s);
-  routes.clear();
+  invalidate_routes();
 }
 
 bool Broker::Impl::may_publish(Conn& c, std::string_view subject) {

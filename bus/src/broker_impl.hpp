@@ -56,6 +56,12 @@ struct Conn {
   std::deque<Sub*> backlog;  // subs with queued messages, served round robin
   std::unordered_map<std::string, bool, StringHash, std::equal_to<>> pub_allowed;  // permission cache
   std::uint64_t msgs_in = 0, bytes_in = 0, msgs_out = 0, bytes_out = 0;
+  // The last subject this connection published to, already validated and
+  // permitted, and its route (valid while route_gen is unchanged): publishers
+  // usually repeat a subject, and this skips validation and the hash lookup.
+  std::string last_subject;
+  const struct Route* last_route = nullptr;
+  std::uint64_t last_route_gen = ~0ull;
   bool closing = false, dirty = false, writable = true, epollout = false;
 
   explicit Conn(std::size_t max_frame) : in(max_frame) {}
@@ -86,6 +92,7 @@ struct Broker::Impl {
   detail::SubjectIndex<detail::Sub*> index;
   std::unordered_map<std::string, detail::Route, detail::StringHash, std::equal_to<>> routes;
   std::uint64_t rr = 0;
+  std::uint64_t route_gen = 0;  // bumped whenever `routes` is cleared
   std::vector<detail::Conn*> dirty;
   std::vector<std::uint64_t> to_close;
   std::uint64_t accepted = 0, refused = 0, protocol_errors = 0, slow_consumers = 0;
@@ -108,6 +115,10 @@ struct Broker::Impl {
   void unsubscribe(detail::Conn& c, std::uint64_t sid);
   void remove_sub(detail::Conn& c, detail::Sub& s);
   const detail::Route& route_for(std::string_view subject);
+  void invalidate_routes() {
+    routes.clear();
+    ++route_gen;
+  }
   void deliver(detail::Sub& s, detail::Frame& m);
   void refill(detail::Conn& c);
   void send_control(detail::Conn& c, const detail::Frame& f);
