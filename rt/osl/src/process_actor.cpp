@@ -28,9 +28,18 @@ void ProcessActor::pre_start() {
   if (!p) throw std::runtime_error(p.error().to_string());
   proc_.emplace(std::move(*p));
   pid_ = proc_->pid();
-  // The callback runs on the watcher thread: it only posts a message.
+  // The callback runs on the watcher thread. It hands the exit to the actor
+  // as a system message (the path schedule() and timers use), not a mailbox
+  // message: a bounded mailbox that is full must neither lose the exit
+  // (fail / drop: the actor would never stop and the child stay a zombie)
+  // nor stall the one watcher thread every ProcessActor shares (block).
+  // `this` is safe in the invoke: it runs only while the cell holds this
+  // actor object, and reaped() ignores a watch id that is not its own.
   auto id = detail::PidfdWatcher::instance().watch(
-      proc_->pidfd(), [self = self()](std::uint64_t watch_id) { (void)self.tell(detail::Reap{watch_id}); });
+      proc_->pidfd(), [cell = self_any().cell(), this](std::uint64_t watch_id) {
+        cell->enqueue_system(rt::detail::SysMsg{rt::detail::SysMsg::Kind::invoke, 0, rt::ExitReason::normal,
+                                                [this, watch_id] { reaped(watch_id); }});
+      });
   if (!id) throw std::runtime_error(id.error().to_string());  // proc_ is killed and reaped with the actor
   watch_id_ = *id;
 }
@@ -40,8 +49,8 @@ void ProcessActor::unwatch() noexcept {
   watch_id_ = 0;
 }
 
-void ProcessActor::handle(detail::Reap& m) {
-  if (m.watch_id != watch_id_ || !proc_) return;  // stale
+void ProcessActor::reaped(std::uint64_t watch_id) {
+  if (watch_id != watch_id_ || !proc_) return;  // stale
   auto st = proc_->try_wait();
   if (!st) throw std::runtime_error("reaping process " + std::to_string(pid_) + ": " + st.error().to_string());
   if (!*st) return;  // not exited after all (cannot happen with a pidfd; harmless)
@@ -74,7 +83,7 @@ void ProcessActor::on_exit(const rt::ExitSignal& s) {
   begin_stop(s.reason == rt::ExitReason::normal ? rt::ExitReason::shutdown : s.reason);
 }
 
-// Graceful stop: stop_signal now, SIGKILL after kill_after; the Reap of the
+// Graceful stop: stop_signal now, SIGKILL after kill_after; reaped() of the
 // exit then stops the actor with `reason`.
 void ProcessActor::begin_stop(rt::ExitReason reason) {
   if (stopping_) return;

@@ -11,7 +11,9 @@
 
 #include <chrono>
 #include <csignal>
+#include <future>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../../tests/probe.hpp"
@@ -166,6 +168,64 @@ TEST(ProcessActor, ExitCodeZeroIsANormalStop) {
   EXPECT_EQ(p.exit_reason(), rt::ExitReason::normal);
 }
 
+// Holds the system's only worker until the test releases it.
+struct Hold {
+  std::shared_future<void> until;
+};
+class Holder : public rt::Actor<Holder, Hold> {
+ public:
+  void handle(Hold& m) { m.until.wait(); }
+};
+
+// The exit reaches the actor even when its bounded mailbox is full at that
+// moment: it is a system message, not a mailbox message that fail/drop would
+// lose (the actor would then never stop and the child stay a zombie).
+void exit_reaches_a_full_mailbox(rt::Overflow overflow) {
+  auto osl_sys = make_osl();
+  rt::ActorSystem sys{{.workers = 1}};
+  auto p = sys.spawn_with<rto::ProcessActor>(
+                  rt::SpawnOptions{.mailbox = {.capacity = 2, .overflow = overflow}},
+                  rto::ProcessOptions{.system = osl_sys, .principal = "svc", .argv = {"/bin/sleep", "1000"}})
+               .value();
+  rto::ProcessInfo info;  // the start itself occupies a slot: ask until there is room
+  ASSERT_TRUE(eventually([&] {
+    info = p.ask(rto::GetProcessInfo{}, 60s).value_or(rto::ProcessInfo{});
+    return info.running;
+  }));
+  int fd = open_pidfd(info.pid);
+  ASSERT_GE(fd, 0);
+  std::promise<void> release;
+  auto holder = sys.spawn<Holder>().value();
+  ASSERT_TRUE(holder.tell(Hold{release.get_future().share()}).has_value());
+  // Fill the mailbox while the worker is held: the actor cannot drain it.
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(p.tell(rto::GetProcessInfo{}).has_value());
+  auto over = p.tell(rto::GetProcessInfo{});  // refused (fail) or dropped (drop_newest)
+  if (overflow == rt::Overflow::fail) {
+    ASSERT_FALSE(over.has_value());
+    EXPECT_EQ(over.error().code, rt::Errc::mailbox_full);
+  }
+  EXPECT_EQ(::syscall(SYS_pidfd_send_signal, fd, SIGKILL, nullptr, 0), 0);  // our own kill, not the actor's
+  EXPECT_TRUE(exited(fd));
+  ::close(fd);
+  // Give the watcher time to deliver while the box is still full (a slow
+  // machine only makes the test weaker, never makes it fail wrongly).
+  std::this_thread::sleep_for(300ms);
+  release.set_value();
+  ASSERT_TRUE(eventually([&] { return p.stopped(); }));
+  EXPECT_EQ(p.exit_reason(), rt::ExitReason::error);  // killed by a signal: the actor fails
+  EXPECT_NE(p.failure_text().find("killed by signal " + std::to_string(SIGKILL)), std::string::npos)
+      << p.failure_text();
+}
+
+TEST(ProcessActor, ExitReachesAFullFailMailbox) { exit_reaches_a_full_mailbox(rt::Overflow::fail); }
+TEST(ProcessActor, ExitReachesAFullDropNewestMailbox) { exit_reaches_a_full_mailbox(rt::Overflow::drop_newest); }
+
+// An ActorSystem that outlives main() (a global, here a function-local
+// static created before the watcher is first used) still has a live
+// ProcessActor at exit: its post_stop unwatches during static destruction,
+// which must not touch a destroyed watcher. The death test re-executes this
+// binary ("threadsafe"), so the watcher is first used in that child, after the
+// system was created, as for a real global.
 TEST(ProcessActor, PolicyDenialIsAnInitFailureWithTheOslError) {
   auto osl_sys = make_osl();
   rt::ActorSystem sys{{.workers = 2}};

@@ -17,8 +17,11 @@
 //    throws with the osl error text, so start_supervisor() reports
 //    "child 'x' failed to start: error: denied: ...".
 // Exits are observed through the child's pidfd by one shared watcher thread
-// (epoll) that posts a message to the actor: no worker ever blocks waiting
-// for a process. Each exit is also told to `listener`, if set.
+// (epoll) that hands the exit to the actor as a system message (like a
+// timer): it bypasses the mailbox's capacity and overflow policy, so it is
+// never dropped and never blocks the watcher, however full the mailbox is.
+// No worker ever blocks waiting for a process. Each exit is also told to
+// `listener`, if set.
 //
 //   auto osl = std::make_shared<osl::System>(std::move(options));
 //   auto spec = rt_osl::process_spec("web", rt::Restart::permanent,
@@ -60,12 +63,6 @@ struct GetProcessInfo {
   using reply_type = ProcessInfo;
 };
 
-namespace detail {
-struct Reap {  // from the pidfd watcher: the process has exited
-  std::uint64_t watch_id = 0;
-};
-}  // namespace detail
-
 struct ProcessOptions {
   std::shared_ptr<osl::System> system;  // required; shared by restarts
   std::string principal;                // the osl principal the process runs as
@@ -77,7 +74,7 @@ struct ProcessOptions {
 };
 
 class ProcessActor
-    : public rt::Actor<ProcessActor, SignalProcess, GetProcessInfo, detail::Reap> {
+    : public rt::Actor<ProcessActor, SignalProcess, GetProcessInfo> {
  public:
   explicit ProcessActor(ProcessOptions opts);
   ~ProcessActor() override;
@@ -90,9 +87,10 @@ class ProcessActor
 
   std::expected<void, osl::Error> handle(SignalProcess& m);
   ProcessInfo handle(GetProcessInfo&);
-  void handle(detail::Reap& m);
 
  private:
+  // In the actor's context: the watch `watch_id` fired (the process exited).
+  void reaped(std::uint64_t watch_id);
   void begin_stop(rt::ExitReason reason);
   void unwatch() noexcept;
 
