@@ -11,8 +11,13 @@
 namespace airssys::rt_osl::detail {
 
 PidfdWatcher& PidfdWatcher::instance() {
-  static PidfdWatcher w;
-  return w;
+  // Deliberately leaked (the one owning raw pointer here, by design): a
+  // function-local static would be destroyed at exit before any ActorSystem
+  // created earlier (a global), whose ProcessActors then unwatch a destroyed
+  // watcher and wait for exits no thread reports any more. Leaked, it outlives
+  // them all; the OS reclaims its thread, fds and memory at process end.
+  static PidfdWatcher* const w = new PidfdWatcher();  // NOLINT(cppcoreguidelines-owning-memory)
+  return *w;
 }
 
 PidfdWatcher::PidfdWatcher()
@@ -52,9 +57,14 @@ std::expected<std::uint64_t, osl::Error> PidfdWatcher::watch(int pidfd, std::mov
 
 void PidfdWatcher::unwatch(std::uint64_t id) noexcept {
   std::move_only_function<void(std::uint64_t)> fn;  // destroyed outside the lock
-  std::lock_guard lk(m_);
+  std::unique_lock lk(m_);
   auto it = entries_.find(id);
-  if (it == entries_.end()) return;
+  if (it == entries_.end()) {
+    // Fired already: wait until its callback is over (never on the watcher
+    // thread itself, where that would wait for ourselves).
+    if (std::this_thread::get_id() != thread_.get_id()) ran_.wait(lk, [&] { return running_ != id; });
+    return;
+  }
   (void)::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, it->second.fd.get(), nullptr);
   fn = std::move(it->second.on_exit);
   entries_.erase(it);
@@ -78,8 +88,15 @@ void PidfdWatcher::loop() {
         (void)::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, it->second.fd.get(), nullptr);
         fn = std::move(it->second.on_exit);
         entries_.erase(it);
+        running_ = evs[i].data.u64;
       }
       if (fn) fn(evs[i].data.u64);
+      fn = nullptr;  // its captures are released before unwatch() may return
+      {
+        std::lock_guard lk(m_);
+        running_ = 0;
+      }
+      ran_.notify_all();
     }
   }
 }

@@ -2,7 +2,7 @@
 // posix_spawn (not osl: osl's clone(CLONE_VM) child runs instrumented code in
 // our address space, which ThreadSanitizer cannot follow), so this test runs
 // under TSan: concurrent watch/unwatch, every exit reported once, an
-// unwatched exit never reported.
+// unwatched exit never reported, unwatch waits for a callback in progress.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <mutex>
 #include <set>
@@ -109,3 +110,26 @@ TEST(PidfdWatcher, TheCallerKeepsItsOwnPidfd) {
 }
 
 }  // namespace
+
+// unwatch() racing with a firing callback waits for it to finish, so a caller
+// may free what the callback uses as soon as unwatch() returns.
+TEST(PidfdWatcher, UnwatchWaitsForACallbackInProgress) {
+  std::atomic<bool> started{false}, release{false}, finished{false};
+  Child c = spawn_sleep("0");
+  ASSERT_GE(c.pidfd, 0);
+  auto id = PidfdWatcher::instance().watch(c.pidfd, [&](std::uint64_t) {
+    started = true;
+    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    finished = true;
+  });
+  ASSERT_TRUE(id.has_value());
+  ASSERT_TRUE(eventually([&] { return started.load(); }));
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    release = true;
+  });
+  PidfdWatcher::instance().unwatch(*id);
+  EXPECT_TRUE(finished.load());  // not merely started
+  releaser.join();
+  reap(c);
+}

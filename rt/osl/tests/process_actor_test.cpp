@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <csignal>
 #include <future>
 #include <string>
@@ -226,6 +227,40 @@ TEST(ProcessActor, ExitReachesAFullDropNewestMailbox) { exit_reaches_a_full_mail
 // which must not touch a destroyed watcher. The death test re-executes this
 // binary ("threadsafe"), so the watcher is first used in that child, after the
 // system was created, as for a real global.
+// Shuts down explicitly to see whether that was clean: with the watcher gone
+// first, the exit would never be reported and the actor would have to be
+// killed at the shutdown timeout (exit code 4).
+struct GlobalSystem {
+  rt::ActorSystem sys{{.workers = 1, .shutdown_timeout = 20s}};
+  GlobalSystem() = default;
+  GlobalSystem(const GlobalSystem&) = delete;
+  GlobalSystem& operator=(const GlobalSystem&) = delete;
+  ~GlobalSystem() {
+    if (!sys.shutdown()) std::_Exit(4);
+  }
+};
+
+[[noreturn]] void exit_with_a_live_process_actor() {
+  static GlobalSystem global;
+  auto p = global.sys
+               .spawn<rto::ProcessActor>(
+                   rto::ProcessOptions{.system = make_osl(), .principal = "svc", .argv = {"/bin/sleep", "1000"}})
+               .value();
+  if (!p.ask(rto::GetProcessInfo{}, 60s).value_or(rto::ProcessInfo{}).running) std::_Exit(3);
+  std::exit(0);  // static destructors run while the actor and its process are live
+}
+
+// An ActorSystem that outlives main() (a global; here a function-local
+// static created before the watcher is first used) still has a live
+// ProcessActor at exit: its graceful stop during static destruction needs the
+// watcher, which must not have been destroyed first. The death test
+// re-executes this binary ("threadsafe"), so the watcher is first used in that
+// child after the system was created, as for a real global.
+TEST(ProcessActorDeathTest, AnActorSystemThatOutlivesMainStopsItsProcessesCleanly) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(exit_with_a_live_process_actor(), ::testing::ExitedWithCode(0), "");
+}
+
 TEST(ProcessActor, PolicyDenialIsAnInitFailureWithTheOslError) {
   auto osl_sys = make_osl();
   rt::ActorSystem sys{{.workers = 2}};
