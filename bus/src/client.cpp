@@ -279,6 +279,7 @@ void ClientCore::flusher_loop() {
     cv_flush.wait(lk, [&] { return closed || (connected && !out.empty()); });
     if (closed) break;
     lk.unlock();
+    if (opt.flush_delay.count() > 0) std::this_thread::sleep_for(opt.flush_delay);
     flush_out();
     lk.lock();
   }
