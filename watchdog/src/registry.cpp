@@ -17,6 +17,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
+#include <optional>
+#include <utility>
 
 namespace airssys::watchdog {
 
@@ -26,6 +29,20 @@ using nlohmann::json;
 namespace {
 
 Error sys_error(const std::string& what) { return Error{ErrorCode::failure, fmt::format("{}: {}", what, std::strerror(errno))}; }
+
+// `v` as a T if it is a JSON integer T can hold exactly (no truncation:
+// 4294967297 is not an int 1).
+template <class T>
+std::optional<T> exact_integer(const json& v) {
+  if (v.is_number_unsigned()) {
+    const auto u = v.get<std::uint64_t>();
+    if (std::in_range<T>(u)) return static_cast<T>(u);
+  } else if (v.is_number_integer()) {
+    const auto i = v.get<std::int64_t>();
+    if (std::in_range<T>(i)) return static_cast<T>(i);
+  }
+  return std::nullopt;
+}
 
 // Field readers that name the task and field in their errors.
 struct Reader {
@@ -50,12 +67,11 @@ struct Reader {
     if (!has(key)) return;
     const auto& v = obj.at(key);
     if (!v.is_number_integer()) { fail(key, "an integer"); return; }
-    if constexpr (std::is_unsigned_v<T>) {
-      if (v.is_number_unsigned()) out = v.get<T>();
-      else if (v.get<std::int64_t>() >= 0) out = static_cast<T>(v.get<std::int64_t>());
-      else fail(key, "a non-negative integer");
+    if (auto x = exact_integer<T>(v)) {
+      out = *x;
     } else {
-      out = v.get<T>();
+      const auto want = fmt::format("an integer from {} to {}", std::numeric_limits<T>::min(), std::numeric_limits<T>::max());
+      fail(key, want.c_str());
     }
   }
   template <class T>
@@ -236,12 +252,13 @@ std::expected<RegistryData, Error> detail::parse_registry_dom(std::string_view t
   if (!root.contains("schema_version") || !root["schema_version"].is_number_integer()) {
     return std::unexpected(Error{ErrorCode::registry_corrupt, fmt::format("{}: missing integer 'schema_version'", source)});
   }
-  data.schema_version = root["schema_version"].get<int>();
-  if (data.schema_version != kSchemaVersion) {
+  const auto version = exact_integer<int>(root["schema_version"]);
+  if (version != kSchemaVersion) {
     return std::unexpected(Error{ErrorCode::registry_corrupt,
                                  fmt::format("{}: schema_version {} is not supported (this build reads {})", source,
-                                             data.schema_version, kSchemaVersion)});
+                                             root["schema_version"].dump(), kSchemaVersion)});
   }
+  data.schema_version = *version;
   if (root.contains("tasks")) {
     const auto& tasks = root["tasks"];
     if (!tasks.is_object()) {

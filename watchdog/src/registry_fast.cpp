@@ -98,12 +98,28 @@ class Reader {
     return ec == std::errc{} && ptr == s_.data() + p_;
   }
 
+  // A JSON number: exactly RFC 8259's grammar, checked here because
+  // from_chars takes strtod's wider one (".5", "1.", "007", "+1").
   bool number(double& out) {
     ws();
     const std::size_t start = p_;
-    while (p_ < s_.size() && (std::string_view("+-0123456789.eE").find(s_[p_]) != std::string_view::npos)) ++p_;
+    if (p_ < s_.size() && s_[p_] == '-') ++p_;
+    if (p_ < s_.size() && s_[p_] == '0') {
+      if (++p_ < s_.size() && s_[p_] >= '0' && s_[p_] <= '9') return false;  // no leading zeros
+    } else if (!digits()) {
+      return false;
+    }
+    if (p_ < s_.size() && s_[p_] == '.') {
+      ++p_;
+      if (!digits()) return false;
+    }
+    if (p_ < s_.size() && (s_[p_] == 'e' || s_[p_] == 'E')) {
+      ++p_;
+      if (p_ < s_.size() && (s_[p_] == '+' || s_[p_] == '-')) ++p_;
+      if (!digits()) return false;
+    }
     auto [ptr, ec] = std::from_chars(s_.data() + start, s_.data() + p_, out);
-    return p_ > start && ec == std::errc{} && ptr == s_.data() + p_;
+    return ec == std::errc{} && ptr == s_.data() + p_;
   }
 
   bool literal(std::string_view word) {
@@ -124,6 +140,12 @@ class Reader {
   }
 
  private:
+  // One or more decimal digits.
+  bool digits() {
+    const std::size_t start = p_;
+    while (p_ < s_.size() && s_[p_] >= '0' && s_[p_] <= '9') ++p_;
+    return p_ > start;
+  }
   bool hex4(std::uint32_t& v) {
     if (p_ + 4 > s_.size()) return false;
     v = 0;

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 using namespace airssys::watchdog;
 using detail::parse_registry_dom;
 using detail::parse_registry_fast;
@@ -101,6 +104,47 @@ TEST(RegistryFast, LeavesEverythingElseToTheDomPath) {
            std::string(R"([1])"), std::string(""), std::string("{"),
        }) {
     EXPECT_FALSE(parse_registry_fast(text)) << text;
+  }
+}
+
+namespace {
+
+// Numbers outside JSON's grammar that strtod (and so from_chars) accepts.
+const char* const kNotJsonNumbers[] = {".5", "1.", "007", "00", "-01", "+1", "1e", "1e+", "-", "1.e5", "-.5", "0x10", "1E--2"};
+
+// A registry holding `number` as limits.cpus, in an unknown limits key (skipped
+// raw), and in an unknown task key (kept).
+std::vector<std::string> registries_with(const std::string& number) {
+  const std::string head = R"({"schema_version": 1, "tasks": {"a": {"id": "a", "argv": ["x"], )";
+  return {head + R"("limits": {"cpus": )" + number + "}}}}",
+          head + R"("limits": {"cpus": 1, "future": )" + number + "}}}}",
+          head + R"("containment": {"future": [)" + number + "]}}}}",
+          head + R"("future": )" + number + "}}}",
+          R"({"schema_version": 1, "tasks": {}, "future": )" + number + "}"};
+}
+
+}  // namespace
+
+TEST(RegistryFast, RefusesNumbersOutsideTheJsonGrammar) {
+  for (const char* number : kNotJsonNumbers) {
+    for (const auto& text : registries_with(number)) {
+      EXPECT_FALSE(parse_registry_fast(text)) << text;
+      // The whole parse (fast, then DOM) refuses it too, so the registry is
+      // never rewritten in a "cleaned" form.
+      auto whole = parse_registry(text, "reg.json");
+      ASSERT_FALSE(whole) << text;
+      EXPECT_EQ(whole.error().code, ErrorCode::registry_corrupt);
+    }
+  }
+  // Their valid neighbours still take the fast path.
+  for (const char* number : {"0.5", "1.0", "7", "1e-3", "1E+2", "2.5e10", "10.25E-1"}) {
+    for (const auto& text : registries_with(number)) {
+      auto fast = parse_registry_fast(text);
+      ASSERT_TRUE(fast) << text;
+      auto dom = parse_registry_dom(text, "x");
+      ASSERT_TRUE(dom) << dom.error().message;
+      EXPECT_EQ(serialize_registry(*fast), serialize_registry(*dom));
+    }
   }
 }
 

@@ -96,6 +96,17 @@ TEST(Registry, CorruptFilesAreRefusedNamingFileAndProblem) {
       {R"({"schema_version": 1, "tasks": {"x": {"id": "x", "argv": ["a"], "pid": "12"}}})", "'pid'"},
       {R"({"schema_version": 1, "tasks": {"x": {"id": "y", "argv": ["a"]}}})", "must equal its key"},
       {R"({"schema_version": 1, "tasks": {"a b": {"id": "a b", "argv": ["a"]}}})", "does not match"},
+      // Out of range for the field's type: refused, not truncated.
+      {R"({"schema_version": 4294967297, "tasks": {}})", "schema_version 4294967297 is not supported"},
+      {R"({"schema_version": -4294967295, "tasks": {}})", "schema_version -4294967295 is not supported"},
+      {R"({"schema_version": 1, "tasks": {"x": {"id": "x", "argv": ["a"], "exit_code": 4294967297}}})", "'exit_code' must be an integer from"},
+      {R"({"schema_version": 1, "tasks": {"x": {"id": "x", "argv": ["a"], "exit_signal": -2147483649}}})", "'exit_signal'"},
+      {R"({"schema_version": 1, "tasks": {"x": {"id": "x", "argv": ["a"], "pid": 9223372036854775808}}})", "'pid'"},
+      {R"({"schema_version": 1, "tasks": {"x": {"id": "x", "argv": ["a"], "pid_start_time": -1}}})", "'pid_start_time'"},
+      {R"({"schema_version": 1, "tasks": {"x": {"id": "x", "argv": ["a"], "limits": {"pids": -5}}}})", "limits field 'pids'"},
+      // Not JSON numbers (strtod would take them).
+      {R"({"schema_version": 1, "tasks": {"x": {"id": "x", "argv": ["a"], "limits": {"cpus": .5}}}})", "not valid JSON"},
+      {R"({"schema_version": 1, "tasks": {"x": {"id": "x", "argv": ["a"], "limits": {"cpus": 1.}}}})", "not valid JSON"},
   };
   for (const auto& [text, problem] : cases) {
     Registry r(d.path / "reg.json");

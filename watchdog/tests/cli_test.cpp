@@ -80,7 +80,16 @@ TEST(Cli, FiftyConcurrentStartsAreAllRecorded) {
 TEST(Cli, CorruptRegistryIsRefusedAndPreserved) {
   TempDir d;
   const auto reg = d.path / "registry.json";
-  for (const std::string& text : {std::string("{\"schema_version\": 1, \"tasks\": {\"x\": "), std::string(R"({"schema_version": 1, "tasks": {"x": {"id": "x", "argv": "oops"}}})")}) {
+  for (const std::string& text : {
+           std::string("{\"schema_version\": 1, \"tasks\": {\"x\": "),
+           std::string(R"({"schema_version": 1, "tasks": {"x": {"id": "x", "argv": "oops"}}})"),
+           // Not JSON numbers, though strtod takes them.
+           std::string(R"({"schema_version": 1, "tasks": {"x": {"id": "x", "argv": ["a"], "limits": {"cpus": .5}}}})"),
+           std::string(R"({"schema_version": 1, "tasks": {"x": {"id": "x", "argv": ["a"], "future": 007}}})"),
+           // Out of range for the field: never truncated (to 1).
+           std::string(R"({"schema_version": 1, "tasks": {"x": {"id": "x", "argv": ["a"], "exit_code": 4294967297}}})"),
+           std::string(R"({"schema_version": 4294967297, "tasks": {}})"),
+       }) {
     { std::ofstream(reg, std::ios::trunc) << text; }
     for (const auto& args : std::vector<std::vector<std::string>>{
              {"list"}, {"status", "x"}, {"kill", "x"}, {"start", "--id", "y", "--", "true"},
