@@ -104,15 +104,21 @@ std::expected<SweepReport, Error> sweep_registry(const Registry& reg, osl::Syste
       if (t.deadline_ms && *t.deadline_ms <= now) v = Verdict::kill;
       else if (t.deadline_ms) out.next_deadline_ms = std::min(out.next_deadline_ms.value_or(*t.deadline_ms), *t.deadline_ms);
     } else if (t.state == "starting") {
-      if (now - t.created_ms > kStartingGraceMs) v = Verdict::never_started;
+      // A container monitor records its pid before it creates the container:
+      // once that monitor is gone nobody will start it.
+      if (now - t.created_ms > kStartingGraceMs || (is_container_task(t) && t.monitor_pid)) v = Verdict::never_started;
     } else {
       v = Verdict::ended;
     }
     if (v == Verdict::none) continue;
     KillReport kr;
     if (is_container_task(t)) {
-      // A stopped container the dead monitor did not remove goes too.
-      if (v == Verdict::kill || v == Verdict::ended) kr = stop_container_task(t, std::chrono::milliseconds(t.grace_ms));
+      // A stopped (or created, never started) container the dead monitor did not remove goes too.
+      kr = stop_container_task(t, std::chrono::milliseconds(t.grace_ms));
+      if (kr.left > 0) {  // the record stays live, so the next sweep tries again
+        out.actions.push_back(fmt::format("task '{}': its container could not be stopped and removed; retrying at the next sweep", id));
+        continue;
+      }
     } else if (v == Verdict::kill) {
       kr = kill_task(system, principal, tp, std::chrono::milliseconds(t.grace_ms));
     }
@@ -160,16 +166,15 @@ int run_daemon(const Registry& reg, std::chrono::milliseconds interval, const st
     std::fputs(fmt::format("task-watchdog run: {}\n", line).c_str(), stdout);
     std::fflush(stdout);
   };
-  // One daemon per registry.
-  std::error_code ec;
-  std::filesystem::create_directories(reg.dir(), ec);
+  // One daemon per registry. The directory and lock as Registry::update makes
+  // them: 0700, no symbolic links followed.
   const std::string lock_path = reg.path().string() + ".daemon.lock";
-  UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  auto lock = reg.ensure_dir().and_then([&] { return reg.open_lock(".daemon.lock"); });
   if (!lock) {
-    std::fputs(fmt::format("task-watchdog: opening {}: {}\n", lock_path, std::strerror(errno)).c_str(), stderr);
-    return static_cast<int>(ErrorCode::failure);
+    std::fputs(fmt::format("task-watchdog: {}\n", lock.error().message).c_str(), stderr);
+    return lock.error().exit_code();
   }
-  if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+  if (::flock(lock->get(), LOCK_EX | LOCK_NB) != 0) {
     std::fputs(fmt::format("task-watchdog: another `task-watchdog run` already sweeps {} (lock {})\n", reg.path().string(), lock_path).c_str(),
                stderr);
     return static_cast<int>(ErrorCode::already_exists);

@@ -203,6 +203,29 @@ class Container : public ::testing::Test {
     auto j = status_json(d.path, reg, id);
     return j && !j->is_discarded() ? (*j)["state"].get<std::string>() : "?";
   }
+  // Edits task `id`'s record in place (the test's registry; nobody else writes it then).
+  void edit_record(const std::string& id, const std::function<void(nlohmann::json&)>& f) {
+    auto j = nlohmann::json::parse(slurp(reg));
+    f(j["tasks"][id]);
+    const auto tmp = reg.string() + ".edit";
+    std::ofstream(tmp) << j.dump(1);
+    fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write);
+    fs::rename(tmp, reg);
+  }
+  // Kills the background monitor of task `id` (a descendant of our `start`) and
+  // makes its record look as if it had died between creating the container
+  // and recording its id: no id, state starting.
+  void lose_monitor_before_the_id_is_recorded(const std::string& id) {
+    auto st = status_json(d.path, reg, id);
+    ASSERT_TRUE(st && (*st)["monitor_pid"].is_number());
+    const pid_t monitor = (*st)["monitor_pid"].get<pid_t>();
+    ASSERT_EQ(::kill(monitor, SIGKILL), 0);
+    ASSERT_TRUE(eventually([&] { return gone(monitor); }, 30s));
+    edit_record(id, [](nlohmann::json& t) {
+      t["container"].erase("id");
+      t["state"] = "starting";
+    });
+  }
   TempDir d;
   fs::path reg;
 };
@@ -288,26 +311,35 @@ TEST_F(Container, KillStopsAndRemoves) {
   EXPECT_TRUE(eventually([&] { return gone((*st)["monitor_pid"].get<pid_t>()); }, 60s));
 }
 
-// The monitor dies (SIGKILL: it is a descendant of our `start`): the daemon
-// `run` stops the container at the deadline and removes it.
+// The monitor dies (SIGKILL: it is a descendant of our `start`) as if
+// between creating the container and recording its id: the daemon `run`
+// finds the container by name and label, stops it at the deadline and
+// removes it.
 TEST_F(Container, RunEnforcesTheDeadlineWhenTheMonitorIsGone) {
   auto r = wd({"start", "--id", "orphan", "--container", kImage, "--timeout", "5s", "--grace", "1s", "--", "/tw-payload",
                "sleep", "1000"});
   ASSERT_EQ(r.rc, 0) << r.err;
-  auto st = status_json(d.path, reg, "orphan");
-  ASSERT_TRUE(st && (*st)["monitor_pid"].is_number());
-  const pid_t monitor = (*st)["monitor_pid"].get<pid_t>();
-  ASSERT_EQ(::kill(monitor, SIGKILL), 0);
-  ASSERT_TRUE(eventually([&] { return gone(monitor); }, 30s));
+  lose_monitor_before_the_id_is_recorded("orphan");
   auto in = inspect("task-orphan");
   ASSERT_TRUE(in);
   EXPECT_EQ((*in)["State"]["Status"], "running");  // nobody stopped it yet
   const pid_t daemon = spawn({"run", "--interval", "1s", "--registry", reg.string()}, d.path / "daemon.out",
                              d.path / "daemon.err", g_podman->env());
-  EXPECT_TRUE(eventually([&] { return state("orphan") == "timed_out"; }, 120s)) << state("orphan");
+  EXPECT_TRUE(eventually([&] { return state("orphan") == "timed_out"; }, 120s)) << state("orphan") << slurp(d.path / "daemon.out");
   EXPECT_TRUE(eventually([&] { return removed("task-orphan"); }, 30s));
   ::kill(daemon, SIGTERM);
   EXPECT_EQ(wait_child(daemon, 60s), 0) << slurp(d.path / "daemon.err");
+}
+
+// `kill` finds a container whose id was never recorded by its name and label.
+TEST_F(Container, KillFindsTheContainerByNameWhenNoIdIsRecorded) {
+  auto r = wd({"start", "--id", "k2", "--container", kImage, "--", "/tw-payload", "sleep", "1000"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  lose_monitor_before_the_id_is_recorded("k2");
+  r = wd({"kill", "k2", "--grace", "1s"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_TRUE(removed("task-k2"));
+  EXPECT_EQ(state("k2"), "killed");
 }
 
 TEST_F(Container, AMissingImageIsAClearError) {

@@ -47,6 +47,24 @@ std::string recorded_cid(const TaskRecord& t) {
   return (*it)["id"].get<std::string>();
 }
 
+// The task's container on engine `c`: the recorded id, else — the monitor
+// died between create and recording the id — the container named task-<id>
+// if it carries the label task-watchdog.id=<id>. Empty when there is none;
+// an error when the engine does not answer.
+std::expected<std::string, Error> find_container(const DockerClient& c, const TaskRecord& t) {
+  if (auto cid = recorded_cid(t); !cid.empty()) return cid;
+  auto info = container::inspect_container(c, container::container_name(t.id));
+  if (!info) return std::unexpected(info.error());
+  if (!*info) return std::string();
+  const json& in = **info;
+  const auto config = in.find("Config");
+  if (config == in.end() || !config->is_object()) return std::string();
+  const auto labels = config->find("Labels");
+  if (labels == config->end() || !labels->is_object() || labels->value("task-watchdog.id", "") != t.id) return std::string();
+  const auto id = in.find("Id");
+  return id != in.end() && id->is_string() ? id->get<std::string>() : std::string();
+}
+
 // The engine the task was started on (status and kill may run with another
 // DOCKER_HOST, or none); DOCKER_HOST only for records without one.
 std::expected<DockerClient, Error> client_for(const TaskRecord& t) {
@@ -126,19 +144,14 @@ int container_monitor(const Registry& reg, const StartRequest& req, int handshak
   spec.pids = req.limits.pids;
   if (const char* net = std::getenv("TASK_WATCHDOG_CONTAINER_NETWORK"); net != nullptr) spec.network = net;
 
-  auto cid = container::create_container(*client, spec);
-  if (!cid) return fail(Error{ErrorCode::spawn_failed, fmt::format("task '{}': {}", req.id, cid.error().message)}, kExitCannotRun);
-  if (auto s = container::start_container(*client, *cid); !s) {
-    (void)container::remove_container(*client, *cid);
-    return fail(Error{ErrorCode::spawn_failed, fmt::format("task '{}': {}", req.id, s.error().message)}, kExitCannotRun);
-  }
+  // Recorded before the container exists: a monitor that dies from here on
+  // leaves a record `run` and `kill` act on (kind container, the deadline,
+  // the engine; they find the container by name and label until its id is
+  // recorded right after create).
   std::optional<std::int64_t> deadline_ms;
   if (req.timeout) deadline_ms = now_ms() + req.timeout->count();
-  const auto started = std::chrono::steady_clock::now();
-  const json info{{"id", *cid}, {"name", container::container_name(req.id)}, {"image", req.container}, {"engine", client->endpoint()}};
   const auto self_start = osl::process::start_time_of(::getpid());
-  auto recorded = update_task(reg, req.id, [&](TaskRecord& t) {
-    t.state = "running";
+  auto prepared = update_task(reg, req.id, [&](TaskRecord& t) {
     t.monitor_pid = ::getpid();
     if (self_start) t.monitor_start_time = *self_start;
     t.containment = Containment{};
@@ -146,8 +159,21 @@ int container_monitor(const Registry& reg, const StartRequest& req, int handshak
     t.containment.note = fmt::format("container {} at {}", container::container_name(req.id), client->endpoint());
     t.limits = req.limits;
     t.deadline_ms = deadline_ms;
-    t.extra["container"] = info;
+    t.extra["container"] = json{{"name", container::container_name(req.id)}, {"image", req.container}, {"engine", client->endpoint()}};
   });
+  if (!prepared) return fail(prepared.error(), kExitWatchdogFailed);
+
+  auto cid = container::create_container(*client, spec);
+  if (!cid) return fail(Error{ErrorCode::spawn_failed, fmt::format("task '{}': {}", req.id, cid.error().message)}, kExitCannotRun);
+  if (auto r = update_task(reg, req.id, [&](TaskRecord& t) { t.extra["container"]["id"] = *cid; }); !r) {
+    (void)container::remove_container(*client, *cid);
+    return fail(r.error(), kExitWatchdogFailed);
+  }
+  if (auto s = container::start_container(*client, *cid); !s) {
+    (void)container::remove_container(*client, *cid);
+    return fail(Error{ErrorCode::spawn_failed, fmt::format("task '{}': {}", req.id, s.error().message)}, kExitCannotRun);
+  }
+  auto recorded = update_task(reg, req.id, [&](TaskRecord& t) { t.state = "running"; });
   if (!recorded) {
     (void)stop_kill_remove(*client, *cid, std::chrono::milliseconds(0), true);
     return fail(recorded.error(), kExitWatchdogFailed);
@@ -189,9 +215,7 @@ int container_monitor(const Registry& reg, const StartRequest& req, int handshak
 
   UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
   UniqueFd deadline;
-  if (req.timeout) {
-    deadline = make_timer(*req.timeout - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started));
-  }
+  if (deadline_ms) deadline = make_timer(std::chrono::milliseconds(*deadline_ms - now_ms()));
   UniqueFd idle;
   UniqueFd inotify;
   if (req.idle_timeout) {
@@ -292,13 +316,19 @@ int container_monitor(const Registry& reg, const StartRequest& req, int handshak
 void add_container_status(const TaskRecord& t, json& j) {
   json c = t.extra.contains("container") ? t.extra["container"] : json::object();
   j["processes_alive"] = 0;
-  const std::string cid = recorded_cid(t);
   auto client = client_for(t);
-  if (cid.empty() || !client) {
-    if (!client) c["error"] = client.error().message;
+  if (!client) {
+    c["error"] = client.error().message;
     j["container"] = c;
     return;
   }
+  const auto found = find_container(*client, t);
+  if (!found || found->empty()) {
+    if (!found) c["error"] = found.error().message;
+    j["container"] = c;
+    return;
+  }
+  const std::string& cid = *found;
   auto info = container::inspect_container(*client, cid);
   if (!info) {
     c["error"] = info.error().message;
@@ -347,16 +377,21 @@ std::string container_status_text(const json& c) {
 }
 
 int kill_container_task(const Registry& reg, const TaskRecord& t, std::chrono::milliseconds grace) {
-  const std::string cid = recorded_cid(t);
-  if (cid.empty()) {
-    fmt::print(stderr, "task-watchdog: task '{}': no container has been made for it yet\n", t.id);
-    return static_cast<int>(ErrorCode::stale);
-  }
   auto client = client_for(t);
   if (!client) {
     fmt::print(stderr, "task-watchdog: {}\n", client.error().message);
     return client.error().exit_code();
   }
+  const auto found = find_container(*client, t);
+  if (!found) {
+    fmt::print(stderr, "task-watchdog: task '{}': {}\n", t.id, found.error().message);
+    return 1;
+  }
+  if (found->empty()) {
+    fmt::print(stderr, "task-watchdog: task '{}': no container has been made for it yet\n", t.id);
+    return static_cast<int>(ErrorCode::stale);
+  }
+  const std::string& cid = *found;
   const bool monitor_alive = t.monitor_pid && !process_gone(static_cast<pid_t>(*t.monitor_pid), t.monitor_start_time);
   auto marked = reg.update([&](RegistryData& d) -> std::expected<void, Error> {
     if (auto it = d.tasks.find(t.id); it != d.tasks.end()) {
@@ -382,11 +417,12 @@ int kill_container_task(const Registry& reg, const TaskRecord& t, std::chrono::m
 }
 
 std::optional<bool> container_task_running(const TaskRecord& t) {
-  const std::string cid = recorded_cid(t);
-  if (cid.empty()) return false;  // never made: nothing can run
   auto client = client_for(t);
   if (!client) return std::nullopt;
-  auto info = container::inspect_container(*client, cid);
+  const auto cid = find_container(*client, t);
+  if (!cid) return std::nullopt;
+  if (cid->empty()) return false;  // never made: nothing can run
+  auto info = container::inspect_container(*client, *cid);
   if (!info) return std::nullopt;
   return *info && (**info).value("State", json::object()).value("Running", false);
 }
@@ -394,9 +430,11 @@ std::optional<bool> container_task_running(const TaskRecord& t) {
 KillReport stop_container_task(const TaskRecord& t, std::chrono::milliseconds grace) {
   KillReport kr;
   kr.method = "container stop";
-  const std::string cid = recorded_cid(t);
   auto client = client_for(t);
-  if (cid.empty() || !client) return kr;
+  if (!client) return kr;
+  const auto found = find_container(*client, t);
+  if (!found || found->empty()) return kr;
+  const std::string& cid = *found;
   kr.found = container_task_running(t).value_or(false) ? 1 : 0;
   (void)stop_kill_remove(*client, cid, grace, true);
   auto after = container::inspect_container(*client, cid);
