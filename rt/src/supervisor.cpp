@@ -86,6 +86,10 @@ std::expected<AnyRef, Error> Supervisor::handle(StartChild& m) {
       answer(p, Error{Errc::invalid_argument, "child id '" + spec.id + "' already exists"});
       return;
     }
+    if (!spec.start) {
+      answer(p, Error{Errc::invalid_argument, "child '" + spec.id + "' has no start function"});
+      return;
+    }
     const std::uint64_t key = next_key_++;
     children_.push_back(Child{std::move(spec), {}, key});
     Op op;
@@ -201,12 +205,26 @@ void Supervisor::erase_key(std::uint64_t key) {
   if (auto i = find_key(key)) children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(*i));
 }
 
+// A start function that is empty or throws is a failed start of that child,
+// never a failure of the supervisor's own handler (which would tear the tree
+// down without the ordered shutdown).
+std::expected<AnyRef, Error> Supervisor::start_child_spec(ChildSpec& spec) {
+  if (!spec.start) return std::unexpected(Error{Errc::invalid_argument, "no start function"});
+  try {
+    return spec.start(system(), self_any());
+  } catch (const std::exception& e) {
+    return std::unexpected(Error{Errc::start_failed, std::string("start function threw: ") + e.what()});
+  } catch (...) {
+    return std::unexpected(Error{Errc::start_failed, "start function threw a non-standard exception"});
+  }
+}
+
 // ---- restart intensity and backoff ----
 
 // Sliding window of restart times; false once more than `intensity` fall
 // within `period`.
 bool Supervisor::record_restart() {
-  auto now = std::chrono::steady_clock::now();
+  auto now = system().now();  // virtual time in deterministic simulations
   restarts_.push_back(now);
   while (!restarts_.empty() && now - restarts_.front() > flags_.period) restarts_.pop_front();
   return static_cast<int>(restarts_.size()) <= flags_.intensity;
@@ -405,7 +423,7 @@ void Supervisor::advance() {
       continue;
     }
     Child& c = children_[*idx];
-    auto r = c.spec.start(system(), self_any());
+    auto r = start_child_spec(c.spec);
     if (!r) {
       start_failed(*idx, ExitReason::error, r.error().message);
       return;

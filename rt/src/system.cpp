@@ -38,12 +38,25 @@ namespace detail {
 
 std::uint64_t Timers::add(std::chrono::nanoseconds delay, std::move_only_function<void()> fn,
                           std::chrono::nanoseconds period) {
+  return insert(delay, Entry{std::move(fn), {}, period});
+}
+
+std::uint64_t Timers::add_periodic(std::chrono::nanoseconds period, std::move_only_function<bool()> tick) {
+  return insert(period, Entry{{}, std::move(tick), period});
+}
+
+std::chrono::steady_clock::time_point Timers::now() const noexcept {
+  if (virtual_) return Clock::time_point(Clock::duration(vnow_ticks_.load(std::memory_order_acquire)));
+  return Clock::now();
+}
+
+std::uint64_t Timers::insert(std::chrono::nanoseconds delay, Entry e) {
   std::lock_guard lk(m_);
   if (stopping_) return 0;
   if (!virtual_ && !thread_.joinable()) thread_ = std::thread([this] { loop(); });
   std::uint64_t id = next_id_++;
   auto due = (virtual_ ? vnow_ : Clock::now()) + delay;
-  by_time_.emplace(std::pair{due, id}, Entry{std::move(fn), period});
+  by_time_.emplace(std::pair{due, id}, std::move(e));
   by_id_.emplace(id, due);
   cv_.notify_one();
   return id;
@@ -73,14 +86,21 @@ void Timers::stop() noexcept {
 std::size_t Timers::advance(std::chrono::nanoseconds d) {
   std::lock_guard lk(m_);
   if (!virtual_) return 0;
+  // Callbacks run here under m_, as on the timer thread: they must not
+  // block (a send to a full Overflow::block mailbox fails at once instead).
+  const bool was_no_block = on_worker_thread();
+  set_no_block_thread(true);
   const auto target = vnow_ + d;
   std::size_t n = 0;
   while (!stopping_ && !by_time_.empty() && by_time_.begin()->first.first <= target) {
     vnow_ = by_time_.begin()->first.first;
+    vnow_ticks_.store(vnow_.time_since_epoch().count(), std::memory_order_release);
     fire_first();
     ++n;
   }
   vnow_ = target;
+  vnow_ticks_.store(vnow_.time_since_epoch().count(), std::memory_order_release);
+  set_no_block_thread(was_no_block);
   return n;
 }
 
@@ -107,8 +127,13 @@ void Timers::fire_first() {
   auto node = by_time_.extract(by_time_.begin());
   const std::uint64_t id = node.key().second;
   Entry& e = node.mapped();
-  e.fn();
-  if (e.period.count() > 0) {
+  bool again = true;
+  if (e.tick) {
+    again = e.tick();
+  } else {
+    e.fn();
+  }
+  if (e.period.count() > 0 && again) {
     auto due = node.key().first + e.period;
     node.key() = {due, id};
     by_id_[id] = due;
@@ -251,6 +276,10 @@ std::uint64_t timer_add(SystemCore* core, std::chrono::nanoseconds delay, std::m
   return core->timers.add(delay, std::move(fn), period);
 }
 bool timer_cancel(SystemCore* core, std::uint64_t id) noexcept { return core->timers.cancel(id); }
+std::uint64_t timer_add_periodic(SystemCore* core, std::chrono::nanoseconds period,
+                                 std::move_only_function<bool()> tick) {
+  return core->timers.add_periodic(period, std::move(tick));
+}
 
 std::uint64_t next_envelope_id() noexcept {
   static std::atomic<std::uint64_t> threads{1};
@@ -272,5 +301,6 @@ SystemStats ActorSystem::stats() const noexcept { return core_->stats(); }
 HealthSnapshot ActorSystem::health() const { return core_->health(); }
 Registry& ActorSystem::registry() noexcept { return core_->registry; }
 unsigned ActorSystem::workers() const noexcept { return core_->workers(); }
+std::chrono::steady_clock::time_point ActorSystem::now() const noexcept { return core_->timers.now(); }
 
 }  // namespace airssys::rt

@@ -25,6 +25,11 @@ class Timers {
  public:
   std::uint64_t add(std::chrono::nanoseconds delay, std::move_only_function<void()> fn,
                     std::chrono::nanoseconds period);
+  // Periodic: tick runs every period until cancelled or until it returns
+  // false (e.g. its target actor has stopped).
+  std::uint64_t add_periodic(std::chrono::nanoseconds period, std::move_only_function<bool()> tick);
+  // The timers' clock: steady_clock, or the virtual clock. Lock-free.
+  [[nodiscard]] std::chrono::steady_clock::time_point now() const noexcept;
   bool cancel(std::uint64_t id) noexcept;
   void stop() noexcept;
   // Virtual time (deterministic systems with SystemConfig::virtual_time): no
@@ -37,9 +42,11 @@ class Timers {
  private:
   using Clock = std::chrono::steady_clock;
   struct Entry {
-    std::move_only_function<void()> fn;
+    std::move_only_function<void()> fn;    // one-shot, or periodic without an end
+    std::move_only_function<bool()> tick;  // periodic that may end itself
     std::chrono::nanoseconds period{0};
   };
+  std::uint64_t insert(std::chrono::nanoseconds delay, Entry e);
   void loop();
   void fire_first();  // caller holds m_; by_time_ not empty
 
@@ -51,6 +58,7 @@ class Timers {
   bool stopping_ = false;
   bool virtual_ = false;
   Clock::time_point vnow_{};  // virtual mode: the current virtual time
+  std::atomic<Clock::rep> vnow_ticks_{0};  // vnow_ for lock-free readers (now())
   std::thread thread_;
 };
 

@@ -134,4 +134,50 @@ TEST(VirtualTime, ShutdownTimeoutKillsAtTheVirtualDeadline) {
   EXPECT_EQ(s.exit_reason(), rt::ExitReason::shutdown);
 }
 
+// Restart intensity is measured on the runtime's clock: in a simulation,
+// crashes spaced further apart than the period never exhaust it, however
+// fast the test runs; crashes inside one period do.
+TEST(VirtualTime, RestartIntensityPeriodIsVirtualTime) {
+  int starts = 0;
+  rt::ActorRef<Crash> current;
+  rt::ActorSystem sys{virtual_cfg()};
+  rt::SupervisorFlags f{.intensity = 2, .period = 1s};
+  auto s = rt::spawn_supervisor(sys, f, {rt::worker_spec<Worker>("w", rt::Restart::permanent, &starts, &current)})
+               .value();
+  sys.run_until_idle();
+  for (int i = 0; i < 6; ++i) {  // one crash every 2 virtual seconds: never more than 1 per period
+    ASSERT_TRUE(current.tell(Crash{}).has_value());
+    sys.run_until_idle();
+    ASSERT_FALSE(s.stopped()) << "gave up after crash " << i + 1 << " although crashes were 2 s apart";
+    sys.advance_time(2s);
+    sys.run_until_idle();
+  }
+  EXPECT_EQ(starts, 7);
+  for (int i = 0; i < 3; ++i) {  // three crashes within one virtual instant: intensity 2 exceeded
+    ASSERT_TRUE(current.tell(Crash{}).has_value());
+    sys.run_until_idle();
+  }
+  EXPECT_TRUE(s.stopped());
+}
+
+// An interval timer ends with its target, as an Erlang interval dies with its
+// process: no dead letter per tick after the actor stopped.
+TEST(VirtualTime, IntervalEndsWhenItsTargetStops) {
+  std::vector<std::string> log;
+  rt::ActorSystem sys{virtual_cfg()};
+  auto a = sys.spawn<Clocked>(&log).value();
+  sys.run_until_idle();
+  auto id = sys.send_interval(a, Tick{}, 10ms);
+  EXPECT_EQ(sys.advance_time(30ms), 3u);
+  sys.run_until_idle();
+  a.stop();
+  sys.run_until_idle();
+  ASSERT_TRUE(a.stopped());
+  const auto dead_before = sys.stats().dead_letters;
+  sys.advance_time(10ms);  // this tick sees the target stopped and ends the timer
+  EXPECT_EQ(sys.advance_time(1s), 0u);
+  EXPECT_EQ(sys.stats().dead_letters, dead_before);
+  EXPECT_FALSE(sys.cancel_timer(id)) << "the interval should have ended by itself";
+}
+
 }  // namespace

@@ -219,6 +219,31 @@ TEST(SupervisorDynamic, AChildThatFailsToStartIsNotKept) {
   EXPECT_FALSE(s.stopped());  // a failed start_child does not count as a restart
 }
 
+// A start function that is missing or throws is that child's failed start:
+// the supervisor answers the request and keeps its other children running.
+TEST(SupervisorDynamic, AMissingOrThrowingStartFunctionIsAFailedStartNotASupervisorCrash) {
+  Probe p;
+  rt::ActorSystem sys{{.workers = 2}};
+  auto s = rt::start_supervisor(sys, {}, {slow(&p, "a")}, 60s).value();
+  rt::ChildSpec empty;
+  empty.id = "empty";
+  auto r1 = s.ask(rt::StartChild{empty}, 60s).value();
+  ASSERT_FALSE(r1.has_value());
+  EXPECT_EQ(r1.error().code, rt::Errc::invalid_argument);
+  rt::ChildSpec throwing;
+  throwing.id = "throws";
+  throwing.start = [](rt::ActorSystem&, const rt::AnyRef&) -> std::expected<rt::AnyRef, rt::Error> {
+    throw std::runtime_error("no resources");
+  };
+  auto r2 = s.ask(rt::StartChild{throwing}, 60s).value();
+  ASSERT_FALSE(r2.has_value());
+  EXPECT_EQ(r2.error().code, rt::Errc::start_failed);
+  EXPECT_NE(r2.error().message.find("no resources"), std::string::npos) << r2.error().message;
+  EXPECT_FALSE(s.stopped());
+  ASSERT_EQ(children(s).size(), 1u);
+  EXPECT_FALSE(child(s, "a").stopped());
+}
+
 TEST(SupervisorDynamic, TemporaryChildIsDeletedWhenTerminated) {
   Probe p;
   rt::ActorSystem sys{{.workers = 2}};

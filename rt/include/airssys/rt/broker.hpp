@@ -71,21 +71,24 @@ class Broker {
     PublishResult r;
     if (detail::classify_subject(topic) != detail::SubjectKind::literal) return r;
     bool saw_stopped = false;
-    auto deliver = [&](const std::vector<ActorRef<M>>& subs) {
-      for (auto& s : subs) {
-        if (s.tell(M(msg), o)) {
-          ++r.delivered;
-        } else {
-          ++r.refused;
-          saw_stopped = saw_stopped || s.stopped();
-        }
-      }
-    };
+    // Sends happen after the lock is released: a send to an Overflow::block
+    // mailbox may wait, and a subscriber actor calling subscribe() meanwhile
+    // must not block its worker on this lock.
+    std::vector<ActorRef<M>> targets;
     {
       std::shared_lock lk(m_);
-      if (auto it = topics_.find(topic); it != topics_.end()) deliver(it->second);
+      if (auto it = topics_.find(topic); it != topics_.end())
+        targets.insert(targets.end(), it->second.begin(), it->second.end());
       for (auto& [pattern, subs] : patterns_)  // usually few: one pass, no index
-        if (detail::subject_matches(pattern, topic)) deliver(subs);
+        if (detail::subject_matches(pattern, topic)) targets.insert(targets.end(), subs.begin(), subs.end());
+    }
+    for (auto& s : targets) {
+      if (s.tell(M(msg), o)) {
+        ++r.delivered;
+      } else {
+        ++r.refused;
+        saw_stopped = saw_stopped || s.stopped();
+      }
     }
     if (saw_stopped) prune();
     return r;

@@ -1,8 +1,9 @@
 #pragma once
 // Why an actor terminated, and what an actor's on_error hook decides.
-// Erlang semantics: normal and shutdown are "normal" exits (a transient child
-// is not restarted and links do not propagate them); error and killed are
-// abnormal.
+// Erlang semantics: normal and shutdown are not abnormal (a transient child is
+// not restarted after either); error and killed are abnormal. Links: a normal
+// exit is not propagated; any other reason, shutdown included, terminates a
+// linked actor that does not trap exits (a trapping one gets an ExitSignal).
 #include <cstdint>
 
 namespace airssys::rt {

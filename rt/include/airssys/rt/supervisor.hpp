@@ -158,6 +158,7 @@ class Supervisor : public Actor<Supervisor, WhichChildren, StartChild, Terminate
   void start_failed(std::size_t idx, ExitReason reason, const std::string& text);
   void request(std::move_only_function<void()> fn);
   void drain();
+  std::expected<AnyRef, Error> start_child_spec(ChildSpec& spec);
   bool record_restart();
   std::chrono::milliseconds backoff_delay() const;
   void begin(Op op);

@@ -84,10 +84,16 @@ class ActorSystem {
       (void)ref.tell(std::move(msg));
     });
   }
+  // send_interval ends by itself once ref has stopped (as an Erlang interval
+  // timer dies with its process): no dead letter per tick, and the timer no
+  // longer keeps the stopped actor's cell alive.
   template <class M, class... Ms>
   TimerId send_interval(const ActorRef<Ms...>& ref, M msg, std::chrono::nanoseconds period) {
-    return detail::timer_add(
-        core_.get(), period, [ref, msg = std::move(msg)]() { (void)ref.tell(M(msg)); }, period);
+    return detail::timer_add_periodic(core_.get(), period, [ref, msg = std::move(msg)]() {
+      if (ref.stopped()) return false;
+      (void)ref.tell(M(msg));
+      return true;
+    });
   }
   bool cancel_timer(TimerId id) noexcept { return detail::timer_cancel(core_.get(), id); }
 
@@ -106,6 +112,11 @@ class ActorSystem {
   // callbacks only enqueue messages: call run_until_idle() to process them.
   // Returns the number of timer callbacks run (0 without virtual_time).
   std::size_t advance_time(std::chrono::nanoseconds d);
+
+  // The runtime's clock: steady_clock, or the virtual clock of a
+  // deterministic system with virtual_time (what supervisors measure
+  // restart intensity periods with). Thread-safe.
+  [[nodiscard]] std::chrono::steady_clock::time_point now() const noexcept;
 
   [[nodiscard]] SystemStats stats() const noexcept;
   // Counters of every live actor (takes each live-list shard lock briefly).

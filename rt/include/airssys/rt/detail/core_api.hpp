@@ -23,6 +23,9 @@ std::uint64_t timer_add(SystemCore* core, std::chrono::nanoseconds delay,
                         std::move_only_function<void()> fn,
                         std::chrono::nanoseconds period = std::chrono::nanoseconds{0});
 bool timer_cancel(SystemCore* core, std::uint64_t id) noexcept;
+// Periodic timer whose tick ends it by returning false.
+std::uint64_t timer_add_periodic(SystemCore* core, std::chrono::nanoseconds period,
+                                 std::move_only_function<bool()> tick);
 // True on a worker thread of any system (blocking calls are refused there).
 [[nodiscard]] bool on_worker_thread() noexcept;
 // Unique per process; no shared counter on the hot path.
