@@ -1,9 +1,12 @@
 // process.spawn / signal / kill and util.exec, with real child processes.
 
+#include <poll.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <csignal>
+#include <fstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -186,6 +189,44 @@ TEST_F(ProcessOps, SignalAndKillByTargetCheckStartTime) {
   auto invalid = sys->run("alice", process::Signal{{0, std::nullopt}, SIGTERM});
   ASSERT_FALSE(invalid);
   EXPECT_EQ(invalid.error().category, ErrorCategory::invalid_argument);
+}
+
+TEST_F(ProcessOps, GroupSignalsReachWhatTheChildStartedUntilItIsReaped) {
+  const std::string pid_file = dir.str() + "/grandchild.pid";
+  process::Options o;
+  o.new_process_group = true;
+  auto p = sys->run("alice", process::Spawn{{"/bin/sh", "-c", "/bin/sleep 30 & echo $! > \"$1\"; wait", "sh", pid_file}, o});
+  ASSERT_TRUE(p) << p.error().to_string();
+  pid_t grandchild = 0;
+  for (int i = 0; i < 6000 && grandchild <= 0; ++i) {
+    std::ifstream in(pid_file);
+    if (!(in >> grandchild)) {
+      grandchild = 0;
+      std::this_thread::sleep_for(10ms);
+    }
+  }
+  ASSERT_GT(grandchild, 0);
+  const int gfd = static_cast<int>(::syscall(SYS_pidfd_open, grandchild, 0));
+  ASSERT_GE(gfd, 0);
+  auto k = p->kill_group();
+  ASSERT_TRUE(k) << k.error().to_string();
+  auto st = p->wait();
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->signal, SIGKILL);
+  pollfd pf{gfd, POLLIN, 0};
+  EXPECT_EQ(::poll(&pf, 1, 60000), 1) << "the grandchild survived the group kill";
+  if (pf.revents == 0) (void)::syscall(SYS_pidfd_send_signal, gfd, SIGKILL, nullptr, 0);
+  ::close(gfd);
+  // Reaped: the group id may belong to someone else now, so it is refused.
+  auto again = p->signal_group(SIGTERM);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().category, ErrorCategory::not_found);
+  // A child that does not lead its own group has none to signal.
+  auto q = sys->run("alice", process::Spawn{{"/bin/sleep", "30"}, {}});
+  ASSERT_TRUE(q);
+  auto no_group = q->signal_group(SIGTERM);
+  ASSERT_FALSE(no_group);
+  EXPECT_EQ(no_group.error().category, ErrorCategory::invalid_argument);
 }
 
 TEST_F(ProcessOps, SignalDeniedForOtherPrincipal) {

@@ -166,16 +166,19 @@ int run_daemon(const Registry& reg, std::chrono::milliseconds interval, const st
     std::fputs(fmt::format("task-watchdog run: {}\n", line).c_str(), stdout);
     std::fflush(stdout);
   };
-  // One daemon per registry.
-  std::error_code ec;
-  std::filesystem::create_directories(reg.dir(), ec);
+  // One daemon per registry. The directory and lock as Registry::update makes
+  // them: 0700, no symbolic links followed.
   const std::string lock_path = reg.path().string() + ".daemon.lock";
-  UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!lock) {
-    std::fputs(fmt::format("task-watchdog: opening {}: {}\n", lock_path, std::strerror(errno)).c_str(), stderr);
-    return static_cast<int>(ErrorCode::failure);
+  if (auto made = reg.ensure_dir(); !made) {
+    std::fputs(fmt::format("task-watchdog: {}\n", made.error().message).c_str(), stderr);
+    return made.error().exit_code();
   }
-  if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+  auto lock = reg.open_lock(".daemon.lock");
+  if (!lock) {
+    std::fputs(fmt::format("task-watchdog: {}\n", lock.error().message).c_str(), stderr);
+    return lock.error().exit_code();
+  }
+  if (::flock(lock->get(), LOCK_EX | LOCK_NB) != 0) {
     std::fputs(fmt::format("task-watchdog: another `task-watchdog run` already sweeps {} (lock {})\n", reg.path().string(), lock_path).c_str(),
                stderr);
     return static_cast<int>(ErrorCode::already_exists);

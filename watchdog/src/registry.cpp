@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include <limits>
 #include <optional>
 #include <utility>
+#include <vector>
 
 namespace airssys::watchdog {
 
@@ -362,26 +364,76 @@ std::expected<void, Error> write_all(int fd, std::string_view data, const std::s
 
 std::expected<RegistryData, Error> Registry::load() const { return load_file(path_); }
 
-std::expected<void, Error> Registry::update(const Change& change) const {
-  std::error_code ec;
-  if (!std::filesystem::exists(dir(), ec)) {
-    if (::mkdir(dir().c_str(), 0700) != 0 && errno != EEXIST) return std::unexpected(sys_error("creating " + dir().string()));
+std::expected<void, Error> Registry::ensure_dir() const {
+  std::vector<std::filesystem::path> missing;  // innermost first
+  for (auto d = dir(); !d.empty(); d = d.parent_path()) {
+    struct stat st {};
+    if (::stat(d.c_str(), &st) == 0) break;
+    if (errno != ENOENT) return std::unexpected(sys_error("checking " + d.string()));
+    missing.push_back(d);
+    if (d == d.parent_path()) break;
   }
-  const std::string lock_path = path_.string() + ".lock";
-  UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!lock) return std::unexpected(sys_error("opening lock file " + lock_path));
-  while (::flock(lock.get(), LOCK_EX) != 0) {
-    if (errno != EINTR) return std::unexpected(sys_error("locking " + lock_path));
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    if (::mkdir(it->c_str(), 0700) != 0 && errno != EEXIST) return std::unexpected(sys_error("creating " + it->string()));
+  }
+  return {};
+}
+
+std::expected<UniqueFd, Error> Registry::open_lock(std::string_view suffix) const {
+  const std::string lock_path = path_.string() + std::string(suffix);
+  // O_NONBLOCK: a planted FIFO or device must not hang the open (flock blocks
+  // regardless; it only heeds LOCK_NB).
+  UniqueFd fd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600));
+  if (!fd && errno == ELOOP) {
+    return std::unexpected(Error{ErrorCode::failure, fmt::format("refusing lock file {}: it is a symbolic link", lock_path)});
+  }
+  if (!fd) return std::unexpected(sys_error("opening lock file " + lock_path));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return std::unexpected(sys_error("checking lock file " + lock_path));
+  if (!S_ISREG(st.st_mode)) {
+    return std::unexpected(Error{ErrorCode::failure, fmt::format("refusing lock file {}: it is not a regular file", lock_path)});
+  }
+  return fd;
+}
+
+namespace {
+
+// "<registry>.tmp.<pid>.<16 random hex digits>", created exclusively and never
+// through a symbolic link, so nobody can aim the write at another file.
+std::expected<std::pair<UniqueFd, std::string>, Error> create_temp(const std::filesystem::path& path) {
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    std::uint64_t r = 0;
+    if (::getrandom(&r, sizeof r, 0) != static_cast<ssize_t>(sizeof r)) return std::unexpected(sys_error("getrandom"));
+    std::string tmp = fmt::format("{}.tmp.{}.{:016x}", path.string(), ::getpid(), r);
+    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (fd) return std::pair{std::move(fd), std::move(tmp)};
+    if (errno != EEXIST) return std::unexpected(sys_error("creating " + tmp));
+  }
+  return std::unexpected(Error{ErrorCode::failure, fmt::format("creating a temporary file beside {}: every name taken", path.string())});
+}
+
+}  // namespace
+
+std::expected<void, Error> Registry::update(const Change& change) const {
+  if (auto made = ensure_dir(); !made) return made;
+  auto lock = open_lock(".lock");
+  if (!lock) return std::unexpected(lock.error());
+  while (::flock(lock->get(), LOCK_EX) != 0) {
+    if (errno != EINTR) return std::unexpected(sys_error("locking " + path_.string() + ".lock"));
   }
   // The lock is released when `lock` closes, after the rename below.
   auto data = load_file(path_);
   if (!data) return std::unexpected(data.error());
   if (auto r = change(*data); !r) return r;
   const std::string text = serialize_registry(*data);
-  const std::string tmp = fmt::format("{}.tmp.{}", path_.string(), ::getpid());
-  UniqueFd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!out) return std::unexpected(sys_error("creating " + tmp));
-  if (::fchmod(out.get(), 0600) != 0) return std::unexpected(sys_error("chmod " + tmp));
+  auto temp = create_temp(path_);
+  if (!temp) return std::unexpected(temp.error());
+  auto& [out, tmp] = *temp;
+  // The mode is explicit whatever the umask: the registry is 0600.
+  if (::fchmod(out.get(), 0600) != 0) {
+    ::unlink(tmp.c_str());
+    return std::unexpected(sys_error("chmod " + tmp));
+  }
   auto w = write_all(out.get(), text, "writing " + tmp);
   if (w && ::fsync(out.get()) != 0) w = std::unexpected(sys_error("fsync " + tmp));
   out.reset();

@@ -145,3 +145,74 @@ TEST(Registry, ConcurrentUpdatesLoseNothing) {
   ASSERT_TRUE(data);
   EXPECT_EQ(data->tasks.size(), static_cast<std::size_t>(kThreads * kEach));
 }
+
+namespace {
+
+std::expected<void, Error> add_a(RegistryData& data) {
+  data.tasks.emplace("a", task("a"));
+  return {};
+}
+
+}  // namespace
+
+TEST(Registry, CreatesMissingDirectoriesMode0700) {
+  TempDir d;
+  Registry r(d.path / "a" / "b" / "reg.json");
+  ASSERT_TRUE(r.update(add_a));
+  for (const auto& dir : {d.path / "a", d.path / "a" / "b"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(dir.c_str(), &st), 0) << dir;
+    EXPECT_EQ(st.st_mode & 0777, 0700U) << dir;
+  }
+}
+
+TEST(Registry, RefusesASymlinkPlantedAtTheLockPath) {
+  TempDir d;
+  const fs::path target = d.path / "precious";
+  { std::ofstream(target) << "keep me"; }
+  ::chmod(target.c_str(), 0644);
+  Registry r(d.path / "reg.json");
+  fs::create_symlink(target, d.path / "reg.json.lock");
+  auto res = r.update(add_a);
+  ASSERT_FALSE(res);
+  EXPECT_NE(res.error().message.find("symbolic link"), std::string::npos) << res.error().message;
+  EXPECT_NE(res.error().message.find("reg.json.lock"), std::string::npos) << res.error().message;
+  EXPECT_EQ(slurp(target), "keep me");
+  struct stat st {};
+  ASSERT_EQ(::stat(target.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0644U);
+  EXPECT_FALSE(fs::exists(r.path()));
+  // A symlink to a missing file is refused too (O_CREAT would make the target).
+  fs::remove(d.path / "reg.json.lock");
+  fs::create_symlink(d.path / "made-through-link", d.path / "reg.json.lock");
+  ASSERT_FALSE(r.update(add_a));
+  EXPECT_FALSE(fs::exists(d.path / "made-through-link"));
+  // So is a FIFO (and it does not hang the open).
+  fs::remove(d.path / "reg.json.lock");
+  ASSERT_EQ(::mkfifo((d.path / "reg.json.lock").c_str(), 0600), 0);
+  res = r.update(add_a);
+  ASSERT_FALSE(res);
+  EXPECT_NE(res.error().message.find("not a regular file"), std::string::npos) << res.error().message;
+}
+
+TEST(Registry, TheTempFileCannotBeAimedAtAnotherFile) {
+  TempDir d;
+  const fs::path target = d.path / "precious";
+  { std::ofstream(target) << "keep me"; }
+  ::chmod(target.c_str(), 0644);
+  Registry r(d.path / "reg.json");
+  // The name the temp file used to have: predictable from our pid.
+  const fs::path planted = d.path / ("reg.json.tmp." + std::to_string(::getpid()));
+  fs::create_symlink(target, planted);
+  ASSERT_TRUE(r.update(add_a));
+  EXPECT_EQ(slurp(target), "keep me");
+  struct stat st {};
+  ASSERT_EQ(::stat(target.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0644U);
+  ASSERT_EQ(::lstat(r.path().c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode)) << "the registry must be a regular file, not the planted link";
+  EXPECT_TRUE(fs::is_symlink(planted)) << "somebody else's file is left alone";
+  auto data = r.load();
+  ASSERT_TRUE(data) << data.error().message;
+  EXPECT_EQ(data->tasks.size(), 1U);
+}

@@ -6,6 +6,8 @@
 
 #include <airssys/watchdog/cgroup.hpp>
 
+#include <sys/stat.h>
+
 #include <set>
 
 using namespace wdtest;
@@ -123,4 +125,32 @@ TEST(Report, SummarisesStatesLongestRunningAndFailures) {
   EXPECT_NE(text.out.find("exit 3"), std::string::npos) << text.out;
   EXPECT_EQ(run(d.path, {"kill", "live", "--grace", "0s", "--registry", r}).rc, 0);
   EXPECT_EQ(run(d.path, {"run", "--interval", "1x", "--registry", r}).rc, 2);
+}
+
+TEST(Daemon, RefusesASymlinkPlantedAtItsLockPath) {
+  ASSERT_FALSE(bin().empty()) << "TASK_WATCHDOG_BIN is not set";
+  TempDir d;
+  const auto reg = d.path / "sub" / "registry.json";
+  const auto target = d.path / "precious";
+  { std::ofstream(target) << "keep me"; }
+  fs::create_directory(d.path / "sub");
+  fs::create_symlink(target, d.path / "sub" / "registry.json.daemon.lock");
+  // Bounded: before the fix the daemon took the lock through the link and ran.
+  const pid_t daemon = start_daemon(d.path, reg);
+  EXPECT_EQ(wait_child(daemon, 30s), 1);
+  const auto err = slurp(d.path / "daemon.err");
+  EXPECT_NE(err.find("symbolic link"), std::string::npos) << err;
+  EXPECT_NE(err.find("registry.json.daemon.lock"), std::string::npos) << err;
+  EXPECT_EQ(slurp(target), "keep me");
+  // A fresh registry directory is made 0700, as by every other command.
+  const auto reg2 = d.path / "fresh" / "registry.json";
+  const pid_t daemon2 = start_daemon(d.path, reg2);
+  // "sweeping" is said once its signals go to the signalfd: SIGTERM then ends it cleanly.
+  ASSERT_TRUE(eventually([&] { return slurp(d.path / "daemon.out").find("sweeping") != std::string::npos; }, 30s))
+      << slurp(d.path / "daemon.err");
+  ASSERT_EQ(::kill(daemon2, SIGTERM), 0);
+  EXPECT_EQ(wait_child(daemon2, 30s), 0);
+  struct stat st {};
+  ASSERT_EQ(::stat(reg2.parent_path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700U);
 }

@@ -194,15 +194,32 @@ std::expected<Output, Error> Process::communicate(std::string_view input) {
 }
 
 namespace {
-std::expected<void, Error> signal_through_pipeline(Process::State& st, OpKind kind, int signo) {
+// `group`: the whole process group (kill(-pgid), which cannot go through a
+// pidfd). That is safe only while the leader is unreaped: until then no new
+// process or group can get its id.
+std::expected<void, Error> signal_through_pipeline(Process::State& st, OpKind kind, int signo, bool group = false) {
   if (st.status) {
-    return std::unexpected(Error{ErrorCategory::not_found, ESRCH, 0, fmt::format("pid {} has already exited", st.pid)});
+    return std::unexpected(Error{ErrorCategory::not_found, ESRCH, 0,
+                                 group ? fmt::format("pid {} has already been reaped: its process group id may be reused", st.pid)
+                                       : fmt::format("pid {} has already exited", st.pid)});
+  }
+  if (group && !st.group_leader) {
+    return std::unexpected(Error::make(
+        ErrorCategory::invalid_argument,
+        fmt::format("pid {} does not lead a process group (spawn it with new_process_group or new_session)", st.pid)));
   }
   detail::Request req{.kind = kind,
                       .checks = {detail::Check{kind, {st.program}, {}}},
-                      .detail_json = fmt::format(R"({{"pid":{},"signal":{}}})", st.pid, signo)};
+                      .detail_json = fmt::format(R"({{"{}":{},"signal":{}}})", group ? "pgid" : "pid", st.pid, signo)};
   auto r = st.core->pipeline<Done>(st.principal, std::move(req), [&](std::uint64_t) -> std::expected<Done, Error> {
-    if (auto s = detail::send_signal(st.pidfd.get(), signo, st.program); !s) return std::unexpected(s.error());
+    if (!group) {
+      if (auto s = detail::send_signal(st.pidfd.get(), signo, st.program); !s) return std::unexpected(s.error());
+    } else if (::kill(-st.pid, signo) != 0) {
+      const int err = errno;
+      if (err == ESRCH)
+        return std::unexpected(Error{ErrorCategory::not_found, err, 0, fmt::format("process group {} is empty", st.pid)});
+      return std::unexpected(Error::from_errno(err, fmt::format("signal {} to process group {}", signo, st.pid)));
+    }
     return Done{};
   });
   if (!r) return std::unexpected(r.error());
@@ -218,6 +235,16 @@ std::expected<void, Error> Process::signal(int signo) {
 std::expected<void, Error> Process::kill() {
   if (!state_) return std::unexpected(Error::make(ErrorCategory::invalid_argument, "empty process handle"));
   return signal_through_pipeline(*state_, OpKind::process_kill, SIGKILL);
+}
+
+std::expected<void, Error> Process::signal_group(int signo) {
+  if (!state_) return std::unexpected(Error::make(ErrorCategory::invalid_argument, "empty process handle"));
+  return signal_through_pipeline(*state_, OpKind::process_signal, signo, true);
+}
+
+std::expected<void, Error> Process::kill_group() {
+  if (!state_) return std::unexpected(Error::make(ErrorCategory::invalid_argument, "empty process handle"));
+  return signal_through_pipeline(*state_, OpKind::process_kill, SIGKILL, true);
 }
 
 UniqueFd Process::take_stdin() noexcept { return state_ ? std::move(state_->stdin_fd) : UniqueFd{}; }

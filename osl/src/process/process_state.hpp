@@ -19,6 +19,7 @@ struct Process::State {
   std::optional<std::chrono::steady_clock::time_point> deadline;
   std::optional<ExitStatus> status;  // set once reaped
   bool detached = false;
+  bool group_leader = false;  // spawned with new_process_group / new_session: pgid == pid
   std::string program;    // canonical program path: the resource of signal/kill
   std::string principal;  // who spawned it: signal/kill through the handle act as them
   std::shared_ptr<detail::Core> core;

@@ -440,6 +440,7 @@ std::expected<process::Process, Error> spawn_child(detail::Core& core, std::stri
   st->stderr_fd = std::move(our_err);
   if (o.deadline) st->deadline = std::chrono::steady_clock::now() + *o.deadline;
   st->program = plan.program.resolved.path;
+  st->group_leader = o.new_process_group || o.new_session;
   st->principal = std::string(principal);
   st->core = core.shared_from_this();
   st->slot = std::move(*slot);

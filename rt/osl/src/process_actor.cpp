@@ -24,7 +24,11 @@ ProcessActor::~ProcessActor() { unwatch(); }  // proc_'s destructor kills and re
 void ProcessActor::pre_start() {
   trap_exit(true);  // a shutdown from the supervisor becomes a graceful stop (on_exit)
   if (!opts_.system) throw std::invalid_argument("ProcessOptions::system is not set");
-  auto p = opts_.system->run(opts_.principal, osl::process::Spawn{opts_.argv, opts_.spawn});
+  // Its own process group (unless it gets a session, which is one too), so
+  // stopping it also stops what it started.
+  osl::process::Options spawn = opts_.spawn;
+  if (!spawn.new_session) spawn.new_process_group = true;
+  auto p = opts_.system->run(opts_.principal, osl::process::Spawn{opts_.argv, std::move(spawn)});
   if (!p) throw std::runtime_error(p.error().to_string());
   proc_.emplace(std::move(*p));
   pid_ = proc_->pid();
@@ -51,6 +55,9 @@ void ProcessActor::unwatch() noexcept {
 
 void ProcessActor::reaped(std::uint64_t watch_id) {
   if (watch_id != watch_id_ || !proc_) return;  // stale
+  // The leader has exited but is not reaped yet, so its group id cannot have
+  // been reused: clear away whatever it left running in its group.
+  (void)proc_->kill_group();
   auto st = proc_->try_wait();
   if (!st) throw std::runtime_error("reaping process " + std::to_string(pid_) + ": " + st.error().to_string());
   if (!*st) return;  // not exited after all (cannot happen with a pidfd; harmless)
@@ -93,20 +100,29 @@ void ProcessActor::begin_stop(rt::ExitReason reason) {
     stop(reason);
     return;
   }
-  if (!proc_->signal(opts_.stop_signal)) (void)proc_->kill();
+  if (!signal_group(opts_.stop_signal)) kill_group();
   const std::uint64_t id = watch_id_;
   schedule(opts_.kill_after, [this, id] {
-    if (proc_ && watch_id_ == id) (void)proc_->kill();
+    if (proc_ && watch_id_ == id) kill_group();
   });
+}
+
+// The process's group first (its leader too); the process alone if the group
+// signal fails (e.g. the caller's spawn options made it leave the group).
+bool ProcessActor::signal_group(int signo) {
+  return proc_->signal_group(signo).has_value() || proc_->signal(signo).has_value();
+}
+void ProcessActor::kill_group() {
+  if (!proc_->kill_group()) (void)proc_->kill();
 }
 
 void ProcessActor::post_stop() {
   unwatch();
   if (proc_) {
-    // Killed outright or failed while the process runs: it must not outlive
-    // the actor. Through osl first (audited); the handle's destructor
-    // SIGKILLs and reaps in any case.
-    (void)proc_->kill();
+    // Killed outright or failed while the process runs: neither it nor its
+    // group may outlive the actor. Through osl first (audited); the handle's
+    // destructor SIGKILLs and reaps the process itself in any case.
+    kill_group();
     proc_.reset();
   }
 }

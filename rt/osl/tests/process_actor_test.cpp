@@ -1,7 +1,9 @@
 // ProcessActor with real child processes through a real osl::System:
 // a supervisor restarts a crashing program up to its intensity and gives
-// up; stopping or killing the actor ends the process (checked through a
-// pidfd of our own); signals go through osl; a denied spawn is an init failure.
+// up; stopping or killing the actor ends the process and what it started in
+// its process group (checked through pidfds of our own); signals go through
+// osl; a denied spawn is an init failure; an exit reaches a full mailbox; a
+// global ActorSystem stops its processes cleanly at exit.
 #include <airssys/rt_osl/process_actor.hpp>
 #include <gtest/gtest.h>
 
@@ -9,9 +11,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
-#include <cstdlib>
 #include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <string>
 #include <thread>
@@ -82,7 +87,9 @@ TEST(ProcessActor, SupervisorRestartsACrashingProgramUpToIntensityThenGivesUp) {
     EXPECT_EQ(*e.status.code, 1);
     EXPECT_FALSE(e.requested);
   }
-  EXPECT_EQ(osl_sys->stats().operations, 3u);  // three audited spawns
+  // Three audited spawns, each exit followed by an audited SIGKILL of what
+  // is left of the process's group.
+  EXPECT_EQ(osl_sys->stats().operations, 6u);
 }
 
 TEST(ProcessActor, StoppingTheActorEndsTheProcessGracefully) {
@@ -168,6 +175,77 @@ TEST(ProcessActor, ExitCodeZeroIsANormalStop) {
   ASSERT_TRUE(eventually([&] { return p.stopped(); }));
   EXPECT_EQ(p.exit_reason(), rt::ExitReason::normal);
 }
+
+// A program that starts a grandchild (sleep) in its process group, writes
+// the grandchild's pid to `pid_file`, then waits for it (`wait_for_it`) or
+// exits at once with code 0, leaving it running.
+std::vector<std::string> forks_a_grandchild(const std::filesystem::path& pid_file, bool wait_for_it) {
+  return {"/bin/sh", "-c", std::string("/bin/sleep 1000 & echo $! > \"$1\"") + (wait_for_it ? "; wait" : ""), "sh",
+          pid_file.string()};
+}
+
+// The grandchild's pid, once the script has written it.
+pid_t grandchild_of(const std::filesystem::path& pid_file) {
+  pid_t pid = 0;
+  (void)eventually([&] {
+    std::ifstream in(pid_file);
+    return static_cast<bool>(in >> pid) && pid > 0;
+  });
+  return pid;
+}
+
+// True when the process is gone: exited (through a pidfd of our own) or
+// already unknown. A survivor is killed, so a failing test leaks nothing.
+bool gone(pid_t pid) {
+  int fd = open_pidfd(pid);
+  if (fd < 0) return errno == ESRCH;
+  const bool ok = exited(fd);
+  if (!ok) (void)::syscall(SYS_pidfd_send_signal, fd, SIGKILL, nullptr, 0);
+  ::close(fd);
+  return ok;
+}
+
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    std::string t = (std::filesystem::temp_directory_path() / "rt-osl-XXXXXX").string();
+    if (::mkdtemp(t.data()) != nullptr) path = t;
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+enum class Ending { stop, kill, exit_by_itself };
+
+// What the process started in its group ends with the actor however the
+// actor ends: stopped (group SIGTERM), killed (post_stop's group SIGKILL), or
+// the process exiting on its own (the leftover group is SIGKILLed).
+void grandchild_ends_with_the_actor(Ending how) {
+  auto osl_sys = make_osl();
+  rt::ActorSystem sys{{.workers = 2}};
+  TempDir dir;
+  ASSERT_FALSE(dir.path.empty());
+  const auto pid_file = dir.path / "grandchild.pid";
+  auto p = sys.spawn<rto::ProcessActor>(rto::ProcessOptions{.system = osl_sys,
+                                                            .principal = "svc",
+                                                            .argv = forks_a_grandchild(pid_file, how != Ending::exit_by_itself),
+                                                            .spawn = {.stdout_ = osl::process::Stdio::null()}})
+               .value();
+  const pid_t grandchild = grandchild_of(pid_file);
+  ASSERT_GT(grandchild, 0);
+  if (how == Ending::stop) p.stop();
+  if (how == Ending::kill) p.kill();
+  ASSERT_TRUE(eventually([&] { return p.stopped(); }));
+  EXPECT_TRUE(gone(grandchild)) << "grandchild " << grandchild << " outlived its actor";
+}
+
+TEST(ProcessActor, StoppingTheActorEndsWhatTheProcessStarted) { grandchild_ends_with_the_actor(Ending::stop); }
+TEST(ProcessActor, KillingTheActorEndsWhatTheProcessStarted) { grandchild_ends_with_the_actor(Ending::kill); }
+TEST(ProcessActor, WhatAnExitedProcessLeftRunningIsEnded) { grandchild_ends_with_the_actor(Ending::exit_by_itself); }
 
 // Holds the system's only worker until the test releases it.
 struct Hold {

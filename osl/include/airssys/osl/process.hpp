@@ -150,6 +150,15 @@ class Process {
   // addressed by pidfd.
   [[nodiscard]] std::expected<void, Error> signal(int signo);
   [[nodiscard]] std::expected<void, Error> kill();
+  // The same operations for the child's whole process group (everything it
+  // started that did not leave the group), when it was spawned with
+  // new_process_group or new_session. Checked and audited like signal()/kill()
+  // (the resource is the child's program). Refused once the child has been
+  // reaped: only while its pid is held (alive, or a zombie not yet waited
+  // for) can the group id not have been reused. Works after the child itself
+  // exited, which is how the rest of its group is cleared away.
+  [[nodiscard]] std::expected<void, Error> signal_group(int signo);
+  [[nodiscard]] std::expected<void, Error> kill_group();
 
   // Pipe ends, when the corresponding Stdio was pipe(); taking transfers ownership.
   [[nodiscard]] UniqueFd take_stdin() noexcept;

@@ -3,14 +3,18 @@
 // "Registry format") that survives crashes of every process involved.
 //
 // Writers serialise on an exclusive flock of "<registry>.lock", re-read the
-// file, apply their change, write "<registry>.tmp.<pid>", fsync, rename over
-// the registry and fsync the directory: readers (who take no lock) see the
-// old or the new file, never a mix. A registry that fails to parse or
-// validate is reported with its path and the problem and is never written.
+// file, apply their change, write "<registry>.tmp.<pid>.<random>" (created
+// with O_EXCL|O_NOFOLLOW), fsync, rename over the registry and fsync the
+// directory: readers (who take no lock) see the old or the new file, never a
+// mix. A registry that fails to parse or validate is reported with its path
+// and the problem and is never written. Lock files are never followed
+// through a symbolic link (a registry under /tmp must not let another user
+// aim root's writes elsewhere); the directory is created 0700.
 //
 // Thread safety: a Registry value is immutable; concurrent update() calls,
 // from threads or processes, are serialised by the lock file.
 
+#include <airssys/osl/unique_fd.hpp>
 #include <airssys/watchdog/error.hpp>
 
 #include <nlohmann/json.hpp>
@@ -22,6 +26,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace airssys::watchdog {
@@ -98,6 +103,15 @@ class Registry {
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
   [[nodiscard]] std::filesystem::path dir() const { return path_.parent_path(); }
   [[nodiscard]] std::filesystem::path log_path(const std::string& id, const char* stream) const;
+
+  // Creates dir() and any missing parents, each 0700 (logs and lock files
+  // live there). Existing directories are left as they are.
+  [[nodiscard]] std::expected<void, Error> ensure_dir() const;
+
+  // Opens (creating, 0600) the lock file "<registry><suffix>" for flock.
+  // Refuses a symbolic link or anything but a regular file with an error
+  // naming the path. The caller owns the returned fd.
+  [[nodiscard]] std::expected<osl::UniqueFd, Error> open_lock(std::string_view suffix) const;
 
   // Reads the registry without locking; a missing file is an empty registry.
   [[nodiscard]] std::expected<RegistryData, Error> load() const;

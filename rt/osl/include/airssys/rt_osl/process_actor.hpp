@@ -12,7 +12,17 @@
 //    shutdown): it sends `stop_signal` and stops once the process has exited,
 //    sending SIGKILL after `kill_after`; if it is killed outright (or the
 //    supervisor's Shutdown timeout runs out first) post_stop SIGKILLs and
-//    reaps the process. No process outlives its actor.
+//    reaps the process.
+//  - the process runs in its own process group (spawn.new_process_group is
+//    forced on unless spawn.new_session is set): the stop signal, SIGKILL
+//    and post_stop's kill go to the whole group, and when the process exits
+//    (on its own or stopped) whatever is left in its group is SIGKILLed
+//    before it is reaped. So nothing it started outlives the actor, except
+//    what leaves the group (setsid/setpgid, e.g. a daemon): put the process
+//    in a cgroup (spawn.join_cgroups) to hold those too. Every group signal
+//    goes through osl (policy + audit); if process.kill is denied, only the
+//    process itself is killed (by its handle, unaudited).
+//    SignalProcess signals the process only, not its group.
 //  - a spawn the policy denies (or that fails) is an init failure: pre_start
 //    throws with the osl error text, so start_supervisor() reports
 //    "child 'x' failed to start: error: denied: ...".
@@ -92,6 +102,8 @@ class ProcessActor
   // In the actor's context: the watch `watch_id` fired (the process exited).
   void reaped(std::uint64_t watch_id);
   void begin_stop(rt::ExitReason reason);
+  bool signal_group(int signo);  // proc_ must be set
+  void kill_group();             // proc_ must be set
   void unwatch() noexcept;
 
   ProcessOptions opts_;
