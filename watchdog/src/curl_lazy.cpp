@@ -67,6 +67,14 @@ const Api& api() {
 #undef curl_easy_setopt
 #undef curl_easy_getinfo
 
+// These definitions must keep curl.h's signatures, whose last named
+// parameter is an enum (CURLoption, CURLINFO). clang flags va_start after a
+// parameter whose type changes under default promotion; libcurl itself is
+// built the same way and every Linux ABI passes such an enum as an int.
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wvarargs"
+#endif
+
 extern "C" {
 
 CURLcode curl_global_init(long flags) { return api().global_init ? api().global_init(flags) : CURLE_FAILED_INIT; }
