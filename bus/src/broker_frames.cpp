@@ -66,6 +66,13 @@ void Broker::Impl::publish(Conn& c, const Frame& f) {
     c.last_route = &fresh;
     c.last_route_gen = route_gen;
   }
+  // Every subscriber's decoder allows max_frame_bytes; the MSG carries a sid
+  // the PUB did not, so refuse what would not fit rather than relay a frame
+  // that makes each subscriber drop its connection.
+  if (const std::size_t relayed = detail::relayed_body_size(f); relayed > opt.max_frame_bytes)
+    return send_err(c, 0, "message too large: " + std::to_string(relayed) + " bytes as relayed to subscribers on '" +
+                              std::string(f.subject) + "' exceeds the frame limit of " +
+                              std::to_string(opt.max_frame_bytes));
   const Route& r = *c.last_route;
   Frame m;
   m.op = Op::msg;

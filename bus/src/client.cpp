@@ -241,9 +241,9 @@ std::expected<void, Error> ClientCore::publish(std::string_view subject, std::st
   f.reply_to = po.reply_to;
   f.correlation_id = po.correlation_id;
   f.content_type = po.content_type;
-  if (body_size(f) > opt.max_frame_bytes)
-    return std::unexpected(Error::make(Errc::frame_too_large, "message of " + std::to_string(body_size(f)) +
-                                                                  " bytes exceeds the frame limit of " +
+  if (const std::size_t relayed = relayed_body_size(f); relayed > opt.max_frame_bytes)
+    return std::unexpected(Error::make(Errc::frame_too_large, "message of " + std::to_string(relayed) +
+                                                                  " bytes as relayed to subscribers exceeds the frame limit of " +
                                                                   std::to_string(opt.max_frame_bytes)));
   std::unique_lock lk(mu);
   if (closed) return std::unexpected(closed_error());

@@ -138,6 +138,7 @@ void ClientCore::dispatch(const Frame& f) {
       const std::string text(f.text);
       Errc code = Errc::io;
       if (text.starts_with("permission denied")) code = Errc::permission_denied;
+      if (text.starts_with("message too large")) code = Errc::frame_too_large;
       if (text.find("in subject") != std::string::npos || text.starts_with("empty subject")) code = Errc::invalid_subject;
       Error e = Error::make(code, text);
       {

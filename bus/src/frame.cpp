@@ -75,6 +75,13 @@ std::size_t body_size(const Frame& f) noexcept {
          varint_field_size(f.max_msgs) + varint_field_size(f.max_bytes) + len_field_size(f.text);
 }
 
+std::size_t relayed_body_size(const Frame& pub) noexcept {
+  Frame m = pub;
+  m.op = Op::msg;
+  m.sid = ~std::uint64_t{0};
+  return body_size(m);
+}
+
 void encode_frame(ByteBuffer& out, const Frame& f) {
   const std::size_t body = body_size(f);
   char* const start = out.prepare(kLengthPrefix + body);

@@ -36,6 +36,11 @@ struct Frame {
 
 // Size of the body (without the length prefix).
 [[nodiscard]] std::size_t body_size(const Frame& f) noexcept;
+// The largest body the broker's MSG relay of this PUB can have: the PUB's
+// fields plus a subscription id of any value (tag + up to 10 varint bytes).
+// A PUB is accepted only if this fits max_frame_bytes, so every relayed MSG
+// fits the subscribers' decoders (docs/bus.md "Limits").
+[[nodiscard]] std::size_t relayed_body_size(const Frame& pub) noexcept;
 // Appends prefix + body to out.
 void encode_frame(ByteBuffer& out, const Frame& f);
 // Parses one body. Unknown fields of wire type 0/1/2/5 are skipped (forward

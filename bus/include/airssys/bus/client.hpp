@@ -94,7 +94,13 @@ struct ClientOptions {
   // buffer becomes non-empty (fewer, larger writes; less lock traffic).
   // request(), flush() and replies sent from handlers do not wait for it.
   std::chrono::microseconds flush_delay{100};
-  std::size_t max_frame_bytes = 1024 * 1024;  // must not exceed the broker's
+  // The largest frame this client sends or accepts. Receiving: keep it at
+  // least the broker's max_frame_bytes; the broker relays MSG frames up to
+  // its own limit, and a larger frame makes this client drop the connection.
+  // Sending: a publish whose MSG as relayed (the publish plus a subscription
+  // id, at most 11 bytes more) exceeds this fails with frame_too_large here;
+  // the broker refuses the same above its own limit (ERR, frame_too_large).
+  std::size_t max_frame_bytes = 1024 * 1024;
   // Called on the reader thread: errors the broker reports asynchronously
   // (refused publish/subscribe), lost connections, failed reconnects.
   std::function<void(const Error&)> on_error;

@@ -1,0 +1,113 @@
+// Size limits over real Unix sockets: a publish at the frame limit (the
+// relayed MSG carries a sid the PUB did not), the STATS reply bound, and the
+// per-connection and broker-wide budgets of queued bytes.
+
+#include "test_util.hpp"
+
+#include <airssys/bus/broker.hpp>
+#include <airssys/bus/client.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+
+namespace airssys::bus {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::eventually;
+using testing::RawConn;
+using testing::TempDir;
+
+constexpr std::size_t kMaxFrame = 4096;
+
+std::unique_ptr<Broker> start_broker(const TempDir& d, BrokerOptions o = {}) {
+  o.socket_path = d.sock();
+  auto b = Broker::start(std::move(o));
+  EXPECT_TRUE(b) << (b ? "" : b.error().to_string());
+  return b ? std::move(*b) : nullptr;
+}
+
+// A PUB whose body is exactly `body` bytes.
+detail::Frame pub_of_body(std::string_view subject, std::string& payload, std::size_t body) {
+  detail::Frame f;
+  f.op = detail::Op::pub;
+  f.subject = subject;
+  payload.assign(body, 'x');
+  while (true) {
+    f.payload = payload;
+    const std::size_t n = detail::body_size(f);
+    if (n == body) return f;
+    payload.resize(payload.size() - (n - body));
+  }
+}
+
+TEST(Limits, PublishAtFrameLimitIsRefusedNotRelayedPastIt) {
+  TempDir d;
+  BrokerOptions o;
+  o.max_frame_bytes = kMaxFrame;
+  auto b = start_broker(d, o);
+  ASSERT_TRUE(b);
+  RawConn sub(d.sock()), pub(d.sock());
+  sub.dec = detail::FrameDecoder(kMaxFrame);  // a subscriber with the broker's limit
+  ASSERT_TRUE(sub.sub(1, "big") && sub.ping(1));
+  ASSERT_EQ(sub.next()->op, detail::Op::pong);
+
+  std::string payload;
+  ASSERT_TRUE(pub.send(pub_of_body("big", payload, kMaxFrame)));  // legal PUB, MSG would be larger
+  auto got = pub.next();
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->op, detail::Op::err);
+  EXPECT_TRUE(got->text.starts_with("message too large")) << got->text;
+
+  // The largest accepted publish reaches the subscriber, which stays connected.
+  detail::Frame ok = pub_of_body("big", payload, kMaxFrame - 11);
+  ASSERT_EQ(detail::relayed_body_size(ok), kMaxFrame);
+  ASSERT_TRUE(pub.send(ok));
+  got = sub.next();
+  ASSERT_TRUE(got) << "the subscriber lost its connection";
+  EXPECT_EQ(got->op, detail::Op::msg);
+  EXPECT_EQ(got->payload.size(), payload.size());
+  ASSERT_TRUE(sub.ping(2));
+  got = sub.next();
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->op, detail::Op::pong);
+}
+
+TEST(Limits, ClientRefusesWhatTheRelayWouldNotFitAndReportsBrokerRefusal) {
+  TempDir d;
+  BrokerOptions o;
+  o.max_frame_bytes = kMaxFrame;
+  auto b = start_broker(d, o);
+  ASSERT_TRUE(b);
+  ClientOptions co;
+  co.socket_path = d.sock();
+  co.max_frame_bytes = kMaxFrame;
+  auto c = Client::connect(co);
+  ASSERT_TRUE(c);
+  std::atomic<int> got{0};
+  auto s = (*c)->subscribe("big", [&](const MessageView&) { ++got; });
+  ASSERT_TRUE(s && (*c)->flush());
+  // Body of a PUB on "big" with an n-byte payload: 2 (op) + 5 (subject) + 3 + n.
+  const std::size_t at_limit = kMaxFrame - 2 - 5 - 3;
+  auto r = (*c)->publish("big", std::string(at_limit, 'x'));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::frame_too_large);
+  ASSERT_TRUE((*c)->publish("big", std::string(at_limit - 11, 'x')));
+  ASSERT_TRUE((*c)->flush());
+  EXPECT_TRUE(eventually([&] { return got.load() == 1; }));
+  EXPECT_TRUE((*c)->connected());
+
+  // A client allowing larger frames than the broker: the broker refuses.
+  co.max_frame_bytes = 2 * kMaxFrame;
+  auto big = Client::connect(co);
+  ASSERT_TRUE(big);
+  ASSERT_TRUE((*big)->publish("big", std::string(at_limit, 'x')));
+  auto f = (*big)->flush();
+  ASSERT_FALSE(f);
+  EXPECT_EQ(f.error().code, Errc::frame_too_large) << f.error().to_string();
+  EXPECT_TRUE((*c)->connected());
+}
+
+}  // namespace
+}  // namespace airssys::bus
