@@ -66,6 +66,15 @@ void Broker::Impl::publish(Conn& c, const Frame& f) {
     c.last_route = &fresh;
     c.last_route_gen = route_gen;
   }
+  if (!f.reply_to.empty()) {
+    // A responder trusts reply_to and publishes there with its own rights, so
+    // a restricted uid may name only an inbox or a subject it may publish to.
+    if (auto v = validate_publish_subject(f.reply_to); !v)
+      return send_err(c, 0, "invalid reply_to: " + v.error().message);
+    if (c.perm != nullptr && !may_publish(c, f.reply_to))
+      return send_err(c, 0, "permission denied: uid " + std::to_string(c.cred.uid) + " may not use reply_to '" +
+                                std::string(f.reply_to) + "' (only _INBOX.… or a subject it may publish to)");
+  }
   // Every subscriber's decoder allows max_frame_bytes; the MSG carries a sid
   // the PUB did not, so refuse what would not fit rather than relay a frame
   // that makes each subscriber drop its connection.
