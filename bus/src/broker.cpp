@@ -284,7 +284,10 @@ void Broker::Impl::close_now(std::uint64_t id) {
   const auto it = conns.find(id);
   if (it == conns.end()) return;
   Conn& c = *it->second;
-  for (auto& [sid, s] : c.subs) index.erase(s->subject, s.get());
+  for (auto& [sid, s] : c.subs) {
+    index.erase(s->subject, s.get());
+    release_inbox(c, s->subject);
+  }
   if (!c.subs.empty()) invalidate_routes();
   ::epoll_ctl(epoll_fd.get(), EPOLL_CTL_DEL, c.fd.get(), nullptr);
   conns.erase(it);

@@ -24,6 +24,15 @@ constexpr std::size_t kPermCacheMax = 1024;
 constexpr std::size_t kBacklogBatch = 4096;      // frames moved per sub before rotating
 constexpr std::size_t kControlSlack = 4u << 20;  // control replies a non-reader may pile up
 constexpr std::string_view kInbox = "_INBOX.";
+
+// "_INBOX.<tok>" of a pattern under a literal inbox token; empty otherwise.
+std::string_view inbox_prefix(std::string_view pattern) {
+  if (!pattern.starts_with(kInbox)) return {};
+  const std::size_t end = pattern.find('.', kInbox.size());
+  const std::string_view prefix = pattern.substr(0, end);
+  const std::string_view tok = prefix.substr(kInbox.size());
+  return tok == "*" || tok == ">" ? std::string_view{} : prefix;
+}
 }  // namespace
 
 void Broker::Impl::handle(Conn& c, const Frame& f) {
@@ -40,7 +49,7 @@ void Broker::Impl::handle(Conn& c, const Frame& f) {
       return;
     }
     case Op::stats: {
-      const std::string json = stats_json();
+      const std::string json = stats_json(c);
       Frame r;
       r.op = Op::stats;
       r.sid = f.sid;
@@ -230,6 +239,9 @@ void Broker::Impl::subscribe(Conn& c, const Frame& f) {
   if (c.subs.size() >= opt.max_subscriptions_per_connection)
     return send_err(c, f.sid, "too many subscriptions on this connection (limit " +
                                   std::to_string(opt.max_subscriptions_per_connection) + ")");
+  if (!claim_inbox(c, f.subject))
+    return send_err(c, f.sid, "permission denied: reply inbox '" + std::string(inbox_prefix(f.subject)) +
+                                  "' belongs to another connection");
   auto s = std::make_unique<Sub>();
   s->conn = &c;
   s->sid = f.sid;
@@ -253,7 +265,29 @@ void Broker::Impl::unsubscribe(Conn& c, std::uint64_t sid) {
 void Broker::Impl::remove_sub(Conn& c, Sub& s) {
   if (s.in_backlog) c.backlog.erase(std::find(c.backlog.begin(), c.backlog.end(), &s));
   index.erase(s.subject, &s);
+  release_inbox(c, s.subject);
   invalidate_routes();
+}
+
+bool Broker::Impl::claim_inbox(Conn& c, std::string_view pattern) {
+  const std::string_view prefix = inbox_prefix(pattern);
+  if (prefix.empty()) return true;
+  if (const auto it = inbox_owner.find(prefix); it != inbox_owner.end() && it->second != c.id) return false;
+  inbox_owner.emplace(std::string(prefix), c.id);
+  if (const auto it = c.inboxes.find(prefix); it != c.inboxes.end())
+    ++it->second;
+  else
+    c.inboxes.emplace(std::string(prefix), 1);
+  return true;
+}
+
+void Broker::Impl::release_inbox(Conn& c, std::string_view pattern) {
+  const std::string_view prefix = inbox_prefix(pattern);
+  if (prefix.empty()) return;
+  const auto it = c.inboxes.find(prefix);
+  if (it == c.inboxes.end() || --it->second > 0) return;
+  c.inboxes.erase(it);  // `prefix` views `pattern`, not this key
+  if (const auto o = inbox_owner.find(prefix); o != inbox_owner.end() && o->second == c.id) inbox_owner.erase(o);
 }
 
 bool Broker::Impl::may_publish(Conn& c, std::string_view subject) {
@@ -278,7 +312,12 @@ bool Broker::Impl::may_subscribe(const Conn& c, std::string_view pattern) const 
                      [&](const std::string& p) { return subject_covers(p, pattern); });
 }
 
-std::string Broker::Impl::stats_json() const {
+std::string Broker::Impl::stats_json(const Conn& viewer) const {
+  // A restricted uid could read other clients' inbox tokens here and forge
+  // replies to them; it sees only its own connection's inbox subscriptions.
+  const auto hidden = [&](const Conn& owner, const Sub& s) {
+    return viewer.perm != nullptr && &owner != &viewer && s.subject.starts_with(kInbox);
+  };
   nlohmann::json j;
   j["connections"] = conns.size();
   j["accepted"] = accepted;
@@ -300,6 +339,7 @@ std::string Broker::Impl::stats_json() const {
     std::sort(ss.begin(), ss.end(), [](const Sub* a, const Sub* b) { return a->sid < b->sid; });
     for (const Sub* s : ss) {
       dropped += s->dropped;
+      if (hidden(*c, *s)) continue;
       subs.push_back({{"sid", s->sid},
                       {"subject", s->subject},
                       {"queue", s->queue},

@@ -55,6 +55,9 @@ struct Conn {
   std::unordered_map<std::uint64_t, std::unique_ptr<Sub>> subs;
   std::deque<Sub*> backlog;  // subs with queued messages, served round robin
   std::unordered_map<std::string, bool, StringHash, std::equal_to<>> pub_allowed;  // permission cache
+  // Reply inbox prefixes `_INBOX.<tok>` this connection owns, with how many
+  // of its subscriptions use each (released at zero).
+  std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> inboxes;
   std::uint64_t msgs_in = 0, bytes_in = 0, msgs_out = 0, bytes_out = 0;
   // The last subject this connection published to, already validated and
   // permitted, and its route (valid while route_gen is unchanged): publishers
@@ -91,6 +94,9 @@ struct Broker::Impl {
   std::unordered_map<std::uint64_t, std::unique_ptr<detail::Conn>> conns;
   detail::SubjectIndex<detail::Sub*> index;
   std::unordered_map<std::string, detail::Route, detail::StringHash, std::equal_to<>> routes;
+  // Owner of each reply inbox prefix `_INBOX.<tok>`: the connection that first
+  // subscribed under it; others are refused until it lets go.
+  std::unordered_map<std::string, std::uint64_t, detail::StringHash, std::equal_to<>> inbox_owner;
   std::uint64_t rr = 0;
   std::uint64_t route_gen = 0;  // bumped whenever `routes` is cleared
   std::vector<detail::Conn*> dirty;
@@ -114,6 +120,10 @@ struct Broker::Impl {
   void subscribe(detail::Conn& c, const detail::Frame& f);
   void unsubscribe(detail::Conn& c, std::uint64_t sid);
   void remove_sub(detail::Conn& c, detail::Sub& s);
+  // Claims the inbox prefix of `pattern` for c (true if not an inbox, or free,
+  // or c's already); release_inbox undoes one claim.
+  [[nodiscard]] bool claim_inbox(detail::Conn& c, std::string_view pattern);
+  void release_inbox(detail::Conn& c, std::string_view pattern);
   const detail::Route& route_for(std::string_view subject);
   void invalidate_routes() {
     routes.clear();
@@ -125,7 +135,9 @@ struct Broker::Impl {
   void send_err(detail::Conn& c, std::uint64_t sid, const std::string& text);
   [[nodiscard]] bool may_publish(detail::Conn& c, std::string_view subject);
   [[nodiscard]] bool may_subscribe(const detail::Conn& c, std::string_view pattern) const;
-  [[nodiscard]] std::string stats_json() const;
+  // What `viewer` may see: restricted uids do not see other connections'
+  // reply inbox subscriptions.
+  [[nodiscard]] std::string stats_json(const detail::Conn& viewer) const;
 };
 
 }  // namespace airssys::bus

@@ -99,5 +99,89 @@ TEST(Security, InvalidReplyToRefusedForUnrestrictedUid) {
   EXPECT_EQ(got->op, detail::Op::pong);
 }
 
+std::unique_ptr<Client> connect(const TempDir& d) {
+  ClientOptions o;
+  o.socket_path = d.sock();
+  auto c = Client::connect(std::move(o));
+  EXPECT_TRUE(c) << (c ? "" : c.error().to_string());
+  return c ? std::move(*c) : nullptr;
+}
+
+// Every subscription subject in a STATS reply, per connection id.
+std::vector<std::pair<std::uint64_t, std::string>> stats_subjects(Client& c) {
+  std::vector<std::pair<std::uint64_t, std::string>> out;
+  auto s = c.stats();
+  EXPECT_TRUE(s) << (s ? "" : s.error().to_string());
+  if (!s) return out;
+  const auto j = nlohmann::json::parse(*s);
+  for (const auto& conn : j["conns"])
+    for (const auto& sub : conn["subscriptions"])
+      out.emplace_back(conn["id"].get<std::uint64_t>(), sub["subject"].get<std::string>());
+  return out;
+}
+
+TEST(Security, InboxBelongsToItsFirstSubscriber) {
+  TempDir d;
+  auto b = start_broker(d);
+  auto a = connect(d);
+  ASSERT_TRUE(b && a);
+  ASSERT_EQ(a->request("nobody", "x", 20ms).error().code, Errc::timeout);  // subscribes its inbox
+  std::string inbox;
+  for (const auto& [id, subject] : stats_subjects(*a))
+    if (subject.starts_with("_INBOX.")) inbox = subject;
+  ASSERT_TRUE(inbox.ends_with(".*")) << inbox;
+  const std::string prefix = inbox.substr(0, inbox.size() - 2);
+
+  RawConn thief(d.sock());
+  std::uint64_t sid = 1;
+  for (const std::string& p : {inbox, prefix + ".7", prefix, prefix + ".>"}) {
+    ASSERT_TRUE(thief.sub(sid, p) && thief.ping(sid));
+    auto got = thief.next();
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->op, detail::Op::err) << p;
+    EXPECT_EQ(got->sid, sid);
+    EXPECT_NE(got->text.find("belongs to another connection"), std::string::npos) << got->text;
+    EXPECT_EQ(thief.next()->op, detail::Op::pong);
+    ++sid;
+  }
+  // The owner's own requests still work, and once it is gone the prefix is free.
+  auto responder = connect(d);
+  ASSERT_TRUE(responder);
+  auto s = responder->subscribe("svc", [&](const MessageView& m) { (void)responder->publish(m.reply_to, "ok"); });
+  ASSERT_TRUE(s && responder->flush());
+  auto rep = a->request("svc", "x", 5s);
+  ASSERT_TRUE(rep) << rep.error().to_string();
+  EXPECT_EQ(rep->payload, "ok");
+  a.reset();
+  EXPECT_TRUE(eventually([&] {
+    ++sid;
+    if (!thief.sub(sid, inbox) || !thief.ping(sid)) return false;
+    auto got = thief.next();
+    if (got && got->op == detail::Op::err) (void)thief.next();  // its PONG
+    return got && got->op == detail::Op::pong;
+  }));
+}
+
+TEST(Security, StatsHidesOtherInboxesFromRestrictedUids) {
+  TempDir d;
+  BrokerOptions o;
+  o.permissions.push_back({::geteuid(), {"svc.>"}, {"svc.>"}});
+  auto b = start_broker(d, o);
+  auto a = connect(d);
+  auto viewer = connect(d);
+  ASSERT_TRUE(b && a && viewer);
+  ASSERT_EQ(a->request("svc.none", "x", 20ms).error().code, Errc::timeout);
+  auto plain = a->subscribe("svc.x", [](const MessageView&) {});
+  ASSERT_TRUE(plain && a->flush());
+  auto seen = stats_subjects(*viewer);
+  ASSERT_EQ(seen.size(), 1u);  // a's svc.x, not a's inbox
+  EXPECT_EQ(seen[0].second, "svc.x");
+  // Its own inbox it does see.
+  ASSERT_EQ(viewer->request("svc.none", "x", 20ms).error().code, Errc::timeout);
+  seen = stats_subjects(*viewer);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_TRUE(seen[1].second.starts_with("_INBOX.")) << seen[1].second;
+}
+
 }  // namespace
 }  // namespace airssys::bus
