@@ -107,6 +107,8 @@ std::expected<SweepReport, Error> sweep_registry(const Registry& reg, osl::Syste
       // A container monitor records its pid before it creates the container:
       // once that monitor is gone nobody will start it.
       if (now - t.created_ms > kStartingGraceMs || (is_container_task(t) && t.monitor_pid)) v = Verdict::never_started;
+    } else if (t.deadline_ms && *t.deadline_ms <= now && t.leftover_processes.value_or(0) > 0) {
+      v = Verdict::kill;  // an earlier sweep's kill left survivors (below); now they are gone
     } else {
       v = Verdict::ended;
     }
@@ -121,6 +123,22 @@ std::expected<SweepReport, Error> sweep_registry(const Registry& reg, osl::Syste
       }
     } else if (v == Verdict::kill) {
       kr = kill_task(system, principal, tp, std::chrono::milliseconds(t.grace_ms));
+      if (kr.left > 0) {
+        // Not final: a timed_out record would never be swept again and the
+        // survivors would run on. The record stays live, noting them.
+        auto noted = reg.update([&](RegistryData& d) -> std::expected<void, Error> {
+          auto it = d.tasks.find(id);
+          if (it == d.tasks.end() || terminal_state(it->second.state) || it->second.created_ms != t.created_ms) return {};
+          it->second.leftover_processes = static_cast<std::int64_t>(kr.left);
+          it->second.error = fmt::format("deadline passed and the monitor is gone: {} process(es) survived `task-watchdog run`'s kill; "
+                                         "retried at every sweep", kr.left);
+          return {};
+        });
+        if (!noted) return std::unexpected(noted.error());
+        out.actions.push_back(fmt::format("task '{}': deadline passed and its monitor is gone: killed {} process(es), {} left; retrying at the next sweep",
+                                          id, kr.found, kr.left));
+        continue;
+      }
     }
     auto r = reg.update([&](RegistryData& d) -> std::expected<void, Error> {
       auto it = d.tasks.find(id);
@@ -131,8 +149,7 @@ std::expected<SweepReport, Error> sweep_registry(const Registry& reg, osl::Syste
       switch (v) {
         case Verdict::kill:
           rec.state = "timed_out";
-          rec.error = kr.left > 0 ? fmt::format("deadline enforced by `task-watchdog run` (monitor gone); {} process(es) could not be killed", kr.left)
-                                  : "deadline enforced by `task-watchdog run` (monitor gone)";
+          rec.error = "deadline enforced by `task-watchdog run` (monitor gone)";
           break;
         case Verdict::ended:
           rec.state = "exited";

@@ -142,7 +142,11 @@ KillReport kill_task(osl::System& system, const std::string& principal, const Ta
   report.terminated = procs.size() - after_grace;
   // SIGKILL sweeps: a process forked during the grace period is found by the
   // next sweep; cgroup.kill covers forks racing with the sweep itself.
-  for (int round = 0; round < 50; ++round) {
+  // Bounded as kill_tree.hpp promises (grace + ~15 s): a process SIGKILL
+  // cannot end (uninterruptible sleep, a frozen v1 freezer cgroup) must not
+  // hold the caller — the daemon's sweep — for 50 rounds of 5 s.
+  const auto kill_until = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  for (int round = 0; round < 50 && std::chrono::steady_clock::now() < kill_until; ++round) {
     procs = collect_processes(t);
     if (procs.empty()) break;
     if (!t.cgroup.empty() && !cgroup_kill(t.cgroup)) report.method = "signals";
@@ -151,7 +155,8 @@ KillReport kill_task(osl::System& system, const std::string& principal, const Ta
     // are refused by osl (start time or pidfd check) and harmless.
     for (const auto& p : procs) send(system, principal, p, SIGKILL);
     report.killed += procs.size();
-    (void)wait_gone(procs, std::chrono::seconds(5));
+    const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(kill_until - std::chrono::steady_clock::now());
+    (void)wait_gone(procs, std::clamp(remaining, std::chrono::milliseconds(1), std::chrono::milliseconds(5000)));
   }
   report.left = collect_processes(t).size();
   return report;

@@ -154,3 +154,71 @@ TEST(Daemon, RefusesASymlinkPlantedAtItsLockPath) {
   ASSERT_EQ(::stat(reg2.parent_path().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700U);
 }
+
+namespace {
+
+// A v1 freezer cgroup of this test's own: a process frozen in it stays (in D
+// state) through SIGKILL until thawed — a survivor of kill_task made on demand.
+struct Freezer {
+  fs::path dir;
+  pid_t pid = 0;
+  explicit Freezer(const std::string& name) : dir(fs::path("/sys/fs/cgroup/freezer") / name) {}
+  static bool available() { return ::access("/sys/fs/cgroup/freezer/cgroup.procs", W_OK) == 0; }
+  bool freeze(pid_t p) {
+    pid = p;
+    std::error_code ec;
+    fs::create_directory(dir, ec);
+    { std::ofstream(dir / "cgroup.procs") << p; }
+    { std::ofstream(dir / "freezer.state") << "FROZEN"; }
+    return eventually([&] { return slurp(dir / "freezer.state").starts_with("FROZEN"); }, 30s);
+  }
+  void thaw() { std::ofstream(dir / "freezer.state") << "THAWED"; }
+  ~Freezer() {
+    thaw();
+    if (pid > 0 && !gone(pid)) ::kill(pid, SIGKILL);  // the task this test started
+    if (pid > 0) (void)eventually([&] { return gone(pid); }, 30s);
+    ::rmdir(dir.c_str());
+  }
+};
+
+}  // namespace
+
+TEST(Daemon, KeepsKillingSurvivorsUntilNoneIsLeft) {
+  ASSERT_FALSE(bin().empty()) << "TASK_WATCHDOG_BIN is not set";
+  if (!Freezer::available()) GTEST_SKIP() << "no writable v1 freezer hierarchy here";
+  TempDir d;
+  const auto reg = d.path / "registry.json";
+  ASSERT_EQ(run(d.path, {"start", "--registry", reg.string(), "--id", "stubborn", "--timeout", "12s", "--grace", "1s", "--",
+                         "/bin/sh", "-c", "exec sleep 1000"}).rc, 0);
+  auto st = status_json(d.path, reg, "stubborn");
+  ASSERT_TRUE(st);
+  const pid_t task = (*st)["pid"].get<pid_t>();
+  const pid_t m = monitor_of(d.path, reg, "stubborn");
+  ASSERT_GT(m, 0);
+  ASSERT_EQ(::kill(m, SIGKILL), 0);
+  ASSERT_TRUE(eventually([&] { return gone(m); }, 30s));
+  st = status_json(d.path, reg, "stubborn");
+  ASSERT_EQ((*st)["state"], "running") << "the deadline passed before the monitor was killed";
+  Freezer freezer("wdtest-" + std::to_string(::getpid()) + "-" + std::to_string(task));
+  ASSERT_TRUE(freezer.freeze(task));
+  const pid_t daemon = start_daemon(d.path, reg);
+  // The first kill at the deadline leaves the frozen process: the record must
+  // stay live (a final timed_out would never be swept again).
+  ASSERT_TRUE(eventually([&] {
+    auto s = status_json(d.path, reg, "stubborn");
+    return s && (*s)["error"].is_string() && (*s)["error"].get<std::string>().find("survived") != std::string::npos;
+  }, 120s)) << slurp(d.path / "daemon.out") << slurp(d.path / "daemon.err");
+  st = status_json(d.path, reg, "stubborn");
+  EXPECT_EQ((*st)["state"], "running") << st->dump();
+  EXPECT_EQ((*st)["leftover_processes"], 1) << st->dump();
+  EXPECT_FALSE(gone(task));
+  // Thawed, it dies of the pending SIGKILL; a later sweep finds nothing left.
+  freezer.thaw();
+  EXPECT_TRUE(eventually([&] { return state_is(d.path, reg, "stubborn", "timed_out"); }, 120s))
+      << slurp(d.path / "daemon.out") << slurp(d.path / "daemon.err");
+  EXPECT_TRUE(gone(task));
+  ASSERT_EQ(::kill(daemon, SIGTERM), 0);
+  EXPECT_EQ(wait_child(daemon, 60s), 0);
+  const auto log = slurp(d.path / "daemon.out");
+  EXPECT_NE(log.find("retrying at the next sweep"), std::string::npos) << log;
+}
