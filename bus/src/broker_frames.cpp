@@ -24,6 +24,9 @@ constexpr std::size_t kPermCacheMax = 1024;
 constexpr std::size_t kBacklogBatch = 4096;      // frames moved per sub before rotating
 constexpr std::size_t kControlSlack = 4u << 20;  // control replies a non-reader may pile up
 constexpr std::string_view kInbox = "_INBOX.";
+// A STATS reply's frame beyond its JSON: op, sid and the payload's tag and
+// length (1+1 + 1+10 + 1+5 bytes), rounded up.
+constexpr std::size_t kStatsFraming = 32;
 
 // "_INBOX.<tok>" of a pattern under a literal inbox token; empty otherwise.
 std::string_view inbox_prefix(std::string_view pattern) {
@@ -318,45 +321,73 @@ std::string Broker::Impl::stats_json(const Conn& viewer) const {
   const auto hidden = [&](const Conn& owner, const Sub& s) {
     return viewer.perm != nullptr && &owner != &viewer && s.subject.starts_with(kInbox);
   };
+  std::vector<const Conn*> sorted;
+  for (const auto& [id, c] : conns) sorted.push_back(c.get());
+  std::sort(sorted.begin(), sorted.end(), [](const Conn* a, const Conn* b) { return a->id < b->id; });
+  std::uint64_t dropped = 0;
+  for (const Conn* c : sorted)
+    for (const auto& [sid, s] : c->subs) dropped += s->dropped;
+
   nlohmann::json j;
   j["connections"] = conns.size();
   j["accepted"] = accepted;
   j["refused"] = refused;
   j["protocol_errors"] = protocol_errors;
   j["slow_consumer_disconnects"] = slow_consumers;
-  std::uint64_t dropped = 0;
+  j["dropped"] = dropped;
+  j["truncated"] = false;
+  j["conns"] = nlohmann::json::array();
+  const auto dump = [](const nlohmann::json& v) {
+    return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  };
+  // The reply travels in one STATS frame (op, sid, payload): keep the JSON
+  // within max_frame_bytes less that framing, so a big broker's stats never
+  // become a frame the client must refuse. Totals always come first.
+  const std::size_t budget = opt.max_frame_bytes > kStatsFraming ? opt.max_frame_bytes - kStatsFraming : 0;
+  std::size_t size = dump(j).size();
+  bool truncated = false;
   auto list = nlohmann::json::array();
-  std::vector<const Conn*> sorted;
-  for (const auto& [id, c] : conns) sorted.push_back(c.get());
-  std::sort(sorted.begin(), sorted.end(), [](const Conn* a, const Conn* b) { return a->id < b->id; });
   for (const Conn* c : sorted) {
     nlohmann::json cj{{"id", c->id},           {"uid", c->cred.uid},         {"gid", c->cred.gid},
                       {"pid", c->cred.pid},    {"frames_in", c->msgs_in},    {"bytes_in", c->bytes_in},
-                      {"msgs_out", c->msgs_out}, {"bytes_out", c->bytes_out}, {"out_buffered", c->out.size()}};
-    auto subs = nlohmann::json::array();
+                      {"msgs_out", c->msgs_out}, {"bytes_out", c->bytes_out}, {"out_buffered", c->out.size()},
+                      {"subscriptions", nlohmann::json::array()}};
+    const std::size_t conn_size = dump(cj).size() + 1;  // + comma
+    if (size + conn_size > budget) {
+      truncated = true;
+      break;
+    }
+    size += conn_size;
     std::vector<const Sub*> ss;
     for (const auto& [sid, s] : c->subs) ss.push_back(s.get());
     std::sort(ss.begin(), ss.end(), [](const Sub* a, const Sub* b) { return a->sid < b->sid; });
+    auto& subs = cj["subscriptions"];
     for (const Sub* s : ss) {
-      dropped += s->dropped;
       if (hidden(*c, *s)) continue;
-      subs.push_back({{"sid", s->sid},
-                      {"subject", s->subject},
-                      {"queue", s->queue},
-                      {"policy", std::string(to_string(s->policy))},
-                      {"max_msgs", s->max_msgs},
-                      {"max_bytes", s->max_bytes},
-                      {"delivered", s->delivered},
-                      {"dropped", s->dropped},
-                      {"pending_msgs", s->lens.size()},
-                      {"pending_bytes", s->q_bytes}});
+      nlohmann::json sj{{"sid", s->sid},
+                        {"subject", s->subject},
+                        {"queue", s->queue},
+                        {"policy", std::string(to_string(s->policy))},
+                        {"max_msgs", s->max_msgs},
+                        {"max_bytes", s->max_bytes},
+                        {"delivered", s->delivered},
+                        {"dropped", s->dropped},
+                        {"pending_msgs", s->lens.size()},
+                        {"pending_bytes", s->q_bytes}};
+      const std::size_t sub_size = dump(sj).size() + 1;
+      if (size + sub_size > budget) {
+        truncated = true;
+        break;
+      }
+      size += sub_size;
+      subs.push_back(std::move(sj));
     }
-    cj["subscriptions"] = std::move(subs);
     list.push_back(std::move(cj));
+    if (truncated) break;
   }
-  j["dropped"] = dropped;
+  j["truncated"] = truncated;
   j["conns"] = std::move(list);
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return dump(j);
 }
 
 }  // namespace airssys::bus

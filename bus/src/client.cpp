@@ -349,7 +349,7 @@ std::expected<void, Error> ClientCore::flush(std::chrono::milliseconds timeout) 
   const bool done =
       cv_reply.wait_for(lk, timeout, [&] { return closed || conn_gen != gen || pong_seq >= *seq; });
   if (closed) return std::unexpected(closed_error());
-  if (conn_gen != gen) return std::unexpected(disconnected_error());
+  if (conn_gen != gen) return std::unexpected(lost_error());
   if (!done) return std::unexpected(Error::make(Errc::timeout, "the broker did not answer a flush in time"));
   if (first_err) {
     Error e = std::move(*first_err);
@@ -372,7 +372,7 @@ std::expected<std::string, Error> ClientCore::stats(std::chrono::milliseconds ti
   const auto it = stats_replies.find(*seq);
   if (it == stats_replies.end()) {
     if (closed) return std::unexpected(closed_error());
-    if (conn_gen != gen) return std::unexpected(disconnected_error());
+    if (conn_gen != gen) return std::unexpected(lost_error());
     return std::unexpected(Error::make(Errc::timeout, "no stats reply from the broker in time"));
   }
   std::string s = std::move(it->second);
@@ -425,9 +425,14 @@ std::expected<Message, Error> ClientCore::request(std::string_view subject, std:
   auto node = requests.extract(id);
   if (node.mapped()) return std::move(*node.mapped());
   if (closed) return std::unexpected(closed_error());
-  if (conn_gen != gen) return std::unexpected(disconnected_error());
+  if (conn_gen != gen) return std::unexpected(lost_error());
   return std::unexpected(Error::make(Errc::timeout, "no reply on '" + std::string(subject) + "' within " +
                                                         std::to_string(timeout.count()) + " ms"));
+}
+
+Error ClientCore::lost_error() const {
+  if (!lost_why) return disconnected_error();
+  return Error::make(lost_why->code, "connection to the broker lost: " + lost_why->message);
 }
 
 bool ClientCore::is_connected() const {

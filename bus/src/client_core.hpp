@@ -75,6 +75,10 @@ class ClientCore {
   std::uint64_t ping_seq = 0, pong_seq = 0;
   std::unordered_map<std::uint64_t, std::string> stats_replies;
   std::optional<Error> first_err;
+  // Why the last connection was lost (e.g. frame_too_large): what a flush,
+  // request or stats waiting on that connection returns.
+  std::optional<Error> lost_why;
+  Error lost_error() const;  // with mu held
   std::string inbox_prefix;
   std::uint64_t inbox_sid = 0, next_req = 1;
   std::unordered_map<std::uint64_t, std::optional<Message>> requests;

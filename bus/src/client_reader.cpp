@@ -160,6 +160,7 @@ void ClientCore::on_disconnect(const Error& why) {
     std::lock_guard lk(mu);
     if (closed) return;  // our own close(), not a lost connection
     connected = false;
+    lost_why = why;
     ++conn_gen;
     out.clear();
     sock.reset();

@@ -8,6 +8,7 @@
 #include <airssys/bus/client.hpp>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <atomic>
 
@@ -107,6 +108,61 @@ TEST(Limits, ClientRefusesWhatTheRelayWouldNotFitAndReportsBrokerRefusal) {
   ASSERT_FALSE(f);
   EXPECT_EQ(f.error().code, Errc::frame_too_large) << f.error().to_string();
   EXPECT_TRUE((*c)->connected());
+}
+
+TEST(Limits, StatsReplyStaysWithinTheFrameLimit) {
+  TempDir d;
+  BrokerOptions o;
+  o.max_frame_bytes = 16 * 1024;
+  auto b = start_broker(d, o);
+  ASSERT_TRUE(b);
+  RawConn many(d.sock());
+  const std::string pad(150, 's');
+  for (std::uint64_t sid = 1; sid <= 300; ++sid) ASSERT_TRUE(many.sub(sid, pad + "." + std::to_string(sid)));
+  ASSERT_TRUE(many.ping(1));
+  auto got = many.next();
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->op, detail::Op::pong) << got->text;  // 300 subscriptions, ~75 KB of stats
+
+  ClientOptions co;
+  co.socket_path = d.sock();
+  co.max_frame_bytes = o.max_frame_bytes;
+  auto c = Client::connect(co);
+  ASSERT_TRUE(c);
+  auto s = (*c)->stats();
+  ASSERT_TRUE(s) << s.error().to_string();
+  EXPECT_LE(s->size(), o.max_frame_bytes);
+  const auto j = nlohmann::json::parse(*s);
+  EXPECT_EQ(j["truncated"], true);
+  EXPECT_EQ(j["connections"], 2);
+  ASSERT_GE(j["conns"].size(), 1u);
+  const auto listed = j["conns"][0]["subscriptions"].size();
+  EXPECT_GT(listed, 10u);
+  EXPECT_LT(listed, 300u);
+
+  // A client that allows smaller frames than the broker sends is told why.
+  co.max_frame_bytes = 4096;
+  auto small = Client::connect(co);
+  ASSERT_TRUE(small);
+  s = (*small)->stats();
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, Errc::frame_too_large) << s.error().to_string();
+}
+
+TEST(Limits, StatsNotTruncatedWhenSmall) {
+  TempDir d;
+  auto b = start_broker(d);
+  ClientOptions co;
+  co.socket_path = d.sock();
+  auto c = Client::connect(co);
+  ASSERT_TRUE(b && c);
+  auto sub = (*c)->subscribe("a", [](const MessageView&) {});
+  ASSERT_TRUE(sub && (*c)->flush());
+  auto s = (*c)->stats();
+  ASSERT_TRUE(s);
+  const auto j = nlohmann::json::parse(*s);
+  EXPECT_EQ(j["truncated"], false);
+  EXPECT_EQ(j["conns"][0]["subscriptions"].size(), 1u);
 }
 
 }  // namespace
