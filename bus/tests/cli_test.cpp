@@ -37,16 +37,19 @@ std::string bin() {
 struct Proc {
   pid_t pid = -1;
   int out = -1;  // child's stdout
+  int err = -1;  // child's stderr when captured (read it, or a chatty child blocks)
   std::string buf;
 
   Proc(const Proc&) = delete;
   Proc& operator=(const Proc&) = delete;
-  explicit Proc(const std::vector<std::string>& args) {
-    int p[2];
+  explicit Proc(const std::vector<std::string>& args, bool capture_stderr = false) {
+    int p[2], e[2] = {-1, -1};
     if (::pipe2(p, O_CLOEXEC) != 0) throw std::runtime_error("pipe2");
+    if (capture_stderr && ::pipe2(e, O_CLOEXEC) != 0) throw std::runtime_error("pipe2");
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+    if (capture_stderr) posix_spawn_file_actions_adddup2(&fa, e[1], 2);
     std::vector<std::string> all{bin()};
     all.insert(all.end(), args.begin(), args.end());
     std::vector<char*> argv;
@@ -56,6 +59,10 @@ struct Proc {
     posix_spawn_file_actions_destroy(&fa);
     ::close(p[1]);
     out = p[0];
+    if (capture_stderr) {
+      ::close(e[1]);
+      err = e[0];
+    }
     if (rc != 0) throw std::runtime_error("posix_spawn");
   }
   ~Proc() {
@@ -64,6 +71,15 @@ struct Proc {
       ::waitpid(pid, nullptr, 0);
     }
     if (out >= 0) ::close(out);
+    if (err >= 0) ::close(err);
+  }
+  // Everything the child wrote to stderr until it closed it.
+  std::string all_stderr() const {
+    std::string all;
+    char tmp[4096];
+    ssize_t r;
+    while ((r = ::read(err, tmp, sizeof tmp)) > 0) all.append(tmp, static_cast<std::size_t>(r));
+    return all;
   }
   // Reads until `n` lines arrived (or timeout); returns them.
   std::vector<std::string> lines(std::size_t n, std::chrono::milliseconds timeout = 20s) {
@@ -83,6 +99,19 @@ struct Proc {
       start = nl + 1;
     }
     return v;
+  }
+  // The exit code, or -1 if the child is still running after `limit`.
+  int wait_for(std::chrono::milliseconds limit) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    int status = 0;
+    while (std::chrono::steady_clock::now() < end) {
+      if (::waitpid(pid, &status, WNOHANG) == pid) {
+        pid = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    return -1;
   }
   int wait() {
     int status = 0;
@@ -220,6 +249,23 @@ TEST(Cli, RefusedUidAndSubjectExitFour) {
   }
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
+}
+
+// A subscription the broker refuses when the client re-sends it after a
+// reconnect (the new broker restricts this uid) ends `sub` with exit 4 and
+// the error's name on stderr, instead of a silent subscriber that gets nothing.
+TEST(Cli, SubExitsWhenResubscribeIsRefused) {
+  Env env;
+  Proc sub({"sub", "no.x", "--socket", env.sock}, true);
+  env.wait_subs(1);
+  env.server.reset();  // SIGKILL: the client starts reconnecting
+  const std::string me = std::to_string(::geteuid());
+  env.server = std::make_unique<Proc>(std::vector<std::string>{"serve", "--socket", env.sock, "--sub-allow", me + ":ok.>"});
+  ASSERT_EQ(sub.wait_for(60s), 4);
+  const std::string err = sub.all_stderr();
+  EXPECT_NE(err.find("permission_denied: permission denied: uid " + me + " may not subscribe to 'no.x'"),
+            std::string::npos)
+      << err;
 }
 
 // The publisher is an in-process client: starting 60 `pub` processes (each an

@@ -22,7 +22,14 @@ inline constexpr const char* kExitCodes =
     "Exit codes: 0 ok; 1 cannot connect / connection lost / I/O error; 2 usage error or invalid subject; "
     "3 request timed out; 4 refused by the broker (uid not admitted, or subject not permitted).";
 
-int report(const Error& e);  // prints "airssys-bus: <error>", returns the exit code
+int report(const Error& e);  // prints "airssys-bus: <error>" (unless just printed), returns the exit code
+// ClientOptions::on_error for every command: prints each asynchronous error
+// ("airssys-bus: permission_denied: …") to stderr. An error that will recur
+// for every message (refused subject or uid, frame too large) is remembered
+// as fatal and ends wait_for_stop(); reconnects and lost connections are only
+// printed (the client keeps trying).
+void on_async_error(const Error& e);
+std::optional<Error> fatal_async_error();
 std::string default_socket();
 // "250ms", "2s", "1.5s", "1m", or a bare number of seconds.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view s);

@@ -8,11 +8,49 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 
 namespace airssys::bus::cli {
 
+namespace {
+std::mutex g_err_mu;
+std::string g_last_printed;           // under g_err_mu
+std::optional<Error> g_fatal;         // under g_err_mu
+
+void print_once(const std::string& text) {
+  std::lock_guard lk(g_err_mu);
+  if (text == g_last_printed) return;  // the same error returned after being reported asynchronously
+  g_last_printed = text;
+  std::fprintf(stderr, "airssys-bus: %s\n", text.c_str());
+}
+}  // namespace
+
+void on_async_error(const Error& e) {
+  print_once(e.to_string());
+  switch (e.code) {
+    case Errc::permission_denied:
+    case Errc::not_authorized:
+    case Errc::invalid_subject:
+    case Errc::frame_too_large: {
+      {
+        std::lock_guard lk(g_err_mu);
+        if (g_fatal) return;
+        g_fatal = e;
+      }
+      notify_done();
+      return;
+    }
+    default: return;
+  }
+}
+
+std::optional<Error> fatal_async_error() {
+  std::lock_guard lk(g_err_mu);
+  return g_fatal;
+}
+
 int report(const Error& e) {
-  std::fprintf(stderr, "airssys-bus: %s\n", e.to_string().c_str());
+  print_once(e.to_string());
   switch (e.code) {
     case Errc::invalid_subject:
     case Errc::invalid_argument:
@@ -74,6 +112,7 @@ void wait_for_stop() {
 }
 
 void notify_done() {
+  if (g_donefd < 0) return;  // a one-shot command: nothing waits
   const std::uint64_t one = 1;
   (void)!::write(g_donefd, &one, sizeof one);
 }

@@ -27,10 +27,7 @@ struct Common {
 std::expected<std::unique_ptr<bus::Client>, bus::Error> connect(const Common& c) {
   bus::ClientOptions o;
   o.socket_path = c.socket;
-  o.on_error = [](const bus::Error& e) {
-    if (e.code == bus::Errc::not_connected || e.code == bus::Errc::io)
-      std::fprintf(stderr, "airssys-bus: %s\n", e.to_string().c_str());
-  };
+  o.on_error = cli::on_async_error;
   return bus::Client::connect(std::move(o));
 }
 
@@ -121,7 +118,9 @@ int cmd_sub(const Common& c, const std::string& subject, const std::string& queu
         if (reply_data && !m.reply_to.empty()) {
           bus::PublishOptions po;
           po.correlation_id = m.correlation_id;
-          (void)cl->publish(m.reply_to, *reply_data, po);
+          if (auto r = cl->publish(m.reply_to, *reply_data, po); !r)
+            cli::on_async_error(bus::Error::make(r.error().code, "reply to '" + std::string(m.reply_to) +
+                                                                     "' not sent: " + r.error().message));
         }
         std::string line;
         line.reserve(m.subject.size() + m.payload.size() + 2);
@@ -138,7 +137,9 @@ int cmd_sub(const Common& c, const std::string& subject, const std::string& queu
   if (auto f = cl->flush(); !f) return cli::report(f.error());
   cli::wait_for_stop();
   s->unsubscribe();
-  if (reply_data) (void)cl->flush();  // the last reply leaves before we exit
+  if (reply_data)  // the last reply leaves before we exit
+    if (auto f = cl->flush(); !f) cli::on_async_error(f.error());
+  if (auto e = cli::fatal_async_error()) return cli::report(*e);
   return out_failed ? cli::kFailure : cli::kOk;
 }
 
