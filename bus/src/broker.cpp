@@ -287,6 +287,7 @@ void Broker::Impl::close_now(std::uint64_t id) {
   for (auto& [sid, s] : c.subs) {
     index.erase(s->subject, s.get());
     release_inbox(c, s->subject);
+    unqueue(c, *s, s->q_bytes);
   }
   if (!c.subs.empty()) invalidate_routes();
   ::epoll_ctl(epoll_fd.get(), EPOLL_CTL_DEL, c.fd.get(), nullptr);

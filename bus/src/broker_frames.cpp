@@ -147,7 +147,10 @@ void Broker::Impl::deliver(Sub& s, Frame& m) {
     ++c.msgs_out;
   } else {
     const std::size_t sz = detail::kLengthPrefix + detail::body_size(m);
-    const auto full = [&] { return s.lens.size() >= s.max_msgs || s.q_bytes + sz > s.max_bytes; };
+    const auto full = [&] {
+      return s.lens.size() >= s.max_msgs || s.q_bytes + sz > s.max_bytes ||
+             c.queued + sz > opt.max_queued_bytes_per_connection || queued_total + sz > opt.max_queued_bytes_total;
+    };
     if (full()) {
       switch (s.policy) {
         case Policy::drop_newest:
@@ -157,12 +160,13 @@ void Broker::Impl::deliver(Sub& s, Frame& m) {
           ++slow_consumers;
           close_later(c, "slow consumer: subscription " + std::to_string(s.sid) + " on '" + s.subject + "' has " +
                              std::to_string(s.lens.size()) + " messages (" + std::to_string(s.q_bytes) +
-                             " bytes) queued");
+                             " bytes) queued; the connection " + std::to_string(c.queued) + " bytes, the broker " +
+                             std::to_string(queued_total));
           return;
         case Policy::drop_oldest:
           while (!s.lens.empty() && full()) {
             s.q.consume(s.lens.front());
-            s.q_bytes -= s.lens.front();
+            unqueue(c, s, s.lens.front());
             s.lens.pop_front();
             ++s.dropped;
           }
@@ -176,6 +180,8 @@ void Broker::Impl::deliver(Sub& s, Frame& m) {
     detail::encode_frame(s.q, m);
     s.lens.push_back(static_cast<std::uint32_t>(sz));
     s.q_bytes += sz;
+    c.queued += sz;
+    queued_total += sz;
     if (!s.in_backlog) {
       s.in_backlog = true;
       c.backlog.push_back(&s);
@@ -198,7 +204,7 @@ void Broker::Impl::refill(Conn& c) {
     while (k < s->lens.size() && k < kBacklogBatch && (k == 0 || bytes + s->lens[k] <= room)) bytes += s->lens[k++];
     c.out.append(s->q.data(), bytes);
     s->q.consume(bytes);
-    s->q_bytes -= bytes;
+    unqueue(c, *s, bytes);
     s->lens.erase(s->lens.begin(), s->lens.begin() + static_cast<std::ptrdiff_t>(k));
     s->delivered += k;
     c.msgs_out += k;
@@ -269,6 +275,7 @@ void Broker::Impl::remove_sub(Conn& c, Sub& s) {
   if (s.in_backlog) c.backlog.erase(std::find(c.backlog.begin(), c.backlog.end(), &s));
   index.erase(s.subject, &s);
   release_inbox(c, s.subject);
+  unqueue(c, s, s.q_bytes);
   invalidate_routes();
 }
 

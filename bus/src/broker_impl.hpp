@@ -54,6 +54,7 @@ struct Conn {
   ByteBuffer out;
   std::unordered_map<std::uint64_t, std::unique_ptr<Sub>> subs;
   std::deque<Sub*> backlog;  // subs with queued messages, served round robin
+  std::uint64_t queued = 0;  // Σ q_bytes of subs (max_queued_bytes_per_connection)
   std::unordered_map<std::string, bool, StringHash, std::equal_to<>> pub_allowed;  // permission cache
   // Reply inbox prefixes `_INBOX.<tok>` this connection owns, with how many
   // of its subscriptions use each (released at zero).
@@ -98,6 +99,7 @@ struct Broker::Impl {
   // subscribed under it; others are refused until it lets go.
   std::unordered_map<std::string, std::uint64_t, detail::StringHash, std::equal_to<>> inbox_owner;
   std::uint64_t rr = 0;
+  std::uint64_t queued_total = 0;  // Σ Conn::queued (max_queued_bytes_total)
   std::uint64_t route_gen = 0;  // bumped whenever `routes` is cleared
   std::vector<detail::Conn*> dirty;
   std::vector<std::uint64_t> to_close;
@@ -131,6 +133,12 @@ struct Broker::Impl {
   }
   void deliver(detail::Sub& s, detail::Frame& m);
   void refill(detail::Conn& c);
+  // Takes `bytes` off s's queue accounting (and its connection's and the total).
+  void unqueue(detail::Conn& c, detail::Sub& s, std::uint64_t bytes) {
+    s.q_bytes -= bytes;
+    c.queued -= bytes;
+    queued_total -= bytes;
+  }
   void send_control(detail::Conn& c, const detail::Frame& f);
   void send_err(detail::Conn& c, std::uint64_t sid, const std::string& text);
   [[nodiscard]] bool may_publish(detail::Conn& c, std::string_view subject);

@@ -149,6 +149,59 @@ TEST(Limits, StatsReplyStaysWithinTheFrameLimit) {
   EXPECT_EQ(s.error().code, Errc::frame_too_large) << s.error().to_string();
 }
 
+// Σ pending_bytes of the connection that has `sid` subscriptions.
+std::uint64_t pending_of(const nlohmann::json& stats, std::size_t nsubs) {
+  std::uint64_t sum = 0;
+  for (const auto& c : stats["conns"])
+    if (c["subscriptions"].size() == nsubs)
+      for (const auto& s : c["subscriptions"]) sum += s["pending_bytes"].get<std::uint64_t>();
+  return sum;
+}
+
+// Four subscriptions that never read, each allowed 8 MiB by its own bound:
+// the connection and broker budgets hold the queues to 1 MiB.
+void flood_non_reader(std::uint64_t per_conn, std::uint64_t total, Policy policy, bool expect_closed) {
+  TempDir d;
+  BrokerOptions o;
+  o.max_queued_bytes_per_connection = per_conn;
+  o.max_queued_bytes_total = total;
+  auto b = start_broker(d, o);
+  ASSERT_TRUE(b);
+  RawConn idle(d.sock());
+  for (std::uint64_t sid = 1; sid <= 4; ++sid) ASSERT_TRUE(idle.sub(sid, "flood", policy));
+  ClientOptions co;
+  co.socket_path = d.sock();
+  auto c = Client::connect(co);
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(eventually([&] {
+    auto s = (*c)->stats();
+    return s && nlohmann::json::parse(*s)["conns"][0]["subscriptions"].size() == 4;
+  }));
+  const std::string payload(1024, 'p');
+  for (int i = 0; i < 8192; ++i) ASSERT_TRUE((*c)->publish("flood", payload));  // 32 MiB to the idle conn
+  ASSERT_TRUE((*c)->flush());
+  auto s = (*c)->stats();
+  ASSERT_TRUE(s);
+  const auto j = nlohmann::json::parse(*s);
+  if (expect_closed) {
+    EXPECT_TRUE(idle.closed_by_peer());
+    EXPECT_GE(j["slow_consumer_disconnects"].get<int>(), 1);
+    return;
+  }
+  EXPECT_LE(pending_of(j, 4), 1u << 20);
+  EXPECT_GT(pending_of(j, 4), 0u);
+  EXPECT_GT(j["dropped"].get<std::uint64_t>(), 0u);
+}
+
+TEST(Limits, ConnectionBudgetBoundsQueuedBytes) {
+  flood_non_reader(1u << 20, 1ull << 30, Policy::drop_newest, false);
+  flood_non_reader(1u << 20, 1ull << 30, Policy::drop_oldest, false);
+}
+
+TEST(Limits, BrokerBudgetBoundsQueuedBytes) { flood_non_reader(1ull << 30, 1u << 20, Policy::drop_newest, false); }
+
+TEST(Limits, BudgetAppliesDisconnectPolicy) { flood_non_reader(1u << 20, 1ull << 30, Policy::disconnect, true); }
+
 TEST(Limits, StatsNotTruncatedWhenSmall) {
   TempDir d;
   auto b = start_broker(d);

@@ -56,6 +56,13 @@ struct BrokerOptions {
   // Bytes the broker stages per connection for writing before messages wait
   // in their subscription's queue instead.
   std::size_t out_high_water = 256 * 1024;
+  // Budgets for messages waiting in subscription queues: all of one
+  // connection's subscriptions together, and all connections together. A
+  // message that would exceed either counts as its subscription's queue being
+  // full (its policy applies), so a client that never reads cannot make the
+  // broker hold more than these whatever max_bytes it asked for.
+  std::uint64_t max_queued_bytes_per_connection = 64ull * 1024 * 1024;
+  std::uint64_t max_queued_bytes_total = 1024ull * 1024 * 1024;
   // Where reasons for closed connections go (default: stderr). Called on the
   // broker thread.
   std::function<void(std::string_view)> log;
