@@ -25,6 +25,18 @@ pid_t start_daemon(const fs::path& dir, const fs::path& reg, const std::string& 
   return spawn({"run", "--interval", interval, "--registry", reg.string()}, dir / "daemon.out", dir / "daemon.err");
 }
 
+// Our daemon child, SIGKILLed and reaped if a failed assertion returns early
+// (a leaked `run` would sweep every other test's stale cgroups).
+struct ChildGuard {
+  pid_t pid = 0;
+  ~ChildGuard() {
+    if (pid > 0 && ::waitpid(pid, nullptr, WNOHANG) == 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
 }  // namespace
 
 TEST(Daemon, EnforcesTheDeadlineOfATaskWhoseMonitorDied) {
@@ -145,11 +157,13 @@ TEST(Daemon, RefusesASymlinkPlantedAtItsLockPath) {
   // A fresh registry directory is made 0700, as by every other command.
   const auto reg2 = d.path / "fresh" / "registry.json";
   const pid_t daemon2 = start_daemon(d.path, reg2);
+  ChildGuard guard{daemon2};
   // "sweeping" is said once its signals go to the signalfd: SIGTERM then ends it cleanly.
   ASSERT_TRUE(eventually([&] { return slurp(d.path / "daemon.out").find("sweeping") != std::string::npos; }, 30s))
       << slurp(d.path / "daemon.err");
   ASSERT_EQ(::kill(daemon2, SIGTERM), 0);
   EXPECT_EQ(wait_child(daemon2, 30s), 0);
+  guard.pid = 0;
   struct stat st {};
   ASSERT_EQ(::stat(reg2.parent_path().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700U);
@@ -202,6 +216,7 @@ TEST(Daemon, KeepsKillingSurvivorsUntilNoneIsLeft) {
   Freezer freezer("wdtest-" + std::to_string(::getpid()) + "-" + std::to_string(task));
   ASSERT_TRUE(freezer.freeze(task));
   const pid_t daemon = start_daemon(d.path, reg);
+  ChildGuard guard{daemon};
   // The first kill at the deadline leaves the frozen process: the record must
   // stay live (a final timed_out would never be swept again).
   ASSERT_TRUE(eventually([&] {
@@ -219,6 +234,7 @@ TEST(Daemon, KeepsKillingSurvivorsUntilNoneIsLeft) {
   EXPECT_TRUE(gone(task));
   ASSERT_EQ(::kill(daemon, SIGTERM), 0);
   EXPECT_EQ(wait_child(daemon, 60s), 0);
+  guard.pid = 0;
   const auto log = slurp(d.path / "daemon.out");
   EXPECT_NE(log.find("retrying at the next sweep"), std::string::npos) << log;
 }
