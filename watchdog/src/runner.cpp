@@ -1,6 +1,7 @@
 #include <airssys/watchdog/runner.hpp>
 
 #include "monitor_support.hpp"
+#include "task_logs.hpp"
 
 #include <airssys/osl/unique_fd.hpp>
 #include <airssys/watchdog/cgroup.hpp>
@@ -109,7 +110,12 @@ int monitor(const Registry& reg, const StartRequest& req, int handshake) {
   auto system = make_system(req.policy_file, reg.dir());
   if (!system) return fail(system.error(), kExitWatchdogFailed);
   const std::string principal = current_principal();
-  ::mkdir((reg.dir() / "logs").c_str(), 0700);
+  // The log files are made (checked directory, no symbolic link, 0600,
+  // emptied) as for container tasks; osl then opens them for the task under
+  // the policy (fs.write), appending to what we made.
+  if (auto logs = detail::open_task_logs(reg, req.id); !logs) {
+    return fail(Error{ErrorCode::spawn_failed, fmt::format("cannot start task '{}': {}", req.id, logs.error().message)}, kExitWatchdogFailed);
+  }
 
   const auto layout = detect_cgroup_layout();
   auto cgroups = create_task_cgroups(layout, req.id, ::getpid(), req.limits);
@@ -132,8 +138,8 @@ int monitor(const Registry& reg, const StartRequest& req, int handshake) {
   op.options.extra_env.push_back("TASK_ID=" + req.id);
   op.options.cwd = req.cwd;
   op.options.stdin_ = osl::process::Stdio::null();
-  op.options.stdout_ = osl::process::Stdio::file(reg.log_path(req.id, "stdout"));
-  op.options.stderr_ = osl::process::Stdio::file(reg.log_path(req.id, "stderr"));
+  op.options.stdout_ = osl::process::Stdio::file(reg.log_path(req.id, "stdout"), /*append=*/true);
+  op.options.stderr_ = osl::process::Stdio::file(reg.log_path(req.id, "stderr"), /*append=*/true);
   op.options.new_process_group = true;
   op.options.join_cgroups = cgroups->dirs();
   auto proc = system->run(principal, op);
@@ -348,13 +354,12 @@ int run_detached(const Registry& reg, const std::string& id, const std::function
     // The monitor: nothing of the caller's terminal or pipes is kept, so a
     // caller reading our stdout (e.g. $(task-watchdog start …)) sees EOF.
     ::mkdir(reg.dir().c_str(), 0700);
-    ::mkdir((reg.dir() / "logs").c_str(), 0700);
     const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-    const auto mlog = reg.log_path(id, "monitor");
-    const int log = ::open(mlog.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    auto mlog = detail::open_task_log(reg, id, "monitor", /*append=*/true);  // checked as the task's logs are
+    const int log = mlog ? mlog->get() : null;
     if (null >= 0) ::dup2(null, 0);
-    ::dup2(log >= 0 ? log : null, 1);
-    ::dup2(log >= 0 ? log : null, 2);
+    ::dup2(log, 1);
+    ::dup2(log, 2);
     body(wr.release());
     std::fflush(nullptr);
     ::_exit(0);

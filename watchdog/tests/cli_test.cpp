@@ -333,6 +333,39 @@ TEST(Cli, RehydrateAndStatsSummariseTheRegistry) {
   }));
 }
 
+// The log files are opened beneath a checked logs directory, never through a
+// symbolic link: the start fails and the link's target is left alone.
+TEST(Cli, SymbolicLinksAtTheLogPathsAreRefused) {
+  TempDir d;
+  const auto reg = d.path / "registry.json";
+  const auto victim = d.path / "victim";
+  std::ofstream(victim) << "keep\n";
+  fs::create_directories(d.path / "logs");
+  fs::create_symlink(victim, d.path / "logs" / "a.stdout.log");
+  auto r = run(d.path, {"start", "--registry", reg.string(), "--id", "a", "--", "/bin/sh", "-c", "echo overwritten"});
+  EXPECT_EQ(r.rc, 6) << r.err;
+  EXPECT_NE(r.err.find("a.stdout.log: it is a symbolic link; refused"), std::string::npos) << r.err;
+  EXPECT_TRUE(state_is(d.path, reg, "a", "failed"));
+  r = run(d.path, {"start", "--wait", "--registry", reg.string(), "--id", "a", "--", "/bin/sh", "-c", "echo overwritten"});
+  EXPECT_EQ(r.rc, 125) << r.err;
+  EXPECT_EQ(slurp(victim), "keep\n");
+  // The logs directory itself a symbolic link: refused, nothing lands in its target.
+  fs::remove_all(d.path / "logs");
+  fs::create_directories(d.path / "elsewhere");
+  fs::create_directory_symlink(d.path / "elsewhere", d.path / "logs");
+  r = run(d.path, {"start", "--registry", reg.string(), "--id", "b", "--", "/bin/sh", "-c", "echo overwritten"});
+  EXPECT_EQ(r.rc, 6) << r.err;
+  EXPECT_NE(r.err.find("logs directory"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::is_empty(d.path / "elsewhere"));
+  // A regular start: the logs are 0600 in a 0700 directory.
+  fs::remove(d.path / "logs");
+  r = run(d.path, {"start", "--wait", "--registry", reg.string(), "--id", "c", "--", "/bin/sh", "-c", "echo fine"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(slurp(d.path / "logs" / "c.stdout.log"), "fine\n");
+  EXPECT_EQ(fs::status(d.path / "logs").permissions(), fs::perms::owner_all);
+  EXPECT_EQ(fs::status(d.path / "logs" / "c.stdout.log").permissions(), fs::perms::owner_read | fs::perms::owner_write);
+}
+
 TEST(Cli, IdleTimeoutKillsASilentTask) {
   TempDir d;
   const auto reg = (d.path / "r.json").string();

@@ -342,6 +342,21 @@ TEST_F(Container, KillFindsTheContainerByNameWhenNoIdIsRecorded) {
   EXPECT_EQ(state("k2"), "killed");
 }
 
+// The log files are opened as native tasks' are: a symbolic link in their
+// place fails the start before any container is made.
+TEST_F(Container, ASymbolicLinkAtALogPathFailsTheStart) {
+  const auto victim = d.path / "victim";
+  std::ofstream(victim) << "keep\n";
+  fs::create_directories(d.path / "logs");
+  fs::create_symlink(victim, d.path / "logs" / "s.stderr.log");
+  auto r = wd({"start", "--id", "s", "--container", kImage, "--", "/tw-payload", "eprint", "overwritten"});
+  EXPECT_EQ(r.rc, 6) << r.err;
+  EXPECT_NE(r.err.find("s.stderr.log: it is a symbolic link; refused"), std::string::npos) << r.err;
+  EXPECT_EQ(state("s"), "failed");
+  EXPECT_TRUE(removed("task-s"));
+  EXPECT_EQ(slurp(victim), "keep\n");
+}
+
 TEST_F(Container, AMissingImageIsAClearError) {
   auto r = wd({"start", "--id", "bad", "--container", "localhost/no-such-image:1", "--", "/tw-payload"});
   EXPECT_EQ(r.rc, 6);

@@ -4,6 +4,7 @@
 
 #include "container/engine.hpp"
 #include "monitor_support.hpp"
+#include "task_logs.hpp"
 
 #include <airssys/osl/unique_fd.hpp>
 #include <airssys/watchdog/proc.hpp>
@@ -133,6 +134,15 @@ int container_monitor(const Registry& reg, const StartRequest& req, int handshak
 
   auto client = DockerClient::from_env();
   if (!client) return fail(client.error(), kExitWatchdogFailed);
+  // The container's output goes to the task's log files, copied as it comes
+  // from the engine's log stream, so `logs`, `logs --follow`, `rehydrate` and
+  // --idle-timeout work as for native tasks. Opened as native tasks' are.
+  auto logs = detail::open_task_logs(reg, req.id);
+  if (!logs) {
+    return fail(Error{ErrorCode::spawn_failed, fmt::format("cannot start task '{}': {}", req.id, logs.error().message)}, kExitWatchdogFailed);
+  }
+  const UniqueFd out_log = std::move(logs->out);
+  const UniqueFd err_log = std::move(logs->err);
   container::ContainerSpec spec;
   spec.id = req.id;
   spec.image = req.container;
@@ -179,16 +189,6 @@ int container_monitor(const Registry& reg, const StartRequest& req, int handshak
     return fail(recorded.error(), kExitWatchdogFailed);
   }
 
-  // The container's output goes to the task's log files, copied as it comes
-  // from the engine's log stream, so `logs`, `logs --follow`, `rehydrate` and
-  // --idle-timeout work as for native tasks.
-  ::mkdir((reg.dir() / "logs").c_str(), 0700);  // --wait: nobody made it yet
-  UniqueFd out_log(::open(reg.log_path(req.id, "stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  UniqueFd err_log(::open(reg.log_path(req.id, "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!out_log || !err_log) {
-    fmt::print(stderr, "task-watchdog: task '{}': cannot open its log files in {}: {}; its output is not kept\n", req.id,
-               (reg.dir() / "logs").string(), std::strerror(errno));
-  }
   std::atomic<bool> cancel_logs{false};
   std::atomic<bool> cancel_wait{false};
   UniqueFd logs_done(::eventfd(0, EFD_CLOEXEC));

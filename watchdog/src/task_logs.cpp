@@ -1,0 +1,80 @@
+#include "task_logs.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace airssys::watchdog::detail {
+
+using osl::UniqueFd;
+
+namespace {
+
+Error log_error(const std::string& path, const std::string& why) {
+  return Error{ErrorCode::failure, fmt::format("log file {}: {}", path, why)};
+}
+
+}  // namespace
+
+std::expected<UniqueFd, Error> open_logs_dir(const Registry& reg) {
+  const auto dir = reg.dir() / "logs";
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return std::unexpected(Error{ErrorCode::failure, fmt::format("cannot create the logs directory {}: {}", dir.string(), std::strerror(errno))});
+  }
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) {
+    const int err = errno;
+    const std::string why = err == ELOOP || err == ENOTDIR ? "it is a symbolic link or not a directory; refused" : std::strerror(err);
+    return std::unexpected(Error{ErrorCode::failure, fmt::format("logs directory {}: {}", dir.string(), why)});
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) {
+    return std::unexpected(Error{ErrorCode::failure, fmt::format("logs directory {}: {}", dir.string(), std::strerror(errno))});
+  }
+  if (st.st_uid != ::geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    return std::unexpected(Error{ErrorCode::failure,
+                                 fmt::format("logs directory {}: owned by uid {} with mode {:o}; it must be ours (uid {}) and "
+                                             "not writable by group or others; refused",
+                                             dir.string(), st.st_uid, st.st_mode & 07777, ::geteuid())});
+  }
+  return fd;
+}
+
+std::expected<UniqueFd, Error> open_task_log(const Registry& reg, const std::string& id, const char* stream, bool append) {
+  auto dir = open_logs_dir(reg);
+  if (!dir) return std::unexpected(dir.error());
+  const auto path = reg.log_path(id, stream);
+  const std::string name = path.filename().string();
+  // O_NONBLOCK: a FIFO in its place must not block the open; cleared below.
+  UniqueFd fd(::openat(dir->get(), name.c_str(),
+                       O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | (append ? O_APPEND : 0), 0600));
+  if (!fd) {
+    const int err = errno;
+    return std::unexpected(log_error(path.string(), err == ELOOP ? "it is a symbolic link; refused" : std::strerror(err)));
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return std::unexpected(log_error(path.string(), std::strerror(errno)));
+  if (!S_ISREG(st.st_mode)) return std::unexpected(log_error(path.string(), "not a regular file; refused"));
+  if (st.st_nlink > 1) return std::unexpected(log_error(path.string(), "it has other hard links; refused"));
+  if ((st.st_mode & 07777) != 0600 && ::fchmod(fd.get(), 0600) != 0) {
+    return std::unexpected(log_error(path.string(), fmt::format("chmod 0600: {}", std::strerror(errno))));
+  }
+  if (!append && ::ftruncate(fd.get(), 0) != 0) return std::unexpected(log_error(path.string(), std::strerror(errno)));
+  ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
+
+std::expected<TaskLogs, Error> open_task_logs(const Registry& reg, const std::string& id) {
+  auto out = open_task_log(reg, id, "stdout", false);
+  if (!out) return std::unexpected(out.error());
+  auto err = open_task_log(reg, id, "stderr", false);
+  if (!err) return std::unexpected(err.error());
+  return TaskLogs{std::move(*out), std::move(*err)};
+}
+
+}  // namespace airssys::watchdog::detail
