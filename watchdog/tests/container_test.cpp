@@ -384,3 +384,23 @@ TEST(ContainerNoEngine, SaysSoPlainlyAndNativeTasksStillWork) {
   r = run(d.path, {"start", "--wait", "--registry", reg, "--id", "n", "--", "/bin/sh", "-c", "exit 3"}, env);
   EXPECT_EQ(r.rc, 3) << r.err;
 }
+
+// `kill` when the engine does not answer: the engine's error, exit 1, and the
+// record stays live — with its monitor gone, a record saying `killed` would
+// leave the container running with nobody enforcing its deadline.
+TEST(ContainerNoEngine, AKillThatFailsLeavesTheRecordLive) {
+  ASSERT_FALSE(bin().empty());
+  TempDir d;
+  const auto reg = d.path / "registry.json";
+  const auto sock = d.path / "nothing.sock";
+  const nlohmann::json task{{"id", "x"},
+                            {"argv", {"/tw-payload", "sleep", "1000"}},
+                            {"state", "running"},
+                            {"containment", {{"kind", "container"}}},
+                            {"container", {{"id", "0123456789ab"}, {"name", "task-x"}, {"image", kImage}, {"engine", "unix://" + sock.string()}}}};
+  std::ofstream(reg) << nlohmann::json{{"schema_version", 1}, {"tasks", {{"x", task}}}}.dump();
+  auto r = run(d.path, {"kill", "x", "--registry", reg.string()});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find("container task-x was not removed: no container engine at unix://" + sock.string()), std::string::npos) << r.err;
+  EXPECT_TRUE(state_is(d.path, reg, "x", "running"));
+}

@@ -392,25 +392,29 @@ int kill_container_task(const Registry& reg, const TaskRecord& t, std::chrono::m
     return static_cast<int>(ErrorCode::stale);
   }
   const std::string& cid = *found;
-  const bool monitor_alive = t.monitor_pid && !process_gone(static_cast<pid_t>(*t.monitor_pid), t.monitor_start_time);
-  auto marked = reg.update([&](RegistryData& d) -> std::expected<void, Error> {
-    if (auto it = d.tasks.find(t.id); it != d.tasks.end()) {
-      it->second.state = "killed";
-      it->second.error = "killed by `task-watchdog kill`";
-      if (!monitor_alive) it->second.ended_ms = now_ms();
-    }
-    return {};
-  });
-  if (!marked) {
-    fmt::print(stderr, "task-watchdog: {}\n", marked.error().message);
-    return marked.error().exit_code();
-  }
+  // The verdict is recorded only once the container is gone: while the
+  // engine fails, the record stays live, so `run` (or a later `kill`) still
+  // enforces the task's end when its monitor is dead.
   auto r = stop_kill_remove(*client, cid, grace, true);
   auto after = container::inspect_container(*client, cid);
   if (!r || !after || *after) {
     const std::string why = !r ? r.error().message : !after ? after.error().message : "it still exists";
     fmt::print(stderr, "task-watchdog: task '{}': container {} was not removed: {}\n", t.id, container::container_name(t.id), why);
     return 1;
+  }
+  auto marked = reg.update([&](RegistryData& d) -> std::expected<void, Error> {
+    auto it = d.tasks.find(t.id);
+    if (it == d.tasks.end() || it->second.created_ms != t.created_ms) return {};  // replaced meanwhile: not ours to mark
+    // Also over the monitor's `exited`, recorded when /wait returned for our stop.
+    it->second.state = "killed";
+    it->second.error = "killed by `task-watchdog kill`";
+    if (!it->second.ended_ms) it->second.ended_ms = now_ms();
+    return {};
+  });
+  if (!marked) {
+    fmt::print(stderr, "task-watchdog: task '{}': container {} stopped and removed, but the registry was not updated: {}\n", t.id,
+               container::container_name(t.id), marked.error().message);
+    return marked.error().exit_code();
   }
   fmt::print("task '{}': container {} stopped and removed\n", t.id, container::container_name(t.id));
   return 0;
