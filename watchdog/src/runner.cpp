@@ -116,6 +116,9 @@ int monitor(const Registry& reg, const StartRequest& req, int handshake) {
   if (auto logs = detail::open_task_logs(reg, req.id); !logs) {
     return fail(Error{ErrorCode::spawn_failed, fmt::format("cannot start task '{}': {}", req.id, logs.error().message)}, kExitWatchdogFailed);
   }
+  // --idle-timeout watches the log files; if it cannot, the start fails.
+  auto idle = detail::IdleWatch::create(reg, req.id, req.idle_timeout);
+  if (!idle) return fail(Error{ErrorCode::spawn_failed, fmt::format("cannot start task '{}': {}", req.id, idle.error().message)}, kExitWatchdogFailed);
 
   const auto layout = detect_cgroup_layout();
   auto cgroups = create_task_cgroups(layout, req.id, ::getpid(), req.limits);
@@ -186,20 +189,10 @@ int monitor(const Registry& reg, const StartRequest& req, int handshake) {
   UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
   UniqueFd deadline;
   if (req.timeout) deadline = make_timer(*req.timeout - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started));
-  // --idle-timeout: inotify on the two log files re-arms a timerfd on every
-  // write; the task's output never passes through us (it keeps writing to
-  // its files even if the monitor dies).
-  UniqueFd idle;
-  UniqueFd inotify;
-  if (req.idle_timeout) {
-    idle = make_timer(*req.idle_timeout);
-    inotify = UniqueFd(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
-    if (inotify) {
-      ::inotify_add_watch(inotify.get(), reg.log_path(req.id, "stdout").c_str(), IN_MODIFY);
-      ::inotify_add_watch(inotify.get(), reg.log_path(req.id, "stderr").c_str(), IN_MODIFY);
-    }
-  }
-  for (int fd : {proc->pidfd(), sigfd.get(), deadline.get(), idle.get(), inotify.get()}) {
+  // --idle-timeout (task_logs.hpp): the task's output never passes through
+  // us; it keeps writing to its files even if the monitor dies.
+  idle->arm();
+  for (int fd : {proc->pidfd(), sigfd.get(), deadline.get(), idle->timer_fd(), idle->inotify_fd()}) {
     if (fd < 0) continue;
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -225,12 +218,9 @@ int monitor(const Registry& reg, const StartRequest& req, int handshake) {
         end = End::timed_out;
         report = kill_task(*system, principal, tp, req.grace);
         done = true;
-      } else if (fd == inotify.get()) {
-        char buf[4096];
-        while (::read(inotify.get(), buf, sizeof buf) > 0) {
-        }
-        if (idle) arm_timer(idle.get(), *req.idle_timeout);
-      } else if (idle && fd == idle.get()) {
+      } else if (fd == idle->inotify_fd()) {
+        idle->on_output();
+      } else if (fd == idle->timer_fd()) {
         end = End::timed_out;
         kill_note = fmt::format("no output for {} (--idle-timeout)", format_duration(*req.idle_timeout));
         report = kill_task(*system, principal, tp, req.grace);

@@ -1,7 +1,11 @@
 #include "task_logs.hpp"
 
+#include "monitor_support.hpp"
+
 #include <fcntl.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -75,6 +79,38 @@ std::expected<TaskLogs, Error> open_task_logs(const Registry& reg, const std::st
   auto err = open_task_log(reg, id, "stderr", false);
   if (!err) return std::unexpected(err.error());
   return TaskLogs{std::move(*out), std::move(*err)};
+}
+
+std::expected<IdleWatch, Error> IdleWatch::create(const Registry& reg, const std::string& id,
+                                                  std::optional<std::chrono::milliseconds> idle) {
+  const auto failed = [&](const std::string& what) {
+    return std::unexpected(Error{ErrorCode::failure, fmt::format("--idle-timeout: {}: {}", what, std::strerror(errno))});
+  };
+  IdleWatch w;
+  if (!idle) return w;
+  w.idle_ = *idle;
+  w.inotify_ = UniqueFd(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+  if (!w.inotify_) return failed("inotify_init1");
+  for (const char* stream : {"stdout", "stderr"}) {
+    const auto path = reg.log_path(id, stream);
+    if (::inotify_add_watch(w.inotify_.get(), path.c_str(), IN_MODIFY | IN_DONT_FOLLOW) < 0) {
+      return failed("cannot watch " + path.string());
+    }
+  }
+  w.timer_ = UniqueFd(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC));
+  if (!w.timer_) return failed("timerfd_create");
+  return w;
+}
+
+void IdleWatch::arm() {
+  if (timer_) arm_timer(timer_.get(), idle_);
+}
+
+void IdleWatch::on_output() {
+  char buf[4096];
+  while (::read(inotify_.get(), buf, sizeof buf) > 0) {
+  }
+  arm();
 }
 
 }  // namespace airssys::watchdog::detail

@@ -15,7 +15,9 @@
 #include <airssys/watchdog/error.hpp>
 #include <airssys/watchdog/registry.hpp>
 
+#include <chrono>
 #include <expected>
+#include <optional>
 #include <string>
 
 namespace airssys::watchdog::detail {
@@ -37,5 +39,29 @@ struct TaskLogs {
 // start fails when they cannot be opened (its output would be lost, and
 // --idle-timeout could not see it).
 [[nodiscard]] std::expected<TaskLogs, Error> open_task_logs(const Registry& reg, const std::string& id);
+
+// --idle-timeout: inotify IN_MODIFY watches on the task's stdout and stderr
+// logs and a timerfd that every write re-arms, so the task's output never
+// passes through the monitor. A start with --idle-timeout fails when this
+// cannot be set up: a timer that nothing re-arms would kill a task that is
+// writing.
+class IdleWatch {
+ public:
+  // The watches and a disarmed timer; arm() starts the count. Without
+  // `idle` (no --idle-timeout) a watch that does nothing: both fds are -1.
+  [[nodiscard]] static std::expected<IdleWatch, Error> create(const Registry& reg, const std::string& id,
+                                                              std::optional<std::chrono::milliseconds> idle);
+  // (Re)starts the count: the timer expires `idle` from now.
+  void arm();
+  // The inotify fd was readable: drains it and re-arms the timer.
+  void on_output();
+  [[nodiscard]] int inotify_fd() const noexcept { return inotify_.get(); }
+  [[nodiscard]] int timer_fd() const noexcept { return timer_.get(); }
+
+ private:
+  osl::UniqueFd inotify_;
+  osl::UniqueFd timer_;
+  std::chrono::milliseconds idle_{0};
+};
 
 }  // namespace airssys::watchdog::detail

@@ -143,6 +143,10 @@ int container_monitor(const Registry& reg, const StartRequest& req, int handshak
   }
   const UniqueFd out_log = std::move(logs->out);
   const UniqueFd err_log = std::move(logs->err);
+  // --idle-timeout watches the log files; if it cannot, the start fails
+  // (before any container is made).
+  auto idle = detail::IdleWatch::create(reg, req.id, req.idle_timeout);
+  if (!idle) return fail(Error{ErrorCode::spawn_failed, fmt::format("cannot start task '{}': {}", req.id, idle.error().message)}, kExitWatchdogFailed);
   container::ContainerSpec spec;
   spec.id = req.id;
   spec.image = req.container;
@@ -216,17 +220,8 @@ int container_monitor(const Registry& reg, const StartRequest& req, int handshak
   UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
   UniqueFd deadline;
   if (deadline_ms) deadline = make_timer(std::chrono::milliseconds(*deadline_ms - now_ms()));
-  UniqueFd idle;
-  UniqueFd inotify;
-  if (req.idle_timeout) {
-    idle = make_timer(*req.idle_timeout);
-    inotify = UniqueFd(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
-    if (inotify) {
-      ::inotify_add_watch(inotify.get(), reg.log_path(req.id, "stdout").c_str(), IN_MODIFY);
-      ::inotify_add_watch(inotify.get(), reg.log_path(req.id, "stderr").c_str(), IN_MODIFY);
-    }
-  }
-  for (int fd : {ended_fd.get(), sigfd.get(), deadline.get(), idle.get(), inotify.get()}) {
+  idle->arm();  // counted from the container's start
+  for (int fd : {ended_fd.get(), sigfd.get(), deadline.get(), idle->timer_fd(), idle->inotify_fd()}) {
     if (fd < 0) continue;
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -256,16 +251,9 @@ int container_monitor(const Registry& reg, const StartRequest& req, int handshak
       } else if (fd == deadline.get()) {
         stop(End::timed_out, "");
         done = true;
-      } else if (fd == inotify.get()) {
-        char buf[4096];
-        while (::read(inotify.get(), buf, sizeof buf) > 0) {
-        }
-        idle = make_timer(*req.idle_timeout);  // a fresh timer; the old one is closed
-        epoll_event ev{};
-        ev.events = EPOLLIN;
-        ev.data.fd = idle.get();
-        ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, idle.get(), &ev);
-      } else if (idle && fd == idle.get()) {
+      } else if (fd == idle->inotify_fd()) {
+        idle->on_output();
+      } else if (fd == idle->timer_fd()) {
         stop(End::timed_out, fmt::format("no output for {} (--idle-timeout)", format_duration(*req.idle_timeout)));
         done = true;
       } else if (fd == sigfd.get()) {
