@@ -201,23 +201,12 @@ int run_daemon(const Registry& reg, std::chrono::milliseconds interval, const st
     return static_cast<int>(ErrorCode::already_exists);
   }
   // Signals through a signalfd; blocked before osl starts any thread.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&sigs, s);
-  ::pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
-  UniqueFd sigfd(::signalfd(-1, &sigs, SFD_CLOEXEC));
+  UniqueFd sigfd = detail::block_into_signalfd({SIGINT, SIGTERM, SIGHUP});
   UniqueFd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC));
-  UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
+  const UniqueFd ep = detail::epoll_of({sigfd.get(), timer.get()});
   if (!sigfd || !timer || !ep) {
     std::fputs(fmt::format("task-watchdog: run: {}\n", std::strerror(errno)).c_str(), stderr);
     return static_cast<int>(ErrorCode::failure);
-  }
-  for (int fd : {sigfd.get(), timer.get()}) {
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = fd;
-    ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &ev);
   }
   auto system = make_system(policy_file, reg.dir());
   if (!system) {

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <expected>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -31,6 +32,22 @@ void write_all_fd(int fd, std::string_view s);
 void arm_timer(int fd, std::chrono::milliseconds after);
 // A CLOCK_MONOTONIC timerfd (CLOEXEC) armed for `after`; invalid on failure.
 [[nodiscard]] osl::UniqueFd make_timer(std::chrono::milliseconds after);
+
+// The monitors' and the daemon's signal handling: blocks `signals` in the
+// calling thread (call it before any thread starts: threads inherit the
+// mask), ignores SIGPIPE (a reader that went away, e.g. the `start` caller
+// on the handshake pipe, must not kill us) and returns a signalfd (CLOEXEC)
+// to read them from; invalid on failure. osl resets every disposition to the
+// default in a spawned task.
+[[nodiscard]] osl::UniqueFd block_into_signalfd(std::initializer_list<int> signals);
+
+// An epoll fd (CLOEXEC) watching each of `fds` that is valid (>= 0) for
+// EPOLLIN, with data.fd = that fd; invalid if epoll_create1 failed.
+[[nodiscard]] osl::UniqueFd epoll_of(std::initializer_list<int> fds);
+
+// Records a new task under the registry lock, replacing an ended one with
+// the same id; already_exists while one with that id is live.
+[[nodiscard]] std::expected<void, Error> insert_new_task(const Registry& reg, TaskRecord t);
 
 // Applies `f(TaskRecord&)` to the task's record under the registry lock;
 // not_found if the record is gone.

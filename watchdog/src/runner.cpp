@@ -46,29 +46,21 @@ using detail::update_task;
 using detail::write_all_fd;
 
 std::expected<void, Error> insert_record(const Registry& reg, const StartRequest& req) {
-  return reg.update([&](RegistryData& d) -> std::expected<void, Error> {
-    if (auto it = d.tasks.find(req.id); it != d.tasks.end() && !terminal_state(it->second.state)) {
-      return std::unexpected(Error{ErrorCode::already_exists,
-                                   fmt::format("task '{}' already exists in {} and is {}; choose another id", req.id,
-                                               reg.path().string(), it->second.state)});
-    }
-    TaskRecord t;
-    t.id = req.id;
-    t.argv = req.argv;
-    std::error_code ec;
-    t.cwd = req.cwd.empty() ? std::filesystem::current_path(ec).string() : std::filesystem::absolute(req.cwd, ec).string();
-    t.env = req.env;
-    t.created_ms = now_ms();
-    if (req.timeout) t.timeout_ms = req.timeout->count();
-    if (req.idle_timeout) t.idle_timeout_ms = req.idle_timeout->count();
-    t.grace_ms = req.grace.count();
-    t.limits = req.limits;
-    t.foreground = req.wait;
-    t.stdout_log = reg.log_path(req.id, "stdout").string();
-    t.stderr_log = reg.log_path(req.id, "stderr").string();
-    d.tasks.insert_or_assign(req.id, std::move(t));
-    return {};
-  });
+  TaskRecord t;
+  t.id = req.id;
+  t.argv = req.argv;
+  std::error_code ec;
+  t.cwd = req.cwd.empty() ? std::filesystem::current_path(ec).string() : std::filesystem::absolute(req.cwd, ec).string();
+  t.env = req.env;
+  t.created_ms = now_ms();
+  if (req.timeout) t.timeout_ms = req.timeout->count();
+  if (req.idle_timeout) t.idle_timeout_ms = req.idle_timeout->count();
+  t.grace_ms = req.grace.count();
+  t.limits = req.limits;
+  t.foreground = req.wait;
+  t.stdout_log = reg.log_path(req.id, "stdout").string();
+  t.stderr_log = reg.log_path(req.id, "stderr").string();
+  return detail::insert_new_task(reg, std::move(t));
 }
 
 // Reaps every exited child except `leader` (which its osl handle reaps):
@@ -90,19 +82,8 @@ int monitor(const Registry& reg, const StartRequest& req, int handshake) {
     return status;
   };
 
-  // Signals are read from a signalfd; block them before osl starts threads.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGHUP);
-  sigaddset(&sigs, SIGQUIT);
-  sigaddset(&sigs, SIGCHLD);  // orphans re-parented to us: reap them as they end
-  ::pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-  // A `start` caller that went away must not kill us with SIGPIPE on the
-  // handshake. (osl resets every disposition to the default in the task.)
-  ::signal(SIGPIPE, SIG_IGN);
-  UniqueFd sigfd(::signalfd(-1, &sigs, SFD_CLOEXEC));
+  // Before osl starts threads. SIGCHLD: orphans re-parented to us are reaped as they end.
+  UniqueFd sigfd = detail::block_into_signalfd({SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD});
   // Orphans of the task (double-forked, setsid) are re-parented to us, so
   // the fallback can still find them, and we reap them.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
@@ -186,19 +167,12 @@ int monitor(const Registry& reg, const StartRequest& req, int handshake) {
   }
 
   // The event loop: the task's pidfd, the deadline, signals.
-  UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
   UniqueFd deadline;
   if (req.timeout) deadline = make_timer(*req.timeout - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started));
   // --idle-timeout (task_logs.hpp): the task's output never passes through
   // us; it keeps writing to its files even if the monitor dies.
   idle->arm();
-  for (int fd : {proc->pidfd(), sigfd.get(), deadline.get(), idle->timer_fd(), idle->inotify_fd()}) {
-    if (fd < 0) continue;
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = fd;
-    ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &ev);
-  }
+  const UniqueFd ep = detail::epoll_of({proc->pidfd(), sigfd.get(), deadline.get(), idle->timer_fd(), idle->inotify_fd()});
   enum class End { exited, timed_out, killed } end = End::exited;
   std::string kill_note;
   KillReport report;
@@ -437,12 +411,7 @@ TaskCgroups adopt_into_cgroups(const RegisterRequest& req) {
 // started tasks; no cgroup, and nothing is killed when it ends by itself.
 void adopt_monitor(const Registry& reg, const RegisterRequest& req, int handshake) {
   auto fail = [&](const Error& e) { detail::report_start_failure(reg, req.id, handshake, e); };
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&sigs, s);
-  ::pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
-  UniqueFd sigfd(::signalfd(-1, &sigs, SFD_CLOEXEC));
+  UniqueFd sigfd = detail::block_into_signalfd({SIGINT, SIGTERM, SIGHUP, SIGQUIT});
   auto system = make_system(req.policy_file, reg.dir());
   if (!system) return fail(system.error());
   const std::string principal = current_principal();
@@ -474,16 +443,9 @@ void adopt_monitor(const Registry& reg, const RegisterRequest& req, int handshak
   tp.exclude = {::getpid()};
   if (cgroups.v2) tp.cgroup = cgroups.v2->string();
   for (const auto& [ctl, dir] : cgroups.v1) tp.v1.emplace(ctl, dir.string());
-  UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
   UniqueFd deadline;
   if (req.deadline_ms) deadline = make_timer(std::chrono::milliseconds(*req.deadline_ms - now_ms()));
-  for (int fd : {pidfd.get(), sigfd.get(), deadline.get()}) {
-    if (fd < 0) continue;
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = fd;
-    ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &ev);
-  }
+  const UniqueFd ep = detail::epoll_of({pidfd.get(), sigfd.get(), deadline.get()});
   std::string state = "exited";
   std::string note;
   KillReport report;
@@ -533,30 +495,22 @@ int register_task(const Registry& reg, RegisterRequest req) {
   }
   req.pid_start_time = *st;
   if (req.timeout) req.deadline_ms = now_ms() + req.timeout->count();
-  auto inserted = reg.update([&](RegistryData& d) -> std::expected<void, Error> {
-    if (auto it = d.tasks.find(req.id); it != d.tasks.end() && !terminal_state(it->second.state)) {
-      return std::unexpected(Error{ErrorCode::already_exists,
-                                   fmt::format("task '{}' already exists in {} and is {}; choose another id", req.id,
-                                               reg.path().string(), it->second.state)});
-    }
-    TaskRecord t;
-    t.id = req.id;
-    t.argv = cmdline_of(req.pid);
-    std::error_code ec;
-    t.cwd = std::filesystem::read_symlink(fmt::format("/proc/{}/cwd", req.pid), ec).string();
-    t.created_ms = now_ms();
-    if (req.timeout) t.timeout_ms = req.timeout->count();
-    t.grace_ms = req.grace.count();
-    t.deadline_ms = req.deadline_ms;
-    t.state = "running";
-    t.pid = req.pid;
-    t.pid_start_time = req.pid_start_time;
-    t.containment.kind = "process-group";
-    t.containment.note = "adopted with register: no cgroup; its group and descendants are tracked";
-    t.extra["adopted"] = true;
-    d.tasks.insert_or_assign(req.id, std::move(t));
-    return {};
-  });
+  TaskRecord t;
+  t.id = req.id;
+  t.argv = cmdline_of(req.pid);
+  std::error_code ec;
+  t.cwd = std::filesystem::read_symlink(fmt::format("/proc/{}/cwd", req.pid), ec).string();
+  t.created_ms = now_ms();
+  if (req.timeout) t.timeout_ms = req.timeout->count();
+  t.grace_ms = req.grace.count();
+  t.deadline_ms = req.deadline_ms;
+  t.state = "running";
+  t.pid = req.pid;
+  t.pid_start_time = req.pid_start_time;
+  t.containment.kind = "process-group";
+  t.containment.note = "adopted with register: no cgroup; its group and descendants are tracked";
+  t.extra["adopted"] = true;
+  auto inserted = detail::insert_new_task(reg, std::move(t));
   if (!inserted) {
     fmt::print(stderr, "task-watchdog: {}\n", inserted.error().message);
     return inserted.error().exit_code();

@@ -95,11 +95,7 @@ std::expected<void, Error> stop_kill_remove(const DockerClient& c, const std::st
 
 // Blocks until `fd` is readable or `bound` passes.
 bool wait_readable(int fd, std::chrono::milliseconds bound) {
-  UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = fd;
-  ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &ev);
+  const UniqueFd ep = detail::epoll_of({fd});
   epoll_event out{};
   for (;;) {
     const int n = ::epoll_wait(ep.get(), &out, 1, static_cast<int>(bound.count()));
@@ -125,12 +121,7 @@ int container_monitor(const Registry& reg, const StartRequest& req, int handshak
     return status;
   };
 
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&sigs, s);
-  ::pthread_sigmask(SIG_BLOCK, &sigs, nullptr);  // before any thread starts: they inherit the mask
-  ::signal(SIGPIPE, SIG_IGN);
-  UniqueFd sigfd(::signalfd(-1, &sigs, SFD_CLOEXEC));
+  UniqueFd sigfd = detail::block_into_signalfd({SIGINT, SIGTERM, SIGHUP, SIGQUIT});  // before the threads start
 
   auto client = DockerClient::from_env();
   if (!client) return fail(client.error(), kExitWatchdogFailed);
@@ -217,17 +208,10 @@ int container_monitor(const Registry& reg, const StartRequest& req, int handshak
     ::close(handshake);
   }
 
-  UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
   UniqueFd deadline;
   if (deadline_ms) deadline = make_timer(std::chrono::milliseconds(*deadline_ms - now_ms()));
   idle->arm();  // counted from the container's start
-  for (int fd : {ended_fd.get(), sigfd.get(), deadline.get(), idle->timer_fd(), idle->inotify_fd()}) {
-    if (fd < 0) continue;
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = fd;
-    ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &ev);
-  }
+  const UniqueFd ep = detail::epoll_of({ended_fd.get(), sigfd.get(), deadline.get(), idle->timer_fd(), idle->inotify_fd()});
   enum class End { exited, timed_out, killed } end = End::exited;
   std::string note;
   std::optional<Error> stop_error;
