@@ -33,9 +33,10 @@ work=$(mktemp -d /tmp/airssys-nats-peer.XXXXXX)
 chmod 0700 "$work"
 nats_pid="" bus_pid=""
 cleanup() {
-  # Only the two servers this script started, by pid.
-  [[ -n $nats_pid ]] && kill "$nats_pid" 2>/dev/null && wait "$nats_pid" 2>/dev/null
-  [[ -n $bus_pid ]] && kill "$bus_pid" 2>/dev/null && wait "$bus_pid" 2>/dev/null
+  # Only the two servers this script started, by pid. (Each step may fail
+  # without ending the cleanup: a server killed by SIGTERM waits non-zero.)
+  if [[ -n $nats_pid ]]; then kill "$nats_pid" 2>/dev/null || true; wait "$nats_pid" 2>/dev/null || true; fi
+  if [[ -n $bus_pid ]]; then kill "$bus_pid" 2>/dev/null || true; wait "$bus_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
