@@ -45,8 +45,12 @@ std::expected<std::unique_ptr<Broker>, Error> Broker::start(BrokerOptions option
   if (o.allowed_uids.empty() && o.allowed_gids.empty()) o.allowed_uids = {::geteuid(), 0};
   for (const Permission& p : o.permissions) impl->perms[p.uid] = p;
   o.socket_path = o.socket_path.lexically_normal();
-  if (auto d = detail::ensure_private_dir(o.socket_path.parent_path()); !d) return std::unexpected(d.error());
-  auto lfd = detail::listen_unix(o.socket_path, 1024);
+  // Members of the first allowed group must reach the socket through the
+  // filesystem too (docs/bus.md "Authentication and permissions").
+  const std::optional<gid_t> group =
+      o.allowed_gids.empty() ? std::nullopt : std::optional<gid_t>(o.allowed_gids.front());
+  if (auto d = detail::ensure_private_dir(o.socket_path.parent_path(), group); !d) return std::unexpected(d.error());
+  auto lfd = detail::listen_unix(o.socket_path, 1024, group);
   if (!lfd) return std::unexpected(lfd.error());
   impl->listen_fd = std::move(*lfd);
   struct stat st {};
@@ -95,6 +99,25 @@ void Broker::Impl::log(const std::string& line) const {
   } else {
     std::fprintf(stderr, "airssys-bus: %s\n", line.c_str());
   }
+}
+
+bool Broker::Impl::in_allowed_group(int fd, gid_t primary) const {
+  const auto allowed = [&](gid_t g) {
+    return std::find(opt.allowed_gids.begin(), opt.allowed_gids.end(), g) != opt.allowed_gids.end();
+  };
+  if (opt.allowed_gids.empty()) return false;
+  if (allowed(primary)) return true;
+  // Supplementary groups too: the group that may open the socket (0660) is
+  // usually a supplementary one.
+  std::vector<gid_t> groups(64);
+  socklen_t len = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) != 0) {
+    if (errno != ERANGE) return false;
+    groups.resize(len / sizeof(gid_t));
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) != 0) return false;
+  }
+  groups.resize(len / sizeof(gid_t));
+  return std::any_of(groups.begin(), groups.end(), allowed);
 }
 
 std::string Broker::Impl::who(const Conn& c) const {
@@ -169,7 +192,7 @@ void Broker::Impl::accept_all() {
     }
     const bool admitted =
         std::find(opt.allowed_uids.begin(), opt.allowed_uids.end(), cred.uid) != opt.allowed_uids.end() ||
-        std::find(opt.allowed_gids.begin(), opt.allowed_gids.end(), cred.gid) != opt.allowed_gids.end();
+        in_allowed_group(fd.get(), cred.gid);
     std::string refusal;
     if (!admitted) {
       refusal = "not authorized: uid " + std::to_string(cred.uid) + " gid " + std::to_string(cred.gid) +

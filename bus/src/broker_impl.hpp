@@ -115,6 +115,9 @@ struct Broker::Impl {
   void close_now(std::uint64_t id);
   void log(const std::string& line) const;
   [[nodiscard]] std::string who(const detail::Conn& c) const;
+  // The peer's primary gid or one of its supplementary groups (SO_PEERGROUPS)
+  // is in allowed_gids.
+  [[nodiscard]] bool in_allowed_group(int fd, gid_t primary) const;
 
   // broker_frames.cpp
   void handle(detail::Conn& c, const detail::Frame& f);

@@ -11,7 +11,12 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cstring>
+
+#include <grp.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -181,6 +186,73 @@ TEST(Security, StatsHidesOtherInboxesFromRestrictedUids) {
   seen = stats_subjects(*viewer);
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_TRUE(seen[1].second.starts_with("_INBOX.")) << seen[1].second;
+}
+
+// Connects as uid/gid 65534 with `groups` as its supplementary groups, sends
+// PING; the exit status says how far it got: 0 PONG, 11 connect refused by
+// the filesystem, 13 no PONG (the broker refused), 10 setup failed.
+int connect_as_nobody(const std::filesystem::path& sock, const std::vector<gid_t>& groups) {
+  detail::ByteBuffer ping;
+  detail::Frame f;
+  f.op = detail::Op::ping;
+  detail::encode_frame(ping, f);
+  // Prepared before fork(): the child of a threaded process may only make
+  // async-signal-safe calls.
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, sock.c_str(), sock.native().size() + 1);
+  const pid_t pid = ::fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    if (::setgroups(groups.size(), groups.data()) != 0 || ::setresgid(65534, 65534, 65534) != 0 ||
+        ::setresuid(65534, 65534, 65534) != 0)
+      ::_exit(10);
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) ::_exit(11);
+    (void)::send(fd, ping.data(), ping.size(), MSG_NOSIGNAL);  // a refusing broker may have closed already
+    unsigned char buf[512];
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    // A PONG body is `08 06` (op 6) after the 4-byte length.
+    ::_exit(n >= 6 && buf[4] == 0x08 && buf[5] == 0x06 ? 0 : 13);
+  }
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
+TEST(Security, AllowedGroupCanReachTheSocket) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to setuid";
+  TempDir d;
+  ASSERT_EQ(::chmod(d.path.c_str(), 0711), 0);  // let nobody traverse to run/
+  constexpr gid_t kGroup = 4242;
+  BrokerOptions o;
+  o.allowed_uids = {::geteuid()};
+  o.allowed_gids = {kGroup};
+  auto b = start_broker(d, o);
+  ASSERT_TRUE(b);
+  struct stat st {};
+  ASSERT_EQ(::stat(d.sock().parent_path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0770u);
+  EXPECT_EQ(st.st_gid, kGroup);
+  ASSERT_EQ(::stat(d.sock().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0660u);
+  EXPECT_EQ(st.st_gid, kGroup);
+  EXPECT_EQ(connect_as_nobody(d.sock(), {kGroup}), 0);        // supplementary member: admitted
+  EXPECT_EQ(connect_as_nobody(d.sock(), {kGroup + 1}), 11);  // not a member: the filesystem says no
+}
+
+TEST(Security, WithoutGroupsTheSocketStaysPrivate) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to setuid";
+  TempDir d;
+  ASSERT_EQ(::chmod(d.path.c_str(), 0711), 0);
+  BrokerOptions o;
+  o.allowed_uids = {::geteuid(), 65534};  // admitted by uid, but cannot reach the 0600 socket in 0700
+  auto b = start_broker(d, o);
+  ASSERT_TRUE(b);
+  struct stat st {};
+  ASSERT_EQ(::stat(d.sock().parent_path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  EXPECT_EQ(connect_as_nobody(d.sock(), {}), 11);
 }
 
 }  // namespace

@@ -34,26 +34,39 @@ std::expected<sockaddr_un, Error> make_addr(const std::filesystem::path& path) {
 
 }  // namespace
 
-std::expected<void, Error> ensure_private_dir(const std::filesystem::path& dir) {
+std::expected<void, Error> ensure_private_dir(const std::filesystem::path& dir, std::optional<gid_t> group) {
   const std::string d = dir.empty() ? std::string(".") : dir.native();
   if (::mkdir(d.c_str(), 0700) != 0 && errno != EEXIST) return std::unexpected(Error::from_errno(errno, "mkdir " + d));
+  // Checked and changed through one fd, so a swapped path cannot redirect it.
+  const UniqueFd fd(::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return std::unexpected(Error::from_errno(errno, "open directory " + d));
   struct stat st {};
-  if (::lstat(d.c_str(), &st) != 0) return std::unexpected(Error::from_errno(errno, "stat " + d));
+  if (::fstat(fd.get(), &st) != 0) return std::unexpected(Error::from_errno(errno, "stat " + d));
   if (!S_ISDIR(st.st_mode))
     return std::unexpected(Error::make(Errc::invalid_argument, "socket directory " + d + " is not a directory"));
   if (st.st_uid != ::geteuid())
     return std::unexpected(Error::make(Errc::invalid_argument, "socket directory " + d + " is owned by uid " +
                                                                    std::to_string(st.st_uid) + ", not by us"));
-  if ((st.st_mode & 077) != 0) {
+  const mode_t forbidden = group ? 007 : 077;
+  if ((st.st_mode & forbidden) != 0) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return std::unexpected(Error::make(Errc::invalid_argument, "socket directory " + d + " has mode " + mode +
-                                                                   "; it must be 0700 (no group/other access)"));
+    return std::unexpected(Error::make(Errc::invalid_argument,
+                                       "socket directory " + d + " has mode " + mode + "; it must be " +
+                                           (group ? "0770 or stricter (no access for others)"
+                                                  : "0700 (no group/other access)")));
+  }
+  if (group) {
+    if (st.st_gid != *group && ::fchown(fd.get(), static_cast<uid_t>(-1), *group) != 0)
+      return std::unexpected(Error::from_errno(errno, "chown " + d + " to gid " + std::to_string(*group)));
+    if ((st.st_mode & 07777) != 0770 && ::fchmod(fd.get(), 0770) != 0)
+      return std::unexpected(Error::from_errno(errno, "chmod 0770 " + d));
   }
   return {};
 }
 
-std::expected<UniqueFd, Error> listen_unix(const std::filesystem::path& path, int backlog) {
+std::expected<UniqueFd, Error> listen_unix(const std::filesystem::path& path, int backlog,
+                                          std::optional<gid_t> group) {
   auto addr = make_addr(path);
   if (!addr) return std::unexpected(addr.error());
   const std::string& p = path.native();
@@ -68,8 +81,11 @@ std::expected<UniqueFd, Error> listen_unix(const std::filesystem::path& path, in
   if (!fd) return std::unexpected(Error::from_errno(errno, "socket"));
   if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof(*addr)) != 0)
     return std::unexpected(Error::from_errno(errno, "bind " + p));
-  // The 0700 directory already keeps others out; 0600 on the socket too.
-  if (::chmod(p.c_str(), 0600) != 0) return std::unexpected(Error::from_errno(errno, "chmod " + p));
+  // The directory already keeps others out; the socket's mode says the same.
+  // Not listening yet, so nobody connects before the mode is final.
+  if (group && ::lchown(p.c_str(), static_cast<uid_t>(-1), *group) != 0)
+    return std::unexpected(Error::from_errno(errno, "chown " + p + " to gid " + std::to_string(*group)));
+  if (::chmod(p.c_str(), group ? 0660 : 0600) != 0) return std::unexpected(Error::from_errno(errno, "chmod " + p));
   if (::listen(fd.get(), backlog) != 0) return std::unexpected(Error::from_errno(errno, "listen " + p));
   return fd;
 }

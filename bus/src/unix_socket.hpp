@@ -4,7 +4,10 @@
 
 #include <airssys/bus/error.hpp>
 
+#include <sys/types.h>
+
 #include <expected>
+#include <optional>
 #include <filesystem>
 #include <utility>
 
@@ -30,12 +33,17 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-// Creates the socket's parent directory 0700 if missing; if present it must be
-// a directory owned by the effective uid with no group/other permissions.
-[[nodiscard]] std::expected<void, Error> ensure_private_dir(const std::filesystem::path& dir);
-// Binds and listens (non-blocking) on `path`, chmod 0600. A stale socket file
-// (nobody accepting) is replaced; a live one is an error.
-[[nodiscard]] std::expected<UniqueFd, Error> listen_unix(const std::filesystem::path& path, int backlog);
+// Creates the socket's parent directory if missing; if present it must be a
+// directory owned by the effective uid with no permissions for others.
+// Without `group`: mode 0700 (and no group bits allowed). With `group`: the
+// directory is given that group and mode 0770, so members can reach the socket.
+[[nodiscard]] std::expected<void, Error> ensure_private_dir(const std::filesystem::path& dir,
+                                                            std::optional<gid_t> group = std::nullopt);
+// Binds and listens (non-blocking) on `path`: mode 0600, or 0660 owned by
+// `group` when given. A stale socket file (nobody accepting) is replaced; a
+// live one is an error.
+[[nodiscard]] std::expected<UniqueFd, Error> listen_unix(const std::filesystem::path& path, int backlog,
+                                                         std::optional<gid_t> group = std::nullopt);
 // Connects (blocking fd) to `path`.
 [[nodiscard]] std::expected<UniqueFd, Error> connect_unix(const std::filesystem::path& path);
 

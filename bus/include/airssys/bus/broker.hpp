@@ -1,8 +1,10 @@
 #pragma once
 // bus::Broker — the embeddable pub/sub broker on a Unix socket.
 //
-// start() creates (or checks) the socket's 0700 parent directory, listens on
-// a 0600 socket and runs one epoll thread until stop() or destruction. All
+// start() creates (or checks) the socket's parent directory, mode 0700, and
+// listens on a 0600 socket; with allowed_gids, the directory is 0770 and the
+// socket 0660, both of group allowed_gids[0], so that group's members can
+// connect. It runs one epoll thread until stop() or destruction. All
 // connections are served by that thread with non-blocking I/O: a stalled
 // subscriber never blocks a publisher or other subscribers, and memory is
 // bounded by the limits below (docs/bus.md "Backpressure", "Defaults").
@@ -39,8 +41,11 @@ struct Permission {
 
 struct BrokerOptions {
   std::filesystem::path socket_path;
-  // Admitted peers: uid in allowed_uids or gid in allowed_gids. Both empty
-  // means {our effective uid, 0}.
+  // Admitted peers: uid in allowed_uids, or primary or supplementary gid in
+  // allowed_gids. Both empty means {our effective uid, 0}. Reaching the socket
+  // also takes filesystem access: our uid, root, or (with allowed_gids) a
+  // member of allowed_gids[0]; other allowed uids/gids need a directory they
+  // can enter, which the broker does not create for them.
   std::vector<uid_t> allowed_uids;
   std::vector<gid_t> allowed_gids;
   std::vector<Permission> permissions;
