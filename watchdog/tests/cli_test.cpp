@@ -282,6 +282,7 @@ TEST(Cli, RegisteredProcessJoinsACgroupAndItsLaterOrphansDieWithIt) {
     ::_exit(127);
   }
   ASSERT_GT(adopted, 0);
+  ChildGuard adopted_guard(adopted);  // a failed assertion before "go" must not leave it waiting forever
   auto r = run(d.path, {"register", "adopted", "--pid", std::to_string(adopted), "--timeout", "6s", "--grace", "1s",
                         "--registry", reg});
   ASSERT_EQ(r.rc, 0) << r.err;
@@ -301,6 +302,7 @@ TEST(Cli, RegisteredProcessJoinsACgroupAndItsLaterOrphansDieWithIt) {
   EXPECT_TRUE(state_is(d.path, reg, "adopted", "timed_out"));
   EXPECT_TRUE(eventually([&] { return gone(orphan); }, 10s)) << "the orphan forked after adoption survived";
   EXPECT_EQ(wait_child(adopted, 30s), 128 + SIGTERM);
+  adopted_guard.pid = 0;  // reaped
   EXPECT_TRUE(eventually([&] { return !fs::exists(cg); }, 10s)) << cg;
 }
 

@@ -121,6 +121,23 @@ inline bool eventually(const std::function<bool()>& pred, std::chrono::seconds b
   return pred();
 }
 
+// Kills and reaps a child the test forked itself (by pid; only if it is
+// still our unreaped child), so a failed assertion cannot leave it running.
+struct ChildGuard {
+  pid_t pid;
+  explicit ChildGuard(pid_t p) : pid(p) {}
+  ChildGuard(const ChildGuard&) = delete;
+  ChildGuard& operator=(const ChildGuard&) = delete;
+  ~ChildGuard() {
+    if (pid <= 0) return;
+    int st = 0;
+    if (::waitpid(pid, &st, WNOHANG) == 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &st, 0);
+    }
+  }
+};
+
 // True when `pid` is gone: no such process, or a zombie.
 inline bool gone(pid_t pid) {
   if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
