@@ -27,21 +27,8 @@ namespace {
 using namespace std::chrono_literals;
 using testing::eventually;
 using testing::TempDir;
-
-std::unique_ptr<Broker> start_broker(const TempDir& d, BrokerOptions o = {}) {
-  o.socket_path = d.sock();
-  auto b = Broker::start(std::move(o));
-  EXPECT_TRUE(b) << (b ? "" : b.error().to_string());
-  return b ? std::move(*b) : nullptr;
-}
-
-std::unique_ptr<Client> connect(const TempDir& d) {
-  ClientOptions o;
-  o.socket_path = d.sock();
-  auto c = Client::connect(std::move(o));
-  EXPECT_TRUE(c) << (c ? "" : c.error().to_string());
-  return c ? std::move(*c) : nullptr;
-}
+using testing::start_broker;
+using testing::connect_client;
 
 TEST(Broker, SocketAndDirectoryModes) {
   TempDir d;
@@ -77,8 +64,8 @@ TEST(Broker, RefusesOpenDirectory) {
 TEST(Broker, PubSubWithWildcards) {
   TempDir d;
   auto b = start_broker(d);
-  auto sub = connect(d);
-  auto pub = connect(d);
+  auto sub = connect_client(d);
+  auto pub = connect_client(d);
   ASSERT_TRUE(b && sub && pub);
   std::mutex mu;
   std::map<std::string, std::vector<std::string>> got;
@@ -109,7 +96,7 @@ TEST(Broker, PubSubWithWildcards) {
 TEST(Broker, InvalidSubjectsRefusedByClient) {
   TempDir d;
   auto b = start_broker(d);
-  auto c = connect(d);
+  auto c = connect_client(d);
   ASSERT_TRUE(b && c);
   EXPECT_EQ(c->publish("a.*", "x").error().code, Errc::invalid_subject);
   EXPECT_EQ(c->publish("a..b", "x").error().code, Errc::invalid_subject);
@@ -140,14 +127,14 @@ TEST(Broker, InvalidSubjectRefusedByBroker) {
 TEST(Broker, QueueGroupDeliversEachMessageToOneMember) {
   TempDir d;
   auto b = start_broker(d);
-  auto pub = connect(d);
+  auto pub = connect_client(d);
   ASSERT_TRUE(b && pub);
   std::vector<std::unique_ptr<Client>> members;
   std::vector<Subscription> subs;
   std::atomic<int> counts[3] = {0, 0, 0};
   std::atomic<int> plain{0};
   for (int i = 0; i < 3; ++i) {
-    members.push_back(connect(d));
+    members.push_back(connect_client(d));
     SubscribeOptions o;
     o.queue = "workers";
     auto s = members.back()->subscribe("jobs.*", [&counts, i](const MessageView&) { ++counts[i]; }, o);
@@ -169,8 +156,8 @@ TEST(Broker, QueueGroupDeliversEachMessageToOneMember) {
 TEST(Broker, RequestReplyWithHeadersAndTimeout) {
   TempDir d;
   auto b = start_broker(d);
-  auto responder = connect(d);
-  auto requester = connect(d);
+  auto responder = connect_client(d);
+  auto requester = connect_client(d);
   ASSERT_TRUE(b && responder && requester);
   Client* r = responder.get();
   auto s = responder->subscribe("svc.echo", [r](const MessageView& m) {
@@ -202,7 +189,7 @@ TEST(Broker, PermissionsPerUid) {
   BrokerOptions o;
   o.permissions.push_back({::geteuid(), {"allowed.>"}, {"allowed.*", "svc.>"}});
   auto b = start_broker(d, o);
-  auto c = connect(d);
+  auto c = connect_client(d);
   ASSERT_TRUE(b && c);
   ASSERT_TRUE(c->publish("allowed.x", "1"));
   ASSERT_TRUE(c->flush());
@@ -298,7 +285,7 @@ TEST(Broker, RefusesOtherUidByPeerCredentials) {
 TEST(Broker, StatsReportConnectionsAndSubscriptions) {
   TempDir d;
   auto b = start_broker(d);
-  auto c = connect(d);
+  auto c = connect_client(d);
   ASSERT_TRUE(b && c);
   SubscribeOptions o;
   o.policy = Policy::drop_oldest;

@@ -22,6 +22,7 @@ using namespace std::chrono_literals;
 using testing::eventually;
 using testing::RawConn;
 using testing::TempDir;
+using testing::start_broker;
 
 struct Logged {
   std::mutex mu;
@@ -39,13 +40,6 @@ struct Logged {
     return false;
   }
 };
-
-std::unique_ptr<Broker> start_broker(const TempDir& d, BrokerOptions o = {}) {
-  o.socket_path = d.sock();
-  auto b = Broker::start(std::move(o));
-  EXPECT_TRUE(b) << (b ? "" : b.error().to_string());
-  return b ? std::move(*b) : nullptr;
-}
 
 std::unique_ptr<Client> connect(const TempDir& d, std::function<void()> on_reconnect = {}) {
   ClientOptions o;

@@ -19,15 +19,9 @@ using namespace std::chrono_literals;
 using testing::eventually;
 using testing::RawConn;
 using testing::TempDir;
+using testing::start_broker;
 
 constexpr std::size_t kMaxFrame = 4096;
-
-std::unique_ptr<Broker> start_broker(const TempDir& d, BrokerOptions o = {}) {
-  o.socket_path = d.sock();
-  auto b = Broker::start(std::move(o));
-  EXPECT_TRUE(b) << (b ? "" : b.error().to_string());
-  return b ? std::move(*b) : nullptr;
-}
 
 // A PUB whose body is exactly `body` bytes.
 detail::Frame pub_of_body(std::string_view subject, std::string& payload, std::size_t body) {

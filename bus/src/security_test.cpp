@@ -27,13 +27,8 @@ using namespace std::chrono_literals;
 using testing::eventually;
 using testing::RawConn;
 using testing::TempDir;
-
-std::unique_ptr<Broker> start_broker(const TempDir& d, BrokerOptions o = {}) {
-  o.socket_path = d.sock();
-  auto b = Broker::start(std::move(o));
-  EXPECT_TRUE(b) << (b ? "" : b.error().to_string());
-  return b ? std::move(*b) : nullptr;
-}
+using testing::start_broker;
+using testing::connect_client;
 
 detail::Frame pub(std::string_view subject, std::string_view reply_to) {
   detail::Frame f;
@@ -104,14 +99,6 @@ TEST(Security, InvalidReplyToRefusedForUnrestrictedUid) {
   EXPECT_EQ(got->op, detail::Op::pong);
 }
 
-std::unique_ptr<Client> connect(const TempDir& d) {
-  ClientOptions o;
-  o.socket_path = d.sock();
-  auto c = Client::connect(std::move(o));
-  EXPECT_TRUE(c) << (c ? "" : c.error().to_string());
-  return c ? std::move(*c) : nullptr;
-}
-
 // Every subscription subject in a STATS reply, per connection id.
 std::vector<std::pair<std::uint64_t, std::string>> stats_subjects(Client& c) {
   std::vector<std::pair<std::uint64_t, std::string>> out;
@@ -128,7 +115,7 @@ std::vector<std::pair<std::uint64_t, std::string>> stats_subjects(Client& c) {
 TEST(Security, InboxBelongsToItsFirstSubscriber) {
   TempDir d;
   auto b = start_broker(d);
-  auto a = connect(d);
+  auto a = connect_client(d);
   ASSERT_TRUE(b && a);
   ASSERT_EQ(a->request("nobody", "x", 20ms).error().code, Errc::timeout);  // subscribes its inbox
   std::string inbox;
@@ -150,7 +137,7 @@ TEST(Security, InboxBelongsToItsFirstSubscriber) {
     ++sid;
   }
   // The owner's own requests still work, and once it is gone the prefix is free.
-  auto responder = connect(d);
+  auto responder = connect_client(d);
   ASSERT_TRUE(responder);
   auto s = responder->subscribe("svc", [&](const MessageView& m) { (void)responder->publish(m.reply_to, "ok"); });
   ASSERT_TRUE(s && responder->flush());
@@ -172,8 +159,8 @@ TEST(Security, StatsHidesOtherInboxesFromRestrictedUids) {
   BrokerOptions o;
   o.permissions.push_back({::geteuid(), {"svc.>"}, {"svc.>"}});
   auto b = start_broker(d, o);
-  auto a = connect(d);
-  auto viewer = connect(d);
+  auto a = connect_client(d);
+  auto viewer = connect_client(d);
   ASSERT_TRUE(b && a && viewer);
   ASSERT_EQ(a->request("svc.none", "x", 20ms).error().code, Errc::timeout);
   auto plain = a->subscribe("svc.x", [](const MessageView&) {});

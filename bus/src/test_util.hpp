@@ -5,7 +5,11 @@
 #include "frame.hpp"
 #include "unix_socket.hpp"
 
+#include <airssys/bus/broker.hpp>
+#include <airssys/bus/client.hpp>
 #include <airssys/bus/policy.hpp>
+
+#include <gtest/gtest.h>
 
 #include <poll.h>
 #include <stdlib.h>
@@ -33,6 +37,24 @@ struct TempDir {
   }
   [[nodiscard]] std::filesystem::path sock() const { return path / "run" / "bus.sock"; }
 };
+
+// A broker on d.sock() (options as given otherwise); null, with a test
+// failure, if it does not start.
+inline std::unique_ptr<Broker> start_broker(const TempDir& d, BrokerOptions o = {}) {
+  o.socket_path = d.sock();
+  auto b = Broker::start(std::move(o));
+  EXPECT_TRUE(b) << (b ? "" : b.error().to_string());
+  return b ? std::move(*b) : nullptr;
+}
+
+// A client of the broker on d.sock(); null, with a test failure, if refused.
+inline std::unique_ptr<Client> connect_client(const TempDir& d) {
+  ClientOptions o;
+  o.socket_path = d.sock();
+  auto c = Client::connect(std::move(o));
+  EXPECT_TRUE(c) << (c ? "" : c.error().to_string());
+  return c ? std::move(*c) : nullptr;
+}
 
 // Polls `cond` every 5 ms for up to `limit`.
 inline bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
