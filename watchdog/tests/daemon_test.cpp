@@ -25,17 +25,8 @@ pid_t start_daemon(const fs::path& dir, const fs::path& reg, const std::string& 
   return spawn({"run", "--interval", interval, "--registry", reg.string()}, dir / "daemon.out", dir / "daemon.err");
 }
 
-// Our daemon child, SIGKILLed and reaped if a failed assertion returns early
-// (a leaked `run` would sweep every other test's stale cgroups).
-struct ChildGuard {
-  pid_t pid = 0;
-  ~ChildGuard() {
-    if (pid > 0 && ::waitpid(pid, nullptr, WNOHANG) == 0) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
-  }
-};
+// Daemon children are held by ChildGuard (harness.hpp): a leaked `run` would
+// sweep every other test's stale cgroups.
 
 }  // namespace
 
