@@ -13,11 +13,6 @@
 
 namespace airssys::bus::detail {
 
-void UniqueFd::reset(int fd) noexcept {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = fd;
-}
-
 namespace {
 
 std::expected<sockaddr_un, Error> make_addr(const std::filesystem::path& path) {

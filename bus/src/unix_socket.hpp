@@ -3,6 +3,7 @@
 // socket directory check, listen and connect. Every fd is CLOEXEC.
 
 #include <airssys/bus/error.hpp>
+#include <airssys/osl/unique_fd.hpp>
 
 #include <sys/types.h>
 
@@ -13,25 +14,9 @@
 
 namespace airssys::bus::detail {
 
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) noexcept : fd_(fd) {}
-  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept {
-    if (this != &o) reset(std::exchange(o.fd_, -1));
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { reset(); }
-  [[nodiscard]] int get() const noexcept { return fd_; }
-  [[nodiscard]] explicit operator bool() const noexcept { return fd_ >= 0; }
-  void reset(int fd = -1) noexcept;
-
- private:
-  int fd_ = -1;
-};
+// The fd owner osl already provides (header-only): one RAII type for fds
+// across the project.
+using UniqueFd = airssys::osl::UniqueFd;
 
 // Creates the socket's parent directory if missing; if present it must be a
 // directory owned by the effective uid with no permissions for others.
