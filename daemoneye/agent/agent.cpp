@@ -1,0 +1,300 @@
+#include "agent.hpp"
+
+#include "procmond_supervision.hpp"
+
+#include <airssys/bus/broker.hpp>
+#include <airssys/bus/client.hpp>
+#include <airssys/daemoneye/alert_pipeline.hpp>
+#include <airssys/daemoneye/events.hpp>
+#include <airssys/daemoneye/query_engine.hpp>
+#include <airssys/daemoneye/rule.hpp>
+#include <airssys/daemoneye/rule_runner.hpp>
+#include <airssys/daemoneye/scan_assembler.hpp>
+#include <airssys/daemoneye/store.hpp>
+#include <airssys/ledger/ledger.hpp>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <ctime>
+#include <set>
+#include <system_error>
+
+namespace airssys::daemoneye::agent {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::int64_t unix_now() { return static_cast<std::int64_t>(::time(nullptr)); }
+
+std::string host_name(const Config& c) {
+  if (!c.host.empty()) return c.host;
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+
+std::expected<std::shared_ptr<ledger::Ledger>, std::string> open_or_create_ledger(const fs::path& dir) {
+  std::error_code ec;
+  const bool fresh = !fs::exists(dir, ec) || fs::is_empty(dir, ec);
+  auto l = fresh ? ledger::Ledger::create(dir) : ledger::Ledger::open(dir);
+  if (!l) return std::unexpected(fmt::format("ledger {}: {}", dir.string(), l.error().to_string()));
+  for (const auto& w : (*l)->warnings()) spdlog::warn("ledger {}: {}", dir.string(), w);
+  return std::shared_ptr<ledger::Ledger>(std::move(*l));
+}
+
+fs::path find_procmond(const Config& c, const fs::path& self_exe) {
+  if (!c.procmond.path.empty()) return fs::absolute(c.procmond.path);
+  return self_exe.parent_path() / "procmond";
+}
+
+std::string ms_text(std::chrono::milliseconds d) { return fmt::format("{}ms", d.count()); }
+
+}  // namespace
+
+struct Agent::Impl {
+  Config config;
+  std::string host;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<QueryEngine> engine;
+  std::vector<Rule> rules;
+  std::shared_ptr<ledger::Ledger> ledger;
+  std::unique_ptr<AlertPipeline> alerts;
+  std::unique_ptr<bus::Broker> broker;
+  std::unique_ptr<bus::Client> client;
+  bus::Subscription events;
+  std::unique_ptr<ProcmondSupervision> procmond;
+
+  ScanAssembler assembler;
+  std::vector<ProcessEvent> pending_events;
+  std::uint64_t scans = 0;
+  std::uint64_t decode_errors = 0;
+  std::int64_t last_retention = 0;
+  bool told_unreadable = false;
+  std::set<std::string> failing_rules;  // logged once until they succeed again
+
+  void flush_events();
+  void on_collection(Collection c);
+  void maybe_retention(std::int64_t now);
+};
+
+Agent::Agent(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Agent::~Agent() {
+  if (!impl_) return;
+  // Order: stop the producer first, then the transport, then flush.
+  impl_->procmond.reset();
+  impl_->events.unsubscribe();
+  impl_->client.reset();
+  impl_->broker.reset();
+  impl_->flush_events();
+}
+
+std::expected<std::unique_ptr<Agent>, std::string> Agent::start(const Config& config, const fs::path& self_exe) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  impl->host = host_name(config);
+  const fs::path db_dir = config.database.path.parent_path().empty() ? fs::path(".") : config.database.path.parent_path();
+
+  auto store = Store::open({.path = config.database.path,
+                            .retention = {.max_age = config.database.max_age, .max_size_bytes = config.database.max_size}});
+  if (!store) return std::unexpected(store.error());
+  impl->store = std::move(*store);
+
+  auto engine = QueryEngine::open(config.database.path, {.time = config.rules.timeout, .max_rows = config.rules.max_rows});
+  if (!engine) return std::unexpected(engine.error());
+  impl->engine = std::move(*engine);
+
+  RuleSet set = load_rules(config.rules.dir, impl->engine.get());
+  for (const auto& e : set.errors) spdlog::error("rule rejected: {}", e.message);
+  impl->rules = std::move(set.rules);
+  const auto enabled = std::count_if(impl->rules.begin(), impl->rules.end(), [](const Rule& r) { return r.enabled; });
+  spdlog::info("{} rules loaded from {} ({} enabled, {} rejected)", impl->rules.size(), config.rules.dir.string(), enabled,
+               set.errors.size());
+
+  auto ledger = open_or_create_ledger(config.ledger.dir.empty() ? db_dir / "ledger" : config.ledger.dir);
+  if (!ledger) return std::unexpected(ledger.error());
+  impl->ledger = std::move(*ledger);
+
+  auto alerts = AlertPipeline::create(config.alerts, impl->ledger, [](std::string_view m) { spdlog::warn("alerts: {}", m); });
+  if (!alerts) return std::unexpected(alerts.error());
+  impl->alerts = std::move(*alerts);
+
+  const fs::path socket = config.bus.socket.empty() ? db_dir / "bus.sock" : config.bus.socket;
+  bus::BrokerOptions bo;
+  bo.socket_path = socket;
+  bo.log = [](std::string_view m) { spdlog::debug("bus: {}", m); };
+  auto broker = bus::Broker::start(std::move(bo));
+  if (!broker) return std::unexpected(fmt::format("bus broker on {}: {}", socket.string(), broker.error().to_string()));
+  impl->broker = std::move(*broker);
+
+  auto client = bus::Client::connect({.socket_path = socket, .on_error = [](const bus::Error& e) {
+                                        spdlog::warn("bus: {}", e.to_string());
+                                      }});
+  if (!client) return std::unexpected("bus client: " + client.error().to_string());
+  impl->client = std::move(*client);
+  // The broker queues up to 64 Ki messages / 256 MiB for us; a full queue
+  // drops the newest, which the assembler sees as a gap (an incomplete scan).
+  auto sub = impl->client->subscribe_pull(kSubjectAll, {.policy = bus::Policy::drop_newest,
+                                                        .max_msgs = 65536,
+                                                        .max_bytes = 256ull * 1024 * 1024,
+                                                        .pull_capacity = 65536});
+  if (!sub) return std::unexpected("bus subscribe: " + sub.error().to_string());
+  impl->events = std::move(*sub);
+  if (auto f = impl->client->flush(); !f) return std::unexpected("bus flush: " + f.error().to_string());
+
+  const fs::path procmond = find_procmond(config, self_exe);
+  if (::access(procmond.c_str(), X_OK) != 0)
+    return std::unexpected(fmt::format("procmond not found or not executable at {} (set procmond.path)", procmond.string()));
+  ProcmondOptions po{.program = procmond,
+                     .args = {"--bus", socket.string(), "--interval", ms_text(config.scan.interval), "--hash-max-size",
+                              std::to_string(config.procmond.hash_max_size)},
+                     .audit_log = db_dir / "osl-audit.jsonl",
+                     .restart_initial = config.procmond.restart_initial,
+                     .restart_max = config.procmond.restart_max,
+                     .log_info = [](std::string_view m) { spdlog::info("{}", m); },
+                     .log_error = [](std::string_view m) { spdlog::error("{}", m); }};
+  auto sup = ProcmondSupervision::start(std::move(po));
+  if (!sup) return std::unexpected(sup.error());
+  impl->procmond = std::move(*sup);
+  spdlog::info("agent running: database {}, bus {}, scan interval {}, host {}", config.database.path.string(),
+               socket.string(), ms_text(config.scan.interval), impl->host);
+  return std::unique_ptr<Agent>(new Agent(std::move(impl)));
+}
+
+void Agent::Impl::flush_events() {
+  if (pending_events.empty() || !store) return;
+  if (auto r = store->append_events(pending_events); !r)
+    spdlog::error("storing {} process events failed: {}", pending_events.size(), r.error());
+  pending_events.clear();
+}
+
+void Agent::Impl::maybe_retention(std::int64_t now) {
+  if (now - last_retention < 60) return;
+  last_retention = now;
+  auto r = store->enforce_retention(now);
+  if (!r) {
+    spdlog::error("retention failed: {}", r.error());
+    return;
+  }
+  if (r->events_deleted + r->alerts_deleted + r->scans_deleted > 0)
+    spdlog::info("retention removed {} events, {} alerts, {} scans", r->events_deleted, r->alerts_deleted,
+                 r->scans_deleted);
+}
+
+void Agent::Impl::on_collection(Collection c) {
+  flush_events();
+  const std::int64_t now = unix_now();
+  ScanRecord scan{.scan_id = c.scan_id, .time = c.time, .processes = static_cast<std::uint32_t>(c.processes.size()),
+                  .unreadable = c.unreadable, .collect_us = c.collect_us};
+
+  if (c.unreadable > 0 && !told_unreadable && ::geteuid() != 0) {
+    told_unreadable = true;
+    std::string some;
+    int n = 0;
+    for (const auto& p : c.processes) {
+      if (!p.partial) continue;
+      if (n++ < 10) some += fmt::format("{}{} ({})", some.empty() ? "" : ", ", p.pid, p.name);
+    }
+    spdlog::warn("not running as root: {} of {} processes could not be fully read (their cwd, executable hash or I/O "
+                 "counters are missing), e.g. {}",
+                 c.unreadable, c.processes.size(), some);
+  }
+
+  auto t0 = std::chrono::steady_clock::now();
+  auto applied = store->apply_snapshot(c.processes);
+  scan.store_us = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count());
+  if (!applied) {
+    // Nothing of this scan is acknowledged; the next full collection repairs it.
+    spdlog::error("storing scan {} failed: {}", c.scan_id, applied.error());
+    return;
+  }
+  scan.applied = *applied;
+
+  RuleRun run = run_rules(rules, *engine, host, now);
+  scan.rules_us = static_cast<std::uint64_t>(run.elapsed.count());
+  scan.rule_errors = static_cast<std::uint32_t>(run.failures.size());
+  std::set<std::string> failing_now;
+  for (const auto& f : run.failures) {
+    failing_now.insert(f.rule_id);
+    if (!failing_rules.contains(f.rule_id)) spdlog::error("rule {} failed: {}", f.rule_id, f.message);
+  }
+  for (const auto& id : failing_rules)
+    if (!failing_now.contains(id)) spdlog::info("rule {} runs again", id);
+  failing_rules = std::move(failing_now);
+
+  if (!run.candidates.empty()) {
+    auto outcome = alerts->submit(std::move(run.candidates), now);
+    if (!outcome) {
+      spdlog::error("alerts of scan {} not raised: {}", c.scan_id, outcome.error());
+    } else if (!outcome->raised.empty()) {
+      scan.alerts = static_cast<std::uint32_t>(outcome->raised.size());
+      if (auto r = store->insert_alerts(outcome->raised); !r)
+        spdlog::error("storing {} alerts failed (they are in the ledger): {}", outcome->raised.size(), r.error());
+    }
+  }
+  if (auto r = store->record_scan(scan); !r) spdlog::error("recording scan {} failed: {}", c.scan_id, r.error());
+  if (++scans == 1)
+    spdlog::info("first scan stored: {} processes ({} inserted) in {} ms, rules in {} ms", scan.processes,
+                 scan.applied.inserted, scan.store_us / 1000, scan.rules_us / 1000);
+  spdlog::debug("scan {}: {} processes, +{} ~{} -{}, {} alerts, collect {} us, store {} us, rules {} us", c.scan_id,
+                scan.processes, scan.applied.inserted, scan.applied.updated, scan.applied.deleted, scan.alerts,
+                scan.collect_us, scan.store_us, scan.rules_us);
+  maybe_retention(now);
+}
+
+int Agent::run(int signal_fd) {
+  Impl& s = *impl_;
+  for (;;) {
+    signalfd_siginfo si{};
+    ssize_t n = ::read(signal_fd, &si, sizeof si);
+    if (n == static_cast<ssize_t>(sizeof si)) {
+      spdlog::info("signal {} received: stopping", si.ssi_signo);
+      break;
+    }
+    auto msg = s.events.next(250ms);
+    if (!msg) {
+      s.flush_events();  // idle: what arrived is stored now
+      continue;
+    }
+    if (msg->subject == kSubjectSnapshot) {
+      auto chunk = decode_snapshot(msg->payload);
+      if (!chunk) {
+        if (s.decode_errors++ < 10) spdlog::warn("bad snapshot message: {}", chunk.error());
+        continue;
+      }
+      if (auto c = s.assembler.add(std::move(*chunk))) s.on_collection(std::move(*c));
+      continue;
+    }
+    auto event = decode_event(msg->payload);
+    if (!event) {
+      if (s.decode_errors++ < 10) spdlog::warn("bad event message on {}: {}", msg->subject, event.error());
+      continue;
+    }
+    s.pending_events.push_back(std::move(*event));
+    if (s.pending_events.size() >= 4096) s.flush_events();
+  }
+  const auto crashes = s.procmond->counters().crashes.load();
+  s.procmond.reset();  // SIGTERM to procmond, wait for it
+  // What procmond sent before it stopped is still queued: store those events.
+  while (auto msg = s.events.next(50ms)) {
+    if (msg->subject == kSubjectSnapshot) continue;
+    if (auto event = decode_event(msg->payload)) s.pending_events.push_back(std::move(*event));
+  }
+  s.flush_events();
+  const auto st = s.alerts->stats();
+  spdlog::info("stopped after {} scans: {} alerts raised, {} deduplicated, {} rate-limited, {} procmond crashes", s.scans,
+               st.raised, st.deduplicated, st.rate_limited, crashes);
+  return 0;
+}
+
+}  // namespace airssys::daemoneye::agent

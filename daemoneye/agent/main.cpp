@@ -1,0 +1,123 @@
+// daemoneye-agent — DaemonEye's detection agent (docs/daemoneye.md).
+//
+// Exit codes: 0 stopped by SIGINT/SIGTERM, 1 could not start or failed,
+// 2 usage or configuration error.
+
+#include "agent.hpp"
+
+#include <airssys/daemoneye/config.hpp>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#ifndef AIRSSYS_VERSION
+#define AIRSSYS_VERSION "0.1.0"
+#endif
+
+extern char** environ;
+
+namespace de = airssys::daemoneye;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::pair<std::string, std::string>> daemoneye_environment() {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv(*e);
+    if (!kv.starts_with("DAEMONEYE_")) continue;
+    auto eq = kv.find('=');
+    if (eq == std::string_view::npos) continue;
+    out.emplace_back(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+  }
+  return out;
+}
+
+fs::path self_executable(const char* argv0) {
+  std::error_code ec;
+  auto p = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) return p;
+  return fs::absolute(argv0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"daemoneye-agent: stores what procmond sees, runs the detection rules, raises alerts"};
+  app.set_version_flag("--version", std::string("daemoneye-agent ") + AIRSSYS_VERSION);
+  std::string config_file, database, interval, rules_dir, ledger_dir, socket, procmond, log_level;
+  app.add_option("--config", config_file, "Configuration file (replaces /etc/daemoneye/config.yaml and ~/.config/daemoneye/config.yaml)");
+  app.add_option("--database", database, "SQLite database path (database.path)");
+  app.add_option("--interval", interval, "Scan interval, e.g. 1s (scan.interval)");
+  app.add_option("--rules-dir", rules_dir, "Directory of rule files (rules.dir)");
+  app.add_option("--ledger-dir", ledger_dir, "Audit ledger directory (ledger.dir)");
+  app.add_option("--socket", socket, "Bus socket path (bus.socket)");
+  app.add_option("--procmond", procmond, "procmond executable (procmond.path)");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn or error (log_level)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  de::ConfigInputs in;
+  if (!config_file.empty()) in.config_file = config_file;
+  if (const char* home = std::getenv("HOME"); home && *home) in.user_file = fs::path(home) / ".config/daemoneye/config.yaml";
+  in.env = daemoneye_environment();
+  auto flag = [&](const std::string& v, const char* key) {
+    if (!v.empty()) in.overrides.emplace_back(key, v);
+  };
+  flag(database, "database.path");
+  flag(interval, "scan.interval");
+  flag(rules_dir, "rules.dir");
+  flag(ledger_dir, "ledger.dir");
+  flag(socket, "bus.socket");
+  flag(procmond, "procmond.path");
+  flag(log_level, "log_level");
+  auto config = de::load_config(in);
+  if (!config) {
+    fmt::print(stderr, "daemoneye-agent: {}\n", config.error());
+    return 2;
+  }
+
+  auto logger = spdlog::stderr_logger_mt("daemoneye-agent");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l daemoneye-agent: %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(config->log_level));
+
+  // Signals are taken through a signalfd by the scan loop; they are blocked
+  // before any thread starts so that every thread inherits the mask.
+  sigset_t stop_set;
+  sigemptyset(&stop_set);
+  sigaddset(&stop_set, SIGINT);
+  sigaddset(&stop_set, SIGTERM);
+  ::pthread_sigmask(SIG_BLOCK, &stop_set, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  int sfd = ::signalfd(-1, &stop_set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (sfd < 0) {
+    spdlog::error("signalfd: {}", std::strerror(errno));
+    return 1;
+  }
+
+  auto agent = de::agent::Agent::start(*config, self_executable(argv[0]));
+  if (!agent) {
+    spdlog::error("cannot start: {}", agent.error());
+    ::close(sfd);
+    return 1;
+  }
+  int rc = (*agent)->run(sfd);
+  agent->reset();
+  ::close(sfd);
+  spdlog::info("stopped");
+  return rc;
+}

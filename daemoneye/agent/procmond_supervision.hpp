@@ -1,0 +1,56 @@
+#pragma once
+// Runs procmond as a supervised child: an airssys-rt supervisor with one
+// rt_osl ProcessActor, so every spawn and signal goes through airssys-osl
+// (policy: the agent's principal may spawn, signal and kill exactly the
+// procmond executable; audit records in `audit_log`). A procmond that exits
+// or crashes is logged, counted and restarted with exponential backoff; the
+// agent keeps running throughout.
+//
+// Thread safety: counters may be read from any thread.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace airssys::daemoneye::agent {
+
+struct ProcmondOptions {
+  std::filesystem::path program;       // absolute path of procmond
+  std::vector<std::string> args;       // after argv[0]
+  std::filesystem::path audit_log;     // osl activity records of spawns and kills
+  std::chrono::milliseconds restart_initial{500};
+  std::chrono::milliseconds restart_max{30000};
+  std::function<void(std::string_view)> log_info, log_error;  // called on rt worker threads
+};
+
+struct ProcmondCounters {
+  std::atomic<std::uint64_t> exits{0};    // every exit, requested or not
+  std::atomic<std::uint64_t> crashes{0};  // exits nobody asked for
+};
+
+class ProcmondSupervision {
+ public:
+  [[nodiscard]] static std::expected<std::unique_ptr<ProcmondSupervision>, std::string> start(ProcmondOptions options);
+  // Stops procmond (SIGTERM, SIGKILL after 2 s) and the actor runtime.
+  ~ProcmondSupervision();
+  ProcmondSupervision(const ProcmondSupervision&) = delete;
+  ProcmondSupervision& operator=(const ProcmondSupervision&) = delete;
+
+  [[nodiscard]] const ProcmondCounters& counters() const noexcept;
+  [[nodiscard]] bool supervisor_alive() const noexcept;
+
+  struct Impl;
+
+ private:
+  explicit ProcmondSupervision(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace airssys::daemoneye::agent

@@ -1,0 +1,67 @@
+#pragma once
+// AlertPipeline — from candidate alerts to delivered ones.
+//
+// submit() applies, in order: the dedup window (a key seen within
+// dedup_window is dropped), the per-rule rate limit, then appends every
+// surviving alert to the audit ledger (durable before submit returns) and
+// hands it to each sink. Sinks never block the caller: stdout and file write
+// at once; syslog sends at once (a failed send is counted and logged);
+// webhook alerts go to a bounded queue drained by a background thread with
+// retries and exponential backoff.
+//
+// Thread safety: submit() from one thread; stats() from any.
+
+#include <airssys/daemoneye/alert.hpp>
+#include <airssys/daemoneye/config.hpp>
+
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace airssys::ledger {
+class Ledger;
+}
+
+namespace airssys::daemoneye {
+
+struct AlertOutcome {
+  std::vector<Alert> raised;  // passed dedup and rate limit, in the ledger, handed to sinks
+  std::size_t deduplicated = 0;
+  std::size_t rate_limited = 0;
+};
+
+struct AlertStats {
+  std::uint64_t raised = 0, deduplicated = 0, rate_limited = 0;
+  std::uint64_t sink_errors = 0;       // failed writes/sends (after retries for webhooks)
+  std::uint64_t webhook_dropped = 0;   // queue overflow
+  std::uint64_t webhook_delivered = 0;
+};
+
+class AlertPipeline {
+ public:
+  using Log = std::function<void(std::string_view)>;
+  // Opens every sink (a file sink's file is created 0600, appended to; a
+  // syslog or webhook address is validated). `ledger` may be null (no ledger).
+  [[nodiscard]] static std::expected<std::unique_ptr<AlertPipeline>, std::string> create(
+      const AlertsConfig& config, std::shared_ptr<ledger::Ledger> ledger, Log log);
+  ~AlertPipeline();  // stops the webhook thread; queued webhook alerts get one last attempt
+  AlertPipeline(const AlertPipeline&) = delete;
+  AlertPipeline& operator=(const AlertPipeline&) = delete;
+
+  // `now` in Unix seconds (the dedup and rate windows use it). An error
+  // means the ledger append failed: nothing of this batch was raised.
+  [[nodiscard]] std::expected<AlertOutcome, std::string> submit(std::vector<Alert> candidates, std::int64_t now);
+  [[nodiscard]] AlertStats stats() const;
+
+  struct Impl;
+
+ private:
+  explicit AlertPipeline(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace airssys::daemoneye

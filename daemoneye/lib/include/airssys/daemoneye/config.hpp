@@ -1,0 +1,105 @@
+#pragma once
+// daemoneye-agent's configuration (every key in docs/daemoneye.md "Configuration").
+//
+// Layers, later wins: built-in defaults → /etc/daemoneye/config.yaml →
+// ~/.config/daemoneye/config.yaml → DAEMONEYE_* environment → command-line
+// flags. `--config FILE` replaces both file layers. A missing default file is
+// skipped; a missing --config file is an error. Unknown keys, wrong types and
+// bad values are errors "FILE:LINE: message". Relative paths are relative to
+// the agent's working directory.
+//
+// Environment: DAEMONEYE_<SECTION>_<KEY> for scalar keys, e.g.
+// DAEMONEYE_SCAN_INTERVAL=5s, DAEMONEYE_DATABASE_PATH=/x.db
+// (dotted key upper-cased, '.' → '_').
+
+#include <airssys/daemoneye/rule.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace airssys::daemoneye {
+
+enum class SinkType : std::uint8_t { stdout_, file, syslog, webhook };
+enum class SinkFormat : std::uint8_t { human, json };
+
+struct SinkConfig {
+  SinkType type = SinkType::stdout_;
+  SinkFormat format = SinkFormat::json;  // stdout: human by default
+  std::filesystem::path path;            // file
+  std::string address = "/dev/log";      // syslog: /dev/log (any unix datagram path), udp://HOST:PORT, tcp://HOST:PORT
+  std::string facility = "local0";       // syslog facility name
+  std::string url;                       // webhook: http:// or https://
+  std::chrono::milliseconds timeout{5000};  // webhook: per attempt
+  int retries = 5;                       // webhook: attempts after the first, with exponential backoff
+  std::size_t queue = 10000;             // webhook: alerts waiting; beyond it the oldest is dropped and counted
+  Severity min_severity = Severity::low; // sink receives alerts at or above this
+};
+
+struct AlertsConfig {
+  std::chrono::seconds dedup_window{3600};  // the same dedup key raises again only after this
+  std::uint32_t rate_limit = 100;           // alerts per rule per rate_period; 0 = unlimited
+  std::chrono::seconds rate_period{60};
+  std::vector<SinkConfig> sinks;            // default: one stdout sink, human format
+};
+
+struct Config {
+  struct {
+    std::filesystem::path path = "/var/lib/daemoneye/daemoneye.db";
+    std::chrono::seconds max_age{7 * 24 * 3600};
+    std::uint64_t max_size = 512ull * 1024 * 1024;
+  } database;
+  struct {
+    std::chrono::milliseconds interval{10000};
+  } scan;
+  struct {
+    std::filesystem::path dir = "/etc/daemoneye/rules";
+    std::chrono::milliseconds timeout{1000};  // per query
+    std::size_t max_rows = 1000;              // per query
+  } rules;
+  AlertsConfig alerts;
+  struct {
+    std::filesystem::path dir;  // empty: <database dir>/ledger
+  } ledger;
+  struct {
+    std::filesystem::path socket;  // empty: <database dir>/bus.sock
+  } bus;
+  struct {
+    std::filesystem::path path;  // empty: "procmond" beside the agent's executable
+    std::uint64_t hash_max_size = 256ull * 1024 * 1024;  // executables larger are not hashed
+    std::chrono::milliseconds restart_initial{500};
+    std::chrono::milliseconds restart_max{30000};
+  } procmond;
+  std::string host;               // empty: gethostname()
+  std::string log_level = "info"; // trace debug info warn error
+};
+
+struct ConfigInputs {
+  std::optional<std::filesystem::path> config_file;  // --config: replaces the file layers
+  std::filesystem::path system_file = "/etc/daemoneye/config.yaml";
+  std::optional<std::filesystem::path> user_file;    // default: $HOME/.config/daemoneye/config.yaml
+  std::vector<std::pair<std::string, std::string>> env;         // DAEMONEYE_* variables (others ignored)
+  std::vector<std::pair<std::string, std::string>> overrides;   // dotted key → value, from flags
+};
+
+// Applies one YAML document on top of `config`. `source` names it in errors.
+[[nodiscard]] std::expected<void, std::string> apply_yaml(Config& config, std::string_view yaml, std::string_view source);
+// Sets one scalar key ("scan.interval", "database.path", ...) from text.
+[[nodiscard]] std::expected<void, std::string> set_key(Config& config, std::string_view dotted_key,
+                                                       std::string_view value, std::string_view source);
+// All layers, in order.
+[[nodiscard]] std::expected<Config, std::string> load_config(const ConfigInputs& inputs);
+
+// "1s", "500ms", "2m", "1h", "7d" → milliseconds.
+[[nodiscard]] std::expected<std::chrono::milliseconds, std::string> parse_duration(std::string_view text);
+// "512MiB", "1GiB", "4096", "10MB" → bytes.
+[[nodiscard]] std::expected<std::uint64_t, std::string> parse_size(std::string_view text);
+
+}  // namespace airssys::daemoneye

@@ -1,0 +1,70 @@
+#pragma once
+// QueryEngine — runs rule and ad-hoc SQL safely over the DaemonEye store.
+//
+// It owns its own read-only SQLite connection (SQLITE_OPEN_READONLY, never
+// the writer's), with:
+//  - an authorizer that allows SELECT and reads of the documented tables
+//    (processes, process_events, alerts, scans) and a list of harmless
+//    functions only; everything else (ATTACH, PRAGMA, writes, temp objects,
+//    load_extension, unknown functions) is refused with the reason;
+//  - SQLITE_DBCONFIG_DEFENSIVE, no extension loading, no trusted schema;
+//  - exactly one statement per query (a second statement is an error);
+//  - a time limit per query (progress handler) and a row limit: a query that
+//    passes either fails (time) or is cut off with `truncated` (rows).
+// Recursive CTEs are allowed but bounded by the time limit.
+//
+// Thread safety: one QueryEngine is used by one thread at a time.
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace airssys::daemoneye {
+
+struct QueryLimits {
+  std::chrono::milliseconds time{1000};
+  std::size_t max_rows = 10000;
+};
+
+using Value = std::variant<std::monostate, std::int64_t, double, std::string>;  // monostate = NULL
+
+struct QueryResult {
+  std::vector<std::string> columns;
+  std::vector<std::vector<Value>> rows;
+  bool truncated = false;  // max_rows was reached
+  std::chrono::microseconds elapsed{0};
+};
+
+// One result row as a JSON object {"column": value, ...}.
+[[nodiscard]] std::string row_to_json(const QueryResult& r, std::size_t row);
+
+class QueryEngine {
+ public:
+  // `db` must exist (the Store creates it). Errors name the file and reason.
+  [[nodiscard]] static std::expected<std::unique_ptr<QueryEngine>, std::string> open(const std::filesystem::path& db,
+                                                                                     QueryLimits limits = {});
+  ~QueryEngine();
+  QueryEngine(const QueryEngine&) = delete;
+  QueryEngine& operator=(const QueryEngine&) = delete;
+
+  // Compiles without running: the reason a query is refused ("not allowed:
+  // PRAGMA", "no such column: foo", "only one statement per query"), or ok.
+  [[nodiscard]] std::expected<void, std::string> check(std::string_view sql) const;
+  [[nodiscard]] std::expected<QueryResult, std::string> run(std::string_view sql);
+
+  [[nodiscard]] const QueryLimits& limits() const noexcept;
+
+  struct Impl;
+
+ private:
+  explicit QueryEngine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace airssys::daemoneye

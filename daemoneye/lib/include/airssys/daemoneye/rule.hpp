@@ -1,0 +1,63 @@
+#pragma once
+// Detection rules: YAML files in a rules directory (format in
+// docs/daemoneye.md "Rules"). One rule per file:
+//
+//   id: exe-deleted
+//   name: Executable deleted while running
+//   severity: high          # low | medium | high | critical
+//   enabled: true
+//   tags: [attack.defense-evasion, attack.t1070]
+//   key: [pid, start_time]  # optional: dedup key columns (default pid + start_time)
+//   query: SELECT pid, name, path FROM processes WHERE on_disk = 0
+//
+// A rule whose YAML is invalid, that lacks a required key, has an unknown
+// key, or whose SQL the QueryEngine refuses is rejected with the file name
+// and the reason; the other rules load.
+
+#include <chrono>
+#include <expected>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace airssys::daemoneye {
+
+class QueryEngine;
+
+enum class Severity : std::uint8_t { low, medium, high, critical };
+[[nodiscard]] std::string_view to_string(Severity s) noexcept;
+
+struct Rule {
+  std::string id;  // [A-Za-z0-9_.-]+, unique within the directory
+  std::string name;
+  std::string description;
+  Severity severity = Severity::medium;
+  bool enabled = true;
+  std::vector<std::string> tags;
+  std::string query;
+  std::vector<std::string> key_columns;  // empty: pid + start_time
+  std::filesystem::path file;            // where it was loaded from
+};
+
+// "FILE:LINE: message" when a line is known, else "FILE: message".
+struct RuleError {
+  std::filesystem::path file;
+  std::string message;
+};
+
+struct RuleSet {
+  std::vector<Rule> rules;        // sorted by id
+  std::vector<RuleError> errors;  // one per rejected file
+};
+
+// Parses one rule. `source` names it in errors. Does not check the SQL.
+[[nodiscard]] std::expected<Rule, RuleError> parse_rule(std::string_view yaml, const std::filesystem::path& source);
+
+// Loads every *.yaml / *.yml file directly in `dir` (not following symlinked
+// directories; files larger than 1 MiB are refused). With `engine`, each
+// rule's SQL is checked (QueryEngine::check) and refused rules become errors.
+// Duplicate ids: the second file is an error.
+[[nodiscard]] RuleSet load_rules(const std::filesystem::path& dir, const QueryEngine* engine = nullptr);
+
+}  // namespace airssys::daemoneye

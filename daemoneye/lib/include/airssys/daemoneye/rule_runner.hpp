@@ -1,0 +1,41 @@
+#pragma once
+// Runs every enabled rule once over the store and turns each result row into
+// a candidate Alert (dedup and rate limits come later, in AlertPipeline).
+// A rule that fails at run time (time limit, or an error the load-time
+// check could not see) is reported and skipped; the others still run.
+
+#include <airssys/daemoneye/alert.hpp>
+#include <airssys/daemoneye/rule.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace airssys::daemoneye {
+
+class QueryEngine;
+
+struct RuleRunFailure {
+  std::string rule_id;
+  std::string message;
+};
+
+struct RuleTiming {
+  std::string rule_id;
+  std::chrono::microseconds elapsed{0};
+  std::size_t rows = 0;
+  bool truncated = false;  // the row limit cut the result
+};
+
+struct RuleRun {
+  std::vector<Alert> candidates;
+  std::vector<RuleRunFailure> failures;
+  std::vector<RuleTiming> timings;
+  std::chrono::microseconds elapsed{0};
+};
+
+[[nodiscard]] RuleRun run_rules(const std::vector<Rule>& rules, QueryEngine& engine, const std::string& host,
+                                std::int64_t now);
+
+}  // namespace airssys::daemoneye

@@ -1,0 +1,90 @@
+#pragma once
+// Store — DaemonEye's SQLite database (WAL), written by the agent only.
+//
+// Tables (osquery names; schema in docs/daemoneye.md "Tables"):
+//   processes       one row per live process, kept current incrementally:
+//                   apply_snapshot() writes only rows that changed, so an
+//                   idle host writes almost nothing
+//   process_events  start / exec / stop, with parent_path and parent_cmdline
+//                   resolved from the parent's state at event time
+//   alerts, scans
+// Every write is one transaction; a call that returns ok has committed.
+//
+// Thread safety: one Store is used by one thread at a time.
+
+#include <airssys/daemoneye/alert.hpp>
+#include <airssys/daemoneye/events.hpp>
+#include <airssys/daemoneye/process_record.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace airssys::daemoneye {
+
+struct RetentionOptions {
+  std::chrono::seconds max_age{7 * 24 * 3600};  // process_events, alerts, scans older than this are deleted
+  std::uint64_t max_size_bytes = 512ull * 1024 * 1024;  // then the oldest events/scans/alerts go until under it
+};
+
+struct StoreOptions {
+  std::filesystem::path path;  // created 0600 (its directory 0700 if created)
+  RetentionOptions retention;
+};
+
+struct ApplyStats {
+  std::size_t inserted = 0, updated = 0, deleted = 0, unchanged = 0;
+};
+
+struct ScanRecord {
+  std::uint64_t scan_id = 0;
+  std::int64_t time = 0;  // Unix seconds
+  std::uint32_t processes = 0;
+  std::uint32_t unreadable = 0;
+  std::uint64_t collect_us = 0, store_us = 0, rules_us = 0;
+  std::uint32_t alerts = 0;
+  std::uint32_t rule_errors = 0;
+  ApplyStats applied;
+};
+
+struct RetentionStats {
+  std::size_t events_deleted = 0, alerts_deleted = 0, scans_deleted = 0;
+};
+
+class Store {
+ public:
+  [[nodiscard]] static std::expected<std::unique_ptr<Store>, std::string> open(StoreOptions options);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Makes `processes` equal to `all` (keyed by pid): inserts new pids,
+  // updates rows whose columns changed, deletes pids not in `all`.
+  [[nodiscard]] std::expected<ApplyStats, std::string> apply_snapshot(std::span<const ProcessRecord> all);
+  // Appends to process_events (parent_path/parent_cmdline from the parent's
+  // current row) and keeps `processes` current: start/exec upsert, stop deletes.
+  [[nodiscard]] std::expected<void, std::string> append_events(std::span<const ProcessEvent> events);
+  [[nodiscard]] std::expected<void, std::string> record_scan(const ScanRecord& scan);
+  [[nodiscard]] std::expected<void, std::string> insert_alerts(std::span<const Alert> alerts);
+  // Deletes by age, then by size (VACUUM-free: freed pages are reused).
+  [[nodiscard]] std::expected<RetentionStats, std::string> enforce_retention(std::int64_t now);
+
+  // The current row of `pid`, from the in-memory mirror of `processes`.
+  [[nodiscard]] const ProcessRecord* process(std::int64_t pid) const;
+  [[nodiscard]] std::size_t process_count() const noexcept;
+  [[nodiscard]] const std::filesystem::path& path() const noexcept;
+
+  struct Impl;
+
+ private:
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace airssys::daemoneye

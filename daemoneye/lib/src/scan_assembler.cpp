@@ -1,0 +1,35 @@
+#include <airssys/daemoneye/scan_assembler.hpp>
+
+#include <iterator>
+#include <utility>
+
+namespace airssys::daemoneye {
+
+std::optional<Collection> ScanAssembler::add(SnapshotChunk chunk) {
+  const bool continues = active_ && chunk.scan_id == scan_id_ && chunk.seq == next_seq_;
+  if (!continues) {
+    if (active_) ++incomplete_;  // what we had can never be completed
+    active_ = false;
+    partial_ = Collection{};
+    if (chunk.seq != 0) {  // joined mid-collection: wait for the next one
+      ++incomplete_;
+      return std::nullopt;
+    }
+    active_ = true;
+    scan_id_ = chunk.scan_id;
+    next_seq_ = 0;
+    partial_.scan_id = chunk.scan_id;
+    partial_.time = chunk.time;
+    partial_.processes.reserve(chunk.total);
+  }
+  partial_.unreadable = chunk.unreadable;
+  partial_.collect_us = chunk.collect_us;
+  partial_.processes.insert(partial_.processes.end(), std::make_move_iterator(chunk.processes.begin()),
+                            std::make_move_iterator(chunk.processes.end()));
+  ++next_seq_;
+  if (!chunk.last) return std::nullopt;
+  active_ = false;
+  return std::exchange(partial_, Collection{});
+}
+
+}  // namespace airssys::daemoneye
