@@ -2,8 +2,11 @@
 
 #include <airssys/osl/proc.hpp>
 
+#include "platform/linux_fs.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -212,6 +215,22 @@ std::expected<UniqueFd, Error> Reader::open_exe(const Process& p) {
   const int fd = ::openat(p.dir_fd(), "exe", O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) return std::unexpected(io_error(errno, p.pid(), "exe"));
   return UniqueFd(fd);
+}
+
+std::expected<struct ::stat, Error> Reader::stat_in_root(const Process& p, std::string_view path) {
+  if (!path.starts_with('/') || path.find('\0') != std::string_view::npos) {
+    return std::unexpected(Error::make(ErrorCategory::invalid_argument, fmt::format("not an absolute path: '{}'", path)));
+  }
+  UniqueFd root(::openat(p.dir_fd(), "root", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return std::unexpected(io_error(errno, p.pid(), "root"));
+  // "." for "/" itself; otherwise the path relative to that root.
+  std::string rel(path.size() == 1 ? std::string_view(".") : path.substr(1));
+  UniqueFd file(detail::sys_openat2(root.get(), rel.c_str(), O_PATH | O_CLOEXEC, 0,
+                                    RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
+  if (!file) return std::unexpected(Error::from_errno(errno, fmt::format("{} under the root of process {}", path, p.pid())));
+  struct ::stat st{};
+  if (::fstat(file.get(), &st) != 0) return std::unexpected(Error::from_errno(errno, fmt::format("fstat {}", path)));
+  return st;
 }
 
 std::expected<std::int64_t, Error> Reader::boot_time() {

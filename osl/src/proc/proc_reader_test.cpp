@@ -179,6 +179,16 @@ TEST(ProcReader, ReadsAnExecedChild) {
   EXPECT_EQ(es->st_dev, want.st_dev);
   EXPECT_EQ(es->st_ino, want.st_ino);
   EXPECT_EQ(es->st_size, want.st_size);
+  auto in_root = r.stat_in_root(*p, exe->path);
+  ASSERT_TRUE(in_root) << in_root.error().to_string();
+  EXPECT_EQ(in_root->st_ino, want.st_ino);
+  auto slash = r.stat_in_root(*p, "/");
+  ASSERT_TRUE(slash);
+  EXPECT_TRUE(S_ISDIR(slash->st_mode));
+  auto none = r.stat_in_root(*p, "/nonexistent/file");
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().category, ErrorCategory::not_found);
+  EXPECT_EQ(r.stat_in_root(*p, "relative").error().category, ErrorCategory::invalid_argument);
   auto fd = r.open_exe(*p);
   ASSERT_TRUE(fd) << fd.error().to_string();
   struct ::stat opened{};

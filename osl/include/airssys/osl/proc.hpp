@@ -175,6 +175,13 @@ class Reader {
   // the exe link as exe_stat. Not checked for type: fstat it.
   [[nodiscard]] std::expected<UniqueFd, Error> open_exe(const Process& p);
 
+  // stat of the absolute `path` as the process sees it: resolved under its
+  // root directory (openat2 RESOLVE_IN_ROOT: ".." and absolute symlinks stay
+  // inside), for a process in a chroot or another mount namespace, where
+  // the exe link's text names a file of its filesystem view, not ours.
+  // not_found when no such file; permission when its root is not ours to open.
+  [[nodiscard]] std::expected<struct ::stat, Error> stat_in_root(const Process& p, std::string_view path);
+
   // btime of /proc/stat (Unix seconds).
   [[nodiscard]] std::expected<std::int64_t, Error> boot_time();
 
