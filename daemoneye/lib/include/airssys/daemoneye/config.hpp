@@ -10,7 +10,24 @@
 //
 // Environment: DAEMONEYE_<SECTION>_<KEY> for scalar keys, e.g.
 // DAEMONEYE_SCAN_INTERVAL=5s, DAEMONEYE_DATABASE_PATH=/x.db
-// (dotted key upper-cased, '.' → '_').
+// (dotted key upper-cased, '.' → '_'). An unknown DAEMONEYE_* variable is an
+// error naming it, except DAEMONEYE_AGENT_BIN and DAEMONEYE_PROCMOND_BIN
+// (the integration tests' harness sets them). alerts.sinks is a list and is
+// set in files only; a layer that names it replaces the whole list.
+//
+// YAML shape: one mapping per struct below (database, scan, rules, alerts,
+// ledger, bus, procmond), `host` and `log_level` at the top level; the
+// dotted key of a scalar is its path ("alerts.rate_limit"). Durations need
+// a unit ("500ms", "10s", "5m", "1h", "7d"; a bare 0 is allowed); sizes are
+// bytes with an optional unit (KiB MiB GiB TiB, K M G T = the same binary
+// units, KB MB GB TB = powers of 1000).
+//
+//   database: { path: ./var/daemoneye.db }
+//   scan: { interval: 1s }
+//   rules: { dir: ./rules }
+//   alerts:
+//     sinks:
+//       - { type: file, path: ./var/alerts.jsonl, format: json }
 
 #include <airssys/daemoneye/rule.hpp>
 
@@ -47,7 +64,8 @@ struct AlertsConfig {
   std::chrono::seconds dedup_window{3600};  // the same dedup key raises again only after this
   std::uint32_t rate_limit = 100;           // alerts per rule per rate_period; 0 = unlimited
   std::chrono::seconds rate_period{60};
-  std::vector<SinkConfig> sinks;            // default: one stdout sink, human format
+  // Default: one stdout sink, human format. `sinks: []` means none (alerts go to the ledger and store only).
+  std::vector<SinkConfig> sinks{SinkConfig{.type = SinkType::stdout_, .format = SinkFormat::human}};
 };
 
 struct Config {
@@ -101,5 +119,12 @@ struct ConfigInputs {
 [[nodiscard]] std::expected<std::chrono::milliseconds, std::string> parse_duration(std::string_view text);
 // "512MiB", "1GiB", "4096", "10MB" → bytes.
 [[nodiscard]] std::expected<std::uint64_t, std::string> parse_size(std::string_view text);
+
+// The DAEMONEYE_* entries of an environment block (e.g. `environ`), for ConfigInputs::env.
+[[nodiscard]] std::vector<std::pair<std::string, std::string>> daemoneye_environment(const char* const* envp);
+// Every dotted key set_key accepts, in documentation order.
+[[nodiscard]] std::vector<std::string> config_keys();
+// "scan.interval" → "DAEMONEYE_SCAN_INTERVAL".
+[[nodiscard]] std::string env_var_for(std::string_view dotted_key);
 
 }  // namespace airssys::daemoneye

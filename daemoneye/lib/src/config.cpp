@@ -1,0 +1,629 @@
+// The agent's configuration: YAML layers, DAEMONEYE_* variables and flags on
+// top of the built-in defaults (config.hpp; every key in docs/daemoneye.md).
+//
+// Every scalar key lives in one table (kKeys) that the YAML reader, set_key
+// and the environment share, so the three cannot disagree on a key's name,
+// type or limits. alerts.sinks, a list, is YAML only.
+#include <airssys/daemoneye/config.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <optional>
+
+#include "syslog_message.hpp"
+#include "webhook_url.hpp"
+#include "yaml_document.hpp"
+
+namespace airssys::daemoneye {
+
+namespace {
+
+using namespace std::chrono_literals;
+using detail::describe;
+using detail::line_of;
+
+constexpr std::size_t kMaxConfigBytes = 1u << 20;
+constexpr std::uint64_t kMiB = 1024 * 1024;
+
+// Variables with the DAEMONEYE_ prefix that are not configuration: the
+// integration tests tell their harness where the binaries are with these,
+// and the agent runs with them in its environment.
+constexpr std::array<std::string_view, 2> kIgnoredEnv{"DAEMONEYE_AGENT_BIN", "DAEMONEYE_PROCMOND_BIN"};
+
+using SetResult = std::expected<void, std::string>;
+using Setter = SetResult (*)(Config&, std::string_view);
+
+struct ScalarKey {
+  std::string_view name;     // dotted
+  std::string_view expects;  // "KEY must be <expects>, got ..."
+  Setter set;
+};
+
+constexpr std::string_view kPath = "a path";
+constexpr std::string_view kDuration = "a duration (e.g. 500ms, 10s, 5m)";
+constexpr std::string_view kSize = "a size (e.g. 4096, 512MiB, 1GiB)";
+constexpr std::string_view kCount = "a whole number";
+
+SetResult fail(std::string message) { return std::unexpected(std::move(message)); }
+
+// The shortest exact spelling: 90000ms → "90s", 3600000ms → "1h".
+std::string show(std::chrono::milliseconds d) {
+  const auto ms = d.count();
+  if (ms != 0 && ms % 86'400'000 == 0) return fmt::format("{}d", ms / 86'400'000);
+  if (ms != 0 && ms % 3'600'000 == 0) return fmt::format("{}h", ms / 3'600'000);
+  if (ms != 0 && ms % 60'000 == 0) return fmt::format("{}m", ms / 60'000);
+  if (ms % 1000 == 0) return fmt::format("{}s", ms / 1000);
+  return fmt::format("{}ms", ms);
+}
+
+SetResult set_path(std::filesystem::path& out, std::string_view v, bool may_be_empty) {
+  if (v.empty() && !may_be_empty) return fail("must not be empty");
+  if (v.find('\0') != std::string_view::npos) return fail("contains a NUL byte");
+  out = std::filesystem::path(std::string(v));
+  return {};
+}
+
+std::expected<std::chrono::milliseconds, std::string> bounded_duration(std::string_view v, std::chrono::milliseconds min,
+                                                                      std::chrono::milliseconds max) {
+  auto d = parse_duration(v);
+  if (!d) return std::unexpected(d.error());
+  if (*d < min) return std::unexpected(fmt::format("must be at least {}, got '{}'", show(min), v));
+  if (*d > max) return std::unexpected(fmt::format("must be at most {}, got '{}'", show(max), v));
+  return *d;
+}
+
+SetResult set_ms(std::chrono::milliseconds& out, std::string_view v, std::chrono::milliseconds min,
+                 std::chrono::milliseconds max) {
+  auto d = bounded_duration(v, min, max);
+  if (!d) return fail(d.error());
+  out = *d;
+  return {};
+}
+
+SetResult set_seconds(std::chrono::seconds& out, std::string_view v, std::chrono::seconds min, std::chrono::seconds max) {
+  auto d = bounded_duration(v, min, max);
+  if (!d) return fail(d.error());
+  if (d->count() % 1000 != 0) return fail(fmt::format("must be a whole number of seconds, got '{}'", v));
+  out = std::chrono::duration_cast<std::chrono::seconds>(*d);
+  return {};
+}
+
+SetResult set_size(std::uint64_t& out, std::string_view v, std::uint64_t min, std::string_view min_text) {
+  auto s = parse_size(v);
+  if (!s) return fail(s.error());
+  if (*s < min) return fail(fmt::format("must be at least {}, got '{}'", min_text, v));
+  out = *s;
+  return {};
+}
+
+template <class T>
+SetResult set_count(T& out, std::string_view v, std::uint64_t min, std::uint64_t max) {
+  std::uint64_t n = 0;
+  const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  const bool digits_only = !v.empty() && v.find_first_not_of("0123456789") == std::string_view::npos;
+  if (!digits_only || (ec != std::errc{} && ec != std::errc::result_out_of_range) || p != v.data() + v.size()) {
+    return fail(fmt::format("must be a whole number, got '{}'", v));
+  }
+  if (ec == std::errc::result_out_of_range || n < min || n > max) {
+    return fail(fmt::format("must be from {} to {}, got {}", min, max, v));
+  }
+  out = static_cast<T>(n);
+  return {};
+}
+
+SetResult set_log_level(std::string& out, std::string_view v) {
+  for (const std::string_view level : {"trace", "debug", "info", "warn", "error"}) {
+    if (v == level) {
+      out = std::string(v);
+      return {};
+    }
+  }
+  return fail(fmt::format("must be one of trace, debug, info, warn, error, got '{}'", v));
+}
+
+// RFC 5424's HOSTNAME: printable US-ASCII, at most 255 characters.
+SetResult set_host(std::string& out, std::string_view v) {
+  const bool ok = v.size() <= 255 && std::all_of(v.begin(), v.end(), [](char c) { return c >= 33 && c <= 126; });
+  if (!ok) return fail("must be printable ASCII without spaces, at most 255 characters (empty: the system's host name)");
+  out = std::string(v);
+  return {};
+}
+
+SetResult set_socket_path(std::filesystem::path& out, std::string_view v) {
+  if (v.size() > 107) return fail(fmt::format("path is {} bytes; a unix socket path is at most 107", v.size()));
+  return set_path(out, v, true);
+}
+
+const std::array kKeys{
+    ScalarKey{"database.path", kPath,
+              [](Config& c, std::string_view v) { return set_path(c.database.path, v, false); }},
+    ScalarKey{"database.max_age", kDuration,
+              [](Config& c, std::string_view v) { return set_seconds(c.database.max_age, v, 1s, 36'500 * 24h); }},
+    ScalarKey{"database.max_size", kSize,
+              [](Config& c, std::string_view v) { return set_size(c.database.max_size, v, kMiB, "1MiB"); }},
+    ScalarKey{"scan.interval", kDuration,
+              [](Config& c, std::string_view v) { return set_ms(c.scan.interval, v, 100ms, 24h); }},
+    ScalarKey{"rules.dir", kPath, [](Config& c, std::string_view v) { return set_path(c.rules.dir, v, false); }},
+    ScalarKey{"rules.timeout", kDuration,
+              [](Config& c, std::string_view v) { return set_ms(c.rules.timeout, v, 1ms, 10min); }},
+    ScalarKey{"rules.max_rows", kCount,
+              [](Config& c, std::string_view v) { return set_count(c.rules.max_rows, v, 1, 10'000'000); }},
+    ScalarKey{"alerts.dedup_window", kDuration,
+              [](Config& c, std::string_view v) { return set_seconds(c.alerts.dedup_window, v, 0s, 365 * 24h); }},
+    ScalarKey{"alerts.rate_limit", kCount,
+              [](Config& c, std::string_view v) {
+                return set_count(c.alerts.rate_limit, v, 0, std::numeric_limits<std::uint32_t>::max());
+              }},
+    ScalarKey{"alerts.rate_period", kDuration,
+              [](Config& c, std::string_view v) { return set_seconds(c.alerts.rate_period, v, 1s, 24h); }},
+    ScalarKey{"ledger.dir", kPath, [](Config& c, std::string_view v) { return set_path(c.ledger.dir, v, true); }},
+    ScalarKey{"bus.socket", kPath, [](Config& c, std::string_view v) { return set_socket_path(c.bus.socket, v); }},
+    ScalarKey{"procmond.path", kPath, [](Config& c, std::string_view v) { return set_path(c.procmond.path, v, true); }},
+    ScalarKey{"procmond.hash_max_size", kSize,
+              [](Config& c, std::string_view v) { return set_size(c.procmond.hash_max_size, v, 0, "0"); }},
+    ScalarKey{"procmond.restart_initial", kDuration,
+              [](Config& c, std::string_view v) { return set_ms(c.procmond.restart_initial, v, 10ms, 1h); }},
+    ScalarKey{"procmond.restart_max", kDuration,
+              [](Config& c, std::string_view v) { return set_ms(c.procmond.restart_max, v, 10ms, 24h); }},
+    ScalarKey{"host", "a host name", [](Config& c, std::string_view v) { return set_host(c.host, v); }},
+    ScalarKey{"log_level", "one of trace, debug, info, warn, error",
+              [](Config& c, std::string_view v) { return set_log_level(c.log_level, v); }},
+};
+
+constexpr std::array<std::string_view, 7> kSections{"database", "scan", "rules", "alerts", "ledger", "bus", "procmond"};
+
+const ScalarKey* find_key(std::string_view name) {
+  for (const ScalarKey& k : kKeys) {
+    if (k.name == name) return &k;
+  }
+  return nullptr;
+}
+
+std::string env_name(std::string_view key) {
+  std::string out = "DAEMONEYE_";
+  for (const char c : key) out += c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// The keys of one section ("" = the top level), in table order.
+std::string known_in(std::string_view section) {
+  std::string out;
+  const auto add = [&out](std::string_view k) {
+    if (!out.empty()) out += ", ";
+    out += k;
+  };
+  if (section.empty()) {
+    for (const auto s : kSections) add(s);
+  }
+  for (const ScalarKey& k : kKeys) {
+    const auto dot = k.name.find('.');
+    if (section.empty() && dot == std::string_view::npos) add(k.name);
+    if (!section.empty() && dot == section.size() && k.name.starts_with(section)) add(k.name.substr(dot + 1));
+  }
+  if (section == "alerts") add("sinks");
+  return out;
+}
+
+std::string all_keys() {
+  std::string out;
+  for (const ScalarKey& k : kKeys) out += (out.empty() ? "" : ", ") + std::string(k.name);
+  return out;
+}
+
+// ---- YAML
+
+struct Failure {
+  int line = 0;  // 1-based; 0 unknown
+  std::string message;
+};
+
+using Walk = std::expected<void, Failure>;
+
+Walk failure(int line, std::string message) { return std::unexpected(Failure{line, std::move(message)}); }
+
+// Visits a mapping's entries in file order; keys must be plain strings and
+// appear once. `what` names the mapping in messages.
+template <class F>
+Walk for_each_entry(const YAML::Node& map, int map_line, std::string_view what, F&& f) {
+  std::map<std::string, int, std::less<>> seen;
+  for (const auto& entry : map) {  // `entry` lives for the body; it->first would dangle
+    const YAML::Node key = entry.first;
+    const int kline = line_of(key, map_line);
+    if (!key.IsScalar()) return failure(kline, fmt::format("{}: keys must be plain strings, got {}", what, describe(key)));
+    const std::string& k = key.Scalar();
+    if (const auto prev = seen.find(k); prev != seen.end()) {
+      return failure(kline, fmt::format("duplicate key '{}' in {} (first at line {})", k, what, prev->second));
+    }
+    seen.emplace(k, kline);
+    if (Walk r = f(k, kline, entry.second); !r) return r;
+  }
+  return {};
+}
+
+// A scalar value: its text, or a failure naming what was expected.
+std::expected<std::string, Failure> scalar_text(const YAML::Node& v, int key_line, std::string_view name,
+                                                std::string_view expects) {
+  const int vline = v.IsNull() ? key_line : line_of(v, key_line);
+  if (!v.IsScalar()) return std::unexpected(Failure{vline, fmt::format("{} must be {}, got {}", name, expects, describe(v))});
+  return v.Scalar();
+}
+
+Walk apply_scalar(Config& c, const ScalarKey& key, const YAML::Node& v, int key_line) {
+  auto text = scalar_text(v, key_line, key.name, key.expects);
+  if (!text) return std::unexpected(text.error());
+  if (SetResult r = key.set(c, *text); !r) return failure(line_of(v, key_line), fmt::format("{}: {}", key.name, r.error()));
+  return {};
+}
+
+struct SinkKey {
+  std::string_view name;
+  std::string_view expects;
+};
+
+constexpr std::array kSinkKeys{
+    SinkKey{"type", "one of stdout, file, syslog, webhook"},
+    SinkKey{"format", "human or json"},
+    SinkKey{"min_severity", "one of low, medium, high, critical"},
+    SinkKey{"path", kPath},
+    SinkKey{"address", "a syslog address (/dev/log, udp://HOST:PORT, tcp://HOST:PORT)"},
+    SinkKey{"facility", "a syslog facility name (e.g. local0)"},
+    SinkKey{"url", "an http:// or https:// URL"},
+    SinkKey{"timeout", kDuration},
+    SinkKey{"retries", kCount},
+    SinkKey{"queue", kCount},
+};
+
+std::string_view sink_keys_of(SinkType t) {
+  switch (t) {
+    case SinkType::stdout_: return "type, format, min_severity";
+    case SinkType::file: return "type, path, format, min_severity";
+    case SinkType::syslog: return "type, address, facility, format, min_severity";
+    case SinkType::webhook: return "type, url, timeout, retries, queue, min_severity";
+  }
+  return "";
+}
+
+bool sink_key_allowed(SinkType t, std::string_view key) {
+  const std::string_view keys = sink_keys_of(t);
+  std::size_t pos = 0;
+  while (pos <= keys.size()) {
+    const auto comma = keys.find(", ", pos);
+    const auto word = keys.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
+    if (word == key) return true;
+    if (comma == std::string_view::npos) break;
+    pos = comma + 2;
+  }
+  return false;
+}
+
+std::string_view sink_type_name(SinkType t) {
+  switch (t) {
+    case SinkType::stdout_: return "stdout";
+    case SinkType::file: return "file";
+    case SinkType::syslog: return "syslog";
+    case SinkType::webhook: return "webhook";
+  }
+  return "stdout";
+}
+
+std::optional<SinkType> sink_type_of(std::string_view v) {
+  if (v == "stdout") return SinkType::stdout_;
+  if (v == "file") return SinkType::file;
+  if (v == "syslog") return SinkType::syslog;
+  if (v == "webhook") return SinkType::webhook;
+  return std::nullopt;
+}
+
+std::optional<Severity> severity_of(std::string_view v) {
+  if (v == "low") return Severity::low;
+  if (v == "medium") return Severity::medium;
+  if (v == "high") return Severity::high;
+  if (v == "critical") return Severity::critical;
+  return std::nullopt;
+}
+
+SetResult set_sink_field(SinkConfig& s, std::string_view key, std::string_view v) {
+  if (key == "format") {
+    if (v == "human") s.format = SinkFormat::human;
+    else if (v == "json") s.format = SinkFormat::json;
+    else return fail(fmt::format("must be human or json, got '{}'", v));
+    return {};
+  }
+  if (key == "min_severity") {
+    const auto sev = severity_of(v);
+    if (!sev) return fail(fmt::format("must be one of low, medium, high, critical, got '{}'", v));
+    s.min_severity = *sev;
+    return {};
+  }
+  if (key == "path") return set_path(s.path, v, false);
+  if (key == "address") {
+    if (auto a = detail::parse_syslog_address(v); !a) return fail(a.error());
+    s.address = std::string(v);
+    return {};
+  }
+  if (key == "facility") {
+    if (!detail::syslog_facility_code(v)) {
+      return fail(fmt::format("unknown facility '{}' (one of {})", v, detail::syslog_facility_names()));
+    }
+    s.facility = std::string(v);
+    return {};
+  }
+  if (key == "url") {
+    if (auto ok = detail::check_webhook_url(v); !ok) return fail(ok.error());
+    s.url = std::string(v);
+    return {};
+  }
+  if (key == "timeout") return set_ms(s.timeout, v, 100ms, 10min);
+  if (key == "retries") return set_count(s.retries, v, 0, 100);
+  return set_count(s.queue, v, 1, 1'000'000);  // queue
+}
+
+std::expected<SinkConfig, Failure> read_sink(const YAML::Node& v, int line, int index) {
+  std::string what = fmt::format("alerts.sinks #{}", index);
+  if (!v.IsMap()) {
+    return std::unexpected(Failure{line, fmt::format("{} must be a mapping with a 'type' (stdout, file, syslog, webhook), got {}",
+                                                     what, describe(v))});
+  }
+  // The type decides the defaults and which keys are allowed, wherever it is written.
+  std::optional<SinkType> type;
+  for (const auto& entry : v) {
+    const YAML::Node key = entry.first;
+    if (!key.IsScalar() || key.Scalar() != "type") continue;
+    const int kline = line_of(key, line);
+    auto text = scalar_text(entry.second, kline, what + ": type", kSinkKeys[0].expects);
+    if (!text) return std::unexpected(text.error());
+    type = sink_type_of(*text);
+    if (!type) {
+      return std::unexpected(Failure{line_of(entry.second, kline),
+                                     fmt::format("{}: unknown sink type '{}' (one of stdout, file, syslog, webhook)", what, *text)});
+    }
+    break;
+  }
+  if (!type) return std::unexpected(Failure{line, what + ": missing 'type' (one of stdout, file, syslog, webhook)"});
+  SinkConfig sink;
+  sink.type = *type;
+  sink.format = *type == SinkType::stdout_ ? SinkFormat::human : SinkFormat::json;
+  what += fmt::format(" ({})", sink_type_name(*type));
+  bool has_path = false;
+  bool has_url = false;
+  Walk walked = for_each_entry(v, line, what, [&](const std::string& k, int kline, const YAML::Node& val) -> Walk {
+    if (!sink_key_allowed(*type, k)) {
+      return failure(kline, fmt::format("unknown key '{}' in {} (known: {})", k, what, sink_keys_of(*type)));
+    }
+    if (k == "type") return {};
+    const std::string name = fmt::format("{}: {}", what, k);
+    std::string_view expects;
+    for (const SinkKey& sk : kSinkKeys) {
+      if (sk.name == k) expects = sk.expects;
+    }
+    auto text = scalar_text(val, kline, name, expects);
+    if (!text) return std::unexpected(text.error());
+    if (SetResult r = set_sink_field(sink, k, *text); !r) {
+      return failure(line_of(val, kline), fmt::format("{}: {}", name, r.error()));
+    }
+    has_path = has_path || k == "path";
+    has_url = has_url || k == "url";
+    return {};
+  });
+  if (!walked) return std::unexpected(walked.error());
+  if (sink.type == SinkType::file && !has_path) {
+    return std::unexpected(Failure{line, what + ": missing 'path' (the file alerts are appended to)"});
+  }
+  if (sink.type == SinkType::webhook && !has_url) {
+    return std::unexpected(Failure{line, what + ": missing 'url' (where alerts are POSTed)"});
+  }
+  return sink;
+}
+
+Walk read_sinks(Config& c, const YAML::Node& v, int key_line) {
+  const int line = v.IsNull() ? key_line : line_of(v, key_line);
+  if (!v.IsSequence()) return failure(line, fmt::format("alerts.sinks must be a list of sinks, got {}", describe(v)));
+  std::vector<SinkConfig> sinks;
+  int index = 0;
+  for (const auto& item : v) {
+    auto sink = read_sink(item, line_of(item, line), ++index);
+    if (!sink) return std::unexpected(sink.error());
+    sinks.push_back(std::move(*sink));
+  }
+  c.alerts.sinks = std::move(sinks);  // a list replaces the lower layers' list
+  return {};
+}
+
+Walk read_section(Config& c, std::string_view section, const YAML::Node& v, int key_line) {
+  if (v.IsNull()) return {};
+  if (!v.IsMap()) {
+    return failure(line_of(v, key_line), fmt::format("{} must be a mapping ({}), got {}", section, known_in(section), describe(v)));
+  }
+  return for_each_entry(v, line_of(v, key_line), section, [&](const std::string& k, int kline, const YAML::Node& val) -> Walk {
+    if (section == "alerts" && k == "sinks") return read_sinks(c, val, kline);
+    const ScalarKey* key = find_key(fmt::format("{}.{}", section, k));
+    if (key == nullptr) {
+      return failure(kline, fmt::format("unknown key '{}' in {} (known: {})", k, section, known_in(section)));
+    }
+    return apply_scalar(c, *key, val, kline);
+  });
+}
+
+Walk read_root(Config& c, const YAML::Node& root) {
+  if (!root || root.IsNull()) return {};  // an empty file changes nothing
+  const int line = line_of(root, 1);
+  if (!root.IsMap()) {
+    return failure(line, fmt::format("a config file must be a mapping of sections ({}), got {}", known_in(""), describe(root)));
+  }
+  return for_each_entry(root, line, "the top level", [&](const std::string& k, int kline, const YAML::Node& val) -> Walk {
+    for (const auto section : kSections) {
+      if (k == section) return read_section(c, section, val, kline);
+    }
+    const ScalarKey* key = k.find('.') == std::string::npos ? find_key(k) : nullptr;
+    if (key == nullptr) return failure(kline, fmt::format("unknown top-level key '{}' (known: {})", k, known_in("")));
+    return apply_scalar(c, *key, val, kline);
+  });
+}
+
+std::string located(std::string_view source, const Failure& f) {
+  if (f.line > 0) return fmt::format("{}:{}: {}", source, f.line, f.message);
+  return fmt::format("{}: {}", source, f.message);
+}
+
+// ---- files and layers
+
+struct ReadError {
+  bool missing = false;
+  std::string message;
+};
+
+std::expected<std::string, ReadError> read_config_file(const std::filesystem::path& p) {
+  // O_NONBLOCK: a FIFO planted at the path must not hang the agent before the fstat check.
+  const int raw = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (raw < 0) {
+    const int err = errno;
+    return std::unexpected(ReadError{err == ENOENT, fmt::format("{}: cannot open: {}", p.string(), std::strerror(err))});
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } const closer{raw};
+  struct stat st {};
+  if (::fstat(raw, &st) != 0) {
+    return std::unexpected(ReadError{false, fmt::format("{}: cannot stat: {}", p.string(), std::strerror(errno))});
+  }
+  if (!S_ISREG(st.st_mode)) return std::unexpected(ReadError{false, fmt::format("{}: not a regular file", p.string())});
+  if (static_cast<std::uint64_t>(st.st_size) > kMaxConfigBytes) {
+    return std::unexpected(ReadError{false, fmt::format("{}: {} bytes is too large for a config file (at most {} bytes)",
+                                                        p.string(), st.st_size, kMaxConfigBytes)});
+  }
+  std::string text;
+  char buf[8192];
+  for (;;) {
+    const ssize_t n = ::read(raw, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::unexpected(ReadError{false, fmt::format("{}: cannot read: {}", p.string(), std::strerror(errno))});
+    if (n == 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+    if (text.size() > kMaxConfigBytes) {
+      return std::unexpected(ReadError{false, fmt::format("{}: too large for a config file (at most {} bytes)", p.string(),
+                                                          kMaxConfigBytes)});
+    }
+  }
+  return text;
+}
+
+std::optional<std::filesystem::path> default_user_file() {
+  const char* xdg = std::getenv("XDG_CONFIG_HOME");
+  if (xdg != nullptr && xdg[0] == '/') return std::filesystem::path(xdg) / "daemoneye" / "config.yaml";
+  const char* home = std::getenv("HOME");
+  if (home != nullptr && home[0] == '/') return std::filesystem::path(home) / ".config" / "daemoneye" / "config.yaml";
+  return std::nullopt;
+}
+
+std::expected<void, std::string> apply_file(Config& c, const std::filesystem::path& p, bool required) {
+  auto text = read_config_file(p);
+  if (!text) {
+    if (text.error().missing && !required) return {};
+    return std::unexpected(text.error().message);
+  }
+  return apply_yaml(c, *text, p.string());
+}
+
+std::expected<void, std::string> apply_env(Config& c, std::string_view name, std::string_view value) {
+  if (!name.starts_with("DAEMONEYE_")) return {};
+  for (const auto ignored : kIgnoredEnv) {
+    if (name == ignored) return {};
+  }
+  for (const ScalarKey& k : kKeys) {
+    if (env_name(k.name) == name) return set_key(c, k.name, value, name);
+  }
+  std::string known;
+  for (const ScalarKey& k : kKeys) known += (known.empty() ? "" : ", ") + env_name(k.name);
+  return std::unexpected(fmt::format("{}: unknown DAEMONEYE_* environment variable (known: {})", name, known));
+}
+
+// Checks between keys, once every layer is in.
+std::expected<void, std::string> validate(const Config& c) {
+  if (c.procmond.restart_max < c.procmond.restart_initial) {
+    return std::unexpected(fmt::format("procmond.restart_max ({}) must not be less than procmond.restart_initial ({})",
+                                       show(c.procmond.restart_max), show(c.procmond.restart_initial)));
+  }
+  return {};
+}
+
+}  // namespace
+
+std::expected<void, std::string> apply_yaml(Config& config, std::string_view yaml, std::string_view source) {
+  auto root = detail::load_yaml_document(yaml, kMaxConfigBytes, "a config file");
+  if (!root) return std::unexpected(located(source, Failure{root.error().line, root.error().message}));
+  Config updated = config;  // all of the document or nothing
+  try {
+    if (Walk r = read_root(updated, *root); !r) return std::unexpected(located(source, r.error()));
+  } catch (const YAML::Exception& e) {
+    return std::unexpected(located(source, Failure{e.mark.is_null() ? 0 : e.mark.line + 1, "YAML error: " + e.msg}));
+  }
+  config = std::move(updated);
+  return {};
+}
+
+std::expected<void, std::string> set_key(Config& config, std::string_view dotted_key, std::string_view value,
+                                         std::string_view source) {
+  if (dotted_key == "alerts.sinks") {
+    return std::unexpected(fmt::format("{}: alerts.sinks is a list of sinks; set it in a config file", source));
+  }
+  const ScalarKey* key = find_key(dotted_key);
+  if (key == nullptr) return std::unexpected(fmt::format("{}: unknown key '{}' (known: {})", source, dotted_key, all_keys()));
+  if (SetResult r = key->set(config, value); !r) return std::unexpected(fmt::format("{}: {}: {}", source, key->name, r.error()));
+  return {};
+}
+
+std::expected<Config, std::string> load_config(const ConfigInputs& inputs) {
+  Config c;
+  if (inputs.config_file) {
+    if (auto r = apply_file(c, *inputs.config_file, true); !r) return std::unexpected(r.error());
+  } else {
+    if (auto r = apply_file(c, inputs.system_file, false); !r) return std::unexpected(r.error());
+    if (const auto user = inputs.user_file ? inputs.user_file : default_user_file()) {
+      if (auto r = apply_file(c, *user, false); !r) return std::unexpected(r.error());
+    }
+  }
+  for (const auto& [name, value] : inputs.env) {
+    if (auto r = apply_env(c, name, value); !r) return std::unexpected(r.error());
+  }
+  for (const auto& [key, value] : inputs.overrides) {
+    if (auto r = set_key(c, key, value, "command line"); !r) return std::unexpected(r.error());
+  }
+  if (auto r = validate(c); !r) return std::unexpected(r.error());
+  return c;
+}
+
+std::vector<std::pair<std::string, std::string>> daemoneye_environment(const char* const* envp) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (; envp != nullptr && *envp != nullptr; ++envp) {
+    const std::string_view entry(*envp);
+    if (!entry.starts_with("DAEMONEYE_")) continue;
+    const auto eq = entry.find('=');
+    if (eq == std::string_view::npos) continue;
+    out.emplace_back(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
+  }
+  return out;
+}
+
+std::vector<std::string> config_keys() {
+  std::vector<std::string> out;
+  for (const ScalarKey& k : kKeys) out.emplace_back(k.name);
+  return out;
+}
+
+std::string env_var_for(std::string_view dotted_key) { return env_name(dotted_key); }
+
+}  // namespace airssys::daemoneye
