@@ -21,11 +21,25 @@ struct Alert {
 };
 
 // "<rule id>|<col>=<value>|..." over `key_columns` (default pid, start_time);
-// a key column missing from the row contributes "<col>=".
+// a key column missing from the row (or null, or a row that is not a JSON
+// object) contributes "<col>=". String values appear as they are, with '\'
+// and '|' escaped by a '\' so that no value can forge another key; numbers
+// and booleans in their JSON spelling.
 [[nodiscard]] std::string make_dedup_key(const Rule& rule, const std::string& row_json);
 
 // The alert as one JSON object (the file sink's line, the webhook's body,
-// the ledger entry): {"time","host","rule_id","rule_name","severity","tags","dedup_key","row"}.
+// the ledger entry): {"time","host","rule_id","rule_name","severity","tags","dedup_key","row"},
+// in that order, on one line. "row" is the row object itself (a row_json
+// that is not valid JSON is embedded as a string). Invalid UTF-8 is replaced
+// by U+FFFD.
 [[nodiscard]] std::string alert_to_json(const Alert& a);
+
+// One line for people (the stdout sink's human format), without a newline:
+//   2026-12-04T14:00:00Z HIGH exe-deleted Executable deleted while running pid=123 name=x path=/tmp/x
+// The row's columns follow in order as col=value; a value with anything but
+// printable ASCII other than space, '"', '=' and '\' is written as a JSON
+// string ("a b", "\u001b[31m"), so a process name cannot inject terminal
+// escapes or forge a column.
+[[nodiscard]] std::string alert_to_human(const Alert& a);
 
 }  // namespace airssys::daemoneye

@@ -1,0 +1,138 @@
+// Alert serialisations (alert.hpp): the dedup key, the JSON object that the
+// ledger, the file sink and the webhook carry, and the human line.
+#include <airssys/daemoneye/alert.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <string_view>
+
+#include "utc_time.hpp"
+
+namespace airssys::daemoneye {
+
+namespace {
+
+using ordered_json = nlohmann::ordered_json;
+
+constexpr std::array<std::string_view, 2> kDefaultKey{"pid", "start_time"};
+
+// Row JSON comes from the query engine; anything else is carried, not trusted.
+ordered_json parse_row(const std::string& row_json) {
+  return ordered_json::parse(row_json, nullptr, /*allow_exceptions=*/false);
+}
+
+std::string dump(const ordered_json& j) { return j.dump(-1, ' ', false, ordered_json::error_handler_t::replace); }
+
+void append_escaped(std::string& out, std::string_view value) {
+  for (const char c : value) {
+    if (c == '\\' || c == '|') out += '\\';
+    out += c;
+  }
+}
+
+// For the human line: printable ASCII that cannot be confused with the
+// line's own structure stays bare; anything else becomes a JSON string with
+// every non-ASCII character escaped.
+bool bare_ok(std::string_view s) {
+  if (s.empty()) return false;
+  for (const char c : s) {
+    if (c <= ' ' || c > '~' || c == '"' || c == '=' || c == '\\') return false;
+  }
+  return true;
+}
+
+std::string human_value(std::string_view s) {
+  if (bare_ok(s)) return std::string(s);
+  return ordered_json(std::string(s)).dump(-1, ' ', /*ensure_ascii=*/true, ordered_json::error_handler_t::replace);
+}
+
+// Free text (rule name, host) keeps its spaces but loses control characters
+// (C0, DEL and UTF-8-encoded C1), which a terminal could act on.
+std::string printable_text(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7f) {
+      out += '?';
+    } else if (c == 0xc2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(s[i + 1]) <= 0x9f) {
+      out += '?';
+      ++i;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string make_dedup_key(const Rule& rule, const std::string& row_json) {
+  const ordered_json row = parse_row(row_json);
+  std::string key = rule.id;
+  const auto add = [&](std::string_view column) {
+    key += '|';
+    key += column;
+    key += '=';
+    if (!row.is_object()) return;
+    const auto it = row.find(column);
+    if (it == row.end() || it->is_null()) return;
+    if (it->is_string()) append_escaped(key, it->get_ref<const std::string&>());
+    else append_escaped(key, dump(*it));
+  };
+  if (rule.key_columns.empty()) {
+    for (const auto c : kDefaultKey) add(c);
+  } else {
+    for (const auto& c : rule.key_columns) add(c);
+  }
+  return key;
+}
+
+std::string alert_to_json(const Alert& a) {
+  ordered_json j;
+  j["time"] = a.time;
+  j["host"] = a.host;
+  j["rule_id"] = a.rule_id;
+  j["rule_name"] = a.rule_name;
+  j["severity"] = std::string(to_string(a.severity));
+  j["tags"] = a.tags;
+  j["dedup_key"] = a.dedup_key;
+  ordered_json row = parse_row(a.row_json);
+  j["row"] = row.is_discarded() ? ordered_json(a.row_json) : std::move(row);
+  return dump(j);
+}
+
+std::string alert_to_human(const Alert& a) {
+  std::string line = detail::utc_timestamp(a.time);
+  line += ' ';
+  line += upper(to_string(a.severity));
+  line += ' ';
+  line += human_value(a.rule_id);
+  line += ' ';
+  line += printable_text(a.rule_name);
+  const ordered_json row = parse_row(a.row_json);
+  if (row.is_object()) {
+    for (const auto& [column, value] : row.items()) {
+      line += ' ';
+      line += human_value(column);
+      line += '=';
+      line += value.is_string() ? human_value(value.get_ref<const std::string&>()) : human_value(dump(value));
+    }
+  } else if (!a.row_json.empty()) {
+    line += " row=";
+    line += human_value(a.row_json);
+  }
+  return line;
+}
+
+}  // namespace airssys::daemoneye

@@ -1,0 +1,117 @@
+#include <airssys/daemoneye/alert.hpp>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace airssys::daemoneye {
+namespace {
+
+using nlohmann::json;
+
+Rule rule(std::vector<std::string> key = {}) {
+  Rule r;
+  r.id = "exe-deleted";
+  r.name = "Executable deleted while running";
+  r.severity = Severity::high;
+  r.key_columns = std::move(key);
+  return r;
+}
+
+Alert sample() {
+  Alert a;
+  a.rule_id = "exe-deleted";
+  a.rule_name = "Executable deleted while running";
+  a.severity = Severity::high;
+  a.tags = {"attack.defense-evasion", "attack.t1070"};
+  a.row_json = R"({"pid":123,"name":"x","path":"/tmp/x","start_time":1764000000})";
+  a.host = "web-01";
+  a.time = 1796392800;  // 2026-12-04T14:00:00Z
+  a.dedup_key = "exe-deleted|pid=123|start_time=1764000000";
+  return a;
+}
+
+TEST(DedupKey, DefaultColumnsArePidAndStartTime) {
+  EXPECT_EQ(make_dedup_key(rule(), R"({"start_time":1764000000,"name":"x","pid":123})"),
+            "exe-deleted|pid=123|start_time=1764000000");
+}
+
+TEST(DedupKey, RuleKeyColumnsInTheirOrder) {
+  EXPECT_EQ(make_dedup_key(rule({"path", "uid"}), R"({"pid":1,"uid":0,"path":"/tmp/a b"})"), "exe-deleted|path=/tmp/a b|uid=0");
+}
+
+TEST(DedupKey, MissingNullAndNonObjectRowsContributeEmptyValues) {
+  EXPECT_EQ(make_dedup_key(rule(), R"({"pid":7})"), "exe-deleted|pid=7|start_time=");
+  EXPECT_EQ(make_dedup_key(rule(), R"({"pid":null,"start_time":5})"), "exe-deleted|pid=|start_time=5");
+  EXPECT_EQ(make_dedup_key(rule(), "not json"), "exe-deleted|pid=|start_time=");
+  EXPECT_EQ(make_dedup_key(rule(), "[1,2]"), "exe-deleted|pid=|start_time=");
+}
+
+TEST(DedupKey, OtherValueTypesUseTheirJsonSpelling) {
+  EXPECT_EQ(make_dedup_key(rule({"a", "b", "c"}), R"({"a":1.5,"b":true,"c":[1]})"), "exe-deleted|a=1.5|b=true|c=[1]");
+}
+
+TEST(DedupKey, AValueCannotForgeAnotherKey) {
+  // Without escaping, both rows would give "r|name=a|path=b|path=".
+  const Rule r = rule({"name", "path"});
+  const auto forged = make_dedup_key(r, R"({"name":"a|path=b","path":""})");
+  const auto honest = make_dedup_key(r, R"({"name":"a","path":"b|path="})");
+  EXPECT_NE(forged, honest);
+  EXPECT_EQ(forged, R"(exe-deleted|name=a\|path=b|path=)");
+  EXPECT_EQ(make_dedup_key(r, R"({"name":"a\\","path":"x"})"), R"(exe-deleted|name=a\\|path=x)");
+}
+
+TEST(AlertJson, CarriesEveryFieldInOrderWithTheRowAsAnObject) {
+  const std::string text = alert_to_json(sample());
+  EXPECT_EQ(text,
+            R"({"time":1796392800,"host":"web-01","rule_id":"exe-deleted","rule_name":"Executable deleted while running",)"
+            R"("severity":"high","tags":["attack.defense-evasion","attack.t1070"],)"
+            R"("dedup_key":"exe-deleted|pid=123|start_time=1764000000",)"
+            R"("row":{"pid":123,"name":"x","path":"/tmp/x","start_time":1764000000}})");
+  EXPECT_EQ(text.find('\n'), std::string::npos);
+  const json j = json::parse(text);
+  EXPECT_TRUE(j["row"].is_object());
+  EXPECT_EQ(j["row"]["pid"], 123);
+}
+
+TEST(AlertJson, InvalidRowIsCarriedAsAStringAndBadUtf8IsReplaced) {
+  Alert a = sample();
+  a.row_json = "{broken";
+  a.rule_name = "bad \xff byte";
+  const json j = json::parse(alert_to_json(a));
+  EXPECT_EQ(j["row"], "{broken");
+  EXPECT_EQ(j["rule_name"], "bad \xef\xbf\xbd byte");
+}
+
+TEST(AlertJson, EverySeverityIsSpelledOut) {
+  Alert a = sample();
+  for (const auto& [s, name] : {std::pair{Severity::low, "low"}, std::pair{Severity::medium, "medium"},
+                                std::pair{Severity::high, "high"}, std::pair{Severity::critical, "critical"}}) {
+    a.severity = s;
+    EXPECT_EQ(json::parse(alert_to_json(a))["severity"], name);
+  }
+}
+
+TEST(AlertHuman, TheIssuesLine) {
+  EXPECT_EQ(alert_to_human(sample()),
+            "2026-12-04T14:00:00Z HIGH exe-deleted Executable deleted while running pid=123 name=x path=/tmp/x "
+            "start_time=1764000000");
+}
+
+TEST(AlertHuman, HostileValuesAreQuotedAndEscaped) {
+  Alert a = sample();
+  a.row_json = R"({"name":"\u001b[31mred","cmdline":"sh -c \"x=1\"","path":"","user":"jos\u00e9","n":null})";
+  a.rule_name = "name with \x1b[2J escape";
+  EXPECT_EQ(alert_to_human(a),
+            R"(2026-12-04T14:00:00Z HIGH exe-deleted name with ?[2J escape name="\u001b[31mred" )"
+            R"(cmdline="sh -c \"x=1\"" path="" user="jos\u00e9" n=null)");
+}
+
+TEST(AlertHuman, ANonObjectRowIsShownWhole) {
+  Alert a = sample();
+  a.severity = Severity::critical;
+  a.row_json = "oops";
+  EXPECT_EQ(alert_to_human(a), "2026-12-04T14:00:00Z CRITICAL exe-deleted Executable deleted while running row=oops");
+}
+
+}  // namespace
+}  // namespace airssys::daemoneye
