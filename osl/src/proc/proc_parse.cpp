@@ -172,11 +172,14 @@ std::string_view parse_cgroup_path(std::string_view text) noexcept {
         v2 = path;
         found_v2 = true;
       }
-    } else if (v1.empty()) {
+    } else if (v1.empty() || (v1 == "/" && path != "/")) {
       v1 = path;
     }
   });
-  return found_v2 ? v2 : v1;
+  // A hybrid host keeps everything at "/" of the unified hierarchy while its
+  // container runtime uses v1 controllers: then the v1 path says more.
+  if (found_v2 && !(v2 == "/" && !v1.empty() && v1 != "/")) return v2;
+  return v1;
 }
 
 std::expected<std::int64_t, Error> parse_boot_time(std::string_view text) {

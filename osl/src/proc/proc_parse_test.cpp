@@ -162,9 +162,14 @@ TEST(ProcParseIo, ReadsBytes) {
 TEST(ProcParseCgroup, PrefersV2ElseFirstV1) {
   EXPECT_EQ(parse_cgroup_path("0::/user.slice/user-1000.slice/session-2.scope\n"),
             "/user.slice/user-1000.slice/session-2.scope");
-  // Hybrid hierarchy: the v2 line wins even when it comes last.
+  // Hybrid hierarchy: the v2 line wins even when it comes last...
   EXPECT_EQ(parse_cgroup_path("9:name=systemd:/\n4:memory:/process_api/0235\n0::/sys.slice\n"), "/sys.slice");
+  // ...unless it is "/" and a v1 controller knows better (the first such).
+  EXPECT_EQ(parse_cgroup_path("9:name=systemd:/\n4:memory:/docker/abc\n3:cpuset:/docker/x\n0::/\n"), "/docker/abc");
+  EXPECT_EQ(parse_cgroup_path("9:name=systemd:/\n4:memory:/\n0::/\n"), "/");
+  // v1 only.
   EXPECT_EQ(parse_cgroup_path("4:memory:/docker/abc\n3:cpuset:/x\n"), "/docker/abc");
+  EXPECT_EQ(parse_cgroup_path("4:memory:/\n3:cpuset:/x\n"), "/x");
   EXPECT_EQ(parse_cgroup_path("0::/a:b:c\n"), "/a:b:c");
   EXPECT_EQ(parse_cgroup_path(""), "");
   EXPECT_EQ(parse_cgroup_path("garbage\n"), "");

@@ -79,13 +79,16 @@ std::expected<std::string_view, Error> Reader::read_file(int dir, const char* na
       if (buf_.size() >= limit) break;
       buf_.resize(std::min(buf_.size() * 2, limit));
     }
-    const ssize_t n = ::read(fd.get(), buf_.data() + total, buf_.size() - total);
+    const std::size_t want = buf_.size() - total;
+    const ssize_t n = ::read(fd.get(), buf_.data() + total, want);
     if (n < 0) {
       if (errno == EINTR) continue;
       return std::unexpected(io_error(errno, pid, name));
     }
-    if (n == 0) break;
     total += static_cast<std::size_t>(n);
+    // /proc files (seq_file, cmdline) fill the buffer as far as they have
+    // data: a short read is the end, which saves the read() that returns 0.
+    if (static_cast<std::size_t>(n) < want) break;
   }
   const bool cut = total > max;
   if (truncated) *truncated = cut;

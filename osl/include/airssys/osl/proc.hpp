@@ -102,8 +102,10 @@ enum class LinkKind : std::uint8_t { exe, cwd, root };
 [[nodiscard]] std::expected<Stat, Error> parse_stat(std::string_view text);
 [[nodiscard]] std::expected<Status, Error> parse_status(std::string_view text);
 [[nodiscard]] std::expected<Io, Error> parse_io(std::string_view text);
-// The cgroup v2 path ("0::/user.slice/…"), else the first v1 line's path; ""
-// when the text has neither.
+// The cgroup v2 path ("0::/user.slice/…"); without one (v1 host), or when it
+// is "/" on a hybrid host while a v1 hierarchy has a deeper path (a runtime
+// that puts containers in v1 controllers), the first v1 path that is not "/"
+// (else "/"). "" when the text has no cgroup line.
 [[nodiscard]] std::string_view parse_cgroup_path(std::string_view text) noexcept;
 // "btime" of /proc/stat: boot time in Unix seconds.
 [[nodiscard]] std::expected<std::int64_t, Error> parse_boot_time(std::string_view proc_stat_text);
