@@ -15,7 +15,11 @@
 
 #include <fmt/format.h>
 
+#include <sys/mount.h>
 #include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
 
 namespace detest {
 namespace {
@@ -52,12 +56,16 @@ alerts:
     return std::make_unique<Child>(std::vector<std::string>{agent_bin(), "--config", config.string()}, log, log);
   }
 
-  // A copy of /bin/sleep whose path carries the marker.
-  std::unique_ptr<Child> plant(const std::string& suffix = "") {
+  // A copy of /bin/sleep whose path carries the marker. `padding` extra "0"
+  // arguments (sleep adds them up) make its cmdline, and so its alert, longer.
+  std::unique_ptr<Child> plant(const std::string& suffix = "", int padding = 0) {
     fs::path exe = dir.path / (marker + suffix);
     fs::copy_file("/bin/sleep", exe, fs::copy_options::overwrite_existing);
-    fs::permissions(exe, fs::perms::owner_all);
-    return std::make_unique<Child>(std::vector<std::string>{exe.string(), "600"});
+    fs::permissions(exe, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                             fs::perms::others_read | fs::perms::others_exec);
+    std::vector<std::string> argv{exe.string(), "600"};
+    for (int i = 0; i < padding; ++i) argv.emplace_back("0");
+    return std::make_unique<Child>(std::move(argv));
   }
 
   std::vector<nlohmann::json> alert_lines() const {
@@ -229,6 +237,89 @@ TEST(Agent, ABadConfigIsRefusedWithFileAndLine) {
   Child agent({agent_bin(), "--config", f.config.string()}, f.log, f.log);
   EXPECT_EQ(agent.wait().value_or(-1), 2);
   EXPECT_NE(slurp(f.log).find(f.config.string() + ":3:"), std::string::npos) << slurp(f.log);
+}
+
+}  // namespace
+}  // namespace detest
+
+namespace detest {
+namespace {
+
+// As an ordinary user the agent still runs (procmond reads what it may) and
+// says which processes it could not fully read.
+TEST(Agent, RunsAsAnOrdinaryUserAndSaysWhatItCannotRead) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch to nobody";
+  AgentFixture f;
+  const uid_t nobody = 65534;
+  const gid_t nogroup = 65534;
+  // The user needs its own state: a directory it owns, and a rules dir and
+  // config it can read.
+  ASSERT_EQ(::chmod(f.dir.path.c_str(), 0755), 0);
+  fs::create_directories(f.var);
+  ASSERT_EQ(::chown(f.var.c_str(), nobody, nogroup), 0);
+  ASSERT_EQ(::chmod(f.var.c_str(), 0700), 0);
+  for (const auto& e : fs::directory_iterator(f.rules)) ASSERT_EQ(::chmod(e.path().c_str(), 0644), 0);
+  ASSERT_EQ(::chmod(f.rules.c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(f.config.c_str(), 0644), 0);
+  // The planted program must be reachable by nobody too.
+  Child agent(Child::As{nobody, nogroup}, {agent_bin(), "--config", f.config.string()}, f.log, f.log);
+  ASSERT_TRUE(eventually([&] { return slurp(f.log).find("could not be fully read") != std::string::npos; }))
+      << slurp(f.log);
+  agent.signal(SIGTERM);
+  EXPECT_EQ(agent.wait().value_or(-1), 0) << slurp(f.log);
+  EXPECT_GE(count_rows(f.var / "daemoneye.db", "SELECT count(*) FROM scans"), 1) << slurp(f.log);
+  EXPECT_GE(count_rows(f.var / "daemoneye.db", "SELECT count(*) FROM processes"), 1) << slurp(f.log);
+}
+
+}  // namespace
+}  // namespace detest
+
+namespace detest {
+namespace {
+
+// A full disk under the agent's state: the failure is logged, the agent
+// keeps running, and once there is room again the pending alert is raised
+// and the ledger verifies.
+TEST(Agent, AFullDiskIsLoggedAndTheAgentRecoversWhenThereIsRoomAgain) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs";
+  AgentFixture f;
+  fs::create_directories(f.var);
+  ASSERT_EQ(::mount("tmpfs", f.var.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=8m,mode=0700"), 0)
+      << std::strerror(errno);
+  struct Unmount {
+    fs::path p;
+    ~Unmount() { ::umount2(p.c_str(), MNT_DETACH); }
+  } unmount{f.var};
+
+  auto agent = f.start_agent();
+  ASSERT_TRUE(eventually([&] { return count_rows(f.var / "daemoneye.db", "SELECT count(*) FROM scans") >= 1; }))
+      << slurp(f.log);
+  // Fill the file system.
+  const fs::path filler = f.var / "filler";
+  {
+    int fd = ::open(filler.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ASSERT_GE(fd, 0);
+    std::string block(64 * 1024, 'x');
+    while (::write(fd, block.data(), block.size()) > 0) {
+    }
+    std::string small(512, 'x');
+    while (::write(fd, small.data(), small.size()) > 0) {
+    }
+    ::close(fd);
+  }
+  // 20 KiB of cmdline per alert: more than any partly filled page can take.
+  auto planted = f.plant("", 10000);
+  ASSERT_TRUE(eventually([&] {
+    std::string log = slurp(f.log);
+    return log.find("failed") != std::string::npos || log.find("not raised") != std::string::npos;
+  })) << slurp(f.log);
+  EXPECT_EQ(::kill(agent->pid(), 0), 0) << "the agent died on a full disk:\n" << slurp(f.log);
+  fs::remove(filler);
+  ASSERT_TRUE(eventually([&] { return f.alert_for(planted->pid()).has_value(); })) << slurp(f.log);
+  agent->signal(SIGTERM);
+  EXPECT_EQ(agent->wait().value_or(-1), 0) << slurp(f.log);
+  auto report = airssys::ledger::verify(f.var / "ledger");
+  EXPECT_TRUE(report.has_value()) << report.error().to_string();
 }
 
 }  // namespace

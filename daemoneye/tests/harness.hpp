@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -80,6 +81,30 @@ class Child {
  public:
   Child(std::vector<std::string> argv, const fs::path& out = "/dev/null", const fs::path& err = "/dev/null",
         const fs::path& cwd = {}) {
+    spawn(argv, out, err, cwd);
+  }
+  // Runs as `uid`/`gid` (the test must be root): fork, drop groups, exec.
+  struct As {
+    uid_t uid;
+    gid_t gid;
+  };
+  Child(As who, std::vector<std::string> argv, const fs::path& out, const fs::path& err) {
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      if (o < 0 || e < 0 || ::dup2(o, 1) < 0 || ::dup2(e, 2) < 0) ::_exit(126);
+      if (::setgroups(0, nullptr) != 0 || ::setgid(who.gid) != 0 || ::setuid(who.uid) != 0) ::_exit(126);
+      ::execv(args[0], args.data());
+      ::_exit(127);
+    }
+  }
+
+ private:
+  void spawn(std::vector<std::string>& argv, const fs::path& out, const fs::path& err, const fs::path& cwd) {
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -92,6 +117,8 @@ class Child {
     if (::posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), environ) != 0) pid_ = -1;
     posix_spawn_file_actions_destroy(&fa);
   }
+
+ public:
   ~Child() {
     if (pid_ > 0 && !reaped_) {
       ::kill(pid_, SIGKILL);
