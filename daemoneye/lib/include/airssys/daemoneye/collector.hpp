@@ -1,0 +1,96 @@
+#pragma once
+// Collector — one full collection of every process on the host, as
+// ProcessRecords (osquery's `processes` columns; process_record.hpp).
+//
+// Sources (all through osl::proc, one /proc/PID dirfd per process):
+//   stat     pid, parent, pgroup, sid, name, state, nice, threads,
+//            user_time/system_time (ticks → ms), start_time (start ticks /
+//            CLK_TCK + btime of /proc/stat), resident_size (pages → bytes),
+//            total_size, tty (tty_nr), start_ticks
+//   status   uid, euid, suid, gid, egid, sgid
+//   io       disk_bytes_read, disk_bytes_written (read_bytes/write_bytes)
+//   cmdline  cmdline: argv joined with spaces, secrets redacted (redact.hpp),
+//            at most cmdline_max bytes (read up to 4x that, redacted, then
+//            cut at a UTF-8 boundary); when even the read was cut and the
+//            incomplete last argument holds "://", it is dropped (a URL cut
+//            before its '@' would escape redaction)
+//   cgroup   cgroup_path, container_id (container_id.hpp)
+//   loginuid auid
+//   exe/cwd/root links  path, cwd, root; exe_dev/exe_ino by fstat through
+//            the exe link; sha256 (exe_hasher.hpp)
+//   on_disk  1: the path names the running image (same dev+inode, looked up
+//            in our mount namespace, else through the process's root);
+//            0: the kernel marks it deleted, or the path now names another
+//            file; -1: unknown (no permission, kernel thread, zombie)
+//   username getpwuid_r of uid, cached (refreshed every 5 minutes)
+//   cpu_percent  (user+system ticks now − at the previous collect() of the
+//            same (pid, start_ticks)) / CLK_TCK / wall seconds between the
+//            two collections × 100; 0 on first sight
+//
+// A process that exits while it is read is left out (never half-filled and
+// flagged complete). A field the kernel refuses (another user's io, exe, cwd
+// when not root) keeps its default and marks the record `partial`. Kernel
+// threads and zombies have no exe, cmdline, cwd: path "" and cmdline "",
+// not partial.
+//
+// Thread safety: one thread at a time.
+
+#include <airssys/daemoneye/exe_hasher.hpp>
+#include <airssys/daemoneye/process_record.hpp>
+#include <airssys/osl/error.hpp>
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+namespace airssys::daemoneye {
+
+struct CollectorOptions {
+  bool hash = true;                                   // compute sha256
+  std::uint64_t hash_max_size = 256ull * 1024 * 1024;  // larger executables get sha256 ""
+  std::size_t hash_cache_entries = 4096;
+  std::size_t cmdline_max = 32 * 1024;                 // bytes of the cmdline column
+  std::filesystem::path proc_root = "/proc";
+};
+
+struct CollectStats {
+  std::uint32_t total = 0;    // records returned
+  std::uint32_t partial = 0;  // of which partial
+  std::uint32_t vanished = 0; // listed but gone before they were read
+  std::uint32_t failed = 0;   // listed, present, but their stat could not be read or parsed
+  std::uint64_t elapsed_us = 0;
+};
+
+struct CollectResult {
+  std::int64_t time = 0;  // Unix seconds at the start of the collection
+  std::vector<ProcessRecord> processes;  // ascending pid
+  CollectStats stats;
+};
+
+class Collector {
+ public:
+  [[nodiscard]] static std::expected<std::unique_ptr<Collector>, osl::Error> create(CollectorOptions options = {});
+  ~Collector();
+  Collector(const Collector&) = delete;
+  Collector& operator=(const Collector&) = delete;
+
+  [[nodiscard]] std::expected<CollectResult, osl::Error> collect();
+  // One process now (cpu_percent 0). not_found when it does not exist or
+  // exits while it is read.
+  [[nodiscard]] std::expected<ProcessRecord, osl::Error> read_process(pid_t pid);
+
+  [[nodiscard]] const HashStats& hash_stats() const noexcept;
+
+  struct Impl;
+
+ private:
+  explicit Collector(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace airssys::daemoneye

@@ -1,0 +1,86 @@
+#pragma once
+// ExeHasher — SHA-256 of running executables, each distinct binary hashed once.
+//
+// The file is opened through /proc/PID/exe (osl::proc::Reader::open_exe):
+// the kernel resolves that magic link to the very inode the process has
+// mapped, not by path, so a symlink or a rename planted by someone else
+// cannot make us hash another file (O_NOFOLLOW cannot be used: the link
+// would be refused with ELOOP; following it is the safe part). Only regular
+// files up to max_size bytes are hashed (OpenSSL EVP SHA-256).
+//
+// Results are cached by (device, inode, size, mtime): an unchanged binary is
+// hashed once however many processes run it; a binary rewritten in place
+// gets a new mtime and is hashed again. A file whose stat changed while we
+// read it is not cached. The cache holds at most max_entries binaries and
+// forgets the least recently used.
+//
+// Thread safety: one thread at a time.
+
+#include <airssys/osl/proc.hpp>
+
+#include <sys/stat.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <string>
+#include <unordered_map>
+
+namespace airssys::daemoneye {
+
+struct ExeHasherOptions {
+  std::uint64_t max_size = 256ull * 1024 * 1024;
+  std::size_t max_entries = 4096;
+};
+
+struct HashStats {
+  std::uint64_t hits = 0;     // answered from the cache
+  std::uint64_t misses = 0;   // files read and hashed
+  std::uint64_t skipped = 0;  // not regular, too big, or unreadable
+  std::uint64_t evictions = 0;
+};
+
+class ExeHasher {
+ public:
+  explicit ExeHasher(ExeHasherOptions options = {});
+
+  // Lower-case hex SHA-256 of `p`'s executable, or "" when it cannot be
+  // hashed (kernel thread, gone, permission, not regular, too big).
+  // `known`: the exe_stat() the caller already has, so a cache hit costs no
+  // system call.
+  [[nodiscard]] std::string hash(osl::proc::Reader& reader, const osl::proc::Process& p,
+                                 const struct ::stat* known = nullptr);
+  // The same for an open file (the cache applies).
+  [[nodiscard]] std::string hash_fd(int fd);
+
+  [[nodiscard]] const HashStats& stats() const noexcept { return stats_; }
+  [[nodiscard]] std::size_t cached() const noexcept { return index_.size(); }
+
+ private:
+  struct Key {
+    std::uint64_t dev, ino, size;
+    std::int64_t mtime_sec, mtime_nsec;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const noexcept;
+  };
+  struct Entry {
+    Key key;
+    std::string hex;
+  };
+  static Key key_of(const struct ::stat& st) noexcept;
+  const std::string* lookup(const Key& k);
+  void remember(const Key& k, std::string hex);
+
+  ExeHasherOptions options_;
+  HashStats stats_;
+  std::list<Entry> lru_;  // most recently used first
+  std::unordered_map<Key, std::list<Entry>::iterator, KeyHash> index_;
+};
+
+// Lower-case hex SHA-256 of everything readable from `fd` (from its current
+// offset), or "" on a read error. Exposed for tests and tools.
+[[nodiscard]] std::string sha256_fd(int fd);
+
+}  // namespace airssys::daemoneye

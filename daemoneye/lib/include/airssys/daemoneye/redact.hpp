@@ -1,0 +1,44 @@
+#pragma once
+// Redaction of secrets in command lines, before they leave procmond.
+//
+// A process's argv is public to every user of the host (/proc/PID/cmdline),
+// but DaemonEye copies it into a database, alerts, webhooks and a fleet: a
+// password typed on a command line must not travel further. Values are
+// replaced by "***"; the option names stay, so rules can still match them.
+//
+// What is redacted (option names case-insensitive, '_' and '-' alike):
+//  - the value of --password, --passwd, --pass, --passin, --passout,
+//    --passphrase, --token, --secret, --api-key, --apikey, --access-key,
+//    --secret-key, --private-key, --client-secret, --storepass, --keypass,
+//    and of any option ending in -password, -passwd, -pass, -passphrase,
+//    -token, -secret, -api-key, -apikey, -access-key, -private-key,
+//    -secret-key (--db-password, --auth-token), in both "--opt VALUE" and
+//    "--opt=VALUE" forms, with one or two dashes (a VALUE starting with
+//    "--" is taken for the next option); not --no-password, not
+//    --password-file;
+//  - short options only for programs where they mean a password (a blanket
+//    -p would hide ports and paths): mysql/mariadb tools -pVALUE (attached;
+//    a bare -p prompts), sshpass -p, redis-cli -a, curl -u/-U user:PASS;
+//  - user:pass@ in URLs: scheme://user:***@host;
+//  - environment-style arguments whose name holds PASSWORD, PASSWD, TOKEN,
+//    SECRET, API_KEY, APIKEY, ACCESS_KEY, PRIVATE_KEY, PASSPHRASE:
+//    DB_PASSWORD=*** (also as an option's value: -e TOKEN=x, --env=TOKEN=x);
+//  - openssl-style pass:VALUE;
+//  - HTTP headers Authorization: Bearer *** and X-Api-Key: ***.
+// An argument holding spaces (sh -c "mysql -pX …") is split into words
+// (quotes respected) and the same rules apply to its words.
+//
+// Thread safety: pure functions.
+
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace airssys::daemoneye {
+
+inline constexpr std::string_view kRedacted = "***";
+
+// argv joined with single spaces, secrets replaced by "***".
+[[nodiscard]] std::string redact_cmdline(std::span<const std::string_view> argv);
+
+}  // namespace airssys::daemoneye

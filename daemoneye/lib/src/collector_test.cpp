@@ -1,0 +1,421 @@
+// Collector against real processes (our own, children with known argv, cwd
+// and executables, a busy loop), and against a hand-made /proc tree for the
+// fields a test cannot produce for real (containers, terminals, kernel
+// threads, a kernel without some files).
+
+#include <airssys/daemoneye/collector.hpp>
+
+#include "test_temp_dir.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace airssys::daemoneye {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+// A child of this test: exec'd with `argv` in `cwd`, stdin a pipe we hold.
+// SIGKILLed and reaped when the test ends early.
+struct Child {
+  pid_t pid = -1;
+  int in = -1;
+  Child(const std::vector<std::string>& argv, const fs::path& cwd) {
+    int p[2], sync[2];
+    if (::pipe2(p, O_CLOEXEC) != 0 || ::pipe2(sync, O_CLOEXEC) != 0) return;
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    pid = ::fork();
+    if (pid == 0) {
+      ::dup2(p[0], 0);
+      if (::chdir(cwd.c_str()) != 0) ::_exit(126);
+      ::execv(args[0], args.data());
+      ::_exit(127);
+    }
+    ::close(p[0]);
+    ::close(sync[1]);
+    in = p[1];
+    char b;
+    (void)!::read(sync[0], &b, 1);  // EOF once exec'd
+    ::close(sync[0]);
+  }
+  ~Child() {
+    if (in >= 0) ::close(in);
+    reap();
+  }
+  void reap() {
+    if (pid <= 0) return;
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    pid = -1;
+  }
+};
+
+std::unique_ptr<Collector> collector(CollectorOptions o = {}) {
+  auto c = Collector::create(std::move(o));
+  EXPECT_TRUE(c) << c.error().to_string();
+  return c ? std::move(*c) : nullptr;
+}
+
+const ProcessRecord* find(const CollectResult& r, pid_t pid) {
+  for (const auto& p : r.processes) {
+    if (p.pid == pid) return &p;
+  }
+  return nullptr;
+}
+
+std::string user_name(uid_t uid) {
+  const passwd* pw = ::getpwuid(uid);
+  return pw ? pw->pw_name : "";
+}
+
+TEST(Collector, SeesItselfCorrectly) {
+  auto c = collector();
+  ASSERT_TRUE(c);
+  const auto before = static_cast<std::int64_t>(std::time(nullptr));
+  auto res = c->collect();
+  ASSERT_TRUE(res) << res.error().to_string();
+  EXPECT_EQ(res->stats.total, res->processes.size());
+  EXPECT_GE(res->time, before);
+  EXPECT_TRUE(std::is_sorted(res->processes.begin(), res->processes.end(),
+                             [](const auto& a, const auto& b) { return a.pid < b.pid; }));
+  const ProcessRecord* me = find(*res, ::getpid());
+  ASSERT_NE(me, nullptr);
+  EXPECT_EQ(me->parent, ::getppid());
+  EXPECT_EQ(me->pgroup, ::getpgrp());
+  EXPECT_EQ(me->sid, ::getsid(0));
+  EXPECT_EQ(me->uid, ::getuid());
+  EXPECT_EQ(me->euid, ::geteuid());
+  EXPECT_EQ(me->gid, ::getgid());
+  EXPECT_EQ(me->egid, ::getegid());
+  EXPECT_EQ(me->username, user_name(::getuid()));
+  EXPECT_EQ(me->path, fs::read_symlink("/proc/self/exe").string());
+  EXPECT_EQ(me->cwd, fs::current_path().string());
+  EXPECT_EQ(me->root, "/");
+  EXPECT_EQ(me->on_disk, 1);
+  EXPECT_EQ(me->state, "R");  // we are the one reading
+  EXPECT_GE(me->threads, 1);
+  EXPECT_LE(me->start_time, before);
+  EXPECT_GE(me->start_time, before - 24 * 3600);
+  EXPECT_GT(me->resident_size, 0);
+  EXPECT_GE(me->total_size, me->resident_size);
+  EXPECT_GE(me->user_time + me->system_time, 0);
+  EXPECT_EQ(me->sha256.size(), 64u);
+  EXPECT_NE(me->exe_ino, 0u);
+  EXPECT_FALSE(me->partial);
+  EXPECT_EQ(me->cpu_percent, 0.0);  // first sight
+  EXPECT_NE(me->cmdline.find(fs::read_symlink("/proc/self/exe").filename().string()), std::string::npos);
+}
+
+TEST(Collector, ChildWithSecretsAndChosenCwd) {
+  testing::TempDir dir;
+  const std::string marker = "de-collector-marker-" + std::to_string(::getpid());
+  Child child({"/bin/sh", "-c", "read x", marker, "--password", "s3cret", "--api-key=abc"}, dir.path());
+  ASSERT_GT(child.pid, 0);
+  auto c = collector();
+  ASSERT_TRUE(c);
+  auto r = c->read_process(child.pid);
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_EQ(r->cmdline, "/bin/sh -c read x " + marker + " --password *** --api-key=***");
+  EXPECT_EQ(r->cmdline.find("s3cret"), std::string::npos);
+  EXPECT_EQ(r->parent, ::getpid());
+  EXPECT_EQ(r->name, "sh");
+  EXPECT_EQ(r->path, fs::canonical("/bin/sh").string());
+  EXPECT_EQ(r->cwd, fs::canonical(dir.path()).string());
+  EXPECT_EQ(r->on_disk, 1);
+  EXPECT_TRUE(r->state == "S" || r->state == "R") << r->state;  // it may not have reached read(2) yet
+  EXPECT_EQ(r->threads, 1);
+  EXPECT_FALSE(r->partial);
+  struct ::stat sh{};
+  ASSERT_EQ(::stat("/bin/sh", &sh), 0);
+  EXPECT_EQ(r->exe_ino, sh.st_ino);
+  EXPECT_EQ(r->exe_dev, sh.st_dev);
+
+  auto all = c->collect();
+  ASSERT_TRUE(all);
+  const ProcessRecord* seen = find(*all, child.pid);
+  ASSERT_NE(seen, nullptr);
+  EXPECT_EQ(seen->cmdline, r->cmdline);
+  EXPECT_EQ(seen->sha256, r->sha256);
+
+  const pid_t pid = child.pid;
+  child.reap();
+  auto gone = c->read_process(pid);
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().category, osl::ErrorCategory::not_found);
+  auto later = c->collect();
+  ASSERT_TRUE(later);
+  EXPECT_EQ(find(*later, pid), nullptr);
+}
+
+TEST(Collector, DeletedAndReplacedExecutables) {
+  testing::TempDir dir;
+  const fs::path a = dir.path() / "del sleep", b = dir.path() / "repl-sleep";
+  fs::copy_file("/bin/sleep", a);
+  fs::copy_file("/bin/sleep", b);
+  Child deleted({a.string(), "1000"}, dir.path()), replaced({b.string(), "1000"}, dir.path());
+  ASSERT_GT(deleted.pid, 0);
+  ASSERT_GT(replaced.pid, 0);
+  auto c = collector();
+  ASSERT_TRUE(c);
+  auto before = c->read_process(replaced.pid);
+  ASSERT_TRUE(before);
+  EXPECT_EQ(before->on_disk, 1);
+
+  fs::remove(a);
+  // Replaced: another file renamed over the same path (how package managers update).
+  testing::write_file(dir.path() / "new", "#!/bin/sh\n");
+  fs::rename(dir.path() / "new", b);
+
+  auto d = c->read_process(deleted.pid);
+  ASSERT_TRUE(d) << d.error().to_string();
+  EXPECT_EQ(d->path, fs::weakly_canonical(a).string());  // " (deleted)" stripped
+  EXPECT_EQ(d->on_disk, 0);
+  EXPECT_EQ(d->sha256, before->sha256);  // the same bytes, hashed through the link
+  auto r = c->read_process(replaced.pid);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->path, fs::canonical(b).string());
+  EXPECT_EQ(r->on_disk, 0);
+  EXPECT_FALSE(d->partial);
+  EXPECT_FALSE(r->partial);
+}
+
+TEST(Collector, CpuPercentFromTheDeltaBetweenCollections) {
+  testing::TempDir dir;
+  Child busy({"/bin/sh", "-c", "while :; do :; done"}, dir.path());
+  Child idle({"/bin/sh", "-c", "read x"}, dir.path());
+  ASSERT_GT(busy.pid, 0);
+  auto c = collector();
+  ASSERT_TRUE(c);
+  auto first = c->collect();
+  ASSERT_TRUE(first);
+  ASSERT_NE(find(*first, busy.pid), nullptr);
+  EXPECT_EQ(find(*first, busy.pid)->cpu_percent, 0.0);
+  // The busy loop accrues clock ticks; how many depends on the machine's load,
+  // so wait (bounded) until one collection shows some.
+  double busy_pct = 0, idle_pct = -1;
+  const auto end = std::chrono::steady_clock::now() + 30s;
+  while (busy_pct == 0 && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(200ms);
+    auto next = c->collect();
+    ASSERT_TRUE(next);
+    const ProcessRecord* b = find(*next, busy.pid);
+    const ProcessRecord* i = find(*next, idle.pid);
+    ASSERT_TRUE(b && i);
+    busy_pct = b->cpu_percent;
+    idle_pct = i->cpu_percent;
+  }
+  EXPECT_GT(busy_pct, 0.0);
+  EXPECT_LE(busy_pct, 100.0 * 1.05);  // one thread: at most one core (tick rounding aside)
+  EXPECT_EQ(idle_pct, 0.0);
+}
+
+TEST(Collector, HashingCanBeOffAndIsCached) {
+  auto off = collector(CollectorOptions{.hash = false});
+  ASSERT_TRUE(off);
+  auto res = off->collect();
+  ASSERT_TRUE(res);
+  EXPECT_TRUE(std::all_of(res->processes.begin(), res->processes.end(), [](const auto& p) { return p.sha256.empty(); }));
+
+  auto on = collector();
+  ASSERT_TRUE(on);
+  ASSERT_TRUE(on->collect());
+  const auto misses = on->hash_stats().misses;
+  ASSERT_TRUE(on->collect());
+  EXPECT_GT(on->hash_stats().hits, 0u);
+  const auto me = on->read_process(::getpid());
+  ASSERT_TRUE(me);
+  EXPECT_EQ(me->sha256.size(), 64u);
+  EXPECT_GE(on->hash_stats().misses, misses);
+
+  auto tiny = collector(CollectorOptions{.hash_max_size = 16});
+  ASSERT_TRUE(tiny);
+  auto small = tiny->read_process(::getpid());
+  ASSERT_TRUE(small);
+  EXPECT_EQ(small->sha256, "");
+  EXPECT_FALSE(small->partial);  // not hashed by choice, not for lack of permission
+}
+
+TEST(Collector, LongCmdlineIsRedactedThenCut) {
+  testing::TempDir dir;
+  Child child({"/bin/sh", "-c", "read x", "--token", "secret-token", std::string(100 * 1024, 'a'),
+               "https://u:pw@host"},
+              dir.path());
+  ASSERT_GT(child.pid, 0);
+  auto c = collector(CollectorOptions{.cmdline_max = 1024});
+  ASSERT_TRUE(c);
+  auto r = c->read_process(child.pid);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->cmdline.size(), 1024u);
+  EXPECT_TRUE(r->cmdline.starts_with("/bin/sh -c read x --token *** aaaa")) << r->cmdline.substr(0, 60);
+  EXPECT_EQ(r->cmdline.find("secret-token"), std::string::npos);
+}
+
+TEST(Collector, CutUrlIsDroppedNotLeaked) {
+  // The read window is 4 x cmdline_max = 4096 bytes; a long secret shrinks to
+  // "***" under redaction, pulling what follows into the column, including a
+  // URL that /proc cut before its '@'.
+  testing::TempDir dir;
+  // "/bin/sh\0-c\0read x\0--password\0" is 29 bytes; the URL starts 16 bytes
+  // before the cut: /proc gives "https://user:pas".
+  const std::size_t secret_len = 4096 - 29 - 1 - 16;
+  Child child({"/bin/sh", "-c", "read x", "--password", std::string(secret_len, 's'), "https://user:password@h"},
+              dir.path());
+  ASSERT_GT(child.pid, 0);
+  auto c = collector(CollectorOptions{.cmdline_max = 1024});
+  ASSERT_TRUE(c);
+  auto r = c->read_process(child.pid);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->cmdline, "/bin/sh -c read x --password ***");
+}
+
+TEST(Collector, NotRootMeansPartialForOthers) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to become another user";
+  testing::TempDir dir;
+  Child root_owned({"/bin/sh", "-c", "read x"}, dir.path());
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) ::_exit(10);
+    ::prctl(PR_SET_DUMPABLE, 1);  // changing uid cleared it; our own /proc entries stay ours
+    const bool exe_readable = ::access("/proc/self/exe", R_OK) == 0;
+    auto c = Collector::create();
+    if (!c) ::_exit(11);
+    auto res = (*c)->collect();
+    if (!res) ::_exit(12);
+    const ProcessRecord* other = find(*res, root_owned.pid);
+    const ProcessRecord* self = find(*res, ::getpid());
+    if (!other || !self) ::_exit(13);
+    // Root's process: identity and cmdline are public, exe/cwd/io are not.
+    if (!other->partial || other->path != "" || other->cwd != "" || other->disk_bytes_read != -1) ::_exit(14);
+    if (other->on_disk != -1 || other->sha256 != "" || other->cmdline != "/bin/sh -c read x") ::_exit(15);
+    if (other->uid != 0 || other->username != "root") ::_exit(16);
+    // Our own process: complete.
+    if (self->partial || self->path.empty() || (exe_readable && self->sha256.size() != 64)) ::_exit(17);
+    if (res->stats.partial == 0 || res->stats.partial > res->stats.total) ::_exit(18);
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+// A hand-made /proc: what no test process can be made to look like for real.
+struct FakeProc {
+  testing::TempDir dir;
+  FakeProc() { testing::write_file(dir.path() / "stat", "cpu  1 2 3\nintr 1 2 3\nbtime 1700000000\nprocesses 9\n"); }
+  fs::path add(int pid, const std::string& stat, const std::string& cgroup, const std::string& cmdline,
+               bool with_io = true, bool kthread = false) {
+    const fs::path d = dir.path() / std::to_string(pid);
+    fs::create_directory(d);
+    testing::write_file(d / "stat", stat);
+    testing::write_file(d / "status", "Name:\tx\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nThreads:\t2\n");
+    if (with_io) testing::write_file(d / "io", "rchar: 1\nwchar: 2\nread_bytes: 4096\nwrite_bytes: 8192\n");
+    testing::write_file(d / "cgroup", cgroup);
+    testing::write_file(d / "cmdline", cmdline);
+    testing::write_file(d / "loginuid", "4294967295");
+    if (!kthread) fs::create_symlink("/bin/sh", d / "exe");
+    fs::create_symlink("/", d / "cwd");
+    fs::create_symlink("/", d / "root");
+    return d;
+  }
+};
+
+TEST(Collector, FakeProcFieldsAndUnits) {
+  FakeProc fp;
+  const std::string id(64, 'c');
+  const long hz = osl::proc::clock_ticks_per_second();
+  const long page = osl::proc::page_size();
+  // comm with ") " inside; tty pts/3; utime 2*hz ticks; start 10*hz ticks after boot; rss 5 pages.
+  fp.add(4242,
+         "4242 (evil) S 1 (x) S 1 4242 4242 " + std::to_string((136 << 8) | 3) + " -1 4194304 0 0 0 0 " +
+             std::to_string(2 * hz) + " " + std::to_string(hz / 2) + " 0 0 20 5 2 0 " + std::to_string(10 * hz) +
+             " 123456 5 0\n",
+         "9:name=systemd:/\n4:memory:/docker/" + id + "\n0::/\n", std::string("sleep\0--secret\0x\0", 17),
+         /*with_io=*/false);
+  fp.add(2, "2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 0 0 0\n", "0::/\n", "", true, true);
+  auto c = collector(CollectorOptions{.proc_root = fp.dir.path()});
+  ASSERT_TRUE(c);
+  auto res = c->collect();
+  ASSERT_TRUE(res) << res.error().to_string();
+  ASSERT_EQ(res->processes.size(), 2u);
+  const ProcessRecord& k = res->processes[0];
+  EXPECT_EQ(k.pid, 2);
+  EXPECT_EQ(k.name, "kthreadd");
+  EXPECT_EQ(k.path, "");
+  EXPECT_EQ(k.cmdline, "");
+  EXPECT_EQ(k.on_disk, -1);
+  EXPECT_EQ(k.sha256, "");
+  EXPECT_FALSE(k.partial);
+
+  const ProcessRecord& r = res->processes[1];
+  EXPECT_EQ(r.pid, 4242);
+  EXPECT_EQ(r.name, "evil) S 1 (x");
+  EXPECT_EQ(r.parent, 1);
+  EXPECT_EQ(r.pgroup, 4242);
+  EXPECT_EQ(r.sid, 4242);
+  EXPECT_EQ(r.tty, "pts/3");
+  EXPECT_EQ(r.nice, 5);
+  EXPECT_EQ(r.threads, 2);
+  EXPECT_EQ(r.user_time, 2000);
+  EXPECT_EQ(r.system_time, (hz / 2) * 1000 / hz);
+  EXPECT_EQ(r.start_time, 1700000000 + 10);
+  EXPECT_EQ(r.start_ticks, static_cast<std::uint64_t>(10 * hz));
+  EXPECT_EQ(r.total_size, 123456);
+  EXPECT_EQ(r.resident_size, 5 * page);
+  EXPECT_EQ(r.uid, 0);
+  EXPECT_EQ(r.username, "root");
+  EXPECT_EQ(r.auid, 4294967295);
+  EXPECT_EQ(r.cgroup_path, "/docker/" + id);
+  EXPECT_EQ(r.container_id, id);
+  EXPECT_EQ(r.cmdline, "sleep --secret ***");
+  EXPECT_EQ(r.path, "/bin/sh");  // a plain symlink here; the kernel's magic link in real life
+  EXPECT_EQ(r.on_disk, 1);
+  EXPECT_EQ(r.sha256.size(), 64u);
+  // No io file (a kernel without task I/O accounting): unknown, not partial.
+  EXPECT_EQ(r.disk_bytes_read, -1);
+  EXPECT_FALSE(r.partial);
+  EXPECT_EQ(res->stats.partial, 0u);
+}
+
+TEST(Collector, FakeProcMalformedStatIsCountedNotFatal) {
+  FakeProc fp;
+  fp.add(10, "garbage\n", "0::/\n", "x");
+  fp.add(11, "11 (ok) S 1 11 11 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0\n", "0::/\n", std::string("ok\0", 3));
+  auto c = collector(CollectorOptions{.proc_root = fp.dir.path()});
+  ASSERT_TRUE(c);
+  auto res = c->collect();
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->processes.size(), 1u);
+  EXPECT_EQ(res->processes[0].pid, 11);
+  EXPECT_EQ(res->stats.failed, 1u);
+  EXPECT_EQ(res->stats.vanished, 0u);
+}
+
+TEST(Collector, BadProcRoot) {
+  auto c = Collector::create(CollectorOptions{.proc_root = "/nonexistent"});
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().category, osl::ErrorCategory::not_found);
+}
+
+}  // namespace
+}  // namespace airssys::daemoneye

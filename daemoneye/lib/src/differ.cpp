@@ -1,0 +1,67 @@
+#include <airssys/daemoneye/differ.hpp>
+
+#include <algorithm>
+#include <unordered_map>
+
+namespace airssys::daemoneye {
+
+namespace {
+
+struct Identity {
+  std::int64_t pid;
+  std::uint64_t start_ticks;
+  bool operator==(const Identity&) const = default;
+};
+
+struct IdentityHash {
+  std::size_t operator()(const Identity& k) const noexcept {
+    return std::hash<std::uint64_t>{}(static_cast<std::uint64_t>(k.pid) * 0x9e3779b97f4a7c15ull ^ k.start_ticks);
+  }
+};
+
+ProcessEvent event(EventKind kind, const ProcessRecord& r, std::int64_t now) {
+  return ProcessEvent{.kind = kind, .source = EventSource::poll, .time = now, .process = r};
+}
+
+}  // namespace
+
+bool image_changed(const ProcessRecord& before, const ProcessRecord& after) noexcept {
+  const bool inode_known = before.exe_ino != 0 && after.exe_ino != 0;
+  if (inode_known) return before.exe_dev != after.exe_dev || before.exe_ino != after.exe_ino;
+  return !before.path.empty() && !after.path.empty() && before.path != after.path;
+}
+
+std::vector<ProcessEvent> diff(std::span<const ProcessRecord> previous, std::span<const ProcessRecord> current,
+                               std::int64_t now) {
+  std::unordered_map<Identity, const ProcessRecord*, IdentityHash> before;
+  before.reserve(previous.size());
+  for (const auto& r : previous) before.emplace(Identity{r.pid, r.start_ticks}, &r);
+
+  std::vector<ProcessEvent> stops, execs;
+  std::vector<const ProcessRecord*> starts;
+  for (const auto& r : current) {
+    auto it = before.find(Identity{r.pid, r.start_ticks});
+    if (it == before.end()) {
+      starts.push_back(&r);
+      continue;
+    }
+    if (image_changed(*it->second, r)) execs.push_back(event(EventKind::exec, r, now));
+    before.erase(it);
+  }
+  // What is left in `before` has gone; report in the previous collection's order.
+  for (const auto& r : previous) {
+    if (before.contains(Identity{r.pid, r.start_ticks})) stops.push_back(event(EventKind::stop, r, now));
+  }
+  std::sort(starts.begin(), starts.end(), [](const ProcessRecord* a, const ProcessRecord* b) {
+    return a->start_ticks != b->start_ticks ? a->start_ticks < b->start_ticks : a->pid < b->pid;
+  });
+
+  std::vector<ProcessEvent> out;
+  out.reserve(stops.size() + execs.size() + starts.size());
+  for (auto& e : stops) out.push_back(std::move(e));
+  for (auto& e : execs) out.push_back(std::move(e));
+  for (const auto* r : starts) out.push_back(event(EventKind::start, *r, now));
+  return out;
+}
+
+}  // namespace airssys::daemoneye

@@ -1,0 +1,155 @@
+// ExeHasher on real files and real running processes.
+
+#include <airssys/daemoneye/exe_hasher.hpp>
+
+#include "test_temp_dir.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace airssys::daemoneye {
+namespace {
+
+namespace fs = std::filesystem;
+
+void write(const fs::path& p, const std::string& s, std::int64_t mtime) {
+  {
+    std::ofstream out(p, std::ios::binary | std::ios::trunc);
+    out << s;
+  }
+  const timespec ts[2] = {{mtime, 0}, {mtime, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, p.c_str(), ts, 0), 0);
+}
+
+osl::UniqueFd open_ro(const fs::path& p) { return osl::UniqueFd(::open(p.c_str(), O_RDONLY | O_CLOEXEC)); }
+
+constexpr const char* kAbc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+// A running copy of /bin/sleep; killed and reaped at scope end.
+struct Sleeper {
+  pid_t pid = -1;
+  explicit Sleeper(const fs::path& exe) {
+    int sync[2];
+    if (::pipe2(sync, O_CLOEXEC) != 0) return;
+    pid = ::fork();
+    if (pid == 0) {
+      const char* argv[] = {exe.c_str(), "1000", nullptr};
+      ::execv(argv[0], const_cast<char* const*>(argv));
+      ::_exit(127);
+    }
+    ::close(sync[1]);
+    char b;
+    (void)!::read(sync[0], &b, 1);  // EOF once exec'd
+    ::close(sync[0]);
+  }
+  ~Sleeper() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
+TEST(ExeHasher, KnownDigestAndCacheByIdentity) {
+  testing::TempDir dir;
+  const fs::path f = dir.path() / "abc";
+  write(f, "abc", 1000);
+  ExeHasher h;
+  EXPECT_EQ(h.hash_fd(open_ro(f).get()), kAbc);
+  EXPECT_EQ(h.stats().misses, 1u);
+  EXPECT_EQ(h.hash_fd(open_ro(f).get()), kAbc);
+  EXPECT_EQ(h.stats().hits, 1u);
+  EXPECT_EQ(h.stats().misses, 1u);
+  // Rewritten in place (same inode, new mtime): hashed again.
+  write(f, "abd", 2000);
+  const std::string again = h.hash_fd(open_ro(f).get());
+  EXPECT_NE(again, kAbc);
+  EXPECT_EQ(again.size(), 64u);
+  EXPECT_EQ(h.stats().misses, 2u);
+  EXPECT_EQ(again, sha256_fd(open_ro(f).get()));
+}
+
+TEST(ExeHasher, SkipsWhatItMustNotHash) {
+  testing::TempDir dir;
+  const fs::path f = dir.path() / "big";
+  write(f, "0123456789", 1000);
+  ExeHasher small(ExeHasherOptions{.max_size = 9});
+  EXPECT_EQ(small.hash_fd(open_ro(f).get()), "");
+  EXPECT_EQ(small.stats().skipped, 1u);
+  ExeHasher h;
+  EXPECT_EQ(h.hash_fd(open_ro("/dev/null").get()), "");  // not a regular file
+  EXPECT_EQ(h.hash_fd(open_ro(dir.path()).get()), "");     // a directory
+  EXPECT_EQ(h.hash_fd(-1), "");
+  EXPECT_EQ(h.stats().skipped, 3u);
+  EXPECT_EQ(h.cached(), 0u);
+}
+
+TEST(ExeHasher, EvictsLeastRecentlyUsed) {
+  testing::TempDir dir;
+  ExeHasher h(ExeHasherOptions{.max_entries = 2});
+  for (int i = 0; i < 3; ++i) write(dir.path() / std::to_string(i), std::string(i + 1, 'x'), 1000);
+  (void)h.hash_fd(open_ro(dir.path() / "0").get());
+  (void)h.hash_fd(open_ro(dir.path() / "1").get());
+  (void)h.hash_fd(open_ro(dir.path() / "0").get());  // 0 is now the most recent
+  (void)h.hash_fd(open_ro(dir.path() / "2").get());  // evicts 1
+  EXPECT_EQ(h.cached(), 2u);
+  EXPECT_EQ(h.stats().evictions, 1u);
+  (void)h.hash_fd(open_ro(dir.path() / "0").get());
+  EXPECT_EQ(h.stats().hits, 2u);
+  (void)h.hash_fd(open_ro(dir.path() / "1").get());
+  EXPECT_EQ(h.stats().misses, 4u);
+}
+
+TEST(ExeHasher, RunningProcessThroughItsExeLink) {
+  testing::TempDir dir;
+  const fs::path exe = dir.path() / "sleep copy";
+  fs::copy_file("/bin/sleep", exe);
+  fs::permissions(exe, fs::perms::owner_all);
+  const std::string want = sha256_fd(open_ro(exe).get());
+  ASSERT_EQ(want.size(), 64u);
+
+  Sleeper a(exe), b(exe);
+  ASSERT_GT(a.pid, 0);
+  ASSERT_GT(b.pid, 0);
+  auto reader = osl::proc::Reader::open();
+  ASSERT_TRUE(reader);
+  auto pa = reader->open_process(a.pid);
+  auto pb = reader->open_process(b.pid);
+  ASSERT_TRUE(pa && pb);
+  ExeHasher h;
+  EXPECT_EQ(h.hash(*reader, *pa), want);
+  EXPECT_EQ(h.stats().misses, 1u);
+  // A second process of the same binary, with the stat the collector has: no open.
+  auto st = reader->exe_stat(*pb);
+  ASSERT_TRUE(st);
+  EXPECT_EQ(h.hash(*reader, *pb, &*st), want);
+  EXPECT_EQ(h.stats().hits, 1u);
+
+  // Deleted while running: still hashed, through the link, from the cache.
+  fs::remove(exe);
+  EXPECT_EQ(h.hash(*reader, *pa), want);
+  // A fresh hasher reads the deleted image itself.
+  ExeHasher fresh;
+  EXPECT_EQ(fresh.hash(*reader, *pa), want);
+  EXPECT_EQ(fresh.stats().misses, 1u);
+
+  // Gone: "".
+  const pid_t gone = a.pid;
+  ::kill(a.pid, SIGKILL);
+  ::waitpid(a.pid, nullptr, 0);
+  a.pid = -1;
+  EXPECT_EQ(fresh.hash(*reader, *pa), "");
+  EXPECT_FALSE(reader->open_process(gone));
+}
+
+}  // namespace
+}  // namespace airssys::daemoneye

@@ -1,0 +1,277 @@
+#include <airssys/daemoneye/redact.hpp>
+
+#include <algorithm>
+#include <array>
+#include <optional>
+#include <vector>
+
+namespace airssys::daemoneye {
+
+namespace {
+
+char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// Lower case, '_' → '-': "--API_Key" and "--api-key" are one option.
+std::string normalize(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = (c == '_') ? '-' : lower(c);
+  return out;
+}
+
+bool contains(std::string_view hay, std::string_view needle) noexcept { return hay.find(needle) != std::string_view::npos; }
+
+// Options whose value is a secret: exactly these, or "<anything>-<one of kSecretSuffixes>".
+constexpr std::array<std::string_view, 13> kSecretOptions = {
+    "password", "passwd",  "pass",    "passin",        "passout",   "passphrase", "token",
+    "secret",   "apikey",  "api-key", "client-secret", "storepass", "keypass"};
+constexpr std::array<std::string_view, 11> kSecretSuffixes = {
+    "-password", "-passwd", "-pass",      "-passphrase", "-token",     "-secret",
+    "-api-key",  "-apikey", "-access-key", "-private-key", "-secret-key"};
+
+bool secret_option(std::string_view norm) noexcept {
+  if (norm.starts_with("no-")) return false;
+  if (norm == "access-key" || norm == "private-key" || norm == "secret-key") return true;
+  if (std::find(kSecretOptions.begin(), kSecretOptions.end(), norm) != kSecretOptions.end()) return true;
+  return std::any_of(kSecretSuffixes.begin(), kSecretSuffixes.end(),
+                     [&](std::string_view s) { return norm.size() > s.size() && norm.ends_with(s); });
+}
+
+// NAME of a NAME=VALUE argument that names a secret (PASSWORD, DB_PASSWORD,
+// GITHUB_TOKEN, spark.authenticate.secret, …).
+bool secret_env_name(std::string_view name) {
+  if (name.empty()) return false;
+  const char c0 = name[0];
+  if (!((c0 >= 'A' && c0 <= 'Z') || (c0 >= 'a' && c0 <= 'z') || c0 == '_')) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+                    c == '-';
+    if (!ok) return false;
+  }
+  std::string n = normalize(name);
+  std::replace(n.begin(), n.end(), '.', '-');
+  for (std::string_view k : {"password", "passwd", "passphrase", "token", "secret", "api-key", "apikey", "access-key",
+                             "private-key"}) {
+    if (contains(n, k)) return true;
+  }
+  return false;
+}
+
+// "NAME=VALUE" with a secret NAME → "NAME=***"; else nullopt.
+std::optional<std::string> redact_env(std::string_view word) {
+  const auto eq = word.find('=');
+  if (eq == std::string_view::npos || eq + 1 == word.size()) return std::nullopt;
+  if (!secret_env_name(word.substr(0, eq))) return std::nullopt;
+  return std::string(word.substr(0, eq + 1)).append(kRedacted);
+}
+
+// scheme://user:pass@host → scheme://user:***@host, for every URL in `s`.
+void mask_url_passwords(std::string& s) {
+  std::size_t from = 0;
+  for (;;) {
+    const auto sep = s.find("://", from);
+    if (sep == std::string::npos) return;
+    const std::size_t start = sep + 3;
+    std::size_t end = start;
+    while (end < s.size() && std::string_view("/?# \t\n'\"").find(s[end]) == std::string_view::npos) ++end;
+    const auto at = s.rfind('@', end == 0 ? 0 : end - 1);
+    if (at != std::string::npos && at >= start && at < end) {
+      const auto colon = s.find(':', start);
+      if (colon < at && colon + 1 < at) {
+        s.replace(colon + 1, at - colon - 1, kRedacted);
+        end = colon + 1 + kRedacted.size() + 1;
+      }
+    }
+    from = end;
+  }
+}
+
+enum class Mask : std::uint8_t { none, whole, after_colon, after_scheme };
+
+std::string masked(std::string_view word, Mask how) {
+  if (how == Mask::after_colon) {
+    const auto colon = word.find(':');
+    if (colon == std::string_view::npos) return std::string(word);  // "curl -u alice" prompts for the password
+    return std::string(word.substr(0, colon + 1)).append(kRedacted);
+  }
+  return std::string(kRedacted);
+}
+
+struct ShortRule {
+  std::string_view program;
+  char letter;
+  bool separate;  // "-p VALUE" as well as "-pVALUE"
+  Mask how;
+};
+
+// Short options that hold a password only in these programs.
+constexpr ShortRule kShortRules[] = {
+    {"mysql", 'p', false, Mask::whole},       {"mysqldump", 'p', false, Mask::whole},
+    {"mysqladmin", 'p', false, Mask::whole},  {"mysqlimport", 'p', false, Mask::whole},
+    {"mysqlshow", 'p', false, Mask::whole},   {"mysqlcheck", 'p', false, Mask::whole},
+    {"mysqlslap", 'p', false, Mask::whole},   {"mysqlpump", 'p', false, Mask::whole},
+    {"mariadb", 'p', false, Mask::whole},     {"mariadb-dump", 'p', false, Mask::whole},
+    {"mariadb-admin", 'p', false, Mask::whole}, {"sshpass", 'p', true, Mask::whole},
+    {"redis-cli", 'a', true, Mask::whole},    {"curl", 'u', true, Mask::after_colon},
+    {"curl", 'U', true, Mask::after_colon},
+};
+
+std::string_view basename(std::string_view path) noexcept {
+  const auto slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+bool is_scheme(std::string_view w) {
+  const std::string n = normalize(w);
+  return n == "bearer" || n == "basic" || n == "token" || n == "digest" || n == "negotiate";
+}
+
+// A word that introduces an HTTP header whose value is a credential:
+// "Authorization:", "-HAuthorization:", "--header=X-Api-Key:".
+Mask header_mask(std::string_view word) {
+  if (!word.ends_with(':')) return Mask::none;
+  std::string_view name = word.substr(0, word.size() - 1);
+  if (const auto eq = name.rfind('='); eq != std::string_view::npos) name = name.substr(eq + 1);
+  const std::string n = normalize(name);
+  if (n.ends_with("authorization")) return Mask::after_scheme;
+  for (std::string_view k : {"api-key", "apikey", "token", "secret", "password"}) {
+    if (n.ends_with(k)) return Mask::whole;
+  }
+  return Mask::none;
+}
+
+// The replacement of each word (nullopt: unchanged), applying every rule
+// above to one argv (or to the words of one argument).
+std::vector<std::optional<std::string>> redact_words(std::span<const std::string_view> words) {
+  std::vector<std::optional<std::string>> out(words.size());
+  const std::string_view program = words.empty() ? std::string_view() : basename(words[0]);
+  Mask next = Mask::none;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    const std::string_view w = words[i];
+    if (next != Mask::none) {
+      if (next == Mask::after_scheme && is_scheme(w)) continue;  // keep "Bearer", mask the word after it
+      out[i] = masked(w, next);
+      next = Mask::none;
+      continue;
+    }
+    if (const Mask h = header_mask(w); h != Mask::none) {
+      next = h;
+    } else if (w.size() >= 2 && w[0] == '-') {
+      const std::size_t dashes = w[1] == '-' ? 2 : 1;
+      const std::string_view body = w.substr(dashes);
+      const auto eq = body.find('=');
+      const std::string_view key = body.substr(0, eq);
+      const bool has_next = i + 1 < words.size() && !words[i + 1].starts_with("--");
+      bool done = false;
+      // A short option of a program where it is a password ("-pX" for mysql
+      // means -p X, never a long option "pX").
+      if (dashes == 1) {
+        for (const auto& r : kShortRules) {
+          if (r.program != program || body.empty() || body[0] != r.letter) continue;
+          if (body.size() > 1) out[i] = std::string(w.substr(0, 2)).append(masked(body.substr(1), r.how));
+          else if (r.separate && has_next) next = r.how;
+          done = true;
+          break;
+        }
+      }
+      if (!done && (dashes == 2 || key.size() > 1)) {
+        const std::string norm = normalize(key);
+        Mask how = Mask::none;
+        if (secret_option(norm)) how = Mask::whole;
+        else if (program == "curl" && (norm == "user" || norm == "proxy-user")) how = Mask::after_colon;
+        if (how != Mask::none) {
+          if (eq != std::string_view::npos) {
+            if (eq + 1 < body.size()) {
+              out[i] = std::string(w.substr(0, dashes + eq + 1)).append(masked(body.substr(eq + 1), how));
+            }
+          } else if (has_next) {
+            next = how;
+          }
+        } else if (eq != std::string_view::npos) {
+          if (auto env = redact_env(body.substr(eq + 1))) out[i] = std::string(w.substr(0, dashes + eq + 1)).append(*env);
+        }
+      }
+    } else if (auto env = redact_env(w)) {
+      out[i] = std::move(*env);
+    } else if (w.size() > 5 && normalize(w.substr(0, 5)) == "pass:") {
+      out[i] = std::string(w.substr(0, 5)).append(kRedacted);
+    }
+    if (!out[i] && contains(w, "://") && contains(w, "@")) {
+      std::string s(w);
+      mask_url_passwords(s);
+      if (s != w) out[i] = std::move(s);
+    }
+  }
+  return out;
+}
+
+// Words of one argument: split at blanks outside '…' and "…" quotes.
+struct Word {
+  std::size_t begin, end;
+};
+
+std::vector<Word> split_words(std::string_view s) {
+  std::vector<Word> words;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n')) ++i;
+    if (i >= s.size()) break;
+    const std::size_t b = i;
+    char quote = 0;
+    while (i < s.size()) {
+      const char c = s[i];
+      if (quote) {
+        if (c == quote) quote = 0;
+      } else if (c == '\'' || c == '"') {
+        quote = c;
+      } else if (c == ' ' || c == '\t' || c == '\n') {
+        break;
+      }
+      ++i;
+    }
+    words.push_back({b, i});
+  }
+  return words;
+}
+
+// The argument with the rules applied to its words; nullopt when unchanged.
+std::optional<std::string> redact_inside(std::string_view arg) {
+  const auto words = split_words(arg);
+  if (words.size() < 2) return std::nullopt;
+  std::vector<std::string_view> views;
+  views.reserve(words.size());
+  for (const auto& w : words) views.push_back(arg.substr(w.begin, w.end - w.begin));
+  // Word 0 plays argv[0]: for `sh -c "mysql -pX db"` that is the program
+  // the short-option table needs.
+  const auto repl = redact_words(views);
+  if (std::none_of(repl.begin(), repl.end(), [](const auto& r) { return r.has_value(); })) return std::nullopt;
+  std::string out;
+  out.reserve(arg.size());
+  std::size_t pos = 0;
+  for (std::size_t k = 0; k < words.size(); ++k) {
+    out.append(arg.substr(pos, words[k].begin - pos));
+    out.append(repl[k] ? std::string_view(*repl[k]) : views[k]);
+    pos = words[k].end;
+  }
+  out.append(arg.substr(pos));
+  return out;
+}
+
+}  // namespace
+
+std::string redact_cmdline(std::span<const std::string_view> argv) {
+  const auto repl = redact_words(argv);
+  std::string out;
+  std::size_t size = 0;
+  for (auto a : argv) size += a.size() + 1;
+  out.reserve(size);
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    if (i > 0) out.push_back(' ');
+    const std::string_view arg = repl[i] ? std::string_view(*repl[i]) : argv[i];
+    std::optional<std::string> inner;
+    if (arg.find_first_of(" \t\n") != std::string_view::npos) inner = redact_inside(arg);
+    out.append(inner ? std::string_view(*inner) : arg);
+  }
+  return out;
+}
+
+}  // namespace airssys::daemoneye

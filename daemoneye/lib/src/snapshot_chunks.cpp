@@ -1,0 +1,108 @@
+#include <airssys/daemoneye/snapshot_chunks.hpp>
+
+#include <algorithm>
+#include <limits>
+
+namespace airssys::daemoneye {
+
+namespace {
+
+// Bytes `s` can take inside a JSON string (nlohmann, ensure_ascii off,
+// invalid UTF-8 replaced by U+FFFD).
+std::size_t escaped_bound(std::string_view s) noexcept {
+  std::size_t n = 0;
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') n += 2;
+    else if (c < 0x20) n += 6;
+    else if (c >= 0x80) n += 3;
+    else n += 1;
+  }
+  return n;
+}
+
+// Encoded bytes of a record with empty strings and the widest numbers, and of
+// a chunk with the widest header and no records: measured once with the real
+// encoder, so a change to the wire format cannot make the bound wrong.
+struct Widths {
+  std::size_t record = 0;
+  std::size_t chunk = 0;
+};
+
+const Widths& widths() {
+  static const Widths w = [] {
+    constexpr auto i64 = std::numeric_limits<std::int64_t>::min();
+    constexpr auto u64 = std::numeric_limits<std::uint64_t>::max();
+    ProcessRecord r;
+    for (std::int64_t* f : {&r.pid, &r.parent, &r.pgroup, &r.sid, &r.uid, &r.gid, &r.euid, &r.egid, &r.suid, &r.sgid,
+                            &r.auid, &r.threads, &r.nice, &r.start_time, &r.user_time, &r.system_time,
+                            &r.resident_size, &r.total_size, &r.disk_bytes_read, &r.disk_bytes_written}) {
+      *f = i64;
+    }
+    r.on_disk = std::numeric_limits<int>::min();
+    r.cpu_percent = -1.2345678901234567e-300;
+    r.start_ticks = r.exe_dev = r.exe_ino = u64;
+    r.partial = false;  // "false" is longer than "true"
+    SnapshotChunk c{.scan_id = u64, .seq = std::numeric_limits<std::uint32_t>::max(), .last = false,
+                    .time = i64, .total = std::numeric_limits<std::uint32_t>::max(),
+                    .unreadable = std::numeric_limits<std::uint32_t>::max(), .collect_us = u64};
+    Widths out;
+    out.chunk = encode(c).size();
+    c.processes.push_back(r);
+    out.record = encode(c).size() - out.chunk + 1;  // + the comma before a following record
+    return out;
+  }();
+  return w;
+}
+
+}  // namespace
+
+void truncate_utf8(std::string& s, std::size_t max) {
+  if (s.size() <= max) return;
+  std::size_t cut = max;
+  // Back off over continuation bytes (10xxxxxx) to the sequence's lead byte.
+  for (int i = 0; i < 3 && cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80; ++i) --cut;
+  s.resize(cut);
+}
+
+void cap_for_wire(ProcessRecord& r) {
+  truncate_utf8(r.cmdline, kWireCmdlineMax);
+  for (std::string* f : {&r.name, &r.path, &r.cwd, &r.root, &r.username, &r.state, &r.cgroup_path, &r.tty, &r.sha256,
+                         &r.container_id}) {
+    truncate_utf8(*f, kWireFieldMax);
+  }
+}
+
+std::size_t encoded_size_bound(const ProcessRecord& r) {
+  std::size_t n = widths().record;
+  for (const std::string* f : {&r.name, &r.path, &r.cmdline, &r.cwd, &r.root, &r.username, &r.state, &r.cgroup_path,
+                               &r.tty, &r.sha256, &r.container_id}) {
+    n += escaped_bound(*f);
+  }
+  return n;
+}
+
+std::vector<SnapshotChunk> make_snapshot_chunks(std::vector<ProcessRecord> processes, const SnapshotHeader& header,
+                                                std::size_t max_bytes) {
+  const auto total = static_cast<std::uint32_t>(processes.size());
+  auto fresh = [&](std::uint32_t seq) {
+    return SnapshotChunk{.scan_id = header.scan_id, .seq = seq, .last = false, .time = header.time, .total = total,
+                         .unreadable = header.unreadable, .collect_us = header.collect_us, .processes = {}};
+  };
+  std::vector<SnapshotChunk> chunks;
+  chunks.push_back(fresh(0));
+  std::size_t used = widths().chunk;
+  for (auto& r : processes) {
+    cap_for_wire(r);
+    const std::size_t need = encoded_size_bound(r);
+    if (!chunks.back().processes.empty() && used + need > max_bytes) {
+      chunks.push_back(fresh(static_cast<std::uint32_t>(chunks.size())));
+      used = widths().chunk;
+    }
+    used += need;
+    chunks.back().processes.push_back(std::move(r));
+  }
+  chunks.back().last = true;
+  return chunks;
+}
+
+}  // namespace airssys::daemoneye
