@@ -56,6 +56,9 @@ class QueryEngine {
   // Compiles without running: the reason a query is refused ("not allowed:
   // PRAGMA", "no such column: foo", "only one statement per query"), or ok.
   [[nodiscard]] std::expected<void, std::string> check(std::string_view sql) const;
+  // check(), and on success the names of the result's columns (rule loading
+  // uses it to verify a rule's `key:` columns).
+  [[nodiscard]] std::expected<std::vector<std::string>, std::string> columns(std::string_view sql) const;
   [[nodiscard]] std::expected<QueryResult, std::string> run(std::string_view sql);
 
   [[nodiscard]] const QueryLimits& limits() const noexcept;

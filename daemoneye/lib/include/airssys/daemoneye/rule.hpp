@@ -38,6 +38,7 @@ struct Rule {
   std::string query;
   std::vector<std::string> key_columns;  // empty: pid + start_time
   std::filesystem::path file;            // where it was loaded from
+  int query_line = 0;                    // 1-based line of the query's value in `file`; 0 unknown
 };
 
 // "FILE:LINE: message" when a line is known, else "FILE: message".

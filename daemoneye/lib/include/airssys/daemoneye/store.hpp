@@ -8,7 +8,9 @@
 //   process_events  start / exec / stop, with parent_path and parent_cmdline
 //                   resolved from the parent's state at event time
 //   alerts, scans
-// Every write is one transaction; a call that returns ok has committed.
+// Every write is one transaction; a call that returns ok has committed, and
+// with synchronous=FULL it survives power loss. A call that fails has
+// changed nothing: the transaction is rolled back and so is the mirror.
 //
 // Thread safety: one Store is used by one thread at a time.
 
@@ -28,6 +30,8 @@
 
 namespace airssys::daemoneye {
 
+// 0 disables a limit. Size is the bytes the database's pages hold (freed
+// pages are reused, the file does not shrink); `processes` is never trimmed.
 struct RetentionOptions {
   std::chrono::seconds max_age{7 * 24 * 3600};  // process_events, alerts, scans older than this are deleted
   std::uint64_t max_size_bytes = 512ull * 1024 * 1024;  // then the oldest events/scans/alerts go until under it
@@ -79,6 +83,9 @@ class Store {
   [[nodiscard]] const ProcessRecord* process(std::int64_t pid) const;
   [[nodiscard]] std::size_t process_count() const noexcept;
   [[nodiscard]] const std::filesystem::path& path() const noexcept;
+  // Rows inserted, updated or deleted through this Store since open
+  // (sqlite3_total_changes64): an idle scan adds nothing.
+  [[nodiscard]] std::uint64_t total_changes() const noexcept;
 
   struct Impl;
 

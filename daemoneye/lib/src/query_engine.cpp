@@ -1,0 +1,270 @@
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include <airssys/daemoneye/query_engine.hpp>
+#include <cctype>
+#include <climits>
+#include <nlohmann/json.hpp>
+
+#include "query_authorizer.hpp"
+#include "sqlite_util.hpp"
+
+namespace airssys::daemoneye {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Limits of the read-only connection (on top of the authorizer).
+constexpr int kMaxSqlBytes = 1'000'000;
+// Longest string, blob or row a query may read or build. It also bounds the
+// time one function call can take (instr() is O(n*m): ~0.3 s at 256 KiB,
+// ~5 s at 1 MiB), which the progress handler cannot interrupt.
+constexpr int kMaxValueBytes = 256 * 1024;
+constexpr int kMaxLikePattern = 10000;
+constexpr int kMaxExprDepth = 256;
+constexpr int kMaxCompoundSelect = 64;
+constexpr int kProgressOps = 1000;  // VM steps between deadline checks
+
+bool is_space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
+
+// True when `tail` holds only whitespace, semicolons and comments.
+bool blank_tail(std::string_view tail) {
+  std::size_t i = 0;
+  while (i < tail.size()) {
+    if (is_space(tail[i]) || tail[i] == ';') {
+      ++i;
+    } else if (tail.substr(i, 2) == "--") {
+      const auto nl = tail.find('\n', i);
+      i = nl == std::string_view::npos ? tail.size() : nl + 1;
+    } else if (tail.substr(i, 2) == "/*") {
+      const auto end = tail.find("*/", i + 2);
+      i = end == std::string_view::npos ? tail.size() : end + 2;  // SQLite ends an open comment at the end
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The statement's first keyword, upper-cased ("VACUUM"), for messages.
+std::string first_keyword(std::string_view sql) {
+  std::size_t i = 0;
+  while (i < sql.size() && !std::isalpha(static_cast<unsigned char>(sql[i]))) {
+    if (sql.substr(i, 2) == "--") {
+      const auto nl = sql.find('\n', i);
+      i = nl == std::string_view::npos ? sql.size() : nl + 1;
+    } else if (sql.substr(i, 2) == "/*") {
+      const auto end = sql.find("*/", i + 2);
+      i = end == std::string_view::npos ? sql.size() : end + 2;
+    } else {
+      ++i;
+    }
+  }
+  std::string word;
+  while (i < sql.size() && std::isalpha(static_cast<unsigned char>(sql[i])) && word.size() < 32) {
+    word += static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i++])));
+  }
+  return word;
+}
+
+Value column_value(sqlite3_stmt* s, int i) {
+  switch (::sqlite3_column_type(s, i)) {
+    case SQLITE_INTEGER:
+      return static_cast<std::int64_t>(::sqlite3_column_int64(s, i));
+    case SQLITE_FLOAT:
+      return ::sqlite3_column_double(s, i);
+    case SQLITE_NULL:
+      return std::monostate{};
+    default: {
+      // TEXT, and BLOB as its bytes (the tables hold no blobs; a query can
+      // still make one, e.g. x'00').
+      const auto* p = static_cast<const char*>(::sqlite3_column_blob(s, i));
+      const auto n = static_cast<std::size_t>(::sqlite3_column_bytes(s, i));
+      return p != nullptr ? std::string(p, n) : std::string();
+    }
+  }
+}
+
+}  // namespace
+
+std::string row_to_json(const QueryResult& r, std::size_t row) {
+  nlohmann::ordered_json obj = nlohmann::ordered_json::object();
+  if (row >= r.rows.size()) return obj.dump();
+  const auto& values = r.rows[row];
+  for (std::size_t c = 0; c < r.columns.size() && c < values.size(); ++c) {
+    // A repeated column name (SELECT p.pid, pp.pid) must not overwrite the
+    // first: later ones become name_2, name_3, ...
+    std::string key = r.columns[c];
+    for (int n = 2; obj.contains(key); ++n) key = fmt::format("{}_{}", r.columns[c], n);
+    std::visit(
+        [&](const auto& v) {
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, std::monostate>)
+            obj[key] = nullptr;
+          else
+            obj[key] = v;
+        },
+        values[c]);
+  }
+  // Text from processes is whatever the kernel held: invalid UTF-8 is
+  // replaced (U+FFFD) rather than failing the alert.
+  return obj.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+struct QueryEngine::Impl {
+  sqlite::Db db;
+  QueryLimits limits;
+  query_guard::State guard;
+  Clock::time_point deadline{};
+
+  static int on_progress(void* user) {
+    auto* self = static_cast<Impl*>(user);
+    return Clock::now() > self->deadline ? 1 : 0;
+  }
+
+  // Compiles exactly one read-only statement, or says why not.
+  std::expected<sqlite::Stmt, std::string> compile(std::string_view sql) {
+    if (sql.find('\0') != std::string_view::npos)
+      return std::unexpected(std::string("query contains a NUL byte"));
+    if (sql.size() > static_cast<std::size_t>(kMaxSqlBytes)) {
+      return std::unexpected(fmt::format("query too long ({} bytes, at most {})", sql.size(), kMaxSqlBytes));
+    }
+    guard.clear();
+    sqlite3_stmt* raw = nullptr;
+    const char* tail = nullptr;
+    const int rc = ::sqlite3_prepare_v3(db.get(), sql.data(), static_cast<int>(sql.size()), 0, &raw, &tail);
+    sqlite::Stmt stmt(raw);
+    if (rc != SQLITE_OK) {
+      // SQLite says only "not authorized"; the authorizer kept the reason.
+      if (!guard.denial.empty()) return std::unexpected(guard.denial);
+      return std::unexpected(std::string(::sqlite3_errmsg(db.get())));
+    }
+    if (!stmt) return std::unexpected(std::string("empty query"));
+    const auto consumed = static_cast<std::size_t>(tail - sql.data());
+    if (!blank_tail(sql.substr(consumed)))
+      return std::unexpected(std::string("only one statement per query"));
+    // Belt and braces: statements with no authorizer action of their own
+    // (VACUUM, which can write a copy elsewhere with INTO) are caught here.
+    if (::sqlite3_stmt_readonly(stmt.get()) == 0) {
+      return std::unexpected(
+          fmt::format("not allowed: {} (only read-only SELECT statements)", first_keyword(sql)));
+    }
+    return stmt;
+  }
+};
+
+QueryEngine::QueryEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+QueryEngine::~QueryEngine() = default;
+
+std::expected<std::unique_ptr<QueryEngine>, std::string> QueryEngine::open(const std::filesystem::path& db,
+                                                                           QueryLimits limits) {
+  const std::string path = db.string();
+  // The file must already be the Store's (READONLY without CREATE); a
+  // symbolic link in its place is refused rather than followed.
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+    return std::unexpected(fmt::format("refusing {}: it is a symbolic link", path));
+  }
+  auto conn = sqlite::open(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
+  if (!conn) return std::unexpected(conn.error());
+  sqlite3* h = conn->get();
+  auto fail = [&](std::string_view what, const std::string& why) {
+    return std::unexpected(fmt::format("{}: {}: {}", path, what, why));
+  };
+
+  int on = 0;
+  if (::sqlite3_db_config(h, SQLITE_DBCONFIG_DEFENSIVE, 1, &on) != SQLITE_OK || on != 1) {
+    return fail("configure", "cannot enable defensive mode");
+  }
+  if (::sqlite3_db_config(h, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, &on) != SQLITE_OK || on != 0) {
+    return fail("configure", "cannot disable extension loading");
+  }
+  if (::sqlite3_db_config(h, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, &on) != SQLITE_OK || on != 0) {
+    return fail("configure", "cannot distrust the schema");
+  }
+  ::sqlite3_db_config(h, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, nullptr);
+  ::sqlite3_db_config(h, SQLITE_DBCONFIG_ENABLE_VIEW, 0, nullptr);
+  ::sqlite3_limit(h, SQLITE_LIMIT_ATTACHED, 0);
+  ::sqlite3_limit(h, SQLITE_LIMIT_SQL_LENGTH, kMaxSqlBytes);
+  ::sqlite3_limit(h, SQLITE_LIMIT_LENGTH, kMaxValueBytes);
+  ::sqlite3_limit(h, SQLITE_LIMIT_LIKE_PATTERN_LENGTH, kMaxLikePattern);
+  ::sqlite3_limit(h, SQLITE_LIMIT_EXPR_DEPTH, kMaxExprDepth);
+  ::sqlite3_limit(h, SQLITE_LIMIT_COMPOUND_SELECT, kMaxCompoundSelect);
+  ::sqlite3_limit(h, SQLITE_LIMIT_WORKER_THREADS, 0);
+  ::sqlite3_busy_timeout(h, 1000);
+  // Before the authorizer exists (it refuses every PRAGMA): no writes even
+  // if one slipped through, and the schema is read now so a file that is
+  // not a database fails here, not at the first rule.
+  if (auto r = sqlite::exec(h, "PRAGMA query_only=1"); !r) return fail("configure", r.error());
+  if (auto r = sqlite::query_int(h, "SELECT count(*) FROM sqlite_master"); !r)
+    return fail("read schema", r.error());
+
+  auto impl = std::make_unique<Impl>();
+  impl->limits = limits;
+  ::sqlite3_set_authorizer(h, &query_guard::authorize, &impl->guard);
+  ::sqlite3_progress_handler(h, kProgressOps, &Impl::on_progress, impl.get());
+  impl->db = std::move(*conn);
+  return std::unique_ptr<QueryEngine>(new QueryEngine(std::move(impl)));
+}
+
+std::expected<void, std::string> QueryEngine::check(std::string_view sql) const {
+  // Preparing may read the schema, which runs the progress handler.
+  impl_->deadline = Clock::now() + impl_->limits.time;
+  auto stmt = impl_->compile(sql);
+  if (!stmt) return std::unexpected(stmt.error());
+  return {};
+}
+
+std::expected<std::vector<std::string>, std::string> QueryEngine::columns(std::string_view sql) const {
+  impl_->deadline = Clock::now() + impl_->limits.time;
+  auto stmt = impl_->compile(sql);
+  if (!stmt) return std::unexpected(stmt.error());
+  std::vector<std::string> names;
+  const int n = ::sqlite3_column_count(stmt->get());
+  for (int c = 0; c < n; ++c) {
+    const char* name = ::sqlite3_column_name(stmt->get(), c);
+    names.emplace_back(name != nullptr ? name : "");
+  }
+  return names;
+}
+
+std::expected<QueryResult, std::string> QueryEngine::run(std::string_view sql) {
+  Impl& s = *impl_;
+  const auto start = Clock::now();
+  s.deadline = start + s.limits.time;
+  auto stmt = s.compile(sql);
+  if (!stmt) return std::unexpected(stmt.error());
+  sqlite3_stmt* st = stmt->get();
+
+  QueryResult result;
+  const int ncol = ::sqlite3_column_count(st);
+  for (int c = 0; c < ncol; ++c) {
+    const char* name = ::sqlite3_column_name(st, c);
+    result.columns.emplace_back(name != nullptr ? name : "");
+  }
+  for (;;) {
+    const int rc = ::sqlite3_step(st);
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) {
+      if (rc == SQLITE_INTERRUPT) {
+        return std::unexpected(fmt::format("time limit exceeded ({} ms)", s.limits.time.count()));
+      }
+      return std::unexpected(std::string(::sqlite3_errmsg(s.db.get())));
+    }
+    // One row past the limit tells a cut-off result from one that fits exactly.
+    if (result.rows.size() == s.limits.max_rows) {
+      result.truncated = true;
+      break;
+    }
+    auto& row = result.rows.emplace_back();
+    row.reserve(static_cast<std::size_t>(ncol));
+    for (int c = 0; c < ncol; ++c) row.push_back(column_value(st, c));
+  }
+  result.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
+  return result;
+}
+
+const QueryLimits& QueryEngine::limits() const noexcept { return impl_->limits; }
+
+}  // namespace airssys::daemoneye

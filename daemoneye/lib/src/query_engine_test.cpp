@@ -1,0 +1,269 @@
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <airssys/daemoneye/query_engine.hpp>
+#include <airssys/daemoneye/store.hpp>
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "store_test_util.hpp"
+
+namespace airssys::daemoneye {
+namespace {
+
+using test::proc;
+using test::TempDir;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+class QueryEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = Store::open({.path = tmp_ / "d.db"});
+    ASSERT_TRUE(s) << s.error();
+    store_ = std::move(*s);
+    std::vector<ProcessRecord> all;
+    for (int i = 0; i < 200; ++i) all.push_back(proc(1000 + i, fmt::format("p{}", i)));
+    auto bash = proc(100, "bash", "/usr/bin/bash", "bash -l", 1);
+    bash.cpu_percent = 1.5;
+    all.push_back(bash);
+    ASSERT_TRUE(store_->apply_snapshot(all));
+    engine_ = open_engine({.time = 300ms, .max_rows = 10000});
+  }
+  std::unique_ptr<QueryEngine> open_engine(QueryLimits limits) {
+    auto e = QueryEngine::open(tmp_ / "d.db", limits);
+    EXPECT_TRUE(e) << (e ? "" : e.error());
+    return e ? std::move(*e) : nullptr;
+  }
+
+  TempDir tmp_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<QueryEngine> engine_;
+};
+
+TEST_F(QueryEngineTest, NormalQueryReturnsTypedValues) {
+  auto r = engine_->run("SELECT pid, name, cpu_percent, NULL AS missing FROM processes WHERE name = 'bash'");
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->columns, (std::vector<std::string>{"pid", "name", "cpu_percent", "missing"}));
+  ASSERT_EQ(r->rows.size(), 1u);
+  EXPECT_EQ(std::get<std::int64_t>(r->rows[0][0]), 100);
+  EXPECT_EQ(std::get<std::string>(r->rows[0][1]), "bash");
+  EXPECT_EQ(std::get<double>(r->rows[0][2]), 1.5);
+  EXPECT_TRUE(std::holds_alternative<std::monostate>(r->rows[0][3]));
+  EXPECT_FALSE(r->truncated);
+  EXPECT_EQ(row_to_json(*r, 0), R"({"pid":100,"name":"bash","cpu_percent":1.5,"missing":null})");
+}
+
+TEST_F(QueryEngineTest, RowToJsonKeepsRepeatedColumnsAndReplacesBadUtf8) {
+  auto joined = engine_->run(
+      "SELECT p.pid, pp.pid, 'a' || char(10) || 'b' AS nl, CAST(x'ff41' AS TEXT) AS bad "
+      "FROM processes AS p JOIN processes AS pp ON pp.pid = p.pid WHERE p.pid = 1000");
+  ASSERT_TRUE(joined) << joined.error();
+  ASSERT_EQ(joined->rows.size(), 1u);
+  EXPECT_EQ(row_to_json(*joined, 0),
+            "{\"pid\":1000,\"pid_2\":1000,\"nl\":\"a\\nb\",\"bad\":\"\xEF\xBF\xBD"
+            "A\"}");
+  EXPECT_EQ(row_to_json(*joined, 5), "{}");
+}
+
+TEST_F(QueryEngineTest, OsqueryStyleQueriesRun) {
+  // Double-quoted strings (accepted by osquery's SQLite), joins, aggregates,
+  // date and JSON functions, a bounded recursive CTE.
+  for (const char* sql : {
+           R"(SELECT pid FROM processes WHERE name = "bash")",
+           "SELECT p.name, count(*) AS n FROM processes p JOIN processes c ON c.parent = p.pid GROUP BY "
+           "p.pid",
+           "SELECT datetime(start_time, 'unixepoch'), lower(name), instr(cmdline, '-l') FROM processes",
+           "SELECT json_extract('{\"a\":[1,2]}', '$.a[1]'), '{\"b\":3}' ->> '$.b', 'pid=' || pid FROM "
+           "processes",
+           "WITH c(x) AS (SELECT 1 UNION ALL SELECT 2) SELECT count(*) FROM c, (SELECT pid FROM processes) "
+           "AS sub",
+           "WITH RECURSIVE up(pid) AS (SELECT 1005 UNION SELECT parent FROM processes JOIN up USING (pid)) "
+           "SELECT pid FROM up",
+           "SELECT count(*) FROM process_events UNION ALL SELECT count(*) FROM alerts UNION ALL "
+           "SELECT count(*) FROM scans",
+           "SELECT rowid, * FROM processes ORDER BY pid DESC LIMIT 3",
+           "SELECT row_number() OVER (ORDER BY pid), pid FROM processes",
+           "SELECT 1; -- a trailing comment ;\n ; /* and another */",
+       }) {
+    auto r = engine_->run(sql);
+    EXPECT_TRUE(r) << sql << ": " << r.error();
+  }
+}
+
+struct Refusal {
+  const char* sql;
+  const char* message;
+};
+
+TEST_F(QueryEngineTest, HostileSqlIsRefusedWithItsReason) {
+  const std::string attach_target = (tmp_ / "stolen.db").string();
+  const std::string vacuum_target = (tmp_ / "copy.db").string();
+  const std::string attach = fmt::format("ATTACH DATABASE '{}' AS x", attach_target);
+  const std::string vacuum_into = fmt::format("VACUUM INTO '{}'", vacuum_target);
+  const std::vector<Refusal> cases{
+      {"INSERT INTO processes (pid) VALUES (1)", "not allowed: INSERT into processes"},
+      {"UPDATE processes SET name = 'x'", "not allowed: UPDATE of processes"},
+      {"DELETE FROM alerts", "not allowed: DELETE from alerts"},
+      {"REPLACE INTO scans (scan_id, time) VALUES (1, 1)", "not allowed: INSERT into scans"},
+      {"DROP TABLE processes", "not allowed: DROP (schema changes)"},
+      {"CREATE TABLE t (x)", "not allowed: CREATE (schema changes)"},
+      {"CREATE TEMP TABLE t (x)", "not allowed: CREATE TEMP (temporary tables, views, indexes, triggers)"},
+      {"CREATE TEMP VIEW v AS SELECT 1",
+       "not allowed: CREATE TEMP (temporary tables, views, indexes, triggers)"},
+      {"CREATE TEMP TRIGGER t AFTER INSERT ON processes BEGIN SELECT 1; END",
+       "not allowed: CREATE TEMP TRIGGER t"},
+      {"ALTER TABLE processes ADD COLUMN x", "not allowed: ALTER TABLE processes"},
+      {attach.c_str(), "not allowed: ATTACH"},
+      {"DETACH DATABASE main", "not allowed: DETACH"},
+      {"PRAGMA journal_mode", "not allowed: PRAGMA journal_mode"},
+      {"PRAGMA journal_mode = DELETE", "not allowed: PRAGMA journal_mode"},
+      {"PRAGMA writable_schema = ON", "not allowed: PRAGMA writable_schema"},
+      {"SELECT load_extension('/tmp/evil.so')", "not allowed: function load_extension"},
+      {"SELECT fts3_tokenizer('simple')", "not allowed: function fts3_tokenizer"},
+      {"SELECT random()", "not allowed: function random"},
+      {"SELECT zeroblob(1000000000)", "not allowed: function zeroblob"},
+      {"SELECT sqlite_version()", "not allowed: function sqlite_version"},
+      {"SELECT name FROM sqlite_master",
+       "not allowed: read of table sqlite_master (readable: processes, process_events, alerts, scans)"},
+      {"SELECT * FROM pragma_table_info('processes')",
+       "not allowed: UPDATE of sqlite_master (table-valued functions such as json_each and pragma_* need "
+       "it)"},
+      {"SELECT value FROM json_each('[1,2]')",
+       "not allowed: UPDATE of sqlite_master (table-valued functions such as json_each and pragma_* need "
+       "it)"},
+      {"BEGIN", "not allowed: BEGIN (transactions)"},
+      {"COMMIT", "not allowed: COMMIT (transactions)"},
+      {"SAVEPOINT a", "not allowed: SAVEPOINT"},
+      {"VACUUM", "not allowed: VACUUM (only read-only SELECT statements)"},
+      {vacuum_into.c_str(), "not allowed: VACUUM (only read-only SELECT statements)"},
+      {"REINDEX", "not allowed: REINDEX"},
+      {"SELECT count(*) FROM sqlite_master",
+       "not allowed: read of table sqlite_master (readable: processes, process_events, alerts, scans)"},
+      {"SELECT printf('%.*c', 2147483647, 'x')", "not allowed: function printf"},
+      {"SELECT format('%d', 1)", "not allowed: function format"},
+      {"SELECT 1; DROP TABLE processes", "only one statement per query"},
+      {"SELECT 1; SELECT 2", "only one statement per query"},
+      {"SELECT 1 /* c */ ; x", "only one statement per query"},
+      {"SELECT foo FROM processes", "no such column: foo"},
+      {"SELECT * FROM nosuch", "no such table: nosuch"},
+      {"SELEC 1", "near \"SELEC\": syntax error"},
+      {"SELECT nosuchfn(1)", "no such function: nosuchfn"},
+      {"", "empty query"},
+      {"  -- only a comment\n", "empty query"},
+  };
+  for (const auto& c : cases) {
+    auto checked = engine_->check(c.sql);
+    ASSERT_FALSE(checked) << c.sql;
+    EXPECT_EQ(checked.error(), c.message) << c.sql;
+    auto ran = engine_->run(c.sql);
+    ASSERT_FALSE(ran) << c.sql;
+    EXPECT_EQ(ran.error(), c.message) << c.sql;
+  }
+  EXPECT_FALSE(fs::exists(attach_target));
+  EXPECT_FALSE(fs::exists(vacuum_target));
+  // Nothing changed, and the engine still answers.
+  auto n = engine_->run("SELECT count(*) FROM processes");
+  ASSERT_TRUE(n) << n.error();
+  EXPECT_EQ(std::get<std::int64_t>(n->rows[0][0]), 201);
+}
+
+TEST_F(QueryEngineTest, NulByteIsRefused) {
+  const std::string sql("SELECT 1\0; DROP TABLE processes", 32);
+  auto r = engine_->check(sql);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), "query contains a NUL byte");
+}
+
+TEST_F(QueryEngineTest, EndlessRecursiveCteHitsTheTimeLimit) {
+  const char* sql = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+  EXPECT_TRUE(engine_->check(sql));  // valid SQL: only running it is bounded
+  const auto start = std::chrono::steady_clock::now();
+  auto r = engine_->run(sql);
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), "time limit exceeded (300 ms)");
+  // Bounded, with a wide margin for a loaded machine under ASan.
+  EXPECT_LT(took, 30s);
+  // The connection is usable afterwards.
+  EXPECT_TRUE(engine_->run("SELECT 1"));
+}
+
+TEST_F(QueryEngineTest, HugeCrossJoinHitsTheTimeLimit) {
+  auto r = engine_->run(
+      "SELECT count(*) FROM processes a, processes b, processes c, processes d, processes e WHERE a.name <> "
+      "e.cmdline");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), "time limit exceeded (300 ms)");
+}
+
+TEST_F(QueryEngineTest, HugeStringsHitTheLengthLimit) {
+  // Doubling a string: 2^20 bytes is over the 256 KiB limit.
+  auto r = engine_->run(
+      "WITH RECURSIVE s(x, n) AS (SELECT 'ab', 1 UNION ALL SELECT x || x, n + 1 FROM s WHERE n < 20) "
+      "SELECT max(length(x)) FROM s");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), "string or blob too big");
+}
+
+TEST_F(QueryEngineTest, RowLimitTruncates) {
+  auto small = open_engine({.time = 1s, .max_rows = 5});
+  ASSERT_TRUE(small);
+  auto r = small->run("SELECT pid FROM processes ORDER BY pid");
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->rows.size(), 5u);
+  EXPECT_TRUE(r->truncated);
+  EXPECT_EQ(std::get<std::int64_t>(r->rows[4][0]), 1003);
+  // Exactly max_rows rows is not truncated.
+  auto exact = small->run("SELECT pid FROM processes ORDER BY pid LIMIT 5");
+  ASSERT_TRUE(exact) << exact.error();
+  EXPECT_EQ(exact->rows.size(), 5u);
+  EXPECT_FALSE(exact->truncated);
+  // An endless stream of rows is cut by the row limit, not the clock.
+  auto endless =
+      small->run("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c");
+  ASSERT_TRUE(endless) << endless.error();
+  EXPECT_TRUE(endless->truncated);
+  EXPECT_EQ(small->limits().max_rows, 5u);
+}
+
+TEST_F(QueryEngineTest, SeesWhatTheStoreCommitsLater) {
+  ASSERT_TRUE(store_->apply_snapshot(std::vector{proc(7, "late")}));
+  auto r = engine_->run("SELECT name FROM processes");
+  ASSERT_TRUE(r) << r.error();
+  ASSERT_EQ(r->rows.size(), 1u);
+  EXPECT_EQ(std::get<std::string>(r->rows[0][0]), "late");
+}
+
+TEST_F(QueryEngineTest, ColumnsNamesTheResult) {
+  auto c = engine_->columns("SELECT pid, name AS n, 1 + 1 FROM processes");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(*c, (std::vector<std::string>{"pid", "n", "1 + 1"}));
+  auto bad = engine_->columns("PRAGMA user_version");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error(), "not allowed: PRAGMA user_version");
+}
+
+TEST(QueryEngineOpen, MissingSymlinkedOrBogusDatabaseIsAnError) {
+  TempDir tmp;
+  auto missing = QueryEngine::open(tmp / "none.db");
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().find((tmp / "none.db").string()), std::string::npos) << missing.error();
+  EXPECT_FALSE(fs::exists(tmp / "none.db"));  // never created by the reader
+
+  ASSERT_TRUE(Store::open({.path = tmp / "real.db"}));
+  fs::create_symlink(tmp / "real.db", tmp / "link.db");
+  auto link = QueryEngine::open(tmp / "link.db");
+  ASSERT_FALSE(link);
+  EXPECT_NE(link.error().find("symbolic link"), std::string::npos) << link.error();
+
+  test::write_file(tmp / "junk.db", std::string(4096, 'j'));
+  auto junk = QueryEngine::open(tmp / "junk.db");
+  ASSERT_FALSE(junk);
+  EXPECT_NE(junk.error().find("not a database"), std::string::npos) << junk.error();
+}
+
+}  // namespace
+}  // namespace airssys::daemoneye

@@ -1,0 +1,217 @@
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <yaml-cpp/yaml.h>
+
+#include <airssys/daemoneye/rule.hpp>
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <optional>
+
+namespace airssys::daemoneye {
+
+std::string_view to_string(Severity s) noexcept {
+  switch (s) {
+    case Severity::low:
+      return "low";
+    case Severity::medium:
+      return "medium";
+    case Severity::high:
+      return "high";
+    case Severity::critical:
+      return "critical";
+  }
+  return "medium";
+}
+
+namespace {
+
+constexpr std::size_t kMaxRuleBytes = 1024 * 1024;
+constexpr std::size_t kMaxIdBytes = 128;
+constexpr std::size_t kMaxTags = 64;
+constexpr std::array<std::string_view, 8> kKnownKeys{"description", "enabled", "id",       "key",
+                                                     "name",        "query",   "severity", "tags"};
+
+// Thrown inside this file only, caught in parse_rule: keeps each check one line.
+struct RuleFault {
+  std::optional<int> line;  // 1-based
+  std::string message;
+};
+
+[[noreturn]] void fault(const YAML::Node& at, std::string message) {
+  throw RuleFault{at.Mark().is_null() ? std::nullopt : std::optional<int>(at.Mark().line + 1),
+                  std::move(message)};
+}
+
+std::string_view kind_of(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Null:
+      return "nothing";
+    case YAML::NodeType::Scalar:
+      return "a scalar";
+    case YAML::NodeType::Undefined:
+      return "nothing";
+  }
+  return "nothing";
+}
+
+std::string text(const YAML::Node& n, std::string_view key, bool allow_empty = false) {
+  if (n.IsNull() && !allow_empty) fault(n, fmt::format("{} must not be empty", key));
+  if (n.IsNull()) return {};
+  if (!n.IsScalar()) fault(n, fmt::format("{} must be a string (got {})", key, kind_of(n)));
+  std::string s = n.Scalar();
+  const bool blank = std::ranges::all_of(s, [](unsigned char c) { return std::isspace(c) != 0; });
+  if (blank && !allow_empty) fault(n, fmt::format("{} must not be empty", key));
+  return s;
+}
+
+bool is_id_char(unsigned char c) { return std::isalnum(c) != 0 || c == '_' || c == '.' || c == '-'; }
+bool is_ident(std::string_view s) {
+  if (s.empty() || s.size() > 128) return false;
+  if (std::isdigit(static_cast<unsigned char>(s[0])) != 0) return false;
+  return std::ranges::all_of(s, [](unsigned char c) { return std::isalnum(c) != 0 || c == '_'; });
+}
+
+std::vector<std::string> string_list(const YAML::Node& n, std::string_view key) {
+  if (n.IsNull()) return {};
+  if (!n.IsSequence())
+    fault(n, fmt::format("{} must be a list, e.g. {}: [a, b] (got {})", key, key, kind_of(n)));
+  std::vector<std::string> out;
+  for (const auto& item : n) {
+    if (!item.IsScalar() || item.Scalar().empty()) {
+      fault(item, fmt::format("{} entries must be non-empty strings (got {})", key, kind_of(item)));
+    }
+    out.push_back(item.Scalar());
+  }
+  return out;
+}
+
+Severity severity_of(const YAML::Node& n) {
+  const std::string s = text(n, "severity");
+  std::string lower;
+  for (unsigned char c : s) lower += static_cast<char>(std::tolower(c));
+  for (Severity v : {Severity::low, Severity::medium, Severity::high, Severity::critical}) {
+    if (lower == to_string(v)) return v;
+  }
+  fault(n, fmt::format("severity '{}' is not one of low, medium, high, critical", s));
+}
+
+bool bool_of(const YAML::Node& n, std::string_view key) {
+  bool b = false;
+  if (!n.IsScalar() || !YAML::convert<bool>::decode(n, b)) {
+    fault(n, fmt::format("{} must be true or false (got {})", key,
+                         n.IsScalar() ? "'" + n.Scalar() + "'" : std::string(kind_of(n))));
+  }
+  return b;
+}
+
+void parse_key(Rule& rule, const std::string& key, const YAML::Node& v) {
+  if (key == "id") {
+    rule.id = text(v, "id");
+    if (rule.id.size() > kMaxIdBytes) fault(v, fmt::format("id is longer than {} characters", kMaxIdBytes));
+    if (!std::ranges::all_of(rule.id, [](unsigned char c) { return is_id_char(c); })) {
+      fault(v, fmt::format("id '{}' may contain only letters, digits, '_', '.' and '-'", rule.id));
+    }
+  } else if (key == "name") {
+    rule.name = text(v, "name");
+  } else if (key == "description") {
+    rule.description = text(v, "description", /*allow_empty=*/true);
+  } else if (key == "severity") {
+    rule.severity = severity_of(v);
+  } else if (key == "enabled") {
+    rule.enabled = bool_of(v, "enabled");
+  } else if (key == "tags") {
+    rule.tags = string_list(v, "tags");
+    if (rule.tags.size() > kMaxTags) fault(v, fmt::format("at most {} tags", kMaxTags));
+  } else if (key == "key") {
+    rule.key_columns = string_list(v, "key");
+    if (rule.key_columns.empty())
+      fault(v, "key must list at least one column (or be left out for pid, start_time)");
+    for (const auto& c : rule.key_columns) {
+      if (!is_ident(c)) fault(v, fmt::format("key column '{}' is not a column name", c));
+    }
+  } else if (key == "query") {
+    rule.query = text(v, "query");
+    rule.query_line = v.Mark().is_null() ? 0 : v.Mark().line + 1;
+  }
+}
+
+Rule parse_map(const YAML::Node& root) {
+  if (!root.IsMap())
+    fault(root, fmt::format("a rule must be a mapping of keys (id, name, severity, query, ...), got {}",
+                            kind_of(root)));
+  Rule rule;
+  std::vector<std::string> seen;
+  for (const auto& kv : root) {
+    const YAML::Node& k = kv.first;
+    const YAML::Node& v = kv.second;
+    if (!k.IsScalar()) fault(k, fmt::format("keys must be plain words (got {})", kind_of(k)));
+    const std::string key = k.Scalar();
+    if (std::ranges::find(kKnownKeys, key) == kKnownKeys.end()) {
+      fault(k,
+            fmt::format(
+                "unknown key '{}' (known: description, enabled, id, key, name, query, severity, tags)", key));
+    }
+    if (std::ranges::find(seen, key) != seen.end()) fault(k, fmt::format("duplicate key '{}'", key));
+    seen.push_back(key);
+    try {
+      parse_key(rule, key, v);
+    } catch (RuleFault& f) {
+      // An empty value has no position of its own (yaml-cpp marks the next
+      // token): report the key's line.
+      if (v.IsNull() || !f.line) f.line = k.Mark().line + 1;
+      throw;
+    }
+  }
+  std::vector<std::string_view> missing;
+  for (std::string_view required : {"id", "name", "severity", "query"}) {
+    if (std::ranges::find(seen, required) == seen.end()) missing.push_back(required);
+  }
+  if (!missing.empty()) {
+    throw RuleFault{std::nullopt, fmt::format("missing required key{} {}", missing.size() > 1 ? "s" : "",
+                                              fmt::join(missing, ", "))};
+  }
+  return rule;
+}
+
+RuleError make_error(const std::filesystem::path& source, std::optional<int> line, std::string_view message) {
+  return RuleError{source, line ? fmt::format("{}:{}: {}", source.string(), *line, message)
+                                : fmt::format("{}: {}", source.string(), message)};
+}
+
+}  // namespace
+
+std::expected<Rule, RuleError> parse_rule(std::string_view yaml, const std::filesystem::path& source) {
+  if (yaml.size() > kMaxRuleBytes) {
+    return std::unexpected(
+        make_error(source, std::nullopt, fmt::format("larger than 1 MiB ({} bytes)", yaml.size())));
+  }
+  // yaml-cpp reports everything by exception; none leaves this function.
+  try {
+    const std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yaml));
+    if (docs.empty())
+      return std::unexpected(make_error(source, std::nullopt, "empty file (expected one rule)"));
+    if (docs.size() > 1) {
+      const auto& m = docs[1].Mark();
+      return std::unexpected(make_error(source, m.is_null() ? std::nullopt : std::optional<int>(m.line + 1),
+                                        "one rule per file (found a second YAML document)"));
+    }
+    Rule rule = parse_map(docs[0]);
+    rule.file = source;
+    return rule;
+  } catch (const RuleFault& f) {
+    return std::unexpected(make_error(source, f.line, f.message));
+  } catch (const YAML::Exception& e) {
+    return std::unexpected(make_error(source,
+                                      e.mark.is_null() ? std::nullopt : std::optional<int>(e.mark.line + 1),
+                                      fmt::format("invalid YAML: {}", e.msg)));
+  } catch (const std::exception& e) {
+    return std::unexpected(make_error(source, std::nullopt, fmt::format("cannot parse: {}", e.what())));
+  }
+}
+
+}  // namespace airssys::daemoneye

@@ -1,0 +1,151 @@
+// load_rules (rule.hpp): a rules directory → the rules that pass, and one
+// error per file that does not.
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <airssys/daemoneye/query_engine.hpp>
+#include <airssys/daemoneye/rule.hpp>
+#include <airssys/osl/unique_fd.hpp>
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <memory>
+
+namespace airssys::daemoneye {
+
+namespace {
+
+constexpr std::size_t kMaxRuleBytes = 1024 * 1024;
+
+struct DirCloser {
+  void operator()(DIR* d) const noexcept { ::closedir(d); }
+};
+
+bool is_rule_file(std::string_view name) {
+  if (name.empty() || name.front() == '.') return false;  // hidden files, editors' backups
+  return name.ends_with(".yaml") || name.ends_with(".yml");
+}
+
+std::string open_error(int e) {
+  return e == ELOOP ? std::string("it is a symbolic link (not followed)") : std::string(std::strerror(e));
+}
+
+// Every rule file name directly in `dirfd`, sorted (the order decides which
+// of two files with one id is the duplicate).
+std::expected<std::vector<std::string>, std::string> rule_file_names(int dirfd) {
+  // fdopendir takes ownership of its fd: give it a duplicate.
+  osl::UniqueFd copy(::fcntl(dirfd, F_DUPFD_CLOEXEC, 0));
+  if (!copy) return std::unexpected(std::string(std::strerror(errno)));
+  std::unique_ptr<DIR, DirCloser> d(::fdopendir(copy.get()));
+  if (!d) return std::unexpected(std::string(std::strerror(errno)));
+  (void)copy.release();
+  std::vector<std::string> names;
+  errno = 0;
+  while (const dirent* e = ::readdir(d.get())) {
+    if (is_rule_file(e->d_name)) names.emplace_back(e->d_name);
+  }
+  if (errno != 0) return std::unexpected(std::string(std::strerror(errno)));
+  std::ranges::sort(names);
+  return names;
+}
+
+std::expected<std::string, std::string> read_rule_file(int dirfd, const std::string& name) {
+  osl::UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!fd) return std::unexpected(fmt::format("cannot open: {}", open_error(errno)));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0)
+    return std::unexpected(fmt::format("cannot stat: {}", std::strerror(errno)));
+  if (!S_ISREG(st.st_mode)) return std::unexpected(std::string("not a regular file"));
+  if (static_cast<std::size_t>(st.st_size) > kMaxRuleBytes) {
+    return std::unexpected(fmt::format("larger than 1 MiB ({} bytes)", st.st_size));
+  }
+  std::string content;
+  char buf[16384];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::unexpected(fmt::format("cannot read: {}", std::strerror(errno)));
+    if (n == 0) break;
+    content.append(buf, static_cast<std::size_t>(n));
+    // The file may grow between fstat and read.
+    if (content.size() > kMaxRuleBytes) return std::unexpected(std::string("larger than 1 MiB"));
+  }
+  return content;
+}
+
+// With an engine: the query compiles under the guard, and every `key:`
+// column is a column of its result.
+std::expected<void, std::string> check_query(const Rule& rule, const QueryEngine& engine) {
+  auto columns = engine.columns(rule.query);
+  if (!columns) return std::unexpected(fmt::format("query refused: {}", columns.error()));
+  for (const auto& k : rule.key_columns) {
+    if (std::ranges::find(*columns, k) == columns->end()) {
+      return std::unexpected(
+          fmt::format("key column '{}' is not a column of the query's result (columns: {})", k,
+                      fmt::join(*columns, ", ")));
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+RuleSet load_rules(const std::filesystem::path& dir, const QueryEngine* engine) {
+  RuleSet set;
+  auto reject = [&](const std::filesystem::path& file, std::string message) {
+    set.errors.push_back(RuleError{file, std::move(message)});
+  };
+  osl::UniqueFd dirfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dirfd) {
+    int e = errno;
+    // O_DIRECTORY|O_NOFOLLOW on a symlink fails with ENOTDIR, not ELOOP.
+    struct stat st {};
+    if (e == ENOTDIR && ::lstat(dir.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) e = ELOOP;
+    reject(dir, fmt::format("{}: cannot open rules directory: {}", dir.string(), open_error(e)));
+    return set;
+  }
+  auto names = rule_file_names(dirfd.get());
+  if (!names) {
+    reject(dir, fmt::format("{}: cannot list rules directory: {}", dir.string(), names.error()));
+    return set;
+  }
+
+  std::map<std::string, std::filesystem::path> claimed;  // id → the file that defined it first
+  for (const std::string& name : *names) {
+    const std::filesystem::path file = dir / name;
+    auto content = read_rule_file(dirfd.get(), name);
+    if (!content) {
+      reject(file, fmt::format("{}: {}", file.string(), content.error()));
+      continue;
+    }
+    auto rule = parse_rule(*content, file);
+    if (!rule) {
+      set.errors.push_back(std::move(rule.error()));
+      continue;
+    }
+    if (auto [it, inserted] = claimed.emplace(rule->id, file); !inserted) {
+      reject(file, fmt::format("{}: duplicate id '{}' (already defined in {})", file.string(), rule->id,
+                               it->second.string()));
+      continue;
+    }
+    if (engine != nullptr) {
+      if (auto r = check_query(*rule, *engine); !r) {
+        reject(file, rule->query_line > 0
+                         ? fmt::format("{}:{}: {}", file.string(), rule->query_line, r.error())
+                         : fmt::format("{}: {}", file.string(), r.error()));
+        continue;
+      }
+    }
+    set.rules.push_back(std::move(*rule));
+  }
+  std::ranges::sort(set.rules, {}, &Rule::id);
+  return set;
+}
+
+}  // namespace airssys::daemoneye

@@ -1,0 +1,198 @@
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <airssys/daemoneye/query_engine.hpp>
+#include <airssys/daemoneye/rule.hpp>
+#include <airssys/daemoneye/store.hpp>
+#include <algorithm>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "store_test_util.hpp"
+
+namespace airssys::daemoneye {
+namespace {
+
+using test::TempDir;
+using test::write_file;
+namespace fs = std::filesystem;
+
+std::string rule_yaml(const std::string& id,
+                      const std::string& query = "SELECT pid, start_time FROM processes") {
+  return "id: " + id + "\nname: Rule " + id + "\nseverity: medium\nquery: " + query + "\n";
+}
+
+std::vector<std::string> ids(const RuleSet& set) {
+  std::vector<std::string> out;
+  for (const auto& r : set.rules) out.push_back(r.id);
+  return out;
+}
+
+std::string errors(const RuleSet& set) {
+  std::string out;
+  for (const auto& e : set.errors) out += e.message + "\n";
+  return out;
+}
+
+TEST(LoadRules, LoadsYamlFilesSortedByIdAndIgnoresOthers) {
+  TempDir tmp;
+  write_file(tmp / "b.yaml", rule_yaml("zeta"));
+  write_file(tmp / "a.yml", rule_yaml("alpha"));
+  write_file(tmp / "README.md", "not a rule");
+  write_file(tmp / ".hidden.yaml", "garbage: [");
+  write_file(tmp / "c.yaml~", "garbage: [");
+  ASSERT_EQ(::mkdir((tmp / "sub").c_str(), 0700), 0);
+  write_file(tmp / "sub/nested.yaml", rule_yaml("nested"));
+  RuleSet set = load_rules(tmp.path());
+  EXPECT_TRUE(set.errors.empty()) << errors(set);
+  EXPECT_EQ(ids(set), (std::vector<std::string>{"alpha", "zeta"}));
+  EXPECT_EQ(set.rules[0].file, tmp / "a.yml");
+}
+
+TEST(LoadRules, OneBadFileIsRejectedWithItsNameAndReasonTheOthersLoad) {
+  TempDir tmp;
+  write_file(tmp / "good1.yaml", rule_yaml("good1"));
+  write_file(tmp / "bad.yaml", "id: bad\nname: Bad\nseverity: extreme\nquery: SELECT 1\n");
+  write_file(tmp / "good2.yaml", rule_yaml("good2"));
+  RuleSet set = load_rules(tmp.path());
+  EXPECT_EQ(ids(set), (std::vector<std::string>{"good1", "good2"}));
+  ASSERT_EQ(set.errors.size(), 1u);
+  EXPECT_EQ(set.errors[0].file, tmp / "bad.yaml");
+  EXPECT_EQ(set.errors[0].message,
+            (tmp / "bad.yaml").string() + ":3: severity 'extreme' is not one of low, medium, high, critical");
+}
+
+TEST(LoadRules, DuplicateIdRejectsTheSecondFile) {
+  TempDir tmp;
+  write_file(tmp / "1.yaml", rule_yaml("same"));
+  write_file(tmp / "2.yaml", rule_yaml("same"));
+  RuleSet set = load_rules(tmp.path());
+  ASSERT_EQ(set.rules.size(), 1u);
+  EXPECT_EQ(set.rules[0].file, tmp / "1.yaml");
+  ASSERT_EQ(set.errors.size(), 1u);
+  EXPECT_EQ(set.errors[0].message, (tmp / "2.yaml").string() + ": duplicate id 'same' (already defined in " +
+                                       (tmp / "1.yaml").string() + ")");
+}
+
+TEST(LoadRules, SymlinksAreNotFollowed) {
+  TempDir tmp;
+  const fs::path real = tmp / "real";
+  ASSERT_EQ(::mkdir(real.c_str(), 0700), 0);
+  write_file(real / "r.yaml", rule_yaml("r"));
+  fs::create_directory_symlink(real, tmp / "linked");
+  RuleSet via_link = load_rules(tmp / "linked");
+  EXPECT_TRUE(via_link.rules.empty());
+  ASSERT_EQ(via_link.errors.size(), 1u);
+  EXPECT_EQ(
+      via_link.errors[0].message,
+      (tmp / "linked").string() + ": cannot open rules directory: it is a symbolic link (not followed)");
+
+  fs::create_symlink(real / "r.yaml", real / "s.yaml");
+  RuleSet set = load_rules(real);
+  EXPECT_EQ(ids(set), (std::vector<std::string>{"r"}));
+  ASSERT_EQ(set.errors.size(), 1u);
+  EXPECT_EQ(set.errors[0].message,
+            (real / "s.yaml").string() + ": cannot open: it is a symbolic link (not followed)");
+}
+
+TEST(LoadRules, MissingDirectoryTooBigAndNonRegularFiles) {
+  TempDir tmp;
+  RuleSet none = load_rules(tmp / "nope");
+  ASSERT_EQ(none.errors.size(), 1u);
+  EXPECT_EQ(none.errors[0].message,
+            (tmp / "nope").string() + ": cannot open rules directory: No such file or directory");
+
+  write_file(tmp / "big.yaml", rule_yaml("big") + "# " + std::string(1024 * 1024, 'x') + "\n");
+  ASSERT_EQ(::mkfifo((tmp / "fifo.yaml").c_str(), 0600), 0);
+  ASSERT_EQ(::mkdir((tmp / "dir.yaml").c_str(), 0700), 0);
+  RuleSet set = load_rules(tmp.path());
+  EXPECT_TRUE(set.rules.empty());
+  const std::string all = errors(set);
+  const auto big_size = fs::file_size(tmp / "big.yaml");
+  EXPECT_NE(
+      all.find((tmp / "big.yaml").string() + ": larger than 1 MiB (" + std::to_string(big_size) + " bytes)"),
+      std::string::npos)
+      << all;
+  EXPECT_NE(all.find((tmp / "fifo.yaml").string() + ": not a regular file"), std::string::npos) << all;
+  EXPECT_NE(all.find((tmp / "dir.yaml").string() + ": not a regular file"), std::string::npos) << all;
+}
+
+// Root reads any file, so the unreadable case runs as nobody in a child.
+TEST(LoadRules, UnreadableFileIsReported) {
+  TempDir tmp;
+  const fs::path dir = tmp / "rules";
+  ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(tmp.path().c_str(), 0755), 0);
+  write_file(dir / "ok.yaml", rule_yaml("ok"));
+  write_file(dir / "secret.yaml", rule_yaml("secret"));
+  ASSERT_EQ(::chmod((dir / "ok.yaml").c_str(), 0644), 0);
+  ASSERT_EQ(::chmod((dir / "secret.yaml").c_str(), 0000), 0);
+  const std::string expected = (dir / "secret.yaml").string() + ": cannot open: Permission denied";
+  auto check = [&]() -> int {
+    RuleSet set = load_rules(dir);
+    if (ids(set) != std::vector<std::string>{"ok"}) return 2;
+    if (set.errors.size() != 1 || set.errors[0].message != expected) return 3;
+    return 0;
+  };
+  if (::geteuid() != 0) {
+    EXPECT_EQ(check(), 0);
+    return;
+  }
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) ::_exit(4);
+    ::_exit(check());
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "2: wrong rules, 3: wrong error, 4: could not become nobody";
+}
+
+class LoadRulesWithEngine : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = Store::open({.path = db_dir_ / "d.db"});
+    ASSERT_TRUE(s) << s.error();
+    store_ = std::move(*s);
+    auto e = QueryEngine::open(db_dir_ / "d.db");
+    ASSERT_TRUE(e) << e.error();
+    engine_ = std::move(*e);
+  }
+  TempDir db_dir_, rules_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<QueryEngine> engine_;
+};
+
+TEST_F(LoadRulesWithEngine, RefusedSqlRejectsTheRuleAtTheQueryLine) {
+  write_file(rules_ / "ok.yaml", rule_yaml("ok"));
+  write_file(rules_ / "pragma.yaml", rule_yaml("pragma", "PRAGMA journal_mode=DELETE"));
+  write_file(rules_ / "column.yaml", rule_yaml("column", "SELECT foo FROM processes"));
+  write_file(rules_ / "two.yaml", rule_yaml("two", "SELECT 1; DELETE FROM alerts"));
+  write_file(rules_ / "disabled.yaml",
+             "enabled: false\n" + rule_yaml("disabled", "SELECT load_extension('x')"));
+  write_file(rules_ / "key.yaml", "key: [pid, path]\n" + rule_yaml("key"));
+  RuleSet set = load_rules(rules_.path(), engine_.get());
+  EXPECT_EQ(ids(set), (std::vector<std::string>{"ok"}));
+  auto error_for = [&](const std::string& file) -> std::string {
+    auto it = std::ranges::find(set.errors, rules_ / file, &RuleError::file);
+    return it == set.errors.end() ? "(none)" : it->message;
+  };
+  const std::string d = rules_.path().string() + "/";
+  EXPECT_EQ(error_for("pragma.yaml"), d + "pragma.yaml:4: query refused: not allowed: PRAGMA journal_mode");
+  EXPECT_EQ(error_for("column.yaml"), d + "column.yaml:4: query refused: no such column: foo");
+  EXPECT_EQ(error_for("two.yaml"), d + "two.yaml:4: query refused: only one statement per query");
+  EXPECT_EQ(error_for("disabled.yaml"),
+            d + "disabled.yaml:5: query refused: not allowed: function load_extension");
+  EXPECT_EQ(
+      error_for("key.yaml"),
+      d + "key.yaml:5: key column 'path' is not a column of the query's result (columns: pid, start_time)");
+  EXPECT_EQ(set.errors.size(), 5u);
+}
+
+}  // namespace
+}  // namespace airssys::daemoneye

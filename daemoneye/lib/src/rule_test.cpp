@@ -1,0 +1,135 @@
+#include <gtest/gtest.h>
+
+#include <airssys/daemoneye/rule.hpp>
+#include <string>
+#include <vector>
+
+namespace airssys::daemoneye {
+namespace {
+
+TEST(Rule, ParsesEveryKey) {
+  auto r = parse_rule(R"(# a comment
+id: exe-deleted
+name: Executable deleted while running
+description: >
+  The file a process runs from was removed.
+severity: HIGH
+enabled: false
+tags: [attack.defense-evasion, attack.t1070]
+key: [pid, path]
+query: |
+  SELECT pid, name, path
+  FROM processes WHERE on_disk = 0
+)",
+                      "rules/exe.yaml");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->id, "exe-deleted");
+  EXPECT_EQ(r->name, "Executable deleted while running");
+  EXPECT_EQ(r->description, "The file a process runs from was removed.\n");
+  EXPECT_EQ(r->severity, Severity::high);
+  EXPECT_FALSE(r->enabled);
+  EXPECT_EQ(r->tags, (std::vector<std::string>{"attack.defense-evasion", "attack.t1070"}));
+  EXPECT_EQ(r->key_columns, (std::vector<std::string>{"pid", "path"}));
+  EXPECT_EQ(r->query, "SELECT pid, name, path\nFROM processes WHERE on_disk = 0\n");
+  EXPECT_EQ(r->file, "rules/exe.yaml");
+  EXPECT_EQ(r->query_line, 10);
+}
+
+TEST(Rule, DefaultsForOptionalKeys) {
+  auto r = parse_rule("id: a\nname: A\nseverity: low\nquery: SELECT 1\n", "a.yaml");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->enabled);
+  EXPECT_TRUE(r->tags.empty());
+  EXPECT_TRUE(r->key_columns.empty());
+  EXPECT_TRUE(r->description.empty());
+  EXPECT_EQ(r->query_line, 4);
+}
+
+TEST(Rule, SeverityNames) {
+  EXPECT_EQ(to_string(Severity::low), "low");
+  EXPECT_EQ(to_string(Severity::medium), "medium");
+  EXPECT_EQ(to_string(Severity::high), "high");
+  EXPECT_EQ(to_string(Severity::critical), "critical");
+  for (const char* s : {"low", "medium", "high", "critical"}) {
+    auto r = parse_rule(std::string("id: a\nname: A\nquery: SELECT 1\nseverity: ") + s, "a.yaml");
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(to_string(r->severity), s);
+  }
+}
+
+struct Bad {
+  const char* yaml;
+  const char* message;  // exact, file named r.yaml
+};
+
+TEST(Rule, ErrorsNameFileLineAndReason) {
+  const std::string ok = "id: a\nname: A\nseverity: low\nquery: SELECT 1\n";
+  const std::vector<Bad> cases{
+      {"id: a\nname: A\nseverity: low\nquery: SELECT 1\nowner: me\n",
+       "r.yaml:5: unknown key 'owner' (known: description, enabled, id, key, name, query, severity, tags)"},
+      {"id: a\nname: A\nseverity: urgent\nquery: SELECT 1\n",
+       "r.yaml:3: severity 'urgent' is not one of low, medium, high, critical"},
+      {"id: a b\nname: A\nseverity: low\nquery: SELECT 1\n",
+       "r.yaml:1: id 'a b' may contain only letters, digits, '_', '.' and '-'"},
+      {"id: a/../b\nname: A\nseverity: low\nquery: SELECT 1\n",
+       "r.yaml:1: id 'a/../b' may contain only letters, digits, '_', '.' and '-'"},
+      {"name: A\nseverity: low\n", "r.yaml: missing required keys id, query"},
+      {"id: a\nname: A\nseverity: low\n", "r.yaml: missing required key query"},
+      {"id: a\nname:\nseverity: low\nquery: SELECT 1\n", "r.yaml:2: name must not be empty"},
+      {"id: a\nname: '  '\nseverity: low\nquery: SELECT 1\n", "r.yaml:2: name must not be empty"},
+      {"id: a\nname: [x]\nseverity: low\nquery: SELECT 1\n", "r.yaml:2: name must be a string (got a list)"},
+      {"id: a\nname: A\nseverity: low\nquery: {sql: x}\n",
+       "r.yaml:4: query must be a string (got a mapping)"},
+      {"id: a\nname: A\nseverity: low\nquery: SELECT 1\nenabled: maybe\n",
+       "r.yaml:5: enabled must be true or false (got 'maybe')"},
+      {"id: a\nname: A\nseverity: low\nquery: SELECT 1\ntags: attack.t1070\n",
+       "r.yaml:5: tags must be a list, e.g. tags: [a, b] (got a scalar)"},
+      {"id: a\nname: A\nseverity: low\nquery: SELECT 1\ntags: [a, {b: c}]\n",
+       "r.yaml:5: tags entries must be non-empty strings (got a mapping)"},
+      {"id: a\nname: A\nseverity: low\nquery: SELECT 1\nkey: []\n",
+       "r.yaml:5: key must list at least one column (or be left out for pid, start_time)"},
+      {"id: a\nname: A\nseverity: low\nquery: SELECT 1\nkey: [pid, 'x; y']\n",
+       "r.yaml:5: key column 'x; y' is not a column name"},
+      {"id: a\nid: b\nname: A\nseverity: low\nquery: SELECT 1\n", "r.yaml:2: duplicate key 'id'"},
+      {"id: a\nname: A\nseverity: low\nquery: SELECT 1\n---\nid: b\n",
+       "r.yaml:6: one rule per file (found a second YAML document)"},
+      {"- id: a\n- id: b\n",
+       "r.yaml:1: a rule must be a mapping of keys (id, name, severity, query, ...), got a list"},
+      {"", "r.yaml: empty file (expected one rule)"},
+      {"id: a\nname: [unclosed\n", "r.yaml:3: invalid YAML: end of sequence flow not found"},
+      {"id: a\n  name: b\n", "r.yaml:2: invalid YAML: illegal map value"},
+      {"{[a]: b}\n", "r.yaml:1: keys must be plain words (got a list)"},
+  };
+  for (const auto& c : cases) {
+    auto r = parse_rule(c.yaml, "r.yaml");
+    ASSERT_FALSE(r) << c.yaml;
+    EXPECT_EQ(r.error().message, c.message) << c.yaml;
+    EXPECT_EQ(r.error().file, "r.yaml");
+  }
+}
+
+TEST(Rule, HostileInputIsAnErrorNotACrash) {
+  // Deep nesting (yaml-cpp's recursion guard), a huge document, and an
+  // alias bomb whose expansion would be exponential if it were expanded.
+  const std::string deep = "id: [" + std::string(100000, '[') + "\n";
+  auto r1 = parse_rule(deep, "deep.yaml");
+  ASSERT_FALSE(r1);
+  EXPECT_NE(r1.error().message.find("deep.yaml"), std::string::npos);
+
+  auto r2 = parse_rule(std::string(1024 * 1024 + 1, '#'), "big.yaml");
+  ASSERT_FALSE(r2);
+  EXPECT_EQ(r2.error().message, "big.yaml: larger than 1 MiB (1048577 bytes)");
+
+  std::string bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 20; ++i) {
+    bomb += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int j = 0; j < 10; ++j) bomb += std::string(j ? ", " : "") + "*a" + std::to_string(i - 1);
+    bomb += "]\n";
+  }
+  auto r3 = parse_rule(bomb, "bomb.yaml");
+  ASSERT_FALSE(r3);
+  EXPECT_EQ(r3.error().message.substr(0, 22), "bomb.yaml:1: unknown k");
+}
+
+}  // namespace
+}  // namespace airssys::daemoneye

@@ -1,0 +1,356 @@
+#include <fmt/format.h>
+
+#include <airssys/daemoneye/store.hpp>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <unordered_map>
+#include <utility>
+
+#include "sqlite_util.hpp"
+#include "store_path.hpp"
+#include "store_retention.hpp"
+#include "store_schema.hpp"
+
+namespace airssys::daemoneye {
+
+namespace {
+
+// (pid, start) identifies one process: a stop for an older process that
+// used the same pid must not delete the newer one's row.
+bool same_process(const ProcessRecord& a, const ProcessRecord& b) noexcept {
+  if (a.start_ticks != 0 && b.start_ticks != 0) return a.start_ticks == b.start_ticks;
+  if (a.start_time >= 0 && b.start_time >= 0) return a.start_time == b.start_time;
+  return true;
+}
+
+}  // namespace
+
+struct Store::Impl {
+  StoreOptions options;
+  sqlite::Db db;
+  sqlite::Stmt upsert_process, delete_process, insert_event, insert_scan, insert_alert;
+
+  struct Entry {
+    ProcessRecord record;
+    std::uint64_t seen = 0;  // the apply_snapshot generation that last saw this pid
+  };
+  // Mirror of `processes`, equal to it whenever no call is in progress.
+  std::unordered_map<std::int64_t, Entry> mirror;
+  std::uint64_t generation = 0;
+
+  // Undo log for the mirror during one write: every mirror change is
+  // recorded first, and replayed backwards if the transaction fails, so the
+  // mirror never holds rows the database rolled back.
+  class MirrorChange {
+   public:
+    explicit MirrorChange(std::unordered_map<std::int64_t, Entry>& m) : mirror_(m) {}
+    ~MirrorChange() {
+      for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
+        if (it->second)
+          mirror_.insert_or_assign(it->first, std::move(*it->second));
+        else
+          mirror_.erase(it->first);
+      }
+    }
+    MirrorChange(const MirrorChange&) = delete;
+    MirrorChange& operator=(const MirrorChange&) = delete;
+
+    void set(std::int64_t pid, const ProcessRecord& r, std::uint64_t seen) {
+      auto it = mirror_.find(pid);
+      if (it == mirror_.end()) {
+        undo_.emplace_back(pid, std::nullopt);
+        mirror_.emplace(pid, Entry{r, seen});
+      } else {
+        undo_.emplace_back(pid, std::move(it->second));
+        it->second = Entry{r, seen};
+      }
+    }
+    void erase(std::unordered_map<std::int64_t, Entry>::iterator it) {
+      undo_.emplace_back(it->first, std::move(it->second));
+      mirror_.erase(it);
+    }
+    void keep() noexcept { undo_.clear(); }
+
+   private:
+    std::unordered_map<std::int64_t, Entry>& mirror_;
+    std::vector<std::pair<std::int64_t, std::optional<Entry>>> undo_;
+  };
+
+  std::expected<void, std::string> upsert(const ProcessRecord& r) {
+    schema::bind_process(upsert_process.get(), r);
+    return sqlite::run(db.get(), upsert_process.get(), fmt::format("write process {}", r.pid));
+  }
+  std::expected<void, std::string> remove(std::int64_t pid) {
+    sqlite::bind(delete_process.get(), 1, pid);
+    return sqlite::run(db.get(), delete_process.get(), fmt::format("delete process {}", pid));
+  }
+  std::expected<void, std::string> event_row(const ProcessEvent& e) {
+    const ProcessRecord& p = e.process;
+    std::string_view parent_path, parent_cmdline;
+    if (auto it = mirror.find(p.parent); it != mirror.end() && p.parent != p.pid) {
+      parent_path = it->second.record.path;
+      parent_cmdline = it->second.record.cmdline;
+    }
+    sqlite3_stmt* s = insert_event.get();
+    int i = 1;
+    sqlite::bind(s, i++, e.time);
+    sqlite::bind(s, i++, to_string(e.kind));
+    sqlite::bind(s, i++, to_string(e.source));
+    sqlite::bind(s, i++, p.pid);
+    sqlite::bind(s, i++, p.parent);
+    sqlite::bind(s, i++, std::string_view(p.name));
+    sqlite::bind(s, i++, std::string_view(p.path));
+    sqlite::bind(s, i++, std::string_view(p.cmdline));
+    sqlite::bind(s, i++, std::string_view(p.cwd));
+    sqlite::bind(s, i++, p.uid);
+    sqlite::bind(s, i++, p.euid);
+    sqlite::bind(s, i++, p.gid);
+    sqlite::bind(s, i++, p.egid);
+    sqlite::bind(s, i++, std::string_view(p.username));
+    sqlite::bind(s, i++, p.auid);
+    sqlite::bind(s, i++, std::string_view(p.sha256));
+    sqlite::bind(s, i++, p.start_time);
+    sqlite::bind(s, i++, parent_path);
+    sqlite::bind(s, i++, parent_cmdline);
+    return sqlite::run(db.get(), s, fmt::format("write {} event of pid {}", to_string(e.kind), p.pid));
+  }
+};
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+std::expected<std::unique_ptr<Store>, std::string> Store::open(StoreOptions options) {
+  if (auto r = prepare_database_path(options.path); !r) return std::unexpected(r.error());
+  const std::string path = options.path.string();
+  auto db = sqlite::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX);
+  if (!db) return std::unexpected(db.error());
+  sqlite3* h = db->get();
+  auto fail = [&](std::string_view what, const std::string& why) {
+    return std::unexpected(fmt::format("{}: {}: {}", path, what, why));
+  };
+
+  ::sqlite3_busy_timeout(h, 5000);
+  // Extensions are never needed by the writer; the store is ours alone.
+  ::sqlite3_db_config(h, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, nullptr);
+  ::sqlite3_db_config(h, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+  ::sqlite3_db_config(h, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
+
+  auto version = sqlite::query_int(h, "PRAGMA user_version");
+  if (!version) return fail("read schema version", version.error());
+  if (*version > schema::kVersion) {
+    return std::unexpected(fmt::format("{}: database schema version {} is newer than this program's ({})",
+                                       path, *version, schema::kVersion));
+  }
+  auto mode = sqlite::prepare(h, "PRAGMA journal_mode=WAL");
+  if (!mode) return fail("set WAL mode", mode.error());
+  if (::sqlite3_step(mode->get()) != SQLITE_ROW) return fail("set WAL mode", sqlite::error(h, ""));
+  const auto* got = reinterpret_cast<const char*>(::sqlite3_column_text(mode->get(), 0));
+  if (got == nullptr || std::string_view(got) != "wal") {
+    return fail("set WAL mode", fmt::format("journal mode is '{}'", got != nullptr ? got : "?"));
+  }
+  mode->reset();  // finalized before the next statement
+  // synchronous=FULL: WAL is synced on every commit, so a committed alert
+  // survives power loss, not only a crash of the agent (docs: "Tables").
+  if (auto r = sqlite::exec(h,
+                            "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF; "
+                            "PRAGMA journal_size_limit=67108864; PRAGMA cache_size=-8192");
+      !r) {
+    return fail("set pragmas", r.error());
+  }
+  {
+    sqlite::Transaction txn(h);
+    if (auto r = txn.begin(); !r) return fail("create schema", r.error());
+    if (auto r = sqlite::exec(h, schema::ddl().c_str()); !r) return fail("create schema", r.error());
+    if (auto r = sqlite::exec(h, fmt::format("PRAGMA user_version={}", schema::kVersion).c_str()); !r) {
+      return fail("create schema", r.error());
+    }
+    if (auto r = txn.commit(); !r) return fail("create schema", r.error());
+  }
+
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  auto prep = [&](sqlite::Stmt& out, const std::string& sql) -> std::expected<void, std::string> {
+    auto s = sqlite::prepare(h, sql, /*persistent=*/true);
+    if (!s) return std::unexpected(s.error());
+    out = std::move(*s);
+    return {};
+  };
+  for (auto r :
+       {prep(impl->upsert_process, schema::upsert_process_sql()),
+        prep(impl->delete_process, "DELETE FROM processes WHERE pid = ?"),
+        prep(impl->insert_event,
+             "INSERT INTO process_events (time, event, source, pid, parent, name, path, cmdline, cwd, uid, "
+             "euid, gid, egid, username, auid, sha256, start_time, parent_path, parent_cmdline) VALUES "
+             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+        prep(impl->insert_scan,
+             "INSERT INTO scans (scan_id, time, processes, unreadable, collect_us, store_us, rules_us, "
+             "alerts, rule_errors, inserted, updated, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+        prep(impl->insert_alert,
+             "INSERT INTO alerts (time, rule_id, rule_name, severity, tags, \"row\", host, dedup_key) "
+             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")}) {
+    if (!r) return fail("prepare statements", r.error());
+  }
+
+  // The mirror starts as the table left by the previous run, so the first
+  // snapshot after a restart writes only what changed meanwhile.
+  auto select = sqlite::prepare(h, schema::select_processes_sql());
+  if (!select) return fail("load processes", select.error());
+  int rc = SQLITE_ROW;
+  while ((rc = ::sqlite3_step(select->get())) == SQLITE_ROW) {
+    ProcessRecord r = schema::read_process(select->get());
+    const std::int64_t pid = r.pid;
+    impl->mirror.emplace(pid, Impl::Entry{std::move(r), 0});
+  }
+  if (rc != SQLITE_DONE) return fail("load processes", sqlite::error(h, ""));
+  select->reset();
+
+  impl->db = std::move(*db);
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+std::expected<ApplyStats, std::string> Store::apply_snapshot(std::span<const ProcessRecord> all) {
+  Impl& s = *impl_;
+  const std::uint64_t gen = ++s.generation;
+  ApplyStats stats;
+  Impl::MirrorChange change(s.mirror);
+  sqlite::Transaction txn(s.db.get());
+  bool began = false;
+  // The transaction starts at the first write: an idle scan touches nothing.
+  auto write = [&]() -> std::expected<void, std::string> {
+    if (began) return {};
+    began = true;
+    return txn.begin();
+  };
+
+  for (const ProcessRecord& r : all) {
+    if (r.pid < 0) return std::unexpected(fmt::format("snapshot: record with invalid pid {}", r.pid));
+    auto it = s.mirror.find(r.pid);
+    if (it != s.mirror.end() && it->second.seen == gen) {
+      return std::unexpected(fmt::format("snapshot: pid {} appears twice", r.pid));
+    }
+    if (it != s.mirror.end() && schema::same_columns(it->second.record, r)) {
+      // Bookkeeping fields (start_ticks, exe identity) are not stored; keep
+      // the newest so stop events can be matched to the right process.
+      ProcessRecord& kept = it->second.record;
+      kept.start_ticks = r.start_ticks;
+      kept.exe_dev = r.exe_dev;
+      kept.exe_ino = r.exe_ino;
+      kept.partial = r.partial;
+      it->second.seen = gen;
+      ++stats.unchanged;
+      continue;
+    }
+    if (auto w = write(); !w) return std::unexpected(w.error());
+    if (auto w = s.upsert(r); !w) return std::unexpected(w.error());
+    ++(it == s.mirror.end() ? stats.inserted : stats.updated);
+    change.set(r.pid, r, gen);
+  }
+  for (auto it = s.mirror.begin(); it != s.mirror.end();) {
+    if (it->second.seen == gen) {
+      ++it;
+      continue;
+    }
+    if (auto w = write(); !w) return std::unexpected(w.error());
+    if (auto w = s.remove(it->first); !w) return std::unexpected(w.error());
+    ++stats.deleted;
+    auto next = std::next(it);
+    change.erase(it);
+    it = next;
+  }
+  if (began) {
+    if (auto c = txn.commit(); !c) return std::unexpected(c.error());
+  }
+  change.keep();
+  return stats;
+}
+
+std::expected<void, std::string> Store::append_events(std::span<const ProcessEvent> events) {
+  if (events.empty()) return {};
+  Impl& s = *impl_;
+  Impl::MirrorChange change(s.mirror);
+  sqlite::Transaction txn(s.db.get());
+  if (auto r = txn.begin(); !r) return std::unexpected(r.error());
+  for (const ProcessEvent& e : events) {
+    if (e.process.pid < 0) return std::unexpected(fmt::format("event with invalid pid {}", e.process.pid));
+    // The event row reads the parent from the mirror as it is at this
+    // event, so a child started right after its parent in one batch sees it.
+    if (auto r = s.event_row(e); !r) return std::unexpected(r.error());
+    if (e.kind == EventKind::stop) {
+      auto it = s.mirror.find(e.process.pid);
+      if (it == s.mirror.end() || !same_process(it->second.record, e.process)) continue;
+      if (auto r = s.remove(e.process.pid); !r) return std::unexpected(r.error());
+      change.erase(it);
+    } else {
+      if (auto r = s.upsert(e.process); !r) return std::unexpected(r.error());
+      auto it = s.mirror.find(e.process.pid);
+      change.set(e.process.pid, e.process, it != s.mirror.end() ? it->second.seen : 0);
+    }
+  }
+  if (auto r = txn.commit(); !r) return std::unexpected(r.error());
+  change.keep();
+  return {};
+}
+
+std::expected<void, std::string> Store::record_scan(const ScanRecord& scan) {
+  Impl& s = *impl_;
+  sqlite3_stmt* st = s.insert_scan.get();
+  int i = 1;
+  sqlite::bind(st, i++, static_cast<std::int64_t>(scan.scan_id));
+  sqlite::bind(st, i++, scan.time);
+  sqlite::bind(st, i++, static_cast<std::int64_t>(scan.processes));
+  sqlite::bind(st, i++, static_cast<std::int64_t>(scan.unreadable));
+  sqlite::bind(st, i++, static_cast<std::int64_t>(scan.collect_us));
+  sqlite::bind(st, i++, static_cast<std::int64_t>(scan.store_us));
+  sqlite::bind(st, i++, static_cast<std::int64_t>(scan.rules_us));
+  sqlite::bind(st, i++, static_cast<std::int64_t>(scan.alerts));
+  sqlite::bind(st, i++, static_cast<std::int64_t>(scan.rule_errors));
+  sqlite::bind(st, i++, static_cast<std::int64_t>(scan.applied.inserted));
+  sqlite::bind(st, i++, static_cast<std::int64_t>(scan.applied.updated));
+  sqlite::bind(st, i++, static_cast<std::int64_t>(scan.applied.deleted));
+  // A single statement outside BEGIN is its own transaction (autocommit).
+  return sqlite::run(s.db.get(), st, "record scan");
+}
+
+std::expected<void, std::string> Store::insert_alerts(std::span<const Alert> alerts) {
+  if (alerts.empty()) return {};
+  Impl& s = *impl_;
+  sqlite::Transaction txn(s.db.get());
+  if (auto r = txn.begin(); !r) return std::unexpected(r.error());
+  sqlite3_stmt* st = s.insert_alert.get();
+  for (const Alert& a : alerts) {
+    const std::string tags =
+        nlohmann::json(a.tags).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    int i = 1;
+    sqlite::bind(st, i++, a.time);
+    sqlite::bind(st, i++, std::string_view(a.rule_id));
+    sqlite::bind(st, i++, std::string_view(a.rule_name));
+    sqlite::bind(st, i++, to_string(a.severity));
+    sqlite::bind(st, i++, std::string_view(tags));
+    sqlite::bind(st, i++, std::string_view(a.row_json));
+    sqlite::bind(st, i++, std::string_view(a.host));
+    sqlite::bind(st, i++, std::string_view(a.dedup_key));
+    if (auto r = sqlite::run(s.db.get(), st, fmt::format("write alert of rule {}", a.rule_id)); !r) {
+      return std::unexpected(r.error());
+    }
+  }
+  return txn.commit();
+}
+
+std::expected<RetentionStats, std::string> Store::enforce_retention(std::int64_t now) {
+  return retention::enforce(impl_->db.get(), impl_->options.retention, now);
+}
+
+const ProcessRecord* Store::process(std::int64_t pid) const {
+  auto it = impl_->mirror.find(pid);
+  return it == impl_->mirror.end() ? nullptr : &it->second.record;
+}
+
+std::size_t Store::process_count() const noexcept { return impl_->mirror.size(); }
+
+const std::filesystem::path& Store::path() const noexcept { return impl_->options.path; }
+
+std::uint64_t Store::total_changes() const noexcept {
+  return static_cast<std::uint64_t>(::sqlite3_total_changes64(impl_->db.get()));
+}
+
+}  // namespace airssys::daemoneye

@@ -1,0 +1,148 @@
+#include "store_schema.hpp"
+
+#include <cmath>
+#include <type_traits>
+
+namespace airssys::daemoneye::schema {
+
+namespace {
+
+template <class T>
+constexpr std::string_view sql_type_of() {
+  if constexpr (std::is_same_v<T, std::string>)
+    return "TEXT";
+  else if constexpr (std::is_same_v<T, double>)
+    return "REAL";
+  else
+    return "INTEGER";
+}
+
+std::string_view sql_type(const ProcessColumn& c) {
+  return std::visit([]<class T>(T ProcessRecord::*) { return sql_type_of<T>(); }, c.member);
+}
+
+std::string column_list() {
+  std::string out;
+  for (const auto& c : kProcessColumns) {
+    if (!out.empty()) out += ", ";
+    out += c.name;
+  }
+  return out;
+}
+
+std::string_view text_of(sqlite3_stmt* stmt, int i) {
+  const auto* p = reinterpret_cast<const char*>(::sqlite3_column_text(stmt, i));
+  if (p == nullptr) return {};
+  return {p, static_cast<std::size_t>(::sqlite3_column_bytes(stmt, i))};
+}
+
+}  // namespace
+
+std::string ddl() {
+  std::string sql = "CREATE TABLE IF NOT EXISTS processes (";
+  bool first = true;
+  for (const auto& c : kProcessColumns) {
+    if (!first) sql += ", ";
+    first = false;
+    sql += c.name;
+    sql += ' ';
+    sql += c.name == "pid" ? std::string_view("INTEGER PRIMARY KEY") : sql_type(c);
+  }
+  sql += ");\n";
+  sql += R"(
+CREATE TABLE IF NOT EXISTS process_events (
+  id INTEGER PRIMARY KEY, time INTEGER NOT NULL, event TEXT NOT NULL, source TEXT NOT NULL,
+  pid INTEGER, parent INTEGER, name TEXT, path TEXT, cmdline TEXT, cwd TEXT,
+  uid INTEGER, euid INTEGER, gid INTEGER, egid INTEGER, username TEXT, auid INTEGER,
+  sha256 TEXT, start_time INTEGER, parent_path TEXT, parent_cmdline TEXT);
+CREATE INDEX IF NOT EXISTS process_events_time ON process_events(time);
+CREATE TABLE IF NOT EXISTS alerts (
+  id INTEGER PRIMARY KEY, time INTEGER NOT NULL, rule_id TEXT NOT NULL, rule_name TEXT NOT NULL,
+  severity TEXT NOT NULL, tags TEXT NOT NULL, "row" TEXT NOT NULL, host TEXT NOT NULL,
+  dedup_key TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS alerts_time ON alerts(time);
+CREATE INDEX IF NOT EXISTS alerts_rule_id ON alerts(rule_id);
+CREATE TABLE IF NOT EXISTS scans (
+  id INTEGER PRIMARY KEY, scan_id INTEGER NOT NULL, time INTEGER NOT NULL,
+  processes INTEGER, unreadable INTEGER, collect_us INTEGER, store_us INTEGER, rules_us INTEGER,
+  alerts INTEGER, rule_errors INTEGER, inserted INTEGER, updated INTEGER, deleted INTEGER);
+CREATE INDEX IF NOT EXISTS scans_time ON scans(time);
+)";
+  return sql;
+}
+
+std::string upsert_process_sql() {
+  std::string sql = "INSERT INTO processes (" + column_list() + ") VALUES (";
+  for (std::size_t i = 0; i < kProcessColumns.size(); ++i) sql += i == 0 ? "?" : ", ?";
+  sql += ") ON CONFLICT(pid) DO UPDATE SET ";
+  bool first = true;
+  for (const auto& c : kProcessColumns) {
+    if (c.name == "pid") continue;
+    if (!first) sql += ", ";
+    first = false;
+    sql += c.name;
+    sql += " = excluded.";
+    sql += c.name;
+  }
+  return sql;
+}
+
+std::string select_processes_sql() { return "SELECT " + column_list() + " FROM processes"; }
+
+void bind_process(sqlite3_stmt* stmt, const ProcessRecord& r) {
+  int i = 1;
+  for (const auto& c : kProcessColumns) {
+    std::visit(
+        [&]<class T>(T ProcessRecord::*m) {
+          const T& v = r.*m;
+          if constexpr (std::is_same_v<T, std::string>) {
+            ::sqlite3_bind_text64(stmt, i, v.data(), v.size(), SQLITE_STATIC, SQLITE_UTF8);
+          } else if constexpr (std::is_same_v<T, double>) {
+            ::sqlite3_bind_double(stmt, i, v);
+          } else {
+            ::sqlite3_bind_int64(stmt, i, v);
+          }
+        },
+        c.member);
+    ++i;
+  }
+}
+
+ProcessRecord read_process(sqlite3_stmt* stmt) {
+  ProcessRecord r;
+  int i = 0;
+  for (const auto& c : kProcessColumns) {
+    std::visit(
+        [&]<class T>(T ProcessRecord::*m) {
+          if constexpr (std::is_same_v<T, std::string>) {
+            r.*m = std::string(text_of(stmt, i));
+          } else if constexpr (std::is_same_v<T, double>) {
+            r.*m = ::sqlite3_column_double(stmt, i);
+          } else {
+            r.*m = static_cast<T>(::sqlite3_column_int64(stmt, i));
+          }
+        },
+        c.member);
+    ++i;
+  }
+  return r;
+}
+
+bool same_columns(const ProcessRecord& a, const ProcessRecord& b) noexcept {
+  for (const auto& c : kProcessColumns) {
+    const bool equal = std::visit(
+        [&]<class T>(T ProcessRecord::*m) {
+          if constexpr (std::is_same_v<T, double>) {
+            // NaN never equals itself; two NaNs are "unchanged", not a write per scan.
+            return a.*m == b.*m || (std::isnan(a.*m) && std::isnan(b.*m));
+          } else {
+            return a.*m == b.*m;
+          }
+        },
+        c.member);
+    if (!equal) return false;
+  }
+  return true;
+}
+
+}  // namespace airssys::daemoneye::schema

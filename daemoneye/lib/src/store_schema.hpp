@@ -1,0 +1,81 @@
+#pragma once
+// The store's schema (docs/daemoneye.md "Tables"), in one place.
+//
+// kProcessColumns is the single list of the `processes` columns: the DDL,
+// the upsert statement, binding, reading back and change detection are all
+// derived from it, so a column added here is added everywhere.
+
+#include <sqlite3.h>
+
+#include <airssys/daemoneye/process_record.hpp>
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace airssys::daemoneye::schema {
+
+inline constexpr int kVersion = 1;  // PRAGMA user_version of a database this code created
+
+struct ProcessColumn {
+  std::string_view name;
+  std::variant<std::int64_t ProcessRecord::*, int ProcessRecord::*, double ProcessRecord::*,
+               std::string ProcessRecord::*>
+      member;
+};
+
+// Every column of ProcessRecord (process_record.hpp), in table order; pid first.
+inline constexpr std::array<ProcessColumn, 33> kProcessColumns{{
+    {"pid", &ProcessRecord::pid},
+    {"parent", &ProcessRecord::parent},
+    {"pgroup", &ProcessRecord::pgroup},
+    {"sid", &ProcessRecord::sid},
+    {"name", &ProcessRecord::name},
+    {"path", &ProcessRecord::path},
+    {"cmdline", &ProcessRecord::cmdline},
+    {"cwd", &ProcessRecord::cwd},
+    {"root", &ProcessRecord::root},
+    {"uid", &ProcessRecord::uid},
+    {"gid", &ProcessRecord::gid},
+    {"euid", &ProcessRecord::euid},
+    {"egid", &ProcessRecord::egid},
+    {"suid", &ProcessRecord::suid},
+    {"sgid", &ProcessRecord::sgid},
+    {"username", &ProcessRecord::username},
+    {"auid", &ProcessRecord::auid},
+    {"on_disk", &ProcessRecord::on_disk},
+    {"state", &ProcessRecord::state},
+    {"threads", &ProcessRecord::threads},
+    {"nice", &ProcessRecord::nice},
+    {"start_time", &ProcessRecord::start_time},
+    {"user_time", &ProcessRecord::user_time},
+    {"system_time", &ProcessRecord::system_time},
+    {"resident_size", &ProcessRecord::resident_size},
+    {"total_size", &ProcessRecord::total_size},
+    {"disk_bytes_read", &ProcessRecord::disk_bytes_read},
+    {"disk_bytes_written", &ProcessRecord::disk_bytes_written},
+    {"cgroup_path", &ProcessRecord::cgroup_path},
+    {"tty", &ProcessRecord::tty},
+    {"sha256", &ProcessRecord::sha256},
+    {"cpu_percent", &ProcessRecord::cpu_percent},
+    {"container_id", &ProcessRecord::container_id},
+}};
+
+// CREATE TABLE / INDEX statements for all four tables (IF NOT EXISTS).
+[[nodiscard]] std::string ddl();
+
+// INSERT ... ON CONFLICT(pid) DO UPDATE: one statement for new and changed rows.
+[[nodiscard]] std::string upsert_process_sql();
+// SELECT <every column> FROM processes.
+[[nodiscard]] std::string select_processes_sql();
+
+// Binds every column of `r` as parameters 1..33 (text bound SQLITE_STATIC:
+// `r` must outlive the step).
+void bind_process(sqlite3_stmt* stmt, const ProcessRecord& r);
+// Reads a row of select_processes_sql().
+[[nodiscard]] ProcessRecord read_process(sqlite3_stmt* stmt);
+// True when every column (not the bookkeeping fields) is equal.
+[[nodiscard]] bool same_columns(const ProcessRecord& a, const ProcessRecord& b) noexcept;
+
+}  // namespace airssys::daemoneye::schema

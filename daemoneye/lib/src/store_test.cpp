@@ -1,0 +1,459 @@
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <airssys/daemoneye/store.hpp>
+#include <filesystem>
+#include <vector>
+
+#include "store_test_util.hpp"
+
+namespace airssys::daemoneye {
+namespace {
+
+using test::Peek;
+using test::proc;
+using test::TempDir;
+namespace fs = std::filesystem;
+
+std::unique_ptr<Store> open_store(const fs::path& db, RetentionOptions retention = {}) {
+  auto s = Store::open({.path = db, .retention = retention});
+  EXPECT_TRUE(s) << (s ? "" : s.error());
+  return s ? std::move(*s) : nullptr;
+}
+
+std::vector<ProcessRecord> many(std::int64_t first, std::size_t n) {
+  std::vector<ProcessRecord> out;
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto pid = first + static_cast<std::int64_t>(i);
+    out.push_back(proc(pid, fmt::format("p{}", pid), "/usr/bin/p", fmt::format("/usr/bin/p --n {}", pid)));
+  }
+  return out;
+}
+
+mode_t mode_of(const fs::path& p) {
+  struct stat st {};
+  EXPECT_EQ(::lstat(p.c_str(), &st), 0) << p;
+  return st.st_mode & 07777;
+}
+
+TEST(Store, CreatesDatabase0600InA0700DirectoryItMakes) {
+  TempDir tmp;
+  const fs::path db = tmp / "var/lib/de/daemoneye.db";
+  auto store = open_store(db);
+  ASSERT_TRUE(store);
+  EXPECT_EQ(mode_of(db), 0600u);
+  EXPECT_EQ(mode_of(tmp / "var"), 0700u);
+  EXPECT_EQ(mode_of(tmp / "var/lib/de"), 0700u);
+  auto all = many(100, 3);
+  ASSERT_TRUE(store->apply_snapshot(all));
+  // SQLite gives the WAL the database file's mode.
+  EXPECT_EQ(mode_of(fs::path(db.string() + "-wal")), 0600u);
+  Peek peek(db);
+  EXPECT_EQ(peek.text("PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 1);
+}
+
+TEST(Store, NarrowsAnExistingDatabaseTo0600) {
+  TempDir tmp;
+  const fs::path db = tmp / "d.db";
+  test::write_file(db, "");
+  ASSERT_EQ(::chmod(db.c_str(), 0644), 0);
+  auto store = open_store(db);
+  ASSERT_TRUE(store);
+  EXPECT_EQ(mode_of(db), 0600u);
+}
+
+TEST(Store, RefusesASymlinkedDatabasePathAndLeavesTheTargetAlone) {
+  TempDir tmp;
+  const fs::path target = tmp / "elsewhere";
+  test::write_file(target, "precious");
+  ASSERT_EQ(::chmod(target.c_str(), 0644), 0);
+  const fs::path db = tmp / "d.db";
+  fs::create_symlink(target, db);
+  auto s = Store::open({.path = db});
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().find("symbolic link"), std::string::npos) << s.error();
+  EXPECT_NE(s.error().find(db.string()), std::string::npos) << s.error();
+  EXPECT_EQ(mode_of(target), 0644u);
+  std::ifstream in(target);
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(content, "precious");
+}
+
+TEST(Store, RefusesASymlinkedWalFile) {
+  TempDir tmp;
+  const fs::path db = tmp / "d.db";
+  fs::create_symlink(tmp / "x", db.string() + "-wal");
+  auto s = Store::open({.path = db});
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().find("d.db-wal: it is a symbolic link"), std::string::npos) << s.error();
+}
+
+TEST(Store, RefusesAWorldWritableDirectory) {
+  TempDir tmp;
+  const fs::path dir = tmp / "shared";
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  ASSERT_EQ(::chmod(dir.c_str(), 01777), 0);
+  auto s = Store::open({.path = dir / "d.db"});
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().find("writable by everyone"), std::string::npos) << s.error();
+  EXPECT_FALSE(fs::exists(dir / "d.db"));
+}
+
+TEST(Store, RefusesADirectoryAsDatabase) {
+  TempDir tmp;
+  ASSERT_EQ(::mkdir((tmp / "d.db").c_str(), 0700), 0);
+  auto s = Store::open({.path = tmp / "d.db"});
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().find("not a regular file"), std::string::npos) << s.error();
+}
+
+TEST(Store, RefusesAFileThatIsNotADatabase) {
+  TempDir tmp;
+  test::write_file(tmp / "d.db", std::string(8192, 'x'));
+  auto s = Store::open({.path = tmp / "d.db"});
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().find("not a database"), std::string::npos) << s.error();
+}
+
+TEST(Store, FirstSnapshotInsertsEveryRowWithEveryColumn) {
+  TempDir tmp;
+  auto store = open_store(tmp / "d.db");
+  ASSERT_TRUE(store);
+  auto all = many(100, 50);
+  all[7].cmdline = "with 'quotes' and \xc3\xa9";
+  all[7].cpu_percent = 12.5;
+  all[7].on_disk = 0;
+  all[7].auid = 4294967295;
+  auto stats = store->apply_snapshot(all);
+  ASSERT_TRUE(stats) << stats.error();
+  EXPECT_EQ(stats->inserted, 50u);
+  EXPECT_EQ(stats->updated + stats->deleted + stats->unchanged, 0u);
+  EXPECT_EQ(store->process_count(), 50u);
+  Peek peek(tmp / "d.db");
+  EXPECT_EQ(peek.integer("SELECT count(*) FROM processes"), 50);
+  EXPECT_EQ(peek.text("SELECT cmdline FROM processes WHERE pid = 107"), all[7].cmdline);
+  EXPECT_EQ(peek.text("SELECT cpu_percent FROM processes WHERE pid = 107"), "12.5");
+  EXPECT_EQ(peek.integer("SELECT on_disk FROM processes WHERE pid = 107"), 0);
+  EXPECT_EQ(peek.integer("SELECT auid FROM processes WHERE pid = 107"), 4294967295);
+  EXPECT_EQ(peek.text("SELECT sha256 FROM processes WHERE pid = 107"), std::string(64, 'a'));
+}
+
+TEST(Store, IdleReapplyWritesNothing) {
+  TempDir tmp;
+  auto store = open_store(tmp / "d.db");
+  ASSERT_TRUE(store);
+  auto all = many(100, 200);
+  ASSERT_TRUE(store->apply_snapshot(all));
+  Peek peek(tmp / "d.db");
+  // data_version changes when another connection commits anything.
+  const auto version = peek.integer("PRAGMA data_version");
+  const auto changes = store->total_changes();
+  const auto wal_size = fs::file_size(tmp / "d.db-wal");
+  auto stats = store->apply_snapshot(all);
+  ASSERT_TRUE(stats) << stats.error();
+  EXPECT_EQ(stats->unchanged, 200u);
+  EXPECT_EQ(stats->inserted + stats->updated + stats->deleted, 0u);
+  EXPECT_EQ(store->total_changes(), changes);
+  EXPECT_EQ(peek.integer("PRAGMA data_version"), version);
+  EXPECT_EQ(fs::file_size(tmp / "d.db-wal"), wal_size);
+}
+
+TEST(Store, ChangedRowIsUpdatedAndOnlyIt) {
+  TempDir tmp;
+  auto store = open_store(tmp / "d.db");
+  ASSERT_TRUE(store);
+  auto all = many(100, 20);
+  ASSERT_TRUE(store->apply_snapshot(all));
+  const auto before = store->total_changes();
+  all[3].cmdline = "changed";
+  all[3].resident_size = 1;
+  all[4].start_ticks += 1;  // not a column: no write
+  auto stats = store->apply_snapshot(all);
+  ASSERT_TRUE(stats) << stats.error();
+  EXPECT_EQ(stats->updated, 1u);
+  EXPECT_EQ(stats->unchanged, 19u);
+  EXPECT_EQ(store->total_changes(), before + 1);
+  Peek peek(tmp / "d.db");
+  EXPECT_EQ(peek.text("SELECT cmdline FROM processes WHERE pid = 103"), "changed");
+  EXPECT_EQ(peek.integer("SELECT resident_size FROM processes WHERE pid = 103"), 1);
+  ASSERT_NE(store->process(103), nullptr);
+  EXPECT_EQ(store->process(103)->cmdline, "changed");
+  EXPECT_EQ(store->process(104)->start_ticks, all[4].start_ticks);
+}
+
+TEST(Store, VanishedPidIsDeletedAndNewOneInserted) {
+  TempDir tmp;
+  auto store = open_store(tmp / "d.db");
+  ASSERT_TRUE(store);
+  auto all = many(100, 10);
+  ASSERT_TRUE(store->apply_snapshot(all));
+  all.erase(all.begin() + 2);  // pid 102 exited
+  all.push_back(proc(500, "new"));
+  auto stats = store->apply_snapshot(all);
+  ASSERT_TRUE(stats) << stats.error();
+  EXPECT_EQ(stats->deleted, 1u);
+  EXPECT_EQ(stats->inserted, 1u);
+  EXPECT_EQ(stats->unchanged, 9u);
+  EXPECT_EQ(store->process(102), nullptr);
+  EXPECT_NE(store->process(500), nullptr);
+  Peek peek(tmp / "d.db");
+  EXPECT_EQ(peek.integer("SELECT count(*) FROM processes WHERE pid = 102"), 0);
+  EXPECT_EQ(peek.integer("SELECT count(*) FROM processes"), 10);
+  // An empty snapshot empties the table.
+  auto none = store->apply_snapshot({});
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->deleted, 10u);
+  EXPECT_EQ(peek.integer("SELECT count(*) FROM processes"), 0);
+}
+
+TEST(Store, BadSnapshotIsRefusedAndChangesNothing) {
+  TempDir tmp;
+  auto store = open_store(tmp / "d.db");
+  ASSERT_TRUE(store);
+  auto all = many(100, 10);
+  ASSERT_TRUE(store->apply_snapshot(all));
+  // New and changed rows come first, then the duplicate: the writes before
+  // it must be rolled back in the database and in the mirror.
+  auto bad = many(100, 10);
+  bad[0].cmdline = "changed";
+  bad.push_back(proc(900, "new"));
+  bad.push_back(proc(105, "again"));
+  auto r = store->apply_snapshot(bad);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), "snapshot: pid 105 appears twice");
+  EXPECT_EQ(store->process(900), nullptr);
+  EXPECT_EQ(store->process(100)->cmdline, all[0].cmdline);
+  Peek peek(tmp / "d.db");
+  EXPECT_EQ(peek.integer("SELECT count(*) FROM processes"), 10);
+  EXPECT_EQ(peek.text("SELECT cmdline FROM processes WHERE pid = 100"), all[0].cmdline);
+  auto idle = store->apply_snapshot(all);
+  ASSERT_TRUE(idle);
+  EXPECT_EQ(idle->unchanged, 10u);
+
+  auto negative = std::vector<ProcessRecord>{proc(-1, "x")};
+  auto n = store->apply_snapshot(negative);
+  ASSERT_FALSE(n);
+  EXPECT_EQ(n.error(), "snapshot: record with invalid pid -1");
+}
+
+// A write that fails half way (here the file size limit, as a full disk
+// would) returns SQLite's message and leaves the mirror equal to the table.
+TEST(Store, FailedWriteRollsBackDatabaseAndMirror) {
+  TempDir tmp;
+  auto store = open_store(tmp / "d.db");
+  ASSERT_TRUE(store);
+  auto all = many(100, 100);
+  ASSERT_TRUE(store->apply_snapshot(all));
+
+  auto big = many(100, 3000);
+  for (auto& r : big) r.cmdline = std::string(2000, 'c') + std::to_string(r.pid);
+  const auto largest = std::max(fs::file_size(tmp / "d.db"), fs::file_size(tmp / "d.db-wal"));
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+  auto* old_handler = ::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = old;
+  small.rlim_cur = largest + 64 * 1024;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  auto r = store->apply_snapshot(big);
+  ::setrlimit(RLIMIT_FSIZE, &old);
+  ::signal(SIGXFSZ, old_handler);
+
+  ASSERT_FALSE(r) << "the write should have failed";
+  EXPECT_FALSE(r.error().empty());
+  EXPECT_EQ(store->process_count(), 100u);
+  EXPECT_EQ(store->process(2000), nullptr);
+  EXPECT_EQ(store->process(100)->cmdline, all[0].cmdline);
+  Peek peek(tmp / "d.db");
+  EXPECT_EQ(peek.integer("SELECT count(*) FROM processes"), 100);
+  EXPECT_EQ(peek.text("SELECT cmdline FROM processes WHERE pid = 100"), all[0].cmdline);
+  // Mirror and table agree: the old snapshot is a no-op, the big one now fits.
+  auto idle = store->apply_snapshot(all);
+  ASSERT_TRUE(idle) << idle.error();
+  EXPECT_EQ(idle->unchanged, 100u);
+  auto again = store->apply_snapshot(big);
+  ASSERT_TRUE(again) << again.error();
+  EXPECT_EQ(again->updated, 100u);
+  EXPECT_EQ(again->inserted, 2900u);
+}
+
+TEST(Store, ReopenKeepsDataAndTheMirror) {
+  TempDir tmp;
+  auto all = many(100, 30);
+  all[5].cpu_percent = 3.25;
+  {
+    auto store = open_store(tmp / "d.db");
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->apply_snapshot(all));
+    ASSERT_TRUE(store->record_scan({.scan_id = 7, .time = 1764000000, .processes = 30}));
+  }
+  auto store = open_store(tmp / "d.db");
+  ASSERT_TRUE(store);
+  EXPECT_EQ(store->process_count(), 30u);
+  ASSERT_NE(store->process(105), nullptr);
+  EXPECT_EQ(store->process(105)->cpu_percent, 3.25);
+  EXPECT_EQ(store->process(105)->cmdline, all[5].cmdline);
+  auto stats = store->apply_snapshot(all);
+  ASSERT_TRUE(stats) << stats.error();
+  EXPECT_EQ(stats->unchanged, 30u);
+  EXPECT_EQ(store->total_changes(), 0u);
+  Peek peek(tmp / "d.db");
+  EXPECT_EQ(peek.integer("SELECT scan_id FROM scans"), 7);
+}
+
+TEST(Store, EventsCarryTheParentsPathAndCmdline) {
+  TempDir tmp;
+  auto store = open_store(tmp / "d.db");
+  ASSERT_TRUE(store);
+  auto nginx = proc(100, "nginx", "/usr/sbin/nginx", "nginx: worker process");
+  ASSERT_TRUE(store->apply_snapshot(std::vector{nginx}));
+
+  auto shell = proc(200, "sh", "/usr/bin/dash", "sh -c id", /*parent=*/100);
+  auto grandchild = proc(300, "id", "/usr/bin/id", "id", /*parent=*/200);
+  auto orphan = proc(400, "x", "/x", "x", /*parent=*/999);
+  std::vector<ProcessEvent> events{
+      {EventKind::start, EventSource::poll, 1764000100, shell},
+      {EventKind::start, EventSource::poll, 1764000100, grandchild},  // parent started in this same batch
+      {EventKind::exec, EventSource::ebpf, 1764000101, orphan},
+  };
+  ASSERT_TRUE(store->append_events(events));
+  Peek peek(tmp / "d.db");
+  EXPECT_EQ(peek.text("SELECT parent_path FROM process_events WHERE pid = 200"), "/usr/sbin/nginx");
+  EXPECT_EQ(peek.text("SELECT parent_cmdline FROM process_events WHERE pid = 200"), "nginx: worker process");
+  EXPECT_EQ(peek.text("SELECT parent_path FROM process_events WHERE pid = 300"), "/usr/bin/dash");
+  EXPECT_EQ(peek.text("SELECT parent_path FROM process_events WHERE pid = 400"), "");
+  EXPECT_EQ(peek.text("SELECT event || ',' || source || ',' || time FROM process_events WHERE pid = 400"),
+            "exec,ebpf,1764000101");
+  EXPECT_EQ(peek.text("SELECT cmdline || '|' || uid || '|' || sha256 FROM process_events WHERE pid = 200"),
+            "sh -c id|1000|" + std::string(64, 'a'));
+  // start/exec keep `processes` current.
+  EXPECT_EQ(peek.integer("SELECT count(*) FROM processes"), 4);
+  EXPECT_NE(store->process(300), nullptr);
+
+  // A stop for an older process that had the same pid leaves the new one.
+  auto stale = shell;
+  stale.start_ticks -= 1;
+  ASSERT_TRUE(store->append_events(
+      std::vector<ProcessEvent>{{EventKind::stop, EventSource::poll, 1764000102, stale}}));
+  EXPECT_NE(store->process(200), nullptr);
+  ASSERT_TRUE(store->append_events(
+      std::vector<ProcessEvent>{{EventKind::stop, EventSource::poll, 1764000103, shell}}));
+  EXPECT_EQ(store->process(200), nullptr);
+  EXPECT_EQ(peek.integer("SELECT count(*) FROM processes WHERE pid = 200"), 0);
+  EXPECT_EQ(peek.integer("SELECT count(*) FROM process_events WHERE pid = 200 AND event = 'stop'"), 2);
+}
+
+TEST(Store, AlertsAndScansAreStored) {
+  TempDir tmp;
+  auto store = open_store(tmp / "d.db");
+  ASSERT_TRUE(store);
+  Alert a{.rule_id = "exe-deleted",
+          .rule_name = "Executable deleted while running",
+          .severity = Severity::high,
+          .tags = {"attack.defense-evasion", "attack.t1070"},
+          .row_json = R"({"pid":42,"name":"x"})",
+          .host = "h1",
+          .time = 1764000000,
+          .dedup_key = "exe-deleted|pid=42|start_time=1"};
+  ASSERT_TRUE(store->insert_alerts(std::vector{a, a}));
+  ASSERT_TRUE(store->record_scan({.scan_id = 3,
+                                  .time = 1764000001,
+                                  .processes = 10,
+                                  .unreadable = 2,
+                                  .collect_us = 11,
+                                  .store_us = 12,
+                                  .rules_us = 13,
+                                  .alerts = 2,
+                                  .rule_errors = 1,
+                                  .applied = {.inserted = 4, .updated = 5, .deleted = 6}}));
+  Peek peek(tmp / "d.db");
+  EXPECT_EQ(peek.integer("SELECT count(*) FROM alerts"), 2);
+  EXPECT_EQ(
+      peek.text("SELECT severity || '|' || tags || '|' || \"row\" || '|' || host || '|' || dedup_key "
+                "FROM alerts LIMIT 1"),
+      R"(high|["attack.defense-evasion","attack.t1070"]|{"pid":42,"name":"x"}|h1|exe-deleted|pid=42|start_time=1)");
+  EXPECT_EQ(peek.integer("SELECT json_extract(\"row\", '$.pid') FROM alerts LIMIT 1"), 42);
+  EXPECT_EQ(
+      peek.text(
+          "SELECT scan_id||','||time||','||processes||','||unreadable||','||collect_us||','||store_us||','||"
+          "rules_us||','||alerts||','||rule_errors||','||inserted||','||updated||','||deleted FROM scans"),
+      "3,1764000001,10,2,11,12,13,2,1,4,5,6");
+}
+
+TEST(Store, RetentionByAgeDeletesOnlyOldHistory) {
+  TempDir tmp;
+  const std::int64_t now = 1764000000;
+  auto store = open_store(tmp / "d.db", {.max_age = std::chrono::hours(24 * 7), .max_size_bytes = 0});
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->apply_snapshot(many(100, 5)));
+  const std::int64_t old_t = now - 8 * 86400, new_t = now - 86400;
+  std::vector<ProcessEvent> events;
+  for (std::int64_t t : {old_t, old_t, new_t})
+    events.push_back({EventKind::start, EventSource::poll, t, proc(300, "x")});
+  ASSERT_TRUE(store->append_events(events));
+  for (std::int64_t t : {old_t, new_t}) {
+    ASSERT_TRUE(store->insert_alerts(std::vector{Alert{.rule_id = "r", .time = t}}));
+    ASSERT_TRUE(store->record_scan({.scan_id = 1, .time = t}));
+  }
+  auto stats = store->enforce_retention(now);
+  ASSERT_TRUE(stats) << stats.error();
+  EXPECT_EQ(stats->events_deleted, 2u);
+  EXPECT_EQ(stats->alerts_deleted, 1u);
+  EXPECT_EQ(stats->scans_deleted, 1u);
+  Peek peek(tmp / "d.db");
+  EXPECT_EQ(peek.integer("SELECT count(*) FROM process_events"), 1);
+  EXPECT_EQ(peek.integer("SELECT min(time) FROM process_events"), new_t);
+  EXPECT_EQ(peek.integer("SELECT min(time) FROM alerts"), new_t);
+  EXPECT_EQ(peek.integer("SELECT min(time) FROM scans"), new_t);
+  EXPECT_EQ(peek.integer("SELECT count(*) FROM processes"), 6);  // live state is never trimmed
+}
+
+TEST(Store, RetentionBySizeDeletesOldestUntilUnderTheLimit) {
+  TempDir tmp;
+  const std::uint64_t limit = 1024 * 1024;
+  auto store = open_store(tmp / "d.db", {.max_age = std::chrono::seconds(0), .max_size_bytes = limit});
+  ASSERT_TRUE(store);
+  // ~8 MB of events over 600 seconds, an alert per second and a scan every
+  // 10 seconds (few commits: each one is an fsync).
+  const std::int64_t t0 = 1764000000;
+  std::vector<ProcessEvent> events;
+  std::vector<Alert> alerts;
+  for (int sec = 0; sec < 600; ++sec) {
+    for (int i = 0; i < 10; ++i) {
+      events.push_back(
+          {EventKind::exec, EventSource::poll, t0 + sec, proc(1000 + i, "x", "/x", std::string(1000, 'a'))});
+    }
+    alerts.push_back(Alert{.rule_id = "r", .time = t0 + sec});
+  }
+  ASSERT_TRUE(store->append_events(events));
+  ASSERT_TRUE(store->insert_alerts(alerts));
+  for (int sec = 0; sec < 600; sec += 10) {
+    ASSERT_TRUE(store->record_scan({.scan_id = static_cast<std::uint64_t>(sec), .time = t0 + sec}));
+  }
+  Peek peek(tmp / "d.db");
+  auto used = [&] {
+    return static_cast<std::uint64_t>(peek.integer("PRAGMA page_count") -
+                                      peek.integer("PRAGMA freelist_count")) *
+           static_cast<std::uint64_t>(peek.integer("PRAGMA page_size"));
+  };
+  ASSERT_GT(used(), 4 * limit);
+  auto stats = store->enforce_retention(t0 + 600);
+  ASSERT_TRUE(stats) << stats.error();
+  EXPECT_LE(used(), limit);
+  EXPECT_GT(stats->events_deleted, 4000u);
+  EXPECT_GT(stats->alerts_deleted, 0u);
+  EXPECT_GT(stats->scans_deleted, 0u);
+  // The newest survive; what is left is a suffix in time.
+  const auto kept_from = peek.integer("SELECT min(time) FROM process_events");
+  EXPECT_EQ(peek.integer("SELECT max(time) FROM process_events"), t0 + 599);
+  EXPECT_EQ(peek.integer("SELECT count(*) FROM process_events"), (t0 + 600 - kept_from) * 10);
+  EXPECT_GE(peek.integer("SELECT min(time) FROM alerts"), kept_from);
+  EXPECT_EQ(peek.integer("SELECT max(time) FROM scans"), t0 + 590);
+}
+
+}  // namespace
+}  // namespace airssys::daemoneye
