@@ -1,0 +1,152 @@
+// AlertPipeline (alert_pipeline.hpp): dedup window → per-rule rate limit →
+// audit ledger → sinks.
+//
+// Dedup and rate state change only for alerts that reached the ledger: a
+// batch whose append failed leaves them as they were, so the same
+// candidates raise on the next scan. Alerts the rate limit held back are not
+// remembered by the dedup window either; a condition that persists raises
+// once the rule is under its limit again.
+#include <airssys/daemoneye/alert_pipeline.hpp>
+
+#include <airssys/ledger/ledger.hpp>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+#include "alert_dedup.hpp"
+#include "alert_rate_limit.hpp"
+#include "alert_sink.hpp"
+
+namespace airssys::daemoneye {
+
+struct AlertPipeline::Impl {
+  Impl(const AlertsConfig& c, std::shared_ptr<ledger::Ledger> l)
+      : dedup(c.dedup_window), rate(c.rate_limit, c.rate_period), ledger(std::move(l)) {}
+
+  struct SinkSlot {
+    Severity min_severity;
+    std::unique_ptr<detail::Sink> sink;
+  };
+
+  detail::DedupWindow dedup;
+  detail::RateLimiter rate;
+  std::shared_ptr<ledger::Ledger> ledger;
+  std::shared_ptr<detail::SinkCounters> counters = std::make_shared<detail::SinkCounters>();
+  std::atomic<std::uint64_t> raised{0}, deduplicated{0}, rate_limited{0};
+  std::vector<SinkSlot> sinks;  // destroyed before `counters` and the log they use
+};
+
+AlertPipeline::AlertPipeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+AlertPipeline::~AlertPipeline() = default;
+
+std::expected<std::unique_ptr<AlertPipeline>, std::string> AlertPipeline::create(const AlertsConfig& config,
+                                                                                 std::shared_ptr<ledger::Ledger> ledger,
+                                                                                 Log log) {
+  auto impl = std::make_unique<Impl>(config, std::move(ledger));
+  // Sinks log from the webhook thread as well as the caller's: one at a time.
+  auto log_mutex = std::make_shared<std::mutex>();
+  detail::SinkLog sink_log = [log = std::move(log), log_mutex](std::string_view message) {
+    if (!log) return;
+    const std::lock_guard lock(*log_mutex);
+    log(message);
+  };
+  int index = 0;
+  for (const SinkConfig& sc : config.sinks) {
+    ++index;
+    std::expected<std::unique_ptr<detail::Sink>, std::string> sink;
+    switch (sc.type) {
+      case SinkType::stdout_:
+        sink = detail::make_stdout_sink(sc.format, STDOUT_FILENO, impl->counters, sink_log);
+        break;
+      case SinkType::file:
+        sink = detail::make_file_sink(sc, impl->counters, sink_log);
+        break;
+      case SinkType::syslog:
+        sink = detail::make_syslog_sink(sc, impl->counters, sink_log);
+        break;
+      case SinkType::webhook:
+        sink = detail::make_webhook_sink(sc, impl->counters, sink_log);
+        break;
+    }
+    if (!sink) return std::unexpected(fmt::format("alerts.sinks #{}: {}", index, sink.error()));
+    impl->sinks.push_back({sc.min_severity, std::move(*sink)});
+  }
+  return std::unique_ptr<AlertPipeline>(new AlertPipeline(std::move(impl)));
+}
+
+std::expected<AlertOutcome, std::string> AlertPipeline::submit(std::vector<Alert> candidates, std::int64_t now) {
+  Impl& m = *impl_;
+  AlertOutcome out;
+  // Decisions inside one batch see the batch's own earlier survivors.
+  std::unordered_set<std::string> batch_keys;
+  std::unordered_map<std::string, std::uint64_t> allowance;  // rule id → alerts it may still raise at `now`
+  for (Alert& a : candidates) {
+    const bool has_key = !a.dedup_key.empty();
+    if (has_key && (batch_keys.contains(a.dedup_key) || m.dedup.suppressed(a.dedup_key, now))) {
+      ++out.deduplicated;
+      continue;
+    }
+    auto [it, fresh] = allowance.try_emplace(a.rule_id, 0);
+    if (fresh) it->second = m.rate.remaining(a.rule_id, now);
+    if (it->second == 0) {
+      ++out.rate_limited;
+      continue;
+    }
+    --it->second;
+    if (has_key) batch_keys.insert(a.dedup_key);
+    out.raised.push_back(std::move(a));
+  }
+
+  std::vector<std::string> json;
+  json.reserve(out.raised.size());
+  for (const Alert& a : out.raised) json.push_back(alert_to_json(a));
+
+  if (m.ledger && !json.empty()) {
+    std::vector<ledger::ByteView> entries;
+    entries.reserve(json.size());
+    for (const std::string& j : json) entries.emplace_back(reinterpret_cast<const std::uint8_t*>(j.data()), j.size());
+    if (auto appended = m.ledger->append_batch(entries); !appended) {
+      return std::unexpected(fmt::format("audit ledger {}: {}; {} alerts not raised", m.ledger->dir().string(),
+                                         appended.error().to_string(), out.raised.size()));
+    }
+  }
+
+  std::unordered_map<std::string, std::uint64_t> per_rule;
+  for (const Alert& a : out.raised) {
+    if (!a.dedup_key.empty()) m.dedup.raised(a.dedup_key, now);
+    ++per_rule[a.rule_id];
+  }
+  for (const auto& [rule, count] : per_rule) m.rate.raised(rule, now, count);
+  m.raised.fetch_add(out.raised.size(), std::memory_order_relaxed);
+  m.deduplicated.fetch_add(out.deduplicated, std::memory_order_relaxed);
+  m.rate_limited.fetch_add(out.rate_limited, std::memory_order_relaxed);
+
+  for (const auto& slot : m.sinks) {
+    std::vector<detail::Delivery> batch;
+    for (std::size_t i = 0; i < out.raised.size(); ++i) {
+      if (out.raised[i].severity >= slot.min_severity) batch.push_back({&out.raised[i], &json[i]});
+    }
+    if (!batch.empty()) slot.sink->deliver(batch);
+  }
+  return out;
+}
+
+AlertStats AlertPipeline::stats() const {
+  const Impl& m = *impl_;
+  AlertStats s;
+  s.raised = m.raised.load(std::memory_order_relaxed);
+  s.deduplicated = m.deduplicated.load(std::memory_order_relaxed);
+  s.rate_limited = m.rate_limited.load(std::memory_order_relaxed);
+  s.sink_errors = m.counters->errors.load(std::memory_order_relaxed);
+  s.webhook_dropped = m.counters->webhook_dropped.load(std::memory_order_relaxed);
+  s.webhook_delivered = m.counters->webhook_delivered.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace airssys::daemoneye
