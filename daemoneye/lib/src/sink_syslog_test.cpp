@@ -1,0 +1,248 @@
+// The syslog sink against real sockets bound by the test: a unix datagram
+// socket (as /dev/log would be), UDP and TCP on 127.0.0.1 with ephemeral
+// ports. Each received message is parsed as RFC 5424.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <airssys/osl/unique_fd.hpp>
+
+#include <regex>
+
+#include "alert_sink.hpp"
+#include "alert_test_util.hpp"
+#include "test_temp_dir.hpp"
+
+namespace airssys::daemoneye::detail {
+namespace {
+
+using osl::UniqueFd;
+using testing::make_alert;
+using testing::TempDir;
+
+struct Rfc5424 {
+  int pri = -1;
+  std::string timestamp, host, app, procid, msgid, sd, msg;
+};
+
+Rfc5424 parse(const std::string& line) {
+  static const std::regex re(R"(^<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) (-|\[.*?\]) (.*)$)");
+  std::smatch m;
+  Rfc5424 out;
+  if (!std::regex_match(line, m, re)) return out;
+  out.pri = std::stoi(m[1]);
+  out.timestamp = m[2];
+  out.host = m[3];
+  out.app = m[4];
+  out.procid = m[5];
+  out.msgid = m[6];
+  out.sd = m[7];
+  out.msg = m[8];
+  return out;
+}
+
+// Waits (bounded) for a datagram or stream bytes on `fd`.
+std::string receive(int fd, int timeout_ms = 10'000) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, timeout_ms) <= 0) return {};
+  char buf[65536];
+  const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+
+std::uint16_t port_of(int fd) {
+  sockaddr_in a{};
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  return ntohs(a.sin_port);
+}
+
+UniqueFd bound_inet(int type) {
+  UniqueFd fd(::socket(AF_INET, type | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return {};
+  if (type == SOCK_STREAM && ::listen(fd.get(), 4) != 0) return {};
+  return fd;
+}
+
+class SyslogSinkTest : public ::testing::Test {
+ protected:
+  std::shared_ptr<SinkCounters> counters = std::make_shared<SinkCounters>();
+  std::vector<std::string> logged;
+
+  std::expected<std::unique_ptr<Sink>, std::string> open(const std::string& address, SinkFormat format = SinkFormat::json,
+                                                         const std::string& facility = "local0") {
+    SinkConfig c;
+    c.type = SinkType::syslog;
+    c.address = address;
+    c.facility = facility;
+    c.format = format;
+    return make_syslog_sink(c, counters, [this](std::string_view m) { logged.emplace_back(m); });
+  }
+
+  static void deliver(Sink& sink, const std::vector<Alert>& alerts) {
+    std::vector<std::string> json;
+    for (const Alert& a : alerts) json.push_back(alert_to_json(a));
+    std::vector<Delivery> batch;
+    for (std::size_t i = 0; i < alerts.size(); ++i) batch.push_back({&alerts[i], &json[i]});
+    sink.deliver(batch);
+  }
+
+  static void expect_message(const std::string& line, const Alert& a, int pri) {
+    const Rfc5424 m = parse(line);
+    ASSERT_EQ(m.pri, pri) << line;
+    EXPECT_EQ(m.timestamp, "2026-12-04T14:00:00Z");
+    EXPECT_EQ(m.host, a.host);
+    EXPECT_EQ(m.app, "daemoneye");
+    EXPECT_EQ(m.procid, std::to_string(::getpid()));
+    EXPECT_EQ(m.msgid, a.rule_id);
+    EXPECT_EQ(m.sd, "-");
+    EXPECT_EQ(m.msg, alert_to_json(a));
+    EXPECT_EQ(nlohmann::json::parse(m.msg)["rule_id"], a.rule_id);
+  }
+};
+
+TEST_F(SyslogSinkTest, UnixDatagramSocket) {
+  TempDir dir;
+  const std::string path = (dir / "log").string();
+  UniqueFd server(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_un sun{};
+  sun.sun_family = AF_UNIX;
+  std::memcpy(sun.sun_path, path.c_str(), path.size() + 1);
+  ASSERT_EQ(::bind(server.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun), 0);
+
+  auto sink = open(path);
+  ASSERT_TRUE(sink) << sink.error();
+  const std::vector<Alert> alerts{make_alert("exe-deleted", 1, Severity::high), make_alert("tmp-exec", 2, Severity::critical)};
+  deliver(**sink, alerts);
+  expect_message(receive(server.get()), alerts[0], 16 * 8 + 3);
+  expect_message(receive(server.get()), alerts[1], 16 * 8 + 2);
+  EXPECT_EQ(counters->errors.load(), 0u);
+}
+
+TEST_F(SyslogSinkTest, NobodyListeningIsCountedNotThrown) {
+  TempDir dir;
+  auto sink = open((dir / "absent").string());
+  ASSERT_TRUE(sink) << sink.error();  // /dev/log may come and go with the syslog daemon
+  const std::vector<Alert> alerts{make_alert("r", 1), make_alert("r", 2)};
+  deliver(**sink, alerts);
+  EXPECT_EQ(counters->errors.load(), 2u);
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_EQ(logged[0], "syslog sink " + (dir / "absent").string() +
+                           ": send failed: No such file or directory (further failures are counted, not logged, until it "
+                           "works again)");
+
+  // Once a daemon binds the path, messages arrive without a restart.
+  UniqueFd server(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_un sun{};
+  sun.sun_family = AF_UNIX;
+  const std::string path = (dir / "absent").string();
+  std::memcpy(sun.sun_path, path.c_str(), path.size() + 1);
+  ASSERT_EQ(::bind(server.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun), 0);
+  deliver(**sink, alerts);
+  expect_message(receive(server.get()), alerts[0], 16 * 8 + 3);
+  ASSERT_EQ(logged.size(), 2u);
+  EXPECT_EQ(logged[1], "syslog sink " + path + ": works again after 2 failed alert deliveries");
+}
+
+TEST_F(SyslogSinkTest, Udp) {
+  const UniqueFd server = bound_inet(SOCK_DGRAM);
+  ASSERT_TRUE(server);
+  auto sink = open("udp://127.0.0.1:" + std::to_string(port_of(server.get())), SinkFormat::json, "auth");
+  ASSERT_TRUE(sink) << sink.error();
+  const std::vector<Alert> alerts{make_alert("r", 1, Severity::medium)};
+  deliver(**sink, alerts);
+  expect_message(receive(server.get()), alerts[0], 4 * 8 + 4);
+}
+
+TEST_F(SyslogSinkTest, TcpOctetCountingAndReconnect) {
+  const UniqueFd listener = bound_inet(SOCK_STREAM);
+  ASSERT_TRUE(listener);
+  auto sink = open("tcp://127.0.0.1:" + std::to_string(port_of(listener.get())));
+  ASSERT_TRUE(sink) << sink.error();
+  const std::vector<Alert> alerts{make_alert("r", 1), make_alert("r", 2, Severity::low)};
+  deliver(**sink, alerts);  // connects now; the listener's backlog holds the connection
+
+  UniqueFd conn(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  ASSERT_TRUE(conn);
+  std::string stream;
+  auto frames = [&stream]() {
+    std::vector<std::string> out;
+    std::size_t pos = 0;
+    while (pos < stream.size()) {
+      const auto sp = stream.find(' ', pos);
+      if (sp == std::string::npos) break;
+      const std::size_t len = std::stoul(stream.substr(pos, sp - pos));
+      if (sp + 1 + len > stream.size()) break;
+      out.push_back(stream.substr(sp + 1, len));
+      pos = sp + 1 + len;
+    }
+    return out;
+  };
+  while (frames().size() < 2) {
+    const std::string more = receive(conn.get());
+    ASSERT_FALSE(more.empty()) << "got only: " << stream;
+    stream += more;
+  }
+  auto got = frames();
+  ASSERT_EQ(got.size(), 2u);
+  expect_message(got[0], alerts[0], 16 * 8 + 3);
+  expect_message(got[1], alerts[1], 16 * 8 + 5);
+
+  // The server drops the connection; the next batch goes over a new one.
+  conn.reset();
+  const std::vector<Alert> later{make_alert("r", 3)};
+  deliver(**sink, later);
+  UniqueFd again(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  ASSERT_TRUE(again);
+  stream.clear();
+  while (frames().empty()) {
+    const std::string more = receive(again.get());
+    ASSERT_FALSE(more.empty());
+    stream += more;
+  }
+  expect_message(frames()[0], later[0], 16 * 8 + 3);
+  EXPECT_EQ(counters->errors.load(), 0u);
+}
+
+TEST_F(SyslogSinkTest, TcpRefusedIsCounted) {
+  std::uint16_t port = 0;
+  {
+    const UniqueFd closed = bound_inet(SOCK_STREAM);
+    port = port_of(closed.get());
+  }
+  auto sink = open("tcp://127.0.0.1:" + std::to_string(port));
+  ASSERT_TRUE(sink) << sink.error();
+  const std::vector<Alert> alerts{make_alert("r", 1)};
+  deliver(**sink, alerts);
+  EXPECT_EQ(counters->errors.load(), 1u);
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_NE(logged[0].find("connect failed: Connection refused"), std::string::npos) << logged[0];
+}
+
+TEST_F(SyslogSinkTest, HumanFormatMessage) {
+  const UniqueFd server = bound_inet(SOCK_DGRAM);
+  auto sink = open("udp://127.0.0.1:" + std::to_string(port_of(server.get())), SinkFormat::human);
+  ASSERT_TRUE(sink) << sink.error();
+  const std::vector<Alert> alerts{make_alert("r", 1)};
+  deliver(**sink, alerts);
+  EXPECT_EQ(parse(receive(server.get())).msg, alert_to_human(alerts[0]));
+}
+
+TEST_F(SyslogSinkTest, AnUnresolvableHostFailsAtCreate) {
+  const auto sink = open("udp://no-such-host.invalid:514");
+  ASSERT_FALSE(sink);
+  EXPECT_TRUE(sink.error().starts_with("syslog sink udp://no-such-host.invalid:514: cannot resolve no-such-host.invalid: "))
+      << sink.error();
+}
+
+}  // namespace
+}  // namespace airssys::daemoneye::detail
