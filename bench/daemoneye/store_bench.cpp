@@ -1,0 +1,89 @@
+// Store::apply_snapshot over the collected processes: into a fresh database
+// (every row new), the same snapshot again (nothing changed: an idle host),
+// then with every tenth process changed the way a real rescan changes it
+// (CPU times, resident size, cpu_percent). Each round uses a new database
+// file; rows/s = snapshot rows / wall time of the call (it has committed when
+// it returns).
+
+#include "scenarios.hpp"
+#include "stats.hpp"
+
+#include <airssys/daemoneye/store.hpp>
+
+#include <unistd.h>
+
+
+namespace airssys::daemoneye::bench {
+
+namespace {
+
+void remove_db(const std::string& path) {
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) ::unlink((path + suffix).c_str());
+}
+
+std::string stats_json(const ApplyStats& s) {
+  return "\"inserted\":" + std::to_string(s.inserted) + ",\"updated\":" + std::to_string(s.updated) +
+         ",\"deleted\":" + std::to_string(s.deleted) + ",\"unchanged\":" + std::to_string(s.unchanged);
+}
+
+}  // namespace
+
+std::expected<void, std::string> bench_store(const Options& o, const std::vector<ProcessRecord>& records) {
+  std::vector<ProcessRecord> changed = records;
+  std::size_t n_changed = 0;
+  for (std::size_t i = 0; i < changed.size(); i += 10) {
+    auto& r = changed[i];
+    r.user_time = (r.user_time < 0 ? 0 : r.user_time) + 10;
+    r.system_time = (r.system_time < 0 ? 0 : r.system_time) + 10;
+    r.resident_size = (r.resident_size < 0 ? 0 : r.resident_size) + 4096;
+    r.cpu_percent += 0.5;
+    ++n_changed;
+  }
+  const double rows = static_cast<double>(records.size());
+  std::vector<double> fresh_ms, idle_ms, tenth_ms;
+  ApplyStats last_fresh, last_idle, last_tenth;
+  for (int round = 0; round < o.store_rounds; ++round) {
+    const std::string path = o.work_dir + "/store-" + std::to_string(round) + ".db";
+    remove_db(path);
+    auto store = Store::open({.path = path, .retention = {}});
+    if (!store) return std::unexpected("Store::open " + path + ": " + store.error());
+    auto t0 = Clock::now();
+    auto a = (*store)->apply_snapshot(records);
+    fresh_ms.push_back(ms_since(t0));
+    if (!a) return std::unexpected("apply_snapshot (fresh): " + a.error());
+    last_fresh = *a;
+    t0 = Clock::now();
+    auto b = (*store)->apply_snapshot(records);
+    idle_ms.push_back(ms_since(t0));
+    if (!b) return std::unexpected("apply_snapshot (idle): " + b.error());
+    last_idle = *b;
+    t0 = Clock::now();
+    auto c = (*store)->apply_snapshot(changed);
+    tenth_ms.push_back(ms_since(t0));
+    if (!c) return std::unexpected("apply_snapshot (10% changed): " + c.error());
+    last_tenth = *c;
+    store->reset();
+    remove_db(path);
+  }
+  const auto emit_one = [&](const char* name, const std::vector<double>& ms, const ApplyStats& st) {
+    const Summary s = summarize(ms);
+    char rate[160];
+    std::snprintf(rate, sizeof rate, ",\"rows_per_s_median\":%.0f,\"rows_per_s_worst\":%.0f", rows / s.median * 1000,
+                  rows / s.max * 1000);
+    emit("\"bench\":\"store_" + std::string(name) + "\",\"rows\":" + std::to_string(records.size()) + "," +
+         json_summary("ms", s) + rate + "," + stats_json(st));
+  };
+  emit_one("fresh", fresh_ms, last_fresh);
+  emit_one("idle", idle_ms, last_idle);
+  emit_one("tenth_changed", tenth_ms, last_tenth);
+  if (last_fresh.inserted != records.size()) {
+    return std::unexpected("fresh apply inserted " + std::to_string(last_fresh.inserted) + " of " +
+                           std::to_string(records.size()) + " rows (duplicate pids in the snapshot?)");
+  }
+  if (last_tenth.updated != n_changed) {
+    std::fprintf(stderr, "store: %zu rows changed, the store updated %zu\n", n_changed, last_tenth.updated);
+  }
+  return {};
+}
+
+}  // namespace airssys::daemoneye::bench
