@@ -6,6 +6,7 @@
 
 #include <sys/stat.h>
 
+#include <sstream>
 #include <string>
 
 #include "test_temp_dir.hpp"
@@ -370,6 +371,52 @@ TEST(Config, DurationZeroDisablesDedup) {
   ASSERT_TRUE(apply_yaml(c, "alerts: { dedup_window: 0, rate_limit: 0 }\n", "c.yaml"));
   EXPECT_EQ(c.alerts.dedup_window, 0s);
   EXPECT_EQ(c.alerts.rate_limit, 0u);
+}
+
+TEST(Config, TheExampleFileListsEveryKeyAtItsDefault) {
+  const auto example = std::filesystem::path(__FILE__).parent_path() / ".." / ".." / "config.example.yaml";
+  const std::string text = testing::read_file(example);
+  ASSERT_FALSE(text.empty()) << example;
+  Config c;
+  ASSERT_TRUE(apply_yaml(c, text, example.string()));
+  const Config d;
+  EXPECT_EQ(c.database.path, d.database.path);
+  EXPECT_EQ(c.database.max_age, d.database.max_age);
+  EXPECT_EQ(c.database.max_size, d.database.max_size);
+  EXPECT_EQ(c.scan.interval, d.scan.interval);
+  EXPECT_EQ(c.rules.dir, d.rules.dir);
+  EXPECT_EQ(c.rules.timeout, d.rules.timeout);
+  EXPECT_EQ(c.rules.max_rows, d.rules.max_rows);
+  EXPECT_EQ(c.alerts.dedup_window, d.alerts.dedup_window);
+  EXPECT_EQ(c.alerts.rate_limit, d.alerts.rate_limit);
+  EXPECT_EQ(c.alerts.rate_period, d.alerts.rate_period);
+  ASSERT_EQ(c.alerts.sinks.size(), 1u);
+  EXPECT_EQ(c.alerts.sinks[0].type, d.alerts.sinks[0].type);
+  EXPECT_EQ(c.alerts.sinks[0].format, d.alerts.sinks[0].format);
+  EXPECT_EQ(c.alerts.sinks[0].min_severity, d.alerts.sinks[0].min_severity);
+  EXPECT_EQ(c.ledger.dir, d.ledger.dir);
+  EXPECT_EQ(c.bus.socket, d.bus.socket);
+  EXPECT_EQ(c.procmond.path, d.procmond.path);
+  EXPECT_EQ(c.procmond.hash_max_size, d.procmond.hash_max_size);
+  EXPECT_EQ(c.procmond.restart_initial, d.procmond.restart_initial);
+  EXPECT_EQ(c.procmond.restart_max, d.procmond.restart_max);
+  EXPECT_EQ(c.host, d.host);
+  EXPECT_EQ(c.log_level, d.log_level);
+  for (const auto& key : config_keys()) {
+    const auto leaf = key.substr(key.find('.') == std::string::npos ? 0 : key.find('.') + 1);
+    EXPECT_NE(text.find(leaf + ":"), std::string::npos) << key;
+  }
+  // The commented-out sinks are valid too once uncommented.
+  std::string uncommented;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("    # ")) line = "    " + line.substr(6);
+    uncommented += line + "\n";
+  }
+  Config all;
+  const auto r = apply_yaml(all, uncommented, "uncommented");
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(all.alerts.sinks.size(), 4u);
 }
 
 // ---------------------------------------------------------------- units

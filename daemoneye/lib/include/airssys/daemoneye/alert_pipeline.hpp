@@ -9,7 +9,10 @@
 // webhook alerts go to a bounded queue drained by a background thread with
 // retries and exponential backoff.
 //
-// Thread safety: submit() from one thread; stats() from any.
+// Thread safety: submit() from one thread; stats() from any. `log` is
+// called from the submitting thread and from the webhook thread, never two
+// calls at once; it receives sink failures (the first of an outage and the
+// recovery, not every one), never a webhook URL's credentials or query.
 
 #include <airssys/daemoneye/alert.hpp>
 #include <airssys/daemoneye/config.hpp>
