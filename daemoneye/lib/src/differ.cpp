@@ -31,6 +31,30 @@ bool image_changed(const ProcessRecord& before, const ProcessRecord& after) noex
   return !before.path.empty() && !after.path.empty() && before.path != after.path;
 }
 
+void carry_over_zombies(std::span<const ProcessRecord> previous, std::span<ProcessRecord> current) {
+  auto lost_image = [](const ProcessRecord& r) {
+    return (r.state == "Z" || r.state == "X") && r.path.empty() && r.cmdline.empty();
+  };
+  if (std::none_of(current.begin(), current.end(), lost_image)) return;
+  std::unordered_map<Identity, const ProcessRecord*, IdentityHash> before;
+  before.reserve(previous.size());
+  for (const auto& r : previous) before.emplace(Identity{r.pid, r.start_ticks}, &r);
+  for (auto& r : current) {
+    if (!lost_image(r)) continue;
+    auto it = before.find(Identity{r.pid, r.start_ticks});
+    if (it == before.end()) continue;
+    const ProcessRecord& p = *it->second;
+    r.path = p.path;
+    r.cmdline = p.cmdline;
+    r.cwd = p.cwd;
+    r.root = p.root;
+    r.exe_dev = p.exe_dev;
+    r.exe_ino = p.exe_ino;
+    r.sha256 = p.sha256;
+    r.on_disk = p.on_disk;
+  }
+}
+
 std::vector<ProcessEvent> diff(std::span<const ProcessRecord> previous, std::span<const ProcessRecord> current,
                                std::int64_t now) {
   std::unordered_map<Identity, const ProcessRecord*, IdentityHash> before;

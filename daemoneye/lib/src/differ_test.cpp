@@ -86,5 +86,38 @@ TEST(Differ, ImageChanged) {
   EXPECT_FALSE(image_changed(a, rec(1, 1, "/bin/renamed", 10)));
 }
 
+TEST(Differ, ZombiesKeepWhatTheyWere) {
+  auto alive = rec(5, 50, "/usr/bin/app", 42);
+  alive.cmdline = "app --serve";
+  alive.cwd = "/srv";
+  alive.root = "/";
+  alive.sha256 = std::string(64, 'f');
+  alive.on_disk = 1;
+  alive.state = "S";
+  ProcessRecord zombie = rec(5, 50, "", 0);
+  zombie.state = "Z";
+  zombie.on_disk = -1;
+  ProcessRecord other_zombie = rec(6, 60, "", 0);  // never seen alive: stays as it is
+  other_zombie.state = "Z";
+  std::vector<ProcessRecord> prev{alive};
+  std::vector<ProcessRecord> cur{zombie, other_zombie};
+  carry_over_zombies(prev, cur);
+  EXPECT_EQ(cur[0].path, "/usr/bin/app");
+  EXPECT_EQ(cur[0].cmdline, "app --serve");
+  EXPECT_EQ(cur[0].cwd, "/srv");
+  EXPECT_EQ(cur[0].exe_ino, 42u);
+  EXPECT_EQ(cur[0].sha256, alive.sha256);
+  EXPECT_EQ(cur[0].on_disk, 1);
+  EXPECT_EQ(cur[0].state, "Z");
+  EXPECT_EQ(cur[1].path, "");
+  // No exec event for a process that merely died.
+  EXPECT_TRUE(diff(prev, std::vector<ProcessRecord>{cur[0]}, 1).empty());
+  // A recycled pid is another process: nothing carried.
+  std::vector<ProcessRecord> recycled{zombie};
+  recycled[0].start_ticks = 51;
+  carry_over_zombies(prev, recycled);
+  EXPECT_EQ(recycled[0].path, "");
+}
+
 }  // namespace
 }  // namespace airssys::daemoneye

@@ -27,6 +27,13 @@ namespace airssys::daemoneye {
 // permission error, a kernel thread) is not a change.
 [[nodiscard]] bool image_changed(const ProcessRecord& before, const ProcessRecord& after) noexcept;
 
+// A zombie has lost its executable, command line and directories (the
+// kernel freed them at exit); the collection before it died still has them.
+// Copies path, cmdline, cwd, root, exe_dev/exe_ino, sha256 and on_disk from
+// `previous` into each zombie of `current` that lacks them (same pid and
+// start_ticks), so its row and its stop event say what it was.
+void carry_over_zombies(std::span<const ProcessRecord> previous, std::span<ProcessRecord> current);
+
 // Events with source poll and `time` = now (Unix seconds).
 [[nodiscard]] std::vector<ProcessEvent> diff(std::span<const ProcessRecord> previous,
                                              std::span<const ProcessRecord> current, std::int64_t now);

@@ -1,0 +1,290 @@
+// procmond — DaemonEye's process collector (docs/daemoneye.md "procmond").
+//
+//   procmond --once [--format json|table] [--cpu-sample 250ms]
+//       one collection to stdout, then exit
+//   procmond --bus SOCKET [--interval 1s] [--hash-max-size 256MiB] [--no-hash]
+//       every interval: collect, diff against the previous collection,
+//       publish events.process.start|stop|exec, then the snapshot chunks on
+//       events.process.snapshot, then flush; the first collection publishes
+//       only its snapshot
+//
+// Exit codes: 0 done, or stopped by SIGTERM/SIGINT; 1 runtime failure
+// (/proc unreadable, bus unreachable); 2 usage error.
+//
+// Signals: SIGTERM and SIGINT are blocked before any thread starts and read
+// from a signalfd by the main loop (no work in a signal handler). With
+// --bus, PR_SET_PDEATHSIG(SIGTERM) ends procmond with the agent that
+// started it.
+
+#include <airssys/bus/client.hpp>
+#include <airssys/daemoneye/collector.hpp>
+#include <airssys/daemoneye/config.hpp>
+#include <airssys/daemoneye/differ.hpp>
+#include <airssys/daemoneye/events.hpp>
+#include <airssys/daemoneye/process_table.hpp>
+#include <airssys/daemoneye/snapshot_chunks.hpp>
+#include <airssys/osl/unique_fd.hpp>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#ifndef AIRSSYS_VERSION
+#define AIRSSYS_VERSION "0.1.0"
+#endif
+
+namespace de = airssys::daemoneye;
+namespace bus = airssys::bus;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr int kFailed = 1;
+constexpr int kUsage = 2;
+
+struct Flags {
+  bool once = false;
+  std::string format = "json";
+  std::string cpu_sample = "250ms";
+  std::string bus;
+  std::string interval = "1s";
+  std::string hash_max_size = "256MiB";
+  bool no_hash = false;
+};
+
+void say(const std::string& text) { std::fputs(("procmond: " + text + "\n").c_str(), stderr); }
+
+// Tells, once per run and only when not root, how many processes could not be
+// fully read (and why: the kernel hides their exe, cwd and io from others).
+void tell_unreadable(const de::CollectResult& c, bool& told) {
+  if (told || ::geteuid() == 0 || c.stats.partial == 0) return;
+  told = true;
+  say(fmt::format("{} of {} processes could not be fully read (not running as root: their executable, cwd or I/O "
+                  "counters are hidden)",
+                  c.stats.partial, c.stats.total));
+}
+
+std::size_t terminal_width() {
+  winsize ws{};
+  if (::isatty(STDOUT_FILENO) && ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+  if (const char* c = std::getenv("COLUMNS")) {
+    const long v = std::strtol(c, nullptr, 10);
+    if (v > 0 && v < 100000) return static_cast<std::size_t>(v);
+  }
+  return 0;  // not a terminal: whole lines
+}
+
+bool write_all(const std::string& s) {
+  std::size_t off = 0;
+  while (off < s.size()) {
+    const ssize_t n = ::write(STDOUT_FILENO, s.data() + off, s.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+// True once SIGTERM or SIGINT arrived; waits up to `timeout` for one.
+bool stop_requested(int sfd, std::chrono::milliseconds timeout) {
+  pollfd p{sfd, POLLIN, 0};
+  const int r = ::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(0, timeout.count())));
+  if (r <= 0) return false;
+  signalfd_siginfo info{};
+  return ::read(sfd, &info, sizeof info) == static_cast<ssize_t>(sizeof info);
+}
+
+int run_once(de::Collector& collector, const Flags& f, std::chrono::milliseconds sample, int sfd) {
+  auto c = collector.collect();
+  if (c && sample.count() > 0) {
+    // A second look after `sample` gives cpu_percent something to measure.
+    if (stop_requested(sfd, sample)) return 0;
+    c = collector.collect();
+  }
+  if (!c) {
+    say("cannot read processes: " + c.error().to_string());
+    return kFailed;
+  }
+  std::string out;
+  if (f.format == "table") {
+    out = de::format_process_table(c->processes, terminal_width());
+  } else {
+    out.reserve(c->processes.size() * 900);
+    out += "[";
+    for (std::size_t i = 0; i < c->processes.size(); ++i) {
+      out += i ? ",\n" : "\n";
+      out += de::to_json(c->processes[i]);
+    }
+    out += c->processes.empty() ? "]\n" : "\n]\n";
+  }
+  bool told = false;
+  tell_unreadable(*c, told);
+  if (!write_all(out)) {
+    say(fmt::format("cannot write the output: {}", std::strerror(errno)));
+    return kFailed;
+  }
+  return 0;
+}
+
+// Publishes one collection: its events (unless first), then its chunks, then
+// flush. Returns the records back for the next diff. A bus error is reported
+// (once per outage) and the collection skipped: the next full snapshot puts
+// the agent right again.
+class Publisher {
+ public:
+  explicit Publisher(bus::Client& client) : client_(client) {}
+
+  std::vector<de::ProcessRecord> publish(de::CollectResult c, const std::vector<de::ProcessRecord>* previous) {
+    std::vector<de::ProcessEvent> events;
+    if (previous) {
+      de::carry_over_zombies(*previous, c.processes);
+      events = de::diff(*previous, c.processes, c.time);
+    }
+    auto chunks = de::make_snapshot_chunks(
+        std::move(c.processes),
+        de::SnapshotHeader{.scan_id = scan_id_++, .time = c.time, .unreadable = c.stats.partial,
+                           .collect_us = c.stats.elapsed_us});
+    bool ok = true;
+    for (auto& e : events) {
+      // Records are capped for the wire in the chunks; an event's copy too.
+      de::cap_for_wire(e.process);
+      if (ok) ok = sent(client_.publish(de::subject_of(e.kind), de::encode(e)));
+    }
+    for (const auto& ch : chunks) {
+      if (ok) ok = sent(client_.publish(de::kSubjectSnapshot, de::encode(ch)));
+    }
+    if (ok) ok = sent(client_.flush(std::chrono::seconds(10)));
+    if (ok && down_) {
+      say("bus: publishing again");
+      down_ = false;
+    }
+    std::vector<de::ProcessRecord> back;
+    back.reserve(c.stats.total);
+    for (auto& ch : chunks) {
+      for (auto& r : ch.processes) back.push_back(std::move(r));
+    }
+    return back;
+  }
+
+ private:
+  bool sent(const std::expected<void, bus::Error>& r) {
+    if (r) return true;
+    if (!down_) say("bus: " + r.error().to_string() + " (this collection is skipped; retrying at the next one)");
+    down_ = true;
+    return false;
+  }
+
+  bus::Client& client_;
+  std::uint64_t scan_id_ = 0;
+  bool down_ = false;
+};
+
+int run_bus(de::Collector& collector, const Flags& f, std::chrono::milliseconds interval, int sfd) {
+  bus::ClientOptions co;
+  co.socket_path = f.bus;
+  co.on_error = [](const bus::Error& e) { say("bus: " + e.to_string()); };
+  auto client = bus::Client::connect(std::move(co));
+  if (!client) {
+    say(fmt::format("cannot connect to the bus at {}: {}", f.bus, client.error().to_string()));
+    return kFailed;
+  }
+  Publisher publisher(**client);
+  std::optional<std::vector<de::ProcessRecord>> previous;
+  bool told = false;
+  for (;;) {
+    const auto started = Clock::now();
+    auto c = collector.collect();
+    if (!c) {
+      say("cannot read processes: " + c.error().to_string());
+      return kFailed;
+    }
+    tell_unreadable(*c, told);
+    previous = publisher.publish(std::move(*c), previous ? &*previous : nullptr);
+    // Start to start; a collection that overran the interval is followed at once.
+    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(started + interval - Clock::now());
+    if (stop_requested(sfd, wait)) return 0;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Before anything else (and before any thread): the agent may already be
+  // gone, and its death must reach us as a signal we read from the signalfd.
+  const pid_t parent_at_start = ::getppid();
+  sigset_t stop_set;
+  sigemptyset(&stop_set);
+  sigaddset(&stop_set, SIGINT);
+  sigaddset(&stop_set, SIGTERM);
+  ::pthread_sigmask(SIG_BLOCK, &stop_set, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  CLI::App app{"procmond: DaemonEye's process collector"};
+  app.set_version_flag("--version", std::string("procmond ") + AIRSSYS_VERSION);
+  Flags f;
+  auto* once = app.add_flag("--once", f.once, "Print one collection to stdout and exit");
+  app.add_option("--format", f.format, "With --once: json (an array of records, osquery column names) or table")
+      ->check(CLI::IsMember({"json", "table"}))
+      ->needs(once);
+  app.add_option("--cpu-sample", f.cpu_sample,
+                 "With --once: collect twice this far apart so cpu_percent is measured (0: once, cpu_percent 0)")
+      ->needs(once);
+  auto* bus_opt = app.add_option("--bus", f.bus, "Publish on the airssys-bus broker at this socket")->excludes(once);
+  app.add_option("--interval", f.interval, "With --bus: time between collections, e.g. 1s, 500ms")->needs(bus_opt);
+  app.add_option("--hash-max-size", f.hash_max_size, "Executables larger than this are not hashed (e.g. 256MiB)");
+  app.add_flag("--no-hash", f.no_hash, "Do not compute sha256 of executables");
+  try {
+    app.parse(argc, argv);
+    if (!f.once && f.bus.empty()) throw CLI::ValidationError("one of --once or --bus SOCKET is required");
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : kUsage;
+  }
+  const auto interval = de::parse_duration(f.interval);
+  const auto sample = de::parse_duration(f.cpu_sample);
+  const auto hash_max = de::parse_size(f.hash_max_size);
+  if (!interval || !sample || !hash_max) {
+    say(fmt::format("{}", !interval ? "--interval: " + interval.error()
+                          : !sample ? "--cpu-sample: " + sample.error()
+                                    : "--hash-max-size: " + hash_max.error()));
+    return kUsage;
+  }
+  if (interval->count() < 10) {
+    say("--interval: at least 10ms");
+    return kUsage;
+  }
+
+  if (!f.bus.empty()) {
+    // End with the agent; if it died before this line, the signal will never come.
+    if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || ::getppid() != parent_at_start) return 0;
+  }
+
+  airssys::osl::UniqueFd sfd(::signalfd(-1, &stop_set, SFD_NONBLOCK | SFD_CLOEXEC));
+  if (!sfd) {
+    say(fmt::format("signalfd: {}", std::strerror(errno)));
+    return kFailed;
+  }
+  auto collector = de::Collector::create(de::CollectorOptions{.hash = !f.no_hash, .hash_max_size = *hash_max});
+  if (!collector) {
+    say("cannot read /proc: " + collector.error().to_string());
+    return kFailed;
+  }
+  if (f.once) return run_once(**collector, f, *sample, sfd.get());
+  return run_bus(**collector, f, *interval, sfd.get());
+}
