@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <airssys/daemoneye/rule.hpp>
@@ -7,6 +8,7 @@
 #include <array>
 #include <cctype>
 #include <optional>
+#include <sstream>
 
 namespace airssys::daemoneye {
 
@@ -178,6 +180,44 @@ Rule parse_map(const YAML::Node& root) {
   return rule;
 }
 
+// Ignores a document's content; keeps where it starts.
+class DocumentStart final : public YAML::EventHandler {
+ public:
+  YAML::Mark mark = YAML::Mark::null_mark();
+  void OnDocumentStart(const YAML::Mark& m) override { mark = m; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+  }
+  void OnMapEnd() override {}
+};
+
+struct Documents {
+  int count = 0;  // 0, 1, or 2 meaning "more than one"
+  YAML::Mark second_start = YAML::Mark::null_mark();
+};
+
+// How many YAML documents `text` holds, counting to two at most:
+// yaml-cpp 0.7's LoadAll never returns on some input (",": each call
+// yields another empty document without consuming it), so it is not used.
+Documents count_documents(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  Documents d;
+  DocumentStart first, second;
+  if (!parser.HandleNextDocument(first)) return d;
+  d.count = 1;
+  if (!parser.HandleNextDocument(second)) return d;
+  d.count = 2;
+  d.second_start = second.mark;
+  return d;
+}
+
 RuleError make_error(const std::filesystem::path& source, std::optional<int> line, std::string_view message) {
   return RuleError{source, line ? fmt::format("{}:{}: {}", source.string(), *line, message)
                                 : fmt::format("{}: {}", source.string(), message)};
@@ -192,15 +232,16 @@ std::expected<Rule, RuleError> parse_rule(std::string_view yaml, const std::file
   }
   // yaml-cpp reports everything by exception; none leaves this function.
   try {
-    const std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yaml));
-    if (docs.empty())
+    const std::string text(yaml);
+    const Documents docs = count_documents(text);
+    if (docs.count == 0)
       return std::unexpected(make_error(source, std::nullopt, "empty file (expected one rule)"));
-    if (docs.size() > 1) {
-      const auto& m = docs[1].Mark();
+    Rule rule = parse_map(YAML::Load(text));
+    if (docs.count > 1) {
+      const auto& m = docs.second_start;
       return std::unexpected(make_error(source, m.is_null() ? std::nullopt : std::optional<int>(m.line + 1),
                                         "one rule per file (found a second YAML document)"));
     }
-    Rule rule = parse_map(docs[0]);
     rule.file = source;
     return rule;
   } catch (const RuleFault& f) {

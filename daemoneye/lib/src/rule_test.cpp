@@ -92,7 +92,7 @@ TEST(Rule, ErrorsNameFileLineAndReason) {
        "r.yaml:5: key column 'x; y' is not a column name"},
       {"id: a\nid: b\nname: A\nseverity: low\nquery: SELECT 1\n", "r.yaml:2: duplicate key 'id'"},
       {"id: a\nname: A\nseverity: low\nquery: SELECT 1\n---\nid: b\n",
-       "r.yaml:6: one rule per file (found a second YAML document)"},
+       "r.yaml:5: one rule per file (found a second YAML document)"},
       {"- id: a\n- id: b\n",
        "r.yaml:1: a rule must be a mapping of keys (id, name, severity, query, ...), got a list"},
       {"", "r.yaml: empty file (expected one rule)"},
@@ -119,6 +119,12 @@ TEST(Rule, HostileInputIsAnErrorNotACrash) {
   auto r2 = parse_rule(std::string(1024 * 1024 + 1, '#'), "big.yaml");
   ASSERT_FALSE(r2);
   EXPECT_EQ(r2.error().message, "big.yaml: larger than 1 MiB (1048577 bytes)");
+
+  // yaml-cpp 0.7's LoadAll never returns on this one (found by the fuzzer).
+  auto comma = parse_rule(",", "comma.yaml");
+  ASSERT_FALSE(comma);
+  EXPECT_NE(comma.error().message.find("comma.yaml"), std::string::npos);
+  EXPECT_NE(comma.error().message.find("a rule must be a mapping"), std::string::npos) << comma.error().message;
 
   std::string bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
   for (int i = 1; i < 20; ++i) {
