@@ -73,7 +73,7 @@ ProcmondSupervision::ProcmondSupervision(std::unique_ptr<Impl> impl) : impl_(std
 
 ProcmondSupervision::~ProcmondSupervision() {
   if (!impl_) return;
-  if (impl_->supervisor) {
+  if (impl_->supervisor.valid()) {
     impl_->supervisor.stop();
     for (int i = 0; i < 1000 && !impl_->supervisor.stopped(); ++i) std::this_thread::sleep_for(10ms);
   }
@@ -82,7 +82,7 @@ ProcmondSupervision::~ProcmondSupervision() {
 
 const ProcmondCounters& ProcmondSupervision::counters() const noexcept { return impl_->counters; }
 
-bool ProcmondSupervision::supervisor_alive() const noexcept { return !impl_->supervisor.stopped(); }
+bool ProcmondSupervision::supervisor_alive() const noexcept { return impl_->supervisor.valid() && !impl_->supervisor.stopped(); }
 
 std::expected<std::unique_ptr<ProcmondSupervision>, std::string> ProcmondSupervision::start(ProcmondOptions options) {
   auto impl = std::make_unique<Impl>();
