@@ -1,6 +1,5 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <airssys/daemoneye/rule.hpp>
@@ -8,7 +7,8 @@
 #include <array>
 #include <cctype>
 #include <optional>
-#include <sstream>
+
+#include "yaml_document.hpp"
 
 namespace airssys::daemoneye {
 
@@ -34,7 +34,8 @@ constexpr std::size_t kMaxTags = 64;
 constexpr std::array<std::string_view, 8> kKnownKeys{"description", "enabled", "id",       "key",
                                                      "name",        "query",   "severity", "tags"};
 
-// Thrown inside this file only, caught in parse_rule: keeps each check one line.
+// Thrown inside this file only, caught in parse_rule: keeps each check one
+// line.
 struct RuleFault {
   std::optional<int> line;  // 1-based
   std::string message;
@@ -45,26 +46,10 @@ struct RuleFault {
                   std::move(message)};
 }
 
-std::string_view kind_of(const YAML::Node& n) {
-  switch (n.Type()) {
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Map:
-      return "a mapping";
-    case YAML::NodeType::Null:
-      return "nothing";
-    case YAML::NodeType::Scalar:
-      return "a scalar";
-    case YAML::NodeType::Undefined:
-      return "nothing";
-  }
-  return "nothing";
-}
-
 std::string text(const YAML::Node& n, std::string_view key, bool allow_empty = false) {
   if (n.IsNull() && !allow_empty) fault(n, fmt::format("{} must not be empty", key));
   if (n.IsNull()) return {};
-  if (!n.IsScalar()) fault(n, fmt::format("{} must be a string (got {})", key, kind_of(n)));
+  if (!n.IsScalar()) fault(n, fmt::format("{} must be a string (got {})", key, detail::describe(n)));
   std::string s = n.Scalar();
   const bool blank = std::ranges::all_of(s, [](unsigned char c) { return std::isspace(c) != 0; });
   if (blank && !allow_empty) fault(n, fmt::format("{} must not be empty", key));
@@ -81,11 +66,11 @@ bool is_ident(std::string_view s) {
 std::vector<std::string> string_list(const YAML::Node& n, std::string_view key) {
   if (n.IsNull()) return {};
   if (!n.IsSequence())
-    fault(n, fmt::format("{} must be a list, e.g. {}: [a, b] (got {})", key, key, kind_of(n)));
+    fault(n, fmt::format("{} must be a list, e.g. {}: [a, b] (got {})", key, key, detail::describe(n)));
   std::vector<std::string> out;
   for (const auto& item : n) {
     if (!item.IsScalar() || item.Scalar().empty()) {
-      fault(item, fmt::format("{} entries must be non-empty strings (got {})", key, kind_of(item)));
+      fault(item, fmt::format("{} entries must be non-empty strings (got {})", key, detail::describe(item)));
     }
     out.push_back(item.Scalar());
   }
@@ -105,8 +90,7 @@ Severity severity_of(const YAML::Node& n) {
 bool bool_of(const YAML::Node& n, std::string_view key) {
   bool b = false;
   if (!n.IsScalar() || !YAML::convert<bool>::decode(n, b)) {
-    fault(n, fmt::format("{} must be true or false (got {})", key,
-                         n.IsScalar() ? "'" + n.Scalar() + "'" : std::string(kind_of(n))));
+    fault(n, fmt::format("{} must be true or false (got {})", key, detail::describe(n)));
   }
   return b;
 }
@@ -132,7 +116,9 @@ void parse_key(Rule& rule, const std::string& key, const YAML::Node& v) {
   } else if (key == "key") {
     rule.key_columns = string_list(v, "key");
     if (rule.key_columns.empty())
-      fault(v, "key must list at least one column (or be left out for pid, start_time)");
+      fault(v,
+            "key must list at least one column (or be left out for pid, "
+            "start_time)");
     for (const auto& c : rule.key_columns) {
       if (!is_ident(c)) fault(v, fmt::format("key column '{}' is not a column name", c));
     }
@@ -144,19 +130,20 @@ void parse_key(Rule& rule, const std::string& key, const YAML::Node& v) {
 
 Rule parse_map(const YAML::Node& root) {
   if (!root.IsMap())
-    fault(root, fmt::format("a rule must be a mapping of keys (id, name, severity, query, ...), got {}",
-                            kind_of(root)));
+    fault(root, fmt::format("a rule must be a mapping of keys (id, name, "
+                            "severity, query, ...), got {}",
+                            detail::describe(root)));
   Rule rule;
   std::vector<std::string> seen;
   for (const auto& kv : root) {
     const YAML::Node& k = kv.first;
     const YAML::Node& v = kv.second;
-    if (!k.IsScalar()) fault(k, fmt::format("keys must be plain words (got {})", kind_of(k)));
+    if (!k.IsScalar()) fault(k, fmt::format("keys must be plain words (got {})", detail::describe(k)));
     const std::string key = k.Scalar();
     if (std::ranges::find(kKnownKeys, key) == kKnownKeys.end()) {
-      fault(k,
-            fmt::format(
-                "unknown key '{}' (known: description, enabled, id, key, name, query, severity, tags)", key));
+      fault(k, fmt::format("unknown key '{}' (known: description, enabled, id, "
+                           "key, name, query, severity, tags)",
+                           key));
     }
     if (std::ranges::find(seen, key) != seen.end()) fault(k, fmt::format("duplicate key '{}'", key));
     seen.push_back(key);
@@ -180,44 +167,6 @@ Rule parse_map(const YAML::Node& root) {
   return rule;
 }
 
-// Ignores a document's content; keeps where it starts.
-class DocumentStart final : public YAML::EventHandler {
- public:
-  YAML::Mark mark = YAML::Mark::null_mark();
-  void OnDocumentStart(const YAML::Mark& m) override { mark = m; }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {}
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
-  }
-  void OnMapEnd() override {}
-};
-
-struct Documents {
-  int count = 0;  // 0, 1, or 2 meaning "more than one"
-  YAML::Mark second_start = YAML::Mark::null_mark();
-};
-
-// How many YAML documents `text` holds, counting to two at most:
-// yaml-cpp 0.7's LoadAll never returns on some input (",": each call
-// yields another empty document without consuming it), so it is not used.
-Documents count_documents(const std::string& text) {
-  std::istringstream in(text);
-  YAML::Parser parser(in);
-  Documents d;
-  DocumentStart first, second;
-  if (!parser.HandleNextDocument(first)) return d;
-  d.count = 1;
-  if (!parser.HandleNextDocument(second)) return d;
-  d.count = 2;
-  d.second_start = second.mark;
-  return d;
-}
-
 RuleError make_error(const std::filesystem::path& source, std::optional<int> line, std::string_view message) {
   return RuleError{source, line ? fmt::format("{}:{}: {}", source.string(), *line, message)
                                 : fmt::format("{}: {}", source.string(), message)};
@@ -230,18 +179,18 @@ std::expected<Rule, RuleError> parse_rule(std::string_view yaml, const std::file
     return std::unexpected(
         make_error(source, std::nullopt, fmt::format("larger than 1 MiB ({} bytes)", yaml.size())));
   }
-  // yaml-cpp reports everything by exception; none leaves this function.
+  // yaml-cpp's exceptions: load_yaml_document catches the parser's, the
+  // catch below whatever node access may still throw.
+  auto root = detail::load_yaml_document(yaml, kMaxRuleBytes, "a rule file");
+  if (!root) {
+    return std::unexpected(
+        make_error(source, root.error().line > 0 ? std::optional<int>(root.error().line) : std::nullopt,
+                   root.error().message));
+  }
+  if (root->IsNull())
+    return std::unexpected(make_error(source, std::nullopt, "empty file (expected one rule)"));
   try {
-    const std::string text(yaml);
-    const Documents docs = count_documents(text);
-    if (docs.count == 0)
-      return std::unexpected(make_error(source, std::nullopt, "empty file (expected one rule)"));
-    Rule rule = parse_map(YAML::Load(text));
-    if (docs.count > 1) {
-      const auto& m = docs.second_start;
-      return std::unexpected(make_error(source, m.is_null() ? std::nullopt : std::optional<int>(m.line + 1),
-                                        "one rule per file (found a second YAML document)"));
-    }
+    Rule rule = parse_map(*root);
     rule.file = source;
     return rule;
   } catch (const RuleFault& f) {

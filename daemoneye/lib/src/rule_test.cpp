@@ -81,9 +81,9 @@ TEST(Rule, ErrorsNameFileLineAndReason) {
       {"id: a\nname: A\nseverity: low\nquery: {sql: x}\n",
        "r.yaml:4: query must be a string (got a mapping)"},
       {"id: a\nname: A\nseverity: low\nquery: SELECT 1\nenabled: maybe\n",
-       "r.yaml:5: enabled must be true or false (got 'maybe')"},
+       "r.yaml:5: enabled must be true or false (got a string 'maybe')"},
       {"id: a\nname: A\nseverity: low\nquery: SELECT 1\ntags: attack.t1070\n",
-       "r.yaml:5: tags must be a list, e.g. tags: [a, b] (got a scalar)"},
+       "r.yaml:5: tags must be a list, e.g. tags: [a, b] (got a string 'attack.t1070')"},
       {"id: a\nname: A\nseverity: low\nquery: SELECT 1\ntags: [a, {b: c}]\n",
        "r.yaml:5: tags entries must be non-empty strings (got a mapping)"},
       {"id: a\nname: A\nseverity: low\nquery: SELECT 1\nkey: []\n",
@@ -92,12 +92,12 @@ TEST(Rule, ErrorsNameFileLineAndReason) {
        "r.yaml:5: key column 'x; y' is not a column name"},
       {"id: a\nid: b\nname: A\nseverity: low\nquery: SELECT 1\n", "r.yaml:2: duplicate key 'id'"},
       {"id: a\nname: A\nseverity: low\nquery: SELECT 1\n---\nid: b\n",
-       "r.yaml:5: one rule per file (found a second YAML document)"},
+       "r.yaml:5: a rule file holds one YAML document; found another one here"},
       {"- id: a\n- id: b\n",
        "r.yaml:1: a rule must be a mapping of keys (id, name, severity, query, ...), got a list"},
       {"", "r.yaml: empty file (expected one rule)"},
-      {"id: a\nname: [unclosed\n", "r.yaml:3: invalid YAML: end of sequence flow not found"},
-      {"id: a\n  name: b\n", "r.yaml:2: invalid YAML: illegal map value"},
+      {"id: a\nname: [unclosed\n", "r.yaml:3: YAML syntax error: end of sequence flow not found"},
+      {"id: a\n  name: b\n", "r.yaml:2: YAML syntax error: illegal map value"},
       {"{[a]: b}\n", "r.yaml:1: keys must be plain words (got a list)"},
   };
   for (const auto& c : cases) {
@@ -111,10 +111,15 @@ TEST(Rule, ErrorsNameFileLineAndReason) {
 TEST(Rule, HostileInputIsAnErrorNotACrash) {
   // Deep nesting (yaml-cpp's recursion guard), a huge document, and an
   // alias bomb whose expansion would be exponential if it were expanded.
-  const std::string deep = "id: [" + std::string(100000, '[') + "\n";
+  const std::string deep = "id: a\nname: " + std::string(100000, '[') + "\n";
   auto r1 = parse_rule(deep, "deep.yaml");
   ASSERT_FALSE(r1);
-  EXPECT_NE(r1.error().message.find("deep.yaml"), std::string::npos);
+  EXPECT_EQ(r1.error().message, "deep.yaml:2: collections nested deeper than 64 levels");
+  std::string block = "id: a\n";
+  for (int i = 0; i < 1400; ++i) block += std::string(static_cast<std::size_t>(i), ' ') + "k:\n";
+  auto r1b = parse_rule(block, "block.yaml");
+  ASSERT_FALSE(r1b);
+  EXPECT_NE(r1b.error().message.find("block.yaml:"), std::string::npos) << r1b.error().message;
 
   auto r2 = parse_rule(std::string(1024 * 1024 + 1, '#'), "big.yaml");
   ASSERT_FALSE(r2);
@@ -123,8 +128,7 @@ TEST(Rule, HostileInputIsAnErrorNotACrash) {
   // yaml-cpp 0.7's LoadAll never returns on this one (found by the fuzzer).
   auto comma = parse_rule(",", "comma.yaml");
   ASSERT_FALSE(comma);
-  EXPECT_NE(comma.error().message.find("comma.yaml"), std::string::npos);
-  EXPECT_NE(comma.error().message.find("a rule must be a mapping"), std::string::npos) << comma.error().message;
+  EXPECT_EQ(comma.error().message, "comma.yaml:1: YAML syntax error: unexpected ','");
 
   std::string bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
   for (int i = 1; i < 20; ++i) {
