@@ -1,75 +1,49 @@
+// task-watchdog's view of processes, read through osl::proc (the project's
+// one /proc reader); this file only maps osl::proc::Stat to ProcStat.
 #include <airssys/watchdog/proc.hpp>
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <unistd.h>
+#include <airssys/osl/proc.hpp>
 
-#include <fmt/format.h>
-
-#include <charconv>
 #include <map>
-#include <memory>
 
 namespace airssys::watchdog {
 
+namespace {
+
+ProcStat from(const osl::proc::Stat& s) {
+  return ProcStat{.pid = s.pid,
+                  .state = s.state,
+                  .ppid = s.ppid,
+                  .pgrp = s.pgrp,
+                  .cpu_ticks = s.utime + s.stime,
+                  .start_time = s.starttime,
+                  .rss_pages = s.rss > 0 ? static_cast<std::uint64_t>(s.rss) : 0};
+}
+
+}  // namespace
+
 std::optional<ProcStat> parse_proc_stat(std::string_view line) {
-  // "PID (comm) S PPID PGRP …": comm may hold spaces and ')', so split at the last ')'.
-  ProcStat st;
-  auto sp = line.find(' ');
-  auto close = line.rfind(')');
-  if (sp == std::string_view::npos || close == std::string_view::npos || close + 2 >= line.size()) return std::nullopt;
-  if (std::from_chars(line.data(), line.data() + sp, st.pid).ec != std::errc{}) return std::nullopt;
-  std::string_view rest = line.substr(close + 2);
-  // Fields from 3 (state) on.
-  int field = 3;
-  while (!rest.empty() && field <= 24) {
-    auto end = rest.find(' ');
-    std::string_view f = rest.substr(0, end);
-    switch (field) {
-      case 3: st.state = f.empty() ? '?' : f[0]; break;
-      case 4: std::from_chars(f.data(), f.data() + f.size(), st.ppid); break;
-      case 5: std::from_chars(f.data(), f.data() + f.size(), st.pgrp); break;
-      case 14:
-      case 15: {
-        std::uint64_t v = 0;
-        std::from_chars(f.data(), f.data() + f.size(), v);
-        st.cpu_ticks += v;
-        break;
-      }
-      case 22: std::from_chars(f.data(), f.data() + f.size(), st.start_time); break;
-      case 24: std::from_chars(f.data(), f.data() + f.size(), st.rss_pages); break;
-      default: break;
-    }
-    ++field;
-    if (end == std::string_view::npos) break;
-    rest.remove_prefix(end + 1);
-  }
-  if (field <= 22) return std::nullopt;
-  return st;
+  auto st = osl::proc::parse_stat(line);
+  if (!st) return std::nullopt;
+  return from(*st);
 }
 
 std::optional<ProcStat> read_proc_stat(pid_t pid) {
-  const auto path = fmt::format("/proc/{}/stat", pid);
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  char buf[1024];
-  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
-  ::close(fd);
-  if (n <= 0) return std::nullopt;
-  std::string_view line(buf, static_cast<std::size_t>(n));
-  while (!line.empty() && line.back() == '\n') line.remove_suffix(1);
-  return parse_proc_stat(line);
+  auto st = osl::proc::read_stat(pid);
+  if (!st) return std::nullopt;
+  return from(*st);
 }
 
 std::vector<ProcStat> all_processes() {
   std::vector<ProcStat> out;
-  std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir("/proc"), ::closedir);
-  if (!dir) return out;
-  while (const dirent* e = ::readdir(dir.get())) {
-    pid_t pid = 0;
-    const std::string_view name(e->d_name);
-    if (std::from_chars(name.data(), name.data() + name.size(), pid).ec != std::errc{} || pid <= 0) continue;
-    if (auto st = read_proc_stat(pid)) out.push_back(*st);
+  auto reader = osl::proc::Reader::open();
+  if (!reader) return out;
+  std::vector<pid_t> pids;
+  if (!reader->list_pids(pids)) return out;
+  out.reserve(pids.size());
+  for (pid_t pid : pids) {
+    // Gone since the listing, or unreadable: not a process we can act on.
+    if (auto st = osl::proc::read_stat(pid)) out.push_back(from(*st));
   }
   return out;
 }

@@ -3,6 +3,7 @@
 #include "monitor_support.hpp"
 #include "task_logs.hpp"
 
+#include <airssys/osl/proc.hpp>
 #include <airssys/osl/unique_fd.hpp>
 #include <airssys/watchdog/cgroup.hpp>
 #include <airssys/watchdog/container.hpp>
@@ -355,22 +356,25 @@ int run_detached(const Registry& reg, const std::string& id, const std::function
   return 1;
 }
 
-std::vector<std::string> cmdline_of(pid_t pid) {
+// argv and cwd of a process we adopt, through osl::proc; "pid:N" / "" for
+// what cannot be read.
+struct Adopted {
   std::vector<std::string> argv;
-  UniqueFd fd(::open(fmt::format("/proc/{}/cmdline", pid).c_str(), O_RDONLY | O_CLOEXEC));
-  std::string all;
-  char buf[4096];
-  ssize_t n = 0;
-  while (fd && (n = ::read(fd.get(), buf, sizeof buf)) > 0) all.append(buf, static_cast<std::size_t>(n));
-  std::size_t start = 0;
-  while (start < all.size()) {
-    auto end = all.find('\0', start);
-    if (end == std::string::npos) end = all.size();
-    argv.push_back(all.substr(start, end - start));
-    start = end + 1;
+  std::string cwd;
+};
+
+Adopted describe(pid_t pid) {
+  Adopted a;
+  if (auto reader = osl::proc::Reader::open()) {
+    if (auto p = reader->open_process(pid)) {
+      if (auto c = reader->cmdline(*p)) {
+        for (std::string_view arg : osl::proc::split_args(c->args)) a.argv.emplace_back(arg);
+      }
+      if (auto cwd = reader->link(*p, osl::proc::LinkKind::cwd)) a.cwd = std::move(cwd->path);
+    }
   }
-  if (argv.empty()) argv.push_back(fmt::format("pid:{}", pid));
-  return argv;
+  if (a.argv.empty()) a.argv.push_back(fmt::format("pid:{}", pid));
+  return a;
 }
 
 // Moves an adopted process and its descendants into task cgroups of their
@@ -497,9 +501,9 @@ int register_task(const Registry& reg, RegisterRequest req) {
   if (req.timeout) req.deadline_ms = now_ms() + req.timeout->count();
   TaskRecord t;
   t.id = req.id;
-  t.argv = cmdline_of(req.pid);
-  std::error_code ec;
-  t.cwd = std::filesystem::read_symlink(fmt::format("/proc/{}/cwd", req.pid), ec).string();
+  Adopted adopted = describe(req.pid);
+  t.argv = std::move(adopted.argv);
+  t.cwd = std::move(adopted.cwd);
   t.created_ms = now_ms();
   if (req.timeout) t.timeout_ms = req.timeout->count();
   t.grace_ms = req.grace.count();

@@ -1,6 +1,7 @@
 #pragma once
-// Read-only facts about processes from /proc, for finding a task's processes.
-// Signals never go through here: they go through airssys-osl.
+// Read-only facts about processes, for finding a task's processes. Read
+// through osl::proc, the project's one /proc reader. Signals never go
+// through here: they go through airssys-osl.
 
 #include <sys/types.h>
 
