@@ -1,12 +1,19 @@
 # Thin wrapper: every target first installs what it needs (scripts/bootstrap).
-.PHONY: run test bench bootstrap clean
+.PHONY: run run-osl test bench bootstrap clean
 
 bootstrap:
 	@scripts/bootstrap
 
-# The main job: until DaemonEye exists, a real airssys-osl run under the
-# bundled example policy, printing the audit records it produced.
+# The main job: DaemonEye end to end — daemoneye-agent with procmond and the
+# bundled rules catches a planted process, prints the alert as it arrives,
+# and the audit ledger is verified (scripts/demo-daemoneye).
 run: bootstrap
+	@scripts/build release daemoneye-agent procmond airssys-ledger
+	@scripts/demo-daemoneye build/release
+
+# A real airssys-osl run under the bundled example policy, printing the
+# audit records it produced.
+run-osl: bootstrap
 	@scripts/build release airssys-osl
 	@scripts/demo build/release/osl/airssys-osl
 
