@@ -11,6 +11,9 @@
 //   floor   not a collector: list /proc and open+read+close /proc/PID/stat
 //           of every pid (3 system calls a process), the least any /proc
 //           poller does; it shows what this machine's system calls allow
+//   pread   not a collector: the same stat files kept open from before the
+//           loop and re-read with pread (1 system call a process), when
+//           RLIMIT_NOFILE can be raised to hold them
 // Interleaving keeps a change of machine load from favouring one side.
 
 #include "children.hpp"
@@ -23,6 +26,7 @@
 #include <airssys/osl/proc.hpp>
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -67,6 +71,36 @@ std::size_t read_every_stat(osl::proc::Reader& reader, std::vector<pid_t>& pids)
   return n;
 }
 
+// /proc/PID/stat of every pid now, kept open; empty if the fd limit cannot
+// hold them all. Closed by the caller (close_all).
+std::vector<int> open_every_stat(osl::proc::Reader& reader) {
+  std::vector<pid_t> pids;
+  std::vector<int> fds;
+  if (!reader.list_pids(pids)) return fds;
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return fds;
+  const rlim_t need = pids.size() + 256;
+  if (rl.rlim_cur < need) {
+    rl.rlim_cur = need;
+    if (rl.rlim_max < need) rl.rlim_max = need;
+    if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) return fds;
+  }
+  char path[64];
+  for (pid_t p : pids) {
+    std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(p));
+    const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) fds.push_back(fd);
+  }
+  return fds;
+}
+
+std::size_t pread_every(const std::vector<int>& fds) {
+  std::size_t n = 0;
+  char buf[1024];
+  for (int fd : fds) n += ::pread(fd, buf, sizeof buf, 0) > 0;
+  return n;
+}
+
 }  // namespace
 
 std::expected<std::vector<ProcessRecord>, std::string> collect_records() {
@@ -107,7 +141,9 @@ std::expected<std::vector<ProcessRecord>, std::string> bench_collect(const Optio
   if (!reader) return std::unexpected("osl::proc::Reader::open: " + reader.error().to_string());
   std::vector<pid_t> pids;
   std::size_t floor_rows = 0;
-  std::vector<double> cold_ms, warm_ms, nohash_ms, ps_ms, floor_ms;
+  std::vector<double> cold_ms, warm_ms, nohash_ms, ps_ms, floor_ms, pread_ms;
+  std::vector<int> stat_fds = open_every_stat(*reader);
+  std::size_t pread_rows = 0;
   CollectResult cold_last, warm_last, nohash_last;
   HashStats cold_hash{};
   for (int i = 0; i < o.runs; ++i) {
@@ -131,7 +167,13 @@ std::expected<std::vector<ProcessRecord>, std::string> bench_collect(const Optio
     const auto f0 = Clock::now();
     floor_rows = read_every_stat(*reader, pids);
     floor_ms.push_back(ms_since(f0));
+    if (!stat_fds.empty()) {
+      const auto g0 = Clock::now();
+      pread_rows = pread_every(stat_fds);
+      pread_ms.push_back(ms_since(g0));
+    }
   }
+  for (int fd : stat_fds) ::close(fd);
   const Summary ps_s = summarize(ps_ms);
   const auto one = [&](const char* name, const std::vector<double>& ms, const CollectResult& last, const HashStats* hs) {
     const Summary s = summarize(ms);
@@ -151,6 +193,10 @@ std::expected<std::vector<ProcessRecord>, std::string> bench_collect(const Optio
        json_summary("ms", ps_s) + ",\"ps_rows\":" + std::to_string(ps_rows));
   emit("\"bench\":\"floor_stat_only\"," + json_summary("ms", summarize(floor_ms)) +
        ",\"processes\":" + std::to_string(floor_rows));
+  if (!pread_ms.empty()) {
+    emit("\"bench\":\"floor_stat_pread_open_fds\"," + json_summary("ms", summarize(pread_ms)) +
+         ",\"processes\":" + std::to_string(pread_rows));
+  }
   return std::move(warm_last.processes);
 }
 
