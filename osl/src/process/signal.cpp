@@ -6,10 +6,11 @@
 
 #include <cerrno>
 #include <csignal>
-#include <fstream>
-#include <sstream>
+#include <filesystem>
 
 #include <fmt/format.h>
+
+#include <airssys/osl/proc.hpp>
 
 #include "core/core.hpp"
 #include "process/process_state.hpp"
@@ -64,21 +65,9 @@ std::expected<UniqueFd, Error> open_target(const process::Target& target) {
 namespace process {
 
 std::expected<std::uint64_t, Error> start_time_of(pid_t pid) {
-  std::ifstream in(fmt::format("/proc/{}/stat", pid));
-  std::string line;
-  if (!in || !std::getline(in, line)) {
-    return std::unexpected(Error{ErrorCategory::not_found, ESRCH, 0, fmt::format("no process with pid {}", pid)});
-  }
-  // Field 2 (comm) may contain spaces and ')': skip to the last ')'.
-  const auto close = line.rfind(')');
-  if (close == std::string::npos) return std::unexpected(Error::make(ErrorCategory::io, "malformed /proc stat"));
-  std::istringstream rest(line.substr(close + 2));
-  std::string field;
-  // Fields 3..22; start time is field 22 → the 20th after ')'.
-  for (int i = 3; i <= 22; ++i) {
-    if (!(rest >> field)) return std::unexpected(Error::make(ErrorCategory::io, "malformed /proc stat"));
-  }
-  return std::stoull(field);
+  auto st = proc::read_stat(pid);
+  if (!st) return std::unexpected(std::move(st.error()));
+  return st->starttime;
 }
 
 }  // namespace process
