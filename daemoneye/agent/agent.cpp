@@ -58,6 +58,35 @@ fs::path find_procmond(const Config& c, const fs::path& self_exe) {
 
 std::string ms_text(std::chrono::milliseconds d) { return fmt::format("{}ms", d.count()); }
 
+// Alerts raised within the dedup window by an earlier run are remembered, so
+// restarting the agent does not raise them again.
+void remember_recent_alerts(const Config& c, AlertPipeline& pipeline) {
+  if (c.alerts.dedup_window.count() <= 0) return;
+  auto engine = QueryEngine::open(c.database.path, {.time = 10s, .max_rows = 100000});
+  if (!engine) {
+    spdlog::warn("cannot read recent alerts back: {}", engine.error());
+    return;
+  }
+  const std::int64_t since = unix_now() - c.alerts.dedup_window.count();
+  auto rows = (*engine)->run(fmt::format(
+      "SELECT dedup_key, max(time) AS t FROM alerts WHERE time >= {} GROUP BY dedup_key ORDER BY t", since));
+  if (!rows) {
+    spdlog::warn("cannot read recent alerts back: {}", rows.error());
+    return;
+  }
+  std::size_t n = 0;
+  for (const auto& row : rows->rows) {
+    const auto* key = std::get_if<std::string>(&row[0]);
+    const auto* t = std::get_if<std::int64_t>(&row[1]);
+    if (key && t) {
+      pipeline.remember(*key, *t);
+      ++n;
+    }
+  }
+  if (n > 0) spdlog::info("{} alerts raised in the last {} s are remembered and will not be raised again within it", n,
+                          c.alerts.dedup_window.count());
+}
+
 }  // namespace
 
 struct Agent::Impl {
@@ -127,6 +156,7 @@ std::expected<std::unique_ptr<Agent>, std::string> Agent::start(const Config& co
   auto alerts = AlertPipeline::create(config.alerts, impl->ledger, [](std::string_view m) { spdlog::warn("alerts: {}", m); });
   if (!alerts) return std::unexpected(alerts.error());
   impl->alerts = std::move(*alerts);
+  remember_recent_alerts(config, *impl->alerts);
 
   const fs::path socket = config.bus.socket.empty() ? db_dir / "bus.sock" : config.bus.socket;
   bus::BrokerOptions bo;

@@ -43,6 +43,10 @@ struct AlertPipeline::Impl {
 };
 
 AlertPipeline::AlertPipeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+void AlertPipeline::remember(const std::string& dedup_key, std::int64_t raised_at) {
+  if (!dedup_key.empty()) impl_->dedup.raised(dedup_key, raised_at);
+}
 AlertPipeline::~AlertPipeline() = default;
 
 std::expected<std::unique_ptr<AlertPipeline>, std::string> AlertPipeline::create(const AlertsConfig& config,

@@ -126,6 +126,25 @@ TEST_F(Pipeline, DedupWindowDrivenByNow) {
   EXPECT_EQ(lines_of(dir / "alerts.jsonl").size(), 4u);
 }
 
+TEST_F(Pipeline, RememberedKeysAreNotRaisedAgainWithinTheirWindow) {
+  AlertsConfig c = with_file_sink();
+  c.dedup_window = 3600s;
+  auto p = make(c);
+  ASSERT_TRUE(p);
+  // Raised by an earlier agent run at t=100 (pid 1) and t=200 (pid 2).
+  p->remember(make_alert("r", 1).dedup_key, 100);
+  p->remember(make_alert("r", 2).dedup_key, 200);
+  auto out = p->submit({make_alert("r", 1), make_alert("r", 2), make_alert("r", 3)}, 300);
+  ASSERT_TRUE(out);
+  ASSERT_EQ(out->raised.size(), 1u);
+  EXPECT_EQ(out->raised[0].dedup_key, make_alert("r", 3).dedup_key);
+  out = p->submit({make_alert("r", 1), make_alert("r", 2)}, 3700);  // pid 1's window (from 100) is over
+  ASSERT_TRUE(out);
+  ASSERT_EQ(out->raised.size(), 1u);
+  EXPECT_EQ(out->raised[0].dedup_key, make_alert("r", 1).dedup_key);
+  EXPECT_EQ(lines_of(dir / "alerts.jsonl").size(), 2u);  // remember() itself wrote nothing
+}
+
 TEST_F(Pipeline, ZeroDedupWindowRaisesEveryTime) {
   AlertsConfig c = with_file_sink();
   c.dedup_window = 0s;

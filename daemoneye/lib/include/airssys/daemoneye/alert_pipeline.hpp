@@ -60,6 +60,13 @@ class AlertPipeline {
   [[nodiscard]] std::expected<AlertOutcome, std::string> submit(std::vector<Alert> candidates, std::int64_t now);
   [[nodiscard]] AlertStats stats() const;
 
+  // Tells the dedup window that `dedup_key` was raised at `raised_at` (Unix
+  // seconds) before this pipeline existed — the agent reads its recent
+  // alerts back from the store at start, so a restart does not raise again
+  // what it raised a minute ago. Call in ascending `raised_at` order, before
+  // the first submit(). Nothing is sent or written.
+  void remember(const std::string& dedup_key, std::int64_t raised_at);
+
   struct Impl;
 
  private:
