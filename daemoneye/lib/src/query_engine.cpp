@@ -196,7 +196,13 @@ std::expected<std::unique_ptr<QueryEngine>, std::string> QueryEngine::open(const
   // Before the authorizer exists (it refuses every PRAGMA): no writes even
   // if one slipped through, and the schema is read now so a file that is
   // not a database fails here, not at the first rule.
-  if (auto r = sqlite::exec(h, "PRAGMA query_only=1"); !r) return fail("configure", r.error());
+  // A page cache that holds `processes` of a large host (10,000 rows is
+  // ~5 MB): the rules of one scan then read it from memory after the first
+  // (default 2 MB: every rule re-read every page through the WAL, 4 ms
+  // instead of 0.7 ms for a one-column filter over 10,000 rows).
+  if (auto r = sqlite::exec(h, "PRAGMA query_only=1; PRAGMA cache_size=-16384"); !r) {
+    return fail("configure", r.error());
+  }
   if (auto r = sqlite::query_int(h, "SELECT count(*) FROM sqlite_master"); !r)
     return fail("read schema", r.error());
 
