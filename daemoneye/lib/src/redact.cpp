@@ -73,12 +73,16 @@ void mask_url_passwords(std::string& s) {
     const std::size_t start = sep + 3;
     std::size_t end = start;
     while (end < s.size() && std::string_view("/?# \t\n'\"").find(s[end]) == std::string_view::npos) ++end;
-    const auto at = s.rfind('@', end == 0 ? 0 : end - 1);
-    if (at != std::string::npos && at >= start && at < end) {
-      const auto colon = s.find(':', start);
+    // Both searches stay inside this URL's authority: searching the whole
+    // string made one argument of "://" repeated cost O(n^2) (seconds for a
+    // 128 KiB cmdline any user can give a process).
+    const std::string_view authority = std::string_view(s).substr(start, end - start);
+    const auto at = authority.rfind('@');
+    if (at != std::string_view::npos) {
+      const auto colon = authority.find(':');
       if (colon < at && colon + 1 < at) {
-        s.replace(colon + 1, at - colon - 1, kRedacted);
-        end = colon + 1 + kRedacted.size() + 1;
+        s.replace(start + colon + 1, at - colon - 1, kRedacted);
+        end = start + colon + 1 + kRedacted.size() + 1;
       }
     }
     from = end;

@@ -115,3 +115,23 @@ INSTANTIATE_TEST_SUITE_P(
 
 }  // namespace
 }  // namespace airssys::daemoneye
+
+namespace airssys::daemoneye {
+namespace {
+
+// Any user controls their own argv: one argument of "://" repeated after an
+// '@' once made every URL search scan back to the start (O(n^2), ~10 s for
+// 512 KiB at -O2, minutes under ASan, far past this test's timeout). Each
+// URL's '@' and ':' are now looked for within that URL only.
+TEST(RedactHostile, ManyUrlSeparatorsInOneArgument) {
+  std::string arg = "@";
+  while (arg.size() < 512 * 1024) arg += "://";
+  const std::vector<std::string_view> argv{"prog", arg};
+  EXPECT_EQ(redact_cmdline(argv), "prog " + arg);
+  std::string with_secret = arg + " https://u:pw@h/";
+  const std::vector<std::string_view> argv2{"sh", "-c", with_secret};
+  EXPECT_EQ(redact_cmdline(argv2), "sh -c " + arg + " https://u:***@h/");
+}
+
+}  // namespace
+}  // namespace airssys::daemoneye
