@@ -112,6 +112,18 @@ std::string alert_to_json(const Alert& a) {
   return dump(j);
 }
 
+// A terminal line stays readable: a long value (a command line carrying a
+// JSON environment, say) is cut, and says how much was left out. The JSON
+// sinks and the ledger always carry the whole row.
+constexpr std::size_t kHumanValueMax = 200;
+
+std::string shortened(const std::string& v) {
+  if (v.size() <= kHumanValueMax) return v;
+  std::size_t cut = kHumanValueMax;
+  while (cut > 0 && (static_cast<unsigned char>(v[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 sequence
+  return v.substr(0, cut) + "...(+" + std::to_string(v.size() - cut) + " bytes)";
+}
+
 std::string alert_to_human(const Alert& a) {
   std::string line = detail::utc_timestamp(a.time);
   line += ' ';
@@ -126,7 +138,7 @@ std::string alert_to_human(const Alert& a) {
       line += ' ';
       line += human_value(column);
       line += '=';
-      line += value.is_string() ? human_value(value.get_ref<const std::string&>()) : human_value(dump(value));
+      line += value.is_string() ? human_value(shortened(value.get_ref<const std::string&>())) : human_value(dump(value));
     }
   } else if (!a.row_json.empty()) {
     line += " row=";

@@ -106,6 +106,16 @@ TEST(AlertHuman, HostileValuesAreQuotedAndEscaped) {
             R"(cmdline="sh -c \"x=1\"" path="" user="jos\u00e9" n=null)");
 }
 
+TEST(AlertHuman, ALongValueIsCutAndSaysHowMuchWasLeftOut) {
+  Alert a = sample();
+  // 199 ASCII bytes then 'é' (2 bytes) straddling the 200-byte cut.
+  std::string path = "/" + std::string(198, 'a') + "\u00e9" + std::string(100, 'b');
+  a.row_json = R"({"path":")" + path + R"("})";
+  const std::string line = alert_to_human(a);
+  EXPECT_NE(line.find(" path=/" + std::string(198, 'a') + "...(+102 bytes)"), std::string::npos) << line;
+  EXPECT_EQ(json::parse(alert_to_json(a))["row"]["path"].get<std::string>().size(), 301u);  // JSON keeps it whole
+}
+
 TEST(AlertHuman, ANonObjectRowIsShownWhole) {
   Alert a = sample();
   a.severity = Severity::critical;
