@@ -41,14 +41,13 @@ std::expected<Stmt, std::string> prepare(sqlite3* db, std::string_view sql, bool
   return stmt;
 }
 
-std::expected<void, std::string> run(sqlite3* db, sqlite3_stmt* stmt, std::string_view what) {
+std::expected<void, std::string> run(sqlite3* db, sqlite3_stmt* stmt) {
   int rc = SQLITE_ROW;
   while (rc == SQLITE_ROW) rc = ::sqlite3_step(stmt);
   // The message must be read before reset, which may overwrite it.
   std::expected<void, std::string> result;
-  if (rc != SQLITE_DONE) result = std::unexpected(error(db, what));
+  if (rc != SQLITE_DONE) result = std::unexpected(error(db, ""));
   ::sqlite3_reset(stmt);
-  ::sqlite3_clear_bindings(stmt);
   return result;
 }
 

@@ -41,8 +41,10 @@ using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
 [[nodiscard]] std::expected<Stmt, std::string> prepare(sqlite3* db, std::string_view sql,
                                                        bool persistent = false);
 
-// Runs a prepared statement to completion (reset afterwards, bindings cleared).
-[[nodiscard]] std::expected<void, std::string> run(sqlite3* db, sqlite3_stmt* stmt, std::string_view what);
+// Runs a prepared statement to completion and resets it (bindings are kept:
+// every caller binds every parameter). The error is sqlite3_errmsg; callers
+// add what they were doing, only when it failed (no formatting per row).
+[[nodiscard]] std::expected<void, std::string> run(sqlite3* db, sqlite3_stmt* stmt);
 
 // The single integer of a one-row, one-column query (e.g. PRAGMA page_count).
 [[nodiscard]] std::expected<std::int64_t, std::string> query_int(sqlite3* db, const char* sql);

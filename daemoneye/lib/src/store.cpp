@@ -78,11 +78,17 @@ struct Store::Impl {
 
   std::expected<void, std::string> upsert(const ProcessRecord& r) {
     schema::bind_process(upsert_process.get(), r);
-    return sqlite::run(db.get(), upsert_process.get(), fmt::format("write process {}", r.pid));
+    if (auto w = sqlite::run(db.get(), upsert_process.get()); !w) {
+      return std::unexpected(fmt::format("write process {}: {}", r.pid, w.error()));
+    }
+    return {};
   }
   std::expected<void, std::string> remove(std::int64_t pid) {
     sqlite::bind(delete_process.get(), 1, pid);
-    return sqlite::run(db.get(), delete_process.get(), fmt::format("delete process {}", pid));
+    if (auto w = sqlite::run(db.get(), delete_process.get()); !w) {
+      return std::unexpected(fmt::format("delete process {}: {}", pid, w.error()));
+    }
+    return {};
   }
   std::expected<void, std::string> event_row(const ProcessEvent& e) {
     const ProcessRecord& p = e.process;
@@ -112,7 +118,11 @@ struct Store::Impl {
     sqlite::bind(s, i++, p.start_time);
     sqlite::bind(s, i++, parent_path);
     sqlite::bind(s, i++, parent_cmdline);
-    return sqlite::run(db.get(), s, fmt::format("write {} event of pid {}", to_string(e.kind), p.pid));
+    if (auto w = sqlite::run(db.get(), s); !w) {
+      return std::unexpected(
+          fmt::format("write {} event of pid {}: {}", to_string(e.kind), p.pid, w.error()));
+    }
+    return {};
   }
 };
 
@@ -308,7 +318,8 @@ std::expected<void, std::string> Store::record_scan(const ScanRecord& scan) {
   sqlite::bind(st, i++, static_cast<std::int64_t>(scan.applied.updated));
   sqlite::bind(st, i++, static_cast<std::int64_t>(scan.applied.deleted));
   // A single statement outside BEGIN is its own transaction (autocommit).
-  return sqlite::run(s.db.get(), st, "record scan");
+  if (auto w = sqlite::run(s.db.get(), st); !w) return std::unexpected("record scan: " + w.error());
+  return {};
 }
 
 std::expected<void, std::string> Store::insert_alerts(std::span<const Alert> alerts) {
@@ -329,8 +340,8 @@ std::expected<void, std::string> Store::insert_alerts(std::span<const Alert> ale
     sqlite::bind(st, i++, std::string_view(a.row_json));
     sqlite::bind(st, i++, std::string_view(a.host));
     sqlite::bind(st, i++, std::string_view(a.dedup_key));
-    if (auto r = sqlite::run(s.db.get(), st, fmt::format("write alert of rule {}", a.rule_id)); !r) {
-      return std::unexpected(r.error());
+    if (auto r = sqlite::run(s.db.get(), st); !r) {
+      return std::unexpected(fmt::format("write alert of rule {}: {}", a.rule_id, r.error()));
     }
   }
   return txn.commit();

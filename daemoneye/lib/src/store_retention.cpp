@@ -23,8 +23,9 @@ std::expected<void, std::string> delete_until(sqlite3* db, std::int64_t cutoff, 
         sqlite::prepare(db, fmt::format("DELETE FROM {} WHERE time {} ?", kHistory[t], strict ? "<" : "<="));
     if (!stmt) return std::unexpected(stmt.error());
     sqlite::bind(stmt->get(), 1, cutoff);
-    if (auto r = sqlite::run(db, stmt->get(), fmt::format("retention: delete from {}", kHistory[t])); !r)
-      return r;
+    if (auto r = sqlite::run(db, stmt->get()); !r) {
+      return std::unexpected(fmt::format("retention: delete from {}: {}", kHistory[t], r.error()));
+    }
     const auto n = static_cast<std::size_t>(::sqlite3_changes64(db));
     (t == 0 ? stats.events_deleted : t == 1 ? stats.alerts_deleted : stats.scans_deleted) += n;
   }
