@@ -1,6 +1,8 @@
 # airssys_add_library(NAME component SOURCES ... DEPS ...)
 #   Defines target airssys_<component> with alias airssys::<component>, public
-#   headers in <component>/include.
+#   headers in <component>/include. Warnings are a build-tree-only requirement
+#   ($<BUILD_INTERFACE:...>): the installed, exported targets must not carry
+#   them into a consumer's link (cmake/AirssysInstall.cmake).
 function(airssys_add_library component)
   cmake_parse_arguments(ARG "" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
   add_library(airssys_${component} STATIC ${ARG_SOURCES})
@@ -10,7 +12,7 @@ function(airssys_add_library component)
     PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
   target_link_libraries(airssys_${component}
     PUBLIC ${ARG_PUBLIC_DEPS}
-    PRIVATE airssys_warnings ${ARG_PRIVATE_DEPS})
+    PRIVATE $<BUILD_INTERFACE:airssys_warnings> ${ARG_PRIVATE_DEPS})
 endfunction()
 
 # airssys_add_test(NAME suite.name SOURCES ... DEPS ... [TIMEOUT s] [LABELS ...])
