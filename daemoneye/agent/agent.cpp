@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <sqlite3.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -127,7 +128,15 @@ Agent::~Agent() {
   impl_->flush_events();
 }
 
+// SQLite's memory in this process, all connections together. A rule's SQL
+// can be built so that merely compiling it doubles its memory per nested CTE
+// (the progress-handler time limit only starts once it runs); past this
+// limit SQLite fails that statement with "out of memory" instead of the
+// agent growing without bound. The store and the rules need a few tens of MiB.
+constexpr std::int64_t kSqliteHeapLimit = 256ll * 1024 * 1024;
+
 std::expected<std::unique_ptr<Agent>, std::string> Agent::start(const Config& config, const fs::path& self_exe) {
+  sqlite3_hard_heap_limit64(kSqliteHeapLimit);
   auto impl = std::make_unique<Impl>();
   impl->config = config;
   impl->host = host_name(config);

@@ -176,6 +176,11 @@ TEST(Agent, HostileRulesAreRefusedAtLoadAndTheOthersKeepRunning) {
   f.add_rule("load-extension", "SELECT load_extension('/tmp/evil.so')");
   f.add_rule("unknown-column", "SELECT no_such_column FROM processes");
   write_file(f.rules / "broken.yaml", "id: [unclosed\n");
+  // Each CTE uses the previous one twice: compiling it doubles SQLite's
+  // memory per level (2.4 GB at 20 levels without the agent's heap limit).
+  std::string cte = "WITH c0(x) AS (SELECT 1)";
+  for (int i = 1; i <= 20; ++i) cte += fmt::format(", c{0}(x) AS (SELECT x FROM c{1} UNION ALL SELECT x + 1 FROM c{1})", i, i - 1);
+  f.add_rule("exponential", cte + " SELECT x AS pid FROM c20 WHERE x < 0");
   // Passes the load-time check but never ends: the time limit stops it every scan.
   f.add_rule("forever",
              "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x AS pid FROM c WHERE x < 0");
@@ -184,7 +189,7 @@ TEST(Agent, HostileRulesAreRefusedAtLoadAndTheOthersKeepRunning) {
   ASSERT_TRUE(eventually([&] { return f.alert_for(planted->pid()).has_value(); })) << slurp(f.log);
   std::string log = slurp(f.log);
   for (const char* file : {"attach.yaml", "pragma.yaml", "write.yaml", "two-statements.yaml", "load-extension.yaml",
-                           "unknown-column.yaml", "broken.yaml"})
+                           "unknown-column.yaml", "broken.yaml", "exponential.yaml"})
     EXPECT_NE(log.find(std::string("rule rejected: ") + (f.rules / file).string()), std::string::npos)
         << file << " not reported as rejected:\n"
         << log;

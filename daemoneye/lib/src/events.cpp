@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <utility>
+
 namespace airssys::daemoneye {
 
 using nlohmann::json;
@@ -93,11 +95,22 @@ const json& field(const json& j, const char* key, const std::string& where) {
   return *it;
 }
 
+// nlohmann's get<T>() narrows silently, so the range is checked here.
 template <class T>
 void get_int(const json& j, const char* key, T& out, const std::string& where) {
   const json& v = field(j, key, where);
   if (!v.is_number_integer()) throw DecodeError{fmt::format("{}.{}: not an integer", where, key)};
-  out = v.get<T>();
+  bool fits = false;
+  if (v.is_number_unsigned()) {
+    const auto u = v.get<std::uint64_t>();
+    fits = std::in_range<T>(u);
+    if (fits) out = static_cast<T>(u);
+  } else {
+    const auto i = v.get<std::int64_t>();
+    fits = std::in_range<T>(i);
+    if (fits) out = static_cast<T>(i);
+  }
+  if (!fits) throw DecodeError{fmt::format("{}.{}: out of range", where, key)};
 }
 
 void get_str(const json& j, const char* key, std::string& out, const std::string& where) {
@@ -202,7 +215,7 @@ std::expected<ProcessEvent, std::string> decode_event(std::string_view text) {
     return e;
   } catch (const DecodeError& err) {
     return std::unexpected(err.what);
-  } catch (const json::exception& err) {  // a number out of range for its field
+  } catch (const json::exception& err) {
     return std::unexpected(std::string("event: ") + err.what());
   }
 }

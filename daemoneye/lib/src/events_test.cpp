@@ -64,6 +64,20 @@ TEST(Events, MalformedInputNamesTheField) {
   EXPECT_EQ(decode_snapshot(text).error(), "snapshot.processes[0].pid: not an integer");
 }
 
+TEST(Events, NumbersOutOfRangeForTheirFieldAreRefused) {
+  SnapshotChunk c;
+  c.processes = {sample()};
+  std::string text = encode(c);
+  auto pos = text.find("\"seq\":0");
+  ASSERT_NE(pos, std::string::npos);
+  std::string big = text;
+  big.replace(pos, 7, "\"seq\":4294967296");  // seq is 32-bit
+  EXPECT_EQ(decode_snapshot(big).error(), "snapshot.seq: out of range");
+  std::string negative = text;
+  negative.replace(pos, 7, "\"seq\":-1");
+  EXPECT_EQ(decode_snapshot(negative).error(), "snapshot.seq: out of range");
+}
+
 TEST(Events, InvalidUtf8InACmdlineIsReplacedNotThrown) {
   ProcessRecord r = sample();
   r.cmdline = "evil \xff\xfe";

@@ -10,7 +10,12 @@ RuleRun run_rules(const std::vector<Rule>& rules, QueryEngine& engine, const std
     if (!rule.enabled) continue;
     auto result = engine.run(rule.query);
     if (!result) {
-      out.failures.push_back({rule.id, result.error()});
+      std::string why = result.error();
+      // Under the agent's SQLite heap limit, a query too complex to compile
+      // or run fails with SQLite's bare "out of memory".
+      if (why.find("out of memory") != std::string::npos)
+        why += " (the query needs more memory than SQLite may use in this process; simplify it)";
+      out.failures.push_back({rule.id, std::move(why)});
       continue;
     }
     out.timings.push_back({rule.id, result->elapsed, result->rows.size(), result->truncated});

@@ -1,5 +1,6 @@
 #include <airssys/daemoneye/scan_assembler.hpp>
 
+#include <algorithm>
 #include <iterator>
 #include <utility>
 
@@ -20,7 +21,9 @@ std::optional<Collection> ScanAssembler::add(SnapshotChunk chunk) {
     next_seq_ = 0;
     partial_.scan_id = chunk.scan_id;
     partial_.time = chunk.time;
-    partial_.processes.reserve(chunk.total);
+    // `total` comes off the wire: a hint, capped so a bad value cannot make
+    // this allocation throw.
+    partial_.processes.reserve(std::min<std::uint32_t>(chunk.total, 1u << 20));
   }
   partial_.unreadable = chunk.unreadable;
   partial_.collect_us = chunk.collect_us;

@@ -57,5 +57,14 @@ TEST(ScanAssembler, ARestartedProcmondStartsOver) {
   EXPECT_EQ(a.incomplete(), 1u);
 }
 
+TEST(ScanAssembler, AHugeTotalOnTheWireIsOnlyAHint) {
+  ScanAssembler a;
+  SnapshotChunk c = chunk(1, 0, true, {1});
+  c.total = 0xFFFFFFFFu;
+  auto done = a.add(std::move(c));
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->processes.size(), 1u);
+}
+
 }  // namespace
 }  // namespace airssys::daemoneye
