@@ -53,6 +53,7 @@ alerts:
   }
 
   std::unique_ptr<Child> start_agent() {
+    EXPECT_FALSE(agent_bin().empty()) << "DAEMONEYE_AGENT_BIN is not set: run this test through ctest";
     return std::make_unique<Child>(std::vector<std::string>{agent_bin(), "--config", config.string()}, log, log);
   }
 
