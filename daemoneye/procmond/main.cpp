@@ -31,6 +31,7 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -279,6 +280,12 @@ int main(int argc, char** argv) {
   if (!sfd) {
     say(fmt::format("signalfd: {}", std::strerror(errno)));
     return kFailed;
+  }
+  // The collector keeps one /proc/PID directory fd per process between
+  // collections (half the soft limit at most): allow what the hard limit does.
+  if (rlimit rl{}; ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &rl);
   }
   auto collector = de::Collector::create(de::CollectorOptions{.hash = !f.no_hash, .hash_max_size = *hash_max});
   if (!collector) {

@@ -7,14 +7,17 @@
 
 #include "user_names.hpp"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <ctime>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 
 namespace airssys::daemoneye {
 
@@ -24,23 +27,6 @@ using osl::ErrorCategory;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-struct Identity {
-  std::int64_t pid;
-  std::uint64_t start_ticks;
-  bool operator==(const Identity&) const = default;
-};
-
-struct IdentityHash {
-  std::size_t operator()(const Identity& k) const noexcept {
-    return std::hash<std::uint64_t>{}(static_cast<std::uint64_t>(k.pid) * 0x9e3779b97f4a7c15ull ^ k.start_ticks);
-  }
-};
-
-struct CpuSample {
-  std::uint64_t ticks = 0;
-  Clock::time_point at;
-};
 
 // Our own view of a path: stat result (errno or dev+ino), remembered for
 // one collection because many processes run the same few binaries.
@@ -52,9 +38,94 @@ struct PathView {
 
 constexpr auto kUserNamesRefresh = std::chrono::minutes(5);
 
+// Directory fds kept by every Collector of this process together, so that
+// several collectors (a benchmark, tests) share one budget instead of each
+// taking half of RLIMIT_NOFILE.
+std::atomic<std::size_t> g_kept_dirs{0};
+
+// A /proc/PID directory kept open between collections; counts against the
+// process-wide budget while it holds an fd.
+class KeptDir {
+ public:
+  KeptDir() = default;
+  KeptDir(KeptDir&& o) noexcept : dir_(std::move(o.dir_)), counted_(std::exchange(o.counted_, false)) {}
+  KeptDir& operator=(KeptDir&& o) noexcept {
+    if (this != &o) {
+      release();
+      dir_ = std::move(o.dir_);
+      counted_ = std::exchange(o.counted_, false);
+    }
+    return *this;
+  }
+  KeptDir(const KeptDir&) = delete;
+  KeptDir& operator=(const KeptDir&) = delete;
+  ~KeptDir() { release(); }
+
+  // Keeps `dir` if fewer than `limit` are kept process-wide; else closes it.
+  static KeptDir keep(proc::Process dir, std::size_t limit) {
+    KeptDir k;
+    if (g_kept_dirs.fetch_add(1) < limit) {
+      k.dir_ = std::move(dir);
+      k.counted_ = true;
+    } else {
+      g_kept_dirs.fetch_sub(1);
+    }
+    return k;
+  }
+  [[nodiscard]] bool valid() const noexcept { return dir_.valid(); }
+  proc::Process take() {
+    if (counted_) g_kept_dirs.fetch_sub(1);
+    counted_ = false;
+    return std::move(dir_);
+  }
+  void release() {
+    if (counted_) g_kept_dirs.fetch_sub(1);
+    counted_ = false;
+    dir_ = proc::Process();
+  }
+
+ private:
+  proc::Process dir_;
+  bool counted_ = false;
+};
+
+// What the previous collection learned about a process that is still there
+// (same pid and start ticks). Cost matters here: every system call saved per
+// process is 10,000 saved per collection on a busy host.
+struct Known {
+  std::uint64_t start_ticks = 0;
+  std::uint64_t cpu_ticks = 0;
+  Clock::time_point at;
+  // The /proc/PID directory, kept open between collections (within the fd
+  // budget): a known process costs no directory lookup, and the fd pins the
+  // process itself — if its pid is reused, lookups under it fail.
+  KeptDir dir;
+  // Fields that change rarely (cgroup moves, chroot, the loginuid being set,
+  // exec), reused until the process's next refresh turn (every
+  // kRefreshEvery collections) or, for the image, until the exe link's text
+  // changes. Only fields that were read completely are kept.
+  bool sticky = false;
+  std::string cgroup_path;
+  std::int64_t auid = -1;
+  std::string root;
+  bool have_image = false;
+  std::string exe_text;
+  bool exe_deleted = false;
+  struct ::stat image{};
+  int on_disk = -1;
+};
+
+std::int64_t ticks_to_ms(std::uint64_t ticks, long hz) {
+  return static_cast<std::int64_t>(ticks * 1000 / static_cast<std::uint64_t>(hz));
+}
+
 }  // namespace
 
 struct Collector::Impl {
+  // Every kRefreshEvery-th collection re-reads a known process's sticky
+  // fields (spread by pid, so each collection refreshes a tenth).
+  static constexpr std::uint64_t kRefreshEvery = 10;
+
   CollectorOptions options;
   proc::Reader reader;
   ExeHasher hasher;
@@ -63,31 +134,29 @@ struct Collector::Impl {
   std::int64_t boot_time = 0;
   long hz = proc::clock_ticks_per_second();
   long page = proc::page_size();
+  std::size_t fd_budget = 0;
+  std::uint64_t collections = 0;
   std::vector<pid_t> pids;
-  std::unordered_map<Identity, CpuSample, IdentityHash> cpu_prev;
+  std::unordered_map<pid_t, Known> known;
   std::unordered_map<std::string, PathView> paths;  // this collection's stat() of exe paths
 
-  Impl(CollectorOptions o, proc::Reader r, std::int64_t btime)
+  Impl(CollectorOptions o, proc::Reader r, std::int64_t btime, std::size_t budget)
       : options(std::move(o)),
         reader(std::move(r)),
         hasher(ExeHasherOptions{.max_size = options.hash_max_size, .max_entries = options.hash_cache_entries}),
-        boot_time(btime) {}
+        boot_time(btime),
+        fd_budget(budget) {}
 
   struct Read {
     ProcessRecord record;
-    std::uint64_t cpu_ticks = 0;
+    Known known;
+    proc::Process dir;  // the open /proc/PID, for the caller to keep or close
   };
-  std::expected<Read, Error> read(pid_t pid);
+  // `prev`: what the last collection knew of this pid (its dir is taken), or
+  // null. `refresh`: re-read the sticky fields.
+  std::expected<Read, Error> read(pid_t pid, Known* prev, bool refresh);
   int on_disk(const proc::Process& p, const std::string& path, const struct ::stat& image);
 };
-
-namespace {
-
-std::int64_t ticks_to_ms(std::uint64_t ticks, long hz) {
-  return static_cast<std::int64_t>(ticks * 1000 / static_cast<std::uint64_t>(hz));
-}
-
-}  // namespace
 
 // 1 when `path` names the running image, 0 when it names nothing or another
 // file, -1 when we cannot tell.
@@ -112,13 +181,23 @@ int Collector::Impl::on_disk(const proc::Process& p, const std::string& path, co
   return -1;
 }
 
-std::expected<Collector::Impl::Read, Error> Collector::Impl::read(pid_t pid) {
-  auto p = reader.open_process(pid);
-  if (!p) return std::unexpected(std::move(p.error()));
-  auto st = reader.stat(*p);
-  if (!st) return std::unexpected(std::move(st.error()));
-
+std::expected<Collector::Impl::Read, Error> Collector::Impl::read(pid_t pid, Known* prev, bool refresh) {
   Read out;
+  Known& k = out.known;
+  if (prev && prev->dir.valid()) {
+    out.dir = prev->dir.take();
+  } else {
+    auto opened = reader.open_process(pid);
+    if (!opened) return std::unexpected(std::move(opened.error()));
+    out.dir = std::move(*opened);
+  }
+  const proc::Process& p = out.dir;
+  auto st = reader.stat(p);
+  if (!st) return std::unexpected(std::move(st.error()));
+  // Without a kept directory fd the pid may have been reused since.
+  if (prev && prev->start_ticks != st->starttime) prev = nullptr;
+  const bool reuse = prev && prev->sticky && !refresh;
+
   ProcessRecord& r = out.record;
   r.pid = st->pid;
   r.parent = st->ppid;
@@ -135,9 +214,11 @@ std::expected<Collector::Impl::Read, Error> Collector::Impl::read(pid_t pid) {
   r.resident_size = st->rss * page;
   r.total_size = static_cast<std::int64_t>(st->vsize);
   r.tty = proc::tty_name(st->tty_nr);
-  out.cpu_ticks = st->utime + st->stime;
+  k.start_ticks = st->starttime;
+  k.cpu_ticks = st->utime + st->stime;
   const bool kthread = st->kernel_thread();
   bool zombie = st->zombie();
+  bool sticky_complete = true;
 
   // A read of one file failed. Permission: the field stays unknown, the
   // record is partial. Not found: either the process is gone (the whole
@@ -148,7 +229,7 @@ std::expected<Collector::Impl::Read, Error> Collector::Impl::read(pid_t pid) {
       r.partial = true;
       return std::nullopt;
     }
-    auto again = reader.stat(*p);
+    auto again = reader.stat(p);
     if (!again) {
       if (again.error().category == ErrorCategory::not_found) return again.error();
       r.partial = true;
@@ -163,7 +244,7 @@ std::expected<Collector::Impl::Read, Error> Collector::Impl::read(pid_t pid) {
     return std::nullopt;
   };
 
-  if (auto s = reader.status(*p)) {
+  if (auto s = reader.status(p)) {
     r.uid = s->uid.real;
     r.euid = s->uid.effective;
     r.suid = s->uid.saved;
@@ -175,28 +256,44 @@ std::expected<Collector::Impl::Read, Error> Collector::Impl::read(pid_t pid) {
     return std::unexpected(std::move(*gone));
   }
 
-  if (auto io = reader.io(*p)) {
+  if (auto io = reader.io(p)) {
     r.disk_bytes_read = static_cast<std::int64_t>(io->read_bytes);
     r.disk_bytes_written = static_cast<std::int64_t>(io->write_bytes);
   } else if (auto gone = failed(io.error(), true)) {
     return std::unexpected(std::move(*gone));
   }
 
-  if (auto cg = reader.cgroup(*p)) {
-    r.cgroup_path = std::move(*cg);
-    r.container_id = container_id_from_cgroup(r.cgroup_path);
-  } else if (auto gone = failed(cg.error(), true)) {
-    return std::unexpected(std::move(*gone));
+  if (reuse) {
+    r.cgroup_path = prev->cgroup_path;
+    r.auid = prev->auid;
+    r.root = prev->root;
+  } else {
+    if (auto cg = reader.cgroup(p)) {
+      r.cgroup_path = std::move(*cg);
+    } else if (auto gone = failed(cg.error(), true)) {
+      return std::unexpected(std::move(*gone));
+    } else {
+      sticky_complete = false;
+    }
+    if (auto luid = reader.loginuid(p)) {
+      r.auid = *luid;
+    } else if (auto gone = failed(luid.error(), true)) {
+      return std::unexpected(std::move(*gone));
+    } else {
+      sticky_complete = false;
+    }
+    if (auto l = reader.link(p, proc::LinkKind::root)) {
+      r.root = std::move(l->path);
+    } else if (auto gone = failed(l.error(), zombie)) {
+      return std::unexpected(std::move(*gone));
+    } else {
+      sticky_complete = false;
+    }
   }
-
-  if (auto luid = reader.loginuid(*p)) {
-    r.auid = *luid;
-  } else if (auto gone = failed(luid.error(), true)) {
-    return std::unexpected(std::move(*gone));
-  }
+  r.container_id = container_id_from_cgroup(r.cgroup_path);
 
   if (!kthread && !zombie) {
-    if (auto c = reader.cmdline(*p)) {
+    if (auto c = reader.cmdline(p)) {
       auto args = proc::split_args(c->args);
       // setproctitle() leaves NUL padding. A URL cut before its '@' would
       // escape redaction (every other rule masks a partial value), so a cut
@@ -210,35 +307,42 @@ std::expected<Collector::Impl::Read, Error> Collector::Impl::read(pid_t pid) {
     }
   }
 
-  std::optional<struct ::stat> image;
-  bool deleted = false;
+  // The exe link is read every time: a changed text is how an exec shows.
+  // The image's fstat and on_disk are reused while the text is unchanged.
   if (!kthread && !zombie) {
-    if (auto l = reader.link(*p, proc::LinkKind::exe)) {
-      r.path = std::move(l->path);
-      deleted = l->deleted;
-      if (auto es = reader.exe_stat(*p)) {
-        image = *es;
-        r.exe_dev = static_cast<std::uint64_t>(es->st_dev);
-        r.exe_ino = static_cast<std::uint64_t>(es->st_ino);
+    if (auto l = reader.link(p, proc::LinkKind::exe)) {
+      const bool same =
+          prev && !refresh && prev->have_image && prev->exe_text == l->path && prev->exe_deleted == l->deleted;
+      if (same) {
+        k.image = prev->image;
+        k.on_disk = prev->on_disk;
+        k.have_image = true;
+      } else if (auto es = reader.exe_stat(p)) {
+        k.image = *es;
+        k.have_image = true;
+        k.on_disk = l->deleted ? 0 : on_disk(p, l->path, *es);
       } else if (auto gone = failed(es.error(), false)) {
         return std::unexpected(std::move(*gone));
       }
+      k.exe_text = l->path;
+      k.exe_deleted = l->deleted;
+      r.path = std::move(l->path);
     } else if (auto gone = failed(l.error(), false)) {
       return std::unexpected(std::move(*gone));
     }
   }
 
-  for (auto [kind, field] : {std::pair{proc::LinkKind::cwd, &r.cwd}, std::pair{proc::LinkKind::root, &r.root}}) {
-    if (auto l = reader.link(*p, kind)) {
-      *field = std::move(l->path);
-    } else if (auto gone = failed(l.error(), zombie)) {
-      return std::unexpected(std::move(*gone));
-    }
+  if (auto l = reader.link(p, proc::LinkKind::cwd)) {
+    r.cwd = std::move(l->path);
+  } else if (auto gone = failed(l.error(), zombie)) {
+    return std::unexpected(std::move(*gone));
   }
 
-  if (image && !zombie) {
-    r.on_disk = deleted ? 0 : on_disk(*p, r.path, *image);
-    if (options.hash) r.sha256 = hasher.hash(reader, *p, &*image);
+  if (k.have_image && !zombie) {
+    r.exe_dev = static_cast<std::uint64_t>(k.image.st_dev);
+    r.exe_ino = static_cast<std::uint64_t>(k.image.st_ino);
+    r.on_disk = k.on_disk;
+    if (options.hash) r.sha256 = hasher.hash(reader, p, &k.image);
   }
   if (zombie) {
     // Whatever was read before it died is not its image any more.
@@ -247,7 +351,12 @@ std::expected<Collector::Impl::Read, Error> Collector::Impl::read(pid_t pid) {
     r.exe_dev = r.exe_ino = 0;
     r.sha256.clear();
     r.on_disk = -1;
+    k.have_image = false;
   }
+  k.sticky = reuse || sticky_complete;
+  k.cgroup_path = r.cgroup_path;
+  k.auid = r.auid;
+  k.root = r.root;
   return out;
 }
 
@@ -263,12 +372,22 @@ std::expected<std::unique_ptr<Collector>, Error> Collector::create(CollectorOpti
   if (!reader) return std::unexpected(std::move(reader.error()));
   auto btime = reader->boot_time();
   if (!btime) return std::unexpected(std::move(btime.error()));
-  return std::unique_ptr<Collector>(new Collector(std::make_unique<Impl>(std::move(options), std::move(*reader), *btime)));
+  std::size_t budget = 0;
+  if (options.keep_open) {
+    budget = *options.keep_open;
+  } else if (rlimit rl{}; ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+    // Half: the other half is for everything else the process opens.
+    budget = static_cast<std::size_t>(rl.rlim_cur / 2);
+  } else {
+    budget = 65536;
+  }
+  return std::unique_ptr<Collector>(
+      new Collector(std::make_unique<Impl>(std::move(options), std::move(*reader), *btime, budget)));
 }
 
 std::expected<ProcessRecord, Error> Collector::read_process(pid_t pid) {
   impl_->paths.clear();
-  auto r = impl_->read(pid);
+  auto r = impl_->read(pid, nullptr, true);
   if (!r) return std::unexpected(std::move(r.error()));
   return std::move(r->record);
 }
@@ -284,30 +403,48 @@ std::expected<CollectResult, Error> Collector::collect() {
     m.users_since = t0;
   }
   m.paths.clear();
+  const std::uint64_t turn = m.collections++;
   out.processes.reserve(m.pids.size());
-  std::unordered_map<Identity, CpuSample, IdentityHash> cpu_now;
-  cpu_now.reserve(m.pids.size());
+  std::unordered_map<pid_t, Known> now;
+  now.reserve(m.pids.size());
   for (pid_t pid : m.pids) {
-    auto got = m.read(pid);
+    auto prev_it = m.known.find(pid);
+    Known* prev = prev_it == m.known.end() ? nullptr : &prev_it->second;
+    const bool refresh = (static_cast<std::uint64_t>(pid) + turn) % Impl::kRefreshEvery == 0;
+    auto got = m.read(pid, prev, refresh);
+    if (!got && got.error().category == ErrorCategory::not_found && prev) {
+      // The process we knew is gone; its pid may already name a new one.
+      got = m.read(pid, nullptr, true);
+    }
+    if (!got && got.error().category == ErrorCategory::resource_exhausted && m.fd_budget > 0) {
+      // Out of file descriptors (the budget was more than this process can
+      // spare): keep none from now on, release what is kept, try again.
+      m.fd_budget = 0;
+      for (auto& [_, k] : now) k.dir.release();
+      for (auto& [_, k] : m.known) k.dir.release();
+      got = m.read(pid, prev, refresh);
+    }
     if (!got) {
       if (got.error().category == ErrorCategory::not_found) ++out.stats.vanished;
       else ++out.stats.failed;
       continue;
     }
     ProcessRecord& r = got->record;
-    const Identity id{r.pid, r.start_ticks};
-    if (auto prev = m.cpu_prev.find(id); prev != m.cpu_prev.end()) {
-      const double wall = std::chrono::duration<double>(t0 - prev->second.at).count();
-      if (wall > 0 && got->cpu_ticks >= prev->second.ticks) {
-        const double cpu = static_cast<double>(got->cpu_ticks - prev->second.ticks) / static_cast<double>(m.hz);
+    Known& k = got->known;
+    if (prev && prev->start_ticks == k.start_ticks) {
+      const double wall = std::chrono::duration<double>(t0 - prev->at).count();
+      if (wall > 0 && k.cpu_ticks >= prev->cpu_ticks) {
+        const double cpu = static_cast<double>(k.cpu_ticks - prev->cpu_ticks) / static_cast<double>(m.hz);
         r.cpu_percent = cpu / wall * 100.0;
       }
     }
-    cpu_now.emplace(id, CpuSample{got->cpu_ticks, t0});
+    k.at = t0;
+    k.dir = KeptDir::keep(std::move(got->dir), m.fd_budget);  // over budget: closed, opened again next time
+    now.emplace(pid, std::move(k));
     if (r.partial) ++out.stats.partial;
     out.processes.push_back(std::move(r));
   }
-  m.cpu_prev.swap(cpu_now);
+  m.known.swap(now);  // what is left in `now` has gone: its directory fds close here
   out.stats.total = static_cast<std::uint32_t>(out.processes.size());
   out.stats.elapsed_us =
       static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());

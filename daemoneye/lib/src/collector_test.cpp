@@ -13,6 +13,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -242,7 +243,7 @@ TEST(Collector, HashingCanBeOffAndIsCached) {
   ASSERT_TRUE(on->collect());
   EXPECT_GT(on->hash_stats().hits, 0u);
   const auto me = on->read_process(::getpid());
-  ASSERT_TRUE(me);
+  ASSERT_TRUE(me) << me.error().to_string();
   EXPECT_EQ(me->sha256.size(), 64u);
   EXPECT_GE(on->hash_stats().misses, misses);
 
@@ -409,6 +410,132 @@ TEST(Collector, FakeProcMalformedStatIsCountedNotFatal) {
   EXPECT_EQ(res->processes[0].pid, 11);
   EXPECT_EQ(res->stats.failed, 1u);
   EXPECT_EQ(res->stats.vanished, 0u);
+}
+
+TEST(Collector, ExecShowsAtTheNextCollection) {
+  testing::TempDir dir;
+  // sh waits for a line, then becomes sleep (same pid, same start time).
+  Child child({"/bin/sh", "-c", "read x; exec /bin/sleep 1000"}, dir.path());
+  ASSERT_GT(child.pid, 0);
+  auto c = collector();
+  ASSERT_TRUE(c);
+  auto before = c->collect();
+  ASSERT_TRUE(before);
+  const ProcessRecord* b = find(*before, child.pid);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->path, fs::canonical("/bin/sh").string());
+  const ProcessRecord was = *b;
+  ASSERT_EQ(::write(child.in, "\n", 1), 1);
+  // Exec'd once its comm says so (bounded wait; the collector is not involved).
+  ASSERT_TRUE([&] {
+    for (int i = 0; i < 1000; ++i) {
+      if (testing::read_file("/proc/" + std::to_string(child.pid) + "/comm") == "sleep\n") return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return false;
+  }());
+  auto after = c->collect();
+  ASSERT_TRUE(after);
+  const ProcessRecord* a = find(*after, child.pid);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->start_ticks, was.start_ticks);
+  EXPECT_EQ(a->path, fs::canonical("/bin/sleep").string());
+  EXPECT_EQ(a->cmdline, "/bin/sleep 1000");
+  EXPECT_NE(a->exe_ino, was.exe_ino);
+  EXPECT_NE(a->sha256, was.sha256);
+  EXPECT_EQ(a->on_disk, 1);
+}
+
+std::size_t open_fds() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+TEST(Collector, KeepsDirectoriesOpenWithinItsBudget) {
+  const std::size_t base = open_fds();
+  {
+    auto none = collector(CollectorOptions{.hash = false, .keep_open = 0});
+    ASSERT_TRUE(none);
+    ASSERT_TRUE(none->collect());
+    EXPECT_LE(open_fds(), base + 2);
+  }
+  {
+    auto some = collector(CollectorOptions{.hash = false, .keep_open = 5});
+    ASSERT_TRUE(some);
+    ASSERT_TRUE(some->collect());
+    EXPECT_GE(open_fds(), base + 5);
+    EXPECT_LE(open_fds(), base + 5 + 2);
+    // A second collection through the kept fds sees the same processes.
+    auto again = some->collect();
+    ASSERT_TRUE(again);
+    EXPECT_NE(find(*again, ::getpid()), nullptr);
+    // A second collector shares the same budget: no more kept in total.
+    auto other = collector(CollectorOptions{.hash = false, .keep_open = 5});
+    ASSERT_TRUE(other);
+    ASSERT_TRUE(other->collect());
+    EXPECT_LE(open_fds(), base + 5 + 2 + 1);
+  }
+  EXPECT_EQ(open_fds(), base);  // all closed with the collector
+}
+
+TEST(Collector, FakeProcStickyFieldsRefreshWithinTenCollections) {
+  FakeProc fp;
+  const fs::path d = fp.add(4242, "4242 (x) S 1 4242 4242 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0\n",
+                            "0::/system.slice/a.service\n", std::string("x\0", 2));
+  auto c = collector(CollectorOptions{.proc_root = fp.dir.path()});
+  ASSERT_TRUE(c);
+  auto first = c->collect();  // collection 0: everything read
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->processes.size(), 1u);
+  EXPECT_EQ(first->processes[0].cgroup_path, "/system.slice/a.service");
+  EXPECT_EQ(first->processes[0].path, "/bin/sh");
+
+  testing::write_file(d / "cgroup", "0::/system.slice/b.service\n");
+  fs::remove(d / "exe");
+  fs::create_symlink("/bin/sleep", d / "exe");
+  auto second = c->collect();  // collection 1: (4242 + 1) % 10 != 0, cgroup reused
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->processes[0].cgroup_path, "/system.slice/a.service");
+  // The exe link is read every time: the new image shows at once.
+  EXPECT_EQ(second->processes[0].path, "/bin/sleep");
+  struct ::stat sl{};
+  ASSERT_EQ(::stat("/bin/sleep", &sl), 0);
+  EXPECT_EQ(second->processes[0].exe_ino, sl.st_ino);
+
+  int collections = 2;
+  for (; collections <= 11; ++collections) {
+    auto next = c->collect();
+    ASSERT_TRUE(next);
+    if (next->processes[0].cgroup_path == "/system.slice/b.service") break;
+  }
+  EXPECT_EQ(collections, 8);  // (4242 + 8) % 10 == 0: its refresh turn
+}
+
+TEST(Collector, RunningOutOfFdsReleasesTheKeptOnes) {
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+  const std::size_t base = open_fds();
+  {
+    // A budget far above what the limit leaves: the collector must notice
+    // EMFILE, give its kept fds back and still return every process.
+    auto c = collector(CollectorOptions{.hash = false, .keep_open = 0});
+    ASSERT_TRUE(c);
+    auto reference = c->collect();
+    ASSERT_TRUE(reference);
+    rlimit tight = old;
+    tight.rlim_cur = open_fds() + 8;
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+    auto c2 = collector(CollectorOptions{.hash = false, .keep_open = 1'000'000});
+    ASSERT_TRUE(c2);
+    auto res = c2->collect();
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->stats.failed, 0u);
+    EXPECT_NE(find(*res, ::getpid()), nullptr);
+    EXPECT_GE(res->processes.size() + 20, reference->processes.size());  // others may come and go
+  }
+  EXPECT_EQ(open_fds(), base);
 }
 
 TEST(Collector, BadProcRoot) {
