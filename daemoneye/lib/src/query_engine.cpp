@@ -244,6 +244,7 @@ std::expected<QueryResult, std::string> QueryEngine::run(std::string_view sql) {
   sqlite3_stmt* st = stmt->get();
 
   QueryResult result;
+  std::size_t result_bytes = 0;  // never above s.limits.max_bytes
   const int ncol = ::sqlite3_column_count(st);
   for (int c = 0; c < ncol; ++c) {
     const char* name = ::sqlite3_column_name(st, c);
@@ -263,6 +264,18 @@ std::expected<QueryResult, std::string> QueryEngine::run(std::string_view sql) {
       result.truncated = true;
       break;
     }
+    // Sizes first, so a row that would pass max_bytes is never copied.
+    std::size_t row_bytes = 0;
+    for (int c = 0; c < ncol; ++c) {
+      const int type = ::sqlite3_column_type(st, c);
+      if (type == SQLITE_TEXT || type == SQLITE_BLOB)
+        row_bytes += static_cast<std::size_t>(::sqlite3_column_bytes(st, c));
+    }
+    if (row_bytes > s.limits.max_bytes - result_bytes) {
+      result.truncated = true;
+      break;
+    }
+    result_bytes += row_bytes;
     auto& row = result.rows.emplace_back();
     row.reserve(static_cast<std::size_t>(ncol));
     for (int c = 0; c < ncol; ++c) row.push_back(column_value(st, c));

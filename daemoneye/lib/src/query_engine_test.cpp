@@ -229,6 +229,71 @@ TEST_F(QueryEngineTest, RowLimitTruncates) {
   EXPECT_EQ(small->limits().max_rows, 5u);
 }
 
+// Long command lines (200 KiB each, under the 256 KiB value limit) in a real
+// store: the byte limit cuts the result where the row limit would not.
+class QueryEngineBytesTest : public QueryEngineTest {
+ protected:
+  static constexpr std::size_t kCmdline = 200 * 1024;
+  void SetUp() override {
+    QueryEngineTest::SetUp();
+    std::vector<ProcessRecord> all;
+    for (int i = 0; i < 20; ++i) {
+      auto p = proc(2000 + i, fmt::format("long{}", i), "/usr/bin/long");
+      p.cmdline = fmt::format("{:05} ", i) + std::string(kCmdline - 6, 'x');
+      all.push_back(std::move(p));
+    }
+    ASSERT_TRUE(store_->apply_snapshot(all));
+  }
+};
+
+TEST_F(QueryEngineBytesTest, DefaultLimitCutsAnAmplifiedResult) {
+  auto e = open_engine({.time = 10s, .max_rows = 10000});
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->limits().max_bytes, 16u * 1024 * 1024);
+  // 8 copies of a 200 KiB column: 1.6 MB a row; 20 rows would be 32 MB.
+  auto r = e->run(
+      "SELECT pid, cmdline AS c1, cmdline AS c2, cmdline AS c3, cmdline AS c4, cmdline AS c5, cmdline AS c6, "
+      "cmdline AS c7, cmdline AS c8 FROM processes ORDER BY pid");
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_TRUE(r->truncated);
+  // 10 rows are 16,384,000 bytes; the 11th would pass 16 MiB.
+  ASSERT_EQ(r->rows.size(), 10u);
+  EXPECT_EQ(std::get<std::int64_t>(r->rows[9][0]), 2009);
+  std::size_t bytes = 0;
+  for (const auto& row : r->rows) {
+    for (std::size_t c = 1; c < row.size(); ++c) bytes += std::get<std::string>(row[c]).size();
+  }
+  EXPECT_EQ(bytes, 10u * 8 * kCmdline);
+  EXPECT_EQ(std::get<std::string>(r->rows[9][8]).substr(0, 6), "00009 ");
+}
+
+TEST_F(QueryEngineBytesTest, RowsThatFitAreKeptAndNumbersDoNotCount) {
+  auto e = open_engine({.time = 10s, .max_rows = 10000, .max_bytes = 5 * kCmdline});
+  ASSERT_TRUE(e);
+  auto r = e->run("SELECT cmdline FROM processes WHERE name LIKE 'long%' ORDER BY pid");
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_TRUE(r->truncated);
+  ASSERT_EQ(r->rows.size(), 5u);
+  EXPECT_EQ(std::get<std::string>(r->rows[4][0]).substr(0, 6), "00004 ");
+  // A result of exactly max_bytes is whole.
+  auto exact = e->run("SELECT cmdline FROM processes WHERE name LIKE 'long%' ORDER BY pid LIMIT 5");
+  ASSERT_TRUE(exact) << exact.error();
+  EXPECT_EQ(exact->rows.size(), 5u);
+  EXPECT_FALSE(exact->truncated);
+  // Integers, reals and NULLs are not counted: all 20 rows (the snapshot replaced the others).
+  auto numbers = e->run("SELECT pid, cpu_percent, NULL FROM processes");
+  ASSERT_TRUE(numbers) << numbers.error();
+  EXPECT_EQ(numbers->rows.size(), 20u);
+  EXPECT_FALSE(numbers->truncated);
+  // A single row larger than the whole limit: nothing of it is returned.
+  auto tiny = open_engine({.time = 10s, .max_rows = 10000, .max_bytes = kCmdline - 1});
+  ASSERT_TRUE(tiny);
+  auto one = tiny->run("SELECT name, cmdline FROM processes WHERE name = 'long0'");
+  ASSERT_TRUE(one) << one.error();
+  EXPECT_TRUE(one->rows.empty());
+  EXPECT_TRUE(one->truncated);
+}
+
 TEST_F(QueryEngineTest, SeesWhatTheStoreCommitsLater) {
   ASSERT_TRUE(store_->apply_snapshot(std::vector{proc(7, "late")}));
   auto r = engine_->run("SELECT name FROM processes");

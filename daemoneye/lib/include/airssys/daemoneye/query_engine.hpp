@@ -9,8 +9,12 @@
 //    load_extension, unknown functions) is refused with the reason;
 //  - SQLITE_DBCONFIG_DEFENSIVE, no extension loading, no trusted schema;
 //  - exactly one statement per query (a second statement is an error);
-//  - a time limit per query (progress handler) and a row limit: a query that
-//    passes either fails (time) or is cut off with `truncated` (rows).
+//  - a time limit per query (progress handler), a row limit and a byte
+//    limit: a query that passes the time limit fails; one whose result
+//    passes max_rows or max_bytes is cut off before the row that would
+//    pass it, with `truncated` set (the rows before it still reach the
+//    rule's alerts, so a hostile process cannot silence a rule by making
+//    its result large).
 // Recursive CTEs are allowed but bounded by the time limit.
 //
 // Thread safety: one QueryEngine is used by one thread at a time.
@@ -30,6 +34,10 @@ namespace airssys::daemoneye {
 struct QueryLimits {
   std::chrono::milliseconds time{1000};
   std::size_t max_rows = 10000;
+  // Sum of the text/blob sizes of the returned values (one value may hold
+  // up to 256 KiB, so max_rows alone bounds a result only at
+  // max_rows × columns × 256 KiB). Integers, reals and NULLs count 0.
+  std::size_t max_bytes = 16 * 1024 * 1024;
 };
 
 using Value = std::variant<std::monostate, std::int64_t, double, std::string>;  // monostate = NULL
@@ -37,7 +45,7 @@ using Value = std::variant<std::monostate, std::int64_t, double, std::string>;  
 struct QueryResult {
   std::vector<std::string> columns;
   std::vector<std::vector<Value>> rows;
-  bool truncated = false;  // max_rows was reached
+  bool truncated = false;  // max_rows or max_bytes was reached; `rows` is the part that fit
   std::chrono::microseconds elapsed{0};
 };
 
