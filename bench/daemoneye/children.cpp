@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -196,6 +197,26 @@ std::expected<Child, std::string> Child::spawn(const std::vector<std::string>& a
   pid_t pid = 0;
   if (const int rc = posix_spawn(&pid, argv[0].c_str(), &a.fa, &a.attr, args.data(), env); rc != 0) {
     return std::unexpected("posix_spawn " + argv[0] + ": " + std::strerror(rc));
+  }
+  track(pid, end);
+  Child c;
+  c.pid_ = pid;
+  c.end_ = end;
+  return c;
+}
+
+std::expected<Child, std::string> Child::fork(const std::function<int()>& body, EndWith end) {
+  install_cleanup_handler();
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) return std::unexpected(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    // The inherited table names the parent's children, which this copy must
+    // not signal.
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::signal(sig, SIG_DFL);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(1);
+    ::_exit(body());
   }
   track(pid, end);
   Child c;

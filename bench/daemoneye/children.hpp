@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <expected>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,11 @@ class Child {
   [[nodiscard]] static std::expected<Child, std::string> spawn(const std::vector<std::string>& argv, EndWith end,
                                                                const SpawnOptions& options = {},
                                                                const std::string& argv0 = "");
+  // A forked copy of this process that runs `body` and exits with its
+  // result. It starts with default SIGINT/SIGTERM/SIGHUP (the parent's
+  // handler ends it) and dies with the parent (PR_SET_PDEATHSIG). Fork only
+  // while the process has one thread.
+  [[nodiscard]] static std::expected<Child, std::string> fork(const std::function<int()>& body, EndWith end);
   Child() = default;
   Child(Child&& o) noexcept;
   Child& operator=(Child&& o) noexcept;

@@ -1,20 +1,25 @@
 // A full collection (Collector::collect) against the peer, `ps -eo
 // pid,ppid,uid,comm,args,lstart` with its output to /dev/null, over the same
-// process set in the same run. Per iteration, in this order:
-//   cold    a new Collector (empty hash cache, no earlier collection): its
-//           first collect(), hashing every distinct executable (the files
+// process set in the same run. Each collector variant lives in a forked
+// worker process of its own, as procmond's collector does: the /proc/PID
+// directory fds a Collector keeps between collections come from a budget per
+// process (half of RLIMIT_NOFILE), so two collectors in one process would
+// share it. main() raised the soft fd limit to the hard one first, as
+// procmond does. Per iteration, in this order:
+//   cold    a new Collector for every collection (nothing known, empty hash
+//           cache): every process and executable is new to it (the files
 //           themselves are in the page cache after the first iteration)
-//   warm    one long-lived Collector with hashing, as procmond runs it (its
-//           cache filled by an untimed first collection)
-//   nohash  one long-lived Collector with hash = false
+//   warm    one long-lived Collector with hashing, as procmond runs it
+//           (warmed by one untimed collection)
+//   nohash  the same with hash = false
 //   ps      posix_spawn + wait of ps (so it includes ps's fork/exec, ~1 ms)
 //   floor   not a collector: list /proc and open+read+close /proc/PID/stat
-//           of every pid (3 system calls a process), the least any /proc
-//           poller does; it shows what this machine's system calls allow
+//           of every pid (3 system calls a process), the least a poller that
+//           opens files does; it shows what this machine's system calls allow
 //   pread   not a collector: the same stat files kept open from before the
-//           loop and re-read with pread (1 system call a process), when
-//           RLIMIT_NOFILE can be raised to hold them
-// Interleaving keeps a change of machine load from favouring one side.
+//           loop and re-read with pread (1 system call a process)
+// Interleaving keeps a change of machine load from favouring one side. The
+// collection time is measured inside the worker around collect().
 
 #include "children.hpp"
 #include "host.hpp"
@@ -22,7 +27,6 @@
 #include "stats.hpp"
 
 #include <airssys/daemoneye/collector.hpp>
-
 #include <airssys/osl/proc.hpp>
 
 #include <fcntl.h>
@@ -30,30 +34,142 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <type_traits>
 
 namespace airssys::daemoneye::bench {
 
 namespace {
 
-std::expected<std::unique_ptr<Collector>, std::string> make_collector(bool hash) {
-  auto c = Collector::create(CollectorOptions{.hash = hash});
-  if (!c) return std::unexpected("Collector::create: " + c.error().to_string());
-  return std::move(*c);
+enum class Variant : char { cold, warm, nohash };
+
+// What a worker sends back per collection (a plain struct over a pipe).
+struct Sample {
+  bool ok = false;
+  double ms = 0;
+  CollectStats stats;
+  HashStats hash;
+  char error[256] = {};
+};
+static_assert(std::is_trivially_copyable_v<Sample>);
+
+bool read_all(int fd, void* p, std::size_t n) {
+  auto* b = static_cast<char*>(p);
+  while (n > 0) {
+    const ssize_t r = ::read(fd, b, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    b += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
 }
 
-std::expected<CollectResult, std::string> timed_collect(Collector& c, std::vector<double>& ms) {
-  const auto t0 = Clock::now();
-  auto r = c.collect();
-  ms.push_back(ms_since(t0));
-  if (!r) return std::unexpected("collect: " + r.error().to_string());
-  return std::move(*r);
+bool write_all(int fd, const void* p, std::size_t n) {
+  const auto* b = static_cast<const char*>(p);
+  while (n > 0) {
+    const ssize_t r = ::write(fd, b, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    b += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
 }
 
-std::string count_json(const CollectResult& r) {
-  return "\"processes\":" + std::to_string(r.stats.total) + ",\"partial\":" + std::to_string(r.stats.partial) +
-         ",\"vanished\":" + std::to_string(r.stats.vanished) + ",\"failed\":" + std::to_string(r.stats.failed);
+struct Fd {
+  int fd = -1;
+  Fd() = default;
+  explicit Fd(int f) : fd(f) {}
+  Fd(Fd&& o) noexcept : fd(std::exchange(o.fd, -1)) {}
+  Fd& operator=(Fd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd = std::exchange(o.fd, -1);
+    }
+    return *this;
+  }
+  ~Fd() { reset(); }
+  void reset() {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+};
+
+// The worker's loop: one collection per byte received, a Sample back each.
+int worker_main(Variant v, int in, int out) {
+  std::unique_ptr<Collector> kept;
+  char cmd = 0;
+  while (read_all(in, &cmd, 1)) {
+    Sample s;
+    std::unique_ptr<Collector> fresh;
+    Collector* c = kept.get();
+    if (v == Variant::cold || !kept) {
+      auto made = Collector::create(CollectorOptions{.hash = v != Variant::nohash});
+      if (!made) {
+        std::snprintf(s.error, sizeof s.error, "Collector::create: %s", made.error().to_string().c_str());
+        write_all(out, &s, sizeof s);
+        continue;
+      }
+      (v == Variant::cold ? fresh : kept) = std::move(*made);
+      c = v == Variant::cold ? fresh.get() : kept.get();
+    }
+    const auto t0 = Clock::now();
+    auto r = c->collect();
+    s.ms = ms_since(t0);
+    if (r) {
+      s.ok = true;
+      s.stats = r->stats;
+      s.hash = c->hash_stats();
+    } else {
+      std::snprintf(s.error, sizeof s.error, "collect: %s", r.error().to_string().c_str());
+    }
+    if (!write_all(out, &s, sizeof s)) return 1;
+  }
+  return 0;
 }
+
+class Worker {
+ public:
+  static std::expected<Worker, std::string> start(Variant v) {
+    int to[2], from[2];
+    if (::pipe2(to, O_CLOEXEC) != 0) return std::unexpected(std::string("pipe2: ") + std::strerror(errno));
+    Fd to_r(to[0]), to_w(to[1]);
+    if (::pipe2(from, O_CLOEXEC) != 0) return std::unexpected(std::string("pipe2: ") + std::strerror(errno));
+    Fd from_r(from[0]), from_w(from[1]);
+    auto child = Child::fork(
+        [&] {
+          to_w.reset();  // so that the parent closing its end is our EOF
+          from_r.reset();
+          return worker_main(v, to_r.fd, from_w.fd);
+        },
+        EndWith::sigkill);
+    if (!child) return std::unexpected(child.error());
+    Worker w;
+    w.child_ = std::move(*child);
+    w.to_ = std::move(to_w);
+    w.from_ = std::move(from_r);
+    return w;
+  }
+
+  std::expected<Sample, std::string> collect() {
+    const char cmd = 'c';
+    Sample s;
+    if (!write_all(to_.fd, &cmd, 1) || !read_all(from_.fd, &s, sizeof s)) {
+      return std::unexpected(std::string("collector worker died"));
+    }
+    if (!s.ok) return std::unexpected(std::string(s.error));
+    return s;
+  }
+
+ private:
+  // Declared first, destroyed last: the worker sees EOF on its input, then
+  // is ended and reaped.
+  Child child_;
+  Fd to_, from_;
+};
 
 // Processes whose stat was read.
 std::size_t read_every_stat(osl::proc::Reader& reader, std::vector<pid_t>& pids) {
@@ -71,18 +187,18 @@ std::size_t read_every_stat(osl::proc::Reader& reader, std::vector<pid_t>& pids)
   return n;
 }
 
-// /proc/PID/stat of every pid now, kept open; empty if the fd limit cannot
-// hold them all. Closed by the caller (close_all).
+// /proc/PID/stat of every pid now, kept open (the caller closes them); the fd
+// limit of this process (not the workers') is raised to hold them.
 std::vector<int> open_every_stat(osl::proc::Reader& reader) {
   std::vector<pid_t> pids;
   std::vector<int> fds;
   if (!reader.list_pids(pids)) return fds;
   rlimit rl{};
   if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return fds;
-  const rlim_t need = pids.size() + 256;
+  const rlim_t need = pids.size() + 1024;
   if (rl.rlim_cur < need) {
     rl.rlim_cur = need;
-    if (rl.rlim_max < need) rl.rlim_max = need;
+    rl.rlim_max = std::max(rl.rlim_max, need);
     if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) return fds;
   }
   char path[64];
@@ -104,8 +220,8 @@ std::size_t pread_every(const std::vector<int>& fds) {
 }  // namespace
 
 std::expected<std::vector<ProcessRecord>, std::string> collect_records() {
-  auto c = make_collector(true);
-  if (!c) return std::unexpected(c.error());
+  auto c = Collector::create(CollectorOptions{.hash = true});
+  if (!c) return std::unexpected("Collector::create: " + c.error().to_string());
   if (auto first = (*c)->collect(); !first) return std::unexpected("collect: " + first.error().to_string());
   auto r = (*c)->collect();  // the second has cpu_percent, as every later scan
   if (!r) return std::unexpected("collect: " + r.error().to_string());
@@ -113,12 +229,14 @@ std::expected<std::vector<ProcessRecord>, std::string> collect_records() {
 }
 
 std::expected<std::vector<ProcessRecord>, std::string> bench_collect(const Options& o) {
-  auto warm = make_collector(true);
+  auto cold = Worker::start(Variant::cold);
+  if (!cold) return std::unexpected(cold.error());
+  auto warm = Worker::start(Variant::warm);
   if (!warm) return std::unexpected(warm.error());
-  auto nohash = make_collector(false);
+  auto nohash = Worker::start(Variant::nohash);
   if (!nohash) return std::unexpected(nohash.error());
-  if (auto r = (*warm)->collect(); !r) return std::unexpected("collect: " + r.error().to_string());
-  if (auto r = (*nohash)->collect(); !r) return std::unexpected("collect: " + r.error().to_string());
+  if (auto r = warm->collect(); !r) return std::unexpected(r.error());
+  if (auto r = nohash->collect(); !r) return std::unexpected(r.error());
 
   const std::vector<std::string> ps = {o.ps, "-eo", "pid,ppid,uid,comm,args,lstart"};
   // How many lines ps prints for this process set (header excluded): the
@@ -140,25 +258,18 @@ std::expected<std::vector<ProcessRecord>, std::string> bench_collect(const Optio
   auto reader = osl::proc::Reader::open();
   if (!reader) return std::unexpected("osl::proc::Reader::open: " + reader.error().to_string());
   std::vector<pid_t> pids;
-  std::size_t floor_rows = 0;
+  std::size_t floor_rows = 0, pread_rows = 0;
   std::vector<double> cold_ms, warm_ms, nohash_ms, ps_ms, floor_ms, pread_ms;
   std::vector<int> stat_fds = open_every_stat(*reader);
-  std::size_t pread_rows = 0;
-  CollectResult cold_last, warm_last, nohash_last;
-  HashStats cold_hash{};
+  Sample cold_last, warm_last, nohash_last;
   for (int i = 0; i < o.runs; ++i) {
-    auto cold = make_collector(true);
-    if (!cold) return std::unexpected(cold.error());
-    auto c = timed_collect(**cold, cold_ms);
-    if (!c) return std::unexpected(c.error());
-    cold_last = std::move(*c);
-    cold_hash = (*cold)->hash_stats();
-    auto w = timed_collect(**warm, warm_ms);
-    if (!w) return std::unexpected(w.error());
-    warm_last = std::move(*w);
-    auto n = timed_collect(**nohash, nohash_ms);
-    if (!n) return std::unexpected(n.error());
-    nohash_last = std::move(*n);
+    for (auto [w, ms, last] : {std::tuple{&*cold, &cold_ms, &cold_last}, std::tuple{&*warm, &warm_ms, &warm_last},
+                               std::tuple{&*nohash, &nohash_ms, &nohash_last}}) {
+      auto s = w->collect();
+      if (!s) return std::unexpected(s.error());
+      ms->push_back(s->ms);
+      *last = *s;
+    }
     const auto t0 = Clock::now();
     auto st = run_quiet(ps);
     ps_ms.push_back(ms_since(t0));
@@ -174,30 +285,33 @@ std::expected<std::vector<ProcessRecord>, std::string> bench_collect(const Optio
     }
   }
   for (int fd : stat_fds) ::close(fd);
+
   const Summary ps_s = summarize(ps_ms);
-  const auto one = [&](const char* name, const std::vector<double>& ms, const CollectResult& last, const HashStats* hs) {
+  const auto one = [&](const char* name, const std::vector<double>& ms, const Sample& last, bool hashed) {
     const Summary s = summarize(ms);
-    char ratio[128];
-    std::snprintf(ratio, sizeof ratio, ",\"ps_over_collect_median\":%.2f", ps_s.median / s.median);
-    std::string line = "\"bench\":\"collect_" + std::string(name) + "\"," + json_summary("ms", s) + "," + count_json(last) + ratio;
-    if (hs) {
-      line += ",\"hash_misses\":" + std::to_string(hs->misses) + ",\"hash_hits\":" + std::to_string(hs->hits) +
-              ",\"hash_skipped\":" + std::to_string(hs->skipped);
+    char tail[256];
+    std::snprintf(tail, sizeof tail,
+                  ",\"processes\":%u,\"partial\":%u,\"vanished\":%u,\"failed\":%u,\"ps_over_collect_median\":%.2f",
+                  last.stats.total, last.stats.partial, last.stats.vanished, last.stats.failed, ps_s.median / s.median);
+    std::string line = "\"bench\":\"collect_" + std::string(name) + "\"," + json_summary("ms", s) + tail;
+    if (hashed) {
+      line += ",\"hash_misses\":" + std::to_string(last.hash.misses) + ",\"hash_hits\":" + std::to_string(last.hash.hits) +
+              ",\"hash_skipped\":" + std::to_string(last.hash.skipped);
     }
     emit(line);
   };
-  one("cold", cold_ms, cold_last, &cold_hash);
-  one("warm", warm_ms, warm_last, &(*warm)->hash_stats());
-  one("nohash", nohash_ms, nohash_last, nullptr);
+  one("cold", cold_ms, cold_last, true);
+  one("warm", warm_ms, warm_last, true);
+  one("nohash", nohash_ms, nohash_last, false);
   emit("\"bench\":\"ps\",\"cmd\":" + json_string(o.ps + " -eo pid,ppid,uid,comm,args,lstart >/dev/null") + "," +
        json_summary("ms", ps_s) + ",\"ps_rows\":" + std::to_string(ps_rows));
-  emit("\"bench\":\"floor_stat_only\"," + json_summary("ms", summarize(floor_ms)) +
+  emit("\"bench\":\"floor_stat_open_read_close\"," + json_summary("ms", summarize(floor_ms)) +
        ",\"processes\":" + std::to_string(floor_rows));
   if (!pread_ms.empty()) {
     emit("\"bench\":\"floor_stat_pread_open_fds\"," + json_summary("ms", summarize(pread_ms)) +
          ",\"processes\":" + std::to_string(pread_rows));
   }
-  return std::move(warm_last.processes);
+  return collect_records();
 }
 
 }  // namespace airssys::daemoneye::bench

@@ -13,6 +13,7 @@
 #include "scenarios.hpp"
 #include "stats.hpp"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -99,6 +100,13 @@ int main(int argc, char** argv) {
   if (scenarios.empty()) scenarios = {"collect", "store", "rules"};
   const std::set<std::string> chosen(scenarios.begin(), scenarios.end());
   bench::install_cleanup_handler();
+  // As procmond does: its Collector keeps /proc/PID fds within half the soft
+  // limit.
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &nofile);
+  }
 
   auto dir = bench::make_temp_dir("daemoneye-bench");
   if (!dir) {
@@ -125,10 +133,12 @@ int main(int argc, char** argv) {
     char buf[512];
     std::snprintf(buf, sizeof buf,
                   "\"bench\":\"sleepers\",\"spawned\":%zu,\"spawn_s\":%.2f,\"host_processes_before\":%zu,"
-                  "\"host_processes\":%zu,\"mem_available_kib_before\":%llu,\"mem_available_kib\":%llu,\"load\":\"%s\"",
+                  "\"host_processes\":%zu,\"mem_available_kib_before\":%llu,\"mem_available_kib\":%llu,\"load\":\"%s\","
+                  "\"nofile\":%llu",
                   sleepers->size(), bench::ms_since(t0) / 1000, before, bench::count_processes(),
                   static_cast<unsigned long long>(mem_before),
-                  static_cast<unsigned long long>(bench::mem_available_kib()), bench::load_average().c_str());
+                  static_cast<unsigned long long>(bench::mem_available_kib()), bench::load_average().c_str(),
+                  static_cast<unsigned long long>(nofile.rlim_cur));
     bench::emit(buf);
     if (chosen.contains("hold")) {
       // The cleanup handler ends the sleepers and then this process (no

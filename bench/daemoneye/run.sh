@@ -13,7 +13,10 @@
 # script forwards SIGTERM to it on any exit and removes its temp dir.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-scripts/build release daemoneye_bench procmond daemoneye-agent >/dev/null
+if ! build_log=$(scripts/build release daemoneye_bench procmond daemoneye-agent 2>&1); then
+  echo "$build_log" >&2
+  exit 1
+fi
 bin=build/release
 scenarios=("$@")
 [[ ${#scenarios[@]} -gt 0 ]] || scenarios=(collect store rules footprint latency)
