@@ -55,6 +55,23 @@ std::expected<std::vector<std::string>, std::string> rule_file_names(int dirfd) 
   return names;
 }
 
+// The rules decide which queries run as the agent: whoever can write the
+// directory or a file in it controls them. The directory must be owned by
+// us or root and writable by no one else (a sticky /tmp-like directory is
+// world-writable and refused too); each file likewise.
+std::expected<void, std::string> check_owner_and_mode(const struct stat& st, std::string_view what) {
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    return std::unexpected(fmt::format(
+        "refusing {}: it is writable by {} (mode {:04o}); only its owner may write it (e.g. chmod go-w)",
+        what, (st.st_mode & S_IWOTH) != 0 ? "everyone" : "its group", st.st_mode & 07777));
+  }
+  if (st.st_uid != ::geteuid() && st.st_uid != 0) {
+    return std::unexpected(
+        fmt::format("refusing {}: owned by uid {}, not by us ({}) or root", what, st.st_uid, ::geteuid()));
+  }
+  return {};
+}
+
 std::expected<std::string, std::string> read_rule_file(int dirfd, const std::string& name) {
   osl::UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
   if (!fd) return std::unexpected(fmt::format("cannot open: {}", open_error(errno)));
@@ -62,6 +79,7 @@ std::expected<std::string, std::string> read_rule_file(int dirfd, const std::str
   if (::fstat(fd.get(), &st) != 0)
     return std::unexpected(fmt::format("cannot stat: {}", std::strerror(errno)));
   if (!S_ISREG(st.st_mode)) return std::unexpected(std::string("not a regular file"));
+  if (auto r = check_owner_and_mode(st, "rule file"); !r) return std::unexpected(r.error());
   if (static_cast<std::size_t>(st.st_size) > kMaxRuleBytes) {
     return std::unexpected(fmt::format("larger than 1 MiB ({} bytes)", st.st_size));
   }
@@ -109,6 +127,17 @@ RuleSet load_rules(const std::filesystem::path& dir, const QueryEngine* engine) 
     if (e == ENOTDIR && ::lstat(dir.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) e = ELOOP;
     reject(dir, fmt::format("{}: cannot open rules directory: {}", dir.string(), open_error(e)));
     return set;
+  }
+  {
+    struct stat st {};
+    if (::fstat(dirfd.get(), &st) != 0) {
+      reject(dir, fmt::format("{}: cannot stat rules directory: {}", dir.string(), std::strerror(errno)));
+      return set;
+    }
+    if (auto r = check_owner_and_mode(st, "rules directory"); !r) {
+      reject(dir, fmt::format("{}: {}", dir.string(), r.error()));
+      return set;
+    }
   }
   auto names = rule_file_names(dirfd.get());
   if (!names) {

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "store_test_util.hpp"
@@ -118,6 +119,81 @@ TEST(LoadRules, MissingDirectoryTooBigAndNonRegularFiles) {
       << all;
   EXPECT_NE(all.find((tmp / "fifo.yaml").string() + ": not a regular file"), std::string::npos) << all;
   EXPECT_NE(all.find((tmp / "dir.yaml").string() + ": not a regular file"), std::string::npos) << all;
+}
+
+// Whoever can write the rules directory or a rule file controls the queries
+// the agent runs: such a directory loads nothing, such a file is rejected.
+TEST(LoadRules, DirectoryWritableByOthersOrOwnedBySomeoneElseIsRefused) {
+  TempDir tmp;
+  const fs::path dir = tmp / "rules";
+  ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+  write_file(dir / "ok.yaml", rule_yaml("ok"));
+  ASSERT_EQ(::chmod((dir / "ok.yaml").c_str(), 0644), 0);
+  EXPECT_EQ(ids(load_rules(dir)), (std::vector<std::string>{"ok"}));
+
+  const std::string prefix = dir.string() + ": refusing rules directory: it is writable by ";
+  const std::string advice = "; only its owner may write it (e.g. chmod go-w)";
+  for (const auto& [mode, expected] : std::vector<std::pair<mode_t, std::string>>{
+           {0777, prefix + "everyone (mode 0777)" + advice},
+           {01777, prefix + "everyone (mode 1777)" + advice},  // sticky, like /tmp
+           {0775, prefix + "its group (mode 0775)" + advice},
+       }) {
+    ASSERT_EQ(::chmod(dir.c_str(), mode), 0);
+    RuleSet set = load_rules(dir);
+    EXPECT_TRUE(set.rules.empty()) << expected;
+    ASSERT_EQ(set.errors.size(), 1u) << expected;
+    EXPECT_EQ(set.errors[0].file, dir);
+    EXPECT_EQ(set.errors[0].message, expected);
+  }
+  ASSERT_EQ(::chmod(dir.c_str(), 0755), 0);
+
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give the directory to nobody";
+  ASSERT_EQ(::chown(dir.c_str(), 65534, 65534), 0);
+  RuleSet set = load_rules(dir);
+  EXPECT_TRUE(set.rules.empty());
+  ASSERT_EQ(set.errors.size(), 1u);
+  EXPECT_EQ(set.errors[0].message,
+            dir.string() + ": refusing rules directory: owned by uid 65534, not by us (0) or root");
+  ASSERT_EQ(::chown(dir.c_str(), 0, 0), 0);
+  EXPECT_EQ(ids(load_rules(dir)), (std::vector<std::string>{"ok"}));
+}
+
+TEST(LoadRules, RuleFileWritableByOthersOrOwnedBySomeoneElseIsRejected) {
+  TempDir tmp;
+  const fs::path dir = tmp / "rules";
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  for (const auto& [name, mode] : std::vector<std::pair<std::string, mode_t>>{{"ok", 0644},
+                                                                              {"private", 0600},
+                                                                              {"readonly", 0444},
+                                                                              {"group", 0664},
+                                                                              {"world", 0646},
+                                                                              {"all", 0666}}) {
+    write_file(dir / (name + ".yaml"), rule_yaml(name));
+    ASSERT_EQ(::chmod((dir / (name + ".yaml")).c_str(), mode), 0);
+  }
+  const bool root = ::geteuid() == 0;
+  if (root) {
+    write_file(dir / "nobody.yaml", rule_yaml("nobody"));
+    ASSERT_EQ(::chmod((dir / "nobody.yaml").c_str(), 0644), 0);
+    ASSERT_EQ(::chown((dir / "nobody.yaml").c_str(), 65534, 65534), 0);
+  }
+  RuleSet set = load_rules(dir);
+  EXPECT_EQ(ids(set), (std::vector<std::string>{"ok", "private", "readonly"}));
+  const std::string all = errors(set);
+  ASSERT_EQ(set.errors.size(), root ? 4u : 3u) << all;
+  auto writable = [&](const std::string& name, const std::string& by, const std::string& mode) {
+    return (dir / (name + ".yaml")).string() + ": refusing rule file: it is writable by " + by + " (mode " +
+           mode + "); only its owner may write it (e.g. chmod go-w)\n";
+  };
+  EXPECT_NE(all.find(writable("all", "everyone", "0666")), std::string::npos) << all;
+  EXPECT_NE(all.find(writable("group", "its group", "0664")), std::string::npos) << all;
+  EXPECT_NE(all.find(writable("world", "everyone", "0646")), std::string::npos) << all;
+  if (root) {
+    EXPECT_NE(all.find((dir / "nobody.yaml").string() +
+                       ": refusing rule file: owned by uid 65534, not by us (0) or root\n"),
+              std::string::npos)
+        << all;
+  }
 }
 
 // Root reads any file, so the unreadable case runs as nobody in a child.

@@ -59,6 +59,9 @@ struct RuleSet {
 // directories; files larger than 1 MiB are refused). With `engine`, each
 // rule's SQL is checked (QueryEngine::check) and refused rules become errors.
 // Duplicate ids: the second file is an error.
+// The rules are trusted code: a directory writable by its group or by
+// everyone (sticky or not) or owned by someone other than us or root loads
+// nothing (one error naming it); such a file is an error naming the file.
 [[nodiscard]] RuleSet load_rules(const std::filesystem::path& dir, const QueryEngine* engine = nullptr);
 
 }  // namespace airssys::daemoneye
