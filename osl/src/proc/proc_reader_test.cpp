@@ -140,7 +140,7 @@ TEST(ProcReader, ReadsAnExecedChild) {
   EXPECT_EQ(st->num_threads, 1);
   EXPECT_GT(st->starttime, 0u);
   EXPECT_GT(st->vsize, 0u);
-  EXPECT_GT(st->rss, 0);
+  EXPECT_GE(st->rss, 0);  // may still read 0 just after exec (per-CPU RSS counters are folded in lazily)
   EXPECT_FALSE(st->kernel_thread());
   auto self = read_stat(::getpid());
   ASSERT_TRUE(self);
