@@ -207,8 +207,15 @@ std::expected<void, std::string> bench_footprint(const Options& o) {
   const auto a0 = cpu_ticks(agent), p0 = cpu_ticks(pm);
   const auto t0 = Clock::now();
   std::uint64_t rss_max = 0, rss_agent = 0, rss_pm = 0;
+  std::size_t procs_min = host_processes, procs_max = host_processes;
   for (int i = 0; i < o.seconds; ++i) {
     std::this_thread::sleep_for(1s);
+    if (i % 10 == 9) {
+      // Other work on the machine can change the process count under us.
+      const std::size_t n = count_processes();
+      procs_min = std::min(procs_min, n);
+      procs_max = std::max(procs_max, n);
+    }
     const auto ra = vm_rss_kib(agent), rp = vm_rss_kib(pm);
     if (!ra || !rp) return std::unexpected("agent or procmond ended in the window:\n" + log_tail(run.log));
     rss_agent = *ra;
@@ -225,13 +232,14 @@ std::expected<void, std::string> bench_footprint(const Options& o) {
   const double warm_s = static_cast<double>(*a0 + *p0) / hz;  // both, from their start to the window
   const std::string scans = scans_json(run.db, since);
   const int status = run.agent.stop();
-  char buf[640];
+  char buf[1024];
   std::snprintf(buf, sizeof buf,
-                "\"bench\":\"footprint\",\"interval\":\"10s\",\"host_processes\":%zu,\"sleepers\":%zu,\"window_s\":%.1f,"
+                "\"bench\":\"footprint\",\"interval\":\"10s\",\"host_processes\":%zu,\"host_processes_min\":%zu,"
+                "\"host_processes_max\":%zu,\"sleepers\":%zu,\"window_s\":%.1f,"
                 "\"cpu_percent_agent\":%.3f,\"cpu_percent_procmond\":%.3f,\"cpu_percent_total\":%.3f,"
                 "\"cpu_s_before_window\":%.2f,\"rss_kib_agent\":%llu,\"rss_kib_procmond\":%llu,\"rss_kib_total_max\":%llu,"
                 "\"agent_exit\":%d,",
-                host_processes, run.sleepers.size(), wall_s, cpu_agent, cpu_pm, cpu_agent + cpu_pm, warm_s,
+                host_processes, procs_min, procs_max, run.sleepers.size(), wall_s, cpu_agent, cpu_pm, cpu_agent + cpu_pm, warm_s,
                 static_cast<unsigned long long>(rss_agent), static_cast<unsigned long long>(rss_pm),
                 static_cast<unsigned long long>(rss_max), WIFEXITED(status) ? WEXITSTATUS(status) : -1);
   emit(buf + scans);

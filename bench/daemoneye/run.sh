@@ -33,7 +33,7 @@ trap 'exit 130' INT TERM HUP
 dirty=""
 git diff --quiet HEAD -- daemoneye osl bus bench 2>/dev/null || dirty="+uncommitted"
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC')  commit $(git rev-parse --short HEAD)$dirty  load $(cut -d' ' -f1-3 /proc/loadavg)" \
-     " cores $(nproc)  processes $(ls /proc | grep -c '^[0-9]')  ulimit -u $(ulimit -u)  pid_max $(cat /proc/sys/kernel/pid_max)" >&2
+     " cores $(nproc)  processes $(ls /proc | grep -c '^[0-9]')  ulimit -u $(ulimit -u)  ulimit -n $(ulimit -n)/$(ulimit -Hn)  pid_max $(cat /proc/sys/kernel/pid_max)" >&2
 
 TMPDIR=$work "$bin/bench/daemoneye_bench" \
   --agent "$bin/daemoneye/daemoneye-agent" --rules daemoneye/rules \
