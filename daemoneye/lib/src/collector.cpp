@@ -95,7 +95,7 @@ class KeptDir {
 struct Known {
   std::uint64_t start_ticks = 0;
   std::uint64_t cpu_ticks = 0;
-  Clock::time_point at;
+  Clock::time_point at;  // when its stat was read (cpu_percent's wall time)
   // The /proc/PID directory, kept open between collections (within the fd
   // budget): a known process costs no directory lookup, and the fd pins the
   // process itself — if its pid is reused, lookups under it fail.
@@ -216,6 +216,7 @@ std::expected<Collector::Impl::Read, Error> Collector::Impl::read(pid_t pid, Kno
   r.tty = proc::tty_name(st->tty_nr);
   k.start_ticks = st->starttime;
   k.cpu_ticks = st->utime + st->stime;
+  k.at = Clock::now();  // a vDSO read, not a system call
   const bool kthread = st->kernel_thread();
   bool zombie = st->zombie();
   bool sticky_complete = true;
@@ -432,13 +433,12 @@ std::expected<CollectResult, Error> Collector::collect() {
     ProcessRecord& r = got->record;
     Known& k = got->known;
     if (prev && prev->start_ticks == k.start_ticks) {
-      const double wall = std::chrono::duration<double>(t0 - prev->at).count();
+      const double wall = std::chrono::duration<double>(k.at - prev->at).count();
       if (wall > 0 && k.cpu_ticks >= prev->cpu_ticks) {
         const double cpu = static_cast<double>(k.cpu_ticks - prev->cpu_ticks) / static_cast<double>(m.hz);
         r.cpu_percent = cpu / wall * 100.0;
       }
     }
-    k.at = t0;
     k.dir = KeptDir::keep(std::move(got->dir), m.fd_budget);  // over budget: closed, opened again next time
     now.emplace(pid, std::move(k));
     if (r.partial) ++out.stats.partial;

@@ -25,7 +25,7 @@
 //   username getpwuid_r of uid, cached (refreshed every 5 minutes)
 //   cpu_percent  (user+system ticks now − at the previous collect() of the
 //            same (pid, start_ticks)) / CLK_TCK / wall seconds between the
-//            two collections × 100; 0 on first sight
+//            two reads of its stat × 100; 0 on first sight
 //
 // Cost: a process first seen takes about 24 system calls. One seen before
 // (same pid and start ticks) keeps its /proc/PID directory fd open between
