@@ -147,7 +147,7 @@ std::expected<std::unique_ptr<Agent>, std::string> Agent::start(const Config& co
   if (!store) return std::unexpected(store.error());
   impl->store = std::move(*store);
 
-  auto engine = QueryEngine::open(config.database.path, {.time = config.rules.timeout, .max_rows = config.rules.max_rows});
+  auto engine = QueryEngine::open(config.database.path, {.time = config.rules.timeout, .max_rows = config.rules.max_rows, .max_bytes = config.rules.max_bytes});
   if (!engine) return std::unexpected(engine.error());
   impl->engine = std::move(*engine);
 

@@ -161,6 +161,8 @@ const std::array kKeys{
               [](Config& c, std::string_view v) { return set_ms(c.rules.timeout, v, 1ms, 10min); }},
     ScalarKey{"rules.max_rows", kCount,
               [](Config& c, std::string_view v) { return set_count(c.rules.max_rows, v, 1, 10'000'000); }},
+    ScalarKey{"rules.max_bytes", kSize,
+              [](Config& c, std::string_view v) { return set_size(c.rules.max_bytes, v, kMiB, "1MiB"); }},
     ScalarKey{"alerts.dedup_window", kDuration,
               [](Config& c, std::string_view v) { return set_seconds(c.alerts.dedup_window, v, 0s, 365 * 24h); }},
     ScalarKey{"alerts.rate_limit", kCount,

@@ -84,7 +84,7 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"unknown_database_key", "database:\n  path: a.db\n  retention: 7d\n",
                   "c.yaml:3: unknown key 'retention' in database (known: path, max_age, max_size)"},
         ErrorCase{"unknown_rules_key", "rules: { directory: x }\n",
-                  "c.yaml:1: unknown key 'directory' in rules (known: dir, timeout, max_rows)"},
+                  "c.yaml:1: unknown key 'directory' in rules (known: dir, timeout, max_rows, max_bytes)"},
         ErrorCase{"unknown_alerts_key", "alerts:\n  dedup: 1h\n",
                   "c.yaml:2: unknown key 'dedup' in alerts (known: dedup_window, rate_limit, rate_period, sinks)"},
         ErrorCase{"unknown_ledger_key", "ledger: { path: x }\n", "c.yaml:1: unknown key 'path' in ledger (known: dir)"},
@@ -119,6 +119,7 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"count_too_big", "alerts: { rate_limit: 5000000000 }\n",
                   "c.yaml:1: alerts.rate_limit: must be from 0 to 4294967295, got 5000000000"},
         ErrorCase{"max_rows_zero", "rules: { max_rows: 0 }\n", "c.yaml:1: rules.max_rows: must be from 1 to 10000000, got 0"},
+        ErrorCase{"max_bytes_small", "rules: { max_bytes: 4096 }\n", "c.yaml:1: rules.max_bytes: must be at least 1MiB, got '4096'"},
         ErrorCase{"size_bad_unit", "database: { max_size: 5 parsecs }\n",
                   "c.yaml:1: database.max_size: invalid size '5 parsecs' (expected a whole number of bytes, optionally "
                   "followed by KiB, MiB, GiB, TiB, KB, MB, GB or TB, e.g. 512MiB)"},
@@ -258,6 +259,7 @@ rules:
   dir: /srv/de/rules
   timeout: 250ms
   max_rows: 50
+  max_bytes: 2MiB
 alerts:
   dedup_window: 10m
   rate_limit: 7
@@ -301,6 +303,7 @@ log_level: debug
   EXPECT_EQ(c.rules.dir, "/srv/de/rules");
   EXPECT_EQ(c.rules.timeout, 250ms);
   EXPECT_EQ(c.rules.max_rows, 50u);
+  EXPECT_EQ(c.rules.max_bytes, 2ull << 20);
   EXPECT_EQ(c.alerts.dedup_window, 10min);
   EXPECT_EQ(c.alerts.rate_limit, 7u);
   EXPECT_EQ(c.alerts.rate_period, 2min);
@@ -387,6 +390,7 @@ TEST(Config, TheExampleFileListsEveryKeyAtItsDefault) {
   EXPECT_EQ(c.rules.dir, d.rules.dir);
   EXPECT_EQ(c.rules.timeout, d.rules.timeout);
   EXPECT_EQ(c.rules.max_rows, d.rules.max_rows);
+  EXPECT_EQ(c.rules.max_bytes, d.rules.max_bytes);
   EXPECT_EQ(c.alerts.dedup_window, d.alerts.dedup_window);
   EXPECT_EQ(c.alerts.rate_limit, d.alerts.rate_limit);
   EXPECT_EQ(c.alerts.rate_period, d.alerts.rate_period);
@@ -500,8 +504,8 @@ TEST(SetKey, Errors) {
             "--interval: scan.interval: duration '5' needs a unit: ms, s, m, h or d (e.g. 5s)");
   EXPECT_EQ(set_key(c, "log.level", "debug", "--log-level").error(),
             "--log-level: unknown key 'log.level' (known: database.path, database.max_age, database.max_size, "
-            "scan.interval, rules.dir, rules.timeout, rules.max_rows, alerts.dedup_window, alerts.rate_limit, "
-            "alerts.rate_period, ledger.dir, bus.socket, procmond.path, procmond.hash_max_size, "
+            "scan.interval, rules.dir, rules.timeout, rules.max_rows, rules.max_bytes, alerts.dedup_window, "
+            "alerts.rate_limit, alerts.rate_period, ledger.dir, bus.socket, procmond.path, procmond.hash_max_size, "
             "procmond.restart_initial, procmond.restart_max, host, log_level)");
   EXPECT_EQ(set_key(c, "alerts.sinks", "stdout", "x").error(), "x: alerts.sinks is a list of sinks; set it in a config file");
   EXPECT_EQ(c.scan.interval, 10s);
@@ -509,8 +513,9 @@ TEST(SetKey, Errors) {
 
 TEST(SetKey, EveryKeyHasAnEnvironmentVariable) {
   const auto keys = config_keys();
-  ASSERT_EQ(keys.size(), 18u);
+  ASSERT_EQ(keys.size(), 19u);
   EXPECT_EQ(env_var_for("scan.interval"), "DAEMONEYE_SCAN_INTERVAL");
+  EXPECT_EQ(env_var_for("rules.max_bytes"), "DAEMONEYE_RULES_MAX_BYTES");
   EXPECT_EQ(env_var_for("procmond.hash_max_size"), "DAEMONEYE_PROCMOND_HASH_MAX_SIZE");
   EXPECT_EQ(env_var_for("log_level"), "DAEMONEYE_LOG_LEVEL");
   for (const auto& k : keys) {

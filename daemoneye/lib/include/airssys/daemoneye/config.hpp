@@ -81,6 +81,7 @@ struct Config {
     std::filesystem::path dir = "/etc/daemoneye/rules";
     std::chrono::milliseconds timeout{1000};  // per query
     std::size_t max_rows = 1000;              // per query
+    std::uint64_t max_bytes = 16ull * 1024 * 1024;  // per query: text/blob bytes of the result
   } rules;
   AlertsConfig alerts;
   struct {
