@@ -112,7 +112,7 @@ TEST(AlertHuman, ALongValueIsCutAndSaysHowMuchWasLeftOut) {
   std::string path = "/" + std::string(198, 'a') + "\u00e9" + std::string(100, 'b');
   a.row_json = R"({"path":")" + path + R"("})";
   const std::string line = alert_to_human(a);
-  EXPECT_NE(line.find(" path=/" + std::string(198, 'a') + "...(+102 bytes)"), std::string::npos) << line;
+  EXPECT_NE(line.find(" path=\"/" + std::string(198, 'a') + "...(+102 bytes)\""), std::string::npos) << line;
   EXPECT_EQ(json::parse(alert_to_json(a))["row"]["path"].get<std::string>().size(), 301u);  // JSON keeps it whole
 }
 
