@@ -18,6 +18,7 @@
 //           opens files does; it shows what this machine's system calls allow
 //   pread   not a collector: the same stat files kept open from before the
 //           loop and re-read with pread (1 system call a process)
+//   null    200,000 getppid() calls: the cost of entering the kernel here
 // Interleaving keeps a change of machine load from favouring one side. The
 // collection time is measured inside the worker around collect().
 
@@ -31,6 +32,7 @@
 
 #include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -210,6 +212,15 @@ std::vector<int> open_every_stat(osl::proc::Reader& reader) {
   return fds;
 }
 
+// Mean cost of the cheapest system call (getppid), µs: what entering the
+// kernel costs on this machine, before any /proc work.
+double null_syscall_us() {
+  constexpr int kCalls = 200000;
+  const auto t0 = Clock::now();
+  for (int i = 0; i < kCalls; ++i) (void)::syscall(SYS_getppid);
+  return ms_since(t0) * 1000.0 / kCalls;
+}
+
 std::size_t pread_every(const std::vector<int>& fds) {
   std::size_t n = 0;
   char buf[1024];
@@ -259,7 +270,7 @@ std::expected<std::vector<ProcessRecord>, std::string> bench_collect(const Optio
   if (!reader) return std::unexpected("osl::proc::Reader::open: " + reader.error().to_string());
   std::vector<pid_t> pids;
   std::size_t floor_rows = 0, pread_rows = 0;
-  std::vector<double> cold_ms, warm_ms, nohash_ms, ps_ms, floor_ms, pread_ms;
+  std::vector<double> cold_ms, warm_ms, nohash_ms, ps_ms, floor_ms, pread_ms, null_us;
   std::vector<int> stat_fds = open_every_stat(*reader);
   Sample cold_last, warm_last, nohash_last;
   for (int i = 0; i < o.runs; ++i) {
@@ -283,6 +294,7 @@ std::expected<std::vector<ProcessRecord>, std::string> bench_collect(const Optio
       pread_rows = pread_every(stat_fds);
       pread_ms.push_back(ms_since(g0));
     }
+    null_us.push_back(null_syscall_us());
   }
   for (int fd : stat_fds) ::close(fd);
 
@@ -307,6 +319,7 @@ std::expected<std::vector<ProcessRecord>, std::string> bench_collect(const Optio
        json_summary("ms", ps_s) + ",\"ps_rows\":" + std::to_string(ps_rows));
   emit("\"bench\":\"floor_stat_open_read_close\"," + json_summary("ms", summarize(floor_ms)) +
        ",\"processes\":" + std::to_string(floor_rows));
+  emit("\"bench\":\"null_syscall_getppid\"," + json_summary("us", summarize(null_us)));
   if (!pread_ms.empty()) {
     emit("\"bench\":\"floor_stat_pread_open_fds\"," + json_summary("ms", summarize(pread_ms)) +
          ",\"processes\":" + std::to_string(pread_rows));
