@@ -172,6 +172,7 @@ class Publisher {
       if (ok) ok = sent(client_.publish(de::kSubjectSnapshot, de::encode(ch)));
     }
     if (ok) ok = sent(client_.flush(std::chrono::seconds(10)));
+    last_ok_ = ok;
     if (ok && down_) {
       say("bus: publishing again");
       down_ = false;
@@ -184,6 +185,9 @@ class Publisher {
     return back;
   }
 
+  // Whether the bus took every message of the last publish().
+  [[nodiscard]] bool last_ok() const noexcept { return last_ok_; }
+
  private:
   bool sent(const std::expected<void, bus::Error>& r) {
     if (r) return true;
@@ -195,6 +199,7 @@ class Publisher {
   bus::Client& client_;
   std::uint64_t scan_id_ = 0;
   bool down_ = false;
+  bool last_ok_ = false;
 };
 
 int run_bus(de::Collector& collector, const Flags& f, std::chrono::milliseconds interval, int sfd) {
@@ -217,7 +222,12 @@ int run_bus(de::Collector& collector, const Flags& f, std::chrono::milliseconds 
       return kFailed;
     }
     tell_unreadable(*c, told);
-    previous = publisher.publish(std::move(*c), previous ? &*previous : nullptr);
+    auto published = publisher.publish(std::move(*c), previous ? &*previous : nullptr);
+    // After a collection the bus did not take, the next one is diffed against
+    // the last one it did take, so the start/stop/exec events of the outage
+    // are published late rather than never (those of a half-sent publish may
+    // then be published twice; the store keeps both).
+    if (publisher.last_ok() || !previous) previous = std::move(published);
     // Start to start; a collection that overran the interval is followed at once.
     const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(started + interval - Clock::now());
     if (stop_requested(sfd, wait)) return 0;
