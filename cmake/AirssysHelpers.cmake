@@ -56,7 +56,7 @@ function(airssys_add_fuzzer name)
   target_link_libraries(${name} PRIVATE airssys_warnings ${ARG_DEPS})
   set(workdir ${CMAKE_CURRENT_BINARY_DIR}/${name}_corpus)
   add_test(NAME fuzz.${name}
-    COMMAND ${CMAKE_COMMAND} -E env ${CMAKE_CURRENT_SOURCE_DIR}/../scripts/run-fuzzer
+    COMMAND ${CMAKE_COMMAND} -E env ${PROJECT_SOURCE_DIR}/scripts/run-fuzzer
             $<TARGET_FILE:${name}> ${ARG_CORPUS} ${workdir} ${ARG_SECONDS})
   set_tests_properties(fuzz.${name} PROPERTIES TIMEOUT 300 LABELS fuzz)
 endfunction()
