@@ -98,7 +98,8 @@ std::expected<AgentRun, std::string> start_agent(const Options& o, const std::st
   const std::string config = run.dir + "/config.yaml";
   const std::string yaml = "database: { path: " + run.db + " }\nscan: { interval: " + interval + " }\nrules: { dir: " +
                            rules_dir + " }\nalerts:\n  sinks:\n    - { type: file, path: " + run.sink +
-                           ", format: json }\n";
+                           ", format: json }\n" +
+                           (o.hash_max_size.empty() ? "" : "procmond: { hash_max_size: " + o.hash_max_size + " }\n");
   if (auto w = write_new_file(config, yaml); !w) return std::unexpected(w.error());
 
   const std::size_t have = count_processes();
@@ -238,10 +239,11 @@ std::expected<void, std::string> bench_footprint(const Options& o) {
                 "\"host_processes_max\":%zu,\"sleepers\":%zu,\"window_s\":%.1f,"
                 "\"cpu_percent_agent\":%.3f,\"cpu_percent_procmond\":%.3f,\"cpu_percent_total\":%.3f,"
                 "\"cpu_s_before_window\":%.2f,\"rss_kib_agent\":%llu,\"rss_kib_procmond\":%llu,\"rss_kib_total_max\":%llu,"
-                "\"agent_exit\":%d,",
+                "\"agent_exit\":%d,\"hash_max_size\":\"%s\",",
                 host_processes, procs_min, procs_max, run.sleepers.size(), wall_s, cpu_agent, cpu_pm, cpu_agent + cpu_pm, warm_s,
                 static_cast<unsigned long long>(rss_agent), static_cast<unsigned long long>(rss_pm),
-                static_cast<unsigned long long>(rss_max), WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+                static_cast<unsigned long long>(rss_max), WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                o.hash_max_size.empty() ? "default" : o.hash_max_size.c_str());
   emit(buf + scans);
   return {};
 }

@@ -41,6 +41,7 @@ constexpr const char* kUsage =
     "  --warmup N       footprint: seconds before the window (default 30)\n"
     "  --processes N    footprint/latency: processes on the host (default 1000)\n"
     "  --markers N      latency: marker processes (default 20)\n"
+    "  --hash-max-size S  footprint/latency: procmond.hash_max_size (0: hash nothing)\n"
     "  hold             only start the sleepers and wait for SIGINT/SIGTERM\n"
     "                   (to profile procmond --once or ps against them)\n";
 
@@ -82,6 +83,7 @@ int main(int argc, char** argv) {
     else if (a == "--warmup") ok = parse_number(value(), o.warmup);
     else if (a == "--processes") ok = parse_number(value(), o.processes);
     else if (a == "--markers") ok = parse_number(value(), o.markers) && o.markers > 0;
+    else if (a == "--hash-max-size") ok = !(o.hash_max_size = value()).empty();
     else if (a == "-h" || a == "--help") {
       std::fputs(kUsage, stdout);
       return 0;

@@ -33,6 +33,7 @@ struct Options {
   int warmup = 30;        // footprint: seconds before the window opens
   std::size_t processes = 1000;  // footprint, latency: processes on the host
   int markers = 20;       // latency: marker processes
+  std::string hash_max_size;  // footprint/latency: procmond.hash_max_size in the config ("" = default; "0" = hash nothing)
   std::string work_dir;   // temp dir (databases, configs, logs); removed by main
 };
 
