@@ -13,33 +13,13 @@
 #include <string>
 
 #include "sqlite_util.hpp"
+#include "test_temp_dir.hpp"
 
 namespace airssys::daemoneye::test {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "de-store-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;  // mkdtemp: mode 0700, ours
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
-  [[nodiscard]] std::filesystem::path operator/(const std::string& rel) const { return path_ / rel; }
-
- private:
-  std::filesystem::path path_;
-};
-
-inline void write_file(const std::filesystem::path& p, const std::string& text) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << text;
-}
+// One temp-dir helper for the library's tests (test_temp_dir.hpp).
+using testing::TempDir;
+using testing::write_file;
 
 // A plausible user process; tests change the fields they care about.
 inline ProcessRecord proc(std::int64_t pid, std::string name, std::string path = "/usr/bin/true",
