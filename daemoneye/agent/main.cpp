@@ -31,18 +31,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::vector<std::pair<std::string, std::string>> daemoneye_environment() {
-  std::vector<std::pair<std::string, std::string>> out;
-  for (char** e = environ; e && *e; ++e) {
-    std::string_view kv(*e);
-    if (!kv.starts_with("DAEMONEYE_")) continue;
-    auto eq = kv.find('=');
-    if (eq == std::string_view::npos) continue;
-    out.emplace_back(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
-  }
-  return out;
-}
-
 fs::path self_executable(const char* argv0) {
   std::error_code ec;
   auto p = fs::read_symlink("/proc/self/exe", ec);
@@ -73,7 +61,7 @@ int main(int argc, char** argv) {
   de::ConfigInputs in;
   if (!config_file.empty()) in.config_file = config_file;
   if (const char* home = std::getenv("HOME"); home && *home) in.user_file = fs::path(home) / ".config/daemoneye/config.yaml";
-  in.env = daemoneye_environment();
+  in.env = de::daemoneye_environment(environ);
   auto flag = [&](const std::string& v, const char* key) {
     if (!v.empty()) in.overrides.emplace_back(key, v);
   };
