@@ -37,6 +37,13 @@ std::string_view to_string(EventSource s) noexcept {
   return "poll";
 }
 
+std::optional<EventSource> event_source_from(std::string_view s) noexcept {
+  if (s == "poll") return EventSource::poll;
+  if (s == "proc_connector") return EventSource::proc_connector;
+  if (s == "ebpf") return EventSource::ebpf;
+  return std::nullopt;
+}
+
 namespace {
 
 json columns_of(const ProcessRecord& r) {
@@ -183,6 +190,13 @@ std::string to_json(const ProcessRecord& r) { return columns_of(r).dump(-1, ' ',
 
 std::string encode(const ProcessEvent& e) {
   json j{{"event", to_string(e.kind)}, {"source", to_string(e.source)}, {"time", e.time}, {"process", wire_of(e.process)}};
+  // The kernel sources' extras are sent only when known, so a poll event stays as small as before.
+  if (e.time_ns != 0) j["time_ns"] = e.time_ns;
+  if (e.cmdline_size >= 0) j["cmdline_size"] = e.cmdline_size;
+  if (e.cmdline_truncated) j["cmdline_truncated"] = true;
+  if (e.exit_code >= 0) j["exit_code"] = e.exit_code;
+  if (e.exit_signal >= 0) j["exit_signal"] = e.exit_signal;
+  if (e.cgroup_id != 0) j["cgroup_id"] = e.cgroup_id;
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -206,11 +220,16 @@ std::expected<ProcessEvent, std::string> decode_event(std::string_view text) {
     else if (kind == "exec") e.kind = EventKind::exec;
     else throw DecodeError{"event.event: unknown kind '" + kind + "'"};
     get_str(j, "source", source, "event");
-    if (source == "poll") e.source = EventSource::poll;
-    else if (source == "proc_connector") e.source = EventSource::proc_connector;
-    else if (source == "ebpf") e.source = EventSource::ebpf;
-    else throw DecodeError{"event.source: unknown source '" + source + "'"};
+    const auto src = event_source_from(source);
+    if (!src) throw DecodeError{"event.source: unknown source '" + source + "'"};
+    e.source = *src;
     get_int(j, "time", e.time, "event");
+    if (j.contains("time_ns")) get_int(j, "time_ns", e.time_ns, "event");
+    if (j.contains("cmdline_size")) get_int(j, "cmdline_size", e.cmdline_size, "event");
+    if (j.contains("cmdline_truncated")) get_bool(j, "cmdline_truncated", e.cmdline_truncated, "event");
+    if (j.contains("exit_code")) get_int(j, "exit_code", e.exit_code, "event");
+    if (j.contains("exit_signal")) get_int(j, "exit_signal", e.exit_signal, "event");
+    if (j.contains("cgroup_id")) get_int(j, "cgroup_id", e.cgroup_id, "event");
     e.process = record_from(field(j, "process", "event"), "event.process");
     return e;
   } catch (const DecodeError& err) {
@@ -241,6 +260,52 @@ std::expected<SnapshotChunk, std::string> decode_snapshot(std::string_view text)
     return std::unexpected(err.what);
   } catch (const json::exception& err) {
     return std::unexpected(std::string("snapshot: ") + err.what());
+  }
+}
+
+std::string encode(const ProcmondStatus& s) {
+  json sources = json::object();
+  for (std::size_t i = 0; i < kEventSources; ++i) {
+    const auto& c = s.sources[i];
+    sources[std::string(to_string(static_cast<EventSource>(i)))] =
+        json{{"events", c.events}, {"dropped", c.dropped}, {"lost", c.lost}};
+  }
+  json j{{"time", s.time},   {"pid", s.pid},     {"tier", to_string(s.tier)}, {"tier_reason", s.tier_reason},
+         {"scans", s.scans}, {"budget_per_second", s.budget_per_second}, {"sources", std::move(sources)}};
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::expected<ProcmondStatus, std::string> decode_procmond_status(std::string_view text) {
+  try {
+    json j = parse(text, "status");
+    ProcmondStatus s;
+    get_int(j, "time", s.time, "status");
+    get_int(j, "pid", s.pid, "status");
+    std::string tier;
+    get_str(j, "tier", tier, "status");
+    const auto t = event_source_from(tier);
+    if (!t) throw DecodeError{"status.tier: unknown source '" + tier + "'"};
+    s.tier = *t;
+    get_str(j, "tier_reason", s.tier_reason, "status");
+    get_int(j, "scans", s.scans, "status");
+    get_int(j, "budget_per_second", s.budget_per_second, "status");
+    const json& sources = field(j, "sources", "status");
+    if (!sources.is_object()) throw DecodeError{"status.sources: not an object"};
+    for (std::size_t i = 0; i < kEventSources; ++i) {
+      const std::string name(to_string(static_cast<EventSource>(i)));
+      auto it = sources.find(name);
+      if (it == sources.end()) continue;  // a source this procmond does not know
+      const std::string where = "status.sources." + name;
+      if (!it->is_object()) throw DecodeError{where + ": not an object"};
+      get_int(*it, "events", s.sources[i].events, where);
+      get_int(*it, "dropped", s.sources[i].dropped, where);
+      get_int(*it, "lost", s.sources[i].lost, where);
+    }
+    return s;
+  } catch (const DecodeError& err) {
+    return std::unexpected(err.what);
+  } catch (const json::exception& err) {
+    return std::unexpected(std::string("status: ") + err.what());
   }
 }
 

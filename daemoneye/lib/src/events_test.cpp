@@ -87,5 +87,63 @@ TEST(Events, InvalidUtf8InACmdlineIsReplacedNotThrown) {
   EXPECT_EQ(back->process.cmdline.substr(0, 5), "evil ");
 }
 
+TEST(Events, KernelSourceExtrasRoundTripAndAreAbsentFromPollEvents) {
+  ProcessEvent e{EventKind::stop, EventSource::ebpf, 1764000001, sample()};
+  e.time_ns = 1764000001123456789;
+  e.cmdline_size = 100000;
+  e.cmdline_truncated = true;
+  e.exit_code = 3;
+  e.exit_signal = 9;
+  e.cgroup_id = 4242424242ull;
+  auto back = decode_event(encode(e));
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_EQ(back->source, EventSource::ebpf);
+  EXPECT_EQ(back->time_ns, e.time_ns);
+  EXPECT_EQ(back->cmdline_size, 100000);
+  EXPECT_TRUE(back->cmdline_truncated);
+  EXPECT_EQ(back->exit_code, 3);
+  EXPECT_EQ(back->exit_signal, 9);
+  EXPECT_EQ(back->cgroup_id, 4242424242ull);
+
+  const std::string poll = encode(ProcessEvent{EventKind::start, EventSource::poll, 1, sample()});
+  EXPECT_EQ(poll.find("time_ns"), std::string::npos);
+  EXPECT_EQ(poll.find("exit_code"), std::string::npos);
+  auto plain = decode_event(poll);
+  ASSERT_TRUE(plain) << plain.error();
+  EXPECT_EQ(plain->cmdline_size, -1);
+  EXPECT_FALSE(plain->cmdline_truncated);
+}
+
+TEST(Events, ProcmondStatusRoundTripsAndNamesBadFields) {
+  ProcmondStatus s;
+  s.time = 1764000000;
+  s.pid = 77;
+  s.tier = EventSource::proc_connector;
+  s.tier_reason = "ebpf: loading the programs failed: Operation not permitted";
+  s.scans = 12;
+  s.budget_per_second = 5000;
+  s.sources[static_cast<std::size_t>(EventSource::proc_connector)] = {100, 7, 2};
+  s.sources[static_cast<std::size_t>(EventSource::poll)] = {5, 0, 0};
+  auto back = decode_procmond_status(encode(s));
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_EQ(back->tier, EventSource::proc_connector);
+  EXPECT_EQ(back->tier_reason, s.tier_reason);
+  EXPECT_EQ(back->scans, 12u);
+  EXPECT_EQ(back->budget_per_second, 5000u);
+  EXPECT_EQ(back->sources[1].events, 100u);
+  EXPECT_EQ(back->sources[1].dropped, 7u);
+  EXPECT_EQ(back->sources[1].lost, 2u);
+  EXPECT_EQ(back->sources[0].events, 5u);
+
+  EXPECT_EQ(decode_procmond_status(R"({"time":1,"pid":1,"tier":"magic","tier_reason":"","scans":0,)"
+                                   R"("budget_per_second":0,"sources":{}})")
+                .error(),
+            "status.tier: unknown source 'magic'");
+  EXPECT_EQ(decode_procmond_status(R"({"time":1,"pid":1,"tier":"poll","tier_reason":"","scans":0,)"
+                                   R"("budget_per_second":0,"sources":{"ebpf":{"events":-1,"dropped":0,"lost":0}}})")
+                .error(),
+            "status.sources.ebpf.events: out of range");
+}
+
 }  // namespace
 }  // namespace airssys::daemoneye

@@ -12,8 +12,11 @@
 
 #include <airssys/daemoneye/process_record.hpp>
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <expected>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,20 +28,50 @@ inline constexpr std::string_view kSubjectStart = "events.process.start";
 inline constexpr std::string_view kSubjectStop = "events.process.stop";
 inline constexpr std::string_view kSubjectExec = "events.process.exec";
 inline constexpr std::string_view kSubjectAll = "events.process.>";
+// procmond's own state (ProcmondStatus), once per interval; not a process event.
+inline constexpr std::string_view kSubjectProcmondStatus = "status.procmond";
 
 enum class EventKind : std::uint8_t { start, stop, exec };
 [[nodiscard]] std::string_view to_string(EventKind k) noexcept;
 [[nodiscard]] std::string_view subject_of(EventKind k) noexcept;
 
-// Where an event came from (issue 11 adds proc_connector and ebpf).
+// Where an event came from: the diff of two /proc collections, the netlink
+// proc connector, or the eBPF programs (docs/daemoneye.md "Event sources").
 enum class EventSource : std::uint8_t { poll, proc_connector, ebpf };
+inline constexpr std::size_t kEventSources = 3;
 [[nodiscard]] std::string_view to_string(EventSource s) noexcept;
+[[nodiscard]] std::optional<EventSource> event_source_from(std::string_view s) noexcept;
 
 struct ProcessEvent {
   EventKind kind = EventKind::start;
   EventSource source = EventSource::poll;
-  std::int64_t time = 0;  // Unix seconds when it was observed
-  ProcessRecord process;  // stop: the last state seen
+  std::int64_t time = 0;     // Unix seconds when it happened (kernel sources) or was observed (poll)
+  ProcessRecord process;     // stop: the last state seen
+  // What the kernel sources add (defaults when not known):
+  std::int64_t time_ns = 0;        // `time` in Unix nanoseconds; 0 when unknown
+  std::int64_t cmdline_size = -1;  // bytes of the whole argv (NUL-separated) before any cut
+  bool cmdline_truncated = false;  // cmdline holds only part of argv
+  std::int64_t exit_code = -1;     // stop: exit status when the process exited normally
+  std::int64_t exit_signal = -1;   // stop: the signal that ended it
+  std::uint64_t cgroup_id = 0;     // v2 cgroup id (inode of its cgroup directory); 0 unknown
+};
+
+// Counters of one event source, as procmond reports them.
+struct SourceCounters {
+  std::uint64_t events = 0;   // published
+  std::uint64_t dropped = 0;  // over the per-second budget or the queue bound: not published
+  std::uint64_t lost = 0;     // the kernel could not deliver them (ring buffer full, netlink ENOBUFS)
+};
+
+// procmond's state, published on kSubjectProcmondStatus every interval.
+struct ProcmondStatus {
+  std::int64_t time = 0;                  // Unix seconds
+  std::int64_t pid = -1;                  // procmond's pid
+  EventSource tier = EventSource::poll;   // the real-time source running (poll = polling only)
+  std::string tier_reason;                // why the better tiers do not run ("" when eBPF runs)
+  std::uint64_t scans = 0;                // collections published
+  std::uint64_t budget_per_second = 0;    // real-time events published per second at most
+  std::array<SourceCounters, kEventSources> sources{};  // indexed by EventSource
 };
 
 struct SnapshotChunk {
@@ -57,6 +90,8 @@ struct SnapshotChunk {
 // Errors say what was malformed ("snapshot: processes[3].pid: not an integer").
 [[nodiscard]] std::expected<ProcessEvent, std::string> decode_event(std::string_view json);
 [[nodiscard]] std::expected<SnapshotChunk, std::string> decode_snapshot(std::string_view json);
+[[nodiscard]] std::string encode(const ProcmondStatus& s);
+[[nodiscard]] std::expected<ProcmondStatus, std::string> decode_procmond_status(std::string_view json);
 
 // JSON object of a record's columns (osquery names), as stored in alerts.
 [[nodiscard]] std::string to_json(const ProcessRecord& r);
