@@ -90,6 +90,13 @@ struct Store::Impl {
     }
     return {};
   }
+  static void bind_or_null(sqlite3_stmt* s, int i, std::int64_t v, bool known) {
+    if (known) {
+      sqlite::bind(s, i, v);
+    } else {
+      ::sqlite3_bind_null(s, i);
+    }
+  }
   std::expected<void, std::string> event_row(const ProcessEvent& e) {
     const ProcessRecord& p = e.process;
     std::string_view parent_path, parent_cmdline;
@@ -118,6 +125,13 @@ struct Store::Impl {
     sqlite::bind(s, i++, p.start_time);
     sqlite::bind(s, i++, parent_path);
     sqlite::bind(s, i++, parent_cmdline);
+    bind_or_null(s, i++, e.time_ns, e.time_ns != 0);
+    bind_or_null(s, i++, e.cmdline_size, e.cmdline_size >= 0);
+    sqlite::bind(s, i++, std::string_view(e.cmdline_truncated ? "cmdline" : ""));
+    bind_or_null(s, i++, e.exit_code, e.exit_code >= 0);
+    bind_or_null(s, i++, e.exit_signal, e.exit_signal >= 0);
+    // SQLite integers are signed 64-bit; a cgroup id (an inode number) fits.
+    bind_or_null(s, i++, static_cast<std::int64_t>(e.cgroup_id), e.cgroup_id != 0);
     if (auto w = sqlite::run(db.get(), s); !w) {
       return std::unexpected(
           fmt::format("write {} event of pid {}: {}", to_string(e.kind), p.pid, w.error()));
@@ -170,6 +184,12 @@ std::expected<std::unique_ptr<Store>, std::string> Store::open(StoreOptions opti
   {
     sqlite::Transaction txn(h);
     if (auto r = txn.begin(); !r) return fail("create schema", r.error());
+    // A new file has version 0 and gets the whole DDL; an older store gains what it lacks.
+    if (*version >= 1 && *version < schema::kVersion) {
+      if (auto r = sqlite::exec(h, schema::migrate_sql(static_cast<int>(*version)).c_str()); !r) {
+        return fail(fmt::format("upgrade schema from version {}", *version), r.error());
+      }
+    }
     if (auto r = sqlite::exec(h, schema::ddl().c_str()); !r) return fail("create schema", r.error());
     if (auto r = sqlite::exec(h, fmt::format("PRAGMA user_version={}", schema::kVersion).c_str()); !r) {
       return fail("create schema", r.error());
@@ -190,8 +210,9 @@ std::expected<std::unique_ptr<Store>, std::string> Store::open(StoreOptions opti
         prep(impl->delete_process, "DELETE FROM processes WHERE pid = ?"),
         prep(impl->insert_event,
              "INSERT INTO process_events (time, event, source, pid, parent, name, path, cmdline, cwd, uid, "
-             "euid, gid, egid, username, auid, sha256, start_time, parent_path, parent_cmdline) VALUES "
-             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+             "euid, gid, egid, username, auid, sha256, start_time, parent_path, parent_cmdline, time_ns, "
+             "cmdline_size, overflows, exit_code, exit_signal, cgroup_id) VALUES "
+             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
         prep(impl->insert_scan,
              "INSERT INTO scans (scan_id, time, processes, unreadable, collect_us, store_us, rules_us, "
              "alerts, rule_errors, inserted, updated, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),

@@ -54,7 +54,9 @@ CREATE TABLE IF NOT EXISTS process_events (
   id INTEGER PRIMARY KEY, time INTEGER NOT NULL, event TEXT NOT NULL, source TEXT NOT NULL,
   pid INTEGER, parent INTEGER, name TEXT, path TEXT, cmdline TEXT, cwd TEXT,
   uid INTEGER, euid INTEGER, gid INTEGER, egid INTEGER, username TEXT, auid INTEGER,
-  sha256 TEXT, start_time INTEGER, parent_path TEXT, parent_cmdline TEXT);
+  sha256 TEXT, start_time INTEGER, parent_path TEXT, parent_cmdline TEXT,
+  time_ns INTEGER, cmdline_size INTEGER, overflows TEXT, exit_code INTEGER, exit_signal INTEGER,
+  cgroup_id INTEGER);
 CREATE INDEX IF NOT EXISTS process_events_time ON process_events(time);
 CREATE TABLE IF NOT EXISTS alerts (
   id INTEGER PRIMARY KEY, time INTEGER NOT NULL, rule_id TEXT NOT NULL, rule_name TEXT NOT NULL,
@@ -68,6 +70,21 @@ CREATE TABLE IF NOT EXISTS scans (
   alerts INTEGER, rule_errors INTEGER, inserted INTEGER, updated INTEGER, deleted INTEGER);
 CREATE INDEX IF NOT EXISTS scans_time ON scans(time);
 )";
+  return sql;
+}
+
+std::string migrate_sql(int from_version) {
+  std::string sql;
+  if (from_version < 2) {
+    // Version 2 (issue 11): what the kernel event sources add to process_events.
+    sql +=
+        "ALTER TABLE process_events ADD COLUMN time_ns INTEGER;"
+        "ALTER TABLE process_events ADD COLUMN cmdline_size INTEGER;"
+        "ALTER TABLE process_events ADD COLUMN overflows TEXT;"
+        "ALTER TABLE process_events ADD COLUMN exit_code INTEGER;"
+        "ALTER TABLE process_events ADD COLUMN exit_signal INTEGER;"
+        "ALTER TABLE process_events ADD COLUMN cgroup_id INTEGER;";
+  }
   return sql;
 }
 

@@ -16,7 +16,7 @@
 
 namespace airssys::daemoneye::schema {
 
-inline constexpr int kVersion = 1;  // PRAGMA user_version of a database this code created
+inline constexpr int kVersion = 2;  // PRAGMA user_version of a database this code created
 
 struct ProcessColumn {
   std::string_view name;
@@ -64,6 +64,9 @@ inline constexpr std::array<ProcessColumn, 33> kProcessColumns{{
 
 // CREATE TABLE / INDEX statements for all four tables (IF NOT EXISTS).
 [[nodiscard]] std::string ddl();
+// Statements that bring a database of `from_version` (≥ 1) to kVersion; run
+// before ddl() in the same transaction. "" when nothing is needed.
+[[nodiscard]] std::string migrate_sql(int from_version);
 
 // INSERT ... ON CONFLICT(pid) DO UPDATE: one statement for new and changed rows.
 [[nodiscard]] std::string upsert_process_sql();

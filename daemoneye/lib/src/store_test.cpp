@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "sqlite_util.hpp"
 #include "store_test_util.hpp"
 
 namespace airssys::daemoneye {
@@ -54,7 +55,60 @@ TEST(Store, CreatesDatabase0600InA0700DirectoryItMakes) {
   EXPECT_EQ(mode_of(fs::path(db.string() + "-wal")), 0600u);
   Peek peek(db);
   EXPECT_EQ(peek.text("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 1);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 2);
+}
+
+TEST(Store, UpgradesAVersion1StoreKeepingItsRows) {
+  TempDir tmp;
+  const fs::path db = tmp / "old.db";
+  {
+    // The version-1 process_events table, as session 3's agent created it.
+    auto c = sqlite::open(db.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    ASSERT_TRUE(c) << c.error();
+    ASSERT_TRUE(sqlite::exec(c->get(),
+                             "CREATE TABLE process_events (id INTEGER PRIMARY KEY, time INTEGER NOT NULL, "
+                             "event TEXT NOT NULL, source TEXT NOT NULL, pid INTEGER, parent INTEGER, name TEXT, "
+                             "path TEXT, cmdline TEXT, cwd TEXT, uid INTEGER, euid INTEGER, gid INTEGER, egid INTEGER, "
+                             "username TEXT, auid INTEGER, sha256 TEXT, start_time INTEGER, parent_path TEXT, "
+                             "parent_cmdline TEXT);"
+                             "INSERT INTO process_events (time, event, source, pid) VALUES (5, 'start', 'poll', 42);"
+                             "PRAGMA user_version=1;"));
+  }
+  ::chmod(db.c_str(), 0600);
+  auto store = open_store(db);
+  ASSERT_TRUE(store);
+  ProcessEvent e{EventKind::stop, EventSource::ebpf, 6, proc(43, "x", "/x", "x")};
+  e.exit_code = 0;
+  ASSERT_TRUE(store->append_events(std::vector{e}));
+  Peek peek(db);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 2);
+  EXPECT_EQ(peek.integer("SELECT count(*) FROM process_events"), 2);
+  EXPECT_EQ(peek.text("SELECT ifnull(exit_code, 'null') FROM process_events WHERE pid = 42"), "null");
+  EXPECT_EQ(peek.integer("SELECT exit_code FROM process_events WHERE pid = 43"), 0);
+}
+
+TEST(Store, KernelEventExtrasAreStoredAndUnknownOnesAreNull) {
+  TempDir tmp;
+  auto store = open_store(tmp / "d.db");
+  ASSERT_TRUE(store);
+  ProcessEvent exec{EventKind::exec, EventSource::ebpf, 1764000100, proc(200, "true", "/usr/bin/true", "true x")};
+  exec.time_ns = 1764000100123456789;
+  exec.cmdline_size = 100000;
+  exec.cmdline_truncated = true;
+  exec.cgroup_id = 1234;
+  ProcessEvent stop{EventKind::stop, EventSource::ebpf, 1764000101, exec.process};
+  stop.exit_signal = 9;
+  ProcessEvent polled{EventKind::start, EventSource::poll, 1764000102, proc(300, "p", "/p", "p")};
+  ASSERT_TRUE(store->append_events(std::vector{exec, stop, polled}));
+  Peek peek(tmp / "d.db");
+  EXPECT_EQ(peek.text("SELECT time_ns || '|' || cmdline_size || '|' || overflows || '|' || cgroup_id FROM "
+                      "process_events WHERE event = 'exec'"),
+            "1764000100123456789|100000|cmdline|1234");
+  EXPECT_EQ(peek.text("SELECT ifnull(exit_code, 'null') || '|' || exit_signal FROM process_events WHERE event = 'stop'"),
+            "null|9");
+  EXPECT_EQ(peek.text("SELECT ifnull(time_ns, 'null') || '|' || ifnull(cmdline_size, 'null') || '|' || overflows || "
+                      "'|' || ifnull(cgroup_id, 'null') FROM process_events WHERE pid = 300"),
+            "null|null||null");
 }
 
 TEST(Store, NarrowsAnExistingDatabaseTo0600) {
