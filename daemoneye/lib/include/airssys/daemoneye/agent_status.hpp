@@ -1,0 +1,107 @@
+#pragma once
+// AgentStatus — what daemoneye-agent reports about itself, and the status
+// file it keeps beside its database for `daemoneye-cli status` / `metrics`
+// (format in docs/daemoneye.md "Status file").
+//
+// The agent rewrites `<database dir>/status.json` after start, after each
+// scan, at least every `write_interval_ms` while it runs (a heartbeat), and
+// once more at a clean stop with state "stopped". Each write replaces the
+// file atomically (temp file in the same directory, then rename), so a reader
+// never sees half a file. A reader tells a live agent from a dead one by
+// `pid` + `start_ticks` (a recycled pid has other start ticks) and a hung
+// one by `updated_at`.
+//
+// Thread safety: pure functions; the file functions touch only their path.
+
+#include <airssys/daemoneye/events.hpp>
+
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace airssys::daemoneye {
+
+// The status file's format version; a reader refuses a newer one.
+inline constexpr int kAgentStatusFormat = 1;
+// At most this many rejected rules are listed (the count is always exact).
+inline constexpr std::size_t kAgentStatusMaxListed = 100;
+// A status file larger than this is refused when read.
+inline constexpr std::size_t kAgentStatusMaxBytes = 1024 * 1024;
+
+enum class AgentState : std::uint8_t { running, stopped };
+[[nodiscard]] std::string_view to_string(AgentState s) noexcept;
+
+struct RejectedRule {
+  std::string file;
+  std::string message;  // "FILE:LINE: reason", as the agent logs it
+};
+
+struct LastScan {
+  std::int64_t time = 0;  // collection start, Unix seconds
+  std::uint64_t scan_id = 0;
+  std::uint32_t processes = 0, unreadable = 0;
+  std::uint64_t collect_us = 0, store_us = 0, rules_us = 0;
+  std::uint32_t alerts = 0, rule_errors = 0;
+  friend bool operator==(const LastScan&, const LastScan&) = default;
+};
+
+struct AgentStatus {
+  AgentState state = AgentState::running;
+  std::int64_t pid = -1;
+  std::uint64_t start_ticks = 0;  // /proc/PID/stat field 22 of the agent: (pid, start_ticks) is the process
+  std::string version;
+  std::string host;
+  std::int64_t started_at = 0;  // Unix seconds
+  std::int64_t updated_at = 0;  // Unix seconds of this write
+  std::string database;         // the store's path, as configured
+  std::int64_t scan_interval_ms = 0;
+  std::int64_t write_interval_ms = 0;  // while running, the file is rewritten at least this often
+
+  struct {
+    std::uint64_t loaded = 0, enabled = 0;
+    std::uint64_t rejected_count = 0;      // may exceed rejected.size()
+    std::vector<RejectedRule> rejected;    // at most kAgentStatusMaxListed
+    std::vector<std::string> failing;      // ids of rules whose last run failed (time limit ...)
+  } rules;
+
+  std::uint64_t scans = 0;          // scans stored since start
+  std::optional<LastScan> last_scan;
+
+  struct {
+    std::uint64_t raised = 0, deduplicated = 0, rate_limited = 0, sink_errors = 0;
+  } alerts;
+
+  struct {
+    bool running = false;
+    std::int64_t pid = -1;            // -1 when not running
+    std::uint64_t exits = 0;          // every exit, requested or not
+    std::uint64_t crashes = 0;        // exits nobody asked for; each is followed by a restart
+  } procmond;
+  // procmond's latest report on status.procmond (event tier, per-source
+  // counters); absent until the first one arrives.
+  std::optional<ProcmondStatus> procmond_status;
+  std::int64_t procmond_status_received = 0;  // Unix seconds it arrived; 0 when absent
+};
+
+// `<database dir>/status.json` ("./status.json" for a bare file name).
+[[nodiscard]] std::filesystem::path status_file_for(const std::filesystem::path& database);
+
+[[nodiscard]] std::string encode(const AgentStatus& s);
+// Every field is required and checked; errors name it ("agent_status.procmond.pid: not an integer").
+[[nodiscard]] std::expected<AgentStatus, std::string> decode_agent_status(std::string_view json);
+
+// Writes `s` to `path` atomically: a new temp file in the same directory
+// (O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, mode 0640 less the umask), then
+// rename over `path`. A symbolic link at `path` is replaced, never followed.
+[[nodiscard]] std::expected<void, std::string> write_status_file(const std::filesystem::path& path,
+                                                                 const AgentStatus& s);
+// Reads it back (O_NOFOLLOW, regular files only, at most kAgentStatusMaxBytes).
+// nullopt: there is no file at `path`.
+[[nodiscard]] std::expected<std::optional<AgentStatus>, std::string> read_status_file(
+    const std::filesystem::path& path);
+
+}  // namespace airssys::daemoneye

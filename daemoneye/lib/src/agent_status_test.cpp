@@ -1,0 +1,252 @@
+#include <airssys/daemoneye/agent_status.hpp>
+
+#include "test_temp_dir.hpp"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <functional>
+
+namespace airssys::daemoneye {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::read_file;
+using testing::TempDir;
+using testing::write_file;
+
+AgentStatus sample() {
+  AgentStatus s;
+  s.state = AgentState::running;
+  s.pid = 4242;
+  s.start_ticks = 987654321;
+  s.version = "0.1.0";
+  s.host = "web-01";
+  s.started_at = 1796392800;
+  s.updated_at = 1796392810;
+  s.database = "/var/lib/daemoneye/daemoneye.db";
+  s.scan_interval_ms = 10000;
+  s.write_interval_ms = 5000;
+  s.rules.loaded = 6;
+  s.rules.enabled = 5;
+  s.rules.rejected_count = 2;
+  s.rules.rejected = {{"/r/bad.yaml", "/r/bad.yaml:3: severity 'extreme' is not one of low, medium, high, critical"},
+                      {"/r/x.yaml", "/r/x.yaml:4: query refused: not allowed: PRAGMA journal_mode"}};
+  s.rules.failing = {"slow-rule"};
+  s.scans = 12;
+  s.last_scan = LastScan{.time = 1796392809, .scan_id = 11, .processes = 412, .unreadable = 3, .collect_us = 50000,
+                         .store_us = 2000, .rules_us = 9000, .alerts = 1, .rule_errors = 1};
+  s.alerts = {.raised = 7, .deduplicated = 30, .rate_limited = 2, .sink_errors = 1};
+  s.procmond = {.running = true, .pid = 4243, .exits = 1, .crashes = 1};
+  ProcmondStatus p;
+  p.time = 1796392808;
+  p.pid = 4243;
+  p.tier = EventSource::proc_connector;
+  p.tier_reason = "eBPF: BPF programs need CAP_BPF";
+  p.scans = 11;
+  p.budget_per_second = 5000;
+  p.sources[static_cast<std::size_t>(EventSource::poll)] = {.events = 10, .dropped = 0, .lost = 0};
+  p.sources[static_cast<std::size_t>(EventSource::proc_connector)] = {.events = 900, .dropped = 40, .lost = 3};
+  s.procmond_status = p;
+  s.procmond_status_received = 1796392808;
+  return s;
+}
+
+void expect_same(const AgentStatus& a, const AgentStatus& b) {
+  EXPECT_EQ(a.state, b.state);
+  EXPECT_EQ(a.pid, b.pid);
+  EXPECT_EQ(a.start_ticks, b.start_ticks);
+  EXPECT_EQ(a.version, b.version);
+  EXPECT_EQ(a.host, b.host);
+  EXPECT_EQ(a.started_at, b.started_at);
+  EXPECT_EQ(a.updated_at, b.updated_at);
+  EXPECT_EQ(a.database, b.database);
+  EXPECT_EQ(a.scan_interval_ms, b.scan_interval_ms);
+  EXPECT_EQ(a.write_interval_ms, b.write_interval_ms);
+  EXPECT_EQ(a.rules.loaded, b.rules.loaded);
+  EXPECT_EQ(a.rules.enabled, b.rules.enabled);
+  EXPECT_EQ(a.rules.rejected_count, b.rules.rejected_count);
+  ASSERT_EQ(a.rules.rejected.size(), b.rules.rejected.size());
+  for (std::size_t i = 0; i < a.rules.rejected.size(); ++i) {
+    EXPECT_EQ(a.rules.rejected[i].file, b.rules.rejected[i].file);
+    EXPECT_EQ(a.rules.rejected[i].message, b.rules.rejected[i].message);
+  }
+  EXPECT_EQ(a.rules.failing, b.rules.failing);
+  EXPECT_EQ(a.scans, b.scans);
+  EXPECT_EQ(a.last_scan, b.last_scan);
+  EXPECT_EQ(a.alerts.raised, b.alerts.raised);
+  EXPECT_EQ(a.alerts.deduplicated, b.alerts.deduplicated);
+  EXPECT_EQ(a.alerts.rate_limited, b.alerts.rate_limited);
+  EXPECT_EQ(a.alerts.sink_errors, b.alerts.sink_errors);
+  EXPECT_EQ(a.procmond.running, b.procmond.running);
+  EXPECT_EQ(a.procmond.pid, b.procmond.pid);
+  EXPECT_EQ(a.procmond.exits, b.procmond.exits);
+  EXPECT_EQ(a.procmond.crashes, b.procmond.crashes);
+  EXPECT_EQ(a.procmond_status_received, b.procmond_status_received);
+  ASSERT_EQ(a.procmond_status.has_value(), b.procmond_status.has_value());
+  if (a.procmond_status) {
+    EXPECT_EQ(encode(*a.procmond_status), encode(*b.procmond_status));
+  }
+}
+
+TEST(AgentStatus, RoundTripsEveryField) {
+  const AgentStatus s = sample();
+  auto back = decode_agent_status(encode(s));
+  ASSERT_TRUE(back) << back.error();
+  expect_same(s, *back);
+  EXPECT_EQ(back->procmond_status->tier, EventSource::proc_connector);
+  EXPECT_EQ(back->procmond_status->sources[1].dropped, 40u);
+}
+
+TEST(AgentStatus, RoundTripsAFreshAgentWithoutScansOrProcmondReport) {
+  AgentStatus s;
+  s.state = AgentState::stopped;
+  s.pid = 1;
+  auto back = decode_agent_status(encode(s));
+  ASSERT_TRUE(back) << back.error();
+  expect_same(s, *back);
+  EXPECT_FALSE(back->last_scan);
+  EXPECT_FALSE(back->procmond_status);
+}
+
+TEST(AgentStatus, ListsAtMostAHundredRejectedRulesButCountsAll) {
+  AgentStatus s;
+  for (int i = 0; i < 150; ++i) s.rules.rejected.push_back({fmt::format("/r/{}.yaml", i), "bad"});
+  s.rules.rejected_count = 150;
+  auto back = decode_agent_status(encode(s));
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_EQ(back->rules.rejected.size(), kAgentStatusMaxListed);
+  EXPECT_EQ(back->rules.rejected_count, 150u);
+}
+
+// Each case: take the sample's JSON, change one thing, expect this exact error.
+TEST(AgentStatus, MalformedInputNamesTheField) {
+  const nlohmann::json good = nlohmann::json::parse(encode(sample()));
+  struct Case {
+    std::function<void(nlohmann::json&)> change;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {[](auto& j) { j.erase("pid"); }, "agent_status.pid: missing"},
+      {[](auto& j) { j["pid"] = "1"; }, "agent_status.pid: not an integer"},
+      {[](auto& j) { j["start_ticks"] = -1; }, "agent_status.start_ticks: out of range"},
+      {[](auto& j) { j["state"] = "paused"; }, "agent_status.state: unknown state 'paused' (known: running, stopped)"},
+      {[](auto& j) { j["format"] = 2; },
+       "agent_status.format: 2 is not the format this program reads (1); it was written by a newer agent"},
+      {[](auto& j) { j["version"] = 1; }, "agent_status.version: not a string"},
+      {[](auto& j) { j["rules"] = 3; }, "agent_status.rules: not an object"},
+      {[](auto& j) { j["rules"]["rejected"][1].erase("message"); }, "agent_status.rules.rejected[1].message: missing"},
+      {[](auto& j) { j["rules"]["failing"] = {1}; }, "agent_status.rules.failing[0]: not a string"},
+      {[](auto& j) { j["scans"]["last"] = "x"; }, "agent_status.scans.last: not an object or null"},
+      {[](auto& j) { j["scans"]["last"].erase("rules_us"); }, "agent_status.scans.last.rules_us: missing"},
+      {[](auto& j) { j["scans"]["last"]["processes"] = 1ll << 40; }, "agent_status.scans.last.processes: out of range"},
+      {[](auto& j) { j["alerts"].erase("rate_limited"); }, "agent_status.alerts.rate_limited: missing"},
+      {[](auto& j) { j["procmond"]["running"] = 1; }, "agent_status.procmond.running: not a boolean"},
+      {[](auto& j) { j["procmond"]["status"]["tier"] = "kprobe"; },
+       "agent_status.procmond.status.tier: unknown source 'kprobe'"},
+      {[](auto& j) { j["procmond"]["status"]["sources"]["ebpf"]["lost"] = "many"; },
+       "agent_status.procmond.status.sources.ebpf.lost: not an integer"},
+  };
+  for (const auto& c : cases) {
+    nlohmann::json j = good;
+    c.change(j);
+    auto r = decode_agent_status(j.dump());
+    ASSERT_FALSE(r) << c.error;
+    EXPECT_EQ(r.error(), c.error);
+  }
+  EXPECT_EQ(decode_agent_status("{").error(), "agent_status: not valid JSON");
+  EXPECT_EQ(decode_agent_status("[1]").error(), "agent_status: not a JSON object");
+}
+
+TEST(AgentStatus, StatusFileLivesBesideTheDatabase) {
+  EXPECT_EQ(status_file_for("/var/lib/daemoneye/daemoneye.db"), fs::path("/var/lib/daemoneye/status.json"));
+  EXPECT_EQ(status_file_for("de.db"), fs::path("./status.json"));
+  EXPECT_EQ(status_file_for("var/de.db"), fs::path("var/status.json"));
+}
+
+TEST(AgentStatus, FileIsWrittenAtomicallyReadBackAndLeavesNoTempFile) {
+  TempDir dir;
+  const fs::path p = dir / "status.json";
+  const ::mode_t old = ::umask(022);
+  auto w = write_status_file(p, sample());
+  ::umask(old);
+  ASSERT_TRUE(w) << w.error();
+  struct stat st {};
+  ASSERT_EQ(::stat(p.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  auto r = read_status_file(p);
+  ASSERT_TRUE(r) << r.error();
+  ASSERT_TRUE(r->has_value());
+  expect_same(sample(), **r);
+
+  AgentStatus later = sample();
+  later.state = AgentState::stopped;
+  later.scans = 13;
+  ASSERT_TRUE(write_status_file(p, later));
+  r = read_status_file(p);
+  ASSERT_TRUE(r && r->has_value());
+  EXPECT_EQ((*r)->state, AgentState::stopped);
+  EXPECT_EQ((*r)->scans, 13u);
+  std::size_t entries = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir.path())) ++entries;
+  EXPECT_EQ(entries, 1u) << "temporary files left behind";
+}
+
+TEST(AgentStatus, MissingFileIsNotAnError) {
+  TempDir dir;
+  auto r = read_status_file(dir / "status.json");
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_FALSE(r->has_value());
+}
+
+TEST(AgentStatus, ASymlinkIsReplacedOnWriteAndRefusedOnRead) {
+  TempDir dir;
+  const fs::path target = dir / "victim";
+  write_file(target, "precious");
+  const fs::path p = dir / "status.json";
+  fs::create_symlink(target, p);
+  auto r = read_status_file(p);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), p.string() + ": cannot open: it is a symbolic link (not followed)");
+  ASSERT_TRUE(write_status_file(p, sample()));
+  EXPECT_EQ(read_file(target), "precious");
+  EXPECT_FALSE(fs::is_symlink(fs::symlink_status(p)));
+  EXPECT_TRUE(read_status_file(p));
+}
+
+TEST(AgentStatus, BadFilesAreRefusedWithTheReason) {
+  TempDir dir;
+  const fs::path p = dir / "status.json";
+  fs::create_directory(p);
+  auto r = read_status_file(p);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), p.string() + ": not a regular file");
+  fs::remove(p);
+
+  write_file(p, std::string(kAgentStatusMaxBytes + 1, ' '));
+  r = read_status_file(p);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), p.string() + ": larger than 1048576 bytes; not a status file");
+
+  write_file(p, R"({"format":1})");
+  r = read_status_file(p);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), p.string() + ": agent_status.state: missing");
+}
+
+TEST(AgentStatus, WriteIntoAMissingDirectoryNamesIt) {
+  TempDir dir;
+  const fs::path p = dir / "nope" / "status.json";
+  auto w = write_status_file(p, sample());
+  ASSERT_FALSE(w);
+  EXPECT_NE(w.error().find((dir / "nope").string()), std::string::npos) << w.error();
+  EXPECT_NE(w.error().find("No such file or directory"), std::string::npos) << w.error();
+}
+
+}  // namespace
+}  // namespace airssys::daemoneye
