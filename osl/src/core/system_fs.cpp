@@ -2,6 +2,9 @@
 
 #include <airssys/osl/system.hpp>
 
+#include <array>
+#include <span>
+
 #include "core/core.hpp"
 #include "fs/fs_ops.hpp"
 
@@ -36,6 +39,31 @@ std::expected<T, Error> run_path_op(detail::Core& core, std::string_view princip
   });
 }
 
+// Deny rules on entries below the named path: the pipeline asked the policy
+// only about the path itself. Entries need no allow of their own (an allow
+// on the path covers its contents, as before); a matching deny keeps them.
+// Audit-only policies let everything through, as for the path itself.
+// Empty (nothing to ask) when no deny rule for `kind` applies to the principal.
+detail::EntryVeto entry_veto(detail::Core& core, std::string_view principal, OpKind kind,
+                             std::string from = {}, std::string to = {}) {
+  Policy policy = core.policy();
+  if (!policy.has_deny_rules(principal, kind)) return {};
+  return [policy = std::move(policy), who = std::string(principal), kind, from = std::move(from),
+          to = std::move(to)](std::string_view path) -> std::optional<std::string> {
+    std::string moved_to;
+    std::array<ResourceRef, 2> refs{ResourceRef{path}, ResourceRef{}};
+    std::size_t n = 1;
+    if (kind == OpKind::fs_rename) {  // the entry's path before and after the move
+      moved_to = to + std::string(path.substr(from.size()));
+      refs[1] = ResourceRef{moved_to};
+      n = 2;
+    }
+    Decision d = policy.decide(who, kind, std::span<const ResourceRef>(refs.data(), n));
+    if (d.allowed || !d.rule) return std::nullopt;
+    return std::move(d.reason);
+  };
+}
+
 }  // namespace
 
 std::expected<fs::Read::Result, Error> System::run(std::string_view principal, const fs::Read& op) {
@@ -67,7 +95,11 @@ std::expected<fs::FileInfo, Error> System::run(std::string_view principal, const
 
 std::expected<Done, Error> System::run(std::string_view principal, const fs::Delete& op) {
   return run_path_op<Done>(*core_, principal, OpKind::fs_delete, op.path, FollowFinal::no, Missing::fail,
-                           [&](const detail::ResolvedPath& p) { return detail::exec_delete(p, op); });
+                           [&](const detail::ResolvedPath& p) {
+                             detail::EntryVeto veto;
+                             if (op.recursive) veto = entry_veto(*core_, principal, OpKind::fs_delete);
+                             return detail::exec_delete(p, op, veto);
+                           });
 }
 
 std::expected<Done, Error> System::run(std::string_view principal, const fs::SetPermissions& op) {
@@ -87,7 +119,8 @@ std::expected<Done, Error> System::run(std::string_view principal, const fs::Ren
   return core_->pipeline<Done>(principal, std::move(req), [&](std::uint64_t) -> std::expected<Done, Error> {
     auto slot = core_->files().acquire(core_->limits().wait);
     if (!slot) return std::unexpected(slot.error());
-    return detail::exec_rename(from.resolved, to.resolved, op);
+    return detail::exec_rename(from.resolved, to.resolved, op,
+                               entry_veto(*core_, principal, OpKind::fs_rename, from.resolved.path, to.resolved.path));
   });
 }
 

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "fs/fs_ops.hpp"
+#include "fs/tree_ops.hpp"
 #include "platform/linux_fs.hpp"
 
 namespace airssys::osl::detail {
@@ -44,42 +45,6 @@ struct DirCloser {
   void operator()(DIR* d) const noexcept { ::closedir(d); }
 };
 using DirPtr = std::unique_ptr<DIR, DirCloser>;
-
-// Removes everything inside directory `dirfd` (takes ownership of it).
-// Subdirectories are opened with O_NOFOLLOW: a symlink is removed, never followed.
-std::expected<void, Error> remove_contents(int dirfd, const std::string& path) {
-  DirPtr dir(::fdopendir(dirfd));
-  if (!dir) {
-    const int err = errno;
-    ::close(dirfd);
-    return std::unexpected(Error::from_errno(err, path));
-  }
-  const int fd = ::dirfd(dir.get());
-  std::vector<std::pair<std::string, bool>> entries;
-  errno = 0;
-  while (dirent* e = ::readdir(dir.get())) {
-    const std::string_view n = e->d_name;
-    if (n == "." || n == "..") continue;
-    bool is_dir = e->d_type == DT_DIR;
-    if (e->d_type == DT_UNKNOWN) {
-      struct stat st {};
-      is_dir = ::fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
-    }
-    entries.emplace_back(std::string(n), is_dir);
-  }
-  for (const auto& [name, is_dir] : entries) {
-    const std::string child = path + "/" + name;
-    if (is_dir) {
-      const int sub = ::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (sub < 0) return std::unexpected(Error::from_errno(errno, child));
-      if (auto r = remove_contents(sub, child); !r) return r;
-    }
-    if (::unlinkat(fd, name.c_str(), is_dir ? AT_REMOVEDIR : 0) != 0) {
-      return std::unexpected(Error::from_errno(errno, fmt::format("removing {}", child)));
-    }
-  }
-  return {};
-}
 
 }  // namespace
 
@@ -160,7 +125,7 @@ std::expected<fs::FileInfo, Error> exec_stat(const ResolvedPath& p) {
   return info;
 }
 
-std::expected<Done, Error> exec_delete(const ResolvedPath& p, const fs::Delete& op) {
+std::expected<Done, Error> exec_delete(const ResolvedPath& p, const fs::Delete& op, const EntryVeto& veto) {
   if (p.path == "/") return std::unexpected(Error::make(ErrorCategory::invalid_argument, "refusing to delete /"));
   struct stat st {};
   if (::fstatat(p.parent.get(), p.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -170,7 +135,15 @@ std::expected<Done, Error> exec_delete(const ResolvedPath& p, const fs::Delete& 
     if (op.recursive) {
       auto fd = open_beneath(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
       if (!fd) return std::unexpected(fd.error());
-      if (auto r = remove_contents(fd->release(), p.path); !r) return std::unexpected(r.error());
+      std::vector<KeptEntry> kept;
+      if (auto r = remove_contents(fd->release(), p.path, veto, kept); !r) return std::unexpected(r.error());
+      if (!kept.empty()) {
+        return std::unexpected(Error{ErrorCategory::denied, 0, 0,
+                                     fmt::format("{}: kept {} {} the policy does not allow deleting (everything else "
+                                                 "was removed): {}",
+                                                 p.path, kept.size(), kept.size() == 1 ? "entry" : "entries",
+                                                 describe_kept(kept))});
+      }
     }
     if (::unlinkat(p.parent.get(), p.name.c_str(), AT_REMOVEDIR) != 0) {
       const int err = errno;
@@ -202,8 +175,24 @@ std::expected<Done, Error> exec_set_permissions(const ResolvedPath& p, const fs:
   return Done{};
 }
 
-std::expected<Done, Error> exec_rename(const ResolvedPath& from, const ResolvedPath& to, const fs::Rename& op) {
+std::expected<Done, Error> exec_rename(const ResolvedPath& from, const ResolvedPath& to, const fs::Rename& op,
+                                       const EntryVeto& veto) {
   if (from.path == "/" || to.path == "/") return std::unexpected(Error::make(ErrorCategory::invalid_argument, "cannot rename /"));
+  struct stat st {};
+  if (veto && ::fstatat(from.parent.get(), from.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+    // A rename moves the whole tree at once, so it cannot keep what a deny
+    // rule protects: one objection refuses it. Entries created between this
+    // walk and renameat2 are not seen (the kernel offers no atomic check).
+    auto fd = open_beneath(from, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    if (!fd) return std::unexpected(fd.error());
+    auto vetoed = find_vetoed(fd->release(), from.path, veto, 100);
+    if (!vetoed) return std::unexpected(vetoed.error());
+    if (!vetoed->empty()) {
+      return std::unexpected(Error{ErrorCategory::denied, 0, 0,
+                                   fmt::format("{}: not renamed: the policy does not allow moving {}{}", from.path,
+                                               describe_kept(*vetoed), vetoed->size() >= 100 ? " (search stopped at 100)" : "")});
+    }
+  }
   const unsigned flags = op.replace ? 0u : RENAME_NOREPLACE;
   if (::renameat2(from.parent.get(), from.name.c_str(), to.parent.get(), to.name.c_str(), flags) != 0) {
     return std::unexpected(Error::from_errno(errno, fmt::format("renaming {} to {}", from.path, to.path)));

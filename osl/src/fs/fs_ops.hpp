@@ -8,6 +8,7 @@
 #include <expected>
 
 #include "fs/path_resolver.hpp"
+#include "fs/tree_ops.hpp"
 
 namespace airssys::osl::detail {
 
@@ -16,9 +17,14 @@ namespace airssys::osl::detail {
 [[nodiscard]] std::expected<Done, Error> exec_create_dir(const ResolvedPath& p, const fs::CreateDir& op);
 [[nodiscard]] std::expected<fs::List::Result, Error> exec_list(const ResolvedPath& p);
 [[nodiscard]] std::expected<fs::FileInfo, Error> exec_stat(const ResolvedPath& p);
-[[nodiscard]] std::expected<Done, Error> exec_delete(const ResolvedPath& p, const fs::Delete& op);
+// `veto` (may be empty) is asked about every entry below a recursively
+// deleted directory; what it objects to is kept and reported as `denied`.
+[[nodiscard]] std::expected<Done, Error> exec_delete(const ResolvedPath& p, const fs::Delete& op, const EntryVeto& veto);
 [[nodiscard]] std::expected<Done, Error> exec_set_permissions(const ResolvedPath& p, const fs::SetPermissions& op);
-[[nodiscard]] std::expected<Done, Error> exec_rename(const ResolvedPath& from, const ResolvedPath& to, const fs::Rename& op);
+// `veto` (may be empty) is asked about every entry below a directory `from`
+// (the path under `from`); one objection refuses the rename as `denied`.
+[[nodiscard]] std::expected<Done, Error> exec_rename(const ResolvedPath& from, const ResolvedPath& to, const fs::Rename& op,
+                                                     const EntryVeto& veto);
 
 // Opens `p` (file or directory) with openat2 beneath its pinned parent.
 [[nodiscard]] std::expected<UniqueFd, Error> open_beneath(const ResolvedPath& p, int flags, mode_t mode = 0);

@@ -233,6 +233,15 @@ Decision Policy::decide(std::string_view principal, OpKind op, std::span<const R
 
 EnforcementMode Policy::mode() const noexcept { return impl_->mode; }
 
+bool Policy::has_deny_rules(std::string_view principal, OpKind op) const {
+  const CompiledPolicy& p = *impl_;
+  const auto who = p.find_identity(principal);
+  for (const std::uint32_t i : p.deny_by_op[static_cast<std::size_t>(op)]) {
+    if (p.rule_applies_to(p.rules[i], who)) return true;
+  }
+  return false;
+}
+
 std::optional<std::string> Policy::tool_path(std::string_view tool) const {
   const auto it = impl_->tools.find(tool);
   if (it == impl_->tools.end()) return std::nullopt;

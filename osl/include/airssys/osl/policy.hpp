@@ -87,6 +87,11 @@ class Policy {
 
   [[nodiscard]] EnforcementMode mode() const noexcept;
 
+  // Whether any deny rule for `op` applies to the principal. Lets a caller
+  // that would otherwise ask about many resources (every entry of a tree
+  // being deleted or moved) skip the walk when nothing could object.
+  [[nodiscard]] bool has_deny_rules(std::string_view principal, OpKind op) const;
+
   // util.exec allowlist: tool name → absolute program path; nullopt when the
   // tool is not listed.
   [[nodiscard]] std::optional<std::string> tool_path(std::string_view tool) const;
