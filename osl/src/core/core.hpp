@@ -56,6 +56,16 @@ class Core : public std::enable_shared_from_this<Core> {
   template <class T, class Execute>
   std::expected<T, Error> pipeline(std::string_view principal, Request req, Execute&& execute);
 
+  // An action the library takes on its own, implied by an operation the
+  // policy already allowed (the SIGKILL of a child whose deadline passed or
+  // whose handle was dropped). Recorded like the explicit operation (start,
+  // then end with the outcome), with decision allow and no rule: the policy
+  // is not asked, and the action runs even when the start record cannot be
+  // queued in time (not killing would be worse); its end record is then
+  // still queued (end records never wait).
+  template <class T, class Execute>
+  std::expected<T, Error> implied(std::string_view principal, Request req, Execute&& execute);
+
   // Builds a Process handle (Process's constructor is private to Core).
   static process::Process make_process(std::unique_ptr<process::Process::State> state);
 
@@ -130,6 +140,23 @@ std::expected<T, Error> Core::pipeline(std::string_view principal, Request req, 
   } else {
     record_end(id, principal, req, v, nullptr, ns);
   }
+  return result;
+}
+
+template <class T, class Execute>
+std::expected<T, Error> Core::implied(std::string_view principal, Request req, Execute&& execute) {
+  const std::uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  const Verdict v{.allowed = true, .decision = DecisionKind::allow, .rule = std::nullopt, .reason = {}};
+  (void)record_start(id, principal, req, v);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::expected<T, Error> result = execute(id);
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+  operations_.fetch_add(1, std::memory_order_relaxed);
+  if (!result) {
+    failed_.fetch_add(1, std::memory_order_relaxed);
+    result.error().op_id = id;
+  }
+  record_end(id, principal, req, v, result ? nullptr : &result.error(), ns);
   return result;
 }
 

@@ -53,8 +53,23 @@ int poll_timeout(const Process::State& st, std::optional<Clock::time_point> unti
   return left <= 0 ? 0 : static_cast<int>(std::min<long long>(left, 1 << 30));
 }
 
+// SIGKILL sent by the handle itself (deadline, dropped handle): audited as a
+// process.kill by the spawning principal, detail.reason saying why. Not
+// asked of the policy: the spawn it allowed implies ending the child.
+void implied_kill(Process::State& st, std::string_view reason) {
+  detail::Request req{.kind = OpKind::process_kill,
+                      .checks = {detail::Check{OpKind::process_kill, {st.program}, {}}},
+                      .detail_json = fmt::format(R"({{"pid":{},"signal":{},"reason":"{}"}})", st.pid, SIGKILL, reason)};
+  (void)st.core->implied<Done>(st.principal, std::move(req), [&](std::uint64_t) -> std::expected<Done, Error> {
+    if (auto s = detail::send_signal(st.pidfd.get(), SIGKILL, st.program); !s) return std::unexpected(s.error());
+    return Done{};
+  });
+}
+
 std::expected<ExitStatus, Error> kill_for_deadline(Process::State& st) {
-  (void)detail::send_signal(st.pidfd.get(), SIGKILL, "deadline");
+  // It may have exited just now: then it is reaped, not killed (and the
+  // deadline still reports timed_out, as the caller's clock says).
+  if (auto done = reap(st, false); !done || !*done) implied_kill(st, "deadline");
   auto r = reap(st, true);
   if (!r) return std::unexpected(r.error());
   st.status->timed_out = true;
@@ -99,8 +114,10 @@ Process& Process::operator=(Process&& o) noexcept {
 
 Process::~Process() {
   if (!state_ || state_->detached || state_->status) return;
-  // The owner dropped a running child: end it rather than leak it.
-  (void)detail::send_signal(state_->pidfd.get(), SIGKILL, "handle destroyed");
+  // The owner dropped a running child: end it rather than leak it. One that
+  // has already exited is only reaped (no kill, no record).
+  if (auto done = reap(*state_, false); done && *done) return;
+  implied_kill(*state_, "handle_destroyed");
   (void)reap(*state_, true);
 }
 
