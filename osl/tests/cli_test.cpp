@@ -529,6 +529,17 @@ TEST_F(Cli, FsRoundTrip) {
   EXPECT_FALSE(stdfs::exists(work_ / "a"));
 }
 
+TEST_F(Cli, FsRecursiveDeleteKeepsWhatADenyRuleProtects) {
+  // work-fs allows the whole tree, no-secret protects work/secret inside it.
+  write_file(work_ / "plain", "p");
+  const Result r = run(as_tester({"fs", "delete"}, {work_.string(), "--recursive"}));
+  EXPECT_EQ(r.code, 1) << "it ran (and removed the rest), so not 126";
+  EXPECT_THAT(r.err, HasSubstr("denied: " + work_.string() + ": kept 1 entry"));
+  EXPECT_THAT(r.err, HasSubstr(path("secret") + " (denied by rule no-secret)"));
+  EXPECT_EQ(read_file(work_ / "secret/key"), "hunter2");
+  EXPECT_FALSE(stdfs::exists(work_ / "plain"));
+}
+
 TEST_F(Cli, FsFailureNamesTheCategory) {
   const Result r = run(as_tester({"fs", "read"}, {path("missing.txt")}));
   EXPECT_EQ(r.code, 1);

@@ -156,7 +156,12 @@ int fs_stat(const FsOptions& o) {
 int fs_delete(const FsOptions& o) {
   return with_system(o.common, [&](System& sys) {
     auto r = sys.run(o.common.principal, fs::Delete{.path = o.path, .recursive = o.recursive});
-    if (!r) return fail(r.error());
+    if (!r) {
+      const int code = fail(r.error());
+      // A recursive delete that kept entries deny rules protect (category
+      // denied) has run and removed the rest: exit 1, not 126 ("nothing ran").
+      return sys.stats().operations > 0 ? kExitFailed : code;
+    }
     return kExitOk;
   });
 }
