@@ -1,6 +1,7 @@
 #include "agent.hpp"
 
 #include "procmond_supervision.hpp"
+#include "status_reporter.hpp"
 
 #include <airssys/bus/broker.hpp>
 #include <airssys/bus/client.hpp>
@@ -102,6 +103,7 @@ struct Agent::Impl {
   std::unique_ptr<bus::Client> client;
   bus::Subscription events;
   std::unique_ptr<ProcmondSupervision> procmond;
+  std::unique_ptr<StatusReporter> status;  // <database dir>/status.json, for daemoneye-cli
 
   ScanAssembler assembler;
   std::vector<ProcessEvent> pending_events;
@@ -204,6 +206,18 @@ std::expected<std::unique_ptr<Agent>, std::string> Agent::start(const Config& co
   auto sup = ProcmondSupervision::start(std::move(po));
   if (!sup) return std::unexpected(sup.error());
   impl->procmond = std::move(*sup);
+  auto status = StatusReporter::start({.path = status_file_for(config.database.path),
+                                       .database = config.database.path,
+                                       .host = impl->host,
+                                       .scan_interval = config.scan.interval,
+                                       .rules_loaded = impl->rules.size(),
+                                       .rules_enabled = static_cast<std::size_t>(enabled),
+                                       .rules_rejected = std::move(set.errors),
+                                       .log_warn = [](std::string_view m) { spdlog::warn("{}", m); },
+                                       .log_info = [](std::string_view m) { spdlog::info("{}", m); }},
+                                      *impl->client, *impl->procmond, *impl->alerts);
+  if (!status) return std::unexpected(status.error());
+  impl->status = std::move(*status);
   spdlog::info("agent running: database {}, bus {}, scan interval {}, host {}", config.database.path.string(),
                socket.string(), ms_text(config.scan.interval), impl->host);
   return std::unique_ptr<Agent>(new Agent(std::move(impl)));
@@ -282,6 +296,7 @@ void Agent::Impl::on_collection(Collection c) {
     }
   }
   if (auto r = store->record_scan(scan); !r) spdlog::error("recording scan {} failed: {}", c.scan_id, r.error());
+  status->scan_done(scan, failing_rules);
   if (++scans == 1)
     spdlog::info("first scan stored: {} processes ({} inserted) in {} ms, rules in {} ms", scan.processes,
                  scan.applied.inserted, scan.store_us / 1000, scan.rules_us / 1000);
@@ -300,6 +315,7 @@ int Agent::run(int signal_fd) {
       spdlog::info("signal {} received: stopping", si.ssi_signo);
       break;
     }
+    s.status->tick();
     auto msg = s.events.next(250ms);
     if (!msg) {
       s.flush_events();  // idle: what arrived is stored now
@@ -330,6 +346,7 @@ int Agent::run(int signal_fd) {
     if (auto event = decode_event(msg->payload)) s.pending_events.push_back(std::move(*event));
   }
   s.flush_events();
+  s.status->stopped();
   const auto st = s.alerts->stats();
   spdlog::info("stopped after {} scans: {} alerts raised, {} deduplicated, {} rate-limited, {} procmond crashes", s.scans,
                st.raised, st.deduplicated, st.rate_limited, crashes);

@@ -84,6 +84,17 @@ const ProcmondCounters& ProcmondSupervision::counters() const noexcept { return 
 
 bool ProcmondSupervision::supervisor_alive() const noexcept { return impl_->supervisor.valid() && !impl_->supervisor.stopped(); }
 
+std::optional<pid_t> ProcmondSupervision::procmond_pid() const {
+  if (!supervisor_alive()) return std::nullopt;
+  auto children = impl_->supervisor.ask(rt::WhichChildren{}, 500ms);
+  if (!children || children->empty()) return std::nullopt;
+  // The supervisor's one child is the ProcessActor started in start().
+  rto::ProcessRef process(children->front().ref.cell());
+  auto info = process.ask(rto::GetProcessInfo{}, 500ms);
+  if (!info || !info->running || info->pid <= 0) return std::nullopt;
+  return info->pid;
+}
+
 std::expected<std::unique_ptr<ProcmondSupervision>, std::string> ProcmondSupervision::start(ProcmondOptions options) {
   auto impl = std::make_unique<Impl>();
   auto policy = procmond_policy(options.program);

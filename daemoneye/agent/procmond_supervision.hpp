@@ -15,9 +15,12 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <sys/types.h>
 
 namespace airssys::daemoneye::agent {
 
@@ -45,6 +48,10 @@ class ProcmondSupervision {
 
   [[nodiscard]] const ProcmondCounters& counters() const noexcept;
   [[nodiscard]] bool supervisor_alive() const noexcept;
+  // procmond's pid while it runs; nullopt between a crash and its restart.
+  // Asks the supervisor and the process actor (waits up to 1 s in all);
+  // call from a plain thread, not an rt worker.
+  [[nodiscard]] std::optional<pid_t> procmond_pid() const;
 
   struct Impl;
 

@@ -177,4 +177,26 @@ RuleSet load_rules(const std::filesystem::path& dir, const QueryEngine* engine) 
   return set;
 }
 
+std::expected<Rule, RuleError> load_rule_file(const std::filesystem::path& file, const QueryEngine* engine) {
+  auto fail = [&](std::string message) { return std::unexpected(RuleError{file, file.string() + ": " + message}); };
+  const std::string name = file.filename().string();
+  if (!is_rule_file(name))
+    return fail("not a rule file name: the agent reads only *.yaml and *.yml files whose name does not start with '.'");
+  const std::filesystem::path dir = file.parent_path().empty() ? std::filesystem::path(".") : file.parent_path();
+  osl::UniqueFd dirfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dirfd) return fail(fmt::format("cannot open its directory: {}", std::strerror(errno)));
+  auto content = read_rule_file(dirfd.get(), name);
+  if (!content) return fail(content.error());
+  auto rule = parse_rule(*content, file);
+  if (!rule) return std::unexpected(std::move(rule.error()));
+  if (engine != nullptr) {
+    if (auto r = check_query(*rule, *engine); !r) {
+      return std::unexpected(RuleError{file, rule->query_line > 0
+                                                 ? fmt::format("{}:{}: {}", file.string(), rule->query_line, r.error())
+                                                 : fmt::format("{}: {}", file.string(), r.error())});
+    }
+  }
+  return std::move(*rule);
+}
+
 }  // namespace airssys::daemoneye

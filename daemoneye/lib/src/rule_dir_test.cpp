@@ -270,5 +270,39 @@ TEST_F(LoadRulesWithEngine, RefusedSqlRejectsTheRuleAtTheQueryLine) {
   EXPECT_EQ(set.errors.size(), 5u);
 }
 
+// One file, as `daemoneye-cli rules check FILE` checks it: the same per-file
+// checks and messages as load_rules.
+TEST_F(LoadRulesWithEngine, OneFileIsCheckedLikeAFileInTheDirectory) {
+  write_file(rules_ / "ok.yaml", rule_yaml("ok"));
+  auto ok = load_rule_file(rules_ / "ok.yaml", engine_.get());
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->id, "ok");
+  EXPECT_EQ(ok->file, rules_ / "ok.yaml");
+
+  const std::string d = rules_.path().string() + "/";
+  auto error_of = [&](const fs::path& file) {
+    auto r = load_rule_file(file, engine_.get());
+    return r ? std::string("(loaded)") : r.error().message;
+  };
+  write_file(rules_ / "pragma.yaml", rule_yaml("pragma", "PRAGMA journal_mode=DELETE"));
+  EXPECT_EQ(error_of(rules_ / "pragma.yaml"), d + "pragma.yaml:4: query refused: not allowed: PRAGMA journal_mode");
+  write_file(rules_ / "bad.yaml", "id: bad\nname: Bad\nseverity: extreme\nquery: SELECT 1\n");
+  EXPECT_EQ(error_of(rules_ / "bad.yaml"), d + "bad.yaml:3: severity 'extreme' is not one of low, medium, high, critical");
+  fs::create_symlink(rules_ / "ok.yaml", rules_ / "link.yaml");
+  EXPECT_EQ(error_of(rules_ / "link.yaml"), d + "link.yaml: cannot open: it is a symbolic link (not followed)");
+  write_file(rules_ / "open.yaml", rule_yaml("open"));
+  ASSERT_EQ(::chmod((rules_ / "open.yaml").c_str(), 0666), 0);
+  EXPECT_EQ(error_of(rules_ / "open.yaml"),
+            d + "open.yaml: refusing rule file: it is writable by everyone (mode 0666); only its owner may write it "
+                "(e.g. chmod go-w)");
+  write_file(rules_ / "notes.txt", rule_yaml("notes"));
+  EXPECT_EQ(error_of(rules_ / "notes.txt"),
+            d + "notes.txt: not a rule file name: the agent reads only *.yaml and *.yml files whose name does not "
+                "start with '.'");
+  EXPECT_EQ(error_of(rules_ / "missing.yaml"), d + "missing.yaml: cannot open: No such file or directory");
+  // Without an engine the SQL is not checked.
+  EXPECT_TRUE(load_rule_file(rules_ / "pragma.yaml"));
+}
+
 }  // namespace
 }  // namespace airssys::daemoneye

@@ -64,4 +64,13 @@ struct RuleSet {
 // nothing (one error naming it); such a file is an error naming the file.
 [[nodiscard]] RuleSet load_rules(const std::filesystem::path& dir, const QueryEngine* engine = nullptr);
 
+// One rule file, with the checks load_rules gives each file in a directory
+// (not a symbolic link, a regular file, owned by us or root and writable by
+// no one else, at most 1 MiB, parsed, and with `engine` its SQL and `key:`
+// columns checked). A name load_rules would skip (hidden, not *.yaml/*.yml)
+// is an error saying so. The directory's checks and duplicate ids are
+// load_rules' concern. For `daemoneye-cli rules check FILE`.
+[[nodiscard]] std::expected<Rule, RuleError> load_rule_file(const std::filesystem::path& file,
+                                                            const QueryEngine* engine = nullptr);
+
 }  // namespace airssys::daemoneye

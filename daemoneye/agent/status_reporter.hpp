@@ -1,0 +1,86 @@
+#pragma once
+// Keeps daemoneye-agent's status file (<database dir>/status.json, format in
+// docs/daemoneye.md "Status file") current for daemoneye-cli: written after
+// start, after each scan, at least every write interval while the scan loop
+// runs (tick()), and with state "stopped" at a clean stop. It also takes
+// procmond's ProcmondStatus reports from status.procmond and keeps the latest.
+//
+// A failed write is logged once per outage and never stops the agent.
+//
+// Thread safety: scan_done(), tick() and stopped() from the scan loop's
+// thread only; the status.procmond handler runs on the bus reader thread.
+
+#include "procmond_supervision.hpp"
+
+#include <airssys/bus/client.hpp>
+#include <airssys/daemoneye/agent_status.hpp>
+#include <airssys/daemoneye/alert_pipeline.hpp>
+#include <airssys/daemoneye/rule.hpp>
+#include <airssys/daemoneye/store.hpp>
+
+#include <chrono>
+#include <expected>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace airssys::daemoneye::agent {
+
+struct StatusReporterOptions {
+  std::filesystem::path path;  // status_file_for(database)
+  std::filesystem::path database;
+  std::string host;
+  std::chrono::milliseconds scan_interval{10000};
+  std::size_t rules_loaded = 0, rules_enabled = 0;
+  std::vector<RuleError> rules_rejected;
+  std::function<void(std::string_view)> log_warn, log_info;
+};
+
+class StatusReporter {
+ public:
+  // Subscribes to status.procmond on `client` and writes the first status.
+  // `alerts` must outlive the reporter; `procmond` must live until
+  // stopped() (which no longer reads it) or the reporter's end.
+  [[nodiscard]] static std::expected<std::unique_ptr<StatusReporter>, std::string> start(
+      StatusReporterOptions options, bus::Client& client, const ProcmondSupervision& procmond,
+      const AlertPipeline& alerts);
+  ~StatusReporter();
+  StatusReporter(const StatusReporter&) = delete;
+  StatusReporter& operator=(const StatusReporter&) = delete;
+
+  // A scan was stored: counts it, remembers it as the last scan, writes.
+  void scan_done(const ScanRecord& scan, const std::set<std::string>& failing_rules);
+  // Writes when the last write is a write interval old (the heartbeat).
+  void tick();
+  // The agent stops cleanly: state "stopped", procmond not running; writes.
+  void stopped();
+
+  // While running, the file is rewritten at least this often.
+  [[nodiscard]] static std::chrono::milliseconds write_interval(std::chrono::milliseconds scan_interval) noexcept;
+
+ private:
+  StatusReporter(StatusReporterOptions options, const ProcmondSupervision& procmond, const AlertPipeline& alerts);
+  void write();
+  void on_procmond_status(std::string_view payload);
+
+  StatusReporterOptions options_;
+  const ProcmondSupervision& procmond_;
+  const AlertPipeline& alerts_;
+  AgentStatus status_;
+  std::chrono::steady_clock::time_point last_write_{};
+  bool write_failing_ = false;
+
+  std::mutex mu_;  // guards the two below (written on the bus reader thread)
+  std::optional<ProcmondStatus> latest_;
+  std::int64_t latest_received_ = 0;
+  std::uint64_t bad_reports_ = 0;
+
+  bus::Subscription subscription_;  // last: unsubscribed first on destruction
+};
+
+}  // namespace airssys::daemoneye::agent
