@@ -1,27 +1,27 @@
-#include <airssys/daemoneye/agent_status.hpp>
-
-#include "json_read.hpp"
-
-#include <airssys/osl/unique_fd.hpp>
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <airssys/daemoneye/agent_status.hpp>
+#include <airssys/osl/unique_fd.hpp>
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 
+#include "json_read.hpp"
+
 namespace airssys::daemoneye {
 
 using nlohmann::json;
+// Written in field order (ordered_json), so the file reads top-down for people.
 using detail::json_array;
 using detail::json_field;
 using detail::json_get;
 using detail::json_object;
 using detail::JsonFieldError;
+using nlohmann::ordered_json;
 
 std::string_view to_string(AgentState s) noexcept { return s == AgentState::stopped ? "stopped" : "running"; }
 
@@ -34,10 +34,16 @@ namespace {
 
 constexpr std::string_view kWhere = "agent_status";
 
-json last_scan_json(const LastScan& l) {
-  return json{{"time", l.time},         {"scan_id", l.scan_id},   {"processes", l.processes},
-              {"unreadable", l.unreadable}, {"collect_us", l.collect_us}, {"store_us", l.store_us},
-              {"rules_us", l.rules_us}, {"alerts", l.alerts},     {"rule_errors", l.rule_errors}};
+ordered_json last_scan_json(const LastScan& l) {
+  return ordered_json{{"time", l.time},
+                      {"scan_id", l.scan_id},
+                      {"processes", l.processes},
+                      {"unreadable", l.unreadable},
+                      {"collect_us", l.collect_us},
+                      {"store_us", l.store_us},
+                      {"rules_us", l.rules_us},
+                      {"alerts", l.alerts},
+                      {"rule_errors", l.rule_errors}};
 }
 
 LastScan last_scan_from(const json& j, std::string_view where) {
@@ -65,40 +71,43 @@ std::string relocate(std::string message) {
 }  // namespace
 
 std::string encode(const AgentStatus& s) {
-  json rejected = json::array();
+  ordered_json rejected = ordered_json::array();
   for (std::size_t i = 0; i < s.rules.rejected.size() && i < kAgentStatusMaxListed; ++i)
-    rejected.push_back(json{{"file", s.rules.rejected[i].file}, {"message", s.rules.rejected[i].message}});
-  json procmond{{"running", s.procmond.running},
-                {"pid", s.procmond.pid},
-                {"exits", s.procmond.exits},
-                {"crashes", s.procmond.crashes},
-                {"status", s.procmond_status ? json::parse(encode(*s.procmond_status)) : json(nullptr)},
-                {"status_received", s.procmond_status_received}};
-  json j{{"format", kAgentStatusFormat},
-         {"state", to_string(s.state)},
-         {"pid", s.pid},
-         {"start_ticks", s.start_ticks},
-         {"version", s.version},
-         {"host", s.host},
-         {"started_at", s.started_at},
-         {"updated_at", s.updated_at},
-         {"database", s.database},
-         {"scan_interval_ms", s.scan_interval_ms},
-         {"write_interval_ms", s.write_interval_ms},
-         {"rules",
-          json{{"loaded", s.rules.loaded},
-               {"enabled", s.rules.enabled},
-               {"rejected_count", std::max<std::uint64_t>(s.rules.rejected_count, s.rules.rejected.size())},
-               {"rejected", std::move(rejected)},
-               {"failing", s.rules.failing}}},
-         {"scans", json{{"done", s.scans}, {"last", s.last_scan ? last_scan_json(*s.last_scan) : json(nullptr)}}},
-         {"alerts",
-          json{{"raised", s.alerts.raised},
-               {"deduplicated", s.alerts.deduplicated},
-               {"rate_limited", s.alerts.rate_limited},
-               {"sink_errors", s.alerts.sink_errors}}},
-         {"procmond", std::move(procmond)}};
-  return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+    rejected.push_back(
+        ordered_json{{"file", s.rules.rejected[i].file}, {"message", s.rules.rejected[i].message}});
+  ordered_json procmond{
+      {"running", s.procmond.running},
+      {"pid", s.procmond.pid},
+      {"exits", s.procmond.exits},
+      {"crashes", s.procmond.crashes},
+      {"status", s.procmond_status ? ordered_json::parse(encode(*s.procmond_status)) : ordered_json(nullptr)},
+      {"status_received", s.procmond_status_received}};
+  ordered_json j{
+      {"format", kAgentStatusFormat},
+      {"state", to_string(s.state)},
+      {"pid", s.pid},
+      {"start_ticks", s.start_ticks},
+      {"version", s.version},
+      {"host", s.host},
+      {"started_at", s.started_at},
+      {"updated_at", s.updated_at},
+      {"database", s.database},
+      {"scan_interval_ms", s.scan_interval_ms},
+      {"write_interval_ms", s.write_interval_ms},
+      {"rules", ordered_json{{"loaded", s.rules.loaded},
+                             {"enabled", s.rules.enabled},
+                             {"rejected_count",
+                              std::max<std::uint64_t>(s.rules.rejected_count, s.rules.rejected.size())},
+                             {"rejected", std::move(rejected)},
+                             {"failing", s.rules.failing}}},
+      {"scans", ordered_json{{"done", s.scans},
+                             {"last", s.last_scan ? last_scan_json(*s.last_scan) : ordered_json(nullptr)}}},
+      {"alerts", ordered_json{{"raised", s.alerts.raised},
+                              {"deduplicated", s.alerts.deduplicated},
+                              {"rate_limited", s.alerts.rate_limited},
+                              {"sink_errors", s.alerts.sink_errors}}},
+      {"procmond", std::move(procmond)}};
+  return j.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
 }
 
 std::expected<AgentStatus, std::string> decode_agent_status(std::string_view text) {
@@ -110,13 +119,17 @@ std::expected<AgentStatus, std::string> decode_agent_status(std::string_view tex
     int format = 0;
     json_get(j, "format", format, kWhere);
     if (format != kAgentStatusFormat)
-      throw JsonFieldError{fmt::format("agent_status.format: {} is not the format this program reads ({}){}", format,
-                                       kAgentStatusFormat, format > kAgentStatusFormat ? "; it was written by a newer agent" : "")};
+      throw JsonFieldError{fmt::format(
+          "agent_status.format: {} is not the format this program reads ({}){}", format, kAgentStatusFormat,
+          format > kAgentStatusFormat ? "; it was written by a newer agent" : "")};
     std::string state;
     json_get(j, "state", state, kWhere);
-    if (state == "running") s.state = AgentState::running;
-    else if (state == "stopped") s.state = AgentState::stopped;
-    else throw JsonFieldError{"agent_status.state: unknown state '" + state + "' (known: running, stopped)"};
+    if (state == "running")
+      s.state = AgentState::running;
+    else if (state == "stopped")
+      s.state = AgentState::stopped;
+    else
+      throw JsonFieldError{"agent_status.state: unknown state '" + state + "' (known: running, stopped)"};
     json_get(j, "pid", s.pid, kWhere);
     json_get(j, "start_ticks", s.start_ticks, kWhere);
     json_get(j, "version", s.version, kWhere);
@@ -187,7 +200,9 @@ std::expected<AgentStatus, std::string> decode_agent_status(std::string_view tex
 
 namespace {
 
-std::string errno_text(int e) { return e == ELOOP ? "it is a symbolic link (not followed)" : std::strerror(e); }
+std::string errno_text(int e) {
+  return e == ELOOP ? "it is a symbolic link (not followed)" : std::strerror(e);
+}
 
 bool write_all(int fd, std::string_view data) {
   while (!data.empty()) {
@@ -209,13 +224,17 @@ std::expected<void, std::string> write_status_file(const std::filesystem::path& 
   std::filesystem::path tmp;
   osl::UniqueFd fd;
   for (int attempt = 0; attempt < 16 && !fd; ++attempt) {
-    const auto nonce = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-    tmp = dir / fmt::format(".{}.{}.{}.{:x}.tmp", path.filename().string(), ::getpid(), counter.fetch_add(1), nonce);
+    const auto nonce =
+        static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    tmp = dir / fmt::format(".{}.{}.{}.{:x}.tmp", path.filename().string(), ::getpid(), counter.fetch_add(1),
+                            nonce);
     fd = osl::UniqueFd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640));
     if (!fd && errno != EEXIST)
       return std::unexpected(fmt::format("{}: cannot create: {}", tmp.string(), errno_text(errno)));
   }
-  if (!fd) return std::unexpected(fmt::format("{}: cannot create a temporary file in {}", path.string(), dir.string()));
+  if (!fd)
+    return std::unexpected(
+        fmt::format("{}: cannot create a temporary file in {}", path.string(), dir.string()));
   if (!write_all(fd.get(), text)) {
     const int e = errno;
     ::unlink(tmp.c_str());
@@ -241,18 +260,21 @@ std::expected<std::optional<AgentStatus>, std::string> read_status_file(const st
     return std::unexpected(fmt::format("{}: cannot open: {}", path.string(), errno_text(errno)));
   }
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return std::unexpected(fmt::format("{}: cannot stat: {}", path.string(), std::strerror(errno)));
+  if (::fstat(fd.get(), &st) != 0)
+    return std::unexpected(fmt::format("{}: cannot stat: {}", path.string(), std::strerror(errno)));
   if (!S_ISREG(st.st_mode)) return std::unexpected(fmt::format("{}: not a regular file", path.string()));
   std::string text;
   char buf[16384];
   for (;;) {
     const ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return std::unexpected(fmt::format("{}: cannot read: {}", path.string(), std::strerror(errno)));
+    if (n < 0)
+      return std::unexpected(fmt::format("{}: cannot read: {}", path.string(), std::strerror(errno)));
     if (n == 0) break;
     text.append(buf, static_cast<std::size_t>(n));
     if (text.size() > kAgentStatusMaxBytes)
-      return std::unexpected(fmt::format("{}: larger than {} bytes; not a status file", path.string(), kAgentStatusMaxBytes));
+      return std::unexpected(
+          fmt::format("{}: larger than {} bytes; not a status file", path.string(), kAgentStatusMaxBytes));
   }
   auto s = decode_agent_status(text);
   if (!s) return std::unexpected(fmt::format("{}: {}", path.string(), s.error()));
