@@ -386,6 +386,28 @@ TEST_F(Cli, ExecClearEnv) {
   EXPECT_EQ(r.out, "ONLY=1\n");
 }
 
+TEST_F(Cli, ExecEnvDoesNotPassLoaderVariables) {
+  // A bogus LD_PRELOAD that reached the child would make ld.so complain on
+  // stderr; the policy names no loader variable, so none is passed.
+  const Result r = run(as_tester({"exec"}, {"--clear-env", "--env", "LD_PRELOAD=/nonexistent/evil.so", "--env",
+                                            "GCONV_PATH=/nonexistent", "--env", "OK=1", "--", "/usr/bin/env"}));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "OK=1\n");
+  EXPECT_THAT(r.err, HasSubstr("warning: --env LD_PRELOAD is not passed on"));
+  EXPECT_THAT(r.err, HasSubstr("warning: --env GCONV_PATH is not passed on"));
+  EXPECT_THAT(r.err, ::testing::Not(HasSubstr("ld.so")));
+}
+
+TEST_F(Cli, ExecEnvPassesALoaderVariableThePolicyNames) {
+  std::string text = policy_text();
+  text.replace(text.find("  tester: {}\n"), 13, "  tester: { env: [LD_LIBRARY_PATH] }\n");
+  write_file(policy_, text);
+  const Result r = run(as_tester({"exec"}, {"--clear-env", "--env", "LD_LIBRARY_PATH=/nonexistent", "--", "/usr/bin/env"}));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "LD_LIBRARY_PATH=/nonexistent\n");
+  EXPECT_EQ(r.err, "");
+}
+
 TEST_F(Cli, ExecPassesStdinThrough) {
   const Result r = run(as_tester({"exec"}, {"--", "/bin/cat"}), "piped input\n");
   EXPECT_EQ(r.code, 0) << r.err;

@@ -132,6 +132,19 @@ int run_exec(const ExecOptions& o) {
   auto system = make_system(o.common);
   if (!system) return system.error();
 
+  // The library drops these silently (recording their names); here the
+  // person who typed them is told.
+  const auto env_allowed = system->policy().env_allowlist(o.common.principal);
+  for (const auto& kv : o.env) {
+    const std::string name = kv.substr(0, kv.find('='));
+    if (is_loader_variable(name) && std::find(env_allowed.begin(), env_allowed.end(), name) == env_allowed.end()) {
+      fmt::print(stderr,
+                 "airssys-osl: warning: --env {} is not passed on: the policy does not name this dynamic-loader "
+                 "variable in the env list of '{}'\n",
+                 name, o.common.principal);
+    }
+  }
+
   process::Spawn spawn;
   spawn.argv = o.argv;
   spawn.options.stdin_ = process::Stdio::inherit();

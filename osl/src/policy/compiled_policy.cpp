@@ -23,6 +23,12 @@ bool CompiledPolicy::rule_applies_to(const CompiledRule& r, std::optional<std::u
   return std::binary_search(r.identities.begin(), r.identities.end(), *identity);
 }
 
+std::vector<std::string> default_env_allowlist() {
+  // What ordinary programs need to find programs, the user, the locale and
+  // the terminal; nothing that carries credentials or loads code.
+  return {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "LC_*", "TZ", "TERM", "TMPDIR"};
+}
+
 std::vector<std::string> default_system_paths() {
   return {"/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc/ld.so.cache", "/etc/ld.so.conf.d",
           "/dev/null", "/dev/zero", "/dev/urandom"};

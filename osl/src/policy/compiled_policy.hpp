@@ -62,6 +62,11 @@ struct CompiledPolicy {
   std::size_t role_words = 0;               // 64-bit words per role bitset
   std::vector<std::uint64_t> identity_roles;  // identity i's bitset at [i * role_words, (i+1) * role_words)
 
+  // `env` patterns as written: per role (index as role_names), per identity
+  // (its own, without its roles'). See Policy::env_allowlist.
+  std::vector<std::vector<std::string>> role_env;
+  std::vector<std::vector<std::string>> identity_env;
+
   std::map<std::string, std::string, std::less<>> tools;  // util.exec allowlist
   std::vector<std::string> system_paths;
   PolicyLimits limits;
@@ -73,6 +78,9 @@ struct CompiledPolicy {
   }
   [[nodiscard]] bool rule_applies_to(const CompiledRule& r, std::optional<std::uint32_t> identity) const noexcept;
 };
+
+// The environment every principal's children may inherit (NAME or PREFIX*).
+[[nodiscard]] std::vector<std::string> default_env_allowlist();
 
 // The default system paths a sandboxed child may read and execute.
 [[nodiscard]] std::vector<std::string> default_system_paths();

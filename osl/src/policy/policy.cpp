@@ -276,6 +276,21 @@ PolicyLimits Policy::limits() const { return impl_->limits; }
 
 std::size_t Policy::rule_count() const noexcept { return impl_->rules.size(); }
 
+std::vector<std::string> Policy::env_allowlist(std::string_view principal) const {
+  const CompiledPolicy& p = *impl_;
+  std::vector<std::string> out = detail::default_env_allowlist();
+  const auto who = p.find_identity(principal);
+  if (!who) return out;
+  if (*who < p.identity_env.size()) {
+    for (const auto& e : p.identity_env[*who]) add_unique(out, e);
+  }
+  for (std::uint32_t r = 0; r < p.role_env.size(); ++r) {
+    if (!p.identity_has_role(*who, r)) continue;
+    for (const auto& e : p.role_env[r]) add_unique(out, e);
+  }
+  return out;
+}
+
 std::vector<std::string> Policy::roles_of(std::string_view principal) const {
   const CompiledPolicy& p = *impl_;
   std::vector<std::string> out;

@@ -23,6 +23,15 @@ bool role_char(char c) noexcept { return is_alnum(c) || c == '.' || c == '_' || 
 bool principal_char(char c) noexcept { return role_char(c) || c == '@' || c == '+'; }
 bool tool_char(char c) noexcept { return role_char(c) || c == '+'; }
 bool tool_pattern_char(char c) noexcept { return tool_char(c) || c == '*' || c == '?'; }
+bool env_name_char(char c) noexcept { return is_alnum(c) || c == '_'; }
+
+// NAME, PREFIX* or "*": what an `env` list may hold.
+bool valid_env_pattern(std::string_view s) noexcept {
+  if (s == "*") return true;
+  if (s.ends_with('*')) s.remove_suffix(1);
+  return all_of(s, env_name_char) && !(s.front() >= '0' && s.front() <= '9');
+}
+
 bool rule_id_char(char c) noexcept { return role_char(c) || c == ':' || c == '/' || c == '@' || c == '+'; }
 
 std::string quoted_list(const std::vector<std::string>& names) {
@@ -115,6 +124,7 @@ class Compiler {
       out_.role_names.push_back(r.name.value);
     }
     out_.role_words = std::max<std::size_t>(1, (out_.role_names.size() + 63) / 64);
+    for (const auto& r : doc_.roles) out_.role_env.push_back(env_list(r.env, "role '" + r.name.value + "'"));
     for (const auto& r : doc_.roles) {
       for (const auto& parent : r.inherits) {
         if (!role_index_.contains(parent.value)) {
@@ -182,6 +192,20 @@ class Compiler {
     fail(edge.pos, "role inheritance cycle: " + path + out_.role_names[again]);
   }
 
+  // ---- environment allowlists ---------------------------------------------
+
+  static std::vector<std::string> env_list(const std::vector<Located>& items, const std::string& owner) {
+    std::vector<std::string> out;
+    for (const auto& e : items) {
+      if (!valid_env_pattern(e.value)) {
+        fail(e.pos, owner + ": env entry '" + e.value +
+                        "' must be a variable name (letters, digits, '_'), a prefix ending in '*', or \"*\"");
+      }
+      out.push_back(e.value);
+    }
+    return out;
+  }
+
   // ---- principals and identities -------------------------------------------
 
   void principals() {
@@ -224,8 +248,10 @@ class Compiler {
     out_.identity_names.assign(names.begin(), names.end());
     const std::size_t w = out_.role_words;
     out_.identity_roles.assign(out_.identity_names.size() * w, 0);
+    out_.identity_env.assign(out_.identity_names.size(), {});
     for (const auto& p : doc_.principals) {
       const std::uint32_t id = *out_.find_identity(p.name.value);
+      out_.identity_env[id] = env_list(p.env, "principal '" + p.name.value + "'");
       for (const auto& r : p.roles) {
         const std::uint32_t rid = role_id(r.value);
         for (std::size_t i = 0; i < w; ++i) out_.identity_roles[id * w + i] |= closure_[rid * w + i];

@@ -23,11 +23,13 @@ struct Located {
 struct RoleDef {
   Located name;
   std::vector<Located> inherits;
+  std::vector<Located> env;  // environment variable patterns its holders' children may receive
 };
 
 struct PrincipalDef {
   Located name;
   std::vector<Located> roles;
+  std::vector<Located> env;
 };
 
 struct RuleDef {

@@ -66,7 +66,7 @@ INSTANTIATE_TEST_SUITE_P(
         // ---- roles
         ErrorCase{"roles_not_map", "version: 1\nroles: [a]\n", 2, 8, "'roles' must be a mapping, got a list"},
         ErrorCase{"role_unknown_key", "version: 1\nroles:\n  a: { inherit: [b] }\n", 3, 8,
-                  "role 'a': unknown key 'inherit' (expected one of: inherits, description)"},
+                  "role 'a': unknown key 'inherit' (expected one of: inherits, description, env)"},
         ErrorCase{"role_defined_twice", "version: 1\nroles:\n  a: {}\n  a: {}\n", 4, 3,
                   "roles: 'a' is defined twice (first at line 3)"},
         ErrorCase{"role_unknown_parent", "version: 1\nroles:\n  a: { inherits: [b, c] }\n  b: {}\n", 3, 22,
@@ -82,7 +82,7 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"principal_unknown_role", "version: 1\nroles: { builder: {} }\nprincipals:\n  alice: { roles: [buidler] }\n",
                   4, 20, "principal 'alice': unknown role 'buidler' (defined roles: builder)"},
         ErrorCase{"principal_unknown_key", "version: 1\nprincipals:\n  alice: { role: [x] }\n", 3, 12,
-                  "principal 'alice': unknown key 'role' (expected one of: roles, description)"},
+                  "principal 'alice': unknown key 'role' (expected one of: roles, description, env)"},
         ErrorCase{"principal_bad_name", "version: 1\nprincipals:\n  'a:b': {}\n", 3, 3,
                   "principal name 'a:b' may contain only letters, digits, '.', '_', '-', '@' and '+'"},
         ErrorCase{"principal_roles_nested", "version: 1\nprincipals:\n  alice: { roles: [[x]] }\n", 3, 20,

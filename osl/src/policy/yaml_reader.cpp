@@ -126,9 +126,10 @@ void read_roles(const YAML::Node& v, SourcePos pos, PolicyDocument& doc) {
     expect_map_or_null(body, body.IsNull() ? name.pos : pos_of(body, name.pos), what);
     RoleDef role{name, {}};
     if (body.IsMap()) {
-      for_each_entry(body, pos_of(body, name.pos), what, {"inherits", "description"},
+      for_each_entry(body, pos_of(body, name.pos), what, {"inherits", "description", "env"},
                      [&](const std::string& k, SourcePos kpos, const YAML::Node& val) {
                        if (k == "inherits") role.inherits = scalar_list(val, kpos, what + ": 'inherits'");
+                       else if (k == "env") role.env = scalar_list(val, kpos, what + ": 'env'");
                        else (void)scalar(val, kpos, what + ": 'description'");
                      });
     }
@@ -144,9 +145,10 @@ void read_principals(const YAML::Node& v, SourcePos pos, PolicyDocument& doc) {
     expect_map_or_null(body, body.IsNull() ? name.pos : pos_of(body, name.pos), what);
     PrincipalDef p{name, {}};
     if (body.IsMap()) {
-      for_each_entry(body, pos_of(body, name.pos), what, {"roles", "description"},
+      for_each_entry(body, pos_of(body, name.pos), what, {"roles", "description", "env"},
                      [&](const std::string& k, SourcePos kpos, const YAML::Node& val) {
                        if (k == "roles") p.roles = scalar_list(val, kpos, what + ": 'roles'");
+                       else if (k == "env") p.env = scalar_list(val, kpos, what + ": 'env'");
                        else (void)scalar(val, kpos, what + ": 'description'");
                      });
     }

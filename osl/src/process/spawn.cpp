@@ -20,6 +20,7 @@
 
 #include "activity/json_escape.hpp"
 #include "core/core.hpp"
+#include "process/env_filter.hpp"
 #include "fs/fs_ops.hpp"
 #include "process/landlock.hpp"
 #include "process/process_state.hpp"
@@ -53,6 +54,7 @@ struct Plan {
   std::string program_name;  // as given (argv[0] or tool name), for messages
   std::vector<std::string> argv;
   std::vector<std::string> envp;
+  std::vector<std::string> env_removed;  // names the policy kept from the child (for the start record)
   Redirect in, out, err;
   std::vector<Resolution> cgroup_procs;  // DIR/cgroup.procs for each join_cgroups entry
   const process::Options* options = nullptr;
@@ -68,22 +70,6 @@ std::optional<std::string> env_lookup(const std::vector<std::string>& env, std::
     }
   }
   return std::nullopt;
-}
-
-std::vector<std::string> build_env(const process::Options& o) {
-  std::vector<std::string> env;
-  if (o.env) {
-    env = *o.env;
-  } else {
-    for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
-  }
-  for (const auto& kv : o.extra_env) {
-    const auto eq = kv.find('=');
-    const std::string key = kv.substr(0, eq);
-    std::erase_if(env, [&](const std::string& x) { return x.compare(0, key.size() + 1, key + "=") == 0; });
-    env.push_back(kv);
-  }
-  return env;
 }
 
 // PATH search for a bare program name (the policy then sees the full path).
@@ -109,11 +95,14 @@ Redirect plan_redirect(const Stdio& s) {
   return r;
 }
 
-Plan make_plan(std::vector<std::string> argv, const process::Options& o) {
+Plan make_plan(std::vector<std::string> argv, const process::Options& o, const std::vector<std::string>& env_allowlist) {
   Plan plan;
   plan.options = &o;
   plan.argv = std::move(argv);
-  plan.envp = build_env(o);
+  const std::span<const std::string> given = o.env ? std::span<const std::string>(*o.env) : std::span<const std::string>();
+  detail::ChildEnv env = detail::build_child_env(o.env ? nullptr : environ, given, o.extra_env, env_allowlist);
+  plan.envp = std::move(env.env);
+  plan.env_removed = std::move(env.removed);
   std::size_t total = 0;
   for (const auto& a : plan.argv) {
     total += a.size() + 1;
@@ -181,7 +170,17 @@ Request make_request(OpKind kind, const std::string& resource, const Plan& plan)
     if (i) detail += ',';
     detail::append_json_string(detail, plan.argv[i]);
   }
-  detail += "]}";
+  detail += ']';
+  // Names (never values) of variables the policy kept from the child.
+  if (!plan.env_removed.empty()) {
+    detail += R"(,"env_removed":[)";
+    for (std::size_t i = 0; i < plan.env_removed.size(); ++i) {
+      if (i) detail += ',';
+      detail::append_json_string(detail, plan.env_removed[i]);
+    }
+    detail += ']';
+  }
+  detail += '}';
   req.detail_json = std::move(detail);
   return req;
 }
@@ -450,7 +449,7 @@ std::expected<process::Process, Error> spawn_child(detail::Core& core, std::stri
 }  // namespace
 
 std::expected<process::Process, Error> System::run(std::string_view principal, const process::Spawn& op) {
-  Plan plan = make_plan(op.argv, op.options);
+  Plan plan = make_plan(op.argv, op.options, core_->policy().env_allowlist(principal));
   if (op.argv.empty()) {
     plan.invalid = Error::make(ErrorCategory::invalid_argument, "argv is empty: name a program to run");
     plan.program.resolved.path = "";
@@ -465,7 +464,7 @@ std::expected<process::Process, Error> System::run(std::string_view principal, c
 std::expected<process::Process, Error> System::run(std::string_view principal, const util::Exec& op) {
   std::vector<std::string> argv{op.tool};
   argv.insert(argv.end(), op.args.begin(), op.args.end());
-  Plan plan = make_plan(std::move(argv), op.options);
+  Plan plan = make_plan(std::move(argv), op.options, core_->policy().env_allowlist(principal));
   const auto tool_path = core_->policy().tool_path(op.tool);
   if (op.tool.empty() || has_nul(op.tool)) {
     plan.invalid = Error::make(ErrorCategory::invalid_argument, "tool name is empty or contains a NUL byte");

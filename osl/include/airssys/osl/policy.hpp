@@ -100,6 +100,13 @@ class Policy {
   [[nodiscard]] PolicyLimits limits() const;
   [[nodiscard]] std::size_t rule_count() const noexcept;
 
+  // The environment variables a principal's children may inherit, as
+  // patterns (NAME, PREFIX* or "*"): the built-in minimal default, then the
+  // `env` lists of the principal and of every role it holds. The dynamic
+  // loader's variables (LD_*, GCONV_PATH, ...) need their exact name here,
+  // whether inherited or passed explicitly. docs/osl-policy.md, "Child environment".
+  [[nodiscard]] std::vector<std::string> env_allowlist(std::string_view principal) const;
+
   // The roles a principal holds, inherited ones included (sorted).
   [[nodiscard]] std::vector<std::string> roles_of(std::string_view principal) const;
 
@@ -107,6 +114,12 @@ class Policy {
   explicit Policy(std::shared_ptr<const detail::CompiledPolicy> impl);
   std::shared_ptr<const detail::CompiledPolicy> impl_;
 };
+
+// Whether `name` is an environment variable the dynamic loader or libc acts
+// on before a program's main (LD_*, MALLOC_*, GLIBC_TUNABLES, GCONV_PATH,
+// LOCPATH, NLSPATH, ...): a child receives one only when the principal's
+// env allowlist names it exactly.
+[[nodiscard]] bool is_loader_variable(std::string_view name) noexcept;
 
 // Pattern helpers, exposed for tests and for tools that explain decisions.
 // Path globs: '*' matches within one segment, '**' across segments (also
