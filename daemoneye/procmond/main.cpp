@@ -3,10 +3,17 @@
 //   procmond --once [--format json|table] [--cpu-sample 250ms]
 //       one collection to stdout, then exit
 //   procmond --bus SOCKET [--interval 1s] [--hash-max-size 256MiB] [--no-hash]
+//            [--events auto|ebpf|proc_connector|poll] [--event-budget 10000]
+//       real time: exec/fork/exit from the best kernel source that starts
+//       (eBPF, else the proc connector, else none; one line on stderr says
+//       which and why), published on events.process.exec|start|stop as
+//       they happen (at most --event-budget per second; the rest dropped
+//       and counted);
 //       every interval: collect, diff against the previous collection,
-//       publish events.process.start|stop|exec, then the snapshot chunks on
-//       events.process.snapshot, then flush; the first collection publishes
-//       only its snapshot
+//       publish the start|stop|exec events the real-time source did not
+//       already report, then the snapshot chunks on events.process.snapshot,
+//       then procmond's status on status.procmond; the first collection
+//       publishes only its snapshot
 //
 // Exit codes: 0 done, or stopped by SIGTERM/SIGINT; 1 runtime failure
 // (/proc unreadable, bus unreachable); 2 usage error.
@@ -20,10 +27,14 @@
 #include <airssys/daemoneye/collector.hpp>
 #include <airssys/daemoneye/config.hpp>
 #include <airssys/daemoneye/differ.hpp>
+#include <airssys/daemoneye/event_assembler.hpp>
 #include <airssys/daemoneye/events.hpp>
+#include <airssys/daemoneye/kernel_events.hpp>
 #include <airssys/daemoneye/process_table.hpp>
 #include <airssys/daemoneye/snapshot_chunks.hpp>
 #include <airssys/osl/unique_fd.hpp>
+
+#include "realtime_events.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -41,6 +52,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -66,6 +78,11 @@ struct Flags {
   std::string interval = "1s";
   std::string hash_max_size = "256MiB";
   bool no_hash = false;
+  std::string events = "auto";
+  std::uint64_t event_budget = 10'000;
+  std::string ring_buffer_size = "8MiB";
+  std::string btf;                    // hidden: a BTF file instead of the kernel's (tests)
+  bool test_verifier_reject = false;  // hidden: load a program the verifier rejects (tests)
 };
 
 void say(const std::string& text) { std::fputs(("procmond: " + text + "\n").c_str(), stderr); }
@@ -152,12 +169,16 @@ class Publisher {
  public:
   explicit Publisher(bus::Client& client) : client_(client) {}
 
-  std::vector<de::ProcessRecord> publish(de::CollectResult c, const std::vector<de::ProcessRecord>* previous) {
+  // `already_reported` removes from the diff what the real-time source published.
+  std::vector<de::ProcessRecord> publish(de::CollectResult c, const std::vector<de::ProcessRecord>* previous,
+                                         const std::function<void(std::vector<de::ProcessEvent>&)>& already_reported) {
     std::vector<de::ProcessEvent> events;
     if (previous) {
       de::carry_over_zombies(*previous, c.processes);
       events = de::diff(*previous, c.processes, c.time);
+      already_reported(events);
     }
+    poll_events_ += events.size();
     auto chunks = de::make_snapshot_chunks(
         std::move(c.processes),
         de::SnapshotHeader{.scan_id = scan_id_++, .time = c.time, .unreadable = c.stats.partial,
@@ -187,6 +208,8 @@ class Publisher {
 
   // Whether the bus took every message of the last publish().
   [[nodiscard]] bool last_ok() const noexcept { return last_ok_; }
+  [[nodiscard]] std::uint64_t scans() const noexcept { return scan_id_; }
+  [[nodiscard]] std::uint64_t poll_events() const noexcept { return poll_events_; }
 
  private:
   bool sent(const std::expected<void, bus::Error>& r) {
@@ -198,11 +221,65 @@ class Publisher {
 
   bus::Client& client_;
   std::uint64_t scan_id_ = 0;
+  std::uint64_t poll_events_ = 0;
   bool down_ = false;
   bool last_ok_ = false;
 };
 
-int run_bus(de::Collector& collector, const Flags& f, std::chrono::milliseconds interval, int sfd) {
+// The real-time source chosen at start, and why the better ones did not run.
+struct RealtimeSetup {
+  std::unique_ptr<de::EventAssembler> assembler;
+  std::unique_ptr<de::procmond::RealtimeEvents> events;  // null: polling only
+  std::string reason;
+};
+
+RealtimeSetup start_realtime(const Flags& f, de::TierRequest request, std::uint32_t ring_bytes, bus::Client& client) {
+  RealtimeSetup rt;
+  // The event thread's own /proc reader: no hashing (a new executable's hash
+  // would stall events; the next collection fills it) and no kept fds.
+  auto reader = de::Collector::create(de::CollectorOptions{.hash = false, .keep_open = 0});
+  rt.assembler = std::make_unique<de::EventAssembler>(
+      de::EventAssemblerOptions{.budget_per_second = f.event_budget},
+      reader ? std::move(*reader) : std::unique_ptr<de::Collector>());
+  auto choice = de::open_event_source(
+      request, de::KernelSourceOptions{.ring_buffer_bytes = ring_bytes,
+                                       .btf_path = f.btf,
+                                       .test_verifier_reject = f.test_verifier_reject});
+  rt.reason = choice.reason;
+  if (choice.source) {
+    rt.events = std::make_unique<de::procmond::RealtimeEvents>(std::move(choice.source), *rt.assembler, client);
+    say(fmt::format("event source: {}{}", de::to_string(choice.tier),
+                    choice.reason.empty() ? "" : " (" + choice.reason + ")"));
+  } else {
+    say(fmt::format("event source: polling only, short-lived processes will be missed ({})", choice.reason));
+  }
+  return rt;
+}
+
+de::ProcmondStatus status_of(const RealtimeSetup& rt, const Publisher& publisher, const Flags& f) {
+  de::ProcmondStatus s;
+  s.time = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  s.pid = ::getpid();
+  s.scans = publisher.scans();
+  s.budget_per_second = f.event_budget;
+  s.sources[static_cast<std::size_t>(de::EventSource::poll)].events = publisher.poll_events();
+  s.tier_reason = rt.reason;
+  if (rt.events) {
+    const auto tier = rt.events->tier();
+    auto& c = s.sources[static_cast<std::size_t>(tier)];
+    c = rt.events->counters();
+    c.dropped = rt.assembler->counters().dropped;
+    if (rt.events->running()) {
+      s.tier = tier;
+    } else {
+      s.tier_reason += (s.tier_reason.empty() ? "" : "; ") + rt.events->failure();
+    }
+  }
+  return s;
+}
+
+int run_bus(de::Collector& collector, const Flags& f, std::chrono::milliseconds interval, int sfd,
+            de::TierRequest request, std::uint32_t ring_bytes) {
   bus::ClientOptions co;
   co.socket_path = f.bus;
   co.on_error = [](const bus::Error& e) { say("bus: " + e.to_string()); };
@@ -212,17 +289,24 @@ int run_bus(de::Collector& collector, const Flags& f, std::chrono::milliseconds 
     return kFailed;
   }
   Publisher publisher(**client);
+  RealtimeSetup rt = start_realtime(f, request, ring_bytes, **client);
   std::optional<std::vector<de::ProcessRecord>> previous;
   bool told = false;
   for (;;) {
     const auto started = Clock::now();
+    const auto mark = rt.assembler->mark();
     auto c = collector.collect();
     if (!c) {
       say("cannot read processes: " + c.error().to_string());
       return kFailed;
     }
     tell_unreadable(*c, told);
-    auto published = publisher.publish(std::move(*c), previous ? &*previous : nullptr);
+    auto published = publisher.publish(std::move(*c), previous ? &*previous : nullptr,
+                                       [&](std::vector<de::ProcessEvent>& events) {
+                                         if (rt.events) rt.assembler->filter_reported(events, mark);
+                                       });
+    if (rt.events) rt.assembler->learn(published, mark);
+    (void)(*client)->publish(de::kSubjectProcmondStatus, de::encode(status_of(rt, publisher, f)));
     // After a collection the bus did not take, the next one is diffed against
     // the last one it did take, so the start/stop/exec events of the outage
     // are published late rather than never (those of a half-sent publish may
@@ -261,6 +345,20 @@ int main(int argc, char** argv) {
   app.add_option("--interval", f.interval, "With --bus: time between collections, e.g. 1s, 500ms")->needs(bus_opt);
   app.add_option("--hash-max-size", f.hash_max_size, "Executables larger than this are not hashed (e.g. 256MiB)");
   app.add_flag("--no-hash", f.no_hash, "Do not compute sha256 of executables");
+  app.add_option("--events", f.events,
+                 "With --bus: the best real-time event source to try: auto (= ebpf), ebpf, proc_connector, or poll "
+                 "(polling only); a source that cannot start falls back to the next")
+      ->check(CLI::IsMember({"auto", "ebpf", "proc_connector", "poll"}))
+      ->needs(bus_opt);
+  app.add_option("--event-budget", f.event_budget,
+                 "With --bus: real-time events published per second at most (the rest are dropped and counted)")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{10'000'000}))
+      ->needs(bus_opt);
+  app.add_option("--ring-buffer-size", f.ring_buffer_size,
+                 "With --bus: the eBPF ring buffer's size (a power of two, e.g. 8MiB)")
+      ->needs(bus_opt);
+  app.add_option("--btf", f.btf, "")->group("")->needs(bus_opt);
+  app.add_flag("--test-verifier-reject", f.test_verifier_reject, "")->group("")->needs(bus_opt);
   try {
     app.parse(argc, argv);
     if (!f.once && f.bus.empty()) throw CLI::ValidationError("one of --once or --bus SOCKET is required");
@@ -270,10 +368,21 @@ int main(int argc, char** argv) {
   const auto interval = de::parse_duration(f.interval);
   const auto sample = de::parse_duration(f.cpu_sample);
   const auto hash_max = de::parse_size(f.hash_max_size);
-  if (!interval || !sample || !hash_max) {
+  const auto ring = de::parse_size(f.ring_buffer_size);
+  if (!interval || !sample || !hash_max || !ring) {
     say(fmt::format("{}", !interval ? "--interval: " + interval.error()
                           : !sample ? "--cpu-sample: " + sample.error()
+                          : !ring   ? "--ring-buffer-size: " + ring.error()
                                     : "--hash-max-size: " + hash_max.error()));
+    return kUsage;
+  }
+  if (*ring < 4096 || *ring > (1ull << 30) || (*ring & (*ring - 1)) != 0) {
+    say("--ring-buffer-size: a power of two from 4KiB to 1GiB");
+    return kUsage;
+  }
+  const auto request = de::tier_request_from(f.events);
+  if (!request) {
+    say("--events: " + request.error());
     return kUsage;
   }
   if (interval->count() < 10) {
@@ -303,5 +412,5 @@ int main(int argc, char** argv) {
     return kFailed;
   }
   if (f.once) return run_once(**collector, f, *sample, sfd.get());
-  return run_bus(**collector, f, *interval, sfd.get());
+  return run_bus(**collector, f, *interval, sfd.get(), *request, static_cast<std::uint32_t>(*ring));
 }

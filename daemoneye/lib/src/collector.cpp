@@ -295,14 +295,7 @@ std::expected<Collector::Impl::Read, Error> Collector::Impl::read(pid_t pid, Kno
 
   if (!kthread && !zombie) {
     if (auto c = reader.cmdline(p)) {
-      auto args = proc::split_args(c->args);
-      // setproctitle() leaves NUL padding. A URL cut before its '@' would
-      // escape redaction (every other rule masks a partial value), so a cut
-      // last argument holding "://" goes.
-      while (!args.empty() && args.back().empty()) args.pop_back();
-      if (c->truncated && !args.empty() && args.back().find("://") != std::string_view::npos) args.pop_back();
-      r.cmdline = redact_cmdline(args);
-      truncate_utf8(r.cmdline, options.cmdline_max);
+      r.cmdline = cmdline_column(c->args, c->truncated, options.cmdline_max);
     } else if (auto gone = failed(c.error(), false)) {
       return std::unexpected(std::move(*gone));
     }

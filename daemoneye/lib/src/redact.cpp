@@ -1,4 +1,6 @@
 #include <airssys/daemoneye/redact.hpp>
+#include <airssys/daemoneye/snapshot_chunks.hpp>
+#include <airssys/osl/proc.hpp>
 
 #include <algorithm>
 #include <array>
@@ -275,6 +277,19 @@ std::string redact_cmdline(std::span<const std::string_view> argv) {
     if (arg.find_first_of(" \t\n") != std::string_view::npos) inner = redact_inside(arg);
     out.append(inner ? std::string_view(*inner) : arg);
   }
+  return out;
+}
+
+}  // namespace airssys::daemoneye
+
+namespace airssys::daemoneye {
+
+std::string cmdline_column(std::string_view raw_args, bool truncated, std::size_t max) {
+  auto args = osl::proc::split_args(raw_args);
+  while (!args.empty() && args.back().empty()) args.pop_back();
+  if (truncated && !args.empty() && args.back().find("://") != std::string_view::npos) args.pop_back();
+  std::string out = redact_cmdline(args);
+  truncate_utf8(out, max);
   return out;
 }
 

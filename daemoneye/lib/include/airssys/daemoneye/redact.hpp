@@ -41,4 +41,13 @@ inline constexpr std::string_view kRedacted = "***";
 // argv joined with single spaces, secrets replaced by "***".
 [[nodiscard]] std::string redact_cmdline(std::span<const std::string_view> argv);
 
+// The `cmdline` column from argv as the kernel keeps it (NUL-separated, as
+// in /proc/PID/cmdline or as eBPF copies it): trailing empty arguments
+// (setproctitle padding) dropped; when `truncated` (only the first part of
+// argv was read) a cut last argument holding "://" is dropped, since a URL
+// cut before its '@' would escape redaction; secrets redacted; then cut to
+// `max` bytes at a UTF-8 boundary. Invalid UTF-8 is kept as bytes (the JSON
+// encoders replace it).
+[[nodiscard]] std::string cmdline_column(std::string_view raw_args, bool truncated, std::size_t max);
+
 }  // namespace airssys::daemoneye

@@ -1,0 +1,102 @@
+#pragma once
+// Real-time process events from the kernel: the sources procmond tries, best
+// first (docs/daemoneye.md "Event sources"):
+//
+//   ebpf            programs on the sched_process_exec/fork/exit BTF
+//                   tracepoints; identity, path and argv captured in the
+//                   kernel at exec time, so a 1 ms process is still seen
+//                   whole. Needs root (CAP_BPF + CAP_PERFMON), kernel BTF.
+//   proc_connector  the netlink process connector: fork/exec/exit
+//                   notifications with pids and exit codes only; the rest is
+//                   read from /proc at once (a process gone by then keeps
+//                   what the kernel gave). Needs CAP_NET_ADMIN.
+//   poll            no real-time source: only the diff of two collections.
+//
+// Thread safety: a KernelEventSource is used by one thread at a time.
+
+#include <airssys/daemoneye/events.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace airssys::daemoneye {
+
+struct KernelEvent {
+  enum class Kind : std::uint8_t { fork, exec, exit };
+  Kind kind = Kind::exec;
+  std::int64_t pid = -1;   // the process (tgid)
+  std::int64_t ppid = -1;  // its parent's pid; -1 unknown
+  std::int64_t uid = -1, gid = -1, euid = -1, egid = -1;
+  std::int64_t auid = -1;  // loginuid; 4294967295 never set
+  std::uint64_t cgroup_id = 0;
+  std::int64_t time_ns = 0;       // Unix nanoseconds when it happened
+  std::uint64_t start_ticks = 0;  // /proc stat field 22 of the process; 0 unknown
+  std::string comm;               // "" unknown
+  std::string path;               // exec: the path given to execve (may be relative); "" unknown
+  std::string args;               // argv, NUL-separated, as captured; "" unknown
+  std::int64_t args_total = -1;   // bytes of the whole argv; -1 unknown
+  bool args_truncated = false;    // `args` holds only the first part of argv
+  std::int64_t exit_code = -1;    // exit: the status when it exited normally
+  std::int64_t exit_signal = -1;  // exit: the signal that ended it
+};
+
+class KernelEventSource {
+ public:
+  virtual ~KernelEventSource() = default;
+  [[nodiscard]] virtual EventSource kind() const noexcept = 0;
+  // Readable (poll/epoll) when events wait.
+  [[nodiscard]] virtual int fd() const noexcept = 0;
+  // Hands every event ready now to `sink` without blocking; the count, or
+  // an error that ends the source.
+  [[nodiscard]] virtual std::expected<std::size_t, std::string> drain(const std::function<void(KernelEvent&&)>& sink) = 0;
+  // Events the kernel could not deliver so far (ring buffer full, netlink
+  // receive queue overrun).
+  [[nodiscard]] virtual std::uint64_t lost() const noexcept = 0;
+};
+
+// The best tier to try; lower ones are the fallbacks (poll = polling only).
+enum class TierRequest : std::uint8_t { automatic, ebpf, proc_connector, poll };
+[[nodiscard]] std::expected<TierRequest, std::string> tier_request_from(std::string_view s);
+
+struct KernelSourceOptions {
+  std::uint32_t ring_buffer_bytes = 8u << 20;  // eBPF ring buffer (a power of two, ≥ 4096)
+  // eBPF: load kernel BTF from here instead of /sys/kernel/btf/vmlinux
+  // (an empty file simulates a kernel without BTF).
+  std::filesystem::path btf_path;
+  // eBPF: also load a program the verifier must reject (tests the
+  // rejection path; nothing is attached).
+  bool test_verifier_reject = false;
+  std::filesystem::path proc_root = "/proc";
+};
+
+struct SourceChoice {
+  std::unique_ptr<KernelEventSource> source;  // null: polling only
+  EventSource tier = EventSource::poll;
+  // Why each better tier did not run, "tier: reason; …" ("" when the
+  // requested tier runs).
+  std::string reason;
+};
+
+// Tries the requested tier, then the ones below it, and returns the first
+// that starts.
+[[nodiscard]] SourceChoice open_event_source(TierRequest request, const KernelSourceOptions& options);
+
+// Each tier alone (open_event_source uses these).
+[[nodiscard]] std::expected<std::unique_ptr<KernelEventSource>, std::string> open_ebpf_source(
+    const KernelSourceOptions& options);
+[[nodiscard]] std::expected<std::unique_ptr<KernelEventSource>, std::string> open_proc_connector_source(
+    const KernelSourceOptions& options);
+
+// Offset from CLOCK_BOOTTIME to CLOCK_REALTIME now, in nanoseconds (kernel
+// timestamps are boot-based; events carry Unix time).
+[[nodiscard]] std::int64_t boot_to_unix_offset_ns() noexcept;
+// Splits the kernel's wait status (exit_code of a task) into the exit code
+// (normal exit) or the signal (killed).
+void split_wait_status(std::uint32_t status, std::int64_t& exit_code, std::int64_t& exit_signal) noexcept;
+
+}  // namespace airssys::daemoneye

@@ -1,0 +1,261 @@
+#include <airssys/daemoneye/event_assembler.hpp>
+#include <airssys/daemoneye/redact.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <mutex>
+#include <unordered_map>
+
+namespace airssys::daemoneye {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Key {
+  EventKind kind;
+  std::int64_t pid;
+  std::uint64_t start_ticks;
+  friend bool operator==(const Key&, const Key&) = default;
+};
+
+struct KeyHash {
+  std::size_t operator()(const Key& k) const noexcept {
+    std::size_t h = std::hash<std::int64_t>{}(k.pid);
+    h ^= std::hash<std::uint64_t>{}(k.start_ticks) + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    return h ^ static_cast<std::size_t>(k.kind);
+  }
+};
+
+struct Known {
+  ProcessRecord record;
+  std::uint64_t gen = 0;  // when it was last set (mark()s and events share one counter)
+};
+
+// Fields a new image or a new process does not inherit from what was known.
+void forget_image(ProcessRecord& r) {
+  r.sha256.clear();
+  r.exe_dev = 0;
+  r.exe_ino = 0;
+  r.on_disk = -1;
+}
+
+void forget_usage(ProcessRecord& r) {
+  r.threads = -1;
+  r.user_time = -1;
+  r.system_time = -1;
+  r.resident_size = -1;
+  r.total_size = -1;
+  r.disk_bytes_read = -1;
+  r.disk_bytes_written = -1;
+  r.cpu_percent = 0.0;
+  r.state.clear();
+}
+
+void take_identity(ProcessRecord& r, const KernelEvent& k) {
+  r.pid = k.pid;
+  if (k.ppid >= 0) r.parent = k.ppid;
+  if (k.uid >= 0) {
+    r.uid = k.uid;
+    r.gid = k.gid;
+    r.euid = k.euid;
+    r.egid = k.egid;
+  }
+  if (k.auid >= 0) r.auid = k.auid;
+  if (!k.comm.empty()) r.name = k.comm;
+}
+
+}  // namespace
+
+struct EventAssembler::Impl {
+  EventAssemblerOptions options;
+  std::unique_ptr<Collector> reader;
+  std::mutex mutex;
+  std::unordered_map<std::int64_t, Known> known;
+  std::unordered_map<Key, std::uint64_t, KeyHash> reported;
+  std::uint64_t gen = 0;
+  std::uint64_t previous_mark = 0;
+  double tokens = 0;
+  Clock::time_point refilled{};
+  Counters counters;
+  std::int64_t ns_per_tick = 10'000'000;
+
+  bool take_token() {
+    const auto now = Clock::now();
+    const double budget = static_cast<double>(options.budget_per_second);
+    if (refilled == Clock::time_point{}) {
+      tokens = budget;
+    } else {
+      tokens = std::min(budget, tokens + std::chrono::duration<double>(now - refilled).count() * budget);
+    }
+    refilled = now;
+    if (tokens < 1.0) return false;
+    tokens -= 1.0;
+    return true;
+  }
+
+  // start_time (Unix seconds) from start ticks, as /proc's btime + ticks / CLK_TCK.
+  std::int64_t start_time_of(std::uint64_t ticks) const {
+    const std::int64_t btime = boot_to_unix_offset_ns() / 1'000'000'000;
+    return btime + static_cast<std::int64_t>(ticks) * ns_per_tick / 1'000'000'000;
+  }
+
+  const ProcessRecord* find(std::int64_t pid, std::uint64_t start_ticks) const {
+    auto it = known.find(pid);
+    if (it == known.end()) return nullptr;
+    const auto& r = it->second.record;
+    if (start_ticks != 0 && r.start_ticks != 0 && r.start_ticks != start_ticks) return nullptr;
+    return &r;
+  }
+
+  // The process as /proc shows it now, if it is still the same process.
+  std::optional<ProcessRecord> read_proc(const KernelEvent& k) {
+    if (!reader) return std::nullopt;
+    auto r = reader->read_process(static_cast<pid_t>(k.pid));
+    if (!r) return std::nullopt;
+    if (k.start_ticks != 0 && r->start_ticks != k.start_ticks) return std::nullopt;  // pid reused already
+    ++counters.proc_reads;
+    return std::move(*r);
+  }
+
+  void remember(const ProcessRecord& r) {
+    if (known.size() >= options.max_known && !known.contains(r.pid)) return;
+    known[r.pid] = Known{r, gen};
+  }
+
+  ProcessEvent start_of(KernelEvent& k, EventSource source) {
+    ProcessEvent e{EventKind::start, source, 0, {}};
+    std::optional<ProcessRecord> fresh;
+    if (k.args_total < 0) fresh = read_proc(k);  // the source gave no argv: ask /proc
+    if (fresh) {
+      e.process = std::move(*fresh);
+    } else {
+      // A child runs its parent's image with its parent's argv until it execs.
+      if (const auto* parent = find(k.ppid, 0)) e.process = *parent;
+      forget_usage(e.process);
+      if (!k.args.empty() || k.args_total >= 0) {
+        e.process.cmdline = cmdline_column(k.args, k.args_truncated, options.cmdline_max);
+      }
+    }
+    take_identity(e.process, k);
+    if (k.start_ticks != 0) e.process.start_ticks = k.start_ticks;
+    if (e.process.start_ticks != 0) e.process.start_time = start_time_of(e.process.start_ticks);
+    return e;
+  }
+
+  ProcessEvent exec_of(KernelEvent& k, EventSource source) {
+    ProcessEvent e{EventKind::exec, source, 0, {}};
+    const bool absolute = !k.path.empty() && k.path.front() == '/';
+    std::optional<ProcessRecord> fresh;
+    if (!absolute || k.args_total < 0) fresh = read_proc(k);
+    if (fresh) {
+      e.process = std::move(*fresh);
+    } else {
+      if (const auto* before = find(k.pid, k.start_ticks)) e.process = *before;
+      forget_image(e.process);
+      forget_usage(e.process);
+    }
+    take_identity(e.process, k);
+    // What the kernel captured at exec time is the truth; /proc may already
+    // show a changed argv (setproctitle) or another image.
+    if (absolute) e.process.path = k.path;
+    else if (!fresh && !k.path.empty()) e.process.path = k.path;  // relative, as given to execve
+    if (k.args_total >= 0) e.process.cmdline = cmdline_column(k.args, k.args_truncated, options.cmdline_max);
+    if (k.start_ticks != 0) e.process.start_ticks = k.start_ticks;
+    if (e.process.start_ticks != 0) e.process.start_time = start_time_of(e.process.start_ticks);
+    return e;
+  }
+
+  ProcessEvent stop_of(KernelEvent& k, EventSource source) {
+    ProcessEvent e{EventKind::stop, source, 0, {}};
+    if (const auto* last = find(k.pid, k.start_ticks)) e.process = *last;
+    take_identity(e.process, k);
+    if (k.start_ticks != 0) e.process.start_ticks = k.start_ticks;
+    if (e.process.start_ticks != 0 && e.process.start_time < 0) e.process.start_time = start_time_of(e.process.start_ticks);
+    e.exit_code = k.exit_code;
+    e.exit_signal = k.exit_signal;
+    return e;
+  }
+};
+
+EventAssembler::EventAssembler(EventAssemblerOptions options, std::unique_ptr<Collector> reader)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->options = options;
+  impl_->reader = std::move(reader);
+  const long hz = ::sysconf(_SC_CLK_TCK);
+  impl_->ns_per_tick = 1'000'000'000 / (hz > 0 ? hz : 100);
+}
+
+EventAssembler::~EventAssembler() = default;
+
+std::optional<ProcessEvent> EventAssembler::assemble(KernelEvent&& k, EventSource source) {
+  Impl& s = *impl_;
+  std::lock_guard lock(s.mutex);
+  if (k.pid <= 0) return std::nullopt;
+  ++s.gen;
+  if (!s.take_token()) {
+    ++s.counters.dropped;
+    if (k.kind == KernelEvent::Kind::exit) s.known.erase(k.pid);  // bookkeeping costs nothing
+    return std::nullopt;
+  }
+  ProcessEvent e;
+  switch (k.kind) {
+    case KernelEvent::Kind::fork: e = s.start_of(k, source); break;
+    case KernelEvent::Kind::exec: e = s.exec_of(k, source); break;
+    case KernelEvent::Kind::exit: e = s.stop_of(k, source); break;
+  }
+  if (k.kind == KernelEvent::Kind::exit) {
+    s.known.erase(k.pid);
+  } else {
+    s.remember(e.process);
+  }
+  s.reported[Key{e.kind, e.process.pid, e.process.start_ticks}] = s.gen;
+  e.time_ns = k.time_ns;
+  e.time = k.time_ns / 1'000'000'000;
+  e.cmdline_size = k.args_total;
+  e.cmdline_truncated = k.args_truncated;
+  e.cgroup_id = k.cgroup_id;
+  ++s.counters.assembled;
+  return e;
+}
+
+std::uint64_t EventAssembler::mark() noexcept {
+  std::lock_guard lock(impl_->mutex);
+  return ++impl_->gen;
+}
+
+void EventAssembler::learn(std::span<const ProcessRecord> collection, std::uint64_t mark) {
+  Impl& s = *impl_;
+  std::lock_guard lock(s.mutex);
+  std::unordered_map<std::int64_t, Known> next;
+  next.reserve(collection.size() + 64);
+  for (const auto& r : collection) {
+    if (next.size() >= s.options.max_known) break;
+    next.emplace(r.pid, Known{r, mark});
+  }
+  // What events said after the collection began is newer than the collection.
+  for (auto& [pid, k] : s.known) {
+    if (k.gen > mark) next[pid] = std::move(k);
+  }
+  s.known = std::move(next);
+}
+
+void EventAssembler::filter_reported(std::vector<ProcessEvent>& poll_events, std::uint64_t mark) {
+  Impl& s = *impl_;
+  std::lock_guard lock(s.mutex);
+  std::erase_if(poll_events, [&](const ProcessEvent& e) {
+    return s.reported.contains(Key{e.kind, e.process.pid, e.process.start_ticks});
+  });
+  std::erase_if(s.reported, [&](const auto& kv) { return kv.second < s.previous_mark; });
+  s.previous_mark = mark;
+}
+
+EventAssembler::Counters EventAssembler::counters() const {
+  std::lock_guard lock(impl_->mutex);
+  Counters c = impl_->counters;
+  c.known = impl_->known.size();
+  return c;
+}
+
+}  // namespace airssys::daemoneye

@@ -1,0 +1,229 @@
+#include <airssys/daemoneye/event_assembler.hpp>
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+
+namespace airssys::daemoneye {
+namespace {
+
+using namespace std::string_literals;
+
+ProcessRecord known(std::int64_t pid, std::string path, std::string cmdline, std::uint64_t ticks = 500) {
+  ProcessRecord r;
+  r.pid = pid;
+  r.parent = 1;
+  r.name = path.substr(path.rfind('/') + 1);
+  r.path = std::move(path);
+  r.cmdline = std::move(cmdline);
+  r.cwd = "/srv";
+  r.uid = 1000;
+  r.sha256 = std::string(64, 'a');
+  r.exe_ino = 7;
+  r.on_disk = 1;
+  r.start_ticks = ticks;
+  r.start_time = 1764000000;
+  return r;
+}
+
+KernelEvent kernel(KernelEvent::Kind kind, std::int64_t pid, std::int64_t ppid, std::uint64_t ticks) {
+  KernelEvent k;
+  k.kind = kind;
+  k.pid = pid;
+  k.ppid = ppid;
+  k.uid = k.gid = k.euid = k.egid = 1000;
+  k.auid = 4294967295;
+  k.start_ticks = ticks;
+  k.time_ns = 1764000001'250000000;
+  return k;
+}
+
+TEST(EventAssembler, ForkStartsAChildThatIsItsParentsImage) {
+  EventAssembler a({}, nullptr);
+  a.learn(std::vector{known(100, "/usr/sbin/nginx", "nginx: worker process")}, a.mark());
+  auto k = kernel(KernelEvent::Kind::fork, 200, 100, 900);
+  k.comm = "nginx";
+  k.args = "nginx: worker process"s + '\0';
+  k.args_total = static_cast<std::int64_t>(k.args.size());
+  auto e = a.assemble(std::move(k), EventSource::ebpf);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->kind, EventKind::start);
+  EXPECT_EQ(e->source, EventSource::ebpf);
+  EXPECT_EQ(e->process.pid, 200);
+  EXPECT_EQ(e->process.parent, 100);
+  EXPECT_EQ(e->process.path, "/usr/sbin/nginx");
+  EXPECT_EQ(e->process.cmdline, "nginx: worker process");
+  EXPECT_EQ(e->process.cwd, "/srv");
+  EXPECT_EQ(e->process.start_ticks, 900u);
+  EXPECT_EQ(e->process.threads, -1);  // not the parent's
+  EXPECT_EQ(e->time, 1764000001);
+  EXPECT_EQ(e->time_ns, 1764000001'250000000);
+}
+
+TEST(EventAssembler, ExecTakesTheKernelsPathAndRedactedArgvAndDropsTheOldImage) {
+  EventAssembler a({}, nullptr);
+  a.learn(std::vector{known(300, "/usr/bin/bash", "bash", 42)}, a.mark());
+  auto k = kernel(KernelEvent::Kind::exec, 300, 1, 42);
+  k.comm = "mysql";
+  k.path = "/usr/bin/mysql";
+  k.args = "mysql\0-uroot\0-phunter2\0"s;
+  k.args_total = static_cast<std::int64_t>(k.args.size());
+  k.cgroup_id = 99;
+  auto e = a.assemble(std::move(k), EventSource::ebpf);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->kind, EventKind::exec);
+  EXPECT_EQ(e->process.path, "/usr/bin/mysql");
+  EXPECT_EQ(e->process.cmdline, "mysql -uroot -p***");
+  EXPECT_EQ(e->process.name, "mysql");
+  EXPECT_EQ(e->process.cwd, "/srv");  // an exec keeps the directory
+  EXPECT_EQ(e->process.sha256, "");   // but not the old image's hash
+  EXPECT_EQ(e->process.exe_ino, 0u);
+  EXPECT_EQ(e->cmdline_size, 23);
+  EXPECT_FALSE(e->cmdline_truncated);
+  EXPECT_EQ(e->cgroup_id, 99u);
+}
+
+TEST(EventAssembler, TruncatedArgvIsFlaggedAndACutUrlIsDropped) {
+  EventAssembler a({.cmdline_max = 64}, nullptr);
+  auto k = kernel(KernelEvent::Kind::exec, 301, 1, 43);
+  k.path = "/usr/bin/curl";
+  k.args = "curl\0-s\0https://user:sec"s;  // cut inside the URL's credentials
+  k.args_total = 100000;
+  k.args_truncated = true;
+  auto e = a.assemble(std::move(k), EventSource::ebpf);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->process.cmdline, "curl -s");
+  EXPECT_TRUE(e->cmdline_truncated);
+  EXPECT_EQ(e->cmdline_size, 100000);
+
+  // Invalid UTF-8 and a long argv are cut at max bytes, never mid-sequence.
+  auto big = kernel(KernelEvent::Kind::exec, 302, 1, 44);
+  big.path = "/bin/x";
+  big.args = "x\0"s + std::string(100, '\xff') + "\xc3\xa9";
+  big.args_total = static_cast<std::int64_t>(big.args.size());
+  auto b = a.assemble(std::move(big), EventSource::ebpf);
+  ASSERT_TRUE(b);
+  EXPECT_LE(b->process.cmdline.size(), 64u);
+  EXPECT_EQ(b->process.cmdline.substr(0, 2), "x ");
+}
+
+TEST(EventAssembler, ExitStopsTheLastKnownStateWithItsStatusAndForgetsIt) {
+  EventAssembler a({}, nullptr);
+  a.learn(std::vector{known(400, "/usr/bin/sleep", "sleep 100", 77)}, a.mark());
+  auto k = kernel(KernelEvent::Kind::exit, 400, 1, 77);
+  k.exit_signal = 9;
+  auto e = a.assemble(std::move(k), EventSource::ebpf);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->kind, EventKind::stop);
+  EXPECT_EQ(e->process.cmdline, "sleep 100");
+  EXPECT_EQ(e->exit_signal, 9);
+  EXPECT_EQ(e->exit_code, -1);
+  EXPECT_EQ(a.counters().known, 0u);
+
+  // A process never seen before still gets a stop with what the kernel gave.
+  auto unknown = kernel(KernelEvent::Kind::exit, 401, 1, 78);
+  unknown.comm = "true";
+  unknown.exit_code = 0;
+  auto u = a.assemble(std::move(unknown), EventSource::ebpf);
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->process.name, "true");
+  EXPECT_EQ(u->process.pid, 401);
+  EXPECT_EQ(u->exit_code, 0);
+}
+
+TEST(EventAssembler, OverTheBudgetEventsAreDroppedAndCounted) {
+  EventAssembler a({.budget_per_second = 50}, nullptr);
+  int published = 0;
+  for (int i = 0; i < 500; ++i) {
+    auto k = kernel(KernelEvent::Kind::exec, 1000 + i, 1, 5);
+    k.path = "/bin/true";
+    k.args_total = 0;
+    if (a.assemble(std::move(k), EventSource::ebpf)) ++published;
+  }
+  const auto c = a.counters();
+  EXPECT_EQ(c.assembled + c.dropped, 500u);
+  EXPECT_GE(published, 50);
+  EXPECT_LT(published, 500);  // 500 events cannot take fewer than 9 s here
+  EXPECT_EQ(c.assembled, static_cast<std::uint64_t>(published));
+  EXPECT_GT(c.dropped, 0u);
+}
+
+TEST(EventAssembler, PollEventsAlreadyReportedAreFilteredOthersKept) {
+  EventAssembler a({}, nullptr);
+  const auto m1 = a.mark();
+  a.learn({}, m1);
+  std::vector<ProcessEvent> none;
+  a.filter_reported(none, m1);  // first collection: nothing to diff
+  auto k = kernel(KernelEvent::Kind::fork, 500, 1, 10);
+  k.args_total = 0;
+  ASSERT_TRUE(a.assemble(std::move(k), EventSource::ebpf));
+  const auto m2 = a.mark();
+  std::vector<ProcessEvent> poll{
+      {EventKind::start, EventSource::poll, 1, known(500, "/bin/a", "a", 10)},  // reported by the kernel
+      {EventKind::start, EventSource::poll, 1, known(501, "/bin/b", "b", 11)},  // missed (dropped): kept
+      {EventKind::start, EventSource::poll, 1, known(500, "/bin/a", "a", 12)},  // same pid, another process
+  };
+  a.filter_reported(poll, m2);
+  ASSERT_EQ(poll.size(), 2u);
+  EXPECT_EQ(poll[0].process.pid, 501);
+  EXPECT_EQ(poll[1].process.start_ticks, 12u);
+}
+
+TEST(EventAssembler, LearnKeepsWhatEventsReportedAfterTheCollectionBegan) {
+  EventAssembler a({}, nullptr);
+  const auto m = a.mark();
+  auto k = kernel(KernelEvent::Kind::exec, 600, 1, 3);
+  k.path = "/usr/bin/new";
+  k.args = "new\0"s;
+  k.args_total = 4;
+  ASSERT_TRUE(a.assemble(std::move(k), EventSource::ebpf));
+  a.learn(std::vector{known(1, "/sbin/init", "init", 1)}, m);  // the collection did not see pid 600
+  EXPECT_EQ(a.counters().known, 2u);
+  auto exit = kernel(KernelEvent::Kind::exit, 600, 1, 3);
+  auto e = a.assemble(std::move(exit), EventSource::ebpf);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->process.path, "/usr/bin/new");
+}
+
+TEST(EventAssembler, APidsOnlyEventIsCompletedFromProcWhileTheProcessLives) {
+  auto reader = Collector::create(CollectorOptions{.hash = false, .keep_open = 0});
+  ASSERT_TRUE(reader);
+  EventAssembler a({}, std::move(*reader));
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::execl("/bin/sleep", "sleep", "30", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  // Wait until the child has exec'd (its exe link names sleep).
+  std::string cmdline;
+  for (int i = 0; i < 500 && cmdline != "sleep 30"; ++i) {
+    KernelEvent k;
+    k.kind = KernelEvent::Kind::exec;
+    k.pid = child;
+    k.time_ns = 1;
+    auto e = a.assemble(std::move(k), EventSource::proc_connector);
+    ASSERT_TRUE(e);
+    cmdline = e->process.cmdline;
+    if (cmdline != "sleep 30") ::usleep(10000);
+  }
+  EXPECT_EQ(cmdline, "sleep 30");
+  EXPECT_GT(a.counters().proc_reads, 0u);
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+
+  // Gone: the event keeps what the kernel gave (the pid) and what was known.
+  KernelEvent gone;
+  gone.kind = KernelEvent::Kind::exec;
+  gone.pid = child;
+  gone.time_ns = 1;
+  auto e = a.assemble(std::move(gone), EventSource::proc_connector);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->process.pid, child);
+  EXPECT_EQ(e->process.cmdline, "sleep 30");  // known from the earlier read
+}
+
+}  // namespace
+}  // namespace airssys::daemoneye

@@ -1,0 +1,42 @@
+/* The record procmond's eBPF programs put on the ring buffer, shared by the
+ * BPF side (procmon.bpf.c) and the C++ reader (ebpf_source.cpp). Plain C,
+ * fixed-width fields, no padding surprises: both sides must agree byte for
+ * byte. */
+#ifndef AIRSSYS_DAEMONEYE_PROCMON_EVENT_H
+#define AIRSSYS_DAEMONEYE_PROCMON_EVENT_H
+
+#define PROCMON_PATH_MAX 4096  /* bytes of the executable path, NUL included */
+#define PROCMON_ARGS_MAX 16384 /* bytes of argv (NUL-separated) captured at exec */
+
+enum procmon_kind {
+  PROCMON_EXEC = 1, /* a process replaced its image (execve returned) */
+  PROCMON_FORK = 2, /* a new process (not a thread) was created */
+  PROCMON_EXIT = 3, /* the last thread of a process exited */
+};
+
+enum procmon_flags {
+  PROCMON_ARGS_TRUNCATED = 1, /* argv was longer than what was copied */
+  PROCMON_PATH_TRUNCATED = 2, /* the path did not fit */
+  PROCMON_ARGS_UNREADABLE = 4, /* argv could not be read from the new image's memory */
+};
+
+struct procmon_event {
+  __u32 kind;       /* enum procmon_kind */
+  __u32 flags;      /* enum procmon_flags */
+  __u32 pid;        /* process id (tgid) */
+  __u32 tid;        /* the thread that did it */
+  __u32 ppid;       /* parent's process id (real parent) */
+  __u32 uid, gid, euid, egid;
+  __u32 loginuid;   /* 4294967295 when never set */
+  __u64 cgroup_id;  /* cgroup v2 id of the task */
+  __u64 boot_ns;    /* when, CLOCK_BOOTTIME nanoseconds */
+  __u64 start_boottime; /* the process's start, ns since boot (as /proc's stat field 22) */
+  __u32 exit_code;  /* EXIT: the kernel's wait status (code << 8 | signal) */
+  __u32 args_size;  /* EXEC/FORK: bytes of argv copied below */
+  __u32 args_total; /* EXEC/FORK: bytes of the whole argv in memory */
+  __u32 path_size;  /* EXEC: bytes of the path copied below (NUL included), else 0 */
+  char comm[16];
+  /* followed by path_size bytes of path, then args_size bytes of argv */
+};
+
+#endif

@@ -1,0 +1,73 @@
+#include "realtime_events.hpp"
+
+#include <airssys/daemoneye/snapshot_chunks.hpp>
+
+#include <fmt/format.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+namespace airssys::daemoneye::procmond {
+
+RealtimeEvents::RealtimeEvents(std::unique_ptr<KernelEventSource> source, EventAssembler& assembler,
+                               bus::Client& client)
+    : source_(std::move(source)),
+      assembler_(assembler),
+      client_(client),
+      tier_(source_->kind()),
+      stop_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+  thread_ = std::thread([this] { run(); });
+}
+
+RealtimeEvents::~RealtimeEvents() {
+  const std::uint64_t one = 1;
+  if (::write(stop_.get(), &one, sizeof one) < 0) {
+    // An eventfd write fails only on overflow; the thread still sees it readable.
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string RealtimeEvents::failure() const {
+  std::lock_guard lock(failure_mutex_);
+  return failure_;
+}
+
+SourceCounters RealtimeEvents::counters() const noexcept {
+  return SourceCounters{.events = published_.load(), .dropped = 0, .lost = lost_.load()};
+}
+
+void RealtimeEvents::run() {
+  const auto sink = [this](KernelEvent&& k) {
+    auto e = assembler_.assemble(std::move(k), tier_);
+    if (!e) return;
+    cap_for_wire(e->process);
+    // A publish the bus refuses is lost like a dropped one; the next
+    // collection reports what lives on.
+    if (client_.publish(subject_of(e->kind), encode(*e))) published_.fetch_add(1, std::memory_order_relaxed);
+  };
+  pollfd fds[2] = {{source_->fd(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
+  for (;;) {
+    const int r = ::poll(fds, 2, 1000);
+    if (r < 0 && errno != EINTR) {
+      std::lock_guard lock(failure_mutex_);
+      failure_ = fmt::format("{}: waiting for events failed: {}", to_string(tier_), std::strerror(errno));
+      break;
+    }
+    if (fds[1].revents != 0) return;
+    auto n = source_->drain(sink);
+    lost_.store(source_->lost(), std::memory_order_relaxed);
+    if (!n) {
+      std::lock_guard lock(failure_mutex_);
+      failure_ = fmt::format("{}: {}", to_string(tier_), n.error());
+      break;
+    }
+  }
+  failed_.store(true);
+  std::fputs(fmt::format("procmond: {} (real-time events stopped; polling goes on)\n", failure()).c_str(), stderr);
+}
+
+}  // namespace airssys::daemoneye::procmond
