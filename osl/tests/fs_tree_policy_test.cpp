@@ -69,6 +69,7 @@ rules:
 
   const ActivityRecord* end_record() const {
     static thread_local std::vector<ActivityRecord> keep;
+    EXPECT_TRUE(sys->flush_audit(std::chrono::seconds(10)));  // the writer is asynchronous
     keep = sink->records();
     for (auto it = keep.rbegin(); it != keep.rend(); ++it) {
       if (it->event == ActivityEvent::end) return &*it;
