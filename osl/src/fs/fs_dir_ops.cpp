@@ -165,13 +165,36 @@ std::expected<Done, Error> exec_set_permissions(const ResolvedPath& p, const fs:
   if ((op.mode & ~07777u) != 0) {
     return std::unexpected(Error::make(ErrorCategory::invalid_argument, fmt::format("mode {:o} has bits outside 07777", op.mode)));
   }
+  const auto swapped = [&] {
+    return Error{ErrorCategory::permission, ELOOP, 0,
+                 fmt::format("{}: changed into a symbolic link after the policy check; refused", p.path)};
+  };
+  // fchmodat2 (Linux 6.6) with AT_SYMLINK_NOFOLLOW: one call on the name
+  // beneath the pinned parent, no /proc needed; a symlink swapped in is
+  // refused by the kernel (EOPNOTSUPP), never followed.
+  if (sys_fchmodat2(p.parent.get(), p.name.c_str(), op.mode, AT_SYMLINK_NOFOLLOW) == 0) return Done{};
+  if (errno == EOPNOTSUPP) return std::unexpected(swapped());
+  if (errno != ENOSYS) return std::unexpected(Error::from_errno(errno, fmt::format("chmod {}", p.path)));
+
+  // Older kernels: chmod through the pinned fd (fchmod refuses O_PATH fds,
+  // /proc/self/fd does not) ...
   auto fd = open_beneath(p, O_PATH);
   if (!fd) return std::unexpected(fd.error());
-  // chmod through the pinned fd: fchmod refuses O_PATH fds, /proc/self/fd does not.
   const auto proc = fmt::format("/proc/self/fd/{}", fd->get());
-  if (::chmod(proc.c_str(), op.mode) != 0) {
-    return std::unexpected(Error::from_errno(errno, fmt::format("chmod {}", p.path)));
+  if (::chmod(proc.c_str(), op.mode) == 0) return Done{};
+  if (errno != ENOENT) return std::unexpected(Error::from_errno(errno, fmt::format("chmod {}", p.path)));
+  // ... and without /proc, fchmod on a real fd: files and directories can be
+  // opened for reading without side effects (O_NONBLOCK: no FIFO wait).
+  struct stat st {};
+  if (::fstat(fd->get(), &st) != 0) return std::unexpected(Error::from_errno(errno, p.path));
+  if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+    return std::unexpected(Error{ErrorCategory::unsupported, ENOSYS, 0,
+                                 fmt::format("{}: changing the mode of a {} needs fchmodat2 (Linux 6.6) or /proc", p.path,
+                                             S_ISLNK(st.st_mode) ? "symbolic link" : "special file")});
   }
+  auto rd = open_beneath(p, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW);
+  if (!rd) return std::unexpected(rd.error());
+  if (::fchmod(rd->get(), op.mode) != 0) return std::unexpected(Error::from_errno(errno, fmt::format("chmod {}", p.path)));
   return Done{};
 }
 
@@ -179,7 +202,13 @@ std::expected<Done, Error> exec_rename(const ResolvedPath& from, const ResolvedP
                                        const EntryVeto& veto) {
   if (from.path == "/" || to.path == "/") return std::unexpected(Error::make(ErrorCategory::invalid_argument, "cannot rename /"));
   struct stat st {};
-  if (veto && ::fstatat(from.parent.get(), from.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+  const bool from_is_dir = ::fstatat(from.parent.get(), from.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+  if (to.names_directory && !from_is_dir) {
+    return std::unexpected(Error{ErrorCategory::not_found, ENOTDIR, 0,
+                                 fmt::format("{}/: not a directory (a trailing '/' on the target asks for one, and {} is not)",
+                                             to.path, from.path)});
+  }
+  if (veto && from_is_dir) {
     // A rename moves the whole tree at once, so it cannot keep what a deny
     // rule protects: one objection refuses it. Entries created between this
     // walk and renameat2 are not seen (the kernel offers no atomic check).

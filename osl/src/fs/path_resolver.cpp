@@ -127,6 +127,63 @@ Resolution root_resolution() {
   return r;
 }
 
+// Missing::create_parents when `dir` does not exist (or cannot be
+// canonicalised because its tail does not exist): pins the deepest existing
+// ancestor, canonical (a symlinked ancestor is resolved with realpath), and
+// lists the components to create below it. `e`: the error to report when
+// not even "/" can be pinned.
+Resolution walk_up_to_existing(const std::string& dir, const std::string& name, const Error& e) {
+  Resolution res;
+  ResolvedPath& out = res.resolved;
+  auto parts = split(dir).parts;
+  std::vector<std::string> to_create{name};
+  while (!parts.empty()) {
+    to_create.insert(to_create.begin(), parts.back());
+    parts.pop_back();
+    std::string anc = join(parts, parts.size());
+    ResolvedPath base;
+    auto pe = pin(anc, base);
+    if (pe && pe->errno_value == ELOOP) {
+      int err = 0;
+      auto rp = real_path(anc, err);
+      if (!rp && err == ENOENT) continue;  // a symlinked ancestor whose own tail is missing: go higher
+      if (!rp) return fail(child_of(dir, name), resolution_error(err, anc));
+      anc = std::move(*rp);
+      pe = pin(anc, base);
+    }
+    if (pe && pe->errno_value == ENOENT) continue;
+    if (pe) return fail(child_of(dir, name), std::move(*pe));
+    out.parent = std::move(base.parent);
+    out.missing = std::move(to_create);
+    out.name = out.missing.front();
+    std::string full = anc;
+    for (const auto& m : out.missing) full = child_of(full, m);
+    out.path = std::move(full);
+    return res;
+  }
+  return fail(child_of(dir, name), e);
+}
+
+// A path ending in "/" or "/." names a directory: the final object must be
+// one (a symlink does not count unless followed to one). Checked after
+// resolution, with at most one extra fstatat (only for such paths).
+std::optional<Error> check_names_directory(const ResolvedPath& out, const std::string& shown, FollowFinal follow) {
+  struct stat st {};
+  const struct stat* fin = out.final_stat ? &*out.final_stat : nullptr;
+  if (fin == nullptr && ::fstatat(out.parent.get(), out.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) fin = &st;
+  if (fin != nullptr && !S_ISDIR(fin->st_mode)) {
+    return Error{ErrorCategory::not_found, ENOTDIR, 0,
+                 fmt::format("{}/: not a directory{}", shown,
+                             S_ISLNK(fin->st_mode) ? " (a symbolic link; the trailing '/' asks for a directory)" : "")};
+  }
+  if (fin == nullptr && follow == FollowFinal::yes) {
+    // Nothing there: an operation that would create it (fs.write) must not
+    // create a file under a name that asks for a directory.
+    return Error{ErrorCategory::not_found, ENOENT, 0, fmt::format("{}/: no such directory", shown)};
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Resolution resolve_path(const std::filesystem::path& input, FollowFinal follow, Missing missing) {
@@ -152,6 +209,8 @@ Resolution resolve_path(const std::filesystem::path& input, FollowFinal follow, 
     if (::getcwd(cwd, sizeof cwd) == nullptr) return fail(raw, Error::from_errno(errno, "getcwd"));
     abs = fmt::format("{}/{}", cwd, raw);
   }
+  // "x/" and "x/." name a directory (POSIX): checked once x is resolved.
+  const bool names_directory = abs.size() > 1 && (abs.ends_with('/') || abs.ends_with("/."));
   Resolution res;
   ResolvedPath& out = res.resolved;
 
@@ -192,37 +251,16 @@ Resolution resolve_path(const std::filesystem::path& input, FollowFinal follow, 
     if (e->errno_value == ELOOP) {
       int err = 0;
       auto rp = real_path(dir, err);
+      if (!rp && err == ENOENT && missing == Missing::create_parents) return walk_up_to_existing(dir, name, *e);
       if (!rp) return fail(child_of(dir, name), resolution_error(err, dir));
       dir = std::move(*rp);
-      if (auto e2 = pin(dir, out)) return fail(child_of(dir, name), std::move(*e2));
+      if (auto e2 = pin(dir, out)) {
+        if (e2->errno_value == ENOENT && missing == Missing::create_parents) return walk_up_to_existing(dir, name, *e2);
+        return fail(child_of(dir, name), std::move(*e2));
+      }
     } else if ((e->errno_value == ENOENT) && missing == Missing::create_parents) {
       // Walk up to the deepest existing ancestor; the rest is to be created.
-      auto parts = split(dir).parts;
-      std::vector<std::string> to_create{name};
-      while (!parts.empty()) {
-        to_create.insert(to_create.begin(), parts.back());
-        parts.pop_back();
-        std::string anc = join(parts, parts.size());
-        ResolvedPath base;
-        auto pe = pin(anc, base);
-        if (pe && pe->errno_value == ENOENT) continue;
-        if (pe && pe->errno_value == ELOOP) {
-          int err = 0;
-          auto rp = real_path(anc, err);
-          if (!rp) return fail(child_of(dir, name), resolution_error(err, anc));
-          anc = std::move(*rp);
-          pe = pin(anc, base);
-        }
-        if (pe) return fail(child_of(dir, name), std::move(*pe));
-        out.parent = std::move(base.parent);
-        out.missing = std::move(to_create);
-        out.name = out.missing.front();
-        std::string full = anc;
-        for (const auto& m : out.missing) full = child_of(full, m);
-        out.path = std::move(full);
-        return res;
-      }
-      return fail(child_of(dir, name), std::move(*e));
+      return walk_up_to_existing(dir, name, *e);
     } else {
       return fail(child_of(dir, name), std::move(*e));
     }
@@ -251,6 +289,10 @@ Resolution resolve_path(const std::filesystem::path& input, FollowFinal follow, 
   }
   out.path = child_of(dir, name);
   out.name = std::move(name);
+  if (names_directory) {
+    if (auto e = check_names_directory(out, out.path, follow)) return fail(out.path, std::move(*e));
+    out.names_directory = true;
+  }
   if (missing == Missing::create_parents) {
     out.missing = {out.name};
   }

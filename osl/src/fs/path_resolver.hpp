@@ -32,6 +32,11 @@ struct ResolvedPath {
   // With FollowFinal::yes: lstat of the final object, taken while checking it
   // is not a symlink (fs.stat reuses it instead of a second system call).
   std::optional<struct ::stat> final_stat;
+  // The path as given ended in "/" or "/.": it names a directory. An
+  // existing non-directory (a symlink included, unless followed to a
+  // directory) already failed resolution with ENOTDIR; an operation that
+  // creates the name (a rename's target) must check what it puts there.
+  bool names_directory = false;
 };
 
 enum class FollowFinal : bool { no = false, yes = true };

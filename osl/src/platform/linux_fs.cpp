@@ -22,4 +22,16 @@ int sys_openat2(int dirfd, const char* path, std::uint64_t flags, std::uint64_t 
   }
 }
 
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452  // the same number on every architecture (Linux 6.6)
+#endif
+
+int sys_fchmodat2(int dirfd, const char* path, unsigned mode, int flags) noexcept {
+  for (;;) {
+    const long r = ::syscall(SYS_fchmodat2, dirfd, path, mode, flags);
+    if (r < 0 && errno == EINTR) continue;
+    return static_cast<int>(r);
+  }
+}
+
 }  // namespace airssys::osl::detail
