@@ -1,5 +1,5 @@
 # Thin wrapper: every target first installs what it needs (scripts/bootstrap).
-.PHONY: run run-osl test bench bootstrap clean
+.PHONY: run run-osl test package-check bench bootstrap clean
 
 bootstrap:
 	@scripts/bootstrap
@@ -26,6 +26,13 @@ test: bootstrap
 	ctest --preset tsan
 	@scripts/build fuzz
 	ctest --preset fuzz
+
+# The .deb packages, built (the `package` preset) and checked: lintian, a
+# scratch root with every package unpacked, --version of each program, the
+# consumer built against the packaged libraries, systemd-analyze verify on
+# the units (scripts/package-check). Output: build/package/packages/.
+package-check: bootstrap
+	@scripts/package-check
 
 bench: bootstrap
 	@scripts/build release

@@ -1,13 +1,22 @@
 # `cmake --install`: libraries, public headers, CMake package config,
-# pkg-config files, programs, docs and examples, laid out by GNUInstallDirs.
+# pkg-config files, programs with their man pages and bash completions, docs
+# and examples, laid out by GNUInstallDirs; system files (/etc, systemd units)
+# and the .deb packages come from cmake/AirssysPackaging.cmake.
 #
-# Libraries are static for now (shared libraries with a SONAME are a later
-# step, issue 14). A static library's PRIVATE dependencies are still needed at
-# link time; install(EXPORT) records them as $<LINK_ONLY:...>, so every
-# exported target's dependencies are either exported too (airssys::osl under
-# airssys::bus) or found again by the package config (find_dependency).
+# Libraries: the static archives always (programs and tests link them), the
+# shared libraries too with AIRSSYS_SHARED_LIBS (cmake/AirssysSharedLibs.cmake).
+# A static library's PRIVATE dependencies are still needed at link time;
+# install(EXPORT) records them as $<LINK_ONLY:...>, so every exported target's
+# dependencies are either exported too (airssys::osl_static under
+# airssys::bus_static) or found again by the package config (find_dependency).
+#
+# Install components, one per .deb (packaging/README.md): dev (headers,
+# archives, .so links, CMake and pkg-config files), lib (the shared
+# libraries), osl, ledger, bus, watchdog, daemoneye (each program with its
+# man page, completion and data), doc.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
+include(AirssysSharedLibs)
 
 set(AIRSSYS_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/airssys)
 
@@ -47,13 +56,21 @@ foreach(c IN LISTS _airssys_components)
     continue()
   endif()
   list(APPEND AIRSSYS_INSTALLED_COMPONENTS ${c})
-  set_target_properties(airssys_${c} PROPERTIES EXPORT_NAME ${c})
+  # airssys::<c>_static here; airssys::<c> is made by the package config
+  # (the shared library when installed, else this one).
+  set_target_properties(airssys_${c} PROPERTIES EXPORT_NAME ${c}_static)
   # The public headers use C++23 (std::expected): consumers compile as C++23.
   target_compile_features(airssys_${c} PUBLIC cxx_std_23)
   install(TARGETS airssys_${c} EXPORT airssys-${c}-targets
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
-    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
     INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  if(AIRSSYS_SHARED_LIBS)
+    airssys_add_shared_library(${c})
+    install(TARGETS airssys_${c}_shared EXPORT airssys-${c}-shared-targets
+      LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT lib NAMELINK_COMPONENT dev
+      INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+    install(EXPORT airssys-${c}-shared-targets NAMESPACE airssys:: DESTINATION ${AIRSSYS_CMAKE_DIR} COMPONENT dev)
+  endif()
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${_inc_${c}}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev
     FILES_MATCHING PATTERN "*.hpp" PATTERN "*.h")
   install(EXPORT airssys-${c}-targets NAMESPACE airssys:: DESTINATION ${AIRSSYS_CMAKE_DIR} COMPONENT dev)
@@ -82,25 +99,39 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/airssys-config-version.cm
 install(FILES ${PROJECT_BINARY_DIR}/airssys-config.cmake ${PROJECT_BINARY_DIR}/airssys-config-version.cmake
   DESTINATION ${AIRSSYS_CMAKE_DIR} COMPONENT dev)
 
-# Programs. procmond goes beside daemoneye-agent: the agent starts it from
-# its own directory.
-foreach(p IN ITEMS airssys-osl airssys-ledger airssys-bus task-watchdog procmond daemoneye-agent daemoneye-cli)
+# Programs, each in its package's install component. procmond goes beside
+# daemoneye-agent: the agent starts it from its own directory. Every program
+# answers --version with PROJECT_VERSION (AIRSSYS_VERSION), the one place the
+# version is set. Man pages and completions: cmake/AirssysProgramDocs.cmake.
+set(AIRSSYS_PROGRAMS "")
+foreach(entry IN ITEMS airssys-osl:osl airssys-ledger:ledger airssys-bus:bus task-watchdog:watchdog
+                       procmond:daemoneye daemoneye-agent:daemoneye daemoneye-cli:daemoneye)
+  string(REPLACE ":" ";" entry ${entry})
+  list(GET entry 0 p)
+  list(GET entry 1 component)
   if(TARGET ${p})
-    install(TARGETS ${p} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT programs)
+    list(APPEND AIRSSYS_PROGRAMS ${p})
+    set(AIRSSYS_PROGRAM_COMPONENT_${p} ${component})
+    target_compile_definitions(${p} PRIVATE AIRSSYS_VERSION="${PROJECT_VERSION}")
+    install(TARGETS ${p} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT ${component})
   endif()
 endforeach()
+include(AirssysProgramDocs)
 
 # Documentation, the example osl policy, DaemonEye's bundled rules and its
-# example configuration.
+# example configuration (the packages install these two into /etc/daemoneye
+# as well: cmake/AirssysPackaging.cmake).
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT doc)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT doc
   FILES_MATCHING PATTERN "*.md")
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/osl/policies/ DESTINATION ${CMAKE_INSTALL_DATADIR}/airssys/osl/policies
-  COMPONENT programs FILES_MATCHING PATTERN "*.yaml")
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/daemoneye/rules/ DESTINATION ${CMAKE_INSTALL_DATADIR}/airssys/daemoneye/rules
-  COMPONENT programs FILES_MATCHING PATTERN "*.yaml" PATTERN "*.yml")
-install(FILES ${PROJECT_SOURCE_DIR}/daemoneye/config.example.yaml
-  DESTINATION ${CMAKE_INSTALL_DATADIR}/airssys/daemoneye COMPONENT programs)
+  COMPONENT osl FILES_MATCHING PATTERN "*.yaml")
+if(TARGET daemoneye-agent)
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/daemoneye/rules/ DESTINATION ${CMAKE_INSTALL_DATADIR}/airssys/daemoneye/rules
+    COMPONENT daemoneye FILES_MATCHING PATTERN "*.yaml" PATTERN "*.yml")
+  install(FILES ${PROJECT_SOURCE_DIR}/daemoneye/config.example.yaml
+    DESTINATION ${CMAKE_INSTALL_DATADIR}/airssys/daemoneye COMPONENT daemoneye)
+endif()
 
 # The out-of-tree consumer (tests/consumer/): a staged install of this build
 # tree, used through find_package and through pkg-config. Needs every target
@@ -114,3 +145,17 @@ if(AIRSSYS_BUILD_TESTS AND NOT AIRSSYS_TEST_COMPONENTS
             -P ${PROJECT_SOURCE_DIR}/tests/consumer/run.cmake)
   set_tests_properties(install.consumer PROPERTIES TIMEOUT 600 LABELS install)
 endif()
+
+# Every program's --version says PROJECT_VERSION (tests/version/run.cmake).
+if(AIRSSYS_BUILD_TESTS AND NOT AIRSSYS_TEST_COMPONENTS AND AIRSSYS_PROGRAMS)
+  set(_version_programs "")
+  foreach(p IN LISTS AIRSSYS_PROGRAMS)
+    list(APPEND _version_programs "${p}=$<TARGET_FILE:${p}>")
+  endforeach()
+  add_test(NAME install.version
+    COMMAND ${CMAKE_COMMAND} -DVERSION=${PROJECT_VERSION} "-DPROGRAMS=${_version_programs}"
+            -P ${PROJECT_SOURCE_DIR}/tests/version/run.cmake)
+  set_tests_properties(install.version PROPERTIES TIMEOUT 60 LABELS install)
+endif()
+
+include(AirssysPackaging)

@@ -179,6 +179,8 @@ int cmd_stats(const Common& c) {
 int main(int argc, char** argv) {
   CLI::App app{"airssys-bus: local pub/sub over Unix sockets with an embeddable broker"};
   app.footer(cli::kExitCodes);
+  // AIRSSYS_VERSION: the CMake project version (cmake/AirssysInstall.cmake).
+  app.set_version_flag("--version", "airssys-bus " AIRSSYS_VERSION);
   app.require_subcommand(1);
   Common common;
   const std::string socket_help = "broker socket (default: $AIRSSYS_BUS_SOCKET, else " + cli::default_socket() + ")";

@@ -110,6 +110,8 @@ int append_stdin(L::Ledger& ledger) {
 
 int main(int argc, char** argv) {
   CLI::App app{"airssys-ledger: tamper-evident append-only log (RFC 6962 / RFC 9162 Merkle tree)"};
+  // AIRSSYS_VERSION: the CMake project version (cmake/AirssysInstall.cmake).
+  app.set_version_flag("--version", "airssys-ledger " AIRSSYS_VERSION);
   app.require_subcommand(1);
   int rc = kOk;
 
@@ -368,6 +370,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     (void)app.exit(e);

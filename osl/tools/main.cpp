@@ -35,6 +35,8 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"airssys-osl: filesystem and process operations through the airssys-osl policy pipeline"};
   app.footer(kFooter);
+  // AIRSSYS_VERSION: the CMake project version (cmake/AirssysInstall.cmake).
+  app.set_version_flag("--version", "airssys-osl " AIRSSYS_VERSION);
   app.require_subcommand(1);
   int exit_code = kExitOk;
   add_policy_commands(app, exit_code);

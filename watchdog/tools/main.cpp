@@ -40,6 +40,8 @@ constexpr const char* kExitCodes = R"(Exit codes:
 int main(int argc, char** argv) {
   CLI::App app{"task-watchdog: run tasks with deadlines; when one overruns, all of it dies."};
   app.footer(kExitCodes);
+  // AIRSSYS_VERSION: the CMake project version (cmake/AirssysInstall.cmake).
+  app.set_version_flag("--version", "task-watchdog " AIRSSYS_VERSION);
   app.require_subcommand(1);
   std::string registry_opt;
   app.add_option("--registry", registry_opt, "registry file (default $TASK_WATCHDOG_REGISTRY, else ./.task-watchdog/registry.json)");
