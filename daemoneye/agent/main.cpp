@@ -60,7 +60,8 @@ int main(int argc, char** argv) {
 
   de::ConfigInputs in;
   if (!config_file.empty()) in.config_file = config_file;
-  if (const char* home = std::getenv("HOME"); home && *home) in.user_file = fs::path(home) / ".config/daemoneye/config.yaml";
+  // user_file stays unset: load_config's default ($XDG_CONFIG_HOME, else
+  // $HOME/.config) — daemoneye-cli resolves it the same way.
   in.env = de::daemoneye_environment(environ);
   auto flag = [&](const std::string& v, const char* key) {
     if (!v.empty()) in.overrides.emplace_back(key, v);

@@ -41,7 +41,8 @@ constexpr std::uint64_t kMiB = 1024 * 1024;
 // Variables with the DAEMONEYE_ prefix that are not configuration: the
 // integration tests tell their harness where the binaries are with these,
 // and the agent runs with them in its environment.
-constexpr std::array<std::string_view, 2> kIgnoredEnv{"DAEMONEYE_AGENT_BIN", "DAEMONEYE_PROCMOND_BIN"};
+constexpr std::array<std::string_view, 3> kIgnoredEnv{"DAEMONEYE_AGENT_BIN", "DAEMONEYE_PROCMOND_BIN",
+                                                  "DAEMONEYE_CLI_BIN"};
 
 using SetResult = std::expected<void, std::string>;
 using Setter = SetResult (*)(Config&, std::string_view);

@@ -635,7 +635,8 @@ TEST_F(Layers, UnknownEnvironmentVariableIsNamed) {
 
 TEST_F(Layers, TestHarnessVariablesAreIgnored) {
   ConfigInputs in = inputs();
-  in.env = {{"DAEMONEYE_AGENT_BIN", "/x/agent"}, {"DAEMONEYE_PROCMOND_BIN", "/x/procmond"}, {"DAEMONEYE_SCAN_INTERVAL", "1s"}};
+  in.env = {{"DAEMONEYE_AGENT_BIN", "/x/agent"}, {"DAEMONEYE_PROCMOND_BIN", "/x/procmond"},
+            {"DAEMONEYE_CLI_BIN", "/x/cli"}, {"DAEMONEYE_SCAN_INTERVAL", "1s"}};
   const auto c = load_config(in);
   ASSERT_TRUE(c) << c.error();
   EXPECT_EQ(c->scan.interval, 1s);

@@ -1,24 +1,11 @@
 #include <airssys/daemoneye/process_table.hpp>
 
 #include <airssys/daemoneye/snapshot_chunks.hpp>
+#include <airssys/daemoneye/terminal_text.hpp>
 
 #include <fmt/format.h>
 
 namespace airssys::daemoneye {
-
-namespace {
-
-// Control bytes (C0, DEL) → '?': terminal escape sequences stay inert.
-std::string printable(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) c = '?';
-  }
-  return out;
-}
-
-}  // namespace
 
 std::string human_bytes(std::int64_t bytes) {
   if (bytes < 0) return "-";

@@ -11,8 +11,8 @@
 // Environment: DAEMONEYE_<SECTION>_<KEY> for scalar keys, e.g.
 // DAEMONEYE_SCAN_INTERVAL=5s, DAEMONEYE_DATABASE_PATH=/x.db
 // (dotted key upper-cased, '.' → '_'). An unknown DAEMONEYE_* variable is an
-// error naming it, except DAEMONEYE_AGENT_BIN and DAEMONEYE_PROCMOND_BIN
-// (the integration tests' harness sets them). alerts.sinks is a list and is
+// error naming it, except DAEMONEYE_AGENT_BIN, DAEMONEYE_PROCMOND_BIN and
+// DAEMONEYE_CLI_BIN (the integration tests' harness sets them). alerts.sinks is a list and is
 // set in files only; a layer that names it replaces the whole list.
 //
 // YAML shape: one mapping per struct below (database, scan, rules, alerts,

@@ -1,0 +1,54 @@
+#pragma once
+// daemoneye-cli's commands (docs/daemoneye.md "daemoneye-cli"). Each returns
+// the process's exit code and prints its own errors, prefixed
+// "daemoneye-cli: ", on stderr.
+
+#include <airssys/daemoneye/config.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace airssys::daemoneye::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;  // not running / stale, refused query, rule errors, store unreadable
+inline constexpr int kExitUsage = 2;   // usage or configuration error
+
+// What every command knows: the configuration resolved as the agent does.
+struct Context {
+  Config config;
+  [[nodiscard]] std::filesystem::path status_file() const;
+};
+
+void say(std::string_view message);  // "daemoneye-cli: message" on stderr
+
+int run_status(const Context& ctx, bool json);
+int run_metrics(const Context& ctx);
+
+enum class Format : std::uint8_t { table, json, csv };
+struct QueryArgs {
+  std::string sql;
+  Format format = Format::table;
+  std::optional<std::size_t> max_rows;                  // default rules.max_rows
+  std::optional<std::chrono::milliseconds> timeout;     // default rules.timeout
+};
+int run_query(const Context& ctx, const QueryArgs& args);
+
+struct HistoryArgs {
+  std::chrono::seconds since{24 * 3600};
+  std::size_t limit = 100;
+  bool json = false;
+  std::string rule;               // alerts: only this rule id
+  std::optional<std::int64_t> pid;  // events: only this pid
+};
+int run_alerts(const Context& ctx, const HistoryArgs& args);
+int run_events(const Context& ctx, const HistoryArgs& args);
+
+int run_rules_check(const std::vector<std::string>& paths);
+int run_rules_list(const Context& ctx, bool json);
+
+}  // namespace airssys::daemoneye::cli

@@ -1,0 +1,141 @@
+// daemoneye-cli — DaemonEye's operator CLI (docs/daemoneye.md "daemoneye-cli").
+//
+// It reads what the agent leaves beside its database: the status file
+// (status, metrics) and the store, opened read-only through the guarded
+// QueryEngine (query, alerts, events); rules are checked as the agent loads
+// them. The database is found exactly as the agent finds it: the same
+// configuration layers (defaults, /etc/daemoneye/config.yaml, the user's
+// file or --config, DAEMONEYE_*), then --db.
+//
+// Exit codes: 0 ok (status: the agent runs and its status is fresh);
+// 1 failed (status: not running, stopped or stale; a refused query; rule
+// errors; the store or status file unreadable); 2 usage or configuration error.
+
+#include "commands.hpp"
+
+#include <airssys/daemoneye/config.hpp>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+
+#ifndef AIRSSYS_VERSION
+#define AIRSSYS_VERSION "0.1.0"
+#endif
+
+extern char** environ;
+
+namespace de = airssys::daemoneye;
+namespace cli = airssys::daemoneye::cli;
+
+namespace {
+
+std::expected<std::chrono::seconds, std::string> since_of(const std::string& text) {
+  auto d = de::parse_duration(text);
+  if (!d) return std::unexpected(fmt::format("--since {}: {}", text, d.error()));
+  if (d->count() < 1000) return std::unexpected(fmt::format("--since {}: must be at least 1s", text));
+  return std::chrono::duration_cast<std::chrono::seconds>(*d);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);  // `daemoneye-cli events | head` ends quietly: writes fail with EPIPE
+  CLI::App app{"daemoneye-cli: DaemonEye's operator CLI — agent status, metrics, queries over the store, rule checks"};
+  app.set_version_flag("--version", std::string("daemoneye-cli ") + AIRSSYS_VERSION);
+  app.require_subcommand(1);
+  std::string config_file, db;
+  app.add_option("--config", config_file,
+                 "Configuration file, as given to the agent (replaces /etc/daemoneye/config.yaml and the user's file)");
+  app.add_option("--db,--database", db, "The agent's SQLite database (database.path); its status file is beside it");
+
+  bool json = false;
+  auto* status = app.add_subcommand("status", "Is the agent running; its status file, event tier, drops (exit 1: not running or stale)");
+  status->add_flag("--json", json, "JSON for scripts");
+  auto* metrics = app.add_subcommand("metrics", "The agent's counters in the Prometheus text format");
+
+  cli::QueryArgs query_args;
+  std::string format = "table", timeout;
+  std::size_t max_rows = 0;
+  auto* query = app.add_subcommand("query", "Run one read-only SQL query on the store (the rules' guard and limits)");
+  query->add_option("sql", query_args.sql, "One SELECT over processes, process_events, alerts, scans")->required();
+  query->add_option("--format", format, "table, json or csv")->check(CLI::IsMember({"table", "json", "csv"}));
+  query->add_option("--max-rows", max_rows, "Rows at most (default rules.max_rows)")->check(CLI::Range(1, 10000000));
+  query->add_option("--timeout", timeout, "Time limit, e.g. 5s (default rules.timeout)");
+
+  cli::HistoryArgs alerts_args, events_args;
+  std::string alerts_since = "24h", events_since = "24h";
+  auto* alerts = app.add_subcommand("alerts", "Recent alerts from the store, oldest first");
+  alerts->add_option("--since", alerts_since, "How far back, e.g. 30m, 24h, 7d (default 24h)");
+  alerts->add_option("--rule", alerts_args.rule, "Only this rule id");
+  alerts->add_option("--limit", alerts_args.limit, "The newest N at most (default 100)")->check(CLI::Range(1, 1000000));
+  alerts->add_flag("--json", alerts_args.json, "JSON for scripts");
+  std::int64_t pid = 0;
+  auto* events = app.add_subcommand("events", "Recent process events (start, exec, stop) from the store, oldest first");
+  events->add_option("--since", events_since, "How far back, e.g. 30m, 24h (default 24h)");
+  auto* pid_opt = events->add_option("--pid", pid, "Only this pid")->check(CLI::Range(std::int64_t{0}, std::int64_t{4194304}));
+  events->add_option("--limit", events_args.limit, "The newest N at most (default 100)")->check(CLI::Range(1, 1000000));
+  events->add_flag("--json", events_args.json, "JSON for scripts");
+
+  auto* rules = app.add_subcommand("rules", "Check rule files or list the configured rules");
+  rules->require_subcommand(1);
+  std::vector<std::string> check_paths;
+  auto* rules_check = rules->add_subcommand("check", "Validate rule files or directories as the agent loads them (exit 1 on any error)");
+  rules_check->add_option("path", check_paths, "Rule files (*.yaml, *.yml) or rules directories")->required();
+  bool list_json = false;
+  auto* rules_list = rules->add_subcommand("list", "The rules in the configured rules directory (rules.dir)");
+  rules_list->add_flag("--json", list_json, "JSON for scripts");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? cli::kExitOk : cli::kExitUsage;
+  }
+
+  // rules check needs no configuration: it checks what it is given.
+  if (rules_check->parsed()) return cli::run_rules_check(check_paths);
+
+  de::ConfigInputs in;
+  if (!config_file.empty()) in.config_file = config_file;
+  in.env = de::daemoneye_environment(environ);
+  if (!db.empty()) in.overrides.emplace_back("database.path", db);
+  auto config = de::load_config(in);
+  if (!config) {
+    cli::say(config.error());
+    return cli::kExitUsage;
+  }
+  const cli::Context ctx{*config};
+
+  if (status->parsed()) return cli::run_status(ctx, json);
+  if (metrics->parsed()) return cli::run_metrics(ctx);
+  if (query->parsed()) {
+    query_args.format = format == "json" ? cli::Format::json : format == "csv" ? cli::Format::csv : cli::Format::table;
+    if (max_rows > 0) query_args.max_rows = max_rows;
+    if (!timeout.empty()) {
+      auto t = de::parse_duration(timeout);
+      if (!t || t->count() <= 0) {
+        cli::say(fmt::format("--timeout {}: {}", timeout, t ? "must be more than 0" : t.error()));
+        return cli::kExitUsage;
+      }
+      query_args.timeout = *t;
+    }
+    return cli::run_query(ctx, query_args);
+  }
+  if (alerts->parsed() || events->parsed()) {
+    const bool is_alerts = alerts->parsed();
+    auto since = since_of(is_alerts ? alerts_since : events_since);
+    if (!since) {
+      cli::say(since.error());
+      return cli::kExitUsage;
+    }
+    cli::HistoryArgs& a = is_alerts ? alerts_args : events_args;
+    a.since = *since;
+    if (!is_alerts && pid_opt->count() > 0) a.pid = pid;
+    return is_alerts ? cli::run_alerts(ctx, a) : cli::run_events(ctx, a);
+  }
+  if (rules_list->parsed()) return cli::run_rules_list(ctx, list_json);
+  return cli::kExitUsage;
+}

@@ -1,0 +1,128 @@
+// daemoneye-cli metrics: the status file's counters in the Prometheus text
+// exposition format (version 0.0.4), e.g. for node_exporter's textfile
+// collector: `daemoneye-cli metrics > /var/lib/node_exporter/daemoneye.prom`.
+
+#include "commands.hpp"
+#include "liveness.hpp"
+#include "output.hpp"
+
+#include <airssys/daemoneye/agent_status.hpp>
+
+#include <fmt/format.h>
+
+#include <ctime>
+
+namespace airssys::daemoneye::cli {
+
+namespace {
+
+class Exposition {
+ public:
+  // One metric family: HELP and TYPE once, then its samples.
+  void family(std::string_view name, std::string_view type, std::string_view help) {
+    text_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    name_ = name;
+  }
+  void sample(double value, std::string_view labels = {}) {
+    text_ += labels.empty() ? fmt::format("{} {}\n", name_, value) : fmt::format("{}{{{}}} {}\n", name_, labels, value);
+  }
+  void sample(std::uint64_t value, std::string_view labels = {}) {
+    text_ += labels.empty() ? fmt::format("{} {}\n", name_, value) : fmt::format("{}{{{}}} {}\n", name_, labels, value);
+  }
+  void sample(std::int64_t value, std::string_view labels = {}) {
+    text_ += labels.empty() ? fmt::format("{} {}\n", name_, value) : fmt::format("{}{{{}}} {}\n", name_, labels, value);
+  }
+  [[nodiscard]] const std::string& text() const { return text_; }
+
+ private:
+  std::string text_;
+  std::string name_;
+};
+
+double seconds(std::uint64_t us) { return static_cast<double>(us) / 1e6; }
+
+void agent_metrics(Exposition& m, const AgentStatus& s, const LivenessReport& l) {
+  m.family("daemoneye_agent_status_age_seconds", "gauge", "Seconds since the agent last wrote its status file.");
+  m.sample(l.age);
+  m.family("daemoneye_agent_start_time_seconds", "gauge", "When the agent started, Unix seconds.");
+  m.sample(s.started_at);
+  m.family("daemoneye_scans_total", "counter", "Scans stored since the agent started.");
+  m.sample(s.scans);
+  if (s.last_scan) {
+    m.family("daemoneye_last_scan_timestamp_seconds", "gauge", "Start of the last stored collection, Unix seconds.");
+    m.sample(s.last_scan->time);
+    m.family("daemoneye_last_scan_processes", "gauge", "Processes in the last stored collection.");
+    m.sample(static_cast<std::uint64_t>(s.last_scan->processes));
+    m.family("daemoneye_last_scan_unreadable_processes", "gauge",
+             "Processes of the last collection that could not be fully read.");
+    m.sample(static_cast<std::uint64_t>(s.last_scan->unreadable));
+    m.family("daemoneye_last_scan_duration_seconds", "gauge", "Time the last scan took, by phase.");
+    m.sample(seconds(s.last_scan->collect_us), "phase=\"collect\"");
+    m.sample(seconds(s.last_scan->store_us), "phase=\"store\"");
+    m.sample(seconds(s.last_scan->rules_us), "phase=\"rules\"");
+  }
+  m.family("daemoneye_rules", "gauge", "Rules by load state: loaded, enabled, rejected at load, failing at run time.");
+  m.sample(s.rules.loaded, "state=\"loaded\"");
+  m.sample(s.rules.enabled, "state=\"enabled\"");
+  m.sample(s.rules.rejected_count, "state=\"rejected\"");
+  m.sample(static_cast<std::uint64_t>(s.rules.failing.size()), "state=\"failing\"");
+  m.family("daemoneye_alerts_total", "counter",
+           "Candidate alerts by outcome: raised, dropped as duplicates, dropped by the rate limit.");
+  m.sample(s.alerts.raised, "outcome=\"raised\"");
+  m.sample(s.alerts.deduplicated, "outcome=\"deduplicated\"");
+  m.sample(s.alerts.rate_limited, "outcome=\"rate_limited\"");
+  m.family("daemoneye_alert_sink_errors_total", "counter", "Failed alert writes or sends to sinks.");
+  m.sample(s.alerts.sink_errors);
+  m.family("daemoneye_procmond_up", "gauge", "1 if procmond is running under the agent.");
+  m.sample(static_cast<std::uint64_t>(s.procmond.running ? 1 : 0));
+  m.family("daemoneye_procmond_restarts_total", "counter",
+           "Times procmond exited unasked (crashed) and was restarted since the agent started.");
+  m.sample(s.procmond.crashes);
+  if (!s.procmond_status) return;
+  const ProcmondStatus& p = *s.procmond_status;
+  m.family("daemoneye_event_tier", "gauge",
+           "The real-time event source procmond runs: 1 for the running tier, 0 for the others.");
+  for (std::size_t i = 0; i < kEventSources; ++i) {
+    const auto src = static_cast<EventSource>(i);
+    m.sample(static_cast<std::uint64_t>(src == p.tier ? 1 : 0), fmt::format("tier=\"{}\"", to_string(src)));
+  }
+  const auto per_source = [&](std::string_view name, std::string_view help, auto field) {
+    m.family(name, "counter", help);
+    for (std::size_t i = 0; i < kEventSources; ++i)
+      m.sample(p.sources[i].*field, fmt::format("source=\"{}\"", to_string(static_cast<EventSource>(i))));
+  };
+  per_source("daemoneye_events_total", "Process events procmond published, by source.", &SourceCounters::events);
+  per_source("daemoneye_events_dropped_total", "Process events procmond dropped (over its budget or queue bound), by source.",
+             &SourceCounters::dropped);
+  per_source("daemoneye_events_lost_total", "Process events the kernel could not deliver (ring buffer full, ENOBUFS), by source.",
+             &SourceCounters::lost);
+  m.family("daemoneye_event_budget_per_second", "gauge", "Real-time events procmond publishes per second at most.");
+  m.sample(p.budget_per_second);
+  m.family("daemoneye_procmond_scans_total", "counter", "Collections procmond published (since procmond started).");
+  m.sample(p.scans);
+}
+
+}  // namespace
+
+int run_metrics(const Context& ctx) {
+  auto read = read_status_file(ctx.status_file());
+  if (!read) {
+    say(read.error());
+    return kExitFailed;
+  }
+  Exposition m;
+  m.family("daemoneye_agent_up", "gauge", "1 if the agent is running and its status file is fresh, else 0.");
+  if (!read->has_value()) {
+    m.sample(std::uint64_t{0});
+    write_stdout(m.text());
+    return kExitOk;
+  }
+  const AgentStatus& s = **read;
+  const LivenessReport l = assess(s, static_cast<std::int64_t>(::time(nullptr)));
+  m.sample(static_cast<std::uint64_t>(l.state == Liveness::running ? 1 : 0));
+  agent_metrics(m, s, l);
+  write_stdout(m.text());
+  return kExitOk;
+}
+
+}  // namespace airssys::daemoneye::cli

@@ -1,0 +1,36 @@
+#pragma once
+// daemoneye-cli's output: aligned tables for people at a terminal, JSON and
+// CSV for scripts. Text that came from a monitored process (names, command
+// lines, rule rows) is made inert before it reaches a terminal: control
+// bytes become '?', so a hostile process name cannot drive the operator's
+// terminal (printable() and terminal_width() come from terminal_text.hpp).
+
+#include <airssys/daemoneye/terminal_text.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace airssys::daemoneye::cli {
+
+// Columns padded to their widest cell (numbers right-aligned when every cell
+// of the column is a number), two spaces apart, a header line first; each
+// line cut to `width` bytes (0: whole lines), never inside a UTF-8 character.
+// Cells are passed through printable().
+[[nodiscard]] std::string format_table(const std::vector<std::string>& header,
+                                       const std::vector<std::vector<std::string>>& rows, std::size_t width);
+
+// RFC 4180: a field with a comma, quote, CR or LF is quoted, quotes doubled.
+[[nodiscard]] std::string csv_field(std::string_view s);
+
+// UTC ISO 8601 with a Z: 2026-12-04T14:00:00Z.
+[[nodiscard]] std::string utc_time(std::int64_t unix_seconds);
+// "5s", "3m 20s", "2h 5m", "3d 4h".
+[[nodiscard]] std::string age_text(std::int64_t seconds);
+
+// Writes all of `text` to stdout; false when stdout is closed (EPIPE).
+bool write_stdout(std::string_view text);
+
+}  // namespace airssys::daemoneye::cli

@@ -1,0 +1,126 @@
+// daemoneye-cli status: is the agent running, and what its status file says.
+
+#include "commands.hpp"
+#include "liveness.hpp"
+#include "output.hpp"
+
+#include <airssys/daemoneye/agent_status.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <ctime>
+
+namespace airssys::daemoneye::cli {
+
+std::filesystem::path Context::status_file() const { return status_file_for(config.database.path); }
+
+void say(std::string_view message) { fmt::print(stderr, "daemoneye-cli: {}\n", message); }
+
+namespace {
+
+std::string ms(std::uint64_t us) { return us >= 10000 ? fmt::format("{} ms", us / 1000) : fmt::format("{:.1f} ms", static_cast<double>(us) / 1000.0); }
+
+std::string plural(std::uint64_t n, std::string_view one, std::string_view many) {
+  return fmt::format("{} {}", n, n == 1 ? one : many);
+}
+
+std::string event_section(const AgentStatus& s, std::int64_t now) {
+  if (!s.procmond_status) {
+    return "events:    no report from procmond yet (it sends one on status.procmond each interval); tier unknown\n";
+  }
+  const ProcmondStatus& p = *s.procmond_status;
+  std::string out = fmt::format("events:    tier {}{}\n", to_string(p.tier),
+                                p.tier_reason.empty() ? std::string() : " — " + printable(p.tier_reason));
+  std::vector<std::vector<std::string>> rows;
+  for (std::size_t i = 0; i < kEventSources; ++i) {
+    const auto& c = p.sources[i];
+    rows.push_back({std::string(to_string(static_cast<EventSource>(i))), fmt::format("{}", c.events),
+                    fmt::format("{}", c.dropped), fmt::format("{}", c.lost)});
+  }
+  const std::string table = format_table({"SOURCE", "EVENTS", "DROPPED", "LOST"}, rows, 0);
+  std::size_t start = 0;
+  while (start < table.size()) {
+    const auto end = table.find('\n', start);
+    out += "           " + table.substr(start, end - start + 1);
+    start = end + 1;
+  }
+  out += fmt::format("           budget {} events/s; procmond pid {}, report {} old\n", p.budget_per_second, p.pid,
+                     age_text(now - s.procmond_status_received));
+  return out;
+}
+
+std::string human(const std::filesystem::path& file, const AgentStatus& s, const LivenessReport& l, std::int64_t now) {
+  std::string out;
+  out += fmt::format("agent:     {} — {}\n", to_string(l.state), l.reason);
+  out += fmt::format("           version {}, host {}, started {} ({} ago)\n", printable(s.version), printable(s.host),
+                     utc_time(s.started_at), age_text(now - s.started_at));
+  out += fmt::format("status:    {} (written {})\n", file.string(), utc_time(s.updated_at));
+  out += fmt::format("database:  {}\n", printable(s.database));
+  if (s.last_scan) {
+    const LastScan& l2 = *s.last_scan;
+    out += fmt::format("scans:     {} stored, every {} ms; last at {} ({} ago): {}{}, collect {}, store {}, rules {}, {}\n",
+                       s.scans, s.scan_interval_ms, utc_time(l2.time), age_text(now - l2.time),
+                       plural(l2.processes, "process", "processes"),
+                       l2.unreadable > 0 ? fmt::format(" ({} partly unreadable)", l2.unreadable) : std::string(),
+                       ms(l2.collect_us), ms(l2.store_us), ms(l2.rules_us), plural(l2.alerts, "alert", "alerts"));
+  } else {
+    out += fmt::format("scans:     none stored yet (every {} ms)\n", s.scan_interval_ms);
+  }
+  out += fmt::format("rules:     {} loaded, {} enabled, {} rejected, {} failing\n", s.rules.loaded, s.rules.enabled,
+                     s.rules.rejected_count, s.rules.failing.size());
+  for (const auto& r : s.rules.rejected) out += "           rejected: " + printable(r.message) + "\n";
+  if (s.rules.rejected_count > s.rules.rejected.size())
+    out += fmt::format("           … and {} more rejected\n", s.rules.rejected_count - s.rules.rejected.size());
+  for (const auto& id : s.rules.failing) out += "           failing at run time: " + printable(id) + "\n";
+  out += fmt::format("alerts:    {} raised, {} deduplicated, {} rate-limited, {} sink errors\n", s.alerts.raised,
+                     s.alerts.deduplicated, s.alerts.rate_limited, s.alerts.sink_errors);
+  out += fmt::format("procmond:  {}, {} since the agent started\n",
+                     s.procmond.running ? fmt::format("running (pid {})", s.procmond.pid) : std::string("not running"),
+                     s.procmond.crashes == 0 ? std::string("no crashes")
+                                             : plural(s.procmond.crashes, "crash (restarted)", "crashes (each restarted)"));
+  out += event_section(s, now);
+  return out;
+}
+
+}  // namespace
+
+int run_status(const Context& ctx, bool json) {
+  const auto file = ctx.status_file();
+  auto read = read_status_file(file);
+  if (!read) {
+    say(read.error());
+    return kExitFailed;
+  }
+  const std::int64_t now = static_cast<std::int64_t>(::time(nullptr));
+  if (!read->has_value()) {
+    const std::string reason = fmt::format(
+        "no status file at {}: the agent has not run with the database {} (another --db or --config?)", file.string(),
+        ctx.config.database.path.string());
+    if (json) {
+      nlohmann::json j{{"agent", {{"state", "not_running"}, {"reason", reason}, {"status_file", file.string()}}},
+                       {"status", nullptr}};
+      write_stdout(j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+    } else {
+      write_stdout(fmt::format("agent:     not_running — {}\n", reason));
+    }
+    return kExitFailed;
+  }
+  const AgentStatus& s = **read;
+  const LivenessReport l = assess(s, now);
+  if (json) {
+    nlohmann::ordered_json j{{"agent",
+                      {{"state", to_string(l.state)},
+                       {"reason", l.reason},
+                       {"status_file", file.string()},
+                       {"age", l.age},
+                       {"stale_after", stale_after_seconds(s)}}},
+                     {"status", nlohmann::ordered_json::parse(encode(s))}};
+    write_stdout(j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  } else {
+    write_stdout(human(file, s, l, now));
+  }
+  return l.state == Liveness::running ? kExitOk : kExitFailed;
+}
+
+}  // namespace airssys::daemoneye::cli

@@ -1,0 +1,232 @@
+// daemoneye-cli query / alerts / events: read the store through the guarded
+// QueryEngine (read-only connection, authorizer, time/row/byte limits) —
+// the same guard the agent's rules run under.
+
+#include "commands.hpp"
+#include "output.hpp"
+
+#include <airssys/daemoneye/alert.hpp>
+#include <airssys/daemoneye/query_engine.hpp>
+#include <airssys/daemoneye/snapshot_chunks.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <ctime>
+
+#include <unistd.h>
+
+namespace airssys::daemoneye::cli {
+
+namespace {
+
+using nlohmann::ordered_json;
+
+std::expected<std::unique_ptr<QueryEngine>, std::string> open_engine(const Context& ctx, std::size_t max_rows,
+                                                                     std::chrono::milliseconds timeout) {
+  return QueryEngine::open(ctx.config.database.path,
+                           {.time = timeout, .max_rows = max_rows, .max_bytes = ctx.config.rules.max_bytes});
+}
+
+std::string cell_text(const Value& v) {
+  return std::visit(
+      [](const auto& x) -> std::string {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::monostate>) return "NULL";
+        else if constexpr (std::is_same_v<T, std::string>) return x;
+        else return fmt::format("{}", x);
+      },
+      v);
+}
+
+std::string as_json_array(const QueryResult& r) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < r.rows.size(); ++i) out += (i ? ",\n " : "\n ") + row_to_json(r, i);
+  out += r.rows.empty() ? "]\n" : "\n]\n";
+  return out;
+}
+
+std::string as_csv(const QueryResult& r) {
+  std::string out;
+  for (std::size_t c = 0; c < r.columns.size(); ++c) out += (c ? "," : "") + csv_field(r.columns[c]);
+  out += "\r\n";
+  for (const auto& row : r.rows) {
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      out += c ? "," : "";
+      if (!std::holds_alternative<std::monostate>(row[c])) out += csv_field(cell_text(row[c]));
+    }
+    out += "\r\n";
+  }
+  return out;
+}
+
+void tell_truncated(const QueryResult& r, std::size_t max_rows, std::uint64_t max_bytes) {
+  if (r.truncated)
+    say(fmt::format("result cut after {} rows (the limits are {} rows and {} bytes of text)", r.rows.size(), max_rows,
+                    max_bytes));
+}
+
+std::int64_t unix_now() { return static_cast<std::int64_t>(::time(nullptr)); }
+
+// Rule ids are [A-Za-z0-9_.-]+ (rule.hpp), so an id that passes this is safe in a quoted SQL literal.
+bool valid_rule_id(std::string_view id) {
+  return !id.empty() && id.size() <= 128 && id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == std::string_view::npos;
+}
+
+// The JSON text of a stored column, parsed; kept as a string if it is not JSON.
+ordered_json parsed(const Value& v) {
+  const auto* s = std::get_if<std::string>(&v);
+  if (!s) return nullptr;
+  auto j = ordered_json::parse(*s, nullptr, false);
+  return j.is_discarded() ? ordered_json(*s) : j;
+}
+
+std::int64_t int_of(const Value& v) {
+  const auto* i = std::get_if<std::int64_t>(&v);
+  return i ? *i : 0;
+}
+std::string str_of(const Value& v) {
+  const auto* s = std::get_if<std::string>(&v);
+  return s ? *s : std::string();
+}
+
+std::optional<Severity> severity_from(std::string_view s) {
+  for (auto sev : {Severity::low, Severity::medium, Severity::high, Severity::critical})
+    if (to_string(sev) == s) return sev;
+  return std::nullopt;
+}
+
+}  // namespace
+
+int run_query(const Context& ctx, const QueryArgs& args) {
+  const std::size_t max_rows = args.max_rows.value_or(ctx.config.rules.max_rows);
+  auto engine = open_engine(ctx, max_rows, args.timeout.value_or(ctx.config.rules.timeout));
+  if (!engine) {
+    say(engine.error());
+    return kExitFailed;
+  }
+  auto r = (*engine)->run(args.sql);
+  if (!r) {
+    say(fmt::format("query refused: {}", r.error()));
+    return kExitFailed;
+  }
+  switch (args.format) {
+    case Format::json: write_stdout(as_json_array(*r)); break;
+    case Format::csv: write_stdout(as_csv(*r)); break;
+    case Format::table: {
+      std::vector<std::vector<std::string>> rows;
+      rows.reserve(r->rows.size());
+      for (const auto& row : r->rows) {
+        auto& out = rows.emplace_back();
+        for (const auto& v : row) out.push_back(cell_text(v));
+      }
+      write_stdout(format_table(r->columns, rows, terminal_width()));
+      if (::isatty(STDOUT_FILENO)) fmt::print(stderr, "({} rows)\n", r->rows.size());
+      break;
+    }
+  }
+  tell_truncated(*r, max_rows, ctx.config.rules.max_bytes);
+  return kExitOk;
+}
+
+int run_alerts(const Context& ctx, const HistoryArgs& args) {
+  if (!args.rule.empty() && !valid_rule_id(args.rule)) {
+    say(fmt::format("--rule '{}': a rule id holds only letters, digits, '_', '.' and '-'", printable(args.rule)));
+    return kExitUsage;
+  }
+  auto engine = open_engine(ctx, args.limit, std::max<std::chrono::milliseconds>(ctx.config.rules.timeout, std::chrono::seconds(10)));
+  if (!engine) {
+    say(engine.error());
+    return kExitFailed;
+  }
+  std::string sql = fmt::format(
+      "SELECT id, time, host, rule_id, rule_name, severity, tags, dedup_key, \"row\" FROM alerts WHERE time >= {}",
+      unix_now() - args.since.count());
+  if (!args.rule.empty()) sql += fmt::format(" AND rule_id = '{}'", args.rule);
+  sql += fmt::format(" ORDER BY time DESC, id DESC LIMIT {}", args.limit);
+  auto r = (*engine)->run(sql);
+  if (!r) {
+    say(fmt::format("reading alerts: {}", r.error()));
+    return kExitFailed;
+  }
+  std::reverse(r->rows.begin(), r->rows.end());  // oldest first, like a log
+  if (args.json) {
+    ordered_json all = ordered_json::array();
+    for (const auto& row : r->rows) {
+      all.push_back(ordered_json{{"id", int_of(row[0])},          {"time", int_of(row[1])},
+                                 {"host", str_of(row[2])},        {"rule_id", str_of(row[3])},
+                                 {"rule_name", str_of(row[4])},   {"severity", str_of(row[5])},
+                                 {"tags", parsed(row[6])},        {"dedup_key", str_of(row[7])},
+                                 {"row", parsed(row[8])}});
+    }
+    write_stdout(all.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n");
+  } else {
+    const std::size_t width = terminal_width();
+    std::string out;
+    for (const auto& row : r->rows) {
+      Alert a{.rule_id = str_of(row[3]),
+              .rule_name = str_of(row[4]),
+              .severity = severity_from(str_of(row[5])).value_or(Severity::medium),
+              .row_json = str_of(row[8]),
+              .host = str_of(row[2]),
+              .time = int_of(row[1])};
+      std::string line = printable(alert_to_human(a));
+      if (width > 0) truncate_utf8(line, width);
+      out += line + "\n";
+    }
+    write_stdout(out);
+    if (r->rows.empty()) say(fmt::format("no alerts in the last {} s{}", args.since.count(),
+                                         args.rule.empty() ? std::string() : " for rule " + args.rule));
+  }
+  tell_truncated(*r, args.limit, ctx.config.rules.max_bytes);
+  return kExitOk;
+}
+
+int run_events(const Context& ctx, const HistoryArgs& args) {
+  auto engine = open_engine(ctx, args.limit, std::max<std::chrono::milliseconds>(ctx.config.rules.timeout, std::chrono::seconds(10)));
+  if (!engine) {
+    say(engine.error());
+    return kExitFailed;
+  }
+  // Every column (the store gains some as event sources grow), picked by name for the table.
+  std::string sql = fmt::format("SELECT * FROM process_events WHERE time >= {}", unix_now() - args.since.count());
+  if (args.pid) sql += fmt::format(" AND pid = {}", *args.pid);
+  sql += fmt::format(" ORDER BY time DESC, id DESC LIMIT {}", args.limit);
+  auto r = (*engine)->run(sql);
+  if (!r) {
+    say(fmt::format("reading events: {}", r.error()));
+    return kExitFailed;
+  }
+  std::reverse(r->rows.begin(), r->rows.end());
+  if (args.json) {
+    write_stdout(as_json_array(*r));
+  } else {
+    auto col = [&](std::string_view name) {
+      return static_cast<std::size_t>(std::find(r->columns.begin(), r->columns.end(), name) - r->columns.begin());
+    };
+    const std::size_t time = col("time"), event = col("event"), source = col("source"), pid = col("pid"),
+                      parent = col("parent"), uid = col("uid"), username = col("username"), name = col("name"),
+                      cmdline = col("cmdline");
+    auto at = [&](const std::vector<Value>& row, std::size_t i) -> const Value& {
+      static const Value null;
+      return i < row.size() ? row[i] : null;
+    };
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& row : r->rows) {
+      const std::string user = str_of(at(row, username)).empty() ? cell_text(at(row, uid)) : str_of(at(row, username));
+      const std::string cmd =
+          str_of(at(row, cmdline)).empty() ? "[" + str_of(at(row, name)) + "]" : str_of(at(row, cmdline));
+      rows.push_back({utc_time(int_of(at(row, time))), str_of(at(row, event)), str_of(at(row, source)),
+                      cell_text(at(row, pid)), cell_text(at(row, parent)), user, str_of(at(row, name)), cmd});
+    }
+    write_stdout(format_table({"TIME", "EVENT", "SOURCE", "PID", "PARENT", "USER", "NAME", "CMDLINE"}, rows,
+                              terminal_width()));
+    if (r->rows.empty()) say(fmt::format("no process events in the last {} s{}", args.since.count(),
+                                         args.pid ? fmt::format(" for pid {}", *args.pid) : std::string()));
+  }
+  tell_truncated(*r, args.limit, ctx.config.rules.max_bytes);
+  return kExitOk;
+}
+
+}  // namespace airssys::daemoneye::cli

