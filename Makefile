@@ -8,7 +8,7 @@ bootstrap:
 # bundled rules catches a planted process, prints the alert as it arrives,
 # and the audit ledger is verified (scripts/demo-daemoneye).
 run: bootstrap
-	@scripts/build release daemoneye-agent procmond airssys-ledger
+	@scripts/build release daemoneye-agent procmond daemoneye-cli airssys-ledger
 	@scripts/demo-daemoneye build/release
 
 # A real airssys-osl run under the bundled example policy, printing the
