@@ -35,6 +35,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// How long a process event may wait in the agent before it is stored (the
+// exec-to-row latency the real-time sources are for).
+constexpr std::chrono::milliseconds kEventDelay{10};
+
 std::int64_t unix_now() { return static_cast<std::int64_t>(::time(nullptr)); }
 
 std::string host_name(const Config& c) {
@@ -107,6 +111,7 @@ struct Agent::Impl {
 
   ScanAssembler assembler;
   std::vector<ProcessEvent> pending_events;
+  std::chrono::steady_clock::time_point pending_since{};  // arrival of the oldest pending event
   std::uint64_t scans = 0;
   std::uint64_t decode_errors = 0;
   std::int64_t last_retention = 0;
@@ -197,7 +202,8 @@ std::expected<std::unique_ptr<Agent>, std::string> Agent::start(const Config& co
     return std::unexpected(fmt::format("procmond not found or not executable at {} (set procmond.path)", procmond.string()));
   ProcmondOptions po{.program = procmond,
                      .args = {"--bus", socket.string(), "--interval", ms_text(config.scan.interval), "--hash-max-size",
-                              std::to_string(config.procmond.hash_max_size)},
+                              std::to_string(config.procmond.hash_max_size), "--events", config.procmond.events,
+                              "--event-budget", std::to_string(config.procmond.event_budget)},
                      .audit_log = db_dir / "osl-audit.jsonl",
                      .restart_initial = config.procmond.restart_initial,
                      .restart_max = config.procmond.restart_max,
@@ -316,9 +322,17 @@ int Agent::run(int signal_fd) {
       break;
     }
     s.status->tick();
-    auto msg = s.events.next(250ms);
+    // An event is stored within kEventDelay of its arrival: at once when the
+    // stream pauses, else when the oldest waiting one is that old (a
+    // steady stream is stored in batches, one commit each).
+    const auto now = std::chrono::steady_clock::now();
+    const auto wait = s.pending_events.empty()
+                          ? std::chrono::milliseconds(250)
+                          : std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                                       s.pending_since + kEventDelay - now));
+    auto msg = s.events.next(wait);
     if (!msg) {
-      s.flush_events();  // idle: what arrived is stored now
+      s.flush_events();  // idle, or the oldest has waited long enough: stored now
       continue;
     }
     if (msg->subject == kSubjectSnapshot) {
@@ -335,8 +349,11 @@ int Agent::run(int signal_fd) {
       if (s.decode_errors++ < 10) spdlog::warn("bad event message on {}: {}", msg->subject, event.error());
       continue;
     }
+    if (s.pending_events.empty()) s.pending_since = std::chrono::steady_clock::now();
     s.pending_events.push_back(std::move(*event));
-    if (s.pending_events.size() >= 4096) s.flush_events();
+    if (s.pending_events.size() >= 4096 || std::chrono::steady_clock::now() - s.pending_since >= kEventDelay) {
+      s.flush_events();
+    }
   }
   const auto crashes = s.procmond->counters().crashes.load();
   s.procmond.reset();  // SIGTERM to procmond, wait for it

@@ -177,6 +177,18 @@ const std::array kKeys{
     ScalarKey{"procmond.path", kPath, [](Config& c, std::string_view v) { return set_path(c.procmond.path, v, true); }},
     ScalarKey{"procmond.hash_max_size", kSize,
               [](Config& c, std::string_view v) { return set_size(c.procmond.hash_max_size, v, 0, "0"); }},
+    ScalarKey{"procmond.events", "one of auto, ebpf, proc_connector, poll",
+              [](Config& c, std::string_view v) -> SetResult {
+                for (const std::string_view tier : {"auto", "ebpf", "proc_connector", "poll"}) {
+                  if (v == tier) {
+                    c.procmond.events = std::string(v);
+                    return {};
+                  }
+                }
+                return fail(fmt::format("must be one of auto, ebpf, proc_connector, poll, got '{}'", v));
+              }},
+    ScalarKey{"procmond.event_budget", kCount,
+              [](Config& c, std::string_view v) { return set_count(c.procmond.event_budget, v, 1, 10'000'000); }},
     ScalarKey{"procmond.restart_initial", kDuration,
               [](Config& c, std::string_view v) { return set_ms(c.procmond.restart_initial, v, 10ms, 1h); }},
     ScalarKey{"procmond.restart_max", kDuration,

@@ -90,7 +90,7 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"unknown_ledger_key", "ledger: { path: x }\n", "c.yaml:1: unknown key 'path' in ledger (known: dir)"},
         ErrorCase{"unknown_bus_key", "bus: { sock: x }\n", "c.yaml:1: unknown key 'sock' in bus (known: socket)"},
         ErrorCase{"unknown_procmond_key", "procmond:\n\n  restart: 1s\n",
-                  "c.yaml:3: unknown key 'restart' in procmond (known: path, hash_max_size, restart_initial, restart_max)"},
+                  "c.yaml:3: unknown key 'restart' in procmond (known: path, hash_max_size, events, event_budget, restart_initial, restart_max)"},
         // ---- scalar types
         ErrorCase{"duration_is_list", "scan:\n  interval: [1s]\n",
                   "c.yaml:2: scan.interval must be a duration (e.g. 500ms, 10s, 5m), got a list"},
@@ -506,14 +506,21 @@ TEST(SetKey, Errors) {
             "--log-level: unknown key 'log.level' (known: database.path, database.max_age, database.max_size, "
             "scan.interval, rules.dir, rules.timeout, rules.max_rows, rules.max_bytes, alerts.dedup_window, "
             "alerts.rate_limit, alerts.rate_period, ledger.dir, bus.socket, procmond.path, procmond.hash_max_size, "
-            "procmond.restart_initial, procmond.restart_max, host, log_level)");
+            "procmond.events, procmond.event_budget, procmond.restart_initial, procmond.restart_max, host, log_level)");
   EXPECT_EQ(set_key(c, "alerts.sinks", "stdout", "x").error(), "x: alerts.sinks is a list of sinks; set it in a config file");
   EXPECT_EQ(c.scan.interval, 10s);
+  EXPECT_EQ(set_key(c, "procmond.events", "kprobe", "DAEMONEYE_PROCMOND_EVENTS").error(),
+            "DAEMONEYE_PROCMOND_EVENTS: procmond.events: must be one of auto, ebpf, proc_connector, poll, got 'kprobe'");
+  EXPECT_FALSE(set_key(c, "procmond.event_budget", "0", "x"));
+  ASSERT_TRUE(set_key(c, "procmond.events", "proc_connector", "x"));
+  ASSERT_TRUE(set_key(c, "procmond.event_budget", "500", "x"));
+  EXPECT_EQ(c.procmond.events, "proc_connector");
+  EXPECT_EQ(c.procmond.event_budget, 500u);
 }
 
 TEST(SetKey, EveryKeyHasAnEnvironmentVariable) {
   const auto keys = config_keys();
-  ASSERT_EQ(keys.size(), 19u);
+  ASSERT_EQ(keys.size(), 21u);
   EXPECT_EQ(env_var_for("scan.interval"), "DAEMONEYE_SCAN_INTERVAL");
   EXPECT_EQ(env_var_for("rules.max_bytes"), "DAEMONEYE_RULES_MAX_BYTES");
   EXPECT_EQ(env_var_for("procmond.hash_max_size"), "DAEMONEYE_PROCMOND_HASH_MAX_SIZE");

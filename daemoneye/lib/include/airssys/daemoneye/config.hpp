@@ -93,6 +93,10 @@ struct Config {
   struct {
     std::filesystem::path path;  // empty: "procmond" beside the agent's executable
     std::uint64_t hash_max_size = 256ull * 1024 * 1024;  // executables larger are not hashed
+    // The best real-time event source to try (procmond --events): auto
+    // (= ebpf), ebpf, proc_connector, poll (polling only).
+    std::string events = "auto";
+    std::uint64_t event_budget = 10'000;  // real-time events per second at most (procmond --event-budget)
     std::chrono::milliseconds restart_initial{500};
     std::chrono::milliseconds restart_max{30000};
   } procmond;

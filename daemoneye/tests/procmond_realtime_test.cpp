@@ -1,0 +1,234 @@
+// procmond's real-time sources, end to end: the real procmond with a real
+// broker, the real eBPF programs and proc connector (root), each tier forced
+// in turn, and a flood over the event budget.
+
+#include "harness.hpp"
+
+#include <airssys/bus/broker.hpp>
+#include <airssys/bus/client.hpp>
+#include <airssys/daemoneye/events.hpp>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+namespace detest {
+namespace {
+
+namespace de = airssys::daemoneye;
+namespace bus = airssys::bus;
+
+std::string marker(std::string_view what) {
+  return fmt::format("rt-{}-{}-{}", what, ::getpid(), std::chrono::steady_clock::now().time_since_epoch().count());
+}
+
+// Runs argv to completion (no shell); its exit status.
+int run_briefly(std::vector<std::string> argv) {
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  if (::posix_spawn(&pid, args[0], nullptr, nullptr, args.data(), environ) != 0) return -1;
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  return st;
+}
+
+// A broker, procmond publishing to it, and what a subscriber receives.
+class Realtime : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "the real-time sources need root";
+    ASSERT_FALSE(procmond_bin().empty()) << "DAEMONEYE_PROCMOND_BIN is not set";
+    auto b = bus::Broker::start(bus::BrokerOptions{.socket_path = dir.path / "bus" / "bus.sock"});
+    ASSERT_TRUE(b) << b.error().to_string();
+    broker = std::move(*b);
+    auto c = bus::Client::connect(bus::ClientOptions{.socket_path = broker->socket_path()});
+    ASSERT_TRUE(c) << c.error().to_string();
+    client = std::move(*c);
+    const bus::SubscribeOptions big{.policy = bus::Policy::drop_newest, .max_msgs = 1 << 20, .max_bytes = 512ull << 20};
+    auto e = client->subscribe_pull(de::kSubjectAll, big);
+    ASSERT_TRUE(e) << e.error().to_string();
+    events = std::move(*e);
+    auto s = client->subscribe_pull(de::kSubjectProcmondStatus, big);
+    ASSERT_TRUE(s) << s.error().to_string();
+    statuses = std::move(*s);
+    ASSERT_TRUE(client->flush());
+  }
+
+  void start(std::vector<std::string> extra) {
+    std::vector<std::string> argv{procmond_bin(), "--bus", broker->socket_path().string(), "--interval", "500ms"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    procmond = std::make_unique<Child>(argv, dir.path / "out", err);
+    ASSERT_GT(procmond->pid(), 0);
+  }
+
+  void pump() {
+    while (auto m = events.next(std::chrono::milliseconds(5))) {
+      if (m->subject == de::kSubjectSnapshot) continue;
+      auto e = de::decode_event(m->payload);
+      ASSERT_TRUE(e) << e.error();
+      seen.push_back(std::move(*e));
+    }
+    while (auto m = statuses.next(std::chrono::milliseconds(1))) {
+      auto s = de::decode_procmond_status(m->payload);
+      ASSERT_TRUE(s) << s.error();
+      status = std::move(*s);
+    }
+  }
+
+  // The first status the current procmond publishes (after its first collection).
+  de::ProcmondStatus first_status() {
+    EXPECT_TRUE(eventually([&] {
+      pump();
+      return status.pid == procmond->pid();
+    }, 120s)) << slurp(err);
+    return status;
+  }
+
+  std::optional<de::ProcessEvent> find(de::EventKind kind, const std::string& in_cmdline) {
+    for (const auto& e : seen) {
+      if (e.kind == kind && e.process.cmdline.find(in_cmdline) != std::string::npos) return e;
+    }
+    return std::nullopt;
+  }
+
+  std::optional<de::ProcessEvent> wait_for(de::EventKind kind, const std::string& in_cmdline) {
+    std::optional<de::ProcessEvent> found;
+    eventually([&] {
+      pump();
+      found = find(kind, in_cmdline);
+      return found.has_value();
+    }, 60s);
+    return found;
+  }
+
+  void stop_procmond() {
+    procmond->signal(SIGTERM);
+    const auto rc = procmond->wait(60s);
+    ASSERT_TRUE(rc.has_value()) << "procmond did not stop on SIGTERM";
+    EXPECT_EQ(*rc, 0) << slurp(err);
+  }
+
+  TempDir dir;
+  fs::path err = dir.path / "err";
+  std::unique_ptr<bus::Broker> broker;
+  std::unique_ptr<bus::Client> client;
+  bus::Subscription events, statuses;
+  std::unique_ptr<Child> procmond;
+  std::vector<de::ProcessEvent> seen;
+  de::ProcmondStatus status;
+};
+
+TEST_F(Realtime, EbpfPublishesAOneMillisecondProcessWithItsArgvAndExitCode) {
+  start({});
+  const auto s = first_status();
+  ASSERT_EQ(s.tier, de::EventSource::ebpf) << s.tier_reason << "\n" << slurp(err);
+  EXPECT_EQ(s.tier_reason, "");
+  EXPECT_NE(slurp(err).find("event source: ebpf"), std::string::npos) << slurp(err);
+
+  const std::string m = marker("ebpf");
+  const auto started = std::chrono::system_clock::now();
+  ASSERT_EQ(run_briefly({"/bin/sh", "-c", "exec /bin/sleep 0.001", m, "--password", "s3cret"}), 0);
+  const auto exec = wait_for(de::EventKind::exec, m);
+  ASSERT_TRUE(exec) << slurp(err);
+  EXPECT_EQ(exec->source, de::EventSource::ebpf);
+  EXPECT_EQ(exec->process.path, "/bin/sh");
+  EXPECT_EQ(exec->process.cmdline, "/bin/sh -c exec /bin/sleep 0.001 " + m + " --password ***");
+  EXPECT_EQ(exec->process.parent, ::getpid());
+  EXPECT_EQ(exec->process.uid, 0);
+  EXPECT_FALSE(exec->cmdline_truncated);
+  EXPECT_GT(exec->cmdline_size, 0);
+  EXPECT_GE(exec->time_ns, std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               (started - std::chrono::seconds(1)).time_since_epoch()).count());
+  // It then exec'd sleep, which exited 0: the stop carries the last image.
+  const auto stop = wait_for(de::EventKind::stop, "/bin/sleep 0.001");
+  ASSERT_TRUE(stop);
+  EXPECT_EQ(stop->process.pid, exec->process.pid);
+  EXPECT_EQ(stop->exit_code, 0);
+  EXPECT_EQ(stop->exit_signal, -1);
+
+  // 100 KB of arguments: stored cut, and flagged.
+  const std::string big = marker("big");
+  std::vector<std::string> argv{"/bin/true", big};
+  for (int i = 0; i < 100; ++i) argv.push_back(std::string(1000, 'x'));
+  ASSERT_EQ(run_briefly(argv), 0);
+  const auto cut = wait_for(de::EventKind::exec, big);
+  ASSERT_TRUE(cut);
+  EXPECT_TRUE(cut->cmdline_truncated);
+  EXPECT_GT(cut->cmdline_size, 100000);
+  EXPECT_EQ(cut->process.cmdline.substr(0, 10 + big.size()), "/bin/true " + big);
+  stop_procmond();
+}
+
+TEST_F(Realtime, TheProcConnectorTierReportsExecsCompletedFromProc) {
+  start({"--events", "proc_connector"});
+  const auto s = first_status();
+  ASSERT_EQ(s.tier, de::EventSource::proc_connector) << s.tier_reason;
+  EXPECT_NE(s.tier_reason.find("ebpf: not tried"), std::string::npos) << s.tier_reason;
+  const std::string m = marker("pc");
+  // Long enough for /proc to be read after the notification.
+  const int st = run_briefly({"/bin/sh", "-c", "sleep 0.3; exit 4", m});
+  ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 4) << st;
+  const auto exec = wait_for(de::EventKind::exec, m);
+  ASSERT_TRUE(exec) << slurp(err);
+  EXPECT_EQ(exec->source, de::EventSource::proc_connector);
+  EXPECT_EQ(exec->process.cmdline, "/bin/sh -c sleep 0.3; exit 4 " + m);
+  EXPECT_EQ(exec->process.path, fs::canonical("/bin/sh").string());
+  const auto stop = wait_for(de::EventKind::stop, m);
+  ASSERT_TRUE(stop);
+  EXPECT_EQ(stop->exit_code, 4);
+  stop_procmond();
+}
+
+TEST_F(Realtime, AKernelWithoutBtfOrAVerifierRejectionFallsBackAndSaysWhy) {
+  const fs::path empty = dir.path / "no-btf";
+  write_file(empty, "");
+  start({"--btf", empty.string()});
+  auto s = first_status();
+  EXPECT_EQ(s.tier, de::EventSource::proc_connector);
+  EXPECT_NE(s.tier_reason.find("ebpf: the kernel has no BTF"), std::string::npos) << s.tier_reason;
+  EXPECT_NE(slurp(err).find("event source: proc_connector (ebpf: the kernel has no BTF"), std::string::npos)
+      << slurp(err);
+  stop_procmond();
+
+  status = {};
+  start({"--test-verifier-reject"});
+  s = first_status();
+  EXPECT_EQ(s.tier, de::EventSource::proc_connector);
+  EXPECT_NE(s.tier_reason.find("the verifier rejected a program"), std::string::npos) << s.tier_reason;
+  stop_procmond();
+
+  status = {};
+  start({"--events", "poll"});
+  s = first_status();
+  EXPECT_EQ(s.tier, de::EventSource::poll);
+  EXPECT_NE(slurp(err).find("event source: polling only"), std::string::npos) << slurp(err);
+  stop_procmond();
+}
+
+TEST_F(Realtime, AnExecFloodOverTheBudgetIsDroppedAndCountedNotQueued) {
+  start({"--event-budget", "50"});
+  ASSERT_EQ(first_status().tier, de::EventSource::ebpf);
+  // 600 processes as fast as we can start them: 1,800 events (fork, exec,
+  // exit) against a budget of 50 a second.
+  const auto began = std::chrono::steady_clock::now();
+  for (int i = 0; i < 600; ++i) ASSERT_EQ(run_briefly({"/bin/true", "flood"}), 0);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  const auto scans_then = status.scans;
+  ASSERT_TRUE(eventually([&] {
+    pump();
+    return status.scans >= scans_then + 2;  // a status from after the flood
+  }, 60s));
+  const auto& ebpf = status.sources[static_cast<std::size_t>(de::EventSource::ebpf)];
+  EXPECT_GT(ebpf.dropped, 0u);
+  // Published at most a full bucket plus the budget for each second since.
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  EXPECT_LE(static_cast<double>(ebpf.events), 50.0 + 50.0 * (elapsed + 2.0)) << seconds << " s of flood";
+  EXPECT_GE(ebpf.events + ebpf.dropped, 1800u);
+  stop_procmond();
+}
+
+}  // namespace
+}  // namespace detest
