@@ -66,9 +66,11 @@ int run_rules_check(const std::vector<std::string>& paths) {
   std::size_t ok = 0, bad = 0;
   std::string out;
   for (const auto& p : paths) {
-    struct stat st {};
-    // A symbolic link is handed on as such: the loaders refuse it (never followed), with their message.
-    const bool dir = ::lstat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    // A symbolic link is handed on as such: the loaders refuse it (never followed), with their
+    // message — a link to a directory as a rules directory, so the message says so.
+    struct stat st {}, target {};
+    const bool dir = ::lstat(p.c_str(), &st) == 0 &&
+                     (S_ISDIR(st.st_mode) || (S_ISLNK(st.st_mode) && ::stat(p.c_str(), &target) == 0 && S_ISDIR(target.st_mode)));
     if (dir) {
       RuleSet set = load_rules(p, scratch->engine());
       for (const auto& r : set.rules) out += fmt::format("ok  {}: {} ({}{})\n", printable(r.file.string()), printable(r.id),

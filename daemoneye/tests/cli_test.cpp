@@ -401,6 +401,13 @@ TEST_F(Cli, RulesAreCheckedAsTheAgentLoadsThem) {
   EXPECT_TRUE(has(dir.err, (rules / "yaml.yaml").string() + ":3: severity 'extreme' is not one of")) << dir.err;
   EXPECT_TRUE(has(dir.err, "1 rule valid, 2 rejected")) << dir.err;
 
+  fs::create_directory_symlink(rules, dir_.path / "linked-rules");
+  Outcome linked = cli({"rules", "check", (dir_.path / "linked-rules").string()});
+  EXPECT_EQ(linked.code, 1);
+  EXPECT_TRUE(has(linked.err, (dir_.path / "linked-rules").string() +
+                                  ": cannot open rules directory: it is a symbolic link (not followed)"))
+      << linked.err;
+
   Outcome bundled = cli({"rules", "check", env_or_empty("AIRSSYS_SOURCE_DIR") + "/daemoneye/rules"});
   EXPECT_EQ(bundled.code, 0) << bundled.err;
   EXPECT_TRUE(has(bundled.err, "6 rules valid, 0 rejected")) << bundled.err;
