@@ -1,4 +1,4 @@
-// airssys-rt benchmarks, mirroring the CAF peers in /work/shared/peers/caf:
+// airssys-rt benchmarks, mirroring the CAF peers in ../shared/peers/caf (beside the repository):
 //   rt_bench [pingpong|fanin|spawn|idle ...]   (no argument: all)
 // Each scenario runs in its own forked process (so peak RSS is its own) and
 // prints one JSON line. Environment: WORKERS (default: cores), N (scale).

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Builds the CAF 0.17 comparison programs (/work/shared/peers/caf, Debian's
-# libcaf-dev) and runs them and rt_bench side by side in one run, printing
+# Builds the CAF 0.17 comparison programs (../shared/peers/caf beside the
+# repository; Debian's libcaf-dev) and runs them and rt_bench side by side in one run, printing
 # both figures and the ratio per scenario.
 # Usage: bench/peers/caf.sh [pingpong|fanin|spawn|idle ...]   (default: all)
 # Env:   WORKERS  worker threads for both runtimes (default: nproc)
-#        PEERS    directory of the CAF sources (default: /work/shared/peers/caf)
+#        PEERS    directory of the CAF sources (default: ../shared/peers/caf beside the repository)
 #        RUNS     runs per scenario and runtime (default: 1; every run is printed)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-peers=${PEERS:-/work/shared/peers/caf}
+# The shared peers sit beside the repository (../shared), wherever it is cloned.
+peers=${PEERS:-$PWD/../shared/peers/caf}
 out=build/caf-peers
 threads=${WORKERS:-$(nproc)}
 runs=${RUNS:-1}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs airssys-bus and nats-server side by side in one run, on the scenarios of
-# /work/shared/peers/nats/natsbench.c (16-byte payloads): publish-only,
+# ../shared/peers/nats/natsbench.c beside the repository (16-byte payloads): publish-only,
 # 1 publisher -> 1 subscriber, 1 -> 5 (aggregate delivered), request/reply
 # (p50/p99; NATS with its responder in SendAsap mode, the fair comparison).
 # Both brokers run as their own process: `airssys-bus serve` on a Unix socket
@@ -9,10 +9,11 @@
 # Env:   MSGS     messages per throughput scenario (default 5000000, natsbench's default)
 #        RR_MSGS  timed requests (default 20000, after 1000 warm-up on both sides)
 #        RUNS     runs per scenario and side (default 1; every run is printed)
-#        PEERS    directory of natsbench.c (default /work/shared/peers/nats)
+#        PEERS    directory of natsbench.c (default ../shared/peers/nats beside the repository)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-peers=${PEERS:-/work/shared/peers/nats}
+# The shared peers sit beside the repository (../shared), wherever it is cloned.
+peers=${PEERS:-$PWD/../shared/peers/nats}
 msgs=${MSGS:-5000000}
 rr_msgs=${RR_MSGS:-20000}
 runs=${RUNS:-1}
