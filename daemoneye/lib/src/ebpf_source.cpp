@@ -230,7 +230,9 @@ std::expected<std::unique_ptr<KernelEventSource>, std::string> open_ebpf_source(
   }
   const long ticks = ::sysconf(_SC_CLK_TCK);
   LogCapture log;
-  LIBBPF_OPTS(bpf_object_open_opts, open_opts);
+  // What LIBBPF_OPTS does, without its C-only compound literal.
+  bpf_object_open_opts open_opts{};
+  open_opts.sz = sizeof open_opts;
   std::string btf = options.btf_path.string();
   if (!btf.empty()) open_opts.btf_custom_path = btf.c_str();
   std::unique_ptr<procmon_bpf, SkeletonDeleter> skel(procmon_bpf__open_opts(&open_opts));
