@@ -9,6 +9,7 @@
 #include <airssys/daemoneye/store.hpp>
 #include <algorithm>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -219,6 +220,32 @@ TEST_F(BundledRules, EachFindsExactlyItsProcesses) {
     EXPECT_EQ(found, expected);
     EXPECT_EQ(result->rows.size(), expected.size());
   }
+}
+
+TEST_F(BundledRules, ExecFromTmpSeesAPayloadThatLivedBetweenTwoScans) {
+  RuleSet set = load_rules(rules_dir(), engine_.get());
+  const auto rule = std::ranges::find(set.rules, "exec-from-tmp", &Rule::id);
+  ASSERT_NE(rule, set.rules.end());
+  ASSERT_TRUE(store_->apply_snapshot(ordinary_host()));
+  const std::int64_t now = ::time(nullptr);
+  // Started, exec'd from /tmp and gone again before the next scan: only its
+  // events are stored. An old one (10 minutes ago) is not raised again.
+  auto brief = proc(4000, "payload", "/tmp/.x/payload", "/tmp/.x/payload -c 10.0.0.1");
+  auto old = proc(4001, "payload", "/dev/shm/old", "/dev/shm/old");
+  auto fine = proc(4002, "true", "/usr/bin/true", "true");
+  ASSERT_TRUE(store_->append_events(std::vector<ProcessEvent>{
+      {EventKind::exec, EventSource::ebpf, now - 1, brief},
+      {EventKind::stop, EventSource::ebpf, now - 1, brief},
+      {EventKind::exec, EventSource::ebpf, now - 600, old},
+      {EventKind::stop, EventSource::ebpf, now - 600, old},
+      {EventKind::exec, EventSource::ebpf, now - 1, fine},
+  }));
+  EXPECT_EQ(store_->process(4000), nullptr);
+  auto result = engine_->run(rule->query);
+  ASSERT_TRUE(result) << result.error();
+  ASSERT_EQ(result->rows.size(), 1u);
+  const auto pid_col = static_cast<std::size_t>(std::ranges::find(result->columns, "pid") - result->columns.begin());
+  EXPECT_EQ(std::get<std::int64_t>(result->rows[0][pid_col]), 4000);
 }
 
 TEST_F(BundledRules, ABadFileBesideThemIsRejectedAndTheOthersLoad) {
