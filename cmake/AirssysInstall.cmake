@@ -158,4 +158,17 @@ if(AIRSSYS_BUILD_TESTS AND NOT AIRSSYS_TEST_COMPONENTS AND AIRSSYS_PROGRAMS)
   set_tests_properties(install.version PROPERTIES TIMEOUT 60 LABELS install)
 endif()
 
+# The systemd units the packages ship pass systemd-analyze verify, with their
+# ExecStart programs taken from this build (scripts/verify-units).
+find_program(AIRSSYS_SYSTEMD_ANALYZE systemd-analyze)
+if(AIRSSYS_BUILD_TESTS AND NOT AIRSSYS_TEST_COMPONENTS AND AIRSSYS_SYSTEMD_ANALYZE
+   AND TARGET task-watchdog AND TARGET daemoneye-agent)
+  add_test(NAME install.systemd_units
+    COMMAND ${PROJECT_SOURCE_DIR}/scripts/verify-units
+            --bin task-watchdog=$<TARGET_FILE:task-watchdog> --bin daemoneye-agent=$<TARGET_FILE:daemoneye-agent>
+            ${PROJECT_SOURCE_DIR}/packaging/systemd/task-watchdog.service
+            ${PROJECT_SOURCE_DIR}/packaging/systemd/daemoneye-agent.service)
+  set_tests_properties(install.systemd_units PROPERTIES TIMEOUT 60 LABELS install)
+endif()
+
 include(AirssysPackaging)
