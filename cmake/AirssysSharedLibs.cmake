@@ -26,6 +26,8 @@ function(airssys_add_shared_library c)
   # Every symbol the archive needs must come from a declared dependency.
   target_link_options(${shared} PRIVATE -Wl,--no-undefined -Wl,--as-needed)
   target_link_libraries(${shared} PRIVATE -Wl,--whole-archive $<TARGET_FILE:${static}> -Wl,--no-whole-archive)
+  # Relinked whenever the archive changes (it is a file here, not a target).
+  set_property(TARGET ${shared} APPEND PROPERTY LINK_DEPENDS $<TARGET_FILE:${static}>)
 
   # The static target's dependencies, split: INTERFACE_LINK_LIBRARIES holds
   # the public ones bare and the private ones as $<LINK_ONLY:...>.
