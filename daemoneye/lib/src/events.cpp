@@ -1,5 +1,7 @@
 #include <airssys/daemoneye/events.hpp>
 
+#include "json_read.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <fmt/format.h>
@@ -9,6 +11,9 @@
 namespace airssys::daemoneye {
 
 using nlohmann::json;
+using detail::json_field;
+using detail::json_get;
+using detail::JsonFieldError;
 
 std::string_view to_string(EventKind k) noexcept {
   switch (k) {
@@ -91,96 +96,55 @@ json wire_of(const ProcessRecord& r) {
   return j;
 }
 
-// Thrown inside this file only; decode_* turn it into the error string.
-struct DecodeError {
-  std::string what;
-};
-
-const json& field(const json& j, const char* key, const std::string& where) {
-  auto it = j.find(key);
-  if (it == j.end()) throw DecodeError{fmt::format("{}.{}: missing", where, key)};
-  return *it;
-}
-
-// nlohmann's get<T>() narrows silently, so the range is checked here.
-template <class T>
-void get_int(const json& j, const char* key, T& out, const std::string& where) {
-  const json& v = field(j, key, where);
-  if (!v.is_number_integer()) throw DecodeError{fmt::format("{}.{}: not an integer", where, key)};
-  bool fits = false;
-  if (v.is_number_unsigned()) {
-    const auto u = v.get<std::uint64_t>();
-    fits = std::in_range<T>(u);
-    if (fits) out = static_cast<T>(u);
-  } else {
-    const auto i = v.get<std::int64_t>();
-    fits = std::in_range<T>(i);
-    if (fits) out = static_cast<T>(i);
-  }
-  if (!fits) throw DecodeError{fmt::format("{}.{}: out of range", where, key)};
-}
-
-void get_str(const json& j, const char* key, std::string& out, const std::string& where) {
-  const json& v = field(j, key, where);
-  if (!v.is_string()) throw DecodeError{fmt::format("{}.{}: not a string", where, key)};
-  out = v.get<std::string>();
-}
-
-void get_bool(const json& j, const char* key, bool& out, const std::string& where) {
-  const json& v = field(j, key, where);
-  if (!v.is_boolean()) throw DecodeError{fmt::format("{}.{}: not a boolean", where, key)};
-  out = v.get<bool>();
-}
-
 ProcessRecord record_from(const json& j, const std::string& where) {
-  if (!j.is_object()) throw DecodeError{where + ": not an object"};
+  if (!j.is_object()) throw JsonFieldError{where + ": not an object"};
   ProcessRecord r;
-  get_int(j, "pid", r.pid, where);
-  get_int(j, "parent", r.parent, where);
-  get_int(j, "pgroup", r.pgroup, where);
-  get_int(j, "sid", r.sid, where);
-  get_str(j, "name", r.name, where);
-  get_str(j, "path", r.path, where);
-  get_str(j, "cmdline", r.cmdline, where);
-  get_str(j, "cwd", r.cwd, where);
-  get_str(j, "root", r.root, where);
-  get_int(j, "uid", r.uid, where);
-  get_int(j, "gid", r.gid, where);
-  get_int(j, "euid", r.euid, where);
-  get_int(j, "egid", r.egid, where);
-  get_int(j, "suid", r.suid, where);
-  get_int(j, "sgid", r.sgid, where);
-  get_str(j, "username", r.username, where);
-  get_int(j, "auid", r.auid, where);
-  get_int(j, "on_disk", r.on_disk, where);
-  get_str(j, "state", r.state, where);
-  get_int(j, "threads", r.threads, where);
-  get_int(j, "nice", r.nice, where);
-  get_int(j, "start_time", r.start_time, where);
-  get_int(j, "user_time", r.user_time, where);
-  get_int(j, "system_time", r.system_time, where);
-  get_int(j, "resident_size", r.resident_size, where);
-  get_int(j, "total_size", r.total_size, where);
-  get_int(j, "disk_bytes_read", r.disk_bytes_read, where);
-  get_int(j, "disk_bytes_written", r.disk_bytes_written, where);
-  get_str(j, "cgroup_path", r.cgroup_path, where);
-  get_str(j, "tty", r.tty, where);
-  get_str(j, "sha256", r.sha256, where);
-  const json& cpu = field(j, "cpu_percent", where);
-  if (!cpu.is_number()) throw DecodeError{where + ".cpu_percent: not a number"};
+  json_get(j, "pid", r.pid, where);
+  json_get(j, "parent", r.parent, where);
+  json_get(j, "pgroup", r.pgroup, where);
+  json_get(j, "sid", r.sid, where);
+  json_get(j, "name", r.name, where);
+  json_get(j, "path", r.path, where);
+  json_get(j, "cmdline", r.cmdline, where);
+  json_get(j, "cwd", r.cwd, where);
+  json_get(j, "root", r.root, where);
+  json_get(j, "uid", r.uid, where);
+  json_get(j, "gid", r.gid, where);
+  json_get(j, "euid", r.euid, where);
+  json_get(j, "egid", r.egid, where);
+  json_get(j, "suid", r.suid, where);
+  json_get(j, "sgid", r.sgid, where);
+  json_get(j, "username", r.username, where);
+  json_get(j, "auid", r.auid, where);
+  json_get(j, "on_disk", r.on_disk, where);
+  json_get(j, "state", r.state, where);
+  json_get(j, "threads", r.threads, where);
+  json_get(j, "nice", r.nice, where);
+  json_get(j, "start_time", r.start_time, where);
+  json_get(j, "user_time", r.user_time, where);
+  json_get(j, "system_time", r.system_time, where);
+  json_get(j, "resident_size", r.resident_size, where);
+  json_get(j, "total_size", r.total_size, where);
+  json_get(j, "disk_bytes_read", r.disk_bytes_read, where);
+  json_get(j, "disk_bytes_written", r.disk_bytes_written, where);
+  json_get(j, "cgroup_path", r.cgroup_path, where);
+  json_get(j, "tty", r.tty, where);
+  json_get(j, "sha256", r.sha256, where);
+  const json& cpu = json_field(j, "cpu_percent", where);
+  if (!cpu.is_number()) throw JsonFieldError{where + ".cpu_percent: not a number"};
   r.cpu_percent = cpu.get<double>();
-  get_str(j, "container_id", r.container_id, where);
-  get_int(j, "start_ticks", r.start_ticks, where);
-  get_int(j, "exe_dev", r.exe_dev, where);
-  get_int(j, "exe_ino", r.exe_ino, where);
-  get_bool(j, "partial", r.partial, where);
+  json_get(j, "container_id", r.container_id, where);
+  json_get(j, "start_ticks", r.start_ticks, where);
+  json_get(j, "exe_dev", r.exe_dev, where);
+  json_get(j, "exe_ino", r.exe_ino, where);
+  json_get(j, "partial", r.partial, where);
   return r;
 }
 
 json parse(std::string_view text, const char* what) {
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) throw DecodeError{fmt::format("{}: not valid JSON", what)};
-  if (!j.is_object()) throw DecodeError{fmt::format("{}: not a JSON object", what)};
+  if (j.is_discarded()) throw JsonFieldError{fmt::format("{}: not valid JSON", what)};
+  if (!j.is_object()) throw JsonFieldError{fmt::format("{}: not a JSON object", what)};
   return j;
 }
 
@@ -214,25 +178,25 @@ std::expected<ProcessEvent, std::string> decode_event(std::string_view text) {
     json j = parse(text, "event");
     ProcessEvent e;
     std::string kind, source;
-    get_str(j, "event", kind, "event");
+    json_get(j, "event", kind, "event");
     if (kind == "start") e.kind = EventKind::start;
     else if (kind == "stop") e.kind = EventKind::stop;
     else if (kind == "exec") e.kind = EventKind::exec;
-    else throw DecodeError{"event.event: unknown kind '" + kind + "'"};
-    get_str(j, "source", source, "event");
+    else throw JsonFieldError{"event.event: unknown kind '" + kind + "'"};
+    json_get(j, "source", source, "event");
     const auto src = event_source_from(source);
-    if (!src) throw DecodeError{"event.source: unknown source '" + source + "'"};
+    if (!src) throw JsonFieldError{"event.source: unknown source '" + source + "'"};
     e.source = *src;
-    get_int(j, "time", e.time, "event");
-    if (j.contains("time_ns")) get_int(j, "time_ns", e.time_ns, "event");
-    if (j.contains("cmdline_size")) get_int(j, "cmdline_size", e.cmdline_size, "event");
-    if (j.contains("cmdline_truncated")) get_bool(j, "cmdline_truncated", e.cmdline_truncated, "event");
-    if (j.contains("exit_code")) get_int(j, "exit_code", e.exit_code, "event");
-    if (j.contains("exit_signal")) get_int(j, "exit_signal", e.exit_signal, "event");
-    if (j.contains("cgroup_id")) get_int(j, "cgroup_id", e.cgroup_id, "event");
-    e.process = record_from(field(j, "process", "event"), "event.process");
+    json_get(j, "time", e.time, "event");
+    if (j.contains("time_ns")) json_get(j, "time_ns", e.time_ns, "event");
+    if (j.contains("cmdline_size")) json_get(j, "cmdline_size", e.cmdline_size, "event");
+    if (j.contains("cmdline_truncated")) json_get(j, "cmdline_truncated", e.cmdline_truncated, "event");
+    if (j.contains("exit_code")) json_get(j, "exit_code", e.exit_code, "event");
+    if (j.contains("exit_signal")) json_get(j, "exit_signal", e.exit_signal, "event");
+    if (j.contains("cgroup_id")) json_get(j, "cgroup_id", e.cgroup_id, "event");
+    e.process = record_from(json_field(j, "process", "event"), "event.process");
     return e;
-  } catch (const DecodeError& err) {
+  } catch (const JsonFieldError& err) {
     return std::unexpected(err.what);
   } catch (const json::exception& err) {
     return std::unexpected(std::string("event: ") + err.what());
@@ -243,20 +207,20 @@ std::expected<SnapshotChunk, std::string> decode_snapshot(std::string_view text)
   try {
     json j = parse(text, "snapshot");
     SnapshotChunk c;
-    get_int(j, "scan_id", c.scan_id, "snapshot");
-    get_int(j, "seq", c.seq, "snapshot");
-    get_bool(j, "last", c.last, "snapshot");
-    get_int(j, "time", c.time, "snapshot");
-    get_int(j, "total", c.total, "snapshot");
-    get_int(j, "unreadable", c.unreadable, "snapshot");
-    get_int(j, "collect_us", c.collect_us, "snapshot");
-    const json& procs = field(j, "processes", "snapshot");
-    if (!procs.is_array()) throw DecodeError{"snapshot.processes: not an array"};
+    json_get(j, "scan_id", c.scan_id, "snapshot");
+    json_get(j, "seq", c.seq, "snapshot");
+    json_get(j, "last", c.last, "snapshot");
+    json_get(j, "time", c.time, "snapshot");
+    json_get(j, "total", c.total, "snapshot");
+    json_get(j, "unreadable", c.unreadable, "snapshot");
+    json_get(j, "collect_us", c.collect_us, "snapshot");
+    const json& procs = json_field(j, "processes", "snapshot");
+    if (!procs.is_array()) throw JsonFieldError{"snapshot.processes: not an array"};
     c.processes.reserve(procs.size());
     for (std::size_t i = 0; i < procs.size(); ++i)
       c.processes.push_back(record_from(procs[i], fmt::format("snapshot.processes[{}]", i)));
     return c;
-  } catch (const DecodeError& err) {
+  } catch (const JsonFieldError& err) {
     return std::unexpected(err.what);
   } catch (const json::exception& err) {
     return std::unexpected(std::string("snapshot: ") + err.what());
@@ -279,30 +243,30 @@ std::expected<ProcmondStatus, std::string> decode_procmond_status(std::string_vi
   try {
     json j = parse(text, "status");
     ProcmondStatus s;
-    get_int(j, "time", s.time, "status");
-    get_int(j, "pid", s.pid, "status");
+    json_get(j, "time", s.time, "status");
+    json_get(j, "pid", s.pid, "status");
     std::string tier;
-    get_str(j, "tier", tier, "status");
+    json_get(j, "tier", tier, "status");
     const auto t = event_source_from(tier);
-    if (!t) throw DecodeError{"status.tier: unknown source '" + tier + "'"};
+    if (!t) throw JsonFieldError{"status.tier: unknown source '" + tier + "'"};
     s.tier = *t;
-    get_str(j, "tier_reason", s.tier_reason, "status");
-    get_int(j, "scans", s.scans, "status");
-    get_int(j, "budget_per_second", s.budget_per_second, "status");
-    const json& sources = field(j, "sources", "status");
-    if (!sources.is_object()) throw DecodeError{"status.sources: not an object"};
+    json_get(j, "tier_reason", s.tier_reason, "status");
+    json_get(j, "scans", s.scans, "status");
+    json_get(j, "budget_per_second", s.budget_per_second, "status");
+    const json& sources = json_field(j, "sources", "status");
+    if (!sources.is_object()) throw JsonFieldError{"status.sources: not an object"};
     for (std::size_t i = 0; i < kEventSources; ++i) {
       const std::string name(to_string(static_cast<EventSource>(i)));
       auto it = sources.find(name);
       if (it == sources.end()) continue;  // a source this procmond does not know
       const std::string where = "status.sources." + name;
-      if (!it->is_object()) throw DecodeError{where + ": not an object"};
-      get_int(*it, "events", s.sources[i].events, where);
-      get_int(*it, "dropped", s.sources[i].dropped, where);
-      get_int(*it, "lost", s.sources[i].lost, where);
+      if (!it->is_object()) throw JsonFieldError{where + ": not an object"};
+      json_get(*it, "events", s.sources[i].events, where);
+      json_get(*it, "dropped", s.sources[i].dropped, where);
+      json_get(*it, "lost", s.sources[i].lost, where);
     }
     return s;
-  } catch (const DecodeError& err) {
+  } catch (const JsonFieldError& err) {
     return std::unexpected(err.what);
   } catch (const json::exception& err) {
     return std::unexpected(std::string("status: ") + err.what());
