@@ -32,6 +32,7 @@
 #include <airssys/daemoneye/kernel_events.hpp>
 #include <airssys/daemoneye/process_table.hpp>
 #include <airssys/daemoneye/snapshot_chunks.hpp>
+#include <airssys/daemoneye/terminal_text.hpp>
 #include <airssys/osl/unique_fd.hpp>
 
 #include "realtime_events.hpp"
@@ -97,16 +98,6 @@ void tell_unreadable(const de::CollectResult& c, bool& told) {
                   c.stats.partial, c.stats.total));
 }
 
-std::size_t terminal_width() {
-  winsize ws{};
-  if (::isatty(STDOUT_FILENO) && ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
-  if (const char* c = std::getenv("COLUMNS")) {
-    const long v = std::strtol(c, nullptr, 10);
-    if (v > 0 && v < 100000) return static_cast<std::size_t>(v);
-  }
-  return 0;  // not a terminal: whole lines
-}
-
 bool write_all(const std::string& s) {
   std::size_t off = 0;
   while (off < s.size()) {
@@ -142,7 +133,7 @@ int run_once(de::Collector& collector, const Flags& f, std::chrono::milliseconds
   }
   std::string out;
   if (f.format == "table") {
-    out = de::format_process_table(c->processes, terminal_width());
+    out = de::format_process_table(c->processes, de::terminal_width());
   } else {
     out.reserve(c->processes.size() * 900);
     out += "[";
