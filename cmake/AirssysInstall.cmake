@@ -158,6 +158,20 @@ if(AIRSSYS_BUILD_TESTS AND NOT AIRSSYS_TEST_COMPONENTS AND AIRSSYS_PROGRAMS)
   set_tests_properties(install.version PROPERTIES TIMEOUT 60 LABELS install)
 endif()
 
+# The man page generator on two programs: nested subcommands (airssys-osl fs
+# read), an alias (task-watchdog status, check), the version line.
+find_program(AIRSSYS_MAN man)
+if(AIRSSYS_BUILD_TESTS AND NOT AIRSSYS_TEST_COMPONENTS AND AIRSSYS_HELP2MAN AND AIRSSYS_MAN
+   AND TARGET airssys-osl AND TARGET task-watchdog)
+  add_test(NAME install.man_pages
+    COMMAND ${CMAKE_COMMAND} -DMAKE_MAN=${PROJECT_SOURCE_DIR}/packaging/man/make-man
+            -DWORK_DIR=${PROJECT_BINARY_DIR}/man-test -DVERSION=${PROJECT_VERSION}
+            "-DPROGRAMS=airssys-osl=$<TARGET_FILE:airssys-osl>;task-watchdog=$<TARGET_FILE:task-watchdog>"
+            "-DEXPECT=airssys-osl=airssys-osl fs read;airssys-osl=--principal;task-watchdog=task-watchdog status;task-watchdog=--registry"
+            -P ${PROJECT_SOURCE_DIR}/tests/man/run.cmake)
+  set_tests_properties(install.man_pages PROPERTIES TIMEOUT 120 LABELS install)
+endif()
+
 # The systemd units the packages ship pass systemd-analyze verify, with their
 # ExecStart programs taken from this build (scripts/verify-units).
 find_program(AIRSSYS_SYSTEMD_ANALYZE systemd-analyze)
