@@ -1,0 +1,213 @@
+// daemoneye_realtime_bench — DaemonEye's real-time process events (issue 11,
+// "Performance"; figures in docs/BENCHMARKS.md): coverage of short-lived
+// processes, exec → process_events latency and procmond's CPU under an exec
+// load, for each event tier (polling at 1 s, proc connector, eBPF), with
+// the real daemoneye-agent and procmond. One JSON object per line on
+// stdout, a table on stderr at the end. Root only (the kernel tiers need it).
+//
+//   scripts/build release daemoneye_realtime_bench procmond daemoneye-agent
+//   build/release/bench/daemoneye_realtime_bench --agent build/release/daemoneye/daemoneye-agent [coverage] [latency] [cost]
+//
+// See bench/daemoneye/realtime.sh for the run the docs record.
+
+#include "children.hpp"
+#include "host.hpp"
+#include "realtime_agent.hpp"
+#include "realtime_scenarios.hpp"
+#include "stats.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <climits>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <set>
+#include <string_view>
+#include <thread>
+
+namespace bench = airssys::daemoneye::bench;
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: daemoneye_realtime_bench --agent BIN [options] [coverage] [latency] [cost]   (root only)\n"
+    "  --tiers LIST          comma-separated, of poll,proc_connector,ebpf (default all three)\n"
+    "  --latency-tiers LIST  tiers the latency scenario runs on (default proc_connector,ebpf)\n"
+    "  --processes N         coverage: processes per group (default 1000)\n"
+    "  --short-ms N          coverage: life of the short processes (default 5)\n"
+    "  --markers N           latency: markers (default 300)\n"
+    "  --spacing-ms N        latency: between markers (default 20)\n"
+    "  --rate N              cost: execs per second asked for (default 2000)\n"
+    "  --seconds N           cost: load window (default 10)\n"
+    "  --generators N        cost: load processes sharing the rate (default 1)\n"
+    "  --idle-seconds N      cost: idle window before the load (default 5)\n"
+    "  --child-sleep-ms N MARKER   (internal) sleep N ms and exit 0: a short process with a marker argv\n";
+
+template <class T>
+bool parse_number(std::string_view s, T& out) {
+  return std::from_chars(s.data(), s.data() + s.size(), out).ec == std::errc{} && out >= 0;
+}
+
+bool parse_tiers(std::string_view s, std::vector<std::string>& out) {
+  out.clear();
+  while (!s.empty()) {
+    const auto comma = s.find(',');
+    const std::string t(s.substr(0, comma));
+    if (t != "poll" && t != "proc_connector" && t != "ebpf") return false;
+    out.push_back(t);
+    s = comma == std::string_view::npos ? std::string_view() : s.substr(comma + 1);
+  }
+  return !out.empty();
+}
+
+struct WorkDir {
+  std::string path;
+  ~WorkDir() {
+    if (path.empty()) return;
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+int child_sleep(std::string_view ms) {
+  int n = 0;
+  if (!parse_number(ms, n)) return 2;
+  std::this_thread::sleep_for(std::chrono::milliseconds(n));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 4 && std::string_view(argv[1]) == "--child-sleep-ms") return child_sleep(argv[2]);
+  bench::RealtimeOptions o;
+  std::vector<std::string> scenarios;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    const auto value = [&]() -> std::string_view { return i + 1 < argc ? argv[++i] : std::string_view(); };
+    bool ok = true;
+    if (a == "--agent") ok = !(o.agent = value()).empty();
+    else if (a == "--tiers") ok = parse_tiers(value(), o.tiers);
+    else if (a == "--latency-tiers") ok = parse_tiers(value(), o.latency_tiers);
+    else if (a == "--processes") ok = parse_number(value(), o.processes) && o.processes > 0 && o.processes <= 10000;
+    else if (a == "--short-ms") ok = parse_number(value(), o.short_ms);
+    else if (a == "--markers") ok = parse_number(value(), o.markers) && o.markers > 0 && o.markers <= 10000;
+    else if (a == "--spacing-ms") ok = parse_number(value(), o.spacing_ms) && o.spacing_ms > 0;
+    else if (a == "--rate") ok = parse_number(value(), o.rate) && o.rate >= 1;
+    else if (a == "--seconds") ok = parse_number(value(), o.seconds) && o.seconds > 0;
+    else if (a == "--generators") ok = parse_number(value(), o.generators) && o.generators > 0 && o.generators <= 16;
+    else if (a == "--idle-seconds") ok = parse_number(value(), o.idle_seconds);
+    else if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (a == "coverage" || a == "latency" || a == "cost") {
+      scenarios.emplace_back(a);
+    } else {
+      std::fprintf(stderr, "daemoneye_realtime_bench: unknown argument '%s'\n%s", argv[i], kUsage);
+      return 2;
+    }
+    if (!ok) {
+      std::fprintf(stderr, "daemoneye_realtime_bench: %s needs a valid value\n%s", argv[i], kUsage);
+      return 2;
+    }
+  }
+  if (::geteuid() != 0) {
+    std::fputs("daemoneye_realtime_bench: run it as root (the eBPF and proc connector tiers need it)\n", stderr);
+    return 2;
+  }
+  if (o.agent.empty()) {
+    std::fprintf(stderr, "daemoneye_realtime_bench: --agent BIN is required\n%s", kUsage);
+    return 2;
+  }
+  std::error_code ec;
+  o.self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  if (ec) {
+    std::fprintf(stderr, "daemoneye_realtime_bench: /proc/self/exe: %s\n", ec.message().c_str());
+    return 1;
+  }
+  if (scenarios.empty()) scenarios = {"coverage", "latency", "cost"};
+  const std::set<std::string> chosen(scenarios.begin(), scenarios.end());
+  bench::install_cleanup_handler();
+
+  auto dir = bench::make_temp_dir("daemoneye-rt-bench");
+  if (!dir) {
+    std::fprintf(stderr, "daemoneye_realtime_bench: %s\n", dir.error().c_str());
+    return 1;
+  }
+  WorkDir work{*dir};
+  o.work_dir = *dir;
+  {
+    // Private copies of the agent and its procmond (static release binaries):
+    // another engineer's build relinking them mid-run must not swap or remove
+    // what the next tier starts.
+    namespace fs = std::filesystem;
+    const fs::path bin = fs::path(o.work_dir) / "bin";
+    const fs::path from = fs::path(o.agent).parent_path();
+    fs::create_directory(bin, ec);
+    for (const char* name : {"daemoneye-agent", "procmond"}) {
+      if (!ec) fs::copy_file(from / name, bin / name, ec);
+      if (!ec) fs::permissions(bin / name, fs::perms::owner_all, ec);
+    }
+    if (ec) {
+      std::fprintf(stderr, "daemoneye_realtime_bench: copying %s and procmond beside it: %s\n", o.agent.c_str(),
+                   ec.message().c_str());
+      return 1;
+    }
+    o.agent = (bin / "daemoneye-agent").string();
+  }
+  int failures = 0;
+  std::vector<bench::TierSummary> table;
+  const auto fail = [&](bench::TierSummary& row, const char* what, const std::string& error) {
+    std::fprintf(stderr, "daemoneye_realtime_bench %s %s: %s\n", row.tier.c_str(), what, error.c_str());
+    row.error += (row.error.empty() ? "" : "; ") + std::string(what) + " failed";
+    ++failures;
+  };
+
+  if (chosen.contains("cost")) {
+    bench::TierSummary row{.tier = "none"};
+    if (auto r = bench::bench_cost(o, nullptr, row); !r) fail(row, "cost", r.error());
+    table.push_back(row);
+  }
+  for (const auto& tier : o.tiers) {
+    bench::TierSummary row{.tier = tier};
+    auto agent = bench::TierAgent::start(o.agent, o.work_dir, tier);
+    if (!agent) {
+      fail(row, "start", agent.error());
+      table.push_back(row);
+      continue;
+    }
+    bench::emit("\"bench\":\"rt_tier\",\"tier\":\"" + tier + "\",\"agent\":" + std::to_string(agent->agent.pid()) +
+                ",\"procmond\":" + std::to_string(agent->procmond) + ",\"load\":\"" + bench::load_average() + "\"");
+    auto first = agent->procmond_status();
+    if (chosen.contains("coverage")) {
+      if (auto r = bench::bench_coverage(o, *agent, row); !r) fail(row, "coverage", r.error());
+    }
+    const bool latency_here =
+        std::find(o.latency_tiers.begin(), o.latency_tiers.end(), tier) != o.latency_tiers.end();
+    if (chosen.contains("latency") && latency_here) {
+      if (auto r = bench::bench_rt_latency(o, *agent, row); !r) fail(row, "latency", r.error());
+    }
+    if (chosen.contains("cost")) {
+      if (auto r = bench::bench_cost(o, &*agent, row); !r) fail(row, "cost", r.error());
+    }
+    auto last = agent->procmond_status_after(static_cast<std::int64_t>(std::time(nullptr)));
+    if (first && last) {
+      const auto d = bench::counters_delta(*first, *last);
+      for (const auto& s : d.sources) {
+        row.dropped += s.dropped;
+        row.lost += s.lost;
+      }
+      bench::emit("\"bench\":\"rt_tier_counters\",\"tier\":\"" + tier + "\",\"procmond_tier\":\"" +
+                  std::string(airssys::daemoneye::to_string(last->tier)) + "\",\"tier_reason\":" +
+                  bench::json_string(last->tier_reason) + ",\"budget_per_second\":" +
+                  std::to_string(last->budget_per_second) + "," + bench::sources_json(d));
+    }
+    if (!agent->alive()) fail(row, "agent", "daemoneye-agent ended during the run:\n" + agent->log_tail());
+    table.push_back(row);
+  }
+  bench::print_table(table, o.processes, stderr);
+  return failures == 0 ? 0 : 1;
+}
