@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "activity/activity_log.hpp"
+#include "core/op_metrics.hpp"
 #include "core/slots.hpp"
 
 namespace airssys::osl::detail {
@@ -50,6 +51,7 @@ class Core : public std::enable_shared_from_this<Core> {
   [[nodiscard]] SlotPool& connections() noexcept { return *connections_; }
   [[nodiscard]] ActivityLog& log() noexcept { return log_; }
   [[nodiscard]] SystemStats stats() const;
+  [[nodiscard]] MetricsSnapshot metrics() const { return metrics_.snapshot(); }
 
   // policy decision → activity record → execute(op_id) → activity record.
   // `execute` returns std::expected<T, Error>; its error gets the op id.
@@ -85,6 +87,13 @@ class Core : public std::enable_shared_from_this<Core> {
   bool record_start(std::uint64_t id, std::string_view principal, const Request& req, const Verdict& v);
   void record_end(std::uint64_t id, std::string_view principal, const Request& req, const Verdict& v,
                   const Error* error, std::int64_t duration_ns);
+  // Counts a refusal under the outcome its record carries ("denied" or "invalid").
+  void count_refusal(OpKind kind, const Error& e, std::chrono::steady_clock::time_point start) noexcept {
+    metrics_.record(kind, e.category == ErrorCategory::denied ? Outcome::denied : Outcome::invalid, since(start));
+  }
+  static std::int64_t since(std::chrono::steady_clock::time_point start) noexcept {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
+  }
 
   mutable std::mutex policy_mu_;
   Policy policy_;
@@ -93,28 +102,35 @@ class Core : public std::enable_shared_from_this<Core> {
   std::shared_ptr<SlotPool> files_, processes_, connections_;
   std::atomic<std::uint64_t> next_id_{1};
   std::atomic<std::uint64_t> operations_{0}, denied_{0}, failed_{0};
+  OpMetrics metrics_;
   ActivityLog log_;  // last: destroyed first, draining while the rest is alive
 };
 
 template <class T, class Execute>
 std::expected<T, Error> Core::pipeline(std::string_view principal, Request req, Execute&& execute) {
+  // Metrics time the whole call: policy check, audit records and executor.
+  const auto start = std::chrono::steady_clock::now();
   const std::uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
   if (req.invalid) {
     Error e = *req.invalid;
     e.op_id = id;
+    count_refusal(req.kind, e, start);
     return std::unexpected(refuse(id, principal, req, Verdict{}, std::move(e)));
   }
   const Verdict v = decide(principal, req);
   if (!v.allowed) {
+    metrics_.record(req.kind, Outcome::denied, since(start));
     return std::unexpected(refuse(id, principal, req, v, Error{ErrorCategory::denied, 0, id, v.reason}));
   }
   if (req.pre_error) {
     Error e = *req.pre_error;
     e.op_id = id;
+    count_refusal(req.kind, e, start);
     return std::unexpected(refuse(id, principal, req, v, std::move(e)));
   }
   if (!record_start(id, principal, req, v)) {
     denied_.fetch_add(1, std::memory_order_relaxed);
+    metrics_.record(req.kind, Outcome::audit_stalled, since(start));
     return std::unexpected(Error{ErrorCategory::io, 0, id,
                                  "audit log stalled, operation not executed: " + log_.last_error()});
   }
@@ -140,6 +156,7 @@ std::expected<T, Error> Core::pipeline(std::string_view principal, Request req, 
   } else {
     record_end(id, principal, req, v, nullptr, ns);
   }
+  metrics_.record(req.kind, result ? Outcome::ok : Outcome::error, since(start));
   return result;
 }
 
@@ -147,6 +164,7 @@ template <class T, class Execute>
 std::expected<T, Error> Core::implied(std::string_view principal, Request req, Execute&& execute) {
   const std::uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
   const Verdict v{.allowed = true, .decision = DecisionKind::allow, .rule = std::nullopt, .reason = {}};
+  const auto start = std::chrono::steady_clock::now();
   (void)record_start(id, principal, req, v);
   const auto t0 = std::chrono::steady_clock::now();
   std::expected<T, Error> result = execute(id);
@@ -157,6 +175,7 @@ std::expected<T, Error> Core::implied(std::string_view principal, Request req, E
     result.error().op_id = id;
   }
   record_end(id, principal, req, v, result ? nullptr : &result.error(), ns);
+  metrics_.record(req.kind, result ? Outcome::ok : Outcome::error, since(start));
   return result;
 }
 

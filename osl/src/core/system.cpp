@@ -30,4 +30,6 @@ std::expected<void, Error> System::flush_audit(std::chrono::milliseconds timeout
 
 SystemStats System::stats() const { return core_->stats(); }
 
+MetricsSnapshot System::metrics() const { return core_->metrics(); }
+
 }  // namespace airssys::osl

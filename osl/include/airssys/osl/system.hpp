@@ -14,6 +14,7 @@
 #include <airssys/osl/error.hpp>
 #include <airssys/osl/exec.hpp>
 #include <airssys/osl/fs.hpp>
+#include <airssys/osl/metrics.hpp>
 #include <airssys/osl/net.hpp>
 #include <airssys/osl/policy.hpp>
 #include <airssys/osl/process.hpp>
@@ -105,6 +106,9 @@ class System {
   [[nodiscard]] std::expected<void, Error> flush_audit(std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
   [[nodiscard]] SystemStats stats() const;
+  // Per-operation counts and latency histograms (see metrics.hpp); cheap
+  // enough to call on every scrape, from any thread.
+  [[nodiscard]] MetricsSnapshot metrics() const;
 
  private:
   std::shared_ptr<detail::Core> core_;
