@@ -288,5 +288,41 @@ TEST_F(Metrics, CountsStayExactUnderConcurrency) {
   for (const OperationMetrics& m : s.operations) expect_histogram_consistent(m);
 }
 
+
+TEST(MetricsStall, AnOperationRefusedForAStalledAuditLogCountsAsAuditStalled) {
+  using namespace std::chrono_literals;
+  TempDir dir;
+  auto sink = std::make_shared<test::RecordingSink>();
+  sink->fail_next(1'000'000);  // a sink that keeps failing, like a full disk
+  SystemOptions o;
+  o.policy = test::policy_from(fmt::format(R"(
+version: 1
+rules:
+  - {{ id: all, effect: allow, principals: ["alice"], operations: ["fs.*"], resources: ["{0}/**"] }}
+)", dir.str()));
+  o.audit.sinks.push_back(sink);
+  o.audit.queue_capacity = 4;
+  o.audit.stall_timeout = 100ms;
+  System sys(std::move(o));
+  std::uint64_t executed = 0;
+  bool stalled = false;
+  for (int i = 0; i < 20 && !stalled; ++i) {
+    auto r = sys.run("alice", fs::Write{.path = dir / fmt::format("f{}", i), .data = "x"});
+    if (r) {
+      ++executed;
+    } else {
+      stalled = r.error().category == ErrorCategory::io;
+    }
+  }
+  ASSERT_TRUE(stalled);
+  const MetricsSnapshot s = sys.metrics();
+  ASSERT_NE(s.find(OpKind::fs_write, Outcome::audit_stalled), nullptr);
+  EXPECT_EQ(s.find(OpKind::fs_write, Outcome::audit_stalled)->count, 1u);
+  EXPECT_EQ(executed == 0 ? 0u : s.find(OpKind::fs_write, Outcome::ok)->count, executed);
+  EXPECT_NE(to_prometheus(s).find("airssys_osl_operations_total{op=\"fs.write\",outcome=\"audit_stalled\"} 1\n"),
+            std::string::npos);
+  sink->fail_next(0);  // let the destructor drain
+}
+
 }  // namespace
 }  // namespace airssys::osl
