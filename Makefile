@@ -18,7 +18,8 @@ run-osl: bootstrap
 	@scripts/demo build/release/osl/airssys-osl
 
 # The whole test suite: ASan+UBSan build (dev), ThreadSanitizer suites (tsan),
-# and the libFuzzer targets run briefly (fuzz).
+# the libFuzzer targets run briefly (fuzz), and the .deb packages built and
+# checked (package-check, below).
 test: bootstrap
 	@scripts/build dev
 	ctest --preset dev
@@ -26,6 +27,7 @@ test: bootstrap
 	ctest --preset tsan
 	@scripts/build fuzz
 	ctest --preset fuzz
+	@scripts/package-check
 
 # The .deb packages, built (the `package` preset) and checked: lintian, a
 # scratch root with every package unpacked, --version of each program, the
