@@ -324,5 +324,28 @@ rules:
   sink->fail_next(0);  // let the destructor drain
 }
 
+TEST(MetricsImplied, TheKillOfADroppedHandleCountsAsProcessKill) {
+  SystemOptions o;
+  // bob may only spawn: the implied kill needs no permission, but is counted.
+  o.policy = test::policy_from(R"(
+version: 1
+rules:
+  - { id: spawn, effect: allow, principals: [bob], operations: [process.spawn], resources: ["/usr/bin/**", "/bin/**"] }
+)");
+  System sys(std::move(o));
+  {
+    process::Spawn sleeper;
+    sleeper.argv = {"/bin/sleep", "30"};
+    auto p = sys.run("bob", sleeper);
+    ASSERT_TRUE(p) << p.error().to_string();
+  }  // dropped with the child running: SIGKILLed and reaped here
+  const MetricsSnapshot s = sys.metrics();
+  ASSERT_NE(s.find(OpKind::process_spawn, Outcome::ok), nullptr);
+  ASSERT_NE(s.find(OpKind::process_kill, Outcome::ok), nullptr);
+  EXPECT_EQ(s.find(OpKind::process_spawn, Outcome::ok)->count, 1u);
+  EXPECT_EQ(s.find(OpKind::process_kill, Outcome::ok)->count, 1u);
+  EXPECT_EQ(s.operations.size(), 2u);
+}
+
 }  // namespace
 }  // namespace airssys::osl
