@@ -86,7 +86,8 @@ int main(int argc, char** argv) {
   bench::RealtimeOptions o;
   std::vector<std::string> scenarios;
   for (int i = 1; i < argc; ++i) {
-    const std::string_view a = argv[i];
+    const char* flag = argv[i];
+    const std::string_view a = flag;
     const auto value = [&]() -> std::string_view { return i + 1 < argc ? argv[++i] : std::string_view(); };
     bool ok = true;
     if (a == "--agent") ok = !(o.agent = value()).empty();
@@ -110,7 +111,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     if (!ok) {
-      std::fprintf(stderr, "daemoneye_realtime_bench: %s needs a valid value\n%s", argv[i], kUsage);
+      std::fprintf(stderr, "daemoneye_realtime_bench: %s needs a valid value\n%s", flag, kUsage);
       return 2;
     }
   }
