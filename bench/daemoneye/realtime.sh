@@ -21,20 +21,27 @@ if [[ $(id -u) -ne 0 ]]; then
   echo "realtime.sh: run it as root (the eBPF and proc connector tiers need it)" >&2
   exit 2
 fi
-if ! build_log=$(scripts/build release daemoneye_realtime_bench procmond daemoneye-agent 2>&1); then
-  echo "$build_log" >&2
-  exit 1
-fi
 bin=build/release
-
 work=$(mktemp -d /tmp/daemoneye-rt-bench-run.XXXXXX)
-bench_pid=""
+build_pid="" bench_pid=""
 cleanup() {
+  # The build runs in a session of its own (it may wait minutes for the
+  # shared build lock): end it, its flock and ninja together.
+  if [[ -n $build_pid ]]; then kill -TERM -- "-$build_pid" 2>/dev/null || true; wait "$build_pid" 2>/dev/null || true; fi
   if [[ -n $bench_pid ]]; then kill -TERM "$bench_pid" 2>/dev/null || true; wait "$bench_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
+
+setsid scripts/build release daemoneye_realtime_bench procmond daemoneye-agent >"$work/build.log" 2>&1 &
+build_pid=$!
+if ! wait "$build_pid"; then
+  build_pid=""
+  cat "$work/build.log" >&2
+  exit 1
+fi
+build_pid=""
 
 dirty=""
 git diff --quiet HEAD -- daemoneye osl bus bench 2>/dev/null || dirty="+uncommitted"

@@ -9,6 +9,11 @@
 //   build/release/bench/daemoneye_realtime_bench --agent build/release/daemoneye/daemoneye-agent [coverage] [latency] [cost]
 //
 // See bench/daemoneye/realtime.sh for the run the docs record.
+//
+// Every process it starts is ended by pid on every path; SIGINT/SIGTERM/
+// SIGHUP end the agent (and so procmond) and the load generators through
+// children.hpp's handler, which then re-raises the signal, so the temp dir
+// is left to the caller: realtime.sh runs it with TMPDIR in a dir it removes.
 
 #include "children.hpp"
 #include "host.hpp"
