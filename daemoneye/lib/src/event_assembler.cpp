@@ -155,6 +155,13 @@ struct EventAssembler::Impl {
       if (const auto* before = find(k.pid, k.start_ticks)) e.process = *before;
       forget_image(e.process);
       forget_usage(e.process);
+      // What was known is the image before this exec (for a fresh child, its
+      // parent's): its path, argv and name say nothing of the new one. What
+      // the kernel did not give stays unknown.
+      if (k.path.empty()) e.process.path.clear();
+      if (k.args_total < 0) e.process.cmdline.clear();
+      if (k.comm.empty()) e.process.name.clear();
+      if (k.path.empty() || k.args_total < 0) e.process.partial = true;
     }
     take_identity(e.process, k);
     // What the kernel captured at exec time is the truth; /proc may already

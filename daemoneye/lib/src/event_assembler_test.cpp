@@ -214,7 +214,9 @@ TEST(EventAssembler, APidsOnlyEventIsCompletedFromProcWhileTheProcessLives) {
   ::kill(child, SIGKILL);
   ::waitpid(child, nullptr, 0);
 
-  // Gone: the event keeps what the kernel gave (the pid) and what was known.
+  // Gone: the event keeps what the kernel gave (the pid) and what was known
+  // that an exec does not change (cwd); never the previous image's path or
+  // argv (for a fresh child that would be its parent's).
   KernelEvent gone;
   gone.kind = KernelEvent::Kind::exec;
   gone.pid = child;
@@ -222,7 +224,33 @@ TEST(EventAssembler, APidsOnlyEventIsCompletedFromProcWhileTheProcessLives) {
   auto e = a.assemble(std::move(gone), EventSource::proc_connector);
   ASSERT_TRUE(e);
   EXPECT_EQ(e->process.pid, child);
-  EXPECT_EQ(e->process.cmdline, "sleep 30");  // known from the earlier read
+  EXPECT_EQ(e->process.cmdline, "");
+  EXPECT_EQ(e->process.path, "");
+  EXPECT_FALSE(e->process.cwd.empty());
+  EXPECT_TRUE(e->process.partial);
+}
+
+TEST(EventAssembler, AForkedChildThatExecsAndExitsBeforeProcIsReadDoesNotGetItsParentsArgv) {
+  EventAssembler a({}, nullptr);  // no /proc: as if every process were already gone
+  a.learn(std::vector{known(700, "/usr/bin/bash", "bash -c for i in 1 2 3")}, a.mark());
+  KernelEvent fork;
+  fork.kind = KernelEvent::Kind::fork;
+  fork.pid = 701;
+  fork.ppid = 700;
+  fork.time_ns = 1;
+  auto start = a.assemble(std::move(fork), EventSource::proc_connector);
+  ASSERT_TRUE(start);
+  EXPECT_EQ(start->process.cmdline, "bash -c for i in 1 2 3");  // the fork runs the parent's image
+  KernelEvent exec;
+  exec.kind = KernelEvent::Kind::exec;
+  exec.pid = 701;
+  exec.time_ns = 2;
+  auto e = a.assemble(std::move(exec), EventSource::proc_connector);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->process.path, "");
+  EXPECT_EQ(e->process.cmdline, "");
+  EXPECT_EQ(e->process.parent, 700);
+  EXPECT_TRUE(e->process.partial);
 }
 
 }  // namespace
