@@ -208,6 +208,20 @@ TEST_F(Realtime, AKernelWithoutBtfOrAVerifierRejectionFallsBackAndSaysWhy) {
   stop_procmond();
 }
 
+TEST_F(Realtime, ARingBufferOverrunIsCountedAsLost) {
+  // A 4 KiB ring cannot hold the exec record of a 10 KB argv at all: the
+  // kernel refuses it, counts it, and procmond reports the count.
+  start({"--ring-buffer-size", "4KiB"});
+  ASSERT_EQ(first_status().tier, de::EventSource::ebpf) << status.tier_reason;
+  ASSERT_EQ(run_briefly({"/bin/true", marker("overrun"), std::string(10000, 'x')}), 0);
+  const auto scans_then = status.scans;
+  ASSERT_TRUE(eventually([&] {
+    pump();
+    return status.scans > scans_then + 1 && status.sources[static_cast<std::size_t>(de::EventSource::ebpf)].lost > 0;
+  }, 60s)) << "lost " << status.sources[static_cast<std::size_t>(de::EventSource::ebpf)].lost;
+  stop_procmond();
+}
+
 TEST_F(Realtime, AnExecFloodOverTheBudgetIsDroppedAndCountedNotQueued) {
   start({"--event-budget", "50"});
   ASSERT_EQ(first_status().tier, de::EventSource::ebpf);
