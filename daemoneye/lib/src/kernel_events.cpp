@@ -55,7 +55,7 @@ std::int64_t ns_of(clockid_t clock) noexcept {
 }
 }  // namespace
 
-std::int64_t boot_to_unix_offset_ns() noexcept { return ns_of(CLOCK_REALTIME) - ns_of(CLOCK_BOOTTIME); }
+std::int64_t unix_offset_ns(clockid_t clock) noexcept { return ns_of(CLOCK_REALTIME) - ns_of(clock); }
 
 void split_wait_status(std::uint32_t status, std::int64_t& exit_code, std::int64_t& exit_signal) noexcept {
   if ((status & 0x7f) == 0) {

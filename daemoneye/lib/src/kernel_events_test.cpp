@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -101,10 +103,25 @@ TEST_F(KernelSources, EbpfSeesTheExecOfAOneMillisecondProcessWithItsArgv) {
   const auto at = std::chrono::system_clock::time_point(std::chrono::nanoseconds(exec->time_ns));
   EXPECT_GE(at, before - std::chrono::seconds(1));
   EXPECT_LE(at, std::chrono::system_clock::now());
-  // The start ticks are /proc's: our own process's agree with its stat field 22.
-  std::ifstream stat("/proc/self/stat");
+}
+
+TEST_F(KernelSources, EbpfStartTicksAreProcsStatField22) {
+  auto source = open_ebpf_source({});
+  ASSERT_TRUE(source) << source.error();
+  const pid_t pid = spawn({"/bin/sleep", "30"});
+  std::vector<KernelEvent> seen;
+  drain_until(**source, seen, [&] { return find(seen, KernelEvent::Kind::exec, pid) != nullptr; });
+  const auto* exec = find(seen, KernelEvent::Kind::exec, pid);
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
   std::string text((std::istreambuf_iterator<char>(stat)), {});
-  EXPECT_NE(text.find(')'), std::string::npos);
+  ::kill(pid, SIGKILL);
+  wait_status(pid);
+  ASSERT_NE(exec, nullptr);
+  // Field 22, counted after the ')' that ends the command name (field 2).
+  std::istringstream rest(text.substr(text.rfind(')') + 2));
+  std::string field;
+  for (int i = 3; i <= 22; ++i) rest >> field;
+  EXPECT_EQ(exec->start_ticks, std::stoull(field)) << text;
 }
 
 TEST_F(KernelSources, EbpfReportsTheKillingSignalAndCutsAHugeArgv) {

@@ -24,13 +24,6 @@
 namespace airssys::daemoneye {
 namespace {
 
-std::int64_t monotonic_to_unix_offset_ns() noexcept {
-  timespec rt{}, mono{};
-  ::clock_gettime(CLOCK_REALTIME, &rt);
-  ::clock_gettime(CLOCK_MONOTONIC, &mono);
-  return (static_cast<std::int64_t>(rt.tv_sec) - mono.tv_sec) * 1'000'000'000 + (rt.tv_nsec - mono.tv_nsec);
-}
-
 // One listen/ignore request: netlink header, connector header, the op.
 std::expected<void, std::string> send_op(int fd, proc_cn_mcast_op op) {
   constexpr std::size_t kSize = NLMSG_LENGTH(sizeof(cn_msg) + sizeof(proc_cn_mcast_op));
@@ -86,7 +79,7 @@ class ProcConnectorSource final : public KernelEventSource {
   }
 
   std::expected<std::size_t, std::string> drain(const std::function<void(KernelEvent&&)>& sink) override {
-    const std::int64_t offset = monotonic_to_unix_offset_ns();
+    const std::int64_t offset = unix_offset_ns(CLOCK_MONOTONIC);
     std::size_t count = 0;
     for (;;) {
       auto r = read_batch([&](const proc_event& ev) {

@@ -17,6 +17,7 @@
 #include <airssys/daemoneye/events.hpp>
 
 #include <cstddef>
+#include <ctime>
 #include <cstdint>
 #include <expected>
 #include <filesystem>
@@ -71,7 +72,6 @@ struct KernelSourceOptions {
   // eBPF: also load a program the verifier must reject (tests the
   // rejection path; nothing is attached).
   bool test_verifier_reject = false;
-  std::filesystem::path proc_root = "/proc";
 };
 
 struct SourceChoice {
@@ -92,9 +92,11 @@ struct SourceChoice {
 [[nodiscard]] std::expected<std::unique_ptr<KernelEventSource>, std::string> open_proc_connector_source(
     const KernelSourceOptions& options);
 
-// Offset from CLOCK_BOOTTIME to CLOCK_REALTIME now, in nanoseconds (kernel
-// timestamps are boot-based; events carry Unix time).
-[[nodiscard]] std::int64_t boot_to_unix_offset_ns() noexcept;
+// Offset from `clock` (CLOCK_BOOTTIME for eBPF, CLOCK_MONOTONIC for the proc
+// connector) to CLOCK_REALTIME now, in nanoseconds: kernel timestamps are
+// on those clocks; events carry Unix time.
+[[nodiscard]] std::int64_t unix_offset_ns(clockid_t clock) noexcept;
+[[nodiscard]] inline std::int64_t boot_to_unix_offset_ns() noexcept { return unix_offset_ns(CLOCK_BOOTTIME); }
 // Splits the kernel's wait status (exit_code of a task) into the exit code
 // (normal exit) or the signal (killed).
 void split_wait_status(std::uint32_t status, std::int64_t& exit_code, std::int64_t& exit_signal) noexcept;
