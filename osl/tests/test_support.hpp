@@ -4,12 +4,14 @@
 
 #include <airssys/osl/system.hpp>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -85,5 +87,39 @@ inline void write_file(const std::filesystem::path& p, const std::string& s) {
   std::ofstream out(p, std::ios::binary);
   out << s;
 }
+
+// A System whose policy lets "alice" do fs.* under <dir>/work, except under
+// <dir>/work/secret (denied to everyone); its records go to `sink`.
+// Subclasses that need more directories make them in their own SetUp()
+// after calling this one.
+class WorkDirSystem : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::filesystem::create_directories(dir / "work");
+    sink = std::make_shared<RecordingSink>();
+    SystemOptions o;
+    o.policy = policy_from(fmt::format(R"(
+version: 1
+rules:
+  - id: work-all
+    effect: allow
+    principals: ["alice"]
+    operations: ["fs.*"]
+    resources: ["{0}/work/**"]
+  - id: no-secret
+    effect: deny
+    principals: ["*"]
+    operations: ["*"]
+    resources: ["{0}/work/secret/**"]
+)", dir.str()));
+    o.audit.sinks.push_back(sink);
+    sys = std::make_unique<System>(std::move(o));
+  }
+  std::string w(const std::string& rel) const { return (dir / "work" / rel).string(); }
+
+  TempDir dir;
+  std::shared_ptr<RecordingSink> sink;
+  std::unique_ptr<System> sys;
+};
 
 }  // namespace airssys::osl::test

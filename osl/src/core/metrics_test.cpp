@@ -161,34 +161,12 @@ void expect_histogram_consistent(const OperationMetrics& m) {
 
 // ---- real operations --------------------------------------------------------
 
-class Metrics : public ::testing::Test {
+class Metrics : public test::WorkDirSystem {
  protected:
   void SetUp() override {
+    WorkDirSystem::SetUp();
     std::filesystem::create_directories(dir / "work" / "secret");
-    sink = std::make_shared<test::RecordingSink>();
-    SystemOptions o;
-    o.policy = test::policy_from(fmt::format(R"(
-version: 1
-rules:
-  - id: work-all
-    effect: allow
-    principals: ["alice"]
-    operations: ["fs.*"]
-    resources: ["{0}/work/**"]
-  - id: no-secret
-    effect: deny
-    principals: ["*"]
-    operations: ["*"]
-    resources: ["{0}/work/secret/**"]
-)", dir.str()));
-    o.audit.sinks.push_back(sink);
-    sys = std::make_unique<System>(std::move(o));
   }
-  std::string w(const std::string& rel) const { return (dir / "work" / rel).string(); }
-
-  TempDir dir;
-  std::shared_ptr<test::RecordingSink> sink;
-  std::unique_ptr<System> sys;
 };
 
 TEST_F(Metrics, EmptyBeforeAnyOperation) {
