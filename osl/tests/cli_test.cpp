@@ -3,8 +3,6 @@
 // fresh temporary directory with a policy written by the test.
 
 #include <fcntl.h>
-#include <poll.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,8 +25,8 @@
 
 #include <airssys/ledger/ledger.hpp>
 #include <airssys/ledger/verify.hpp>
-
-extern char** environ;
+#include <airssys/testing/run.hpp>
+#include <airssys/testing/temp_dir.hpp>
 
 namespace {
 
@@ -58,76 +56,10 @@ const std::string& binary() {
 
 // Runs the CLI with `args`, feeding `input` on stdin; captures stdout/stderr.
 Result run(const std::vector<std::string>& args, const std::string& input = {}) {
-  Result res;
-  int in[2], out[2], err[2];
-  if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
-    ADD_FAILURE() << "pipe2: " << std::strerror(errno);
-    return res;
-  }
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-  std::vector<std::string> argv_s{binary()};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  const int rc = ::posix_spawn(&pid, binary().c_str(), &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  ::close(in[0]);
-  ::close(out[1]);
-  ::close(err[1]);
-  if (rc != 0) {
-    ADD_FAILURE() << "posix_spawn " << binary() << ": " << std::strerror(rc);
-    ::close(in[1]);
-    ::close(out[0]);
-    ::close(err[0]);
-    return res;
-  }
-  ::fcntl(in[1], F_SETFL, O_NONBLOCK);
-  int in_fd = in[1];
-  std::size_t in_off = 0;
-  if (input.empty()) {
-    ::close(in_fd);
-    in_fd = -1;
-  }
-  int fds[2] = {out[0], err[0]};
-  std::string* dst[2] = {&res.out, &res.err};
-  char buf[65536];
-  while (in_fd >= 0 || fds[0] >= 0 || fds[1] >= 0) {
-    pollfd p[3] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}, {in_fd, POLLOUT, 0}};
-    if (::poll(p, 3, -1) < 0) {
-      if (errno == EINTR) continue;
-      ADD_FAILURE() << "poll: " << std::strerror(errno);
-      break;
-    }
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i] < 0 || p[i].revents == 0) continue;
-      const ssize_t n = ::read(fds[i], buf, sizeof buf);
-      if (n > 0) {
-        dst[i]->append(buf, static_cast<std::size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
-        ::close(fds[i]);
-        fds[i] = -1;
-      }
-    }
-    if (in_fd >= 0 && p[2].revents != 0) {
-      const ssize_t n = ::write(in_fd, input.data() + in_off, input.size() - in_off);
-      if (n > 0) in_off += static_cast<std::size_t>(n);
-      if ((n < 0 && errno != EINTR && errno != EAGAIN) || in_off == input.size()) {
-        ::close(in_fd);
-        in_fd = -1;
-      }
-    }
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  res.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return res;
+  std::vector<std::string> argv{binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = airssys::testing::run(argv, {.input = input});
+  return {r.status, std::move(r.out), std::move(r.err)};
 }
 
 std::string read_file(const stdfs::path& p) {
@@ -157,20 +89,13 @@ class Cli : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_FALSE(binary().empty());
-    char tmpl[] = "/tmp/airssys-cli-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr) << std::strerror(errno);
-    tmp_ = stdfs::canonical(tmpl);
+    tmp_ = dir_.path();
     work_ = tmp_ / "work";
     stdfs::create_directories(work_ / "secret");
     write_file(work_ / "secret" / "key", "hunter2");
     policy_ = (tmp_ / "policy.yaml").string();
     write_file(policy_, policy_text());
   }
-  void TearDown() override {
-    std::error_code ec;
-    stdfs::remove_all(tmp_, ec);
-  }
-
   std::string policy_text() const {
     const std::string w = work_.string();
     return "version: 1\n"
@@ -208,6 +133,7 @@ class Cli : public ::testing::Test {
 
   std::string path(const std::string& rel) const { return (work_ / rel).string(); }
 
+  airssys::testing::TempDir dir_{"airssys-cli"};
   stdfs::path tmp_, work_;
   std::string policy_;
 };

@@ -3,13 +3,12 @@
 // policy built from YAML text, and a sink that keeps records in memory.
 
 #include <airssys/osl/system.hpp>
+#include <airssys/testing/temp_dir.hpp>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <fstream>
-#include <stdexcept>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -18,27 +17,7 @@
 
 namespace airssys::osl::test {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "airssys-osl-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    // Canonical (temp may be a symlink elsewhere): policies match canonical paths.
-    path_ = std::filesystem::canonical(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
-  [[nodiscard]] std::string str() const { return path_.string(); }
-  [[nodiscard]] std::filesystem::path operator/(const std::string& rel) const { return path_ / rel; }
-
- private:
-  std::filesystem::path path_;
-};
+using TempDir = airssys::testing::TempDir;
 
 inline Policy policy_from(const std::string& yaml) {
   auto p = Policy::parse(yaml, "test-policy");

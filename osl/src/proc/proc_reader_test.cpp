@@ -2,6 +2,7 @@
 // a known argv, cwd and name, read while they run, then after they exited.
 
 #include <airssys/osl/proc.hpp>
+#include <airssys/testing/temp_dir.hpp>
 
 #include <gtest/gtest.h>
 
@@ -26,17 +27,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "osl-proc-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using airssys::testing::TempDir;
 
 // A child this test owns: SIGKILLed and reaped when the test ends early.
 struct Child {
@@ -124,7 +115,7 @@ TEST(ProcReader, ReadsAnExecedChild) {
   TempDir dir;
   Child c;
   const std::vector<std::string> argv{"/bin/sh", "-c", "read x", "arg with spaces", "--password", "s3cret", ""};
-  spawn(c, argv, dir.path);
+  spawn(c, argv, dir.path());
   Reader r = reader();
   auto p = r.open_process(c.pid);
   ASSERT_TRUE(p) << p.error().to_string();
@@ -162,7 +153,7 @@ TEST(ProcReader, ReadsAnExecedChild) {
 
   auto cwd = r.link(*p, LinkKind::cwd);
   ASSERT_TRUE(cwd) << cwd.error().to_string();
-  EXPECT_EQ(cwd->path, fs::canonical(dir.path).string());
+  EXPECT_EQ(cwd->path, fs::canonical(dir.path()).string());
   EXPECT_FALSE(cwd->deleted);
   auto root = r.link(*p, LinkKind::root);
   ASSERT_TRUE(root);
@@ -239,11 +230,11 @@ TEST(ProcReader, CommWithSpacesAndParentheses) {
 
 TEST(ProcReader, DeletedExecutableIsReportedAndStripped) {
   TempDir dir;
-  const fs::path copy = dir.path / "my sleep";
+  const fs::path copy = dir.path() / "my sleep";
   fs::copy_file("/bin/sleep", copy);
   fs::permissions(copy, fs::perms::owner_all);
   Child c;
-  spawn(c, {copy.string(), "1000"}, dir.path);
+  spawn(c, {copy.string(), "1000"}, dir.path());
   Reader r = reader();
   auto p = r.open_process(c.pid);
   ASSERT_TRUE(p);
@@ -266,7 +257,7 @@ TEST(ProcReader, DeletedExecutableIsReportedAndStripped) {
 TEST(ProcReader, ExitedProcessIsNotFound) {
   TempDir dir;
   Child c;
-  spawn(c, {"/bin/sh", "-c", "read x"}, dir.path);
+  spawn(c, {"/bin/sh", "-c", "read x"}, dir.path());
   Reader r = reader();
   auto p = r.open_process(c.pid);
   ASSERT_TRUE(p);
@@ -309,7 +300,7 @@ TEST(ProcReader, ExitedProcessIsNotFound) {
 TEST(ProcReader, LongCmdlineIsTruncatedAtTheLimit) {
   TempDir dir;
   Child c;
-  spawn(c, {"/bin/sh", "-c", "read x", std::string(5000, 'a')}, dir.path);
+  spawn(c, {"/bin/sh", "-c", "read x", std::string(5000, 'a')}, dir.path());
   Reader small = reader(ReaderOptions{.cmdline_max = 10});
   auto p = small.open_process(c.pid);
   ASSERT_TRUE(p);
@@ -359,7 +350,7 @@ TEST(ProcReader, OthersIoIsAPermissionErrorWhenNotPrivileged) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to drop to another uid";
   TempDir dir;
   Child target;
-  spawn(target, {"/bin/sh", "-c", "read x"}, dir.path);
+  spawn(target, {"/bin/sh", "-c", "read x"}, dir.path());
   // A child that becomes nobody and reads root's process.
   const pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
