@@ -7,6 +7,7 @@ constexpr std::array<std::string_view, kOpKindCount> kNames = {
     "fs.read",        "fs.write",       "fs.create_dir",  "fs.list",     "fs.stat",
     "fs.delete",      "fs.set_permissions", "fs.rename",  "process.spawn", "process.signal",
     "process.kill",   "net.connect",    "net.listen",     "net.socket",  "util.exec",
+    "process.fork",   "cgroup.create",  "cgroup.attach",  "cgroup.kill", "cgroup.remove",
 };
 }  // namespace
 

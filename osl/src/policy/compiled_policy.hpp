@@ -25,8 +25,8 @@
 
 namespace airssys::osl::detail {
 
-using OpMask = std::uint16_t;
-static_assert(kOpKindCount <= 16, "OpMask has one bit per OpKind");
+using OpMask = std::uint32_t;
+static_assert(kOpKindCount <= 32, "OpMask has one bit per OpKind");
 [[nodiscard]] constexpr OpMask op_bit(OpKind k) noexcept { return static_cast<OpMask>(1u << static_cast<unsigned>(k)); }
 
 struct CompiledRule {

@@ -50,7 +50,7 @@ std::string known_operations() {
     out += to_string(k);
     out += ", ";
   }
-  return out + "fs.*, process.*, net.*, util.*, *";
+  return out + "fs.*, process.*, net.*, util.*, cgroup.*, *";
 }
 
 std::string_view family_of(OpKind k) noexcept {
@@ -336,10 +336,10 @@ class Compiler {
     for (const auto& o : def.operations) {
       const std::string_view op = o.value;
       if (op == "*") {
-        rule.ops = static_cast<OpMask>((1u << kOpKindCount) - 1);
+        rule.ops = static_cast<OpMask>((std::uint64_t{1} << kOpKindCount) - 1);
       } else if (op.ends_with(".*")) {
         const auto m = family_mask(op.substr(0, op.size() - 2));
-        if (!m) fail(o.pos, label + ": unknown operation family '" + o.value + "' (known: fs.*, process.*, net.*, util.*)");
+        if (!m) fail(o.pos, label + ": unknown operation family '" + o.value + "' (known: fs.*, process.*, net.*, util.*, cgroup.*)");
         rule.ops = static_cast<OpMask>(rule.ops | *m);
       } else if (const auto k = parse_op_kind(op)) {
         rule.ops = static_cast<OpMask>(rule.ops | op_bit(*k));

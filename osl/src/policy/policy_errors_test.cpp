@@ -126,7 +126,7 @@ INSTANTIATE_TEST_SUITE_P(
                   6, 27, "rule 'x': unknown operation 'fs.raed' (known: fs.read, fs.write, …"},
         ErrorCase{"unknown_family",
                   "version: 1\nrules:\n  - id: x\n    effect: allow\n    principals: ['*']\n    operations: ['file.*']\n",
-                  6, 18, "rule 'x': unknown operation family 'file.*' (known: fs.*, process.*, net.*, util.*)"},
+                  6, 18, "rule 'x': unknown operation family 'file.*' (known: fs.*, process.*, net.*, util.*, cgroup.*)"},
         ErrorCase{"unknown_role_in_rule",
                   "version: 1\nroles: { reader: {} }\nrules:\n  - id: x\n    effect: allow\n    principals: ['role:raeder']\n"
                   "    operations: [fs.read]\n",

@@ -13,6 +13,7 @@
 #include <airssys/osl/activity.hpp>
 #include <airssys/osl/error.hpp>
 #include <airssys/osl/exec.hpp>
+#include <airssys/osl/fork.hpp>
 #include <airssys/osl/fs.hpp>
 #include <airssys/osl/metrics.hpp>
 #include <airssys/osl/net.hpp>
@@ -100,6 +101,7 @@ class System {
   [[nodiscard]] std::expected<net::Listener, Error> run(std::string_view principal, const net::Listen& op);
   [[nodiscard]] std::expected<net::DatagramSocket, Error> run(std::string_view principal, const net::Socket& op);
   [[nodiscard]] std::expected<process::Process, Error> run(std::string_view principal, const util::Exec& op);
+  [[nodiscard]] std::expected<process::ForkedMonitor, Error> run(std::string_view principal, const process::ForkMonitor& op);
 
   // Blocks until every record queued so far has been written by every sink.
   // Fails with timeout if the sinks do not catch up in time.
