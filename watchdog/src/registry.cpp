@@ -1,6 +1,7 @@
 #include <airssys/watchdog/registry.hpp>
 
 #include "registry_fast.hpp"
+#include "registry_limits.hpp"
 
 #include <airssys/osl/unique_fd.hpp>
 #include <airssys/watchdog/units.hpp>
@@ -181,10 +182,13 @@ std::expected<TaskRecord, Error> task_from_json(const std::string& key, const js
   }
   if (!valid_task_id(t.id)) {
     return std::unexpected(Error{ErrorCode::registry_corrupt,
-                                 fmt::format("{}: task id '{}' does not match [A-Za-z0-9_-]{{1,64}}", source, t.id)});
+                                 fmt::format("{}: task id '{}' does not match [A-Za-z0-9_][A-Za-z0-9_-]{{0,63}}", source, t.id)});
   }
   if (t.argv.empty()) {
     return std::unexpected(Error{ErrorCode::registry_corrupt, fmt::format("{}: {} has an empty argv", source, where)});
+  }
+  if (auto problem = detail::task_problem(t)) {
+    return std::unexpected(Error{ErrorCode::registry_corrupt, fmt::format("{}: {} {}", source, where, *problem)});
   }
   for (const auto& [k, v] : j.items()) {
     bool known = false;
@@ -240,12 +244,27 @@ std::expected<RegistryData, Error> parse_registry(std::string_view text, const s
 }
 
 std::expected<RegistryData, Error> detail::parse_registry_dom(std::string_view text, const std::string& source) {
+  if (text.size() > kMaxRegistryBytes) {
+    return std::unexpected(Error{ErrorCode::registry_corrupt, fmt::format("{}: {} bytes is more than a registry may hold ({})",
+                                                                          source, text.size(), kMaxRegistryBytes)});
+  }
+  // Before nlohmann sees it: its parser is iterative but dump() and the
+  // comparisons recurse, so 100,000 nested arrays would overflow the stack.
+  if (const auto depth = nesting_depth(text); depth > kMaxRegistryDepth) {
+    return std::unexpected(Error{ErrorCode::registry_corrupt,
+                                 fmt::format("{}: JSON nested {} deep; a registry nests at most {} (an unknown key "
+                                             "holding deeply nested data is refused, not kept)",
+                                             source, depth, kMaxRegistryDepth)});
+  }
   json root;
   try {
     root = json::parse(text);
   } catch (const json::parse_error& e) {
     return std::unexpected(Error{ErrorCode::registry_corrupt,
                                  fmt::format("{}: not valid JSON (at byte {}): {}", source, e.byte, e.what())});
+  } catch (const json::exception& e) {
+    // out_of_range 406: a number such as 1e999 that no double holds.
+    return std::unexpected(Error{ErrorCode::registry_corrupt, fmt::format("{}: not a usable JSON value: {}", source, e.what())});
   }
   if (!root.is_object()) {
     return std::unexpected(Error{ErrorCode::registry_corrupt, fmt::format("{}: the top level must be a JSON object", source)});
@@ -278,13 +297,92 @@ std::expected<RegistryData, Error> detail::parse_registry_dom(std::string_view t
   return data;
 }
 
+namespace {
+
+// nlohmann's dump(1) layout for what the schema knows, but the value of an
+// unknown key on one compact line: a rewrite then never makes a registry
+// larger than what it holds (re-indenting nested unknown data turned 24 KB
+// into 16 MB). In a task record (`task_record`), keys outside kTaskKeys are
+// the unknown ones.
+bool known_task_key(const std::string& k) {
+  for (const char* name : kTaskKeys)
+    if (k == name) return true;
+  return false;
+}
+
+void write_indented(const json& v, int level, std::string& out, bool task_record) {
+  if (!v.is_structured() || v.empty()) {
+    out += v.dump();
+    return;
+  }
+  const bool obj = v.is_object();
+  out += obj ? "{\n" : "[\n";
+  bool first = true;
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    if (!first) out += ",\n";
+    first = false;
+    out.append(static_cast<std::size_t>(level + 1), ' ');
+    if (obj) {
+      out += json(it.key()).dump();
+      out += ": ";
+      if (task_record && !known_task_key(it.key())) {
+        out += it.value().dump();
+        continue;
+      }
+    }
+    write_indented(*it, level + 1, out, false);
+  }
+  out += '\n';
+  out.append(static_cast<std::size_t>(level), ' ');
+  out += obj ? '}' : ']';
+}
+
+}  // namespace
+
 std::string serialize_registry(const RegistryData& data) {
-  json root = data.extra.is_object() ? data.extra : json::object();
-  root["schema_version"] = data.schema_version;
-  json tasks = json::object();
-  for (const auto& [k, t] : data.tasks) tasks[k] = task_to_json(t);
-  root["tasks"] = std::move(tasks);
-  return root.dump(1) + "\n";
+  std::string out = "{\n";
+  bool first = true;
+  auto key = [&](const std::string& k) {
+    if (!first) out += ",\n";
+    first = false;
+    out += ' ';
+    out += json(k).dump();
+    out += ": ";
+  };
+  // Keys in the order nlohmann would write them (sorted), so the layout
+  // matches what earlier builds wrote.
+  std::map<std::string, const json*> top;
+  if (data.extra.is_object())
+    for (auto it = data.extra.begin(); it != data.extra.end(); ++it) top.emplace(it.key(), &it.value());
+  top.erase("schema_version");
+  top.erase("tasks");
+  const json version(data.schema_version);
+  top.emplace("schema_version", &version);
+  top.emplace("tasks", nullptr);
+  for (const auto& [k, v] : top) {
+    key(k);
+    if (k == "schema_version") {
+      out += v->dump();
+    } else if (k != "tasks") {
+      out += v->dump();  // unknown: compact
+    } else if (data.tasks.empty()) {
+      out += "{}";
+    } else {
+      out += "{\n";
+      bool first_task = true;
+      for (const auto& [id, t] : data.tasks) {
+        if (!first_task) out += ",\n";
+        first_task = false;
+        out += "  ";
+        out += json(id).dump();
+        out += ": ";
+        write_indented(task_to_json(t), 2, out, true);
+      }
+      out += "\n }";
+    }
+  }
+  out += "\n}\n";
+  return out;
 }
 
 Registry::Registry(std::filesystem::path path) : path_(std::filesystem::absolute(std::move(path)).lexically_normal()) {}
@@ -324,17 +422,35 @@ std::expected<std::string, Error> read_all(int fd, const std::string& source) {
 }
 
 std::expected<RegistryData, Error> load_file(const std::filesystem::path& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // Not through a symbolic link: update() renames a new file over the path,
+  // which would replace the link by a copy and leave two registries. The
+  // user points --registry at the file itself. O_NONBLOCK: a FIFO there must
+  // not hang the open.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
   if (!fd) {
     if (errno == ENOENT) return RegistryData{};
+    if (errno == ELOOP) {
+      return std::unexpected(Error{ErrorCode::failure,
+                                   fmt::format("refusing registry {}: it is a symbolic link (give the path of the file itself)",
+                                               path.string())});
+    }
     return std::unexpected(sys_error("opening registry " + path.string()));
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return std::unexpected(sys_error("checking registry " + path.string()));
+  if (!S_ISREG(st.st_mode)) {
+    return std::unexpected(Error{ErrorCode::failure, fmt::format("refusing registry {}: it is not a regular file", path.string())});
+  }
+  if (static_cast<std::uint64_t>(st.st_size) > detail::kMaxRegistryBytes) {
+    return std::unexpected(Error{ErrorCode::registry_corrupt,
+                                 fmt::format("{}: {} bytes is more than a registry may hold ({})", path.string(), st.st_size,
+                                             detail::kMaxRegistryBytes)});
   }
   // A regular file is mapped with MAP_POPULATE: no copy, and one system call
   // instead of a page fault per page (page faults dominated loading 1,000
   // tasks on this VM). The mapping stays valid if a writer renames a new
   // file over the path meanwhile.
-  struct stat st {};
-  if (::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+  if (st.st_size > 0) {
     const auto size = static_cast<std::size_t>(st.st_size);
     void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd.get(), 0);
     if (map != MAP_FAILED) {
@@ -425,6 +541,16 @@ std::expected<void, Error> Registry::update(const Change& change) const {
   auto data = load_file(path_);
   if (!data) return std::unexpected(data.error());
   if (auto r = change(*data); !r) return r;
+  // Never write what the next read would refuse: one bad record would make
+  // every later command exit 4.
+  for (const auto& [id, t] : data->tasks) {
+    if (t.id != id || !valid_task_id(id) || t.argv.empty()) {
+      return std::unexpected(Error{ErrorCode::usage, fmt::format("not recording task '{}': its id or argv is invalid", id)});
+    }
+    if (auto problem = detail::task_problem(t)) {
+      return std::unexpected(Error{ErrorCode::usage, fmt::format("not recording task '{}': it {}", id, *problem)});
+    }
+  }
   const std::string text = serialize_registry(*data);
   auto temp = create_temp(path_);
   if (!temp) return std::unexpected(temp.error());

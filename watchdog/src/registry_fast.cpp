@@ -1,5 +1,7 @@
 #include "registry_fast.hpp"
 
+#include "registry_limits.hpp"
+
 #include <airssys/watchdog/units.hpp>
 
 #include <charconv>
@@ -130,11 +132,13 @@ class Reader {
   }
   bool null() { return literal("null"); }
 
-  // Skips any JSON value and returns its raw text.
-  bool raw_value(std::string_view& out) {
+  // Skips any JSON value and returns its raw text. `open` is how many
+  // brackets enclose the value; deeper than kMaxRegistryDepth in all is left
+  // to the DOM path, which refuses it with a message.
+  bool raw_value(std::string_view& out, int open) {
     ws();
     const std::size_t start = p_;
-    if (!skip_value(0)) return false;
+    if (!skip_value(open)) return false;
     out = s_.substr(start, p_ - start);
     return true;
   }
@@ -177,7 +181,6 @@ class Reader {
     }
   }
   bool skip_value(int depth) {
-    if (depth > 64) return false;
     ws();
     if (p_ >= s_.size()) return false;
     const char c = s_[p_];
@@ -186,6 +189,7 @@ class Reader {
       return string(tmp);
     }
     if (c == '{' || c == '[') {
+      if (depth + 1 > kMaxRegistryDepth) return false;
       const char close = c == '{' ? '}' : ']';
       ++p_;
       if (eat(close)) return true;
@@ -251,9 +255,9 @@ bool strings(Reader& r, std::vector<std::string>& out) {
   return r.eat(']');
 }
 
-bool keep_unknown(Reader& r, nlohmann::json& extra, const std::string& key) {
+bool keep_unknown(Reader& r, nlohmann::json& extra, const std::string& key, int open) {
   std::string_view raw;
-  if (!r.raw_value(raw)) return false;
+  if (!r.raw_value(raw, open)) return false;
   auto v = nlohmann::json::parse(raw, nullptr, false);
   if (v.is_discarded()) return false;
   extra[key] = std::move(v);
@@ -276,7 +280,7 @@ bool containment(Reader& r, Containment& c) {
       });
     }
     std::string_view ignored;  // the DOM path ignores unknown containment keys too
-    return r.raw_value(ignored);
+    return r.raw_value(ignored, 4);
   });
 }
 
@@ -293,7 +297,7 @@ bool limits(Reader& r, Limits& l) {
       return true;
     }
     std::string_view ignored;
-    return r.raw_value(ignored);
+    return r.raw_value(ignored, 4);
   });
 }
 
@@ -369,7 +373,7 @@ bool task(Reader& r, TaskRecord& t) {
         break;
       default: break;
     }
-    return keep_unknown(r, t.extra, k);
+    return keep_unknown(r, t.extra, k, 3);
   });
 }
 
@@ -411,7 +415,7 @@ bool valid_utf8(std::string_view s) {
 }  // namespace
 
 std::optional<RegistryData> parse_registry_fast(std::string_view text) {
-  if (!valid_utf8(text)) return std::nullopt;
+  if (text.size() > kMaxRegistryBytes || !valid_utf8(text)) return std::nullopt;
   Reader r(text);
   RegistryData data;
   bool have_version = false;
@@ -425,12 +429,12 @@ std::optional<RegistryData> parse_registry_fast(std::string_view text) {
       return object(r, [&](const std::string& id) {
         TaskRecord t;
         if (!task(r, t)) return false;
-        if (t.id != id || !valid_task_id(t.id) || t.argv.empty()) return false;
+        if (t.id != id || !valid_task_id(t.id) || t.argv.empty() || task_problem(t)) return false;
         data.tasks.insert_or_assign(id, std::move(t));
         return true;
       });
     }
-    return keep_unknown(r, data.extra, k);
+    return keep_unknown(r, data.extra, k, 1);
   });
   if (!ok || !r.at_end() || !have_version || data.schema_version != kSchemaVersion) return std::nullopt;
   return data;

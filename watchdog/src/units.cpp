@@ -18,6 +18,9 @@ std::expected<NumberSuffix, Error> split(std::string_view text, std::string_view
   std::uint64_t n = 0;
   const auto* end = text.data() + text.size();
   auto [p, ec] = std::from_chars(text.data(), end, n);
+  if (ec == std::errc::result_out_of_range) {
+    return std::unexpected(Error{ErrorCode::usage, fmt::format("{} '{}' is too large", what, text)});
+  }
   if (ec != std::errc{} || p == text.data()) {
     return std::unexpected(Error{ErrorCode::usage, fmt::format("invalid {} '{}': expected a whole number with a unit", what, text)});
   }
@@ -90,7 +93,8 @@ std::string format_duration(std::chrono::milliseconds d) {
 }
 
 bool valid_task_id(std::string_view id) noexcept {
-  if (id.empty() || id.size() > 64) return false;
+  // Not "-x": every command line would take it for an option.
+  if (id.empty() || id.size() > 64 || id.front() == '-') return false;
   for (char c : id) {
     const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
     if (!ok) return false;

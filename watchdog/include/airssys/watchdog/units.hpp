@@ -24,7 +24,7 @@ namespace airssys::watchdog {
 // whole number of at least 1.
 [[nodiscard]] std::expected<Limits, Error> parse_limits(std::string_view memory, std::string_view cpus, std::string_view pids);
 
-// Task ids: [A-Za-z0-9_-]{1,64}.
+// Task ids: [A-Za-z0-9_][A-Za-z0-9_-]{0,63} (no leading '-': it would read as an option).
 [[nodiscard]] bool valid_task_id(std::string_view id) noexcept;
 
 }  // namespace airssys::watchdog

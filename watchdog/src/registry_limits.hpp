@@ -1,0 +1,36 @@
+#pragma once
+// What a registry may hold beyond its JSON types: the bounds and the checks
+// both readers (registry_fast.cpp and the DOM path in registry.cpp) apply,
+// so they accept exactly the same files. docs/task-watchdog.md, "Registry
+// format", lists them for users.
+
+#include <airssys/watchdog/registry.hpp>
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace airssys::watchdog::detail {
+
+// A larger file is refused (exit 4) before it is read: 64 MiB is ~60,000
+// tasks, and every command reads the whole file.
+inline constexpr std::size_t kMaxRegistryBytes = std::size_t{64} << 20;
+
+// Open brackets at the deepest point of the file. The schema itself needs 5
+// (top, tasks, task, containment, v1); the rest is room for unknown keys a
+// newer build may add. Deeper files are refused, not trimmed: dropping data
+// we do not understand would lose a newer build's fields.
+inline constexpr int kMaxRegistryDepth = 32;
+
+// The deepest nesting of [ and { in `text` outside strings. Linear, no
+// recursion; meaningful only for text that is JSON (callers parse it after).
+[[nodiscard]] int nesting_depth(std::string_view text) noexcept;
+
+// What is wrong with a task record whose fields have the right JSON types:
+// an unknown state, a pid or monitor pid that is not positive, a timeout
+// that is not positive, a negative grace, a NUL byte in argv, env, cwd or a
+// log path. nullopt when nothing is. The text completes "task 'x' ...".
+[[nodiscard]] std::optional<std::string> task_problem(const TaskRecord& t);
+
+}  // namespace airssys::watchdog::detail
