@@ -131,10 +131,11 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "task-watchdog: {}\n", m);
       return fail;
     };
-    if (!wd::valid_task_id(req.id)) return usage(fmt::format("invalid task id '{}': use 1-64 of A-Z a-z 0-9 _ -", req.id));
+    if (!wd::valid_task_id(req.id)) return usage(fmt::format("invalid task id '{}': use 1-64 of A-Z a-z 0-9 _ -, not starting with -", req.id));
     if (!timeout_text.empty()) {
       auto d = wd::parse_duration(timeout_text);
       if (!d) return usage(d.error().message);
+      if (d->count() == 0) return usage("--timeout must be greater than 0 (leave it out for no deadline)");
       req.timeout = *d;
     }
     if (!idle_text.empty()) {
@@ -161,11 +162,12 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "task-watchdog: {}\n", m);
       return static_cast<int>(wd::ErrorCode::usage);
     };
-    if (!wd::valid_task_id(reg_req.id)) return usage(fmt::format("invalid task id '{}': use 1-64 of A-Z a-z 0-9 _ -", reg_req.id));
+    if (!wd::valid_task_id(reg_req.id)) return usage(fmt::format("invalid task id '{}': use 1-64 of A-Z a-z 0-9 _ -, not starting with -", reg_req.id));
     if (reg_req.pid <= 0) return usage("--pid must be a positive process id");
     if (!reg_timeout.empty()) {
       auto d = wd::parse_duration(reg_timeout);
       if (!d) return usage(d.error().message);
+      if (d->count() == 0) return usage("--timeout must be greater than 0 (leave it out for no deadline)");
       reg_req.timeout = *d;
     }
     auto g = wd::parse_duration(reg_grace);
