@@ -222,7 +222,30 @@ std::string SignedTreeHead::to_json() const {
 }
 
 Result<SignedTreeHead> SignedTreeHead::from_json(std::string_view text) {
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (text.size() > kMaxSignedTreeHeadJson)
+    return fail(ErrorCategory::invalid_argument,
+                fmt::format("signed tree head is {} bytes; the limit is {}", text.size(), kMaxSignedTreeHeadJson));
+  // nlohmann keeps the last of repeated keys; another verifier may keep the
+  // first, so one text could mean two tree heads. Refuse repeats at any depth.
+  std::vector<std::set<std::string>> keys_at_depth;
+  std::string repeated;
+  const nlohmann::json::parser_callback_t no_repeats = [&](int depth, nlohmann::json::parse_event_t event,
+                                                           nlohmann::json& parsed) {
+    using E = nlohmann::json::parse_event_t;
+    const auto d = static_cast<std::size_t>(depth);
+    if (event == E::object_start) {
+      if (keys_at_depth.size() <= d + 1) keys_at_depth.resize(d + 2);
+      keys_at_depth[d + 1].clear();
+    } else if (event == E::key && parsed.is_string()) {
+      if (keys_at_depth.size() <= d) keys_at_depth.resize(d + 1);
+      if (!keys_at_depth[d].insert(parsed.get<std::string>()).second && repeated.empty())
+        repeated = parsed.get<std::string>();
+    }
+    return true;
+  };
+  nlohmann::json j = nlohmann::json::parse(text, no_repeats, /*allow_exceptions=*/false);
+  if (!repeated.empty())
+    return fail(ErrorCategory::invalid_argument, fmt::format("signed tree head: field {} appears more than once", repeated));
   if (j.is_discarded() || !j.is_object()) return fail(ErrorCategory::invalid_argument, "signed tree head is not a JSON object");
   auto get_u64_field = [&](const char* name) -> Result<std::uint64_t> {
     auto it = j.find(name);

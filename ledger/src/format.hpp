@@ -12,6 +12,7 @@
 
 #include "fd.hpp"
 
+#include <airssys/ledger/ledger.hpp>
 #include <airssys/ledger/merkle.hpp>
 
 #include <array>
@@ -33,7 +34,7 @@ inline constexpr std::size_t kHeadSize = 64;
 inline constexpr std::uint32_t kFormatVersion = 1;
 inline constexpr char kHeadMagic[8] = {'A', 'S', 'L', 'E', 'D', 'G', 'R', '1'};
 inline constexpr std::size_t kRecordHeader = 4;  // u32 length before each payload
-inline constexpr std::uint64_t kMaxEntrySize = std::uint64_t{1} << 30;
+inline constexpr std::uint64_t kMaxEntrySize = kMaxEntryBytes;
 
 struct HeadRecord {
   std::uint64_t size = 0;

@@ -7,19 +7,18 @@
 #include <airssys/ledger/merkle.hpp>
 #include <airssys/ledger/verify.hpp>
 
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdio>
-#include <fstream>
+#include <exception>
 #include <iostream>
-#include <iterator>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+
+#include "input.hpp"
+#include "number.hpp"
 
 namespace L = airssys::ledger;
 
@@ -58,14 +57,6 @@ void print_hashes(const std::vector<L::Hash>& hs) {
   std::fwrite(out.data(), 1, out.size(), stdout);
 }
 
-L::Result<std::vector<std::uint8_t>> read_whole_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::unexpected(L::Error::from_errno(errno, "open " + path));
-  std::vector<std::uint8_t> data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return std::unexpected(L::Error::from_errno(errno, "read " + path));
-  return data;
-}
-
 // Appends `entries` in one commit, prints their indices.
 int append_and_print(L::Ledger& ledger, const std::vector<std::vector<std::uint8_t>>& entries) {
   if (entries.empty()) return kOk;
@@ -82,28 +73,28 @@ int append_and_print(L::Ledger& ledger, const std::vector<std::vector<std::uint8
 // Each stdin line is one entry (without its '\n'); every read that yields
 // complete lines becomes one group commit, printed after it is durable.
 int append_stdin(L::Ledger& ledger) {
-  std::vector<std::uint8_t> pending;
-  std::vector<char> buf(1 << 20);
-  for (;;) {
-    const ssize_t r = ::read(STDIN_FILENO, buf.data(), buf.size());
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return report(L::Error::from_errno(errno, "read standard input"));
-    }
-    if (r == 0) break;
-    pending.insert(pending.end(), buf.begin(), buf.begin() + r);
-    std::vector<std::vector<std::uint8_t>> lines;
-    std::size_t start = 0;
-    for (std::size_t i = 0; i < pending.size(); ++i) {
-      if (pending[i] != '\n') continue;
-      lines.emplace_back(pending.begin() + static_cast<std::ptrdiff_t>(start), pending.begin() + static_cast<std::ptrdiff_t>(i));
-      start = i + 1;
-    }
-    pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(start));
-    if (int rc = append_and_print(ledger, lines); rc != kOk) return rc;
-  }
-  if (!pending.empty()) return append_and_print(ledger, {pending});
+  int rc = kOk;
+  auto r = L::cli::read_stdin_lines(L::kMaxEntryBytes, [&](const std::vector<std::vector<std::uint8_t>>& lines) -> L::Result<void> {
+    rc = append_and_print(ledger, lines);
+    if (rc != kOk) return L::fail(L::ErrorCategory::io, "");  // already reported
+    return {};
+  });
+  if (rc != kOk) return rc;
+  if (!r) return report(r.error());
   return kOk;
+}
+
+// A count option (decimal, 0 to 2^64-1; see number.hpp) that sets `target`.
+CLI::Option* add_count(CLI::App* cmd, const std::string& name, std::optional<std::uint64_t>& target,
+                       const std::string& description) {
+  return cmd->add_option_function<std::string>(
+      name,
+      [&target, name](const std::string& text) {
+        auto v = L::cli::parse_count(text);
+        if (!v) throw CLI::ValidationError(name, v.error());
+        target = *v;
+      },
+      description);
 }
 
 }  // namespace
@@ -166,7 +157,7 @@ int main(int argc, char** argv) {
         if (!b) return void(rc = report(L::Error::make(b.error().category, "--hex: " + b.error().message)));
         entries.push_back(std::move(*b));
       } else if (o == file_opt) {
-        auto b = read_whole_file(files.at(fi++));
+        auto b = L::cli::read_bounded(files.at(fi++), L::kMaxEntryBytes, "the maximum entry size");
         if (!b) return void(rc = report(b.error()));
         entries.push_back(std::move(*b));
       }
@@ -181,7 +172,7 @@ int main(int argc, char** argv) {
   std::optional<std::uint64_t> size_opt;
   auto* root = app.add_subcommand("root", "Print the root hash at the current size or --size N");
   root->add_option("DIR", dir, "ledger directory")->required();
-  root->add_option("--size", size_opt, "tree size (0 gives the empty-tree hash)")->check(CLI::NonNegativeNumber);
+  add_count(root, "--size", size_opt, "tree size (0 gives the empty-tree hash)");
   root->callback([&] {
     auto ledger = open_ro(dir);
     if (!ledger) return void(rc = report(ledger.error()));
@@ -191,30 +182,30 @@ int main(int argc, char** argv) {
   });
 
   // prove
-  std::uint64_t index = 0;
+  std::optional<std::uint64_t> index;
   auto* prove = app.add_subcommand("prove", "Print the inclusion proof (audit path) of entry I, one hash per line");
   prove->add_option("DIR", dir, "ledger directory")->required();
-  prove->add_option("--index", index, "entry index")->required()->check(CLI::NonNegativeNumber);
-  prove->add_option("--size", size_opt, "tree size (default: current)")->check(CLI::NonNegativeNumber);
+  add_count(prove, "--index", index, "entry index")->required();
+  add_count(prove, "--size", size_opt, "tree size (default: current)");
   prove->callback([&] {
     auto ledger = open_ro(dir);
     if (!ledger) return void(rc = report(ledger.error()));
-    auto p = (*ledger)->inclusion_proof(index, size_opt.value_or((*ledger)->size()));
+    auto p = (*ledger)->inclusion_proof(*index, size_opt.value_or((*ledger)->size()));
     if (!p) return void(rc = report(p.error()));
     print_hashes(*p);
   });
 
   // consistency
-  std::uint64_t from = 0;
+  std::optional<std::uint64_t> from;
   std::optional<std::uint64_t> to_opt;
   auto* consistency = app.add_subcommand("consistency", "Print the consistency proof from size M to size N");
   consistency->add_option("DIR", dir, "ledger directory")->required();
-  consistency->add_option("--from", from, "older tree size M")->required()->check(CLI::NonNegativeNumber);
-  consistency->add_option("--to", to_opt, "newer tree size N (default: current)")->check(CLI::NonNegativeNumber);
+  add_count(consistency, "--from", from, "older tree size M")->required();
+  add_count(consistency, "--to", to_opt, "newer tree size N (default: current)");
   consistency->callback([&] {
     auto ledger = open_ro(dir);
     if (!ledger) return void(rc = report(ledger.error()));
-    auto p = (*ledger)->consistency_proof(from, to_opt.value_or((*ledger)->size()));
+    auto p = (*ledger)->consistency_proof(*from, to_opt.value_or((*ledger)->size()));
     if (!p) return void(rc = report(p.error()));
     print_hashes(*p);
   });
@@ -267,15 +258,15 @@ int main(int argc, char** argv) {
 
   // verify-inclusion
   std::string leaf_hex, leaf_hash_hex, root_hex, root1_hex, root2_hex;
-  std::uint64_t tree_size = 0, size1 = 0, size2 = 0;
+  std::optional<std::uint64_t> tree_size, size1, size2;
   std::vector<std::string> proof_hex;
   auto* vi = app.add_subcommand("verify-inclusion", "Check an inclusion proof offline (RFC 9162 §2.1.3.2)");
   auto* leaf_hex_opt = vi->add_option("--leaf-hex", leaf_hex, "the entry itself, as hex");
   auto* leaf_hash_opt = vi->add_option("--leaf-hash", leaf_hash_hex, "the entry's leaf hash, as hex");
   leaf_hex_opt->excludes(leaf_hash_opt);
   leaf_hash_opt->excludes(leaf_hex_opt);
-  vi->add_option("--index", index, "entry index")->required()->check(CLI::NonNegativeNumber);
-  vi->add_option("--size", tree_size, "tree size")->required()->check(CLI::NonNegativeNumber);
+  add_count(vi, "--index", index, "entry index")->required();
+  add_count(vi, "--size", tree_size, "tree size")->required();
   vi->add_option("--root", root_hex, "root hash of the tree of that size")->required();
   vi->add_option("PROOF_HEX", proof_hex, "proof hashes, leaf level first");
   vi->callback([&] {
@@ -295,7 +286,7 @@ int main(int argc, char** argv) {
     if (!r) return void(rc = report(L::Error::make(r.error().category, "--root: " + r.error().message)));
     auto proof = parse_hashes(proof_hex, "proof hash");
     if (!proof) return void(rc = report(proof.error()));
-    if (auto ok = L::verify_inclusion(leaf, index, tree_size, *proof, *r); !ok) {
+    if (auto ok = L::verify_inclusion(leaf, *index, *tree_size, *proof, *r); !ok) {
       std::cout << "invalid: " << ok.error().message << "\n";
       return void(rc = kInvalid);
     }
@@ -304,8 +295,8 @@ int main(int argc, char** argv) {
 
   // verify-consistency
   auto* vc = app.add_subcommand("verify-consistency", "Check a consistency proof offline (RFC 9162 §2.1.4.2)");
-  vc->add_option("--size1", size1, "older tree size")->required()->check(CLI::NonNegativeNumber);
-  vc->add_option("--size2", size2, "newer tree size")->required()->check(CLI::NonNegativeNumber);
+  add_count(vc, "--size1", size1, "older tree size")->required();
+  add_count(vc, "--size2", size2, "newer tree size")->required();
   vc->add_option("--root1", root1_hex, "root of the older tree")->required();
   vc->add_option("--root2", root2_hex, "root of the newer tree")->required();
   vc->add_option("PROOF_HEX", proof_hex, "proof hashes");
@@ -316,7 +307,7 @@ int main(int argc, char** argv) {
     if (!r2) return void(rc = report(L::Error::make(r2.error().category, "--root2: " + r2.error().message)));
     auto proof = parse_hashes(proof_hex, "proof hash");
     if (!proof) return void(rc = report(proof.error()));
-    if (auto ok = L::verify_consistency(size1, size2, *proof, *r1, *r2); !ok) {
+    if (auto ok = L::verify_consistency(*size1, *size2, *proof, *r1, *r2); !ok) {
       std::cout << "invalid: " << ok.error().message << "\n";
       return void(rc = kInvalid);
     }
@@ -326,11 +317,11 @@ int main(int argc, char** argv) {
   // Extras: get, size, verify-checkpoint.
   auto* get = app.add_subcommand("get", "Print entry I as hex");
   get->add_option("DIR", dir, "ledger directory")->required();
-  get->add_option("--index", index, "entry index")->required()->check(CLI::NonNegativeNumber);
+  add_count(get, "--index", index, "entry index")->required();
   get->callback([&] {
     auto ledger = open_ro(dir);
     if (!ledger) return void(rc = report(ledger.error()));
-    auto e = (*ledger)->entry(index);
+    auto e = (*ledger)->entry(*index);
     if (!e) return void(rc = report(e.error()));
     std::cout << L::to_hex(*e) << "\n";
   });
@@ -346,14 +337,10 @@ int main(int argc, char** argv) {
   vcp->add_option("--pubkey", pubkey_file, "public key")->required();
   vcp->add_option("FILE", sth_file, "signed tree head JSON (default: stdin)");
   vcp->callback([&] {
-    std::string text;
-    if (sth_file.empty()) {
-      text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-    } else {
-      auto b = read_whole_file(sth_file);
-      if (!b) return void(rc = report(b.error()));
-      text.assign(b->begin(), b->end());
-    }
+    auto b = sth_file.empty() ? L::cli::read_stdin_bounded(L::kMaxSignedTreeHeadJson, "a signed tree head may be")
+                              : L::cli::read_bounded(sth_file, L::kMaxSignedTreeHeadJson, "a signed tree head may be");
+    if (!b) return void(rc = report(b.error()));
+    const std::string text(b->begin(), b->end());
     auto key = L::PublicKey::load(pubkey_file);
     if (!key) return void(rc = report(key.error()));
     auto sth = L::SignedTreeHead::from_json(text);
@@ -375,6 +362,13 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     (void)app.exit(e);
+    return kUsage;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "airssys-ledger: out of memory\n";
+    return kUsage;
+  } catch (const std::exception& e) {
+    // Nothing in here should throw; if something does, say so instead of aborting.
+    std::cerr << "airssys-ledger: internal error: " << e.what() << "\n";
     return kUsage;
   }
   std::fflush(stdout);

@@ -38,12 +38,18 @@ struct TreeHead {
 
 using Signature = std::array<std::uint8_t, 64>;
 
+// A signed tree head's JSON is ~400 bytes; from_json refuses text longer
+// than this, so a reader can stop there instead of buffering an endless input.
+inline constexpr std::size_t kMaxSignedTreeHeadJson = 64 * 1024;
+
 struct SignedTreeHead {
   TreeHead head;
   Signature signature{};
   Hash key_id{};
 
   [[nodiscard]] std::string to_json() const;  // one line, no newline
+  // Exactly the six fields, each once (a repeated key is refused: JSON
+  // parsers disagree on which copy wins), at most kMaxSignedTreeHeadJson bytes.
   [[nodiscard]] static Result<SignedTreeHead> from_json(std::string_view text);
 };
 

@@ -34,6 +34,9 @@
 
 namespace airssys::ledger {
 
+// The largest entry append() takes (1 GiB).
+inline constexpr std::uint64_t kMaxEntryBytes = std::uint64_t{1} << 30;
+
 struct OpenOptions {
   bool read_only = false;  // no lock, no recovery writes, no appends
 };
