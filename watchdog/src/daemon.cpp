@@ -1,6 +1,7 @@
 #include <airssys/watchdog/daemon.hpp>
 
-#include "monitor_support.hpp"
+#include "event_fds.hpp"
+#include "task_records.hpp"
 
 #include <airssys/osl/unique_fd.hpp>
 #include <airssys/watchdog/cgroup.hpp>
@@ -178,41 +179,25 @@ std::expected<SweepReport, Error> sweep_registry(const Registry& reg, osl::Syste
   return out;
 }
 
-int run_daemon(const Registry& reg, std::chrono::milliseconds interval, const std::filesystem::path& policy_file) {
-  auto say = [](const std::string& line) {
-    std::fputs(fmt::format("task-watchdog run: {}\n", line).c_str(), stdout);
-    std::fflush(stdout);
-  };
+std::expected<void, Error> run_daemon(const Registry& reg, std::chrono::milliseconds interval, const std::filesystem::path& policy_file,
+                                      const DaemonLog& say) {
   // One daemon per registry. The directory and lock as Registry::update makes
   // them: 0700, no symbolic links followed.
   const std::string lock_path = reg.path().string() + ".daemon.lock";
-  if (auto made = reg.ensure_dir(); !made) {
-    std::fputs(fmt::format("task-watchdog: {}\n", made.error().message).c_str(), stderr);
-    return made.error().exit_code();
-  }
+  if (auto made = reg.ensure_dir(); !made) return std::unexpected(made.error());
   auto lock = reg.open_lock(".daemon.lock");
-  if (!lock) {
-    std::fputs(fmt::format("task-watchdog: {}\n", lock.error().message).c_str(), stderr);
-    return lock.error().exit_code();
-  }
+  if (!lock) return std::unexpected(lock.error());
   if (::flock(lock->get(), LOCK_EX | LOCK_NB) != 0) {
-    std::fputs(fmt::format("task-watchdog: another `task-watchdog run` already sweeps {} (lock {})\n", reg.path().string(), lock_path).c_str(),
-               stderr);
-    return static_cast<int>(ErrorCode::already_exists);
+    return std::unexpected(Error{ErrorCode::already_exists, fmt::format("another `task-watchdog run` already sweeps {} (lock {})",
+                                                                        reg.path().string(), lock_path)});
   }
   // Signals through a signalfd; blocked before osl starts any thread.
   UniqueFd sigfd = detail::block_into_signalfd({SIGINT, SIGTERM, SIGHUP});
   UniqueFd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC));
   const UniqueFd ep = detail::epoll_of({sigfd.get(), timer.get()});
-  if (!sigfd || !timer || !ep) {
-    std::fputs(fmt::format("task-watchdog: run: {}\n", std::strerror(errno)).c_str(), stderr);
-    return static_cast<int>(ErrorCode::failure);
-  }
+  if (!sigfd || !timer || !ep) return std::unexpected(Error{ErrorCode::failure, fmt::format("run: {}", std::strerror(errno))});
   auto system = make_system(policy_file, reg.dir());
-  if (!system) {
-    std::fputs(fmt::format("task-watchdog: {}\n", system.error().message).c_str(), stderr);
-    return system.error().exit_code();
-  }
+  if (!system) return std::unexpected(system.error());
   const std::string principal = current_principal();
   say(fmt::format("sweeping {} every {}", reg.path().string(), interval.count() >= 1000 ? fmt::format("{}s", interval.count() / 1000.0)
                                                                                          : fmt::format("{}ms", interval.count())));
@@ -227,16 +212,12 @@ int run_daemon(const Registry& reg, std::chrono::milliseconds interval, const st
         next = std::min(next, std::chrono::milliseconds(std::max<std::int64_t>(*swept->next_deadline_ms - now_ms(), 1)));
       }
     }
-    itimerspec its{};
-    const auto ms = std::max<std::int64_t>(next.count(), 1);
-    its.it_value.tv_sec = ms / 1000;
-    its.it_value.tv_nsec = (ms % 1000) * 1'000'000;
-    ::timerfd_settime(timer.get(), 0, &its, nullptr);
+    detail::arm_timer(timer.get(), next);
     for (bool wake = false; !wake;) {
       epoll_event evs[2];
       const int n = ::epoll_wait(ep.get(), evs, 2, -1);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return static_cast<int>(ErrorCode::failure);
+      if (n < 0) return std::unexpected(Error{ErrorCode::failure, fmt::format("run: epoll_wait: {}", std::strerror(errno))});
       for (int i = 0; i < n; ++i) {
         if (evs[i].data.fd == timer.get()) {
           std::uint64_t expirations = 0;
@@ -250,7 +231,7 @@ int run_daemon(const Registry& reg, std::chrono::milliseconds interval, const st
             continue;
           }
           say(fmt::format("signal {}: stopping", si.ssi_signo));
-          return 0;
+          return {};
         }
       }
     }

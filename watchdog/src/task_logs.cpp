@@ -1,6 +1,6 @@
 #include "task_logs.hpp"
 
-#include "monitor_support.hpp"
+#include "event_fds.hpp"
 
 #include <fcntl.h>
 #include <sys/inotify.h>

@@ -2,6 +2,7 @@
 // live in the library: runner.hpp). Specified in docs/task-watchdog.md.
 
 #include "commands.hpp"
+#include "exit_status.hpp"
 
 #include <airssys/watchdog/cgroup.hpp>
 #include <airssys/watchdog/container.hpp>
@@ -47,7 +48,7 @@ std::int64_t now_ms() {
 
 int report(const wd::Error& e) {
   fmt::print(stderr, "task-watchdog: {}\n", e.message);
-  return e.exit_code();
+  return exit_status(e.code);
 }
 
 bool terminal(const std::string& s) { return s == "exited" || s == "timed_out" || s == "killed" || s == "failed"; }
@@ -215,7 +216,12 @@ int cmd_kill(const wd::Registry& reg, const std::string& id, const std::string& 
     fmt::print("task '{}' already ended ({})\n", id, t->state);
     return 0;
   }
-  if (wd::is_container_task(*t)) return wd::kill_container_task(reg, *t, grace);
+  if (wd::is_container_task(*t)) {
+    auto done = wd::kill_container_task(reg, *t, grace);
+    if (!done) return report(done.error());
+    fmt::print("{}\n", *done);
+    return 0;
+  }
   const auto tp = wd::task_processes(*t);
   if (wd::collect_processes(tp).empty()) {
     if (!tp.monitor && t->pid && wd::process_gone(static_cast<pid_t>(*t->pid), t->pid_start_time)) {

@@ -2,6 +2,7 @@
 // Usage and exit codes: docs/task-watchdog.md (and --help).
 
 #include "commands.hpp"
+#include "exit_status.hpp"
 
 #include <airssys/watchdog/daemon.hpp>
 #include <airssys/watchdog/registry.hpp>
@@ -11,6 +12,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <string>
 
 namespace wd = airssys::watchdog;
@@ -121,12 +123,12 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
-    return rc == 0 ? 0 : static_cast<int>(wd::ErrorCode::usage);
+    return rc == 0 ? 0 : wd::cli::exit_status(wd::ErrorCategory::usage);
   }
 
   const wd::Registry reg(wd::Registry::default_path(registry_opt));
   if (*start) {
-    const int fail = req.wait ? wd::kExitWatchdogFailed : static_cast<int>(wd::ErrorCode::usage);
+    const int fail = req.wait ? wd::kExitWatchdogFailed : wd::cli::exit_status(wd::ErrorCategory::usage);
     auto usage = [&](const std::string& m) {
       fmt::print(stderr, "task-watchdog: {}\n", m);
       return fail;
@@ -155,12 +157,18 @@ int main(int argc, char** argv) {
     }
     req.cwd = cwd_text;
     req.policy_file = policy_text;
-    return wd::start_task(reg, req);
+    auto started = wd::start_task(reg, req);
+    if (!started) {
+      fmt::print(stderr, "task-watchdog: {}\n", started.error().message);
+      return req.wait ? wd::cli::wait_exit_status(started.error().code) : wd::cli::exit_status(started.error().code);
+    }
+    if (!req.wait) fmt::print("{}\n", req.id);
+    return *started;
   }
   if (*regcmd) {
     auto usage = [&](const std::string& m) {
       fmt::print(stderr, "task-watchdog: {}\n", m);
-      return static_cast<int>(wd::ErrorCode::usage);
+      return wd::cli::exit_status(wd::ErrorCategory::usage);
     };
     if (!wd::valid_task_id(reg_req.id)) return usage(fmt::format("invalid task id '{}': use 1-64 of A-Z a-z 0-9 _ -, not starting with -", reg_req.id));
     if (reg_req.pid <= 0) return usage("--pid must be a positive process id");
@@ -174,7 +182,9 @@ int main(int argc, char** argv) {
     if (!g) return usage(g.error().message);
     reg_req.grace = *g;
     reg_req.policy_file = reg_policy;
-    return wd::register_task(reg, reg_req);
+    if (auto registered = wd::register_task(reg, reg_req); !registered) return wd::cli::report(registered.error());
+    fmt::print("{}\n", reg_req.id);
+    return 0;
   }
   if (*list) return wd::cli::cmd_list(reg, list_json);
   if (*status) return wd::cli::cmd_status(reg, id, status_json_flag);
@@ -188,9 +198,15 @@ int main(int argc, char** argv) {
     auto d = wd::parse_duration(interval_text);
     if (!d || d->count() < 10) {
       fmt::print(stderr, "task-watchdog: {}\n", d ? "--interval must be at least 10ms" : d.error().message);
-      return static_cast<int>(wd::ErrorCode::usage);
+      return wd::cli::exit_status(wd::ErrorCategory::usage);
     }
-    return wd::run_daemon(reg, *d, run_policy);
+    // The daemon's log: one line per action, flushed at once (it usually goes to a file or the journal).
+    auto say = [](const std::string& line) {
+      fmt::print("task-watchdog run: {}\n", line);
+      std::fflush(stdout);
+    };
+    if (auto ran = wd::run_daemon(reg, *d, run_policy, say); !ran) return wd::cli::report(ran.error());
+    return 0;
   }
   return 2;
 }

@@ -5,34 +5,30 @@
 // docs/task-watchdog.md ("Containers") says what is sent and why.
 //
 // The task's monitor (double-forked as for native tasks, or the caller with
-// --wait) creates the container task-<id>, starts it, copies its log stream
-// into the task's log files, and waits on the engine (/wait) and on its
-// deadline timer; at the deadline it stops the container with the grace
-// period, kills it if needed, and removes it. A container task is recorded
+// --wait; src/container/container_monitor.hpp) creates the container
+// task-<id>, starts it, copies its log stream into the task's log files, and
+// waits on the engine (/wait) and on its deadline timer; at the deadline it
+// stops the container with the grace period, kills it if needed, and removes
+// it. A container task is recorded
 // with containment kind "container" and a "container" object
 // ({"id", "name", "image", "engine"}) in its registry record.
 
 #include <airssys/watchdog/error.hpp>
 #include <airssys/watchdog/kill_tree.hpp>
 #include <airssys/watchdog/registry.hpp>
-#include <airssys/watchdog/runner.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <expected>
 #include <optional>
+#include <string>
 
 namespace airssys::watchdog {
 
 // DOCKER_HOST is usable and the engine answers /_ping. The error reads
 // "no container engine at unix:///…: REASON".
 [[nodiscard]] std::expected<void, Error> check_container_engine();
-
-// The monitor of a container task whose record `start` has inserted.
-// `handshake` is the pipe to the `start` caller, or -1 with --wait. Returns
-// the --wait exit status (124 when the deadline stopped the container).
-[[nodiscard]] int container_monitor(const Registry& reg, const StartRequest& req, int handshake);
 
 [[nodiscard]] bool is_container_task(const TaskRecord& t);
 
@@ -45,9 +41,11 @@ void add_container_status(const TaskRecord& t, nlohmann::json& j);
 // One line for `status` from the "container" object above.
 [[nodiscard]] std::string container_status_text(const nlohmann::json& c);
 
-// For `kill`: records the verdict, stops the container with `grace`, kills
-// and removes it. Prints what it did; returns the exit status.
-[[nodiscard]] int kill_container_task(const Registry& reg, const TaskRecord& t, std::chrono::milliseconds grace);
+// For `kill`: stops the container with `grace`, kills and removes it, then
+// records the verdict (only once the container is gone). Returns one line
+// saying what was done; stale when no container was made yet.
+[[nodiscard]] std::expected<std::string, Error> kill_container_task(const Registry& reg, const TaskRecord& t,
+                                                                    std::chrono::milliseconds grace);
 
 // For `run`, about a container task whose monitor is gone: whether the
 // engine still runs its container; nullopt when the engine cannot tell (it

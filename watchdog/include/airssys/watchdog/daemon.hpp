@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <expected>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,10 +44,15 @@ struct SweepReport {
 // Removes stale empty task cgroups (see above); returns the directories removed.
 std::vector<std::string> remove_stale_cgroups();
 
-// The daemon loop; returns the exit status: 0 on SIGTERM/SIGINT, 5 when
-// another `run` holds the registry's daemon lock (<registry>.daemon.lock),
-// 1 when it cannot set up. A sweep that fails (e.g. a corrupt registry) is
-// reported and retried at the next interval; SIGHUP sweeps at once.
-[[nodiscard]] int run_daemon(const Registry& reg, std::chrono::milliseconds interval, const std::filesystem::path& policy_file);
+// Where the daemon reports what it does: one line per call, no newline.
+using DaemonLog = std::function<void(const std::string& line)>;
+
+// The daemon loop. Returns (success) on SIGTERM/SIGINT; already_exists when
+// another `run` holds the registry's daemon lock (<registry>.daemon.lock);
+// another error when it cannot set up (a bad policy: usage). A sweep that
+// fails (e.g. a corrupt registry) goes to `log` and is retried at the next
+// interval; SIGHUP sweeps at once.
+[[nodiscard]] std::expected<void, Error> run_daemon(const Registry& reg, std::chrono::milliseconds interval,
+                                                    const std::filesystem::path& policy_file, const DaemonLog& log);
 
 }  // namespace airssys::watchdog

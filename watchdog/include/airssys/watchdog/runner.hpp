@@ -1,19 +1,25 @@
 #pragma once
-// Starting a task and watching it until it ends: `start` and `start --wait`.
+// Starting a task and watching it until it ends: `start`, `start --wait`
+// and `register`.
 //
 // Background (`start`): the caller records the task ("starting"), then
 // double-forks a monitor (setsid, so it outlives the caller's session) and
-// waits on a CLOEXEC pipe for the monitor's "started" or its error. The
-// monitor makes the task's cgroup, spawns the task through airssys-osl (own
-// process group, TASK_ID in its environment, stdout/stderr to log files),
-// records pid + start time, then sleeps in epoll on the task's pidfd, a
-// deadline timerfd and a signalfd — no polling and no daemon. When the
-// deadline passes it kills the whole task (kill_tree.hpp). When the main
+// waits until the monitor says the task runs, or why it could not start.
+// The monitor makes the task's cgroup, spawns the task through airssys-osl
+// (own process group, TASK_ID in its environment, stdout/stderr to log
+// files), records pid + start time, then sleeps in epoll on the task's
+// pidfd, a deadline timerfd and a signalfd — no polling and no daemon. When
+// the deadline passes it kills the whole task (kill_tree.hpp). When the main
 // process exits, whatever it left behind is killed too (like systemd's
 // control-group kill mode), so an ended task has nothing left running.
+// Container tasks (container.hpp) and adopted processes (`register`) are
+// watched by the same monitor loop.
 //
 // Foreground (`start --wait`): the caller is the monitor; SIGINT/SIGTERM are
-// forwarded to every process of the task; the exit status follows timeout(1).
+// forwarded to every process of the task; the status follows timeout(1).
+//
+// Nothing here prints: errors come back as watchdog::Error, and the CLI
+// chooses what to print and which exit status to return.
 
 #include <airssys/osl/system.hpp>
 #include <airssys/watchdog/error.hpp>
@@ -80,11 +86,16 @@ struct RegisterRequest {
 
 // `register`: adopts a running process (records its start time, so a
 // recycled PID is never mistaken for it) under a double-forked monitor that
-// enforces the deadline. Returns the CLI exit status.
-[[nodiscard]] int register_task(const Registry& registry, RegisterRequest req);
+// enforces the deadline. Returns once the monitor watches it; stale when
+// there is no such process.
+[[nodiscard]] std::expected<void, Error> register_task(const Registry& registry, RegisterRequest req);
 
-// `start`: returns the CLI exit status (0 once the task runs; with --wait,
-// the task's status as described above). Messages go to stdout/stderr.
-[[nodiscard]] int start_task(const Registry& registry, const StartRequest& req);
+// `start`. Without --wait: returns 0 once the task runs (its monitor is
+// detached). With --wait: returns once the task has ended, with its status
+// (timeout(1)'s: kExitTimedOut when the deadline killed it, else its exit
+// code, 128+S for signal S). An error when it could not be started:
+// program_not_found / not_executable when the program could not be run,
+// spawn_failed, already_exists, usage (a bad policy) and so on.
+[[nodiscard]] std::expected<int, Error> start_task(const Registry& registry, const StartRequest& req);
 
 }  // namespace airssys::watchdog

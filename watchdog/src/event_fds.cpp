@@ -1,4 +1,4 @@
-#include "monitor_support.hpp"
+#include "event_fds.hpp"
 
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -8,14 +8,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdint>
 
 namespace airssys::watchdog::detail {
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-bool terminal_state(const std::string& s) { return s == "exited" || s == "timed_out" || s == "killed" || s == "failed"; }
 
 void write_all_fd(int fd, std::string_view s) {
   while (!s.empty()) {
@@ -61,28 +56,13 @@ osl::UniqueFd epoll_of(std::initializer_list<int> fds) {
   return ep;
 }
 
-std::expected<void, Error> insert_new_task(const Registry& reg, TaskRecord t) {
-  return reg.update([&](RegistryData& d) -> std::expected<void, Error> {
-    if (auto it = d.tasks.find(t.id); it != d.tasks.end() && !terminal_state(it->second.state)) {
-      return std::unexpected(Error{ErrorCode::already_exists, fmt::format("task '{}' already exists in {} and is {}; choose another id",
-                                                                          t.id, reg.path().string(), it->second.state)});
-    }
-    const std::string id = t.id;
-    d.tasks.insert_or_assign(id, std::move(t));
-    return {};
-  });
-}
-
-void report_start_failure(const Registry& reg, const std::string& id, int handshake, const Error& e) {
-  (void)update_task(reg, id, [&](TaskRecord& t) {
-    t.state = "failed";
-    t.error = e.message;
-    t.ended_ms = now_ms();
-  });
-  if (handshake < 0) {
-    fmt::print(stderr, "task-watchdog: {}\n", e.message);
-  } else {
-    write_all_fd(handshake, fmt::format("ERR {}\n{}", e.exit_code(), e.message));
+bool wait_readable(int fd, std::chrono::milliseconds bound) {
+  const osl::UniqueFd ep = epoll_of({fd});
+  epoll_event out{};
+  for (;;) {
+    const int n = ::epoll_wait(ep.get(), &out, 1, static_cast<int>(bound.count()));
+    if (n < 0 && errno == EINTR) continue;
+    return n > 0;
   }
 }
 

@@ -1,0 +1,61 @@
+#include "container/task_container.hpp"
+
+#include "container/engine.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+
+namespace airssys::watchdog::container {
+
+using nlohmann::json;
+
+namespace {
+
+// The container's id in the record (empty when the monitor has not made it yet).
+std::string recorded_cid(const TaskRecord& t) {
+  const auto it = t.extra.find("container");
+  if (it == t.extra.end() || !it->is_object() || !it->contains("id") || !(*it)["id"].is_string()) return {};
+  return (*it)["id"].get<std::string>();
+}
+
+}  // namespace
+
+std::expected<std::string, Error> find_container(const DockerClient& c, const TaskRecord& t) {
+  if (auto cid = recorded_cid(t); !cid.empty()) return cid;
+  auto info = inspect_container(c, container_name(t.id));
+  if (!info) return std::unexpected(info.error());
+  if (!*info) return std::string();
+  const json& in = **info;
+  const auto config = in.find("Config");
+  if (config == in.end() || !config->is_object()) return std::string();
+  const auto labels = config->find("Labels");
+  if (labels == config->end() || !labels->is_object() || labels->value("task-watchdog.id", "") != t.id) return std::string();
+  const auto id = in.find("Id");
+  return id != in.end() && id->is_string() ? id->get<std::string>() : std::string();
+}
+
+std::expected<DockerClient, Error> client_for(const TaskRecord& t) {
+  const auto it = t.extra.find("container");
+  if (it != t.extra.end() && it->is_object() && it->contains("engine") && (*it)["engine"].is_string()) {
+    const auto engine = (*it)["engine"].get<std::string>();
+    if (engine.starts_with("unix://") && engine.size() > 7) return DockerClient(engine.substr(7));
+  }
+  return DockerClient::from_env();
+}
+
+std::expected<void, Error> stop_kill_remove(const DockerClient& c, const std::string& cid, std::chrono::milliseconds grace,
+                                            bool remove) {
+  std::optional<Error> first;
+  if (auto r = stop_container(c, cid, grace); !r) {
+    first = r.error();
+    if (auto k = kill_container(c, cid); !k && !first) first = k.error();
+  }
+  if (remove) {
+    if (auto r = remove_container(c, cid); !r && !first) first = r.error();
+  }
+  if (first) return std::unexpected(*first);
+  return {};
+}
+
+}  // namespace airssys::watchdog::container

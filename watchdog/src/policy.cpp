@@ -1,0 +1,57 @@
+// The osl policy task-watchdog runs its operations under (runner.hpp).
+
+#include <airssys/watchdog/runner.hpp>
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace airssys::watchdog {
+
+std::string current_principal() {
+  const uid_t uid = ::geteuid();
+  passwd pw{};
+  passwd* out = nullptr;
+  char buf[4096];
+  if (::getpwuid_r(uid, &pw, buf, sizeof buf, &out) == 0 && out != nullptr && out->pw_name[0] != '\0') {
+    return out->pw_name;
+  }
+  return fmt::format("uid-{}", uid);
+}
+
+std::string default_policy_yaml(const std::string& principal, const std::filesystem::path& state_dir) {
+  std::error_code ec;
+  auto dir = std::filesystem::weakly_canonical(state_dir, ec);
+  if (ec) dir = state_dir;
+  const auto q = [](const std::string& s) { return nlohmann::json(s).dump(); };  // a YAML double-quoted scalar
+  return fmt::format(R"(version: 1
+rules:
+  - id: task-watchdog-processes
+    description: start the task, and signal or kill its processes
+    effect: allow
+    principals: [{0}]
+    operations: [process.spawn, process.signal, process.kill]
+    resources: ["**"]
+  - id: task-watchdog-state
+    description: the task's log files and joining its cgroup
+    effect: allow
+    principals: [{0}]
+    operations: [fs.write]
+    resources: [{1}, "/sys/fs/cgroup/**"]
+)",
+                     q(principal), q(dir.string() + "/**"));
+}
+
+std::expected<osl::System, Error> make_system(const std::filesystem::path& policy_file, const std::filesystem::path& state_dir) {
+  std::expected<osl::Policy, osl::PolicyError> policy =
+      policy_file.empty() ? osl::Policy::parse(default_policy_yaml(current_principal(), state_dir), "<built-in policy>")
+                          : osl::Policy::load_file(policy_file);
+  if (!policy) return std::unexpected(Error{ErrorCode::usage, "policy: " + policy.error().to_string()});
+  osl::SystemOptions opts;
+  opts.policy = std::move(*policy);
+  return osl::System(std::move(opts));
+}
+
+}  // namespace airssys::watchdog
