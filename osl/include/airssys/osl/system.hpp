@@ -11,6 +11,7 @@
 // System's internals alive and may outlive the System object.
 
 #include <airssys/osl/activity.hpp>
+#include <airssys/osl/cgroup.hpp>
 #include <airssys/osl/error.hpp>
 #include <airssys/osl/exec.hpp>
 #include <airssys/osl/fork.hpp>
@@ -102,6 +103,10 @@ class System {
   [[nodiscard]] std::expected<net::DatagramSocket, Error> run(std::string_view principal, const net::Socket& op);
   [[nodiscard]] std::expected<process::Process, Error> run(std::string_view principal, const util::Exec& op);
   [[nodiscard]] std::expected<process::ForkedMonitor, Error> run(std::string_view principal, const process::ForkMonitor& op);
+  [[nodiscard]] std::expected<cgroup::Group, Error> run(std::string_view principal, const cgroup::Create& op);
+  [[nodiscard]] std::expected<Done, Error> run(std::string_view principal, const cgroup::Attach& op);
+  [[nodiscard]] std::expected<cgroup::KillResult, Error> run(std::string_view principal, const cgroup::Kill& op);
+  [[nodiscard]] std::expected<Done, Error> run(std::string_view principal, const cgroup::Remove& op);
 
   // Blocks until every record queued so far has been written by every sink.
   // Fails with timeout if the sinks do not catch up in time.

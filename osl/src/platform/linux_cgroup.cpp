@@ -1,0 +1,258 @@
+#include "platform/linux_cgroup.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <csignal>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include <airssys/osl/unique_fd.hpp>
+
+namespace airssys::osl {
+
+namespace {
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    auto end = s.find(sep, start);
+    if (end == std::string_view::npos) end = s.size();
+    out.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+// mountinfo escapes space, tab, newline and backslash as \ooo.
+std::string unescape(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size()) {
+      int v = 0;
+      if (std::from_chars(s.data() + i + 1, s.data() + i + 4, v, 8).ec == std::errc{}) {
+        out.push_back(static_cast<char>(v));
+        i += 3;
+        continue;
+      }
+    }
+    out.push_back(s[i]);
+  }
+  return out;
+}
+
+std::string slurp(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// mount + (own path relative to the mount's root); nullopt on "..".
+std::optional<std::filesystem::path> own_dir(const std::filesystem::path& mount, const std::string& root, std::string self) {
+  if (root != "/" && self.starts_with(root) && (self.size() == root.size() || self[root.size()] == '/')) {
+    self.erase(0, root.size());
+  }
+  while (!self.empty() && self.front() == '/') self.erase(0, 1);
+  if (self.find("..") != std::string::npos) return std::nullopt;
+  return self.empty() ? mount : mount / self;
+}
+
+}  // namespace
+
+namespace cgroup {
+
+Layout parse_layout(std::string_view mountinfo, std::string_view self_cgroup) {
+  Layout layout;
+  for (auto line : split(mountinfo, '\n')) {
+    auto dash = line.find(" - ");
+    if (dash == std::string_view::npos) continue;
+    auto left = split(line.substr(0, dash), ' ');
+    auto right = split(line.substr(dash + 3), ' ');
+    if (left.size() < 5 || right.size() < 3) continue;
+    const std::string mount_point = unescape(left[4]);
+    const std::string root = unescape(left[3]);
+    if (right[0] == "cgroup2") {
+      // Prefer the conventional location if several are mounted.
+      if (!layout.v2_mount || mount_point == "/sys/fs/cgroup" || mount_point == "/sys/fs/cgroup/unified") {
+        layout.v2_mount = mount_point;
+        layout.v2_root = root;
+      }
+    } else if (right[0] == "cgroup") {
+      for (auto opt : split(right[2], ',')) {
+        static constexpr std::string_view kControllers[] = {"memory", "cpu", "cpuacct", "pids", "freezer", "cpuset", "blkio", "devices"};
+        for (auto c : kControllers) {
+          if (opt == c && layout.v1_mounts.emplace(std::string(c), mount_point).second) {
+            layout.v1_roots.emplace(std::string(c), root);
+          }
+        }
+      }
+    }
+  }
+  for (auto line : split(self_cgroup, '\n')) {
+    auto parts = split(line, ':');
+    if (parts.size() < 3) continue;
+    std::string path(line.substr(parts[0].size() + parts[1].size() + 2));
+    if (parts[0] == "0" && parts[1].empty()) {
+      layout.v2_self = path;
+    } else {
+      for (auto c : split(parts[1], ',')) layout.v1_self.emplace(std::string(c), path);
+    }
+  }
+  return layout;
+}
+
+std::string layout_name(const Layout& layout) {
+  if (layout.v2_mount) return layout.v1_mounts.empty() ? "cgroup2" : "hybrid";
+  return layout.v1_mounts.empty() ? "none" : "cgroup1";
+}
+
+std::optional<std::filesystem::path> own_v2_dir(const Layout& layout) {
+  if (!layout.v2_mount) return std::nullopt;
+  return own_dir(*layout.v2_mount, layout.v2_root, layout.v2_self);
+}
+
+std::optional<std::filesystem::path> own_v1_dir(const Layout& layout, const std::string& controller) {
+  const auto m = layout.v1_mounts.find(controller);
+  if (m == layout.v1_mounts.end()) return std::nullopt;
+  const auto self = layout.v1_self.find(controller);
+  const auto root = layout.v1_roots.find(controller);
+  return own_dir(m->second, root == layout.v1_roots.end() ? "/" : root->second,
+                 self == layout.v1_self.end() ? "/" : self->second);
+}
+
+Layout detect_layout() { return parse_layout(slurp("/proc/self/mountinfo"), slurp("/proc/self/cgroup")); }
+
+std::vector<pid_t> pids(const std::filesystem::path& dir) {
+  std::vector<pid_t> out;
+  std::ifstream in(dir / "cgroup.procs");
+  pid_t pid = 0;
+  while (in >> pid) out.push_back(pid);
+  return out;
+}
+
+std::string cpu_max_line(double cpus) {
+  // The kernel refuses quotas below 1 ms.
+  const auto quota = std::max<std::uint64_t>(1000, static_cast<std::uint64_t>(std::llround(cpus * static_cast<double>(kCpuPeriodUsec))));
+  return fmt::format("{} {}", quota, kCpuPeriodUsec);
+}
+
+std::vector<std::filesystem::path> Group::dirs() const {
+  std::vector<std::filesystem::path> out;
+  if (v2) out.push_back(*v2);
+  for (const auto& [ctl, dir] : v1) out.push_back(dir);
+  return out;
+}
+
+}  // namespace cgroup
+
+namespace detail {
+
+std::expected<void, Error> cgroup_write(const std::filesystem::path& file, std::string_view text) {
+  UniqueFd fd(::open(file.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return std::unexpected(Error::from_errno(errno, fmt::format("cannot open {}", file.string())));
+  const ssize_t n = ::write(fd.get(), text.data(), text.size());
+  if (n < 0) return std::unexpected(Error::from_errno(errno, fmt::format("cannot write '{}' to {}", text, file.string())));
+  if (n != static_cast<ssize_t>(text.size())) {
+    return std::unexpected(Error::make(ErrorCategory::io, fmt::format("cannot write '{}' to {}: short write", text, file.string())));
+  }
+  return {};
+}
+
+std::set<std::string> cgroup_words(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::set<std::string> out;
+  std::string w;
+  while (in >> w) out.insert(w);
+  return out;
+}
+
+std::expected<bool, Error> cgroup_mkdir(const std::filesystem::path& dir, bool reuse_empty) {
+  if (::mkdir(dir.c_str(), 0755) == 0) return true;
+  const int err = errno;
+  if (err == EEXIST && reuse_empty) {
+    struct stat st{};
+    if (::lstat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && cgroup::pids(dir).empty()) return false;
+    return std::unexpected(Error{ErrorCategory::already_exists, EBUSY, 0,
+                                 fmt::format("cannot create {}: it exists and is in use", dir.string())});
+  }
+  return std::unexpected(Error::from_errno(err, fmt::format("cannot create {}", dir.string())));
+}
+
+std::expected<void, Error> cgroup_rmdir(const std::filesystem::path& dir) {
+  if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return {};
+  return std::unexpected(Error::from_errno(errno, fmt::format("cannot remove {}", dir.string())));
+}
+
+namespace {
+
+// SIGKILL to each member still listed after its pidfd pinned it.
+std::size_t kill_members(const std::filesystem::path& dir) {
+  std::vector<std::pair<pid_t, UniqueFd>> pinned;
+  for (pid_t pid : cgroup::pids(dir)) {
+    UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    if (fd) pinned.emplace_back(pid, std::move(fd));
+  }
+  if (pinned.empty()) return 0;
+  const auto still = cgroup::pids(dir);
+  std::size_t n = 0;
+  for (const auto& [pid, fd] : pinned) {
+    if (std::find(still.begin(), still.end(), pid) == still.end()) continue;
+    if (::syscall(SYS_pidfd_send_signal, fd.get(), SIGKILL, nullptr, 0) == 0) ++n;
+  }
+  return n;
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+std::expected<cgroup::KillResult, Error> cgroup_kill_all(const std::filesystem::path& dir) {
+  cgroup::KillResult r;
+  struct stat st{};
+  if (::lstat(dir.c_str(), &st) != 0) {
+    if (errno == ENOENT) return r;  // gone: nothing left in it
+    return std::unexpected(Error::from_errno(errno, fmt::format("cannot kill in {}", dir.string())));
+  }
+  if (::access((dir / "cgroup.kill").c_str(), F_OK) == 0) {
+    r.method = "cgroup.kill";
+    if (auto w = cgroup_write(dir / "cgroup.kill", "1"); !w) return std::unexpected(w.error());
+    return r;
+  }
+  const auto state = dir / "freezer.state";
+  if (::access(state.c_str(), F_OK) == 0) {
+    // Frozen, nothing in it can fork between the listing and the kill; the
+    // SIGKILLs are delivered once it thaws.
+    r.method = "freezer";
+    if (auto w = cgroup_write(state, "FROZEN"); !w) return std::unexpected(w.error());
+    for (int i = 0; i < 200 && trim(slurp(state)) != "FROZEN"; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    r.signalled = kill_members(dir);
+    if (auto w = cgroup_write(state, "THAWED"); !w) return std::unexpected(w.error());
+    return r;
+  }
+  r.method = "signals";
+  for (int round = 0; round < 10; ++round) {
+    const std::size_t n = kill_members(dir);
+    if (n == 0) break;
+    r.signalled += n;
+  }
+  return r;
+}
+
+}  // namespace detail
+}  // namespace airssys::osl

@@ -1,0 +1,224 @@
+// cgroup.create / attach / kill / remove on this machine's real cgroups
+// (root; hybrid here: v2 at /sys/fs/cgroup/unified with cgroup.kill, limits
+// in v1 hierarchies). Each test makes its cgroups under a name of its own
+// (airssys-osl-test-<pid>/…), kills only the children it spawned, and
+// removes what it made.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "test_support.hpp"
+
+namespace airssys::osl {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+std::string slurp(const fs::path& p) {
+  std::string s = test::read_file(p);
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  return s;
+}
+
+bool contains(const std::vector<pid_t>& v, pid_t p) { return std::find(v.begin(), v.end(), p) != v.end(); }
+
+class Cgroups : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    layout = cgroup::detect_layout();
+    if (::geteuid() != 0 || !cgroup::own_v2_dir(layout) || ::access((*cgroup::own_v2_dir(layout) / "cgroup.procs").c_str(), W_OK) != 0) {
+      GTEST_SKIP() << "needs root and a writable cgroup v2 hierarchy";
+    }
+    top = fmt::format("airssys-osl-test-{}", ::getpid());
+    sink = std::make_shared<test::RecordingSink>();
+    SystemOptions o;
+    o.policy = test::policy_from(R"(
+version: 1
+rules:
+  - id: manage-cgroups
+    effect: allow
+    principals: [wd]
+    operations: ["cgroup.*"]
+    resources: ["/sys/fs/cgroup/**/airssys-osl-test-*/**"]
+  - id: run-sleep
+    effect: allow
+    principals: [wd]
+    operations: ["process.*"]
+    resources: ["/usr/bin/**", "/bin/**"]
+)");
+    o.audit.sinks.push_back(sink);
+    sys = std::make_unique<System>(std::move(o));
+  }
+
+  void TearDown() override {
+    if (!sys) return;
+    // Whatever a failed test left: its leaves, then the parents made for it.
+    std::vector<fs::path> parents;
+    if (auto v2 = cgroup::own_v2_dir(layout)) parents.push_back(*v2 / top);
+    for (const auto& [ctl, mount] : layout.v1_mounts) {
+      if (auto v1 = cgroup::own_v1_dir(layout, ctl)) parents.push_back(*v1 / top);
+    }
+    for (const auto& p : parents) {
+      std::error_code ec;
+      for (const auto& e : fs::directory_iterator(p, ec)) {
+        if (e.is_directory()) ::rmdir(e.path().c_str());
+      }
+      ::rmdir(p.c_str());
+    }
+  }
+
+  process::Process sleeper() {
+    process::Spawn s;
+    s.argv = {"/bin/sleep", "60"};
+    auto p = sys->run("wd", s);
+    EXPECT_TRUE(p) << p.error().to_string();
+    return std::move(*p);
+  }
+
+  std::vector<ActivityRecord> records_of(OpKind k) {
+    EXPECT_TRUE(sys->flush_audit());
+    std::vector<ActivityRecord> out;
+    for (const auto& r : sink->records()) {
+      if (r.op == k) out.push_back(r);
+    }
+    return out;
+  }
+
+  cgroup::Layout layout;
+  std::string top;
+  std::shared_ptr<test::RecordingSink> sink;
+  std::unique_ptr<System> sys;
+};
+
+TEST_F(Cgroups, CreateAttachKillRemove) {
+  cgroup::Create c;
+  c.name = top + "/job-1";
+  c.limits.pids = 16;
+  c.account_memory = true;
+  auto g = sys->run("wd", c);
+  ASSERT_TRUE(g) << g.error().to_string();
+  ASSERT_TRUE(g->v2);
+  EXPECT_EQ(*g->v2, *cgroup::own_v2_dir(layout) / top / "job-1");
+  EXPECT_TRUE(fs::is_directory(*g->v2));
+  // The pids limit is where the pids controller is: v2 when delegated there, else v1.
+  const fs::path pids_dir = g->v1.contains("pids") ? g->v1.at("pids") : *g->v2;
+  EXPECT_EQ(slurp(pids_dir / "pids.max"), "16");
+
+  auto child = sleeper();
+  ASSERT_TRUE(sys->run("wd", cgroup::Attach{g->dirs(), child.pid()})) << "attach";
+  for (const auto& d : g->dirs()) EXPECT_TRUE(contains(cgroup::pids(d), child.pid())) << d;
+
+  auto k = sys->run("wd", cgroup::Kill{g->dirs()});
+  ASSERT_TRUE(k) << k.error().to_string();
+  EXPECT_EQ(k->method, fs::exists(*g->v2 / "cgroup.kill") ? "cgroup.kill" : "signals");
+  auto st = child.wait(20s);
+  ASSERT_TRUE(st) << st.error().to_string();
+  EXPECT_EQ(st->signal, SIGKILL);
+
+  ASSERT_TRUE(sys->run("wd", cgroup::Remove{g->dirs()}));
+  for (const auto& d : g->dirs()) EXPECT_FALSE(fs::exists(d)) << d;
+
+  // Each operation left a start and an end record naming its directories.
+  for (const OpKind kind : {OpKind::cgroup_create, OpKind::cgroup_attach, OpKind::cgroup_kill, OpKind::cgroup_remove}) {
+    const auto recs = records_of(kind);
+    ASSERT_EQ(recs.size(), 2u) << to_string(kind);
+    EXPECT_EQ(recs[0].event, ActivityEvent::start);
+    EXPECT_EQ(recs[1].outcome, "ok") << to_string(kind);
+    EXPECT_EQ(recs[0].rule, "manage-cgroups");
+    std::vector<std::string> want;
+    for (const auto& d : g->dirs()) want.push_back(d.string());
+    EXPECT_EQ(recs[0].resources, want) << to_string(kind);
+  }
+}
+
+TEST_F(Cgroups, RemoveRefusesABusyCgroupAndKillEmptiesIt) {
+  auto g = sys->run("wd", cgroup::Create{.name = top + "/busy"});
+  ASSERT_TRUE(g) << g.error().to_string();
+  auto child = sleeper();
+  ASSERT_TRUE(sys->run("wd", cgroup::Attach{g->dirs(), child.pid()}));
+  auto busy = sys->run("wd", cgroup::Remove{g->dirs()});
+  ASSERT_FALSE(busy);
+  EXPECT_EQ(busy.error().errno_value, EBUSY) << busy.error().to_string();
+  ASSERT_TRUE(sys->run("wd", cgroup::Kill{g->dirs()}));
+  ASSERT_TRUE(child.wait(20s));
+  ASSERT_TRUE(sys->run("wd", cgroup::Remove{g->dirs()}));
+}
+
+TEST_F(Cgroups, PolicyDecidesWhichCgroupsAPrincipalManages) {
+  // Another principal: nothing is made.
+  auto denied = sys->run("mallory", cgroup::Create{.name = top + "/m"});
+  ASSERT_FALSE(denied);
+  EXPECT_EQ(denied.error().category, ErrorCategory::denied);
+  EXPECT_FALSE(fs::exists(*cgroup::own_v2_dir(layout) / top / "m"));
+  // wd, outside the paths its rule names.
+  auto outside = sys->run("wd", cgroup::Create{.name = "not-a-test-" + std::to_string(::getpid())});
+  ASSERT_FALSE(outside);
+  EXPECT_EQ(outside.error().category, ErrorCategory::denied);
+  EXPECT_FALSE(fs::exists(*cgroup::own_v2_dir(layout) / ("not-a-test-" + std::to_string(::getpid()))));
+  // Kill and remove are checked too: our own cgroup is not wd's.
+  auto kill_own = sys->run("wd", cgroup::Kill{{*cgroup::own_v2_dir(layout)}});
+  ASSERT_FALSE(kill_own);
+  EXPECT_EQ(kill_own.error().category, ErrorCategory::denied);
+  EXPECT_EQ(records_of(OpKind::cgroup_kill).at(0).event, ActivityEvent::denied);
+}
+
+TEST_F(Cgroups, BadNamesAndDirsAreInvalid) {
+  for (const char* name : {"", "../x", "a/../b", "/abs", "a//b", "a/./b", "sp ace", "a\nb"}) {
+    auto r = sys->run("wd", cgroup::Create{.name = name});
+    ASSERT_FALSE(r) << name;
+    EXPECT_EQ(r.error().category, ErrorCategory::invalid_argument) << name << ": " << r.error().to_string();
+  }
+  EXPECT_EQ(sys->run("wd", cgroup::Kill{{"relative/dir"}}).error().category, ErrorCategory::invalid_argument);
+  EXPECT_EQ(sys->run("wd", cgroup::Remove{{}}).error().category, ErrorCategory::invalid_argument);
+  EXPECT_EQ(sys->run("wd", cgroup::Attach{{"/sys/fs/cgroup/x/../y"}, 1}).error().category, ErrorCategory::invalid_argument);
+}
+
+// The v1 fallback: a freezer cgroup is frozen, its members killed, thawed.
+TEST_F(Cgroups, V1FreezerKill) {
+  const auto base = cgroup::own_v1_dir(layout, "freezer");
+  if (!base || ::access((*base / "cgroup.procs").c_str(), W_OK) != 0) GTEST_SKIP() << "no writable v1 freezer hierarchy";
+  const fs::path dir = *base / top / "frozen";
+  fs::create_directories(dir);  // the test's own cgroup, made by hand: osl makes v1 cgroups only for limits
+  auto a = sleeper();
+  auto b = sleeper();
+  ASSERT_TRUE(sys->run("wd", cgroup::Attach{{dir}, a.pid()}));
+  ASSERT_TRUE(sys->run("wd", cgroup::Attach{{dir}, b.pid()}));
+  auto k = sys->run("wd", cgroup::Kill{{dir}});
+  ASSERT_TRUE(k) << k.error().to_string();
+  EXPECT_EQ(k->method, "freezer");
+  EXPECT_EQ(k->signalled, 2u);
+  EXPECT_EQ(a.wait(20s)->signal, SIGKILL);
+  EXPECT_EQ(b.wait(20s)->signal, SIGKILL);
+  EXPECT_EQ(slurp(dir / "freezer.state"), "THAWED");
+  ASSERT_TRUE(sys->run("wd", cgroup::Remove{{dir}}));
+}
+
+// Without cgroup.kill or a freezer (a v1 pids cgroup): each member by pidfd.
+TEST_F(Cgroups, V1SignalsKill) {
+  const auto base = cgroup::own_v1_dir(layout, "pids");
+  if (!base || ::access((*base / "cgroup.procs").c_str(), W_OK) != 0) GTEST_SKIP() << "no writable v1 pids hierarchy";
+  cgroup::Create c{.name = top + "/sig", .limits = {.pids = 8}};
+  auto g = sys->run("wd", c);
+  ASSERT_TRUE(g) << g.error().to_string();
+  if (!g->v1.contains("pids")) GTEST_SKIP() << "pids is delegated in v2 here";
+  auto child = sleeper();
+  ASSERT_TRUE(sys->run("wd", cgroup::Attach{{g->v1.at("pids")}, child.pid()}));
+  auto k = sys->run("wd", cgroup::Kill{{g->v1.at("pids")}});
+  ASSERT_TRUE(k) << k.error().to_string();
+  EXPECT_EQ(k->method, "signals");
+  EXPECT_GE(k->signalled, 1u);
+  EXPECT_EQ(child.wait(20s)->signal, SIGKILL);
+  ASSERT_TRUE(sys->run("wd", cgroup::Remove{g->dirs()}));
+}
+
+}  // namespace
+}  // namespace airssys::osl
