@@ -1,13 +1,15 @@
 #pragma once
-// Runs the real airssys-ledger binary (path from AIRSSYS_LEDGER_BIN) with
-// pipes for stdin, stdout and stderr.
+// Runs the real airssys-ledger binary (path from AIRSSYS_LEDGER_BIN): to its
+// end through airssys::testing::run, or started with pipes for stdin,
+// stdout and stderr.
 
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <airssys/testing/run.hpp>
 
 #include <cerrno>
 #include <cstdlib>
@@ -36,7 +38,10 @@ struct Child {
   int in = -1, out = -1, err = -1;
 };
 
+// For a test that streams stdin and reads acknowledgements as they come
+// (the crash test); run_ledger is the one-shot form.
 inline Child spawn_ledger(const std::vector<std::string>& args) {
+  ::signal(SIGPIPE, SIG_IGN);  // a killed child's stdin pipe must not end the test
   int in[2], out[2], err[2];
   if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
     throw std::runtime_error("pipe2 failed");
@@ -73,48 +78,10 @@ inline int wait_exit(pid_t pid) {
 }
 
 inline RunResult run_ledger(const std::vector<std::string>& args, const std::string& input = "") {
-  ::signal(SIGPIPE, SIG_IGN);
-  Child c = spawn_ledger(args);
-  std::size_t written = 0;
-  if (input.empty()) {
-    ::close(c.in);
-    c.in = -1;
-  }
-  RunResult r;
-  while (c.out >= 0 || c.err >= 0) {
-    std::vector<pollfd> fds;
-    if (c.out >= 0) fds.push_back({c.out, POLLIN, 0});
-    if (c.err >= 0) fds.push_back({c.err, POLLIN, 0});
-    if (c.in >= 0) fds.push_back({c.in, POLLOUT, 0});
-    if (::poll(fds.data(), fds.size(), -1) < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    for (const auto& p : fds) {
-      if (p.revents == 0) continue;
-      if (p.fd == c.in) {
-        const ssize_t w = ::write(c.in, input.data() + written, input.size() - written);
-        if (w > 0) written += static_cast<std::size_t>(w);
-        if (w < 0 || written == input.size()) {
-          ::close(c.in);
-          c.in = -1;
-        }
-        continue;
-      }
-      char buf[65536];
-      const ssize_t n = ::read(p.fd, buf, sizeof buf);
-      std::string& dst = p.fd == c.out ? r.out : r.err;
-      if (n > 0) {
-        dst.append(buf, static_cast<std::size_t>(n));
-      } else {
-        ::close(p.fd);
-        (p.fd == c.out ? c.out : c.err) = -1;
-      }
-    }
-  }
-  if (c.in >= 0) ::close(c.in);
-  r.exit_code = wait_exit(c.pid);
-  return r;
+  std::vector<std::string> argv{ledger_bin()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = ::airssys::testing::run(argv, {.input = input});
+  return {r.status, std::move(r.out), std::move(r.err)};
 }
 
 inline std::vector<std::string> lines(const std::string& s) {

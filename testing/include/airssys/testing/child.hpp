@@ -35,9 +35,9 @@ struct SpawnOptions {
 
 class Child {
  public:
-  // Starts argv[0] (searched in PATH when it has no '/'). If it cannot be
-  // started, the child exits 127 (exec failed) or 126 (setup failed), as a
-  // shell would report.
+  // Starts argv[0] (searched in PATH when it has no '/'). One that cannot
+  // be started reports, as a shell would, 127 (not found) or 126 (found but
+  // not runnable, or the redirections failed) from wait(); pid() is then -1.
   explicit Child(const std::vector<std::string>& argv, const SpawnOptions& options = {});
   // Takes ownership of a child the test forked itself.
   [[nodiscard]] static Child adopt(pid_t pid);
@@ -53,12 +53,13 @@ class Child {
   // The exit status as a shell prints it (the code, or 128 + signal), or
   // nullopt if it did not exit within `limit` (it keeps running).
   [[nodiscard]] std::optional<int> wait(std::chrono::milliseconds limit = std::chrono::seconds(60));
-  // True once it has exited (reaping it then); never blocks.
+  // True once it has exited (reaping it then), or if it never started; never blocks.
   [[nodiscard]] bool exited();
 
  private:
   Child() = default;
   void kill_and_reap() noexcept;
+  int spawn(std::vector<char*>& argv, std::vector<char*>& envp, const SpawnOptions& o, int in, int out, int err);
   pid_t pid_ = -1;
   int pidfd_ = -1;
   bool reaped_ = false;
