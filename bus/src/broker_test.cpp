@@ -51,7 +51,7 @@ TEST(Broker, SocketAndDirectoryModes) {
 
 TEST(Broker, RefusesOpenDirectory) {
   TempDir d;
-  const auto dir = d.path / "open";
+  const auto dir = d.path() / "open";
   std::filesystem::create_directory(dir);
   ::chmod(dir.c_str(), 0755);
   BrokerOptions o;

@@ -210,7 +210,7 @@ int connect_as_nobody(const std::filesystem::path& sock, const std::vector<gid_t
 TEST(Security, AllowedGroupCanReachTheSocket) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to setuid";
   TempDir d;
-  ASSERT_EQ(::chmod(d.path.c_str(), 0711), 0);  // let nobody traverse to run/
+  ASSERT_EQ(::chmod(d.path().c_str(), 0711), 0);  // let nobody traverse to run/
   constexpr gid_t kGroup = 4242;
   BrokerOptions o;
   o.allowed_uids = {::geteuid()};
@@ -231,7 +231,7 @@ TEST(Security, AllowedGroupCanReachTheSocket) {
 TEST(Security, WithoutGroupsTheSocketStaysPrivate) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to setuid";
   TempDir d;
-  ASSERT_EQ(::chmod(d.path.c_str(), 0711), 0);
+  ASSERT_EQ(::chmod(d.path().c_str(), 0711), 0);
   BrokerOptions o;
   o.allowed_uids = {::geteuid(), 65534};  // admitted by uid, but cannot reach the 0600 socket in 0700
   auto b = start_broker(d, o);

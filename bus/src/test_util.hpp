@@ -9,33 +9,26 @@
 #include <airssys/bus/client.hpp>
 #include <airssys/bus/policy.hpp>
 
+#include <airssys/testing/eventually.hpp>
+#include <airssys/testing/temp_dir.hpp>
+
 #include <gtest/gtest.h>
 
 #include <poll.h>
-#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
-#include <functional>
 #include <optional>
 #include <string>
-#include <thread>
 
 namespace airssys::bus::testing {
 
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/airssys-bus-test.XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  [[nodiscard]] std::filesystem::path sock() const { return path / "run" / "bus.sock"; }
+// A private temp dir whose run/bus.sock is where the test's broker listens.
+struct TempDir : ::airssys::testing::TempDir {
+  TempDir() : ::airssys::testing::TempDir("airssys-bus-test") {}
+  [[nodiscard]] std::filesystem::path sock() const { return path() / "run" / "bus.sock"; }
 };
 
 // A broker on d.sock() (options as given otherwise); null, with a test
@@ -56,15 +49,7 @@ inline std::unique_ptr<Client> connect_client(const TempDir& d) {
   return c ? std::move(*c) : nullptr;
 }
 
-// Polls `cond` every 5 ms for up to `limit`.
-inline bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return cond();
-}
+using ::airssys::testing::eventually;
 
 // A connection speaking frames directly, with no reader thread.
 struct RawConn {

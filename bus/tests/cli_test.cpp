@@ -3,6 +3,8 @@
 // subscriber killed mid-stream not disturbing the broker or other clients.
 
 #include <airssys/bus/client.hpp>
+#include <airssys/testing/run.hpp>
+#include <airssys/testing/temp_dir.hpp>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -128,12 +130,10 @@ struct Result {
 };
 
 Result run(const std::vector<std::string>& args) {
-  Proc p(args);
-  std::string all;
-  char tmp[4096];
-  ssize_t r;
-  while ((r = ::read(p.out, tmp, sizeof tmp)) > 0) all.append(tmp, static_cast<std::size_t>(r));
-  return {p.wait(), all};
+  std::vector<std::string> argv{bin()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = airssys::testing::run(argv);
+  return {r.status, std::move(r.out)};
 }
 
 // Waits until a broker accepts on `sock` (the socket file appears at bind(),
@@ -148,21 +148,16 @@ int wait_listening(const std::string& sock) {
 }
 
 struct Env {
-  std::filesystem::path dir;
+  airssys::testing::TempDir tmp{"airssys-bus-cli"};
+  std::filesystem::path dir = tmp.path();
   std::string sock;
   std::unique_ptr<Proc> server;
   Env() {
-    char tmpl[] = "/tmp/airssys-bus-cli.XXXXXX";
-    dir = ::mkdtemp(tmpl);
     sock = (dir / "run" / "bus.sock").native();
     server = std::make_unique<Proc>(std::vector<std::string>{"serve", "--socket", sock});
     wait_listening(sock);
   }
-  ~Env() {
-    server.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
+  ~Env() { server.reset(); }
   // Waits until the broker reports `n` subscriptions (so a publish cannot race a sub).
   void wait_subs(std::size_t n) const {
     for (int i = 0; i < 2000; ++i) {
@@ -231,9 +226,8 @@ TEST(Cli, ExitCodes) {
 }
 
 TEST(Cli, RefusedUidAndSubjectExitFour) {
-  char tmpl[] = "/tmp/airssys-bus-cli.XXXXXX";
-  const std::filesystem::path dir = ::mkdtemp(tmpl);
-  const std::string sock = (dir / "r" / "s.sock").native();
+  airssys::testing::TempDir tmp("airssys-bus-cli");
+  const std::string sock = (tmp / "r" / "s.sock").native();
   const std::string me = std::to_string(::geteuid());
   {
     Proc server({"serve", "--socket", sock, "--allow-uid", std::to_string(::geteuid() + 4242)});
@@ -247,8 +241,6 @@ TEST(Cli, RefusedUidAndSubjectExitFour) {
     EXPECT_EQ(run({"pub", "no.x", "x", "--socket", sock}).code, 4);
     EXPECT_EQ(run({"sub", "no.x", "--socket", sock}).code, 4);
   }
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
 }
 
 // A subscription the broker refuses when the client re-sends it after a
