@@ -50,21 +50,30 @@ struct Reader {
   const unsigned char* p;
   const unsigned char* end;
 
-  bool varint(std::uint64_t& out) noexcept {
+  // A varint in its shortest form: at most 10 bytes, at most 64 bits, and no
+  // redundant high zero groups (`0x80 0x00` for 0). protobuf's encoders
+  // always write the shortest form; a longer one is refused, so one value
+  // has one encoding and a peer cannot pad fields to hide or stretch them.
+  enum class Varint { ok, truncated, overlong };
+  Varint varint(std::uint64_t& out) noexcept {
     std::uint64_t v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
-      if (p == end) return false;
+      if (p == end) return Varint::truncated;
       const unsigned char b = *p++;
-      if (shift == 63 && b > 1) return false;  // more than 64 bits
+      if (shift == 63 && b > 1) return Varint::overlong;  // more than 64 bits
+      if (shift > 0 && b == 0) return Varint::overlong;   // a redundant zero group
       v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
       if ((b & 0x80) == 0) {
         out = v;
-        return true;
+        return Varint::ok;
       }
     }
-    return false;
+    return Varint::overlong;
   }
 };
+
+// The largest protobuf field number (2^29 - 1); a tag is a uint32.
+constexpr std::uint64_t kMaxField = (1u << 29) - 1;
 
 }  // namespace
 
@@ -112,15 +121,19 @@ std::expected<Frame, Error> decode_body(std::string_view body) {
            reinterpret_cast<const unsigned char*>(body.data()) + body.size()};
   while (r.p != r.end) {
     std::uint64_t tag = 0;
-    if (!r.varint(tag)) return std::unexpected(malformed("truncated or over-long field tag"));
+    if (const auto v = r.varint(tag); v != Reader::Varint::ok)
+      return std::unexpected(malformed(v == Reader::Varint::truncated ? "truncated field tag" : "over-long field tag"));
     const auto field = tag >> 3;
     const auto type = static_cast<std::uint32_t>(tag & 7);
     if (field == 0) return std::unexpected(malformed("field number 0"));
+    if (field > kMaxField)
+      return std::unexpected(malformed("field number " + std::to_string(field) + " above the protobuf maximum 2^29-1"));
     std::uint64_t num = 0;
     std::string_view bytes;
     switch (type) {
       case kVarint:
-        if (!r.varint(num)) return std::unexpected(malformed("truncated varint"));
+        if (const auto v = r.varint(num); v != Reader::Varint::ok)
+          return std::unexpected(malformed(v == Reader::Varint::truncated ? "truncated varint" : "over-long varint"));
         break;
       case kFixed64:
       case kFixed32: {
@@ -131,7 +144,8 @@ std::expected<Frame, Error> decode_body(std::string_view body) {
       }
       case kLen: {
         std::uint64_t len = 0;
-        if (!r.varint(len)) return std::unexpected(malformed("truncated length"));
+        if (const auto v = r.varint(len); v != Reader::Varint::ok)
+          return std::unexpected(malformed(v == Reader::Varint::truncated ? "truncated length" : "over-long length"));
         if (len > static_cast<std::uint64_t>(r.end - r.p)) return std::unexpected(malformed("field longer than frame"));
         bytes = std::string_view(reinterpret_cast<const char*>(r.p), static_cast<std::size_t>(len));
         r.p += len;

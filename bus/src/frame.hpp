@@ -44,8 +44,10 @@ struct Frame {
 // Appends prefix + body to out.
 void encode_frame(ByteBuffer& out, const Frame& f);
 // Parses one body. Unknown fields of wire type 0/1/2/5 are skipped (forward
-// compatibility); groups, truncated fields, over-long varints, wrong wire
-// types for known fields and an unknown op are malformed.
+// compatibility); groups, truncated fields, over-long varints (more than 10
+// bytes, more than 64 bits, or not in their shortest form), field numbers
+// above 2^29-1, wrong wire types for known fields and an unknown op are
+// malformed.
 [[nodiscard]] std::expected<Frame, Error> decode_body(std::string_view body);
 
 // Streaming decoder: feed bytes as they arrive (any split), take frames out.

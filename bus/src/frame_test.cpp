@@ -132,6 +132,12 @@ TEST(Frame, RefusesMalformed) {
       "\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f",  // varint over 64 bits
       std::string("\x00\x01", 2),    // field 0
       "\x08\x01\x21\x01",            // truncated fixed64
+      std::string("\x08\x81\x00", 3),                          // op 1 in two bytes (not shortest)
+      std::string("\x88\x00\x01", 3),                          // tag in two bytes
+      std::string("\x08\x01\x22\x80\x00", 5),                  // length 0 in two bytes
+      "\x08\x01\x28\xff\xff\xff\xff\xff\xff\xff\xff\xff\x81\x01",  // 11-byte varint
+      std::string("\x08\x01\x80\x80\x80\x80\x10\x00", 8),      // field 2^29 (tag 2^32)
+      std::string("\x08\x01\xf8\xff\xff\xff\xff\x01\x00", 9),  // tag above 32 bits
   };
   for (const std::string& body : cases) {
     auto r = decode_body(body);
@@ -142,6 +148,18 @@ TEST(Frame, RefusesMalformed) {
     dec.feed(std::string({n, 0, 0, 0}) + body);
     EXPECT_FALSE(dec.next());
   }
+}
+
+TEST(Frame, AcceptsTheLargestFieldNumberAsUnknown) {
+  // Field 2^29-1, varint: tag 0xfffffff8 in five bytes, then value 7.
+  const std::string body("\x08\x05\xf8\xff\xff\xff\x0f\x07", 8);
+  auto r = decode_body(body);
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_EQ(r->op, Op::ping);
+  // protoc's parser draws the line at the same place.
+  wire::Frame p;
+  EXPECT_TRUE(p.ParseFromString(body));
+  EXPECT_FALSE(p.ParseFromString(std::string("\x08\x01\x80\x80\x80\x80\x10\x00", 8)));
 }
 
 }  // namespace
