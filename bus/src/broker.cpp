@@ -1,6 +1,7 @@
 // Broker thread: epoll loop, accept with SO_PEERCRED admission, reads
 // (one big read per ready connection per turn, many frames decoded from it)
-// and writes (one send per dirty connection per turn, at the end of the turn).
+// and writes (one send per dirty connection per turn, at the end of the turn,
+// and mid-turn when a connection's output reaches its high-water mark).
 
 #include "broker_impl.hpp"
 
@@ -310,7 +311,7 @@ void Broker::Impl::close_now(std::uint64_t id) {
   for (auto& [sid, s] : c.subs) {
     index.erase(s->subject, s.get());
     release_inbox(c, s->subject);
-    unqueue(c, *s, s->q_bytes);
+    unqueue(c, s->q.bytes());
   }
   if (!c.subs.empty()) invalidate_routes();
   ::epoll_ctl(epoll_fd.get(), EPOLL_CTL_DEL, c.fd.get(), nullptr);

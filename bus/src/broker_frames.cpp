@@ -141,14 +141,22 @@ const Route& Broker::Impl::route_for(std::string_view subject) {
 void Broker::Impl::deliver(Sub& s, Frame& m) {
   Conn& c = *s.conn;
   if (c.closing) return;
-  if (s.lens.empty() && c.out.size() < opt.out_high_water) {
+  // Staged output is written before a message is queued or judged against
+  // the queue's limits: a subscriber whose socket still takes bytes is not
+  // slow, however many messages one turn of the loop brings. (Queueing first
+  // and writing at the end of the turn made drop-newest drop messages of a
+  // subscriber that was still reading, and a stalled one receive the last
+  // message whenever the final turn was short.)
+  if ((!s.q.empty() || c.out.size() >= opt.out_high_water) && c.writable) flush(c);
+  if (c.closing) return;
+  if (s.q.empty() && c.out.size() < opt.out_high_water) {
     detail::encode_frame(c.out, m);
     ++s.delivered;
     ++c.msgs_out;
   } else {
     const std::size_t sz = detail::kLengthPrefix + detail::body_size(m);
     const auto full = [&] {
-      return s.lens.size() >= s.max_msgs || s.q_bytes + sz > s.max_bytes ||
+      return s.q.frames() >= s.max_msgs || s.q.bytes() + sz > s.max_bytes ||
              c.queued + sz > opt.max_queued_bytes_per_connection || queued_total + sz > opt.max_queued_bytes_total;
     };
     if (full()) {
@@ -159,27 +167,25 @@ void Broker::Impl::deliver(Sub& s, Frame& m) {
         case Policy::disconnect:
           ++slow_consumers;
           close_later(c, "slow consumer: subscription " + std::to_string(s.sid) + " on '" + s.subject + "' has " +
-                             std::to_string(s.lens.size()) + " messages (" + std::to_string(s.q_bytes) +
+                             std::to_string(s.q.frames()) + " messages (" + std::to_string(s.q.bytes()) +
                              " bytes) queued; the connection " + std::to_string(c.queued) + " bytes, the broker " +
                              std::to_string(queued_total));
           return;
         case Policy::drop_oldest:
-          while (!s.lens.empty() && full()) {
-            s.q.consume(s.lens.front());
-            unqueue(c, s, s.lens.front());
-            s.lens.pop_front();
+          while (!s.q.empty() && full()) {
+            unqueue(c, s.q.pop_front());
             ++s.dropped;
           }
-          if (full()) {  // the message alone exceeds max_bytes
+          if (full()) {  // the message alone exceeds a limit
             ++s.dropped;
             return;
           }
           break;
       }
     }
-    detail::encode_frame(s.q, m);
-    s.lens.push_back(static_cast<std::uint32_t>(sz));
-    s.q_bytes += sz;
+    scratch.clear();
+    detail::encode_frame(scratch, m);
+    s.q.push(scratch.view());
     c.queued += sz;
     queued_total += sz;
     if (!s.in_backlog) {
@@ -201,16 +207,13 @@ void Broker::Impl::refill(Conn& c) {
     // frame larger than the room still moves).
     const std::size_t room = opt.out_high_water - c.out.size();
     std::size_t bytes = 0, k = 0;
-    while (k < s->lens.size() && k < kBacklogBatch && (k == 0 || bytes + s->lens[k] <= room)) bytes += s->lens[k++];
-    c.out.append(s->q.data(), bytes);
-    s->q.consume(bytes);
-    unqueue(c, *s, bytes);
-    s->lens.erase(s->lens.begin(), s->lens.begin() + static_cast<std::ptrdiff_t>(k));
+    while (k < s->q.frames() && k < kBacklogBatch && (k == 0 || bytes + s->q.frame_size(k) <= room))
+      bytes += s->q.frame_size(k++);
+    unqueue(c, s->q.move_front(c.out, k));
     s->delivered += k;
     c.msgs_out += k;
-    if (s->lens.empty()) {
+    if (s->q.empty()) {
       s->in_backlog = false;
-      s->q.shrink_if_above(1u << 20);
     } else {
       c.backlog.push_back(s);
     }
@@ -275,7 +278,8 @@ void Broker::Impl::remove_sub(Conn& c, Sub& s) {
   if (s.in_backlog) c.backlog.erase(std::find(c.backlog.begin(), c.backlog.end(), &s));
   index.erase(s.subject, &s);
   release_inbox(c, s.subject);
-  unqueue(c, s, s.q_bytes);
+  unqueue(c, s.q.bytes());
+  s.q.clear();
   invalidate_routes();
 }
 
@@ -379,8 +383,8 @@ std::string Broker::Impl::stats_json(const Conn& viewer) const {
                         {"max_bytes", s->max_bytes},
                         {"delivered", s->delivered},
                         {"dropped", s->dropped},
-                        {"pending_msgs", s->lens.size()},
-                        {"pending_bytes", s->q_bytes}};
+                        {"pending_msgs", s->q.frames()},
+                        {"pending_bytes", s->q.bytes()}};
       const std::size_t sub_size = dump(sj).size() + 1;
       if (size + sub_size > budget) {
         truncated = true;

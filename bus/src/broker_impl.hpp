@@ -4,6 +4,7 @@
 // stats). Everything here is touched only by the broker thread.
 
 #include "frame.hpp"
+#include "frame_queue.hpp"
 #include "subject_index.hpp"
 #include "unix_socket.hpp"
 
@@ -38,9 +39,7 @@ struct Sub {
   Policy policy = Policy::drop_newest;
   std::uint32_t max_msgs = 0;
   std::uint64_t max_bytes = 0;
-  ByteBuffer q;                   // encoded MSG frames, oldest first
-  std::deque<std::uint32_t> lens;  // size of each frame in q
-  std::uint64_t q_bytes = 0;
+  FrameQueue q;  // encoded MSG frames, oldest first
   std::uint64_t delivered = 0, dropped = 0;
   bool in_backlog = false;
 };
@@ -103,6 +102,7 @@ struct Broker::Impl {
   std::uint64_t route_gen = 0;  // bumped whenever `routes` is cleared
   std::vector<detail::Conn*> dirty;
   std::vector<std::uint64_t> to_close;
+  detail::ByteBuffer scratch;  // a frame being encoded for a subscription queue
   std::uint64_t accepted = 0, refused = 0, protocol_errors = 0, slow_consumers = 0;
 
   // broker.cpp
@@ -136,9 +136,8 @@ struct Broker::Impl {
   }
   void deliver(detail::Sub& s, detail::Frame& m);
   void refill(detail::Conn& c);
-  // Takes `bytes` off s's queue accounting (and its connection's and the total).
-  void unqueue(detail::Conn& c, detail::Sub& s, std::uint64_t bytes) {
-    s.q_bytes -= bytes;
+  // Takes `bytes` of s's queue off its connection's and the broker's accounting.
+  void unqueue(detail::Conn& c, std::uint64_t bytes) {
     c.queued -= bytes;
     queued_total -= bytes;
   }
