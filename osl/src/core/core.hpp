@@ -58,6 +58,18 @@ class Core : public std::enable_shared_from_this<Core> {
   template <class T, class Execute>
   std::expected<T, Error> pipeline(std::string_view principal, Request req, Execute&& execute);
 
+  // The pipeline's fast road, for a request whose path the caller has not
+  // resolved yet (it is canonical only if `prepare` can prove it). Once the
+  // policy allowed, `prepare()` runs before anything is recorded and returns
+  // std::optional<P>: std::nullopt declines. On a decline, and on a denial
+  // (the answer about an unresolved path may differ from the answer about
+  // the object it names), nothing is recorded or counted and the result is
+  // std::nullopt: the caller then takes the full road (pipeline with a
+  // resolved path). Otherwise as pipeline, with execute(op_id, P&).
+  template <class T, class Prepare, class Execute>
+  std::optional<std::expected<T, Error>> pipeline_prepared(std::string_view principal, const Request& req,
+                                                           Prepare&& prepare, Execute&& execute);
+
   // An action the library takes on its own, implied by an operation the
   // policy already allowed (the SIGKILL of a child whose deadline passed or
   // whose handle was dropped). Recorded like the explicit operation (start,
@@ -79,6 +91,12 @@ class Core : public std::enable_shared_from_this<Core> {
     std::string reason;
   };
   Verdict decide(std::string_view principal, const Request& req) const;
+  // What both roads share once the policy allowed: start record → execute
+  // (exceptions caught) → end record → counters.
+  template <class T, class Execute>
+  std::expected<T, Error> run_allowed(std::string_view principal, const Request& req, const Verdict& v,
+                                      std::chrono::steady_clock::time_point start, Execute&& execute,
+                                      std::uint64_t id);
   ActivityRecord make_record(std::uint64_t id, ActivityEvent ev, std::string_view principal, const Request& req,
                              const Verdict& v) const;
   // Records a refusal and returns the error to hand back.
@@ -128,6 +146,25 @@ std::expected<T, Error> Core::pipeline(std::string_view principal, Request req, 
     count_refusal(req.kind, e, start);
     return std::unexpected(refuse(id, principal, req, v, std::move(e)));
   }
+  return run_allowed<T>(principal, req, v, start, [&](std::uint64_t op_id) { return execute(op_id); }, id);
+}
+
+template <class T, class Prepare, class Execute>
+std::optional<std::expected<T, Error>> Core::pipeline_prepared(std::string_view principal, const Request& req,
+                                                               Prepare&& prepare, Execute&& execute) {
+  const auto start = std::chrono::steady_clock::now();
+  const Verdict v = decide(principal, req);
+  if (!v.allowed) return std::nullopt;
+  auto prepared = prepare();
+  if (!prepared) return std::nullopt;
+  const std::uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  return run_allowed<T>(principal, req, v, start, [&](std::uint64_t op_id) { return execute(op_id, *prepared); }, id);
+}
+
+template <class T, class Execute>
+std::expected<T, Error> Core::run_allowed(std::string_view principal, const Request& req, const Verdict& v,
+                                          std::chrono::steady_clock::time_point start, Execute&& execute,
+                                          std::uint64_t id) {
   if (!record_start(id, principal, req, v)) {
     denied_.fetch_add(1, std::memory_order_relaxed);
     metrics_.record(req.kind, Outcome::audit_stalled, since(start));

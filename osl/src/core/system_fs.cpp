@@ -2,7 +2,13 @@
 
 #include <airssys/osl/system.hpp>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <array>
+#include <chrono>
+#include <optional>
+#include <utility>
 #include <span>
 
 #include "core/core.hpp"
@@ -17,6 +23,10 @@ using detail::FollowFinal;
 using detail::Missing;
 using detail::Request;
 using detail::Resolution;
+
+Request single_path(OpKind kind, const std::string& path) {
+  return Request{.kind = kind, .checks = {Check{kind, {path}, {}}}};
+}
 
 Request single(OpKind kind, const Resolution& r) {
   Request req{.kind = kind, .checks = {Check{kind, {r.resolved.path}, {}}}};
@@ -66,7 +76,41 @@ detail::EntryVeto entry_veto(detail::Core& core, std::string_view principal, OpK
 
 }  // namespace
 
+namespace {
+
+// The fast road of fs.read and fs.stat: a path that is canonical by its text
+// is opened in one openat2 from "/" that refuses every symlink; success
+// proves the policy was asked about the object itself, with no pinned
+// parent, no second open and no extra close. What it cannot prove (a
+// symlink on the way, a missing file, a full slot pool, a denial) goes the
+// full road, which resolves, asks and reports as before.
+struct OpenTarget {
+  detail::SlotToken slot;
+  UniqueFd fd;
+};
+
+std::optional<OpenTarget> open_target(detail::Core& core, const std::string& path, int flags) {
+  auto slot = core.files().acquire(std::chrono::milliseconds(0));
+  if (!slot) return std::nullopt;
+  const int fd = detail::open_canonical(path, flags);
+  if (fd < 0) return std::nullopt;
+  return OpenTarget{std::move(*slot), UniqueFd(fd)};
+}
+
+}  // namespace
+
 std::expected<fs::Read::Result, Error> System::run(std::string_view principal, const fs::Read& op) {
+  const std::string& path = op.path.native();
+  if (detail::lexically_canonical(path)) {
+    // Opened before the start record is queued: the open of a special file
+    // (refused below as not a regular file) is the only thing that can
+    // happen before the record, and only once the policy allowed fs.read.
+    auto fast = core_->pipeline_prepared<std::string>(
+        principal, single_path(OpKind::fs_read, path),
+        [&] { return open_target(*core_, path, O_RDONLY | O_NOCTTY | O_NONBLOCK); },
+        [&](std::uint64_t, OpenTarget& t) { return detail::read_open_file(t.fd.get(), path, op); });
+    if (fast) return std::move(*fast);
+  }
   return run_path_op<std::string>(*core_, principal, OpKind::fs_read, op.path, FollowFinal::yes, Missing::fail,
                                   [&](const detail::ResolvedPath& p) { return detail::exec_read(p, op); });
 }
@@ -88,6 +132,22 @@ std::expected<fs::List::Result, Error> System::run(std::string_view principal, c
 }
 
 std::expected<fs::FileInfo, Error> System::run(std::string_view principal, const fs::Stat& op) {
+  const std::string& path = op.path.native();
+  if (detail::lexically_canonical(path)) {
+    // O_PATH opens nothing but the name: no driver's open, no atime. A final
+    // symlink is opened itself (O_PATH|O_NOFOLLOW); followed, it declines.
+    auto fast = core_->pipeline_prepared<fs::FileInfo>(
+        principal, single_path(OpKind::fs_stat, path),
+        [&]() -> std::optional<std::pair<OpenTarget, struct ::stat>> {
+          auto t = open_target(*core_, path, O_PATH);
+          struct ::stat st {};
+          if (!t || ::fstat(t->fd.get(), &st) != 0) return std::nullopt;
+          if (S_ISLNK(st.st_mode) && op.follow_symlinks) return std::nullopt;
+          return std::pair{std::move(*t), st};
+        },
+        [&](std::uint64_t, auto& t) -> std::expected<fs::FileInfo, Error> { return detail::file_info(t.second); });
+    if (fast) return std::move(*fast);
+  }
   return run_path_op<fs::FileInfo>(*core_, principal, OpKind::fs_stat, op.path,
                                    op.follow_symlinks ? FollowFinal::yes : FollowFinal::no, Missing::fail,
                                    [&](const detail::ResolvedPath& p) { return detail::exec_stat(p); });

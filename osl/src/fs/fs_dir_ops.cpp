@@ -111,6 +111,10 @@ std::expected<fs::FileInfo, Error> exec_stat(const ResolvedPath& p) {
   } else if (::fstatat(p.parent.get(), p.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     return std::unexpected(Error::from_errno(errno, p.path));
   }
+  return file_info(st);
+}
+
+fs::FileInfo file_info(const struct ::stat& st) {
   fs::FileInfo info;
   info.type = type_of(st.st_mode);
   info.size = static_cast<std::uint64_t>(st.st_size);

@@ -50,17 +50,21 @@ std::string temp_name(const std::string& name) {
 std::expected<std::string, Error> exec_read(const ResolvedPath& p, const fs::Read& op) {
   auto fd = open_beneath(p, O_RDONLY | O_NOCTTY | O_NONBLOCK);
   if (!fd) return std::unexpected(fd.error());
+  return read_open_file(fd->get(), p.path, op);
+}
+
+std::expected<std::string, Error> read_open_file(int fd, const std::string& path, const fs::Read& op) {
   struct stat st {};
-  if (::fstat(fd->get(), &st) != 0) return std::unexpected(Error::from_errno(errno, p.path));
+  if (::fstat(fd, &st) != 0) return std::unexpected(Error::from_errno(errno, path));
   if (S_ISDIR(st.st_mode)) {
-    return std::unexpected(Error{ErrorCategory::invalid_argument, EISDIR, 0, fmt::format("{}: is a directory; use fs.list", p.path)});
+    return std::unexpected(Error{ErrorCategory::invalid_argument, EISDIR, 0, fmt::format("{}: is a directory; use fs.list", path)});
   }
   if (!S_ISREG(st.st_mode)) {
-    return std::unexpected(Error::make(ErrorCategory::invalid_argument, fmt::format("{}: not a regular file", p.path)));
+    return std::unexpected(Error::make(ErrorCategory::invalid_argument, fmt::format("{}: not a regular file", path)));
   }
   if (static_cast<std::uint64_t>(st.st_size) > op.max_bytes) {
     return std::unexpected(Error::make(ErrorCategory::resource_exhausted,
-                                       fmt::format("{}: {} bytes exceeds the read limit of {} bytes", p.path,
+                                       fmt::format("{}: {} bytes exceeds the read limit of {} bytes", path,
                                                    st.st_size, op.max_bytes)));
   }
   // Read the size fstat reported; a file that reports 0 (procfs, sysfs) is
@@ -74,10 +78,10 @@ std::expected<std::string, Error> exec_read(const ResolvedPath& p, const fs::Rea
       if (expected != 0 || out.size() >= op.max_bytes) break;
       out.resize(std::min<std::size_t>(std::max<std::size_t>(out.size() * 2, 4096), op.max_bytes));
     }
-    const ssize_t n = ::read(fd->get(), out.data() + off, out.size() - off);
+    const ssize_t n = ::read(fd, out.data() + off, out.size() - off);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return std::unexpected(Error::from_errno(errno, fmt::format("reading {}", p.path)));
+      return std::unexpected(Error::from_errno(errno, fmt::format("reading {}", path)));
     }
     if (n == 0) break;
     off += static_cast<std::size_t>(n);

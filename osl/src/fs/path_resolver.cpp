@@ -186,6 +186,15 @@ std::optional<Error> check_names_directory(const ResolvedPath& out, const std::s
 
 }  // namespace
 
+bool lexically_canonical(const std::string& p) noexcept {
+  return p.size() < PATH_MAX && is_normal_absolute(p) && p.find('\0') == std::string::npos;
+}
+
+int open_canonical(const std::string& canonical, int flags) noexcept {
+  return sys_openat2(AT_FDCWD, canonical.c_str(), static_cast<std::uint64_t>(flags) | O_NOFOLLOW | O_CLOEXEC, 0,
+                     0x04 /*RESOLVE_NO_SYMLINKS*/ | 0x02 /*RESOLVE_NO_MAGICLINKS*/);
+}
+
 Resolution resolve_path(const std::filesystem::path& input, FollowFinal follow, Missing missing) {
   const std::string& raw = input.native();
   auto malformed = [](Error e) {

@@ -51,4 +51,20 @@ struct Resolution {
 [[nodiscard]] Resolution resolve_path(const std::filesystem::path& p, FollowFinal follow,
                                       Missing missing = Missing::fail);
 
+// True when `p` is already in canonical form as far as its text shows
+// ("/a/b/c": absolute, no ".", "..", "//" or trailing "/", no NUL, shorter
+// than PATH_MAX) — decided without a system call. Whether a component is a
+// symlink is not known: `p` is the canonical path only if open_canonical
+// succeeds on it.
+[[nodiscard]] bool lexically_canonical(const std::string& p) noexcept;
+
+// One openat2 from "/" with RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS and
+// O_NOFOLLOW: success proves that `canonical` (from lexically_canonical)
+// names the object without any symlink, i.e. that it is the canonical path
+// (the policy's answer about the text is the answer about the object).
+// A symlink anywhere, the final component included, fails with ELOOP
+// (except with O_PATH, which opens the final symlink itself). -1 and errno
+// on failure; the caller falls back to resolve_path.
+[[nodiscard]] int open_canonical(const std::string& canonical, int flags) noexcept;
+
 }  // namespace airssys::osl::detail
