@@ -22,30 +22,30 @@ namespace {
 // Moves an adopted process and its descendants into task cgroups of their
 // own (v2, plus the v1 memory cgroup for accounting). A process that cannot
 // be moved keeps the fallback. Runs in the monitor, whose pid names the cgroups.
-TaskCgroups adopt_into_cgroups(const RegisterRequest& req) {
-  auto made = create_task_cgroups(detect_cgroup_layout(), req.id, ::getpid(), Limits{});
+TaskCgroups adopt_into_cgroups(osl::System& system, const std::string& principal, const RegisterRequest& req) {
+  auto made = create_task_cgroups(system, principal, osl::cgroup::detect_layout(), req.id, ::getpid(), Limits{});
   if (!made) return TaskCgroups{{}, made.error(), {}};
   TaskCgroups cg = std::move(*made);
   if (!cg.v2) {
-    remove_task_cgroups(cg);
+    (void)remove_task_cgroups(system, principal, cg);
     return TaskCgroups{{}, cg.v2_error, {}};
   }
   const TaskCgroups v2_only{cg.v2, {}, {}};
-  if (auto r = move_into(v2_only, req.pid); !r || process_gone(req.pid, req.pid_start_time)) {
-    remove_task_cgroups(cg);
+  if (auto r = move_into(system, principal, v2_only, req.pid); !r || process_gone(req.pid, req.pid_start_time)) {
+    (void)remove_task_cgroups(system, principal, cg);
     return TaskCgroups{{}, r ? "the process ended while being moved" : "cannot move it into a cgroup: " + r.error(), {}};
   }
   for (auto it = cg.v1.begin(); it != cg.v1.end();) {
-    if (move_into(TaskCgroups{{}, {}, {{it->first, it->second}}}, req.pid)) {
+    if (move_into(system, principal, TaskCgroups{{}, {}, {{it->first, it->second}}}, req.pid)) {
       ++it;
     } else {
-      remove_cgroup(it->second);
+      (void)system.run(principal, osl::cgroup::Remove{{it->second}});
       it = cg.v1.erase(it);
     }
   }
   // Its children: twice, for those forked while the first pass ran.
   for (int pass = 0; pass < 2; ++pass) {
-    for (const auto& p : descendants_of(req.pid, all_processes())) (void)move_into(cg, p.pid);
+    for (const auto& p : descendants_of(req.pid, all_processes())) (void)move_into(system, principal, cg, p.pid);
   }
   return cg;
 }
@@ -97,7 +97,7 @@ void run_adopted_monitor(const Registry& reg, const RegisterRequest& req, Handsh
     return fail(Error{ErrorCode::stale, fmt::format("pid {} ended before it could be adopted", req.pid)});
   }
   const auto self_start = osl::process::start_time_of(::getpid());
-  const auto cgroups = adopt_into_cgroups(req);
+  const auto cgroups = adopt_into_cgroups(*system, principal, req);
   auto recorded = update_task(reg, req.id, [&](TaskRecord& t) {
     t.monitor_pid = ::getpid();
     if (self_start) t.monitor_start_time = *self_start;
@@ -127,7 +127,7 @@ void run_adopted_monitor(const Registry& reg, const RegisterRequest& req, Handsh
 
   // Empty cgroups go now; leftovers of an adopted process that ended by itself
   // keep theirs (they are not killed), and `run`/`cleanup` remove it later.
-  remove_task_cgroups(cgroups);
+  (void)remove_task_cgroups(*system, principal, cgroups);
   (void)update_task(reg, req.id, [&](TaskRecord& t) {
     if (t.state != "killed") {
       t.state = outcome.end == MonitorEnd::timed_out ? "timed_out" : outcome.end == MonitorEnd::killed ? "killed" : "exited";

@@ -4,7 +4,7 @@
 #include "task_records.hpp"
 
 #include <airssys/osl/unique_fd.hpp>
-#include <airssys/watchdog/cgroup.hpp>
+#include <airssys/osl/cgroup.hpp>
 #include <airssys/watchdog/container.hpp>
 #include <airssys/watchdog/kill_tree.hpp>
 #include <airssys/watchdog/proc.hpp>
@@ -50,13 +50,13 @@ enum class Verdict { none, kill, ended, never_started };
 
 }  // namespace
 
-std::vector<std::string> remove_stale_cgroups() {
+std::vector<std::string> remove_stale_cgroups(osl::System& system, const std::string& principal) {
   std::vector<std::string> removed;
-  const auto layout = detect_cgroup_layout();
+  const auto layout = osl::cgroup::detect_layout();
   std::vector<std::filesystem::path> parents;
-  if (auto v2 = own_v2_dir(layout)) parents.push_back(*v2 / "task-watchdog");
+  if (auto v2 = osl::cgroup::own_v2_dir(layout)) parents.push_back(*v2 / "task-watchdog");
   for (const auto& [ctl, mount] : layout.v1_mounts) {
-    if (auto v1 = own_v1_dir(layout, ctl)) parents.push_back(*v1 / "task-watchdog");
+    if (auto v1 = osl::cgroup::own_v1_dir(layout, ctl)) parents.push_back(*v1 / "task-watchdog");
   }
   std::sort(parents.begin(), parents.end());
   parents.erase(std::unique(parents.begin(), parents.end()), parents.end());
@@ -77,8 +77,8 @@ std::vector<std::string> remove_stale_cgroups() {
       }
       if (!process_gone(monitor)) continue;  // its monitor may still use it
       const auto path = parent / name;
-      if (!cgroup_pids(path).empty()) continue;
-      if (::rmdir(path.c_str()) == 0) removed.push_back(path.string());
+      if (!osl::cgroup::pids(path).empty()) continue;
+      if (system.run(principal, osl::cgroup::Remove{{path}})) removed.push_back(path.string());
     }
   }
   return removed;
@@ -165,7 +165,7 @@ std::expected<SweepReport, Error> sweep_registry(const Registry& reg, osl::Syste
       return {};
     });
     if (!r) return std::unexpected(r.error());
-    remove_task_cgroups(t.containment);
+    (void)remove_task_cgroups(system, principal, t.containment);
     switch (v) {
       case Verdict::kill:
         out.actions.push_back(fmt::format("task '{}': deadline passed and its monitor is gone: killed {} process(es), {} left", id, kr.found, kr.left));
@@ -175,7 +175,7 @@ std::expected<SweepReport, Error> sweep_registry(const Registry& reg, osl::Syste
       case Verdict::none: break;
     }
   }
-  for (const auto& dir : remove_stale_cgroups()) out.actions.push_back(fmt::format("removed stale cgroup {}", dir));
+  for (const auto& dir : remove_stale_cgroups(system, principal)) out.actions.push_back(fmt::format("removed stale cgroup {}", dir));
   return out;
 }
 

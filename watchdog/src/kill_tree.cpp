@@ -1,7 +1,7 @@
 #include <airssys/watchdog/kill_tree.hpp>
 
 #include <airssys/osl/unique_fd.hpp>
-#include <airssys/watchdog/cgroup.hpp>
+#include <airssys/osl/cgroup.hpp>
 #include <airssys/watchdog/proc.hpp>
 
 #include <sys/epoll.h>
@@ -40,12 +40,12 @@ std::vector<Pid> collect_processes(const TaskProcesses& t) {
     out.push_back(Pid{st.pid, st.start_time});
   };
   if (!t.cgroup.empty()) {
-    for (pid_t pid : cgroup_pids(t.cgroup)) {
+    for (pid_t pid : osl::cgroup::pids(t.cgroup)) {
       if (auto st = read_proc_stat(pid)) add(*st);
     }
   }
   for (const auto& [ctl, dir] : t.v1) {
-    for (pid_t pid : cgroup_pids(dir)) {
+    for (pid_t pid : osl::cgroup::pids(dir)) {
       if (auto st = read_proc_stat(pid)) add(*st);
     }
   }
@@ -149,7 +149,11 @@ KillReport kill_task(osl::System& system, const std::string& principal, const Ta
   for (int round = 0; round < 50 && std::chrono::steady_clock::now() < kill_until; ++round) {
     procs = collect_processes(t);
     if (procs.empty()) break;
-    if (!t.cgroup.empty() && !cgroup_kill(t.cgroup)) report.method = "signals";
+    // cgroup.kill through osl (policy-checked, audited like the SIGKILLs).
+    if (!t.cgroup.empty()) {
+      const auto k = system.run(principal, osl::cgroup::Kill{{t.cgroup}});
+      if (!k || k->method != "cgroup.kill") report.method = "signals";
+    }
     // Also SIGKILL each found PID (through osl): covers a cgroup without
     // cgroup.kill and anything that escaped the cgroup. Already-dead targets
     // are refused by osl (start time or pidfd check) and harmless.

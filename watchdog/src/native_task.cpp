@@ -84,7 +84,7 @@ std::expected<int, Error> run_native_monitor(const Registry& reg, const StartReq
   auto idle = IdleWatch::create(reg, req.id, req.idle_timeout);
   if (!idle) return cannot_start(idle.error());
 
-  auto cgroups = create_task_cgroups(detect_cgroup_layout(), req.id, ::getpid(), req.limits);
+  auto cgroups = create_task_cgroups(*system, principal, osl::cgroup::detect_layout(), req.id, ::getpid(), req.limits);
   if (!cgroups) return cannot_start(Error{ErrorCode::spawn_failed, cgroups.error()});
   const Containment containment = containment_of(*cgroups);
 
@@ -100,7 +100,7 @@ std::expected<int, Error> run_native_monitor(const Registry& reg, const StartReq
   op.options.join_cgroups = cgroups->dirs();
   auto proc = system->run(principal, op);
   if (!proc) {
-    remove_task_cgroups(*cgroups);
+    (void)remove_task_cgroups(*system, principal, *cgroups);
     const auto category = proc.error().category == osl::ErrorCategory::not_found ? ErrorCategory::program_not_found
                                                                                     : ErrorCategory::not_executable;
     return fail(Error{category, fmt::format("cannot start task '{}': {}", req.id, proc.error().to_string())});
@@ -153,7 +153,7 @@ std::expected<int, Error> run_native_monitor(const Registry& reg, const StartReq
   }
   while (::waitpid(-1, nullptr, WNOHANG) > 0) {
   }
-  remove_task_cgroups(*cgroups);
+  (void)remove_task_cgroups(*system, principal, *cgroups);
   proc->detach();  // already reaped (or unreapable); never kill by handle from here
 
   (void)update_task(reg, req.id, [&](TaskRecord& t) {

@@ -40,6 +40,12 @@ rules:
     principals: [{0}]
     operations: [fs.write]
     resources: [{1}, "/sys/fs/cgroup/**"]
+  - id: task-watchdog-cgroups
+    description: make, fill, kill and remove the tasks' cgroups (task-watchdog/<id>-<monitor pid>), nothing else
+    effect: allow
+    principals: [{0}]
+    operations: ["cgroup.*"]
+    resources: ["/sys/fs/cgroup/**/task-watchdog/**"]
 )",
                      q(principal), q(dir.string() + "/**"));
 }

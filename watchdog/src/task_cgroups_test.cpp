@@ -4,6 +4,8 @@
 // end in tests/limits_test.cpp.
 #include <airssys/watchdog/task_cgroups.hpp>
 
+#include <airssys/osl/system.hpp>
+
 #include <gtest/gtest.h>
 
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include <sstream>
 
 using namespace airssys::watchdog;
+namespace osl = airssys::osl;
 namespace fs = std::filesystem;
 
 namespace {
@@ -41,6 +44,21 @@ std::string get(const fs::path& p) {
   return ss.str();
 }
 
+// The cgroup operations go through osl: a System whose policy lets "t"
+// manage any cgroup (the fake roots live in a temp dir).
+osl::System& sys() {
+  static osl::System system([] {
+    osl::SystemOptions o;
+    o.policy = *osl::Policy::parse(R"(
+version: 1
+rules:
+  - {id: any-cgroup, effect: allow, principals: [t], operations: ["cgroup.*"]}
+)", "test");
+    return o;
+  }());
+  return system;
+}
+
 // A task cgroup directory as the kernel would create it.
 void task_dir(const fs::path& dir, std::initializer_list<const char*> files) {
   put(dir / "cgroup.procs");
@@ -52,8 +70,8 @@ void task_dir(const fs::path& dir, std::initializer_list<const char*> files) {
 TEST(TaskCgroups, PureV2WritesMaxFilesAndEnablesControllers) {
   FakeRoot r;
   const auto mountinfo = "25 30 0:23 / " + r.path.string() + " rw - cgroup2 cgroup2 rw\n";
-  const auto layout = parse_cgroup_layout(mountinfo, "0::/svc\n");
-  EXPECT_EQ(layout_name(layout), "cgroup2");
+  const auto layout = osl::cgroup::parse_layout(mountinfo, "0::/svc\n");
+  EXPECT_EQ(osl::cgroup::layout_name(layout), "cgroup2");
   const auto own = r.path / "svc";
   put(own / "cgroup.controllers", "cpuset cpu io memory pids\n");
   put(own / "cgroup.subtree_control");
@@ -65,7 +83,7 @@ TEST(TaskCgroups, PureV2WritesMaxFilesAndEnablesControllers) {
   l.memory_bytes = 64ULL << 20;
   l.cpus = 1.5;
   l.pids = 10;
-  auto cg = create_task_cgroups(layout, "job", 42, l);
+  auto cg = create_task_cgroups(sys(), "t", layout, "job", 42, l);
   ASSERT_TRUE(cg) << cg.error();
   ASSERT_TRUE(cg->v2);
   EXPECT_EQ(*cg->v2, dir);
@@ -81,13 +99,13 @@ TEST(TaskCgroups, PureV2WritesMaxFilesAndEnablesControllers) {
 
 TEST(TaskCgroups, PureV2WithoutTheControllerFailsClearly) {
   FakeRoot r;
-  const auto layout = parse_cgroup_layout("25 30 0:23 / " + r.path.string() + " rw - cgroup2 cgroup2 rw\n", "0::/\n");
+  const auto layout = osl::cgroup::parse_layout("25 30 0:23 / " + r.path.string() + " rw - cgroup2 cgroup2 rw\n", "0::/\n");
   put(r.path / "cgroup.controllers", "cpu io\n");
   put(r.path / "cgroup.subtree_control");
   task_dir(r.path / "task-watchdog" / "job-7", {"cpu.max"});
   Limits l;
   l.memory_bytes = 64ULL << 20;
-  auto cg = create_task_cgroups(layout, "job", 7, l);
+  auto cg = create_task_cgroups(sys(), "t", layout, "job", 7, l);
   ASSERT_FALSE(cg);
   EXPECT_NE(cg.error().find("--memory"), std::string::npos) << cg.error();
   EXPECT_NE(cg.error().find("no memory controller"), std::string::npos) << cg.error();
@@ -100,8 +118,8 @@ TEST(TaskCgroups, HybridPutsLimitsInV1Hierarchies) {
                          "34 30 0:31 / " + p + "/memory rw - cgroup cgroup rw,memory\n" +
                          "38 30 0:35 / " + p + "/pids rw - cgroup cgroup rw,pids\n" +
                          "40 30 0:37 / " + p + "/unified rw - cgroup2 cgroup2 rw\n";
-  const auto layout = parse_cgroup_layout(mountinfo, "8:pids:/\n4:memory:/box/1\n1:cpu:/\n0::/\n");
-  EXPECT_EQ(layout_name(layout), "hybrid");
+  const auto layout = osl::cgroup::parse_layout(mountinfo, "8:pids:/\n4:memory:/box/1\n1:cpu:/\n0::/\n");
+  EXPECT_EQ(osl::cgroup::layout_name(layout), "hybrid");
   put(r.path / "unified" / "cgroup.controllers", "hugetlb\n");
   task_dir(r.path / "unified" / "task-watchdog" / "t-9", {});
   const auto mem = r.path / "memory" / "box" / "1" / "task-watchdog" / "t-9";
@@ -115,7 +133,7 @@ TEST(TaskCgroups, HybridPutsLimitsInV1Hierarchies) {
   l.memory_bytes = 32ULL << 20;
   l.cpus = 0.25;
   l.pids = 5;
-  auto cg = create_task_cgroups(layout, "t", 9, l);
+  auto cg = create_task_cgroups(sys(), "t", layout, "t", 9, l);
   ASSERT_TRUE(cg) << cg.error();
   ASSERT_TRUE(cg->v2);
   EXPECT_EQ(cg->v1.at("memory"), mem);
@@ -130,12 +148,12 @@ TEST(TaskCgroups, HybridPutsLimitsInV1Hierarchies) {
 TEST(TaskCgroups, HybridWithoutLimitsStillJoinsV1MemoryForAccounting) {
   FakeRoot r;
   const auto p = r.path.string();
-  const auto layout = parse_cgroup_layout("34 30 0:31 / " + p + "/memory rw - cgroup cgroup rw,memory\n" +
+  const auto layout = osl::cgroup::parse_layout("34 30 0:31 / " + p + "/memory rw - cgroup cgroup rw,memory\n" +
                                               "40 30 0:37 / " + p + "/unified rw - cgroup2 cgroup2 rw\n",
                                           "4:memory:/\n0::/\n");
   task_dir(r.path / "unified" / "task-watchdog" / "t-3", {});
   task_dir(r.path / "memory" / "task-watchdog" / "t-3", {});
-  auto cg = create_task_cgroups(layout, "t", 3, Limits{});
+  auto cg = create_task_cgroups(sys(), "t", layout, "t", 3, Limits{});
   ASSERT_TRUE(cg) << cg.error();
   EXPECT_EQ(cg->v1.size(), 1u);
   EXPECT_TRUE(cg->v1.contains("memory"));
@@ -143,14 +161,14 @@ TEST(TaskCgroups, HybridWithoutLimitsStillJoinsV1MemoryForAccounting) {
 
 TEST(TaskCgroups, ADisabledCgroupRefusesLimitsButNotPlainTasks) {
   ::setenv("TASK_WATCHDOG_NO_CGROUP", "1", 1);
-  const auto layout = parse_cgroup_layout("", "");
-  auto plain = create_task_cgroups(layout, "t", 1, Limits{});
+  const auto layout = osl::cgroup::parse_layout("", "");
+  auto plain = create_task_cgroups(sys(), "t", layout, "t", 1, Limits{});
   ASSERT_TRUE(plain);
   EXPECT_FALSE(plain->v2);
   EXPECT_NE(plain->v2_error.find("TASK_WATCHDOG_NO_CGROUP"), std::string::npos);
   Limits l;
   l.pids = 3;
-  auto limited = create_task_cgroups(layout, "t", 1, l);
+  auto limited = create_task_cgroups(sys(), "t", layout, "t", 1, l);
   ASSERT_FALSE(limited);
   EXPECT_NE(limited.error().find("cannot apply limits"), std::string::npos);
   ::unsetenv("TASK_WATCHDOG_NO_CGROUP");
@@ -158,14 +176,27 @@ TEST(TaskCgroups, ADisabledCgroupRefusesLimitsButNotPlainTasks) {
 
 TEST(TaskCgroups, MountRootIsStrippedFromOwnPath) {
   // In a container the v1 mount root is the container's cgroup itself.
-  const auto layout = parse_cgroup_layout("34 30 0:31 /docker/abc /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n",
+  const auto layout = osl::cgroup::parse_layout("34 30 0:31 /docker/abc /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n",
                                           "4:memory:/docker/abc/sub\n");
-  EXPECT_EQ(*own_v1_dir(layout, "memory"), fs::path("/sys/fs/cgroup/memory/sub"));
-  EXPECT_FALSE(own_v1_dir(layout, "pids"));
+  EXPECT_EQ(*osl::cgroup::own_v1_dir(layout, "memory"), fs::path("/sys/fs/cgroup/memory/sub"));
+  EXPECT_FALSE(osl::cgroup::own_v1_dir(layout, "pids"));
 }
 
 TEST(TaskCgroups, CpuMaxLine) {
   EXPECT_EQ(cpu_max_line(0.5), "50000 100000");
   EXPECT_EQ(cpu_max_line(2), "200000 100000");
   EXPECT_EQ(cpu_max_line(0.001), "1000 100000");  // the kernel's minimum quota
+}
+
+TEST(TaskCgroups, NoCgroupHierarchyFallsBackWithTheReason) {
+  const auto layout = osl::cgroup::parse_layout("22 1 0:5 / /proc rw - proc proc rw\n", "");
+  auto plain = create_task_cgroups(sys(), "t", layout, "x", 1, Limits{});
+  ASSERT_TRUE(plain) << plain.error();
+  EXPECT_FALSE(plain->v2);
+  EXPECT_NE(plain->v2_error.find("no cgroup v2"), std::string::npos) << plain->v2_error;
+  Limits l;
+  l.pids = 3;
+  auto limited = create_task_cgroups(sys(), "t", layout, "x", 1, l);
+  ASSERT_FALSE(limited);
+  EXPECT_NE(limited.error().find("--pids"), std::string::npos) << limited.error();
 }

@@ -4,7 +4,7 @@
 
 #include "harness.hpp"
 
-#include <airssys/watchdog/cgroup.hpp>
+#include <airssys/osl/cgroup.hpp>
 
 #include <sys/stat.h>
 
@@ -76,8 +76,8 @@ TEST(Daemon, EnforcesTheDeadlineOfATaskWhoseMonitorDied) {
 }
 
 TEST(Daemon, RemovesStaleEmptyTaskCgroupsOnly) {
-  const auto layout = airssys::watchdog::detect_cgroup_layout();
-  const auto own = airssys::watchdog::own_v2_dir(layout);
+  const auto layout = airssys::osl::cgroup::detect_layout();
+  const auto own = airssys::osl::cgroup::own_v2_dir(layout);
   if (!own || ::access(own->c_str(), W_OK) != 0) GTEST_SKIP() << "no writable cgroup v2 hierarchy here";
   TempDir d;
   const auto reg = d.path / "registry.json";

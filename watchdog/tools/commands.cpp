@@ -4,7 +4,6 @@
 #include "commands.hpp"
 #include "exit_status.hpp"
 
-#include <airssys/watchdog/cgroup.hpp>
 #include <airssys/watchdog/container.hpp>
 #include <airssys/watchdog/kill_tree.hpp>
 #include <airssys/watchdog/proc.hpp>
@@ -415,12 +414,14 @@ int cmd_cleanup(const wd::Registry& reg, const std::string& older_text) {
     return {};
   });
   if (!r) return report(r.error());
+  // Their cgroups go through osl (cgroup.remove, built-in policy, audited).
+  auto system = wd::make_system({}, reg.dir());
   for (const auto& t : removed) {
     std::error_code ec;
     std::filesystem::remove(t.stdout_log, ec);
     std::filesystem::remove(t.stderr_log, ec);
     std::filesystem::remove(reg.log_path(t.id, "monitor"), ec);
-    wd::remove_task_cgroups(t.containment);
+    if (system) (void)wd::remove_task_cgroups(*system, wd::current_principal(), t.containment);
   }
   fmt::print("removed {} ended task(s)\n", removed.size());
   return 0;

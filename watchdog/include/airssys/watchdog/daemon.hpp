@@ -41,8 +41,9 @@ struct SweepReport {
 [[nodiscard]] std::expected<SweepReport, Error> sweep_registry(const Registry& reg, osl::System& system,
                                                                const std::string& principal);
 
-// Removes stale empty task cgroups (see above); returns the directories removed.
-std::vector<std::string> remove_stale_cgroups();
+// Removes stale empty task cgroups (see above) through osl (cgroup.remove,
+// as `principal`); returns the directories removed.
+std::vector<std::string> remove_stale_cgroups(osl::System& system, const std::string& principal);
 
 // Where the daemon reports what it does: one line per call, no newline.
 using DaemonLog = std::function<void(const std::string& line)>;
