@@ -2,17 +2,17 @@
 
 #include "event_fds.hpp"
 #include "task_logs.hpp"
+#include "task_records.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
+#include <airssys/osl/system.hpp>
+#include <airssys/watchdog/runner.hpp>
+
 #include <unistd.h>
 
 #include <fmt/format.h>
 
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 
 namespace airssys::watchdog::detail {
 
@@ -53,36 +53,32 @@ std::expected<void, Error> read_handshake(int fd, const Registry& reg, const std
 
 }  // namespace
 
-std::expected<void, Error> run_detached(const Registry& reg, const std::string& id, const std::function<void(Handshake&)>& monitor) {
-  int p[2];
-  if (::pipe2(p, O_CLOEXEC) != 0) return std::unexpected(Error{ErrorCategory::failure, fmt::format("pipe: {}", std::strerror(errno))});
-  UniqueFd rd(p[0]);
-  UniqueFd wr(p[1]);
-  std::fflush(nullptr);
-  const pid_t child = ::fork();
-  if (child < 0) return std::unexpected(Error{ErrorCategory::failure, fmt::format("fork: {}", std::strerror(errno))});
-  if (child == 0) {
-    rd.reset();
-    ::setsid();
-    const pid_t m = ::fork();
-    if (m != 0) ::_exit(m < 0 ? 1 : 0);
-    ::mkdir(reg.dir().c_str(), 0700);
-    const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-    auto mlog = open_task_log(reg, id, "monitor", /*append=*/true);  // checked as the task's logs are
-    const int log = mlog ? mlog->get() : null;
-    if (null >= 0) ::dup2(null, 0);
-    ::dup2(log, 1);
-    ::dup2(log, 2);
-    Handshake hs{std::move(wr)};
+std::expected<void, Error> run_detached(const Registry& reg, const std::string& id, const std::filesystem::path& policy_file,
+                                        const std::function<void(Handshake&)>& monitor) {
+  auto failed = [&](Error e) -> std::expected<void, Error> {
+    record_start_failure(reg, id, e);  // the id is free again
+    return std::unexpected(std::move(e));
+  };
+  // The fork is an osl operation (process.fork): policy-checked and audited.
+  // The monitor makes its own System: this one's threads do not exist there.
+  auto system = make_system(policy_file, reg.dir());
+  if (!system) return failed(system.error());
+  auto mlog = open_task_log(reg, id, "monitor", /*append=*/true);  // checked as the task's logs are
+  if (!mlog) return failed(Error{ErrorCategory::spawn_failed, fmt::format("cannot start task '{}': {}", id, mlog.error().message)});
+  osl::process::ForkMonitor op;
+  op.output_fd = mlog->get();
+  op.body = [&](UniqueFd ready) {
+    Handshake hs{std::move(ready)};
     monitor(hs);
-    std::fflush(nullptr);
-    ::_exit(0);
+    return 0;
+  };
+  std::fflush(nullptr);  // what our stdio holds must not be written again by the monitor
+  auto forked = system->run(current_principal(), op);
+  if (!forked) {
+    return failed(Error{ErrorCategory::spawn_failed,
+                        fmt::format("cannot start the monitor of task '{}': {}", id, forked.error().to_string())});
   }
-  wr.reset();
-  int st = 0;
-  while (::waitpid(child, &st, 0) < 0 && errno == EINTR) {
-  }
-  return read_handshake(rd.get(), reg, id);
+  return read_handshake(forked->ready.get(), reg, id);
 }
 
 }  // namespace airssys::watchdog::detail

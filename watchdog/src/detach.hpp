@@ -3,17 +3,20 @@
 // `register`) caller, which waits only until the monitor says the task runs
 // or why it could not start. Internal.
 //
-// The caller double-forks (setsid between the forks, so the monitor outlives
-// the caller's session and is nobody's child); the monitor's stdin is
-// /dev/null and its stdout/stderr go to logs/<id>.monitor.log, so a caller
-// reading our stdout (e.g. $(task-watchdog start …)) sees EOF. They talk over
-// a CLOEXEC pipe: "OK\n", or "ERR <category>\n<message>".
+// The monitor is forked through airssys-osl (process.fork, osl/fork.hpp:
+// policy-checked on this program's executable and audited): double-forked
+// with setsid between the forks, so it outlives the caller's session and is
+// nobody's child. Its stdin is /dev/null and its stdout/stderr go to
+// logs/<id>.monitor.log, so a caller reading our stdout (e.g.
+// $(task-watchdog start …)) sees EOF. They talk over osl's CLOEXEC ready
+// pipe: "OK\n", or "ERR <category>\n<message>".
 
 #include <airssys/osl/unique_fd.hpp>
 #include <airssys/watchdog/error.hpp>
 #include <airssys/watchdog/registry.hpp>
 
 #include <expected>
+#include <filesystem>
 #include <functional>
 #include <string>
 
@@ -35,10 +38,13 @@ class Handshake {
   osl::UniqueFd fd_;
 };
 
-// Runs `monitor` in a double-forked process and returns once it called
-// ready() (success) or failed() (its error), or ended without either (an
-// error naming its log file).
+// Runs `monitor` in a detached process and returns once it called ready()
+// (success) or failed() (its error), or ended without either (an error
+// naming its log file). `policy_file` (empty: the built-in policy) decides
+// process.fork; when the fork is refused or fails, the task is recorded
+// failed and the error is spawn_failed.
 [[nodiscard]] std::expected<void, Error> run_detached(const Registry& reg, const std::string& id,
+                                                      const std::filesystem::path& policy_file,
                                                       const std::function<void(Handshake&)>& monitor);
 
 }  // namespace airssys::watchdog::detail

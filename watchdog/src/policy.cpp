@@ -29,10 +29,10 @@ std::string default_policy_yaml(const std::string& principal, const std::filesys
   return fmt::format(R"(version: 1
 rules:
   - id: task-watchdog-processes
-    description: start the task, and signal or kill its processes
+    description: fork the task's monitor, start the task, and signal or kill its processes
     effect: allow
     principals: [{0}]
-    operations: [process.spawn, process.signal, process.kill]
+    operations: [process.fork, process.spawn, process.signal, process.kill]
     resources: ["**"]
   - id: task-watchdog-state
     description: the task's log files and joining its cgroup

@@ -60,7 +60,7 @@ std::expected<void, Error> register_task(const Registry& reg, RegisterRequest re
   t.containment.note = "adopted with register: no cgroup; its group and descendants are tracked";
   t.extra["adopted"] = true;
   if (auto inserted = detail::insert_new_task(reg, std::move(t)); !inserted) return std::unexpected(inserted.error());
-  return detail::run_detached(reg, req.id, [&](detail::Handshake& hs) { detail::run_adopted_monitor(reg, req, hs); });
+  return detail::run_detached(reg, req.id, req.policy_file, [&](detail::Handshake& hs) { detail::run_adopted_monitor(reg, req, hs); });
 }
 
 std::expected<int, Error> start_task(const Registry& reg, const StartRequest& req) {
@@ -77,7 +77,7 @@ std::expected<int, Error> start_task(const Registry& reg, const StartRequest& re
     detail::Handshake foreground;
     return monitor(foreground);
   }
-  if (auto detached = detail::run_detached(reg, req.id, [&](detail::Handshake& hs) { (void)monitor(hs); }); !detached) {
+  if (auto detached = detail::run_detached(reg, req.id, req.policy_file, [&](detail::Handshake& hs) { (void)monitor(hs); }); !detached) {
     return std::unexpected(detached.error());
   }
   return 0;
