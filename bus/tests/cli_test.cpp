@@ -225,6 +225,39 @@ TEST(Cli, ExitCodes) {
   EXPECT_EQ(nlohmann::json::parse(s.out)["connections"], 1);
 }
 
+// Numbers and durations a person mistypes: exit 2 and a message naming the
+// option and saying what to type (CLI11's own were "Could not convert" and
+// "not in range 0.000000 to 1.79e308"), before any connection is tried.
+TEST(Cli, BadNumbersSayWhatIsWrong) {
+  const std::string nowhere = "/nonexistent/airssys-bus.sock";
+  const struct {
+    std::vector<std::string> args;
+    std::string message;
+  } cases[] = {
+      {{"sub", "x", "--max-msgs", "ten"}, "--max-msgs: 'ten' is not a whole number; use e.g. 100"},
+      {{"sub", "x", "--max-msgs", "-1"}, "--max-msgs: '-1' is not a whole number"},
+      {{"sub", "x", "--max-msgs", "4294967296"}, "--max-msgs: 4294967296 is too large (at most 4294967295)"},
+      {{"sub", "x", "--max-bytes", "1e3"}, "--max-bytes: '1e3' is not a whole number"},
+      {{"sub", "x", "--max-bytes", "18446744073709551616"}, "--max-bytes: 18446744073709551616 is too large"},
+      {{"reply", "x", "y", "--count", "0"}, "--count: 0 is too small (at least 1)"},
+      {{"serve", "--max-frame", "0x10"}, "--max-frame: '0x10' is not a whole number"},
+      {{"serve", "--max-frame", "10"}, "--max-frame: 10 is too small (at least 64)"},
+      {{"serve", "--max-connections", "0"}, "--max-connections: 0 is too small (at least 1)"},
+      {{"serve", "--allow-uid", "root"}, "--allow-uid: 'root' is not a whole number"},
+      {{"serve", "--pub-allow", "x1:a.>"}, "the UID of 'x1:a.>': 'x1' is not a whole number"},
+      {{"bench", "--msgs", "-5"}, "--msgs: '-5' is not a whole number"},
+      {{"request", "x", "y", "--timeout", "5x"}, "--timeout: '5x' is not a duration; use e.g. 500ms, 2s"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> argv{bin()};
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    argv.insert(argv.end(), {"--socket", nowhere});
+    const auto r = airssys::testing::run(argv);
+    EXPECT_EQ(r.status, 2) << c.message;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << "wanted: " << c.message << "\ngot: " << r.err;
+  }
+}
+
 TEST(Cli, RefusedUidAndSubjectExitFour) {
   airssys::testing::TempDir tmp("airssys-bus-cli");
   const std::string sock = (tmp / "r" / "s.sock").native();

@@ -5,6 +5,8 @@
 #include <airssys/bus/error.hpp>
 
 #include <chrono>
+#include <cstdint>
+#include <expected>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +35,14 @@ std::optional<Error> fatal_async_error();
 std::string default_socket();
 // "250ms", "2s", "1.5s", "1m", or a bare number of seconds.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view s);
+// A whole decimal number (digits only: no sign, hex, exponent or unit)
+// within [min, max]; the error is the message for a person, naming `what`:
+//   --max-msgs: 'ten' is not a whole number; use e.g. 100
+//   --count: 0 is too small (at least 1)
+//   --max-msgs: 99999999999 is too large (at most 4294967295)
+// (Local until the shared parser in airssys::osl lands; same messages.)
+std::expected<std::uint64_t, std::string> parse_whole(std::string_view what, std::string_view text, std::uint64_t min,
+                                                      std::uint64_t max);
 
 // Blocks SIGINT and SIGTERM in the calling thread (call before any thread is
 // started, so all threads inherit it); wait_for_stop() then returns when one

@@ -6,6 +6,8 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -87,6 +89,21 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view s) {
   const double v = std::strtod(num.c_str(), &end);
   if (end != num.c_str() + num.size() || !(v >= 0) || v * scale > 1e12) return std::nullopt;
   return std::chrono::milliseconds(static_cast<long long>(v * scale));
+}
+
+std::expected<std::uint64_t, std::string> parse_whole(std::string_view what, std::string_view text, std::uint64_t min,
+                                                      std::uint64_t max) {
+  const std::string w(what);
+  const bool digits = !text.empty() && std::all_of(text.begin(), text.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+  if (!digits)
+    return std::unexpected(w + ": '" + std::string(text) + "' is not a whole number; use e.g. " +
+                           std::to_string(std::max<std::uint64_t>(min, 100)));
+  std::uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec == std::errc::result_out_of_range || v > max)
+    return std::unexpected(w + ": " + std::string(text) + " is too large (at most " + std::to_string(max) + ")");
+  if (v < min) return std::unexpected(w + ": " + std::string(text) + " is too small (at least " + std::to_string(min) + ")");
+  return v;
 }
 
 namespace {

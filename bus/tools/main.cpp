@@ -9,6 +9,8 @@
 
 #include <atomic>
 #include <charconv>
+#include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -31,16 +33,45 @@ std::expected<std::unique_ptr<bus::Client>, bus::Error> connect(const Common& c)
   return bus::Client::connect(std::move(o));
 }
 
+// A numeric option checked by cli::parse_whole when it is parsed, so a bad
+// value gets the same message (and exit code 2) whatever the option.
+template <class T>
+CLI::Option* add_number(CLI::App* app, const std::string& name, T& out, std::uint64_t min, std::uint64_t max,
+                        const std::string& help) {
+  return app->add_option_function<std::string>(
+      name,
+      [&out, name, min, max](const std::string& text) {
+        auto v = cli::parse_whole(name, text, min, max);
+        if (!v) throw CLI::ValidationError(v.error());
+        out = static_cast<T>(*v);
+      },
+      help);
+}
+
+// Repeatable uid/gid options.
+template <class T>
+CLI::Option* add_ids(CLI::App* app, const std::string& name, std::vector<T>& out, const std::string& help) {
+  return app->add_option_function<std::vector<std::string>>(
+      name,
+      [&out, name](const std::vector<std::string>& texts) {
+        for (const std::string& text : texts) {
+          auto v = cli::parse_whole(name, text, 0, 0xfffffffeu);  // (uid_t)-1 means "no change" to the kernel
+          if (!v) throw CLI::ValidationError(v.error());
+          out.push_back(static_cast<T>(*v));
+        }
+      },
+      help);
+}
+
 // "UID:PATTERN"
 std::expected<std::pair<uid_t, std::string>, std::string> parse_grant(const std::string& s) {
   const auto colon = s.find(':');
-  unsigned long uid = 0;
-  if (colon == std::string::npos ||
-      std::from_chars(s.data(), s.data() + colon, uid).ptr != s.data() + colon || uid > 0xfffffffful)
-    return std::unexpected("expected UID:PATTERN, got '" + s + "'");
+  if (colon == std::string::npos) return std::unexpected("expected UID:PATTERN, got '" + s + "'");
+  auto uid = cli::parse_whole("the UID of '" + s + "'", std::string_view(s).substr(0, colon), 0, 0xfffffffeu);
+  if (!uid) return std::unexpected(uid.error());
   std::string pat = s.substr(colon + 1);
   if (auto v = bus::validate_subscribe_subject(pat); !v) return std::unexpected(v.error().message);
-  return std::pair{static_cast<uid_t>(uid), std::move(pat)};
+  return std::pair{static_cast<uid_t>(*uid), std::move(pat)};
 }
 
 int cmd_serve(const Common& c, const std::vector<uid_t>& uids, const std::vector<gid_t>& gids,
@@ -146,7 +177,8 @@ int cmd_sub(const Common& c, const std::string& subject, const std::string& queu
 int cmd_request(const Common& c, const std::string& subject, const std::string& data, const std::string& timeout) {
   const auto t = cli::parse_duration(timeout);
   if (!t) {
-    std::fprintf(stderr, "airssys-bus: invalid --timeout '%s' (e.g. 500ms, 2s, 1m)\n", timeout.c_str());
+    std::fprintf(stderr, "airssys-bus: --timeout: '%s' is not a duration; use e.g. 500ms, 2s, 1m or a number of seconds\n",
+                 timeout.c_str());
     return cli::kUsage;
   }
   if (auto v = bus::validate_publish_subject(subject); !v) return cli::report(v.error());
@@ -190,12 +222,12 @@ int main(int argc, char** argv) {
   std::vector<gid_t> gids;
   std::vector<std::string> pub_allow, sub_allow;
   std::size_t max_frame = 0, max_conns = 0;
-  serve->add_option("--allow-uid", uids, "admit this uid (repeatable; default: own uid and root)");
-  serve->add_option("--allow-gid", gids, "admit this gid (repeatable)");
+  add_ids(serve, "--allow-uid", uids, "admit this uid (repeatable; default: own uid and root)");
+  add_ids(serve, "--allow-gid", gids, "admit this gid (repeatable)");
   serve->add_option("--pub-allow", pub_allow, "UID:PATTERN: restrict UID to publishing to PATTERN (repeatable)");
   serve->add_option("--sub-allow", sub_allow, "UID:PATTERN: restrict UID to subscribing within PATTERN (repeatable)");
-  serve->add_option("--max-frame", max_frame, "maximum frame size in bytes (default 1 MiB)");
-  serve->add_option("--max-connections", max_conns, "maximum concurrent connections (default 4096)");
+  add_number(serve, "--max-frame", max_frame, 64, 1u << 30, "maximum frame size in bytes, 64 to 1073741824 (default 1 MiB)");
+  add_number(serve, "--max-connections", max_conns, 1, 1'000'000, "maximum concurrent connections (default 4096)");
 
   std::string subject, data, queue, reply_to, cid, ctype, timeout = "5s", policy = "drop-newest";
   long count = 0;
@@ -211,10 +243,10 @@ int main(int argc, char** argv) {
 
   auto add_sub_opts = [&](CLI::App* a) {
     a->add_option("--queue", queue, "join queue group GROUP (each message to one member)");
-    a->add_option("--count", count, "exit after N messages")->check(CLI::PositiveNumber);
+    add_number(a, "--count", count, 1, LONG_MAX, "exit after N messages");
     a->add_option("--policy", policy, "when the broker-side queue is full: drop-newest, drop-oldest, disconnect");
-    a->add_option("--max-msgs", max_msgs, "broker-side queue bound in messages (default 65536)");
-    a->add_option("--max-bytes", max_bytes, "broker-side queue bound in bytes (default 8 MiB)");
+    add_number(a, "--max-msgs", max_msgs, 0, UINT32_MAX, "broker-side queue bound in messages (0 or default: 65536)");
+    add_number(a, "--max-bytes", max_bytes, 0, UINT64_MAX, "broker-side queue bound in bytes (0 or default: 8 MiB)");
   };
   auto* sub = app.add_subcommand("sub", "print 'SUBJECT DATA' per message on SUBJECT (wildcards allowed)");
   sub->add_option("SUBJECT", subject, "subject or pattern")->required();
@@ -238,10 +270,8 @@ int main(int argc, char** argv) {
   bool use_socket = false;
   bench->add_option("--scenario", scenario, "all, pub, 1to1, 1to5, rr")
       ->check(CLI::IsMember({"all", "pub", "1to1", "1to5", "rr"}));
-  bench->add_option("--msgs", msgs, "messages per throughput scenario (default 5000000, as natsbench)")
-      ->check(CLI::PositiveNumber);
-  bench->add_option("--rr-msgs", rr_msgs, "timed requests (default 20000, after 1000 warm-up)")
-      ->check(CLI::PositiveNumber);
+  add_number(bench, "--msgs", msgs, 1, 1'000'000'000, "messages per throughput scenario (default 5000000, as natsbench)");
+  add_number(bench, "--rr-msgs", rr_msgs, 1, 1'000'000'000, "timed requests (default 20000, after 1000 warm-up)");
 
   for (auto* a : {serve, pub, sub, request, reply, stats}) a->add_option("--socket", common.socket, socket_help);
   bench->add_option("--socket", common.socket, "use the broker on this socket (default: an embedded broker)")
