@@ -45,6 +45,7 @@ struct CellExt {
   std::vector<std::pair<IntrusivePtr<CellBase>, std::move_only_function<void()>>> space_waiters;  // guarded by m
   std::vector<IntrusivePtr<CellBase>> links;     // guarded by m
   std::vector<IntrusivePtr<CellBase>> monitors;  // guarded by m
+  std::shared_ptr<const HealthSource> health;    // guarded by m
 };
 
 CellBase::CellBase(SystemCore* sys, const MailboxConfig& cfg) noexcept
@@ -422,6 +423,19 @@ void CellBase::unlink(CellBase& a, CellBase& b) noexcept {
   std::scoped_lock lk(xa->m, xb->m);
   std::erase(xa->links, IntrusivePtr<CellBase>(&b));
   std::erase(xb->links, IntrusivePtr<CellBase>(&a));
+}
+
+void CellBase::set_health_source(std::shared_ptr<const HealthSource> src) noexcept {
+  CellExt* x = ext();
+  std::lock_guard lk(x->m);
+  x->health = std::move(src);
+}
+
+std::shared_ptr<const HealthSource> CellBase::health_source() const noexcept {
+  CellExt* x = ext_.load(std::memory_order_acquire);
+  if (x == nullptr) return {};
+  std::lock_guard lk(x->m);
+  return x->health;
 }
 
 void CellBase::mark_registered() noexcept {

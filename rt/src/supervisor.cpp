@@ -1,8 +1,11 @@
 #include <airssys/rt/supervisor.hpp>
 
+#include <airssys/rt/detail/cell.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 
 namespace airssys::rt {
@@ -29,6 +32,57 @@ struct StartReport {
     return result;
   }
 };
+// What ActorSystem::health() shows of a supervisor. The supervisor updates
+// it as it records restarts and as children start, exit and go; health()
+// reads it on any thread. Per child an O(children) lookup, as the
+// supervisor's own; nothing is rebuilt per event.
+class SupervisorBoard final : public HealthSource {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+  SupervisorBoard(int intensity, std::chrono::milliseconds period) {
+    h_.intensity = intensity;
+    h_.period = period;
+  }
+  void restart_recorded(TimePoint now) {
+    std::lock_guard lk(m_);
+    ++h_.restarts;
+    window_.push_back(now);
+    while (!window_.empty() && now - window_.front() > h_.period) window_.pop_front();
+  }
+  void exit_ignored() {
+    std::lock_guard lk(m_);
+    ++h_.ignored_exits;
+  }
+  void set_child(std::uint64_t key, ChildHealth c) {
+    std::lock_guard lk(m_);
+    for (auto& [k, v] : children_)
+      if (k == key) {
+        v = std::move(c);
+        return;
+      }
+    children_.emplace_back(key, std::move(c));  // the supervisor appends children too: same order
+  }
+  void remove_child(std::uint64_t key) {
+    std::lock_guard lk(m_);
+    std::erase_if(children_, [&](const auto& kv) { return kv.first == key; });
+  }
+  void fill(ActorHealth& a, TimePoint now) const override {
+    std::lock_guard lk(m_);
+    SupervisorHealth s = h_;
+    s.restarts_in_period = static_cast<std::uint32_t>(
+        std::count_if(window_.begin(), window_.end(), [&](TimePoint t) { return now - t <= h_.period; }));
+    s.children.reserve(children_.size());
+    for (const auto& kv : children_) s.children.push_back(kv.second);
+    a.supervisor = std::move(s);
+  }
+
+ private:
+  mutable std::mutex m_;
+  SupervisorHealth h_;  // children apart, with their keys
+  std::vector<std::pair<std::uint64_t, ChildHealth>> children_;
+  std::deque<TimePoint> window_;  // restart times within the period (as of the last restart)
+};
+
 }  // namespace detail
 
 namespace {
@@ -42,14 +96,20 @@ void answer(Promise<R>& p, Error e) {
 }
 }  // namespace
 
-Supervisor::Supervisor(SupervisorFlags flags, std::vector<ChildSpec> specs, std::shared_ptr<detail::StartReport> report)
-    : flags_(flags), report_(std::move(report)) {
+Supervisor::Supervisor(SupervisorFlags flags, std::vector<ChildSpec> specs, std::shared_ptr<detail::StartReport> report,
+                       ActorId parent)
+    : flags_(flags),
+      parent_(parent),
+      board_(std::make_shared<detail::SupervisorBoard>(flags.intensity, flags.period)),
+      report_(std::move(report)) {
   children_.reserve(specs.size());
   for (auto& s : specs) children_.push_back(Child{std::move(s), {}, next_key_++});
 }
 
 void Supervisor::pre_start() {
   trap_exit(true);
+  self_any().cell()->set_health_source(board_);
+  for (auto& c : children_) sync(c);
   Op op;
   op.kind = Op::Kind::initial;
   for (auto& c : children_) op.to_start.push_back(c.key);
@@ -92,6 +152,7 @@ std::expected<AnyRef, Error> Supervisor::handle(StartChild& m) {
     }
     const std::uint64_t key = next_key_++;
     children_.push_back(Child{std::move(spec), {}, key});
+    sync(children_.back());
     Op op;
     op.kind = Op::Kind::dynamic_start;
     op.to_start.push_back(key);
@@ -153,7 +214,7 @@ std::expected<void, Error> Supervisor::handle(DeleteChild& m) {
   const bool busy = children_[*idx].ref.valid() ||
                     (op_ && std::find(op_->to_start.begin(), op_->to_start.end(), key) != op_->to_start.end());
   if (busy) return std::unexpected(Error{Errc::invalid_argument, "child '" + m.id + "' is running; terminate it first"});
-  children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(*idx));
+  erase_key(key);
   return {};
 }
 
@@ -203,6 +264,11 @@ std::optional<std::size_t> Supervisor::find_id(const std::string& id) const {
 
 void Supervisor::erase_key(std::uint64_t key) {
   if (auto i = find_key(key)) children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(*i));
+  board_->remove_child(key);
+}
+
+void Supervisor::sync(const Child& c) {
+  board_->set_child(c.key, ChildHealth{c.spec.id, c.ref.valid() ? c.ref.id() : 0, c.restarts, c.last_exit});
 }
 
 // A start function that is empty or throws is a failed start of that child,
@@ -226,6 +292,7 @@ std::expected<AnyRef, Error> Supervisor::start_child_spec(ChildSpec& spec) {
 bool Supervisor::record_restart() {
   auto now = system().now();  // virtual time in deterministic simulations
   restarts_.push_back(now);
+  board_->restart_recorded(now);
   while (!restarts_.empty() && now - restarts_.front() > flags_.period) restarts_.pop_front();
   return static_cast<int>(restarts_.size()) <= flags_.intensity;
 }
@@ -246,16 +313,34 @@ std::chrono::milliseconds Supervisor::backoff_delay() const {
 void Supervisor::on_exit(const ExitSignal& s) {
   auto idx = find(s.from);
   if (!idx) {
-    // Not a child: the parent (or the system) tells us to go. Normal exits
-    // of non-children are ignored, as in OTP.
-    if (s.reason == ExitReason::normal && s.from != 0) return;
-    if (!terminating_) give_up(s.reason == ExitReason::normal ? ExitReason::shutdown : s.reason);
+    // OTP: an 'EXIT' from the parent ends the supervisor with the parent's
+    // reason (gen_server's terminate; the children are stopped first); one
+    // from any other process goes to handle_info, which ignores a pid that
+    // is not a child. from == 0 is no actor: a plain thread or the system's
+    // shutdown, the only way to stop a top-level tree, so it is obeyed too
+    // (a normal one as shutdown: "stop", not "nothing happened").
+    if (s.from == 0) {
+      if (!terminating_) give_up(s.reason == ExitReason::normal ? ExitReason::shutdown : s.reason);
+    } else if (s.from == parent_) {
+      if (!terminating_) give_up(s.reason);
+    } else {
+      board_->exit_ignored();
+    }
     return;
   }
-  Child& c = children_[*idx];
+  const std::uint64_t key = children_[*idx].key;
+  children_[*idx].last_exit = s.reason;
+  child_signal(*idx, s.reason);
+  if (auto i = find_key(key)) sync(children_[*i]);
+}
+
+// An exit signal from the child at idx: restart it now, or once the op in
+// progress is done, or let it move that op on.
+void Supervisor::child_signal(std::size_t idx, ExitReason reason) {
+  Child& c = children_[idx];
   const std::uint64_t key = c.key;
   if (!op_) {
-    child_exited(*idx, s.reason);
+    child_exited(idx, reason);
     return;
   }
   if (op_->pos < op_->to_stop.size()) {
@@ -275,12 +360,12 @@ void Supervisor::on_exit(const ExitSignal& s) {
   } else if (op_->waiting_start && op_->to_start[op_->start_pos] == key) {
     std::string text = c.ref.failure_text();
     c.ref = {};
-    start_failed(*idx, s.reason, text);
+    start_failed(idx, reason, text);
     return;
   }
   // Not part of the op (or already restarted by it): handle once it is done.
   c.ref = {};
-  deferred_.push_back(Deferred{key, s.reason});
+  deferred_.push_back(Deferred{key, reason});
 }
 
 void Supervisor::child_exited(std::size_t idx, ExitReason reason) {
@@ -289,7 +374,7 @@ void Supervisor::child_exited(std::size_t idx, ExitReason reason) {
   const bool restart = c.spec.restart == Restart::permanent ||
                        (c.spec.restart == Restart::transient && is_abnormal(reason));
   if (!restart) {
-    if (c.spec.restart == Restart::temporary) children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(idx));
+    if (c.spec.restart == Restart::temporary) erase_key(c.key);
     return;
   }
   if (!record_restart()) {
@@ -429,6 +514,8 @@ void Supervisor::advance() {
       return;
     }
     c.ref = std::move(*r);
+    if (op_->kind == Op::Kind::restart) ++c.restarts;
+    sync(c);
     op_->waiting_start = true;
     after_started(c.ref, [this, gen, key] {
       if (!op_ || op_->gen != gen || !op_->waiting_start || op_->to_start[op_->start_pos] != key) return;
@@ -469,7 +556,9 @@ void Supervisor::complete() {
 
 std::expected<SupervisorRef, Error> spawn_supervisor(ActorSystem& sys, SupervisorFlags flags,
                                                      std::vector<ChildSpec> children, SpawnOptions opts) {
-  return sys.spawn_with<Supervisor>(opts, flags, std::move(children), std::shared_ptr<detail::StartReport>());
+  const ActorId parent = opts.link_to.id();
+  return sys.spawn_with<Supervisor>(opts, flags, std::move(children), std::shared_ptr<detail::StartReport>(),
+                                    parent);
 }
 
 std::expected<SupervisorRef, Error> start_supervisor(ActorSystem& sys, SupervisorFlags flags,
@@ -479,7 +568,8 @@ std::expected<SupervisorRef, Error> start_supervisor(ActorSystem& sys, Superviso
     return std::unexpected(Error{Errc::invalid_argument, "start_supervisor blocks; use spawn_supervisor on a worker"});
   auto report = std::make_shared<detail::StartReport>();
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto s = sys.spawn_with<Supervisor>(opts, flags, std::move(children), report);
+  const ActorId parent = opts.link_to.id();
+  auto s = sys.spawn_with<Supervisor>(opts, flags, std::move(children), report, parent);
   if (!s) return s;
   auto r = report->wait_until(deadline);
   if (!r) return std::unexpected(Error{Errc::timeout, "supervisor children not started before the timeout"});

@@ -256,12 +256,14 @@ SystemStats SystemCore::stats() const noexcept {
 HealthSnapshot SystemCore::health() {
   HealthSnapshot h;
   h.system = stats();
+  const auto now = timers.now();
   for (auto& c : snapshot(false)) {
-    ActorHealth a{c->id(), c->stats()};
+    ActorHealth a{c->id(), c->stats(), {}};
+    if (auto src = c->health_source()) src->fill(a, now);
     h.mailbox_depth_total += a.stats.mailbox_depth;
     h.dropped_total += a.stats.dropped;
     h.failures_total += a.stats.failures;
-    h.actors.push_back(a);
+    h.actors.push_back(std::move(a));
   }
   std::sort(h.actors.begin(), h.actors.end(), [](const ActorHealth& a, const ActorHealth& b) { return a.id < b.id; });
   return h;

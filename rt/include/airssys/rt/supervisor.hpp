@@ -29,6 +29,16 @@
 //  - A child is an actor linked to the supervisor; the supervisor traps exits.
 //    Children get new actor ids on restart (OTP: new pids): look them up with
 //    WhichChildren (or, later, the registry), do not cache refs across restarts.
+//  - Exit signals, as OTP's supervisor takes them: from a child, per its
+//    restart type and the strategy; from the parent (SpawnOptions::link_to
+//    when it was spawned; for a nested supervisor, its supervisor) the
+//    children are stopped in reverse order and the supervisor exits with the
+//    parent's reason, normal included; from outside every actor (a plain
+//    thread's ref.stop()/send_exit(), the system's shutdown) likewise, a
+//    normal one taken as shutdown; from any other actor, linked or not,
+//    ignored (counted in the health snapshot). kill() is untrappable, as ever.
+//  - ActorSystem::health() shows each supervisor's restarts, its intensity
+//    window and per-child state (SupervisorHealth in stats.hpp).
 //
 // All supervisor work happens in its own actor context; it never blocks a worker.
 #include <airssys/rt/actor.hpp>
@@ -108,13 +118,15 @@ struct DeleteChild {
 };
 
 namespace detail {
-struct StartReport;  // supervisor.cpp: how start_supervisor() learns the start result
+struct StartReport;      // supervisor.cpp: how start_supervisor() learns the start result
+class SupervisorBoard;   // supervisor.cpp: what ActorSystem::health() shows of a supervisor
 }
 
 class Supervisor : public Actor<Supervisor, WhichChildren, StartChild, TerminateChild, RestartChild, DeleteChild> {
  public:
+  // parent: the actor it was spawned linked to (0: none), whose exit signal it obeys.
   Supervisor(SupervisorFlags flags, std::vector<ChildSpec> specs,
-             std::shared_ptr<detail::StartReport> report = nullptr);
+             std::shared_ptr<detail::StartReport> report = nullptr, ActorId parent = 0);
   void pre_start() override;
   void post_stop() override;
   void on_exit(const ExitSignal& s) override;
@@ -132,6 +144,8 @@ class Supervisor : public Actor<Supervisor, WhichChildren, StartChild, Terminate
     ChildSpec spec;
     AnyRef ref;
     std::uint64_t key = 0;  // stable identity while indices shift
+    std::uint32_t restarts = 0;
+    std::optional<ExitReason> last_exit;
   };
   struct Op {
     enum class Kind : std::uint8_t { initial, restart, dynamic_start, terminate, give_up };
@@ -154,6 +168,7 @@ class Supervisor : public Actor<Supervisor, WhichChildren, StartChild, Terminate
     ExitReason reason;
   };
 
+  void child_signal(std::size_t idx, ExitReason reason);
   void child_exited(std::size_t idx, ExitReason reason);
   void start_failed(std::size_t idx, ExitReason reason, const std::string& text);
   void request(std::move_only_function<void()> fn);
@@ -169,8 +184,11 @@ class Supervisor : public Actor<Supervisor, WhichChildren, StartChild, Terminate
   std::optional<std::size_t> find_key(std::uint64_t key) const;
   std::optional<std::size_t> find_id(const std::string& id) const;
   void erase_key(std::uint64_t key);
+  void sync(const Child& c);  // tells board_ the child's current state
 
   SupervisorFlags flags_;
+  ActorId parent_ = 0;
+  std::shared_ptr<detail::SupervisorBoard> board_;
   std::vector<Child> children_;
   std::shared_ptr<detail::StartReport> report_;
   std::deque<std::chrono::steady_clock::time_point> restarts_;

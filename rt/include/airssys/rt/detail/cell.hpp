@@ -43,6 +43,14 @@ struct SysMsg {
   std::move_only_function<void()> fn;  // Kind::invoke: runs in the actor's context
 };
 
+// Extra health data an actor kind publishes (a supervisor's restart
+// state). fill() runs on whichever thread calls ActorSystem::health(), while
+// the actor keeps running: it must be thread-safe.
+struct HealthSource {
+  virtual ~HealthSource() = default;
+  virtual void fill(ActorHealth& h, std::chrono::steady_clock::time_point now) const = 0;
+};
+
 // Hook by which a cell sits in the scheduler's injection queue.
 struct RunHook : MpscNode {};
 
@@ -87,6 +95,10 @@ class CellBase : public RunHook {
   // context) once this bounded mailbox has drained to half its capacity or
   // the actor has stopped. Immediately if that is already the case.
   void wait_for_space(CellBase& waiter, std::move_only_function<void()> fn) noexcept;
+
+  // Health data beyond ActorStats (thread-safe; kept until the cell is freed).
+  void set_health_source(std::shared_ptr<const HealthSource> src) noexcept;
+  [[nodiscard]] std::shared_ptr<const HealthSource> health_source() const noexcept;
 
   // The registry holds this actor under a name or in a group: terminate()
   // tells it to drop the entries.
