@@ -3,6 +3,12 @@
 #include <airssys/osl/policy.hpp>
 
 #include <algorithm>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <airssys/osl/unique_fd.hpp>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -17,6 +23,15 @@
 namespace airssys::osl {
 
 namespace {
+
+std::string_view file_type_name(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
 
 using detail::CompiledPolicy;
 using detail::CompiledRule;
@@ -199,27 +214,40 @@ std::expected<Policy, PolicyError> Policy::parse(std::string_view yaml, std::str
 std::expected<Policy, PolicyError> Policy::load_file(const std::filesystem::path& file) {
   const std::string name = file.string();
   try {
-    const std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(name.c_str(), "rb"), &std::fclose);
-    if (!f) {
+    // O_NONBLOCK: opening a FIFO must not wait for a writer (a caller that
+    // blocked its signals would hang for good). Only a regular file is read.
+    const UniqueFd fd(::open(name.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+    if (!fd) {
       const int err = errno;
       return std::unexpected(PolicyError{name, 0, 0, std::string("cannot open: ") + std::strerror(err)});
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) {
+      const int err = errno;
+      return std::unexpected(PolicyError{name, 0, 0, std::string("cannot stat: ") + std::strerror(err)});
+    }
+    if (!S_ISREG(st.st_mode)) {
+      return std::unexpected(PolicyError{name, 0, 0, "not a regular file (" + std::string(file_type_name(st.st_mode)) +
+                                                          "); a policy is read from a regular file only"});
     }
     // Read at most one byte past the limit: enough to know the file is too
     // big without trusting a size that may change under us.
     std::string text;
     char buf[64 * 1024];
-    std::size_t n = 0;
-    while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) {
-      text.append(buf, n);
+    for (;;) {
+      const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        const int err = errno;
+        return std::unexpected(PolicyError{name, 0, 0, std::string("cannot read: ") + std::strerror(err)});
+      }
+      if (n == 0) break;
+      text.append(buf, static_cast<std::size_t>(n));
       if (text.size() > detail::kMaxPolicyBytes) {
         return std::unexpected(PolicyError{name, 0, 0,
                                            "policy file is larger than " + std::to_string(detail::kMaxPolicyBytes) +
                                                " bytes"});
       }
-    }
-    if (std::ferror(f.get())) {
-      const int err = errno;
-      return std::unexpected(PolicyError{name, 0, 0, std::string("cannot read: ") + std::strerror(err)});
     }
     return parse(text, name);
   } catch (...) {

@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "policy/policy_failure.hpp"
 
@@ -296,6 +297,31 @@ void check_single_document(const std::string& text) {
   fail(pos_of(second), "a policy file holds one YAML document; found another one here");
 }
 
+// Counts nodes as the reader will visit them (aliases once per use) and
+// stops at the first node past kMaxPolicyNodes, so a file that expands to
+// billions of nodes costs no more than one that expands to the limit.
+void check_expanded_size(const YAML::Node& root) {
+  std::size_t count = 0;
+  std::vector<YAML::Node> pending{root};
+  while (!pending.empty()) {
+    const YAML::Node n = pending.back();
+    pending.pop_back();
+    if (++count > kMaxPolicyNodes) {
+      fail(pos_of(n, {1, 1}), "the policy expands to more than " + std::to_string(kMaxPolicyNodes) +
+                                  " YAML nodes (keys, values and list items; an alias counts again at every use): "
+                                  "the limit is " + std::to_string(kMaxPolicyNodes));
+    }
+    if (n.IsSequence()) {
+      for (const auto& item : n) pending.push_back(item);
+    } else if (n.IsMap()) {
+      for (const auto& entry : n) {
+        pending.push_back(entry.first);
+        pending.push_back(entry.second);
+      }
+    }
+  }
+}
+
 PolicyDocument read_document(const YAML::Node& root) {
   PolicyDocument doc;
   if (!root || root.IsNull()) return doc;
@@ -327,7 +353,9 @@ PolicyDocument read_policy_yaml(std::string_view text) {
   try {
     const std::string copy(text);
     check_single_document(copy);
-    return read_document(YAML::Load(copy));
+    const YAML::Node root = YAML::Load(copy);
+    check_expanded_size(root);
+    return read_document(root);
   } catch (const YAML::DeepRecursion& e) {
     fail({e.mark.line + 1, e.mark.column + 1}, "YAML nesting is too deep");
   } catch (const YAML::Exception& e) {
