@@ -3,6 +3,7 @@
 #include "registry_fast.hpp"
 #include "registry_limits.hpp"
 
+#include <airssys/osl/file_io.hpp>
 #include <airssys/osl/unique_fd.hpp>
 #include <airssys/watchdog/units.hpp>
 
@@ -466,7 +467,7 @@ std::expected<RegistryData, Error> load_file(const std::filesystem::path& path) 
 
 std::expected<void, Error> write_all(int fd, std::string_view data, const std::string& what) {
   while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
+    const ssize_t n = osl::io::write(fd, data.data(), data.size());
     if (n < 0) {
       if (errno == EINTR) continue;
       return std::unexpected(sys_error(what));
@@ -561,15 +562,19 @@ std::expected<void, Error> Registry::update(const Change& change) const {
     return std::unexpected(sys_error("chmod " + tmp));
   }
   auto w = write_all(out.get(), text, "writing " + tmp);
-  if (w && ::fsync(out.get()) != 0) w = std::unexpected(sys_error("fsync " + tmp));
+  // Every durability-relevant call goes through osl::io, so tests can fail
+  // each one (watchdog.registry_faults) and check the old file survives.
+  if (w && osl::io::fsync(out.get()) != 0) w = std::unexpected(sys_error("fsync " + tmp));
   out.reset();
-  if (w && ::rename(tmp.c_str(), path_.c_str()) != 0) w = std::unexpected(sys_error("renaming " + tmp + " to " + path_.string()));
+  if (w && osl::io::renameat(AT_FDCWD, tmp.c_str(), AT_FDCWD, path_.c_str()) != 0) {
+    w = std::unexpected(sys_error("renaming " + tmp + " to " + path_.string()));
+  }
   if (!w) {
     ::unlink(tmp.c_str());
     return w;
   }
   UniqueFd d(::open(dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!d || ::fsync(d.get()) != 0) return std::unexpected(sys_error("fsync directory " + dir().string()));
+  if (!d || osl::io::fsync(d.get()) != 0) return std::unexpected(sys_error("fsync directory " + dir().string()));
   return {};
 }
 

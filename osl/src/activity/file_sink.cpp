@@ -1,6 +1,7 @@
 // File sink: JSON lines appended to a 0600 file, rotated by size.
 
 #include <airssys/osl/activity.hpp>
+#include <airssys/osl/file_io.hpp>
 #include <airssys/osl/unique_fd.hpp>
 
 #include <fcntl.h>
@@ -45,7 +46,7 @@ class FileSink final : public ActivitySink {
     }
     std::size_t off = 0;
     while (off < buf.size()) {
-      const ssize_t n = ::write(fd_.get(), buf.data() + off, buf.size() - off);
+      const ssize_t n = io::write(fd_.get(), buf.data() + off, buf.size() - off);
       if (n < 0) {
         if (errno == EINTR) continue;
         const int err = errno;
@@ -56,7 +57,7 @@ class FileSink final : public ActivitySink {
       size_ += static_cast<std::uint64_t>(n);
     }
     torn_ = false;
-    if (options_.fsync_each_batch && ::fdatasync(fd_.get()) != 0) {
+    if (options_.fsync_each_batch && io::fdatasync(fd_.get()) != 0) {
       return std::unexpected(Error::from_errno(errno, "audit log fdatasync"));
     }
     return {};
@@ -82,11 +83,11 @@ class FileSink final : public ActivitySink {
       for (unsigned i = options_.keep; i > 1; --i) {
         const auto from = fmt::format("{}.{}", base, i - 1);
         const auto to = fmt::format("{}.{}", base, i);
-        if (::rename(from.c_str(), to.c_str()) != 0 && errno != ENOENT) {
+        if (io::renameat(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str()) != 0 && errno != ENOENT) {
           return std::unexpected(Error::from_errno(errno, "audit log rotation"));
         }
       }
-      if (::rename(base.c_str(), fmt::format("{}.1", base).c_str()) != 0 && errno != ENOENT) {
+      if (io::renameat(AT_FDCWD, base.c_str(), AT_FDCWD, fmt::format("{}.1", base).c_str()) != 0 && errno != ENOENT) {
         return std::unexpected(Error::from_errno(errno, "audit log rotation"));
       }
     }
