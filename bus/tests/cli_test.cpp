@@ -234,11 +234,11 @@ TEST(Cli, BadNumbersSayWhatIsWrong) {
     std::vector<std::string> args;
     std::string message;
   } cases[] = {
-      {{"sub", "x", "--max-msgs", "ten"}, "--max-msgs: 'ten' is not a whole number; use e.g. 100"},
+      {{"sub", "x", "--max-msgs", "ten"}, "--max-msgs: 'ten' is not a whole number; use e.g. 10"},
       {{"sub", "x", "--max-msgs", "-1"}, "--max-msgs: '-1' is not a whole number"},
-      {{"sub", "x", "--max-msgs", "4294967296"}, "--max-msgs: 4294967296 is too large (at most 4294967295)"},
+      {{"sub", "x", "--max-msgs", "4294967296"}, "--max-msgs: '4294967296' is too large (at most 4294967295)"},
       {{"sub", "x", "--max-bytes", "1e3"}, "--max-bytes: '1e3' is not a whole number"},
-      {{"sub", "x", "--max-bytes", "18446744073709551616"}, "--max-bytes: 18446744073709551616 is too large"},
+      {{"sub", "x", "--max-bytes", "18446744073709551616"}, "--max-bytes: '18446744073709551616' is too large"},
       {{"reply", "x", "y", "--count", "0"}, "--count: 0 is too small (at least 1)"},
       {{"serve", "--max-frame", "0x10"}, "--max-frame: '0x10' is not a whole number"},
       {{"serve", "--max-frame", "10"}, "--max-frame: 10 is too small (at least 64)"},
@@ -246,7 +246,7 @@ TEST(Cli, BadNumbersSayWhatIsWrong) {
       {{"serve", "--allow-uid", "root"}, "--allow-uid: 'root' is not a whole number"},
       {{"serve", "--pub-allow", "x1:a.>"}, "the UID of 'x1:a.>': 'x1' is not a whole number"},
       {{"bench", "--msgs", "-5"}, "--msgs: '-5' is not a whole number"},
-      {{"request", "x", "y", "--timeout", "5x"}, "--timeout: '5x' is not a duration; use e.g. 500ms, 2s"},
+      {{"request", "x", "y", "--timeout", "5x"}, "--timeout: '5x' is not a duration; use e.g. 30s"},
   };
   for (const auto& c : cases) {
     std::vector<std::string> argv{bin()};

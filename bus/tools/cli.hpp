@@ -33,14 +33,15 @@ int report(const Error& e);  // prints "airssys-bus: <error>" (unless just print
 void on_async_error(const Error& e);
 std::optional<Error> fatal_async_error();
 std::string default_socket();
-// "250ms", "2s", "1.5s", "1m", or a bare number of seconds.
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view s);
+// Both through osl's one parser (airssys/osl/duration.hpp); the error is
+// the message for a person, naming `what`.
+// --timeout: "250ms", "2s", "1.5s", "1m", "1h", or a bare number of seconds:
+//   --timeout: '5x' is not a duration; use e.g. 30s, 5m, 1h
+std::expected<std::chrono::milliseconds, std::string> parse_timeout(std::string_view what, std::string_view text);
 // A whole decimal number (digits only: no sign, hex, exponent or unit)
-// within [min, max]; the error is the message for a person, naming `what`:
-//   --max-msgs: 'ten' is not a whole number; use e.g. 100
+// within [min, max]:
+//   --max-msgs: 'ten' is not a whole number; use e.g. 10
 //   --count: 0 is too small (at least 1)
-//   --max-msgs: 99999999999 is too large (at most 4294967295)
-// (Local until the shared parser in airssys::osl lands; same messages.)
 std::expected<std::uint64_t, std::string> parse_whole(std::string_view what, std::string_view text, std::uint64_t min,
                                                       std::uint64_t max);
 

@@ -1,13 +1,13 @@
 #include "cli.hpp"
 
+#include <airssys/osl/duration.hpp>
+
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -72,38 +72,20 @@ std::string default_socket() {
   return "/tmp/airssys-bus-" + std::to_string(::geteuid()) + "/bus.sock";
 }
 
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view s) {
-  double scale = 1000.0;
-  if (s.ends_with("ms")) {
-    scale = 1.0;
-    s.remove_suffix(2);
-  } else if (s.ends_with("s")) {
-    s.remove_suffix(1);
-  } else if (s.ends_with("m")) {
-    scale = 60000.0;
-    s.remove_suffix(1);
-  }
-  if (s.empty()) return std::nullopt;
-  const std::string num(s);
-  char* end = nullptr;
-  const double v = std::strtod(num.c_str(), &end);
-  if (end != num.c_str() + num.size() || !(v >= 0) || v * scale > 1e12) return std::nullopt;
-  return std::chrono::milliseconds(static_cast<long long>(v * scale));
+std::expected<std::chrono::milliseconds, std::string> parse_timeout(std::string_view what, std::string_view text) {
+  osl::DurationRules rules;
+  rules.what = what;
+  rules.allow_fraction = true;  // "1.5s" was documented before the shared parser
+  auto d = osl::parse_duration(text, rules);
+  if (!d) return std::unexpected(d.error().message);
+  return *d;
 }
 
 std::expected<std::uint64_t, std::string> parse_whole(std::string_view what, std::string_view text, std::uint64_t min,
                                                       std::uint64_t max) {
-  const std::string w(what);
-  const bool digits = !text.empty() && std::all_of(text.begin(), text.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
-  if (!digits)
-    return std::unexpected(w + ": '" + std::string(text) + "' is not a whole number; use e.g. " +
-                           std::to_string(std::max<std::uint64_t>(min, 100)));
-  std::uint64_t v = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec == std::errc::result_out_of_range || v > max)
-    return std::unexpected(w + ": " + std::string(text) + " is too large (at most " + std::to_string(max) + ")");
-  if (v < min) return std::unexpected(w + ": " + std::string(text) + " is too small (at least " + std::to_string(min) + ")");
-  return v;
+  auto v = osl::parse_whole_number(text, osl::NumberRules{.what = what, .min = min, .max = max});
+  if (!v) return std::unexpected(v.error().message);
+  return *v;
 }
 
 namespace {

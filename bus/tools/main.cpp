@@ -175,10 +175,9 @@ int cmd_sub(const Common& c, const std::string& subject, const std::string& queu
 }
 
 int cmd_request(const Common& c, const std::string& subject, const std::string& data, const std::string& timeout) {
-  const auto t = cli::parse_duration(timeout);
+  const auto t = cli::parse_timeout("--timeout", timeout);
   if (!t) {
-    std::fprintf(stderr, "airssys-bus: --timeout: '%s' is not a duration; use e.g. 500ms, 2s, 1m or a number of seconds\n",
-                 timeout.c_str());
+    std::fprintf(stderr, "airssys-bus: %s\n", t.error().c_str());
     return cli::kUsage;
   }
   if (auto v = bus::validate_publish_subject(subject); !v) return cli::report(v.error());
