@@ -50,8 +50,11 @@ Worker::ref_type find(const rt::SupervisorRef& sup, const std::string& path_a, c
   if (!kids) return {};
   for (auto& k : *kids) {
     if (k.id != path_a) continue;
-    if (path_b.empty()) return Worker::ref_type(k.ref.cell());
-    return find(rt::SupervisorRef(k.ref.cell()), path_b);
+    // A child's ref arrives untyped: ref_cast checks the actor really is
+    // what we take it for (an unchecked ActorRef(k.ref.cell()) would not).
+    if (path_b.empty()) return rt::ref_cast<Worker::ref_type>(k.ref).value_or(Worker::ref_type{});
+    auto sub = rt::ref_cast<rt::SupervisorRef>(k.ref);
+    return sub ? find(*sub, path_b) : Worker::ref_type{};
   }
   return {};
 }

@@ -77,9 +77,9 @@ TEST(Broker, DeliversToEachSubscriberOfATopic) {
   rt::Broker<Note> broker;
   auto a = sys.spawn<Box>().value();
   auto b = sys.spawn<Box>().value();
-  broker.subscribe("t", a);
-  broker.subscribe("t", b);
-  broker.subscribe("u", b);
+  ASSERT_TRUE(broker.subscribe("t", a).has_value());
+  ASSERT_TRUE(broker.subscribe("t", b).has_value());
+  ASSERT_TRUE(broker.subscribe("u", b).has_value());
   EXPECT_EQ(broker.publish("t", Note{1}).delivered, 2u);
   EXPECT_EQ(broker.publish("u", Note{2}).delivered, 1u);
   EXPECT_EQ(broker.publish("nobody", Note{3}).delivered, 0u);

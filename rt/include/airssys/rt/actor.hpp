@@ -198,7 +198,7 @@ concept Handles = requires(T& t, M& m) { t.handle(m); };
 // The typed cell: owns the actor object (constructed on its first run and
 // again on an in-place restart) and the spawn arguments for that restart.
 template <class T, class... Args>
-class Cell final : public CellBase {
+class Cell final : public CellBase, public MessageSet {
  public:
   template <class... A>
   Cell(SystemCore* sys, const MailboxConfig& cfg, A&&... a)
@@ -213,6 +213,8 @@ class Cell final : public CellBase {
   }
 
   void dispatch(Envelope& e) override { dispatch_list(e, typename T::message_types{}); }
+
+  [[nodiscard]] bool accepts(TypeTag t) const noexcept override { return accepts_list(t, typename T::message_types{}); }
 
   bool recreate() override {
     if constexpr ((std::is_copy_constructible_v<Args> && ...)) {
@@ -242,6 +244,11 @@ class Cell final : public CellBase {
       std::apply([this](Args&... a) { actor_.emplace(std::move(a)...); }, args_);
     }
     actor_->cell_ = this;
+  }
+
+  template <class... Ms>
+  static bool accepts_list(TypeTag t, TypeList<Ms...>) noexcept {
+    return ((t == type_tag<Ms>) || ...);
   }
 
   template <class... Ms>

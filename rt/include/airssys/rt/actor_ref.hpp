@@ -40,6 +40,13 @@ std::unique_ptr<TypedEnvelope<std::remove_cvref_t<M>>> make_envelope(M&& m, cons
   return e;
 }
 
+// What a typed cell (Cell<T>, actor.hpp) can handle; ref_cast asks it.
+// A separate base so that CellBase stays untyped.
+struct MessageSet {
+  virtual ~MessageSet() = default;
+  [[nodiscard]] virtual bool accepts(TypeTag t) const noexcept = 0;
+};
+
 }  // namespace detail
 
 class AnyRef {
@@ -52,7 +59,9 @@ class AnyRef {
   // True once the actor has terminated.
   [[nodiscard]] bool stopped() const noexcept { return !cell_ || cell_->closed(); }
   [[nodiscard]] ActorStats stats() const noexcept { return cell_ ? cell_->stats() : ActorStats{}; }
-  [[nodiscard]] ExitReason exit_reason() const noexcept { return cell_->exit_reason(); }
+  // Meaningful once stopped(). An empty ref (default-constructed, or a
+  // failed lookup's) has no actor that could have failed: normal.
+  [[nodiscard]] ExitReason exit_reason() const noexcept { return cell_ ? cell_->exit_reason() : ExitReason::normal; }
   // Once stopped(): what() of the exception that terminated it (failed
   // pre_start or escalated handler failure), else empty.
   [[nodiscard]] std::string failure_text() const { return cell_ ? cell_->failure_text() : std::string{}; }
@@ -95,7 +104,7 @@ class ActorRef : public AnyRef {
   // Thread-safe. Errors: actor_stopped (dead letter), mailbox_full (bounded, fail/block).
   template <class M>
     requires detail::one_of<std::remove_cvref_t<M>, Msgs...>
-  std::expected<void, Error> tell(M&& m, const SendOptions& o = {}) const {
+  [[nodiscard]] std::expected<void, Error> tell(M&& m, const SendOptions& o = {}) const {
     if (!valid()) return std::unexpected(Error{Errc::actor_stopped, "empty actor reference"});
     return cell()->enqueue(detail::make_envelope(std::forward<M>(m), o));
   }
@@ -103,7 +112,7 @@ class ActorRef : public AnyRef {
   // Blocking request/reply for plain threads (see ask.hpp).
   template <class M>
     requires detail::one_of<std::remove_cvref_t<M>, Msgs...> && Askable<std::remove_cvref_t<M>>
-  std::expected<typename std::remove_cvref_t<M>::reply_type, Error> ask(
+  [[nodiscard]] std::expected<typename std::remove_cvref_t<M>::reply_type, Error> ask(
       M&& m, std::chrono::nanoseconds timeout, SendOptions o = {}) const {
     using R = typename std::remove_cvref_t<M>::reply_type;
     if (detail::on_worker_thread())
@@ -117,5 +126,33 @@ class ActorRef : public AnyRef {
     return slot->wait_until(deadline);
   }
 };
+
+// Checked cast: `from` as an ActorRef<Msgs...> if its actor handles every
+// one of Msgs (it may handle more), else Errc::invalid_argument; an empty
+// ref gives Errc::actor_stopped. Use it where a ref arrives untyped (a
+// supervisor's WhichChildren, whereis_any); constructing ActorRef from
+// cell() is an unchecked downcast whose tell() of an unhandled type is
+// silently dropped.
+//   auto w = rt::ref_cast<Worker::ref_type>(child.ref);   // std::expected<ActorRef<...>, Error>
+template <class To>
+struct RefCast;
+
+template <class... Msgs>
+struct RefCast<ActorRef<Msgs...>> {
+  [[nodiscard]] static std::expected<ActorRef<Msgs...>, Error> from(const AnyRef& r) {
+    if (!r.valid()) return std::unexpected(Error{Errc::actor_stopped, "empty actor reference"});
+    const auto* set = dynamic_cast<const detail::MessageSet*>(r.cell().get());
+    if (set == nullptr || !(set->accepts(detail::type_tag<Msgs>) && ...)) {
+      return std::unexpected(Error{Errc::invalid_argument, "actor " + std::to_string(r.id()) +
+                                                               " does not handle every message type of the requested ref"});
+    }
+    return ActorRef<Msgs...>(r.cell());
+  }
+};
+
+template <class To>
+[[nodiscard]] std::expected<To, Error> ref_cast(const AnyRef& from) {
+  return RefCast<To>::from(from);
+}
 
 }  // namespace airssys::rt

@@ -45,7 +45,7 @@ template <class M>
 class Broker {
  public:
   // Errors: invalid_argument for a malformed topic.
-  std::expected<void, Error> subscribe(const std::string& topic, const ActorRef<M>& sub) {
+  [[nodiscard]] std::expected<void, Error> subscribe(const std::string& topic, const ActorRef<M>& sub) {
     const auto kind = detail::classify_subject(topic);
     if (kind == detail::SubjectKind::invalid)
       return std::unexpected(Error{Errc::invalid_argument, "malformed topic: '" + topic + "'"});

@@ -21,10 +21,15 @@ enum class Errc : std::uint8_t {
 
 [[nodiscard]] const char* to_string(Errc c) noexcept;
 
+// `code` is the category callers branch on (`if (r.error().code ==
+// Errc::timeout)`); `message` is for people and names the actor or call.
 struct Error {
   Errc code;
   std::string message;
-  friend bool operator==(const Error& a, const Error& b) { return a.code == b.code; }
+  // Value equality: the same category and the same message. (It compared
+  // only the code, so EXPECT_EQ of two different timeouts passed.) To ask
+  // "is this a timeout?", compare .code.
+  friend bool operator==(const Error& a, const Error& b) = default;
 };
 
 }  // namespace airssys::rt

@@ -21,7 +21,7 @@ namespace airssys::rt {
 class Registry {
  public:
   template <class... Ms>
-  std::expected<void, Error> register_name(const std::string& name, const ActorRef<Ms...>& ref) {
+  [[nodiscard]] std::expected<void, Error> register_name(const std::string& name, const ActorRef<Ms...>& ref) {
     return add_name(name, ref, detail::type_tag<ActorRef<Ms...>>);
   }
   void unregister_name(const std::string& name);
@@ -45,8 +45,8 @@ class Registry {
     AnyRef ref;
     detail::TypeTag tag;
   };
-  std::expected<void, Error> add_name(const std::string& name, const AnyRef& ref, detail::TypeTag tag);
-  std::expected<AnyRef, Error> lookup(const std::string& name, detail::TypeTag tag) const;
+  [[nodiscard]] std::expected<void, Error> add_name(const std::string& name, const AnyRef& ref, detail::TypeTag tag);
+  [[nodiscard]] std::expected<AnyRef, Error> lookup(const std::string& name, detail::TypeTag tag) const;
 
   mutable std::mutex m_;
   std::unordered_map<std::string, Entry> names_;

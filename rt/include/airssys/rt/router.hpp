@@ -44,7 +44,7 @@ class Router {
   // Broadcast: succeeds if every routee accepted; otherwise the first error.
   template <class M>
     requires detail::one_of<std::remove_cvref_t<M>, Msgs...>
-  std::expected<void, Error> tell(M&& m, const SendOptions& o = {}) {
+  [[nodiscard]] std::expected<void, Error> tell(M&& m, const SendOptions& o = {}) {
     if (routees_.empty()) return std::unexpected(Error{Errc::actor_stopped, "router has no routees"});
     if (how_ == Routing::broadcast) {
       std::expected<void, Error> r{};
@@ -59,7 +59,7 @@ class Router {
 
   template <class M>
     requires detail::one_of<std::remove_cvref_t<M>, Msgs...>
-  std::expected<void, Error> tell_keyed(std::uint64_t key, M&& m, const SendOptions& o = {}) {
+  [[nodiscard]] std::expected<void, Error> tell_keyed(std::uint64_t key, M&& m, const SendOptions& o = {}) {
     if (routees_.empty()) return std::unexpected(Error{Errc::actor_stopped, "router has no routees"});
     auto i = detail::jump_hash(key, static_cast<std::int32_t>(routees_.size()));
     return routees_[static_cast<std::size_t>(i)].tell(std::forward<M>(m), o);
@@ -118,7 +118,7 @@ template <class T>
 using PoolOf = typename detail::RouterOf<typename T::ref_type>::type;
 
 template <class T, class... Args>
-std::expected<PoolOf<T>, Error> make_pool(ActorSystem& sys, std::size_t n, Routing how, const SpawnOptions& opts,
+[[nodiscard]] std::expected<PoolOf<T>, Error> make_pool(ActorSystem& sys, std::size_t n, Routing how, const SpawnOptions& opts,
                                           const Args&... args) {
   std::vector<typename T::ref_type> refs;
   refs.reserve(n);

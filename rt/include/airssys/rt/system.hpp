@@ -57,11 +57,11 @@ class ActorSystem {
   // a worker; spawning from inside an actor queues it on that worker.
   // Errors: system_stopped.
   template <class T, class... Args>
-  std::expected<typename T::ref_type, Error> spawn(Args&&... args) {
+  [[nodiscard]] std::expected<typename T::ref_type, Error> spawn(Args&&... args) {
     return spawn_with<T>(SpawnOptions{}, std::forward<Args>(args)...);
   }
   template <class T, class... Args>
-  std::expected<typename T::ref_type, Error> spawn_with(const SpawnOptions& opts, Args&&... args) {
+  [[nodiscard]] std::expected<typename T::ref_type, Error> spawn_with(const SpawnOptions& opts, Args&&... args) {
     static_assert(std::is_base_of_v<ActorBase, T>, "T must derive from rt::Actor");
     detail::IntrusivePtr<detail::CellBase> cell(
         new detail::Cell<T, std::decay_t<Args>...>(core_.get(), opts.mailbox, std::forward<Args>(args)...),
@@ -101,7 +101,7 @@ class ActorSystem {
   // children in order), waits up to the shutdown timeout, kills what is left,
   // and stops the workers. Idempotent. Returns Errc::timeout if actors had to
   // be killed or a handler was still running at the deadline.
-  std::expected<void, Error> shutdown() noexcept;
+  [[nodiscard]] std::expected<void, Error> shutdown() noexcept;
 
   // Deterministic mode only: process until no actor has work (or max_steps
   // activations); returns the number of activations.
