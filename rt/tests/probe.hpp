@@ -1,25 +1,16 @@
 #pragma once
 // Shared by the rt integration tests: a thread-safe event log that actors
-// write from their hooks, and a bounded wait for a condition (never a timed
-// assertion: the limit only ends a hung test).
+// write from their hooks; eventually() (airssys::testing) for bounded waits.
+#include <airssys/testing/eventually.hpp>
+
 #include <algorithm>
-#include <chrono>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace rt_test {
 
-template <class F>
-bool eventually(F f, std::chrono::seconds limit = std::chrono::seconds(60)) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return f();
-}
+using airssys::testing::eventually;
 
 struct Probe {
   std::mutex m;

@@ -5,6 +5,7 @@
 // osl; a denied spawn is an init failure; an exit reaches a full mailbox; a
 // global ActorSystem stops its processes cleanly at exit.
 #include <airssys/rt_osl/process_actor.hpp>
+#include <airssys/testing/temp_dir.hpp>
 #include <gtest/gtest.h>
 
 #include <poll.h>
@@ -205,19 +206,7 @@ bool gone(pid_t pid) {
   return ok;
 }
 
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    std::string t = (std::filesystem::temp_directory_path() / "rt-osl-XXXXXX").string();
-    if (::mkdtemp(t.data()) != nullptr) path = t;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
+using airssys::testing::TempDir;
 
 enum class Ending { stop, kill, exit_by_itself };
 
@@ -228,8 +217,8 @@ void grandchild_ends_with_the_actor(Ending how) {
   auto osl_sys = make_osl();
   rt::ActorSystem sys{{.workers = 2}};
   TempDir dir;
-  ASSERT_FALSE(dir.path.empty());
-  const auto pid_file = dir.path / "grandchild.pid";
+  ASSERT_FALSE(dir.path().empty());
+  const auto pid_file = dir.path() / "grandchild.pid";
   auto p = sys.spawn<rto::ProcessActor>(rto::ProcessOptions{.system = osl_sys,
                                                             .principal = "svc",
                                                             .argv = forks_a_grandchild(pid_file, how != Ending::exit_by_itself),
