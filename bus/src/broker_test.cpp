@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 
 #include <atomic>
+#include <thread>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -182,6 +183,26 @@ TEST(Broker, RequestReplyWithHeadersAndTimeout) {
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().code, Errc::timeout);
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 200ms);
+}
+
+// A publish on an idle client is written at once, not after the flusher's
+// delay: with a delay far longer than the wait below, the message arrives
+// only if the publishing thread wrote it itself.
+TEST(Broker, IdleClientWritesALonePublishAtOnce) {
+  TempDir d;
+  auto b = start_broker(d);
+  ASSERT_TRUE(b);
+  auto sub = connect_client(d);
+  std::atomic<int> got{0};
+  auto s = sub->subscribe("lone", [&](const MessageView&) { ++got; });
+  ASSERT_TRUE(s && sub->flush());
+  ClientOptions o;
+  o.socket_path = d.sock();
+  o.flush_delay = std::chrono::minutes(2);
+  auto pub = Client::connect(std::move(o));
+  ASSERT_TRUE(pub);
+  ASSERT_TRUE((*pub)->publish("lone", "x"));
+  EXPECT_TRUE(eventually([&] { return got == 1; }, 30s)) << "the publish waited for the flusher";
 }
 
 TEST(Broker, PermissionsPerUid) {

@@ -127,6 +127,13 @@ std::uint64_t Client::reconnects() const { return core_->reconnect_count(); }
 namespace detail {
 
 namespace {
+thread_local const ClientCore* tl_reading = nullptr;  // the ClientCore whose reader this thread is
+}  // namespace
+
+bool on_reader_thread(const ClientCore* c) noexcept { return tl_reading == c; }
+void mark_reader_thread(const ClientCore* c) noexcept { tl_reading = c; }
+
+namespace {
 
 Error closed_error() { return Error::make(Errc::closed, "the client is closed"); }
 Error disconnected_error() { return Error::make(Errc::not_connected, "not connected to the broker (reconnecting)"); }
@@ -253,8 +260,20 @@ std::expected<void, Error> ClientCore::publish(std::string_view subject, std::st
   if (out.size() >= opt.flush_threshold) {
     lk.unlock();
     flush_out();
-  } else if (was_empty) {
-    cv_flush.notify_one();
+  } else if (was_empty && !on_reader_thread(this)) {
+    // A lone publish on an idle client (nothing written for flush_delay)
+    // goes out at once: waiting for the flusher would only add its delay
+    // and a thread hand-off to a message nothing will batch with. Under
+    // load the last write was recent, and the flusher batches. (On the
+    // reader thread, replies from handlers are written after the handler.)
+    const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+    if (now - last_write.load(std::memory_order_relaxed) >=
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(opt.flush_delay).count()) {
+      lk.unlock();
+      flush_out();
+    } else {
+      cv_flush.notify_one();
+    }
   }
   return {};
 }
@@ -269,6 +288,7 @@ void ClientCore::flush_out() {
     fd = sock.get();
   }
   if (!write_all(fd, spare.data(), spare.size())) ::shutdown(fd, SHUT_RDWR);  // the reader reconnects
+  last_write.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
   spare.clear();
   spare.shrink_if_above(4 * opt.flush_threshold);
 }

@@ -17,6 +17,11 @@
 
 namespace airssys::bus::detail {
 
+class ClientCore;
+// Whether the calling thread is c's reader thread (set by the reader loop).
+[[nodiscard]] bool on_reader_thread(const ClientCore* c) noexcept;
+void mark_reader_thread(const ClientCore* c) noexcept;
+
 struct PullQueue {
   std::mutex mu;
   std::condition_variable cv;
@@ -94,6 +99,9 @@ class ClientCore {
 
   std::mutex write_mu;
   ByteBuffer spare;  // under write_mu
+  // steady_clock ticks of the last socket write: a publish on a client idle
+  // for flush_delay is written at once instead of through the flusher.
+  std::atomic<std::int64_t> last_write{0};
 
   UniqueFd wake;  // eventfd: stops the reader's poll
   std::thread reader, flusher;

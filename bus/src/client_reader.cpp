@@ -23,6 +23,7 @@ void ClientCore::report(const Error& e) {
 }
 
 void ClientCore::reader_loop() {
+  mark_reader_thread(this);
   FrameDecoder dec(opt.max_frame_bytes);
   while (true) {
     int fd = -1;
