@@ -1,3 +1,4 @@
+#include <airssys/testing/temp_dir.hpp>
 #include <airssys/watchdog/registry.hpp>
 
 #include <gtest/gtest.h>
@@ -14,17 +15,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "wd-registry-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using airssys::testing::TempDir;
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p);
@@ -44,7 +35,7 @@ TaskRecord task(const std::string& id) {
 
 TEST(Registry, MissingFileIsEmpty) {
   TempDir d;
-  Registry r(d.path / "reg.json");
+  Registry r(d.path() / "reg.json");
   auto data = r.load();
   ASSERT_TRUE(data);
   EXPECT_TRUE(data->tasks.empty());
@@ -52,7 +43,7 @@ TEST(Registry, MissingFileIsEmpty) {
 
 TEST(Registry, WritesAtomicallyWithMode0600AndKeepsUnknownKeys) {
   TempDir d;
-  Registry r(d.path / "sub" / "reg.json");
+  Registry r(d.path() / "sub" / "reg.json");
   ASSERT_TRUE(r.update([](RegistryData& data) -> std::expected<void, Error> {
     auto t = task("a");
     t.extra["future_field"] = 42;
@@ -74,7 +65,7 @@ TEST(Registry, WritesAtomicallyWithMode0600AndKeepsUnknownKeys) {
 
 TEST(Registry, FailedChangeWritesNothing) {
   TempDir d;
-  Registry r(d.path / "reg.json");
+  Registry r(d.path() / "reg.json");
   auto res = r.update([](RegistryData& data) -> std::expected<void, Error> {
     data.tasks.emplace("a", task("a"));
     return std::unexpected(Error{ErrorCode::already_exists, "no"});
@@ -109,7 +100,7 @@ TEST(Registry, CorruptFilesAreRefusedNamingFileAndProblem) {
       {R"({"schema_version": 1, "tasks": {"x": {"id": "x", "argv": ["a"], "limits": {"cpus": 1.}}}})", "not valid JSON"},
   };
   for (const auto& [text, problem] : cases) {
-    Registry r(d.path / "reg.json");
+    Registry r(d.path() / "reg.json");
     { std::ofstream(r.path(), std::ios::trunc) << text; }
     auto data = r.load();
     ASSERT_FALSE(data) << text;
@@ -124,7 +115,7 @@ TEST(Registry, CorruptFilesAreRefusedNamingFileAndProblem) {
 
 TEST(Registry, ConcurrentUpdatesLoseNothing) {
   TempDir d;
-  const fs::path path = d.path / "reg.json";
+  const fs::path path = d.path() / "reg.json";
   constexpr int kThreads = 8;
   constexpr int kEach = 15;
   std::vector<std::thread> threads;
@@ -157,9 +148,9 @@ std::expected<void, Error> add_a(RegistryData& data) {
 
 TEST(Registry, CreatesMissingDirectoriesMode0700) {
   TempDir d;
-  Registry r(d.path / "a" / "b" / "reg.json");
+  Registry r(d.path() / "a" / "b" / "reg.json");
   ASSERT_TRUE(r.update(add_a));
-  for (const auto& dir : {d.path / "a", d.path / "a" / "b"}) {
+  for (const auto& dir : {d.path() / "a", d.path() / "a" / "b"}) {
     struct stat st {};
     ASSERT_EQ(::stat(dir.c_str(), &st), 0) << dir;
     EXPECT_EQ(st.st_mode & 0777, 0700U) << dir;
@@ -168,11 +159,11 @@ TEST(Registry, CreatesMissingDirectoriesMode0700) {
 
 TEST(Registry, RefusesASymlinkPlantedAtTheLockPath) {
   TempDir d;
-  const fs::path target = d.path / "precious";
+  const fs::path target = d.path() / "precious";
   { std::ofstream(target) << "keep me"; }
   ::chmod(target.c_str(), 0644);
-  Registry r(d.path / "reg.json");
-  fs::create_symlink(target, d.path / "reg.json.lock");
+  Registry r(d.path() / "reg.json");
+  fs::create_symlink(target, d.path() / "reg.json.lock");
   auto res = r.update(add_a);
   ASSERT_FALSE(res);
   EXPECT_NE(res.error().message.find("symbolic link"), std::string::npos) << res.error().message;
@@ -183,13 +174,13 @@ TEST(Registry, RefusesASymlinkPlantedAtTheLockPath) {
   EXPECT_EQ(st.st_mode & 0777, 0644U);
   EXPECT_FALSE(fs::exists(r.path()));
   // A symlink to a missing file is refused too (O_CREAT would make the target).
-  fs::remove(d.path / "reg.json.lock");
-  fs::create_symlink(d.path / "made-through-link", d.path / "reg.json.lock");
+  fs::remove(d.path() / "reg.json.lock");
+  fs::create_symlink(d.path() / "made-through-link", d.path() / "reg.json.lock");
   ASSERT_FALSE(r.update(add_a));
-  EXPECT_FALSE(fs::exists(d.path / "made-through-link"));
+  EXPECT_FALSE(fs::exists(d.path() / "made-through-link"));
   // So is a FIFO (and it does not hang the open).
-  fs::remove(d.path / "reg.json.lock");
-  ASSERT_EQ(::mkfifo((d.path / "reg.json.lock").c_str(), 0600), 0);
+  fs::remove(d.path() / "reg.json.lock");
+  ASSERT_EQ(::mkfifo((d.path() / "reg.json.lock").c_str(), 0600), 0);
   res = r.update(add_a);
   ASSERT_FALSE(res);
   EXPECT_NE(res.error().message.find("not a regular file"), std::string::npos) << res.error().message;
@@ -197,12 +188,12 @@ TEST(Registry, RefusesASymlinkPlantedAtTheLockPath) {
 
 TEST(Registry, TheTempFileCannotBeAimedAtAnotherFile) {
   TempDir d;
-  const fs::path target = d.path / "precious";
+  const fs::path target = d.path() / "precious";
   { std::ofstream(target) << "keep me"; }
   ::chmod(target.c_str(), 0644);
-  Registry r(d.path / "reg.json");
+  Registry r(d.path() / "reg.json");
   // The name the temp file used to have: predictable from our pid.
-  const fs::path planted = d.path / ("reg.json.tmp." + std::to_string(::getpid()));
+  const fs::path planted = d.path() / ("reg.json.tmp." + std::to_string(::getpid()));
   fs::create_symlink(target, planted);
   ASSERT_TRUE(r.update(add_a));
   EXPECT_EQ(slurp(target), "keep me");

@@ -1,5 +1,7 @@
 #include <airssys/watchdog/units.hpp>
 
+#include <airssys/osl/duration.hpp>
+
 #include <fmt/format.h>
 
 #include <charconv>
@@ -36,25 +38,12 @@ std::expected<std::uint64_t, Error> scaled(std::uint64_t n, std::uint64_t unit, 
 
 }  // namespace
 
-std::expected<std::chrono::milliseconds, Error> parse_duration(std::string_view text) {
-  auto ns = split(text, "duration");
-  if (!ns) return std::unexpected(ns.error());
-  std::uint64_t unit = 0;
-  const auto s = ns->suffix;
-  if (s == "ms") unit = 1;
-  else if (s.empty() || s == "s") unit = 1000;
-  else if (s == "m") unit = 60'000;
-  else if (s == "h") unit = 3'600'000;
-  else if (s == "d") unit = 86'400'000;
-  else {
-    return std::unexpected(Error{ErrorCode::usage,
-                                 fmt::format("invalid duration '{}': unit must be ms, s, m, h or d (e.g. 90s, 15m, 2h)", text)});
-  }
-  auto v = scaled(ns->number, unit, text, "duration");
-  if (!v) return std::unexpected(v.error());
-  // Keep far from overflow in time_point arithmetic: at most ~100 years.
-  if (*v > 100ULL * 365 * 86'400'000) return std::unexpected(Error{ErrorCode::usage, fmt::format("duration '{}' is too large", text)});
-  return std::chrono::milliseconds(static_cast<std::int64_t>(*v));
+std::expected<std::chrono::milliseconds, Error> parse_duration(std::string_view text, std::string_view what) {
+  // osl's one parser (airssys/osl/duration.hpp): a bare number is seconds;
+  // 0 passes here because each flag decides what 0 means.
+  auto d = osl::parse_duration(text, {.what = what, .allow_zero = true});
+  if (!d) return std::unexpected(Error{ErrorCode::usage, d.error().message});
+  return *d;
 }
 
 std::expected<std::uint64_t, Error> parse_size(std::string_view text) {
@@ -74,23 +63,7 @@ std::expected<std::uint64_t, Error> parse_size(std::string_view text) {
   return scaled(ns->number, unit, text, "size");
 }
 
-std::string format_duration(std::chrono::milliseconds d) {
-  auto ms = d.count();
-  if (ms == 0) return "0s";
-  std::string out;
-  if (ms < 0) {
-    out = "-";
-    ms = -ms;
-  }
-  const std::pair<std::int64_t, const char*> units[] = {{86'400'000, "d"}, {3'600'000, "h"}, {60'000, "m"}, {1000, "s"}, {1, "ms"}};
-  for (auto [u, name] : units) {
-    if (ms >= u) {
-      out += fmt::format("{}{}", ms / u, name);
-      ms %= u;
-    }
-  }
-  return out;
-}
+std::string format_duration(std::chrono::milliseconds d) { return osl::format_duration(d); }
 
 bool valid_task_id(std::string_view id) noexcept {
   // Not "-x": every command line would take it for an option.

@@ -23,6 +23,9 @@ __extension__ using u128 = unsigned __int128;
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
+// "what: " before a message, or nothing when the caller names the value itself.
+std::string lead(std::string_view what) { return what.empty() ? std::string() : std::string(what) + ": "; }
+
 Error bad(std::string message) { return Error::make(ErrorCategory::invalid_argument, std::move(message)); }
 
 // Text as a person can read it back: control bytes and quotes escaped, and
@@ -64,11 +67,11 @@ std::string format_duration(std::chrono::milliseconds d) {
 std::expected<std::chrono::milliseconds, Error> parse_duration(std::string_view text, const DurationRules& rules) {
   const std::string_view example = rules.allow_fraction ? "30s, 1.5m, 1h" : "30s, 5m, 1h";
   const auto not_a_duration = [&] {
-    return std::unexpected(bad(fmt::format("{}: '{}' is not a duration; use e.g. {}", rules.what, shown(text), example)));
+    return std::unexpected(bad(fmt::format("{}'{}' is not a duration; use e.g. {}", lead(rules.what), shown(text), example)));
   };
-  if (text.empty()) return std::unexpected(bad(fmt::format("{}: is empty; use e.g. {}", rules.what, example)));
+  if (text.empty()) return std::unexpected(bad(fmt::format("{}no value given; use e.g. {}", lead(rules.what), example)));
   if (text.front() == '-') {
-    return std::unexpected(bad(fmt::format("{}: '{}' is negative; use e.g. {}", rules.what, shown(text), example)));
+    return std::unexpected(bad(fmt::format("{}'{}' is negative; use e.g. {}", lead(rules.what), shown(text), example)));
   }
   std::size_t i = 0;
   while (i < text.size() && is_digit(text[i])) ++i;
@@ -81,8 +84,8 @@ std::expected<std::chrono::milliseconds, Error> parse_duration(std::string_view 
     fraction = text.substr(start, i - start);
     if (fraction.empty()) return not_a_duration();
     if (!rules.allow_fraction) {
-      return std::unexpected(bad(fmt::format("{}: '{}' is not a whole number of a unit; use e.g. 1500ms or 90s",
-                                             rules.what, shown(text))));
+      return std::unexpected(bad(fmt::format("{}'{}' is not a whole number of a unit; use e.g. 1500ms or 90s",
+                                             lead(rules.what), shown(text))));
     }
   }
   const std::string_view suffix = text.substr(i);
@@ -91,7 +94,7 @@ std::expected<std::chrono::milliseconds, Error> parse_duration(std::string_view 
   if (suffix.empty()) {
     const bool zero = whole.find_first_not_of('0') == std::string_view::npos && fraction.find_first_not_of('0') == std::string_view::npos;
     if (!rules.bare_number_is_seconds && !(zero && rules.allow_zero)) {
-      return std::unexpected(bad(fmt::format("{}: '{}' needs a unit (ms, s, m, h or d); use e.g. {}s", rules.what,
+      return std::unexpected(bad(fmt::format("{}'{}' needs a unit (ms, s, m, h or d); use e.g. {}s", lead(rules.what),
                                              shown(text), shown(text))));
     }
     unit = &kUnits[1];
@@ -104,7 +107,7 @@ std::expected<std::chrono::milliseconds, Error> parse_duration(std::string_view 
 
   const auto too_large = [&] {
     return std::unexpected(
-        bad(fmt::format("{}: '{}' is too large (at most {})", rules.what, shown(text), format_duration(rules.max))));
+        bad(fmt::format("{}'{}' is too large (at most {})", lead(rules.what), shown(text), format_duration(rules.max))));
   };
   // Exact integer arithmetic: whole * unit + fraction * unit / 10^digits,
   // rounded half up.
@@ -127,29 +130,29 @@ std::expected<std::chrono::milliseconds, Error> parse_duration(std::string_view 
   const auto ms = std::chrono::milliseconds(static_cast<std::int64_t>(total));
   if (ms.count() == 0 && !rules.allow_zero) {
     return std::unexpected(
-        bad(fmt::format("{}: '{}' is zero; give a duration above 0, e.g. {}", rules.what, shown(text), example)));
+        bad(fmt::format("{}'{}' is zero; give a duration above 0, e.g. {}", lead(rules.what), shown(text), example)));
   }
   return ms;
 }
 
 std::expected<std::uint64_t, Error> parse_whole_number(std::string_view text, const NumberRules& rules) {
   const std::uint64_t example = rules.min > 10 || rules.max < 10 ? rules.min : 10;
-  if (text.empty()) return std::unexpected(bad(fmt::format("{}: is empty; use e.g. {}", rules.what, example)));
+  if (text.empty()) return std::unexpected(bad(fmt::format("{}no value given; use e.g. {}", lead(rules.what), example)));
   if (!is_digit(text.front())) {
     return std::unexpected(
-        bad(fmt::format("{}: '{}' is not a whole number; use e.g. {}", rules.what, shown(text), example)));
+        bad(fmt::format("{}'{}' is not a whole number; use e.g. {}", lead(rules.what), shown(text), example)));
   }
   std::uint64_t v = 0;
   const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec == std::errc::result_out_of_range || (ec == std::errc() && p == text.data() + text.size() && v > rules.max)) {
-    return std::unexpected(bad(fmt::format("{}: '{}' is too large (at most {})", rules.what, shown(text), rules.max)));
+    return std::unexpected(bad(fmt::format("{}'{}' is too large (at most {})", lead(rules.what), shown(text), rules.max)));
   }
   if (ec != std::errc() || p != text.data() + text.size()) {
     return std::unexpected(
-        bad(fmt::format("{}: '{}' is not a whole number; use e.g. {}", rules.what, shown(text), example)));
+        bad(fmt::format("{}'{}' is not a whole number; use e.g. {}", lead(rules.what), shown(text), example)));
   }
   if (v < rules.min) {
-    return std::unexpected(bad(fmt::format("{}: {} is too small (at least {})", rules.what, v, rules.min)));
+    return std::unexpected(bad(fmt::format("{}{} is too small (at least {})", lead(rules.what), v, rules.min)));
   }
   return v;
 }

@@ -60,7 +60,7 @@ TEST(Duration, BadInputSaysWhatToTypeInstead) {
   const DurationRules r{.what = "--timeout"};
   for (const Case& c : {
            Case{"5x", "--timeout: '5x' is not a duration; use e.g. 30s, 5m, 1h"},
-           Case{"", "--timeout: is empty; use e.g. 30s, 5m, 1h"},
+           Case{"", "--timeout: no value given; use e.g. 30s, 5m, 1h"},
            Case{"s", "--timeout: 's' is not a duration; use e.g. 30s, 5m, 1h"},
            Case{"1S", "--timeout: '1S' is not a duration; use e.g. 30s, 5m, 1h"},
            Case{"1 s", "--timeout: '1 s' is not a duration; use e.g. 30s, 5m, 1h"},
@@ -114,7 +114,7 @@ TEST(WholeNumber, WithinTheCallersBounds) {
   };
   for (const Case& c : {
            Case{"ten", "--count: 'ten' is not a whole number; use e.g. 10"},
-           Case{"", "--count: is empty; use e.g. 10"},
+           Case{"", "--count: no value given; use e.g. 10"},
            Case{"-1", "--count: '-1' is not a whole number; use e.g. 10"},
            Case{"1.5", "--count: '1.5' is not a whole number; use e.g. 10"},
            Case{"10k", "--count: '10k' is not a whole number; use e.g. 10"},

@@ -25,8 +25,9 @@
 namespace airssys::osl {
 
 struct DurationRules {
-  // Names the value in messages: a flag ("--timeout") or a config key.
-  std::string_view what = "duration";
+  // Names the value at the start of messages: a flag ("--timeout") or a
+  // config key. Empty: no name (for a caller that puts its own in front).
+  std::string_view what;
   // "30" means 30s; false: a unit is required (a bare "0" still passes
   // where zero is allowed, as it is the same in every unit).
   bool bare_number_is_seconds = true;
@@ -38,7 +39,7 @@ struct DurationRules {
 };
 
 // Errors are ErrorCategory::invalid_argument; `message` is the whole text to
-// show a person (it starts with rules.what).
+// show a person ("<what>: " first unless `what` is empty).
 [[nodiscard]] std::expected<std::chrono::milliseconds, Error> parse_duration(std::string_view text,
                                                                              const DurationRules& rules = {});
 
@@ -46,7 +47,7 @@ struct DurationRules {
 [[nodiscard]] std::string format_duration(std::chrono::milliseconds d);
 
 struct NumberRules {
-  std::string_view what = "number";
+  std::string_view what;  // as DurationRules::what
   std::uint64_t min = 0;
   std::uint64_t max = UINT64_MAX;
 };

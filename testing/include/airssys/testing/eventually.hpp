@@ -10,8 +10,9 @@
 namespace airssys::testing {
 
 // True as soon as `pred` holds; false if it still does not after `limit`
-// (checked once more at the end).
-[[nodiscard]] bool eventually(const std::function<bool()>& pred,
+// (checked once more at the end). Not [[nodiscard]]: a predicate that
+// captures what it found is a fine use, the caller checking that instead.
+bool eventually(const std::function<bool()>& pred,
                               std::chrono::milliseconds limit = std::chrono::seconds(60));
 
 }  // namespace airssys::testing

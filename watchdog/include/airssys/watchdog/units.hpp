@@ -14,7 +14,11 @@
 
 namespace airssys::watchdog {
 
-[[nodiscard]] std::expected<std::chrono::milliseconds, Error> parse_duration(std::string_view text);
+// Durations go through osl::parse_duration; `what` (a flag such as
+// "--timeout") leads the message when given:
+//   --timeout: '5x' is not a duration; use e.g. 30s, 5m, 1h
+[[nodiscard]] std::expected<std::chrono::milliseconds, Error> parse_duration(std::string_view text,
+                                                                             std::string_view what = {});
 [[nodiscard]] std::expected<std::uint64_t, Error> parse_size(std::string_view text);
 // The shortest exact spelling: 90000ms → "1m30s", 500ms → "500ms".
 [[nodiscard]] std::string format_duration(std::chrono::milliseconds d);
