@@ -5,11 +5,38 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 
 #include <fmt/format.h>
 
 namespace airssys::ledger::detail {
+
+namespace {
+
+std::atomic<const IoHooks*> g_hooks{nullptr};
+
+ssize_t do_pwrite(int fd, const void* data, std::size_t n, off_t offset) noexcept {
+  if (const IoHooks* h = g_hooks.load(std::memory_order_acquire); h != nullptr && h->pwrite != nullptr) [[unlikely]]
+    return h->pwrite(fd, data, n, offset);
+  return ::pwrite(fd, data, n, offset);
+}
+
+int do_fdatasync(int fd) noexcept {
+  if (const IoHooks* h = g_hooks.load(std::memory_order_acquire); h != nullptr && h->fdatasync != nullptr) [[unlikely]]
+    return h->fdatasync(fd);
+  return ::fdatasync(fd);
+}
+
+int do_fsync(int fd) noexcept {
+  if (const IoHooks* h = g_hooks.load(std::memory_order_acquire); h != nullptr && h->fsync != nullptr) [[unlikely]]
+    return h->fsync(fd);
+  return ::fsync(fd);
+}
+
+}  // namespace
+
+void set_io_hooks(const IoHooks* hooks) noexcept { g_hooks.store(hooks, std::memory_order_release); }
 
 void UniqueFd::reset() noexcept {
   if (fd_ >= 0) ::close(fd_);
@@ -68,7 +95,7 @@ Result<UniqueFd> open_file_at(int dirfd, const char* name, int flags, const std:
 Result<void> pwrite_all(int fd, const void* data, std::size_t n, std::uint64_t offset, const std::string& what) {
   const auto* p = static_cast<const std::uint8_t*>(data);
   while (n > 0) {
-    const ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(offset));
+    const ssize_t w = do_pwrite(fd, p, n, static_cast<off_t>(offset));
     if (w < 0) {
       if (errno == EINTR) continue;
       return std::unexpected(Error::from_errno(errno, "write " + what));
@@ -105,12 +132,12 @@ Result<void> pread_exact(int fd, void* data, std::size_t n, std::uint64_t offset
 }
 
 Result<void> sync_data(int fd, const std::string& what) {
-  if (::fdatasync(fd) != 0) return std::unexpected(Error::from_errno(errno, "fdatasync " + what));
+  if (do_fdatasync(fd) != 0) return std::unexpected(Error::from_errno(errno, "fdatasync " + what));
   return {};
 }
 
 Result<void> sync_all(int fd, const std::string& what) {
-  if (::fsync(fd) != 0) return std::unexpected(Error::from_errno(errno, "fsync " + what));
+  if (do_fsync(fd) != 0) return std::unexpected(Error::from_errno(errno, "fsync " + what));
   return {};
 }
 
