@@ -333,6 +333,29 @@ TEST_F(Container, RunEnforcesTheDeadlineWhenTheMonitorIsGone) {
   EXPECT_EQ(wait_child(daemon, 60s), 0) << slurp(d.path / "daemon.err");
 }
 
+// The monitor dies and no `run` sweeps: once the container has ended on its
+// own, `cleanup` removes it (the monitor would have) and then the record.
+TEST_F(Container, CleanupRemovesTheContainerOfADeadMonitor) {
+  auto r = wd({"start", "--id", "dead1", "--container", kImage, "--", "/tw-payload", "sleep", "2"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto st = status_json(d.path, reg, "dead1");
+  ASSERT_TRUE(st && (*st)["monitor_pid"].is_number());
+  const pid_t monitor = (*st)["monitor_pid"].get<pid_t>();
+  ASSERT_EQ(::kill(monitor, SIGKILL), 0);
+  ASSERT_TRUE(eventually([&] { return gone(monitor); }, 30s));
+  ASSERT_TRUE(eventually([&] {
+    auto in = inspect("task-dead1");
+    return in && (*in)["State"]["Status"] == "exited";
+  }, 60s));
+  r = wd({"cleanup"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("task 'dead1': its monitor died and its container had ended: container removed, marked exited"),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("removed 1 ended task(s)"), std::string::npos) << r.out;
+  EXPECT_TRUE(removed("task-dead1"));
+  EXPECT_EQ(wd({"status", "dead1"}).rc, 3);
+}
+
 // `kill` finds a container whose id was never recorded by its name and label.
 TEST_F(Container, KillFindsTheContainerByNameWhenNoIdIsRecorded) {
   auto r = wd({"start", "--id", "k2", "--container", kImage, "--", "/tw-payload", "sleep", "1000"});

@@ -398,6 +398,10 @@ int cmd_cleanup(const wd::Registry& reg, const std::string& older_text) {
     if (!d) return report(d.error());
     older = *d;
   }
+  // Container tasks whose monitor died end here too, without a daemon.
+  auto unmonitored = wd::end_unmonitored_containers(reg);
+  if (!unmonitored) return report(unmonitored.error());
+  for (const auto& line : *unmonitored) fmt::print("{}\n", line);
   const auto cutoff = now_ms() - older.count();
   std::vector<wd::TaskRecord> removed;
   auto r = reg.update([&](wd::RegistryData& data) -> std::expected<void, wd::Error> {
@@ -422,6 +426,7 @@ int cmd_cleanup(const wd::Registry& reg, const std::string& older_text) {
     std::filesystem::remove(t.stderr_log, ec);
     std::filesystem::remove(reg.log_path(t.id, "monitor"), ec);
     if (system) (void)wd::remove_task_cgroups(*system, wd::current_principal(), t.containment);
+    wd::remove_leftover_container(t);
   }
   fmt::print("removed {} ended task(s)\n", removed.size());
   return 0;

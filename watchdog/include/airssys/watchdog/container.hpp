@@ -23,6 +23,7 @@
 #include <expected>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace airssys::watchdog {
 
@@ -56,5 +57,17 @@ void add_container_status(const TaskRecord& t, nlohmann::json& j);
 // stopped one, which the dead monitor did not remove). found = 1 if it was
 // running, left = 1 if it is still there afterwards; method "container stop".
 [[nodiscard]] KillReport stop_container_task(const TaskRecord& t, std::chrono::milliseconds grace);
+
+// For `cleanup`, without a `run` daemon: every container task whose monitor
+// is gone and whose container no longer runs (it ended unobserved, or was
+// never started) has its container removed and its record marked ended:
+// `exited`, or `failed` when it never got past `starting`. A container that
+// still runs is left to `run` and `kill` (cleanup kills nothing), and so is
+// a task the engine does not answer for. Returns one line per task it ended.
+[[nodiscard]] std::expected<std::vector<std::string>, Error> end_unmonitored_containers(const Registry& reg);
+
+// For `cleanup`, about an ended container task whose record it removes: its
+// container too, if the monitor did not remove it (no request when it did).
+void remove_leftover_container(const TaskRecord& t);
 
 }  // namespace airssys::watchdog

@@ -1,0 +1,65 @@
+// `cleanup` for container tasks (container.hpp): containers whose monitor
+// died, and which no `run` daemon swept, are removed without a daemon.
+
+#include <airssys/watchdog/container.hpp>
+
+#include "container/engine.hpp"
+#include "container/task_container.hpp"
+#include "task_records.hpp"
+
+#include <airssys/watchdog/proc.hpp>
+
+#include <fmt/format.h>
+
+namespace airssys::watchdog {
+
+namespace {
+
+bool monitor_gone(const TaskRecord& t) {
+  return !t.monitor_pid || process_gone(static_cast<pid_t>(*t.monitor_pid), t.monitor_start_time);
+}
+
+}  // namespace
+
+std::expected<std::vector<std::string>, Error> end_unmonitored_containers(const Registry& reg) {
+  auto data = reg.load();
+  if (!data) return std::unexpected(data.error());
+  std::vector<std::string> done;
+  for (const auto& [id, t] : data->tasks) {
+    if (!is_container_task(t) || detail::terminal_state(t.state) || !monitor_gone(t)) continue;
+    // A `starting` record whose monitor is gone before it recorded its pid
+    // may belong to a `start` still on its way: left alone, as `run` does.
+    if (t.state == "starting" && !t.monitor_pid) continue;
+    const auto running = container_task_running(t);
+    if (!running || *running) continue;  // the engine does not answer, or it runs: `run` and `kill` deal with those
+    if (const auto kr = stop_container_task(t, std::chrono::milliseconds(0)); kr.left > 0) {
+      done.push_back(fmt::format("task '{}': its container could not be removed; left as it is", id));
+      continue;
+    }
+    const bool never_started = t.state == "starting";
+    auto marked = reg.update([&](RegistryData& d) -> std::expected<void, Error> {
+      auto it = d.tasks.find(id);
+      if (it == d.tasks.end() || it->second.created_ms != t.created_ms || detail::terminal_state(it->second.state)) return {};
+      it->second.state = never_started ? "failed" : "exited";
+      it->second.error = "its monitor died; the container was removed by `task-watchdog cleanup`";
+      it->second.ended_ms = detail::now_ms();
+      if (it->second.extra.is_object() && it->second.extra.contains("container") && it->second.extra["container"].is_object()) {
+        it->second.extra["container"]["removed"] = true;
+      }
+      return {};
+    });
+    if (!marked) return std::unexpected(marked.error());
+    done.push_back(fmt::format("task '{}': its monitor died and its container had ended: container removed, marked {}", id,
+                               never_started ? "failed" : "exited"));
+  }
+  return done;
+}
+
+void remove_leftover_container(const TaskRecord& t) {
+  if (!is_container_task(t)) return;
+  const auto c = t.extra.is_object() ? t.extra.find("container") : t.extra.end();
+  if (c != t.extra.end() && c->is_object() && c->value("removed", false)) return;  // its monitor removed it
+  (void)stop_container_task(t, std::chrono::milliseconds(0));
+}
+
+}  // namespace airssys::watchdog
