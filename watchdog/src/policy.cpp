@@ -2,6 +2,8 @@
 
 #include <airssys/watchdog/runner.hpp>
 
+#include <airssys/watchdog/audit.hpp>
+
 #include <pwd.h>
 #include <unistd.h>
 
@@ -55,8 +57,12 @@ std::expected<osl::System, Error> make_system(const std::filesystem::path& polic
       policy_file.empty() ? osl::Policy::parse(default_policy_yaml(current_principal(), state_dir), "<built-in policy>")
                           : osl::Policy::load_file(policy_file);
   if (!policy) return std::unexpected(Error{ErrorCode::usage, "policy: " + policy.error().to_string()});
+  // Every operation is recorded beside the registry (audit.hpp).
+  auto audit = audit_options(state_dir);
+  if (!audit) return std::unexpected(audit.error());
   osl::SystemOptions opts;
   opts.policy = std::move(*policy);
+  opts.audit = std::move(*audit);
   return osl::System(std::move(opts));
 }
 

@@ -5,6 +5,7 @@
 #include "exit_status.hpp"
 
 #include <airssys/watchdog/daemon.hpp>
+#include <airssys/watchdog/audit.hpp>
 #include <airssys/watchdog/registry.hpp>
 #include <airssys/watchdog/runner.hpp>
 #include <airssys/watchdog/units.hpp>
@@ -47,6 +48,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::string registry_opt;
   app.add_option("--registry", registry_opt, "registry file (default $TASK_WATCHDOG_REGISTRY, else ./.task-watchdog/registry.json)");
+  std::string audit_ledger;
+  app.add_option("--audit-ledger", audit_ledger,
+                 "also append the audit trail (every spawn, signal, kill and cgroup operation) to this airssys-ledger "
+                 "directory (created if missing), beside <registry dir>/audit.jsonl");
   app.fallthrough();
 
   wd::StartRequest req;
@@ -127,6 +132,11 @@ int main(int argc, char** argv) {
   }
 
   const wd::Registry reg(wd::Registry::default_path(registry_opt));
+  if (!audit_ledger.empty()) {
+    std::error_code ec;
+    const auto dir = std::filesystem::absolute(audit_ledger, ec);  // monitors outlive this working directory
+    wd::set_audit_ledger(ec ? std::filesystem::path(audit_ledger) : dir);
+  }
   if (*start) {
     const int fail = req.wait ? wd::kExitWatchdogFailed : wd::cli::exit_status(wd::ErrorCategory::usage);
     auto usage = [&](const std::string& m) {

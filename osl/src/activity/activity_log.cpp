@@ -59,6 +59,24 @@ bool ActivityLog::flush(std::chrono::milliseconds timeout) {
   return done;
 }
 
+ActivityLog::Paused ActivityLog::pause_writer() {
+  if (!writer_.joinable()) return Paused(nullptr);
+  {
+    std::lock_guard lock(mu_);
+    pausing_ = true;
+  }
+  not_empty_.notify_all();
+  writer_.join();
+  {
+    std::lock_guard lock(mu_);
+    pausing_ = false;
+    writer_sleeping_ = false;
+  }
+  return Paused(this);
+}
+
+void ActivityLog::resume_writer() { writer_ = std::thread([this] { run(); }); }
+
 std::string ActivityLog::last_error() const {
   std::lock_guard lock(mu_);
   return last_error_;
@@ -69,12 +87,13 @@ void ActivityLog::run() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      auto ready = [this] { return !queue_.empty() || stopping_; };
+      auto ready = [this] { return !queue_.empty() || stopping_ || pausing_; };
       if (!ready()) {
         writer_sleeping_ = true;
         not_empty_.wait(lock, ready);
         writer_sleeping_ = false;
       }
+      if (pausing_) return;
       // Gather for up to a millisecond before writing. Taking the lock for
       // every few records would make producers and the writer trade the
       // mutex (and futex calls) on every operation; gathering makes it one

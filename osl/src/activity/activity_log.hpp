@@ -44,6 +44,22 @@ class ActivityLog {
   // Waits until everything queued before the call has been written.
   [[nodiscard]] bool flush(std::chrono::milliseconds timeout);
 
+  // Ends the writer thread between two batches; a new one starts when the
+  // guard goes. For fork() (process.fork): a child forked while another
+  // thread held a lock (the allocator's, under AddressSanitizer) inherits it
+  // held forever, so the forking thread must be the only one. Records queued
+  // meanwhile wait for the new writer. One pause at a time.
+  class Paused {
+   public:
+    explicit Paused(ActivityLog* log) noexcept : log_(log) {}
+    Paused(const Paused&) = delete;
+    Paused& operator=(const Paused&) = delete;
+    ~Paused() { if (log_) log_->resume_writer(); }
+   private:
+    ActivityLog* log_;
+  };
+  [[nodiscard]] Paused pause_writer();
+
   [[nodiscard]] std::uint64_t written() const noexcept { return written_.load(std::memory_order_relaxed); }
   [[nodiscard]] std::uint64_t sink_errors() const noexcept { return sink_errors_.load(std::memory_order_relaxed); }
   // The most recent sink error, for messages ("audit log stalled: …").
@@ -51,6 +67,7 @@ class ActivityLog {
 
  private:
   void run();
+  void resume_writer();
   void write_to_all(std::vector<ActivityRecord>& batch);
 
   std::vector<std::shared_ptr<ActivitySink>> sinks_;
@@ -58,6 +75,7 @@ class ActivityLog {
   const std::chrono::milliseconds shutdown_grace_;
 
   mutable std::mutex mu_;
+  bool pausing_ = false;  // pause_writer(): the writer returns between batches
   std::condition_variable not_empty_;
   std::condition_variable not_full_;
   std::condition_variable progress_;

@@ -24,8 +24,12 @@ std::expected<process::ForkedMonitor, Error> System::run(std::string_view princi
   detail::Request req{.kind = OpKind::process_fork,
                       .checks = {detail::Check{OpKind::process_fork, {exe}, {}}},
                       .invalid = invalid};
-  return core_->pipeline<process::ForkedMonitor>(
-      principal, std::move(req), [&](std::uint64_t) { return detail::double_fork(op.body, op.output_fd); });
+  return core_->pipeline<process::ForkedMonitor>(principal, std::move(req), [&](std::uint64_t) {
+    // The forking thread must be the only one (fork.hpp): our audit writer
+    // stops between batches and restarts after the fork.
+    const auto paused = core_->log().pause_writer();
+    return detail::double_fork(op.body, op.output_fd);
+  });
 }
 
 }  // namespace airssys::osl

@@ -13,7 +13,13 @@
 // - Only the calling thread exists there. Every other thread (the System's
 //   audit writer among them) is gone, with whatever it held locked: the body
 //   must not use the caller's System (or anything shared with other threads)
-//   and makes its own System for its own operations.
+//   and makes its own System for its own operations. This System's audit
+//   writer thread is stopped (between batches) for the fork and started
+//   again, so the child inherits no lock from it. Other threads of the
+//   caller's (another System's writer, a thread of its own) must not hold a
+//   lock at that moment — under AddressSanitizer, even the allocator's —
+//   or the monitor may wait for it forever: fork from a process whose only
+//   other threads are this System's.
 // - stdin is /dev/null; stdout and stderr are `output_fd` (or /dev/null).
 //   Every other descriptor of the caller is still open, O_CLOEXEC or not
 //   (there is no exec).
