@@ -36,10 +36,10 @@ TEST(AgentRealtime, AOneMillisecondPayloadFromTmpIsStoredAndAlerted) {
   const char* src = std::getenv("AIRSSYS_SOURCE_DIR");
   ASSERT_NE(src, nullptr);
   TempDir dir;  // under /tmp: where exec-from-tmp looks
-  const fs::path rules = dir.path / "rules", var = dir.path / "var", log = dir.path / "agent.log";
+  const fs::path rules = dir.path() / "rules", var = dir.path() / "var", log = dir.path() / "agent.log";
   fs::create_directories(rules);
   fs::copy_file(fs::path(src) / "daemoneye/rules/exec-from-tmp.yaml", rules / "exec-from-tmp.yaml");
-  const fs::path config = dir.path / "config.yaml";
+  const fs::path config = dir.path() / "config.yaml";
   write_file(config, fmt::format(R"(database: {{ path: {0}/daemoneye.db }}
 scan: {{ interval: 500ms }}
 rules: {{ dir: {1} }}
@@ -60,7 +60,7 @@ alerts:
 
   // A copy of /bin/true under /tmp, run once: it exits at once.
   const std::string marker = fmt::format("payload-{}", ::getpid());
-  const fs::path payload = dir.path / marker;
+  const fs::path payload = dir.path() / marker;
   fs::copy_file("/bin/true", payload);
   fs::permissions(payload, fs::perms::owner_all);
   std::string a0 = payload.string(), a1 = "--beacon", a2 = "10.0.0.1";

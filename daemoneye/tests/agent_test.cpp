@@ -26,11 +26,11 @@ namespace {
 
 struct AgentFixture {
   TempDir dir;
-  fs::path rules = dir.path / "rules";
-  fs::path var = dir.path / "var";
+  fs::path rules = dir.path() / "rules";
+  fs::path var = dir.path() / "var";
   fs::path alerts = var / "alerts.jsonl";
-  fs::path log = dir.path / "agent.log";
-  fs::path config = dir.path / "config.yaml";
+  fs::path log = dir.path() / "agent.log";
+  fs::path config = dir.path() / "config.yaml";
   std::string marker = fmt::format("de-marker-{}-{}", ::getpid(), ::testing::UnitTest::GetInstance()->random_seed());
 
   AgentFixture() {
@@ -60,7 +60,7 @@ alerts:
   // A copy of /bin/sleep whose path carries the marker. `padding` extra "0"
   // arguments (sleep adds them up) make its cmdline, and so its alert, longer.
   std::unique_ptr<Child> plant(const std::string& suffix = "", int padding = 0) {
-    fs::path exe = dir.path / (marker + suffix);
+    fs::path exe = dir.path() / (marker + suffix);
     fs::copy_file("/bin/sleep", exe, fs::copy_options::overwrite_existing);
     fs::permissions(exe, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                              fs::perms::others_read | fs::perms::others_exec);
@@ -120,7 +120,7 @@ TEST(Agent, PlantedProcessRaisesAnAlertInTheFileSinkTheDatabaseAndTheLedger) {
   EXPECT_EQ(alert["rule_name"], "Test rule test-marker");
   EXPECT_EQ(alert["severity"], "high");
   EXPECT_EQ(alert["tags"], nlohmann::json::array({"test"}));
-  EXPECT_EQ(alert["row"]["path"], (f.dir.path / f.marker).string());
+  EXPECT_EQ(alert["row"]["path"], (f.dir.path() / f.marker).string());
   EXPECT_FALSE(alert["host"].get<std::string>().empty());
   EXPECT_EQ(alert["dedup_key"].get<std::string>().rfind("test-marker", 0), 0u);
   struct stat st{};
@@ -272,7 +272,7 @@ TEST(Agent, RunsAsAnOrdinaryUserAndSaysWhatItCannotRead) {
   const gid_t nogroup = 65534;
   // The user needs its own state: a directory it owns, and a rules dir and
   // config it can read.
-  ASSERT_EQ(::chmod(f.dir.path.c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(f.dir.path().c_str(), 0755), 0);
   fs::create_directories(f.var);
   ASSERT_EQ(::chown(f.var.c_str(), nobody, nogroup), 0);
   ASSERT_EQ(::chmod(f.var.c_str(), 0700), 0);

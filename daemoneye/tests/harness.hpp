@@ -4,12 +4,14 @@
 // set by ctest) against state in a temp dir. Every wait is bounded; nothing
 // asserts on timing. Tests end only processes they started, by pid.
 
+#include <airssys/testing/child.hpp>
+#include <airssys/testing/eventually.hpp>
+#include <airssys/testing/temp_dir.hpp>
+
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
-#include <grp.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,8 +25,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-extern char** environ;
 
 namespace detest {
 
@@ -50,111 +50,26 @@ inline void write_file(const fs::path& p, const std::string& text) {
   out << text;
 }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "de-it-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-};
+using airssys::testing::eventually;
+using airssys::testing::TempDir;
 
-// Polls `pred` every 50 ms for up to `limit`.
-inline bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds limit = 60s) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return pred();
-}
-
-// A child process of the test: started with argv (no shell), stdout and
-// stderr to files (or /dev/null), SIGKILLed and reaped when the guard goes
-// out of scope unless wait() already reaped it.
-class Child {
+// A child process of the test (airssys::testing::Child: argv, no shell;
+// SIGKILLed and reaped when it goes out of scope unless wait() reaped it),
+// with stdout and stderr to files (or /dev/null).
+class Child : public airssys::testing::Child {
  public:
-  Child(std::vector<std::string> argv, const fs::path& out = "/dev/null", const fs::path& err = "/dev/null",
-        const fs::path& cwd = {}) {
-    spawn(argv, out, err, cwd);
-  }
-  // Runs as `uid`/`gid` (the test must be root): fork, drop groups, exec.
+  Child(const std::vector<std::string>& argv, const fs::path& out = "/dev/null", const fs::path& err = "/dev/null",
+        const fs::path& cwd = {})
+      : airssys::testing::Child(argv, {.stdout_path = out, .stderr_path = err, .cwd = cwd}) {}
+  // Runs as `uid`/`gid` (the test must be root).
   struct As {
     uid_t uid;
     gid_t gid;
   };
-  Child(As who, std::vector<std::string> argv, const fs::path& out, const fs::path& err) {
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-      int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-      if (o < 0 || e < 0 || ::dup2(o, 1) < 0 || ::dup2(e, 2) < 0) ::_exit(126);
-      if (::setgroups(0, nullptr) != 0 || ::setgid(who.gid) != 0 || ::setuid(who.uid) != 0) ::_exit(126);
-      ::execv(args[0], args.data());
-      ::_exit(127);
-    }
-  }
-
- private:
-  void spawn(std::vector<std::string>& argv, const fs::path& out, const fs::path& err, const fs::path& cwd) {
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    if (::posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&fa);
-  }
-
- public:
-  ~Child() {
-    if (pid_ > 0 && !reaped_) {
-      ::kill(pid_, SIGKILL);
-      int st = 0;
-      ::waitpid(pid_, &st, 0);
-    }
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-
-  [[nodiscard]] pid_t pid() const { return pid_; }
-  void signal(int sig) const {
-    if (pid_ > 0 && !reaped_) ::kill(pid_, sig);
-  }
-  // The exit status as a shell would print it (code, or 128+signal), or
-  // nullopt if it did not exit within `limit`.
-  std::optional<int> wait(std::chrono::milliseconds limit = 60s) {
-    if (reaped_) return status_;
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (true) {
-      int st = 0;
-      pid_t r = ::waitpid(pid_, &st, WNOHANG);
-      if (r == pid_) {
-        reaped_ = true;
-        status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        return status_;
-      }
-      if (std::chrono::steady_clock::now() >= end) return std::nullopt;
-      std::this_thread::sleep_for(20ms);
-    }
-  }
-
- private:
-  pid_t pid_ = -1;
-  bool reaped_ = false;
-  int status_ = -1;
+  Child(As who, const std::vector<std::string>& argv, const fs::path& out, const fs::path& err)
+      : airssys::testing::Child(argv, {.stdout_path = out,
+                                       .stderr_path = err,
+                                       .run_as = airssys::testing::SpawnOptions::Ids{who.uid, who.gid}}) {}
 };
 
 // Children of `pid` named `comm` (from /proc/*/stat).

@@ -41,7 +41,7 @@ class Realtime : public ::testing::Test {
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "the real-time sources need root";
     ASSERT_FALSE(procmond_bin().empty()) << "DAEMONEYE_PROCMOND_BIN is not set";
-    auto b = bus::Broker::start(bus::BrokerOptions{.socket_path = dir.path / "bus" / "bus.sock"});
+    auto b = bus::Broker::start(bus::BrokerOptions{.socket_path = dir.path() / "bus" / "bus.sock"});
     ASSERT_TRUE(b) << b.error().to_string();
     broker = std::move(*b);
     auto c = bus::Client::connect(bus::ClientOptions{.socket_path = broker->socket_path()});
@@ -60,7 +60,7 @@ class Realtime : public ::testing::Test {
   void start(std::vector<std::string> extra) {
     std::vector<std::string> argv{procmond_bin(), "--bus", broker->socket_path().string(), "--interval", "500ms"};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    procmond = std::make_unique<Child>(argv, dir.path / "out", err);
+    procmond = std::make_unique<Child>(argv, dir.path() / "out", err);
     ASSERT_GT(procmond->pid(), 0);
   }
 
@@ -112,7 +112,7 @@ class Realtime : public ::testing::Test {
   }
 
   TempDir dir;
-  fs::path err = dir.path / "err";
+  fs::path err = dir.path() / "err";
   std::unique_ptr<bus::Broker> broker;
   std::unique_ptr<bus::Client> client;
   bus::Subscription events, statuses;
@@ -183,7 +183,7 @@ TEST_F(Realtime, TheProcConnectorTierReportsExecsCompletedFromProc) {
 }
 
 TEST_F(Realtime, AKernelWithoutBtfOrAVerifierRejectionFallsBackAndSaysWhy) {
-  const fs::path empty = dir.path / "no-btf";
+  const fs::path empty = dir.path() / "no-btf";
   write_file(empty, "");
   start({"--btf", empty.string()});
   auto s = first_status();

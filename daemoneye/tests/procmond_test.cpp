@@ -99,9 +99,9 @@ class Procmond : public ::testing::Test {
 
 TEST_F(Procmond, OnceJsonHasEveryColumnAndOurChildRedacted) {
   const std::string m = unique_marker();
-  Watched child(m, dir.path);
+  Watched child(m, dir.path());
   ASSERT_GT(child.pid(), 0);
-  const fs::path out = dir.path / "out.json", err = dir.path / "err.txt";
+  const fs::path out = dir.path() / "out.json", err = dir.path() / "err.txt";
   ASSERT_EQ(run({"--once", "--format", "json"}, out, err), 0) << slurp(err);
   const std::string text = slurp(out);
   EXPECT_EQ(text.find("s3cret"), std::string::npos);
@@ -121,7 +121,7 @@ TEST_F(Procmond, OnceJsonHasEveryColumnAndOurChildRedacted) {
   EXPECT_EQ(p["parent"], ::getpid());
   EXPECT_EQ(p["name"], "sh");
   EXPECT_EQ(p["path"], fs::canonical("/bin/sh").string());
-  EXPECT_EQ(p["cwd"], fs::canonical(dir.path).string());
+  EXPECT_EQ(p["cwd"], fs::canonical(dir.path()).string());
   EXPECT_EQ(p["uid"], ::getuid());
   EXPECT_EQ(p["on_disk"], 1);
   EXPECT_EQ(p["sha256"].get<std::string>().size(), 64u);
@@ -132,9 +132,9 @@ TEST_F(Procmond, OnceJsonHasEveryColumnAndOurChildRedacted) {
 
 TEST_F(Procmond, OnceTable) {
   const std::string m = unique_marker();
-  Watched child(m, dir.path);
+  Watched child(m, dir.path());
   ASSERT_GT(child.pid(), 0);
-  const fs::path out = dir.path / "out.txt", err = dir.path / "err.txt";
+  const fs::path out = dir.path() / "out.txt", err = dir.path() / "err.txt";
   ASSERT_EQ(run({"--once", "--format", "table", "--cpu-sample", "0"}, out, err), 0) << slurp(err);
   std::istringstream in(slurp(out));
   std::string line;
@@ -152,7 +152,7 @@ TEST_F(Procmond, OnceTable) {
 }
 
 TEST_F(Procmond, UsageErrorsExitTwoRuntimeFailureOne) {
-  const fs::path out = dir.path / "out", err = dir.path / "err";
+  const fs::path out = dir.path() / "out", err = dir.path() / "err";
   for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
            {"--bogus"},
            {},
@@ -170,7 +170,7 @@ TEST_F(Procmond, UsageErrorsExitTwoRuntimeFailureOne) {
   }
   EXPECT_EQ(run({"--version"}, out, err), 0);
   EXPECT_NE(slurp(out).find("procmond "), std::string::npos);
-  EXPECT_EQ(run({"--bus", (dir.path / "nobody-listens.sock").string()}, out, err), 1);
+  EXPECT_EQ(run({"--bus", (dir.path() / "nobody-listens.sock").string()}, out, err), 1);
   EXPECT_NE(slurp(err).find("cannot connect to the bus"), std::string::npos) << slurp(err);
 }
 
@@ -205,7 +205,7 @@ struct Observed {
 };
 
 TEST_F(Procmond, BusModePublishesEventsAndCompleteSnapshots) {
-  auto broker = bus::Broker::start(bus::BrokerOptions{.socket_path = dir.path / "bus" / "bus.sock"});
+  auto broker = bus::Broker::start(bus::BrokerOptions{.socket_path = dir.path() / "bus" / "bus.sock"});
   ASSERT_TRUE(broker) << broker.error().to_string();
   auto client = bus::Client::connect(bus::ClientOptions{.socket_path = (*broker)->socket_path()});
   ASSERT_TRUE(client) << client.error().to_string();
@@ -215,7 +215,7 @@ TEST_F(Procmond, BusModePublishesEventsAndCompleteSnapshots) {
   ASSERT_TRUE(sub) << sub.error().to_string();
   ASSERT_TRUE((*client)->flush());
 
-  const fs::path out = dir.path / "procmond.out", err = dir.path / "procmond.err";
+  const fs::path out = dir.path() / "procmond.out", err = dir.path() / "procmond.err";
   // Polling only: this test is about the diff of collections (the real-time
   // sources have procmond_realtime_test.cpp).
   Child procmond({procmond_bin(), "--bus", (*broker)->socket_path().string(), "--interval", "200ms", "--events", "poll"},
@@ -242,7 +242,7 @@ TEST_F(Procmond, BusModePublishesEventsAndCompleteSnapshots) {
                           [&](const auto& p) { return p.pid == procmond.pid(); }));
 
   const std::string m = unique_marker();
-  Watched child(m, dir.path);
+  Watched child(m, dir.path());
   const pid_t pid = child.pid();
   ASSERT_GT(pid, 0);
   ASSERT_TRUE(pump_until([&] { return seen.event(de::EventKind::start, pid).has_value(); })) << slurp(err);
@@ -298,7 +298,7 @@ TEST_F(Procmond, BusModePublishesEventsAndCompleteSnapshots) {
 }
 
 TEST_F(Procmond, EndsWhenTheProcessThatStartedItDies) {
-  auto broker = bus::Broker::start(bus::BrokerOptions{.socket_path = dir.path / "bus" / "bus.sock"});
+  auto broker = bus::Broker::start(bus::BrokerOptions{.socket_path = dir.path() / "bus" / "bus.sock"});
   ASSERT_TRUE(broker) << broker.error().to_string();
   auto client = bus::Client::connect(bus::ClientOptions{.socket_path = (*broker)->socket_path()});
   ASSERT_TRUE(client) << client.error().to_string();
@@ -311,7 +311,7 @@ TEST_F(Procmond, EndsWhenTheProcessThatStartedItDies) {
   ASSERT_EQ(::pipe2(pids, O_CLOEXEC), 0);
   const std::string sock = (*broker)->socket_path().string();
   const std::string bin = procmond_bin();
-  const fs::path err = dir.path / "err";
+  const fs::path err = dir.path() / "err";
   const pid_t agent = ::fork();
   ASSERT_GE(agent, 0);
   if (agent == 0) {

@@ -3,11 +3,9 @@
 // waiting (bounded) for something another thread does.
 
 #include <airssys/daemoneye/alert.hpp>
+#include <airssys/testing/eventually.hpp>
 
-#include <chrono>
-#include <functional>
 #include <string>
-#include <thread>
 
 namespace airssys::daemoneye::testing {
 
@@ -24,15 +22,6 @@ inline Alert make_alert(const std::string& rule_id, int pid, Severity severity =
   return a;
 }
 
-// Polls `done` until it holds or `limit` passes (a generous bound: tests
-// never assert on how fast something happens, only that it does).
-inline bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit = std::chrono::seconds(30)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return done();
-}
+using ::airssys::testing::eventually;
 
 }  // namespace airssys::daemoneye::testing

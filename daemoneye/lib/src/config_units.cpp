@@ -1,6 +1,8 @@
 // parse_duration and parse_size (config.hpp): the spellings a person writes
-// in the config file, the environment and on the command line.
+// in the config file, the environment and on the command line. Durations go
+// through osl's one parser (airssys/osl/duration.hpp).
 #include <airssys/daemoneye/config.hpp>
+#include <airssys/osl/duration.hpp>
 
 #include <fmt/format.h>
 
@@ -15,15 +17,12 @@ namespace airssys::daemoneye {
 namespace {
 
 // Longer than any sane setting and far from overflow in time_point arithmetic.
-constexpr std::uint64_t kMaxDurationMs = 36'500ull * 86'400'000;
+constexpr std::chrono::milliseconds kMaxDuration{36'500LL * 86'400'000};
 
 struct Unit {
   std::string_view name;
   std::uint64_t factor;
 };
-
-constexpr std::array kDurationUnits{Unit{"ms", 1}, Unit{"s", 1000}, Unit{"m", 60'000}, Unit{"h", 3'600'000},
-                                    Unit{"d", 86'400'000}};
 
 // K/M/G/T are binary, as in systemd and most tools; a B after a decimal
 // prefix (KB, MB, ...) is the SI meaning.
@@ -71,23 +70,11 @@ std::optional<NumberAndSuffix> split(std::string_view text) {
 }  // namespace
 
 std::expected<std::chrono::milliseconds, std::string> parse_duration(std::string_view text) {
-  constexpr std::string_view kExpected = "a whole number followed by ms, s, m, h or d, e.g. 500ms, 10s, 5m";
-  if (text.empty()) return std::unexpected(fmt::format("empty duration (expected {})", kExpected));
-  const auto ns = split(text);
-  if (!ns) return std::unexpected(fmt::format("invalid duration '{}' (expected {})", text, kExpected));
-  if (ns->suffix.empty()) {
-    // A bare number is ambiguous (seconds? milliseconds?); only 0 is not.
-    if (ns->number == 0 && !ns->overflow) return std::chrono::milliseconds(0);
-    return std::unexpected(fmt::format("duration '{}' needs a unit: ms, s, m, h or d (e.g. {}s)", text, text));
-  }
-  for (const Unit& u : kDurationUnits) {
-    if (ns->suffix != u.name) continue;
-    if (ns->overflow || ns->number > kMaxDurationMs / u.factor) {
-      return std::unexpected(fmt::format("duration '{}' is too large (at most 36500d)", text));
-    }
-    return std::chrono::milliseconds(static_cast<std::int64_t>(ns->number * u.factor));
-  }
-  return std::unexpected(fmt::format("invalid duration '{}' (expected {})", text, kExpected));
+  // osl's one parser; the caller puts the key or flag in front of the message.
+  // A bare number is refused (seconds? milliseconds?) except 0, the same in every unit.
+  auto d = osl::parse_duration(text, {.bare_number_is_seconds = false, .allow_zero = true, .max = kMaxDuration});
+  if (!d) return std::unexpected(d.error().message);
+  return *d;
 }
 
 std::expected<std::uint64_t, std::string> parse_size(std::string_view text) {
