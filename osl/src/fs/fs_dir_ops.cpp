@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include <airssys/osl/file_io.hpp>
+
 #include "fs/fs_ops.hpp"
 #include "fs/tree_ops.hpp"
 #include "platform/linux_fs.hpp"
@@ -227,7 +229,7 @@ std::expected<Done, Error> exec_rename(const ResolvedPath& from, const ResolvedP
     }
   }
   const unsigned flags = op.replace ? 0u : RENAME_NOREPLACE;
-  if (::renameat2(from.parent.get(), from.name.c_str(), to.parent.get(), to.name.c_str(), flags) != 0) {
+  if (io::renameat(from.parent.get(), from.name.c_str(), to.parent.get(), to.name.c_str(), flags) != 0) {
     return std::unexpected(Error::from_errno(errno, fmt::format("renaming {} to {}", from.path, to.path)));
   }
   return Done{};

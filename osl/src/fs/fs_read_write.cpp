@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include <airssys/osl/file_io.hpp>
+
 #include "fs/fs_ops.hpp"
 #include "platform/linux_fs.hpp"
 
@@ -31,7 +33,7 @@ namespace {
 std::expected<void, Error> write_all(int fd, std::string_view data, const std::string& path) {
   std::size_t off = 0;
   while (off < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    const ssize_t n = io::write(fd, data.data() + off, data.size() - off);
     if (n < 0) {
       if (errno == EINTR) continue;
       return std::unexpected(Error::from_errno(errno, fmt::format("writing {}", path)));
@@ -100,7 +102,7 @@ std::expected<fs::Write::Result, Error> exec_write(const ResolvedPath& p, const 
       return std::unexpected(Error::make(ErrorCategory::invalid_argument, fmt::format("{}: not a regular file", p.path)));
     }
     if (auto r = write_all(fd->get(), op.data, p.path); !r) return std::unexpected(r.error());
-    if (op.fsync && ::fsync(fd->get()) != 0) return std::unexpected(Error::from_errno(errno, fmt::format("fsync {}", p.path)));
+    if (op.fsync && io::fsync(fd->get()) != 0) return std::unexpected(Error::from_errno(errno, fmt::format("fsync {}", p.path)));
     return fs::Write::Result{op.data.size()};
   }
   if (op.mode == fs::WriteMode::append) {
@@ -130,12 +132,12 @@ std::expected<fs::Write::Result, Error> exec_write(const ResolvedPath& p, const 
     cleanup();
     return std::unexpected(r.error());
   }
-  if (::fsync(fd->get()) != 0) {
+  if (io::fsync(fd->get()) != 0) {
     const int err = errno;
     cleanup();
     return std::unexpected(Error::from_errno(err, fmt::format("fsync {}", p.path)));
   }
-  if (::renameat(p.parent.get(), tmp.name.c_str(), p.parent.get(), p.name.c_str()) != 0) {
+  if (io::renameat(p.parent.get(), tmp.name.c_str(), p.parent.get(), p.name.c_str()) != 0) {
     const int err = errno;
     cleanup();
     return std::unexpected(Error::from_errno(err, fmt::format("replacing {}", p.path)));
@@ -144,7 +146,7 @@ std::expected<fs::Write::Result, Error> exec_write(const ResolvedPath& p, const 
   const int dirfd = sys_openat2(p.parent.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, kStrictResolve);
   if (dirfd >= 0) {
     UniqueFd d(dirfd);
-    (void)::fsync(d.get());
+    (void)io::fsync(d.get());
   }
   return fs::Write::Result{op.data.size()};
 }
