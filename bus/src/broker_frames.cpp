@@ -102,6 +102,7 @@ void Broker::Impl::publish(Conn& c, const Frame& f) {
   m.payload = f.payload;
   m.correlation_id = f.correlation_id;
   m.content_type = f.content_type;
+  m.headers = f.headers;
   for (Sub* s : r.plain) {
     m.sid = s->sid;
     deliver(*s, m);

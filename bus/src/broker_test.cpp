@@ -205,6 +205,57 @@ TEST(Broker, IdleClientWritesALonePublishAtOnce) {
   EXPECT_TRUE(eventually([&] { return got == 1; }, 30s)) << "the publish waited for the flusher";
 }
 
+// Any number of user headers reach subscribers in order, through a push and
+// a pull subscription; a bad header name is refused before sending.
+TEST(Broker, HeadersArriveInOrder) {
+  TempDir d;
+  auto b = start_broker(d);
+  auto sub = connect_client(d);
+  auto pub = connect_client(d);
+  ASSERT_TRUE(b && sub && pub);
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::string>> pushed;
+  auto s = sub->subscribe("h.x", [&](const MessageView& m) {
+    std::lock_guard lk(mu);
+    for (const Header& h : m.headers) pushed.emplace_back(h.name, h.value);
+  });
+  auto pull = sub->subscribe_pull("h.x");
+  ASSERT_TRUE(s && pull && sub->flush());
+
+  std::vector<std::string> values;
+  for (int i = 0; i < 100; ++i) values.push_back("v" + std::to_string(i));
+  std::vector<Header> hs;
+  for (int i = 0; i < 100; ++i) hs.push_back({i % 2 == 0 ? "Even" : "Odd", values[static_cast<std::size_t>(i)]});
+  PublishOptions po;
+  po.headers = hs;
+  po.correlation_id = "c-9";
+  ASSERT_TRUE(pub->publish("h.x", "body", po));
+  ASSERT_TRUE(pub->flush());
+  auto m = pull->next(20s);
+  ASSERT_TRUE(m);
+  ASSERT_EQ(m->headers.size(), 100u);
+  for (std::size_t i = 0; i < 100; ++i) {
+    EXPECT_EQ(m->headers[i].first, i % 2 == 0 ? "Even" : "Odd");
+    EXPECT_EQ(m->headers[i].second, values[i]);
+  }
+  EXPECT_EQ(m->correlation_id, "c-9");
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lk(mu);
+    return pushed.size() == 100;
+  }));
+  EXPECT_EQ(pushed.front(), (std::pair<std::string, std::string>{"Even", "v0"}));
+  EXPECT_EQ(pushed.back(), (std::pair<std::string, std::string>{"Odd", "v99"}));
+
+  const Header bad[] = {{"has space", "x"}};
+  po.headers = bad;
+  auto r = pub->publish("h.x", "body", po);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::invalid_argument);
+  const Header crlf[] = {{"ok", "a\r\nInjected: 1"}};
+  po.headers = crlf;
+  EXPECT_FALSE(pub->publish("h.x", "body", po));
+}
+
 TEST(Broker, PermissionsPerUid) {
   TempDir d;
   BrokerOptions o;

@@ -21,8 +21,10 @@ using detail::Frame;
 using detail::Op;
 
 Message Message::from(const MessageView& v) {
-  return Message{std::string(v.subject), std::string(v.reply_to), std::string(v.payload),
-                 std::string(v.correlation_id), std::string(v.content_type)};
+  Message m{std::string(v.subject), std::string(v.reply_to), std::string(v.payload),
+            std::string(v.correlation_id), std::string(v.content_type), {}};
+  for (const Header& h : v.headers) m.headers.emplace_back(h.name, h.value);
+  return m;
 }
 
 // ---- Subscription ----
@@ -248,6 +250,9 @@ std::expected<void, Error> ClientCore::publish(std::string_view subject, std::st
   f.reply_to = po.reply_to;
   f.correlation_id = po.correlation_id;
   f.content_type = po.content_type;
+  for (const Header& h : po.headers)
+    if (auto v = validate_header(h); !v) return v;
+  f.header_list = po.headers;
   if (const std::size_t relayed = relayed_body_size(f); relayed > opt.max_frame_bytes)
     return std::unexpected(Error::make(Errc::frame_too_large, "message of " + std::to_string(relayed) +
                                                                   " bytes as relayed to subscribers exceeds the frame limit of " +
@@ -403,6 +408,8 @@ std::expected<std::string, Error> ClientCore::stats(std::chrono::milliseconds ti
 std::expected<Message, Error> ClientCore::request(std::string_view subject, std::string_view payload,
                                                   std::chrono::milliseconds timeout, const PublishOptions& po) {
   if (auto v = validate_publish_subject(subject); !v) return std::unexpected(v.error());
+  for (const Header& h : po.headers)
+    if (auto v = validate_header(h); !v) return std::unexpected(v.error());
   std::uint64_t id = 0, gen = 0;
   {
     std::lock_guard lk(mu);
@@ -437,6 +444,7 @@ std::expected<Message, Error> ClientCore::request(std::string_view subject, std:
     f.reply_to = reply_to;
     f.correlation_id = po.correlation_id;
     f.content_type = po.content_type;
+    f.header_list = po.headers;
     encode_frame(out, f);
   }
   flush_out();

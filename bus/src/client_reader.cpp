@@ -90,7 +90,7 @@ void ClientCore::dispatch(const Frame& f) {
           const std::string_view tok = f.subject.substr(std::min(f.subject.size(), inbox_prefix.size()));
           if (std::from_chars(tok.data(), tok.data() + tok.size(), id).ec == std::errc{}) {
             if (const auto it = requests.find(id); it != requests.end() && !it->second) {
-              it->second = Message::from({f.subject, f.reply_to, f.payload, f.correlation_id, f.content_type});
+              it->second = Message::from({f.subject, f.reply_to, f.payload, f.correlation_id, f.content_type, Headers(f.headers)});
               cv_reply.notify_all();
             }
           }
@@ -105,7 +105,7 @@ void ClientCore::dispatch(const Frame& f) {
       }
       Handler* const handler = cached_handler.get();  // kept alive by the cache
       PullQueue* const pull = cached_pull.get();
-      const MessageView v{f.subject, f.reply_to, f.payload, f.correlation_id, f.content_type};
+      const MessageView v{f.subject, f.reply_to, f.payload, f.correlation_id, f.content_type, Headers(f.headers)};
       if (handler) {
         try {
           (*handler)(v);

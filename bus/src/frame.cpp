@@ -74,11 +74,25 @@ struct Reader {
 
 // The largest protobuf field number (2^29 - 1); a tag is a uint32.
 constexpr std::uint64_t kMaxField = (1u << 29) - 1;
+constexpr std::uint32_t kHeadersField = 13;
+
+
+std::size_t header_entry_size(const Header& h) noexcept {
+  const std::size_t inner = len_field_size(h.name) + len_field_size(h.value);
+  return 1 + varint_size(inner) + inner;
+}
+
+std::size_t headers_size(const Frame& f) noexcept {
+  if (f.header_list.empty()) return f.headers.size();
+  std::size_t n = 0;
+  for (const Header& h : f.header_list) n += header_entry_size(h);
+  return n;
+}
 
 }  // namespace
 
 std::size_t body_size(const Frame& f) noexcept {
-  return varint_field_size(static_cast<std::uint32_t>(f.op)) + len_field_size(f.subject) + len_field_size(f.reply_to) +
+  return headers_size(f) + varint_field_size(static_cast<std::uint32_t>(f.op)) + len_field_size(f.subject) + len_field_size(f.reply_to) +
          len_field_size(f.payload) + varint_field_size(f.sid) + len_field_size(f.queue) +
          len_field_size(f.correlation_id) + len_field_size(f.content_type) + varint_field_size(f.policy) +
          varint_field_size(f.max_msgs) + varint_field_size(f.max_bytes) + len_field_size(f.text);
@@ -112,6 +126,17 @@ void encode_frame(ByteBuffer& out, const Frame& f) {
   p = put_num(p, 10, f.max_msgs);
   p = put_num(p, 11, f.max_bytes);
   p = put_len(p, 12, f.text);
+  if (!f.header_list.empty()) {
+    for (const Header& h : f.header_list) {
+      *p++ = static_cast<char>((kHeadersField << 3) | kLen);
+      p = put_varint(p, len_field_size(h.name) + len_field_size(h.value));
+      p = put_len(p, 1, h.name);
+      p = put_len(p, 2, h.value);
+    }
+  } else if (!f.headers.empty()) {
+    std::memcpy(p, f.headers.data(), f.headers.size());
+    p += f.headers.size();
+  }
   out.commit(static_cast<std::size_t>(p - start));
 }
 
@@ -119,7 +144,10 @@ std::expected<Frame, Error> decode_body(std::string_view body) {
   Frame f;
   Reader r{reinterpret_cast<const unsigned char*>(body.data()),
            reinterpret_cast<const unsigned char*>(body.data()) + body.size()};
+  const unsigned char* hdr_begin = nullptr;  // the run of field-13 entries
+  const unsigned char* hdr_end = nullptr;
   while (r.p != r.end) {
+    const unsigned char* const field_start = r.p;
     std::uint64_t tag = 0;
     if (const auto v = r.varint(tag); v != Reader::Varint::ok)
       return std::unexpected(malformed(v == Reader::Varint::truncated ? "truncated field tag" : "over-long field tag"));
@@ -194,10 +222,35 @@ std::expected<Frame, Error> decode_body(std::string_view body) {
         if (field == 8) f.content_type = bytes;
         if (field == 12) f.text = bytes;
         break;
+      case kHeadersField: {
+        if (!is_len) return std::unexpected(malformed("header (field 13) is not length-delimited"));
+        if (hdr_begin != nullptr && hdr_end != field_start)
+          return std::unexpected(malformed("headers (field 13) are not consecutive"));
+        if (hdr_begin == nullptr) hdr_begin = field_start;
+        hdr_end = r.p;
+        Reader h{reinterpret_cast<const unsigned char*>(bytes.data()),
+                 reinterpret_cast<const unsigned char*>(bytes.data()) + bytes.size()};
+        Header hv;
+        while (h.p != h.end) {
+          std::uint64_t htag = 0, hlen = 0;
+          if (h.varint(htag) != Reader::Varint::ok || (htag & 7) != kLen || h.varint(hlen) != Reader::Varint::ok ||
+              hlen > static_cast<std::uint64_t>(h.end - h.p))
+            return std::unexpected(malformed("header entry is not name and value strings"));
+          const std::string_view v(reinterpret_cast<const char*>(h.p), static_cast<std::size_t>(hlen));
+          h.p += hlen;
+          if ((htag >> 3) == 1) hv.name = v;
+          else if ((htag >> 3) == 2) hv.value = v;
+          else return std::unexpected(malformed("header entry has field " + std::to_string(htag >> 3)));
+        }
+        if (auto ok = validate_header(hv); !ok) return std::unexpected(malformed(ok.error().message));
+        break;
+      }
       default:
         break;  // unknown field: skipped
     }
   }
+  if (hdr_begin != nullptr)
+    f.headers = std::string_view(reinterpret_cast<const char*>(hdr_begin), static_cast<std::size_t>(hdr_end - hdr_begin));
   if (f.op == Op::unspecified) return std::unexpected(malformed("frame without op"));
   return f;
 }

@@ -9,11 +9,13 @@
 #include "byte_buffer.hpp"
 
 #include <airssys/bus/error.hpp>
+#include <airssys/bus/headers.hpp>
 
 #include <cstddef>
 #include <cstdint>
 #include <expected>
 #include <optional>
+#include <span>
 #include <string_view>
 
 namespace airssys::bus::detail {
@@ -32,6 +34,11 @@ struct Frame {
   std::uint32_t policy = 0, max_msgs = 0;
   std::uint64_t max_bytes = 0;
   std::string_view text;
+  // Headers (field 13, one Header message per pair). Encoding writes
+  // `header_list` if set (a client's publish), else `headers`: encoded
+  // entries as decoded, relayed unchanged. Decoding sets `headers`.
+  std::span<const Header> header_list;
+  std::string_view headers;
 };
 
 // Size of the body (without the length prefix).
@@ -47,7 +54,9 @@ void encode_frame(ByteBuffer& out, const Frame& f);
 // compatibility); groups, truncated fields, over-long varints (more than 10
 // bytes, more than 64 bits, or not in their shortest form), field numbers
 // above 2^29-1, wrong wire types for known fields and an unknown op are
-// malformed.
+// malformed; so are headers that are not consecutive entries, a header
+// entry other than fields 1 and 2 as strings, and a header name or value
+// validate_header refuses.
 [[nodiscard]] std::expected<Frame, Error> decode_body(std::string_view body);
 
 // Streaming decoder: feed bytes as they arrive (any split), take frames out.

@@ -13,6 +13,8 @@
 namespace airssys::bus::detail {
 namespace {
 
+const Header kHeaders[] = {{"trace", "00-abc-01"}, {"X-Empty", ""}, {"trace", "second"}};
+
 Frame sample() {
   Frame f;
   f.op = Op::msg;
@@ -27,6 +29,7 @@ Frame sample() {
   f.max_msgs = 1000;
   f.max_bytes = 1ull << 40;
   f.text = "hello";
+  f.header_list = kHeaders;
   return f;
 }
 
@@ -51,6 +54,11 @@ TEST(Frame, MatchesProtoc) {
   p.set_max_msgs(f.max_msgs);
   p.set_max_bytes(f.max_bytes);
   p.set_text(std::string(f.text));
+  for (const Header& h : kHeaders) {
+    auto* ph = p.add_headers();
+    ph->set_name(std::string(h.name));
+    ph->set_value(std::string(h.value));
+  }
   const std::string mine = encoded(f);
   ASSERT_EQ(mine.size(), 4 + p.ByteSizeLong());
   EXPECT_EQ(mine.substr(4), p.SerializeAsString());
@@ -68,6 +76,32 @@ TEST(Frame, MatchesProtoc) {
   EXPECT_EQ(d->max_bytes, f.max_bytes);
   EXPECT_EQ(d->policy, 2u);
   EXPECT_EQ(d->text, "hello");
+  // Headers come back in order, and re-encode (relayed) to the same bytes.
+  std::vector<std::pair<std::string, std::string>> got;
+  for (const Header& h : Headers(d->headers)) got.emplace_back(h.name, h.value);
+  const std::vector<std::pair<std::string, std::string>> want{
+      {"trace", "00-abc-01"}, {"X-Empty", ""}, {"trace", "second"}};
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(Headers(d->headers).get("trace"), "00-abc-01");
+  EXPECT_EQ(Headers(d->headers).size(), 3u);
+  Frame relay = *d;
+  relay.header_list = {};
+  ByteBuffer again;
+  encode_frame(again, relay);
+  wire::Frame back;
+  ASSERT_TRUE(back.ParseFromArray(again.data() + 4, static_cast<int>(again.size() - 4)));
+  ASSERT_EQ(back.headers_size(), 3);
+  EXPECT_EQ(back.headers(2).value(), "second");
+}
+
+TEST(Frame, OldFramesHaveNoHeaders) {
+  // A frame from before headers (fields 1-12 only) decodes with none.
+  Frame f = sample();
+  f.header_list = {};
+  auto d = decode_body(encoded(f).substr(4));
+  ASSERT_TRUE(d);
+  EXPECT_TRUE(Headers(d->headers).empty());
+  EXPECT_EQ(Headers(d->headers).begin(), Headers(d->headers).end());
 }
 
 TEST(Frame, StreamsOverEverySplit) {
@@ -138,6 +172,12 @@ TEST(Frame, RefusesMalformed) {
       "\x08\x01\x28\xff\xff\xff\xff\xff\xff\xff\xff\xff\x81\x01",  // 11-byte varint
       std::string("\x08\x01\x80\x80\x80\x80\x10\x00", 8),      // field 2^29 (tag 2^32)
       std::string("\x08\x01\xf8\xff\xff\xff\xff\x01\x00", 9),  // tag above 32 bits
+      "\x6a\x03\x0a\x01" "a" "\x08\x01\x6a\x03\x0a\x01" "b",  // headers not consecutive
+      "\x08\x01\x6a\x03\x0a\x01:",                               // ':' in a header name
+      "\x08\x01\x6a\x00",                                         // header without a name
+      "\x08\x01\x6a\x05\x0a\x01" "a" "\x18\x01",                // header field 3
+      "\x08\x01\x68\x01",                                         // header as a varint
+      "\x08\x01\x6a\x06\x0a\x01" "a" "\x12\x01\n",             // LF in a value
   };
   for (const std::string& body : cases) {
     auto r = decode_body(body);

@@ -214,6 +214,24 @@ TEST(Cli, RequestReplyAndTimeout) {
   EXPECT_EQ(run({"request", "svc.none", "x", "--timeout", "soon", "--socket", env.sock}).code, 2);
 }
 
+TEST(Cli, HeadersFromPubToSub) {
+  Env env;
+  Proc sub({"sub", "hdr.x", "--headers", "--socket", env.sock});
+  env.wait_subs(1);
+  ASSERT_EQ(run({"pub", "hdr.x", "body", "--header", "Trace-Id: 42", "--header", "k:v:w", "--header", "Trace-Id:7",
+                 "--socket", env.sock})
+                .code,
+            0);
+  const auto l = sub.lines(4);
+  ASSERT_EQ(l.size(), 4u);
+  EXPECT_EQ(l[0], "hdr.x body");
+  EXPECT_EQ(l[1], "\tTrace-Id: 42");
+  EXPECT_EQ(l[2], "\tk: v:w");
+  EXPECT_EQ(l[3], "\tTrace-Id: 7");
+  EXPECT_EQ(run({"pub", "hdr.x", "b", "--header", "novalue", "--socket", env.sock}).code, 2);
+  EXPECT_EQ(run({"pub", "hdr.x", "b", "--header", "bad name: 1", "--socket", env.sock}).code, 2);
+}
+
 TEST(Cli, ExitCodes) {
   Env env;
   EXPECT_EQ(run({"pub", "a.*", "x", "--socket", env.sock}).code, 2);

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <charconv>
 #include <climits>
+#include <expected>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -109,12 +110,27 @@ int cmd_serve(const Common& c, const std::vector<uid_t>& uids, const std::vector
   return cli::kOk;
 }
 
+// --header "NAME: VALUE" (or NAME:VALUE), repeatable, in order.
+std::expected<std::vector<bus::Header>, std::string> parse_headers(const std::vector<std::string>& args) {
+  std::vector<bus::Header> out;
+  for (const std::string& a : args) {
+    const auto colon = a.find(':');
+    if (colon == std::string::npos) return std::unexpected("--header: expected NAME:VALUE, got '" + a + "'");
+    std::string_view value = std::string_view(a).substr(colon + 1);
+    if (value.starts_with(' ')) value.remove_prefix(1);
+    const bus::Header h{std::string_view(a).substr(0, colon), value};
+    if (auto v = bus::validate_header(h); !v) return std::unexpected("--header: " + v.error().message);
+    out.push_back(h);
+  }
+  return out;
+}
+
 int cmd_pub(const Common& c, const std::string& subject, const std::string& data, const std::string& reply_to,
-            const std::string& cid, const std::string& ctype) {
+            const std::string& cid, const std::string& ctype, const std::vector<bus::Header>& headers) {
   if (auto v = bus::validate_publish_subject(subject); !v) return cli::report(v.error());
   auto client = connect(c);
   if (!client) return cli::report(client.error());
-  bus::PublishOptions po{reply_to, cid, ctype};
+  bus::PublishOptions po{reply_to, cid, ctype, headers};
   if (auto r = (*client)->publish(subject, data, po); !r) return cli::report(r.error());
   if (auto f = (*client)->flush(); !f) return cli::report(f.error());
   return cli::kOk;
@@ -124,7 +140,7 @@ int cmd_pub(const Common& c, const std::string& subject, const std::string& data
 // With `reply_data`, answers each message that has a reply inbox.
 int cmd_sub(const Common& c, const std::string& subject, const std::string& queue, long count,
             const std::string& policy, std::uint32_t max_msgs, std::uint64_t max_bytes,
-            const std::optional<std::string>& reply_data) {
+            const std::optional<std::string>& reply_data, bool print_headers) {
   if (auto v = bus::validate_subscribe_subject(subject); !v) return cli::report(v.error());
   bus::SubscribeOptions so;
   so.queue = queue;
@@ -156,6 +172,8 @@ int cmd_sub(const Common& c, const std::string& subject, const std::string& queu
         std::string line;
         line.reserve(m.subject.size() + m.payload.size() + 2);
         line.append(m.subject).append(" ").append(m.payload).append("\n");
+        if (print_headers)  // one indented line per header, after its message's line
+          for (const bus::Header& h : m.headers) line.append("\t").append(h.name).append(": ").append(h.value).append("\n");
         if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size() || std::fflush(stdout) != 0) {
           out_failed = true;
           cli::notify_done();
@@ -174,7 +192,8 @@ int cmd_sub(const Common& c, const std::string& subject, const std::string& queu
   return out_failed ? cli::kFailure : cli::kOk;
 }
 
-int cmd_request(const Common& c, const std::string& subject, const std::string& data, const std::string& timeout) {
+int cmd_request(const Common& c, const std::string& subject, const std::string& data, const std::string& timeout,
+                const std::vector<bus::Header>& headers) {
   const auto t = cli::parse_timeout("--timeout", timeout);
   if (!t) {
     std::fprintf(stderr, "airssys-bus: %s\n", t.error().c_str());
@@ -183,7 +202,9 @@ int cmd_request(const Common& c, const std::string& subject, const std::string& 
   if (auto v = bus::validate_publish_subject(subject); !v) return cli::report(v.error());
   auto client = connect(c);
   if (!client) return cli::report(client.error());
-  auto r = (*client)->request(subject, data, *t);
+  bus::PublishOptions po;
+  po.headers = headers;
+  auto r = (*client)->request(subject, data, *t, po);
   if (!r) {
     // A refused publish arrives as an error frame; report it rather than a timeout.
     if (auto f = (*client)->flush(std::chrono::seconds(1)); !f && f.error().code == bus::Errc::permission_denied)
@@ -239,6 +260,9 @@ int main(int argc, char** argv) {
   pub->add_option("--reply-to", reply_to, "reply subject");
   pub->add_option("--correlation-id", cid, "correlation id header");
   pub->add_option("--content-type", ctype, "content type header");
+  std::vector<std::string> header_args;
+  bool print_headers = false;
+  pub->add_option("--header", header_args, "NAME:VALUE user header (repeatable, kept in order)");
 
   auto add_sub_opts = [&](CLI::App* a) {
     a->add_option("--queue", queue, "join queue group GROUP (each message to one member)");
@@ -246,6 +270,7 @@ int main(int argc, char** argv) {
     a->add_option("--policy", policy, "when the broker-side queue is full: drop-newest, drop-oldest, disconnect");
     add_number(a, "--max-msgs", max_msgs, 0, UINT32_MAX, "broker-side queue bound in messages (0 or default: 65536)");
     add_number(a, "--max-bytes", max_bytes, 0, UINT64_MAX, "broker-side queue bound in bytes (0 or default: 8 MiB)");
+    a->add_flag("--headers", print_headers, "after each message's line, print its headers as TAB NAME: VALUE lines");
   };
   auto* sub = app.add_subcommand("sub", "print 'SUBJECT DATA' per message on SUBJECT (wildcards allowed)");
   sub->add_option("SUBJECT", subject, "subject or pattern")->required();
@@ -255,6 +280,7 @@ int main(int argc, char** argv) {
   request->add_option("SUBJECT", subject, "literal subject")->required();
   request->add_option("DATA", data, "payload")->required();
   request->add_option("--timeout", timeout, "how long to wait (e.g. 500ms, 2s; default 5s)");
+  request->add_option("--header", header_args, "NAME:VALUE user header (repeatable, kept in order)");
 
   auto* reply = app.add_subcommand("reply", "answer each request on SUBJECT with DATA (prints requests like sub)");
   reply->add_option("SUBJECT", subject, "subject or pattern")->required();
@@ -284,10 +310,15 @@ int main(int argc, char** argv) {
   }
 
   if (*serve) return cmd_serve(common, uids, gids, pub_allow, sub_allow, max_frame, max_conns);
-  if (*pub) return cmd_pub(common, subject, data, reply_to, cid, ctype);
-  if (*sub) return cmd_sub(common, subject, queue, count, policy, max_msgs, max_bytes, std::nullopt);
-  if (*reply) return cmd_sub(common, subject, queue, count, policy, max_msgs, max_bytes, data);
-  if (*request) return cmd_request(common, subject, data, timeout);
+  const auto headers = parse_headers(header_args);
+  if (!headers) {
+    std::fprintf(stderr, "airssys-bus: %s\n", headers.error().c_str());
+    return cli::kUsage;
+  }
+  if (*pub) return cmd_pub(common, subject, data, reply_to, cid, ctype, *headers);
+  if (*sub) return cmd_sub(common, subject, queue, count, policy, max_msgs, max_bytes, std::nullopt, print_headers);
+  if (*reply) return cmd_sub(common, subject, queue, count, policy, max_msgs, max_bytes, data, print_headers);
+  if (*request) return cmd_request(common, subject, data, timeout, *headers);
   if (*stats) return cmd_stats(common);
   if (*bench) return cli::run_bench(use_socket ? common.socket : std::string(), scenario, msgs, rr_msgs);
   return cli::kUsage;

@@ -14,6 +14,7 @@
 // is at most once, like NATS core).
 
 #include <airssys/bus/error.hpp>
+#include <airssys/bus/headers.hpp>
 #include <airssys/bus/policy.hpp>
 
 #include <chrono>
@@ -24,8 +25,11 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace airssys::bus {
 
@@ -37,10 +41,12 @@ struct PullQueue;
 // A received message; views valid only during the handler call.
 struct MessageView {
   std::string_view subject, reply_to, payload, correlation_id, content_type;
+  Headers headers;  // user headers (airssys/bus/headers.hpp)
 };
 
 struct Message {
   std::string subject, reply_to, payload, correlation_id, content_type;
+  std::vector<std::pair<std::string, std::string>> headers;  // name, value; in order
   [[nodiscard]] static Message from(const MessageView& v);
 };
 
@@ -48,6 +54,10 @@ struct PublishOptions {
   std::string_view reply_to;        // where a responder should publish its answer
   std::string_view correlation_id;  // header, carried unchanged
   std::string_view content_type;    // header, carried unchanged
+  // Any number of user headers, carried unchanged in order; each checked by
+  // validate_header (invalid_argument). The caller's storage must outlive
+  // the publish() call only.
+  std::span<const Header> headers;
 };
 
 struct SubscribeOptions {
