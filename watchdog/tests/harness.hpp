@@ -3,6 +3,10 @@
 // binary (TASK_WATCHDOG_BIN, set by ctest) against a registry in a temp dir.
 // Every wait is bounded; nothing asserts on timing.
 
+#include <airssys/testing/eventually.hpp>
+#include <airssys/testing/run.hpp>
+#include <airssys/testing/temp_dir.hpp>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -39,16 +43,10 @@ inline std::string slurp(const fs::path& p) {
   return ss.str();
 }
 
+// airssys::testing::TempDir under the shape these tests use (`d.path`).
 struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "wd-it-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+  airssys::testing::TempDir dir{"wd-it"};
+  const fs::path path = dir.path();
 };
 
 struct Result {
@@ -98,31 +96,21 @@ inline int wait_child(pid_t pid, std::chrono::seconds bound = 120s) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-inline Result run(const fs::path& dir, const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
-  static int n = 0;
-  const auto out = dir / ("out." + std::to_string(++n));
-  const auto err = dir / ("err." + std::to_string(n));
-  Result r;
-  r.rc = wait_child(spawn(args, out, err, env));
-  r.out = slurp(out);
-  r.err = slurp(err);
-  fs::remove(out);
-  fs::remove(err);
-  return r;
+// Runs the watchdog with `args` to its end (airssys::testing::run); `env`
+// entries are added to our environment. `dir` is kept for the callers.
+inline Result run(const fs::path& /*dir*/, const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
+  std::vector<std::string> argv{bin()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = airssys::testing::run(argv, {.env = env});
+  if (r.status < 0) ADD_FAILURE() << "task-watchdog did not finish within the bound";
+  return {r.status, std::move(r.out), std::move(r.err)};
 }
 
-// Polls `pred` every 50 ms for at most `bound`.
-inline bool eventually(const std::function<bool()>& pred, std::chrono::seconds bound = 60s) {
-  const auto until = std::chrono::steady_clock::now() + bound;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return pred();
-}
+using airssys::testing::eventually;
 
 // Kills and reaps a child the test forked itself (by pid; only if it is
 // still our unreaped child), so a failed assertion cannot leave it running.
+// `pid = 0` disarms it.
 struct ChildGuard {
   pid_t pid;
   explicit ChildGuard(pid_t p) : pid(p) {}
