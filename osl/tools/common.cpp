@@ -2,6 +2,8 @@
 
 #include <airssys/ledger/osl_sink.hpp>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -23,7 +25,33 @@ void add_common_options(CLI::App& cmd, CommonOptions& o) {
   cmd.add_flag("--audit-stderr", o.audit_stderr, "write activity records to stderr as well");
 }
 
-std::expected<System, int> make_system(const CommonOptions& o) {
+namespace {
+
+std::string_view file_type_name(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  return "not a regular file";
+}
+
+// The audit log must be a regular file (or not exist yet). Looked at through
+// O_PATH, which neither waits for a FIFO's reader nor follows a symlink.
+bool audit_log_path_ok(const std::string& path) {
+  const UniqueFd fd(::open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return errno == ENOENT;  // created by the sink; other errors are its to report
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || S_ISREG(st.st_mode)) return true;
+  fmt::print(stderr, "airssys-osl: --audit-log {}: not a regular file ({}); the audit log must be a regular file\n", path,
+             file_type_name(st.st_mode));
+  return false;
+}
+
+}  // namespace
+
+std::expected<SystemOptions, int> make_system_options(const CommonOptions& o) {
   auto policy = Policy::load_file(o.policy);
   if (!policy) {
     fmt::print(stderr, "{}\n", policy.error().to_string());
@@ -31,13 +59,15 @@ std::expected<System, int> make_system(const CommonOptions& o) {
   }
   SystemOptions options;
   options.policy = std::move(*policy);
+  options.audit.stall_timeout = kAuditStall;
   if (!o.audit_log.empty()) {
-    auto sink = make_file_sink(FileSinkOptions{.path = o.audit_log});
+    if (!audit_log_path_ok(o.audit_log)) return std::unexpected(kExitUsage);
+    auto sink = make_file_sink(FileSinkOptions{.path = o.audit_log, .fsync_each_batch = true});
     if (!sink) {
       fmt::print(stderr, "airssys-osl: cannot open the audit log: {}\n", sink.error().to_string());
       return std::unexpected(kExitUsage);
     }
-    options.audit.sinks.push_back(std::move(*sink));
+    options.audit.sinks.push_back(make_write_through(std::move(*sink)));
   }
   if (!o.audit_ledger.empty()) {
     auto sink = ledger::make_osl_sink({.dir = o.audit_ledger});
@@ -45,14 +75,20 @@ std::expected<System, int> make_system(const CommonOptions& o) {
       fmt::print(stderr, "airssys-osl: cannot open the audit ledger: {}\n", sink.error().to_string());
       return std::unexpected(kExitUsage);
     }
-    options.audit.sinks.push_back(std::move(*sink));
+    options.audit.sinks.push_back(make_write_through(std::move(*sink)));
   }
-  if (o.audit_stderr) options.audit.sinks.push_back(make_stderr_sink());
-  return System(std::move(options));
+  if (o.audit_stderr) options.audit.sinks.push_back(make_write_through(make_stderr_sink()));
+  return options;
+}
+
+std::expected<System, int> make_system(const CommonOptions& o) {
+  auto options = make_system_options(o);
+  if (!options) return std::unexpected(options.error());
+  return System(std::move(*options));
 }
 
 int finish(System& system, int code) {
-  if (auto r = system.flush_audit(); !r) {
+  if (auto r = system.flush_audit(std::chrono::seconds(5)); !r) {
     fmt::print(stderr, "airssys-osl: warning: {}\n", r.error().to_string());
   }
   return code;

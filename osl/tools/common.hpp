@@ -37,7 +37,15 @@ void add_common_options(CLI::App& cmd, CommonOptions& o);
 
 // Loads the policy and opens the audit sinks. On failure the message is
 // already on stderr and the error holds the exit code (kExitUsage).
+// The policy and --audit-log must be regular files (a FIFO would block the
+// open; /dev/full would swallow the records). Every sink is write-through
+// (an operation runs only once its start record is written, the file sink
+// fsyncs each batch): if the start record cannot be made durable within
+// kAuditStall, nothing runs.
+[[nodiscard]] std::expected<SystemOptions, int> make_system_options(const CommonOptions& o);
 [[nodiscard]] std::expected<System, int> make_system(const CommonOptions& o);
+
+inline constexpr std::chrono::milliseconds kAuditStall{2000};
 
 // Flushes the audit log (warning on stderr if it cannot) and returns `code`.
 [[nodiscard]] int finish(System& system, int code);

@@ -126,11 +126,15 @@ int run_exec(const ExecOptions& o) {
       return kExitUsage;
     }
   }
-  // Block the forwarded signals before the System starts its audit writer
-  // thread, so every thread inherits the mask and none can die from them.
+  // Policy and sinks are opened while SIGINT/SIGTERM still work (a path
+  // that blocks there can be interrupted). The forwarded signals are blocked
+  // before the System starts its audit writer thread, so every thread
+  // inherits the mask and none can die from them.
+  auto options = make_system_options(o.common);
+  if (!options) return options.error();
   const SignalCatcher signals;
-  auto system = make_system(o.common);
-  if (!system) return system.error();
+  std::optional<System> system;
+  system.emplace(std::move(*options));
 
   // The library drops these silently (recording their names); here the
   // person who typed them is told.

@@ -12,6 +12,7 @@ ActivityLog::ActivityLog(std::vector<std::shared_ptr<ActivitySink>> sinks, std::
                          std::chrono::milliseconds shutdown_grace)
     : sinks_(std::move(sinks)), capacity_(std::max<std::size_t>(capacity, 2)), shutdown_grace_(shutdown_grace) {
   std::erase(sinks_, nullptr);
+  write_through_ = std::any_of(sinks_.begin(), sinks_.end(), [](const auto& s) { return s->write_through(); });
   if (!sinks_.empty()) writer_ = std::thread([this] { run(); });
 }
 
@@ -57,6 +58,14 @@ bool ActivityLog::flush(std::chrono::milliseconds timeout) {
   const bool done = progress_.wait_for(lock, timeout, [&] { return completed_ >= target; });
   --flush_waiters_;
   return done;
+}
+
+void ActivityLog::release_end_slot() {
+  {
+    std::lock_guard lock(mu_);
+    if (reserved_ > 0) --reserved_;
+  }
+  not_full_.notify_all();
 }
 
 ActivityLog::Paused ActivityLog::pause_writer() {

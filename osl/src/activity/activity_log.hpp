@@ -30,6 +30,8 @@ class ActivityLog {
   ActivityLog& operator=(const ActivityLog&) = delete;
 
   [[nodiscard]] bool enabled() const noexcept { return !sinks_.empty(); }
+  // Some sink asks that operations wait until their start record is written.
+  [[nodiscard]] bool write_through() const noexcept { return write_through_; }
 
   // How a record uses the queue. A start record also reserves room for its
   // operation's end record, so an end record never waits: an operation that
@@ -60,6 +62,10 @@ class ActivityLog {
   };
   [[nodiscard]] Paused pause_writer();
 
+  // Gives back the room a start record reserved for its end record, for an
+  // operation that will not run after all (its start was never written).
+  void release_end_slot();
+
   [[nodiscard]] std::uint64_t written() const noexcept { return written_.load(std::memory_order_relaxed); }
   [[nodiscard]] std::uint64_t sink_errors() const noexcept { return sink_errors_.load(std::memory_order_relaxed); }
   // The most recent sink error, for messages ("audit log stalled: …").
@@ -73,6 +79,7 @@ class ActivityLog {
   std::vector<std::shared_ptr<ActivitySink>> sinks_;
   const std::size_t capacity_;
   const std::chrono::milliseconds shutdown_grace_;
+  bool write_through_ = false;
 
   mutable std::mutex mu_;
   bool pausing_ = false;  // pause_writer(): the writer returns between batches

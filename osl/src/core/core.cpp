@@ -117,7 +117,15 @@ bool Core::record_start(std::uint64_t id, std::string_view principal, const Requ
   ActivityRecord r = make_record(id, ActivityEvent::start, principal, req, v);
   r.outcome = "started";
   r.detail_json = req.detail_json;
-  return log_.push(std::move(r), ActivityLog::Slot::start, stall_timeout_);
+  if (!log_.push(std::move(r), ActivityLog::Slot::start, stall_timeout_)) return false;
+  // A write-through sink: run only once the start record is written. (An
+  // implied action runs anyway; its end record then needs no reserved room,
+  // since end records never wait.)
+  if (log_.write_through() && !log_.flush(stall_timeout_)) {
+    log_.release_end_slot();
+    return false;
+  }
+  return true;
 }
 
 void Core::record_end(std::uint64_t id, std::string_view principal, const Request& req, const Verdict& v,

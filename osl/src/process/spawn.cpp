@@ -18,6 +18,7 @@
 
 #include <fmt/format.h>
 
+#include "process/spawn_failure.hpp"
 #include "activity/json_escape.hpp"
 #include "core/core.hpp"
 #include "process/env_filter.hpp"
@@ -427,8 +428,12 @@ std::expected<process::Process, Error> spawn_child(detail::Core& core, std::stri
   if (c.failed_stage != 0) {
     siginfo_t info{};
     ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info, WEXITED);
-    return std::unexpected(
-        Error::from_errno(c.failed_errno, fmt::format("{}: {}", plan.program.resolved.path, stage_name(c.failed_stage))));
+    const auto stage = static_cast<Stage>(c.failed_stage);
+    const auto step = stage == Stage::chdir  ? detail::FailedStep::chdir
+                      : stage == Stage::exec ? detail::FailedStep::exec
+                                             : detail::FailedStep::other;
+    return std::unexpected(detail::explain_spawn_failure(c.failed_errno, step, stage_name(c.failed_stage),
+                                                         program_fd->get(), plan.program.resolved.path, cwd));
   }
 
   auto st = std::make_unique<process::Process::State>();

@@ -61,7 +61,17 @@ class ActivitySink {
   // batch it partly wrote (duplicates are acceptable, loss is not).
   [[nodiscard]] virtual std::expected<void, Error> write(std::span<const ActivityRecord> batch) = 0;
   [[nodiscard]] virtual std::string name() const = 0;
+  // True: an operation runs only after its start record has been written by
+  // every sink (write() returned), not merely queued. If that does not happen
+  // within AuditOptions::stall_timeout the operation is not executed and fails
+  // with category io ("audit log stalled"); its start record stays queued and
+  // may still be written later, with no end record after it. Costs one round
+  // trip to the writer thread per operation. One such sink makes it so for all.
+  [[nodiscard]] virtual bool write_through() const { return false; }
 };
+
+// Wraps `sink` so that write_through() is true (see ActivitySink).
+[[nodiscard]] std::shared_ptr<ActivitySink> make_write_through(std::shared_ptr<ActivitySink> sink);
 
 // Appends JSON lines to a file created 0600; rotates when the file would
 // exceed `max_bytes` (PATH → PATH.1 → … → PATH.<keep>). max_bytes 0 = never.
