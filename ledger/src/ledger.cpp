@@ -453,6 +453,12 @@ Result<std::vector<std::uint8_t>> Ledger::entry(std::uint64_t index) const {
   if (!end) return std::unexpected(end.error());
   if (*end < start + kRecordHeader || *end - start - kRecordHeader > kMaxEntrySize)
     return fail(ErrorCategory::corrupt, fmt::format("offsets of entry {} are inconsistent; run verify", index));
+  // A damaged offset must not make us allocate up to 1 GiB for bytes that
+  // are not there (the entry fuzzer found this).
+  auto entries_len = file_size(impl_->entries_fd.get(), impl_->path_of(kEntriesFile));
+  if (!entries_len) return std::unexpected(entries_len.error());
+  if (*end > *entries_len)
+    return fail(ErrorCategory::corrupt, fmt::format("entry {} ends past the end of the entries file; run verify", index));
   std::vector<std::uint8_t> rec(*end - start);
   if (auto r = pread_exact(impl_->entries_fd.get(), rec.data(), rec.size(), start, impl_->path_of(kEntriesFile)); !r)
     return std::unexpected(r.error());
