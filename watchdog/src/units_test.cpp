@@ -19,6 +19,7 @@ TEST(Units, Durations) {
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().code, ErrorCode::usage);
   }
+  EXPECT_EQ(parse_duration("5x", "--timeout").error().message, "--timeout: '5x' is not a duration; use e.g. 30s, 5m, 1h");
 }
 
 TEST(Units, Sizes) {
@@ -32,12 +33,8 @@ TEST(Units, Sizes) {
   EXPECT_FALSE(parse_size("99999999999T"));
 }
 
-TEST(Units, FormatDuration) {
-  EXPECT_EQ(format_duration(90s), "1m30s");
-  EXPECT_EQ(format_duration(500ms), "500ms");
-  EXPECT_EQ(format_duration(0ms), "0s");
-  EXPECT_EQ(format_duration(2h), "2h");
-}
+// osl::format_duration underneath (its cases are in osl.duration).
+TEST(Units, FormatDuration) { EXPECT_EQ(format_duration(90s), "1m30s"); }
 
 TEST(Units, TaskIds) {
   EXPECT_TRUE(valid_task_id("build-1_A"));
