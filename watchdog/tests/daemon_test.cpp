@@ -229,3 +229,34 @@ TEST(Daemon, KeepsKillingSurvivorsUntilNoneIsLeft) {
   const auto log = slurp(d.path / "daemon.out");
   EXPECT_NE(log.find("retrying at the next sweep"), std::string::npos) << log;
 }
+
+// `kill` records `killed` only once the tree is verified gone: a process
+// that survives SIGKILL (frozen in a v1 freezer) is retried, reported with
+// its pid, and the task is not recorded as killed; thawed, the pending
+// SIGKILL ends it and its monitor records the end.
+TEST(KillCommand, RecordsKilledOnlyOnceTheTreeIsVerifiedGone) {
+  ASSERT_FALSE(bin().empty()) << "TASK_WATCHDOG_BIN is not set";
+  if (!Freezer::available()) GTEST_SKIP() << "no writable v1 freezer hierarchy here";
+  TempDir d;
+  const auto reg = d.path / "registry.json";
+  ASSERT_EQ(run(d.path, {"start", "--registry", reg.string(), "--id", "frozen", "--grace", "100ms", "--",
+                         "/bin/sh", "-c", "exec sleep 1000"}).rc, 0);
+  auto st = status_json(d.path, reg, "frozen");
+  ASSERT_TRUE(st);
+  const pid_t task = (*st)["pid"].get<pid_t>();
+  Freezer fz("wd-kill-verify-" + std::to_string(::getpid()));
+  ASSERT_TRUE(fz.freeze(task));
+
+  auto r = run(d.path, {"kill", "--registry", reg.string(), "frozen", "--grace", "100ms"});
+  EXPECT_EQ(r.rc, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("survived SIGKILL"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(std::to_string(task)), std::string::npos) << r.err;
+  st = status_json(d.path, reg, "frozen");
+  ASSERT_TRUE(st);
+  EXPECT_NE((*st)["state"], "killed") << st->dump();
+  EXPECT_NE((*st)["error"].get<std::string>().find("survived SIGKILL"), std::string::npos) << st->dump();
+
+  fz.thaw();  // the pending SIGKILL ends it
+  ASSERT_TRUE(eventually([&] { return gone(task); }, 30s));
+  ASSERT_TRUE(eventually([&] { return terminal(d.path, reg, "frozen"); }, 30s));
+}

@@ -232,26 +232,34 @@ int cmd_kill(const wd::Registry& reg, const std::string& id, const std::string& 
   }
   auto system = wd::make_system(policy, reg.dir());
   if (!system) return report(system.error());
-  // Record the verdict first: the monitor, seeing the task end, keeps it.
+  // Kill first (SIGTERM, grace, SIGKILL sweeps retried for up to 15 s), then
+  // verify: `killed` is recorded only once nothing of the task is found. The
+  // monitor may record the end it sees meanwhile (exited, by our signal);
+  // the verified verdict replaces it.
   const bool monitor_alive = tp.monitor.has_value();
-  auto marked = reg.update([&](wd::RegistryData& d) -> std::expected<void, wd::Error> {
-    if (auto it = d.tasks.find(id); it != d.tasks.end() && !terminal(it->second.state)) {
+  const auto r = wd::kill_task(*system, wd::current_principal(), tp, grace);
+  const auto survivors = wd::collect_processes(tp);
+  auto recorded = reg.update([&](wd::RegistryData& d) -> std::expected<void, wd::Error> {
+    auto it = d.tasks.find(id);
+    if (it == d.tasks.end() || it->second.created_ms != t->created_ms) return {};  // removed or replaced meanwhile
+    if (survivors.empty()) {
       it->second.state = "killed";
       it->second.error = "killed by `task-watchdog kill`";
-      if (!monitor_alive) it->second.ended_ms = now_ms();
+      if (!monitor_alive || !it->second.ended_ms) it->second.ended_ms = now_ms();
+    } else {
+      it->second.error = fmt::format("`task-watchdog kill`: {} process(es) survived SIGKILL", survivors.size());
     }
     return {};
   });
-  if (!marked) return report(marked.error());
-  const auto r = wd::kill_task(*system, wd::current_principal(), tp, grace);
-  if (r.left > 0) {
-    (void)reg.update([&](wd::RegistryData& d) -> std::expected<void, wd::Error> {
-      if (auto it = d.tasks.find(id); it != d.tasks.end()) it->second.error = fmt::format("`task-watchdog kill` left {} process(es)", r.left);
-      return {};
-    });
+  if (!recorded) return report(recorded.error());
+  if (!survivors.empty()) {
+    std::string pids;
+    for (const auto& p : survivors) pids += fmt::format("{}{}", pids.empty() ? "" : ", ", p.pid);
+    fmt::print(stderr, "task-watchdog: task '{}': {} process(es) survived SIGKILL, retried for 15 s (pids {}); not recorded as killed\n",
+               id, survivors.size(), pids);
   }
-  fmt::print("task '{}': {} process(es) found, {} ended on SIGTERM, {} left ({})\n", id, r.found, r.terminated, r.left, r.method);
-  return r.left == 0 ? 0 : 1;
+  fmt::print("task '{}': {} process(es) found, {} ended on SIGTERM, {} left ({})\n", id, r.found, r.terminated, survivors.size(), r.method);
+  return survivors.empty() ? 0 : 1;
 }
 
 // Copies what `fd` has beyond its current offset to `out`; true if anything came.
