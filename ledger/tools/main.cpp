@@ -17,8 +17,9 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <airssys/osl/duration.hpp>
+
 #include "input.hpp"
-#include "number.hpp"
 
 namespace L = airssys::ledger;
 
@@ -84,14 +85,15 @@ int append_stdin(L::Ledger& ledger) {
   return kOk;
 }
 
-// A count option (decimal, 0 to 2^64-1; see number.hpp) that sets `target`.
+// A count option (decimal, 0 to 2^64-1) that sets `target`.
 CLI::Option* add_count(CLI::App* cmd, const std::string& name, std::optional<std::uint64_t>& target,
                        const std::string& description) {
   return cmd->add_option_function<std::string>(
       name,
       [&target, name](const std::string& text) {
-        auto v = L::cli::parse_count(text);
-        if (!v) throw CLI::ValidationError(name, v.error());
+        // osl's one number parser: decimal digits only, 0 to 2^64-1, the option named.
+        auto v = airssys::osl::parse_whole_number(text, {.what = name});
+        if (!v) throw CLI::ValidationError(v.error().message);
         target = *v;
       },
       description);
