@@ -131,10 +131,10 @@ class Supervisor : public Actor<Supervisor, WhichChildren, StartChild, Terminate
   void post_stop() override;
   void on_exit(const ExitSignal& s) override;
   std::vector<ChildInfo> handle(WhichChildren&);
-  std::expected<AnyRef, Error> handle(StartChild& m);
-  std::expected<void, Error> handle(TerminateChild& m);
-  std::expected<AnyRef, Error> handle(RestartChild& m);
-  std::expected<void, Error> handle(DeleteChild& m);
+  [[nodiscard]] std::expected<AnyRef, Error> handle(StartChild& m);
+  [[nodiscard]] std::expected<void, Error> handle(TerminateChild& m);
+  [[nodiscard]] std::expected<AnyRef, Error> handle(RestartChild& m);
+  [[nodiscard]] std::expected<void, Error> handle(DeleteChild& m);
 
  protected:
   void when_started(std::move_only_function<void()> ack) override;
@@ -173,7 +173,7 @@ class Supervisor : public Actor<Supervisor, WhichChildren, StartChild, Terminate
   void start_failed(std::size_t idx, ExitReason reason, const std::string& text);
   void request(std::move_only_function<void()> fn);
   void drain();
-  std::expected<AnyRef, Error> start_child_spec(ChildSpec& spec);
+  [[nodiscard]] std::expected<AnyRef, Error> start_child_spec(ChildSpec& spec);
   bool record_restart();
   std::chrono::milliseconds backoff_delay() const;
   void begin(Op op);
