@@ -98,30 +98,6 @@ void print_error(const Error& e) { fmt::print(stderr, "airssys-osl: {}\n", e.to_
 
 int fs_exit_code(const Error& e) { return e.category == ErrorCategory::denied ? kExitDenied : kExitFailed; }
 
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
-  double value = 0;
-  const char* begin = text.data();
-  const char* end = text.data() + text.size();
-  const auto [ptr, ec] = std::from_chars(begin, end, value);
-  if (ec != std::errc() || ptr == begin) return std::nullopt;
-  const std::string_view unit(ptr, static_cast<std::size_t>(end - ptr));
-  double ms = 0;
-  if (unit.empty() || unit == "s") {
-    ms = value * 1000;
-  } else if (unit == "ms") {
-    ms = value;
-  } else if (unit == "m") {
-    ms = value * 60'000;
-  } else if (unit == "h") {
-    ms = value * 3'600'000;
-  } else {
-    return std::nullopt;
-  }
-  // Upper bound: a year, far beyond any sensible deadline, well inside int64.
-  if (!std::isfinite(ms) || ms < 1 || ms > 365.0 * 24 * 3'600'000) return std::nullopt;
-  return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(ms)));
-}
-
 bool write_stdout(std::string_view data) {
   std::fflush(stdout);  // keep anything printed through stdio in order
   while (!data.empty()) {

@@ -55,9 +55,6 @@ void print_error(const Error& e);
 // 126 for denied, 1 for any other failure of an fs operation.
 [[nodiscard]] int fs_exit_code(const Error& e);
 
-// "1.5s", "250ms", "2m", "1h", "30" (seconds); nullopt when malformed or <= 0.
-[[nodiscard]] std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
-
 // Writes all of `data` to fd 1; false on a write error (e.g. EPIPE).
 [[nodiscard]] bool write_stdout(std::string_view data);
 

@@ -15,6 +15,8 @@
 
 #include <fmt/format.h>
 
+#include <airssys/osl/duration.hpp>
+
 #include "common.hpp"
 
 namespace airssys::osl::cli {
@@ -113,12 +115,16 @@ int supervise(process::Process& proc, const SignalCatcher& signals,
 int run_exec(const ExecOptions& o) {
   std::optional<std::chrono::milliseconds> timeout;
   if (!o.timeout.empty()) {
-    timeout = parse_duration(o.timeout);
-    if (!timeout) {
-      fmt::print(stderr, "airssys-osl: --timeout '{}': expected a positive duration such as 30, 1.5s, 500ms, 2m, 1h\n",
-                 o.timeout);
+    // Accepted forms as before: a bare number is seconds, fractions pass
+    // ("1.5s"), at most a year; zero is refused (leave it out for none).
+    auto parsed = parse_duration(o.timeout, {.what = "--timeout",
+                                             .allow_fraction = true,
+                                             .max = std::chrono::milliseconds(365LL * 86'400'000)});
+    if (!parsed) {
+      fmt::print(stderr, "airssys-osl: {}\n", parsed.error().message);
       return kExitUsage;
     }
+    timeout = *parsed;
   }
   for (const auto& kv : o.env) {
     if (kv.find('=') == std::string::npos || kv.front() == '=') {
