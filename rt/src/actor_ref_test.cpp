@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <stdexcept>
+#include <type_traits>
 
 namespace rt = airssys::rt;
 using namespace std::chrono_literals;
@@ -46,7 +47,7 @@ TEST(AnyRef, AnEmptyRefAnswersEveryQueryWithoutAnActor) {
   EXPECT_EQ(typed.exit_reason(), rt::ExitReason::normal);
   auto r = typed.tell(Inc{});
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, rt::Errc::actor_stopped);
+  EXPECT_EQ(r.error().category, rt::ErrorCategory::actor_stopped);
 }
 
 TEST(AnyRef, ExitReasonOfAStoppedActor) {
@@ -78,20 +79,36 @@ TEST(RefCast, ToATypeTheActorDoesNotHandleIsRefused) {
   ASSERT_TRUE(c);
   auto r = rt::ref_cast<rt::ActorRef<Inc, Other>>(*c);
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, rt::Errc::invalid_argument);
+  EXPECT_EQ(r.error().category, rt::ErrorCategory::invalid_argument);
   EXPECT_NE(r.error().message.find("does not handle"), std::string::npos) << r.error().message;
 }
 
 TEST(RefCast, OfAnEmptyRefIsActorStopped) {
   auto r = rt::ref_cast<Counter::ref_type>(rt::AnyRef{});
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, rt::Errc::actor_stopped);
+  EXPECT_EQ(r.error().category, rt::ErrorCategory::actor_stopped);
 }
 
-TEST(Error, EqualityComparesCodeAndMessage) {
-  EXPECT_EQ((rt::Error{rt::Errc::timeout, "ask: no reply"}), (rt::Error{rt::Errc::timeout, "ask: no reply"}));
-  EXPECT_NE((rt::Error{rt::Errc::timeout, "ask Get"}), (rt::Error{rt::Errc::timeout, "ask Put"}));
-  EXPECT_NE((rt::Error{rt::Errc::timeout, "x"}), (rt::Error{rt::Errc::not_found, "x"}));
+TEST(Error, EqualityComparesCategoryMessageAndContext) {
+  EXPECT_EQ((rt::Error{rt::ErrorCategory::timeout, "ask: no reply"}),
+            (rt::Error{rt::ErrorCategory::timeout, "ask: no reply"}));
+  EXPECT_NE((rt::Error{rt::ErrorCategory::timeout, "ask Get"}),
+            (rt::Error{rt::ErrorCategory::timeout, "ask Put"}));
+  EXPECT_NE((rt::Error{rt::ErrorCategory::timeout, "x"}), (rt::Error{rt::ErrorCategory::not_found, "x"}));
+  EXPECT_NE((rt::Error{rt::ErrorCategory::timeout, "x", 0}), (rt::Error{rt::ErrorCategory::timeout, "x", 4}));
 }
+
+TEST(Error, HasTheSharedShape) {
+  rt::Error e{rt::ErrorCategory::timeout, "no reply before the timeout"};
+  EXPECT_EQ(e.errno_value, 0);  // no system call failed
+  EXPECT_EQ(e.to_string(), "timeout: no reply before the timeout");
+  EXPECT_STREQ(rt::to_string(rt::ErrorCategory::start_failed), "start_failed");
+}
+
+// The old name still compiles (with a deprecation warning) and is the same type.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static_assert(std::is_same_v<rt::Errc, rt::ErrorCategory>);
+#pragma GCC diagnostic pop
 
 }  // namespace

@@ -111,11 +111,11 @@ TEST(Actor, EscalateTerminatesTheActorNotTheProcess) {
   EXPECT_EQ(h.stops.load(), 1);
   auto r = c.tell(Inc{});
   ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code, rt::Errc::actor_stopped);
+  EXPECT_EQ(r.error().category, rt::ErrorCategory::actor_stopped);
   EXPECT_GE(sys.stats().dead_letters, 1u);
   auto a = c.ask(Get{}, 30s);
   ASSERT_FALSE(a.has_value());
-  EXPECT_EQ(a.error().code, rt::Errc::actor_stopped);
+  EXPECT_EQ(a.error().category, rt::ErrorCategory::actor_stopped);
 }
 
 TEST(Actor, StopDirectiveIsANormalExit) {
@@ -177,7 +177,7 @@ class Asker : public rt::Actor<Asker, Kick> {
     ask(target_, Get{}, 30s, [this](std::expected<int, rt::Error> r) { out_->store(r ? *r : -1); });
     // Blocking ask on a worker is refused, never deadlocks.
     auto blocked = target_.ask(Get{}, 1s);
-    if (!blocked && blocked.error().code == rt::Errc::invalid_argument) refused_ = true;
+    if (!blocked && blocked.error().category == rt::ErrorCategory::invalid_argument) refused_ = true;
     if (!refused_) out_->store(-2);
   }
 
@@ -225,7 +225,7 @@ TEST(Actor, AskTimesOut) {
   auto r = s.ask(Get{}, 20ms);
   release = true;
   ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code, rt::Errc::timeout);
+  EXPECT_EQ(r.error().category, rt::ErrorCategory::timeout);
 }
 
 TEST(Actor, ShutdownWithLiveActorsFinishes) {
@@ -238,7 +238,7 @@ TEST(Actor, ShutdownWithLiveActorsFinishes) {
   EXPECT_EQ(h.stops.load(), 1000);
   auto late = sys.spawn<Counter>(&h, rt::Directive::resume);
   ASSERT_FALSE(late.has_value());
-  EXPECT_EQ(late.error().code, rt::Errc::system_stopped);
+  EXPECT_EQ(late.error().category, rt::ErrorCategory::system_stopped);
 }
 
 }  // namespace

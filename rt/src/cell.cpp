@@ -90,7 +90,7 @@ CellExt* CellBase::ext() noexcept {
 std::expected<void, Error> CellBase::enqueue(std::unique_ptr<Envelope> e) noexcept {
   if (closed()) {
     sys_->dead_letter();
-    return std::unexpected(Error{Errc::actor_stopped, "actor has stopped"});
+    return std::unexpected(Error{ErrorCategory::actor_stopped, "actor has stopped"});
   }
   std::uint32_t prev = 0;
   const auto overflow = static_cast<Overflow>(overflow_);
@@ -107,7 +107,7 @@ std::expected<void, Error> CellBase::enqueue(std::unique_ptr<Envelope> e) noexce
         }
         if (overflow == Overflow::fail || on_worker_thread()) {
           dropped_.fetch_add(1, std::memory_order_relaxed);
-          return std::unexpected(Error{Errc::mailbox_full, "mailbox full"});
+          return std::unexpected(Error{ErrorCategory::mailbox_full, "mailbox full"});
         }
         // Overflow::block on a plain thread: sleep on the mailbox's condition
         // variable until the receiver frees room, the actor stops, or the
@@ -117,11 +117,11 @@ std::expected<void, Error> CellBase::enqueue(std::unique_ptr<Envelope> e) noexce
         const bool room = block_for_space(deadline);
         if (closed()) {
           sys_->dead_letter();
-          return std::unexpected(Error{Errc::actor_stopped, "actor has stopped"});
+          return std::unexpected(Error{ErrorCategory::actor_stopped, "actor has stopped"});
         }
         if (!room) {
           dropped_.fetch_add(1, std::memory_order_relaxed);
-          return std::unexpected(Error{Errc::mailbox_full, "mailbox full (blocked until timeout)"});
+          return std::unexpected(Error{ErrorCategory::mailbox_full, "mailbox full (blocked until timeout)"});
         }
         c = pending_.load(std::memory_order_relaxed);
         continue;

@@ -67,7 +67,8 @@ std::expected<CircuitBreaker::Permit, Error> CircuitBreaker::try_acquire() {
                       (c.stats.state == BreakerState::half_open && c.in_flight >= c.cfg.half_open_trials);
   if (refuse) {
     ++c.stats.rejected;
-    return std::unexpected(Error{Errc::circuit_open, std::string("circuit breaker is ") + to_string(c.stats.state)});
+    return std::unexpected(
+        Error{ErrorCategory::circuit_open, std::string("circuit breaker is ") + to_string(c.stats.state)});
   }
   if (c.stats.state == BreakerState::half_open) ++c.in_flight;
   ++c.stats.calls;

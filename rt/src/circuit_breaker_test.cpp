@@ -23,13 +23,13 @@ struct ManualClock {
 };
 
 std::expected<int, rt::Error> ok() { return 1; }
-std::expected<int, rt::Error> bad() { return std::unexpected(rt::Error{rt::Errc::timeout, "slow"}); }
+std::expected<int, rt::Error> bad() { return std::unexpected(rt::Error{rt::ErrorCategory::timeout, "slow"}); }
 
 TEST(CircuitBreaker, OpensAfterThresholdConsecutiveFailures) {
   ManualClock clk;
   rt::CircuitBreaker cb({.failure_threshold = 3, .open_timeout = 10s, .clock = clk.fn()});
-  EXPECT_TRUE(cb.call(bad).error().code == rt::Errc::timeout);
-  EXPECT_TRUE(cb.call(bad).error().code == rt::Errc::timeout);
+  EXPECT_TRUE(cb.call(bad).error().category == rt::ErrorCategory::timeout);
+  EXPECT_TRUE(cb.call(bad).error().category == rt::ErrorCategory::timeout);
   EXPECT_TRUE(cb.call(ok).has_value());  // a success resets the count
   EXPECT_EQ(cb.state(), rt::BreakerState::closed);
   for (int i = 0; i < 3; ++i) (void)cb.call(bad);
@@ -40,7 +40,7 @@ TEST(CircuitBreaker, OpensAfterThresholdConsecutiveFailures) {
     return ok();
   });
   EXPECT_FALSE(called);  // refused without calling
-  EXPECT_EQ(r.error().code, rt::Errc::circuit_open);
+  EXPECT_EQ(r.error().category, rt::ErrorCategory::circuit_open);
   EXPECT_EQ(cb.stats().rejected, 1u);
   EXPECT_EQ(cb.stats().opened, 1u);
 }
@@ -58,7 +58,7 @@ TEST(CircuitBreaker, HalfOpenAfterTimeoutClosesAfterTrialSuccesses) {
   auto p1 = cb.try_acquire();
   auto p2 = cb.try_acquire();
   ASSERT_TRUE(p1 && p2);
-  EXPECT_EQ(cb.try_acquire().error().code, rt::Errc::circuit_open);
+  EXPECT_EQ(cb.try_acquire().error().category, rt::ErrorCategory::circuit_open);
   p1->record(true);
   EXPECT_EQ(cb.state(), rt::BreakerState::half_open);
   p2->record(true);
@@ -120,10 +120,11 @@ TEST(CircuitBreaker, AskThroughTheBreakerStopsSendingToAFailingActor) {
   rt::ActorSystem sys{{.workers = 2}};
   auto f = sys.spawn<Flaky>().value();
   rt::CircuitBreaker cb({.failure_threshold = 3, .open_timeout = 30s, .clock = clk.fn()});
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(cb.ask(f, Req{}, 60s).error().code, rt::Errc::broken_promise);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(cb.ask(f, Req{}, 60s).error().category, rt::ErrorCategory::broken_promise);
   ASSERT_EQ(cb.state(), rt::BreakerState::open);
   const auto processed = f.stats().processed;
-  EXPECT_EQ(cb.ask(f, Req{}, 60s).error().code, rt::Errc::circuit_open);
+  EXPECT_EQ(cb.ask(f, Req{}, 60s).error().category, rt::ErrorCategory::circuit_open);
   EXPECT_EQ(f.stats().processed, processed);  // nothing was sent
   ASSERT_TRUE(f.tell(SetHealthy{true}).has_value());
   clk.t += 30s;

@@ -58,7 +58,7 @@ TEST(DeferredReply, DroppedPromiseIsABrokenPromise) {
   auto r = c.ask(Get{}, 60s);
   t.join();
   ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code, rt::Errc::broken_promise);
+  EXPECT_EQ(r.error().category, rt::ErrorCategory::broken_promise);
 }
 
 TEST(DeferredReply, TimeoutStillApplies) {
@@ -66,9 +66,9 @@ TEST(DeferredReply, TimeoutStillApplies) {
   auto c = sys.spawn<Cell>().value();
   auto r = c.ask(Get{}, 50ms);
   ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code, rt::Errc::timeout);
+  EXPECT_EQ(r.error().category, rt::ErrorCategory::timeout);
   (void)c.tell(Put{1});  // delivering to a timed-out asker is harmless
-  EXPECT_EQ(c.ask(Get{}, 50ms).error().code, rt::Errc::timeout);
+  EXPECT_EQ(c.ask(Get{}, 50ms).error().category, rt::ErrorCategory::timeout);
 }
 
 TEST(DeferredReply, DeterministicMode) {

@@ -49,7 +49,7 @@ TEST(Mailbox, FailRefusesWithMailboxFull) {
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(s.tell(Item{i}).has_value());
   auto r = s.tell(Item{99});
   ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code, rt::Errc::mailbox_full);
+  EXPECT_EQ(r.error().category, rt::ErrorCategory::mailbox_full);
   EXPECT_EQ(s.stats().dropped, 1u);
   sys.run_until_idle();
   EXPECT_EQ(seen, (std::vector<int>{0, 1, 2, 3}));
@@ -153,7 +153,7 @@ TEST(Mailbox, BlockedSenderLearnsTheActorStopped) {
   }
   sender.join();
   ASSERT_FALSE(result.has_value());
-  EXPECT_EQ(result.error().code, rt::Errc::actor_stopped);
+  EXPECT_EQ(result.error().category, rt::ErrorCategory::actor_stopped);
 }
 
 // Block from inside an actor must not block the worker: it fails instead.

@@ -5,12 +5,13 @@
 namespace airssys::rt {
 
 std::expected<void, Error> Registry::add_name(const std::string& name, const AnyRef& ref, detail::TypeTag tag) {
-  if (!ref.valid() || ref.stopped()) return std::unexpected(Error{Errc::actor_stopped, "actor has stopped"});
+  if (!ref.valid() || ref.stopped())
+    return std::unexpected(Error{ErrorCategory::actor_stopped, "actor has stopped"});
   {
     std::lock_guard lk(m_);
     auto it = names_.find(name);
     if (it != names_.end() && !it->second.ref.stopped())
-      return std::unexpected(Error{Errc::name_taken, "name already registered: " + name});
+      return std::unexpected(Error{ErrorCategory::name_taken, "name already registered: " + name});
     names_[name] = Entry{ref, tag};
   }
   ref.cell()->mark_registered();
@@ -31,9 +32,10 @@ std::expected<AnyRef, Error> Registry::lookup(const std::string& name, detail::T
   std::lock_guard lk(m_);
   auto it = names_.find(name);
   if (it == names_.end() || it->second.ref.stopped())
-    return std::unexpected(Error{Errc::not_found, "no such name: " + name});
+    return std::unexpected(Error{ErrorCategory::not_found, "no such name: " + name});
   if (tag != nullptr && it->second.tag != tag)
-    return std::unexpected(Error{Errc::invalid_argument, "registered with another reference type: " + name});
+    return std::unexpected(
+        Error{ErrorCategory::invalid_argument, "registered with another reference type: " + name});
   return it->second.ref;
 }
 

@@ -41,7 +41,7 @@ TEST(Scheduler, BusyActorDoesNotStarveOthersOnOneWorker) {
   auto echo = sys.spawn<Echo>().value();
   for (int i = 0; i < 20; ++i) {
     auto r = echo.ask(Ping{}, 60s);
-    ASSERT_TRUE(r.has_value()) << rt::to_string(r.error().code);
+    ASSERT_TRUE(r.has_value()) << rt::to_string(r.error().category);
     EXPECT_EQ(*r, 7);
   }
   stop = true;

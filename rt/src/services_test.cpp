@@ -38,18 +38,18 @@ TEST(Registry, UniqueNamesTypedLookupAndRemovalOnStop) {
   ASSERT_TRUE(reg.register_name("svc", a).has_value());
   auto dup = reg.register_name("svc", b);
   ASSERT_FALSE(dup.has_value());
-  EXPECT_EQ(dup.error().code, rt::Errc::name_taken);
+  EXPECT_EQ(dup.error().category, rt::ErrorCategory::name_taken);
   auto found = reg.whereis<Note, Count, Quit>("svc");
   ASSERT_TRUE(found.has_value());
   EXPECT_EQ(found->id(), a.id());
   auto wrong = reg.whereis<Note>("svc");  // registered as the full ref type
   ASSERT_FALSE(wrong.has_value());
-  EXPECT_EQ(wrong.error().code, rt::Errc::invalid_argument);
+  EXPECT_EQ(wrong.error().category, rt::ErrorCategory::invalid_argument);
   ASSERT_TRUE(a.tell(Quit{}).has_value());
   sys.run_until_idle();
   auto gone = reg.whereis_any("svc");
   ASSERT_FALSE(gone.has_value());
-  EXPECT_EQ(gone.error().code, rt::Errc::not_found);
+  EXPECT_EQ(gone.error().category, rt::ErrorCategory::not_found);
   EXPECT_TRUE(reg.register_name("svc", b).has_value());  // free again
 }
 
@@ -124,7 +124,7 @@ TEST(Broker, WildcardsFollowNatsSemantics) {
   ASSERT_TRUE(broker.subscribe("prices.*", one).has_value());
   ASSERT_TRUE(broker.subscribe("prices.>", all).has_value());
   ASSERT_TRUE(broker.subscribe("prices.eur", exact).has_value());
-  EXPECT_EQ(broker.subscribe("prices..eur", exact).error().code, rt::Errc::invalid_argument);
+  EXPECT_EQ(broker.subscribe("prices..eur", exact).error().category, rt::ErrorCategory::invalid_argument);
   EXPECT_EQ(broker.publish("prices.eur", Note{1}).delivered, 3u);
   EXPECT_EQ(broker.publish("prices.eur.usd", Note{2}).delivered, 1u);  // only '>'
   EXPECT_EQ(broker.publish("prices", Note{3}).delivered, 0u);

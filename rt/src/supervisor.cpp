@@ -86,8 +86,10 @@ class SupervisorBoard final : public HealthSource {
 }  // namespace detail
 
 namespace {
-Error not_found(const std::string& id) { return Error{Errc::not_found, "no child with id '" + id + "'"}; }
-Error terminating() { return Error{Errc::actor_stopped, "the supervisor is terminating"}; }
+Error not_found(const std::string& id) {
+  return Error{ErrorCategory::not_found, "no child with id '" + id + "'"};
+}
+Error terminating() { return Error{ErrorCategory::actor_stopped, "the supervisor is terminating"}; }
 // Dynamic replies are std::expected themselves: errors go in the inner one,
 // as a synchronous handler would return them.
 template <class R>
@@ -119,8 +121,9 @@ void Supervisor::pre_start() {
 void Supervisor::post_stop() {
   // Killed (or failed) before our start completed: whoever waits must not wait forever.
   if (report_ && !started_)
-    report_->set(std::unexpected(
-        Error{Errc::start_failed, start_error_.empty() ? "supervisor terminated while starting" : start_error_}));
+    report_->set(
+        std::unexpected(Error{ErrorCategory::start_failed,
+                              start_error_.empty() ? "supervisor terminated while starting" : start_error_}));
 }
 
 void Supervisor::when_started(std::move_only_function<void()> ack) {
@@ -143,11 +146,11 @@ std::vector<ChildInfo> Supervisor::handle(WhichChildren&) {
 std::expected<AnyRef, Error> Supervisor::handle(StartChild& m) {
   request([this, spec = std::move(m.spec), p = defer_reply(m)]() mutable {
     if (find_id(spec.id)) {
-      answer(p, Error{Errc::invalid_argument, "child id '" + spec.id + "' already exists"});
+      answer(p, Error{ErrorCategory::invalid_argument, "child id '" + spec.id + "' already exists"});
       return;
     }
     if (!spec.start) {
-      answer(p, Error{Errc::invalid_argument, "child '" + spec.id + "' has no start function"});
+      answer(p, Error{ErrorCategory::invalid_argument, "child '" + spec.id + "' has no start function"});
       return;
     }
     const std::uint64_t key = next_key_++;
@@ -194,7 +197,7 @@ std::expected<AnyRef, Error> Supervisor::handle(RestartChild& m) {
       return;
     }
     if (children_[*idx].ref.valid()) {
-      answer(p, Error{Errc::invalid_argument, "child '" + id + "' is running"});
+      answer(p, Error{ErrorCategory::invalid_argument, "child '" + id + "' is running"});
       return;
     }
     Op op;
@@ -213,7 +216,9 @@ std::expected<void, Error> Supervisor::handle(DeleteChild& m) {
   // A child that an op is about to start counts as running (OTP refuses too).
   const bool busy = children_[*idx].ref.valid() ||
                     (op_ && std::find(op_->to_start.begin(), op_->to_start.end(), key) != op_->to_start.end());
-  if (busy) return std::unexpected(Error{Errc::invalid_argument, "child '" + m.id + "' is running; terminate it first"});
+  if (busy)
+    return std::unexpected(
+        Error{ErrorCategory::invalid_argument, "child '" + m.id + "' is running; terminate it first"});
   erase_key(key);
   return {};
 }
@@ -275,13 +280,15 @@ void Supervisor::sync(const Child& c) {
 // never a failure of the supervisor's own handler (which would tear the tree
 // down without the ordered shutdown).
 std::expected<AnyRef, Error> Supervisor::start_child_spec(ChildSpec& spec) {
-  if (!spec.start) return std::unexpected(Error{Errc::invalid_argument, "no start function"});
+  if (!spec.start) return std::unexpected(Error{ErrorCategory::invalid_argument, "no start function"});
   try {
     return spec.start(system(), self_any());
   } catch (const std::exception& e) {
-    return std::unexpected(Error{Errc::start_failed, std::string("start function threw: ") + e.what()});
+    return std::unexpected(
+        Error{ErrorCategory::start_failed, std::string("start function threw: ") + e.what()});
   } catch (...) {
-    return std::unexpected(Error{Errc::start_failed, "start function threw a non-standard exception"});
+    return std::unexpected(
+        Error{ErrorCategory::start_failed, "start function threw a non-standard exception"});
   }
 }
 
@@ -415,7 +422,7 @@ void Supervisor::start_failed(std::size_t idx, ExitReason reason, const std::str
     case Op::Kind::dynamic_start: {
       auto done = std::move(op_->done);
       op_.reset();
-      if (done) done(std::unexpected(Error{Errc::start_failed, std::move(msg)}));
+      if (done) done(std::unexpected(Error{ErrorCategory::start_failed, std::move(msg)}));
       drain();
       return;
     }
@@ -565,14 +572,17 @@ std::expected<SupervisorRef, Error> start_supervisor(ActorSystem& sys, Superviso
                                                      std::vector<ChildSpec> children,
                                                      std::chrono::milliseconds timeout, SpawnOptions opts) {
   if (detail::on_worker_thread())
-    return std::unexpected(Error{Errc::invalid_argument, "start_supervisor blocks; use spawn_supervisor on a worker"});
+    return std::unexpected(
+        Error{ErrorCategory::invalid_argument, "start_supervisor blocks; use spawn_supervisor on a worker"});
   auto report = std::make_shared<detail::StartReport>();
   auto deadline = std::chrono::steady_clock::now() + timeout;
   const ActorId parent = opts.link_to.id();
   auto s = sys.spawn_with<Supervisor>(opts, flags, std::move(children), report, parent);
   if (!s) return s;
   auto r = report->wait_until(deadline);
-  if (!r) return std::unexpected(Error{Errc::timeout, "supervisor children not started before the timeout"});
+  if (!r)
+    return std::unexpected(
+        Error{ErrorCategory::timeout, "supervisor children not started before the timeout"});
   if (!*r) return std::unexpected(r->error());
   return s;
 }

@@ -6,21 +6,33 @@
 
 namespace airssys::rt {
 
-const char* to_string(Errc c) noexcept {
+const char* to_string(ErrorCategory c) noexcept {
   switch (c) {
-    case Errc::actor_stopped: return "actor_stopped";
-    case Errc::mailbox_full: return "mailbox_full";
-    case Errc::timeout: return "timeout";
-    case Errc::system_stopped: return "system_stopped";
-    case Errc::invalid_argument: return "invalid_argument";
-    case Errc::broken_promise: return "broken_promise";
-    case Errc::name_taken: return "name_taken";
-    case Errc::not_found: return "not_found";
-    case Errc::start_failed: return "start_failed";
-    case Errc::circuit_open: return "circuit_open";
+    case ErrorCategory::actor_stopped:
+      return "actor_stopped";
+    case ErrorCategory::mailbox_full:
+      return "mailbox_full";
+    case ErrorCategory::timeout:
+      return "timeout";
+    case ErrorCategory::system_stopped:
+      return "system_stopped";
+    case ErrorCategory::invalid_argument:
+      return "invalid_argument";
+    case ErrorCategory::broken_promise:
+      return "broken_promise";
+    case ErrorCategory::name_taken:
+      return "name_taken";
+    case ErrorCategory::not_found:
+      return "not_found";
+    case ErrorCategory::start_failed:
+      return "start_failed";
+    case ErrorCategory::circuit_open:
+      return "circuit_open";
   }
   return "unknown";
 }
+
+std::string Error::to_string() const { return std::string(rt::to_string(category)) + ": " + message; }
 
 const char* to_string(ExitReason r) noexcept {
   switch (r) {
@@ -159,7 +171,7 @@ SystemCore::~SystemCore() { (void)shutdown(); }
 
 std::expected<void, Error> SystemCore::start_cell(CellBase* c) noexcept {
   if (stopping_.load(std::memory_order_acquire))
-    return std::unexpected(Error{Errc::system_stopped, "actor system is shutting down"});
+    return std::unexpected(Error{ErrorCategory::system_stopped, "actor system is shutting down"});
   c->id_ = next_id_.fetch_add(1, std::memory_order_relaxed);
   Shard& s = shards_[c->id_ % kShards];
   c->add_ref();  // the live list's reference, dropped on termination
@@ -244,7 +256,9 @@ std::expected<void, Error> SystemCore::shutdown() noexcept {
     c->force_terminate();
   }
   if (clean) shutdown_result_.emplace();
-  else shutdown_result_.emplace(std::unexpected(Error{Errc::timeout, "actors had to be killed at shutdown"}));
+  else
+    shutdown_result_.emplace(
+        std::unexpected(Error{ErrorCategory::timeout, "actors had to be killed at shutdown"}));
   return *shutdown_result_;
 }
 

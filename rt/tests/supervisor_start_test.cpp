@@ -88,7 +88,7 @@ TEST(SupervisorStart, InitFailureFailsTheStartAndStopsTheStartedChildren) {
   rt::ActorSystem sys{{.workers = 2}};
   auto s = rt::start_supervisor(sys, {}, {slow(&p, "a"), slow(&p, "b", true), slow(&p, "c")}, 60s);
   ASSERT_FALSE(s.has_value());
-  EXPECT_EQ(s.error().code, rt::Errc::start_failed);
+  EXPECT_EQ(s.error().category, rt::ErrorCategory::start_failed);
   EXPECT_NE(s.error().message.find("child 'b' failed to start"), std::string::npos) << s.error().message;
   EXPECT_NE(s.error().message.find("cannot open b"), std::string::npos) << s.error().message;
   ASSERT_TRUE(eventually([&] { return p.count("stop:a") == 1; }));
@@ -103,7 +103,7 @@ TEST(SupervisorStart, InitFailureInANestedSupervisorFailsTheParentStart) {
                                 {slow(&p, "a"), rt::supervisor_spec("mid", {}, {slow(&p, "x", true)}), slow(&p, "c")},
                                 60s);
   ASSERT_FALSE(s.has_value());
-  EXPECT_EQ(s.error().code, rt::Errc::start_failed);
+  EXPECT_EQ(s.error().category, rt::ErrorCategory::start_failed);
   EXPECT_NE(s.error().message.find("child 'mid' failed to start: error: child 'x' failed to start: error: cannot open x"),
             std::string::npos)
       << s.error().message;
@@ -179,7 +179,7 @@ TEST(SupervisorDynamic, StartTerminateRestartDeleteChild) {
 
   auto dup = s.ask(rt::StartChild{slow(&p, "b")}, 60s).value();
   ASSERT_FALSE(dup.has_value());
-  EXPECT_EQ(dup.error().code, rt::Errc::invalid_argument);
+  EXPECT_EQ(dup.error().category, rt::ErrorCategory::invalid_argument);
 
   // A dynamic child is supervised like the others.
   auto b1 = child(s, "b");
@@ -189,7 +189,7 @@ TEST(SupervisorDynamic, StartTerminateRestartDeleteChild) {
 
   auto del_running = s.ask(rt::DeleteChild{"b"}, 60s).value();
   ASSERT_FALSE(del_running.has_value());
-  EXPECT_EQ(del_running.error().code, rt::Errc::invalid_argument);
+  EXPECT_EQ(del_running.error().category, rt::ErrorCategory::invalid_argument);
 
   ASSERT_TRUE(s.ask(rt::TerminateChild{"b"}, 60s).value().has_value());
   EXPECT_EQ(p.count("stop:b"), 2);  // stopped when the reply came
@@ -200,9 +200,9 @@ TEST(SupervisorDynamic, StartTerminateRestartDeleteChild) {
   EXPECT_EQ(p.count("start:b"), 3);
   ASSERT_TRUE(s.ask(rt::TerminateChild{"b"}, 60s).value().has_value());
   ASSERT_TRUE(s.ask(rt::DeleteChild{"b"}, 60s).value().has_value());
-  EXPECT_EQ(s.ask(rt::RestartChild{"b"}, 60s).value().error().code, rt::Errc::not_found);
-  EXPECT_EQ(s.ask(rt::TerminateChild{"zz"}, 60s).value().error().code, rt::Errc::not_found);
-  EXPECT_EQ(s.ask(rt::DeleteChild{"zz"}, 60s).value().error().code, rt::Errc::not_found);
+  EXPECT_EQ(s.ask(rt::RestartChild{"b"}, 60s).value().error().category, rt::ErrorCategory::not_found);
+  EXPECT_EQ(s.ask(rt::TerminateChild{"zz"}, 60s).value().error().category, rt::ErrorCategory::not_found);
+  EXPECT_EQ(s.ask(rt::DeleteChild{"zz"}, 60s).value().error().category, rt::ErrorCategory::not_found);
   EXPECT_FALSE(s.stopped());
 }
 
@@ -212,10 +212,10 @@ TEST(SupervisorDynamic, AChildThatFailsToStartIsNotKept) {
   auto s = rt::start_supervisor(sys, {}, {slow(&p, "a")}, 60s).value();
   auto r = s.ask(rt::StartChild{slow(&p, "x", true)}, 60s).value();
   ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code, rt::Errc::start_failed);
+  EXPECT_EQ(r.error().category, rt::ErrorCategory::start_failed);
   EXPECT_NE(r.error().message.find("cannot open x"), std::string::npos) << r.error().message;
   EXPECT_EQ(children(s).size(), 1u);
-  EXPECT_EQ(s.ask(rt::DeleteChild{"x"}, 60s).value().error().code, rt::Errc::not_found);
+  EXPECT_EQ(s.ask(rt::DeleteChild{"x"}, 60s).value().error().category, rt::ErrorCategory::not_found);
   EXPECT_FALSE(s.stopped());  // a failed start_child does not count as a restart
 }
 
@@ -229,7 +229,7 @@ TEST(SupervisorDynamic, AMissingOrThrowingStartFunctionIsAFailedStartNotASupervi
   empty.id = "empty";
   auto r1 = s.ask(rt::StartChild{empty}, 60s).value();
   ASSERT_FALSE(r1.has_value());
-  EXPECT_EQ(r1.error().code, rt::Errc::invalid_argument);
+  EXPECT_EQ(r1.error().category, rt::ErrorCategory::invalid_argument);
   rt::ChildSpec throwing;
   throwing.id = "throws";
   throwing.start = [](rt::ActorSystem&, const rt::AnyRef&) -> std::expected<rt::AnyRef, rt::Error> {
@@ -237,7 +237,7 @@ TEST(SupervisorDynamic, AMissingOrThrowingStartFunctionIsAFailedStartNotASupervi
   };
   auto r2 = s.ask(rt::StartChild{throwing}, 60s).value();
   ASSERT_FALSE(r2.has_value());
-  EXPECT_EQ(r2.error().code, rt::Errc::start_failed);
+  EXPECT_EQ(r2.error().category, rt::ErrorCategory::start_failed);
   EXPECT_NE(r2.error().message.find("no resources"), std::string::npos) << r2.error().message;
   EXPECT_FALSE(s.stopped());
   ASSERT_EQ(children(s).size(), 1u);
@@ -254,7 +254,7 @@ TEST(SupervisorDynamic, TemporaryChildIsDeletedWhenTerminated) {
                     .has_value());
   EXPECT_EQ(children(s).size(), 5u);
   ASSERT_TRUE(s.ask(rt::TerminateChild{"job2"}, 60s).value().has_value());
-  EXPECT_EQ(s.ask(rt::RestartChild{"job2"}, 60s).value().error().code, rt::Errc::not_found);
+  EXPECT_EQ(s.ask(rt::RestartChild{"job2"}, 60s).value().error().category, rt::ErrorCategory::not_found);
   EXPECT_EQ(children(s).size(), 4u);
 }
 

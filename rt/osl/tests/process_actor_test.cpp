@@ -270,7 +270,7 @@ void exit_reaches_a_full_mailbox(rt::Overflow overflow) {
   auto over = p.tell(rto::GetProcessInfo{});  // refused (fail) or dropped (drop_newest)
   if (overflow == rt::Overflow::fail) {
     ASSERT_FALSE(over.has_value());
-    EXPECT_EQ(over.error().code, rt::Errc::mailbox_full);
+    EXPECT_EQ(over.error().category, rt::ErrorCategory::mailbox_full);
   }
   EXPECT_EQ(::syscall(SYS_pidfd_send_signal, fd, SIGKILL, nullptr, 0), 0);  // our own kill, not the actor's
   EXPECT_TRUE(exited(fd));
@@ -335,7 +335,7 @@ TEST(ProcessActor, PolicyDenialIsAnInitFailureWithTheOslError) {
                                 {.system = osl_sys, .principal = "mallory", .argv = {"/bin/true"}});
   auto s = rt::start_supervisor(sys, {}, {spec}, 60s);
   ASSERT_FALSE(s.has_value());
-  EXPECT_EQ(s.error().code, rt::Errc::start_failed);
+  EXPECT_EQ(s.error().category, rt::ErrorCategory::start_failed);
   EXPECT_NE(s.error().message.find("child 'denied' failed to start"), std::string::npos) << s.error().message;
   EXPECT_NE(s.error().message.find("denied:"), std::string::npos) << s.error().message;
   EXPECT_EQ(osl_sys->stats().denied, 1u);

@@ -82,7 +82,7 @@ class ActorBase {
 
   // Inside the handler of an asked message m: answer later. The handler's own
   // return value is then ignored; the asker gets what the Promise delivers,
-  // or Errc::broken_promise if it is destroyed undelivered (the ask's
+  // or ErrorCategory::broken_promise if it is destroyed undelivered (the ask's
   // timeout still applies). For a told (not asked) message the Promise is
   // empty and deliver() does nothing.
   template <class M>
@@ -137,7 +137,7 @@ class ActorBase {
   }
   bool cancel_timer(std::uint64_t id) noexcept { return detail::timer_cancel(cell_->core(), id); }
 
-  // After a send to a bounded mailbox failed with Errc::mailbox_full: run fn
+  // After a send to a bounded mailbox failed with ErrorCategory::mailbox_full: run fn
   // in this actor's context once that mailbox has drained to half its
   // capacity (or its actor stopped). Backpressure without retry loops.
   template <class F>
@@ -157,7 +157,7 @@ class ActorBase {
     auto e = detail::make_envelope(std::forward<M>(m), SendOptions{});
     e->reply = detail::ReplySlotPtr(slot.get());
     if (!to.valid()) {
-      slot->complete(std::unexpected(Error{Errc::actor_stopped, "empty actor reference"}));
+      slot->complete(std::unexpected(Error{ErrorCategory::actor_stopped, "empty actor reference"}));
       return;
     }
     if (auto r = to.cell()->enqueue(std::move(e)); !r) {
@@ -165,7 +165,7 @@ class ActorBase {
       return;
     }
     detail::timer_add(cell_->core(), timeout, [slot]() {
-      slot->complete(std::unexpected(Error{Errc::timeout, "no reply before the timeout"}));
+      slot->complete(std::unexpected(Error{ErrorCategory::timeout, "no reply before the timeout"}));
     });
   }
 

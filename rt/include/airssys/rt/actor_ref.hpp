@@ -6,7 +6,7 @@
 //
 // Thread-safety: all member functions are thread-safe; a ref is a refcounted
 // handle (copying it is an atomic increment) and never dangles, even after
-// the actor has terminated (sends then fail with Errc::actor_stopped).
+// the actor has terminated (sends then fail with ErrorCategory::actor_stopped).
 #include <airssys/rt/ask.hpp>
 #include <airssys/rt/detail/cell.hpp>
 #include <airssys/rt/detail/core_api.hpp>
@@ -105,7 +105,7 @@ class ActorRef : public AnyRef {
   template <class M>
     requires detail::one_of<std::remove_cvref_t<M>, Msgs...>
   [[nodiscard]] std::expected<void, Error> tell(M&& m, const SendOptions& o = {}) const {
-    if (!valid()) return std::unexpected(Error{Errc::actor_stopped, "empty actor reference"});
+    if (!valid()) return std::unexpected(Error{ErrorCategory::actor_stopped, "empty actor reference"});
     return cell()->enqueue(detail::make_envelope(std::forward<M>(m), o));
   }
 
@@ -116,8 +116,9 @@ class ActorRef : public AnyRef {
       M&& m, std::chrono::nanoseconds timeout, SendOptions o = {}) const {
     using R = typename std::remove_cvref_t<M>::reply_type;
     if (detail::on_worker_thread())
-      return std::unexpected(Error{Errc::invalid_argument, "blocking ask on a worker thread; use ActorBase::ask"});
-    if (!valid()) return std::unexpected(Error{Errc::actor_stopped, "empty actor reference"});
+      return std::unexpected(
+          Error{ErrorCategory::invalid_argument, "blocking ask on a worker thread; use ActorBase::ask"});
+    if (!valid()) return std::unexpected(Error{ErrorCategory::actor_stopped, "empty actor reference"});
     detail::IntrusivePtr<detail::ReplySlot<R>> slot(new detail::ReplySlot<R>(), detail::AdoptRef{});
     auto e = detail::make_envelope(std::forward<M>(m), o);
     e->reply = detail::ReplySlotPtr(slot.get());
@@ -128,8 +129,8 @@ class ActorRef : public AnyRef {
 };
 
 // Checked cast: `from` as an ActorRef<Msgs...> if its actor handles every
-// one of Msgs (it may handle more), else Errc::invalid_argument; an empty
-// ref gives Errc::actor_stopped. Use it where a ref arrives untyped (a
+// one of Msgs (it may handle more), else ErrorCategory::invalid_argument; an empty
+// ref gives ErrorCategory::actor_stopped. Use it where a ref arrives untyped (a
 // supervisor's WhichChildren, whereis_any); constructing ActorRef from
 // cell() is an unchecked downcast whose tell() of an unhandled type is
 // silently dropped.
@@ -140,11 +141,12 @@ struct RefCast;
 template <class... Msgs>
 struct RefCast<ActorRef<Msgs...>> {
   [[nodiscard]] static std::expected<ActorRef<Msgs...>, Error> from(const AnyRef& r) {
-    if (!r.valid()) return std::unexpected(Error{Errc::actor_stopped, "empty actor reference"});
+    if (!r.valid()) return std::unexpected(Error{ErrorCategory::actor_stopped, "empty actor reference"});
     const auto* set = dynamic_cast<const detail::MessageSet*>(r.cell().get());
     if (set == nullptr || !(set->accepts(detail::type_tag<Msgs>) && ...)) {
-      return std::unexpected(Error{Errc::invalid_argument, "actor " + std::to_string(r.id()) +
-                                                               " does not handle every message type of the requested ref"});
+      return std::unexpected(Error{
+          ErrorCategory::invalid_argument,
+          "actor " + std::to_string(r.id()) + " does not handle every message type of the requested ref"});
     }
     return ActorRef<Msgs...>(r.cell());
   }

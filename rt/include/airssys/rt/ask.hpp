@@ -2,10 +2,10 @@
 // Request/reply. A message type M that declares `using reply_type = R;` can
 // be asked: the receiver's handler `R handle(M&)` returns the reply.
 //  - From a plain thread: ref.ask(m, timeout) blocks for the reply or
-//    Errc::timeout (Errc::invalid_argument on a worker thread: a worker never blocks).
+//    ErrorCategory::timeout (ErrorCategory::invalid_argument on a worker thread: a worker never blocks).
 //  - From inside an actor: ask(ref, m, timeout, callback) returns at once; the
 //    callback later runs in the asking actor's own context with the reply,
-//    Errc::timeout, or Errc::broken_promise if the request was dropped.
+//    ErrorCategory::timeout, or ErrorCategory::broken_promise if the request was dropped.
 #include <airssys/rt/detail/cell.hpp>
 #include <airssys/rt/detail/intrusive_ptr.hpp>
 #include <airssys/rt/error.hpp>
@@ -84,13 +84,13 @@ class ReplySlot final : public ReplySlotBase {
     cv_.wait_until(lk, deadline, [&] { return done_; });
     if (!done_) {
       done_ = true;
-      return std::unexpected(Error{Errc::timeout, "no reply before the timeout"});
+      return std::unexpected(Error{ErrorCategory::timeout, "no reply before the timeout"});
     }
     return std::move(*value_);
   }
 
   void abandon() noexcept override {
-    complete(std::unexpected(Error{Errc::broken_promise, "request dropped without a reply"}));
+    complete(std::unexpected(Error{ErrorCategory::broken_promise, "request dropped without a reply"}));
   }
 
  private:
@@ -106,7 +106,7 @@ class ReplySlot final : public ReplySlotBase {
 
 // A reply to be given later (ActorBase::defer_reply). Move-only; may be
 // delivered from any thread. Destroying it undelivered answers the asker
-// with Errc::broken_promise.
+// with ErrorCategory::broken_promise.
 template <class R>
 class Promise {
  public:

@@ -48,7 +48,7 @@ class Broker {
   [[nodiscard]] std::expected<void, Error> subscribe(const std::string& topic, const ActorRef<M>& sub) {
     const auto kind = detail::classify_subject(topic);
     if (kind == detail::SubjectKind::invalid)
-      return std::unexpected(Error{Errc::invalid_argument, "malformed topic: '" + topic + "'"});
+      return std::unexpected(Error{ErrorCategory::invalid_argument, "malformed topic: '" + topic + "'"});
     std::unique_lock lk(m_);
     auto& v = kind == detail::SubjectKind::literal ? topics_[topic] : patterns_[topic];
     for (auto& s : v)

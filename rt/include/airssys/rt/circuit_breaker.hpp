@@ -3,7 +3,7 @@
 // failing, give it time, then try again carefully.
 //
 //  closed     calls pass; `failure_threshold` consecutive failures open it.
-//  open       calls are refused at once with Errc::circuit_open (nothing is
+//  open       calls are refused at once with ErrorCategory::circuit_open (nothing is
 //             sent) until `open_timeout` has passed; then half-open.
 //  half_open  at most `half_open_trials` calls are let through at a time;
 //             that many successes close the breaker, any failure opens it
@@ -86,11 +86,11 @@ class CircuitBreaker {
 
   explicit CircuitBreaker(BreakerConfig cfg = {});
 
-  // Errc::circuit_open while open (or half-open with all trials in flight).
+  // ErrorCategory::circuit_open while open (or half-open with all trials in flight).
   [[nodiscard]] std::expected<Permit, Error> try_acquire();
 
   // Runs f() (returning std::expected<T, Error>) if the breaker allows it and
-  // records the outcome; Errc::circuit_open without calling f otherwise.
+  // records the outcome; ErrorCategory::circuit_open without calling f otherwise.
   template <class F>
   auto call(F&& f) -> std::invoke_result_t<F&> {
     auto p = try_acquire();

@@ -53,7 +53,7 @@ inline constexpr TypeTag type_tag = &type_tag_object<T>;
 // Reply slot of an ask (defined in ask.hpp); refcounted, shared by asker and envelope.
 class ReplySlotBase;
 void add_ref(ReplySlotBase*) noexcept;
-// Envelope side: completes the slot with Errc::broken_promise if nobody replied, then releases.
+// Envelope side: completes the slot with ErrorCategory::broken_promise if nobody replied, then releases.
 void drop_reply(ReplySlotBase*) noexcept;
 struct ReplySlotPtr {
   ReplySlotBase* p = nullptr;

@@ -7,11 +7,12 @@ namespace airssys::rt {
 
 // What a bounded mailbox does with a message that does not fit.
 enum class Overflow : std::uint8_t {
-  fail,         // tell() returns Errc::mailbox_full; nothing is enqueued
+  fail,         // tell() returns ErrorCategory::mailbox_full; nothing is enqueued
   drop_newest,  // the new message is dropped (counted); tell() succeeds
   drop_oldest,  // enqueued; the receiver discards its oldest messages beyond capacity (counted)
   block,        // the sender waits for room (up to block_timeout). Only plain threads block:
-                // a sender running on a worker gets Errc::mailbox_full instead, so a worker never blocks.
+                // a sender running on a worker gets ErrorCategory::mailbox_full instead, so a worker
+                // never blocks.
 };
 
 struct MailboxConfig {

@@ -1,6 +1,6 @@
 #pragma once
 // Names and service groups, per ActorSystem (ActorSystem::registry()).
-//  - Unique names: register_name() fails with Errc::name_taken while the
+//  - Unique names: register_name() fails with ErrorCategory::name_taken while the
 //    holder is alive; the name is removed automatically when it terminates.
 //  - Typed lookup: whereis<Ms...>() succeeds only if the name was registered
 //    with exactly ActorRef<Ms...> (a checked cast, never a blind one).

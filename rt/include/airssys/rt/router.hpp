@@ -45,7 +45,8 @@ class Router {
   template <class M>
     requires detail::one_of<std::remove_cvref_t<M>, Msgs...>
   [[nodiscard]] std::expected<void, Error> tell(M&& m, const SendOptions& o = {}) {
-    if (routees_.empty()) return std::unexpected(Error{Errc::actor_stopped, "router has no routees"});
+    if (routees_.empty())
+      return std::unexpected(Error{ErrorCategory::actor_stopped, "router has no routees"});
     if (how_ == Routing::broadcast) {
       std::expected<void, Error> r{};
       for (auto& t : routees_) {
@@ -60,7 +61,8 @@ class Router {
   template <class M>
     requires detail::one_of<std::remove_cvref_t<M>, Msgs...>
   [[nodiscard]] std::expected<void, Error> tell_keyed(std::uint64_t key, M&& m, const SendOptions& o = {}) {
-    if (routees_.empty()) return std::unexpected(Error{Errc::actor_stopped, "router has no routees"});
+    if (routees_.empty())
+      return std::unexpected(Error{ErrorCategory::actor_stopped, "router has no routees"});
     auto i = detail::jump_hash(key, static_cast<std::int32_t>(routees_.size()));
     return routees_[static_cast<std::size_t>(i)].tell(std::forward<M>(m), o);
   }

@@ -16,7 +16,7 @@
 //    started all its own children). A child that fails to start fails the
 //    supervisor's start: it stops the children already started and
 //    terminates with ExitReason::error (start_supervisor() returns
-//    Errc::start_failed naming the child). Children are stopped in reverse
+//    ErrorCategory::start_failed naming the child). Children are stopped in reverse
 //    order; each with a shutdown exit signal, killed if it has not exited
 //    within its Shutdown timeout (or killed at once with Shutdown::immediate()).
 //  - Optional restart backoff (SupervisorFlags::backoff): the n-th restart
@@ -211,7 +211,7 @@ using SupervisorRef = Supervisor::ref_type;
                                                                    std::vector<ChildSpec> children,
                                                                    SpawnOptions opts = {});
 
-// Plain threads only (Errc::invalid_argument on a worker): spawns a
+// Plain threads only (ErrorCategory::invalid_argument on a worker): spawns a
 // supervisor and waits until all its children have started (OTP's
 // start_link). Errors: start_failed ("child 'db' failed to start: ..."),
 // timeout (the supervisor keeps starting in the background), system_stopped.

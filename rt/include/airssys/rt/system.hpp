@@ -99,7 +99,7 @@ class ActorSystem {
 
   // Stops every live actor (top-level actors first, so supervisors stop their
   // children in order), waits up to the shutdown timeout, kills what is left,
-  // and stops the workers. Idempotent. Returns Errc::timeout if actors had to
+  // and stops the workers. Idempotent. Returns ErrorCategory::timeout if actors had to
   // be killed or a handler was still running at the deadline.
   [[nodiscard]] std::expected<void, Error> shutdown() noexcept;
 
