@@ -9,6 +9,8 @@
 #include <airssys/rt/system.hpp>
 #include <gtest/gtest.h>
 
+#include "supervision_fixtures.hpp"
+
 #include <algorithm>
 #include <map>
 #include <stdexcept>
@@ -20,18 +22,12 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Crash {};
-struct Quit {};
-struct LinkTo {
-  rt::AnyRef target;
-};
-struct ExitTo {
-  rt::AnyRef target;
-  rt::ExitReason reason;
-};
-struct StopWith {
-  rt::ExitReason reason;
-};
+using rt_test::Crash;
+using rt_test::ExitTo;
+using rt_test::LinkTo;
+using rt_test::Quit;
+using rt_test::StopWith;
+using rt_test::Stranger;
 
 using Log = std::vector<std::string>;
 
@@ -46,15 +42,6 @@ class Worker : public rt::Actor<Worker, Crash, Quit> {
  private:
   Log* log_;
   std::string name_;
-};
-
-// An actor that is neither child nor parent of the supervisor.
-class Stranger : public rt::Actor<Stranger, LinkTo, ExitTo, Crash, StopWith> {
- public:
-  void handle(LinkTo& m) { link(m.target); }
-  void handle(ExitTo& m) { m.target.send_exit(m.reason); }
-  void handle(Crash&) { throw std::runtime_error("stranger crashed"); }
-  void handle(StopWith& m) { stop(m.reason); }
 };
 
 std::vector<rt::ChildSpec> abc(Log* log) {
@@ -81,32 +68,11 @@ class Owner : public rt::Actor<Owner, StopWith, Crash> {
   rt::SupervisorRef* out_;
 };
 
-rt::SystemConfig det() { return {.deterministic = true, .virtual_time = true}; }
-
-// WhichChildren from an actor: a plain-thread ask would block in
-// deterministic mode, where nothing runs outside run_until_idle().
-class Asker : public rt::Actor<Asker, Quit> {
- public:
-  Asker(rt::SupervisorRef s, std::map<std::string, rt::AnyRef>* out) : s_(std::move(s)), out_(out) {}
-  void pre_start() override {
-    ask(s_, rt::WhichChildren{}, 1s, [this](std::expected<std::vector<rt::ChildInfo>, rt::Error> r) {
-      if (r)
-        for (auto& c : *r) (*out_)[c.id] = c.ref;
-    });
-  }
-  void handle(Quit&) { stop(); }
-
- private:
-  rt::SupervisorRef s_;
-  std::map<std::string, rt::AnyRef>* out_;
-};
+rt::SystemConfig det() { return rt_test::virtual_time(); }
 
 std::map<std::string, rt::AnyRef> which_children(rt::ActorSystem& sys, const rt::SupervisorRef& s) {
   std::map<std::string, rt::AnyRef> out;
-  auto a = sys.spawn<Asker>(s, &out).value();
-  sys.run_until_idle();
-  a.stop();
-  sys.run_until_idle();
+  for (auto& c : rt_test::children(sys, s)) out[c.id] = c.ref;
   return out;
 }
 

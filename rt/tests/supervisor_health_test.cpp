@@ -6,6 +6,8 @@
 #include <airssys/rt/system.hpp>
 #include <gtest/gtest.h>
 
+#include "supervision_fixtures.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -20,11 +22,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Crash {};
-struct Quit {};
-struct LinkTo {
-  rt::AnyRef target;
-};
+using rt_test::Crash;
+using rt_test::LinkTo;
+using rt_test::Quit;
+using rt_test::Stranger;
 
 using Refs = std::map<std::string, rt::AnyRef>;
 using WorkerRef = rt::ActorRef<Crash, Quit>;
@@ -40,12 +41,6 @@ class Worker : public rt::Actor<Worker, Crash, Quit> {
  private:
   Refs* refs_;
   std::string name_;
-};
-
-class Stranger : public rt::Actor<Stranger, LinkTo, Crash> {
- public:
-  void handle(LinkTo& m) { link(m.target); }
-  void handle(Crash&) { throw std::runtime_error("stranger crashed"); }
 };
 
 rt::ChildSpec worker(Refs* refs, const char* name, rt::Restart r = rt::Restart::permanent) {
@@ -71,7 +66,7 @@ class SupervisorInHealth : public ::testing::Test {
     return s;
   }
   Refs refs_;
-  rt::ActorSystem sys_{{.deterministic = true, .virtual_time = true}};
+  rt::ActorSystem sys_{rt_test::virtual_time()};
 };
 
 TEST_F(SupervisorInHealth, FreshSupervisorShowsItsFlagsAndRunningChildren) {
