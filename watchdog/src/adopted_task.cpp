@@ -94,7 +94,7 @@ void run_adopted_monitor(const Registry& reg, const RegisterRequest& req, Handsh
   const std::string principal = current_principal();
   osl::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, req.pid, 0)));
   if (!pidfd || process_gone(req.pid, req.pid_start_time)) {
-    return fail(Error{ErrorCode::stale, fmt::format("pid {} ended before it could be adopted", req.pid)});
+    return fail(Error{ErrorCategory::stale, fmt::format("pid {} ended before it could be adopted", req.pid)});
   }
   const auto self_start = osl::process::start_time_of(::getpid());
   const auto cgroups = adopt_into_cgroups(*system, principal, req);

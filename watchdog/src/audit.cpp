@@ -49,7 +49,7 @@ void set_audit_ledger(std::filesystem::path dir) { ledger_dir() = std::move(dir)
 std::expected<osl::AuditOptions, Error> audit_options(const std::filesystem::path& state_dir) {
   osl::AuditOptions audit;
   auto file = osl::make_file_sink({.path = state_dir / "audit.jsonl", .max_bytes = 0});
-  if (!file) return std::unexpected(Error{ErrorCategory::failure, "cannot open the audit log: " + file.error().to_string()});
+  if (!file) return std::unexpected(Error{ErrorCategory::failure, "cannot open the audit log: " + file.error().to_string(), file.error().errno_value});
   audit.sinks.push_back(std::move(*file));
   if (!ledger_dir().empty()) audit.sinks.push_back(std::make_shared<SharedLedgerSink>(ledger_dir()));
   return audit;

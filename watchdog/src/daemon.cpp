@@ -188,14 +188,14 @@ std::expected<void, Error> run_daemon(const Registry& reg, std::chrono::millisec
   auto lock = reg.open_lock(".daemon.lock");
   if (!lock) return std::unexpected(lock.error());
   if (::flock(lock->get(), LOCK_EX | LOCK_NB) != 0) {
-    return std::unexpected(Error{ErrorCode::already_exists, fmt::format("another `task-watchdog run` already sweeps {} (lock {})",
+    return std::unexpected(Error{ErrorCategory::already_exists, fmt::format("another `task-watchdog run` already sweeps {} (lock {})",
                                                                         reg.path().string(), lock_path)});
   }
   // Signals through a signalfd; blocked before osl starts any thread.
   UniqueFd sigfd = detail::block_into_signalfd({SIGINT, SIGTERM, SIGHUP});
   UniqueFd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC));
   const UniqueFd ep = detail::epoll_of({sigfd.get(), timer.get()});
-  if (!sigfd || !timer || !ep) return std::unexpected(Error{ErrorCode::failure, fmt::format("run: {}", std::strerror(errno))});
+  if (!sigfd || !timer || !ep) return std::unexpected(Error::from_errno(errno, "run"));
   auto system = make_system(policy_file, reg.dir());
   if (!system) return std::unexpected(system.error());
   const std::string principal = current_principal();
@@ -217,7 +217,7 @@ std::expected<void, Error> run_daemon(const Registry& reg, std::chrono::millisec
       epoll_event evs[2];
       const int n = ::epoll_wait(ep.get(), evs, 2, -1);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return std::unexpected(Error{ErrorCode::failure, fmt::format("run: epoll_wait: {}", std::strerror(errno))});
+      if (n < 0) return std::unexpected(Error::from_errno(errno, "run: epoll_wait"));
       for (int i = 0; i < n; ++i) {
         if (evs[i].data.fd == timer.get()) {
           std::uint64_t expirations = 0;

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 
 namespace airssys::watchdog::detail {
@@ -26,7 +27,7 @@ void Handshake::ready() {
 
 void Handshake::failed(const Error& e) {
   if (!fd_) return;
-  write_all_fd(fd_.get(), fmt::format("ERR {}\n{}", to_string(e.code), e.message));
+  write_all_fd(fd_.get(), fmt::format("ERR {} {}\n{}", to_string(e.category), e.errno_value, e.message));
   fd_.reset();
 }
 
@@ -44,8 +45,13 @@ std::expected<void, Error> read_handshake(int fd, const Registry& reg, const std
   if (msg.starts_with("OK")) return {};
   if (msg.starts_with("ERR ")) {
     const auto nl = msg.find('\n');
-    const auto category = error_category_from_string(std::string_view(msg).substr(4, nl == std::string::npos ? 0 : nl - 4));
-    return std::unexpected(Error{category.value_or(ErrorCategory::failure), nl == std::string::npos ? msg : msg.substr(nl + 1)});
+    // "<category> <errno>"; the errno part is 0 when no system call failed.
+    const std::string_view head = std::string_view(msg).substr(4, nl == std::string::npos ? 0 : nl - 4);
+    const auto space = head.find(' ');
+    const auto category = error_category_from_string(head.substr(0, space));
+    int err = 0;
+    if (space != std::string_view::npos) std::from_chars(head.data() + space + 1, head.data() + head.size(), err);
+    return std::unexpected(Error{category.value_or(ErrorCategory::failure), nl == std::string::npos ? msg : msg.substr(nl + 1), err});
   }
   return std::unexpected(Error{ErrorCategory::failure, fmt::format("the monitor of task '{}' ended before it was ready; see {}", id,
                                                                    reg.log_path(id, "monitor").string())});
@@ -64,7 +70,7 @@ std::expected<void, Error> run_detached(const Registry& reg, const std::string& 
   auto system = make_system(policy_file, reg.dir());
   if (!system) return failed(system.error());
   auto mlog = open_task_log(reg, id, "monitor", /*append=*/true);  // checked as the task's logs are
-  if (!mlog) return failed(Error{ErrorCategory::spawn_failed, fmt::format("cannot start task '{}': {}", id, mlog.error().message)});
+  if (!mlog) return failed(Error{ErrorCategory::spawn_failed, fmt::format("cannot start task '{}': {}", id, mlog.error().message), mlog.error().errno_value});
   osl::process::ForkMonitor op;
   op.output_fd = mlog->get();
   op.body = [&](UniqueFd ready) {
@@ -76,7 +82,7 @@ std::expected<void, Error> run_detached(const Registry& reg, const std::string& 
   auto forked = system->run(current_principal(), op);
   if (!forked) {
     return failed(Error{ErrorCategory::spawn_failed,
-                        fmt::format("cannot start the monitor of task '{}': {}", id, forked.error().to_string())});
+                        fmt::format("cannot start the monitor of task '{}': {}", id, forked.error().to_string()), forked.error().errno_value});
   }
   return read_handshake(forked->ready.get(), reg, id);
 }

@@ -9,7 +9,8 @@
 // nobody's child. Its stdin is /dev/null and its stdout/stderr go to
 // logs/<id>.monitor.log, so a caller reading our stdout (e.g.
 // $(task-watchdog start …)) sees EOF. They talk over osl's CLOEXEC ready
-// pipe: "OK\n", or "ERR <category>\n<message>".
+// pipe: "OK\n", or "ERR <category> <errno>\n<message>" (errno 0: no system
+// call failed).
 
 #include <airssys/osl/unique_fd.hpp>
 #include <airssys/watchdog/error.hpp>

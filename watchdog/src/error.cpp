@@ -1,6 +1,7 @@
 #include <airssys/watchdog/error.hpp>
 
 #include <array>
+#include <cstring>
 #include <utility>
 
 namespace airssys::watchdog {
@@ -33,6 +34,22 @@ std::optional<ErrorCategory> error_category_from_string(std::string_view s) noex
     if (name == s) return cat;
   }
   return std::nullopt;
+}
+
+std::string Error::to_string() const {
+  std::string out(watchdog::to_string(category));
+  out += ": ";
+  out += message;
+  return out;
+}
+
+Error Error::make(ErrorCategory c, std::string message) { return Error{c, std::move(message), 0}; }
+
+Error Error::from_errno(int err, std::string_view what) {
+  std::string message(what);
+  message += ": ";
+  message += std::strerror(err);
+  return Error{ErrorCategory::failure, std::move(message), err};
 }
 
 }  // namespace airssys::watchdog

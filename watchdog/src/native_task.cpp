@@ -68,7 +68,7 @@ std::expected<int, Error> run_native_monitor(const Registry& reg, const StartReq
     handshake.failed(e);
     return std::unexpected(std::move(e));
   };
-  auto cannot_start = [&](const Error& e) { return fail(Error{ErrorCode::spawn_failed, fmt::format("cannot start task '{}': {}", req.id, e.message)}); };
+  auto cannot_start = [&](const Error& e) { return fail(Error{ErrorCategory::spawn_failed, fmt::format("cannot start task '{}': {}", req.id, e.message)}); };
 
   TaskMonitor monitor(handshake.foreground(), /*reap_children=*/true);  // before osl starts threads
   ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
@@ -85,7 +85,7 @@ std::expected<int, Error> run_native_monitor(const Registry& reg, const StartReq
   if (!idle) return cannot_start(idle.error());
 
   auto cgroups = create_task_cgroups(*system, principal, osl::cgroup::detect_layout(), req.id, ::getpid(), req.limits);
-  if (!cgroups) return cannot_start(Error{ErrorCode::spawn_failed, cgroups.error()});
+  if (!cgroups) return cannot_start(Error{ErrorCategory::spawn_failed, cgroups.error()});
   const Containment containment = containment_of(*cgroups);
 
   osl::process::Spawn op;
@@ -103,7 +103,7 @@ std::expected<int, Error> run_native_monitor(const Registry& reg, const StartReq
     (void)remove_task_cgroups(*system, principal, *cgroups);
     const auto category = proc.error().category == osl::ErrorCategory::not_found ? ErrorCategory::program_not_found
                                                                                     : ErrorCategory::not_executable;
-    return fail(Error{category, fmt::format("cannot start task '{}': {}", req.id, proc.error().to_string())});
+    return fail(Error{category, fmt::format("cannot start task '{}': {}", req.id, proc.error().to_string()), proc.error().errno_value});
   }
   const pid_t pid = proc->pid();
   const auto pid_start = osl::process::start_time_of(pid);

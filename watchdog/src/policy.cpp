@@ -56,7 +56,7 @@ std::expected<osl::System, Error> make_system(const std::filesystem::path& polic
   std::expected<osl::Policy, osl::PolicyError> policy =
       policy_file.empty() ? osl::Policy::parse(default_policy_yaml(current_principal(), state_dir), "<built-in policy>")
                           : osl::Policy::load_file(policy_file);
-  if (!policy) return std::unexpected(Error{ErrorCode::usage, "policy: " + policy.error().to_string()});
+  if (!policy) return std::unexpected(Error{ErrorCategory::usage, "policy: " + policy.error().to_string()});
   // Every operation is recorded beside the registry (audit.hpp).
   auto audit = audit_options(state_dir);
   if (!audit) return std::unexpected(audit.error());

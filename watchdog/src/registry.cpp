@@ -32,7 +32,8 @@ using nlohmann::json;
 
 namespace {
 
-Error sys_error(const std::string& what) { return Error{ErrorCode::failure, fmt::format("{}: {}", what, std::strerror(errno))}; }
+// The errno of the call that just failed goes into the error as well as its text.
+Error sys_error(const std::string& what) { return Error::from_errno(errno, what); }
 
 // `v` as a T if it is a JSON integer T can hold exactly (no truncation:
 // 4294967297 is not an int 1).
@@ -108,7 +109,7 @@ const char* const kTaskKeys[] = {"id", "argv", "cwd", "env", "created_ms", "time
 
 std::expected<TaskRecord, Error> task_from_json(const std::string& key, const json& j, const std::string& source) {
   const std::string where = fmt::format("task '{}'", key);
-  if (!j.is_object()) return std::unexpected(Error{ErrorCode::registry_corrupt, fmt::format("{}: {} is not an object", source, where)});
+  if (!j.is_object()) return std::unexpected(Error{ErrorCategory::registry_corrupt, fmt::format("{}: {} is not an object", source, where)});
   TaskRecord t;
   Reader r{j, source, where, {}};
   r.str("id", t.id);
@@ -176,20 +177,20 @@ std::expected<TaskRecord, Error> task_from_json(const std::string& key, const js
       if (!lr.problem.empty() && r.problem.empty()) r.problem = lr.problem;
     }
   }
-  if (!r.problem.empty()) return std::unexpected(Error{ErrorCode::registry_corrupt, r.problem});
+  if (!r.problem.empty()) return std::unexpected(Error{ErrorCategory::registry_corrupt, r.problem});
   if (t.id != key) {
-    return std::unexpected(Error{ErrorCode::registry_corrupt,
+    return std::unexpected(Error{ErrorCategory::registry_corrupt,
                                  fmt::format("{}: {} has id '{}' (must equal its key)", source, where, t.id)});
   }
   if (!valid_task_id(t.id)) {
-    return std::unexpected(Error{ErrorCode::registry_corrupt,
+    return std::unexpected(Error{ErrorCategory::registry_corrupt,
                                  fmt::format("{}: task id '{}' does not match [A-Za-z0-9_][A-Za-z0-9_-]{{0,63}}", source, t.id)});
   }
   if (t.argv.empty()) {
-    return std::unexpected(Error{ErrorCode::registry_corrupt, fmt::format("{}: {} has an empty argv", source, where)});
+    return std::unexpected(Error{ErrorCategory::registry_corrupt, fmt::format("{}: {} has an empty argv", source, where)});
   }
   if (auto problem = detail::task_problem(t)) {
-    return std::unexpected(Error{ErrorCode::registry_corrupt, fmt::format("{}: {} {}", source, where, *problem)});
+    return std::unexpected(Error{ErrorCategory::registry_corrupt, fmt::format("{}: {} {}", source, where, *problem)});
   }
   for (const auto& [k, v] : j.items()) {
     bool known = false;
@@ -246,13 +247,13 @@ std::expected<RegistryData, Error> parse_registry(std::string_view text, const s
 
 std::expected<RegistryData, Error> detail::parse_registry_dom(std::string_view text, const std::string& source) {
   if (text.size() > kMaxRegistryBytes) {
-    return std::unexpected(Error{ErrorCode::registry_corrupt, fmt::format("{}: {} bytes is more than a registry may hold ({})",
+    return std::unexpected(Error{ErrorCategory::registry_corrupt, fmt::format("{}: {} bytes is more than a registry may hold ({})",
                                                                           source, text.size(), kMaxRegistryBytes)});
   }
   // Before nlohmann sees it: its parser is iterative but dump() and the
   // comparisons recurse, so 100,000 nested arrays would overflow the stack.
   if (const auto depth = nesting_depth(text); depth > kMaxRegistryDepth) {
-    return std::unexpected(Error{ErrorCode::registry_corrupt,
+    return std::unexpected(Error{ErrorCategory::registry_corrupt,
                                  fmt::format("{}: JSON nested {} deep; a registry nests at most {} (an unknown key "
                                              "holding deeply nested data is refused, not kept)",
                                              source, depth, kMaxRegistryDepth)});
@@ -261,22 +262,22 @@ std::expected<RegistryData, Error> detail::parse_registry_dom(std::string_view t
   try {
     root = json::parse(text);
   } catch (const json::parse_error& e) {
-    return std::unexpected(Error{ErrorCode::registry_corrupt,
+    return std::unexpected(Error{ErrorCategory::registry_corrupt,
                                  fmt::format("{}: not valid JSON (at byte {}): {}", source, e.byte, e.what())});
   } catch (const json::exception& e) {
     // out_of_range 406: a number such as 1e999 that no double holds.
-    return std::unexpected(Error{ErrorCode::registry_corrupt, fmt::format("{}: not a usable JSON value: {}", source, e.what())});
+    return std::unexpected(Error{ErrorCategory::registry_corrupt, fmt::format("{}: not a usable JSON value: {}", source, e.what())});
   }
   if (!root.is_object()) {
-    return std::unexpected(Error{ErrorCode::registry_corrupt, fmt::format("{}: the top level must be a JSON object", source)});
+    return std::unexpected(Error{ErrorCategory::registry_corrupt, fmt::format("{}: the top level must be a JSON object", source)});
   }
   RegistryData data;
   if (!root.contains("schema_version") || !root["schema_version"].is_number_integer()) {
-    return std::unexpected(Error{ErrorCode::registry_corrupt, fmt::format("{}: missing integer 'schema_version'", source)});
+    return std::unexpected(Error{ErrorCategory::registry_corrupt, fmt::format("{}: missing integer 'schema_version'", source)});
   }
   const auto version = exact_integer<int>(root["schema_version"]);
   if (version != kSchemaVersion) {
-    return std::unexpected(Error{ErrorCode::registry_corrupt,
+    return std::unexpected(Error{ErrorCategory::registry_corrupt,
                                  fmt::format("{}: schema_version {} is not supported (this build reads {})", source,
                                              root["schema_version"].dump(), kSchemaVersion)});
   }
@@ -284,7 +285,7 @@ std::expected<RegistryData, Error> detail::parse_registry_dom(std::string_view t
   if (root.contains("tasks")) {
     const auto& tasks = root["tasks"];
     if (!tasks.is_object()) {
-      return std::unexpected(Error{ErrorCode::registry_corrupt, fmt::format("{}: 'tasks' must be an object keyed by task id", source)});
+      return std::unexpected(Error{ErrorCategory::registry_corrupt, fmt::format("{}: 'tasks' must be an object keyed by task id", source)});
     }
     for (const auto& [k, v] : tasks.items()) {
       auto t = task_from_json(k, v, source);
@@ -431,7 +432,7 @@ std::expected<RegistryData, Error> load_file(const std::filesystem::path& path) 
   if (!fd) {
     if (errno == ENOENT) return RegistryData{};
     if (errno == ELOOP) {
-      return std::unexpected(Error{ErrorCode::failure,
+      return std::unexpected(Error{ErrorCategory::failure,
                                    fmt::format("refusing registry {}: it is a symbolic link (give the path of the file itself)",
                                                path.string())});
     }
@@ -440,10 +441,10 @@ std::expected<RegistryData, Error> load_file(const std::filesystem::path& path) 
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return std::unexpected(sys_error("checking registry " + path.string()));
   if (!S_ISREG(st.st_mode)) {
-    return std::unexpected(Error{ErrorCode::failure, fmt::format("refusing registry {}: it is not a regular file", path.string())});
+    return std::unexpected(Error{ErrorCategory::failure, fmt::format("refusing registry {}: it is not a regular file", path.string())});
   }
   if (static_cast<std::uint64_t>(st.st_size) > detail::kMaxRegistryBytes) {
-    return std::unexpected(Error{ErrorCode::registry_corrupt,
+    return std::unexpected(Error{ErrorCategory::registry_corrupt,
                                  fmt::format("{}: {} bytes is more than a registry may hold ({})", path.string(), st.st_size,
                                              detail::kMaxRegistryBytes)});
   }
@@ -502,13 +503,13 @@ std::expected<UniqueFd, Error> Registry::open_lock(std::string_view suffix) cons
   // regardless; it only heeds LOCK_NB).
   UniqueFd fd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600));
   if (!fd && errno == ELOOP) {
-    return std::unexpected(Error{ErrorCode::failure, fmt::format("refusing lock file {}: it is a symbolic link", lock_path)});
+    return std::unexpected(Error{ErrorCategory::failure, fmt::format("refusing lock file {}: it is a symbolic link", lock_path)});
   }
   if (!fd) return std::unexpected(sys_error("opening lock file " + lock_path));
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return std::unexpected(sys_error("checking lock file " + lock_path));
   if (!S_ISREG(st.st_mode)) {
-    return std::unexpected(Error{ErrorCode::failure, fmt::format("refusing lock file {}: it is not a regular file", lock_path)});
+    return std::unexpected(Error{ErrorCategory::failure, fmt::format("refusing lock file {}: it is not a regular file", lock_path)});
   }
   return fd;
 }
@@ -526,7 +527,7 @@ std::expected<std::pair<UniqueFd, std::string>, Error> create_temp(const std::fi
     if (fd) return std::pair{std::move(fd), std::move(tmp)};
     if (errno != EEXIST) return std::unexpected(sys_error("creating " + tmp));
   }
-  return std::unexpected(Error{ErrorCode::failure, fmt::format("creating a temporary file beside {}: every name taken", path.string())});
+  return std::unexpected(Error{ErrorCategory::failure, fmt::format("creating a temporary file beside {}: every name taken", path.string())});
 }
 
 }  // namespace
@@ -546,10 +547,10 @@ std::expected<void, Error> Registry::update(const Change& change) const {
   // every later command exit 4.
   for (const auto& [id, t] : data->tasks) {
     if (t.id != id || !valid_task_id(id) || t.argv.empty()) {
-      return std::unexpected(Error{ErrorCode::usage, fmt::format("not recording task '{}': its id or argv is invalid", id)});
+      return std::unexpected(Error{ErrorCategory::usage, fmt::format("not recording task '{}': its id or argv is invalid", id)});
     }
     if (auto problem = detail::task_problem(t)) {
-      return std::unexpected(Error{ErrorCode::usage, fmt::format("not recording task '{}': it {}", id, *problem)});
+      return std::unexpected(Error{ErrorCategory::usage, fmt::format("not recording task '{}': it {}", id, *problem)});
     }
   }
   const std::string text = serialize_registry(*data);

@@ -133,7 +133,7 @@ TEST(RegistryFast, RefusesNumbersOutsideTheJsonGrammar) {
       // never rewritten in a "cleaned" form.
       auto whole = parse_registry(text, "reg.json");
       ASSERT_FALSE(whole) << text;
-      EXPECT_EQ(whole.error().code, ErrorCode::registry_corrupt);
+      EXPECT_EQ(whole.error().category, ErrorCategory::registry_corrupt);
     }
   }
   // Their valid neighbours still take the fast path.

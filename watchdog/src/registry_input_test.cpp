@@ -57,7 +57,7 @@ void expect_refused(const std::string& text, const std::string& problem) {
   EXPECT_FALSE(detail::parse_registry_fast(text)) << "the fast path must hand it to the DOM path";
   auto data = r.load();
   ASSERT_FALSE(data) << text.substr(0, 200);
-  EXPECT_EQ(data.error().code, ErrorCode::registry_corrupt) << data.error().message;
+  EXPECT_EQ(data.error().category, ErrorCategory::registry_corrupt) << data.error().message;
   EXPECT_NE(data.error().message.find(r.path().string()), std::string::npos) << data.error().message;
   EXPECT_NE(data.error().message.find(problem), std::string::npos) << data.error().message;
   EXPECT_FALSE(r.update(no_change));
@@ -191,7 +191,7 @@ TEST(RegistryInput, UpdateNeverWritesARecordTheNextReadWouldRefuse) {
       return {};
     });
     ASSERT_FALSE(up) << problem;
-    EXPECT_EQ(up.error().code, ErrorCode::usage);
+    EXPECT_EQ(up.error().category, ErrorCategory::usage);
     EXPECT_NE(up.error().message.find(problem), std::string::npos) << up.error().message;
     EXPECT_EQ(slurp(r.path()), before);
   }
@@ -217,6 +217,6 @@ TEST(RegistryInput, AnOversizedRegistryIsRefusedBeforeItIsRead) {
   fs::resize_file(r.path(), detail::kMaxRegistryBytes + 1);
   auto data = r.load();
   ASSERT_FALSE(data);
-  EXPECT_EQ(data.error().code, ErrorCode::registry_corrupt);
+  EXPECT_EQ(data.error().category, ErrorCategory::registry_corrupt);
   EXPECT_NE(data.error().message.find("more than a registry may hold"), std::string::npos) << data.error().message;
 }

@@ -68,7 +68,7 @@ TEST(Registry, FailedChangeWritesNothing) {
   Registry r(d.path() / "reg.json");
   auto res = r.update([](RegistryData& data) -> std::expected<void, Error> {
     data.tasks.emplace("a", task("a"));
-    return std::unexpected(Error{ErrorCode::already_exists, "no"});
+    return std::unexpected(Error{ErrorCategory::already_exists, "no"});
   });
   ASSERT_FALSE(res);
   EXPECT_FALSE(fs::exists(r.path()));
@@ -104,7 +104,7 @@ TEST(Registry, CorruptFilesAreRefusedNamingFileAndProblem) {
     { std::ofstream(r.path(), std::ios::trunc) << text; }
     auto data = r.load();
     ASSERT_FALSE(data) << text;
-    EXPECT_EQ(data.error().code, ErrorCode::registry_corrupt);
+    EXPECT_EQ(data.error().category, ErrorCategory::registry_corrupt);
     EXPECT_NE(data.error().message.find(r.path().string()), std::string::npos) << data.error().message;
     EXPECT_NE(data.error().message.find(problem), std::string::npos) << data.error().message;
     auto up = r.update([](RegistryData&) -> std::expected<void, Error> { return {}; });

@@ -41,7 +41,7 @@ std::expected<void, Error> insert_record(const Registry& reg, const StartRequest
 
 std::expected<void, Error> register_task(const Registry& reg, RegisterRequest req) {
   auto st = osl::process::start_time_of(req.pid);
-  if (!st || process_gone(req.pid)) return std::unexpected(Error{ErrorCode::stale, fmt::format("no running process with pid {}", req.pid)});
+  if (!st || process_gone(req.pid)) return std::unexpected(Error{ErrorCategory::stale, fmt::format("no running process with pid {}", req.pid)});
   req.pid_start_time = *st;
   if (req.timeout) req.deadline_ms = detail::now_ms() + req.timeout->count();
   TaskRecord t;
@@ -67,7 +67,7 @@ std::expected<int, Error> start_task(const Registry& reg, const StartRequest& re
   const bool container = !req.container.empty();
   // No engine: say so before anything is recorded (native tasks are unaffected).
   if (container) {
-    if (auto e = check_container_engine(); !e) return std::unexpected(Error{ErrorCode::spawn_failed, e.error().message});
+    if (auto e = check_container_engine(); !e) return std::unexpected(Error{ErrorCategory::spawn_failed, e.error().message});
   }
   if (auto r = insert_record(reg, req); !r) return std::unexpected(r.error());
   auto monitor = [&](detail::Handshake& hs) {

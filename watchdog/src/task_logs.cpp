@@ -19,8 +19,14 @@ using osl::UniqueFd;
 
 namespace {
 
-Error log_error(const std::string& path, const std::string& why) {
-  return Error{ErrorCode::failure, fmt::format("log file {}: {}", path, why)};
+Error log_error(const std::string& path, const std::string& why, int err = 0) {
+  return Error{ErrorCategory::failure, fmt::format("log file {}: {}", path, why), err};
+}
+
+// For a system call that just failed: its errno, read before anything else runs.
+Error log_errno(const std::string& path, std::string_view what = {}) {
+  const int err = errno;
+  return log_error(path, what.empty() ? std::string(std::strerror(err)) : fmt::format("{}: {}", what, std::strerror(err)), err);
 }
 
 }  // namespace
@@ -28,20 +34,20 @@ Error log_error(const std::string& path, const std::string& why) {
 std::expected<UniqueFd, Error> open_logs_dir(const Registry& reg) {
   const auto dir = reg.dir() / "logs";
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return std::unexpected(Error{ErrorCode::failure, fmt::format("cannot create the logs directory {}: {}", dir.string(), std::strerror(errno))});
+    return std::unexpected(Error::from_errno(errno, fmt::format("cannot create the logs directory {}", dir.string())));
   }
   UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd) {
     const int err = errno;
     const std::string why = err == ELOOP || err == ENOTDIR ? "it is a symbolic link or not a directory; refused" : std::strerror(err);
-    return std::unexpected(Error{ErrorCode::failure, fmt::format("logs directory {}: {}", dir.string(), why)});
+    return std::unexpected(Error{ErrorCategory::failure, fmt::format("logs directory {}: {}", dir.string(), why), err});
   }
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) {
-    return std::unexpected(Error{ErrorCode::failure, fmt::format("logs directory {}: {}", dir.string(), std::strerror(errno))});
+    return std::unexpected(Error::from_errno(errno, fmt::format("logs directory {}", dir.string())));
   }
   if (st.st_uid != ::geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-    return std::unexpected(Error{ErrorCode::failure,
+    return std::unexpected(Error{ErrorCategory::failure,
                                  fmt::format("logs directory {}: owned by uid {} with mode {:o}; it must be ours (uid {}) and "
                                              "not writable by group or others; refused",
                                              dir.string(), st.st_uid, st.st_mode & 07777, ::geteuid())});
@@ -59,16 +65,16 @@ std::expected<UniqueFd, Error> open_task_log(const Registry& reg, const std::str
                        O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | (append ? O_APPEND : 0), 0600));
   if (!fd) {
     const int err = errno;
-    return std::unexpected(log_error(path.string(), err == ELOOP ? "it is a symbolic link; refused" : std::strerror(err)));
+    return std::unexpected(log_error(path.string(), err == ELOOP ? "it is a symbolic link; refused" : std::strerror(err), err));
   }
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return std::unexpected(log_error(path.string(), std::strerror(errno)));
+  if (::fstat(fd.get(), &st) != 0) return std::unexpected(log_errno(path.string()));
   if (!S_ISREG(st.st_mode)) return std::unexpected(log_error(path.string(), "not a regular file; refused"));
   if (st.st_nlink > 1) return std::unexpected(log_error(path.string(), "it has other hard links; refused"));
   if ((st.st_mode & 07777) != 0600 && ::fchmod(fd.get(), 0600) != 0) {
-    return std::unexpected(log_error(path.string(), fmt::format("chmod 0600: {}", std::strerror(errno))));
+    return std::unexpected(log_errno(path.string(), "chmod 0600"));
   }
-  if (!append && ::ftruncate(fd.get(), 0) != 0) return std::unexpected(log_error(path.string(), std::strerror(errno)));
+  if (!append && ::ftruncate(fd.get(), 0) != 0) return std::unexpected(log_errno(path.string()));
   ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
   return fd;
 }
@@ -84,7 +90,7 @@ std::expected<TaskLogs, Error> open_task_logs(const Registry& reg, const std::st
 std::expected<IdleWatch, Error> IdleWatch::create(const Registry& reg, const std::string& id,
                                                   std::optional<std::chrono::milliseconds> idle) {
   const auto failed = [&](const std::string& what) {
-    return std::unexpected(Error{ErrorCode::failure, fmt::format("--idle-timeout: {}: {}", what, std::strerror(errno))});
+    return std::unexpected(Error::from_errno(errno, fmt::format("--idle-timeout: {}", what)));
   };
   IdleWatch w;
   if (!idle) return w;

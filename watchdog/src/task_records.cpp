@@ -13,7 +13,7 @@ bool terminal_state(const std::string& s) { return s == "exited" || s == "timed_
 std::expected<void, Error> insert_new_task(const Registry& reg, TaskRecord t) {
   return reg.update([&](RegistryData& d) -> std::expected<void, Error> {
     if (auto it = d.tasks.find(t.id); it != d.tasks.end() && !terminal_state(it->second.state)) {
-      return std::unexpected(Error{ErrorCode::already_exists, fmt::format("task '{}' already exists in {} and is {}; choose another id",
+      return std::unexpected(Error{ErrorCategory::already_exists, fmt::format("task '{}' already exists in {} and is {}; choose another id",
                                                                           t.id, reg.path().string(), it->second.state)});
     }
     const std::string id = t.id;

@@ -29,7 +29,7 @@ template <class F>
 std::expected<void, Error> update_task(const Registry& reg, const std::string& id, F f) {
   return reg.update([&](RegistryData& d) -> std::expected<void, Error> {
     auto it = d.tasks.find(id);
-    if (it == d.tasks.end()) return std::unexpected(Error{ErrorCode::not_found, fmt::format("task '{}' vanished from the registry", id)});
+    if (it == d.tasks.end()) return std::unexpected(Error{ErrorCategory::not_found, fmt::format("task '{}' vanished from the registry", id)});
     f(it->second);
     return {};
   });

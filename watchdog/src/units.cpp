@@ -21,17 +21,17 @@ std::expected<NumberSuffix, Error> split(std::string_view text, std::string_view
   const auto* end = text.data() + text.size();
   auto [p, ec] = std::from_chars(text.data(), end, n);
   if (ec == std::errc::result_out_of_range) {
-    return std::unexpected(Error{ErrorCode::usage, fmt::format("{} '{}' is too large", what, text)});
+    return std::unexpected(Error{ErrorCategory::usage, fmt::format("{} '{}' is too large", what, text)});
   }
   if (ec != std::errc{} || p == text.data()) {
-    return std::unexpected(Error{ErrorCode::usage, fmt::format("invalid {} '{}': expected a whole number with a unit", what, text)});
+    return std::unexpected(Error{ErrorCategory::usage, fmt::format("invalid {} '{}': expected a whole number with a unit", what, text)});
   }
   return NumberSuffix{n, std::string_view(p, static_cast<std::size_t>(end - p))};
 }
 
 std::expected<std::uint64_t, Error> scaled(std::uint64_t n, std::uint64_t unit, std::string_view text, std::string_view what) {
   if (n > std::numeric_limits<std::uint64_t>::max() / unit) {
-    return std::unexpected(Error{ErrorCode::usage, fmt::format("{} '{}' is too large", what, text)});
+    return std::unexpected(Error{ErrorCategory::usage, fmt::format("{} '{}' is too large", what, text)});
   }
   return n * unit;
 }
@@ -42,7 +42,7 @@ std::expected<std::chrono::milliseconds, Error> parse_duration(std::string_view 
   // osl's one parser (airssys/osl/duration.hpp): a bare number is seconds;
   // 0 passes here because each flag decides what 0 means.
   auto d = osl::parse_duration(text, {.what = what, .allow_zero = true});
-  if (!d) return std::unexpected(Error{ErrorCode::usage, d.error().message});
+  if (!d) return std::unexpected(Error{ErrorCategory::usage, d.error().message});
   return *d;
 }
 
@@ -58,7 +58,7 @@ std::expected<std::uint64_t, Error> parse_size(std::string_view text) {
   else if (s == "G" || s == "g") unit = 1ULL << 30;
   else if (s == "T" || s == "t") unit = 1ULL << 40;
   else {
-    return std::unexpected(Error{ErrorCode::usage, fmt::format("invalid size '{}': unit must be K, M, G or T (e.g. 512M, 2G)", text)});
+    return std::unexpected(Error{ErrorCategory::usage, fmt::format("invalid size '{}': unit must be K, M, G or T (e.g. 512M, 2G)", text)});
   }
   return scaled(ns->number, unit, text, "size");
 }
@@ -77,7 +77,7 @@ bool valid_task_id(std::string_view id) noexcept {
 
 std::expected<Limits, Error> parse_limits(std::string_view memory, std::string_view cpus, std::string_view pids) {
   Limits l;
-  auto bad = [](std::string m) { return std::unexpected(Error{ErrorCode::usage, std::move(m)}); };
+  auto bad = [](std::string m) { return std::unexpected(Error{ErrorCategory::usage, std::move(m)}); };
   if (!memory.empty()) {
     auto m = parse_size(memory);
     if (!m) return std::unexpected(m.error());

@@ -17,7 +17,7 @@ TEST(Units, Durations) {
   for (const char* bad : {"", "s", "10x", "-5s", "1.5s", "10 s", "99999999999999999999s", "9999999d"}) {
     auto r = parse_duration(bad);
     ASSERT_FALSE(r) << bad;
-    EXPECT_EQ(r.error().code, ErrorCode::usage);
+    EXPECT_EQ(r.error().category, ErrorCategory::usage);
   }
   EXPECT_EQ(parse_duration("5x", "--timeout").error().message, "--timeout: '5x' is not a duration; use e.g. 30s, 5m, 1h");
 }
@@ -57,6 +57,6 @@ TEST(Units, Limits) {
                          {"", "nan", ""}, {"", "", "0"}, {"", "", "3.5"}, {"", "", "-2"}}) {
     auto r = parse_limits(m, c, p);
     ASSERT_FALSE(r) << m << "|" << c << "|" << p;
-    EXPECT_EQ(r.error().code, ErrorCode::usage);
+    EXPECT_EQ(r.error().category, ErrorCategory::usage);
   }
 }

@@ -47,7 +47,7 @@ std::int64_t now_ms() {
 
 int report(const wd::Error& e) {
   fmt::print(stderr, "task-watchdog: {}\n", e.message);
-  return exit_status(e.code);
+  return exit_status(e.category);
 }
 
 bool terminal(const std::string& s) { return s == "exited" || s == "timed_out" || s == "killed" || s == "failed"; }
@@ -142,7 +142,7 @@ std::expected<wd::TaskRecord, wd::Error> find_task(const wd::Registry& reg, cons
   if (!data) return std::unexpected(data.error());
   auto it = data->tasks.find(id);
   if (it == data->tasks.end()) {
-    return std::unexpected(wd::Error{wd::ErrorCode::not_found, fmt::format("no task '{}' in {}", id, reg.path().string())});
+    return std::unexpected(wd::Error{wd::ErrorCategory::not_found, fmt::format("no task '{}' in {}", id, reg.path().string())});
   }
   return it->second;
 }
@@ -224,7 +224,7 @@ int cmd_kill(const wd::Registry& reg, const std::string& id, const std::string& 
   const auto tp = wd::task_processes(*t);
   if (wd::collect_processes(tp).empty()) {
     if (!tp.monitor && t->pid && wd::process_gone(static_cast<pid_t>(*t->pid), t->pid_start_time)) {
-      return report(wd::Error{wd::ErrorCode::stale, fmt::format("task '{}': nothing to kill: pid {} has ended or now belongs to "
+      return report(wd::Error{wd::ErrorCategory::stale, fmt::format("task '{}': nothing to kill: pid {} has ended or now belongs to "
                                                                 "another process (start time differs)", id, *t->pid)});
     }
     fmt::print("task '{}': no processes left\n", id);
@@ -288,7 +288,7 @@ int cmd_logs(const wd::Registry& reg, const std::string& id, bool follow) {
   // Follow until the task has ended: inotify wakes us on writes; once a
   // second the registry is re-read to see whether the task ended.
   osl::UniqueFd in(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
-  if (!in) return report(wd::Error{wd::ErrorCode::failure, fmt::format("inotify: {}", std::strerror(errno))});
+  if (!in) return report(wd::Error::from_errno(errno, "inotify"));
   if (out_fd) ::inotify_add_watch(in.get(), t->stdout_log.c_str(), IN_MODIFY);
   if (err_fd) ::inotify_add_watch(in.get(), t->stderr_log.c_str(), IN_MODIFY);
   for (;;) {

@@ -61,7 +61,7 @@ std::expected<int, Error> run_container_monitor(const Registry& reg, const Start
     handshake.failed(e);
     return std::unexpected(std::move(e));
   };
-  auto cannot_start = [&](const Error& e) { return fail(Error{ErrorCode::spawn_failed, fmt::format("cannot start task '{}': {}", req.id, e.message)}); };
+  auto cannot_start = [&](const Error& e) { return fail(Error{ErrorCategory::spawn_failed, fmt::format("cannot start task '{}': {}", req.id, e.message)}); };
 
   TaskMonitor monitor(handshake.foreground(), /*reap_children=*/false);  // before the threads start
 
@@ -106,14 +106,14 @@ std::expected<int, Error> run_container_monitor(const Registry& reg, const Start
   if (!prepared) return fail(prepared.error());
 
   auto cid = container::create_container(*client, spec);
-  if (!cid) return fail(Error{ErrorCode::not_executable, fmt::format("task '{}': {}", req.id, cid.error().message)});
+  if (!cid) return fail(Error{ErrorCategory::not_executable, fmt::format("task '{}': {}", req.id, cid.error().message)});
   if (auto r = update_task(reg, req.id, [&](TaskRecord& t) { t.extra["container"]["id"] = *cid; }); !r) {
     (void)container::remove_container(*client, *cid);
     return fail(r.error());
   }
   if (auto s = container::start_container(*client, *cid); !s) {
     (void)container::remove_container(*client, *cid);
-    return fail(Error{ErrorCode::not_executable, fmt::format("task '{}': {}", req.id, s.error().message)});
+    return fail(Error{ErrorCategory::not_executable, fmt::format("task '{}': {}", req.id, s.error().message)});
   }
   if (auto r = update_task(reg, req.id, [&](TaskRecord& t) { t.state = "running"; }); !r) {
     (void)container::stop_kill_remove(*client, *cid, std::chrono::milliseconds(0), true);
@@ -124,7 +124,7 @@ std::expected<int, Error> run_container_monitor(const Registry& reg, const Start
   std::atomic<bool> cancel_wait{false};
   UniqueFd logs_done(::eventfd(0, EFD_CLOEXEC));
   UniqueFd ended_fd(::eventfd(0, EFD_CLOEXEC));
-  std::expected<int, Error> wait_result = std::unexpected(Error{ErrorCode::failure, "not waited"});
+  std::expected<int, Error> wait_result = std::unexpected(Error{ErrorCategory::failure, "not waited"});
   std::optional<Error> copy_error;
   // Both threads only touch what is declared above and are joined below.
   std::jthread log_thread([&] {

@@ -96,8 +96,8 @@ std::expected<std::string, Error> kill_container_task(const Registry& reg, const
   auto client = client_for(t);
   if (!client) return std::unexpected(client.error());
   const auto found = find_container(*client, t);
-  if (!found) return std::unexpected(Error{ErrorCode::failure, fmt::format("task '{}': {}", t.id, found.error().message)});
-  if (found->empty()) return std::unexpected(Error{ErrorCode::stale, fmt::format("task '{}': no container has been made for it yet", t.id)});
+  if (!found) return std::unexpected(Error{ErrorCategory::failure, fmt::format("task '{}': {}", t.id, found.error().message)});
+  if (found->empty()) return std::unexpected(Error{ErrorCategory::stale, fmt::format("task '{}': no container has been made for it yet", t.id)});
   const std::string& cid = *found;
   // The verdict is recorded only once the container is gone: while the
   // engine fails, the record stays live, so `run` (or a later `kill`) still
@@ -106,7 +106,7 @@ std::expected<std::string, Error> kill_container_task(const Registry& reg, const
   auto after = container::inspect_container(*client, cid);
   if (!r || !after || *after) {
     const std::string why = !r ? r.error().message : !after ? after.error().message : "it still exists";
-    return std::unexpected(Error{ErrorCode::failure, fmt::format("task '{}': container {} was not removed: {}", t.id,
+    return std::unexpected(Error{ErrorCategory::failure, fmt::format("task '{}': container {} was not removed: {}", t.id,
                                                                  container::container_name(t.id), why)});
   }
   auto marked = reg.update([&](RegistryData& d) -> std::expected<void, Error> {
@@ -119,7 +119,7 @@ std::expected<std::string, Error> kill_container_task(const Registry& reg, const
     return {};
   });
   if (!marked) {
-    return std::unexpected(Error{marked.error().code, fmt::format("task '{}': container {} stopped and removed, but the registry was not updated: {}",
+    return std::unexpected(Error{marked.error().category, fmt::format("task '{}': container {} stopped and removed, but the registry was not updated: {}",
                                                                   t.id, container::container_name(t.id), marked.error().message)});
   }
   return fmt::format("task '{}': container {} stopped and removed", t.id, container::container_name(t.id));

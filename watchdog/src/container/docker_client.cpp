@@ -81,7 +81,7 @@ std::expected<DockerClient, Error> DockerClient::from_env() {
   const std::string host = env != nullptr && *env != '\0' ? env : kDefaultHost;
   constexpr std::string_view scheme = "unix://";
   if (!host.starts_with(scheme) || host.size() == scheme.size()) {
-    return std::unexpected(Error{ErrorCode::usage, fmt::format("DOCKER_HOST '{}': only unix:///PATH is supported", host)});
+    return std::unexpected(Error{ErrorCategory::usage, fmt::format("DOCKER_HOST '{}': only unix:///PATH is supported", host)});
   }
   return DockerClient(host.substr(scheme.size()));
 }
@@ -92,7 +92,7 @@ std::expected<HttpResponse, Error> DockerClient::request(std::string_view method
   std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
   if (!curl) {
     // libcurl is loaded on first use (src/curl_lazy.cpp); NULL here means it could not be.
-    return std::unexpected(Error{ErrorCode::failure, fmt::format("no container engine at {}: libcurl could not be loaded "
+    return std::unexpected(Error{ErrorCategory::failure, fmt::format("no container engine at {}: libcurl could not be loaded "
                                                                  "(is libcurl.so.4 installed?)", endpoint())});
   }
   CURL* c = curl.get();
@@ -128,9 +128,9 @@ std::expected<HttpResponse, Error> DockerClient::request(std::string_view method
     if (rc == CURLE_COULDNT_CONNECT) {
       std::string why = connect_reason(socket_);
       if (why.empty()) why = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
-      return std::unexpected(Error{ErrorCode::failure, fmt::format("no container engine at {}: {}", endpoint(), why)});
+      return std::unexpected(Error{ErrorCategory::failure, fmt::format("no container engine at {}: {}", endpoint(), why)});
     }
-    return std::unexpected(Error{ErrorCode::failure, fmt::format("container engine at {}: {} {}: {}", endpoint(), verb, path,
+    return std::unexpected(Error{ErrorCategory::failure, fmt::format("container engine at {}: {} {}: {}", endpoint(), verb, path,
                                                                  errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc))});
   }
   HttpResponse r;
@@ -143,7 +143,7 @@ std::expected<void, Error> DockerClient::ping() const {
   auto r = request("GET", "/_ping", {.timeout = std::chrono::milliseconds(10'000)});
   if (!r) return std::unexpected(r.error());
   if (r->status != 200) {
-    return std::unexpected(Error{ErrorCode::failure, fmt::format("no container engine at {}: /_ping answered HTTP {}: {}",
+    return std::unexpected(Error{ErrorCategory::failure, fmt::format("no container engine at {}: /_ping answered HTTP {}: {}",
                                                                  endpoint(), r->status, engine_message(*r))});
   }
   return {};

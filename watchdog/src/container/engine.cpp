@@ -12,7 +12,7 @@ using nlohmann::json;
 namespace {
 
 Error engine_error(const std::string& what, const HttpResponse& r) {
-  return Error{ErrorCode::failure, fmt::format("{}: {}", what, engine_message(r))};
+  return Error{ErrorCategory::failure, fmt::format("{}: {}", what, engine_message(r))};
 }
 
 json ulimit(const char* name, std::int64_t value) { return json{{"Name", name}, {"Soft", value}, {"Hard", value}}; }
@@ -52,7 +52,7 @@ std::expected<std::string, Error> create_container(const DockerClient& c, const 
   if (r->status != 201) return std::unexpected(engine_error(fmt::format("cannot create container from image '{}'", spec.image), *r));
   auto j = json::parse(r->body, nullptr, false);
   if (!j.is_object() || !j.contains("Id") || !j["Id"].is_string()) {
-    return std::unexpected(Error{ErrorCode::failure, "container create: the engine's answer has no Id: " + r->body});
+    return std::unexpected(Error{ErrorCategory::failure, "container create: the engine's answer has no Id: " + r->body});
   }
   return j["Id"].get<std::string>();
 }
@@ -70,7 +70,7 @@ std::expected<std::optional<json>, Error> inspect_container(const DockerClient& 
   if (r->status == 404) return std::optional<json>{};
   if (r->status != 200) return std::unexpected(engine_error("cannot inspect the container", *r));
   auto j = json::parse(r->body, nullptr, false);
-  if (!j.is_object()) return std::unexpected(Error{ErrorCode::failure, "container inspect: not a JSON object"});
+  if (!j.is_object()) return std::unexpected(Error{ErrorCategory::failure, "container inspect: not a JSON object"});
   return std::optional<json>(std::move(j));
 }
 
@@ -106,7 +106,7 @@ std::expected<int, Error> wait_container(const DockerClient& c, const std::strin
   if (r->status != 200) return std::unexpected(engine_error("cannot wait for the container", *r));
   auto j = json::parse(r->body, nullptr, false);
   if (!j.is_object() || !j.contains("StatusCode") || !j["StatusCode"].is_number_integer()) {
-    return std::unexpected(Error{ErrorCode::failure, "container wait: no StatusCode in " + r->body});
+    return std::unexpected(Error{ErrorCategory::failure, "container wait: no StatusCode in " + r->body});
   }
   return j["StatusCode"].get<int>();
 }
@@ -185,7 +185,7 @@ std::expected<void, Error> follow_logs(const DockerClient& c, const std::string&
   auto r = c.request("GET", "/containers/" + path_id(cid) + "/logs?follow=true&stdout=true&stderr=true", opts);
   if (!r) return std::unexpected(r.error());
   if (r->status != 200) {
-    return std::unexpected(Error{ErrorCode::failure, fmt::format("container logs: HTTP {}: {}", r->status, raw)});
+    return std::unexpected(Error{ErrorCategory::failure, fmt::format("container logs: HTTP {}: {}", r->status, raw)});
   }
   return {};
 }
