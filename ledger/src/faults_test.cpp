@@ -4,7 +4,7 @@
 // drops what was never synced. The ledger must never acknowledge an append
 // it could not make durable, and must reopen cleanly afterwards: the
 // acknowledged entries intact, verify() clean, appends working again.
-#include "fd.hpp"
+#include "io_seam_test_util.hpp"
 #include "test_util.hpp"
 
 #include <airssys/ledger/ledger.hpp>
@@ -19,25 +19,10 @@
 
 using namespace airssys::ledger;
 namespace io = airssys::osl::io;
+using airssys::ledger::testing::SeamInstalled;
 using airssys::ledger::testing::TempDir;
 
 namespace {
-
-// Routes the ledger's durability calls through osl::io for one test.
-class SeamInstalled {
- public:
-  SeamInstalled() { detail::set_io_hooks(&hooks_); }
-  ~SeamInstalled() { detail::set_io_hooks(nullptr); }
-  SeamInstalled(const SeamInstalled&) = delete;
-  SeamInstalled& operator=(const SeamInstalled&) = delete;
-
- private:
-  static constexpr detail::IoHooks hooks_{
-      .pwrite = [](int fd, const void* d, std::size_t n, off_t off) noexcept { return io::pwrite(fd, d, n, off); },
-      .fdatasync = [](int fd) noexcept { return io::fdatasync(fd); },
-      .fsync = [](int fd) noexcept { return io::fsync(fd); },
-  };
-};
 
 std::vector<std::uint8_t> bytes(const std::string& s) { return {s.begin(), s.end()}; }
 

@@ -64,6 +64,16 @@ int renameat(int from_dir, const char* from, int to_dir, const char* to, unsigne
   return ::renameat2(from_dir, from, to_dir, to, flags);
 }
 
+int ftruncate(int fd, off_t length) noexcept {
+  if (auto* f = injection(); f != nullptr) [[unlikely]] return f->on_truncate(fd, length);
+  return ::ftruncate(fd, length);
+}
+
+int unlinkat(int dir, const char* name, int flags) noexcept {
+  if (auto* f = injection(); f != nullptr) [[unlikely]] return f->on_unlink(dir, name, flags);
+  return ::unlinkat(dir, name, flags);
+}
+
 FaultInjection::FaultInjection() {
   FaultInjection* expected = nullptr;
   if (!g_injection.compare_exchange_strong(expected, this)) {
@@ -155,6 +165,41 @@ int FaultInjection::on_rename(int from_dir, const char* from, int to_dir, const 
         synced_.erase(to_path);  // the file now there was never written through us
       }
     }
+    return r;
+  } catch (...) {
+    errno = ENOMEM;
+    return -1;
+  }
+}
+
+int FaultInjection::on_truncate(int fd, off_t length) noexcept {
+  try {
+    const std::lock_guard lock(mu_);
+    const std::string path = fd_path(fd);
+    if (const Fault* f = match(FileCall::truncate, path, {})) {
+      errno = f->error;
+      return -1;
+    }
+    // What was durable before: a crash cuts an extension back to it.
+    if (!synced_.contains(path)) synced_.emplace(path, size_of(fd));
+    const int r = ::ftruncate(fd, length);
+    // A cut is taken as durable at once (see crash()).
+    if (r == 0) {
+      if (auto it = synced_.find(path); it != synced_.end() && it->second > length) it->second = length;
+    }
+    return r;
+  } catch (...) {
+    errno = ENOMEM;
+    return -1;
+  }
+}
+
+int FaultInjection::on_unlink(int dir, const char* name, int flags) noexcept {
+  try {
+    const std::lock_guard lock(mu_);
+    const std::string path = at_path(dir, name);
+    const int r = ::unlinkat(dir, name, flags);
+    if (r == 0) synced_.erase(path);
     return r;
   } catch (...) {
     errno = ENOMEM;

@@ -107,9 +107,14 @@ class SigningKey {
 // DIR/pubkey.pem, if present (not_found otherwise; corrupt if it was modified).
 [[nodiscard]] Result<PublicKey> ledger_public_key(const std::filesystem::path& dir);
 
-// Signs the ledger's current size and root now, appends it to DIR/checkpoints (fsynced).
+// Signs the ledger's current size and root now, appends it to DIR/checkpoints
+// (fdatasynced; a line whose write or sync failed is removed again and the
+// error returned, never the checkpoint). Checkpointers take turns (flock).
+// A last line without its newline (an append a power loss cut short, never
+// acknowledged) is removed before the new line goes in.
 [[nodiscard]] Result<SignedTreeHead> write_checkpoint(const Ledger& ledger, const SigningKey& key);
-// Every stored checkpoint, oldest first; `corrupt` names the first unreadable line.
+// Every stored checkpoint, oldest first; `corrupt` names the first unreadable
+// line (an incomplete last line too: it cannot be told from a changed byte).
 [[nodiscard]] Result<std::vector<SignedTreeHead>> read_checkpoints(const std::filesystem::path& dir);
 
 }  // namespace airssys::ledger

@@ -1,10 +1,11 @@
 #pragma once
 // The file calls that decide whether written data is durable — write,
-// pwrite, fsync, fdatasync, rename — behind one seam, in the spirit of
-// leveldb's Env and FaultInjectionTestEnv. airssys-osl's audit file sink and
-// task-watchdog's registry make these calls through osl::io, so a test can
-// make a chosen one fail with ENOSPC or EIO, come back short, or lose the
-// data that was never synced.
+// pwrite, fsync, fdatasync, ftruncate, rename, unlink — behind one seam, in
+// the spirit of leveldb's Env and FaultInjectionTestEnv. airssys-osl's audit
+// file sink and fs executors, task-watchdog's registry, the ledger (through
+// its IoHooks) and DaemonEye's SQLite store (through a VFS shim) make these
+// calls through osl::io, so a test can make a chosen one fail with ENOSPC or
+// EIO, come back short, or lose the data that was never synced.
 //
 // Production: each io:: function behaves exactly as the system call of the
 // same name (return value, errno; EINTR is returned, not retried). With no
@@ -37,10 +38,13 @@ namespace airssys::osl::io {
 [[nodiscard]] int fdatasync(int fd) noexcept;
 // renameat2(2); `flags` 0 is plain renameat. Use AT_FDCWD for plain paths.
 [[nodiscard]] int renameat(int from_dir, const char* from, int to_dir, const char* to, unsigned flags = 0) noexcept;
+[[nodiscard]] int ftruncate(int fd, off_t length) noexcept;
+// unlinkat(2); only so a crash() forgets a removed file (never made to fail).
+[[nodiscard]] int unlinkat(int dir, const char* name, int flags = 0) noexcept;
 
 // Which calls a Fault matches: write covers write and pwrite, sync covers
 // fsync and fdatasync.
-enum class FileCall { write, sync, rename };
+enum class FileCall { write, sync, rename, truncate };
 
 struct Fault {
   FileCall call = FileCall::write;
@@ -75,13 +79,17 @@ class FaultInjection {
   // fsync/fdatasync (or before its first write, if never synced). A rename
   // carries the file's record to its new name. Not simulated: lost renames
   // and directory entries, and old bytes overwritten in place (they stay
-  // overwritten).
+  // overwritten); a truncation counts as durable at once (a crash never
+  // brings cut bytes back), and a file unlinked through the seam is
+  // forgotten (a new file of the same name starts a new record).
   void crash();
 
   // Called by io::; not for tests. Each returns the call's result.
   ssize_t on_write(int fd, const void* data, std::size_t n, std::optional<off_t> offset) noexcept;
   int on_sync(int fd, bool data_only) noexcept;
   int on_rename(int from_dir, const char* from, int to_dir, const char* to, unsigned flags) noexcept;
+  int on_truncate(int fd, off_t length) noexcept;
+  int on_unlink(int dir, const char* name, int flags) noexcept;
 
  private:
   struct Armed {
