@@ -112,6 +112,15 @@ std::string to_json_line(const ActivityRecord& r) {
   }
   out += R"(,"duration_ns":)";
   append_int(out, r.duration_ns);
+  if (r.trace) {
+    out += R"(,"trace_id":")";
+    out += r.trace->trace_id();
+    out += R"(","parent_id":")";
+    out += r.trace->parent_id();
+    out += R"(","trace_flags":")";
+    out += r.trace->flags();
+    out += '"';
+  }
   if (!r.detail_json.empty()) {
     out += R"(,"detail":)";
     out += r.detail_json;

@@ -80,5 +80,17 @@ TEST(RecordJson, CarriesEveryField) {
   EXPECT_TRUE(k["error"].is_null());
 }
 
+TEST(RecordJson, TraceFieldsOnlyWhenATraceWasInForce) {
+  ActivityRecord r;
+  r.op = OpKind::fs_stat;
+  const std::string without = to_json_line(r);
+  EXPECT_EQ(without.find("trace"), std::string::npos) << without;
+  r.trace = *TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  auto j = nlohmann::json::parse(to_json_line(r));
+  EXPECT_EQ(j["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(j["parent_id"], "00f067aa0ba902b7");
+  EXPECT_EQ(j["trace_flags"], "01");
+}
+
 }  // namespace
 }  // namespace airssys::osl

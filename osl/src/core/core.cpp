@@ -92,6 +92,7 @@ ActivityRecord Core::make_record(std::uint64_t id, ActivityEvent ev, std::string
   }
   r.decision = v.decision;
   r.rule = v.rule;
+  r.trace = TraceScope::current();
   return r;
 }
 

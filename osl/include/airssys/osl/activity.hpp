@@ -10,6 +10,7 @@
 // returns an error keeps the batch: the writer retries the same batch until it
 // succeeds — records are never dropped (see ActivityLog in system.hpp).
 
+#include <airssys/osl/activity_trace.hpp>
 #include <airssys/osl/error.hpp>
 #include <airssys/osl/operation_kind.hpp>
 
@@ -48,6 +49,7 @@ struct ActivityRecord {
   std::optional<Error> error;            // on outcome "error"/"denied"
   std::int64_t duration_ns = 0;          // end records: time spent in the executor
   std::string detail_json;               // optional extra fields as a JSON object text ("" = none)
+  std::optional<TraceContext> trace;     // the caller's W3C trace (TraceScope), if one was in force
 };
 
 // One line, no trailing newline: {"ts":"2026-11-22T04:53:31.123456789Z","op_id":…}
@@ -82,6 +84,25 @@ struct FileSinkOptions {
   bool fsync_each_batch = false;
 };
 [[nodiscard]] std::expected<std::unique_ptr<ActivitySink>, Error> make_file_sink(FileSinkOptions options);
+
+// Sends each record as one RFC 5424 message to a syslog daemon or collector
+// (format: docs/osl.md "Syslog"). `address` as in audit_syslog.hpp:
+// "/dev/log" (a unix datagram socket), "udp://HOST:PORT", "tcp://HOST:PORT".
+// A record counts as written once the kernel accepted its message (see
+// syslog::Sender for what that means per transport; a UDP datagram can
+// still be lost silently). A message that cannot be sent within
+// send_timeout fails the write: the log retries the batch (the records sent
+// before the failure are not sent again) and, write-through, the operation
+// does not run. Errors: invalid_argument (address, facility), not_found
+// (host does not resolve), io (socket).
+struct SyslogSinkOptions {
+  std::string address;
+  std::string facility = "authpriv";  // audit records name users and paths: auth.log, not messages
+  std::string app_name = "airssys-osl";
+  std::string hostname;  // "" = gethostname()
+  std::chrono::milliseconds send_timeout{2000};  // per batch
+};
+[[nodiscard]] std::expected<std::unique_ptr<ActivitySink>, Error> make_syslog_sink(SyslogSinkOptions options);
 
 // Writes JSON lines to standard error.
 [[nodiscard]] std::unique_ptr<ActivitySink> make_stderr_sink();
