@@ -2,14 +2,14 @@
 
 #include <airssys/ledger/osl_sink.hpp>
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -22,31 +22,43 @@ void add_common_options(CLI::App& cmd, CommonOptions& o) {
   cmd.add_option("--audit-ledger", o.audit_ledger,
                  "append activity records to this airssys-ledger directory (created if missing): "
                  "a tamper-evident, Merkle-tree audit trail checked with `airssys-ledger verify`");
+  cmd.add_option("--audit-syslog", o.audit_syslog,
+                 "send each activity record to syslog as an RFC 5424 message: /dev/log (or another unix "
+                 "datagram socket path), udp://HOST:PORT or tcp://HOST:PORT");
+  cmd.add_option("--audit-syslog-facility", o.audit_syslog_facility, "syslog facility for --audit-syslog")
+      ->capture_default_str();
   cmd.add_flag("--audit-stderr", o.audit_stderr, "write activity records to stderr as well");
+  cmd.add_option("--traceparent", o.traceparent,
+                 "W3C trace context (00-TRACEID-PARENTID-FLAGS) carried into every activity record; "
+                 "default: $TRACEPARENT");
 }
 
 namespace {
 
-std::string_view file_type_name(mode_t mode) {
-  if (S_ISFIFO(mode)) return "a FIFO";
-  if (S_ISDIR(mode)) return "a directory";
-  if (S_ISCHR(mode)) return "a character device";
-  if (S_ISBLK(mode)) return "a block device";
-  if (S_ISSOCK(mode)) return "a socket";
-  if (S_ISLNK(mode)) return "a symbolic link";
-  return "not a regular file";
+// The trace context in force for the rest of the program (one command per
+// run). A TraceScope cannot move, hence the optional.
+std::optional<TraceScope>& program_trace() {
+  static std::optional<TraceScope> scope;
+  return scope;
 }
 
-// The audit log must be a regular file (or not exist yet). Looked at through
-// O_PATH, which neither waits for a FIFO's reader nor follows a symlink.
-bool audit_log_path_ok(const std::string& path) {
-  const UniqueFd fd(::open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd) return errno == ENOENT;  // created by the sink; other errors are its to report
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0 || S_ISREG(st.st_mode)) return true;
-  fmt::print(stderr, "airssys-osl: --audit-log {}: not a regular file ({}); the audit log must be a regular file\n", path,
-             file_type_name(st.st_mode));
-  return false;
+// --traceparent wins over $TRACEPARENT; an empty value counts as unset.
+bool install_traceparent(const CommonOptions& o) {
+  std::string_view source = "--traceparent";
+  std::string value = o.traceparent;
+  if (value.empty()) {
+    const char* env = std::getenv("TRACEPARENT");
+    if (env == nullptr || *env == '\0') return true;
+    source = "TRACEPARENT";
+    value = env;
+  }
+  auto context = TraceContext::parse(value);
+  if (!context) {
+    fmt::print(stderr, "airssys-osl: {}: {}\n", source, context.error().message);
+    return false;
+  }
+  program_trace().emplace(*context);
+  return true;
 }
 
 }  // namespace
@@ -57,11 +69,15 @@ std::expected<SystemOptions, int> make_system_options(const CommonOptions& o) {
     fmt::print(stderr, "{}\n", policy.error().to_string());
     return std::unexpected(kExitUsage);
   }
+  if (!install_traceparent(o)) return std::unexpected(kExitUsage);
   SystemOptions options;
   options.policy = std::move(*policy);
   options.audit.stall_timeout = kAuditStall;
   if (!o.audit_log.empty()) {
-    if (!audit_log_path_ok(o.audit_log)) return std::unexpected(kExitUsage);
+    if (auto ok = check_audit_log_path(o.audit_log); !ok) {
+      fmt::print(stderr, "airssys-osl: --audit-log {}: {}\n", o.audit_log, ok.error().message);
+      return std::unexpected(kExitUsage);
+    }
     auto sink = make_file_sink(FileSinkOptions{.path = o.audit_log, .fsync_each_batch = true});
     if (!sink) {
       fmt::print(stderr, "airssys-osl: cannot open the audit log: {}\n", sink.error().to_string());
@@ -73,6 +89,14 @@ std::expected<SystemOptions, int> make_system_options(const CommonOptions& o) {
     auto sink = ledger::make_osl_sink({.dir = o.audit_ledger});
     if (!sink) {
       fmt::print(stderr, "airssys-osl: cannot open the audit ledger: {}\n", sink.error().to_string());
+      return std::unexpected(kExitUsage);
+    }
+    options.audit.sinks.push_back(make_write_through(std::move(*sink)));
+  }
+  if (!o.audit_syslog.empty()) {
+    auto sink = make_syslog_sink({.address = o.audit_syslog, .facility = o.audit_syslog_facility});
+    if (!sink) {
+      fmt::print(stderr, "airssys-osl: --audit-syslog: {}\n", sink.error().message);
       return std::unexpected(kExitUsage);
     }
     options.audit.sinks.push_back(make_write_through(std::move(*sink)));

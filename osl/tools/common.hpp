@@ -24,13 +24,17 @@ inline constexpr int kExitInternal = 125;    // exec: airssys-osl failed after t
 inline constexpr int kExitDenied = 126;      // the policy refused (exec: or the program could not be started)
 inline constexpr int kExitNotFound = 127;    // exec: the program does not exist
 
-// --policy / --principal / --audit-log / --audit-ledger / --audit-stderr.
+// --policy / --principal / --audit-log / --audit-ledger / --audit-syslog /
+// --audit-stderr / --traceparent.
 struct CommonOptions {
   std::string policy;
   std::string principal;
   std::string audit_log;
   std::string audit_ledger;  // airssys-ledger directory: tamper-evident audit trail
   bool audit_stderr = false;
+  std::string audit_syslog;  // "/dev/log", "udp://HOST:PORT" or "tcp://HOST:PORT"
+  std::string audit_syslog_facility = "authpriv";
+  std::string traceparent;  // W3C; "" = take $TRACEPARENT, if set
 };
 
 void add_common_options(CLI::App& cmd, CommonOptions& o);
@@ -41,7 +45,8 @@ void add_common_options(CLI::App& cmd, CommonOptions& o);
 // open; /dev/full would swallow the records). Every sink is write-through
 // (an operation runs only once its start record is written, the file sink
 // fsyncs each batch): if the start record cannot be made durable within
-// kAuditStall, nothing runs.
+// kAuditStall, nothing runs. A --traceparent (or $TRACEPARENT) is put in
+// force for the rest of the program; a malformed one is a usage error.
 [[nodiscard]] std::expected<SystemOptions, int> make_system_options(const CommonOptions& o);
 [[nodiscard]] std::expected<System, int> make_system(const CommonOptions& o);
 

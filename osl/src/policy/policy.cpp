@@ -14,6 +14,7 @@
 #include <cstring>
 #include <new>
 
+#include "core/file_type.hpp"
 #include "policy/compiled_policy.hpp"
 #include "policy/glob.hpp"
 #include "policy/policy_compiler.hpp"
@@ -23,15 +24,6 @@
 namespace airssys::osl {
 
 namespace {
-
-std::string_view file_type_name(mode_t mode) {
-  if (S_ISFIFO(mode)) return "a FIFO";
-  if (S_ISDIR(mode)) return "a directory";
-  if (S_ISCHR(mode)) return "a character device";
-  if (S_ISBLK(mode)) return "a block device";
-  if (S_ISSOCK(mode)) return "a socket";
-  return "not a regular file";
-}
 
 using detail::CompiledPolicy;
 using detail::CompiledRule;
@@ -227,8 +219,9 @@ std::expected<Policy, PolicyError> Policy::load_file(const std::filesystem::path
       return std::unexpected(PolicyError{name, 0, 0, std::string("cannot stat: ") + std::strerror(err)});
     }
     if (!S_ISREG(st.st_mode)) {
-      return std::unexpected(PolicyError{name, 0, 0, "not a regular file (" + std::string(file_type_name(st.st_mode)) +
-                                                          "); a policy is read from a regular file only"});
+      return std::unexpected(PolicyError{name, 0, 0,
+                                         "not a regular file (" + std::string(detail::file_type_name(st.st_mode)) +
+                                             "); a policy is read from a regular file only"});
     }
     // Read at most one byte past the limit: enough to know the file is too
     // big without trusting a size that may change under us.

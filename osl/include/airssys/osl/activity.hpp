@@ -104,6 +104,13 @@ struct SyslogSinkOptions {
 };
 [[nodiscard]] std::expected<std::unique_ptr<ActivitySink>, Error> make_syslog_sink(SyslogSinkOptions options);
 
+// For a program that takes an audit log path from a person: the path must
+// name a regular file or nothing yet. A FIFO would block the sink's open, a
+// device such as /dev/full would swallow the records, a symlink could point
+// anywhere. invalid_argument, e.g. "not a regular file (a FIFO); the audit
+// log must be a regular file". Other errors (EACCES...) are left to the sink.
+[[nodiscard]] std::expected<void, Error> check_audit_log_path(const std::filesystem::path& path);
+
 // Writes JSON lines to standard error.
 [[nodiscard]] std::unique_ptr<ActivitySink> make_stderr_sink();
 

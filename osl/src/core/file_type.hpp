@@ -1,0 +1,16 @@
+#pragma once
+// How messages name a file that is not the regular file they wanted
+// ("not a regular file (a FIFO)"): the policy loader and the audit log's
+// path check share it.
+
+#include <sys/stat.h>
+
+#include <string_view>
+
+namespace airssys::osl::detail {
+
+// "a FIFO", "a directory", "a character device", "a block device",
+// "a socket", "a symbolic link"; "not a regular file" for anything else.
+[[nodiscard]] std::string_view file_type_name(mode_t mode) noexcept;
+
+}  // namespace airssys::osl::detail
