@@ -30,14 +30,14 @@ constexpr std::size_t kKeepBuffer = 1024 * 1024;  // shrink buffers grown past t
 }  // namespace
 
 std::expected<std::unique_ptr<Broker>, Error> Broker::start(BrokerOptions options) {
-  if (options.socket_path.empty()) return std::unexpected(Error::make(Errc::invalid_argument, "no socket path"));
+  if (options.socket_path.empty()) return std::unexpected(Error::make(ErrorCategory::invalid_argument, "no socket path"));
   if (options.max_frame_bytes < 64 || options.max_frame_bytes > (1u << 30))
-    return std::unexpected(Error::make(Errc::invalid_argument, "max_frame_bytes must be within [64, 1 GiB]"));
+    return std::unexpected(Error::make(ErrorCategory::invalid_argument, "max_frame_bytes must be within [64, 1 GiB]"));
   for (const Permission& p : options.permissions) {
     for (const auto* list : {&p.publish, &p.subscribe})
       for (const std::string& pat : *list)
         if (auto v = validate_subscribe_subject(pat); !v)
-          return std::unexpected(Error::make(Errc::invalid_subject, "permission for uid " + std::to_string(p.uid) +
+          return std::unexpected(Error::make(ErrorCategory::invalid_subject, "permission for uid " + std::to_string(p.uid) +
                                                                           ": " + v.error().message));
   }
   auto impl = std::make_unique<Impl>();
@@ -247,15 +247,16 @@ void Broker::Impl::on_readable(Conn& c) {
   }
   c.in.commit(static_cast<std::size_t>(n));
   c.bytes_in += static_cast<std::uint64_t>(n);
+  detail::Frame f;  // reused: decoding writes every field
   while (!c.closing) {
-    auto f = c.in.next();
-    if (!f) {
+    auto got = c.in.next(f);
+    if (!got) {
       ++protocol_errors;
-      close_later(c, f.error().to_string());
+      close_later(c, got.error().to_string());
       return;
     }
-    if (!*f) break;
-    handle(c, **f);
+    if (!*got) break;
+    handle(c, f);
   }
   c.in.shrink_if_above(kKeepBuffer);
 }

@@ -89,30 +89,23 @@ void Broker::Impl::publish(Conn& c, const Frame& f) {
   }
   // Every subscriber's decoder allows max_frame_bytes; the MSG carries a sid
   // the PUB did not, so refuse what would not fit rather than relay a frame
-  // that makes each subscriber drop its connection.
-  if (const std::size_t relayed = detail::relayed_body_size(f); relayed > opt.max_frame_bytes)
-    return send_err(c, 0, "message too large: " + std::to_string(relayed) + " bytes as relayed to subscribers on '" +
-                              std::string(f.subject) + "' exceeds the frame limit of " +
-                              std::to_string(opt.max_frame_bytes));
+  // that makes each subscriber drop its connection. The MSG re-encoded from
+  // the decoded fields is never larger than the body received, so the exact
+  // size is needed only near the limit.
+  if (f.body.size() + detail::kRelaySidMax > opt.max_frame_bytes)
+    if (const std::size_t relayed = detail::relayed_body_size(f); relayed > opt.max_frame_bytes)
+      return send_err(c, 0, "message too large: " + std::to_string(relayed) + " bytes as relayed to subscribers on '" +
+                                std::string(f.subject) + "' exceeds the frame limit of " +
+                                std::to_string(opt.max_frame_bytes));
   const Route& r = *c.last_route;
-  Frame m;
-  m.op = Op::msg;
-  m.subject = f.subject;
-  m.reply_to = f.reply_to;
-  m.payload = f.payload;
-  m.correlation_id = f.correlation_id;
-  m.content_type = f.content_type;
-  m.headers = f.headers;
-  for (Sub* s : r.plain) {
-    m.sid = s->sid;
-    deliver(*s, m);
-  }
+  if (r.plain.empty() && r.groups.empty()) return;
+  detail::Relay m(f, opt.max_frame_bytes);
+  for (Sub* s : r.plain) deliver(*s, m);
   for (const auto& group : r.groups) {
     const std::size_t start = rr++ % group.size();
     for (std::size_t k = 0; k < group.size(); ++k) {
       Sub* s = group[(start + k) % group.size()];
       if (s->conn->closing) continue;
-      m.sid = s->sid;
       deliver(*s, m);
       break;
     }
@@ -139,7 +132,33 @@ const Route& Broker::Impl::route_for(std::string_view subject) {
   return routes.emplace(std::string(subject), std::move(r)).first->second;
 }
 
-void Broker::Impl::deliver(Sub& s, Frame& m) {
+detail::Relay::Relay(const Frame& pub, std::size_t max_frame) : pub_(pub) {
+  // A copied body is at most kRelaySidMax larger; near the limit the
+  // re-encoded MSG (which may be smaller) is what was checked to fit.
+  if (pub.relayable && pub.body.size() + kRelaySidMax <= max_frame) return;
+  Frame& m = msg_.emplace();
+  m.op = Op::msg;
+  m.subject = pub.subject;
+  m.reply_to = pub.reply_to;
+  m.payload = pub.payload;
+  m.correlation_id = pub.correlation_id;
+  m.content_type = pub.content_type;
+  m.headers = pub.headers;
+}
+
+std::size_t detail::Relay::size(std::uint64_t sid) {
+  if (!msg_) return relay_frame_size(pub_.body, sid);
+  msg_->sid = sid;
+  return kLengthPrefix + body_size(*msg_);
+}
+
+void detail::Relay::encode(ByteBuffer& out, std::uint64_t sid) {
+  if (!msg_) return encode_relay(out, pub_.body, sid);
+  msg_->sid = sid;
+  encode_frame(out, *msg_);
+}
+
+void Broker::Impl::deliver(Sub& s, detail::Relay& m) {
   Conn& c = *s.conn;
   if (c.closing) return;
   // Staged output is written before a message is queued or judged against
@@ -151,11 +170,11 @@ void Broker::Impl::deliver(Sub& s, Frame& m) {
   if ((!s.q.empty() || c.out.size() >= opt.out_high_water) && c.writable) flush(c);
   if (c.closing) return;
   if (s.q.empty() && c.out.size() < opt.out_high_water) {
-    detail::encode_frame(c.out, m);
+    m.encode(c.out, s.sid);
     ++s.delivered;
     ++c.msgs_out;
   } else {
-    const std::size_t sz = detail::kLengthPrefix + detail::body_size(m);
+    const std::size_t sz = m.size(s.sid);
     const auto full = [&] {
       return s.q.frames() >= s.max_msgs || s.q.bytes() + sz > s.max_bytes ||
              c.queued + sz > opt.max_queued_bytes_per_connection || queued_total + sz > opt.max_queued_bytes_total;
@@ -185,7 +204,7 @@ void Broker::Impl::deliver(Sub& s, Frame& m) {
       }
     }
     scratch.clear();
-    detail::encode_frame(scratch, m);
+    m.encode(scratch, s.sid);
     s.q.push(scratch.view());
     c.queued += sz;
     queued_total += sz;

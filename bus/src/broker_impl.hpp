@@ -18,6 +18,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -68,6 +69,19 @@ struct Conn {
   bool closing = false, dirty = false, writable = true, epollout = false;
 
   explicit Conn(std::size_t max_frame) : in(max_frame) {}
+};
+
+// One PUB as the MSG frames its subscriptions get: a relayable PUB's body
+// copied with the sid appended (encode_relay), else re-encoded as a MSG.
+class Relay {
+ public:
+  Relay(const Frame& pub, std::size_t max_frame);
+  [[nodiscard]] std::size_t size(std::uint64_t sid);
+  void encode(ByteBuffer& out, std::uint64_t sid);
+
+ private:
+  const Frame& pub_;
+  std::optional<Frame> msg_;  // set when the body cannot be copied
 };
 
 // Where a published subject goes: plain subscriptions, and queue groups of
@@ -134,7 +148,7 @@ struct Broker::Impl {
     routes.clear();
     ++route_gen;
   }
-  void deliver(detail::Sub& s, detail::Frame& m);
+  void deliver(detail::Sub& s, detail::Relay& m);
   void refill(detail::Conn& c);
   // Takes `bytes` of s's queue off its connection's and the broker's accounting.
   void unqueue(detail::Conn& c, std::uint64_t bytes) {

@@ -99,10 +99,10 @@ TEST(Broker, InvalidSubjectsRefusedByClient) {
   auto b = start_broker(d);
   auto c = connect_client(d);
   ASSERT_TRUE(b && c);
-  EXPECT_EQ(c->publish("a.*", "x").error().code, Errc::invalid_subject);
-  EXPECT_EQ(c->publish("a..b", "x").error().code, Errc::invalid_subject);
-  EXPECT_EQ(c->subscribe("a.>.b", [](const MessageView&) {}).error().code, Errc::invalid_subject);
-  EXPECT_EQ(c->publish("big", std::string(2 << 20, 'x')).error().code, Errc::frame_too_large);
+  EXPECT_EQ(c->publish("a.*", "x").error().category, ErrorCategory::invalid_subject);
+  EXPECT_EQ(c->publish("a..b", "x").error().category, ErrorCategory::invalid_subject);
+  EXPECT_EQ(c->subscribe("a.>.b", [](const MessageView&) {}).error().category, ErrorCategory::invalid_subject);
+  EXPECT_EQ(c->publish("big", std::string(2 << 20, 'x')).error().category, ErrorCategory::frame_too_large);
 }
 
 TEST(Broker, InvalidSubjectRefusedByBroker) {
@@ -181,7 +181,7 @@ TEST(Broker, RequestReplyWithHeadersAndTimeout) {
   const auto t0 = std::chrono::steady_clock::now();
   auto none = requester->request("svc.nobody", "x", 200ms);
   ASSERT_FALSE(none);
-  EXPECT_EQ(none.error().code, Errc::timeout);
+  EXPECT_EQ(none.error().category, ErrorCategory::timeout);
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 200ms);
 }
 
@@ -250,7 +250,7 @@ TEST(Broker, HeadersArriveInOrder) {
   po.headers = bad;
   auto r = pub->publish("h.x", "body", po);
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, Errc::invalid_argument);
+  EXPECT_EQ(r.error().category, ErrorCategory::invalid_argument);
   const Header crlf[] = {{"ok", "a\r\nInjected: 1"}};
   po.headers = crlf;
   EXPECT_FALSE(pub->publish("h.x", "body", po));
@@ -268,18 +268,18 @@ TEST(Broker, PermissionsPerUid) {
   ASSERT_TRUE(c->publish("denied.x", "1"));
   auto f = c->flush();
   ASSERT_FALSE(f);
-  EXPECT_EQ(f.error().code, Errc::permission_denied);
+  EXPECT_EQ(f.error().category, ErrorCategory::permission_denied);
   EXPECT_NE(f.error().message.find("denied.x"), std::string::npos);
   auto s = c->subscribe("allowed.>", [](const MessageView&) {});  // not covered by allowed.*
   ASSERT_TRUE(s);
   f = c->flush();
   ASSERT_FALSE(f);
-  EXPECT_EQ(f.error().code, Errc::permission_denied);
+  EXPECT_EQ(f.error().category, ErrorCategory::permission_denied);
   // A restricted uid can still do request/reply through its own inbox.
   auto responder = c->subscribe("svc.x", [&](const MessageView& m) { (void)c->publish(m.reply_to, "ok"); });
   ASSERT_TRUE(responder && c->flush());
   auto rep = c->request("allowed.q", "x", 100ms);  // no responder: timeout, not refused
-  EXPECT_EQ(rep.error().code, Errc::timeout);
+  EXPECT_EQ(rep.error().category, ErrorCategory::timeout);
   testing::RawConn raw(d.sock());
   ASSERT_TRUE(raw.sub(5, "_INBOX.>"));  // nobody may listen to every inbox
   auto got = raw.next();
@@ -304,7 +304,7 @@ TEST(Broker, RefusesUidNotAllowed) {
   co.socket_path = d.sock();
   auto c = Client::connect(co);
   ASSERT_FALSE(c);
-  EXPECT_EQ(c.error().code, Errc::not_authorized);
+  EXPECT_EQ(c.error().category, ErrorCategory::not_authorized);
   EXPECT_NE(c.error().message.find("uid " + std::to_string(::geteuid())), std::string::npos);
   std::lock_guard lk(mu);
   ASSERT_FALSE(logs.empty());

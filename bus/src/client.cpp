@@ -19,6 +19,7 @@ namespace airssys::bus {
 using detail::ClientCore;
 using detail::Frame;
 using detail::Op;
+using detail::PubFields;
 
 Message Message::from(const MessageView& v) {
   Message m{std::string(v.subject), std::string(v.reply_to), std::string(v.payload),
@@ -87,7 +88,7 @@ std::expected<void, Error> Client::publish(std::string_view subject, std::string
 
 std::expected<Subscription, Error> Client::subscribe(std::string_view pattern, Handler handler,
                                                      SubscribeOptions options) {
-  if (!handler) return std::unexpected(Error::make(Errc::invalid_argument, "subscribe without a handler"));
+  if (!handler) return std::unexpected(Error::make(ErrorCategory::invalid_argument, "subscribe without a handler"));
   detail::SubEntry e;
   e.options = std::move(options);
   e.handler = std::make_shared<Handler>(std::move(handler));
@@ -137,8 +138,8 @@ void mark_reader_thread(const ClientCore* c) noexcept { tl_reading = c; }
 
 namespace {
 
-Error closed_error() { return Error::make(Errc::closed, "the client is closed"); }
-Error disconnected_error() { return Error::make(Errc::not_connected, "not connected to the broker (reconnecting)"); }
+Error closed_error() { return Error::make(ErrorCategory::closed, "the client is closed"); }
+Error disconnected_error() { return Error::make(ErrorCategory::not_connected, "not connected to the broker (reconnecting)"); }
 
 bool write_all(int fd, const char* p, std::size_t n) {
   while (n > 0) {
@@ -218,12 +219,12 @@ std::expected<UniqueFd, Error> ClientCore::dial() {
       if ((*f)->op == Op::pong) return fd;
       if ((*f)->op == Op::err) {
         const std::string text((*f)->text);
-        return std::unexpected(Error::make(text.starts_with("not authorized") ? Errc::not_authorized : Errc::io, text));
+        return std::unexpected(Error::make(text.starts_with("not authorized") ? ErrorCategory::not_authorized : ErrorCategory::io, text));
       }
       continue;
     }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return std::unexpected(Error::make(Errc::timeout, "no handshake reply from the broker"));
+    if (left.count() <= 0) return std::unexpected(Error::make(ErrorCategory::timeout, "no handshake reply from the broker"));
     pollfd p{fd->get(), POLLIN, 0};
     const int r = ::poll(&p, 1, static_cast<int>(left.count()));
     if (r < 0 && errno != EINTR) return std::unexpected(Error::from_errno(errno, "poll"));
@@ -232,7 +233,7 @@ std::expected<UniqueFd, Error> ClientCore::dial() {
     const ssize_t n = ::read(fd->get(), dst, 4096);
     if (n <= 0) {
       if (n < 0 && errno == EINTR) continue;
-      return std::unexpected(Error::make(Errc::not_connected, "the broker closed the connection during the handshake"));
+      return std::unexpected(Error::make(ErrorCategory::not_connected, "the broker closed the connection during the handshake"));
     }
     dec.commit(static_cast<std::size_t>(n));
   }
@@ -243,25 +244,19 @@ std::expected<void, Error> ClientCore::publish(std::string_view subject, std::st
   if (auto v = validate_publish_subject(subject); !v) return v;
   if (!po.reply_to.empty())
     if (auto v = validate_publish_subject(po.reply_to); !v) return v;
-  Frame f;
-  f.op = Op::pub;
-  f.subject = subject;
-  f.payload = payload;
-  f.reply_to = po.reply_to;
-  f.correlation_id = po.correlation_id;
-  f.content_type = po.content_type;
   for (const Header& h : po.headers)
     if (auto v = validate_header(h); !v) return v;
-  f.header_list = po.headers;
-  if (const std::size_t relayed = relayed_body_size(f); relayed > opt.max_frame_bytes)
-    return std::unexpected(Error::make(Errc::frame_too_large, "message of " + std::to_string(relayed) +
+  const PubFields p{subject, po.reply_to, payload, po.correlation_id, po.content_type, po.headers};
+  const std::size_t body = pub_body_size(p);
+  if (const std::size_t relayed = body + kRelaySidMax; relayed > opt.max_frame_bytes)
+    return std::unexpected(Error::make(ErrorCategory::frame_too_large, "message of " + std::to_string(relayed) +
                                                                   " bytes as relayed to subscribers exceeds the frame limit of " +
                                                                   std::to_string(opt.max_frame_bytes)));
   std::unique_lock lk(mu);
   if (closed) return std::unexpected(closed_error());
   if (!connected) return std::unexpected(disconnected_error());
   const bool was_empty = out.empty();
-  encode_frame(out, f);
+  encode_pub(out, p, body);
   if (out.size() >= opt.flush_threshold) {
     lk.unlock();
     flush_out();
@@ -375,7 +370,7 @@ std::expected<void, Error> ClientCore::flush(std::chrono::milliseconds timeout) 
       cv_reply.wait_for(lk, timeout, [&] { return closed || conn_gen != gen || pong_seq >= *seq; });
   if (closed) return std::unexpected(closed_error());
   if (conn_gen != gen) return std::unexpected(lost_error());
-  if (!done) return std::unexpected(Error::make(Errc::timeout, "the broker did not answer a flush in time"));
+  if (!done) return std::unexpected(Error::make(ErrorCategory::timeout, "the broker did not answer a flush in time"));
   if (first_err) {
     Error e = std::move(*first_err);
     first_err.reset();
@@ -398,7 +393,7 @@ std::expected<std::string, Error> ClientCore::stats(std::chrono::milliseconds ti
   if (it == stats_replies.end()) {
     if (closed) return std::unexpected(closed_error());
     if (conn_gen != gen) return std::unexpected(lost_error());
-    return std::unexpected(Error::make(Errc::timeout, "no stats reply from the broker in time"));
+    return std::unexpected(Error::make(ErrorCategory::timeout, "no stats reply from the broker in time"));
   }
   std::string s = std::move(it->second);
   stats_replies.erase(it);
@@ -437,15 +432,8 @@ std::expected<Message, Error> ClientCore::request(std::string_view subject, std:
     gen = conn_gen;
     requests.emplace(id, std::nullopt);
     const std::string reply_to = inbox_prefix + std::to_string(id);
-    Frame f;
-    f.op = Op::pub;
-    f.subject = subject;
-    f.payload = payload;
-    f.reply_to = reply_to;
-    f.correlation_id = po.correlation_id;
-    f.content_type = po.content_type;
-    f.header_list = po.headers;
-    encode_frame(out, f);
+    const PubFields p{subject, reply_to, payload, po.correlation_id, po.content_type, po.headers};
+    encode_pub(out, p, pub_body_size(p));
   }
   flush_out();
   std::unique_lock lk(mu);
@@ -454,13 +442,13 @@ std::expected<Message, Error> ClientCore::request(std::string_view subject, std:
   if (node.mapped()) return std::move(*node.mapped());
   if (closed) return std::unexpected(closed_error());
   if (conn_gen != gen) return std::unexpected(lost_error());
-  return std::unexpected(Error::make(Errc::timeout, "no reply on '" + std::string(subject) + "' within " +
+  return std::unexpected(Error::make(ErrorCategory::timeout, "no reply on '" + std::string(subject) + "' within " +
                                                         std::to_string(timeout.count()) + " ms"));
 }
 
 Error ClientCore::lost_error() const {
   if (!lost_why) return disconnected_error();
-  return Error::make(lost_why->code, "connection to the broker lost: " + lost_why->message);
+  return Error{lost_why->category, lost_why->errno_value, "connection to the broker lost: " + lost_why->message};
 }
 
 bool ClientCore::is_connected() const {

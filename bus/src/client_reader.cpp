@@ -25,6 +25,7 @@ void ClientCore::report(const Error& e) {
 void ClientCore::reader_loop() {
   mark_reader_thread(this);
   FrameDecoder dec(opt.max_frame_bytes);
+  Frame frame;  // reused: decoding writes every field
   while (true) {
     int fd = -1;
     {
@@ -45,7 +46,7 @@ void ClientCore::reader_loop() {
     const ssize_t n = ::read(fd, dst, kReadChunk);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n <= 0) {
-      on_disconnect(n == 0 ? Error::make(Errc::not_connected, "the broker closed the connection")
+      on_disconnect(n == 0 ? Error::make(ErrorCategory::not_connected, "the broker closed the connection")
                            : Error::from_errno(errno, "read from broker"));
       dec = FrameDecoder(opt.max_frame_bytes);
       if (!reconnect()) return;
@@ -54,14 +55,14 @@ void ClientCore::reader_loop() {
     dec.commit(static_cast<std::size_t>(n));
     bool broken = false;
     while (true) {
-      auto f = dec.next();
-      if (!f) {
-        on_disconnect(Error::make(f.error().code, "from broker: " + f.error().message));
+      auto got = dec.next(frame);
+      if (!got) {
+        on_disconnect(Error{got.error().category, got.error().errno_value, "from broker: " + got.error().message});
         broken = true;
         break;
       }
-      if (!*f) break;
-      dispatch(**f);
+      if (!*got) break;
+      dispatch(frame);
     }
     if (broken) {
       dec = FrameDecoder(opt.max_frame_bytes);
@@ -110,7 +111,7 @@ void ClientCore::dispatch(const Frame& f) {
         try {
           (*handler)(v);
         } catch (const std::exception& e) {
-          report(Error::make(Errc::invalid_argument, std::string("subscription handler threw: ") + e.what()));
+          report(Error::make(ErrorCategory::invalid_argument, std::string("subscription handler threw: ") + e.what()));
         }
       } else if (pull) {
         std::lock_guard pl(pull->mu);
@@ -137,10 +138,10 @@ void ClientCore::dispatch(const Frame& f) {
     }
     case Op::err: {
       const std::string text(f.text);
-      Errc code = Errc::io;
-      if (text.starts_with("permission denied")) code = Errc::permission_denied;
-      if (text.starts_with("message too large")) code = Errc::frame_too_large;
-      if (text.find("in subject") != std::string::npos || text.starts_with("empty subject")) code = Errc::invalid_subject;
+      ErrorCategory code = ErrorCategory::io;
+      if (text.starts_with("permission denied")) code = ErrorCategory::permission_denied;
+      if (text.starts_with("message too large")) code = ErrorCategory::frame_too_large;
+      if (text.find("in subject") != std::string::npos || text.starts_with("empty subject")) code = ErrorCategory::invalid_subject;
       Error e = Error::make(code, text);
       {
         std::lock_guard lk(mu);
@@ -181,7 +182,7 @@ bool ClientCore::reconnect() {
     }
     auto fd = dial();
     if (!fd) {
-      report(Error::make(fd.error().code, "reconnect failed: " + fd.error().message));
+      report(Error{fd.error().category, fd.error().errno_value, "reconnect failed: " + fd.error().message});
       delay = std::min(delay * 2, opt.reconnect_max);
       continue;
     }

@@ -225,7 +225,7 @@ TEST(Faults, ReconnectRestoresSubscriptionsAfterBrokerRestart) {
   b->stop();
   b.reset();
   EXPECT_TRUE(eventually([&] { return !sub->connected(); }));
-  EXPECT_EQ(sub->publish("after.x", "lost").error().code, Errc::not_connected);
+  EXPECT_EQ(sub->publish("after.x", "lost").error().category, ErrorCategory::not_connected);
   b = start_broker(d);
   ASSERT_TRUE(b);
   ASSERT_TRUE(eventually([&] { return reconnected.load() >= 1 && sub->connected(); }));

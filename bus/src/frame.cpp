@@ -44,7 +44,9 @@ inline char* put_num(char* p, std::uint32_t field, std::uint64_t v) noexcept {
   return put_varint(p, v);
 }
 
-Error malformed(std::string_view why) { return Error::make(Errc::malformed_frame, std::string(why)); }
+[[gnu::cold, gnu::noinline]] Error malformed(std::string_view why) {
+  return Error::make(ErrorCategory::malformed_frame, std::string(why));
+}
 
 struct Reader {
   const unsigned char* p;
@@ -56,6 +58,10 @@ struct Reader {
   // has one encoding and a peer cannot pad fields to hide or stretch them.
   enum class Varint { ok, truncated, overlong };
   Varint varint(std::uint64_t& out) noexcept {
+    if (p != end && *p < 0x80) {  // most tags, lengths and ids: one byte
+      out = *p++;
+      return Varint::ok;
+    }
     std::uint64_t v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
       if (p == end) return Varint::truncated;
@@ -80,6 +86,24 @@ constexpr std::uint32_t kHeadersField = 13;
 std::size_t header_entry_size(const Header& h) noexcept {
   const std::size_t inner = len_field_size(h.name) + len_field_size(h.value);
   return 1 + varint_size(inner) + inner;
+}
+
+inline void put_prefix(char* p, std::size_t body) noexcept {
+  const auto n = static_cast<std::uint32_t>(body);
+  p[0] = static_cast<char>(n & 0xff);
+  p[1] = static_cast<char>((n >> 8) & 0xff);
+  p[2] = static_cast<char>((n >> 16) & 0xff);
+  p[3] = static_cast<char>((n >> 24) & 0xff);
+}
+
+char* put_headers(char* p, std::span<const Header> headers) noexcept {
+  for (const Header& h : headers) {
+    *p++ = static_cast<char>((kHeadersField << 3) | kLen);
+    p = put_varint(p, len_field_size(h.name) + len_field_size(h.value));
+    p = put_len(p, 1, h.name);
+    p = put_len(p, 2, h.value);
+  }
+  return p;
 }
 
 std::size_t headers_size(const Frame& f) noexcept {
@@ -108,11 +132,7 @@ std::size_t relayed_body_size(const Frame& pub) noexcept {
 void encode_frame(ByteBuffer& out, const Frame& f) {
   const std::size_t body = body_size(f);
   char* const start = out.prepare(kLengthPrefix + body);
-  const auto n = static_cast<std::uint32_t>(body);
-  start[0] = static_cast<char>(n & 0xff);
-  start[1] = static_cast<char>((n >> 8) & 0xff);
-  start[2] = static_cast<char>((n >> 16) & 0xff);
-  start[3] = static_cast<char>((n >> 24) & 0xff);
+  put_prefix(start, body);
   char* p = start + kLengthPrefix;
   p = put_num(p, 1, static_cast<std::uint32_t>(f.op));
   p = put_len(p, 2, f.subject);
@@ -127,12 +147,7 @@ void encode_frame(ByteBuffer& out, const Frame& f) {
   p = put_num(p, 11, f.max_bytes);
   p = put_len(p, 12, f.text);
   if (!f.header_list.empty()) {
-    for (const Header& h : f.header_list) {
-      *p++ = static_cast<char>((kHeadersField << 3) | kLen);
-      p = put_varint(p, len_field_size(h.name) + len_field_size(h.value));
-      p = put_len(p, 1, h.name);
-      p = put_len(p, 2, h.value);
-    }
+    p = put_headers(p, f.header_list);
   } else if (!f.headers.empty()) {
     std::memcpy(p, f.headers.data(), f.headers.size());
     p += f.headers.size();
@@ -140,8 +155,55 @@ void encode_frame(ByteBuffer& out, const Frame& f) {
   out.commit(static_cast<std::size_t>(p - start));
 }
 
-std::expected<Frame, Error> decode_body(std::string_view body) {
-  Frame f;
+std::size_t pub_body_size(const PubFields& p) noexcept {
+  std::size_t n = varint_field_size(static_cast<std::uint32_t>(Op::pub)) + len_field_size(p.subject) +
+                  len_field_size(p.reply_to) + len_field_size(p.payload) + len_field_size(p.correlation_id) +
+                  len_field_size(p.content_type);
+  for (const Header& h : p.headers) n += header_entry_size(h);
+  return n;
+}
+
+void encode_pub(ByteBuffer& out, const PubFields& p, std::size_t body) {
+  char* const start = out.prepare(kLengthPrefix + body);
+  put_prefix(start, body);
+  char* q = start + kLengthPrefix;
+  q = put_num(q, 1, static_cast<std::uint32_t>(Op::pub));
+  q = put_len(q, 2, p.subject);
+  q = put_len(q, 3, p.reply_to);
+  q = put_len(q, 4, p.payload);
+  q = put_len(q, 7, p.correlation_id);
+  q = put_len(q, 8, p.content_type);
+  q = put_headers(q, p.headers);
+  out.commit(static_cast<std::size_t>(q - start));
+}
+
+std::size_t relay_frame_size(std::string_view pub_body, std::uint64_t sid) noexcept {
+  return kLengthPrefix + pub_body.size() + 1 + varint_size(sid);
+}
+
+void encode_relay(ByteBuffer& out, std::string_view pub_body, std::uint64_t sid) {
+  const std::size_t body = pub_body.size() + 1 + varint_size(sid);
+  char* const start = out.prepare(kLengthPrefix + body);
+  put_prefix(start, body);
+  char* q = start + kLengthPrefix;
+  std::memcpy(q, pub_body.data(), pub_body.size());
+  q[1] = static_cast<char>(Op::msg);  // `08 01` -> `08 04`
+  q += pub_body.size();
+  *q++ = static_cast<char>((5u << 3) | kVarint);
+  q = put_varint(q, sid);
+  out.commit(static_cast<std::size_t>(q - start));
+}
+
+std::expected<void, Error> decode_body(std::string_view body, Frame& out) {
+  // Fields go into locals and are stored once at the end: zero-initialising
+  // a Frame costs a `rep stos` per frame, and copying it out as much again.
+  Op op = Op::unspecified;
+  std::string_view subject, reply_to, payload, queue, correlation_id, content_type, text;
+  std::uint64_t sid = 0, max_bytes = 0;
+  std::uint32_t policy = 0, max_msgs = 0;
+  std::uint32_t seen = 0;  // bit n: field n (1..12) appeared
+  bool repeated = false;   // a field other than headers appeared twice
+  bool unknown = false;
   Reader r{reinterpret_cast<const unsigned char*>(body.data()),
            reinterpret_cast<const unsigned char*>(body.data()) + body.size()};
   const unsigned char* hdr_begin = nullptr;  // the run of field-13 entries
@@ -184,27 +246,32 @@ std::expected<Frame, Error> decode_body(std::string_view body) {
     }
     const bool is_len = type == kLen;
     const bool is_num = type == kVarint;
+    if (field < kHeadersField) {
+      const std::uint32_t bit = 1u << field;
+      repeated = repeated || (seen & bit) != 0;
+      seen |= bit;
+    }
     switch (field) {
       case 1:
         if (!is_num) return std::unexpected(malformed("op is not a varint"));
         if (num < 1 || num > 8) return std::unexpected(malformed("unknown op " + std::to_string(num)));
-        f.op = static_cast<Op>(num);
+        op = static_cast<Op>(num);
         break;
       case 5:
       case 9:
       case 10:
       case 11:
         if (!is_num) return std::unexpected(malformed("numeric field " + std::to_string(field) + " is not a varint"));
-        if (field == 5) f.sid = num;
+        if (field == 5) sid = num;
         if (field == 9) {
           if (num > 2) return std::unexpected(malformed("unknown policy " + std::to_string(num)));
-          f.policy = static_cast<std::uint32_t>(num);
+          policy = static_cast<std::uint32_t>(num);
         }
         if (field == 10) {
           if (num > UINT32_MAX) return std::unexpected(malformed("max_msgs out of range"));
-          f.max_msgs = static_cast<std::uint32_t>(num);
+          max_msgs = static_cast<std::uint32_t>(num);
         }
-        if (field == 11) f.max_bytes = num;
+        if (field == 11) max_bytes = num;
         break;
       case 2:
       case 3:
@@ -214,13 +281,13 @@ std::expected<Frame, Error> decode_body(std::string_view body) {
       case 8:
       case 12:
         if (!is_len) return std::unexpected(malformed("field " + std::to_string(field) + " is not length-delimited"));
-        if (field == 2) f.subject = bytes;
-        if (field == 3) f.reply_to = bytes;
-        if (field == 4) f.payload = bytes;
-        if (field == 6) f.queue = bytes;
-        if (field == 7) f.correlation_id = bytes;
-        if (field == 8) f.content_type = bytes;
-        if (field == 12) f.text = bytes;
+        if (field == 2) subject = bytes;
+        if (field == 3) reply_to = bytes;
+        if (field == 4) payload = bytes;
+        if (field == 6) queue = bytes;
+        if (field == 7) correlation_id = bytes;
+        if (field == 8) content_type = bytes;
+        if (field == 12) text = bytes;
         break;
       case kHeadersField: {
         if (!is_len) return std::unexpected(malformed("header (field 13) is not length-delimited"));
@@ -246,32 +313,65 @@ std::expected<Frame, Error> decode_body(std::string_view body) {
         break;
       }
       default:
+        unknown = true;
         break;  // unknown field: skipped
     }
   }
-  if (hdr_begin != nullptr)
-    f.headers = std::string_view(reinterpret_cast<const char*>(hdr_begin), static_cast<std::size_t>(hdr_end - hdr_begin));
-  if (f.op == Op::unspecified) return std::unexpected(malformed("frame without op"));
+  if (op == Op::unspecified) return std::unexpected(malformed("frame without op"));
+  // Relayable: `08 01` first (op PUB, once), and only fields a MSG carries.
+  constexpr std::uint32_t kRelayed = (1u << 1) | (1u << 2) | (1u << 3) | (1u << 4) | (1u << 7) | (1u << 8);
+  out.op = op;
+  out.subject = subject;
+  out.reply_to = reply_to;
+  out.payload = payload;
+  out.sid = sid;
+  out.queue = queue;
+  out.correlation_id = correlation_id;
+  out.content_type = content_type;
+  out.policy = policy;
+  out.max_msgs = max_msgs;
+  out.max_bytes = max_bytes;
+  out.text = text;
+  out.header_list = {};
+  out.headers = hdr_begin == nullptr ? std::string_view{}
+                                     : std::string_view(reinterpret_cast<const char*>(hdr_begin),
+                                                        static_cast<std::size_t>(hdr_end - hdr_begin));
+  out.body = body;
+  out.relayable = op == Op::pub && !repeated && !unknown && (seen & ~kRelayed) == 0 && body.size() >= 2 &&
+                  body[0] == 0x08 && body[1] == 0x01;
+  return {};
+}
+
+std::expected<Frame, Error> decode_body(std::string_view body) {
+  Frame f;
+  if (auto r = decode_body(body, f); !r) return std::unexpected(std::move(r.error()));
   return f;
 }
 
-std::expected<std::optional<Frame>, Error> FrameDecoder::next() {
-  if (buf_.size() < kLengthPrefix) return std::optional<Frame>{};
+std::expected<bool, Error> FrameDecoder::next(Frame& out) {
+  if (buf_.size() < kLengthPrefix) return false;
   const auto* b = reinterpret_cast<const unsigned char*>(buf_.data());
   const std::size_t len = static_cast<std::size_t>(b[0]) | (static_cast<std::size_t>(b[1]) << 8) |
                           (static_cast<std::size_t>(b[2]) << 16) | (static_cast<std::size_t>(b[3]) << 24);
   if (len > max_frame_)
-    return std::unexpected(Error::make(Errc::frame_too_large, "frame of " + std::to_string(len) +
-                                                                  " bytes exceeds the maximum of " +
-                                                                  std::to_string(max_frame_)));
-  if (buf_.size() < kLengthPrefix + len) return std::optional<Frame>{};
+    return std::unexpected(Error::make(ErrorCategory::frame_too_large, "frame of " + std::to_string(len) +
+                                                                           " bytes exceeds the maximum of " +
+                                                                           std::to_string(max_frame_)));
+  if (buf_.size() < kLengthPrefix + len) return false;
   const std::string_view body(buf_.data() + kLengthPrefix, len);
   // Views stay valid after consume(): consume only moves offsets; memory is
   // reused only by the next prepare().
   buf_.consume(kLengthPrefix + len);
-  auto f = decode_body(body);
-  if (!f) return std::unexpected(std::move(f.error()));
-  return std::optional<Frame>{*f};
+  if (auto r = decode_body(body, out); !r) return std::unexpected(std::move(r.error()));
+  return true;
+}
+
+std::expected<std::optional<Frame>, Error> FrameDecoder::next() {
+  Frame f;
+  auto r = next(f);
+  if (!r) return std::unexpected(std::move(r.error()));
+  if (!*r) return std::optional<Frame>{};
+  return std::optional<Frame>{f};
 }
 
 }  // namespace airssys::bus::detail

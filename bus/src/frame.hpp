@@ -5,6 +5,11 @@
 // `Frame` message. encode_frame writes proto3 encoding by hand (fields in
 // number order, defaults omitted); FrameDecoder parses bodies in place and
 // returns views into its buffer (valid until the next prepare/commit).
+//
+// Hot paths (the broker's read loop, the client's publish) decode into a
+// Frame the caller reuses and encode a PUB without building a Frame: at
+// 10 M frames/s, zeroing and copying the 200-byte struct per frame was a
+// quarter of the broker's time (perf, docs/BENCHMARKS.md).
 
 #include "byte_buffer.hpp"
 
@@ -39,7 +44,22 @@ struct Frame {
   // entries as decoded, relayed unchanged. Decoding sets `headers`.
   std::span<const Header> header_list;
   std::string_view headers;
+  // Set by the decoder: the whole body as received, and whether it may be
+  // relayed as a MSG by copying it (encode_relay): a PUB whose op is its
+  // first field and appears once, with no fields but subject, reply_to,
+  // payload, correlation_id, content_type and headers.
+  std::string_view body;
+  bool relayable = false;
 };
+
+// The fields of a PUB, for encode_pub (a client's publish).
+struct PubFields {
+  std::string_view subject, reply_to, payload, correlation_id, content_type;
+  std::span<const Header> headers;
+};
+// What a MSG relay adds to a PUB body at most: the subscription id's tag
+// and up to 10 varint bytes.
+inline constexpr std::size_t kRelaySidMax = 11;
 
 // Size of the body (without the length prefix).
 [[nodiscard]] std::size_t body_size(const Frame& f) noexcept;
@@ -50,6 +70,17 @@ struct Frame {
 [[nodiscard]] std::size_t relayed_body_size(const Frame& pub) noexcept;
 // Appends prefix + body to out.
 void encode_frame(ByteBuffer& out, const Frame& f);
+// The body size of a PUB with these fields; the same bytes as encode_frame
+// of the equivalent Frame. relayed_body_size of it is this + kRelaySidMax.
+[[nodiscard]] std::size_t pub_body_size(const PubFields& p) noexcept;
+// Appends the PUB; `body` must be pub_body_size(p).
+void encode_pub(ByteBuffer& out, const PubFields& p, std::size_t body);
+// The MSG relaying a relayable PUB body to subscription `sid`: the body with
+// op PUB changed to MSG and the sid appended as the last field (protobuf
+// fields may come in any order). The subject, payload and headers bytes
+// are copied untouched; decoding it gives the PUB's fields and `sid`.
+[[nodiscard]] std::size_t relay_frame_size(std::string_view pub_body, std::uint64_t sid) noexcept;
+void encode_relay(ByteBuffer& out, std::string_view pub_body, std::uint64_t sid);
 // Parses one body. Unknown fields of wire type 0/1/2/5 are skipped (forward
 // compatibility); groups, truncated fields, over-long varints (more than 10
 // bytes, more than 64 bits, or not in their shortest form), field numbers
@@ -58,6 +89,9 @@ void encode_frame(ByteBuffer& out, const Frame& f);
 // entry other than fields 1 and 2 as strings, and a header name or value
 // validate_header refuses.
 [[nodiscard]] std::expected<Frame, Error> decode_body(std::string_view body);
+// The same into `out`, every field of which it sets (nothing is copied on
+// success; on error `out` is unspecified).
+[[nodiscard]] std::expected<void, Error> decode_body(std::string_view body, Frame& out);
 
 // Streaming decoder: feed bytes as they arrive (any split), take frames out.
 class FrameDecoder {
@@ -73,6 +107,9 @@ class FrameDecoder {
   // (oversized length prefix or malformed body). After an error the stream
   // cannot be resynchronised; the connection must be closed.
   [[nodiscard]] std::expected<std::optional<Frame>, Error> next();
+  // The same into `out`: true when a frame was decoded, false when more
+  // bytes are needed (out unchanged).
+  [[nodiscard]] std::expected<bool, Error> next(Frame& out);
   [[nodiscard]] std::size_t buffered() const noexcept { return buf_.size(); }
   void shrink_if_above(std::size_t keep) { buf_.shrink_if_above(keep); }
 

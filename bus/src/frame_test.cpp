@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace airssys::bus::detail {
 namespace {
@@ -146,7 +147,7 @@ TEST(Frame, RefusesOversized) {
   dec.feed(std::string("\x65\x00\x00\x00", 4));  // 101
   auto r = dec.next();
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, Errc::frame_too_large);
+  EXPECT_EQ(r.error().category, ErrorCategory::frame_too_large);
   FrameDecoder huge;
   huge.feed(std::string("\xff\xff\xff\xff", 4));
   ASSERT_FALSE(huge.next());
@@ -182,7 +183,7 @@ TEST(Frame, RefusesMalformed) {
   for (const std::string& body : cases) {
     auto r = decode_body(body);
     ASSERT_FALSE(r) << testing::PrintToString(body);
-    EXPECT_EQ(r.error().code, Errc::malformed_frame);
+    EXPECT_EQ(r.error().category, ErrorCategory::malformed_frame);
     FrameDecoder dec;
     const auto n = static_cast<char>(body.size());
     dec.feed(std::string({n, 0, 0, 0}) + body);
@@ -200,6 +201,85 @@ TEST(Frame, AcceptsTheLargestFieldNumberAsUnknown) {
   wire::Frame p;
   EXPECT_TRUE(p.ParseFromString(body));
   EXPECT_FALSE(p.ParseFromString(std::string("\x08\x01\x80\x80\x80\x80\x10\x00", 8)));
+}
+
+// A client's PUB, as encode_pub writes it.
+std::string pub_bytes(const PubFields& p) {
+  ByteBuffer b;
+  encode_pub(b, p, pub_body_size(p));
+  return std::string(b.view());
+}
+
+TEST(Frame, EncodePubWritesWhatEncodeFrameWrites) {
+  const PubFields p{"events.x", "_INBOX.ab.1", "data", "c-9", "text/plain", kHeaders};
+  Frame f;
+  f.op = Op::pub;
+  f.subject = p.subject;
+  f.reply_to = p.reply_to;
+  f.payload = p.payload;
+  f.correlation_id = p.correlation_id;
+  f.content_type = p.content_type;
+  f.header_list = p.headers;
+  EXPECT_EQ(pub_bytes(p), encoded(f));
+  EXPECT_EQ(pub_body_size(p) + kRelaySidMax, relayed_body_size(f));
+  EXPECT_EQ(pub_bytes({"a", {}, {}, {}, {}, {}}), std::string("\x05\x00\x00\x00\x08\x01\x12\x01" "a", 9));
+}
+
+TEST(Frame, RelayCopiesThePubBodyAndAppendsTheSid) {
+  const std::string pub = pub_bytes({"events.x", "_INBOX.ab.1", std::string_view("\0pay", 4), "c-9", "json", kHeaders});
+  const std::string body = pub.substr(4);  // f's views point into it
+  Frame f;
+  ASSERT_TRUE(decode_body(body, f));
+  ASSERT_TRUE(f.relayable);
+  for (const std::uint64_t sid : {1ull, 127ull, 128ull, 300ull, ~0ull}) {
+    ByteBuffer b;
+    encode_relay(b, f.body, sid);
+    ASSERT_EQ(b.size(), relay_frame_size(f.body, sid));
+    ASSERT_LE(b.size() - 4, f.body.size() + kRelaySidMax);
+    Frame m;
+    ASSERT_TRUE(decode_body(b.view().substr(4), m));
+    EXPECT_EQ(m.op, Op::msg);
+    EXPECT_EQ(m.sid, sid);
+    EXPECT_EQ(m.subject, "events.x");
+    EXPECT_EQ(m.reply_to, "_INBOX.ab.1");
+    EXPECT_EQ(m.payload, std::string_view("\0pay", 4));
+    EXPECT_EQ(m.correlation_id, "c-9");
+    EXPECT_EQ(m.content_type, "json");
+    EXPECT_EQ(m.headers, f.headers);  // the same bytes
+    EXPECT_FALSE(m.relayable);        // a MSG is not relayed again
+    // protoc reads the relayed MSG the same way (the sid after the headers).
+    wire::Frame back;
+    ASSERT_TRUE(back.ParseFromArray(b.data() + 4, static_cast<int>(b.size() - 4)));
+    EXPECT_EQ(back.op(), wire::MSG);
+    EXPECT_EQ(back.sid(), sid);
+    EXPECT_EQ(back.subject(), "events.x");
+    ASSERT_EQ(back.headers_size(), 3);
+    EXPECT_EQ(back.headers(2).value(), "second");
+  }
+}
+
+TEST(Frame, OnlyAPlainPubIsRelayedAsItsBytes) {
+  using namespace std::string_literals;
+  // Each decodes, but a copy of its body would not be the MSG the broker
+  // means to send: it is re-encoded instead.
+  const std::vector<std::string> cases = {
+      "\x12\x01" "a" "\x08\x01"s,          // op not first
+      "\x08\x01\x12\x01" "a" "\x08\x01"s,  // op twice
+      "\x08\x01\x12\x01" "a" "\x28\x07"s,  // a sid
+      "\x08\x01\x12\x01" "a" "\x32\x01q"s,  // a queue
+      "\x08\x01\x12\x01" "a" "\x62\x01t"s,  // text
+      "\x08\x01\x12\x01" "a" "\xa8\x06\x05"s,  // an unknown field
+      "\x08\x01\x12\x01" "a" "\x12\x01" "b"s,  // the subject twice
+      "\x08\x05"s,                          // not a PUB
+  };
+  for (const std::string& body : cases) {
+    Frame f;
+    ASSERT_TRUE(decode_body(body, f)) << testing::PrintToString(body);
+    EXPECT_FALSE(f.relayable) << testing::PrintToString(body);
+  }
+  Frame plain;
+  ASSERT_TRUE(decode_body("\x08\x01\x12\x01" "a" "\x22\x00"s, plain));  // an empty payload written out
+  EXPECT_TRUE(plain.relayable);
 }
 
 }  // namespace

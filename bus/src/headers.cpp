@@ -38,15 +38,15 @@ bool read_len_field(std::string_view& s, std::uint64_t& field, std::string_view&
 
 std::expected<void, Error> validate_header(const Header& h) {
   if (h.name.empty() || h.name.size() > 256)
-    return std::unexpected(Error::make(Errc::invalid_argument, "header name must be 1 to 256 bytes"));
+    return std::unexpected(Error::make(ErrorCategory::invalid_argument, "header name must be 1 to 256 bytes"));
   for (const char c : h.name) {
     if (c < 0x21 || c > 0x7e || c == ':')
-      return std::unexpected(Error::make(Errc::invalid_argument, "header name '" + std::string(h.name) +
+      return std::unexpected(Error::make(ErrorCategory::invalid_argument, "header name '" + std::string(h.name) +
                                                                      "' may hold only printable ASCII without ':' or spaces"));
   }
   for (const char c : h.value) {
     if (c == '\0' || c == '\r' || c == '\n')
-      return std::unexpected(Error::make(Errc::invalid_argument, "value of header '" + std::string(h.name) +
+      return std::unexpected(Error::make(ErrorCategory::invalid_argument, "value of header '" + std::string(h.name) +
                                                                      "' contains NUL, CR or LF"));
   }
   return {};

@@ -87,7 +87,7 @@ TEST(Limits, ClientRefusesWhatTheRelayWouldNotFitAndReportsBrokerRefusal) {
   const std::size_t at_limit = kMaxFrame - 2 - 5 - 3;
   auto r = (*c)->publish("big", std::string(at_limit, 'x'));
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, Errc::frame_too_large);
+  EXPECT_EQ(r.error().category, ErrorCategory::frame_too_large);
   ASSERT_TRUE((*c)->publish("big", std::string(at_limit - 11, 'x')));
   ASSERT_TRUE((*c)->flush());
   EXPECT_TRUE(eventually([&] { return got.load() == 1; }));
@@ -100,7 +100,7 @@ TEST(Limits, ClientRefusesWhatTheRelayWouldNotFitAndReportsBrokerRefusal) {
   ASSERT_TRUE((*big)->publish("big", std::string(at_limit, 'x')));
   auto f = (*big)->flush();
   ASSERT_FALSE(f);
-  EXPECT_EQ(f.error().code, Errc::frame_too_large) << f.error().to_string();
+  EXPECT_EQ(f.error().category, ErrorCategory::frame_too_large) << f.error().to_string();
   EXPECT_TRUE((*c)->connected());
 }
 
@@ -140,7 +140,7 @@ TEST(Limits, StatsReplyStaysWithinTheFrameLimit) {
   ASSERT_TRUE(small);
   s = (*small)->stats();
   ASSERT_FALSE(s);
-  EXPECT_EQ(s.error().code, Errc::frame_too_large) << s.error().to_string();
+  EXPECT_EQ(s.error().category, ErrorCategory::frame_too_large) << s.error().to_string();
 }
 
 // Σ pending_bytes of the connection that has `sid` subscriptions.

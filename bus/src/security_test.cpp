@@ -117,7 +117,7 @@ TEST(Security, InboxBelongsToItsFirstSubscriber) {
   auto b = start_broker(d);
   auto a = connect_client(d);
   ASSERT_TRUE(b && a);
-  ASSERT_EQ(a->request("nobody", "x", 20ms).error().code, Errc::timeout);  // subscribes its inbox
+  ASSERT_EQ(a->request("nobody", "x", 20ms).error().category, ErrorCategory::timeout);  // subscribes its inbox
   std::string inbox;
   for (const auto& [id, subject] : stats_subjects(*a))
     if (subject.starts_with("_INBOX.")) inbox = subject;
@@ -162,14 +162,14 @@ TEST(Security, StatsHidesOtherInboxesFromRestrictedUids) {
   auto a = connect_client(d);
   auto viewer = connect_client(d);
   ASSERT_TRUE(b && a && viewer);
-  ASSERT_EQ(a->request("svc.none", "x", 20ms).error().code, Errc::timeout);
+  ASSERT_EQ(a->request("svc.none", "x", 20ms).error().category, ErrorCategory::timeout);
   auto plain = a->subscribe("svc.x", [](const MessageView&) {});
   ASSERT_TRUE(plain && a->flush());
   auto seen = stats_subjects(*viewer);
   ASSERT_EQ(seen.size(), 1u);  // a's svc.x, not a's inbox
   EXPECT_EQ(seen[0].second, "svc.x");
   // Its own inbox it does see.
-  ASSERT_EQ(viewer->request("svc.none", "x", 20ms).error().code, Errc::timeout);
+  ASSERT_EQ(viewer->request("svc.none", "x", 20ms).error().category, ErrorCategory::timeout);
   seen = stats_subjects(*viewer);
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_TRUE(seen[1].second.starts_with("_INBOX.")) << seen[1].second;

@@ -104,7 +104,7 @@ TEST(Subject, RefusesInvalid) {
   for (const char* s : {"", ".", "a.", ".a", "a..b", "a b", "a\tb", "a*", "a.b>", "a.>.b", ">.a", "a.\x01"}) {
     const auto r = validate_subscribe_subject(s);
     ASSERT_FALSE(r) << s;
-    EXPECT_EQ(r.error().code, Errc::invalid_subject);
+    EXPECT_EQ(r.error().category, ErrorCategory::invalid_subject);
     EXPECT_FALSE(validate_publish_subject(s)) << s;
   }
   for (const char* s : {"*", "a.*", ">", "a.>", "*.b"}) {

@@ -20,7 +20,7 @@ std::expected<sockaddr_un, Error> make_addr(const std::filesystem::path& path) {
   addr.sun_family = AF_UNIX;
   const std::string& s = path.native();
   if (s.empty() || s.size() >= sizeof(addr.sun_path))
-    return std::unexpected(Error::make(Errc::invalid_argument, "socket path '" + s + "' is empty or longer than " +
+    return std::unexpected(Error::make(ErrorCategory::invalid_argument, "socket path '" + s + "' is empty or longer than " +
                                                                    std::to_string(sizeof(addr.sun_path) - 1) +
                                                                    " bytes"));
   std::memcpy(addr.sun_path, s.c_str(), s.size() + 1);
@@ -38,15 +38,15 @@ std::expected<void, Error> ensure_private_dir(const std::filesystem::path& dir, 
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return std::unexpected(Error::from_errno(errno, "stat " + d));
   if (!S_ISDIR(st.st_mode))
-    return std::unexpected(Error::make(Errc::invalid_argument, "socket directory " + d + " is not a directory"));
+    return std::unexpected(Error::make(ErrorCategory::invalid_argument, "socket directory " + d + " is not a directory"));
   if (st.st_uid != ::geteuid())
-    return std::unexpected(Error::make(Errc::invalid_argument, "socket directory " + d + " is owned by uid " +
+    return std::unexpected(Error::make(ErrorCategory::invalid_argument, "socket directory " + d + " is owned by uid " +
                                                                    std::to_string(st.st_uid) + ", not by us"));
   const mode_t forbidden = group ? 007 : 077;
   if ((st.st_mode & forbidden) != 0) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return std::unexpected(Error::make(Errc::invalid_argument,
+    return std::unexpected(Error::make(ErrorCategory::invalid_argument,
                                        "socket directory " + d + " has mode " + mode + "; it must be " +
                                            (group ? "0770 or stricter (no access for others)"
                                                   : "0700 (no group/other access)")));
@@ -68,8 +68,8 @@ std::expected<UniqueFd, Error> listen_unix(const std::filesystem::path& path, in
   struct stat st {};
   if (::lstat(p.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode))
-      return std::unexpected(Error::make(Errc::invalid_argument, p + " exists and is not a socket"));
-    if (connect_unix(path)) return std::unexpected(Error::make(Errc::invalid_argument, "a broker is already listening on " + p));
+      return std::unexpected(Error::make(ErrorCategory::invalid_argument, p + " exists and is not a socket"));
+    if (connect_unix(path)) return std::unexpected(Error::make(ErrorCategory::invalid_argument, "a broker is already listening on " + p));
     if (::unlink(p.c_str()) != 0) return std::unexpected(Error::from_errno(errno, "unlink stale socket " + p));
   }
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
@@ -97,7 +97,7 @@ std::expected<UniqueFd, Error> connect_unix(const std::filesystem::path& path) {
   if (rc != 0) {
     const int e = errno;
     Error err = Error::from_errno(e, "connect " + path.native());
-    err.code = Errc::not_connected;
+    err.category = ErrorCategory::not_connected;
     return std::unexpected(std::move(err));
   }
   return fd;

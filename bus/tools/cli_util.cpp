@@ -29,11 +29,11 @@ void print_once(const std::string& text) {
 
 void on_async_error(const Error& e) {
   print_once(e.to_string());
-  switch (e.code) {
-    case Errc::permission_denied:
-    case Errc::not_authorized:
-    case Errc::invalid_subject:
-    case Errc::frame_too_large: {
+  switch (e.category) {
+    case ErrorCategory::permission_denied:
+    case ErrorCategory::not_authorized:
+    case ErrorCategory::invalid_subject:
+    case ErrorCategory::frame_too_large: {
       {
         std::lock_guard lk(g_err_mu);
         if (g_fatal) return;
@@ -53,13 +53,13 @@ std::optional<Error> fatal_async_error() {
 
 int report(const Error& e) {
   print_once(e.to_string());
-  switch (e.code) {
-    case Errc::invalid_subject:
-    case Errc::invalid_argument:
-    case Errc::frame_too_large: return kUsage;
-    case Errc::timeout: return kTimeout;
-    case Errc::not_authorized:
-    case Errc::permission_denied: return kRefused;
+  switch (e.category) {
+    case ErrorCategory::invalid_subject:
+    case ErrorCategory::invalid_argument:
+    case ErrorCategory::frame_too_large: return kUsage;
+    case ErrorCategory::timeout: return kTimeout;
+    case ErrorCategory::not_authorized:
+    case ErrorCategory::permission_denied: return kRefused;
     default: return kFailure;
   }
 }

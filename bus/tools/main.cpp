@@ -166,7 +166,7 @@ int cmd_sub(const Common& c, const std::string& subject, const std::string& queu
           bus::PublishOptions po;
           po.correlation_id = m.correlation_id;
           if (auto r = cl->publish(m.reply_to, *reply_data, po); !r)
-            cli::on_async_error(bus::Error::make(r.error().code, "reply to '" + std::string(m.reply_to) +
+            cli::on_async_error(bus::Error::make(r.error().category, "reply to '" + std::string(m.reply_to) +
                                                                      "' not sent: " + r.error().message));
         }
         std::string line;
@@ -207,7 +207,7 @@ int cmd_request(const Common& c, const std::string& subject, const std::string& 
   auto r = (*client)->request(subject, data, *t, po);
   if (!r) {
     // A refused publish arrives as an error frame; report it rather than a timeout.
-    if (auto f = (*client)->flush(std::chrono::seconds(1)); !f && f.error().code == bus::Errc::permission_denied)
+    if (auto f = (*client)->flush(std::chrono::seconds(1)); !f && f.error().category == bus::ErrorCategory::permission_denied)
       return cli::report(f.error());
     return cli::report(r.error());
   }

@@ -10,7 +10,7 @@
 //
 // When the broker goes away the client reconnects with exponential backoff
 // and re-sends its subscriptions; publishes made while disconnected fail with
-// Errc::not_connected, and buffered bytes not yet written are lost (delivery
+// ErrorCategory::not_connected, and buffered bytes not yet written are lost (delivery
 // is at most once, like NATS core).
 
 #include <airssys/bus/error.hpp>
@@ -120,7 +120,7 @@ struct ClientOptions {
 class Client {
  public:
   // Connects and completes a PING/PONG handshake; a broker that refuses our
-  // credentials gives Errc::not_authorized. The first connect is not retried.
+  // credentials gives ErrorCategory::not_authorized. The first connect is not retried.
   [[nodiscard]] static std::expected<std::unique_ptr<Client>, Error> connect(ClientOptions options);
   ~Client();  // sends what is buffered (best effort), stops both threads
   Client(const Client&) = delete;

@@ -25,7 +25,7 @@ struct Header {
   std::string_view name, value;
 };
 
-// Errc::invalid_argument naming what is wrong, or ok.
+// ErrorCategory::invalid_argument naming what is wrong, or ok.
 [[nodiscard]] std::expected<void, Error> validate_header(const Header& h);
 
 class Headers {
