@@ -41,8 +41,8 @@ void append_field(std::string& out, std::string_view s, std::size_t max, std::st
   if (out.size() == start) out += '-';
 }
 
-void append_timestamp(std::string& out, std::chrono::system_clock::time_point tp, bool micro) {
-  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(tp.time_since_epoch()).count();
+void append_timestamp(std::string& out, std::chrono::sys_time<std::chrono::microseconds> tp, bool micro) {
+  const auto us = tp.time_since_epoch().count();
   auto secs = static_cast<time_t>(us / 1'000'000);
   long frac = static_cast<long>(us % 1'000'000);
   if (frac < 0) {

@@ -8,9 +8,9 @@
 namespace airssys::osl::syslog {
 namespace {
 
-using std::chrono::system_clock;
-
-system_clock::time_point at(std::int64_t unix_us) { return system_clock::time_point(std::chrono::microseconds(unix_us)); }
+std::chrono::sys_time<std::chrono::microseconds> at(std::int64_t unix_us) {
+  return std::chrono::sys_time<std::chrono::microseconds>(std::chrono::microseconds(unix_us));
+}
 
 TEST(SyslogAddress, Accepted) {
   auto a = parse_address("/dev/log");
@@ -98,6 +98,15 @@ TEST(Rfc5424, HeaderFieldsAndSdNamesAreReducedToTheirSyntax) {
                  .app_name = "", .procid = "", .msgid = std::string_view("rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr")};
   EXPECT_EQ(format_rfc5424(h, sd, ""),
             "<13>1 1970-01-01T00:00:00Z bad_host_ - - " + std::string(32, 'r') + " [id_with_space bad_name___=\"v\"] ");
+}
+
+TEST(Rfc5424, TimesOutsideTheYearsATimestampCanShowAreNil) {
+  const Header h{.facility = 1, .severity = kInfo, .time = at(253402300800'000000), .hostname = "h", .app_name = "a",
+                 .procid = "1", .msgid = "m"};
+  EXPECT_EQ(format_rfc5424(h, {}, "x"), "<14>1 - h a 1 m - x");  // 10000-01-01
+  Header last = h;
+  last.time = at(253402300799'000000);
+  EXPECT_EQ(format_rfc5424(last, {}, "x"), "<14>1 9999-12-31T23:59:59Z h a 1 m - x");
 }
 
 TEST(Rfc5424, OctetCounting) {

@@ -80,7 +80,7 @@ class SyslogSink final : public ActivitySink {
     const syslog::SdElement sd{kSdId, params};
     const syslog::Header header{.facility = facility_,
                                 .severity = severity_of(r),
-                                .time = r.ts,
+                                .time = std::chrono::time_point_cast<std::chrono::microseconds>(r.ts),
                                 .microseconds = true,
                                 .hostname = options_.hostname,
                                 .app_name = options_.app_name,

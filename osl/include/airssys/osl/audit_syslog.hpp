@@ -47,7 +47,8 @@ inline constexpr int kCritical = 2, kError = 3, kWarning = 4, kNotice = 5, kInfo
 struct Header {
   int facility = 1;  // 0..23
   int severity = kInfo;  // 0..7
-  std::chrono::system_clock::time_point time;
+  // Microseconds, the RFC's finest: spans every year the TIMESTAMP can show.
+  std::chrono::sys_time<std::chrono::microseconds> time{};
   bool microseconds = false;  // TIMESTAMP with 6 fraction digits; else whole seconds
   std::string_view hostname;  // each field: reduced to printable US-ASCII (others become '_'),
   std::string_view app_name;  // cut to the RFC's limits (255, 48, 128, 32),
