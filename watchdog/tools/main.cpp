@@ -2,6 +2,7 @@
 // Usage and exit codes: docs/task-watchdog.md (and --help).
 
 #include "commands.hpp"
+#include "crypto_lazy.hpp"
 #include "exit_status.hpp"
 
 #include <airssys/watchdog/daemon.hpp>
@@ -133,6 +134,10 @@ int main(int argc, char** argv) {
 
   const wd::Registry reg(wd::Registry::default_path(registry_opt));
   if (!audit_ledger.empty()) {
+    if (auto loaded = wd::cli::crypto_lazy_load(); !loaded) {
+      fmt::print(stderr, "task-watchdog: --audit-ledger needs libcrypto (OpenSSL 3): {}\n", loaded.error());
+      return wd::cli::exit_status(wd::ErrorCategory::failure);
+    }
     std::error_code ec;
     const auto dir = std::filesystem::absolute(audit_ledger, ec);  // monitors outlive this working directory
     wd::set_audit_ledger(ec ? std::filesystem::path(audit_ledger) : dir);
