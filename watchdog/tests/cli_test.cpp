@@ -52,13 +52,13 @@ TEST(Cli, FiftyConcurrentStartsAreAllRecorded) {
   TempDir d;
   const auto reg = d.path / "registry.json";
   constexpr int kN = 50;
-  std::vector<pid_t> children;
+  std::vector<Child> children;
   for (int i = 0; i < kN; ++i) {
     children.push_back(spawn({"start", "--registry", reg.string(), "--id", "t" + std::to_string(i), "--", "true"},
                              d.path / ("o" + std::to_string(i)), d.path / ("e" + std::to_string(i))));
   }
   int failures = 0;
-  for (pid_t c : children) failures += wait_child(c, 300s) == 0 ? 0 : 1;
+  for (auto& c : children) failures += wait_child(c, 300s) == 0 ? 0 : 1;
   EXPECT_EQ(failures, 0);
   // Wait for every monitor to record the end before the temp dir goes.
   nlohmann::json list;
@@ -115,11 +115,8 @@ TEST(Cli, CorruptRegistryIsRefusedAndPreserved) {
 TEST(Cli, PidReuseCannotMakeKillHitAStranger) {
   TempDir d;
   // The "stranger": a process this test owns, standing where the task's PID was.
-  const pid_t stranger = ::fork();
-  if (stranger == 0) {
-    ::execl("/bin/sleep", "sleep", "1000", static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
+  Child stranger_child({"sleep", "1000"});
+  const pid_t stranger = stranger_child.pid();
   ASSERT_GT(stranger, 0);
   std::optional<airssys::watchdog::ProcStat> st;
   ASSERT_TRUE(eventually([&] {
@@ -144,8 +141,8 @@ TEST(Cli, PidReuseCannotMakeKillHitAStranger) {
   ASSERT_TRUE(status);
   EXPECT_EQ((*status)["processes_alive"], 0);
   EXPECT_EQ((*status)["effective_state"], "lost");
-  ::kill(stranger, SIGKILL);
-  wait_child(stranger, 30s);
+  stranger_child.signal(SIGKILL);
+  wait_child(stranger_child, 30s);
 }
 
 TEST(Cli, UsageErrors) {
@@ -245,11 +242,8 @@ TEST(Cli, LogsFollowEndsWithTheTaskAndCleanupRemovesEndedTasks) {
 TEST(Cli, RegisteredProcessIsKilledAtItsDeadline) {
   TempDir d;
   const auto reg = (d.path / "r.json").string();
-  const pid_t adopted = ::fork();
-  if (adopted == 0) {
-    ::execl("/bin/sleep", "sleep", "1000", static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
+  Child adopted_child({"sleep", "1000"});  // argv[0] "sleep": the record must show it as given
+  const pid_t adopted = adopted_child.pid();
   ASSERT_GT(adopted, 0);
   ASSERT_TRUE(eventually([&] { return slurp("/proc/" + std::to_string(adopted) + "/comm") == "sleep\n"; }, 30s));
   auto r = run(d.path, {"register", "adopted", "--pid", std::to_string(adopted), "--timeout", "2s", "--grace", "1s",
@@ -263,7 +257,7 @@ TEST(Cli, RegisteredProcessIsKilledAtItsDeadline) {
   ASSERT_TRUE(eventually([&] { return terminal(d.path, reg, "adopted"); }, 60s));
   EXPECT_TRUE(state_is(d.path, reg, "adopted", "timed_out"));
   EXPECT_TRUE(gone(adopted));
-  EXPECT_EQ(wait_child(adopted, 30s), 128 + SIGTERM);
+  EXPECT_EQ(wait_child(adopted_child, 30s), 128 + SIGTERM);
   EXPECT_EQ(run(d.path, {"register", "x", "--pid", "999999999", "--registry", reg}).rc, 7);
 }
 
@@ -276,13 +270,10 @@ TEST(Cli, RegisteredProcessJoinsACgroupAndItsLaterOrphansDieWithIt) {
   const std::string dir = d.path.string();
   const std::string script = "while [ ! -e '" + dir + "/go' ]; do sleep 0.1; done; setsid sh -c 'sleep 1000 & echo $! > \"" +
                              dir + "/orphan.tmp\"; mv \"" + dir + "/orphan.tmp\" \"" + dir + "/orphan\"'; exec sleep 1000";
-  const pid_t adopted = ::fork();
-  if (adopted == 0) {
-    ::execl("/bin/sh", "sh", "-c", script.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
+  // A Child: a failed assertion before "go" must not leave it waiting forever.
+  Child adopted_child({"/bin/sh", "-c", script});
+  const pid_t adopted = adopted_child.pid();
   ASSERT_GT(adopted, 0);
-  ChildGuard adopted_guard(adopted);  // a failed assertion before "go" must not leave it waiting forever
   auto r = run(d.path, {"register", "adopted", "--pid", std::to_string(adopted), "--timeout", "6s", "--grace", "1s",
                         "--registry", reg});
   ASSERT_EQ(r.rc, 0) << r.err;
@@ -301,8 +292,7 @@ TEST(Cli, RegisteredProcessJoinsACgroupAndItsLaterOrphansDieWithIt) {
   ASSERT_TRUE(eventually([&] { return terminal(d.path, reg, "adopted"); }, 60s));
   EXPECT_TRUE(state_is(d.path, reg, "adopted", "timed_out"));
   EXPECT_TRUE(eventually([&] { return gone(orphan); }, 10s)) << "the orphan forked after adoption survived";
-  EXPECT_EQ(wait_child(adopted, 30s), 128 + SIGTERM);
-  adopted_guard.pid = 0;  // reaped
+  EXPECT_EQ(wait_child(adopted_child, 30s), 128 + SIGTERM);
   EXPECT_TRUE(eventually([&] { return !fs::exists(cg); }, 10s)) << cg;
 }
 

@@ -16,6 +16,8 @@
 #include "container/docker_client.hpp"
 #include "container/engine.hpp"
 
+#include <airssys/osl/cgroup.hpp>
+
 #include <sys/mount.h>
 
 #include <set>
@@ -27,31 +29,21 @@ namespace {
 
 constexpr const char* kImage = "localhost/task-watchdog-test:1";
 
-// Starts a program (argv, no shell) with stdout and stderr to files; returns its pid.
-pid_t start_program(const std::vector<std::string>& argv, const fs::path& out, const fs::path& err) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    ::dup2(o, 1);
-    ::dup2(e, 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execvp(args[0], args.data());
-    ::_exit(127);
-  }
-  return pid;
+// Starts a program (argv, no shell; searched in PATH) as our child, stdout
+// and stderr appended to files (they may be one file).
+Child start_program(const std::vector<std::string>& argv, const fs::path& out, const fs::path& err) {
+  return Child(argv, {.stdout_path = out, .stderr_path = err});
 }
 
 // Runs a program to completion; returns its exit status and output.
 Result run_program(const fs::path& dir, const std::vector<std::string>& argv) {
   const auto out = dir / "prog.out";
   const auto err = dir / "prog.err";
+  fs::remove(out);
   fs::remove(err);
-  const pid_t pid = start_program(argv, out, err);
+  auto child = start_program(argv, out, err);
   Result r;
-  r.rc = wait_child(pid, 300s);
+  r.rc = wait_child(child, 300s);
   r.out = slurp(out);
   r.err = slurp(err);
   return r;
@@ -61,7 +53,7 @@ Result run_program(const fs::path& dir, const std::vector<std::string>& argv) {
 struct Podman {
   fs::path dir;
   fs::path socket;
-  pid_t service = -1;
+  std::optional<Child> service;
   std::string problem;  // why it could not be set up (the tests then fail with it)
 
   std::vector<std::string> global() const {
@@ -75,11 +67,16 @@ struct Podman {
   // there before the test are removed after it (rmdir: only if empty).
   std::vector<fs::path> new_cgroups;
 
+  // Every hierarchy's mount point, from osl's layout (mountinfo).
   static std::vector<fs::path> libpod_cgroups() {
+    const auto layout = airssys::osl::cgroup::detect_layout();
+    std::set<fs::path> mounts;
+    if (layout.v2_mount) mounts.insert(*layout.v2_mount);
+    for (const auto& [controller, mount] : layout.v1_mounts) mounts.insert(mount);
     std::vector<fs::path> out;
     std::error_code ec;
-    for (const auto& e : fs::directory_iterator("/sys/fs/cgroup", ec)) {
-      if (fs::is_directory(e.path() / "libpod_parent", ec)) out.push_back(e.path() / "libpod_parent");
+    for (const auto& m : mounts) {
+      if (fs::is_directory(m / "libpod_parent", ec)) out.push_back(m / "libpod_parent");
     }
     return out;
   }
@@ -126,9 +123,9 @@ struct Podman {
   }
 
   void teardown() {
-    if (service > 0) {
-      ::kill(service, SIGTERM);
-      if (wait_child(service, 60s) < 0) ADD_FAILURE() << "podman service did not stop";
+    if (service) {
+      service->signal(SIGTERM);
+      if (wait_child(*service, 60s) < 0) ADD_FAILURE() << "podman service did not stop";
     }
     if (dir.empty()) return;
     // Anything podman left mounted below our storage (container shm) goes first.
@@ -325,11 +322,11 @@ TEST_F(Container, RunEnforcesTheDeadlineWhenTheMonitorIsGone) {
   auto in = inspect("task-orphan");
   ASSERT_TRUE(in);
   EXPECT_EQ((*in)["State"]["Status"], "running");  // nobody stopped it yet
-  const pid_t daemon = spawn({"run", "--interval", "1s", "--registry", reg.string()}, d.path / "daemon.out",
+  auto daemon = spawn({"run", "--interval", "1s", "--registry", reg.string()}, d.path / "daemon.out",
                              d.path / "daemon.err", g_podman->env());
   EXPECT_TRUE(eventually([&] { return state("orphan") == "timed_out"; }, 120s)) << state("orphan") << slurp(d.path / "daemon.out");
   EXPECT_TRUE(eventually([&] { return removed("task-orphan"); }, 30s));
-  ::kill(daemon, SIGTERM);
+  daemon.signal(SIGTERM);
   EXPECT_EQ(wait_child(daemon, 60s), 0) << slurp(d.path / "daemon.err");
 }
 

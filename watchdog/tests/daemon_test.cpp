@@ -20,13 +20,12 @@ pid_t monitor_of(const fs::path& dir, const fs::path& reg, const std::string& id
   return (*st)["monitor_pid"].get<pid_t>();
 }
 
-// Starts `run` as our child, with its output in DIR/daemon.out.
-pid_t start_daemon(const fs::path& dir, const fs::path& reg, const std::string& interval = "200ms") {
+// Starts `run` as our child, with its output in DIR/daemon.out. The Child
+// kills it if the test ends first: a leaked `run` would sweep every other
+// test's stale cgroups.
+Child start_daemon(const fs::path& dir, const fs::path& reg, const std::string& interval = "200ms") {
   return spawn({"run", "--interval", interval, "--registry", reg.string()}, dir / "daemon.out", dir / "daemon.err");
 }
-
-// Daemon children are held by ChildGuard (harness.hpp): a leaked `run` would
-// sweep every other test's stale cgroups.
 
 }  // namespace
 
@@ -53,7 +52,7 @@ TEST(Daemon, EnforcesTheDeadlineOfATaskWhoseMonitorDied) {
   ASSERT_EQ((*st)["state"], "running") << "the deadline passed before the monitor was killed";
   // Without a monitor nothing enforces the deadline until the daemon runs.
   std::ofstream(d.path / "stop") << "";
-  const pid_t daemon = start_daemon(d.path, reg);
+  auto daemon = start_daemon(d.path, reg);
   ASSERT_TRUE(eventually([&] { return state_is(d.path, reg, "orphan", "timed_out"); }, 60s))
       << slurp(d.path / "daemon.out") << slurp(d.path / "daemon.err");
   EXPECT_TRUE(eventually([&] { return gone(task); }, 10s));
@@ -68,7 +67,7 @@ TEST(Daemon, EnforcesTheDeadlineOfATaskWhoseMonitorDied) {
   EXPECT_NE(second.err.find("already"), std::string::npos);
 
   // SIGTERM ends it cleanly.
-  ASSERT_EQ(::kill(daemon, SIGTERM), 0);
+  daemon.signal(SIGTERM);
   EXPECT_EQ(wait_child(daemon, 30s), 0);
   const auto log = slurp(d.path / "daemon.out");
   EXPECT_NE(log.find("task 'orphan': deadline passed"), std::string::npos) << log;
@@ -82,17 +81,17 @@ TEST(Daemon, RemovesStaleEmptyTaskCgroupsOnly) {
   TempDir d;
   const auto reg = d.path / "registry.json";
   // A pid that surely does not run: a child of ours, reaped.
-  const pid_t dead = ::fork();
-  if (dead == 0) ::_exit(0);
-  ASSERT_EQ(wait_child(dead, 30s), 0);
+  Child dead_child({"true"});
+  ASSERT_EQ(wait_child(dead_child, 30s), 0);
+  const pid_t dead = dead_child.pid();
   fs::create_directories(*own / "task-watchdog");
   const auto stale = *own / "task-watchdog" / ("wd-daemon-test-" + std::to_string(dead));
   const auto mine = *own / "task-watchdog" / ("wd-daemon-test-" + std::to_string(::getpid()));  // "monitor" alive
   ASSERT_TRUE(fs::create_directory(stale));
   ASSERT_TRUE(fs::create_directory(mine));
-  const pid_t daemon = start_daemon(d.path, reg);
+  auto daemon = start_daemon(d.path, reg);
   EXPECT_TRUE(eventually([&] { return !fs::exists(stale); }, 30s));
-  ::kill(daemon, SIGINT);
+  daemon.signal(SIGINT);
   EXPECT_EQ(wait_child(daemon, 30s), 0);
   EXPECT_TRUE(fs::exists(mine));
   fs::remove(mine);
@@ -139,7 +138,7 @@ TEST(Daemon, RefusesASymlinkPlantedAtItsLockPath) {
   fs::create_directory(d.path / "sub");
   fs::create_symlink(target, d.path / "sub" / "registry.json.daemon.lock");
   // Bounded: before the fix the daemon took the lock through the link and ran.
-  const pid_t daemon = start_daemon(d.path, reg);
+  auto daemon = start_daemon(d.path, reg);
   EXPECT_EQ(wait_child(daemon, 30s), 1);
   const auto err = slurp(d.path / "daemon.err");
   EXPECT_NE(err.find("symbolic link"), std::string::npos) << err;
@@ -147,14 +146,12 @@ TEST(Daemon, RefusesASymlinkPlantedAtItsLockPath) {
   EXPECT_EQ(slurp(target), "keep me");
   // A fresh registry directory is made 0700, as by every other command.
   const auto reg2 = d.path / "fresh" / "registry.json";
-  const pid_t daemon2 = start_daemon(d.path, reg2);
-  ChildGuard guard{daemon2};
+  auto daemon2 = start_daemon(d.path, reg2);
   // "sweeping" is said once its signals go to the signalfd: SIGTERM then ends it cleanly.
   ASSERT_TRUE(eventually([&] { return slurp(d.path / "daemon.out").find("sweeping") != std::string::npos; }, 30s))
       << slurp(d.path / "daemon.err");
-  ASSERT_EQ(::kill(daemon2, SIGTERM), 0);
+  daemon2.signal(SIGTERM);
   EXPECT_EQ(wait_child(daemon2, 30s), 0);
-  guard.pid = 0;
   struct stat st {};
   ASSERT_EQ(::stat(reg2.parent_path().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700U);
@@ -164,11 +161,18 @@ namespace {
 
 // A v1 freezer cgroup of this test's own: a process frozen in it stays (in D
 // state) through SIGKILL until thawed — a survivor of kill_task made on demand.
+// Test scaffolding, not the watchdog's: osl has no freeze operation, so the
+// test writes the freezer's files itself, in the hierarchy osl's layout finds.
 struct Freezer {
   fs::path dir;
   pid_t pid = 0;
-  explicit Freezer(const std::string& name) : dir(fs::path("/sys/fs/cgroup/freezer") / name) {}
-  static bool available() { return ::access("/sys/fs/cgroup/freezer/cgroup.procs", W_OK) == 0; }
+  static fs::path mount() {
+    const auto layout = airssys::osl::cgroup::detect_layout();
+    const auto it = layout.v1_mounts.find("freezer");
+    return it == layout.v1_mounts.end() ? fs::path() : it->second;
+  }
+  explicit Freezer(const std::string& name) : dir(mount() / name) {}
+  static bool available() { return !mount().empty() && ::access((mount() / "cgroup.procs").c_str(), W_OK) == 0; }
   bool freeze(pid_t p) {
     pid = p;
     std::error_code ec;
@@ -206,8 +210,7 @@ TEST(Daemon, KeepsKillingSurvivorsUntilNoneIsLeft) {
   ASSERT_EQ((*st)["state"], "running") << "the deadline passed before the monitor was killed";
   Freezer freezer("wdtest-" + std::to_string(::getpid()) + "-" + std::to_string(task));
   ASSERT_TRUE(freezer.freeze(task));
-  const pid_t daemon = start_daemon(d.path, reg);
-  ChildGuard guard{daemon};
+  auto daemon = start_daemon(d.path, reg);
   // The first kill at the deadline leaves the frozen process: the record must
   // stay live (a final timed_out would never be swept again).
   ASSERT_TRUE(eventually([&] {
@@ -223,9 +226,8 @@ TEST(Daemon, KeepsKillingSurvivorsUntilNoneIsLeft) {
   EXPECT_TRUE(eventually([&] { return state_is(d.path, reg, "stubborn", "timed_out"); }, 120s))
       << slurp(d.path / "daemon.out") << slurp(d.path / "daemon.err");
   EXPECT_TRUE(gone(task));
-  ASSERT_EQ(::kill(daemon, SIGTERM), 0);
+  daemon.signal(SIGTERM);
   EXPECT_EQ(wait_child(daemon, 60s), 0);
-  guard.pid = 0;
   const auto log = slurp(d.path / "daemon.out");
   EXPECT_NE(log.find("retrying at the next sweep"), std::string::npos) << log;
 }

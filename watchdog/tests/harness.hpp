@@ -3,6 +3,7 @@
 // binary (TASK_WATCHDOG_BIN, set by ctest) against a registry in a temp dir.
 // Every wait is bounded; nothing asserts on timing.
 
+#include <airssys/testing/child.hpp>
 #include <airssys/testing/eventually.hpp>
 #include <airssys/testing/run.hpp>
 #include <airssys/testing/temp_dir.hpp>
@@ -55,45 +56,27 @@ struct Result {
   std::string err;
 };
 
-// Starts `args` (argv[0] is the watchdog binary) with stdout/stderr to files;
-// returns the child's pid. `env` entries are added to our environment.
-inline pid_t spawn(const std::vector<std::string>& args, const fs::path& out, const fs::path& err,
+using airssys::testing::Child;
+
+// Starts the watchdog with `args` as our child (no shell, no fork: posix_spawn
+// through airssys::testing::Child), stdout/stderr appended to the files;
+// `env` entries are added to our environment. The Child kills and reaps it
+// if the test ends before it does.
+inline Child spawn(const std::vector<std::string>& args, const fs::path& out, const fs::path& err,
                    const std::vector<std::string>& env = {}) {
   std::vector<std::string> full{bin()};
   full.insert(full.end(), args.begin(), args.end());
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ::dup2(o, 1);
-    ::dup2(e, 2);
-    for (const auto& kv : env) ::putenv(const_cast<char*>(kv.c_str()));
-    std::vector<char*> argv;
-    for (auto& a : full) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return pid;
+  return Child(full, {.stdout_path = out, .stderr_path = err, .env = env});
 }
 
-// Waits for our child `pid` at most `bound`; kills it (it is ours) if it overruns.
-inline int wait_child(pid_t pid, std::chrono::seconds bound = 120s) {
-  const auto until = std::chrono::steady_clock::now() + bound;
-  int st = 0;
-  while (true) {
-    const pid_t r = ::waitpid(pid, &st, WNOHANG);
-    if (r == pid) break;
-    if (r < 0) return -1;
-    if (std::chrono::steady_clock::now() > until) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &st, 0);
-      ADD_FAILURE() << "task-watchdog did not finish within the bound";
-      return -1;
-    }
-    std::this_thread::sleep_for(10ms);
-  }
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+// Waits for `child` at most `bound`; its exit status as a shell prints it.
+// One that overruns is a test failure: it is killed (it is ours) and -1 returned.
+inline int wait_child(Child& child, std::chrono::seconds bound = 120s) {
+  if (auto st = child.wait(bound)) return *st;
+  ADD_FAILURE() << "child " << child.pid() << " did not finish within the bound";
+  child.signal(SIGKILL);
+  (void)child.wait();
+  return -1;
 }
 
 // Runs the watchdog with `args` to its end (airssys::testing::run); `env`
@@ -107,24 +90,6 @@ inline Result run(const fs::path& /*dir*/, const std::vector<std::string>& args,
 }
 
 using airssys::testing::eventually;
-
-// Kills and reaps a child the test forked itself (by pid; only if it is
-// still our unreaped child), so a failed assertion cannot leave it running.
-// `pid = 0` disarms it.
-struct ChildGuard {
-  pid_t pid;
-  explicit ChildGuard(pid_t p) : pid(p) {}
-  ChildGuard(const ChildGuard&) = delete;
-  ChildGuard& operator=(const ChildGuard&) = delete;
-  ~ChildGuard() {
-    if (pid <= 0) return;
-    int st = 0;
-    if (::waitpid(pid, &st, WNOHANG) == 0) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &st, 0);
-    }
-  }
-};
 
 // True when `pid` is gone: no such process, or a zombie.
 inline bool gone(pid_t pid) {

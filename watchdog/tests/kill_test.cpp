@@ -4,6 +4,8 @@
 
 #include "harness.hpp"
 
+#include <airssys/osl/cgroup.hpp>
+
 using namespace wdtest;
 
 namespace {
@@ -67,7 +69,11 @@ void kill_tree_at_deadline(const std::vector<std::string>& env, const std::strin
   }
 }
 
-bool have_cgroup2() { return fs::exists("/sys/fs/cgroup/unified/cgroup.procs") || fs::exists("/sys/fs/cgroup/cgroup.controllers"); }
+// Where cgroup2 is mounted comes from osl's layout (mountinfo), as the watchdog itself finds it.
+bool have_cgroup2() {
+  const auto own = airssys::osl::cgroup::own_v2_dir(airssys::osl::cgroup::detect_layout());
+  return own && fs::exists(*own / "cgroup.procs");
+}
 
 }  // namespace
 
