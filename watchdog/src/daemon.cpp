@@ -117,7 +117,7 @@ std::expected<SweepReport, Error> sweep_registry(const Registry& reg, osl::Syste
     KillReport kr;
     if (is_container_task(t)) {
       // A stopped (or created, never started) container the dead monitor did not remove goes too.
-      kr = stop_container_task(t, std::chrono::milliseconds(t.grace_ms));
+      kr = stop_container_task(reg, t, std::chrono::milliseconds(t.grace_ms), "run");
       if (kr.left > 0) {  // the record stays live, so the next sweep tries again
         out.actions.push_back(fmt::format("task '{}': its container could not be stopped and removed; retrying at the next sweep", id));
         continue;

@@ -19,7 +19,9 @@
 #include <airssys/osl/cgroup.hpp>
 
 #include <sys/mount.h>
+#include <sys/stat.h>
 
+#include <algorithm>
 #include <set>
 
 using namespace wdtest;
@@ -223,6 +225,35 @@ class Container : public ::testing::Test {
       t["state"] = "starting";
     });
   }
+  // Every kill task-watchdog makes is in its audit trail (kill_audit.hpp):
+  // the engine request that stopped task `id`'s container, made for
+  // `reason`, has a start record and an end record "ok" in
+  // <registry dir>/audit.jsonl (0600), with the container named.
+  void expect_stop_audited(const std::string& id, const std::string& reason) {
+    const auto file = d.path / "audit.jsonl";
+    struct stat sb{};
+    ASSERT_EQ(::stat(file.c_str(), &sb), 0) << file;
+    EXPECT_EQ(sb.st_mode & 0777, 0600U);
+    std::vector<nlohmann::json> recs;
+    std::istringstream in(slurp(file));
+    for (std::string line; std::getline(in, line);) recs.push_back(nlohmann::json::parse(line));
+    std::optional<std::uint64_t> op;
+    for (const auto& r : recs) {
+      if (r["event"] != "start" || r["op"] != "process.kill" || !r.contains("detail")) continue;
+      const auto& det = r["detail"];
+      if (det.value("task", "") != id || det.value("reason", "") != reason) continue;
+      if (det.value("request", "").find("/stop?t=") == std::string::npos) continue;
+      EXPECT_EQ(r["resources"], nlohmann::json::array({"task-" + id})) << r.dump();
+      EXPECT_EQ(det["container"], "task-" + id) << r.dump();
+      EXPECT_EQ(r["decision"], "allow") << r.dump();
+      op = r["op_id"].get<std::uint64_t>();
+    }
+    ASSERT_TRUE(op) << "no stop of task-" << id << " for " << reason << " in " << file << ":\n" << slurp(file);
+    const bool ended_ok = std::any_of(recs.begin(), recs.end(), [&](const nlohmann::json& r) {
+      return r["event"] == "end" && r["op_id"] == *op && r["outcome"] == "ok";
+    });
+    EXPECT_TRUE(ended_ok) << "the stop of task-" << id << " has no end record 'ok':\n" << slurp(file);
+  }
   TempDir d;
   fs::path reg;
 };
@@ -262,6 +293,7 @@ TEST_F(Container, StartedLimitedStoppedAtItsDeadlineAndRemoved) {
   ASSERT_TRUE(st);
   EXPECT_EQ((*st)["exit_code"], 137);
   EXPECT_EQ((*st)["container"]["state"], "removed");
+  expect_stop_audited("c1", "deadline");  // by the background monitor
   // The monitor copied the container's output to the task's log files.
   r = wd({"logs", "c1"});
   EXPECT_EQ(r.out, "hello\nc1\ny\n");
@@ -274,6 +306,7 @@ TEST_F(Container, WaitReturns124AtTheDeadline) {
   EXPECT_EQ(r.rc, 124) << r.err;
   EXPECT_EQ(state("w1"), "timed_out");
   EXPECT_TRUE(removed("task-w1"));
+  expect_stop_audited("w1", "deadline");
 }
 
 TEST_F(Container, WaitReturnsTheContainersExitCode) {
@@ -304,6 +337,7 @@ TEST_F(Container, KillStopsAndRemoves) {
   EXPECT_NE(r.out.find("stopped and removed"), std::string::npos) << r.out;
   EXPECT_TRUE(removed("task-k1"));
   EXPECT_TRUE(eventually([&] { return state("k1") == "killed"; }, 60s)) << state("k1");
+  expect_stop_audited("k1", "kill");
   // The monitor saw the container end and left.
   auto st = status_json(d.path, reg, "k1");
   ASSERT_TRUE(st && (*st)["monitor_pid"].is_number());
@@ -326,6 +360,7 @@ TEST_F(Container, RunEnforcesTheDeadlineWhenTheMonitorIsGone) {
                              d.path / "daemon.err", g_podman->env());
   EXPECT_TRUE(eventually([&] { return state("orphan") == "timed_out"; }, 120s)) << state("orphan") << slurp(d.path / "daemon.out");
   EXPECT_TRUE(eventually([&] { return removed("task-orphan"); }, 30s));
+  expect_stop_audited("orphan", "run");
   daemon.signal(SIGTERM);
   EXPECT_EQ(wait_child(daemon, 60s), 0) << slurp(d.path / "daemon.err");
 }

@@ -434,7 +434,7 @@ int cmd_cleanup(const wd::Registry& reg, const std::string& older_text) {
     std::filesystem::remove(t.stderr_log, ec);
     std::filesystem::remove(reg.log_path(t.id, "monitor"), ec);
     if (system) (void)wd::remove_task_cgroups(*system, wd::current_principal(), t.containment);
-    wd::remove_leftover_container(t);
+    wd::remove_leftover_container(reg, t);
   }
   fmt::print("removed {} ended task(s)\n", removed.size());
   return 0;

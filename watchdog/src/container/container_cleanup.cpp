@@ -32,7 +32,7 @@ std::expected<std::vector<std::string>, Error> end_unmonitored_containers(const 
     if (t.state == "starting" && !t.monitor_pid) continue;
     const auto running = container_task_running(t);
     if (!running || *running) continue;  // the engine does not answer, or it runs: `run` and `kill` deal with those
-    if (const auto kr = stop_container_task(t, std::chrono::milliseconds(0)); kr.left > 0) {
+    if (const auto kr = stop_container_task(reg, t, std::chrono::milliseconds(0), "cleanup"); kr.left > 0) {
       done.push_back(fmt::format("task '{}': its container could not be removed; left as it is", id));
       continue;
     }
@@ -55,11 +55,11 @@ std::expected<std::vector<std::string>, Error> end_unmonitored_containers(const 
   return done;
 }
 
-void remove_leftover_container(const TaskRecord& t) {
+void remove_leftover_container(const Registry& reg, const TaskRecord& t) {
   if (!is_container_task(t)) return;
   const auto c = t.extra.is_object() ? t.extra.find("container") : t.extra.end();
   if (c != t.extra.end() && c->is_object() && c->value("removed", false)) return;  // its monitor removed it
-  (void)stop_container_task(t, std::chrono::milliseconds(0));
+  (void)stop_container_task(reg, t, std::chrono::milliseconds(0), "cleanup");
 }
 
 }  // namespace airssys::watchdog

@@ -32,17 +32,26 @@ namespace {
 
 class ContainerTarget final : public MonitorTarget {
  public:
-  ContainerTarget(const DockerClient& client, const std::string& cid, int ended_fd)
-      : client_(client), cid_(cid), ended_fd_(ended_fd) {}
+  ContainerTarget(const Registry& reg, const std::string& task_id, std::optional<std::int64_t> deadline_ms,
+                  const DockerClient& client, const std::string& cid, int ended_fd)
+      : reg_(reg), task_id_(task_id), deadline_ms_(deadline_ms), client_(client), cid_(cid), ended_fd_(ended_fd) {}
   [[nodiscard]] int ended_fd() const override { return ended_fd_; }
   void stop(std::chrono::milliseconds grace) override {
-    if (auto r = container::stop_kill_remove(client_, cid_, grace, false); !r) stop_error = r.error();
+    // The monitor stops a task at its deadline, on --idle-timeout, or on a signal to it.
+    const bool deadline = deadline_ms_ && now_ms() >= *deadline_ms_;
+    const container::KillAudit audit{reg_.dir(), task_id_, deadline ? "deadline" : "monitor"};
+    if (auto r = container::stop_kill_remove(audit, client_, cid_, grace, false); !r) stop_error = r.error();
   }
-  void forward(int signo) override { (void)container::kill_container(client_, cid_, signo == SIGINT ? "SIGINT" : "SIGTERM"); }
+  void forward(int signo) override {
+    (void)container::audited_kill({reg_.dir(), task_id_, "forward"}, client_, cid_, signo == SIGINT ? "SIGINT" : "SIGTERM");
+  }
 
   std::optional<Error> stop_error;
 
  private:
+  const Registry& reg_;
+  const std::string& task_id_;
+  std::optional<std::int64_t> deadline_ms_;
   const DockerClient& client_;
   const std::string& cid_;
   int ended_fd_;
@@ -116,7 +125,7 @@ std::expected<int, Error> run_container_monitor(const Registry& reg, const Start
     return fail(Error{ErrorCategory::not_executable, fmt::format("task '{}': {}", req.id, s.error().message)});
   }
   if (auto r = update_task(reg, req.id, [&](TaskRecord& t) { t.state = "running"; }); !r) {
-    (void)container::stop_kill_remove(*client, *cid, std::chrono::milliseconds(0), true);
+    (void)container::stop_kill_remove({reg.dir(), req.id, "start failed"}, *client, *cid, std::chrono::milliseconds(0), true);
     return fail(r.error());
   }
 
@@ -140,7 +149,7 @@ std::expected<int, Error> run_container_monitor(const Registry& reg, const Start
   });
   handshake.ready();
 
-  ContainerTarget target(*client, *cid, ended_fd.get());
+  ContainerTarget target(reg, req.id, deadline_ms, *client, *cid, ended_fd.get());
   MonitorWatch watch;
   if (deadline_ms) watch.deadline_in = std::chrono::milliseconds(*deadline_ms - now_ms());
   watch.idle = &*idle;  // counted from the container's start
@@ -150,7 +159,7 @@ std::expected<int, Error> run_container_monitor(const Registry& reg, const Start
 
   // The container is down (or being torn down): /wait returns; bound it anyway.
   if (!wait_readable(ended_fd.get(), std::chrono::milliseconds(60'000))) {
-    (void)container::kill_container(*client, *cid);
+    (void)container::audited_kill({reg.dir(), req.id, "wait hung"}, *client, *cid);
     if (!wait_readable(ended_fd.get(), std::chrono::milliseconds(10'000))) cancel_wait = true;
   }
   wait_thread.join();

@@ -102,7 +102,7 @@ std::expected<std::string, Error> kill_container_task(const Registry& reg, const
   // The verdict is recorded only once the container is gone: while the
   // engine fails, the record stays live, so `run` (or a later `kill`) still
   // enforces the task's end when its monitor is dead.
-  auto r = stop_kill_remove(*client, cid, grace, true);
+  auto r = stop_kill_remove({reg.dir(), t.id, "kill"}, *client, cid, grace, true);
   auto after = container::inspect_container(*client, cid);
   if (!r || !after || *after) {
     const std::string why = !r ? r.error().message : !after ? after.error().message : "it still exists";
@@ -136,7 +136,7 @@ std::optional<bool> container_task_running(const TaskRecord& t) {
   return *info && (**info).value("State", json::object()).value("Running", false);
 }
 
-KillReport stop_container_task(const TaskRecord& t, std::chrono::milliseconds grace) {
+KillReport stop_container_task(const Registry& reg, const TaskRecord& t, std::chrono::milliseconds grace, const std::string& reason) {
   KillReport kr;
   kr.method = "container stop";
   auto client = client_for(t);
@@ -145,7 +145,7 @@ KillReport stop_container_task(const TaskRecord& t, std::chrono::milliseconds gr
   if (!found || found->empty()) return kr;
   const std::string& cid = *found;
   kr.found = container_task_running(t).value_or(false) ? 1 : 0;
-  (void)stop_kill_remove(*client, cid, grace, true);
+  (void)stop_kill_remove({reg.dir(), t.id, reason}, *client, cid, grace, true);
   auto after = container::inspect_container(*client, cid);
   kr.left = after && !*after ? 0 : 1;
   kr.killed = kr.found - std::min(kr.found, kr.left);

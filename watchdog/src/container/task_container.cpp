@@ -44,15 +44,15 @@ std::expected<DockerClient, Error> client_for(const TaskRecord& t) {
   return DockerClient::from_env();
 }
 
-std::expected<void, Error> stop_kill_remove(const DockerClient& c, const std::string& cid, std::chrono::milliseconds grace,
-                                            bool remove) {
+std::expected<void, Error> stop_kill_remove(const KillAudit& audit, const DockerClient& c, const std::string& cid,
+                                            std::chrono::milliseconds grace, bool remove) {
   std::optional<Error> first;
-  if (auto r = stop_container(c, cid, grace); !r) {
+  if (auto r = audited_stop(audit, c, cid, grace); !r) {
     first = r.error();
-    if (auto k = kill_container(c, cid); !k && !first) first = k.error();
+    if (auto k = audited_kill(audit, c, cid); !k && !first) first = k.error();
   }
   if (remove) {
-    if (auto r = remove_container(c, cid); !r && !first) first = r.error();
+    if (auto r = audited_remove(audit, c, cid); !r && !first) first = r.error();
   }
   if (first) return std::unexpected(*first);
   return {};

@@ -4,6 +4,7 @@
 // status, kill and sweep code. Internal.
 
 #include "container/docker_client.hpp"
+#include "container/kill_audit.hpp"
 
 #include <airssys/watchdog/error.hpp>
 #include <airssys/watchdog/registry.hpp>
@@ -25,8 +26,9 @@ namespace airssys::watchdog::container {
 [[nodiscard]] std::expected<std::string, Error> find_container(const DockerClient& c, const TaskRecord& t);
 
 // Stop with grace, SIGKILL if the stop failed, then (with `remove`) remove.
-// Returns the first error (the later steps run anyway).
-[[nodiscard]] std::expected<void, Error> stop_kill_remove(const DockerClient& c, const std::string& cid,
+// Returns the first error (the later steps run anyway). Each request is
+// recorded in the task's audit trail (kill_audit.hpp).
+[[nodiscard]] std::expected<void, Error> stop_kill_remove(const KillAudit& audit, const DockerClient& c, const std::string& cid,
                                                           std::chrono::milliseconds grace, bool remove);
 
 }  // namespace airssys::watchdog::container

@@ -56,7 +56,9 @@ void add_container_status(const TaskRecord& t, nlohmann::json& j);
 // For `run`: stops the container with `grace`, kills and removes it (also a
 // stopped one, which the dead monitor did not remove). found = 1 if it was
 // running, left = 1 if it is still there afterwards; method "container stop".
-[[nodiscard]] KillReport stop_container_task(const TaskRecord& t, std::chrono::milliseconds grace);
+// Each request is recorded in reg's audit trail with `reason` ("run", "cleanup").
+[[nodiscard]] KillReport stop_container_task(const Registry& reg, const TaskRecord& t, std::chrono::milliseconds grace,
+                                             const std::string& reason);
 
 // For `cleanup`, without a `run` daemon: every container task whose monitor
 // is gone and whose container no longer runs (it ended unobserved, or was
@@ -68,6 +70,6 @@ void add_container_status(const TaskRecord& t, nlohmann::json& j);
 
 // For `cleanup`, about an ended container task whose record it removes: its
 // container too, if the monitor did not remove it (no request when it did).
-void remove_leftover_container(const TaskRecord& t);
+void remove_leftover_container(const Registry& reg, const TaskRecord& t);
 
 }  // namespace airssys::watchdog

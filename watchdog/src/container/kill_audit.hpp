@@ -1,0 +1,58 @@
+#pragma once
+// Container kills in the audit trail. A native kill is an osl operation
+// (process.signal, process.kill, cgroup.kill) and leaves osl's records; a
+// container's is a request to the engine, which osl does not carry. So
+// every request task-watchdog makes that stops, kills, signals or
+// force-removes a container is recorded here, in the same place and format
+// as the native ones (<registry dir>/audit.jsonl, plus the --audit-ledger
+// ledger: audit.hpp): a `start` record before the request, an `end` record
+// with its outcome after it, sharing an op_id.
+//
+//   op         process.kill (stop, SIGKILL, forced remove) or process.signal
+//              (SIGINT/SIGTERM passed on under --wait)
+//   principal  the effective user (as osl's records)
+//   resources  ["task-<id>"], the container's name
+//   decision   allow, rule null: the osl policy does not apply to
+//              container tasks (docs/task-watchdog.md, "Containers")
+//   detail     {"task", "container", "container_id", "engine", "request"
+//              (e.g. "POST /containers/ID/stop?t=2"), "signal" (the name),
+//              "grace_ms" (stop only), "reason"}
+//
+// `reason`: "deadline" (the monitor, at the deadline), "monitor" (the
+// monitor, on --idle-timeout or a signal to it), "forward" (--wait passing
+// on SIGINT/SIGTERM), "kill" (the kill command), "run" (the daemon's
+// sweep), "cleanup", "start failed" (the start could not be recorded),
+// "wait hung" (the engine's /wait did not return after the stop).
+//
+// The request is made even when its record cannot be written (a deadline
+// is a promise); the failure is then returned as the operation's error.
+
+#include "container/docker_client.hpp"
+
+#include <airssys/watchdog/error.hpp>
+
+#include <chrono>
+#include <expected>
+#include <filesystem>
+#include <string>
+
+namespace airssys::watchdog::container {
+
+struct KillAudit {
+  std::filesystem::path state_dir;  // the registry's directory: audit.jsonl is there
+  std::string task_id;
+  std::string reason;  // see above
+};
+
+// POST /containers/{cid}/stop?t=GRACE, recorded.
+[[nodiscard]] std::expected<void, Error> audited_stop(const KillAudit& a, const DockerClient& c, const std::string& cid,
+                                                      std::chrono::milliseconds grace);
+// POST /containers/{cid}/kill?signal=SIGNAL, recorded (process.signal for
+// SIGINT/SIGTERM, process.kill for SIGKILL).
+[[nodiscard]] std::expected<void, Error> audited_kill(const KillAudit& a, const DockerClient& c, const std::string& cid,
+                                                      const std::string& signal = "SIGKILL");
+// DELETE /containers/{cid}?force=true&v=true, recorded: the engine kills a
+// container that still runs.
+[[nodiscard]] std::expected<void, Error> audited_remove(const KillAudit& a, const DockerClient& c, const std::string& cid);
+
+}  // namespace airssys::watchdog::container
