@@ -85,12 +85,12 @@ void write_registry(const fs::path& path, int n) {
     t.created_ms = 1795000000000 + i;
     t.timeout_ms = 900000;
     t.deadline_ms = 1795000900000 + i;
-    t.state = "exited";
+    t.state = wd::TaskState::exited;
     t.pid = 4242 + i;
     t.pid_start_time = 579264 + static_cast<std::uint64_t>(i);
     t.monitor_pid = 4241 + i;
     t.monitor_start_time = 579263 + static_cast<std::uint64_t>(i);
-    t.containment.kind = "cgroup2";
+    t.containment.kind = wd::ContainmentKind::cgroup2;
     t.containment.cgroup = "/sys/fs/cgroup/unified/task-watchdog/" + t.id + "-4241";
     t.stdout_log = "/work/project/.task-watchdog/logs/" + t.id + ".stdout.log";
     t.stderr_log = "/work/project/.task-watchdog/logs/" + t.id + ".stderr.log";

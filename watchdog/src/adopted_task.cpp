@@ -84,10 +84,8 @@ AdoptedProcess describe_process(pid_t pid) {
 }
 
 void run_adopted_monitor(const Registry& reg, const RegisterRequest& req, Handshake& handshake) {
-  auto fail = [&](const Error& e) {
-    record_start_failure(reg, req.id, e);
-    handshake.failed(e);
-  };
+  const StartFailure start_failure(reg, req.id, handshake);
+  auto fail = [&](Error e) { (void)start_failure(std::move(e)); };
   TaskMonitor monitor(/*foreground=*/false, /*reap_children=*/false);  // before osl starts threads
   auto system = make_system(req.policy_file, reg.dir());
   if (!system) return fail(system.error());
@@ -102,7 +100,7 @@ void run_adopted_monitor(const Registry& reg, const RegisterRequest& req, Handsh
     t.monitor_pid = ::getpid();
     if (self_start) t.monitor_start_time = *self_start;
     if (cgroups.v2) {
-      t.containment.kind = "cgroup2";
+      t.containment.kind = ContainmentKind::cgroup2;
       t.containment.cgroup = cgroups.v2->string();
       t.containment.note.clear();
       for (const auto& [ctl, dir] : cgroups.v1) t.containment.v1.emplace(ctl, dir.string());
@@ -129,8 +127,8 @@ void run_adopted_monitor(const Registry& reg, const RegisterRequest& req, Handsh
   // keep theirs (they are not killed), and `run`/`cleanup` remove it later.
   (void)remove_task_cgroups(*system, principal, cgroups);
   (void)update_task(reg, req.id, [&](TaskRecord& t) {
-    if (t.state != "killed") {
-      t.state = outcome.end == MonitorEnd::timed_out ? "timed_out" : outcome.end == MonitorEnd::killed ? "killed" : "exited";
+    if (t.state != TaskState::killed) {
+      t.state = outcome.end == MonitorEnd::timed_out ? TaskState::timed_out : outcome.end == MonitorEnd::killed ? TaskState::killed : TaskState::exited;
       if (!outcome.note.empty()) t.error = outcome.note;
     }
     t.ended_ms = now_ms();

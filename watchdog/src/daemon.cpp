@@ -36,7 +36,6 @@ using osl::UniqueFd;
 namespace {
 
 using detail::now_ms;
-using detail::terminal_state;
 
 bool monitor_alive(const TaskRecord& t) {
   return t.monitor_pid && !process_gone(static_cast<pid_t>(*t.monitor_pid), t.monitor_start_time);
@@ -90,7 +89,7 @@ std::expected<SweepReport, Error> sweep_registry(const Registry& reg, osl::Syste
   if (!data) return std::unexpected(data.error());
   const auto now = now_ms();
   for (const auto& [id, t] : data->tasks) {
-    if (terminal_state(t.state) || monitor_alive(t)) continue;
+    if (is_terminal(t.state) || monitor_alive(t)) continue;
     const auto tp = task_processes(t);
     bool alive = false;
     if (is_container_task(t)) {  // the engine knows whether it runs (container.hpp)
@@ -104,7 +103,7 @@ std::expected<SweepReport, Error> sweep_registry(const Registry& reg, osl::Syste
     if (alive) {
       if (t.deadline_ms && *t.deadline_ms <= now) v = Verdict::kill;
       else if (t.deadline_ms) out.next_deadline_ms = std::min(out.next_deadline_ms.value_or(*t.deadline_ms), *t.deadline_ms);
-    } else if (t.state == "starting") {
+    } else if (t.state == TaskState::starting) {
       // A container monitor records its pid before it creates the container:
       // once that monitor is gone nobody will start it.
       if (now - t.created_ms > kStartingGraceMs || (is_container_task(t) && t.monitor_pid)) v = Verdict::never_started;
@@ -129,7 +128,7 @@ std::expected<SweepReport, Error> sweep_registry(const Registry& reg, osl::Syste
         // survivors would run on. The record stays live, noting them.
         auto noted = reg.update([&](RegistryData& d) -> std::expected<void, Error> {
           auto it = d.tasks.find(id);
-          if (it == d.tasks.end() || terminal_state(it->second.state) || it->second.created_ms != t.created_ms) return {};
+          if (it == d.tasks.end() || is_terminal(it->second.state) || it->second.created_ms != t.created_ms) return {};
           it->second.leftover_processes = static_cast<std::int64_t>(kr.left);
           it->second.error = fmt::format("deadline passed and the monitor is gone: {} process(es) survived `task-watchdog run`'s kill; "
                                          "retried at every sweep", kr.left);
@@ -144,20 +143,20 @@ std::expected<SweepReport, Error> sweep_registry(const Registry& reg, osl::Syste
     auto r = reg.update([&](RegistryData& d) -> std::expected<void, Error> {
       auto it = d.tasks.find(id);
       // Re-checked under the lock: the task may have been restarted or ended meanwhile.
-      if (it == d.tasks.end() || terminal_state(it->second.state) || it->second.created_ms != t.created_ms) return {};
+      if (it == d.tasks.end() || is_terminal(it->second.state) || it->second.created_ms != t.created_ms) return {};
       auto& rec = it->second;
       rec.ended_ms = now_ms();
       switch (v) {
         case Verdict::kill:
-          rec.state = "timed_out";
+          rec.state = TaskState::timed_out;
           rec.error = "deadline enforced by `task-watchdog run` (monitor gone)";
           break;
         case Verdict::ended:
-          rec.state = "exited";
+          rec.state = TaskState::exited;
           rec.error = "the monitor died; the task ended unobserved (exit status unknown)";
           break;
         case Verdict::never_started:
-          rec.state = "failed";
+          rec.state = TaskState::failed;
           rec.error = "the monitor never reported the task as started";
           break;
         case Verdict::none: break;

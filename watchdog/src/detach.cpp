@@ -31,6 +31,16 @@ void Handshake::failed(const Error& e) {
   fd_.reset();
 }
 
+std::unexpected<Error> StartFailure::operator()(Error e) const {
+  record_start_failure(reg_, id_, e);
+  handshake_.failed(e);
+  return std::unexpected(std::move(e));
+}
+
+std::unexpected<Error> StartFailure::cannot_start(const Error& why) const {
+  return (*this)(Error{ErrorCategory::spawn_failed, fmt::format("cannot start task '{}': {}", id_, why.message), why.errno_value});
+}
+
 namespace {
 
 std::expected<void, Error> read_handshake(int fd, const Registry& reg, const std::string& id) {

@@ -39,6 +39,24 @@ class Handshake {
   osl::UniqueFd fd_;
 };
 
+// How a monitor gives up on starting its task, the same for every kind:
+// the record becomes `failed` with the error's message, then the caller
+// waiting on the handshake gets the error (a foreground caller gets it
+// returned), so a `start` that returns finds the registry already saying
+// why.
+class StartFailure {
+ public:
+  StartFailure(const Registry& reg, std::string id, Handshake& handshake) : reg_(reg), id_(std::move(id)), handshake_(handshake) {}
+  std::unexpected<Error> operator()(Error e) const;
+  // The same as spawn_failed "cannot start task '<id>': <why's message>" (errno kept).
+  std::unexpected<Error> cannot_start(const Error& why) const;
+
+ private:
+  const Registry& reg_;
+  std::string id_;
+  Handshake& handshake_;
+};
+
 // Runs `monitor` in a detached process and returns once it called ready()
 // (success) or failed() (its error), or ended without either (an error
 // naming its log file). `policy_file` (empty: the built-in policy) decides

@@ -19,7 +19,7 @@ using osl::UniqueFd;
 
 TaskProcesses task_processes(const TaskRecord& rec) {
   TaskProcesses t;
-  if (rec.containment.kind == "cgroup2") t.cgroup = rec.containment.cgroup;
+  if (rec.containment.kind == ContainmentKind::cgroup2) t.cgroup = rec.containment.cgroup;
   t.v1 = rec.containment.v1;
   if (rec.pid) t.leader = static_cast<pid_t>(*rec.pid);
   t.leader_start = rec.pid_start_time;

@@ -50,10 +50,10 @@ class NativeTarget final : public MonitorTarget {
 Containment containment_of(const TaskCgroups& cgroups) {
   Containment c;
   if (cgroups.v2) {
-    c.kind = "cgroup2";
+    c.kind = ContainmentKind::cgroup2;
     c.cgroup = cgroups.v2->string();
   } else {
-    c.kind = "process-group";
+    c.kind = ContainmentKind::process_group;
     c.note = cgroups.v2_error;
   }
   for (const auto& [ctl, dir] : cgroups.v1) c.v1.emplace(ctl, dir.string());
@@ -63,12 +63,7 @@ Containment containment_of(const TaskCgroups& cgroups) {
 }  // namespace
 
 std::expected<int, Error> run_native_monitor(const Registry& reg, const StartRequest& req, Handshake& handshake) {
-  auto fail = [&](Error e) -> std::expected<int, Error> {
-    record_start_failure(reg, req.id, e);
-    handshake.failed(e);
-    return std::unexpected(std::move(e));
-  };
-  auto cannot_start = [&](const Error& e) { return fail(Error{ErrorCategory::spawn_failed, fmt::format("cannot start task '{}': {}", req.id, e.message)}); };
+  const StartFailure fail(reg, req.id, handshake);
 
   TaskMonitor monitor(handshake.foreground(), /*reap_children=*/true);  // before osl starts threads
   ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
@@ -79,13 +74,13 @@ std::expected<int, Error> run_native_monitor(const Registry& reg, const StartReq
   // The log files are made (checked directory, no symbolic link, 0600,
   // emptied) as for container tasks; osl then opens them for the task under
   // the policy (fs.write), appending to what we made.
-  if (auto logs = open_task_logs(reg, req.id); !logs) return cannot_start(logs.error());
+  if (auto logs = open_task_logs(reg, req.id); !logs) return fail.cannot_start(logs.error());
   // --idle-timeout watches the log files; if it cannot, the start fails.
   auto idle = IdleWatch::create(reg, req.id, req.idle_timeout);
-  if (!idle) return cannot_start(idle.error());
+  if (!idle) return fail.cannot_start(idle.error());
 
   auto cgroups = create_task_cgroups(*system, principal, osl::cgroup::detect_layout(), req.id, ::getpid(), req.limits);
-  if (!cgroups) return cannot_start(Error{ErrorCategory::spawn_failed, cgroups.error()});
+  if (!cgroups) return fail.cannot_start(Error{ErrorCategory::spawn_failed, cgroups.error()});
   const Containment containment = containment_of(*cgroups);
 
   osl::process::Spawn op;
@@ -113,7 +108,7 @@ std::expected<int, Error> run_native_monitor(const Registry& reg, const StartReq
   if (req.timeout) deadline_ms = now_ms() + req.timeout->count();
 
   TaskProcesses tp;
-  tp.cgroup = containment.kind == "cgroup2" ? containment.cgroup : std::string();
+  tp.cgroup = containment.kind == ContainmentKind::cgroup2 ? containment.cgroup : std::string();
   tp.v1 = containment.v1;
   tp.leader = pid;
   if (pid_start) tp.leader_start = *pid_start;
@@ -121,7 +116,7 @@ std::expected<int, Error> run_native_monitor(const Registry& reg, const StartReq
   tp.exclude = {::getpid()};
 
   auto recorded = update_task(reg, req.id, [&](TaskRecord& t) {
-    t.state = "running";
+    t.state = TaskState::running;
     t.pid = pid;
     if (pid_start) t.pid_start_time = *pid_start;
     t.monitor_pid = ::getpid();
@@ -157,8 +152,8 @@ std::expected<int, Error> run_native_monitor(const Registry& reg, const StartReq
   proc->detach();  // already reaped (or unreapable); never kill by handle from here
 
   (void)update_task(reg, req.id, [&](TaskRecord& t) {
-    if (t.state != "killed") {  // `task-watchdog kill` got there first: keep its verdict
-      t.state = outcome.end == MonitorEnd::timed_out ? "timed_out" : outcome.end == MonitorEnd::killed ? "killed" : "exited";
+    if (t.state != TaskState::killed) {  // `task-watchdog kill` got there first: keep its verdict
+      t.state = outcome.end == MonitorEnd::timed_out ? TaskState::timed_out : outcome.end == MonitorEnd::killed ? TaskState::killed : TaskState::exited;
       if (!outcome.note.empty()) t.error = outcome.note;
     }
     if (status) {

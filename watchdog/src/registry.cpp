@@ -121,7 +121,8 @@ std::expected<TaskRecord, Error> task_from_json(const std::string& key, const js
   r.opt_integer("idle_timeout_ms", t.idle_timeout_ms);
   r.integer("grace_ms", t.grace_ms);
   r.opt_integer("deadline_ms", t.deadline_ms);
-  r.str("state", t.state);
+  std::string state_text(to_string(t.state));
+  r.str("state", state_text);
   r.opt_integer("pid", t.pid);
   r.opt_integer("pid_start_time", t.pid_start_time);
   r.opt_integer("monitor_pid", t.monitor_pid);
@@ -141,7 +142,13 @@ std::expected<TaskRecord, Error> task_from_json(const std::string& key, const js
     } else {
       const std::string cwhere = where + " containment";
       Reader cr{c, source, cwhere, {}};
-      cr.str("kind", t.containment.kind);
+      std::string kind_text;
+      cr.str("kind", kind_text);
+      if (auto kind = containment_kind_from_string(kind_text)) {
+        t.containment.kind = *kind;
+      } else if (cr.problem.empty()) {
+        cr.problem = fmt::format("{}: {} field 'kind' {}", source, cwhere, detail::kind_problem(kind_text));
+      }
       cr.str("cgroup", t.containment.cgroup);
       cr.str("note", t.containment.note);
       if (cr.has("v1")) {
@@ -189,6 +196,12 @@ std::expected<TaskRecord, Error> task_from_json(const std::string& key, const js
   if (t.argv.empty()) {
     return std::unexpected(Error{ErrorCategory::registry_corrupt, fmt::format("{}: {} has an empty argv", source, where)});
   }
+  if (auto state = task_state_from_string(state_text)) {
+    t.state = *state;
+  } else {
+    return std::unexpected(Error{ErrorCategory::registry_corrupt,
+                                 fmt::format("{}: {} {}", source, where, detail::state_problem(state_text))});
+  }
   if (auto problem = detail::task_problem(t)) {
     return std::unexpected(Error{ErrorCategory::registry_corrupt, fmt::format("{}: {} {}", source, where, *problem)});
   }
@@ -213,13 +226,13 @@ json task_to_json(const TaskRecord& t) {
   j["idle_timeout_ms"] = t.idle_timeout_ms ? json(*t.idle_timeout_ms) : json(nullptr);
   j["grace_ms"] = t.grace_ms;
   j["deadline_ms"] = t.deadline_ms ? json(*t.deadline_ms) : json(nullptr);
-  j["state"] = t.state;
+  j["state"] = std::string(to_string(t.state));
   j["pid"] = t.pid ? json(*t.pid) : json(nullptr);
   j["pid_start_time"] = t.pid_start_time ? json(*t.pid_start_time) : json(nullptr);
   j["monitor_pid"] = t.monitor_pid ? json(*t.monitor_pid) : json(nullptr);
   j["monitor_start_time"] = t.monitor_start_time ? json(*t.monitor_start_time) : json(nullptr);
   j["foreground"] = t.foreground;
-  j["containment"] = json{{"kind", t.containment.kind}, {"cgroup", t.containment.cgroup}, {"note", t.containment.note}};
+  j["containment"] = json{{"kind", std::string(to_string(t.containment.kind))}, {"cgroup", t.containment.cgroup}, {"note", t.containment.note}};
   if (!t.containment.v1.empty()) j["containment"]["v1"] = t.containment.v1;
   if (t.limits.any()) {
     j["limits"] = json{{"memory_bytes", t.limits.memory_bytes ? json(*t.limits.memory_bytes) : json(nullptr)},

@@ -264,10 +264,27 @@ bool keep_unknown(Reader& r, nlohmann::json& extra, const std::string& key, int 
   return true;
 }
 
+// Text that is no state or kind goes to the DOM path, which names it.
+bool task_state(Reader& r, TaskState& out) {
+  std::string text;
+  if (r.null()) return true;
+  if (!r.string(text)) return false;
+  const auto s = task_state_from_string(text);
+  if (s) out = *s;
+  return s.has_value();
+}
+
 bool containment(Reader& r, Containment& c) {
   if (r.null()) return true;
   return object(r, [&](const std::string& k) {
-    if (k == "kind") return nullable_string(r, c.kind);
+    if (k == "kind") {
+      if (r.null()) return true;
+      std::string text;
+      if (!r.string(text)) return false;
+      const auto kind = containment_kind_from_string(text);
+      if (kind) c.kind = *kind;
+      return kind.has_value();
+    }
     if (k == "cgroup") return nullable_string(r, c.cgroup);
     if (k == "note") return nullable_string(r, c.note);
     if (k == "v1") {
@@ -364,7 +381,7 @@ bool task(Reader& r, TaskRecord& t) {
         if (k == "pid_start_time") return opt_integer(r, t.pid_start_time);
         break;
       case 's':
-        if (k == "state") return nullable_string(r, t.state);
+        if (k == "state") return task_state(r, t.state);
         if (k == "stdout_log") return nullable_string(r, t.stdout_log);
         if (k == "stderr_log") return nullable_string(r, t.stderr_log);
         break;

@@ -33,12 +33,12 @@ RegistryData sample() {
       t.containment.v1 = {{"memory", "/sys/fs/cgroup/memory/task-watchdog/t-1"}, {"pids", "/p"}};
     }
     t.grace_ms = 1000 * i;
-    t.state = i == 2 ? "running" : "exited";
+    t.state = i == 2 ? TaskState::running : TaskState::exited;
     t.pid = 100 + i;
     t.pid_start_time = 18446744073709551000ULL;
     t.monitor_pid = 99;
     t.foreground = i == 1;
-    t.containment.kind = "cgroup2";
+    t.containment.kind = ContainmentKind::cgroup2;
     t.containment.cgroup = "/sys/fs/cgroup/unified/task-watchdog/x";
     t.exit_code = i == 1 ? std::optional<int>(-3) : std::nullopt;
     t.exit_signal = i == 2 ? std::optional<int>(9) : std::nullopt;

@@ -165,6 +165,9 @@ TEST(RegistryInput, ImpossibleFieldValuesAreRefused) {
   expect_refused(one_task(R"(, "monitor_pid": -1)"), "has monitor_pid -1");
   expect_refused(one_task(R"(, "state": "zombie")"), "has state 'zombie'");
   expect_refused(one_task(R"(, "state": "")"), "has state ''");
+  expect_refused(one_task(R"(, "state": "Running")"), "task 'x' has state 'Running' (must be one of starting, running, exited, timed_out, killed, failed)");
+  expect_refused(one_task(R"(, "containment": {"kind": "cgroup1"})"),
+                 "task 'x' containment field 'kind' must be one of cgroup2, process-group, container or empty (not 'cgroup1')");
   expect_refused(one_task(R"(, "timeout_ms": 0)"), "has timeout_ms 0");
   expect_refused(one_task(R"(, "idle_timeout_ms": -1)"), "has idle_timeout_ms -1");
   expect_refused(one_task(R"(, "grace_ms": -1)"), "has grace_ms -1");
@@ -182,7 +185,8 @@ TEST(RegistryInput, UpdateNeverWritesARecordTheNextReadWouldRefuse) {
   const std::pair<const char*, std::function<void(TaskRecord&)>> cases[] = {
       {"has timeout_ms 0", [](TaskRecord& t) { t.timeout_ms = 0; }},
       {"has pid 0", [](TaskRecord& t) { t.pid = 0; }},
-      {"has state 'zombie'", [](TaskRecord& t) { t.state = "zombie"; }},
+      {"has state 99", [](TaskRecord& t) { t.state = static_cast<TaskState>(99); }},
+      {"has containment kind 7", [](TaskRecord& t) { t.containment.kind = static_cast<ContainmentKind>(7); }},
       {"NUL byte in argv[0]", [](TaskRecord& t) { t.argv[0] = std::string("a\0b", 3); }},
   };
   for (const auto& [problem, spoil] : cases) {

@@ -31,16 +31,26 @@ int nesting_depth(std::string_view text) noexcept {
 
 namespace {
 
-constexpr std::array<std::string_view, 6> kStates = {"starting", "running", "exited", "timed_out", "killed", "failed"};
-
 bool has_nul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
 
 }  // namespace
 
+std::string state_problem(std::string_view text) {
+  return fmt::format("has state '{}' (must be one of starting, running, exited, timed_out, killed, failed)",
+                     has_nul(text) ? std::string("<contains NUL>") : std::string(text));
+}
+
+std::string kind_problem(std::string_view text) {
+  return fmt::format("must be one of cgroup2, process-group, container or empty (not '{}')",
+                     has_nul(text) ? std::string("<contains NUL>") : std::string(text));
+}
+
 std::optional<std::string> task_problem(const TaskRecord& t) {
-  if (std::find(kStates.begin(), kStates.end(), t.state) == kStates.end()) {
-    return fmt::format("has state '{}' (must be one of starting, running, exited, timed_out, killed, failed)",
-                       has_nul(t.state) ? std::string("<contains NUL>") : t.state);
+  // Only a value cast from outside the enums gets here: text on disk is
+  // checked while it is read (state_problem, kind_problem).
+  if (to_string(t.state) == "invalid") return fmt::format("has state {} (not a TaskState)", static_cast<int>(t.state));
+  if (to_string(t.containment.kind) == "invalid") {
+    return fmt::format("has containment kind {} (not a ContainmentKind)", static_cast<int>(t.containment.kind));
   }
   if (t.pid && *t.pid <= 0) return fmt::format("has pid {} (must be positive)", *t.pid);
   if (t.monitor_pid && *t.monitor_pid <= 0) return fmt::format("has monitor_pid {} (must be positive)", *t.monitor_pid);

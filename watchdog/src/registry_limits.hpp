@@ -27,8 +27,15 @@ inline constexpr int kMaxRegistryDepth = 32;
 // recursion; meaningful only for text that is JSON (callers parse it after).
 [[nodiscard]] int nesting_depth(std::string_view text) noexcept;
 
+// "has state 'x' (must be one of …)": a state on disk that is no TaskState.
+// The text completes "task 'x' ...".
+[[nodiscard]] std::string state_problem(std::string_view text);
+// "must be one of cgroup2, … (not 'x')": a containment kind on disk that is
+// no ContainmentKind. The text completes "task 'x' containment field 'kind' ...".
+[[nodiscard]] std::string kind_problem(std::string_view text);
+
 // What is wrong with a task record whose fields have the right JSON types:
-// an unknown state, a pid or monitor pid that is not positive, a timeout
+// a state or containment kind outside its enum, a pid or monitor pid that is not positive, a timeout
 // that is not positive, a negative grace, a NUL byte in argv, env, cwd or a
 // log path. nullopt when nothing is. The text completes "task 'x' ...".
 [[nodiscard]] std::optional<std::string> task_problem(const TaskRecord& t);

@@ -53,10 +53,10 @@ std::expected<void, Error> register_task(const Registry& reg, RegisterRequest re
   if (req.timeout) t.timeout_ms = req.timeout->count();
   t.grace_ms = req.grace.count();
   t.deadline_ms = req.deadline_ms;
-  t.state = "running";
+  t.state = TaskState::running;
   t.pid = req.pid;
   t.pid_start_time = req.pid_start_time;
-  t.containment.kind = "process-group";
+  t.containment.kind = ContainmentKind::process_group;
   t.containment.note = "adopted with register: no cgroup; its group and descendants are tracked";
   t.extra["adopted"] = true;
   if (auto inserted = detail::insert_new_task(reg, std::move(t)); !inserted) return std::unexpected(inserted.error());

@@ -26,7 +26,7 @@ std::string with_flag(const std::string& message) {
 
 std::vector<std::filesystem::path> dirs_of(const Containment& c) {
   std::vector<std::filesystem::path> out;
-  if (c.kind == "cgroup2" && !c.cgroup.empty()) out.emplace_back(c.cgroup);
+  if (c.kind == ContainmentKind::cgroup2 && !c.cgroup.empty()) out.emplace_back(c.cgroup);
   for (const auto& [ctl, dir] : c.v1) out.emplace_back(dir);
   return out;
 }

@@ -8,13 +8,11 @@ std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-bool terminal_state(const std::string& s) { return s == "exited" || s == "timed_out" || s == "killed" || s == "failed"; }
-
 std::expected<void, Error> insert_new_task(const Registry& reg, TaskRecord t) {
   return reg.update([&](RegistryData& d) -> std::expected<void, Error> {
-    if (auto it = d.tasks.find(t.id); it != d.tasks.end() && !terminal_state(it->second.state)) {
+    if (auto it = d.tasks.find(t.id); it != d.tasks.end() && !is_terminal(it->second.state)) {
       return std::unexpected(Error{ErrorCategory::already_exists, fmt::format("task '{}' already exists in {} and is {}; choose another id",
-                                                                          t.id, reg.path().string(), it->second.state)});
+                                                                          t.id, reg.path().string(), to_string(it->second.state))});
     }
     const std::string id = t.id;
     d.tasks.insert_or_assign(id, std::move(t));
@@ -24,7 +22,7 @@ std::expected<void, Error> insert_new_task(const Registry& reg, TaskRecord t) {
 
 void record_start_failure(const Registry& reg, const std::string& id, const Error& e) {
   (void)update_task(reg, id, [&](TaskRecord& t) {
-    t.state = "failed";
+    t.state = TaskState::failed;
     t.error = e.message;
     t.ended_ms = now_ms();
   });

@@ -16,9 +16,6 @@ namespace airssys::watchdog::detail {
 // Unix time in milliseconds (the registry's clock).
 [[nodiscard]] std::int64_t now_ms();
 
-// exited, timed_out, killed, failed.
-[[nodiscard]] bool terminal_state(const std::string& state);
-
 // Records a new task under the registry lock, replacing an ended one with
 // the same id; already_exists while one with that id is live.
 [[nodiscard]] std::expected<void, Error> insert_new_task(const Registry& reg, TaskRecord t);

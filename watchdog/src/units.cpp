@@ -11,30 +11,8 @@ namespace airssys::watchdog {
 
 namespace {
 
-struct NumberSuffix {
-  std::uint64_t number = 0;
-  std::string_view suffix;
-};
-
-std::expected<NumberSuffix, Error> split(std::string_view text, std::string_view what) {
-  std::uint64_t n = 0;
-  const auto* end = text.data() + text.size();
-  auto [p, ec] = std::from_chars(text.data(), end, n);
-  if (ec == std::errc::result_out_of_range) {
-    return std::unexpected(Error{ErrorCategory::usage, fmt::format("{} '{}' is too large", what, text)});
-  }
-  if (ec != std::errc{} || p == text.data()) {
-    return std::unexpected(Error{ErrorCategory::usage, fmt::format("invalid {} '{}': expected a whole number with a unit", what, text)});
-  }
-  return NumberSuffix{n, std::string_view(p, static_cast<std::size_t>(end - p))};
-}
-
-std::expected<std::uint64_t, Error> scaled(std::uint64_t n, std::uint64_t unit, std::string_view text, std::string_view what) {
-  if (n > std::numeric_limits<std::uint64_t>::max() / unit) {
-    return std::unexpected(Error{ErrorCategory::usage, fmt::format("{} '{}' is too large", what, text)});
-  }
-  return n * unit;
-}
+// task-watchdog has always read "512MB" as 512M (docs/task-watchdog.md).
+constexpr osl::SizeRules kSizeRules{.kb_is_1000 = false};
 
 }  // namespace
 
@@ -46,21 +24,13 @@ std::expected<std::chrono::milliseconds, Error> parse_duration(std::string_view 
   return *d;
 }
 
-std::expected<std::uint64_t, Error> parse_size(std::string_view text) {
-  auto ns = split(text, "size");
-  if (!ns) return std::unexpected(ns.error());
-  std::string_view s = ns->suffix;
-  if (s.size() == 2 && (s[1] == 'B' || s[1] == 'b')) s = s.substr(0, 1);  // "512MB" = "512M"
-  std::uint64_t unit = 0;
-  if (s.empty() || s == "B" || s == "b") unit = 1;
-  else if (s == "K" || s == "k") unit = 1ULL << 10;
-  else if (s == "M" || s == "m") unit = 1ULL << 20;
-  else if (s == "G" || s == "g") unit = 1ULL << 30;
-  else if (s == "T" || s == "t") unit = 1ULL << 40;
-  else {
-    return std::unexpected(Error{ErrorCategory::usage, fmt::format("invalid size '{}': unit must be K, M, G or T (e.g. 512M, 2G)", text)});
-  }
-  return scaled(ns->number, unit, text, "size");
+std::expected<std::uint64_t, Error> parse_size(std::string_view text, std::string_view what) {
+  // osl's one parser (airssys/osl/duration.hpp), as for durations.
+  auto rules = kSizeRules;
+  rules.what = what;
+  auto n = osl::parse_size(text, rules);
+  if (!n) return std::unexpected(Error{ErrorCategory::usage, n.error().message});
+  return *n;
 }
 
 std::string format_duration(std::chrono::milliseconds d) { return osl::format_duration(d); }
@@ -79,9 +49,11 @@ std::expected<Limits, Error> parse_limits(std::string_view memory, std::string_v
   Limits l;
   auto bad = [](std::string m) { return std::unexpected(Error{ErrorCategory::usage, std::move(m)}); };
   if (!memory.empty()) {
-    auto m = parse_size(memory);
-    if (!m) return std::unexpected(m.error());
-    if (*m < (1ULL << 20)) return bad(fmt::format("--memory '{}' is below the minimum of 1M", memory));
+    auto rules = kSizeRules;
+    rules.what = "--memory";
+    rules.min = 1ULL << 20;
+    auto m = osl::parse_size(memory, rules);
+    if (!m) return bad(m.error().message);
     l.memory_bytes = *m;
   }
   if (!cpus.empty()) {

@@ -31,6 +31,8 @@ TEST(Units, Sizes) {
   EXPECT_FALSE(parse_size("12Q"));
   EXPECT_FALSE(parse_size("M"));
   EXPECT_FALSE(parse_size("99999999999T"));
+  EXPECT_EQ(parse_size("12Q", "--memory").error().message, "--memory: '12Q' is not a size; use e.g. 512M, 2G");
+  EXPECT_EQ(parse_size("12Q").error().category, ErrorCategory::usage);
 }
 
 // osl::format_duration underneath (its cases are in osl.duration).
@@ -53,6 +55,8 @@ TEST(Units, Limits) {
   EXPECT_DOUBLE_EQ(*l->cpus, 0.5);
   EXPECT_EQ(*l->pids, 32u);
   EXPECT_FALSE(parse_limits("", "", "")->any());
+  EXPECT_EQ(parse_limits("100K", "", "").error().message, "--memory: '100K' is too small (at least 1M)");
+  EXPECT_EQ(*parse_limits("1MB", "", "")->memory_bytes, 1ULL << 20);
   for (auto [m, c, p] : {std::tuple{"12Q", "", ""}, {"100K", "", ""}, {"", "0", ""}, {"", "-1", ""}, {"", "1.5x", ""},
                          {"", "nan", ""}, {"", "", "0"}, {"", "", "3.5"}, {"", "", "-2"}}) {
     auto r = parse_limits(m, c, p);

@@ -50,14 +50,13 @@ int report(const wd::Error& e) {
   return exit_status(e.category);
 }
 
-bool terminal(const std::string& s) { return s == "exited" || s == "timed_out" || s == "killed" || s == "failed"; }
-
 // The recorded state, corrected for a monitor that is gone.
 std::string effective_state(const wd::TaskRecord& t, std::size_t alive) {
-  if (terminal(t.state)) return t.state;
+  const std::string state(wd::to_string(t.state));
+  if (wd::is_terminal(t.state)) return state;
   const bool monitor_alive = t.monitor_pid && !wd::process_gone(static_cast<pid_t>(*t.monitor_pid), t.monitor_start_time);
-  if (monitor_alive) return t.state;
-  return alive > 0 ? t.state + " (monitor gone: deadline not enforced)" : "lost";
+  if (monitor_alive) return state;
+  return alive > 0 ? state + " (monitor gone: deadline not enforced)" : "lost";
 }
 
 std::string command_line(const wd::TaskRecord& t) {
@@ -71,7 +70,7 @@ std::string command_line(const wd::TaskRecord& t) {
 
 std::string deadline_text(const wd::TaskRecord& t) {
   if (!t.deadline_ms) return t.timeout_ms ? wd::format_duration(std::chrono::milliseconds(*t.timeout_ms)) : "none";
-  if (terminal(t.state)) return "-";
+  if (wd::is_terminal(t.state)) return "-";
   const auto left = *t.deadline_ms - now_ms();
   return left > 0 ? "in " + wd::format_duration(std::chrono::milliseconds(left)) : "passed";
 }
@@ -79,8 +78,8 @@ std::string deadline_text(const wd::TaskRecord& t) {
 std::string containment_text(const wd::TaskRecord& t) {
   std::string v1;
   for (const auto& [ctl, dir] : t.containment.v1) v1 += fmt::format("\n             cgroup v1 {}: {}", ctl, dir);
-  if (t.containment.kind == "cgroup2") return "cgroup v2 " + t.containment.cgroup + v1;
-  if (t.containment.kind.empty()) return "-";
+  if (t.containment.kind == wd::ContainmentKind::cgroup2) return "cgroup v2 " + t.containment.cgroup + v1;
+  if (t.containment.kind == wd::ContainmentKind::none) return "-";
   if (wd::is_container_task(t)) return t.containment.note;
   return fmt::format("process group{} + descendant walk (fallback: {}){}", t.pid ? fmt::format(" {}", *t.pid) : "",
                      t.containment.note.empty() ? "no cgroup" : t.containment.note, v1);
@@ -161,7 +160,7 @@ int cmd_list(const wd::Registry& reg, bool as_json) {
   }
   fmt::print("{:<24} {:<10} {:>8} {:<12} {}\n", "ID", "STATE", "PID", "DEADLINE", "COMMAND");
   for (const auto* t : tasks) {
-    fmt::print("{:<24} {:<10} {:>8} {:<12} {}\n", t->id, t->state, t->pid ? std::to_string(*t->pid) : "-",
+    fmt::print("{:<24} {:<10} {:>8} {:<12} {}\n", t->id, wd::to_string(t->state), t->pid ? std::to_string(*t->pid) : "-",
                deadline_text(*t), command_line(*t));
   }
   return 0;
@@ -211,8 +210,8 @@ int cmd_kill(const wd::Registry& reg, const std::string& id, const std::string& 
     if (!g) return report(g.error());
     grace = *g;
   }
-  if (terminal(t->state)) {
-    fmt::print("task '{}' already ended ({})\n", id, t->state);
+  if (wd::is_terminal(t->state)) {
+    fmt::print("task '{}' already ended ({})\n", id, wd::to_string(t->state));
     return 0;
   }
   if (wd::is_container_task(*t)) {
@@ -243,7 +242,7 @@ int cmd_kill(const wd::Registry& reg, const std::string& id, const std::string& 
     auto it = d.tasks.find(id);
     if (it == d.tasks.end() || it->second.created_ms != t->created_ms) return {};  // removed or replaced meanwhile
     if (survivors.empty()) {
-      it->second.state = "killed";
+      it->second.state = wd::TaskState::killed;
       it->second.error = "killed by `task-watchdog kill`";
       if (!monitor_alive || !it->second.ended_ms) it->second.ended_ms = now_ms();
     } else {
@@ -304,7 +303,7 @@ int cmd_logs(const wd::Registry& reg, const std::string& id, bool follow) {
     if (r == 0) {
       auto now = find_task(reg, id);
       if (!now) return report(now.error());
-      if (terminal(now->state) || effective_state(*now, wd::collect_processes(wd::task_processes(*now)).size()) == "lost") {
+      if (wd::is_terminal(now->state) || effective_state(*now, wd::collect_processes(wd::task_processes(*now)).size()) == "lost") {
         if (out_fd) drain(out_fd.get(), stdout);
         if (err_fd) drain(err_fd.get(), stderr);
         return 0;
@@ -335,7 +334,7 @@ int cmd_rehydrate(const wd::Registry& reg, bool as_json) {
   json arr = json::array();
   std::size_t ended = 0;
   for (const auto& [id, t] : data->tasks) {
-    if (terminal(t.state)) {
+    if (wd::is_terminal(t.state)) {
       ++ended;
       continue;
     }
@@ -379,7 +378,7 @@ int cmd_stats(const wd::Registry& reg, bool as_json) {
   std::size_t timed = 0;
   std::int64_t leftovers = 0;
   for (const auto& [id, t] : data->tasks) {
-    ++by_state[t.state];
+    ++by_state[std::string(wd::to_string(t.state))];
     if (t.ended_ms) {
       total_ms += *t.ended_ms - t.created_ms;
       ++timed;
@@ -416,7 +415,7 @@ int cmd_cleanup(const wd::Registry& reg, const std::string& older_text) {
     for (auto it = data.tasks.begin(); it != data.tasks.end();) {
       const auto& t = it->second;
       const auto ended = t.ended_ms.value_or(t.created_ms);
-      if (terminal(t.state) && ended <= cutoff) {
+      if (wd::is_terminal(t.state) && ended <= cutoff) {
         removed.push_back(t);
         it = data.tasks.erase(it);
       } else {

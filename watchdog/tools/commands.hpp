@@ -22,7 +22,7 @@ int cmd_report(const Registry& reg, bool as_json);  // report.cpp
 // Shared by the commands (commands.cpp).
 std::int64_t now_ms();
 int report(const Error& e);  // prints the message, returns its exit code
-bool terminal(const std::string& state);
+// The recorded state's name, corrected for a monitor that is gone ("lost", "running (monitor gone: …)").
 std::string effective_state(const TaskRecord& t, std::size_t alive);
 std::string command_line(const TaskRecord& t);
 std::string deadline_text(const TaskRecord& t);

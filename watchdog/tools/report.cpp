@@ -21,12 +21,12 @@ constexpr std::size_t kLongest = 5;
 constexpr std::size_t kFailures = 10;
 
 bool is_failure(const TaskRecord& t) {
-  if (t.state == "failed" || t.state == "timed_out" || t.state == "killed") return true;
-  return t.state == "exited" && ((t.exit_code && *t.exit_code != 0) || t.exit_signal);
+  if (t.state == TaskState::failed || t.state == TaskState::timed_out || t.state == TaskState::killed) return true;
+  return t.state == TaskState::exited && ((t.exit_code && *t.exit_code != 0) || t.exit_signal);
 }
 
 std::string outcome(const TaskRecord& t) {
-  std::string s = t.state;
+  std::string s(to_string(t.state));
   if (t.exit_code) s += fmt::format(", exit {}", *t.exit_code);
   if (t.exit_signal) s += fmt::format(", signal {}", *t.exit_signal);
   if (!t.error.empty()) s += ": " + t.error;
@@ -43,8 +43,8 @@ int cmd_report(const Registry& reg, bool as_json) {
   std::vector<std::pair<const TaskRecord*, std::string>> live;  // record, effective state
   std::vector<const TaskRecord*> failures;
   for (const auto& [id, t] : data->tasks) {
-    std::string state = t.state;
-    if (!terminal(t.state)) {
+    std::string state(to_string(t.state));
+    if (!is_terminal(t.state)) {
       state = effective_state(t, collect_processes(task_processes(t)).size());
       if (state != "lost") live.emplace_back(&t, state);
     }

@@ -5,6 +5,7 @@
 #include <array>
 #include <charconv>
 #include <string>
+#include <utility>
 
 namespace airssys::osl {
 
@@ -155,6 +156,73 @@ std::expected<std::uint64_t, Error> parse_whole_number(std::string_view text, co
     return std::unexpected(bad(fmt::format("{}{} is too small (at least {})", lead(rules.what), v, rules.min)));
   }
   return v;
+}
+
+namespace {
+
+struct SizeUnit {
+  std::string_view name;  // lower case; matched in any case
+  std::uint64_t factor;
+  std::uint64_t factor_if_kb_is_1024;  // differs for KB, MB, GB, TB only (SizeRules::kb_is_1000)
+};
+constexpr std::uint64_t kKi = 1024;
+constexpr std::uint64_t kMi = kKi * kKi;
+constexpr std::uint64_t kGi = kMi * kKi;
+constexpr std::uint64_t kTi = kGi * kKi;
+constexpr std::array kSizeUnits{
+    SizeUnit{"b", 1, 1},
+    SizeUnit{"k", kKi, kKi}, SizeUnit{"kib", kKi, kKi}, SizeUnit{"kb", 1000, kKi},
+    SizeUnit{"m", kMi, kMi}, SizeUnit{"mib", kMi, kMi}, SizeUnit{"mb", 1000ULL * 1000, kMi},
+    SizeUnit{"g", kGi, kGi}, SizeUnit{"gib", kGi, kGi}, SizeUnit{"gb", 1000ULL * 1000 * 1000, kGi},
+    SizeUnit{"t", kTi, kTi}, SizeUnit{"tib", kTi, kTi}, SizeUnit{"tb", 1000ULL * 1000 * 1000 * 1000, kTi},
+};
+
+bool iequals(std::string_view a, std::string_view lower) {
+  if (a.size() != lower.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const char c = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
+    if (c != lower[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string format_size(std::uint64_t bytes) {
+  constexpr std::array<std::pair<std::uint64_t, char>, 4> kBinary{{{kTi, 'T'}, {kGi, 'G'}, {kMi, 'M'}, {kKi, 'K'}}};
+  for (const auto& [factor, name] : kBinary) {
+    if (bytes != 0 && bytes % factor == 0) return fmt::format("{}{}", bytes / factor, name);
+  }
+  return std::to_string(bytes);
+}
+
+std::expected<std::uint64_t, Error> parse_size(std::string_view text, const SizeRules& rules) {
+  constexpr std::string_view kExample = "512M, 2G";
+  const auto not_a_size = [&] {
+    return std::unexpected(bad(fmt::format("{}'{}' is not a size; use e.g. {}", lead(rules.what), shown(text), kExample)));
+  };
+  if (text.empty()) return std::unexpected(bad(fmt::format("{}no value given; use e.g. {}", lead(rules.what), kExample)));
+  std::size_t i = 0;
+  while (i < text.size() && is_digit(text[i])) ++i;
+  if (i == 0) return not_a_size();
+  const std::string_view suffix = text.substr(i);
+  std::uint64_t factor = suffix.empty() ? 1 : 0;
+  for (const SizeUnit& u : kSizeUnits) {
+    if (!suffix.empty() && iequals(suffix, u.name)) factor = rules.kb_is_1000 ? u.factor : u.factor_if_kb_is_1024;
+  }
+  if (factor == 0) return not_a_size();
+  const auto too_large = [&] {
+    return std::unexpected(bad(fmt::format("{}'{}' is too large (at most {})", lead(rules.what), shown(text), format_size(rules.max))));
+  };
+  std::uint64_t n = 0;
+  const auto [p, ec] = std::from_chars(text.data(), text.data() + i, n);
+  if (ec == std::errc::result_out_of_range) return too_large();
+  if (ec != std::errc() || p != text.data() + i) return not_a_size();
+  if (n > rules.max / factor) return too_large();
+  if (n * factor < rules.min) {
+    return std::unexpected(bad(fmt::format("{}'{}' is too small (at least {})", lead(rules.what), shown(text), format_size(rules.min))));
+  }
+  return n * factor;
 }
 
 }  // namespace airssys::osl

@@ -128,5 +128,62 @@ TEST(WholeNumber, WithinTheCallersBounds) {
   }
 }
 
+TEST(Size, EveryUnitInAnyCase) {
+  struct Case {
+    std::string_view text;
+    std::uint64_t bytes;
+  };
+  for (const Case& c : {Case{"0", 0}, Case{"100", 100}, Case{"100b", 100}, Case{"64K", 64ULL << 10}, Case{"64k", 64ULL << 10},
+                        Case{"64KiB", 64ULL << 10}, Case{"512M", 512ULL << 20}, Case{"512mib", 512ULL << 20},
+                        Case{"2G", 2ULL << 30}, Case{"2GiB", 2ULL << 30}, Case{"1T", 1ULL << 40}, Case{"1TiB", 1ULL << 40},
+                        Case{"5KB", 5000}, Case{"5mb", 5'000'000}, Case{"5GB", 5'000'000'000}, Case{"5TB", 5'000'000'000'000}}) {
+    auto n = parse_size(c.text);
+    ASSERT_TRUE(n) << c.text << ": " << n.error().message;
+    EXPECT_EQ(*n, c.bytes) << c.text;
+  }
+}
+
+TEST(Size, KBReadsAsKWhereTheCallerSays) {
+  const SizeRules binary{.kb_is_1000 = false};
+  EXPECT_EQ(parse_size("1GB", binary).value(), 1ULL << 30);
+  EXPECT_EQ(parse_size("512MB", binary).value(), 512ULL << 20);
+  EXPECT_EQ(parse_size("3kb", binary).value(), 3ULL << 10);
+  EXPECT_EQ(parse_size("3KiB", binary).value(), 3ULL << 10);
+}
+
+TEST(Size, BadInputSaysWhatToTypeInstead) {
+  const SizeRules r{.what = "--memory", .min = 1ULL << 20};
+  struct Case {
+    std::string_view text;
+    std::string_view message;
+  };
+  for (const Case& c : {
+           Case{"", "--memory: no value given; use e.g. 512M, 2G"},
+           Case{"12Q", "--memory: '12Q' is not a size; use e.g. 512M, 2G"},
+           Case{"M", "--memory: 'M' is not a size; use e.g. 512M, 2G"},
+           Case{"-1M", "--memory: '-1M' is not a size; use e.g. 512M, 2G"},
+           Case{"1.5G", "--memory: '1.5G' is not a size; use e.g. 512M, 2G"},
+           Case{"1 G", "--memory: '1 G' is not a size; use e.g. 512M, 2G"},
+           Case{"512K", "--memory: '512K' is too small (at least 1M)"},
+           Case{"99999999999T", "--memory: '99999999999T' is too large (at most 18446744073709551615)"},
+           Case{"99999999999999999999", "--memory: '99999999999999999999' is too large (at most 18446744073709551615)"},
+       }) {
+    auto n = parse_size(c.text, r);
+    ASSERT_FALSE(n) << c.text;
+    EXPECT_EQ(n.error().category, ErrorCategory::invalid_argument);
+    EXPECT_EQ(n.error().message, c.message);
+  }
+  EXPECT_EQ(parse_size("3G", {.what = "x", .max = 2ULL << 30}).error().message, "x: '3G' is too large (at most 2G)");
+  EXPECT_EQ(parse_size("16777216T", {}).error().message, "'16777216T' is too large (at most 18446744073709551615)");
+}
+
+TEST(Size, FormatsTheShortestExactBinarySpelling) {
+  EXPECT_EQ(format_size(0), "0");
+  EXPECT_EQ(format_size(1536), "1536");
+  EXPECT_EQ(format_size(1ULL << 20), "1M");
+  EXPECT_EQ(format_size(3ULL << 30), "3G");
+  EXPECT_EQ(format_size(1ULL << 40), "1T");
+}
+
 }  // namespace
 }  // namespace airssys::osl

@@ -26,21 +26,21 @@ std::expected<std::vector<std::string>, Error> end_unmonitored_containers(const 
   if (!data) return std::unexpected(data.error());
   std::vector<std::string> done;
   for (const auto& [id, t] : data->tasks) {
-    if (!is_container_task(t) || detail::terminal_state(t.state) || !monitor_gone(t)) continue;
+    if (!is_container_task(t) || is_terminal(t.state) || !monitor_gone(t)) continue;
     // A `starting` record whose monitor is gone before it recorded its pid
     // may belong to a `start` still on its way: left alone, as `run` does.
-    if (t.state == "starting" && !t.monitor_pid) continue;
+    if (t.state == TaskState::starting && !t.monitor_pid) continue;
     const auto running = container_task_running(t);
     if (!running || *running) continue;  // the engine does not answer, or it runs: `run` and `kill` deal with those
     if (const auto kr = stop_container_task(reg, t, std::chrono::milliseconds(0), "cleanup"); kr.left > 0) {
       done.push_back(fmt::format("task '{}': its container could not be removed; left as it is", id));
       continue;
     }
-    const bool never_started = t.state == "starting";
+    const bool never_started = t.state == TaskState::starting;
     auto marked = reg.update([&](RegistryData& d) -> std::expected<void, Error> {
       auto it = d.tasks.find(id);
-      if (it == d.tasks.end() || it->second.created_ms != t.created_ms || detail::terminal_state(it->second.state)) return {};
-      it->second.state = never_started ? "failed" : "exited";
+      if (it == d.tasks.end() || it->second.created_ms != t.created_ms || is_terminal(it->second.state)) return {};
+      it->second.state = never_started ? TaskState::failed : TaskState::exited;
       it->second.error = "its monitor died; the container was removed by `task-watchdog cleanup`";
       it->second.ended_ms = detail::now_ms();
       if (it->second.extra.is_object() && it->second.extra.contains("container") && it->second.extra["container"].is_object()) {
@@ -50,7 +50,7 @@ std::expected<std::vector<std::string>, Error> end_unmonitored_containers(const 
     });
     if (!marked) return std::unexpected(marked.error());
     done.push_back(fmt::format("task '{}': its monitor died and its container had ended: container removed, marked {}", id,
-                               never_started ? "failed" : "exited"));
+                               to_string(never_started ? TaskState::failed : TaskState::exited)));
   }
   return done;
 }

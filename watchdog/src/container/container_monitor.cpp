@@ -65,12 +65,7 @@ void signal_eventfd(int fd) {
 }  // namespace
 
 std::expected<int, Error> run_container_monitor(const Registry& reg, const StartRequest& req, Handshake& handshake) {
-  auto fail = [&](Error e) -> std::expected<int, Error> {
-    record_start_failure(reg, req.id, e);
-    handshake.failed(e);
-    return std::unexpected(std::move(e));
-  };
-  auto cannot_start = [&](const Error& e) { return fail(Error{ErrorCategory::spawn_failed, fmt::format("cannot start task '{}': {}", req.id, e.message)}); };
+  const StartFailure fail(reg, req.id, handshake);
 
   TaskMonitor monitor(handshake.foreground(), /*reap_children=*/false);  // before the threads start
 
@@ -78,13 +73,13 @@ std::expected<int, Error> run_container_monitor(const Registry& reg, const Start
   if (!client) return fail(client.error());
   // The container's output goes to the task's log files, opened as native tasks' are.
   auto logs = open_task_logs(reg, req.id);
-  if (!logs) return cannot_start(logs.error());
+  if (!logs) return fail.cannot_start(logs.error());
   const UniqueFd out_log = std::move(logs->out);
   const UniqueFd err_log = std::move(logs->err);
   // --idle-timeout watches the log files; if it cannot, the start fails
   // (before any container is made).
   auto idle = IdleWatch::create(reg, req.id, req.idle_timeout);
-  if (!idle) return cannot_start(idle.error());
+  if (!idle) return fail.cannot_start(idle.error());
   container::ContainerSpec spec;
   spec.id = req.id;
   spec.image = req.container;
@@ -106,7 +101,7 @@ std::expected<int, Error> run_container_monitor(const Registry& reg, const Start
     t.monitor_pid = ::getpid();
     if (self_start) t.monitor_start_time = *self_start;
     t.containment = Containment{};
-    t.containment.kind = "container";
+    t.containment.kind = ContainmentKind::container;
     t.containment.note = fmt::format("container {} at {}", container::container_name(req.id), client->endpoint());
     t.limits = req.limits;
     t.deadline_ms = deadline_ms;
@@ -124,7 +119,7 @@ std::expected<int, Error> run_container_monitor(const Registry& reg, const Start
     (void)container::remove_container(*client, *cid);
     return fail(Error{ErrorCategory::not_executable, fmt::format("task '{}': {}", req.id, s.error().message)});
   }
-  if (auto r = update_task(reg, req.id, [&](TaskRecord& t) { t.state = "running"; }); !r) {
+  if (auto r = update_task(reg, req.id, [&](TaskRecord& t) { t.state = TaskState::running; }); !r) {
     (void)container::stop_kill_remove({reg.dir(), req.id, "start failed"}, *client, *cid, std::chrono::milliseconds(0), true);
     return fail(r.error());
   }
@@ -169,14 +164,14 @@ std::expected<int, Error> run_container_monitor(const Registry& reg, const Start
   const auto removed = container::remove_container(*client, *cid);
 
   (void)update_task(reg, req.id, [&](TaskRecord& t) {
-    if (t.state != "killed") {  // `task-watchdog kill` got there first: keep its verdict
-      t.state = outcome.end == MonitorEnd::timed_out ? "timed_out" : outcome.end == MonitorEnd::killed ? "killed" : "exited";
+    if (t.state != TaskState::killed) {  // `task-watchdog kill` got there first: keep its verdict
+      t.state = outcome.end == MonitorEnd::timed_out ? TaskState::timed_out : outcome.end == MonitorEnd::killed ? TaskState::killed : TaskState::exited;
       if (!outcome.note.empty()) t.error = outcome.note;
     }
     if (wait_result) {
       t.exit_code = *wait_result;
-    } else if (outcome.end == MonitorEnd::exited && t.state != "killed") {
-      t.state = "failed";
+    } else if (outcome.end == MonitorEnd::exited && t.state != TaskState::killed) {
+      t.state = TaskState::failed;
       t.error = wait_result.error().message;
     }
     if (copy_error && t.error.empty()) t.error = "copying the container's logs: " + copy_error->message;

@@ -21,7 +21,7 @@ using container::stop_kill_remove;
 using detail::now_ms;
 using nlohmann::json;
 
-bool is_container_task(const TaskRecord& t) { return t.containment.kind == "container"; }
+bool is_container_task(const TaskRecord& t) { return t.containment.kind == ContainmentKind::container; }
 
 std::expected<void, Error> check_container_engine() {
   auto client = DockerClient::from_env();
@@ -113,7 +113,7 @@ std::expected<std::string, Error> kill_container_task(const Registry& reg, const
     auto it = d.tasks.find(t.id);
     if (it == d.tasks.end() || it->second.created_ms != t.created_ms) return {};  // replaced meanwhile: not ours to mark
     // Also over the monitor's `exited`, recorded when /wait returned for our stop.
-    it->second.state = "killed";
+    it->second.state = TaskState::killed;
     it->second.error = "killed by `task-watchdog kill`";
     if (!it->second.ended_ms) it->second.ended_ms = now_ms();
     return {};

@@ -1,5 +1,5 @@
 #pragma once
-// The one parser for durations and whole numbers a person types: every CLI
+// The one parser for durations, sizes and whole numbers a person types: every CLI
 // flag (--timeout, --grace, --interval …) and config value goes through it,
 // so "5x" gets the same clear answer everywhere.
 //
@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdint>
 #include <expected>
+#include <string>
 #include <string_view>
 
 namespace airssys::osl {
@@ -56,5 +57,26 @@ struct NumberRules {
 //   --count: 'ten' is not a whole number; use e.g. 10
 //   --count: 0 is too small (at least 1)
 [[nodiscard]] std::expected<std::uint64_t, Error> parse_whole_number(std::string_view text, const NumberRules& rules = {});
+
+struct SizeRules {
+  std::string_view what;  // as DurationRules::what
+  std::uint64_t min = 0;
+  std::uint64_t max = UINT64_MAX;
+  // How KB, MB, GB, TB read: true, as multiples of 1000 (SI, as DaemonEye's
+  // config reads them); false, as K, M, G, T (1024; task-watchdog's
+  // --memory has always read "512MB" as 512M).
+  bool kb_is_1000 = true;
+};
+
+// A size in bytes: a whole number and an optional unit, any case — B; K, M,
+// G, T and KiB, MiB, GiB, TiB (multiples of 1024); KB, MB, GB, TB (see
+// SizeRules::kb_is_1000). A bare number is bytes. Within [min, max]:
+//   --memory: '12Q' is not a size; use e.g. 512M, 2G
+//   --memory: '512K' is too small (at least 1M)
+//   --memory: '99999999999T' is too large (at most 18446744073709551615)
+[[nodiscard]] std::expected<std::uint64_t, Error> parse_size(std::string_view text, const SizeRules& rules = {});
+
+// The shortest exact spelling in binary units: 1048576 → "1M", 1536 → "1536", 3 << 30 → "3G".
+[[nodiscard]] std::string format_size(std::uint64_t bytes);
 
 }  // namespace airssys::osl

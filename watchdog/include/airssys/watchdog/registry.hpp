@@ -16,6 +16,7 @@
 
 #include <airssys/osl/unique_fd.hpp>
 #include <airssys/watchdog/error.hpp>
+#include <airssys/watchdog/task_state.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -35,7 +36,7 @@ inline constexpr int kSchemaVersion = 1;
 
 // Where the task's processes are contained, so they can all be found again.
 struct Containment {
-  std::string kind;  // "cgroup2" | "process-group"
+  ContainmentKind kind = ContainmentKind::none;
   std::string cgroup;  // cgroup2: the task's cgroup directory
   std::string note;    // process-group: why no cgroup could be made
   // Hybrid layouts: the task's cgroups in v1 hierarchies, controller → directory
@@ -61,8 +62,7 @@ struct TaskRecord {
   std::optional<std::int64_t> idle_timeout_ms;  // killed after this long without output
   std::int64_t grace_ms = 10'000;
   std::optional<std::int64_t> deadline_ms;  // Unix time; set when the task starts
-  // starting → running → exited | timed_out | killed | failed
-  std::string state = "starting";
+  TaskState state = TaskState::starting;
   std::optional<std::int64_t> pid;
   std::optional<std::uint64_t> pid_start_time;  // /proc/PID/stat field 22
   std::optional<std::int64_t> monitor_pid;

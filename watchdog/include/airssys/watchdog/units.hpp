@@ -19,7 +19,9 @@ namespace airssys::watchdog {
 //   --timeout: '5x' is not a duration; use e.g. 30s, 5m, 1h
 [[nodiscard]] std::expected<std::chrono::milliseconds, Error> parse_duration(std::string_view text,
                                                                              std::string_view what = {});
-[[nodiscard]] std::expected<std::uint64_t, Error> parse_size(std::string_view text);
+// Sizes go through osl::parse_size, KB/MB/GB/TB read as K/M/G/T:
+//   --memory: '12Q' is not a size; use e.g. 512M, 2G
+[[nodiscard]] std::expected<std::uint64_t, Error> parse_size(std::string_view text, std::string_view what = {});
 // The shortest exact spelling: 90000ms → "1m30s", 500ms → "500ms".
 [[nodiscard]] std::string format_duration(std::chrono::milliseconds d);
 

@@ -1,0 +1,44 @@
+#pragma once
+// The closed vocabularies of a task record — its state and how its
+// processes are contained — and their one spelling on disk and in output
+// (docs/task-watchdog.md, "Registry format"). Every conversion between the
+// enums and text goes through the functions here.
+
+#include <optional>
+#include <string_view>
+
+namespace airssys::watchdog {
+
+// starting → running → exited | timed_out | killed | failed.
+enum class TaskState {
+  starting,   // recorded; the monitor is making its cgroup and spawning it
+  running,    // its main process runs under a monitor (or was adopted)
+  exited,     // the main process ended by itself (exit_code / exit_signal)
+  timed_out,  // the deadline or idle timeout killed it
+  killed,     // `kill` (or the daemon, for a dead monitor) killed it
+  failed,     // it never started; `error` says why
+};
+
+// "starting", "running", "exited", "timed_out", "killed", "failed";
+// "invalid" for a value outside the enum.
+[[nodiscard]] std::string_view to_string(TaskState s) noexcept;
+// The inverse of to_string; nullopt for any other text (a registry holding
+// one is refused as corrupt).
+[[nodiscard]] std::optional<TaskState> task_state_from_string(std::string_view s) noexcept;
+// exited, timed_out, killed, failed: the task's processes are gone for good
+// and its record may be replaced or cleaned up.
+[[nodiscard]] bool is_terminal(TaskState s) noexcept;
+
+enum class ContainmentKind {
+  none,           // not decided yet (a task still starting); "" on disk
+  cgroup2,        // a v2 cgroup holds every process: Containment::cgroup
+  process_group,  // no cgroup could be made: process group + descendant walk; "process-group" on disk
+  container,      // a container run through the Docker Engine API
+};
+
+// "", "cgroup2", "process-group", "container"; "invalid" outside the enum.
+[[nodiscard]] std::string_view to_string(ContainmentKind k) noexcept;
+// The inverse of to_string; nullopt for any other text.
+[[nodiscard]] std::optional<ContainmentKind> containment_kind_from_string(std::string_view s) noexcept;
+
+}  // namespace airssys::watchdog
