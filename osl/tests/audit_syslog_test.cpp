@@ -186,6 +186,22 @@ TEST_F(AuditSyslog, ASendThatFailsStopsTheOperationAndSaysWhy) {
   EXPECT_GT(sys.stats().audit_sink_errors, 0U);
 }
 
+TEST_F(AuditSyslog, ARecordTooLargeForADatagramIsSentCutShort) {
+  const UniqueFd server = bound_inet(SOCK_DGRAM);
+  ASSERT_TRUE(server);
+  System sys = make(fmt::format("udp://127.0.0.1:{}", port_of(server.get())));
+  // A UDP datagram carries at most 65,507 bytes; this principal alone is more.
+  const std::string principal(70'000, 'p');
+  ASSERT_FALSE(sys.run(principal, fs::Stat{dir / "pub"}));
+  ASSERT_TRUE(sys.flush_audit()) << "the record must not stall the log";
+  const std::string got = receive(server.get());
+  EXPECT_NE(got.find(R"( principal=")" + std::string(256, 'p') + R"(" decision="deny")"), std::string::npos) << got.size();
+  const auto json = got.find(R"(] {"ts":")");
+  ASSERT_NE(json, std::string::npos);
+  EXPECT_EQ(got.size() - json - 2, 8192U);
+  ASSERT_TRUE(sys.run("alice", fs::Stat{dir / "pub"})) << "later records still go out";
+}
+
 TEST(AuditSyslogOptions, BadAddressOrFacilityIsRefused) {
   auto s = make_syslog_sink({.address = "syslog.example:514"});
   ASSERT_FALSE(s);

@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <climits>
 #include <string>
 #include <vector>
@@ -26,6 +27,17 @@ using Clock = std::chrono::steady_clock;
 // The SD-ID's enterprise number is 32473, the one RFC 5612 reserves for
 // documentation and examples; airssys has no number of its own.
 constexpr std::string_view kSdId = "airssys@32473";
+
+constexpr std::size_t kCutSd = 256;
+constexpr std::size_t kCutMsg = 8192;
+
+// The longest prefix of `s` of at most `max` bytes that does not split a UTF-8 sequence.
+std::string_view utf8_prefix(std::string_view s, std::size_t max) {
+  if (s.size() <= max) return s;
+  std::size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
 
 int severity_of(const ActivityRecord& r) {
   if (r.event == ActivityEvent::denied || r.decision == DecisionKind::audit_deny) return syslog::kWarning;
@@ -50,8 +62,11 @@ class SyslogSink final : public ActivitySink {
     const auto deadline = Clock::now() + options_.send_timeout;
     const std::string procid = std::to_string(::getpid());
     for (std::size_t i = first; i < batch.size(); ++i) {
-      const std::string message = format(batch[i], procid);
-      if (auto sent = sender_.send(message, deadline); !sent) {
+      auto sent = sender_.send(format(batch[i], procid, false), deadline);
+      // Larger than one datagram can carry (a long argv, a long principal):
+      // a retry could never succeed and would hold up every later record.
+      if (!sent && sent.error().errno_value == EMSGSIZE) sent = sender_.send(format(batch[i], procid, true), deadline);
+      if (!sent) {
         if (!batch.empty()) resume_ = Resume{batch.front().op_id, batch.front().event, batch.front().ts, i};
         return std::unexpected(sent.error());  // the log names the sink (name()) in its messages
       }
@@ -62,15 +77,18 @@ class SyslogSink final : public ActivitySink {
   std::string name() const override { return "syslog " + options_.address; }
 
  private:
-  std::string format(const ActivityRecord& r, const std::string& procid) const {
+  // `cut`: the principal and rule cut to kCutSd bytes, the JSON to kCutMsg
+  // (at a UTF-8 boundary), so the message fits in any datagram.
+  std::string format(const ActivityRecord& r, const std::string& procid, bool cut) const {
     const std::string op_id = std::to_string(r.op_id);
+    const auto c = [cut](std::string_view v, std::size_t max) { return cut ? utf8_prefix(v, max) : v; };
     std::vector<syslog::SdParam> params{
         {"op_id", op_id},
         {"event", to_string(r.event)},
-        {"principal", r.principal},
+        {"principal", c(r.principal, kCutSd)},
         {"decision", to_string(r.decision)},
     };
-    if (r.rule) params.push_back({"rule", *r.rule});
+    if (r.rule) params.push_back({"rule", c(*r.rule, kCutSd)});
     params.push_back({"outcome", r.outcome});
     if (r.trace) {
       params.push_back({"trace_id", r.trace->trace_id()});
@@ -86,7 +104,8 @@ class SyslogSink final : public ActivitySink {
                                 .app_name = options_.app_name,
                                 .procid = procid,
                                 .msgid = to_string(r.op)};
-    return syslog::format_rfc5424(header, std::span(&sd, 1), to_json_line(r));
+    const std::string json = to_json_line(r);
+    return syslog::format_rfc5424(header, std::span(&sd, 1), c(json, kCutMsg));
   }
 
   struct Resume {

@@ -93,7 +93,10 @@ struct FileSinkOptions {
 // still be lost silently). A message that cannot be sent within
 // send_timeout fails the write: the log retries the batch (the records sent
 // before the failure are not sent again) and, write-through, the operation
-// does not run. Errors: invalid_argument (address, facility), not_found
+// does not run. A message too large for one datagram (EMSGSIZE: a long
+// argv or principal) is sent once more cut short: SD values to 256 bytes,
+// the JSON MSG to 8 KiB (no longer valid JSON; the file and ledger sinks
+// keep the record whole). Errors: invalid_argument (address, facility), not_found
 // (host does not resolve), io (socket).
 struct SyslogSinkOptions {
   std::string address;
