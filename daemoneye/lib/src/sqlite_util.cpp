@@ -12,9 +12,9 @@ std::string error(sqlite3* db, std::string_view what) {
   return fmt::format("{}: {}", what, msg);
 }
 
-std::expected<Db, std::string> open(const std::string& path, int flags) {
+std::expected<Db, std::string> open(const std::string& path, int flags, const char* vfs) {
   sqlite3* raw = nullptr;
-  const int rc = ::sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_EXRESCODE, nullptr);
+  const int rc = ::sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_EXRESCODE, vfs);
   Db db(raw);  // owns the handle even when open failed (SQLite allocates one for the message)
   if (rc != SQLITE_OK)
     return std::unexpected(fmt::format("{}: cannot open database: {}", path, error(db.get(), "")));

@@ -31,8 +31,9 @@ using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
 // "<what>: <sqlite3_errmsg>" (what may be empty).
 [[nodiscard]] std::string error(sqlite3* db, std::string_view what);
 
-// Opens `path` with `flags` (SQLITE_OPEN_*); the error names the file.
-[[nodiscard]] std::expected<Db, std::string> open(const std::string& path, int flags);
+// Opens `path` with `flags` (SQLITE_OPEN_*) through the VFS named `vfs`
+// (nullptr: the default); the error names the file.
+[[nodiscard]] std::expected<Db, std::string> open(const std::string& path, int flags, const char* vfs = nullptr);
 
 // Runs SQL that returns no rows needed by the caller (schema, pragmas).
 [[nodiscard]] std::expected<void, std::string> exec(sqlite3* db, const char* sql);

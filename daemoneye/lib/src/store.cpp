@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "sqlite_util.hpp"
+#include "sqlite_vfs.hpp"
 #include "store_path.hpp"
 #include "store_retention.hpp"
 #include "store_schema.hpp"
@@ -146,7 +147,10 @@ Store::~Store() = default;
 std::expected<std::unique_ptr<Store>, std::string> Store::open(StoreOptions options) {
   if (auto r = prepare_database_path(options.path); !r) return std::unexpected(r.error());
   const std::string path = options.path.string();
-  auto db = sqlite::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX);
+  // Every write, sync and truncate of the database and its WAL goes through
+  // osl's fault seam (sqlite_vfs.hpp), so tests can break the disk under it.
+  if (auto r = sqlite::register_vfs(); !r) return std::unexpected(fmt::format("{}: {}", path, r.error()));
+  auto db = sqlite::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, sqlite::kFaultSeamVfs);
   if (!db) return std::unexpected(db.error());
   sqlite3* h = db->get();
   auto fail = [&](std::string_view what, const std::string& why) {

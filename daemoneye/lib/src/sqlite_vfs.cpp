@@ -1,0 +1,235 @@
+#include "sqlite_vfs.hpp"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <airssys/osl/file_io.hpp>
+#include <airssys/osl/unique_fd.hpp>
+#include <cerrno>
+#include <cstddef>
+#include <mutex>
+#include <new>
+#include <string>
+
+namespace airssys::daemoneye::sqlite {
+
+namespace {
+
+namespace io = airssys::osl::io;
+
+// The head of os_unix.c's unixFile (see the header).
+struct UnixFileHead {
+  const sqlite3_io_methods* methods;
+  sqlite3_vfs* vfs;
+  void* inode;
+  int h;
+};
+
+sqlite3_vfs* g_unix = nullptr;  // set once, before registration
+
+// Our sqlite3_file; the "unix" file lives right after it (kRealOffset).
+struct SeamFile {
+  sqlite3_file base;
+  sqlite3_file* real;
+  int fd;  // -1: not a file whose writes decide durability; all delegated
+  bool dirsync_pending;
+  sqlite3_int64 chunk;  // SQLITE_FCNTL_CHUNK_SIZE, as "unix" rounds truncation
+  std::string path;
+};
+
+constexpr std::size_t kRealOffset = (sizeof(SeamFile) + alignof(std::max_align_t) - 1) /
+                                    alignof(std::max_align_t) * alignof(std::max_align_t);
+
+SeamFile* seam(sqlite3_file* f) { return reinterpret_cast<SeamFile*>(f); }
+sqlite3_file* real(sqlite3_file* f) { return seam(f)->real; }
+
+// fsync of the directory holding `path`, best effort (as "unix": a failure
+// to open or sync the directory is not an error).
+void sync_dir(const std::string& path) {
+  const auto slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const osl::UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd) (void)io::fsync(fd.get());
+}
+
+int x_close(sqlite3_file* f) {
+  SeamFile* s = seam(f);
+  sqlite3_file* r = s->real;
+  const int rc = r->pMethods != nullptr ? r->pMethods->xClose(r) : SQLITE_OK;
+  s->~SeamFile();
+  return rc;
+}
+
+int x_read(sqlite3_file* f, void* buf, int amt, sqlite3_int64 off) {
+  return real(f)->pMethods->xRead(real(f), buf, amt, off);
+}
+
+int x_write(sqlite3_file* f, const void* buf, int amt, sqlite3_int64 off) {
+  SeamFile* s = seam(f);
+  if (s->fd < 0) return s->real->pMethods->xWrite(s->real, buf, amt, off);
+  const auto* p = static_cast<const char*>(buf);
+  auto left = static_cast<std::size_t>(amt);
+  while (left > 0) {
+    const ssize_t w = io::pwrite(s->fd, p, left, static_cast<off_t>(off));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return errno == ENOSPC || errno == EDQUOT ? SQLITE_FULL : SQLITE_IOERR_WRITE;
+    }
+    if (w == 0) return SQLITE_FULL;
+    p += w;
+    left -= static_cast<std::size_t>(w);
+    off += w;
+  }
+  return SQLITE_OK;
+}
+
+int x_truncate(sqlite3_file* f, sqlite3_int64 size) {
+  SeamFile* s = seam(f);
+  if (s->fd < 0) return s->real->pMethods->xTruncate(s->real, size);
+  if (s->chunk > 0) size = (size + s->chunk - 1) / s->chunk * s->chunk;
+  if (io::ftruncate(s->fd, static_cast<off_t>(size)) != 0) return SQLITE_IOERR_TRUNCATE;
+  return s->real->pMethods->xTruncate(s->real, size);
+}
+
+int x_sync(sqlite3_file* f, int flags) {
+  SeamFile* s = seam(f);
+  if (s->fd < 0) return s->real->pMethods->xSync(s->real, flags);
+  if (io::fdatasync(s->fd) != 0) return SQLITE_IOERR_FSYNC;
+  if (s->dirsync_pending) {
+    sync_dir(s->path);
+    s->dirsync_pending = false;
+  }
+  return SQLITE_OK;
+}
+
+int x_file_size(sqlite3_file* f, sqlite3_int64* size) { return real(f)->pMethods->xFileSize(real(f), size); }
+int x_lock(sqlite3_file* f, int level) { return real(f)->pMethods->xLock(real(f), level); }
+int x_unlock(sqlite3_file* f, int level) { return real(f)->pMethods->xUnlock(real(f), level); }
+int x_check_reserved(sqlite3_file* f, int* out) { return real(f)->pMethods->xCheckReservedLock(real(f), out); }
+
+int x_file_control(sqlite3_file* f, int op, void* arg) {
+  if (op == SQLITE_FCNTL_CHUNK_SIZE) seam(f)->chunk = *static_cast<int*>(arg);
+  return real(f)->pMethods->xFileControl(real(f), op, arg);
+}
+
+int x_sector_size(sqlite3_file* f) { return real(f)->pMethods->xSectorSize(real(f)); }
+int x_device_characteristics(sqlite3_file* f) { return real(f)->pMethods->xDeviceCharacteristics(real(f)); }
+int x_shm_map(sqlite3_file* f, int page, int size, int extend, void volatile** out) {
+  return real(f)->pMethods->xShmMap(real(f), page, size, extend, out);
+}
+int x_shm_lock(sqlite3_file* f, int offset, int n, int flags) {
+  return real(f)->pMethods->xShmLock(real(f), offset, n, flags);
+}
+void x_shm_barrier(sqlite3_file* f) { real(f)->pMethods->xShmBarrier(real(f)); }
+int x_shm_unmap(sqlite3_file* f, int delete_flag) { return real(f)->pMethods->xShmUnmap(real(f), delete_flag); }
+int x_fetch(sqlite3_file* f, sqlite3_int64 off, int amt, void** out) {
+  return real(f)->pMethods->xFetch(real(f), off, amt, out);
+}
+int x_unfetch(sqlite3_file* f, sqlite3_int64 off, void* p) { return real(f)->pMethods->xUnfetch(real(f), off, p); }
+
+const sqlite3_io_methods kMethods = {
+    3,           x_close,        x_read,       x_write,       x_truncate,    x_sync,
+    x_file_size, x_lock,         x_unlock,     x_check_reserved, x_file_control, x_sector_size,
+    x_device_characteristics, x_shm_map, x_shm_lock, x_shm_barrier, x_shm_unmap, x_fetch,
+    x_unfetch,
+};
+
+// The files a lost write would lose a commit from.
+constexpr int kDurableKinds =
+    SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_MAIN_JOURNAL | SQLITE_OPEN_WAL | SQLITE_OPEN_SUPER_JOURNAL;
+
+// The descriptor "unix" holds for `r`, if it is the file named `name`.
+int unix_fd(sqlite3_file* r, const char* name) {
+  const auto* head = reinterpret_cast<const UnixFileHead*>(r);
+  if (head->vfs != g_unix || head->h < 0) return -1;
+  struct stat by_fd {}, by_name {};
+  if (::fstat(head->h, &by_fd) != 0 || ::stat(name, &by_name) != 0) return -1;
+  if (by_fd.st_dev != by_name.st_dev || by_fd.st_ino != by_name.st_ino) return -1;
+  return head->h;
+}
+
+int x_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, int* out_flags) {
+  auto* s = new (f) SeamFile{};
+  s->base.pMethods = nullptr;
+  s->real = reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(f) + kRealOffset);
+  s->fd = -1;
+  const int rc = g_unix->xOpen(g_unix, name, s->real, flags, out_flags);
+  if (s->real->pMethods == nullptr) {
+    s->~SeamFile();
+    return rc;
+  }
+  s->base.pMethods = &kMethods;  // xClose runs even if the open failed
+  if (rc != SQLITE_OK) return rc;
+  if (name != nullptr && (flags & kDurableKinds) != 0) {
+    s->fd = unix_fd(s->real, name);
+    if (s->fd < 0) return SQLITE_CANTOPEN;  // SQLite calls xClose
+    s->path = name;
+    const int kind = flags & kDurableKinds;
+    s->dirsync_pending = (flags & SQLITE_OPEN_CREATE) != 0 && kind != SQLITE_OPEN_MAIN_DB;
+  }
+  return SQLITE_OK;
+}
+
+int x_delete(sqlite3_vfs*, const char* name, int sync_dir_after) {
+  if (io::unlinkat(AT_FDCWD, name, 0) != 0) {
+    return errno == ENOENT ? SQLITE_IOERR_DELETE_NOENT : SQLITE_IOERR_DELETE;
+  }
+  if (sync_dir_after != 0) sync_dir(name);
+  return SQLITE_OK;
+}
+
+int x_access(sqlite3_vfs*, const char* name, int flags, int* out) { return g_unix->xAccess(g_unix, name, flags, out); }
+int x_full_pathname(sqlite3_vfs*, const char* name, int n, char* out) {
+  return g_unix->xFullPathname(g_unix, name, n, out);
+}
+void* x_dl_open(sqlite3_vfs*, const char* name) { return g_unix->xDlOpen(g_unix, name); }
+void x_dl_error(sqlite3_vfs*, int n, char* out) { g_unix->xDlError(g_unix, n, out); }
+void (*x_dl_sym(sqlite3_vfs*, void* h, const char* sym))(void) { return g_unix->xDlSym(g_unix, h, sym); }
+void x_dl_close(sqlite3_vfs*, void* h) { g_unix->xDlClose(g_unix, h); }
+int x_randomness(sqlite3_vfs*, int n, char* out) { return g_unix->xRandomness(g_unix, n, out); }
+int x_sleep(sqlite3_vfs*, int us) { return g_unix->xSleep(g_unix, us); }
+int x_current_time(sqlite3_vfs*, double* out) { return g_unix->xCurrentTime(g_unix, out); }
+int x_get_last_error(sqlite3_vfs*, int n, char* out) { return g_unix->xGetLastError(g_unix, n, out); }
+int x_current_time_int64(sqlite3_vfs*, sqlite3_int64* out) { return g_unix->xCurrentTimeInt64(g_unix, out); }
+
+sqlite3_vfs g_vfs{};
+
+}  // namespace
+
+std::expected<void, std::string> register_vfs() {
+  static std::once_flag once;
+  static int rc = SQLITE_OK;
+  static std::string problem;
+  std::call_once(once, [] {
+    g_unix = ::sqlite3_vfs_find("unix");
+    if (g_unix == nullptr || g_unix->iVersion < 2) {
+      problem = "SQLite has no \"unix\" VFS to build on";
+      return;
+    }
+    g_vfs.iVersion = 2;
+    g_vfs.szOsFile = static_cast<int>(kRealOffset) + g_unix->szOsFile;
+    g_vfs.mxPathname = g_unix->mxPathname;
+    g_vfs.zName = kFaultSeamVfs;
+    g_vfs.xOpen = x_open;
+    g_vfs.xDelete = x_delete;
+    g_vfs.xAccess = x_access;
+    g_vfs.xFullPathname = x_full_pathname;
+    g_vfs.xDlOpen = x_dl_open;
+    g_vfs.xDlError = x_dl_error;
+    g_vfs.xDlSym = x_dl_sym;
+    g_vfs.xDlClose = x_dl_close;
+    g_vfs.xRandomness = x_randomness;
+    g_vfs.xSleep = x_sleep;
+    g_vfs.xCurrentTime = x_current_time;
+    g_vfs.xGetLastError = x_get_last_error;
+    g_vfs.xCurrentTimeInt64 = x_current_time_int64;
+    rc = ::sqlite3_vfs_register(&g_vfs, /*makeDflt=*/0);
+    if (rc != SQLITE_OK) problem = std::string("cannot register the SQLite VFS: ") + ::sqlite3_errstr(rc);
+  });
+  if (!problem.empty()) return std::unexpected(problem);
+  return {};
+}
+
+}  // namespace airssys::daemoneye::sqlite
