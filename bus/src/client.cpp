@@ -165,6 +165,7 @@ std::expected<void, Error> ClientCore::start() {
   if (!wake) return std::unexpected(Error::from_errno(errno, "eventfd"));
   sock = std::move(*fd);
   connected = true;
+  set_out_state(OutState::open);
   reader = std::thread([this] { reader_loop(); });
   flusher = std::thread([this] { flusher_loop(); });
   return {};
@@ -180,6 +181,7 @@ void ClientCore::close() {
     std::lock_guard lk(mu);
     closed = true;
     connected = false;
+    set_out_state(OutState::closed);
     cv_flush.notify_all();
     cv_reply.notify_all();
     cv_state.notify_all();
@@ -252,13 +254,25 @@ std::expected<void, Error> ClientCore::publish(std::string_view subject, std::st
     return std::unexpected(Error::make(ErrorCategory::frame_too_large, "message of " + std::to_string(relayed) +
                                                                   " bytes as relayed to subscribers exceeds the frame limit of " +
                                                                   std::to_string(opt.max_frame_bytes)));
-  std::unique_lock lk(mu);
-  if (closed) return std::unexpected(closed_error());
-  if (!connected) return std::unexpected(disconnected_error());
-  const bool was_empty = out.empty();
-  encode_pub(out, p, body);
-  if (out.size() >= opt.flush_threshold) {
-    lk.unlock();
+  // Only the output buffer's spin lock per message: `mu` (a futex-based
+  // mutex shared with the flusher and reader) cost a second atomic
+  // operation per publish and put the publisher to sleep whenever the
+  // flusher held it.
+  bool was_empty = false;
+  std::size_t buffered = 0;
+  OutState state;
+  {
+    std::lock_guard g(out_mu);
+    state = out_state;
+    if (state == OutState::open) {
+      was_empty = out.empty();
+      encode_pub(out, p, body);
+      buffered = out.size();
+    }
+  }
+  if (state != OutState::open)
+    return std::unexpected(state == OutState::closed ? closed_error() : disconnected_error());
+  if (buffered >= opt.flush_threshold) {
     flush_out();
   } else if (was_empty && !on_reader_thread(this)) {
     // A lone publish on an idle client (nothing written for flush_delay)
@@ -269,24 +283,41 @@ std::expected<void, Error> ClientCore::publish(std::string_view subject, std::st
     const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
     if (now - last_write.load(std::memory_order_relaxed) >=
         std::chrono::duration_cast<std::chrono::steady_clock::duration>(opt.flush_delay).count()) {
-      lk.unlock();
       flush_out();
     } else {
+      // Under mu, so the flusher is either about to test its predicate
+      // (and sees the bytes) or already waiting (and is woken).
+      std::lock_guard lk(mu);
       cv_flush.notify_one();
     }
   }
   return {};
 }
 
+void ClientCore::set_out_state(OutState s) {
+  std::lock_guard g(out_mu);
+  out_state = s;
+}
+
+bool ClientCore::out_pending() {
+  std::lock_guard g(out_mu);
+  return !out.empty();
+}
+
+void ClientCore::append_control(const Frame& f) {
+  std::lock_guard g(out_mu);
+  if (out.empty()) cv_flush.notify_one();
+  encode_frame(out, f);
+}
+
 void ClientCore::flush_out() {
   std::lock_guard w(write_mu);
-  int fd = -1;
   {
-    std::lock_guard lk(mu);
-    if (out.empty() || !connected) return;
+    std::lock_guard g(out_mu);
+    if (out.empty() || out_state != OutState::open) return;
     out.swap(spare);
-    fd = sock.get();
   }
+  const int fd = sock.get();  // replaced only with write_mu held
   if (!write_all(fd, spare.data(), spare.size())) ::shutdown(fd, SHUT_RDWR);  // the reader reconnects
   last_write.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
   spare.clear();
@@ -296,7 +327,7 @@ void ClientCore::flush_out() {
 void ClientCore::flusher_loop() {
   std::unique_lock lk(mu);
   while (!closed) {
-    cv_flush.wait(lk, [&] { return closed || (connected && !out.empty()); });
+    cv_flush.wait(lk, [&] { return closed || (connected && out_pending()); });
     if (closed) break;
     lk.unlock();
     if (opt.flush_delay.count() > 0) std::this_thread::sleep_for(opt.flush_delay);
@@ -314,8 +345,7 @@ void ClientCore::encode_sub(std::uint64_t sid, const SubEntry& e) {
   f.policy = static_cast<std::uint32_t>(e.options.policy);
   f.max_msgs = e.options.max_msgs;
   f.max_bytes = e.options.max_bytes;
-  if (out.empty()) cv_flush.notify_one();
-  encode_frame(out, f);
+  append_control(f);
 }
 
 std::expected<std::uint64_t, Error> ClientCore::add_sub(std::string_view pattern, SubEntry entry) {
@@ -337,8 +367,7 @@ void ClientCore::remove_sub(std::uint64_t sid) {
   Frame f;
   f.op = Op::unsub;
   f.sid = sid;
-  if (out.empty()) cv_flush.notify_one();
-  encode_frame(out, f);
+  append_control(f);
 }
 
 std::expected<std::uint64_t, Error> ClientCore::send_ping(Op op) {
@@ -351,6 +380,7 @@ std::expected<std::uint64_t, Error> ClientCore::send_ping(Op op) {
     Frame f;
     f.op = op;
     f.sid = seq;
+    std::lock_guard g(out_mu);  // written below, not by the flusher
     encode_frame(out, f);
   }
   flush_out();
@@ -433,6 +463,7 @@ std::expected<Message, Error> ClientCore::request(std::string_view subject, std:
     requests.emplace(id, std::nullopt);
     const std::string reply_to = inbox_prefix + std::to_string(id);
     const PubFields p{subject, reply_to, payload, po.correlation_id, po.content_type, po.headers};
+    std::lock_guard g(out_mu);  // written below, not by the flusher
     encode_pub(out, p, pub_body_size(p));
   }
   flush_out();

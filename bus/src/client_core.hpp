@@ -1,9 +1,13 @@
 #pragma once
-// Client internals. Locking: `mu` guards the state below it; `write_mu`
-// serialises socket writes (taken before `mu`, never after). The reader
-// thread owns the decoder and replaces the socket on reconnect (holding both).
+// Client internals. Locking, in the order taken: `write_mu` serialises
+// socket writes and guards `sock` together with `mu` (replaced only with
+// both held, so either suffices to read it); `mu` guards the state below
+// it; `out_mu`, innermost, guards the output buffer and `out_state` and is
+// all a publish takes (a spin lock: held for one append or one swap). The
+// reader thread owns the decoder and replaces the socket on reconnect.
 
 #include "frame.hpp"
+#include "spin_lock.hpp"
 #include "unix_socket.hpp"
 
 #include <airssys/bus/client.hpp>
@@ -62,16 +66,25 @@ class ClientCore {
   void flusher_loop();
   void flush_out();
   void dispatch(const Frame& f);
+  void deliver_reply(const Frame& f);  // a MSG on the reply inbox
   void on_disconnect(const Error& why);
   bool reconnect();  // false when closed
   void report(const Error& e);
   void encode_sub(std::uint64_t sid, const SubEntry& e);  // with mu held
   std::expected<std::uint64_t, Error> send_ping(Op op);    // PING or STATS; returns seq
 
+  // Whether publishes are taken (out_state, under out_mu): it follows
+  // `connected` and `closed` and is changed with them, under mu.
+  enum class OutState { open, disconnected, closed };
+  void set_out_state(OutState s);
+  // A control frame (SUB, UNSUB, PING, STATS) into `out`, waking the
+  // flusher if it was empty; with mu held.
+  void append_control(const Frame& f);
+  [[nodiscard]] bool out_pending();
+
   const ClientOptions opt;
 
   mutable std::mutex mu;
-  ByteBuffer out;
   UniqueFd sock;
   bool connected = false, closed = false;
   std::uint64_t conn_gen = 0, reconnects = 0;
@@ -99,6 +112,10 @@ class ClientCore {
 
   std::mutex write_mu;
   ByteBuffer spare;  // under write_mu
+
+  SpinLock out_mu;
+  ByteBuffer out;
+  OutState out_state = OutState::disconnected;
   // steady_clock ticks of the last socket write: a publish on a client idle
   // for flush_delay is written at once instead of through the flusher.
   std::atomic<std::int64_t> last_write{0};

@@ -70,12 +70,7 @@ void ClientCore::reader_loop() {
       continue;
     }
     dec.shrink_if_above(4 * kReadChunk);
-    bool pending = false;
-    {
-      std::lock_guard lk(mu);
-      pending = !out.empty();
-    }
-    if (pending) flush_out();
+    if (out_pending()) flush_out();
   }
 }
 
@@ -85,17 +80,10 @@ void ClientCore::dispatch(const Frame& f) {
       // Hot path: the same subscription as the last message and none removed
       // since: no lock, no reference counting.
       if (f.sid != cached_sid || cached_gen != subs_gen.load(std::memory_order_acquire)) {
-        std::lock_guard lk(mu);
+        std::unique_lock lk(mu);
         if (f.sid == inbox_sid && inbox_sid != 0) {
-          std::uint64_t id = 0;
-          const std::string_view tok = f.subject.substr(std::min(f.subject.size(), inbox_prefix.size()));
-          if (std::from_chars(tok.data(), tok.data() + tok.size(), id).ec == std::errc{}) {
-            if (const auto it = requests.find(id); it != requests.end() && !it->second) {
-              it->second = Message::from({f.subject, f.reply_to, f.payload, f.correlation_id, f.content_type, Headers(f.headers)});
-              cv_reply.notify_all();
-            }
-          }
-          return;
+          lk.unlock();  // inbox_prefix is fixed once inbox_sid is set
+          return deliver_reply(f);
         }
         const auto it = subs.find(f.sid);
         if (it == subs.end()) return;  // unsubscribed meanwhile
@@ -125,14 +113,19 @@ void ClientCore::dispatch(const Frame& f) {
       return;
     }
     case Op::pong: {
-      std::lock_guard lk(mu);
-      pong_seq = std::max(pong_seq, f.sid);
-      cv_reply.notify_all();
+      {
+        std::lock_guard lk(mu);
+        pong_seq = std::max(pong_seq, f.sid);
+      }
+      cv_reply.notify_all();  // after unlocking: see deliver_reply
       return;
     }
     case Op::stats: {
-      std::lock_guard lk(mu);
-      stats_replies[f.sid] = std::string(f.payload);
+      std::string json(f.payload);
+      {
+        std::lock_guard lk(mu);
+        stats_replies[f.sid] = std::move(json);
+      }
       cv_reply.notify_all();
       return;
     }
@@ -156,6 +149,25 @@ void ClientCore::dispatch(const Frame& f) {
   }
 }
 
+void ClientCore::deliver_reply(const Frame& f) {
+  std::uint64_t id = 0;
+  const std::string_view tok = f.subject.substr(std::min(f.subject.size(), inbox_prefix.size()));
+  if (std::from_chars(tok.data(), tok.data() + tok.size(), id).ec != std::errc{}) return;
+  // The copy is made before taking mu, and the waiter is woken after
+  // releasing it: woken while we still held mu, it would only block on mu
+  // again, one more sleep and wake-up on every request's critical path.
+  Message m = Message::from({f.subject, f.reply_to, f.payload, f.correlation_id, f.content_type, Headers(f.headers)});
+  bool taken = false;
+  {
+    std::lock_guard lk(mu);
+    if (const auto it = requests.find(id); it != requests.end() && !it->second) {
+      it->second = std::move(m);
+      taken = true;
+    }
+  }
+  if (taken) cv_reply.notify_all();
+}
+
 void ClientCore::on_disconnect(const Error& why) {
   {
     std::lock_guard w(write_mu);
@@ -164,7 +176,11 @@ void ClientCore::on_disconnect(const Error& why) {
     connected = false;
     lost_why = why;
     ++conn_gen;
-    out.clear();
+    {
+      std::lock_guard g(out_mu);
+      out_state = OutState::disconnected;
+      out.clear();
+    }
     sock.reset();
     cv_reply.notify_all();
   }
@@ -192,6 +208,7 @@ bool ClientCore::reconnect() {
       if (closed) return false;
       sock = std::move(*fd);
       connected = true;
+      set_out_state(OutState::open);
       ++reconnects;
       for (const auto& [sid, e] : subs) encode_sub(sid, e);
     }
