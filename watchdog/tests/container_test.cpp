@@ -203,14 +203,7 @@ class Container : public ::testing::Test {
     return j && !j->is_discarded() ? (*j)["state"].get<std::string>() : "?";
   }
   // Edits task `id`'s record in place (the test's registry; nobody else writes it then).
-  void edit_record(const std::string& id, const std::function<void(nlohmann::json&)>& f) {
-    auto j = nlohmann::json::parse(slurp(reg));
-    f(j["tasks"][id]);
-    const auto tmp = reg.string() + ".edit";
-    std::ofstream(tmp) << j.dump(1);
-    fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write);
-    fs::rename(tmp, reg);
-  }
+  void edit_record(const std::string& id, const std::function<void(nlohmann::json&)>& f) { edit_task_record(reg, id, f); }
   // Kills the background monitor of task `id` (a descendant of our `start`) and
   // makes its record look as if it had died between creating the container
   // and recording its id: no id, state starting.

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -109,6 +110,23 @@ inline std::optional<nlohmann::json> status_json(const fs::path& dir, const fs::
 inline bool state_is(const fs::path& dir, const fs::path& registry, const std::string& id, const std::string& state) {
   auto j = status_json(dir, registry, id);
   return j && !j->is_discarded() && (*j)["state"] == state;
+}
+
+// Edits task `id`'s record in the registry file in place (atomically, 0600),
+// for states a test cannot wait for: only while nothing else writes it
+// (no monitor or daemon of the task runs).
+inline void edit_task_record(const fs::path& registry, const std::string& id, const std::function<void(nlohmann::json&)>& f) {
+  auto j = nlohmann::json::parse(slurp(registry));
+  f(j["tasks"][id]);
+  const auto tmp = registry.string() + ".edit";
+  std::ofstream(tmp) << j.dump(1);
+  fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write);
+  fs::rename(tmp, registry);
+}
+
+// Unix milliseconds now, as the registry's times.
+inline std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 inline bool terminal(const fs::path& dir, const fs::path& registry, const std::string& id) {
