@@ -6,9 +6,9 @@
 #include <airssys/osl/proc.hpp>
 #include <airssys/osl/process.hpp>
 #include <airssys/osl/unique_fd.hpp>
-#include <airssys/watchdog/kill_tree.hpp>
-#include <airssys/watchdog/proc.hpp>
-#include <airssys/watchdog/task_cgroups.hpp>
+#include "kill_tree.hpp"
+#include "proc.hpp"
+#include "task_cgroups.hpp"
 
 #include <sys/syscall.h>
 #include <unistd.h>

@@ -5,11 +5,11 @@
 
 #include <airssys/osl/unique_fd.hpp>
 #include <airssys/osl/cgroup.hpp>
-#include <airssys/watchdog/container.hpp>
-#include <airssys/watchdog/kill_tree.hpp>
-#include <airssys/watchdog/proc.hpp>
+#include "container.hpp"
+#include "kill_tree.hpp"
+#include "proc.hpp"
 #include <airssys/watchdog/runner.hpp>
-#include <airssys/watchdog/task_cgroups.hpp>
+#include "task_cgroups.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>

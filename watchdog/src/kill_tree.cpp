@@ -1,8 +1,8 @@
-#include <airssys/watchdog/kill_tree.hpp>
+#include "kill_tree.hpp"
 
 #include <airssys/osl/unique_fd.hpp>
 #include <airssys/osl/cgroup.hpp>
-#include <airssys/watchdog/proc.hpp>
+#include "proc.hpp"
 
 #include <sys/epoll.h>
 #include <sys/syscall.h>

@@ -5,9 +5,9 @@
 #include "task_records.hpp"
 
 #include <airssys/osl/process.hpp>
-#include <airssys/watchdog/kill_tree.hpp>
-#include <airssys/watchdog/proc.hpp>
-#include <airssys/watchdog/task_cgroups.hpp>
+#include "kill_tree.hpp"
+#include "proc.hpp"
+#include "task_cgroups.hpp"
 
 #include <sys/prctl.h>
 #include <sys/wait.h>

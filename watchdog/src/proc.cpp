@@ -1,6 +1,6 @@
 // task-watchdog's view of processes, read through osl::proc (the project's
 // one /proc reader); this file only maps osl::proc::Stat to ProcStat.
-#include <airssys/watchdog/proc.hpp>
+#include "proc.hpp"
 
 #include <airssys/osl/proc.hpp>
 

@@ -1,6 +1,6 @@
 // /proc facts task-watchdog reads through osl::proc (its cgroup layout tests
 // moved to osl with the code: osl/src/cgroup/cgroup_layout_test.cpp).
-#include <airssys/watchdog/proc.hpp>
+#include "proc.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,7 @@
 #include <airssys/watchdog/registry.hpp>
 
 #include "registry_fast.hpp"
+#include "registry_json.hpp"
 #include "registry_limits.hpp"
 
 #include <airssys/osl/file_io.hpp>
@@ -208,15 +209,18 @@ std::expected<TaskRecord, Error> task_from_json(const std::string& key, const js
   for (const auto& [k, v] : j.items()) {
     bool known = false;
     for (const char* name : kTaskKeys) known = known || k == name;
-    if (!known) t.extra[k] = v;
+    if (!known) t.extra.insert_or_assign(k, v.dump());
   }
   return t;
 }
 
 }  // namespace
 
-json task_to_json(const TaskRecord& t) {
-  json j = t.extra.is_object() ? t.extra : json::object();
+namespace {
+
+// The fields the schema knows (no unknown keys).
+json known_task_json(const TaskRecord& t) {
+  json j = json::object();
   j["id"] = t.id;
   j["argv"] = t.argv;
   j["cwd"] = t.cwd;
@@ -250,6 +254,25 @@ json task_to_json(const TaskRecord& t) {
   j["leftover_processes"] = t.leftover_processes ? json(*t.leftover_processes) : json(nullptr);
   return j;
 }
+
+}  // namespace
+
+json detail::task_to_json(const TaskRecord& t) {
+  json j = known_task_json(t);
+  for (const auto& [k, text] : t.extra) {
+    if (!j.contains(k)) j[k] = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  }
+  return j;
+}
+
+json detail::extra_object(const TaskRecord& t, const std::string& key) {
+  const auto it = t.extra.find(key);
+  if (it == t.extra.end()) return json::object();
+  json v = json::parse(it->second, nullptr, /*allow_exceptions=*/false);
+  return v.is_object() ? v : json::object();
+}
+
+void detail::set_extra(TaskRecord& t, const std::string& key, const json& value) { t.extra.insert_or_assign(key, value.dump()); }
 
 std::expected<RegistryData, Error> parse_registry(std::string_view text, const std::string& source) {
   // Well-formed registries take the fast path; anything it does not accept
@@ -307,7 +330,7 @@ std::expected<RegistryData, Error> detail::parse_registry_dom(std::string_view t
     }
   }
   for (const auto& [k, v] : root.items()) {
-    if (k != "schema_version" && k != "tasks") data.extra[k] = v;
+    if (k != "schema_version" && k != "tasks") data.extra.insert_or_assign(k, v.dump());
   }
   return data;
 }
@@ -315,17 +338,10 @@ std::expected<RegistryData, Error> detail::parse_registry_dom(std::string_view t
 namespace {
 
 // nlohmann's dump(1) layout for what the schema knows, but the value of an
-// unknown key on one compact line: a rewrite then never makes a registry
-// larger than what it holds (re-indenting nested unknown data turned 24 KB
-// into 16 MB). In a task record (`task_record`), keys outside kTaskKeys are
-// the unknown ones.
-bool known_task_key(const std::string& k) {
-  for (const char* name : kTaskKeys)
-    if (k == name) return true;
-  return false;
-}
-
-void write_indented(const json& v, int level, std::string& out, bool task_record) {
+// unknown key on one compact line, as it was read: a rewrite then never
+// makes a registry larger than what it holds (re-indenting nested unknown
+// data turned 24 KB into 16 MB).
+void write_indented(const json& v, int level, std::string& out) {
   if (!v.is_structured() || v.empty()) {
     out += v.dump();
     return;
@@ -340,16 +356,42 @@ void write_indented(const json& v, int level, std::string& out, bool task_record
     if (obj) {
       out += json(it.key()).dump();
       out += ": ";
-      if (task_record && !known_task_key(it.key())) {
-        out += it.value().dump();
-        continue;
-      }
     }
-    write_indented(*it, level + 1, out, false);
+    write_indented(*it, level + 1, out);
   }
   out += '\n';
   out.append(static_cast<std::size_t>(level), ' ');
   out += obj ? '}' : ']';
+}
+
+// One task record at indentation level 2: its known fields and its unknown
+// keys (compact text) merged in key order, as nlohmann sorts an object's keys.
+void write_task(const TaskRecord& t, std::string& out) {
+  const json known = known_task_json(t);
+  auto k = known.begin();
+  auto e = t.extra.begin();
+  out += "{\n";
+  bool first = true;
+  const auto key = [&](const std::string& name) {
+    if (!first) out += ",\n";
+    first = false;
+    out += "   ";
+    out += json(name).dump();
+    out += ": ";
+  };
+  while (k != known.end() || e != t.extra.end()) {
+    if (e == t.extra.end() || (k != known.end() && k.key() <= e->first)) {
+      if (e != t.extra.end() && k.key() == e->first) ++e;  // a known field wins over an unknown key of its name
+      key(k.key());
+      write_indented(*k, 3, out);
+      ++k;
+    } else {
+      key(e->first);
+      out += e->second;
+      ++e;
+    }
+  }
+  out += "\n  }";
 }
 
 }  // namespace
@@ -365,21 +407,18 @@ std::string serialize_registry(const RegistryData& data) {
     out += ": ";
   };
   // Keys in the order nlohmann would write them (sorted), so the layout
-  // matches what earlier builds wrote.
-  std::map<std::string, const json*> top;
-  if (data.extra.is_object())
-    for (auto it = data.extra.begin(); it != data.extra.end(); ++it) top.emplace(it.key(), &it.value());
+  // matches what earlier builds wrote. Unknown keys: their compact text.
+  std::map<std::string, const std::string*> top;
+  for (const auto& [k, text] : data.extra) top.emplace(k, &text);
   top.erase("schema_version");
   top.erase("tasks");
-  const json version(data.schema_version);
+  const std::string version = json(data.schema_version).dump();
   top.emplace("schema_version", &version);
   top.emplace("tasks", nullptr);
   for (const auto& [k, v] : top) {
     key(k);
-    if (k == "schema_version") {
-      out += v->dump();
-    } else if (k != "tasks") {
-      out += v->dump();  // unknown: compact
+    if (k != "tasks") {
+      out += *v;
     } else if (data.tasks.empty()) {
       out += "{}";
     } else {
@@ -391,7 +430,7 @@ std::string serialize_registry(const RegistryData& data) {
         out += "  ";
         out += json(id).dump();
         out += ": ";
-        write_indented(task_to_json(t), 2, out, true);
+        write_task(t, out);
       }
       out += "\n }";
     }

@@ -4,9 +4,12 @@
 
 #include <airssys/watchdog/units.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <charconv>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <type_traits>
 
 namespace airssys::watchdog::detail {
@@ -255,12 +258,14 @@ bool strings(Reader& r, std::vector<std::string>& out) {
   return r.eat(']');
 }
 
-bool keep_unknown(Reader& r, nlohmann::json& extra, const std::string& key, int open) {
+// Kept as the DOM path keeps it: parsed (which also checks it) and dumped
+// compact, so both paths hold the same text.
+bool keep_unknown(Reader& r, std::map<std::string, std::string>& extra, const std::string& key, int open) {
   std::string_view raw;
   if (!r.raw_value(raw, open)) return false;
   auto v = nlohmann::json::parse(raw, nullptr, false);
   if (v.is_discarded()) return false;
-  extra[key] = std::move(v);
+  extra.insert_or_assign(key, v.dump());
   return true;
 }
 

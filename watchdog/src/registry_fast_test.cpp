@@ -3,6 +3,7 @@
 #include "registry_fast.hpp"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <string>
 #include <vector>
@@ -15,7 +16,7 @@ namespace {
 
 RegistryData sample() {
   RegistryData d;
-  d.extra["future_top"] = nlohmann::json{{"a", {1, 2.5, nullptr, true}}};
+  d.extra["future_top"] = nlohmann::json{{"a", {1, 2.5, nullptr, true}}}.dump();
   for (int i = 0; i < 3; ++i) {
     TaskRecord t;
     t.id = "t_" + std::to_string(i) + "-x";
@@ -44,7 +45,7 @@ RegistryData sample() {
     t.exit_signal = i == 2 ? std::optional<int>(9) : std::nullopt;
     t.error = i == 1 ? "note \"x\"" : "";
     t.leftover_processes = i;
-    t.extra["added_later"] = nlohmann::json{{"nested", {{"k", "v"}}}, {"n", -1.5e3}};
+    t.extra["added_later"] = nlohmann::json{{"nested", {{"k", "v"}}}, {"n", -1.5e3}}.dump();
     d.tasks.emplace(t.id, std::move(t));
   }
   return d;

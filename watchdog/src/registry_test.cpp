@@ -46,9 +46,9 @@ TEST(Registry, WritesAtomicallyWithMode0600AndKeepsUnknownKeys) {
   Registry r(d.path() / "sub" / "reg.json");
   ASSERT_TRUE(r.update([](RegistryData& data) -> std::expected<void, Error> {
     auto t = task("a");
-    t.extra["future_field"] = 42;
+    t.extra["future_field"] = "42";
     data.tasks.emplace("a", t);
-    data.extra["note"] = "kept";
+    data.extra["note"] = R"("kept")";
     return {};
   }));
   struct stat st {};
@@ -57,8 +57,8 @@ TEST(Registry, WritesAtomicallyWithMode0600AndKeepsUnknownKeys) {
   auto data = r.load();
   ASSERT_TRUE(data) << data.error().message;
   ASSERT_EQ(data->tasks.size(), 1U);
-  EXPECT_EQ(data->tasks.at("a").extra.at("future_field"), 42);
-  EXPECT_EQ(data->extra.at("note"), "kept");
+  EXPECT_EQ(data->tasks.at("a").extra.at("future_field"), "42");
+  EXPECT_EQ(data->extra.at("note"), R"("kept")");
   EXPECT_NE(slurp(r.path()).find("\"schema_version\": 1"), std::string::npos);
   for (const auto& e : fs::directory_iterator(r.dir())) EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos);
 }

@@ -10,8 +10,8 @@
 #include "task_records.hpp"
 
 #include <airssys/osl/process.hpp>
-#include <airssys/watchdog/container.hpp>
-#include <airssys/watchdog/proc.hpp>
+#include "container.hpp"
+#include "proc.hpp"
 
 #include <fmt/format.h>
 
@@ -58,7 +58,7 @@ std::expected<void, Error> register_task(const Registry& reg, RegisterRequest re
   t.pid_start_time = req.pid_start_time;
   t.containment.kind = ContainmentKind::process_group;
   t.containment.note = "adopted with register: no cgroup; its group and descendants are tracked";
-  t.extra["adopted"] = true;
+  t.extra.insert_or_assign("adopted", "true");
   if (auto inserted = detail::insert_new_task(reg, std::move(t)); !inserted) return std::unexpected(inserted.error());
   return detail::run_detached(reg, req.id, req.policy_file, [&](detail::Handshake& hs) { detail::run_adopted_monitor(reg, req, hs); });
 }

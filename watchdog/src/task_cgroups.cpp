@@ -1,4 +1,4 @@
-#include <airssys/watchdog/task_cgroups.hpp>
+#include "task_cgroups.hpp"
 
 #include <fmt/format.h>
 

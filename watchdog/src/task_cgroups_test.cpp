@@ -2,7 +2,7 @@
 // the control files a real cgroupfs would show), so the pure-v2 path is
 // tested on this hybrid machine too. The real hybrid path is tested end to
 // end in tests/limits_test.cpp.
-#include <airssys/watchdog/task_cgroups.hpp>
+#include "task_cgroups.hpp"
 
 #include <airssys/osl/system.hpp>
 

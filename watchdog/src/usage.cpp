@@ -1,6 +1,6 @@
-#include <airssys/watchdog/usage.hpp>
+#include "usage.hpp"
 
-#include <airssys/watchdog/proc.hpp>
+#include "proc.hpp"
 
 #include <unistd.h>
 

@@ -3,7 +3,7 @@
 
 #include "harness.hpp"
 
-#include <airssys/watchdog/proc.hpp>
+#include "proc.hpp"
 
 #include <set>
 

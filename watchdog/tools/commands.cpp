@@ -4,14 +4,17 @@
 #include "commands.hpp"
 #include "exit_status.hpp"
 
-#include <airssys/watchdog/container.hpp>
-#include <airssys/watchdog/kill_tree.hpp>
-#include <airssys/watchdog/proc.hpp>
+// The library's internal headers (watchdog/src): the CLI is part of task-watchdog.
+#include "container.hpp"
+#include "kill_tree.hpp"
+#include "proc.hpp"
+#include "registry_json.hpp"
+#include "task_cgroups.hpp"
+#include "usage.hpp"
+
 #include <airssys/watchdog/registry.hpp>
 #include <airssys/watchdog/runner.hpp>
-#include <airssys/watchdog/task_cgroups.hpp>
 #include <airssys/watchdog/units.hpp>
-#include <airssys/watchdog/usage.hpp>
 
 #include <airssys/osl/unique_fd.hpp>
 
@@ -99,7 +102,7 @@ std::string limits_text(const wd::TaskRecord& t) {
 
 json status_json(const wd::TaskRecord& t) {
   if (wd::is_container_task(t)) {  // the engine knows its processes and usage
-    json j = wd::task_to_json(t);
+    json j = wd::detail::task_to_json(t);
     j["cpu_percent"] = nullptr;
     j["memory_bytes"] = nullptr;
     j["memory_source"] = nullptr;
@@ -109,7 +112,7 @@ json status_json(const wd::TaskRecord& t) {
   }
   const auto tp = wd::task_processes(t);
   const auto alive = wd::collect_processes(tp).size();
-  json j = wd::task_to_json(t);
+  json j = wd::detail::task_to_json(t);
   j["effective_state"] = effective_state(t, alive);
   j["processes_alive"] = alive;
   j["cpu_percent"] = nullptr;
@@ -154,7 +157,7 @@ int cmd_list(const wd::Registry& reg, bool as_json) {
   std::sort(tasks.begin(), tasks.end(), [](auto* a, auto* b) { return a->created_ms < b->created_ms; });
   if (as_json) {
     json arr = json::array();
-    for (const auto* t : tasks) arr.push_back(wd::task_to_json(*t));
+    for (const auto* t : tasks) arr.push_back(wd::detail::task_to_json(*t));
     fmt::print("{}\n", arr.dump());
     return 0;
   }

@@ -4,7 +4,7 @@
 
 #include "commands.hpp"
 
-#include <airssys/watchdog/kill_tree.hpp>
+#include "kill_tree.hpp"
 #include <airssys/watchdog/units.hpp>
 
 #include <fmt/format.h>

@@ -1,13 +1,14 @@
 // `cleanup` for container tasks (container.hpp): containers whose monitor
 // died, and which no `run` daemon swept, are removed without a daemon.
 
-#include <airssys/watchdog/container.hpp>
+#include "container.hpp"
 
 #include "container/engine.hpp"
 #include "container/task_container.hpp"
+#include "registry_json.hpp"
 #include "task_records.hpp"
 
-#include <airssys/watchdog/proc.hpp>
+#include "proc.hpp"
 
 #include <fmt/format.h>
 
@@ -43,8 +44,10 @@ std::expected<std::vector<std::string>, Error> end_unmonitored_containers(const 
       it->second.state = never_started ? TaskState::failed : TaskState::exited;
       it->second.error = "its monitor died; the container was removed by `task-watchdog cleanup`";
       it->second.ended_ms = detail::now_ms();
-      if (it->second.extra.is_object() && it->second.extra.contains("container") && it->second.extra["container"].is_object()) {
-        it->second.extra["container"]["removed"] = true;
+      if (it->second.extra.contains("container")) {
+        auto c = detail::extra_object(it->second, "container");
+        c["removed"] = true;
+        detail::set_extra(it->second, "container", c);
       }
       return {};
     });
@@ -57,8 +60,7 @@ std::expected<std::vector<std::string>, Error> end_unmonitored_containers(const 
 
 void remove_leftover_container(const Registry& reg, const TaskRecord& t) {
   if (!is_container_task(t)) return;
-  const auto c = t.extra.is_object() ? t.extra.find("container") : t.extra.end();
-  if (c != t.extra.end() && c->is_object() && c->value("removed", false)) return;  // its monitor removed it
+  if (detail::extra_object(t, "container").value("removed", false)) return;  // its monitor removed it
   (void)stop_container_task(reg, t, std::chrono::milliseconds(0), "cleanup");
 }
 

@@ -5,6 +5,7 @@
 #include "event_fds.hpp"
 #include "task_logs.hpp"
 #include "task_monitor.hpp"
+#include "registry_json.hpp"
 #include "task_records.hpp"
 
 #include <airssys/osl/process.hpp>
@@ -105,13 +106,17 @@ std::expected<int, Error> run_container_monitor(const Registry& reg, const Start
     t.containment.note = fmt::format("container {} at {}", container::container_name(req.id), client->endpoint());
     t.limits = req.limits;
     t.deadline_ms = deadline_ms;
-    t.extra["container"] = json{{"name", container::container_name(req.id)}, {"image", req.container}, {"engine", client->endpoint()}};
+    set_extra(t, "container", json{{"name", container::container_name(req.id)}, {"image", req.container}, {"engine", client->endpoint()}});
   });
   if (!prepared) return fail(prepared.error());
 
   auto cid = container::create_container(*client, spec);
   if (!cid) return fail(Error{ErrorCategory::not_executable, fmt::format("task '{}': {}", req.id, cid.error().message)});
-  if (auto r = update_task(reg, req.id, [&](TaskRecord& t) { t.extra["container"]["id"] = *cid; }); !r) {
+  if (auto r = update_task(reg, req.id, [&](TaskRecord& t) {
+        json c = extra_object(t, "container");
+        c["id"] = *cid;
+        set_extra(t, "container", c);
+      }); !r) {
     (void)container::remove_container(*client, *cid);
     return fail(r.error());
   }
@@ -178,7 +183,9 @@ std::expected<int, Error> run_container_monitor(const Registry& reg, const Start
     if (target.stop_error) t.error = target.stop_error->message;
     if (!removed) t.error = removed.error().message;
     t.ended_ms = now_ms();
-    t.extra["container"]["removed"] = removed.has_value();
+    json c = extra_object(t, "container");
+    c["removed"] = removed.has_value();
+    set_extra(t, "container", c);
   });
   if (outcome.end == MonitorEnd::timed_out) return kExitTimedOut;
   if (!wait_result) return kExitWatchdogFailed;  // recorded `failed` with the engine's error

@@ -1,10 +1,11 @@
 // Container tasks (container.hpp): status, kill, and what the daemon asks.
 // The monitor is container_monitor.cpp.
 
-#include <airssys/watchdog/container.hpp>
+#include "container.hpp"
 
 #include "container/engine.hpp"
 #include "container/task_container.hpp"
+#include "registry_json.hpp"
 #include "task_records.hpp"
 
 #include <fmt/format.h>
@@ -30,7 +31,7 @@ std::expected<void, Error> check_container_engine() {
 }
 
 void add_container_status(const TaskRecord& t, json& j) {
-  json c = t.extra.contains("container") ? t.extra["container"] : json::object();
+  json c = detail::extra_object(t, "container");
   j["processes_alive"] = 0;
   auto client = client_for(t);
   if (!client) {

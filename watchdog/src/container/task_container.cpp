@@ -1,6 +1,7 @@
 #include "container/task_container.hpp"
 
 #include "container/engine.hpp"
+#include "registry_json.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -14,9 +15,8 @@ namespace {
 
 // The container's id in the record (empty when the monitor has not made it yet).
 std::string recorded_cid(const TaskRecord& t) {
-  const auto it = t.extra.find("container");
-  if (it == t.extra.end() || !it->is_object() || !it->contains("id") || !(*it)["id"].is_string()) return {};
-  return (*it)["id"].get<std::string>();
+  const json c = detail::extra_object(t, "container");
+  return c.contains("id") && c["id"].is_string() ? c["id"].get<std::string>() : std::string();
 }
 
 }  // namespace
@@ -36,9 +36,8 @@ std::expected<std::string, Error> find_container(const DockerClient& c, const Ta
 }
 
 std::expected<DockerClient, Error> client_for(const TaskRecord& t) {
-  const auto it = t.extra.find("container");
-  if (it != t.extra.end() && it->is_object() && it->contains("engine") && (*it)["engine"].is_string()) {
-    const auto engine = (*it)["engine"].get<std::string>();
+  if (const json c = detail::extra_object(t, "container"); c.contains("engine") && c["engine"].is_string()) {
+    const auto engine = c["engine"].get<std::string>();
     if (engine.starts_with("unix://") && engine.size() > 7) return DockerClient(engine.substr(7));
   }
   return DockerClient::from_env();

@@ -18,8 +18,6 @@
 #include <airssys/watchdog/error.hpp>
 #include <airssys/watchdog/task_state.hpp>
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <expected>
 #include <filesystem>
@@ -77,19 +75,21 @@ struct TaskRecord {
   std::optional<std::int64_t> ended_ms;
   std::string error;  // failed: why; killed: by whom
   std::optional<std::int64_t> leftover_processes;  // killed after the main process ended
-  nlohmann::json extra;  // unknown keys, kept as read (null when there are none: no allocation per record)
+  // Unknown keys → their value as compact JSON text, kept as read and
+  // written back unchanged (a newer build's fields survive an older one).
+  // Container tasks keep their "container" object here (src/container.hpp, docs/task-watchdog.md "Containers").
+  std::map<std::string, std::string> extra;
 };
 
 struct RegistryData {
   int schema_version = kSchemaVersion;
   std::map<std::string, TaskRecord> tasks;
-  nlohmann::json extra = nlohmann::json::object();
+  std::map<std::string, std::string> extra;  // unknown top-level keys, as TaskRecord::extra
 };
 
 // Pure conversions, exposed for tests and tools. `source` names the file in errors.
 [[nodiscard]] std::expected<RegistryData, Error> parse_registry(std::string_view text, const std::string& source);
 [[nodiscard]] std::string serialize_registry(const RegistryData& data);
-[[nodiscard]] nlohmann::json task_to_json(const TaskRecord& t);
 
 class Registry {
  public:

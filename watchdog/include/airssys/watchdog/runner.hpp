@@ -9,10 +9,10 @@
 // (own process group, TASK_ID in its environment, stdout/stderr to log
 // files), records pid + start time, then sleeps in epoll on the task's
 // pidfd, a deadline timerfd and a signalfd — no polling and no daemon. When
-// the deadline passes it kills the whole task (kill_tree.hpp). When the main
+// the deadline passes it kills the whole task (src/kill_tree.hpp). When the main
 // process exits, whatever it left behind is killed too (like systemd's
 // control-group kill mode), so an ended task has nothing left running.
-// Container tasks (container.hpp) and adopted processes (`register`) are
+// Container tasks (src/container.hpp) and adopted processes (`register`) are
 // watched by the same monitor loop.
 //
 // Foreground (`start --wait`): the caller is the monitor; SIGINT/SIGTERM are
@@ -52,11 +52,11 @@ struct StartRequest {
   // Kill the task when neither log file has grown for this long.
   std::optional<std::chrono::milliseconds> idle_timeout;
   std::chrono::milliseconds grace{10'000};
-  Limits limits;  // cgroup limits (task_cgroups.hpp); a limit that cannot be applied fails the start
+  Limits limits;  // cgroup limits (src/task_cgroups.hpp); a limit that cannot be applied fails the start
   std::filesystem::path policy_file;  // empty: the built-in default policy
   bool wait = false;
   // --container IMAGE: run the task in a container through the Docker Engine
-  // API instead of as a native process (container.hpp).
+  // API instead of as a native process (src/container.hpp).
   std::string container;
 };
 

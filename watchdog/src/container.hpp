@@ -14,7 +14,7 @@
 // ({"id", "name", "image", "engine"}) in its registry record.
 
 #include <airssys/watchdog/error.hpp>
-#include <airssys/watchdog/kill_tree.hpp>
+#include "kill_tree.hpp"
 #include <airssys/watchdog/registry.hpp>
 
 #include <nlohmann/json.hpp>

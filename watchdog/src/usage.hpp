@@ -7,7 +7,7 @@
 // summed over the task's processes from /proc (memory = sum of RSS, which
 // counts shared pages once per process).
 
-#include <airssys/watchdog/kill_tree.hpp>
+#include "kill_tree.hpp"
 
 #include <chrono>
 #include <cstdint>
