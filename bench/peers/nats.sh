@@ -2,7 +2,9 @@
 # Runs airssys-bus and nats-server side by side in one run, on the scenarios of
 # ../shared/peers/nats/natsbench.c beside the repository (16-byte payloads): publish-only,
 # 1 publisher -> 1 subscriber, 1 -> 5 (aggregate delivered), request/reply
-# (p50/p99; NATS with its responder in SendAsap mode, the fair comparison).
+# (p50/p99; NATS with its responder in SendAsap mode, the fair comparison;
+# airssys-bus's line also gives its ratio to twice a raw socketpair round
+# trip measured in the same run, issue 12's goal <= 1.5x).
 # Both brokers run as their own process: `airssys-bus serve` on a Unix socket
 # in a fresh 0700 directory, `nats-server` on 127.0.0.1 with a random port.
 # Usage: bench/peers/nats.sh [pub 1to1 1to5 rr ...]   (default: all)
@@ -10,6 +12,7 @@
 #        RR_MSGS  timed requests (default 20000, after 1000 warm-up on both sides)
 #        RUNS     runs per scenario and side (default 1; every run is printed)
 #        PEERS    directory of natsbench.c (default ../shared/peers/nats beside the repository)
+#        NO_BUILD 1: do not (re)build build/release/bus/airssys-bus first
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # The shared peers sit beside the repository (../shared), wherever it is cloned.
@@ -27,7 +30,8 @@ out=build/nats-peers
 mkdir -p "$out"
 [[ "$out/natsbench" -nt "$peers/natsbench.c" ]] ||
   gcc -O2 -Wall -o "$out/natsbench" "$peers/natsbench.c" -lnats -lpthread
-scripts/build release airssys-bus >/dev/null
+# NO_BUILD=1 runs the release binary as it is (e.g. while others hold the build lock).
+[[ ${NO_BUILD:-0} == 1 ]] || scripts/build release airssys-bus >/dev/null
 bus=build/release/bus/airssys-bus
 
 work=$(mktemp -d /tmp/airssys-nats-peer.XXXXXX)
@@ -69,9 +73,11 @@ for s in "${scenarios[@]}"; do
       rr) nats_line=$("$out/natsbench" rrasap "$rr_msgs" 1 "$url") ;;
       *) echo "nats.sh: unknown scenario $s (pub, 1to1, 1to5, rr)" >&2; exit 2 ;;
     esac
-    bus_line=$("$bus" bench --socket "$work/bus/bus.sock" --scenario "$s" --msgs "$msgs" --rr-msgs "$rr_msgs")
+    bus_out=$("$bus" bench --socket "$work/bus/bus.sock" --scenario "$s" --msgs "$msgs" --rr-msgs "$rr_msgs")
+    # rr prints the raw socketpair round trip first, then req_reply.
+    bus_line=$(tail -1 <<<"$bus_out")
     echo "nats:        $nats_line"
-    echo "airssys-bus: $bus_line"
+    while IFS= read -r l; do echo "airssys-bus: $l"; done <<<"$bus_out"
     case $s in
       pub)
         a=$(field msgs_per_s "$bus_line"); n=$(field msgs_per_s "$nats_line")
@@ -84,8 +90,9 @@ for s in "${scenarios[@]}"; do
       rr)
         a50=$(field p50_us "$bus_line"); n50=$(field p50_us "$nats_line")
         a99=$(field p99_us "$bus_line"); n99=$(field p99_us "$nats_line")
-        printf '%-5s latency us  p50 airssys-bus %s nats %s (nats/bus %s)   p99 airssys-bus %s nats %s (nats/bus %s)\n' \
-          "$s" "$a50" "$n50" "$(ratio "$n50" "$a50")" "$a99" "$n99" "$(ratio "$n99" "$a99")" ;;
+        r50=$(field p50_vs_2raw "$bus_line"); r99=$(field p99_vs_2raw "$bus_line")
+        printf '%-5s latency us  p50 airssys-bus %s nats %s (nats/bus %s)   p99 airssys-bus %s nats %s (nats/bus %s)   bus vs 2x raw socketpair: p50 %sx p99 %sx\n' \
+          "$s" "$a50" "$n50" "$(ratio "$n50" "$a50")" "$a99" "$n99" "$(ratio "$n99" "$a99")" "$r50" "$r99" ;;
     esac
   done
 done
