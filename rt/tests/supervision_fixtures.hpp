@@ -83,6 +83,14 @@ std::expected<typename M::reply_type, rt::Error> ask_now(rt::ActorSystem& sys, c
   return std::move(*out);
 }
 
+// Spawns a supervisor and runs the system until idle: its children have started.
+inline rt::SupervisorRef start_until_idle(rt::ActorSystem& sys, rt::SupervisorFlags f,
+                                          std::vector<rt::ChildSpec> specs) {
+  auto s = rt::spawn_supervisor(sys, f, std::move(specs));
+  sys.run_until_idle();
+  return s ? std::move(*s) : rt::SupervisorRef{};
+}
+
 // The supervisor's running children in start order (empty if it does not answer).
 inline std::vector<rt::ChildInfo> children(rt::ActorSystem& sys, const rt::SupervisorRef& s) {
   auto r = ask_now(sys, s, rt::WhichChildren{});

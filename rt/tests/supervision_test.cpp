@@ -71,11 +71,8 @@ bool all_started(Probe& p, int n_each) {
 
 class Supervision : public ::testing::Test {
  protected:
-  // Spawns a supervisor and runs until its children have started.
   rt::SupervisorRef start(rt::SupervisorFlags f, std::vector<rt::ChildSpec> specs) {
-    auto s = rt::spawn_supervisor(sys, f, std::move(specs)).value();
-    sys.run_until_idle();
-    return s;
+    return rt_test::start_until_idle(sys, f, std::move(specs));
   }
   Probe p;  // declared before sys: post_stop hooks write to it during shutdown
   rt::ActorSystem sys{rt_test::virtual_time()};

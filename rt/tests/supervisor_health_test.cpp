@@ -61,9 +61,7 @@ std::optional<rt::SupervisorHealth> board(rt::ActorSystem& sys, const rt::AnyRef
 class SupervisorInHealth : public ::testing::Test {
  protected:
   rt::SupervisorRef start(rt::SupervisorFlags f, std::vector<rt::ChildSpec> kids) {
-    auto s = rt::spawn_supervisor(sys_, f, std::move(kids)).value();
-    sys_.run_until_idle();
-    return s;
+    return rt_test::start_until_idle(sys_, f, std::move(kids));
   }
   Refs refs_;
   rt::ActorSystem sys_{rt_test::virtual_time()};
