@@ -6,6 +6,7 @@
 #include <airssys/bus/broker.hpp>
 #include <airssys/bus/client.hpp>
 #include <airssys/daemoneye/alert_pipeline.hpp>
+#include <airssys/daemoneye/component_errors.hpp>
 #include <airssys/daemoneye/events.hpp>
 #include <airssys/daemoneye/query_engine.hpp>
 #include <airssys/daemoneye/rule.hpp>
@@ -48,11 +49,14 @@ std::string host_name(const Config& c) {
   return buf;
 }
 
-std::expected<std::shared_ptr<ledger::Ledger>, std::string> open_or_create_ledger(const fs::path& dir) {
+Result<std::shared_ptr<ledger::Ledger>> open_or_create_ledger(const fs::path& dir) {
   std::error_code ec;
   const bool fresh = !fs::exists(dir, ec) || fs::is_empty(dir, ec);
   auto l = fresh ? ledger::Ledger::create(dir) : ledger::Ledger::open(dir);
-  if (!l) return std::unexpected(fmt::format("ledger {}: {}", dir.string(), l.error().to_string()));
+  if (!l) {
+    return std::unexpected(
+        Error{category_of(l.error()), l.error().errno_value, fmt::format("ledger {}: {}", dir.string(), l.error().to_string())});
+  }
   for (const auto& w : (*l)->warnings()) spdlog::warn("ledger {}: {}", dir.string(), w);
   return std::shared_ptr<ledger::Ledger>(std::move(*l));
 }
@@ -70,14 +74,14 @@ void remember_recent_alerts(const Config& c, AlertPipeline& pipeline) {
   if (c.alerts.dedup_window.count() <= 0) return;
   auto engine = QueryEngine::open(c.database.path, {.time = 10s, .max_rows = 100000});
   if (!engine) {
-    spdlog::warn("cannot read recent alerts back: {}", engine.error());
+    spdlog::warn("cannot read recent alerts back: {}", engine.error().message);
     return;
   }
   const std::int64_t since = unix_now() - c.alerts.dedup_window.count();
   auto rows = (*engine)->run(fmt::format(
       "SELECT dedup_key, max(time) AS t FROM alerts WHERE time >= {} GROUP BY dedup_key ORDER BY t", since));
   if (!rows) {
-    spdlog::warn("cannot read recent alerts back: {}", rows.error());
+    spdlog::warn("cannot read recent alerts back: {}", rows.error().message);
     return;
   }
   std::size_t n = 0;
@@ -142,7 +146,7 @@ Agent::~Agent() {
 // agent growing without bound. The store and the rules need a few tens of MiB.
 constexpr std::int64_t kSqliteHeapLimit = 256ll * 1024 * 1024;
 
-std::expected<std::unique_ptr<Agent>, std::string> Agent::start(const Config& config, const fs::path& self_exe) {
+Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path& self_exe) {
   sqlite3_hard_heap_limit64(kSqliteHeapLimit);
   auto impl = std::make_unique<Impl>();
   impl->config = config;
@@ -151,7 +155,7 @@ std::expected<std::unique_ptr<Agent>, std::string> Agent::start(const Config& co
 
   auto store = Store::open({.path = config.database.path,
                             .retention = {.max_age = config.database.max_age, .max_size_bytes = config.database.max_size}});
-  if (!store) return std::unexpected(store.error());
+  if (!store) return std::unexpected(to_error(store.error(), ErrorCategory::io));
   impl->store = std::move(*store);
 
   auto engine = QueryEngine::open(config.database.path, {.time = config.rules.timeout, .max_rows = config.rules.max_rows, .max_bytes = config.rules.max_bytes});
@@ -179,13 +183,15 @@ std::expected<std::unique_ptr<Agent>, std::string> Agent::start(const Config& co
   bo.socket_path = socket;
   bo.log = [](std::string_view m) { spdlog::debug("bus: {}", m); };
   auto broker = bus::Broker::start(std::move(bo));
-  if (!broker) return std::unexpected(fmt::format("bus broker on {}: {}", socket.string(), broker.error().to_string()));
+  if (!broker) {
+    return fail(ErrorCategory::unavailable, fmt::format("bus broker on {}: {}", socket.string(), broker.error().to_string()));
+  }
   impl->broker = std::move(*broker);
 
   auto client = bus::Client::connect({.socket_path = socket, .on_error = [](const bus::Error& e) {
                                         spdlog::warn("bus: {}", e.to_string());
                                       }});
-  if (!client) return std::unexpected("bus client: " + client.error().to_string());
+  if (!client) return fail(ErrorCategory::unavailable, "bus client: " + client.error().to_string());
   impl->client = std::move(*client);
   // The broker queues up to 64 Ki messages / 256 MiB for us; a full queue
   // drops the newest, which the assembler sees as a gap (an incomplete scan).
@@ -193,13 +199,14 @@ std::expected<std::unique_ptr<Agent>, std::string> Agent::start(const Config& co
                                                         .max_msgs = 65536,
                                                         .max_bytes = 256ull * 1024 * 1024,
                                                         .pull_capacity = 65536});
-  if (!sub) return std::unexpected("bus subscribe: " + sub.error().to_string());
+  if (!sub) return fail(ErrorCategory::unavailable, "bus subscribe: " + sub.error().to_string());
   impl->events = std::move(*sub);
-  if (auto f = impl->client->flush(); !f) return std::unexpected("bus flush: " + f.error().to_string());
+  if (auto f = impl->client->flush(); !f) return fail(ErrorCategory::unavailable, "bus flush: " + f.error().to_string());
 
   const fs::path procmond = find_procmond(config, self_exe);
   if (::access(procmond.c_str(), X_OK) != 0)
-    return std::unexpected(fmt::format("procmond not found or not executable at {} (set procmond.path)", procmond.string()));
+    return fail(ErrorCategory::not_found,
+                fmt::format("procmond not found or not executable at {} (set procmond.path)", procmond.string()));
   ProcmondOptions po{.program = procmond,
                      .args = {"--bus", socket.string(), "--interval", ms_text(config.scan.interval), "--hash-max-size",
                               std::to_string(config.procmond.hash_max_size), "--events", config.procmond.events,
@@ -232,7 +239,7 @@ std::expected<std::unique_ptr<Agent>, std::string> Agent::start(const Config& co
 void Agent::Impl::flush_events() {
   if (pending_events.empty() || !store) return;
   if (auto r = store->append_events(pending_events); !r)
-    spdlog::error("storing {} process events failed: {}", pending_events.size(), r.error());
+    spdlog::error("storing {} process events failed: {}", pending_events.size(), message_of(r.error()));
   pending_events.clear();
 }
 
@@ -241,7 +248,7 @@ void Agent::Impl::maybe_retention(std::int64_t now) {
   last_retention = now;
   auto r = store->enforce_retention(now);
   if (!r) {
-    spdlog::error("retention failed: {}", r.error());
+    spdlog::error("retention failed: {}", message_of(r.error()));
     return;
   }
   if (r->events_deleted + r->alerts_deleted + r->scans_deleted > 0)
@@ -274,7 +281,7 @@ void Agent::Impl::on_collection(Collection c) {
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count());
   if (!applied) {
     // Nothing of this scan is acknowledged; the next full collection repairs it.
-    spdlog::error("storing scan {} failed: {}", c.scan_id, applied.error());
+    spdlog::error("storing scan {} failed: {}", c.scan_id, message_of(applied.error()));
     return;
   }
   scan.applied = *applied;
@@ -294,14 +301,14 @@ void Agent::Impl::on_collection(Collection c) {
   if (!run.candidates.empty()) {
     auto outcome = alerts->submit(std::move(run.candidates), now);
     if (!outcome) {
-      spdlog::error("alerts of scan {} not raised: {}", c.scan_id, outcome.error());
+      spdlog::error("alerts of scan {} not raised: {}", c.scan_id, outcome.error().message);
     } else if (!outcome->raised.empty()) {
       scan.alerts = static_cast<std::uint32_t>(outcome->raised.size());
       if (auto r = store->insert_alerts(outcome->raised); !r)
-        spdlog::error("storing {} alerts failed (they are in the ledger): {}", outcome->raised.size(), r.error());
+        spdlog::error("storing {} alerts failed (they are in the ledger): {}", outcome->raised.size(), message_of(r.error()));
     }
   }
-  if (auto r = store->record_scan(scan); !r) spdlog::error("recording scan {} failed: {}", c.scan_id, r.error());
+  if (auto r = store->record_scan(scan); !r) spdlog::error("recording scan {} failed: {}", c.scan_id, message_of(r.error()));
   status->scan_done(scan, failing_rules);
   if (++scans == 1)
     spdlog::info("first scan stored: {} processes ({} inserted) in {} ms, rules in {} ms", scan.processes,
@@ -338,7 +345,7 @@ int Agent::run(int signal_fd) {
     if (msg->subject == kSubjectSnapshot) {
       auto chunk = decode_snapshot(msg->payload);
       if (!chunk) {
-        if (s.decode_errors++ < 10) spdlog::warn("bad snapshot message: {}", chunk.error());
+        if (s.decode_errors++ < 10) spdlog::warn("bad snapshot message: {}", chunk.error().message);
         continue;
       }
       if (auto c = s.assembler.add(std::move(*chunk))) s.on_collection(std::move(*c));
@@ -346,7 +353,7 @@ int Agent::run(int signal_fd) {
     }
     auto event = decode_event(msg->payload);
     if (!event) {
-      if (s.decode_errors++ < 10) spdlog::warn("bad event message on {}: {}", msg->subject, event.error());
+      if (s.decode_errors++ < 10) spdlog::warn("bad event message on {}: {}", msg->subject, event.error().message);
       continue;
     }
     if (s.pending_events.empty()) s.pending_since = std::chrono::steady_clock::now();

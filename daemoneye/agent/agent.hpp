@@ -6,6 +6,7 @@
 // broker, bus client and actor runtime have their own threads.
 
 #include <airssys/daemoneye/config.hpp>
+#include <airssys/daemoneye/error.hpp>
 
 #include <expected>
 #include <filesystem>
@@ -18,8 +19,11 @@ class Agent {
  public:
   // Opens the store, rules, ledger and sinks, starts the broker and procmond.
   // `self_exe`: the agent's own executable (procmond is looked for beside it).
-  [[nodiscard]] static std::expected<std::unique_ptr<Agent>, std::string> start(const Config& config,
-                                                                                const std::filesystem::path& self_exe);
+  // invalid_input means the configuration names something unusable (an
+  // alert sink's file is a directory, a syslog address does not resolve);
+  // other categories are the host's (not_found, denied, busy, io, ...).
+  [[nodiscard]] static Result<std::unique_ptr<Agent>> start(const Config& config,
+                                                           const std::filesystem::path& self_exe);
   ~Agent();
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;

@@ -1,7 +1,8 @@
 // daemoneye-agent — DaemonEye's detection agent (docs/daemoneye.md).
 //
 // Exit codes: 0 stopped by SIGINT/SIGTERM, 1 could not start or failed,
-// 2 usage or configuration error.
+// 2 usage or configuration error (load_config's errors, and Agent::start's
+// invalid_input: the configuration names something unusable).
 
 #include "agent.hpp"
 
@@ -75,7 +76,7 @@ int main(int argc, char** argv) {
   flag(log_level, "log_level");
   auto config = de::load_config(in);
   if (!config) {
-    fmt::print(stderr, "daemoneye-agent: {}\n", config.error());
+    fmt::print(stderr, "daemoneye-agent: {}\n", config.error().message);
     return 2;
   }
 
@@ -100,9 +101,9 @@ int main(int argc, char** argv) {
 
   auto agent = de::agent::Agent::start(*config, self_executable(argv[0]));
   if (!agent) {
-    spdlog::error("cannot start: {}", agent.error());
+    spdlog::error("cannot start: {}", agent.error().message);
     ::close(sfd);
-    return 1;
+    return agent.error().category == de::ErrorCategory::invalid_input ? 2 : 1;
   }
   int rc = (*agent)->run(sfd);
   agent->reset();

@@ -1,5 +1,6 @@
 #include "procmond_supervision.hpp"
 
+#include <airssys/daemoneye/component_errors.hpp>
 #include <airssys/osl/activity.hpp>
 #include <airssys/osl/policy.hpp>
 #include <airssys/osl/system.hpp>
@@ -42,7 +43,7 @@ class ExitLogger : public rt::Actor<ExitLogger, rto::ProcessExited> {
 };
 
 // The agent's osl policy: procmond, and nothing else, may be run and signalled.
-std::expected<osl::Policy, std::string> procmond_policy(const std::filesystem::path& program) {
+Result<osl::Policy> procmond_policy(const std::filesystem::path& program) {
   // A JSON string is a valid YAML double-quoted scalar, so the path needs no
   // further escaping.
   std::string path = nlohmann::json(program.string()).dump();
@@ -56,7 +57,7 @@ rules:
 )",
                                  kPrincipal, path);
   auto p = osl::Policy::parse(yaml, "<daemoneye-agent built-in policy>");
-  if (!p) return std::unexpected(p.error().to_string());
+  if (!p) return std::unexpected(Error{ErrorCategory::internal, 0, p.error().to_string()});  // a bug in the text above
   return *p;
 }
 
@@ -95,7 +96,7 @@ std::optional<pid_t> ProcmondSupervision::procmond_pid() const {
   return info->pid;
 }
 
-std::expected<std::unique_ptr<ProcmondSupervision>, std::string> ProcmondSupervision::start(ProcmondOptions options) {
+Result<std::unique_ptr<ProcmondSupervision>> ProcmondSupervision::start(ProcmondOptions options) {
   auto impl = std::make_unique<Impl>();
   auto policy = procmond_policy(options.program);
   if (!policy) return std::unexpected(policy.error());
@@ -103,13 +104,16 @@ std::expected<std::unique_ptr<ProcmondSupervision>, std::string> ProcmondSupervi
   osl::SystemOptions so;
   so.policy = *policy;
   auto sink = osl::make_file_sink({.path = options.audit_log});
-  if (!sink) return std::unexpected("audit log " + options.audit_log.string() + ": " + sink.error().to_string());
+  if (!sink) {
+    return std::unexpected(Error{category_of(sink.error()), sink.error().errno_value,
+                                 "audit log " + options.audit_log.string() + ": " + sink.error().to_string()});
+  }
   so.audit.sinks.push_back(std::shared_ptr<osl::ActivitySink>(std::move(*sink)));
   impl->osl = std::make_shared<osl::System>(std::move(so));
   impl->sys = std::make_unique<rt::ActorSystem>(rt::SystemConfig{.workers = 1});
 
   auto logger = impl->sys->spawn<ExitLogger>(&impl->counters, options.log_error);
-  if (!logger) return std::unexpected("cannot start the exit logger: " + logger.error().message);
+  if (!logger) return fail(ErrorCategory::internal, "cannot start the exit logger: " + logger.error().message);
 
   std::vector<std::string> argv{options.program.string()};
   argv.insert(argv.end(), options.args.begin(), options.args.end());
@@ -130,7 +134,7 @@ std::expected<std::unique_ptr<ProcmondSupervision>, std::string> ProcmondSupervi
                             .period = std::chrono::milliseconds(600000),
                             .backoff = {.initial = options.restart_initial, .multiplier = 2.0, .max = options.restart_max}};
   auto sup = rt::start_supervisor(*impl->sys, flags, {spec}, 30s);
-  if (!sup) return std::unexpected("cannot start procmond: " + sup.error().message);
+  if (!sup) return fail(ErrorCategory::unavailable, "cannot start procmond: " + sup.error().message);
   impl->supervisor = *sup;
   if (options.log_info) options.log_info(fmt::format("procmond started: {}", options.program.string()));
   return std::unique_ptr<ProcmondSupervision>(new ProcmondSupervision(std::move(impl)));

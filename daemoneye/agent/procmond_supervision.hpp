@@ -8,6 +8,8 @@
 //
 // Thread safety: counters may be read from any thread.
 
+#include <airssys/daemoneye/error.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -40,7 +42,7 @@ struct ProcmondCounters {
 
 class ProcmondSupervision {
  public:
-  [[nodiscard]] static std::expected<std::unique_ptr<ProcmondSupervision>, std::string> start(ProcmondOptions options);
+  [[nodiscard]] static Result<std::unique_ptr<ProcmondSupervision>> start(ProcmondOptions options);
   // Stops procmond (SIGTERM, SIGKILL after 2 s) and the actor runtime.
   ~ProcmondSupervision();
   ProcmondSupervision(const ProcmondSupervision&) = delete;

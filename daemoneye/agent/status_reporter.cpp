@@ -50,16 +50,18 @@ StatusReporter::StatusReporter(StatusReporterOptions options, const ProcmondSupe
 
 StatusReporter::~StatusReporter() { subscription_.unsubscribe(); }
 
-std::expected<std::unique_ptr<StatusReporter>, std::string> StatusReporter::start(StatusReporterOptions options,
-                                                                                  bus::Client& client,
-                                                                                  const ProcmondSupervision& procmond,
-                                                                                  const AlertPipeline& alerts) {
+Result<std::unique_ptr<StatusReporter>> StatusReporter::start(StatusReporterOptions options, bus::Client& client,
+                                                              const ProcmondSupervision& procmond,
+                                                              const AlertPipeline& alerts) {
   std::unique_ptr<StatusReporter> r(new StatusReporter(std::move(options), procmond, alerts));
   // One small report per interval: a short queue, the newest is what counts.
   auto sub = client.subscribe(
       kSubjectProcmondStatus, [self = r.get()](const bus::MessageView& m) { self->on_procmond_status(m.payload); },
       {.policy = bus::Policy::drop_oldest, .max_msgs = 16});
-  if (!sub) return std::unexpected("bus subscribe " + std::string(kSubjectProcmondStatus) + ": " + sub.error().to_string());
+  if (!sub) {
+    return fail(ErrorCategory::unavailable,
+                "bus subscribe " + std::string(kSubjectProcmondStatus) + ": " + sub.error().to_string());
+  }
   r->subscription_ = std::move(*sub);
   r->write();
   if (r->options_.log_info) r->options_.log_info(fmt::format("status file: {}", r->options_.path.string()));
@@ -70,7 +72,7 @@ void StatusReporter::on_procmond_status(std::string_view payload) {
   auto decoded = decode_procmond_status(payload);
   std::lock_guard lock(mu_);
   if (!decoded) {
-    if (bad_reports_++ < 10 && options_.log_warn) options_.log_warn(fmt::format("bad procmond status report: {}", decoded.error()));
+    if (bad_reports_++ < 10 && options_.log_warn) options_.log_warn(fmt::format("bad procmond status report: {}", decoded.error().message));
     return;
   }
   latest_ = std::move(*decoded);
@@ -128,7 +130,7 @@ void StatusReporter::write() {
   auto w = write_status_file(options_.path, s);
   if (!w && !write_failing_) {
     write_failing_ = true;
-    if (options_.log_warn) options_.log_warn(fmt::format("cannot write the status file: {}", w.error()));
+    if (options_.log_warn) options_.log_warn(fmt::format("cannot write the status file: {}", w.error().message));
   } else if (w && write_failing_) {
     write_failing_ = false;
     if (options_.log_info) options_.log_info(fmt::format("status file written again: {}", options_.path.string()));

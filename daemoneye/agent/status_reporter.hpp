@@ -46,9 +46,10 @@ class StatusReporter {
   // Subscribes to status.procmond on `client` and writes the first status.
   // `alerts` must outlive the reporter; `procmond` must live until
   // stopped() (which no longer reads it) or the reporter's end.
-  [[nodiscard]] static std::expected<std::unique_ptr<StatusReporter>, std::string> start(
-      StatusReporterOptions options, bus::Client& client, const ProcmondSupervision& procmond,
-      const AlertPipeline& alerts);
+  [[nodiscard]] static Result<std::unique_ptr<StatusReporter>> start(StatusReporterOptions options,
+                                                                     bus::Client& client,
+                                                                     const ProcmondSupervision& procmond,
+                                                                     const AlertPipeline& alerts);
   ~StatusReporter();
   StatusReporter(const StatusReporter&) = delete;
   StatusReporter& operator=(const StatusReporter&) = delete;

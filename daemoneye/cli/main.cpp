@@ -33,10 +33,10 @@ namespace cli = airssys::daemoneye::cli;
 
 namespace {
 
-std::expected<std::chrono::seconds, std::string> since_of(const std::string& text) {
+de::Result<std::chrono::seconds> since_of(const std::string& text) {
   auto d = de::parse_duration(text);
-  if (!d) return std::unexpected(fmt::format("--since {}: {}", text, d.error()));
-  if (d->count() < 1000) return std::unexpected(fmt::format("--since {}: must be at least 1s", text));
+  if (!d) return std::unexpected(d.error().prefixed("--since " + text));
+  if (d->count() < 1000) return de::fail(de::ErrorCategory::invalid_input, fmt::format("--since {}: must be at least 1s", text));
   return std::chrono::duration_cast<std::chrono::seconds>(*d);
 }
 
@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
   if (!db.empty()) in.overrides.emplace_back("database.path", db);
   auto config = de::load_config(in);
   if (!config) {
-    cli::say(config.error());
+    cli::say(config.error().message);
     return cli::kExitUsage;
   }
   const cli::Context ctx{*config};
@@ -117,7 +117,7 @@ int main(int argc, char** argv) {
     if (!timeout.empty()) {
       auto t = de::parse_duration(timeout);
       if (!t || t->count() <= 0) {
-        cli::say(fmt::format("--timeout {}: {}", timeout, t ? "must be more than 0" : t.error()));
+        cli::say(fmt::format("--timeout {}: {}", timeout, t ? "must be more than 0" : t.error().message));
         return cli::kExitUsage;
       }
       query_args.timeout = *t;
@@ -128,7 +128,7 @@ int main(int argc, char** argv) {
     const bool is_alerts = alerts->parsed();
     auto since = since_of(is_alerts ? alerts_since : events_since);
     if (!since) {
-      cli::say(since.error());
+      cli::say(since.error().message);
       return cli::kExitUsage;
     }
     cli::HistoryArgs& a = is_alerts ? alerts_args : events_args;

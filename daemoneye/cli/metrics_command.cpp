@@ -107,7 +107,7 @@ void agent_metrics(Exposition& m, const AgentStatus& s, const LivenessReport& l)
 int run_metrics(const Context& ctx) {
   auto read = read_status_file(ctx.status_file());
   if (!read) {
-    say(read.error());
+    say(read.error().message);
     return kExitFailed;
   }
   Exposition m;

@@ -23,15 +23,15 @@ namespace {
 // rules are compiled against, without touching the agent's database.
 class ScratchStore {
  public:
-  static std::expected<ScratchStore, std::string> create() {
+  static Result<ScratchStore> create() {
     std::string templ = (std::filesystem::temp_directory_path() / "daemoneye-cli-XXXXXX").string();
-    if (::mkdtemp(templ.data()) == nullptr) return std::unexpected(fmt::format("mkdtemp {}: {}", templ, std::strerror(errno)));
+    if (::mkdtemp(templ.data()) == nullptr) return fail_errno(errno, "mkdtemp " + templ);
     ScratchStore s(templ);
     auto store = Store::open({.path = s.dir_ / "scratch.db"});
-    if (!store) return std::unexpected("scratch store: " + store.error());
+    if (!store) return std::unexpected(to_error(store.error(), ErrorCategory::io).prefixed("scratch store"));
     s.store_ = std::move(*store);
     auto engine = QueryEngine::open(s.dir_ / "scratch.db");
-    if (!engine) return std::unexpected("scratch store: " + engine.error());
+    if (!engine) return std::unexpected(engine.error().prefixed("scratch store"));
     s.engine_ = std::move(*engine);
     return s;
   }
@@ -60,7 +60,7 @@ class ScratchStore {
 int run_rules_check(const std::vector<std::string>& paths) {
   auto scratch = ScratchStore::create();
   if (!scratch) {
-    say(scratch.error());
+    say(scratch.error().message);
     return kExitFailed;
   }
   std::size_t ok = 0, bad = 0;
@@ -98,7 +98,7 @@ int run_rules_check(const std::vector<std::string>& paths) {
 int run_rules_list(const Context& ctx, bool json) {
   auto scratch = ScratchStore::create();
   if (!scratch) {
-    say(scratch.error());
+    say(scratch.error().message);
     return kExitFailed;
   }
   RuleSet set = load_rules(ctx.config.rules.dir, scratch->engine());

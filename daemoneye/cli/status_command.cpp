@@ -89,7 +89,7 @@ int run_status(const Context& ctx, bool json) {
   const auto file = ctx.status_file();
   auto read = read_status_file(file);
   if (!read) {
-    say(read.error());
+    say(read.error().message);
     return kExitFailed;
   }
   const std::int64_t now = static_cast<std::int64_t>(::time(nullptr));

@@ -361,10 +361,10 @@ int main(int argc, char** argv) {
   const auto hash_max = de::parse_size(f.hash_max_size);
   const auto ring = de::parse_size(f.ring_buffer_size);
   if (!interval || !sample || !hash_max || !ring) {
-    say(fmt::format("{}", !interval ? "--interval: " + interval.error()
-                          : !sample ? "--cpu-sample: " + sample.error()
-                          : !ring   ? "--ring-buffer-size: " + ring.error()
-                                    : "--hash-max-size: " + hash_max.error()));
+    say(fmt::format("{}", !interval ? "--interval: " + interval.error().message
+                          : !sample ? "--cpu-sample: " + sample.error().message
+                          : !ring   ? "--ring-buffer-size: " + ring.error().message
+                                    : "--hash-max-size: " + hash_max.error().message));
     return kUsage;
   }
   if (*ring < 4096 || *ring > (1ull << 30) || (*ring & (*ring - 1)) != 0) {
@@ -373,7 +373,7 @@ int main(int argc, char** argv) {
   }
   const auto request = de::tier_request_from(f.events);
   if (!request) {
-    say("--events: " + request.error());
+    say("--events: " + request.error().message);
     return kUsage;
   }
   if (interval->count() < 10) {

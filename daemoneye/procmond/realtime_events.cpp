@@ -76,7 +76,7 @@ void RealtimeEvents::run() {
     lost_.store(source_->lost(), std::memory_order_relaxed);
     if (!n) {
       std::lock_guard lock(failure_mutex_);
-      failure_ = fmt::format("{}: {}", to_string(tier_), n.error());
+      failure_ = fmt::format("{}: {}", to_string(tier_), n.error().message);
       break;
     }
   }

@@ -249,6 +249,29 @@ TEST(Agent, AnAgentKilledWithSigkillStartsAgainOnTheSameState) {
   EXPECT_TRUE(report.has_value()) << report.error().to_string();
 }
 
+// Agent::start's error category decides the exit code: a configuration
+// that names something unusable is a configuration error (2), a host that
+// lacks something is a failure to start (1).
+TEST(Agent, AnUnusableSinkInTheConfigExits2AndAMissingProcmondExits1) {
+  {
+    AgentFixture f;
+    fs::create_directories(f.alerts);  // the file sink's path is a directory
+    Child agent({agent_bin(), "--config", f.config.string()}, f.log, f.log);
+    EXPECT_EQ(agent.wait().value_or(-1), 2) << slurp(f.log);
+    EXPECT_NE(slurp(f.log).find("cannot start: alerts.sinks #1: file sink: cannot open " + f.alerts.string()),
+              std::string::npos)
+        << slurp(f.log);
+  }
+  {
+    AgentFixture f;
+    const fs::path missing = f.dir.path() / "no-such-procmond";
+    Child agent({agent_bin(), "--config", f.config.string(), "--procmond", missing.string()}, f.log, f.log);
+    EXPECT_EQ(agent.wait().value_or(-1), 1) << slurp(f.log);
+    EXPECT_NE(slurp(f.log).find("procmond not found or not executable at " + missing.string()), std::string::npos)
+        << slurp(f.log);
+  }
+}
+
 TEST(Agent, ABadConfigIsRefusedWithFileAndLine) {
   AgentFixture f;
   write_file(f.config, "database: { path: ./x.db }\nscan:\n  intervall: 1s\n");

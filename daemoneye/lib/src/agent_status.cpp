@@ -110,11 +110,11 @@ std::string encode(const AgentStatus& s) {
   return j.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
 }
 
-std::expected<AgentStatus, std::string> decode_agent_status(std::string_view text) {
+Result<AgentStatus> decode_agent_status(std::string_view text) {
   try {
     json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded()) return std::unexpected(std::string("agent_status: not valid JSON"));
-    if (!j.is_object()) return std::unexpected(std::string("agent_status: not a JSON object"));
+    if (j.is_discarded()) return fail(ErrorCategory::invalid_input, "agent_status: not valid JSON");
+    if (!j.is_object()) return fail(ErrorCategory::invalid_input, "agent_status: not a JSON object");
     AgentStatus s;
     int format = 0;
     json_get(j, "format", format, kWhere);
@@ -187,14 +187,14 @@ std::expected<AgentStatus, std::string> decode_agent_status(std::string_view tex
     if (!ps.is_null()) {
       if (!ps.is_object()) throw JsonFieldError{"agent_status.procmond.status: not an object or null"};
       auto decoded = decode_procmond_status(ps.dump());
-      if (!decoded) throw JsonFieldError{relocate(decoded.error())};
+      if (!decoded) throw JsonFieldError{relocate(decoded.error().message)};
       s.procmond_status = std::move(*decoded);
     }
     return s;
   } catch (const JsonFieldError& e) {
-    return std::unexpected(e.what);
+    return fail(ErrorCategory::invalid_input, e.what);
   } catch (const json::exception& e) {
-    return std::unexpected(std::string("agent_status: ") + e.what());
+    return fail(ErrorCategory::invalid_input, std::string("agent_status: ") + e.what());
   }
 }
 
@@ -202,6 +202,13 @@ namespace {
 
 std::string errno_text(int e) {
   return e == ELOOP ? "it is a symbolic link (not followed)" : std::strerror(e);
+}
+
+// from_errno's category and errno, with errno_text's wording.
+std::unexpected<Error> os_failure(int e, const std::string& what) {
+  Error err = Error::from_errno(e, what);
+  err.message = fmt::format("{}: {}", what, errno_text(e));
+  return std::unexpected(std::move(err));
 }
 
 bool write_all(int fd, std::string_view data) {
@@ -216,7 +223,7 @@ bool write_all(int fd, std::string_view data) {
 
 }  // namespace
 
-std::expected<void, std::string> write_status_file(const std::filesystem::path& path, const AgentStatus& s) {
+Result<void> write_status_file(const std::filesystem::path& path, const AgentStatus& s) {
   const std::string text = encode(s);
   const auto dir = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
   // A fresh name each try: O_EXCL never opens a file someone left or planted.
@@ -230,54 +237,54 @@ std::expected<void, std::string> write_status_file(const std::filesystem::path& 
                             nonce);
     fd = osl::UniqueFd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640));
     if (!fd && errno != EEXIST)
-      return std::unexpected(fmt::format("{}: cannot create: {}", tmp.string(), errno_text(errno)));
+      return os_failure(errno, tmp.string() + ": cannot create");
   }
   if (!fd)
-    return std::unexpected(
-        fmt::format("{}: cannot create a temporary file in {}", path.string(), dir.string()));
+    return fail(ErrorCategory::io, fmt::format("{}: cannot create a temporary file in {}", path.string(), dir.string()));
   if (!write_all(fd.get(), text)) {
     const int e = errno;
     ::unlink(tmp.c_str());
-    return std::unexpected(fmt::format("{}: cannot write: {}", tmp.string(), std::strerror(e)));
+    return os_failure(e, tmp.string() + ": cannot write");
   }
   if (::close(fd.release()) != 0) {
     const int e = errno;
     ::unlink(tmp.c_str());
-    return std::unexpected(fmt::format("{}: cannot write: {}", tmp.string(), std::strerror(e)));
+    return os_failure(e, tmp.string() + ": cannot write");
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     const int e = errno;
     ::unlink(tmp.c_str());
-    return std::unexpected(fmt::format("{}: cannot replace: {}", path.string(), std::strerror(e)));
+    return os_failure(e, path.string() + ": cannot replace");
   }
   return {};
 }
 
-std::expected<std::optional<AgentStatus>, std::string> read_status_file(const std::filesystem::path& path) {
+Result<std::optional<AgentStatus>> read_status_file(const std::filesystem::path& path) {
   osl::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
   if (!fd) {
     if (errno == ENOENT) return std::optional<AgentStatus>{};
-    return std::unexpected(fmt::format("{}: cannot open: {}", path.string(), errno_text(errno)));
+    return os_failure(errno, path.string() + ": cannot open");
   }
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0)
-    return std::unexpected(fmt::format("{}: cannot stat: {}", path.string(), std::strerror(errno)));
-  if (!S_ISREG(st.st_mode)) return std::unexpected(fmt::format("{}: not a regular file", path.string()));
+    return os_failure(errno, path.string() + ": cannot stat");
+  if (!S_ISREG(st.st_mode)) return fail(ErrorCategory::invalid_input, fmt::format("{}: not a regular file", path.string()));
   std::string text;
   char buf[16384];
   for (;;) {
     const ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0)
-      return std::unexpected(fmt::format("{}: cannot read: {}", path.string(), std::strerror(errno)));
+      return os_failure(errno, path.string() + ": cannot read");
     if (n == 0) break;
     text.append(buf, static_cast<std::size_t>(n));
     if (text.size() > kAgentStatusMaxBytes)
-      return std::unexpected(
-          fmt::format("{}: larger than {} bytes; not a status file", path.string(), kAgentStatusMaxBytes));
+      return fail(ErrorCategory::corrupt,
+                  fmt::format("{}: larger than {} bytes; not a status file", path.string(), kAgentStatusMaxBytes));
   }
   auto s = decode_agent_status(text);
-  if (!s) return std::unexpected(fmt::format("{}: {}", path.string(), s.error()));
+  // What the agent wrote does not read back: damaged, not malformed input.
+  if (!s) return fail(ErrorCategory::corrupt, fmt::format("{}: {}", path.string(), s.error().message));
   return std::optional<AgentStatus>(std::move(*s));
 }
 

@@ -157,10 +157,10 @@ TEST(AgentStatus, MalformedInputNamesTheField) {
     c.change(j);
     auto r = decode_agent_status(j.dump());
     ASSERT_FALSE(r) << c.error;
-    EXPECT_EQ(r.error(), c.error);
+    EXPECT_EQ(r.error().message, c.error);
   }
-  EXPECT_EQ(decode_agent_status("{").error(), "agent_status: not valid JSON");
-  EXPECT_EQ(decode_agent_status("[1]").error(), "agent_status: not a JSON object");
+  EXPECT_EQ(decode_agent_status("{").error().message, "agent_status: not valid JSON");
+  EXPECT_EQ(decode_agent_status("[1]").error().message, "agent_status: not a JSON object");
 }
 
 TEST(AgentStatus, StatusFileLivesBesideTheDatabase) {
@@ -212,7 +212,7 @@ TEST(AgentStatus, ASymlinkIsReplacedOnWriteAndRefusedOnRead) {
   fs::create_symlink(target, p);
   auto r = read_status_file(p);
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), p.string() + ": cannot open: it is a symbolic link (not followed)");
+  EXPECT_EQ(r.error().message, p.string() + ": cannot open: it is a symbolic link (not followed)");
   ASSERT_TRUE(write_status_file(p, sample()));
   EXPECT_EQ(read_file(target), "precious");
   EXPECT_FALSE(fs::is_symlink(fs::symlink_status(p)));
@@ -225,18 +225,18 @@ TEST(AgentStatus, BadFilesAreRefusedWithTheReason) {
   fs::create_directory(p);
   auto r = read_status_file(p);
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), p.string() + ": not a regular file");
+  EXPECT_EQ(r.error(), Error::make(ErrorCategory::invalid_input, p.string() + ": not a regular file"));
   fs::remove(p);
 
   write_file(p, std::string(kAgentStatusMaxBytes + 1, ' '));
   r = read_status_file(p);
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), p.string() + ": larger than 1048576 bytes; not a status file");
+  EXPECT_EQ(r.error(), Error::make(ErrorCategory::corrupt, p.string() + ": larger than 1048576 bytes; not a status file"));
 
   write_file(p, R"({"format":1})");
   r = read_status_file(p);
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), p.string() + ": agent_status.state: missing");
+  EXPECT_EQ(r.error(), Error::make(ErrorCategory::corrupt, p.string() + ": agent_status.state: missing"));
 }
 
 TEST(AgentStatus, WriteIntoAMissingDirectoryNamesIt) {
@@ -244,8 +244,8 @@ TEST(AgentStatus, WriteIntoAMissingDirectoryNamesIt) {
   const fs::path p = dir / "nope" / "status.json";
   auto w = write_status_file(p, sample());
   ASSERT_FALSE(w);
-  EXPECT_NE(w.error().find((dir / "nope").string()), std::string::npos) << w.error();
-  EXPECT_NE(w.error().find("No such file or directory"), std::string::npos) << w.error();
+  EXPECT_NE(w.error().message.find((dir / "nope").string()), std::string::npos) << w.error().message;
+  EXPECT_NE(w.error().message.find("No such file or directory"), std::string::npos) << w.error().message;
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 // remembered by the dedup window either; a condition that persists raises
 // once the rule is under its limit again.
 #include <airssys/daemoneye/alert_pipeline.hpp>
+#include <airssys/daemoneye/component_errors.hpp>
 
 #include <airssys/ledger/ledger.hpp>
 
@@ -49,9 +50,8 @@ void AlertPipeline::remember(const std::string& dedup_key, std::int64_t raised_a
 }
 AlertPipeline::~AlertPipeline() = default;
 
-std::expected<std::unique_ptr<AlertPipeline>, std::string> AlertPipeline::create(const AlertsConfig& config,
-                                                                                 std::shared_ptr<ledger::Ledger> ledger,
-                                                                                 Log log) {
+Result<std::unique_ptr<AlertPipeline>> AlertPipeline::create(const AlertsConfig& config,
+                                                             std::shared_ptr<ledger::Ledger> ledger, Log log) {
   auto impl = std::make_unique<Impl>(config, std::move(ledger));
   // Sinks log from the webhook thread as well as the caller's: one at a time.
   auto log_mutex = std::make_shared<std::mutex>();
@@ -63,7 +63,7 @@ std::expected<std::unique_ptr<AlertPipeline>, std::string> AlertPipeline::create
   int index = 0;
   for (const SinkConfig& sc : config.sinks) {
     ++index;
-    std::expected<std::unique_ptr<detail::Sink>, std::string> sink;
+    Result<std::unique_ptr<detail::Sink>> sink;
     switch (sc.type) {
       case SinkType::stdout_:
         sink = detail::make_stdout_sink(sc.format, STDOUT_FILENO, impl->counters, sink_log);
@@ -72,19 +72,23 @@ std::expected<std::unique_ptr<AlertPipeline>, std::string> AlertPipeline::create
         sink = detail::make_file_sink(sc, impl->counters, sink_log);
         break;
       case SinkType::syslog:
-        sink = detail::make_syslog_sink(sc, impl->counters, sink_log);
+        if (auto s = detail::make_syslog_sink(sc, impl->counters, sink_log); s) {
+          sink = std::move(*s);
+        } else {
+          sink = std::unexpected(to_error(s.error(), ErrorCategory::invalid_input));
+        }
         break;
       case SinkType::webhook:
         sink = detail::make_webhook_sink(sc, impl->counters, sink_log);
         break;
     }
-    if (!sink) return std::unexpected(fmt::format("alerts.sinks #{}: {}", index, sink.error()));
+    if (!sink) return std::unexpected(sink.error().prefixed(fmt::format("alerts.sinks #{}", index)));
     impl->sinks.push_back({sc.min_severity, std::move(*sink)});
   }
   return std::unique_ptr<AlertPipeline>(new AlertPipeline(std::move(impl)));
 }
 
-std::expected<AlertOutcome, std::string> AlertPipeline::submit(std::vector<Alert> candidates, std::int64_t now) {
+Result<AlertOutcome> AlertPipeline::submit(std::vector<Alert> candidates, std::int64_t now) {
   Impl& m = *impl_;
   AlertOutcome out;
   // Decisions inside one batch see the batch's own earlier survivors.
@@ -116,8 +120,9 @@ std::expected<AlertOutcome, std::string> AlertPipeline::submit(std::vector<Alert
     entries.reserve(json.size());
     for (const std::string& j : json) entries.emplace_back(reinterpret_cast<const std::uint8_t*>(j.data()), j.size());
     if (auto appended = m.ledger->append_batch(entries); !appended) {
-      return std::unexpected(fmt::format("audit ledger {}: {}; {} alerts not raised", m.ledger->dir().string(),
-                                         appended.error().to_string(), out.raised.size()));
+      return std::unexpected(Error{category_of(appended.error()), appended.error().errno_value,
+                                   fmt::format("audit ledger {}: {}; {} alerts not raised", m.ledger->dir().string(),
+                                               appended.error().to_string(), out.raised.size())});
     }
   }
 

@@ -94,8 +94,8 @@ TEST_F(Pipeline, ALedgerThatCannotAppendRaisesNothing) {
   ASSERT_TRUE(p);
   const auto out = p->submit({make_alert("r1", 1), make_alert("r1", 2)}, 1000);
   ASSERT_FALSE(out);
-  EXPECT_TRUE(out.error().starts_with("audit ledger " + (dir / "ledger").string() + ": ")) << out.error();
-  EXPECT_TRUE(out.error().ends_with("; 2 alerts not raised")) << out.error();
+  EXPECT_TRUE(out.error().message.starts_with("audit ledger " + (dir / "ledger").string() + ": ")) << out.error().message;
+  EXPECT_TRUE(out.error().message.ends_with("; 2 alerts not raised")) << out.error().message;
   EXPECT_EQ(read_file(dir / "alerts.jsonl"), "");  // no sink saw them
   EXPECT_EQ(p->stats().raised, 0u);
 }
@@ -231,7 +231,7 @@ TEST_F(Pipeline, ASinkThatCannotOpenFailsCreateNamingIt) {
   c.sinks = {SinkConfig{}, file_sink(dir / "adir")};
   const auto p = AlertPipeline::create(c, nullptr, nullptr);
   ASSERT_FALSE(p);
-  EXPECT_EQ(p.error(), "alerts.sinks #2: file sink: cannot open " + (dir / "adir").string() + ": Is a directory");
+  EXPECT_EQ(p.error().message, "alerts.sinks #2: file sink: cannot open " + (dir / "adir").string() + ": Is a directory");
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include <airssys/daemoneye/alert.hpp>
 #include <airssys/daemoneye/config.hpp>
+#include <airssys/daemoneye/error.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -76,16 +77,16 @@ class FailureReporter {
                                                      SinkLog log);
 // Opens (creates 0600) the file now: a symlink, a non-regular file or a
 // file with other hard links is refused.
-[[nodiscard]] std::expected<std::unique_ptr<Sink>, std::string> make_file_sink(const SinkConfig& config,
-                                                                              std::shared_ptr<SinkCounters> counters,
-                                                                              SinkLog log);
+[[nodiscard]] Result<std::unique_ptr<Sink>> make_file_sink(const SinkConfig& config,
+                                                           std::shared_ptr<SinkCounters> counters, SinkLog log);
 // Resolves a network address now; connects (TCP) when it first sends.
+// Still a string error: the syslog framing is moving into osl (its callers
+// wrap it with to_error).
 [[nodiscard]] std::expected<std::unique_ptr<Sink>, std::string> make_syslog_sink(const SinkConfig& config,
                                                                                 std::shared_ptr<SinkCounters> counters,
                                                                                 SinkLog log);
 // Starts the sender thread.
-[[nodiscard]] std::expected<std::unique_ptr<Sink>, std::string> make_webhook_sink(const SinkConfig& config,
-                                                                                 std::shared_ptr<SinkCounters> counters,
-                                                                                 SinkLog log);
+[[nodiscard]] Result<std::unique_ptr<Sink>> make_webhook_sink(const SinkConfig& config,
+                                                              std::shared_ptr<SinkCounters> counters, SinkLog log);
 
 }  // namespace airssys::daemoneye::detail

@@ -22,8 +22,6 @@
 namespace airssys::daemoneye {
 
 namespace proc = osl::proc;
-using osl::Error;
-using osl::ErrorCategory;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -154,7 +152,7 @@ struct Collector::Impl {
   };
   // `prev`: what the last collection knew of this pid (its dir is taken), or
   // null. `refresh`: re-read the sticky fields.
-  std::expected<Read, Error> read(pid_t pid, Known* prev, bool refresh);
+  std::expected<Read, osl::Error> read(pid_t pid, Known* prev, bool refresh);
   int on_disk(const proc::Process& p, const std::string& path, const struct ::stat& image);
 };
 
@@ -177,11 +175,11 @@ int Collector::Impl::on_disk(const proc::Process& p, const std::string& path, co
   // mount namespace): look there before calling the image replaced.
   auto st = reader.stat_in_root(p, path);
   if (st) return (st->st_dev == image.st_dev && st->st_ino == image.st_ino) ? 1 : 0;
-  if (st.error().category == ErrorCategory::not_found) return (v.err == 0 || v.err == ENOENT || v.err == ENOTDIR) ? 0 : -1;
+  if (st.error().category == osl::ErrorCategory::not_found) return (v.err == 0 || v.err == ENOENT || v.err == ENOTDIR) ? 0 : -1;
   return -1;
 }
 
-std::expected<Collector::Impl::Read, Error> Collector::Impl::read(pid_t pid, Known* prev, bool refresh) {
+std::expected<Collector::Impl::Read, osl::Error> Collector::Impl::read(pid_t pid, Known* prev, bool refresh) {
   Read out;
   Known& k = out.known;
   if (prev && prev->dir.valid()) {
@@ -225,14 +223,14 @@ std::expected<Collector::Impl::Read, Error> Collector::Impl::read(pid_t pid, Kno
   // record is partial. Not found: either the process is gone (the whole
   // record is dropped), or it just became a zombie, or (`may_be_absent`)
   // this kernel has no such file.
-  auto failed = [&](const Error& e, bool may_be_absent) -> std::optional<Error> {
-    if (e.category != ErrorCategory::not_found) {
+  auto failed = [&](const osl::Error& e, bool may_be_absent) -> std::optional<osl::Error> {
+    if (e.category != osl::ErrorCategory::not_found) {
       r.partial = true;
       return std::nullopt;
     }
     auto again = reader.stat(p);
     if (!again) {
-      if (again.error().category == ErrorCategory::not_found) return again.error();
+      if (again.error().category == osl::ErrorCategory::not_found) return again.error();
       r.partial = true;
       return std::nullopt;
     }
@@ -357,7 +355,7 @@ std::expected<Collector::Impl::Read, Error> Collector::Impl::read(pid_t pid, Kno
 Collector::Collector(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Collector::~Collector() = default;
 
-std::expected<std::unique_ptr<Collector>, Error> Collector::create(CollectorOptions options) {
+std::expected<std::unique_ptr<Collector>, osl::Error> Collector::create(CollectorOptions options) {
   // The reader reads up to 4x the column's size so that redaction sees whole
   // values; the column is cut afterwards.
   proc::ReaderOptions ro{.proc_root = options.proc_root,
@@ -379,14 +377,14 @@ std::expected<std::unique_ptr<Collector>, Error> Collector::create(CollectorOpti
       new Collector(std::make_unique<Impl>(std::move(options), std::move(*reader), *btime, budget)));
 }
 
-std::expected<ProcessRecord, Error> Collector::read_process(pid_t pid) {
+std::expected<ProcessRecord, osl::Error> Collector::read_process(pid_t pid) {
   impl_->paths.clear();
   auto r = impl_->read(pid, nullptr, true);
   if (!r) return std::unexpected(std::move(r.error()));
   return std::move(r->record);
 }
 
-std::expected<CollectResult, Error> Collector::collect() {
+std::expected<CollectResult, osl::Error> Collector::collect() {
   Impl& m = *impl_;
   const auto t0 = Clock::now();
   CollectResult out;
@@ -406,11 +404,11 @@ std::expected<CollectResult, Error> Collector::collect() {
     Known* prev = prev_it == m.known.end() ? nullptr : &prev_it->second;
     const bool refresh = (static_cast<std::uint64_t>(pid) + turn) % Impl::kRefreshEvery == 0;
     auto got = m.read(pid, prev, refresh);
-    if (!got && got.error().category == ErrorCategory::not_found && prev) {
+    if (!got && got.error().category == osl::ErrorCategory::not_found && prev) {
       // The process we knew is gone; its pid may already name a new one.
       got = m.read(pid, nullptr, true);
     }
-    if (!got && got.error().category == ErrorCategory::resource_exhausted && m.fd_budget > 0) {
+    if (!got && got.error().category == osl::ErrorCategory::resource_exhausted && m.fd_budget > 0) {
       // Out of file descriptors (the budget was more than this process can
       // spare): keep none from now on, release what is kept, try again.
       m.fd_budget = 0;
@@ -419,7 +417,7 @@ std::expected<CollectResult, Error> Collector::collect() {
       got = m.read(pid, prev, refresh);
     }
     if (!got) {
-      if (got.error().category == ErrorCategory::not_found) ++out.stats.vanished;
+      if (got.error().category == osl::ErrorCategory::not_found) ++out.stats.vanished;
       else ++out.stats.failed;
       continue;
     }

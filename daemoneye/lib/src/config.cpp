@@ -44,7 +44,7 @@ constexpr std::uint64_t kMiB = 1024 * 1024;
 constexpr std::array<std::string_view, 3> kIgnoredEnv{"DAEMONEYE_AGENT_BIN", "DAEMONEYE_PROCMOND_BIN",
                                                   "DAEMONEYE_CLI_BIN"};
 
-using SetResult = std::expected<void, std::string>;
+using SetResult = Result<void>;
 using Setter = SetResult (*)(Config&, std::string_view);
 
 struct ScalarKey {
@@ -58,7 +58,8 @@ constexpr std::string_view kDuration = "a duration (e.g. 500ms, 10s, 5m)";
 constexpr std::string_view kSize = "a size (e.g. 4096, 512MiB, 1GiB)";
 constexpr std::string_view kCount = "a whole number";
 
-SetResult fail(std::string message) { return std::unexpected(std::move(message)); }
+// Every value problem is the input's: the agent exits 2 for it.
+SetResult bad(std::string message) { return fail(ErrorCategory::invalid_input, std::move(message)); }
 
 // The shortest exact spelling: 90000ms → "90s", 3600000ms → "1h".
 std::string show(std::chrono::milliseconds d) {
@@ -71,41 +72,41 @@ std::string show(std::chrono::milliseconds d) {
 }
 
 SetResult set_path(std::filesystem::path& out, std::string_view v, bool may_be_empty) {
-  if (v.empty() && !may_be_empty) return fail("must not be empty");
-  if (v.find('\0') != std::string_view::npos) return fail("contains a NUL byte");
+  if (v.empty() && !may_be_empty) return bad("must not be empty");
+  if (v.find('\0') != std::string_view::npos) return bad("contains a NUL byte");
   out = std::filesystem::path(std::string(v));
   return {};
 }
 
-std::expected<std::chrono::milliseconds, std::string> bounded_duration(std::string_view v, std::chrono::milliseconds min,
-                                                                      std::chrono::milliseconds max) {
+Result<std::chrono::milliseconds> bounded_duration(std::string_view v, std::chrono::milliseconds min,
+                                                   std::chrono::milliseconds max) {
   auto d = parse_duration(v);
   if (!d) return std::unexpected(d.error());
-  if (*d < min) return std::unexpected(fmt::format("must be at least {}, got '{}'", show(min), v));
-  if (*d > max) return std::unexpected(fmt::format("must be at most {}, got '{}'", show(max), v));
+  if (*d < min) return fail(ErrorCategory::invalid_input, fmt::format("must be at least {}, got '{}'", show(min), v));
+  if (*d > max) return fail(ErrorCategory::invalid_input, fmt::format("must be at most {}, got '{}'", show(max), v));
   return *d;
 }
 
 SetResult set_ms(std::chrono::milliseconds& out, std::string_view v, std::chrono::milliseconds min,
                  std::chrono::milliseconds max) {
   auto d = bounded_duration(v, min, max);
-  if (!d) return fail(d.error());
+  if (!d) return std::unexpected(d.error());
   out = *d;
   return {};
 }
 
 SetResult set_seconds(std::chrono::seconds& out, std::string_view v, std::chrono::seconds min, std::chrono::seconds max) {
   auto d = bounded_duration(v, min, max);
-  if (!d) return fail(d.error());
-  if (d->count() % 1000 != 0) return fail(fmt::format("must be a whole number of seconds, got '{}'", v));
+  if (!d) return std::unexpected(d.error());
+  if (d->count() % 1000 != 0) return bad(fmt::format("must be a whole number of seconds, got '{}'", v));
   out = std::chrono::duration_cast<std::chrono::seconds>(*d);
   return {};
 }
 
 SetResult set_size(std::uint64_t& out, std::string_view v, std::uint64_t min, std::string_view min_text) {
   auto s = parse_size(v);
-  if (!s) return fail(s.error());
-  if (*s < min) return fail(fmt::format("must be at least {}, got '{}'", min_text, v));
+  if (!s) return std::unexpected(s.error());
+  if (*s < min) return bad(fmt::format("must be at least {}, got '{}'", min_text, v));
   out = *s;
   return {};
 }
@@ -116,10 +117,10 @@ SetResult set_count(T& out, std::string_view v, std::uint64_t min, std::uint64_t
   const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
   const bool digits_only = !v.empty() && v.find_first_not_of("0123456789") == std::string_view::npos;
   if (!digits_only || (ec != std::errc{} && ec != std::errc::result_out_of_range) || p != v.data() + v.size()) {
-    return fail(fmt::format("must be a whole number, got '{}'", v));
+    return bad(fmt::format("must be a whole number, got '{}'", v));
   }
   if (ec == std::errc::result_out_of_range || n < min || n > max) {
-    return fail(fmt::format("must be from {} to {}, got {}", min, max, v));
+    return bad(fmt::format("must be from {} to {}, got {}", min, max, v));
   }
   out = static_cast<T>(n);
   return {};
@@ -132,19 +133,19 @@ SetResult set_log_level(std::string& out, std::string_view v) {
       return {};
     }
   }
-  return fail(fmt::format("must be one of trace, debug, info, warn, error, got '{}'", v));
+  return bad(fmt::format("must be one of trace, debug, info, warn, error, got '{}'", v));
 }
 
 // RFC 5424's HOSTNAME: printable US-ASCII, at most 255 characters.
 SetResult set_host(std::string& out, std::string_view v) {
   const bool ok = v.size() <= 255 && std::all_of(v.begin(), v.end(), [](char c) { return c >= 33 && c <= 126; });
-  if (!ok) return fail("must be printable ASCII without spaces, at most 255 characters (empty: the system's host name)");
+  if (!ok) return bad("must be printable ASCII without spaces, at most 255 characters (empty: the system's host name)");
   out = std::string(v);
   return {};
 }
 
 SetResult set_socket_path(std::filesystem::path& out, std::string_view v) {
-  if (v.size() > 107) return fail(fmt::format("path is {} bytes; a unix socket path is at most 107", v.size()));
+  if (v.size() > 107) return bad(fmt::format("path is {} bytes; a unix socket path is at most 107", v.size()));
   return set_path(out, v, true);
 }
 
@@ -185,7 +186,7 @@ const std::array kKeys{
                     return {};
                   }
                 }
-                return fail(fmt::format("must be one of auto, ebpf, proc_connector, poll, got '{}'", v));
+                return bad(fmt::format("must be one of auto, ebpf, proc_connector, poll, got '{}'", v));
               }},
     ScalarKey{"procmond.event_budget", kCount,
               [](Config& c, std::string_view v) { return set_count(c.procmond.event_budget, v, 1, 10'000'000); }},
@@ -279,7 +280,7 @@ std::expected<std::string, Failure> scalar_text(const YAML::Node& v, int key_lin
 Walk apply_scalar(Config& c, const ScalarKey& key, const YAML::Node& v, int key_line) {
   auto text = scalar_text(v, key_line, key.name, key.expects);
   if (!text) return std::unexpected(text.error());
-  if (SetResult r = key.set(c, *text); !r) return failure(line_of(v, key_line), fmt::format("{}: {}", key.name, r.error()));
+  if (SetResult r = key.set(c, *text); !r) return failure(line_of(v, key_line), fmt::format("{}: {}", key.name, r.error().message));
   return {};
 }
 
@@ -354,30 +355,30 @@ SetResult set_sink_field(SinkConfig& s, std::string_view key, std::string_view v
   if (key == "format") {
     if (v == "human") s.format = SinkFormat::human;
     else if (v == "json") s.format = SinkFormat::json;
-    else return fail(fmt::format("must be human or json, got '{}'", v));
+    else return bad(fmt::format("must be human or json, got '{}'", v));
     return {};
   }
   if (key == "min_severity") {
     const auto sev = severity_of(v);
-    if (!sev) return fail(fmt::format("must be one of low, medium, high, critical, got '{}'", v));
+    if (!sev) return bad(fmt::format("must be one of low, medium, high, critical, got '{}'", v));
     s.min_severity = *sev;
     return {};
   }
   if (key == "path") return set_path(s.path, v, false);
   if (key == "address") {
-    if (auto a = detail::parse_syslog_address(v); !a) return fail(a.error());
+    if (auto a = detail::parse_syslog_address(v); !a) return std::unexpected(to_error(a.error(), ErrorCategory::invalid_input));
     s.address = std::string(v);
     return {};
   }
   if (key == "facility") {
     if (!detail::syslog_facility_code(v)) {
-      return fail(fmt::format("unknown facility '{}' (one of {})", v, detail::syslog_facility_names()));
+      return bad(fmt::format("unknown facility '{}' (one of {})", v, detail::syslog_facility_names()));
     }
     s.facility = std::string(v);
     return {};
   }
   if (key == "url") {
-    if (auto ok = detail::check_webhook_url(v); !ok) return fail(ok.error());
+    if (auto ok = detail::check_webhook_url(v); !ok) return std::unexpected(ok.error());
     s.url = std::string(v);
     return {};
   }
@@ -427,7 +428,7 @@ std::expected<SinkConfig, Failure> read_sink(const YAML::Node& v, int line, int 
     auto text = scalar_text(val, kline, name, expects);
     if (!text) return std::unexpected(text.error());
     if (SetResult r = set_sink_field(sink, k, *text); !r) {
-      return failure(line_of(val, kline), fmt::format("{}: {}", name, r.error()));
+      return failure(line_of(val, kline), fmt::format("{}: {}", name, r.error().message));
     }
     has_path = has_path || k == "path";
     has_url = has_url || k == "url";
@@ -495,42 +496,34 @@ std::string located(std::string_view source, const Failure& f) {
 
 // ---- files and layers
 
-struct ReadError {
-  bool missing = false;
-  std::string message;
-};
-
-std::expected<std::string, ReadError> read_config_file(const std::filesystem::path& p) {
+// The whole file, at most kMaxConfigBytes. A missing file is not_found with
+// errno_value ENOENT (apply_file skips a missing default layer).
+Result<std::string> read_config_file(const std::filesystem::path& p) {
   // O_NONBLOCK: a FIFO planted at the path must not hang the agent before the fstat check.
   const int raw = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-  if (raw < 0) {
-    const int err = errno;
-    return std::unexpected(ReadError{err == ENOENT, fmt::format("{}: cannot open: {}", p.string(), std::strerror(err))});
-  }
+  if (raw < 0) return fail_errno(errno, p.string() + ": cannot open");
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }
   } const closer{raw};
   struct stat st {};
-  if (::fstat(raw, &st) != 0) {
-    return std::unexpected(ReadError{false, fmt::format("{}: cannot stat: {}", p.string(), std::strerror(errno))});
-  }
-  if (!S_ISREG(st.st_mode)) return std::unexpected(ReadError{false, fmt::format("{}: not a regular file", p.string())});
+  if (::fstat(raw, &st) != 0) return fail_errno(errno, p.string() + ": cannot stat");
+  if (!S_ISREG(st.st_mode)) return fail(ErrorCategory::invalid_input, fmt::format("{}: not a regular file", p.string()));
   if (static_cast<std::uint64_t>(st.st_size) > kMaxConfigBytes) {
-    return std::unexpected(ReadError{false, fmt::format("{}: {} bytes is too large for a config file (at most {} bytes)",
-                                                        p.string(), st.st_size, kMaxConfigBytes)});
+    return fail(ErrorCategory::invalid_input, fmt::format("{}: {} bytes is too large for a config file (at most {} bytes)",
+                                                          p.string(), st.st_size, kMaxConfigBytes));
   }
   std::string text;
   char buf[8192];
   for (;;) {
     const ssize_t n = ::read(raw, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return std::unexpected(ReadError{false, fmt::format("{}: cannot read: {}", p.string(), std::strerror(errno))});
+    if (n < 0) return fail_errno(errno, p.string() + ": cannot read");
     if (n == 0) break;
     text.append(buf, static_cast<std::size_t>(n));
     if (text.size() > kMaxConfigBytes) {
-      return std::unexpected(ReadError{false, fmt::format("{}: too large for a config file (at most {} bytes)", p.string(),
-                                                          kMaxConfigBytes)});
+      return fail(ErrorCategory::invalid_input,
+                  fmt::format("{}: too large for a config file (at most {} bytes)", p.string(), kMaxConfigBytes));
     }
   }
   return text;
@@ -544,16 +537,16 @@ std::optional<std::filesystem::path> default_user_file() {
   return std::nullopt;
 }
 
-std::expected<void, std::string> apply_file(Config& c, const std::filesystem::path& p, bool required) {
+Result<void> apply_file(Config& c, const std::filesystem::path& p, bool required) {
   auto text = read_config_file(p);
   if (!text) {
-    if (text.error().missing && !required) return {};
-    return std::unexpected(text.error().message);
+    if (text.error().errno_value == ENOENT && !required) return {};
+    return std::unexpected(text.error());
   }
   return apply_yaml(c, *text, p.string());
 }
 
-std::expected<void, std::string> apply_env(Config& c, std::string_view name, std::string_view value) {
+Result<void> apply_env(Config& c, std::string_view name, std::string_view value) {
   if (!name.starts_with("DAEMONEYE_")) return {};
   for (const auto ignored : kIgnoredEnv) {
     if (name == ignored) return {};
@@ -563,45 +556,48 @@ std::expected<void, std::string> apply_env(Config& c, std::string_view name, std
   }
   std::string known;
   for (const ScalarKey& k : kKeys) known += (known.empty() ? "" : ", ") + env_name(k.name);
-  return std::unexpected(fmt::format("{}: unknown DAEMONEYE_* environment variable (known: {})", name, known));
+  return fail(ErrorCategory::invalid_input, fmt::format("{}: unknown DAEMONEYE_* environment variable (known: {})", name, known));
 }
 
 // Checks between keys, once every layer is in.
-std::expected<void, std::string> validate(const Config& c) {
+Result<void> validate(const Config& c) {
   if (c.procmond.restart_max < c.procmond.restart_initial) {
-    return std::unexpected(fmt::format("procmond.restart_max ({}) must not be less than procmond.restart_initial ({})",
-                                       show(c.procmond.restart_max), show(c.procmond.restart_initial)));
+    return fail(ErrorCategory::invalid_input,
+                fmt::format("procmond.restart_max ({}) must not be less than procmond.restart_initial ({})",
+                            show(c.procmond.restart_max), show(c.procmond.restart_initial)));
   }
   return {};
 }
 
 }  // namespace
 
-std::expected<void, std::string> apply_yaml(Config& config, std::string_view yaml, std::string_view source) {
+Result<void> apply_yaml(Config& config, std::string_view yaml, std::string_view source) {
   auto root = detail::load_yaml_document(yaml, kMaxConfigBytes, "a config file");
-  if (!root) return std::unexpected(located(source, Failure{root.error().line, root.error().message}));
+  if (!root) return fail(ErrorCategory::invalid_input, located(source, Failure{root.error().line, root.error().message}));
   Config updated = config;  // all of the document or nothing
   try {
-    if (Walk r = read_root(updated, *root); !r) return std::unexpected(located(source, r.error()));
+    if (Walk r = read_root(updated, *root); !r) return fail(ErrorCategory::invalid_input, located(source, r.error()));
   } catch (const YAML::Exception& e) {
-    return std::unexpected(located(source, Failure{e.mark.is_null() ? 0 : e.mark.line + 1, "YAML error: " + e.msg}));
+    return fail(ErrorCategory::invalid_input,
+                located(source, Failure{e.mark.is_null() ? 0 : e.mark.line + 1, "YAML error: " + e.msg}));
   }
   config = std::move(updated);
   return {};
 }
 
-std::expected<void, std::string> set_key(Config& config, std::string_view dotted_key, std::string_view value,
-                                         std::string_view source) {
+Result<void> set_key(Config& config, std::string_view dotted_key, std::string_view value, std::string_view source) {
   if (dotted_key == "alerts.sinks") {
-    return std::unexpected(fmt::format("{}: alerts.sinks is a list of sinks; set it in a config file", source));
+    return fail(ErrorCategory::invalid_input, fmt::format("{}: alerts.sinks is a list of sinks; set it in a config file", source));
   }
   const ScalarKey* key = find_key(dotted_key);
-  if (key == nullptr) return std::unexpected(fmt::format("{}: unknown key '{}' (known: {})", source, dotted_key, all_keys()));
-  if (SetResult r = key->set(config, value); !r) return std::unexpected(fmt::format("{}: {}: {}", source, key->name, r.error()));
+  if (key == nullptr) {
+    return fail(ErrorCategory::invalid_input, fmt::format("{}: unknown key '{}' (known: {})", source, dotted_key, all_keys()));
+  }
+  if (SetResult r = key->set(config, value); !r) return std::unexpected(r.error().prefixed(fmt::format("{}: {}", source, key->name)));
   return {};
 }
 
-std::expected<Config, std::string> load_config(const ConfigInputs& inputs) {
+Result<Config> load_config(const ConfigInputs& inputs) {
   Config c;
   if (inputs.config_file) {
     if (auto r = apply_file(c, *inputs.config_file, true); !r) return std::unexpected(r.error());

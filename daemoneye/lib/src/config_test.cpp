@@ -6,6 +6,7 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <sstream>
 #include <string>
 
@@ -39,9 +40,9 @@ TEST_P(ConfigErrors, NamesFileLineAndProblem) {
   std::string want = c.error;
   if (want.ends_with("…")) {
     want.resize(want.size() - std::string("…").size());
-    EXPECT_TRUE(r.error().starts_with(want)) << r.error();
+    EXPECT_TRUE(r.error().message.starts_with(want)) << r.error().message;
   } else {
-    EXPECT_EQ(r.error(), want);
+    EXPECT_EQ(r.error().message, want);
   }
   // A document with an error changes nothing, not even the keys before it.
   EXPECT_EQ(config.scan.interval, before.scan.interval);
@@ -198,7 +199,7 @@ TEST(ConfigErrors, NeverEchoTheWebhookPassword) {
     Config c;
     const auto r = apply_yaml(c, std::string("alerts: { sinks: [ { type: webhook, url: '") + url + "' } ] }\n", "c.yaml");
     ASSERT_FALSE(r);
-    EXPECT_EQ(r.error().find("hunter2"), std::string::npos) << r.error();
+    EXPECT_EQ(r.error().message.find("hunter2"), std::string::npos) << r.error().message;
   }
 }
 
@@ -206,7 +207,7 @@ TEST(ConfigErrors, RefusesAnOversizedDocument) {
   Config c;
   const auto r = apply_yaml(c, "# " + std::string(2u << 20, 'x') + "\n", "big.yaml");
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), "big.yaml: 2097155 bytes is too large for a config file (at most 1048576 bytes)");
+  EXPECT_EQ(r.error().message, "big.yaml: 2097155 bytes is too large for a config file (at most 1048576 bytes)");
 }
 
 // ---------------------------------------------------------------- accepted
@@ -451,7 +452,7 @@ TEST(Units, Durations) {
        }) {
     const auto d = parse_duration(b.text);
     ASSERT_FALSE(d) << b.text;
-    EXPECT_EQ(d.error(), b.error);
+    EXPECT_EQ(d.error().message, b.error);
   }
 }
 
@@ -471,10 +472,10 @@ TEST(Units, Sizes) {
   for (const char* bad : {"", "MiB", "1.5GiB", "-1", "12 MiB", "1PiB", "1Mi"}) {
     const auto s = parse_size(bad);
     ASSERT_FALSE(s) << bad;
-    EXPECT_TRUE(s.error().starts_with("invalid size") || s.error().starts_with("empty size")) << s.error();
+    EXPECT_TRUE(s.error().message.starts_with("invalid size") || s.error().message.starts_with("empty size")) << s.error().message;
   }
-  EXPECT_EQ(parse_size("16777216TiB").error(), "size '16777216TiB' is too large");
-  EXPECT_EQ(parse_size("18446744073709551616").error(), "size '18446744073709551616' is too large");
+  EXPECT_EQ(parse_size("16777216TiB").error().message, "size '16777216TiB' is too large");
+  EXPECT_EQ(parse_size("18446744073709551616").error().message, "size '18446744073709551616' is too large");
 }
 
 // ---------------------------------------------------------------- set_key, environment
@@ -499,16 +500,16 @@ TEST(SetKey, AcceptsTheAgentsFlagKeys) {
 
 TEST(SetKey, Errors) {
   Config c;
-  EXPECT_EQ(set_key(c, "scan.interval", "5", "--interval").error(),
+  EXPECT_EQ(set_key(c, "scan.interval", "5", "--interval").error().message,
             "--interval: scan.interval: '5' needs a unit (ms, s, m, h or d); use e.g. 5s");
-  EXPECT_EQ(set_key(c, "log.level", "debug", "--log-level").error(),
+  EXPECT_EQ(set_key(c, "log.level", "debug", "--log-level").error().message,
             "--log-level: unknown key 'log.level' (known: database.path, database.max_age, database.max_size, "
             "scan.interval, rules.dir, rules.timeout, rules.max_rows, rules.max_bytes, alerts.dedup_window, "
             "alerts.rate_limit, alerts.rate_period, ledger.dir, bus.socket, procmond.path, procmond.hash_max_size, "
             "procmond.events, procmond.event_budget, procmond.restart_initial, procmond.restart_max, host, log_level)");
-  EXPECT_EQ(set_key(c, "alerts.sinks", "stdout", "x").error(), "x: alerts.sinks is a list of sinks; set it in a config file");
+  EXPECT_EQ(set_key(c, "alerts.sinks", "stdout", "x").error().message, "x: alerts.sinks is a list of sinks; set it in a config file");
   EXPECT_EQ(c.scan.interval, 10s);
-  EXPECT_EQ(set_key(c, "procmond.events", "kprobe", "DAEMONEYE_PROCMOND_EVENTS").error(),
+  EXPECT_EQ(set_key(c, "procmond.events", "kprobe", "DAEMONEYE_PROCMOND_EVENTS").error().message,
             "DAEMONEYE_PROCMOND_EVENTS: procmond.events: must be one of auto, ebpf, proc_connector, poll, got 'kprobe'");
   EXPECT_FALSE(set_key(c, "procmond.event_budget", "0", "x"));
   ASSERT_TRUE(set_key(c, "procmond.events", "proc_connector", "x"));
@@ -531,7 +532,7 @@ TEST(SetKey, EveryKeyHasAnEnvironmentVariable) {
     in.env = {{env_var_for(k), std::string("a\0b", 3)}};
     const auto r = load_config(in);
     ASSERT_FALSE(r) << k;  // a NUL byte fits no key; the error names the variable and the key
-    EXPECT_TRUE(r.error().starts_with(env_var_for(k) + ": " + k + ": ")) << r.error();
+    EXPECT_TRUE(r.error().message.starts_with(env_var_for(k) + ": " + k + ": ")) << r.error().message;
   }
 }
 
@@ -595,7 +596,7 @@ TEST_F(Layers, MissingConfigFileIsAnError) {
   in.config_file = dir / "absent.yaml";
   const auto c = load_config(in);
   ASSERT_FALSE(c);
-  EXPECT_EQ(c.error(), (dir / "absent.yaml").string() + ": cannot open: No such file or directory");
+  EXPECT_EQ(c.error().message, (dir / "absent.yaml").string() + ": cannot open: No such file or directory");
 }
 
 TEST_F(Layers, AnErrorNamesTheFileItIsIn) {
@@ -603,21 +604,23 @@ TEST_F(Layers, AnErrorNamesTheFileItIsIn) {
   write_file(dir / "user.yaml", "# mine\nscan:\n  interval: 5\n");
   const auto c = load_config(inputs());
   ASSERT_FALSE(c);
-  EXPECT_EQ(c.error(), (dir / "user.yaml").string() + ":3: scan.interval: '5' needs a unit (ms, s, m, h or d); use e.g. 5s");
+  EXPECT_EQ(c.error(), Error::make(ErrorCategory::invalid_input,
+                                   (dir / "user.yaml").string() +
+                                       ":3: scan.interval: '5' needs a unit (ms, s, m, h or d); use e.g. 5s"));
 }
 
 TEST_F(Layers, ADirectoryOrOversizedFileIsRefused) {
   std::filesystem::create_directory(dir / "etc.yaml");
   auto c = load_config(inputs());
   ASSERT_FALSE(c);
-  EXPECT_EQ(c.error(), (dir / "etc.yaml").string() + ": not a regular file");
+  EXPECT_EQ(c.error(), Error::make(ErrorCategory::invalid_input, (dir / "etc.yaml").string() + ": not a regular file"));
 
   ConfigInputs in = inputs();
   in.config_file = dir / "big.yaml";
   write_file(*in.config_file, std::string((1u << 20) + 1, '#'));
   c = load_config(in);
   ASSERT_FALSE(c);
-  EXPECT_EQ(c.error(), (dir / "big.yaml").string() + ": 1048577 bytes is too large for a config file (at most 1048576 bytes)");
+  EXPECT_EQ(c.error().message, (dir / "big.yaml").string() + ": 1048577 bytes is too large for a config file (at most 1048576 bytes)");
 }
 
 TEST_F(Layers, AnUnreadableDefaultFileIsAnErrorNotSkipped) {
@@ -626,7 +629,7 @@ TEST_F(Layers, AnUnreadableDefaultFileIsAnErrorNotSkipped) {
   ASSERT_EQ(::chmod((dir / "etc.yaml").c_str(), 0), 0);
   const auto c = load_config(inputs());
   ASSERT_FALSE(c);
-  EXPECT_EQ(c.error(), (dir / "etc.yaml").string() + ": cannot open: Permission denied");
+  EXPECT_EQ(c.error(), (Error{ErrorCategory::denied, EACCES, (dir / "etc.yaml").string() + ": cannot open: Permission denied"}));
 }
 
 TEST_F(Layers, UnknownEnvironmentVariableIsNamed) {
@@ -634,9 +637,9 @@ TEST_F(Layers, UnknownEnvironmentVariableIsNamed) {
   in.env = {{"DAEMONEYE_SCAN_INTERVL", "1s"}};
   const auto c = load_config(in);
   ASSERT_FALSE(c);
-  EXPECT_TRUE(c.error().starts_with("DAEMONEYE_SCAN_INTERVL: unknown DAEMONEYE_* environment variable (known: "
+  EXPECT_TRUE(c.error().message.starts_with("DAEMONEYE_SCAN_INTERVL: unknown DAEMONEYE_* environment variable (known: "
                                     "DAEMONEYE_DATABASE_PATH, DAEMONEYE_DATABASE_MAX_AGE, "))
-      << c.error();
+      << c.error().message;
 }
 
 TEST_F(Layers, TestHarnessVariablesAreIgnored) {
@@ -653,7 +656,7 @@ TEST_F(Layers, BadEnvironmentValueNamesTheVariable) {
   in.env = {{"DAEMONEYE_ALERTS_RATE_LIMIT", "many"}};
   const auto c = load_config(in);
   ASSERT_FALSE(c);
-  EXPECT_EQ(c.error(), "DAEMONEYE_ALERTS_RATE_LIMIT: alerts.rate_limit: must be a whole number, got 'many'");
+  EXPECT_EQ(c.error().message, "DAEMONEYE_ALERTS_RATE_LIMIT: alerts.rate_limit: must be a whole number, got 'many'");
 }
 
 TEST_F(Layers, BadFlagValue) {
@@ -661,14 +664,14 @@ TEST_F(Layers, BadFlagValue) {
   in.overrides = {{"log_level", "loud"}};
   const auto c = load_config(in);
   ASSERT_FALSE(c);
-  EXPECT_EQ(c.error(), "command line: log_level: must be one of trace, debug, info, warn, error, got 'loud'");
+  EXPECT_EQ(c.error().message, "command line: log_level: must be one of trace, debug, info, warn, error, got 'loud'");
 }
 
 TEST_F(Layers, RestartMaxBelowRestartInitialIsCheckedAfterAllLayers) {
   write_file(dir / "etc.yaml", "procmond: { restart_initial: 5s, restart_max: 1s }\n");
   auto c = load_config(inputs());
   ASSERT_FALSE(c);
-  EXPECT_EQ(c.error(), "procmond.restart_max (1s) must not be less than procmond.restart_initial (5s)");
+  EXPECT_EQ(c.error().message, "procmond.restart_max (1s) must not be less than procmond.restart_initial (5s)");
   // A later layer may repair what an earlier one left inconsistent.
   ConfigInputs in = inputs();
   in.env = {{"DAEMONEYE_PROCMOND_RESTART_MAX", "10s"}};

@@ -69,20 +69,20 @@ std::optional<NumberAndSuffix> split(std::string_view text) {
 
 }  // namespace
 
-std::expected<std::chrono::milliseconds, std::string> parse_duration(std::string_view text) {
+Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
   // osl's one parser; the caller puts the key or flag in front of the message.
   // A bare number is refused (seconds? milliseconds?) except 0, the same in every unit.
   auto d = osl::parse_duration(text, {.bare_number_is_seconds = false, .allow_zero = true, .max = kMaxDuration});
-  if (!d) return std::unexpected(d.error().message);
+  if (!d) return fail(ErrorCategory::invalid_input, d.error().message);
   return *d;
 }
 
-std::expected<std::uint64_t, std::string> parse_size(std::string_view text) {
+Result<std::uint64_t> parse_size(std::string_view text) {
   constexpr std::string_view kExpected =
       "a whole number of bytes, optionally followed by KiB, MiB, GiB, TiB, KB, MB, GB or TB, e.g. 512MiB";
-  if (text.empty()) return std::unexpected(fmt::format("empty size (expected {})", kExpected));
+  if (text.empty()) return fail(ErrorCategory::invalid_input, fmt::format("empty size (expected {})", kExpected));
   const auto ns = split(text);
-  if (!ns) return std::unexpected(fmt::format("invalid size '{}' (expected {})", text, kExpected));
+  if (!ns) return fail(ErrorCategory::invalid_input, fmt::format("invalid size '{}' (expected {})", text, kExpected));
   std::uint64_t factor = 0;
   if (ns->suffix.empty()) {
     factor = 1;
@@ -91,9 +91,9 @@ std::expected<std::uint64_t, std::string> parse_size(std::string_view text) {
       if (iequals(ns->suffix, u.name)) factor = u.factor;
     }
   }
-  if (factor == 0) return std::unexpected(fmt::format("invalid size '{}' (expected {})", text, kExpected));
+  if (factor == 0) return fail(ErrorCategory::invalid_input, fmt::format("invalid size '{}' (expected {})", text, kExpected));
   if (ns->overflow || ns->number > std::numeric_limits<std::uint64_t>::max() / factor) {
-    return std::unexpected(fmt::format("size '{}' is too large", text));
+    return fail(ErrorCategory::invalid_input, fmt::format("size '{}' is too large", text));
   }
   return ns->number * factor;
 }

@@ -119,27 +119,32 @@ struct RingBufferDeleter {
 
 std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
 
+// libbpf returns -errno; the message already says what failed and why.
+std::unexpected<Error> failed(ErrorCategory c, int err, std::string message) {
+  return std::unexpected(Error{c, err < 0 ? -err : err, std::move(message)});
+}
+
 class EbpfSource final : public KernelEventSource {
  public:
   EbpfSource(std::unique_ptr<procmon_bpf, SkeletonDeleter> skel, std::int64_t ticks_per_second)
       : skel_(std::move(skel)), ns_per_tick_(1'000'000'000 / ticks_per_second) {}
 
-  std::expected<void, std::string> start() {
+  Result<void> start() {
     ring_.reset(ring_buffer__new(bpf_map__fd(skel_->maps.events), &EbpfSource::on_record, this, nullptr));
-    if (!ring_) return std::unexpected(fmt::format("opening the ring buffer failed: {}", errno_text(errno)));
+    if (!ring_) return fail_errno(errno, "opening the ring buffer failed");
     return {};
   }
 
   [[nodiscard]] EventSource kind() const noexcept override { return EventSource::ebpf; }
   [[nodiscard]] int fd() const noexcept override { return ring_buffer__epoll_fd(ring_.get()); }
 
-  std::expected<std::size_t, std::string> drain(const std::function<void(KernelEvent&&)>& sink) override {
+  Result<std::size_t> drain(const std::function<void(KernelEvent&&)>& sink) override {
     sink_ = &sink;
     count_ = 0;
     offset_ns_ = boot_to_unix_offset_ns();
     const int r = ring_buffer__consume(ring_.get());
     sink_ = nullptr;
-    if (r < 0 && r != -EINTR) return std::unexpected(fmt::format("reading the ring buffer failed: {}", errno_text(r)));
+    if (r < 0 && r != -EINTR) return fail_errno(-r, "reading the ring buffer failed");
     return count_;
   }
 
@@ -209,24 +214,24 @@ bool power_of_two(std::uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
 }  // namespace
 
-std::expected<std::unique_ptr<KernelEventSource>, std::string> open_ebpf_source(const KernelSourceOptions& options) {
+Result<std::unique_ptr<KernelEventSource>> open_ebpf_source(const KernelSourceOptions& options) {
   if (!power_of_two(options.ring_buffer_bytes) || options.ring_buffer_bytes < 4096) {
-    return std::unexpected(fmt::format("ring buffer size {} is not a power of two of at least 4096 bytes",
-                                       options.ring_buffer_bytes));
+    return fail(ErrorCategory::invalid_input, fmt::format("ring buffer size {} is not a power of two of at least 4096 bytes",
+                                                          options.ring_buffer_bytes));
   }
   // Without kernel BTF, CO-RE cannot relocate and tp_btf cannot attach: say so plainly.
   const std::filesystem::path btf_file = options.btf_path.empty() ? "/sys/kernel/btf/vmlinux" : options.btf_path;
   std::error_code ec;
   const auto btf_size = std::filesystem::file_size(btf_file, ec);
   if (ec || btf_size == 0) {
-    return std::unexpected(fmt::format("the kernel has no BTF ({} {}): eBPF needs CONFIG_DEBUG_INFO_BTF",
-                                       btf_file.string(), ec ? ec.message() : "is empty"));
+    return fail(ErrorCategory::unavailable, fmt::format("the kernel has no BTF ({} {}): eBPF needs CONFIG_DEBUG_INFO_BTF",
+                                                        btf_file.string(), ec ? ec.message() : "is empty"));
   }
   // Ask first: the verifier's rejections also come back as EACCES, so the
   // load's errno cannot tell "not allowed" from "not accepted".
   if (!has_effective_capability(CAP_SYS_ADMIN) &&
       !(has_effective_capability(CAP_BPF) && has_effective_capability(CAP_PERFMON))) {
-    return std::unexpected("loading eBPF programs needs root (CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN)");
+    return fail(ErrorCategory::denied, "loading eBPF programs needs root (CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN)");
   }
   const long ticks = ::sysconf(_SC_CLK_TCK);
   LogCapture log;
@@ -236,16 +241,20 @@ std::expected<std::unique_ptr<KernelEventSource>, std::string> open_ebpf_source(
   std::string btf = options.btf_path.string();
   if (!btf.empty()) open_opts.btf_custom_path = btf.c_str();
   std::unique_ptr<procmon_bpf, SkeletonDeleter> skel(procmon_bpf__open_opts(&open_opts));
-  if (!skel) return std::unexpected(fmt::format("opening the eBPF object failed: {}", errno_text(errno)));
+  if (!skel) return fail_errno(errno, "opening the eBPF object failed");
   if (bpf_map__set_max_entries(skel->maps.events, options.ring_buffer_bytes) != 0) {
-    return std::unexpected("setting the ring buffer size failed");
+    return fail(ErrorCategory::internal, "setting the ring buffer size failed");
   }
   bpf_program__set_autoload(skel->progs.procmon_rejected, options.test_verifier_reject);
   if (const int err = procmon_bpf__load(skel.get()); err != 0) {
-    return std::unexpected(fmt::format("loading the eBPF programs failed ({}): {}", errno_text(err), log.verdict()));
+    // The verifier's rejections come back as EACCES too: the kernel will not
+    // run these programs, so the caller falls back to the next tier.
+    return failed(ErrorCategory::unavailable, err,
+                  fmt::format("loading the eBPF programs failed ({}): {}", errno_text(err), log.verdict()));
   }
   if (const int err = procmon_bpf__attach(skel.get()); err != 0) {
-    return std::unexpected(fmt::format("attaching the eBPF programs failed ({}): {}", errno_text(err), log.tail(2)));
+    return failed(ErrorCategory::unavailable, err,
+                  fmt::format("attaching the eBPF programs failed ({}): {}", errno_text(err), log.tail(2)));
   }
   auto source = std::make_unique<EbpfSource>(std::move(skel), ticks > 0 ? ticks : 100);
   if (auto r = source->start(); !r) return std::unexpected(r.error());
@@ -258,8 +267,9 @@ std::expected<std::unique_ptr<KernelEventSource>, std::string> open_ebpf_source(
 
 namespace airssys::daemoneye {
 
-std::expected<std::unique_ptr<KernelEventSource>, std::string> open_ebpf_source(const KernelSourceOptions&) {
-  return std::unexpected(
+Result<std::unique_ptr<KernelEventSource>> open_ebpf_source(const KernelSourceOptions&) {
+  return fail(
+      ErrorCategory::unavailable,
       "this procmond was built without eBPF support (libbpf, bpftool, clang or the build host's kernel BTF was "
       "missing)");
 }

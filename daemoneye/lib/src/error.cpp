@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ostream>
 
 #include <fmt/format.h>
 
@@ -26,6 +27,10 @@ std::string_view to_string(ErrorCategory c) noexcept {
 std::string Error::to_string() const { return fmt::format("{}: {}", daemoneye::to_string(category), message); }
 
 Error Error::make(ErrorCategory c, std::string message) { return Error{c, 0, std::move(message)}; }
+
+Error Error::prefixed(std::string_view where) const {
+  return Error{category, errno_value, fmt::format("{}: {}", where, message)};
+}
 
 namespace {
 
@@ -73,6 +78,8 @@ ErrorCategory category_of(int err) {
 }
 
 }  // namespace
+
+std::ostream& operator<<(std::ostream& os, const Error& e) { return os << e.to_string(); }
 
 Error Error::from_errno(int err, std::string_view what) {
   return Error{category_of(err), err, fmt::format("{}: {}", what, std::strerror(err))};

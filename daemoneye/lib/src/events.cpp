@@ -173,7 +173,7 @@ std::string encode(const SnapshotChunk& c) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-std::expected<ProcessEvent, std::string> decode_event(std::string_view text) {
+Result<ProcessEvent> decode_event(std::string_view text) {
   try {
     json j = parse(text, "event");
     ProcessEvent e;
@@ -197,13 +197,13 @@ std::expected<ProcessEvent, std::string> decode_event(std::string_view text) {
     e.process = record_from(json_field(j, "process", "event"), "event.process");
     return e;
   } catch (const JsonFieldError& err) {
-    return std::unexpected(err.what);
+    return fail(ErrorCategory::invalid_input, err.what);
   } catch (const json::exception& err) {
-    return std::unexpected(std::string("event: ") + err.what());
+    return fail(ErrorCategory::invalid_input, std::string("event: ") + err.what());
   }
 }
 
-std::expected<SnapshotChunk, std::string> decode_snapshot(std::string_view text) {
+Result<SnapshotChunk> decode_snapshot(std::string_view text) {
   try {
     json j = parse(text, "snapshot");
     SnapshotChunk c;
@@ -221,9 +221,9 @@ std::expected<SnapshotChunk, std::string> decode_snapshot(std::string_view text)
       c.processes.push_back(record_from(procs[i], fmt::format("snapshot.processes[{}]", i)));
     return c;
   } catch (const JsonFieldError& err) {
-    return std::unexpected(err.what);
+    return fail(ErrorCategory::invalid_input, err.what);
   } catch (const json::exception& err) {
-    return std::unexpected(std::string("snapshot: ") + err.what());
+    return fail(ErrorCategory::invalid_input, std::string("snapshot: ") + err.what());
   }
 }
 
@@ -239,7 +239,7 @@ std::string encode(const ProcmondStatus& s) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-std::expected<ProcmondStatus, std::string> decode_procmond_status(std::string_view text) {
+Result<ProcmondStatus> decode_procmond_status(std::string_view text) {
   try {
     json j = parse(text, "status");
     ProcmondStatus s;
@@ -267,9 +267,9 @@ std::expected<ProcmondStatus, std::string> decode_procmond_status(std::string_vi
     }
     return s;
   } catch (const JsonFieldError& err) {
-    return std::unexpected(err.what);
+    return fail(ErrorCategory::invalid_input, err.what);
   } catch (const json::exception& err) {
-    return std::unexpected(std::string("status: ") + err.what());
+    return fail(ErrorCategory::invalid_input, std::string("status: ") + err.what());
   }
 }
 

@@ -51,9 +51,9 @@ TEST(Events, SnapshotRoundTrips) {
 }
 
 TEST(Events, MalformedInputNamesTheField) {
-  EXPECT_EQ(decode_event("not json").error(), "event: not valid JSON");
-  EXPECT_EQ(decode_event("[]").error(), "event: not a JSON object");
-  EXPECT_EQ(decode_event(R"({"event":"fork","source":"poll","time":1,"process":{}})").error(),
+  EXPECT_EQ(decode_event("not json").error().message, "event: not valid JSON");
+  EXPECT_EQ(decode_event("[]").error().message, "event: not a JSON object");
+  EXPECT_EQ(decode_event(R"({"event":"fork","source":"poll","time":1,"process":{}})").error().message,
             "event.event: unknown kind 'fork'");
   SnapshotChunk c;
   c.processes = {sample()};
@@ -61,7 +61,7 @@ TEST(Events, MalformedInputNamesTheField) {
   auto pos = text.find("\"pid\":4242");
   ASSERT_NE(pos, std::string::npos);
   text.replace(pos, 10, "\"pid\":\"x\"");
-  EXPECT_EQ(decode_snapshot(text).error(), "snapshot.processes[0].pid: not an integer");
+  EXPECT_EQ(decode_snapshot(text).error().message, "snapshot.processes[0].pid: not an integer");
 }
 
 TEST(Events, NumbersOutOfRangeForTheirFieldAreRefused) {
@@ -72,10 +72,10 @@ TEST(Events, NumbersOutOfRangeForTheirFieldAreRefused) {
   ASSERT_NE(pos, std::string::npos);
   std::string big = text;
   big.replace(pos, 7, "\"seq\":4294967296");  // seq is 32-bit
-  EXPECT_EQ(decode_snapshot(big).error(), "snapshot.seq: out of range");
+  EXPECT_EQ(decode_snapshot(big).error().message, "snapshot.seq: out of range");
   std::string negative = text;
   negative.replace(pos, 7, "\"seq\":-1");
-  EXPECT_EQ(decode_snapshot(negative).error(), "snapshot.seq: out of range");
+  EXPECT_EQ(decode_snapshot(negative).error().message, "snapshot.seq: out of range");
 }
 
 TEST(Events, InvalidUtf8InACmdlineIsReplacedNotThrown) {
@@ -137,11 +137,11 @@ TEST(Events, ProcmondStatusRoundTripsAndNamesBadFields) {
 
   EXPECT_EQ(decode_procmond_status(R"({"time":1,"pid":1,"tier":"magic","tier_reason":"","scans":0,)"
                                    R"("budget_per_second":0,"sources":{}})")
-                .error(),
+                .error().message,
             "status.tier: unknown source 'magic'");
   EXPECT_EQ(decode_procmond_status(R"({"time":1,"pid":1,"tier":"poll","tier_reason":"","scans":0,)"
                                    R"("budget_per_second":0,"sources":{"ebpf":{"events":-1,"dropped":0,"lost":0}}})")
-                .error(),
+                .error().message,
             "status.sources.ebpf.events: out of range");
 }
 

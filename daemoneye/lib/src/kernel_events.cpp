@@ -8,12 +8,12 @@
 
 namespace airssys::daemoneye {
 
-std::expected<TierRequest, std::string> tier_request_from(std::string_view s) {
+Result<TierRequest> tier_request_from(std::string_view s) {
   if (s == "auto") return TierRequest::automatic;
   if (s == "ebpf") return TierRequest::ebpf;
   if (s == "proc_connector") return TierRequest::proc_connector;
   if (s == "poll") return TierRequest::poll;
-  return std::unexpected(fmt::format("unknown event source '{}' (auto, ebpf, proc_connector or poll)", s));
+  return fail(ErrorCategory::invalid_input, fmt::format("unknown event source '{}' (auto, ebpf, proc_connector or poll)", s));
 }
 
 SourceChoice open_event_source(TierRequest request, const KernelSourceOptions& options) {
@@ -33,7 +33,7 @@ SourceChoice open_event_source(TierRequest request, const KernelSourceOptions& o
       choice.tier = EventSource::ebpf;
       return choice;
     }
-    refused("ebpf", s.error());
+    refused("ebpf", s.error().message);
   } else {
     refused("ebpf", "not tried (a lower tier was configured)");
   }
@@ -43,7 +43,7 @@ SourceChoice open_event_source(TierRequest request, const KernelSourceOptions& o
     choice.tier = EventSource::proc_connector;
     return choice;
   }
-  refused("proc_connector", s.error());
+  refused("proc_connector", s.error().message);
   return choice;
 }
 

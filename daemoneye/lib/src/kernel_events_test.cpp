@@ -170,15 +170,18 @@ TEST_F(KernelSources, ProcConnectorSeesForkExecAndExitPids) {
 TEST_F(KernelSources, AVerifierRejectionAndAMissingBtfAreExplainedAndFallenBackFrom) {
   auto rejected = open_ebpf_source({.test_verifier_reject = true});
   ASSERT_FALSE(rejected);
-  EXPECT_NE(rejected.error().find("loading the eBPF programs failed"), std::string::npos) << rejected.error();
-  EXPECT_EQ(rejected.error().find("needs root"), std::string::npos) << rejected.error();
-  EXPECT_NE(rejected.error().find("the verifier rejected a program: "), std::string::npos) << rejected.error();
+  EXPECT_NE(rejected.error().message.find("loading the eBPF programs failed"), std::string::npos) << rejected.error().message;
+  EXPECT_EQ(rejected.error().message.find("needs root"), std::string::npos) << rejected.error().message;
+  EXPECT_NE(rejected.error().message.find("the verifier rejected a program: "), std::string::npos) << rejected.error().message;
+  // Not the caller's fault and not a missing privilege: the kernel will not run it; fall back.
+  EXPECT_EQ(rejected.error().category, ErrorCategory::unavailable);
 
   const std::string empty = ::testing::TempDir() + "/empty-btf";
   std::ofstream(empty).close();
   auto no_btf = open_ebpf_source({.btf_path = empty});
   ASSERT_FALSE(no_btf);
-  EXPECT_NE(no_btf.error().find("the kernel has no BTF"), std::string::npos) << no_btf.error();
+  EXPECT_NE(no_btf.error().message.find("the kernel has no BTF"), std::string::npos) << no_btf.error().message;
+  EXPECT_EQ(no_btf.error().category, ErrorCategory::unavailable);
 
   auto choice = open_event_source(TierRequest::automatic, {.btf_path = empty});
   EXPECT_EQ(choice.tier, EventSource::proc_connector);

@@ -25,7 +25,7 @@ namespace airssys::daemoneye {
 namespace {
 
 // One listen/ignore request: netlink header, connector header, the op.
-std::expected<void, std::string> send_op(int fd, proc_cn_mcast_op op) {
+Result<void> send_op(int fd, proc_cn_mcast_op op) {
   constexpr std::size_t kSize = NLMSG_LENGTH(sizeof(cn_msg) + sizeof(proc_cn_mcast_op));
   alignas(nlmsghdr) unsigned char buf[NLMSG_SPACE(sizeof(cn_msg) + sizeof(proc_cn_mcast_op))]{};
   auto* header = reinterpret_cast<nlmsghdr*>(buf);
@@ -39,7 +39,7 @@ std::expected<void, std::string> send_op(int fd, proc_cn_mcast_op op) {
   std::memcpy(NLMSG_DATA(header), &message, sizeof message);
   std::memcpy(static_cast<unsigned char*>(NLMSG_DATA(header)) + sizeof message, &op, sizeof op);
   if (::send(fd, buf, kSize, 0) != static_cast<ssize_t>(kSize)) {
-    return std::unexpected(fmt::format("subscribing failed: {}", std::strerror(errno)));
+    return fail_errno(errno, "subscribing failed");
   }
   return {};
 }
@@ -55,7 +55,7 @@ class ProcConnectorSource final : public KernelEventSource {
 
   // Waits up to `timeout` for the kernel's answer to our listen request:
   // an error there (no privilege) refuses the tier.
-  std::expected<void, std::string> await_ack(std::chrono::milliseconds timeout) {
+  Result<void> await_ack(std::chrono::milliseconds timeout) {
     const auto until = std::chrono::steady_clock::now() + timeout;
     for (;;) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
@@ -72,13 +72,13 @@ class ProcConnectorSource final : public KernelEventSource {
       });
       if (!r) return std::unexpected(r.error());
       if (acked) {
-        if (err != 0) return std::unexpected(fmt::format("the kernel refused the subscription: {}", std::strerror(err)));
+        if (err != 0) return fail_errno(err, "the kernel refused the subscription");
         return {};
       }
     }
   }
 
-  std::expected<std::size_t, std::string> drain(const std::function<void(KernelEvent&&)>& sink) override {
+  Result<std::size_t> drain(const std::function<void(KernelEvent&&)>& sink) override {
     const std::int64_t offset = unix_offset_ns(CLOCK_MONOTONIC);
     std::size_t count = 0;
     for (;;) {
@@ -125,7 +125,7 @@ class ProcConnectorSource final : public KernelEventSource {
   // `each`. False when nothing was waiting. ENOBUFS (the socket's queue
   // overflowed: events were lost) is counted, not an error.
   template <class F>
-  std::expected<bool, std::string> read_batch(F&& each) {
+  Result<bool> read_batch(F&& each) {
     alignas(nlmsghdr) char buf[16384];
     sockaddr_nl from{};
     socklen_t from_len = sizeof from;
@@ -136,7 +136,7 @@ class ProcConnectorSource final : public KernelEventSource {
         ++overruns_;
         return true;
       }
-      return std::unexpected(fmt::format("reading the proc connector failed: {}", std::strerror(errno)));
+      return fail_errno(errno, "reading the proc connector failed");
     }
     if (from.nl_pid != 0) return true;  // only the kernel speaks on this socket
     int len = static_cast<int>(n);
@@ -158,12 +158,12 @@ class ProcConnectorSource final : public KernelEventSource {
 
 }  // namespace
 
-std::expected<std::unique_ptr<KernelEventSource>, std::string> open_proc_connector_source(const KernelSourceOptions&) {
+Result<std::unique_ptr<KernelEventSource>> open_proc_connector_source(const KernelSourceOptions&) {
   if (!has_effective_capability(CAP_NET_ADMIN)) {
-    return std::unexpected("joining the process connector needs CAP_NET_ADMIN");
+    return fail(ErrorCategory::denied, "joining the process connector needs CAP_NET_ADMIN");
   }
   osl::UniqueFd fd(::socket(PF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_CONNECTOR));
-  if (!fd) return std::unexpected(fmt::format("netlink connector socket: {}", std::strerror(errno)));
+  if (!fd) return fail_errno(errno, "netlink connector socket");
   // A large receive queue rides out bursts (SO_RCVBUFFORCE needs
   // CAP_NET_ADMIN, which this tier needs anyway).
   const int bytes = 8 << 20;
@@ -175,15 +175,19 @@ std::expected<std::unique_ptr<KernelEventSource>, std::string> open_proc_connect
   addr.nl_groups = CN_IDX_PROC;
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     if (errno == EPERM || errno == EACCES) {
-      return std::unexpected(fmt::format("joining the process connector was refused ({}): it needs CAP_NET_ADMIN",
-                                         std::strerror(errno)));
+      const int err = errno;
+      return std::unexpected(Error{ErrorCategory::denied, err,
+                                   fmt::format("joining the process connector was refused ({}): it needs CAP_NET_ADMIN",
+                                               std::strerror(err))});
     }
-    return std::unexpected(fmt::format("binding the netlink connector socket failed: {}", std::strerror(errno)));
+    return fail_errno(errno, "binding the netlink connector socket failed");
   }
   auto source = std::make_unique<ProcConnectorSource>(std::move(fd));
   if (auto r = send_op(source->fd(), PROC_CN_MCAST_LISTEN); !r) return std::unexpected(r.error());
   if (auto r = source->await_ack(std::chrono::milliseconds(500)); !r) {
-    return std::unexpected(r.error() + " (it needs CAP_NET_ADMIN)");
+    Error e = r.error();
+    e.message += " (it needs CAP_NET_ADMIN)";
+    return std::unexpected(std::move(e));
   }
   return source;
 }

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "query_authorizer.hpp"
+#include "sqlite_category.hpp"
 #include "sqlite_util.hpp"
 
 namespace airssys::daemoneye {
@@ -124,11 +125,11 @@ struct QueryEngine::Impl {
   }
 
   // Compiles exactly one read-only statement, or says why not.
-  std::expected<sqlite::Stmt, std::string> compile(std::string_view sql) {
+  Result<sqlite::Stmt> compile(std::string_view sql) {
     if (sql.find('\0') != std::string_view::npos)
-      return std::unexpected(std::string("query contains a NUL byte"));
+      return fail(ErrorCategory::invalid_input, "query contains a NUL byte");
     if (sql.size() > static_cast<std::size_t>(kMaxSqlBytes)) {
-      return std::unexpected(fmt::format("query too long ({} bytes, at most {})", sql.size(), kMaxSqlBytes));
+      return fail(ErrorCategory::invalid_input, fmt::format("query too long ({} bytes, at most {})", sql.size(), kMaxSqlBytes));
     }
     guard.clear();
     sqlite3_stmt* raw = nullptr;
@@ -137,18 +138,18 @@ struct QueryEngine::Impl {
     sqlite::Stmt stmt(raw);
     if (rc != SQLITE_OK) {
       // SQLite says only "not authorized"; the authorizer kept the reason.
-      if (!guard.denial.empty()) return std::unexpected(guard.denial);
-      return std::unexpected(std::string(::sqlite3_errmsg(db.get())));
+      if (!guard.denial.empty()) return fail(ErrorCategory::denied, guard.denial);
+      return fail(detail::sqlite_category(rc), ::sqlite3_errmsg(db.get()));
     }
-    if (!stmt) return std::unexpected(std::string("empty query"));
+    if (!stmt) return fail(ErrorCategory::invalid_input, "empty query");
     const auto consumed = static_cast<std::size_t>(tail - sql.data());
     if (!blank_tail(sql.substr(consumed)))
-      return std::unexpected(std::string("only one statement per query"));
+      return fail(ErrorCategory::invalid_input, "only one statement per query");
     // Belt and braces: statements with no authorizer action of their own
     // (VACUUM, which can write a copy elsewhere with INTO) are caught here.
     if (::sqlite3_stmt_readonly(stmt.get()) == 0) {
-      return std::unexpected(
-          fmt::format("not allowed: {} (only read-only SELECT statements)", first_keyword(sql)));
+      return fail(ErrorCategory::denied,
+                  fmt::format("not allowed: {} (only read-only SELECT statements)", first_keyword(sql)));
     }
     return stmt;
   }
@@ -157,31 +158,30 @@ struct QueryEngine::Impl {
 QueryEngine::QueryEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 QueryEngine::~QueryEngine() = default;
 
-std::expected<std::unique_ptr<QueryEngine>, std::string> QueryEngine::open(const std::filesystem::path& db,
-                                                                           QueryLimits limits) {
+Result<std::unique_ptr<QueryEngine>> QueryEngine::open(const std::filesystem::path& db, QueryLimits limits) {
   const std::string path = db.string();
   // The file must already be the Store's (READONLY without CREATE); a
   // symbolic link in its place is refused rather than followed.
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
-    return std::unexpected(fmt::format("refusing {}: it is a symbolic link", path));
+    return fail(ErrorCategory::denied, fmt::format("refusing {}: it is a symbolic link", path));
   }
   auto conn = sqlite::open(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
-  if (!conn) return std::unexpected(conn.error());
+  if (!conn) return std::unexpected(to_error(conn.error(), ErrorCategory::io));
   sqlite3* h = conn->get();
-  auto fail = [&](std::string_view what, const std::string& why) {
-    return std::unexpected(fmt::format("{}: {}: {}", path, what, why));
+  auto failed = [&](ErrorCategory c, std::string_view what, const std::string& why) {
+    return fail(c, fmt::format("{}: {}: {}", path, what, why));
   };
 
   int on = 0;
   if (::sqlite3_db_config(h, SQLITE_DBCONFIG_DEFENSIVE, 1, &on) != SQLITE_OK || on != 1) {
-    return fail("configure", "cannot enable defensive mode");
+    return failed(ErrorCategory::internal, "configure", "cannot enable defensive mode");
   }
   if (::sqlite3_db_config(h, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, &on) != SQLITE_OK || on != 0) {
-    return fail("configure", "cannot disable extension loading");
+    return failed(ErrorCategory::internal, "configure", "cannot disable extension loading");
   }
   if (::sqlite3_db_config(h, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, &on) != SQLITE_OK || on != 0) {
-    return fail("configure", "cannot distrust the schema");
+    return failed(ErrorCategory::internal, "configure", "cannot distrust the schema");
   }
   ::sqlite3_db_config(h, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, nullptr);
   ::sqlite3_db_config(h, SQLITE_DBCONFIG_ENABLE_VIEW, 0, nullptr);
@@ -201,10 +201,14 @@ std::expected<std::unique_ptr<QueryEngine>, std::string> QueryEngine::open(const
   // (default 2 MB: every rule re-read every page through the WAL, 4 ms
   // instead of 0.7 ms for a one-column filter over 10,000 rows).
   if (auto r = sqlite::exec(h, "PRAGMA query_only=1; PRAGMA cache_size=-16384"); !r) {
-    return fail("configure", r.error());
+    const Error e = to_error(r.error(), ErrorCategory::io);
+    return failed(e.category, "configure", e.message);
   }
-  if (auto r = sqlite::query_int(h, "SELECT count(*) FROM sqlite_master"); !r)
-    return fail("read schema", r.error());
+  if (auto r = sqlite::query_int(h, "SELECT count(*) FROM sqlite_master"); !r) {
+    // Most often a file that is not a database (or not a whole one).
+    const Error e = to_error(r.error(), ErrorCategory::corrupt);
+    return failed(e.category, "read schema", e.message);
+  }
 
   auto impl = std::make_unique<Impl>();
   impl->limits = limits;
@@ -214,7 +218,7 @@ std::expected<std::unique_ptr<QueryEngine>, std::string> QueryEngine::open(const
   return std::unique_ptr<QueryEngine>(new QueryEngine(std::move(impl)));
 }
 
-std::expected<void, std::string> QueryEngine::check(std::string_view sql) const {
+Result<void> QueryEngine::check(std::string_view sql) const {
   // Preparing may read the schema, which runs the progress handler.
   impl_->deadline = Clock::now() + impl_->limits.time;
   auto stmt = impl_->compile(sql);
@@ -222,7 +226,7 @@ std::expected<void, std::string> QueryEngine::check(std::string_view sql) const 
   return {};
 }
 
-std::expected<std::vector<std::string>, std::string> QueryEngine::columns(std::string_view sql) const {
+Result<std::vector<std::string>> QueryEngine::columns(std::string_view sql) const {
   impl_->deadline = Clock::now() + impl_->limits.time;
   auto stmt = impl_->compile(sql);
   if (!stmt) return std::unexpected(stmt.error());
@@ -235,7 +239,7 @@ std::expected<std::vector<std::string>, std::string> QueryEngine::columns(std::s
   return names;
 }
 
-std::expected<QueryResult, std::string> QueryEngine::run(std::string_view sql) {
+Result<QueryResult> QueryEngine::run(std::string_view sql) {
   Impl& s = *impl_;
   const auto start = Clock::now();
   s.deadline = start + s.limits.time;
@@ -255,9 +259,9 @@ std::expected<QueryResult, std::string> QueryEngine::run(std::string_view sql) {
     if (rc == SQLITE_DONE) break;
     if (rc != SQLITE_ROW) {
       if (rc == SQLITE_INTERRUPT) {
-        return std::unexpected(fmt::format("time limit exceeded ({} ms)", s.limits.time.count()));
+        return fail(ErrorCategory::timeout, fmt::format("time limit exceeded ({} ms)", s.limits.time.count()));
       }
-      return std::unexpected(std::string(::sqlite3_errmsg(s.db.get())));
+      return fail(detail::sqlite_category(rc), ::sqlite3_errmsg(s.db.get()));
     }
     // One row past the limit tells a cut-off result from one that fits exactly.
     if (result.rows.size() == s.limits.max_rows) {

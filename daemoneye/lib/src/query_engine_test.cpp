@@ -34,7 +34,7 @@ class QueryEngineTest : public ::testing::Test {
   }
   std::unique_ptr<QueryEngine> open_engine(QueryLimits limits) {
     auto e = QueryEngine::open(tmp_ / "d.db", limits);
-    EXPECT_TRUE(e) << (e ? "" : e.error());
+    EXPECT_TRUE(e) << (e ? "" : e.error().message);
     return e ? std::move(*e) : nullptr;
   }
 
@@ -155,12 +155,14 @@ TEST_F(QueryEngineTest, HostileSqlIsRefusedWithItsReason) {
       {"  -- only a comment\n", "empty query"},
   };
   for (const auto& c : cases) {
+    // What the guard refuses is denied; SQL that does not compile is the input's fault.
+    const ErrorCategory want = std::string_view(c.message).starts_with("not allowed") ? ErrorCategory::denied : ErrorCategory::invalid_input;
     auto checked = engine_->check(c.sql);
     ASSERT_FALSE(checked) << c.sql;
-    EXPECT_EQ(checked.error(), c.message) << c.sql;
+    EXPECT_EQ(checked.error(), Error::make(want, c.message)) << c.sql;
     auto ran = engine_->run(c.sql);
     ASSERT_FALSE(ran) << c.sql;
-    EXPECT_EQ(ran.error(), c.message) << c.sql;
+    EXPECT_EQ(ran.error(), Error::make(want, c.message)) << c.sql;
   }
   EXPECT_FALSE(fs::exists(attach_target));
   EXPECT_FALSE(fs::exists(vacuum_target));
@@ -174,7 +176,7 @@ TEST_F(QueryEngineTest, NulByteIsRefused) {
   const std::string sql("SELECT 1\0; DROP TABLE processes", 32);
   auto r = engine_->check(sql);
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), "query contains a NUL byte");
+  EXPECT_EQ(r.error().message, "query contains a NUL byte");
 }
 
 TEST_F(QueryEngineTest, EndlessRecursiveCteHitsTheTimeLimit) {
@@ -184,7 +186,7 @@ TEST_F(QueryEngineTest, EndlessRecursiveCteHitsTheTimeLimit) {
   auto r = engine_->run(sql);
   const auto took = std::chrono::steady_clock::now() - start;
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), "time limit exceeded (300 ms)");
+  EXPECT_EQ(r.error(), Error::make(ErrorCategory::timeout, "time limit exceeded (300 ms)"));
   // Bounded, with a wide margin for a loaded machine under ASan.
   EXPECT_LT(took, 30s);
   // The connection is usable afterwards.
@@ -196,7 +198,7 @@ TEST_F(QueryEngineTest, HugeCrossJoinHitsTheTimeLimit) {
       "SELECT count(*) FROM processes a, processes b, processes c, processes d, processes e WHERE a.name <> "
       "e.cmdline");
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), "time limit exceeded (300 ms)");
+  EXPECT_EQ(r.error().message, "time limit exceeded (300 ms)");
 }
 
 TEST_F(QueryEngineTest, HugeStringsHitTheLengthLimit) {
@@ -205,7 +207,7 @@ TEST_F(QueryEngineTest, HugeStringsHitTheLengthLimit) {
       "WITH RECURSIVE s(x, n) AS (SELECT 'ab', 1 UNION ALL SELECT x || x, n + 1 FROM s WHERE n < 20) "
       "SELECT max(length(x)) FROM s");
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), "string or blob too big");
+  EXPECT_EQ(r.error(), Error::make(ErrorCategory::resource_exhausted, "string or blob too big"));
 }
 
 TEST_F(QueryEngineTest, RowLimitTruncates) {
@@ -308,26 +310,28 @@ TEST_F(QueryEngineTest, ColumnsNamesTheResult) {
   EXPECT_EQ(*c, (std::vector<std::string>{"pid", "n", "1 + 1"}));
   auto bad = engine_->columns("PRAGMA user_version");
   ASSERT_FALSE(bad);
-  EXPECT_EQ(bad.error(), "not allowed: PRAGMA user_version");
+  EXPECT_EQ(bad.error().message, "not allowed: PRAGMA user_version");
 }
 
 TEST(QueryEngineOpen, MissingSymlinkedOrBogusDatabaseIsAnError) {
   TempDir tmp;
   auto missing = QueryEngine::open(tmp / "none.db");
   ASSERT_FALSE(missing);
-  EXPECT_NE(missing.error().find((tmp / "none.db").string()), std::string::npos) << missing.error();
+  EXPECT_NE(missing.error().message.find((tmp / "none.db").string()), std::string::npos) << missing.error().message;
   EXPECT_FALSE(fs::exists(tmp / "none.db"));  // never created by the reader
 
   ASSERT_TRUE(Store::open({.path = tmp / "real.db"}));
   fs::create_symlink(tmp / "real.db", tmp / "link.db");
   auto link = QueryEngine::open(tmp / "link.db");
   ASSERT_FALSE(link);
-  EXPECT_NE(link.error().find("symbolic link"), std::string::npos) << link.error();
+  EXPECT_NE(link.error().message.find("symbolic link"), std::string::npos) << link.error().message;
+  EXPECT_EQ(link.error().category, ErrorCategory::denied);
 
   test::write_file(tmp / "junk.db", std::string(4096, 'j'));
   auto junk = QueryEngine::open(tmp / "junk.db");
   ASSERT_FALSE(junk);
-  EXPECT_NE(junk.error().find("not a database"), std::string::npos) << junk.error();
+  EXPECT_NE(junk.error().message.find("not a database"), std::string::npos) << junk.error().message;
+  EXPECT_EQ(junk.error().category, ErrorCategory::corrupt);
 }
 
 }  // namespace

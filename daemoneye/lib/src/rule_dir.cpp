@@ -36,21 +36,33 @@ std::string open_error(int e) {
   return e == ELOOP ? std::string("it is a symbolic link (not followed)") : std::string(std::strerror(e));
 }
 
+// from_errno's category and errno; the message is "<what>: <open_error>".
+std::unexpected<Error> os_failure(int e, std::string_view what) {
+  Error err = Error::from_errno(e, what);
+  err.message = fmt::format("{}: {}", what, open_error(e));
+  return std::unexpected(std::move(err));
+}
+
+// "<where>: <message>" as a rejected file, keeping the category.
+RuleError rejection(const std::filesystem::path& file, std::string where, const Error& e) {
+  return RuleError{file, fmt::format("{}: {}", where, e.message), e.category};
+}
+
 // Every rule file name directly in `dirfd`, sorted (the order decides which
 // of two files with one id is the duplicate).
-std::expected<std::vector<std::string>, std::string> rule_file_names(int dirfd) {
+Result<std::vector<std::string>> rule_file_names(int dirfd) {
   // fdopendir takes ownership of its fd: give it a duplicate.
   osl::UniqueFd copy(::fcntl(dirfd, F_DUPFD_CLOEXEC, 0));
-  if (!copy) return std::unexpected(std::string(std::strerror(errno)));
+  if (!copy) return fail_errno(errno, "dup");
   std::unique_ptr<DIR, DirCloser> d(::fdopendir(copy.get()));
-  if (!d) return std::unexpected(std::string(std::strerror(errno)));
+  if (!d) return fail_errno(errno, "fdopendir");
   (void)copy.release();
   std::vector<std::string> names;
   errno = 0;
   while (const dirent* e = ::readdir(d.get())) {
     if (is_rule_file(e->d_name)) names.emplace_back(e->d_name);
   }
-  if (errno != 0) return std::unexpected(std::string(std::strerror(errno)));
+  if (errno != 0) return fail_errno(errno, "readdir");
   std::ranges::sort(names);
   return names;
 }
@@ -59,54 +71,54 @@ std::expected<std::vector<std::string>, std::string> rule_file_names(int dirfd) 
 // directory or a file in it controls them. The directory must be owned by
 // us or root and writable by no one else (a sticky /tmp-like directory is
 // world-writable and refused too); each file likewise.
-std::expected<void, std::string> check_owner_and_mode(const struct stat& st, std::string_view what) {
+Result<void> check_owner_and_mode(const struct stat& st, std::string_view what) {
   if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-    return std::unexpected(fmt::format(
-        "refusing {}: it is writable by {} (mode {:04o}); only its owner may write it (e.g. chmod go-w)",
-        what, (st.st_mode & S_IWOTH) != 0 ? "everyone" : "its group", st.st_mode & 07777));
+    return fail(ErrorCategory::denied,
+                fmt::format("refusing {}: it is writable by {} (mode {:04o}); only its owner may write it (e.g. chmod go-w)",
+                            what, (st.st_mode & S_IWOTH) != 0 ? "everyone" : "its group", st.st_mode & 07777));
   }
   if (st.st_uid != ::geteuid() && st.st_uid != 0) {
-    return std::unexpected(
-        fmt::format("refusing {}: owned by uid {}, not by us ({}) or root", what, st.st_uid, ::geteuid()));
+    return fail(ErrorCategory::denied,
+                fmt::format("refusing {}: owned by uid {}, not by us ({}) or root", what, st.st_uid, ::geteuid()));
   }
   return {};
 }
 
-std::expected<std::string, std::string> read_rule_file(int dirfd, const std::string& name) {
+Result<std::string> read_rule_file(int dirfd, const std::string& name) {
   osl::UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
-  if (!fd) return std::unexpected(fmt::format("cannot open: {}", open_error(errno)));
+  if (!fd) return os_failure(errno, "cannot open");
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0)
-    return std::unexpected(fmt::format("cannot stat: {}", std::strerror(errno)));
-  if (!S_ISREG(st.st_mode)) return std::unexpected(std::string("not a regular file"));
+    return fail_errno(errno, "cannot stat");
+  if (!S_ISREG(st.st_mode)) return fail(ErrorCategory::invalid_input, "not a regular file");
   if (auto r = check_owner_and_mode(st, "rule file"); !r) return std::unexpected(r.error());
   if (static_cast<std::size_t>(st.st_size) > kMaxRuleBytes) {
-    return std::unexpected(fmt::format("larger than 1 MiB ({} bytes)", st.st_size));
+    return fail(ErrorCategory::resource_exhausted, fmt::format("larger than 1 MiB ({} bytes)", st.st_size));
   }
   std::string content;
   char buf[16384];
   for (;;) {
     const ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return std::unexpected(fmt::format("cannot read: {}", std::strerror(errno)));
+    if (n < 0) return fail_errno(errno, "cannot read");
     if (n == 0) break;
     content.append(buf, static_cast<std::size_t>(n));
     // The file may grow between fstat and read.
-    if (content.size() > kMaxRuleBytes) return std::unexpected(std::string("larger than 1 MiB"));
+    if (content.size() > kMaxRuleBytes) return fail(ErrorCategory::resource_exhausted, "larger than 1 MiB");
   }
   return content;
 }
 
 // With an engine: the query compiles under the guard, and every `key:`
 // column is a column of its result.
-std::expected<void, std::string> check_query(const Rule& rule, const QueryEngine& engine) {
+Result<void> check_query(const Rule& rule, const QueryEngine& engine) {
   auto columns = engine.columns(rule.query);
-  if (!columns) return std::unexpected(fmt::format("query refused: {}", columns.error()));
+  if (!columns) return std::unexpected(columns.error().prefixed("query refused"));
   for (const auto& k : rule.key_columns) {
     if (std::ranges::find(*columns, k) == columns->end()) {
-      return std::unexpected(
-          fmt::format("key column '{}' is not a column of the query's result (columns: {})", k,
-                      fmt::join(*columns, ", ")));
+      return fail(ErrorCategory::invalid_input,
+                  fmt::format("key column '{}' is not a column of the query's result (columns: {})", k,
+                              fmt::join(*columns, ", ")));
     }
   }
   return {};
@@ -116,8 +128,8 @@ std::expected<void, std::string> check_query(const Rule& rule, const QueryEngine
 
 RuleSet load_rules(const std::filesystem::path& dir, const QueryEngine* engine) {
   RuleSet set;
-  auto reject = [&](const std::filesystem::path& file, std::string message) {
-    set.errors.push_back(RuleError{file, std::move(message)});
+  auto reject = [&](const std::filesystem::path& file, std::string message, ErrorCategory c) {
+    set.errors.push_back(RuleError{file, std::move(message), c});
   };
   osl::UniqueFd dirfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!dirfd) {
@@ -125,23 +137,23 @@ RuleSet load_rules(const std::filesystem::path& dir, const QueryEngine* engine) 
     // O_DIRECTORY|O_NOFOLLOW on a symlink fails with ENOTDIR, not ELOOP.
     struct stat st {};
     if (e == ENOTDIR && ::lstat(dir.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) e = ELOOP;
-    reject(dir, fmt::format("{}: cannot open rules directory: {}", dir.string(), open_error(e)));
+    set.errors.push_back(rejection(dir, dir.string(), os_failure(e, "cannot open rules directory").error()));
     return set;
   }
   {
     struct stat st {};
     if (::fstat(dirfd.get(), &st) != 0) {
-      reject(dir, fmt::format("{}: cannot stat rules directory: {}", dir.string(), std::strerror(errno)));
+      set.errors.push_back(rejection(dir, dir.string(), Error::from_errno(errno, "cannot stat rules directory")));
       return set;
     }
     if (auto r = check_owner_and_mode(st, "rules directory"); !r) {
-      reject(dir, fmt::format("{}: {}", dir.string(), r.error()));
+      set.errors.push_back(rejection(dir, dir.string(), r.error()));
       return set;
     }
   }
   auto names = rule_file_names(dirfd.get());
   if (!names) {
-    reject(dir, fmt::format("{}: cannot list rules directory: {}", dir.string(), names.error()));
+    set.errors.push_back(rejection(dir, dir.string() + ": cannot list rules directory", names.error()));
     return set;
   }
 
@@ -150,7 +162,7 @@ RuleSet load_rules(const std::filesystem::path& dir, const QueryEngine* engine) 
     const std::filesystem::path file = dir / name;
     auto content = read_rule_file(dirfd.get(), name);
     if (!content) {
-      reject(file, fmt::format("{}: {}", file.string(), content.error()));
+      set.errors.push_back(rejection(file, file.string(), content.error()));
       continue;
     }
     auto rule = parse_rule(*content, file);
@@ -159,15 +171,16 @@ RuleSet load_rules(const std::filesystem::path& dir, const QueryEngine* engine) 
       continue;
     }
     if (auto [it, inserted] = claimed.emplace(rule->id, file); !inserted) {
-      reject(file, fmt::format("{}: duplicate id '{}' (already defined in {})", file.string(), rule->id,
-                               it->second.string()));
+      reject(file,
+             fmt::format("{}: duplicate id '{}' (already defined in {})", file.string(), rule->id, it->second.string()),
+             ErrorCategory::invalid_input);
       continue;
     }
     if (engine != nullptr) {
       if (auto r = check_query(*rule, *engine); !r) {
-        reject(file, rule->query_line > 0
-                         ? fmt::format("{}:{}: {}", file.string(), rule->query_line, r.error())
-                         : fmt::format("{}: {}", file.string(), r.error()));
+        set.errors.push_back(rejection(
+            file, rule->query_line > 0 ? fmt::format("{}:{}", file.string(), rule->query_line) : file.string(),
+            r.error()));
         continue;
       }
     }
@@ -178,22 +191,24 @@ RuleSet load_rules(const std::filesystem::path& dir, const QueryEngine* engine) 
 }
 
 std::expected<Rule, RuleError> load_rule_file(const std::filesystem::path& file, const QueryEngine* engine) {
-  auto fail = [&](std::string message) { return std::unexpected(RuleError{file, file.string() + ": " + message}); };
+  auto refuse = [&](std::string message, ErrorCategory c) {
+    return std::unexpected(RuleError{file, file.string() + ": " + message, c});
+  };
   const std::string name = file.filename().string();
   if (!is_rule_file(name))
-    return fail("not a rule file name: the agent reads only *.yaml and *.yml files whose name does not start with '.'");
+    return refuse("not a rule file name: the agent reads only *.yaml and *.yml files whose name does not start with '.'",
+                  ErrorCategory::invalid_input);
   const std::filesystem::path dir = file.parent_path().empty() ? std::filesystem::path(".") : file.parent_path();
   osl::UniqueFd dirfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dirfd) return fail(fmt::format("cannot open its directory: {}", std::strerror(errno)));
+  if (!dirfd) return std::unexpected(rejection(file, file.string(), Error::from_errno(errno, "cannot open its directory")));
   auto content = read_rule_file(dirfd.get(), name);
-  if (!content) return fail(content.error());
+  if (!content) return std::unexpected(rejection(file, file.string(), content.error()));
   auto rule = parse_rule(*content, file);
   if (!rule) return std::unexpected(std::move(rule.error()));
   if (engine != nullptr) {
     if (auto r = check_query(*rule, *engine); !r) {
-      return std::unexpected(RuleError{file, rule->query_line > 0
-                                                 ? fmt::format("{}:{}: {}", file.string(), rule->query_line, r.error())
-                                                 : fmt::format("{}: {}", file.string(), r.error())});
+      return std::unexpected(rejection(
+          file, rule->query_line > 0 ? fmt::format("{}:{}", file.string(), rule->query_line) : file.string(), r.error()));
     }
   }
   return std::move(*rule);

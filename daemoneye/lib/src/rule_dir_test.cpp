@@ -90,6 +90,7 @@ TEST(LoadRules, SymlinksAreNotFollowed) {
   EXPECT_EQ(
       via_link.errors[0].message,
       (tmp / "linked").string() + ": cannot open rules directory: it is a symbolic link (not followed)");
+  EXPECT_EQ(via_link.errors[0].category, ErrorCategory::denied);
 
   fs::create_symlink(real / "r.yaml", real / "s.yaml");
   RuleSet set = load_rules(real);
@@ -97,6 +98,7 @@ TEST(LoadRules, SymlinksAreNotFollowed) {
   ASSERT_EQ(set.errors.size(), 1u);
   EXPECT_EQ(set.errors[0].message,
             (real / "s.yaml").string() + ": cannot open: it is a symbolic link (not followed)");
+  EXPECT_EQ(set.errors[0].category, ErrorCategory::denied);
 }
 
 TEST(LoadRules, MissingDirectoryTooBigAndNonRegularFiles) {
@@ -144,6 +146,7 @@ TEST(LoadRules, DirectoryWritableByOthersOrOwnedBySomeoneElseIsRefused) {
     ASSERT_EQ(set.errors.size(), 1u) << expected;
     EXPECT_EQ(set.errors[0].file, dir);
     EXPECT_EQ(set.errors[0].message, expected);
+    EXPECT_EQ(set.errors[0].category, ErrorCategory::denied);
   }
   ASSERT_EQ(::chmod(dir.c_str(), 0755), 0);
 

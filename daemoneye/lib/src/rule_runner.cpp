@@ -10,7 +10,7 @@ RuleRun run_rules(const std::vector<Rule>& rules, QueryEngine& engine, const std
     if (!rule.enabled) continue;
     auto result = engine.run(rule.query);
     if (!result) {
-      std::string why = result.error();
+      std::string why = result.error().message;
       // Under the agent's SQLite heap limit, a query too complex to compile
       // or run fails with SQLite's bare "out of memory".
       if (why.find("out of memory") != std::string::npos)

@@ -37,37 +37,41 @@ using osl::UniqueFd;
 std::string errno_text(int err) { return std::strerror(err); }
 
 // mkdir -p with 0700 for the components that do not exist yet.
-std::expected<void, std::string> make_parents(const std::filesystem::path& file) {
+Result<void> make_parents(const std::filesystem::path& file) {
   const std::filesystem::path parent = file.parent_path();
   if (parent.empty()) return {};
   std::filesystem::path partial;
   for (const auto& component : parent) {
     partial /= component;
     if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
-      return std::unexpected(fmt::format("cannot create directory {}: {}", partial.string(), errno_text(errno)));
+      return fail_errno(errno, "cannot create directory " + partial.string());
     }
   }
   return {};
 }
 
-std::expected<UniqueFd, std::string> open_append(const std::filesystem::path& path) {
+Result<UniqueFd> open_append(const std::filesystem::path& path) {
   if (auto made = make_parents(path); !made) return std::unexpected(made.error());
   // O_NONBLOCK only so that opening a FIFO cannot hang; it is refused below.
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0600));
   if (!fd) {
     const int err = errno;
-    if (err == ELOOP) return std::unexpected(fmt::format("{} is a symbolic link; refusing to follow it", path.string()));
-    return std::unexpected(fmt::format("cannot open {}: {}", path.string(), errno_text(err)));
+    if (err == ELOOP) {
+      return std::unexpected(
+          Error{ErrorCategory::denied, err, fmt::format("{} is a symbolic link; refusing to follow it", path.string())});
+    }
+    return fail_errno(err, "cannot open " + path.string());
   }
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return std::unexpected(fmt::format("cannot stat {}: {}", path.string(), errno_text(errno)));
-  if (!S_ISREG(st.st_mode)) return std::unexpected(fmt::format("{} is not a regular file", path.string()));
+  if (::fstat(fd.get(), &st) != 0) return fail_errno(errno, "cannot stat " + path.string());
+  if (!S_ISREG(st.st_mode)) return fail(ErrorCategory::invalid_input, fmt::format("{} is not a regular file", path.string()));
   if (st.st_nlink > 1) {
-    return std::unexpected(fmt::format("{} has {} hard links; refusing a file that is also elsewhere", path.string(), st.st_nlink));
+    return fail(ErrorCategory::denied,
+                fmt::format("{} has {} hard links; refusing a file that is also elsewhere", path.string(), st.st_nlink));
   }
   const int flags = ::fcntl(fd.get(), F_GETFL);
   if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0) {
-    return std::unexpected(fmt::format("cannot set flags on {}: {}", path.string(), errno_text(errno)));
+    return fail_errno(errno, "cannot set flags on " + path.string());
   }
   return fd;
 }
@@ -122,7 +126,7 @@ class FileSink final : public Sink {
       if (std::exchange(reopen_failed_, true)) return;  // said so already
       report_.log(fmt::format("{}: the file was moved or replaced and cannot be reopened ({}); still appending to the "
                               "file already open",
-                              report_.name(), fresh.error()));
+                              report_.name(), fresh.error().message));
       return;
     }
     fd_ = std::move(*fresh);
@@ -140,10 +144,10 @@ class FileSink final : public Sink {
 
 }  // namespace
 
-std::expected<std::unique_ptr<Sink>, std::string> make_file_sink(const SinkConfig& config,
-                                                                std::shared_ptr<SinkCounters> counters, SinkLog log) {
+Result<std::unique_ptr<Sink>> make_file_sink(const SinkConfig& config, std::shared_ptr<SinkCounters> counters,
+                                             SinkLog log) {
   auto fd = open_append(config.path);
-  if (!fd) return std::unexpected("file sink: " + fd.error());
+  if (!fd) return std::unexpected(fd.error().prefixed("file sink"));
   return std::make_unique<FileSink>(config, std::move(*fd), std::move(counters), std::move(log));
 }
 

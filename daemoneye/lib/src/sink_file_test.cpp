@@ -26,8 +26,7 @@ class FileSinkTest : public ::testing::Test {
   std::shared_ptr<SinkCounters> counters = std::make_shared<SinkCounters>();
   std::vector<std::string> logged;
 
-  std::expected<std::unique_ptr<Sink>, std::string> open(const std::filesystem::path& p,
-                                                         SinkFormat format = SinkFormat::json) {
+  Result<std::unique_ptr<Sink>> open(const std::filesystem::path& p, SinkFormat format = SinkFormat::json) {
     SinkConfig c;
     c.type = SinkType::file;
     c.path = p;
@@ -89,7 +88,9 @@ TEST_F(FileSinkTest, RefusesASymlinkAndLeavesItsTargetAlone) {
   std::filesystem::create_symlink(dir / "target", dir / "alerts.jsonl");
   const auto sink = open(dir / "alerts.jsonl");
   ASSERT_FALSE(sink);
-  EXPECT_EQ(sink.error(), "file sink: " + (dir / "alerts.jsonl").string() + " is a symbolic link; refusing to follow it");
+  EXPECT_EQ(sink.error(), (Error{ErrorCategory::denied, ELOOP,
+                                 "file sink: " + (dir / "alerts.jsonl").string() +
+                                     " is a symbolic link; refusing to follow it"}));
   EXPECT_EQ(read_file(dir / "target"), "precious\n");
 }
 
@@ -98,8 +99,8 @@ TEST_F(FileSinkTest, RefusesAFileWithAnotherHardLink) {
   ASSERT_EQ(::link((dir / "target").c_str(), (dir / "alerts.jsonl").c_str()), 0);
   const auto sink = open(dir / "alerts.jsonl");
   ASSERT_FALSE(sink);
-  EXPECT_EQ(sink.error(), "file sink: " + (dir / "alerts.jsonl").string() +
-                              " has 2 hard links; refusing a file that is also elsewhere");
+  EXPECT_EQ(sink.error(), Error::make(ErrorCategory::denied, "file sink: " + (dir / "alerts.jsonl").string() +
+                                                                " has 2 hard links; refusing a file that is also elsewhere"));
   EXPECT_EQ(read_file(dir / "target"), "precious\n");
 }
 
@@ -108,9 +109,9 @@ TEST_F(FileSinkTest, RefusesAFifoWithoutHanging) {
   const auto sink = open(dir / "alerts.jsonl");
   ASSERT_FALSE(sink);
   // With no reader, a write-only open of a FIFO fails at once (ENXIO) under O_NONBLOCK.
-  EXPECT_TRUE(sink.error().starts_with("file sink: cannot open " + (dir / "alerts.jsonl").string()) ||
-              sink.error().ends_with("is not a regular file"))
-      << sink.error();
+  EXPECT_TRUE(sink.error().message.starts_with("file sink: cannot open " + (dir / "alerts.jsonl").string()) ||
+              sink.error().message.ends_with("is not a regular file"))
+      << sink.error().message;
 }
 
 TEST_F(FileSinkTest, FollowsRotation) {

@@ -244,12 +244,14 @@ class WebhookSink final : public Sink {
 
 }  // namespace
 
-std::expected<std::unique_ptr<Sink>, std::string> make_webhook_sink(const SinkConfig& config,
-                                                                   std::shared_ptr<SinkCounters> counters, SinkLog log) {
-  if (auto ok = check_webhook_url(config.url); !ok) return std::unexpected("webhook sink: url: " + ok.error());
+Result<std::unique_ptr<Sink>> make_webhook_sink(const SinkConfig& config, std::shared_ptr<SinkCounters> counters,
+                                                SinkLog log) {
+  if (auto ok = check_webhook_url(config.url); !ok) return std::unexpected(ok.error().prefixed("webhook sink: url"));
   // libcurl's global state is set up once, before any sender thread uses it.
   static const CURLcode global = curl_global_init(CURL_GLOBAL_DEFAULT);
-  if (global != CURLE_OK) return std::unexpected(fmt::format("webhook sink: libcurl: {}", curl_easy_strerror(global)));
+  if (global != CURLE_OK) {
+    return fail(ErrorCategory::unavailable, fmt::format("webhook sink: libcurl: {}", curl_easy_strerror(global)));
+  }
   return std::make_unique<WebhookSink>(config, std::move(counters), std::move(log));
 }
 

@@ -20,13 +20,13 @@ struct CurlFree {
 };
 using CurlString = std::unique_ptr<char, CurlFree>;
 
-std::expected<UrlHandle, std::string> parse(std::string_view url) {
-  if (url.find('\0') != std::string_view::npos) return std::unexpected(std::string("the URL contains a NUL byte"));
+Result<UrlHandle> parse(std::string_view url) {
+  if (url.find('\0') != std::string_view::npos) return fail(ErrorCategory::invalid_input, "the URL contains a NUL byte");
   UrlHandle h(curl_url());
-  if (!h) return std::unexpected(std::string("out of memory"));
+  if (!h) return fail(ErrorCategory::resource_exhausted, "out of memory");
   const std::string copy(url);
   if (const CURLUcode rc = curl_url_set(h.get(), CURLUPART_URL, copy.c_str(), 0); rc != CURLUE_OK) {
-    return std::unexpected(fmt::format("not a valid URL ({})", curl_url_strerror(rc)));
+    return fail(ErrorCategory::invalid_input, fmt::format("not a valid URL ({})", curl_url_strerror(rc)));
   }
   return h;
 }
@@ -40,14 +40,14 @@ std::string part(const UrlHandle& h, CURLUPart which) {
 
 }  // namespace
 
-std::expected<void, std::string> check_webhook_url(std::string_view url) {
+Result<void> check_webhook_url(std::string_view url) {
   auto h = parse(url);
   if (!h) return std::unexpected(h.error());
   const std::string scheme = part(*h, CURLUPART_SCHEME);
   if (scheme != "http" && scheme != "https") {
-    return std::unexpected(fmt::format("must be an http:// or https:// URL, got scheme '{}'", scheme));
+    return fail(ErrorCategory::invalid_input, fmt::format("must be an http:// or https:// URL, got scheme '{}'", scheme));
   }
-  if (part(*h, CURLUPART_HOST).empty()) return std::unexpected(std::string("the URL has no host"));
+  if (part(*h, CURLUPART_HOST).empty()) return fail(ErrorCategory::invalid_input, "the URL has no host");
   return {};
 }
 

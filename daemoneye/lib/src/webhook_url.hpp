@@ -3,15 +3,16 @@
 // accepts is what the sender can use), and shown in messages without their
 // secrets.
 
-#include <expected>
+#include <airssys/daemoneye/error.hpp>
+
 #include <string>
 #include <string_view>
 
 namespace airssys::daemoneye::detail {
 
-// ok for an http:// or https:// URL with a host. Messages never repeat the
+// ok for an http:// or https:// URL with a host; else invalid_input. Messages never repeat the
 // URL (it may carry a password or a token).
-[[nodiscard]] std::expected<void, std::string> check_webhook_url(std::string_view url);
+[[nodiscard]] Result<void> check_webhook_url(std::string_view url);
 
 // The URL without user:password, query and fragment, for logs:
 // "https://u:p@h.example/x?token=s" → "https://h.example/x". "(invalid URL)"

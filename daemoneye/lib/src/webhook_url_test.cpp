@@ -25,10 +25,10 @@ TEST(WebhookUrl, RefusesOthersWithoutRepeatingTheUrl) {
                         Case{"", "not a valid URL ("}}) {
     const auto r = check_webhook_url(c.url);
     ASSERT_FALSE(r) << c.url;
-    EXPECT_TRUE(r.error().starts_with(c.error)) << r.error();
-    EXPECT_EQ(r.error().find("secret"), std::string::npos) << r.error();
+    EXPECT_TRUE(r.error().message.starts_with(c.error)) << r.error().message;
+    EXPECT_EQ(r.error().message.find("secret"), std::string::npos) << r.error().message;
   }
-  EXPECT_EQ(check_webhook_url(std::string("http://h/\0x", 11)).error(), "the URL contains a NUL byte");
+  EXPECT_EQ(check_webhook_url(std::string("http://h/\0x", 11)).error().message, "the URL contains a NUL byte");
 }
 
 TEST(WebhookUrl, RedactionDropsCredentialsQueryAndFragment) {

@@ -13,6 +13,7 @@
 //
 // Thread safety: pure functions; the file functions touch only their path.
 
+#include <airssys/daemoneye/error.hpp>
 #include <airssys/daemoneye/events.hpp>
 
 #include <cstdint>
@@ -92,16 +93,16 @@ struct AgentStatus {
 
 [[nodiscard]] std::string encode(const AgentStatus& s);
 // Every field is required and checked; errors name it ("agent_status.procmond.pid: not an integer").
-[[nodiscard]] std::expected<AgentStatus, std::string> decode_agent_status(std::string_view json);
+[[nodiscard]] Result<AgentStatus> decode_agent_status(std::string_view json);
 
 // Writes `s` to `path` atomically: a new temp file in the same directory
 // (O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, mode 0640 less the umask), then
 // rename over `path`. A symbolic link at `path` is replaced, never followed.
-[[nodiscard]] std::expected<void, std::string> write_status_file(const std::filesystem::path& path,
+[[nodiscard]] Result<void> write_status_file(const std::filesystem::path& path,
                                                                  const AgentStatus& s);
 // Reads it back (O_NOFOLLOW, regular files only, at most kAgentStatusMaxBytes).
 // nullopt: there is no file at `path`.
-[[nodiscard]] std::expected<std::optional<AgentStatus>, std::string> read_status_file(
+[[nodiscard]] Result<std::optional<AgentStatus>> read_status_file(
     const std::filesystem::path& path);
 
 }  // namespace airssys::daemoneye

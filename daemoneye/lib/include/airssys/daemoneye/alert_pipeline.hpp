@@ -16,6 +16,7 @@
 
 #include <airssys/daemoneye/alert.hpp>
 #include <airssys/daemoneye/config.hpp>
+#include <airssys/daemoneye/error.hpp>
 
 #include <cstdint>
 #include <expected>
@@ -49,15 +50,17 @@ class AlertPipeline {
   using Log = std::function<void(std::string_view)>;
   // Opens every sink (a file sink's file is created 0600, appended to; a
   // syslog or webhook address is validated). `ledger` may be null (no ledger).
-  [[nodiscard]] static std::expected<std::unique_ptr<AlertPipeline>, std::string> create(
-      const AlertsConfig& config, std::shared_ptr<ledger::Ledger> ledger, Log log);
+  // Errors are prefixed "alerts.sinks #N" (invalid_input for a bad address,
+  // denied or io for a file that cannot be opened).
+  [[nodiscard]] static Result<std::unique_ptr<AlertPipeline>> create(const AlertsConfig& config,
+                                                                     std::shared_ptr<ledger::Ledger> ledger, Log log);
   ~AlertPipeline();  // stops the webhook thread; queued webhook alerts get one last attempt
   AlertPipeline(const AlertPipeline&) = delete;
   AlertPipeline& operator=(const AlertPipeline&) = delete;
 
   // `now` in Unix seconds (the dedup and rate windows use it). An error
   // means the ledger append failed: nothing of this batch was raised.
-  [[nodiscard]] std::expected<AlertOutcome, std::string> submit(std::vector<Alert> candidates, std::int64_t now);
+  [[nodiscard]] Result<AlertOutcome> submit(std::vector<Alert> candidates, std::int64_t now);
   [[nodiscard]] AlertStats stats() const;
 
   // Tells the dedup window that `dedup_key` was raised at `raised_at` (Unix

@@ -29,6 +29,7 @@
 //     sinks:
 //       - { type: file, path: ./var/alerts.jsonl, format: json }
 
+#include <airssys/daemoneye/error.hpp>
 #include <airssys/daemoneye/rule.hpp>
 
 #include <chrono>
@@ -113,17 +114,17 @@ struct ConfigInputs {
 };
 
 // Applies one YAML document on top of `config`. `source` names it in errors.
-[[nodiscard]] std::expected<void, std::string> apply_yaml(Config& config, std::string_view yaml, std::string_view source);
+[[nodiscard]] Result<void> apply_yaml(Config& config, std::string_view yaml, std::string_view source);
 // Sets one scalar key ("scan.interval", "database.path", ...) from text.
-[[nodiscard]] std::expected<void, std::string> set_key(Config& config, std::string_view dotted_key,
-                                                       std::string_view value, std::string_view source);
+[[nodiscard]] Result<void> set_key(Config& config, std::string_view dotted_key, std::string_view value,
+                                   std::string_view source);
 // All layers, in order.
-[[nodiscard]] std::expected<Config, std::string> load_config(const ConfigInputs& inputs);
+[[nodiscard]] Result<Config> load_config(const ConfigInputs& inputs);
 
 // "1s", "500ms", "2m", "1h", "7d" → milliseconds.
-[[nodiscard]] std::expected<std::chrono::milliseconds, std::string> parse_duration(std::string_view text);
+[[nodiscard]] Result<std::chrono::milliseconds> parse_duration(std::string_view text);
 // "512MiB", "1GiB", "4096", "10MB" → bytes.
-[[nodiscard]] std::expected<std::uint64_t, std::string> parse_size(std::string_view text);
+[[nodiscard]] Result<std::uint64_t> parse_size(std::string_view text);
 
 // The DAEMONEYE_* entries of an environment block (e.g. `environ`), for ConfigInputs::env.
 [[nodiscard]] std::vector<std::pair<std::string, std::string>> daemoneye_environment(const char* const* envp);

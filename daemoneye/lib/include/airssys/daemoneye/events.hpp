@@ -10,6 +10,7 @@
 // Order: procmond publishes a scan's events before its snapshot chunks, on
 // one connection, so a subscriber sees them in that order.
 
+#include <airssys/daemoneye/error.hpp>
 #include <airssys/daemoneye/process_record.hpp>
 
 #include <array>
@@ -88,10 +89,10 @@ struct SnapshotChunk {
 [[nodiscard]] std::string encode(const ProcessEvent& e);
 [[nodiscard]] std::string encode(const SnapshotChunk& c);
 // Errors say what was malformed ("snapshot: processes[3].pid: not an integer").
-[[nodiscard]] std::expected<ProcessEvent, std::string> decode_event(std::string_view json);
-[[nodiscard]] std::expected<SnapshotChunk, std::string> decode_snapshot(std::string_view json);
+[[nodiscard]] Result<ProcessEvent> decode_event(std::string_view json);
+[[nodiscard]] Result<SnapshotChunk> decode_snapshot(std::string_view json);
 [[nodiscard]] std::string encode(const ProcmondStatus& s);
-[[nodiscard]] std::expected<ProcmondStatus, std::string> decode_procmond_status(std::string_view json);
+[[nodiscard]] Result<ProcmondStatus> decode_procmond_status(std::string_view json);
 
 // JSON object of a record's columns (osquery names), as stored in alerts.
 [[nodiscard]] std::string to_json(const ProcessRecord& r);

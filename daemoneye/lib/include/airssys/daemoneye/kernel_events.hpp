@@ -14,6 +14,7 @@
 //
 // Thread safety: a KernelEventSource is used by one thread at a time.
 
+#include <airssys/daemoneye/error.hpp>
 #include <airssys/daemoneye/events.hpp>
 
 #include <cstddef>
@@ -54,7 +55,7 @@ class KernelEventSource {
   [[nodiscard]] virtual int fd() const noexcept = 0;
   // Hands every event ready now to `sink` without blocking; the count, or
   // an error that ends the source.
-  [[nodiscard]] virtual std::expected<std::size_t, std::string> drain(const std::function<void(KernelEvent&&)>& sink) = 0;
+  [[nodiscard]] virtual Result<std::size_t> drain(const std::function<void(KernelEvent&&)>& sink) = 0;
   // Events the kernel could not deliver so far (ring buffer full, netlink
   // receive queue overrun).
   [[nodiscard]] virtual std::uint64_t lost() const noexcept = 0;
@@ -62,7 +63,7 @@ class KernelEventSource {
 
 // The best tier to try; lower ones are the fallbacks (poll = polling only).
 enum class TierRequest : std::uint8_t { automatic, ebpf, proc_connector, poll };
-[[nodiscard]] std::expected<TierRequest, std::string> tier_request_from(std::string_view s);
+[[nodiscard]] Result<TierRequest> tier_request_from(std::string_view s);
 
 struct KernelSourceOptions {
   std::uint32_t ring_buffer_bytes = 8u << 20;  // eBPF ring buffer (a power of two, ≥ 4096)
@@ -87,9 +88,9 @@ struct SourceChoice {
 [[nodiscard]] SourceChoice open_event_source(TierRequest request, const KernelSourceOptions& options);
 
 // Each tier alone (open_event_source uses these).
-[[nodiscard]] std::expected<std::unique_ptr<KernelEventSource>, std::string> open_ebpf_source(
+[[nodiscard]] Result<std::unique_ptr<KernelEventSource>> open_ebpf_source(
     const KernelSourceOptions& options);
-[[nodiscard]] std::expected<std::unique_ptr<KernelEventSource>, std::string> open_proc_connector_source(
+[[nodiscard]] Result<std::unique_ptr<KernelEventSource>> open_proc_connector_source(
     const KernelSourceOptions& options);
 
 // Offset from `clock` (CLOCK_BOOTTIME for eBPF, CLOCK_MONOTONIC for the proc

@@ -19,6 +19,8 @@
 //
 // Thread safety: one QueryEngine is used by one thread at a time.
 
+#include <airssys/daemoneye/error.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <expected>
@@ -55,19 +57,23 @@ struct QueryResult {
 class QueryEngine {
  public:
   // `db` must exist (the Store creates it). Errors name the file and reason.
-  [[nodiscard]] static std::expected<std::unique_ptr<QueryEngine>, std::string> open(const std::filesystem::path& db,
-                                                                                     QueryLimits limits = {});
+  [[nodiscard]] static Result<std::unique_ptr<QueryEngine>> open(const std::filesystem::path& db, QueryLimits limits = {});
   ~QueryEngine();
   QueryEngine(const QueryEngine&) = delete;
   QueryEngine& operator=(const QueryEngine&) = delete;
 
-  // Compiles without running: the reason a query is refused ("not allowed:
-  // PRAGMA", "no such column: foo", "only one statement per query"), or ok.
-  [[nodiscard]] std::expected<void, std::string> check(std::string_view sql) const;
+  // Compiles without running: the reason a query is refused, or ok. denied
+  // for what the guard does not allow ("not allowed: PRAGMA"),
+  // invalid_input for SQL that does not compile ("no such column: foo",
+  // "only one statement per query").
+  [[nodiscard]] Result<void> check(std::string_view sql) const;
   // check(), and on success the names of the result's columns (rule loading
   // uses it to verify a rule's `key:` columns).
-  [[nodiscard]] std::expected<std::vector<std::string>, std::string> columns(std::string_view sql) const;
-  [[nodiscard]] std::expected<QueryResult, std::string> run(std::string_view sql);
+  [[nodiscard]] Result<std::vector<std::string>> columns(std::string_view sql) const;
+  // check()'s errors, timeout past limits.time, or SQLite's own (busy,
+  // corrupt, io). Reaching max_rows or max_bytes is not an error: the result
+  // says `truncated`.
+  [[nodiscard]] Result<QueryResult> run(std::string_view sql);
 
   [[nodiscard]] const QueryLimits& limits() const noexcept;
 

@@ -14,6 +14,8 @@
 // key, or whose SQL the QueryEngine refuses is rejected with the file name
 // and the reason; the other rules load.
 
+#include <airssys/daemoneye/error.hpp>
+
 #include <chrono>
 #include <expected>
 #include <filesystem>
@@ -45,6 +47,9 @@ struct Rule {
 struct RuleError {
   std::filesystem::path file;
   std::string message;
+  // invalid_input (malformed YAML, a bad field, a refused query, a duplicate
+  // id), denied (owner or mode unsafe, a symlink), not_found, io, ...
+  ErrorCategory category = ErrorCategory::invalid_input;
 };
 
 struct RuleSet {
