@@ -11,6 +11,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   airssys::daemoneye::Config config;
   const auto r = airssys::daemoneye::apply_yaml(config, text, "fuzz.yaml");
-  if (!r && !r.error().starts_with("fuzz.yaml")) std::abort();
+  if (!r && !r.error().message.starts_with("fuzz.yaml")) std::abort();
   return 0;
 }
