@@ -198,10 +198,10 @@ sqlite3_vfs g_vfs{};
 
 }  // namespace
 
-std::expected<void, std::string> register_vfs() {
+Result<void> register_vfs() {
   static std::once_flag once;
   static int rc = SQLITE_OK;
-  static std::string problem;
+  static std::string problem;  // empty: registered
   std::call_once(once, [] {
     g_unix = ::sqlite3_vfs_find("unix");
     if (g_unix == nullptr || g_unix->iVersion < 2) {
@@ -228,7 +228,7 @@ std::expected<void, std::string> register_vfs() {
     rc = ::sqlite3_vfs_register(&g_vfs, /*makeDflt=*/0);
     if (rc != SQLITE_OK) problem = std::string("cannot register the SQLite VFS: ") + ::sqlite3_errstr(rc);
   });
-  if (!problem.empty()) return std::unexpected(problem);
+  if (!problem.empty()) return fail(ErrorCategory::internal, problem);
   return {};
 }
 

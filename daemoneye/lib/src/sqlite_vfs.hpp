@@ -26,8 +26,7 @@
 // Thread safety: register_vfs() may be called from any thread, any number
 // of times; the VFS itself is as thread-safe as "unix".
 
-#include <expected>
-#include <string>
+#include <airssys/daemoneye/error.hpp>
 
 namespace airssys::daemoneye::sqlite {
 
@@ -35,6 +34,6 @@ namespace airssys::daemoneye::sqlite {
 inline constexpr const char* kFaultSeamVfs = "airssys-osl-io";
 
 // Registers the VFS once per process (not as the default).
-[[nodiscard]] std::expected<void, std::string> register_vfs();
+[[nodiscard]] Result<void> register_vfs();
 
 }  // namespace airssys::daemoneye::sqlite

@@ -77,17 +77,17 @@ struct Store::Impl {
     std::vector<std::pair<std::int64_t, std::optional<Entry>>> undo_;
   };
 
-  std::expected<void, std::string> upsert(const ProcessRecord& r) {
+  Result<void> upsert(const ProcessRecord& r) {
     schema::bind_process(upsert_process.get(), r);
     if (auto w = sqlite::run(db.get(), upsert_process.get()); !w) {
-      return std::unexpected(fmt::format("write process {}: {}", r.pid, w.error()));
+      return std::unexpected(w.error().prefixed(fmt::format("write process {}", r.pid)));
     }
     return {};
   }
-  std::expected<void, std::string> remove(std::int64_t pid) {
+  Result<void> remove(std::int64_t pid) {
     sqlite::bind(delete_process.get(), 1, pid);
     if (auto w = sqlite::run(db.get(), delete_process.get()); !w) {
-      return std::unexpected(fmt::format("delete process {}: {}", pid, w.error()));
+      return std::unexpected(w.error().prefixed(fmt::format("delete process {}", pid)));
     }
     return {};
   }
@@ -98,7 +98,7 @@ struct Store::Impl {
       ::sqlite3_bind_null(s, i);
     }
   }
-  std::expected<void, std::string> event_row(const ProcessEvent& e) {
+  Result<void> event_row(const ProcessEvent& e) {
     const ProcessRecord& p = e.process;
     std::string_view parent_path, parent_cmdline;
     if (auto it = mirror.find(p.parent); it != mirror.end() && p.parent != p.pid) {
@@ -134,8 +134,7 @@ struct Store::Impl {
     // SQLite integers are signed 64-bit; a cgroup id (an inode number) fits.
     bind_or_null(s, i++, static_cast<std::int64_t>(e.cgroup_id), e.cgroup_id != 0);
     if (auto w = sqlite::run(db.get(), s); !w) {
-      return std::unexpected(
-          fmt::format("write {} event of pid {}: {}", to_string(e.kind), p.pid, w.error()));
+      return std::unexpected(w.error().prefixed(fmt::format("write {} event of pid {}", to_string(e.kind), p.pid)));
     }
     return {};
   }
@@ -144,17 +143,17 @@ struct Store::Impl {
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Store::~Store() = default;
 
-std::expected<std::unique_ptr<Store>, std::string> Store::open(StoreOptions options) {
+Result<std::unique_ptr<Store>> Store::open(StoreOptions options) {
   if (auto r = prepare_database_path(options.path); !r) return std::unexpected(r.error());
   const std::string path = options.path.string();
   // Every write, sync and truncate of the database and its WAL goes through
   // osl's fault seam (sqlite_vfs.hpp), so tests can break the disk under it.
-  if (auto r = sqlite::register_vfs(); !r) return std::unexpected(fmt::format("{}: {}", path, r.error()));
+  if (auto r = sqlite::register_vfs(); !r) return std::unexpected(r.error().prefixed(path));
   auto db = sqlite::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, sqlite::kFaultSeamVfs);
   if (!db) return std::unexpected(db.error());
   sqlite3* h = db->get();
-  auto fail = [&](std::string_view what, const std::string& why) {
-    return std::unexpected(fmt::format("{}: {}: {}", path, what, why));
+  auto failed = [&](std::string_view what, const Error& why) {
+    return std::unexpected(why.prefixed(fmt::format("{}: {}", path, what)));
   };
 
   ::sqlite3_busy_timeout(h, 5000);
@@ -164,17 +163,18 @@ std::expected<std::unique_ptr<Store>, std::string> Store::open(StoreOptions opti
   ::sqlite3_db_config(h, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
 
   auto version = sqlite::query_int(h, "PRAGMA user_version");
-  if (!version) return fail("read schema version", version.error());
+  if (!version) return failed("read schema version", version.error());
   if (*version > schema::kVersion) {
-    return std::unexpected(fmt::format("{}: database schema version {} is newer than this program's ({})",
-                                       path, *version, schema::kVersion));
+    return fail(ErrorCategory::invalid_input, fmt::format("{}: database schema version {} is newer than this program's ({})",
+                                                          path, *version, schema::kVersion));
   }
   auto mode = sqlite::prepare(h, "PRAGMA journal_mode=WAL");
-  if (!mode) return fail("set WAL mode", mode.error());
-  if (::sqlite3_step(mode->get()) != SQLITE_ROW) return fail("set WAL mode", sqlite::error(h, ""));
+  if (!mode) return failed("set WAL mode", mode.error());
+  if (const int rc = ::sqlite3_step(mode->get()); rc != SQLITE_ROW) return failed("set WAL mode", sqlite::error(h, "", rc));
   const auto* got = reinterpret_cast<const char*>(::sqlite3_column_text(mode->get(), 0));
   if (got == nullptr || std::string_view(got) != "wal") {
-    return fail("set WAL mode", fmt::format("journal mode is '{}'", got != nullptr ? got : "?"));
+    return failed("set WAL mode", Error::make(ErrorCategory::unavailable,
+                                              fmt::format("journal mode is '{}'", got != nullptr ? got : "?")));
   }
   mode->reset();  // finalized before the next statement
   // synchronous=FULL: WAL is synced on every commit, so a committed alert
@@ -183,27 +183,27 @@ std::expected<std::unique_ptr<Store>, std::string> Store::open(StoreOptions opti
                             "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF; "
                             "PRAGMA journal_size_limit=67108864; PRAGMA cache_size=-8192");
       !r) {
-    return fail("set pragmas", r.error());
+    return failed("set pragmas", r.error());
   }
   {
     sqlite::Transaction txn(h);
-    if (auto r = txn.begin(); !r) return fail("create schema", r.error());
+    if (auto r = txn.begin(); !r) return failed("create schema", r.error());
     // A new file has version 0 and gets the whole DDL; an older store gains what it lacks.
     if (*version >= 1 && *version < schema::kVersion) {
       if (auto r = sqlite::exec(h, schema::migrate_sql(static_cast<int>(*version)).c_str()); !r) {
-        return fail(fmt::format("upgrade schema from version {}", *version), r.error());
+        return failed(fmt::format("upgrade schema from version {}", *version), r.error());
       }
     }
-    if (auto r = sqlite::exec(h, schema::ddl().c_str()); !r) return fail("create schema", r.error());
+    if (auto r = sqlite::exec(h, schema::ddl().c_str()); !r) return failed("create schema", r.error());
     if (auto r = sqlite::exec(h, fmt::format("PRAGMA user_version={}", schema::kVersion).c_str()); !r) {
-      return fail("create schema", r.error());
+      return failed("create schema", r.error());
     }
-    if (auto r = txn.commit(); !r) return fail("create schema", r.error());
+    if (auto r = txn.commit(); !r) return failed("create schema", r.error());
   }
 
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
-  auto prep = [&](sqlite::Stmt& out, const std::string& sql) -> std::expected<void, std::string> {
+  auto prep = [&](sqlite::Stmt& out, const std::string& sql) -> Result<void> {
     auto s = sqlite::prepare(h, sql, /*persistent=*/true);
     if (!s) return std::unexpected(s.error());
     out = std::move(*s);
@@ -223,27 +223,27 @@ std::expected<std::unique_ptr<Store>, std::string> Store::open(StoreOptions opti
         prep(impl->insert_alert,
              "INSERT INTO alerts (time, rule_id, rule_name, severity, tags, \"row\", host, dedup_key) "
              "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")}) {
-    if (!r) return fail("prepare statements", r.error());
+    if (!r) return failed("prepare statements", r.error());
   }
 
   // The mirror starts as the table left by the previous run, so the first
   // snapshot after a restart writes only what changed meanwhile.
   auto select = sqlite::prepare(h, schema::select_processes_sql());
-  if (!select) return fail("load processes", select.error());
+  if (!select) return failed("load processes", select.error());
   int rc = SQLITE_ROW;
   while ((rc = ::sqlite3_step(select->get())) == SQLITE_ROW) {
     ProcessRecord r = schema::read_process(select->get());
     const std::int64_t pid = r.pid;
     impl->mirror.emplace(pid, Impl::Entry{std::move(r), 0});
   }
-  if (rc != SQLITE_DONE) return fail("load processes", sqlite::error(h, ""));
+  if (rc != SQLITE_DONE) return failed("load processes", sqlite::error(h, "", rc));
   select->reset();
 
   impl->db = std::move(*db);
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
-std::expected<ApplyStats, std::string> Store::apply_snapshot(std::span<const ProcessRecord> all) {
+Result<ApplyStats> Store::apply_snapshot(std::span<const ProcessRecord> all) {
   Impl& s = *impl_;
   const std::uint64_t gen = ++s.generation;
   ApplyStats stats;
@@ -251,17 +251,17 @@ std::expected<ApplyStats, std::string> Store::apply_snapshot(std::span<const Pro
   sqlite::Transaction txn(s.db.get());
   bool began = false;
   // The transaction starts at the first write: an idle scan touches nothing.
-  auto write = [&]() -> std::expected<void, std::string> {
+  auto write = [&]() -> Result<void> {
     if (began) return {};
     began = true;
     return txn.begin();
   };
 
   for (const ProcessRecord& r : all) {
-    if (r.pid < 0) return std::unexpected(fmt::format("snapshot: record with invalid pid {}", r.pid));
+    if (r.pid < 0) return fail(ErrorCategory::invalid_input, fmt::format("snapshot: record with invalid pid {}", r.pid));
     auto it = s.mirror.find(r.pid);
     if (it != s.mirror.end() && it->second.seen == gen) {
-      return std::unexpected(fmt::format("snapshot: pid {} appears twice", r.pid));
+      return fail(ErrorCategory::invalid_input, fmt::format("snapshot: pid {} appears twice", r.pid));
     }
     if (it != s.mirror.end() && schema::same_columns(it->second.record, r)) {
       // Bookkeeping fields (start_ticks, exe identity) are not stored; keep
@@ -299,14 +299,14 @@ std::expected<ApplyStats, std::string> Store::apply_snapshot(std::span<const Pro
   return stats;
 }
 
-std::expected<void, std::string> Store::append_events(std::span<const ProcessEvent> events) {
+Result<void> Store::append_events(std::span<const ProcessEvent> events) {
   if (events.empty()) return {};
   Impl& s = *impl_;
   Impl::MirrorChange change(s.mirror);
   sqlite::Transaction txn(s.db.get());
   if (auto r = txn.begin(); !r) return std::unexpected(r.error());
   for (const ProcessEvent& e : events) {
-    if (e.process.pid < 0) return std::unexpected(fmt::format("event with invalid pid {}", e.process.pid));
+    if (e.process.pid < 0) return fail(ErrorCategory::invalid_input, fmt::format("event with invalid pid {}", e.process.pid));
     // The event row reads the parent from the mirror as it is at this
     // event, so a child started right after its parent in one batch sees it.
     if (auto r = s.event_row(e); !r) return std::unexpected(r.error());
@@ -326,7 +326,7 @@ std::expected<void, std::string> Store::append_events(std::span<const ProcessEve
   return {};
 }
 
-std::expected<void, std::string> Store::record_scan(const ScanRecord& scan) {
+Result<void> Store::record_scan(const ScanRecord& scan) {
   Impl& s = *impl_;
   sqlite3_stmt* st = s.insert_scan.get();
   int i = 1;
@@ -343,11 +343,11 @@ std::expected<void, std::string> Store::record_scan(const ScanRecord& scan) {
   sqlite::bind(st, i++, static_cast<std::int64_t>(scan.applied.updated));
   sqlite::bind(st, i++, static_cast<std::int64_t>(scan.applied.deleted));
   // A single statement outside BEGIN is its own transaction (autocommit).
-  if (auto w = sqlite::run(s.db.get(), st); !w) return std::unexpected("record scan: " + w.error());
+  if (auto w = sqlite::run(s.db.get(), st); !w) return std::unexpected(w.error().prefixed("record scan"));
   return {};
 }
 
-std::expected<void, std::string> Store::insert_alerts(std::span<const Alert> alerts) {
+Result<void> Store::insert_alerts(std::span<const Alert> alerts) {
   if (alerts.empty()) return {};
   Impl& s = *impl_;
   sqlite::Transaction txn(s.db.get());
@@ -366,13 +366,13 @@ std::expected<void, std::string> Store::insert_alerts(std::span<const Alert> ale
     sqlite::bind(st, i++, std::string_view(a.host));
     sqlite::bind(st, i++, std::string_view(a.dedup_key));
     if (auto r = sqlite::run(s.db.get(), st); !r) {
-      return std::unexpected(fmt::format("write alert of rule {}: {}", a.rule_id, r.error()));
+      return std::unexpected(r.error().prefixed(fmt::format("write alert of rule {}", a.rule_id)));
     }
   }
   return txn.commit();
 }
 
-std::expected<RetentionStats, std::string> Store::enforce_retention(std::int64_t now) {
+Result<RetentionStats> Store::enforce_retention(std::int64_t now) {
   return retention::enforce(impl_->db.get(), impl_->options.retention, now);
 }
 

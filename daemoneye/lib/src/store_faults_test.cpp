@@ -56,7 +56,7 @@ Alert alert(int i) {
 
 std::unique_ptr<Store> open_store(const fs::path& db) {
   auto s = Store::open({.path = db});
-  EXPECT_TRUE(s) << (s ? "" : s.error());
+  EXPECT_TRUE(s) << (s ? std::string() : s.error().to_string());
   return s ? std::move(*s) : nullptr;
 }
 
@@ -102,18 +102,27 @@ void add_pids(std::set<std::int64_t>& into, const std::vector<ProcessEvent>& eve
 struct Case {
   const char* name;
   std::vector<io::Fault> faults;
+  ErrorCategory category;     // what the failed call returns
   bool fate_unknown = false;  // the bytes were written, only their sync failed
 };
 
 const std::vector<Case>& cases() {
   static const std::vector<Case> all = {
-      {"WAL write ENOSPC", {{.call = io::FileCall::write, .path_contains = "-wal", .error = ENOSPC}}},
-      {"WAL write EIO", {{.call = io::FileCall::write, .path_contains = "-wal", .error = EIO}}},
-      {"WAL write EIO after some pages", {{.call = io::FileCall::write, .path_contains = "-wal", .after = 3, .error = EIO}}},
+      {"WAL write ENOSPC",
+       {{.call = io::FileCall::write, .path_contains = "-wal", .error = ENOSPC}},
+       ErrorCategory::resource_exhausted},
+      {"WAL write EIO", {{.call = io::FileCall::write, .path_contains = "-wal", .error = EIO}}, ErrorCategory::io},
+      {"WAL write EIO after some pages",
+       {{.call = io::FileCall::write, .path_contains = "-wal", .after = 3, .error = EIO}},
+       ErrorCategory::io},
       {"WAL short write, then ENOSPC",
        {{.call = io::FileCall::write, .path_contains = "-wal", .short_write = 100},
-        {.call = io::FileCall::write, .path_contains = "-wal", .error = ENOSPC}}},
-      {"WAL fdatasync EIO", {{.call = io::FileCall::sync, .path_contains = "-wal", .error = EIO}}, true},
+        {.call = io::FileCall::write, .path_contains = "-wal", .error = ENOSPC}},
+       ErrorCategory::resource_exhausted},
+      {"WAL fdatasync EIO",
+       {{.call = io::FileCall::sync, .path_contains = "-wal", .error = EIO}},
+       ErrorCategory::io,
+       true},
   };
   return all;
 }
@@ -138,6 +147,7 @@ TEST(StoreFaults, ABatchThatWasNotMadeDurableIsNotAcknowledged) {
     const auto lost = batch(5000, 20);
     auto r = store->append_events(lost);
     ASSERT_FALSE(r) << "acknowledged a batch whose write or sync failed";
+    EXPECT_EQ(r.error().category, c.category) << r.error();
     EXPECT_EQ(faults->fired(), static_cast<int>(c.faults.size()));
     EXPECT_EQ(store->process_count(), processes) << "the mirror kept rows the database rolled back";
     EXPECT_EQ(store->process(5000), nullptr);
@@ -204,7 +214,8 @@ TEST(StoreFaults, EveryWriteReportsAFailingDisk) {
   all.push_back(proc(12, "c"));
   auto snap = store->apply_snapshot(all);
   ASSERT_FALSE(snap);
-  EXPECT_NE(snap.error().find("full"), std::string::npos) << snap.error();
+  EXPECT_EQ(snap.error().category, ErrorCategory::resource_exhausted) << snap.error();
+  EXPECT_NE(snap.error().message.find("full"), std::string::npos) << snap.error();
   EXPECT_EQ(store->process_count(), 2u);
   EXPECT_EQ(store->process(12), nullptr);
   EXPECT_FALSE(store->insert_alerts(std::vector<Alert>{alert(2)}));

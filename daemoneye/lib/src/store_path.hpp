@@ -1,9 +1,8 @@
 #pragma once
 // Where the store's database file may live, and creating it safely.
 
-#include <expected>
+#include <airssys/daemoneye/error.hpp>
 #include <filesystem>
-#include <string>
 
 namespace airssys::daemoneye {
 
@@ -17,6 +16,9 @@ namespace airssys::daemoneye {
 //  - a missing database file is created 0600 (O_EXCL|O_NOFOLLOW); an
 //    existing one with group/other permission bits is narrowed to 0600.
 //    SQLite gives -wal and -shm the database file's mode.
-[[nodiscard]] std::expected<void, std::string> prepare_database_path(const std::filesystem::path& db);
+// Refusals are `denied` (a symlink, a world-writable or foreign directory),
+// `invalid_input` (an empty path, a directory, not a regular file); failed
+// system calls carry their errno.
+[[nodiscard]] Result<void> prepare_database_path(const std::filesystem::path& db);
 
 }  // namespace airssys::daemoneye

@@ -16,7 +16,7 @@ constexpr std::array<const char*, 3> kHistory{"process_events", "alerts", "scans
 
 // Deletes rows of all history tables with time <= cutoff (or < when
 // `strict`); adds the counts to `stats`.
-std::expected<void, std::string> delete_until(sqlite3* db, std::int64_t cutoff, bool strict,
+Result<void> delete_until(sqlite3* db, std::int64_t cutoff, bool strict,
                                               RetentionStats& stats) {
   for (std::size_t t = 0; t < kHistory.size(); ++t) {
     auto stmt =
@@ -24,7 +24,7 @@ std::expected<void, std::string> delete_until(sqlite3* db, std::int64_t cutoff, 
     if (!stmt) return std::unexpected(stmt.error());
     sqlite::bind(stmt->get(), 1, cutoff);
     if (auto r = sqlite::run(db, stmt->get()); !r) {
-      return std::unexpected(fmt::format("retention: delete from {}: {}", kHistory[t], r.error()));
+      return std::unexpected(r.error().prefixed(fmt::format("retention: delete from {}", kHistory[t])));
     }
     const auto n = static_cast<std::size_t>(::sqlite3_changes64(db));
     (t == 0 ? stats.events_deleted : t == 1 ? stats.alerts_deleted : stats.scans_deleted) += n;
@@ -35,7 +35,7 @@ std::expected<void, std::string> delete_until(sqlite3* db, std::int64_t cutoff, 
 // The time up to which one size step deletes: that of the K-th oldest row of
 // the first non-empty table among events, scans, alerts; nullopt when all
 // three are empty.
-std::expected<std::optional<std::int64_t>, std::string> step_cutoff(sqlite3* db) {
+Result<std::optional<std::int64_t>> step_cutoff(sqlite3* db) {
   for (const char* table : {"process_events", "scans", "alerts"}) {
     auto count = sqlite::query_int(db, fmt::format("SELECT count(*) FROM {}", table).c_str());
     if (!count) return std::unexpected(count.error());
@@ -53,7 +53,7 @@ std::expected<std::optional<std::int64_t>, std::string> step_cutoff(sqlite3* db)
 
 }  // namespace
 
-std::expected<std::uint64_t, std::string> used_bytes(sqlite3* db) {
+Result<std::uint64_t> used_bytes(sqlite3* db) {
   auto pages = sqlite::query_int(db, "PRAGMA page_count");
   if (!pages) return std::unexpected(pages.error());
   auto free_pages = sqlite::query_int(db, "PRAGMA freelist_count");
@@ -63,11 +63,11 @@ std::expected<std::uint64_t, std::string> used_bytes(sqlite3* db) {
   return static_cast<std::uint64_t>(*pages - *free_pages) * static_cast<std::uint64_t>(*page_size);
 }
 
-std::expected<RetentionStats, std::string> enforce(sqlite3* db, const RetentionOptions& options,
+Result<RetentionStats> enforce(sqlite3* db, const RetentionOptions& options,
                                                    std::int64_t now) {
   RetentionStats stats;
   sqlite::Transaction txn(db);
-  if (auto r = txn.begin(); !r) return std::unexpected("retention: " + r.error());
+  if (auto r = txn.begin(); !r) return std::unexpected(r.error().prefixed("retention"));
   if (options.max_age.count() > 0) {
     if (auto r = delete_until(db, now - options.max_age.count(), /*strict=*/true, stats); !r) {
       return std::unexpected(r.error());
@@ -76,15 +76,15 @@ std::expected<RetentionStats, std::string> enforce(sqlite3* db, const RetentionO
   if (options.max_size_bytes > 0) {
     for (;;) {
       auto used = used_bytes(db);
-      if (!used) return std::unexpected("retention: " + used.error());
+      if (!used) return std::unexpected(used.error().prefixed("retention"));
       if (*used <= options.max_size_bytes) break;
       auto cutoff = step_cutoff(db);
-      if (!cutoff) return std::unexpected("retention: " + cutoff.error());
+      if (!cutoff) return std::unexpected(cutoff.error().prefixed("retention"));
       if (!*cutoff) break;  // only `processes` is left: nothing more may go
       if (auto r = delete_until(db, **cutoff, /*strict=*/false, stats); !r) return std::unexpected(r.error());
     }
   }
-  if (auto r = txn.commit(); !r) return std::unexpected("retention: " + r.error());
+  if (auto r = txn.commit(); !r) return std::unexpected(r.error().prefixed("retention"));
   return stats;
 }
 

@@ -22,7 +22,7 @@ namespace fs = std::filesystem;
 
 std::unique_ptr<Store> open_store(const fs::path& db, RetentionOptions retention = {}) {
   auto s = Store::open({.path = db, .retention = retention});
-  EXPECT_TRUE(s) << (s ? "" : s.error());
+  EXPECT_TRUE(s) << (s ? std::string() : s.error().to_string());
   return s ? std::move(*s) : nullptr;
 }
 
@@ -130,8 +130,9 @@ TEST(Store, RefusesASymlinkedDatabasePathAndLeavesTheTargetAlone) {
   fs::create_symlink(target, db);
   auto s = Store::open({.path = db});
   ASSERT_FALSE(s);
-  EXPECT_NE(s.error().find("symbolic link"), std::string::npos) << s.error();
-  EXPECT_NE(s.error().find(db.string()), std::string::npos) << s.error();
+  EXPECT_NE(s.error().message.find("symbolic link"), std::string::npos) << s.error();
+  EXPECT_NE(s.error().message.find(db.string()), std::string::npos) << s.error();
+  EXPECT_EQ(s.error().category, ErrorCategory::denied);
   EXPECT_EQ(mode_of(target), 0644u);
   std::ifstream in(target);
   std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -144,7 +145,7 @@ TEST(Store, RefusesASymlinkedWalFile) {
   fs::create_symlink(tmp / "x", db.string() + "-wal");
   auto s = Store::open({.path = db});
   ASSERT_FALSE(s);
-  EXPECT_NE(s.error().find("d.db-wal: it is a symbolic link"), std::string::npos) << s.error();
+  EXPECT_NE(s.error().message.find("d.db-wal: it is a symbolic link"), std::string::npos) << s.error();
 }
 
 TEST(Store, RefusesAWorldWritableDirectory) {
@@ -154,7 +155,8 @@ TEST(Store, RefusesAWorldWritableDirectory) {
   ASSERT_EQ(::chmod(dir.c_str(), 01777), 0);
   auto s = Store::open({.path = dir / "d.db"});
   ASSERT_FALSE(s);
-  EXPECT_NE(s.error().find("writable by everyone"), std::string::npos) << s.error();
+  EXPECT_NE(s.error().message.find("writable by everyone"), std::string::npos) << s.error();
+  EXPECT_EQ(s.error().category, ErrorCategory::denied);
   EXPECT_FALSE(fs::exists(dir / "d.db"));
 }
 
@@ -163,7 +165,8 @@ TEST(Store, RefusesADirectoryAsDatabase) {
   ASSERT_EQ(::mkdir((tmp / "d.db").c_str(), 0700), 0);
   auto s = Store::open({.path = tmp / "d.db"});
   ASSERT_FALSE(s);
-  EXPECT_NE(s.error().find("not a regular file"), std::string::npos) << s.error();
+  EXPECT_NE(s.error().message.find("not a regular file"), std::string::npos) << s.error();
+  EXPECT_EQ(s.error().category, ErrorCategory::invalid_input);
 }
 
 TEST(Store, RefusesAFileThatIsNotADatabase) {
@@ -171,7 +174,8 @@ TEST(Store, RefusesAFileThatIsNotADatabase) {
   test::write_file(tmp / "d.db", std::string(8192, 'x'));
   auto s = Store::open({.path = tmp / "d.db"});
   ASSERT_FALSE(s);
-  EXPECT_NE(s.error().find("not a database"), std::string::npos) << s.error();
+  EXPECT_NE(s.error().message.find("not a database"), std::string::npos) << s.error();
+  EXPECT_EQ(s.error().category, ErrorCategory::corrupt);
 }
 
 TEST(Store, FirstSnapshotInsertsEveryRowWithEveryColumn) {
@@ -279,7 +283,8 @@ TEST(Store, BadSnapshotIsRefusedAndChangesNothing) {
   bad.push_back(proc(105, "again"));
   auto r = store->apply_snapshot(bad);
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), "snapshot: pid 105 appears twice");
+  EXPECT_EQ(r.error().message, "snapshot: pid 105 appears twice");
+  EXPECT_EQ(r.error().category, ErrorCategory::invalid_input);
   EXPECT_EQ(store->process(900), nullptr);
   EXPECT_EQ(store->process(100)->cmdline, all[0].cmdline);
   Peek peek(tmp / "d.db");
@@ -292,7 +297,8 @@ TEST(Store, BadSnapshotIsRefusedAndChangesNothing) {
   auto negative = std::vector<ProcessRecord>{proc(-1, "x")};
   auto n = store->apply_snapshot(negative);
   ASSERT_FALSE(n);
-  EXPECT_EQ(n.error(), "snapshot: record with invalid pid -1");
+  EXPECT_EQ(n.error().message, "snapshot: record with invalid pid -1");
+  EXPECT_EQ(n.error().category, ErrorCategory::invalid_input);
 }
 
 // A write that fails half way (here the file size limit, as a full disk
@@ -318,7 +324,9 @@ TEST(Store, FailedWriteRollsBackDatabaseAndMirror) {
   ::signal(SIGXFSZ, old_handler);
 
   ASSERT_FALSE(r) << "the write should have failed";
-  EXPECT_FALSE(r.error().empty());
+  EXPECT_FALSE(r.error().message.empty());
+  // EFBIG: SQLite reports an I/O error, not a full disk.
+  EXPECT_EQ(r.error().category, ErrorCategory::io) << r.error();
   EXPECT_EQ(store->process_count(), 100u);
   EXPECT_EQ(store->process(2000), nullptr);
   EXPECT_EQ(store->process(100)->cmdline, all[0].cmdline);

@@ -58,23 +58,23 @@ class Peek {
  public:
   explicit Peek(const std::filesystem::path& db) {
     auto c = sqlite::open(db.string(), SQLITE_OPEN_READWRITE);
-    if (!c) throw std::runtime_error(c.error());
+    if (!c) throw std::runtime_error(c.error().message);
     db_ = std::move(*c);
   }
   [[nodiscard]] std::int64_t integer(const std::string& sql) {
     auto v = sqlite::query_int(db_.get(), sql.c_str());
-    if (!v) throw std::runtime_error(v.error());
+    if (!v) throw std::runtime_error(v.error().message);
     return *v;
   }
   [[nodiscard]] std::string text(const std::string& sql) {
     auto s = sqlite::prepare(db_.get(), sql);
-    if (!s) throw std::runtime_error(s.error());
+    if (!s) throw std::runtime_error(s.error().message);
     if (::sqlite3_step(s->get()) != SQLITE_ROW) throw std::runtime_error("no row: " + sql);
     const auto* p = reinterpret_cast<const char*>(::sqlite3_column_text(s->get(), 0));
     return p != nullptr ? p : "";
   }
   void exec(const std::string& sql) {
-    if (auto r = sqlite::exec(db_.get(), sql.c_str()); !r) throw std::runtime_error(r.error());
+    if (auto r = sqlite::exec(db_.get(), sql.c_str()); !r) throw std::runtime_error(r.error().message);
   }
   [[nodiscard]] sqlite3* get() const { return db_.get(); }
 

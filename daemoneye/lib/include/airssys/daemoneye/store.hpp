@@ -9,12 +9,19 @@
 //                   resolved from the parent's state at event time
 //   alerts, scans
 // Every write is one transaction; a call that returns ok has committed, and
-// with synchronous=FULL it survives power loss. A call that fails has
+// with synchronous=FULL it survives power loss (daemoneye.store_faults
+// shows it under injected write and fsync failures). A call that fails has
 // changed nothing: the transaction is rolled back and so is the mirror.
+// Errors: resource_exhausted for a full disk (SQLITE_FULL), io for another
+// I/O failure, busy when another writer holds the database past
+// busy_timeout, corrupt for a damaged file, invalid_input for a record the
+// store refuses (a negative or repeated pid), denied / not_found for the
+// path checks at open.
 //
 // Thread safety: one Store is used by one thread at a time.
 
 #include <airssys/daemoneye/alert.hpp>
+#include <airssys/daemoneye/error.hpp>
 #include <airssys/daemoneye/events.hpp>
 #include <airssys/daemoneye/process_record.hpp>
 
@@ -63,21 +70,21 @@ struct RetentionStats {
 
 class Store {
  public:
-  [[nodiscard]] static std::expected<std::unique_ptr<Store>, std::string> open(StoreOptions options);
+  [[nodiscard]] static Result<std::unique_ptr<Store>> open(StoreOptions options);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
   // Makes `processes` equal to `all` (keyed by pid): inserts new pids,
   // updates rows whose columns changed, deletes pids not in `all`.
-  [[nodiscard]] std::expected<ApplyStats, std::string> apply_snapshot(std::span<const ProcessRecord> all);
+  [[nodiscard]] Result<ApplyStats> apply_snapshot(std::span<const ProcessRecord> all);
   // Appends to process_events (parent_path/parent_cmdline from the parent's
   // current row) and keeps `processes` current: start/exec upsert, stop deletes.
-  [[nodiscard]] std::expected<void, std::string> append_events(std::span<const ProcessEvent> events);
-  [[nodiscard]] std::expected<void, std::string> record_scan(const ScanRecord& scan);
-  [[nodiscard]] std::expected<void, std::string> insert_alerts(std::span<const Alert> alerts);
+  [[nodiscard]] Result<void> append_events(std::span<const ProcessEvent> events);
+  [[nodiscard]] Result<void> record_scan(const ScanRecord& scan);
+  [[nodiscard]] Result<void> insert_alerts(std::span<const Alert> alerts);
   // Deletes by age, then by size (VACUUM-free: freed pages are reused).
-  [[nodiscard]] std::expected<RetentionStats, std::string> enforce_retention(std::int64_t now);
+  [[nodiscard]] Result<RetentionStats> enforce_retention(std::int64_t now);
 
   // The current row of `pid`, from the in-memory mirror of `processes`.
   [[nodiscard]] const ProcessRecord* process(std::int64_t pid) const;
