@@ -23,8 +23,8 @@ namespace {
 
 using nlohmann::ordered_json;
 
-std::expected<std::unique_ptr<QueryEngine>, std::string> open_engine(const Context& ctx, std::size_t max_rows,
-                                                                     std::chrono::milliseconds timeout) {
+Result<std::unique_ptr<QueryEngine>> open_engine(const Context& ctx, std::size_t max_rows,
+                                                 std::chrono::milliseconds timeout) {
   return QueryEngine::open(ctx.config.database.path,
                            {.time = timeout, .max_rows = max_rows, .max_bytes = ctx.config.rules.max_bytes});
 }
@@ -103,12 +103,12 @@ int run_query(const Context& ctx, const QueryArgs& args) {
   const std::size_t max_rows = args.max_rows.value_or(ctx.config.rules.max_rows);
   auto engine = open_engine(ctx, max_rows, args.timeout.value_or(ctx.config.rules.timeout));
   if (!engine) {
-    say(engine.error());
+    say(engine.error().message);
     return kExitFailed;
   }
   auto r = (*engine)->run(args.sql);
   if (!r) {
-    say(fmt::format("query refused: {}", r.error()));
+    say(fmt::format("query refused: {}", r.error().message));
     return kExitFailed;
   }
   switch (args.format) {
@@ -137,7 +137,7 @@ int run_alerts(const Context& ctx, const HistoryArgs& args) {
   }
   auto engine = open_engine(ctx, args.limit, std::max<std::chrono::milliseconds>(ctx.config.rules.timeout, std::chrono::seconds(10)));
   if (!engine) {
-    say(engine.error());
+    say(engine.error().message);
     return kExitFailed;
   }
   std::string sql = fmt::format(
@@ -147,7 +147,7 @@ int run_alerts(const Context& ctx, const HistoryArgs& args) {
   sql += fmt::format(" ORDER BY time DESC, id DESC LIMIT {}", args.limit);
   auto r = (*engine)->run(sql);
   if (!r) {
-    say(fmt::format("reading alerts: {}", r.error()));
+    say(fmt::format("reading alerts: {}", r.error().message));
     return kExitFailed;
   }
   std::reverse(r->rows.begin(), r->rows.end());  // oldest first, like a log
@@ -186,7 +186,7 @@ int run_alerts(const Context& ctx, const HistoryArgs& args) {
 int run_events(const Context& ctx, const HistoryArgs& args) {
   auto engine = open_engine(ctx, args.limit, std::max<std::chrono::milliseconds>(ctx.config.rules.timeout, std::chrono::seconds(10)));
   if (!engine) {
-    say(engine.error());
+    say(engine.error().message);
     return kExitFailed;
   }
   // Every column (the store gains some as event sources grow), picked by name for the table.
@@ -195,7 +195,7 @@ int run_events(const Context& ctx, const HistoryArgs& args) {
   sql += fmt::format(" ORDER BY time DESC, id DESC LIMIT {}", args.limit);
   auto r = (*engine)->run(sql);
   if (!r) {
-    say(fmt::format("reading events: {}", r.error()));
+    say(fmt::format("reading events: {}", r.error().message));
     return kExitFailed;
   }
   std::reverse(r->rows.begin(), r->rows.end());
