@@ -208,9 +208,12 @@ bool ClientCore::reconnect() {
       if (closed) return false;
       sock = std::move(*fd);
       connected = true;
-      set_out_state(OutState::open);
       ++reconnects;
+      // The subscriptions go first: a publish may be queued the moment the
+      // state is open (it takes only out_mu), and one queued ahead of the
+      // SUBs would miss this client's own subscriptions.
       for (const auto& [sid, e] : subs) encode_sub(sid, e);
+      set_out_state(OutState::open);
     }
     flush_out();
     if (opt.on_reconnect) opt.on_reconnect();
