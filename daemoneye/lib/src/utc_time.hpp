@@ -1,6 +1,6 @@
 #pragma once
 // Unix seconds → "2026-12-04T14:00:00Z" (RFC 3339, UTC), the timestamp of the
-// human alert line and of syslog messages.
+// human alert line (syslog messages are timed by osl's syslog framing).
 
 #include <time.h>
 

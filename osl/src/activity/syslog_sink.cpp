@@ -67,7 +67,7 @@ class SyslogSink final : public ActivitySink {
       // a retry could never succeed and would hold up every later record.
       if (!sent && sent.error().errno_value == EMSGSIZE) sent = sender_.send(format(batch[i], procid, true), deadline);
       if (!sent) {
-        if (!batch.empty()) resume_ = Resume{batch.front().op_id, batch.front().event, batch.front().ts, i};
+        resume_ = Resume{batch.front().op_id, batch.front().event, batch.front().ts, i};
         return std::unexpected(sent.error());  // the log names the sink (name()) in its messages
       }
     }
