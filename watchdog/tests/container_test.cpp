@@ -337,6 +337,25 @@ TEST_F(Container, KillStopsAndRemoves) {
   EXPECT_TRUE(eventually([&] { return gone((*st)["monitor_pid"].get<pid_t>()); }, 60s));
 }
 
+// An audit record that cannot be written fails `kill` (exit 1, said on
+// stderr), but does not stand in for the engine's answer: the stop is not
+// escalated as if it had failed, the container is removed, and the task is
+// recorded as killed.
+TEST_F(Container, KillWhoseAuditRecordCannotBeWrittenStillRemovesAndRecords) {
+  auto r = wd({"start", "--id", "k3", "--container", kImage, "--", "/tw-payload", "sleep", "1000"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const fs::path log = reg.parent_path() / "audit.jsonl";
+  fs::remove(log);
+  fs::create_directory(log);  // the sinks cannot open it
+  r = wd({"kill", "k3", "--grace", "1s"});
+  fs::remove(log);
+  EXPECT_EQ(r.rc, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("audit"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("was not removed"), std::string::npos) << r.err;
+  EXPECT_TRUE(removed("task-k3"));
+  EXPECT_TRUE(eventually([&] { return state("k3") == "killed"; }, 60s)) << state("k3");
+}
+
 // The monitor dies (SIGKILL: it is a descendant of our `start`) as if
 // between creating the container and recording its id: the daemon `run`
 // finds the container by name and label, stops it at the deadline and

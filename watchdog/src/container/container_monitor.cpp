@@ -41,7 +41,7 @@ class ContainerTarget final : public MonitorTarget {
     // The monitor stops a task at its deadline, on --idle-timeout, or on a signal to it.
     const bool deadline = deadline_ms_ && now_ms() >= *deadline_ms_;
     const container::KillAudit audit{reg_.dir(), task_id_, deadline ? "deadline" : "monitor"};
-    if (auto r = container::stop_kill_remove(audit, client_, cid_, grace, false); !r) stop_error = r.error();
+    if (auto e = container::stop_kill_remove(audit, client_, cid_, grace, false).first_error()) stop_error = std::move(e);
   }
   void forward(int signo) override {
     (void)container::audited_kill({reg_.dir(), task_id_, "forward"}, client_, cid_, signo == SIGINT ? "SIGINT" : "SIGTERM");

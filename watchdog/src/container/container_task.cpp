@@ -103,10 +103,10 @@ std::expected<std::string, Error> kill_container_task(const Registry& reg, const
   // The verdict is recorded only once the container is gone: while the
   // engine fails, the record stays live, so `run` (or a later `kill`) still
   // enforces the task's end when its monitor is dead.
-  auto r = stop_kill_remove({reg.dir(), t.id, "kill"}, *client, cid, grace, true);
+  const auto r = stop_kill_remove({reg.dir(), t.id, "kill"}, *client, cid, grace, true);
   auto after = container::inspect_container(*client, cid);
-  if (!r || !after || *after) {
-    const std::string why = !r ? r.error().message : !after ? after.error().message : "it still exists";
+  if (!r.request || !after || *after) {
+    const std::string why = !r.request ? r.request.error().message : !after ? after.error().message : "it still exists";
     return std::unexpected(Error{ErrorCategory::failure, fmt::format("task '{}': container {} was not removed: {}", t.id,
                                                                  container::container_name(t.id), why)});
   }
@@ -123,6 +123,8 @@ std::expected<std::string, Error> kill_container_task(const Registry& reg, const
     return std::unexpected(Error{marked.error().category, fmt::format("task '{}': container {} stopped and removed, but the registry was not updated: {}",
                                                                   t.id, container::container_name(t.id), marked.error().message)});
   }
+  // Gone and recorded as killed; a missing audit record still fails the command.
+  if (r.audit_failure) return std::unexpected(*r.audit_failure);
   return fmt::format("task '{}': container {} stopped and removed", t.id, container::container_name(t.id));
 }
 

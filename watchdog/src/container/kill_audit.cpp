@@ -36,7 +36,7 @@ std::optional<std::string> write_record(const std::vector<std::shared_ptr<osl::A
   return failed;
 }
 
-std::expected<void, Error> audited(const KillAudit& a, const DockerClient& c, const std::string& cid, osl::OpKind op,
+Audited audited(const KillAudit& a, const DockerClient& c, const std::string& cid, osl::OpKind op,
                                    json detail, const std::function<std::expected<void, Error>()>& request) {
   detail["task"] = a.task_id;
   detail["container"] = container_name(a.task_id);
@@ -72,30 +72,30 @@ std::expected<void, Error> audited(const KillAudit& a, const DockerClient& c, co
   r.detail_json.clear();  // as osl's end records: the facts are on the start record
   if (auto w = write_record(sinks, r); w && !audit_failed) audit_failed = *w;
 
-  if (!done) return done;
+  Audited out{std::move(done), std::nullopt};
   if (audit_failed) {
-    return std::unexpected(Error{ErrorCategory::failure, fmt::format("container {}: {} done, but its audit record was not written: {}",
-                                                                     container_name(a.task_id), detail.value("request", ""), *audit_failed)});
+    out.audit_failure = Error{ErrorCategory::failure, fmt::format("container {}: the audit record of {} was not written: {}",
+                                                                  container_name(a.task_id), detail.value("request", ""), *audit_failed)};
   }
-  return {};
+  return out;
 }
 
 }  // namespace
 
-std::expected<void, Error> audited_stop(const KillAudit& a, const DockerClient& c, const std::string& cid,
+Audited audited_stop(const KillAudit& a, const DockerClient& c, const std::string& cid,
                                         std::chrono::milliseconds grace) {
   const auto secs = (grace.count() + 999) / 1000;
   json detail{{"request", fmt::format("POST /containers/{}/stop?t={}", cid, secs)}, {"signal", "SIGTERM"}, {"grace_ms", grace.count()}};
   return audited(a, c, cid, osl::OpKind::process_kill, std::move(detail), [&] { return stop_container(c, cid, grace); });
 }
 
-std::expected<void, Error> audited_kill(const KillAudit& a, const DockerClient& c, const std::string& cid, const std::string& signal) {
+Audited audited_kill(const KillAudit& a, const DockerClient& c, const std::string& cid, const std::string& signal) {
   json detail{{"request", fmt::format("POST /containers/{}/kill?signal={}", cid, signal)}, {"signal", signal}};
   const auto op = signal == "SIGKILL" ? osl::OpKind::process_kill : osl::OpKind::process_signal;
   return audited(a, c, cid, op, std::move(detail), [&] { return kill_container(c, cid, signal); });
 }
 
-std::expected<void, Error> audited_remove(const KillAudit& a, const DockerClient& c, const std::string& cid) {
+Audited audited_remove(const KillAudit& a, const DockerClient& c, const std::string& cid) {
   json detail{{"request", fmt::format("DELETE /containers/{}?force=true&v=true", cid)}, {"signal", "SIGKILL"}};
   return audited(a, c, cid, osl::OpKind::process_kill, std::move(detail), [&] { return remove_container(c, cid); });
 }

@@ -25,7 +25,9 @@
 // "wait hung" (the engine's /wait did not return after the stop).
 //
 // The request is made even when its record cannot be written (a deadline
-// is a promise); the failure is then returned as the operation's error.
+// is a promise); the failure is then returned beside the request's result,
+// never in its place: a stop that worked is not escalated, and a container
+// that is gone is recorded as gone, because a record could not be written.
 
 #include "container/docker_client.hpp"
 
@@ -34,9 +36,22 @@
 #include <chrono>
 #include <expected>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 namespace airssys::watchdog::container {
+
+// What an audited request came to: the engine's answer, and whether its
+// records were written.
+struct Audited {
+  std::expected<void, Error> request;
+  std::optional<Error> audit_failure;
+  // The request's error, else the audit failure: for a caller that reports one.
+  [[nodiscard]] std::optional<Error> first_error() const {
+    if (!request) return request.error();
+    return audit_failure;
+  }
+};
 
 struct KillAudit {
   std::filesystem::path state_dir;  // the registry's directory: audit.jsonl is there
@@ -45,14 +60,14 @@ struct KillAudit {
 };
 
 // POST /containers/{cid}/stop?t=GRACE, recorded.
-[[nodiscard]] std::expected<void, Error> audited_stop(const KillAudit& a, const DockerClient& c, const std::string& cid,
+[[nodiscard]] Audited audited_stop(const KillAudit& a, const DockerClient& c, const std::string& cid,
                                                       std::chrono::milliseconds grace);
 // POST /containers/{cid}/kill?signal=SIGNAL, recorded (process.signal for
 // SIGINT/SIGTERM, process.kill for SIGKILL).
-[[nodiscard]] std::expected<void, Error> audited_kill(const KillAudit& a, const DockerClient& c, const std::string& cid,
+[[nodiscard]] Audited audited_kill(const KillAudit& a, const DockerClient& c, const std::string& cid,
                                                       const std::string& signal = "SIGKILL");
 // DELETE /containers/{cid}?force=true&v=true, recorded: the engine kills a
 // container that still runs.
-[[nodiscard]] std::expected<void, Error> audited_remove(const KillAudit& a, const DockerClient& c, const std::string& cid);
+[[nodiscard]] Audited audited_remove(const KillAudit& a, const DockerClient& c, const std::string& cid);
 
 }  // namespace airssys::watchdog::container

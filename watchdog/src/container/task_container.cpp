@@ -43,18 +43,19 @@ std::expected<DockerClient, Error> client_for(const TaskRecord& t) {
   return DockerClient::from_env();
 }
 
-std::expected<void, Error> stop_kill_remove(const KillAudit& audit, const DockerClient& c, const std::string& cid,
-                                            std::chrono::milliseconds grace, bool remove) {
-  std::optional<Error> first;
-  if (auto r = audited_stop(audit, c, cid, grace); !r) {
-    first = r.error();
-    if (auto k = audited_kill(audit, c, cid); !k && !first) first = k.error();
-  }
-  if (remove) {
-    if (auto r = audited_remove(audit, c, cid); !r && !first) first = r.error();
-  }
-  if (first) return std::unexpected(*first);
-  return {};
+Audited stop_kill_remove(const KillAudit& audit, const DockerClient& c, const std::string& cid,
+                         std::chrono::milliseconds grace, bool remove) {
+  Audited out{{}, std::nullopt};
+  const auto note = [&out](Audited step) {
+    if (!step.request && out.request) out.request = std::move(step.request);
+    if (step.audit_failure && !out.audit_failure) out.audit_failure = std::move(step.audit_failure);
+  };
+  auto stopped = audited_stop(audit, c, cid, grace);
+  const bool escalate = !stopped.request;
+  note(std::move(stopped));
+  if (escalate) note(audited_kill(audit, c, cid));
+  if (remove) note(audited_remove(audit, c, cid));
+  return out;
 }
 
 }  // namespace airssys::watchdog::container

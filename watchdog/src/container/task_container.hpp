@@ -25,10 +25,11 @@ namespace airssys::watchdog::container {
 // an error when the engine does not answer.
 [[nodiscard]] std::expected<std::string, Error> find_container(const DockerClient& c, const TaskRecord& t);
 
-// Stop with grace, SIGKILL if the stop failed, then (with `remove`) remove.
-// Returns the first error (the later steps run anyway). Each request is
-// recorded in the task's audit trail (kill_audit.hpp).
-[[nodiscard]] std::expected<void, Error> stop_kill_remove(const KillAudit& audit, const DockerClient& c, const std::string& cid,
+// Stop with grace, SIGKILL if the stop request failed, then (with `remove`)
+// remove. Returns the first request error and, apart, the first audit
+// failure (the later steps run anyway). Each request is recorded in the
+// task's audit trail (kill_audit.hpp).
+[[nodiscard]] Audited stop_kill_remove(const KillAudit& audit, const DockerClient& c, const std::string& cid,
                                                           std::chrono::milliseconds grace, bool remove);
 
 }  // namespace airssys::watchdog::container
