@@ -36,12 +36,12 @@ bool has_nul(std::string_view s) { return s.find('\0') != std::string_view::npos
 }  // namespace
 
 std::string state_problem(std::string_view text) {
-  return fmt::format("has state '{}' (must be one of starting, running, exited, timed_out, killed, failed)",
-                     has_nul(text) ? std::string("<contains NUL>") : std::string(text));
+  return fmt::format("has state '{}' (must be one of {})", has_nul(text) ? std::string("<contains NUL>") : std::string(text),
+                     task_state_spellings());
 }
 
 std::string kind_problem(std::string_view text) {
-  return fmt::format("must be one of cgroup2, process-group, container or empty (not '{}')",
+  return fmt::format("must be one of {} or empty (not '{}')", containment_kind_spellings(),
                      has_nul(text) ? std::string("<contains NUL>") : std::string(text));
 }
 

@@ -41,7 +41,22 @@ std::optional<E> value_of(const Table& table, std::string_view text) noexcept {
   return std::nullopt;
 }
 
+template <class Table>
+std::string spellings(const Table& table) {
+  std::string out;
+  for (const auto& [v, name] : table) {
+    if (name.empty()) continue;
+    if (!out.empty()) out += ", ";
+    out += name;
+  }
+  return out;
+}
+
 }  // namespace
+
+std::string task_state_spellings() { return spellings(kStates); }
+
+std::string containment_kind_spellings() { return spellings(kKinds); }
 
 std::string_view to_string(TaskState s) noexcept { return name_of(kStates, s); }
 

@@ -53,3 +53,8 @@ TEST(ContainmentKind, EveryKindRoundTripsThroughItsSpelling) {
 
 }  // namespace
 }  // namespace airssys::watchdog
+
+TEST(TaskState, MessagesListEverySpellingOnce) {
+  EXPECT_EQ(airssys::watchdog::task_state_spellings(), "starting, running, exited, timed_out, killed, failed");
+  EXPECT_EQ(airssys::watchdog::containment_kind_spellings(), "cgroup2, process-group, container");
+}

@@ -5,6 +5,7 @@
 // enums and text goes through the functions here.
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace airssys::watchdog {
@@ -28,6 +29,8 @@ enum class TaskState {
 // exited, timed_out, killed, failed: the task's processes are gone for good
 // and its record may be replaced or cleaned up.
 [[nodiscard]] bool is_terminal(TaskState s) noexcept;
+// Every state's spelling, for messages: "starting, running, …, failed".
+[[nodiscard]] std::string task_state_spellings();
 
 enum class ContainmentKind {
   none,           // not decided yet (a task still starting); "" on disk
@@ -40,5 +43,7 @@ enum class ContainmentKind {
 [[nodiscard]] std::string_view to_string(ContainmentKind k) noexcept;
 // The inverse of to_string; nullopt for any other text.
 [[nodiscard]] std::optional<ContainmentKind> containment_kind_from_string(std::string_view s) noexcept;
+// Every non-empty kind's spelling, for messages: "cgroup2, process-group, container".
+[[nodiscard]] std::string containment_kind_spellings();
 
 }  // namespace airssys::watchdog
