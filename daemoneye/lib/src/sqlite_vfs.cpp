@@ -45,13 +45,15 @@ constexpr std::size_t kRealOffset = (sizeof(SeamFile) + alignof(std::max_align_t
 SeamFile* seam(sqlite3_file* f) { return reinterpret_cast<SeamFile*>(f); }
 sqlite3_file* real(sqlite3_file* f) { return seam(f)->real; }
 
-// fsync of the directory holding `path`, best effort (as "unix": a failure
-// to open or sync the directory is not an error).
-void sync_dir(const std::string& path) {
+// fsync of the directory holding `path`. False only when the directory
+// opened and its fsync failed: a directory that cannot be opened is not an
+// error, as in "unix". xSync ignores the result (as unixSync does); xDelete
+// reports it (as unixDelete does, SQLITE_IOERR_DIR_FSYNC).
+bool sync_dir(const std::string& path) {
   const auto slash = path.rfind('/');
   const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
   const osl::UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd) (void)io::fsync(fd.get());
+  return !fd || io::fsync(fd.get()) == 0;
 }
 
 int x_close(sqlite3_file* f) {
@@ -98,7 +100,7 @@ int x_sync(sqlite3_file* f, int flags) {
   if (s->fd < 0) return s->real->pMethods->xSync(s->real, flags);
   if (io::fdatasync(s->fd) != 0) return SQLITE_IOERR_FSYNC;
   if (s->dirsync_pending) {
-    sync_dir(s->path);
+    (void)sync_dir(s->path);  // best effort, as unixSync
     s->dirsync_pending = false;
   }
   return SQLITE_OK;
@@ -176,7 +178,7 @@ int x_delete(sqlite3_vfs*, const char* name, int sync_dir_after) {
   if (io::unlinkat(AT_FDCWD, name, 0) != 0) {
     return errno == ENOENT ? SQLITE_IOERR_DELETE_NOENT : SQLITE_IOERR_DELETE;
   }
-  if (sync_dir_after != 0) sync_dir(name);
+  if (sync_dir_after != 0 && !sync_dir(name)) return SQLITE_IOERR_DIR_FSYNC;
   return SQLITE_OK;
 }
 
