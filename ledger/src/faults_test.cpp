@@ -164,3 +164,39 @@ TEST(LedgerFaults, AfterAFailedAppendTheNextOneWorksWithoutReopening) {
   faults.crash();
   expect_recovers_to(ldir, 5, root);
 }
+
+// Recovery cuts a torn tail (bytes a crash left past the last commit) off
+// each of the three files. If one cut fails, open fails naming it and
+// acknowledges nothing new; the next open, with the disk well again,
+// finishes the job: the committed entries intact, the tail gone.
+TEST(LedgerFaults, AFailedTruncateDuringRecoveryFailsTheOpenAndTheNextOneRecovers) {
+  for (const char* file : {"entries", "offsets", "tree"}) {
+    SCOPED_TRACE(file);
+    TempDir dir("ledger-faults");
+    const auto ldir = dir / "l";
+    Hash root{};
+    {
+      auto l = Ledger::create(ldir);
+      ASSERT_TRUE(l) << l.error().message;
+      append_n(**l, 0, 5);
+      root = (*l)->root();
+    }
+    const auto committed = std::filesystem::file_size(ldir / "entries");
+    airssys::ledger::testing::append_file(ldir / "entries", bytes("\x07\x00\x00\x00partial"));
+    airssys::ledger::testing::append_file(ldir / "offsets", bytes("\x01\x02\x03"));
+    airssys::ledger::testing::append_file(ldir / "tree", std::vector<std::uint8_t>(40, 0xee));
+    {
+      io::FaultInjection faults;
+      SeamInstalled seam;
+      faults.add({.call = io::FileCall::truncate, .path_contains = std::string("/l/") + file, .error = EIO});
+      auto l = Ledger::open(ldir);
+      ASSERT_FALSE(l) << "opened although the torn tail of " << file << " could not be cut";
+      EXPECT_EQ(l.error().errno_value, EIO);
+      EXPECT_NE(l.error().message.find("truncate"), std::string::npos) << l.error().message;
+      EXPECT_NE(l.error().message.find(file), std::string::npos) << l.error().message;
+      EXPECT_EQ(faults.fired(), 1);
+    }
+    EXPECT_GE(std::filesystem::file_size(ldir / "entries"), committed);  // nothing committed was cut
+    expect_recovers_to(ldir, 5, root);
+  }
+}

@@ -34,6 +34,12 @@ int do_fsync(int fd) noexcept {
   return ::fsync(fd);
 }
 
+int do_ftruncate(int fd, off_t length) noexcept {
+  if (const IoHooks* h = g_hooks.load(std::memory_order_acquire); h != nullptr && h->ftruncate != nullptr) [[unlikely]]
+    return h->ftruncate(fd, length);
+  return ::ftruncate(fd, length);
+}
+
 }  // namespace
 
 void set_io_hooks(const IoHooks* hooks) noexcept { g_hooks.store(hooks, std::memory_order_release); }
@@ -142,7 +148,7 @@ Result<void> sync_all(int fd, const std::string& what) {
 }
 
 Result<void> truncate_to(int fd, std::uint64_t length, const std::string& what) {
-  if (::ftruncate(fd, static_cast<off_t>(length)) != 0)
+  if (do_ftruncate(fd, static_cast<off_t>(length)) != 0)
     return std::unexpected(Error::from_errno(errno, "truncate " + what));
   return {};
 }

@@ -67,9 +67,9 @@ class Mapping {
 [[nodiscard]] Result<UniqueFd> open_file_at(int dirfd, const char* name, int flags, const std::string& what,
                                             mode_t mode = 0600);
 
-// The seam under the durability calls below (pwrite, fdatasync, fsync), so
-// tests can make one fail or come back short and simulate a crash (issue
-// 13; osl::io is the same seam in osl, which the ledger core must not
+// The seam under the durability calls below (pwrite, fdatasync, fsync,
+// ftruncate), so tests can make one fail or come back short and simulate a
+// crash (issue 13; osl::io is the same seam in osl, which the ledger core must not
 // depend on: a test plugs osl::io's FaultInjection in through these hooks,
 // see faults_test.cpp). Unset (the default): the system calls, at the cost
 // of one atomic load. A hook behaves as its system call (result, errno).
@@ -77,6 +77,7 @@ struct IoHooks {
   ssize_t (*pwrite)(int fd, const void* data, std::size_t n, off_t offset) noexcept = nullptr;
   int (*fdatasync)(int fd) noexcept = nullptr;
   int (*fsync)(int fd) noexcept = nullptr;
+  int (*ftruncate)(int fd, off_t length) noexcept = nullptr;
 };
 // Installs `hooks` (which must outlive its use) for the whole process;
 // nullptr restores the system calls. Not for production code.

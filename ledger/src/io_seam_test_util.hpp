@@ -23,6 +23,7 @@ class SeamInstalled {
       },
       .fdatasync = [](int fd) noexcept { return osl::io::fdatasync(fd); },
       .fsync = [](int fd) noexcept { return osl::io::fsync(fd); },
+      .ftruncate = [](int fd, off_t length) noexcept { return osl::io::ftruncate(fd, length); },
   };
 };
 
