@@ -55,7 +55,7 @@ class AdoptedTarget final : public MonitorTarget {
   AdoptedTarget(osl::System& system, const std::string& principal, int pidfd, TaskProcesses tp)
       : system_(system), principal_(principal), pidfd_(pidfd), tp_(std::move(tp)) {}
   [[nodiscard]] int ended_fd() const override { return pidfd_; }
-  void stop(std::chrono::milliseconds grace) override { report = kill_task(system_, principal_, tp_, grace); }
+  void stop(std::chrono::milliseconds grace, StopCause /*cause*/) override { report = kill_task(system_, principal_, tp_, grace); }
   void forward(int /*signo*/) override {}  // adopted tasks have no foreground
 
   KillReport report;

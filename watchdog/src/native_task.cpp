@@ -34,7 +34,7 @@ class NativeTarget final : public MonitorTarget {
   NativeTarget(osl::System& system, const std::string& principal, const osl::process::Process& proc, TaskProcesses tp)
       : system_(system), principal_(principal), proc_(proc), tp_(std::move(tp)) {}
   [[nodiscard]] int ended_fd() const override { return proc_.pidfd(); }
-  void stop(std::chrono::milliseconds grace) override { report = kill_task(system_, principal_, tp_, grace); }
+  void stop(std::chrono::milliseconds grace, StopCause /*cause*/) override { report = kill_task(system_, principal_, tp_, grace); }
   void forward(int signo) override { (void)signal_task(system_, principal_, tp_, signo); }
   void on_child_exit() override { reap_orphans(proc_.pid()); }
 

@@ -30,30 +30,30 @@ MonitorOutcome TaskMonitor::run(MonitorTarget& target, const MonitorWatch& watch
   if (watch.idle != nullptr) watch.idle->arm();
   const osl::UniqueFd ep = epoll_of({target.ended_fd(), sigfd_.get(), deadline.get(), idle_timer, idle_inotify});
   MonitorOutcome out;
-  auto stop = [&](MonitorEnd why, std::string note) {
+  auto stop = [&](MonitorEnd why, StopCause cause, std::string note) {
     out.end = why;
     out.note = std::move(note);
-    target.stop(watch.grace);
+    target.stop(watch.grace, cause);
   };
   for (;;) {
     epoll_event evs[8];
     const int n = ::epoll_wait(ep.get(), evs, 8, -1);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      stop(MonitorEnd::killed, fmt::format("epoll_wait failed: {}", std::strerror(errno)));
+      stop(MonitorEnd::killed, StopCause::failure, fmt::format("epoll_wait failed: {}", std::strerror(errno)));
       return out;
     }
     for (int i = 0; i < n; ++i) {
       const int fd = evs[i].data.fd;
       if (fd == target.ended_fd()) return out;
       if (fd == deadline.get()) {
-        stop(MonitorEnd::timed_out, "");
+        stop(MonitorEnd::timed_out, StopCause::deadline, "");
         return out;
       }
       if (fd == idle_inotify) {
         watch.idle->on_output();
       } else if (fd == idle_timer) {
-        stop(MonitorEnd::timed_out, fmt::format("no output for {} (--idle-timeout)", format_duration(watch.idle_timeout.value_or(
+        stop(MonitorEnd::timed_out, StopCause::idle_timeout, fmt::format("no output for {} (--idle-timeout)", format_duration(watch.idle_timeout.value_or(
                                                                                           std::chrono::milliseconds(0)))));
         return out;
       } else if (fd == sigfd_.get()) {
@@ -65,7 +65,7 @@ MonitorOutcome TaskMonitor::run(MonitorTarget& target, const MonitorWatch& watch
         } else if (foreground_ && (signo == SIGINT || signo == SIGTERM)) {
           target.forward(signo);  // like timeout(1): pass it on, keep waiting
         } else if (signo != SIGHUP) {
-          stop(MonitorEnd::killed, fmt::format("the monitor received signal {}", signo));
+          stop(MonitorEnd::killed, StopCause::signal, fmt::format("the monitor received signal {}", signo));
           return out;
         }
       }

@@ -28,6 +28,16 @@ namespace airssys::watchdog::detail {
 
 class IdleWatch;
 
+// Why the monitor stops a task: told by the event that fired, so a target
+// that records a reason (the container's kill audit) need not guess it
+// from the clock afterwards.
+enum class StopCause {
+  deadline,      // the deadline timer fired
+  idle_timeout,  // --idle-timeout: no output for that long
+  signal,        // the monitor was told to stop (SIGTERM, SIGINT, SIGQUIT in the background)
+  failure,       // the monitor cannot keep watching (epoll failed)
+};
+
 class MonitorTarget {
  public:
   virtual ~MonitorTarget() = default;
@@ -35,7 +45,7 @@ class MonitorTarget {
   [[nodiscard]] virtual int ended_fd() const = 0;
   // Ends the whole task: SIGTERM (or the engine's stop), `grace`, SIGKILL.
   // Blocks until done; the target keeps what it learnt for the record.
-  virtual void stop(std::chrono::milliseconds grace) = 0;
+  virtual void stop(std::chrono::milliseconds grace, StopCause cause) = 0;
   // Passes SIGINT or SIGTERM on to the task (foreground monitors only).
   virtual void forward(int signo) = 0;
   // A child of the monitor ended (SIGCHLD); only native monitors ask for it.

@@ -33,14 +33,14 @@ namespace {
 
 class ContainerTarget final : public MonitorTarget {
  public:
-  ContainerTarget(const Registry& reg, const std::string& task_id, std::optional<std::int64_t> deadline_ms,
-                  const DockerClient& client, const std::string& cid, int ended_fd)
-      : reg_(reg), task_id_(task_id), deadline_ms_(deadline_ms), client_(client), cid_(cid), ended_fd_(ended_fd) {}
+  ContainerTarget(const Registry& reg, const std::string& task_id, const DockerClient& client, const std::string& cid,
+                  int ended_fd)
+      : reg_(reg), task_id_(task_id), client_(client), cid_(cid), ended_fd_(ended_fd) {}
   [[nodiscard]] int ended_fd() const override { return ended_fd_; }
-  void stop(std::chrono::milliseconds grace) override {
-    // The monitor stops a task at its deadline, on --idle-timeout, or on a signal to it.
-    const bool deadline = deadline_ms_ && now_ms() >= *deadline_ms_;
-    const container::KillAudit audit{reg_.dir(), task_id_, deadline ? "deadline" : "monitor"};
+  void stop(std::chrono::milliseconds grace, StopCause cause) override {
+    // The audit's reason: "deadline" when the deadline timer fired, "monitor"
+    // for --idle-timeout, a signal to the monitor or its failure.
+    const container::KillAudit audit{reg_.dir(), task_id_, cause == StopCause::deadline ? "deadline" : "monitor"};
     if (auto e = container::stop_kill_remove(audit, client_, cid_, grace, false).first_error()) stop_error = std::move(e);
   }
   void forward(int signo) override {
@@ -52,7 +52,6 @@ class ContainerTarget final : public MonitorTarget {
  private:
   const Registry& reg_;
   const std::string& task_id_;
-  std::optional<std::int64_t> deadline_ms_;
   const DockerClient& client_;
   const std::string& cid_;
   int ended_fd_;
@@ -149,7 +148,7 @@ std::expected<int, Error> run_container_monitor(const Registry& reg, const Start
   });
   handshake.ready();
 
-  ContainerTarget target(reg, req.id, deadline_ms, *client, *cid, ended_fd.get());
+  ContainerTarget target(reg, req.id, *client, *cid, ended_fd.get());
   MonitorWatch watch;
   if (deadline_ms) watch.deadline_in = std::chrono::milliseconds(*deadline_ms - now_ms());
   watch.idle = &*idle;  // counted from the container's start
