@@ -119,6 +119,25 @@ bool send(osl::System& system, const std::string& principal, const Pid& p, int s
   return system.run(principal, osl::process::Signal{target, signo}).has_value();
 }
 
+// The task's processes now, plus every process an earlier sweep found that
+// still runs (same pid and start time). Without a cgroup or a live monitor
+// the group and the descendants are found through the leader: once SIGTERM
+// has ended it, a member that ignored SIGTERM would no longer be found and
+// would escape the SIGKILL sweeps. `known` grows with what each sweep finds.
+std::vector<Pid> sweep(const TaskProcesses& t, std::vector<Pid>& known) {
+  auto now = collect_processes(t);
+  const auto listed = [](const std::vector<Pid>& v, const Pid& p) {
+    return std::any_of(v.begin(), v.end(), [&](const Pid& q) { return q.pid == p.pid && q.start_time == p.start_time; });
+  };
+  for (const auto& p : known) {
+    if (!listed(now, p) && !process_gone(p.pid, p.start_time)) now.push_back(p);
+  }
+  for (const auto& p : now) {
+    if (!listed(known, p)) known.push_back(p);
+  }
+  return now;
+}
+
 }  // namespace
 
 std::size_t signal_task(osl::System& system, const std::string& principal, const TaskProcesses& t, int signo) {
@@ -129,9 +148,15 @@ std::size_t signal_task(osl::System& system, const std::string& principal, const
 
 KillReport kill_task(osl::System& system, const std::string& principal, const TaskProcesses& t,
                      std::chrono::milliseconds grace) {
+  return kill_task(system, principal, t, grace, collect_processes(t));
+}
+
+KillReport kill_task(osl::System& system, const std::string& principal, const TaskProcesses& t,
+                     std::chrono::milliseconds grace, std::vector<Pid> found) {
   KillReport report;
   report.method = t.cgroup.empty() ? "signals" : "cgroup.kill";
-  auto procs = collect_processes(t);
+  std::vector<Pid> known = found;
+  auto procs = std::move(found);
   report.found = procs.size();
   if (procs.empty()) return report;
   for (const auto& p : procs) {
@@ -147,7 +172,7 @@ KillReport kill_task(osl::System& system, const std::string& principal, const Ta
   // hold the caller — the daemon's sweep — for 50 rounds of 5 s.
   const auto kill_until = std::chrono::steady_clock::now() + std::chrono::seconds(15);
   for (int round = 0; round < 50 && std::chrono::steady_clock::now() < kill_until; ++round) {
-    procs = collect_processes(t);
+    procs = sweep(t, known);
     if (procs.empty()) break;
     // cgroup.kill through osl (policy-checked, audited like the SIGKILLs).
     if (!t.cgroup.empty()) {
@@ -162,7 +187,8 @@ KillReport kill_task(osl::System& system, const std::string& principal, const Ta
     const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(kill_until - std::chrono::steady_clock::now());
     (void)wait_gone(procs, std::clamp(remaining, std::chrono::milliseconds(1), std::chrono::milliseconds(5000)));
   }
-  report.left = collect_processes(t).size();
+  report.survivors = sweep(t, known);
+  report.left = report.survivors.size();
   return report;
 }
 

@@ -10,7 +10,9 @@
 //
 // Kill = SIGTERM (+SIGCONT) to all → wait up to `grace` for them to go
 // (pidfds, no polling) → SIGKILL whatever is left (cgroup.kill when the
-// cgroup has it), repeated until nothing is found → verify. Signals go
+// cgroup has it), repeated until nothing is found → verify. A process found
+// by an earlier sweep stays a target while it runs, even when it can no
+// longer be found through the task (its leader ended first). Signals go
 // through airssys-osl (process.signal / process.kill, policy-checked).
 
 #include <airssys/osl/system.hpp>
@@ -53,11 +55,16 @@ struct KillReport {
   std::size_t killed = 0;      // SIGKILLs sent (or cgroup.kill writes)
   std::size_t left = 0;        // still alive at the end: should be 0
   std::string method;          // "cgroup.kill" or "signals"
+  std::vector<Pid> survivors;  // the `left` processes, from the final sweep
 };
 
 // Runs the whole sequence; blocks at most about grace + 15 s.
 [[nodiscard]] KillReport kill_task(osl::System& system, const std::string& principal, const TaskProcesses& t,
                                    std::chrono::milliseconds grace);
+// The same, for a caller that has just collected the task's processes
+// (`found`, from collect_processes(t)) and should not sweep /proc again.
+[[nodiscard]] KillReport kill_task(osl::System& system, const std::string& principal, const TaskProcesses& t,
+                                   std::chrono::milliseconds grace, std::vector<Pid> found);
 
 // Sends `signo` to every process of the task (used to forward SIGINT/SIGTERM
 // in --wait mode). Returns how many were signalled.

@@ -1,5 +1,7 @@
-// The read and kill commands of the task-watchdog CLI (start and register
-// live in the library: runner.hpp). Specified in docs/task-watchdog.md.
+// The commands of the task-watchdog CLI other than start/register: argument
+// checks, printing and exit statuses around the library's calls
+// (task_status.hpp, task_kill.hpp, task_cleanup.hpp, task_overview.hpp).
+// Specified in docs/task-watchdog.md.
 
 #include "commands.hpp"
 #include "exit_status.hpp"
@@ -9,11 +11,13 @@
 #include "kill_tree.hpp"
 #include "proc.hpp"
 #include "registry_json.hpp"
-#include "task_cgroups.hpp"
-#include "usage.hpp"
 
 #include <airssys/watchdog/registry.hpp>
 #include <airssys/watchdog/runner.hpp>
+#include <airssys/watchdog/task_cleanup.hpp>
+#include <airssys/watchdog/task_kill.hpp>
+#include <airssys/watchdog/task_overview.hpp>
+#include <airssys/watchdog/task_status.hpp>
 #include <airssys/watchdog/units.hpp>
 
 #include <airssys/osl/unique_fd.hpp>
@@ -26,14 +30,10 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cerrno>
-#include <cmath>
-#include <cstring>
 #include <cstdio>
-#include <fstream>
-#include <iostream>
-#include <iterator>
 #include <map>
 
 namespace wd = airssys::watchdog;
@@ -51,15 +51,6 @@ std::int64_t now_ms() {
 int report(const wd::Error& e) {
   fmt::print(stderr, "task-watchdog: {}\n", e.message);
   return exit_status(e.category);
-}
-
-// The recorded state, corrected for a monitor that is gone.
-std::string effective_state(const wd::TaskRecord& t, std::size_t alive) {
-  const std::string state(wd::to_string(t.state));
-  if (wd::is_terminal(t.state)) return state;
-  const bool monitor_alive = t.monitor_pid && !wd::process_gone(static_cast<pid_t>(*t.monitor_pid), t.monitor_start_time);
-  if (monitor_alive) return state;
-  return alive > 0 ? state + " (monitor gone: deadline not enforced)" : "lost";
 }
 
 std::string command_line(const wd::TaskRecord& t) {
@@ -100,31 +91,15 @@ std::string limits_text(const wd::TaskRecord& t) {
   return s;
 }
 
-json status_json(const wd::TaskRecord& t) {
-  if (wd::is_container_task(t)) {  // the engine knows its processes and usage
-    json j = wd::detail::task_to_json(t);
-    j["cpu_percent"] = nullptr;
-    j["memory_bytes"] = nullptr;
-    j["memory_source"] = nullptr;
-    wd::add_container_status(t, j);
-    j["effective_state"] = effective_state(t, j["processes_alive"].get<std::size_t>());
-    return j;
-  }
-  const auto tp = wd::task_processes(t);
-  const auto alive = wd::collect_processes(tp).size();
-  json j = wd::detail::task_to_json(t);
-  j["effective_state"] = effective_state(t, alive);
-  j["processes_alive"] = alive;
-  j["cpu_percent"] = nullptr;
-  j["memory_bytes"] = nullptr;
-  j["memory_source"] = nullptr;
-  if (alive > 0) {
-    if (auto u = wd::sample_usage(tp)) {
-      j["cpu_percent"] = std::round(u->cpu_percent * 10) / 10;
-      j["memory_bytes"] = u->memory_bytes;
-      j["memory_source"] = u->memory_source;
-    }
-  }
+// `status --json`: every field of the record, then what status found.
+json status_json(const wd::TaskStatus& s) {
+  json j = wd::detail::task_to_json(s.record);
+  j["effective_state"] = s.effective_state;
+  j["processes_alive"] = s.processes_alive;
+  j["cpu_percent"] = s.cpu_percent ? json(*s.cpu_percent) : json(nullptr);
+  j["memory_bytes"] = s.memory_bytes ? json(*s.memory_bytes) : json(nullptr);
+  j["memory_source"] = s.cpu_percent ? json(s.memory_source) : json(nullptr);
+  if (!s.container_json.empty()) j["container"] = json::parse(s.container_json);
   return j;
 }
 
@@ -137,16 +112,6 @@ std::string human_bytes(std::uint64_t b) {
     ++i;
   }
   return i == 0 ? fmt::format("{} B", b) : fmt::format("{:.1f} {}", v, units[i]);
-}
-
-std::expected<wd::TaskRecord, wd::Error> find_task(const wd::Registry& reg, const std::string& id) {
-  auto data = reg.load();
-  if (!data) return std::unexpected(data.error());
-  auto it = data->tasks.find(id);
-  if (it == data->tasks.end()) {
-    return std::unexpected(wd::Error{wd::ErrorCategory::not_found, fmt::format("no task '{}' in {}", id, reg.path().string())});
-  }
-  return it->second;
 }
 
 int cmd_list(const wd::Registry& reg, bool as_json) {
@@ -170,98 +135,71 @@ int cmd_list(const wd::Registry& reg, bool as_json) {
 }
 
 int cmd_status(const wd::Registry& reg, const std::string& id, bool as_json) {
-  auto t = find_task(reg, id);
-  if (!t) return report(t.error());
-  const json j = status_json(*t);
+  auto s = wd::task_status(reg, id);
+  if (!s) return report(s.error());
   if (as_json) {
-    fmt::print("{}\n", j.dump());
+    fmt::print("{}\n", status_json(*s).dump());
     return 0;
   }
-  fmt::print("id:          {}\n", t->id);
-  fmt::print("state:       {}\n", j["effective_state"].get<std::string>());
-  fmt::print("command:     {}\n", command_line(*t));
-  fmt::print("pid:         {}\n", t->pid ? fmt::format("{} (start time {})", *t->pid, t->pid_start_time.value_or(0)) : "-");
-  fmt::print("monitor:     {}\n", t->monitor_pid ? fmt::format("{}{}", *t->monitor_pid,
-                                                                 wd::process_gone(static_cast<pid_t>(*t->monitor_pid), t->monitor_start_time) ? " (gone)" : " (running)")
-                                                   : "-");
-  fmt::print("containment: {}\n", containment_text(*t));
-  if (j.contains("container")) fmt::print("container:   {}\n", wd::container_status_text(j["container"]));
-  fmt::print("limits:      {}\n", limits_text(*t));
-  fmt::print("processes:   {} alive\n", j["processes_alive"].get<std::size_t>());
-  if (j["cpu_percent"].is_number()) {
-    fmt::print("cpu:         {:.1f}% (two samples, 250ms apart)\n", j["cpu_percent"].get<double>());
-    fmt::print("memory:      {} ({})\n", human_bytes(j["memory_bytes"].get<std::uint64_t>()), j["memory_source"].get<std::string>());
+  const wd::TaskRecord& t = s->record;
+  fmt::print("id:          {}\n", t.id);
+  fmt::print("state:       {}\n", s->effective_state);
+  fmt::print("command:     {}\n", command_line(t));
+  fmt::print("pid:         {}\n", t.pid ? fmt::format("{} (start time {})", *t.pid, t.pid_start_time.value_or(0)) : "-");
+  fmt::print("monitor:     {}\n", t.monitor_pid ? fmt::format("{}{}", *t.monitor_pid, s->monitor_running ? " (running)" : " (gone)") : "-");
+  fmt::print("containment: {}\n", containment_text(t));
+  if (!s->container_json.empty()) fmt::print("container:   {}\n", wd::container_status_text(json::parse(s->container_json)));
+  fmt::print("limits:      {}\n", limits_text(t));
+  fmt::print("processes:   {} alive\n", s->processes_alive);
+  if (s->cpu_percent) {
+    fmt::print("cpu:         {:.1f}% (two samples, 250ms apart)\n", *s->cpu_percent);
+    fmt::print("memory:      {} ({})\n", human_bytes(s->memory_bytes.value_or(0)), s->memory_source);
   }
-  fmt::print("timeout:     {} (grace {}{})\n", t->timeout_ms ? wd::format_duration(std::chrono::milliseconds(*t->timeout_ms)) : "none",
-             wd::format_duration(std::chrono::milliseconds(t->grace_ms)),
-             t->idle_timeout_ms ? ", idle " + wd::format_duration(std::chrono::milliseconds(*t->idle_timeout_ms)) : std::string());
-  fmt::print("deadline:    {}\n", deadline_text(*t));
-  if (t->exit_code) fmt::print("exit:        code {}\n", *t->exit_code);
-  if (t->exit_signal) fmt::print("exit:        signal {}\n", *t->exit_signal);
-  if (t->leftover_processes && *t->leftover_processes > 0) fmt::print("leftovers:   {} process(es) killed after the main process ended\n", *t->leftover_processes);
-  if (!t->error.empty()) fmt::print("note:        {}\n", t->error);
-  fmt::print("logs:        {}\n             {}\n", t->stdout_log, t->stderr_log);
+  fmt::print("timeout:     {} (grace {}{})\n", t.timeout_ms ? wd::format_duration(std::chrono::milliseconds(*t.timeout_ms)) : "none",
+             wd::format_duration(std::chrono::milliseconds(t.grace_ms)),
+             t.idle_timeout_ms ? ", idle " + wd::format_duration(std::chrono::milliseconds(*t.idle_timeout_ms)) : std::string());
+  fmt::print("deadline:    {}\n", deadline_text(t));
+  if (t.exit_code) fmt::print("exit:        code {}\n", *t.exit_code);
+  if (t.exit_signal) fmt::print("exit:        signal {}\n", *t.exit_signal);
+  if (t.leftover_processes && *t.leftover_processes > 0) fmt::print("leftovers:   {} process(es) killed after the main process ended\n", *t.leftover_processes);
+  if (!t.error.empty()) fmt::print("note:        {}\n", t.error);
+  fmt::print("logs:        {}\n             {}\n", t.stdout_log, t.stderr_log);
   return 0;
 }
 
 int cmd_kill(const wd::Registry& reg, const std::string& id, const std::string& grace_text, const std::string& policy) {
-  auto t = find_task(reg, id);
-  if (!t) return report(t.error());
-  std::chrono::milliseconds grace(t->grace_ms);
+  wd::KillRequest req;
+  req.policy_file = policy;
   if (!grace_text.empty()) {
     auto g = wd::parse_duration(grace_text);
     if (!g) return report(g.error());
-    grace = *g;
+    req.grace = *g;
   }
-  if (wd::is_terminal(t->state)) {
-    fmt::print("task '{}' already ended ({})\n", id, wd::to_string(t->state));
-    return 0;
+  auto r = wd::kill_recorded_task(reg, id, req);
+  if (!r) return report(r.error());
+  switch (r->outcome) {
+    case wd::KillOutcome::already_ended:
+      fmt::print("task '{}' already ended ({})\n", id, wd::to_string(r->ended_as));
+      return 0;
+    case wd::KillOutcome::nothing_left:
+      fmt::print("task '{}': no processes left\n", id);
+      return 0;
+    case wd::KillOutcome::container:
+      fmt::print("{}\n", r->container_summary);
+      return 0;
+    case wd::KillOutcome::killed:
+    case wd::KillOutcome::survived:
+      break;
   }
-  if (wd::is_container_task(*t)) {
-    auto done = wd::kill_container_task(reg, *t, grace);
-    if (!done) return report(done.error());
-    fmt::print("{}\n", *done);
-    return 0;
-  }
-  const auto tp = wd::task_processes(*t);
-  if (wd::collect_processes(tp).empty()) {
-    if (!tp.monitor && t->pid && wd::process_gone(static_cast<pid_t>(*t->pid), t->pid_start_time)) {
-      return report(wd::Error{wd::ErrorCategory::stale, fmt::format("task '{}': nothing to kill: pid {} has ended or now belongs to "
-                                                                "another process (start time differs)", id, *t->pid)});
-    }
-    fmt::print("task '{}': no processes left\n", id);
-    return 0;
-  }
-  auto system = wd::make_system(policy, reg.dir());
-  if (!system) return report(system.error());
-  // Kill first (SIGTERM, grace, SIGKILL sweeps retried for up to 15 s), then
-  // verify: `killed` is recorded only once nothing of the task is found. The
-  // monitor may record the end it sees meanwhile (exited, by our signal);
-  // the verified verdict replaces it.
-  const bool monitor_alive = tp.monitor.has_value();
-  const auto r = wd::kill_task(*system, wd::current_principal(), tp, grace);
-  const auto survivors = wd::collect_processes(tp);
-  auto recorded = reg.update([&](wd::RegistryData& d) -> std::expected<void, wd::Error> {
-    auto it = d.tasks.find(id);
-    if (it == d.tasks.end() || it->second.created_ms != t->created_ms) return {};  // removed or replaced meanwhile
-    if (survivors.empty()) {
-      it->second.state = wd::TaskState::killed;
-      it->second.error = "killed by `task-watchdog kill`";
-      if (!monitor_alive || !it->second.ended_ms) it->second.ended_ms = now_ms();
-    } else {
-      it->second.error = fmt::format("`task-watchdog kill`: {} process(es) survived SIGKILL", survivors.size());
-    }
-    return {};
-  });
-  if (!recorded) return report(recorded.error());
-  if (!survivors.empty()) {
+  if (!r->survivors.empty()) {
     std::string pids;
-    for (const auto& p : survivors) pids += fmt::format("{}{}", pids.empty() ? "" : ", ", p.pid);
+    for (const pid_t p : r->survivors) pids += fmt::format("{}{}", pids.empty() ? "" : ", ", p);
     fmt::print(stderr, "task-watchdog: task '{}': {} process(es) survived SIGKILL, retried for 15 s (pids {}); not recorded as killed\n",
-               id, survivors.size(), pids);
+               id, r->survivors.size(), pids);
   }
-  fmt::print("task '{}': {} process(es) found, {} ended on SIGTERM, {} left ({})\n", id, r.found, r.terminated, survivors.size(), r.method);
-  return survivors.empty() ? 0 : 1;
+  fmt::print("task '{}': {} process(es) found, {} ended on SIGTERM, {} left ({})\n", id, r->found, r->terminated, r->survivors.size(),
+             r->method);
+  return r->survivors.empty() ? 0 : 1;
 }
 
 // Copies what `fd` has beyond its current offset to `out`; true if anything came.
@@ -315,52 +253,30 @@ int cmd_logs(const wd::Registry& reg, const std::string& id, bool follow) {
   }
 }
 
-// The last non-empty line of a log file (at most its last 4 KiB are read).
-std::string last_line(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) return {};
-  const auto size = static_cast<std::streamoff>(in.tellg());
-  const std::streamoff from = size > 4096 ? size - 4096 : 0;
-  in.seekg(from);
-  std::string tail((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  while (!tail.empty() && (tail.back() == '\n' || tail.back() == '\r')) tail.pop_back();
-  const auto nl = tail.rfind('\n');
-  std::string line = nl == std::string::npos ? tail : tail.substr(nl + 1);
-  if (line.size() > 120) line = line.substr(0, 117) + "...";
-  return line;
-}
-
 // A compact summary of the tasks that are not over, for someone resuming work.
 int cmd_rehydrate(const wd::Registry& reg, bool as_json) {
-  auto data = reg.load();
-  if (!data) return report(data.error());
+  auto live = wd::live_tasks(reg);
+  if (!live) return report(live.error());
   json arr = json::array();
-  std::size_t ended = 0;
-  for (const auto& [id, t] : data->tasks) {
-    if (wd::is_terminal(t.state)) {
-      ++ended;
-      continue;
-    }
-    // A container task's processes are the engine's to count (container.hpp).
-    const auto alive = wd::is_container_task(t) ? std::size_t{wd::container_task_running(t).value_or(false)}
-                                                : wd::collect_processes(wd::task_processes(t)).size();
+  for (const auto& l : live->live) {
+    const wd::TaskRecord& t = l.record;
     json j;
-    j["id"] = id;
-    j["state"] = effective_state(t, alive);
+    j["id"] = t.id;
+    j["state"] = l.effective_state;
     j["pid"] = t.pid ? json(*t.pid) : json(nullptr);
-    j["processes_alive"] = alive;
+    j["processes_alive"] = l.processes_alive;
     j["running_for"] = wd::format_duration(std::chrono::milliseconds(std::max<std::int64_t>(0, now_ms() - t.created_ms)));
     j["deadline"] = deadline_text(t);
     j["command"] = command_line(t);
-    j["last_output"] = last_line(t.stdout_log);
-    j["last_error"] = last_line(t.stderr_log);
+    j["last_output"] = l.last_output;
+    j["last_error"] = l.last_error;
     arr.push_back(std::move(j));
   }
   if (as_json) {
-    fmt::print("{}\n", json{{"registry", reg.path().string()}, {"live", arr}, {"ended", ended}}.dump());
+    fmt::print("{}\n", json{{"registry", reg.path().string()}, {"live", arr}, {"ended", live->ended}}.dump());
     return 0;
   }
-  fmt::print("{} live task(s), {} ended, in {}\n", arr.size(), ended, reg.path().string());
+  fmt::print("{} live task(s), {} ended, in {}\n", arr.size(), live->ended, reg.path().string());
   for (const auto& j : arr) {
     fmt::print("- {} [{}] pid {} ({} process(es)), up {}, deadline {}: {}\n", j["id"].get<std::string>(),
                j["state"].get<std::string>(), j["pid"].is_null() ? std::string("-") : std::to_string(j["pid"].get<std::int64_t>()),
@@ -374,30 +290,21 @@ int cmd_rehydrate(const wd::Registry& reg, bool as_json) {
 
 // Counts by state and outcome.
 int cmd_stats(const wd::Registry& reg, bool as_json) {
-  auto data = reg.load();
-  if (!data) return report(data.error());
+  auto s = wd::registry_stats(reg);
+  if (!s) return report(s.error());
+  // By the state's name, as the output has always been ordered.
   std::map<std::string, std::size_t> by_state;
-  std::int64_t total_ms = 0;
-  std::size_t timed = 0;
-  std::int64_t leftovers = 0;
-  for (const auto& [id, t] : data->tasks) {
-    ++by_state[std::string(wd::to_string(t.state))];
-    if (t.ended_ms) {
-      total_ms += *t.ended_ms - t.created_ms;
-      ++timed;
-    }
-    leftovers += t.leftover_processes.value_or(0);
-  }
-  const std::int64_t mean_ms = timed ? total_ms / static_cast<std::int64_t>(timed) : 0;
+  for (const auto& [state, n] : s->by_state) by_state[std::string(wd::to_string(state))] = n;
   if (as_json) {
-    fmt::print("{}\n", json{{"tasks", data->tasks.size()}, {"by_state", by_state}, {"mean_duration_ms", timed ? json(mean_ms) : json(nullptr)},
-                            {"leftover_processes_killed", leftovers}}.dump());
+    fmt::print("{}\n", json{{"tasks", s->tasks}, {"by_state", by_state},
+                            {"mean_duration_ms", s->mean_duration_ms ? json(*s->mean_duration_ms) : json(nullptr)},
+                            {"leftover_processes_killed", s->leftover_processes_killed}}.dump());
     return 0;
   }
-  fmt::print("tasks: {}\n", data->tasks.size());
+  fmt::print("tasks: {}\n", s->tasks);
   for (const auto& [state, n] : by_state) fmt::print("  {:<10} {}\n", state, n);
-  if (timed) fmt::print("mean duration of ended tasks: {}\n", wd::format_duration(std::chrono::milliseconds(mean_ms)));
-  fmt::print("leftover processes killed after their task's main process ended: {}\n", leftovers);
+  if (s->mean_duration_ms) fmt::print("mean duration of ended tasks: {}\n", wd::format_duration(std::chrono::milliseconds(*s->mean_duration_ms)));
+  fmt::print("leftover processes killed after their task's main process ended: {}\n", s->leftover_processes_killed);
   return 0;
 }
 
@@ -408,37 +315,10 @@ int cmd_cleanup(const wd::Registry& reg, const std::string& older_text) {
     if (!d) return report(d.error());
     older = *d;
   }
-  // Container tasks whose monitor died end here too, without a daemon.
-  auto unmonitored = wd::end_unmonitored_containers(reg);
-  if (!unmonitored) return report(unmonitored.error());
-  for (const auto& line : *unmonitored) fmt::print("{}\n", line);
-  const auto cutoff = now_ms() - older.count();
-  std::vector<wd::TaskRecord> removed;
-  auto r = reg.update([&](wd::RegistryData& data) -> std::expected<void, wd::Error> {
-    for (auto it = data.tasks.begin(); it != data.tasks.end();) {
-      const auto& t = it->second;
-      const auto ended = t.ended_ms.value_or(t.created_ms);
-      if (wd::is_terminal(t.state) && ended <= cutoff) {
-        removed.push_back(t);
-        it = data.tasks.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    return {};
-  });
+  auto r = wd::cleanup_tasks(reg, older);
   if (!r) return report(r.error());
-  // Their cgroups go through osl (cgroup.remove, built-in policy, audited).
-  auto system = wd::make_system({}, reg.dir());
-  for (const auto& t : removed) {
-    std::error_code ec;
-    std::filesystem::remove(t.stdout_log, ec);
-    std::filesystem::remove(t.stderr_log, ec);
-    std::filesystem::remove(reg.log_path(t.id, "monitor"), ec);
-    if (system) (void)wd::remove_task_cgroups(*system, wd::current_principal(), t.containment);
-    wd::remove_leftover_container(reg, t);
-  }
-  fmt::print("removed {} ended task(s)\n", removed.size());
+  for (const auto& line : r->ended_containers) fmt::print("{}\n", line);
+  fmt::print("removed {} ended task(s)\n", r->removed.size());
   return 0;
 }
 

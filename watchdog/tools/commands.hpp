@@ -1,9 +1,12 @@
 #pragma once
 // The task-watchdog commands other than start/register (which are in the
-// library, runner.hpp). Each returns the process exit status
-// (docs/task-watchdog.md, "Exit codes") and prints its own messages.
+// library, runner.hpp). Each parses its arguments, calls the library
+// (task_status.hpp, task_kill.hpp, task_cleanup.hpp, task_overview.hpp),
+// prints, and returns the process exit status (docs/task-watchdog.md,
+// "Exit codes").
 
 #include <airssys/watchdog/registry.hpp>
+#include <airssys/watchdog/task_status.hpp>  // effective_state, find_task
 
 #include <cstdint>
 #include <string>
@@ -22,8 +25,6 @@ int cmd_report(const Registry& reg, bool as_json);  // report.cpp
 // Shared by the commands (commands.cpp).
 std::int64_t now_ms();
 int report(const Error& e);  // prints the message, returns its exit code
-// The recorded state's name, corrected for a monitor that is gone ("lost", "running (monitor gone: …)").
-std::string effective_state(const TaskRecord& t, std::size_t alive);
 std::string command_line(const TaskRecord& t);
 std::string deadline_text(const TaskRecord& t);
 

@@ -1,0 +1,46 @@
+#pragma once
+// What a registry holds, summarised, for `rehydrate` (the tasks not over,
+// for someone resuming work) and `stats` (counts by state and outcome), as
+// library calls. Nothing here prints.
+
+#include <airssys/watchdog/error.hpp>
+#include <airssys/watchdog/registry.hpp>
+#include <airssys/watchdog/task_state.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace airssys::watchdog {
+
+struct LiveTask {
+  TaskRecord record;
+  std::string effective_state;  // as TaskStatus::effective_state
+  std::size_t processes_alive = 0;
+  std::string last_output;  // the last non-empty line of its stdout log (at most 120 characters; "" when none)
+  std::string last_error;   // the same for its stderr log
+};
+
+struct LiveTasks {
+  std::vector<LiveTask> live;  // every task not in a terminal state, in id order
+  std::size_t ended = 0;       // how many are in a terminal state
+};
+
+// Errors: registry_corrupt, failure.
+[[nodiscard]] std::expected<LiveTasks, Error> live_tasks(const Registry& reg);
+
+struct RegistryStats {
+  std::size_t tasks = 0;
+  std::map<TaskState, std::size_t> by_state;  // states with at least one task
+  std::optional<std::int64_t> mean_duration_ms;  // over the tasks with an ended_ms; none when there are none
+  std::int64_t leftover_processes_killed = 0;    // summed over every task
+};
+
+// Reads the registry only (no /proc). Errors: registry_corrupt, failure.
+[[nodiscard]] std::expected<RegistryStats, Error> registry_stats(const Registry& reg);
+
+}  // namespace airssys::watchdog

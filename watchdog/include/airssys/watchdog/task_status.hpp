@@ -1,0 +1,48 @@
+#pragma once
+// A task's state as `task-watchdog status ID` shows it, as a library call:
+// the record, its effective state, how many of its processes run, and
+// their CPU and memory use. Nothing here prints.
+
+#include <airssys/watchdog/error.hpp>
+#include <airssys/watchdog/registry.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <optional>
+#include <string>
+
+namespace airssys::watchdog {
+
+struct TaskStatus {
+  TaskRecord record;
+  // The recorded state's name, corrected for a monitor that is gone: "lost"
+  // when nothing of a live task runs any more, "<state> (monitor gone:
+  // deadline not enforced)" when something still does (effective_state).
+  std::string effective_state;
+  bool monitor_running = false;  // the recorded monitor runs with its recorded start time
+  std::size_t processes_alive = 0;
+  // While something runs: CPU % of one CPU (one decimal) from two samples
+  // 250 ms apart, and memory in bytes with where it came from
+  // ("memory.current", "memory.usage_in_bytes", "rss-sum", "container stats").
+  std::optional<double> cpu_percent;
+  std::optional<std::uint64_t> memory_bytes;
+  std::string memory_source;
+  // Container tasks: the record's "container" object with the engine's view
+  // added (state, exit_code, pid, oom_killed, memory, nano_cpus,
+  // pids_limit, or error), as compact JSON text; empty for native tasks.
+  std::string container_json;
+};
+
+// Blocks ~250 ms when something of the task runs (the CPU samples).
+// Errors: not_found, registry_corrupt, failure (the registry unreadable).
+[[nodiscard]] std::expected<TaskStatus, Error> task_status(const Registry& reg, const std::string& id);
+
+// The recorded state's name corrected for a monitor that is gone, given how
+// many of the task's processes run (`alive`). Reads /proc for the monitor.
+[[nodiscard]] std::string effective_state(const TaskRecord& t, std::size_t alive);
+
+// The record of task `id`; not_found names the id and the registry.
+[[nodiscard]] std::expected<TaskRecord, Error> find_task(const Registry& reg, const std::string& id);
+
+}  // namespace airssys::watchdog

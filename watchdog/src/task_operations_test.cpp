@@ -1,0 +1,302 @@
+// The library calls behind `kill`, `status`, `cleanup`, `rehydrate` and
+// `stats` (task_kill.hpp, task_status.hpp, task_cleanup.hpp,
+// task_overview.hpp), called directly: real child processes, a real
+// registry in a temp dir, no CLI in between.
+
+#include <airssys/testing/child.hpp>
+#include <airssys/testing/eventually.hpp>
+#include <airssys/testing/temp_dir.hpp>
+#include <airssys/watchdog/registry.hpp>
+#include <airssys/watchdog/task_cleanup.hpp>
+#include <airssys/watchdog/task_kill.hpp>
+#include <airssys/watchdog/task_overview.hpp>
+#include <airssys/watchdog/task_status.hpp>
+
+#include "kill_tree.hpp"
+#include "proc.hpp"
+
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <chrono>
+#include <fstream>
+
+using namespace airssys::watchdog;
+using airssys::testing::Child;
+using airssys::testing::eventually;
+using airssys::testing::TempDir;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// A record as `register` would leave it for a process without a monitor or
+// cgroup: found through its pid, its process group and its descendants.
+TaskRecord record(const Registry& reg, const std::string& id, TaskState state, std::optional<pid_t> pid = std::nullopt) {
+  TaskRecord t;
+  t.id = id;
+  t.argv = {"sh", "-c", "tree"};
+  t.created_ms = now_ms();
+  t.state = state;
+  t.grace_ms = 10'000;
+  t.containment.kind = ContainmentKind::process_group;
+  t.stdout_log = reg.log_path(id, "stdout").string();
+  t.stderr_log = reg.log_path(id, "stderr").string();
+  if (pid) {
+    t.pid = *pid;
+    const auto st = read_proc_stat(*pid);
+    EXPECT_TRUE(st) << "no /proc entry for " << *pid;
+    if (st) t.pid_start_time = st->start_time;
+  }
+  if (is_terminal(state)) t.ended_ms = t.created_ms;
+  return t;
+}
+
+void put(const Registry& reg, const TaskRecord& t) {
+  ASSERT_TRUE(reg.update([&](RegistryData& d) -> std::expected<void, Error> {
+    d.tasks.insert_or_assign(t.id, t);
+    return {};
+  }));
+}
+
+TaskRecord stored(const Registry& reg, const std::string& id) {
+  auto d = reg.load();
+  EXPECT_TRUE(d);
+  return d ? d->tasks.at(id) : TaskRecord{};
+}
+
+// Starts `script` as the leader of its own session and process group (setsid
+// execs in place: the pid stays the Child's) and waits until the task shows
+// `expect` processes.
+Child start_tree(const Registry& reg, const std::string& id, const std::string& script, std::size_t expect) {
+  Child c({"setsid", "sh", "-c", script});
+  EXPECT_GT(c.pid(), 0);
+  // setsid has exec'd sh once the process's group is its own pid.
+  EXPECT_TRUE(eventually([&] {
+    const auto st = read_proc_stat(c.pid());
+    return st && st->pgrp == c.pid() && collect_processes(task_processes(record(reg, id, TaskState::running, c.pid()))).size() == expect;
+  }, 30s));
+  return c;
+}
+
+// Ends, by pid, whatever of a tree the code under test failed to end, so a
+// failing test leaves nothing running.
+void end_leftovers(const std::vector<Pid>& procs) {
+  for (const auto& p : procs) {
+    if (!process_gone(p.pid, p.start_time)) ::kill(p.pid, SIGKILL);
+  }
+}
+
+void write_file(const fs::path& p, const std::string& text) {
+  fs::create_directories(p.parent_path());
+  std::ofstream out(p);
+  out << text;
+  ASSERT_TRUE(out.flush()) << "cannot write " << p;
+}
+
+}  // namespace
+
+TEST(TaskKill, LiveTreeIsKilledVerifiedAndRecordedKilled) {
+  TempDir d("wd-ops");
+  const Registry reg(d / "state" / "registry.json");
+  ASSERT_TRUE(reg.ensure_dir());
+  Child c = start_tree(reg, "tree", "sleep 1000 & sleep 1000 & wait", 3);
+  put(reg, record(reg, "tree", TaskState::running, c.pid()));
+  const auto procs = collect_processes(task_processes(stored(reg, "tree")));
+  ASSERT_EQ(procs.size(), 3u);
+
+  auto r = kill_recorded_task(reg, "tree", KillRequest{.grace = 20s, .policy_file = {}});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->outcome, KillOutcome::killed);
+  EXPECT_EQ(r->found, 3u);
+  EXPECT_EQ(r->terminated, 3u);  // nothing in the tree ignores SIGTERM
+  EXPECT_TRUE(r->survivors.empty());
+  EXPECT_EQ(r->method, "signals");
+  for (const auto& p : procs) EXPECT_TRUE(process_gone(p.pid, p.start_time)) << "pid " << p.pid << " survived";
+  end_leftovers(procs);
+
+  const auto t = stored(reg, "tree");
+  EXPECT_EQ(t.state, TaskState::killed);
+  EXPECT_EQ(t.error, "killed by `task-watchdog kill`");
+  EXPECT_TRUE(t.ended_ms);
+  EXPECT_EQ(c.wait(10s), 128 + SIGTERM);
+  // Each signal went through osl, so it is in the audit trail.
+  std::ifstream audit(reg.dir() / "audit.jsonl");
+  const std::string trail((std::istreambuf_iterator<char>(audit)), std::istreambuf_iterator<char>());
+  EXPECT_NE(trail.find("process.signal"), std::string::npos) << trail;
+}
+
+// A member that ignores SIGTERM outlives its leader, after which neither the
+// group nor the descendant walk can reach it (no cgroup, no monitor): the
+// SIGKILL sweeps must still end it because the first sweep found it.
+TEST(TaskKill, MemberThatIgnoresSigtermIsKilledAfterItsLeaderEnded) {
+  TempDir d("wd-ops");
+  const Registry reg(d / "state" / "registry.json");
+  ASSERT_TRUE(reg.ensure_dir());
+  Child c = start_tree(reg, "stubborn", "(trap '' TERM; exec sleep 1000) & wait", 2);
+  put(reg, record(reg, "stubborn", TaskState::running, c.pid()));
+  const auto procs = collect_processes(task_processes(stored(reg, "stubborn")));
+  ASSERT_EQ(procs.size(), 2u);
+
+  auto r = kill_recorded_task(reg, "stubborn", KillRequest{.grace = 3s, .policy_file = {}});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->found, 2u);
+  EXPECT_LE(r->terminated, 1u);  // the sleep ignores SIGTERM: only SIGKILL ends it
+  EXPECT_EQ(r->outcome, KillOutcome::killed);
+  for (const auto& p : procs) EXPECT_TRUE(process_gone(p.pid, p.start_time)) << "pid " << p.pid << " survived";
+  end_leftovers(procs);
+  EXPECT_EQ(stored(reg, "stubborn").state, TaskState::killed);
+}
+
+TEST(TaskKill, EndedTaskIsLeftAsRecorded) {
+  TempDir d("wd-ops");
+  const Registry reg(d / "registry.json");
+  auto t = record(reg, "done", TaskState::exited);
+  t.exit_code = 3;
+  put(reg, t);
+  auto r = kill_recorded_task(reg, "done");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->outcome, KillOutcome::already_ended);
+  EXPECT_EQ(r->ended_as, TaskState::exited);
+  EXPECT_EQ(r->found, 0u);
+  const auto after = stored(reg, "done");
+  EXPECT_EQ(after.state, TaskState::exited);
+  EXPECT_EQ(after.exit_code, 3);
+  EXPECT_EQ(after.error, "");
+}
+
+TEST(TaskKill, LiveRecordWhosePidEndedIsStaleAndUnknownIdIsNotFound) {
+  TempDir d("wd-ops");
+  const Registry reg(d / "registry.json");
+  Child c({"true"});
+  ASSERT_GT(c.pid(), 0);
+  // Its start time, read before it can exit: `true` may already be gone.
+  auto t = record(reg, "gone", TaskState::running);
+  t.pid = c.pid();
+  t.pid_start_time = 1;  // no process started at tick 1 runs as this pid now
+  ASSERT_EQ(c.wait(10s), 0);
+  put(reg, t);
+  auto r = kill_recorded_task(reg, "gone");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().category, ErrorCategory::stale);
+  EXPECT_EQ(stored(reg, "gone").state, TaskState::running);
+
+  auto none = kill_recorded_task(reg, "nope");
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().category, ErrorCategory::not_found);
+  EXPECT_EQ(none.error().message, "no task 'nope' in " + reg.path().string());
+}
+
+TEST(TaskStatus, LiveTaskWithoutMonitorAndEndedTask) {
+  TempDir d("wd-ops");
+  const Registry reg(d / "registry.json");
+  Child c = start_tree(reg, "live", "sleep 1000 & wait", 2);
+  put(reg, record(reg, "live", TaskState::running, c.pid()));
+  put(reg, record(reg, "old", TaskState::timed_out));
+
+  auto s = task_status(reg, "live");
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->record.id, "live");
+  EXPECT_EQ(s->processes_alive, 2u);
+  EXPECT_FALSE(s->monitor_running);
+  EXPECT_EQ(s->effective_state, "running (monitor gone: deadline not enforced)");
+  ASSERT_TRUE(s->cpu_percent);
+  EXPECT_GE(*s->cpu_percent, 0.0);
+  EXPECT_GT(s->memory_bytes.value_or(0), 0u);
+  EXPECT_FALSE(s->memory_source.empty());
+  EXPECT_TRUE(s->container_json.empty());
+
+  auto e = task_status(reg, "old");
+  ASSERT_TRUE(e) << e.error().message;
+  EXPECT_EQ(e->effective_state, "timed_out");
+  EXPECT_EQ(e->processes_alive, 0u);
+  EXPECT_FALSE(e->cpu_percent);
+
+  // The same call after `kill`: the recorded verdict, nothing alive.
+  auto k = kill_recorded_task(reg, "live", KillRequest{.grace = 20s, .policy_file = {}});
+  ASSERT_TRUE(k) << k.error().message;
+  EXPECT_EQ(k->outcome, KillOutcome::killed);
+  auto after = task_status(reg, "live");
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->effective_state, "killed");
+  EXPECT_EQ(after->processes_alive, 0u);
+  EXPECT_FALSE(after->cpu_percent);
+}
+
+TEST(TaskCleanup, RemovesOnlyEndedTasksOlderThanTheCutoffWithTheirLogs) {
+  TempDir d("wd-ops");
+  const Registry reg(d / "registry.json");
+  const auto hours_ago = [](int h) { return now_ms() - h * 3'600'000LL; };
+  auto old_exited = record(reg, "old-exited", TaskState::exited);
+  old_exited.ended_ms = hours_ago(3);
+  auto old_killed = record(reg, "old-killed", TaskState::killed);
+  old_killed.created_ms = hours_ago(5);
+  old_killed.ended_ms.reset();  // counts from created_ms
+  auto recent = record(reg, "recent", TaskState::failed);
+  auto old_running = record(reg, "old-running", TaskState::running);
+  old_running.created_ms = hours_ago(9);
+  for (const auto* t : {&old_exited, &old_killed, &recent, &old_running}) {
+    put(reg, *t);
+    write_file(t->stdout_log, "out\n");
+    write_file(t->stderr_log, "err\n");
+  }
+  write_file(reg.log_path("old-exited", "monitor"), "monitor\n");
+
+  auto r = cleanup_tasks(reg, std::chrono::hours(1));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->removed, (std::vector<std::string>{"old-exited", "old-killed"}));
+  EXPECT_TRUE(r->ended_containers.empty());
+  auto data = reg.load();
+  ASSERT_TRUE(data);
+  EXPECT_EQ(data->tasks.size(), 2u);
+  EXPECT_TRUE(data->tasks.contains("recent"));
+  EXPECT_TRUE(data->tasks.contains("old-running"));
+  EXPECT_FALSE(fs::exists(old_exited.stdout_log));
+  EXPECT_FALSE(fs::exists(old_exited.stderr_log));
+  EXPECT_FALSE(fs::exists(reg.log_path("old-exited", "monitor")));
+  EXPECT_FALSE(fs::exists(old_killed.stdout_log));
+  EXPECT_TRUE(fs::exists(recent.stdout_log));
+  EXPECT_TRUE(fs::exists(old_running.stderr_log));
+
+  // Without a cutoff every ended task goes; the live one stays.
+  auto all = cleanup_tasks(reg);
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->removed, (std::vector<std::string>{"recent"}));
+  EXPECT_EQ(reg.load()->tasks.size(), 1u);
+}
+
+TEST(TaskOverview, LiveTasksAndStats) {
+  TempDir d("wd-ops");
+  const Registry reg(d / "registry.json");
+  auto a = record(reg, "a", TaskState::exited);
+  a.ended_ms = a.created_ms + 2000;
+  a.leftover_processes = 2;
+  auto b = record(reg, "b", TaskState::exited);
+  b.ended_ms = b.created_ms + 4000;
+  auto c = record(reg, "c", TaskState::running);  // no pid, no monitor: lost
+  put(reg, a);
+  put(reg, b);
+  put(reg, c);
+  write_file(c.stdout_log, "first\nlast line\n\n");
+
+  auto live = live_tasks(reg);
+  ASSERT_TRUE(live) << live.error().message;
+  EXPECT_EQ(live->ended, 2u);
+  ASSERT_EQ(live->live.size(), 1u);
+  EXPECT_EQ(live->live[0].record.id, "c");
+  EXPECT_EQ(live->live[0].effective_state, "lost");
+  EXPECT_EQ(live->live[0].last_output, "last line");
+  EXPECT_EQ(live->live[0].last_error, "");
+
+  auto s = registry_stats(reg);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->tasks, 3u);
+  EXPECT_EQ(s->by_state, (std::map<TaskState, std::size_t>{{TaskState::running, 1}, {TaskState::exited, 2}}));
+  EXPECT_EQ(s->mean_duration_ms, 3000);
+  EXPECT_EQ(s->leftover_processes_killed, 2);
+}

@@ -1,0 +1,81 @@
+#include <airssys/watchdog/task_status.hpp>
+
+#include "container.hpp"
+#include "kill_tree.hpp"
+#include "proc.hpp"
+#include "registry_json.hpp"
+#include "usage.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+
+namespace airssys::watchdog {
+
+namespace {
+
+bool monitor_runs(const TaskRecord& t) {
+  return t.monitor_pid && !process_gone(static_cast<pid_t>(*t.monitor_pid), t.monitor_start_time);
+}
+
+std::string effective_state(const TaskRecord& t, std::size_t alive, bool monitor_running) {
+  std::string state(to_string(t.state));
+  if (is_terminal(t.state) || monitor_running) return state;
+  return alive > 0 ? state + " (monitor gone: deadline not enforced)" : "lost";
+}
+
+// The engine knows a container task's processes and usage.
+void fill_container(TaskStatus& s) {
+  nlohmann::json j;
+  add_container_status(s.record, j);
+  s.processes_alive = j.value("processes_alive", std::size_t{0});
+  if (j.contains("cpu_percent") && j["cpu_percent"].is_number()) {
+    s.cpu_percent = j["cpu_percent"].get<double>();
+    s.memory_bytes = j["memory_bytes"].get<std::uint64_t>();
+    s.memory_source = j["memory_source"].get<std::string>();
+  }
+  s.container_json = j["container"].dump();
+}
+
+void fill_native(TaskStatus& s) {
+  const auto tp = task_processes(s.record);
+  s.processes_alive = collect_processes(tp).size();
+  if (s.processes_alive == 0) return;
+  if (auto u = sample_usage(tp)) {
+    s.cpu_percent = std::round(u->cpu_percent * 10) / 10;
+    s.memory_bytes = u->memory_bytes;
+    s.memory_source = u->memory_source;
+  }
+}
+
+}  // namespace
+
+std::string effective_state(const TaskRecord& t, std::size_t alive) { return effective_state(t, alive, monitor_runs(t)); }
+
+std::expected<TaskRecord, Error> find_task(const Registry& reg, const std::string& id) {
+  auto data = reg.load();
+  if (!data) return std::unexpected(data.error());
+  auto it = data->tasks.find(id);
+  if (it == data->tasks.end()) {
+    return std::unexpected(Error{ErrorCategory::not_found, fmt::format("no task '{}' in {}", id, reg.path().string())});
+  }
+  return std::move(it->second);
+}
+
+std::expected<TaskStatus, Error> task_status(const Registry& reg, const std::string& id) {
+  auto t = find_task(reg, id);
+  if (!t) return std::unexpected(t.error());
+  TaskStatus s;
+  s.record = std::move(*t);
+  if (is_container_task(s.record)) {
+    fill_container(s);
+  } else {
+    fill_native(s);
+  }
+  s.monitor_running = monitor_runs(s.record);
+  s.effective_state = effective_state(s.record, s.processes_alive, s.monitor_running);
+  return s;
+}
+
+}  // namespace airssys::watchdog
