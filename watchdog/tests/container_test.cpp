@@ -239,6 +239,7 @@ class Container : public ::testing::Test {
       EXPECT_EQ(r["resources"], nlohmann::json::array({"task-" + id})) << r.dump();
       EXPECT_EQ(det["container"], "task-" + id) << r.dump();
       EXPECT_EQ(r["decision"], "allow") << r.dump();
+      EXPECT_EQ(r["rule"], "task-watchdog-containers") << r.dump();  // decided by osl's policy check (kill_audit.hpp)
       op = r["op_id"].get<std::uint64_t>();
     }
     ASSERT_TRUE(op) << "no stop of task-" << id << " for " << reason << " in " << file << ":\n" << slurp(file);

@@ -14,6 +14,11 @@ std::size_t pick(std::size_t configured, const std::optional<std::size_t>& from_
 }
 }  // namespace
 
+std::uint64_t next_op_id() noexcept {
+  static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
 Core::Core(SystemOptions o)
     : policy_(std::move(o.policy)),
       limits_(o.limits),
@@ -122,7 +127,7 @@ bool Core::record_start(std::uint64_t id, std::string_view principal, const Requ
   // A write-through sink: run only once the start record is written. (An
   // implied action runs anyway; its end record then needs no reserved room,
   // since end records never wait.)
-  if (log_.write_through() && !log_.flush(stall_timeout_)) {
+  if ((req.durable_start || log_.write_through()) && !log_.flush(stall_timeout_)) {
     log_.release_end_slot();
     return false;
   }

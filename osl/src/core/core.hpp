@@ -37,7 +37,15 @@ struct Request {
   std::optional<Error> invalid;      // a malformed request: refused before the policy is asked
   std::optional<Error> pre_error;    // a resolution failure, reported only if the policy allows
   std::string detail_json;           // extra fields for the start record
+  // Run only once the start record is written by every sink, whatever their
+  // write_through() (an External operation: osl cannot undo what it did).
+  bool durable_start = false;
 };
+
+// Operation ids come from one counter per process, shared by every System
+// in it: two Systems writing the same file (a program's own and a library's)
+// never give two operations one id.
+[[nodiscard]] std::uint64_t next_op_id() noexcept;
 
 class Core : public std::enable_shared_from_this<Core> {
  public:
@@ -118,7 +126,6 @@ class Core : public std::enable_shared_from_this<Core> {
   ResourceLimits limits_;
   std::chrono::milliseconds stall_timeout_;
   std::shared_ptr<SlotPool> files_, processes_, connections_;
-  std::atomic<std::uint64_t> next_id_{1};
   std::atomic<std::uint64_t> operations_{0}, denied_{0}, failed_{0};
   OpMetrics metrics_;
   ActivityLog log_;  // last: destroyed first, draining while the rest is alive
@@ -128,7 +135,7 @@ template <class T, class Execute>
 std::expected<T, Error> Core::pipeline(std::string_view principal, Request req, Execute&& execute) {
   // Metrics time the whole call: policy check, audit records and executor.
   const auto start = std::chrono::steady_clock::now();
-  const std::uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  const std::uint64_t id = next_op_id();
   if (req.invalid) {
     Error e = *req.invalid;
     e.op_id = id;
@@ -157,7 +164,7 @@ std::optional<std::expected<T, Error>> Core::pipeline_prepared(std::string_view 
   if (!v.allowed) return std::nullopt;
   auto prepared = prepare();
   if (!prepared) return std::nullopt;
-  const std::uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  const std::uint64_t id = next_op_id();
   return run_allowed<T>(principal, req, v, start, [&](std::uint64_t op_id) { return execute(op_id, *prepared); }, id);
 }
 
@@ -199,7 +206,7 @@ std::expected<T, Error> Core::run_allowed(std::string_view principal, const Requ
 
 template <class T, class Execute>
 std::expected<T, Error> Core::implied(std::string_view principal, Request req, Execute&& execute) {
-  const std::uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  const std::uint64_t id = next_op_id();
   const Verdict v{.allowed = true, .decision = DecisionKind::allow, .rule = std::nullopt, .reason = {}};
   const auto start = std::chrono::steady_clock::now();
   (void)record_start(id, principal, req, v);

@@ -14,6 +14,7 @@
 #include <airssys/osl/cgroup.hpp>
 #include <airssys/osl/error.hpp>
 #include <airssys/osl/exec.hpp>
+#include <airssys/osl/external.hpp>
 #include <airssys/osl/fork.hpp>
 #include <airssys/osl/fs.hpp>
 #include <airssys/osl/metrics.hpp>
@@ -107,6 +108,10 @@ class System {
   [[nodiscard]] std::expected<Done, Error> run(std::string_view principal, const cgroup::Attach& op);
   [[nodiscard]] std::expected<cgroup::KillResult, Error> run(std::string_view principal, const cgroup::Kill& op);
   [[nodiscard]] std::expected<Done, Error> run(std::string_view principal, const cgroup::Remove& op);
+  // Runs `action` as one audited operation osl does not carry out itself
+  // (external.hpp): policy, a start record made durable first, the action,
+  // an end record with its outcome.
+  [[nodiscard]] std::expected<Done, Error> run(std::string_view principal, const External& op, const ExternalAction& action);
 
   // Blocks until every record queued so far has been written by every sink.
   // Fails with timeout if the sinks do not catch up in time.
@@ -128,6 +133,9 @@ class Session {
   template <class Op>
   [[nodiscard]] auto run(const Op& op) {
     return system_->run(principal_, op);
+  }
+  [[nodiscard]] std::expected<Done, Error> run(const External& op, const ExternalAction& action) {
+    return system_->run(principal_, op, action);
   }
   [[nodiscard]] const std::string& principal() const noexcept { return principal_; }
 
