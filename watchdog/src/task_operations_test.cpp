@@ -92,6 +92,23 @@ void end_leftovers(const std::vector<Pid>& procs) {
   }
 }
 
+// A live task as `register` records one without a monitor or cgroup: a
+// setsid tree the test started. Whatever of it still runs when the test
+// ends, passed or failed, is killed by pid.
+struct LiveTree {
+  LiveTree(const Registry& reg, const std::string& id, const std::string& script, std::size_t expect)
+      : child(start_tree(reg, id, script, expect)) {
+    put(reg, record(reg, id, TaskState::running, child.pid()));
+    procs = collect_processes(task_processes(stored(reg, id)));
+  }
+  ~LiveTree() { end_leftovers(procs); }
+  LiveTree(const LiveTree&) = delete;
+  LiveTree& operator=(const LiveTree&) = delete;
+
+  Child child;
+  std::vector<Pid> procs;  // as found once it ran
+};
+
 void write_file(const fs::path& p, const std::string& text) {
   fs::create_directories(p.parent_path());
   std::ofstream out(p);
@@ -105,9 +122,8 @@ TEST(TaskKill, LiveTreeIsKilledVerifiedAndRecordedKilled) {
   TempDir d("wd-ops");
   const Registry reg(d / "state" / "registry.json");
   ASSERT_TRUE(reg.ensure_dir());
-  Child c = start_tree(reg, "tree", "sleep 1000 & sleep 1000 & wait", 3);
-  put(reg, record(reg, "tree", TaskState::running, c.pid()));
-  const auto procs = collect_processes(task_processes(stored(reg, "tree")));
+  LiveTree tree(reg, "tree", "sleep 1000 & sleep 1000 & wait", 3);
+  const auto& procs = tree.procs;
   ASSERT_EQ(procs.size(), 3u);
 
   auto r = kill_recorded_task(reg, "tree", KillRequest{.grace = 20s, .policy_file = {}});
@@ -118,13 +134,12 @@ TEST(TaskKill, LiveTreeIsKilledVerifiedAndRecordedKilled) {
   EXPECT_TRUE(r->survivors.empty());
   EXPECT_EQ(r->method, "signals");
   for (const auto& p : procs) EXPECT_TRUE(process_gone(p.pid, p.start_time)) << "pid " << p.pid << " survived";
-  end_leftovers(procs);
 
   const auto t = stored(reg, "tree");
   EXPECT_EQ(t.state, TaskState::killed);
   EXPECT_EQ(t.error, "killed by `task-watchdog kill`");
   EXPECT_TRUE(t.ended_ms);
-  EXPECT_EQ(c.wait(10s), 128 + SIGTERM);
+  EXPECT_EQ(tree.child.wait(10s), 128 + SIGTERM);
   // Each signal went through osl, so it is in the audit trail.
   std::ifstream audit(reg.dir() / "audit.jsonl");
   const std::string trail((std::istreambuf_iterator<char>(audit)), std::istreambuf_iterator<char>());
@@ -138,9 +153,8 @@ TEST(TaskKill, MemberThatIgnoresSigtermIsKilledAfterItsLeaderEnded) {
   TempDir d("wd-ops");
   const Registry reg(d / "state" / "registry.json");
   ASSERT_TRUE(reg.ensure_dir());
-  Child c = start_tree(reg, "stubborn", "(trap '' TERM; exec sleep 1000) & wait", 2);
-  put(reg, record(reg, "stubborn", TaskState::running, c.pid()));
-  const auto procs = collect_processes(task_processes(stored(reg, "stubborn")));
+  LiveTree tree(reg, "stubborn", "(trap '' TERM; exec sleep 1000) & wait", 2);
+  const auto& procs = tree.procs;
   ASSERT_EQ(procs.size(), 2u);
 
   auto r = kill_recorded_task(reg, "stubborn", KillRequest{.grace = 3s, .policy_file = {}});
@@ -149,7 +163,6 @@ TEST(TaskKill, MemberThatIgnoresSigtermIsKilledAfterItsLeaderEnded) {
   EXPECT_LE(r->terminated, 1u);  // the sleep ignores SIGTERM: only SIGKILL ends it
   EXPECT_EQ(r->outcome, KillOutcome::killed);
   for (const auto& p : procs) EXPECT_TRUE(process_gone(p.pid, p.start_time)) << "pid " << p.pid << " survived";
-  end_leftovers(procs);
   EXPECT_EQ(stored(reg, "stubborn").state, TaskState::killed);
 }
 
@@ -195,8 +208,7 @@ TEST(TaskKill, LiveRecordWhosePidEndedIsStaleAndUnknownIdIsNotFound) {
 TEST(TaskStatus, LiveTaskWithoutMonitorAndEndedTask) {
   TempDir d("wd-ops");
   const Registry reg(d / "registry.json");
-  Child c = start_tree(reg, "live", "sleep 1000 & wait", 2);
-  put(reg, record(reg, "live", TaskState::running, c.pid()));
+  LiveTree tree(reg, "live", "sleep 1000 & wait", 2);
   put(reg, record(reg, "old", TaskState::timed_out));
 
   auto s = task_status(reg, "live");
