@@ -13,6 +13,7 @@
 #include <airssys/daemoneye/rule_runner.hpp>
 #include <airssys/daemoneye/scan_assembler.hpp>
 #include <airssys/daemoneye/store.hpp>
+#include <airssys/daemoneye/store_backlog.hpp>
 #include <airssys/ledger/ledger.hpp>
 
 #include <fmt/format.h>
@@ -121,9 +122,19 @@ struct Agent::Impl {
   std::int64_t last_retention = 0;
   bool told_unreadable = false;
   std::set<std::string> failing_rules;  // logged once until they succeed again
+  // What the store refused (full disk, EIO), kept for a bounded retry.
+  StoreBacklog backlog;
+  bool store_failing = false;  // logged once per outage
 
-  void flush_events();
+  // Hands pending_events to the backlog and writes what it holds: at once
+  // when `force` or not backing off, else at the backoff's end.
+  void flush_events(bool force = false);
+  // A write of the backlog failed or succeeded: logs the outage's start and end.
+  void store_outage(const Error& e, std::string_view what);
+  void store_recovered();
   void on_collection(Collection c);
+  // Called on every pass of the scan loop: retries what is due.
+  void retry_backlog();
   void maybe_retention(std::int64_t now);
 };
 
@@ -136,7 +147,7 @@ Agent::~Agent() {
   impl_->events.unsubscribe();
   impl_->client.reset();
   impl_->broker.reset();
-  impl_->flush_events();
+  impl_->flush_events(true);
 }
 
 // SQLite's memory in this process, all connections together. A rule's SQL
@@ -236,11 +247,49 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   return std::unique_ptr<Agent>(new Agent(std::move(impl)));
 }
 
-void Agent::Impl::flush_events() {
-  if (pending_events.empty() || !store) return;
-  if (auto r = store->append_events(pending_events); !r)
-    spdlog::error("storing {} process events failed: {}", pending_events.size(), message_of(r.error()));
-  pending_events.clear();
+void Agent::Impl::flush_events(bool force) {
+  if (!pending_events.empty()) {
+    const auto dropped_before = backlog.counters().events_dropped;
+    backlog.add_events(std::move(pending_events));
+    pending_events.clear();
+    if (const auto dropped = backlog.counters().events_dropped - dropped_before; dropped > 0)
+      spdlog::warn("the store backlog is full: the {} oldest waiting process events are dropped", dropped);
+  }
+  if (!store || backlog.events_empty()) return;
+  auto r = backlog.write_events(*store, std::chrono::steady_clock::now(), force);
+  if (!r) {
+    store_outage(r.error(), "storing process events");
+  } else if (store_failing && backlog.empty()) {
+    store_recovered();
+  }
+  if (status) status->store_counters(backlog.counters());
+}
+
+void Agent::Impl::store_outage(const Error& e, std::string_view what) {
+  const auto c = backlog.counters();
+  if (!store_failing) {
+    store_failing = true;
+    spdlog::error("{} failed: {}; kept for a retry: {} events{} (at most {} batches / {} MiB of events)", what,
+                  e.message, c.events_pending, backlog.has_collection() ? " and the latest collection" : "",
+                  StoreBacklogOptions{}.max_batches, StoreBacklogOptions{}.max_bytes >> 20);
+  }
+  if (status) status->store_counters(c);
+}
+
+void Agent::Impl::store_recovered() {
+  store_failing = false;
+  const auto c = backlog.counters();
+  spdlog::info("the store writes again: what was kept is stored ({} failed writes, {} events dropped so far)",
+               c.store_failures, c.events_dropped);
+  if (status) status->store_counters(c);
+}
+
+void Agent::Impl::retry_backlog() {
+  if (backlog.empty() || !backlog.due(std::chrono::steady_clock::now())) return;
+  flush_events();
+  if (backlog.events_empty() && backlog.has_collection()) {
+    if (auto c = backlog.take_collection()) on_collection(std::move(*c));
+  }
 }
 
 void Agent::Impl::maybe_retention(std::int64_t now) {
@@ -257,7 +306,15 @@ void Agent::Impl::maybe_retention(std::int64_t now) {
 }
 
 void Agent::Impl::on_collection(Collection c) {
-  flush_events();
+  // A new collection is the "next scan": what waits is retried now.
+  flush_events(true);
+  if (!backlog.events_empty()) {
+    // Events older than this collection are still unwritten; it waits
+    // behind them (the newest collection only: it supersedes older ones).
+    backlog.keep_collection(std::move(c));
+    if (status) status->store_counters(backlog.counters());
+    return;
+  }
   const std::int64_t now = unix_now();
   ScanRecord scan{.scan_id = c.scan_id, .time = c.time, .processes = static_cast<std::uint32_t>(c.processes.size()),
                   .unreadable = c.unreadable, .collect_us = c.collect_us};
@@ -280,10 +337,16 @@ void Agent::Impl::on_collection(Collection c) {
   scan.store_us = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count());
   if (!applied) {
-    // Nothing of this scan is acknowledged; the next full collection repairs it.
-    spdlog::error("storing scan {} failed: {}", c.scan_id, message_of(applied.error()));
+    // Nothing of this scan was written: kept, retried with backoff, and
+    // superseded by the next collection if that comes first.
+    backlog.failed(applied.error(), std::chrono::steady_clock::now());
+    const Error e = applied.error().prefixed(fmt::format("scan {}", c.scan_id));
+    backlog.keep_collection(std::move(c));
+    store_outage(e, "storing a collection");
     return;
   }
+  backlog.succeeded();
+  if (store_failing && backlog.empty()) store_recovered();
   scan.applied = *applied;
 
   RuleRun run = run_rules(rules, *engine, host, now);
@@ -328,6 +391,7 @@ int Agent::run(int signal_fd) {
       spdlog::info("signal {} received: stopping", si.ssi_signo);
       break;
     }
+    s.retry_backlog();
     s.status->tick();
     // An event is stored within kEventDelay of its arrival: at once when the
     // stream pauses, else when the oldest waiting one is that old (a
@@ -369,7 +433,13 @@ int Agent::run(int signal_fd) {
     if (msg->subject == kSubjectSnapshot) continue;
     if (auto event = decode_event(msg->payload)) s.pending_events.push_back(std::move(*event));
   }
-  s.flush_events();
+  s.flush_events(true);
+  if (!s.backlog.empty()) {
+    const auto dropped = s.backlog.drop_all();
+    spdlog::error("stopping with the store still failing: {} process events could not be stored and are lost",
+                  dropped);
+    s.status->store_counters(s.backlog.counters());
+  }
   s.status->stopped();
   const auto st = s.alerts->stats();
   spdlog::info("stopped after {} scans: {} alerts raised, {} deduplicated, {} rate-limited, {} procmond crashes", s.scans,

@@ -93,6 +93,10 @@ int main(int argc, char** argv) {
   sigaddset(&stop_set, SIGTERM);
   ::pthread_sigmask(SIG_BLOCK, &stop_set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  // A file size limit (RLIMIT_FSIZE) reached by the store, ledger or status
+  // file is an EFBIG error each of them handles (the store keeps the batch
+  // for a retry), not the default SIGXFSZ death of the whole agent.
+  std::signal(SIGXFSZ, SIG_IGN);
   int sfd = ::signalfd(-1, &stop_set, SFD_NONBLOCK | SFD_CLOEXEC);
   if (sfd < 0) {
     spdlog::error("signalfd: {}", std::strerror(errno));

@@ -17,6 +17,7 @@
 #include <airssys/daemoneye/alert_pipeline.hpp>
 #include <airssys/daemoneye/rule.hpp>
 #include <airssys/daemoneye/store.hpp>
+#include <airssys/daemoneye/store_backlog.hpp>
 
 #include <chrono>
 #include <expected>
@@ -58,6 +59,9 @@ class StatusReporter {
   void scan_done(const ScanRecord& scan, const std::set<std::string>& failing_rules);
   // Writes when the last write is a write interval old (the heartbeat).
   void tick();
+  // The store backlog's counters, written with the next write (at the
+  // latest a write interval later).
+  void store_counters(StoreBacklogCounters counters) { status_.store = std::move(counters); }
   // The agent stops cleanly: state "stopped", procmond not running; writes.
   void stopped();
 

@@ -3,6 +3,8 @@
 // the process's exit code and prints its own errors, prefixed
 // "daemoneye-cli: ", on stderr.
 
+#include "exit_codes.hpp"
+
 #include <airssys/daemoneye/config.hpp>
 
 #include <chrono>
@@ -14,9 +16,6 @@
 
 namespace airssys::daemoneye::cli {
 
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailed = 1;  // not running / stale, refused query, rule errors, store unreadable
-inline constexpr int kExitUsage = 2;   // usage or configuration error
 
 // What every command knows: the configuration resolved as the agent does.
 struct Context {

@@ -7,9 +7,10 @@
 // configuration layers (defaults, /etc/daemoneye/config.yaml, the user's
 // file or --config, DAEMONEYE_*), then --db.
 //
-// Exit codes: 0 ok (status: the agent runs and its status is fresh);
-// 1 failed (status: not running, stopped or stale; a refused query; rule
-// errors; the store or status file unreadable); 2 usage or configuration error.
+// Exit codes (exit_codes.hpp, by the error's category): 0 ok (status: the
+// agent runs and its status is fresh); 1 the command's answer is no (status:
+// not running, stopped or stale; rule errors) or an I/O failure; 2 usage or
+// invalid input; 3 not found; 4 denied; 5 corrupt; 6 busy / timed out.
 
 #include "commands.hpp"
 
@@ -103,10 +104,7 @@ int main(int argc, char** argv) {
   in.env = de::daemoneye_environment(environ);
   if (!db.empty()) in.overrides.emplace_back("database.path", db);
   auto config = de::load_config(in);
-  if (!config) {
-    cli::say(config.error().message);
-    return cli::kExitUsage;
-  }
+  if (!config) return cli::fail_with(config.error());
   const cli::Context ctx{*config};
 
   if (status->parsed()) return cli::run_status(ctx, json);
@@ -127,10 +125,7 @@ int main(int argc, char** argv) {
   if (alerts->parsed() || events->parsed()) {
     const bool is_alerts = alerts->parsed();
     auto since = since_of(is_alerts ? alerts_since : events_since);
-    if (!since) {
-      cli::say(since.error().message);
-      return cli::kExitUsage;
-    }
+    if (!since) return cli::fail_with(since.error());
     cli::HistoryArgs& a = is_alerts ? alerts_args : events_args;
     a.since = *since;
     if (!is_alerts && pid_opt->count() > 0) a.pid = pid;

@@ -73,6 +73,15 @@ void agent_metrics(Exposition& m, const AgentStatus& s, const LivenessReport& l)
   m.sample(s.alerts.rate_limited, "outcome=\"rate_limited\"");
   m.family("daemoneye_alert_sink_errors_total", "counter", "Failed alert writes or sends to sinks.");
   m.sample(s.alerts.sink_errors);
+  m.family("daemoneye_store_failures_total", "counter", "Store writes that failed (full disk, I/O error), retries included.");
+  m.sample(s.store.store_failures);
+  m.family("daemoneye_store_batches_pending", "gauge", "Event batches and collections the store refused, waiting for a retry.");
+  m.sample(s.store.batches_pending);
+  m.family("daemoneye_store_events_pending", "gauge", "Process events waiting for a retry of the store.");
+  m.sample(s.store.events_pending);
+  m.family("daemoneye_store_events_dropped_total", "counter",
+           "Process events given up: past the retry backlog's bound, or still unstored at a stop.");
+  m.sample(s.store.events_dropped);
   m.family("daemoneye_procmond_up", "gauge", "1 if procmond is running under the agent.");
   m.sample(static_cast<std::uint64_t>(s.procmond.running ? 1 : 0));
   m.family("daemoneye_procmond_restarts_total", "counter",
@@ -107,8 +116,7 @@ void agent_metrics(Exposition& m, const AgentStatus& s, const LivenessReport& l)
 int run_metrics(const Context& ctx) {
   auto read = read_status_file(ctx.status_file());
   if (!read) {
-    say(read.error().message);
-    return kExitFailed;
+    return fail_with(read.error());
   }
   Exposition m;
   m.family("daemoneye_agent_up", "gauge", "1 if the agent is running and its status file is fresh, else 0.");

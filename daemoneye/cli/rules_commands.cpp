@@ -12,6 +12,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cerrno>
+
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -28,7 +31,7 @@ class ScratchStore {
     if (::mkdtemp(templ.data()) == nullptr) return fail_errno(errno, "mkdtemp " + templ);
     ScratchStore s(templ);
     auto store = Store::open({.path = s.dir_ / "scratch.db"});
-    if (!store) return std::unexpected(to_error(store.error(), ErrorCategory::io).prefixed("scratch store"));
+    if (!store) return std::unexpected(store.error().prefixed("scratch store"));
     s.store_ = std::move(*store);
     auto engine = QueryEngine::open(s.dir_ / "scratch.db");
     if (!engine) return std::unexpected(engine.error().prefixed("scratch store"));
@@ -55,27 +58,46 @@ class ScratchStore {
   std::unique_ptr<QueryEngine> engine_;
 };
 
+// The exit code when rules were rejected: a path the user named (or
+// rules.dir) that could not be opened at all exits by that error's category
+// (3 missing, 4 denied: a symlink or unsafe mode); otherwise rejected rules
+// are the command's "no", 1.
+int rejected_exit(const std::vector<RuleError>& errors, const std::vector<std::filesystem::path>& named) {
+  for (const auto& e : errors)
+    if (e.category != ErrorCategory::invalid_input && std::find(named.begin(), named.end(), e.file) != named.end())
+      return exit_code(e.category);
+  return kExitFailed;
+}
+
 }  // namespace
 
 int run_rules_check(const std::vector<std::string>& paths) {
   auto scratch = ScratchStore::create();
   if (!scratch) {
-    say(scratch.error().message);
-    return kExitFailed;
+    return fail_with(scratch.error());
   }
   std::size_t ok = 0, bad = 0;
   std::string out;
+  std::vector<RuleError> errors;
   for (const auto& p : paths) {
     // A symbolic link is handed on as such: the loaders refuse it (never followed), with their
     // message — a link to a directory as a rules directory, so the message says so.
     struct stat st {}, target {};
-    const bool dir = ::lstat(p.c_str(), &st) == 0 &&
-                     (S_ISDIR(st.st_mode) || (S_ISLNK(st.st_mode) && ::stat(p.c_str(), &target) == 0 && S_ISDIR(target.st_mode)));
+    if (::lstat(p.c_str(), &st) != 0) {
+      const Error e = Error::from_errno(errno, p);  // "PATH: No such file or directory": exits 3
+      say(printable(e.message));
+      errors.push_back({.file = p, .message = e.message, .category = e.category});
+      ++bad;
+      continue;
+    }
+    const bool dir = S_ISDIR(st.st_mode) ||
+                     (S_ISLNK(st.st_mode) && ::stat(p.c_str(), &target) == 0 && S_ISDIR(target.st_mode));
     if (dir) {
       RuleSet set = load_rules(p, scratch->engine());
       for (const auto& r : set.rules) out += fmt::format("ok  {}: {} ({}{})\n", printable(r.file.string()), printable(r.id),
                                                           to_string(r.severity), r.enabled ? "" : ", disabled");
       for (const auto& e : set.errors) say(printable(e.message));
+      errors.insert(errors.end(), set.errors.begin(), set.errors.end());
       ok += set.rules.size();
       bad += set.errors.size();
     } else {
@@ -86,20 +108,21 @@ int run_rules_check(const std::vector<std::string>& paths) {
         ++ok;
       } else {
         say(printable(r.error().message));
+        errors.push_back(r.error());
         ++bad;
       }
     }
   }
   write_stdout(out);
   say(fmt::format("{} rule{} valid, {} rejected", ok, ok == 1 ? "" : "s", bad));
-  return bad == 0 ? kExitOk : kExitFailed;
+  if (bad == 0) return kExitOk;
+  return rejected_exit(errors, std::vector<std::filesystem::path>(paths.begin(), paths.end()));
 }
 
 int run_rules_list(const Context& ctx, bool json) {
   auto scratch = ScratchStore::create();
   if (!scratch) {
-    say(scratch.error().message);
-    return kExitFailed;
+    return fail_with(scratch.error());
   }
   RuleSet set = load_rules(ctx.config.rules.dir, scratch->engine());
   if (json) {
@@ -124,7 +147,7 @@ int run_rules_list(const Context& ctx, bool json) {
     for (const auto& e : set.errors) say(printable(e.message));
     say(fmt::format("{}: {} rules, {} rejected", ctx.config.rules.dir.string(), set.rules.size(), set.errors.size()));
   }
-  return set.errors.empty() ? kExitOk : kExitFailed;
+  return set.errors.empty() ? kExitOk : rejected_exit(set.errors, {ctx.config.rules.dir});
 }
 
 }  // namespace airssys::daemoneye::cli

@@ -50,6 +50,16 @@ std::string event_section(const AgentStatus& s, std::int64_t now) {
   return out;
 }
 
+std::string store_section(const StoreBacklogCounters& c) {
+  if (c.store_failures == 0) return "store:     every write stored, no failures\n";
+  std::string out = fmt::format(
+      "store:     store_failures {}, batches_pending {} ({} events), events_dropped {}, snapshots_superseded {}{}\n",
+      c.store_failures, c.batches_pending, c.events_pending, c.events_dropped, c.snapshots_superseded,
+      c.batches_pending == 0 ? " — all kept batches stored" : " — retrying");
+  if (!c.last_error.empty()) out += "           last failure: " + printable(c.last_error) + "\n";
+  return out;
+}
+
 std::string human(const std::filesystem::path& file, const AgentStatus& s, const LivenessReport& l, std::int64_t now) {
   std::string out;
   out += fmt::format("agent:     {} — {}\n", to_string(l.state), l.reason);
@@ -80,6 +90,7 @@ std::string human(const std::filesystem::path& file, const AgentStatus& s, const
                      s.procmond.crashes == 0 ? std::string("no crashes")
                                              : plural(s.procmond.crashes, "crash (restarted)", "crashes (each restarted)"));
   out += event_section(s, now);
+  out += store_section(s.store);
   return out;
 }
 
@@ -89,8 +100,7 @@ int run_status(const Context& ctx, bool json) {
   const auto file = ctx.status_file();
   auto read = read_status_file(file);
   if (!read) {
-    say(read.error().message);
-    return kExitFailed;
+    return fail_with(read.error());
   }
   const std::int64_t now = static_cast<std::int64_t>(::time(nullptr));
   if (!read->has_value()) {

@@ -103,13 +103,11 @@ int run_query(const Context& ctx, const QueryArgs& args) {
   const std::size_t max_rows = args.max_rows.value_or(ctx.config.rules.max_rows);
   auto engine = open_engine(ctx, max_rows, args.timeout.value_or(ctx.config.rules.timeout));
   if (!engine) {
-    say(engine.error().message);
-    return kExitFailed;
+    return fail_with(engine.error());
   }
   auto r = (*engine)->run(args.sql);
   if (!r) {
-    say(fmt::format("query refused: {}", r.error().message));
-    return kExitFailed;
+    return fail_with(r.error(), "query refused");
   }
   switch (args.format) {
     case Format::json: write_stdout(as_json_array(*r)); break;
@@ -137,8 +135,7 @@ int run_alerts(const Context& ctx, const HistoryArgs& args) {
   }
   auto engine = open_engine(ctx, args.limit, std::max<std::chrono::milliseconds>(ctx.config.rules.timeout, std::chrono::seconds(10)));
   if (!engine) {
-    say(engine.error().message);
-    return kExitFailed;
+    return fail_with(engine.error());
   }
   std::string sql = fmt::format(
       "SELECT id, time, host, rule_id, rule_name, severity, tags, dedup_key, \"row\" FROM alerts WHERE time >= {}",
@@ -147,8 +144,7 @@ int run_alerts(const Context& ctx, const HistoryArgs& args) {
   sql += fmt::format(" ORDER BY time DESC, id DESC LIMIT {}", args.limit);
   auto r = (*engine)->run(sql);
   if (!r) {
-    say(fmt::format("reading alerts: {}", r.error().message));
-    return kExitFailed;
+    return fail_with(r.error(), "reading alerts");
   }
   std::reverse(r->rows.begin(), r->rows.end());  // oldest first, like a log
   if (args.json) {
@@ -186,8 +182,7 @@ int run_alerts(const Context& ctx, const HistoryArgs& args) {
 int run_events(const Context& ctx, const HistoryArgs& args) {
   auto engine = open_engine(ctx, args.limit, std::max<std::chrono::milliseconds>(ctx.config.rules.timeout, std::chrono::seconds(10)));
   if (!engine) {
-    say(engine.error().message);
-    return kExitFailed;
+    return fail_with(engine.error());
   }
   // Every column (the store gains some as event sources grow), picked by name for the table.
   std::string sql = fmt::format("SELECT * FROM process_events WHERE time >= {}", unix_now() - args.since.count());
@@ -195,8 +190,7 @@ int run_events(const Context& ctx, const HistoryArgs& args) {
   sql += fmt::format(" ORDER BY time DESC, id DESC LIMIT {}", args.limit);
   auto r = (*engine)->run(sql);
   if (!r) {
-    say(fmt::format("reading events: {}", r.error().message));
-    return kExitFailed;
+    return fail_with(r.error(), "reading events");
   }
   std::reverse(r->rows.begin(), r->rows.end());
   if (args.json) {

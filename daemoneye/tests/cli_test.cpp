@@ -18,6 +18,7 @@
 #include <map>
 #include <regex>
 #include <set>
+#include <tuple>
 
 namespace detest {
 namespace {
@@ -86,6 +87,8 @@ class Cli : public ::testing::Test {
     p.sources[1] = {.events = 900, .dropped = 40, .lost = 3};
     s.procmond_status = p;
     s.procmond_status_received = now();
+    s.store = {.store_failures = 3, .batches_pending = 2, .events_pending = 40, .events_dropped = 5,
+               .snapshots_superseded = 1, .last_error = "resource_exhausted: database or disk is full"};
     return s;
   }
   void write_status(const de::AgentStatus& s) const {
@@ -181,6 +184,10 @@ TEST_F(Cli, StatusOfARunningAgentShowsItsCountersTierAndDrops) {
   EXPECT_TRUE(has(r.out, "tier proc_connector — eBPF: ?[31mverifier rejected exec program")) << r.out;
   EXPECT_FALSE(has(r.out, "\x1b")) << "an escape byte reached the terminal";
   EXPECT_TRUE(std::regex_search(r.out, std::regex("proc_connector +900 +40 +3"))) << r.out;
+  EXPECT_TRUE(has(r.out, "store:     store_failures 3, batches_pending 2 (40 events), events_dropped 5, "
+                         "snapshots_superseded 1 — retrying\n"
+                         "           last failure: resource_exhausted: database or disk is full\n"))
+      << r.out;
 
   Outcome j = cli_db({"status", "--json"});
   EXPECT_EQ(j.code, 0);
@@ -189,6 +196,9 @@ TEST_F(Cli, StatusOfARunningAgentShowsItsCountersTierAndDrops) {
   EXPECT_EQ(doc["status"]["procmond"]["status"]["tier"], "proc_connector");
   EXPECT_EQ(doc["status"]["procmond"]["status"]["sources"]["proc_connector"]["dropped"], 40);
   EXPECT_EQ(doc["status"]["scans"]["done"], 42);
+  EXPECT_EQ(doc["status"]["store"]["store_failures"], 3);
+  EXPECT_EQ(doc["status"]["store"]["batches_pending"], 2);
+  EXPECT_EQ(doc["status"]["store"]["events_dropped"], 5);
 }
 
 TEST_F(Cli, StatusTellsStoppedCrashedRecycledAndStaleApart) {
@@ -238,10 +248,10 @@ TEST_F(Cli, StatusTellsStoppedCrashedRecycledAndStaleApart) {
 TEST_F(Cli, ACorruptStatusFileIsNamedWithTheField) {
   write_file(de::status_file_for(db_), R"({"format":1,"state":"dancing"})");
   Outcome r = cli_db({"status"});
-  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.code, 5);  // corrupt
   EXPECT_EQ(r.err, "daemoneye-cli: " + de::status_file_for(db_).string() +
                        ": agent_status.state: unknown state 'dancing' (known: running, stopped)\n");
-  EXPECT_EQ(cli_db({"metrics"}).code, 1);
+  EXPECT_EQ(cli_db({"metrics"}).code, 5);
 }
 
 // Every sample belongs to a family announced by one HELP and one TYPE line
@@ -288,6 +298,10 @@ TEST_F(Cli, MetricsAreValidPrometheusText) {
   EXPECT_EQ(samples[R"(daemoneye_events_dropped_total{source="proc_connector"})"], "40");
   EXPECT_EQ(samples[R"(daemoneye_events_lost_total{source="proc_connector"})"], "3");
   EXPECT_EQ(samples[R"(daemoneye_last_scan_duration_seconds{phase="collect"})"], "0.04");
+  EXPECT_EQ(samples["daemoneye_store_failures_total"], "3");
+  EXPECT_EQ(samples["daemoneye_store_batches_pending"], "2");
+  EXPECT_EQ(samples["daemoneye_store_events_pending"], "40");
+  EXPECT_EQ(samples["daemoneye_store_events_dropped_total"], "5");
 }
 
 TEST_F(Cli, QueryRunsUnderTheRulesGuard) {
@@ -306,17 +320,18 @@ TEST_F(Cli, QueryRunsUnderTheRulesGuard) {
   EXPECT_EQ(j.code, 0);
   EXPECT_EQ(nlohmann::json::parse(j.out), nlohmann::json::parse(R"([{"pid":4100,"name":"curl","missing":null}])"));
 
-  const std::vector<std::pair<std::string, std::string>> refused = {
-      {"DELETE FROM alerts", "not allowed: DELETE from alerts"},
-      {"ATTACH DATABASE '/tmp/x.db' AS x", "not allowed: ATTACH"},
-      {"PRAGMA journal_mode = DELETE", "not allowed: PRAGMA journal_mode"},
-      {"SELECT 1; DROP TABLE alerts", "only one statement per query"},
-      {"SELECT name FROM sqlite_master", "not allowed: read of table sqlite_master"},
-      {"SELECT foo FROM processes", "no such column: foo"},
+  // Refused by the guard: 4 (denied); SQL that is not one valid query: 2.
+  const std::vector<std::tuple<std::string, std::string, int>> refused = {
+      {"DELETE FROM alerts", "not allowed: DELETE from alerts", 4},
+      {"ATTACH DATABASE '/tmp/x.db' AS x", "not allowed: ATTACH", 4},
+      {"PRAGMA journal_mode = DELETE", "not allowed: PRAGMA journal_mode", 4},
+      {"SELECT 1; DROP TABLE alerts", "only one statement per query", 2},
+      {"SELECT name FROM sqlite_master", "not allowed: read of table sqlite_master", 4},
+      {"SELECT foo FROM processes", "no such column: foo", 2},
   };
-  for (const auto& [sql, why] : refused) {
+  for (const auto& [sql, why, code] : refused) {
     Outcome r = cli_db({"query", sql});
-    EXPECT_EQ(r.code, 1) << sql;
+    EXPECT_EQ(r.code, code) << sql;
     EXPECT_TRUE(has(r.err, "daemoneye-cli: query refused: " + why)) << sql << ": " << r.err;
   }
   Outcome count = cli_db({"query", "SELECT count(*) AS n FROM alerts", "--format", "csv"});
@@ -329,11 +344,11 @@ TEST_F(Cli, QueryRunsUnderTheRulesGuard) {
 
   Outcome slow = cli_db({"query", "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) FROM c",
                      "--timeout", "200ms"});
-  EXPECT_EQ(slow.code, 1);
+  EXPECT_EQ(slow.code, 6);  // timed out
   EXPECT_TRUE(has(slow.err, "time limit exceeded (200 ms)")) << slow.err;
 
   Outcome missing = cli({"--db", (dir_.path() / "nope.db").string(), "query", "SELECT 1"});
-  EXPECT_EQ(missing.code, 1);
+  EXPECT_EQ(missing.code, 3);  // not found
   EXPECT_TRUE(has(missing.err, (dir_.path() / "nope.db").string())) << missing.err;
 }
 
@@ -403,7 +418,7 @@ TEST_F(Cli, RulesAreCheckedAsTheAgentLoadsThem) {
 
   fs::create_directory_symlink(rules, dir_.path() / "linked-rules");
   Outcome linked = cli({"rules", "check", (dir_.path() / "linked-rules").string()});
-  EXPECT_EQ(linked.code, 1);
+  EXPECT_EQ(linked.code, 4);  // a symbolic link named on the command line: denied
   EXPECT_TRUE(has(linked.err, (dir_.path() / "linked-rules").string() +
                                   ": cannot open rules directory: it is a symbolic link (not followed)"))
       << linked.err;

@@ -106,6 +106,12 @@ std::string encode(const AgentStatus& s) {
                               {"deduplicated", s.alerts.deduplicated},
                               {"rate_limited", s.alerts.rate_limited},
                               {"sink_errors", s.alerts.sink_errors}}},
+      {"store", ordered_json{{"store_failures", s.store.store_failures},
+                             {"batches_pending", s.store.batches_pending},
+                             {"events_pending", s.store.events_pending},
+                             {"events_dropped", s.store.events_dropped},
+                             {"snapshots_superseded", s.store.snapshots_superseded},
+                             {"last_error", s.store.last_error}}},
       {"procmond", std::move(procmond)}};
   return j.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
 }
@@ -175,6 +181,18 @@ Result<AgentStatus> decode_agent_status(std::string_view text) {
     json_get(alerts, "deduplicated", s.alerts.deduplicated, aw);
     json_get(alerts, "rate_limited", s.alerts.rate_limited, aw);
     json_get(alerts, "sink_errors", s.alerts.sink_errors, aw);
+
+    // Optional: an agent from before it writes none (see AgentStatus::store).
+    if (auto st = j.find("store"); st != j.end()) {
+      if (!st->is_object()) throw JsonFieldError{"agent_status.store: not an object"};
+      constexpr std::string_view sw = "agent_status.store";
+      json_get(*st, "store_failures", s.store.store_failures, sw);
+      json_get(*st, "batches_pending", s.store.batches_pending, sw);
+      json_get(*st, "events_pending", s.store.events_pending, sw);
+      json_get(*st, "events_dropped", s.store.events_dropped, sw);
+      json_get(*st, "snapshots_superseded", s.store.snapshots_superseded, sw);
+      json_get(*st, "last_error", s.store.last_error, sw);
+    }
 
     const json& pm = json_object(j, "procmond", kWhere);
     constexpr std::string_view pw = "agent_status.procmond";

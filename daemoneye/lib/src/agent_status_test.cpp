@@ -54,6 +54,8 @@ AgentStatus sample() {
   p.sources[static_cast<std::size_t>(EventSource::proc_connector)] = {.events = 900, .dropped = 40, .lost = 3};
   s.procmond_status = p;
   s.procmond_status_received = 1796392808;
+  s.store = {.store_failures = 4, .batches_pending = 2, .events_pending = 37, .events_dropped = 5,
+             .snapshots_superseded = 1, .last_error = "resource_exhausted: store: database or disk is full"};
   return s;
 }
 
@@ -88,6 +90,7 @@ void expect_same(const AgentStatus& a, const AgentStatus& b) {
   EXPECT_EQ(a.procmond.exits, b.procmond.exits);
   EXPECT_EQ(a.procmond.crashes, b.procmond.crashes);
   EXPECT_EQ(a.procmond_status_received, b.procmond_status_received);
+  EXPECT_EQ(a.store, b.store);
   ASSERT_EQ(a.procmond_status.has_value(), b.procmond_status.has_value());
   if (a.procmond_status) {
     EXPECT_EQ(encode(*a.procmond_status), encode(*b.procmond_status));
@@ -112,6 +115,15 @@ TEST(AgentStatus, RoundTripsAFreshAgentWithoutScansOrProcmondReport) {
   expect_same(s, *back);
   EXPECT_FALSE(back->last_scan);
   EXPECT_FALSE(back->procmond_status);
+}
+
+// A file from an agent that predates the store counters reads as all zero.
+TEST(AgentStatus, AFileWithoutStoreCountersReadsAsZero) {
+  nlohmann::json j = nlohmann::json::parse(encode(sample()));
+  j.erase("store");
+  auto back = decode_agent_status(j.dump());
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_EQ(back->store, StoreBacklogCounters{});
 }
 
 TEST(AgentStatus, ListsAtMostAHundredRejectedRulesButCountsAll) {
@@ -151,6 +163,9 @@ TEST(AgentStatus, MalformedInputNamesTheField) {
        "agent_status.procmond.status.tier: unknown source 'kprobe'"},
       {[](auto& j) { j["procmond"]["status"]["sources"]["ebpf"]["lost"] = "many"; },
        "agent_status.procmond.status.sources.ebpf.lost: not an integer"},
+      {[](auto& j) { j["store"] = 1; }, "agent_status.store: not an object"},
+      {[](auto& j) { j["store"].erase("events_dropped"); }, "agent_status.store.events_dropped: missing"},
+      {[](auto& j) { j["store"]["batches_pending"] = -1; }, "agent_status.store.batches_pending: out of range"},
   };
   for (const auto& c : cases) {
     nlohmann::json j = good;

@@ -15,6 +15,7 @@
 
 #include <airssys/daemoneye/error.hpp>
 #include <airssys/daemoneye/events.hpp>
+#include <airssys/daemoneye/store_backlog.hpp>
 
 #include <cstdint>
 #include <expected>
@@ -82,6 +83,9 @@ struct AgentStatus {
     std::uint64_t exits = 0;          // every exit, requested or not
     std::uint64_t crashes = 0;        // exits nobody asked for; each is followed by a restart
   } procmond;
+  // Writes the store refused and what waits for a retry (store_backlog.hpp).
+  // Absent from files written before it existed: read as all zero.
+  StoreBacklogCounters store;
   // procmond's latest report on status.procmond (event tier, per-source
   // counters); absent until the first one arrives.
   std::optional<ProcmondStatus> procmond_status;

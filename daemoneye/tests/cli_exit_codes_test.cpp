@@ -1,0 +1,139 @@
+// daemoneye-cli's exit codes, one case per code (docs/daemoneye.md "Exit
+// codes"), each produced for real: the real binary against real files — a
+// missing database, a status file another user cannot read, a file that is
+// not a database, a query past its time limit.
+
+#include "harness.hpp"
+
+#include <airssys/daemoneye/agent_status.hpp>
+#include <airssys/daemoneye/store.hpp>
+
+#include <fmt/format.h>
+
+#include <pwd.h>
+#include <sys/stat.h>
+
+namespace detest {
+namespace {
+
+namespace de = airssys::daemoneye;
+
+std::string cli_bin() { return env_or_empty("DAEMONEYE_CLI_BIN"); }
+
+struct Outcome {
+  int code = -1;
+  std::string err;
+};
+
+class CliExitCodes : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(cli_bin().empty()) << "DAEMONEYE_CLI_BIN is not set: run this test through ctest";
+    fs::create_directories(var_);
+  }
+  Outcome run(std::vector<std::string> args, std::optional<Child::As> as = std::nullopt) const {
+    args.insert(args.begin(), cli_bin());
+    const fs::path out = dir_.path() / "cli.out", err = dir_.path() / "cli.err";
+    fs::remove(out);
+    fs::remove(err);
+    auto c = as ? std::make_unique<Child>(*as, args, out, err) : std::make_unique<Child>(args, out, err);
+    auto rc = c->wait(60s);
+    return {rc.value_or(-1), slurp(err)};
+  }
+  Outcome run_db(std::vector<std::string> args) const {
+    args.insert(args.begin(), {"--db", db_.string()});
+    return run(std::move(args));
+  }
+  void make_store() const {
+    auto s = de::Store::open({.path = db_});
+    ASSERT_TRUE(s) << s.error();
+  }
+
+  TempDir dir_;
+  fs::path var_ = dir_.path() / "var";
+  fs::path db_ = var_ / "daemoneye.db";
+};
+
+bool has(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
+
+TEST_F(CliExitCodes, ZeroOnSuccess) {
+  make_store();
+  Outcome r = run_db({"query", "SELECT 1"});
+  EXPECT_EQ(r.code, 0) << r.err;
+}
+
+TEST_F(CliExitCodes, OneWhenTheAnswerIsNo) {
+  // No status file: the agent is not running (the command's answer, not an error).
+  EXPECT_EQ(run_db({"status"}).code, 1);
+  // A rule rejected by rules check.
+  const fs::path rules = dir_.path() / "rules";
+  fs::create_directories(rules);
+  ::chmod(rules.c_str(), 0700);
+  write_file(rules / "bad.yaml", "id: bad\nname: B\nseverity: extreme\nquery: SELECT 1\n");
+  ::chmod((rules / "bad.yaml").c_str(), 0600);
+  Outcome r = run({"rules", "check", rules.string()});
+  EXPECT_EQ(r.code, 1) << r.err;
+}
+
+TEST_F(CliExitCodes, TwoForUsageAndInvalidInput) {
+  EXPECT_EQ(run({"--frobnicate"}).code, 2);
+  EXPECT_EQ(run_db({"alerts", "--since", "10"}).code, 2);
+  const fs::path config = dir_.path() / "config.yaml";
+  write_file(config, "scan: { interval: 10 }\n");
+  Outcome bad = run({"--config", config.string(), "status"});
+  EXPECT_EQ(bad.code, 2) << bad.err;
+  EXPECT_TRUE(has(bad.err, config.string() + ":1:")) << bad.err;
+  make_store();
+  Outcome sql = run_db({"query", "SELECT nope FROM processes"});
+  EXPECT_EQ(sql.code, 2) << sql.err;
+}
+
+TEST_F(CliExitCodes, ThreeWhenWhatIsNamedDoesNotExist) {
+  Outcome db = run_db({"query", "SELECT 1"});
+  EXPECT_EQ(db.code, 3) << db.err;
+  EXPECT_TRUE(has(db.err, db_.string())) << db.err;
+  Outcome config = run({"--config", (dir_.path() / "no-such.yaml").string(), "status"});
+  EXPECT_EQ(config.code, 3) << config.err;
+  Outcome rules = run({"rules", "check", (dir_.path() / "no-such-rules").string()});
+  EXPECT_EQ(rules.code, 3) << rules.err;
+}
+
+TEST_F(CliExitCodes, FourWhenDenied) {
+  make_store();
+  Outcome guard = run_db({"query", "DELETE FROM alerts"});
+  EXPECT_EQ(guard.code, 4) << guard.err;
+  EXPECT_TRUE(has(guard.err, "query refused: not allowed: DELETE from alerts")) << guard.err;
+
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to run the CLI as another user";
+  const passwd* nobody = ::getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr);
+  // The directories are open to everyone; the status file is the agent's
+  // (0640, root): nobody may find it but not read it.
+  ::chmod(dir_.path().c_str(), 0755);
+  ::chmod(var_.c_str(), 0755);
+  de::AgentStatus s;
+  s.pid = 1;
+  ASSERT_TRUE(de::write_status_file(de::status_file_for(db_), s));
+  Outcome r = run({"--db", db_.string(), "status"}, Child::As{nobody->pw_uid, nobody->pw_gid});
+  EXPECT_EQ(r.code, 4) << r.err;
+  EXPECT_TRUE(has(r.err, "Permission denied")) << r.err;
+}
+
+TEST_F(CliExitCodes, FiveWhenStoredDataIsDamaged) {
+  write_file(de::status_file_for(db_), R"({"format":1,"state":"dancing"})");
+  EXPECT_EQ(run_db({"status"}).code, 5);
+  write_file(db_, std::string(8192, 'x'));
+  Outcome r = run_db({"query", "SELECT 1"});
+  EXPECT_EQ(r.code, 5) << r.err;
+}
+
+TEST_F(CliExitCodes, SixWhenTimedOut) {
+  make_store();
+  Outcome r = run_db({"query", "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) FROM c",
+                      "--timeout", "200ms"});
+  EXPECT_EQ(r.code, 6) << r.err;
+  EXPECT_TRUE(has(r.err, "time limit exceeded")) << r.err;
+}
+
+}  // namespace
+}  // namespace detest
