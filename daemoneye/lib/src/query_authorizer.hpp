@@ -28,6 +28,7 @@ inline constexpr std::array<std::string_view, 4> kReadableTables{"processes", "p
 // call that runs long: the time limit is checked between VM steps, not inside
 // a function. printf/format are left out for that reason (SQLite 3.40's
 // printf('%.*c', 2147483647, 'x') loops for seconds in one call).
+// regexp is ours (sqlite_regexp.hpp), bounded by PCRE2's match limits.
 // Sorted; lower case as SQLite reports them.
 inline constexpr std::string_view kAllowedFunctions[] = {
     "->",
@@ -107,6 +108,7 @@ inline constexpr std::string_view kAllowedFunctions[] = {
     "quote",
     "radians",
     "rank",
+    "regexp",
     "replace",
     "round",
     "row_number",

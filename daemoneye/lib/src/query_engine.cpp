@@ -8,6 +8,7 @@
 
 #include "query_authorizer.hpp"
 #include "sqlite_category.hpp"
+#include "sqlite_regexp.hpp"
 #include "sqlite_util.hpp"
 
 namespace airssys::daemoneye {
@@ -167,7 +168,7 @@ Result<std::unique_ptr<QueryEngine>> QueryEngine::open(const std::filesystem::pa
     return fail(ErrorCategory::denied, fmt::format("refusing {}: it is a symbolic link", path));
   }
   auto conn = sqlite::open(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
-  if (!conn) return std::unexpected(to_error(conn.error(), ErrorCategory::io));
+  if (!conn) return std::unexpected(conn.error());
   sqlite3* h = conn->get();
   auto failed = [&](ErrorCategory c, std::string_view what, const std::string& why) {
     return fail(c, fmt::format("{}: {}: {}", path, what, why));
@@ -201,13 +202,16 @@ Result<std::unique_ptr<QueryEngine>> QueryEngine::open(const std::filesystem::pa
   // (default 2 MB: every rule re-read every page through the WAL, 4 ms
   // instead of 0.7 ms for a one-column filter over 10,000 rows).
   if (auto r = sqlite::exec(h, "PRAGMA query_only=1; PRAGMA cache_size=-16384"); !r) {
-    const Error e = to_error(r.error(), ErrorCategory::io);
-    return failed(e.category, "configure", e.message);
+    return failed(r.error().category, "configure", r.error().message);
   }
   if (auto r = sqlite::query_int(h, "SELECT count(*) FROM sqlite_master"); !r) {
     // Most often a file that is not a database (or not a whole one).
-    const Error e = to_error(r.error(), ErrorCategory::corrupt);
-    return failed(e.category, "read schema", e.message);
+    return failed(r.error().category, "read schema", r.error().message);
+  }
+
+  // regexp() for Sigma's `re` (bounded per call: sqlite_regexp.hpp).
+  if (const int rc = detail::register_regexp(h); rc != SQLITE_OK) {
+    return failed(detail::sqlite_category(rc), "configure", "cannot register regexp()");
   }
 
   auto impl = std::make_unique<Impl>();

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <optional>
 
+#include "sigma.hpp"
 #include "yaml_document.hpp"
 
 namespace airssys::daemoneye {
@@ -190,6 +191,7 @@ std::expected<Rule, RuleError> parse_rule(std::string_view yaml, const std::file
   if (root->IsNull())
     return std::unexpected(make_error(source, std::nullopt, "empty file (expected one rule)"));
   try {
+    if (sigma::looks_like_sigma(*root)) return sigma::parse_sigma_rule(*root, source);
     Rule rule = parse_map(*root);
     rule.file = source;
     return rule;

@@ -13,12 +13,18 @@
 // A rule whose YAML is invalid, that lacks a required key, has an unknown
 // key, or whose SQL the QueryEngine refuses is rejected with the file name
 // and the reason; the other rules load.
+//
+// A file with Sigma's shape (`logsource:` and `detection:`) is a Sigma rule
+// (docs/daemoneye.md "Sigma rules"): Linux process_creation rules are
+// translated to one query over process_events and then run as any other
+// rule; what cannot be translated exactly is rejected with the reason.
 
 #include <airssys/daemoneye/error.hpp>
 
 #include <chrono>
 #include <expected>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +47,16 @@ struct Rule {
   std::vector<std::string> key_columns;  // empty: pid + start_time
   std::filesystem::path file;            // where it was loaded from
   int query_line = 0;                    // 1-based line of the query's value in `file`; 0 unknown
+
+  // Set for a rule translated from Sigma (its `query` is the translation;
+  // `query_line` the line of its `detection:`): what Sigma says that has
+  // no place above, kept for operators.
+  struct SigmaInfo {
+    std::string level;  // as written (informational maps to Severity::low)
+    std::string status;
+    std::vector<std::string> falsepositives;
+  };
+  std::optional<SigmaInfo> sigma;
 };
 
 // "FILE:LINE: message" when a line is known, else "FILE: message".

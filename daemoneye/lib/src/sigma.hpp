@@ -1,0 +1,94 @@
+#pragma once
+// Sigma rules → one SQL query over process_events (docs/daemoneye.md
+// "Sigma rules"). Private to the library; callers see a Sigma rule only as
+// a Rule from parse_rule / load_rules, whose `query` is the translation.
+//
+// The translation is in four steps, one file each:
+//   sigma_fields.cpp     Sigma field names → process_events columns
+//   sigma_values.cpp     one `Field|modifier: value(s)` → an SQL expression
+//   sigma_condition.cpp  `condition:` over the search identifiers
+//   sigma_rule.cpp       the rule's metadata, logsource, and the query
+// Every value reaches SQL through sql_literal (quotes doubled; NUL bytes
+// are refused at load), never pasted; column names come only from the
+// field table.
+//
+// Inside these files a problem is thrown as a Fault and caught once, in
+// parse_sigma_rule, where it becomes a RuleError "FILE:LINE: message".
+
+#include <yaml-cpp/yaml.h>
+
+#include <airssys/daemoneye/rule.hpp>
+#include <cstddef>
+#include <expected>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace airssys::daemoneye::sigma {
+
+struct Fault {
+  std::optional<int> line;  // 1-based
+  std::string message;
+};
+[[noreturn]] void fault(const YAML::Node& at, std::string message);
+[[noreturn]] void fault(std::optional<int> line, std::string message);
+
+// A boolean SQL expression. Leaves are finished SQL; `all`/`any` are
+// rendered as balanced groups so a long list stays under SQLite's
+// expression depth limit (256).
+struct Expr {
+  enum class Kind { leaf, all, any, negate } kind = Kind::leaf;
+  std::string sql;
+  std::vector<Expr> kids;
+};
+[[nodiscard]] Expr leaf(std::string sql);
+[[nodiscard]] Expr all_of(std::vector<Expr> kids);
+[[nodiscard]] Expr any_of(std::vector<Expr> kids);
+[[nodiscard]] Expr negate(Expr e);
+// NOT treats an unknown (NULL) operand as false, as Sigma treats a missing
+// field: `not filter` holds for an event whose field is NULL.
+[[nodiscard]] std::string render(const Expr& e);
+
+// 'text' with every quote doubled. Throws a Fault (at `where`) for a NUL
+// byte, which SQLite's tokenizer would take as the end of the query.
+[[nodiscard]] std::string sql_literal(std::string_view text, const YAML::Node& where);
+
+struct Field {
+  std::string_view sigma;   // as written in rules (matched exactly)
+  std::string_view column;  // process_events column
+  bool text = true;         // false: INTEGER column
+};
+[[nodiscard]] const Field* find_field(std::string_view name);
+[[nodiscard]] std::string known_fields();  // "Image, CommandLine, ..." for messages
+[[nodiscard]] const std::vector<Field>& fields();
+
+// Counts the leaves a rule makes, so a rule cannot expand (lists ×
+// windash × base64offset) into a query the engine refuses only after a
+// long build.
+inline constexpr std::size_t kMaxLeaves = 4096;
+
+// One `Field|mods: value` entry of a search map. `key` is the map key node.
+[[nodiscard]] Expr translate_field(const YAML::Node& key, const YAML::Node& value, std::size_t& leaves);
+// A keyword (a value of a list-only search): a case-insensitive substring of cmdline.
+[[nodiscard]] Expr translate_keyword(const YAML::Node& value, std::size_t& leaves);
+
+// `condition:` (one string) over the named searches. `at` is the node for
+// line numbers; `used` counts the comparisons the conditions copy (at most
+// kMaxLeaves over all of a rule's conditions).
+[[nodiscard]] Expr translate_condition(std::string_view condition, const std::map<std::string, Expr>& searches,
+                                       const YAML::Node& at, std::size_t& used);
+
+// Compiles a Sigma `re` pattern as the regexp() SQL function will; the
+// compiler's message on failure (empty on success).
+[[nodiscard]] std::string regex_error(std::string_view pattern);
+
+// True when the document has Sigma's shape (a mapping with `detection:`
+// and `logsource:`), which no native rule has.
+[[nodiscard]] bool looks_like_sigma(const YAML::Node& root);
+[[nodiscard]] std::expected<Rule, RuleError> parse_sigma_rule(const YAML::Node& root,
+                                                              const std::filesystem::path& source);
+
+}  // namespace airssys::daemoneye::sigma

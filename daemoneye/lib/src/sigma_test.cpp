@@ -1,0 +1,268 @@
+// Sigma translation: the SQL each modifier and condition form becomes, how
+// values are escaped, and why a rule is rejected (with its line). What the
+// translated queries match over a real store: sigma_store_test.cpp.
+
+#include <gtest/gtest.h>
+
+#include <airssys/daemoneye/rule.hpp>
+#include <string>
+
+namespace airssys::daemoneye {
+namespace {
+
+std::string doc(const std::string& detection, const std::string& extra = "") {
+  return "title: Test rule\n"
+         "id: test-rule\n"
+         "logsource:\n"
+         "  product: linux\n"
+         "  category: process_creation\n" +
+         extra + "detection:\n" + detection;
+}
+
+// The WHERE part the detection became (after the fixed event/time bounds).
+std::string where(const std::string& detection) {
+  auto r = parse_rule(doc(detection), "t.yml");
+  EXPECT_TRUE(r) << (r ? "" : r.error().message);
+  if (!r) return {};
+  const auto at = r->query.find("  AND (");
+  return at == std::string::npos ? r->query : r->query.substr(at + 6);
+}
+
+std::string error_of(const std::string& text) {
+  auto r = parse_rule(text, "t.yml");
+  EXPECT_FALSE(r) << "accepted: " << (r ? r->query.substr(0, 2000) : "");
+  return r ? std::string() : r.error().message;
+}
+
+TEST(Sigma, MetadataLevelsAndShape) {
+  auto r = parse_rule(
+      "title: Curl piped to a shell\n"
+      "id: 0b7c4b5e-1d2f-4a6b-9c3d-2e1f0a9b8c7d\n"
+      "status: experimental\n"
+      "description: fetches and runs\n"
+      "level: informational\n"
+      "tags: [attack.execution, attack.t1059.004]\n"
+      "falsepositives: [installers, 'CI jobs']\n"
+      "author: someone\n"
+      "enabled: false\n"
+      "logsource: {product: linux, category: process_creation}\n"
+      "detection:\n"
+      "  selection:\n"
+      "    Image|endswith: /curl\n"
+      "  condition: selection\n",
+      "r.yml");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->name, "Curl piped to a shell");
+  EXPECT_EQ(r->id, "0b7c4b5e-1d2f-4a6b-9c3d-2e1f0a9b8c7d");
+  EXPECT_EQ(r->severity, Severity::low);
+  EXPECT_FALSE(r->enabled);
+  EXPECT_EQ(r->description, "fetches and runs");
+  EXPECT_EQ(r->tags, (std::vector<std::string>{"attack.execution", "attack.t1059.004"}));
+  ASSERT_TRUE(r->sigma);
+  EXPECT_EQ(r->sigma->level, "informational");
+  EXPECT_EQ(r->sigma->status, "experimental");
+  EXPECT_EQ(r->sigma->falsepositives, (std::vector<std::string>{"installers", "CI jobs"}));
+  EXPECT_EQ(r->query_line, 12);
+  EXPECT_NE(r->query.find("FROM process_events"), std::string::npos);
+  EXPECT_NE(r->query.find("event IN ('start', 'exec')"), std::string::npos);
+  EXPECT_NE(r->query.find("(SELECT max(time) FROM scans)"), std::string::npos);
+  EXPECT_TRUE(r->key_columns.empty());  // pid + start_time
+
+  for (auto [level, sev] : {std::pair{"low", Severity::low}, {"medium", Severity::medium}, {"high", Severity::high},
+                            {"critical", Severity::critical}}) {
+    auto x = parse_rule(doc("  s: {Image: x}\n  condition: s\n", std::string("level: ") + level + "\n"), "t.yml");
+    ASSERT_TRUE(x) << x.error().message;
+    EXPECT_EQ(x->severity, sev) << level;
+  }
+  // No id: the file name stands in; no level: medium.
+  auto noid = parse_rule("title: t\nlogsource: {product: linux, category: process_creation}\n"
+                         "detection: {s: {Image: x}, condition: s}\n",
+                         "/rules/my-rule.yml");
+  ASSERT_TRUE(noid) << noid.error().message;
+  EXPECT_EQ(noid->id, "my-rule");
+  EXPECT_EQ(noid->severity, Severity::medium);
+  // A native rule is still a native rule.
+  auto native = parse_rule("id: n\nname: n\nseverity: low\nquery: SELECT 1\n", "n.yaml");
+  ASSERT_TRUE(native) << native.error().message;
+  EXPECT_FALSE(native->sigma);
+}
+
+TEST(Sigma, ModifiersBecomeComparisons) {
+  EXPECT_EQ(where("  s: {Image: /usr/bin/curl}\n  condition: s\n"), "(path = '/usr/bin/curl' COLLATE NOCASE)");
+  EXPECT_EQ(where("  s: {Image|cased: /usr/bin/curl}\n  condition: s\n"), "(path = '/usr/bin/curl')");
+  EXPECT_EQ(where("  s: {Image|endswith: /curl}\n  condition: s\n"), "(path LIKE '%/curl' ESCAPE '\\')");
+  EXPECT_EQ(where("  s: {Image|startswith: /tmp/}\n  condition: s\n"), "(path LIKE '/tmp/%' ESCAPE '\\')");
+  EXPECT_EQ(where("  s: {CommandLine|contains: wget}\n  condition: s\n"), "(cmdline LIKE '%wget%' ESCAPE '\\')");
+  EXPECT_EQ(where("  s: {CommandLine|contains|cased: wget}\n  condition: s\n"), "(cmdline GLOB '*wget*')");
+  EXPECT_EQ(where("  s: {CommandLine: 'a*b?c'}\n  condition: s\n"), "(cmdline LIKE 'a%b_c' ESCAPE '\\')");
+  EXPECT_EQ(where("  s: {CommandLine|cased: 'a*b?c[d'}\n  condition: s\n"), "(cmdline GLOB 'a*b?c[[]d')");
+  // Lists are OR, |all makes them AND.
+  EXPECT_EQ(where("  s:\n    CommandLine|contains: [a, b]\n  condition: s\n"),
+            "((cmdline LIKE '%a%' ESCAPE '\\' OR cmdline LIKE '%b%' ESCAPE '\\'))");
+  EXPECT_EQ(where("  s:\n    CommandLine|contains|all: [a, b]\n  condition: s\n"),
+            "((cmdline LIKE '%a%' ESCAPE '\\' AND cmdline LIKE '%b%' ESCAPE '\\'))");
+  // Maps are AND, a list of maps OR.
+  EXPECT_EQ(where("  s:\n    Image: a\n    User: root\n  condition: s\n"),
+            "((path = 'a' COLLATE NOCASE AND username = 'root' COLLATE NOCASE))");
+  EXPECT_EQ(where("  s:\n    - Image: a\n    - User: root\n  condition: s\n"),
+            "((path = 'a' COLLATE NOCASE OR username = 'root' COLLATE NOCASE))");
+  EXPECT_EQ(where("  s: {CommandLine|re: '^curl\\s'}\n  condition: s\n"), "(regexp('^curl\\s', cmdline))");
+  EXPECT_EQ(where("  s: {CommandLine|re|i|s: 'x.y'}\n  condition: s\n"), "(regexp('(?is)x.y', cmdline))");
+  EXPECT_EQ(where("  s: {CurrentDirectory|exists: true}\n  condition: s\n"), "((cwd IS NOT NULL AND cwd <> ''))");
+  EXPECT_EQ(where("  s: {CurrentDirectory|exists: false}\n  condition: s\n"), "((cwd IS NULL OR cwd = ''))");
+  EXPECT_EQ(where("  s: {CurrentDirectory: null}\n  condition: s\n"), "((cwd IS NULL OR cwd = ''))");
+  EXPECT_EQ(where("  s: {ProcessId: 42}\n  condition: s\n"), "(pid = 42)");
+  EXPECT_EQ(where("  s: {LogonId|gte: 1000}\n  condition: s\n"), "(auid >= 1000)");
+  EXPECT_EQ(where("  s: {ParentProcessId: null}\n  condition: s\n"), "(parent IS NULL)");
+  EXPECT_EQ(where("  s: {Hashes|contains: 'SHA256=ABC'}\n  condition: s\n"), "(sha256 LIKE '%ABC%' ESCAPE '\\')");
+  EXPECT_EQ(where("  s: {CommandLine|base64|contains: '/bin/sh -i'}\n  condition: s\n"),
+            "(cmdline LIKE '%L2Jpbi9zaCAtaQ==%' ESCAPE '\\')");
+  EXPECT_EQ(where("  s: {CommandLine|base64offset|contains: '/bin/sh -i'}\n  condition: s\n"),
+            "((cmdline LIKE '%L2Jpbi9zaCAta%' ESCAPE '\\' OR cmdline LIKE '%9iaW4vc2ggLW%' ESCAPE '\\' OR "
+            "cmdline LIKE '%vYmluL3NoIC1p%' ESCAPE '\\'))");
+  const std::string windash = where("  s: {CommandLine|windash|contains: ' -e '}\n  condition: s\n");
+  for (const char* dash : {"-", "/", "\u2013", "\u2014", "\u2015"})
+    EXPECT_NE(windash.find(std::string("'% ") + dash + "e %'"), std::string::npos) << dash << " in " << windash;
+  // Keywords: substrings of the command line.
+  EXPECT_EQ(where("  keywords: [nc, 'ncat ']\n  condition: keywords\n"),
+            "((cmdline LIKE '%nc%' ESCAPE '\\' OR cmdline LIKE '%ncat %' ESCAPE '\\'))");
+}
+
+TEST(Sigma, ValuesCannotBreakOutOfTheQuery) {
+  // Quotes doubled; % _ \ escaped for LIKE; \* \? \\ are Sigma's escapes.
+  EXPECT_EQ(where("  s: {CommandLine: \"it's\"}\n  condition: s\n"), "(cmdline = 'it''s' COLLATE NOCASE)");
+  EXPECT_EQ(where("  s: {CommandLine|contains: \"'); DROP TABLE alerts; --\"}\n  condition: s\n"),
+            "(cmdline LIKE '%''); DROP TABLE alerts; --%' ESCAPE '\\')");
+  EXPECT_EQ(where("  s: {CommandLine|contains: '50%_off'}\n  condition: s\n"),
+            "(cmdline LIKE '%50\\%\\_off%' ESCAPE '\\')");
+  EXPECT_EQ(where("  s: {CommandLine|contains: 'C:\\Windows\\x'}\n  condition: s\n"),
+            "(cmdline LIKE '%C:\\\\Windows\\\\x%' ESCAPE '\\')");
+  EXPECT_EQ(where("  s: {CommandLine: 'a\\*b\\?c\\\\d'}\n  condition: s\n"), "(cmdline = 'a*b?c\\d' COLLATE NOCASE)");
+  EXPECT_EQ(where("  s: {CommandLine|cased: 'a\\*b'}\n  condition: s\n"), "(cmdline = 'a*b')");
+  EXPECT_EQ(where("  s: {CommandLine|cased|contains: 'a\\*b'}\n  condition: s\n"), "(cmdline GLOB '*a[*]b*')");
+  EXPECT_EQ(where("  s: {CommandLine|re: \"x'y\"}\n  condition: s\n"), "(regexp('x''y', cmdline))");
+  // A NUL byte would end the query in SQLite's tokenizer: refused.
+  EXPECT_NE(error_of(doc("  s: {CommandLine: \"a\\0b\"}\n  condition: s\n")).find("t.yml:7: a value contains a NUL byte"),
+            std::string::npos);
+}
+
+TEST(Sigma, Conditions) {
+  const std::string searches = "  sel_a: {Image: a}\n  sel_b: {Image: b}\n  filter: {User: root}\n  _hidden: {Image: h}\n";
+  auto cond = [&](const std::string& c) { return where(searches + "  condition: " + c + "\n"); };
+  EXPECT_EQ(cond("sel_a and not filter"), "((path = 'a' COLLATE NOCASE AND NOT coalesce(username = 'root' COLLATE NOCASE, 0)))");
+  EXPECT_EQ(cond("sel_a or sel_b and filter"),
+            "((path = 'a' COLLATE NOCASE OR (path = 'b' COLLATE NOCASE AND username = 'root' COLLATE NOCASE)))");
+  EXPECT_EQ(cond("(sel_a OR sel_b) AND filter"),
+            "(((path = 'a' COLLATE NOCASE OR path = 'b' COLLATE NOCASE) AND username = 'root' COLLATE NOCASE))");
+  EXPECT_EQ(cond("1 of sel_*"), "((path = 'a' COLLATE NOCASE OR path = 'b' COLLATE NOCASE))");
+  EXPECT_EQ(cond("any of sel*"), "((path = 'a' COLLATE NOCASE OR path = 'b' COLLATE NOCASE))");
+  EXPECT_EQ(cond("all of sel_*"), "((path = 'a' COLLATE NOCASE AND path = 'b' COLLATE NOCASE))");
+  // them: every search but those whose name starts with '_' (std::map order).
+  EXPECT_EQ(cond("1 of them"),
+            "((username = 'root' COLLATE NOCASE OR path = 'a' COLLATE NOCASE OR path = 'b' COLLATE NOCASE))");
+  EXPECT_EQ(cond("all of them and not _hidden"),
+            "(((username = 'root' COLLATE NOCASE AND path = 'a' COLLATE NOCASE AND path = 'b' COLLATE NOCASE) AND "
+            "NOT coalesce(path = 'h' COLLATE NOCASE, 0)))");
+  EXPECT_EQ(cond("not not sel_a"), "(NOT coalesce(NOT coalesce(path = 'a' COLLATE NOCASE, 0), 0))");
+  // A list of conditions is their OR.
+  EXPECT_EQ(where(searches + "  condition: [sel_a, sel_b]\n"), "((path = 'a' COLLATE NOCASE OR path = 'b' COLLATE NOCASE))");
+}
+
+TEST(Sigma, LongListsStayUnderSQLitesDepthLimit) {
+  std::string list;
+  for (int i = 0; i < 600; ++i) list += "      - v" + std::to_string(i) + "\n";
+  auto r = parse_rule(doc("  s:\n    CommandLine|contains:\n" + list + "  condition: s\n"), "t.yml");
+  ASSERT_TRUE(r) << r.error().message;
+  // Balanced: at most ~log2(600) nested groups, not 600.
+  int depth = 0, deepest = 0;
+  for (char c : r->query) {
+    if (c == '(') deepest = std::max(deepest, ++depth);
+    if (c == ')') --depth;
+  }
+  EXPECT_LT(deepest, 20);
+}
+
+struct Rejection {
+  const char* name;
+  std::string text;
+  std::string expected;  // whole message after "t.yml:"
+};
+
+TEST(Sigma, RejectedWithFileLineAndReason) {
+  const std::vector<Rejection> cases{
+      {"unknown field", doc("  s:\n    Image: a\n    TargetFilename: x\n  condition: s\n"),
+       "9: unknown field 'TargetFilename' (process_creation fields: Image, CommandLine, ParentImage, "
+       "ParentCommandLine, CurrentDirectory, User, ProcessId, ParentProcessId, LogonId, Hashes, ProcessName, uid, "
+       "euid, gid, egid, auid, CgroupId, EventSource)"},
+      {"other logsource",
+       "title: t\nlogsource: {product: windows, category: process_creation}\ndetection: {s: {Image: a}, condition: s}\n",
+       "2: logsource {product: windows, category: process_creation} is not supported: only {product: linux, "
+       "category: process_creation} rules run here (over process_events)"},
+      {"service", "title: t\nlogsource: {product: linux, service: auditd}\ndetection: {s: {Image: a}, condition: s}\n",
+       "2: logsource.service is not supported: only {product: linux, category: process_creation} rules run here"},
+      {"aggregation", doc("  s: {Image: a}\n  condition: s | count() by User > 5\n"),
+       "8: condition: aggregations ('| count() ...', '| near ...') are not supported: a rule matches single events"},
+      {"near", doc("  s: {Image: a}\n  t: {Image: b}\n  condition: s near t\n"),
+       "9: condition: 'near' is not supported (it correlates several events)"},
+      {"timeframe", doc("  s: {Image: a}\n  timeframe: 5m\n  condition: s\n"),
+       "8: detection.timeframe is not supported: a rule matches single events, not counts over time"},
+      {"correlation", "title: t\ncorrelation: {type: event_count}\nlogsource: {product: linux, category: process_creation}\n"
+                      "detection: {s: {Image: a}, condition: s}\n",
+       "2: correlation rules are not supported: a rule matches single events"},
+      {"2 of", doc("  s1: {Image: a}\n  s2: {Image: b}\n  condition: 2 of s*\n"),
+       "9: condition: '2 of' is not supported (only '1 of', 'any of' and 'all of')"},
+      {"unknown identifier", doc("  s: {Image: a}\n  condition: s and t\n"), "8: condition: unknown search identifier 't'"},
+      {"pattern matches none", doc("  s: {Image: a}\n  condition: 1 of x*\n"), "8: condition: 'x*' matches no search identifier"},
+      {"unclosed", doc("  s: {Image: a}\n  condition: (s\n"), "8: condition: a '(' is not closed"},
+      {"dangling", doc("  s: {Image: a}\n  condition: s and\n"),
+       "8: condition: ends where a search identifier, 'not' or '(' was expected"},
+      {"no condition", doc("  s: {Image: a}\n"), "7: detection has no condition"},
+      {"bad regex", doc("  s: {CommandLine|re: 'a(b'}\n  condition: s\n"),
+       "7: CommandLine|re: bad regular expression: missing closing parenthesis at offset 3"},
+      {"unknown modifier", doc("  s: {Image|sortof: a}\n  condition: s\n"),
+       "7: 'Image|sortof': unknown modifier 'sortof' (supported: contains, startswith, endswith, all, cased, re "
+       "(with i, m, s), exists, windash, base64, base64offset, lt, lte, gt, gte)"},
+      {"cidr", doc("  s: {Image|cidr: 10.0.0.0/8}\n  condition: s\n"),
+       "7: 'Image|cidr': modifier cidr is not supported: process_events has no address fields"},
+      {"two match modifiers", doc("  s: {Image|contains|endswith: a}\n  condition: s\n"),
+       "7: 'Image|contains|endswith': more than one match modifier"},
+      {"number with contains", doc("  s: {ProcessId|contains: 1}\n  condition: s\n"),
+       "7: 'ProcessId|contains': ProcessId is a number: only exact values, null, exists, lt, lte, gt and gte apply"},
+      {"not a number", doc("  s: {ProcessId: abc}\n  condition: s\n"), "7: ProcessId is a number; 'abc' is not an integer"},
+      {"md5", doc("  s: {Hashes|contains: 'MD5=abc'}\n  condition: s\n"),
+       "7: Hashes: 'MD5=abc' cannot match: process_events keeps only the SHA256 of an executable"},
+      {"base64 wildcard", doc("  s: {CommandLine|base64: 'a*'}\n  condition: s\n"),
+       "7: base64: wildcards cannot be base64-encoded: 'a*'"},
+      {"empty list", doc("  s: {Image: []}\n  condition: s\n"), "7: Image: an empty list matches nothing; leave the field out"},
+      {"level", doc("  s: {Image: a}\n  condition: s\n", "level: severe\n"),
+       "6: level 'severe' is not one of informational, low, medium, high, critical"},
+      {"mixed list", doc("  s:\n    - Image: a\n    - b\n  condition: s\n"),
+       "9: detection.s: a list holds either field maps or keywords, not both"},
+      {"no title", "logsource: {product: linux, category: process_creation}\ndetection: {s: {Image: a}, condition: s}\n",
+       "missing required key title"},
+  };
+  for (const auto& c : cases) {
+    const std::string msg = error_of(c.text);
+    const std::string want = c.expected.starts_with("missing") ? "t.yml: " + c.expected : "t.yml:" + c.expected;
+    EXPECT_EQ(msg, want) << c.name;
+  }
+}
+
+TEST(Sigma, HugeExpansionsAreRefusedNotBuilt) {
+  std::string list, dashed;
+  for (int i = 0; i < 1000; ++i) {
+    list += "      - v" + std::to_string(i) + "\n";
+    dashed += "      - -v" + std::to_string(i) + "\n";
+  }
+  // 1000 values × 5 windash variants.
+  const std::string msg = error_of(doc("  s:\n    CommandLine|windash|contains:\n" + dashed + "  condition: s\n"));
+  EXPECT_NE(msg.find("expands to more than 4096 comparisons"), std::string::npos) << msg;
+  // A condition naming one large search many times.
+  std::string cond = "s";
+  for (int i = 0; i < 10; ++i) cond += " or s";
+  const std::string msg2 = error_of(doc("  s:\n    CommandLine|contains:\n" + list + "  condition: " + cond + "\n"));
+  EXPECT_NE(msg2.find("condition: expands to more than 4096 comparisons"), std::string::npos) << msg2;
+}
+
+}  // namespace
+}  // namespace airssys::daemoneye

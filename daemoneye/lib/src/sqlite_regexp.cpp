@@ -1,0 +1,121 @@
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "sqlite_regexp.hpp"
+
+#include <fmt/format.h>
+#include <pcre2.h>
+
+#include <memory>
+
+#include "sigma.hpp"
+
+namespace airssys::daemoneye::detail {
+
+namespace {
+
+constexpr std::uint32_t kCompileOptions = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C;
+
+struct CodeFree {
+  void operator()(pcre2_code* c) const noexcept { pcre2_code_free(c); }
+};
+struct MatchDataFree {
+  void operator()(pcre2_match_data* m) const noexcept { pcre2_match_data_free(m); }
+};
+struct MatchContextFree {
+  void operator()(pcre2_match_context* m) const noexcept { pcre2_match_context_free(m); }
+};
+
+// What a statement keeps for one pattern: the compiled code, its match
+// data and the limits.
+struct Compiled {
+  std::unique_ptr<pcre2_code, CodeFree> code;
+  std::unique_ptr<pcre2_match_data, MatchDataFree> data;
+  std::unique_ptr<pcre2_match_context, MatchContextFree> context;
+};
+
+std::unique_ptr<pcre2_code, CodeFree> compile(std::string_view pattern, std::string& error) {
+  int code = 0;
+  PCRE2_SIZE offset = 0;
+  std::unique_ptr<pcre2_code, CodeFree> re(pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                                                         kCompileOptions, &code, &offset, nullptr));
+  if (!re) {
+    PCRE2_UCHAR buf[256];
+    pcre2_get_error_message(code, buf, sizeof buf);
+    error = fmt::format("{} at offset {}", reinterpret_cast<const char*>(buf), offset);
+  }
+  return re;
+}
+
+void destroy(void* p) { delete static_cast<Compiled*>(p); }
+
+// nullptr with `error` set when the pattern does not compile; nullptr with
+// `error` empty when memory ran out.
+std::unique_ptr<Compiled> make_compiled(std::string_view pattern, std::string& error) {
+  auto c = std::make_unique<Compiled>();
+  c->code = compile(pattern, error);
+  if (!c->code) return nullptr;
+  c->data.reset(pcre2_match_data_create_from_pattern(c->code.get(), nullptr));
+  c->context.reset(pcre2_match_context_create(nullptr));
+  if (!c->data || !c->context) return nullptr;
+  pcre2_set_match_limit(c->context.get(), kMatchLimit);
+  pcre2_set_depth_limit(c->context.get(), kDepthLimit);
+  pcre2_set_heap_limit(c->context.get(), kHeapLimitKib);
+  return c;
+}
+
+int matches(const Compiled& c, sqlite3_value* value) {
+  const auto* v = ::sqlite3_value_text(value);
+  const auto n = static_cast<std::size_t>(::sqlite3_value_bytes(value));
+  const int rc = pcre2_match(c.code.get(), v != nullptr ? v : reinterpret_cast<PCRE2_SPTR>(""), n, 0, 0, c.data.get(),
+                             c.context.get());
+  // A limit reached (or any other failure) is a match: see the header.
+  return rc == PCRE2_ERROR_NOMATCH ? 0 : 1;
+}
+
+void regexp_fn(sqlite3_context* ctx, int /*argc*/, sqlite3_value** argv) {
+  if (::sqlite3_value_type(argv[0]) == SQLITE_NULL || ::sqlite3_value_type(argv[1]) == SQLITE_NULL) {
+    ::sqlite3_result_null(ctx);
+    return;
+  }
+  if (auto* kept = static_cast<Compiled*>(::sqlite3_get_auxdata(ctx, 0)); kept != nullptr) {
+    ::sqlite3_result_int(ctx, matches(*kept, argv[1]));
+    return;
+  }
+  const auto* p = reinterpret_cast<const char*>(::sqlite3_value_text(argv[0]));
+  const auto n = static_cast<std::size_t>(::sqlite3_value_bytes(argv[0]));
+  std::string error;
+  auto fresh = make_compiled(std::string_view(p != nullptr ? p : "", n), error);
+  if (!fresh) {
+    if (error.empty()) {
+      ::sqlite3_result_error_nomem(ctx);
+      return;
+    }
+    const std::string msg = "regexp: " + error;
+    ::sqlite3_result_error(ctx, msg.c_str(), static_cast<int>(msg.size()));
+    return;
+  }
+  ::sqlite3_result_int(ctx, matches(*fresh, argv[1]));
+  // Kept for the next rows when the pattern is a constant; SQLite frees it
+  // (at once, if it is not) with `destroy`.
+  ::sqlite3_set_auxdata(ctx, 0, fresh.release(), &destroy);
+}
+
+}  // namespace
+
+int register_regexp(sqlite3* db) {
+  return ::sqlite3_create_function_v2(db, "regexp", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY,
+                                      nullptr, &regexp_fn, nullptr, nullptr, nullptr);
+}
+
+std::string regex_compile_error(std::string_view pattern) {
+  std::string error;
+  auto re = compile(pattern, error);
+  return re ? std::string() : error;
+}
+
+}  // namespace airssys::daemoneye::detail
+
+namespace airssys::daemoneye::sigma {
+
+std::string regex_error(std::string_view pattern) { return detail::regex_compile_error(pattern); }
+
+}  // namespace airssys::daemoneye::sigma

@@ -1,0 +1,38 @@
+#pragma once
+// regexp(pattern, value): PCRE2 matching as an SQL function, for Sigma's
+// `re` modifier (and `value REGEXP pattern` in native rules).
+//
+// - 1 when `pattern` matches anywhere in `value` (unanchored, as Sigma's
+//   re), 0 when not, NULL when `value` is NULL.
+// - UTF-8 patterns; a value that is not valid UTF-8 (a command line is what
+//   the kernel held) is still searched (PCRE2_MATCH_INVALID_UTF).
+// - Bounded work per call: kMatchLimit backtracking steps, kDepthLimit
+//   nesting, kHeapLimitKib of heap. A value that reaches a limit counts as a
+//   MATCH: a rule must not be silenced by a process that makes its regex
+//   expensive, so the undecidable row is reported instead of dropped.
+// - The pattern is compiled once per statement (SQLite keeps it with the
+//   constant argument); a pattern that does not compile is an SQL error.
+//   Sigma rules compile theirs at load (regex_error), so only a native rule
+//   can meet that error at run time.
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace airssys::daemoneye::detail {
+
+inline constexpr std::uint32_t kMatchLimit = 1'000'000;
+inline constexpr std::uint32_t kDepthLimit = 10'000;
+inline constexpr std::uint32_t kHeapLimitKib = 20 * 1024;
+
+// Registers regexp() on `db` (SQLITE_DIRECTONLY: not usable from schema
+// objects). SQLITE_OK or SQLite's error code.
+[[nodiscard]] int register_regexp(sqlite3* db);
+
+// The PCRE2 compiler's message for `pattern` with regexp()'s options, or
+// empty when it compiles.
+[[nodiscard]] std::string regex_compile_error(std::string_view pattern);
+
+}  // namespace airssys::daemoneye::detail
