@@ -185,6 +185,7 @@ void ClientCore::close() {
     cv_flush.notify_all();
     cv_reply.notify_all();
     cv_state.notify_all();
+    cv_role.notify_all();
     if (sock) ::shutdown(sock.get(), SHUT_RDWR);
   }
   if (wake) {
@@ -435,6 +436,11 @@ std::expected<Message, Error> ClientCore::request(std::string_view subject, std:
   if (auto v = validate_publish_subject(subject); !v) return std::unexpected(v.error());
   for (const Header& h : po.headers)
     if (auto v = validate_header(h); !v) return std::unexpected(v.error());
+  // On the thread that reads the socket (in a subscription handler) the reply
+  // could only arrive after the handler returned: fail now, not at the timeout.
+  if (on_reader_thread(this))
+    return std::unexpected(Error::make(ErrorCategory::invalid_argument,
+                                       "request() called from a subscription handler (its reply would be read only after the handler returns)"));
   std::uint64_t id = 0, gen = 0;
   {
     std::lock_guard lk(mu);
@@ -467,8 +473,34 @@ std::expected<Message, Error> ClientCore::request(std::string_view subject, std:
     encode_pub(out, p, pub_body_size(p));
   }
   flush_out();
+  // Wait for the reply, reading it ourselves when we can (client_core.hpp,
+  // the read role): the reply then wakes this thread, not the reader thread.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::unique_lock lk(mu);
-  cv_reply.wait_for(lk, timeout, [&] { return closed || conn_gen != gen || requests[id].has_value(); });
+  ++req_waiters;
+  while (!request_done(id, gen)) {
+    if (reading == Reading::none && connected) {
+      reading = Reading::request;
+      const int fd = sock.get();  // replaced only by the reader thread, with the role
+      lk.unlock();
+      lead(fd, id, gen, deadline);
+      lk.lock();
+      reading = Reading::none;
+      // A lost connection is for the reader thread to restore at once.
+      released_at = conn_gen != gen ? std::chrono::steady_clock::time_point{} : std::chrono::steady_clock::now();
+      if (req_waiters > 1) cv_reply.notify_all();  // another request may read now
+      if (conn_gen != gen || closed) cv_role.notify_all();
+      if (std::chrono::steady_clock::now() >= deadline) break;
+      continue;
+    }
+    if (reading == Reading::background && !kicked) {
+      kicked = true;
+      const std::uint64_t one = 1;
+      (void)!::write(wake.get(), &one, sizeof one);
+    }
+    if (cv_reply.wait_until(lk, deadline) == std::cv_status::timeout) break;
+  }
+  --req_waiters;
   auto node = requests.extract(id);
   if (node.mapped()) return std::move(*node.mapped());
   if (closed) return std::unexpected(closed_error());

@@ -3,8 +3,20 @@
 // socket writes and guards `sock` together with `mu` (replaced only with
 // both held, so either suffices to read it); `mu` guards the state below
 // it; `out_mu`, innermost, guards the output buffer and `out_state` and is
-// all a publish takes (a spin lock: held for one append or one swap). The
-// reader thread owns the decoder and replaces the socket on reconnect.
+// all a publish takes (a spin lock: held for one append or one swap).
+//
+// The read role: one thread at a time reads the socket, decodes and
+// dispatches — the reader thread, or a thread waiting in request(), which
+// reads its own reply rather than being woken by the reader thread (one
+// thread hand-off less per request). `reading` (under mu) says who holds
+// it; the decoder and the handler cache below belong to the holder, and
+// every hand-over goes through mu. A requester takes the role when it is
+// free; when the reader thread holds it, the requester signals `wake` and
+// the reader thread gives it up at its next poll. A requester hands the
+// role back when its reply arrived (or it timed out, or the connection was
+// lost); the reader thread takes it back only after kReadLinger without a
+// requester, so back-to-back requests do not bounce it between threads.
+// Only the reader thread reconnects.
 
 #include "frame.hpp"
 #include "spin_lock.hpp"
@@ -13,6 +25,7 @@
 #include <airssys/bus/client.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -20,6 +33,12 @@
 #include <unordered_map>
 
 namespace airssys::bus::detail {
+
+// How long the reader thread leaves the read role free after a requester
+// handed it back. A request within it reads its reply without a hand-over
+// (back-to-back requests never wake the reader thread); a message for a
+// subscription arriving meanwhile waits up to this long to be dispatched.
+inline constexpr std::chrono::milliseconds kReadLinger{1};
 
 class ClientCore;
 // Whether the calling thread is c's reader thread (set by the reader loop).
@@ -63,6 +82,16 @@ class ClientCore {
  private:
   std::expected<UniqueFd, Error> dial();  // connect + handshake
   void reader_loop();
+  // With the read role held: waits up to timeout_ms (-1: no limit) for the
+  // socket or `wake`, reads what is there, dispatches every complete frame
+  // and writes what handlers published. `lost`: the connection is gone
+  // (on_disconnect done, decoder reset).
+  enum class Pumped { data, idle, woken, lost };
+  Pumped pump(int fd, int timeout_ms);
+  // request(): read as the role holder until the reply to `id` is in,
+  // the connection `gen` is gone, the client is closed or `deadline`.
+  void lead(int fd, std::uint64_t id, std::uint64_t gen, std::chrono::steady_clock::time_point deadline);
+  bool request_done(std::uint64_t id, std::uint64_t gen);  // with mu held
   void flusher_loop();
   void flush_out();
   void dispatch(const Frame& f);
@@ -101,11 +130,20 @@ class ClientCore {
   std::uint64_t inbox_sid = 0, next_req = 1;
   std::unordered_map<std::uint64_t, std::optional<Message>> requests;
   std::condition_variable cv_flush, cv_reply, cv_state;
+  // The read role (see the top of this file); all under mu.
+  enum class Reading { none, background, request };
+  Reading reading = Reading::none;
+  std::size_t req_waiters = 0;  // requests waiting for their reply
+  bool kicked = false;          // `wake` signalled since the reader thread took the role
+  std::chrono::steady_clock::time_point released_at{};  // a requester last handed the role back
+  std::condition_variable cv_role;  // the reader thread waits here for the role
   // Bumped (under mu) whenever a subscription is removed, so the reader can
   // reuse its last handler lookup without taking mu per message.
   std::atomic<std::uint64_t> subs_gen{0};
 
-  // Reader thread only: the last MSG target.
+  // The read role's holder only: the decoder and the last MSG target.
+  FrameDecoder in_dec{opt.max_frame_bytes};
+  Frame in_frame;  // reused: decoding writes every field
   std::uint64_t cached_sid = 0, cached_gen = 0;
   std::shared_ptr<Handler> cached_handler;
   std::shared_ptr<PullQueue> cached_pull;
@@ -120,7 +158,7 @@ class ClientCore {
   // for flush_delay is written at once instead of through the flusher.
   std::atomic<std::int64_t> last_write{0};
 
-  UniqueFd wake;  // eventfd: stops the reader's poll
+  UniqueFd wake;  // eventfd: stops the read role holder's poll (close, or a requester wants the role)
   std::thread reader, flusher;
 };
 

@@ -1,6 +1,8 @@
-// The client's reader thread: reads big chunks, dispatches every frame in
-// them, then sends what handlers published (so replies leave at once), and
-// reconnects with exponential backoff when the connection drops.
+// Reading the socket: the read role's holder (the reader thread, or a thread
+// waiting in request(); client_core.hpp) reads big chunks, dispatches every
+// frame in them, then sends what handlers published (so replies leave at
+// once). The reader thread reconnects with exponential backoff when the
+// connection drops.
 
 #include "client_core.hpp"
 
@@ -16,7 +18,7 @@ namespace airssys::bus::detail {
 
 namespace {
 constexpr std::size_t kReadChunk = 256 * 1024;
-}
+}  // namespace
 
 void ClientCore::report(const Error& e) {
   if (opt.on_error) opt.on_error(e);
@@ -24,54 +26,113 @@ void ClientCore::report(const Error& e) {
 
 void ClientCore::reader_loop() {
   mark_reader_thread(this);
-  FrameDecoder dec(opt.max_frame_bytes);
-  Frame frame;  // reused: decoding writes every field
   while (true) {
     int fd = -1;
+    bool conn = false;
+    {
+      std::unique_lock lk(mu);
+      while (!closed) {
+        if (reading == Reading::none && req_waiters == 0) {
+          const auto until = released_at + kReadLinger;
+          if (std::chrono::steady_clock::now() >= until) break;
+          cv_role.wait_until(lk, until);
+        } else {
+          // A requester holds or wants the role. Its hand-back does not
+          // notify (see kReadLinger): look again a linger later.
+          cv_role.wait_for(lk, kReadLinger);
+        }
+      }
+      if (closed) return;
+      reading = Reading::background;
+      kicked = false;
+      fd = sock.get();
+      conn = connected;
+    }
+    bool keep_going = true;
+    if (!conn) {
+      keep_going = reconnect();
+    } else {
+      while (true) {
+        const Pumped p = pump(fd, -1);
+        if (p == Pumped::lost) break;  // reconnect, with the role taken again
+        if (p == Pumped::woken) {
+          std::lock_guard lk(mu);
+          if (closed || req_waiters > 0) break;
+        }
+      }
+    }
     {
       std::lock_guard lk(mu);
-      if (closed) return;
-      fd = sock.get();
+      reading = Reading::none;
     }
-    pollfd p[2] = {{fd, POLLIN, 0}, {wake.get(), POLLIN, 0}};
-    const int r = ::poll(p, 2, -1);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      report(Error::from_errno(errno, "poll"));
-      return;
-    }
-    if (p[1].revents != 0) return;  // close()
-    if (p[0].revents == 0) continue;
-    char* dst = dec.prepare(kReadChunk);
-    const ssize_t n = ::read(fd, dst, kReadChunk);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (n <= 0) {
-      on_disconnect(n == 0 ? Error::make(ErrorCategory::not_connected, "the broker closed the connection")
-                           : Error::from_errno(errno, "read from broker"));
-      dec = FrameDecoder(opt.max_frame_bytes);
-      if (!reconnect()) return;
-      continue;
-    }
-    dec.commit(static_cast<std::size_t>(n));
-    bool broken = false;
-    while (true) {
-      auto got = dec.next(frame);
-      if (!got) {
-        on_disconnect(Error{got.error().category, got.error().errno_value, "from broker: " + got.error().message});
-        broken = true;
-        break;
-      }
-      if (!*got) break;
-      dispatch(frame);
-    }
-    if (broken) {
-      dec = FrameDecoder(opt.max_frame_bytes);
-      if (!reconnect()) return;
-      continue;
-    }
-    dec.shrink_if_above(4 * kReadChunk);
-    if (out_pending()) flush_out();
+    cv_reply.notify_all();  // a requester waiting for the role
+    if (!keep_going) return;
   }
+}
+
+ClientCore::Pumped ClientCore::pump(int fd, int timeout_ms) {
+  pollfd p[2] = {{fd, POLLIN, 0}, {wake.get(), POLLIN, 0}};
+  const int r = ::poll(p, 2, timeout_ms);
+  if (r < 0) {
+    if (errno == EINTR) return Pumped::idle;
+    on_disconnect(Error::from_errno(errno, "poll"));
+    in_dec = FrameDecoder(opt.max_frame_bytes);
+    return Pumped::lost;
+  }
+  Pumped result = r == 0 ? Pumped::idle : Pumped::data;
+  if (p[1].revents != 0) {
+    // Drained by whoever sees it, so a stale signal never spins the next
+    // holder; the reason (closed, a waiting requester) is state under mu.
+    std::uint64_t v = 0;
+    (void)!::read(wake.get(), &v, sizeof v);
+    result = Pumped::woken;
+  }
+  if (p[0].revents == 0) return result;
+  char* dst = in_dec.prepare(kReadChunk);
+  const ssize_t n = ::read(fd, dst, kReadChunk);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return result;
+  if (n <= 0) {
+    on_disconnect(n == 0 ? Error::make(ErrorCategory::not_connected, "the broker closed the connection")
+                         : Error::from_errno(errno, "read from broker"));
+    in_dec = FrameDecoder(opt.max_frame_bytes);
+    return Pumped::lost;
+  }
+  in_dec.commit(static_cast<std::size_t>(n));
+  while (true) {
+    auto got = in_dec.next(in_frame);
+    if (!got) {
+      on_disconnect(Error{got.error().category, got.error().errno_value, "from broker: " + got.error().message});
+      in_dec = FrameDecoder(opt.max_frame_bytes);
+      return Pumped::lost;
+    }
+    if (!*got) break;
+    dispatch(in_frame);
+  }
+  in_dec.shrink_if_above(4 * kReadChunk);
+  if (out_pending()) flush_out();
+  return result;
+}
+
+bool ClientCore::request_done(std::uint64_t id, std::uint64_t gen) {
+  if (closed || conn_gen != gen) return true;
+  const auto it = requests.find(id);
+  return it != requests.end() && it->second.has_value();
+}
+
+void ClientCore::lead(int fd, std::uint64_t id, std::uint64_t gen, std::chrono::steady_clock::time_point deadline) {
+  // Handlers run here now: publishes from them are flushed after the batch,
+  // and a request() from one fails at once (see request()).
+  mark_reader_thread(this);
+  while (true) {
+    const auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) break;
+    const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+    const Pumped p = pump(fd, static_cast<int>(std::min<std::int64_t>(ms, 60'000)));
+    if (p == Pumped::lost) break;
+    std::lock_guard lk(mu);
+    if (request_done(id, gen)) break;
+  }
+  mark_reader_thread(nullptr);
 }
 
 void ClientCore::dispatch(const Frame& f) {

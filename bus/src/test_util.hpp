@@ -89,14 +89,15 @@ struct RawConn {
   struct Got {
     detail::Op op;
     std::uint64_t sid;
-    std::string subject, payload, text;
+    std::string subject, payload, text, reply_to;
   };
   std::optional<Got> next(std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
     const auto end = std::chrono::steady_clock::now() + timeout;
     while (true) {
       auto f = dec.next();
       if (!f) return std::nullopt;
-      if (*f) return Got{(*f)->op, (*f)->sid, std::string((*f)->subject), std::string((*f)->payload), std::string((*f)->text)};
+      if (*f) return Got{(*f)->op, (*f)->sid, std::string((*f)->subject), std::string((*f)->payload), std::string((*f)->text),
+                                std::string((*f)->reply_to)};
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
       if (left.count() <= 0) return std::nullopt;
       pollfd p{fd.get(), POLLIN, 0};

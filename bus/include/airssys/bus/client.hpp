@@ -111,8 +111,10 @@ struct ClientOptions {
   // id, at most 11 bytes more) exceeds this fails with frame_too_large here;
   // the broker refuses the same above its own limit (ERR, frame_too_large).
   std::size_t max_frame_bytes = 1024 * 1024;
-  // Called on the reader thread: errors the broker reports asynchronously
-  // (refused publish/subscribe), lost connections, failed reconnects.
+  // Called on the thread reading the socket (the reader thread, or one
+  // waiting in request(), which reads its own reply): errors the broker
+  // reports asynchronously (refused publish/subscribe), lost connections,
+  // failed reconnects.
   std::function<void(const Error&)> on_error;
   std::function<void()> on_reconnect;  // after subscriptions were restored
 };

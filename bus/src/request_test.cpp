@@ -1,0 +1,223 @@
+// request() reading its own reply (the read role, client_core.hpp): many
+// requests at once while a subscription on the same client receives, a
+// request whose connection drops, a timed-out request followed by its late
+// reply, a request from a handler, and the reader thread taking the role
+// back after requests.
+
+#include "test_util.hpp"
+
+#include <airssys/bus/broker.hpp>
+#include <airssys/bus/client.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace airssys::bus {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::connect_client;
+using testing::eventually;
+using testing::RawConn;
+using testing::start_broker;
+using testing::TempDir;
+
+// An echo responder on `subject` (its own client).
+Subscription echo(Client& responder, const std::string& subject) {
+  Client* r = &responder;
+  auto s = responder.subscribe(subject, [r](const MessageView& m) {
+    (void)r->publish(m.reply_to, "echo:" + std::string(m.payload));
+  });
+  EXPECT_TRUE(s && responder.flush());
+  return s ? std::move(*s) : Subscription{};
+}
+
+// A reply to the request a RawConn received (its PUB to the inbox).
+bool reply(RawConn& c, const std::string& reply_to, std::string_view payload) {
+  detail::Frame f;
+  f.op = detail::Op::pub;
+  f.subject = reply_to;
+  f.payload = payload;
+  return c.send(f);
+}
+
+// Four threads request at once on one client that also has a subscription
+// fed by another client: every request gets its own reply, every message
+// arrives once and in order, and handlers never run two at a time (whoever
+// reads — the reader thread or a requester — dispatches them one by one).
+TEST(Request, ManyThreadsAtOnceWhileASubscriptionReceives) {
+  TempDir d;
+  auto b = start_broker(d);
+  auto responder = connect_client(d);
+  auto client = connect_client(d);
+  auto feeder = connect_client(d);
+  ASSERT_TRUE(b && responder && client && feeder);
+  auto svc = echo(*responder, "svc.echo");
+
+  constexpr int kFeed = 3000;
+  std::atomic<int> in_handler{0}, overlaps{0}, received{0}, out_of_order{0};
+  int last = -1;  // only touched by handlers, which never overlap (checked)
+  auto feed = client->subscribe("feed.x", [&](const MessageView& m) {
+    if (in_handler.fetch_add(1) != 0) ++overlaps;
+    const int seq = std::stoi(std::string(m.payload));
+    if (seq != last + 1) ++out_of_order;
+    last = seq;
+    ++received;
+    in_handler.fetch_sub(1);
+  });
+  ASSERT_TRUE(feed && client->flush());
+
+  constexpr int kThreads = 4, kEach = 150;
+  std::atomic<int> wrong{0}, failed{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t) {
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        const std::string body = std::to_string(t) + "-" + std::to_string(i);
+        auto rep = client->request("svc.echo", body, 30s);
+        if (!rep) {
+          ++failed;
+          ADD_FAILURE() << rep.error().to_string();
+        } else if (rep->payload != "echo:" + body) {
+          ++wrong;
+        }
+      }
+    });
+  }
+  for (int i = 0; i < kFeed; ++i) ASSERT_TRUE(feeder->publish("feed.x", std::to_string(i)));
+  ASSERT_TRUE(feeder->flush());
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_TRUE(eventually([&] { return received.load() == kFeed; })) << received.load();
+  EXPECT_EQ(out_of_order.load(), 0);
+  EXPECT_EQ(overlaps.load(), 0);
+}
+
+// After requests handed the role back and no request follows, messages for
+// a subscription are still dispatched (the reader thread took the role back).
+TEST(Request, ReaderThreadReadsAgainAfterRequests) {
+  TempDir d;
+  auto b = start_broker(d);
+  auto responder = connect_client(d);
+  auto client = connect_client(d);
+  auto feeder = connect_client(d);
+  ASSERT_TRUE(b && responder && client && feeder);
+  auto svc = echo(*responder, "svc.echo");
+  std::atomic<int> got{0};
+  auto s = client->subscribe("feed.y", [&](const MessageView&) { ++got; });
+  ASSERT_TRUE(s && client->flush());
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(client->request("svc.echo", "x", 30s));
+  ASSERT_TRUE(feeder->publish("feed.y", "1"));
+  ASSERT_TRUE(feeder->flush());
+  EXPECT_TRUE(eventually([&] { return got.load() == 1; }));
+  // flush() waits for a PONG only the reader thread can read now.
+  EXPECT_TRUE(client->flush(30s));
+}
+
+// The broker goes away while a request waits for a reply that will never
+// come: the request fails at once with the lost connection (not at its
+// timeout), and the client reconnects and serves requests again.
+TEST(Request, ConnectionDropsWhileWaiting) {
+  TempDir d;
+  auto b = start_broker(d);
+  ASSERT_TRUE(b);
+  RawConn silent(d.sock());  // receives the request, never answers
+  ASSERT_TRUE(silent.sub(1, "svc.silent") && silent.ping());
+  ASSERT_TRUE(silent.next());  // PONG: the SUB is in place
+  auto client = connect_client(d);
+  ASSERT_TRUE(client);
+
+  std::optional<std::expected<Message, Error>> result;
+  std::atomic<bool> done{false};
+  std::thread t([&] {
+    result = client->request("svc.silent", "x", 600s);
+    done = true;
+  });
+  auto req = silent.next();
+  ASSERT_TRUE(req && req->op == detail::Op::msg);
+  b->stop();
+  b.reset();
+  ASSERT_TRUE(eventually([&] { return done.load(); }));  // long before 600 s
+  t.join();
+  ASSERT_TRUE(result && !*result);
+  EXPECT_EQ(result->error().category, ErrorCategory::not_connected) << result->error().to_string();
+
+  b = start_broker(d);
+  ASSERT_TRUE(b);
+  auto responder = connect_client(d);
+  ASSERT_TRUE(responder);
+  auto svc = echo(*responder, "svc.echo");
+  ASSERT_TRUE(eventually([&] { return client->connected(); }));
+  ASSERT_TRUE(client->flush(30s));  // the inbox SUB was re-sent before this PONG
+  auto rep = client->request("svc.echo", "again", 30s);
+  ASSERT_TRUE(rep) << rep.error().to_string();
+  EXPECT_EQ(rep->payload, "echo:again");
+}
+
+// A request times out; its reply arrives later, while the next request
+// waits. The late reply is dropped and the next request gets its own.
+TEST(Request, TimedOutRequestThenLateReply) {
+  TempDir d;
+  auto b = start_broker(d);
+  ASSERT_TRUE(b);
+  RawConn responder(d.sock());
+  ASSERT_TRUE(responder.sub(1, "svc.slow") && responder.ping());
+  ASSERT_TRUE(responder.next());
+  auto client = connect_client(d);
+  ASSERT_TRUE(client);
+
+  auto first = client->request("svc.slow", "first", 200ms);
+  ASSERT_FALSE(first);
+  EXPECT_EQ(first.error().category, ErrorCategory::timeout);
+  auto req1 = responder.next();
+  ASSERT_TRUE(req1 && req1->op == detail::Op::msg && req1->payload == "first");
+
+  std::optional<std::expected<Message, Error>> second;
+  std::thread t([&] { second = client->request("svc.slow", "second", 60s); });
+  auto req2 = responder.next();
+  ASSERT_TRUE(req2 && req2->payload == "second");
+  ASSERT_NE(req1->reply_to, req2->reply_to);
+  ASSERT_TRUE(reply(responder, req1->reply_to, "late"));  // first, to the timed-out request
+  ASSERT_TRUE(reply(responder, req2->reply_to, "on time"));
+  t.join();
+  ASSERT_TRUE(second && *second) << (second && !*second ? second->error().to_string() : "");
+  EXPECT_EQ((*second)->payload, "on time");
+  // And the client is still usable: a third request and a flush.
+  std::thread t3([&] { second = client->request("svc.slow", "third", 60s); });
+  auto req3 = responder.next();
+  ASSERT_TRUE(req3 && reply(responder, req3->reply_to, "3"));
+  t3.join();
+  ASSERT_TRUE(second && *second);
+  EXPECT_EQ((*second)->payload, "3");
+  EXPECT_TRUE(client->flush(30s));
+}
+
+// A handler calling request() would wait for a reply only its own thread
+// could read after it returned: refused at once.
+TEST(Request, FromAHandlerIsRefused) {
+  TempDir d;
+  auto b = start_broker(d);
+  auto client = connect_client(d);
+  auto feeder = connect_client(d);
+  ASSERT_TRUE(b && client && feeder);
+  std::optional<std::expected<Message, Error>> inner;
+  std::atomic<bool> ran{false};
+  Client* c = client.get();
+  auto s = client->subscribe("h.x", [&, c](const MessageView&) {
+    inner = c->request("svc.any", "x", 600s);
+    ran = true;
+  });
+  ASSERT_TRUE(s && client->flush());
+  ASSERT_TRUE(feeder->publish("h.x", "go") && feeder->flush());
+  ASSERT_TRUE(eventually([&] { return ran.load(); }));
+  ASSERT_TRUE(inner && !*inner);
+  EXPECT_EQ(inner->error().category, ErrorCategory::invalid_argument);
+}
+
+}  // namespace
+}  // namespace airssys::bus
