@@ -1,5 +1,6 @@
 #include "registry_fast.hpp"
 
+#include "compact_json.hpp"
 #include "registry_limits.hpp"
 
 #include <airssys/watchdog/units.hpp>
@@ -258,11 +259,17 @@ bool strings(Reader& r, std::vector<std::string>& out) {
   return r.eat(']');
 }
 
-// Kept as the DOM path keeps it: parsed (which also checks it) and dumped
-// compact, so both paths hold the same text.
+// Kept as the DOM path keeps it, dump()'s compact text, so both paths hold
+// the same: the text as read when it already is that (what this writer
+// wrote: no re-encoding on every load, compact_json.hpp), else parsed
+// (which also checks it) and dumped.
 bool keep_unknown(Reader& r, std::map<std::string, std::string>& extra, const std::string& key, int open) {
   std::string_view raw;
   if (!r.raw_value(raw, open)) return false;
+  if (is_compact_dump(raw, kMaxRegistryDepth)) {
+    extra.insert_or_assign(key, std::string(raw));
+    return true;
+  }
   auto v = nlohmann::json::parse(raw, nullptr, false);
   if (v.is_discarded()) return false;
   extra.insert_or_assign(key, v.dump());
