@@ -72,14 +72,13 @@ Result<std::unique_ptr<AlertPipeline>> AlertPipeline::create(const AlertsConfig&
         sink = detail::make_file_sink(sc, impl->counters, sink_log);
         break;
       case SinkType::syslog:
-        if (auto s = detail::make_syslog_sink(sc, impl->counters, sink_log); s) {
-          sink = std::move(*s);
-        } else {
-          sink = std::unexpected(to_error(s.error(), ErrorCategory::invalid_input));
-        }
+        sink = detail::make_syslog_sink(sc, impl->counters, sink_log);
         break;
       case SinkType::webhook:
         sink = detail::make_webhook_sink(sc, impl->counters, sink_log);
+        break;
+      case SinkType::nats:
+        sink = detail::make_nats_sink(sc, impl->counters, sink_log);
         break;
     }
     if (!sink) return std::unexpected(sink.error().prefixed(fmt::format("alerts.sinks #{}", index)));
@@ -155,6 +154,11 @@ AlertStats AlertPipeline::stats() const {
   s.sink_errors = m.counters->errors.load(std::memory_order_relaxed);
   s.webhook_dropped = m.counters->webhook_dropped.load(std::memory_order_relaxed);
   s.webhook_delivered = m.counters->webhook_delivered.load(std::memory_order_relaxed);
+  s.nats_published = m.counters->nats_published.load(std::memory_order_relaxed);
+  s.nats_acked = m.counters->nats_acked.load(std::memory_order_relaxed);
+  s.nats_spooled = m.counters->nats_spooled.load(std::memory_order_relaxed);
+  s.nats_dropped = m.counters->nats_dropped.load(std::memory_order_relaxed);
+  s.nats_reconnects = m.counters->nats_reconnects.load(std::memory_order_relaxed);
   return s;
 }
 

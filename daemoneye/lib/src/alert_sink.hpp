@@ -1,5 +1,5 @@
 #pragma once
-// The AlertPipeline's sinks (stdout, file, syslog, webhook) behind one small
+// The AlertPipeline's sinks (stdout, file, syslog, webhook, nats) behind one small
 // interface, and what they share: counters and failure reporting.
 //
 // Contract for every sink: deliver() is called from the submitting thread
@@ -29,6 +29,14 @@ struct SinkCounters {
   std::atomic<std::uint64_t> errors{0};
   std::atomic<std::uint64_t> webhook_dropped{0};
   std::atomic<std::uint64_t> webhook_delivered{0};
+  // nats sinks (summed over all of them): publish attempts, alerts JetStream
+  // acked, alerts waiting in the spools now (a gauge), alerts dropped from a
+  // full spool, reconnections libnats made.
+  std::atomic<std::uint64_t> nats_published{0};
+  std::atomic<std::uint64_t> nats_acked{0};
+  std::atomic<std::uint64_t> nats_spooled{0};
+  std::atomic<std::uint64_t> nats_dropped{0};
+  std::atomic<std::uint64_t> nats_reconnects{0};
 };
 
 // Thread-safe: the pipeline serialises calls to the user's log function.
@@ -80,13 +88,18 @@ class FailureReporter {
 [[nodiscard]] Result<std::unique_ptr<Sink>> make_file_sink(const SinkConfig& config,
                                                            std::shared_ptr<SinkCounters> counters, SinkLog log);
 // Resolves a network address now; connects (TCP) when it first sends.
-// Still a string error: the syslog framing is moving into osl (its callers
-// wrap it with to_error).
-[[nodiscard]] std::expected<std::unique_ptr<Sink>, std::string> make_syslog_sink(const SinkConfig& config,
-                                                                                std::shared_ptr<SinkCounters> counters,
-                                                                                SinkLog log);
+// invalid_input for a bad address or facility; a name that does not
+// resolve has osl's category for it.
+[[nodiscard]] Result<std::unique_ptr<Sink>> make_syslog_sink(const SinkConfig& config,
+                                                             std::shared_ptr<SinkCounters> counters, SinkLog log);
 // Starts the sender thread.
 [[nodiscard]] Result<std::unique_ptr<Sink>> make_webhook_sink(const SinkConfig& config,
                                                               std::shared_ptr<SinkCounters> counters, SinkLog log);
+
+// Opens the spool (spool_dir), loads what it holds and starts the sender
+// thread; an unreachable server is not an error (alerts wait in the spool),
+// an unsafe spool directory or an unreadable TLS file is.
+[[nodiscard]] Result<std::unique_ptr<Sink>> make_nats_sink(const SinkConfig& config,
+                                                           std::shared_ptr<SinkCounters> counters, SinkLog log);
 
 }  // namespace airssys::daemoneye::detail

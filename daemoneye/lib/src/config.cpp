@@ -23,6 +23,7 @@
 #include <map>
 #include <optional>
 
+#include "nats_names.hpp"
 #include "syslog_message.hpp"
 #include "webhook_url.hpp"
 #include "yaml_document.hpp"
@@ -290,16 +291,25 @@ struct SinkKey {
 };
 
 constexpr std::array kSinkKeys{
-    SinkKey{"type", "one of stdout, file, syslog, webhook"},
+    SinkKey{"type", "one of stdout, file, syslog, webhook, nats"},
     SinkKey{"format", "human or json"},
     SinkKey{"min_severity", "one of low, medium, high, critical"},
     SinkKey{"path", kPath},
     SinkKey{"address", "a syslog address (/dev/log, udp://HOST:PORT, tcp://HOST:PORT)"},
     SinkKey{"facility", "a syslog facility name (e.g. local0)"},
-    SinkKey{"url", "an http:// or https:// URL"},
+    SinkKey{"url", "an http:// or https:// URL (webhook), nats:// or tls:// URLs (nats)"},
     SinkKey{"timeout", kDuration},
     SinkKey{"retries", kCount},
     SinkKey{"queue", kCount},
+    SinkKey{"subject", "a NATS subject (e.g. daemoneye.alerts.{host})"},
+    SinkKey{"stream", "a JetStream stream name"},
+    SinkKey{"credentials", kPath},
+    SinkKey{"token", "a string"},
+    SinkKey{"user", "a string"},
+    SinkKey{"password", "a string"},
+    SinkKey{"tls_ca", kPath},
+    SinkKey{"tls_cert", kPath},
+    SinkKey{"tls_key", kPath},
 };
 
 std::string_view sink_keys_of(SinkType t) {
@@ -308,6 +318,9 @@ std::string_view sink_keys_of(SinkType t) {
     case SinkType::file: return "type, path, format, min_severity";
     case SinkType::syslog: return "type, address, facility, format, min_severity";
     case SinkType::webhook: return "type, url, timeout, retries, queue, min_severity";
+    case SinkType::nats:
+      return "type, url, subject, stream, spool, timeout, credentials, token, user, password, tls_ca, tls_cert, "
+             "tls_key, min_severity";
   }
   return "";
 }
@@ -331,6 +344,7 @@ std::string_view sink_type_name(SinkType t) {
     case SinkType::file: return "file";
     case SinkType::syslog: return "syslog";
     case SinkType::webhook: return "webhook";
+    case SinkType::nats: return "nats";
   }
   return "stdout";
 }
@@ -340,6 +354,7 @@ std::optional<SinkType> sink_type_of(std::string_view v) {
   if (v == "file") return SinkType::file;
   if (v == "syslog") return SinkType::syslog;
   if (v == "webhook") return SinkType::webhook;
+  if (v == "nats") return SinkType::nats;
   return std::nullopt;
 }
 
@@ -366,7 +381,7 @@ SetResult set_sink_field(SinkConfig& s, std::string_view key, std::string_view v
   }
   if (key == "path") return set_path(s.path, v, false);
   if (key == "address") {
-    if (auto a = detail::parse_syslog_address(v); !a) return std::unexpected(to_error(a.error(), ErrorCategory::invalid_input));
+    if (auto a = detail::parse_syslog_address(v); !a) return std::unexpected(a.error());
     s.address = std::string(v);
     return {};
   }
@@ -378,8 +393,29 @@ SetResult set_sink_field(SinkConfig& s, std::string_view key, std::string_view v
     return {};
   }
   if (key == "url") {
-    if (auto ok = detail::check_webhook_url(v); !ok) return std::unexpected(ok.error());
+    auto ok = s.type == SinkType::nats ? detail::check_nats_url(v) : detail::check_webhook_url(v);
+    if (!ok) return std::unexpected(ok.error());
     s.url = std::string(v);
+    return {};
+  }
+  if (key == "subject") {
+    if (auto ok = detail::check_nats_subject(v); !ok) return std::unexpected(ok.error());
+    s.subject = std::string(v);
+    return {};
+  }
+  if (key == "stream") {
+    if (auto ok = detail::check_nats_stream(v); !ok) return std::unexpected(ok.error());
+    s.stream = std::string(v);
+    return {};
+  }
+  if (key == "credentials") return set_path(s.credentials, v, false);
+  if (key == "tls_ca") return set_path(s.tls_ca, v, false);
+  if (key == "tls_cert") return set_path(s.tls_cert, v, false);
+  if (key == "tls_key") return set_path(s.tls_key, v, false);
+  if (key == "token" || key == "user" || key == "password") {
+    if (v.empty()) return bad("must not be empty");
+    if (v.find('\0') != std::string_view::npos) return bad("contains a NUL byte");
+    (key == "token" ? s.token : key == "user" ? s.user : s.password) = std::string(v);
     return {};
   }
   if (key == "timeout") return set_ms(s.timeout, v, 100ms, 10min);
@@ -387,10 +423,30 @@ SetResult set_sink_field(SinkConfig& s, std::string_view key, std::string_view v
   return set_count(s.queue, v, 1, 1'000'000);  // queue
 }
 
+// A nats sink's `spool: { dir: PATH, max_size: SIZE }`.
+Walk read_nats_spool(SinkConfig& sink, const YAML::Node& v, int key_line, const std::string& what) {
+  const int line = v.IsNull() ? key_line : line_of(v, key_line);
+  if (!v.IsMap()) return failure(line, fmt::format("{} must be a mapping (dir, max_size), got {}", what, describe(v)));
+  bool has_dir = false;
+  Walk walked = for_each_entry(v, line, what, [&](const std::string& k, int kline, const YAML::Node& val) -> Walk {
+    if (k != "dir" && k != "max_size") return failure(kline, fmt::format("unknown key '{}' in {} (known: dir, max_size)", k, what));
+    const std::string name = fmt::format("{}.{}", what, k);
+    auto text = scalar_text(val, kline, name, k == "dir" ? kPath : kSize);
+    if (!text) return std::unexpected(text.error());
+    SetResult r = k == "dir" ? set_path(sink.spool_dir, *text, false) : set_size(sink.spool_max_size, *text, kMiB, "1MiB");
+    if (!r) return failure(line_of(val, kline), fmt::format("{}: {}", name, r.error().message));
+    has_dir = has_dir || k == "dir";
+    return {};
+  });
+  if (!walked) return walked;
+  if (!has_dir) return failure(line, what + ": missing 'dir' (where alerts wait for JetStream's ack)");
+  return {};
+}
+
 std::expected<SinkConfig, Failure> read_sink(const YAML::Node& v, int line, int index) {
   std::string what = fmt::format("alerts.sinks #{}", index);
   if (!v.IsMap()) {
-    return std::unexpected(Failure{line, fmt::format("{} must be a mapping with a 'type' (stdout, file, syslog, webhook), got {}",
+    return std::unexpected(Failure{line, fmt::format("{} must be a mapping with a 'type' (stdout, file, syslog, webhook, nats), got {}",
                                                      what, describe(v))});
   }
   // The type decides the defaults and which keys are allowed, wherever it is written.
@@ -404,22 +460,28 @@ std::expected<SinkConfig, Failure> read_sink(const YAML::Node& v, int line, int 
     type = sink_type_of(*text);
     if (!type) {
       return std::unexpected(Failure{line_of(entry.second, kline),
-                                     fmt::format("{}: unknown sink type '{}' (one of stdout, file, syslog, webhook)", what, *text)});
+                                     fmt::format("{}: unknown sink type '{}' (one of stdout, file, syslog, webhook, nats)", what, *text)});
     }
     break;
   }
-  if (!type) return std::unexpected(Failure{line, what + ": missing 'type' (one of stdout, file, syslog, webhook)"});
+  if (!type) return std::unexpected(Failure{line, what + ": missing 'type' (one of stdout, file, syslog, webhook, nats)"});
   SinkConfig sink;
   sink.type = *type;
   sink.format = *type == SinkType::stdout_ ? SinkFormat::human : SinkFormat::json;
   what += fmt::format(" ({})", sink_type_name(*type));
   bool has_path = false;
   bool has_url = false;
+  bool has_stream = false;
+  bool has_spool = false;
   Walk walked = for_each_entry(v, line, what, [&](const std::string& k, int kline, const YAML::Node& val) -> Walk {
     if (!sink_key_allowed(*type, k)) {
       return failure(kline, fmt::format("unknown key '{}' in {} (known: {})", k, what, sink_keys_of(*type)));
     }
     if (k == "type") return {};
+    if (k == "spool") {
+      has_spool = true;
+      return read_nats_spool(sink, val, kline, what + ": spool");
+    }
     const std::string name = fmt::format("{}: {}", what, k);
     std::string_view expects;
     for (const SinkKey& sk : kSinkKeys) {
@@ -432,6 +494,7 @@ std::expected<SinkConfig, Failure> read_sink(const YAML::Node& v, int line, int 
     }
     has_path = has_path || k == "path";
     has_url = has_url || k == "url";
+    has_stream = has_stream || k == "stream";
     return {};
   });
   if (!walked) return std::unexpected(walked.error());
@@ -440,6 +503,21 @@ std::expected<SinkConfig, Failure> read_sink(const YAML::Node& v, int line, int 
   }
   if (sink.type == SinkType::webhook && !has_url) {
     return std::unexpected(Failure{line, what + ": missing 'url' (where alerts are POSTed)"});
+  }
+  if (sink.type == SinkType::nats) {
+    if (!has_url) return std::unexpected(Failure{line, what + ": missing 'url' (the NATS servers, e.g. nats://127.0.0.1:4222)"});
+    if (!has_stream) return std::unexpected(Failure{line, what + ": missing 'stream' (the JetStream stream that stores the alerts)"});
+    if (!has_spool) return std::unexpected(Failure{line, what + ": missing 'spool' (e.g. spool: { dir: /var/lib/daemoneye/nats-spool })"});
+    const int auths = int{!sink.credentials.empty()} + int{!sink.token.empty()} + int{!sink.user.empty()};
+    if (auths > 1) {
+      return std::unexpected(Failure{line, what + ": give one of credentials, token or user + password"});
+    }
+    if (sink.user.empty() != sink.password.empty()) {
+      return std::unexpected(Failure{line, what + ": user and password go together"});
+    }
+    if (sink.tls_cert.empty() != sink.tls_key.empty()) {
+      return std::unexpected(Failure{line, what + ": tls_cert and tls_key go together"});
+    }
   }
   return sink;
 }

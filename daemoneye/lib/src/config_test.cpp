@@ -142,14 +142,14 @@ INSTANTIATE_TEST_SUITE_P(
                   "c.yaml:2: alerts.sinks must be a list of sinks, got a mapping"},
         ErrorCase{"sinks_null", "alerts:\n  sinks:\n", "c.yaml:2: alerts.sinks must be a list of sinks, got nothing (null)"},
         ErrorCase{"sink_not_mapping", "alerts:\n  sinks:\n    - stdout\n",
-                  "c.yaml:3: alerts.sinks #1 must be a mapping with a 'type' (stdout, file, syslog, webhook), got a string "
+                  "c.yaml:3: alerts.sinks #1 must be a mapping with a 'type' (stdout, file, syslog, webhook, nats), got a string "
                   "'stdout'"},
         ErrorCase{"sink_missing_type", "alerts:\n  sinks:\n    - { type: stdout }\n    - path: x.jsonl\n",
-                  "c.yaml:4: alerts.sinks #2: missing 'type' (one of stdout, file, syslog, webhook)"},
+                  "c.yaml:4: alerts.sinks #2: missing 'type' (one of stdout, file, syslog, webhook, nats)"},
         ErrorCase{"sink_unknown_type", "alerts:\n  sinks:\n    - type: email\n",
-                  "c.yaml:3: alerts.sinks #1: unknown sink type 'email' (one of stdout, file, syslog, webhook)"},
+                  "c.yaml:3: alerts.sinks #1: unknown sink type 'email' (one of stdout, file, syslog, webhook, nats)"},
         ErrorCase{"sink_type_list", "alerts:\n  sinks:\n    - type: [file]\n",
-                  "c.yaml:3: alerts.sinks #1: type must be one of stdout, file, syslog, webhook, got a list"},
+                  "c.yaml:3: alerts.sinks #1: type must be one of stdout, file, syslog, webhook, nats, got a list"},
         ErrorCase{"sink_unknown_key", "alerts:\n  sinks:\n    - type: file\n      path: a.jsonl\n      url: http://x/\n",
                   "c.yaml:5: unknown key 'url' in alerts.sinks #1 (file) (known: type, path, format, min_severity)"},
         ErrorCase{"stdout_unknown_key", "alerts:\n  sinks:\n    - { type: stdout, path: x }\n",
@@ -419,7 +419,7 @@ TEST(Config, TheExampleFileListsEveryKeyAtItsDefault) {
   Config all;
   const auto r = apply_yaml(all, uncommented, "uncommented");
   ASSERT_TRUE(r) << r.error();
-  EXPECT_EQ(all.alerts.sinks.size(), 4u);
+  EXPECT_EQ(all.alerts.sinks.size(), 5u);
 }
 
 // ---------------------------------------------------------------- units

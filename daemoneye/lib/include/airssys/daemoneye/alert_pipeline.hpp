@@ -7,7 +7,9 @@
 // hands it to each sink. Sinks never block the caller: stdout and file write
 // at once; syslog sends at once (a failed send is counted and logged);
 // webhook alerts go to a bounded queue drained by a background thread with
-// retries and exponential backoff.
+// retries and exponential backoff; nats alerts go to an on-disk spool
+// (durable before submit returns) drained by a background thread that
+// publishes them to JetStream in order.
 //
 // Thread safety: submit() from one thread; stats() from any. `log` is
 // called from the submitting thread and from the webhook thread, never two
@@ -43,6 +45,12 @@ struct AlertStats {
   std::uint64_t sink_errors = 0;       // failed writes/sends (after retries for webhooks)
   std::uint64_t webhook_dropped = 0;   // queue overflow
   std::uint64_t webhook_delivered = 0;
+  // nats sinks, summed (docs/daemoneye.md "Forwarding to NATS JetStream"):
+  std::uint64_t nats_published = 0;   // publish attempts (retries included)
+  std::uint64_t nats_acked = 0;       // alerts JetStream acked
+  std::uint64_t nats_spooled = 0;     // alerts waiting in the spool now
+  std::uint64_t nats_dropped = 0;     // dropped from a full spool (spool.max_size)
+  std::uint64_t nats_reconnects = 0;  // reconnections to the NATS servers
 };
 
 class AlertPipeline {

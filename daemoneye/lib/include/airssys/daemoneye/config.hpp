@@ -45,7 +45,7 @@
 
 namespace airssys::daemoneye {
 
-enum class SinkType : std::uint8_t { stdout_, file, syslog, webhook };
+enum class SinkType : std::uint8_t { stdout_, file, syslog, webhook, nats };
 enum class SinkFormat : std::uint8_t { human, json };
 
 struct SinkConfig {
@@ -54,11 +54,21 @@ struct SinkConfig {
   std::filesystem::path path;            // file
   std::string address = "/dev/log";      // syslog: /dev/log (any unix datagram path), udp://HOST:PORT, tcp://HOST:PORT
   std::string facility = "local0";       // syslog facility name
-  std::string url;                       // webhook: http:// or https://
-  std::chrono::milliseconds timeout{5000};  // webhook: per attempt
+  std::string url;                       // webhook: http:// or https://; nats: nats://, tls:// (comma-separated list)
+  std::chrono::milliseconds timeout{5000};  // webhook: per attempt; nats: wait for JetStream's ack
   int retries = 5;                       // webhook: attempts after the first, with exponential backoff
   std::size_t queue = 10000;             // webhook: alerts waiting; beyond it the oldest is dropped and counted
   Severity min_severity = Severity::low; // sink receives alerts at or above this
+  // nats (docs/daemoneye.md "Forwarding to NATS JetStream"). Secrets are never logged.
+  std::string subject = "daemoneye.alerts.{host}";  // {host}: the host name as one subject token
+  std::string stream;                     // required: the JetStream stream that must ack each alert
+  std::filesystem::path credentials;      // a .creds file (JWT + NKey seed)
+  std::string token;                      // or a token
+  std::string user, password;             // or user + password
+  std::filesystem::path tls_ca;           // CA bundle to verify the server (implies TLS)
+  std::filesystem::path tls_cert, tls_key;  // client certificate (both or neither)
+  std::filesystem::path spool_dir;        // required: un-acked alerts are kept here
+  std::uint64_t spool_max_size = 64ull * 1024 * 1024;  // beyond it the oldest are dropped and counted
 };
 
 struct AlertsConfig {

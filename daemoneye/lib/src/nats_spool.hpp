@@ -1,0 +1,112 @@
+#pragma once
+// NatsSpool — the nats sink's on-disk queue: every alert JetStream has not
+// acked yet, oldest first, surviving an outage of NATS and a restart (or
+// crash) of the agent.
+//
+// Files, in the spool directory (created 0700 if missing; it must be a real
+// directory, not a symbolic link, owned by the agent's user and writable by
+// no one else):
+//   lock          flock(LOCK_EX) for the spool's lifetime: one sink, one agent
+//   alerts.spool  0600, the records below, appended with O_APPEND
+//   alerts.spool.tmp  only while the file is being rewritten
+// Records (docs/daemoneye.md "Forwarding to NATS JetStream"):
+//   "m IDLEN JSONLEN\n" ID JSON "\n"   an alert: its Nats-Msg-Id and its JSON
+//   "a N\n"                            the N oldest alerts were acked
+//   "d N\n"                            the N oldest alerts were dropped (spool full)
+// Durability: append() writes and fdatasyncs before it returns, so an alert
+// the sink accepted is on disk. Ack and drop records are not synced: one
+// lost in a crash means the alert is published again after the restart,
+// and JetStream drops the copy by its Nats-Msg-Id (within the stream's
+// duplicate window). When nothing is left the file is truncated to zero;
+// when dead records outweigh max_size it is rewritten (temp file, fdatasync,
+// rename, directory fsync). A torn or damaged record (a crash mid-append, a
+// damaged disk) ends the readable part: what follows is cut off and logged.
+// Writes go through osl::io, so tests can make them fail.
+//
+// Bound: the alerts kept (their ID and JSON bytes plus the record header)
+// stay within max_size; appending beyond it drops the oldest first (the
+// caller counts and logs them). A failed write keeps the alert in memory
+// (not durable; the error is returned) and the next write first rewrites
+// the whole file from memory, which makes those alerts durable again.
+//
+// Not thread-safe: the sink calls it under its own mutex.
+
+#include <airssys/daemoneye/error.hpp>
+#include <airssys/osl/unique_fd.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace airssys::daemoneye::detail {
+
+class NatsSpool {
+ public:
+  struct Message {
+    std::uint64_t seq = 0;  // position in this spool's life, for ack()
+    std::string id;         // Nats-Msg-Id
+    std::string json;       // the alert
+  };
+  struct Entry {
+    std::string id, json;
+  };
+  struct Appended {
+    std::uint64_t dropped = 0;  // oldest alerts dropped to make room (or new ones larger than max_size)
+    Result<void> written;       // error: kept in memory only
+  };
+  using Log = std::function<void(std::string_view)>;
+
+  // Opens or creates the spool in `dir` and reads back what it holds
+  // (`log` hears about cut-off damage). Errors: denied (an unsafe
+  // directory or file, or the lock is held by another sink or process),
+  // io.
+  [[nodiscard]] static Result<std::unique_ptr<NatsSpool>> open(const std::filesystem::path& dir, std::uint64_t max_size,
+                                                               Log log);
+  ~NatsSpool();
+  NatsSpool(const NatsSpool&) = delete;
+  NatsSpool& operator=(const NatsSpool&) = delete;
+
+  [[nodiscard]] Appended append(std::vector<Entry> entries);
+  // The oldest alert not acked yet.
+  [[nodiscard]] std::optional<Message> front() const;
+  // Removes the oldest alert if it is still `seq` (it may have been dropped
+  // meanwhile). The error is the ack record's write; the alert is gone from
+  // memory either way.
+  [[nodiscard]] Result<void> ack(std::uint64_t seq);
+
+  [[nodiscard]] std::size_t size() const noexcept { return live_.size(); }
+  [[nodiscard]] std::uint64_t bytes() const noexcept { return live_bytes_; }
+  [[nodiscard]] std::uint64_t file_size() const noexcept { return file_size_; }
+  [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+
+ private:
+  NatsSpool(std::filesystem::path dir, std::uint64_t max_size, Log log);
+  [[nodiscard]] Result<void> load();
+  // Removes the `n` oldest and writes `kind` n ("a" or "d").
+  [[nodiscard]] Result<void> pop(std::size_t n, char kind);
+  [[nodiscard]] Result<void> write_record(const std::string& bytes, bool sync);
+  [[nodiscard]] Result<void> rewrite();
+  [[nodiscard]] bool rewrite_throttled() const;
+  [[nodiscard]] Result<void> tidy();
+  void push(Entry e);
+
+  std::filesystem::path dir_, path_;
+  std::uint64_t max_size_;
+  Log log_;
+  osl::UniqueFd dir_fd_, lock_fd_, fd_;
+  std::deque<Message> live_;
+  std::uint64_t live_bytes_ = 0;
+  std::uint64_t file_size_ = 0;
+  std::uint64_t next_seq_ = 1;
+  bool needs_rewrite_ = false;  // the file does not match live_ (a failed write)
+  std::chrono::steady_clock::time_point last_rewrite_attempt_{};
+};
+
+}  // namespace airssys::daemoneye::detail

@@ -1,0 +1,214 @@
+// NatsSpool against real files in a temp dir: what is appended survives a
+// reopen in order, acks and drops are remembered, a torn tail is cut off,
+// the size bound drops the oldest, and a write that fails (osl::io fault
+// injection: ENOSPC, EIO) is reported and later repaired from memory.
+#include "nats_spool.hpp"
+
+#include <airssys/osl/file_io.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "test_temp_dir.hpp"
+
+namespace airssys::daemoneye::detail {
+namespace {
+
+using testing::TempDir;
+
+std::vector<NatsSpool::Entry> entries(int from, int to) {
+  std::vector<NatsSpool::Entry> out;
+  for (int i = from; i <= to; ++i) out.push_back({"id-" + std::to_string(i), "{\"n\":" + std::to_string(i) + "}"});
+  return out;
+}
+
+std::unique_ptr<NatsSpool> open_spool(const std::filesystem::path& dir, std::uint64_t max = 1 << 20,
+                                      std::vector<std::string>* logs = nullptr) {
+  auto s = NatsSpool::open(dir, max, [logs](std::string_view m) {
+    if (logs) logs->emplace_back(m);
+  });
+  EXPECT_TRUE(s) << s.error();
+  return s ? std::move(*s) : nullptr;
+}
+
+// Acks everything, returning the ids in the order they came out.
+std::vector<std::string> drain(NatsSpool& s) {
+  std::vector<std::string> ids;
+  while (auto m = s.front()) {
+    ids.push_back(m->id);
+    EXPECT_TRUE(s.ack(m->seq));
+  }
+  return ids;
+}
+
+TEST(NatsSpool, WhatWasAppendedComesBackInOrderAfterAReopenWithoutTheAcked) {
+  TempDir tmp;
+  const auto dir = tmp.path() / "spool";
+  {
+    auto s = open_spool(dir);
+    ASSERT_TRUE(s->append(entries(1, 5)).written);
+    auto m = s->front();
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->id, "id-1");
+    EXPECT_EQ(m->json, "{\"n\":1}");
+    ASSERT_TRUE(s->ack(m->seq));
+    ASSERT_TRUE(s->ack(s->front()->seq));
+    EXPECT_EQ(s->size(), 3u);
+  }
+  auto s = open_spool(dir);
+  EXPECT_EQ(drain(*s), (std::vector<std::string>{"id-3", "id-4", "id-5"}));
+  EXPECT_EQ(s->file_size(), 0u) << "an empty spool is truncated";
+  struct stat st{};
+  ASSERT_EQ(::stat((dir / "alerts.spool").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+}
+
+TEST(NatsSpool, AnAckForAnAlertNoLongerAtTheFrontChangesNothing) {
+  TempDir tmp;
+  auto s = open_spool(tmp.path() / "spool");
+  ASSERT_TRUE(s->append(entries(1, 2)).written);
+  const auto first = s->front()->seq;
+  ASSERT_TRUE(s->ack(first));
+  ASSERT_TRUE(s->ack(first));  // again: already gone
+  EXPECT_EQ(s->size(), 1u);
+  EXPECT_EQ(s->front()->id, "id-2");
+}
+
+TEST(NatsSpool, ATornRecordAtTheEndIsCutOffAndLogged) {
+  TempDir tmp;
+  const auto dir = tmp.path() / "spool";
+  { ASSERT_TRUE(open_spool(dir)->append(entries(1, 2)).written); }
+  const auto file = dir / "alerts.spool";
+  const std::string whole = testing::read_file(file);
+  testing::write_file(file, whole + "m 4 100\nid-3{\"n\"");  // a crash in the middle of an append
+  std::vector<std::string> logs;
+  auto s = open_spool(dir, 1 << 20, &logs);
+  EXPECT_EQ(drain(*s), (std::vector<std::string>{"id-1", "id-2"}));
+  ASSERT_EQ(logs.size(), 1u);
+  EXPECT_NE(logs[0].find("a torn record at the end at byte " + std::to_string(whole.size())), std::string::npos)
+      << logs[0];
+}
+
+TEST(NatsSpool, ADamagedRecordEndsTheReadablePart) {
+  TempDir tmp;
+  const auto dir = tmp.path() / "spool";
+  ::mkdir(dir.c_str(), 0700);
+  testing::write_file(dir / "alerts.spool", "m 4 7\nid-1{\"n\":1}\nx 1\nm 4 7\nid-2{\"n\":2}\n");
+  std::vector<std::string> logs;
+  auto s = open_spool(dir, 1 << 20, &logs);
+  EXPECT_EQ(drain(*s), (std::vector<std::string>{"id-1"}));
+  ASSERT_EQ(logs.size(), 1u);
+  EXPECT_NE(logs[0].find("a damaged record at byte 18"), std::string::npos) << logs[0];
+}
+
+TEST(NatsSpool, WhenFullTheOldestAreDroppedAndCounted) {
+  TempDir tmp;
+  const auto dir = tmp.path() / "spool";
+  const std::uint64_t one = std::string("m 4 7\nid-1{\"n\":1}\n").size();
+  {
+    auto s = open_spool(dir, 3 * one);
+    EXPECT_EQ(s->append(entries(1, 3)).dropped, 0u);
+    const auto appended = s->append(entries(4, 5));
+    EXPECT_TRUE(appended.written);
+    EXPECT_EQ(appended.dropped, 2u);
+    EXPECT_LE(s->bytes(), 3 * one);
+    // An alert larger than the whole spool is dropped itself.
+    EXPECT_EQ(s->append({{"big", std::string(4 * one, 'x')}}).dropped, 1u);
+  }
+  auto s = open_spool(dir, 3 * one);
+  EXPECT_EQ(drain(*s), (std::vector<std::string>{"id-3", "id-4", "id-5"}));
+}
+
+TEST(NatsSpool, AFailedWriteIsReportedAndTheAlertIsWrittenWithTheNextOne) {
+  TempDir tmp;
+  const auto dir = tmp.path() / "spool";
+  {
+    auto s = open_spool(dir);
+    ASSERT_TRUE(s->append(entries(1, 1)).written);
+    {
+      osl::io::FaultInjection faults;
+      faults.add({.call = osl::io::FileCall::write, .path_contains = "alerts.spool", .error = ENOSPC});
+      const auto appended = s->append(entries(2, 2));
+      ASSERT_FALSE(appended.written);
+      EXPECT_EQ(appended.written.error().category, ErrorCategory::resource_exhausted) << appended.written.error();
+      EXPECT_NE(appended.written.error().message.find("alerts.spool"), std::string::npos);
+      EXPECT_EQ(s->size(), 2u) << "kept in memory";
+    }
+    // The disk has room again: the next append rewrites the file from memory.
+    ASSERT_TRUE(s->append(entries(3, 3)).written);
+  }
+  auto s = open_spool(dir);
+  EXPECT_EQ(drain(*s), (std::vector<std::string>{"id-1", "id-2", "id-3"}));
+}
+
+TEST(NatsSpool, AFailedSyncIsReportedAndCutsTheUnsyncedRecordOff) {
+  TempDir tmp;
+  const auto dir = tmp.path() / "spool";
+  auto s = open_spool(dir);
+  osl::io::FaultInjection faults;
+  faults.add({.call = osl::io::FileCall::sync, .path_contains = "alerts.spool", .error = EIO});
+  const auto appended = s->append(entries(1, 1));
+  ASSERT_FALSE(appended.written);
+  EXPECT_EQ(appended.written.error().category, ErrorCategory::io);
+  EXPECT_EQ(faults.fired(), 1);
+  EXPECT_EQ(s->size(), 1u);
+}
+
+TEST(NatsSpool, AnUnsafeDirectoryIsRefused) {
+  TempDir tmp;
+  const auto real = tmp.path() / "real";
+  ::mkdir(real.c_str(), 0700);
+  const auto link = tmp.path() / "link";
+  ASSERT_EQ(::symlink(real.c_str(), link.c_str()), 0);
+  auto via_link = NatsSpool::open(link, 1 << 20, nullptr);
+  ASSERT_FALSE(via_link);
+  EXPECT_EQ(via_link.error().category, ErrorCategory::denied) << via_link.error();
+
+  const auto open_dir = tmp.path() / "world";
+  ::mkdir(open_dir.c_str(), 0700);
+  ::chmod(open_dir.c_str(), 0777);
+  auto world = NatsSpool::open(open_dir, 1 << 20, nullptr);
+  ASSERT_FALSE(world);
+  EXPECT_EQ(world.error().category, ErrorCategory::denied) << world.error();
+}
+
+TEST(NatsSpool, ASymlinkInPlaceOfTheFileIsRefused) {
+  TempDir tmp;
+  const auto dir = tmp.path() / "spool";
+  ::mkdir(dir.c_str(), 0700);
+  testing::write_file(tmp.path() / "elsewhere", "");
+  ASSERT_EQ(::symlink((tmp.path() / "elsewhere").c_str(), (dir / "alerts.spool").c_str()), 0);
+  auto s = NatsSpool::open(dir, 1 << 20, nullptr);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().category, ErrorCategory::denied) << s.error();
+}
+
+TEST(NatsSpool, OneSpoolDirectoryServesOneSinkAtATime) {
+  TempDir tmp;
+  auto first = open_spool(tmp.path() / "spool");
+  auto second = NatsSpool::open(tmp.path() / "spool", 1 << 20, nullptr);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().category, ErrorCategory::busy) << second.error();
+}
+
+TEST(NatsSpool, AcksPastMaxSizeCompactTheFile) {
+  TempDir tmp;
+  const std::uint64_t one = std::string("m 5 8\nid-10{\"n\":10}\n").size();  // every id here has two digits
+  auto s = open_spool(tmp.path() / "spool", 4 * one);
+  for (int round = 0; round < 10; ++round) {
+    ASSERT_TRUE(s->append(entries(10 + round * 2, 11 + round * 2)).written);
+    ASSERT_TRUE(s->ack(s->front()->seq));  // one stays behind each round
+  }
+  EXPECT_LE(s->file_size(), s->bytes() + 4 * one + 8) << "dead records are compacted away";
+  EXPECT_EQ(s->size(), 3u);  // bounded at 4 by dropping the oldest, then one acked
+}
+
+}  // namespace
+}  // namespace airssys::daemoneye::detail
