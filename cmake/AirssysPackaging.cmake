@@ -77,7 +77,9 @@ if(TARGET daemoneye-agent)
   install(FILES ${PROJECT_SOURCE_DIR}/daemoneye/config.example.yaml RENAME config.yaml
     DESTINATION /etc/daemoneye COMPONENT daemoneye EXCLUDE_FROM_ALL
     PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ)
-  file(GLOB _rules CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/daemoneye/rules/*.yaml ${PROJECT_SOURCE_DIR}/daemoneye/rules/*.yml)
+  # The Sigma rules (rules/sigma/) go into the same directory: the agent reads one level.
+  file(GLOB _rules CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/daemoneye/rules/*.yaml ${PROJECT_SOURCE_DIR}/daemoneye/rules/*.yml
+       ${PROJECT_SOURCE_DIR}/daemoneye/rules/sigma/*.yml)
   install(FILES ${_rules} DESTINATION /etc/daemoneye/rules COMPONENT daemoneye EXCLUDE_FROM_ALL)
   install(FILES ${PROJECT_SOURCE_DIR}/packaging/systemd/daemoneye-agent.service
     DESTINATION ${AIRSSYS_SYSTEMD_UNIT_DIR} COMPONENT daemoneye EXCLUDE_FROM_ALL)
