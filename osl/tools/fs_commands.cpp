@@ -15,6 +15,8 @@
 
 #include "common.hpp"
 
+#include <airssys/osl/utc_time.hpp>
+
 namespace airssys::osl::cli {
 
 namespace {
@@ -36,17 +38,9 @@ std::string dump(const nlohmann::json& j) {
 }
 
 std::string rfc3339(std::chrono::system_clock::time_point tp) {
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(tp.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ns / 1'000'000'000);
-  long frac = static_cast<long>(ns % 1'000'000'000);
-  if (frac < 0) {
-    frac += 1'000'000'000;
-    --secs;
-  }
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                     tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+  std::string out;
+  append_utc_time(out, tp, 9);
+  return out;
 }
 
 std::expected<std::string, Error> read_stdin() {

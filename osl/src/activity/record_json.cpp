@@ -3,6 +3,7 @@
 // the writer thread and is several times faster this way.
 
 #include <airssys/osl/activity.hpp>
+#include <airssys/osl/utc_time.hpp>
 
 #include <charconv>
 #include <ctime>
@@ -10,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "activity/json_escape.hpp"
+#include "activity/record_json.hpp"
 
 namespace airssys::osl {
 
@@ -40,41 +42,11 @@ void append_int(std::string& out, Int v) {
   out.append(buf, static_cast<std::size_t>(end - buf));
 }
 
-// "2026-11-22T04:53:31.123456789Z". gmtime_r takes glibc's time-zone lock,
-// so the seconds part is cached per thread (records arrive in time order).
-void append_rfc3339(std::string& out, std::chrono::system_clock::time_point tp) {
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(tp.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ns / 1'000'000'000);
-  long frac = static_cast<long>(ns % 1'000'000'000);
-  if (frac < 0) {
-    frac += 1'000'000'000;
-    --secs;
-  }
-  thread_local std::time_t cached_secs = -1;
-  thread_local char cached[32];
-  if (secs != cached_secs) {
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    fmt::format_to_n(cached, sizeof cached, "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    cached_secs = secs;
-  }
-  out.append(cached, 20);
-  char digits[9];
-  for (int i = 8; i >= 0; --i) {
-    digits[i] = static_cast<char>('0' + frac % 10);
-    frac /= 10;
-  }
-  out.append(digits, 9);
-  out += 'Z';
-}
 }  // namespace
 
-std::string to_json_line(const ActivityRecord& r) {
-  std::string out;
-  out.reserve(256);
+void append_json_line(std::string& out, const ActivityRecord& r) {
   out += R"({"ts":")";
-  append_rfc3339(out, r.ts);
+  append_utc_time(out, r.ts, 9);  // "2026-11-22T04:53:31.123456789Z"
   out += R"(","op_id":)";
   append_int(out, r.op_id);
   out += R"(,"event":")";
@@ -126,6 +98,12 @@ std::string to_json_line(const ActivityRecord& r) {
     out += r.detail_json;
   }
   out += '}';
+}
+
+std::string to_json_line(const ActivityRecord& r) {
+  std::string out;
+  out.reserve(256);
+  append_json_line(out, r);
   return out;
 }
 

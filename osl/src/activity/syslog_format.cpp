@@ -1,7 +1,6 @@
 // RFC 5424 message text and the syslog address syntax (audit_syslog.hpp).
 #include <airssys/osl/audit_syslog.hpp>
-
-#include <time.h>
+#include <airssys/osl/utc_time.hpp>
 
 #include <array>
 #include <charconv>
@@ -39,25 +38,6 @@ void append_field(std::string& out, std::string_view s, std::size_t max, std::st
     out += ok ? c : '_';
   }
   if (out.size() == start) out += '-';
-}
-
-void append_timestamp(std::string& out, std::chrono::sys_time<std::chrono::microseconds> tp, bool micro) {
-  const auto us = tp.time_since_epoch().count();
-  auto secs = static_cast<time_t>(us / 1'000'000);
-  long frac = static_cast<long>(us % 1'000'000);
-  if (frac < 0) {
-    frac += 1'000'000;
-    --secs;
-  }
-  struct tm tm {};
-  if (::gmtime_r(&secs, &tm) == nullptr || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999) {
-    out += '-';
-    return;
-  }
-  fmt::format_to(std::back_inserter(out), "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", tm.tm_year + 1900, tm.tm_mon + 1,
-                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-  if (micro) fmt::format_to(std::back_inserter(out), ".{:06}", frac);
-  out += 'Z';
 }
 
 std::expected<Address, Error> parse_network(std::string_view text, std::string_view rest, Address::Transport transport) {
@@ -128,6 +108,11 @@ std::optional<int> facility_code(std::string_view name) {
   return std::nullopt;
 }
 
+std::expected<int, Error> parse_facility(std::string_view name) {
+  if (auto code = facility_code(name)) return *code;
+  return std::unexpected(invalid(fmt::format("unknown syslog facility '{}' (one of: {})", name, facility_names())));
+}
+
 std::string_view facility_names() {
   return "user, mail, daemon, auth, syslog, lpr, news, uucp, cron, authpriv, ftp, local0 ... local7";
 }
@@ -135,21 +120,32 @@ std::string_view facility_names() {
 std::string escape_sd_value(std::string_view value) {
   std::string out;
   out.reserve(value.size());
+  append_sd_value(out, value);
+  return out;
+}
+
+void append_sd_value(std::string& out, std::string_view value) {
   for (const char c : value) {
     if (c == '"' || c == '\\' || c == ']') out += '\\';
     out += c;
   }
-  return out;
 }
 
 std::string format_rfc5424(const Header& h, std::span<const SdElement> sd, std::string_view msg) {
   std::string out;
   out.reserve(128 + msg.size());
+  append_rfc5424(out, h, sd, msg);
+  return out;
+}
+
+void append_rfc5424(std::string& out, const Header& h, std::span<const SdElement> sd, std::string_view msg) {
   const int pri = (h.facility & 0x1f) * 8 + (h.severity & 7);
   out += '<';
-  out += std::to_string(pri);
+  char digits[4];
+  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, pri);
+  out.append(digits, static_cast<std::size_t>(end - digits));
   out += ">1 ";
-  append_timestamp(out, h.time, h.microseconds);
+  append_utc_time(out, h.time, h.microseconds ? 6 : 0);
   out += ' ';
   append_field(out, h.hostname, 255);
   out += ' ';
@@ -167,14 +163,13 @@ std::string format_rfc5424(const Header& h, std::span<const SdElement> sd, std::
       out += ' ';
       append_field(out, p.name, 32, "= ]\"");
       out += "=\"";
-      out += escape_sd_value(p.value);
+      append_sd_value(out, p.value);
       out += '"';
     }
     out += ']';
   }
   out += ' ';
   out += msg;
-  return out;
 }
 
 std::string octet_counted(std::string_view message) { return fmt::format("{} {}", message.size(), message); }

@@ -57,6 +57,13 @@ TEST(SyslogFacility, Names) {
   EXPECT_EQ(facility_code("local7"), 23);
   EXPECT_FALSE(facility_code("kern"));
   EXPECT_FALSE(facility_code("LOCAL0"));
+  EXPECT_EQ(parse_facility("local0"), 16);
+  const auto bad = parse_facility("kern");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().category, ErrorCategory::invalid_argument);
+  EXPECT_EQ(bad.error().message,
+            "unknown syslog facility 'kern' (one of: user, mail, daemon, auth, syslog, lpr, news, uucp, cron, authpriv, ftp, "
+            "local0 ... local7)");
 }
 
 TEST(Rfc5424, ExactBytesWithStructuredData) {

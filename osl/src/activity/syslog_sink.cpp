@@ -11,12 +11,16 @@
 
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
+#include <charconv>
 #include <climits>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
+
+#include "activity/record_json.hpp"
 
 namespace airssys::osl {
 
@@ -78,24 +82,27 @@ class SyslogSink final : public ActivitySink {
 
  private:
   // `cut`: the principal and rule cut to kCutSd bytes, the JSON to kCutMsg
-  // (at a UTF-8 boundary), so the message fits in any datagram.
-  std::string format(const ActivityRecord& r, const std::string& procid, bool cut) const {
-    const std::string op_id = std::to_string(r.op_id);
+  // (at a UTF-8 boundary), so the message fits in any datagram. The message
+  // is built in buffers kept from record to record (the sink is called from
+  // one thread): no allocation per record once they have grown.
+  std::string_view format(const ActivityRecord& r, const std::string& procid, bool cut) {
+    char op_id[24];
+    const auto [op_id_end, ec] = std::to_chars(op_id, op_id + sizeof op_id, r.op_id);
     const auto c = [cut](std::string_view v, std::size_t max) { return cut ? utf8_prefix(v, max) : v; };
-    std::vector<syslog::SdParam> params{
-        {"op_id", op_id},
-        {"event", to_string(r.event)},
-        {"principal", c(r.principal, kCutSd)},
-        {"decision", to_string(r.decision)},
-    };
-    if (r.rule) params.push_back({"rule", c(*r.rule, kCutSd)});
-    params.push_back({"outcome", r.outcome});
+    std::array<syslog::SdParam, 9> params;
+    std::size_t n = 0;
+    params[n++] = {"op_id", std::string_view(op_id, static_cast<std::size_t>(op_id_end - op_id))};
+    params[n++] = {"event", to_string(r.event)};
+    params[n++] = {"principal", c(r.principal, kCutSd)};
+    params[n++] = {"decision", to_string(r.decision)};
+    if (r.rule) params[n++] = {"rule", c(*r.rule, kCutSd)};
+    params[n++] = {"outcome", r.outcome};
     if (r.trace) {
-      params.push_back({"trace_id", r.trace->trace_id()});
-      params.push_back({"parent_id", r.trace->parent_id()});
-      params.push_back({"trace_flags", r.trace->flags()});
+      params[n++] = {"trace_id", r.trace->trace_id()};
+      params[n++] = {"parent_id", r.trace->parent_id()};
+      params[n++] = {"trace_flags", r.trace->flags()};
     }
-    const syslog::SdElement sd{kSdId, params};
+    const syslog::SdElement sd{kSdId, std::span(params.data(), n)};
     const syslog::Header header{.facility = facility_,
                                 .severity = severity_of(r),
                                 .time = std::chrono::time_point_cast<std::chrono::microseconds>(r.ts),
@@ -104,8 +111,11 @@ class SyslogSink final : public ActivitySink {
                                 .app_name = options_.app_name,
                                 .procid = procid,
                                 .msgid = to_string(r.op)};
-    const std::string json = to_json_line(r);
-    return syslog::format_rfc5424(header, std::span(&sd, 1), c(json, kCutMsg));
+    json_.clear();
+    append_json_line(json_, r);
+    message_.clear();
+    syslog::append_rfc5424(message_, header, std::span(&sd, 1), c(json_, kCutMsg));
+    return message_;
   }
 
   struct Resume {
@@ -119,6 +129,8 @@ class SyslogSink final : public ActivitySink {
   syslog::Sender sender_;
   int facility_;
   std::optional<Resume> resume_;
+  std::string json_;     // format()'s buffers
+  std::string message_;
 };
 
 }  // namespace
@@ -126,12 +138,8 @@ class SyslogSink final : public ActivitySink {
 std::expected<std::unique_ptr<ActivitySink>, Error> make_syslog_sink(SyslogSinkOptions options) {
   auto address = syslog::parse_address(options.address);
   if (!address) return std::unexpected(address.error());
-  const auto facility = syslog::facility_code(options.facility);
-  if (!facility) {
-    return std::unexpected(Error::make(ErrorCategory::invalid_argument,
-                                       fmt::format("unknown syslog facility '{}' (one of: {})", options.facility,
-                                                   syslog::facility_names())));
-  }
+  const auto facility = syslog::parse_facility(options.facility);
+  if (!facility) return std::unexpected(facility.error());
   if (options.hostname.empty()) {
     char host[HOST_NAME_MAX + 1] = {};
     if (::gethostname(host, sizeof host - 1) == 0) options.hostname = host;

@@ -40,6 +40,10 @@ struct Address {
 // user mail daemon auth syslog lpr news uucp cron authpriv ftp local0..local7.
 [[nodiscard]] std::optional<int> facility_code(std::string_view name);
 [[nodiscard]] std::string_view facility_names();  // "user, mail, ..." for messages
+// facility_code, or invalid_argument naming the text and the choices:
+// "unknown syslog facility 'kern' (one of: user, mail, ...)". The one check
+// for every program that takes a facility from a person.
+[[nodiscard]] std::expected<int, Error> parse_facility(std::string_view name);
 
 // RFC 5424 severities used by airssys.
 inline constexpr int kCritical = 2, kError = 3, kWarning = 4, kNotice = 5, kInfo = 6;
@@ -67,12 +71,16 @@ struct SdElement {
 
 // The PARAM-VALUE escaping of RFC 5424 §6.3.3: '"', '\' and ']' get a '\' before them.
 [[nodiscard]] std::string escape_sd_value(std::string_view value);
+// The same, appended to `out`.
+void append_sd_value(std::string& out, std::string_view value);
 
 // "<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD MSG": SD is "-" when
 // `sd` is empty; MSG is `msg` as given (no BOM, so it is MSG-ANY: receivers
 // take it as octets, which UTF-8 JSON is). TIMESTAMP is UTC ("Z"), "-" for a
 // time outside years 0000..9999.
 [[nodiscard]] std::string format_rfc5424(const Header& header, std::span<const SdElement> sd, std::string_view msg);
+// The same, appended to `out`: a sender that formats many messages reuses one buffer.
+void append_rfc5424(std::string& out, const Header& header, std::span<const SdElement> sd, std::string_view msg);
 
 // RFC 6587 octet counting, the framing on TCP: "LEN SP MSG".
 [[nodiscard]] std::string octet_counted(std::string_view message);
