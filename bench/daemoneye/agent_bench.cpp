@@ -133,10 +133,10 @@ bool alive(pid_t pid) { return cpu_ticks(pid).has_value(); }
 // Medians of the agent's own scan records since `since` (Unix s).
 std::string scans_json(const std::string& db, std::int64_t since) {
   auto engine = QueryEngine::open(db, QueryLimits{.time = 5000ms, .max_rows = 100000});
-  if (!engine) return "\"scans_error\":" + json_string(message_of(engine.error()));
+  if (!engine) return "\"scans_error\":" + json_string(engine.error().message);
   auto r = (*engine)->run("SELECT processes, collect_us, store_us, rules_us, inserted, updated, deleted FROM scans "
                           "WHERE time >= " + std::to_string(since));
-  if (!r) return "\"scans_error\":" + json_string(message_of(r.error()));
+  if (!r) return "\"scans_error\":" + json_string(r.error().message);
   std::vector<std::vector<double>> cols(7);
   for (const auto& row : r->rows) {
     for (std::size_t c = 0; c < cols.size() && c < row.size(); ++c) {

@@ -58,7 +58,7 @@ std::expected<TierAgent, std::string> TierAgent::start(const std::string& agent_
     if (!a.alive()) return std::unexpected("daemoneye-agent exited during start:\n" + a.log_tail());
     auto st = read_status_file(a.status_path);
     if (!st) {
-      last = message_of(st.error());
+      last = st.error().message;
       continue;
     }
     if (!*st || !(*st)->procmond_status || (*st)->scans < 1 || !(*st)->procmond.running) continue;
@@ -75,7 +75,7 @@ std::expected<TierAgent, std::string> TierAgent::start(const std::string& agent_
 
 std::expected<ProcmondStatus, std::string> TierAgent::procmond_status() const {
   auto st = read_status_file(status_path);
-  if (!st) return std::unexpected(message_of(st.error()));
+  if (!st) return std::unexpected(st.error().message);
   if (!*st || !(*st)->procmond_status) return std::unexpected(status_path + ": no procmond status");
   return *(*st)->procmond_status;
 }

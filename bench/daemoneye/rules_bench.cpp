@@ -24,16 +24,16 @@ std::expected<void, std::string> bench_rules(const Options& o, const std::vector
   const std::string path = o.work_dir + "/rules.db";
   {
     auto store = Store::open({.path = path, .retention = {}});
-    if (!store) return std::unexpected("Store::open " + path + ": " + message_of(store.error()));
-    if (auto a = (*store)->apply_snapshot(records); !a) return std::unexpected("apply_snapshot: " + message_of(a.error()));
+    if (!store) return std::unexpected("Store::open " + path + ": " + store.error().message);
+    if (auto a = (*store)->apply_snapshot(records); !a) return std::unexpected("apply_snapshot: " + a.error().message);
     std::vector<ProcessEvent> events;
     events.reserve(records.size());
     const auto now = static_cast<std::int64_t>(std::time(nullptr));
     for (const auto& r : records) events.push_back({.kind = EventKind::start, .source = EventSource::poll, .time = now, .process = r});
-    if (auto e = (*store)->append_events(events); !e) return std::unexpected("append_events: " + message_of(e.error()));
+    if (auto e = (*store)->append_events(events); !e) return std::unexpected("append_events: " + e.error().message);
   }
   auto engine = QueryEngine::open(path, QueryLimits{.time = std::chrono::milliseconds(1000), .max_rows = 1000});
-  if (!engine) return std::unexpected("QueryEngine::open: " + message_of(engine.error()));
+  if (!engine) return std::unexpected("QueryEngine::open: " + engine.error().message);
   auto t0 = Clock::now();
   RuleSet set = load_rules(o.rules_dir, engine->get());
   const double load_ms = ms_since(t0);
@@ -46,7 +46,7 @@ std::expected<void, std::string> bench_rules(const Options& o, const std::vector
   for (const Rule& rule : set.rules) {
     auto warm = (*engine)->run(rule.query);
     if (!warm) {
-      emit("\"bench\":\"rule\",\"id\":" + json_string(rule.id) + ",\"error\":" + json_string(message_of(warm.error())));
+      emit("\"bench\":\"rule\",\"id\":" + json_string(rule.id) + ",\"error\":" + json_string(warm.error().message));
       continue;
     }
     std::vector<double> wall, engine_ms;
@@ -56,7 +56,7 @@ std::expected<void, std::string> bench_rules(const Options& o, const std::vector
       t0 = Clock::now();
       auto r = (*engine)->run(rule.query);
       wall.push_back(ms_since(t0));
-      if (!r) return std::unexpected("rule " + rule.id + " failed on run " + std::to_string(i + 1) + ": " + message_of(r.error()));
+      if (!r) return std::unexpected("rule " + rule.id + " failed on run " + std::to_string(i + 1) + ": " + r.error().message);
       engine_ms.push_back(static_cast<double>(r->elapsed.count()) / 1000.0);
       rows = r->rows.size();
       truncated = r->truncated;

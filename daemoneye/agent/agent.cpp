@@ -166,7 +166,7 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
 
   auto store = Store::open({.path = config.database.path,
                             .retention = {.max_age = config.database.max_age, .max_size_bytes = config.database.max_size}});
-  if (!store) return std::unexpected(to_error(store.error(), ErrorCategory::io));
+  if (!store) return std::unexpected(store.error());
   impl->store = std::move(*store);
 
   auto engine = QueryEngine::open(config.database.path, {.time = config.rules.timeout, .max_rows = config.rules.max_rows, .max_bytes = config.rules.max_bytes});
@@ -297,7 +297,7 @@ void Agent::Impl::maybe_retention(std::int64_t now) {
   last_retention = now;
   auto r = store->enforce_retention(now);
   if (!r) {
-    spdlog::error("retention failed: {}", message_of(r.error()));
+    spdlog::error("retention failed: {}", r.error().message);
     return;
   }
   if (r->events_deleted + r->alerts_deleted + r->scans_deleted > 0)
@@ -368,10 +368,10 @@ void Agent::Impl::on_collection(Collection c) {
     } else if (!outcome->raised.empty()) {
       scan.alerts = static_cast<std::uint32_t>(outcome->raised.size());
       if (auto r = store->insert_alerts(outcome->raised); !r)
-        spdlog::error("storing {} alerts failed (they are in the ledger): {}", outcome->raised.size(), message_of(r.error()));
+        spdlog::error("storing {} alerts failed (they are in the ledger): {}", outcome->raised.size(), r.error().message);
     }
   }
-  if (auto r = store->record_scan(scan); !r) spdlog::error("recording scan {} failed: {}", c.scan_id, message_of(r.error()));
+  if (auto r = store->record_scan(scan); !r) spdlog::error("recording scan {} failed: {}", c.scan_id, r.error().message);
   status->scan_done(scan, failing_rules);
   if (++scans == 1)
     spdlog::info("first scan stored: {} processes ({} inserted) in {} ms, rules in {} ms", scan.processes,

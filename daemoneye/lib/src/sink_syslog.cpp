@@ -15,6 +15,8 @@
 #include <fmt/format.h>
 
 #include "alert_sink.hpp"
+
+#include <airssys/daemoneye/component_errors.hpp>
 #include "syslog_message.hpp"
 
 namespace airssys::daemoneye::detail {
@@ -59,14 +61,22 @@ class SyslogSink final : public Sink {
 
 }  // namespace
 
-std::expected<std::unique_ptr<Sink>, std::string> make_syslog_sink(const SinkConfig& config,
-                                                                  std::shared_ptr<SinkCounters> counters, SinkLog log) {
+Result<std::unique_ptr<Sink>> make_syslog_sink(const SinkConfig& config, std::shared_ptr<SinkCounters> counters,
+                                              SinkLog log) {
   auto address = parse_syslog_address(config.address);
-  if (!address) return std::unexpected("syslog sink: " + address.error());
+  if (!address) return std::unexpected(address.error().prefixed("syslog sink"));
   const auto facility = syslog_facility_code(config.facility);
-  if (!facility) return std::unexpected(fmt::format("syslog sink: unknown facility '{}'", config.facility));
+  if (!facility) return fail(ErrorCategory::invalid_input, fmt::format("syslog sink: unknown facility '{}'", config.facility));
   auto sender = osl::syslog::Sender::open(std::move(*address));
-  if (!sender) return std::unexpected(fmt::format("syslog sink {}: {}", config.address, sender.error().message));
+  // A host name that does not resolve (osl: not_found) is the
+  // configuration naming something unusable: invalid_input, so the agent
+  // exits 2 (agent.hpp). Other failures keep osl's category and errno.
+  if (!sender) {
+    const ErrorCategory c = category_of(sender.error());
+    return std::unexpected(Error{c == ErrorCategory::not_found ? ErrorCategory::invalid_input : c,
+                                 sender.error().errno_value,
+                                 fmt::format("syslog sink {}: {}", config.address, sender.error().message)});
+  }
   return std::make_unique<SyslogSink>(config, std::move(*sender), *facility, std::move(counters), std::move(log));
 }
 

@@ -78,8 +78,8 @@ class SyslogSinkTest : public ::testing::Test {
   std::shared_ptr<SinkCounters> counters = std::make_shared<SinkCounters>();
   std::vector<std::string> logged;
 
-  std::expected<std::unique_ptr<Sink>, std::string> open(const std::string& address, SinkFormat format = SinkFormat::json,
-                                                         const std::string& facility = "local0") {
+  Result<std::unique_ptr<Sink>> open(const std::string& address, SinkFormat format = SinkFormat::json,
+                                     const std::string& facility = "local0") {
     SinkConfig c;
     c.type = SinkType::syslog;
     c.address = address;
@@ -240,8 +240,21 @@ TEST_F(SyslogSinkTest, HumanFormatMessage) {
 TEST_F(SyslogSinkTest, AnUnresolvableHostFailsAtCreate) {
   const auto sink = open("udp://no-such-host.invalid:514");
   ASSERT_FALSE(sink);
-  EXPECT_TRUE(sink.error().starts_with("syslog sink udp://no-such-host.invalid:514: cannot resolve no-such-host.invalid: "))
+  EXPECT_TRUE(
+      sink.error().message.starts_with("syslog sink udp://no-such-host.invalid:514: cannot resolve no-such-host.invalid: "))
       << sink.error();
+  // The configuration names something unusable: the agent exits 2 for it.
+  EXPECT_EQ(sink.error().category, ErrorCategory::invalid_input);
+}
+
+TEST_F(SyslogSinkTest, ABadAddressOrFacilityIsInvalidInput) {
+  auto bad = open("udp://h");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error(), Error::make(ErrorCategory::invalid_input,
+                                     "syslog sink: syslog address 'udp://h' needs a port (e.g. udp://h:514)"));
+  auto facility = open("/dev/log", SinkFormat::json, "kern");
+  ASSERT_FALSE(facility);
+  EXPECT_EQ(facility.error(), Error::make(ErrorCategory::invalid_input, "syslog sink: unknown facility 'kern'"));
 }
 
 }  // namespace

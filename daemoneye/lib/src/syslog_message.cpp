@@ -1,12 +1,14 @@
 #include "syslog_message.hpp"
 
+#include <airssys/daemoneye/component_errors.hpp>
+
 #include <chrono>
 
 namespace airssys::daemoneye::detail {
 
-std::expected<SyslogAddress, std::string> parse_syslog_address(std::string_view text) {
+Result<SyslogAddress> parse_syslog_address(std::string_view text) {
   auto a = osl::syslog::parse_address(text);
-  if (!a) return std::unexpected(std::move(a.error().message));
+  if (!a) return std::unexpected(Error{category_of(a.error()), a.error().errno_value, std::move(a.error().message)});
   return std::move(*a);
 }
 

@@ -5,6 +5,7 @@
 // the names here keep DaemonEye's callers (config, sink) as they were.
 
 #include <airssys/daemoneye/alert.hpp>
+#include <airssys/daemoneye/error.hpp>
 #include <airssys/osl/audit_syslog.hpp>
 
 #include <expected>
@@ -18,7 +19,8 @@ using SyslogAddress = osl::syslog::Address;
 
 // "/dev/log" (any absolute unix socket path of at most 107 bytes),
 // "udp://HOST:PORT" or "tcp://HOST:PORT" (an IPv6 HOST in brackets).
-[[nodiscard]] std::expected<SyslogAddress, std::string> parse_syslog_address(std::string_view text);
+// A refused address is invalid_input with osl's message.
+[[nodiscard]] Result<SyslogAddress> parse_syslog_address(std::string_view text);
 
 // The facilities <syslog.h> offers programs (kern is the kernel's):
 // user mail daemon auth syslog lpr news uucp cron authpriv ftp local0..local7.

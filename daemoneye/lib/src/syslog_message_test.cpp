@@ -52,9 +52,10 @@ TEST(SyslogAddress, Refused) {
        }) {
     const auto a = parse_syslog_address(c.text);
     ASSERT_FALSE(a) << c.text;
-    EXPECT_EQ(a.error(), c.error);
+    EXPECT_EQ(a.error().message, c.error);
+    EXPECT_EQ(a.error().category, ErrorCategory::invalid_input) << c.text;
   }
-  EXPECT_EQ(parse_syslog_address("/" + std::string(107, 'a')).error(),
+  EXPECT_EQ(parse_syslog_address("/" + std::string(107, 'a')).error().message,
             "syslog socket path is 108 bytes; a unix socket path is at most 107");
 }
 

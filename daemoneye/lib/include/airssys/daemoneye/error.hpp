@@ -87,16 +87,6 @@ std::ostream& operator<<(std::ostream& os, const Error& e);
 template <class T>
 using Result = std::expected<T, Error>;
 
-// Transitional: the store (store*.cpp, sqlite_util) and the syslog framing
-// still return std::string until their conversion lands; callers wrap what
-// they get with to_error(r.error(), category), which keeps working unchanged
-// once those return Error (the category given is then ignored).
-[[nodiscard]] inline Error to_error(Error e, ErrorCategory) { return e; }
-[[nodiscard]] inline Error to_error(std::string message, ErrorCategory c) { return Error::make(c, std::move(message)); }
-// The text of either, for logging.
-[[nodiscard]] inline const std::string& message_of(const Error& e) noexcept { return e.message; }
-[[nodiscard]] inline const std::string& message_of(const std::string& message) noexcept { return message; }
-
 // Shorthand for `return fail(ErrorCategory::x, "...")` in functions returning Result<T>.
 [[nodiscard]] inline std::unexpected<Error> fail(ErrorCategory c, std::string message) {
   return std::unexpected(Error::make(c, std::move(message)));
