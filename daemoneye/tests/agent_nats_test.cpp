@@ -1,0 +1,120 @@
+// daemoneye-agent with a nats sink, end to end: the real agent and procmond
+// on a temporary config, a real nats-server -js on 127.0.0.1 (started and
+// stopped by pid here); a planted process that a test rule matches must
+// arrive in the JetStream stream, and the alert raised while the server is
+// down must arrive after the agent is restarted on the same spool.
+
+#include "harness.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <fmt/format.h>
+
+#include "../lib/src/nats_test_server.hpp"
+
+namespace detest {
+namespace {
+
+constexpr const char* kStream = "DAEMONEYE";
+
+struct NatsAgentFixture {
+  TempDir dir;
+  fs::path rules = dir.path() / "rules";
+  fs::path var = dir.path() / "var";
+  fs::path log = dir.path() / "agent.log";
+  fs::path config = dir.path() / "config.yaml";
+  std::string marker = fmt::format("de-nats-{}-{}", ::getpid(), ::testing::UnitTest::GetInstance()->random_seed());
+  airssys::daemoneye::testing::NatsServer server{dir.path() / "js", dir.path() / "nats-server.log"};
+
+  NatsAgentFixture() {
+    fs::create_directories(rules);
+    write_file(config, fmt::format(R"(database: {{ path: {0}/daemoneye.db }}
+scan: {{ interval: 500ms }}
+rules: {{ dir: {1} }}
+host: web1.example.com
+alerts:
+  sinks:
+    - type: nats
+      url: {2}
+      stream: {3}
+      timeout: 1s
+      spool: {{ dir: {0}/nats-spool }}
+)",
+                                   var.string(), rules.string(), server.url(), kStream));
+    write_file(rules / "test-marker.yaml",
+               fmt::format("id: test-marker\nname: Test rule\nseverity: high\ntags: [test]\n"
+                           "query: \"SELECT pid, name, path, start_time FROM processes WHERE path LIKE '%{}%'\"\n",
+                           marker));
+  }
+
+  std::unique_ptr<Child> start_agent() {
+    EXPECT_FALSE(agent_bin().empty()) << "DAEMONEYE_AGENT_BIN is not set: run this test through ctest";
+    return std::make_unique<Child>(std::vector<std::string>{agent_bin(), "--config", config.string()}, log, log);
+  }
+
+  std::unique_ptr<Child> plant(const std::string& suffix) {
+    fs::path exe = dir.path() / (marker + suffix);
+    fs::copy_file("/bin/sleep", exe, fs::copy_options::overwrite_existing);
+    fs::permissions(exe, fs::perms::owner_all);
+    return std::make_unique<Child>(std::vector<std::string>{exe.string(), "600"});
+  }
+
+  // The pids of the alerts in the stream, in stream order.
+  std::vector<long> stored_pids(std::vector<airssys::daemoneye::testing::StoredMsg>* all = nullptr) {
+    airssys::daemoneye::testing::NatsClient client(server.url());
+    std::vector<long> pids;
+    for (auto& m : client.messages(kStream)) {
+      const auto j = nlohmann::json::parse(m.data, nullptr, false);
+      if (!j.is_discarded()) pids.push_back(j["row"].value("pid", -1L));
+      if (all) all->push_back(std::move(m));
+    }
+    return pids;
+  }
+};
+
+bool contains(const std::vector<long>& v, long x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+
+TEST(AgentNats, AlertsReachTheStreamAndOnesRaisedDuringAnOutageFollowAfterARestart) {
+  NatsAgentFixture f;
+  f.server.start();
+  {
+    airssys::daemoneye::testing::NatsClient client(f.server.url());
+    ASSERT_TRUE(client.ok());
+    ASSERT_TRUE(client.add_stream(kStream, "daemoneye.alerts.>"));
+  }
+  auto agent = f.start_agent();
+  ASSERT_GT(agent->pid(), 0);
+  auto first = f.plant("-a");
+  ASSERT_TRUE(eventually([&] { return contains(f.stored_pids(), first->pid()); }))
+      << "agent log:\n" << slurp(f.log);
+  std::vector<airssys::daemoneye::testing::StoredMsg> msgs;
+  (void)f.stored_pids(&msgs);
+  ASSERT_FALSE(msgs.empty());
+  EXPECT_EQ(msgs[0].subject, "daemoneye.alerts.web1_example_com");
+  EXPECT_TRUE(msgs[0].msg_id.starts_with("test-marker|")) << msgs[0].msg_id;
+  EXPECT_NE(msgs[0].msg_id.find("|web1.example.com|"), std::string::npos) << msgs[0].msg_id;
+
+  // NATS goes away; an alert is raised meanwhile; the agent stops with it spooled.
+  f.server.stop();
+  auto second = f.plant("-b");
+  const fs::path spool = f.var / "nats-spool" / "alerts.spool";
+  ASSERT_TRUE(eventually([&] { return slurp(spool).find(fmt::format("\"pid\":{}", second->pid())) != std::string::npos; }))
+      << slurp(f.log);
+  agent->signal(SIGTERM);
+  auto rc = agent->wait();
+  ASSERT_TRUE(rc.has_value()) << slurp(f.log);
+  EXPECT_EQ(*rc, 0) << slurp(f.log);
+
+  f.server.start();
+  auto restarted = f.start_agent();
+  ASSERT_TRUE(eventually([&] { return contains(f.stored_pids(), second->pid()); })) << "agent log:\n" << slurp(f.log);
+  EXPECT_NE(slurp(f.log).find("replaying 1 alerts"), std::string::npos) << slurp(f.log);
+  const auto pids = f.stored_pids();
+  EXPECT_EQ(std::count(pids.begin(), pids.end(), static_cast<long>(first->pid())), 1) << "no duplicates";
+  EXPECT_EQ(std::count(pids.begin(), pids.end(), static_cast<long>(second->pid())), 1) << "no duplicates";
+  restarted->signal(SIGTERM);
+  EXPECT_TRUE(restarted->wait().has_value());
+}
+
+}  // namespace
+}  // namespace detest
