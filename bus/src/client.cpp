@@ -244,7 +244,14 @@ std::expected<UniqueFd, Error> ClientCore::dial() {
 
 std::expected<void, Error> ClientCore::publish(std::string_view subject, std::string_view payload,
                                                const PublishOptions& po) {
-  if (auto v = validate_publish_subject(subject); !v) return v;
+  // Publishers usually repeat a subject, and whether one is valid depends on
+  // its bytes alone: each thread remembers the last valid subject it
+  // published to (validation was a fifth of a publish's time, perf).
+  thread_local std::string tl_valid_subject;
+  if (subject != tl_valid_subject) {
+    if (auto v = validate_publish_subject(subject); !v) return v;
+    tl_valid_subject.assign(subject);
+  }
   if (!po.reply_to.empty())
     if (auto v = validate_publish_subject(po.reply_to); !v) return v;
   for (const Header& h : po.headers)

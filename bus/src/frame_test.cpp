@@ -95,6 +95,46 @@ TEST(Frame, MatchesProtoc) {
   EXPECT_EQ(back.headers(2).value(), "second");
 }
 
+// A PUB as clients send it (op, subject, reply_to, payload) decodes to
+// protoc's fields, relayable, with every payload length in one, two and
+// three varint bytes and with extra fields after it (the general decoder).
+TEST(Frame, PlainPubsDecodeAsProtocEncodesThem) {
+  for (const std::size_t n : {0, 1, 16, 127, 128, 300, 16383, 16384, 70000}) {
+    for (const bool with_reply : {false, true}) {
+      for (const bool with_extra : {false, true}) {
+        wire::Frame p;
+        p.set_op(wire::PUB);
+        p.set_subject("bench.x");
+        if (with_reply) p.set_reply_to("_INBOX.0123.7");
+        p.set_payload(std::string(n, 'p'));
+        if (with_extra) p.set_content_type("text/plain");
+        const std::string body = p.SerializeAsString();
+        auto d = decode_body(body);
+        ASSERT_TRUE(d) << n << " " << with_reply << " " << d.error().to_string();
+        EXPECT_EQ(d->op, Op::pub);
+        EXPECT_EQ(d->subject, "bench.x");
+        EXPECT_EQ(d->reply_to, with_reply ? "_INBOX.0123.7" : "");
+        EXPECT_EQ(d->payload, std::string(n, 'p'));
+        EXPECT_EQ(d->content_type, with_extra ? "text/plain" : "");
+        EXPECT_EQ(d->sid, 0u);
+        EXPECT_TRUE(d->headers.empty());
+        EXPECT_TRUE(d->relayable);
+        EXPECT_EQ(d->body, body);
+      }
+    }
+  }
+  // The same fields out of order, or repeated, are not the plain shape:
+  // decoded by the general loop, the last value wins and a repeat is not relayed.
+  auto swapped = decode_body("\x08\x01\x22\x01" "p" "\x12\x01" "s");
+  ASSERT_TRUE(swapped);
+  EXPECT_EQ(swapped->subject, "s");
+  EXPECT_EQ(swapped->payload, "p");
+  auto twice = decode_body("\x08\x01\x12\x01" "s" "\x12\x01" "t");
+  ASSERT_TRUE(twice);
+  EXPECT_EQ(twice->subject, "t");
+  EXPECT_FALSE(twice->relayable);
+}
+
 TEST(Frame, OldFramesHaveNoHeaders) {
   // A frame from before headers (fields 1-12 only) decodes with none.
   Frame f = sample();
@@ -179,6 +219,12 @@ TEST(Frame, RefusesMalformed) {
       "\x08\x01\x6a\x05\x0a\x01" "a" "\x18\x01",                // header field 3
       "\x08\x01\x68\x01",                                         // header as a varint
       "\x08\x01\x6a\x06\x0a\x01" "a" "\x12\x01\n",             // LF in a value
+      // The plain-PUB shape the broker decodes without the general loop:
+      std::string("\x08\x01\x12\x01" "a" "\x22\x80\x00", 8),  // payload length 0 in two bytes
+      "\x08\x01\x12\x01" "a" "\x22\x05" "ab",                  // payload longer than frame
+      "\x08\x01\x12\x01" "a" "\x1a\x09" "_INBOX",              // reply_to longer than frame
+      "\x08\x01\x12\x01" "a" "\x22\x01" "p" "\x2a",             // truncated field after the payload
+      std::string("\x08\x01\x12\x01" "a" "\x22\x81\x80\x80\x80\x80\x80\x80\x80\x80\x80\x00", 17),  // 11-byte length
   };
   for (const std::string& body : cases) {
     auto r = decode_body(body);
