@@ -48,6 +48,7 @@ int run_alerts(const Context& ctx, const HistoryArgs& args);
 int run_events(const Context& ctx, const HistoryArgs& args);
 
 int run_rules_check(const std::vector<std::string>& paths);
+int run_rules_translate(const std::string& file);  // rules_translate_command.cpp
 int run_rules_list(const Context& ctx, bool json);
 
 }  // namespace airssys::daemoneye::cli

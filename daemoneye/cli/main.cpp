@@ -89,6 +89,9 @@ int main(int argc, char** argv) {
   bool list_json = false;
   auto* rules_list = rules->add_subcommand("list", "The rules in the configured rules directory (rules.dir)");
   rules_list->add_flag("--json", list_json, "JSON for scripts");
+  std::string translate_file;
+  auto* rules_translate = rules->add_subcommand("translate", "Print the SQL a rule file runs (a Sigma rule's translation)");
+  rules_translate->add_option("file", translate_file, "A rule file (*.yml, *.yaml)")->required();
 
   try {
     app.parse(argc, argv);
@@ -98,6 +101,7 @@ int main(int argc, char** argv) {
 
   // rules check needs no configuration: it checks what it is given.
   if (rules_check->parsed()) return cli::run_rules_check(check_paths);
+  if (rules_translate->parsed()) return cli::run_rules_translate(translate_file);
 
   de::ConfigInputs in;
   if (!config_file.empty()) in.config_file = config_file;
