@@ -395,6 +395,8 @@ std::expected<CollectResult, osl::Error> Collector::collect() {
     m.users_since = t0;
   }
   m.paths.clear();
+  m.hasher.begin_collection();
+  m.users.begin_collection();
   const std::uint64_t turn = m.collections++;
   out.processes.reserve(m.pids.size());
   std::unordered_map<pid_t, Known> now;

@@ -1,6 +1,7 @@
 #include <airssys/daemoneye/exe_hasher.hpp>
 
 #include <openssl/evp.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <array>
@@ -33,6 +34,29 @@ bool same_file(const struct ::stat& a, const struct ::stat& b) noexcept {
 
 }  // namespace
 
+bool is_remote_fs(std::int64_t f_type) noexcept {
+  // <linux/magic.h> and the file systems' own headers (not all are there).
+  switch (static_cast<std::uint32_t>(f_type)) {
+    case 0x6969u:      // NFS_SUPER_MAGIC
+    case 0x517Bu:      // SMB_SUPER_MAGIC
+    case 0xFF534D42u:  // CIFS_SUPER_MAGIC
+    case 0xFE534D42u:  // SMB2_SUPER_MAGIC
+    case 0x00C36400u:  // CEPH_SUPER_MAGIC
+    case 0x01021997u:  // V9FS_MAGIC (9P)
+    case 0x5346414Fu:  // AFS_SUPER_MAGIC
+    case 0x6B414653u:  // AFS_FS_MAGIC (kAFS)
+    case 0x73757245u:  // CODA_SUPER_MAGIC
+    case 0x564Cu:      // NCP_SUPER_MAGIC
+    case 0x01161970u:  // GFS2_MAGIC (cluster)
+    case 0x7461636Fu:  // OCFS2_SUPER_MAGIC (cluster)
+    case 0x65735546u:  // FUSE_SUPER_MAGIC (sshfs, s3fs, … : a user-space daemon answers reads)
+    case 0x65735543u:  // FUSE_CTL_SUPER_MAGIC
+      return true;
+    default:
+      return false;
+  }
+}
+
 std::string sha256_fd(int fd) {
   std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
   if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) return {};
@@ -62,6 +86,12 @@ std::size_t ExeHasher::KeyHash::operator()(const Key& k) const noexcept {
 
 ExeHasher::ExeHasher(ExeHasherOptions options) : options_(options) {
   if (options_.max_entries == 0) options_.max_entries = 1;
+}
+
+void ExeHasher::begin_collection() noexcept {
+  used_bytes_ = 0;
+  read_any_ = false;
+  began_ = std::chrono::steady_clock::now();
 }
 
 ExeHasher::Key ExeHasher::key_of(const struct ::stat& st) noexcept {
@@ -104,10 +134,31 @@ std::string ExeHasher::hash_fd(int fd) {
     ++stats_.hits;
     return *hex;
   }
+  if (options_.skip_remote) {
+    struct ::statfs fs{};
+    if (::fstatfs(fd, &fs) != 0 || is_remote_fs(static_cast<std::int64_t>(fs.f_type))) {
+      ++stats_.remote;
+      // Remembered as "": later collections answer from the cache without
+      // opening the file again (an open can wait on the server too).
+      remember(key, {});
+      return {};
+    }
+  }
+  const auto size = static_cast<std::uint64_t>(before.st_size);
+  // The first file read in a collection always is: every collection makes progress.
+  const bool over_bytes = options_.budget_bytes > 0 && used_bytes_ + size > options_.budget_bytes;
+  const bool over_time = options_.budget_time.count() > 0 &&
+                         std::chrono::steady_clock::now() - began_ >= options_.budget_time;
+  if (read_any_ && (over_bytes || over_time)) {
+    ++stats_.deferred;
+    return {};
+  }
   if (::lseek(fd, 0, SEEK_SET) != 0) {
     ++stats_.skipped;
     return {};
   }
+  used_bytes_ += size;
+  read_any_ = true;
   std::string hex = sha256_fd(fd);
   struct ::stat after{};
   if (hex.empty() || ::fstat(fd, &after) != 0) {

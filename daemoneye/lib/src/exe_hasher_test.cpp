@@ -15,6 +15,8 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace airssys::daemoneye {
 namespace {
@@ -149,6 +151,75 @@ TEST(ExeHasher, RunningProcessThroughItsExeLink) {
   a.pid = -1;
   EXPECT_EQ(fresh.hash(*reader, *pa), "");
   EXPECT_FALSE(reader->open_process(gone));
+}
+
+}  // namespace
+}  // namespace airssys::daemoneye
+
+namespace airssys::daemoneye {
+namespace {
+
+// Three 1 MiB files and a byte budget of 1.5 MiB: one is read per
+// collection (the first always is), the others wait for later collections
+// and are hashed then.
+TEST(ExeHasherBudget, FilesOverACollectionsByteBudgetAreHashedInALaterOne) {
+  testing::TempDir tmp;
+  std::vector<osl::UniqueFd> fds;
+  for (int i = 0; i < 3; ++i) {
+    const fs::path p = tmp.path() / ("big" + std::to_string(i));
+    write(p, std::string(1024 * 1024, static_cast<char>('a' + i)), 1700000000);
+    fds.push_back(open_ro(p));
+    ASSERT_TRUE(fds.back());
+  }
+  ExeHasher h({.budget_bytes = 1536 * 1024, .budget_time = std::chrono::milliseconds(0)});
+  h.begin_collection();
+  EXPECT_EQ(h.hash_fd(fds[0].get()).size(), 64u);
+  EXPECT_EQ(h.hash_fd(fds[1].get()), "");
+  EXPECT_EQ(h.hash_fd(fds[2].get()), "");
+  EXPECT_EQ(h.stats().deferred, 2u);
+  EXPECT_EQ(h.hash_fd(fds[0].get()).size(), 64u) << "a cached hash costs no budget";
+  h.begin_collection();
+  const std::string second = h.hash_fd(fds[1].get());
+  EXPECT_EQ(second.size(), 64u);
+  EXPECT_EQ(h.hash_fd(fds[2].get()), "");
+  h.begin_collection();
+  EXPECT_EQ(h.hash_fd(fds[2].get()).size(), 64u);
+  EXPECT_EQ(h.stats().misses, 3u);
+  EXPECT_EQ(h.stats().deferred, 3u);
+  ::lseek(fds[1].get(), 0, SEEK_SET);
+  EXPECT_EQ(second, sha256_fd(fds[1].get()));
+}
+
+// The time budget: once it has run out, nothing more is read in this
+// collection (the first file still is).
+TEST(ExeHasherBudget, NothingMoreIsReadOnceTheTimeBudgetHasRunOut) {
+  testing::TempDir tmp;
+  write(tmp.path() / "a", "abc", 1700000000);
+  write(tmp.path() / "b", "abd", 1700000000);
+  auto a = open_ro(tmp.path() / "a"), b = open_ro(tmp.path() / "b");
+  ExeHasher h({.budget_bytes = 0, .budget_time = std::chrono::milliseconds(1)});
+  h.begin_collection();
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));  // the collection's time is used up
+  EXPECT_EQ(h.hash_fd(a.get()), kAbc) << "the first file of a collection is always read";
+  EXPECT_EQ(h.hash_fd(b.get()), "");
+  EXPECT_EQ(h.stats().deferred, 1u);
+  h.begin_collection();
+  EXPECT_EQ(h.hash_fd(b.get()).size(), 64u);
+}
+
+TEST(ExeHasherBudget, NetworkAndFuseFileSystemsAreNeverRead) {
+  for (std::int64_t magic : {0x6969ll, 0x65735546ll, 0xFF534D42ll, 0xFE534D42ll, 0x517Bll, 0x00C36400ll, 0x01021997ll})
+    EXPECT_TRUE(is_remote_fs(magic)) << std::hex << magic;
+  for (std::int64_t magic : {0xEF53ll /*ext4*/, 0x01021994ll /*tmpfs*/, 0x58465342ll /*xfs*/, 0x9123683Ell /*btrfs*/,
+                             0x794c7630ll /*overlayfs*/})
+    EXPECT_FALSE(is_remote_fs(magic)) << std::hex << magic;
+  // A file here (a local file system) is read.
+  testing::TempDir tmp;
+  write(tmp.path() / "a", "abc", 1700000000);
+  ExeHasher h;
+  h.begin_collection();
+  EXPECT_EQ(h.hash_fd(open_ro(tmp.path() / "a").get()), kAbc);
+  EXPECT_EQ(h.stats().remote, 0u);
 }
 
 }  // namespace

@@ -30,11 +30,15 @@ std::string lookup(uid_t uid) {
 }  // namespace
 
 const std::string& UserNames::name(uid_t uid) {
-  // A bound against a host that cycles through many uids (user namespaces).
-  if (cache_.size() > 65536) cache_.clear();
-  auto [it, fresh] = cache_.try_emplace(uid);
-  if (fresh) it->second = lookup(uid);
-  return it->second;
+  static const std::string kUnknownYet;
+  if (auto it = cache_.find(uid); it != cache_.end()) return it->second;
+  if (lookups_ >= lookups_per_collection_) {
+    ++deferred_;
+    return kUnknownYet;
+  }
+  ++lookups_;
+  if (cache_.size() >= max_entries_) cache_.clear();
+  return cache_.emplace(uid, lookup(uid)).first->second;
 }
 
 }  // namespace airssys::daemoneye

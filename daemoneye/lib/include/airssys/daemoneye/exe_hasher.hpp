@@ -14,12 +14,24 @@
 // read it is not cached. The cache holds at most max_entries binaries and
 // forgets the least recently used.
 //
+// Budget: hashing runs on procmond's scan thread, and anyone may start a
+// process from a large sparse file (256 MiB of zeros reads in ~0.3 s) under
+// a new inode or mtime each time. Per collection (begin_collection()), files
+// are read only while the bytes read stay within budget_bytes and the time
+// since begin_collection() within budget_time (the first file read in a
+// collection always is, so every collection makes progress); the rest get "" this time
+// (`deferred`) and are hashed in a later collection. Files on network or
+// FUSE file systems (fstatfs magic: NFS, SMB/CIFS, Ceph, 9P, AFS, FUSE …)
+// are not read at all (`remote`): a hung server or a FUSE daemon could
+// block the thread indefinitely.
+//
 // Thread safety: one thread at a time.
 
 #include <airssys/osl/proc.hpp>
 
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <list>
@@ -31,6 +43,9 @@ namespace airssys::daemoneye {
 struct ExeHasherOptions {
   std::uint64_t max_size = 256ull * 1024 * 1024;
   std::size_t max_entries = 4096;
+  std::uint64_t budget_bytes = 512ull * 1024 * 1024;  // per collection; 0: no byte budget
+  std::chrono::milliseconds budget_time{2000};         // per collection; 0: no time budget
+  bool skip_remote = true;                              // network and FUSE file systems
 };
 
 struct HashStats {
@@ -38,11 +53,19 @@ struct HashStats {
   std::uint64_t misses = 0;   // files read and hashed
   std::uint64_t skipped = 0;  // not regular, too big, or unreadable
   std::uint64_t evictions = 0;
+  std::uint64_t deferred = 0;  // over this collection's budget: "" now, hashed later
+  std::uint64_t remote = 0;    // on a network or FUSE file system: never read
 };
+
+// True for the statfs f_type of a network or FUSE file system.
+[[nodiscard]] bool is_remote_fs(std::int64_t f_type) noexcept;
 
 class ExeHasher {
  public:
   explicit ExeHasher(ExeHasherOptions options = {});
+
+  // Starts a collection: its byte and time budget start afresh.
+  void begin_collection() noexcept;
 
   // Lower-case hex SHA-256 of `p`'s executable, or "" when it cannot be
   // hashed (kernel thread, gone, permission, not regular, too big).
@@ -75,6 +98,9 @@ class ExeHasher {
 
   ExeHasherOptions options_;
   HashStats stats_;
+  std::uint64_t used_bytes_ = 0;
+  bool read_any_ = false;
+  std::chrono::steady_clock::time_point began_ = std::chrono::steady_clock::now();
   std::list<Entry> lru_;  // most recently used first
   std::unordered_map<Key, std::list<Entry>::iterator, KeyHash> index_;
 };
