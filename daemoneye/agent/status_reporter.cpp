@@ -109,6 +109,10 @@ void StatusReporter::write() {
   const auto st = alerts_.stats();
   s.alerts = {.raised = st.raised, .deduplicated = st.deduplicated, .rate_limited = st.rate_limited,
               .sink_errors = st.sink_errors};
+  if (st.nats_sinks > 0) {
+    s.nats = NatsSinkCounters{.published = st.nats_published, .acked = st.nats_acked, .spooled = st.nats_spooled,
+                              .dropped = st.nats_dropped, .reconnects = st.nats_reconnects};
+  }
   if (s.state == AgentState::running) {
     s.procmond.exits = procmond_.counters().exits.load(std::memory_order_relaxed);
     s.procmond.crashes = procmond_.counters().crashes.load(std::memory_order_relaxed);

@@ -73,6 +73,18 @@ void agent_metrics(Exposition& m, const AgentStatus& s, const LivenessReport& l)
   m.sample(s.alerts.rate_limited, "outcome=\"rate_limited\"");
   m.family("daemoneye_alert_sink_errors_total", "counter", "Failed alert writes or sends to sinks.");
   m.sample(s.alerts.sink_errors);
+  if (s.nats) {
+    m.family("daemoneye_nats_published_total", "counter", "JetStream publish attempts of alerts, retries included.");
+    m.sample(s.nats->published);
+    m.family("daemoneye_nats_acked_total", "counter", "Alerts JetStream acked.");
+    m.sample(s.nats->acked);
+    m.family("daemoneye_nats_spooled", "gauge", "Alerts waiting in the nats spool for JetStream's ack.");
+    m.sample(s.nats->spooled);
+    m.family("daemoneye_nats_dropped_total", "counter", "Alerts dropped from a full nats spool (spool.max_size).");
+    m.sample(s.nats->dropped);
+    m.family("daemoneye_nats_reconnects_total", "counter", "Reconnections to the NATS servers.");
+    m.sample(s.nats->reconnects);
+  }
   m.family("daemoneye_store_failures_total", "counter", "Store writes that failed (full disk, I/O error), retries included.");
   m.sample(s.store.store_failures);
   m.family("daemoneye_store_batches_pending", "gauge", "Event batches and collections the store refused, waiting for a retry.");

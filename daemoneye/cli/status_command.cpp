@@ -85,6 +85,11 @@ std::string human(const std::filesystem::path& file, const AgentStatus& s, const
   for (const auto& id : s.rules.failing) out += "           failing at run time: " + printable(id) + "\n";
   out += fmt::format("alerts:    {} raised, {} deduplicated, {} rate-limited, {} sink errors\n", s.alerts.raised,
                      s.alerts.deduplicated, s.alerts.rate_limited, s.alerts.sink_errors);
+  if (s.nats) {
+    out += fmt::format("nats:      {} acked, {} waiting in the spool, {} dropped (spool full), {} publish attempts, {} "
+                       "reconnects\n",
+                       s.nats->acked, s.nats->spooled, s.nats->dropped, s.nats->published, s.nats->reconnects);
+  }
   out += fmt::format("procmond:  {}, {} since the agent started\n",
                      s.procmond.running ? fmt::format("running (pid {})", s.procmond.pid) : std::string("not running"),
                      s.procmond.crashes == 0 ? std::string("no crashes")

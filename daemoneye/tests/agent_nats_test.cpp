@@ -112,6 +112,12 @@ TEST(AgentNats, AlertsReachTheStreamAndOnesRaisedDuringAnOutageFollowAfterAResta
   const auto pids = f.stored_pids();
   EXPECT_EQ(std::count(pids.begin(), pids.end(), static_cast<long>(first->pid())), 1) << "no duplicates";
   EXPECT_EQ(std::count(pids.begin(), pids.end(), static_cast<long>(second->pid())), 1) << "no duplicates";
+  // The status file carries the sink's counters (this run: the replayed alert acked).
+  ASSERT_TRUE(eventually([&] {
+    const auto j = nlohmann::json::parse(slurp(f.var / "status.json"), nullptr, false);
+    return !j.is_discarded() && j["alerts"].contains("nats") && j["alerts"]["nats"].value("acked", 0) >= 1 &&
+           j["alerts"]["nats"].value("spooled", -1) == 0;
+  })) << slurp(f.var / "status.json");
   restarted->signal(SIGTERM);
   EXPECT_TRUE(restarted->wait().has_value());
 }

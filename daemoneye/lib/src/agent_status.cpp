@@ -68,9 +68,24 @@ std::string relocate(std::string message) {
   return "agent_status.procmond.status: " + message;
 }
 
+// "alerts": the pipeline's counters, and the nats sinks' when there are any.
+ordered_json alerts_json(const AgentStatus& s) {
+  ordered_json a{{"raised", s.alerts.raised},
+                 {"deduplicated", s.alerts.deduplicated},
+                 {"rate_limited", s.alerts.rate_limited},
+                 {"sink_errors", s.alerts.sink_errors}};
+  if (s.nats) {
+    a["nats"] = ordered_json{{"published", s.nats->published}, {"acked", s.nats->acked},
+                             {"spooled", s.nats->spooled},     {"dropped", s.nats->dropped},
+                             {"reconnects", s.nats->reconnects}};
+  }
+  return a;
+}
+
 }  // namespace
 
 std::string encode(const AgentStatus& s) {
+  ordered_json alerts = alerts_json(s);
   ordered_json rejected = ordered_json::array();
   for (std::size_t i = 0; i < s.rules.rejected.size() && i < kAgentStatusMaxListed; ++i)
     rejected.push_back(
@@ -102,10 +117,7 @@ std::string encode(const AgentStatus& s) {
                              {"failing", s.rules.failing}}},
       {"scans", ordered_json{{"done", s.scans},
                              {"last", s.last_scan ? last_scan_json(*s.last_scan) : ordered_json(nullptr)}}},
-      {"alerts", ordered_json{{"raised", s.alerts.raised},
-                              {"deduplicated", s.alerts.deduplicated},
-                              {"rate_limited", s.alerts.rate_limited},
-                              {"sink_errors", s.alerts.sink_errors}}},
+      {"alerts", std::move(alerts)},
       {"store", ordered_json{{"store_failures", s.store.store_failures},
                              {"batches_pending", s.store.batches_pending},
                              {"events_pending", s.store.events_pending},
@@ -181,6 +193,18 @@ Result<AgentStatus> decode_agent_status(std::string_view text) {
     json_get(alerts, "deduplicated", s.alerts.deduplicated, aw);
     json_get(alerts, "rate_limited", s.alerts.rate_limited, aw);
     json_get(alerts, "sink_errors", s.alerts.sink_errors, aw);
+    // Optional: only an agent with a nats sink writes it.
+    if (auto n = alerts.find("nats"); n != alerts.end()) {
+      if (!n->is_object()) throw JsonFieldError{"agent_status.alerts.nats: not an object"};
+      constexpr std::string_view nw = "agent_status.alerts.nats";
+      NatsSinkCounters c;
+      json_get(*n, "published", c.published, nw);
+      json_get(*n, "acked", c.acked, nw);
+      json_get(*n, "spooled", c.spooled, nw);
+      json_get(*n, "dropped", c.dropped, nw);
+      json_get(*n, "reconnects", c.reconnects, nw);
+      s.nats = c;
+    }
 
     // Optional: an agent from before it writes none (see AgentStatus::store).
     if (auto st = j.find("store"); st != j.end()) {

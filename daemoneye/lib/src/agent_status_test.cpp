@@ -42,6 +42,7 @@ AgentStatus sample() {
   s.last_scan = LastScan{.time = 1796392809, .scan_id = 11, .processes = 412, .unreadable = 3, .collect_us = 50000,
                          .store_us = 2000, .rules_us = 9000, .alerts = 1, .rule_errors = 1};
   s.alerts = {.raised = 7, .deduplicated = 30, .rate_limited = 2, .sink_errors = 1};
+  s.nats = NatsSinkCounters{.published = 9, .acked = 6, .spooled = 1, .dropped = 0, .reconnects = 2};
   s.procmond = {.running = true, .pid = 4243, .exits = 1, .crashes = 1};
   ProcmondStatus p;
   p.time = 1796392808;
@@ -91,6 +92,7 @@ void expect_same(const AgentStatus& a, const AgentStatus& b) {
   EXPECT_EQ(a.procmond.crashes, b.procmond.crashes);
   EXPECT_EQ(a.procmond_status_received, b.procmond_status_received);
   EXPECT_EQ(a.store, b.store);
+  EXPECT_EQ(a.nats, b.nats);
   ASSERT_EQ(a.procmond_status.has_value(), b.procmond_status.has_value());
   if (a.procmond_status) {
     EXPECT_EQ(encode(*a.procmond_status), encode(*b.procmond_status));
@@ -115,6 +117,22 @@ TEST(AgentStatus, RoundTripsAFreshAgentWithoutScansOrProcmondReport) {
   expect_same(s, *back);
   EXPECT_FALSE(back->last_scan);
   EXPECT_FALSE(back->procmond_status);
+}
+
+// An agent without a nats sink writes no alerts.nats; a malformed one names its field.
+TEST(AgentStatus, NatsCountersAreOptionalAndChecked) {
+  AgentStatus s = sample();
+  s.nats.reset();
+  const std::string text = encode(s);
+  EXPECT_EQ(text.find("\"nats\""), std::string::npos);
+  auto back = decode_agent_status(text);
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_FALSE(back->nats);
+  nlohmann::json j = nlohmann::json::parse(encode(sample()));
+  j["alerts"]["nats"].erase("acked");
+  auto bad = decode_agent_status(j.dump());
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "agent_status.alerts.nats.acked: missing");
 }
 
 // A file from an agent that predates the store counters reads as all zero.

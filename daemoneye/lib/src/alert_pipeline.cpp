@@ -41,6 +41,7 @@ struct AlertPipeline::Impl {
   std::shared_ptr<detail::SinkCounters> counters = std::make_shared<detail::SinkCounters>();
   std::atomic<std::uint64_t> raised{0}, deduplicated{0}, rate_limited{0};
   std::vector<SinkSlot> sinks;  // destroyed before `counters` and the log they use
+  std::uint32_t nats_sinks = 0;
 };
 
 AlertPipeline::AlertPipeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -83,6 +84,7 @@ Result<std::unique_ptr<AlertPipeline>> AlertPipeline::create(const AlertsConfig&
     }
     if (!sink) return std::unexpected(sink.error().prefixed(fmt::format("alerts.sinks #{}", index)));
     impl->sinks.push_back({sc.min_severity, std::move(*sink)});
+    if (sc.type == SinkType::nats) ++impl->nats_sinks;
   }
   return std::unique_ptr<AlertPipeline>(new AlertPipeline(std::move(impl)));
 }
@@ -159,6 +161,7 @@ AlertStats AlertPipeline::stats() const {
   s.nats_spooled = m.counters->nats_spooled.load(std::memory_order_relaxed);
   s.nats_dropped = m.counters->nats_dropped.load(std::memory_order_relaxed);
   s.nats_reconnects = m.counters->nats_reconnects.load(std::memory_order_relaxed);
+  s.nats_sinks = m.nats_sinks;
   return s;
 }
 

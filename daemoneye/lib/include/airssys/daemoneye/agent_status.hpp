@@ -51,6 +51,13 @@ struct LastScan {
   friend bool operator==(const LastScan&, const LastScan&) = default;
 };
 
+// The nats alert sinks' figures, summed (docs/daemoneye.md "Forwarding to
+// NATS JetStream"); spooled is a gauge, the others count since start.
+struct NatsSinkCounters {
+  std::uint64_t published = 0, acked = 0, spooled = 0, dropped = 0, reconnects = 0;
+  friend bool operator==(const NatsSinkCounters&, const NatsSinkCounters&) = default;
+};
+
 struct AgentStatus {
   AgentState state = AgentState::running;
   std::int64_t pid = -1;
@@ -86,6 +93,8 @@ struct AgentStatus {
   // Writes the store refused and what waits for a retry (store_backlog.hpp).
   // Absent from files written before it existed: read as all zero.
   StoreBacklogCounters store;
+  // Present when the agent has a nats sink ("alerts.nats" in the file).
+  std::optional<NatsSinkCounters> nats;
   // procmond's latest report on status.procmond (event tier, per-source
   // counters); absent until the first one arrives.
   std::optional<ProcmondStatus> procmond_status;

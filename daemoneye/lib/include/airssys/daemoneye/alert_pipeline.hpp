@@ -51,6 +51,7 @@ struct AlertStats {
   std::uint64_t nats_spooled = 0;     // alerts waiting in the spool now
   std::uint64_t nats_dropped = 0;     // dropped from a full spool (spool.max_size)
   std::uint64_t nats_reconnects = 0;  // reconnections to the NATS servers
+  std::uint32_t nats_sinks = 0;       // how many nats sinks there are (0: the nats_* figures mean nothing)
 };
 
 class AlertPipeline {
