@@ -3,6 +3,7 @@
 // policy, permissions, control replies and stats.
 
 #include "broker_impl.hpp"
+#include "bytes_equal.hpp"
 
 #include <airssys/bus/subject.hpp>
 
@@ -68,7 +69,7 @@ void Broker::Impl::handle(Conn& c, const Frame& f) {
 }
 
 void Broker::Impl::publish(Conn& c, const Frame& f) {
-  if (c.last_route_gen != route_gen || f.subject != c.last_subject) {
+  if (c.last_route_gen != route_gen || !detail::bytes_equal(f.subject, c.last_subject)) {
     if (auto v = validate_publish_subject(f.subject); !v) return send_err(c, 0, v.error().message);
     if (c.perm != nullptr && !may_publish(c, f.subject))
       return send_err(c, 0, "permission denied: uid " + std::to_string(c.cred.uid) + " may not publish to '" +

@@ -2,6 +2,7 @@
 // flush, request and subscription bookkeeping. client_reader.cpp holds the
 // reader thread (dispatch and reconnect).
 
+#include "bytes_equal.hpp"
 #include "client_core.hpp"
 
 #include <airssys/bus/subject.hpp>
@@ -248,7 +249,7 @@ std::expected<void, Error> ClientCore::publish(std::string_view subject, std::st
   // its bytes alone: each thread remembers the last valid subject it
   // published to (validation was a fifth of a publish's time, perf).
   thread_local std::string tl_valid_subject;
-  if (subject != tl_valid_subject) {
+  if (!bytes_equal(subject, tl_valid_subject)) {
     if (auto v = validate_publish_subject(subject); !v) return v;
     tl_valid_subject.assign(subject);
   }
