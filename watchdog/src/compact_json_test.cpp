@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <string_view>
 
 using airssys::watchdog::detail::is_compact_dump;
 
@@ -50,4 +51,28 @@ TEST(CompactJson, NestingIsBounded) {
   EXPECT_FALSE(is_compact_dump(nested(kDepth + 1), kDepth));
   EXPECT_FALSE(is_compact_dump(nested(100'000), kDepth));  // no recursion, no stack overflow
   EXPECT_FALSE(is_compact_dump(std::string(100'000, '['), kDepth));
+}
+
+// Differential check over every text of up to 6 characters from an alphabet
+// that makes every JSON token and most near-misses (4,826,809 of length 6, among them {"":0}):
+// whatever is accepted must parse and dump back to exactly itself. A scanner
+// rule that lets through one text dump() would change fails here with it.
+TEST(CompactJson, EveryShortAcceptedTextIsItsOwnDump) {
+  constexpr std::string_view alphabet = "[]{},:\"a0-1e.";  // 13 characters
+  std::size_t accepted = 0;
+  std::string text;
+  for (std::size_t len = 1; len <= 6; ++len) {
+    std::size_t total = 1;
+    for (std::size_t i = 0; i < len; ++i) total *= alphabet.size();
+    text.assign(len, ' ');
+    for (std::size_t n = 0; n < total; ++n) {
+      for (std::size_t i = 0, k = n; i < len; ++i, k /= alphabet.size()) text[i] = alphabet[k % alphabet.size()];
+      if (!is_compact_dump(text, kDepth)) continue;
+      ++accepted;
+      const auto v = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+      ASSERT_FALSE(v.is_discarded()) << text;
+      ASSERT_EQ(v.dump(), text) << text;
+    }
+  }
+  EXPECT_GT(accepted, 100u);  // the enumeration does reach accepted texts
 }
