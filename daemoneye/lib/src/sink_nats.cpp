@@ -13,7 +13,9 @@
 // holds everything meanwhile (bounded by spool.max_size: the oldest are
 // dropped, counted and logged). A publish whose ack was lost is sent again
 // with the same Nats-Msg-Id, and JetStream drops the copy within its
-// duplicate window.
+// duplicate window. The one failure never retried: an alert larger than the
+// server's max_payload or the stream's max message size is dropped (counted
+// in nats_dropped, logged), since it would hold every alert behind it.
 //
 // The connection is made once, in the factory, with retry-on-failed-connect:
 // an unreachable server at start is not an error, a bad TLS file is. It is
@@ -215,7 +217,7 @@ class NatsSink final : public Sink {
   Result<void> publish(const NatsSpool::Message& m, const std::string& subject) {
     natsMsg* raw = nullptr;
     natsStatus s = natsMsg_Create(&raw, subject.c_str(), nullptr, m.json.data(), static_cast<int>(m.json.size()));
-    if (s != NATS_OK) return fail(ErrorCategory::resource_exhausted, "cannot build a message: " + status_text(s));
+    if (s != NATS_OK) return fail(ErrorCategory::internal, "cannot build a message: " + status_text(s));
     const Msg msg(raw);
     s = natsMsgHeader_Set(raw, "Content-Type", "application/json");
     if (s != NATS_OK) return fail(ErrorCategory::internal, "cannot set a header: " + status_text(s));
@@ -230,6 +232,11 @@ class NatsSink final : public Sink {
     s = js_PublishMsg(&ack_raw, js_.get(), raw, &opts, &jerr);
     const Ack ack(ack_raw);
     if (s == NATS_OK) return {};
+    if (s == NATS_MAX_PAYLOAD || jerr == JSStreamMessageExceedsMaximumErr) {
+      // No retry can ever succeed; holding it would stop every alert behind it.
+      return fail(ErrorCategory::resource_exhausted,
+                  fmt::format("the alert ({} bytes) is larger than the server or stream {} accepts", m.json.size(), stream_));
+    }
     if (s == NATS_NO_RESPONDERS) {
       return fail(ErrorCategory::unavailable,
                   fmt::format("no JetStream stream takes subject {} (create stream {} with that subject)", subject, stream_));
@@ -241,6 +248,24 @@ class NatsSink final : public Sink {
     }
     return fail(s == NATS_TIMEOUT ? ErrorCategory::timeout : ErrorCategory::unavailable,
                 fmt::format("publish: {}", status_text(s)));
+  }
+
+  // Sender thread only: the alert `seq` leaves the spool (acked, or refused for good).
+  void drop_front(std::uint64_t seq) {
+    Result<void> removed;
+    std::size_t before = 0, after = 0;
+    {
+      const std::lock_guard lock(mu_);
+      before = spool_->size();
+      removed = spool_->ack(seq);
+      after = spool_->size();
+      if (after == 0) overflowing_ = false;
+    }
+    counters_->nats_spooled.fetch_sub(before - after, std::memory_order_relaxed);
+    if (!removed) {
+      publish_report_.log(
+          fmt::format("{}: {} (the alert may be sent again after a restart)", name_, removed.error().message));
+    }
   }
 
   // Sender thread only: libnats's reconnect count into the counters.
@@ -279,23 +304,18 @@ class NatsSink final : public Sink {
         counters_->nats_acked.fetch_add(1, std::memory_order_relaxed);
         publish_report_.succeeded();
         backoff = kFirstBackoff;
-        Result<void> acked;
-        std::size_t before = 0, after = 0;
-        {
-          const std::lock_guard lock(mu_);
-          before = spool_->size();
-          acked = spool_->ack(m->seq);
-          after = spool_->size();
-          if (after == 0) overflowing_ = false;
-        }
-        counters_->nats_spooled.fetch_sub(before - after, std::memory_order_relaxed);
-        if (!acked) publish_report_.log(fmt::format("{}: {} (the alert may be sent again after a restart)", name_,
-                                                    acked.error().message));
+        drop_front(m->seq);
         continue;
       }
       {
         const std::lock_guard lock(mu_);
         if (stopping_) return;  // the close in the destructor ended it
+      }
+      if (sent.error().category == ErrorCategory::resource_exhausted) {
+        publish_report_.failed(fmt::format("{}; dropped", sent.error().message));
+        counters_->nats_dropped.fetch_add(1, std::memory_order_relaxed);
+        drop_front(m->seq);
+        continue;
       }
       publish_report_.failed(fmt::format("{}; {} alerts wait in the spool, retrying", sent.error().message,
                                          counters_->nats_spooled.load(std::memory_order_relaxed)));

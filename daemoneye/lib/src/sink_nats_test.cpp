@@ -196,6 +196,19 @@ TEST_F(NatsSinkTest, ASpoolWriteFailureIsReportedAndTheAlertStillSent) {
   EXPECT_EQ(stored().size(), 1u);
 }
 
+TEST_F(NatsSinkTest, AnAlertTooLargeForTheServerIsDroppedAndDoesNotHoldTheOthers) {
+  start_with_stream();
+  auto p = pipeline(sink());
+  Alert big = make_alert("r1", 71);
+  big.row_json = "{\"pid\":71,\"blob\":\"" + std::string(2 * 1024 * 1024, 'x') + "\"}";  // nats-server: 1 MiB max
+  ASSERT_TRUE(p->submit({big, make_alert("r1", 72)}, 1000));
+  ASSERT_TRUE(eventually([&] { return p->stats().nats_acked == 1; }, 30s)) << logs_.all();
+  EXPECT_EQ(pids_of(stored()), (std::vector<std::string>{"72"}));
+  EXPECT_EQ(p->stats().nats_dropped, 1u);
+  EXPECT_EQ(p->stats().nats_spooled, 0u);
+  EXPECT_TRUE(logs_.contains("is larger than the server or stream DAEMONEYE accepts; dropped")) << logs_.all();
+}
+
 TEST_F(NatsSinkTest, AnUnsafeSpoolDirectoryFailsTheSinkAtStart) {
   SinkConfig s = sink();
   std::filesystem::create_directories(s.spool_dir);
