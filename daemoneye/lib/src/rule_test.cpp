@@ -138,7 +138,9 @@ TEST(Rule, HostileInputIsAnErrorNotACrash) {
   }
   auto r3 = parse_rule(bomb, "bomb.yaml");
   ASSERT_FALSE(r3);
-  EXPECT_EQ(r3.error().message.substr(0, 22), "bomb.yaml:1: unknown k");
+  // 10^20 nodes once expanded: refused by the loader's bound before anything reads it.
+  EXPECT_NE(r3.error().message.find(": a rule file expands to more than 200000 YAML nodes"), std::string::npos)
+      << r3.error().message;
 }
 
 }  // namespace

@@ -3,15 +3,9 @@
 // yaml-cpp's failure modes turned into a line and a message. The only place
 // config parsing meets yaml-cpp's exceptions (rule.cpp has its own).
 //
-// Guards, each found necessary elsewhere in the project:
-//  - a size limit before parsing;
-//  - flow collections ('[' '{') nested deeper than kMaxFlowNesting are
-//    refused before yaml-cpp recurses into them (deep flow nesting overflows
-//    its stack; its own depth guard covers block nesting only);
-//  - one document only, checked by walking at most two documents with the
-//    event parser: yaml-cpp 0.7 reports some stray characters (a ',' at the
-//    top level) as an endless series of empty documents, on which LoadAll
-//    loops forever.
+// The guards (flow nesting, one document, a bound on the nodes once aliases
+// are expanded) are osl's, shared with its policy loader
+// (airssys/osl/detail/yaml_load.hpp); the size limit is checked here.
 
 #include <yaml-cpp/yaml.h>
 
@@ -23,6 +17,10 @@
 namespace airssys::daemoneye::detail {
 
 inline constexpr int kMaxFlowNesting = 64;
+// Keys, values and list items once aliases are expanded (an alias counts at
+// every use): a config or rule file has hundreds; a file of anchors and
+// aliases that expands to millions is refused before anything reads it.
+inline constexpr std::size_t kMaxYamlNodes = 200'000;
 
 struct YamlLoadError {
   int line = 0;  // 1-based; 0 when unknown

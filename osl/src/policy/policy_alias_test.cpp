@@ -27,7 +27,7 @@ TEST(PolicyAliases, AmplificationIsRefusedNamingTheLimit) {
   const auto p = Policy::parse(y, "p.yaml");
   ASSERT_FALSE(p.has_value());
   EXPECT_EQ(p.error().message,
-            "the policy expands to more than 200000 YAML nodes (keys, values and list items; an alias counts again "
+            "a policy file expands to more than 200000 YAML nodes (keys, values and list items; an alias counts again "
             "at every use): the limit is 200000");
   // It points into the anchored list (lines 10..10009), reached again through an alias.
   EXPECT_GE(p.error().line, 10) << p.error().to_string();
@@ -42,7 +42,7 @@ TEST(PolicyAliases, NestedAliasesAreCountedWithoutWalkingThemAll) {
          ", *l" + std::to_string(i - 1) + "]}\n";
   const auto p = Policy::parse(y, "p.yaml");
   ASSERT_FALSE(p.has_value());
-  EXPECT_TRUE(p.error().message.starts_with("the policy expands to more than 200000 YAML nodes")) << p.error().to_string();
+  EXPECT_TRUE(p.error().message.starts_with("a policy file expands to more than 200000 YAML nodes")) << p.error().to_string();
 }
 
 TEST(PolicyAliases, AliasesWithinTheLimitStillWork) {

@@ -1,12 +1,11 @@
 #include "policy/yaml_reader.hpp"
 
-#include <yaml-cpp/depthguard.h>
-#include <yaml-cpp/eventhandler.h>
+#include <airssys/osl/detail/yaml_load.hpp>
+
 #include <yaml-cpp/yaml.h>
 
 #include <initializer_list>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -236,92 +235,6 @@ void read_limits(const YAML::Node& v, SourcePos pos, PolicyDocument& doc) {
                  });
 }
 
-// Refuses deeply nested flow collections before yaml-cpp recurses into them.
-// Deliberately crude (brackets inside quotes count too): a real policy never
-// comes close to the limit, so a false alarm needs an absurd file.
-void check_flow_nesting(std::string_view text) {
-  int depth = 0;
-  int line = 1;
-  int column = 1;
-  for (const char c : text) {
-    if (c == '[' || c == '{') {
-      if (++depth > kMaxFlowNesting) {
-        fail({line, column}, "collections nested deeper than " + std::to_string(kMaxFlowNesting) + " levels");
-      }
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-    if (c == '\n') {
-      ++line;
-      column = 1;
-    } else {
-      ++column;
-    }
-  }
-}
-
-// Records where documents start; builds nothing.
-class DocumentStarts final : public YAML::EventHandler {
- public:
-  std::vector<YAML::Mark> starts;
-  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
-  void OnMapEnd() override {}
-};
-
-SourcePos pos_of(const YAML::Mark& m) { return {m.line + 1, m.column + 1}; }
-
-// A policy is one document. This walks at most two documents instead of
-// using YAML::LoadAll: yaml-cpp 0.7 reports some stray characters (a ',' at
-// the top level) as an endless series of empty documents at one position,
-// and LoadAll then loops forever while its memory grows.
-void check_single_document(const std::string& text) {
-  std::istringstream in(text);
-  YAML::Parser parser(in);
-  DocumentStarts docs;
-  for (int i = 0; i < 2 && parser.HandleNextDocument(docs); ++i) {
-  }
-  if (docs.starts.size() < 2) return;
-  const YAML::Mark& second = docs.starts[1];
-  if (second.pos == docs.starts[0].pos) {
-    const auto at = static_cast<std::size_t>(second.pos);
-    fail(pos_of(second), at < text.size() ? std::string("YAML syntax error: unexpected '") + text[at] + "'"
-                                          : std::string("YAML syntax error"));
-  }
-  fail(pos_of(second), "a policy file holds one YAML document; found another one here");
-}
-
-// Counts nodes as the reader will visit them (aliases once per use) and
-// stops at the first node past kMaxPolicyNodes, so a file that expands to
-// billions of nodes costs no more than one that expands to the limit.
-void check_expanded_size(const YAML::Node& root) {
-  std::size_t count = 0;
-  std::vector<YAML::Node> pending{root};
-  while (!pending.empty()) {
-    const YAML::Node n = pending.back();
-    pending.pop_back();
-    if (++count > kMaxPolicyNodes) {
-      fail(pos_of(n, {1, 1}), "the policy expands to more than " + std::to_string(kMaxPolicyNodes) +
-                                  " YAML nodes (keys, values and list items; an alias counts again at every use): "
-                                  "the limit is " + std::to_string(kMaxPolicyNodes));
-    }
-    if (n.IsSequence()) {
-      for (const auto& item : n) pending.push_back(item);
-    } else if (n.IsMap()) {
-      for (const auto& entry : n) {
-        pending.push_back(entry.first);
-        pending.push_back(entry.second);
-      }
-    }
-  }
-}
-
 PolicyDocument read_document(const YAML::Node& root) {
   PolicyDocument doc;
   if (!root || root.IsNull()) return doc;
@@ -349,19 +262,9 @@ PolicyDocument read_policy_yaml(std::string_view text) {
   if (text.size() > kMaxPolicyBytes) {
     fail({}, "policy is " + std::to_string(text.size()) + " bytes; the limit is " + std::to_string(kMaxPolicyBytes));
   }
-  check_flow_nesting(text);
-  try {
-    const std::string copy(text);
-    check_single_document(copy);
-    const YAML::Node root = YAML::Load(copy);
-    check_expanded_size(root);
-    return read_document(root);
-  } catch (const YAML::DeepRecursion& e) {
-    fail({e.mark.line + 1, e.mark.column + 1}, "YAML nesting is too deep");
-  } catch (const YAML::Exception& e) {
-    const SourcePos pos = e.mark.is_null() ? SourcePos{} : SourcePos{e.mark.line + 1, e.mark.column + 1};
-    fail(pos, "YAML syntax error: " + e.msg);
-  }
+  auto root = yaml::load_document(text, {.max_nodes = kMaxPolicyNodes, .max_flow_nesting = kMaxFlowNesting}, "a policy file");
+  if (!root) fail({root.error().line, root.error().column}, root.error().message);
+  return read_document(*root);
 }
 
 }  // namespace airssys::osl::detail

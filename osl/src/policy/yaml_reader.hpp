@@ -1,7 +1,8 @@
 #pragma once
 // YAML text → PolicyDocument. Checks shape only (types, known keys, no
 // duplicate keys, required keys present); meaning is the compiler's job.
-// The only file that includes yaml-cpp: its exceptions are caught here and
+// The only policy file that includes yaml-cpp: its exceptions are caught
+// here (the guards and loading: airssys/osl/detail/yaml_load.hpp) and
 // rethrown as PolicyFailure with a 1-based position.
 
 #include <string_view>
