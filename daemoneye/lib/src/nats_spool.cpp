@@ -182,7 +182,6 @@ void NatsSpool::push(Entry e) {
 
 NatsSpool::Appended NatsSpool::append(std::vector<Entry> entries) {
   Appended out;
-  std::uint64_t evicted = 0;
   std::string bytes;
   for (Entry& e : entries) {
     const std::uint64_t size = record_size(e.id, e.json);
@@ -190,22 +189,24 @@ NatsSpool::Appended NatsSpool::append(std::vector<Entry> entries) {
       ++out.dropped;
       continue;
     }
+    std::uint64_t evicted = 0;
     while (live_bytes_ + size > max_size_) {
       live_bytes_ -= record_size(live_.front().id, live_.front().json);
       live_.pop_front();
       ++evicted;
     }
+    // In file order: the drop counts the oldest records before this one,
+    // which may include alerts of this same batch.
+    if (evicted > 0) bytes += fmt::format("d {}\n", evicted);
+    out.dropped += evicted;
     bytes += message_record(e.id, e.json);
     push(std::move(e));
   }
-  out.dropped += evicted;
-  if (bytes.empty() && evicted == 0) return out;
+  if (bytes.empty()) return out;
   if (needs_rewrite_) {
     out.written = rewrite();
     return out;
   }
-  // The drop record goes first: it counts alerts that were in the file before these.
-  if (evicted > 0) bytes.insert(0, fmt::format("d {}\n", evicted));
   out.written = write_record(bytes, true);
   return out;
 }

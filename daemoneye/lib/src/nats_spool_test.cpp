@@ -126,6 +126,23 @@ TEST(NatsSpool, WhenFullTheOldestAreDroppedAndCounted) {
   EXPECT_EQ(drain(*s), (std::vector<std::string>{"id-3", "id-4", "id-5"}));
 }
 
+TEST(NatsSpool, ABatchLargerThanTheSpoolKeepsItsNewestAcrossAReopen) {
+  TempDir tmp;
+  const auto dir = tmp.path() / "spool";
+  const std::uint64_t one = std::string("m 4 7\nid-1{\"n\":1}\n").size();
+  {
+    auto s = open_spool(dir, 3 * one);
+    ASSERT_TRUE(s->append(entries(1, 2)).written);
+    const auto appended = s->append(entries(3, 7));  // evicts 1, 2 and then 3, 4 of this batch
+    EXPECT_TRUE(appended.written);
+    EXPECT_EQ(appended.dropped, 4u);
+  }
+  std::vector<std::string> logs;
+  auto s = open_spool(dir, 3 * one, &logs);
+  EXPECT_EQ(drain(*s), (std::vector<std::string>{"id-5", "id-6", "id-7"}));
+  EXPECT_TRUE(logs.empty()) << logs.front();
+}
+
 TEST(NatsSpool, AFailedWriteIsReportedAndTheAlertIsWrittenWithTheNextOne) {
   TempDir tmp;
   const auto dir = tmp.path() / "spool";
