@@ -53,8 +53,9 @@ inline bool accepts_connections(int port) {
 
 class NatsServer {
  public:
-  NatsServer(std::filesystem::path store, std::filesystem::path log)
-      : store_(std::move(store)), log_(std::move(log)), port_(free_port()) {}
+  // `extra`: more nats-server arguments (e.g. {"--auth", TOKEN}).
+  NatsServer(std::filesystem::path store, std::filesystem::path log, std::vector<std::string> extra = {})
+      : store_(std::move(store)), log_(std::move(log)), extra_(std::move(extra)), port_(free_port()) {}
   ~NatsServer() { stop(); }
 
   // Starts it (again, on the same port and store) and waits until it listens.
@@ -62,9 +63,10 @@ class NatsServer {
     ::airssys::testing::SpawnOptions o;
     o.stderr_path = log_;
     o.stdout_path = log_;
-    child_.emplace(std::vector<std::string>{"nats-server", "-js", "-sd", store_.string(), "-a", "127.0.0.1", "-p",
-                                            std::to_string(port_)},
-                   o);
+    std::vector<std::string> argv{"nats-server", "-js", "-sd", store_.string(), "-a", "127.0.0.1", "-p",
+                                  std::to_string(port_)};
+    argv.insert(argv.end(), extra_.begin(), extra_.end());
+    child_.emplace(argv, o);
     ASSERT_TRUE(::airssys::testing::eventually([&] { return accepts_connections(port_) || child_->exited(); },
                                                std::chrono::seconds(30)));
     ASSERT_FALSE(child_->exited()) << "nats-server did not start; see " << log_;
@@ -81,6 +83,7 @@ class NatsServer {
 
  private:
   std::filesystem::path store_, log_;
+  std::vector<std::string> extra_;
   int port_;
   std::optional<::airssys::testing::Child> child_;
 };

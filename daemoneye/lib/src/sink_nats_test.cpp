@@ -221,6 +221,50 @@ TEST_F(NatsSinkTest, AnUnsafeSpoolDirectoryFailsTheSinkAtStart) {
   EXPECT_NE(p.error().message.find("alerts.sinks #1: nats sink: spool"), std::string::npos) << p.error();
 }
 
+TEST(NatsSinkAuth, ATokenIsSentAndNeverLogged) {
+  TempDir tmp;
+  const std::string token = "tok-7f3a9c";
+  NatsServer server(tmp.path() / "js", tmp.path() / "nats-server.log", {"--auth", token});
+  server.start();
+  const std::string with_token = "nats://" + token + "@127.0.0.1:" + std::to_string(server.port());
+  {
+    NatsClient client(with_token);
+    ASSERT_TRUE(client.ok());
+    ASSERT_TRUE(client.add_stream(kStream, "daemoneye.alerts.>"));
+  }
+  Logs logs;
+  const auto run = [&](const std::string& sink_token, int pid) {
+    SinkConfig s;
+    s.type = SinkType::nats;
+    s.url = server.url();
+    s.stream = kStream;
+    s.token = sink_token;
+    s.timeout = 1s;
+    s.spool_dir = tmp.path() / "spool";
+    AlertsConfig c;
+    c.sinks = {s};
+    auto p = AlertPipeline::create(c, nullptr, [&](std::string_view m) {
+      const std::lock_guard lock(logs.mu);
+      logs.lines.emplace_back(m);
+    });
+    EXPECT_TRUE(p) << p.error();
+    if (!p) return std::unique_ptr<AlertPipeline>();
+    EXPECT_TRUE((*p)->submit({make_alert("r1", pid)}, 1000));
+    return std::move(*p);
+  };
+  {
+    auto wrong = run("not-the-token", 81);
+    ASSERT_TRUE(eventually([&] { return logs.contains("retrying"); }, 30s)) << logs.all();
+    EXPECT_EQ(wrong->stats().nats_acked, 0u);
+  }  // stays spooled
+  auto right = run(token, 82);
+  ASSERT_TRUE(eventually([&] { return right->stats().nats_acked == 2; }, 30s)) << logs.all();
+  NatsClient client(with_token);
+  EXPECT_EQ(client.messages(kStream).size(), 2u);
+  EXPECT_FALSE(logs.contains(token)) << logs.all();
+  EXPECT_FALSE(logs.contains("not-the-token")) << logs.all();
+}
+
 TEST_F(NatsSinkTest, CredentialsNeverReachTheLog) {
   SinkConfig s = sink();
   s.url = "nats://agent:s3cret-pw@127.0.0.1:" + std::to_string(server_.port());
