@@ -120,20 +120,43 @@ bool send(osl::System& system, const std::string& principal, const Pid& p, int s
 }
 
 // The task's processes now, plus every process an earlier sweep found that
-// still runs (same pid and start time). Without a cgroup or a live monitor
-// the group and the descendants are found through the leader: once SIGTERM
-// has ended it, a member that ignored SIGTERM would no longer be found and
-// would escape the SIGKILL sweeps. `known` grows with what each sweep finds.
+// still runs (same pid and start time) and what those have started since.
+// Without a cgroup or a live monitor the group and the descendants are found
+// through the leader: once SIGTERM has ended it, a member that ignored
+// SIGTERM would no longer be found and would escape the SIGKILL sweeps, and
+// so would a child it forks afterwards (a TERM trap that starts a process).
+// So the sweep also takes the descendants of every known member still
+// running, and the members of the leader's process group while a known
+// member still belongs to it: a group id is not reused while the group has
+// a member, so everything in it is the task's. `known` grows with what each
+// sweep finds.
 std::vector<Pid> sweep(const TaskProcesses& t, std::vector<Pid>& known) {
   auto now = collect_processes(t);
-  const auto listed = [](const std::vector<Pid>& v, const Pid& p) {
-    return std::any_of(v.begin(), v.end(), [&](const Pid& q) { return q.pid == p.pid && q.start_time == p.start_time; });
+  const auto listed = [](const std::vector<Pid>& v, pid_t pid, std::uint64_t start) {
+    return std::any_of(v.begin(), v.end(), [&](const Pid& q) { return q.pid == pid && q.start_time == start; });
   };
-  for (const auto& p : known) {
-    if (!listed(now, p) && !process_gone(p.pid, p.start_time)) now.push_back(p);
+  if (!known.empty()) {
+    std::set<pid_t> seen(t.exclude.begin(), t.exclude.end());
+    for (const auto& p : now) seen.insert(p.pid);
+    const auto procs = all_processes();
+    const auto add = [&](const ProcStat& p) {
+      if (p.state != 'Z' && p.state != 'X' && seen.insert(p.pid).second) now.push_back(Pid{p.pid, p.start_time});
+    };
+    bool group_held = false;
+    for (const auto& p : procs) {
+      if (p.state == 'Z' || p.state == 'X' || !listed(known, p.pid, p.start_time)) continue;
+      add(p);
+      group_held = group_held || (t.leader && p.pgrp == *t.leader);
+      for (const auto& d : descendants_of(p.pid, procs)) add(d);
+    }
+    if (group_held && t.leader_start) {
+      for (const auto& p : procs) {
+        if (p.pgrp == *t.leader && p.start_time >= *t.leader_start) add(p);
+      }
+    }
   }
   for (const auto& p : now) {
-    if (!listed(known, p)) known.push_back(p);
+    if (!listed(known, p.pid, p.start_time)) known.push_back(p);
   }
   return now;
 }

@@ -166,6 +166,39 @@ TEST(TaskKill, MemberThatIgnoresSigtermIsKilledAfterItsLeaderEnded) {
   EXPECT_EQ(stored(reg, "stubborn").state, TaskState::killed);
 }
 
+// The member's TERM trap starts a new process after the first sweep, and the
+// leader is gone by then: the new process is found neither through the
+// leader nor in the first sweep, only as the child of a known member (and as
+// a member of the leader's group, which that member still holds). It must be
+// killed too, and the task recorded killed only once it is gone.
+TEST(TaskKill, ProcessStartedByAMemberAfterTheFirstSweepIsKilledToo) {
+  TempDir d("wd-ops");
+  const Registry reg(d / "state" / "registry.json");
+  ASSERT_TRUE(reg.ensure_dir());
+  LiveTree tree(reg, "forker", "(trap 'sleep 1000 & wait' TERM; sleep 1000 & wait; wait) & wait", 3);
+  ASSERT_EQ(tree.procs.size(), 3u);
+  const pid_t group = tree.child.pid();
+  const auto leader_start = stored(reg, "forker").pid_start_time.value_or(0);
+  // Whatever of the group runs, found from the group id itself: the trap's
+  // sleep is in no list the test made before the kill.
+  const auto group_members = [&] {
+    std::vector<Pid> out;
+    for (const auto& p : all_processes()) {
+      if (p.pgrp == group && p.start_time >= leader_start && p.state != 'Z' && p.state != 'X') out.push_back(Pid{p.pid, p.start_time});
+    }
+    return out;
+  };
+
+  auto r = kill_recorded_task(reg, "forker", KillRequest{.grace = 3s, .policy_file = {}});
+  const auto left = group_members();
+  end_leftovers(left);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->found, 3u);
+  EXPECT_TRUE(left.empty()) << left.size() << " process(es) of the group survived, first pid " << left.front().pid;
+  EXPECT_EQ(r->outcome, KillOutcome::killed);
+  EXPECT_EQ(stored(reg, "forker").state, TaskState::killed);
+}
+
 TEST(TaskKill, EndedTaskIsLeftAsRecorded) {
   TempDir d("wd-ops");
   const Registry reg(d / "registry.json");
