@@ -112,3 +112,17 @@ TEST(List, CommandLinesTheEarlyPathLeavesToCli11) {
   EXPECT_EQ(help.rc, 0);
   EXPECT_NE(help.out.find("--json"), std::string::npos) << help.out;
 }
+
+TEST(List, AListThatCannotBeWrittenIsAFailure) {
+  // The early path buffers the whole list and flushes it once: a failed
+  // write must end in an error and exit 1, not in silence and 0.
+  TempDir d;
+  const auto reg = d.path / "registry.json";
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(run(d.path, {"start", "--wait", "--registry", reg.string(), "--id", "t" + std::to_string(i), "--", "true"}).rc, 0);
+  }
+  auto child = spawn({"list", "--registry", reg.string()}, "/dev/full", d.path / "err");
+  EXPECT_EQ(wait_child(child), 1);
+  EXPECT_NE(slurp(d.path / "err").find("task-watchdog: writing the task list: No space left on device"), std::string::npos)
+      << slurp(d.path / "err");
+}

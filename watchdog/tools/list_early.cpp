@@ -32,6 +32,7 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -97,11 +98,16 @@ void early_list(int argc, char** argv, char** envp) {
   // terminal stays line-buffered). stdio needs no initialiser of its own.
   static char buffer[1 << 16];
   if (::isatty(STDOUT_FILENO) == 0) std::setvbuf(stdout, buffer, _IOFBF, sizeof buffer);
-  // From here on exactly what the full program does for `list`, errors
-  // included: cmd_list prints (or reports) and returns the exit status,
-  // which exit() would pass on after flushing stdio.
-  const int status = wd::cli::cmd_list(*reg, args->json);
-  std::fflush(stdout);
+  // From here on what the full program does for `list`, errors included:
+  // cmd_list prints (or reports) and returns the exit status. Unlike exit(),
+  // a list that could not be written (a full disk, a closed stdout) is not
+  // a success: the whole list sits in the buffer until this flush.
+  int status = wd::cli::cmd_list(*reg, args->json);
+  if (std::fflush(stdout) != 0 && status == 0) {
+    const std::string msg = std::string("task-watchdog: writing the task list: ") + std::strerror(errno) + "\n";
+    (void)!::write(STDERR_FILENO, msg.data(), msg.size());
+    status = 1;
+  }
   std::fflush(stderr);
   ::_exit(status);
 }
