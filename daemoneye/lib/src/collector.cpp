@@ -7,10 +7,12 @@
 
 #include "user_names.hpp"
 
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
 #include <chrono>
 #include <ctime>
@@ -157,13 +159,17 @@ struct Collector::Impl {
 };
 
 // 1 when `path` names the running image, 0 when it names nothing or another
-// file, -1 when we cannot tell.
+// file (a symlink now at the path counts as another file, even one pointing
+// to the image), -1 when we cannot tell.
 int Collector::Impl::on_disk(const proc::Process& p, const std::string& path, const struct ::stat& image) {
   auto [it, fresh] = paths.try_emplace(path);
   PathView& v = it->second;
   if (fresh) {
+    // Never follows a symlink at the path, nor mounts an automount point
+    // there: the kernel's path has no symlink in its last component, so one
+    // found there means the file was replaced, whatever it points to.
     struct ::stat st{};
-    if (::stat(path.c_str(), &st) == 0) {
+    if (::fstatat(AT_FDCWD, path.c_str(), &st, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT) == 0) {
       v.dev = st.st_dev;
       v.ino = st.st_ino;
     } else {
@@ -175,7 +181,11 @@ int Collector::Impl::on_disk(const proc::Process& p, const std::string& path, co
   // mount namespace): look there before calling the image replaced.
   auto st = reader.stat_in_root(p, path);
   if (st) return (st->st_dev == image.st_dev && st->st_ino == image.st_ino) ? 1 : 0;
-  if (st.error().category == osl::ErrorCategory::not_found) return (v.err == 0 || v.err == ENOENT || v.err == ENOTDIR) ? 0 : -1;
+  // ELOOP: a symlink in a directory component under its root, which the
+  // kernel's path cannot hold either.
+  if (st.error().category == osl::ErrorCategory::not_found || st.error().errno_value == ELOOP) {
+    return (v.err == 0 || v.err == ENOENT || v.err == ENOTDIR) ? 0 : -1;
+  }
   return -1;
 }
 

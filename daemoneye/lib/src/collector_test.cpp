@@ -334,7 +334,9 @@ struct FakeProc {
     testing::write_file(d / "cgroup", cgroup);
     testing::write_file(d / "cmdline", cmdline);
     testing::write_file(d / "loginuid", "4294967295");
-    if (!kthread) fs::create_symlink("/bin/sh", d / "exe");
+    // The kernel's exe text is a resolved path: canonical, as /bin/sh is not
+    // (a symlink to dash, under /bin -> usr/bin).
+    if (!kthread) fs::create_symlink(fs::canonical("/bin/sh"), d / "exe");
     fs::create_symlink("/", d / "cwd");
     fs::create_symlink("/", d / "root");
     return d;
@@ -389,13 +391,70 @@ TEST(Collector, FakeProcFieldsAndUnits) {
   EXPECT_EQ(r.cgroup_path, "/docker/" + id);
   EXPECT_EQ(r.container_id, id);
   EXPECT_EQ(r.cmdline, "sleep --secret ***");
-  EXPECT_EQ(r.path, "/bin/sh");  // a plain symlink here; the kernel's magic link in real life
+  EXPECT_EQ(r.path, fs::canonical("/bin/sh").string());  // a plain symlink here; the kernel's magic link in real life
   EXPECT_EQ(r.on_disk, 1);
   EXPECT_EQ(r.sha256.size(), 64u);
   // No io file (a kernel without task I/O accounting): unknown, not partial.
   EXPECT_EQ(r.disk_bytes_read, -1);
   EXPECT_FALSE(r.partial);
   EXPECT_EQ(res->stats.partial, 0u);
+}
+
+// A symlink sitting at the exe path is a replacement even when it points to
+// the running image: neither our lookup nor the one under the process's root
+// follows it. The kernel cannot show this for real (replacing the path
+// unlinks the image's name, so the link says deleted), hence a fake exe link
+// whose text names the symlink.
+TEST(Collector, FakeProcSymlinkAtTheExePathIsReplaced) {
+  FakeProc fp;
+  const fs::path real = fs::canonical(fp.dir.path());
+  fs::copy_file("/bin/true", real / "image");
+  fs::create_symlink(real / "image", real / "link");
+  const fs::path d = fp.add(4242, "4242 (x) S 1 4242 4242 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 1 0 5 123456 5 0\n",
+                            "0::/\n", std::string("x\0", 2));
+  fs::remove(d / "exe");
+  fs::create_symlink(real / "link", d / "exe");
+  auto c = collector(CollectorOptions{.proc_root = fp.dir.path()});
+  ASSERT_TRUE(c);
+  auto r = c->read_process(4242);
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_EQ(r->path, (real / "link").string());
+  EXPECT_EQ(r->on_disk, 0);
+
+  // The same with the image itself at the path: on disk.
+  fs::remove(d / "exe");
+  fs::create_symlink(real / "image", d / "exe");
+  auto c2 = collector(CollectorOptions{.proc_root = fp.dir.path()});
+  ASSERT_TRUE(c2);
+  auto same = c2->read_process(4242);
+  ASSERT_TRUE(same) << same.error().to_string();
+  EXPECT_EQ(same->on_disk, 1);
+}
+
+// A real child whose executable's path is replaced by a symlink to the very
+// same file (kept under another name): not on disk.
+TEST(Collector, ExePathReplacedBySymlinkToTheSameFile) {
+  testing::TempDir dir;
+  const fs::path real = fs::canonical(dir.path());
+  const fs::path exe = real / "run-sleep", kept = real / "kept";
+  fs::copy_file("/bin/sleep", exe);
+  fs::create_hard_link(exe, kept);
+  Child child({exe.string(), "1000"}, real);
+  ASSERT_GT(child.pid, 0);
+  auto c = collector();
+  ASSERT_TRUE(c);
+  auto before = c->read_process(child.pid);
+  ASSERT_TRUE(before) << before.error().to_string();
+  EXPECT_EQ(before->on_disk, 1);
+  fs::create_symlink(kept, real / "new");
+  fs::rename(real / "new", exe);
+  struct ::stat followed{};
+  ASSERT_EQ(::stat(exe.c_str(), &followed), 0);
+  EXPECT_EQ(followed.st_ino, static_cast<ino_t>(before->exe_ino));  // the path still leads to the image
+  auto after = c->read_process(child.pid);
+  ASSERT_TRUE(after) << after.error().to_string();
+  EXPECT_EQ(after->path, exe.string());
+  EXPECT_EQ(after->on_disk, 0);
 }
 
 TEST(Collector, FakeProcMalformedStatIsCountedNotFatal) {
@@ -489,16 +548,16 @@ TEST(Collector, FakeProcStickyFieldsRefreshWithinTenCollections) {
   ASSERT_TRUE(first);
   ASSERT_EQ(first->processes.size(), 1u);
   EXPECT_EQ(first->processes[0].cgroup_path, "/system.slice/a.service");
-  EXPECT_EQ(first->processes[0].path, "/bin/sh");
+  EXPECT_EQ(first->processes[0].path, fs::canonical("/bin/sh").string());
 
   testing::write_file(d / "cgroup", "0::/system.slice/b.service\n");
   fs::remove(d / "exe");
-  fs::create_symlink("/bin/sleep", d / "exe");
+  fs::create_symlink(fs::canonical("/bin/sleep"), d / "exe");
   auto second = c->collect();  // collection 1: (4242 + 1) % 10 != 0, cgroup reused
   ASSERT_TRUE(second);
   EXPECT_EQ(second->processes[0].cgroup_path, "/system.slice/a.service");
   // The exe link is read every time: the new image shows at once.
-  EXPECT_EQ(second->processes[0].path, "/bin/sleep");
+  EXPECT_EQ(second->processes[0].path, fs::canonical("/bin/sleep").string());
   struct ::stat sl{};
   ASSERT_EQ(::stat("/bin/sleep", &sl), 0);
   EXPECT_EQ(second->processes[0].exe_ino, sl.st_ino);

@@ -228,8 +228,13 @@ std::expected<struct ::stat, Error> Reader::stat_in_root(const Process& p, std::
   if (!root) return std::unexpected(io_error(errno, p.pid(), "root"));
   // "." for "/" itself; otherwise the path relative to that root.
   std::string rel(path.size() == 1 ? std::string_view(".") : path.substr(1));
-  UniqueFd file(detail::sys_openat2(root.get(), rel.c_str(), O_PATH | O_CLOEXEC, 0,
-                                    RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
+  // No symlink is followed: the process (or whoever owns its filesystem) can
+  // plant one anywhere on the path, and the callers compare against a
+  // kernel-resolved path, which has none. O_PATH | O_NOFOLLOW yields a final
+  // symlink itself (so its own inode is what gets compared);
+  // RESOLVE_NO_SYMLINKS refuses one in a directory component with ELOOP.
+  UniqueFd file(detail::sys_openat2(root.get(), rel.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC, 0,
+                                    RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS));
   if (!file) return std::unexpected(Error::from_errno(errno, fmt::format("{} under the root of process {}", path, p.pid())));
   struct ::stat st{};
   if (::fstat(file.get(), &st) != 0) return std::unexpected(Error::from_errno(errno, fmt::format("fstat {}", path)));

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -252,6 +253,34 @@ TEST(ProcReader, DeletedExecutableIsReportedAndStripped) {
   auto es = r.exe_stat(*p);
   ASSERT_TRUE(es);
   EXPECT_EQ(es->st_nlink, 0u);
+}
+
+// stat_in_root follows no symlink: a planted one at the end is stat'ed
+// itself, one in a directory component is refused (ELOOP), so neither can
+// make a path look like a file it does not name.
+TEST(ProcReader, StatInRootFollowsNoSymlink) {
+  TempDir dir;
+  const fs::path real = fs::canonical(dir.path());
+  fs::create_directory(real / "d");
+  { std::ofstream(real / "d" / "file") << "x"; }
+  fs::create_symlink(real / "d" / "file", real / "link");
+  fs::create_directory_symlink(real / "d", real / "dlink");
+  struct ::stat file{};
+  ASSERT_EQ(::stat((real / "d" / "file").c_str(), &file), 0);
+  Reader r = reader();
+  auto p = r.open_process(::getpid());
+  ASSERT_TRUE(p);
+
+  auto direct = r.stat_in_root(*p, (real / "d" / "file").string());
+  ASSERT_TRUE(direct) << direct.error().to_string();
+  EXPECT_EQ(direct->st_ino, file.st_ino);
+  auto at_end = r.stat_in_root(*p, (real / "link").string());
+  ASSERT_TRUE(at_end) << at_end.error().to_string();
+  EXPECT_TRUE(S_ISLNK(at_end->st_mode));
+  EXPECT_NE(at_end->st_ino, file.st_ino);
+  auto in_dir = r.stat_in_root(*p, (real / "dlink" / "file").string());
+  ASSERT_FALSE(in_dir);
+  EXPECT_EQ(in_dir.error().errno_value, ELOOP);
 }
 
 TEST(ProcReader, ExitedProcessIsNotFound) {

@@ -177,10 +177,12 @@ class Reader {
   // the exe link as exe_stat. Not checked for type: fstat it.
   [[nodiscard]] std::expected<UniqueFd, Error> open_exe(const Process& p);
 
-  // stat of the absolute `path` as the process sees it: resolved under its
-  // root directory (openat2 RESOLVE_IN_ROOT: ".." and absolute symlinks stay
-  // inside), for a process in a chroot or another mount namespace, where
-  // the exe link's text names a file of its filesystem view, not ours.
+  // lstat of the absolute `path` as the process sees it: resolved under its
+  // root directory (openat2 RESOLVE_IN_ROOT: ".." stays inside), for a
+  // process in a chroot or another mount namespace, where the exe link's text
+  // names a file of its filesystem view, not ours. No symlink is followed
+  // (RESOLVE_NO_SYMLINKS): one at the end is stat'ed itself (S_ISLNK), one in
+  // a directory component fails with errno_value ELOOP.
   // not_found when no such file; permission when its root is not ours to open.
   [[nodiscard]] std::expected<struct ::stat, Error> stat_in_root(const Process& p, std::string_view path);
 
