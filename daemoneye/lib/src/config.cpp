@@ -5,6 +5,7 @@
 // and the environment share, so the three cannot disagree on a key's name,
 // type or limits. alerts.sinks, a list, is YAML only.
 #include <airssys/daemoneye/config.hpp>
+#include <airssys/osl/audit_syslog.hpp>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -386,9 +387,7 @@ SetResult set_sink_field(SinkConfig& s, std::string_view key, std::string_view v
     return {};
   }
   if (key == "facility") {
-    if (!detail::syslog_facility_code(v)) {
-      return bad(fmt::format("unknown facility '{}' (one of {})", v, detail::syslog_facility_names()));
-    }
+    if (auto f = osl::syslog::parse_facility(v); !f) return bad(f.error().message);
     s.facility = std::string(v);
     return {};
   }

@@ -168,8 +168,8 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"bad_min_severity", "alerts:\n  sinks:\n    - type: stdout\n      min_severity: severe\n",
                   "c.yaml:4: alerts.sinks #1 (stdout): min_severity: must be one of low, medium, high, critical, got 'severe'"},
         ErrorCase{"bad_facility", "alerts:\n  sinks:\n    - { type: syslog, facility: local9 }\n",
-                  "c.yaml:3: alerts.sinks #1 (syslog): facility: unknown facility 'local9' (one of user, mail, daemon, auth, "
-                  "syslog, lpr, news, uucp, cron, authpriv, ftp, local0 ... local7)"},
+                  "c.yaml:3: alerts.sinks #1 (syslog): facility: unknown syslog facility 'local9' (one of: user, mail, daemon, "
+                  "auth, syslog, lpr, news, uucp, cron, authpriv, ftp, local0 ... local7)"},
         ErrorCase{"syslog_relative_path", "alerts:\n  sinks:\n    - { type: syslog, address: dev/log }\n",
                   "c.yaml:3: alerts.sinks #1 (syslog): address: invalid syslog address 'dev/log' (expected /dev/log, another "
                   "absolute unix socket path, udp://HOST:PORT or tcp://HOST:PORT)"},

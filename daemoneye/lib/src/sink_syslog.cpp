@@ -65,8 +65,8 @@ Result<std::unique_ptr<Sink>> make_syslog_sink(const SinkConfig& config, std::sh
                                               SinkLog log) {
   auto address = parse_syslog_address(config.address);
   if (!address) return std::unexpected(address.error().prefixed("syslog sink"));
-  const auto facility = syslog_facility_code(config.facility);
-  if (!facility) return fail(ErrorCategory::invalid_input, fmt::format("syslog sink: unknown facility '{}'", config.facility));
+  const auto facility = osl::syslog::parse_facility(config.facility);
+  if (!facility) return fail(ErrorCategory::invalid_input, "syslog sink: " + facility.error().message);
   auto sender = osl::syslog::Sender::open(std::move(*address));
   // A host name that does not resolve (osl: not_found) is the
   // configuration naming something unusable: invalid_input, so the agent

@@ -254,7 +254,9 @@ TEST_F(SyslogSinkTest, ABadAddressOrFacilityIsInvalidInput) {
                                      "syslog sink: syslog address 'udp://h' needs a port (e.g. udp://h:514)"));
   auto facility = open("/dev/log", SinkFormat::json, "kern");
   ASSERT_FALSE(facility);
-  EXPECT_EQ(facility.error(), Error::make(ErrorCategory::invalid_input, "syslog sink: unknown facility 'kern'"));
+  EXPECT_EQ(facility.error(), Error::make(ErrorCategory::invalid_input,
+                                           "syslog sink: unknown syslog facility 'kern' (one of: user, mail, daemon, "
+                                           "auth, syslog, lpr, news, uucp, cron, authpriv, ftp, local0 ... local7)"));
 }
 
 }  // namespace

@@ -27,7 +27,6 @@ using SyslogAddress = osl::syslog::Address;
 [[nodiscard]] inline std::optional<int> syslog_facility_code(std::string_view name) {
   return osl::syslog::facility_code(name);
 }
-[[nodiscard]] inline std::string_view syslog_facility_names() { return osl::syslog::facility_names(); }
 
 // RFC 5424 severity of an alert: critical → 2 (crit), high → 3 (err),
 // medium → 4 (warning), low → 5 (notice).
