@@ -345,3 +345,20 @@ TEST(TaskOverview, LiveTasksAndStats) {
   EXPECT_EQ(s->mean_duration_ms, 3000);
   EXPECT_EQ(s->leftover_processes_killed, 2);
 }
+
+// A container task whose engine does not answer is not reported `lost`:
+// nothing is known about its processes (the engine's socket does not exist).
+TEST(TaskOverview, ContainerTaskWhoseEngineDoesNotAnswerIsNotLost) {
+  TempDir d("wd-ops");
+  const Registry reg(d / "registry.json");
+  auto t = record(reg, "boxed", TaskState::running);
+  t.containment.kind = ContainmentKind::container;
+  t.extra.insert_or_assign("container", R"({"engine":"unix://)" + (d / "no-engine.sock").string() + R"(","name":"boxed"})");
+  put(reg, t);
+
+  auto live = live_tasks(reg);
+  ASSERT_TRUE(live) << live.error().message;
+  ASSERT_EQ(live->live.size(), 1u);
+  EXPECT_EQ(live->live[0].effective_state, "running (container engine not answering)");
+  EXPECT_EQ(live->live[0].processes_alive, 0u);
+}

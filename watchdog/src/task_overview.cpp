@@ -7,6 +7,8 @@
 
 #include <fstream>
 #include <iterator>
+#include <optional>
+#include <string>
 
 namespace airssys::watchdog {
 
@@ -40,9 +42,14 @@ std::expected<LiveTasks, Error> live_tasks(const Registry& reg) {
     }
     LiveTask l;
     // A container task's processes are the engine's to count (container.hpp).
-    l.processes_alive = is_container_task(t) ? std::size_t{container_task_running(t).value_or(false)}
-                                             : collect_processes(task_processes(t)).size();
-    l.effective_state = effective_state(t, l.processes_alive);
+    // An engine that does not answer tells nothing: the task is not `lost`.
+    const auto running = is_container_task(t) ? container_task_running(t) : std::optional<bool>(false);
+    if (!running) {
+      l.effective_state = std::string(to_string(t.state)) + " (container engine not answering)";
+    } else {
+      l.processes_alive = is_container_task(t) ? std::size_t{*running} : collect_processes(task_processes(t)).size();
+      l.effective_state = effective_state(t, l.processes_alive);
+    }
     l.last_output = last_line(t.stdout_log);
     l.last_error = last_line(t.stderr_log);
     l.record = std::move(t);

@@ -19,7 +19,10 @@ namespace airssys::watchdog {
 
 struct LiveTask {
   TaskRecord record;
-  std::string effective_state;  // as TaskStatus::effective_state
+  // As TaskStatus::effective_state; for a container task whose engine does
+  // not answer, "<state> (container engine not answering)" (never "lost":
+  // nothing is known) with processes_alive 0.
+  std::string effective_state;
   std::size_t processes_alive = 0;
   std::string last_output;  // the last non-empty line of its stdout log (at most 120 characters; "" when none)
   std::string last_error;   // the same for its stderr log
