@@ -1,6 +1,7 @@
 #include "output.hpp"
 
 #include <airssys/daemoneye/snapshot_chunks.hpp>
+#include <airssys/osl/utc_time.hpp>
 
 #include <fmt/format.h>
 
@@ -78,13 +79,7 @@ std::string csv_field(std::string_view s) {
   return out;
 }
 
-std::string utc_time(std::int64_t unix_seconds) {
-  const auto t = static_cast<time_t>(unix_seconds);
-  struct tm tm {};
-  if (unix_seconds <= 0 || ::gmtime_r(&t, &tm) == nullptr || tm.tm_year + 1900 > 9999) return "-";
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                     tm.tm_min, tm.tm_sec);
-}
+std::string utc_time(std::int64_t unix_seconds) { return unix_seconds <= 0 ? "-" : osl::utc_time(unix_seconds); }
 
 std::string age_text(std::int64_t s) {
   if (s < 0) return fmt::format("{}s in the future", -s);

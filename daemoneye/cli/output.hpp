@@ -25,7 +25,8 @@ namespace airssys::daemoneye::cli {
 // RFC 4180: a field with a comma, quote, CR or LF is quoted, quotes doubled.
 [[nodiscard]] std::string csv_field(std::string_view s);
 
-// UTC ISO 8601 with a Z: 2026-12-04T14:00:00Z.
+// UTC ISO 8601 with a Z: 2026-12-04T14:00:00Z; "-" for 0 or earlier (never
+// set) and for years past 9999.
 [[nodiscard]] std::string utc_time(std::int64_t unix_seconds);
 // "5s", "3m 20s", "2h 5m", "3d 4h".
 [[nodiscard]] std::string age_text(std::int64_t seconds);
