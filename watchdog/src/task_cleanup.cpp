@@ -36,10 +36,11 @@ std::expected<CleanupReport, Error> cleanup_tasks(const Registry& reg, std::chro
   // What cannot be removed stays: the record is gone either way.
   auto system = make_system({}, reg.dir());
   for (const auto& t : removed) {
+    // The logs are where the runner puts them (registry.hpp's log_path, from
+    // the validated id), never the paths the record names: a record edited
+    // or corrupted to name another file must not make cleanup delete it.
     std::error_code ec;
-    std::filesystem::remove(t.stdout_log, ec);
-    std::filesystem::remove(t.stderr_log, ec);
-    std::filesystem::remove(reg.log_path(t.id, "monitor"), ec);
+    for (const char* stream : {"stdout", "stderr", "monitor"}) std::filesystem::remove(reg.log_path(t.id, stream), ec);
     if (system) (void)remove_task_cgroups(*system, current_principal(), t.containment);
     remove_leftover_container(reg, t);
     report.removed.push_back(t.id);

@@ -362,3 +362,24 @@ TEST(TaskOverview, ContainerTaskWhoseEngineDoesNotAnswerIsNotLost) {
   EXPECT_EQ(live->live[0].effective_state, "running (container engine not answering)");
   EXPECT_EQ(live->live[0].processes_alive, 0u);
 }
+
+// Cleanup removes a task's logs where the runner writes them, never a file
+// an edited record names instead.
+TEST(TaskCleanup, RemovesTheTasksOwnLogsNotTheFilesItsRecordNames) {
+  TempDir d("wd-ops");
+  const Registry reg(d / "state" / "registry.json");
+  ASSERT_TRUE(reg.ensure_dir());
+  auto t = record(reg, "old", TaskState::exited);
+  const fs::path own_stdout = t.stdout_log;
+  const fs::path bystander = d / "precious.txt";
+  t.stdout_log = bystander.string();
+  put(reg, t);
+  write_file(own_stdout, "log\n");
+  write_file(bystander, "keep me\n");
+
+  auto r = cleanup_tasks(reg);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->removed, (std::vector<std::string>{"old"}));
+  EXPECT_TRUE(fs::exists(bystander)) << "cleanup deleted a file the record named";
+  EXPECT_FALSE(fs::exists(own_stdout));
+}
