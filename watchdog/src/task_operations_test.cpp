@@ -383,3 +383,21 @@ TEST(TaskCleanup, RemovesTheTasksOwnLogsNotTheFilesItsRecordNames) {
   EXPECT_TRUE(fs::exists(bystander)) << "cleanup deleted a file the record named";
   EXPECT_FALSE(fs::exists(own_stdout));
 }
+
+// rehydrate shows the last line of the task's own logs, not of a file an
+// edited record names instead.
+TEST(TaskOverview, LastLinesComeFromTheTasksOwnLogs) {
+  TempDir d("wd-ops");
+  const Registry reg(d / "registry.json");
+  auto t = record(reg, "c", TaskState::running);
+  write_file(t.stdout_log, "own line\n");
+  t.stderr_log = (d / "elsewhere.txt").string();
+  write_file(t.stderr_log, "not the task's\n");
+  put(reg, t);
+
+  auto live = live_tasks(reg);
+  ASSERT_TRUE(live) << live.error().message;
+  ASSERT_EQ(live->live.size(), 1u);
+  EXPECT_EQ(live->live[0].last_output, "own line");
+  EXPECT_EQ(live->live[0].last_error, "");
+}

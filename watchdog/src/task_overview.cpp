@@ -50,8 +50,10 @@ std::expected<LiveTasks, Error> live_tasks(const Registry& reg) {
       l.processes_alive = is_container_task(t) ? std::size_t{*running} : collect_processes(task_processes(t)).size();
       l.effective_state = effective_state(t, l.processes_alive);
     }
-    l.last_output = last_line(t.stdout_log);
-    l.last_error = last_line(t.stderr_log);
+    // Read where the runner writes the logs, not where the record says: an
+    // edited record must not make rehydrate show another file's last line.
+    l.last_output = last_line(reg.log_path(t.id, "stdout").string());
+    l.last_error = last_line(reg.log_path(t.id, "stderr").string());
     l.record = std::move(t);
     out.live.push_back(std::move(l));
   }
