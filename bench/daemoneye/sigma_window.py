@@ -65,6 +65,9 @@ def main():
             db = sqlite3.connect(os.path.join(d, "e.db"))
             db.create_function("regexp", 2, lambda p, v: None if v is None else int(re.search(p, v) is not None),
                                deterministic=True)
+            # The translation's form: regexp(pattern, value, answer at a PCRE2 limit).
+            db.create_function("regexp", 3, lambda p, v, _: None if v is None else int(re.search(p, v) is not None),
+                               deterministic=True)
             db.executescript(SCHEMA)
             fill(db, old, 1000)
             for name, sql in sqls.items():

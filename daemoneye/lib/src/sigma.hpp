@@ -42,15 +42,23 @@ struct Fault {
 struct Expr {
   enum class Kind { leaf, all, any, negate } kind = Kind::leaf;
   std::string sql;
+  // A leaf whose SQL depends on whether it sits under an odd number of
+  // NOTs (regexp's verdict at a PCRE2 limit): this text there, `sql` elsewhere.
+  std::string sql_negated;
   std::vector<Expr> kids;
 };
 [[nodiscard]] Expr leaf(std::string sql);
+// regexp(pattern, column) whose undecidable rows (a PCRE2 limit reached)
+// always make the rule report the row: a match where the leaf counts
+// positively, no match under NOT, so a process cannot silence a rule by
+// making either a selection's or a filter's regex expensive.
+[[nodiscard]] Expr regex_leaf(const std::string& pattern_literal, std::string_view column);
 [[nodiscard]] Expr all_of(std::vector<Expr> kids);
 [[nodiscard]] Expr any_of(std::vector<Expr> kids);
 [[nodiscard]] Expr negate(Expr e);
 // NOT treats an unknown (NULL) operand as false, as Sigma treats a missing
 // field: `not filter` holds for an event whose field is NULL.
-[[nodiscard]] std::string render(const Expr& e);
+[[nodiscard]] std::string render(const Expr& e, bool negated = false);
 
 // 'text' with every quote doubled. Throws a Fault (at `where`) for a NUL
 // byte, which SQLite's tokenizer would take as the end of the query.

@@ -17,7 +17,11 @@ constexpr std::size_t kMaxIdBytes = 128;
 constexpr std::size_t kMaxTags = 64;
 constexpr std::size_t kMaxConditions = 64;
 
-// What a scan looks at: the start and exec events since the previous scan
+// What a scan looks at: the process creations — exec events, and start
+// events of polling (a process first seen with its image); a kernel
+// source's start is a fork whose record is the parent's image and argv,
+// which would raise the parent's alert again under every child's pid —
+// since the previous scan
 // was collected (its `scans` row is written after its rules ran), and at
 // least the last two minutes, so a clock that went back or a first scan
 // still sees recent events. Both bounds go through the index on
@@ -27,7 +31,7 @@ constexpr std::string_view kQueryHead =
     "SELECT time, event, pid, parent, name, path, cmdline, cwd, uid, username, auid, sha256,\n"
     "       parent_path, parent_cmdline, start_time\n"
     "FROM process_events\n"
-    "WHERE event IN ('start', 'exec')\n"
+    "WHERE (event = 'exec' OR (event = 'start' AND source = 'poll'))\n"
     "  AND time >= min(coalesce((SELECT max(time) FROM scans), unixepoch() - 120), unixepoch() - 120)\n"
     "  AND ";
 

@@ -13,6 +13,7 @@
 #include <ctime>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "store_test_util.hpp"
@@ -203,6 +204,34 @@ TEST_F(SigmaStore, ARegexAtItsLimitIsReportedNotSilenced) {
                         "start_time) VALUES ({}, 'exec', 'ebpf', 260, 1, 'x', '/x', '{}!', 1)",
                         now_, std::string(5000, 'a')));
   EXPECT_EQ(matches("  s: {CommandLine|re: '^(a|aa)+$'}\n  condition: s\n"), (Pids{260}));
+}
+
+TEST_F(SigmaStore, AKernelForkIsNotAProcessCreation) {
+  // A fork seen by eBPF or the proc connector is a `start` carrying the
+  // parent's image: not a process creation (else every child of a caught
+  // process re-raises it). A poll `start` (first seen with its image) and
+  // an exec from any source are.
+  test::Peek peek(tmp_ / "d.db");
+  for (const auto& [pid, event, source] : std::vector<std::tuple<int, std::string, std::string>>{
+           {270, "start", "ebpf"}, {271, "start", "proc_connector"}, {272, "start", "poll"},
+           {273, "exec", "proc_connector"}, {274, "exec", "poll"}}) {
+    peek.exec(fmt::format("INSERT INTO process_events (time, event, source, pid, parent, name, path, cmdline, "
+                          "start_time) VALUES ({}, '{}', '{}', {}, 1, 'forky', '/opt/forky', 'forky', 1)",
+                          now_, event, source, pid));
+  }
+  EXPECT_EQ(matches("  s: {Image: /opt/forky}\n  condition: s\n"), (Pids{272, 273, 274}));
+}
+
+TEST_F(SigmaStore, ARegexFilterAtItsLimitDoesNotSilenceTheRule) {
+  // The same catastrophic value in a filter under NOT: the undecidable row
+  // must not count as filtered out (a padded command line would hide it).
+  test::Peek peek(tmp_ / "d.db");
+  peek.exec(fmt::format("INSERT INTO process_events (time, event, source, pid, parent, name, path, cmdline, "
+                        "start_time) VALUES ({}, 'exec', 'ebpf', 261, 1, 'x', '/x', '{}!', 1)",
+                        now_, std::string(5000, 'a')));
+  EXPECT_EQ(matches("  s: {Image: /x}\n  f: {CommandLine|re: '^(a|aa)+$'}\n  condition: s and not f\n"), (Pids{261}));
+  // A filter that decides (no limit reached) still filters.
+  EXPECT_EQ(matches("  s: {Image: /x}\n  f: {CommandLine|re: '^a'}\n  condition: s and not f\n"), (Pids{}));
 }
 
 }  // namespace

@@ -64,7 +64,7 @@ TEST(Sigma, MetadataLevelsAndShape) {
   EXPECT_EQ(r->sigma->falsepositives, (std::vector<std::string>{"installers", "CI jobs"}));
   EXPECT_EQ(r->query_line, 12);
   EXPECT_NE(r->query.find("FROM process_events"), std::string::npos);
-  EXPECT_NE(r->query.find("event IN ('start', 'exec')"), std::string::npos);
+  EXPECT_NE(r->query.find("(event = 'exec' OR (event = 'start' AND source = 'poll'))"), std::string::npos);
   EXPECT_NE(r->query.find("(SELECT max(time) FROM scans)"), std::string::npos);
   EXPECT_TRUE(r->key_columns.empty());  // pid + start_time
 
@@ -106,8 +106,15 @@ TEST(Sigma, ModifiersBecomeComparisons) {
             "((path = 'a' COLLATE NOCASE AND username = 'root' COLLATE NOCASE))");
   EXPECT_EQ(where("  s:\n    - Image: a\n    - User: root\n  condition: s\n"),
             "((path = 'a' COLLATE NOCASE OR username = 'root' COLLATE NOCASE))");
-  EXPECT_EQ(where("  s: {CommandLine|re: '^curl\\s'}\n  condition: s\n"), "(regexp('^curl\\s', cmdline))");
-  EXPECT_EQ(where("  s: {CommandLine|re|i|s: 'x.y'}\n  condition: s\n"), "(regexp('(?is)x.y', cmdline))");
+  EXPECT_EQ(where("  s: {CommandLine|re: '^curl\\s'}\n  condition: s\n"), "(regexp('^curl\\s', cmdline, 1))");
+  EXPECT_EQ(where("  s: {CommandLine|re|i|s: 'x.y'}\n  condition: s\n"), "(regexp('(?is)x.y', cmdline, 1))");
+  // Under NOT a regex's undecidable rows (a PCRE2 limit) must not count as
+  // "the filter matched", or a padded command line would silence the rule;
+  // a second NOT turns it back.
+  EXPECT_EQ(where("  s: {Image: /bin/x}\n  f: {CommandLine|re: 'a'}\n  condition: s and not f\n"),
+            "((path = '/bin/x' COLLATE NOCASE AND NOT coalesce(regexp('a', cmdline, 0), 0)))");
+  EXPECT_EQ(where("  f: {CommandLine|re: 'a'}\n  condition: not (not f)\n"),
+            "(NOT coalesce(NOT coalesce(regexp('a', cmdline, 1), 0), 0))");
   EXPECT_EQ(where("  s: {CurrentDirectory|exists: true}\n  condition: s\n"), "((cwd IS NOT NULL AND cwd <> ''))");
   EXPECT_EQ(where("  s: {CurrentDirectory|exists: false}\n  condition: s\n"), "((cwd IS NULL OR cwd = ''))");
   EXPECT_EQ(where("  s: {CurrentDirectory: null}\n  condition: s\n"), "((cwd IS NULL OR cwd = ''))");
@@ -140,7 +147,7 @@ TEST(Sigma, ValuesCannotBreakOutOfTheQuery) {
   EXPECT_EQ(where("  s: {CommandLine: 'a\\*b\\?c\\\\d'}\n  condition: s\n"), "(cmdline = 'a*b?c\\d' COLLATE NOCASE)");
   EXPECT_EQ(where("  s: {CommandLine|cased: 'a\\*b'}\n  condition: s\n"), "(cmdline = 'a*b')");
   EXPECT_EQ(where("  s: {CommandLine|cased|contains: 'a\\*b'}\n  condition: s\n"), "(cmdline GLOB '*a[*]b*')");
-  EXPECT_EQ(where("  s: {CommandLine|re: \"x'y\"}\n  condition: s\n"), "(regexp('x''y', cmdline))");
+  EXPECT_EQ(where("  s: {CommandLine|re: \"x'y\"}\n  condition: s\n"), "(regexp('x''y', cmdline, 1))");
   // A NUL byte would end the query in SQLite's tokenizer: refused.
   EXPECT_NE(error_of(doc("  s: {CommandLine: \"a\\0b\"}\n  condition: s\n")).find("t.yml:7: a value contains a NUL byte"),
             std::string::npos);

@@ -296,7 +296,7 @@ Expr one_value(const Spec& s, const YAML::Node& v, std::size_t& leaves) {
     if (pattern.find('\0') != std::string::npos) fault(v, "a value contains a NUL byte, which no process_events text holds");
     if (auto why = regex_error(pattern); !why.empty())
       fault(v, fmt::format("{}|re: bad regular expression: {}", s.field->sigma, why));
-    return leaf(fmt::format("regexp({}, {})", sql_literal(pattern, v), column));
+    return regex_leaf(sql_literal(pattern, v), column);
   }
   // Transforms, in the order written, each turning every variant into one or more.
   std::vector<std::string> raws{raw};

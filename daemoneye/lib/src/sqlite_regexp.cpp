@@ -62,22 +62,24 @@ std::unique_ptr<Compiled> make_compiled(std::string_view pattern, std::string& e
   return c;
 }
 
-int matches(const Compiled& c, sqlite3_value* value) {
+int matches(const Compiled& c, sqlite3_value* value, int at_limit) {
   const auto* v = ::sqlite3_value_text(value);
   const auto n = static_cast<std::size_t>(::sqlite3_value_bytes(value));
   const int rc = pcre2_match(c.code.get(), v != nullptr ? v : reinterpret_cast<PCRE2_SPTR>(""), n, 0, 0, c.data.get(),
                              c.context.get());
-  // A limit reached (or any other failure) is a match: see the header.
-  return rc == PCRE2_ERROR_NOMATCH ? 0 : 1;
+  // A limit reached (or any other failure) is `at_limit`: see the header.
+  if (rc == PCRE2_ERROR_NOMATCH) return 0;
+  return rc >= 0 ? 1 : at_limit;
 }
 
-void regexp_fn(sqlite3_context* ctx, int /*argc*/, sqlite3_value** argv) {
+void regexp_fn(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
   if (::sqlite3_value_type(argv[0]) == SQLITE_NULL || ::sqlite3_value_type(argv[1]) == SQLITE_NULL) {
     ::sqlite3_result_null(ctx);
     return;
   }
+  const int at_limit = argc == 3 && ::sqlite3_value_int(argv[2]) == 0 ? 0 : 1;
   if (auto* kept = static_cast<Compiled*>(::sqlite3_get_auxdata(ctx, 0)); kept != nullptr) {
-    ::sqlite3_result_int(ctx, matches(*kept, argv[1]));
+    ::sqlite3_result_int(ctx, matches(*kept, argv[1], at_limit));
     return;
   }
   const auto* p = reinterpret_cast<const char*>(::sqlite3_value_text(argv[0]));
@@ -93,7 +95,7 @@ void regexp_fn(sqlite3_context* ctx, int /*argc*/, sqlite3_value** argv) {
     ::sqlite3_result_error(ctx, msg.c_str(), static_cast<int>(msg.size()));
     return;
   }
-  ::sqlite3_result_int(ctx, matches(*fresh, argv[1]));
+  ::sqlite3_result_int(ctx, matches(*fresh, argv[1], at_limit));
   // Kept for the next rows when the pattern is a constant; SQLite frees it
   // (at once, if it is not) with `destroy`.
   ::sqlite3_set_auxdata(ctx, 0, fresh.release(), &destroy);
@@ -102,8 +104,12 @@ void regexp_fn(sqlite3_context* ctx, int /*argc*/, sqlite3_value** argv) {
 }  // namespace
 
 int register_regexp(sqlite3* db) {
-  return ::sqlite3_create_function_v2(db, "regexp", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY,
-                                      nullptr, &regexp_fn, nullptr, nullptr, nullptr);
+  constexpr int kFlags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY;
+  for (const int args : {2, 3}) {
+    const int rc = ::sqlite3_create_function_v2(db, "regexp", args, kFlags, nullptr, &regexp_fn, nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) return rc;
+  }
+  return SQLITE_OK;
 }
 
 std::string regex_compile_error(std::string_view pattern) {

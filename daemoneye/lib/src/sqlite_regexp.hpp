@@ -1,15 +1,17 @@
 #pragma once
-// regexp(pattern, value): PCRE2 matching as an SQL function, for Sigma's
-// `re` modifier (and `value REGEXP pattern` in native rules).
+// regexp(pattern, value [, at_limit]): PCRE2 matching as an SQL function,
+// for Sigma's `re` modifier (and `value REGEXP pattern` in native rules).
 //
 // - 1 when `pattern` matches anywhere in `value` (unanchored, as Sigma's
 //   re), 0 when not, NULL when `value` is NULL.
 // - UTF-8 patterns; a value that is not valid UTF-8 (a command line is what
 //   the kernel held) is still searched (PCRE2_MATCH_INVALID_UTF).
 // - Bounded work per call: kMatchLimit backtracking steps, kDepthLimit
-//   nesting, kHeapLimitKib of heap. A value that reaches a limit counts as a
-//   MATCH: a rule must not be silenced by a process that makes its regex
-//   expensive, so the undecidable row is reported instead of dropped.
+//   nesting, kHeapLimitKib of heap. A value that reaches a limit gives
+//   `at_limit` (1 when omitted, 0 only when it is 0): a rule must not be
+//   silenced by a process that makes its regex expensive, so the Sigma
+//   translator passes 1 where the regex counts for the rule and 0 under a
+//   NOT (a filter), and the undecidable row is reported either way.
 // - The pattern is compiled once per statement (SQLite keeps it with the
 //   constant argument); a pattern that does not compile is an SQL error.
 //   Sigma rules compile theirs at load (regex_error), so only a native rule
