@@ -101,6 +101,9 @@ TEST(Broker, InvalidSubjectsRefusedByClient) {
   ASSERT_TRUE(b && c);
   EXPECT_EQ(c->publish("a.*", "x").error().category, ErrorCategory::invalid_subject);
   EXPECT_EQ(c->publish("a..b", "x").error().category, ErrorCategory::invalid_subject);
+  // On a thread that never published (its remembered valid subject is
+  // empty): still refused here, not first by the broker.
+  std::thread([&] { EXPECT_EQ(c->publish("", "x").error().category, ErrorCategory::invalid_subject); }).join();
   EXPECT_EQ(c->subscribe("a.>.b", [](const MessageView&) {}).error().category, ErrorCategory::invalid_subject);
   EXPECT_EQ(c->publish("big", std::string(2 << 20, 'x')).error().category, ErrorCategory::frame_too_large);
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <utility>
 
 namespace airssys::bus {
 
@@ -135,7 +136,7 @@ thread_local const ClientCore* tl_reading = nullptr;  // the ClientCore whose re
 }  // namespace
 
 bool on_reader_thread(const ClientCore* c) noexcept { return tl_reading == c; }
-void mark_reader_thread(const ClientCore* c) noexcept { tl_reading = c; }
+const ClientCore* mark_reader_thread(const ClientCore* c) noexcept { return std::exchange(tl_reading, c); }
 
 namespace {
 
@@ -249,7 +250,7 @@ std::expected<void, Error> ClientCore::publish(std::string_view subject, std::st
   // its bytes alone: each thread remembers the last valid subject it
   // published to (validation was a fifth of a publish's time, perf).
   thread_local std::string tl_valid_subject;
-  if (!bytes_equal(subject, tl_valid_subject)) {
+  if (subject.empty() || !bytes_equal(subject, tl_valid_subject)) {
     if (auto v = validate_publish_subject(subject); !v) return v;
     tl_valid_subject.assign(subject);
   }
@@ -359,18 +360,37 @@ void ClientCore::encode_sub(std::uint64_t sid, const SubEntry& e) {
 
 std::expected<std::uint64_t, Error> ClientCore::add_sub(std::string_view pattern, SubEntry entry) {
   if (auto v = validate_subscribe_subject(pattern); !v) return std::unexpected(v.error());
-  std::lock_guard lk(mu);
+  std::unique_lock lk(mu);
   if (closed) return std::unexpected(closed_error());
   const std::uint64_t sid = next_sid++;
   entry.subject = pattern;
-  auto& e = subs.emplace(sid, std::move(entry)).first->second;
-  if (connected) encode_sub(sid, e);  // else sent on reconnect
+  const bool has_handler = static_cast<bool>(entry.handler);
+  subs.emplace(sid, std::move(entry));
+  if (has_handler && ++handler_subs == 1 && reading == Reading::request && !on_reader_thread(this)) {
+    // A requester reads: it hands the role back (woken from its poll) before
+    // the broker can send this subscription anything, so its handler never
+    // runs on a requesting thread. From a requester's own on_error the
+    // requester stops after the current batch, which cannot hold messages
+    // for a SUB not yet sent.
+    const std::uint64_t one = 1;
+    (void)!::write(wake.get(), &one, sizeof one);
+    cv_role.wait(lk, [&] { return reading != Reading::request || closed; });
+    if (closed) {
+      subs.erase(sid);
+      --handler_subs;
+      return std::unexpected(closed_error());
+    }
+  }
+  if (connected) encode_sub(sid, subs.at(sid));  // else sent on reconnect
   return sid;
 }
 
 void ClientCore::remove_sub(std::uint64_t sid) {
   std::lock_guard lk(mu);
-  if (subs.erase(sid) == 0) return;
+  const auto it = subs.find(sid);
+  if (it == subs.end()) return;
+  if (it->second.handler) --handler_subs;
+  subs.erase(it);
   subs_gen.fetch_add(1, std::memory_order_release);
   if (!connected) return;
   Frame f;
@@ -487,21 +507,36 @@ std::expected<Message, Error> ClientCore::request(std::string_view subject, std:
   std::unique_lock lk(mu);
   ++req_waiters;
   while (!request_done(id, gen)) {
-    if (reading == Reading::none && connected) {
+    if (reading == Reading::none && connected && handler_subs == 0) {
       reading = Reading::request;
       const int fd = sock.get();  // replaced only by the reader thread, with the role
       lk.unlock();
-      lead(fd, id, gen, deadline);
+      try {
+        lead(fd, id, gen, deadline);
+      } catch (...) {
+        // From on_error (a handler's exception is caught in dispatch): the
+        // role is given back, not kept by a thread that left request().
+        lk.lock();
+        reading = Reading::none;
+        released_at = {};
+        --req_waiters;
+        requests.erase(id);
+        cv_reply.notify_all();
+        cv_role.notify_all();
+        throw;
+      }
       lk.lock();
       reading = Reading::none;
-      // A lost connection is for the reader thread to restore at once.
-      released_at = conn_gen != gen ? std::chrono::steady_clock::time_point{} : std::chrono::steady_clock::now();
+      // A lost connection is for the reader thread to restore at once, and
+      // so is reading for a new handler subscription.
+      const bool reader_now = conn_gen != gen || closed || handler_subs > 0;
+      released_at = reader_now ? std::chrono::steady_clock::time_point{} : std::chrono::steady_clock::now();
       if (req_waiters > 1) cv_reply.notify_all();  // another request may read now
-      if (conn_gen != gen || closed) cv_role.notify_all();
+      if (reader_now) cv_role.notify_all();
       if (std::chrono::steady_clock::now() >= deadline) break;
       continue;
     }
-    if (reading == Reading::background && !kicked) {
+    if (reading == Reading::background && !kicked && handler_subs == 0) {
       kicked = true;
       const std::uint64_t one = 1;
       (void)!::write(wake.get(), &one, sizeof one);

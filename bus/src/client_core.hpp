@@ -16,7 +16,11 @@
 // role back when its reply arrived (or it timed out, or the connection was
 // lost); the reader thread takes it back only after kReadLinger without a
 // requester, so back-to-back requests do not bounce it between threads.
-// Only the reader thread reconnects.
+// Only the reader thread reconnects. Requesters read only while the client
+// has no subscription with a handler (`handler_subs`): handlers run on the
+// reader thread alone, so a caller may hold a lock its handler takes while
+// it waits in request(). subscribe() with a handler makes a reading
+// requester hand the role back before the SUB is sent.
 
 #include "frame.hpp"
 #include "spin_lock.hpp"
@@ -43,7 +47,9 @@ inline constexpr std::chrono::milliseconds kReadLinger{1};
 class ClientCore;
 // Whether the calling thread is c's reader thread (set by the reader loop).
 [[nodiscard]] bool on_reader_thread(const ClientCore* c) noexcept;
-void mark_reader_thread(const ClientCore* c) noexcept;
+// Marks the calling thread as c's reader (nullptr: none); returns the mark
+// it replaces, for a caller to put back.
+const ClientCore* mark_reader_thread(const ClientCore* c) noexcept;
 
 struct PullQueue {
   std::mutex mu;
@@ -135,6 +141,7 @@ class ClientCore {
   Reading reading = Reading::none;
   std::size_t req_waiters = 0;  // requests waiting for their reply
   bool kicked = false;          // `wake` signalled since the reader thread took the role
+  std::size_t handler_subs = 0;  // subscriptions with a handler (requesters then never read)
   std::chrono::steady_clock::time_point released_at{};  // a requester last handed the role back
   std::condition_variable cv_role;  // the reader thread waits here for the role
   // Bumped (under mu) whenever a subscription is removed, so the reader can

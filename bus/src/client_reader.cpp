@@ -32,6 +32,7 @@ void ClientCore::reader_loop() {
     {
       std::unique_lock lk(mu);
       while (!closed) {
+        if (reading == Reading::none && handler_subs > 0) break;  // requesters do not read then
         if (reading == Reading::none && req_waiters == 0) {
           const auto until = released_at + kReadLinger;
           if (std::chrono::steady_clock::now() >= until) break;
@@ -57,7 +58,10 @@ void ClientCore::reader_loop() {
         if (p == Pumped::lost) break;  // reconnect, with the role taken again
         if (p == Pumped::woken) {
           std::lock_guard lk(mu);
-          if (closed || req_waiters > 0) break;
+          if (closed || (req_waiters > 0 && handler_subs == 0)) break;
+          // A requester that signalled may have its reply already (it came
+          // with the signal): let the next one signal again.
+          kicked = false;
         }
       }
     }
@@ -120,9 +124,13 @@ bool ClientCore::request_done(std::uint64_t id, std::uint64_t gen) {
 }
 
 void ClientCore::lead(int fd, std::uint64_t id, std::uint64_t gen, std::chrono::steady_clock::time_point deadline) {
-  // Handlers run here now: publishes from them are flushed after the batch,
-  // and a request() from one fails at once (see request()).
-  mark_reader_thread(this);
+  // on_error may run here: a request() from it fails at once (see
+  // request()). The mark is put back as it was: this thread may be another
+  // client's reader, inside one of its handlers.
+  struct PutBack {
+    const ClientCore* previous;
+    ~PutBack() { mark_reader_thread(previous); }
+  } put_back{mark_reader_thread(this)};
   while (true) {
     const auto left = deadline - std::chrono::steady_clock::now();
     if (left <= std::chrono::steady_clock::duration::zero()) break;
@@ -130,9 +138,8 @@ void ClientCore::lead(int fd, std::uint64_t id, std::uint64_t gen, std::chrono::
     const Pumped p = pump(fd, static_cast<int>(std::min<std::int64_t>(ms, 60'000)));
     if (p == Pumped::lost) break;
     std::lock_guard lk(mu);
-    if (request_done(id, gen)) break;
+    if (request_done(id, gen) || handler_subs > 0) break;
   }
-  mark_reader_thread(nullptr);
 }
 
 void ClientCore::dispatch(const Frame& f) {
@@ -200,7 +207,11 @@ void ClientCore::dispatch(const Frame& f) {
       {
         std::lock_guard lk(mu);
         if (!first_err) first_err = e;
-        if (f.sid != 0 && subs.erase(f.sid) > 0) subs_gen.fetch_add(1, std::memory_order_release);  // refused SUB
+        if (const auto it = f.sid != 0 ? subs.find(f.sid) : subs.end(); it != subs.end()) {  // refused SUB
+          if (it->second.handler) --handler_subs;
+          subs.erase(it);
+          subs_gen.fetch_add(1, std::memory_order_release);
+        }
       }
       report(e);
       return;

@@ -1,5 +1,6 @@
 // request() reading its own reply (the read role, client_core.hpp): many
-// requests at once while a subscription on the same client receives, a
+// requests at once while a subscription on the same client receives (with a
+// handler, and pulled), handlers never on a requesting thread, a
 // request whose connection drops, a timed-out request followed by its late
 // reply, a request from a handler, and the reader thread taking the role
 // back after requests.
@@ -12,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,8 +49,8 @@ bool reply(RawConn& c, const std::string& reply_to, std::string_view payload) {
 
 // Four threads request at once on one client that also has a subscription
 // fed by another client: every request gets its own reply, every message
-// arrives once and in order, and handlers never run two at a time (whoever
-// reads — the reader thread or a requester — dispatches them one by one).
+// arrives once and in order, and handlers never run two at a time (with a
+// handler subscription the reader thread alone reads and dispatches).
 TEST(Request, ManyThreadsAtOnceWhileASubscriptionReceives) {
   TempDir d;
   auto b = start_broker(d);
@@ -96,6 +98,86 @@ TEST(Request, ManyThreadsAtOnceWhileASubscriptionReceives) {
   EXPECT_TRUE(eventually([&] { return received.load() == kFeed; })) << received.load();
   EXPECT_EQ(out_of_order.load(), 0);
   EXPECT_EQ(overlaps.load(), 0);
+}
+
+// Four threads request at once while a pull subscription on the same client
+// receives: the requesters read (no handler subscription), and whatever
+// they read besides their replies reaches the pull queue once and in order.
+TEST(Request, ManyThreadsAtOnceWhileAPullSubscriptionReceives) {
+  TempDir d;
+  auto b = start_broker(d);
+  auto responder = connect_client(d);
+  auto client = connect_client(d);
+  auto feeder = connect_client(d);
+  ASSERT_TRUE(b && responder && client && feeder);
+  auto svc = echo(*responder, "svc.echo");
+  auto pull = client->subscribe_pull("feed.p");
+  ASSERT_TRUE(pull && client->flush());
+
+  constexpr int kFeed = 3000, kThreads = 4, kEach = 150;
+  std::atomic<int> failed{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t) {
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        const std::string body = std::to_string(t) + "-" + std::to_string(i);
+        auto rep = client->request("svc.echo", body, 30s);
+        if (!rep || rep->payload != "echo:" + body) ++failed;
+      }
+    });
+  }
+  for (int i = 0; i < kFeed; ++i) ASSERT_TRUE(feeder->publish("feed.p", std::to_string(i)));
+  ASSERT_TRUE(feeder->flush());
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  for (int i = 0; i < kFeed; ++i) {
+    auto m = pull->next(30s);
+    ASSERT_TRUE(m) << "message " << i;
+    ASSERT_EQ(m->payload, std::to_string(i));
+  }
+}
+
+// Handlers run on the reader thread only: never on a thread waiting in
+// request() (whose caller may hold a lock the handler takes), also for a
+// handler subscription made while that thread is reading its replies.
+TEST(Request, HandlersNeverRunOnARequestingThread) {
+  TempDir d;
+  auto b = start_broker(d);
+  auto responder = connect_client(d);
+  auto client = connect_client(d);
+  auto feeder = connect_client(d);
+  ASSERT_TRUE(b && responder && client && feeder);
+  auto svc = echo(*responder, "svc.echo");
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> failed{0}, requests{0};
+  std::thread::id requester_id;
+  std::atomic<bool> id_set{false};
+  std::thread requester([&] {
+    requester_id = std::this_thread::get_id();
+    id_set = true;
+    while (!stop.load()) {
+      if (!client->request("svc.echo", "x", 30s)) ++failed;
+      ++requests;
+    }
+  });
+  ASSERT_TRUE(eventually([&] { return id_set.load() && requests.load() > 20; }));
+  std::atomic<int> got{0}, on_requester{0};
+  auto s = client->subscribe("feed.h", [&](const MessageView&) {
+    if (std::this_thread::get_id() == requester_id) ++on_requester;
+    ++got;
+  });
+  ASSERT_TRUE(s && client->flush(30s));  // the SUB is at the broker before the feed
+  constexpr int kFeed = 500;
+  for (int i = 0; i < kFeed; ++i) ASSERT_TRUE(feeder->publish("feed.h", "m"));
+  ASSERT_TRUE(feeder->flush());
+  EXPECT_TRUE(eventually([&] { return got.load() == kFeed; })) << got.load();
+  const int before = requests.load();
+  EXPECT_TRUE(eventually([&] { return requests.load() > before + 20; }));  // requests still served
+  stop = true;
+  requester.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(on_requester.load(), 0);
 }
 
 // After requests handed the role back and no request follows, messages for

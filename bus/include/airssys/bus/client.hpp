@@ -112,7 +112,8 @@ struct ClientOptions {
   // the broker refuses the same above its own limit (ERR, frame_too_large).
   std::size_t max_frame_bytes = 1024 * 1024;
   // Called on the thread reading the socket (the reader thread, or one
-  // waiting in request(), which reads its own reply): errors the broker
+  // waiting in request(), which reads its own reply while the client has no
+  // subscription with a handler): errors the broker
   // reports asynchronously (refused publish/subscribe), lost connections,
   // failed reconnects.
   std::function<void(const Error&)> on_error;
