@@ -126,3 +126,31 @@ TEST(List, AListThatCannotBeWrittenIsAFailure) {
   EXPECT_NE(slurp(d.path / "err").find("task-watchdog: writing the task list: No space left on device"), std::string::npos)
       << slurp(d.path / "err");
 }
+
+TEST(List, ALongListThatCannotBeWrittenIsAFailure) {
+  // Past the early path's 64 KiB buffer the list is written while it is
+  // printed, and fmt reports the failed write by throwing: still exit 1 with
+  // the reason, not an abort.
+  TempDir d;
+  const auto reg = d.path / "registry.json";
+  ASSERT_EQ(run(d.path, {"start", "--wait", "--registry", reg.string(), "--id", "t", "--", "true"}).rc, 0);
+  auto root = nlohmann::json::parse(slurp(reg));
+  const auto one = root["tasks"]["t"];
+  for (int i = 0; i < 1500; ++i) {
+    auto copy = one;
+    const std::string id = "task-with-a-longer-name-" + std::to_string(i);
+    if (copy.contains("id")) copy["id"] = id;
+    root["tasks"][id] = copy;
+  }
+  {
+    std::ofstream out(reg, std::ios::trunc);
+    out << root.dump();
+  }
+  const auto listed = run(d.path, {"list", "--registry", reg.string()});
+  ASSERT_EQ(listed.rc, 0) << listed.err;
+  ASSERT_GT(listed.out.size(), std::size_t{1} << 16);
+  auto child = spawn({"list", "--registry", reg.string()}, "/dev/full", d.path / "err");
+  EXPECT_EQ(wait_child(child), 1);
+  EXPECT_NE(slurp(d.path / "err").find("task-watchdog: writing the task list: "), std::string::npos)
+      << slurp(d.path / "err");
+}

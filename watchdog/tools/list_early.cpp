@@ -102,9 +102,18 @@ void early_list(int argc, char** argv, char** envp) {
   // cmd_list prints (or reports) and returns the exit status. Unlike exit(),
   // a list that could not be written (a full disk, a closed stdout) is not
   // a success: the whole list sits in the buffer until this flush.
-  int status = wd::cli::cmd_list(*reg, args->json);
-  if (std::fflush(stdout) != 0 && status == 0) {
-    const std::string msg = std::string("task-watchdog: writing the task list: ") + std::strerror(errno) + "\n";
+  // A list longer than the buffer is written while it is printed, and fmt
+  // reports that write's failure by throwing (fmt::system_error).
+  int status = 0;
+  std::string failure;
+  try {
+    status = wd::cli::cmd_list(*reg, args->json);
+    if (std::fflush(stdout) != 0 && status == 0) failure = std::strerror(errno);
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  if (!failure.empty()) {
+    const std::string msg = "task-watchdog: writing the task list: " + failure + "\n";
     (void)!::write(STDERR_FILENO, msg.data(), msg.size());
     status = 1;
   }
