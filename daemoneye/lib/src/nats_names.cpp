@@ -100,11 +100,13 @@ Result<void> check_nats_subject(std::string_view subject) {
 }
 
 std::string nats_subject_host(std::string_view host) {
+  // An empty host is one '_' (returned, not assigned: g++ 12 at -O2 warns
+  // -Wrestrict on assigning a literal to the string built here).
+  if (host.empty()) return "_";
   std::string out(host);
   for (char& c : out) {
     if (!printable(c) || c == '.' || c == '*' || c == '>') c = '_';
   }
-  if (out.empty()) out = "_";
   return out;
 }
 

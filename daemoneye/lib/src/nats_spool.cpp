@@ -34,10 +34,20 @@ std::uint64_t record_size(std::string_view id, std::string_view json) {
 }
 
 // "N" → N; nullopt for anything else (no sign, no spaces, no leading junk).
-std::optional<std::uint64_t> number(std::string_view s) {
+// A whole decimal number into `out` (left as it was when false). A bool and
+// an out-parameter rather than an optional: g++ 12 at -O2 takes the
+// optional's payload for "maybe uninitialized" in load()'s checks.
+bool parse_number(std::string_view s, std::uint64_t& out) {
   std::uint64_t n = 0;
   const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-  if (s.empty() || ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
+  if (s.empty() || ec != std::errc{} || p != s.data() + s.size()) return false;
+  out = n;
+  return true;
+}
+
+std::optional<std::uint64_t> number(std::string_view s) {
+  std::uint64_t n = 0;
+  if (!parse_number(s, n)) return std::nullopt;
   return n;
 }
 
@@ -122,16 +132,17 @@ Result<void> NatsSpool::load() {
     const std::string_view header(data.data() + pos, nl - pos);
     if (header.size() > 2 && header[0] == 'm' && header[1] == ' ') {
       const auto space = header.find(' ', 2);
-      const auto id_len = number(header.substr(2, space == std::string_view::npos ? 0 : space - 2));
-      const auto json_len = space == std::string_view::npos ? std::nullopt : number(header.substr(space + 1));
-      if (!id_len || !json_len || *id_len > data.size() || *json_len > data.size() ||
-          nl + 1 + *id_len + *json_len >= data.size() || data[nl + 1 + *id_len + *json_len] != '\n') {
-        const bool past_end = id_len && json_len && nl + 1 + *id_len + *json_len >= data.size();
+      std::uint64_t id_len = 0, json_len = 0;
+      const bool lengths = space != std::string_view::npos && parse_number(header.substr(2, space - 2), id_len) &&
+                           parse_number(header.substr(space + 1), json_len);
+      if (!lengths || id_len > data.size() || json_len > data.size() || nl + 1 + id_len + json_len >= data.size() ||
+          data[nl + 1 + id_len + json_len] != '\n') {
+        const bool past_end = lengths && nl + 1 + id_len + json_len >= data.size();
         damage = past_end ? "a torn record at the end" : "a damaged record";
         break;
       }
-      push({data.substr(nl + 1, *id_len), data.substr(nl + 1 + *id_len, *json_len)});
-      pos = nl + 1 + *id_len + *json_len + 1;
+      push({data.substr(nl + 1, id_len), data.substr(nl + 1 + id_len, json_len)});
+      pos = nl + 1 + id_len + json_len + 1;
       continue;
     }
     const auto n = header.size() > 2 && header[1] == ' ' ? number(header.substr(2)) : std::nullopt;
