@@ -146,7 +146,7 @@ Result<void> NatsSpool::load() {
       continue;
     }
     const auto n = header.size() > 2 && header[1] == ' ' ? number(header.substr(2)) : std::nullopt;
-    if ((header[0] != 'a' && header[0] != 'd') || !n || *n > live_.size()) {
+    if (!n || (header[0] != 'a' && header[0] != 'd') || *n > live_.size()) {  // !n first: an empty line has no [0]
       damage = "a damaged record";
       break;
     }

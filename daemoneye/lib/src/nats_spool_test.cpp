@@ -108,6 +108,19 @@ TEST(NatsSpool, ADamagedRecordEndsTheReadablePart) {
   EXPECT_NE(logs[0].find("a damaged record at byte 18"), std::string::npos) << logs[0];
 }
 
+TEST(NatsSpool, AnEmptyLineIsADamagedRecord) {
+  // Read as damage, not by looking at the first byte of an empty header.
+  TempDir tmp;
+  const auto dir = tmp.path() / "spool";
+  ::mkdir(dir.c_str(), 0700);
+  testing::write_file(dir / "alerts.spool", "m 4 7\nid-1{\"n\":1}\n\nm 4 7\nid-2{\"n\":2}\n");
+  std::vector<std::string> logs;
+  auto s = open_spool(dir, 1 << 20, &logs);
+  EXPECT_EQ(drain(*s), (std::vector<std::string>{"id-1"}));
+  ASSERT_EQ(logs.size(), 1u);
+  EXPECT_NE(logs[0].find("a damaged record at byte 18"), std::string::npos) << logs[0];
+}
+
 TEST(NatsSpool, WhenFullTheOldestAreDroppedAndCounted) {
   TempDir tmp;
   const auto dir = tmp.path() / "spool";
