@@ -80,7 +80,7 @@ void write_registry(const fs::path& path, int n) {
     std::snprintf(id, sizeof id, "task-%04d", i);
     t.id = id;
     t.argv = {"make", "-j2", "target" + std::to_string(i)};
-    t.cwd = "/work/project";
+    t.cwd = "/home/dev/project";
     t.env = {"CC=gcc"};
     t.created_ms = 1795000000000 + i;
     t.timeout_ms = 900000;
@@ -92,8 +92,8 @@ void write_registry(const fs::path& path, int n) {
     t.monitor_start_time = 579263 + static_cast<std::uint64_t>(i);
     t.containment.kind = wd::ContainmentKind::cgroup2;
     t.containment.cgroup = "/sys/fs/cgroup/unified/task-watchdog/" + t.id + "-4241";
-    t.stdout_log = "/work/project/.task-watchdog/logs/" + t.id + ".stdout.log";
-    t.stderr_log = "/work/project/.task-watchdog/logs/" + t.id + ".stderr.log";
+    t.stdout_log = "/home/dev/project/.task-watchdog/logs/" + t.id + ".stdout.log";
+    t.stderr_log = "/home/dev/project/.task-watchdog/logs/" + t.id + ".stderr.log";
     t.exit_code = 0;
     t.ended_ms = 1795000100000 + i;
     t.leftover_processes = 0;

@@ -19,13 +19,13 @@ import json, sys
 tasks = {}
 for i in range(100):
     tid = "task-%04d" % i
-    tasks[tid] = {"id": tid, "argv": ["make", "-j2", "target%d" % i], "cwd": "/work/project", "env": ["CC=gcc"],
+    tasks[tid] = {"id": tid, "argv": ["make", "-j2", "target%d" % i], "cwd": "/home/dev/project", "env": ["CC=gcc"],
                   "created_ms": 1795000000000 + i, "timeout_ms": 900000, "idle_timeout_ms": None, "grace_ms": 10000,
                   "deadline_ms": 1795000900000 + i, "state": "exited", "pid": 4242 + i, "pid_start_time": 579264 + i,
                   "monitor_pid": 4241 + i, "monitor_start_time": 579263 + i, "foreground": False,
                   "containment": {"kind": "cgroup2", "cgroup": "/sys/fs/cgroup/unified/task-watchdog/%s-4241" % tid, "note": ""},
-                  "stdout_log": "/work/project/.task-watchdog/logs/%s.stdout.log" % tid,
-                  "stderr_log": "/work/project/.task-watchdog/logs/%s.stderr.log" % tid,
+                  "stdout_log": "/home/dev/project/.task-watchdog/logs/%s.stdout.log" % tid,
+                  "stderr_log": "/home/dev/project/.task-watchdog/logs/%s.stderr.log" % tid,
                   "exit_code": 0, "exit_signal": None, "ended_ms": 1795000100000 + i, "error": "", "leftover_processes": 0}
 json.dump({"schema_version": 1, "tasks": tasks}, open(sys.argv[1], "w"), indent=1)
 PY
