@@ -35,6 +35,7 @@
 #include <openssl/evp.h>
 
 #include "alert_sink.hpp"
+#include "nats_connection.hpp"
 #include "nats_names.hpp"
 #include "nats_spool.hpp"
 
@@ -48,36 +49,10 @@ using namespace std::chrono_literals;
 constexpr std::chrono::milliseconds kFirstBackoff = 250ms;
 constexpr std::chrono::milliseconds kMaxBackoff = 5s;
 
-struct OptionsDeleter {
-  void operator()(natsOptions* o) const noexcept { natsOptions_Destroy(o); }
-};
-struct ConnectionDeleter {
-  void operator()(natsConnection* c) const noexcept { natsConnection_Destroy(c); }
-};
-struct JsDeleter {
-  void operator()(jsCtx* j) const noexcept { jsCtx_Destroy(j); }
-};
-struct MsgDeleter {
-  void operator()(natsMsg* m) const noexcept { natsMsg_Destroy(m); }
-};
-struct AckDeleter {
-  void operator()(jsPubAck* a) const noexcept { jsPubAck_Destroy(a); }
-};
-struct StatsDeleter {
-  void operator()(natsStatistics* s) const noexcept { natsStatistics_Destroy(s); }
-};
-using Options = std::unique_ptr<natsOptions, OptionsDeleter>;
-using Connection = std::unique_ptr<natsConnection, ConnectionDeleter>;
-using Js = std::unique_ptr<jsCtx, JsDeleter>;
-using Msg = std::unique_ptr<natsMsg, MsgDeleter>;
-using Ack = std::unique_ptr<jsPubAck, AckDeleter>;
-using Stats = std::unique_ptr<natsStatistics, StatsDeleter>;
+using Msg = NatsMsgPtr;
+using Ack = JsPubAckPtr;
 
-// With retry-on-failed-connect, libnats connects in the background only if
-// given a callback; the sender needs no signal (it retries on its own).
-void on_connected(natsConnection*, void*) {}
-
-std::string status_text(natsStatus s) { return natsStatus_GetText(s); }
+std::string status_text(natsStatus s) { return nats_status_text(s); }
 
 // "<dedup key>|<host>|<time>": the same for every retry of one alert, so
 // JetStream drops a re-sent copy; a later raise of the same condition
@@ -103,46 +78,9 @@ std::string host_of(const std::string& json) {
   return {};
 }
 
-Result<Options> make_options(const SinkConfig& c) {
-  natsOptions* raw = nullptr;
-  if (natsStatus s = natsOptions_Create(&raw); s != NATS_OK) {
-    return fail(ErrorCategory::resource_exhausted, "nats sink: " + status_text(s));
-  }
-  Options o(raw);
-  const auto check = [](natsStatus s, std::string_view what) -> Result<void> {
-    if (s == NATS_OK) return {};
-    // What failed and libnats's words for it (a file name, an SSL error; never a secret).
-    const char* detail = nats_GetLastError(nullptr);
-    return fail(s == NATS_NOT_FOUND || s == NATS_SSL_ERROR || s == NATS_INVALID_ARG ? ErrorCategory::invalid_input
-                                                                                    : ErrorCategory::unavailable,
-                fmt::format("nats sink: {}: {}", what, detail != nullptr && *detail != '\0' ? detail : status_text(s).c_str()));
-  };
-  Result<void> r = check(natsOptions_SetURL(raw, c.url.c_str()), "url");
-  if (r) r = check(natsOptions_SetName(raw, "daemoneye-agent"), "name");
-  if (r) r = check(natsOptions_SetTimeout(raw, c.timeout.count()), "timeout");
-  if (r) r = check(natsOptions_SetMaxReconnect(raw, -1), "max reconnect");
-  if (r) r = check(natsOptions_SetReconnectWait(raw, 1000), "reconnect wait");
-  if (r) r = check(natsOptions_SetRetryOnFailedConnect(raw, true, &on_connected, nullptr), "retry on failed connect");
-  if (r && !c.credentials.empty()) {
-    r = check(natsOptions_SetUserCredentialsFromFiles(raw, c.credentials.c_str(), nullptr), "credentials");
-  }
-  if (r && !c.token.empty()) r = check(natsOptions_SetToken(raw, c.token.c_str()), "token");
-  if (r && !c.user.empty()) r = check(natsOptions_SetUserInfo(raw, c.user.c_str(), c.password.c_str()), "user");
-  if (r && !c.tls_ca.empty()) {
-    r = check(natsOptions_SetSecure(raw, true), "tls");
-    if (r) r = check(natsOptions_LoadCATrustedCertificates(raw, c.tls_ca.c_str()), "tls_ca " + c.tls_ca.string());
-  }
-  if (r && !c.tls_cert.empty()) {
-    r = check(natsOptions_LoadCertificatesChain(raw, c.tls_cert.c_str(), c.tls_key.c_str()),
-              "tls_cert " + c.tls_cert.string());
-  }
-  if (!r) return std::unexpected(r.error());
-  return o;
-}
-
 class NatsSink final : public Sink {
  public:
-  NatsSink(const SinkConfig& config, std::unique_ptr<NatsSpool> spool, Connection nc, Js js,
+  NatsSink(const SinkConfig& config, std::unique_ptr<NatsSpool> spool, std::unique_ptr<NatsConnection> nc, JsCtxPtr js,
            std::shared_ptr<SinkCounters> counters, SinkLog log)
       : subject_(config.subject),
         stream_(config.stream),
@@ -168,7 +106,7 @@ class NatsSink final : public Sink {
     }
     cv_.notify_all();
     // Ends a publish waiting for its ack; the alert stays spooled.
-    natsConnection_Close(nc_.get());
+    nc_->close();
     thread_.join();
     counters_->nats_spooled.fetch_sub(spool_->size(), std::memory_order_relaxed);
   }
@@ -269,10 +207,8 @@ class NatsSink final : public Sink {
   }
 
   // Sender thread only: libnats's reconnect count into the counters.
-  void count_reconnects(natsStatistics* stats) {
-    if (stats == nullptr || natsConnection_GetStats(nc_.get(), stats) != NATS_OK) return;
-    std::uint64_t reconnects = 0;
-    if (natsStatistics_GetCounts(stats, nullptr, nullptr, nullptr, nullptr, &reconnects) != NATS_OK) return;
+  void count_reconnects() {
+    const std::uint64_t reconnects = nc_->reconnects();
     if (reconnects > reconnects_seen_) {
       counters_->nats_reconnects.fetch_add(reconnects - reconnects_seen_, std::memory_order_relaxed);
       reconnects_seen_ = reconnects;
@@ -280,9 +216,6 @@ class NatsSink final : public Sink {
   }
 
   void run() {
-    natsStatistics* stats_raw = nullptr;
-    (void)natsStatistics_Create(&stats_raw);
-    const Stats stats(stats_raw);
     auto backoff = kFirstBackoff;
     std::uint64_t subject_seq = 0;
     std::string subject;
@@ -299,7 +232,7 @@ class NatsSink final : public Sink {
         subject_seq = m->seq;
       }
       const Result<void> sent = publish(*m, subject);
-      count_reconnects(stats.get());
+      count_reconnects();
       if (sent) {
         counters_->nats_acked.fetch_add(1, std::memory_order_relaxed);
         publish_report_.succeeded();
@@ -339,8 +272,8 @@ class NatsSink final : public Sink {
   std::unique_ptr<NatsSpool> spool_;  // guarded by mu_
   bool stopping_ = false;             // guarded by mu_
   std::atomic<bool> overflowing_{false};
-  Connection nc_;  // thread-safe (libnats); closed by the destructor
-  Js js_;          // after nc_: destroyed first
+  std::unique_ptr<NatsConnection> nc_;  // thread-safe (libnats); closed by the destructor
+  JsCtxPtr js_;                          // after nc_: destroyed first
   std::thread thread_;  // last: started when everything above exists
 };
 
@@ -354,25 +287,15 @@ Result<std::unique_ptr<Sink>> make_nats_sink(const SinkConfig& config, std::shar
   if (config.spool_dir.empty()) return fail(ErrorCategory::invalid_input, "nats sink: spool.dir is not set");
   auto spool = NatsSpool::open(config.spool_dir, config.spool_max_size, log);
   if (!spool) return std::unexpected(spool.error().prefixed("nats sink"));
-  auto options = make_options(config);
-  if (!options) return std::unexpected(options.error());
-  natsConnection* nc_raw = nullptr;
-  const natsStatus s = natsConnection_Connect(&nc_raw, options->get());
-  Connection nc(nc_raw);
-  if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) {
-    return fail(ErrorCategory::unavailable,
-                fmt::format("nats sink: connect to {}: {}", redact_nats_url(config.url), status_text(s)));
-  }
-  if (s == NATS_NOT_YET_CONNECTED && log) {
+  auto nc = NatsConnection::connect(nats_connection_config(config), "nats sink");
+  if (!nc) return std::unexpected(nc.error());
+  if (!(*nc)->connected_at_start() && log) {
     log(fmt::format("nats {}: not reachable yet; alerts are spooled in {} until it is", redact_nats_url(config.url),
                     config.spool_dir.string()));
   }
-  jsCtx* js_raw = nullptr;
-  if (const natsStatus js = natsConnection_JetStream(&js_raw, nc.get(), nullptr); js != NATS_OK) {
-    return fail(ErrorCategory::unavailable, "nats sink: JetStream context: " + status_text(js));
-  }
-  Js js(js_raw);
-  return std::make_unique<NatsSink>(config, std::move(*spool), std::move(nc), std::move(js), std::move(counters),
+  auto js = (*nc)->jetstream();
+  if (!js) return std::unexpected(js.error());
+  return std::make_unique<NatsSink>(config, std::move(*spool), std::move(*nc), std::move(*js), std::move(counters),
                                     std::move(log));
 }
 
