@@ -117,13 +117,23 @@ std::expected<Subscription, Error> Client::subscribe_pull(std::string_view patte
   return s;
 }
 
+// The calls that wait hold their own reference to the core: a Client
+// destroyed by another thread meanwhile closes it (the call returns
+// `closed`), and the core lives until the call has left it.
 std::expected<Message, Error> Client::request(std::string_view subject, std::string_view payload,
                                               std::chrono::milliseconds timeout, const PublishOptions& options) {
-  return core_->request(subject, payload, timeout, options);
+  const std::shared_ptr<ClientCore> core = core_;
+  return core->request(subject, payload, timeout, options);
 }
 
-std::expected<void, Error> Client::flush(std::chrono::milliseconds timeout) { return core_->flush(timeout); }
-std::expected<std::string, Error> Client::stats(std::chrono::milliseconds timeout) { return core_->stats(timeout); }
+std::expected<void, Error> Client::flush(std::chrono::milliseconds timeout) {
+  const std::shared_ptr<ClientCore> core = core_;
+  return core->flush(timeout);
+}
+std::expected<std::string, Error> Client::stats(std::chrono::milliseconds timeout) {
+  const std::shared_ptr<ClientCore> core = core_;
+  return core->stats(timeout);
+}
 bool Client::connected() const { return core_->is_connected(); }
 std::uint64_t Client::reconnects() const { return core_->reconnect_count(); }
 
@@ -142,6 +152,13 @@ namespace {
 
 Error closed_error() { return Error::make(ErrorCategory::closed, "the client is closed"); }
 Error disconnected_error() { return Error::make(ErrorCategory::not_connected, "not connected to the broker (reconnecting)"); }
+// flush() and stats() wait for a reply only the thread holding the read
+// role reads: called on that thread (from a handler, or from on_error on the
+// reader thread or a requesting one) they would wait out their timeout.
+Error read_role_error(std::string_view call) {
+  return Error::make(ErrorCategory::invalid_argument,
+                     std::string(call) + " called from a handler or on_error (its reply is read by this very thread)");
+}
 
 bool write_all(int fd, const char* p, std::size_t n) {
   while (n > 0) {
@@ -193,6 +210,14 @@ void ClientCore::close() {
   if (wake) {
     const std::uint64_t one = 1;
     (void)!::write(wake.get(), &one, sizeof one);
+  }
+  if (!on_reader_thread(this)) {
+    // A requester reading the socket stops at its next poll (woken above);
+    // once it has handed the role back, nothing of ours runs on_error on
+    // its thread any more. (Called from on_error on that thread, it stops
+    // after the current batch instead.)
+    std::unique_lock lk(mu);
+    cv_role.wait(lk, [&] { return reading != Reading::request; });
   }
   if (reader.joinable()) reader.join();
   if (flusher.joinable()) flusher.join();
@@ -417,6 +442,7 @@ std::expected<std::uint64_t, Error> ClientCore::send_ping(Op op) {
 }
 
 std::expected<void, Error> ClientCore::flush(std::chrono::milliseconds timeout) {
+  if (on_reader_thread(this)) return std::unexpected(read_role_error("flush()"));
   std::uint64_t gen = 0;
   {
     std::lock_guard lk(mu);
@@ -439,6 +465,7 @@ std::expected<void, Error> ClientCore::flush(std::chrono::milliseconds timeout) 
 }
 
 std::expected<std::string, Error> ClientCore::stats(std::chrono::milliseconds timeout) {
+  if (on_reader_thread(this)) return std::unexpected(read_role_error("stats()"));
   std::uint64_t gen = 0;
   {
     std::lock_guard lk(mu);

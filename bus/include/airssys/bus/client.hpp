@@ -6,7 +6,8 @@
 // thread flush_delay after the buffer became non-empty, and on flush(). A reader thread receives
 // messages and runs subscription handlers; handlers must not block for long
 // and must not call request() or flush() (they would wait on their own
-// thread). All member functions are thread-safe.
+// thread; flush() and stats() there, or in on_error, fail at once with
+// invalid_argument). All member functions are thread-safe.
 //
 // When the broker goes away the client reconnects with exponential backoff
 // and re-sends its subscriptions; publishes made while disconnected fail with
@@ -125,7 +126,11 @@ class Client {
   // Connects and completes a PING/PONG handshake; a broker that refuses our
   // credentials gives ErrorCategory::not_authorized. The first connect is not retried.
   [[nodiscard]] static std::expected<std::unique_ptr<Client>, Error> connect(ClientOptions options);
-  ~Client();  // sends what is buffered (best effort), stops both threads
+  // Sends what is buffered (best effort), stops both threads and waits for
+  // a thread reading in request() to stop reading, so no handler or
+  // on_error call runs once it returns. Calls waiting in other threads
+  // (request, flush, stats) return ErrorCategory::closed.
+  ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
@@ -142,6 +147,8 @@ class Client {
   // Sends everything buffered and waits until the broker has processed it
   // (PING/PONG). Returns the first error the broker reported since the last
   // flush (e.g. permission_denied for a publish or subscribe), if any.
+  // From a handler or on_error: invalid_argument at once (the PONG would be
+  // read by the calling thread itself).
   [[nodiscard]] std::expected<void, Error> flush(std::chrono::milliseconds timeout = std::chrono::seconds(5));
   // The broker's stats JSON (docs/bus.md "Stats").
   [[nodiscard]] std::expected<std::string, Error> stats(std::chrono::milliseconds timeout = std::chrono::seconds(5));
