@@ -45,6 +45,16 @@ const char* to_string(ExitReason r) noexcept {
 }
 
 namespace detail {
+namespace {
+
+// Which termination stripe this thread counts in (threads take turns).
+unsigned stripe_index() noexcept {
+  static std::atomic<unsigned> next{0};
+  thread_local const unsigned mine = next.fetch_add(1, std::memory_order_relaxed);
+  return mine;
+}
+
+}  // namespace
 
 // ---- timers ----
 
@@ -181,8 +191,6 @@ std::expected<void, Error> SystemCore::start_cell(CellBase* c) noexcept {
     if (s.head != nullptr) s.head->live_prev = c;
     s.head = c;
   }
-  live_.fetch_add(1, std::memory_order_relaxed);
-  spawned_.fetch_add(1, std::memory_order_relaxed);
   c->add_ref();  // the run queue's reference (pending_ starts at 1: the start token)
   exec_->schedule(c, true);
   return {};
@@ -197,11 +205,25 @@ void SystemCore::remove_live(CellBase* c) noexcept {
     if (c->live_next != nullptr) c->live_next->live_prev = c->live_prev;
     c->live_prev = c->live_next = nullptr;
   }
-  if (live_.fetch_sub(1, std::memory_order_acq_rel) == 1 && stopping_.load(std::memory_order_acquire)) {
+  // Lost-wake-up freedom: the count goes up before stopping_ is read and
+  // shutdown sets stopping_ before it waits (all seq_cst), and of two
+  // terminations on different stripes the later one in that order sees
+  // both counts, so the last termination during shutdown sees live() == 0.
+  terminated_[stripe_index() % kStripes].n.fetch_add(1, std::memory_order_seq_cst);
+  if (stopping_.load(std::memory_order_seq_cst) && live() == 0) {
     std::lock_guard lk(live_m_);
     live_cv_.notify_all();
   }
   c->release();
+}
+
+// Terminations first, then spawns: a termination counted here happened
+// after its spawn was counted, so the difference never goes below zero.
+std::uint64_t SystemCore::live() const noexcept {
+  std::uint64_t ended = 0;
+  for (const Stripe& s : terminated_) ended += s.n.load(std::memory_order_seq_cst);
+  const std::uint64_t spawned = next_id_.load(std::memory_order_seq_cst) - 1;
+  return spawned - ended;
 }
 
 std::vector<IntrusivePtr<CellBase>> SystemCore::snapshot(bool top_level_only) {
@@ -217,10 +239,10 @@ std::vector<IntrusivePtr<CellBase>> SystemCore::snapshot(bool top_level_only) {
 bool SystemCore::wait_live_zero(std::chrono::steady_clock::time_point deadline) {
   if (cfg.deterministic) {
     run_until_idle(10'000'000);
-    return live_.load(std::memory_order_acquire) == 0;
+    return live() == 0;
   }
   std::unique_lock lk(live_m_);
-  return live_cv_.wait_until(lk, deadline, [&] { return live_.load(std::memory_order_acquire) == 0; });
+  return live_cv_.wait_until(lk, deadline, [&] { return live() == 0; });
 }
 
 std::expected<void, Error> SystemCore::shutdown() noexcept {
@@ -263,7 +285,7 @@ std::expected<void, Error> SystemCore::shutdown() noexcept {
 }
 
 SystemStats SystemCore::stats() const noexcept {
-  return SystemStats{live_.load(std::memory_order_relaxed), spawned_.load(std::memory_order_relaxed),
+  return SystemStats{live(), next_id_.load(std::memory_order_relaxed) - 1,
                      dead_letters_.load(std::memory_order_relaxed)};
 }
 
