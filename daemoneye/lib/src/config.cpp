@@ -25,6 +25,7 @@
 #include <optional>
 
 #include "nats_names.hpp"
+#include "nats_spool.hpp"
 #include "syslog_message.hpp"
 #include "webhook_url.hpp"
 #include "yaml_document.hpp"
@@ -196,12 +197,45 @@ const std::array kKeys{
               [](Config& c, std::string_view v) { return set_ms(c.procmond.restart_initial, v, 10ms, 1h); }},
     ScalarKey{"procmond.restart_max", kDuration,
               [](Config& c, std::string_view v) { return set_ms(c.procmond.restart_max, v, 10ms, 24h); }},
+    ScalarKey{"live_query.enabled", "true or false",
+              [](Config& c, std::string_view v) -> SetResult {
+                if (v != "true" && v != "false") return bad(fmt::format("must be true or false, got '{}'", v));
+                c.live_query.enabled = v == "true";
+                return {};
+              }},
+    ScalarKey{"live_query.url", "nats:// or tls:// URLs",
+              [](Config& c, std::string_view v) -> SetResult {
+                if (!v.empty()) {
+                  if (auto ok = detail::check_nats_url(v); !ok) return std::unexpected(ok.error());
+                }
+                c.live_query.url = std::string(v);
+                return {};
+              }},
+    ScalarKey{"live_query.max_rows", kCount,
+              [](Config& c, std::string_view v) { return set_count(c.live_query.max_rows, v, 1, 1'000'000); }},
+    ScalarKey{"live_query.timeout", kDuration,
+              [](Config& c, std::string_view v) { return set_ms(c.live_query.timeout, v, 1ms, 10min); }},
+    ScalarKey{"live_query.credentials", kPath,
+              [](Config& c, std::string_view v) { return set_path(c.live_query.credentials, v, true); }},
+    ScalarKey{"live_query.token", "a token",
+              [](Config& c, std::string_view v) -> SetResult {
+                if (v.find('\0') != std::string_view::npos) return bad("contains a NUL byte");
+                c.live_query.token = std::string(v);
+                return {};
+              }},
+    ScalarKey{"live_query.tls_ca", kPath,
+              [](Config& c, std::string_view v) { return set_path(c.live_query.tls_ca, v, true); }},
+    ScalarKey{"live_query.tls_cert", kPath,
+              [](Config& c, std::string_view v) { return set_path(c.live_query.tls_cert, v, true); }},
+    ScalarKey{"live_query.tls_key", kPath,
+              [](Config& c, std::string_view v) { return set_path(c.live_query.tls_key, v, true); }},
     ScalarKey{"host", "a host name", [](Config& c, std::string_view v) { return set_host(c.host, v); }},
     ScalarKey{"log_level", "one of trace, debug, info, warn, error",
               [](Config& c, std::string_view v) { return set_log_level(c.log_level, v); }},
 };
 
-constexpr std::array<std::string_view, 7> kSections{"database", "scan", "rules", "alerts", "ledger", "bus", "procmond"};
+constexpr std::array<std::string_view, 8> kSections{"database", "scan",     "rules",   "alerts",
+                                                   "ledger",   "bus",      "procmond", "live_query"};
 
 const ScalarKey* find_key(std::string_view name) {
   for (const ScalarKey& k : kKeys) {
@@ -225,6 +259,7 @@ std::string known_in(std::string_view section) {
   };
   if (section.empty()) {
     for (const auto s : kSections) add(s);
+    add("events");
   }
   for (const ScalarKey& k : kKeys) {
     const auto dot = k.name.find('.');
@@ -232,6 +267,7 @@ std::string known_in(std::string_view section) {
     if (!section.empty() && dot == section.size() && k.name.starts_with(section)) add(k.name.substr(dot + 1));
   }
   if (section == "alerts") add("sinks");
+  if (section == "live_query") add("trusted_keys");
   return out;
 }
 
@@ -326,8 +362,8 @@ std::string_view sink_keys_of(SinkType t) {
   return "";
 }
 
-bool sink_key_allowed(SinkType t, std::string_view key) {
-  const std::string_view keys = sink_keys_of(t);
+// `keys`: "a, b, c".
+bool key_listed(std::string_view keys, std::string_view key) {
   std::size_t pos = 0;
   while (pos <= keys.size()) {
     const auto comma = keys.find(", ", pos);
@@ -338,6 +374,9 @@ bool sink_key_allowed(SinkType t, std::string_view key) {
   }
   return false;
 }
+
+constexpr std::string_view kEventsNatsKeys =
+    "url, subject, stream, spool, timeout, credentials, token, user, password, tls_ca, tls_cert, tls_key";
 
 std::string_view sink_type_name(SinkType t) {
   switch (t) {
@@ -433,6 +472,10 @@ Walk read_nats_spool(SinkConfig& sink, const YAML::Node& v, int key_line, const 
     auto text = scalar_text(val, kline, name, k == "dir" ? kPath : kSize);
     if (!text) return std::unexpected(text.error());
     SetResult r = k == "dir" ? set_path(sink.spool_dir, *text, false) : set_size(sink.spool_max_size, *text, kMiB, "1MiB");
+    if (r && k == "max_size" && sink.spool_max_size > detail::kNatsSpoolMaxSize) {
+      // The whole spool is also held in the agent's memory.
+      r = bad(fmt::format("must be at most 1GiB, got '{}'", *text));
+    }
     if (!r) return failure(line_of(val, kline), fmt::format("{}: {}", name, r.error().message));
     has_dir = has_dir || k == "dir";
     return {};
@@ -441,6 +484,9 @@ Walk read_nats_spool(SinkConfig& sink, const YAML::Node& v, int key_line, const 
   if (!has_dir) return failure(line, what + ": missing 'dir' (where alerts wait for JetStream's ack)");
   return {};
 }
+
+std::expected<SinkConfig, Failure> read_sink_keys(const YAML::Node& v, int line, const std::string& what,
+                                                  SinkConfig sink, std::string_view allowed);
 
 std::expected<SinkConfig, Failure> read_sink(const YAML::Node& v, int line, int index) {
   std::string what = fmt::format("alerts.sinks #{}", index);
@@ -468,14 +514,20 @@ std::expected<SinkConfig, Failure> read_sink(const YAML::Node& v, int line, int 
   sink.type = *type;
   sink.format = *type == SinkType::stdout_ ? SinkFormat::human : SinkFormat::json;
   what += fmt::format(" ({})", sink_type_name(*type));
+  return read_sink_keys(v, line, what, std::move(sink), sink_keys_of(*type));
+}
+
+// The keys of a sink mapping whose type is known (`sink` holds its
+// defaults); `allowed` lists the keys it may have.
+std::expected<SinkConfig, Failure> read_sink_keys(const YAML::Node& v, int line, const std::string& what,
+                                                  SinkConfig sink, std::string_view allowed) {
+  const SinkType* type = &sink.type;
   bool has_path = false;
   bool has_url = false;
   bool has_stream = false;
   bool has_spool = false;
   Walk walked = for_each_entry(v, line, what, [&](const std::string& k, int kline, const YAML::Node& val) -> Walk {
-    if (!sink_key_allowed(*type, k)) {
-      return failure(kline, fmt::format("unknown key '{}' in {} (known: {})", k, what, sink_keys_of(*type)));
-    }
+    if (!key_listed(allowed, k)) return failure(kline, fmt::format("unknown key '{}' in {} (known: {})", k, what, allowed));
     if (k == "type") return {};
     if (k == "spool") {
       has_spool = true;
@@ -535,6 +587,44 @@ Walk read_sinks(Config& c, const YAML::Node& v, int key_line) {
   return {};
 }
 
+// live_query.trusted_keys: a list of paths (each checked when the agent starts).
+Walk read_trusted_keys(Config& c, const YAML::Node& v, int key_line) {
+  const int line = v.IsNull() ? key_line : line_of(v, key_line);
+  if (!v.IsSequence()) return failure(line, fmt::format("live_query.trusted_keys must be a list of paths, got {}", describe(v)));
+  std::vector<std::filesystem::path> keys;
+  for (const auto& item : v) {
+    auto text = scalar_text(item, line, "live_query.trusted_keys entry", kPath);
+    if (!text) return std::unexpected(text.error());
+    std::filesystem::path p;
+    if (SetResult r = set_path(p, *text, false); !r)
+      return failure(line_of(item, line), "live_query.trusted_keys: " + r.error().message);
+    keys.push_back(std::move(p));
+  }
+  c.live_query.trusted_keys = std::move(keys);  // a list replaces the lower layers' list
+  return {};
+}
+
+// `events: { nats: { url, stream, spool, ... } }`.
+Walk read_events(Config& c, const YAML::Node& v, int key_line) {
+  if (v.IsNull()) return {};
+  const int line = line_of(v, key_line);
+  if (!v.IsMap()) return failure(line, fmt::format("events must be a mapping (nats), got {}", describe(v)));
+  return for_each_entry(v, line, "events", [&](const std::string& k, int kline, const YAML::Node& val) -> Walk {
+    if (k != "nats") return failure(kline, fmt::format("unknown key '{}' in events (known: nats)", k));
+    const int vline = val.IsNull() ? kline : line_of(val, kline);
+    if (!val.IsMap()) {
+      return failure(vline, fmt::format("events.nats must be a mapping (url, stream, spool, ...), got {}", describe(val)));
+    }
+    SinkConfig sink;
+    sink.type = SinkType::nats;
+    sink.subject = "daemoneye.events.{host}";
+    auto read = read_sink_keys(val, vline, "events.nats", std::move(sink), kEventsNatsKeys);
+    if (!read) return std::unexpected(read.error());
+    c.events.nats = std::move(*read);  // a layer that names it replaces the lower layers' one
+    return {};
+  });
+}
+
 Walk read_section(Config& c, std::string_view section, const YAML::Node& v, int key_line) {
   if (v.IsNull()) return {};
   if (!v.IsMap()) {
@@ -542,6 +632,7 @@ Walk read_section(Config& c, std::string_view section, const YAML::Node& v, int 
   }
   return for_each_entry(v, line_of(v, key_line), section, [&](const std::string& k, int kline, const YAML::Node& val) -> Walk {
     if (section == "alerts" && k == "sinks") return read_sinks(c, val, kline);
+    if (section == "live_query" && k == "trusted_keys") return read_trusted_keys(c, val, kline);
     const ScalarKey* key = find_key(fmt::format("{}.{}", section, k));
     if (key == nullptr) {
       return failure(kline, fmt::format("unknown key '{}' in {} (known: {})", k, section, known_in(section)));
@@ -557,6 +648,7 @@ Walk read_root(Config& c, const YAML::Node& root) {
     return failure(line, fmt::format("a config file must be a mapping of sections ({}), got {}", known_in(""), describe(root)));
   }
   return for_each_entry(root, line, "the top level", [&](const std::string& k, int kline, const YAML::Node& val) -> Walk {
+    if (k == "events") return read_events(c, val, kline);
     for (const auto section : kSections) {
       if (k == section) return read_section(c, section, val, kline);
     }
@@ -643,6 +735,17 @@ Result<void> validate(const Config& c) {
                 fmt::format("procmond.restart_max ({}) must not be less than procmond.restart_initial ({})",
                             show(c.procmond.restart_max), show(c.procmond.restart_initial)));
   }
+  if (const auto& q = c.live_query; q.enabled) {
+    if (q.url.empty())
+      return fail(ErrorCategory::invalid_input, "live_query.enabled is true but live_query.url (the NATS servers) is not set");
+    if (q.trusted_keys.empty())
+      return fail(ErrorCategory::invalid_input,
+                  "live_query.enabled is true but live_query.trusted_keys is empty (no key could sign a query)");
+    if (!q.credentials.empty() && !q.token.empty())
+      return fail(ErrorCategory::invalid_input, "live_query: give one of credentials or token");
+    if (q.tls_cert.empty() != q.tls_key.empty())
+      return fail(ErrorCategory::invalid_input, "live_query: tls_cert and tls_key go together");
+  }
   return {};
 }
 
@@ -663,8 +766,15 @@ Result<void> apply_yaml(Config& config, std::string_view yaml, std::string_view 
 }
 
 Result<void> set_key(Config& config, std::string_view dotted_key, std::string_view value, std::string_view source) {
+  if (dotted_key == "live_query.trusted_keys") {
+    return fail(ErrorCategory::invalid_input,
+                fmt::format("{}: live_query.trusted_keys is a list of paths; set it in a config file", source));
+  }
   if (dotted_key == "alerts.sinks") {
     return fail(ErrorCategory::invalid_input, fmt::format("{}: alerts.sinks is a list of sinks; set it in a config file", source));
+  }
+  if (dotted_key == "events.nats" || dotted_key.starts_with("events.nats.")) {
+    return fail(ErrorCategory::invalid_input, fmt::format("{}: events.nats is a mapping; set it in a config file", source));
   }
   const ScalarKey* key = find_key(dotted_key);
   if (key == nullptr) {

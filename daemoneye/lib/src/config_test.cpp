@@ -50,7 +50,7 @@ TEST_P(ConfigErrors, NamesFileLineAndProblem) {
   EXPECT_EQ(config.alerts.sinks.size(), before.alerts.sinks.size());
 }
 
-constexpr const char* kKnownTop = "(known: database, scan, rules, alerts, ledger, bus, procmond, host, log_level)";
+constexpr const char* kKnownTop = "(known: database, scan, rules, alerts, ledger, bus, procmond, live_query, host, log_level)";
 
 INSTANTIATE_TEST_SUITE_P(
     All, ConfigErrors,
@@ -67,11 +67,11 @@ INSTANTIATE_TEST_SUITE_P(
         // ---- shape
         ErrorCase{"root_is_list", "- scan\n",
                   "c.yaml:1: a config file must be a mapping of sections (database, scan, rules, alerts, ledger, bus, "
-                  "procmond, host, log_level), got a list"},
+                  "procmond, live_query, host, log_level), got a list"},
         ErrorCase{"root_is_scalar", "hello\n", "c.yaml:1: a config file must be a mapping of sections …"},
         ErrorCase{"unknown_top_key", "scan: {}\ndatabse: { path: x }\n",
                   "c.yaml:2: unknown top-level key 'databse' (known: database, scan, rules, alerts, ledger, bus, procmond, "
-                  "host, log_level)"},
+                  "live_query, host, log_level)"},
         ErrorCase{"dotted_top_key", "scan.interval: 1s\n", "c.yaml:1: unknown top-level key 'scan.interval' …"},
         ErrorCase{"duplicate_section", "scan: { interval: 1s }\nrules: {}\nscan: {}\n",
                   "c.yaml:3: duplicate key 'scan' in the top level (first at line 1)"},
@@ -508,7 +508,9 @@ TEST(SetKey, Errors) {
             "--log-level: unknown key 'log.level' (known: database.path, database.max_age, database.max_size, "
             "scan.interval, rules.dir, rules.timeout, rules.max_rows, rules.max_bytes, alerts.dedup_window, "
             "alerts.rate_limit, alerts.rate_period, ledger.dir, bus.socket, procmond.path, procmond.hash_max_size, "
-            "procmond.events, procmond.event_budget, procmond.restart_initial, procmond.restart_max, host, log_level)");
+            "procmond.events, procmond.event_budget, procmond.restart_initial, procmond.restart_max, "
+            "live_query.enabled, live_query.url, live_query.max_rows, live_query.timeout, live_query.credentials, "
+            "live_query.token, live_query.tls_ca, live_query.tls_cert, live_query.tls_key, host, log_level)");
   EXPECT_EQ(set_key(c, "alerts.sinks", "stdout", "x").error().message, "x: alerts.sinks is a list of sinks; set it in a config file");
   EXPECT_EQ(c.scan.interval, 10s);
   EXPECT_EQ(set_key(c, "procmond.events", "kprobe", "DAEMONEYE_PROCMOND_EVENTS").error().message,
@@ -522,7 +524,7 @@ TEST(SetKey, Errors) {
 
 TEST(SetKey, EveryKeyHasAnEnvironmentVariable) {
   const auto keys = config_keys();
-  ASSERT_EQ(keys.size(), 21u);
+  ASSERT_EQ(keys.size(), 30u);
   EXPECT_EQ(env_var_for("scan.interval"), "DAEMONEYE_SCAN_INTERVAL");
   EXPECT_EQ(env_var_for("rules.max_bytes"), "DAEMONEYE_RULES_MAX_BYTES");
   EXPECT_EQ(env_var_for("procmond.hash_max_size"), "DAEMONEYE_PROCMOND_HASH_MAX_SIZE");

@@ -79,6 +79,27 @@ struct AlertsConfig {
   std::vector<SinkConfig> sinks{SinkConfig{.type = SinkType::stdout_, .format = SinkFormat::human}};
 };
 
+// Signed live queries (docs/daemoneye.md "Live queries"): off unless
+// enabled; then url and at least one trusted key are required.
+struct LiveQueryConfig {
+  bool enabled = false;
+  std::string url;                                   // NATS servers (as a nats sink's url)
+  std::vector<std::filesystem::path> trusted_keys;   // Ed25519 public keys (PEM) whose signatures are accepted
+  std::size_t max_rows = 1000;                       // rows per reply (more are cut off)
+  std::chrono::milliseconds timeout{5000};           // time limit per query
+  std::filesystem::path credentials;                 // NATS auth, as a nats sink's (never logged)
+  std::string token;
+  std::filesystem::path tls_ca, tls_cert, tls_key;
+};
+
+// Process events forwarded off the host (docs/daemoneye.md "Forwarding
+// process events to NATS"). `events: { nats: {...} }` in a file: the keys of
+// a nats alert sink without type and min_severity; the subject defaults to
+// daemoneye.events.{host}. Absent: events stay on the host.
+struct EventsConfig {
+  std::optional<SinkConfig> nats;
+};
+
 struct Config {
   struct {
     std::filesystem::path path = "/var/lib/daemoneye/daemoneye.db";
@@ -95,6 +116,7 @@ struct Config {
     std::uint64_t max_bytes = 16ull * 1024 * 1024;  // per query: text/blob bytes of the result
   } rules;
   AlertsConfig alerts;
+  EventsConfig events;
   struct {
     std::filesystem::path dir;  // empty: <database dir>/ledger
   } ledger;
@@ -111,6 +133,7 @@ struct Config {
     std::chrono::milliseconds restart_initial{500};
     std::chrono::milliseconds restart_max{30000};
   } procmond;
+  LiveQueryConfig live_query;
   std::string host;               // empty: gethostname()
   std::string log_level = "info"; // trace debug info warn error
 };
