@@ -32,9 +32,12 @@ namespace airssys::daemoneye::sigma {
 struct Fault {
   std::optional<int> line;  // 1-based
   std::string message;
+  ErrorCategory category = ErrorCategory::invalid_input;
 };
 [[noreturn]] void fault(const YAML::Node& at, std::string message);
 [[noreturn]] void fault(std::optional<int> line, std::string message);
+// A rule that would cost more than a bound below: resource_exhausted.
+[[noreturn]] void exhausted(const YAML::Node& at, std::string message);
 
 // A boolean SQL expression. Leaves are finished SQL; `all`/`any` are
 // rendered as balanced groups so a long list stays under SQLite's
@@ -73,21 +76,44 @@ struct Field {
 [[nodiscard]] std::string known_fields();  // "Image, CommandLine, ..." for messages
 [[nodiscard]] const std::vector<Field>& fields();
 
-// Counts the leaves a rule makes, so a rule cannot expand (lists ×
-// windash × base64offset) into a query the engine refuses only after a
-// long build.
+// What one rule's translation may cost. Counted while the tree is built,
+// before any copy or rendering, so a small file cannot make a large query:
+// YAML aliases let a 1 MiB file name one 900 KB value thousands of times
+// (lists × windash × base64offset, conditions naming a search repeatedly).
+//  - kMaxLeaves comparisons, in the searches and again in what the
+//    conditions copy;
+//  - kMaxQueryBytes of leaf SQL, likewise (sum of leaf bytes × uses), and
+//    of the whole rendered query: the QueryEngine's own limit on a
+//    statement, so a rule is refused here with the reason (resource_exhausted,
+//    FILE:LINE) rather than by the engine;
+//  - kMaxRegexes regexp() calls in the query: each keeps its compiled
+//    pattern and up to detail::kHeapLimitKib of PCRE2 match heap while
+//    the rule runs, memory SQLite's heap limit does not see.
 inline constexpr std::size_t kMaxLeaves = 4096;
+inline constexpr std::size_t kMaxQueryBytes = 1'000'000;
+inline constexpr std::size_t kMaxRegexes = 32;
+
+struct Budget {
+  std::size_t leaves = 0;
+  std::size_t bytes = 0;  // leaf SQL
+  std::size_t regexes = 0;
+};
+// Counts one more leaf (`bytes` of SQL, a regexp() when `regex`), refusing
+// at `at` past a bound; `what` names what was being counted in the message.
+void charge(Budget& b, std::size_t bytes, bool regex, const YAML::Node& at, std::string_view what);
+// The bytes a leaf adds when rendered (the longer of its two texts).
+[[nodiscard]] std::size_t leaf_bytes(const Expr& leaf);
 
 // One `Field|mods: value` entry of a search map. `key` is the map key node.
-[[nodiscard]] Expr translate_field(const YAML::Node& key, const YAML::Node& value, std::size_t& leaves);
+[[nodiscard]] Expr translate_field(const YAML::Node& key, const YAML::Node& value, Budget& built);
 // A keyword (a value of a list-only search): a case-insensitive substring of cmdline.
-[[nodiscard]] Expr translate_keyword(const YAML::Node& value, std::size_t& leaves);
+[[nodiscard]] Expr translate_keyword(const YAML::Node& value, Budget& built);
 
 // `condition:` (one string) over the named searches. `at` is the node for
-// line numbers; `used` counts the comparisons the conditions copy (at most
-// kMaxLeaves over all of a rule's conditions).
+// line numbers; `used` counts what the conditions copy (the bounds above
+// apply over all of a rule's conditions together).
 [[nodiscard]] Expr translate_condition(std::string_view condition, const std::map<std::string, Expr>& searches,
-                                       const YAML::Node& at, std::size_t& used);
+                                       const YAML::Node& at, Budget& used);
 
 // Compiles a Sigma `re` pattern as the regexp() SQL function will; the
 // compiler's message on failure (empty on success).

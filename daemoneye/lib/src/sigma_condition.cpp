@@ -55,17 +55,27 @@ bool glob_match(std::string_view pat, std::string_view s) {
   return p == pat.size();
 }
 
-std::size_t leaf_count(const Expr& e) {
-  if (e.kind == Expr::Kind::leaf) return 1;
-  std::size_t n = 0;
-  for (const auto& k : e.kids) n += leaf_count(k);
-  return n;
+// What one copy of a search costs: its leaves, their SQL bytes, its regexes.
+struct Cost {
+  std::size_t leaves = 0;
+  std::size_t bytes = 0;
+  std::size_t regexes = 0;
+};
+
+void add_cost(const Expr& e, Cost& c) {
+  if (e.kind == Expr::Kind::leaf) {
+    ++c.leaves;
+    c.bytes += leaf_bytes(e);
+    if (!e.sql_negated.empty()) ++c.regexes;
+    return;
+  }
+  for (const auto& k : e.kids) add_cost(k, c);
 }
 
 class Parser {
  public:
   Parser(std::string_view text, const std::map<std::string, Expr>& searches, const YAML::Node& at,
-         std::size_t& used)
+         Budget& used)
       : searches_(searches), at_(at), used_(used) {
     tokenize(text);
   }
@@ -174,11 +184,26 @@ class Parser {
 
   // A copy of a search for one more use of it, counted: a condition that
   // names a large search many times would otherwise multiply it unbounded.
+  // Checked before the copy is made, so the bounds hold for memory too.
   Expr use(const std::string& name, const Expr& e) {
-    auto [it, fresh] = counts_.try_emplace(name, 0);
-    if (fresh) it->second = leaf_count(e);
-    used_ += it->second;
-    if (used_ > kMaxLeaves) fail(fmt::format("expands to more than {} comparisons", kMaxLeaves));
+    auto [it, fresh] = costs_.try_emplace(name);
+    if (fresh) add_cost(e, it->second);
+    const Cost& c = it->second;
+    if (c.leaves > kMaxLeaves - used_.leaves)
+      exhausted(at_, fmt::format("condition: expands to more than {} comparisons", kMaxLeaves));
+    if (c.bytes > kMaxQueryBytes - used_.bytes) {
+      exhausted(at_, fmt::format("condition: expands to more than {} bytes of SQL (search '{}' is {} bytes; each use "
+                                 "copies it)",
+                                 kMaxQueryBytes, name, c.bytes));
+    }
+    if (c.regexes > kMaxRegexes - used_.regexes) {
+      exhausted(at_, fmt::format("condition: uses more than {} regular expressions (re; each use of a search copies "
+                                 "its own)",
+                                 kMaxRegexes));
+    }
+    used_.leaves += c.leaves;
+    used_.bytes += c.bytes;
+    used_.regexes += c.regexes;
     return e;
   }
 
@@ -186,14 +211,14 @@ class Parser {
   const YAML::Node& at_;
   std::vector<std::string> tokens_;
   std::size_t pos_ = 0;
-  std::map<std::string, std::size_t> counts_;
-  std::size_t& used_;
+  std::map<std::string, Cost> costs_;
+  Budget& used_;
 };
 
 }  // namespace
 
 Expr translate_condition(std::string_view condition, const std::map<std::string, Expr>& searches,
-                         const YAML::Node& at, std::size_t& used) {
+                         const YAML::Node& at, Budget& used) {
   return Parser(condition, searches, at, used).parse();
 }
 

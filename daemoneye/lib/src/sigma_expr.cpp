@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "sigma.hpp"
 
 namespace airssys::daemoneye::sigma {
@@ -12,6 +14,23 @@ void fault(const YAML::Node& at, std::string message) {
 }
 
 void fault(std::optional<int> line, std::string message) { throw Fault{line, std::move(message)}; }
+
+void exhausted(const YAML::Node& at, std::string message) {
+  throw Fault{at.Mark().is_null() ? std::nullopt : std::optional<int>(at.Mark().line + 1), std::move(message),
+              ErrorCategory::resource_exhausted};
+}
+
+void charge(Budget& b, std::size_t bytes, bool regex, const YAML::Node& at, std::string_view what) {
+  if (++b.leaves > kMaxLeaves)
+    exhausted(at, fmt::format("{} more than {} comparisons", what, kMaxLeaves));
+  if (bytes > kMaxQueryBytes - b.bytes)
+    exhausted(at, fmt::format("{} more than {} bytes of SQL (each value counts once per use)", what, kMaxQueryBytes));
+  b.bytes += bytes;
+  if (regex && ++b.regexes > kMaxRegexes)
+    exhausted(at, fmt::format("{} more than {} regular expressions (re)", what, kMaxRegexes));
+}
+
+std::size_t leaf_bytes(const Expr& leaf) { return std::max(leaf.sql.size(), leaf.sql_negated.size()); }
 
 Expr leaf(std::string sql) { return Expr{Expr::Kind::leaf, std::move(sql), {}, {}}; }
 

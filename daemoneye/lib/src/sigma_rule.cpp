@@ -16,6 +16,11 @@ namespace {
 constexpr std::size_t kMaxIdBytes = 128;
 constexpr std::size_t kMaxTags = 64;
 constexpr std::size_t kMaxConditions = 64;
+// Sigma's conditions are a line; this keeps a hostile one's tokens small.
+constexpr std::size_t kMaxConditionBytes = 64 * 1024;
+// tags and falsepositives are kept with the rule (and tags copied into
+// every alert): a list of aliases to one large value must not multiply it.
+constexpr std::size_t kMaxListBytes = 64 * 1024;
 
 // What a scan looks at: the process creations — exec events, and start
 // events of polling (a process first seen with its image); a kernel
@@ -46,8 +51,11 @@ std::vector<std::string> strings(const YAML::Node& n, std::string_view key) {
   if (n.IsScalar()) return {n.Scalar()};
   if (!n.IsSequence()) fault(n, fmt::format("{} must be a list of strings (got {})", key, detail::describe(n)));
   std::vector<std::string> out;
+  std::size_t bytes = 0;
   for (const auto& item : n) {
     if (!item.IsScalar()) fault(item, fmt::format("{} entries must be strings (got {})", key, detail::describe(item)));
+    bytes += item.Scalar().size();
+    if (bytes > kMaxListBytes) exhausted(item, fmt::format("{}: more than {} bytes in all", key, kMaxListBytes));
     out.push_back(item.Scalar());
   }
   return out;
@@ -95,7 +103,7 @@ void check_logsource(const YAML::Node& ls) {
 
 // One search identifier's value: a map (AND of its fields), a list of maps
 // (OR of them), or a list of keywords (OR, each searched for in cmdline).
-Expr translate_search(const std::string& name, const YAML::Node& v, std::size_t& leaves) {
+Expr translate_search(const std::string& name, const YAML::Node& v, Budget& leaves) {
   if (v.IsMap()) {
     if (v.size() == 0) fault(v, fmt::format("detection.{}: an empty search", name));
     std::vector<Expr> fields;
@@ -118,10 +126,10 @@ Expr translate_search(const std::string& name, const YAML::Node& v, std::size_t&
                        detail::describe(v)));
 }
 
-std::string translate_detection(const YAML::Node& det) {
+std::string translate_detection(const YAML::Node& det, std::size_t head_bytes) {
   if (!det.IsMap()) fault(det, fmt::format("detection must be a mapping (got {})", detail::describe(det)));
   std::map<std::string, Expr> searches;
-  std::size_t leaves = 0;
+  Budget leaves;
   YAML::Node condition;
   bool has_condition = false;
   for (const auto& kv : det) {
@@ -146,10 +154,19 @@ std::string translate_detection(const YAML::Node& det) {
   } else {
     conditions.push_back(scalar(condition, "detection.condition"));
   }
+  for (const auto& c : conditions)
+    if (c.size() > kMaxConditionBytes)
+      exhausted(condition, fmt::format("detection.condition: longer than {} bytes", kMaxConditionBytes));
   std::vector<Expr> any;
-  std::size_t used = 0;
+  Budget used;
   for (const auto& c : conditions) any.push_back(translate_condition(c, searches, condition, used));
-  return render(any_of(std::move(any)));
+  // The leaves are bounded above; what rendering adds (parentheses, AND/OR,
+  // NOT coalesce) is checked on the result, which is at most a few times
+  // kMaxQueryBytes.
+  std::string sql = render(any_of(std::move(any)));
+  if (sql.size() > kMaxQueryBytes - head_bytes)
+    exhausted(condition, fmt::format("the rule's query would be longer than {} bytes", kMaxQueryBytes));
+  return sql;
 }
 
 }  // namespace
@@ -210,14 +227,14 @@ std::expected<Rule, RuleError> parse_sigma_rule(const YAML::Node& root, const st
           !std::ranges::all_of(rule.id, [](unsigned char c) { return is_id_char(c); }))
         fault(std::nullopt, "missing id (and the file name is not a valid id)");
     }
-    const std::string where = translate_detection(detection);
+    const std::string where = translate_detection(detection, kQueryHead.size() + 2);
     rule.query = std::string(kQueryHead) + "(" + where + ")";
     rule.query_line = detail::line_of(detection, 0);
     return rule;
   } catch (const Fault& f) {
     const std::string msg = f.line ? fmt::format("{}:{}: {}", source.string(), *f.line, f.message)
                                    : fmt::format("{}: {}", source.string(), f.message);
-    return std::unexpected(RuleError{source, msg});
+    return std::unexpected(RuleError{source, msg, f.category});
   } catch (const YAML::Exception& e) {
     return std::unexpected(RuleError{source, fmt::format("{}: invalid YAML: {}", source.string(), e.msg)});
   }

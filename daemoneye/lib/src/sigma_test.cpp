@@ -271,5 +271,56 @@ TEST(Sigma, HugeExpansionsAreRefusedNotBuilt) {
   EXPECT_NE(msg2.find("condition: expands to more than 4096 comparisons"), std::string::npos) << msg2;
 }
 
+TEST(Sigma, AliasedLargeValuesAreRefusedByTheirSize) {
+  // YAML aliases name one large value many times: the leaves' bytes are
+  // counted as they are built, so the rule is refused before the query
+  // (3.7 GB for the second document) is ever made.
+  const std::string big(300'000, 'A');
+  std::string list = "    CommandLine|contains:\n      - &v " + big + "\n";
+  for (int i = 0; i < 7; ++i) list += "      - *v\n";
+  auto r = parse_rule(doc("  s:\n" + list + "  condition: s\n"), "t.yml");
+  ASSERT_FALSE(r) << "accepted a query of " << r->query.size() << " bytes";
+  EXPECT_EQ(r.error().category, ErrorCategory::resource_exhausted);
+  EXPECT_EQ(r.error().message, "t.yml:9: the rule expands to more than 1000000 bytes of SQL (each value counts once per use)");
+
+  const std::string huge(900'000, 'B');
+  std::string many = "    CommandLine|contains:\n      - &v " + huge + "\n";
+  for (int i = 0; i < 4095; ++i) many += "      - *v\n";
+  auto r2 = parse_rule(doc("  s:\n" + many + "  condition: s\n"), "t.yml");
+  ASSERT_FALSE(r2);
+  EXPECT_EQ(r2.error().category, ErrorCategory::resource_exhausted);
+  EXPECT_NE(r2.error().message.find("more than 1000000 bytes of SQL"), std::string::npos) << r2.error().message;
+
+  // One 400 KB search named three times by the condition: each use copies it.
+  auto r3 = parse_rule(doc("  s: {CommandLine|contains: " + std::string(400'000, 'C') + "}\n  condition: s or (s and s)\n"),
+                       "t.yml");
+  ASSERT_FALSE(r3) << "accepted a query of " << r3->query.size() << " bytes";
+  EXPECT_EQ(r3.error().category, ErrorCategory::resource_exhausted);
+  EXPECT_EQ(r3.error().message,
+            "t.yml:8: condition: expands to more than 1000000 bytes of SQL (search 's' is 400028 bytes; each use copies it)");
+  // Used twice it fits.
+  EXPECT_TRUE(parse_rule(doc("  s: {CommandLine|contains: " + std::string(400'000, 'C') + "}\n  condition: s or s\n"),
+                         "t.yml"));
+}
+
+TEST(Sigma, RegexesPerRuleAreBounded) {
+  auto with = [](int n, const std::string& condition) {
+    std::string list = "    CommandLine|re:\n";
+    for (int i = 0; i < n; ++i) list += "      - 'x" + std::to_string(i) + "'\n";
+    return parse_rule(doc("  s:\n" + list + "  condition: " + condition + "\n"), "t.yml");
+  };
+  EXPECT_TRUE(with(32, "s"));
+  auto r = with(33, "s");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().category, ErrorCategory::resource_exhausted);
+  EXPECT_EQ(r.error().message, "t.yml:41: the rule expands to more than 32 regular expressions (re)");
+  // Each use of a search is its own regexp() call in the query.
+  auto twice = with(20, "s or not s");
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error().category, ErrorCategory::resource_exhausted);
+  EXPECT_NE(twice.error().message.find("condition: uses more than 32 regular expressions"), std::string::npos)
+      << twice.error().message;
+}
+
 }  // namespace
 }  // namespace airssys::daemoneye

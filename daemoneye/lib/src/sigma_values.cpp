@@ -262,41 +262,39 @@ std::string hash_value(const std::string& raw, const YAML::Node& at) {
   return raw.substr(eq + 1);
 }
 
-void count_leaf(std::size_t& leaves, const YAML::Node& at) {
-  if (++leaves > kMaxLeaves)
-    fault(at, fmt::format("the rule expands to more than {} comparisons (values × windash/base64offset variants)",
-                          kMaxLeaves));
+// `e` (one leaf), charged to the rule's budget: refused before the next
+// value is copied once the rule is past a bound.
+Expr counted(Expr e, Budget& b, const YAML::Node& at) {
+  charge(b, leaf_bytes(e), !e.sql_negated.empty(), at, "the rule expands to");
+  return e;
 }
 
 // Every comparison one value makes (one per transform variant), OR'ed.
-Expr one_value(const Spec& s, const YAML::Node& v, std::size_t& leaves) {
-  if (v.IsNull()) {
-    count_leaf(leaves, v);
-    return null_match(s);
-  }
+Expr one_value(const Spec& s, const YAML::Node& v, Budget& leaves) {
+  if (v.IsNull()) return counted(null_match(s), leaves, v);
   if (!v.IsScalar()) fault(v, fmt::format("{}: a value must be a string, a number or null", s.field->sigma));
   const std::string column = col(s);
   if (!s.field->text) {
-    count_leaf(leaves, v);
     static constexpr std::array<std::string_view, 4> kOps{"<", "<=", ">", ">="};
     const std::int64_t n = integer_of(v, s);
+    std::string_view op = "=";
     switch (s.match) {
-      case Match::lt: return leaf(fmt::format("{} {} {}", column, kOps[0], n));
-      case Match::lte: return leaf(fmt::format("{} {} {}", column, kOps[1], n));
-      case Match::gt: return leaf(fmt::format("{} {} {}", column, kOps[2], n));
-      case Match::gte: return leaf(fmt::format("{} {} {}", column, kOps[3], n));
-      default: return leaf(fmt::format("{} = {}", column, n));
+      case Match::lt: op = kOps[0]; break;
+      case Match::lte: op = kOps[1]; break;
+      case Match::gt: op = kOps[2]; break;
+      case Match::gte: op = kOps[3]; break;
+      default: break;
     }
+    return counted(leaf(fmt::format("{} {} {}", column, op, n)), leaves, v);
   }
   std::string raw = v.Scalar();
   if (s.field->column == "sha256") raw = hash_value(raw, v);
   if (s.match == Match::re) {
-    count_leaf(leaves, v);
     const std::string pattern = s.re_flags.empty() ? raw : fmt::format("(?{}){}", s.re_flags, raw);
     if (pattern.find('\0') != std::string::npos) fault(v, "a value contains a NUL byte, which no process_events text holds");
     if (auto why = regex_error(pattern); !why.empty())
       fault(v, fmt::format("{}|re: bad regular expression: {}", s.field->sigma, why));
-    return regex_leaf(sql_literal(pattern, v), column);
+    return counted(regex_leaf(sql_literal(pattern, v), column), leaves, v);
   }
   // Transforms, in the order written, each turning every variant into one or more.
   std::vector<std::string> raws{raw};
@@ -331,25 +329,24 @@ Expr one_value(const Spec& s, const YAML::Node& v, std::size_t& leaves) {
     for (const auto& r : raws) patterns.push_back(parse_wildcards(r));
   }
   std::vector<Expr> variants;
-  for (auto& p : patterns) {
-    count_leaf(leaves, v);
-    variants.push_back(text_match(column, std::move(p), s.match, s.cased, v));
-  }
+  for (auto& p : patterns) variants.push_back(counted(text_match(column, std::move(p), s.match, s.cased, v), leaves, v));
   return any_of(std::move(variants));
 }
 
 }  // namespace
 
-Expr translate_field(const YAML::Node& key, const YAML::Node& value, std::size_t& leaves) {
+Expr translate_field(const YAML::Node& key, const YAML::Node& value, Budget& leaves) {
   const Spec spec = parse_key(key);
   if (spec.match == Match::exists) {
     bool want = false;
     if (!value.IsScalar() || !YAML::convert<bool>::decode(value, want))
       fault(value.IsNull() ? key : value, fmt::format("{}|exists takes true or false", spec.field->sigma));
-    count_leaf(leaves, value);
     const std::string c = col(spec);
-    if (want) return leaf(spec.field->text ? fmt::format("({0} IS NOT NULL AND {0} <> '')", c) : fmt::format("{} IS NOT NULL", c));
-    return null_match(spec);
+    if (want)
+      return counted(leaf(spec.field->text ? fmt::format("({0} IS NOT NULL AND {0} <> '')", c)
+                                           : fmt::format("{} IS NOT NULL", c)),
+                     leaves, value);
+    return counted(null_match(spec), leaves, value);
   }
   if (value.IsMap()) fault(value, fmt::format("{}: a value must be a string, a number, null or a list of them", spec.field->sigma));
   if (value.IsSequence()) {
@@ -361,11 +358,10 @@ Expr translate_field(const YAML::Node& key, const YAML::Node& value, std::size_t
   return one_value(spec, value, leaves);
 }
 
-Expr translate_keyword(const YAML::Node& value, std::size_t& leaves) {
+Expr translate_keyword(const YAML::Node& value, Budget& leaves) {
   if (!value.IsScalar() || value.IsNull())
     fault(value, "a keyword must be a string (keywords are searched for in CommandLine)");
-  count_leaf(leaves, value);
-  return text_match("cmdline", parse_wildcards(value.Scalar()), Match::contains, false, value);
+  return counted(text_match("cmdline", parse_wildcards(value.Scalar()), Match::contains, false, value), leaves, value);
 }
 
 }  // namespace airssys::daemoneye::sigma

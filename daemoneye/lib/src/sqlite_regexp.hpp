@@ -7,7 +7,10 @@
 // - UTF-8 patterns; a value that is not valid UTF-8 (a command line is what
 //   the kernel held) is still searched (PCRE2_MATCH_INVALID_UTF).
 // - Bounded work per call: kMatchLimit backtracking steps, kDepthLimit
-//   nesting, kHeapLimitKib of heap. A value that reaches a limit gives
+//   nesting, kHeapLimitKib of heap. PCRE2 keeps that heap in the call
+//   site's match data until the statement ends, outside SQLite's heap
+//   limit: a query holds up to kHeapLimitKib per regexp() call in it, which
+//   is why a Sigma rule has at most sigma::kMaxRegexes of them. A value that reaches a limit gives
 //   `at_limit` (1 when omitted, 0 only when it is 0): a rule must not be
 //   silenced by a process that makes its regex expensive, so the Sigma
 //   translator passes 1 where the regex counts for the rule and 0 under a
@@ -27,7 +30,7 @@ namespace airssys::daemoneye::detail {
 
 inline constexpr std::uint32_t kMatchLimit = 1'000'000;
 inline constexpr std::uint32_t kDepthLimit = 10'000;
-inline constexpr std::uint32_t kHeapLimitKib = 20 * 1024;
+inline constexpr std::uint32_t kHeapLimitKib = 1024;
 
 // Registers regexp() on `db` (SQLITE_DIRECTONLY: not usable from schema
 // objects). SQLITE_OK or SQLite's error code.
