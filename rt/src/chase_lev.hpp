@@ -35,6 +35,18 @@ class ChaseLevDeque {
     bottom_.store(b + 1, std::memory_order_seq_cst);
   }
 
+  // Owner only: push() unless the deque already holds `limit` items or
+  // more; then false and nothing is pushed.
+  bool try_push(T* x, std::int64_t limit) {
+    const std::int64_t b = bottom_.load(std::memory_order_relaxed);
+    if (b - top_seen_ >= limit) {
+      top_seen_ = top_.load(std::memory_order_acquire);
+      if (b - top_seen_ >= limit) return false;
+    }
+    push(x);
+    return true;
+  }
+
   T* pop() {
     std::int64_t b = bottom_.load(std::memory_order_relaxed) - 1;
     Array* a = array_.load(std::memory_order_relaxed);

@@ -25,6 +25,19 @@ TEST(ChaseLev, OwnerLifoThiefFifo) {
   EXPECT_EQ(d.steal(), nullptr);
 }
 
+TEST(ChaseLev, TryPushRefusesAtTheLimitUntilSomethingIsTaken) {
+  airssys::rt::detail::ChaseLevDeque<Node> d(1);
+  Node a, b, c;
+  EXPECT_TRUE(d.try_push(&a, 2));
+  EXPECT_TRUE(d.try_push(&b, 2));
+  EXPECT_FALSE(d.try_push(&c, 2));
+  EXPECT_EQ(d.steal(), &a);  // a thief made room: seen on the next try
+  EXPECT_TRUE(d.try_push(&c, 2));
+  EXPECT_EQ(d.pop(), &c);
+  EXPECT_EQ(d.pop(), &b);
+  EXPECT_EQ(d.pop(), nullptr);
+}
+
 TEST(ChaseLev, ConcurrentPopAndStealTakeEachOnce) {
   constexpr int kN = 200000;
   std::vector<Node> nodes(kN);
