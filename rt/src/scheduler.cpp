@@ -36,6 +36,7 @@ struct Worker {
   unsigned index = 0;
   ChaseLevDeque<CellBase> deque;
   CellBase* lifo = nullptr;  // owner only
+  CellBase* fresh = nullptr;  // owner only: see schedule()
   unsigned lifo_streak = 0;
   unsigned tick = 0;
   std::uint64_t rng = 0;
@@ -81,13 +82,14 @@ class ThreadPool final : public Executor {
     Worker* w = tls_worker;
     if (w != nullptr && w->pool == this) {
       if (fresh) {
-        // Past kLocalSpawns queued here, further spawns go to the shared
-        // FIFO, which links cells through their run hook and needs no
-        // memory: see kLocalSpawns.
-        if (!w->deque.try_push(c, kLocalSpawns)) {
-          inject(c);
-          return;
-        }
+        // The newest spawn stays private until the next spawn or the end
+        // of the spawning handler: a handler usually goes on to send the
+        // child its first message and to drop the reference spawn()
+        // returned, and a thief that had already taken the child would
+        // pull its lines back and forth meanwhile. At most one cell waits
+        // this way, and only while this worker runs the spawning handler.
+        if (CellBase* prev = std::exchange(w->fresh, c)) publish_fresh(*w, prev);
+        return;
       } else {
         CellBase* prev = w->lifo;
         w->lifo = c;
@@ -98,6 +100,16 @@ class ThreadPool final : public Executor {
       return;
     }
     inject(c);
+  }
+
+  // Past kLocalSpawns queued here, further spawns go to the shared FIFO,
+  // which links cells through their run hook and needs no memory.
+  void publish_fresh(Worker& w, CellBase* c) noexcept {
+    if (!w.deque.try_push(c, kLocalSpawns)) {
+      inject(c);
+      return;
+    }
+    wake_one_if_sleeping();
   }
 
   void inject(CellBase* c) noexcept {
@@ -133,6 +145,7 @@ class ThreadPool final : public Executor {
     // Release the run-queue references of cells that were still queued.
     for (auto& w : workers_) {
       if (w->lifo != nullptr) std::exchange(w->lifo, nullptr)->release();
+      if (w->fresh != nullptr) std::exchange(w->fresh, nullptr)->release();
       while (CellBase* c = w->deque.pop()) c->release();
     }
     while (MpscNode* n = inject_.pop()) cell_of(n)->release();
@@ -160,7 +173,9 @@ class ThreadPool final : public Executor {
       // so a worker that was just woken passes the baton on if more work is
       // waiting than it can take itself.
       if (std::exchange(woke, false) && work_visible()) wake_one_if_sleeping();
-      if (c->run()) {
+      const bool again = c->run();
+      if (w.fresh != nullptr) publish_fresh(w, std::exchange(w.fresh, nullptr));
+      if (again) {
         // Used up its batch: to the back of the shared FIFO, behind everything
         // already runnable here (the deque is LIFO for its owner, so pushing
         // it there would run it again at once and starve the others).

@@ -184,14 +184,15 @@ std::expected<void, Error> SystemCore::start_cell(CellBase* c) noexcept {
     return std::unexpected(Error{ErrorCategory::system_stopped, "actor system is shutting down"});
   c->id_ = next_id_.fetch_add(1, std::memory_order_relaxed);
   Shard& s = shards_[c->id_ % kShards];
-  c->add_ref();  // the live list's reference, dropped on termination
+  // Two references in one step: the live list's (dropped on termination)
+  // and the run queue's (pending_ starts at 1: the start token).
+  c->refs_.fetch_add(2, std::memory_order_relaxed);
   {
     std::lock_guard lk(s.m);
     c->live_next = s.head;
     if (s.head != nullptr) s.head->live_prev = c;
     s.head = c;
   }
-  c->add_ref();  // the run queue's reference (pending_ starts at 1: the start token)
   exec_->schedule(c, true);
   return {};
 }
