@@ -70,6 +70,7 @@ void add_container_status(const TaskRecord& t, nlohmann::json& j);
 
 // For `cleanup`, about an ended container task whose record it removes: its
 // container too, if the monitor did not remove it (no request when it did).
-void remove_leftover_container(const Registry& reg, const TaskRecord& t);
+// False when the engine says it is still there afterwards.
+[[nodiscard]] bool remove_leftover_container(const Registry& reg, const TaskRecord& t);
 
 }  // namespace airssys::watchdog

@@ -97,7 +97,12 @@ std::expected<SweepReport, Error> sweep_registry(const Registry& reg, osl::Syste
       if (!running) continue;  // the engine does not answer: try again next sweep
       alive = *running;
     } else {
-      alive = !collect_processes(tp).empty();
+      const auto found = collect_processes_checked(tp);
+      if (found.pids.empty() && found.unreadable > 0) {  // cannot tell: neither kill nor mark it ended
+        out.actions.push_back(fmt::format("task '{}': cannot tell whether its processes run ({}); left as it is", id, found.reason));
+        continue;
+      }
+      alive = !found.pids.empty();
     }
     Verdict v = Verdict::none;
     if (alive) {
@@ -123,6 +128,12 @@ std::expected<SweepReport, Error> sweep_registry(const Registry& reg, osl::Syste
       }
     } else if (v == Verdict::kill) {
       kr = kill_task(system, principal, tp, std::chrono::milliseconds(t.grace_ms));
+      if (kr.left == 0 && kr.unverified > 0) {
+        // Nothing seen, but /proc did not show everything: not final either.
+        out.actions.push_back(fmt::format("task '{}': deadline passed and its monitor is gone: killed {} process(es), could not verify "
+                                          "that none is left ({}); retrying at the next sweep", id, kr.found, kr.unverified_reason));
+        continue;
+      }
       if (kr.left > 0) {
         // Not final: a timed_out record would never be swept again and the
         // survivors would run on. The record stays live, noting them.

@@ -4,6 +4,8 @@
 #include <airssys/osl/cgroup.hpp>
 #include "proc.hpp"
 
+#include <fmt/format.h>
+
 #include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
@@ -23,37 +25,51 @@ TaskProcesses task_processes(const TaskRecord& rec) {
   t.v1 = rec.containment.v1;
   if (rec.pid) t.leader = static_cast<pid_t>(*rec.pid);
   t.leader_start = rec.pid_start_time;
-  if (rec.monitor_pid && rec.monitor_start_time &&
-      !process_gone(static_cast<pid_t>(*rec.monitor_pid), rec.monitor_start_time)) {
-    t.monitor = static_cast<pid_t>(*rec.monitor_pid);
-    t.exclude.push_back(*t.monitor);
+  if (rec.monitor_pid && rec.monitor_start_time) {
+    const auto monitor = static_cast<pid_t>(*rec.monitor_pid);
+    const auto presence = process_presence(monitor, rec.monitor_start_time);
+    if (presence == Presence::running) t.monitor = monitor;
+    // A monitor that cannot be seen may still run: never a target.
+    if (presence != Presence::gone) t.exclude.push_back(monitor);
   }
   t.exclude.push_back(::getpid());
   return t;
 }
 
-std::vector<Pid> collect_processes(const TaskProcesses& t) {
+std::vector<Pid> collect_processes(const TaskProcesses& t) { return collect_processes_checked(t).pids; }
+
+Collected collect_processes_checked(const TaskProcesses& t) {
   std::set<pid_t> seen(t.exclude.begin(), t.exclude.end());
-  std::vector<Pid> out;
+  Collected c;
+  auto& out = c.pids;
+  auto unreadable = [&](std::string why) {
+    if (c.unreadable++ == 0) c.reason = std::move(why);
+  };
   auto add = [&](const ProcStat& st) {
     if (st.state == 'Z' || st.state == 'X' || !seen.insert(st.pid).second) return;
     out.push_back(Pid{st.pid, st.start_time});
   };
+  auto add_member = [&](pid_t pid) {
+    std::string why;
+    if (auto st = read_proc_stat(pid, &why)) add(*st);
+    else if (!why.empty() && !seen.contains(pid)) unreadable(std::move(why));
+  };
   if (!t.cgroup.empty()) {
-    for (pid_t pid : osl::cgroup::pids(t.cgroup)) {
-      if (auto st = read_proc_stat(pid)) add(*st);
-    }
+    for (pid_t pid : osl::cgroup::pids(t.cgroup)) add_member(pid);
   }
   for (const auto& [ctl, dir] : t.v1) {
-    for (pid_t pid : osl::cgroup::pids(dir)) {
-      if (auto st = read_proc_stat(pid)) add(*st);
-    }
+    for (pid_t pid : osl::cgroup::pids(dir)) add_member(pid);
   }
   // Fallback, and also with a cgroup as a safety net for anything that
   // escaped it: the verified leader, its group, the monitor's descendants.
-  const bool leader_ok = t.leader && t.leader_start && !process_gone(*t.leader, t.leader_start);
-  if (!leader_ok && !t.monitor) return out;
-  const auto procs = all_processes();
+  std::string why;
+  const auto leader = t.leader && t.leader_start ? process_presence(*t.leader, t.leader_start, &why) : Presence::gone;
+  if (leader == Presence::unknown) unreadable(why);
+  const bool leader_ok = leader == Presence::running;
+  if (!leader_ok && !t.monitor) return c;
+  why.clear();
+  const auto procs = all_processes(&why);
+  if (!why.empty()) unreadable(std::move(why));
   if (leader_ok) {
     for (const auto& p : procs) {
       // Members of the leader's group were all born after it.
@@ -64,7 +80,7 @@ std::vector<Pid> collect_processes(const TaskProcesses& t) {
   if (t.monitor) {
     for (const auto& p : descendants_of(*t.monitor, procs)) add(p);
   }
-  return out;
+  return c;
 }
 
 std::size_t wait_gone(const std::vector<Pid>& pids, std::chrono::milliseconds timeout) {
@@ -130,8 +146,9 @@ bool send(osl::System& system, const std::string& principal, const Pid& p, int s
 // member still belongs to it: a group id is not reused while the group has
 // a member, so everything in it is the task's. `known` grows with what each
 // sweep finds.
-std::vector<Pid> sweep(const TaskProcesses& t, std::vector<Pid>& known) {
-  auto now = collect_processes(t);
+Collected sweep(const TaskProcesses& t, std::vector<Pid>& known) {
+  auto found = collect_processes_checked(t);
+  auto& now = found.pids;
   const auto listed = [](const std::vector<Pid>& v, pid_t pid, std::uint64_t start) {
     return std::any_of(v.begin(), v.end(), [&](const Pid& q) { return q.pid == pid && q.start_time == start; });
   };
@@ -158,7 +175,7 @@ std::vector<Pid> sweep(const TaskProcesses& t, std::vector<Pid>& known) {
   for (const auto& p : now) {
     if (!listed(known, p.pid, p.start_time)) known.push_back(p);
   }
-  return now;
+  return found;
 }
 
 }  // namespace
@@ -177,7 +194,7 @@ KillReport kill_task(osl::System& system, const std::string& principal, const Ta
 KillReport kill_task(osl::System& system, const std::string& principal, const TaskProcesses& t,
                      std::chrono::milliseconds grace, std::vector<Pid> found) {
   KillReport report;
-  report.method = t.cgroup.empty() ? "signals" : "cgroup.kill";
+  report.method = t.cgroup.empty() ? KillMethod::signals : KillMethod::cgroup_kill;
   std::vector<Pid> known = found;
   auto procs = std::move(found);
   report.found = procs.size();
@@ -195,12 +212,12 @@ KillReport kill_task(osl::System& system, const std::string& principal, const Ta
   // hold the caller — the daemon's sweep — for 50 rounds of 5 s.
   const auto kill_until = std::chrono::steady_clock::now() + std::chrono::seconds(15);
   for (int round = 0; round < 50 && std::chrono::steady_clock::now() < kill_until; ++round) {
-    procs = sweep(t, known);
+    procs = sweep(t, known).pids;
     if (procs.empty()) break;
     // cgroup.kill through osl (policy-checked, audited like the SIGKILLs).
     if (!t.cgroup.empty()) {
       const auto k = system.run(principal, osl::cgroup::Kill{{t.cgroup}});
-      if (!k || k->method != "cgroup.kill") report.method = "signals";
+      if (!k || k->method != "cgroup.kill") report.method = KillMethod::signals;
     }
     // Also SIGKILL each found PID (through osl): covers a cgroup without
     // cgroup.kill and anything that escaped the cgroup. Already-dead targets
@@ -210,8 +227,11 @@ KillReport kill_task(osl::System& system, const std::string& principal, const Ta
     const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(kill_until - std::chrono::steady_clock::now());
     (void)wait_gone(procs, std::clamp(remaining, std::chrono::milliseconds(1), std::chrono::milliseconds(5000)));
   }
-  report.survivors = sweep(t, known);
+  auto last = sweep(t, known);
+  report.survivors = std::move(last.pids);
   report.left = report.survivors.size();
+  report.unverified = last.unreadable;
+  report.unverified_reason = std::move(last.reason);
   return report;
 }
 

@@ -17,6 +17,7 @@
 
 #include <airssys/osl/system.hpp>
 #include <airssys/watchdog/registry.hpp>
+#include <airssys/watchdog/task_state.hpp>
 
 #include <sys/types.h>
 
@@ -49,13 +50,30 @@ struct Pid {
 // The live (non-zombie) processes of the task right now.
 [[nodiscard]] std::vector<Pid> collect_processes(const TaskProcesses& t);
 
+// The same, saying what could not be checked: a cgroup member or the leader
+// whose /proc entry the kernel refuses to show (EACCES under hidepid), or a
+// /proc that cannot be listed. Such a process may run; a caller verifying a
+// kill must not take `pids` empty for "nothing left" while `unreadable` > 0.
+// (Other users' processes hidden from the listing are not counted: they
+// cannot be told apart from processes that are not the task's.)
+struct Collected {
+  std::vector<Pid> pids;
+  std::size_t unreadable = 0;
+  std::string reason;  // the first unreadable entry's error, when unreadable > 0
+};
+[[nodiscard]] Collected collect_processes_checked(const TaskProcesses& t);
+
 struct KillReport {
   std::size_t found = 0;       // processes found at the first sweep
   std::size_t terminated = 0;  // gone within the grace period
   std::size_t killed = 0;      // SIGKILLs sent (or cgroup.kill writes)
   std::size_t left = 0;        // still alive at the end: should be 0
-  std::string method;          // "cgroup.kill" or "signals"
+  KillMethod method = KillMethod::signals;
   std::vector<Pid> survivors;  // the `left` processes, from the final sweep
+  // The final sweep could not read this many entries (Collected): nothing
+  // may be left, but that cannot be verified. `unverified_reason` says why.
+  std::size_t unverified = 0;
+  std::string unverified_reason;
 };
 
 // Runs the whole sequence; blocks at most about grace + 15 s.

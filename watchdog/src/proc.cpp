@@ -1,14 +1,21 @@
 // task-watchdog's view of processes, read through osl::proc (the project's
-// one /proc reader); this file only maps osl::proc::Stat to ProcStat.
+// one /proc reader); this file maps osl::proc::Stat to ProcStat and tells
+// "no such process" (ENOENT/ESRCH: gone) from "cannot read it" (unknown).
 #include "proc.hpp"
 
 #include <airssys/osl/proc.hpp>
 
+#include <atomic>
 #include <map>
 
 namespace airssys::watchdog {
 
 namespace {
+
+// ProcRootForTesting's root; null (the usual case): /proc through osl's
+// one-shot read_stat. Constant-initialised: cmd_list's early path runs
+// before dynamic initialisation (docs/task-watchdog.md, "list").
+constinit std::atomic<const std::string*> g_test_root{nullptr};
 
 ProcStat from(const osl::proc::Stat& s) {
   return ProcStat{.pid = s.pid,
@@ -20,6 +27,20 @@ ProcStat from(const osl::proc::Stat& s) {
                   .rss_pages = s.rss > 0 ? static_cast<std::uint64_t>(s.rss) : 0};
 }
 
+std::expected<osl::proc::Reader, osl::Error> open_reader() {
+  const std::string* root = g_test_root.load();
+  return root ? osl::proc::Reader::open({.proc_root = *root}) : osl::proc::Reader::open();
+}
+
+std::expected<osl::proc::Stat, osl::Error> stat_of(pid_t pid) {
+  if (!g_test_root.load()) return osl::proc::read_stat(pid);
+  auto reader = open_reader();
+  if (!reader) return std::unexpected(reader.error());
+  auto p = reader->open_process(pid);
+  if (!p) return std::unexpected(p.error());
+  return reader->stat(*p);
+}
+
 }  // namespace
 
 std::optional<ProcStat> parse_proc_stat(std::string_view line) {
@@ -28,31 +49,51 @@ std::optional<ProcStat> parse_proc_stat(std::string_view line) {
   return from(*st);
 }
 
-std::optional<ProcStat> read_proc_stat(pid_t pid) {
-  auto st = osl::proc::read_stat(pid);
-  if (!st) return std::nullopt;
+std::optional<ProcStat> read_proc_stat(pid_t pid, std::string* unreadable) {
+  if (pid <= 0) return std::nullopt;  // no process has it: gone, not unreadable
+  auto st = stat_of(pid);
+  if (!st) {
+    if (unreadable && st.error().category != osl::ErrorCategory::not_found) *unreadable = st.error().message;
+    return std::nullopt;
+  }
   return from(*st);
 }
 
-std::vector<ProcStat> all_processes() {
+std::vector<ProcStat> all_processes(std::string* unreadable) {
   std::vector<ProcStat> out;
-  auto reader = osl::proc::Reader::open();
-  if (!reader) return out;
+  auto reader = open_reader();
   std::vector<pid_t> pids;
-  if (!reader->list_pids(pids)) return out;
+  if (!reader) {
+    if (unreadable) *unreadable = reader.error().message;
+    return out;
+  }
+  if (auto listed = reader->list_pids(pids); !listed) {
+    if (unreadable) *unreadable = listed.error().message;
+    return out;
+  }
   out.reserve(pids.size());
   for (pid_t pid : pids) {
-    // Gone since the listing, or unreadable: not a process we can act on.
-    if (auto st = osl::proc::read_stat(pid)) out.push_back(from(*st));
+    // Gone since the listing, or unreadable (another user's under hidepid):
+    // not a process we can act on.
+    if (auto st = read_proc_stat(pid)) out.push_back(*st);
   }
   return out;
 }
 
+Presence process_presence(pid_t pid, std::optional<std::uint64_t> start_time, std::string* unreadable) {
+  std::string why;
+  auto st = read_proc_stat(pid, &why);
+  if (!st) {
+    if (why.empty()) return Presence::gone;
+    if (unreadable) *unreadable = std::move(why);
+    return Presence::unknown;
+  }
+  if (st->state == 'Z' || st->state == 'X') return Presence::gone;
+  return start_time && st->start_time != *start_time ? Presence::gone : Presence::running;
+}
+
 bool process_gone(pid_t pid, std::optional<std::uint64_t> start_time) {
-  auto st = read_proc_stat(pid);
-  if (!st) return true;
-  if (st->state == 'Z' || st->state == 'X') return true;
-  return start_time && st->start_time != *start_time;
+  return process_presence(pid, start_time) == Presence::gone;
 }
 
 std::vector<ProcStat> descendants_of(pid_t root, const std::vector<ProcStat>& procs) {
@@ -72,5 +113,9 @@ std::vector<ProcStat> descendants_of(pid_t root, const std::vector<ProcStat>& pr
   }
   return out;
 }
+
+ProcRootForTesting::ProcRootForTesting(std::filesystem::path root) : root_(root.string()) { g_test_root.store(&root_); }
+
+ProcRootForTesting::~ProcRootForTesting() { g_test_root.store(nullptr); }
 
 }  // namespace airssys::watchdog

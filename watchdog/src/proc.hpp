@@ -2,11 +2,18 @@
 // Read-only facts about processes, for finding a task's processes. Read
 // through osl::proc, the project's one /proc reader. Signals never go
 // through here: they go through airssys-osl.
+//
+// "Gone" and "cannot tell" are different answers: a /proc entry that does
+// not exist (ENOENT/ESRCH) means the process ended; one the kernel refuses
+// to show (EACCES under hidepid, another error) says nothing, and a caller
+// that must verify a kill has to treat it as possibly running.
 
 #include <sys/types.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -24,15 +31,42 @@ struct ProcStat {
 
 // Parses one /proc/PID/stat line.
 [[nodiscard]] std::optional<ProcStat> parse_proc_stat(std::string_view line);
-[[nodiscard]] std::optional<ProcStat> read_proc_stat(pid_t pid);
-// Every process visible in /proc.
-[[nodiscard]] std::vector<ProcStat> all_processes();
+// nullopt when the process does not exist or cannot be read; `unreadable`,
+// when given, receives the reason in the second case and is left alone in
+// the first.
+[[nodiscard]] std::optional<ProcStat> read_proc_stat(pid_t pid, std::string* unreadable = nullptr);
+// Every process visible in /proc. `unreadable`, when given, receives the
+// reason when /proc itself cannot be listed (the result is then empty).
+[[nodiscard]] std::vector<ProcStat> all_processes(std::string* unreadable = nullptr);
 
-// True when `pid` no longer runs: it does not exist, is a zombie, or (when
-// `start_time` is given) is a different process that reuses the PID.
+enum class Presence {
+  running,  // the process exists, is not a zombie, and has the start time asked for
+  gone,     // no such process, a zombie, or another process that reuses the PID
+  unknown,  // its /proc entry could not be read (EACCES under hidepid, …): cannot tell
+};
+// `unreadable`, when given, receives the reason for `unknown`.
+[[nodiscard]] Presence process_presence(pid_t pid, std::optional<std::uint64_t> start_time = std::nullopt,
+                                        std::string* unreadable = nullptr);
+
+// True when `pid` is known not to run any more (process_presence == gone).
+// "Cannot tell" is not gone.
 [[nodiscard]] bool process_gone(pid_t pid, std::optional<std::uint64_t> start_time = std::nullopt);
 
 // Descendants of `root` (not `root` itself) in `procs`.
 [[nodiscard]] std::vector<ProcStat> descendants_of(pid_t root, const std::vector<ProcStat>& procs);
+
+// Tests only: while alive, the functions above read `root` instead of /proc
+// (a fake tree whose entries can be made unreadable). One at a time; not
+// thread-safe against concurrent readers.
+class ProcRootForTesting {
+ public:
+  explicit ProcRootForTesting(std::filesystem::path root);
+  ~ProcRootForTesting();
+  ProcRootForTesting(const ProcRootForTesting&) = delete;
+  ProcRootForTesting& operator=(const ProcRootForTesting&) = delete;
+
+ private:
+  std::string root_;
+};
 
 }  // namespace airssys::watchdog

@@ -6,6 +6,8 @@
 
 #include <unistd.h>
 
+#include <filesystem>
+
 using namespace airssys::watchdog;
 
 TEST(Proc, ParseStat) {
@@ -27,4 +29,24 @@ TEST(Proc, SelfIsAliveAndStartTimeChecked) {
   EXPECT_FALSE(process_gone(::getpid()));
   EXPECT_FALSE(process_gone(::getpid(), me->start_time));
   EXPECT_TRUE(process_gone(::getpid(), me->start_time + 1));
+}
+
+// "Gone" only when /proc says there is no such process; an entry that
+// cannot be read (EACCES under hidepid, here a fake /proc whose stat file is a
+// directory) is "cannot tell".
+TEST(Proc, AnUnreadableEntryIsUnknownNotGone) {
+  const auto root = std::filesystem::temp_directory_path() / ("wd-proc-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(root);
+  std::filesystem::create_directories(root / "4242" / "stat");  // read(2): EISDIR
+  std::string why;
+  {
+    ProcRootForTesting fake(root);
+    EXPECT_EQ(process_presence(4242, std::nullopt, &why), Presence::unknown);
+    EXPECT_NE(why.find("4242"), std::string::npos) << why;
+    EXPECT_FALSE(process_gone(4242));
+    EXPECT_EQ(process_presence(4243), Presence::gone);  // no entry at all
+    EXPECT_TRUE(process_gone(4243));
+  }
+  std::filesystem::remove_all(root);
+  EXPECT_EQ(process_presence(::getpid()), Presence::running);
 }

@@ -60,8 +60,12 @@ bool remove_task_cgroups(osl::System& system, const std::string& principal, cons
   return remove_dirs(system, principal, cgroups.dirs());
 }
 
-bool remove_task_cgroups(osl::System& system, const std::string& principal, const Containment& c) {
-  return remove_dirs(system, principal, dirs_of(c));
+std::expected<void, std::string> remove_task_cgroups(osl::System& system, const std::string& principal, const Containment& c) {
+  const auto dirs = dirs_of(c);
+  if (dirs.empty()) return {};
+  auto r = system.run(principal, osl::cgroup::Remove{dirs});
+  if (!r) return std::unexpected(r.error().message);
+  return {};
 }
 
 std::expected<TaskCgroups, std::string> create_task_cgroups(osl::System& system, const std::string& principal,

@@ -56,7 +56,10 @@ struct TaskCgroups {
 // Removes every cgroup of the task (cgroup.remove; they must be empty);
 // missing ones are fine. Returns false if one could not be removed.
 bool remove_task_cgroups(osl::System& system, const std::string& principal, const TaskCgroups& cgroups);
-bool remove_task_cgroups(osl::System& system, const std::string& principal, const Containment& containment);
+// For a record's containment: the first failure's message (e.g. "cannot
+// remove /sys/fs/cgroup/…: Device or resource busy", or the policy's
+// refusal); a cgroup already gone is no failure.
+std::expected<void, std::string> remove_task_cgroups(osl::System& system, const std::string& principal, const Containment& containment);
 
 // The cpu.max line for `cpus` CPUs: "<quota> 100000".
 [[nodiscard]] std::string cpu_max_line(double cpus);

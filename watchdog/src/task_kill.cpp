@@ -14,22 +14,42 @@ namespace airssys::watchdog {
 
 namespace {
 
-// Records the verified verdict. The monitor may have recorded the end it saw
-// meanwhile (exited, by our signal); `killed` replaces it once nothing is
-// left. A record removed or replaced meanwhile is not written over.
-std::expected<void, Error> record_verdict(const Registry& reg, const TaskRecord& t, bool monitor_alive, std::size_t survivors) {
-  return reg.update([&](RegistryData& d) -> std::expected<void, Error> {
-    auto it = d.tasks.find(t.id);
-    if (it == d.tasks.end() || it->second.created_ms != t.created_ms) return {};
-    if (survivors == 0) {
-      it->second.state = TaskState::killed;
-      it->second.error = "killed by `task-watchdog kill`";
-      if (!monitor_alive || !it->second.ended_ms) it->second.ended_ms = detail::now_ms();
+// What the kill established, to be recorded.
+struct Verdict {
+  std::size_t survivors = 0;
+  std::string unverified;  // non-empty: nothing was found alive, but /proc could not show everything
+};
+
+// Records the verdict as a compare-and-set on the state read before the
+// kill (`before`): the monitor may have written its own end meanwhile.
+// `exited` is what it records on seeing the end our signal caused, and
+// `killed` replaces it once nothing is left; any other state it wrote
+// (timed_out at its deadline, failed) is kept, and so is a record removed
+// or replaced meanwhile. Returns the state the record holds afterwards.
+std::expected<std::optional<TaskState>, Error> record_verdict(const Registry& reg, const TaskRecord& before, bool monitor_alive,
+                                                              const Verdict& v) {
+  std::optional<TaskState> after;
+  auto r = reg.update([&](RegistryData& d) -> std::expected<void, Error> {
+    after.reset();
+    auto it = d.tasks.find(before.id);
+    if (it == d.tasks.end() || it->second.created_ms != before.created_ms) return {};
+    TaskRecord& t = it->second;
+    after = t.state;
+    if (t.state != before.state && t.state != TaskState::exited) return {};
+    if (v.survivors > 0) {
+      t.error = fmt::format("`task-watchdog kill`: {} process(es) survived SIGKILL", v.survivors);
+    } else if (!v.unverified.empty()) {
+      t.error = fmt::format("`task-watchdog kill`: could not verify that its processes are gone ({})", v.unverified);
     } else {
-      it->second.error = fmt::format("`task-watchdog kill`: {} process(es) survived SIGKILL", survivors);
+      t.state = TaskState::killed;
+      t.error = "killed by `task-watchdog kill`";
+      if (!monitor_alive || !t.ended_ms) t.ended_ms = detail::now_ms();
     }
+    after = t.state;
     return {};
   });
+  if (!r) return std::unexpected(r.error());
+  return after;
 }
 
 }  // namespace
@@ -52,8 +72,16 @@ std::expected<KillTaskReport, Error> kill_recorded_task(const Registry& reg, con
     return report;
   }
   const auto tp = task_processes(*t);
-  auto found = collect_processes(tp);
-  if (found.empty()) {
+  auto found = collect_processes_checked(tp);
+  if (found.pids.empty()) {
+    if (found.unreadable > 0) {  // nothing seen, but not everything could be looked at
+      report.outcome = KillOutcome::unverified;
+      report.unverified_reason = found.reason;
+      auto recorded = record_verdict(reg, *t, tp.monitor.has_value(), Verdict{.unverified = found.reason});
+      if (!recorded) return std::unexpected(recorded.error());
+      report.recorded_as = *recorded;
+      return report;
+    }
     if (!tp.monitor && t->pid && process_gone(static_cast<pid_t>(*t->pid), t->pid_start_time)) {
       return std::unexpected(Error{ErrorCategory::stale, fmt::format("task '{}': nothing to kill: pid {} has ended or now belongs to "
                                                                      "another process (start time differs)", id, *t->pid)});
@@ -63,14 +91,16 @@ std::expected<KillTaskReport, Error> kill_recorded_task(const Registry& reg, con
   }
   auto system = make_system(req.policy_file, reg.dir());
   if (!system) return std::unexpected(system.error());
-  const auto r = kill_task(*system, current_principal(), tp, grace, std::move(found));
-  if (auto recorded = record_verdict(reg, *t, tp.monitor.has_value(), r.survivors.size()); !recorded) {
-    return std::unexpected(recorded.error());
-  }
-  report.outcome = r.survivors.empty() ? KillOutcome::killed : KillOutcome::survived;
+  const auto r = kill_task(*system, current_principal(), tp, grace, std::move(found.pids));
+  const Verdict verdict{.survivors = r.survivors.size(), .unverified = r.unverified > 0 ? r.unverified_reason : std::string()};
+  auto recorded = record_verdict(reg, *t, tp.monitor.has_value(), verdict);
+  if (!recorded) return std::unexpected(recorded.error());
+  report.outcome = !r.survivors.empty() ? KillOutcome::survived : r.unverified > 0 ? KillOutcome::unverified : KillOutcome::killed;
   report.found = r.found;
   report.terminated = r.terminated;
   report.method = r.method;
+  report.unverified_reason = verdict.unverified;
+  report.recorded_as = *recorded;
   for (const auto& p : r.survivors) report.survivors.push_back(p.pid);
   return report;
 }

@@ -10,6 +10,7 @@
 #include <airssys/watchdog/task_cleanup.hpp>
 #include <airssys/watchdog/task_kill.hpp>
 #include <airssys/watchdog/task_overview.hpp>
+#include <airssys/watchdog/task_report.hpp>
 #include <airssys/watchdog/task_status.hpp>
 
 #include "kill_tree.hpp"
@@ -18,9 +19,12 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <fstream>
+#include <map>
+#include <thread>
 
 using namespace airssys::watchdog;
 using airssys::testing::Child;
@@ -132,7 +136,7 @@ TEST(TaskKill, LiveTreeIsKilledVerifiedAndRecordedKilled) {
   EXPECT_EQ(r->found, 3u);
   EXPECT_EQ(r->terminated, 3u);  // nothing in the tree ignores SIGTERM
   EXPECT_TRUE(r->survivors.empty());
-  EXPECT_EQ(r->method, "signals");
+  EXPECT_EQ(r->method, KillMethod::signals);
   for (const auto& p : procs) EXPECT_TRUE(process_gone(p.pid, p.start_time)) << "pid " << p.pid << " survived";
 
   const auto t = stored(reg, "tree");
@@ -400,4 +404,194 @@ TEST(TaskOverview, LastLinesComeFromTheTasksOwnLogs) {
   ASSERT_EQ(live->live.size(), 1u);
   EXPECT_EQ(live->live[0].last_output, "own line");
   EXPECT_EQ(live->live[0].last_error, "");
+}
+
+// /proc that will not show a process (EACCES under hidepid=1; here a fake
+// /proc whose stat file for it is a directory) says nothing about whether it
+// runs: kill must not call that "nothing to kill" or record `killed`.
+TEST(TaskKill, AProcessProcCannotShowIsNotRecordedKilled) {
+  TempDir d("wd-ops");
+  const Registry reg(d / "state" / "registry.json");
+  ASSERT_TRUE(reg.ensure_dir());
+  Child c({"sleep", "1000"});
+  ASSERT_GT(c.pid(), 0);
+  put(reg, record(reg, "hidden", TaskState::running, c.pid()));
+  fs::create_directories(d / "proc" / std::to_string(c.pid()) / "stat");  // read(2): EISDIR
+  {
+    ProcRootForTesting fake(d / "proc");
+    EXPECT_EQ(process_presence(c.pid()), Presence::unknown);
+    EXPECT_FALSE(process_gone(c.pid()));
+    auto r = kill_recorded_task(reg, "hidden", KillRequest{.grace = 1s, .policy_file = {}});
+    ASSERT_TRUE(r) << r.error().message;  // was: stale, "pid ... has ended"
+    EXPECT_EQ(r->outcome, KillOutcome::unverified);
+    EXPECT_NE(r->unverified_reason.find(std::to_string(c.pid())), std::string::npos) << r->unverified_reason;
+    EXPECT_EQ(r->recorded_as, TaskState::running);
+  }
+  const auto t = stored(reg, "hidden");
+  EXPECT_EQ(t.state, TaskState::running);
+  EXPECT_NE(t.error.find("could not verify that its processes are gone"), std::string::npos) << t.error;
+  EXPECT_FALSE(c.exited());  // nothing it could not see was signalled
+}
+
+// The monitor records `timed_out` (its deadline) while `kill` waits out the
+// grace period: kill's verdict is a compare-and-set on the state it read
+// (`running`), so the monitor's state stays.
+TEST(TaskKill, AStateTheMonitorWroteDuringTheKillIsKept) {
+  TempDir d("wd-ops");
+  const Registry reg(d / "state" / "registry.json");
+  ASSERT_TRUE(reg.ensure_dir());
+  const fs::path marker = d / "got-term";
+  // sh ignores SIGTERM (its trap touches the marker) and keeps a sleep running.
+  LiveTree tree(reg, "race", "trap 'touch " + marker.string() + "' TERM; while :; do sleep 1000 & wait; done", 2);
+  std::thread monitor([&] {
+    if (!eventually([&] { return fs::exists(marker); }, 30s)) return;
+    auto w = reg.update([&](RegistryData& data) -> std::expected<void, Error> {
+      auto& t = data.tasks.at("race");
+      t.state = TaskState::timed_out;
+      t.error = "deadline 1s passed";
+      t.ended_ms = now_ms();
+      return {};
+    });
+    EXPECT_TRUE(w);
+  });
+  auto r = kill_recorded_task(reg, "race", KillRequest{.grace = 5s, .policy_file = {}});
+  monitor.join();
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->outcome, KillOutcome::killed);
+  EXPECT_TRUE(r->survivors.empty());
+  EXPECT_EQ(r->recorded_as, TaskState::timed_out);
+  const auto t = stored(reg, "race");
+  EXPECT_EQ(t.state, TaskState::timed_out);  // was: killed
+  EXPECT_EQ(t.error, "deadline 1s passed");
+}
+
+// The monitor's own `exited` on seeing the end our signal caused is still
+// replaced by `killed` (docs/task-watchdog.md, "kill").
+TEST(TaskKill, ExitedWrittenDuringTheKillBecomesKilled) {
+  TempDir d("wd-ops");
+  const Registry reg(d / "state" / "registry.json");
+  ASSERT_TRUE(reg.ensure_dir());
+  const fs::path marker = d / "got-term";
+  LiveTree tree(reg, "race", "trap 'touch " + marker.string() + "' TERM; while :; do sleep 1000 & wait; done", 2);
+  std::thread monitor([&] {
+    if (!eventually([&] { return fs::exists(marker); }, 30s)) return;
+    EXPECT_TRUE(reg.update([&](RegistryData& data) -> std::expected<void, Error> {
+      data.tasks.at("race").state = TaskState::exited;
+      return {};
+    }));
+  });
+  auto r = kill_recorded_task(reg, "race", KillRequest{.grace = 5s, .policy_file = {}});
+  monitor.join();
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->outcome, KillOutcome::killed);
+  EXPECT_EQ(r->recorded_as, TaskState::killed);
+  EXPECT_EQ(stored(reg, "race").state, TaskState::killed);
+}
+
+// A record that ended before it began (the clock was set back, or it was
+// edited) has no duration: skipped, not averaged into a negative mean.
+TEST(TaskOverview, StatsSkipNegativeDurations) {
+  TempDir d("wd-ops");
+  const Registry reg(d / "registry.json");
+  auto fine = record(reg, "fine", TaskState::exited);
+  fine.ended_ms = fine.created_ms + 4'000;
+  auto backwards = record(reg, "backwards", TaskState::exited);
+  backwards.ended_ms = backwards.created_ms - 3'600'000;
+  for (const auto* t : {&fine, &backwards}) put(reg, *t);
+  auto s = registry_stats(reg);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->tasks, 2u);
+  EXPECT_EQ(s->mean_duration_ms, 4'000);  // was: (4000 - 3600000) / 2
+  EXPECT_EQ(s->durations_skipped, 1u);
+
+  // Only the backwards one: no mean at all.
+  ASSERT_TRUE(reg.update([](RegistryData& data) -> std::expected<void, Error> {
+    data.tasks.erase("fine");
+    return {};
+  }));
+  s = registry_stats(reg);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_FALSE(s->mean_duration_ms);
+  EXPECT_EQ(s->durations_skipped, 1u);
+}
+
+// rehydrate's last lines: a symbolic link at a task's log path is not
+// followed, and a FIFO there does not block the call.
+TEST(TaskOverview, LastLinesFollowNoSymlinkAndDoNotBlockOnAFifo) {
+  TempDir d("wd-ops");
+  const Registry reg(d / "state" / "registry.json");
+  ASSERT_TRUE(reg.ensure_dir());
+  Child c({"sleep", "1000"});
+  ASSERT_GT(c.pid(), 0);
+  put(reg, record(reg, "a", TaskState::running, c.pid()));
+  write_file(d / "secret", "the secret line\n");
+  fs::create_directories(reg.log_path("a", "stdout").parent_path());
+  fs::create_symlink(d / "secret", reg.log_path("a", "stdout"));
+  ASSERT_EQ(::mkfifo(reg.log_path("a", "stderr").c_str(), 0600), 0);
+  auto live = live_tasks(reg);  // was: blocked opening the FIFO
+  ASSERT_TRUE(live) << live.error().message;
+  ASSERT_EQ(live->live.size(), 1u);
+  EXPECT_EQ(live->live[0].last_output, "");  // was: "the secret line"
+  EXPECT_EQ(live->live[0].last_error, "");
+}
+
+// A cgroup cleanup cannot remove (here a directory that is not empty) is
+// reported with the task's id, not dropped; the record goes either way.
+TEST(TaskCleanup, ACgroupThatCannotBeRemovedIsReported) {
+  TempDir d("wd-ops");
+  const Registry reg(d / "state" / "registry.json");
+  ASSERT_TRUE(reg.ensure_dir());
+  auto t = record(reg, "stuck", TaskState::killed);
+  t.containment.kind = ContainmentKind::cgroup2;
+  t.containment.cgroup = (d / "cg").string();
+  write_file(d / "cg" / "cgroup.procs", "1\n");
+  put(reg, t);
+  put(reg, record(reg, "plain", TaskState::exited));
+  auto r = cleanup_tasks(reg);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->removed, (std::vector<std::string>{"plain", "stuck"}));
+  ASSERT_EQ(r->not_removed.size(), 1u);  // was: nothing said
+  EXPECT_TRUE(r->not_removed[0].starts_with("task 'stuck': cgroup: ")) << r->not_removed[0];
+  EXPECT_TRUE(fs::exists(d / "cg" / "cgroup.procs"));  // nothing but rmdir was tried
+  EXPECT_TRUE(reg.load()->tasks.empty());
+}
+
+// `report` as a library call: counts by effective state, live tasks that
+// are not lost, failures most recent first.
+TEST(TaskReport, CountsLongestRunningAndFailures) {
+  TempDir d("wd-ops");
+  const Registry reg(d / "state" / "registry.json");
+  ASSERT_TRUE(reg.ensure_dir());
+  LiveTree tree(reg, "live", "sleep 1000 & wait", 2);
+  auto lost = record(reg, "lost", TaskState::running);
+  lost.pid = 999'999'999;  // no such process, no monitor
+  lost.pid_start_time = 1;
+  auto ok = record(reg, "ok", TaskState::exited);
+  ok.exit_code = 0;
+  auto bad = record(reg, "bad", TaskState::exited);
+  bad.exit_code = 3;
+  bad.ended_ms = now_ms() - 1'000;
+  auto slow = record(reg, "slow", TaskState::timed_out);
+  slow.ended_ms = now_ms();
+  for (const auto* t : {&lost, &ok, &bad, &slow}) put(reg, *t);
+
+  auto r = task_report(reg);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->tasks, 5u);
+  EXPECT_EQ(r->by_state, (std::map<std::string, std::size_t>{{"exited", 2}, {"lost", 1}, {"running", 1}, {"timed_out", 1}}));
+  ASSERT_EQ(r->longest_running.size(), 1u);
+  EXPECT_EQ(r->longest_running[0].record.id, "live");
+  EXPECT_EQ(r->longest_running[0].effective_state, "running (monitor gone: deadline not enforced)");
+  ASSERT_EQ(r->recent_failures.size(), 2u);
+  EXPECT_EQ(r->recent_failures[0].id, "slow");
+  EXPECT_EQ(r->recent_failures[1].id, "bad");
+  EXPECT_GE(r->now_ms, slow.ended_ms.value_or(0));
+
+  // `logs --follow` stops on this: ended or lost, not while something runs.
+  EXPECT_EQ(task_has_ended(reg, "live"), false);
+  EXPECT_EQ(task_has_ended(reg, "lost"), true);
+  EXPECT_EQ(task_has_ended(reg, "bad"), true);
+  auto missing = task_has_ended(reg, "nope");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().category, ErrorCategory::not_found);
 }

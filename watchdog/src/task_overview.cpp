@@ -5,8 +5,15 @@
 #include "container.hpp"
 #include "kill_tree.hpp"
 
-#include <fstream>
-#include <iterator>
+#include <airssys/osl/unique_fd.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <limits>
+#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -14,14 +21,25 @@ namespace airssys::watchdog {
 
 namespace {
 
-// The last non-empty line of a log file (at most its last 4 KiB are read).
-std::string last_line(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) return {};
-  const auto size = static_cast<std::streamoff>(in.tellg());
-  const std::streamoff from = size > 4096 ? size - 4096 : 0;
-  in.seekg(from);
-  std::string tail((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+// The last non-empty line of a log file, from at most its last 4 KiB. The
+// file is opened as the runner made it or not at all: O_NOFOLLOW (a
+// symbolic link planted at the path is not followed), O_NONBLOCK (a FIFO
+// there does not block the caller) and a regular file only.
+std::string last_line(const std::filesystem::path& path) {
+  constexpr off_t kTail = 4096;
+  const osl::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+  struct stat st {};
+  if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return {};
+  const off_t from = st.st_size > kTail ? st.st_size - kTail : 0;
+  std::string tail(static_cast<std::size_t>(st.st_size - from), '\0');
+  std::size_t got = 0;
+  while (got < tail.size()) {
+    const ssize_t n = ::pread(fd.get(), tail.data() + got, tail.size() - got, from + static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  tail.resize(got);
   while (!tail.empty() && (tail.back() == '\n' || tail.back() == '\r')) tail.pop_back();
   const auto nl = tail.rfind('\n');
   std::string line = nl == std::string::npos ? tail : tail.substr(nl + 1);
@@ -52,8 +70,8 @@ std::expected<LiveTasks, Error> live_tasks(const Registry& reg) {
     }
     // Read where the runner writes the logs, not where the record says: an
     // edited record must not make rehydrate show another file's last line.
-    l.last_output = last_line(reg.log_path(t.id, "stdout").string());
-    l.last_error = last_line(reg.log_path(t.id, "stderr").string());
+    l.last_output = last_line(reg.log_path(t.id, "stdout"));
+    l.last_error = last_line(reg.log_path(t.id, "stderr"));
     l.record = std::move(t);
     out.live.push_back(std::move(l));
   }
@@ -65,17 +83,29 @@ std::expected<RegistryStats, Error> registry_stats(const Registry& reg) {
   if (!data) return std::unexpected(data.error());
   RegistryStats s;
   s.tasks = data->tasks.size();
-  std::int64_t total_ms = 0;
+  // A duration below zero (the clock was set back between start and end, or
+  // the record was edited) or one that does not fit is no duration: it is
+  // skipped, not averaged in. The sum is wide enough for any count of
+  // int64 durations (__extension__: -Wpedantic knows no __int128).
+  __extension__ __int128 total_ms = 0;
   std::int64_t timed = 0;
   for (const auto& [id, t] : data->tasks) {
     ++s.by_state[t.state];
     if (t.ended_ms) {
-      total_ms += *t.ended_ms - t.created_ms;
-      ++timed;
+      std::int64_t d = 0;
+      if (__builtin_sub_overflow(*t.ended_ms, t.created_ms, &d) || d < 0) {
+        ++s.durations_skipped;
+      } else {
+        total_ms += d;
+        ++timed;
+      }
     }
-    s.leftover_processes_killed += t.leftover_processes.value_or(0);
+    const auto left = t.leftover_processes.value_or(0);
+    if (left > 0 && __builtin_add_overflow(s.leftover_processes_killed, left, &s.leftover_processes_killed)) {
+      s.leftover_processes_killed = std::numeric_limits<std::int64_t>::max();
+    }
   }
-  if (timed > 0) s.mean_duration_ms = total_ms / timed;
+  if (timed > 0) s.mean_duration_ms = static_cast<std::int64_t>(total_ms / timed);
   return s;
 }
 

@@ -25,6 +25,12 @@ constexpr std::array<std::pair<ContainmentKind, std::string_view>, 4> kKinds{{
     {ContainmentKind::container, "container"},
 }};
 
+constexpr std::array<std::pair<KillMethod, std::string_view>, 3> kMethods{{
+    {KillMethod::signals, "signals"},
+    {KillMethod::cgroup_kill, "cgroup.kill"},
+    {KillMethod::container_stop, "container stop"},
+}};
+
 template <class Table, class E>
 std::string_view name_of(const Table& table, E value) noexcept {
   for (const auto& [v, name] : table) {
@@ -71,5 +77,9 @@ std::string_view to_string(ContainmentKind k) noexcept { return name_of(kKinds, 
 std::optional<ContainmentKind> containment_kind_from_string(std::string_view s) noexcept {
   return value_of<ContainmentKind>(kKinds, s);
 }
+
+std::string_view to_string(KillMethod m) noexcept { return name_of(kMethods, m); }
+
+std::optional<KillMethod> kill_method_from_string(std::string_view s) noexcept { return value_of<KillMethod>(kMethods, s); }
 
 }  // namespace airssys::watchdog

@@ -1,4 +1,4 @@
-// TaskState and ContainmentKind: every value has one spelling, text maps
+// TaskState, ContainmentKind and KillMethod: every value has one spelling, text maps
 // back to the same value, and nothing else is accepted.
 
 #include <airssys/watchdog/task_state.hpp>
@@ -19,6 +19,17 @@ TEST(TaskState, EveryStateRoundTripsThroughItsSpelling) {
     EXPECT_EQ(to_string(state), text);
     EXPECT_EQ(task_state_from_string(text), state) << text;
   }
+}
+
+TEST(KillMethod, EveryMethodRoundTripsThroughItsSpelling) {
+  const std::pair<KillMethod, const char*> cases[] = {
+      {KillMethod::signals, "signals"}, {KillMethod::cgroup_kill, "cgroup.kill"}, {KillMethod::container_stop, "container stop"}};
+  for (const auto& [method, text] : cases) {
+    EXPECT_EQ(to_string(method), text);
+    EXPECT_EQ(kill_method_from_string(text), method) << text;
+  }
+  for (const char* text : {"", "cgroup_kill", "Signals", "invalid"}) EXPECT_FALSE(kill_method_from_string(text)) << text;
+  EXPECT_EQ(to_string(static_cast<KillMethod>(99)), "invalid");
 }
 
 TEST(TaskState, OtherTextIsNoState) {

@@ -36,6 +36,7 @@ void fill_container(TaskStatus& s) {
     s.memory_source = j["memory_source"].get<std::string>();
   }
   s.container_json = j["container"].dump();
+  s.container_text = container_status_text(j["container"]);
 }
 
 void fill_native(TaskStatus& s) {
@@ -61,6 +62,12 @@ std::expected<TaskRecord, Error> find_task(const Registry& reg, const std::strin
     return std::unexpected(Error{ErrorCategory::not_found, fmt::format("no task '{}' in {}", id, reg.path().string())});
   }
   return std::move(it->second);
+}
+
+std::expected<bool, Error> task_has_ended(const Registry& reg, const std::string& id) {
+  auto t = find_task(reg, id);
+  if (!t) return std::unexpected(t.error());
+  return is_terminal(t->state) || effective_state(*t, collect_processes(task_processes(*t)).size()) == "lost";
 }
 
 std::expected<TaskStatus, Error> task_status(const Registry& reg, const std::string& id) {

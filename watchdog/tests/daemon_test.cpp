@@ -122,6 +122,9 @@ TEST(Report, SummarisesStatesLongestRunningAndFailures) {
   ASSERT_EQ(j["recent_failures"].size(), 2u);
   std::set<std::string> failed{j["recent_failures"][0]["id"], j["recent_failures"][1]["id"]};
   EXPECT_EQ(failed, (std::set<std::string>{"bad", "slow"}));
+  // A state is its spelling, as everywhere else (was its enum's number).
+  std::set<std::string> failed_states{j["recent_failures"][0]["state"], j["recent_failures"][1]["state"]};
+  EXPECT_EQ(failed_states, (std::set<std::string>{"exited", "timed_out"}));
   auto text = run(d.path, {"report", "--registry", r});
   EXPECT_NE(text.out.find("4 task(s)"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("longest running:"), std::string::npos);

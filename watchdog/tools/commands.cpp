@@ -1,15 +1,13 @@
 // The commands of the task-watchdog CLI other than start/register: argument
 // checks, printing and exit statuses around the library's calls
-// (task_status.hpp, task_kill.hpp, task_cleanup.hpp, task_overview.hpp).
+// (task_status.hpp, task_kill.hpp, task_cleanup.hpp, task_overview.hpp,
+// task_report.hpp).
 // Specified in docs/task-watchdog.md.
 
 #include "commands.hpp"
 #include "exit_status.hpp"
 
-// The library's internal headers (watchdog/src): the CLI is part of task-watchdog.
-#include "container.hpp"
-#include "kill_tree.hpp"
-#include "proc.hpp"
+// The registry's JSON form (watchdog/src), for `list --json` and `status --json`.
 #include "registry_json.hpp"
 
 #include <airssys/watchdog/registry.hpp>
@@ -74,7 +72,7 @@ std::string containment_text(const wd::TaskRecord& t) {
   for (const auto& [ctl, dir] : t.containment.v1) v1 += fmt::format("\n             cgroup v1 {}: {}", ctl, dir);
   if (t.containment.kind == wd::ContainmentKind::cgroup2) return "cgroup v2 " + t.containment.cgroup + v1;
   if (t.containment.kind == wd::ContainmentKind::none) return "-";
-  if (wd::is_container_task(t)) return t.containment.note;
+  if (t.containment.kind == wd::ContainmentKind::container) return t.containment.note;
   return fmt::format("process group{} + descendant walk (fallback: {}){}", t.pid ? fmt::format(" {}", *t.pid) : "",
                      t.containment.note.empty() ? "no cgroup" : t.containment.note, v1);
 }
@@ -148,7 +146,7 @@ int cmd_status(const wd::Registry& reg, const std::string& id, bool as_json) {
   fmt::print("pid:         {}\n", t.pid ? fmt::format("{} (start time {})", *t.pid, t.pid_start_time.value_or(0)) : "-");
   fmt::print("monitor:     {}\n", t.monitor_pid ? fmt::format("{}{}", *t.monitor_pid, s->monitor_running ? " (running)" : " (gone)") : "-");
   fmt::print("containment: {}\n", containment_text(t));
-  if (!s->container_json.empty()) fmt::print("container:   {}\n", wd::container_status_text(json::parse(s->container_json)));
+  if (!s->container_json.empty()) fmt::print("container:   {}\n", s->container_text);
   fmt::print("limits:      {}\n", limits_text(t));
   fmt::print("processes:   {} alive\n", s->processes_alive);
   if (s->cpu_percent) {
@@ -189,7 +187,13 @@ int cmd_kill(const wd::Registry& reg, const std::string& id, const std::string& 
       return 0;
     case wd::KillOutcome::killed:
     case wd::KillOutcome::survived:
+    case wd::KillOutcome::unverified:
       break;
+  }
+  if (r->outcome == wd::KillOutcome::unverified) {
+    fmt::print(stderr, "task-watchdog: task '{}': could not verify that its processes are gone ({}); not recorded as killed\n", id,
+               r->unverified_reason);
+    if (r->found == 0) return 1;
   }
   if (!r->survivors.empty()) {
     std::string pids;
@@ -198,8 +202,11 @@ int cmd_kill(const wd::Registry& reg, const std::string& id, const std::string& 
                id, r->survivors.size(), pids);
   }
   fmt::print("task '{}': {} process(es) found, {} ended on SIGTERM, {} left ({})\n", id, r->found, r->terminated, r->survivors.size(),
-             r->method);
-  return r->survivors.empty() ? 0 : 1;
+             wd::to_string(r->method));
+  if (r->outcome == wd::KillOutcome::killed && r->recorded_as && *r->recorded_as != wd::TaskState::killed) {
+    fmt::print("task '{}': its monitor recorded it {} meanwhile; that is kept\n", id, wd::to_string(*r->recorded_as));
+  }
+  return r->outcome == wd::KillOutcome::killed ? 0 : 1;
 }
 
 // Copies what `fd` has beyond its current offset to `out`; true if anything came.
@@ -242,9 +249,9 @@ int cmd_logs(const wd::Registry& reg, const std::string& id, bool follow) {
     if (out_fd) drain(out_fd.get(), stdout);
     if (err_fd) drain(err_fd.get(), stderr);
     if (r == 0) {
-      auto now = find_task(reg, id);
-      if (!now) return report(now.error());
-      if (wd::is_terminal(now->state) || effective_state(*now, wd::collect_processes(wd::task_processes(*now)).size()) == "lost") {
+      auto ended = wd::task_has_ended(reg, id);
+      if (!ended) return report(ended.error());
+      if (*ended) {
         if (out_fd) drain(out_fd.get(), stdout);
         if (err_fd) drain(err_fd.get(), stderr);
         return 0;
@@ -319,7 +326,9 @@ int cmd_cleanup(const wd::Registry& reg, const std::string& older_text) {
   if (!r) return report(r.error());
   for (const auto& line : r->ended_containers) fmt::print("{}\n", line);
   fmt::print("removed {} ended task(s)\n", r->removed.size());
-  return 0;
+  std::fflush(stdout);
+  for (const auto& line : r->not_removed) fmt::print(stderr, "task-watchdog: {}\n", line);
+  return r->not_removed.empty() ? 0 : 1;
 }
 
 }  // namespace airssys::watchdog::cli

@@ -1,7 +1,8 @@
 #pragma once
 // The task-watchdog commands other than start/register (which are in the
 // library, runner.hpp). Each parses its arguments, calls the library
-// (task_status.hpp, task_kill.hpp, task_cleanup.hpp, task_overview.hpp),
+// (task_status.hpp, task_kill.hpp, task_cleanup.hpp, task_overview.hpp,
+// task_report.hpp),
 // prints, and returns the process exit status (docs/task-watchdog.md,
 // "Exit codes").
 

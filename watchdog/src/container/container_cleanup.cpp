@@ -58,10 +58,10 @@ std::expected<std::vector<std::string>, Error> end_unmonitored_containers(const 
   return done;
 }
 
-void remove_leftover_container(const Registry& reg, const TaskRecord& t) {
-  if (!is_container_task(t)) return;
-  if (detail::extra_object(t, "container").value("removed", false)) return;  // its monitor removed it
-  (void)stop_container_task(reg, t, std::chrono::milliseconds(0), "cleanup");
+bool remove_leftover_container(const Registry& reg, const TaskRecord& t) {
+  if (!is_container_task(t)) return true;
+  if (detail::extra_object(t, "container").value("removed", false)) return true;  // its monitor removed it
+  return stop_container_task(reg, t, std::chrono::milliseconds(0), "cleanup").left == 0;
 }
 
 }  // namespace airssys::watchdog

@@ -141,7 +141,7 @@ std::optional<bool> container_task_running(const TaskRecord& t) {
 
 KillReport stop_container_task(const Registry& reg, const TaskRecord& t, std::chrono::milliseconds grace, const std::string& reason) {
   KillReport kr;
-  kr.method = "container stop";
+  kr.method = KillMethod::container_stop;
   auto client = client_for(t);
   if (!client) return kr;
   const auto found = find_container(*client, t);

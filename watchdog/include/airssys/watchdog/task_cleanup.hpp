@@ -21,12 +21,18 @@ struct CleanupReport {
   std::vector<std::string> ended_containers;
   // The ids of the records removed, in id order.
   std::vector<std::string> removed;
+  // What of a removed task could not be removed with it, one line each:
+  // "task 'ID': cgroup: cannot remove DIR: Device or resource busy", "task
+  // 'ID': log file PATH: REASON", "task 'ID': its container is still there".
+  // Empty when everything went.
+  std::vector<std::string> not_removed;
 };
 
 // A task counts as ended at its ended_ms (its created_ms when that is
-// missing). Log files and cgroups that cannot be removed are left without
-// an error: the record is gone either way. Errors: registry_corrupt,
-// failure (the registry could not be written; nothing was removed).
+// missing). A log file, cgroup or container that cannot be removed is
+// listed in not_removed, not an error: the record is gone either way.
+// Errors: registry_corrupt, failure (the registry could not be written;
+// nothing was removed).
 [[nodiscard]] std::expected<CleanupReport, Error> cleanup_tasks(const Registry& reg,
                                                                 std::chrono::milliseconds older_than = std::chrono::milliseconds(0));
 

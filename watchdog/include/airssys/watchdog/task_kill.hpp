@@ -7,12 +7,18 @@
 // SIGKILL sweeps retried for up to 15 s, all through airssys-osl: policy-
 // checked and audited), then verified: the record says `killed` only once
 // nothing of the task is found. Survivors are reported, and the record's
-// `error` says how many survived; its state is left as it was. A container
-// task is stopped, killed and removed through its engine (src/container.hpp).
+// `error` says how many survived; its state is left as it was. "Nothing
+// found" must be a fact: a process whose /proc entry cannot be read (EACCES
+// under hidepid) may run, so then the outcome is `unverified`, not `killed`.
+// A container task is stopped, killed and removed through its engine
+// (src/container.hpp).
 //
 // Blocks for up to the grace period plus ~15 s. Safe to call from several
 // processes at once: the verdict is written under the registry's lock, and
-// is not written over a record that was removed or replaced meanwhile.
+// only over the state read before the kill (or the `exited` its monitor
+// records on seeing our signal): a record removed or replaced meanwhile, or
+// one its monitor ended otherwise (`timed_out` at its deadline, say), keeps
+// what was written (`recorded_as`).
 
 #include <airssys/watchdog/error.hpp>
 #include <airssys/watchdog/registry.hpp>
@@ -38,8 +44,9 @@ struct KillRequest {
 enum class KillOutcome {
   already_ended,  // the record was already terminal; nothing was signalled (`ended_as`)
   nothing_left,   // a live record, but none of its processes runs; nothing was signalled
-  killed,         // a native tree was killed and verified gone; the record says `killed`
+  killed,         // a native tree was killed and verified gone; the record says `killed` (see recorded_as)
   survived,       // some processes outlived SIGKILL (`survivors`); the record is not `killed`
+  unverified,     // /proc could not show some of its processes (`unverified_reason`): they may run; not `killed`
   container,      // a container task: stopped, killed and removed by its engine (`container_summary`)
 };
 
@@ -49,8 +56,13 @@ struct KillTaskReport {
   std::size_t found = 0;                   // processes found at the first sweep
   std::size_t terminated = 0;              // of those, gone within the grace period
   std::vector<pid_t> survivors;            // alive after the SIGKILL sweeps
-  std::string method;                      // "cgroup.kill" or "signals"
-  std::string container_summary;           // container: one line saying what was done
+  KillMethod method = KillMethod::signals;  // killed, survived, unverified: how (to_string: "cgroup.kill", "signals")
+  std::string unverified_reason;           // unverified: the /proc error, e.g. "/proc/42/stat: Permission denied"
+  // killed, survived, unverified: the record's state afterwards. After
+  // `killed` it is `killed` unless the task's monitor recorded another end
+  // (timed_out, failed) while the kill ran; that one is kept.
+  std::optional<TaskState> recorded_as;
+  std::string container_summary;  // container: one line saying what was done
 };
 
 // Errors: not_found (no task `id`), stale (a task without a monitor whose

@@ -39,8 +39,12 @@ struct LiveTasks {
 struct RegistryStats {
   std::size_t tasks = 0;
   std::map<TaskState, std::size_t> by_state;  // states with at least one task
-  std::optional<std::int64_t> mean_duration_ms;  // over the tasks with an ended_ms; none when there are none
-  std::int64_t leftover_processes_killed = 0;    // summed over every task
+  // Over the tasks with an ended_ms at or after their created_ms; none when
+  // there are none. A record ending before it began (a clock set back, an
+  // edit) is counted in durations_skipped instead.
+  std::optional<std::int64_t> mean_duration_ms;
+  std::size_t durations_skipped = 0;
+  std::int64_t leftover_processes_killed = 0;  // summed over every task (negative values ignored, saturating)
 };
 
 // Reads the registry only (no /proc). Errors: registry_corrupt, failure.

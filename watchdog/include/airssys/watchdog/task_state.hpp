@@ -1,6 +1,7 @@
 #pragma once
 // The closed vocabularies of a task record — its state and how its
-// processes are contained — and their one spelling on disk and in output
+// processes are contained — and of a kill's method, and their one spelling
+// on disk and in output
 // (docs/task-watchdog.md, "Registry format"). Every conversion between the
 // enums and text goes through the functions here.
 
@@ -45,5 +46,17 @@ enum class ContainmentKind {
 [[nodiscard]] std::optional<ContainmentKind> containment_kind_from_string(std::string_view s) noexcept;
 // Every non-empty kind's spelling, for messages: "cgroup2, process-group, container".
 [[nodiscard]] std::string containment_kind_spellings();
+
+// How a task's processes were killed (`kill`'s report line, the daemon's log).
+enum class KillMethod {
+  signals,         // SIGTERM, then SIGKILL to each process found, through osl
+  cgroup_kill,     // the same, plus `1` written to the v2 cgroup's cgroup.kill
+  container_stop,  // the container engine's stop, kill and remove
+};
+
+// "signals", "cgroup.kill", "container stop"; "invalid" outside the enum.
+[[nodiscard]] std::string_view to_string(KillMethod m) noexcept;
+// The inverse of to_string; nullopt for any other text.
+[[nodiscard]] std::optional<KillMethod> kill_method_from_string(std::string_view s) noexcept;
 
 }  // namespace airssys::watchdog

@@ -32,6 +32,10 @@ struct TaskStatus {
   // added (state, exit_code, pid, oom_killed, memory, nano_cpus,
   // pids_limit, or error), as compact JSON text; empty for native tasks.
   std::string container_json;
+  // Container tasks: the same in one line for a person, e.g. "tw-a
+  // (0123456789ab) of image localhost/x; engine: running, pid 42; HostConfig
+  // Memory 0 NanoCpus 0 PidsLimit 0"; empty for native tasks.
+  std::string container_text;
 };
 
 // Blocks ~250 ms when something of the task runs (the CPU samples).
@@ -41,6 +45,11 @@ struct TaskStatus {
 // The recorded state's name corrected for a monitor that is gone, given how
 // many of the task's processes run (`alive`). Reads /proc for the monitor.
 [[nodiscard]] std::string effective_state(const TaskRecord& t, std::size_t alive);
+
+// For `logs --follow`: true once task `id` has ended — its record is in a
+// terminal state, or its monitor is gone and nothing of it runs ("lost").
+// Reads /proc. Errors: not_found, registry_corrupt, failure.
+[[nodiscard]] std::expected<bool, Error> task_has_ended(const Registry& reg, const std::string& id);
 
 // The record of task `id`; not_found names the id and the registry.
 [[nodiscard]] std::expected<TaskRecord, Error> find_task(const Registry& reg, const std::string& id);
