@@ -3,6 +3,7 @@
 #include "registry_fast.hpp"
 #include "registry_json.hpp"
 #include "registry_limits.hpp"
+#include "registry_text.hpp"
 
 #include <airssys/osl/file_io.hpp>
 #include <airssys/osl/unique_fd.hpp>
@@ -475,14 +476,14 @@ std::expected<std::string, Error> read_all(int fd, const std::string& source) {
   return out;
 }
 
-std::expected<RegistryData, Error> load_file(const std::filesystem::path& path) {
+std::expected<void, Error> read_text_of(const std::filesystem::path& path, const detail::RegistryTextUse& use) {
   // Not through a symbolic link: update() renames a new file over the path,
   // which would replace the link by a copy and leave two registries. The
   // user points --registry at the file itself. O_NONBLOCK: a FIFO there must
   // not hang the open.
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
   if (!fd) {
-    if (errno == ENOENT) return RegistryData{};
+    if (errno == ENOENT) return {};
     if (errno == ELOOP) {
       return std::unexpected(Error{ErrorCategory::failure,
                                    fmt::format("refusing registry {}: it is a symbolic link (give the path of the file itself)",
@@ -508,14 +509,29 @@ std::expected<RegistryData, Error> load_file(const std::filesystem::path& path) 
     const auto size = static_cast<std::size_t>(st.st_size);
     void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd.get(), 0);
     if (map != MAP_FAILED) {
-      auto data = parse_registry(std::string_view(static_cast<const char*>(map), size), path.string());
-      ::munmap(map, size);
-      return data;
+      const struct Unmap {
+        void* p;
+        std::size_t n;
+        ~Unmap() { ::munmap(p, n); }
+      } unmap{map, size};
+      return use(std::string_view(static_cast<const char*>(map), size));
     }
   }
   auto text = read_all(fd.get(), path.string());
   if (!text) return std::unexpected(text.error());
-  return parse_registry(*text, path.string());
+  return use(*text);
+}
+
+std::expected<RegistryData, Error> load_file(const std::filesystem::path& path) {
+  RegistryData data;
+  auto read = read_text_of(path, [&](std::string_view text) -> std::expected<void, Error> {
+    auto parsed = parse_registry(text, path.string());
+    if (!parsed) return std::unexpected(parsed.error());
+    data = std::move(*parsed);
+    return {};
+  });
+  if (!read) return std::unexpected(read.error());
+  return data;
 }
 
 std::expected<void, Error> write_all(int fd, std::string_view data, const std::string& what) {
@@ -533,6 +549,10 @@ std::expected<void, Error> write_all(int fd, std::string_view data, const std::s
 }  // namespace
 
 std::expected<RegistryData, Error> Registry::load() const { return load_file(path_); }
+
+std::expected<void, Error> detail::read_registry_text(const std::filesystem::path& path, const RegistryTextUse& use) {
+  return read_text_of(path, use);
+}
 
 std::expected<void, Error> Registry::ensure_dir() const {
   std::vector<std::filesystem::path> missing;  // innermost first

@@ -9,6 +9,7 @@
 
 #include <charconv>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <map>
 #include <type_traits>
@@ -443,30 +444,61 @@ bool valid_utf8(std::string_view s) {
 
 }  // namespace
 
-std::optional<RegistryData> parse_registry_fast(std::string_view text) {
-  if (text.size() > kMaxRegistryBytes || !valid_utf8(text)) return std::nullopt;
+namespace {
+
+// The whole file through the fast reader: each task, once checked, goes to
+// `each` (which may move from it), in file order; unknown top-level keys to
+// `extra`. False where parse_registry_fast gives up.
+template <class Each>
+bool scan(std::string_view text, std::map<std::string, std::string>& extra, Each&& each) {
+  if (text.size() > kMaxRegistryBytes || !valid_utf8(text)) return false;
   Reader r(text);
-  RegistryData data;
-  bool have_version = false;
+  int schema_version = 0;
+  bool have_version = false, have_tasks = false;
   const bool ok = object(r, [&](const std::string& k) {
     if (k == "schema_version") {
       have_version = true;
-      return r.integer(data.schema_version);
+      return r.integer(schema_version);
     }
     if (k == "tasks") {
-      data.tasks.clear();
+      if (have_tasks) return false;  // a second "tasks" replaces the first: the DOM path's business
+      have_tasks = true;
       return object(r, [&](const std::string& id) {
         TaskRecord t;
         if (!task(r, t)) return false;
         if (t.id != id || !valid_task_id(t.id) || t.argv.empty() || task_problem(t)) return false;
-        data.tasks.insert_or_assign(id, std::move(t));
-        return true;
+        return each(t);
       });
     }
-    return keep_unknown(r, data.extra, k, 1);
+    return keep_unknown(r, extra, k, 1);
   });
-  if (!ok || !r.at_end() || !have_version || data.schema_version != kSchemaVersion) return std::nullopt;
+  return ok && r.at_end() && have_version && schema_version == kSchemaVersion;
+}
+
+}  // namespace
+
+std::optional<RegistryData> parse_registry_fast(std::string_view text) {
+  RegistryData data;
+  const bool ok = scan(text, data.extra, [&](TaskRecord& t) {
+    std::string id = t.id;
+    data.tasks.insert_or_assign(std::move(id), std::move(t));
+    return true;
+  });
+  if (!ok) return std::nullopt;
   return data;
+}
+
+bool for_each_task_fast(std::string_view text, const std::function<void(const TaskRecord&)>& each) {
+  std::map<std::string, std::string> extra;  // read to be checked; a list has no use for it
+  std::string last_id;
+  return scan(text, extra, [&](const TaskRecord& t) {
+    // Ids in strictly ascending order, as the writer puts them (a std::map),
+    // cannot repeat; any other order is left to the map of the full reader.
+    if (!last_id.empty() && t.id <= last_id) return false;
+    last_id = t.id;
+    each(t);
+    return true;
+  });
 }
 
 }  // namespace airssys::watchdog::detail

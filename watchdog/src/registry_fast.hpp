@@ -12,6 +12,7 @@
 #include <airssys/watchdog/registry.hpp>
 
 #include <expected>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +20,15 @@
 namespace airssys::watchdog::detail {
 
 [[nodiscard]] std::optional<RegistryData> parse_registry_fast(std::string_view text);
+
+// The same reader without RegistryData: calls `each` with every task, in
+// file order, one record at a time (`list` of 100 tasks built ~100 KB of
+// records for a 10 KB table: ~27 page faults, docs/BENCHMARKS.md). It
+// accepts what parse_registry_fast accepts, except tasks whose ids are not
+// in strictly ascending order (what Registry::update writes), where keys
+// could repeat. False: give up, and read the text with parse_registry
+// instead; `each` may have been called for some tasks by then.
+[[nodiscard]] bool for_each_task_fast(std::string_view text, const std::function<void(const TaskRecord&)>& each);
 
 // The DOM path (registry.cpp): every check, with messages naming the problem.
 [[nodiscard]] std::expected<RegistryData, Error> parse_registry_dom(std::string_view text, const std::string& source);

@@ -1,6 +1,7 @@
 // The fast registry reader must agree with the DOM path on everything it
 // accepts, and hand everything else to the DOM path (nullopt).
 #include "registry_fast.hpp"
+#include "registry_json.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -163,4 +164,42 @@ TEST(RegistryFast, ThousandTasksRoundTrip) {
   ASSERT_TRUE(fast);
   EXPECT_EQ(fast->tasks.size(), 1000u);
   EXPECT_EQ(serialize_registry(*fast), text);
+}
+
+namespace {
+
+std::string task_to_json_text(const TaskRecord& t) { return detail::task_to_json(t).dump(); }
+
+}  // namespace
+
+TEST(RegistryFast, ForEachTaskSeesWhatTheWholeReaderReads) {
+  const auto text = serialize_registry(sample());
+  const auto whole = parse_registry_fast(text);
+  ASSERT_TRUE(whole);
+  std::vector<std::string> seen;
+  ASSERT_TRUE(detail::for_each_task_fast(text, [&](const TaskRecord& t) {
+    const auto it = whole->tasks.find(t.id);
+    ASSERT_NE(it, whole->tasks.end()) << t.id;
+    EXPECT_EQ(task_to_json_text(t), task_to_json_text(it->second)) << t.id;
+    seen.push_back(t.id);
+  }));
+  EXPECT_EQ(seen, (std::vector<std::string>{"t_0-x", "t_1-x", "t_2-x"}));  // file order, one call each
+}
+
+TEST(RegistryFast, ForEachTaskGivesUpWhereIdsCouldRepeat) {
+  // Keys out of ascending order (hand-edited), a repeated key, a second
+  // "tasks": the whole reader's map decides which record counts.
+  const auto task = [](const std::string& id) {
+    return "\"" + id + "\": {\"id\": \"" + id + "\", \"argv\": [\"true\"], \"state\": \"exited\"}";
+  };
+  const auto none = [](const TaskRecord&) {};
+  for (const std::string& text : {"{\"schema_version\": 1, \"tasks\": {" + task("b") + ", " + task("a") + "}}",
+                                  "{\"schema_version\": 1, \"tasks\": {" + task("a") + ", " + task("a") + "}}",
+                                  "{\"schema_version\": 1, \"tasks\": {" + task("a") + "}, \"tasks\": {" + task("b") + "}}"}) {
+    EXPECT_FALSE(detail::for_each_task_fast(text, none)) << text;
+    EXPECT_TRUE(parse_registry(text, "x")) << text;  // still a valid registry
+  }
+  EXPECT_TRUE(detail::for_each_task_fast("{\"schema_version\": 1, \"tasks\": {" + task("a") + ", " + task("b") + "}}", none));
+  EXPECT_FALSE(detail::for_each_task_fast("{\"schema_version\": 2, \"tasks\": {}}", none));
+  EXPECT_FALSE(detail::for_each_task_fast("{\"schema_version\": 1, \"tasks\": {\"a\": {\"id\": \"a\", \"argv\": []}}}", none));
 }

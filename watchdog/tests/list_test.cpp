@@ -154,3 +154,43 @@ TEST(List, ALongListThatCannotBeWrittenIsAFailure) {
   EXPECT_NE(slurp(d.path / "err").find("task-watchdog: writing the task list: "), std::string::npos)
       << slurp(d.path / "err");
 }
+
+TEST(List, TaskByTaskTheListIsTheWholeRegistrys) {
+  // `list` reads one task at a time (tools/list_command.cpp) and falls back
+  // to the whole registry where ids are not in ascending order. Both give
+  // the records as the registry holds them, oldest first, ties by id.
+  TempDir d;
+  const auto reg = d.path / "registry.json";
+  for (const char* id : {"c", "a", "b"}) {
+    ASSERT_EQ(run(d.path, {"start", "--wait", "--registry", reg.string(), "--id", id, "--", "true"}).rc, 0);
+  }
+  auto root = nlohmann::ordered_json::parse(slurp(reg));
+  root["tasks"]["a"]["created_ms"] = root["tasks"]["b"]["created_ms"];  // a tie, broken by id
+  {
+    std::ofstream out(reg, std::ios::trunc);
+    out << root.dump(1);
+  }
+  nlohmann::json expected = nlohmann::json::array();
+  for (const char* id : {"c", "a", "b"}) expected.push_back(nlohmann::json::parse(root["tasks"][id].dump()));
+  const auto listed = list_both(d.path, {"--json", "--registry", reg.string()});
+  expect_same(listed);
+  EXPECT_EQ(listed.early.out, expected.dump() + "\n");
+  const auto table = list_both(d.path, {"--registry", reg.string()});
+  expect_same(table);
+  EXPECT_NE(table.early.out.find("\nb "), std::string::npos) << table.early.out;
+  EXPECT_LT(table.early.out.find("\nc "), table.early.out.find("\na ")) << table.early.out;
+  EXPECT_LT(table.early.out.find("\na "), table.early.out.find("\nb ")) << table.early.out;
+
+  // The same tasks with their keys in descending order: the same output.
+  nlohmann::ordered_json reversed = root;
+  reversed["tasks"] = nlohmann::ordered_json::object();
+  for (const char* id : {"c", "b", "a"}) reversed["tasks"][id] = root["tasks"][id];
+  {
+    std::ofstream out(reg, std::ios::trunc);
+    out << reversed.dump(1);
+  }
+  const auto listed_again = list_both(d.path, {"--json", "--registry", reg.string()});
+  expect_same(listed_again);
+  EXPECT_EQ(listed_again.early.out, listed.early.out);
+  EXPECT_EQ(list_both(d.path, {"--registry", reg.string()}).early.out, table.early.out);
+}
