@@ -25,6 +25,7 @@
 #include <optional>
 
 #include "nats_names.hpp"
+#include "nats_spool.hpp"
 #include "syslog_message.hpp"
 #include "webhook_url.hpp"
 #include "yaml_document.hpp"
@@ -258,6 +259,7 @@ std::string known_in(std::string_view section) {
   };
   if (section.empty()) {
     for (const auto s : kSections) add(s);
+    add("events");
   }
   for (const ScalarKey& k : kKeys) {
     const auto dot = k.name.find('.');
@@ -360,8 +362,8 @@ std::string_view sink_keys_of(SinkType t) {
   return "";
 }
 
-bool sink_key_allowed(SinkType t, std::string_view key) {
-  const std::string_view keys = sink_keys_of(t);
+// `keys`: "a, b, c".
+bool key_listed(std::string_view keys, std::string_view key) {
   std::size_t pos = 0;
   while (pos <= keys.size()) {
     const auto comma = keys.find(", ", pos);
@@ -372,6 +374,9 @@ bool sink_key_allowed(SinkType t, std::string_view key) {
   }
   return false;
 }
+
+constexpr std::string_view kEventsNatsKeys =
+    "url, subject, stream, spool, timeout, credentials, token, user, password, tls_ca, tls_cert, tls_key";
 
 std::string_view sink_type_name(SinkType t) {
   switch (t) {
@@ -467,6 +472,10 @@ Walk read_nats_spool(SinkConfig& sink, const YAML::Node& v, int key_line, const 
     auto text = scalar_text(val, kline, name, k == "dir" ? kPath : kSize);
     if (!text) return std::unexpected(text.error());
     SetResult r = k == "dir" ? set_path(sink.spool_dir, *text, false) : set_size(sink.spool_max_size, *text, kMiB, "1MiB");
+    if (r && k == "max_size" && sink.spool_max_size > detail::kNatsSpoolMaxSize) {
+      // The whole spool is also held in the agent's memory.
+      r = bad(fmt::format("must be at most 1GiB, got '{}'", *text));
+    }
     if (!r) return failure(line_of(val, kline), fmt::format("{}: {}", name, r.error().message));
     has_dir = has_dir || k == "dir";
     return {};
@@ -475,6 +484,9 @@ Walk read_nats_spool(SinkConfig& sink, const YAML::Node& v, int key_line, const 
   if (!has_dir) return failure(line, what + ": missing 'dir' (where alerts wait for JetStream's ack)");
   return {};
 }
+
+std::expected<SinkConfig, Failure> read_sink_keys(const YAML::Node& v, int line, const std::string& what,
+                                                  SinkConfig sink, std::string_view allowed);
 
 std::expected<SinkConfig, Failure> read_sink(const YAML::Node& v, int line, int index) {
   std::string what = fmt::format("alerts.sinks #{}", index);
@@ -502,14 +514,19 @@ std::expected<SinkConfig, Failure> read_sink(const YAML::Node& v, int line, int 
   sink.type = *type;
   sink.format = *type == SinkType::stdout_ ? SinkFormat::human : SinkFormat::json;
   what += fmt::format(" ({})", sink_type_name(*type));
+  return read_sink_keys(v, line, what, std::move(sink), sink_keys_of(*type));
+}
+
+// The keys of a sink mapping whose type is known (`sink` holds its
+// defaults); `allowed` lists the keys it may have.
+std::expected<SinkConfig, Failure> read_sink_keys(const YAML::Node& v, int line, const std::string& what,
+                                                  SinkConfig sink, std::string_view allowed) {
   bool has_path = false;
   bool has_url = false;
   bool has_stream = false;
   bool has_spool = false;
   Walk walked = for_each_entry(v, line, what, [&](const std::string& k, int kline, const YAML::Node& val) -> Walk {
-    if (!sink_key_allowed(*type, k)) {
-      return failure(kline, fmt::format("unknown key '{}' in {} (known: {})", k, what, sink_keys_of(*type)));
-    }
+    if (!key_listed(allowed, k)) return failure(kline, fmt::format("unknown key '{}' in {} (known: {})", k, what, allowed));
     if (k == "type") return {};
     if (k == "spool") {
       has_spool = true;
@@ -586,6 +603,27 @@ Walk read_trusted_keys(Config& c, const YAML::Node& v, int key_line) {
   return {};
 }
 
+// `events: { nats: { url, stream, spool, ... } }`.
+Walk read_events(Config& c, const YAML::Node& v, int key_line) {
+  if (v.IsNull()) return {};
+  const int line = line_of(v, key_line);
+  if (!v.IsMap()) return failure(line, fmt::format("events must be a mapping (nats), got {}", describe(v)));
+  return for_each_entry(v, line, "events", [&](const std::string& k, int kline, const YAML::Node& val) -> Walk {
+    if (k != "nats") return failure(kline, fmt::format("unknown key '{}' in events (known: nats)", k));
+    const int vline = val.IsNull() ? kline : line_of(val, kline);
+    if (!val.IsMap()) {
+      return failure(vline, fmt::format("events.nats must be a mapping (url, stream, spool, ...), got {}", describe(val)));
+    }
+    SinkConfig sink;
+    sink.type = SinkType::nats;
+    sink.subject = "daemoneye.events.{host}";
+    auto read = read_sink_keys(val, vline, "events.nats", std::move(sink), kEventsNatsKeys);
+    if (!read) return std::unexpected(read.error());
+    c.events.nats = std::move(*read);  // a layer that names it replaces the lower layers' one
+    return {};
+  });
+}
+
 Walk read_section(Config& c, std::string_view section, const YAML::Node& v, int key_line) {
   if (v.IsNull()) return {};
   if (!v.IsMap()) {
@@ -609,6 +647,7 @@ Walk read_root(Config& c, const YAML::Node& root) {
     return failure(line, fmt::format("a config file must be a mapping of sections ({}), got {}", known_in(""), describe(root)));
   }
   return for_each_entry(root, line, "the top level", [&](const std::string& k, int kline, const YAML::Node& val) -> Walk {
+    if (k == "events") return read_events(c, val, kline);
     for (const auto section : kSections) {
       if (k == section) return read_section(c, section, val, kline);
     }
@@ -732,6 +771,9 @@ Result<void> set_key(Config& config, std::string_view dotted_key, std::string_vi
   }
   if (dotted_key == "alerts.sinks") {
     return fail(ErrorCategory::invalid_input, fmt::format("{}: alerts.sinks is a list of sinks; set it in a config file", source));
+  }
+  if (dotted_key == "events.nats" || dotted_key.starts_with("events.nats.")) {
+    return fail(ErrorCategory::invalid_input, fmt::format("{}: events.nats is a mapping; set it in a config file", source));
   }
   const ScalarKey* key = find_key(dotted_key);
   if (key == nullptr) {

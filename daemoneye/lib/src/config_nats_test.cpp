@@ -125,6 +125,62 @@ INSTANTIATE_TEST_SUITE_P(
              "min_severity)"}),
     [](const ::testing::TestParamInfo<Case>& i) { return std::string(i.param.name); });
 
+TEST(NatsConfig, EventForwardingIsOffUntilEventsNatsIsGiven) {
+  Config c;
+  EXPECT_FALSE(c.events.nats);
+  const auto r = apply_yaml(c, R"(events:
+  nats:
+    url: nats://a.example:4222
+    stream: DAEMONEYE_EVENTS
+    token: t0k
+    timeout: 3s
+    spool: { dir: /var/lib/daemoneye/events-spool, max_size: 16MiB }
+)",
+                            "c.yaml");
+  ASSERT_TRUE(r) << r.error();
+  ASSERT_TRUE(c.events.nats);
+  const SinkConfig& s = *c.events.nats;
+  EXPECT_EQ(s.type, SinkType::nats);
+  EXPECT_EQ(s.url, "nats://a.example:4222");
+  EXPECT_EQ(s.subject, "daemoneye.events.{host}") << "the events' own default subject";
+  EXPECT_EQ(s.stream, "DAEMONEYE_EVENTS");
+  EXPECT_EQ(s.token, "t0k");
+  EXPECT_EQ(s.timeout, 3s);
+  EXPECT_EQ(s.spool_dir, "/var/lib/daemoneye/events-spool");
+  EXPECT_EQ(s.spool_max_size, 16u * 1024 * 1024);
+  EXPECT_EQ(c.alerts.sinks.size(), 1u) << "the alert sinks are untouched";
+}
+
+TEST(NatsConfig, EventsNatsErrorsNameFileLineAndProblem) {
+  const struct {
+    const char* yaml;
+    const char* error;
+  } cases[] = {
+      {"events:\n  nats: { url: 'nats://h', " OK_SPOOL " }\n",
+       "c.yaml:2: events.nats: missing 'stream' (the JetStream stream that stores the alerts)"},
+      {"events:\n  nats: { url: 'nats://h', stream: S, min_severity: high, " OK_SPOOL " }\n",
+       "c.yaml:2: unknown key 'min_severity' in events.nats (known: url, subject, stream, spool, timeout, credentials, "
+       "token, user, password, tls_ca, tls_cert, tls_key)"},
+      {"events:\n  nats: { url: 'nats://h', stream: S, spool: { dir: x, max_size: 2GiB } }\n",
+       "c.yaml:2: events.nats: spool.max_size: must be at most 1GiB, got '2GiB'"},
+      {"events:\n  webhook: {}\n", "c.yaml:2: unknown key 'webhook' in events (known: nats)"},
+      {"events:\n  nats: yes\n", "c.yaml:2: events.nats must be a mapping (url, stream, spool, ...), got a string 'yes'"},
+      {"events: [nats]\n", "c.yaml:1: events must be a mapping (nats), got a list"},
+      {"alerts:\n  sinks:\n    - { type: nats, url: 'nats://h', stream: S, spool: { dir: x, max_size: 1025MiB } }\n",
+       "c.yaml:3: alerts.sinks #1 (nats): spool.max_size: must be at most 1GiB, got '1025MiB'"},
+  };
+  for (const auto& t : cases) {
+    Config c;
+    const auto r = apply_yaml(c, t.yaml, "c.yaml");
+    ASSERT_FALSE(r) << "accepted: " << t.yaml;
+    EXPECT_EQ(r.error().message, t.error);
+  }
+  Config c;
+  const auto r = set_key(c, "events.nats.url", "nats://h", "DAEMONEYE_EVENTS_NATS_URL");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "DAEMONEYE_EVENTS_NATS_URL: events.nats is a mapping; set it in a config file");
+}
+
 TEST(NatsNames, HostBecomesOneSubjectToken) {
   EXPECT_EQ(detail::expand_nats_subject("daemoneye.alerts.{host}", "web1.example.com"),
             "daemoneye.alerts.web1_example_com");

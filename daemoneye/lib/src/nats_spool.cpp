@@ -16,9 +16,6 @@ namespace airssys::daemoneye::detail {
 
 namespace {
 
-constexpr const char* kFile = "alerts.spool";
-constexpr const char* kTmp = "alerts.spool.tmp";
-constexpr const char* kLock = "lock";
 
 std::string message_record(std::string_view id, std::string_view json) {
   std::string r = fmt::format("m {} {}\n", id.size(), json.size());
@@ -68,15 +65,32 @@ int write_all(int fd, std::string_view data) {
 
 }  // namespace
 
-NatsSpool::NatsSpool(std::filesystem::path dir, std::uint64_t max_size, Log log)
-    : dir_(std::move(dir)), path_(dir_ / kFile), max_size_(max_size), log_(std::move(log)) {}
+NatsSpool::NatsSpool(std::filesystem::path dir, std::string_view name, std::uint64_t max_size, Log log)
+    : dir_(std::move(dir)),
+      file_(fmt::format("{}.spool", name)),
+      tmp_(fmt::format("{}.spool.tmp", name)),
+      path_(dir_ / file_),
+      max_size_(max_size),
+      log_(std::move(log)) {}
 
 NatsSpool::~NatsSpool() = default;
 
-Result<std::unique_ptr<NatsSpool>> NatsSpool::open(const std::filesystem::path& dir, std::uint64_t max_size, Log log) {
-  std::unique_ptr<NatsSpool> s(new NatsSpool(dir, max_size, std::move(log)));
+Result<std::unique_ptr<NatsSpool>> NatsSpool::open(const std::filesystem::path& dir, std::uint64_t max_size, Log log,
+                                                   std::string_view name) {
   const std::string where = fmt::format("spool {}", dir.string());
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return fail_errno(errno, where);
+  if (max_size > kNatsSpoolMaxSize) {
+    return fail(ErrorCategory::invalid_input,
+                fmt::format("{}: max_size {} is above the limit of {} bytes (1GiB; the spool is also held in memory)",
+                            where, max_size, kNatsSpoolMaxSize));
+  }
+  std::unique_ptr<NatsSpool> s(new NatsSpool(dir, name, max_size, std::move(log)));
+  const std::string lock_name = name == "alerts" ? std::string("lock") : fmt::format("{}.lock", name);
+  bool made_dir = false;
+  if (::mkdir(dir.c_str(), 0700) == 0) {
+    made_dir = true;
+  } else if (errno != EEXIST) {
+    return fail_errno(errno, where);
+  }
   s->dir_fd_.reset(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!s->dir_fd_) {
     if (errno == ELOOP || errno == ENOTDIR) return fail(ErrorCategory::denied, where + ": not a directory (or a symbolic link)");
@@ -88,13 +102,26 @@ Result<std::unique_ptr<NatsSpool>> NatsSpool::open(const std::filesystem::path& 
     return fail(ErrorCategory::denied,
                 where + ": must be owned by the agent's user and writable by no one else (chmod 700)");
   }
-  s->lock_fd_.reset(::openat(s->dir_fd_.get(), kLock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
-  if (!s->lock_fd_) return fail_errno(errno, where + "/" + kLock);
+  if (made_dir) {
+    // The new directory's entry lives in its parent: durable before anything is accepted into it.
+    const auto parent = dir.parent_path().empty() ? std::filesystem::path(".") : dir.parent_path();
+    const osl::UniqueFd parent_fd(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!parent_fd || osl::io::fsync(parent_fd.get()) != 0) return fail_errno(errno, "sync " + parent.string());
+  }
+  s->lock_fd_.reset(::openat(s->dir_fd_.get(), lock_name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!s->lock_fd_) return fail_errno(errno, where + "/" + lock_name);
   if (::flock(s->lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK) return fail(ErrorCategory::busy, where + ": in use by another nats sink or agent");
-    return fail_errno(errno, where + "/" + kLock);
+    return fail_errno(errno, where + "/" + lock_name);
   }
-  s->fd_.reset(::openat(s->dir_fd_.get(), kFile, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+  bool made_file = false;
+  s->fd_.reset(
+      ::openat(s->dir_fd_.get(), s->file_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (s->fd_) {
+    made_file = true;
+  } else if (errno == EEXIST) {
+    s->fd_.reset(::openat(s->dir_fd_.get(), s->file_.c_str(), O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC));
+  }
   if (!s->fd_) {
     if (errno == ELOOP) return fail(ErrorCategory::denied, s->path_.string() + ": is a symbolic link");
     return fail_errno(errno, s->path_.string());
@@ -104,6 +131,9 @@ Result<std::unique_ptr<NatsSpool>> NatsSpool::open(const std::filesystem::path& 
     return fail(ErrorCategory::denied, s->path_.string() + ": not a regular file of the agent's user with one link");
   }
   if ((st.st_mode & 077) != 0 && ::fchmod(s->fd_.get(), 0600) != 0) return fail_errno(errno, s->path_.string());
+  // A new file's name is durable only with its directory: else a crash
+  // could lose the file with every alert appended (and fdatasynced) to it.
+  if (made_file && osl::io::fsync(s->dir_fd_.get()) != 0) return fail_errno(errno, "sync " + dir.string());
   if (auto loaded = s->load(); !loaded) return std::unexpected(loaded.error());
   return s;
 }
@@ -285,8 +315,8 @@ Result<void> NatsSpool::rewrite() {
   }
   last_rewrite_attempt_ = std::chrono::steady_clock::now();
   needs_rewrite_ = true;
-  const std::string tmp_path = (dir_ / kTmp).string();
-  osl::UniqueFd tmp(::openat(dir_fd_.get(), kTmp, O_RDWR | O_APPEND | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+  const std::string tmp_path = (dir_ / tmp_).string();
+  osl::UniqueFd tmp(::openat(dir_fd_.get(), tmp_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!tmp) return fail_errno(errno, "create " + tmp_path);
   std::string bytes;
   std::uint64_t written = 0;
@@ -299,12 +329,16 @@ Result<void> NatsSpool::rewrite() {
     }
   }
   if (osl::io::fdatasync(tmp.get()) != 0) return fail_errno(errno, "sync " + tmp_path);
-  if (osl::io::renameat(dir_fd_.get(), kTmp, dir_fd_.get(), kFile) != 0) return fail_errno(errno, "rename " + tmp_path);
-  // The rename is durable once the directory is; if that fails, the old
-  // file may come back after a crash: replayed alerts are deduplicated.
-  (void)osl::io::fsync(dir_fd_.get());
+  if (osl::io::renameat(dir_fd_.get(), tmp_.c_str(), dir_fd_.get(), file_.c_str()) != 0) {
+    return fail_errno(errno, "rename " + tmp_path);
+  }
   fd_ = std::move(tmp);
   file_size_ = written;
+  // The rename is durable only once the directory is. If that fails, a
+  // crash could bring back the old file, or lose the name altogether; so
+  // the file still counts as not matching memory and is rewritten again at
+  // the next write (throttled), and the caller hears of it.
+  if (osl::io::fsync(dir_fd_.get()) != 0) return fail_errno(errno, "sync " + dir_.string());
   needs_rewrite_ = false;
   return {};
 }

@@ -1,29 +1,37 @@
 #pragma once
-// NatsSpool — the nats sink's on-disk queue: every alert JetStream has not
-// acked yet, oldest first, surviving an outage of NATS and a restart (or
-// crash) of the agent.
+// NatsSpool — the on-disk queue of a NatsForwarder (the nats alert sink,
+// process-event forwarding): every message JetStream has not acked yet,
+// oldest first, surviving an outage of NATS and a restart (or crash) of the
+// agent. The records say "alert"; an events spool holds events the same way.
 //
 // Files, in the spool directory (created 0700 if missing; it must be a real
 // directory, not a symbolic link, owned by the agent's user and writable by
-// no one else):
-//   lock          flock(LOCK_EX) for the spool's lifetime: one sink, one agent
-//   alerts.spool  0600, the records below, appended with O_APPEND
-//   alerts.spool.tmp  only while the file is being rewritten
+// no one else), for the spool named NAME ("alerts" or "events"):
+//   lock (alerts) / NAME.lock (others)  flock(LOCK_EX) for the spool's
+//                 lifetime: one spool, one agent
+//   NAME.spool    0600, the records below, appended with O_APPEND
+//   NAME.spool.tmp  only while the file is being rewritten
+// A new directory and a new spool file are made durable (fsync of the
+// directory that holds them) before open() returns.
 // Records (docs/daemoneye.md "Forwarding to NATS JetStream"):
 //   "m IDLEN JSONLEN\n" ID JSON "\n"   an alert: its Nats-Msg-Id and its JSON
 //   "a N\n"                            the N oldest alerts were acked
 //   "d N\n"                            the N oldest alerts were dropped (spool full)
 // Durability: append() writes and fdatasyncs before it returns, so an alert
-// the sink accepted is on disk. Ack and drop records are not synced: one
-// lost in a crash means the alert is published again after the restart,
-// and JetStream drops the copy by its Nats-Msg-Id (within the stream's
-// duplicate window). When nothing is left the file is truncated to zero;
+// the sink accepted is on disk. Ack and drop records are written but not
+// synced: a crash of the agent keeps them (they are in the page cache); only
+// a crash of the machine can lose one, and then the alert is published again
+// after the restart and JetStream drops the copy by its Nats-Msg-Id within
+// the stream's duplicate window (past it, it is delivered twice: at least
+// once). Syncing every ack would add an fdatasync per message to the
+// sender's path. When nothing is left the file is truncated to zero;
 // when dead records outweigh max_size it is rewritten (temp file, fdatasync,
 // rename, directory fsync). A torn or damaged record (a crash mid-append, a
 // damaged disk) ends the readable part: what follows is cut off and logged.
 // Writes go through osl::io, so tests can make them fail.
 //
-// Bound: the alerts kept (their ID and JSON bytes plus the record header)
+// Bound: max_size is at most kNatsSpoolMaxSize (open() refuses more: the
+// whole spool is also held in memory). The alerts kept (their ID and JSON bytes plus the record header)
 // stay within max_size; appending beyond it drops the oldest first (the
 // caller counts and logs them). A failed write keeps the alert in memory
 // (not durable; the error is returned) and the next write first rewrites
@@ -47,6 +55,8 @@
 
 namespace airssys::daemoneye::detail {
 
+inline constexpr std::uint64_t kNatsSpoolMaxSize = 1ull << 30;  // 1 GiB
+
 class NatsSpool {
  public:
   struct Message {
@@ -63,12 +73,12 @@ class NatsSpool {
   };
   using Log = std::function<void(std::string_view)>;
 
-  // Opens or creates the spool in `dir` and reads back what it holds
-  // (`log` hears about cut-off damage). Errors: denied (an unsafe
-  // directory or file, or the lock is held by another sink or process),
-  // io.
+  // Opens or creates the spool `name` in `dir` and reads back what it
+  // holds (`log` hears about cut-off damage). Errors: invalid_input
+  // (max_size above kNatsSpoolMaxSize), denied (an unsafe directory or
+  // file, or the lock is held by another sink or process), io.
   [[nodiscard]] static Result<std::unique_ptr<NatsSpool>> open(const std::filesystem::path& dir, std::uint64_t max_size,
-                                                               Log log);
+                                                               Log log, std::string_view name = "alerts");
   ~NatsSpool();
   NatsSpool(const NatsSpool&) = delete;
   NatsSpool& operator=(const NatsSpool&) = delete;
@@ -87,7 +97,7 @@ class NatsSpool {
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
 
  private:
-  NatsSpool(std::filesystem::path dir, std::uint64_t max_size, Log log);
+  NatsSpool(std::filesystem::path dir, std::string_view name, std::uint64_t max_size, Log log);
   [[nodiscard]] Result<void> load();
   // Removes the `n` oldest and writes `kind` n ("a" or "d").
   [[nodiscard]] Result<void> pop(std::size_t n, char kind);
@@ -97,7 +107,9 @@ class NatsSpool {
   [[nodiscard]] Result<void> tidy();
   void push(Entry e);
 
-  std::filesystem::path dir_, path_;
+  std::filesystem::path dir_;
+  std::string file_, tmp_;  // NAME.spool, NAME.spool.tmp
+  std::filesystem::path path_;
   std::uint64_t max_size_;
   Log log_;
   osl::UniqueFd dir_fd_, lock_fd_, fd_;

@@ -240,5 +240,75 @@ TEST(NatsSpool, AcksPastMaxSizeCompactTheFile) {
   EXPECT_EQ(s->size(), 3u);  // bounded at 4 by dropping the oldest, then one acked
 }
 
+TEST(NatsSpool, AMaxSizeAboveTheLimitIsRefused) {
+  TempDir tmp;
+  auto s = NatsSpool::open(tmp.path() / "spool", kNatsSpoolMaxSize + 1, nullptr);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().category, ErrorCategory::invalid_input) << s.error();
+  EXPECT_NE(s.error().message.find("above the limit"), std::string::npos) << s.error();
+  EXPECT_TRUE(NatsSpool::open(tmp.path() / "spool", kNatsSpoolMaxSize, nullptr)) << "the limit itself is allowed";
+}
+
+TEST(NatsSpool, ANewSpoolFileIsMadeDurableInItsDirectory) {
+  TempDir tmp;
+  const auto dir = tmp.path() / "spool";
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  {
+    osl::io::FaultInjection faults;
+    faults.add({.call = osl::io::FileCall::sync, .path_contains = dir.string(), .error = EIO});
+    auto s = NatsSpool::open(dir, 1 << 20, nullptr);
+    ASSERT_FALSE(s) << "the directory's fsync after creating alerts.spool failed";
+    EXPECT_EQ(s.error().category, ErrorCategory::io) << s.error();
+    EXPECT_EQ(faults.fired(), 1);
+  }
+  EXPECT_TRUE(open_spool(dir));
+}
+
+TEST(NatsSpool, ANewDirectoryIsMadeDurableInItsParent) {
+  TempDir tmp;
+  osl::io::FaultInjection faults;
+  faults.add({.call = osl::io::FileCall::sync, .path_contains = tmp.path().string(), .error = EIO});
+  auto s = NatsSpool::open(tmp.path() / "spool", 1 << 20, nullptr);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().category, ErrorCategory::io) << s.error();
+  EXPECT_NE(s.error().message.find("sync " + tmp.path().string()), std::string::npos) << s.error();
+}
+
+TEST(NatsSpool, ARewriteWhoseDirectorySyncFailsIsReportedAndNotTakenAsDurable) {
+  TempDir tmp;
+  const auto dir = tmp.path() / "spool";
+  {
+    auto s = open_spool(dir);
+    ASSERT_TRUE(s->append(entries(1, 3)).written);
+    ASSERT_TRUE(s->ack(s->front()->seq));  // a dead record: the next open rewrites the file
+  }
+  std::vector<std::string> logs;
+  osl::io::FaultInjection faults;
+  // The rewrite's first sync is the temp file's fdatasync; the second the directory's fsync.
+  faults.add({.call = osl::io::FileCall::sync, .path_contains = dir.string(), .after = 1, .error = EIO});
+  auto s = open_spool(dir, 1 << 20, &logs);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(faults.fired(), 1);
+  ASSERT_EQ(logs.size(), 1u);
+  EXPECT_NE(logs[0].find("sync " + dir.string()), std::string::npos) << logs[0];
+  // Until a rewrite's rename is durable, what is appended is not either.
+  EXPECT_FALSE(s->append(entries(4, 4)).written);
+  EXPECT_EQ(drain(*s), (std::vector<std::string>{"id-2", "id-3", "id-4"}));
+}
+
+TEST(NatsSpool, AnAlertsAndAnEventsSpoolShareADirectory) {
+  TempDir tmp;
+  const auto dir = tmp.path() / "spool";
+  auto alerts = open_spool(dir);
+  auto events = NatsSpool::open(dir, 1 << 20, nullptr, "events");
+  ASSERT_TRUE(events) << events.error();
+  ASSERT_TRUE((*events)->append(entries(1, 1)).written);
+  EXPECT_EQ((*events)->path(), dir / "events.spool");
+  EXPECT_EQ(alerts->size(), 0u);
+  auto second = NatsSpool::open(dir, 1 << 20, nullptr, "events");
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().category, ErrorCategory::busy) << second.error();
+}
+
 }  // namespace
 }  // namespace airssys::daemoneye::detail

@@ -92,6 +92,14 @@ struct LiveQueryConfig {
   std::filesystem::path tls_ca, tls_cert, tls_key;
 };
 
+// Process events forwarded off the host (docs/daemoneye.md "Forwarding
+// process events to NATS"). `events: { nats: {...} }` in a file: the keys of
+// a nats alert sink without type and min_severity; the subject defaults to
+// daemoneye.events.{host}. Absent: events stay on the host.
+struct EventsConfig {
+  std::optional<SinkConfig> nats;
+};
+
 struct Config {
   struct {
     std::filesystem::path path = "/var/lib/daemoneye/daemoneye.db";
@@ -108,6 +116,7 @@ struct Config {
     std::uint64_t max_bytes = 16ull * 1024 * 1024;  // per query: text/blob bytes of the result
   } rules;
   AlertsConfig alerts;
+  EventsConfig events;
   struct {
     std::filesystem::path dir;  // empty: <database dir>/ledger
   } ledger;
