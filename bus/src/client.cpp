@@ -4,6 +4,7 @@
 
 #include "bytes_equal.hpp"
 #include "client_core.hpp"
+#include "plain_pub.hpp"
 
 #include <airssys/bus/subject.hpp>
 
@@ -279,12 +280,25 @@ std::expected<void, Error> ClientCore::publish(std::string_view subject, std::st
     if (auto v = validate_publish_subject(subject); !v) return v;
     tl_valid_subject.assign(subject);
   }
+  // Most publishes carry a subject and a payload only: those take the
+  // inline encoder (plain_pub.hpp), the rest the general one. (Two paths,
+  // not one with an optional PubFields: zeroing that struct per publish
+  // was a tenth of the time, perf.)
+  if (po.reply_to.empty() && po.correlation_id.empty() && po.content_type.empty() && po.headers.empty()) {
+    const std::size_t body = plain_pub_body_size(subject, payload);
+    return append_pub(body, [&](ByteBuffer& b) { encode_plain_pub(b, subject, payload, body); });
+  }
   if (!po.reply_to.empty())
     if (auto v = validate_publish_subject(po.reply_to); !v) return v;
   for (const Header& h : po.headers)
     if (auto v = validate_header(h); !v) return v;
   const PubFields p{subject, po.reply_to, payload, po.correlation_id, po.content_type, po.headers};
   const std::size_t body = pub_body_size(p);
+  return append_pub(body, [&](ByteBuffer& b) { encode_pub(b, p, body); });
+}
+
+template <class Encode>
+std::expected<void, Error> ClientCore::append_pub(std::size_t body, const Encode& encode) {
   if (const std::size_t relayed = body + kRelaySidMax; relayed > opt.max_frame_bytes)
     return std::unexpected(Error::make(ErrorCategory::frame_too_large, "message of " + std::to_string(relayed) +
                                                                   " bytes as relayed to subscribers exceeds the frame limit of " +
@@ -301,11 +315,11 @@ std::expected<void, Error> ClientCore::publish(std::string_view subject, std::st
     state = out_state;
     if (state == OutState::open) {
       was_empty = out.empty();
-      encode_pub(out, p, body);
+      encode(out);
       buffered = out.size();
     }
   }
-  if (state != OutState::open)
+  if (state != OutState::open) [[unlikely]]
     return std::unexpected(state == OutState::closed ? closed_error() : disconnected_error());
   if (buffered >= opt.flush_threshold) {
     flush_out();

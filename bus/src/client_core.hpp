@@ -98,6 +98,11 @@ class ClientCore {
   // the connection `gen` is gone, the client is closed or `deadline`.
   void lead(int fd, std::uint64_t id, std::uint64_t gen, std::chrono::steady_clock::time_point deadline);
   bool request_done(std::uint64_t id, std::uint64_t gen);  // with mu held
+  // publish() after validation: checks the frame limit, appends the PUB
+  // (`body` bytes, written by encode(out) under out_mu) and writes the
+  // buffer when due.
+  template <class Encode>
+  std::expected<void, Error> append_pub(std::size_t body, const Encode& encode);
   void flusher_loop();
   void flush_out();
   void dispatch(const Frame& f);

@@ -14,7 +14,16 @@ namespace airssys::bus::detail {
 
 class SpinLock {
  public:
-  void lock() noexcept {
+  // The uncontended case inline (one exchange); waiting out of line.
+  [[gnu::always_inline]] void lock() noexcept {
+    if (!held_.exchange(true, std::memory_order_acquire)) [[likely]]
+      return;
+    lock_slow();
+  }
+  void unlock() noexcept { held_.store(false, std::memory_order_release); }
+
+ private:
+  [[gnu::noinline]] void lock_slow() noexcept {
     while (held_.exchange(true, std::memory_order_acquire)) {
       for (int spins = 0; held_.load(std::memory_order_relaxed); ++spins) {
         if (spins < 64) {
@@ -27,9 +36,7 @@ class SpinLock {
       }
     }
   }
-  void unlock() noexcept { held_.store(false, std::memory_order_release); }
 
- private:
   std::atomic<bool> held_{false};
 };
 
