@@ -9,6 +9,7 @@
 #include <airssys/watchdog/registry.hpp>
 #include <airssys/watchdog/task_cleanup.hpp>
 #include <airssys/watchdog/task_kill.hpp>
+#include <airssys/watchdog/task_log_files.hpp>
 #include <airssys/watchdog/task_overview.hpp>
 #include <airssys/watchdog/task_report.hpp>
 #include <airssys/watchdog/task_status.hpp>
@@ -592,6 +593,34 @@ TEST(TaskReport, CountsLongestRunningAndFailures) {
   EXPECT_EQ(task_has_ended(reg, "lost"), true);
   EXPECT_EQ(task_has_ended(reg, "bad"), true);
   auto missing = task_has_ended(reg, "nope");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().category, ErrorCategory::not_found);
+}
+
+// `logs` reads the task's own log files, not the paths its record names,
+// and follows no symbolic link planted at one.
+TEST(TaskLogs, OpensTheTasksOwnLogsNotTheFilesItsRecordNames) {
+  TempDir d("wd-ops");
+  const Registry reg(d / "state" / "registry.json");
+  ASSERT_TRUE(reg.ensure_dir());
+  auto t = record(reg, "a", TaskState::exited);
+  write_file(d / "secret", "not the task's\n");
+  t.stdout_log = (d / "secret").string();  // an edited record
+  t.stderr_log = (d / "secret").string();
+  put(reg, t);
+  write_file(reg.log_path("a", "stdout"), "mine\n");
+  fs::create_symlink(d / "secret", reg.log_path("a", "stderr"));
+
+  auto logs = open_task_logs(reg, "a");
+  ASSERT_TRUE(logs) << logs.error().message;
+  EXPECT_EQ(logs->stdout_path, reg.log_path("a", "stdout"));
+  ASSERT_TRUE(logs->stdout_fd);
+  char buf[64] = {};
+  EXPECT_EQ(::read(logs->stdout_fd.get(), buf, sizeof buf), 5);
+  EXPECT_EQ(std::string(buf), "mine\n");
+  EXPECT_FALSE(logs->stderr_fd);  // the symbolic link is not followed
+
+  auto missing = open_task_logs(reg, "nope");
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().category, ErrorCategory::not_found);
 }

@@ -1,7 +1,7 @@
 // The commands of the task-watchdog CLI other than start/register: argument
 // checks, printing and exit statuses around the library's calls
 // (task_status.hpp, task_kill.hpp, task_cleanup.hpp, task_overview.hpp,
-// task_report.hpp).
+// task_report.hpp, task_log_files.hpp).
 // Specified in docs/task-watchdog.md.
 
 #include "commands.hpp"
@@ -14,6 +14,7 @@
 #include <airssys/watchdog/runner.hpp>
 #include <airssys/watchdog/task_cleanup.hpp>
 #include <airssys/watchdog/task_kill.hpp>
+#include <airssys/watchdog/task_log_files.hpp>
 #include <airssys/watchdog/task_overview.hpp>
 #include <airssys/watchdog/task_status.hpp>
 #include <airssys/watchdog/units.hpp>
@@ -112,6 +113,26 @@ std::string human_bytes(std::uint64_t b) {
   return i == 0 ? fmt::format("{} B", b) : fmt::format("{:.1f} {}", v, units[i]);
 }
 
+int cmd_list(const wd::Registry& reg, bool as_json) {
+  auto data = reg.load();
+  if (!data) return report(data.error());
+  std::vector<const wd::TaskRecord*> tasks;
+  for (const auto& [id, t] : data->tasks) tasks.push_back(&t);
+  std::sort(tasks.begin(), tasks.end(), [](auto* a, auto* b) { return a->created_ms < b->created_ms; });
+  if (as_json) {
+    json arr = json::array();
+    for (const auto* t : tasks) arr.push_back(wd::detail::task_to_json(*t));
+    fmt::print("{}\n", arr.dump());
+    return 0;
+  }
+  fmt::print("{:<24} {:<10} {:>8} {:<12} {}\n", "ID", "STATE", "PID", "DEADLINE", "COMMAND");
+  for (const auto* t : tasks) {
+    fmt::print("{:<24} {:<10} {:>8} {:<12} {}\n", t->id, wd::to_string(t->state), t->pid ? std::to_string(*t->pid) : "-",
+               deadline_text(*t), command_line(*t));
+  }
+  return 0;
+}
+
 int cmd_status(const wd::Registry& reg, const std::string& id, bool as_json) {
   auto s = wd::task_status(reg, id);
   if (!s) return report(s.error());
@@ -205,10 +226,10 @@ bool drain(int fd, std::FILE* out) {
 }
 
 int cmd_logs(const wd::Registry& reg, const std::string& id, bool follow) {
-  auto t = find_task(reg, id);
-  if (!t) return report(t.error());
-  osl::UniqueFd out_fd(::open(t->stdout_log.c_str(), O_RDONLY | O_CLOEXEC));
-  osl::UniqueFd err_fd(::open(t->stderr_log.c_str(), O_RDONLY | O_CLOEXEC));
+  auto logs = wd::open_task_logs(reg, id);
+  if (!logs) return report(logs.error());
+  const osl::UniqueFd& out_fd = logs->stdout_fd;
+  const osl::UniqueFd& err_fd = logs->stderr_fd;
   if (out_fd) drain(out_fd.get(), stdout);
   if (err_fd) drain(err_fd.get(), stderr);
   if (!follow) return 0;
@@ -216,8 +237,8 @@ int cmd_logs(const wd::Registry& reg, const std::string& id, bool follow) {
   // second the registry is re-read to see whether the task ended.
   osl::UniqueFd in(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
   if (!in) return report(wd::Error::from_errno(errno, "inotify"));
-  if (out_fd) ::inotify_add_watch(in.get(), t->stdout_log.c_str(), IN_MODIFY);
-  if (err_fd) ::inotify_add_watch(in.get(), t->stderr_log.c_str(), IN_MODIFY);
+  if (out_fd) ::inotify_add_watch(in.get(), logs->stdout_path.c_str(), IN_MODIFY | IN_DONT_FOLLOW);
+  if (err_fd) ::inotify_add_watch(in.get(), logs->stderr_path.c_str(), IN_MODIFY | IN_DONT_FOLLOW);
   for (;;) {
     pollfd p{in.get(), POLLIN, 0};
     const int r = ::poll(&p, 1, 1000);
