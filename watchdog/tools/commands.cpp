@@ -113,26 +113,6 @@ std::string human_bytes(std::uint64_t b) {
   return i == 0 ? fmt::format("{} B", b) : fmt::format("{:.1f} {}", v, units[i]);
 }
 
-int cmd_list(const wd::Registry& reg, bool as_json) {
-  auto data = reg.load();
-  if (!data) return report(data.error());
-  std::vector<const wd::TaskRecord*> tasks;
-  for (const auto& [id, t] : data->tasks) tasks.push_back(&t);
-  std::sort(tasks.begin(), tasks.end(), [](auto* a, auto* b) { return a->created_ms < b->created_ms; });
-  if (as_json) {
-    json arr = json::array();
-    for (const auto* t : tasks) arr.push_back(wd::detail::task_to_json(*t));
-    fmt::print("{}\n", arr.dump());
-    return 0;
-  }
-  fmt::print("{:<24} {:<10} {:>8} {:<12} {}\n", "ID", "STATE", "PID", "DEADLINE", "COMMAND");
-  for (const auto* t : tasks) {
-    fmt::print("{:<24} {:<10} {:>8} {:<12} {}\n", t->id, wd::to_string(t->state), t->pid ? std::to_string(*t->pid) : "-",
-               deadline_text(*t), command_line(*t));
-  }
-  return 0;
-}
-
 int cmd_status(const wd::Registry& reg, const std::string& id, bool as_json) {
   auto s = wd::task_status(reg, id);
   if (!s) return report(s.error());
