@@ -1,7 +1,9 @@
-// The floor under `task-watchdog list` (issue 13's list goal): the same
-// registry reader (Registry::load) and the same table, in a program that
-// holds nothing else (no CLI11, no iostream, no other command). Built and
-// run against `list` and /bin/true by list_floor.sh; not part of the build.
+// Beside `task-watchdog list` (issue 13's list goal): the registry read
+// whole (Registry::load: every record on the heap, as `list` did before it
+// read one task at a time, tools/list_command.cpp) and the same table, in a
+// program that holds nothing else (no CLI11, no iostream, no other command).
+// Built and run against `list` and /bin/true by list_floor.sh; not part of
+// the build.
 
 #include <airssys/watchdog/registry.hpp>
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# list_floor.sh [RUNS] — where the floor is under `task-watchdog list`.
-# Builds list_floor.cpp (the same registry reader and table, nothing else)
-# against the release preset's libraries, with the link options task-watchdog
-# uses, then runs /bin/true, the floor and `task-watchdog list` on the same
-# 100-task registry under `perf stat` (page faults, task-clock) and
-# /usr/bin/time (peak RSS). Needs: scripts/build release task-watchdog
-# (first), perf, python3. Takes the build lock while it links.
+# list_floor.sh [RUNS] — what `task-watchdog list` costs beside a program
+# that does nothing else. Builds list_floor.cpp (the registry read whole with
+# Registry::load, as `list` did before it read one task at a time, and the
+# table; nothing else) against the release preset's libraries, linked fully
+# static as task-watchdog is, then runs /bin/true, that program and
+# `task-watchdog list` on the same 100-task registry under `perf stat` (page
+# faults, task-clock) and /usr/bin/time (peak RSS). Needs: scripts/build
+# release task-watchdog (first), perf, python3. Takes the build lock while it
+# links.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${1:-50}
@@ -29,19 +31,15 @@ for i in range(100):
                   "exit_code": 0, "exit_signal": None, "ended_ms": 1795000100000 + i, "error": "", "leftover_processes": 0}
 json.dump({"schema_version": 1, "tasks": tasks}, open(sys.argv[1], "w"), indent=1)
 PY
-libm=()
-# shellcheck disable=SC2054 # -Wl,-u,... is one argument of g++
-[[ -f $rel/watchdog/libm_rounding/libm_rounding.a ]] &&
-  libm=("$rel/watchdog/libm_rounding/libm_rounding.a" -Wl,-u,round,-u,llround,-u,fegetround,-u,fesetround)
 (
   flock 9
   g++ -std=c++23 -O2 -DNDEBUG -flto=auto -Iwatchdog/include -Iosl/include watchdog/bench/list_floor.cpp \
-    watchdog/tools/static_fmt.cpp -o "$work/list_floor" -static-libstdc++ -static-libgcc -Wl,--as-needed \
+    watchdog/tools/static_fmt.cpp -o "$work/list_floor" -static -Wl,--eh-frame-hdr \
     $rel/watchdog/libairssys_watchdog.a $rel/osl/libairssys_osl.a /usr/lib/x86_64-linux-gnu/libyaml-cpp.a \
-    $rel/ledger/libairssys_ledger_osl.a $rel/osl/libairssys_osl.a $rel/ledger/libairssys_ledger.a -ldl "${libm[@]}"
+    $rel/ledger/libairssys_ledger_osl.a $rel/osl/libairssys_osl.a $rel/ledger/libairssys_ledger.a -ldl
 ) 9>/tmp/airssys-build.lock
 uptime
-labels=("/bin/true" "list_floor (same reader, nothing else)" "task-watchdog list")
+labels=("/bin/true" "list_floor (whole registry, nothing else)" "task-watchdog list")
 cmds=("/bin/true" "$work/list_floor $work/r100.json" "$bin list --registry $work/r100.json")
 for i in 0 1 2; do
   cmd=${cmds[$i]}
