@@ -106,6 +106,7 @@ struct Agent::Impl {
   std::unique_ptr<Store> store;
   std::unique_ptr<QueryEngine> engine;
   std::vector<Rule> rules;
+  EventMarks event_marks;  // how far each Sigma rule has read process_events
   std::shared_ptr<ledger::Ledger> ledger;
   std::unique_ptr<AlertPipeline> alerts;
   std::unique_ptr<bus::Broker> broker;
@@ -349,7 +350,7 @@ void Agent::Impl::on_collection(Collection c) {
   if (store_failing && backlog.empty()) store_recovered();
   scan.applied = *applied;
 
-  RuleRun run = run_rules(rules, *engine, host, now);
+  RuleRun run = run_rules(rules, *engine, host, now, event_marks);
   scan.rules_us = static_cast<std::uint64_t>(run.elapsed.count());
   scan.rule_errors = static_cast<std::uint32_t>(run.failures.size());
   std::set<std::string> failing_now;

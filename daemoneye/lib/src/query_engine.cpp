@@ -243,13 +243,17 @@ Result<std::vector<std::string>> QueryEngine::columns(std::string_view sql) cons
   return names;
 }
 
-Result<QueryResult> QueryEngine::run(std::string_view sql) {
+Result<QueryResult> QueryEngine::run(std::string_view sql, std::span<const QueryParam> params) {
   Impl& s = *impl_;
   const auto start = Clock::now();
   s.deadline = start + s.limits.time;
   auto stmt = s.compile(sql);
   if (!stmt) return std::unexpected(stmt.error());
   sqlite3_stmt* st = stmt->get();
+  for (const QueryParam& p : params) {
+    const std::string name(p.name);
+    if (const int i = ::sqlite3_bind_parameter_index(st, name.c_str()); i > 0) ::sqlite3_bind_int64(st, i, p.value);
+  }
 
   QueryResult result;
   std::size_t result_bytes = 0;  // never above s.limits.max_bytes

@@ -1,14 +1,43 @@
 #include <airssys/daemoneye/query_engine.hpp>
 #include <airssys/daemoneye/rule_runner.hpp>
 
+#include <array>
+#include <optional>
+
+#include "sigma_window.hpp"
+
 namespace airssys::daemoneye {
 
 RuleRun run_rules(const std::vector<Rule>& rules, QueryEngine& engine, const std::string& host, std::int64_t now) {
+  EventMarks none;
+  return run_rules(rules, engine, host, now, none);
+}
+
+RuleRun run_rules(const std::vector<Rule>& rules, QueryEngine& engine, const std::string& host, std::int64_t now,
+                  EventMarks& marks) {
   RuleRun out;
   const auto started = std::chrono::steady_clock::now();
+  std::optional<Result<sigma::ScanWindow>> window;  // read at the first Sigma rule
+  EventMarks next;
   for (const Rule& rule : rules) {
     if (!rule.enabled) continue;
-    auto result = engine.run(rule.query);
+    std::optional<sigma::EventRange> range;
+    if (rule.sigma) {
+      if (!window) window = sigma::ScanWindow::begin(engine, now);
+      Result<sigma::EventRange> r = *window ? (*window)->range(engine, marks, rule.id)
+                                            : Result<sigma::EventRange>(std::unexpected(window->error()));
+      if (!r) {
+        out.failures.push_back({rule.id, r.error().message});
+        if (auto kept = marks.covered.find(rule.id); kept != marks.covered.end()) next.covered.insert(*kept);
+        continue;
+      }
+      range = *r;
+    }
+    const std::array params{QueryParam{":after", range ? range->after : 0}, QueryParam{":upto", range ? range->upto : 0}};
+    auto result = range ? engine.run(rule.query, params) : engine.run(rule.query);
+    // Advanced only by a query that succeeded: a failed one reads the same
+    // events again next scan (a first one too, from where it started).
+    if (range) next.covered[rule.id] = result ? sigma::ScanWindow::covered(*result, *range) : range->after;
     if (!result) {
       std::string why = result.error().message;
       // Under the agent's SQLite heap limit, a query too complex to compile
@@ -32,6 +61,7 @@ RuleRun run_rules(const std::vector<Rule>& rules, QueryEngine& engine, const std
       out.candidates.push_back(std::move(a));
     }
   }
+  marks = std::move(next);  // rules not run this scan lose their marks
   out.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
   return out;
 }

