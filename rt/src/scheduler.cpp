@@ -37,6 +37,11 @@ struct Worker {
   ChaseLevDeque<CellBase> deque;
   CellBase* lifo = nullptr;  // owner only
   CellBase* fresh = nullptr;  // owner only: see schedule()
+  // Owner only: spawns past kLocalSpawns, linked through their run hooks,
+  // waiting to go to the shared FIFO in one push (see publish_fresh()).
+  CellBase* spill_first = nullptr;
+  CellBase* spill_last = nullptr;
+  std::size_t spill_count = 0;
   unsigned lifo_streak = 0;
   unsigned tick = 0;
   std::uint64_t rng = 0;
@@ -103,13 +108,36 @@ class ThreadPool final : public Executor {
   }
 
   // Past kLocalSpawns queued here, further spawns go to the shared FIFO,
-  // which links cells through their run hook and needs no memory.
+  // which links cells through their run hook and needs no memory. They go
+  // in chains of kInjectBatch, one exchange and one counter update per
+  // chain (one per spawn made the FIFO's counter line travel between the
+  // spawning and the draining worker on every spawn); a shorter chain goes
+  // when the spawning handler returns (flush_spill()).
   void publish_fresh(Worker& w, CellBase* c) noexcept {
-    if (!w.deque.try_push(c, kLocalSpawns)) {
-      inject(c);
+    if (w.deque.try_push(c, kLocalSpawns)) {
+      wake_one_if_sleeping();
       return;
     }
+    RunHook* h = c;
+    if (w.spill_last == nullptr) w.spill_first = c;
+    else static_cast<RunHook*>(w.spill_last)->next.store(h, std::memory_order_relaxed);
+    w.spill_last = c;
+    if (++w.spill_count == kInjectBatch) flush_spill(w);
+  }
+
+  void flush_spill(Worker& w) noexcept {
+    if (w.spill_first == nullptr) return;
+    inject_.push_chain(static_cast<RunHook*>(w.spill_first), static_cast<RunHook*>(w.spill_last));
+    injected_.fetch_add(static_cast<std::int64_t>(w.spill_count), std::memory_order_seq_cst);  // after the push
+    w.spill_first = w.spill_last = nullptr;
+    w.spill_count = 0;
     wake_one_if_sleeping();
+  }
+
+  // After each run(): what the handler spawned becomes visible to thieves.
+  void publish_spawns(Worker& w) noexcept {
+    if (w.fresh != nullptr) publish_fresh(w, std::exchange(w.fresh, nullptr));
+    flush_spill(w);
   }
 
   void inject(CellBase* c) noexcept {
@@ -145,7 +173,7 @@ class ThreadPool final : public Executor {
     // Release the run-queue references of cells that were still queued.
     for (auto& w : workers_) {
       if (w->lifo != nullptr) std::exchange(w->lifo, nullptr)->release();
-      if (w->fresh != nullptr) std::exchange(w->fresh, nullptr)->release();
+      publish_spawns(*w);  // into the queues drained below
       while (CellBase* c = w->deque.pop()) c->release();
     }
     while (MpscNode* n = inject_.pop()) cell_of(n)->release();
@@ -174,7 +202,7 @@ class ThreadPool final : public Executor {
       // waiting than it can take itself.
       if (std::exchange(woke, false) && work_visible()) wake_one_if_sleeping();
       const bool again = c->run();
-      if (w.fresh != nullptr) publish_fresh(w, std::exchange(w.fresh, nullptr));
+      publish_spawns(w);
       if (again) {
         // Used up its batch: to the back of the shared FIFO, behind everything
         // already runnable here (the deque is LIFO for its owner, so pushing

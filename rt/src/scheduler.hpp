@@ -2,7 +2,12 @@
 // Executors run cells. Two implementations:
 //  - ThreadPool: N workers, each with a Chase-Lev deque plus a one-cell LIFO
 //    slot (the cell most recently made runnable by this worker's actor runs
-//    next, so a request/reply pair stays on one core and in cache). Idle
+//    next, so a request/reply pair stays on one core and in cache). A cell
+//    spawned by an actor is queued on the spawning worker's deque; the
+//    newest such spawn stays private until the next spawn or the end of the
+//    spawning handler (so a thief does not take a child its parent is still
+//    writing to), and past 1,024 queued spawns they go to the shared FIFO
+//    instead of growing the deque. Idle
 //    workers steal from the others' deques; cells made runnable by threads
 //    outside the pool, and cells that used up their batch (yielding), go
 //    through one lock-free MPSC FIFO that any worker may drain (a try-lock,

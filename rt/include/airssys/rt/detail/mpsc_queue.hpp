@@ -37,6 +37,14 @@ inline void mpsc_push(MpscProducer& p, MpscNode* n) noexcept {
   prev->next.store(n, std::memory_order_release);
 }
 
+// Thread-safe: pushes the chain first..last (linked through next by the
+// caller, last->next is set here) with one exchange, as push() does one node.
+inline void mpsc_push_chain(MpscProducer& p, MpscNode* first, MpscNode* last) noexcept {
+  last->next.store(nullptr, std::memory_order_relaxed);
+  MpscNode* prev = p.head.exchange(last, std::memory_order_seq_cst);
+  prev->next.store(first, std::memory_order_release);
+}
+
 // Consumer only.
 inline MpscNode* mpsc_pop(MpscProducer& p, MpscConsumer& c) noexcept {
   MpscNode* tail = c.tail;
@@ -68,6 +76,7 @@ class MpscQueue {
   MpscQueue& operator=(const MpscQueue&) = delete;
 
   void push(MpscNode* n) noexcept { mpsc_push(p_, n); }
+  void push_chain(MpscNode* first, MpscNode* last) noexcept { mpsc_push_chain(p_, first, last); }
   MpscNode* pop() noexcept { return mpsc_pop(p_, c_); }
 
   // No emptiness peek from other threads: after the consumer re-inserts the
