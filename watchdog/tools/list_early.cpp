@@ -21,10 +21,12 @@
 //
 // What a caller must know: the code reachable from here runs before every
 // static constructor, so it may only use objects that need none (constants,
-// function-local statics, the heap, libc's stdio). watchdog/src, osl and
-// commands.cpp have no namespace-scope objects with dynamic initialisation;
-// keep it so for what Registry::load and cmd_list call. main.cpp (CLI11,
-// iostream) is never reached from here.
+// function-local statics, the heap, libc's stdio). watchdog/src, osl,
+// commands.cpp and list_command.cpp have no namespace-scope objects with
+// dynamic initialisation; keep it so for what cmd_list calls (the registry
+// reader and the table). main.cpp (CLI11, iostream) is never reached from
+// here. Exceptions thrown here are caught only because the static release
+// binary is linked with -Wl,--eh-frame-hdr (watchdog/CMakeLists.txt).
 
 #include "commands.hpp"
 
