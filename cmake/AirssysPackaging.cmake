@@ -94,6 +94,9 @@ endif()
 if(TARGET task-watchdog)
   install(FILES ${PROJECT_SOURCE_DIR}/packaging/systemd/task-watchdog.service
     DESTINATION ${AIRSSYS_SYSTEMD_UNIT_DIR} COMPONENT watchdog EXCLUDE_FROM_ALL)
+  # Linked static and non-PIE on purpose (watchdog/CMakeLists.txt).
+  install(FILES ${PROJECT_SOURCE_DIR}/packaging/debian/task-watchdog/lintian-overrides RENAME task-watchdog
+    DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/lintian/overrides COMPONENT watchdog EXCLUDE_FROM_ALL)
 endif()
 
 # /usr/share/doc/<package>/{copyright,changelog.Debian.gz}, as Debian policy
