@@ -8,6 +8,7 @@
 #include <airssys/daemoneye/alert_pipeline.hpp>
 #include <airssys/daemoneye/component_errors.hpp>
 #include <airssys/daemoneye/events.hpp>
+#include <airssys/daemoneye/live_query_service.hpp>
 #include <airssys/daemoneye/query_engine.hpp>
 #include <airssys/daemoneye/rule.hpp>
 #include <airssys/daemoneye/rule_runner.hpp>
@@ -114,6 +115,7 @@ struct Agent::Impl {
   bus::Subscription events;
   std::unique_ptr<ProcmondSupervision> procmond;
   std::unique_ptr<StatusReporter> status;  // <database dir>/status.json, for daemoneye-cli
+  std::unique_ptr<LiveQueryService> live_queries;  // live_query.enabled: signed queries over NATS
 
   ScanAssembler assembler;
   std::vector<ProcessEvent> pending_events;
@@ -144,6 +146,7 @@ Agent::Agent(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Agent::~Agent() {
   if (!impl_) return;
   // Order: stop the producer first, then the transport, then flush.
+  impl_->live_queries.reset();
   impl_->procmond.reset();
   impl_->events.unsubscribe();
   impl_->client.reset();
@@ -189,6 +192,28 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   if (!alerts) return std::unexpected(alerts.error());
   impl->alerts = std::move(*alerts);
   remember_recent_alerts(config, *impl->alerts);
+
+  if (config.live_query.enabled) {
+    // Every decision goes to the audit ledger beside the alerts (an accepted
+    // query only runs once its entry is synced).
+    auto audit = [ledger = impl->ledger](const LiveQueryAuditRecord& r) -> Result<void> {
+      const std::string entry = audit_json(r);
+      if (auto a = ledger->append({reinterpret_cast<const std::uint8_t*>(entry.data()), entry.size()}); !a)
+        return std::unexpected(Error{category_of(a.error()), a.error().errno_value,
+                                     fmt::format("audit ledger {}: {}", ledger->dir().string(), a.error().to_string())});
+      return {};
+    };
+    auto lq = LiveQueryService::start({.config = config.live_query,
+                                       .host = impl->host,
+                                       .database = config.database.path,
+                                       .max_bytes = config.rules.max_bytes,
+                                       .audit = std::move(audit),
+                                       .log_info = [](std::string_view m) { spdlog::info("{}", m); },
+                                       .log_warn = [](std::string_view m) { spdlog::warn("{}", m); },
+                                       .now = {}});
+    if (!lq) return std::unexpected(lq.error());
+    impl->live_queries = std::move(*lq);
+  }
 
   const fs::path socket = config.bus.socket.empty() ? db_dir / "bus.sock" : config.bus.socket;
   bus::BrokerOptions bo;

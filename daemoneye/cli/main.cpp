@@ -13,6 +13,7 @@
 // invalid input; 3 not found; 4 denied; 5 corrupt; 6 busy / timed out.
 
 #include "commands.hpp"
+#include "fleet_command.hpp"
 
 #include <airssys/daemoneye/config.hpp>
 
@@ -93,6 +94,22 @@ int main(int argc, char** argv) {
   auto* rules_translate = rules->add_subcommand("translate", "Print the SQL a rule file runs (a Sigma rule's translation)");
   rules_translate->add_option("file", translate_file, "A rule file (*.yml, *.yaml)")->required();
 
+  cli::FleetArgs fleet_args;
+  std::string fleet_hosts, fleet_timeout = "5s";
+  auto* fleet = app.add_subcommand("fleet", "Signed live queries to the agents of a fleet, over NATS");
+  fleet->require_subcommand(1);
+  auto* fleet_query = fleet->add_subcommand("query", "Run one read-only SQL query on every addressed agent; a table per host");
+  fleet_query->add_option("sql", fleet_args.sql, "One SELECT over processes, process_events, alerts, scans")->required();
+  fleet_query->add_option("--key", fleet_args.key, "Your Ed25519 private key (PEM from openssl genpkey -algorithm ed25519; mode 0600)")
+      ->required();
+  auto* hosts_opt = fleet_query->add_option("--hosts", fleet_hosts, "The agents' host names, comma-separated");
+  auto* all_opt = fleet_query->add_flag("--all", fleet_args.all, "Every agent that listens");
+  hosts_opt->excludes(all_opt);
+  fleet_query->add_option("--timeout", fleet_timeout, "How long to wait for replies, e.g. 5s (at most 5m; default 5s)");
+  fleet_query->add_option("--server", fleet_args.server,
+                          "NATS servers (default live_query.url from the configuration, else nats://127.0.0.1:4222)");
+  fleet_query->add_flag("--json", fleet_args.json, "One JSON line per host");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -136,5 +153,28 @@ int main(int argc, char** argv) {
     return is_alerts ? cli::run_alerts(ctx, a) : cli::run_events(ctx, a);
   }
   if (rules_list->parsed()) return cli::run_rules_list(ctx, list_json);
+  if (fleet_query->parsed()) {
+    if (!fleet_args.all && fleet_hosts.empty()) {
+      cli::say("fleet query: give --hosts h1,h2 or --all");
+      return cli::kExitUsage;
+    }
+    for (std::size_t pos = 0; !fleet_hosts.empty() && pos <= fleet_hosts.size();) {
+      const auto comma = std::min(fleet_hosts.find(',', pos), fleet_hosts.size());
+      const auto h = fleet_hosts.substr(pos, comma - pos);
+      if (h.empty() || h.size() > 255) {
+        cli::say(fmt::format("--hosts {}: empty or overlong host name", fleet_hosts));
+        return cli::kExitUsage;
+      }
+      fleet_args.hosts.push_back(h);
+      pos = comma + 1;
+    }
+    auto t = de::parse_duration(fleet_timeout);
+    if (!t || t->count() <= 0 || *t > std::chrono::minutes(5)) {
+      cli::say(fmt::format("--timeout {}: {}", fleet_timeout, t ? "must be more than 0 and at most 5m" : t.error().message));
+      return cli::kExitUsage;
+    }
+    fleet_args.timeout = *t;
+    return cli::run_fleet_query(ctx, fleet_args);
+  }
   return cli::kExitUsage;
 }

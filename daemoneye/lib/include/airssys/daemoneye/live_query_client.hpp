@@ -1,0 +1,38 @@
+#pragma once
+// The operator's side of signed live queries (docs/daemoneye.md "Live
+// queries"): daemoneye-cli fleet query signs one request, publishes it on
+// core NATS to every addressed host's subject (or daemoneye.query.all) with
+// a reply subject of its own, and collects the replies until the timeout
+// (or, with named hosts, until each has answered).
+
+#include <airssys/daemoneye/config.hpp>
+#include <airssys/daemoneye/error.hpp>
+#include <airssys/daemoneye/live_query.hpp>
+#include <airssys/daemoneye/live_query_keys.hpp>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace airssys::daemoneye {
+
+struct FleetQuery {
+  std::string query;
+  bool all_hosts = false;
+  std::vector<std::string> hosts;           // when !all_hosts: at least one
+  std::chrono::milliseconds timeout{5000};  // how long replies are collected; also the request's validity (rounded up to whole seconds)
+};
+
+struct FleetQueryResult {
+  std::vector<LiveQueryReply> replies;  // in arrival order, one per host (a host's later copies are dropped)
+  std::vector<std::string> missing;     // named hosts that did not answer in time
+  std::string nonce;                    // the request's
+};
+
+// `connection`: url and NATS auth (the live_query section's keys). Errors:
+// unavailable when no server answers, invalid_input for bad connection
+// settings or a request that cannot be valid (timeout over 5 minutes).
+[[nodiscard]] Result<FleetQueryResult> run_fleet_query(const LiveQueryConfig& connection, const Ed25519PrivateKey& key,
+                                                       const FleetQuery& query);
+
+}  // namespace airssys::daemoneye

@@ -1,0 +1,260 @@
+// LiveQueryService against a real nats-server on 127.0.0.1 and a real
+// store: a signed request gets its rows; unsigned, wrong-key, replayed,
+// expired and misaddressed ones are refused with the reason; every decision
+// is audited, and an accepted query the audit could not record is not run.
+
+#include <airssys/daemoneye/live_query.hpp>
+#include <airssys/daemoneye/live_query_keys.hpp>
+#include <airssys/daemoneye/live_query_service.hpp>
+#include <airssys/daemoneye/store.hpp>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+
+#include <ctime>
+#include <functional>
+#include <optional>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "live_query_test_keys.hpp"
+#include "nats_test_server.hpp"
+#include "store_test_util.hpp"
+
+namespace airssys::daemoneye {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+std::int64_t unix_now() { return static_cast<std::int64_t>(::time(nullptr)); }
+
+class LiveQueryServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_.start();
+    auto s = Store::open({.path = tmp_ / "d.db"});
+    ASSERT_TRUE(s) << s.error();
+    std::vector<ProcessRecord> all;
+    for (int i = 0; i < 5; ++i) all.push_back(test::proc(1000 + i, fmt::format("p{}", i)));
+    ASSERT_TRUE((*s)->apply_snapshot(all));
+    testing::make_key_pair(tmp_.path(), "op");
+    testing::make_key_pair(tmp_.path(), "stranger");
+    op_.emplace(*Ed25519PrivateKey::load(tmp_ / "op.pem"));
+    stranger_.emplace(*Ed25519PrivateKey::load(tmp_ / "stranger.pem"));
+    ASSERT_EQ(natsConnection_ConnectTo(&nc_, server_.url().c_str()), NATS_OK);
+  }
+  void TearDown() override {
+    service_.reset();
+    if (nc_ != nullptr) natsConnection_Destroy(nc_);
+  }
+
+  void start_service(bool audit_fails = false) {
+    LiveQueryServiceOptions o;
+    o.config.enabled = true;
+    o.config.url = server_.url();
+    o.config.trusted_keys = {tmp_ / "op.pub.pem"};
+    o.config.max_rows = 3;
+    o.host = "web1.example.com";
+    o.database = tmp_ / "d.db";
+    o.audit = [this, audit_fails](const LiveQueryAuditRecord& r) -> Result<void> {
+      std::lock_guard lock(mu_);
+      if (audit_fails) return fail(ErrorCategory::io, "ledger: disk full");
+      audited_.push_back(nlohmann::json::parse(audit_json(r)));
+      return {};
+    };
+    auto s = LiveQueryService::start(std::move(o));
+    ASSERT_TRUE(s) << s.error();
+    service_ = std::move(*s);
+  }
+
+  LiveQueryRequest request(const std::string& inbox, std::vector<std::string> hosts = {"web1.example.com"}) {
+    LiveQueryRequest r;
+    r.query = "SELECT pid, name FROM processes ORDER BY pid";
+    r.hosts = std::move(hosts);
+    r.nonce = *make_nonce();
+    r.issued_at = unix_now();
+    r.expires_at = r.issued_at + 10;
+    r.reply_to = inbox;
+    return r;
+  }
+  static void sign(LiveQueryRequest& r, const Ed25519PrivateKey& k) {
+    r.key_id = k.fingerprint();
+    r.signature = to_hex(*k.sign(canonical_bytes(r)));
+  }
+
+  // Sends `body` to `subject` with a fresh inbox (or `inbox`), returns the reply (nullopt: none in 10 s).
+  std::optional<LiveQueryReply> ask(const std::string& subject, const std::string& body, const std::string& inbox) {
+    natsSubscription* sub = nullptr;
+    EXPECT_EQ(natsConnection_SubscribeSync(&sub, nc_, inbox.c_str()), NATS_OK);
+    EXPECT_EQ(natsConnection_Flush(nc_), NATS_OK);
+    EXPECT_EQ(natsConnection_PublishRequest(nc_, subject.c_str(), inbox.c_str(), body.data(), static_cast<int>(body.size())),
+              NATS_OK);
+    natsMsg* m = nullptr;
+    std::optional<LiveQueryReply> out;
+    if (natsSubscription_NextMsg(&m, sub, 10000) == NATS_OK) {
+      auto r = decode_reply(std::string_view(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m))));
+      EXPECT_TRUE(r) << r.error();
+      if (r) out = std::move(*r);
+      natsMsg_Destroy(m);
+    }
+    natsSubscription_Destroy(sub);
+    return out;
+  }
+  std::string inbox() {
+    natsInbox* in = nullptr;
+    EXPECT_EQ(natsInbox_Create(&in), NATS_OK);
+    std::string s = in;
+    natsInbox_Destroy(in);
+    return s;
+  }
+  std::vector<nlohmann::json> audited() {
+    std::lock_guard lock(mu_);
+    return audited_;
+  }
+
+  testing::TempDir tmp_;
+  testing::NatsServer server_{tmp_ / "js", tmp_ / "nats.log"};
+  natsConnection* nc_ = nullptr;
+  std::optional<Ed25519PrivateKey> op_, stranger_;
+  std::unique_ptr<LiveQueryService> service_;
+  std::mutex mu_;
+  std::vector<nlohmann::json> audited_;
+};
+
+TEST_F(LiveQueryServiceTest, ASignedQueryReturnsRowsAndIsAudited) {
+  start_service();
+  const auto in = inbox();
+  auto r = request(in);
+  sign(r, *op_);
+  auto reply = ask(live_query_subject_for("web1.example.com"), encode_request(r), in);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, LiveQueryStatus::ok) << reply->message;
+  EXPECT_EQ(reply->host, "web1.example.com");
+  EXPECT_EQ(reply->nonce, r.nonce);
+  EXPECT_EQ(reply->columns, (std::vector<std::string>{"pid", "name"}));
+  ASSERT_EQ(reply->rows.size(), 3u);  // max_rows
+  EXPECT_TRUE(reply->truncated);
+  EXPECT_EQ(std::get<std::int64_t>(reply->rows[0][0]), 1000);
+  const auto a = audited();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0]["type"], "live_query");
+  EXPECT_EQ(a[0]["decision"], "accepted");
+  EXPECT_EQ(a[0]["key"], op_->fingerprint());
+  EXPECT_EQ(a[0]["query"], r.query);
+  EXPECT_EQ(a[0]["nonce"], r.nonce);
+  // The same request for all hosts, on the all subject.
+  const auto in2 = inbox();
+  auto all = request(in2, {});
+  all.all_hosts = true;
+  sign(all, *op_);
+  reply = ask(live_query_subject_all(), encode_request(all), in2);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, LiveQueryStatus::ok) << reply->message;
+  EXPECT_EQ(service_->stats().accepted, 2u);
+}
+
+TEST_F(LiveQueryServiceTest, RefusedRequestsAreAnsweredWithTheReasonAndAudited) {
+  start_service();
+  const std::string host_subject = live_query_subject_for("web1.example.com");
+  struct Case {
+    std::string name;
+    std::function<std::string(const std::string& inbox)> body;
+    std::string reason_starts;
+  };
+  const std::vector<Case> cases{
+      {"unsigned", [&](const std::string& in) { return encode_request(request(in)); }, "not signed"},
+      {"wrong key",
+       [&](const std::string& in) {
+         auto r = request(in);
+         sign(r, *stranger_);
+         return encode_request(r);
+       },
+       "key " + stranger_->fingerprint() + " is not trusted"},
+      {"expired",
+       [&](const std::string& in) {
+         auto r = request(in);
+         r.issued_at -= 300;
+         r.expires_at = r.issued_at + 10;
+         sign(r, *op_);
+         return encode_request(r);
+       },
+       "expired "},
+      {"other host",
+       [&](const std::string& in) {
+         auto r = request(in, {"db1"});
+         sign(r, *op_);
+         return encode_request(r);
+       },
+       "not addressed to this host"},
+      {"garbage", [&](const std::string&) { return std::string("{not json"); }, "live query: not a JSON object"},
+  };
+  for (const auto& c : cases) {
+    const auto in = inbox();
+    auto reply = ask(host_subject, c.body(in), in);
+    ASSERT_TRUE(reply) << c.name;
+    EXPECT_EQ(reply->status, LiveQueryStatus::refused) << c.name;
+    EXPECT_TRUE(reply->message.starts_with(c.reason_starts)) << c.name << ": " << reply->message;
+    EXPECT_TRUE(reply->rows.empty());
+  }
+  const auto a = audited();
+  ASSERT_EQ(a.size(), cases.size());
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    EXPECT_EQ(a[i]["decision"], "refused") << cases[i].name;
+    EXPECT_TRUE(a[i]["reason"].get<std::string>().starts_with(cases[i].reason_starts)) << a[i].dump();
+  }
+  EXPECT_EQ(a[1]["key"], stranger_->fingerprint());
+  EXPECT_EQ(service_->stats().refused, cases.size());
+  EXPECT_EQ(service_->stats().accepted, 0u);
+}
+
+TEST_F(LiveQueryServiceTest, AReplayIsRefused) {
+  start_service();
+  const auto in = inbox();
+  auto r = request(in);
+  sign(r, *op_);
+  const auto subject = live_query_subject_for("web1.example.com");
+  auto first = ask(subject, encode_request(r), in);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, LiveQueryStatus::ok);
+  auto again = ask(subject, encode_request(r), in);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, LiveQueryStatus::refused);
+  EXPECT_EQ(again->message, "replayed (nonce " + r.nonce + " was seen before)");
+  // Sent to another reply subject, the captured request does not verify.
+  const auto other = inbox();
+  auto redirected = ask(subject, encode_request(r), other);
+  ASSERT_TRUE(redirected);
+  EXPECT_EQ(redirected->status, LiveQueryStatus::refused);
+  EXPECT_TRUE(redirected->message.starts_with("reply subject")) << redirected->message;
+}
+
+TEST_F(LiveQueryServiceTest, AQueryTheAuditCannotRecordDoesNotRun) {
+  start_service(/*audit_fails=*/true);
+  const auto in = inbox();
+  auto r = request(in);
+  sign(r, *op_);
+  auto reply = ask(live_query_subject_for("web1.example.com"), encode_request(r), in);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, LiveQueryStatus::failed);
+  EXPECT_EQ(reply->message, "not run: the audit ledger could not record it: ledger: disk full");
+  EXPECT_TRUE(reply->rows.empty());
+  EXPECT_EQ(service_->stats().accepted, 0u);
+}
+
+TEST_F(LiveQueryServiceTest, AnUnsafeTrustedKeyStopsTheStart) {
+  ::chmod((tmp_ / "op.pub.pem").c_str(), 0666);
+  LiveQueryServiceOptions o;
+  o.config.url = server_.url();
+  o.config.trusted_keys = {tmp_ / "op.pub.pem"};
+  o.host = "web1";
+  o.database = tmp_ / "d.db";
+  auto s = LiveQueryService::start(std::move(o));
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().category, ErrorCategory::denied);
+  EXPECT_TRUE(s.error().message.starts_with("live_query.trusted_keys: refusing trusted key")) << s.error();
+}
+
+}  // namespace
+}  // namespace airssys::daemoneye
