@@ -379,9 +379,37 @@ void ClientCore::flusher_loop() {
     cv_flush.wait(lk, [&] { return closed || (connected && out_pending()); });
     if (closed) break;
     lk.unlock();
-    if (opt.flush_delay.count() > 0) std::this_thread::sleep_for(opt.flush_delay);
+    wait_for_batch();
     flush_out();
     lk.lock();
+  }
+}
+
+std::size_t ClientCore::out_size() {
+  std::lock_guard g(out_mu);
+  return out.size();
+}
+
+void ClientCore::wait_for_batch() {
+  if (opt.flush_delay.count() <= 0) return;
+  std::size_t before = out_size();
+  for (int period = 1;; ++period) {
+    std::this_thread::sleep_for(opt.flush_delay);
+    const std::size_t now = out_size();
+    if (now == 0) return;  // written meanwhile (or dropped with the connection)
+    if (now < before) {
+      // A publisher wrote a full buffer itself: it is busy; the bytes here
+      // came after that write, so their wait starts again.
+      before = now;
+      period = 0;
+      continue;
+    }
+    const std::size_t grew = now - before;
+    if (grew == 0 || period >= kFlushDeferPeriods) return;
+    // At this pace the publisher reaches flush_threshold (and writes the
+    // buffer itself) before the last period: leave it the whole batch.
+    if (now + grew * static_cast<std::size_t>(kFlushDeferPeriods - period) < opt.flush_threshold) return;
+    before = now;
   }
 }
 
