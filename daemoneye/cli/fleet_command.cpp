@@ -16,17 +16,6 @@ namespace airssys::daemoneye::cli {
 
 namespace {
 
-std::string cell(const Value& v) {
-  return std::visit(
-      [](const auto& x) -> std::string {
-        using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, std::monostate>) return "NULL";
-        else if constexpr (std::is_same_v<T, std::string>) return x;
-        else return fmt::format("{}", x);
-      },
-      v);
-}
-
 std::string host_table(const LiveQueryReply& r, std::size_t width) {
   std::string out = fmt::format("== {} ", printable(r.host));
   if (r.status != LiveQueryStatus::ok) {
@@ -39,7 +28,7 @@ std::string host_table(const LiveQueryReply& r, std::size_t width) {
   for (const auto& row : r.rows) {
     std::vector<std::string> cells;
     cells.reserve(row.size());
-    for (const auto& v : row) cells.push_back(cell(v));
+    for (const auto& v : row) cells.push_back(cell_text(v));
     rows.push_back(std::move(cells));
   }
   return out + format_table(r.columns, rows, width);

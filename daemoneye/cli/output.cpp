@@ -99,4 +99,15 @@ bool write_stdout(std::string_view text) {
   return true;
 }
 
+std::string cell_text(const Value& v) {
+  return std::visit(
+      [](const auto& x) -> std::string {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::monostate>) return "NULL";
+        else if constexpr (std::is_same_v<T, std::string>) return x;
+        else return fmt::format("{}", x);
+      },
+      v);
+}
+
 }  // namespace airssys::daemoneye::cli

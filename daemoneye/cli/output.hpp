@@ -5,6 +5,7 @@
 // bytes become '?', so a hostile process name cannot drive the operator's
 // terminal (printable() and terminal_width() come from terminal_text.hpp).
 
+#include <airssys/daemoneye/query_engine.hpp>
 #include <airssys/daemoneye/terminal_text.hpp>
 
 #include <cstddef>
@@ -21,6 +22,10 @@ namespace airssys::daemoneye::cli {
 // Cells are passed through printable().
 [[nodiscard]] std::string format_table(const std::vector<std::string>& header,
                                        const std::vector<std::vector<std::string>>& rows, std::size_t width);
+
+// One result value as text: NULL as "NULL", numbers as fmt prints them,
+// strings as they are (format_table makes them printable).
+[[nodiscard]] std::string cell_text(const Value& v);
 
 // RFC 4180: a field with a comma, quote, CR or LF is quoted, quotes doubled.
 [[nodiscard]] std::string csv_field(std::string_view s);

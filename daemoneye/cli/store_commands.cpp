@@ -29,17 +29,6 @@ Result<std::unique_ptr<QueryEngine>> open_engine(const Context& ctx, std::size_t
                            {.time = timeout, .max_rows = max_rows, .max_bytes = ctx.config.rules.max_bytes});
 }
 
-std::string cell_text(const Value& v) {
-  return std::visit(
-      [](const auto& x) -> std::string {
-        using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, std::monostate>) return "NULL";
-        else if constexpr (std::is_same_v<T, std::string>) return x;
-        else return fmt::format("{}", x);
-      },
-      v);
-}
-
 std::string as_json_array(const QueryResult& r) {
   std::string out = "[";
   for (std::size_t i = 0; i < r.rows.size(); ++i) out += (i ? ",\n " : "\n ") + row_to_json(r, i);
