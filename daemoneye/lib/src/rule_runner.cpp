@@ -29,6 +29,7 @@ RuleRun run_rules(const std::vector<Rule>& rules, QueryEngine& engine, const std
       if (!r) {
         out.failures.push_back({rule.id, r.error().message});
         if (auto kept = marks.covered.find(rule.id); kept != marks.covered.end()) next.covered.insert(*kept);
+        if (auto kept = marks.narrowed.find(rule.id); kept != marks.narrowed.end()) next.narrowed.insert(*kept);
         continue;
       }
       range = *r;
@@ -36,10 +37,11 @@ RuleRun run_rules(const std::vector<Rule>& rules, QueryEngine& engine, const std
     const std::array params{QueryParam{":after", range ? range->after : 0}, QueryParam{":upto", range ? range->upto : 0}};
     auto result = range ? engine.run(rule.query, params) : engine.run(rule.query);
     // Advanced only by a query that succeeded: a failed one reads the same
-    // events again next scan (a first one too, from where it started).
-    if (range) next.covered[rule.id] = result ? sigma::ScanWindow::covered(*result, *range) : range->after;
+    // events again next scan (a first one too, from where it started), in
+    // a smaller window when it ran out of time or memory.
+    const std::string note = range ? sigma::ScanWindow::record(rule.id, *range, result, next) : std::string();
     if (!result) {
-      std::string why = result.error().message;
+      std::string why = result.error().message + note;
       // Under the agent's SQLite heap limit, a query too complex to compile
       // or run fails with SQLite's bare "out of memory".
       if (why.find("out of memory") != std::string::npos)

@@ -244,8 +244,71 @@ TEST_F(SigmaStore, AFailedScanDoesNotMoveTheWindow) {
   RuleRun failed = run_rules({*rule}, **slow, "host", now_, marks);
   ASSERT_EQ(failed.failures.size(), 1u);
   EXPECT_TRUE(failed.candidates.empty());
-  // The next scan reads what the failed one could not.
-  EXPECT_EQ(pids_of(run_rules({*rule}, *engine_, "host", now_, marks)), (Pids{244}));
+  // The next scans read what the failed one could not (the first in a
+  // halved window: the failure was the time limit).
+  Pids seen;
+  for (int scan = 0; scan < 3; ++scan) seen.merge(pids_of(run_rules({*rule}, *engine_, "host", now_, marks)));
+  EXPECT_EQ(seen, (Pids{244}));
+}
+
+TEST_F(SigmaStore, AWindowThatRunsOutOfTimeIsReadInSmallerSteps) {
+  auto rule = parse_rule("title: curl\nid: curl\nlogsource: {product: linux, category: process_creation}\n"
+                         "detection: {s: {Image|endswith: /curl}, condition: s}\n",
+                         "curl.yml");
+  ASSERT_TRUE(rule) << rule.error().message;
+  EventMarks marks;
+  ASSERT_EQ(pids_of(run_rules({*rule}, *engine_, "host", now_, marks)), (Pids{201, 202}));
+  std::vector<ProcessEvent> more;
+  for (int i = 0; i < 300; ++i) more.push_back(event(1000 + i, "/usr/bin/true", "true"));
+  more.push_back(event(244, "/usr/bin/curl", "curl at the end"));
+  ASSERT_TRUE(store_->append_events(more));
+  // A zero time limit fails any query past SQLite's first progress check
+  // (1,000 steps): only small windows can be read. Without narrowing, the
+  // whole window failed on every scan and 244 was never read.
+  auto slow = QueryEngine::open(tmp_ / "d.db", QueryLimits{.time = std::chrono::milliseconds(0)});
+  ASSERT_TRUE(slow) << slow.error();
+  Pids seen;
+  std::size_t failures = 0;
+  for (int scan = 0; scan < 200 && !seen.contains(244); ++scan) {
+    RuleRun run = run_rules({*rule}, **slow, "host", now_, marks);
+    for (const auto& f : run.failures) {
+      ++failures;
+      EXPECT_NE(f.message.find("its next window holds at most"), std::string::npos) << f.message;
+    }
+    seen.merge(pids_of(run));
+  }
+  EXPECT_EQ(seen, (Pids{244}));
+  EXPECT_GT(failures, 0u);
+}
+
+TEST_F(SigmaStore, AnEventNoWindowCanReadIsSkipped) {
+  // 600 comparisons per row: one row alone passes 1,000 steps, so under a
+  // zero time limit no window can read it.
+  std::string values;
+  for (int i = 0; i < 600; ++i) values += fmt::format("{}x{}", i == 0 ? "" : ", ", i);
+  auto rule = parse_rule("title: many\nid: many\nlogsource: {product: linux, category: process_creation}\n"
+                         "detection: {s: {CommandLine|contains: [" + values + "]}, condition: s}\n",
+                         "many.yml");
+  ASSERT_TRUE(rule) << rule.error().message;
+  EventMarks marks;
+  ASSERT_TRUE(run_rules({*rule}, *engine_, "host", now_, marks).failures.empty());
+  ASSERT_TRUE(store_->append_events(std::vector{event(246, "/usr/bin/a", "a"), event(247, "/usr/bin/b", "b")}));
+  auto slow = QueryEngine::open(tmp_ / "d.db", QueryLimits{.time = std::chrono::milliseconds(0)});
+  ASSERT_TRUE(slow) << slow.error();
+  std::vector<std::string> messages;
+  for (int scan = 0; scan < 3; ++scan)
+    for (auto& f : run_rules({*rule}, **slow, "host", now_, marks).failures) messages.push_back(f.message);
+  // The 2 events fail together, then each alone, and each is skipped.
+  ASSERT_EQ(messages.size(), 3u);
+  EXPECT_NE(messages[0].find("its next window holds at most 1 events"), std::string::npos) << messages[0];
+  EXPECT_NE(messages[1].find("alone passes the limits: skipped by this rule"), std::string::npos) << messages[1];
+  EXPECT_NE(messages[2].find("alone passes the limits: skipped by this rule"), std::string::npos) << messages[2];
+  // Both are behind the rule: with the limit back, nothing is left to read.
+  RuleRun after = run_rules({*rule}, *engine_, "host", now_, marks);
+  EXPECT_TRUE(after.failures.empty());
+  EXPECT_TRUE(after.candidates.empty());
+  test::Peek peek(tmp_ / "d.db");
+  EXPECT_EQ(marks.covered.at("many"), peek.integer("SELECT max(id) FROM process_events"));
 }
 
 TEST_F(SigmaStore, ACutOffResultResumesAfterItsLastRow) {

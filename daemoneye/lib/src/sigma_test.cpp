@@ -309,6 +309,17 @@ TEST(Sigma, AliasedLargeValuesAreRefusedByTheirSize) {
                          "t.yml"));
 }
 
+TEST(Sigma, AModifierGivenTwiceIsRefused) {
+  // Repeated windash multiplied the variants (5 per windash) before any
+  // was counted: 5^12 strings for this key.
+  std::string key = "CommandLine";
+  for (int i = 0; i < 12; ++i) key += "|windash";
+  EXPECT_EQ(error_of(doc("  s: {'" + key + "': '-a -b'}\n  condition: s\n")),
+            "t.yml:7: '" + key + "': modifier 'windash' given twice");
+  EXPECT_EQ(error_of(doc("  s: {CommandLine|contains|all|all: [a, b]}\n  condition: s\n")),
+            "t.yml:7: 'CommandLine|contains|all|all': modifier 'all' given twice");
+}
+
 TEST(Sigma, RegexesPerRuleAreBounded) {
   auto with = [](int n, const std::string& condition) {
     std::string list = "    CommandLine|re:\n";

@@ -139,9 +139,13 @@ Spec parse_key(const YAML::Node& key) {
   Spec spec;
   std::size_t start = 0;
   bool first = true;
+  std::set<std::string> seen;
   while (true) {
     const std::size_t bar = text.find('|', start);
     const std::string part = text.substr(start, bar == std::string::npos ? std::string::npos : bar - start);
+    // Each windash multiplies a value's variants by up to 5: twelve of them
+    // would build 5^12 strings before a single comparison is counted.
+    if (!first && !seen.insert(part).second) fault(key, fmt::format("'{}': modifier '{}' given twice", text, part));
     if (first) {
       spec.field = find_field(part);
       if (part.empty()) fault(key, fmt::format("'{}': a field name is missing before '|'", text));

@@ -2,6 +2,8 @@
 
 #include "sigma_window.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <variant>
@@ -45,7 +47,9 @@ Result<EventRange> ScanWindow::range(QueryEngine& engine, const EventMarks& mark
     }
     after = *recent_;
   }
-  return EventRange{after, std::min(newest_, after + kMaxEventsPerScan)};
+  const auto narrowed = marks.narrowed.find(rule_id);
+  const std::int64_t limit = narrowed != marks.narrowed.end() ? narrowed->second : kMaxEventsPerScan;
+  return EventRange{after, std::min(newest_, after + limit), limit};
 }
 
 std::int64_t ScanWindow::covered(const QueryResult& result, EventRange range) {
@@ -54,6 +58,33 @@ std::int64_t ScanWindow::covered(const QueryResult& result, EventRange range) {
   if (col == result.columns.end() || result.rows.empty()) return range.upto;  // nothing to resume from
   const auto& last = result.rows.back()[static_cast<std::size_t>(col - result.columns.begin())];
   return std::holds_alternative<std::int64_t>(last) ? std::get<std::int64_t>(last) : range.upto;
+}
+
+std::string ScanWindow::record(std::string_view rule_id, EventRange range, const Result<QueryResult>& result,
+                               EventMarks& next) {
+  const std::string id(rule_id);
+  if (result) {
+    next.covered[id] = covered(*result, range);
+    if (range.limit < kMaxEventsPerScan) next.narrowed[id] = std::min(kMaxEventsPerScan, range.limit * 2);
+    return {};
+  }
+  next.covered[id] = range.after;
+  const auto why = result.error().category;
+  if (why != ErrorCategory::timeout && why != ErrorCategory::resource_exhausted) {
+    if (range.limit < kMaxEventsPerScan) next.narrowed[id] = range.limit;
+    return {};
+  }
+  const std::int64_t held = range.upto - range.after;
+  if (held > 1) {
+    next.narrowed[id] = std::max<std::int64_t>(1, std::min(range.limit, held) / 2);
+    return fmt::format(" (its next window holds at most {} events)", next.narrowed[id]);
+  }
+  next.narrowed[id] = 1;
+  if (held == 1) {
+    next.covered[id] = range.upto;
+    return fmt::format(" (process_events id {} alone passes the limits: skipped by this rule)", range.upto);
+  }
+  return {};
 }
 
 }  // namespace airssys::daemoneye::sigma

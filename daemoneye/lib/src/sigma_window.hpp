@@ -15,6 +15,13 @@
 // - At most kMaxEventsPerScan ids per rule and scan: a rule that fell
 //   behind (its query failed, a burst of execs) catches up in bounded steps
 //   instead of one query that passes its time limit.
+// - A query that ran out of time or memory halves the rule's next window
+//   (EventMarks::narrowed), each success doubles it back: events that are
+//   expensive to match (long command lines under many regexes) are read in
+//   smaller steps instead of failing every scan. A window of one event that
+//   still fails is skipped, with the event's id in the failure, so one
+//   event crafted to be unreadable cannot silence the rule. Other failures
+//   (I/O, a busy store) keep the window as it was.
 // ids only grow while the table has rows (SQLite's rowid is max + 1), and
 // the store's single writer commits them in order, so (after, upto] seen
 // in one scan never gains a row later: no event is read twice or skipped.
@@ -24,6 +31,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace airssys::daemoneye::sigma {
@@ -34,6 +42,7 @@ inline constexpr std::int64_t kMaxEventsPerScan = 50'000;
 struct EventRange {
   std::int64_t after = 0;  // exclusive
   std::int64_t upto = 0;   // inclusive
+  std::int64_t limit = kMaxEventsPerScan;  // the most ids this window could hold
 };
 
 class ScanWindow {
@@ -49,6 +58,12 @@ class ScanWindow {
   // when max_rows / max_bytes cut the result, the last row returned, so
   // the rows after it are read next scan.
   [[nodiscard]] static std::int64_t covered(const QueryResult& result, EventRange range);
+
+  // Records in `next` where `rule_id` stands after its query over `range`
+  // gave `result`. Returns what to add to the failure's message (an
+  // event skipped), empty otherwise.
+  static std::string record(std::string_view rule_id, EventRange range, const Result<QueryResult>& result,
+                            EventMarks& next);
 
  private:
   ScanWindow(std::int64_t now, std::int64_t newest) : now_(now), newest_(newest) {}

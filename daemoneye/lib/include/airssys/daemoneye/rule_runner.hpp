@@ -43,10 +43,13 @@ struct RuleRun {
 // when the scan began, and moves the mark only when the query succeeded,
 // so every event is read once and none is skipped (docs/daemoneye.md
 // "Sigma rules", What a scan reads). A rule with no mark reads the events
-// of the last two minutes. Kept by the caller from scan to scan; marks of
-// rules not run (removed, disabled) are dropped.
+// of the last two minutes. A query that ran out of time or memory reads a
+// smaller window next scan (`narrowed`, halved per failure, doubled back
+// per success). Kept by the caller from scan to scan; marks of rules not
+// run (removed, disabled) are dropped.
 struct EventMarks {
   std::map<std::string, std::int64_t, std::less<>> covered;
+  std::map<std::string, std::int64_t, std::less<>> narrowed;  // rule id → the most ids its next window holds
 };
 
 [[nodiscard]] RuleRun run_rules(const std::vector<Rule>& rules, QueryEngine& engine, const std::string& host,
