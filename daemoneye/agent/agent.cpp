@@ -7,6 +7,7 @@
 #include <airssys/bus/client.hpp>
 #include <airssys/daemoneye/alert_pipeline.hpp>
 #include <airssys/daemoneye/component_errors.hpp>
+#include <airssys/daemoneye/event_forwarder.hpp>
 #include <airssys/daemoneye/events.hpp>
 #include <airssys/daemoneye/live_query_service.hpp>
 #include <airssys/daemoneye/query_engine.hpp>
@@ -110,6 +111,7 @@ struct Agent::Impl {
   EventMarks event_marks;  // how far each Sigma rule has read process_events
   std::shared_ptr<ledger::Ledger> ledger;
   std::unique_ptr<AlertPipeline> alerts;
+  std::unique_ptr<EventForwarder> event_forwarder;  // events.nats: process events to JetStream
   std::unique_ptr<bus::Broker> broker;
   std::unique_ptr<bus::Client> client;
   bus::Subscription events;
@@ -193,6 +195,13 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   impl->alerts = std::move(*alerts);
   remember_recent_alerts(config, *impl->alerts);
 
+  if (config.events.nats) {
+    auto forwarder = EventForwarder::open(*config.events.nats, impl->host,
+                                          [](std::string_view m) { spdlog::warn("events: {}", m); });
+    if (!forwarder) return std::unexpected(forwarder.error());
+    impl->event_forwarder = std::move(*forwarder);
+  }
+
   if (config.live_query.enabled) {
     // Every decision goes to the audit ledger beside the alerts (an accepted
     // query only runs once its entry is synced).
@@ -264,7 +273,8 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
                                        .rules_enabled = static_cast<std::size_t>(enabled),
                                        .rules_rejected = std::move(set.errors),
                                        .log_warn = [](std::string_view m) { spdlog::warn("{}", m); },
-                                       .log_info = [](std::string_view m) { spdlog::info("{}", m); }},
+                                       .log_info = [](std::string_view m) { spdlog::info("{}", m); },
+                                       .events = impl->event_forwarder.get()},
                                       *impl->client, *impl->procmond, *impl->alerts);
   if (!status) return std::unexpected(status.error());
   impl->status = std::move(*status);
@@ -275,6 +285,8 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
 
 void Agent::Impl::flush_events(bool force) {
   if (!pending_events.empty()) {
+    // Forwarded whether or not the store takes them: only a spool append, never a wait for NATS.
+    if (event_forwarder) event_forwarder->forward(pending_events);
     const auto dropped_before = backlog.counters().events_dropped;
     backlog.add_events(std::move(pending_events));
     pending_events.clear();

@@ -113,6 +113,11 @@ void StatusReporter::write() {
     s.nats = NatsSinkCounters{.published = st.nats_published, .acked = st.nats_acked, .spooled = st.nats_spooled,
                               .dropped = st.nats_dropped, .reconnects = st.nats_reconnects};
   }
+  if (options_.events != nullptr) {
+    const auto ev = options_.events->stats();
+    s.events_nats = NatsSinkCounters{.published = ev.published, .acked = ev.acked, .spooled = ev.spooled,
+                                     .dropped = ev.dropped, .reconnects = ev.reconnects};
+  }
   if (s.state == AgentState::running) {
     s.procmond.exits = procmond_.counters().exits.load(std::memory_order_relaxed);
     s.procmond.crashes = procmond_.counters().crashes.load(std::memory_order_relaxed);

@@ -15,6 +15,7 @@
 #include <airssys/bus/client.hpp>
 #include <airssys/daemoneye/agent_status.hpp>
 #include <airssys/daemoneye/alert_pipeline.hpp>
+#include <airssys/daemoneye/event_forwarder.hpp>
 #include <airssys/daemoneye/rule.hpp>
 #include <airssys/daemoneye/store.hpp>
 #include <airssys/daemoneye/store_backlog.hpp>
@@ -40,6 +41,8 @@ struct StatusReporterOptions {
   std::size_t rules_loaded = 0, rules_enabled = 0;
   std::vector<RuleError> rules_rejected;
   std::function<void(std::string_view)> log_warn, log_info;
+  // When the agent forwards process events: must outlive the reporter.
+  const EventForwarder* events = nullptr;
 };
 
 class StatusReporter {

@@ -85,6 +85,21 @@ void agent_metrics(Exposition& m, const AgentStatus& s, const LivenessReport& l)
     m.family("daemoneye_nats_reconnects_total", "counter", "Reconnections to the NATS servers.");
     m.sample(s.nats->reconnects);
   }
+  if (s.events_nats) {
+    const auto& e = *s.events_nats;
+    m.family("daemoneye_events_nats_published_total", "counter",
+             "JetStream publish attempts of process events, retries included.");
+    m.sample(e.published);
+    m.family("daemoneye_events_nats_acked_total", "counter", "Process events JetStream acked.");
+    m.sample(e.acked);
+    m.family("daemoneye_events_nats_spooled", "gauge", "Process events waiting in the events spool for JetStream's ack.");
+    m.sample(e.spooled);
+    m.family("daemoneye_events_nats_dropped_total", "counter",
+             "Process events dropped from a full events spool or refused for good by JetStream.");
+    m.sample(e.dropped);
+    m.family("daemoneye_events_nats_reconnects_total", "counter", "Reconnections of the events' NATS connection.");
+    m.sample(e.reconnects);
+  }
   m.family("daemoneye_store_failures_total", "counter", "Store writes that failed (full disk, I/O error), retries included.");
   m.sample(s.store.store_failures);
   m.family("daemoneye_store_batches_pending", "gauge", "Event batches and collections the store refused, waiting for a retry.");

@@ -90,6 +90,12 @@ std::string human(const std::filesystem::path& file, const AgentStatus& s, const
                        "reconnects\n",
                        s.nats->acked, s.nats->spooled, s.nats->dropped, s.nats->published, s.nats->reconnects);
   }
+  if (s.events_nats) {
+    const auto& e = *s.events_nats;
+    out += fmt::format("events:    to nats: {} acked, {} waiting in the spool, {} dropped, {} publish attempts, {} "
+                       "reconnects\n",
+                       e.acked, e.spooled, e.dropped, e.published, e.reconnects);
+  }
   out += fmt::format("procmond:  {}, {} since the agent started\n",
                      s.procmond.running ? fmt::format("running (pid {})", s.procmond.pid) : std::string("not running"),
                      s.procmond.crashes == 0 ? std::string("no crashes")

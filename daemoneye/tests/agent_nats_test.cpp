@@ -2,11 +2,15 @@
 // on a temporary config, a real nats-server -js on 127.0.0.1 (started and
 // stopped by pid here); a planted process that a test rule matches must
 // arrive in the JetStream stream, and the alert raised while the server is
-// down must arrive after the agent is restarted on the same spool.
+// down must arrive after the agent is restarted on the same spool. With
+// events.nats, process events reach their stream once each, also those of
+// an outage (ordering is checked by daemoneye.event_forwarder).
 
 #include "harness.hpp"
 
 #include <nlohmann/json.hpp>
+
+#include <set>
 
 #include <fmt/format.h>
 
@@ -120,6 +124,88 @@ TEST(AgentNats, AlertsReachTheStreamAndOnesRaisedDuringAnOutageFollowAfterAResta
   })) << slurp(f.var / "status.json");
   restarted->signal(SIGTERM);
   EXPECT_TRUE(restarted->wait().has_value());
+}
+
+constexpr const char* kEventStream = "DAEMONEYE_EVENTS";
+
+struct StoredEvent {
+  std::string event, path, msg_id;
+};
+
+// Every message in the events stream, in stream order. Events are matched by
+// the planted executable's path, not its pid: under a pid namespace the eBPF
+// source reports the kernel's pids.
+std::vector<StoredEvent> stored_events(const std::string& url) {
+  airssys::daemoneye::testing::NatsClient client(url);
+  std::vector<StoredEvent> out;
+  for (const auto& m : client.messages(kEventStream)) {
+    const auto j = nlohmann::json::parse(m.data, nullptr, false);
+    if (j.is_discarded() || !j.contains("process")) continue;
+    out.push_back({j.value("event", ""), j["process"].value("path", ""), m.msg_id});
+  }
+  return out;
+}
+
+// The kinds of the events of `path`, in stream order ("start exec stop").
+// JSON status.json's events.nats counter `key` (-1 while absent).
+long events_counter(const fs::path& status, const char* key) {
+  const auto j = nlohmann::json::parse(slurp(status), nullptr, false);
+  if (j.is_discarded() || !j.contains("events")) return -1;
+  return j["events"]["nats"].value(key, -1L);
+}
+
+TEST(AgentNats, ProcessEventsReachTheStreamOnceEachAlsoAcrossAnOutage) {
+  NatsAgentFixture f;
+  write_file(f.config, slurp(f.config) + fmt::format(R"(events:
+  nats:
+    url: {0}
+    stream: {1}
+    timeout: 1s
+    spool: {{ dir: {2}/events-spool }}
+)",
+                                                     f.server.url(), kEventStream, f.var.string()));
+  f.server.start();
+  {
+    airssys::daemoneye::testing::NatsClient client(f.server.url());
+    ASSERT_TRUE(client.ok());
+    ASSERT_TRUE(client.add_stream(kStream, "daemoneye.alerts.>"));
+    ASSERT_TRUE(client.add_stream(kEventStream, "daemoneye.events.>"));
+  }
+  const fs::path status = f.var / "status.json";
+  auto agent = f.start_agent();
+  ASSERT_GT(agent->pid(), 0);
+  auto first = f.plant("-e1");
+  ASSERT_TRUE(eventually([&] { return events_counter(status, "acked") > 0; })) << slurp(f.log) << slurp(status);
+
+  // The server goes away; processes start and end meanwhile: their events wait in the spool.
+  f.server.stop();
+  first->signal(SIGKILL);
+  (void)first->wait();
+  auto second = f.plant("-e2");
+  second->signal(SIGKILL);
+  (void)second->wait();
+  ASSERT_TRUE(eventually([&] { return events_counter(status, "spooled") > 0; })) << slurp(f.log) << slurp(status);
+  f.server.start();  // same store: the streams are still there
+  ASSERT_TRUE(eventually([&] {
+    return events_counter(status, "spooled") == 0 && events_counter(status, "reconnects") >= 1;
+  })) << slurp(f.log) << slurp(status);
+  agent->signal(SIGTERM);
+  auto rc = agent->wait();
+  ASSERT_TRUE(rc.has_value()) << slurp(f.log);
+  EXPECT_EQ(*rc, 0) << slurp(f.log);
+
+  // Every acked event is in the stream once (the stream holds nothing else).
+  const auto evs = stored_events(f.server.url());
+  EXPECT_EQ(static_cast<long>(evs.size()), events_counter(status, "acked"));
+  EXPECT_EQ(events_counter(status, "dropped"), 0);
+  std::set<std::string> ids;
+  for (const auto& e : evs) EXPECT_TRUE(ids.insert(e.msg_id).second) << "twice in the stream: " << e.msg_id;
+  airssys::daemoneye::testing::NatsClient client(f.server.url());
+  const auto msgs = client.messages(kEventStream);
+  ASSERT_FALSE(msgs.empty());
+  EXPECT_EQ(msgs[0].subject, "daemoneye.events.web1_example_com");
+  EXPECT_TRUE(msgs[0].msg_id.starts_with("web1.example.com|")) << msgs[0].msg_id;
+  EXPECT_TRUE(msgs[0].data.starts_with("{\"host\":\"web1.example.com\",")) << msgs[0].data;
 }
 
 }  // namespace

@@ -68,17 +68,30 @@ std::string relocate(std::string message) {
   return "agent_status.procmond.status: " + message;
 }
 
+ordered_json nats_json(const NatsSinkCounters& n) {
+  return ordered_json{{"published", n.published}, {"acked", n.acked},
+                      {"spooled", n.spooled},     {"dropped", n.dropped},
+                      {"reconnects", n.reconnects}};
+}
+
+NatsSinkCounters nats_counters_from(const json& n, std::string_view where) {
+  if (!n.is_object()) throw JsonFieldError{std::string(where) + ": not an object"};
+  NatsSinkCounters c;
+  json_get(n, "published", c.published, where);
+  json_get(n, "acked", c.acked, where);
+  json_get(n, "spooled", c.spooled, where);
+  json_get(n, "dropped", c.dropped, where);
+  json_get(n, "reconnects", c.reconnects, where);
+  return c;
+}
+
 // "alerts": the pipeline's counters, and the nats sinks' when there are any.
 ordered_json alerts_json(const AgentStatus& s) {
   ordered_json a{{"raised", s.alerts.raised},
                  {"deduplicated", s.alerts.deduplicated},
                  {"rate_limited", s.alerts.rate_limited},
                  {"sink_errors", s.alerts.sink_errors}};
-  if (s.nats) {
-    a["nats"] = ordered_json{{"published", s.nats->published}, {"acked", s.nats->acked},
-                             {"spooled", s.nats->spooled},     {"dropped", s.nats->dropped},
-                             {"reconnects", s.nats->reconnects}};
-  }
+  if (s.nats) a["nats"] = nats_json(*s.nats);
   return a;
 }
 
@@ -125,6 +138,7 @@ std::string encode(const AgentStatus& s) {
                              {"snapshots_superseded", s.store.snapshots_superseded},
                              {"last_error", s.store.last_error}}},
       {"procmond", std::move(procmond)}};
+  if (s.events_nats) j["events"] = ordered_json{{"nats", nats_json(*s.events_nats)}};
   return j.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
 }
 
@@ -194,16 +208,11 @@ Result<AgentStatus> decode_agent_status(std::string_view text) {
     json_get(alerts, "rate_limited", s.alerts.rate_limited, aw);
     json_get(alerts, "sink_errors", s.alerts.sink_errors, aw);
     // Optional: only an agent with a nats sink writes it.
-    if (auto n = alerts.find("nats"); n != alerts.end()) {
-      if (!n->is_object()) throw JsonFieldError{"agent_status.alerts.nats: not an object"};
-      constexpr std::string_view nw = "agent_status.alerts.nats";
-      NatsSinkCounters c;
-      json_get(*n, "published", c.published, nw);
-      json_get(*n, "acked", c.acked, nw);
-      json_get(*n, "spooled", c.spooled, nw);
-      json_get(*n, "dropped", c.dropped, nw);
-      json_get(*n, "reconnects", c.reconnects, nw);
-      s.nats = c;
+    if (auto n = alerts.find("nats"); n != alerts.end()) s.nats = nats_counters_from(*n, "agent_status.alerts.nats");
+    // Optional: only an agent that forwards events writes it.
+    if (auto ev = j.find("events"); ev != j.end()) {
+      if (!ev->is_object()) throw JsonFieldError{"agent_status.events: not an object"};
+      if (auto n = ev->find("nats"); n != ev->end()) s.events_nats = nats_counters_from(*n, "agent_status.events.nats");
     }
 
     // Optional: an agent from before it writes none (see AgentStatus::store).

@@ -95,6 +95,9 @@ struct AgentStatus {
   StoreBacklogCounters store;
   // Present when the agent has a nats sink ("alerts.nats" in the file).
   std::optional<NatsSinkCounters> nats;
+  // Present when the agent forwards process events to NATS ("events.nats" in
+  // the file; the same figures, counting events).
+  std::optional<NatsSinkCounters> events_nats;
   // procmond's latest report on status.procmond (event tier, per-source
   // counters); absent until the first one arrives.
   std::optional<ProcmondStatus> procmond_status;
