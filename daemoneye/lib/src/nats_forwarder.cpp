@@ -71,6 +71,9 @@ NatsForwarder::NatsForwarder(const SinkConfig& config, NatsForwarderOptions opti
     publish_report_.log(fmt::format("{}: replaying {} {} left in {}", name_, spool_->size(), options_.what,
                                     spool_->path().string()));
   }
+  // Compaction is done by the sender with the lock released (drop_front), so
+  // that submit() never waits for a rewrite of the whole spool.
+  spool_->defer_compaction(true);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -164,6 +167,7 @@ Result<void> NatsForwarder::publish(const NatsSpool::Message& m, const std::stri
 
 void NatsForwarder::drop_front(std::uint64_t seq) {
   Result<void> removed;
+  std::optional<NatsSpool::Compaction> compaction;
   std::size_t before = 0, after = 0;
   {
     const std::lock_guard lock(mu_);
@@ -171,6 +175,19 @@ void NatsForwarder::drop_front(std::uint64_t seq) {
     removed = spool_->ack(seq);
     after = spool_->size();
     if (after == 0) overflowing_ = false;
+    if (spool_->compaction_due()) compaction = spool_->begin_compaction();
+  }
+  if (compaction) {
+    // Written and synced without the lock: submit() goes on appending to the old file meanwhile.
+    auto tmp = spool_->write_compaction(*compaction);
+    Result<void> done;
+    if (!tmp) {
+      done = std::unexpected(tmp.error());
+    } else {
+      const std::lock_guard lock(mu_);
+      done = spool_->finish_compaction(*compaction, std::move(*tmp));
+    }
+    if (!done) publish_report_.log(fmt::format("{}: compacting the spool: {} (tried again later)", name_, done.error().message));
   }
   counters_->nats_spooled.fetch_sub(before - after, std::memory_order_relaxed);
   if (!removed) {

@@ -296,9 +296,67 @@ Result<void> NatsSpool::tidy() {
       return fail_errno(errno, "truncate " + path_.string());
     }
     file_size_ = 0;
+    ++generation_;
     return {};
   }
-  if (file_size_ > live_bytes_ + max_size_) return rewrite();
+  if (!defer_compaction_ && compaction_due()) {
+    const Compaction c = begin_compaction();
+    auto tmp = write_compaction(c);
+    if (!tmp) return std::unexpected(tmp.error());
+    return finish_compaction(c, std::move(*tmp));
+  }
+  return {};
+}
+
+bool NatsSpool::compaction_due() const noexcept {
+  return !needs_rewrite_ && !live_.empty() && file_size_ > live_bytes_ + max_size_;
+}
+
+NatsSpool::Compaction NatsSpool::begin_compaction() const {
+  Compaction c;
+  c.generation = generation_;
+  c.count = live_.size();
+  c.first_seq = live_.empty() ? next_seq_ : live_.front().seq;
+  c.bytes.reserve(live_bytes_);
+  for (const Message& m : live_) c.bytes += message_record(m.id, m.json);
+  return c;
+}
+
+Result<osl::UniqueFd> NatsSpool::write_compaction(const Compaction& c) const {
+  const std::string tmp_path = (dir_ / tmp_).string();
+  osl::UniqueFd tmp(::openat(dir_fd_.get(), tmp_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!tmp) return fail_errno(errno, "create " + tmp_path);
+  if (const int err = write_all(tmp.get(), c.bytes); err != 0) return fail_errno(err, "write " + tmp_path);
+  if (osl::io::fdatasync(tmp.get()) != 0) return fail_errno(errno, "sync " + tmp_path);
+  return tmp;
+}
+
+Result<void> NatsSpool::finish_compaction(const Compaction& c, osl::UniqueFd tmp) {
+  const std::string tmp_path = (dir_ / tmp_).string();
+  if (c.generation != generation_ || needs_rewrite_) return {};  // replaced meanwhile; the temp file is rewritten next time
+  // The live alerts form one run of sequence numbers; those of the copy no
+  // longer live were dropped (or acked) from the front meanwhile.
+  const std::uint64_t front = live_.empty() ? next_seq_ : live_.front().seq;
+  const std::uint64_t gone = front > c.first_seq ? std::min(c.count, front - c.first_seq) : 0;
+  std::string tail;
+  if (gone > 0) tail += fmt::format("d {}\n", gone);
+  for (const Message& m : live_) {
+    if (m.seq >= c.first_seq + c.count) tail += message_record(m.id, m.json);
+  }
+  if (!tail.empty()) {
+    if (const int err = write_all(tmp.get(), tail); err != 0) return fail_errno(err, "write " + tmp_path);
+    if (osl::io::fdatasync(tmp.get()) != 0) return fail_errno(errno, "sync " + tmp_path);
+  }
+  if (osl::io::renameat(dir_fd_.get(), tmp_.c_str(), dir_fd_.get(), file_.c_str()) != 0) {
+    return fail_errno(errno, "rename " + tmp_path);
+  }
+  fd_ = std::move(tmp);
+  file_size_ = c.bytes.size() + tail.size();
+  ++generation_;
+  if (osl::io::fsync(dir_fd_.get()) != 0) {
+    needs_rewrite_ = true;  // see rewrite()
+    return fail_errno(errno, "sync " + dir_.string());
+  }
   return {};
 }
 
@@ -334,6 +392,7 @@ Result<void> NatsSpool::rewrite() {
   }
   fd_ = std::move(tmp);
   file_size_ = written;
+  ++generation_;
   // The rename is durable only once the directory is. If that fails, a
   // crash could bring back the old file, or lose the name altogether; so
   // the file still counts as not matching memory and is rewritten again at

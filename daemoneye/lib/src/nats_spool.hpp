@@ -91,6 +91,26 @@ class NatsSpool {
   // memory either way.
   [[nodiscard]] Result<void> ack(std::uint64_t seq);
 
+  // Compaction (rewriting the file without its dead records) in three
+  // steps, so that a caller can release its lock while the file is written:
+  // begin (lock held: copies the live records), write (no lock needed:
+  // touches only the new file and what never changes after open), finish
+  // (lock held: adds what was appended or dropped meanwhile, renames, syncs
+  // the directory). finish() gives up quietly if the file was replaced
+  // meanwhile (a failed write's repair). With defer_compaction(true), ack()
+  // leaves compaction to the caller (compaction_due()); else it compacts at
+  // once.
+  struct Compaction {
+    std::string bytes;  // the records of the live alerts at begin
+    std::uint64_t first_seq = 0, count = 0;
+    std::uint64_t generation = 0;
+  };
+  void defer_compaction(bool on) noexcept { defer_compaction_ = on; }
+  [[nodiscard]] bool compaction_due() const noexcept;
+  [[nodiscard]] Compaction begin_compaction() const;
+  [[nodiscard]] Result<osl::UniqueFd> write_compaction(const Compaction& c) const;
+  [[nodiscard]] Result<void> finish_compaction(const Compaction& c, osl::UniqueFd tmp);
+
   [[nodiscard]] std::size_t size() const noexcept { return live_.size(); }
   [[nodiscard]] std::uint64_t bytes() const noexcept { return live_bytes_; }
   [[nodiscard]] std::uint64_t file_size() const noexcept { return file_size_; }
@@ -118,6 +138,8 @@ class NatsSpool {
   std::uint64_t file_size_ = 0;
   std::uint64_t next_seq_ = 1;
   bool needs_rewrite_ = false;  // the file does not match live_ (a failed write)
+  bool defer_compaction_ = false;
+  std::uint64_t generation_ = 0;  // counts replacements and truncations of the file
   std::chrono::steady_clock::time_point last_rewrite_attempt_{};
 };
 

@@ -310,5 +310,47 @@ TEST(NatsSpool, AnAlertsAndAnEventsSpoolShareADirectory) {
   EXPECT_EQ(second.error().category, ErrorCategory::busy) << second.error();
 }
 
+TEST(NatsSpool, ACompactionKeepsWhatWasAppendedAndDroppedWhileItWasWritten) {
+  TempDir tmp;
+  const auto dir = tmp.path() / "spool";
+  const std::uint64_t one = std::string("m 5 8\nid-10{\"n\":10}\n").size();  // every id here has two digits
+  {
+    auto s = open_spool(dir, 4 * one);
+    s->defer_compaction(true);
+    for (int round = 0; round < 6; ++round) {
+      ASSERT_TRUE(s->append(entries(10 + round * 2, 11 + round * 2)).written);
+      ASSERT_TRUE(s->ack(s->front()->seq));
+    }
+    ASSERT_TRUE(s->compaction_due()) << "deferred: ack() left it to the caller";
+    const auto before = s->file_size();
+    const auto c = s->begin_compaction();
+    // Meanwhile (the caller's lock released): new alerts push the oldest out.
+    ASSERT_TRUE(s->append(entries(30, 32)).written);
+    auto file = s->write_compaction(c);
+    ASSERT_TRUE(file) << file.error();
+    ASSERT_TRUE(s->finish_compaction(c, std::move(*file)));
+    EXPECT_LT(s->file_size(), before);
+    EXPECT_FALSE(s->compaction_due());
+  }
+  auto s = open_spool(dir, 4 * one);
+  EXPECT_EQ(drain(*s), (std::vector<std::string>{"id-21", "id-30", "id-31", "id-32"}));
+}
+
+TEST(NatsSpool, ACompactionOfAFileReplacedMeanwhileIsGivenUp) {
+  TempDir tmp;
+  const auto dir = tmp.path() / "spool";
+  auto s = open_spool(dir);
+  ASSERT_TRUE(s->append(entries(10, 12)).written);
+  const auto c = s->begin_compaction();
+  auto file = s->write_compaction(c);
+  ASSERT_TRUE(file);
+  while (auto m = s->front()) ASSERT_TRUE(s->ack(m->seq));  // empty: truncated in place
+  ASSERT_TRUE(s->append(entries(13, 13)).written);
+  ASSERT_TRUE(s->finish_compaction(c, std::move(*file)));
+  s.reset();
+  auto reopened = open_spool(dir);
+  EXPECT_EQ(drain(*reopened), (std::vector<std::string>{"id-13"})) << "the acked alerts did not come back";
+}
+
 }  // namespace
 }  // namespace airssys::daemoneye::detail
