@@ -84,6 +84,25 @@ TEST(Scheduler, SpawnFromInsideAnActor) {
   EXPECT_EQ(sys.stats().live_actors, 1u);  // every leaf stopped
 }
 
+// On one worker nothing is stolen while the spawning handler runs, so its
+// children sit in every place a spawn can wait: the worker's private newest
+// slot, its deque (1,024), chains of 64 on their way to the shared FIFO, and
+// a last, shorter chain that goes only when the handler returns. Fan-outs
+// around those edges; each child must start and stop.
+TEST(Scheduler, EverySpawnStartsOnOneWorkerWhereverItWaited) {
+  for (int fanout : {1, 2, 1025, 1026, 1025 + 64, 1025 + 64 * 3 + 17, 3000}) {
+    std::atomic<int> started{0};
+    rt::ActorSystem sys{{.workers = 1}};
+    auto s = sys.spawn<Spawner>(&started).value();
+    ASSERT_TRUE(s.tell(Go{fanout}).has_value());
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    while ((started.load() < fanout || sys.stats().live_actors > 1) && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(1ms);
+    EXPECT_EQ(started.load(), fanout) << "fanout " << fanout;
+    EXPECT_EQ(sys.stats().live_actors, 1u) << "fanout " << fanout;
+  }
+}
+
 struct Ball { int left; };
 struct Partner { rt::AnyRef other; };
 class Player : public rt::Actor<Player, Ball, Partner> {
