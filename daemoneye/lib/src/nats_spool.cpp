@@ -69,6 +69,7 @@ NatsSpool::NatsSpool(std::filesystem::path dir, std::string_view name, std::uint
     : dir_(std::move(dir)),
       file_(fmt::format("{}.spool", name)),
       tmp_(fmt::format("{}.spool.tmp", name)),
+      compact_(fmt::format("{}.spool.compact", name)),
       path_(dir_ / file_),
       max_size_(max_size),
       log_(std::move(log)) {}
@@ -323,8 +324,8 @@ NatsSpool::Compaction NatsSpool::begin_compaction() const {
 }
 
 Result<osl::UniqueFd> NatsSpool::write_compaction(const Compaction& c) const {
-  const std::string tmp_path = (dir_ / tmp_).string();
-  osl::UniqueFd tmp(::openat(dir_fd_.get(), tmp_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+  const std::string tmp_path = (dir_ / compact_).string();
+  osl::UniqueFd tmp(::openat(dir_fd_.get(), compact_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!tmp) return fail_errno(errno, "create " + tmp_path);
   if (const int err = write_all(tmp.get(), c.bytes); err != 0) return fail_errno(err, "write " + tmp_path);
   if (osl::io::fdatasync(tmp.get()) != 0) return fail_errno(errno, "sync " + tmp_path);
@@ -332,8 +333,11 @@ Result<osl::UniqueFd> NatsSpool::write_compaction(const Compaction& c) const {
 }
 
 Result<void> NatsSpool::finish_compaction(const Compaction& c, osl::UniqueFd tmp) {
-  const std::string tmp_path = (dir_ / tmp_).string();
-  if (c.generation != generation_ || needs_rewrite_) return {};  // replaced meanwhile; the temp file is rewritten next time
+  const std::string tmp_path = (dir_ / compact_).string();
+  if (c.generation != generation_ || needs_rewrite_) {
+    (void)osl::io::unlinkat(dir_fd_.get(), compact_.c_str());  // replaced meanwhile: the copy is stale
+    return {};
+  }
   // The live alerts form one run of sequence numbers; those of the copy no
   // longer live were dropped (or acked) from the front meanwhile.
   const std::uint64_t front = live_.empty() ? next_seq_ : live_.front().seq;
@@ -347,7 +351,7 @@ Result<void> NatsSpool::finish_compaction(const Compaction& c, osl::UniqueFd tmp
     if (const int err = write_all(tmp.get(), tail); err != 0) return fail_errno(err, "write " + tmp_path);
     if (osl::io::fdatasync(tmp.get()) != 0) return fail_errno(errno, "sync " + tmp_path);
   }
-  if (osl::io::renameat(dir_fd_.get(), tmp_.c_str(), dir_fd_.get(), file_.c_str()) != 0) {
+  if (osl::io::renameat(dir_fd_.get(), compact_.c_str(), dir_fd_.get(), file_.c_str()) != 0) {
     return fail_errno(errno, "rename " + tmp_path);
   }
   fd_ = std::move(tmp);

@@ -10,7 +10,10 @@
 //   lock (alerts) / NAME.lock (others)  flock(LOCK_EX) for the spool's
 //                 lifetime: one spool, one agent
 //   NAME.spool    0600, the records below, appended with O_APPEND
-//   NAME.spool.tmp  only while the file is being rewritten
+//   NAME.spool.tmp  only while the file is being rewritten from memory
+//   NAME.spool.compact  only while it is being compacted (another name: a
+//                 compaction is written without the caller's lock, while a
+//                 rewrite may run)
 // A new directory and a new spool file are made durable (fsync of the
 // directory that holds them) before open() returns.
 // Records (docs/daemoneye.md "Forwarding to NATS JetStream"):
@@ -128,7 +131,7 @@ class NatsSpool {
   void push(Entry e);
 
   std::filesystem::path dir_;
-  std::string file_, tmp_;  // NAME.spool, NAME.spool.tmp
+  std::string file_, tmp_, compact_;  // NAME.spool, NAME.spool.tmp, NAME.spool.compact
   std::filesystem::path path_;
   std::uint64_t max_size_;
   Log log_;

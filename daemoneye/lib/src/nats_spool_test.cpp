@@ -347,6 +347,7 @@ TEST(NatsSpool, ACompactionOfAFileReplacedMeanwhileIsGivenUp) {
   while (auto m = s->front()) ASSERT_TRUE(s->ack(m->seq));  // empty: truncated in place
   ASSERT_TRUE(s->append(entries(13, 13)).written);
   ASSERT_TRUE(s->finish_compaction(c, std::move(*file)));
+  EXPECT_FALSE(std::filesystem::exists(dir / "alerts.spool.compact")) << "the stale copy is removed";
   s.reset();
   auto reopened = open_spool(dir);
   EXPECT_EQ(drain(*reopened), (std::vector<std::string>{"id-13"})) << "the acked alerts did not come back";
