@@ -50,7 +50,7 @@ TEST_P(ConfigErrors, NamesFileLineAndProblem) {
   EXPECT_EQ(config.alerts.sinks.size(), before.alerts.sinks.size());
 }
 
-constexpr const char* kKnownTop = "(known: database, scan, rules, alerts, ledger, bus, procmond, live_query, host, log_level)";
+constexpr const char* kKnownTop = "(known: database, scan, rules, alerts, ledger, bus, procmond, live_query, events, host, log_level)";
 
 INSTANTIATE_TEST_SUITE_P(
     All, ConfigErrors,
@@ -67,11 +67,11 @@ INSTANTIATE_TEST_SUITE_P(
         // ---- shape
         ErrorCase{"root_is_list", "- scan\n",
                   "c.yaml:1: a config file must be a mapping of sections (database, scan, rules, alerts, ledger, bus, "
-                  "procmond, live_query, host, log_level), got a list"},
+                  "procmond, live_query, events, host, log_level), got a list"},
         ErrorCase{"root_is_scalar", "hello\n", "c.yaml:1: a config file must be a mapping of sections …"},
         ErrorCase{"unknown_top_key", "scan: {}\ndatabse: { path: x }\n",
                   "c.yaml:2: unknown top-level key 'databse' (known: database, scan, rules, alerts, ledger, bus, procmond, "
-                  "live_query, host, log_level)"},
+                  "live_query, events, host, log_level)"},
         ErrorCase{"dotted_top_key", "scan.interval: 1s\n", "c.yaml:1: unknown top-level key 'scan.interval' …"},
         ErrorCase{"duplicate_section", "scan: { interval: 1s }\nrules: {}\nscan: {}\n",
                   "c.yaml:3: duplicate key 'scan' in the top level (first at line 1)"},
