@@ -12,6 +12,8 @@
 #include <airssys/daemoneye/live_query_keys.hpp>
 #include <airssys/osl/unique_fd.hpp>
 #include <array>
+#include <tuple>
+#include <utility>
 #include <cerrno>
 
 namespace airssys::daemoneye {
@@ -105,6 +107,16 @@ Result<std::shared_ptr<evp_pkey_st>> parse_pem(std::string_view pem, std::string
   return key;
 }
 
+// The key and its fingerprint.
+Result<std::pair<std::shared_ptr<evp_pkey_st>, std::string>> parse_key(std::string_view pem, std::string_view source,
+                                                                        KeyKind kind) {
+  auto key = parse_pem(pem, source, kind);
+  if (!key) return std::unexpected(key.error());
+  auto fp = fingerprint_of(key->get());
+  if (!fp) return std::unexpected(fp.error());
+  return std::pair{std::move(*key), std::move(*fp)};
+}
+
 }  // namespace
 
 std::string to_hex(std::string_view bytes) {
@@ -137,13 +149,10 @@ Result<std::string> from_hex(std::string_view hex) {
 }
 
 Result<Ed25519PublicKey> Ed25519PublicKey::from_pem(std::string_view pem, std::string_view source) {
-  auto key = parse_pem(pem, source, KeyKind::public_key);
-  if (!key) return std::unexpected(key.error());
-  auto fp = fingerprint_of(key->get());
-  if (!fp) return std::unexpected(fp.error());
+  auto parsed = parse_key(pem, source, KeyKind::public_key);
+  if (!parsed) return std::unexpected(parsed.error());
   Ed25519PublicKey k;
-  k.key_ = std::move(*key);
-  k.fingerprint_ = std::move(*fp);
+  std::tie(k.key_, k.fingerprint_) = std::move(*parsed);
   return k;
 }
 
@@ -162,13 +171,10 @@ bool Ed25519PublicKey::verify(std::string_view message, std::string_view signatu
 }
 
 Result<Ed25519PrivateKey> Ed25519PrivateKey::from_pem(std::string_view pem, std::string_view source) {
-  auto key = parse_pem(pem, source, KeyKind::private_key);
-  if (!key) return std::unexpected(key.error());
-  auto fp = fingerprint_of(key->get());
-  if (!fp) return std::unexpected(fp.error());
+  auto parsed = parse_key(pem, source, KeyKind::private_key);
+  if (!parsed) return std::unexpected(parsed.error());
   Ed25519PrivateKey k;
-  k.key_ = std::move(*key);
-  k.fingerprint_ = std::move(*fp);
+  std::tie(k.key_, k.fingerprint_) = std::move(*parsed);
   return k;
 }
 
