@@ -92,27 +92,31 @@ std::expected<void, Error> Client::publish(std::string_view subject, std::string
 std::expected<Subscription, Error> Client::subscribe(std::string_view pattern, Handler handler,
                                                      SubscribeOptions options) {
   if (!handler) return std::unexpected(Error::make(ErrorCategory::invalid_argument, "subscribe without a handler"));
+  // add_sub may wait for a requester to hand back the read role: hold the
+  // core, as request() does, in case another thread destroys the Client.
+  const auto core = core_;
   detail::SubEntry e;
   e.options = std::move(options);
   e.handler = std::make_shared<Handler>(std::move(handler));
-  auto sid = core_->add_sub(pattern, std::move(e));
+  auto sid = core->add_sub(pattern, std::move(e));
   if (!sid) return std::unexpected(sid.error());
   Subscription s;
-  s.core_ = core_;
+  s.core_ = core;
   s.sid_ = *sid;
   return s;
 }
 
 std::expected<Subscription, Error> Client::subscribe_pull(std::string_view pattern, SubscribeOptions options) {
+  const auto core = core_;  // see subscribe()
   detail::SubEntry e;
   auto pq = std::make_shared<detail::PullQueue>();
   pq->capacity = options.pull_capacity == 0 ? 1 : options.pull_capacity;
   e.options = std::move(options);
   e.pull = pq;
-  auto sid = core_->add_sub(pattern, std::move(e));
+  auto sid = core->add_sub(pattern, std::move(e));
   if (!sid) return std::unexpected(sid.error());
   Subscription s;
-  s.core_ = core_;
+  s.core_ = core;
   s.sid_ = *sid;
   s.pull_ = std::move(pq);
   return s;
@@ -392,24 +396,38 @@ std::size_t ClientCore::out_size() {
 
 void ClientCore::wait_for_batch() {
   if (opt.flush_delay.count() <= 0) return;
+  // The deferral is bounded by time, not by the number of sleeps (a sleep
+  // of flush_delay overshoots under load): bytes wait at most
+  // kFlushDeferPeriods * flush_delay after the check before they arrived,
+  // plus one sleep.
+  using clock = std::chrono::steady_clock;
+  const auto budget = kFlushDeferPeriods * opt.flush_delay;
   std::size_t before = out_size();
-  for (int period = 1;; ++period) {
+  auto checked = clock::now();
+  auto deadline = checked + budget;
+  for (;;) {
     std::this_thread::sleep_for(opt.flush_delay);
+    const auto at = clock::now();
     const std::size_t now = out_size();
     if (now == 0) return;  // written meanwhile (or dropped with the connection)
     if (now < before) {
       // A publisher wrote a full buffer itself: it is busy; the bytes here
-      // came after that write, so their wait starts again.
+      // came after that write, i.e. after the previous check, so their
+      // wait is counted from there.
       before = now;
-      period = 0;
+      deadline = checked + budget;
+      checked = at;
+      if (at >= deadline) return;
       continue;
     }
     const std::size_t grew = now - before;
-    if (grew == 0 || period >= kFlushDeferPeriods) return;
+    if (grew == 0 || at >= deadline) return;
     // At this pace the publisher reaches flush_threshold (and writes the
-    // buffer itself) before the last period: leave it the whole batch.
-    if (now + grew * static_cast<std::size_t>(kFlushDeferPeriods - period) < opt.flush_threshold) return;
+    // buffer itself) before the deadline: leave it the whole batch.
+    const auto periods_left = static_cast<std::size_t>((deadline - at) / opt.flush_delay);
+    if (now + grew * periods_left < opt.flush_threshold) return;
     before = now;
+    checked = at;
   }
 }
 

@@ -46,12 +46,12 @@ inline constexpr std::chrono::milliseconds kReadLinger{1};
 
 // The flusher writes flush_delay after the buffer became non-empty, unless
 // a publisher keeps filling it fast enough to reach flush_threshold within
-// this many flush_delays: then it waits (period by period, up to this many)
-// and leaves the write to that publisher. Under a fast stream the flusher's
+// this many flush_delays: then it waits (period by period, until this many
+// have passed on the clock) and leaves the write to that publisher. Under a fast stream the flusher's
 // 100 µs writes had cost the publisher a sixth of its throughput (a thread
 // and the broker woken per small batch, write_mu held against the
-// publisher; docs/BENCHMARKS.md); a message waits at most this many
-// flush_delays (1 ms by default) either way.
+// publisher; docs/BENCHMARKS.md); a message waits about this many
+// flush_delays (1 ms by default) plus one sleep's overshoot at most.
 inline constexpr int kFlushDeferPeriods = 10;
 
 class ClientCore;
