@@ -3,9 +3,9 @@
 // written with seq_cst operations instead of standalone fences so that
 // ThreadSanitizer (which ignores fences) sees every happens-before edge.
 // push()/pop(): the owning worker only. steal(): any thread.
-// Grows without bound (old arrays are kept until destruction, since a thief
-// may still be reading one), so pushes never fail and spawning N actors from
-// one actor costs O(N).
+// push() grows without bound (old arrays are kept until destruction, since a
+// thief may still be reading one), so it never fails and spawning N actors
+// from one actor costs O(N); try_push() refuses at a caller's limit instead.
 #include <atomic>
 #include <cstdint>
 #include <memory>

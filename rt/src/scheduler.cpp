@@ -91,8 +91,10 @@ class ThreadPool final : public Executor {
         // of the spawning handler: a handler usually goes on to send the
         // child its first message and to drop the reference spawn()
         // returned, and a thief that had already taken the child would
-        // pull its lines back and forth meanwhile. At most one cell waits
-        // this way, and only while this worker runs the spawning handler.
+        // pull its lines back and forth meanwhile. One cell waits this way
+        // (plus up to 63 in the spill chain past the deque's limit), until
+        // the spawning activation ends: up to `batch` messages of the
+        // spawning actor, not only the handler that spawned.
         if (CellBase* prev = std::exchange(w->fresh, c)) publish_fresh(*w, prev);
         return;
       } else {

@@ -5,8 +5,10 @@
 //    next, so a request/reply pair stays on one core and in cache). A cell
 //    spawned by an actor is queued on the spawning worker's deque; the
 //    newest such spawn stays private until the next spawn or the end of the
-//    spawning handler (so a thief does not take a child its parent is still
-//    writing to), and past 1,024 queued spawns they go to the shared FIFO
+//    spawning activation (up to `batch` messages; so a thief does not take a
+//    child its parent is still writing to), and past 1,024 queued spawns
+//    they go to the shared FIFO in chains of 64 (held privately until full
+//    or the activation ends)
 //    instead of growing the deque. Idle
 //    workers steal from the others' deques; cells made runnable by threads
 //    outside the pool, and cells that used up their batch (yielding), go
