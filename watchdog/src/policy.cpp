@@ -4,7 +4,10 @@
 
 #include <airssys/watchdog/audit.hpp>
 
+#include "passwd_file.hpp"
+
 #include <pwd.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -12,8 +15,21 @@
 
 namespace airssys::watchdog {
 
+namespace {
+
+// No dynamic loader mapped this program: it is linked static (the release
+// task-watchdog, watchdog/CMakeLists.txt). A runtime check, since the same
+// library is linked into the dynamic dev build and the tests.
+bool linked_static() { return ::getauxval(AT_BASE) == 0; }
+
+}  // namespace
+
 std::string current_principal() {
   const uid_t uid = ::geteuid();
+  // A static libc would dlopen the NSS modules past `files` (and a second
+  // libc.so.6 with them) for a uid /etc/passwd does not know, and crash
+  // there (passwd_file.hpp): read the file itself.
+  if (linked_static()) return user_name_or_uid("/etc/passwd", uid);
   passwd pw{};
   passwd* out = nullptr;
   char buf[4096];

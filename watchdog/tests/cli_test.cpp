@@ -5,6 +5,9 @@
 
 #include "proc.hpp"
 
+#include <grp.h>
+#include <pwd.h>
+
 #include <set>
 
 using namespace wdtest;
@@ -374,4 +377,38 @@ TEST(Cli, IdleTimeoutKillsASilentTask) {
   r = run(d.path, {"start", "--wait", "--registry", reg, "--id", "chatty", "--idle-timeout", "3s", "--", "/bin/sh",
                    "-c", "i=0; while [ $i -lt 15 ]; do echo $i >&2; i=$((i+1)); sleep 0.3; done"});
   EXPECT_EQ(r.rc, 0) << r.err;
+}
+
+// A user /etc/passwd does not know (a container's --user 1000, DynamicUser=,
+// an LDAP account). The release task-watchdog is static: looking such a uid
+// up through NSS made its libc dlopen a second libc and crash (139) in
+// start, kill, cleanup and run; now it reads /etc/passwd itself and is
+// `uid-N` (src/passwd_file.hpp). Needs root to switch users; run it against
+// the release binary with TASK_WATCHDOG_BIN (docs/task-watchdog.md, Start-up).
+TEST(Cli, AUserWithNoPasswdEntryIsUidN) {
+  ASSERT_FALSE(bin().empty()) << "TASK_WATCHDOG_BIN is not set";
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to run task-watchdog as another uid";
+  uid_t uid = 54321;
+  while (::getpwuid(uid) != nullptr || ::getgrgid(uid) != nullptr) ++uid;
+  TempDir d;
+  ASSERT_EQ(::chown(d.path.c_str(), uid, uid), 0);
+  const auto reg = (d.path / "registry.json").string();
+  const auto as_uid = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv{"setpriv", "--reuid=" + std::to_string(uid), "--regid=" + std::to_string(uid),
+                                  "--clear-groups", fs::absolute(bin()).string(), "--registry", reg};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = airssys::testing::run(argv, {.cwd = d.path});
+    return Result{r.status, std::move(r.out), std::move(r.err)};
+  };
+  auto r = as_uid({"start", "--wait", "--id", "fg", "--", "/bin/true"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  r = as_uid({"start", "--id", "bg", "--", "/bin/sleep", "1000"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  r = as_uid({"kill", "bg", "--grace", "5s"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_TRUE(state_is(d.path, reg, "bg", "killed"));
+  r = as_uid({"cleanup"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  const std::string audit = slurp(d.path / "audit.jsonl");
+  EXPECT_NE(audit.find("\"principal\":\"uid-" + std::to_string(uid) + "\""), std::string::npos) << audit;
 }
