@@ -183,6 +183,8 @@ void NatsForwarder::drop_front(std::uint64_t seq) {
     Result<void> done;
     if (!tmp) {
       done = std::unexpected(tmp.error());
+      const std::lock_guard lock(mu_);
+      spool_->compaction_failed();
     } else {
       const std::lock_guard lock(mu_);
       done = spool_->finish_compaction(*compaction, std::move(*tmp));

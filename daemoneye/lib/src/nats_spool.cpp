@@ -303,14 +303,29 @@ Result<void> NatsSpool::tidy() {
   if (!defer_compaction_ && compaction_due()) {
     const Compaction c = begin_compaction();
     auto tmp = write_compaction(c);
-    if (!tmp) return std::unexpected(tmp.error());
+    if (!tmp) {
+      compaction_failed();
+      return std::unexpected(tmp.error());
+    }
     return finish_compaction(c, std::move(*tmp));
   }
   return {};
 }
 
 bool NatsSpool::compaction_due() const noexcept {
+  // A compaction that failed (a full disk, most likely) is tried again at
+  // most every few seconds, not on every ack: each try writes up to
+  // max_size before it fails, and that space is what the appends lack.
+  if (compaction_failed_ &&
+      std::chrono::steady_clock::now() - last_compaction_failure_ < kCompactionRetry) {
+    return false;
+  }
   return !needs_rewrite_ && !live_.empty() && file_size_ > live_bytes_ + max_size_;
+}
+
+void NatsSpool::compaction_failed() noexcept {
+  compaction_failed_ = true;
+  last_compaction_failure_ = std::chrono::steady_clock::now();
 }
 
 NatsSpool::Compaction NatsSpool::begin_compaction() const {
@@ -327,8 +342,14 @@ Result<osl::UniqueFd> NatsSpool::write_compaction(const Compaction& c) const {
   const std::string tmp_path = (dir_ / compact_).string();
   osl::UniqueFd tmp(::openat(dir_fd_.get(), compact_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!tmp) return fail_errno(errno, "create " + tmp_path);
-  if (const int err = write_all(tmp.get(), c.bytes); err != 0) return fail_errno(err, "write " + tmp_path);
-  if (osl::io::fdatasync(tmp.get()) != 0) return fail_errno(errno, "sync " + tmp_path);
+  // A failed copy is removed at once: left behind, it would hold the space
+  // a full disk lacks until the next compaction replaced it.
+  const auto failed = [&](int err, std::string_view what) {
+    (void)osl::io::unlinkat(dir_fd_.get(), compact_.c_str());
+    return fail_errno(err, fmt::format("{} {}", what, tmp_path));
+  };
+  if (const int err = write_all(tmp.get(), c.bytes); err != 0) return failed(err, "write");
+  if (osl::io::fdatasync(tmp.get()) != 0) return failed(errno, "sync");
   return tmp;
 }
 
@@ -347,13 +368,19 @@ Result<void> NatsSpool::finish_compaction(const Compaction& c, osl::UniqueFd tmp
   for (const Message& m : live_) {
     if (m.seq >= c.first_seq + c.count) tail += message_record(m.id, m.json);
   }
+  const auto failed = [&](int err, std::string_view what) {
+    (void)osl::io::unlinkat(dir_fd_.get(), compact_.c_str());  // see write_compaction()
+    compaction_failed();
+    return fail_errno(err, fmt::format("{} {}", what, tmp_path));
+  };
   if (!tail.empty()) {
-    if (const int err = write_all(tmp.get(), tail); err != 0) return fail_errno(err, "write " + tmp_path);
-    if (osl::io::fdatasync(tmp.get()) != 0) return fail_errno(errno, "sync " + tmp_path);
+    if (const int err = write_all(tmp.get(), tail); err != 0) return failed(err, "write");
+    if (osl::io::fdatasync(tmp.get()) != 0) return failed(errno, "sync");
   }
   if (osl::io::renameat(dir_fd_.get(), compact_.c_str(), dir_fd_.get(), file_.c_str()) != 0) {
-    return fail_errno(errno, "rename " + tmp_path);
+    return failed(errno, "rename");
   }
+  compaction_failed_ = false;
   fd_ = std::move(tmp);
   file_size_ = c.bytes.size() + tail.size();
   ++generation_;

@@ -113,6 +113,12 @@ class NatsSpool {
   [[nodiscard]] Compaction begin_compaction() const;
   [[nodiscard]] Result<osl::UniqueFd> write_compaction(const Compaction& c) const;
   [[nodiscard]] Result<void> finish_compaction(const Compaction& c, osl::UniqueFd tmp);
+  // A caller whose write_compaction() failed says so (lock held), so that
+  // compaction_due() waits kCompactionRetry before the next try (a failed
+  // finish_compaction() counts by itself). A failed step has removed its
+  // NAME.spool.compact.
+  void compaction_failed() noexcept;
+  static constexpr std::chrono::seconds kCompactionRetry{5};
 
   [[nodiscard]] std::size_t size() const noexcept { return live_.size(); }
   [[nodiscard]] std::uint64_t bytes() const noexcept { return live_bytes_; }
@@ -144,6 +150,8 @@ class NatsSpool {
   bool defer_compaction_ = false;
   std::uint64_t generation_ = 0;  // counts replacements and truncations of the file
   std::chrono::steady_clock::time_point last_rewrite_attempt_{};
+  bool compaction_failed_ = false;
+  std::chrono::steady_clock::time_point last_compaction_failure_{};
 };
 
 }  // namespace airssys::daemoneye::detail

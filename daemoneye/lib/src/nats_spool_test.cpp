@@ -240,6 +240,29 @@ TEST(NatsSpool, AcksPastMaxSizeCompactTheFile) {
   EXPECT_EQ(s->size(), 3u);  // bounded at 4 by dropping the oldest, then one acked
 }
 
+TEST(NatsSpool, AFailedCompactionRemovesItsCopyAndIsNotRetriedOnEveryAck) {
+  TempDir tmp;
+  const auto dir = tmp.path() / "spool";
+  const std::uint64_t one = std::string("m 5 8\nid-10{\"n\":10}\n").size();  // every id here has two digits
+  auto s = open_spool(dir, 4 * one);
+  osl::io::FaultInjection faults;
+  // The copy is written in full, then its sync fails: a partial copy on disk.
+  faults.add({.call = osl::io::FileCall::sync, .path_contains = "alerts.spool.compact", .times = 0, .error = EIO});
+  int failed_acks = 0;
+  for (int round = 0; round < 20; ++round) {
+    ASSERT_TRUE(s->append(entries(10 + round * 2, 11 + round * 2)).written);
+    const auto acked = s->ack(s->front()->seq);
+    if (!acked) {
+      ++failed_acks;
+      EXPECT_NE(acked.error().message.find("alerts.spool.compact"), std::string::npos) << acked.error();
+    }
+    EXPECT_FALSE(std::filesystem::exists(dir / "alerts.spool.compact")) << "round " << round;
+  }
+  EXPECT_EQ(failed_acks, 1);
+  EXPECT_EQ(faults.fired(), 1) << "no second try within kCompactionRetry";
+  EXPECT_EQ(s->size(), 3u) << "the alerts are all still there";
+}
+
 TEST(NatsSpool, AMaxSizeAboveTheLimitIsRefused) {
   TempDir tmp;
   auto s = NatsSpool::open(tmp.path() / "spool", kNatsSpoolMaxSize + 1, nullptr);
