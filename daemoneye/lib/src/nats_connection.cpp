@@ -48,8 +48,11 @@ bool local_address(int fd, std::string& ip, int& port) {
 // libnats (3.4) opens its socket without SOCK_CLOEXEC and offers no hook
 // to open it ourselves, so once it is connected the socket is found among
 // this process's fds by its local address (what libnats reports) and
-// marked. A child spawned between libnats's socket() and this call still
-// inherits it (a window of one connect); see docs/daemoneye.md.
+// marked. This is the second line only: the socket is unmarked from
+// libnats's socket() through TCP connect, TLS and INFO, and a failed
+// attempt's socket is never marked. What keeps it from procmond is osl's
+// spawn, which marks every fd above 2 close-on-exec in the child before exec;
+// this mark covers children started some other way (docs/daemoneye.md).
 void make_socket_cloexec(natsConnection* nc) {
   char* raw_ip = nullptr;
   int port = 0;

@@ -3,6 +3,7 @@
 // only makes raw system calls (it is a copy of a multi-threaded process).
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -254,6 +255,16 @@ AIRSSYS_CHILD_CODE int child_main(void* arg) noexcept {
   for (int i = 0; i < 3; ++i) {
     if (c.stdio[i] >= 0 && (r = raw(SYS_dup2, c.stdio[i], i)) < 0) child_fail(c, Stage::stdio, r);
   }
+  // The child gets stdin/stdout/stderr and nothing else: every fd above 2 is
+  // marked close-on-exec in the child's own fd table (no CLONE_FILES: the
+  // parent's flags stay as they were). An fd another thread or a library
+  // opened without O_CLOEXEC (libnats marks its socket only after connect)
+  // would otherwise leak into every program spawned meanwhile. Nothing above
+  // 2 is passed on deliberately: redirections are installed as 0-2 just
+  // above, and the pinned program fd is cleared again below for scripts.
+  // Kernels before 5.11 refuse the flag (EINVAL) or the call (ENOSYS); the
+  // child then runs with what the caller left open, as before.
+  raw(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
   if (c.cwd && (r = raw(SYS_chdir, reinterpret_cast<long>(c.cwd))) < 0) child_fail(c, Stage::chdir, r);
   for (std::size_t i = 0; i < c.rlimit_count; ++i) {
     const rlimit lim{c.rlimits[i].soft, c.rlimits[i].hard};
