@@ -23,8 +23,16 @@ ReplayCache::Outcome ReplayCache::insert(const std::string& nonce, std::int64_t 
 LiveQueryGuard::LiveQueryGuard(LiveQueryPolicy policy, std::vector<Ed25519PublicKey> trusted)
     : policy_(std::move(policy)), trusted_(std::move(trusted)), replay_(policy_.replay_capacity) {}
 
+namespace {
+Result<void> refuse(std::string reason) { return fail(ErrorCategory::denied, std::move(reason)); }
+}  // namespace
+
 Result<void> LiveQueryGuard::admit(const LiveQueryRequest& r, std::string_view reply_subject, std::int64_t now) {
-  const auto refuse = [](std::string reason) { return fail(ErrorCategory::denied, std::move(reason)); };
+  if (auto ok = authenticate(r, reply_subject); !ok) return ok;
+  return admit_authenticated(r, now);
+}
+
+Result<void> LiveQueryGuard::authenticate(const LiveQueryRequest& r, std::string_view reply_subject) const {
   if (r.signature.empty()) return refuse("not signed");
   const auto key = std::ranges::find_if(trusted_, [&](const Ed25519PublicKey& k) { return k.fingerprint() == r.key_id; });
   if (key == trusted_.end()) return refuse(fmt::format("key {} is not trusted", r.key_id));
@@ -32,6 +40,12 @@ Result<void> LiveQueryGuard::admit(const LiveQueryRequest& r, std::string_view r
   if (!sig || !key->verify(canonical_bytes(r), *sig)) return refuse(fmt::format("bad signature (key {})", r.key_id));
   if (reply_subject != r.reply_to)
     return refuse(fmt::format("reply subject '{}' is not the signed one '{}'", reply_subject, r.reply_to));
+  if (!r.reply_to.starts_with(kLiveQueryReplyPrefix) || r.reply_to.size() == kLiveQueryReplyPrefix.size())
+    return refuse(fmt::format("reply subject '{}' does not start with '{}'", r.reply_to, kLiveQueryReplyPrefix));
+  return {};
+}
+
+Result<void> LiveQueryGuard::admit_authenticated(const LiveQueryRequest& r, std::int64_t now) {
   if (!r.all_hosts && std::ranges::find(r.hosts, policy_.host) == r.hosts.end())
     return refuse(fmt::format("not addressed to this host '{}' (hosts: {})", policy_.host, fmt::join(r.hosts, ", ")));
   const std::int64_t skew = policy_.max_skew.count();
@@ -44,6 +58,10 @@ Result<void> LiveQueryGuard::admit(const LiveQueryRequest& r, std::string_view r
                               r.issued_at - now, skew));
   if (now > r.expires_at + skew)
     return refuse(fmt::format("expired {} s ago ({} s of skew tolerated)", now - r.expires_at, skew));
+  if (r.issued_at < policy_.not_before)
+    return refuse(fmt::format("issued at {}, before this agent started listening at {} (a request from before a restart "
+                              "may have been seen then)",
+                              r.issued_at, policy_.not_before));
   std::lock_guard lock(mu_);
   switch (replay_.insert(r.nonce, r.expires_at + skew, now)) {
     case ReplayCache::Outcome::fresh: return {};

@@ -104,6 +104,34 @@ TEST_F(GuardTest, ARequestResentToAnotherReplySubjectIsRefused) {
             "reply subject '_INBOX.evil' is not the signed one '_INBOX.abc'");
 }
 
+TEST_F(GuardTest, ASignedReplySubjectOutsideTheInboxesIsRefusedAsUnauthenticated) {
+  for (const std::string reply : {"alerts.web1", "$JS.API.STREAM.DELETE.ALERTS", "_INBOX.", "_INBOX", "x._INBOX.a"}) {
+    auto r = request();
+    r.reply_to = reply;
+    r = signed_by(r, *op_);
+    const auto a = guard_->authenticate(r, reply);
+    ASSERT_FALSE(a) << reply;
+    EXPECT_EQ(a.error().message, "reply subject '" + reply + "' does not start with '_INBOX.'");
+    EXPECT_EQ(refusal(r, reply), a.error().message);
+  }
+  // Signature failures are authenticate()'s too; addressing is not.
+  EXPECT_FALSE(guard_->authenticate(request(), "_INBOX.abc"));
+  EXPECT_TRUE(guard_->authenticate(signed_by(request({"db1"}), *op_), "_INBOX.abc"));
+}
+
+TEST_F(GuardTest, ARequestIssuedBeforeTheStartIsRefused) {
+  auto pk = Ed25519PublicKey::load(tmp_.path() / "op.pub.pem");
+  ASSERT_TRUE(pk) << pk.error();
+  guard_ = std::make_unique<LiveQueryGuard>(LiveQueryPolicy{.host = "web1", .not_before = kNow + 1},
+                                            std::vector<Ed25519PublicKey>{*pk});
+  EXPECT_EQ(refusal(signed_by(request(), *op_), "_INBOX.abc", kNow + 2),
+            "issued at 1800000000, before this agent started listening at 1800000001 (a request from before a "
+            "restart may have been seen then)");
+  auto r = request();
+  r.issued_at = kNow + 1;
+  EXPECT_EQ(refusal(signed_by(r, *op_), "_INBOX.abc", kNow + 2), "accepted");
+}
+
 TEST_F(GuardTest, ARequestForOtherHostsIsRefused) {
   EXPECT_EQ(refusal(signed_by(request({"db1", "web10"}), *op_)), "not addressed to this host 'web1' (hosts: db1, web10)");
 }

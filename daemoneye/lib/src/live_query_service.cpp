@@ -139,23 +139,31 @@ void LiveQueryService::Impl::refuse(LiveQueryAuditRecord rec, const Error& why, 
 void LiveQueryService::Impl::handle(natsMsg* raw) {
   detail::NatsMsgPtr msg(raw);
   const char* subject = natsMsg_GetSubject(raw);
-  const char* reply_subject = natsMsg_GetReply(raw);
+  const char* reply_subject = natsMsg_GetReply(raw);  // unchecked: see below
   const std::string_view data(natsMsg_GetData(raw), static_cast<std::size_t>(natsMsg_GetDataLength(raw)));
   std::lock_guard lock(mu);
   LiveQueryAuditRecord rec{.time = now(), .host = options.host, .subject = subject != nullptr ? subject : "",
                            .reply_to = reply_subject != nullptr ? reply_subject : ""};
+  // Until the signature verifies with a trusted key and the message's reply
+  // subject is the signed one, the reply subject is the sender's choice:
+  // such refusals are audited and logged, never answered.
   auto req = decode_request(data);
   if (!req) {
     rec.query_sha256 = sha256_hex(data);
-    refuse(std::move(rec), req.error(), reply_subject);
+    refuse(std::move(rec), req.error(), nullptr);
     return;
   }
   rec.key = req->key_id;
   rec.nonce = req->nonce;
   rec.query = req->query;
   rec.query_sha256 = sha256_hex(req->query);
-  if (auto ok = guard->admit(*req, rec.reply_to, rec.time); !ok) {
-    refuse(std::move(rec), ok.error(), reply_subject);
+  if (auto ok = guard->authenticate(*req, rec.reply_to); !ok) {
+    refuse(std::move(rec), ok.error(), nullptr);
+    return;
+  }
+  const char* const signed_reply = req->reply_to.c_str();
+  if (auto ok = guard->admit_authenticated(*req, rec.time); !ok) {
+    refuse(std::move(rec), ok.error(), signed_reply);
     return;
   }
   rec.accepted = true;
@@ -168,7 +176,7 @@ void LiveQueryService::Impl::handle(natsMsg* raw) {
       LiveQueryReply reply{.host = options.host, .nonce = rec.nonce, .status = LiveQueryStatus::failed,
                            .category = a.error().category,
                            .message = "not run: the audit ledger could not record it: " + a.error().message};
-      publish(reply_subject, reply);
+      publish(signed_reply, reply);
       return;
     }
   }
@@ -182,7 +190,7 @@ void LiveQueryService::Impl::handle(natsMsg* raw) {
                                      : "failed: " + printable(reply.message),
                                  for_log(rec.query)));
   }
-  publish(reply_subject, reply);
+  publish(signed_reply, reply);
 }
 
 LiveQueryService::LiveQueryService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -215,7 +223,11 @@ Result<std::unique_ptr<LiveQueryService>> LiveQueryService::start(LiveQueryServi
     if (!k) return std::unexpected(k.error().prefixed("live_query.trusted_keys"));
     keys.push_back(std::move(*k));
   }
-  impl->guard = std::make_unique<LiveQueryGuard>(LiveQueryPolicy{.host = options.host}, std::move(keys));
+  // Requests issued before this second were either seen by a previous run
+  // (whose replay cache is gone) or missed: both are refused.
+  const std::int64_t started = options.now ? options.now() : static_cast<std::int64_t>(::time(nullptr));
+  impl->guard = std::make_unique<LiveQueryGuard>(LiveQueryPolicy{.host = options.host, .not_before = started},
+                                                 std::move(keys));
   auto engine = QueryEngine::open(options.database, {.time = options.config.timeout,
                                                      .max_rows = options.config.max_rows,
                                                      .max_bytes = options.max_bytes});
