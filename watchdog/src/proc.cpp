@@ -1,11 +1,17 @@
 // task-watchdog's view of processes, read through osl::proc (the project's
 // one /proc reader); this file maps osl::proc::Stat to ProcStat and tells
-// "no such process" (ENOENT/ESRCH: gone) from "cannot read it" (unknown).
+// "no such process" (ENOENT/ESRCH that kill(pid, 0) confirms: gone) from
+// "cannot read it" (unknown).
 #include "proc.hpp"
 
 #include <airssys/osl/proc.hpp>
 
+#include <fmt/format.h>
+
+#include <signal.h>
+
 #include <atomic>
+#include <cerrno>
 #include <map>
 
 namespace airssys::watchdog {
@@ -41,6 +47,13 @@ std::expected<osl::proc::Stat, osl::Error> stat_of(pid_t pid) {
   return reader->stat(*p);
 }
 
+// Under hidepid=2 (hidepid=invisible) another user's /proc/PID does not
+// exist for us: ENOENT says nothing about the process. kill(pid, 0) sends
+// nothing and asks the kernel: ESRCH is no such process; EPERM (not ours
+// to signal) and success mean it exists. A pid reused since the read also
+// answers "exists", which only makes the caller more careful.
+bool still_exists(pid_t pid) { return ::kill(pid, 0) == 0 || errno != ESRCH; }
+
 }  // namespace
 
 std::optional<ProcStat> parse_proc_stat(std::string_view line) {
@@ -53,7 +66,12 @@ std::optional<ProcStat> read_proc_stat(pid_t pid, std::string* unreadable) {
   if (pid <= 0) return std::nullopt;  // no process has it: gone, not unreadable
   auto st = stat_of(pid);
   if (!st) {
-    if (unreadable && st.error().category != osl::ErrorCategory::not_found) *unreadable = st.error().message;
+    if (!unreadable) return std::nullopt;
+    if (st.error().category != osl::ErrorCategory::not_found) {
+      *unreadable = st.error().message;
+    } else if (still_exists(pid)) {
+      *unreadable = fmt::format("process {} exists but /proc does not show it (hidepid?)", pid);
+    }
     return std::nullopt;
   }
   return from(*st);

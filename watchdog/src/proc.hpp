@@ -4,9 +4,11 @@
 // through here: they go through airssys-osl.
 //
 // "Gone" and "cannot tell" are different answers: a /proc entry that does
-// not exist (ENOENT/ESRCH) means the process ended; one the kernel refuses
-// to show (EACCES under hidepid, another error) says nothing, and a caller
-// that must verify a kill has to treat it as possibly running.
+// not exist (ENOENT/ESRCH) and a pid kill(pid, 0) does not know (ESRCH)
+// mean the process ended; an entry the kernel refuses to show (EACCES under
+// hidepid=1, another error) or hides while the process exists (ENOENT for
+// another user's process under hidepid=2) says nothing, and a caller that
+// must verify a kill has to treat it as possibly running.
 
 #include <sys/types.h>
 
@@ -33,7 +35,8 @@ struct ProcStat {
 [[nodiscard]] std::optional<ProcStat> parse_proc_stat(std::string_view line);
 // nullopt when the process does not exist or cannot be read; `unreadable`,
 // when given, receives the reason in the second case and is left alone in
-// the first.
+// the first. Only with `unreadable` is a missing entry checked against
+// kill(pid, 0) (hidepid=2); without it both cases are just nullopt.
 [[nodiscard]] std::optional<ProcStat> read_proc_stat(pid_t pid, std::string* unreadable = nullptr);
 // Every process visible in /proc. `unreadable`, when given, receives the
 // reason when /proc itself cannot be listed (the result is then empty).
@@ -56,8 +59,11 @@ enum class Presence {
 [[nodiscard]] std::vector<ProcStat> descendants_of(pid_t root, const std::vector<ProcStat>& procs);
 
 // Tests only: while alive, the functions above read `root` instead of /proc
-// (a fake tree whose entries can be made unreadable). One at a time; not
-// thread-safe against concurrent readers.
+// (a fake tree whose entries can be made unreadable). A pid with no entry
+// there is still asked of the real kernel (kill(pid, 0)), as under
+// hidepid=2: a fake "gone" process needs a pid no process can have (above
+// PID_MAX_LIMIT, 4194304). One at a time; not thread-safe against concurrent
+// readers.
 class ProcRootForTesting {
  public:
   explicit ProcRootForTesting(std::filesystem::path root);

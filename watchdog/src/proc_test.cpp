@@ -10,6 +10,11 @@
 
 using namespace airssys::watchdog;
 
+namespace {
+// Above PID_MAX_LIMIT (4194304 on 64-bit): no process ever has it.
+constexpr pid_t kNoSuchPid = 4'194'305;
+}  // namespace
+
 TEST(Proc, ParseStat) {
   auto st = parse_proc_stat("42 (a b) c) S 1 42 42 0 -1 4194560 1 0 0 0 3 4 0 0 20 0 1 0 12345 1000 10");
   ASSERT_TRUE(st);
@@ -44,9 +49,32 @@ TEST(Proc, AnUnreadableEntryIsUnknownNotGone) {
     EXPECT_EQ(process_presence(4242, std::nullopt, &why), Presence::unknown);
     EXPECT_NE(why.find("4242"), std::string::npos) << why;
     EXPECT_FALSE(process_gone(4242));
-    EXPECT_EQ(process_presence(4243), Presence::gone);  // no entry at all
-    EXPECT_TRUE(process_gone(4243));
+    // No entry, and no process can have the pid (above PID_MAX_LIMIT).
+    EXPECT_EQ(process_presence(kNoSuchPid), Presence::gone);
+    EXPECT_TRUE(process_gone(kNoSuchPid));
   }
   std::filesystem::remove_all(root);
   EXPECT_EQ(process_presence(::getpid()), Presence::running);
+}
+
+// Under hidepid=2 another user's /proc/PID does not exist for us (ENOENT)
+// while the process runs: that is "cannot tell" too, not "gone". Here a fake
+// /proc with no entry for a process that runs (this one).
+TEST(Proc, AProcessProcHidesIsUnknownNotGone) {
+  const auto root = std::filesystem::temp_directory_path() / ("wd-proc-hidden-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(root);
+  std::string why;
+  {
+    ProcRootForTesting fake(root);
+    EXPECT_EQ(process_presence(::getpid(), std::nullopt, &why), Presence::unknown);
+    EXPECT_NE(why.find(std::to_string(::getpid()) + " exists but /proc does not show it"), std::string::npos) << why;
+    EXPECT_FALSE(process_gone(::getpid()));
+    why.clear();
+    EXPECT_FALSE(read_proc_stat(::getpid(), &why));
+    EXPECT_FALSE(why.empty());
+    why.clear();
+    EXPECT_EQ(process_presence(kNoSuchPid, std::nullopt, &why), Presence::gone);
+    EXPECT_TRUE(why.empty()) << why;
+  }
+  std::filesystem::remove_all(root);
 }

@@ -434,6 +434,31 @@ TEST(TaskKill, AProcessProcCannotShowIsNotRecordedKilled) {
   EXPECT_FALSE(c.exited());  // nothing it could not see was signalled
 }
 
+// Under hidepid=2 /proc has no entry at all for another user's process
+// (ENOENT) while it runs; kill(pid, 0) says it exists (EPERM): still "cannot
+// tell", never "pid ... has ended". Here a fake /proc without the entry.
+TEST(TaskKill, AProcessProcHidesIsNotRecordedKilled) {
+  TempDir d("wd-ops");
+  const Registry reg(d / "state" / "registry.json");
+  ASSERT_TRUE(reg.ensure_dir());
+  Child c({"sleep", "1000"});
+  ASSERT_GT(c.pid(), 0);
+  put(reg, record(reg, "hidden", TaskState::running, c.pid()));
+  fs::create_directories(d / "proc");
+  {
+    ProcRootForTesting fake(d / "proc");
+    EXPECT_EQ(process_presence(c.pid()), Presence::unknown);
+    auto r = kill_recorded_task(reg, "hidden", KillRequest{.grace = 1s, .policy_file = {}});
+    ASSERT_TRUE(r) << r.error().message;  // was: stale, "pid ... has ended"
+    EXPECT_EQ(r->outcome, KillOutcome::unverified);
+    EXPECT_NE(r->unverified_reason.find(std::to_string(c.pid()) + " exists but /proc does not show it"), std::string::npos)
+        << r->unverified_reason;
+    EXPECT_EQ(r->recorded_as, TaskState::running);
+  }
+  EXPECT_EQ(stored(reg, "hidden").state, TaskState::running);
+  EXPECT_FALSE(c.exited());  // nothing it could not see was signalled
+}
+
 // The monitor records `timed_out` (its deadline) while `kill` waits out the
 // grace period: kill's verdict is a compare-and-set on the state it read
 // (`running`), so the monitor's state stays.
