@@ -182,7 +182,7 @@ Result<void> NatsSpool::load() {
       break;
     }
     for (std::uint64_t i = 0; i < *n; ++i) {
-      live_bytes_ -= record_size(live_.front().id, live_.front().json);
+      live_bytes_ -= record_size(live_.front().rec->id, live_.front().rec->json);
       live_.pop_front();
     }
     dead_records = true;
@@ -198,7 +198,7 @@ Result<void> NatsSpool::load() {
   }
   std::uint64_t dropped = 0;
   while (live_bytes_ > max_size_) {
-    live_bytes_ -= record_size(live_.front().id, live_.front().json);
+    live_bytes_ -= record_size(live_.front().rec->id, live_.front().rec->json);
     live_.pop_front();
     ++dropped;
   }
@@ -219,7 +219,7 @@ Result<void> NatsSpool::load() {
 
 void NatsSpool::push(Entry e) {
   live_bytes_ += record_size(e.id, e.json);
-  live_.push_back({next_seq_++, std::move(e.id), std::move(e.json)});
+  live_.push_back({next_seq_++, std::make_shared<const Entry>(std::move(e))});
 }
 
 NatsSpool::Appended NatsSpool::append(std::vector<Entry> entries) {
@@ -233,7 +233,7 @@ NatsSpool::Appended NatsSpool::append(std::vector<Entry> entries) {
     }
     std::uint64_t evicted = 0;
     while (live_bytes_ + size > max_size_) {
-      live_bytes_ -= record_size(live_.front().id, live_.front().json);
+      live_bytes_ -= record_size(live_.front().rec->id, live_.front().rec->json);
       live_.pop_front();
       ++evicted;
     }
@@ -255,7 +255,7 @@ NatsSpool::Appended NatsSpool::append(std::vector<Entry> entries) {
 
 std::optional<NatsSpool::Message> NatsSpool::front() const {
   if (live_.empty()) return std::nullopt;
-  return live_.front();
+  return Message{live_.front().seq, live_.front().rec->id, live_.front().rec->json};
 }
 
 Result<void> NatsSpool::ack(std::uint64_t seq) {
@@ -265,7 +265,7 @@ Result<void> NatsSpool::ack(std::uint64_t seq) {
 
 Result<void> NatsSpool::pop(std::size_t n, char kind) {
   for (std::size_t i = 0; i < n; ++i) {
-    live_bytes_ -= record_size(live_.front().id, live_.front().json);
+    live_bytes_ -= record_size(live_.front().rec->id, live_.front().rec->json);
     live_.pop_front();
   }
   // The failure that left the file behind was reported when it happened.
@@ -333,8 +333,9 @@ NatsSpool::Compaction NatsSpool::begin_compaction() const {
   c.generation = generation_;
   c.count = live_.size();
   c.first_seq = live_.empty() ? next_seq_ : live_.front().seq;
-  c.bytes.reserve(live_bytes_);
-  for (const Message& m : live_) c.bytes += message_record(m.id, m.json);
+  c.size = live_bytes_;
+  c.records.reserve(live_.size());
+  for (const Held& h : live_) c.records.push_back(h.rec);
   return c;
 }
 
@@ -348,7 +349,14 @@ Result<osl::UniqueFd> NatsSpool::write_compaction(const Compaction& c) const {
     (void)osl::io::unlinkat(dir_fd_.get(), compact_.c_str());
     return fail_errno(err, fmt::format("{} {}", what, tmp_path));
   };
-  if (const int err = write_all(tmp.get(), c.bytes); err != 0) return failed(err, "write");
+  std::string bytes;
+  for (const auto& r : c.records) {
+    bytes += message_record(r->id, r->json);
+    if (bytes.size() >= (1u << 20) || &r == &c.records.back()) {
+      if (const int err = write_all(tmp.get(), bytes); err != 0) return failed(err, "write");
+      bytes.clear();
+    }
+  }
   if (osl::io::fdatasync(tmp.get()) != 0) return failed(errno, "sync");
   return tmp;
 }
@@ -365,8 +373,8 @@ Result<void> NatsSpool::finish_compaction(const Compaction& c, osl::UniqueFd tmp
   const std::uint64_t gone = front > c.first_seq ? std::min(c.count, front - c.first_seq) : 0;
   std::string tail;
   if (gone > 0) tail += fmt::format("d {}\n", gone);
-  for (const Message& m : live_) {
-    if (m.seq >= c.first_seq + c.count) tail += message_record(m.id, m.json);
+  for (const Held& h : live_) {
+    if (h.seq >= c.first_seq + c.count) tail += message_record(h.rec->id, h.rec->json);
   }
   const auto failed = [&](int err, std::string_view what) {
     (void)osl::io::unlinkat(dir_fd_.get(), compact_.c_str());  // see write_compaction()
@@ -382,7 +390,7 @@ Result<void> NatsSpool::finish_compaction(const Compaction& c, osl::UniqueFd tmp
   }
   compaction_failed_ = false;
   fd_ = std::move(tmp);
-  file_size_ = c.bytes.size() + tail.size();
+  file_size_ = c.size + tail.size();
   ++generation_;
   if (osl::io::fsync(dir_fd_.get()) != 0) {
     needs_rewrite_ = true;  // see rewrite()
@@ -409,9 +417,9 @@ Result<void> NatsSpool::rewrite() {
   if (!tmp) return fail_errno(errno, "create " + tmp_path);
   std::string bytes;
   std::uint64_t written = 0;
-  for (const Message& m : live_) {
-    bytes += message_record(m.id, m.json);
-    if (bytes.size() >= (1u << 20) || &m == &live_.back()) {
+  for (const Held& h : live_) {
+    bytes += message_record(h.rec->id, h.rec->json);
+    if (bytes.size() >= (1u << 20) || &h == &live_.back()) {
       if (const int err = write_all(tmp.get(), bytes); err != 0) return fail_errno(err, "write " + tmp_path);
       written += bytes.size();
       bytes.clear();

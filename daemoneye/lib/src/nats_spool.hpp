@@ -103,8 +103,13 @@ class NatsSpool {
   // meanwhile (a failed write's repair). With defer_compaction(true), ack()
   // leaves compaction to the caller (compaction_due()); else it compacts at
   // once.
+  // begin copies pointers, not payloads (the spool holds each alert once,
+  // shared): a compaction's peak memory is the spool plus 16 bytes an
+  // alert plus write's 1 MiB buffer, and begin holds the caller's lock only
+  // for that pointer copy.
   struct Compaction {
-    std::string bytes;  // the records of the live alerts at begin
+    std::vector<std::shared_ptr<const Entry>> records;  // the live alerts at begin
+    std::uint64_t size = 0;                              // their records' bytes
     std::uint64_t first_seq = 0, count = 0;
     std::uint64_t generation = 0;
   };
@@ -142,7 +147,11 @@ class NatsSpool {
   std::uint64_t max_size_;
   Log log_;
   osl::UniqueFd dir_fd_, lock_fd_, fd_;
-  std::deque<Message> live_;
+  struct Held {
+    std::uint64_t seq = 0;
+    std::shared_ptr<const Entry> rec;  // shared with a running compaction
+  };
+  std::deque<Held> live_;
   std::uint64_t live_bytes_ = 0;
   std::uint64_t file_size_ = 0;
   std::uint64_t next_seq_ = 1;
