@@ -4,7 +4,7 @@
 // arrive in the JetStream stream, and the alert raised while the server is
 // down must arrive after the agent is restarted on the same spool. With
 // events.nats, process events reach their stream once each, also those of
-// an outage (ordering is checked by daemoneye.event_forwarder).
+// a process that started and ended during an outage, in order.
 
 #include "harness.hpp"
 
@@ -130,24 +130,33 @@ constexpr const char* kEventStream = "DAEMONEYE_EVENTS";
 
 struct StoredEvent {
   std::string event, path, msg_id;
+  long pid = -1;
 };
 
-// Every message in the events stream, in stream order. Events are matched by
-// the planted executable's path, not its pid: under a pid namespace the eBPF
-// source reports the kernel's pids.
+// Every message in the events stream, in stream order.
 std::vector<StoredEvent> stored_events(const std::string& url) {
   airssys::daemoneye::testing::NatsClient client(url);
   std::vector<StoredEvent> out;
   for (const auto& m : client.messages(kEventStream)) {
     const auto j = nlohmann::json::parse(m.data, nullptr, false);
     if (j.is_discarded() || !j.contains("process")) continue;
-    out.push_back({j.value("event", ""), j["process"].value("path", ""), m.msg_id});
+    out.push_back({j.value("event", ""), j["process"].value("path", ""), m.msg_id, j["process"].value("pid", -1L)});
   }
   return out;
 }
 
-// The kinds of the events of `path`, in stream order ("start exec stop").
-// JSON status.json's events.nats counter `key` (-1 while absent).
+// The exec and stop events of `pid`, in stream order ("exec stop"). By pid,
+// not path: a start event carries the parent's image (fork before exec).
+std::string exec_and_stop_of(const std::vector<StoredEvent>& evs, long pid) {
+  std::string kinds;
+  for (const auto& e : evs) {
+    if (e.pid != pid || (e.event != "exec" && e.event != "stop")) continue;
+    kinds += kinds.empty() ? e.event : " " + e.event;
+  }
+  return kinds;
+}
+
+// status.json's events.nats counter `key` (-1 while absent).
 long events_counter(const fs::path& status, const char* key) {
   const auto j = nlohmann::json::parse(slurp(status), nullptr, false);
   if (j.is_discarded() || !j.contains("events")) return -1;
@@ -182,6 +191,7 @@ TEST(AgentNats, ProcessEventsReachTheStreamOnceEachAlsoAcrossAnOutage) {
   first->signal(SIGKILL);
   (void)first->wait();
   auto second = f.plant("-e2");
+  const long second_pid = second->pid();
   second->signal(SIGKILL);
   (void)second->wait();
   ASSERT_TRUE(eventually([&] { return events_counter(status, "spooled") > 0; })) << slurp(f.log) << slurp(status);
@@ -189,6 +199,15 @@ TEST(AgentNats, ProcessEventsReachTheStreamOnceEachAlsoAcrossAnOutage) {
   ASSERT_TRUE(eventually([&] {
     return events_counter(status, "spooled") == 0 && events_counter(status, "reconnects") >= 1;
   })) << slurp(f.log) << slurp(status);
+  // The process that lived only during the outage: its exec, then its stop.
+  ASSERT_TRUE(eventually([&] { return exec_and_stop_of(stored_events(f.server.url()), second_pid) == "exec stop"; }))
+      << "got \"" << exec_and_stop_of(stored_events(f.server.url()), second_pid) << "\" for pid " << second_pid
+      << "\n" << slurp(f.log);
+  for (const auto& e : stored_events(f.server.url())) {
+    if (e.pid == second_pid && e.event == "exec") {
+      EXPECT_TRUE(e.path.ends_with(f.marker + "-e2")) << e.path;
+    }
+  }
   agent->signal(SIGTERM);
   auto rc = agent->wait();
   ASSERT_TRUE(rc.has_value()) << slurp(f.log);
