@@ -1,5 +1,7 @@
 #include "query_authorizer.hpp"
 
+#include "sqlite_regexp.hpp"
+
 #include <fmt/format.h>
 #include <sqlite3.h>
 
@@ -141,8 +143,15 @@ int authorize(void* user, int action, const char* arg1, const char* arg2, const 
     default:
       ok = false;
   }
-  if (ok) return SQLITE_OK;
   auto* state = static_cast<State*>(user);
+  if (ok && action == SQLITE_FUNCTION && a2 == "regexp" && ++state->regexp_calls > kMaxRegexpCalls) {
+    if (state->denial.empty())
+      state->denial = fmt::format("not allowed: more than {} regexp()/REGEXP calls in one query (each may hold {} KiB of "
+                                  "matching memory)",
+                                  kMaxRegexpCalls, detail::kHeapLimitKib);
+    return SQLITE_DENY;
+  }
+  if (ok) return SQLITE_OK;
   if (state->denial.empty()) state->denial = "not allowed: " + denial_reason(action, a1, a2);
   return SQLITE_DENY;
 }

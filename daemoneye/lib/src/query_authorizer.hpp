@@ -13,6 +13,11 @@
 // pragma_*: SQLite asks to update sqlite_master for them), and any function
 // not listed (load_extension, fts3_tokenizer, random, zeroblob, …) — is
 // refused, and the first refusal's reason is kept for the error message.
+// At most kMaxRegexpCalls regexp() calls (REGEXP operators included) per
+// statement, rules and live queries alike: each call site keeps up to
+// kHeapLimitKib of PCRE2 heap outside SQLite's heap limit (sqlite_regexp.hpp).
+// SQLite asks once per call site it compiles, so a CTE used twice counts
+// its calls twice, as its code is there twice.
 
 #include <array>
 #include <string>
@@ -138,11 +143,17 @@ inline constexpr std::string_view kAllowedFunctions[] = {
 [[nodiscard]] bool function_allowed(std::string_view name) noexcept;
 [[nodiscard]] bool table_readable(std::string_view table) noexcept;
 
+inline constexpr int kMaxRegexpCalls = 32;  // sigma::kMaxRegexes keeps Sigma rules within it
+
 // Per-connection state the authorizer writes: the reason of the first
-// refusal since the last clear().
+// refusal since the last clear(), and the regexp() calls counted since.
 struct State {
   std::string denial;
-  void clear() { denial.clear(); }
+  int regexp_calls = 0;
+  void clear() {
+    denial.clear();
+    regexp_calls = 0;
+  }
 };
 
 // The sqlite3_set_authorizer callback; `user` is a State*.

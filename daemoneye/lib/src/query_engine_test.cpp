@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <airssys/daemoneye/query_engine.hpp>
+#include <airssys/daemoneye/rule.hpp>
 #include <airssys/daemoneye/store.hpp>
 #include <chrono>
 #include <filesystem>
@@ -170,6 +171,48 @@ TEST_F(QueryEngineTest, HostileSqlIsRefusedWithItsReason) {
   auto n = engine_->run("SELECT count(*) FROM processes");
   ASSERT_TRUE(n) << n.error();
   EXPECT_EQ(std::get<std::int64_t>(n->rows[0][0]), 201);
+}
+
+// Each regexp() call site may hold 1 MiB of PCRE2 heap outside SQLite's
+// limit, so a statement (a rule or a live query) has at most 32 of them.
+TEST_F(QueryEngineTest, MoreThan32RegexpCallsAreRefused) {
+  const auto query = [](int calls) {
+    std::string where;
+    for (int i = 0; i < calls; ++i) {
+      if (i > 0) where += " OR ";
+      // Both spellings are the same function.
+      where += i % 2 == 0 ? fmt::format("regexp('^p{}$', name)", i) : fmt::format("name REGEXP '^p{}$'", i);
+    }
+    return "SELECT count(*) FROM processes WHERE " + where;
+  };
+  const std::string refusal =
+      "not allowed: more than 32 regexp()/REGEXP calls in one query (each may hold 1024 KiB of matching memory)";
+  auto over = engine_->run(query(33));
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error().category, ErrorCategory::denied);
+  EXPECT_EQ(over.error().message, refusal);
+  // The count is per statement: 32 runs, also right after a refusal and twice.
+  for (int round = 0; round < 2; ++round) {
+    auto at = engine_->run(query(32));
+    ASSERT_TRUE(at) << at.error();
+    EXPECT_EQ(std::get<std::int64_t>(at->rows[0][0]), 32);  // p0 … p31
+  }
+  // A CTE used twice is compiled twice: 17 calls in it count 34.
+  std::string cte = "WITH m AS (SELECT pid FROM processes WHERE regexp('^p0$', name)";
+  for (int i = 1; i < 17; ++i) cte += fmt::format(" OR regexp('^p{}$', name)", i);
+  cte += ") SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM m)";
+  auto twice = engine_->run(cte);
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error().message, refusal);
+  // A Sigma rule with the most regexes its loader allows still compiles.
+  std::string yml = "title: t\nid: t\nlevel: high\nlogsource: {product: linux, category: process_creation}\n"
+                    "detection:\n  s:\n    CommandLine|re:\n";
+  for (int i = 0; i < 32; ++i) yml += fmt::format("      - 'x{}'\n", i);
+  yml += "  condition: s\n";
+  auto rule = parse_rule(yml, "t.yml");
+  ASSERT_TRUE(rule) << rule.error().message;
+  auto cols = engine_->columns(rule->query);
+  EXPECT_TRUE(cols) << cols.error();
 }
 
 TEST_F(QueryEngineTest, NulByteIsRefused) {
