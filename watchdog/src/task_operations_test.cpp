@@ -491,27 +491,52 @@ TEST(TaskKill, AStateTheMonitorWroteDuringTheKillIsKept) {
   EXPECT_EQ(t.error, "deadline 1s passed");
 }
 
-// The monitor's own `exited` on seeing the end our signal caused is still
-// replaced by `killed` (docs/task-watchdog.md, "kill").
-TEST(TaskKill, ExitedWrittenDuringTheKillBecomesKilled) {
+namespace {
+
+// Kills a live tree while "its monitor" records `exited` with `exit_code` /
+// `exit_signal` once the tree got SIGTERM; the state the kill leaves.
+std::optional<TaskState> kill_while_the_monitor_records_exited(std::optional<int> exit_code, std::optional<int> exit_signal) {
   TempDir d("wd-ops");
   const Registry reg(d / "state" / "registry.json");
-  ASSERT_TRUE(reg.ensure_dir());
+  EXPECT_TRUE(reg.ensure_dir());
   const fs::path marker = d / "got-term";
   LiveTree tree(reg, "race", "trap 'touch " + marker.string() + "' TERM; while :; do sleep 1000 & wait; done", 2);
   std::thread monitor([&] {
     if (!eventually([&] { return fs::exists(marker); }, 30s)) return;
     EXPECT_TRUE(reg.update([&](RegistryData& data) -> std::expected<void, Error> {
-      data.tasks.at("race").state = TaskState::exited;
+      auto& t = data.tasks.at("race");
+      t.state = TaskState::exited;
+      t.exit_code = exit_code;
+      t.exit_signal = exit_signal;
       return {};
     }));
   });
-  auto r = kill_recorded_task(reg, "race", KillRequest{.grace = 5s, .policy_file = {}});
+  auto r = kill_recorded_task(reg, "race", KillRequest{.grace = 2s, .policy_file = {}});
   monitor.join();
-  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r) << r.error().message;
+  if (!r) return std::nullopt;
   EXPECT_EQ(r->outcome, KillOutcome::killed);
-  EXPECT_EQ(r->recorded_as, TaskState::killed);
-  EXPECT_EQ(stored(reg, "race").state, TaskState::killed);
+  EXPECT_TRUE(r->survivors.empty());
+  EXPECT_EQ(r->recorded_as, stored(reg, "race").state);
+  return stored(reg, "race").state;
+}
+
+}  // namespace
+
+// The monitor's own `exited` on seeing the end our signal caused is still
+// replaced by `killed` (docs/task-watchdog.md, "kill"): a signal, 128 +
+// SIGTERM from a shell, or no exit status at all (an adopted process).
+TEST(TaskKill, ExitedWrittenDuringTheKillBecomesKilled) {
+  EXPECT_EQ(kill_while_the_monitor_records_exited(std::nullopt, SIGTERM), TaskState::killed);
+  EXPECT_EQ(kill_while_the_monitor_records_exited(128 + SIGTERM, std::nullopt), TaskState::killed);
+  EXPECT_EQ(kill_while_the_monitor_records_exited(std::nullopt, std::nullopt), TaskState::killed);
+}
+
+// A clean exit of the task's own that lands while the kill runs is its end,
+// not the kill's: kept (was: overwritten with `killed`).
+TEST(TaskKill, ACleanExitWrittenDuringTheKillIsKept) {
+  EXPECT_EQ(kill_while_the_monitor_records_exited(0, std::nullopt), TaskState::exited);
+  EXPECT_EQ(kill_while_the_monitor_records_exited(3, std::nullopt), TaskState::exited);
 }
 
 // A record that ended before it began (the clock was set back, or it was
