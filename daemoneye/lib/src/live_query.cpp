@@ -7,7 +7,9 @@
 #include <airssys/daemoneye/live_query.hpp>
 #include <airssys/daemoneye/live_query_keys.hpp>
 #include <array>
+#include <cstdint>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "nats_names.hpp"
 
@@ -42,7 +44,8 @@ Result<std::string> string_field(const json& j, const char* name, std::size_t ma
 
 Result<std::int64_t> int_field(const json& j, const char* name) {
   const auto it = j.find(name);
-  if (it == j.end() || !it->is_number_integer())
+  if (it == j.end() || !it->is_number_integer() ||
+      (it->is_number_unsigned() && it->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)))
     return fail(ErrorCategory::invalid_input, fmt::format("live query: '{}' must be an integer", name));
   return it->get<std::int64_t>();
 }
@@ -134,6 +137,10 @@ Result<LiveQueryRequest> decode_request(std::string_view text) {
   r.reply_to = std::move(*reply);
   r.issued_at = *iat;
   r.expires_at = *exp;
+  for (const auto& [name, t] : {std::pair{"iat", r.issued_at}, std::pair{"exp", r.expires_at}})
+    if (t < 0 || t > kLiveQueryMaxTime)
+      return fail(ErrorCategory::invalid_input,
+                  fmt::format("live query: '{}' must be Unix seconds in 0-{}, not {}", name, kLiveQueryMaxTime, t));
   if (auto h = hex_field(r.nonce, 32, "nonce"); !h) return std::unexpected(h.error());
   const auto hosts = j.find("hosts");
   if (hosts != j.end() && hosts->is_string() && hosts->get<std::string>() == "all") {

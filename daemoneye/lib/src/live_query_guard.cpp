@@ -46,6 +46,9 @@ Result<void> LiveQueryGuard::authenticate(const LiveQueryRequest& r, std::string
 }
 
 Result<void> LiveQueryGuard::admit_authenticated(const LiveQueryRequest& r, std::int64_t now) {
+  // decode_request keeps them in range; a request built in code may not.
+  for (const std::int64_t t : {r.issued_at, r.expires_at, now})
+    if (t < 0 || t > kLiveQueryMaxTime) return refuse(fmt::format("time {} out of range 0-{}", t, kLiveQueryMaxTime));
   if (!r.all_hosts && std::ranges::find(r.hosts, policy_.host) == r.hosts.end())
     return refuse(fmt::format("not addressed to this host '{}' (hosts: {})", policy_.host, fmt::join(r.hosts, ", ")));
   const std::int64_t skew = policy_.max_skew.count();

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <limits>
 #include <optional>
 
 #include "live_query_test_keys.hpp"
@@ -152,6 +153,17 @@ TEST_F(GuardTest, ExpiredFutureAndTooLongRequestsAreRefusedWithinTheSkew) {
   EXPECT_EQ(refusal(signed_by(r, *op_)), "valid for 301 s, more than the 300 s this agent accepts");
   r.expires_at = kNow - 1;
   EXPECT_EQ(refusal(signed_by(r, *op_)), "expires (1799999999) before it was issued (1800000000)");
+}
+
+// expires_at - issued_at and expires_at + skew overflowed for such times.
+TEST_F(GuardTest, TimesOutOfRangeAreRefusedWithoutOverflow) {
+  auto r = request();
+  r.issued_at = std::numeric_limits<std::int64_t>::min();
+  r.expires_at = std::numeric_limits<std::int64_t>::max();
+  EXPECT_EQ(refusal(signed_by(r, *op_)), "time -9223372036854775808 out of range 0-1099511627776");
+  r = request();
+  r.expires_at = std::numeric_limits<std::int64_t>::max();
+  EXPECT_EQ(refusal(signed_by(r, *op_)), "time 9223372036854775807 out of range 0-1099511627776");
 }
 
 TEST_F(GuardTest, AReplayIsRefusedUntilItCouldNoLongerBeValid) {

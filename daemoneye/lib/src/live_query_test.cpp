@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "store_test_util.hpp"
@@ -58,6 +59,19 @@ TEST(LiveQueryFormat, MalformedRequestsNameTheField) {
   EXPECT_EQ(bad([](auto& j) { j["v"] = 2; }), "live query: version 2 (this agent speaks 1)");
   EXPECT_EQ(bad([](auto& j) { j.erase("query"); }), "live query: 'query' must be a string");
   EXPECT_EQ(bad([](auto& j) { j["iat"] = "now"; }), "live query: 'iat' must be an integer");
+  EXPECT_EQ(bad([](auto& j) { j["iat"] = std::numeric_limits<std::uint64_t>::max(); }),
+            "live query: 'iat' must be an integer");
+  EXPECT_EQ(bad([](auto& j) { j["iat"] = -1; }), "live query: 'iat' must be Unix seconds in 0-1099511627776, not -1");
+  EXPECT_EQ(bad([](auto& j) { j["exp"] = std::numeric_limits<std::int64_t>::max(); }),
+            "live query: 'exp' must be Unix seconds in 0-1099511627776, not 9223372036854775807");
+  EXPECT_EQ(bad([](auto& j) { j["exp"] = std::numeric_limits<std::int64_t>::min(); }),
+            "live query: 'exp' must be Unix seconds in 0-1099511627776, not -9223372036854775808");
+  {
+    auto j = nlohmann::json::parse(encode_request(sample()));
+    j["iat"] = 0;
+    j["exp"] = kLiveQueryMaxTime;
+    EXPECT_TRUE(decode_request(j.dump()));
+  }
   EXPECT_EQ(bad([](auto& j) { j["nonce"] = "xyz"; }), "live query: 'nonce' must be 32 lowercase hex digits");
   EXPECT_EQ(bad([](auto& j) { j["sig"] = std::string(127, 'a'); }), "live query: 'sig' must be 128 lowercase hex digits");
   EXPECT_EQ(bad([](auto& j) { j["hosts"] = nlohmann::json::array(); }),

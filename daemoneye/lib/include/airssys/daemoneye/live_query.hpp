@@ -32,6 +32,9 @@
 namespace airssys::daemoneye {
 
 inline constexpr int kLiveQueryVersion = 1;
+// iat and exp lie in 0 … 2^40 s (year ~36,800): decode_request refuses
+// others, so the guard's sums and differences of them cannot overflow.
+inline constexpr std::int64_t kLiveQueryMaxTime = std::int64_t{1} << 40;
 
 // "daemoneye.query.all": requests for every agent.
 [[nodiscard]] std::string live_query_subject_all();
