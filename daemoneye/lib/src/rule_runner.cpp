@@ -49,6 +49,10 @@ RuleRun run_rules(const std::vector<Rule>& rules, QueryEngine& engine, const std
       out.failures.push_back({rule.id, std::move(why)});
       continue;
     }
+    if (!note.empty()) {  // a Sigma window that read nothing (ScanWindow::record)
+      out.failures.push_back({rule.id, note});
+      continue;
+    }
     out.timings.push_back({rule.id, result->elapsed, result->rows.size(), result->truncated});
     for (std::size_t i = 0; i < result->rows.size(); ++i) {
       Alert a;

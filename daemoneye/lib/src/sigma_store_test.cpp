@@ -329,6 +329,33 @@ TEST_F(SigmaStore, ACutOffResultResumesAfterItsLastRow) {
   EXPECT_EQ(pids_of(run_rules({*rule}, **small, "host", now_, marks)), (Pids{304}));
 }
 
+TEST_F(SigmaStore, AResultCutBeforeItsFirstRowKeepsTheWindowAndFails) {
+  auto rule = parse_rule("title: curl\nid: curl\nlogsource: {product: linux, category: process_creation}\n"
+                         "detection: {s: {Image|endswith: /curl}, condition: s}\n",
+                         "curl.yml");
+  ASSERT_TRUE(rule) << rule.error().message;
+  ASSERT_TRUE(store_->append_events(std::vector{event(260, "/usr/bin/curl", "curl " + std::string(8000, 'x'))}));
+  auto small = QueryEngine::open(tmp_ / "d.db", QueryLimits{.max_bytes = 4000});
+  ASSERT_TRUE(small) << small.error();
+  EventMarks marks;
+  // 201 and 202 fit; 260's row alone passes max_bytes and cuts the result.
+  EXPECT_EQ(pids_of(run_rules({*rule}, **small, "host", now_, marks)), (Pids{201, 202}));
+  const auto after_first = marks.covered.at("curl");
+  RuleRun cut = run_rules({*rule}, **small, "host", now_, marks);
+  EXPECT_TRUE(cut.candidates.empty());
+  ASSERT_EQ(cut.failures.size(), 1u) << "a window that read nothing is not a silent success";
+  EXPECT_NE(cut.failures[0].message.find("cut off before its first row"), std::string::npos)
+      << cut.failures[0].message;
+  EXPECT_EQ(marks.covered.at("curl"), after_first) << "the window stays where it was";
+  // With room for the row, the next scans (the window narrowed, then
+  // doubles back) read it.
+  Pids seen;
+  for (int scan = 0; scan < 10 && !seen.contains(260); ++scan) {
+    seen.merge(pids_of(run_rules({*rule}, *engine_, "host", now_, marks)));
+  }
+  EXPECT_EQ(seen, (Pids{260}));
+}
+
 TEST_F(SigmaStore, WithNoDedupWindowAnEventIsRaisedOnce) {
   // dedup_window 0: nothing is suppressed, so only the window keeps two
   // scans from raising the same event (the old two-minute overlap did).

@@ -55,7 +55,8 @@ Result<EventRange> ScanWindow::range(QueryEngine& engine, const EventMarks& mark
 std::int64_t ScanWindow::covered(const QueryResult& result, EventRange range) {
   if (!result.truncated) return range.upto;
   const auto col = std::ranges::find(result.columns, "event_id");
-  if (col == result.columns.end() || result.rows.empty()) return range.upto;  // nothing to resume from
+  if (result.rows.empty()) return range.after;  // cut before its first row: nothing read (see record())
+  if (col == result.columns.end()) return range.upto;  // nothing to resume from
   const auto& last = result.rows.back()[static_cast<std::size_t>(col - result.columns.begin())];
   return std::holds_alternative<std::int64_t>(last) ? std::get<std::int64_t>(last) : range.upto;
 }
@@ -63,13 +64,19 @@ std::int64_t ScanWindow::covered(const QueryResult& result, EventRange range) {
 std::string ScanWindow::record(std::string_view rule_id, EventRange range, const Result<QueryResult>& result,
                                EventMarks& next) {
   const std::string id(rule_id);
-  if (result) {
+  // A result cut off before its first row (one row passes max_bytes) read
+  // nothing: like running out of memory, it keeps the window, narrows it,
+  // and is a failure the caller reports.
+  const bool cut_empty = result && result->truncated && result->rows.empty();
+  if (result && !cut_empty) {
     next.covered[id] = covered(*result, range);
     if (range.limit < kMaxEventsPerScan) next.narrowed[id] = std::min(kMaxEventsPerScan, range.limit * 2);
     return {};
   }
+  const std::string what =
+      cut_empty ? "the result was cut off before its first row (a row passes rules.max_bytes)" : "";
   next.covered[id] = range.after;
-  const auto why = result.error().category;
+  const auto why = cut_empty ? ErrorCategory::resource_exhausted : result.error().category;
   if (why != ErrorCategory::timeout && why != ErrorCategory::resource_exhausted) {
     if (range.limit < kMaxEventsPerScan) next.narrowed[id] = range.limit;
     return {};
@@ -77,14 +84,14 @@ std::string ScanWindow::record(std::string_view rule_id, EventRange range, const
   const std::int64_t held = range.upto - range.after;
   if (held > 1) {
     next.narrowed[id] = std::max<std::int64_t>(1, std::min(range.limit, held) / 2);
-    return fmt::format(" (its next window holds at most {} events)", next.narrowed[id]);
+    return fmt::format("{} (its next window holds at most {} events)", what, next.narrowed[id]);
   }
   next.narrowed[id] = 1;
   if (held == 1) {
     next.covered[id] = range.upto;
-    return fmt::format(" (process_events id {} alone passes the limits: skipped by this rule)", range.upto);
+    return fmt::format("{} (process_events id {} alone passes the limits: skipped by this rule)", what, range.upto);
   }
-  return {};
+  return what;
 }
 
 }  // namespace airssys::daemoneye::sigma

@@ -61,7 +61,9 @@ class ScanWindow {
 
   // Records in `next` where `rule_id` stands after its query over `range`
   // gave `result`. Returns what to add to the failure's message (an
-  // event skipped), empty otherwise.
+  // event skipped), empty otherwise. For a `result` that succeeded but was
+  // cut off before its first row, returns the failure's whole message
+  // (never empty): the caller reports it as the rule's failure.
   static std::string record(std::string_view rule_id, EventRange range, const Result<QueryResult>& result,
                             EventMarks& next);
 
