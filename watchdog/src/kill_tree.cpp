@@ -83,17 +83,26 @@ Collected collect_processes_checked(const TaskProcesses& t) {
   return c;
 }
 
-std::size_t wait_gone(const std::vector<Pid>& pids, std::chrono::milliseconds timeout) {
+WaitGone wait_gone(const std::vector<Pid>& pids, std::chrono::milliseconds timeout) {
+  WaitGone result;
+  std::size_t& alive = result.alive;
   UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
   UniqueFd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC));
-  if (!ep || !timer) return pids.size();
+  if (!ep || !timer) {
+    alive = pids.size();
+    return result;
+  }
   std::vector<UniqueFd> fds;
-  std::size_t alive = 0;
   for (const auto& p : pids) {
     UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, p.pid, 0)));
     if (!fd) continue;  // already gone (ESRCH)
     // Confirm it is still the same process, now that the pidfd pins it.
-    if (process_gone(p.pid, p.start_time)) continue;
+    const auto presence = process_presence(p.pid, p.start_time);
+    if (presence == Presence::gone) continue;
+    if (presence == Presence::unknown) {
+      ++result.unverified;
+      continue;
+    }
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd.get();
@@ -101,7 +110,7 @@ std::size_t wait_gone(const std::vector<Pid>& pids, std::chrono::milliseconds ti
     fds.push_back(std::move(fd));
     ++alive;
   }
-  if (alive == 0) return 0;
+  if (alive == 0) return result;
   itimerspec its{};
   const auto ms = std::max<std::int64_t>(timeout.count(), 1);
   its.it_value.tv_sec = ms / 1000;
@@ -119,12 +128,12 @@ std::size_t wait_gone(const std::vector<Pid>& pids, std::chrono::milliseconds ti
       break;
     }
     for (int i = 0; i < n; ++i) {
-      if (evs[i].data.fd == timer.get()) return alive;
+      if (evs[i].data.fd == timer.get()) return result;
       ::epoll_ctl(ep.get(), EPOLL_CTL_DEL, evs[i].data.fd, nullptr);
       --alive;
     }
   }
-  return alive;
+  return result;
 }
 
 namespace {
@@ -203,8 +212,10 @@ KillReport kill_task(osl::System& system, const std::string& principal, const Ta
     send(system, principal, p, SIGTERM);
     send(system, principal, p, SIGCONT);  // a stopped process must run to see SIGTERM
   }
-  const std::size_t after_grace = grace.count() > 0 ? wait_gone(procs, grace) : procs.size();
-  report.terminated = procs.size() - after_grace;
+  // Those /proc cannot show are not counted as ended on SIGTERM; the SIGKILL
+  // sweeps and the final one below judge them (unverified).
+  const WaitGone after_grace = grace.count() > 0 ? wait_gone(procs, grace) : WaitGone{.alive = procs.size()};
+  report.terminated = procs.size() - after_grace.alive - after_grace.unverified;
   // SIGKILL sweeps: a process forked during the grace period is found by the
   // next sweep; cgroup.kill covers forks racing with the sweep itself.
   // Bounded as kill_tree.hpp promises (grace + ~15 s): a process SIGKILL

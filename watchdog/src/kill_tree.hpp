@@ -88,8 +88,15 @@ struct KillReport {
 // in --wait mode). Returns how many were signalled.
 std::size_t signal_task(osl::System& system, const std::string& principal, const TaskProcesses& t, int signo);
 
+struct WaitGone {
+  std::size_t alive = 0;       // still running when `timeout` passed
+  std::size_t unverified = 0;  // /proc could not show whether it is still the listed process: not waited for
+};
 // Waits until every listed process is gone or `timeout` passes (pidfds in
-// epoll, bounded by a timerfd). Returns how many are still alive.
-[[nodiscard]] std::size_t wait_gone(const std::vector<Pid>& pids, std::chrono::milliseconds timeout);
+// epoll, bounded by a timerfd). A process whose /proc entry cannot be read
+// (hidepid, process_presence == unknown) is not waited for: its pidfd may
+// pin a stranger that reused the pid, and waiting out the whole timeout on
+// it would say nothing; it is counted in `unverified`.
+[[nodiscard]] WaitGone wait_gone(const std::vector<Pid>& pids, std::chrono::milliseconds timeout);
 
 }  // namespace airssys::watchdog
