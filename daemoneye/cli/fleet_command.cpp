@@ -66,6 +66,7 @@ int run_fleet_query(const Context& ctx, const FleetArgs& args) {
     }
     say(fmt::format("no reply from {} within {} ms", printable(h), args.timeout.count()));
   }
+  if (!result->cut.empty()) say(result->cut);
   if (result->replies.empty() && args.all) say(fmt::format("no agent answered within {} ms", args.timeout.count()));
   if (!write_stdout(out)) return kExitFailed;
   // Refused first (the operator's key or clock is the problem), then a

@@ -103,7 +103,8 @@ int main(int argc, char** argv) {
   fleet_query->add_option("--key", fleet_args.key, "Your Ed25519 private key (PEM from openssl genpkey -algorithm ed25519; mode 0600)")
       ->required();
   auto* hosts_opt = fleet_query->add_option("--hosts", fleet_hosts, "The agents' host names, comma-separated");
-  auto* all_opt = fleet_query->add_flag("--all", fleet_args.all, "Every agent that listens");
+  auto* all_opt = fleet_query->add_flag(
+      "--all", fleet_args.all, "Every agent that listens (at most the first 10000 replies or 256 MiB of them are kept)");
   hosts_opt->excludes(all_opt);
   fleet_query->add_option("--timeout", fleet_timeout, "How long to wait for replies, e.g. 5s (at most 5m; default 5s)");
   fleet_query->add_option("--server", fleet_args.server,

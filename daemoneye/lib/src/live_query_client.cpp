@@ -94,6 +94,7 @@ Result<FleetQueryResult> run_fleet_query(const LiveQueryConfig& connection, cons
   out.nonce = r.nonce;
   std::set<std::string> answered;
   std::set<std::string> waiting(q.hosts.begin(), q.hosts.end());
+  std::size_t kept_bytes = 0;
   const auto deadline = Clock::now() + q.timeout;
   while (q.all_hosts || !waiting.empty()) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
@@ -104,9 +105,17 @@ Result<FleetQueryResult> run_fleet_query(const LiveQueryConfig& connection, cons
     auto reply = decode_reply({natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m))});
     // Another request's reply or garbage on our inbox: not ours.
     if (!reply || reply->nonce != r.nonce) continue;
+    // Replies are not signed: with named hosts, take only theirs, once each.
+    if (!q.all_hosts && !waiting.contains(reply->host)) continue;
     if (!answered.insert(reply->host).second) continue;
     waiting.erase(reply->host);
+    kept_bytes += static_cast<std::size_t>(natsMsg_GetDataLength(m));
     out.replies.push_back(std::move(*reply));
+    if (out.replies.size() >= q.max_replies || kept_bytes >= q.max_reply_bytes) {
+      out.cut = fmt::format("stopped collecting at {} replies ({} bytes): at most {} replies or {} bytes are kept",
+                            out.replies.size(), kept_bytes, q.max_replies, q.max_reply_bytes);
+      break;
+    }
   }
   out.missing.assign(waiting.begin(), waiting.end());
   return out;

@@ -11,21 +11,33 @@
 #include <airssys/daemoneye/live_query_keys.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <string>
 #include <vector>
 
 namespace airssys::daemoneye {
+
+// What one fleet query collects at most: with --all any number of agents
+// (or anyone who may publish to the inbox) can answer, each with up to the
+// server's max_payload.
+inline constexpr std::size_t kFleetMaxReplies = 10'000;
+inline constexpr std::size_t kFleetMaxReplyBytes = 256 * 1024 * 1024;
 
 struct FleetQuery {
   std::string query;
   bool all_hosts = false;
   std::vector<std::string> hosts;           // when !all_hosts: at least one
   std::chrono::milliseconds timeout{5000};  // how long replies are collected; also the request's validity (rounded up to whole seconds)
+  std::size_t max_replies = kFleetMaxReplies;        // collection stops once this many are kept
+  std::size_t max_reply_bytes = kFleetMaxReplyBytes; // or once the kept replies' message bytes reach this
 };
 
 struct FleetQueryResult {
-  std::vector<LiveQueryReply> replies;  // in arrival order, one per host (a host's later copies are dropped)
+  // In arrival order, one per host (a host's later copies are dropped);
+  // with named hosts only theirs (a reply naming another host is dropped).
+  std::vector<LiveQueryReply> replies;
   std::vector<std::string> missing;     // named hosts that did not answer in time
+  std::string cut;                      // empty, or why collection stopped early (a cap was reached)
   std::string nonce;                    // the request's
 };
 

@@ -1,0 +1,116 @@
+// run_fleet_query against a real nats-server and a stand-in agent (a
+// subscriber on the request subjects that answers as several hosts): with
+// named hosts only their replies are kept, once each; with --all the kept
+// replies stop at the count and byte caps, and the result says so.
+
+#include <airssys/daemoneye/live_query.hpp>
+#include <airssys/daemoneye/live_query_client.hpp>
+#include <airssys/daemoneye/live_query_keys.hpp>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "live_query_test_keys.hpp"
+#include "nats_test_server.hpp"
+#include "test_temp_dir.hpp"
+
+namespace airssys::daemoneye {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Answers every request it sees as each of `hosts`, in order.
+class StandIn {
+ public:
+  StandIn(const std::string& url, std::vector<std::string> hosts) : hosts_(std::move(hosts)) {
+    EXPECT_EQ(natsConnection_ConnectTo(&nc_, url.c_str()), NATS_OK);
+    EXPECT_EQ(natsConnection_Subscribe(&sub_, nc_, "daemoneye.query.>", &StandIn::on_msg, this), NATS_OK);
+    EXPECT_EQ(natsConnection_Flush(nc_), NATS_OK);
+  }
+  ~StandIn() {
+    natsSubscription_Unsubscribe(sub_);
+    natsSubscription_Destroy(sub_);
+    natsConnection_Destroy(nc_);
+  }
+  StandIn(const StandIn&) = delete;
+  StandIn& operator=(const StandIn&) = delete;
+
+ private:
+  static void on_msg(natsConnection* nc, natsSubscription*, natsMsg* m, void* self_ptr) {
+    auto* self = static_cast<StandIn*>(self_ptr);
+    auto req = decode_request({natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m))});
+    if (req) {
+      for (const auto& h : self->hosts_) {
+        LiveQueryReply r{.host = h, .nonce = req->nonce, .columns = {"x"}, .rows = {{Value{std::int64_t{1}}}}};
+        const std::string body = encode_reply(r);
+        (void)natsConnection_Publish(nc, natsMsg_GetReply(m), body.data(), static_cast<int>(body.size()));
+      }
+    }
+    natsMsg_Destroy(m);
+  }
+  std::vector<std::string> hosts_;
+  natsConnection* nc_ = nullptr;
+  natsSubscription* sub_ = nullptr;
+};
+
+class FleetQueryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_.start();
+    testing::make_key_pair(tmp_.path(), "op");
+    auto k = Ed25519PrivateKey::load(tmp_.path() / "op.pem");
+    ASSERT_TRUE(k) << k.error();
+    key_.emplace(std::move(*k));
+    connection_.url = server_.url();
+  }
+  static std::vector<std::string> hosts_of(const FleetQueryResult& r) {
+    std::vector<std::string> out;
+    for (const auto& reply : r.replies) out.push_back(reply.host);
+    return out;
+  }
+
+  testing::TempDir tmp_;
+  testing::NatsServer server_{tmp_.path() / "js", tmp_.path() / "nats.log"};
+  std::optional<Ed25519PrivateKey> key_;
+  LiveQueryConfig connection_;
+};
+
+TEST_F(FleetQueryTest, WithNamedHostsOnlyTheirRepliesAreKept) {
+  StandIn agent(server_.url(), {"intruder", "web1", "web1", "web2"});
+  auto r = run_fleet_query(connection_, *key_, {.query = "SELECT 1", .hosts = {"web1", "db9"}, .timeout = 2s});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(hosts_of(*r), (std::vector<std::string>{"web1"}));
+  EXPECT_EQ(r->missing, (std::vector<std::string>{"db9"}));
+  EXPECT_TRUE(r->cut.empty()) << r->cut;
+}
+
+TEST_F(FleetQueryTest, WithAllTheRepliesKeptAreCapped) {
+  StandIn agent(server_.url(), {"h1", "h2", "h3", "h4", "h5", "h5"});
+  auto all = run_fleet_query(connection_, *key_, {.query = "SELECT 1", .all_hosts = true, .timeout = 1s});
+  ASSERT_TRUE(all) << all.error();
+  EXPECT_EQ(hosts_of(*all), (std::vector<std::string>{"h1", "h2", "h3", "h4", "h5"}));
+  EXPECT_TRUE(all->cut.empty()) << all->cut;
+
+  auto by_count =
+      run_fleet_query(connection_, *key_, {.query = "SELECT 1", .all_hosts = true, .timeout = 5s, .max_replies = 3});
+  ASSERT_TRUE(by_count) << by_count.error();
+  EXPECT_EQ(hosts_of(*by_count), (std::vector<std::string>{"h1", "h2", "h3"}));
+  EXPECT_TRUE(by_count->cut.starts_with("stopped collecting at 3 replies (")) << by_count->cut;
+
+  // Each reply here is the same size; a cap of 1.5 replies keeps two.
+  const std::size_t one = encode_reply({.host = "h1", .nonce = std::string(32, '0'), .columns = {"x"},
+                                        .rows = {{Value{std::int64_t{1}}}}})
+                              .size();
+  auto by_bytes = run_fleet_query(connection_, *key_,
+                                  {.query = "SELECT 1", .all_hosts = true, .timeout = 5s, .max_reply_bytes = one + one / 2});
+  ASSERT_TRUE(by_bytes) << by_bytes.error();
+  EXPECT_EQ(hosts_of(*by_bytes), (std::vector<std::string>{"h1", "h2"}));
+  EXPECT_EQ(by_bytes->cut, fmt::format("stopped collecting at 2 replies ({} bytes): at most 10000 replies or {} bytes are kept",
+                                       2 * one, one + one / 2));
+}
+
+}  // namespace
+}  // namespace airssys::daemoneye
