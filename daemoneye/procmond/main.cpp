@@ -45,6 +45,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -217,6 +218,19 @@ class Publisher {
   bool last_ok_ = false;
 };
 
+// Why the kernel sources cannot serve this procmond, if they cannot: its
+// eBPF programs report task->tgid, the initial pid namespace's pid, and the
+// proc connector refuses other namespaces; in a container's pid namespace
+// those pids would not match the /proc procmond reads (and publishes from).
+// An unreadable /proc/self/ns/pid counts as the initial namespace.
+std::optional<std::string> foreign_pid_namespace() {
+  constexpr ino_t kProcPidInitIno = 0xEFFFFFFCU;  // PROC_PID_INIT_INO (include/linux/proc_ns.h)
+  struct stat st {};
+  if (::stat("/proc/self/ns/pid", &st) != 0 || st.st_ino == kProcPidInitIno) return std::nullopt;
+  return "procmond runs in a pid namespace other than the initial one; the kernel sources report the initial "
+         "namespace's pids";
+}
+
 // The real-time source chosen at start, and why the better ones did not run.
 struct RealtimeSetup {
   std::unique_ptr<de::EventAssembler> assembler;
@@ -232,6 +246,11 @@ RealtimeSetup start_realtime(const Flags& f, de::TierRequest request, std::uint3
   rt.assembler = std::make_unique<de::EventAssembler>(
       de::EventAssemblerOptions{.budget_per_second = f.event_budget},
       reader ? std::move(*reader) : std::unique_ptr<de::Collector>());
+  if (auto foreign = foreign_pid_namespace(); foreign && request != de::TierRequest::poll) {
+    rt.reason = std::move(*foreign);
+    say(fmt::format("event source: polling only, short-lived processes will be missed ({})", rt.reason));
+    return rt;
+  }
   auto choice = de::open_event_source(
       request, de::KernelSourceOptions{.ring_buffer_bytes = ring_bytes,
                                        .btf_path = f.btf,

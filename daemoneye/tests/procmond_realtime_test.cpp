@@ -208,6 +208,28 @@ TEST_F(Realtime, AKernelWithoutBtfOrAVerifierRejectionFallsBackAndSaysWhy) {
   stop_procmond();
 }
 
+TEST_F(Realtime, InAPidNamespaceOfItsOwnProcmondPollsAndSaysWhy) {
+  // The kernel sources report the initial namespace's pids, which would not
+  // match the /proc procmond reads there. unshare runs procmond as pid 1 of
+  // a new namespace with its own /proc; procmond's status carries pid 1.
+  procmond = std::make_unique<Child>(std::vector<std::string>{"/usr/bin/unshare", "--pid", "--fork", "--mount-proc",
+                                                              procmond_bin(), "--bus", broker->socket_path().string(),
+                                                              "--interval", "500ms", "--events", "ebpf"},
+                                     dir.path() / "out", err);
+  ASSERT_GT(procmond->pid(), 0);
+  EXPECT_TRUE(eventually([&] {
+    pump();
+    return status.pid == 1;
+  }, 120s)) << slurp(err);
+  EXPECT_EQ(status.tier, de::EventSource::poll);
+  EXPECT_NE(status.tier_reason.find("pid namespace other than the initial one"), std::string::npos)
+      << status.tier_reason;
+  EXPECT_NE(slurp(err).find("event source: polling only"), std::string::npos) << slurp(err);
+  // unshare ignores SIGTERM while it waits; procmond follows it (PR_SET_PDEATHSIG).
+  procmond->signal(SIGKILL);
+  EXPECT_TRUE(procmond->wait(60s).has_value());
+}
+
 TEST_F(Realtime, ARingBufferOverrunIsCountedAsLost) {
   // A 4 KiB ring cannot hold the exec record of a 10 KB argv at all: the
   // kernel refuses it, counts it, and procmond reports the count.
