@@ -647,6 +647,27 @@ TEST(TaskReport, CountsLongestRunningAndFailures) {
   EXPECT_EQ(missing.error().category, ErrorCategory::not_found);
 }
 
+// `logs --follow` must not stop while /proc cannot show the task's process
+// (hidepid; here a fake /proc whose stat file for it is a directory): that
+// is not "lost" (was: nothing collected, so lost, so ended).
+TEST(TaskStatus, ATaskProcCannotShowHasNotEnded) {
+  TempDir d("wd-ops");
+  const Registry reg(d / "state" / "registry.json");
+  ASSERT_TRUE(reg.ensure_dir());
+  Child c({"sleep", "1000"});
+  ASSERT_GT(c.pid(), 0);
+  put(reg, record(reg, "hidden", TaskState::running, c.pid()));
+  fs::create_directories(d / "proc" / std::to_string(c.pid()) / "stat");  // read(2): EISDIR
+  {
+    ProcRootForTesting fake(d / "proc");
+    EXPECT_EQ(task_has_ended(reg, "hidden"), false);
+  }
+  EXPECT_EQ(task_has_ended(reg, "hidden"), false);
+  c.signal(SIGKILL);
+  ASSERT_TRUE(c.wait(30s));
+  EXPECT_EQ(task_has_ended(reg, "hidden"), true);  // now lost: nothing runs
+}
+
 // `logs` reads the task's own log files, not the paths its record names,
 // and follows no symbolic link planted at one.
 TEST(TaskLogs, OpensTheTasksOwnLogsNotTheFilesItsRecordNames) {

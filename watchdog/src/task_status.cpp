@@ -67,7 +67,12 @@ std::expected<TaskRecord, Error> find_task(const Registry& reg, const std::strin
 std::expected<bool, Error> task_has_ended(const Registry& reg, const std::string& id) {
   auto t = find_task(reg, id);
   if (!t) return std::unexpected(t.error());
-  return is_terminal(t->state) || effective_state(*t, collect_processes(task_processes(*t)).size()) == "lost";
+  if (is_terminal(t->state)) return true;
+  // Nothing seen, but /proc could not show everything (hidepid): it may
+  // still run, so `logs --follow` keeps following.
+  const auto seen = collect_processes_checked(task_processes(*t));
+  if (seen.pids.empty() && seen.unreadable > 0) return false;
+  return effective_state(*t, seen.pids.size()) == "lost";
 }
 
 std::expected<TaskStatus, Error> task_status(const Registry& reg, const std::string& id) {

@@ -48,7 +48,8 @@ struct TaskStatus {
 
 // For `logs --follow`: true once task `id` has ended — its record is in a
 // terminal state, or its monitor is gone and nothing of it runs ("lost").
-// Reads /proc. Errors: not_found, registry_corrupt, failure.
+// Reads /proc; while a process of it cannot be read (hidepid) it has not
+// ended. Errors: not_found, registry_corrupt, failure.
 [[nodiscard]] std::expected<bool, Error> task_has_ended(const Registry& reg, const std::string& id);
 
 // The record of task `id`; not_found names the id and the registry.
