@@ -6,6 +6,8 @@
 # Env:   WORKERS  worker threads for both runtimes (default: nproc)
 #        PEERS    directory of the CAF sources (default: ../shared/peers/caf beside the repository)
 #        RUNS     runs per scenario and runtime (default: 1; every run is printed)
+#        NO_BUILD 1: run build/release/bench/rt_bench as it is (e.g. while
+#                 another build holds the build lock)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # The shared peers sit beside the repository (../shared), wherever it is cloned.
@@ -22,7 +24,7 @@ for p in pingpong fanin spawn; do
   [[ "$out/$p" -nt "$peers/$p.cpp" ]] ||
     g++ -O2 -std=c++17 -I"$peers" -o "$out/$p" "$peers/$p.cpp" -lcaf_core -lcaf_io -pthread
 done
-scripts/build release rt_bench >/dev/null
+[[ ${NO_BUILD:-0} == 1 ]] || scripts/build release rt_bench >/dev/null
 rt=build/release/bench/rt_bench
 
 field() { sed -n "s/.*$1[=\":]*\([0-9.]*\).*/\1/p" <<<"$2" | head -1; }
