@@ -22,25 +22,15 @@ struct Verdict {
   std::string unverified;  // non-empty: nothing was found alive, but /proc could not show everything
 };
 
-// True when an `exited` record may be the end our signals caused: the main
-// process died of a signal, exited 128 + SIGTERM/SIGKILL (a shell whose
-// child was killed), or nobody could see how it ended (an adopted process,
-// the daemon's "nothing runs"). A clean exit of its own (any other code) is
-// not ours to rewrite, even if it came while we waited: a task that ends
-// itself on SIGTERM with 0 finished its work.
-bool may_be_our_kill(const TaskRecord& t) {
-  if (t.exit_signal) return true;
-  if (!t.exit_code) return true;
-  return *t.exit_code == 128 + SIGTERM || *t.exit_code == 128 + SIGKILL;
-}
-
 // Records the verdict as a compare-and-set on the state read before the
 // kill (`before`): the monitor may have written its own end meanwhile.
 // `exited` is what it records on seeing the end our signal caused, and
-// `killed` replaces it once nothing is left when the exit may be ours
-// (may_be_our_kill); a clean exit is kept, and so is any other state it
-// wrote (timed_out at its deadline, failed), and a record removed or
-// replaced meanwhile. Returns the state the record holds afterwards.
+// `killed` replaces it once nothing is left, whatever the exit code: the
+// monitor keeps a `killed` written before its own end, so either order
+// gives `killed` (a task that ends itself with 0 on SIGTERM was still
+// killed; its exit code stays in the record). Any other state it wrote
+// (timed_out at its deadline, failed) is kept, and so is a record removed
+// or replaced meanwhile. Returns the state the record holds afterwards.
 std::expected<std::optional<TaskState>, Error> record_verdict(const Registry& reg, const TaskRecord& before, bool monitor_alive,
                                                               const Verdict& v) {
   std::optional<TaskState> after;
@@ -50,7 +40,7 @@ std::expected<std::optional<TaskState>, Error> record_verdict(const Registry& re
     if (it == d.tasks.end() || it->second.created_ms != before.created_ms) return {};
     TaskRecord& t = it->second;
     after = t.state;
-    if (t.state != before.state && !(t.state == TaskState::exited && may_be_our_kill(t))) return {};
+    if (t.state != before.state && t.state != TaskState::exited) return {};
     if (v.survivors > 0) {
       t.error = fmt::format("`task-watchdog kill`: {} process(es) survived SIGKILL", v.survivors);
     } else if (!v.unverified.empty()) {

@@ -60,8 +60,8 @@ struct KillTaskReport {
   std::string unverified_reason;           // unverified: the /proc error, e.g. "/proc/42/stat: Permission denied"
   // killed, survived, unverified: the record's state afterwards. After
   // `killed` it is `killed` unless the task's monitor recorded another end
-  // while the kill ran: timed_out, failed, or `exited` with an exit code
-  // of its own (not a signal, not 128 + SIGTERM/SIGKILL); that one is kept.
+  // while the kill ran (timed_out, failed; an `exited` becomes `killed`,
+  // whatever its exit code); that one is kept.
   std::optional<TaskState> recorded_as;
   std::string container_summary;  // container: one line saying what was done
 };
