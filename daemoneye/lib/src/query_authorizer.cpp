@@ -11,6 +11,7 @@
 
 namespace airssys::daemoneye::query_guard {
 
+static_assert(kMaxRegexpCalls == detail::kMaxCallSites, "the authorizer's early refusal and regexp()'s bound agree");
 static_assert(std::ranges::is_sorted(kAllowedFunctions),
               "kAllowedFunctions must stay sorted (binary search)");
 

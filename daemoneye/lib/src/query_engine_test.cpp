@@ -215,6 +215,34 @@ TEST_F(QueryEngineTest, MoreThan32RegexpCallsAreRefused) {
   EXPECT_TRUE(cols) << cols.error();
 }
 
+// SQLite copies an aliased expression into WHERE (and HAVING): each copy is
+// a call site of its own with its own match heap, which the authorizer
+// never sees. regexp() itself refuses the 33rd pattern held at once.
+TEST_F(QueryEngineTest, RegexpCallSitesCopiedFromAnAliasAreCountedToo) {
+  const auto query = [](int copies) {
+    std::string where = "r";
+    for (int i = 1; i < copies; ++i) where += " AND r";
+    return "SELECT regexp('^p1$', name) AS r FROM processes WHERE " + where;
+  };
+  // One written call: the authorizer lets it through.
+  ASSERT_TRUE(engine_->check(query(200))) << engine_->check(query(200)).error();
+  auto many = engine_->run(query(200));
+  ASSERT_FALSE(many);
+  EXPECT_EQ(many.error().category, ErrorCategory::denied);
+  EXPECT_EQ(many.error().message,
+            "not allowed: more than 32 regexp()/REGEXP calls in one query (each may hold 1024 KiB of matching memory; "
+            "an alias used in WHERE or HAVING is a call of its own)");
+  // A few copies are within the bound, also right after the refusal.
+  auto few = engine_->run(query(8));
+  ASSERT_TRUE(few) << few.error();
+  ASSERT_EQ(few->rows.size(), 1u);
+  // A pattern read from a column is compiled per row and freed after it:
+  // any number of rows is fine.
+  auto per_row = engine_->run("SELECT count(*) FROM processes WHERE regexp(name, name)");
+  ASSERT_TRUE(per_row) << per_row.error();
+  EXPECT_EQ(std::get<std::int64_t>(per_row->rows[0][0]), 201);
+}
+
 TEST_F(QueryEngineTest, NulByteIsRefused) {
   const std::string sql("SELECT 1\0; DROP TABLE processes", 32);
   auto r = engine_->check(sql);

@@ -10,7 +10,8 @@
 //   nesting, kHeapLimitKib of heap. PCRE2 keeps that heap in the call
 //   site's match data until the statement ends, outside SQLite's heap
 //   limit: a query holds up to kHeapLimitKib per regexp() call in it, which
-//   is why a Sigma rule has at most sigma::kMaxRegexes of them. A value that reaches a limit gives
+//   is why a connection holds at most kMaxCallSites compiled patterns and a
+//   Sigma rule has at most sigma::kMaxRegexes of them. A value that reaches a limit gives
 //   `at_limit` (1 when omitted, 0 only when it is 0): a rule must not be
 //   silenced by a process that makes its regex expensive, so the Sigma
 //   translator passes 1 where the regex counts for the rule and 0 under a
@@ -31,9 +32,17 @@ namespace airssys::daemoneye::detail {
 inline constexpr std::uint32_t kMatchLimit = 1'000'000;
 inline constexpr std::uint32_t kDepthLimit = 10'000;
 inline constexpr std::uint32_t kHeapLimitKib = 1024;
+// Compiled patterns a connection may hold at once (each with up to
+// kHeapLimitKib of match heap). The next call that would compile one fails
+// with an SQL error (SQLITE_AUTH) naming the limit. The authorizer refuses
+// a statement that writes more calls than this, earlier and with a clear
+// message; this bound also covers the call sites SQLite copies (an alias
+// used in WHERE or HAVING), which the authorizer never sees.
+inline constexpr int kMaxCallSites = 32;
 
 // Registers regexp() on `db` (SQLITE_DIRECTONLY: not usable from schema
-// objects). SQLITE_OK or SQLite's error code.
+// objects), with its own kMaxCallSites budget. SQLITE_OK or SQLite's error
+// code.
 [[nodiscard]] int register_regexp(sqlite3* db);
 
 // The PCRE2 compiler's message for `pattern` with regexp()'s options, or
