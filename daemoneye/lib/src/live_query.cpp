@@ -202,6 +202,35 @@ std::string encode_reply(const LiveQueryReply& r) {
   return dump(j);
 }
 
+namespace {
+
+constexpr std::size_t kHeapBlockOverhead = 16;  // glibc malloc's header and rounding, about
+
+std::size_t heap_of(const std::string& s) noexcept {
+  // A string within the small-string buffer has no heap block.
+  return s.capacity() > std::string().capacity() ? s.capacity() + 1 + kHeapBlockOverhead : 0;
+}
+
+template <class T>
+std::size_t heap_of_vector(const std::vector<T>& v) noexcept {
+  return v.capacity() > 0 ? v.capacity() * sizeof(T) + kHeapBlockOverhead : 0;
+}
+
+}  // namespace
+
+std::size_t memory_estimate(const LiveQueryReply& r) noexcept {
+  std::size_t n = sizeof(LiveQueryReply) + heap_of(r.host) + heap_of(r.nonce) + heap_of(r.message);
+  n += heap_of_vector(r.columns);
+  for (const auto& c : r.columns) n += heap_of(c);
+  n += heap_of_vector(r.rows);
+  for (const auto& row : r.rows) {
+    n += heap_of_vector(row);
+    for (const auto& v : row)
+      if (const auto* s = std::get_if<std::string>(&v)) n += heap_of(*s);
+  }
+  return n;
+}
+
 Result<LiveQueryReply> decode_reply(std::string_view text) {
   const json j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return fail(ErrorCategory::invalid_input, "live query reply: not a JSON object");

@@ -109,10 +109,13 @@ Result<FleetQueryResult> run_fleet_query(const LiveQueryConfig& connection, cons
     if (!q.all_hosts && !waiting.contains(reply->host)) continue;
     if (!answered.insert(reply->host).second) continue;
     waiting.erase(reply->host);
-    kept_bytes += static_cast<std::size_t>(natsMsg_GetDataLength(m));
+    // What the decoded reply holds, not its wire size: tiny values take
+    // 8-20 times their JSON bytes in memory (memory_estimate).
+    kept_bytes += memory_estimate(*reply);
     out.replies.push_back(std::move(*reply));
     if (out.replies.size() >= q.max_replies || kept_bytes >= q.max_reply_bytes) {
-      out.cut = fmt::format("stopped collecting at {} replies ({} bytes): at most {} replies or {} bytes are kept",
+      out.cut = fmt::format("stopped collecting at {} replies (about {} bytes in memory): at most {} replies or {} "
+                            "bytes are kept",
                             out.replies.size(), kept_bytes, q.max_replies, q.max_reply_bytes);
       break;
     }

@@ -22,10 +22,12 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Answers every request it sees as each of `hosts`, in order.
+// Answers every request it sees as each of `hosts`, in order, with `rows`
+// rows of one integer each.
 class StandIn {
  public:
-  StandIn(const std::string& url, std::vector<std::string> hosts) : hosts_(std::move(hosts)) {
+  StandIn(const std::string& url, std::vector<std::string> hosts, std::size_t rows = 1)
+      : hosts_(std::move(hosts)), rows_(rows) {
     EXPECT_EQ(natsConnection_ConnectTo(&nc_, url.c_str()), NATS_OK);
     EXPECT_EQ(natsConnection_Subscribe(&sub_, nc_, "daemoneye.query.>", &StandIn::on_msg, this), NATS_OK);
     EXPECT_EQ(natsConnection_Flush(nc_), NATS_OK);
@@ -44,7 +46,8 @@ class StandIn {
     auto req = decode_request({natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m))});
     if (req) {
       for (const auto& h : self->hosts_) {
-        LiveQueryReply r{.host = h, .nonce = req->nonce, .columns = {"x"}, .rows = {{Value{std::int64_t{1}}}}};
+        LiveQueryReply r{.host = h, .nonce = req->nonce, .columns = {"x"}};
+        r.rows.assign(self->rows_, {Value{std::int64_t{1}}});
         const std::string body = encode_reply(r);
         (void)natsConnection_Publish(nc, natsMsg_GetReply(m), body.data(), static_cast<int>(body.size()));
       }
@@ -52,6 +55,7 @@ class StandIn {
     natsMsg_Destroy(m);
   }
   std::vector<std::string> hosts_;
+  std::size_t rows_;
   natsConnection* nc_ = nullptr;
   natsSubscription* sub_ = nullptr;
 };
@@ -100,16 +104,39 @@ TEST_F(FleetQueryTest, WithAllTheRepliesKeptAreCapped) {
   EXPECT_EQ(hosts_of(*by_count), (std::vector<std::string>{"h1", "h2", "h3"}));
   EXPECT_TRUE(by_count->cut.starts_with("stopped collecting at 3 replies (")) << by_count->cut;
 
-  // Each reply here is the same size; a cap of 1.5 replies keeps two.
-  const std::size_t one = encode_reply({.host = "h1", .nonce = std::string(32, '0'), .columns = {"x"},
-                                        .rows = {{Value{std::int64_t{1}}}}})
-                              .size();
+  // Each reply here holds the same; a cap of 1.5 replies keeps two.
+  auto decoded = decode_reply(encode_reply({.host = "h1", .nonce = std::string(32, '0'), .columns = {"x"},
+                                            .rows = {{Value{std::int64_t{1}}}}}));
+  ASSERT_TRUE(decoded) << decoded.error();
+  const std::size_t one = memory_estimate(*decoded);
   auto by_bytes = run_fleet_query(connection_, *key_,
                                   {.query = "SELECT 1", .all_hosts = true, .timeout = 5s, .max_reply_bytes = one + one / 2});
   ASSERT_TRUE(by_bytes) << by_bytes.error();
   EXPECT_EQ(hosts_of(*by_bytes), (std::vector<std::string>{"h1", "h2"}));
-  EXPECT_EQ(by_bytes->cut, fmt::format("stopped collecting at 2 replies ({} bytes): at most 10000 replies or {} bytes are kept",
+  EXPECT_EQ(by_bytes->cut, fmt::format("stopped collecting at 2 replies (about {} bytes in memory): at most 10000 "
+                                       "replies or {} bytes are kept",
                                        2 * one, one + one / 2));
+}
+
+// The byte cap counts what the decoded replies hold, not their wire size:
+// 20,000 one-integer rows are ~100 KB of JSON but ~1.6 MB of variants and
+// vectors. A cap of five replies' wire bytes keeps one of them.
+TEST_F(FleetQueryTest, TheByteCapCountsDecodedMemoryNotWireBytes) {
+  constexpr std::size_t kRows = 20'000;
+  LiveQueryReply sample{.host = "h1", .nonce = std::string(32, '0'), .columns = {"x"}};
+  sample.rows.assign(kRows, {Value{std::int64_t{1}}});
+  const std::size_t wire = encode_reply(sample).size();
+  auto decoded = decode_reply(encode_reply(sample));
+  ASSERT_TRUE(decoded) << decoded.error();
+  EXPECT_GT(memory_estimate(*decoded), 8 * wire);
+  EXPECT_GE(memory_estimate(*decoded), kRows * (sizeof(Value) + sizeof(std::vector<Value>)));
+
+  StandIn agent(server_.url(), {"h1", "h2", "h3"}, kRows);
+  auto r = run_fleet_query(connection_, *key_,
+                           {.query = "SELECT 1", .all_hosts = true, .timeout = 5s, .max_reply_bytes = 5 * wire});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(hosts_of(*r), (std::vector<std::string>{"h1"}));
+  EXPECT_TRUE(r->cut.starts_with("stopped collecting at 1 replies (about ")) << r->cut;
 }
 
 }  // namespace

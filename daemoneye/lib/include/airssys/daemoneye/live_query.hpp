@@ -93,6 +93,13 @@ struct LiveQueryReply {
 [[nodiscard]] std::string encode_reply(const LiveQueryReply& r);
 [[nodiscard]] Result<LiveQueryReply> decode_reply(std::string_view json);
 
+// About how much memory `r` holds: the struct, each value's variant, each
+// vector and string buffer (capacity, not size) and a malloc header per
+// heap block. A reply of many tiny values holds 8-20 times its JSON bytes
+// ("[1]," is 4 bytes on the wire, that row ~80 here), so a cap on what a
+// client keeps counts this, not the message's size.
+[[nodiscard]] std::size_t memory_estimate(const LiveQueryReply& r) noexcept;
+
 // Runs an accepted request's query on `engine` (the agent's guarded,
 // read-only engine: its authorizer, time, row and byte limits) and makes
 // the reply: ok with the rows, or failed with the engine's error.

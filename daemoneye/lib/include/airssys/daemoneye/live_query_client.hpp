@@ -29,7 +29,7 @@ struct FleetQuery {
   std::vector<std::string> hosts;           // when !all_hosts: at least one
   std::chrono::milliseconds timeout{5000};  // how long replies are collected; also the request's validity (rounded up to whole seconds)
   std::size_t max_replies = kFleetMaxReplies;        // collection stops once this many are kept
-  std::size_t max_reply_bytes = kFleetMaxReplyBytes; // or once the kept replies' message bytes reach this
+  std::size_t max_reply_bytes = kFleetMaxReplyBytes; // or once the kept replies' memory (memory_estimate) reaches this
 };
 
 struct FleetQueryResult {
