@@ -79,12 +79,25 @@ struct LiveQueryService::Impl {
   std::int64_t window_start = 0;   // the current minute of the refusal audit limit
   std::uint64_t window_audited = 0;
   std::uint64_t suppressed = 0;    // refusals not audited since the last audited one
+  // Nonces this service has answered (a result or a refusal), each until
+  // its request expires (expires_at + skew): a refusal is sent once per
+  // signed request, so a captured one republished in a loop makes no agent
+  // publish anything (replays and expired requests are audited only).
+  ReplayCache answered{100000};
 
   std::mutex done_mu;
   std::condition_variable done_cv;
   std::size_t completed = 0;  // subscriptions whose last callback has returned
 
   std::int64_t now() const { return options.now ? options.now() : static_cast<std::int64_t>(::time(nullptr)); }
+
+  // Whether a refusal of signed `r` may be published: only while it is
+  // still valid and only the first time its nonce is answered.
+  bool answer_once(const LiveQueryRequest& r, std::int64_t now) {
+    const std::int64_t skew = guard->policy().max_skew.count();
+    if (r.expires_at < 0 || r.expires_at > kLiveQueryMaxTime || now > r.expires_at + skew) return false;
+    return answered.insert(r.nonce, r.expires_at + skew, now) == ReplayCache::Outcome::fresh;
+  }
 
   void handle(natsMsg* raw);
   void refuse(LiveQueryAuditRecord rec, const Error& why, const char* reply_subject);
@@ -163,9 +176,13 @@ void LiveQueryService::Impl::handle(natsMsg* raw) {
   }
   const char* const signed_reply = req->reply_to.c_str();
   if (auto ok = guard->admit_authenticated(*req, rec.time); !ok) {
-    refuse(std::move(rec), ok.error(), signed_reply);
+    const bool answer = answer_once(*req, rec.time);
+    refuse(std::move(rec), ok.error(), answer ? signed_reply : nullptr);
     return;
   }
+  // Remembered so that a replay's refusal is not answered either (a full
+  // cache only means that refusal may be answered once).
+  (void)answer_once(*req, rec.time);
   rec.accepted = true;
   if (options.audit) {
     if (auto a = options.audit(rec); !a) {

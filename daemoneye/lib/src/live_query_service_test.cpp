@@ -53,8 +53,9 @@ class LiveQueryServiceTest : public ::testing::Test {
     if (nc_ != nullptr) natsConnection_Destroy(nc_);
   }
 
-  void start_service(bool audit_fails = false) {
+  void start_service(bool audit_fails = false, std::function<std::int64_t()> now = {}) {
     LiveQueryServiceOptions o;
+    o.now = std::move(now);
     o.config.enabled = true;
     o.config.url = server_.url();
     o.config.trusted_keys = {tmp_ / "op.pub.pem"};
@@ -87,8 +88,9 @@ class LiveQueryServiceTest : public ::testing::Test {
     r.signature = to_hex(*k.sign(canonical_bytes(r)));
   }
 
-  // Sends `body` to `subject` with a fresh inbox (or `inbox`), returns the reply (nullopt: none in 10 s).
-  std::optional<LiveQueryReply> ask(const std::string& subject, const std::string& body, const std::string& inbox) {
+  // Sends `body` to `subject` with reply subject `inbox`, returns the reply (nullopt: none in `wait`).
+  std::optional<LiveQueryReply> ask(const std::string& subject, const std::string& body, const std::string& inbox,
+                                    std::chrono::milliseconds wait = 10s) {
     natsSubscription* sub = nullptr;
     EXPECT_EQ(natsConnection_SubscribeSync(&sub, nc_, inbox.c_str()), NATS_OK);
     EXPECT_EQ(natsConnection_Flush(nc_), NATS_OK);
@@ -96,7 +98,7 @@ class LiveQueryServiceTest : public ::testing::Test {
               NATS_OK);
     natsMsg* m = nullptr;
     std::optional<LiveQueryReply> out;
-    if (natsSubscription_NextMsg(&m, sub, 10000) == NATS_OK) {
+    if (natsSubscription_NextMsg(&m, sub, wait.count()) == NATS_OK) {
       auto r = decode_reply(std::string_view(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m))));
       EXPECT_TRUE(r) << r.error();
       if (r) out = std::move(*r);
@@ -167,15 +169,6 @@ TEST_F(LiveQueryServiceTest, RefusalsOfSignedRequestsAreAnsweredOnTheSignedInbox
     std::string reason_starts;
   };
   const std::vector<Case> cases{
-      {"expired",
-       [&](const std::string& in) {
-         auto r = request(in);
-         r.issued_at -= 300;
-         r.expires_at = r.issued_at + 10;
-         sign(r, *op_);
-         return encode_request(r);
-       },
-       "expired "},
       {"other host",
        [&](const std::string& in) {
          auto r = request(in, {"db1"});
@@ -208,6 +201,34 @@ TEST_F(LiveQueryServiceTest, RefusalsOfSignedRequestsAreAnsweredOnTheSignedInbox
   }
   EXPECT_EQ(service_->stats().refused, cases.size());
   EXPECT_EQ(service_->stats().accepted, 0u);
+}
+
+// A captured signed request republished in a loop must not make every agent
+// publish: its refusal is answered once, and an expired one never (both
+// still audited).
+TEST_F(LiveQueryServiceTest, ARefusalIsAnsweredOnceAndNeverWhenExpired) {
+  start_service();
+  const std::string subject = live_query_subject_for("web1.example.com");
+  const auto in = inbox();
+  auto other = request(in, {"db1"});
+  sign(other, *op_);
+  auto first = ask(subject, encode_request(other), in);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, LiveQueryStatus::refused);
+  EXPECT_FALSE(ask(subject, encode_request(other), in, 1500ms));
+
+  const auto in2 = inbox();
+  auto expired = request(in2);
+  expired.issued_at -= 300;
+  expired.expires_at = expired.issued_at + 10;
+  sign(expired, *op_);
+  EXPECT_FALSE(ask(subject, encode_request(expired), in2, 1500ms));
+
+  EXPECT_EQ(service_->stats().refused, 3u);
+  const auto a = audited();
+  ASSERT_EQ(a.size(), 3u);
+  EXPECT_TRUE(a[1]["reason"].get<std::string>().starts_with("not addressed to this host")) << a[1].dump();
+  EXPECT_TRUE(a[2]["reason"].get<std::string>().starts_with("expired ")) << a[2].dump();
 }
 
 // Whoever may publish a request chooses the message's reply subject: until
@@ -292,10 +313,13 @@ TEST_F(LiveQueryServiceTest, AReplayIsRefused) {
   auto first = ask(subject, encode_request(r), in);
   ASSERT_TRUE(first);
   EXPECT_EQ(first->status, LiveQueryStatus::ok);
-  auto again = ask(subject, encode_request(r), in);
-  ASSERT_TRUE(again);
-  EXPECT_EQ(again->status, LiveQueryStatus::refused);
-  EXPECT_EQ(again->message, "replayed (nonce " + r.nonce + " was seen before)");
+  // Refused and audited, not answered: a replay loop makes no agent publish.
+  EXPECT_FALSE(ask(subject, encode_request(r), in, 1500ms));
+  EXPECT_EQ(service_->stats().refused, 1u);
+  const auto a = audited();
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a[1]["decision"], "refused");
+  EXPECT_EQ(a[1]["reason"], "replayed (nonce " + r.nonce + " was seen before)");
   // Sent to another reply subject, the captured request does not verify
   // (and is not answered: UnauthenticatedRequestsAreAuditedButNeverAnswered).
 }
