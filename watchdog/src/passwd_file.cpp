@@ -29,6 +29,10 @@ File open_passwd_file(const std::filesystem::path& path) {
   if (!fd) return nullptr;
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return nullptr;
+  // Refused whole, not read up to the bound: an entry found early in a file
+  // too large to be a passwd file would be an answer from a file that is
+  // not one. The check between entries still stops one that grows.
+  if (st.st_size > kPasswdFileMaxBytes) return nullptr;
   File f(::fdopen(fd.get(), "r"));
   if (f) (void)fd.release();  // the stream owns it now
   return f;

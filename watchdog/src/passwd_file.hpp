@@ -22,8 +22,9 @@ namespace airssys::watchdog {
 // number) and comments are skipped, and so are entries with an empty name
 // and NIS compat entries (`+name`, `-name`, `+`), which name no local user.
 // nullopt when no entry matches or the file cannot be read: it is opened
-// without following a symlink (O_NOFOLLOW), must be a regular file, and is
-// read up to kPasswdFileMaxBytes, with lines up to kPasswdLineMaxBytes
+// without following a symlink (O_NOFOLLOW), must be a regular file of at
+// most kPasswdFileMaxBytes (a larger one is not read at all; one that grows
+// past it while read ends the search), with lines up to kPasswdLineMaxBytes
 // (a longer line ends the search).
 [[nodiscard]] std::optional<std::string> user_name_in_passwd_file(const std::filesystem::path& file, uid_t uid);
 

@@ -93,3 +93,16 @@ TEST(PasswdFile, OnlyARegularFileIsRead) {
   ASSERT_EQ(::mkfifo((dir / "fifo").c_str(), 0600), 0);
   EXPECT_EQ(user_name_in_passwd_file(dir / "fifo", 1000), std::nullopt);
 }
+
+TEST(PasswdFile, AFileLargerThanTheBoundIsNotReadAtAll) {
+  TempDir dir("watchdog-passwd");
+  const std::string entry = "alice:x:1000:1000::/:/bin/sh\n";
+  // Sparse: NUL bytes after the entry, no disk used.
+  const auto at = write_file(dir, "at", entry);
+  std::filesystem::resize_file(at, kPasswdFileMaxBytes);
+  EXPECT_EQ(user_name_in_passwd_file(at, 1000), "alice");
+  const auto over = write_file(dir, "over", entry);
+  std::filesystem::resize_file(over, kPasswdFileMaxBytes + 1);
+  EXPECT_EQ(user_name_in_passwd_file(over, 1000), std::nullopt);
+  EXPECT_EQ(user_name_or_uid(over, 1000), "uid-1000");
+}
