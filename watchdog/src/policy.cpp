@@ -7,7 +7,6 @@
 #include "passwd_file.hpp"
 
 #include <pwd.h>
-#include <sys/auxv.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -17,10 +16,20 @@ namespace airssys::watchdog {
 
 namespace {
 
-// No dynamic loader mapped this program: it is linked static (the release
-// task-watchdog, watchdog/CMakeLists.txt). A runtime check, since the same
-// library is linked into the dynamic dev build and the tests.
-bool linked_static() { return ::getauxval(AT_BASE) == 0; }
+// The release task-watchdog is linked static where this library is built
+// with AIRSSYS_WATCHDOG_STATIC_LIBC (watchdog/CMakeLists.txt, same
+// condition as its -static link). Decided at build time, not by
+// getauxval(AT_BASE) == 0, which a dynamic build run through the loader
+// (ld-linux-x86-64.so.2 ./task-watchdog) also shows. In such a build the
+// tests linking this library read /etc/passwd too; that path is correct,
+// only blind to users NSS alone knows.
+constexpr bool linked_static() {
+#ifdef AIRSSYS_WATCHDOG_STATIC_LIBC
+  return true;
+#else
+  return false;
+#endif
+}
 
 }  // namespace
 
