@@ -46,6 +46,10 @@ Result<void> LiveQueryGuard::authenticate(const LiveQueryRequest& r, std::string
 }
 
 Result<void> LiveQueryGuard::admit_authenticated(const LiveQueryRequest& r, std::int64_t now) {
+  return admit_authenticated(r, now, policy_.not_before);
+}
+
+Result<void> LiveQueryGuard::admit_authenticated(const LiveQueryRequest& r, std::int64_t now, std::int64_t not_before) {
   // decode_request keeps them in range; a request built in code may not.
   for (const std::int64_t t : {r.issued_at, r.expires_at, now})
     if (t < 0 || t > kLiveQueryMaxTime) return refuse(fmt::format("time {} out of range 0-{}", t, kLiveQueryMaxTime));
@@ -61,10 +65,10 @@ Result<void> LiveQueryGuard::admit_authenticated(const LiveQueryRequest& r, std:
                               r.issued_at - now, skew));
   if (now > r.expires_at + skew)
     return refuse(fmt::format("expired {} s ago ({} s of skew tolerated)", now - r.expires_at, skew));
-  if (r.issued_at < policy_.not_before)
+  if (r.issued_at < not_before)
     return refuse(fmt::format("issued at {}, before this agent started listening at {} (a request from before a restart "
                               "may have been seen then)",
-                              r.issued_at, policy_.not_before));
+                              r.issued_at, not_before));
   std::lock_guard lock(mu_);
   switch (replay_.insert(r.nonce, r.expires_at + skew, now)) {
     case ReplayCache::Outcome::fresh: return {};

@@ -84,6 +84,10 @@ struct LiveQueryService::Impl {
   // signed request, so a captured one republished in a loop makes no agent
   // publish anything (replays and expired requests are audited only).
   ReplayCache answered{100000};
+  // When the service started, by the monotonic clock: "issued before the
+  // start" is judged against now - (time since the start), so a wall-clock
+  // step back (NTP) after the start does not refuse every query.
+  std::chrono::steady_clock::time_point steady_start = std::chrono::steady_clock::now();
 
   std::mutex done_mu;
   std::condition_variable done_cv;
@@ -91,6 +95,12 @@ struct LiveQueryService::Impl {
 
   std::int64_t now() const { return options.now ? options.now() : static_cast<std::int64_t>(::time(nullptr)); }
 
+  // The wall-clock second this service started, seen from `now`: elapsed
+  // monotonic time rounded up, so the start's own second is never refused.
+  std::int64_t started_at(std::int64_t now) const {
+    const auto elapsed = std::chrono::ceil<std::chrono::seconds>(std::chrono::steady_clock::now() - steady_start);
+    return now - elapsed.count();
+  }
   // Whether a refusal of signed `r` may be published: only while it is
   // still valid and only the first time its nonce is answered.
   bool answer_once(const LiveQueryRequest& r, std::int64_t now) {
@@ -175,7 +185,7 @@ void LiveQueryService::Impl::handle(natsMsg* raw) {
     return;
   }
   const char* const signed_reply = req->reply_to.c_str();
-  if (auto ok = guard->admit_authenticated(*req, rec.time); !ok) {
+  if (auto ok = guard->admit_authenticated(*req, rec.time, started_at(rec.time)); !ok) {
     const bool answer = answer_once(*req, rec.time);
     refuse(std::move(rec), ok.error(), answer ? signed_reply : nullptr);
     return;
@@ -241,7 +251,9 @@ Result<std::unique_ptr<LiveQueryService>> LiveQueryService::start(LiveQueryServi
     keys.push_back(std::move(*k));
   }
   // Requests issued before this second were either seen by a previous run
-  // (whose replay cache is gone) or missed: both are refused.
+  // (whose replay cache is gone) or missed: both are refused. handle()
+  // passes the guard started_at(now) instead, which follows the monotonic
+  // clock; this is the policy's value for other callers.
   const std::int64_t started = options.now ? options.now() : static_cast<std::int64_t>(::time(nullptr));
   impl->guard = std::make_unique<LiveQueryGuard>(LiveQueryPolicy{.host = options.host, .not_before = started},
                                                  std::move(keys));

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <ctime>
 #include <functional>
 #include <optional>
@@ -229,6 +230,22 @@ TEST_F(LiveQueryServiceTest, ARefusalIsAnsweredOnceAndNeverWhenExpired) {
   ASSERT_EQ(a.size(), 3u);
   EXPECT_TRUE(a[1]["reason"].get<std::string>().starts_with("not addressed to this host")) << a[1].dump();
   EXPECT_TRUE(a[2]["reason"].get<std::string>().starts_with("expired ")) << a[2].dump();
+}
+
+// "Issued before the start" follows the monotonic clock: after the wall
+// clock steps back (NTP correcting a clock that was ahead), a request
+// issued at the corrected time is accepted, not refused until real time
+// catches up with the old start.
+TEST_F(LiveQueryServiceTest, AWallClockStepBackAfterTheStartRefusesNothing) {
+  std::atomic<std::int64_t> clock{unix_now() + 120};
+  start_service(false, [&clock] { return clock.load(); });
+  clock = unix_now();
+  const auto in = inbox();
+  auto r = request(in);
+  sign(r, *op_);
+  auto reply = ask(live_query_subject_for("web1.example.com"), encode_request(r), in);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, LiveQueryStatus::ok) << reply->message;
 }
 
 // Whoever may publish a request chooses the message's reply subject: until

@@ -84,8 +84,11 @@ class LiveQueryGuard {
   [[nodiscard]] Result<void> admit(const LiveQueryRequest& r, std::string_view reply_subject, std::int64_t now);
   // Steps 1-3 (signature, trusted key, reply subject).
   [[nodiscard]] Result<void> authenticate(const LiveQueryRequest& r, std::string_view reply_subject) const;
-  // Steps 4-7, for a request authenticate() accepted.
+  // Steps 4-7, for a request authenticate() accepted, with policy().not_before.
   [[nodiscard]] Result<void> admit_authenticated(const LiveQueryRequest& r, std::int64_t now);
+  // The same with `not_before` in place of the policy's (the service works
+  // it out at each request, so a wall-clock step does not move it).
+  [[nodiscard]] Result<void> admit_authenticated(const LiveQueryRequest& r, std::int64_t now, std::int64_t not_before);
 
   [[nodiscard]] const LiveQueryPolicy& policy() const noexcept { return policy_; }
 
