@@ -41,6 +41,22 @@ function(airssys_add_test name)
   endif()
   add_test(NAME ${name} COMMAND ${exe})
   set_tests_properties(${name} PROPERTIES TIMEOUT ${ARG_TIMEOUT} LABELS "${ARG_LABELS}")
+  # `airssys_tests` builds what ctest runs and nothing else (the tsan preset
+  # builds just that). The programs a test runs are named in its ENVIRONMENT,
+  # which the component sets after this call: read it once the directory is done.
+  add_dependencies(airssys_tests ${exe})
+  cmake_language(EVAL CODE "cmake_language(DEFER CALL _airssys_test_needs_programs [[${name}]] [[${exe}]])")
+endfunction()
+
+# A test that runs a program ($<TARGET_FILE:program> in its ENVIRONMENT) depends
+# on it, so building the test (or airssys_tests) builds the program too.
+function(_airssys_test_needs_programs name exe)
+  get_test_property(${name} ENVIRONMENT env)
+  string(REGEX MATCHALL "\\$<TARGET_FILE:[^>]+>" refs "${env}")
+  foreach(ref IN LISTS refs)
+    string(REGEX REPLACE "^\\$<TARGET_FILE:(.+)>$" "\\1" program "${ref}")
+    add_dependencies(${exe} ${program})
+  endforeach()
 endfunction()
 
 # airssys_add_fuzzer(NAME name SOURCES ... DEPS ... [SECONDS n])
@@ -63,6 +79,7 @@ function(airssys_add_fuzzer name)
     COMMAND ${CMAKE_COMMAND} -E env ${PROJECT_SOURCE_DIR}/scripts/run-fuzzer
             $<TARGET_FILE:${name}> ${ARG_CORPUS} ${workdir} ${ARG_SECONDS})
   set_tests_properties(fuzz.${name} PROPERTIES TIMEOUT 300 LABELS fuzz)
+  add_dependencies(airssys_fuzzers ${name})
 endfunction()
 
 # airssys_glob_component(component PUBLIC_DEPS ... PRIVATE_DEPS ... TEST_DEPS ... [TEST_LABELS ...])
