@@ -98,6 +98,12 @@ struct Link {
 
 enum class LinkKind : std::uint8_t { exe, cwd, root };
 
+// One open file descriptor of a process that is a socket ("socket:[INODE]").
+struct SocketFd {
+  std::int32_t fd = -1;
+  std::uint64_t inode = 0;
+};
+
 // Parsers for the text of each file; `text` may end with a newline.
 [[nodiscard]] std::expected<Stat, Error> parse_stat(std::string_view text);
 [[nodiscard]] std::expected<Status, Error> parse_status(std::string_view text);
@@ -185,6 +191,22 @@ class Reader {
   // a directory component fails with errno_value ELOOP.
   // not_found when no such file; permission when its root is not ours to open.
   [[nodiscard]] std::expected<struct ::stat, Error> stat_in_root(const Process& p, std::string_view path);
+
+  // The process's socket fds, ascending by fd: /proc/PID/fd read with
+  // getdents64 and each entry's link read (readlinkat), at most `max_fds`
+  // entries looked at (the cost is one system call per fd); `truncated` set
+  // when there were more. Replaces `out`'s contents. permission for another
+  // user's process when not root (or under hidepid), not_found when gone.
+  // Bodies in proc_sockets.cpp, with the parsers of proc_sockets.hpp.
+  [[nodiscard]] std::expected<void, Error> socket_fds(const Process& p, std::vector<SocketFd>& out,
+                                                      std::size_t max_fds, bool* truncated = nullptr);
+  // The inode of the process's network namespace (fstat of /proc/PID/ns/net).
+  [[nodiscard]] std::expected<std::uint64_t, Error> net_namespace(const Process& p);
+  // The text of /proc/PID/net/NAME ("tcp", "udp6", "unix", ...: the tables of
+  // the process's network namespace), at most `max` bytes; valid until the
+  // next read of this Reader.
+  [[nodiscard]] std::expected<std::string_view, Error> net_table(const Process& p, const char* name, std::size_t max,
+                                                                 bool* truncated = nullptr);
 
   // btime of /proc/stat (Unix seconds).
   [[nodiscard]] std::expected<std::int64_t, Error> boot_time();

@@ -1,0 +1,290 @@
+// osl::proc sockets: the /proc/net parsers over literal kernel text, and
+// SocketSnapshot over this process's own real sockets.
+
+#include <airssys/osl/proc_sockets.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <string>
+
+namespace airssys::osl::proc {
+namespace {
+
+TEST(ProcSocketsAddress, DecodesIpv4InTheKernelsByteOrder) {
+  EXPECT_EQ(decode_address("0100007F", kFamilyInet), "127.0.0.1");
+  EXPECT_EQ(decode_address("00000000", kFamilyInet), "0.0.0.0");
+  EXPECT_EQ(decode_address("0A01A8C0", kFamilyInet), "192.168.1.10");
+  EXPECT_EQ(decode_address("0a01a8c0", kFamilyInet), "192.168.1.10");
+}
+
+TEST(ProcSocketsAddress, DecodesIpv6AndIpv4Mapped) {
+  EXPECT_EQ(decode_address("00000000000000000000000001000000", kFamilyInet6), "::1");
+  EXPECT_EQ(decode_address("00000000000000000000000000000000", kFamilyInet6), "::");
+  EXPECT_EQ(decode_address("0000000000000000FFFF00000100007F", kFamilyInet6), "::ffff:127.0.0.1");
+  EXPECT_EQ(decode_address("B80D0120000000000000000001000000", kFamilyInet6), "2001:db8::1");
+}
+
+TEST(ProcSocketsAddress, RefusesWrongLengthOrNonHex) {
+  EXPECT_EQ(decode_address("", kFamilyInet), "");
+  EXPECT_EQ(decode_address("0100007", kFamilyInet), "");
+  EXPECT_EQ(decode_address("0100007G", kFamilyInet), "");
+  EXPECT_EQ(decode_address("+100007F", kFamilyInet), "");
+  EXPECT_EQ(decode_address("0100007F", kFamilyInet6), "");
+  EXPECT_EQ(decode_address("00000000000000000000000001000000", kFamilyInet), "");
+  EXPECT_EQ(decode_address("0100007F", kFamilyUnix), "");
+}
+
+TEST(ProcSocketsState, NamesEveryKernelState) {
+  EXPECT_EQ(tcp_state_name(1), "ESTABLISHED");
+  EXPECT_EQ(tcp_state_name(2), "SYN_SENT");
+  EXPECT_EQ(tcp_state_name(6), "TIME_WAIT");
+  EXPECT_EQ(tcp_state_name(8), "CLOSE_WAIT");
+  EXPECT_EQ(tcp_state_name(10), "LISTEN");
+  EXPECT_EQ(tcp_state_name(11), "CLOSING");
+  EXPECT_EQ(tcp_state_name(12), "NEW_SYN_RECV");
+  EXPECT_EQ(tcp_state_name(0), "UNKNOWN");
+  EXPECT_EQ(tcp_state_name(13), "UNKNOWN");
+  EXPECT_EQ(tcp_state_name(~0u), "UNKNOWN");
+}
+
+// Real lines (kernel 6.1).
+constexpr std::string_view kTcpListen =
+    "   0: 0100007F:0CEA 00000000:0000 0A 00000000:00000000 00:00000000 00000000   112        0 21391 1 "
+    "0000000000000000 100 0 0 10 0";
+constexpr std::string_view kTcpEstablished =
+    "   3: 0100007F:A1B2 0100007F:1F90 01 00000000:00000000 02:000A6D2B 00000000  1000        0 553421 2 "
+    "0000000000000000 20 4 30 10 -1";
+constexpr std::string_view kTcp6Mapped =
+    "   1: 0000000000000000FFFF00000100007F:1F90 0000000000000000FFFF00000100007F:D3C2 01 00000000:00000000 "
+    "00:00000000 00000000  1000        0 77001 1 0000000000000000 20 4 29 10 -1";
+constexpr std::string_view kUdp =
+    " 1021: 3500007F:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000   101        0 20120 2 "
+    "0000000000000000 0";
+
+TEST(ProcSocketsInet, ParsesAListeningTcpSocket) {
+  auto e = parse_inet_line(kTcpListen, kFamilyInet, kProtocolTcp);
+  ASSERT_TRUE(e) << e.error().to_string();
+  EXPECT_EQ(e->inode, 21391u);
+  EXPECT_EQ(e->family, kFamilyInet);
+  EXPECT_EQ(e->protocol, kProtocolTcp);
+  EXPECT_EQ(e->local_address, "127.0.0.1");
+  EXPECT_EQ(e->local_port, 3306);
+  EXPECT_EQ(e->remote_address, "0.0.0.0");
+  EXPECT_EQ(e->remote_port, 0);
+  EXPECT_EQ(e->state, "LISTEN");
+  EXPECT_EQ(e->path, "");
+}
+
+TEST(ProcSocketsInet, ParsesAConnectedTcpSocketAndAMappedTcp6One) {
+  auto e = parse_inet_line(kTcpEstablished, kFamilyInet, kProtocolTcp);
+  ASSERT_TRUE(e) << e.error().to_string();
+  EXPECT_EQ(e->local_port, 0xA1B2);
+  EXPECT_EQ(e->remote_address, "127.0.0.1");
+  EXPECT_EQ(e->remote_port, 8080);
+  EXPECT_EQ(e->state, "ESTABLISHED");
+  EXPECT_EQ(e->inode, 553421u);
+
+  auto m = parse_inet_line(kTcp6Mapped, kFamilyInet6, kProtocolTcp);
+  ASSERT_TRUE(m) << m.error().to_string();
+  EXPECT_EQ(m->family, kFamilyInet6);
+  EXPECT_EQ(m->local_address, "::ffff:127.0.0.1");
+  EXPECT_EQ(m->remote_address, "::ffff:127.0.0.1");
+  EXPECT_EQ(m->remote_port, 0xD3C2);
+  EXPECT_EQ(m->inode, 77001u);
+}
+
+TEST(ProcSocketsInet, UdpHasNoStateAsInOsquery) {
+  auto e = parse_inet_line(kUdp, kFamilyInet, kProtocolUdp);
+  ASSERT_TRUE(e) << e.error().to_string();
+  EXPECT_EQ(e->local_address, "127.0.0.53");
+  EXPECT_EQ(e->local_port, 53);
+  EXPECT_EQ(e->state, "");
+  EXPECT_EQ(e->protocol, kProtocolUdp);
+}
+
+TEST(ProcSocketsInet, MalformedLinesNameTheField) {
+  struct Case {
+    std::string_view line, message;
+  } cases[] = {
+      {"", "sl: ''"},
+      {"   0 0100007F:0CEA", "sl: '0'"},
+      {"   0: 0100007F0CEA 00000000:0000 0A", "local_address: '0100007F0CEA'"},
+      {"   0: 0100007F:CEA 00000000:0000 0A", "local_address: '0100007F:CEA'"},
+      {"   0: 0100007F:0CEA 0000:0000 0A", "rem_address: '0000:0000'"},
+      {"   0: 0100007F:0CEA 00000000:0000 ZZ 0 0 0 0 0 1", "st: 'ZZ'"},
+      {"   0: 0100007F:0CEA 00000000:0000 0A 0 0 0 0", "line too short: '   0: 0100007F:0CEA 00000000:0000 0A 0 0 0 0'"},
+      {"   0: 0100007F:0CEA 00000000:0000 0A 0 0 0 0 0 -5", "inode: '-5'"},
+      {"   0: 0100007F:0CEA 00000000:0000 0A 0 0 0 0 0 99999999999999999999999", "inode: '99999999999999999999999'"},
+  };
+  for (const auto& c : cases) {
+    auto e = parse_inet_line(c.line, kFamilyInet, kProtocolTcp);
+    ASSERT_FALSE(e) << c.line;
+    EXPECT_EQ(e.error().category, ErrorCategory::invalid_argument);
+    EXPECT_EQ(e.error().message, c.message) << c.line;
+  }
+}
+
+TEST(ProcSocketsUnix, ParsesPathsWithSpacesAbstractAndUnbound) {
+  auto bound = parse_unix_line("0000000000000000: 00000002 00000000 00010000 0001 01 20442 /run/my dir/s.sock");
+  ASSERT_TRUE(bound) << bound.error().to_string();
+  EXPECT_EQ(bound->inode, 20442u);
+  EXPECT_EQ(bound->family, kFamilyUnix);
+  EXPECT_EQ(bound->protocol, 0);
+  EXPECT_EQ(bound->path, "/run/my dir/s.sock");
+  EXPECT_EQ(bound->local_address, "");
+  EXPECT_EQ(bound->state, "");
+
+  auto abstract = parse_unix_line("0000000000000000: 00000002 00000000 00000000 0002 01 3141 @/tmp/.X11-unix/X0");
+  ASSERT_TRUE(abstract);
+  EXPECT_EQ(abstract->path, "@/tmp/.X11-unix/X0");
+
+  auto unbound = parse_unix_line("0000000000000000: 00000003 00000000 00000000 0001 03 99");
+  ASSERT_TRUE(unbound);
+  EXPECT_EQ(unbound->inode, 99u);
+  EXPECT_EQ(unbound->path, "");
+
+  auto bad = parse_unix_line("0000000000000000: 00000003 00000000 00000000 0001 03 x1");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "Inode: 'x1'");
+}
+
+TEST(ProcSocketsTable, SkipsHeaderBadAndCutLinesAndCapsEntries) {
+  const std::string text = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n" +
+                           std::string(kTcpListen) + "\n" + "garbage line\n" + std::string(kTcpEstablished) + "\n" +
+                           "   9: 0100007F:0C";  // cut by the byte bound
+  std::unordered_map<std::uint64_t, SocketEntry> out;
+  const ParsedTable r = parse_net_table(text, kNetTables[0], 10, out);
+  EXPECT_EQ(r.entries, 2u);
+  EXPECT_EQ(r.skipped, 2u);
+  EXPECT_FALSE(r.truncated);
+  EXPECT_TRUE(out.contains(21391));
+  EXPECT_TRUE(out.contains(553421));
+
+  std::unordered_map<std::uint64_t, SocketEntry> one;
+  const ParsedTable capped = parse_net_table(text, kNetTables[0], 1, one);
+  EXPECT_EQ(capped.entries, 1u);
+  EXPECT_TRUE(capped.truncated);
+  EXPECT_EQ(one.size(), 1u);
+}
+
+TEST(ProcSocketsTable, ArbitraryBytesNeverCrash) {
+  // A cheap stand-in for the fuzzer: every prefix of a mix of valid and
+  // hostile text parses to something or is skipped.
+  const std::string text = std::string("h\n") + std::string(kTcp6Mapped) + "\n\x00\xff::::\n:\n" +
+                           std::string(kUdp) + "\n" + std::string(300, ':') + "\n";
+  for (std::size_t n = 0; n <= text.size(); ++n) {
+    for (const NetTable& t : kNetTables) {
+      std::unordered_map<std::uint64_t, SocketEntry> out;
+      (void)parse_net_table(std::string_view(text).substr(0, n), t, 100, out);
+    }
+  }
+}
+
+TEST(ProcSocketsLink, ReadsOnlySocketLinks) {
+  EXPECT_EQ(socket_inode_of_link("socket:[12345]"), 12345u);
+  EXPECT_EQ(socket_inode_of_link("socket:[]"), 0u);
+  EXPECT_EQ(socket_inode_of_link("socket:[12a]"), 0u);
+  EXPECT_EQ(socket_inode_of_link("pipe:[12345]"), 0u);
+  EXPECT_EQ(socket_inode_of_link("/tmp/socket:[1]"), 0u);
+  EXPECT_EQ(socket_inode_of_link("anon_inode:[eventfd]"), 0u);
+}
+
+// This process's own sockets, read for real: a loopback TCP listener, a
+// client connected to it, and a bound unix socket.
+TEST(ProcSocketsSnapshot, FindsThisProcesssRealSockets) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 1), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const int port = ntohs(addr.sin_port);
+  const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const int u = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un ua{};
+  ua.sun_family = AF_UNIX;
+  const std::string abstract = "airssys-proc-sockets-test-" + std::to_string(::getpid());
+  std::memcpy(ua.sun_path + 1, abstract.data(), abstract.size());
+  ASSERT_EQ(::bind(u, reinterpret_cast<sockaddr*>(&ua),
+                   static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + abstract.size())),
+            0);
+
+  auto reader = Reader::open();
+  ASSERT_TRUE(reader);
+  auto self = reader->open_process(::getpid());
+  ASSERT_TRUE(self);
+  SocketSnapshot snap;
+  snap.begin();
+  std::vector<OpenSocket> rows;
+  snap.read(*reader, *self, rows);
+  snap.read(*reader, *self, rows);  // the second read uses the cached tables
+  EXPECT_EQ(snap.stats().namespaces, 1u);
+  auto find = [&](int fd) -> const OpenSocket* {
+    auto it = std::ranges::find(rows, fd, &OpenSocket::fd);
+    return it == rows.end() ? nullptr : &*it;
+  };
+  const OpenSocket* l = find(listener);
+  const OpenSocket* c = find(client);
+  const OpenSocket* x = find(u);
+  ASSERT_NE(l, nullptr);
+  ASSERT_NE(c, nullptr);
+  ASSERT_NE(x, nullptr);
+  EXPECT_EQ(l->pid, ::getpid());
+  EXPECT_EQ(l->entry.state, "LISTEN");
+  EXPECT_EQ(l->entry.local_port, port);
+  EXPECT_EQ(l->entry.remote_port, 0);
+  EXPECT_EQ(c->entry.state, "ESTABLISHED");
+  EXPECT_EQ(c->entry.remote_address, "127.0.0.1");
+  EXPECT_EQ(c->entry.remote_port, port);
+  EXPECT_EQ(c->entry.family, kFamilyInet);
+  EXPECT_EQ(c->entry.protocol, kProtocolTcp);
+  EXPECT_NE(c->net_namespace, 0u);
+  EXPECT_EQ(x->entry.family, kFamilyUnix);
+  EXPECT_EQ(x->entry.path, "@" + abstract);
+  EXPECT_EQ(rows.size() % 2, 0u);  // every row twice, once per read
+
+  // The fd cap: with room for none, nothing is looked at.
+  SocketSnapshot capped(SocketLimits{.max_fds = 0});
+  capped.begin();
+  std::vector<OpenSocket> none;
+  capped.read(*reader, *self, none);
+  EXPECT_TRUE(none.empty());
+  EXPECT_EQ(capped.stats().fds_capped, 1u);
+  ::close(u);
+  ::close(client);
+  ::close(listener);
+}
+
+TEST(ProcSocketsSnapshot, AnExitedProcessAddsNothingAndFailsNothing) {
+  auto reader = Reader::open();
+  ASSERT_TRUE(reader);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) ::_exit(0);
+  auto p = reader->open_process(child);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  SocketSnapshot snap;
+  snap.begin();
+  std::vector<OpenSocket> rows;
+  if (p) snap.read(*reader, *p, rows);
+  EXPECT_TRUE(rows.empty());
+  EXPECT_EQ(snap.stats().unreadable, 0u);
+}
+
+}  // namespace
+}  // namespace airssys::osl::proc
