@@ -42,8 +42,10 @@ Collected collect_processes_checked(const TaskProcesses& t) {
   std::set<pid_t> seen(t.exclude.begin(), t.exclude.end());
   Collected c;
   auto& out = c.pids;
-  auto unreadable = [&](std::string why) {
-    if (c.unreadable++ == 0) c.reason = std::move(why);
+  auto unreadable = [&](std::string why, pid_t pid) {
+    if (c.unreadable++ > 0) return;
+    c.reason = std::move(why);
+    c.unreadable_pid = pid;
   };
   auto add = [&](const ProcStat& st) {
     if (st.state == 'Z' || st.state == 'X' || !seen.insert(st.pid).second) return;
@@ -52,7 +54,10 @@ Collected collect_processes_checked(const TaskProcesses& t) {
   auto add_member = [&](pid_t pid) {
     std::string why;
     if (auto st = read_proc_stat(pid, &why)) add(*st);
-    else if (!why.empty() && !seen.contains(pid)) unreadable(std::move(why));
+    else if (!why.empty() && seen.insert(pid).second) {
+      c.hidden_members.push_back(pid);
+      unreadable(std::move(why), pid);
+    }
   };
   if (!t.cgroup.empty()) {
     for (pid_t pid : osl::cgroup::pids(t.cgroup)) add_member(pid);
@@ -64,12 +69,13 @@ Collected collect_processes_checked(const TaskProcesses& t) {
   // escaped it: the verified leader, its group, the monitor's descendants.
   std::string why;
   const auto leader = t.leader && t.leader_start ? process_presence(*t.leader, t.leader_start, &why) : Presence::gone;
-  if (leader == Presence::unknown) unreadable(why);
+  const auto hidden = [&](pid_t pid) { return std::find(c.hidden_members.begin(), c.hidden_members.end(), pid) != c.hidden_members.end(); };
+  if (leader == Presence::unknown && !hidden(*t.leader)) unreadable(why, *t.leader);
   const bool leader_ok = leader == Presence::running;
   if (!leader_ok && !t.monitor) return c;
   why.clear();
   const auto procs = all_processes(&why);
-  if (!why.empty()) unreadable(std::move(why));
+  if (!why.empty()) unreadable(std::move(why), 0);
   if (leader_ok) {
     for (const auto& p : procs) {
       // Members of the leader's group were all born after it.

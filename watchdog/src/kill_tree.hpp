@@ -60,6 +60,11 @@ struct Collected {
   std::vector<Pid> pids;
   std::size_t unreadable = 0;
   std::string reason;  // the first unreadable entry's error, when unreadable > 0
+  pid_t unreadable_pid = 0;  // that entry's pid; 0 when /proc itself could not be listed
+  // Of `unreadable`, the cgroup members: they run (cgroup.procs lists no
+  // zombie), but with no start time they cannot be signalled or sampled.
+  // Counted once even when the leader is one of them.
+  std::vector<pid_t> hidden_members;
 };
 [[nodiscard]] Collected collect_processes_checked(const TaskProcesses& t);
 

@@ -3,7 +3,7 @@
 #include <airssys/watchdog/task_status.hpp>
 
 #include "container.hpp"
-#include "kill_tree.hpp"
+#include "task_seen.hpp"
 
 #include <airssys/osl/unique_fd.hpp>
 
@@ -64,9 +64,15 @@ std::expected<LiveTasks, Error> live_tasks(const Registry& reg) {
     const auto running = is_container_task(t) ? container_task_running(t) : std::optional<bool>(false);
     if (!running) {
       l.effective_state = std::string(to_string(t.state)) + " (container engine not answering)";
-    } else {
-      l.processes_alive = is_container_task(t) ? std::size_t{*running} : collect_processes(task_processes(t)).size();
+    } else if (is_container_task(t)) {
+      l.processes_alive = std::size_t{*running};
       l.effective_state = effective_state(t, l.processes_alive);
+    } else {
+      // What /proc cannot show is "unverified", not "lost" (task_seen.hpp).
+      const auto seen = see_native_task(t);
+      l.processes_alive = seen.alive;
+      l.unverified = seen.unverified;
+      l.effective_state = shown_state(t, seen);
     }
     // Read where the runner writes the logs, not where the record says: an
     // edited record must not make rehydrate show another file's last line.

@@ -2,7 +2,7 @@
 
 #include <airssys/watchdog/task_status.hpp>
 
-#include "kill_tree.hpp"
+#include "task_seen.hpp"
 #include "task_records.hpp"
 
 #include <algorithm>
@@ -29,7 +29,11 @@ std::expected<TaskReport, Error> task_report(const Registry& reg) {
   out.tasks = data->tasks.size();
   for (auto& [id, t] : data->tasks) {
     std::string state(to_string(t.state));
-    if (!is_terminal(t.state)) state = effective_state(t, collect_processes(task_processes(t)).size());
+    if (!is_terminal(t.state)) {
+      const auto seen = see_native_task(t);
+      state = shown_state(t, seen);
+      if (state.find("(unverified: ") != std::string::npos) ++out.unverified;
+    }
     ++out.by_state[state.substr(0, state.find(' '))];
     if (is_failure(t)) out.recent_failures.push_back(t);
     if (!is_terminal(t.state) && state != "lost") out.longest_running.push_back(ReportedTask{std::move(t), std::move(state)});

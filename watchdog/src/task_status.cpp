@@ -4,6 +4,7 @@
 #include "kill_tree.hpp"
 #include "proc.hpp"
 #include "registry_json.hpp"
+#include "task_seen.hpp"
 #include "usage.hpp"
 
 #include <fmt/format.h>
@@ -14,16 +15,6 @@
 namespace airssys::watchdog {
 
 namespace {
-
-bool monitor_runs(const TaskRecord& t) {
-  return t.monitor_pid && !process_gone(static_cast<pid_t>(*t.monitor_pid), t.monitor_start_time);
-}
-
-std::string effective_state(const TaskRecord& t, std::size_t alive, bool monitor_running) {
-  std::string state(to_string(t.state));
-  if (is_terminal(t.state) || monitor_running) return state;
-  return alive > 0 ? state + " (monitor gone: deadline not enforced)" : "lost";
-}
 
 // The engine knows a container task's processes and usage.
 void fill_container(TaskStatus& s) {
@@ -39,11 +30,11 @@ void fill_container(TaskStatus& s) {
   s.container_text = container_status_text(j["container"]);
 }
 
-void fill_native(TaskStatus& s) {
-  const auto tp = task_processes(s.record);
-  s.processes_alive = collect_processes(tp).size();
+void fill_native(TaskStatus& s, const SeenTask& seen) {
+  s.processes_alive = seen.alive;
+  s.unverified = seen.unverified;
   if (s.processes_alive == 0) return;
-  if (auto u = sample_usage(tp)) {
+  if (auto u = sample_usage(task_processes(s.record))) {
     s.cpu_percent = std::round(u->cpu_percent * 10) / 10;
     s.memory_bytes = u->memory_bytes;
     s.memory_source = u->memory_source;
@@ -52,7 +43,12 @@ void fill_native(TaskStatus& s) {
 
 }  // namespace
 
-std::string effective_state(const TaskRecord& t, std::size_t alive) { return effective_state(t, alive, monitor_runs(t)); }
+std::string effective_state(const TaskRecord& t, std::size_t alive) {
+  SeenTask seen;
+  seen.alive = alive;
+  if (t.monitor_pid) seen.monitor = process_gone(static_cast<pid_t>(*t.monitor_pid), t.monitor_start_time) ? Presence::gone : Presence::running;
+  return shown_state(t, seen);
+}
 
 std::expected<TaskRecord, Error> find_task(const Registry& reg, const std::string& id) {
   auto data = reg.load();
@@ -69,10 +65,8 @@ std::expected<bool, Error> task_has_ended(const Registry& reg, const std::string
   if (!t) return std::unexpected(t.error());
   if (is_terminal(t->state)) return true;
   // Nothing seen, but /proc could not show everything (hidepid): it may
-  // still run, so `logs --follow` keeps following.
-  const auto seen = collect_processes_checked(task_processes(*t));
-  if (seen.pids.empty() && seen.unreadable > 0) return false;
-  return effective_state(*t, seen.pids.size()) == "lost";
+  // still run ("unverified", not "lost"), so `logs --follow` keeps following.
+  return shown_state(*t, see_native_task(*t)) == "lost";
 }
 
 std::expected<TaskStatus, Error> task_status(const Registry& reg, const std::string& id) {
@@ -82,11 +76,15 @@ std::expected<TaskStatus, Error> task_status(const Registry& reg, const std::str
   s.record = std::move(*t);
   if (is_container_task(s.record)) {
     fill_container(s);
+    s.effective_state = effective_state(s.record, s.processes_alive);
+    s.monitor_running = s.record.monitor_pid && !process_gone(static_cast<pid_t>(*s.record.monitor_pid), s.record.monitor_start_time);
   } else {
-    fill_native(s);
+    const auto seen = see_native_task(s.record);
+    fill_native(s, seen);
+    s.effective_state = shown_state(s.record, seen);
+    s.monitor_running = seen.monitor != Presence::gone;
+    s.monitor_unverified = seen.monitor == Presence::unknown;
   }
-  s.monitor_running = monitor_runs(s.record);
-  s.effective_state = effective_state(s.record, s.processes_alive, s.monitor_running);
   return s;
 }
 

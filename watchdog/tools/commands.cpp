@@ -98,6 +98,7 @@ json status_json(const wd::TaskStatus& s) {
   j["cpu_percent"] = s.cpu_percent ? json(*s.cpu_percent) : json(nullptr);
   j["memory_bytes"] = s.memory_bytes ? json(*s.memory_bytes) : json(nullptr);
   j["memory_source"] = s.cpu_percent ? json(s.memory_source) : json(nullptr);
+  j["unverified"] = s.unverified.empty() ? json(nullptr) : json(s.unverified);
   if (!s.container_json.empty()) j["container"] = json::parse(s.container_json);
   return j;
 }
@@ -125,11 +126,14 @@ int cmd_status(const wd::Registry& reg, const std::string& id, bool as_json) {
   fmt::print("state:       {}\n", s->effective_state);
   fmt::print("command:     {}\n", command_line(t));
   fmt::print("pid:         {}\n", t.pid ? fmt::format("{} (start time {})", *t.pid, t.pid_start_time.value_or(0)) : "-");
-  fmt::print("monitor:     {}\n", t.monitor_pid ? fmt::format("{}{}", *t.monitor_pid, s->monitor_running ? " (running)" : " (gone)") : "-");
+  fmt::print("monitor:     {}\n", t.monitor_pid ? fmt::format("{}{}", *t.monitor_pid, s->monitor_unverified ? " (unverified: /proc cannot show it)"
+                                                                            : s->monitor_running       ? " (running)"
+                                                                                                       : " (gone)")
+                                                : "-");
   fmt::print("containment: {}\n", containment_text(t));
   if (!s->container_json.empty()) fmt::print("container:   {}\n", s->container_text);
   fmt::print("limits:      {}\n", limits_text(t));
-  fmt::print("processes:   {} alive\n", s->processes_alive);
+  fmt::print("processes:   {} alive{}\n", s->processes_alive, s->unverified.empty() ? "" : " (unverified: " + s->unverified + ")");
   if (s->cpu_percent) {
     fmt::print("cpu:         {:.1f}% (two samples, 250ms apart)\n", *s->cpu_percent);
     fmt::print("memory:      {} ({})\n", human_bytes(s->memory_bytes.value_or(0)), s->memory_source);
@@ -253,6 +257,7 @@ int cmd_rehydrate(const wd::Registry& reg, bool as_json) {
     j["state"] = l.effective_state;
     j["pid"] = t.pid ? json(*t.pid) : json(nullptr);
     j["processes_alive"] = l.processes_alive;
+    j["unverified"] = l.unverified.empty() ? json(nullptr) : json(l.unverified);
     j["running_for"] = wd::format_duration(std::chrono::milliseconds(std::max<std::int64_t>(0, now_ms() - t.created_ms)));
     j["deadline"] = deadline_text(t);
     j["command"] = command_line(t);

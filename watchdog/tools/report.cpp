@@ -45,11 +45,12 @@ int cmd_report(const Registry& reg, bool as_json) {
                         {"command", command_line(t)}});
     }
     fmt::print("{}\n", json{{"registry", reg.path().string()}, {"tasks", r->tasks}, {"by_state", r->by_state},
-                            {"longest_running", longest}, {"recent_failures", failed}}.dump());
+                            {"unverified", r->unverified}, {"longest_running", longest}, {"recent_failures", failed}}.dump());
     return 0;
   }
   fmt::print("{} task(s) in {}\n", r->tasks, reg.path().string());
   for (const auto& [state, n] : r->by_state) fmt::print("  {:<10} {}\n", state, n);
+  if (r->unverified > 0) fmt::print("  ({} of them unverified: /proc could not show their processes)\n", r->unverified);
   fmt::print("\nlongest running:{}\n", r->longest_running.empty() ? " none" : "");
   for (const auto& [t, state] : r->longest_running) {
     fmt::print("  {:<24} {:<10} up {:<10} deadline {:<12} {}\n", t.id, state.substr(0, state.find(' ')),

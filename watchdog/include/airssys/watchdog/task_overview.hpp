@@ -24,6 +24,9 @@ struct LiveTask {
   // nothing is known) with processes_alive 0.
   std::string effective_state;
   std::size_t processes_alive = 0;
+  // As TaskStatus::unverified: what /proc could not show (hidepid); "" when
+  // it showed everything.
+  std::string unverified;
   std::string last_output;  // the last non-empty line of its stdout log (at most 120 characters; "" when none)
   std::string last_error;   // the same for its stderr log
 };
@@ -47,7 +50,8 @@ struct RegistryStats {
   std::int64_t leftover_processes_killed = 0;  // summed over every task (negative values ignored, saturating)
 };
 
-// Reads the registry only (no /proc). Errors: registry_corrupt, failure.
+// Reads the registry only (no /proc): counts the recorded states, so a task
+// /proc cannot show is never counted lost here. Errors: registry_corrupt, failure.
 [[nodiscard]] std::expected<RegistryStats, Error> registry_stats(const Registry& reg);
 
 }  // namespace airssys::watchdog

@@ -25,8 +25,11 @@ struct TaskReport {
   std::int64_t now_ms = 0;  // Unix ms when the registry was read: up times and "ago" count from it
   std::size_t tasks = 0;
   // By the effective state's first word: "running (monitor gone…)" counts as
-  // "running", a live task of which nothing runs as "lost".
+  // "running", a live task of which nothing runs as "lost". A task /proc
+  // cannot show ("running (unverified: …)") counts as its recorded state.
   std::map<std::string, std::size_t> by_state;
+  // Of the live tasks, how many are "unverified" (TaskStatus::effective_state).
+  std::size_t unverified = 0;
   // At most 5 live tasks (not lost), longest-running (oldest created_ms) first.
   std::vector<ReportedTask> longest_running;
   // At most 10 tasks failed, timed_out, killed, or exited with a non-zero

@@ -1,0 +1,229 @@
+// `status`, `report`, `rehydrate` and `logs --follow` on a live task whose
+// processes /proc cannot show (hidepid): "cannot tell" is its own answer,
+// never `lost`, and a cgroup member /proc hides still counts as running
+// (cgroup.procs lists no zombie). A fake /proc (ProcRootForTesting) stands
+// in for hidepid: a stat file that cannot be read (hidepid=1's EACCES; here
+// a directory, EISDIR) or no entry for a pid kill(pid, 0) knows (hidepid=2).
+// Real child processes; a real registry in a temp dir.
+
+#include <airssys/testing/child.hpp>
+#include <airssys/testing/temp_dir.hpp>
+#include <airssys/watchdog/registry.hpp>
+#include <airssys/watchdog/task_overview.hpp>
+#include <airssys/watchdog/task_report.hpp>
+#include <airssys/watchdog/task_status.hpp>
+
+#include "proc.hpp"
+
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <chrono>
+#include <fstream>
+#include <string>
+
+using namespace airssys::watchdog;
+using airssys::testing::Child;
+using airssys::testing::TempDir;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// A live record of `pid` without a monitor (it died): only /proc (or the
+// cgroup) can say whether the task still runs.
+TaskRecord running_record(const Registry& reg, const std::string& id, pid_t pid) {
+  TaskRecord t;
+  t.id = id;
+  t.argv = {"sleep", "1000"};
+  t.created_ms = now_ms();
+  t.state = TaskState::running;
+  t.grace_ms = 10'000;
+  t.containment.kind = ContainmentKind::process_group;
+  t.stdout_log = reg.log_path(id, "stdout").string();
+  t.stderr_log = reg.log_path(id, "stderr").string();
+  t.pid = pid;
+  const auto st = read_proc_stat(pid);
+  EXPECT_TRUE(st) << "no /proc entry for " << pid;
+  if (st) t.pid_start_time = st->start_time;
+  return t;
+}
+
+void put(const Registry& reg, const TaskRecord& t) {
+  ASSERT_TRUE(reg.update([&](RegistryData& d) -> std::expected<void, Error> {
+    d.tasks.insert_or_assign(t.id, t);
+    return {};
+  }));
+}
+
+TaskState stored_state(const Registry& reg, const std::string& id) {
+  auto d = reg.load();
+  EXPECT_TRUE(d);
+  return d ? d->tasks.at(id).state : TaskState::failed;
+}
+
+// A temp dir with a registry in it and a live task process (`sleep`).
+struct Scene {
+  Scene() { EXPECT_TRUE(reg.ensure_dir()); }
+  TempDir d{"wd-unverified"};
+  const Registry reg{d / "state" / "registry.json"};
+  Child c{std::vector<std::string>{"sleep", "1000"}};
+};
+
+enum class Hide { unreadable, no_entry };
+
+// A fake /proc in which `pid` cannot be read (hidepid=1) or has no entry
+// while it runs (hidepid=2).
+fs::path fake_proc(const TempDir& d, pid_t pid, Hide how) {
+  const auto root = d / "proc";
+  fs::create_directories(root);
+  if (how == Hide::unreadable) fs::create_directories(root / std::to_string(pid) / "stat");  // read(2): EISDIR
+  return root;
+}
+
+struct Case {
+  Hide how;
+  const char* name;
+};
+const Case kCases[] = {{Hide::unreadable, "unreadable"}, {Hide::no_entry, "no entry"}};
+
+}  // namespace
+
+TEST(TaskUnverified, StatusOfATaskProcCannotShowIsNotLost) {
+  for (const auto& [how, name] : kCases) {
+    SCOPED_TRACE(name);
+    Scene scene;
+    auto& [d, reg, c] = scene;
+    ASSERT_GT(c.pid(), 0);
+    put(reg, running_record(reg, "hidden", c.pid()));
+    {
+      ProcRootForTesting fake(fake_proc(d, c.pid(), how));
+      auto s = task_status(reg, "hidden");
+      ASSERT_TRUE(s);
+      EXPECT_EQ(s->effective_state, "running (unverified: /proc hides pid " + std::to_string(c.pid()) + ")");
+      EXPECT_EQ(s->processes_alive, 0u);
+      EXPECT_NE(s->unverified.find(std::to_string(c.pid())), std::string::npos) << s->unverified;
+      EXPECT_FALSE(task_has_ended(reg, "hidden").value_or(true));
+    }
+    EXPECT_EQ(stored_state(reg, "hidden"), TaskState::running);  // nothing written
+    c.signal(SIGKILL);
+    ASSERT_TRUE(c.wait(30s));
+    auto s = task_status(reg, "hidden");  // the real /proc: it is gone
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->effective_state, "lost");
+    EXPECT_TRUE(s->unverified.empty());
+    EXPECT_TRUE(task_has_ended(reg, "hidden").value_or(false));
+  }
+}
+
+// A cgroup member /proc cannot show runs (cgroup.procs lists no zombie): it
+// counts as alive, so the task is running with its monitor gone, not lost
+// and not merely unverified. The cgroup here is a directory whose
+// cgroup.procs names the child, as the kernel's would.
+TEST(TaskUnverified, ACgroupMemberProcCannotShowCountsAsRunning) {
+  for (const auto& [how, name] : kCases) {
+    SCOPED_TRACE(name);
+    Scene scene;
+    auto& [d, reg, c] = scene;
+    ASSERT_GT(c.pid(), 0);
+    auto t = running_record(reg, "in-cgroup", c.pid());
+    const auto cg = d / "cgroup" / "task-watchdog" / "in-cgroup-1";
+    fs::create_directories(cg);
+    std::ofstream(cg / "cgroup.procs") << c.pid() << "\n";
+    t.containment.kind = ContainmentKind::cgroup2;
+    t.containment.cgroup = cg.string();
+    put(reg, t);
+    {
+      ProcRootForTesting fake(fake_proc(d, c.pid(), how));
+      auto s = task_status(reg, "in-cgroup");
+      ASSERT_TRUE(s);
+      EXPECT_EQ(s->processes_alive, 1u);
+      EXPECT_EQ(s->effective_state, "running (monitor gone: deadline not enforced)");
+      EXPECT_FALSE(s->unverified.empty());  // its usage cannot be sampled
+      auto live = live_tasks(reg);
+      ASSERT_TRUE(live);
+      ASSERT_EQ(live->live.size(), 1u);
+      EXPECT_EQ(live->live[0].processes_alive, 1u);
+      EXPECT_EQ(live->live[0].effective_state, "running (monitor gone: deadline not enforced)");
+    }
+    EXPECT_EQ(stored_state(reg, "in-cgroup"), TaskState::running);
+  }
+}
+
+// `report` counts such a task as running (not lost) and lists it among the
+// longest running; `rehydrate` (live_tasks) shows it unverified, not lost.
+TEST(TaskUnverified, ReportAndRehydrateDoNotCallItLost) {
+  for (const auto& [how, name] : kCases) {
+    SCOPED_TRACE(name);
+    Scene scene;
+    auto& [d, reg, c] = scene;
+    ASSERT_GT(c.pid(), 0);
+    put(reg, running_record(reg, "hidden", c.pid()));
+    const std::string shown = "running (unverified: /proc hides pid " + std::to_string(c.pid()) + ")";
+    {
+      ProcRootForTesting fake(fake_proc(d, c.pid(), how));
+      auto r = task_report(reg);
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->by_state.count("lost"), 0u);
+      EXPECT_EQ(r->by_state["running"], 1u);
+      EXPECT_EQ(r->unverified, 1u);
+      ASSERT_EQ(r->longest_running.size(), 1u);
+      EXPECT_EQ(r->longest_running[0].effective_state, shown);
+      auto live = live_tasks(reg);
+      ASSERT_TRUE(live);
+      ASSERT_EQ(live->live.size(), 1u);
+      EXPECT_EQ(live->live[0].effective_state, shown);
+      EXPECT_EQ(live->live[0].processes_alive, 0u);
+      EXPECT_FALSE(live->live[0].unverified.empty());
+    }
+    EXPECT_EQ(stored_state(reg, "hidden"), TaskState::running);
+    c.signal(SIGKILL);
+    ASSERT_TRUE(c.wait(30s));
+    auto r = task_report(reg);  // the real /proc: nothing runs, lost
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->by_state["lost"], 1u);
+    EXPECT_EQ(r->unverified, 0u);
+    EXPECT_TRUE(r->longest_running.empty());
+  }
+}
+
+// A monitor /proc cannot show may still enforce the deadline: the task is
+// "unverified", not "monitor gone", and never lost, even when nothing of it
+// is seen either.
+TEST(TaskUnverified, AMonitorProcCannotShowIsUnverifiedNotGone) {
+  TempDir d("wd-unverified");
+  const Registry reg(d / "state" / "registry.json");
+  ASSERT_TRUE(reg.ensure_dir());
+  Child task({"sleep", "1000"});
+  Child monitor({"sleep", "1000"});
+  ASSERT_GT(task.pid(), 0);
+  ASSERT_GT(monitor.pid(), 0);
+  auto t = running_record(reg, "watched", task.pid());
+  t.monitor_pid = monitor.pid();
+  t.monitor_start_time = read_proc_stat(monitor.pid()).value_or(ProcStat{}).start_time;
+  put(reg, t);
+  {
+    // The fake /proc shows the task's process (a copy of its real stat) but not the monitor.
+    const auto root = fake_proc(d, monitor.pid(), Hide::unreadable);
+    fs::create_directories(root / std::to_string(task.pid()));
+    std::ifstream real("/proc/" + std::to_string(task.pid()) + "/stat");
+    std::ofstream(root / std::to_string(task.pid()) / "stat") << real.rdbuf();
+    ProcRootForTesting fake(root);
+    auto s = task_status(reg, "watched");
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->effective_state, "running (unverified: /proc hides monitor pid " + std::to_string(monitor.pid()) + ")");
+    EXPECT_TRUE(s->monitor_unverified);
+    EXPECT_EQ(s->processes_alive, 1u);
+    EXPECT_FALSE(task_has_ended(reg, "watched").value_or(true));
+  }
+  auto s = task_status(reg, "watched");  // the real /proc shows both
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->effective_state, "running");
+  EXPECT_FALSE(s->monitor_unverified);
+  EXPECT_TRUE(s->unverified.empty());
+}
