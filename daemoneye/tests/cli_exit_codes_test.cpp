@@ -18,13 +18,6 @@ namespace {
 
 namespace de = airssys::daemoneye;
 
-std::string cli_bin() { return env_or_empty("DAEMONEYE_CLI_BIN"); }
-
-struct Outcome {
-  int code = -1;
-  std::string err;
-};
-
 class CliExitCodes : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -32,13 +25,7 @@ class CliExitCodes : public ::testing::Test {
     fs::create_directories(var_);
   }
   Outcome run(std::vector<std::string> args, std::optional<Child::As> as = std::nullopt) const {
-    args.insert(args.begin(), cli_bin());
-    const fs::path out = dir_.path() / "cli.out", err = dir_.path() / "cli.err";
-    fs::remove(out);
-    fs::remove(err);
-    auto c = as ? std::make_unique<Child>(*as, args, out, err) : std::make_unique<Child>(args, out, err);
-    auto rc = c->wait(60s);
-    return {rc.value_or(-1), slurp(err)};
+    return run_cli(std::move(args), dir_.path(), as);
   }
   Outcome run_db(std::vector<std::string> args) const {
     args.insert(args.begin(), {"--db", db_.string()});

@@ -29,13 +29,6 @@ namespace {
 
 namespace de = airssys::daemoneye;
 
-std::string cli_bin() { return env_or_empty("DAEMONEYE_CLI_BIN"); }
-
-struct Outcome {
-  int code = -1;
-  std::string out, err;
-};
-
 std::vector<nlohmann::json> json_lines(const std::string& text) {
   std::vector<nlohmann::json> out;
   std::istringstream in(text);
@@ -73,15 +66,7 @@ live_query:
                                     var_.string(), rules_.string(), server_.url(), (keys_ / "op.pub.pem").string()));
   }
 
-  Outcome cli(std::vector<std::string> args) const {
-    args.insert(args.begin(), cli_bin());
-    const fs::path out = dir_.path() / "cli.out", err = dir_.path() / "cli.err";
-    fs::remove(out);
-    fs::remove(err);
-    Child c(args, out, err);
-    auto rc = c.wait(60s);
-    return {rc.value_or(-1), slurp(out), slurp(err)};
-  }
+  Outcome cli(std::vector<std::string> args) const { return run_cli(std::move(args), dir_.path()); }
 
   // A request sent by hand (libnats), for what the CLI never sends.
   std::optional<de::LiveQueryReply> send_raw(natsConnection* nc, de::LiveQueryRequest r, bool sign, const std::string& inbox,

@@ -10,28 +10,15 @@
 namespace detest {
 namespace {
 
-struct Outcome {
-  int code = -1;
-  std::string out, err;
-};
-
 class CliSigma : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_FALSE(env_or_empty("DAEMONEYE_CLI_BIN").empty()) << "DAEMONEYE_CLI_BIN is not set: run this test through ctest";
+    ASSERT_FALSE(cli_bin().empty()) << "DAEMONEYE_CLI_BIN is not set: run this test through ctest";
     fs::create_directories(rules_);
     ::chmod(rules_.c_str(), 0700);
   }
 
-  Outcome cli(std::vector<std::string> args) const {
-    args.insert(args.begin(), env_or_empty("DAEMONEYE_CLI_BIN"));
-    const fs::path out = dir_.path() / "cli.out", err = dir_.path() / "cli.err";
-    fs::remove(out);  // Child appends
-    fs::remove(err);
-    Child c(args, out, err);
-    auto rc = c.wait(60s);
-    return {rc.value_or(-1), slurp(out), slurp(err)};
-  }
+  Outcome cli(std::vector<std::string> args) const { return run_cli(std::move(args), dir_.path()); }
 
   fs::path rule(const std::string& name, const std::string& text) const {
     const fs::path p = rules_ / name;

@@ -25,13 +25,6 @@ namespace {
 
 namespace de = airssys::daemoneye;
 
-std::string cli_bin() { return env_or_empty("DAEMONEYE_CLI_BIN"); }
-
-struct Outcome {
-  int code = -1;
-  std::string out, err;
-};
-
 std::int64_t now() { return static_cast<std::int64_t>(::time(nullptr)); }
 
 class Cli : public ::testing::Test {
@@ -42,15 +35,7 @@ class Cli : public ::testing::Test {
     ::chmod(var_.c_str(), 0700);
   }
 
-  Outcome cli(std::vector<std::string> args) const {
-    args.insert(args.begin(), cli_bin());
-    const fs::path out = dir_.path() / "cli.out", err = dir_.path() / "cli.err";
-    fs::remove(out);
-    fs::remove(err);
-    Child c(args, out, err);
-    auto rc = c.wait(60s);
-    return {rc.value_or(-1), slurp(out), slurp(err)};
-  }
+  Outcome cli(std::vector<std::string> args) const { return run_cli(std::move(args), dir_.path()); }
   Outcome cli_db(std::vector<std::string> args) const {
     args.insert(args.begin(), {"--db", db_.string()});
     return cli(std::move(args));

@@ -72,6 +72,30 @@ class Child : public airssys::testing::Child {
                                        .run_as = airssys::testing::SpawnOptions::Ids{who.uid, who.gid}}) {}
 };
 
+inline std::string cli_bin() { return env_or_empty("DAEMONEYE_CLI_BIN"); }
+
+// How a program run to its end went: its exit status as a shell prints it
+// (-1 if it overran the bound, then killed), and what it printed.
+struct Outcome {
+  int code = -1;
+  std::string out, err;
+};
+
+// Runs daemoneye-cli with `args` to its end (at most 60 s), as `who` when
+// given (the test must be root). stdout and stderr go through cli.out and
+// cli.err in `dir` (emptied first: Child appends), so one test's runs can be
+// inspected after a failure.
+inline Outcome run_cli(std::vector<std::string> args, const fs::path& dir,
+                       std::optional<Child::As> who = std::nullopt) {
+  args.insert(args.begin(), cli_bin());
+  const fs::path out = dir / "cli.out", err = dir / "cli.err";
+  fs::remove(out);
+  fs::remove(err);
+  auto c = who ? Child(*who, args, out, err) : Child(args, out, err);
+  auto rc = c.wait(60s);
+  return {rc.value_or(-1), slurp(out), slurp(err)};
+}
+
 // Children of `pid` named `comm` (from /proc/*/stat).
 inline std::vector<pid_t> children_named(pid_t parent, const std::string& comm) {
   std::vector<pid_t> out;
