@@ -6,13 +6,9 @@
 #include "test_support.hpp"
 
 #include <airssys/osl/activity_trace.hpp>
-#include <airssys/osl/unique_fd.hpp>
+#include <airssys/testing/socket.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -22,43 +18,14 @@ using namespace std::chrono_literals;
 
 namespace {
 
+using airssys::testing::accept_one;
+using airssys::testing::bound_loopback;
+using airssys::testing::bound_unix_datagram;
+using airssys::testing::port_of;
+using airssys::testing::receive;
+using airssys::testing::Socket;
+
 constexpr std::string_view kTrace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-
-// Waits (bounded) for one datagram, or for stream bytes, on `fd`.
-std::string receive(int fd, int timeout_ms = 10'000) {
-  pollfd p{fd, POLLIN, 0};
-  if (::poll(&p, 1, timeout_ms) <= 0) return {};
-  std::string buf(65536, '\0');
-  const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
-  buf.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-  return buf;
-}
-
-UniqueFd bound_unix(const std::string& path) {
-  UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return {};
-  return fd;
-}
-
-UniqueFd bound_inet(int type) {
-  UniqueFd fd(::socket(AF_INET, type | SOCK_CLOEXEC, 0));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return {};
-  if (type == SOCK_STREAM && ::listen(fd.get(), 4) != 0) return {};
-  return fd;
-}
-
-int port_of(int fd) {
-  sockaddr_in a{};
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  return ntohs(a.sin_port);
-}
 
 // What the sink must send for `r`, built by hand from the record.
 std::string expected_frame(const ActivityRecord& r, int pri) {
@@ -110,7 +77,7 @@ rules:
 
 TEST_F(AuditSyslog, UnixDatagramFramesAreExactAndCarryTheTrace) {
   const std::string path = (dir / "log.sock").string();
-  const UniqueFd server = bound_unix(path);
+  const Socket server = bound_unix_datagram(path);
   ASSERT_TRUE(server) << std::strerror(errno);
   System sys = make(path);
   {
@@ -139,7 +106,7 @@ TEST_F(AuditSyslog, UnixDatagramFramesAreExactAndCarryTheTrace) {
 }
 
 TEST_F(AuditSyslog, UdpOnLoopback) {
-  const UniqueFd server = bound_inet(SOCK_DGRAM);
+  const Socket server = bound_loopback(SOCK_DGRAM);
   ASSERT_TRUE(server);
   System sys = make(fmt::format("udp://127.0.0.1:{}", port_of(server.get())));
   ASSERT_TRUE(sys.run("alice", fs::Stat{dir / "pub"}));
@@ -151,12 +118,12 @@ TEST_F(AuditSyslog, UdpOnLoopback) {
 }
 
 TEST_F(AuditSyslog, TcpUsesOctetCounting) {
-  const UniqueFd listener = bound_inet(SOCK_STREAM);
+  const Socket listener = bound_loopback(SOCK_STREAM);
   ASSERT_TRUE(listener);
   System sys = make(fmt::format("tcp://127.0.0.1:{}", port_of(listener.get())));
   ASSERT_TRUE(sys.run("alice", fs::Stat{dir / "pub"}));
   ASSERT_TRUE(sys.flush_audit());
-  const UniqueFd conn(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  const Socket conn = accept_one(listener.get());
   ASSERT_TRUE(conn);
   const auto records = recording->records();
   ASSERT_EQ(records.size(), 2U);
@@ -187,7 +154,7 @@ TEST_F(AuditSyslog, ASendThatFailsStopsTheOperationAndSaysWhy) {
 }
 
 TEST_F(AuditSyslog, ARecordTooLargeForADatagramIsSentCutShort) {
-  const UniqueFd server = bound_inet(SOCK_DGRAM);
+  const Socket server = bound_loopback(SOCK_DGRAM);
   ASSERT_TRUE(server);
   System sys = make(fmt::format("udp://127.0.0.1:{}", port_of(server.get())));
   // A UDP datagram carries at most 65,507 bytes; this principal alone is more.

@@ -4,16 +4,23 @@
 #include <airssys/testing/child.hpp>
 #include <airssys/testing/eventually.hpp>
 #include <airssys/testing/run.hpp>
+#include <airssys/testing/socket.hpp>
 #include <airssys/testing/temp_dir.hpp>
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -142,6 +149,51 @@ TEST(Child, AdoptsAForkedChild) {
   ASSERT_GT(pid, 0);
   { auto c = at::Child::adopt(pid); }
   EXPECT_FALSE(alive(pid));
+}
+
+// A unix datagram socket at a path receives what is sent to that path, one
+// datagram per receive(); one bound twice fails and says so.
+TEST(Socket, UnixDatagramReceivesEachDatagram) {
+  at::TempDir dir("testing-socket");
+  const fs::path path = dir / "log.sock";
+  const at::Socket server = at::bound_unix_datagram(path);
+  ASSERT_TRUE(server) << std::strerror(errno);
+  EXPECT_GT(::fcntl(server.get(), F_GETFD) & FD_CLOEXEC, 0);
+  EXPECT_FALSE(at::bound_unix_datagram(path)) << "the path is taken";
+
+  const at::Socket client(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+  for (const std::string msg : {"one", "two"}) {
+    ASSERT_EQ(::sendto(client.get(), msg.data(), msg.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a),
+              static_cast<ssize_t>(msg.size()));
+  }
+  EXPECT_EQ(at::receive(server.get()), "one");
+  EXPECT_EQ(at::receive(server.get()), "two");
+  EXPECT_EQ(at::receive(server.get(), 10ms), "") << "nothing more was sent";
+}
+
+// A TCP listener on 127.0.0.1 has an ephemeral port; accept_one() gives the
+// connection a client made to it, and receive() its bytes.
+TEST(Socket, LoopbackTcpAcceptsAndReceives) {
+  const at::Socket listener = at::bound_loopback(SOCK_STREAM);
+  ASSERT_TRUE(listener);
+  const std::uint16_t port = at::port_of(listener.get());
+  ASSERT_NE(port, 0);
+  at::Socket client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(client.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << std::strerror(errno);
+  at::Socket conn = at::accept_one(listener.get());
+  ASSERT_TRUE(conn);
+  ASSERT_EQ(::send(client.get(), "hello", 5, MSG_NOSIGNAL), 5);
+  EXPECT_EQ(at::receive(conn.get()), "hello");
+  client.reset();
+  EXPECT_FALSE(client);
+  EXPECT_EQ(at::receive(conn.get()), "") << "the peer closed";
 }
 
 }  // namespace

@@ -1,17 +1,12 @@
 // The syslog sink against real sockets bound by the test: a unix datagram
 // socket (as /dev/log would be), UDP and TCP on 127.0.0.1 with ephemeral
 // ports. Each received message is parsed as RFC 5424.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <airssys/osl/unique_fd.hpp>
+#include <airssys/testing/socket.hpp>
 
 #include <regex>
 
@@ -22,7 +17,12 @@
 namespace airssys::daemoneye::detail {
 namespace {
 
-using osl::UniqueFd;
+using ::airssys::testing::accept_one;
+using ::airssys::testing::bound_loopback;
+using ::airssys::testing::bound_unix_datagram;
+using ::airssys::testing::port_of;
+using ::airssys::testing::receive;
+using ::airssys::testing::Socket;
 using testing::make_alert;
 using testing::TempDir;
 
@@ -45,32 +45,6 @@ Rfc5424 parse(const std::string& line) {
   out.sd = m[7];
   out.msg = m[8];
   return out;
-}
-
-// Waits (bounded) for a datagram or stream bytes on `fd`.
-std::string receive(int fd, int timeout_ms = 10'000) {
-  pollfd p{fd, POLLIN, 0};
-  if (::poll(&p, 1, timeout_ms) <= 0) return {};
-  char buf[65536];
-  const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
-}
-
-std::uint16_t port_of(int fd) {
-  sockaddr_in a{};
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  return ntohs(a.sin_port);
-}
-
-UniqueFd bound_inet(int type) {
-  UniqueFd fd(::socket(AF_INET, type | SOCK_CLOEXEC, 0));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return {};
-  if (type == SOCK_STREAM && ::listen(fd.get(), 4) != 0) return {};
-  return fd;
 }
 
 class SyslogSinkTest : public ::testing::Test {
@@ -113,11 +87,8 @@ class SyslogSinkTest : public ::testing::Test {
 TEST_F(SyslogSinkTest, UnixDatagramSocket) {
   TempDir dir;
   const std::string path = (dir / "log").string();
-  UniqueFd server(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  sockaddr_un sun{};
-  sun.sun_family = AF_UNIX;
-  std::memcpy(sun.sun_path, path.c_str(), path.size() + 1);
-  ASSERT_EQ(::bind(server.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun), 0);
+  const Socket server = bound_unix_datagram(path);
+  ASSERT_TRUE(server);
 
   auto sink = open(path);
   ASSERT_TRUE(sink) << sink.error();
@@ -141,12 +112,9 @@ TEST_F(SyslogSinkTest, NobodyListeningIsCountedNotThrown) {
                            "works again)");
 
   // Once a daemon binds the path, messages arrive without a restart.
-  UniqueFd server(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  sockaddr_un sun{};
-  sun.sun_family = AF_UNIX;
   const std::string path = (dir / "absent").string();
-  std::memcpy(sun.sun_path, path.c_str(), path.size() + 1);
-  ASSERT_EQ(::bind(server.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun), 0);
+  const Socket server = bound_unix_datagram(path);
+  ASSERT_TRUE(server);
   deliver(**sink, alerts);
   expect_message(receive(server.get()), alerts[0], 16 * 8 + 3);
   ASSERT_EQ(logged.size(), 2u);
@@ -154,7 +122,7 @@ TEST_F(SyslogSinkTest, NobodyListeningIsCountedNotThrown) {
 }
 
 TEST_F(SyslogSinkTest, Udp) {
-  const UniqueFd server = bound_inet(SOCK_DGRAM);
+  const Socket server = bound_loopback(SOCK_DGRAM);
   ASSERT_TRUE(server);
   auto sink = open("udp://127.0.0.1:" + std::to_string(port_of(server.get())), SinkFormat::json, "auth");
   ASSERT_TRUE(sink) << sink.error();
@@ -164,14 +132,14 @@ TEST_F(SyslogSinkTest, Udp) {
 }
 
 TEST_F(SyslogSinkTest, TcpOctetCountingAndReconnect) {
-  const UniqueFd listener = bound_inet(SOCK_STREAM);
+  const Socket listener = bound_loopback(SOCK_STREAM);
   ASSERT_TRUE(listener);
   auto sink = open("tcp://127.0.0.1:" + std::to_string(port_of(listener.get())));
   ASSERT_TRUE(sink) << sink.error();
   const std::vector<Alert> alerts{make_alert("r", 1), make_alert("r", 2, Severity::low)};
   deliver(**sink, alerts);  // connects now; the listener's backlog holds the connection
 
-  UniqueFd conn(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  Socket conn = accept_one(listener.get());
   ASSERT_TRUE(conn);
   std::string stream;
   auto frames = [&stream]() {
@@ -201,7 +169,7 @@ TEST_F(SyslogSinkTest, TcpOctetCountingAndReconnect) {
   conn.reset();
   const std::vector<Alert> later{make_alert("r", 3)};
   deliver(**sink, later);
-  UniqueFd again(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  const Socket again = accept_one(listener.get());
   ASSERT_TRUE(again);
   stream.clear();
   while (frames().empty()) {
@@ -216,7 +184,7 @@ TEST_F(SyslogSinkTest, TcpOctetCountingAndReconnect) {
 TEST_F(SyslogSinkTest, TcpRefusedIsCounted) {
   std::uint16_t port = 0;
   {
-    const UniqueFd closed = bound_inet(SOCK_STREAM);
+    const Socket closed = bound_loopback(SOCK_STREAM);
     port = port_of(closed.get());
   }
   auto sink = open("tcp://127.0.0.1:" + std::to_string(port));
@@ -229,7 +197,7 @@ TEST_F(SyslogSinkTest, TcpRefusedIsCounted) {
 }
 
 TEST_F(SyslogSinkTest, HumanFormatMessage) {
-  const UniqueFd server = bound_inet(SOCK_DGRAM);
+  const Socket server = bound_loopback(SOCK_DGRAM);
   auto sink = open("udp://127.0.0.1:" + std::to_string(port_of(server.get())), SinkFormat::human);
   ASSERT_TRUE(sink) << sink.error();
   const std::vector<Alert> alerts{make_alert("r", 1)};
