@@ -41,8 +41,7 @@ class ChildEnv : public ::testing::Test {
  protected:
   void SetUp() override {
     sink = std::make_shared<test::RecordingSink>();
-    SystemOptions o;
-    o.policy = test::policy_from(R"(
+    sys = test::system_with(R"(
 version: 1
 roles:
   i18n: { env: [GCONV_PATH] }
@@ -56,9 +55,7 @@ rules:
     principals: ["*"]
     operations: [process.spawn]
     resources: ["/usr/bin/**", "/bin/**"]
-)");
-    o.audit.sinks.push_back(sink);
-    sys = std::make_unique<System>(std::move(o));
+)", sink);
   }
 
   // NAME → VALUE as the child `env` printed them.
@@ -68,14 +65,8 @@ rules:
     s.options = std::move(opts);
     s.options.stdout_ = process::Stdio::pipe();
     s.options.stderr_ = process::Stdio::pipe();
-    s.options.deadline = 20s;
-    auto p = sys->run(who, s);
-    EXPECT_TRUE(p) << p.error().to_string();
-    if (!p) return {};
-    auto out = p->communicate();
-    EXPECT_TRUE(out) << out.error().to_string();
+    const auto out = test::run_to_end(*sys, who, std::move(s));
     if (!out) return {};
-    EXPECT_EQ(out->status.code, 0);
     EXPECT_EQ(out->err, "") << "the loader complains only if a bogus LD_* reached it";
     std::map<std::string, std::string> env;
     std::istringstream in(out->out);

@@ -18,8 +18,7 @@ using namespace std::chrono_literals;
 class ChildFds : public ::testing::Test {
  protected:
   void SetUp() override {
-    SystemOptions o;
-    o.policy = test::policy_from(R"(
+    sys = test::system_with(R"(
 version: 1
 rules:
   - id: spawn
@@ -28,7 +27,6 @@ rules:
     operations: [process.spawn]
     resources: ["/usr/bin/**", "/bin/**"]
 )");
-    sys = std::make_unique<System>(std::move(o));
   }
 
   // The fd numbers the child `ls /proc/self/fd` saw.
@@ -37,14 +35,8 @@ rules:
     s.argv = {"/bin/ls", "/proc/self/fd"};
     s.options.stdin_ = process::Stdio::null();
     s.options.stdout_ = process::Stdio::pipe();
-    s.options.deadline = 20s;
-    auto p = sys->run("alice", s);
-    EXPECT_TRUE(p) << p.error().to_string();
-    if (!p) return {};
-    auto out = p->communicate();
-    EXPECT_TRUE(out) << out.error().to_string();
+    const auto out = test::run_to_end(*sys, "alice", std::move(s));
     if (!out) return {};
-    EXPECT_EQ(out->status.code, 0);
     std::set<int> fds;
     std::istringstream in(out->out);
     for (int fd; in >> fd;) fds.insert(fd);

@@ -49,8 +49,7 @@ class ProcessFork : public ::testing::Test {
  protected:
   void SetUp() override {
     sink = std::make_shared<test::RecordingSink>();
-    SystemOptions o;
-    o.policy = test::policy_from(fmt::format(R"(
+    sys = test::system_with(fmt::format(R"(
 version: 1
 rules:
   - id: monitor
@@ -58,9 +57,7 @@ rules:
     principals: [alice]
     operations: [process.fork]
     resources: ["{}"]
-)", self_exe()));
-    o.audit.sinks.push_back(sink);
-    sys = std::make_unique<System>(std::move(o));
+)", self_exe()), sink);
   }
 
   TempDir dir;

@@ -23,8 +23,7 @@ class ProcessOps : public ::testing::Test {
  protected:
   void SetUp() override {
     sink = std::make_shared<test::RecordingSink>();
-    SystemOptions o;
-    o.policy = test::policy_from(fmt::format(R"(
+    sys = test::system_with(fmt::format(R"(
 version: 1
 tools:
   echo-tool: /bin/echo
@@ -52,9 +51,7 @@ rules:
     principals: ["alice"]
     operations: ["fs.*"]
     resources: ["{0}/**"]
-)", dir.str()));
-    o.audit.sinks.push_back(sink);
-    sys = std::make_unique<System>(std::move(o));
+)", dir.str()), sink);
   }
 
   process::Options piped() {

@@ -8,10 +8,12 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +59,29 @@ class RecordingSink final : public ActivitySink {
   int fail_next_ = 0;
 };
 
+// A System with the policy in `yaml`, its records also going to `sink` (when given).
+inline std::unique_ptr<System> system_with(const std::string& yaml, std::shared_ptr<ActivitySink> sink = nullptr) {
+  SystemOptions o;
+  o.policy = policy_from(yaml);
+  if (sink) o.audit.sinks.push_back(std::move(sink));
+  return std::make_unique<System>(std::move(o));
+}
+
+// Runs `s` as `who` to its end (bounded by a 20 s deadline) and returns what
+// it printed; records a failure and returns nullopt unless it started, was
+// collected and exited 0.
+inline std::optional<process::Output> run_to_end(System& sys, const std::string& who, process::Spawn s) {
+  s.options.deadline = std::chrono::seconds(20);
+  auto p = sys.run(who, s);
+  EXPECT_TRUE(p) << p.error().to_string();
+  if (!p) return std::nullopt;
+  auto out = p->communicate();
+  EXPECT_TRUE(out) << out.error().to_string();
+  if (!out) return std::nullopt;
+  EXPECT_EQ(out->status.code, 0);
+  return std::move(*out);
+}
+
 inline std::string read_file(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
@@ -76,8 +101,7 @@ class WorkDirSystem : public ::testing::Test {
   void SetUp() override {
     std::filesystem::create_directories(dir / "work");
     sink = std::make_shared<RecordingSink>();
-    SystemOptions o;
-    o.policy = policy_from(fmt::format(R"(
+    sys = system_with(fmt::format(R"(
 version: 1
 rules:
   - id: work-all
@@ -90,9 +114,7 @@ rules:
     principals: ["*"]
     operations: ["*"]
     resources: ["{0}/work/secret/**"]
-)", dir.str()));
-    o.audit.sinks.push_back(sink);
-    sys = std::make_unique<System>(std::move(o));
+)", dir.str()), sink);
   }
   std::string w(const std::string& rel) const { return (dir / "work" / rel).string(); }
 
