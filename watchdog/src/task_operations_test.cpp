@@ -24,6 +24,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <thread>
 
@@ -121,12 +122,24 @@ void write_file(const fs::path& p, const std::string& text) {
   ASSERT_TRUE(out.flush()) << "cannot write " << p;
 }
 
+// Each test's temp dir and the registry in its state/ directory, made as
+// `task-watchdog run` makes it.
+class RegistryTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(reg.ensure_dir()); }
+
+  TempDir d{"wd-ops"};
+  const Registry reg{d / "state" / "registry.json"};
+};
+class TaskKill : public RegistryTest {};
+class TaskCleanup : public RegistryTest {};
+class TaskOverview : public RegistryTest {};
+// TaskStatus, TaskReport and TaskLogs are also watchdog types: those suites
+// stay plain TESTs that make their own directory and registry.
+
 }  // namespace
 
-TEST(TaskKill, LiveTreeIsKilledVerifiedAndRecordedKilled) {
-  TempDir d("wd-ops");
-  const Registry reg(d / "state" / "registry.json");
-  ASSERT_TRUE(reg.ensure_dir());
+TEST_F(TaskKill, LiveTreeIsKilledVerifiedAndRecordedKilled) {
   LiveTree tree(reg, "tree", "sleep 1000 & sleep 1000 & wait", 3);
   const auto& procs = tree.procs;
   ASSERT_EQ(procs.size(), 3u);
@@ -154,10 +167,7 @@ TEST(TaskKill, LiveTreeIsKilledVerifiedAndRecordedKilled) {
 // A member that ignores SIGTERM outlives its leader, after which neither the
 // group nor the descendant walk can reach it (no cgroup, no monitor): the
 // SIGKILL sweeps must still end it because the first sweep found it.
-TEST(TaskKill, MemberThatIgnoresSigtermIsKilledAfterItsLeaderEnded) {
-  TempDir d("wd-ops");
-  const Registry reg(d / "state" / "registry.json");
-  ASSERT_TRUE(reg.ensure_dir());
+TEST_F(TaskKill, MemberThatIgnoresSigtermIsKilledAfterItsLeaderEnded) {
   LiveTree tree(reg, "stubborn", "(trap '' TERM; exec sleep 1000) & wait", 2);
   const auto& procs = tree.procs;
   ASSERT_EQ(procs.size(), 2u);
@@ -176,10 +186,7 @@ TEST(TaskKill, MemberThatIgnoresSigtermIsKilledAfterItsLeaderEnded) {
 // leader nor in the first sweep, only as the child of a known member (and as
 // a member of the leader's group, which that member still holds). It must be
 // killed too, and the task recorded killed only once it is gone.
-TEST(TaskKill, ProcessStartedByAMemberAfterTheFirstSweepIsKilledToo) {
-  TempDir d("wd-ops");
-  const Registry reg(d / "state" / "registry.json");
-  ASSERT_TRUE(reg.ensure_dir());
+TEST_F(TaskKill, ProcessStartedByAMemberAfterTheFirstSweepIsKilledToo) {
   LiveTree tree(reg, "forker", "(trap 'sleep 1000 & wait' TERM; sleep 1000 & wait; wait) & wait", 3);
   ASSERT_EQ(tree.procs.size(), 3u);
   const pid_t group = tree.child.pid();
@@ -204,9 +211,7 @@ TEST(TaskKill, ProcessStartedByAMemberAfterTheFirstSweepIsKilledToo) {
   EXPECT_EQ(stored(reg, "forker").state, TaskState::killed);
 }
 
-TEST(TaskKill, EndedTaskIsLeftAsRecorded) {
-  TempDir d("wd-ops");
-  const Registry reg(d / "registry.json");
+TEST_F(TaskKill, EndedTaskIsLeftAsRecorded) {
   auto t = record(reg, "done", TaskState::exited);
   t.exit_code = 3;
   put(reg, t);
@@ -221,9 +226,7 @@ TEST(TaskKill, EndedTaskIsLeftAsRecorded) {
   EXPECT_EQ(after.error, "");
 }
 
-TEST(TaskKill, LiveRecordWhosePidEndedIsStaleAndUnknownIdIsNotFound) {
-  TempDir d("wd-ops");
-  const Registry reg(d / "registry.json");
+TEST_F(TaskKill, LiveRecordWhosePidEndedIsStaleAndUnknownIdIsNotFound) {
   Child c({"true"});
   ASSERT_GT(c.pid(), 0);
   // Its start time, read before it can exit: `true` may already be gone.
@@ -278,9 +281,7 @@ TEST(TaskStatus, LiveTaskWithoutMonitorAndEndedTask) {
   EXPECT_FALSE(after->cpu_percent);
 }
 
-TEST(TaskCleanup, RemovesOnlyEndedTasksOlderThanTheCutoffWithTheirLogs) {
-  TempDir d("wd-ops");
-  const Registry reg(d / "registry.json");
+TEST_F(TaskCleanup, RemovesOnlyEndedTasksOlderThanTheCutoffWithTheirLogs) {
   const auto hours_ago = [](int h) { return now_ms() - h * 3'600'000LL; };
   auto old_exited = record(reg, "old-exited", TaskState::exited);
   old_exited.ended_ms = hours_ago(3);
@@ -320,9 +321,7 @@ TEST(TaskCleanup, RemovesOnlyEndedTasksOlderThanTheCutoffWithTheirLogs) {
   EXPECT_EQ(reg.load()->tasks.size(), 1u);
 }
 
-TEST(TaskOverview, LiveTasksAndStats) {
-  TempDir d("wd-ops");
-  const Registry reg(d / "registry.json");
+TEST_F(TaskOverview, LiveTasksAndStats) {
   auto a = record(reg, "a", TaskState::exited);
   a.ended_ms = a.created_ms + 2000;
   a.leftover_processes = 2;
@@ -353,9 +352,7 @@ TEST(TaskOverview, LiveTasksAndStats) {
 
 // A container task whose engine does not answer is not reported `lost`:
 // nothing is known about its processes (the engine's socket does not exist).
-TEST(TaskOverview, ContainerTaskWhoseEngineDoesNotAnswerIsNotLost) {
-  TempDir d("wd-ops");
-  const Registry reg(d / "registry.json");
+TEST_F(TaskOverview, ContainerTaskWhoseEngineDoesNotAnswerIsNotLost) {
   auto t = record(reg, "boxed", TaskState::running);
   t.containment.kind = ContainmentKind::container;
   t.extra.insert_or_assign("container", R"({"engine":"unix://)" + (d / "no-engine.sock").string() + R"(","name":"boxed"})");
@@ -370,10 +367,7 @@ TEST(TaskOverview, ContainerTaskWhoseEngineDoesNotAnswerIsNotLost) {
 
 // Cleanup removes a task's logs where the runner writes them, never a file
 // an edited record names instead.
-TEST(TaskCleanup, RemovesTheTasksOwnLogsNotTheFilesItsRecordNames) {
-  TempDir d("wd-ops");
-  const Registry reg(d / "state" / "registry.json");
-  ASSERT_TRUE(reg.ensure_dir());
+TEST_F(TaskCleanup, RemovesTheTasksOwnLogsNotTheFilesItsRecordNames) {
   auto t = record(reg, "old", TaskState::exited);
   const fs::path own_stdout = t.stdout_log;
   const fs::path bystander = d / "precious.txt";
@@ -391,12 +385,10 @@ TEST(TaskCleanup, RemovesTheTasksOwnLogsNotTheFilesItsRecordNames) {
 
 // rehydrate shows the last line of the task's own logs, not of a file an
 // edited record names instead.
-TEST(TaskOverview, LastLinesComeFromTheTasksOwnLogs) {
-  TempDir d("wd-ops");
-  const Registry reg(d / "registry.json");
+TEST_F(TaskOverview, LastLinesComeFromTheTasksOwnLogs) {
   auto t = record(reg, "c", TaskState::running);
   write_file(t.stdout_log, "own line\n");
-  t.stderr_log = (d / "elsewhere.txt").string();
+  t.stderr_log = (reg.dir() / "elsewhere.txt").string();
   write_file(t.stderr_log, "not the task's\n");
   put(reg, t);
 
@@ -410,10 +402,7 @@ TEST(TaskOverview, LastLinesComeFromTheTasksOwnLogs) {
 // /proc that will not show a process (EACCES under hidepid=1; here a fake
 // /proc whose stat file for it is a directory) says nothing about whether it
 // runs: kill must not call that "nothing to kill" or record `killed`.
-TEST(TaskKill, AProcessProcCannotShowIsNotRecordedKilled) {
-  TempDir d("wd-ops");
-  const Registry reg(d / "state" / "registry.json");
-  ASSERT_TRUE(reg.ensure_dir());
+TEST_F(TaskKill, AProcessProcCannotShowIsNotRecordedKilled) {
   Child c({"sleep", "1000"});
   ASSERT_GT(c.pid(), 0);
   put(reg, record(reg, "hidden", TaskState::running, c.pid()));
@@ -437,10 +426,7 @@ TEST(TaskKill, AProcessProcCannotShowIsNotRecordedKilled) {
 // Under hidepid=2 /proc has no entry at all for another user's process
 // (ENOENT) while it runs; kill(pid, 0) says it exists (EPERM): still "cannot
 // tell", never "pid ... has ended". Here a fake /proc without the entry.
-TEST(TaskKill, AProcessProcHidesIsNotRecordedKilled) {
-  TempDir d("wd-ops");
-  const Registry reg(d / "state" / "registry.json");
-  ASSERT_TRUE(reg.ensure_dir());
+TEST_F(TaskKill, AProcessProcHidesIsNotRecordedKilled) {
   Child c({"sleep", "1000"});
   ASSERT_GT(c.pid(), 0);
   put(reg, record(reg, "hidden", TaskState::running, c.pid()));
@@ -459,39 +445,27 @@ TEST(TaskKill, AProcessProcHidesIsNotRecordedKilled) {
   EXPECT_FALSE(c.exited());  // nothing it could not see was signalled
 }
 
-// The monitor records `timed_out` (its deadline) while `kill` waits out the
-// grace period: kill's verdict is a compare-and-set on the state it read
-// (`running`), so the monitor's state stays.
-TEST(TaskKill, AStateTheMonitorWroteDuringTheKillIsKept) {
-  TempDir d("wd-ops");
-  const Registry reg(d / "state" / "registry.json");
-  ASSERT_TRUE(reg.ensure_dir());
-  const fs::path marker = d / "got-term";
-  // sh ignores SIGTERM (its trap touches the marker) and keeps a sleep running.
+namespace {
+
+// Kills the live tree "race" (an sh whose TERM trap touches a marker in
+// `dir`, so it outlives SIGTERM) while "its monitor" applies `change` to the
+// record once the tree got SIGTERM; what kill returned.
+std::expected<KillTaskReport, Error> kill_while_the_monitor_writes(const Registry& reg, const fs::path& dir,
+                                                                   std::chrono::seconds grace,
+                                                                   const std::function<void(TaskRecord&)>& change) {
+  const fs::path marker = dir / "got-term";
   LiveTree tree(reg, "race", "trap 'touch " + marker.string() + "' TERM; while :; do sleep 1000 & wait; done", 2);
   std::thread monitor([&] {
     if (!eventually([&] { return fs::exists(marker); }, 30s)) return;
-    auto w = reg.update([&](RegistryData& data) -> std::expected<void, Error> {
-      auto& t = data.tasks.at("race");
-      t.state = TaskState::timed_out;
-      t.error = "deadline 1s passed";
-      t.ended_ms = now_ms();
+    EXPECT_TRUE(reg.update([&](RegistryData& data) -> std::expected<void, Error> {
+      change(data.tasks.at("race"));
       return {};
-    });
-    EXPECT_TRUE(w);
+    }));
   });
-  auto r = kill_recorded_task(reg, "race", KillRequest{.grace = 5s, .policy_file = {}});
+  auto r = kill_recorded_task(reg, "race", KillRequest{.grace = grace, .policy_file = {}});
   monitor.join();
-  ASSERT_TRUE(r) << r.error().message;
-  EXPECT_EQ(r->outcome, KillOutcome::killed);
-  EXPECT_TRUE(r->survivors.empty());
-  EXPECT_EQ(r->recorded_as, TaskState::timed_out);
-  const auto t = stored(reg, "race");
-  EXPECT_EQ(t.state, TaskState::timed_out);  // was: killed
-  EXPECT_EQ(t.error, "deadline 1s passed");
+  return r;
 }
-
-namespace {
 
 // Kills a live tree while "its monitor" records `exited` with `exit_code` /
 // `exit_signal` once the tree got SIGTERM; the state the kill leaves.
@@ -499,20 +473,11 @@ std::optional<TaskState> kill_while_the_monitor_records_exited(std::optional<int
   TempDir d("wd-ops");
   const Registry reg(d / "state" / "registry.json");
   EXPECT_TRUE(reg.ensure_dir());
-  const fs::path marker = d / "got-term";
-  LiveTree tree(reg, "race", "trap 'touch " + marker.string() + "' TERM; while :; do sleep 1000 & wait; done", 2);
-  std::thread monitor([&] {
-    if (!eventually([&] { return fs::exists(marker); }, 30s)) return;
-    EXPECT_TRUE(reg.update([&](RegistryData& data) -> std::expected<void, Error> {
-      auto& t = data.tasks.at("race");
-      t.state = TaskState::exited;
-      t.exit_code = exit_code;
-      t.exit_signal = exit_signal;
-      return {};
-    }));
+  auto r = kill_while_the_monitor_writes(reg, d.path(), 2s, [&](TaskRecord& t) {
+    t.state = TaskState::exited;
+    t.exit_code = exit_code;
+    t.exit_signal = exit_signal;
   });
-  auto r = kill_recorded_task(reg, "race", KillRequest{.grace = 2s, .policy_file = {}});
-  monitor.join();
   EXPECT_TRUE(r) << r.error().message;
   if (!r) return std::nullopt;
   EXPECT_EQ(r->outcome, KillOutcome::killed);
@@ -523,10 +488,28 @@ std::optional<TaskState> kill_while_the_monitor_records_exited(std::optional<int
 
 }  // namespace
 
+// The monitor records `timed_out` (its deadline) while `kill` waits out the
+// grace period: kill's verdict is a compare-and-set on the state it read
+// (`running`), so the monitor's state stays.
+TEST_F(TaskKill, AStateTheMonitorWroteDuringTheKillIsKept) {
+  auto r = kill_while_the_monitor_writes(reg, d.path(), 5s, [](TaskRecord& t) {
+    t.state = TaskState::timed_out;
+    t.error = "deadline 1s passed";
+    t.ended_ms = now_ms();
+  });
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->outcome, KillOutcome::killed);
+  EXPECT_TRUE(r->survivors.empty());
+  EXPECT_EQ(r->recorded_as, TaskState::timed_out);
+  const auto t = stored(reg, "race");
+  EXPECT_EQ(t.state, TaskState::timed_out);  // was: killed
+  EXPECT_EQ(t.error, "deadline 1s passed");
+}
+
 // The monitor's own `exited` on seeing the end our signal caused is still
 // replaced by `killed` (docs/task-watchdog.md, "kill"): a signal, 128 +
 // SIGTERM from a shell, or no exit status at all (an adopted process).
-TEST(TaskKill, ExitedWrittenDuringTheKillBecomesKilled) {
+TEST_F(TaskKill, ExitedWrittenDuringTheKillBecomesKilled) {
   EXPECT_EQ(kill_while_the_monitor_records_exited(std::nullopt, SIGTERM), TaskState::killed);
   EXPECT_EQ(kill_while_the_monitor_records_exited(128 + SIGTERM, std::nullopt), TaskState::killed);
   EXPECT_EQ(kill_while_the_monitor_records_exited(std::nullopt, std::nullopt), TaskState::killed);
@@ -537,16 +520,14 @@ TEST(TaskKill, ExitedWrittenDuringTheKillBecomesKilled) {
 // monitor keeps a `killed` it finds): the state after `kill` does not
 // depend on who wrote first. A task that ends itself with 0 on SIGTERM was
 // still killed.
-TEST(TaskKill, AnyExitWrittenDuringTheKillBecomesKilled) {
+TEST_F(TaskKill, AnyExitWrittenDuringTheKillBecomesKilled) {
   EXPECT_EQ(kill_while_the_monitor_records_exited(0, std::nullopt), TaskState::killed);
   EXPECT_EQ(kill_while_the_monitor_records_exited(3, std::nullopt), TaskState::killed);
 }
 
 // A record that ended before it began (the clock was set back, or it was
 // edited) has no duration: skipped, not averaged into a negative mean.
-TEST(TaskOverview, StatsSkipNegativeDurations) {
-  TempDir d("wd-ops");
-  const Registry reg(d / "registry.json");
+TEST_F(TaskOverview, StatsSkipNegativeDurations) {
   auto fine = record(reg, "fine", TaskState::exited);
   fine.ended_ms = fine.created_ms + 4'000;
   auto backwards = record(reg, "backwards", TaskState::exited);
@@ -571,10 +552,7 @@ TEST(TaskOverview, StatsSkipNegativeDurations) {
 
 // rehydrate's last lines: a symbolic link at a task's log path is not
 // followed, and a FIFO there does not block the call.
-TEST(TaskOverview, LastLinesFollowNoSymlinkAndDoNotBlockOnAFifo) {
-  TempDir d("wd-ops");
-  const Registry reg(d / "state" / "registry.json");
-  ASSERT_TRUE(reg.ensure_dir());
+TEST_F(TaskOverview, LastLinesFollowNoSymlinkAndDoNotBlockOnAFifo) {
   Child c({"sleep", "1000"});
   ASSERT_GT(c.pid(), 0);
   put(reg, record(reg, "a", TaskState::running, c.pid()));
@@ -591,10 +569,7 @@ TEST(TaskOverview, LastLinesFollowNoSymlinkAndDoNotBlockOnAFifo) {
 
 // A cgroup cleanup cannot remove (here a directory that is not empty) is
 // reported with the task's id, not dropped; the record goes either way.
-TEST(TaskCleanup, ACgroupThatCannotBeRemovedIsReported) {
-  TempDir d("wd-ops");
-  const Registry reg(d / "state" / "registry.json");
-  ASSERT_TRUE(reg.ensure_dir());
+TEST_F(TaskCleanup, ACgroupThatCannotBeRemovedIsReported) {
   auto t = record(reg, "stuck", TaskState::killed);
   t.containment.kind = ContainmentKind::cgroup2;
   t.containment.cgroup = (d / "cg").string();
