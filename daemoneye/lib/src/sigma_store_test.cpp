@@ -86,6 +86,15 @@ class SigmaStore : public ::testing::Test {
     events_.push_back(event(pid, std::move(path), std::move(cmdline), parent));
   }
 
+  // The rule most scan tests run: every process whose Image ends in /curl.
+  static auto curl_rule() {
+    return parse_rule("title: curl\nid: curl\nlogsource: {product: linux, category: process_creation}\n"
+                      "detection: {s: {Image|endswith: /curl}, condition: s}\n",
+                      "curl.yml");
+  }
+  // Another guarded engine on the same store, under `limits`.
+  auto engine_with(QueryLimits limits) const { return QueryEngine::open(tmp_ / "d.db", limits); }
+
   // The pids the rule's query returns, run as the agent's first scan runs it.
   std::set<std::int64_t> matches(const std::string& detection) {
     auto rule = parse_rule("title: t\nid: t\nlogsource: {product: linux, category: process_creation}\ndetection:\n" +
@@ -228,9 +237,7 @@ TEST_F(SigmaStore, EachEventIsReadByOneScan) {
 }
 
 TEST_F(SigmaStore, AFailedScanDoesNotMoveTheWindow) {
-  auto rule = parse_rule("title: curl\nid: curl\nlogsource: {product: linux, category: process_creation}\n"
-                         "detection: {s: {Image|endswith: /curl}, condition: s}\n",
-                         "curl.yml");
+  auto rule = curl_rule();
   ASSERT_TRUE(rule) << rule.error().message;
   EventMarks marks;
   ASSERT_EQ(pids_of(run_rules({*rule}, *engine_, "host", now_, marks)), (Pids{201, 202}));
@@ -239,7 +246,7 @@ TEST_F(SigmaStore, AFailedScanDoesNotMoveTheWindow) {
   for (int i = 0; i < 2000; ++i) more.push_back(event(1000 + i, "/usr/bin/true", "true"));
   more.push_back(event(244, "/usr/bin/curl", "curl during the failure"));
   ASSERT_TRUE(store_->append_events(more));
-  auto slow = QueryEngine::open(tmp_ / "d.db", QueryLimits{.time = std::chrono::milliseconds(0)});
+  auto slow = engine_with(QueryLimits{.time = std::chrono::milliseconds(0)});
   ASSERT_TRUE(slow) << slow.error();
   RuleRun failed = run_rules({*rule}, **slow, "host", now_, marks);
   ASSERT_EQ(failed.failures.size(), 1u);
@@ -252,9 +259,7 @@ TEST_F(SigmaStore, AFailedScanDoesNotMoveTheWindow) {
 }
 
 TEST_F(SigmaStore, AWindowThatRunsOutOfTimeIsReadInSmallerSteps) {
-  auto rule = parse_rule("title: curl\nid: curl\nlogsource: {product: linux, category: process_creation}\n"
-                         "detection: {s: {Image|endswith: /curl}, condition: s}\n",
-                         "curl.yml");
+  auto rule = curl_rule();
   ASSERT_TRUE(rule) << rule.error().message;
   EventMarks marks;
   ASSERT_EQ(pids_of(run_rules({*rule}, *engine_, "host", now_, marks)), (Pids{201, 202}));
@@ -265,7 +270,7 @@ TEST_F(SigmaStore, AWindowThatRunsOutOfTimeIsReadInSmallerSteps) {
   // A zero time limit fails any query past SQLite's first progress check
   // (1,000 steps): only small windows can be read. Without narrowing, the
   // whole window failed on every scan and 244 was never read.
-  auto slow = QueryEngine::open(tmp_ / "d.db", QueryLimits{.time = std::chrono::milliseconds(0)});
+  auto slow = engine_with(QueryLimits{.time = std::chrono::milliseconds(0)});
   ASSERT_TRUE(slow) << slow.error();
   Pids seen;
   std::size_t failures = 0;
@@ -293,7 +298,7 @@ TEST_F(SigmaStore, AnEventNoWindowCanReadIsSkipped) {
   EventMarks marks;
   ASSERT_TRUE(run_rules({*rule}, *engine_, "host", now_, marks).failures.empty());
   ASSERT_TRUE(store_->append_events(std::vector{event(246, "/usr/bin/a", "a"), event(247, "/usr/bin/b", "b")}));
-  auto slow = QueryEngine::open(tmp_ / "d.db", QueryLimits{.time = std::chrono::milliseconds(0)});
+  auto slow = engine_with(QueryLimits{.time = std::chrono::milliseconds(0)});
   ASSERT_TRUE(slow) << slow.error();
   std::vector<std::string> messages;
   for (int scan = 0; scan < 3; ++scan)
@@ -312,14 +317,12 @@ TEST_F(SigmaStore, AnEventNoWindowCanReadIsSkipped) {
 }
 
 TEST_F(SigmaStore, ACutOffResultResumesAfterItsLastRow) {
-  auto rule = parse_rule("title: curl\nid: curl\nlogsource: {product: linux, category: process_creation}\n"
-                         "detection: {s: {Image|endswith: /curl}, condition: s}\n",
-                         "curl.yml");
+  auto rule = curl_rule();
   ASSERT_TRUE(rule) << rule.error().message;
   std::vector<ProcessEvent> more;
   for (int i = 0; i < 5; ++i) more.push_back(event(300 + i, "/usr/bin/curl", "curl"));
   ASSERT_TRUE(store_->append_events(more));
-  auto small = QueryEngine::open(tmp_ / "d.db", QueryLimits{.max_rows = 3});
+  auto small = engine_with(QueryLimits{.max_rows = 3});
   ASSERT_TRUE(small) << small.error();
   EventMarks marks;
   RuleRun first = run_rules({*rule}, **small, "host", now_, marks);
@@ -330,12 +333,10 @@ TEST_F(SigmaStore, ACutOffResultResumesAfterItsLastRow) {
 }
 
 TEST_F(SigmaStore, AResultCutBeforeItsFirstRowKeepsTheWindowAndFails) {
-  auto rule = parse_rule("title: curl\nid: curl\nlogsource: {product: linux, category: process_creation}\n"
-                         "detection: {s: {Image|endswith: /curl}, condition: s}\n",
-                         "curl.yml");
+  auto rule = curl_rule();
   ASSERT_TRUE(rule) << rule.error().message;
   ASSERT_TRUE(store_->append_events(std::vector{event(260, "/usr/bin/curl", "curl " + std::string(8000, 'x'))}));
-  auto small = QueryEngine::open(tmp_ / "d.db", QueryLimits{.max_bytes = 4000});
+  auto small = engine_with(QueryLimits{.max_bytes = 4000});
   ASSERT_TRUE(small) << small.error();
   EventMarks marks;
   // 201 and 202 fit; 260's row alone passes max_bytes and cuts the result.
@@ -359,9 +360,7 @@ TEST_F(SigmaStore, AResultCutBeforeItsFirstRowKeepsTheWindowAndFails) {
 TEST_F(SigmaStore, WithNoDedupWindowAnEventIsRaisedOnce) {
   // dedup_window 0: nothing is suppressed, so only the window keeps two
   // scans from raising the same event (the old two-minute overlap did).
-  auto rule = parse_rule("title: curl\nid: curl\nlogsource: {product: linux, category: process_creation}\n"
-                         "detection: {s: {Image|endswith: /curl}, condition: s}\n",
-                         "curl.yml");
+  auto rule = curl_rule();
   ASSERT_TRUE(rule) << rule.error().message;
   AlertsConfig config;
   config.dedup_window = std::chrono::seconds(0);
