@@ -109,6 +109,7 @@ struct Agent::Impl {
   std::unique_ptr<QueryEngine> engine;
   std::vector<Rule> rules;
   EventMarks event_marks;  // how far each Sigma rule has read process_events
+  EventMarks saved_marks;  // what the store holds of them (sigma_marks)
   std::shared_ptr<ledger::Ledger> ledger;
   std::unique_ptr<AlertPipeline> alerts;
   std::unique_ptr<EventForwarder> event_forwarder;  // events.nats: process events to JetStream
@@ -174,6 +175,14 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
                             .retention = {.max_age = config.database.max_age, .max_size_bytes = config.database.max_size}});
   if (!store) return std::unexpected(store.error());
   impl->store = std::move(*store);
+  // The Sigma rules go on where the last stored scan left them: no event
+  // read twice (duplicate alerts), none skipped across the restart.
+  if (auto m = impl->store->event_marks()) {
+    impl->event_marks = impl->saved_marks = std::move(*m);
+  } else {
+    spdlog::warn("cannot read the Sigma rules' marks back (they start from the last scan's events): {}",
+                 m.error().message);
+  }
 
   auto engine = QueryEngine::open(config.database.path, {.time = config.rules.timeout, .max_rows = config.rules.max_rows, .max_bytes = config.rules.max_bytes});
   if (!engine) return std::unexpected(engine.error());
@@ -387,6 +396,7 @@ void Agent::Impl::on_collection(Collection c) {
   if (store_failing && backlog.empty()) store_recovered();
   scan.applied = *applied;
 
+  const EventMarks marks_before = event_marks;
   RuleRun run = run_rules(rules, *engine, host, now, event_marks);
   scan.rules_us = static_cast<std::uint64_t>(run.elapsed.count());
   scan.rule_errors = static_cast<std::uint32_t>(run.failures.size());
@@ -399,14 +409,26 @@ void Agent::Impl::on_collection(Collection c) {
     if (!failing_now.contains(id)) spdlog::info("rule {} runs again", id);
   failing_rules = std::move(failing_now);
 
+  std::vector<Alert> raised;
   if (!run.candidates.empty()) {
     auto outcome = alerts->submit(std::move(run.candidates), now);
     if (!outcome) {
+      // Not raised: the Sigma rules read the same events again next scan.
       spdlog::error("alerts of scan {} not raised: {}", c.scan_id, outcome.error().message);
-    } else if (!outcome->raised.empty()) {
-      scan.alerts = static_cast<std::uint32_t>(outcome->raised.size());
-      if (auto r = store->insert_alerts(outcome->raised); !r)
-        spdlog::error("storing {} alerts failed (they are in the ledger): {}", outcome->raised.size(), r.error().message);
+      event_marks = marks_before;
+    } else {
+      raised = std::move(outcome->raised);
+    }
+  }
+  // The raised alerts (durable in the ledger already) and the marks past
+  // their events, one transaction; the marks only when they moved.
+  if (!raised.empty() || event_marks != saved_marks) {
+    scan.alerts = static_cast<std::uint32_t>(raised.size());
+    if (auto r = store->insert_alerts(raised, event_marks); !r) {
+      spdlog::error("storing {} alerts and the Sigma rules' marks failed (the alerts are in the ledger): {}",
+                    raised.size(), r.error().message);
+    } else {
+      saved_marks = event_marks;
     }
   }
   if (auto r = store->record_scan(scan); !r) spdlog::error("recording scan {} failed: {}", c.scan_id, r.error().message);

@@ -10,8 +10,8 @@
 //   new since the last scan) starts at the first event stored with a time
 //   since the last recorded scan's collection, and at least the last
 //   kFirstScanSeconds (after a restart: what the stopped agent had not
-//   read yet); so does a mark above the newest id (the table lost its
-//   newest rows — retention emptied it — and ids started again).
+//   read yet); so does a mark above the newest id (a store file put back
+//   from an older copy: ids never go back otherwise, see below).
 // - At most kMaxEventsPerScan ids per rule and scan: a rule that fell
 //   behind (its query failed, a burst of execs) catches up in bounded steps
 //   instead of one query that passes its time limit.
@@ -22,9 +22,12 @@
 //   still fails is skipped, with the event's id in the failure, so one
 //   event crafted to be unreadable cannot silence the rule. Other failures
 //   (I/O, a busy store) keep the window as it was.
-// ids only grow while the table has rows (SQLite's rowid is max + 1), and
-// the store's single writer commits them in order, so (after, upto] seen
-// in one scan never gains a row later: no event is read twice or skipped.
+// ids only grow, also when retention empties the table (process_events.id
+// is AUTOINCREMENT since schema version 3; before, SQLite gave max + 1, so
+// an emptied table started again at 1, below every rule's mark, and the
+// events under the old mark were never read), and the store's single
+// writer commits them in order, so (after, upto] seen in one scan never
+// gains a row later: no event is read twice or skipped.
 
 #include <airssys/daemoneye/query_engine.hpp>
 #include <airssys/daemoneye/rule_runner.hpp>

@@ -8,6 +8,7 @@
 
 #include "sqlite_util.hpp"
 #include "sqlite_vfs.hpp"
+#include "store_marks.hpp"
 #include "store_path.hpp"
 #include "store_retention.hpp"
 #include "store_schema.hpp"
@@ -347,11 +348,14 @@ Result<void> Store::record_scan(const ScanRecord& scan) {
   return {};
 }
 
-Result<void> Store::insert_alerts(std::span<const Alert> alerts) {
-  if (alerts.empty()) return {};
-  Impl& s = *impl_;
+namespace {
+
+// insert_alerts: the alerts, and with `marks` the saved marks, in one transaction.
+Result<void> write_alerts(Store::Impl& s, std::span<const Alert> alerts, const EventMarks* marks) {
   sqlite::Transaction txn(s.db.get());
   if (auto r = txn.begin(); !r) return std::unexpected(r.error());
+  if (marks != nullptr)
+    if (auto r = marks::save(s.db.get(), *marks); !r) return r;
   sqlite3_stmt* st = s.insert_alert.get();
   for (const Alert& a : alerts) {
     const std::string tags =
@@ -371,6 +375,19 @@ Result<void> Store::insert_alerts(std::span<const Alert> alerts) {
   }
   return txn.commit();
 }
+
+}  // namespace
+
+Result<void> Store::insert_alerts(std::span<const Alert> alerts) {
+  if (alerts.empty()) return {};
+  return write_alerts(*impl_, alerts, nullptr);
+}
+
+Result<void> Store::insert_alerts(std::span<const Alert> alerts, const EventMarks& marks) {
+  return write_alerts(*impl_, alerts, &marks);
+}
+
+Result<EventMarks> Store::event_marks() { return marks::load(impl_->db.get()); }
 
 Result<RetentionStats> Store::enforce_retention(std::int64_t now) {
   return retention::enforce(impl_->db.get(), impl_->options.retention, now);

@@ -30,6 +30,26 @@ std::string column_list() {
   return out;
 }
 
+// process_events under `name`. AUTOINCREMENT: an id is never given twice,
+// also after retention emptied the table, so a Sigma rule's mark on the id
+// (sigma_window.hpp) never lies above events stored later (schema version 3).
+std::string process_events_ddl(std::string_view name) {
+  return "CREATE TABLE IF NOT EXISTS " + std::string(name) + R"( (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL, event TEXT NOT NULL, source TEXT NOT NULL,
+  pid INTEGER, parent INTEGER, name TEXT, path TEXT, cmdline TEXT, cwd TEXT,
+  uid INTEGER, euid INTEGER, gid INTEGER, egid INTEGER, username TEXT, auid INTEGER,
+  sha256 TEXT, start_time INTEGER, parent_path TEXT, parent_cmdline TEXT,
+  time_ns INTEGER, cmdline_size INTEGER, overflows TEXT, exit_code INTEGER, exit_signal INTEGER,
+  cgroup_id INTEGER);
+)";
+}
+
+// Every column of process_events_ddl(), in its order (the version-3 copy).
+constexpr std::string_view kEventColumns =
+    "id, time, event, source, pid, parent, name, path, cmdline, cwd, uid, euid, gid, egid, username, auid, "
+    "sha256, start_time, parent_path, parent_cmdline, time_ns, cmdline_size, overflows, exit_code, exit_signal, "
+    "cgroup_id";
+
 std::string_view text_of(sqlite3_stmt* stmt, int i) {
   const auto* p = reinterpret_cast<const char*>(::sqlite3_column_text(stmt, i));
   if (p == nullptr) return {};
@@ -49,14 +69,8 @@ std::string ddl() {
     sql += c.name == "pid" ? std::string_view("INTEGER PRIMARY KEY") : sql_type(c);
   }
   sql += ");\n";
+  sql += process_events_ddl("process_events");
   sql += R"(
-CREATE TABLE IF NOT EXISTS process_events (
-  id INTEGER PRIMARY KEY, time INTEGER NOT NULL, event TEXT NOT NULL, source TEXT NOT NULL,
-  pid INTEGER, parent INTEGER, name TEXT, path TEXT, cmdline TEXT, cwd TEXT,
-  uid INTEGER, euid INTEGER, gid INTEGER, egid INTEGER, username TEXT, auid INTEGER,
-  sha256 TEXT, start_time INTEGER, parent_path TEXT, parent_cmdline TEXT,
-  time_ns INTEGER, cmdline_size INTEGER, overflows TEXT, exit_code INTEGER, exit_signal INTEGER,
-  cgroup_id INTEGER);
 CREATE INDEX IF NOT EXISTS process_events_time ON process_events(time);
 CREATE TABLE IF NOT EXISTS alerts (
   id INTEGER PRIMARY KEY, time INTEGER NOT NULL, rule_id TEXT NOT NULL, rule_name TEXT NOT NULL,
@@ -69,6 +83,8 @@ CREATE TABLE IF NOT EXISTS scans (
   processes INTEGER, unreadable INTEGER, collect_us INTEGER, store_us INTEGER, rules_us INTEGER,
   alerts INTEGER, rule_errors INTEGER, inserted INTEGER, updated INTEGER, deleted INTEGER);
 CREATE INDEX IF NOT EXISTS scans_time ON scans(time);
+CREATE TABLE IF NOT EXISTS sigma_marks (
+  rule_id TEXT PRIMARY KEY, covered INTEGER NOT NULL, narrowed INTEGER) WITHOUT ROWID;
 )";
   return sql;
 }
@@ -84,6 +100,16 @@ std::string migrate_sql(int from_version) {
         "ALTER TABLE process_events ADD COLUMN exit_code INTEGER;"
         "ALTER TABLE process_events ADD COLUMN exit_signal INTEGER;"
         "ALTER TABLE process_events ADD COLUMN cgroup_id INTEGER;";
+  }
+  if (from_version < 3) {
+    // Version 3: process_events.id AUTOINCREMENT. SQLite cannot alter a
+    // key, so the table is copied (ids kept; sqlite_sequence starts at the
+    // largest); its index is dropped with it and made again by ddl().
+    sql += process_events_ddl("process_events_v3");
+    sql += "INSERT INTO process_events_v3 (" + std::string(kEventColumns) + ") SELECT " + std::string(kEventColumns) +
+           " FROM process_events;"
+           "DROP TABLE process_events;"
+           "ALTER TABLE process_events_v3 RENAME TO process_events;";
   }
   return sql;
 }

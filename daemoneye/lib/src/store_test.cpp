@@ -55,7 +55,7 @@ TEST(Store, CreatesDatabase0600InA0700DirectoryItMakes) {
   EXPECT_EQ(mode_of(fs::path(db.string() + "-wal")), 0600u);
   Peek peek(db);
   EXPECT_EQ(peek.text("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 2);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 3);
 }
 
 TEST(Store, UpgradesAVersion1StoreKeepingItsRows) {
@@ -81,7 +81,7 @@ TEST(Store, UpgradesAVersion1StoreKeepingItsRows) {
   e.exit_code = 0;
   ASSERT_TRUE(store->append_events(std::vector{e}));
   Peek peek(db);
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 2);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 3);
   EXPECT_EQ(peek.integer("SELECT count(*) FROM process_events"), 2);
   EXPECT_EQ(peek.text("SELECT ifnull(exit_code, 'null') FROM process_events WHERE pid = 42"), "null");
   EXPECT_EQ(peek.integer("SELECT exit_code FROM process_events WHERE pid = 43"), 0);

@@ -22,6 +22,7 @@
 
 #include <airssys/daemoneye/alert.hpp>
 #include <airssys/daemoneye/error.hpp>
+#include <airssys/daemoneye/event_marks.hpp>
 #include <airssys/daemoneye/events.hpp>
 #include <airssys/daemoneye/process_record.hpp>
 
@@ -83,6 +84,12 @@ class Store {
   [[nodiscard]] Result<void> append_events(std::span<const ProcessEvent> events);
   [[nodiscard]] Result<void> record_scan(const ScanRecord& scan);
   [[nodiscard]] Result<void> insert_alerts(std::span<const Alert> alerts);
+  // The same, and replaces the Sigma rules' saved marks with `marks`, in
+  // one transaction: a scan's alerts and how far its rules read are stored
+  // together (also when `alerts` is empty).
+  [[nodiscard]] Result<void> insert_alerts(std::span<const Alert> alerts, const EventMarks& marks);
+  // The marks the last insert_alerts with marks saved (none: empty).
+  [[nodiscard]] Result<EventMarks> event_marks();
   // Deletes by age, then by size (VACUUM-free: freed pages are reused).
   [[nodiscard]] Result<RetentionStats> enforce_retention(std::int64_t now);
 

@@ -1,0 +1,28 @@
+#pragma once
+// EventMarks — where each rule that reads process_events (a Sigma rule) has
+// read up to (docs/daemoneye.md "Sigma rules", What a scan reads).
+//
+// run_rules (rule_runner.hpp) reads each such rule's events after its mark
+// and up to the newest event when the scan began, and moves the mark only
+// when the query succeeded, so every event is read once and none is
+// skipped. A query that ran out of time or memory reads a smaller window
+// next scan (`narrowed`, halved per failure, doubled back per success).
+// The agent keeps them from scan to scan and in the store (sigma_marks,
+// Store::insert_alerts with marks), so a restart goes on where the stopped
+// agent's last stored scan ended; marks of rules not run (removed,
+// disabled) are dropped.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+
+namespace airssys::daemoneye {
+
+struct EventMarks {
+  std::map<std::string, std::int64_t, std::less<>> covered;   // rule id → the highest process_events.id read
+  std::map<std::string, std::int64_t, std::less<>> narrowed;  // rule id → the most ids its next window holds
+  friend bool operator==(const EventMarks&, const EventMarks&) = default;
+};
+
+}  // namespace airssys::daemoneye
