@@ -23,6 +23,7 @@
 
 #include <sqlite3.h>
 #include <sys/signalfd.h>
+#include <csignal>
 #include <unistd.h>
 
 #include <algorithm>
@@ -142,6 +143,8 @@ struct Agent::Impl {
   // Called on every pass of the scan loop: retries what is due.
   void retry_backlog();
   void maybe_retention(std::int64_t now);
+  // SIGHUP: the rules and the trusted keys of `c` (see Agent::run).
+  void reload(const Config& c);
 };
 
 Agent::Agent(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -283,7 +286,8 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
                                        .rules_rejected = std::move(set.errors),
                                        .log_warn = [](std::string_view m) { spdlog::warn("{}", m); },
                                        .log_info = [](std::string_view m) { spdlog::info("{}", m); },
-                                       .events = impl->event_forwarder.get()},
+                                       .events = impl->event_forwarder.get(),
+                                       .live_queries = impl->live_queries.get()},
                                       *impl->client, *impl->procmond, *impl->alerts);
   if (!status) return std::unexpected(status.error());
   impl->status = std::move(*status);
@@ -442,11 +446,44 @@ void Agent::Impl::on_collection(Collection c) {
   maybe_retention(now);
 }
 
-int Agent::run(int signal_fd) {
+void Agent::Impl::reload(const Config& c) {
+  RuleSet set = load_rules(c.rules.dir, engine.get());
+  // The directory itself refused (unsafe, missing): one error naming it.
+  if (set.rules.empty() && set.errors.size() == 1 && set.errors.front().file == c.rules.dir) {
+    spdlog::error("reload: rules not loaded, the {} rules in use are kept: {}", rules.size(), set.errors.front().message);
+  } else {
+    for (const auto& e : set.errors) spdlog::error("rule rejected: {}", e.message);
+    rules = std::move(set.rules);
+    const auto enabled =
+        static_cast<std::size_t>(std::count_if(rules.begin(), rules.end(), [](const Rule& r) { return r.enabled; }));
+    spdlog::info("reload: {} rules loaded from {} ({} enabled, {} rejected)", rules.size(), c.rules.dir.string(),
+                 enabled, set.errors.size());
+    status->rules_loaded(rules.size(), enabled, set.errors);
+  }
+  if (live_queries && c.live_query.enabled) {
+    if (auto n = live_queries->reload_trusted_keys(c.live_query.trusted_keys))
+      spdlog::info("reload: live queries trust {} keys", *n);
+    else
+      spdlog::error("reload: trusted keys not loaded, the keys in use are kept: {}", n.error().message);
+  } else if (c.live_query.enabled != (live_queries != nullptr)) {
+    spdlog::warn("reload: live_query.enabled changed; that takes effect at a restart");
+  }
+}
+
+int Agent::run(int signal_fd, std::function<Result<Config>()> reload) {
   Impl& s = *impl_;
   for (;;) {
     signalfd_siginfo si{};
     ssize_t n = ::read(signal_fd, &si, sizeof si);
+    if (n == static_cast<ssize_t>(sizeof si) && si.ssi_signo == SIGHUP) {
+      if (!reload) continue;
+      spdlog::info("SIGHUP received: loading the rules and the trusted keys again (other settings need a restart)");
+      if (auto c = reload())
+        s.reload(*c);
+      else
+        spdlog::error("reload: the configuration cannot be read, nothing changed: {}", c.error().message);
+      continue;
+    }
     if (n == static_cast<ssize_t>(sizeof si)) {
       spdlog::info("signal {} received: stopping", si.ssi_signo);
       break;

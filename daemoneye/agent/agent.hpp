@@ -10,6 +10,7 @@
 
 #include <expected>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -30,7 +31,11 @@ class Agent {
 
   // Runs until SIGINT or SIGTERM arrives on `signal_fd` (a signalfd), then
   // stops procmond, flushes and returns 0; a fatal error returns 1.
-  [[nodiscard]] int run(int signal_fd);
+  // SIGHUP on it: `reload` reads the configuration again and the agent
+  // loads the rules (rules.dir) and the live queries' trusted keys anew;
+  // a reload that fails keeps what is in use and logs why. Other settings
+  // take effect at a restart.
+  [[nodiscard]] int run(int signal_fd, std::function<Result<Config>()> reload = {});
 
   struct Impl;
 

@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_set);
   sigaddset(&stop_set, SIGINT);
   sigaddset(&stop_set, SIGTERM);
+  sigaddset(&stop_set, SIGHUP);  // reload: the rules and the trusted keys
   ::pthread_sigmask(SIG_BLOCK, &stop_set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
   // A file size limit (RLIMIT_FSIZE) reached by the store, ledger or status
@@ -109,7 +110,8 @@ int main(int argc, char** argv) {
     ::close(sfd);
     return agent.error().category == de::ErrorCategory::invalid_input ? 2 : 1;
   }
-  int rc = (*agent)->run(sfd);
+  // SIGHUP reads the configuration again from the same layers and flags.
+  int rc = (*agent)->run(sfd, [&in] { return de::load_config(in); });
   agent->reset();
   ::close(sfd);
   spdlog::info("stopped");

@@ -41,11 +41,22 @@ StatusReporter::StatusReporter(StatusReporterOptions options, const ProcmondSupe
   s.database = options_.database.string();
   s.scan_interval_ms = options_.scan_interval.count();
   s.write_interval_ms = write_interval(options_.scan_interval).count();
-  s.rules.loaded = options_.rules_loaded;
-  s.rules.enabled = options_.rules_enabled;
-  s.rules.rejected_count = options_.rules_rejected.size();
-  for (std::size_t i = 0; i < options_.rules_rejected.size() && i < kAgentStatusMaxListed; ++i)
-    s.rules.rejected.push_back({options_.rules_rejected[i].file.string(), options_.rules_rejected[i].message});
+  set_rules(s, options_.rules_loaded, options_.rules_enabled, options_.rules_rejected);
+}
+
+void StatusReporter::set_rules(AgentStatus& s, std::size_t loaded, std::size_t enabled,
+                               const std::vector<RuleError>& rejected) {
+  s.rules.loaded = loaded;
+  s.rules.enabled = enabled;
+  s.rules.rejected_count = rejected.size();
+  s.rules.rejected.clear();
+  for (std::size_t i = 0; i < rejected.size() && i < kAgentStatusMaxListed; ++i)
+    s.rules.rejected.push_back({rejected[i].file.string(), rejected[i].message});
+}
+
+void StatusReporter::rules_loaded(std::size_t loaded, std::size_t enabled, const std::vector<RuleError>& rejected) {
+  set_rules(status_, loaded, enabled, rejected);
+  write();
 }
 
 StatusReporter::~StatusReporter() { subscription_.unsubscribe(); }
@@ -117,6 +128,14 @@ void StatusReporter::write() {
     const auto ev = options_.events->stats();
     s.events_nats = NatsSinkCounters{.published = ev.published, .acked = ev.acked, .spooled = ev.spooled,
                                      .dropped = ev.dropped, .reconnects = ev.reconnects};
+  }
+  if (options_.live_queries != nullptr) {
+    const auto lq = options_.live_queries->stats();
+    LiveQueryCounters c{.accepted = lq.accepted, .failed = lq.failed, .answered = lq.answered, .rows = lq.rows,
+                        .dropped = lq.dropped, .audit_suppressed = lq.audit_suppressed, .refused = {}};
+    for (std::size_t i = 0; i < kLiveQueryRefusals; ++i)
+      c.refused[std::string(to_string(static_cast<LiveQueryRefusal>(i)))] = lq.refused_by[i];
+    s.live_query = std::move(c);
   }
   if (s.state == AgentState::running) {
     s.procmond.exits = procmond_.counters().exits.load(std::memory_order_relaxed);

@@ -16,6 +16,7 @@
 #include <airssys/daemoneye/agent_status.hpp>
 #include <airssys/daemoneye/alert_pipeline.hpp>
 #include <airssys/daemoneye/event_forwarder.hpp>
+#include <airssys/daemoneye/live_query_service.hpp>
 #include <airssys/daemoneye/rule.hpp>
 #include <airssys/daemoneye/store.hpp>
 #include <airssys/daemoneye/store_backlog.hpp>
@@ -43,6 +44,8 @@ struct StatusReporterOptions {
   std::function<void(std::string_view)> log_warn, log_info;
   // When the agent forwards process events: must outlive the reporter.
   const EventForwarder* events = nullptr;
+  // When the agent answers live queries: must outlive the reporter.
+  const LiveQueryService* live_queries = nullptr;
 };
 
 class StatusReporter {
@@ -65,6 +68,8 @@ class StatusReporter {
   // The store backlog's counters, written with the next write (at the
   // latest a write interval later).
   void store_counters(StoreBacklogCounters counters) { status_.store = std::move(counters); }
+  // The rules were loaded again (SIGHUP): their counts and rejected files; writes.
+  void rules_loaded(std::size_t loaded, std::size_t enabled, const std::vector<RuleError>& rejected);
   // The agent stops cleanly: state "stopped", procmond not running; writes.
   void stopped();
 
@@ -75,6 +80,7 @@ class StatusReporter {
   StatusReporter(StatusReporterOptions options, const ProcmondSupervision& procmond, const AlertPipeline& alerts);
   void write();
   void on_procmond_status(std::string_view payload);
+  static void set_rules(AgentStatus& s, std::size_t loaded, std::size_t enabled, const std::vector<RuleError>& rejected);
 
   StatusReporterOptions options_;
   const ProcmondSupervision& procmond_;

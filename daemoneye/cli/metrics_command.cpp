@@ -39,6 +39,21 @@ class Exposition {
   std::string name_;
 };
 
+// A label value as the exposition format quotes it (\\, \", \n escaped):
+// the reasons are read from the status file.
+std::string prometheus_label(std::string_view v) {
+  std::string out;
+  for (const char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
 double seconds(std::uint64_t us) { return static_cast<double>(us) / 1e6; }
 
 void agent_metrics(Exposition& m, const AgentStatus& s, const LivenessReport& l) {
@@ -99,6 +114,26 @@ void agent_metrics(Exposition& m, const AgentStatus& s, const LivenessReport& l)
     m.sample(e.dropped);
     m.family("daemoneye_events_nats_reconnects_total", "counter", "Reconnections of the events' NATS connection.");
     m.sample(e.reconnects);
+  }
+  if (s.live_query) {
+    const auto& q = *s.live_query;
+    m.family("daemoneye_live_queries_total", "counter",
+             "Live queries by outcome: accepted (checked, recorded, run), failed (accepted, no rows: the ledger or the "
+             "query failed).");
+    m.sample(q.accepted, "outcome=\"accepted\"");
+    m.sample(q.failed, "outcome=\"failed\"");
+    m.family("daemoneye_live_query_refused_total", "counter", "Live query requests refused, by reason.");
+    for (const auto& [reason, n] : q.refused) m.sample(n, fmt::format("reason=\"{}\"", prometheus_label(reason)));
+    m.family("daemoneye_live_query_replies_total", "counter", "Live query replies published (rows, failures, refusals).");
+    m.sample(q.answered);
+    m.family("daemoneye_live_query_rows_total", "counter", "Rows in the live query replies published.");
+    m.sample(q.rows);
+    m.family("daemoneye_live_query_dropped_total", "counter",
+             "Refusals of signed live queries not answered: expired, or their nonce was answered before (replayed).");
+    m.sample(q.dropped);
+    m.family("daemoneye_live_query_audit_suppressed_total", "counter",
+             "Live query refusals left out of the audit ledger by its rate limit (60 a minute).");
+    m.sample(q.audit_suppressed);
   }
   m.family("daemoneye_store_failures_total", "counter", "Store writes that failed (full disk, I/O error), retries included.");
   m.sample(s.store.store_failures);

@@ -96,6 +96,19 @@ std::string human(const std::filesystem::path& file, const AgentStatus& s, const
                        "reconnects\n",
                        e.acked, e.spooled, e.dropped, e.published, e.reconnects);
   }
+  if (s.live_query) {
+    const auto& q = *s.live_query;
+    std::uint64_t refused = 0;
+    std::string reasons;
+    for (const auto& [reason, n] : q.refused) {
+      refused += n;
+      if (n > 0) reasons += fmt::format("{}{} {}", reasons.empty() ? "" : ", ", n, printable(reason));
+    }
+    out += fmt::format("queries:   {} accepted ({} failed), {} refused{}, {} replies with {} rows, {} expired or "
+                       "replayed not answered, {} refusals not recorded (ledger rate limit)\n",
+                       q.accepted, q.failed, refused, reasons.empty() ? "" : " (" + reasons + ")", q.answered, q.rows,
+                       q.dropped, q.audit_suppressed);
+  }
   out += fmt::format("procmond:  {}, {} since the agent started\n",
                      s.procmond.running ? fmt::format("running (pid {})", s.procmond.pid) : std::string("not running"),
                      s.procmond.crashes == 0 ? std::string("no crashes")

@@ -85,6 +85,32 @@ NatsSinkCounters nats_counters_from(const json& n, std::string_view where) {
   return c;
 }
 
+ordered_json live_query_json(const LiveQueryCounters& c) {
+  ordered_json refused = ordered_json::object();
+  for (const auto& [reason, n] : c.refused) refused[reason] = n;
+  return ordered_json{{"accepted", c.accepted}, {"refused", std::move(refused)},   {"failed", c.failed},
+                      {"answered", c.answered}, {"rows", c.rows},                  {"dropped", c.dropped},
+                      {"audit_suppressed", c.audit_suppressed}};
+}
+
+LiveQueryCounters live_query_from(const json& j, std::string_view where) {
+  if (!j.is_object()) throw JsonFieldError{std::string(where) + ": not an object"};
+  LiveQueryCounters c;
+  json_get(j, "accepted", c.accepted, where);
+  json_get(j, "failed", c.failed, where);
+  json_get(j, "answered", c.answered, where);
+  json_get(j, "rows", c.rows, where);
+  json_get(j, "dropped", c.dropped, where);
+  json_get(j, "audit_suppressed", c.audit_suppressed, where);
+  const json& refused = json_object(j, "refused", where);
+  for (const auto& [reason, n] : refused.items()) {
+    if (!n.is_number_unsigned())
+      throw JsonFieldError{std::string(where) + ".refused." + reason + ": not a non-negative integer"};
+    c.refused[reason] = n.get<std::uint64_t>();
+  }
+  return c;
+}
+
 // "alerts": the pipeline's counters, and the nats sinks' when there are any.
 ordered_json alerts_json(const AgentStatus& s) {
   ordered_json a{{"raised", s.alerts.raised},
@@ -139,6 +165,7 @@ std::string encode(const AgentStatus& s) {
                              {"last_error", s.store.last_error}}},
       {"procmond", std::move(procmond)}};
   if (s.events_nats) j["events"] = ordered_json{{"nats", nats_json(*s.events_nats)}};
+  if (s.live_query) j["live_query"] = live_query_json(*s.live_query);
   return j.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
 }
 
@@ -214,6 +241,8 @@ Result<AgentStatus> decode_agent_status(std::string_view text) {
       if (!ev->is_object()) throw JsonFieldError{"agent_status.events: not an object"};
       if (auto n = ev->find("nats"); n != ev->end()) s.events_nats = nats_counters_from(*n, "agent_status.events.nats");
     }
+    // Optional: only an agent answering live queries writes it.
+    if (auto lq = j.find("live_query"); lq != j.end()) s.live_query = live_query_from(*lq, "agent_status.live_query");
 
     // Optional: an agent from before it writes none (see AgentStatus::store).
     if (auto st = j.find("store"); st != j.end()) {

@@ -135,6 +135,28 @@ TEST(AgentStatus, NatsCountersAreOptionalAndChecked) {
   EXPECT_EQ(bad.error().message, "agent_status.alerts.nats.acked: missing");
 }
 
+// Only an agent answering live queries writes live_query; its counters
+// round-trip, a refusal count must be a count.
+TEST(AgentStatus, LiveQueryCountersAreOptionalAndChecked) {
+  AgentStatus s = sample();
+  EXPECT_EQ(encode(s).find("\"live_query\""), std::string::npos);
+  s.live_query = LiveQueryCounters{.accepted = 4, .failed = 1, .answered = 6, .rows = 120, .dropped = 2,
+                                   .audit_suppressed = 9, .refused = {{"clock", 3}, {"malformed", 0}, {"replayed", 2}}};
+  auto back = decode_agent_status(encode(s));
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_EQ(back->live_query, s.live_query);
+  nlohmann::json j = nlohmann::json::parse(encode(s));
+  j["live_query"]["refused"]["clock"] = -1;
+  auto bad = decode_agent_status(j.dump());
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "agent_status.live_query.refused.clock: not a non-negative integer");
+  j = nlohmann::json::parse(encode(s));
+  j["live_query"].erase("rows");
+  bad = decode_agent_status(j.dump());
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "agent_status.live_query.rows: missing");
+}
+
 // A file from an agent that predates the store counters reads as all zero.
 TEST(AgentStatus, AFileWithoutStoreCountersReadsAsZero) {
   nlohmann::json j = nlohmann::json::parse(encode(sample()));

@@ -50,6 +50,33 @@ using Sub = std::unique_ptr<natsSubscription, SubDeleter>;
 
 }  // namespace
 
+std::string_view to_string(LiveQueryRefusal r) noexcept {
+  switch (r) {
+    case LiveQueryRefusal::malformed: return "malformed";
+    case LiveQueryRefusal::unauthenticated: return "unauthenticated";
+    case LiveQueryRefusal::not_addressed: return "not_addressed";
+    case LiveQueryRefusal::clock: return "clock";
+    case LiveQueryRefusal::before_start: return "before_start";
+    case LiveQueryRefusal::replayed: return "replayed";
+    case LiveQueryRefusal::busy: return "busy";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// Which of steps 4-7 refused: the guard's messages (live_query_guard.cpp)
+// say it; daemoneye.live_query_service counts one of each.
+LiveQueryRefusal admission_refusal(const Error& e) {
+  if (e.category == ErrorCategory::busy) return LiveQueryRefusal::busy;
+  if (e.message.starts_with("replayed")) return LiveQueryRefusal::replayed;
+  if (e.message.starts_with("not addressed")) return LiveQueryRefusal::not_addressed;
+  if (e.message.starts_with("issued at")) return LiveQueryRefusal::before_start;
+  return LiveQueryRefusal::clock;
+}
+
+}  // namespace
+
 std::string audit_json(const LiveQueryAuditRecord& r) {
   nlohmann::json j = nlohmann::json::object();
   j["type"] = "live_query";
@@ -110,7 +137,7 @@ struct LiveQueryService::Impl {
   }
 
   void handle(natsMsg* raw);
-  void refuse(LiveQueryAuditRecord rec, const Error& why, const char* reply_subject);
+  void refuse(LiveQueryAuditRecord rec, LiveQueryRefusal kind, const Error& why, const char* reply_subject);
   void publish(const char* reply_subject, LiveQueryReply& reply);
 };
 
@@ -120,13 +147,20 @@ void LiveQueryService::Impl::publish(const char* reply_subject, LiveQueryReply& 
   if (max <= 0) max = kDefaultMaxPayload;
   const std::string body = encode_reply_within(reply, static_cast<std::size_t>(max));
   if (const natsStatus s = natsConnection_Publish(connection->get(), reply_subject, body.data(), static_cast<int>(body.size()));
-      s != NATS_OK && options.log_warn)
-    options.log_warn(fmt::format("live query: the reply to {} could not be sent: {}", reply_subject,
-                                 detail::nats_status_text(s)));
+      s != NATS_OK) {
+    if (options.log_warn)
+      options.log_warn(fmt::format("live query: the reply to {} could not be sent: {}", reply_subject,
+                                   detail::nats_status_text(s)));
+    return;
+  }
+  ++stats.answered;
+  stats.rows += reply.rows.size();  // encode_reply_within cut them to what was sent
 }
 
-void LiveQueryService::Impl::refuse(LiveQueryAuditRecord rec, const Error& why, const char* reply_subject) {
+void LiveQueryService::Impl::refuse(LiveQueryAuditRecord rec, LiveQueryRefusal kind, const Error& why,
+                                    const char* reply_subject) {
   ++stats.refused;
+  ++stats.refused_by[static_cast<std::size_t>(kind)];
   rec.accepted = false;
   rec.reason = why.message;
   rec.category = why.category;
@@ -173,7 +207,7 @@ void LiveQueryService::Impl::handle(natsMsg* raw) {
   auto req = decode_request(data);
   if (!req) {
     rec.query_sha256 = sha256_hex(data);
-    refuse(std::move(rec), req.error(), nullptr);
+    refuse(std::move(rec), LiveQueryRefusal::malformed, req.error(), nullptr);
     return;
   }
   rec.key = req->key_id;
@@ -181,13 +215,14 @@ void LiveQueryService::Impl::handle(natsMsg* raw) {
   rec.query = req->query;
   rec.query_sha256 = sha256_hex(req->query);
   if (auto ok = guard->authenticate(*req, rec.reply_to); !ok) {
-    refuse(std::move(rec), ok.error(), nullptr);
+    refuse(std::move(rec), LiveQueryRefusal::unauthenticated, ok.error(), nullptr);
     return;
   }
   const char* const signed_reply = req->reply_to.c_str();
   if (auto ok = guard->admit_authenticated(*req, rec.time, started_at(rec.time)); !ok) {
     const bool answer = answer_once(*req, rec.time);
-    refuse(std::move(rec), ok.error(), answer ? signed_reply : nullptr);
+    if (!answer) ++stats.dropped;
+    refuse(std::move(rec), admission_refusal(ok.error()), ok.error(), answer ? signed_reply : nullptr);
     return;
   }
   // Remembered so that a replay's refusal is not answered either (a full
@@ -242,14 +277,37 @@ LiveQueryStats LiveQueryService::stats() const {
   return impl_->stats;
 }
 
-Result<std::unique_ptr<LiveQueryService>> LiveQueryService::start(LiveQueryServiceOptions options) {
-  auto impl = std::make_unique<Impl>();
+namespace {
+
+// Every key of live_query.trusted_keys, or the first file's error.
+Result<std::vector<Ed25519PublicKey>> load_trusted_keys(const std::vector<std::filesystem::path>& files) {
   std::vector<Ed25519PublicKey> keys;
-  for (const auto& file : options.config.trusted_keys) {
+  for (const auto& file : files) {
     auto k = Ed25519PublicKey::load(file);
     if (!k) return std::unexpected(k.error().prefixed("live_query.trusted_keys"));
     keys.push_back(std::move(*k));
   }
+  return keys;
+}
+
+}  // namespace
+
+Result<std::size_t> LiveQueryService::reload_trusted_keys(const std::vector<std::filesystem::path>& files) {
+  if (files.empty()) return fail(ErrorCategory::invalid_input, "live_query.trusted_keys: empty (at least one key is needed)");
+  auto keys = load_trusted_keys(files);
+  if (!keys) return std::unexpected(keys.error());
+  const std::size_t n = keys->size();
+  std::lock_guard lock(impl_->mu);  // no request is being checked meanwhile
+  impl_->guard->replace_trusted(std::move(*keys));
+  impl_->options.config.trusted_keys = files;
+  return n;
+}
+
+Result<std::unique_ptr<LiveQueryService>> LiveQueryService::start(LiveQueryServiceOptions options) {
+  auto impl = std::make_unique<Impl>();
+  auto loaded = load_trusted_keys(options.config.trusted_keys);
+  if (!loaded) return std::unexpected(loaded.error());
+  std::vector<Ed25519PublicKey> keys = std::move(*loaded);
   // Requests issued before this second were either seen by a previous run
   // (whose replay cache is gone) or missed: both are refused. handle()
   // passes the guard started_at(now) instead, which follows the monotonic

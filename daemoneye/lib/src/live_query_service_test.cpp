@@ -367,5 +367,110 @@ TEST_F(LiveQueryServiceTest, AnUnsafeTrustedKeyStopsTheStart) {
   EXPECT_TRUE(s.error().message.starts_with("live_query.trusted_keys: refusing trusted key")) << s.error();
 }
 
+// SIGHUP's reload: the keys read again are used from the next request on;
+// a reload that fails (missing file, unsafe file, no key) keeps the keys
+// in use and says why.
+TEST_F(LiveQueryServiceTest, TrustedKeysAreReloadedAndAFailedReloadKeepsThem) {
+  start_service();
+  const std::string subject = live_query_subject_for("web1.example.com");
+  auto query_by = [&](const Ed25519PrivateKey& k, std::chrono::milliseconds wait = 10s) {
+    const auto in = inbox();
+    auto r = request(in);
+    sign(r, k);
+    return ask(subject, encode_request(r), in, wait);
+  };
+  auto ok = query_by(*op_);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, LiveQueryStatus::ok);
+
+  auto n = service_->reload_trusted_keys({tmp_ / "stranger.pub.pem"});
+  ASSERT_TRUE(n) << n.error();
+  EXPECT_EQ(*n, 1u);
+  ok = query_by(*stranger_);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, LiveQueryStatus::ok);
+  EXPECT_FALSE(query_by(*op_, 1500ms));  // no longer trusted: not answered
+
+  auto missing = service_->reload_trusted_keys({tmp_ / "stranger.pub.pem", tmp_ / "gone.pub.pem"});
+  ASSERT_FALSE(missing);
+  EXPECT_TRUE(missing.error().message.starts_with("live_query.trusted_keys")) << missing.error();
+  EXPECT_NE(missing.error().message.find("gone.pub.pem"), std::string::npos) << missing.error();
+  fs::copy_file(tmp_ / "op.pub.pem", tmp_ / "open.pub.pem");
+  ASSERT_EQ(::chmod((tmp_ / "open.pub.pem").c_str(), 0666), 0);
+  auto unsafe = service_->reload_trusted_keys({tmp_ / "open.pub.pem"});
+  ASSERT_FALSE(unsafe);
+  EXPECT_NE(unsafe.error().message.find("writable"), std::string::npos) << unsafe.error();
+  EXPECT_FALSE(service_->reload_trusted_keys({}));
+  ok = query_by(*stranger_);  // the reloaded key is still the one in use
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, LiveQueryStatus::ok);
+
+  const auto a = audited();
+  ASSERT_EQ(a.size(), 4u);
+  EXPECT_EQ(a[2]["decision"], "refused");
+  EXPECT_EQ(a[2]["reason"], "key " + op_->fingerprint() + " is not trusted");
+  EXPECT_EQ(a[3]["decision"], "accepted");
+}
+
+// Each decision moves its counter: refusals by the step that refused,
+// replies and their rows, refusals left unanswered (expired, replayed).
+// Everything goes to one subject, so the last reply means every request
+// before it was handled.
+TEST_F(LiveQueryServiceTest, TheCountersFollowEachDecision) {
+  start_service();
+  const std::string subject = live_query_subject_for("web1.example.com");
+  // With the request's own reply subject, as the signed one must be.
+  auto send = [&](const std::string& body, const std::string& reply_to) {
+    ASSERT_EQ(natsConnection_PublishRequest(nc_, subject.c_str(), reply_to.c_str(), body.data(),
+                                            static_cast<int>(body.size())),
+              NATS_OK);
+  };
+  send("{not a request", inbox());
+  const auto in1 = inbox();
+  send(encode_request(request(in1)), in1);  // not signed
+  const auto in2 = inbox();
+  auto elsewhere = request(in2, {"db1"});
+  sign(elsewhere, *op_);
+  auto refused = ask(subject, encode_request(elsewhere), in2);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, LiveQueryStatus::refused);
+  auto expired = request(inbox());
+  expired.issued_at -= 300;
+  expired.expires_at = expired.issued_at + 10;
+  sign(expired, *op_);
+  send(encode_request(expired), expired.reply_to);
+  const auto in3 = inbox();
+  auto first = request(in3);
+  sign(first, *op_);
+  auto rows = ask(subject, encode_request(first), in3);
+  ASSERT_TRUE(rows);
+  EXPECT_EQ(rows->rows.size(), 3u);
+  send(encode_request(first), in3);  // replayed
+  const auto in4 = inbox();
+  auto second = request(in4);
+  sign(second, *op_);
+  rows = ask(subject, encode_request(second), in4);
+  ASSERT_TRUE(rows);
+  EXPECT_EQ(rows->status, LiveQueryStatus::ok);
+
+  const LiveQueryStats st = service_->stats();
+  EXPECT_EQ(st.accepted, 2u);
+  EXPECT_EQ(st.failed, 0u);
+  EXPECT_EQ(st.refused, 5u);
+  auto by = [&](LiveQueryRefusal r) { return st.refused_by[static_cast<std::size_t>(r)]; };
+  EXPECT_EQ(by(LiveQueryRefusal::malformed), 1u);
+  EXPECT_EQ(by(LiveQueryRefusal::unauthenticated), 1u);
+  EXPECT_EQ(by(LiveQueryRefusal::not_addressed), 1u);
+  EXPECT_EQ(by(LiveQueryRefusal::clock), 1u);
+  EXPECT_EQ(by(LiveQueryRefusal::replayed), 1u);
+  EXPECT_EQ(by(LiveQueryRefusal::before_start), 0u);
+  EXPECT_EQ(by(LiveQueryRefusal::busy), 0u);
+  EXPECT_EQ(st.answered, 3u);  // the misaddressed refusal and two results
+  EXPECT_EQ(st.rows, 6u);
+  EXPECT_EQ(st.dropped, 2u);   // the expired and the replayed request
+  EXPECT_EQ(st.audit_suppressed, 0u);
+  EXPECT_EQ(audited().size(), 7u);
+}
+
 }  // namespace
 }  // namespace airssys::daemoneye

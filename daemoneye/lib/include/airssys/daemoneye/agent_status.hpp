@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <expected>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,6 +57,15 @@ struct LastScan {
 struct NatsSinkCounters {
   std::uint64_t published = 0, acked = 0, spooled = 0, dropped = 0, reconnects = 0;
   friend bool operator==(const NatsSinkCounters&, const NatsSinkCounters&) = default;
+};
+
+// The live query service's counters since the agent started
+// (docs/daemoneye.md "Live queries", Counters); refused by reason
+// (to_string(LiveQueryRefusal): malformed, unauthenticated, ...).
+struct LiveQueryCounters {
+  std::uint64_t accepted = 0, failed = 0, answered = 0, rows = 0, dropped = 0, audit_suppressed = 0;
+  std::map<std::string, std::uint64_t> refused;
+  friend bool operator==(const LiveQueryCounters&, const LiveQueryCounters&) = default;
 };
 
 struct AgentStatus {
@@ -98,6 +108,8 @@ struct AgentStatus {
   // Present when the agent forwards process events to NATS ("events.nats" in
   // the file; the same figures, counting events).
   std::optional<NatsSinkCounters> events_nats;
+  // Present when live_query.enabled ("live_query" in the file).
+  std::optional<LiveQueryCounters> live_query;
   // procmond's latest report on status.procmond (event tier, per-source
   // counters); absent until the first one arrives.
   std::optional<ProcmondStatus> procmond_status;

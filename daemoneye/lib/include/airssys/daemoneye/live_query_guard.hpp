@@ -91,6 +91,10 @@ class LiveQueryGuard {
   [[nodiscard]] Result<void> admit_authenticated(const LiveQueryRequest& r, std::int64_t now, std::int64_t not_before);
 
   [[nodiscard]] const LiveQueryPolicy& policy() const noexcept { return policy_; }
+  // Replaces the trusted keys (a reload); the replay cache is kept. Not
+  // while authenticate() runs on another thread: LiveQueryService calls
+  // both under its lock.
+  void replace_trusted(std::vector<Ed25519PublicKey> trusted) { trusted_ = std::move(trusted); }
 
  private:
   LiveQueryPolicy policy_;

@@ -24,6 +24,7 @@
 #include <airssys/daemoneye/config.hpp>
 #include <airssys/daemoneye/error.hpp>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
@@ -31,6 +32,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace airssys::daemoneye {
 
@@ -65,8 +67,32 @@ struct LiveQueryServiceOptions {
   std::function<std::int64_t()> now;  // Unix seconds; default the system clock
 };
 
+// Why a request was refused, by the step of the checks
+// (docs/daemoneye.md "Live queries", What an agent accepts).
+enum class LiveQueryRefusal : std::uint8_t {
+  malformed,        // not a request at all (decode_request)
+  unauthenticated,  // steps 1-3: not signed, untrusted key, bad signature, reply subject
+  not_addressed,    // step 4
+  clock,            // step 5: expired, issued in the future, valid too long, times out of range
+  before_start,     // step 6: issued before the service started
+  replayed,         // step 7: nonce accepted before
+  busy,             // step 7: the replay cache is full
+};
+inline constexpr std::size_t kLiveQueryRefusals = 7;
+[[nodiscard]] std::string_view to_string(LiveQueryRefusal r) noexcept;
+
+// Counters since the service started (the agent's status file "live_query").
 struct LiveQueryStats {
-  std::uint64_t accepted = 0, refused = 0, failed = 0, audit_suppressed = 0;
+  std::uint64_t accepted = 0;  // passed every check and recorded in the ledger
+  std::uint64_t refused = 0;   // the sum of refused_by
+  std::array<std::uint64_t, kLiveQueryRefusals> refused_by{};  // by LiveQueryRefusal
+  std::uint64_t failed = 0;    // accepted but not answered with rows: the ledger or the query failed
+  std::uint64_t answered = 0;  // replies published: rows, failures and refusals
+  std::uint64_t rows = 0;      // rows in the replies published
+  // Refusals of signed requests left unanswered because the request had
+  // expired or its nonce was answered before (captured and replayed).
+  std::uint64_t dropped = 0;
+  std::uint64_t audit_suppressed = 0;  // refusals left out of the ledger by its rate limit
 };
 
 class LiveQueryService {
@@ -81,6 +107,13 @@ class LiveQueryService {
   LiveQueryService& operator=(const LiveQueryService&) = delete;
 
   [[nodiscard]] LiveQueryStats stats() const;
+
+  // Reads `files` (live_query.trusted_keys) again, checked as at start, and
+  // uses them from the next request on (SIGHUP). A file that is missing,
+  // unsafe or not an Ed25519 public key, or an empty list, fails the whole
+  // reload: the keys in use are kept and the error says why. Returns how
+  // many keys are trusted now.
+  [[nodiscard]] Result<std::size_t> reload_trusted_keys(const std::vector<std::filesystem::path>& files);
 
   struct Impl;
 
