@@ -17,19 +17,16 @@ run-osl: bootstrap
 	@scripts/build release airssys-osl
 	@scripts/demo build/release/osl/airssys-osl
 
-# The whole test suite: ASan+UBSan build (dev), ThreadSanitizer suites (tsan),
-# the libFuzzer targets run briefly (fuzz), and the .deb packages built and
-# checked (package-check, below). dev builds everything (its install.* tests
-# install the whole tree); tsan and fuzz build only what their ctest runs
-# (airssys_tests, airssys_fuzzers: CMakeLists.txt).
+# The whole test suite (scripts/test-all): ASan+UBSan build (dev) and its
+# ctest, ThreadSanitizer suites (tsan), the libFuzzer targets run briefly
+# (fuzz), and the .deb packages built and checked (package-check, below).
+# dev builds everything (its install.* tests install the whole tree); tsan
+# and fuzz build only what their ctest runs (airssys_tests, airssys_fuzzers:
+# CMakeLists.txt). While the dev suite runs, the tsan, fuzz and package
+# builds go ahead in the background at nice 19 (BUILD_AHEAD=0: strictly in
+# order).
 test: bootstrap
-	@scripts/build dev
-	ctest --preset dev
-	@scripts/build tsan airssys_tests
-	ctest --preset tsan
-	@scripts/build fuzz airssys_fuzzers
-	ctest --preset fuzz
-	@scripts/package-check
+	@scripts/test-all
 
 # The .deb packages, built (the `package` preset) and checked: lintian, a
 # scratch root with every package unpacked, --version of each program, the
