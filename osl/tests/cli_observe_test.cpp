@@ -20,6 +20,7 @@
 
 #include <airssys/osl/unique_fd.hpp>
 #include <airssys/testing/run.hpp>
+#include <airssys/testing/file.hpp>
 #include <airssys/testing/temp_dir.hpp>
 
 namespace {
@@ -35,10 +36,7 @@ std::string binary() {
   return v == nullptr ? std::string() : std::string(v);
 }
 
-std::string slurp(const stdfs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using airssys::testing::read_file;
 
 class CliObserve : public ::testing::Test {
  protected:
@@ -73,7 +71,7 @@ class CliObserve : public ::testing::Test {
 TEST_F(CliObserve, TraceparentFlagReachesEveryRecord) {
   const auto r = stat({"--traceparent", kTrace});
   ASSERT_EQ(r.status, 0) << r.err;
-  const std::string log = slurp(log_);
+  const std::string log = read_file(log_);
   EXPECT_THAT(log, HasSubstr(R"("trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","parent_id":"00f067aa0ba902b7",)"
                              R"("trace_flags":"01"})"));
   EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 2) << log;
@@ -83,17 +81,17 @@ TEST_F(CliObserve, TraceparentFlagReachesEveryRecord) {
 TEST_F(CliObserve, TheEnvironmentIsUsedAndTheFlagWins) {
   auto r = stat({}, {std::string("TRACEPARENT=") + kOther});
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_THAT(slurp(log_), HasSubstr(R"("trace_id":"0af7651916cd43dd8448eb211c80319c")"));
+  EXPECT_THAT(read_file(log_), HasSubstr(R"("trace_id":"0af7651916cd43dd8448eb211c80319c")"));
   stdfs::remove(log_);
   r = stat({"--traceparent", kTrace}, {std::string("TRACEPARENT=") + kOther});
   ASSERT_EQ(r.status, 0) << r.err;
-  const std::string log = slurp(log_);
+  const std::string log = read_file(log_);
   EXPECT_THAT(log, HasSubstr(R"("trace_id":"4bf92f3577b34da6a3ce929d0e0e4736")"));
   EXPECT_EQ(log.find("0af7651916cd43dd8448eb211c80319c"), std::string::npos);
   stdfs::remove(log_);
   r = stat({}, {"TRACEPARENT="});  // empty counts as unset
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_EQ(slurp(log_).find("trace_id"), std::string::npos);
+  EXPECT_EQ(read_file(log_).find("trace_id"), std::string::npos);
 }
 
 TEST_F(CliObserve, AMalformedTraceparentIsRefusedAndNothingRuns) {
@@ -102,7 +100,7 @@ TEST_F(CliObserve, AMalformedTraceparentIsRefusedAndNothingRuns) {
   EXPECT_THAT(r.err, HasSubstr("airssys-osl: --traceparent: '00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01' "
                                "is not a W3C traceparent: trace-id must be lowercase hex"));
   EXPECT_EQ(r.out, "");
-  EXPECT_FALSE(stdfs::exists(log_) && !slurp(log_).empty()) << slurp(log_);
+  EXPECT_FALSE(stdfs::exists(log_) && !read_file(log_).empty()) << read_file(log_);
   r = stat({}, {"TRACEPARENT=00-00000000000000000000000000000000-00f067aa0ba902b7-01"});
   EXPECT_EQ(r.status, 2);
   EXPECT_THAT(r.err, HasSubstr("airssys-osl: TRACEPARENT: '00-00000000000000000000000000000000-00f067aa0ba902b7-01' "
@@ -128,7 +126,7 @@ TEST_F(CliObserve, AuditSyslogSendsEachRecord) {
     buf.resize(static_cast<std::size_t>(n));
     got.push_back(buf);
   }
-  const auto lines = slurp(log_);
+  const auto lines = read_file(log_);
   const auto first_line = lines.substr(0, lines.find('\n'));
   // local3 (19) * 8 + info (6) = 158; MSG is the same JSON line as --audit-log's.
   EXPECT_THAT(got[0], ::testing::StartsWith("<158>1 "));

@@ -26,6 +26,7 @@
 #include <airssys/ledger/ledger.hpp>
 #include <airssys/ledger/verify.hpp>
 #include <airssys/testing/run.hpp>
+#include <airssys/testing/file.hpp>
 #include <airssys/testing/temp_dir.hpp>
 
 namespace {
@@ -62,12 +63,7 @@ Result run(const std::vector<std::string>& args, const std::string& input = {}) 
   return {r.status, std::move(r.out), std::move(r.err)};
 }
 
-std::string read_file(const stdfs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using airssys::testing::read_file;
 
 void write_file(const stdfs::path& p, const std::string& content) {
   std::ofstream f(p, std::ios::binary | std::ios::trunc);

@@ -3,6 +3,7 @@
 
 #include <airssys/testing/child.hpp>
 #include <airssys/testing/eventually.hpp>
+#include <airssys/testing/file.hpp>
 #include <airssys/testing/run.hpp>
 #include <airssys/testing/socket.hpp>
 #include <airssys/testing/temp_dir.hpp>
@@ -194,6 +195,18 @@ TEST(Socket, LoopbackTcpAcceptsAndReceives) {
   client.reset();
   EXPECT_FALSE(client);
   EXPECT_EQ(at::receive(conn.get()), "") << "the peer closed";
+}
+
+// write_file replaces the whole content; read_file gives the bytes back
+// (NULs and no final newline included), and "" for a file that is not there.
+TEST(File, WriteReplacesAndReadGivesTheBytesBack) {
+  at::TempDir dir("testing-file");
+  const fs::path p = dir / "f";
+  at::write_file(p, "a longer first content\n");
+  const std::string bytes("x\0y", 3);
+  at::write_file(p, bytes);
+  EXPECT_EQ(at::read_file(p), bytes);
+  EXPECT_EQ(at::read_file(dir / "absent"), "");
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // temporary file left behind; a short write is finished, not truncated; and
 // a simulated crash after an acknowledged update loses nothing.
 #include <airssys/osl/file_io.hpp>
+#include <airssys/testing/file.hpp>
 #include <airssys/testing/temp_dir.hpp>
 #include <airssys/watchdog/registry.hpp>
 
@@ -22,12 +23,7 @@ using airssys::testing::TempDir;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using airssys::testing::read_file;
 
 Registry::Change add(const std::string& id) {
   return [id](RegistryData& data) -> std::expected<void, Error> {
@@ -69,7 +65,7 @@ TEST(RegistryFaults, AFailureAtEachStepLeavesTheOldRegistryIntact) {
     TempDir d("wd-faults");
     Registry r(d / "reg.json");
     ASSERT_TRUE(r.update(add("a")));
-    const std::string before = slurp(r.path());
+    const std::string before = read_file(r.path());
     io::FaultInjection faults;
     faults.add(step.fault);
     if (step.fault.short_write) {
@@ -80,7 +76,7 @@ TEST(RegistryFaults, AFailureAtEachStepLeavesTheOldRegistryIntact) {
     EXPECT_NE(up.error().message.find(step.message), std::string::npos) << up.error().message;
     EXPECT_GE(faults.fired(), 1);
     faults.crash();
-    EXPECT_EQ(slurp(r.path()), before);
+    EXPECT_EQ(read_file(r.path()), before);
     auto data = r.load();
     ASSERT_TRUE(data) << data.error().message;
     EXPECT_EQ(data->tasks.size(), 1U);
@@ -122,9 +118,9 @@ TEST(RegistryFaults, ACrashAfterAnAcknowledgedUpdateLosesNothing) {
   io::FaultInjection faults;
   ASSERT_TRUE(r.update(add("a")));
   ASSERT_TRUE(r.update(add("b")));
-  const std::string acknowledged = slurp(r.path());
+  const std::string acknowledged = read_file(r.path());
   faults.crash();
-  EXPECT_EQ(slurp(r.path()), acknowledged);
+  EXPECT_EQ(read_file(r.path()), acknowledged);
   auto data = r.load();
   ASSERT_TRUE(data) << data.error().message;
   EXPECT_EQ(data->tasks.size(), 2U);
@@ -142,7 +138,7 @@ TEST(RegistryFaults, TheSeamLosesUnsyncedDataOnACrash) {
   ASSERT_EQ(io::write(fd.get(), "more", 4), 4);
   ASSERT_EQ(io::fdatasync(fd.get()), 0);
   ASSERT_EQ(io::write(fd.get(), "lost", 4), 4);
-  EXPECT_EQ(slurp(p), "synced.morelost");
+  EXPECT_EQ(read_file(p), "synced.morelost");
   faults.crash();
-  EXPECT_EQ(slurp(p), "synced.more");
+  EXPECT_EQ(read_file(p), "synced.more");
 }

@@ -6,6 +6,7 @@
 
 #include <airssys/watchdog/registry.hpp>
 #include <airssys/watchdog/units.hpp>
+#include <airssys/testing/file.hpp>
 #include <airssys/testing/temp_dir.hpp>
 
 #include <gtest/gtest.h>
@@ -25,12 +26,7 @@ namespace {
 
 using airssys::testing::TempDir;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using airssys::testing::read_file;
 
 void write(const fs::path& p, const std::string& text) { std::ofstream(p, std::ios::binary | std::ios::trunc) << text; }
 
@@ -61,7 +57,7 @@ void expect_refused(const std::string& text, const std::string& problem) {
   EXPECT_NE(data.error().message.find(r.path().string()), std::string::npos) << data.error().message;
   EXPECT_NE(data.error().message.find(problem), std::string::npos) << data.error().message;
   EXPECT_FALSE(r.update(no_change));
-  EXPECT_EQ(slurp(r.path()), text) << "a refused registry must never be rewritten";
+  EXPECT_EQ(read_file(r.path()), text) << "a refused registry must never be rewritten";
 }
 
 }  // namespace
@@ -102,13 +98,13 @@ TEST(RegistryInput, NestedUnknownDataIsKeptAndNeverReindented) {
   Registry r(d.path() / "reg.json");
   write(r.path(), text);
   ASSERT_TRUE(r.update(no_change));
-  const std::string once = slurp(r.path());
+  const std::string once = read_file(r.path());
   EXPECT_NE(once.find(R"( "deep": )" + top_deep + ",\n"), std::string::npos) << once;
   EXPECT_NE(once.find(R"("future": )" + task_deep + ",\n"), std::string::npos) << once;
   ASSERT_TRUE(r.update(no_change));
-  EXPECT_EQ(slurp(r.path()), once) << "a rewrite must not change what it does not touch";
+  EXPECT_EQ(read_file(r.path()), once) << "a rewrite must not change what it does not touch";
   ASSERT_TRUE(r.update(add_b));
-  const std::string with_b = slurp(r.path());
+  const std::string with_b = read_file(r.path());
   EXPECT_LT(with_b.size(), once.size() + 1000) << "one small task added";
   auto data = r.load();
   ASSERT_TRUE(data) << data.error().message;
@@ -124,7 +120,7 @@ TEST(RegistryInput, ASymlinkAtTheRegistryPathIsRefusedAndItsTargetKept) {
   TempDir d("wd-input");
   Registry real(d.path() / "real.json");
   ASSERT_TRUE(real.update(add_b));
-  const std::string before = slurp(real.path());
+  const std::string before = read_file(real.path());
   fs::create_symlink(real.path(), d.path() / "link.json");
   Registry link(d.path() / "link.json");
   auto loaded = link.load();
@@ -135,7 +131,7 @@ TEST(RegistryInput, ASymlinkAtTheRegistryPathIsRefusedAndItsTargetKept) {
   ASSERT_FALSE(up);
   EXPECT_NE(up.error().message.find("symbolic link"), std::string::npos) << up.error().message;
   EXPECT_TRUE(fs::is_symlink(link.path())) << "the link must not be replaced by a copy";
-  EXPECT_EQ(slurp(real.path()), before);
+  EXPECT_EQ(read_file(real.path()), before);
   // A FIFO there is refused too, without hanging the open.
   ASSERT_EQ(::mkfifo((d.path() / "fifo.json").c_str(), 0600), 0);
   auto fifo = Registry(d.path() / "fifo.json").load();
@@ -181,7 +177,7 @@ TEST(RegistryInput, UpdateNeverWritesARecordTheNextReadWouldRefuse) {
   TempDir d("wd-input");
   Registry r(d.path() / "reg.json");
   ASSERT_TRUE(r.update(add_b));
-  const std::string before = slurp(r.path());
+  const std::string before = read_file(r.path());
   const std::pair<const char*, std::function<void(TaskRecord&)>> cases[] = {
       {"has timeout_ms 0", [](TaskRecord& t) { t.timeout_ms = 0; }},
       {"has pid 0", [](TaskRecord& t) { t.pid = 0; }},
@@ -197,7 +193,7 @@ TEST(RegistryInput, UpdateNeverWritesARecordTheNextReadWouldRefuse) {
     ASSERT_FALSE(up) << problem;
     EXPECT_EQ(up.error().category, ErrorCategory::usage);
     EXPECT_NE(up.error().message.find(problem), std::string::npos) << up.error().message;
-    EXPECT_EQ(slurp(r.path()), before);
+    EXPECT_EQ(read_file(r.path()), before);
   }
   auto up = r.update([](RegistryData& data) -> std::expected<void, Error> {
     TaskRecord t;
@@ -207,7 +203,7 @@ TEST(RegistryInput, UpdateNeverWritesARecordTheNextReadWouldRefuse) {
     return {};
   });
   ASSERT_FALSE(up);
-  EXPECT_EQ(slurp(r.path()), before);
+  EXPECT_EQ(read_file(r.path()), before);
 }
 
 TEST(RegistryInput, AnOversizedRegistryIsRefusedBeforeItIsRead) {

@@ -1,3 +1,4 @@
+#include <airssys/testing/file.hpp>
 #include <airssys/testing/temp_dir.hpp>
 #include <airssys/watchdog/registry.hpp>
 
@@ -17,12 +18,7 @@ namespace {
 
 using airssys::testing::TempDir;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using airssys::testing::read_file;
 
 TaskRecord task(const std::string& id) {
   TaskRecord t;
@@ -59,7 +55,7 @@ TEST(Registry, WritesAtomicallyWithMode0600AndKeepsUnknownKeys) {
   ASSERT_EQ(data->tasks.size(), 1U);
   EXPECT_EQ(data->tasks.at("a").extra.at("future_field"), "42");
   EXPECT_EQ(data->extra.at("note"), R"("kept")");
-  EXPECT_NE(slurp(r.path()).find("\"schema_version\": 1"), std::string::npos);
+  EXPECT_NE(read_file(r.path()).find("\"schema_version\": 1"), std::string::npos);
   for (const auto& e : fs::directory_iterator(r.dir())) EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos);
 }
 
@@ -109,7 +105,7 @@ TEST(Registry, CorruptFilesAreRefusedNamingFileAndProblem) {
     EXPECT_NE(data.error().message.find(problem), std::string::npos) << data.error().message;
     auto up = r.update([](RegistryData&) -> std::expected<void, Error> { return {}; });
     ASSERT_FALSE(up);
-    EXPECT_EQ(slurp(r.path()), text) << "a corrupt registry must never be rewritten";
+    EXPECT_EQ(read_file(r.path()), text) << "a corrupt registry must never be rewritten";
   }
 }
 
@@ -168,7 +164,7 @@ TEST(Registry, RefusesASymlinkPlantedAtTheLockPath) {
   ASSERT_FALSE(res);
   EXPECT_NE(res.error().message.find("symbolic link"), std::string::npos) << res.error().message;
   EXPECT_NE(res.error().message.find("reg.json.lock"), std::string::npos) << res.error().message;
-  EXPECT_EQ(slurp(target), "keep me");
+  EXPECT_EQ(read_file(target), "keep me");
   struct stat st {};
   ASSERT_EQ(::stat(target.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0644U);
@@ -196,7 +192,7 @@ TEST(Registry, TheTempFileCannotBeAimedAtAnotherFile) {
   const fs::path planted = d.path() / ("reg.json.tmp." + std::to_string(::getpid()));
   fs::create_symlink(target, planted);
   ASSERT_TRUE(r.update(add_a));
-  EXPECT_EQ(slurp(target), "keep me");
+  EXPECT_EQ(read_file(target), "keep me");
   struct stat st {};
   ASSERT_EQ(::stat(target.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0644U);

@@ -2,6 +2,7 @@
 // a known argv, cwd and name, read while they run, then after they exited.
 
 #include <airssys/osl/proc.hpp>
+#include <airssys/testing/file.hpp>
 #include <airssys/testing/temp_dir.hpp>
 
 #include <gtest/gtest.h>
@@ -85,12 +86,7 @@ void spawn(Child& c, const std::vector<std::string>& argv, const fs::path& cwd) 
   ASSERT_EQ(n, 0) << "exec of " << argv[0] << " failed";
 }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using airssys::testing::read_file;
 
 Reader reader(ReaderOptions o = {}) {
   auto r = Reader::open(std::move(o));
@@ -190,12 +186,12 @@ TEST(ProcReader, ReadsAnExecedChild) {
 
   auto cg = r.cgroup(*p);
   ASSERT_TRUE(cg) << cg.error().to_string();
-  EXPECT_EQ(*cg, parse_cgroup_path(slurp("/proc/self/cgroup")));
+  EXPECT_EQ(*cg, parse_cgroup_path(read_file("/proc/self/cgroup")));
 
   auto luid = r.loginuid(*p);
   if (fs::exists("/proc/self/loginuid")) {
     ASSERT_TRUE(luid) << luid.error().to_string();
-    EXPECT_EQ(std::to_string(*luid), slurp("/proc/self/loginuid"));
+    EXPECT_EQ(std::to_string(*luid), read_file("/proc/self/loginuid"));
   }
   // Our own child: io is readable as any user.
   auto io = r.io(*p);
@@ -369,7 +365,7 @@ TEST(ProcReader, BootTimeMatchesUptime) {
   auto bt = r.boot_time();
   ASSERT_TRUE(bt) << bt.error().to_string();
   double uptime = 0;
-  std::istringstream(slurp("/proc/uptime")) >> uptime;
+  std::istringstream(read_file("/proc/uptime")) >> uptime;
   const auto now = static_cast<double>(std::time(nullptr));
   // btime is rounded to whole seconds and may drift by NTP adjustments.
   EXPECT_NEAR(static_cast<double>(*bt) + uptime, now, 5.0);
