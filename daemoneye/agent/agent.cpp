@@ -454,6 +454,10 @@ void Agent::Impl::reload(const Config& c) {
   } else {
     for (const auto& e : set.errors) spdlog::error("rule rejected: {}", e.message);
     rules = std::move(set.rules);
+    // A rule gone with the reload neither fails nor "runs again".
+    std::erase_if(failing_rules, [&](const std::string& id) {
+      return std::ranges::none_of(rules, [&](const Rule& r) { return r.id == id && r.enabled; });
+    });
     const auto enabled =
         static_cast<std::size_t>(std::count_if(rules.begin(), rules.end(), [](const Rule& r) { return r.enabled; }));
     spdlog::info("reload: {} rules loaded from {} ({} enabled, {} rejected)", rules.size(), c.rules.dir.string(),

@@ -186,6 +186,34 @@ TEST_F(Cli, StatusOfARunningAgentShowsItsCountersTierAndDrops) {
   EXPECT_EQ(doc["status"]["store"]["events_dropped"], 5);
 }
 
+// The live query counters (status.json live_query) reach status and
+// metrics; without them (live queries off) neither shows any.
+TEST_F(Cli, StatusAndMetricsShowTheLiveQueryCounters) {
+  de::AgentStatus s = live_status();
+  write_status(s);
+  EXPECT_FALSE(has(cli_db({"status"}).out, "queries:"));
+  EXPECT_FALSE(has(cli_db({"metrics"}).out, "daemoneye_live_quer"));
+  s.live_query = de::LiveQueryCounters{.accepted = 4, .failed = 1, .answered = 6, .rows = 120, .dropped = 2,
+                                       .audit_suppressed = 9,
+                                       .refused = {{"clock", 3}, {"malformed", 0}, {"replayed", 2}, {"odd\"one", 1}}};
+  write_status(s);
+  Outcome r = cli_db({"status"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_TRUE(has(r.out, "queries:   4 accepted (1 failed), 6 refused (3 clock, 1 odd\"one, 2 replayed), 6 replies with "
+                         "120 rows, 2 expired or replayed not answered, 9 refusals not recorded (ledger rate limit)\n"))
+      << r.out;
+  Outcome m = cli_db({"metrics"});
+  EXPECT_EQ(m.code, 0) << m.err;
+  for (const std::string line :
+       {"daemoneye_live_queries_total{outcome=\"accepted\"} 4", "daemoneye_live_queries_total{outcome=\"failed\"} 1",
+        "daemoneye_live_query_refused_total{reason=\"clock\"} 3",
+        "daemoneye_live_query_refused_total{reason=\"malformed\"} 0",
+        "daemoneye_live_query_refused_total{reason=\"odd\\\"one\"} 1", "daemoneye_live_query_replies_total 6",
+        "daemoneye_live_query_rows_total 120", "daemoneye_live_query_dropped_total 2",
+        "daemoneye_live_query_audit_suppressed_total 9", "# TYPE daemoneye_live_query_refused_total counter"})
+    EXPECT_TRUE(has(m.out, line + "\n")) << line << "\n" << m.out;
+}
+
 TEST_F(Cli, StatusTellsStoppedCrashedRecycledAndStaleApart) {
   de::AgentStatus s = live_status();
   s.state = de::AgentState::stopped;
