@@ -6,12 +6,13 @@
 // - `upto` is the newest event id when the scan begins, one read for every
 //   rule: events stored while the rules run are the next scan's.
 // - `after` is the rule's mark (EventMarks): where its last successful
-//   query read up to. A rule without one (the agent's first scan, a rule
-//   new since the last scan) starts at the first event stored with a time
-//   since the last recorded scan's collection, and at least the last
-//   kFirstScanSeconds (after a restart: what the stopped agent had not
-//   read yet); so does a mark above the newest id (a store file put back
-//   from an older copy: ids never go back otherwise, see below).
+//   query read up to; the agent keeps the marks in the store (sigma_marks),
+//   so a restart goes on from them. A rule without one (the first scan on
+//   a new store, a rule new since the last scan) starts at the first event
+//   stored with a time since the last recorded scan's collection, and at
+//   least the last kFirstScanSeconds; so does a mark above the newest id (a
+//   store file put back from an older copy: ids never go back otherwise,
+//   see below).
 // - At most kMaxEventsPerScan ids per rule and scan: a rule that fell
 //   behind (its query failed, a burst of execs) catches up in bounded steps
 //   instead of one query that passes its time limit.
