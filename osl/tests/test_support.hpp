@@ -3,6 +3,7 @@
 // policy built from YAML text, and a sink that keeps records in memory.
 
 #include <airssys/osl/system.hpp>
+#include <airssys/testing/file.hpp>
 #include <airssys/testing/temp_dir.hpp>
 
 #include <fmt/format.h>
@@ -82,15 +83,8 @@ inline std::optional<process::Output> run_to_end(System& sys, const std::string&
   return std::move(*out);
 }
 
-inline std::string read_file(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-inline void write_file(const std::filesystem::path& p, const std::string& s) {
-  std::ofstream out(p, std::ios::binary);
-  out << s;
-}
+using airssys::testing::read_file;
+using airssys::testing::write_file;
 
 // A System whose policy lets "alice" do fs.* under <dir>/work, except under
 // <dir>/work/secret (denied to everyone); its records go to `sink`.
