@@ -10,11 +10,13 @@
 
 #include "alert_sink.hpp"
 #include "alert_test_util.hpp"
+#include "sink_test_util.hpp"
 #include "test_temp_dir.hpp"
 
 namespace airssys::daemoneye::detail {
 namespace {
 
+using testing::deliver;
 using testing::make_alert;
 using testing::read_file;
 using testing::TempDir;
@@ -32,14 +34,6 @@ class FileSinkTest : public ::testing::Test {
     c.path = p;
     c.format = format;
     return make_file_sink(c, counters, [this](std::string_view m) { logged.emplace_back(m); });
-  }
-
-  static void deliver(Sink& sink, const std::vector<Alert>& alerts) {
-    std::vector<std::string> json;
-    for (const Alert& a : alerts) json.push_back(alert_to_json(a));
-    std::vector<Delivery> batch;
-    for (std::size_t i = 0; i < alerts.size(); ++i) batch.push_back({&alerts[i], &json[i]});
-    sink.deliver(batch);
   }
 };
 

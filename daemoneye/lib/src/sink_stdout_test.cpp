@@ -10,10 +10,12 @@
 
 #include "alert_sink.hpp"
 #include "alert_test_util.hpp"
+#include "sink_test_util.hpp"
 
 namespace airssys::daemoneye::detail {
 namespace {
 
+using testing::deliver;
 using testing::make_alert;
 
 struct Pipe {
@@ -33,14 +35,6 @@ struct Pipe {
     return out;
   }
 };
-
-void deliver(Sink& sink, const std::vector<Alert>& alerts) {
-  std::vector<std::string> json;
-  for (const Alert& a : alerts) json.push_back(alert_to_json(a));
-  std::vector<Delivery> batch;
-  for (std::size_t i = 0; i < alerts.size(); ++i) batch.push_back({&alerts[i], &json[i]});
-  sink.deliver(batch);
-}
 
 TEST(StdoutSink, HumanLines) {
   Pipe p;

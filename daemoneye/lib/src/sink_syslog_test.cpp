@@ -12,6 +12,7 @@
 
 #include "alert_sink.hpp"
 #include "alert_test_util.hpp"
+#include "sink_test_util.hpp"
 #include "test_temp_dir.hpp"
 
 namespace airssys::daemoneye::detail {
@@ -23,6 +24,7 @@ using ::airssys::testing::bound_unix_datagram;
 using ::airssys::testing::port_of;
 using ::airssys::testing::receive;
 using ::airssys::testing::Socket;
+using testing::deliver;
 using testing::make_alert;
 using testing::TempDir;
 
@@ -60,14 +62,6 @@ class SyslogSinkTest : public ::testing::Test {
     c.facility = facility;
     c.format = format;
     return make_syslog_sink(c, counters, [this](std::string_view m) { logged.emplace_back(m); });
-  }
-
-  static void deliver(Sink& sink, const std::vector<Alert>& alerts) {
-    std::vector<std::string> json;
-    for (const Alert& a : alerts) json.push_back(alert_to_json(a));
-    std::vector<Delivery> batch;
-    for (std::size_t i = 0; i < alerts.size(); ++i) batch.push_back({&alerts[i], &json[i]});
-    sink.deliver(batch);
   }
 
   static void expect_message(const std::string& line, const Alert& a, int pri) {
