@@ -156,20 +156,11 @@ endif()
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "libyaml-cpp-dev, nlohmann-json3-dev, libfmt-dev, libssl-dev")
 # lintian wants the ldconfig trigger (CPack only writes ldconfig calls).
 set(CPACK_DEBIAN_LIB_PACKAGE_CONTROL_EXTRA ${PROJECT_SOURCE_DIR}/packaging/debian/lib/triggers)
-# task-watchdog is linked static (watchdog/CMakeLists.txt), so dpkg-shlibdeps
-# finds nothing to depend on; what it loads with the static libc's dlopen
-# (libcurl for container tasks, libcrypto for --audit-ledger, NSS modules)
-# needs a libc6 of the glibc release it was linked with, and the two
-# libraries are named here because no ELF header names them.
-execute_process(COMMAND getconf GNU_LIBC_VERSION OUTPUT_VARIABLE _glibc OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
-if(_glibc MATCHES "^glibc ([0-9]+)\\.([0-9]+)")
-  math(EXPR _glibc_next "${CMAKE_MATCH_2} + 1")
-  set(CPACK_DEBIAN_WATCHDOG_PACKAGE_DEPENDS
-    "adduser, libc6 (>= ${CMAKE_MATCH_1}.${CMAKE_MATCH_2}), libc6 (<< ${CMAKE_MATCH_1}.${_glibc_next})")
-else()
-  set(CPACK_DEBIAN_WATCHDOG_PACKAGE_DEPENDS "adduser")
-endif()
-set(CPACK_DEBIAN_WATCHDOG_PACKAGE_RECOMMENDS "libcurl4, libssl3")
+# task-watchdog is linked static (watchdog/CMakeLists.txt) and loads
+# nothing at run time (no NSS, no libcurl, SHA-256 from libcrypto.a): it runs
+# on any libc6 of this architecture, and dpkg-shlibdeps rightly finds
+# nothing to depend on (scripts/package-check checks both).
+set(CPACK_DEBIAN_WATCHDOG_PACKAGE_DEPENDS "adduser")
 set(CPACK_DEBIAN_WATCHDOG_PACKAGE_CONTROL_EXTRA
   ${PROJECT_SOURCE_DIR}/packaging/debian/task-watchdog/postinst
   ${PROJECT_SOURCE_DIR}/packaging/debian/task-watchdog/prerm

@@ -2,7 +2,7 @@
 // Usage and exit codes: docs/task-watchdog.md (and --help).
 
 #include "commands.hpp"
-#include "crypto_lazy.hpp"
+#include "crypto_init.hpp"
 #include "exit_status.hpp"
 
 #include <airssys/watchdog/daemon.hpp>
@@ -134,8 +134,8 @@ int main(int argc, char** argv) {
 
   const wd::Registry reg(wd::Registry::default_path(registry_opt));
   if (!audit_ledger.empty()) {
-    if (auto loaded = wd::cli::crypto_lazy_load(); !loaded) {
-      fmt::print(stderr, "task-watchdog: --audit-ledger needs libcrypto (OpenSSL 3): {}\n", loaded.error());
+    if (auto ready = wd::cli::crypto_init(); !ready) {
+      fmt::print(stderr, "task-watchdog: --audit-ledger needs libcrypto (OpenSSL 3): {}\n", ready.error());
       return wd::cli::exit_status(wd::ErrorCategory::failure);
     }
     std::error_code ec;

@@ -1,7 +1,7 @@
 #pragma once
-// A Docker Engine API client over a Unix socket (libcurl with
-// CURLOPT_UNIX_SOCKET_PATH). podman's `podman system service` serves the
-// same API, which is what the tests run against.
+// A Docker Engine API client over a Unix socket (HTTP/1.1 by unix_http.hpp:
+// no libcurl, nothing loaded at run time). podman's `podman system service`
+// serves the same API, which is what the tests run against.
 //
 // The engine is found from DOCKER_HOST ("unix:///path"), default
 // unix:///var/run/docker.sock; other schemes (tcp://, ssh://) are refused.
@@ -9,6 +9,11 @@
 // Thread safety: a DockerClient is immutable after construction; each call
 // makes its own curl handle, so calls may run concurrently from several
 // threads (the container monitor waits and copies logs at the same time).
+//
+// Bounds: a reply kept in memory is at most 16 MiB (unix_http.hpp); a
+// streamed one (RequestOptions::sink, the logs) is not.
+
+#include "container/unix_http.hpp"
 
 #include <airssys/watchdog/error.hpp>
 
@@ -21,11 +26,6 @@
 
 namespace airssys::watchdog::container {
 
-struct HttpResponse {
-  long status = 0;
-  std::string body;
-};
-
 // Optional per-request behaviour.
 struct RequestOptions {
   std::string body;  // sent as application/json when not empty (and for POST)
@@ -34,7 +34,7 @@ struct RequestOptions {
   // When set, the response body is handed here as it arrives (not kept in
   // HttpResponse::body); returning false aborts the transfer.
   std::function<bool(std::string_view)> sink;
-  // When set and it becomes true, the transfer is aborted within ~1 s.
+  // When set and it becomes true, the transfer is aborted within ~200 ms.
   const std::atomic<bool>* cancel = nullptr;
 };
 
@@ -54,7 +54,9 @@ class DockerClient {
   // One HTTP request; `path` starts with "/" and is sent under the API
   // version prefix (/v1.41). Transport failures become an Error whose
   // message reads "no container engine at unix:///…: REASON" when nothing
-  // answers on the socket; HTTP error statuses are returned, not errors.
+  // accepts on the socket, else "container engine at unix:///…: METHOD
+  // PATH: REASON"; HTTP error statuses are returned, not errors. A sink
+  // refusing more or `cancel` ends the request early without an error.
   [[nodiscard]] std::expected<HttpResponse, Error> request(std::string_view method, const std::string& path,
                                                            const RequestOptions& opts = {}) const;
 
