@@ -13,6 +13,8 @@
 #        RUNS     runs per scenario and side (default 1; every run is printed)
 #        PEERS    directory of natsbench.c (default ../shared/peers/nats beside the repository)
 #        NO_BUILD 1: do not (re)build build/release/bus/airssys-bus first
+#        BUSY_POLL_US  `airssys-bus serve --busy-poll-us N` (default: serve's own, 0 =
+#                 the broker always sleeps), to compare polling windows in one session
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # The shared peers sit beside the repository (../shared), wherever it is cloned.
@@ -48,7 +50,9 @@ trap cleanup EXIT
 
 nats-server -a 127.0.0.1 -p -1 >"$work/nats.log" 2>&1 &
 nats_pid=$!
-"$bus" serve --socket "$work/bus/bus.sock" >"$work/bus.log" 2>&1 &
+serve_args=(serve --socket "$work/bus/bus.sock")
+[[ -z ${BUSY_POLL_US:-} ]] || serve_args+=(--busy-poll-us "$BUSY_POLL_US")
+"$bus" "${serve_args[@]}" >"$work/bus.log" 2>&1 &
 bus_pid=$!
 port=""
 for _ in $(seq 100); do
@@ -63,7 +67,7 @@ url="nats://127.0.0.1:$port"
 field() { sed -n "s/.*[\" ]$1[=\":]*\([0-9.]*\).*/\1/p" <<<"$2" | head -1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
 
-echo "# $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(nats-server --version), msgs=$msgs rr_msgs=$rr_msgs"
+echo "# $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(nats-server --version), msgs=$msgs rr_msgs=$rr_msgs busy_poll_us=${BUSY_POLL_US:-default}"
 for s in "${scenarios[@]}"; do
   for ((r = 1; r <= runs; r++)); do
     case $s in

@@ -8,12 +8,15 @@
 #include <airssys/bus/subject.hpp>
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 
@@ -27,6 +30,13 @@ constexpr std::uint64_t kListenerId = 0;
 constexpr std::uint64_t kWakeId = 1;
 constexpr std::size_t kReadChunk = 256 * 1024;
 constexpr std::size_t kKeepBuffer = 1024 * 1024;  // shrink buffers grown past this once idle
+constexpr std::chrono::milliseconds kPollBackoff{100};  // no busy_poll after losing the core while polling
+
+long involuntary_switches() {
+  rusage ru{};
+  ::getrusage(RUSAGE_THREAD, &ru);
+  return ru.ru_nivcsw;
+}
 }  // namespace
 
 std::expected<std::unique_ptr<Broker>, Error> Broker::start(BrokerOptions options) {
@@ -128,12 +138,42 @@ std::string Broker::Impl::who(const Conn& c) const {
 
 void Broker::Impl::run() {
   std::vector<epoll_event> evs(256);
+  using clock = std::chrono::steady_clock;
+  const auto window = std::chrono::duration_cast<clock::duration>(opt.busy_poll);
+  // busy_poll: while now < poll_until the loop polls instead of sleeping.
+  // Polling pays only on an idle machine (a wake-up from idle is what it
+  // saves); on a busy one it takes the core from the threads it waits for.
+  // So a window in which this thread lost the core (an involuntary context
+  // switch: its yield let another thread run, or it was preempted) ends
+  // polling for kPollBackoff.
+  clock::time_point poll_until{}, no_poll_until{};
+  bool polling = false;
+  long switches = 0;
   while (true) {
-    const int n = ::epoll_wait(epoll_fd.get(), evs.data(), static_cast<int>(evs.size()), -1);
+    if (polling && clock::now() >= poll_until) polling = false;
+    const int n = ::epoll_wait(epoll_fd.get(), evs.data(), static_cast<int>(evs.size()), polling ? 0 : -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       log(std::string("epoll_wait: ") + std::strerror(errno));
       return;
+    }
+    if (n > 0 && window.count() > 0) {
+      const auto now = clock::now();
+      if (!polling && now >= no_poll_until) {
+        polling = true;
+        switches = involuntary_switches();
+      }
+      if (polling) poll_until = now + window;
+    }
+    if (n == 0 && polling) {
+      if (involuntary_switches() != switches) {
+        polling = false;
+        no_poll_until = clock::now() + kPollBackoff;
+      } else {
+        // A thread woken on this core (often one the broker just woke)
+        // runs now; if one does, the check above ends polling next time.
+        ::sched_yield();
+      }
     }
     for (int i = 0; i < n; ++i) {
       const std::uint64_t id = evs[i].data.u64;

@@ -301,5 +301,45 @@ TEST(Request, FromAHandlerIsRefused) {
   EXPECT_EQ(inner->error().category, ErrorCategory::invalid_argument);
 }
 
+// A broker that polls after each turn (BrokerOptions::busy_poll) serves the
+// same: sequential requests from two threads get their own replies, a
+// subscriber fed between them gets every message in order, and the broker
+// stops while it may be polling.
+TEST(Request, ABrokerThatBusyPollsServesRequestsAndMessages) {
+  TempDir d;
+  BrokerOptions bo;
+  bo.busy_poll = 200us;
+  auto b = start_broker(d, std::move(bo));
+  auto responder = connect_client(d);
+  auto client = connect_client(d);
+  auto sub = connect_client(d);
+  ASSERT_TRUE(b && responder && client && sub);
+  auto e = echo(*responder, "poll.echo");
+  std::atomic<int> got{0}, out_of_order{0};
+  int next = 0;  // handlers run on the reader thread only
+  auto s = sub->subscribe("poll.feed", [&](const MessageView& m) {
+    if (m.payload != std::to_string(next)) ++out_of_order;
+    ++next;
+    ++got;
+  });
+  ASSERT_TRUE(s && sub->flush());
+  std::atomic<int> wrong{0};
+  auto requests = [&](int who) {
+    for (int i = 0; i < 300; ++i) {
+      const std::string p = std::to_string(who) + "/" + std::to_string(i);
+      auto r = client->request("poll.echo", p, 10s);
+      if (!r || r->payload != "echo:" + p) ++wrong;
+      if (who == 0) (void)responder->publish("poll.feed", std::to_string(i));
+    }
+  };
+  std::thread t1(requests, 1);
+  requests(0);
+  t1.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_TRUE(eventually([&] { return got.load() == 300; })) << got.load();
+  EXPECT_EQ(out_of_order.load(), 0);
+  b->stop();
+}
+
 }  // namespace
 }  // namespace airssys::bus

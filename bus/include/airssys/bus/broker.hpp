@@ -16,6 +16,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <expected>
@@ -68,6 +69,16 @@ struct BrokerOptions {
   // broker hold more than these whatever max_bytes it asked for.
   std::uint64_t max_queued_bytes_per_connection = 64ull * 1024 * 1024;
   std::uint64_t max_queued_bytes_total = 1024ull * 1024 * 1024;
+  // After a turn of its loop that served a connection, the broker may poll
+  // (epoll_wait without sleeping, yielding the core between polls) for this
+  // long before it sleeps, so that a reply or the next request arriving
+  // within it is read without a wake-up from idle. Polling stops for 100 ms
+  // whenever the broker thread loses its core while polling (a busy
+  // machine, where polling only takes the core from the threads it waits
+  // for). Costs CPU only while clients are active: up to this long of one
+  // core after each turn. 0 (the default): always sleep. Not shown to help
+  // on this project's busy benchmark machine; docs/bus.md "Known limits".
+  std::chrono::microseconds busy_poll{0};
   // Where reasons for closed connections go (default: stderr). Called on the
   // broker thread.
   std::function<void(std::string_view)> log;
