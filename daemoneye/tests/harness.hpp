@@ -6,6 +6,7 @@
 
 #include <airssys/testing/child.hpp>
 #include <airssys/testing/eventually.hpp>
+#include <airssys/testing/file.hpp>
 #include <airssys/testing/temp_dir.hpp>
 
 #include <gtest/gtest.h>
@@ -38,17 +39,9 @@ inline std::string env_or_empty(const char* name) {
 inline std::string agent_bin() { return env_or_empty("DAEMONEYE_AGENT_BIN"); }
 inline std::string procmond_bin() { return env_or_empty("DAEMONEYE_PROCMOND_BIN"); }
 
-inline std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-inline void write_file(const fs::path& p, const std::string& text) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << text;
-}
+// The file's bytes ("" if it cannot be opened).
+inline std::string slurp(const fs::path& p) { return airssys::testing::read_file(p); }
+using airssys::testing::write_file;
 
 using airssys::testing::eventually;
 using airssys::testing::TempDir;

@@ -3,6 +3,7 @@
 // in it when the test ends) and whole-file read/write, for the daemoneye
 // library's unit tests.
 
+#include <airssys/testing/file.hpp>
 #include <airssys/testing/temp_dir.hpp>
 
 #include <filesystem>
@@ -14,14 +15,7 @@ namespace airssys::daemoneye::testing {
 
 using TempDir = ::airssys::testing::TempDir;
 
-inline std::string read_file(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-inline void write_file(const std::filesystem::path& p, const std::string& text) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << text;
-}
+using ::airssys::testing::read_file;
+using ::airssys::testing::write_file;
 
 }  // namespace airssys::daemoneye::testing
