@@ -265,10 +265,13 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   if (::access(procmond.c_str(), X_OK) != 0)
     return fail(ErrorCategory::not_found,
                 fmt::format("procmond not found or not executable at {} (set procmond.path)", procmond.string()));
+  std::vector<std::string> procmond_args{"--bus", socket.string(), "--interval", ms_text(config.scan.interval),
+                                         "--hash-max-size", std::to_string(config.procmond.hash_max_size),
+                                         "--events", config.procmond.events, "--event-budget",
+                                         std::to_string(config.procmond.event_budget)};
+  if (!config.procmond.sockets) procmond_args.emplace_back("--no-sockets");
   ProcmondOptions po{.program = procmond,
-                     .args = {"--bus", socket.string(), "--interval", ms_text(config.scan.interval), "--hash-max-size",
-                              std::to_string(config.procmond.hash_max_size), "--events", config.procmond.events,
-                              "--event-budget", std::to_string(config.procmond.event_budget)},
+                     .args = std::move(procmond_args),
                      .audit_log = db_dir / "osl-audit.jsonl",
                      .restart_initial = config.procmond.restart_initial,
                      .restart_max = config.procmond.restart_max,
@@ -399,6 +402,10 @@ void Agent::Impl::on_collection(Collection c) {
   backlog.succeeded();
   if (store_failing && backlog.empty()) store_recovered();
   scan.applied = *applied;
+  // The sockets of this collection; a failure leaves the previous rows (one
+  // scan stale at most while the store is sound) and is logged.
+  if (auto r = store->replace_sockets(c.sockets); !r)
+    spdlog::error("storing the sockets of scan {} failed: {}", c.scan_id, r.error().message);
 
   const EventMarks marks_before = event_marks;
   RuleRun run = run_rules(rules, *engine, host, now, event_marks);

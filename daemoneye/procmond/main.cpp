@@ -4,6 +4,7 @@
 //       one collection to stdout, then exit
 //   procmond --bus SOCKET [--interval 1s] [--hash-max-size 256MiB] [--no-hash]
 //            [--events auto|ebpf|proc_connector|poll] [--event-budget 10000]
+//            [--no-sockets]
 //       real time: exec/fork/exit from the best kernel source that starts
 //       (eBPF, else the proc connector, else none; one line on stderr says
 //       which and why), published on events.process.exec|start|stop as
@@ -13,7 +14,8 @@
 //       publish the start|stop|exec events the real-time source did not
 //       already report, then the snapshot chunks on events.process.snapshot,
 //       then procmond's status on status.procmond; the first collection
-//       publishes only its snapshot
+//       publishes only its snapshot. The snapshot carries each process's
+//       sockets (process_open_sockets rows) unless --no-sockets
 //
 // Exit codes: 0 done, or stopped by SIGTERM/SIGINT; 1 runtime failure
 // (/proc unreadable, bus unreachable); 2 usage error.
@@ -80,6 +82,7 @@ struct Flags {
   std::string interval = "1s";
   std::string hash_max_size = "256MiB";
   bool no_hash = false;
+  bool no_sockets = false;
   std::string events = "auto";
   std::uint64_t event_budget = 10'000;
   std::string ring_buffer_size = "8MiB";
@@ -174,7 +177,8 @@ class Publisher {
     auto chunks = de::make_snapshot_chunks(
         std::move(c.processes),
         de::SnapshotHeader{.scan_id = scan_id_++, .time = c.time, .unreadable = c.stats.partial,
-                           .collect_us = c.stats.elapsed_us});
+                           .collect_us = c.stats.elapsed_us},
+        de::kSnapshotChunkBytes, std::move(c.sockets));
     bool ok = true;
     for (auto& e : events) {
       // Records are capped for the wire in the chunks; an event's copy too.
@@ -355,6 +359,9 @@ int main(int argc, char** argv) {
   app.add_option("--interval", f.interval, "With --bus: time between collections, e.g. 1s, 500ms")->needs(bus_opt);
   app.add_option("--hash-max-size", f.hash_max_size, "Executables larger than this are not hashed (e.g. 256MiB)");
   app.add_flag("--no-hash", f.no_hash, "Do not compute sha256 of executables");
+  app.add_flag("--no-sockets", f.no_sockets,
+               "With --bus: do not read processes' sockets (the process_open_sockets table stays empty)")
+      ->needs(bus_opt);
   app.add_option("--events", f.events,
                  "With --bus: the best real-time event source to try: auto (= ebpf), ebpf, proc_connector, or poll "
                  "(polling only); a source that cannot start falls back to the next")
@@ -416,7 +423,9 @@ int main(int argc, char** argv) {
     rl.rlim_cur = rl.rlim_max;
     (void)::setrlimit(RLIMIT_NOFILE, &rl);
   }
-  auto collector = de::Collector::create(de::CollectorOptions{.hash = !f.no_hash, .hash_max_size = *hash_max});
+  // Sockets only for the bus: --once prints processes.
+  auto collector = de::Collector::create(de::CollectorOptions{
+      .hash = !f.no_hash, .hash_max_size = *hash_max, .sockets = !f.bus.empty() && !f.no_sockets});
   if (!collector) {
     say("cannot read /proc: " + collector.error().to_string());
     return kFailed;

@@ -88,7 +88,36 @@ std::vector<ProcessRecord> ordinary_host() {
 struct Case {
   std::vector<ProcessRecord> matching;
   std::vector<ProcessRecord> not_matching;
+  std::vector<osl::proc::OpenSocket> sockets;  // process_open_sockets of the snapshot
 };
+
+// A process_open_sockets row: `pid`'s `fd` is an inet socket.
+osl::proc::OpenSocket sock(std::int32_t pid, std::int32_t fd, int family, int protocol, std::string remote,
+                           int remote_port, std::string state) {
+  osl::proc::OpenSocket s;
+  s.pid = pid;
+  s.fd = fd;
+  s.net_namespace = 4026531840u;
+  s.entry.inode = static_cast<std::uint64_t>(pid) * 100 + static_cast<std::uint64_t>(fd);
+  s.entry.family = family;
+  s.entry.protocol = protocol;
+  s.entry.local_address = family == 2 ? "10.0.0.5" : "fd00::5";
+  s.entry.local_port = 40000 + fd;
+  s.entry.remote_address = std::move(remote);
+  s.entry.remote_port = remote_port;
+  s.entry.state = std::move(state);
+  return s;
+}
+
+osl::proc::OpenSocket unix_sock(std::int32_t pid, std::int32_t fd, std::string path) {
+  osl::proc::OpenSocket s;
+  s.pid = pid;
+  s.fd = fd;
+  s.entry.inode = static_cast<std::uint64_t>(pid) * 100 + static_cast<std::uint64_t>(fd);
+  s.entry.family = 1;
+  s.entry.path = std::move(path);
+  return s;
+}
 
 std::map<std::string, Case> cases() {
   std::map<std::string, Case> c;
@@ -147,6 +176,25 @@ std::map<std::string, Case> cases() {
        proc(1012, "socat", "/usr/bin/socat", "socat - UNIX-CONNECT:/run/app.sock"),
        proc(1013, "python3", "/usr/bin/python3.11", "python3 /opt/socket_server.py")},
   };
+  c["reverse-shell-socket"] = {
+      // A reverse shell on all three fds (one row), a UDP one, one over
+      // IPv6 with only stderr on the socket, and dash via busybox.
+      {proc(1000, "bash", "/usr/bin/bash", "bash -i", 1100), proc(1001, "sh", "/usr/bin/dash", "sh"),
+       proc(1002, "zsh", "/usr/bin/zsh", "zsh"), proc(1003, "busybox", "/bin/busybox", "sh -i")},
+      {
+          proc(1004, "bash", "/usr/bin/bash", "bash"),      // a listening socket on fd 0
+          proc(1005, "bash", "/usr/bin/bash", "bash"),      // connected, but on fd 3
+          proc(1006, "sh", "/usr/bin/dash", "sh"),          // a unix socket (systemd's stdout stream)
+          proc(1100, "nc", "/usr/bin/nc", "nc 10.0.0.1 4444"),  // connected on fd 0, but no shell
+          proc(1007, "dash", "/usr/bin/dash", "dash"),      // TIME_WAIT leftovers have no fd; UDP unconnected
+      },
+      {sock(1000, 0, 2, 6, "10.0.0.1", 4444, "ESTABLISHED"), sock(1000, 1, 2, 6, "10.0.0.1", 4444, "ESTABLISHED"),
+       sock(1000, 2, 2, 6, "10.0.0.1", 4444, "ESTABLISHED"), sock(1001, 0, 2, 17, "10.0.0.1", 53, ""),
+       sock(1002, 2, 10, 6, "2001:db8::1", 443, "CLOSE_WAIT"), sock(1003, 1, 2, 6, "10.0.0.9", 8443, "ESTABLISHED"),
+       sock(1004, 0, 2, 6, "0.0.0.0", 0, "LISTEN"), sock(1005, 3, 2, 6, "10.0.0.1", 4444, "ESTABLISHED"),
+       unix_sock(1006, 1, ""), unix_sock(1006, 2, "/run/systemd/journal/stdout"),
+       sock(1100, 0, 2, 6, "10.0.0.1", 4444, "ESTABLISHED"), sock(1007, 0, 2, 17, "0.0.0.0", 0, "")},
+  };
   c["kernel-thread-mimic"] = {
       {proc(1000, "kworker/0:1", "/usr/local/bin/kw", "kworker/0:1"),
        proc(1001, "kworkerds", "/usr/bin/kworkerds", "/usr/bin/kworkerds"),
@@ -190,7 +238,8 @@ TEST_F(BundledRules, AllLoadThroughTheGuardedEngine) {
     EXPECT_TRUE(std::ranges::find(*cols, "start_time") != cols->end()) << r.id;
   }
   EXPECT_EQ(ids, (std::vector<std::string>{"crypto-miner", "exe-deleted", "exec-from-tmp",
-                                           "kernel-thread-mimic", "reverse-shell", "webserver-shell"}));
+                                           "kernel-thread-mimic", "reverse-shell", "reverse-shell-socket",
+                                           "webserver-shell"}));
 }
 
 TEST_F(BundledRules, EachFindsExactlyItsProcesses) {
@@ -210,6 +259,7 @@ TEST_F(BundledRules, EachFindsExactlyItsProcesses) {
     }
     for (const auto& p : it->second.not_matching) snapshot.push_back(p);
     ASSERT_TRUE(store_->apply_snapshot(snapshot));
+    ASSERT_TRUE(store_->replace_sockets(it->second.sockets));
 
     auto result = engine_->run(rule.query);
     ASSERT_TRUE(result) << result.error();
@@ -257,7 +307,7 @@ TEST_F(BundledRules, ABadFileBesideThemIsRejectedAndTheOthersLoad) {
   test::write_file(dir / "broken.yaml",
                    "id: broken\nname: Broken\nseverity: high\nquery: SELECT pid FROM procs\n");
   RuleSet set = load_rules(dir.path(), engine_.get());
-  EXPECT_EQ(set.rules.size(), 6u);
+  EXPECT_EQ(set.rules.size(), 7u);
   ASSERT_EQ(set.errors.size(), 1u);
   EXPECT_EQ(set.errors[0].file, dir / "broken.yaml");
   EXPECT_EQ(set.errors[0].message,

@@ -139,6 +139,7 @@ struct Collector::Impl {
   std::vector<pid_t> pids;
   std::unordered_map<pid_t, Known> known;
   std::unordered_map<std::string, PathView> paths;  // this collection's stat() of exe paths
+  proc::SocketSnapshot sockets{options.socket_limits};
 
   Impl(CollectorOptions o, proc::Reader r, std::int64_t btime, std::size_t budget)
       : options(std::move(o)),
@@ -407,6 +408,8 @@ std::expected<CollectResult, osl::Error> Collector::collect() {
   m.paths.clear();
   m.hasher.begin_collection();
   m.users.begin_collection();
+  m.sockets.begin();
+  Clock::duration socket_time{};
   const std::uint64_t turn = m.collections++;
   out.processes.reserve(m.pids.size());
   std::unordered_map<pid_t, Known> now;
@@ -442,6 +445,11 @@ std::expected<CollectResult, osl::Error> Collector::collect() {
         r.cpu_percent = cpu / wall * 100.0;
       }
     }
+    if (m.options.sockets) {
+      const auto s0 = Clock::now();
+      m.sockets.read(m.reader, got->dir, out.sockets);
+      socket_time += Clock::now() - s0;
+    }
     k.dir = KeptDir::keep(std::move(got->dir), m.fd_budget);  // over budget: closed, opened again next time
     now.emplace(pid, std::move(k));
     if (r.partial) ++out.stats.partial;
@@ -449,6 +457,9 @@ std::expected<CollectResult, osl::Error> Collector::collect() {
   }
   m.known.swap(now);  // what is left in `now` has gone: its directory fds close here
   out.stats.total = static_cast<std::uint32_t>(out.processes.size());
+  out.stats.sockets = m.sockets.stats();
+  out.stats.sockets_us =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(socket_time).count());
   out.stats.elapsed_us =
       static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
   return out;

@@ -193,6 +193,12 @@ const std::array kKeys{
               }},
     ScalarKey{"procmond.event_budget", kCount,
               [](Config& c, std::string_view v) { return set_count(c.procmond.event_budget, v, 1, 10'000'000); }},
+    ScalarKey{"procmond.sockets", "true or false",
+              [](Config& c, std::string_view v) -> SetResult {
+                if (v != "true" && v != "false") return bad(fmt::format("must be true or false, got '{}'", v));
+                c.procmond.sockets = v == "true";
+                return {};
+              }},
     ScalarKey{"procmond.restart_initial", kDuration,
               [](Config& c, std::string_view v) { return set_ms(c.procmond.restart_initial, v, 10ms, 1h); }},
     ScalarKey{"procmond.restart_max", kDuration,

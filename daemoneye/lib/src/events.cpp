@@ -164,12 +164,55 @@ std::string encode(const ProcessEvent& e) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+namespace {
+
+// osquery's process_open_sockets column names.
+json wire_of(const osl::proc::OpenSocket& s) {
+  return json{{"pid", s.pid},
+              {"fd", s.fd},
+              {"socket", s.entry.inode},
+              {"family", s.entry.family},
+              {"protocol", s.entry.protocol},
+              {"local_address", s.entry.local_address},
+              {"remote_address", s.entry.remote_address},
+              {"local_port", s.entry.local_port},
+              {"remote_port", s.entry.remote_port},
+              {"path", s.entry.path},
+              {"state", s.entry.state},
+              {"net_namespace", s.net_namespace}};
+}
+
+osl::proc::OpenSocket socket_from(const json& j, const std::string& where) {
+  if (!j.is_object()) throw JsonFieldError{where + ": not an object"};
+  osl::proc::OpenSocket s;
+  json_get(j, "pid", s.pid, where);
+  json_get(j, "fd", s.fd, where);
+  json_get(j, "socket", s.entry.inode, where);
+  json_get(j, "family", s.entry.family, where);
+  json_get(j, "protocol", s.entry.protocol, where);
+  json_get(j, "local_address", s.entry.local_address, where);
+  json_get(j, "remote_address", s.entry.remote_address, where);
+  json_get(j, "local_port", s.entry.local_port, where);
+  json_get(j, "remote_port", s.entry.remote_port, where);
+  json_get(j, "path", s.entry.path, where);
+  json_get(j, "state", s.entry.state, where);
+  json_get(j, "net_namespace", s.net_namespace, where);
+  return s;
+}
+
+}  // namespace
+
 std::string encode(const SnapshotChunk& c) {
   json procs = json::array();
   for (const auto& r : c.processes) procs.push_back(wire_of(r));
   json j{{"scan_id", c.scan_id}, {"seq", c.seq},   {"last", c.last},
          {"time", c.time},       {"total", c.total}, {"unreadable", c.unreadable},
          {"collect_us", c.collect_us}, {"processes", std::move(procs)}};
+  if (!c.sockets.empty()) {
+    json socks = json::array();
+    for (const auto& s : c.sockets) socks.push_back(wire_of(s));
+    j["sockets"] = std::move(socks);
+  }
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -219,6 +262,12 @@ Result<SnapshotChunk> decode_snapshot(std::string_view text) {
     c.processes.reserve(procs.size());
     for (std::size_t i = 0; i < procs.size(); ++i)
       c.processes.push_back(record_from(procs[i], fmt::format("snapshot.processes[{}]", i)));
+    if (j.contains("sockets")) {
+      const json& socks = detail::json_array(j, "sockets", "snapshot");
+      c.sockets.reserve(socks.size());
+      for (std::size_t i = 0; i < socks.size(); ++i)
+        c.sockets.push_back(socket_from(socks[i], fmt::format("snapshot.sockets[{}]", i)));
+    }
     return c;
   } catch (const JsonFieldError& err) {
     return fail(ErrorCategory::invalid_input, err.what);

@@ -3,6 +3,7 @@
 #include "sqlite_regexp.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -108,7 +109,7 @@ std::string denial_reason(int action, std::string_view a1, std::string_view a2) 
     case SQLITE_SAVEPOINT:
       return "SAVEPOINT";
     case SQLITE_READ:
-      return fmt::format("read of table {} (readable: processes, process_events, alerts, scans)", a1);
+      return fmt::format("read of table {} (readable: {})", a1, fmt::join(kReadableTables, ", "));
     case SQLITE_FUNCTION:
       return fmt::format("function {}", a2);
     default:

@@ -25,8 +25,8 @@
 
 namespace airssys::daemoneye::query_guard {
 
-inline constexpr std::array<std::string_view, 4> kReadableTables{"processes", "process_events", "alerts",
-                                                                 "scans"};
+inline constexpr std::array<std::string_view, 5> kReadableTables{"processes", "process_events", "alerts",
+                                                                 "scans", "process_open_sockets"};
 
 // Pure functions of their arguments (plus the clock for the date functions):
 // no I/O, no state, no allocation beyond SQLITE_LIMIT_LENGTH, and no single

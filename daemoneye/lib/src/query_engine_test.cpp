@@ -128,7 +128,7 @@ TEST_F(QueryEngineTest, HostileSqlIsRefusedWithItsReason) {
       {"SELECT zeroblob(1000000000)", "not allowed: function zeroblob"},
       {"SELECT sqlite_version()", "not allowed: function sqlite_version"},
       {"SELECT name FROM sqlite_master",
-       "not allowed: read of table sqlite_master (readable: processes, process_events, alerts, scans)"},
+       "not allowed: read of table sqlite_master (readable: processes, process_events, alerts, scans, process_open_sockets)"},
       {"SELECT * FROM pragma_table_info('processes')",
        "not allowed: UPDATE of sqlite_master (table-valued functions such as json_each and pragma_* need "
        "it)"},
@@ -142,7 +142,7 @@ TEST_F(QueryEngineTest, HostileSqlIsRefusedWithItsReason) {
       {vacuum_into.c_str(), "not allowed: VACUUM (only read-only SELECT statements)"},
       {"REINDEX", "not allowed: REINDEX"},
       {"SELECT count(*) FROM sqlite_master",
-       "not allowed: read of table sqlite_master (readable: processes, process_events, alerts, scans)"},
+       "not allowed: read of table sqlite_master (readable: processes, process_events, alerts, scans, process_open_sockets)"},
       {"SELECT printf('%.*c', 2147483647, 'x')", "not allowed: function printf"},
       {"SELECT format('%d', 1)", "not allowed: function format"},
       {"SELECT 1; DROP TABLE processes", "only one statement per query"},

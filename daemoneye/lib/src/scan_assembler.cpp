@@ -29,6 +29,8 @@ std::optional<Collection> ScanAssembler::add(SnapshotChunk chunk) {
   partial_.collect_us = chunk.collect_us;
   partial_.processes.insert(partial_.processes.end(), std::make_move_iterator(chunk.processes.begin()),
                             std::make_move_iterator(chunk.processes.end()));
+  partial_.sockets.insert(partial_.sockets.end(), std::make_move_iterator(chunk.sockets.begin()),
+                          std::make_move_iterator(chunk.sockets.end()));
   ++next_seq_;
   if (!chunk.last) return std::nullopt;
   active_ = false;

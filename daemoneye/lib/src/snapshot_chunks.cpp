@@ -26,6 +26,8 @@ std::size_t escaped_bound(std::string_view s) noexcept {
 struct Widths {
   std::size_t record = 0;
   std::size_t chunk = 0;
+  std::size_t socket = 0;     // one socket row with empty strings, and its comma
+  std::size_t sockets = 0;    // the "sockets":[] key of a chunk that has any
 };
 
 const Widths& widths() {
@@ -49,6 +51,16 @@ const Widths& widths() {
     out.chunk = encode(c).size();
     c.processes.push_back(r);
     out.record = encode(c).size() - out.chunk + 1;  // + the comma before a following record
+    c.processes.clear();
+    osl::proc::OpenSocket s;
+    s.pid = s.fd = std::numeric_limits<std::int32_t>::min();
+    s.entry.family = s.entry.protocol = s.entry.local_port = s.entry.remote_port = std::numeric_limits<int>::min();
+    s.entry.inode = s.net_namespace = u64;
+    c.sockets.push_back(s);
+    const std::size_t one = encode(c).size();
+    c.sockets.push_back(s);
+    out.socket = encode(c).size() - one;  // a row and its comma
+    out.sockets = one - out.chunk - (out.socket - 1);
     return out;
   }();
   return w;
@@ -81,8 +93,22 @@ std::size_t encoded_size_bound(const ProcessRecord& r) {
   return n;
 }
 
+void cap_for_wire(osl::proc::OpenSocket& s) {
+  for (std::string* f : {&s.entry.local_address, &s.entry.remote_address, &s.entry.path, &s.entry.state}) {
+    truncate_utf8(*f, kWireFieldMax);
+  }
+}
+
+std::size_t encoded_size_bound(const osl::proc::OpenSocket& s) {
+  std::size_t n = widths().socket;
+  for (const std::string* f : {&s.entry.local_address, &s.entry.remote_address, &s.entry.path, &s.entry.state}) {
+    n += escaped_bound(*f);
+  }
+  return n;
+}
+
 std::vector<SnapshotChunk> make_snapshot_chunks(std::vector<ProcessRecord> processes, const SnapshotHeader& header,
-                                                std::size_t max_bytes) {
+                                                std::size_t max_bytes, std::vector<osl::proc::OpenSocket> sockets) {
   const auto total = static_cast<std::uint32_t>(processes.size());
   auto fresh = [&](std::uint32_t seq) {
     return SnapshotChunk{.scan_id = header.scan_id, .seq = seq, .last = false, .time = header.time, .total = total,
@@ -100,6 +126,20 @@ std::vector<SnapshotChunk> make_snapshot_chunks(std::vector<ProcessRecord> proce
     }
     used += need;
     chunks.back().processes.push_back(std::move(r));
+  }
+  for (auto& so : sockets) {
+    cap_for_wire(so);
+    SnapshotChunk& cur = chunks.back();
+    // The first socket row of a chunk also brings the "sockets" key.
+    const std::size_t need = encoded_size_bound(so) + (cur.sockets.empty() ? widths().sockets : 0);
+    if ((!cur.processes.empty() || !cur.sockets.empty()) && used + need > max_bytes) {
+      chunks.push_back(fresh(static_cast<std::uint32_t>(chunks.size())));
+      used = widths().chunk + widths().sockets;
+      used += encoded_size_bound(so);
+    } else {
+      used += need;
+    }
+    chunks.back().sockets.push_back(std::move(so));
   }
   chunks.back().last = true;
   return chunks;

@@ -12,6 +12,7 @@
 #include "store_path.hpp"
 #include "store_retention.hpp"
 #include "store_schema.hpp"
+#include "store_sockets.hpp"
 
 namespace airssys::daemoneye {
 
@@ -31,6 +32,7 @@ struct Store::Impl {
   StoreOptions options;
   sqlite::Db db;
   sqlite::Stmt upsert_process, delete_process, insert_event, insert_scan, insert_alert;
+  store_sockets::Table sockets;
 
   struct Entry {
     ProcessRecord record;
@@ -196,6 +198,7 @@ Result<std::unique_ptr<Store>> Store::open(StoreOptions options) {
       }
     }
     if (auto r = sqlite::exec(h, schema::ddl().c_str()); !r) return failed("create schema", r.error());
+    if (auto r = sqlite::exec(h, store_sockets::ddl()); !r) return failed("create schema", r.error());
     if (auto r = sqlite::exec(h, fmt::format("PRAGMA user_version={}", schema::kVersion).c_str()); !r) {
       return failed("create schema", r.error());
     }
@@ -325,6 +328,10 @@ Result<void> Store::append_events(std::span<const ProcessEvent> events) {
   if (auto r = txn.commit(); !r) return std::unexpected(r.error());
   change.keep();
   return {};
+}
+
+Result<void> Store::replace_sockets(std::span<const osl::proc::OpenSocket> rows) {
+  return impl_->sockets.replace(impl_->db.get(), rows);
 }
 
 Result<void> Store::record_scan(const ScanRecord& scan) {

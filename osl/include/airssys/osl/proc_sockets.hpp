@@ -51,6 +51,8 @@ struct SocketEntry {
   int local_port = 0, remote_port = 0;
   std::string path;   // AF_UNIX: the bound path ("@name" for the abstract namespace), else ""
   std::string state;  // TCP only (tcp_state_name); "" for UDP and AF_UNIX, as osquery
+
+  bool operator==(const SocketEntry&) const = default;
 };
 
 // The tables read, in this order.
@@ -97,6 +99,8 @@ struct OpenSocket {
   std::int32_t fd = -1;
   std::uint64_t net_namespace = 0;  // inode of the network namespace
   SocketEntry entry;                // entry.inode is osquery's `socket` column
+
+  bool operator==(const OpenSocket&) const = default;
 };
 
 struct SocketLimits {

@@ -42,11 +42,17 @@
 // threads and zombies have no exe, cmdline, cwd: path "" and cmdline "",
 // not partial.
 //
+// Sockets (`sockets` on): each process's socket fds, matched to its network
+// namespace's /proc/net tables read once per namespace per collection
+// (osl/proc_sockets.hpp), as osquery's process_open_sockets rows. About one
+// system call per open fd of every process, plus five reads per namespace.
+//
 // Thread safety: one thread at a time.
 
 #include <airssys/daemoneye/exe_hasher.hpp>
 #include <airssys/daemoneye/process_record.hpp>
 #include <airssys/osl/error.hpp>
+#include <airssys/osl/proc_sockets.hpp>
 
 #include <sys/types.h>
 
@@ -73,6 +79,8 @@ struct CollectorOptions {
   // the hard one first). 0: none kept. If the process runs out of fds
   // anyway, the collector releases its kept ones and keeps none after.
   std::optional<std::size_t> keep_open;
+  bool sockets = false;                  // collect process_open_sockets rows (procmond turns it on)
+  osl::proc::SocketLimits socket_limits;  // fds per process, entries per table
 };
 
 struct CollectStats {
@@ -81,11 +89,14 @@ struct CollectStats {
   std::uint32_t vanished = 0; // listed but gone before they were read
   std::uint32_t failed = 0;   // listed, present, but their stat could not be read or parsed
   std::uint64_t elapsed_us = 0;
+  osl::proc::SocketStats sockets;  // with CollectorOptions::sockets
+  std::uint64_t sockets_us = 0;    // of elapsed_us, the time spent on sockets
 };
 
 struct CollectResult {
   std::int64_t time = 0;  // Unix seconds at the start of the collection
   std::vector<ProcessRecord> processes;  // ascending pid
+  std::vector<osl::proc::OpenSocket> sockets;  // ascending pid, then fd; empty unless CollectorOptions::sockets
   CollectStats stats;
 };
 

@@ -130,6 +130,9 @@ struct Config {
     // (= ebpf), ebpf, proc_connector, poll (polling only).
     std::string events = "auto";
     std::uint64_t event_budget = 10'000;  // real-time events per second at most (procmond --event-budget)
+    // Read every process's sockets each scan into process_open_sockets
+    // (off: procmond --no-sockets, and the table stays empty).
+    bool sockets = true;
     std::chrono::milliseconds restart_initial{500};
     std::chrono::milliseconds restart_max{30000};
   } procmond;

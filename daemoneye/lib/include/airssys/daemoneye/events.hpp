@@ -12,6 +12,7 @@
 
 #include <airssys/daemoneye/error.hpp>
 #include <airssys/daemoneye/process_record.hpp>
+#include <airssys/osl/proc_sockets.hpp>
 
 #include <array>
 #include <cstddef>
@@ -84,6 +85,10 @@ struct SnapshotChunk {
   std::uint32_t unreadable = 0;  // processes with partial records in the whole collection
   std::uint64_t collect_us = 0;  // how long the collection took
   std::vector<ProcessRecord> processes;
+  // process_open_sockets rows of the collection, after its processes (a
+  // chunk may hold some of each). Absent on the wire from a procmond
+  // without socket collection: empty.
+  std::vector<osl::proc::OpenSocket> sockets;
 };
 
 [[nodiscard]] std::string encode(const ProcessEvent& e);

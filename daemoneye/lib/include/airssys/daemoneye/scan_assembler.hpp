@@ -21,6 +21,7 @@ struct Collection {
   std::uint32_t unreadable = 0;
   std::uint64_t collect_us = 0;
   std::vector<ProcessRecord> processes;
+  std::vector<osl::proc::OpenSocket> sockets;  // process_open_sockets rows
 };
 
 class ScanAssembler {

@@ -43,13 +43,19 @@ struct SnapshotHeader {
   std::uint64_t collect_us = 0;
 };
 
+// Cuts a socket row's text fields (path, addresses, state) to kWireFieldMax.
+void cap_for_wire(osl::proc::OpenSocket& s);
+// An upper bound of the bytes one socket row adds to an encoded chunk.
+[[nodiscard]] std::size_t encoded_size_bound(const osl::proc::OpenSocket& s);
+
 // The chunks of one collection, in order: seq 0..n-1, `last` on the final
 // one, total = processes.size() on each. No processes → one empty chunk.
 // Records are capped (cap_for_wire) on the way. A record that alone exceeds
 // max_bytes (possible only with max_bytes under ~430 KiB) gets a chunk of
-// its own.
+// its own. The socket rows follow the processes, under the same bound.
 [[nodiscard]] std::vector<SnapshotChunk> make_snapshot_chunks(std::vector<ProcessRecord> processes,
                                                               const SnapshotHeader& header,
-                                                              std::size_t max_bytes = kSnapshotChunkBytes);
+                                                              std::size_t max_bytes = kSnapshotChunkBytes,
+                                                              std::vector<osl::proc::OpenSocket> sockets = {});
 
 }  // namespace airssys::daemoneye

@@ -7,6 +7,7 @@
 //                   idle host writes almost nothing
 //   process_events  start / exec / stop, with parent_path and parent_cmdline
 //                   resolved from the parent's state at event time
+//   process_open_sockets  the latest collection's sockets (osquery's table)
 //   alerts, scans
 // Every write is one transaction; a call that returns ok has committed, and
 // with synchronous=FULL it survives power loss (daemoneye.store_faults
@@ -82,6 +83,9 @@ class Store {
   // Appends to process_events (parent_path/parent_cmdline from the parent's
   // current row) and keeps `processes` current: start/exec upsert, stop deletes.
   [[nodiscard]] Result<void> append_events(std::span<const ProcessEvent> events);
+  // Makes process_open_sockets hold exactly `rows` (a collection's sockets);
+  // writes nothing when they equal the rows last written since open.
+  [[nodiscard]] Result<void> replace_sockets(std::span<const osl::proc::OpenSocket> rows);
   [[nodiscard]] Result<void> record_scan(const ScanRecord& scan);
   [[nodiscard]] Result<void> insert_alerts(std::span<const Alert> alerts);
   // The same, and replaces the Sigma rules' saved marks with `marks`, in
