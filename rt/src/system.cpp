@@ -47,8 +47,9 @@ const char* to_string(ExitReason r) noexcept {
 namespace detail {
 namespace {
 
-// Which termination stripe this thread counts in (threads take turns).
-unsigned stripe_index() noexcept {
+// A small number per thread (threads take turns): which termination stripe
+// it counts in and which live-list shard its spawns go to.
+unsigned thread_slot() noexcept {
   static std::atomic<unsigned> next{0};
   thread_local const unsigned mine = next.fetch_add(1, std::memory_order_relaxed);
   return mine;
@@ -183,7 +184,11 @@ std::expected<void, Error> SystemCore::start_cell(CellBase* c) noexcept {
   if (stopping_.load(std::memory_order_acquire))
     return std::unexpected(Error{ErrorCategory::system_stopped, "actor system is shutting down"});
   c->id_ = next_id_.fetch_add(1, std::memory_order_relaxed);
-  Shard& s = shards_[c->id_ % kShards];
+  // The spawning thread's shard: the cell linked behind is then the one
+  // this thread spawned before, still in its cache (by id, it was a cell
+  // spawned 16 spawns ago, often already running on another core).
+  c->live_shard = static_cast<std::uint8_t>(thread_slot() % kShards);
+  Shard& s = shards_[c->live_shard];
   // Two references in one step: the live list's (dropped on termination)
   // and the run queue's (pending_ starts at 1: the start token).
   c->refs_.fetch_add(2, std::memory_order_relaxed);
@@ -198,7 +203,7 @@ std::expected<void, Error> SystemCore::start_cell(CellBase* c) noexcept {
 }
 
 void SystemCore::remove_live(CellBase* c) noexcept {
-  Shard& s = shards_[c->id_ % kShards];
+  Shard& s = shards_[c->live_shard];
   {
     std::lock_guard lk(s.m);
     if (c->live_prev != nullptr) c->live_prev->live_next = c->live_next;
@@ -210,7 +215,7 @@ void SystemCore::remove_live(CellBase* c) noexcept {
   // shutdown sets stopping_ before it waits (all seq_cst), and of two
   // terminations on different stripes the later one in that order sees
   // both counts, so the last termination during shutdown sees live() == 0.
-  terminated_[stripe_index() % kStripes].n.fetch_add(1, std::memory_order_seq_cst);
+  terminated_[thread_slot() % kStripes].n.fetch_add(1, std::memory_order_seq_cst);
   if (stopping_.load(std::memory_order_seq_cst) && live() == 0) {
     std::lock_guard lk(live_m_);
     live_cv_.notify_all();

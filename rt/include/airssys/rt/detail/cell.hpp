@@ -178,6 +178,7 @@ class CellBase : public RunHook {
   CellBase* live_prev = nullptr;
   CellBase* live_next = nullptr;
   bool supervised = false;  // spawned linked to a parent; shutdown leaves it to the parent
+  std::uint8_t live_shard = 0;  // the live-list shard holding it (SystemCore::start_cell)
 };
 
 // The cell whose run() is executing on this thread (nullptr outside actors).
