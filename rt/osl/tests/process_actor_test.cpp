@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -236,13 +237,18 @@ TEST(ProcessActor, StoppingTheActorEndsWhatTheProcessStarted) { grandchild_ends_
 TEST(ProcessActor, KillingTheActorEndsWhatTheProcessStarted) { grandchild_ends_with_the_actor(Ending::kill); }
 TEST(ProcessActor, WhatAnExitedProcessLeftRunningIsEnded) { grandchild_ends_with_the_actor(Ending::exit_by_itself); }
 
-// Holds the system's only worker until the test releases it.
+// Holds the system's only worker until the test releases it; says when it
+// holds it.
 struct Hold {
   std::shared_future<void> until;
+  std::shared_ptr<std::promise<void>> holding;
 };
 class Holder : public rt::Actor<Holder, Hold> {
  public:
-  void handle(Hold& m) { m.until.wait(); }
+  void handle(Hold& m) {
+    m.holding->set_value();
+    m.until.wait();
+  }
 };
 
 // The exit reaches the actor even when its bounded mailbox is full at that
@@ -262,9 +268,16 @@ void exit_reaches_a_full_mailbox(rt::Overflow overflow) {
   }));
   int fd = open_pidfd(info.pid);
   ASSERT_GE(fd, 0);
+  // The reply can arrive before the activation that sent it has counted its
+  // messages as consumed: wait until the mailbox is empty, and until the
+  // holder holds the worker, before filling it.
+  ASSERT_TRUE(eventually([&] { return p.stats().mailbox_depth == 0; }));
   std::promise<void> release;
+  auto holding = std::make_shared<std::promise<void>>();
+  auto held = holding->get_future();
   auto holder = sys.spawn<Holder>().value();
-  ASSERT_TRUE(holder.tell(Hold{release.get_future().share()}).has_value());
+  ASSERT_TRUE(holder.tell(Hold{release.get_future().share(), holding}).has_value());
+  held.wait();
   // Fill the mailbox while the worker is held: the actor cannot drain it.
   for (int i = 0; i < 2; ++i) ASSERT_TRUE(p.tell(rto::GetProcessInfo{}).has_value());
   auto over = p.tell(rto::GetProcessInfo{});  // refused (fail) or dropped (drop_newest)
