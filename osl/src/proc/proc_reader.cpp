@@ -66,7 +66,7 @@ std::expected<Reader, Error> Reader::open(ReaderOptions options) {
 }
 
 std::expected<std::string_view, Error> Reader::read_file(int dir, const char* name, pid_t pid, std::size_t max,
-                                                         bool* truncated) {
+                                                         bool* truncated, bool until_eof) {
   // O_NOFOLLOW: none of the files read this way is a link, and with a test
   // proc_root nobody can redirect us through one.
   UniqueFd fd(::openat(dir, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
@@ -86,9 +86,10 @@ std::expected<std::string_view, Error> Reader::read_file(int dir, const char* na
       return std::unexpected(io_error(errno, pid, name));
     }
     total += static_cast<std::size_t>(n);
+    if (n == 0) break;
     // /proc files (seq_file, cmdline) fill the buffer as far as they have
     // data: a short read is the end, which saves the read() that returns 0.
-    if (static_cast<std::size_t>(n) < want) break;
+    if (static_cast<std::size_t>(n) < want && !until_eof) break;
   }
   const bool cut = total > max;
   if (truncated) *truncated = cut;

@@ -244,7 +244,7 @@ std::expected<std::uint64_t, Error> Reader::net_namespace(const Process& p) {
 std::expected<std::string_view, Error> Reader::net_table(const Process& p, const char* name, std::size_t max,
                                                          bool* truncated) {
   const std::string path = fmt::format("net/{}", name);
-  return read_file(p.dir_fd(), path.c_str(), p.pid(), max, truncated);
+  return read_file(p.dir_fd(), path.c_str(), p.pid(), max, truncated, /*until_eof=*/true);
 }
 
 void SocketSnapshot::begin() {

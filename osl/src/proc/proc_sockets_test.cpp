@@ -269,6 +269,39 @@ TEST(ProcSocketsSnapshot, FindsThisProcesssRealSockets) {
   ::close(listener);
 }
 
+// /proc/net/tcp hands out about a page per read(): a table longer than that
+// (here 200 connections, ~60 KiB) must still be read to its end.
+TEST(ProcSocketsSnapshot, ATableLongerThanOneReadIsReadWhole) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 512), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  std::vector<int> clients;
+  for (int i = 0; i < 200; ++i) {
+    const int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_EQ(::connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    clients.push_back(c);
+  }
+  auto reader = Reader::open();
+  ASSERT_TRUE(reader);
+  auto self = reader->open_process(::getpid());
+  ASSERT_TRUE(self);
+  SocketSnapshot snap;
+  snap.begin();
+  std::vector<OpenSocket> rows;
+  snap.read(*reader, *self, rows);
+  for (int c : clients) {
+    EXPECT_NE(std::ranges::find(rows, c, &OpenSocket::fd), rows.end()) << "fd " << c;
+    ::close(c);
+  }
+  EXPECT_EQ(snap.stats().unmatched, 0u);
+  ::close(listener);
+}
+
 TEST(ProcSocketsSnapshot, AnExitedProcessAddsNothingAndFailsNothing) {
   auto reader = Reader::open();
   ASSERT_TRUE(reader);

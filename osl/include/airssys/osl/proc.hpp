@@ -217,8 +217,11 @@ class Reader {
   Reader(ReaderOptions options, UniqueFd root) noexcept;
   // Reads the whole of `name` under `dir` (at most `max` bytes; `truncated`
   // set when there was more) into buf_; the view is valid until the next read.
+  // `until_eof`: keep reading after a short read (the /proc/net tables
+  // return about a page per read(); the per-process files return all at once).
   [[nodiscard]] std::expected<std::string_view, Error> read_file(int dir, const char* name, pid_t pid,
-                                                                 std::size_t max, bool* truncated = nullptr);
+                                                                 std::size_t max, bool* truncated = nullptr,
+                                                                 bool until_eof = false);
 
   ReaderOptions options_;
   UniqueFd root_;
