@@ -37,9 +37,8 @@ namespace {
 
 using detail::now_ms;
 
-bool monitor_alive(const TaskRecord& t) {
-  return t.monitor_pid && !process_gone(static_cast<pid_t>(*t.monitor_pid), t.monitor_start_time);
-}
+// Not known gone: a monitor /proc cannot show may still run (kill_tree.hpp, monitor_presence).
+bool monitor_alive(const TaskRecord& t) { return monitor_presence(t) != Presence::gone; }
 
 // A `starting` record younger than this may still get its monitor.
 constexpr std::int64_t kStartingGraceMs = 60'000;

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -19,20 +20,47 @@ namespace airssys::watchdog {
 
 using osl::UniqueFd;
 
+namespace {
+
+// The monitor creates the task's log files as the user it runs as (and the
+// leader starts as that user too). Nobody else can make a file ours.
+bool caller_owns(const TaskRecord& rec) {
+  struct stat st{};
+  return !rec.stdout_log.empty() && ::lstat(rec.stdout_log.c_str(), &st) == 0 && st.st_uid == ::geteuid();
+}
+
+}  // namespace
+
+bool recorded_before_boot(const TaskRecord& rec) {
+  const auto boot = boot_time_ms();
+  return boot && rec.created_ms < *boot;
+}
+
+Presence monitor_presence(const TaskRecord& rec, std::string* why) {
+  if (!rec.monitor_pid || recorded_before_boot(rec)) return Presence::gone;
+  const auto pid = static_cast<pid_t>(*rec.monitor_pid);
+  const auto presence = process_presence(pid, rec.monitor_start_time, why);
+  if (presence == Presence::unknown && caller_owns(rec) && not_ours_to_signal(pid)) return Presence::gone;
+  return presence;
+}
+
 TaskProcesses task_processes(const TaskRecord& rec) {
   TaskProcesses t;
   if (rec.containment.kind == ContainmentKind::cgroup2) t.cgroup = rec.containment.cgroup;
   t.v1 = rec.containment.v1;
+  t.exclude.push_back(::getpid());
+  if (recorded_before_boot(rec)) return t;  // its cgroups went with the boot too
   if (rec.pid) t.leader = static_cast<pid_t>(*rec.pid);
   t.leader_start = rec.pid_start_time;
+  // An adopted process (register) may be anyone's.
+  t.leader_ours = rec.pid_start_time && !rec.extra.contains("adopted") && caller_owns(rec);
   if (rec.monitor_pid && rec.monitor_start_time) {
     const auto monitor = static_cast<pid_t>(*rec.monitor_pid);
-    const auto presence = process_presence(monitor, rec.monitor_start_time);
+    const auto presence = monitor_presence(rec);
     if (presence == Presence::running) t.monitor = monitor;
     // A monitor that cannot be seen may still run: never a target.
     if (presence != Presence::gone) t.exclude.push_back(monitor);
   }
-  t.exclude.push_back(::getpid());
   return t;
 }
 
@@ -68,11 +96,28 @@ Collected collect_processes_checked(const TaskProcesses& t) {
   // Fallback, and also with a cgroup as a safety net for anything that
   // escaped it: the verified leader, its group, the monitor's descendants.
   std::string why;
-  const auto leader = t.leader && t.leader_start ? process_presence(*t.leader, t.leader_start, &why) : Presence::gone;
+  auto leader = t.leader ? process_presence(*t.leader, t.leader_start, &why) : Presence::gone;
+  if (leader == Presence::unknown && t.leader_ours && not_ours_to_signal(*t.leader)) leader = Presence::gone;
   const auto hidden = [&](pid_t pid) { return std::find(c.hidden_members.begin(), c.hidden_members.end(), pid) != c.hidden_members.end(); };
   if (leader == Presence::unknown && !hidden(*t.leader)) unreadable(why, *t.leader);
-  const bool leader_ok = leader == Presence::running;
-  if (!leader_ok && !t.monitor) return c;
+  const bool leader_ok = leader == Presence::running && t.leader_start;
+  // Its pid runs, but with no start time recorded it cannot be told from a
+  // process that took the pid: not a target, and unverified unless found
+  // below with its start time (as the live monitor's child).
+  const bool leader_unchecked = leader == Presence::running && !t.leader_start;
+  const auto check_leader = [&] {
+    if (!leader_unchecked) return;
+    const bool found = std::any_of(c.pids.begin(), c.pids.end(), [&](const Pid& p) { return p.pid == *t.leader; });
+    if (!found && !hidden(*t.leader)) {
+      if (c.unreadable == 0) c.untimed = true;
+      unreadable(fmt::format("pid {} runs, but no start time was recorded for the task's main process (/proc did not show it "
+                             "after its exec): cannot tell whether it is the task's", *t.leader), *t.leader);
+    }
+  };
+  if (!leader_ok && !t.monitor) {
+    check_leader();
+    return c;
+  }
   why.clear();
   const auto procs = all_processes(&why);
   if (!why.empty()) unreadable(std::move(why), 0);
@@ -86,6 +131,7 @@ Collected collect_processes_checked(const TaskProcesses& t) {
   if (t.monitor) {
     for (const auto& p : descendants_of(*t.monitor, procs)) add(p);
   }
+  check_leader();
   return c;
 }
 

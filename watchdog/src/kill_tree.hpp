@@ -19,6 +19,8 @@
 #include <airssys/watchdog/registry.hpp>
 #include <airssys/watchdog/task_state.hpp>
 
+#include "proc.hpp"
+
 #include <sys/types.h>
 
 #include <chrono>
@@ -34,14 +36,34 @@ struct TaskProcesses {
   std::string cgroup;  // empty: fallback
   std::map<std::string, std::string> v1;  // hybrid: controller → the task's v1 cgroup (their procs count too)
   std::optional<pid_t> leader;
+  // nullopt while `leader` is set: /proc did not show the leader once it had
+  // exec'd (a setuid or file-capability program under hidepid), so it cannot
+  // be told from a process that reuses the pid: never a target, and while
+  // its pid is not known gone the task is unverified, never ended.
   std::optional<std::uint64_t> leader_start;
+  // The leader ran with the caller's uid and /proc showed it after its exec
+  // (so that exec was not a setuid one): a leader pid the kernel says is not
+  // ours to signal (kill EPERM) is someone else's process now.
+  bool leader_ours = false;
   std::optional<pid_t> monitor;  // only when verified alive (or it is us)
   std::vector<pid_t> exclude;    // never signalled (the monitor, the caller)
 };
 
 // Builds the description from a record; the monitor is included only when it
-// still runs with the recorded start time.
+// still runs with the recorded start time. A record created before this boot
+// has no leader and no monitor: every pid it names has ended.
 [[nodiscard]] TaskProcesses task_processes(const TaskRecord& rec);
+
+// True when `rec` was created before this boot began (/proc/stat btime):
+// nothing it recorded can still run, whoever holds its pids now.
+[[nodiscard]] bool recorded_before_boot(const TaskRecord& rec);
+
+// The recorded monitor now: gone when none is recorded or the record is from
+// before this boot. The monitor runs as the user that started the task (the
+// owner of its log files): when that is the caller, a monitor pid the kernel
+// says is not ours to signal (kill EPERM) belongs to someone else — gone,
+// not "cannot tell". `why` receives the reason for `unknown`.
+[[nodiscard]] Presence monitor_presence(const TaskRecord& rec, std::string* why = nullptr);
 
 struct Pid {
   pid_t pid = 0;
@@ -61,6 +83,9 @@ struct Collected {
   std::size_t unreadable = 0;
   std::string reason;  // the first unreadable entry's error, when unreadable > 0
   pid_t unreadable_pid = 0;  // that entry's pid; 0 when /proc itself could not be listed
+  // That entry is the leader, which runs but has no recorded start time
+  // (TaskProcesses::leader_start): /proc shows a process, not that it is the task's.
+  bool untimed = false;
   // Of `unreadable`, the cgroup members: they run (cgroup.procs lists no
   // zombie), but with no start time they cannot be signalled or sampled.
   // Counted once even when the leader is one of them.

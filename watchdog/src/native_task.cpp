@@ -101,6 +101,11 @@ std::expected<int, Error> run_native_monitor(const Registry& reg, const StartReq
     return fail(Error{category, fmt::format("cannot start task '{}': {}", req.id, proc.error().to_string()), proc.error().errno_value});
   }
   const pid_t pid = proc->pid();
+  // Read after the exec: osl's spawn (CLONE_VFORK) returns only once the
+  // child has exec'd, so there is no moment to read it before. Under hidepid
+  // /proc no longer shows a setuid or file-capability program to us, and the
+  // record then has no pid_start_time: kill_tree.hpp treats such a leader as
+  // "cannot tell" (unverified) while its pid is not known gone, never as ended.
   const auto pid_start = osl::process::start_time_of(pid);
   const auto self_start = osl::process::start_time_of(::getpid());
   const auto started = std::chrono::steady_clock::now();

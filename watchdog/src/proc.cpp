@@ -5,13 +5,17 @@
 #include "proc.hpp"
 
 #include <airssys/osl/proc.hpp>
+#include <airssys/osl/unique_fd.hpp>
 
 #include <fmt/format.h>
 
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <map>
 
 namespace airssys::watchdog {
@@ -108,6 +112,28 @@ Presence process_presence(pid_t pid, std::optional<std::uint64_t> start_time, st
   }
   if (st->state == 'Z' || st->state == 'X') return Presence::gone;
   return start_time && st->start_time != *start_time ? Presence::gone : Presence::running;
+}
+
+bool not_ours_to_signal(pid_t pid) { return pid > 0 && ::kill(pid, 0) != 0 && errno == EPERM; }
+
+std::optional<std::int64_t> boot_time_ms() {
+  const std::string* root = g_test_root.load();
+  const std::string path = root ? *root + "/stat" : std::string("/proc/stat");
+  osl::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return std::nullopt;
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd.get(), buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 || text.size() > (1 << 20)) return std::nullopt;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  const auto at = text.starts_with("btime ") ? 0 : text.find("\nbtime ");
+  if (at == std::string::npos) return std::nullopt;
+  const char* b = text.data() + at + (at == 0 ? 6 : 7);
+  std::int64_t secs = 0;
+  if (auto r = std::from_chars(b, text.data() + text.size(), secs); r.ec != std::errc{} || secs <= 0) return std::nullopt;
+  return secs * 1000;
 }
 
 bool process_gone(pid_t pid, std::optional<std::uint64_t> start_time) {

@@ -51,6 +51,16 @@ enum class Presence {
 [[nodiscard]] Presence process_presence(pid_t pid, std::optional<std::uint64_t> start_time = std::nullopt,
                                         std::string* unreadable = nullptr);
 
+// True when the kernel says `pid` exists but is not ours to signal
+// (kill(pid, 0) fails with EPERM): its real and saved uid are neither our
+// real nor our effective uid. With ProcRootForTesting still the real kernel.
+[[nodiscard]] bool not_ours_to_signal(pid_t pid);
+
+// When this boot began (btime in /proc/stat, which hidepid does not hide),
+// in Unix milliseconds; nullopt when it cannot be read. Under
+// ProcRootForTesting, read from ROOT/stat (none there: nullopt).
+[[nodiscard]] std::optional<std::int64_t> boot_time_ms();
+
 // True when `pid` is known not to run any more (process_presence == gone).
 // "Cannot tell" is not gone.
 [[nodiscard]] bool process_gone(pid_t pid, std::optional<std::uint64_t> start_time = std::nullopt);

@@ -32,7 +32,8 @@ std::expected<TaskReport, Error> task_report(const Registry& reg) {
     if (!is_terminal(t.state)) {
       const auto seen = see_native_task(t);
       state = shown_state(t, seen);
-      if (state.find("(unverified: ") != std::string::npos) ++out.unverified;
+      // A hidden process counts even while the monitor runs and the state has no suffix.
+      if (!seen.unverified.empty()) ++out.unverified;
     }
     ++out.by_state[state.substr(0, state.find(' '))];
     if (is_failure(t)) out.recent_failures.push_back(t);

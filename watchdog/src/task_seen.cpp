@@ -12,7 +12,7 @@ void monitor_of(const TaskRecord& t, SeenTask& seen) {
   if (!t.monitor_pid) return;
   const auto pid = static_cast<pid_t>(*t.monitor_pid);
   std::string why;
-  seen.monitor = process_presence(pid, t.monitor_start_time, &why);
+  seen.monitor = monitor_presence(t, &why);
   if (seen.monitor == Presence::unknown && seen.unverified.empty()) {
     seen.unverified = "monitor: " + why;
     seen.unverified_short = fmt::format("/proc hides monitor pid {}", pid);
@@ -27,7 +27,9 @@ SeenTask see_native_task(const TaskRecord& t) {
   seen.alive = found.pids.size() + found.hidden_members.size();
   if (found.unreadable > 0) {
     seen.unverified = found.reason;
-    seen.unverified_short = found.unreadable_pid > 0 ? fmt::format("/proc hides pid {}", found.unreadable_pid) : "/proc cannot be listed";
+    seen.unverified_short = found.untimed              ? fmt::format("no start time recorded for pid {}", found.unreadable_pid)
+                            : found.unreadable_pid > 0 ? fmt::format("/proc hides pid {}", found.unreadable_pid)
+                                                       : "/proc cannot be listed";
   }
   monitor_of(t, seen);
   return seen;

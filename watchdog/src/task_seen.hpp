@@ -6,7 +6,10 @@
 // "Cannot tell" is its own answer: a process or monitor /proc cannot show
 // (hidepid: an unreadable entry, or none for a pid kill(pid, 0) knows) may
 // run, so a task of which nothing was seen but something was hidden is
-// "<state> (unverified: /proc hides pid N)", never "lost". A cgroup member
+// "<state> (unverified: /proc hides pid N)", never "lost"; so is a leader
+// recorded without a start time whose pid runs. A record from before this
+// boot, and a monitor pid the kernel says is not ours to signal when the
+// caller started the task, are gone (kill_tree.hpp). A cgroup member
 // /proc hides runs (cgroup.procs lists no zombie): it counts as alive.
 // Nothing here writes the registry.
 
@@ -27,7 +30,8 @@ struct SeenTask {
   // task: the first such error, in full. `alive` may then be short.
   std::string unverified;
   // The same in a few words for the state: "/proc hides pid N", "/proc hides
-  // monitor pid N", "/proc cannot be listed".
+  // monitor pid N", "/proc cannot be listed", "no start time recorded for
+  // pid N" (a leader /proc hid after its exec whose pid now shows a process).
   std::string unverified_short;
 };
 

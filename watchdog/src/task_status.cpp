@@ -46,7 +46,7 @@ void fill_native(TaskStatus& s, const SeenTask& seen) {
 std::string effective_state(const TaskRecord& t, std::size_t alive) {
   SeenTask seen;
   seen.alive = alive;
-  if (t.monitor_pid) seen.monitor = process_gone(static_cast<pid_t>(*t.monitor_pid), t.monitor_start_time) ? Presence::gone : Presence::running;
+  if (t.monitor_pid) seen.monitor = monitor_presence(t) == Presence::gone ? Presence::gone : Presence::running;
   return shown_state(t, seen);
 }
 
@@ -77,7 +77,7 @@ std::expected<TaskStatus, Error> task_status(const Registry& reg, const std::str
   if (is_container_task(s.record)) {
     fill_container(s);
     s.effective_state = effective_state(s.record, s.processes_alive);
-    s.monitor_running = s.record.monitor_pid && !process_gone(static_cast<pid_t>(*s.record.monitor_pid), s.record.monitor_start_time);
+    s.monitor_running = monitor_presence(s.record) != Presence::gone;
   } else {
     const auto seen = see_native_task(s.record);
     fill_native(s, seen);

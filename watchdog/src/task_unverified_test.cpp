@@ -8,16 +8,24 @@
 
 #include <airssys/testing/child.hpp>
 #include <airssys/testing/temp_dir.hpp>
+#include <airssys/watchdog/daemon.hpp>
 #include <airssys/watchdog/registry.hpp>
+#include <airssys/watchdog/runner.hpp>
+#include <airssys/watchdog/task_kill.hpp>
 #include <airssys/watchdog/task_overview.hpp>
 #include <airssys/watchdog/task_report.hpp>
 #include <airssys/watchdog/task_status.hpp>
 
+#include "kill_tree.hpp"
 #include "proc.hpp"
 
 #include <gtest/gtest.h>
 
+#include <grp.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
@@ -226,4 +234,180 @@ TEST(TaskUnverified, AMonitorProcCannotShowIsUnverifiedNotGone) {
   EXPECT_EQ(s->effective_state, "running");
   EXPECT_FALSE(s->monitor_unverified);
   EXPECT_TRUE(s->unverified.empty());
+}
+
+namespace {
+
+// A record whose leader /proc stopped showing once it exec'd (a setuid or
+// file-capability program under hidepid): no pid_start_time.
+TaskRecord untimed_record(const Registry& reg, const std::string& id, pid_t pid) {
+  auto t = running_record(reg, id, pid);
+  t.pid_start_time.reset();
+  return t;
+}
+
+// `t` with `monitor` (a live stand-in) as its monitor, with its real start time.
+TaskRecord watched_by(TaskRecord t, const Child& monitor) {
+  EXPECT_GT(monitor.pid(), 0);
+  t.monitor_pid = monitor.pid();
+  t.monitor_start_time = read_proc_stat(monitor.pid()).value_or(ProcStat{}).start_time;
+  return t;
+}
+
+// A fake /proc whose /proc/stat says this boot began `boot_ms` (Unix ms).
+void fake_boot(const fs::path& root, std::int64_t boot_ms) {
+  fs::create_directories(root);
+  std::ofstream(root / "stat") << "cpu  1 2 3 4\nbtime " << boot_ms / 1000 << "\nprocesses 10\n";
+}
+
+}  // namespace
+
+// Its pid runs, but nothing says it is the task's: unverified (not lost) for
+// status, report and rehydrate; `kill` does not say "no processes left" and
+// the daemon's sweep neither marks it exited nor kills it. Hidden as well
+// (hidepid): the same. Before, a missing start time made the leader "gone"
+// unlooked: lost, "no processes left", "marked exited".
+TEST(TaskUnverified, ALeaderWithoutAStartTimeIsNeverTakenForGone) {
+  for (const bool hidden : {false, true}) {
+    SCOPED_TRACE(hidden ? "hidden" : "shown");
+    Scene scene;
+    auto& [d, reg, c] = scene;
+    ASSERT_GT(c.pid(), 0);
+    put(reg, untimed_record(reg, "untimed", c.pid()));
+    std::optional<ProcRootForTesting> fake;
+    if (hidden) fake.emplace(fake_proc(d, c.pid(), Hide::no_entry));
+    const std::string why = hidden ? "/proc hides pid " : "no start time recorded for pid ";
+    auto s = task_status(reg, "untimed");
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->effective_state, "running (unverified: " + why + std::to_string(c.pid()) + ")");
+    EXPECT_FALSE(s->unverified.empty());
+    EXPECT_FALSE(task_has_ended(reg, "untimed").value_or(true));
+    auto r = task_report(reg);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->unverified, 1u);
+    EXPECT_EQ(r->by_state.count("lost"), 0u);
+    auto k = kill_recorded_task(reg, "untimed", KillRequest{.grace = 0ms});
+    ASSERT_TRUE(k) << k.error().message;
+    EXPECT_EQ(k->outcome, KillOutcome::unverified);
+    auto system = make_system({}, reg.dir());
+    ASSERT_TRUE(system) << system.error().message;
+    auto sw = sweep_registry(reg, *system, current_principal());
+    ASSERT_TRUE(sw) << sw.error().message;
+    EXPECT_FALSE(is_terminal(stored_state(reg, "untimed"))) << to_string(stored_state(reg, "untimed"));
+    EXPECT_FALSE(c.exited()) << "a process that was never shown to be the task's was killed";
+  }
+}
+
+// A record created before this boot (btime in /proc/stat): every pid it
+// names is someone else's now, even one /proc hides and kill(pid, 0) finds.
+// Before, a hidden pid made it "unverified" for ever after a reboot.
+TEST(TaskUnverified, ARecordFromBeforeThisBootIsGone) {
+  Scene scene;
+  auto& [d, reg, c] = scene;
+  ASSERT_GT(c.pid(), 0);
+  Child monitor({"sleep", "1000"});
+  auto t = watched_by(running_record(reg, "old", c.pid()), monitor);
+  put(reg, t);
+  const auto root = fake_proc(d, c.pid(), Hide::no_entry);  // neither pid has an entry
+  {
+    fake_boot(root, t.created_ms - 60'000);  // created during this boot: cannot tell
+    ProcRootForTesting fake(root);
+    auto s = task_status(reg, "old");
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->effective_state, "running (unverified: /proc hides pid " + std::to_string(c.pid()) + ")");
+  }
+  fake_boot(root, t.created_ms + 60'000);
+  ProcRootForTesting fake(root);
+  EXPECT_TRUE(recorded_before_boot(t));
+  EXPECT_EQ(monitor_presence(t), Presence::gone);
+  auto s = task_status(reg, "old");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->effective_state, "lost");
+  EXPECT_TRUE(s->unverified.empty()) << s->unverified;
+  EXPECT_FALSE(s->monitor_running);
+  auto r = task_report(reg);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->by_state["lost"], 1u);
+  EXPECT_EQ(r->unverified, 0u);
+}
+
+// `report` counts a task with a hidden process even while its monitor runs
+// (its state then has no "(unverified: …)"). Before, only the state's
+// suffix was counted: 0.
+TEST(TaskUnverified, ReportCountsAHiddenProcessOfAMonitoredTask) {
+  Scene scene;
+  auto& [d, reg, c] = scene;
+  ASSERT_GT(c.pid(), 0);
+  Child monitor({"sleep", "1000"});
+  auto t = watched_by(running_record(reg, "watched", c.pid()), monitor);
+  put(reg, t);
+  const auto root = fake_proc(d, c.pid(), Hide::unreadable);
+  fs::create_directories(root / std::to_string(monitor.pid()));
+  std::ifstream real("/proc/" + std::to_string(monitor.pid()) + "/stat");
+  std::ofstream(root / std::to_string(monitor.pid()) / "stat") << real.rdbuf();
+  ProcRootForTesting fake(root);
+  auto r = task_report(reg);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->longest_running.size(), 1u);
+  EXPECT_EQ(r->longest_running[0].effective_state, "running");
+  EXPECT_EQ(r->unverified, 1u);
+}
+
+// The monitor runs as the user who started the task (the owner of its log
+// files). When that is the caller, a monitor pid /proc hides and the kernel
+// says is not ours to signal (kill EPERM) is someone else's process: gone.
+// So is such a leader pid, when /proc showed the leader after its exec; a
+// leader recorded without a start time (maybe setuid) stays unverified.
+// Checked as `nobody` (uid 65534) against pid 1, which is root's; run
+// directly when the test is not root.
+TEST(TaskUnverified, APidThatIsNotOursToSignalIsNotOurMonitor) {
+  TempDir d("wd-eperm");
+  const auto root = d / "proc";  // no entries: pid 1 is hidden, as under hidepid=2
+  fs::create_directories(root);
+  const auto log = d / "stdout.log";
+  std::ofstream(log) << "";
+  const uid_t nobody = 65534;
+  if (::geteuid() == 0) {
+    ASSERT_EQ(::chmod(d.path().c_str(), 0755), 0);
+    ASSERT_EQ(::chown(log.c_str(), nobody, nobody), 0);
+  }
+  const auto check = [&]() -> int {
+    if (!not_ours_to_signal(1)) return 100;  // pid 1 is ours: nothing to check
+    TaskRecord t;
+    t.id = "t";
+    t.created_ms = now_ms();
+    t.state = TaskState::running;
+    t.monitor_pid = 1;
+    t.monitor_start_time = 1;
+    t.pid = 1;
+    t.pid_start_time = 1;
+    t.stdout_log = log.string();
+    int bad = 0;
+    ProcRootForTesting fake(root);
+    if (monitor_presence(t) != Presence::gone) bad |= 1;
+    if (collect_processes_checked(task_processes(t)).unreadable != 0) bad |= 2;
+    t.pid_start_time.reset();  // maybe a setuid leader: cannot tell
+    if (collect_processes_checked(task_processes(t)).unreadable != 1) bad |= 4;
+    t.stdout_log = (d / "not-there.log").string();  // not known to be the caller's task: cannot tell
+    if (monitor_presence(t) != Presence::unknown) bad |= 8;
+    return bad;
+  };
+  int result = 0;
+  if (::geteuid() != 0) {
+    result = check();
+  } else {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      if (::setgroups(0, nullptr) != 0 || ::setresgid(nobody, nobody, nobody) != 0 || ::setresuid(nobody, nobody, nobody) != 0) ::_exit(101);
+      ::_exit(check());
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    result = WEXITSTATUS(status);
+  }
+  if (result == 100) GTEST_SKIP() << "pid 1 can be signalled by this user";
+  EXPECT_NE(result, 101) << "could not become nobody";
+  EXPECT_EQ(result, 0) << "failed checks (bits): " << result;
 }

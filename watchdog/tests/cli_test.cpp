@@ -412,3 +412,55 @@ TEST(Cli, AUserWithNoPasswdEntryIsUidN) {
   const std::string audit = slurp(d.path / "audit.jsonl");
   EXPECT_NE(audit.find("\"principal\":\"uid-" + std::to_string(uid) + "\""), std::string::npos) << audit;
 }
+
+// A live task whose main process has no recorded start time (/proc hid it
+// once it exec'd a setuid or file-capability program, under hidepid) and
+// whose monitor is gone: its pid runs, but nothing says it is the task's.
+// status, report and rehydrate say "unverified" (text and JSON), never
+// lost; once the pid is free, lost.
+TEST(Cli, StatusReportAndRehydrateShowAnUnverifiedTask) {
+  TempDir d;
+  const auto reg = (d.path / "r.json").string();
+  ASSERT_EQ(run(d.path, {"start", "--wait", "--registry", reg, "--id", "t", "--", "true"}).rc, 0);
+  Child c({"sleep", "1000"});
+  ASSERT_GT(c.pid(), 0);
+  const std::string pid = std::to_string(c.pid());
+  edit_task_record(reg, "t", [&](nlohmann::json& t) {
+    t["state"] = "running";
+    t["pid"] = c.pid();
+    t["pid_start_time"] = nullptr;
+    t["monitor_pid"] = nullptr;
+    t["monitor_start_time"] = nullptr;
+    t["exit_code"] = nullptr;
+    t["ended_ms"] = nullptr;
+  });
+  const std::string state = "running (unverified: no start time recorded for pid " + pid + ")";
+  auto st = status_json(d.path, reg, "t");
+  ASSERT_TRUE(st && !st->is_discarded());
+  EXPECT_EQ((*st)["effective_state"], state);
+  ASSERT_TRUE((*st)["unverified"].is_string()) << st->dump();
+  EXPECT_NE((*st)["unverified"].get<std::string>().find("no start time was recorded"), std::string::npos) << st->dump();
+  auto text = run(d.path, {"status", "t", "--registry", reg});
+  EXPECT_EQ(text.rc, 0);
+  EXPECT_NE(text.out.find("state:       " + state + "\n"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("processes:   0 alive (unverified: pid " + pid + " runs, but no start time"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("monitor:     -\n"), std::string::npos) << text.out;
+  auto rep = nlohmann::json::parse(run(d.path, {"report", "--json", "--registry", reg}).out, nullptr, false);
+  ASSERT_FALSE(rep.is_discarded());
+  EXPECT_EQ(rep["unverified"], 1);
+  EXPECT_EQ(rep["by_state"]["running"], 1);
+  EXPECT_FALSE(rep["by_state"].contains("lost")) << rep.dump();
+  auto rep_text = run(d.path, {"report", "--registry", reg});
+  EXPECT_NE(rep_text.out.find("(1 of them unverified"), std::string::npos) << rep_text.out;
+  auto re = nlohmann::json::parse(run(d.path, {"rehydrate", "--json", "--registry", reg}).out, nullptr, false);
+  ASSERT_FALSE(re.is_discarded());
+  ASSERT_EQ(re["live"].size(), 1u) << re.dump();
+  EXPECT_EQ(re["live"][0]["state"], state) << re.dump();
+  EXPECT_TRUE(re["live"][0]["unverified"].is_string()) << re.dump();
+  c.signal(SIGKILL);
+  ASSERT_TRUE(c.wait(30s));
+  st = status_json(d.path, reg, "t");
+  ASSERT_TRUE(st && !st->is_discarded());
+  EXPECT_EQ((*st)["effective_state"], "lost");
+  EXPECT_TRUE((*st)["unverified"].is_null()) << st->dump();
+}

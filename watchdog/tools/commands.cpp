@@ -126,14 +126,19 @@ int cmd_status(const wd::Registry& reg, const std::string& id, bool as_json) {
   fmt::print("state:       {}\n", s->effective_state);
   fmt::print("command:     {}\n", command_line(t));
   fmt::print("pid:         {}\n", t.pid ? fmt::format("{} (start time {})", *t.pid, t.pid_start_time.value_or(0)) : "-");
-  fmt::print("monitor:     {}\n", t.monitor_pid ? fmt::format("{}{}", *t.monitor_pid, s->monitor_unverified ? " (unverified: /proc cannot show it)"
+  // task_seen.hpp: `unverified` names the monitor ("monitor: …") only when
+  // every process could be seen; that reason belongs on the monitor line.
+  constexpr std::string_view kMonitorReason = "monitor: ";
+  const bool about_monitor = s->unverified.starts_with(kMonitorReason);
+  const std::string monitor_why = about_monitor ? s->unverified.substr(kMonitorReason.size()) : "/proc cannot show it";
+  fmt::print("monitor:     {}\n", t.monitor_pid ? fmt::format("{}{}", *t.monitor_pid, s->monitor_unverified ? " (unverified: " + monitor_why + ")"
                                                                             : s->monitor_running       ? " (running)"
                                                                                                        : " (gone)")
                                                 : "-");
   fmt::print("containment: {}\n", containment_text(t));
   if (!s->container_json.empty()) fmt::print("container:   {}\n", s->container_text);
   fmt::print("limits:      {}\n", limits_text(t));
-  fmt::print("processes:   {} alive{}\n", s->processes_alive, s->unverified.empty() ? "" : " (unverified: " + s->unverified + ")");
+  fmt::print("processes:   {} alive{}\n", s->processes_alive, s->unverified.empty() || about_monitor ? "" : " (unverified: " + s->unverified + ")");
   if (s->cpu_percent) {
     fmt::print("cpu:         {:.1f}% (two samples, 250ms apart)\n", *s->cpu_percent);
     fmt::print("memory:      {} ({})\n", human_bytes(s->memory_bytes.value_or(0)), s->memory_source);

@@ -28,7 +28,8 @@ struct TaskReport {
   // "running", a live task of which nothing runs as "lost". A task /proc
   // cannot show ("running (unverified: …)") counts as its recorded state.
   std::map<std::string, std::size_t> by_state;
-  // Of the live tasks, how many are "unverified" (TaskStatus::effective_state).
+  // Of the live tasks, how many /proc could not fully show (TaskStatus::unverified
+  // non-empty): the monitor or a process hidden, even while the monitor runs.
   std::size_t unverified = 0;
   // At most 5 live tasks (not lost), longest-running (oldest created_ms) first.
   std::vector<ReportedTask> longest_running;
