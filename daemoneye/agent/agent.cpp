@@ -472,10 +472,13 @@ void Agent::Impl::reload(const Config& c) {
     status->rules_loaded(rules.size(), enabled, set.errors);
   }
   if (live_queries && c.live_query.enabled) {
-    if (auto n = live_queries->reload_trusted_keys(c.live_query.trusted_keys))
-      spdlog::info("reload: live queries trust {} keys", *n);
+    const TrustedKeysReload k = live_queries->reload_trusted_keys(c.live_query.trusted_keys);
+    for (const auto& e : k.dropped)
+      spdlog::error("reload: a trusted key file did not load, its key is not trusted: {}", e.message);
+    if (k.trusted == 0)
+      spdlog::error("reload: live queries trust no key now: every query is refused until a reload loads one");
     else
-      spdlog::error("reload: trusted keys not loaded, the keys in use are kept: {}", n.error().message);
+      spdlog::info("reload: live queries trust {} keys", k.trusted);
   } else if (c.live_query.enabled != (live_queries != nullptr)) {
     spdlog::warn("reload: live_query.enabled changed; that takes effect at a restart");
   }

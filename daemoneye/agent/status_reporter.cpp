@@ -132,7 +132,8 @@ void StatusReporter::write() {
   if (options_.live_queries != nullptr) {
     const auto lq = options_.live_queries->stats();
     LiveQueryCounters c{.accepted = lq.accepted, .failed = lq.failed, .answered = lq.answered, .rows = lq.rows,
-                        .dropped = lq.dropped, .audit_suppressed = lq.audit_suppressed, .refused = {}};
+                        .dropped = lq.dropped, .audit_suppressed = lq.audit_suppressed, .refused = {},
+                        .failed_ledger = lq.failed_ledger};
     for (std::size_t i = 0; i < kLiveQueryRefusals; ++i)
       c.refused[std::string(to_string(static_cast<LiveQueryRefusal>(i)))] = lq.refused_by[i];
     s.live_query = std::move(c);

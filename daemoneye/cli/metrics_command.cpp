@@ -117,11 +117,19 @@ void agent_metrics(Exposition& m, const AgentStatus& s, const LivenessReport& l)
   }
   if (s.live_query) {
     const auto& q = *s.live_query;
+    // Disjoint outcomes, so the family's sum counts each request past the
+    // checks once; the failures, by stage, are a family of their own.
+    const std::uint64_t failed_query = q.failed >= q.failed_ledger ? q.failed - q.failed_ledger : 0;
     m.family("daemoneye_live_queries_total", "counter",
-             "Live queries by outcome: accepted (checked, recorded, run), failed (accepted, no rows: the ledger or the "
-             "query failed).");
+             "Live queries past the checks, each counted once: accepted (recorded in the ledger and run, whether or "
+             "not the query failed), failed_ledger (the ledger could not record it: not run).");
     m.sample(q.accepted, "outcome=\"accepted\"");
-    m.sample(q.failed, "outcome=\"failed\"");
+    m.sample(q.failed_ledger, "outcome=\"failed_ledger\"");
+    m.family("daemoneye_live_query_failed_total", "counter",
+             "Live queries answered without rows, by stage: query (accepted, the SQL failed or hit a limit), ledger "
+             "(not recorded, not run).");
+    m.sample(failed_query, "stage=\"query\"");
+    m.sample(q.failed_ledger, "stage=\"ledger\"");
     m.family("daemoneye_live_query_refused_total", "counter", "Live query requests refused, by reason.");
     for (const auto& [reason, n] : q.refused) m.sample(n, fmt::format("reason=\"{}\"", prometheus_label(reason)));
     m.family("daemoneye_live_query_replies_total", "counter", "Live query replies published (rows, failures, refusals).");
@@ -129,7 +137,8 @@ void agent_metrics(Exposition& m, const AgentStatus& s, const LivenessReport& l)
     m.family("daemoneye_live_query_rows_total", "counter", "Rows in the live query replies published.");
     m.sample(q.rows);
     m.family("daemoneye_live_query_dropped_total", "counter",
-             "Refusals of signed live queries not answered: expired, or their nonce was answered before (replayed).");
+             "Refusals of signed live queries not answered: expired, their nonce was answered before (replayed), or "
+             "the cache of answered nonces is full.");
     m.sample(q.dropped);
     m.family("daemoneye_live_query_audit_suppressed_total", "counter",
              "Live query refusals left out of the audit ledger by its rate limit (60 a minute).");

@@ -104,9 +104,11 @@ std::string human(const std::filesystem::path& file, const AgentStatus& s, const
       refused += n;
       if (n > 0) reasons += fmt::format("{}{} {}", reasons.empty() ? "" : ", ", n, printable(reason));
     }
-    out += fmt::format("queries:   {} accepted ({} failed), {} refused{}, {} replies with {} rows, {} expired or "
-                       "replayed not answered, {} refusals not recorded (ledger rate limit)\n",
-                       q.accepted, q.failed, refused, reasons.empty() ? "" : " (" + reasons + ")", q.answered, q.rows,
+    const std::uint64_t failed_query = q.failed >= q.failed_ledger ? q.failed - q.failed_ledger : 0;
+    out += fmt::format("queries:   {} accepted ({} failed), {} not run (the ledger failed), {} refused{}, {} replies "
+                       "with {} rows, {} expired, replayed or over the nonce cache not answered, {} refusals not "
+                       "recorded (ledger rate limit)\n",
+                       q.accepted, failed_query, q.failed_ledger, refused, reasons.empty() ? "" : " (" + reasons + ")", q.answered, q.rows,
                        q.dropped, q.audit_suppressed);
   }
   out += fmt::format("procmond:  {}, {} since the agent started\n",

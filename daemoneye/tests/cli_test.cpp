@@ -193,19 +193,22 @@ TEST_F(Cli, StatusAndMetricsShowTheLiveQueryCounters) {
   write_status(s);
   EXPECT_FALSE(has(cli_db({"status"}).out, "queries:"));
   EXPECT_FALSE(has(cli_db({"metrics"}).out, "daemoneye_live_quer"));
-  s.live_query = de::LiveQueryCounters{.accepted = 4, .failed = 1, .answered = 6, .rows = 120, .dropped = 2,
+  s.live_query = de::LiveQueryCounters{.accepted = 4, .failed = 3, .answered = 6, .rows = 120, .dropped = 2,
                                        .audit_suppressed = 9,
-                                       .refused = {{"clock", 3}, {"malformed", 0}, {"replayed", 2}, {"odd\"one", 1}}};
+                                       .refused = {{"clock", 3}, {"malformed", 0}, {"replayed", 2}, {"odd\"one", 1}},
+                                       .failed_ledger = 2};
   write_status(s);
   Outcome r = cli_db({"status"});
   EXPECT_EQ(r.code, 0) << r.out << r.err;
-  EXPECT_TRUE(has(r.out, "queries:   4 accepted (1 failed), 6 refused (3 clock, 1 odd\"one, 2 replayed), 6 replies with "
-                         "120 rows, 2 expired or replayed not answered, 9 refusals not recorded (ledger rate limit)\n"))
+  EXPECT_TRUE(has(r.out, "queries:   4 accepted (1 failed), 2 not run (the ledger failed), 6 refused (3 clock, 1 "
+                         "odd\"one, 2 replayed), 6 replies with 120 rows, 2 expired, replayed or over the nonce cache "
+                         "not answered, 9 refusals not recorded (ledger rate limit)\n"))
       << r.out;
   Outcome m = cli_db({"metrics"});
   EXPECT_EQ(m.code, 0) << m.err;
   for (const std::string line :
-       {"daemoneye_live_queries_total{outcome=\"accepted\"} 4", "daemoneye_live_queries_total{outcome=\"failed\"} 1",
+       {"daemoneye_live_queries_total{outcome=\"accepted\"} 4", "daemoneye_live_queries_total{outcome=\"failed_ledger\"} 2",
+        "daemoneye_live_query_failed_total{stage=\"query\"} 1", "daemoneye_live_query_failed_total{stage=\"ledger\"} 2",
         "daemoneye_live_query_refused_total{reason=\"clock\"} 3",
         "daemoneye_live_query_refused_total{reason=\"malformed\"} 0",
         "daemoneye_live_query_refused_total{reason=\"odd\\\"one\"} 1", "daemoneye_live_query_replies_total 6",

@@ -90,7 +90,7 @@ ordered_json live_query_json(const LiveQueryCounters& c) {
   for (const auto& [reason, n] : c.refused) refused[reason] = n;
   return ordered_json{{"accepted", c.accepted}, {"refused", std::move(refused)},   {"failed", c.failed},
                       {"answered", c.answered}, {"rows", c.rows},                  {"dropped", c.dropped},
-                      {"audit_suppressed", c.audit_suppressed}};
+                      {"audit_suppressed", c.audit_suppressed}, {"failed_ledger", c.failed_ledger}};
 }
 
 LiveQueryCounters live_query_from(const json& j, std::string_view where) {
@@ -102,6 +102,8 @@ LiveQueryCounters live_query_from(const json& j, std::string_view where) {
   json_get(j, "rows", c.rows, where);
   json_get(j, "dropped", c.dropped, where);
   json_get(j, "audit_suppressed", c.audit_suppressed, where);
+  // Absent from an agent that predates it.
+  if (j.contains("failed_ledger")) json_get(j, "failed_ledger", c.failed_ledger, where);
   const json& refused = json_object(j, "refused", where);
   for (const auto& [reason, n] : refused.items()) {
     if (!n.is_number_unsigned())

@@ -141,7 +141,8 @@ TEST(AgentStatus, LiveQueryCountersAreOptionalAndChecked) {
   AgentStatus s = sample();
   EXPECT_EQ(encode(s).find("\"live_query\""), std::string::npos);
   s.live_query = LiveQueryCounters{.accepted = 4, .failed = 1, .answered = 6, .rows = 120, .dropped = 2,
-                                   .audit_suppressed = 9, .refused = {{"clock", 3}, {"malformed", 0}, {"replayed", 2}}};
+                                   .audit_suppressed = 9, .refused = {{"clock", 3}, {"malformed", 0}, {"replayed", 2}},
+                                   .failed_ledger = 1};
   auto back = decode_agent_status(encode(s));
   ASSERT_TRUE(back) << back.error();
   EXPECT_EQ(back->live_query, s.live_query);
@@ -155,6 +156,11 @@ TEST(AgentStatus, LiveQueryCountersAreOptionalAndChecked) {
   bad = decode_agent_status(j.dump());
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().message, "agent_status.live_query.rows: missing");
+  j = nlohmann::json::parse(encode(s));  // written before failed_ledger was
+  j["live_query"].erase("failed_ledger");
+  back = decode_agent_status(j.dump());
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_EQ(back->live_query->failed_ledger, 0u);
 }
 
 // A file from an agent that predates the store counters reads as all zero.

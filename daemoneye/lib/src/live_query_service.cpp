@@ -101,8 +101,15 @@ struct LiveQueryService::Impl {
   std::unique_ptr<detail::NatsConnection> connection;
   std::vector<Sub> subs;
 
-  mutable std::mutex mu;  // one request at a time; guards everything below
+  // One request at a time: guards everything below but `stats` and the
+  // guard's key list. Held for a whole request (ledger fsync, the query, up
+  // to live_query.timeout), so nothing the agent's thread calls takes it.
+  std::mutex mu;
+  // The counters, held only to read or bump them: stats() never waits for a request.
+  mutable std::mutex stats_mu;
   LiveQueryStats stats;
+  // The guard's checks and reload_trusted_keys(): a SIGHUP does not wait for a query.
+  std::mutex guard_mu;
   std::int64_t window_start = 0;   // the current minute of the refusal audit limit
   std::uint64_t window_audited = 0;
   std::uint64_t suppressed = 0;    // refusals not audited since the last audited one
@@ -136,6 +143,12 @@ struct LiveQueryService::Impl {
     return answered.insert(r.nonce, r.expires_at + skew, now) == ReplayCache::Outcome::fresh;
   }
 
+  template <typename F>
+  void count(F&& bump) {
+    std::lock_guard lock(stats_mu);
+    bump(stats);
+  }
+
   void handle(natsMsg* raw);
   void refuse(LiveQueryAuditRecord rec, LiveQueryRefusal kind, const Error& why, const char* reply_subject);
   void publish(const char* reply_subject, LiveQueryReply& reply);
@@ -153,14 +166,18 @@ void LiveQueryService::Impl::publish(const char* reply_subject, LiveQueryReply& 
                                    detail::nats_status_text(s)));
     return;
   }
-  ++stats.answered;
-  stats.rows += reply.rows.size();  // encode_reply_within cut them to what was sent
+  count([&](LiveQueryStats& st) {
+    ++st.answered;
+    st.rows += reply.rows.size();  // encode_reply_within cut them to what was sent
+  });
 }
 
 void LiveQueryService::Impl::refuse(LiveQueryAuditRecord rec, LiveQueryRefusal kind, const Error& why,
                                     const char* reply_subject) {
-  ++stats.refused;
-  ++stats.refused_by[static_cast<std::size_t>(kind)];
+  count([&](LiveQueryStats& st) {
+    ++st.refused;
+    ++st.refused_by[static_cast<std::size_t>(kind)];
+  });
   rec.accepted = false;
   rec.reason = why.message;
   rec.category = why.category;
@@ -186,7 +203,7 @@ void LiveQueryService::Impl::refuse(LiveQueryAuditRecord rec, LiveQueryRefusal k
                                                       : std::string()));
   } else {
     ++suppressed;
-    ++stats.audit_suppressed;
+    count([](LiveQueryStats& st) { ++st.audit_suppressed; });
   }
   LiveQueryReply reply{.host = options.host, .nonce = rec.nonce, .status = LiveQueryStatus::refused,
                        .category = why.category, .message = why.message};
@@ -214,14 +231,20 @@ void LiveQueryService::Impl::handle(natsMsg* raw) {
   rec.nonce = req->nonce;
   rec.query = req->query;
   rec.query_sha256 = sha256_hex(req->query);
-  if (auto ok = guard->authenticate(*req, rec.reply_to); !ok) {
-    refuse(std::move(rec), LiveQueryRefusal::unauthenticated, ok.error(), nullptr);
+  Result<void> authenticated, admitted;
+  {
+    std::lock_guard g(guard_mu);
+    authenticated = guard->authenticate(*req, rec.reply_to);
+    if (authenticated) admitted = guard->admit_authenticated(*req, rec.time, started_at(rec.time));
+  }
+  if (!authenticated) {
+    refuse(std::move(rec), LiveQueryRefusal::unauthenticated, authenticated.error(), nullptr);
     return;
   }
   const char* const signed_reply = req->reply_to.c_str();
-  if (auto ok = guard->admit_authenticated(*req, rec.time, started_at(rec.time)); !ok) {
+  if (auto& ok = admitted; !ok) {
     const bool answer = answer_once(*req, rec.time);
-    if (!answer) ++stats.dropped;
+    if (!answer) count([](LiveQueryStats& st) { ++st.dropped; });
     refuse(std::move(rec), admission_refusal(ok.error()), ok.error(), answer ? signed_reply : nullptr);
     return;
   }
@@ -231,7 +254,10 @@ void LiveQueryService::Impl::handle(natsMsg* raw) {
   rec.accepted = true;
   if (options.audit) {
     if (auto a = options.audit(rec); !a) {
-      ++stats.failed;
+      count([](LiveQueryStats& st) {
+        ++st.failed;
+        ++st.failed_ledger;
+      });
       if (options.log_warn)
         options.log_warn(fmt::format("live query {} not run: the audit ledger could not record it: {}", rec.nonce,
                                      a.error().message));
@@ -242,9 +268,9 @@ void LiveQueryService::Impl::handle(natsMsg* raw) {
       return;
     }
   }
-  ++stats.accepted;
+  count([](LiveQueryStats& st) { ++st.accepted; });
   LiveQueryReply reply = run_live_query(*engine, *req, options.host);
-  if (reply.status != LiveQueryStatus::ok) ++stats.failed;
+  if (reply.status != LiveQueryStatus::ok) count([](LiveQueryStats& st) { ++st.failed; });
   if (options.log_info) {
     options.log_info(fmt::format("live query {} (key {}) {}: {}", rec.nonce, rec.key,
                                  reply.status == LiveQueryStatus::ok
@@ -273,7 +299,7 @@ LiveQueryService::~LiveQueryService() {
 }
 
 LiveQueryStats LiveQueryService::stats() const {
-  std::lock_guard lock(impl_->mu);
+  std::lock_guard lock(impl_->stats_mu);
   return impl_->stats;
 }
 
@@ -292,15 +318,22 @@ Result<std::vector<Ed25519PublicKey>> load_trusted_keys(const std::vector<std::f
 
 }  // namespace
 
-Result<std::size_t> LiveQueryService::reload_trusted_keys(const std::vector<std::filesystem::path>& files) {
-  if (files.empty()) return fail(ErrorCategory::invalid_input, "live_query.trusted_keys: empty (at least one key is needed)");
-  auto keys = load_trusted_keys(files);
-  if (!keys) return std::unexpected(keys.error());
-  const std::size_t n = keys->size();
-  std::lock_guard lock(impl_->mu);  // no request is being checked meanwhile
-  impl_->guard->replace_trusted(std::move(*keys));
-  impl_->options.config.trusted_keys = files;
-  return n;
+TrustedKeysReload LiveQueryService::reload_trusted_keys(const std::vector<std::filesystem::path>& files) {
+  // Fail closed: a key whose file is gone or unsafe now is no longer
+  // trusted (deleting or chmod'ing a key file revokes it), and one bad file
+  // does not keep the others from being rotated.
+  TrustedKeysReload out;
+  std::vector<Ed25519PublicKey> keys;
+  for (const auto& file : files) {
+    if (auto k = Ed25519PublicKey::load(file))
+      keys.push_back(std::move(*k));
+    else
+      out.dropped.push_back(k.error().prefixed("live_query.trusted_keys"));
+  }
+  out.trusted = keys.size();
+  std::lock_guard lock(impl_->guard_mu);  // no request is being checked meanwhile
+  impl_->guard->replace_trusted(std::move(keys));
+  return out;
 }
 
 Result<std::unique_ptr<LiveQueryService>> LiveQueryService::start(LiveQueryServiceOptions options) {

@@ -19,6 +19,7 @@
 #include <functional>
 #include <optional>
 #include <set>
+#include <thread>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
@@ -61,6 +62,7 @@ class LiveQueryServiceTest : public ::testing::Test {
     o.config.url = server_.url();
     o.config.trusted_keys = {tmp_ / "op.pub.pem"};
     o.config.max_rows = 3;
+    o.config.timeout = timeout_;
     o.host = "web1.example.com";
     o.database = tmp_ / "d.db";
     o.audit = [this, audit_fails](const LiveQueryAuditRecord& r) -> Result<void> {
@@ -125,6 +127,7 @@ class LiveQueryServiceTest : public ::testing::Test {
   natsConnection* nc_ = nullptr;
   std::optional<Ed25519PrivateKey> op_, stranger_;
   std::unique_ptr<LiveQueryService> service_;
+  std::chrono::seconds timeout_ = 5s;  // live_query.timeout
   std::mutex mu_;
   std::vector<nlohmann::json> audited_;
 };
@@ -351,7 +354,10 @@ TEST_F(LiveQueryServiceTest, AQueryTheAuditCannotRecordDoesNotRun) {
   EXPECT_EQ(reply->status, LiveQueryStatus::failed);
   EXPECT_EQ(reply->message, "not run: the audit ledger could not record it: ledger: disk full");
   EXPECT_TRUE(reply->rows.empty());
-  EXPECT_EQ(service_->stats().accepted, 0u);
+  const LiveQueryStats st = service_->stats();
+  EXPECT_EQ(st.accepted, 0u);  // not recorded, not run: counted once, as failed_ledger
+  EXPECT_EQ(st.failed, 1u);
+  EXPECT_EQ(st.failed_ledger, 1u);
 }
 
 TEST_F(LiveQueryServiceTest, AnUnsafeTrustedKeyStopsTheStart) {
@@ -367,10 +373,11 @@ TEST_F(LiveQueryServiceTest, AnUnsafeTrustedKeyStopsTheStart) {
   EXPECT_TRUE(s.error().message.starts_with("live_query.trusted_keys: refusing trusted key")) << s.error();
 }
 
-// SIGHUP's reload: the keys read again are used from the next request on;
-// a reload that fails (missing file, unsafe file, no key) keeps the keys
-// in use and says why.
-TEST_F(LiveQueryServiceTest, TrustedKeysAreReloadedAndAFailedReloadKeepsThem) {
+// SIGHUP's reload: from the next request on exactly the keys whose files
+// load now are trusted. A key whose file is gone or unsafe (writable by
+// others, a symbolic link) is dropped and the reload says why, while the
+// other files still load: revoking a key cannot fail open.
+TEST_F(LiveQueryServiceTest, AReloadTrustsExactlyTheKeysThatLoadNow) {
   start_service();
   const std::string subject = live_query_subject_for("web1.example.com");
   auto query_by = [&](const Ed25519PrivateKey& k, std::chrono::milliseconds wait = 10s) {
@@ -383,33 +390,83 @@ TEST_F(LiveQueryServiceTest, TrustedKeysAreReloadedAndAFailedReloadKeepsThem) {
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status, LiveQueryStatus::ok);
 
-  auto n = service_->reload_trusted_keys({tmp_ / "stranger.pub.pem"});
-  ASSERT_TRUE(n) << n.error();
-  EXPECT_EQ(*n, 1u);
+  auto k = service_->reload_trusted_keys({tmp_ / "stranger.pub.pem"});
+  EXPECT_EQ(k.trusted, 1u);
+  EXPECT_TRUE(k.dropped.empty());
   ok = query_by(*stranger_);
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status, LiveQueryStatus::ok);
   EXPECT_FALSE(query_by(*op_, 1500ms));  // no longer trusted: not answered
 
-  auto missing = service_->reload_trusted_keys({tmp_ / "stranger.pub.pem", tmp_ / "gone.pub.pem"});
-  ASSERT_FALSE(missing);
-  EXPECT_TRUE(missing.error().message.starts_with("live_query.trusted_keys")) << missing.error();
-  EXPECT_NE(missing.error().message.find("gone.pub.pem"), std::string::npos) << missing.error();
-  fs::copy_file(tmp_ / "op.pub.pem", tmp_ / "open.pub.pem");
-  ASSERT_EQ(::chmod((tmp_ / "open.pub.pem").c_str(), 0666), 0);
-  auto unsafe = service_->reload_trusted_keys({tmp_ / "open.pub.pem"});
-  ASSERT_FALSE(unsafe);
-  EXPECT_NE(unsafe.error().message.find("writable"), std::string::npos) << unsafe.error();
-  EXPECT_FALSE(service_->reload_trusted_keys({}));
-  ok = query_by(*stranger_);  // the reloaded key is still the one in use
+  // op's file deleted: op is revoked although the other listed file is fine.
+  k = service_->reload_trusted_keys({tmp_ / "stranger.pub.pem", tmp_ / "op.pub.pem"});
+  EXPECT_EQ(k.trusted, 2u);
+  ASSERT_TRUE(query_by(*op_));
+  fs::rename(tmp_ / "op.pub.pem", tmp_ / "op.pub.pem.revoked");
+  k = service_->reload_trusted_keys({tmp_ / "stranger.pub.pem", tmp_ / "op.pub.pem"});
+  EXPECT_EQ(k.trusted, 1u);
+  ASSERT_EQ(k.dropped.size(), 1u);
+  EXPECT_TRUE(k.dropped[0].message.starts_with("live_query.trusted_keys")) << k.dropped[0];
+  EXPECT_NE(k.dropped[0].message.find("op.pub.pem"), std::string::npos) << k.dropped[0];
+  EXPECT_FALSE(query_by(*op_, 1500ms));
+  ok = query_by(*stranger_);  // the other key is still trusted
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status, LiveQueryStatus::ok);
 
-  const auto a = audited();
-  ASSERT_EQ(a.size(), 4u);
-  EXPECT_EQ(a[2]["decision"], "refused");
-  EXPECT_EQ(a[2]["reason"], "key " + op_->fingerprint() + " is not trusted");
-  EXPECT_EQ(a[3]["decision"], "accepted");
+  // Writable by everyone, or replaced by a symbolic link: dropped too.
+  fs::rename(tmp_ / "op.pub.pem.revoked", tmp_ / "op.pub.pem");
+  ASSERT_EQ(::chmod((tmp_ / "op.pub.pem").c_str(), 0666), 0);
+  k = service_->reload_trusted_keys({tmp_ / "op.pub.pem", tmp_ / "stranger.pub.pem"});
+  EXPECT_EQ(k.trusted, 1u);
+  ASSERT_EQ(k.dropped.size(), 1u);
+  EXPECT_NE(k.dropped[0].message.find("writable"), std::string::npos) << k.dropped[0];
+  EXPECT_FALSE(query_by(*op_, 1500ms));
+  fs::copy_file(tmp_ / "stranger.pub.pem", tmp_ / "stranger.real.pem");
+  fs::remove(tmp_ / "stranger.pub.pem");
+  fs::create_symlink(tmp_ / "stranger.real.pem", tmp_ / "stranger.pub.pem");
+  k = service_->reload_trusted_keys({tmp_ / "stranger.pub.pem"});
+  EXPECT_EQ(k.trusted, 0u);
+  ASSERT_EQ(k.dropped.size(), 1u);
+  EXPECT_NE(k.dropped[0].message.find("symbolic link"), std::string::npos) << k.dropped[0];
+  EXPECT_FALSE(query_by(*stranger_, 1500ms));
+  EXPECT_EQ(service_->reload_trusted_keys({}).trusted, 0u);
+}
+
+// stats() is what the agent's only thread calls (status.json): it must not
+// wait for a query being run. The query runs until live_query.timeout
+// (seconds); the counters are read meanwhile: the snapshot that first shows
+// it accepted shows no reply yet. Before the fix stats() waited for the
+// whole request, so that snapshot already counted the reply.
+TEST_F(LiveQueryServiceTest, StatsDoNotWaitForAQueryBeingRun) {
+  timeout_ = 3s;
+  start_service();
+  const auto in = inbox();
+  auto r = request(in);
+  r.query = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+  r.expires_at = r.issued_at + 60;
+  sign(r, *op_);
+  natsSubscription* sub = nullptr;
+  ASSERT_EQ(natsConnection_SubscribeSync(&sub, nc_, in.c_str()), NATS_OK);
+  ASSERT_EQ(natsConnection_Flush(nc_), NATS_OK);
+  const std::string body = encode_request(r);
+  const std::string subject = live_query_subject_for("web1.example.com");
+  ASSERT_EQ(natsConnection_PublishRequest(nc_, subject.c_str(), in.c_str(), body.data(), static_cast<int>(body.size())),
+            NATS_OK);
+  LiveQueryStats st;
+  for (int i = 0; i < 600000 && (st = service_->stats()).accepted == 0; ++i) std::this_thread::sleep_for(100us);
+  EXPECT_EQ(st.accepted, 1u);
+  EXPECT_EQ(st.answered, 0u);  // read while the query runs
+  natsMsg* m = nullptr;
+  ASSERT_EQ(natsSubscription_NextMsg(&m, sub, 60000), NATS_OK);
+  auto reply = decode_reply(std::string_view(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m))));
+  natsMsg_Destroy(m);
+  natsSubscription_Destroy(sub);
+  ASSERT_TRUE(reply) << reply.error();
+  EXPECT_EQ(reply->status, LiveQueryStatus::failed);  // cut by the time limit
+  st = service_->stats();
+  EXPECT_EQ(st.answered, 1u);
+  EXPECT_EQ(st.failed, 1u);
+  EXPECT_EQ(st.failed_ledger, 0u);
 }
 
 // Each decision moves its counter: refusals by the step that refused,

@@ -65,6 +65,9 @@ struct NatsSinkCounters {
 struct LiveQueryCounters {
   std::uint64_t accepted = 0, failed = 0, answered = 0, rows = 0, dropped = 0, audit_suppressed = 0;
   std::map<std::string, std::uint64_t> refused;
+  // Of `failed`, the requests the ledger could not record (not run, never
+  // accepted): accepted + failed_ledger counts each request past the checks once.
+  std::uint64_t failed_ledger = 0;
   friend bool operator==(const LiveQueryCounters&, const LiveQueryCounters&) = default;
 };
 

@@ -86,13 +86,23 @@ struct LiveQueryStats {
   std::uint64_t accepted = 0;  // passed every check and recorded in the ledger
   std::uint64_t refused = 0;   // the sum of refused_by
   std::array<std::uint64_t, kLiveQueryRefusals> refused_by{};  // by LiveQueryRefusal
-  std::uint64_t failed = 0;    // accepted but not answered with rows: the ledger or the query failed
+  // Not answered with rows: failed_ledger (never accepted: the ledger could
+  // not record it, so it did not run) plus the accepted queries that failed.
+  // Past the checks, accepted + failed_ledger counts each request once.
+  std::uint64_t failed = 0;
+  std::uint64_t failed_ledger = 0;
   std::uint64_t answered = 0;  // replies published: rows, failures and refusals
   std::uint64_t rows = 0;      // rows in the replies published
   // Refusals of signed requests left unanswered because the request had
-  // expired or its nonce was answered before (captured and replayed).
+  // expired, its nonce was answered before (captured and replayed), or the
+  // cache of answered nonces is full (100,000 unexpired ones).
   std::uint64_t dropped = 0;
   std::uint64_t audit_suppressed = 0;  // refusals left out of the ledger by its rate limit
+};
+
+struct TrustedKeysReload {
+  std::size_t trusted = 0;     // keys trusted now
+  std::vector<Error> dropped;  // one per file not loaded, naming it and why
 };
 
 class LiveQueryService {
@@ -106,14 +116,16 @@ class LiveQueryService {
   LiveQueryService(const LiveQueryService&) = delete;
   LiveQueryService& operator=(const LiveQueryService&) = delete;
 
+  // Never waits for a request being handled (the agent's only thread calls it).
   [[nodiscard]] LiveQueryStats stats() const;
 
   // Reads `files` (live_query.trusted_keys) again, checked as at start, and
-  // uses them from the next request on (SIGHUP). A file that is missing,
-  // unsafe or not an Ed25519 public key, or an empty list, fails the whole
-  // reload: the keys in use are kept and the error says why. Returns how
-  // many keys are trusted now.
-  [[nodiscard]] Result<std::size_t> reload_trusted_keys(const std::vector<std::filesystem::path>& files);
+  // from the next request on trusts exactly the keys whose files load now
+  // (SIGHUP): a file that is missing, unsafe or not an Ed25519 public key is
+  // dropped and `dropped` says why (revoking a key by deleting its file
+  // works even when another file is bad). An empty list trusts no key.
+  // Does not wait for a query being run.
+  [[nodiscard]] TrustedKeysReload reload_trusted_keys(const std::vector<std::filesystem::path>& files);
 
   struct Impl;
 
