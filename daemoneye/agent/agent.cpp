@@ -175,7 +175,8 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   const fs::path db_dir = config.database.path.parent_path().empty() ? fs::path(".") : config.database.path.parent_path();
 
   auto store = Store::open({.path = config.database.path,
-                            .retention = {.max_age = config.database.max_age, .max_size_bytes = config.database.max_size}});
+                            .retention = {.max_age = config.database.max_age, .max_size_bytes = config.database.max_size},
+                            .log = [](std::string_view m) { spdlog::warn("{}", m); }});
   if (!store) return std::unexpected(store.error());
   impl->store = std::move(*store);
   // The Sigma rules go on where the last stored scan left them: no event

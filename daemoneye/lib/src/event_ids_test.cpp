@@ -100,8 +100,15 @@ TEST(EventIds, AVersion2StoreIsUpgradedKeepingItsRowsAndIds) {
         "PRAGMA user_version=2;"));
   }
   ::chmod(db.c_str(), 0600);
-  auto store = Store::open({.path = db});
+  std::vector<std::string> said;
+  auto store = Store::open({.path = db, .log = [&](std::string_view m) { said.emplace_back(m); }});
   ASSERT_TRUE(store) << store.error();
+  // The upgrade copies the table (seconds for millions of events): it says so before and after.
+  ASSERT_EQ(said.size(), 2u);
+  EXPECT_NE(said[0].find("upgrading the store " + db.string() + " to schema version 3 (copies process_events: 2 rows"),
+            std::string::npos)
+      << said[0];
+  EXPECT_TRUE(said[1].starts_with("store upgraded to schema version 3 in ")) << said[1];
   Peek peek(db);
   EXPECT_EQ(peek.integer("PRAGMA user_version"), 3);
   EXPECT_NE(peek.text("SELECT sql FROM sqlite_master WHERE name = 'process_events'").find("AUTOINCREMENT"),

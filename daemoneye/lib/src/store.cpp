@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include <airssys/daemoneye/store.hpp>
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <unordered_map>
@@ -192,9 +193,22 @@ Result<std::unique_ptr<Store>> Store::open(StoreOptions options) {
     sqlite::Transaction txn(h);
     if (auto r = txn.begin(); !r) return failed("create schema", r.error());
     // A new file has version 0 and gets the whole DDL; an older store gains what it lacks.
+    const bool copies_events = *version >= 1 && *version < 3;  // version 3 copies process_events
+    const auto upgrade_start = std::chrono::steady_clock::now();
+    if (copies_events && options.log) {
+      auto rows = sqlite::query_int(h, "SELECT count(*) FROM process_events");
+      options.log(fmt::format("upgrading the store {} to schema version 3 (copies process_events: {} rows; needs "
+                              "about twice that table's size in free disk)",
+                              path, rows ? fmt::format("{}", *rows) : std::string("?")));
+    }
     if (*version >= 1 && *version < schema::kVersion) {
       if (auto r = sqlite::exec(h, schema::migrate_sql(static_cast<int>(*version)).c_str()); !r) {
-        return failed(fmt::format("upgrade schema from version {}", *version), r.error());
+        // Not run on the old schema instead: on version 2 event ids can go
+        // back after retention, and the Sigma rules would silently miss events.
+        return failed(fmt::format("upgrade schema from version {} (nothing changed; the agent needs version {}; "
+                                  "a version 3 upgrade needs about twice process_events' size in free disk)",
+                                  *version, schema::kVersion),
+                      r.error());
       }
     }
     if (auto r = sqlite::exec(h, schema::ddl().c_str()); !r) return failed("create schema", r.error());
@@ -203,6 +217,12 @@ Result<std::unique_ptr<Store>> Store::open(StoreOptions options) {
       return failed("create schema", r.error());
     }
     if (auto r = txn.commit(); !r) return failed("create schema", r.error());
+    if (copies_events && options.log) {
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                            upgrade_start);
+      options.log(fmt::format("store upgraded to schema version 3 in {} ms (the file keeps its size until VACUUM)",
+                              ms.count()));
+    }
   }
 
   auto impl = std::make_unique<Impl>();

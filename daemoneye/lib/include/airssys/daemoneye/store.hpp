@@ -31,10 +31,12 @@
 #include <cstdint>
 #include <expected>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace airssys::daemoneye {
@@ -49,6 +51,8 @@ struct RetentionOptions {
 struct StoreOptions {
   std::filesystem::path path;  // created 0600 (its directory 0700 if created)
   RetentionOptions retention;
+  // Told what a long schema upgrade is doing (before it, and its time after).
+  std::function<void(std::string_view)> log;
 };
 
 struct ApplyStats {
