@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <airssys/daemoneye/query_engine.hpp>
+#include <algorithm>
 #include <airssys/daemoneye/rule.hpp>
 #include <airssys/daemoneye/rule_runner.hpp>
 #include <airssys/daemoneye/store.hpp>
@@ -151,6 +152,37 @@ TEST(SigmaMarks, SavedMarksReplaceTheOldOnesWithOrWithoutAlerts) {
   EventMarks want;
   want.covered = {{"b", 30}};
   EXPECT_EQ(*back, want);
+}
+
+// A saved mark no scan can write (a damaged or hand-edited row) is reset
+// and said, not used: a negative covered is dropped, a window outside
+// 1..kMaxEventsPerScan goes back to a full one; sound marks load as saved.
+TEST(SigmaMarks, MarksOutOfRangeAreResetAndSaid) {
+  TempDir tmp;
+  const auto db = tmp / "marks.db";
+  {
+    auto s = Store::open({.path = db});
+    ASSERT_TRUE(s) << s.error();
+    ASSERT_TRUE((*s)->insert_alerts({}, EventMarks{.covered = {{"bad-covered", 5}, {"bad-window", 7}, {"good", 9}},
+                                                   .narrowed = {{"bad-window", 3}, {"good", 4}}}));
+  }
+  {
+    test::Peek peek(db);
+    peek.exec("UPDATE sigma_marks SET covered = -2 WHERE rule_id = 'bad-covered'");
+    peek.exec("UPDATE sigma_marks SET narrowed = 0 WHERE rule_id = 'bad-window'");
+    peek.exec("INSERT INTO sigma_marks (rule_id, covered, narrowed) VALUES ('huge-window', 1, 50001)");
+  }
+  std::vector<std::string> said;
+  auto s = Store::open({.path = db, .log = [&](std::string_view m) { said.emplace_back(m); }});
+  ASSERT_TRUE(s) << s.error();
+  auto m = (*s)->event_marks();
+  ASSERT_TRUE(m) << m.error();
+  EXPECT_EQ(*m, (EventMarks{.covered = {{"bad-window", 7}, {"good", 9}, {"huge-window", 1}}, .narrowed = {{"good", 4}}}));
+  ASSERT_EQ(said.size(), 3u);
+  std::sort(said.begin(), said.end());
+  EXPECT_EQ(said[0], "the Sigma rule bad-covered's saved mark -2 is negative: reset (the rule starts as a new one)");
+  EXPECT_EQ(said[1], "the Sigma rule bad-window's saved window 0 is outside 1..50000: reset (a full window)");
+  EXPECT_EQ(said[2], "the Sigma rule huge-window's saved window 50001 is outside 1..50000: reset (a full window)");
 }
 
 }  // namespace

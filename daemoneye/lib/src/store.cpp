@@ -414,7 +414,7 @@ Result<void> Store::insert_alerts(std::span<const Alert> alerts, const EventMark
   return write_alerts(*impl_, alerts, &marks);
 }
 
-Result<EventMarks> Store::event_marks() { return marks::load(impl_->db.get()); }
+Result<EventMarks> Store::event_marks() { return marks::load(impl_->db.get(), impl_->options.log); }
 
 Result<RetentionStats> Store::enforce_retention(std::int64_t now) {
   return retention::enforce(impl_->db.get(), impl_->options.retention, now);

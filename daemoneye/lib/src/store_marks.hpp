@@ -8,11 +8,16 @@
 
 #include <airssys/daemoneye/error.hpp>
 #include <airssys/daemoneye/event_marks.hpp>
+#include <functional>
+#include <string_view>
 
 namespace airssys::daemoneye::marks {
 
-// Every saved mark.
-[[nodiscard]] Result<EventMarks> load(sqlite3* db);
+// Every saved mark. A mark no scan can have saved (covered < 0, narrowed
+// outside 1..kMaxEventsPerScan: a damaged or hand-edited row) is reset —
+// covered dropped (the rule starts as new), narrowed dropped (a full
+// window) — and `log` is told which and why.
+[[nodiscard]] Result<EventMarks> load(sqlite3* db, const std::function<void(std::string_view)>& log);
 // Replaces the saved marks with `m` (rules without a mark lose their row).
 // Runs inside the caller's transaction.
 [[nodiscard]] Result<void> save(sqlite3* db, const EventMarks& m);

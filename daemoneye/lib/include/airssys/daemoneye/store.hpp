@@ -96,7 +96,8 @@ class Store {
   // one transaction: a scan's alerts and how far its rules read are stored
   // together (also when `alerts` is empty).
   [[nodiscard]] Result<void> insert_alerts(std::span<const Alert> alerts, const EventMarks& marks);
-  // The marks the last insert_alerts with marks saved (none: empty).
+  // The marks the last insert_alerts with marks saved (none: empty); a
+  // saved mark out of range is reset and told to StoreOptions::log.
   [[nodiscard]] Result<EventMarks> event_marks();
   // Deletes by age, then by size (VACUUM-free: freed pages are reused).
   [[nodiscard]] Result<RetentionStats> enforce_retention(std::int64_t now);
