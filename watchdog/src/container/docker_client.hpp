@@ -7,7 +7,7 @@
 // unix:///var/run/docker.sock; other schemes (tcp://, ssh://) are refused.
 //
 // Thread safety: a DockerClient is immutable after construction; each call
-// makes its own curl handle, so calls may run concurrently from several
+// opens its own connection, so calls may run concurrently from several
 // threads (the container monitor waits and copies logs at the same time).
 //
 // Bounds: a reply kept in memory is at most 16 MiB (unix_http.hpp); a
@@ -34,7 +34,9 @@ struct RequestOptions {
   // When set, the response body is handed here as it arrives (not kept in
   // HttpResponse::body); returning false aborts the transfer.
   std::function<bool(std::string_view)> sink;
-  // When set and it becomes true, the transfer is aborted within ~200 ms.
+  // When set and it becomes true, the transfer is aborted within ~200 ms,
+  // or once the sink call under way returns, even while the engine sends
+  // without pause (HttpResponse::cancelled then says so).
   const std::atomic<bool>* cancel = nullptr;
 };
 

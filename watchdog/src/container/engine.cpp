@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <thread>
 
 namespace airssys::watchdog::container {
@@ -158,16 +160,23 @@ std::optional<ContainerUsage> container_usage(const DockerClient& c, const std::
 }
 
 void LogDemux::feed(std::string_view bytes) {
-  pending_.append(bytes);
-  std::size_t pos = 0;
-  while (pending_.size() - pos >= 8) {
-    const auto* h = reinterpret_cast<const unsigned char*>(pending_.data() + pos);
-    const std::size_t len = (std::size_t{h[4]} << 24) | (std::size_t{h[5]} << 16) | (std::size_t{h[6]} << 8) | h[7];
-    if (pending_.size() - pos - 8 < len) break;
-    out_(h[0] == 2 ? 2 : 1, std::string_view(pending_).substr(pos + 8, len));
-    pos += 8 + len;
+  while (!bytes.empty()) {
+    if (left_ > 0) {
+      const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(left_, bytes.size()));
+      out_(stream_, bytes.substr(0, take));
+      bytes.remove_prefix(take);
+      left_ -= take;
+      continue;
+    }
+    const std::size_t take = std::min(sizeof header_ - header_size_, bytes.size());
+    std::memcpy(header_ + header_size_, bytes.data(), take);
+    header_size_ += take;
+    bytes.remove_prefix(take);
+    if (header_size_ < sizeof header_) continue;
+    header_size_ = 0;
+    stream_ = header_[0] == 2 ? 2 : 1;
+    left_ = (std::uint64_t{header_[4]} << 24) | (std::uint64_t{header_[5]} << 16) | (std::uint64_t{header_[6]} << 8) | header_[7];
   }
-  pending_.erase(0, pos);
 }
 
 std::expected<void, Error> follow_logs(const DockerClient& c, const std::string& cid, const LogDemux::Out& out,

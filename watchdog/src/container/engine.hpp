@@ -75,7 +75,10 @@ struct ContainerUsage {
 
 // Splits the engine's multiplexed log stream (8-byte frame headers: stream
 // 1 = stdout, 2 = stderr, then a big-endian length) back into the two
-// streams. Feed it bytes as they arrive.
+// streams. Feed it bytes as they arrive: a frame's data is handed on as
+// far as it has arrived (a frame may reach `out` in several pieces), so
+// nothing but a partial 8-byte header is held, whatever length a header
+// claims (up to 4 GiB).
 class LogDemux {
  public:
   using Out = std::function<void(int stream, std::string_view data)>;
@@ -84,7 +87,10 @@ class LogDemux {
 
  private:
   Out out_;
-  std::string pending_;
+  unsigned char header_[8] = {};
+  std::size_t header_size_ = 0;  // bytes of the next header already fed
+  int stream_ = 1;
+  std::uint64_t left_ = 0;       // bytes of the current frame not yet fed
 };
 
 // GET /containers/{id}/logs?follow=true&stdout=true&stderr=true: hands

@@ -58,6 +58,20 @@ TEST(Engine, LogDemuxSplitsFramesFedInPieces) {
   EXPECT_EQ(err, "oops");
 }
 
+// A header may claim up to 4 GiB: its data is handed on as it arrives, so
+// the demultiplexer holds nothing of it (the monitor's memory stays bounded).
+TEST(Engine, LogDemuxHandsOnAHugeFrameAsItArrives) {
+  std::string out, err;
+  LogDemux d([&](int stream, std::string_view s) { (stream == 2 ? err : out).append(s); });
+  d.feed(std::string("\x02\0\0\0\xff\xff\xff\xff", 8));  // stderr, 4 GiB - 1
+  const std::string piece(64 * 1024, 'e');
+  for (int i = 1; i <= 16; ++i) {
+    d.feed(piece);
+    ASSERT_EQ(err.size(), piece.size() * static_cast<std::size_t>(i));
+  }
+  EXPECT_EQ(out, "");
+}
+
 TEST(Engine, DockerHostMustBeUnix) {
   ::setenv("DOCKER_HOST", "tcp://127.0.0.1:2375", 1);
   auto c = DockerClient::from_env();

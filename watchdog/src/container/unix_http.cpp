@@ -26,10 +26,12 @@ using std::chrono::milliseconds;
 constexpr std::size_t kMaxHead = 64 * 1024;
 constexpr std::size_t kMaxChunkLine = 1024;
 constexpr std::size_t kReadSize = 16 * 1024;
-constexpr milliseconds kCancelSlice{200};
+constexpr milliseconds kCancelSlice{200};  // a wait looks at `cancel` this often
 
 // The exchange ended early on purpose (sink refused, cancel): not an error.
-struct Stopped {};
+struct Stopped {
+  bool cancelled = false;  // by `cancel`, not by the sink
+};
 using Fail = std::variant<HttpError, Stopped>;
 
 std::unexpected<Fail> fail(HttpFailure kind, std::string reason, int err = 0) {
@@ -49,6 +51,13 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// Stopped by `cancel`, or a timeout once `deadline` has passed.
+std::expected<void, Fail> check_stop(const std::atomic<bool>* cancel, std::optional<Clock::time_point> deadline) {
+  if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) return std::unexpected<Fail>(Stopped{.cancelled = true});
+  if (deadline && Clock::now() >= *deadline) return fail(HttpFailure::timeout, "no complete reply in time");
+  return {};
+}
+
 // A connected socket with one deadline for everything read and written.
 class Conn {
  public:
@@ -57,6 +66,7 @@ class Conn {
 
   std::expected<void, Fail> send_all(std::string_view data) {
     while (!data.empty()) {
+      if (auto c = check(); !c) return c;
       const ssize_t n = ::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL);
       if (n > 0) {
         data.remove_prefix(static_cast<std::size_t>(n));
@@ -77,6 +87,9 @@ class Conn {
   std::expected<bool, Fail> read_more() {
     char tmp[kReadSize];
     for (;;) {
+      // Before every recv, not only when it would block: a peer faster than
+      // this reader never makes recv return EAGAIN.
+      if (auto c = check(); !c) return std::unexpected(c.error());
       const ssize_t n = ::recv(fd_.get(), tmp, sizeof tmp, 0);
       if (n > 0) {
         buf_.append(tmp, static_cast<std::size_t>(n));
@@ -115,15 +128,15 @@ class Conn {
   std::string& buf() noexcept { return buf_; }
 
  private:
+  // One atomic load and one (vDSO) clock read per recv or send.
+  std::expected<void, Fail> check() const { return check_stop(cancel_, deadline_); }
+
   std::expected<void, Fail> wait(short events) {
     for (;;) {
-      if (cancel_ != nullptr && cancel_->load()) return std::unexpected<Fail>(Stopped{});
+      if (auto c = check(); !c) return c;
       milliseconds slice = cancel_ != nullptr ? kCancelSlice : milliseconds(1000);
-      if (deadline_) {
-        const auto left = std::chrono::ceil<milliseconds>(*deadline_ - Clock::now());
-        if (left <= milliseconds(0)) return fail(HttpFailure::timeout, "no complete reply in time");
-        slice = std::min(slice, left);
-      }
+      if (deadline_) slice = std::min(slice, std::chrono::ceil<milliseconds>(*deadline_ - Clock::now()));
+      slice = std::max(slice, milliseconds(1));
       pollfd p{fd_.get(), events, 0};
       const int r = ::poll(&p, 1, static_cast<int>(slice.count()));
       if (r > 0) return {};
@@ -140,28 +153,28 @@ class Conn {
   std::string buf_;
 };
 
-std::expected<osl::UniqueFd, HttpError> connect_unix(const std::string& path, milliseconds timeout) {
+// `give_up`: connect_timeout or the exchange's deadline, whichever is first.
+std::expected<osl::UniqueFd, Fail> connect_unix(const std::string& path, Clock::time_point give_up, const std::atomic<bool>* cancel) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof addr.sun_path) {
-    return std::unexpected(HttpError{HttpFailure::connect, "socket path too long", ENAMETOOLONG});
-  }
+  if (path.empty()) return fail(HttpFailure::connect, "empty socket path", EINVAL);
+  if (path.size() >= sizeof addr.sun_path) return fail(HttpFailure::connect, "socket path too long", ENAMETOOLONG);
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   osl::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!fd) return std::unexpected(HttpError{HttpFailure::connect, std::strerror(errno), errno});
-  const auto give_up = Clock::now() + timeout;
+  if (!fd) return fail(HttpFailure::connect, std::strerror(errno), errno);
   for (;;) {
     if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) return fd;
     const int err = errno;
     if (err == EINTR) continue;
     // A Unix socket's connect does not go on in the background: EAGAIN
     // means the listener's backlog is full, and it is tried again.
-    if (err == EAGAIN && Clock::now() < give_up) {
+    if (err == EAGAIN) {
+      if (auto c = check_stop(cancel, std::nullopt); !c) return std::unexpected(c.error());
+      if (Clock::now() >= give_up) return fail(HttpFailure::timeout, "the engine accepts no connection (backlog full)", err);
       std::this_thread::sleep_for(milliseconds(10));
       continue;
     }
-    if (err == EAGAIN) return std::unexpected(HttpError{HttpFailure::timeout, "the engine accepts no connection (backlog full)", err});
-    return std::unexpected(HttpError{HttpFailure::connect, std::strerror(err), err});
+    return fail(HttpFailure::connect, std::strerror(err), err);
   }
 }
 
@@ -356,13 +369,19 @@ std::expected<HttpResponse, HttpError> unix_http(const std::string& socket_path,
                                                  const UnixHttpOptions& opts) {
   std::optional<Clock::time_point> deadline;
   if (opts.timeout.count() > 0) deadline = Clock::now() + opts.timeout;
-  auto fd = connect_unix(socket_path, opts.connect_timeout);
-  if (!fd) return std::unexpected(fd.error());
-  Conn conn(std::move(*fd), deadline, opts.cancel);
+  auto give_up = Clock::now() + opts.connect_timeout;
+  if (deadline) give_up = std::min(give_up, *deadline);
   HttpResponse resp;
-  auto done = exchange(conn, req, opts, resp);
+  std::expected<void, Fail> done;
+  if (auto fd = connect_unix(socket_path, give_up, opts.cancel); !fd) {
+    done = std::unexpected(std::move(fd.error()));
+  } else {
+    Conn conn(std::move(*fd), deadline, opts.cancel);
+    done = exchange(conn, req, opts, resp);
+  }
   if (!done) {
     if (auto* e = std::get_if<HttpError>(&done.error())) return std::unexpected(std::move(*e));
+    resp.cancelled = std::get<Stopped>(done.error()).cancelled;
   }
   return resp;
 }

@@ -22,8 +22,11 @@
 // sink receives the body in pieces as they arrive and is not bounded in
 // total: a container's log stream lasts as long as the container.
 //
-// Time: `connect_timeout` to connect, `timeout` for the whole exchange
-// (0: none); `cancel` is looked at every 200 ms or sooner.
+// Time: `connect_timeout` to connect, `timeout` for the whole exchange,
+// connecting included (0: none). `cancel` and the deadline are looked at
+// before every send and recv (at most 16 KiB each), and every 200 ms while
+// waiting for the socket: a stream arriving faster than the sink takes it
+// is ended as surely as an idle one (within one sink call).
 //
 // Thread safety: free functions without shared state; every call has its
 // own socket (O_CLOEXEC).
@@ -41,6 +44,7 @@ namespace airssys::watchdog::container {
 struct HttpResponse {
   long status = 0;  // 0 when the exchange was stopped before the status line
   std::string body;
+  bool cancelled = false;  // `cancel` ended the exchange (what arrived until then is here)
 };
 
 enum class HttpFailure {
@@ -72,14 +76,15 @@ struct UnixHttpOptions {
   // When set, the body goes here piece by piece instead of into
   // HttpResponse::body; returning false ends the exchange.
   std::function<bool(std::string_view)> sink;
-  // When set and it becomes true, the exchange ends within ~200 ms.
+  // When set and it becomes true, the exchange ends within ~200 ms, or
+  // once the sink call under way returns.
   const std::atomic<bool>* cancel = nullptr;
 };
 
 // One request on a new connection to `socket_path`. HTTP error statuses are
 // replies, not errors. A sink refusing more or `cancel` ending the exchange
 // is not an error either: what arrived until then is returned (status 0 if
-// the status line had not).
+// the status line had not; `cancelled` set for `cancel`).
 [[nodiscard]] std::expected<HttpResponse, HttpError> unix_http(const std::string& socket_path, const UnixHttpRequest& req,
                                                                const UnixHttpOptions& opts = {});
 

@@ -20,10 +20,12 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <cstring>
 #include <future>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 #include <vector>
 
 using namespace airssys::watchdog::container;
@@ -111,6 +113,63 @@ class OneConnectionServer {
   std::future<std::string> request_ = promise_.get_future();
   std::thread thread_;
 };
+
+// Serves one connection on a thread: reads the request head, sends `head`,
+// then `piece` again and again without pause, as fast as the client takes
+// it, until the client goes or stop() (which then closes the connection).
+class FloodServer {
+ public:
+  FloodServer(const TempDir& dir, std::string head, std::string piece)
+      : path_((dir / "engine.sock").string()), listener_(listen_unix(path_)) {
+    thread_ = std::thread([this, head = std::move(head), piece = std::move(piece)] { serve(head, piece); });
+  }
+  ~FloodServer() {
+    stop();
+    // Unblocks an accept that never came.
+    UniqueFd poke(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, path_.c_str(), sizeof a.sun_path - 1);
+    (void)::connect(poke.get(), reinterpret_cast<sockaddr*>(&a), sizeof a);
+    thread_.join();
+  }
+  FloodServer(const FloodServer&) = delete;
+  FloodServer& operator=(const FloodServer&) = delete;
+
+  [[nodiscard]] const std::string& path() const { return path_; }
+  void stop() { stop_ = true; }
+
+ private:
+  void serve(const std::string& head, const std::string& piece) {
+    UniqueFd conn(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!conn || stop_) return;
+    std::string req;
+    char buf[4096];
+    while (req.find("\r\n\r\n") == std::string::npos) {
+      const ssize_t n = ::recv(conn.get(), buf, sizeof buf, 0);
+      if (n <= 0) return;
+      req.append(buf, static_cast<std::size_t>(n));
+    }
+    if (::send(conn.get(), head.data(), head.size(), MSG_NOSIGNAL) < 0) return;
+    while (!stop_ && ::send(conn.get(), piece.data(), piece.size(), MSG_NOSIGNAL) >= 0) {
+    }
+  }
+
+  std::string path_;
+  UniqueFd listener_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// Runs `call` on a thread; when it has not returned after a minute, stops
+// `server` (its connection closes, so the call does return) and says so.
+template <class Call>
+auto returns_without_help(FloodServer& server, Call call) {
+  auto f = std::async(std::launch::async, call);
+  const bool in_time = f.wait_for(60s) == std::future_status::ready;
+  if (!in_time) server.stop();
+  return std::pair(f.get(), in_time);
+}
 
 std::string chunk(std::string_view data) { return fmt::format("{:x}\r\n{}\r\n", data.size(), data); }
 
@@ -268,8 +327,11 @@ TEST(UnixHttp, MalformedRepliesNameWhatIsWrong) {
       {"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "a header line without a name: 'no colon here'"},
       {"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "bad Content-Length '-1'"},
       {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", "bad Content-Length '2'"},
+      // One past 2^64 - 1: from_chars reports the overflow, nothing wraps.
+      {"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551616\r\n\r\n", "bad Content-Length '18446744073709551616'"},
       {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", "unsupported Transfer-Encoding 'gzip'"},
       {kChunkedHead + "zz\r\n", "bad chunk size 'zz'"},
+      {kChunkedHead + "10000000000000000\r\n", "bad chunk size '10000000000000000'"},  // 2^64
       {kChunkedHead + "2\r\nabc\r\n", "a chunk longer than its size"},
       {kChunkedHead + std::string(2000, '1'), "a chunk-size line longer than 1024 bytes"},
   };
@@ -291,6 +353,62 @@ TEST(UnixHttp, AServerThatNeverAnswersTimesOut) {
   EXPECT_EQ(r.error().kind, HttpFailure::timeout);
 }
 
+// A log stream faster than its reader: recv never finds the socket empty,
+// so only a look at `cancel` before each recv ends it (a wait's poll never
+// runs). The sink sleeps 1 ms per piece, the server sends without pause.
+TEST(UnixHttp, CancelEndsAStreamArrivingFasterThanTheSinkTakesIt) {
+  TempDir dir("wd-http");
+  FloodServer server(dir, kChunkedHead, chunk(std::string(8192, 'y')));
+  std::atomic<bool> cancel{false};
+  std::atomic<int> calls{0};
+  std::thread canceller([&] {
+    while (calls < 50) std::this_thread::sleep_for(1ms);
+    cancel = true;
+  });
+  auto [r, in_time] = returns_without_help(server, [&] {
+    return unix_http(server.path(), {.method = "GET", .target = "/logs"},
+                     {.timeout = 0ms,
+                      .sink =
+                          [&](std::string_view) {
+                            ++calls;
+                            std::this_thread::sleep_for(1ms);
+                            return true;
+                          },
+                      .cancel = &cancel});
+  });
+  canceller.join();
+  EXPECT_TRUE(in_time) << "cancel did not end the exchange";
+  ASSERT_TRUE(r) << r.error().reason;
+  EXPECT_EQ(r->status, 200);
+  EXPECT_TRUE(r->cancelled);
+}
+
+TEST(UnixHttp, TheDeadlineEndsAnEndlessBodyArrivingFasterThanTheSinkTakesIt) {
+  TempDir dir("wd-http");
+  FloodServer server(dir, kChunkedHead, chunk(std::string(8192, 'y')));
+  auto [r, in_time] = returns_without_help(server, [&] {
+    return unix_http(server.path(), {.method = "GET", .target = "/logs"},
+                     {.timeout = 500ms, .sink = [](std::string_view) {
+                        std::this_thread::sleep_for(1ms);
+                        return true;
+                      }});
+  });
+  EXPECT_TRUE(in_time) << "the deadline did not end the exchange";
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, HttpFailure::timeout) << r.error().reason;
+}
+
+TEST(UnixHttp, TheDeadlineEndsAFloodOfInterimReplies) {
+  TempDir dir("wd-http");
+  FloodServer server(dir, "", "HTTP/1.1 100 Continue\r\n\r\n");
+  auto [r, in_time] = returns_without_help(server, [&] {
+    return unix_http(server.path(), {.method = "GET", .target = "/"}, {.timeout = 500ms});
+  });
+  EXPECT_TRUE(in_time) << "the deadline did not end the exchange";
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, HttpFailure::timeout) << r.error().reason;
+}
+
 TEST(UnixHttp, CancelEndsAWaitWithNothingSent) {
   TempDir dir("wd-http");
   OneConnectionServer server(dir, {}, /*hold=*/true);
@@ -303,6 +421,7 @@ TEST(UnixHttp, CancelEndsAWaitWithNothingSent) {
   t.join();
   ASSERT_TRUE(r) << r.error().reason;
   EXPECT_EQ(r->status, 0);
+  EXPECT_TRUE(r->cancelled);
 }
 
 TEST(UnixHttp, NothingListeningIsAConnectError) {
@@ -320,6 +439,9 @@ TEST(UnixHttp, NothingListeningIsAConnectError) {
   r = unix_http(std::string(200, 'p'), {.method = "GET", .target = "/"});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().reason, "socket path too long");
+  r = unix_http("", {.method = "GET", .target = "/"});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().reason, "empty socket path");
 }
 
 // The Docker API calls on top of the transport.
