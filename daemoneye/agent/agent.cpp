@@ -552,6 +552,13 @@ int Agent::run(int signal_fd, std::function<Result<Config>()> reload) {
                   dropped);
     s.status->store_counters(s.backlog.counters());
   }
+  // The events of the last batches are only spooled yet: give the sender a
+  // moment to hand them over, so that a clean stop leaves nothing behind when
+  // the server is there (what is left waits for the next start).
+  if (s.event_forwarder) {
+    if (const std::size_t left = s.event_forwarder->drain(std::chrono::seconds(5)); left > 0)
+      spdlog::warn("{} process events still wait in the events spool; they are sent at the next start", left);
+  }
   s.status->stopped();
   const auto st = s.alerts->stats();
   spdlog::info("stopped after {} scans: {} alerts raised, {} deduplicated, {} rate-limited, {} procmond crashes", s.scans,

@@ -66,6 +66,10 @@ void EventForwarder::forward(std::span<const ProcessEvent> events) {
   impl_->forwarder->submit(std::move(entries));
 }
 
+std::size_t EventForwarder::drain(std::chrono::milliseconds max) {
+  return impl_->forwarder->drain(max, std::chrono::seconds(1));
+}
+
 EventForwarder::Stats EventForwarder::stats() const {
   const auto& c = *impl_->counters;
   return {.published = c.nats_published.load(std::memory_order_relaxed),

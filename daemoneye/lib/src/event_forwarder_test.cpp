@@ -155,6 +155,24 @@ TEST_F(EventForwarderTest, EventsOfAnOutageArriveInOrderOnceItEndsAndARestartSen
   EXPECT_EQ(stored_pids(), range(1, 60));
 }
 
+TEST_F(EventForwarderTest, DrainWaitsForTheSpoolToEmptyAndGivesUpWithoutAServer) {
+  start_with_stream();
+  {
+    auto f = open(config());
+    f->forward(events(1, 200));
+    // No wait for the acks before: drain itself waits (bounded far above what 200 acks take).
+    EXPECT_EQ(f->drain(60s), 0u) << logs();
+    EXPECT_EQ(f->stats().acked, 200u);
+    EXPECT_EQ(stored_pids(), range(1, 200));
+  }
+  server_.stop();
+  auto f = open(config());
+  f->forward(events(201, 205));
+  // Nothing can move: drain returns once a second passes without progress, the events still spooled.
+  EXPECT_EQ(f->drain(60s), 5u);
+  EXPECT_EQ(f->stats().spooled, 5u);
+}
+
 TEST_F(EventForwarderTest, EventsLeftInTheSpoolAreSentByTheNextStart) {
   {
     auto f = open(config());  // no server: they wait

@@ -89,6 +89,27 @@ NatsForwarder::~NatsForwarder() {
   counters_->nats_spooled.fetch_sub(spool_->size(), std::memory_order_relaxed);
 }
 
+std::size_t NatsForwarder::drain(std::chrono::milliseconds max, std::chrono::milliseconds stalled) {
+  const auto start = std::chrono::steady_clock::now();
+  auto progress_at = start;
+  std::size_t last = 0;
+  {
+    const std::lock_guard lock(mu_);
+    last = spool_->size();
+  }
+  while (last > 0) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - start >= max || now - progress_at >= stalled) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const std::lock_guard lock(mu_);
+    if (const std::size_t size = spool_->size(); size != last) {
+      last = size;
+      progress_at = std::chrono::steady_clock::now();
+    }
+  }
+  return last;
+}
+
 void NatsForwarder::submit(std::vector<NatsSpool::Entry> entries) {
   const std::size_t count = entries.size();
   NatsSpool::Appended appended;

@@ -68,6 +68,12 @@ class NatsForwarder {
   // One thread at a time (the submitting thread).
   void submit(std::vector<NatsSpool::Entry> entries);
 
+  // For a clean stop: waits until the spool is empty, at most `max`, and
+  // gives up sooner once `stalled` passes without one message acked or
+  // dropped (the server is unreachable: no point waiting). Returns what is
+  // still spooled (sent at the next start). Any thread but the sender.
+  [[nodiscard]] std::size_t drain(std::chrono::milliseconds max, std::chrono::milliseconds stalled);
+
  private:
   NatsForwarder(const SinkConfig& config, NatsForwarderOptions options, std::unique_ptr<NatsSpool> spool,
                 std::unique_ptr<NatsConnection> nc, JsCtxPtr js, std::shared_ptr<SinkCounters> counters, SinkLog log);

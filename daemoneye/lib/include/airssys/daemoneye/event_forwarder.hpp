@@ -25,6 +25,7 @@
 #include <airssys/daemoneye/error.hpp>
 #include <airssys/daemoneye/events.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -56,6 +57,11 @@ class EventForwarder {
   EventForwarder& operator=(const EventForwarder&) = delete;
 
   void forward(std::span<const ProcessEvent> events);
+  // For a clean stop, after the last forward(): waits for the spool to empty,
+  // at most `max`, less when nothing moves for a second (the server is
+  // away). Returns how many events are still spooled; they are sent at the
+  // next start (JetStream drops a repeat by its Msg-Id).
+  [[nodiscard]] std::size_t drain(std::chrono::milliseconds max);
   [[nodiscard]] Stats stats() const;
 
   struct Impl;
