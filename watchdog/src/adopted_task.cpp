@@ -99,6 +99,7 @@ void run_adopted_monitor(const Registry& reg, const RegisterRequest& req, Handsh
   auto recorded = update_task(reg, req.id, [&](TaskRecord& t) {
     t.monitor_pid = ::getpid();
     if (self_start) t.monitor_start_time = *self_start;
+    record_boot(t);
     if (cgroups.v2) {
       t.containment.kind = ContainmentKind::cgroup2;
       t.containment.cgroup = cgroups.v2->string();

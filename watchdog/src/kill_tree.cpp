@@ -3,6 +3,7 @@
 #include <airssys/osl/unique_fd.hpp>
 #include <airssys/osl/cgroup.hpp>
 #include "proc.hpp"
+#include "registry_json.hpp"
 
 #include <fmt/format.h>
 
@@ -29,11 +30,33 @@ bool caller_owns(const TaskRecord& rec) {
   return !rec.stdout_log.empty() && ::lstat(rec.stdout_log.c_str(), &st) == 0 && st.st_uid == ::geteuid();
 }
 
+constexpr const char* kBootIdKey = "boot_id";
+
+std::optional<std::string> recorded_boot_id(const TaskRecord& rec) {
+  const auto it = rec.extra.find(kBootIdKey);
+  if (it == rec.extra.end()) return std::nullopt;
+  auto value = nlohmann::json::parse(it->second, nullptr, false);
+  if (!value.is_string()) return std::nullopt;
+  return value.get<std::string>();
+}
+
 }  // namespace
 
+void record_boot(TaskRecord& rec) {
+  if (const auto id = boot_id()) detail::set_extra(rec, kBootIdKey, *id);
+}
+
 bool recorded_before_boot(const TaskRecord& rec) {
-  const auto boot = boot_time_ms();
-  return boot && rec.created_ms < *boot;
+  if (const auto recorded = recorded_boot_id(rec)) {
+    const auto now = boot_id();
+    return now && *now != *recorded;
+  }
+  // An older record: a start time counts clock ticks since its boot, so one
+  // later than this boot's uptime is from an earlier boot. Within this boot
+  // a start time is never later than the uptime read after it.
+  const auto uptime = uptime_ticks();
+  if (!uptime) return false;
+  return (rec.pid_start_time && *rec.pid_start_time > *uptime) || (rec.monitor_start_time && *rec.monitor_start_time > *uptime);
 }
 
 Presence monitor_presence(const TaskRecord& rec, std::string* why) {
@@ -52,8 +75,6 @@ TaskProcesses task_processes(const TaskRecord& rec) {
   if (recorded_before_boot(rec)) return t;  // its cgroups went with the boot too
   if (rec.pid) t.leader = static_cast<pid_t>(*rec.pid);
   t.leader_start = rec.pid_start_time;
-  // An adopted process (register) may be anyone's.
-  t.leader_ours = rec.pid_start_time && !rec.extra.contains("adopted") && caller_owns(rec);
   if (rec.monitor_pid && rec.monitor_start_time) {
     const auto monitor = static_cast<pid_t>(*rec.monitor_pid);
     const auto presence = monitor_presence(rec);
@@ -97,7 +118,6 @@ Collected collect_processes_checked(const TaskProcesses& t) {
   // escaped it: the verified leader, its group, the monitor's descendants.
   std::string why;
   auto leader = t.leader ? process_presence(*t.leader, t.leader_start, &why) : Presence::gone;
-  if (leader == Presence::unknown && t.leader_ours && not_ours_to_signal(*t.leader)) leader = Presence::gone;
   const auto hidden = [&](pid_t pid) { return std::find(c.hidden_members.begin(), c.hidden_members.end(), pid) != c.hidden_members.end(); };
   if (leader == Presence::unknown && !hidden(*t.leader)) unreadable(why, *t.leader);
   const bool leader_ok = leader == Presence::running && t.leader_start;

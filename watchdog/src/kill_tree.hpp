@@ -41,25 +41,28 @@ struct TaskProcesses {
   // be told from a process that reuses the pid: never a target, and while
   // its pid is not known gone the task is unverified, never ended.
   std::optional<std::uint64_t> leader_start;
-  // The leader ran with the caller's uid and /proc showed it after its exec
-  // (so that exec was not a setuid one): a leader pid the kernel says is not
-  // ours to signal (kill EPERM) is someone else's process now.
-  bool leader_ours = false;
   std::optional<pid_t> monitor;  // only when verified alive (or it is us)
   std::vector<pid_t> exclude;    // never signalled (the monitor, the caller)
 };
 
 // Builds the description from a record; the monitor is included only when it
-// still runs with the recorded start time. A record created before this boot
-// has no leader and no monitor: every pid it names has ended.
+// still runs with the recorded start time. A record from an earlier boot
+// (recorded_before_boot) has no leader and no monitor: every pid it names
+// has ended, and a process that now has the pid is someone else's.
 [[nodiscard]] TaskProcesses task_processes(const TaskRecord& rec);
 
-// True when `rec` was created before this boot began (/proc/stat btime):
-// nothing it recorded can still run, whoever holds its pids now.
+// Stores this boot's id in a new record (the optional registry key
+// "boot_id"); nothing when it cannot be read.
+void record_boot(TaskRecord& rec);
+
+// True only when `rec` is known to be from an earlier boot: its "boot_id"
+// is not this boot's, or (an older record without one) a recorded start
+// time is later than this boot's uptime. Never from the wall clock (btime
+// moves with clock steps). False whenever that cannot be told.
 [[nodiscard]] bool recorded_before_boot(const TaskRecord& rec);
 
 // The recorded monitor now: gone when none is recorded or the record is from
-// before this boot. The monitor runs as the user that started the task (the
+// an earlier boot. The monitor runs as the user that started the task (the
 // owner of its log files): when that is the caller, a monitor pid the kernel
 // says is not ours to signal (kill EPERM) belongs to someone else — gone,
 // not "cannot tell". `why` receives the reason for `unknown`.

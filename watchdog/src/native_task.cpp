@@ -126,6 +126,7 @@ std::expected<int, Error> run_native_monitor(const Registry& reg, const StartReq
     if (pid_start) t.pid_start_time = *pid_start;
     t.monitor_pid = ::getpid();
     if (self_start) t.monitor_start_time = *self_start;
+    record_boot(t);  // so a later boot tells these pids are not the task's
     t.containment = containment;
     t.deadline_ms = deadline_ms;
   });

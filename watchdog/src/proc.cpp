@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cerrno>
 #include <charconv>
+#include <ctime>
 #include <map>
 
 namespace airssys::watchdog {
@@ -116,24 +117,55 @@ Presence process_presence(pid_t pid, std::optional<std::uint64_t> start_time, st
 
 bool not_ours_to_signal(pid_t pid) { return pid > 0 && ::kill(pid, 0) != 0 && errno == EPERM; }
 
-std::optional<std::int64_t> boot_time_ms() {
-  const std::string* root = g_test_root.load();
-  const std::string path = root ? *root + "/stat" : std::string("/proc/stat");
+namespace {
+
+// A small file's text, not following a symlink; nullopt when it cannot be read.
+std::optional<std::string> read_small(const std::string& path) {
   osl::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd) return std::nullopt;
   std::string text;
   char buf[4096];
   for (ssize_t n; (n = ::read(fd.get(), buf, sizeof buf)) != 0;) {
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 || text.size() > (1 << 20)) return std::nullopt;
+    if (n < 0 || text.size() > (1 << 16)) return std::nullopt;
     text.append(buf, static_cast<std::size_t>(n));
   }
-  const auto at = text.starts_with("btime ") ? 0 : text.find("\nbtime ");
-  if (at == std::string::npos) return std::nullopt;
-  const char* b = text.data() + at + (at == 0 ? 6 : 7);
-  std::int64_t secs = 0;
-  if (auto r = std::from_chars(b, text.data() + text.size(), secs); r.ec != std::errc{} || secs <= 0) return std::nullopt;
-  return secs * 1000;
+  return text;
+}
+
+std::optional<std::string> read_boot_id(const std::string& path) {
+  auto text = read_small(path);
+  if (!text) return std::nullopt;
+  while (!text->empty() && (text->back() == '\n' || text->back() == ' ')) text->pop_back();
+  if (text->empty()) return std::nullopt;
+  return text;
+}
+
+std::uint64_t ticks_per_second() {
+  const long hz = ::sysconf(_SC_CLK_TCK);
+  return hz > 0 ? static_cast<std::uint64_t>(hz) : 100;
+}
+
+}  // namespace
+
+std::optional<std::string> boot_id() {
+  if (const std::string* root = g_test_root.load()) return read_boot_id(*root + "/sys/kernel/random/boot_id");
+  static const std::optional<std::string> id = read_boot_id("/proc/sys/kernel/random/boot_id");
+  return id;
+}
+
+std::optional<std::uint64_t> uptime_ticks() {
+  const auto hz = ticks_per_second();
+  if (const std::string* root = g_test_root.load()) {
+    const auto text = read_small(*root + "/uptime");
+    if (!text) return std::nullopt;
+    double secs = 0;
+    if (auto r = std::from_chars(text->data(), text->data() + text->size(), secs); r.ec != std::errc{} || secs < 0) return std::nullopt;
+    return static_cast<std::uint64_t>(secs * static_cast<double>(hz));
+  }
+  timespec ts{};
+  if (::clock_gettime(CLOCK_BOOTTIME, &ts) != 0) return std::nullopt;
+  return static_cast<std::uint64_t>(ts.tv_sec) * hz + static_cast<std::uint64_t>(ts.tv_nsec) / (1'000'000'000 / hz);
 }
 
 bool process_gone(pid_t pid, std::optional<std::uint64_t> start_time) {

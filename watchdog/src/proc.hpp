@@ -56,10 +56,18 @@ enum class Presence {
 // real nor our effective uid. With ProcRootForTesting still the real kernel.
 [[nodiscard]] bool not_ours_to_signal(pid_t pid);
 
-// When this boot began (btime in /proc/stat, which hidepid does not hide),
-// in Unix milliseconds; nullopt when it cannot be read. Under
-// ProcRootForTesting, read from ROOT/stat (none there: nullopt).
-[[nodiscard]] std::optional<std::int64_t> boot_time_ms();
+// This boot's id (/proc/sys/kernel/random/boot_id: a random UUID the kernel
+// draws at boot; no clock step moves it, and containers share the host's).
+// Read once per process (no process outlives its boot); nullopt when it
+// cannot be read. Under ProcRootForTesting, read from
+// ROOT/sys/kernel/random/boot_id at every call (none there: nullopt).
+[[nodiscard]] std::optional<std::string> boot_id();
+
+// Time since this boot began in clock ticks, the unit of
+// ProcStat::start_time, from CLOCK_BOOTTIME (the clock that start time
+// counts; the wall clock's steps do not move it). Under ProcRootForTesting,
+// from ROOT/uptime, as /proc/uptime (none there: nullopt).
+[[nodiscard]] std::optional<std::uint64_t> uptime_ticks();
 
 // True when `pid` is known not to run any more (process_presence == gone).
 // "Cannot tell" is not gone.
