@@ -456,6 +456,13 @@ std::expected<CollectResult, osl::Error> Collector::collect() {
     out.processes.push_back(std::move(r));
   }
   m.known.swap(now);  // what is left in `now` has gone: its directory fds close here
+  if (m.options.sockets) {
+    // Sockets held in another namespace than their process's (unshare -n
+    // after opening them) are looked up in every namespace read.
+    const auto s0 = Clock::now();
+    m.sockets.finish(m.reader, out.sockets);
+    socket_time += Clock::now() - s0;
+  }
   out.stats.total = static_cast<std::uint32_t>(out.processes.size());
   out.stats.sockets = m.sockets.stats();
   out.stats.sockets_us =

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -100,7 +101,7 @@ std::string decode_address(std::string_view hex, int family) {
 std::string_view tcp_state_name(unsigned state) noexcept {
   static constexpr std::array<std::string_view, 13> kNames{
       "UNKNOWN",   "ESTABLISHED", "SYN_SENT",   "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",   "TIME_WAIT",
-      "CLOSE",     "CLOSE_WAIT",  "LAST_ACK",   "LISTEN",   "CLOSING",   "NEW_SYN_RECV"};
+      "CLOSED",    "CLOSE_WAIT",  "LAST_ACK",   "LISTEN",   "CLOSING",   "UNKNOWN"};
   return state < kNames.size() ? kNames[state] : kNames[0];
 }
 
@@ -178,7 +179,14 @@ ParsedTable parse_net_table(std::string_view text, const NetTable& table, std::s
       continue;
     }
     const std::uint64_t inode = e->inode;
-    out.insert_or_assign(inode, std::move(*e));
+    auto [it, fresh] = out.try_emplace(inode, std::move(*e));
+    if (!fresh) {
+      // Two lines, one inode: one of them was planted through a socket's
+      // name. Neither path can be trusted.
+      ++r.ambiguous;
+      it->second.path.clear();
+      continue;
+    }
     ++r.entries;
   }
   return r;
@@ -194,9 +202,10 @@ std::uint64_t socket_inode_of_link(std::string_view link) noexcept {
 }
 
 std::expected<void, Error> Reader::socket_fds(const Process& p, std::vector<SocketFd>& out, std::size_t max_fds,
-                                              bool* truncated) {
+                                              bool* truncated, std::size_t* seen_out) {
   out.clear();
   if (truncated) *truncated = false;
+  if (seen_out) *seen_out = 0;
   UniqueFd dir(::openat(p.dir_fd(), "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
   if (!dir) return std::unexpected(io_error(errno, p.pid(), "fd"));
   std::size_t seen = 0;
@@ -218,10 +227,12 @@ std::expected<void, Error> Reader::socket_fds(const Process& p, std::vector<Sock
       if (!dec_number(std::string_view(name), fd)) continue;  // "." and ".."
       if (seen == max_fds) {
         if (truncated) *truncated = true;
+        if (seen_out) *seen_out = seen;
         std::ranges::sort(out, {}, &SocketFd::fd);
         return {};
       }
       ++seen;
+      if (seen_out) *seen_out = seen;
       // A link longer than the buffer is no socket (the kernel's text for a
       // socket is short), and an fd closed meanwhile is simply not there.
       const ssize_t len = ::readlinkat(dir.get(), name, link.data(), link.size());
@@ -249,58 +260,170 @@ std::expected<std::string_view, Error> Reader::net_table(const Process& p, const
 
 void SocketSnapshot::begin() {
   namespaces_.clear();
+  pending_.clear();
   stats_ = {};
+  rows_ = 0;
+  fds_seen_ = 0;
 }
 
-const SocketSnapshot::Table& SocketSnapshot::tables_of(Reader& reader, const Process& p, std::uint64_t ns) {
-  auto [it, fresh] = namespaces_.try_emplace(ns);
-  if (!fresh) return it->second;
-  ++stats_.namespaces;
+SocketSnapshot::Kind SocketSnapshot::kind_of(int proc_dir_fd, std::int32_t fd) {
+  // No getxattrat before Linux 6.13: the path goes through this process's
+  // own fd of /proc/PID.
+  const std::string path = fmt::format("/proc/self/fd/{}/fd/{}", proc_dir_fd, fd);
+  std::array<char, 32> name{};
+  const ssize_t n = ::getxattr(path.c_str(), "system.sockprotoname", name.data(), name.size() - 1);
+  if (n <= 0) return Kind::unknown;
+  const std::string_view v(name.data(), ::strnlen(name.data(), static_cast<std::size_t>(n)));
+  if (v == "TCP" || v == "TCPv6") return Kind::tcp;
+  if (v == "UDP" || v == "UDPv6") return Kind::udp;
+  if (v.starts_with("UNIX")) return Kind::local;
+  return Kind::other;  // netlink, packet, raw, UDP-Lite, ...: in none of the tables read
+}
+
+const SocketEntry* SocketSnapshot::find(const Tables& t, std::uint64_t inode, Kind kind) {
+  if (kind != Kind::local) {
+    if (auto it = t.inet.find(inode); it != t.inet.end()) {
+      const SocketEntry& e = it->second;
+      if (kind == Kind::unknown || (kind == Kind::tcp) == (e.protocol == kProtocolTcp)) return &e;
+      return nullptr;
+    }
+    if (kind != Kind::unknown) return nullptr;
+  }
+  if (auto it = t.local.find(inode); it != t.local.end()) return &it->second;
+  return nullptr;
+}
+
+bool SocketSnapshot::budget_spent() const noexcept {
+  return rows_ + pending_.size() >= limits_.max_rows || fds_seen_ >= limits_.max_fds_total;
+}
+
+const SocketSnapshot::Tables* SocketSnapshot::tables_of(Reader& reader, const Process& p, std::uint64_t ns) {
+  if (auto it = namespaces_.find(ns); it != namespaces_.end()) return &it->second;
   // Lines are under 200 bytes (a unix socket's path at most 108 more): the
   // byte bound keeps a huge table from being read whole.
   const std::size_t max_bytes = limits_.max_entries * 320 + 4096;
-  std::size_t read = 0;
-  for (const NetTable& t : kNetTables) {
+  Tables t;
+  std::uint32_t capped = 0, ambiguous = 0;
+  for (const NetTable& nt : kNetTables) {
     bool cut = false;
-    auto text = reader.net_table(p, t.name, max_bytes, &cut);
-    if (!text) continue;  // no IPv6 in this kernel, or the process just exited
-    ++read;
-    const ParsedTable r = parse_net_table(*text, t, limits_.max_entries, it->second);
-    if (r.truncated || cut) ++stats_.tables_capped;
+    auto text = reader.net_table(p, nt.name, max_bytes, &cut);
+    if (!text) {
+      // tcp6 and udp6 are missing without IPv6; any other miss is a process
+      // that exited or moved meanwhile: nothing of this read is kept.
+      if (nt.family == kFamilyInet6 && text.error().category == ErrorCategory::not_found) continue;
+      return nullptr;
+    }
+    const ParsedTable r = parse_net_table(*text, nt, limits_.max_entries, nt.family == kFamilyUnix ? t.local : t.inet);
+    if (r.truncated || cut) ++capped;
+    ambiguous += static_cast<std::uint32_t>(r.ambiguous);
   }
-  if (read == 0) {
-    // Nothing read through this process (it exited meanwhile): the next
-    // process in the namespace reads the tables instead.
-    namespaces_.erase(it);
-    --stats_.namespaces;
-    static const Table kNone;
-    return kNone;
-  }
-  return it->second;
+  // Tables read through a process that exited, or entered another
+  // namespace, halfway are not this namespace's: kept only when ns/net
+  // still names it (an exited process's ns/net no longer resolves).
+  if (auto again = reader.net_namespace(p); !again || *again != ns) return nullptr;
+  ++stats_.namespaces;
+  stats_.tables_capped += capped;
+  stats_.ambiguous += ambiguous;
+  return &namespaces_.emplace(ns, std::move(t)).first->second;
 }
 
 void SocketSnapshot::read(Reader& reader, const Process& p, std::vector<OpenSocket>& out) {
-  bool capped = false;
-  if (auto r = reader.socket_fds(p, fds_, limits_.max_fds, &capped); !r) {
-    if (r.error().category != ErrorCategory::not_found) ++stats_.unreadable;
+  const std::size_t hard_cap = limits_.max_rows + limits_.max_low_rows;
+  if (rows_ + pending_.size() >= hard_cap) {
+    ++stats_.truncated;
     return;
   }
-  if (capped) ++stats_.fds_capped;
+  bool capped = false;
+  const bool low_only = budget_spent();
+  // Before the budget is spent a process may take it all (its fds 0-2,
+  // first in fd order, included), not the reserve for the others' fds 0-2.
+  const std::size_t row_cap = low_only ? hard_cap : limits_.max_rows;
+  if (low_only) {
+    // Past the budget: a shell's stdin, stdout and stderr, nothing else.
+    ++stats_.truncated;
+    fds_.clear();
+    std::array<char, 64> link{};
+    for (std::int32_t fd = 0; fd < 3; ++fd) {
+      const std::string name = fmt::format("fd/{}", fd);
+      const ssize_t len = ::readlinkat(p.dir_fd(), name.c_str(), link.data(), link.size());
+      if (len <= 0 || static_cast<std::size_t>(len) == link.size()) continue;
+      if (const auto inode = socket_inode_of_link(std::string_view(link.data(), static_cast<std::size_t>(len)))) {
+        fds_.push_back(SocketFd{fd, inode});
+      }
+    }
+  } else {
+    const std::size_t left = limits_.max_fds_total - fds_seen_;
+    const std::size_t max_fds = std::min(limits_.max_fds, left);
+    std::size_t seen = 0;
+    if (auto r = reader.socket_fds(p, fds_, max_fds, &capped, &seen); !r) {
+      if (r.error().category != ErrorCategory::not_found) ++stats_.unreadable;
+      return;
+    }
+    fds_seen_ += seen;
+    if (capped) {
+      if (max_fds < limits_.max_fds) ++stats_.truncated;
+      else ++stats_.fds_capped;
+    }
+  }
   if (fds_.empty()) return;
   auto ns = reader.net_namespace(p);
   if (!ns) {
     if (ns.error().category != ErrorCategory::not_found) ++stats_.unreadable;
     return;
   }
-  const Table& table = tables_of(reader, p, *ns);
+  const Tables* tables = tables_of(reader, p, *ns);
   for (const SocketFd& f : fds_) {
-    auto it = table.find(f.inode);
-    if (it == table.end()) {
+    if (rows_ + pending_.size() >= row_cap) {
+      if (!low_only) ++stats_.truncated;  // counted above otherwise
+      break;
+    }
+    const Kind kind = kind_of(p.dir_fd(), f.fd);
+    if (kind == Kind::other) {
       ++stats_.unmatched;
       continue;
     }
-    out.push_back(OpenSocket{.pid = p.pid(), .fd = f.fd, .net_namespace = *ns, .entry = it->second});
+    const SocketEntry* e = tables ? find(*tables, f.inode, kind) : nullptr;
+    if (e == nullptr) {
+      pending_.push_back(Pending{p.pid(), f.fd, *ns, f.inode, kind});
+      continue;
+    }
+    out.push_back(OpenSocket{.pid = p.pid(), .fd = f.fd, .net_namespace = *ns, .entry = *e});
+    ++rows_;
   }
+}
+
+void SocketSnapshot::finish(Reader& reader, std::vector<OpenSocket>& out) {
+  if (!pending_.empty()) {
+    // The host namespace's tables, through this process, if no process
+    // read so far was in it.
+    if (auto self = reader.open_process(::getpid())) {
+      if (auto ns = reader.net_namespace(*self)) (void)tables_of(reader, *self, *ns);
+    }
+    for (const Pending& q : pending_) {
+      // Its own namespace too: its tables may have been read after it (this
+      // process exited halfway through reading them, another did not).
+      const SocketEntry* e = nullptr;
+      std::uint64_t where = 0;
+      for (const auto& [ns, t] : namespaces_) {
+        if ((e = find(t, q.inode, q.kind)) != nullptr) {
+          where = ns;
+          break;
+        }
+      }
+      if (e == nullptr) {
+        ++stats_.unmatched;
+        continue;
+      }
+      if (where != q.net_namespace) ++stats_.other_namespace;
+      out.push_back(OpenSocket{.pid = q.pid, .fd = q.fd, .net_namespace = q.net_namespace, .entry = *e});
+      ++rows_;
+    }
+    pending_.clear();
+    std::ranges::sort(out, [](const OpenSocket& a, const OpenSocket& b) {
+      return a.pid != b.pid ? a.pid < b.pid : a.fd < b.fd;
+    });
+  }
+  stats_.rows = static_cast<std::uint32_t>(rows_);
 }
 
 }  // namespace airssys::osl::proc

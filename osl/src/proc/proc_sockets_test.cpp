@@ -5,7 +5,10 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +19,7 @@
 #include <cstddef>
 #include <cstring>
 #include <string>
+#include <utility>
 
 namespace airssys::osl::proc {
 namespace {
@@ -51,7 +55,8 @@ TEST(ProcSocketsState, NamesEveryKernelState) {
   EXPECT_EQ(tcp_state_name(8), "CLOSE_WAIT");
   EXPECT_EQ(tcp_state_name(10), "LISTEN");
   EXPECT_EQ(tcp_state_name(11), "CLOSING");
-  EXPECT_EQ(tcp_state_name(12), "NEW_SYN_RECV");
+  EXPECT_EQ(tcp_state_name(7), "CLOSED");  // osquery's name for TCP_CLOSE
+  EXPECT_EQ(tcp_state_name(12), "UNKNOWN");  // TCP_NEW_SYN_RECV: osquery has no name for it
   EXPECT_EQ(tcp_state_name(0), "UNKNOWN");
   EXPECT_EQ(tcp_state_name(13), "UNKNOWN");
   EXPECT_EQ(tcp_state_name(~0u), "UNKNOWN");
@@ -175,6 +180,32 @@ TEST(ProcSocketsTable, SkipsHeaderBadAndCutLinesAndCapsEntries) {
   EXPECT_EQ(capped.entries, 1u);
   EXPECT_TRUE(capped.truncated);
   EXPECT_EQ(one.size(), 1u);
+}
+
+// A unix socket's name is printed raw: "x\n0: 0 0 0 0 0 21391 /run/x" plants
+// a second line. A planted line naming a unix inode makes both ambiguous
+// (no path); one naming another table's inode stays in the unix map, which
+// SocketSnapshot consults after the inet tables.
+TEST(ProcSocketsTable, ANewlineInAUnixNameMakesItsInodeAmbiguous) {
+  const std::string text = "Num       RefCount Protocol Flags    Type St Inode Path\n"
+                           "0000000000000000: 00000002 00000000 00010000 0001 01 20442 /run/real.sock\n"
+                           "0000000000000000: 00000002 00000000 00000000 0001 01 777 @x\n"
+                           "0: 0 0 0 0 0 20442 /run/fake\n"
+                           "0000000000000000: 00000002 00000000 00000000 0001 01 778 @y\n"
+                           "0: 0 0 0 0 0 21391 /run/x\n";
+  std::unordered_map<std::uint64_t, SocketEntry> out;
+  const ParsedTable r = parse_net_table(text, kNetTables[4], 100, out);
+  EXPECT_EQ(r.ambiguous, 1u);
+  ASSERT_TRUE(out.contains(20442));
+  EXPECT_EQ(out.at(20442).path, "");  // neither /run/real.sock nor /run/fake
+  EXPECT_EQ(out.at(20442).family, kFamilyUnix);
+  EXPECT_EQ(out.at(777).path, "@x");  // the planter's own name, cut at the newline
+  EXPECT_EQ(out.at(21391).path, "/run/x");  // in the unix map only
+
+  // The same text can never touch an inet table's map.
+  std::unordered_map<std::uint64_t, SocketEntry> inet;
+  (void)parse_net_table(std::string("h\n") + std::string(kTcpListen) + "\n", kNetTables[0], 100, inet);
+  EXPECT_EQ(inet.at(21391).family, kFamilyInet);
 }
 
 TEST(ProcSocketsTable, ArbitraryBytesNeverCrash) {
@@ -311,12 +342,209 @@ TEST(ProcSocketsSnapshot, AnExitedProcessAddsNothingAndFailsNothing) {
   auto p = reader->open_process(child);
   int status = 0;
   ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(p) << p.error().to_string();  // opened before it was reaped
   SocketSnapshot snap;
   snap.begin();
   std::vector<OpenSocket> rows;
-  if (p) snap.read(*reader, *p, rows);
+  snap.read(*reader, *p, rows);
+  snap.finish(*reader, rows);
   EXPECT_TRUE(rows.empty());
   EXPECT_EQ(snap.stats().unreadable, 0u);
+}
+
+
+// A loopback listener and a client connected to it, closed at the end.
+struct Connection {
+  int listener = -1, client = -1;
+  Connection() {
+    listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (listener < 0 || ::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::listen(listener, 8) != 0 || ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      return;
+    }
+    client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (client >= 0 && ::connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      ::close(client);
+      client = -1;
+    }
+  }
+  ~Connection() {
+    if (client >= 0) ::close(client);
+    if (listener >= 0) ::close(listener);
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+};
+
+std::uint64_t inode_of(int fd) {
+  struct ::stat st{};
+  return ::fstat(fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_ino) : 0;
+}
+
+// The review's reproduction: an abstract unix name "x\n0: 0 0 0 0 0 INODE
+// /run/x" plants a unix line for this process's own TCP socket. The TCP
+// socket's row must stay TCP.
+TEST(ProcSocketsSnapshot, APlantedUnixLineCannotHideATcpSocket) {
+  Connection c;
+  ASSERT_GE(c.client, 0);
+  const std::uint64_t tcp_inode = inode_of(c.client);
+  ASSERT_NE(tcp_inode, 0u);
+  const int u = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(u, 0);
+  const std::string name = "airssys-plant-" + std::to_string(::getpid()) + "\n0: 0 0 0 0 0 " +
+                           std::to_string(tcp_inode) + " /run/x";
+  sockaddr_un ua{};
+  ua.sun_family = AF_UNIX;
+  ASSERT_LT(name.size() + 1, sizeof ua.sun_path);
+  std::memcpy(ua.sun_path + 1, name.data(), name.size());
+  ASSERT_EQ(::bind(u, reinterpret_cast<sockaddr*>(&ua),
+                   static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size())),
+            0);
+
+  auto reader = Reader::open();
+  ASSERT_TRUE(reader);
+  auto self = reader->open_process(::getpid());
+  ASSERT_TRUE(self);
+  SocketSnapshot snap;
+  snap.begin();
+  std::vector<OpenSocket> rows;
+  snap.read(*reader, *self, rows);
+  snap.finish(*reader, rows);
+  auto it = std::ranges::find(rows, c.client, &OpenSocket::fd);
+  ASSERT_NE(it, rows.end());
+  EXPECT_EQ(it->entry.family, kFamilyInet);
+  EXPECT_EQ(it->entry.protocol, kProtocolTcp);
+  EXPECT_EQ(it->entry.state, "ESTABLISHED");
+  EXPECT_EQ(it->entry.path, "");
+  auto planter = std::ranges::find(rows, u, &OpenSocket::fd);
+  ASSERT_NE(planter, rows.end());
+  EXPECT_EQ(planter->entry.family, kFamilyUnix);
+  ::close(u);
+}
+
+// `exec 3<>/dev/tcp/H/P; unshare -rn bash -i <&3 >&3`: a process in a
+// network namespace of its own holds a socket of the host's. Only the child
+// is read; finish() finds the socket in this process's namespace.
+TEST(ProcSocketsSnapshot, ASocketFromAnotherNamespaceStillGivesARow) {
+  Connection c;
+  ASSERT_GE(c.client, 0);
+  int ready[2], go[2];
+  ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(go, O_CLOEXEC), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(go[1]);
+    const char ok = ::unshare(CLONE_NEWNET) == 0 ? 'y' : 'n';
+    (void)!::write(ready[1], &ok, 1);
+    char x = 0;
+    (void)!::read(go[0], &x, 1);
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  ::close(go[0]);
+  char ok = 0;
+  ASSERT_EQ(::read(ready[0], &ok, 1), 1);
+  ::close(ready[0]);
+  auto finish_child = [&] {
+    ::close(go[1]);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+  };
+  if (ok != 'y') {
+    finish_child();
+    GTEST_SKIP() << "unshare(CLONE_NEWNET) not permitted here (needs root)";
+  }
+  auto reader = Reader::open();
+  ASSERT_TRUE(reader);
+  auto p = reader->open_process(child);
+  ASSERT_TRUE(p);
+  auto own = reader->open_process(::getpid());
+  ASSERT_TRUE(own);
+  const auto child_ns = reader->net_namespace(*p);
+  ASSERT_TRUE(child_ns);
+  ASSERT_NE(*child_ns, *reader->net_namespace(*own));
+  SocketSnapshot snap;
+  snap.begin();
+  std::vector<OpenSocket> rows;
+  snap.read(*reader, *p, rows);
+  snap.finish(*reader, rows);
+  finish_child();
+  auto it = std::ranges::find(rows, c.client, &OpenSocket::fd);
+  ASSERT_NE(it, rows.end());
+  EXPECT_EQ(it->pid, child);
+  EXPECT_EQ(it->net_namespace, *child_ns);  // the process's namespace
+  EXPECT_EQ(it->entry.state, "ESTABLISHED");
+  EXPECT_EQ(it->entry.family, kFamilyInet);
+  EXPECT_GE(snap.stats().other_namespace, 1u);
+  EXPECT_EQ(snap.stats().namespaces, 2u);
+  EXPECT_TRUE(std::ranges::is_sorted(rows, {}, [](const OpenSocket& r) { return std::pair(r.pid, r.fd); }));
+}
+
+// Over the snapshot's budget: the first process may fill max_rows; after
+// it, each process gives only its fds 0-2 (a shell's), up to max_low_rows;
+// then nothing. Three "shells" hold a TCP socket on fds 0, 1 and 2.
+TEST(ProcSocketsSnapshot, ASnapshotOverItsBudgetKeepsOnlyFdsZeroToTwo) {
+  Connection c;
+  ASSERT_GE(c.client, 0);
+  int go[2];
+  ASSERT_EQ(::pipe2(go, O_CLOEXEC), 0);
+  std::vector<pid_t> shells;
+  for (int i = 0; i < 3; ++i) {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::close(go[1]);
+      for (int fd = 0; fd < 3; ++fd) ::dup2(c.client, fd);
+      char x = 0;
+      (void)!::read(go[0], &x, 1);
+      ::_exit(0);
+    }
+    shells.push_back(pid);
+  }
+  ::close(go[0]);
+  std::vector<int> pairs;
+  for (int i = 0; i < 20; ++i) {
+    int sv[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    pairs.insert(pairs.end(), {sv[0], sv[1]});
+  }
+  auto reader = Reader::open();
+  ASSERT_TRUE(reader);
+  SocketSnapshot snap(SocketLimits{.max_rows = 10, .max_low_rows = 6});
+  snap.begin();
+  std::vector<OpenSocket> rows;
+  auto self = reader->open_process(::getpid());
+  ASSERT_TRUE(self);
+  snap.read(*reader, *self, rows);  // 40 socketpair fds and more: capped at 10 rows
+  EXPECT_EQ(rows.size(), 10u);
+  for (pid_t pid : shells) {
+    auto p = reader->open_process(pid);
+    ASSERT_TRUE(p);
+    snap.read(*reader, *p, rows);
+  }
+  snap.finish(*reader, rows);
+  ::close(go[1]);
+  for (pid_t pid : shells) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+  }
+  for (int fd : pairs) ::close(fd);
+  EXPECT_EQ(rows.size(), 16u);
+  for (int i = 0; i < 2; ++i) {
+    for (int fd = 0; fd < 3; ++fd) {
+      auto it = std::ranges::find_if(rows, [&](const OpenSocket& r) { return r.pid == shells[i] && r.fd == fd; });
+      ASSERT_NE(it, rows.end()) << "shell " << i << " fd " << fd;
+      EXPECT_EQ(it->entry.state, "ESTABLISHED");
+    }
+  }
+  EXPECT_EQ(std::ranges::count(rows, shells[2], &OpenSocket::pid), 0);
+  EXPECT_EQ(snap.stats().truncated, 4u);  // this process, the three shells
+  EXPECT_EQ(snap.stats().rows, 16u);
 }
 
 }  // namespace

@@ -195,11 +195,13 @@ class Reader {
   // The process's socket fds, ascending by fd: /proc/PID/fd read with
   // getdents64 and each entry's link read (readlinkat), at most `max_fds`
   // entries looked at (the cost is one system call per fd); `truncated` set
-  // when there were more. Replaces `out`'s contents. permission for another
-  // user's process when not root (or under hidepid), not_found when gone.
+  // when there were more; `seen` (if given) gets the number looked at.
+  // Replaces `out`'s contents. permission for another user's process when
+  // not root (or under hidepid), not_found when gone.
   // Bodies in proc_sockets.cpp, with the parsers of proc_sockets.hpp.
   [[nodiscard]] std::expected<void, Error> socket_fds(const Process& p, std::vector<SocketFd>& out,
-                                                      std::size_t max_fds, bool* truncated = nullptr);
+                                                      std::size_t max_fds, bool* truncated = nullptr,
+                                                      std::size_t* seen = nullptr);
   // The inode of the process's network namespace (fstat of /proc/PID/ns/net).
   [[nodiscard]] std::expected<std::uint64_t, Error> net_namespace(const Process& p);
   // The text of /proc/PID/net/NAME ("tcp", "udp6", "unix", ...: the tables of
