@@ -270,8 +270,17 @@ RealtimeSetup start_realtime(const Flags& f, de::TierRequest request, std::uint3
   return rt;
 }
 
-de::ProcmondStatus status_of(const RealtimeSetup& rt, const Publisher& publisher, const Flags& f) {
+de::SocketCounters socket_counters(const de::CollectStats& c) {
+  const auto& k = c.sockets;
+  return de::SocketCounters{.rows = k.rows, .unreadable = k.unreadable, .fds_capped = k.fds_capped,
+                            .tables_capped = k.tables_capped, .unmatched = k.unmatched, .ambiguous = k.ambiguous,
+                            .other_namespace = k.other_namespace, .truncated = k.truncated, .us = c.sockets_us};
+}
+
+de::ProcmondStatus status_of(const RealtimeSetup& rt, const Publisher& publisher, const Flags& f,
+                             std::optional<de::SocketCounters> sockets) {
   de::ProcmondStatus s;
+  s.sockets = sockets;
   s.time = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   s.pid = ::getpid();
   s.scans = publisher.scans();
@@ -315,12 +324,14 @@ int run_bus(de::Collector& collector, const Flags& f, std::chrono::milliseconds 
       return kFailed;
     }
     tell_unreadable(*c, told);
+    std::optional<de::SocketCounters> sockets;
+    if (!f.no_sockets) sockets = socket_counters(c->stats);
     auto published = publisher.publish(std::move(*c), previous ? &*previous : nullptr,
                                        [&](std::vector<de::ProcessEvent>& events) {
                                          if (rt.events) rt.assembler->filter_reported(events, mark);
                                        });
     if (rt.events) rt.assembler->learn(published, mark);
-    (void)(*client)->publish(de::kSubjectProcmondStatus, de::encode(status_of(rt, publisher, f)));
+    (void)(*client)->publish(de::kSubjectProcmondStatus, de::encode(status_of(rt, publisher, f, sockets)));
     // After a collection the bus did not take, the next one is diffed against
     // the last one it did take, so the start/stop/exec events of the outage
     // are published late rather than never (those of a half-sent publish may

@@ -285,6 +285,18 @@ std::string encode(const ProcmondStatus& s) {
   }
   json j{{"time", s.time},   {"pid", s.pid},     {"tier", to_string(s.tier)}, {"tier_reason", s.tier_reason},
          {"scans", s.scans}, {"budget_per_second", s.budget_per_second}, {"sources", std::move(sources)}};
+  if (s.sockets) {
+    const SocketCounters& k = *s.sockets;
+    j["sockets"] = json{{"rows", k.rows},
+                        {"unreadable", k.unreadable},
+                        {"fds_capped", k.fds_capped},
+                        {"tables_capped", k.tables_capped},
+                        {"unmatched", k.unmatched},
+                        {"ambiguous", k.ambiguous},
+                        {"other_namespace", k.other_namespace},
+                        {"truncated", k.truncated},
+                        {"us", k.us}};
+  }
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -313,6 +325,20 @@ Result<ProcmondStatus> decode_procmond_status(std::string_view text) {
       json_get(*it, "events", s.sources[i].events, where);
       json_get(*it, "dropped", s.sources[i].dropped, where);
       json_get(*it, "lost", s.sources[i].lost, where);
+    }
+    if (auto it = j.find("sockets"); it != j.end()) {
+      if (!it->is_object()) throw JsonFieldError{"status.sockets: not an object"};
+      SocketCounters& k = s.sockets.emplace();
+      const std::string where = "status.sockets";
+      json_get(*it, "rows", k.rows, where);
+      json_get(*it, "unreadable", k.unreadable, where);
+      json_get(*it, "fds_capped", k.fds_capped, where);
+      json_get(*it, "tables_capped", k.tables_capped, where);
+      json_get(*it, "unmatched", k.unmatched, where);
+      json_get(*it, "ambiguous", k.ambiguous, where);
+      json_get(*it, "other_namespace", k.other_namespace, where);
+      json_get(*it, "truncated", k.truncated, where);
+      json_get(*it, "us", k.us, where);
     }
     return s;
   } catch (const JsonFieldError& err) {

@@ -145,5 +145,28 @@ TEST(Events, ProcmondStatusRoundTripsAndNamesBadFields) {
             "status.sources.ebpf.events: out of range");
 }
 
+TEST(Events, ProcmondStatusCarriesTheSocketCountersWhenThereAreAny) {
+  ProcmondStatus s;
+  s.pid = 5;
+  auto none = decode_procmond_status(encode(s));
+  ASSERT_TRUE(none) << none.error();
+  EXPECT_FALSE(none->sockets);  // --no-sockets, or an older procmond
+  EXPECT_EQ(encode(s).find("sockets"), std::string::npos);
+
+  s.sockets = SocketCounters{.rows = 601, .unreadable = 3, .fds_capped = 1, .tables_capped = 0, .unmatched = 9,
+                             .ambiguous = 2, .other_namespace = 4, .truncated = 20, .us = 20500};
+  auto back = decode_procmond_status(encode(s));
+  ASSERT_TRUE(back) << back.error();
+  ASSERT_TRUE(back->sockets);
+  EXPECT_EQ(*back->sockets, *s.sockets);
+
+  EXPECT_EQ(decode_procmond_status(R"({"time":1,"pid":1,"tier":"poll","tier_reason":"","scans":0,)"
+                                   R"("budget_per_second":0,"sources":{},"sockets":[]})")
+                .error().message,
+            "status.sockets: not an object");
+  EXPECT_FALSE(decode_procmond_status(R"({"time":1,"pid":1,"tier":"poll","tier_reason":"","scans":0,)"
+                                      R"("budget_per_second":0,"sources":{},"sockets":{"rows":1}})"));
+}
+
 }  // namespace
 }  // namespace airssys::daemoneye

@@ -65,6 +65,21 @@ struct SourceCounters {
   std::uint64_t lost = 0;     // the kernel could not deliver them (ring buffer full, netlink ENOBUFS)
 };
 
+// The last collection's process_open_sockets counters (osl::proc::SocketStats
+// and the time spent), as procmond reports them.
+struct SocketCounters {
+  std::uint64_t rows = 0;             // rows published
+  std::uint64_t unreadable = 0;       // processes whose fds or namespace could not be read
+  std::uint64_t fds_capped = 0;       // processes with more fds than the per-process cap
+  std::uint64_t tables_capped = 0;    // /proc/net tables longer than the per-table cap
+  std::uint64_t unmatched = 0;        // socket fds in no table read
+  std::uint64_t ambiguous = 0;        // unix inodes on two lines (a planted line): no path
+  std::uint64_t other_namespace = 0;  // rows found in another namespace than their process's
+  std::uint64_t truncated = 0;        // processes read in part or not at all: the snapshot's budget was spent
+  std::uint64_t us = 0;               // microseconds spent on sockets in the collection
+  bool operator==(const SocketCounters&) const = default;
+};
+
 // procmond's state, published on kSubjectProcmondStatus every interval.
 struct ProcmondStatus {
   std::int64_t time = 0;                  // Unix seconds
@@ -74,6 +89,7 @@ struct ProcmondStatus {
   std::uint64_t scans = 0;                // collections published
   std::uint64_t budget_per_second = 0;    // real-time events published per second at most
   std::array<SourceCounters, kEventSources> sources{};  // indexed by EventSource
+  std::optional<SocketCounters> sockets;  // none with --no-sockets (or from an older procmond)
 };
 
 struct SnapshotChunk {
