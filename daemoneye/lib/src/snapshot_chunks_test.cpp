@@ -140,5 +140,78 @@ TEST(SnapshotChunks, TruncateUtf8NeverSplitsACharacter) {
   EXPECT_LE(t.size(), 8u);
 }
 
+
+osl::proc::OpenSocket socket_row(std::int32_t pid, std::int32_t fd, std::string path) {
+  osl::proc::OpenSocket s;
+  s.pid = pid;
+  s.fd = fd;
+  s.net_namespace = 4026531840u;
+  s.entry.inode = 100000u + static_cast<std::uint64_t>(fd);
+  s.entry.family = osl::proc::kFamilyUnix;
+  s.entry.path = std::move(path);
+  return s;
+}
+
+// The socket rows follow the processes, split across chunks under the same
+// bound (hostile paths included), every row once and in order, each chunk
+// decoding back to its rows.
+TEST(SnapshotChunks, SocketRowsAreSplitAcrossChunksWithinTheLimit) {
+  std::vector<ProcessRecord> procs;
+  for (int i = 1; i <= 50; ++i) procs.push_back(typical(i));
+  std::vector<osl::proc::OpenSocket> socks;
+  for (int i = 0; i < 3000; ++i) socks.push_back(socket_row(1 + i % 50, i, "@" + hostile(100, i)));
+  socks.push_back(socket_row(7, 1 << 20, std::string(4 * kWireFieldMax, 'p')));  // capped on the way
+  const SnapshotHeader h{.scan_id = 1, .time = 2, .unreadable = 0, .collect_us = 3};
+  constexpr std::size_t kMax = 64 * 1024;
+  auto chunks = make_snapshot_chunks(procs, h, kMax, socks);
+  ASSERT_GT(chunks.size(), 2u);
+  expect_well_formed(chunks, procs, h, kMax);
+  std::vector<osl::proc::OpenSocket> back;
+  for (const auto& c : chunks) {
+    auto decoded = decode_snapshot(encode(c));
+    ASSERT_TRUE(decoded) << decoded.error();
+    ASSERT_EQ(decoded->sockets.size(), c.sockets.size());
+    back.insert(back.end(), c.sockets.begin(), c.sockets.end());
+  }
+  ASSERT_EQ(back.size(), socks.size());
+  for (std::size_t i = 0; i < socks.size(); ++i) {
+    EXPECT_EQ(back[i].fd, socks[i].fd) << i;
+    EXPECT_EQ(back[i].pid, socks[i].pid) << i;
+  }
+  EXPECT_LE(back.back().entry.path.size(), kWireFieldMax);
+  EXPECT_EQ(back[5].entry.path, socks[5].entry.path);
+}
+
+// decode_snapshot names what is wrong in a socket row; a chunk without
+// "sockets" (an older procmond) has none.
+TEST(SnapshotChunks, DecodeNamesBadSocketFields) {
+  const std::string head = R"({"scan_id":1,"seq":0,"last":true,"time":1,"total":0,"unreadable":0,"collect_us":0,)"
+                           R"("processes":[])";
+  auto none = decode_snapshot(head + "}");
+  ASSERT_TRUE(none) << none.error();
+  EXPECT_TRUE(none->sockets.empty());
+
+  SnapshotChunk one;
+  one.sockets.push_back(socket_row(9, 3, "/run/x"));
+  auto good = decode_snapshot(encode(one));
+  ASSERT_TRUE(good) << good.error();
+  ASSERT_EQ(good->sockets.size(), 1u);
+  EXPECT_EQ(good->sockets[0], one.sockets[0]);
+
+  EXPECT_FALSE(decode_snapshot(head + R"(,"sockets":{}})"));
+  const auto not_object = decode_snapshot(head + R"(,"sockets":[1]})");
+  ASSERT_FALSE(not_object);
+  EXPECT_EQ(not_object.error().message, "snapshot.sockets[0]: not an object");
+  const auto missing = decode_snapshot(head + R"(,"sockets":[{"pid":1}]})");
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message.find("snapshot.sockets[0]"), std::string::npos) << missing.error().message;
+  const auto wrong_type = decode_snapshot(
+      head + R"(,"sockets":[{"pid":1,"fd":"x","socket":1,"family":1,"protocol":0,"local_address":"",)"
+             R"("remote_address":"","local_port":0,"remote_port":0,"path":"","state":"","net_namespace":1}]})");
+  ASSERT_FALSE(wrong_type);
+  EXPECT_NE(wrong_type.error().message.find("snapshot.sockets[0].fd"), std::string::npos)
+      << wrong_type.error().message;
+}
+
 }  // namespace
 }  // namespace airssys::daemoneye
