@@ -9,11 +9,14 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -601,6 +604,84 @@ TEST(Collector, BadProcRoot) {
   auto c = Collector::create(CollectorOptions{.proc_root = "/nonexistent"});
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().category, osl::ErrorCategory::not_found);
+}
+
+
+// A process tree over the socket budget (the review's flood: socketpair fds
+// in many processes): the collection still lists every process, the rows are
+// bounded by max_rows + max_low_rows, and the "shells" (a TCP socket on fds
+// 0-2) keep their fds 0-2 rows past the budget.
+TEST(Collector, ASocketFloodIsBoundedAndShellsKeepFdsZeroToTwo) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 8), 0);
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::vector<int> pairs;
+  for (int i = 0; i < 100; ++i) {
+    int sv[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    pairs.insert(pairs.end(), {sv[0], sv[1]});
+  }
+  int go[2];
+  ASSERT_EQ(::pipe2(go, O_CLOEXEC), 0);
+  std::vector<pid_t> flood, shells;
+  for (int i = 0; i < 8; ++i) {
+    const bool shell = i % 2 == 1;
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::close(go[1]);
+      if (shell) {
+        for (int fd = 0; fd < 3; ++fd) ::dup2(client, fd);
+      }
+      char x = 0;
+      (void)!::read(go[0], &x, 1);
+      ::_exit(0);
+    }
+    (shell ? shells : flood).push_back(pid);
+  }
+  ::close(go[0]);
+  auto collect = [](osl::proc::SocketLimits limits) {
+    auto c = Collector::create(CollectorOptions{.hash = false, .sockets = true, .socket_limits = limits});
+    EXPECT_TRUE(c);
+    return c ? (*c)->collect() : std::unexpected(c.error());
+  };
+  // Spent at once; then fds 0-2 only, with room for all of them.
+  auto wide = collect({.max_rows = 1, .max_low_rows = 100000});
+  // Spent at once, and then a small reserve.
+  auto tight = collect({.max_rows = 5, .max_low_rows = 3});
+  ::close(go[1]);
+  for (pid_t pid : flood) ::waitpid(pid, nullptr, 0);
+  for (pid_t pid : shells) ::waitpid(pid, nullptr, 0);
+  for (int fd : pairs) ::close(fd);
+  ::close(client);
+  ::close(listener);
+  ASSERT_TRUE(wide);
+  ASSERT_TRUE(tight);
+  for (const auto* r : {&*wide, &*tight}) {
+    for (pid_t pid : flood) EXPECT_NE(find(*r, pid), nullptr) << pid;
+    for (pid_t pid : shells) EXPECT_NE(find(*r, pid), nullptr) << pid;
+    EXPECT_EQ(r->stats.sockets.rows, r->sockets.size());
+    EXPECT_GT(r->stats.sockets.truncated, 0u);
+  }
+  EXPECT_LE(tight->sockets.size(), 8u);
+  for (pid_t pid : flood) {
+    EXPECT_LE(std::ranges::count(wide->sockets, pid, &osl::proc::OpenSocket::pid), 3) << pid;
+  }
+  for (pid_t pid : shells) {
+    for (int fd = 0; fd < 3; ++fd) {
+      auto it = std::ranges::find_if(wide->sockets, [&](const auto& s) { return s.pid == pid && s.fd == fd; });
+      ASSERT_NE(it, wide->sockets.end()) << "shell " << pid << " fd " << fd;
+      EXPECT_EQ(it->entry.state, "ESTABLISHED");
+    }
+  }
 }
 
 }  // namespace
