@@ -180,6 +180,23 @@ void agent_metrics(Exposition& m, const AgentStatus& s, const LivenessReport& l)
   m.sample(p.budget_per_second);
   m.family("daemoneye_procmond_scans_total", "counter", "Collections procmond published (since procmond started).");
   m.sample(p.scans);
+  if (!p.sockets) return;
+  const SocketCounters& k = *p.sockets;
+  m.family("daemoneye_sockets_rows", "gauge", "process_open_sockets rows in procmond's last collection.");
+  m.sample(k.rows);
+  m.family("daemoneye_sockets_missed", "gauge",
+           "What procmond's last collection could not give rows for, by reason (processes, tables or fds).");
+  m.sample(k.truncated, "reason=\"truncated\"");
+  m.sample(k.unreadable, "reason=\"unreadable\"");
+  m.sample(k.fds_capped, "reason=\"fds_capped\"");
+  m.sample(k.tables_capped, "reason=\"tables_capped\"");
+  m.sample(k.unmatched, "reason=\"unmatched\"");
+  m.sample(k.ambiguous, "reason=\"ambiguous\"");
+  m.family("daemoneye_sockets_other_namespace", "gauge",
+           "Rows of procmond's last collection found in another network namespace than their process's.");
+  m.sample(k.other_namespace);
+  m.family("daemoneye_sockets_collect_seconds", "gauge", "Time procmond's last collection spent on sockets.");
+  m.sample(static_cast<double>(k.us) / 1e6);
 }
 
 }  // namespace

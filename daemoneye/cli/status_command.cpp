@@ -47,6 +47,24 @@ std::string event_section(const AgentStatus& s, std::int64_t now) {
   }
   out += fmt::format("           budget {} events/s; procmond pid {}, report {} old\n", p.budget_per_second, p.pid,
                      age_text(now - s.procmond_status_received));
+  if (!p.sockets) {
+    out += "sockets:   not collected (procmond --no-sockets, procmond.sockets: false, or an older procmond)\n";
+  } else {
+    const SocketCounters& k = *p.sockets;
+    out += fmt::format("sockets:   {} rows in the last collection ({:.1f} ms)", k.rows, static_cast<double>(k.us) / 1000.0);
+    std::string missed;
+    const auto note = [&](std::uint64_t n, std::string_view what) {
+      if (n > 0) missed += fmt::format("{}{} {}", missed.empty() ? "" : ", ", n, what);
+    };
+    note(k.truncated, "processes cut by the collection's budget");
+    note(k.unreadable, "processes unreadable");
+    note(k.fds_capped, "processes over the fd cap");
+    note(k.tables_capped, "tables over the line cap");
+    note(k.unmatched, "socket fds in no table");
+    note(k.ambiguous, "ambiguous unix inodes");
+    out += missed.empty() ? "; nothing missed\n" : "; " + missed + "\n";
+    if (k.other_namespace > 0) out += fmt::format("           {} found in another network namespace\n", k.other_namespace);
+  }
   return out;
 }
 

@@ -217,6 +217,31 @@ TEST_F(Cli, StatusAndMetricsShowTheLiveQueryCounters) {
     EXPECT_TRUE(has(m.out, line + "\n")) << line << "\n" << m.out;
 }
 
+TEST_F(Cli, StatusAndMetricsShowTheSocketCounters) {
+  de::AgentStatus s = live_status();
+  write_status(s);
+  Outcome r = cli_db({"status"});
+  EXPECT_TRUE(has(r.out, "sockets:   not collected (")) << r.out;
+  EXPECT_FALSE(has(cli_db({"metrics"}).out, "daemoneye_sockets_")) << "no socket metrics without a socket report";
+  s.procmond_status->sockets = de::SocketCounters{.rows = 601, .unreadable = 2, .fds_capped = 0, .tables_capped = 1,
+                                                  .unmatched = 5, .ambiguous = 1, .other_namespace = 3, .truncated = 7,
+                                                  .us = 21700};
+  write_status(s);
+  r = cli_db({"status"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_TRUE(has(r.out, "sockets:   601 rows in the last collection (21.7 ms); 7 processes cut by the collection's "
+                         "budget, 2 processes unreadable, 1 tables over the line cap, 5 socket fds in no table, 1 "
+                         "ambiguous unix inodes\n           3 found in another network namespace\n"))
+      << r.out;
+  Outcome m = cli_db({"metrics"});
+  EXPECT_EQ(m.code, 0) << m.err;
+  for (const std::string line : {"daemoneye_sockets_rows 601", "daemoneye_sockets_missed{reason=\"truncated\"} 7",
+                                 "daemoneye_sockets_missed{reason=\"fds_capped\"} 0",
+                                 "daemoneye_sockets_missed{reason=\"ambiguous\"} 1", "daemoneye_sockets_other_namespace 3",
+                                 "daemoneye_sockets_collect_seconds 0.0217", "# TYPE daemoneye_sockets_missed gauge"})
+    EXPECT_TRUE(has(m.out, line + "\n")) << line << "\n" << m.out;
+}
+
 TEST_F(Cli, StatusTellsStoppedCrashedRecycledAndStaleApart) {
   de::AgentStatus s = live_status();
   s.state = de::AgentState::stopped;
