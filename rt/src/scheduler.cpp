@@ -251,7 +251,9 @@ class ThreadPool final : public Executor {
   // park/wake round trip costs two system calls.
   CellBase* spin_for_work(Worker& w) noexcept {
     for (unsigned i = 0; i < kSpinRounds; ++i) {
+#if defined(__x86_64__) || defined(__i386__)
       for (unsigned k = 0; k < 8; ++k) __builtin_ia32_pause();
+#endif
       if (stop_.load(std::memory_order_relaxed)) return nullptr;
       if (CellBase* c = find_work(w)) return c;
     }

@@ -5,6 +5,7 @@
 
 #include <airssys/testing/child.hpp>
 #include <airssys/testing/eventually.hpp>
+#include <airssys/testing/file.hpp>
 #include <airssys/testing/run.hpp>
 #include <airssys/testing/temp_dir.hpp>
 
@@ -38,12 +39,7 @@ inline std::string bin() {
   return b ? b : "";
 }
 
-inline std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+inline std::string slurp(const fs::path& p) { return airssys::testing::read_file(p); }
 
 // airssys::testing::TempDir under the shape these tests use (`d.path`).
 struct TempDir {
