@@ -13,6 +13,7 @@
 #include <airssys/watchdog/runner.hpp>
 
 #include "proc.hpp"
+#include "task_test_support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -30,9 +31,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+using test::now_ms;
 
 bool mentions(const SweepReport& r, const std::string& what) {
   for (const auto& a : r.actions) {

@@ -16,6 +16,7 @@
 
 #include "kill_tree.hpp"
 #include "proc.hpp"
+#include "task_test_support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -37,44 +38,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-// A record as `register` would leave it for a process without a monitor or
-// cgroup: found through its pid, its process group and its descendants.
-TaskRecord record(const Registry& reg, const std::string& id, TaskState state, std::optional<pid_t> pid = std::nullopt) {
-  TaskRecord t;
-  t.id = id;
-  t.argv = {"sh", "-c", "tree"};
-  t.created_ms = now_ms();
-  t.state = state;
-  t.grace_ms = 10'000;
-  t.containment.kind = ContainmentKind::process_group;
-  t.stdout_log = reg.log_path(id, "stdout").string();
-  t.stderr_log = reg.log_path(id, "stderr").string();
-  if (pid) {
-    t.pid = *pid;
-    const auto st = read_proc_stat(*pid);
-    EXPECT_TRUE(st) << "no /proc entry for " << *pid;
-    if (st) t.pid_start_time = st->start_time;
-  }
-  if (is_terminal(state)) t.ended_ms = t.created_ms;
-  return t;
-}
-
-void put(const Registry& reg, const TaskRecord& t) {
-  ASSERT_TRUE(reg.update([&](RegistryData& d) -> std::expected<void, Error> {
-    d.tasks.insert_or_assign(t.id, t);
-    return {};
-  }));
-}
-
-TaskRecord stored(const Registry& reg, const std::string& id) {
-  auto d = reg.load();
-  EXPECT_TRUE(d);
-  return d ? d->tasks.at(id) : TaskRecord{};
-}
+using test::now_ms;
+using test::put;
+using test::record;
+using test::stored;
 
 // Starts `script` as the leader of its own session and process group (setsid
 // execs in place: the pid stays the Child's) and waits until the task shows

@@ -18,6 +18,7 @@
 
 #include "kill_tree.hpp"
 #include "proc.hpp"
+#include "task_test_support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -40,34 +41,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+using test::now_ms;
+using test::put;
 
 // A live record of `pid` without a monitor (it died): only /proc (or the
 // cgroup) can say whether the task still runs.
 TaskRecord running_record(const Registry& reg, const std::string& id, pid_t pid) {
-  TaskRecord t;
-  t.id = id;
-  t.argv = {"sleep", "1000"};
-  t.created_ms = now_ms();
-  t.state = TaskState::running;
-  t.grace_ms = 10'000;
-  t.containment.kind = ContainmentKind::process_group;
-  t.stdout_log = reg.log_path(id, "stdout").string();
-  t.stderr_log = reg.log_path(id, "stderr").string();
-  t.pid = pid;
-  const auto st = read_proc_stat(pid);
-  EXPECT_TRUE(st) << "no /proc entry for " << pid;
-  if (st) t.pid_start_time = st->start_time;
-  return t;
-}
-
-void put(const Registry& reg, const TaskRecord& t) {
-  ASSERT_TRUE(reg.update([&](RegistryData& d) -> std::expected<void, Error> {
-    d.tasks.insert_or_assign(t.id, t);
-    return {};
-  }));
+  return test::record(reg, id, TaskState::running, pid, {"sleep", "1000"});
 }
 
 TaskState stored_state(const Registry& reg, const std::string& id) {
