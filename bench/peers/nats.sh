@@ -4,7 +4,10 @@
 # 1 publisher -> 1 subscriber, 1 -> 5 (aggregate delivered), request/reply
 # (p50/p99; NATS with its responder in SendAsap mode, the fair comparison;
 # airssys-bus's line also gives its ratio to twice a raw socketpair round
-# trip measured in the same run, issue 12's goal <= 1.5x).
+# trip measured in the same run, issue 12's goal <= 1.5x; since 2026-12-05
+# `airssys-bus bench` interleaves the raw trips and the requests in blocks
+# of 200 so both see the same machine state (before: all raw trips first,
+# then all requests; docs/bus.md "Benchmarks")).
 # Both brokers run as their own process: `airssys-bus serve` on a Unix socket
 # in a fresh 0700 directory, `nats-server` on 127.0.0.1 with a random port.
 # Usage: bench/peers/nats.sh [pub 1to1 1to5 rr ...]   (default: all)
@@ -78,7 +81,8 @@ for s in "${scenarios[@]}"; do
       *) echo "nats.sh: unknown scenario $s (pub, 1to1, 1to5, rr)" >&2; exit 2 ;;
     esac
     bus_out=$("$bus" bench --socket "$work/bus/bus.sock" --scenario "$s" --msgs "$msgs" --rr-msgs "$rr_msgs")
-    # rr prints the raw socketpair round trip first, then req_reply.
+    # rr prints the raw socketpair round trip first, then req_reply (both
+    # measured interleaved; the ratios are in the req_reply line).
     bus_line=$(tail -1 <<<"$bus_out")
     echo "nats:        $nats_line"
     while IFS= read -r l; do echo "airssys-bus: $l"; done <<<"$bus_out"
