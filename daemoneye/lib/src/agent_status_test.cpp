@@ -224,6 +224,257 @@ TEST(AgentStatus, MalformedInputNamesTheField) {
   EXPECT_EQ(decode_agent_status("[1]").error().message, "agent_status: not a JSON object");
 }
 
+// status.json is read by daemoneye-cli and by operators' scripts: the same
+// values must give the same bytes (keys, their order, layout), and what is
+// written must read back to the same bytes.
+AgentStatus full_sample() {
+  AgentStatus s = sample();
+  s.events_nats = NatsSinkCounters{.published = 31, .acked = 29, .spooled = 2, .dropped = 1, .reconnects = 4};
+  s.live_query = LiveQueryCounters{.accepted = 4, .failed = 1, .answered = 6, .rows = 120, .dropped = 2,
+                                   .audit_suppressed = 9, .refused = {{"clock", 3}, {"replayed", 2}},
+                                   .failed_ledger = 1};
+  return s;
+}
+
+constexpr std::string_view kFullStatusJson = R"json({
+  "format": 1,
+  "state": "running",
+  "pid": 4242,
+  "start_ticks": 987654321,
+  "version": "0.1.0",
+  "host": "web-01",
+  "started_at": 1796392800,
+  "updated_at": 1796392810,
+  "database": "/var/lib/daemoneye/daemoneye.db",
+  "scan_interval_ms": 10000,
+  "write_interval_ms": 5000,
+  "rules": {
+    "loaded": 6,
+    "enabled": 5,
+    "rejected_count": 2,
+    "rejected": [
+      {
+        "file": "/r/bad.yaml",
+        "message": "/r/bad.yaml:3: severity 'extreme' is not one of low, medium, high, critical"
+      },
+      {
+        "file": "/r/x.yaml",
+        "message": "/r/x.yaml:4: query refused: not allowed: PRAGMA journal_mode"
+      }
+    ],
+    "failing": [
+      "slow-rule"
+    ]
+  },
+  "scans": {
+    "done": 12,
+    "last": {
+      "time": 1796392809,
+      "scan_id": 11,
+      "processes": 412,
+      "unreadable": 3,
+      "collect_us": 50000,
+      "store_us": 2000,
+      "rules_us": 9000,
+      "alerts": 1,
+      "rule_errors": 1
+    }
+  },
+  "alerts": {
+    "raised": 7,
+    "deduplicated": 30,
+    "rate_limited": 2,
+    "sink_errors": 1,
+    "nats": {
+      "published": 9,
+      "acked": 6,
+      "spooled": 1,
+      "dropped": 0,
+      "reconnects": 2
+    }
+  },
+  "store": {
+    "store_failures": 4,
+    "batches_pending": 2,
+    "events_pending": 37,
+    "events_dropped": 5,
+    "snapshots_superseded": 1,
+    "last_error": "resource_exhausted: store: database or disk is full"
+  },
+  "procmond": {
+    "running": true,
+    "pid": 4243,
+    "exits": 1,
+    "crashes": 1,
+    "status": {
+      "budget_per_second": 5000,
+      "pid": 4243,
+      "scans": 11,
+      "sources": {
+        "ebpf": {
+          "dropped": 0,
+          "events": 0,
+          "lost": 0
+        },
+        "poll": {
+          "dropped": 0,
+          "events": 10,
+          "lost": 0
+        },
+        "proc_connector": {
+          "dropped": 40,
+          "events": 900,
+          "lost": 3
+        }
+      },
+      "tier": "proc_connector",
+      "tier_reason": "eBPF: BPF programs need CAP_BPF",
+      "time": 1796392808
+    },
+    "status_received": 1796392808
+  },
+  "events": {
+    "nats": {
+      "published": 31,
+      "acked": 29,
+      "spooled": 2,
+      "dropped": 1,
+      "reconnects": 4
+    }
+  },
+  "live_query": {
+    "accepted": 4,
+    "refused": {
+      "clock": 3,
+      "replayed": 2
+    },
+    "failed": 1,
+    "answered": 6,
+    "rows": 120,
+    "dropped": 2,
+    "audit_suppressed": 9,
+    "failed_ledger": 1
+  }
+}
+)json";
+
+constexpr std::string_view kFreshStatusJson = R"json({
+  "format": 1,
+  "state": "running",
+  "pid": -1,
+  "start_ticks": 0,
+  "version": "",
+  "host": "",
+  "started_at": 0,
+  "updated_at": 0,
+  "database": "",
+  "scan_interval_ms": 0,
+  "write_interval_ms": 0,
+  "rules": {
+    "loaded": 0,
+    "enabled": 0,
+    "rejected_count": 0,
+    "rejected": [],
+    "failing": []
+  },
+  "scans": {
+    "done": 0,
+    "last": null
+  },
+  "alerts": {
+    "raised": 0,
+    "deduplicated": 0,
+    "rate_limited": 0,
+    "sink_errors": 0
+  },
+  "store": {
+    "store_failures": 0,
+    "batches_pending": 0,
+    "events_pending": 0,
+    "events_dropped": 0,
+    "snapshots_superseded": 0,
+    "last_error": ""
+  },
+  "procmond": {
+    "running": false,
+    "pid": -1,
+    "exits": 0,
+    "crashes": 0,
+    "status": null,
+    "status_received": 0
+  }
+}
+)json";
+
+TEST(AgentStatus, EncodesTheStatusFileByteForByteAndReadsItBack) {
+  const std::pair<AgentStatus, std::string_view> cases[] = {{full_sample(), kFullStatusJson},
+                                                            {AgentStatus{}, kFreshStatusJson}};
+  for (const auto& [status, text] : cases) {
+    EXPECT_EQ(encode(status), text);
+    auto back = decode_agent_status(text);
+    ASSERT_TRUE(back) << back.error();
+    EXPECT_EQ(encode(*back), text);
+    expect_same(status, *back);
+    EXPECT_EQ(back->events_nats, status.events_nats);
+    EXPECT_EQ(back->live_query, status.live_query);
+  }
+}
+
+// Every value in the full file, in turn: without it, and with a value of the
+// wrong type, the file is refused with the field's path in the message.
+void each_leaf(const nlohmann::json& j, const std::string& path,
+               const std::function<void(const std::string&, const nlohmann::json::json_pointer&,
+                                        const nlohmann::json&)>& f,
+               const nlohmann::json::json_pointer& ptr = nlohmann::json::json_pointer()) {
+  if (j.is_object()) {
+    for (const auto& [k, v] : j.items()) each_leaf(v, path + "." + k, f, ptr / k);
+  } else if (j.is_array()) {
+    for (std::size_t i = 0; i < j.size(); ++i) each_leaf(j[i], fmt::format("{}[{}]", path, i), f, ptr / i);
+  } else {
+    f(path, ptr, j);
+  }
+}
+
+TEST(AgentStatus, EveryFieldIsCheckedAndNamed) {
+  const nlohmann::json good = nlohmann::json::parse(kFullStatusJson);
+  std::size_t leaves = 0;
+  each_leaf(good, "agent_status", [&](const std::string& path, const nlohmann::json::json_pointer& ptr,
+                                      const nlohmann::json& v) {
+    ++leaves;
+    const auto parent = ptr.parent_pointer();
+    const std::string key = parent.empty() ? "" : parent.back();
+    // Counts by reason: a map, so none is required, and each must be a count.
+    const bool refusal = key == "refused";
+    nlohmann::json wrong = good;
+    std::string type_error = refusal ? ": not a non-negative integer" : ": not an integer";
+    if (v.is_string()) {
+      wrong[ptr] = 1;
+      type_error = ": not a string";
+    } else if (v.is_boolean()) {
+      wrong[ptr] = 1;
+      type_error = ": not a boolean";
+    } else {
+      wrong[ptr] = "1";
+    }
+    auto r = decode_agent_status(wrong.dump());
+    ASSERT_FALSE(r) << path;
+    EXPECT_EQ(r.error().message, path + type_error);
+
+    nlohmann::json missing = good;
+    if (key == "failing") return;  // an array element, not a field
+    missing[parent].erase(ptr.back());
+    r = decode_agent_status(missing.dump());
+    // failed_ledger: absent from an agent that predates it, read as 0.
+    if (refusal || path == "agent_status.live_query.failed_ledger") {
+      ASSERT_TRUE(r) << path << ": " << r.error();
+      return;
+    }
+    ASSERT_FALSE(r) << path;
+    EXPECT_EQ(r.error().message, path + ": missing");
+  });
+  EXPECT_EQ(leaves, 78u);  // every value of kFullStatusJson was tried
+}
+
 TEST(AgentStatus, StatusFileLivesBesideTheDatabase) {
   EXPECT_EQ(status_file_for("/var/lib/daemoneye/daemoneye.db"), fs::path("/var/lib/daemoneye/status.json"));
   EXPECT_EQ(status_file_for("de.db"), fs::path("./status.json"));
