@@ -9,7 +9,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <tuple>
 
+#include "json_fields.hpp"
 #include "json_read.hpp"
 
 namespace airssys::daemoneye {
@@ -18,9 +20,12 @@ using nlohmann::json;
 // Written in field order (ordered_json), so the file reads top-down for people.
 using detail::json_array;
 using detail::json_field;
+using detail::get_fields;
 using detail::json_get;
+using detail::json_member;
 using detail::json_object;
 using detail::JsonFieldError;
+using detail::put_fields;
 using nlohmann::ordered_json;
 
 std::string_view to_string(AgentState s) noexcept { return s == AgentState::stopped ? "stopped" : "running"; }
@@ -34,30 +39,92 @@ namespace {
 
 constexpr std::string_view kWhere = "agent_status";
 
-ordered_json last_scan_json(const LastScan& l) {
-  return ordered_json{{"time", l.time},
-                      {"scan_id", l.scan_id},
-                      {"processes", l.processes},
-                      {"unreadable", l.unreadable},
-                      {"collect_us", l.collect_us},
-                      {"store_us", l.store_us},
-                      {"rules_us", l.rules_us},
-                      {"alerts", l.alerts},
-                      {"rule_errors", l.rule_errors}};
+// The file's plain fields, one table per object, in the order they are
+// written (docs/daemoneye.md "Status file"); the rest is written and read by
+// hand around them.
+using Rules = decltype(AgentStatus::rules);
+using Alerts = decltype(AgentStatus::alerts);
+using Procmond = decltype(AgentStatus::procmond);
+
+constexpr auto kAgentFields = std::tuple{
+    json_member("pid", &AgentStatus::pid),
+    json_member("start_ticks", &AgentStatus::start_ticks),
+    json_member("version", &AgentStatus::version),
+    json_member("host", &AgentStatus::host),
+    json_member("started_at", &AgentStatus::started_at),
+    json_member("updated_at", &AgentStatus::updated_at),
+    json_member("database", &AgentStatus::database),
+    json_member("scan_interval_ms", &AgentStatus::scan_interval_ms),
+    json_member("write_interval_ms", &AgentStatus::write_interval_ms)};
+
+// Then rejected_count (never below the listed ones), rejected and failing.
+constexpr auto kRulesFields = std::tuple{json_member("loaded", &Rules::loaded),
+                                         json_member("enabled", &Rules::enabled)};
+
+constexpr auto kLastScanFields = std::tuple{
+    json_member("time", &LastScan::time),
+    json_member("scan_id", &LastScan::scan_id),
+    json_member("processes", &LastScan::processes),
+    json_member("unreadable", &LastScan::unreadable),
+    json_member("collect_us", &LastScan::collect_us),
+    json_member("store_us", &LastScan::store_us),
+    json_member("rules_us", &LastScan::rules_us),
+    json_member("alerts", &LastScan::alerts),
+    json_member("rule_errors", &LastScan::rule_errors)};
+
+// Then "nats" when the agent has a nats sink.
+constexpr auto kAlertsFields = std::tuple{
+    json_member("raised", &Alerts::raised),
+    json_member("deduplicated", &Alerts::deduplicated),
+    json_member("rate_limited", &Alerts::rate_limited),
+    json_member("sink_errors", &Alerts::sink_errors)};
+
+constexpr auto kNatsFields = std::tuple{
+    json_member("published", &NatsSinkCounters::published),
+    json_member("acked", &NatsSinkCounters::acked),
+    json_member("spooled", &NatsSinkCounters::spooled),
+    json_member("dropped", &NatsSinkCounters::dropped),
+    json_member("reconnects", &NatsSinkCounters::reconnects)};
+
+// "accepted", then the "refused" map, then the rest.
+constexpr auto kLiveQueryHead = std::tuple{json_member("accepted", &LiveQueryCounters::accepted)};
+constexpr auto kLiveQueryFields = std::tuple{
+    json_member("failed", &LiveQueryCounters::failed),
+    json_member("answered", &LiveQueryCounters::answered),
+    json_member("rows", &LiveQueryCounters::rows),
+    json_member("dropped", &LiveQueryCounters::dropped),
+    json_member("audit_suppressed", &LiveQueryCounters::audit_suppressed),
+    json_member("failed_ledger", &LiveQueryCounters::failed_ledger, /*optional=*/true)};
+
+constexpr auto kStoreFields = std::tuple{
+    json_member("store_failures", &StoreBacklogCounters::store_failures),
+    json_member("batches_pending", &StoreBacklogCounters::batches_pending),
+    json_member("events_pending", &StoreBacklogCounters::events_pending),
+    json_member("events_dropped", &StoreBacklogCounters::events_dropped),
+    json_member("snapshots_superseded", &StoreBacklogCounters::snapshots_superseded),
+    json_member("last_error", &StoreBacklogCounters::last_error)};
+
+// Then "status" (procmond's report or null) and "status_received".
+constexpr auto kProcmondFields = std::tuple{
+    json_member("running", &Procmond::running),
+    json_member("pid", &Procmond::pid),
+    json_member("exits", &Procmond::exits),
+    json_member("crashes", &Procmond::crashes)};
+
+template <class S, class Fields>
+ordered_json fields_json(const S& s, const Fields& fields) {
+  ordered_json out = ordered_json::object();
+  put_fields(out, s, fields);
+  return out;
 }
 
-LastScan last_scan_from(const json& j, std::string_view where) {
-  LastScan l;
-  json_get(j, "time", l.time, where);
-  json_get(j, "scan_id", l.scan_id, where);
-  json_get(j, "processes", l.processes, where);
-  json_get(j, "unreadable", l.unreadable, where);
-  json_get(j, "collect_us", l.collect_us, where);
-  json_get(j, "store_us", l.store_us, where);
-  json_get(j, "rules_us", l.rules_us, where);
-  json_get(j, "alerts", l.alerts, where);
-  json_get(j, "rule_errors", l.rule_errors, where);
-  return l;
+// An object read with one table; where: the path of `j` for messages.
+template <class S, class Fields>
+S from_fields(const json& j, const Fields& fields, std::string_view where) {
+  if (!j.is_object()) throw JsonFieldError{std::string(where) + ": not an object"};
+  S s{};
+  get_fields(j, s, fields, where);
+  return s;
 }
 
 // decode_procmond_status names fields "status.x"; inside the status file
@@ -68,42 +135,18 @@ std::string relocate(std::string message) {
   return "agent_status.procmond.status: " + message;
 }
 
-ordered_json nats_json(const NatsSinkCounters& n) {
-  return ordered_json{{"published", n.published}, {"acked", n.acked},
-                      {"spooled", n.spooled},     {"dropped", n.dropped},
-                      {"reconnects", n.reconnects}};
-}
-
-NatsSinkCounters nats_counters_from(const json& n, std::string_view where) {
-  if (!n.is_object()) throw JsonFieldError{std::string(where) + ": not an object"};
-  NatsSinkCounters c;
-  json_get(n, "published", c.published, where);
-  json_get(n, "acked", c.acked, where);
-  json_get(n, "spooled", c.spooled, where);
-  json_get(n, "dropped", c.dropped, where);
-  json_get(n, "reconnects", c.reconnects, where);
-  return c;
-}
-
 ordered_json live_query_json(const LiveQueryCounters& c) {
   ordered_json refused = ordered_json::object();
   for (const auto& [reason, n] : c.refused) refused[reason] = n;
-  return ordered_json{{"accepted", c.accepted}, {"refused", std::move(refused)},   {"failed", c.failed},
-                      {"answered", c.answered}, {"rows", c.rows},                  {"dropped", c.dropped},
-                      {"audit_suppressed", c.audit_suppressed}, {"failed_ledger", c.failed_ledger}};
+  ordered_json out = fields_json(c, kLiveQueryHead);
+  out["refused"] = std::move(refused);
+  put_fields(out, c, kLiveQueryFields);
+  return out;
 }
 
 LiveQueryCounters live_query_from(const json& j, std::string_view where) {
-  if (!j.is_object()) throw JsonFieldError{std::string(where) + ": not an object"};
-  LiveQueryCounters c;
-  json_get(j, "accepted", c.accepted, where);
-  json_get(j, "failed", c.failed, where);
-  json_get(j, "answered", c.answered, where);
-  json_get(j, "rows", c.rows, where);
-  json_get(j, "dropped", c.dropped, where);
-  json_get(j, "audit_suppressed", c.audit_suppressed, where);
-  // Absent from an agent that predates it.
-  if (j.contains("failed_ledger")) json_get(j, "failed_ledger", c.failed_ledger, where);
+  auto c = from_fields<LiveQueryCounters>(j, kLiveQueryHead, where);
+  get_fields(j, c, kLiveQueryFields, where);
   const json& refused = json_object(j, "refused", where);
   for (const auto& [reason, n] : refused.items()) {
     if (!n.is_number_unsigned())
@@ -113,60 +156,36 @@ LiveQueryCounters live_query_from(const json& j, std::string_view where) {
   return c;
 }
 
-// "alerts": the pipeline's counters, and the nats sinks' when there are any.
-ordered_json alerts_json(const AgentStatus& s) {
-  ordered_json a{{"raised", s.alerts.raised},
-                 {"deduplicated", s.alerts.deduplicated},
-                 {"rate_limited", s.alerts.rate_limited},
-                 {"sink_errors", s.alerts.sink_errors}};
-  if (s.nats) a["nats"] = nats_json(*s.nats);
-  return a;
-}
-
 }  // namespace
 
 std::string encode(const AgentStatus& s) {
-  ordered_json alerts = alerts_json(s);
   ordered_json rejected = ordered_json::array();
   for (std::size_t i = 0; i < s.rules.rejected.size() && i < kAgentStatusMaxListed; ++i)
     rejected.push_back(
         ordered_json{{"file", s.rules.rejected[i].file}, {"message", s.rules.rejected[i].message}});
-  ordered_json procmond{
-      {"running", s.procmond.running},
-      {"pid", s.procmond.pid},
-      {"exits", s.procmond.exits},
-      {"crashes", s.procmond.crashes},
-      {"status", s.procmond_status ? ordered_json::parse(encode(*s.procmond_status)) : ordered_json(nullptr)},
-      {"status_received", s.procmond_status_received}};
-  ordered_json j{
-      {"format", kAgentStatusFormat},
-      {"state", to_string(s.state)},
-      {"pid", s.pid},
-      {"start_ticks", s.start_ticks},
-      {"version", s.version},
-      {"host", s.host},
-      {"started_at", s.started_at},
-      {"updated_at", s.updated_at},
-      {"database", s.database},
-      {"scan_interval_ms", s.scan_interval_ms},
-      {"write_interval_ms", s.write_interval_ms},
-      {"rules", ordered_json{{"loaded", s.rules.loaded},
-                             {"enabled", s.rules.enabled},
-                             {"rejected_count",
-                              std::max<std::uint64_t>(s.rules.rejected_count, s.rules.rejected.size())},
-                             {"rejected", std::move(rejected)},
-                             {"failing", s.rules.failing}}},
-      {"scans", ordered_json{{"done", s.scans},
-                             {"last", s.last_scan ? last_scan_json(*s.last_scan) : ordered_json(nullptr)}}},
-      {"alerts", std::move(alerts)},
-      {"store", ordered_json{{"store_failures", s.store.store_failures},
-                             {"batches_pending", s.store.batches_pending},
-                             {"events_pending", s.store.events_pending},
-                             {"events_dropped", s.store.events_dropped},
-                             {"snapshots_superseded", s.store.snapshots_superseded},
-                             {"last_error", s.store.last_error}}},
-      {"procmond", std::move(procmond)}};
-  if (s.events_nats) j["events"] = ordered_json{{"nats", nats_json(*s.events_nats)}};
+  ordered_json rules = fields_json(s.rules, kRulesFields);
+  rules["rejected_count"] = std::max<std::uint64_t>(s.rules.rejected_count, s.rules.rejected.size());
+  rules["rejected"] = std::move(rejected);
+  rules["failing"] = s.rules.failing;
+
+  ordered_json alerts = fields_json(s.alerts, kAlertsFields);
+  if (s.nats) alerts["nats"] = fields_json(*s.nats, kNatsFields);
+
+  ordered_json procmond = fields_json(s.procmond, kProcmondFields);
+  procmond["status"] =
+      s.procmond_status ? ordered_json::parse(encode(*s.procmond_status)) : ordered_json(nullptr);
+  procmond["status_received"] = s.procmond_status_received;
+
+  ordered_json j{{"format", kAgentStatusFormat}, {"state", to_string(s.state)}};
+  put_fields(j, s, kAgentFields);
+  j["rules"] = std::move(rules);
+  j["scans"] = ordered_json{
+      {"done", s.scans},
+      {"last", s.last_scan ? fields_json(*s.last_scan, kLastScanFields) : ordered_json(nullptr)}};
+  j["alerts"] = std::move(alerts);
+  j["store"] = fields_json(s.store, kStoreFields);
+  j["procmond"] = std::move(procmond);
+  if (s.events_nats) j["events"] = ordered_json{{"nats", fields_json(*s.events_nats, kNatsFields)}};
   if (s.live_query) j["live_query"] = live_query_json(*s.live_query);
   return j.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
 }
@@ -191,20 +210,11 @@ Result<AgentStatus> decode_agent_status(std::string_view text) {
       s.state = AgentState::stopped;
     else
       throw JsonFieldError{"agent_status.state: unknown state '" + state + "' (known: running, stopped)"};
-    json_get(j, "pid", s.pid, kWhere);
-    json_get(j, "start_ticks", s.start_ticks, kWhere);
-    json_get(j, "version", s.version, kWhere);
-    json_get(j, "host", s.host, kWhere);
-    json_get(j, "started_at", s.started_at, kWhere);
-    json_get(j, "updated_at", s.updated_at, kWhere);
-    json_get(j, "database", s.database, kWhere);
-    json_get(j, "scan_interval_ms", s.scan_interval_ms, kWhere);
-    json_get(j, "write_interval_ms", s.write_interval_ms, kWhere);
+    get_fields(j, s, kAgentFields, kWhere);
 
     const json& rules = json_object(j, "rules", kWhere);
     constexpr std::string_view rw = "agent_status.rules";
-    json_get(rules, "loaded", s.rules.loaded, rw);
-    json_get(rules, "enabled", s.rules.enabled, rw);
+    get_fields(rules, s.rules, kRulesFields, rw);
     json_get(rules, "rejected_count", s.rules.rejected_count, rw);
     const json& rejected = json_array(rules, "rejected", rw);
     for (std::size_t i = 0; i < rejected.size(); ++i) {
@@ -227,43 +237,29 @@ Result<AgentStatus> decode_agent_status(std::string_view text) {
     const json& last = json_field(scans, "last", "agent_status.scans");
     if (!last.is_null()) {
       if (!last.is_object()) throw JsonFieldError{"agent_status.scans.last: not an object or null"};
-      s.last_scan = last_scan_from(last, "agent_status.scans.last");
+      s.last_scan = from_fields<LastScan>(last, kLastScanFields, "agent_status.scans.last");
     }
 
     const json& alerts = json_object(j, "alerts", kWhere);
-    constexpr std::string_view aw = "agent_status.alerts";
-    json_get(alerts, "raised", s.alerts.raised, aw);
-    json_get(alerts, "deduplicated", s.alerts.deduplicated, aw);
-    json_get(alerts, "rate_limited", s.alerts.rate_limited, aw);
-    json_get(alerts, "sink_errors", s.alerts.sink_errors, aw);
+    get_fields(alerts, s.alerts, kAlertsFields, "agent_status.alerts");
     // Optional: only an agent with a nats sink writes it.
-    if (auto n = alerts.find("nats"); n != alerts.end()) s.nats = nats_counters_from(*n, "agent_status.alerts.nats");
+    if (auto n = alerts.find("nats"); n != alerts.end())
+      s.nats = from_fields<NatsSinkCounters>(*n, kNatsFields, "agent_status.alerts.nats");
     // Optional: only an agent that forwards events writes it.
     if (auto ev = j.find("events"); ev != j.end()) {
       if (!ev->is_object()) throw JsonFieldError{"agent_status.events: not an object"};
-      if (auto n = ev->find("nats"); n != ev->end()) s.events_nats = nats_counters_from(*n, "agent_status.events.nats");
+      if (auto n = ev->find("nats"); n != ev->end())
+        s.events_nats = from_fields<NatsSinkCounters>(*n, kNatsFields, "agent_status.events.nats");
     }
     // Optional: only an agent answering live queries writes it.
     if (auto lq = j.find("live_query"); lq != j.end()) s.live_query = live_query_from(*lq, "agent_status.live_query");
-
     // Optional: an agent from before it writes none (see AgentStatus::store).
-    if (auto st = j.find("store"); st != j.end()) {
-      if (!st->is_object()) throw JsonFieldError{"agent_status.store: not an object"};
-      constexpr std::string_view sw = "agent_status.store";
-      json_get(*st, "store_failures", s.store.store_failures, sw);
-      json_get(*st, "batches_pending", s.store.batches_pending, sw);
-      json_get(*st, "events_pending", s.store.events_pending, sw);
-      json_get(*st, "events_dropped", s.store.events_dropped, sw);
-      json_get(*st, "snapshots_superseded", s.store.snapshots_superseded, sw);
-      json_get(*st, "last_error", s.store.last_error, sw);
-    }
+    if (auto st = j.find("store"); st != j.end())
+      s.store = from_fields<StoreBacklogCounters>(*st, kStoreFields, "agent_status.store");
 
     const json& pm = json_object(j, "procmond", kWhere);
     constexpr std::string_view pw = "agent_status.procmond";
-    json_get(pm, "running", s.procmond.running, pw);
-    json_get(pm, "pid", s.procmond.pid, pw);
-    json_get(pm, "exits", s.procmond.exits, pw);
-    json_get(pm, "crashes", s.procmond.crashes, pw);
+    get_fields(pm, s.procmond, kProcmondFields, pw);
     json_get(pm, "status_received", s.procmond_status_received, pw);
     const json& ps = json_field(pm, "status", pw);
     if (!ps.is_null()) {

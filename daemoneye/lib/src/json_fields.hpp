@@ -1,0 +1,52 @@
+#pragma once
+// One table of (JSON key, member pointer) per struct drives both its encoder
+// and its decoder, so a field cannot be written under one name and read under
+// another, or written and never read. Private to the daemoneye library.
+//
+//   constexpr auto kFields = std::tuple{json_member("published", &Counters::published), ...};
+//   put_fields(out, counters, kFields);          // keys in table order (ordered_json)
+//   get_fields(j, counters, kFields, "where");   // json_get's checks and messages
+//
+// A table holds plain values only (integers, bool, std::string); a field with
+// its own shape (a list, a map, a nested object) is written and read by hand
+// between two tables, which keeps the order of the keys in the file.
+
+#include <nlohmann/json.hpp>
+
+#include <string_view>
+#include <tuple>
+
+#include "json_read.hpp"
+
+namespace airssys::daemoneye::detail {
+
+template <class S, class T>
+struct JsonMember {
+  const char* name;
+  T S::*member;
+  // Absent from files written before the field existed: the member keeps the
+  // value it had (its default). A present one is checked like any other.
+  bool optional = false;
+};
+
+template <class S, class T>
+constexpr JsonMember<S, T> json_member(const char* name, T S::*member, bool optional = false) {
+  return {name, member, optional};
+}
+
+template <class S, class... T>
+void put_fields(nlohmann::ordered_json& out, const S& s, const std::tuple<JsonMember<S, T>...>& fields) {
+  std::apply([&](const auto&... f) { ((out[f.name] = s.*f.member), ...); }, fields);
+}
+
+template <class S, class... T>
+void get_fields(const nlohmann::json& j, S& s, const std::tuple<JsonMember<S, T>...>& fields,
+                std::string_view where) {
+  std::apply(
+      [&](const auto&... f) {
+        ((f.optional && !j.contains(f.name) ? void() : json_get(j, f.name, s.*f.member, where)), ...);
+      },
+      fields);
+}
+
+}  // namespace airssys::daemoneye::detail
