@@ -181,7 +181,7 @@ TEST_F(CliBadInput, DirectoryAsProgramIsNamed) {
 TEST_F(CliBadInput, MissingWorkingDirectoryIsNamedNotTheProgram) {
   const auto cwd = tmp_.path() / "no-such-dir";
   const auto r = exec({"--cwd", cwd.string()}, touch_marker());
-  EXPECT_NE(r.status, 0);
+  EXPECT_EQ(r.status, 127) << r.err;  // ENOENT, as the exit code table says
   EXPECT_THAT(r.err, HasSubstr("working directory " + cwd.string() + " does not exist"));
   EXPECT_THAT(r.err, ::testing::Not(HasSubstr("/usr/bin/touch")));
   EXPECT_FALSE(stdfs::exists(marker_));
