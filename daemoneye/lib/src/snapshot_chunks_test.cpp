@@ -10,8 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "socket_test_util.hpp"
+
 namespace airssys::daemoneye {
 namespace {
+
+using test::unix_socket_row;
 
 ProcessRecord typical(std::int64_t pid) {
   ProcessRecord r;
@@ -140,18 +144,6 @@ TEST(SnapshotChunks, TruncateUtf8NeverSplitsACharacter) {
   EXPECT_LE(t.size(), 8u);
 }
 
-
-osl::proc::OpenSocket socket_row(std::int32_t pid, std::int32_t fd, std::string path) {
-  osl::proc::OpenSocket s;
-  s.pid = pid;
-  s.fd = fd;
-  s.net_namespace = 4026531840u;
-  s.entry.inode = 100000u + static_cast<std::uint64_t>(fd);
-  s.entry.family = osl::proc::kFamilyUnix;
-  s.entry.path = std::move(path);
-  return s;
-}
-
 // The socket rows follow the processes, split across chunks under the same
 // bound (hostile paths included), every row once and in order, each chunk
 // decoding back to its rows.
@@ -159,8 +151,8 @@ TEST(SnapshotChunks, SocketRowsAreSplitAcrossChunksWithinTheLimit) {
   std::vector<ProcessRecord> procs;
   for (int i = 1; i <= 50; ++i) procs.push_back(typical(i));
   std::vector<osl::proc::OpenSocket> socks;
-  for (int i = 0; i < 3000; ++i) socks.push_back(socket_row(1 + i % 50, i, "@" + hostile(100, i)));
-  socks.push_back(socket_row(7, 1 << 20, std::string(4 * kWireFieldMax, 'p')));  // capped on the way
+  for (int i = 0; i < 3000; ++i) socks.push_back(unix_socket_row(1 + i % 50, i, "@" + hostile(100, i)));
+  socks.push_back(unix_socket_row(7, 1 << 20, std::string(4 * kWireFieldMax, 'p')));  // capped on the way
   const SnapshotHeader h{.scan_id = 1, .time = 2, .unreadable = 0, .collect_us = 3};
   constexpr std::size_t kMax = 64 * 1024;
   auto chunks = make_snapshot_chunks(procs, h, kMax, socks);
@@ -192,7 +184,7 @@ TEST(SnapshotChunks, DecodeNamesBadSocketFields) {
   EXPECT_TRUE(none->sockets.empty());
 
   SnapshotChunk one;
-  one.sockets.push_back(socket_row(9, 3, "/run/x"));
+  one.sockets.push_back(unix_socket_row(9, 3, "/run/x"));
   auto good = decode_snapshot(encode(one));
   ASSERT_TRUE(good) << good.error();
   ASSERT_EQ(good->sockets.size(), 1u);

@@ -11,12 +11,14 @@
 #include <string>
 #include <vector>
 
+#include "socket_test_util.hpp"
 #include "test_temp_dir.hpp"
 
 namespace airssys::daemoneye::store_sockets {
 namespace {
 
 using testing::TempDir;
+using test::unix_socket_row;
 
 struct CloseDb {
   void operator()(sqlite3* db) const noexcept { sqlite3_close(db); }
@@ -49,24 +51,14 @@ std::string rows_of(sqlite3* db) {
   return out;
 }
 
-osl::proc::OpenSocket row(std::int32_t pid, std::int32_t fd, std::string path) {
-  osl::proc::OpenSocket s;
-  s.pid = pid;
-  s.fd = fd;
-  s.net_namespace = 4026531840u;
-  s.entry.inode = 5000u + static_cast<std::uint64_t>(fd);
-  s.entry.family = osl::proc::kFamilyUnix;
-  s.entry.path = std::move(path);
-  return s;
-}
-
 TEST(StoreSockets, WritesNothingWhileUnchangedAndAFailedReplaceKeepsTheOldRows) {
   TempDir dir;
   Db db = open_db((dir / "s.db").string());
   ASSERT_TRUE(db);
   ASSERT_TRUE(exec(db.get(), ddl()));
   Table t;
-  const std::vector<osl::proc::OpenSocket> first{row(10, 0, "/run/a"), row(10, 3, "@b")};
+  const std::vector<osl::proc::OpenSocket> first{unix_socket_row(10, 0, "/run/a"),
+                                                 unix_socket_row(10, 3, "@b")};
   ASSERT_TRUE(t.replace(db.get(), first));
   EXPECT_EQ(rows_of(db.get()), "10:0:/run/a;10:3:@b;");
 
@@ -78,7 +70,8 @@ TEST(StoreSockets, WritesNothingWhileUnchangedAndAFailedReplaceKeepsTheOldRows) 
   // rows stay, and the failed rows are not taken as written.
   ASSERT_TRUE(exec(db.get(), "CREATE TRIGGER refuse BEFORE INSERT ON process_open_sockets WHEN NEW.pid = 666 "
                              "BEGIN SELECT RAISE(ABORT, 'refused'); END;"));
-  const std::vector<osl::proc::OpenSocket> second{row(11, 1, "/run/c"), row(666, 2, "/run/d")};
+  const std::vector<osl::proc::OpenSocket> second{unix_socket_row(11, 1, "/run/c"),
+                                                  unix_socket_row(666, 2, "/run/d")};
   EXPECT_FALSE(t.replace(db.get(), second));
   EXPECT_EQ(rows_of(db.get()), "10:0:/run/a;10:3:@b;");
   ASSERT_TRUE(exec(db.get(), "DROP TRIGGER refuse"));
