@@ -14,6 +14,7 @@
 #include <chrono>
 #include <csignal>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -60,6 +61,22 @@ const KernelEvent* find(const std::vector<KernelEvent>& seen, KernelEvent::Kind 
   return nullptr;
 }
 
+// What a source reported of one process's life, drained until its exit was
+// seen or 10 s passed: an event that never came is empty.
+struct Life {
+  std::optional<KernelEvent> fork, exec, exit;
+};
+
+Life life_of(KernelEventSource& source, pid_t pid) {
+  std::vector<KernelEvent> seen;
+  drain_until(source, seen, [&] { return find(seen, KernelEvent::Kind::exit, pid) != nullptr; });
+  auto event = [&](KernelEvent::Kind kind) {
+    const KernelEvent* k = find(seen, kind, pid);
+    return k ? std::optional<KernelEvent>(*k) : std::nullopt;
+  };
+  return {event(KernelEvent::Kind::fork), event(KernelEvent::Kind::exec), event(KernelEvent::Kind::exit)};
+}
+
 class KernelSources : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -77,15 +94,10 @@ TEST_F(KernelSources, EbpfSeesTheExecOfAOneMillisecondProcessWithItsArgv) {
   const pid_t pid = spawn({"/bin/sh", "-c", "exec /bin/sleep 0.001", marker});
   const int status = wait_status(pid);
   ASSERT_TRUE(WIFEXITED(status));
-  std::vector<KernelEvent> seen;
-  drain_until(**source, seen, [&] { return find(seen, KernelEvent::Kind::exit, pid) != nullptr; });
-
-  const auto* fork = find(seen, KernelEvent::Kind::fork, pid);
-  const auto* exec = find(seen, KernelEvent::Kind::exec, pid);
-  const auto* exit = find(seen, KernelEvent::Kind::exit, pid);
-  ASSERT_NE(fork, nullptr);
-  ASSERT_NE(exec, nullptr);
-  ASSERT_NE(exit, nullptr);
+  const auto [fork, exec, exit] = life_of(**source, pid);
+  ASSERT_TRUE(fork);
+  ASSERT_TRUE(exec);
+  ASSERT_TRUE(exit);
   EXPECT_EQ(fork->ppid, ::getpid());
   EXPECT_EQ(exec->path, "/bin/sh");
   EXPECT_EQ(exec->args, "/bin/sh\0-c\0exec /bin/sleep 0.001\0"s + marker + '\0');
@@ -133,12 +145,9 @@ TEST_F(KernelSources, EbpfReportsTheKillingSignalAndCutsAHugeArgv) {
   const pid_t pid = spawn(argv);
   const int status = wait_status(pid);
   ASSERT_TRUE(WIFSIGNALED(status));
-  std::vector<KernelEvent> seen;
-  drain_until(**source, seen, [&] { return find(seen, KernelEvent::Kind::exit, pid) != nullptr; });
-  const auto* exec = find(seen, KernelEvent::Kind::exec, pid);
-  const auto* exit = find(seen, KernelEvent::Kind::exit, pid);
-  ASSERT_NE(exec, nullptr);
-  ASSERT_NE(exit, nullptr);
+  const auto [fork, exec, exit] = life_of(**source, pid);
+  ASSERT_TRUE(exec);
+  ASSERT_TRUE(exit);
   EXPECT_TRUE(exec->args_truncated);
   EXPECT_GT(exec->args_total, 100000);
   EXPECT_LT(exec->args.size(), static_cast<std::size_t>(exec->args_total));
@@ -154,14 +163,10 @@ TEST_F(KernelSources, ProcConnectorSeesForkExecAndExitPids) {
   const pid_t pid = spawn({"/bin/sh", "-c", "exit 3"});
   const int status = wait_status(pid);
   ASSERT_TRUE(WIFEXITED(status));
-  std::vector<KernelEvent> seen;
-  drain_until(**source, seen, [&] { return find(seen, KernelEvent::Kind::exit, pid) != nullptr; });
-  const auto* fork = find(seen, KernelEvent::Kind::fork, pid);
-  const auto* exec = find(seen, KernelEvent::Kind::exec, pid);
-  const auto* exit = find(seen, KernelEvent::Kind::exit, pid);
-  ASSERT_NE(fork, nullptr);
-  ASSERT_NE(exec, nullptr);
-  ASSERT_NE(exit, nullptr);
+  const auto [fork, exec, exit] = life_of(**source, pid);
+  ASSERT_TRUE(fork);
+  ASSERT_TRUE(exec);
+  ASSERT_TRUE(exit);
   EXPECT_EQ(fork->ppid, ::getpid());
   EXPECT_EQ(exit->exit_code, 3);
   EXPECT_GT(exec->time_ns, 0);
