@@ -1,0 +1,245 @@
+// osl::proc sockets over a hand-made /proc (ReaderOptions::proc_root): what
+// no real process can be made to show on demand. A namespace's table that
+// cannot be read or is gone halfway, and a kernel that cannot say a
+// socket's kind (no system.sockprotoname xattr).
+//
+// The tree: ROOT/PID/fd/N is a link to "socket:[INODE]" as the kernel's;
+// the link resolves (relative to fd/) to a regular file of that name, so
+// getxattr of system.sockprotoname through it fails as on a kernel without
+// that attribute; ROOT/PID/ns/net is a hard link to ROOT/ns-NAME, so
+// processes in one namespace share its inode; ROOT/PID/net/* the tables.
+
+#include <airssys/osl/proc_sockets.hpp>
+#include <airssys/testing/file.hpp>
+#include <airssys/testing/temp_dir.hpp>
+
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace airssys::osl::proc {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::string_view kInetHeader =
+    "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
+constexpr std::string_view kUnixHeader = "Num       RefCount Protocol Flags    Type St Inode Path\n";
+
+std::string tcp_line(std::uint64_t inode) {
+  return "   0: 0100007F:9C40 0100007F:1F90 01 00000000:00000000 00:00000000 00000000  1000        0 " +
+         std::to_string(inode) + " 1 0000000000000000 20 4 30 10 -1\n";
+}
+std::string udp6_line(std::uint64_t inode) {
+  return "  10: 00000000000000000000000001000000:0035 00000000000000000000000000000000:0000 07 00000000:00000000 "
+         "00:00000000 00000000   101        0 " +
+         std::to_string(inode) + " 2 0000000000000000 0\n";
+}
+std::string udp_line(std::uint64_t inode) {
+  return " 1021: 3500007F:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000   101        0 " +
+         std::to_string(inode) + " 2 0000000000000000 0\n";
+}
+std::string unix_line(std::uint64_t inode, std::string_view path) {
+  return "0000000000000000: 00000002 00000000 00010000 0001 01 " + std::to_string(inode) + " " + std::string(path) + "\n";
+}
+
+// What a table file is: its text, a directory in its place (any read
+// fails: EISDIR), or no file (the kernel's answer for an exited process).
+struct TableFile {
+  enum { text, unreadable, missing } what = missing;
+  std::string body;
+};
+TableFile table(std::string_view header, const std::string& lines) { return {TableFile::text, std::string(header) + lines}; }
+
+struct FakeProcess {
+  std::string ns;                          // ROOT/ns-NAME
+  std::map<int, std::uint64_t> sockets;    // fd → socket inode
+  std::map<std::string, TableFile> net;    // "tcp" … "unix"; absent: missing
+};
+
+class FakeProc {
+ public:
+  FakeProc() { testing::write_file(dir_ / "stat", "btime 1700000000\n"); }
+  void add(pid_t pid, const FakeProcess& p) {
+    const fs::path d = dir_ / std::to_string(pid);
+    fs::create_directories(d / "fd");
+    fs::create_directories(d / "ns");
+    fs::create_directories(d / "net");
+    const fs::path ns = dir_ / ("ns-" + p.ns);
+    if (!fs::exists(ns)) testing::write_file(ns, "");
+    fs::create_hard_link(ns, d / "ns" / "net");
+    for (const auto& [fd, inode] : p.sockets) {
+      const std::string target = "socket:[" + std::to_string(inode) + "]";
+      fs::create_symlink(target, d / "fd" / std::to_string(fd));
+      testing::write_file(d / "fd" / target, "");
+    }
+    for (const auto& [name, f] : p.net) {
+      if (f.what == TableFile::text) testing::write_file(d / "net" / name, f.body);
+      if (f.what == TableFile::unreadable) fs::create_directory(d / "net" / name);
+    }
+  }
+  const fs::path& root() const { return dir_.path(); }
+  // The namespace's id, as Reader::net_namespace reads it.
+  std::uint64_t ns_inode(const std::string& name) const {
+    struct ::stat st{};
+    return ::stat((dir_ / ("ns-" + name)).c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_ino) : 0;
+  }
+
+ private:
+  testing::TempDir dir_{"osl-fake-proc"};
+};
+
+// One snapshot over a FakeProc: read() the pids in order, then finish().
+struct Snapshot {
+  std::vector<OpenSocket> rows;
+  SocketStats after_reads, stats;
+};
+Snapshot snapshot(const FakeProc& fp, const std::vector<pid_t>& pids) {
+  Snapshot out;
+  auto reader = Reader::open(ReaderOptions{.proc_root = fp.root()});
+  if (!reader) {
+    ADD_FAILURE() << reader.error().to_string();
+    return out;
+  }
+  SocketSnapshot snap;
+  snap.begin();
+  for (pid_t pid : pids) {
+    auto p = reader->open_process(pid);
+    if (!p) {
+      ADD_FAILURE() << p.error().to_string();
+      return out;
+    }
+    snap.read(*reader, *p, out.rows);
+  }
+  out.after_reads = snap.stats();
+  snap.finish(*reader, out.rows);  // this test's own pid is not in the fake tree: no host tables
+  out.stats = snap.stats();
+  return out;
+}
+
+const OpenSocket* row(const Snapshot& s, pid_t pid, int fd) {
+  auto it = std::ranges::find_if(s.rows, [&](const OpenSocket& r) { return r.pid == pid && r.fd == fd; });
+  return it == s.rows.end() ? nullptr : &*it;
+}
+
+// Without the kernel's word on a socket's kind, an inode is looked up in
+// the inet tables first (no text there that a process controls), then in
+// unix: a unix line planted with a TCP socket's inode cannot turn its row
+// into a unix one, a unix socket still finds its own line, and an inode in
+// no table gives no row (unmatched).
+TEST(ProcSocketsFakeProc, WithoutTheSocketKindTheInetTablesComeFirst) {
+  FakeProc fp;
+  fp.add(100, {.ns = "a",
+               .sockets = {{3, 1001}, {4, 1002}, {5, 1003}, {7, 9999}},
+               .net = {{"tcp", table(kInetHeader, tcp_line(1001))},
+                       {"tcp6", table(kInetHeader, "")},
+                       {"udp", table(kInetHeader, "")},
+                       {"udp6", table(kInetHeader, udp6_line(1002))},
+                       {"unix", table(kUnixHeader, unix_line(1003, "/run/a.sock") +
+                                                       "0: 0 0 0 0 0 1001 /run/fake\n")}}});
+  // The fallback is what runs: this kernel cannot name the kind of a file
+  // that is no socket.
+  const fs::path link = fp.root() / "100" / "fd" / "3";
+  char name[32];
+  ASSERT_LT(::getxattr(link.c_str(), "system.sockprotoname", name, sizeof name), 0);
+  EXPECT_TRUE(errno == ENODATA || errno == EOPNOTSUPP) << std::strerror(errno);
+
+  const Snapshot s = snapshot(fp, {100});
+  const OpenSocket* tcp = row(s, 100, 3);
+  ASSERT_NE(tcp, nullptr);
+  EXPECT_EQ(tcp->entry.family, kFamilyInet);
+  EXPECT_EQ(tcp->entry.protocol, kProtocolTcp);
+  EXPECT_EQ(tcp->entry.state, "ESTABLISHED");
+  EXPECT_EQ(tcp->entry.local_port, 40000);
+  EXPECT_EQ(tcp->entry.remote_port, 8080);
+  EXPECT_EQ(tcp->entry.path, "");
+  EXPECT_EQ(tcp->net_namespace, fp.ns_inode("a"));
+  const OpenSocket* udp = row(s, 100, 4);
+  ASSERT_NE(udp, nullptr);
+  EXPECT_EQ(udp->entry.family, kFamilyInet6);
+  EXPECT_EQ(udp->entry.protocol, kProtocolUdp);
+  EXPECT_EQ(udp->entry.local_address, "::1");
+  EXPECT_EQ(udp->entry.local_port, 53);
+  EXPECT_EQ(udp->entry.state, "");
+  const OpenSocket* local = row(s, 100, 5);
+  ASSERT_NE(local, nullptr);
+  EXPECT_EQ(local->entry.family, kFamilyUnix);
+  EXPECT_EQ(local->entry.path, "/run/a.sock");
+  EXPECT_EQ(row(s, 100, 7), nullptr);
+  EXPECT_EQ(s.rows.size(), 3u);
+  EXPECT_EQ(s.stats.rows, 3u);
+  EXPECT_EQ(s.stats.unmatched, 1u);  // fd 7
+  EXPECT_EQ(s.stats.namespaces, 1u);
+  EXPECT_EQ(s.stats.unreadable, 0u);
+}
+
+// A namespace's tables are kept only when all five were read (tcp6 and
+// udp6 may be missing: a kernel without IPv6). Process 100's udp cannot be
+// read, process 150's unix is gone (it exited meanwhile): nothing of either
+// read is kept or counted as a namespace, and their sockets wait for
+// finish(). Process 200, in the same namespace, reads the tables whole:
+// they are kept, its own sockets are found at once, and the others' at
+// finish(), in their own namespace (not other_namespace).
+TEST(ProcSocketsFakeProc, ANamespaceReadHalfwayKeepsNothing) {
+  const std::string full_udp = udp_line(2002) + udp_line(1002);
+  FakeProc fp;
+  fp.add(100, {.ns = "a",
+               .sockets = {{3, 1001}},
+               .net = {{"tcp", table(kInetHeader, tcp_line(1001))},
+                       {"tcp6", table(kInetHeader, "")},
+                       {"udp", {TableFile::unreadable, ""}},
+                       {"udp6", table(kInetHeader, "")},
+                       {"unix", table(kUnixHeader, "")}}});
+  fp.add(150, {.ns = "a",
+               .sockets = {{4, 1002}},
+               .net = {{"tcp", table(kInetHeader, tcp_line(1001))},
+                       {"udp", table(kInetHeader, full_udp)}}});  // tcp6, udp6 and unix missing
+  fp.add(200, {.ns = "a",
+               .sockets = {{3, 2002}, {5, 1001}},
+               .net = {{"tcp", table(kInetHeader, tcp_line(1001))},
+                       {"udp", table(kInetHeader, full_udp)},
+                       {"unix", table(kUnixHeader, "")}}});  // no tcp6, udp6: kept
+
+  const Snapshot first = snapshot(fp, {100, 150});
+  EXPECT_TRUE(first.rows.empty());
+  EXPECT_EQ(first.after_reads.namespaces, 0u);
+  EXPECT_EQ(first.stats.namespaces, 0u);
+  EXPECT_EQ(first.stats.unmatched, 2u);  // no namespace's tables were read whole
+  EXPECT_EQ(first.stats.unreadable, 0u);
+  EXPECT_EQ(first.stats.tables_capped, 0u);
+
+  const Snapshot s = snapshot(fp, {100, 150, 200});
+  EXPECT_EQ(s.after_reads.namespaces, 1u);
+  ASSERT_EQ(s.rows.size(), 4u);
+  const OpenSocket* a = row(s, 100, 3);
+  const OpenSocket* b = row(s, 150, 4);
+  const OpenSocket* c = row(s, 200, 3);
+  const OpenSocket* d = row(s, 200, 5);
+  ASSERT_TRUE(a && b && c && d);
+  EXPECT_EQ(a->entry.protocol, kProtocolTcp);
+  EXPECT_EQ(a->entry.inode, 1001u);
+  EXPECT_EQ(b->entry.protocol, kProtocolUdp);  // in the udp table process 100 could not read
+  EXPECT_EQ(b->entry.inode, 1002u);
+  EXPECT_EQ(c->entry.protocol, kProtocolUdp);
+  EXPECT_EQ(d->entry.protocol, kProtocolTcp);
+  for (const OpenSocket& r : s.rows) EXPECT_EQ(r.net_namespace, fp.ns_inode("a"));
+  EXPECT_EQ(s.stats.namespaces, 1u);
+  EXPECT_EQ(s.stats.other_namespace, 0u);
+  EXPECT_EQ(s.stats.unmatched, 0u);
+  EXPECT_EQ(s.stats.unreadable, 0u);
+  EXPECT_EQ(s.stats.rows, 4u);
+}
+
+}  // namespace
+}  // namespace airssys::osl::proc
