@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -43,10 +44,26 @@ std::string bio_text(BIO* bio) {
   return std::string(data, static_cast<std::size_t>(n));
 }
 
+std::string_view file_kind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  return "not a file";
+}
+
+// Key files only: a FIFO, device or directory is named as such (pread on it
+// would say "Illegal seek", "too large" or "Is a directory").
 Result<std::string> read_text_file(const std::filesystem::path& file, std::size_t limit = 1 << 20) {
   const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return std::unexpected(Error::from_errno(errno, "open " + file.string()));
   UniqueFd owned(fd);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return std::unexpected(Error::from_errno(errno, "fstat " + file.string()));
+  if (!S_ISREG(st.st_mode))
+    return fail(ErrorCategory::invalid_argument,
+                fmt::format("{} is {}, not a regular file", file.string(), file_kind(st.st_mode)));
   std::string out(limit + 1, '\0');
   auto n = pread_some(fd, out.data(), out.size(), 0, file.string());
   if (!n) return std::unexpected(n.error());

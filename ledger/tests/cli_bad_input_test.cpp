@@ -9,8 +9,15 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <filesystem>
 #include <string>
+#include <thread>
 
 namespace airssys::ledger::testing {
 namespace {
@@ -106,6 +113,63 @@ TEST_F(CliBadInput, CheckpointWithARepeatedKeyIsRefused) {
   EXPECT_EQ(r.exit_code, 2) << r.out;
   EXPECT_NE(r.err.find("field tree_size appears more than once"), std::string::npos) << r.err;
   EXPECT_EQ(r.out, "");
+}
+
+// A FIFO its writer has not opened yet: the entry is what the writer sends.
+// Before, the FIFO was opened non-blocking and the first read() took "no
+// writer yet" for end of file: an empty entry was appended at once and the
+// writer, coming later, found no reader.
+TEST_F(CliBadInput, FifoAsFileWaitsForItsWriter) {
+  const auto fifo = tmp / "entry.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  Child c = spawn_ledger({"append", dir, "--file", fifo.string()});
+  ::close(c.in);
+  // It must still be waiting a second later (a slow machine can only hide
+  // the old bug here, never fail the fixed code).
+  int status = 0;
+  bool ended = false;
+  for (int i = 0; i < 200 && !ended; ++i) {
+    ended = ::waitpid(c.pid, &status, WNOHANG) == c.pid;
+    if (!ended) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (ended) {
+    ADD_FAILURE() << "airssys-ledger ended before the FIFO had a writer; size now "
+                  << run_ledger({"size", dir}).out;
+  } else {
+    // It holds the read end (or is about to): open the write end, waiting for it.
+    int w = -1;
+    for (int i = 0; i < 12000 && w < 0; ++i) {
+      w = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+      if (w < 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_GE(w, 0) << "the ledger never opened the FIFO";
+    ASSERT_EQ(::write(w, "abc", 3), 3);
+    ::close(w);
+    EXPECT_EQ(wait_exit(c.pid), 0);
+  }
+  ::close(c.out);
+  ::close(c.err);
+  EXPECT_EQ(run_ledger({"size", dir}).out, "1\n");
+  EXPECT_EQ(run_ledger({"get", dir, "--index", "0"}).out, "616263\n");
+}
+
+// A key file that is not a regular file is named as such (before: "read
+// fifo: Illegal seek", "/dev/zero is too large", "Is a directory").
+TEST_F(CliBadInput, KeyFileThatIsNotARegularFileIsNamed) {
+  const auto fifo = (tmp / "key.fifo").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const std::string cp = R"({"tree_size":0})";
+  struct Case {
+    std::string path, kind;
+  } const cases[] = {{fifo, "a FIFO"}, {"/dev/zero", "a character device"}, {tmp.path().string(), "a directory"}};
+  for (const auto& k : cases) {
+    auto r = run_ledger({"verify-checkpoint", "--pubkey", k.path}, cp);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find(k.path + " is " + k.kind + ", not a regular file"), std::string::npos) << r.err;
+    r = run_ledger({"checkpoint", dir, "--key", k.path});
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find(k.path + " is " + k.kind + ", not a regular file"), std::string::npos) << r.err;
+  }
 }
 
 }  // namespace

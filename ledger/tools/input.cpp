@@ -1,6 +1,7 @@
 #include "input.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -80,7 +81,16 @@ Result<std::vector<std::uint8_t>> read_bounded(const std::string& path, std::uin
     return fail(ErrorCategory::invalid_argument,
                 fmt::format("{} is {}; give a regular file or a pipe", path, type_name(st.st_mode)));
   if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) > limit) return too_large(path, limit, what);
-  // From here on reads may wait (a FIFO's writer, a terminal): that is what was asked for.
+  // From here on reads may wait (a FIFO's writer, a terminal): that is what
+  // was asked for. A FIFO no writer has opened yet reads as end of file, so
+  // first wait for its writer: Linux reports POLLHUP on a FIFO only once a
+  // writer has come (and gone), POLLIN once it wrote. SIGINT still ends us.
+  if (S_ISFIFO(st.st_mode)) {
+    pollfd p{fd, POLLIN, 0};
+    while (::poll(&p, 1, -1) < 0) {
+      if (errno != EINTR) return std::unexpected(Error::from_errno(errno, "poll " + path));
+    }
+  }
   if (const int flags = ::fcntl(fd, F_GETFL); flags >= 0) (void)::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
   return read_fd(fd, path, limit, what);
 }
