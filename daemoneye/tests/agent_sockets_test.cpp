@@ -71,40 +71,16 @@ fs::path bundled_rule() {
   return fs::path(env_or_empty("AIRSSYS_SOURCE_DIR")) / "daemoneye/rules/reverse-shell-socket.yaml";
 }
 
-struct Fixture {
-  TempDir dir;
-  fs::path rules = dir.path() / "rules";
-  fs::path var = dir.path() / "var";
-  fs::path alerts = var / "alerts.jsonl";
-  fs::path log = dir.path() / "agent.log";
-  fs::path config = dir.path() / "config.yaml";
-
+struct Fixture : AgentDir {
   explicit Fixture(bool sockets = true) {
-    fs::create_directories(rules);
     fs::copy_file(bundled_rule(), rules / "reverse-shell-socket.yaml");
-    write_file(config, fmt::format(R"(database: {{ path: {0}/daemoneye.db }}
-scan: {{ interval: 500ms }}
-rules: {{ dir: {1} }}
-procmond: {{ sockets: {2} }}
-alerts:
-  sinks:
-    - {{ type: file, path: {0}/alerts.jsonl, format: json }}
-)",
-                                   var.string(), rules.string(), sockets ? "true" : "false"));
-  }
-
-  std::unique_ptr<Child> start_agent() const {
-    EXPECT_FALSE(agent_bin().empty()) << "DAEMONEYE_AGENT_BIN is not set: run this test through ctest";
-    return std::make_unique<Child>(std::vector<std::string>{agent_bin(), "--config", config.string()}, log, log);
+    write_config(fmt::format("procmond: {{ sockets: {} }}\n", sockets ? "true" : "false"));
   }
 
   std::vector<nlohmann::json> alerts_of(const std::string& rule) const {
     std::vector<nlohmann::json> out;
-    std::istringstream in(slurp(alerts));
-    for (std::string line; std::getline(in, line);) {
-      auto j = nlohmann::json::parse(line, nullptr, false);
-      if (!j.is_discarded() && j.value("rule_id", "") == rule) out.push_back(std::move(j));
-    }
+    for (auto& j : alert_lines())
+      if (j.value("rule_id", "") == rule) out.push_back(std::move(j));
     return out;
   }
 };

@@ -24,37 +24,17 @@
 namespace detest {
 namespace {
 
-struct AgentFixture {
-  TempDir dir;
-  fs::path rules = dir.path() / "rules";
-  fs::path var = dir.path() / "var";
-  fs::path alerts = var / "alerts.jsonl";
-  fs::path log = dir.path() / "agent.log";
-  fs::path config = dir.path() / "config.yaml";
+struct AgentFixture : AgentDir {
   std::string marker = fmt::format("de-marker-{}-{}", ::getpid(), ::testing::UnitTest::GetInstance()->random_seed());
 
   AgentFixture() {
-    fs::create_directories(rules);
-    // The issue's minimal config, with a short interval.
-    write_file(config, fmt::format(R"(database: {{ path: {0}/daemoneye.db }}
-scan: {{ interval: 500ms }}
-rules: {{ dir: {1} }}
-alerts:
-  sinks:
-    - {{ type: file, path: {0}/alerts.jsonl, format: json }}
-)",
-                                   var.string(), rules.string()));
+    write_config();  // the issue's minimal config, with a short interval
     add_rule("test-marker", fmt::format("SELECT pid, name, path, cmdline, start_time FROM processes WHERE path LIKE '%{}%'", marker));
   }
 
   void add_rule(const std::string& id, const std::string& query, const std::string& file = "") {
     write_file(rules / (file.empty() ? id + ".yaml" : file),
                fmt::format("id: {}\nname: Test rule {}\nseverity: high\ntags: [test]\nquery: \"{}\"\n", id, id, query));
-  }
-
-  std::unique_ptr<Child> start_agent() {
-    EXPECT_FALSE(agent_bin().empty()) << "DAEMONEYE_AGENT_BIN is not set: run this test through ctest";
-    return std::make_unique<Child>(std::vector<std::string>{agent_bin(), "--config", config.string()}, log, log);
   }
 
   // A copy of /bin/sleep whose path carries the marker. `padding` extra "0"
@@ -72,16 +52,6 @@ alerts:
   // Waits until the agent has stored its first scan, so a process started
   // after it is new to procmond (the first collection sends no start events).
   bool first_scan_stored() const;
-
-  std::vector<nlohmann::json> alert_lines() const {
-    std::vector<nlohmann::json> out;
-    std::istringstream in(slurp(alerts));
-    for (std::string line; std::getline(in, line);) {
-      auto j = nlohmann::json::parse(line, nullptr, false);
-      if (!j.is_discarded()) out.push_back(std::move(j));
-    }
-    return out;
-  }
 
   std::optional<nlohmann::json> alert_for(pid_t pid) const {
     for (auto& a : alert_lines())

@@ -10,6 +10,7 @@
 #include <airssys/testing/temp_dir.hpp>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -21,9 +22,11 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -88,6 +91,45 @@ inline Outcome run_cli(std::vector<std::string> args, const fs::path& dir,
   auto rc = c.wait(60s);
   return {rc.value_or(-1), slurp(out), slurp(err)};
 }
+
+// A temp dir laid out for one daemoneye-agent: rules/, var/ (its database
+// and alerts.jsonl), agent.log (stdout and stderr) and config.yaml.
+struct AgentDir {
+  TempDir dir;
+  fs::path rules = dir.path() / "rules";
+  fs::path var = dir.path() / "var";
+  fs::path alerts = var / "alerts.jsonl";
+  fs::path log = dir.path() / "agent.log";
+  fs::path config = dir.path() / "config.yaml";
+
+  AgentDir() { fs::create_directories(rules); }
+
+  // config.yaml: the database in var/, a scan every 500 ms, rules/, and the
+  // JSON-lines file sink at `alerts`; `extra`: more top-level YAML lines.
+  void write_config(std::string_view extra = "") const {
+    write_file(config, "database: { path: " + var.string() + "/daemoneye.db }\n" +
+                           "scan: { interval: 500ms }\n" + "rules: { dir: " + rules.string() + " }\n" +
+                           std::string(extra) + "alerts:\n  sinks:\n    - { type: file, path: " + var.string() +
+                           "/alerts.jsonl, format: json }\n");
+  }
+
+  // The real agent on config.yaml; killed when the pointer is dropped.
+  std::unique_ptr<Child> start_agent() const {
+    EXPECT_FALSE(agent_bin().empty()) << "DAEMONEYE_AGENT_BIN is not set: run this test through ctest";
+    return std::make_unique<Child>(std::vector<std::string>{agent_bin(), "--config", config.string()}, log, log);
+  }
+
+  // Every alert in the file sink so far (a line being written is skipped).
+  std::vector<nlohmann::json> alert_lines() const {
+    std::vector<nlohmann::json> out;
+    std::istringstream in(slurp(alerts));
+    for (std::string line; std::getline(in, line);) {
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      if (!j.is_discarded()) out.push_back(std::move(j));
+    }
+    return out;
+  }
+};
 
 // Children of `pid` named `comm` (from /proc/*/stat).
 inline std::vector<pid_t> children_named(pid_t parent, const std::string& comm) {
