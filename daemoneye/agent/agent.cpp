@@ -46,6 +46,15 @@ constexpr std::chrono::milliseconds kEventDelay{10};
 
 std::int64_t unix_now() { return static_cast<std::int64_t>(::time(nullptr)); }
 
+// The rules directory itself was refused (missing, unreadable, a symbolic
+// link, unsafe mode or owner): load_rules then returns one error naming it
+// and no rule. At start that stops the agent, at a reload it keeps the rules
+// in use; single rejected files are neither.
+const RuleError* directory_refused(const RuleSet& set, const fs::path& dir) {
+  if (set.rules.empty() && set.errors.size() == 1 && set.errors.front().file == dir) return &set.errors.front();
+  return nullptr;
+}
+
 std::string host_name(const Config& c) {
   if (!c.host.empty()) return c.host;
   char buf[256] = {};
@@ -193,11 +202,22 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   impl->engine = std::move(*engine);
 
   RuleSet set = load_rules(config.rules.dir, impl->engine.get());
+  // An agent that runs without its rules raises nothing and looks healthy:
+  // a typo in rules.dir, or a directory made group-writable, must stop it.
+  if (const RuleError* refused = directory_refused(set, config.rules.dir)) {
+    return fail(ErrorCategory::invalid_input,
+                fmt::format("rules.dir: {} (no rule could be loaded, so no alert could be raised; fix the directory "
+                            "or point rules.dir / --rules-dir at the rules)",
+                            refused->message));
+  }
   for (const auto& e : set.errors) spdlog::error("rule rejected: {}", e.message);
   impl->rules = std::move(set.rules);
   const auto enabled = std::count_if(impl->rules.begin(), impl->rules.end(), [](const Rule& r) { return r.enabled; });
   spdlog::info("{} rules loaded from {} ({} enabled, {} rejected)", impl->rules.size(), config.rules.dir.string(), enabled,
                set.errors.size());
+  if (enabled == 0)
+    spdlog::warn("no rule is enabled: this agent stores what procmond sees but raises no alert (rules.dir {})",
+                 config.rules.dir.string());
 
   auto ledger = open_or_create_ledger(config.ledger.dir.empty() ? db_dir / "ledger" : config.ledger.dir);
   if (!ledger) return std::unexpected(ledger.error());
@@ -243,7 +263,16 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   bo.log = [](std::string_view m) { spdlog::debug("bus: {}", m); };
   auto broker = bus::Broker::start(std::move(bo));
   if (!broker) {
-    return fail(ErrorCategory::unavailable, fmt::format("bus broker on {}: {}", socket.string(), broker.error().to_string()));
+    // The bus refuses a directory others could enter (or plant a socket in);
+    // say which key it comes from and what fixes it.
+    const bool setup = broker.error().category == bus::ErrorCategory::invalid_argument;
+    return fail(ErrorCategory::unavailable,
+                fmt::format("bus broker on {}: {}{}", socket.string(), broker.error().to_string(),
+                            !setup ? ""
+                            : config.bus.socket.empty()
+                                ? " (the socket is bus.sock in the database's directory: make that directory the "
+                                  "agent's own with mode 0700, e.g. chmod 700 it, or set bus.socket / --socket)"
+                                : " (bus.socket / --socket: its directory must be the agent's own with mode 0700)"));
   }
   impl->broker = std::move(*broker);
 
@@ -456,9 +485,8 @@ void Agent::Impl::on_collection(Collection c) {
 
 void Agent::Impl::reload(const Config& c) {
   RuleSet set = load_rules(c.rules.dir, engine.get());
-  // The directory itself refused (unsafe, missing): one error naming it.
-  if (set.rules.empty() && set.errors.size() == 1 && set.errors.front().file == c.rules.dir) {
-    spdlog::error("reload: rules not loaded, the {} rules in use are kept: {}", rules.size(), set.errors.front().message);
+  if (const RuleError* refused = directory_refused(set, c.rules.dir)) {
+    spdlog::error("reload: rules not loaded, the {} rules in use are kept: {}", rules.size(), refused->message);
   } else {
     for (const auto& e : set.errors) spdlog::error("rule rejected: {}", e.message);
     rules = std::move(set.rules);

@@ -173,6 +173,14 @@ Result<void> NatsForwarder::publish(const NatsSpool::Message& m, const std::stri
                 fmt::format("JetStream refused the message for good: error {} ({})", static_cast<int>(jerr),
                             nats_status_text(s)));
   }
+  // Until a server answers, libnats fails a publish with whatever the
+  // missing server INFO implies ("Not Supported By Server": no headers);
+  // the operator needs to hear that nothing answers.
+  if (natsConnection_Status(nc_->get()) != NATS_CONN_STATUS_CONNECTED) {
+    return fail(ErrorCategory::unavailable,
+                fmt::format("not connected: no server answers (libnats tries again every second; publish: {})",
+                            nats_status_text(s)));
+  }
   if (s == NATS_NO_RESPONDERS) {
     return fail(ErrorCategory::unavailable,
                 fmt::format("no JetStream stream takes subject {} (create stream {} with that subject)", subject, stream_));
