@@ -220,5 +220,28 @@ TEST_F(Cgroups, V1SignalsKill) {
   ASSERT_TRUE(sys->run("wd", cgroup::Remove{g->dirs()}));
 }
 
+// Another signal than SIGKILL (a grace period's SIGTERM): each member once,
+// by pidfd, even where cgroup.kill is there (it can only SIGKILL); the
+// record names the signal. An invalid signal is refused before anything.
+TEST_F(Cgroups, KillWithAnotherSignalSignalsEachMemberOnce) {
+  auto g = sys->run("wd", cgroup::Create{.name = top + "/term"});
+  ASSERT_TRUE(g) << g.error().to_string();
+  auto a = sleeper();
+  auto b = sleeper();
+  ASSERT_TRUE(sys->run("wd", cgroup::Attach{g->dirs(), a.pid()}));
+  ASSERT_TRUE(sys->run("wd", cgroup::Attach{g->dirs(), b.pid()}));
+  auto k = sys->run("wd", cgroup::Kill{{*g->v2}, SIGTERM});
+  ASSERT_TRUE(k) << k.error().to_string();
+  EXPECT_EQ(k->method, "signals");
+  EXPECT_EQ(k->signalled, 2u);
+  EXPECT_EQ(a.wait(20s)->signal, SIGTERM);
+  EXPECT_EQ(b.wait(20s)->signal, SIGTERM);
+  const auto kills = records_of(OpKind::cgroup_kill);
+  ASSERT_FALSE(kills.empty());
+  EXPECT_NE(kills.front().detail_json.find(R"("signal":15)"), std::string::npos) << kills.front().detail_json;
+  EXPECT_EQ(sys->run("wd", cgroup::Kill{{*g->v2}, 0}).error().category, ErrorCategory::invalid_argument);
+  ASSERT_TRUE(sys->run("wd", cgroup::Remove{g->dirs()}));
+}
+
 }  // namespace
 }  // namespace airssys::osl

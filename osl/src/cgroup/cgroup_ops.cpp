@@ -230,6 +230,15 @@ detail::Request dirs_request(OpKind kind, const std::vector<std::filesystem::pat
                          .detail_json = std::move(detail_json)};
 }
 
+// A signal other than SIGKILL is named in the record's detail.
+detail::Request kill_request(const cgroup::Kill& op) {
+  auto req = dirs_request(OpKind::cgroup_kill, op.dirs, op.signo == SIGKILL ? std::string() : fmt::format(R"({{"signal":{}}})", op.signo));
+  if (!req.invalid && (op.signo <= 0 || op.signo >= NSIG)) {
+    req.invalid = Error::make(ErrorCategory::invalid_argument, fmt::format("invalid signal {}", op.signo));
+  }
+  return req;
+}
+
 }  // namespace
 
 std::expected<cgroup::Group, Error> System::run(std::string_view principal, const cgroup::Create& op) {
@@ -269,10 +278,10 @@ std::expected<Done, Error> System::run(std::string_view principal, const cgroup:
 
 std::expected<cgroup::KillResult, Error> System::run(std::string_view principal, const cgroup::Kill& op) {
   return core_->pipeline<cgroup::KillResult>(
-      principal, dirs_request(OpKind::cgroup_kill, op.dirs), [&](std::uint64_t) -> std::expected<cgroup::KillResult, Error> {
+      principal, kill_request(op), [&](std::uint64_t) -> std::expected<cgroup::KillResult, Error> {
         cgroup::KillResult total;
         for (const auto& d : op.dirs) {
-          auto r = detail::cgroup_kill_all(d);
+          auto r = detail::cgroup_kill_all(d, op.signo);
           if (!r) return std::unexpected(r.error());
           if (total.method.empty()) total.method = r->method;
           total.signalled += r->signalled;

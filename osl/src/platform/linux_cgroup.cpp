@@ -198,8 +198,8 @@ std::expected<void, Error> cgroup_rmdir(const std::filesystem::path& dir) {
 
 namespace {
 
-// SIGKILL to each member still listed after its pidfd pinned it.
-std::size_t kill_members(const std::filesystem::path& dir) {
+// `signo` to each member still listed after its pidfd pinned it.
+std::size_t signal_members(const std::filesystem::path& dir, int signo = SIGKILL) {
   std::vector<std::pair<pid_t, UniqueFd>> pinned;
   for (pid_t pid : cgroup::pids(dir)) {
     UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
@@ -210,7 +210,7 @@ std::size_t kill_members(const std::filesystem::path& dir) {
   std::size_t n = 0;
   for (const auto& [pid, fd] : pinned) {
     if (std::find(still.begin(), still.end(), pid) == still.end()) continue;
-    if (::syscall(SYS_pidfd_send_signal, fd.get(), SIGKILL, nullptr, 0) == 0) ++n;
+    if (::syscall(SYS_pidfd_send_signal, fd.get(), signo, nullptr, 0) == 0) ++n;
   }
   return n;
 }
@@ -222,12 +222,17 @@ std::string trim(std::string s) {
 
 }  // namespace
 
-std::expected<cgroup::KillResult, Error> cgroup_kill_all(const std::filesystem::path& dir) {
+std::expected<cgroup::KillResult, Error> cgroup_kill_all(const std::filesystem::path& dir, int signo) {
   cgroup::KillResult r;
   struct stat st{};
   if (::lstat(dir.c_str(), &st) != 0) {
     if (errno == ENOENT) return r;  // gone: nothing left in it
     return std::unexpected(Error::from_errno(errno, fmt::format("cannot kill in {}", dir.string())));
+  }
+  if (signo != SIGKILL) {  // once: a member that handles the signal stays listed
+    r.method = "signals";
+    r.signalled = signal_members(dir, signo);
+    return r;
   }
   if (::access((dir / "cgroup.kill").c_str(), F_OK) == 0) {
     r.method = "cgroup.kill";
@@ -241,13 +246,13 @@ std::expected<cgroup::KillResult, Error> cgroup_kill_all(const std::filesystem::
     r.method = "freezer";
     if (auto w = cgroup_write(state, "FROZEN"); !w) return std::unexpected(w.error());
     for (int i = 0; i < 200 && trim(slurp(state)) != "FROZEN"; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    r.signalled = kill_members(dir);
+    r.signalled = signal_members(dir);
     if (auto w = cgroup_write(state, "THAWED"); !w) return std::unexpected(w.error());
     return r;
   }
   r.method = "signals";
   for (int round = 0; round < 10; ++round) {
-    const std::size_t n = kill_members(dir);
+    const std::size_t n = signal_members(dir);
     if (n == 0) break;
     r.signalled += n;
   }

@@ -6,6 +6,7 @@
 #include <airssys/osl/cgroup.hpp>
 #include <airssys/osl/error.hpp>
 
+#include <csignal>
 #include <expected>
 #include <filesystem>
 #include <set>
@@ -23,7 +24,7 @@ namespace airssys::osl::detail {
 [[nodiscard]] std::expected<bool, Error> cgroup_mkdir(const std::filesystem::path& dir, bool reuse_empty);
 // rmdir; a missing directory is fine.
 [[nodiscard]] std::expected<void, Error> cgroup_rmdir(const std::filesystem::path& dir);
-// SIGKILL to everything in `dir`, as cgroup::Kill describes.
-[[nodiscard]] std::expected<cgroup::KillResult, Error> cgroup_kill_all(const std::filesystem::path& dir);
+// `signo` (SIGKILL unless told) to everything in `dir`, as cgroup::Kill describes.
+[[nodiscard]] std::expected<cgroup::KillResult, Error> cgroup_kill_all(const std::filesystem::path& dir, int signo = SIGKILL);
 
 }  // namespace airssys::osl::detail

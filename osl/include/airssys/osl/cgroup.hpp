@@ -25,6 +25,8 @@
 
 #include <sys/types.h>
 
+#include <csignal>
+
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -119,6 +121,13 @@ struct KillResult {
 };
 struct Kill {
   std::vector<std::filesystem::path> dirs;
+  // SIGKILL (the default), as above. Any other signal (SIGTERM to begin a
+  // grace period, SIGCONT) goes to each listed member through a pidfd once,
+  // with the same re-check, never through cgroup.kill or the freezer (both
+  // mean SIGKILL); method "signals". It is how a caller reaches members it
+  // cannot tell by start time (a /proc that hides them). Audited with
+  // detail {"signal": N}.
+  int signo = SIGKILL;
   using Result = KillResult;
 };
 
