@@ -1,6 +1,7 @@
 #include "registry_fast.hpp"
 
 #include "compact_json.hpp"
+#include "json_string_scan.hpp"
 #include "registry_limits.hpp"
 
 #include <airssys/watchdog/units.hpp>
@@ -8,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <charconv>
+#include <cstring>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -19,120 +21,145 @@ namespace airssys::watchdog::detail {
 namespace {
 
 // Every method returns false on anything unexpected; the caller gives up.
+// Strings come back as views: into the text when they hold no escape (the
+// common case: no copy), else into a buffer of the reader's that the next
+// string read replaces.
 class Reader {
  public:
-  explicit Reader(std::string_view s) : s_(s) {}
+  explicit Reader(std::string_view s) : p_(s.data()), end_(s.data() + s.size()) {}
 
   void ws() {
-    while (p_ < s_.size() && (s_[p_] == ' ' || s_[p_] == '\n' || s_[p_] == '\r' || s_[p_] == '\t')) ++p_;
+    while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
   }
   bool eat(char c) {
     ws();
-    if (p_ < s_.size() && s_[p_] == c) {
+    if (p_ < end_ && *p_ == c) {
       ++p_;
       return true;
     }
     return false;
   }
-  bool peek(char c) {
-    ws();
-    return p_ < s_.size() && s_[p_] == c;
-  }
   bool at_end() {
     ws();
-    return p_ == s_.size();
+    return p_ == end_;
   }
 
-  bool string(std::string& out) {
-    out.clear();
+  // A string value; `out` is valid until the next call.
+  bool string(std::string_view& out) { return string(out, scratch_); }
+
+  // A string, decoded into `buf` only when it holds an escape. Its UTF-8 is
+  // checked here: outside strings a valid text is ASCII, so this checks the
+  // whole text's (nlohmann refuses invalid UTF-8, and could not write it back).
+  bool string(std::string_view& out, std::string& buf) {
     if (!eat('"')) return false;
-    for (;;) {
-      // Copy the run up to the next quote or backslash in one go.
-      std::size_t q = p_;
-      while (q < s_.size() && s_[q] != '"' && s_[q] != '\\') {
-        if (static_cast<unsigned char>(s_[q]) < 0x20) return false;  // raw control characters are invalid JSON
-        ++q;
-      }
-      out.append(s_.data() + p_, q - p_);
-      p_ = q;
-      if (p_ >= s_.size()) return false;
-      if (s_[p_] == '"') {
-        ++p_;
-        return true;
-      }
-      if (++p_ >= s_.size()) return false;
-      const char e = s_[p_++];
+    const char* const start = p_;
+    if (!plain_run()) return false;
+    if (*p_ == '"') {
+      out = std::string_view(start, static_cast<std::size_t>(p_ - start));
+      ++p_;
+      return true;
+    }
+    buf.assign(start, p_);
+    while (*p_ == '\\') {
+      ++p_;
+      if (p_ >= end_) return false;
+      const char e = *p_++;
       switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
+        case '"': buf += '"'; break;
+        case '\\': buf += '\\'; break;
+        case '/': buf += '/'; break;
+        case 'b': buf += '\b'; break;
+        case 'f': buf += '\f'; break;
+        case 'n': buf += '\n'; break;
+        case 'r': buf += '\r'; break;
+        case 't': buf += '\t'; break;
         case 'u': {
           std::uint32_t cp = 0;
           if (!hex4(cp)) return false;
           if (cp >= 0xD800 && cp <= 0xDBFF) {
             std::uint32_t lo = 0;
-            if (p_ + 1 >= s_.size() || s_[p_] != '\\' || s_[p_ + 1] != 'u') return false;
+            if (end_ - p_ < 2 || p_[0] != '\\' || p_[1] != 'u') return false;
             p_ += 2;
             if (!hex4(lo) || lo < 0xDC00 || lo > 0xDFFF) return false;
             cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
           } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
             return false;
           }
-          utf8(cp, out);
+          json_append_utf8(cp, buf);
           break;
         }
         default: return false;
       }
+      const char* const run = p_;
+      if (!plain_run()) return false;
+      buf.append(run, p_);
     }
+    if (*p_ != '"') return false;  // a raw control character: invalid JSON
+    ++p_;
+    out = buf;
+    return true;
   }
 
-  // A JSON integer (no fraction, no exponent) into T.
+  // A JSON integer (no fraction, no exponent) into T; what std::from_chars
+  // takes of it (no '-' for an unsigned T, nothing out of T's range).
   template <class T>
   bool integer(T& out) {
     ws();
-    const std::size_t start = p_;
-    if (p_ < s_.size() && s_[p_] == '-') ++p_;
-    if (p_ >= s_.size() || s_[p_] < '0' || s_[p_] > '9') return false;
-    if (s_[p_] == '0' && p_ + 1 < s_.size() && s_[p_ + 1] >= '0' && s_[p_ + 1] <= '9') return false;  // leading zero
-    while (p_ < s_.size() && s_[p_] >= '0' && s_[p_] <= '9') ++p_;
-    if (p_ < s_.size() && (s_[p_] == '.' || s_[p_] == 'e' || s_[p_] == 'E')) return false;  // a float: the DOM path decides
-    auto [ptr, ec] = std::from_chars(s_.data() + start, s_.data() + p_, out);
-    return ec == std::errc{} && ptr == s_.data() + p_;
+    const char* const start = p_;
+    const bool negative = p_ < end_ && *p_ == '-';
+    if (negative) ++p_;
+    const char* const first = p_;
+    std::uint64_t m = 0;  // exact while there are at most 19 digits
+    while (p_ < end_ && *p_ >= '0' && *p_ <= '9') m = m * 10 + static_cast<std::uint64_t>(*p_++ - '0');
+    const auto n = p_ - first;
+    if (n == 0) return false;
+    if (*first == '0' && n > 1) return false;  // leading zero
+    if (p_ < end_ && (*p_ == '.' || *p_ == 'e' || *p_ == 'E')) return false;  // a float: the DOM path decides
+    if (n > 18) {  // may not fit: from_chars checks
+      auto [ptr, ec] = std::from_chars(start, p_, out);
+      return ec == std::errc{} && ptr == p_;
+    }
+    if constexpr (std::is_unsigned_v<T>) {
+      if (negative || m > std::numeric_limits<T>::max()) return false;
+      out = static_cast<T>(m);
+    } else {
+      const auto v = negative ? -static_cast<std::int64_t>(m) : static_cast<std::int64_t>(m);
+      if (v < std::numeric_limits<T>::min() || v > std::numeric_limits<T>::max()) return false;
+      out = static_cast<T>(v);
+    }
+    return true;
   }
 
   // A JSON number: exactly RFC 8259's grammar, checked here because
   // from_chars takes strtod's wider one (".5", "1.", "007", "+1").
   bool number(double& out) {
     ws();
-    const std::size_t start = p_;
-    if (p_ < s_.size() && s_[p_] == '-') ++p_;
-    if (p_ < s_.size() && s_[p_] == '0') {
-      if (++p_ < s_.size() && s_[p_] >= '0' && s_[p_] <= '9') return false;  // no leading zeros
+    const char* const start = p_;
+    if (p_ < end_ && *p_ == '-') ++p_;
+    if (p_ < end_ && *p_ == '0') {
+      if (++p_ < end_ && *p_ >= '0' && *p_ <= '9') return false;  // no leading zeros
     } else if (!digits()) {
       return false;
     }
-    if (p_ < s_.size() && s_[p_] == '.') {
+    if (p_ < end_ && *p_ == '.') {
       ++p_;
       if (!digits()) return false;
     }
-    if (p_ < s_.size() && (s_[p_] == 'e' || s_[p_] == 'E')) {
+    if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
       ++p_;
-      if (p_ < s_.size() && (s_[p_] == '+' || s_[p_] == '-')) ++p_;
+      if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
       if (!digits()) return false;
     }
-    auto [ptr, ec] = std::from_chars(s_.data() + start, s_.data() + p_, out);
-    return ec == std::errc{} && ptr == s_.data() + p_;
+    auto [ptr, ec] = std::from_chars(start, p_, out);
+    return ec == std::errc{} && ptr == p_;
   }
 
-  bool literal(std::string_view word) {
+  // `word` (a string literal: its size is known where this is inlined).
+  template <std::size_t N>
+  bool literal(const char (&word)[N]) {
     ws();
-    if (s_.substr(p_, word.size()) != word) return false;
-    p_ += word.size();
+    if (end_ - p_ < static_cast<std::ptrdiff_t>(N - 1) || std::memcmp(p_, word, N - 1) != 0) return false;
+    p_ += N - 1;
     return true;
   }
   bool null() { return literal("null"); }
@@ -142,24 +169,35 @@ class Reader {
   // to the DOM path, which refuses it with a message.
   bool raw_value(std::string_view& out, int open) {
     ws();
-    const std::size_t start = p_;
+    const char* const start = p_;
     if (!skip_value(open)) return false;
-    out = s_.substr(start, p_ - start);
+    out = std::string_view(start, static_cast<std::size_t>(p_ - start));
     return true;
   }
 
  private:
+  // Past plain bytes and valid UTF-8 sequences, to a '"', a '\\' or a
+  // control character; false at the end of the text or on invalid UTF-8.
+  bool plain_run() {
+    for (;;) {
+      p_ = json_skip_plain(p_, end_);
+      if (p_ >= end_) return false;
+      if (static_cast<unsigned char>(*p_) < 0x80) return true;
+      p_ = json_utf8_sequence(p_, end_);
+      if (p_ == nullptr) return false;
+    }
+  }
   // One or more decimal digits.
   bool digits() {
-    const std::size_t start = p_;
-    while (p_ < s_.size() && s_[p_] >= '0' && s_[p_] <= '9') ++p_;
+    const char* const start = p_;
+    while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
     return p_ > start;
   }
   bool hex4(std::uint32_t& v) {
-    if (p_ + 4 > s_.size()) return false;
+    if (end_ - p_ < 4) return false;
     v = 0;
     for (int i = 0; i < 4; ++i) {
-      const char c = s_[p_++];
+      const char c = *p_++;
       v <<= 4;
       if (c >= '0' && c <= '9') v |= static_cast<std::uint32_t>(c - '0');
       else if (c >= 'a' && c <= 'f') v |= static_cast<std::uint32_t>(c - 'a' + 10);
@@ -168,41 +206,19 @@ class Reader {
     }
     return true;
   }
-  static void utf8(std::uint32_t cp, std::string& out) {
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-  }
   bool skip_value(int depth) {
     ws();
-    if (p_ >= s_.size()) return false;
-    const char c = s_[p_];
-    if (c == '"') {
-      std::string tmp;
-      return string(tmp);
-    }
+    if (p_ >= end_) return false;
+    const char c = *p_;
+    std::string_view ignored;
+    if (c == '"') return string(ignored);
     if (c == '{' || c == '[') {
       if (depth + 1 > kMaxRegistryDepth) return false;
       const char close = c == '{' ? '}' : ']';
       ++p_;
       if (eat(close)) return true;
       do {
-        if (c == '{') {
-          std::string key;
-          if (!string(key) || !eat(':')) return false;
-        }
+        if (c == '{' && (!string(ignored) || !eat(':'))) return false;
         if (!skip_value(depth + 1)) return false;
       } while (eat(','));
       return eat(close);
@@ -214,18 +230,27 @@ class Reader {
     return number(d);
   }
 
-  std::string_view s_;
-  std::size_t p_ = 0;
+  const char* p_;
+  const char* end_;
+  std::string scratch_;
 };
 
-// Reads `{ "k": v, ... }`, calling field(key) positioned at each value.
+// Whether `key` is `name` (a string literal), compared inline.
+template <std::size_t N>
+bool is(std::string_view key, const char (&name)[N]) {
+  return key.size() == N - 1 && std::memcmp(key.data(), name, N - 1) == 0;
+}
+
+// Reads `{ "k": v, ... }`, calling field(key) positioned at each value; the
+// key stays valid while field reads the value.
 template <class F>
 bool object(Reader& r, F&& field) {
   if (!r.eat('{')) return false;
   if (r.eat('}')) return true;
-  std::string key;
+  std::string buffer;  // for a key with escapes only
+  std::string_view key;
   do {
-    if (!r.string(key) || !r.eat(':')) return false;
+    if (!r.string(key, buffer) || !r.eat(':')) return false;
     if (!field(key)) return false;
   } while (r.eat(','));
   return r.eat('}');
@@ -245,7 +270,10 @@ bool opt_integer(Reader& r, std::optional<T>& out) {
 
 bool nullable_string(Reader& r, std::string& out) {
   if (r.null()) return true;  // the DOM path treats null as absent
-  return r.string(out);
+  std::string_view v;
+  if (!r.string(v)) return false;
+  out.assign(v);
+  return true;
 }
 
 bool strings(Reader& r, std::vector<std::string>& out) {
@@ -253,9 +281,10 @@ bool strings(Reader& r, std::vector<std::string>& out) {
   if (!r.eat('[')) return false;
   out.clear();
   if (r.eat(']')) return true;
+  std::string_view v;
   do {
-    out.emplace_back();
-    if (!r.string(out.back())) return false;
+    if (!r.string(v)) return false;
+    out.emplace_back(v);
   } while (r.eat(','));
   return r.eat(']');
 }
@@ -264,22 +293,22 @@ bool strings(Reader& r, std::vector<std::string>& out) {
 // the same: the text as read when it already is that (what this writer
 // wrote: no re-encoding on every load, compact_json.hpp), else parsed
 // (which also checks it) and dumped.
-bool keep_unknown(Reader& r, std::map<std::string, std::string>& extra, const std::string& key, int open) {
+bool keep_unknown(Reader& r, std::map<std::string, std::string>& extra, std::string_view key, int open) {
   std::string_view raw;
   if (!r.raw_value(raw, open)) return false;
   if (is_compact_dump(raw, kMaxRegistryDepth)) {
-    extra.insert_or_assign(key, std::string(raw));
+    extra.insert_or_assign(std::string(key), std::string(raw));
     return true;
   }
   auto v = nlohmann::json::parse(raw, nullptr, false);
   if (v.is_discarded()) return false;
-  extra.insert_or_assign(key, v.dump());
+  extra.insert_or_assign(std::string(key), v.dump());
   return true;
 }
 
 // Text that is no state or kind goes to the DOM path, which names it.
 bool task_state(Reader& r, TaskState& out) {
-  std::string text;
+  std::string_view text;
   if (r.null()) return true;
   if (!r.string(text)) return false;
   const auto s = task_state_from_string(text);
@@ -289,23 +318,23 @@ bool task_state(Reader& r, TaskState& out) {
 
 bool containment(Reader& r, Containment& c) {
   if (r.null()) return true;
-  return object(r, [&](const std::string& k) {
-    if (k == "kind") {
+  return object(r, [&](std::string_view k) {
+    if (is(k, "kind")) {
       if (r.null()) return true;
-      std::string text;
+      std::string_view text;
       if (!r.string(text)) return false;
       const auto kind = containment_kind_from_string(text);
       if (kind) c.kind = *kind;
       return kind.has_value();
     }
-    if (k == "cgroup") return nullable_string(r, c.cgroup);
-    if (k == "note") return nullable_string(r, c.note);
-    if (k == "v1") {
+    if (is(k, "cgroup")) return nullable_string(r, c.cgroup);
+    if (is(k, "note")) return nullable_string(r, c.note);
+    if (is(k, "v1")) {
       if (r.null()) return true;
-      return object(r, [&](const std::string& ctl) {
-        std::string dir;
+      return object(r, [&](std::string_view ctl) {
+        std::string_view dir;
         if (!r.string(dir)) return false;
-        c.v1.insert_or_assign(ctl, std::move(dir));
+        c.v1.insert_or_assign(std::string(ctl), std::string(dir));
         return true;
       });
     }
@@ -316,10 +345,10 @@ bool containment(Reader& r, Containment& c) {
 
 bool limits(Reader& r, Limits& l) {
   if (r.null()) return true;
-  return object(r, [&](const std::string& k) {
-    if (k == "memory_bytes") return opt_integer(r, l.memory_bytes);
-    if (k == "pids") return opt_integer(r, l.pids);
-    if (k == "cpus") {
+  return object(r, [&](std::string_view k) {
+    if (is(k, "memory_bytes")) return opt_integer(r, l.memory_bytes);
+    if (is(k, "pids")) return opt_integer(r, l.pids);
+    if (is(k, "cpus")) {
       if (r.null()) return true;
       double v = 0;
       if (!r.number(v) || !(v > 0)) return false;
@@ -351,55 +380,55 @@ bool plain_integer(Reader& r, T& out) {
 }
 
 bool task(Reader& r, TaskRecord& t) {
-  return object(r, [&](const std::string& k) {
+  return object(r, [&](std::string_view k) {
     switch (k.size() > 0 ? k[0] : '\0') {
       case 'a':
-        if (k == "argv") return strings(r, t.argv);
+        if (is(k, "argv")) return strings(r, t.argv);
         break;
       case 'c':
-        if (k == "cwd") return nullable_string(r, t.cwd);
-        if (k == "created_ms") return plain_integer(r, t.created_ms);
-        if (k == "containment") return containment(r, t.containment);
+        if (is(k, "cwd")) return nullable_string(r, t.cwd);
+        if (is(k, "created_ms")) return plain_integer(r, t.created_ms);
+        if (is(k, "containment")) return containment(r, t.containment);
         break;
       case 'd':
-        if (k == "deadline_ms") return opt_integer(r, t.deadline_ms);
+        if (is(k, "deadline_ms")) return opt_integer(r, t.deadline_ms);
         break;
       case 'e':
-        if (k == "env") return strings(r, t.env);
-        if (k == "exit_code") return opt_integer(r, t.exit_code);
-        if (k == "exit_signal") return opt_integer(r, t.exit_signal);
-        if (k == "ended_ms") return opt_integer(r, t.ended_ms);
-        if (k == "error") return nullable_string(r, t.error);
+        if (is(k, "env")) return strings(r, t.env);
+        if (is(k, "exit_code")) return opt_integer(r, t.exit_code);
+        if (is(k, "exit_signal")) return opt_integer(r, t.exit_signal);
+        if (is(k, "ended_ms")) return opt_integer(r, t.ended_ms);
+        if (is(k, "error")) return nullable_string(r, t.error);
         break;
       case 'f':
-        if (k == "foreground") return boolean(r, t.foreground);
+        if (is(k, "foreground")) return boolean(r, t.foreground);
         break;
       case 'g':
-        if (k == "grace_ms") return plain_integer(r, t.grace_ms);
+        if (is(k, "grace_ms")) return plain_integer(r, t.grace_ms);
         break;
       case 'i':
-        if (k == "id") return nullable_string(r, t.id);
-        if (k == "idle_timeout_ms") return opt_integer(r, t.idle_timeout_ms);
+        if (is(k, "id")) return nullable_string(r, t.id);
+        if (is(k, "idle_timeout_ms")) return opt_integer(r, t.idle_timeout_ms);
         break;
       case 'l':
-        if (k == "limits") return limits(r, t.limits);
-        if (k == "leftover_processes") return opt_integer(r, t.leftover_processes);
+        if (is(k, "limits")) return limits(r, t.limits);
+        if (is(k, "leftover_processes")) return opt_integer(r, t.leftover_processes);
         break;
       case 'm':
-        if (k == "monitor_pid") return opt_integer(r, t.monitor_pid);
-        if (k == "monitor_start_time") return opt_integer(r, t.monitor_start_time);
+        if (is(k, "monitor_pid")) return opt_integer(r, t.monitor_pid);
+        if (is(k, "monitor_start_time")) return opt_integer(r, t.monitor_start_time);
         break;
       case 'p':
-        if (k == "pid") return opt_integer(r, t.pid);
-        if (k == "pid_start_time") return opt_integer(r, t.pid_start_time);
+        if (is(k, "pid")) return opt_integer(r, t.pid);
+        if (is(k, "pid_start_time")) return opt_integer(r, t.pid_start_time);
         break;
       case 's':
-        if (k == "state") return task_state(r, t.state);
-        if (k == "stdout_log") return nullable_string(r, t.stdout_log);
-        if (k == "stderr_log") return nullable_string(r, t.stderr_log);
+        if (is(k, "state")) return task_state(r, t.state);
+        if (is(k, "stdout_log")) return nullable_string(r, t.stdout_log);
+        if (is(k, "stderr_log")) return nullable_string(r, t.stderr_log);
         break;
       case 't':
-        if (k == "timeout_ms") return opt_integer(r, t.timeout_ms);
+        if (is(k, "timeout_ms")) return opt_integer(r, t.timeout_ms);
         break;
       default: break;
     }
@@ -411,60 +440,30 @@ bool task(Reader& r, TaskRecord& t) {
 
 namespace {
 
-// nlohmann rejects invalid UTF-8 (and could not write it back), so must we.
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  const std::size_t n = s.size();
-  while (i < n) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    int len = 0;
-    std::uint32_t cp = 0;
-    if ((c & 0xE0) == 0xC0) len = 2, cp = c & 0x1F;
-    else if ((c & 0xF0) == 0xE0) len = 3, cp = c & 0x0F;
-    else if ((c & 0xF8) == 0xF0) len = 4, cp = c & 0x07;
-    else return false;
-    if (i + static_cast<std::size_t>(len) > n) return false;
-    for (int k = 1; k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + static_cast<std::size_t>(k)]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    i += static_cast<std::size_t>(len);
-  }
-  return true;
-}
-
-}  // namespace
-
-namespace {
-
 // The whole file through the fast reader: each task, once checked, goes to
 // `each` (which may move from it), in file order; unknown top-level keys to
 // `extra`. False where parse_registry_fast gives up.
 template <class Each>
 bool scan(std::string_view text, std::map<std::string, std::string>& extra, Each&& each) {
-  if (text.size() > kMaxRegistryBytes || !valid_utf8(text)) return false;
+  if (text.size() > kMaxRegistryBytes) return false;
   Reader r(text);
   int schema_version = 0;
   bool have_version = false, have_tasks = false;
-  const bool ok = object(r, [&](const std::string& k) {
-    if (k == "schema_version") {
+  const bool ok = object(r, [&](std::string_view k) {
+    if (is(k, "schema_version")) {
       have_version = true;
       return r.integer(schema_version);
     }
-    if (k == "tasks") {
+    if (is(k, "tasks")) {
       if (have_tasks) return false;  // a second "tasks" replaces the first: the DOM path's business
       have_tasks = true;
-      return object(r, [&](const std::string& id) {
-        TaskRecord t;
+      // One record for every task: assigning the defaults keeps the
+      // strings' buffers, so most tasks allocate nothing (`each` may still
+      // move from it).
+      const TaskRecord fresh;
+      TaskRecord t;
+      return object(r, [&](std::string_view id) {
+        t = fresh;
         if (!task(r, t)) return false;
         if (t.id != id || !valid_task_id(t.id) || t.argv.empty() || task_problem(t)) return false;
         return each(t);
