@@ -3,6 +3,8 @@
 //
 //   scripts/build release task-watchdog watchdog_bench
 //   build/release/bench/watchdog_bench build/release/watchdog/task-watchdog [RUNS]
+//   build/release/bench/watchdog_bench --write-registry FILE N   (the registry
+//     of N tasks the runs below use, to profile a command on it by hand)
 //
 // Wall times of the CLI are measured around posix_spawn + wait4 (so they
 // include fork/exec); peak RSS is /usr/bin/time's %M over 5 more runs. The registry load
@@ -25,6 +27,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 extern char** environ;
@@ -171,8 +174,12 @@ void print_list_ratio(const std::string& bin, const fs::path& r100, int runs) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 4 && std::string_view(argv[1]) == "--write-registry") {
+    write_registry(argv[2], std::max(0, std::atoi(argv[3])));
+    return 0;
+  }
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s PATH/TO/task-watchdog [RUNS]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s PATH/TO/task-watchdog [RUNS] | --write-registry FILE N\n", argv[0]);
     return 2;
   }
   const std::string bin = fs::absolute(argv[1]).string();
