@@ -4,6 +4,7 @@
 // binds, and a syslog nobody listens on stopping exec before the program.
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <poll.h>
 
@@ -158,6 +159,23 @@ TEST_F(CliObserve, ABadSyslogAddressOrFacilityIsAUsageError) {
   r = stat({"--audit-syslog", "/dev/log", "--audit-syslog-facility", "kern"});
   EXPECT_EQ(r.status, 2);
   EXPECT_THAT(r.err, HasSubstr("unknown syslog facility 'kern'"));
+}
+
+// A path that exists but is no socket can never take a datagram: refused at
+// once as a usage error. Before, it was taken, every record failed with
+// "Connection refused", and the refusal came as 126 after ~9 s of retries.
+TEST_F(CliObserve, ASyslogPathThatIsNoSocketIsAUsageError) {
+  const auto fifo = tmp_.path() / "log.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const auto file = tmp_.path() / "log.txt";
+  airssys::testing::write_file(file, "");
+  for (const auto& [path, kind] : {std::pair{fifo, "a FIFO"}, std::pair{file, "a regular file"}}) {
+    const auto r = stat({"--audit-syslog", path.string()});
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_THAT(r.err, HasSubstr("--audit-syslog: syslog " + path.string() + ": " + path.string() + " is " + kind +
+                                 ", not a unix socket"));
+    EXPECT_EQ(r.out, "") << "fs stat ran";
+  }
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <netdb.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -13,6 +14,8 @@
 #include <cstring>
 
 #include <fmt/format.h>
+
+#include "core/file_type.hpp"
 
 namespace airssys::osl::syslog {
 
@@ -41,6 +44,15 @@ std::expected<Sender, Error> Sender::open(Address address) {
   Sender s;
   s.address_ = std::move(address);
   if (s.address_.transport == Address::Transport::unix_datagram) {
+    // A path that exists but is no socket (a FIFO, a file) can never take a
+    // datagram: say so now, not "Connection refused" at every record. A
+    // missing path is fine: the collector may start later. stat follows
+    // symlinks, as the kernel's connect does (/dev/log often is one).
+    if (struct stat st {}; ::stat(s.address_.path.c_str(), &st) == 0 && !S_ISSOCK(st.st_mode)) {
+      return std::unexpected(Error::make(
+          ErrorCategory::invalid_argument,
+          fmt::format("{} is {}, not a unix socket", s.address_.path, ::airssys::osl::detail::file_type_name(st.st_mode))));
+    }
     sockaddr_un sun{};
     sun.sun_family = AF_UNIX;
     std::memcpy(sun.sun_path, s.address_.path.data(), std::min(s.address_.path.size(), sizeof sun.sun_path - 1));

@@ -9,6 +9,7 @@ std::string_view file_type_name(mode_t mode) noexcept {
   if (S_ISBLK(mode)) return "a block device";
   if (S_ISSOCK(mode)) return "a socket";
   if (S_ISLNK(mode)) return "a symbolic link";
+  if (S_ISREG(mode)) return "a regular file";
   return "not a regular file";
 }
 

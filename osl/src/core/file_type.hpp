@@ -1,7 +1,7 @@
 #pragma once
-// How messages name a file that is not the regular file they wanted
-// ("not a regular file (a FIFO)"): the policy loader and the audit log's
-// path check share it.
+// How messages name a file that is not the kind they wanted ("not a
+// regular file (a FIFO)", "is a FIFO, not a unix socket"): the policy
+// loader, the audit log's path check and the syslog sender share it.
 
 #include <sys/stat.h>
 
@@ -10,7 +10,8 @@
 namespace airssys::osl::detail {
 
 // "a FIFO", "a directory", "a character device", "a block device",
-// "a socket", "a symbolic link"; "not a regular file" for anything else.
+// "a socket", "a symbolic link", "a regular file"; "not a regular file"
+// for anything else.
 [[nodiscard]] std::string_view file_type_name(mode_t mode) noexcept;
 
 }  // namespace airssys::osl::detail
