@@ -99,6 +99,28 @@ void add_pids(std::set<std::int64_t>& into, const std::vector<ProcessEvent>& eve
   for (const auto& e : events) into.insert(e.process.pid);
 }
 
+// `batches` batches of 20 events (pids from `first`, 100 apart), each of
+// which must be acknowledged; their pids go to `acknowledged`.
+void append_acknowledged(Store& store, std::int64_t first, int batches, std::set<std::int64_t>& acknowledged) {
+  for (int b = 0; b < batches; ++b) {
+    auto events = batch(first + b * 100, 20);
+    auto r = store.append_events(events);
+    ASSERT_TRUE(r) << r.error();
+    add_pids(acknowledged, events);
+  }
+}
+
+// crash(), then reopen: every acknowledged pid must be in the database.
+Contents crash_and_check(std::optional<io::FaultInjection>& faults, std::unique_ptr<Store>& store,
+                         const fs::path& db, const std::set<std::int64_t>& acknowledged) {
+  crash(faults, store);
+  Contents got = reopen_and_read(db);
+  for (auto pid : acknowledged) {
+    EXPECT_TRUE(got.event_pids.contains(pid)) << "acknowledged pid " << pid << " lost";
+  }
+  return got;
+}
+
 struct Case {
   const char* name;
   std::vector<io::Fault> faults;
@@ -136,12 +158,7 @@ TEST(StoreFaults, ABatchThatWasNotMadeDurableIsNotAcknowledged) {
     std::optional<io::FaultInjection> faults(std::in_place);
     auto store = open_store(db);
     ASSERT_TRUE(store);
-    for (int b = 0; b < 3; ++b) {
-      auto events = batch(1000 + b * 100, 20);
-      auto r = store->append_events(events);
-      ASSERT_TRUE(r) << r.error();
-      add_pids(acknowledged, events);
-    }
+    ASSERT_NO_FATAL_FAILURE(append_acknowledged(*store, 1000, 3, acknowledged));
     const std::size_t processes = store->process_count();
     for (const auto& f : c.faults) faults->add(f);
     const auto lost = batch(5000, 20);
@@ -152,11 +169,7 @@ TEST(StoreFaults, ABatchThatWasNotMadeDurableIsNotAcknowledged) {
     EXPECT_EQ(store->process_count(), processes) << "the mirror kept rows the database rolled back";
     EXPECT_EQ(store->process(5000), nullptr);
 
-    crash(faults, store);
-    const Contents got = reopen_and_read(db);
-    for (auto pid : acknowledged) {
-      EXPECT_TRUE(got.event_pids.contains(pid)) << "acknowledged pid " << pid << " lost";
-    }
+    const Contents got = crash_and_check(faults, store, db, acknowledged);
     if (!c.fate_unknown) {
       EXPECT_FALSE(got.event_pids.contains(5000)) << "a failed batch appeared";
     }
@@ -179,21 +192,12 @@ TEST(StoreFaults, TheStoreGoesOnAfterAFailedBatch) {
     add_pids(acknowledged, first);
     for (const auto& f : c.faults) faults->add(f);
     ASSERT_FALSE(store->append_events(batch(5000, 20)));
-    for (int b = 0; b < 3; ++b) {
-      auto events = batch(2000 + b * 100, 20);
-      auto r = store->append_events(events);
-      ASSERT_TRUE(r) << r.error();
-      add_pids(acknowledged, events);
-    }
+    ASSERT_NO_FATAL_FAILURE(append_acknowledged(*store, 2000, 3, acknowledged));
     auto alerts = std::vector<Alert>{alert(1), alert(2)};
     ASSERT_TRUE(store->insert_alerts(alerts));
     EXPECT_EQ(store->process_count(), acknowledged.size());
 
-    crash(faults, store);
-    const Contents got = reopen_and_read(db);
-    for (auto pid : acknowledged) {
-      EXPECT_TRUE(got.event_pids.contains(pid)) << "acknowledged pid " << pid << " lost";
-    }
+    const Contents got = crash_and_check(faults, store, db, acknowledged);
     EXPECT_EQ(got.alert_rules, (std::set<std::string>{"rule-1", "rule-2"}));
   }
 }
@@ -258,11 +262,7 @@ TEST(StoreFaults, AcknowledgedBatchesSurviveACrashThroughCheckpoints) {
   EXPECT_EQ(failed, faults->fired());
   EXPECT_GT(failed, 0);
   EXPECT_GT(fs::file_size(db), db_size_at_open) << "no checkpoint ran: the test did not cover one";
-  crash(faults, store);
-  const Contents got = reopen_and_read(db);
-  for (auto pid : acknowledged) {
-      EXPECT_TRUE(got.event_pids.contains(pid)) << "acknowledged pid " << pid << " lost";
-    }
+  crash_and_check(faults, store, db, acknowledged);
 }
 
 // The shim itself: a database written through it reads back through the
