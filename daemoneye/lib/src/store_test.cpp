@@ -7,6 +7,7 @@
 
 #include <airssys/daemoneye/store.hpp>
 #include <filesystem>
+#include <memory>
 #include <vector>
 
 #include "sqlite_util.hpp"
@@ -40,6 +41,17 @@ mode_t mode_of(const fs::path& p) {
   EXPECT_EQ(::lstat(p.c_str(), &st), 0) << p;
   return st.st_mode & 07777;
 }
+
+// A new store at d.db in a temp dir, with the default retention.
+class StoreInTempDir : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store = open_store(tmp / "d.db");
+    ASSERT_TRUE(store);
+  }
+  TempDir tmp;
+  std::unique_ptr<Store> store;
+};
 
 TEST(Store, CreatesDatabase0600InA0700DirectoryItMakes) {
   TempDir tmp;
@@ -87,10 +99,7 @@ TEST(Store, UpgradesAVersion1StoreKeepingItsRows) {
   EXPECT_EQ(peek.integer("SELECT exit_code FROM process_events WHERE pid = 43"), 0);
 }
 
-TEST(Store, KernelEventExtrasAreStoredAndUnknownOnesAreNull) {
-  TempDir tmp;
-  auto store = open_store(tmp / "d.db");
-  ASSERT_TRUE(store);
+TEST_F(StoreInTempDir, KernelEventExtrasAreStoredAndUnknownOnesAreNull) {
   ProcessEvent exec{EventKind::exec, EventSource::ebpf, 1764000100, proc(200, "true", "/usr/bin/true", "true x")};
   exec.time_ns = 1764000100123456789;
   exec.cmdline_size = 100000;
@@ -178,10 +187,7 @@ TEST(Store, RefusesAFileThatIsNotADatabase) {
   EXPECT_EQ(s.error().category, ErrorCategory::corrupt);
 }
 
-TEST(Store, FirstSnapshotInsertsEveryRowWithEveryColumn) {
-  TempDir tmp;
-  auto store = open_store(tmp / "d.db");
-  ASSERT_TRUE(store);
+TEST_F(StoreInTempDir, FirstSnapshotInsertsEveryRowWithEveryColumn) {
   auto all = many(100, 50);
   all[7].cmdline = "with 'quotes' and \xc3\xa9";
   all[7].cpu_percent = 12.5;
@@ -201,10 +207,7 @@ TEST(Store, FirstSnapshotInsertsEveryRowWithEveryColumn) {
   EXPECT_EQ(peek.text("SELECT sha256 FROM processes WHERE pid = 107"), std::string(64, 'a'));
 }
 
-TEST(Store, IdleReapplyWritesNothing) {
-  TempDir tmp;
-  auto store = open_store(tmp / "d.db");
-  ASSERT_TRUE(store);
+TEST_F(StoreInTempDir, IdleReapplyWritesNothing) {
   auto all = many(100, 200);
   ASSERT_TRUE(store->apply_snapshot(all));
   Peek peek(tmp / "d.db");
@@ -221,10 +224,7 @@ TEST(Store, IdleReapplyWritesNothing) {
   EXPECT_EQ(fs::file_size(tmp / "d.db-wal"), wal_size);
 }
 
-TEST(Store, ChangedRowIsUpdatedAndOnlyIt) {
-  TempDir tmp;
-  auto store = open_store(tmp / "d.db");
-  ASSERT_TRUE(store);
+TEST_F(StoreInTempDir, ChangedRowIsUpdatedAndOnlyIt) {
   auto all = many(100, 20);
   ASSERT_TRUE(store->apply_snapshot(all));
   const auto before = store->total_changes();
@@ -244,10 +244,7 @@ TEST(Store, ChangedRowIsUpdatedAndOnlyIt) {
   EXPECT_EQ(store->process(104)->start_ticks, all[4].start_ticks);
 }
 
-TEST(Store, VanishedPidIsDeletedAndNewOneInserted) {
-  TempDir tmp;
-  auto store = open_store(tmp / "d.db");
-  ASSERT_TRUE(store);
+TEST_F(StoreInTempDir, VanishedPidIsDeletedAndNewOneInserted) {
   auto all = many(100, 10);
   ASSERT_TRUE(store->apply_snapshot(all));
   all.erase(all.begin() + 2);  // pid 102 exited
@@ -269,10 +266,7 @@ TEST(Store, VanishedPidIsDeletedAndNewOneInserted) {
   EXPECT_EQ(peek.integer("SELECT count(*) FROM processes"), 0);
 }
 
-TEST(Store, BadSnapshotIsRefusedAndChangesNothing) {
-  TempDir tmp;
-  auto store = open_store(tmp / "d.db");
-  ASSERT_TRUE(store);
+TEST_F(StoreInTempDir, BadSnapshotIsRefusedAndChangesNothing) {
   auto all = many(100, 10);
   ASSERT_TRUE(store->apply_snapshot(all));
   // New and changed rows come first, then the duplicate: the writes before
@@ -303,10 +297,7 @@ TEST(Store, BadSnapshotIsRefusedAndChangesNothing) {
 
 // A write that fails half way (here the file size limit, as a full disk
 // would) returns SQLite's message and leaves the mirror equal to the table.
-TEST(Store, FailedWriteRollsBackDatabaseAndMirror) {
-  TempDir tmp;
-  auto store = open_store(tmp / "d.db");
-  ASSERT_TRUE(store);
+TEST_F(StoreInTempDir, FailedWriteRollsBackDatabaseAndMirror) {
   auto all = many(100, 100);
   ASSERT_TRUE(store->apply_snapshot(all));
 
@@ -367,10 +358,7 @@ TEST(Store, ReopenKeepsDataAndTheMirror) {
   EXPECT_EQ(peek.integer("SELECT scan_id FROM scans"), 7);
 }
 
-TEST(Store, EventsCarryTheParentsPathAndCmdline) {
-  TempDir tmp;
-  auto store = open_store(tmp / "d.db");
-  ASSERT_TRUE(store);
+TEST_F(StoreInTempDir, EventsCarryTheParentsPathAndCmdline) {
   auto nginx = proc(100, "nginx", "/usr/sbin/nginx", "nginx: worker process");
   ASSERT_TRUE(store->apply_snapshot(std::vector{nginx}));
 
@@ -409,10 +397,7 @@ TEST(Store, EventsCarryTheParentsPathAndCmdline) {
   EXPECT_EQ(peek.integer("SELECT count(*) FROM process_events WHERE pid = 200 AND event = 'stop'"), 2);
 }
 
-TEST(Store, AlertsAndScansAreStored) {
-  TempDir tmp;
-  auto store = open_store(tmp / "d.db");
-  ASSERT_TRUE(store);
+TEST_F(StoreInTempDir, AlertsAndScansAreStored) {
   Alert a{.rule_id = "exe-deleted",
           .rule_name = "Executable deleted while running",
           .severity = Severity::high,
