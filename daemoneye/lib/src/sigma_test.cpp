@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <airssys/daemoneye/rule.hpp>
+#include <functional>
 #include <string>
+#include <vector>
 
 namespace airssys::daemoneye {
 namespace {
@@ -31,6 +33,19 @@ std::string where(const std::string& detection) {
   if (w.ends_with(kTail)) w.resize(w.size() - kTail.size());
   return w;
 }
+
+// An input and the SQL it must become.
+struct Translation {
+  std::string input, sql;
+};
+
+void expect_translations(const std::function<std::string(const std::string&)>& translate,
+                         const std::vector<Translation>& cases) {
+  for (const auto& c : cases) EXPECT_EQ(translate(c.input), c.sql) << c.input;
+}
+
+// Each detection's WHERE part (where()).
+void expect_translations(const std::vector<Translation>& cases) { expect_translations(where, cases); }
 
 std::string error_of(const std::string& text) {
   auto r = parse_rule(text, "t.yml");
@@ -94,45 +109,64 @@ TEST(Sigma, MetadataLevelsAndShape) {
 }
 
 TEST(Sigma, ModifiersBecomeComparisons) {
-  EXPECT_EQ(where("  s: {Image: /usr/bin/curl}\n  condition: s\n"), "(path = '/usr/bin/curl' COLLATE NOCASE)");
-  EXPECT_EQ(where("  s: {Image|cased: /usr/bin/curl}\n  condition: s\n"), "(path = '/usr/bin/curl')");
-  EXPECT_EQ(where("  s: {Image|endswith: /curl}\n  condition: s\n"), "(path LIKE '%/curl' ESCAPE '\\')");
-  EXPECT_EQ(where("  s: {Image|startswith: /tmp/}\n  condition: s\n"), "(path LIKE '/tmp/%' ESCAPE '\\')");
-  EXPECT_EQ(where("  s: {CommandLine|contains: wget}\n  condition: s\n"), "(cmdline LIKE '%wget%' ESCAPE '\\')");
-  EXPECT_EQ(where("  s: {CommandLine|contains|cased: wget}\n  condition: s\n"), "(cmdline GLOB '*wget*')");
-  EXPECT_EQ(where("  s: {CommandLine: 'a*b?c'}\n  condition: s\n"), "(cmdline LIKE 'a%b_c' ESCAPE '\\')");
-  EXPECT_EQ(where("  s: {CommandLine|cased: 'a*b?c[d'}\n  condition: s\n"), "(cmdline GLOB 'a*b?c[[]d')");
-  // Lists are OR, |all makes them AND.
-  EXPECT_EQ(where("  s:\n    CommandLine|contains: [a, b]\n  condition: s\n"),
-            "((cmdline LIKE '%a%' ESCAPE '\\' OR cmdline LIKE '%b%' ESCAPE '\\'))");
-  EXPECT_EQ(where("  s:\n    CommandLine|contains|all: [a, b]\n  condition: s\n"),
-            "((cmdline LIKE '%a%' ESCAPE '\\' AND cmdline LIKE '%b%' ESCAPE '\\'))");
-  // Maps are AND, a list of maps OR.
-  EXPECT_EQ(where("  s:\n    Image: a\n    User: root\n  condition: s\n"),
-            "((path = 'a' COLLATE NOCASE AND username = 'root' COLLATE NOCASE))");
-  EXPECT_EQ(where("  s:\n    - Image: a\n    - User: root\n  condition: s\n"),
-            "((path = 'a' COLLATE NOCASE OR username = 'root' COLLATE NOCASE))");
-  EXPECT_EQ(where("  s: {CommandLine|re: '^curl\\s'}\n  condition: s\n"), "(regexp('^curl\\s', cmdline, 1))");
-  EXPECT_EQ(where("  s: {CommandLine|re|i|s: 'x.y'}\n  condition: s\n"), "(regexp('(?is)x.y', cmdline, 1))");
-  // Under NOT a regex's undecidable rows (a PCRE2 limit) must not count as
-  // "the filter matched", or a padded command line would silence the rule;
-  // a second NOT turns it back.
-  EXPECT_EQ(where("  s: {Image: /bin/x}\n  f: {CommandLine|re: 'a'}\n  condition: s and not f\n"),
-            "((path = '/bin/x' COLLATE NOCASE AND NOT coalesce(regexp('a', cmdline, 0), 0)))");
-  EXPECT_EQ(where("  f: {CommandLine|re: 'a'}\n  condition: not (not f)\n"),
-            "(NOT coalesce(NOT coalesce(regexp('a', cmdline, 1), 0), 0))");
-  EXPECT_EQ(where("  s: {CurrentDirectory|exists: true}\n  condition: s\n"), "((cwd IS NOT NULL AND cwd <> ''))");
-  EXPECT_EQ(where("  s: {CurrentDirectory|exists: false}\n  condition: s\n"), "((cwd IS NULL OR cwd = ''))");
-  EXPECT_EQ(where("  s: {CurrentDirectory: null}\n  condition: s\n"), "((cwd IS NULL OR cwd = ''))");
-  EXPECT_EQ(where("  s: {ProcessId: 42}\n  condition: s\n"), "(pid = 42)");
-  EXPECT_EQ(where("  s: {LogonId|gte: 1000}\n  condition: s\n"), "(auid >= 1000)");
-  EXPECT_EQ(where("  s: {ParentProcessId: null}\n  condition: s\n"), "(parent IS NULL)");
-  EXPECT_EQ(where("  s: {Hashes|contains: 'SHA256=ABC'}\n  condition: s\n"), "(sha256 LIKE '%ABC%' ESCAPE '\\')");
-  EXPECT_EQ(where("  s: {CommandLine|base64|contains: '/bin/sh -i'}\n  condition: s\n"),
-            "(cmdline LIKE '%L2Jpbi9zaCAtaQ==%' ESCAPE '\\')");
-  EXPECT_EQ(where("  s: {CommandLine|base64offset|contains: '/bin/sh -i'}\n  condition: s\n"),
-            "((cmdline LIKE '%L2Jpbi9zaCAta%' ESCAPE '\\' OR cmdline LIKE '%9iaW4vc2ggLW%' ESCAPE '\\' OR "
-            "cmdline LIKE '%vYmluL3NoIC1p%' ESCAPE '\\'))");
+  expect_translations({
+      {"  s: {Image: /usr/bin/curl}\n  condition: s\n",
+       "(path = '/usr/bin/curl' COLLATE NOCASE)"},
+      {"  s: {Image|cased: /usr/bin/curl}\n  condition: s\n",
+       "(path = '/usr/bin/curl')"},
+      {"  s: {Image|endswith: /curl}\n  condition: s\n",
+       "(path LIKE '%/curl' ESCAPE '\\')"},
+      {"  s: {Image|startswith: /tmp/}\n  condition: s\n",
+       "(path LIKE '/tmp/%' ESCAPE '\\')"},
+      {"  s: {CommandLine|contains: wget}\n  condition: s\n",
+       "(cmdline LIKE '%wget%' ESCAPE '\\')"},
+      {"  s: {CommandLine|contains|cased: wget}\n  condition: s\n",
+       "(cmdline GLOB '*wget*')"},
+      {"  s: {CommandLine: 'a*b?c'}\n  condition: s\n",
+       "(cmdline LIKE 'a%b_c' ESCAPE '\\')"},
+      {"  s: {CommandLine|cased: 'a*b?c[d'}\n  condition: s\n",
+       "(cmdline GLOB 'a*b?c[[]d')"},
+      // Lists are OR, |all makes them AND.
+      {"  s:\n    CommandLine|contains: [a, b]\n  condition: s\n",
+       "((cmdline LIKE '%a%' ESCAPE '\\' OR cmdline LIKE '%b%' ESCAPE '\\'))"},
+      {"  s:\n    CommandLine|contains|all: [a, b]\n  condition: s\n",
+       "((cmdline LIKE '%a%' ESCAPE '\\' AND cmdline LIKE '%b%' ESCAPE '\\'))"},
+      // Maps are AND, a list of maps OR.
+      {"  s:\n    Image: a\n    User: root\n  condition: s\n",
+       "((path = 'a' COLLATE NOCASE AND username = 'root' COLLATE NOCASE))"},
+      {"  s:\n    - Image: a\n    - User: root\n  condition: s\n",
+       "((path = 'a' COLLATE NOCASE OR username = 'root' COLLATE NOCASE))"},
+      {"  s: {CommandLine|re: '^curl\\s'}\n  condition: s\n",
+       "(regexp('^curl\\s', cmdline, 1))"},
+      {"  s: {CommandLine|re|i|s: 'x.y'}\n  condition: s\n",
+       "(regexp('(?is)x.y', cmdline, 1))"},
+      // Under NOT a regex's undecidable rows (a PCRE2 limit) must not count as
+      // "the filter matched", or a padded command line would silence the rule;
+      // a second NOT turns it back.
+      {"  s: {Image: /bin/x}\n  f: {CommandLine|re: 'a'}\n  condition: s and not f\n",
+       "((path = '/bin/x' COLLATE NOCASE AND NOT coalesce(regexp('a', cmdline, 0), 0)))"},
+      {"  f: {CommandLine|re: 'a'}\n  condition: not (not f)\n",
+       "(NOT coalesce(NOT coalesce(regexp('a', cmdline, 1), 0), 0))"},
+      {"  s: {CurrentDirectory|exists: true}\n  condition: s\n",
+       "((cwd IS NOT NULL AND cwd <> ''))"},
+      {"  s: {CurrentDirectory|exists: false}\n  condition: s\n",
+       "((cwd IS NULL OR cwd = ''))"},
+      {"  s: {CurrentDirectory: null}\n  condition: s\n",
+       "((cwd IS NULL OR cwd = ''))"},
+      {"  s: {ProcessId: 42}\n  condition: s\n",
+       "(pid = 42)"},
+      {"  s: {LogonId|gte: 1000}\n  condition: s\n",
+       "(auid >= 1000)"},
+      {"  s: {ParentProcessId: null}\n  condition: s\n",
+       "(parent IS NULL)"},
+      {"  s: {Hashes|contains: 'SHA256=ABC'}\n  condition: s\n",
+       "(sha256 LIKE '%ABC%' ESCAPE '\\')"},
+      {"  s: {CommandLine|base64|contains: '/bin/sh -i'}\n  condition: s\n",
+       "(cmdline LIKE '%L2Jpbi9zaCAtaQ==%' ESCAPE '\\')"},
+      {"  s: {CommandLine|base64offset|contains: '/bin/sh -i'}\n  condition: s\n",
+       "((cmdline LIKE '%L2Jpbi9zaCAta%' ESCAPE '\\' OR cmdline LIKE '%9iaW4vc2ggLW%' ESCAPE '\\' OR "
+       "cmdline LIKE '%vYmluL3NoIC1p%' ESCAPE '\\'))"},
+  });
   const std::string windash = where("  s: {CommandLine|windash|contains: ' -e '}\n  condition: s\n");
   for (const char* dash : {"-", "/", "\u2013", "\u2014", "\u2015"})
     EXPECT_NE(windash.find(std::string("'% ") + dash + "e %'"), std::string::npos) << dash << " in " << windash;
@@ -143,17 +177,24 @@ TEST(Sigma, ModifiersBecomeComparisons) {
 
 TEST(Sigma, ValuesCannotBreakOutOfTheQuery) {
   // Quotes doubled; % _ \ escaped for LIKE; \* \? \\ are Sigma's escapes.
-  EXPECT_EQ(where("  s: {CommandLine: \"it's\"}\n  condition: s\n"), "(cmdline = 'it''s' COLLATE NOCASE)");
-  EXPECT_EQ(where("  s: {CommandLine|contains: \"'); DROP TABLE alerts; --\"}\n  condition: s\n"),
-            "(cmdline LIKE '%''); DROP TABLE alerts; --%' ESCAPE '\\')");
-  EXPECT_EQ(where("  s: {CommandLine|contains: '50%_off'}\n  condition: s\n"),
-            "(cmdline LIKE '%50\\%\\_off%' ESCAPE '\\')");
-  EXPECT_EQ(where("  s: {CommandLine|contains: 'C:\\Windows\\x'}\n  condition: s\n"),
-            "(cmdline LIKE '%C:\\\\Windows\\\\x%' ESCAPE '\\')");
-  EXPECT_EQ(where("  s: {CommandLine: 'a\\*b\\?c\\\\d'}\n  condition: s\n"), "(cmdline = 'a*b?c\\d' COLLATE NOCASE)");
-  EXPECT_EQ(where("  s: {CommandLine|cased: 'a\\*b'}\n  condition: s\n"), "(cmdline = 'a*b')");
-  EXPECT_EQ(where("  s: {CommandLine|cased|contains: 'a\\*b'}\n  condition: s\n"), "(cmdline GLOB '*a[*]b*')");
-  EXPECT_EQ(where("  s: {CommandLine|re: \"x'y\"}\n  condition: s\n"), "(regexp('x''y', cmdline, 1))");
+  expect_translations({
+      {"  s: {CommandLine: \"it's\"}\n  condition: s\n",
+       "(cmdline = 'it''s' COLLATE NOCASE)"},
+      {"  s: {CommandLine|contains: \"'); DROP TABLE alerts; --\"}\n  condition: s\n",
+       "(cmdline LIKE '%''); DROP TABLE alerts; --%' ESCAPE '\\')"},
+      {"  s: {CommandLine|contains: '50%_off'}\n  condition: s\n",
+       "(cmdline LIKE '%50\\%\\_off%' ESCAPE '\\')"},
+      {"  s: {CommandLine|contains: 'C:\\Windows\\x'}\n  condition: s\n",
+       "(cmdline LIKE '%C:\\\\Windows\\\\x%' ESCAPE '\\')"},
+      {"  s: {CommandLine: 'a\\*b\\?c\\\\d'}\n  condition: s\n",
+       "(cmdline = 'a*b?c\\d' COLLATE NOCASE)"},
+      {"  s: {CommandLine|cased: 'a\\*b'}\n  condition: s\n",
+       "(cmdline = 'a*b')"},
+      {"  s: {CommandLine|cased|contains: 'a\\*b'}\n  condition: s\n",
+       "(cmdline GLOB '*a[*]b*')"},
+      {"  s: {CommandLine|re: \"x'y\"}\n  condition: s\n",
+       "(regexp('x''y', cmdline, 1))"},
+  });
   // A NUL byte would end the query in SQLite's tokenizer: refused.
   EXPECT_NE(error_of(doc("  s: {CommandLine: \"a\\0b\"}\n  condition: s\n")).find("t.yml:7: a value contains a NUL byte"),
             std::string::npos);
@@ -162,21 +203,28 @@ TEST(Sigma, ValuesCannotBreakOutOfTheQuery) {
 TEST(Sigma, Conditions) {
   const std::string searches = "  sel_a: {Image: a}\n  sel_b: {Image: b}\n  filter: {User: root}\n  _hidden: {Image: h}\n";
   auto cond = [&](const std::string& c) { return where(searches + "  condition: " + c + "\n"); };
-  EXPECT_EQ(cond("sel_a and not filter"), "((path = 'a' COLLATE NOCASE AND NOT coalesce(username = 'root' COLLATE NOCASE, 0)))");
-  EXPECT_EQ(cond("sel_a or sel_b and filter"),
-            "((path = 'a' COLLATE NOCASE OR (path = 'b' COLLATE NOCASE AND username = 'root' COLLATE NOCASE)))");
-  EXPECT_EQ(cond("(sel_a OR sel_b) AND filter"),
-            "(((path = 'a' COLLATE NOCASE OR path = 'b' COLLATE NOCASE) AND username = 'root' COLLATE NOCASE))");
-  EXPECT_EQ(cond("1 of sel_*"), "((path = 'a' COLLATE NOCASE OR path = 'b' COLLATE NOCASE))");
-  EXPECT_EQ(cond("any of sel*"), "((path = 'a' COLLATE NOCASE OR path = 'b' COLLATE NOCASE))");
-  EXPECT_EQ(cond("all of sel_*"), "((path = 'a' COLLATE NOCASE AND path = 'b' COLLATE NOCASE))");
-  // them: every search but those whose name starts with '_' (std::map order).
-  EXPECT_EQ(cond("1 of them"),
-            "((username = 'root' COLLATE NOCASE OR path = 'a' COLLATE NOCASE OR path = 'b' COLLATE NOCASE))");
-  EXPECT_EQ(cond("all of them and not _hidden"),
-            "(((username = 'root' COLLATE NOCASE AND path = 'a' COLLATE NOCASE AND path = 'b' COLLATE NOCASE) AND "
-            "NOT coalesce(path = 'h' COLLATE NOCASE, 0)))");
-  EXPECT_EQ(cond("not not sel_a"), "(NOT coalesce(NOT coalesce(path = 'a' COLLATE NOCASE, 0), 0))");
+  expect_translations(cond, {
+      {"sel_a and not filter",
+       "((path = 'a' COLLATE NOCASE AND NOT coalesce(username = 'root' COLLATE NOCASE, 0)))"},
+      {"sel_a or sel_b and filter",
+       "((path = 'a' COLLATE NOCASE OR (path = 'b' COLLATE NOCASE AND username = 'root' COLLATE NOCASE)))"},
+      {"(sel_a OR sel_b) AND filter",
+       "(((path = 'a' COLLATE NOCASE OR path = 'b' COLLATE NOCASE) AND username = 'root' COLLATE NOCASE))"},
+      {"1 of sel_*",
+       "((path = 'a' COLLATE NOCASE OR path = 'b' COLLATE NOCASE))"},
+      {"any of sel*",
+       "((path = 'a' COLLATE NOCASE OR path = 'b' COLLATE NOCASE))"},
+      {"all of sel_*",
+       "((path = 'a' COLLATE NOCASE AND path = 'b' COLLATE NOCASE))"},
+      // them: every search but those whose name starts with '_' (std::map order).
+      {"1 of them",
+       "((username = 'root' COLLATE NOCASE OR path = 'a' COLLATE NOCASE OR path = 'b' COLLATE NOCASE))"},
+      {"all of them and not _hidden",
+       "(((username = 'root' COLLATE NOCASE AND path = 'a' COLLATE NOCASE AND path = 'b' COLLATE NOCASE) AND "
+       "NOT coalesce(path = 'h' COLLATE NOCASE, 0)))"},
+      {"not not sel_a",
+       "(NOT coalesce(NOT coalesce(path = 'a' COLLATE NOCASE, 0), 0))"},
+  });
   // A list of conditions is their OR.
   EXPECT_EQ(where(searches + "  condition: [sel_a, sel_b]\n"), "((path = 'a' COLLATE NOCASE OR path = 'b' COLLATE NOCASE))");
 }
