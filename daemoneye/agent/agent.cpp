@@ -211,6 +211,7 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
                             refused->message));
   }
   for (const auto& e : set.errors) spdlog::error("rule rejected: {}", e.message);
+  for (const auto& note : set.ignored) spdlog::warn("{}", note);
   impl->rules = std::move(set.rules);
   const auto enabled = std::count_if(impl->rules.begin(), impl->rules.end(), [](const Rule& r) { return r.enabled; });
   spdlog::info("{} rules loaded from {} ({} enabled, {} rejected)", impl->rules.size(), config.rules.dir.string(), enabled,
@@ -489,6 +490,7 @@ void Agent::Impl::reload(const Config& c) {
     spdlog::error("reload: rules not loaded, the {} rules in use are kept: {}", rules.size(), refused->message);
   } else {
     for (const auto& e : set.errors) spdlog::error("rule rejected: {}", e.message);
+    for (const auto& note : set.ignored) spdlog::warn("reload: {}", note);
     rules = std::move(set.rules);
     // A rule gone with the reload neither fails nor "runs again".
     std::erase_if(failing_rules, [&](const std::string& id) {

@@ -97,6 +97,7 @@ int run_rules_check(const std::vector<std::string>& paths) {
       for (const auto& r : set.rules) out += fmt::format("ok  {}: {} ({}{})\n", printable(r.file.string()), printable(r.id),
                                                           to_string(r.severity), r.enabled ? "" : ", disabled");
       for (const auto& e : set.errors) say(printable(e.message));
+      for (const auto& note : set.ignored) say(printable(note));
       errors.insert(errors.end(), set.errors.begin(), set.errors.end());
       ok += set.rules.size();
       bad += set.errors.size();
@@ -137,7 +138,10 @@ int run_rules_list(const Context& ctx, bool json) {
     }
     nlohmann::ordered_json rejected = nlohmann::ordered_json::array();
     for (const auto& e : set.errors) rejected.push_back({{"file", e.file.string()}, {"message", e.message}});
-    nlohmann::ordered_json j{{"dir", ctx.config.rules.dir.string()}, {"rules", std::move(all)}, {"rejected", std::move(rejected)}};
+    nlohmann::ordered_json j{{"dir", ctx.config.rules.dir.string()},
+                             {"rules", std::move(all)},
+                             {"rejected", std::move(rejected)},
+                             {"ignored", set.ignored}};
     write_stdout(j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n");
   } else {
     std::vector<std::vector<std::string>> rows;
@@ -145,6 +149,7 @@ int run_rules_list(const Context& ctx, bool json) {
       rows.push_back({r.id, std::string(to_string(r.severity)), r.enabled ? "yes" : "no", r.name, r.file.filename().string()});
     write_stdout(format_table({"ID", "SEVERITY", "ENABLED", "NAME", "FILE"}, rows, terminal_width()));
     for (const auto& e : set.errors) say(printable(e.message));
+    for (const auto& note : set.ignored) say(printable(note));
     say(fmt::format("{}: {} rules, {} rejected", ctx.config.rules.dir.string(), set.rules.size(), set.errors.size()));
   }
   return set.errors.empty() ? kExitOk : rejected_exit(set.errors, {ctx.config.rules.dir});

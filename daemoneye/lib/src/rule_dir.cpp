@@ -48,22 +48,38 @@ RuleError rejection(const std::filesystem::path& file, std::string where, const 
   return RuleError{file, fmt::format("{}: {}", where, e.message), e.category};
 }
 
+struct DirEntries {
+  std::vector<std::string> rules;    // rule file names, sorted
+  std::vector<std::pair<std::string, bool>> ignored;  // the other names (hidden ones excepted), is a directory; sorted
+};
+
+bool is_directory(int dirfd, const dirent& e) {
+  if (e.d_type != DT_UNKNOWN) return e.d_type == DT_DIR;
+  struct stat st {};
+  return ::fstatat(dirfd, e.d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
 // Every rule file name directly in `dirfd`, sorted (the order decides which
-// of two files with one id is the duplicate).
-Result<std::vector<std::string>> rule_file_names(int dirfd) {
+// of two files with one id is the duplicate), and what else is there.
+Result<DirEntries> rule_file_names(int dirfd) {
   // fdopendir takes ownership of its fd: give it a duplicate.
   osl::UniqueFd copy(::fcntl(dirfd, F_DUPFD_CLOEXEC, 0));
   if (!copy) return fail_errno(errno, "dup");
   std::unique_ptr<DIR, DirCloser> d(::fdopendir(copy.get()));
   if (!d) return fail_errno(errno, "fdopendir");
   (void)copy.release();
-  std::vector<std::string> names;
+  DirEntries names;
   errno = 0;
   while (const dirent* e = ::readdir(d.get())) {
-    if (is_rule_file(e->d_name)) names.emplace_back(e->d_name);
+    if (is_rule_file(e->d_name)) {
+      names.rules.emplace_back(e->d_name);
+    } else if (e->d_name[0] != '.') {
+      names.ignored.emplace_back(e->d_name, is_directory(dirfd, *e));
+    }
   }
   if (errno != 0) return fail_errno(errno, "readdir");
-  std::ranges::sort(names);
+  std::ranges::sort(names.rules);
+  std::ranges::sort(names.ignored);
   return names;
 }
 
@@ -157,8 +173,14 @@ RuleSet load_rules(const std::filesystem::path& dir, const QueryEngine* engine) 
     return set;
   }
 
+  for (const auto& [name, is_dir] : names->ignored) {
+    set.ignored.push_back((dir / name).string() +
+                          (is_dir ? ": ignored, a directory (only *.yaml and *.yml files directly in the rules "
+                                    "directory are read)"
+                                  : ": ignored, not a *.yaml or *.yml file"));
+  }
   std::map<std::string, std::filesystem::path> claimed;  // id → the file that defined it first
-  for (const std::string& name : *names) {
+  for (const std::string& name : names->rules) {
     const std::filesystem::path file = dir / name;
     auto content = read_rule_file(dirfd.get(), name);
     if (!content) {

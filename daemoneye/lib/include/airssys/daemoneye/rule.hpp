@@ -71,6 +71,11 @@ struct RuleError {
 struct RuleSet {
   std::vector<Rule> rules;        // sorted by id
   std::vector<RuleError> errors;  // one per rejected file
+  // One note per entry of the directory that is not read, hidden ones
+  // (".name") excepted: "DIR/sigma: ignored, a directory (...)". A rule
+  // put in a subdirectory or saved as .yaml.txt would otherwise never run
+  // without a word.
+  std::vector<std::string> ignored;
 };
 
 // Parses one rule. `source` names it in errors. Does not check the SQL.
