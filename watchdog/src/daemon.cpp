@@ -82,7 +82,8 @@ std::vector<std::string> remove_stale_cgroups(osl::System& system, const std::st
   return removed;
 }
 
-std::expected<SweepReport, Error> sweep_registry(const Registry& reg, osl::System& system, const std::string& principal) {
+std::expected<SweepReport, Error> sweep_registry(const Registry& reg, osl::System& system, const std::string& principal,
+                                                 std::chrono::milliseconds sigkill_wait) {
   SweepReport out;
   auto data = reg.load();
   if (!data) return std::unexpected(data.error());
@@ -90,18 +91,21 @@ std::expected<SweepReport, Error> sweep_registry(const Registry& reg, osl::Syste
   for (const auto& [id, t] : data->tasks) {
     if (is_terminal(t.state) || monitor_alive(t)) continue;
     const auto tp = task_processes(t);
+    Collected found;
     bool alive = false;
     if (is_container_task(t)) {  // the engine knows whether it runs (container.hpp)
       const auto running = container_task_running(t);
       if (!running) continue;  // the engine does not answer: try again next sweep
       alive = *running;
     } else {
-      const auto found = collect_processes_checked(tp);
-      if (found.pids.empty() && found.unreadable > 0) {  // cannot tell: neither kill nor mark it ended
+      found = collect_processes_checked(tp);
+      // Cgroup members /proc hides run (cgroup.procs lists no zombie): alive,
+      // and kill_task reaches them through the cgroup.
+      alive = !found.pids.empty() || !found.hidden_members.empty();
+      if (!alive && found.unreadable > 0) {  // cannot tell: neither kill nor mark it ended
         out.actions.push_back(fmt::format("task '{}': cannot tell whether its processes run ({}); left as it is", id, found.reason));
         continue;
       }
-      alive = !found.pids.empty();
     }
     Verdict v = Verdict::none;
     if (alive) {
@@ -126,27 +130,29 @@ std::expected<SweepReport, Error> sweep_registry(const Registry& reg, osl::Syste
         continue;
       }
     } else if (v == Verdict::kill) {
-      kr = kill_task(system, principal, tp, std::chrono::milliseconds(t.grace_ms));
-      if (kr.left == 0 && kr.unverified > 0) {
-        // Nothing seen, but /proc did not show everything: not final either.
-        out.actions.push_back(fmt::format("task '{}': deadline passed and its monitor is gone: killed {} process(es), could not verify "
-                                          "that none is left ({}); retrying at the next sweep", id, kr.found, kr.unverified_reason));
-        continue;
-      }
-      if (kr.left > 0) {
+      kr = kill_task(system, principal, tp, std::chrono::milliseconds(t.grace_ms), std::move(found), sigkill_wait);
+      if (kr.left > 0 || kr.unverified > 0) {
         // Not final: a timed_out record would never be swept again and the
-        // survivors would run on. The record stays live, noting them.
+        // survivors would run on; nor, when /proc did not show everything,
+        // may it say none is left. The record stays live, noting how many
+        // remain, so every sweep kills (or looks) again and the one that
+        // finds nothing records timed_out, not an unobserved exit.
+        const bool survived = kr.left > 0;
         auto noted = reg.update([&](RegistryData& d) -> std::expected<void, Error> {
           auto it = d.tasks.find(id);
           if (it == d.tasks.end() || is_terminal(it->second.state) || it->second.created_ms != t.created_ms) return {};
-          it->second.leftover_processes = static_cast<std::int64_t>(kr.left);
-          it->second.error = fmt::format("deadline passed and the monitor is gone: {} process(es) survived `task-watchdog run`'s kill; "
-                                         "retried at every sweep", kr.left);
+          it->second.leftover_processes = static_cast<std::int64_t>(survived ? kr.left : kr.unverified);
+          it->second.error = survived ? fmt::format("deadline passed and the monitor is gone: {} process(es) survived `task-watchdog run`'s kill; "
+                                                    "retried at every sweep", kr.left)
+                                      : fmt::format("deadline passed and the monitor is gone: `task-watchdog run` could not verify that none "
+                                                    "of its processes is left ({}); looked at again at every sweep", kr.unverified_reason);
           return {};
         });
         if (!noted) return std::unexpected(noted.error());
-        out.actions.push_back(fmt::format("task '{}': deadline passed and its monitor is gone: killed {} process(es), {} left; retrying at the next sweep",
-                                          id, kr.found, kr.left));
+        out.actions.push_back(survived ? fmt::format("task '{}': deadline passed and its monitor is gone: killed {} process(es), {} left; "
+                                                     "retrying at the next sweep", id, kr.found, kr.left)
+                                       : fmt::format("task '{}': deadline passed and its monitor is gone: killed {} process(es), could not "
+                                                     "verify that none is left ({}); retrying at the next sweep", id, kr.found, kr.unverified_reason));
         continue;
       }
     }
@@ -189,7 +195,7 @@ std::expected<SweepReport, Error> sweep_registry(const Registry& reg, osl::Syste
 }
 
 std::expected<void, Error> run_daemon(const Registry& reg, std::chrono::milliseconds interval, const std::filesystem::path& policy_file,
-                                      const DaemonLog& say) {
+                                      const DaemonLog& say, std::chrono::milliseconds sigkill_wait) {
   // One daemon per registry. The directory and lock as Registry::update makes
   // them: 0700, no symbolic links followed.
   const std::string lock_path = reg.path().string() + ".daemon.lock";
@@ -211,7 +217,7 @@ std::expected<void, Error> run_daemon(const Registry& reg, std::chrono::millisec
   say(fmt::format("sweeping {} every {}", reg.path().string(), interval.count() >= 1000 ? fmt::format("{}s", interval.count() / 1000.0)
                                                                                          : fmt::format("{}ms", interval.count())));
   for (;;) {
-    auto swept = sweep_registry(reg, *system, principal);
+    auto swept = sweep_registry(reg, *system, principal, sigkill_wait);
     auto next = interval;
     if (!swept) {
       say(swept.error().message);  // e.g. a corrupt registry: reported, retried next time, never rewritten

@@ -155,34 +155,22 @@ Collected collect_processes_checked(const TaskProcesses& t) {
   return c;
 }
 
-WaitGone wait_gone(const std::vector<Pid>& pids, std::chrono::milliseconds timeout) {
-  WaitGone result;
-  std::size_t& alive = result.alive;
+namespace {
+
+// Waits until every pinned process has ended or `timeout` passes (pidfds in
+// epoll, bounded by a timerfd); returns how many still run.
+std::size_t wait_pinned(const std::vector<UniqueFd>& fds, std::chrono::milliseconds timeout) {
+  std::size_t alive = fds.size();
+  if (alive == 0) return 0;
   UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
   UniqueFd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC));
-  if (!ep || !timer) {
-    alive = pids.size();
-    return result;
-  }
-  std::vector<UniqueFd> fds;
-  for (const auto& p : pids) {
-    UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, p.pid, 0)));
-    if (!fd) continue;  // already gone (ESRCH)
-    // Confirm it is still the same process, now that the pidfd pins it.
-    const auto presence = process_presence(p.pid, p.start_time);
-    if (presence == Presence::gone) continue;
-    if (presence == Presence::unknown) {
-      ++result.unverified;
-      continue;
-    }
+  if (!ep || !timer) return alive;
+  for (const auto& fd : fds) {
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd.get();
-    if (::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd.get(), &ev) != 0) continue;
-    fds.push_back(std::move(fd));
-    ++alive;
+    if (::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd.get(), &ev) != 0) --alive;
   }
-  if (alive == 0) return result;
   itimerspec its{};
   const auto ms = std::max<std::int64_t>(timeout.count(), 1);
   its.it_value.tv_sec = ms / 1000;
@@ -200,13 +188,65 @@ WaitGone wait_gone(const std::vector<Pid>& pids, std::chrono::milliseconds timeo
       break;
     }
     for (int i = 0; i < n; ++i) {
-      if (evs[i].data.fd == timer.get()) return result;
+      if (evs[i].data.fd == timer.get()) return alive;
       ::epoll_ctl(ep.get(), EPOLL_CTL_DEL, evs[i].data.fd, nullptr);
       --alive;
     }
   }
+  return alive;
+}
+
+// The task's cgroup directories: v2, then the v1 ones.
+std::vector<std::filesystem::path> cgroup_dirs(const TaskProcesses& t) {
+  std::vector<std::filesystem::path> dirs;
+  if (!t.cgroup.empty()) dirs.emplace_back(t.cgroup);
+  for (const auto& [ctl, dir] : t.v1) dirs.emplace_back(dir);
+  return dirs;
+}
+
+// pidfds of the `hidden` cgroup members still listed in one of `dirs` once
+// pinned: whoever has the pid then is a member of the task's cgroup.
+std::vector<UniqueFd> pin_members(const std::vector<pid_t>& hidden, const std::vector<std::filesystem::path>& dirs) {
+  std::vector<std::pair<pid_t, UniqueFd>> pinned;
+  for (const pid_t pid : hidden) {
+    UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    if (fd) pinned.emplace_back(pid, std::move(fd));
+  }
+  std::set<pid_t> listed;
+  if (!pinned.empty()) {
+    for (const auto& dir : dirs) {
+      for (const pid_t pid : osl::cgroup::pids(dir)) listed.insert(pid);
+    }
+  }
+  std::vector<UniqueFd> out;
+  for (auto& [pid, fd] : pinned) {
+    if (listed.contains(pid)) out.push_back(std::move(fd));
+  }
+  return out;
+}
+
+// wait_gone over `pids` and the pinned `members` together.
+WaitGone wait_all_gone(const std::vector<Pid>& pids, std::vector<UniqueFd> members, std::chrono::milliseconds timeout) {
+  WaitGone result;
+  for (const auto& p : pids) {
+    UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, p.pid, 0)));
+    if (!fd) continue;  // already gone (ESRCH)
+    // Confirm it is still the same process, now that the pidfd pins it.
+    const auto presence = process_presence(p.pid, p.start_time);
+    if (presence == Presence::gone) continue;
+    if (presence == Presence::unknown) {
+      ++result.unverified;
+      continue;
+    }
+    members.push_back(std::move(fd));
+  }
+  result.alive = wait_pinned(members, timeout);
   return result;
 }
+
+}  // namespace
+
+WaitGone wait_gone(const std::vector<Pid>& pids, std::chrono::milliseconds timeout) { return wait_all_gone(pids, {}, timeout); }
 
 namespace {
 
@@ -268,53 +308,75 @@ std::size_t signal_task(osl::System& system, const std::string& principal, const
 }
 
 KillReport kill_task(osl::System& system, const std::string& principal, const TaskProcesses& t,
-                     std::chrono::milliseconds grace) {
-  return kill_task(system, principal, t, grace, collect_processes(t));
+                     std::chrono::milliseconds grace, std::chrono::milliseconds sigkill_wait) {
+  return kill_task(system, principal, t, grace, collect_processes_checked(t), sigkill_wait);
 }
 
 KillReport kill_task(osl::System& system, const std::string& principal, const TaskProcesses& t,
-                     std::chrono::milliseconds grace, std::vector<Pid> found) {
+                     std::chrono::milliseconds grace, Collected found, std::chrono::milliseconds sigkill_wait) {
   KillReport report;
   report.method = t.cgroup.empty() ? KillMethod::signals : KillMethod::cgroup_kill;
-  std::vector<Pid> known = found;
-  auto procs = std::move(found);
-  report.found = procs.size();
-  if (procs.empty()) return report;
+  std::vector<Pid> known = found.pids;
+  auto procs = std::move(found.pids);
+  const auto dirs = cgroup_dirs(t);
+  const std::vector<pid_t> hidden = std::move(found.hidden_members);
+  report.found = procs.size() + hidden.size();
+  if (report.found == 0) return report;
+  // Cgroup members /proc hides run (cgroup.procs lists no zombie) but have
+  // no start time to be told by: SIGTERM reaches them through the cgroup,
+  // and so every member; the others found get it by pid.
+  std::set<pid_t> members;
+  if (!hidden.empty()) {
+    for (const auto& dir : dirs) {
+      for (const pid_t pid : osl::cgroup::pids(dir)) members.insert(pid);
+    }
+    for (const int signo : {SIGTERM, SIGCONT}) (void)system.run(principal, osl::cgroup::Kill{dirs, signo});
+  }
   for (const auto& p : procs) {
+    if (members.contains(p.pid)) continue;
     send(system, principal, p, SIGTERM);
     send(system, principal, p, SIGCONT);  // a stopped process must run to see SIGTERM
   }
   // Those /proc cannot show are not counted as ended on SIGTERM; the SIGKILL
   // sweeps and the final one below judge them (unverified).
-  const WaitGone after_grace = grace.count() > 0 ? wait_gone(procs, grace) : WaitGone{.alive = procs.size()};
-  report.terminated = procs.size() - after_grace.alive - after_grace.unverified;
+  auto pinned = pin_members(hidden, dirs);
+  const WaitGone after_grace =
+      grace.count() > 0 ? wait_all_gone(procs, std::move(pinned), grace) : WaitGone{.alive = procs.size() + pinned.size()};
+  report.terminated = report.found - std::min(report.found, after_grace.alive + after_grace.unverified);
   // SIGKILL sweeps: a process forked during the grace period is found by the
   // next sweep; cgroup.kill covers forks racing with the sweep itself.
-  // Bounded as kill_tree.hpp promises (grace + ~15 s): a process SIGKILL
-  // cannot end (uninterruptible sleep, a frozen v1 freezer cgroup) must not
-  // hold the caller — the daemon's sweep — for 50 rounds of 5 s.
-  const auto kill_until = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  for (int round = 0; round < 50 && std::chrono::steady_clock::now() < kill_until; ++round) {
-    procs = sweep(t, known).pids;
-    if (procs.empty()) break;
-    // cgroup.kill through osl (policy-checked, audited like the SIGKILLs).
-    if (!t.cgroup.empty()) {
-      const auto k = system.run(principal, osl::cgroup::Kill{{t.cgroup}});
+  // Bounded by `sigkill_wait` (kill_tree.hpp promises grace + about that): a
+  // process SIGKILL cannot end (uninterruptible sleep, a frozen v1 freezer
+  // cgroup) must not hold the caller — the daemon's sweep — for 50 rounds of
+  // 5 s. The first round always runs.
+  const auto kill_until = std::chrono::steady_clock::now() + sigkill_wait;
+  for (int round = 0; round < 50 && (round == 0 || std::chrono::steady_clock::now() < kill_until); ++round) {
+    auto swept = sweep(t, known);
+    procs = std::move(swept.pids);
+    if (procs.empty() && swept.hidden_members.empty()) break;
+    // cgroup.kill through osl (policy-checked, audited like the SIGKILLs);
+    // every cgroup of the task when one holds a member /proc hides.
+    if (!t.cgroup.empty() || !swept.hidden_members.empty()) {
+      const auto kill_dirs = swept.hidden_members.empty() ? std::vector<std::filesystem::path>{t.cgroup} : dirs;
+      const auto k = system.run(principal, osl::cgroup::Kill{kill_dirs});
       if (!k || k->method != "cgroup.kill") report.method = KillMethod::signals;
     }
     // Also SIGKILL each found PID (through osl): covers a cgroup without
     // cgroup.kill and anything that escaped the cgroup. Already-dead targets
     // are refused by osl (start time or pidfd check) and harmless.
     for (const auto& p : procs) send(system, principal, p, SIGKILL);
-    report.killed += procs.size();
+    report.killed += procs.size() + swept.hidden_members.size();
     const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(kill_until - std::chrono::steady_clock::now());
-    (void)wait_gone(procs, std::clamp(remaining, std::chrono::milliseconds(1), std::chrono::milliseconds(5000)));
+    (void)wait_all_gone(procs, pin_members(swept.hidden_members, dirs),
+                        std::clamp(remaining, std::chrono::milliseconds(1), std::chrono::milliseconds(5000)));
   }
   auto last = sweep(t, known);
   report.survivors = std::move(last.pids);
+  // A member still listed runs: a survivor, whether or not /proc shows it.
+  for (const pid_t pid : last.hidden_members) report.survivors.push_back(Pid{pid, 0});
   report.left = report.survivors.size();
-  report.unverified = last.unreadable;
-  report.unverified_reason = std::move(last.reason);
+  report.unverified = last.unreadable - std::min(last.unreadable, last.hidden_members.size());
+  if (report.unverified > 0) report.unverified_reason = std::move(last.reason);
   return report;
 }
 

@@ -10,13 +10,19 @@
 //
 // Kill = SIGTERM (+SIGCONT) to all → wait up to `grace` for them to go
 // (pidfds, no polling) → SIGKILL whatever is left (cgroup.kill when the
-// cgroup has it), repeated until nothing is found → verify. A process found
-// by an earlier sweep stays a target while it runs, even when it can no
-// longer be found through the task (its leader ended first). Signals go
-// through airssys-osl (process.signal / process.kill, policy-checked).
+// cgroup has it), repeated until nothing is found or `sigkill_wait` has
+// passed → verify. A process found by an earlier sweep stays a target while
+// it runs, even when it can no longer be found through the task (its leader
+// ended first). A cgroup member /proc hides (hidepid) has no start time to
+// be signalled by: it is reached through the cgroup (osl cgroup.kill with
+// SIGTERM, then SIGKILL: each member pinned by a pidfd and signalled only
+// while still listed), and waited for through that pidfd. Signals go
+// through airssys-osl (process.signal / process.kill / cgroup.kill,
+// policy-checked).
 
 #include <airssys/osl/system.hpp>
 #include <airssys/watchdog/registry.hpp>
+#include <airssys/watchdog/task_kill.hpp>
 #include <airssys/watchdog/task_state.hpp>
 
 #include "proc.hpp"
@@ -97,25 +103,27 @@ struct Collected {
 [[nodiscard]] Collected collect_processes_checked(const TaskProcesses& t);
 
 struct KillReport {
-  std::size_t found = 0;       // processes found at the first sweep
+  std::size_t found = 0;       // processes found at the first sweep (hidden cgroup members included)
   std::size_t terminated = 0;  // gone within the grace period
   std::size_t killed = 0;      // SIGKILLs sent (or cgroup.kill writes)
   std::size_t left = 0;        // still alive at the end: should be 0
   KillMethod method = KillMethod::signals;
-  std::vector<Pid> survivors;  // the `left` processes, from the final sweep
+  std::vector<Pid> survivors;  // the `left` processes, from the final sweep (start time 0: a hidden cgroup member)
   // The final sweep could not read this many entries (Collected): nothing
   // may be left, but that cannot be verified. `unverified_reason` says why.
   std::size_t unverified = 0;
   std::string unverified_reason;
 };
 
-// Runs the whole sequence; blocks at most about grace + 15 s.
+// Runs the whole sequence; blocks at most about grace + sigkill_wait.
 [[nodiscard]] KillReport kill_task(osl::System& system, const std::string& principal, const TaskProcesses& t,
-                                   std::chrono::milliseconds grace);
+                                   std::chrono::milliseconds grace,
+                                   std::chrono::milliseconds sigkill_wait = kDefaultSigkillWait);
 // The same, for a caller that has just collected the task's processes
-// (`found`, from collect_processes(t)) and should not sweep /proc again.
+// (`found`, from collect_processes_checked(t)) and should not sweep /proc again.
 [[nodiscard]] KillReport kill_task(osl::System& system, const std::string& principal, const TaskProcesses& t,
-                                   std::chrono::milliseconds grace, std::vector<Pid> found);
+                                   std::chrono::milliseconds grace, Collected found,
+                                   std::chrono::milliseconds sigkill_wait = kDefaultSigkillWait);
 
 // Sends `signo` to every process of the task (used to forward SIGINT/SIGTERM
 // in --wait mode). Returns how many were signalled.

@@ -78,7 +78,8 @@ std::expected<KillTaskReport, Error> kill_recorded_task(const Registry& reg, con
   }
   const auto tp = task_processes(*t);
   auto found = collect_processes_checked(tp);
-  if (found.pids.empty()) {
+  // Cgroup members /proc hides are known to run: kill_task reaches them through the cgroup.
+  if (found.pids.empty() && found.hidden_members.empty()) {
     if (found.unreadable > 0) {  // nothing seen, but not everything could be looked at
       report.outcome = KillOutcome::unverified;
       report.unverified_reason = found.reason;
@@ -96,7 +97,7 @@ std::expected<KillTaskReport, Error> kill_recorded_task(const Registry& reg, con
   }
   auto system = make_system(req.policy_file, reg.dir());
   if (!system) return std::unexpected(system.error());
-  const auto r = kill_task(*system, current_principal(), tp, grace, std::move(found.pids));
+  const auto r = kill_task(*system, current_principal(), tp, grace, std::move(found), req.sigkill_wait);
   const Verdict verdict{.survivors = r.survivors.size(), .unverified = r.unverified > 0 ? r.unverified_reason : std::string()};
   auto recorded = record_verdict(reg, *t, tp.monitor.has_value(), verdict);
   if (!recorded) return std::unexpected(recorded.error());

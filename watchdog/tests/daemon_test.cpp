@@ -6,9 +6,15 @@
 
 #include <airssys/osl/cgroup.hpp>
 
+#include <grp.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 
+#include <atomic>
+#include <cstring>
+#include <iterator>
 #include <set>
+#include <thread>
 
 using namespace wdtest;
 
@@ -23,8 +29,12 @@ pid_t monitor_of(const fs::path& dir, const fs::path& reg, const std::string& id
 // Starts `run` as our child, with its output in DIR/daemon.out. The Child
 // kills it if the test ends first: a leaked `run` would sweep every other
 // test's stale cgroups.
-Child start_daemon(const fs::path& dir, const fs::path& reg, const std::string& interval = "200ms") {
-  return spawn({"run", "--interval", interval, "--registry", reg.string()}, dir / "daemon.out", dir / "daemon.err");
+// `extra` goes after the usual arguments (e.g. a short --sigkill-wait).
+Child start_daemon(const fs::path& dir, const fs::path& reg, const std::string& interval = "200ms",
+                   const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> args{"run", "--interval", interval, "--registry", reg.string()};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return spawn(args, dir / "daemon.out", dir / "daemon.err");
 }
 
 }  // namespace
@@ -132,6 +142,8 @@ TEST(Report, SummarisesStatesLongestRunningAndFailures) {
   EXPECT_NE(text.out.find("exit 3"), std::string::npos) << text.out;
   EXPECT_EQ(run(d.path, {"kill", "live", "--grace", "0s", "--registry", r}).rc, 0);
   EXPECT_EQ(run(d.path, {"run", "--interval", "1x", "--registry", r}).rc, 2);
+  EXPECT_EQ(run(d.path, {"run", "--sigkill-wait", "50ms", "--registry", r}).rc, 2);
+  EXPECT_EQ(run(d.path, {"kill", "live", "--sigkill-wait", "soon", "--registry", r}).rc, 2);
 }
 
 TEST(Daemon, RefusesASymlinkPlantedAtItsLockPath) {
@@ -217,7 +229,9 @@ TEST(Daemon, KeepsKillingSurvivorsUntilNoneIsLeft) {
   ASSERT_TRUE(freezer.freeze(task));
   // Its deadline passes with no monitor (moved from 1h into the past: no waiting, no race).
   edit_task_record(reg, "stubborn", [](nlohmann::json& t) { t["deadline_ms"] = now_ms() - 1; });
-  auto daemon = start_daemon(d.path, reg);
+  // Each sweep retries SIGKILL on the frozen process for 1 s, not the default
+  // 15 s: what is asserted does not depend on how long it is retried.
+  auto daemon = start_daemon(d.path, reg, "200ms", {"--sigkill-wait", "1s"});
   // The first kill at the deadline leaves the frozen process: the record must
   // stay live (a final timed_out would never be swept again).
   ASSERT_TRUE(eventually([&] {
@@ -256,9 +270,10 @@ TEST(KillCommand, RecordsKilledOnlyOnceTheTreeIsVerifiedGone) {
   Freezer fz("wd-kill-verify-" + std::to_string(::getpid()));
   ASSERT_TRUE(fz.freeze(task));
 
-  auto r = run(d.path, {"kill", "--registry", reg.string(), "frozen", "--grace", "100ms"});
+  // SIGKILL retried for 1 s (not the default 15 s) before the survivor is reported.
+  auto r = run(d.path, {"kill", "--registry", reg.string(), "frozen", "--grace", "100ms", "--sigkill-wait", "1s"});
   EXPECT_EQ(r.rc, 1) << r.out << r.err;
-  EXPECT_NE(r.err.find("survived SIGKILL"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("survived SIGKILL, retried for 1s"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find(std::to_string(task)), std::string::npos) << r.err;
   st = status_json(d.path, reg, "frozen");
   ASSERT_TRUE(st);
@@ -268,4 +283,139 @@ TEST(KillCommand, RecordsKilledOnlyOnceTheTreeIsVerifiedGone) {
   fz.thaw();  // the pending SIGKILL ends it
   ASSERT_TRUE(eventually([&] { return gone(task); }, 30s));
   ASSERT_TRUE(eventually([&] { return terminal(d.path, reg, "frozen"); }, 30s));
+}
+
+namespace {
+
+constexpr uid_t kNobody = 65534;
+
+// The task of the hidepid test: its SIGTERM handler notes the signal and
+// returns, so only SIGKILL ends it.
+int g_term_log = -1;
+void note_term(int) { (void)!::write(g_term_log, "T", 1); }
+
+// Forks the task: it joins `cgroup` (as root), becomes `nobody`, marks
+// itself not dumpable (as a setuid or file-capability program is after its
+// exec) and forks once; both wait for signals. Under hidepid=2 `nobody`
+// then sees neither in /proc, yet may signal both (same real uid). Only
+// async-signal-safe calls in the children.
+pid_t fork_hidden_task(const fs::path& cgroup, const fs::path& term_log) {
+  const pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  const int procs = ::open((cgroup / "cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+  if (procs < 0 || ::write(procs, "0", 1) != 1) ::_exit(101);
+  ::close(procs);
+  g_term_log = ::open(term_log.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (g_term_log < 0) ::_exit(102);
+  struct sigaction sa {};
+  sa.sa_handler = note_term;
+  if (::sigaction(SIGTERM, &sa, nullptr) != 0) ::_exit(103);
+  if (::setgroups(0, nullptr) != 0 || ::setresgid(kNobody, kNobody, kNobody) != 0 || ::setresuid(kNobody, kNobody, kNobody) != 0) {
+    ::_exit(104);
+  }
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) ::_exit(105);
+  if (::fork() < 0) ::_exit(106);
+  for (;;) ::pause();
+}
+
+}  // namespace
+
+// A task of which /proc shows nothing (hidepid=2; its processes are not
+// dumpable, as a setuid program is), whose monitor is gone and whose
+// deadline has passed: its cgroup lists its two processes, so `run` knows
+// they run and kills them through the cgroup, with the usual grace: SIGTERM
+// to each (the handler notes it), then, as they ignore it, SIGKILL; the
+// record becomes `timed_out`. Real: `run` as `nobody` in a mount namespace
+// of its own whose /proc is mounted hidepid=2, a real v2 cgroup (chowned to
+// nobody, as a delegated one is), a real registry. Before, `run` said
+// "cannot tell whether its processes run" at every sweep and left them.
+TEST(Daemon, KillsATaskProcHidesThroughItsCgroupAtItsDeadline) {
+  ASSERT_FALSE(bin().empty()) << "TASK_WATCHDOG_BIN is not set";
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (a mount namespace, a cgroup for nobody)";
+  const auto layout = airssys::osl::cgroup::detect_layout();
+  const auto own = airssys::osl::cgroup::own_v2_dir(layout);
+  if (!own || ::access((*own / "cgroup.procs").c_str(), W_OK) != 0) GTEST_SKIP() << "no writable cgroup v2 hierarchy here";
+  {
+    Child probe({"unshare", "-m", "sh", "-c", "mount -t proc -o hidepid=2 proc /proc"});
+    if (wait_child(probe, 60s) != 0) GTEST_SKIP() << "cannot mount a hidepid=2 /proc in a mount namespace here";
+  }
+  TempDir d;
+  ASSERT_EQ(::chmod(d.path.c_str(), 0755), 0);
+  const auto state = d.path / "state";
+  const auto reg = state / "registry.json";
+  const auto term_log = d.path / "term.log";
+  fs::create_directory(state);
+  { std::ofstream(term_log) << ""; }
+  for (const auto& p : {state, term_log}) ASSERT_EQ(::chown(p.c_str(), kNobody, kNobody), 0) << p;
+  const auto cg = *own / "task-watchdog" / ("wd-hidden-" + std::to_string(::getpid()));
+  fs::create_directories(cg);
+  // The task's leader is reaped as soon as it ends, as its subreaper or init
+  // would: a zombie /proc hides (hidepid=2) could not be told from a live one.
+  // Whatever happens, nothing of the task outlives the test.
+  struct TaskGuard {
+    fs::path dir;
+    pid_t leader = -1;
+    std::atomic<int> status{-1};
+    std::thread reaper;
+    ~TaskGuard() {
+      std::ofstream(dir / "cgroup.kill") << "1";
+      if (reaper.joinable()) reaper.join();
+      (void)eventually([&] { return slurp(dir / "cgroup.procs").empty(); }, 30s);
+      ::rmdir(dir.c_str());
+    }
+  } task{cg};
+  for (const char* f : {"", "cgroup.procs", "cgroup.kill"}) ASSERT_EQ(::chown((cg / f).c_str(), kNobody, kNobody), 0) << f;
+
+  task.leader = fork_hidden_task(cg, term_log);
+  ASSERT_GT(task.leader, 0);
+  task.reaper = std::thread([&task] {
+    int st = 0;
+    if (::waitpid(task.leader, &st, 0) == task.leader) task.status = st;
+  });
+  ASSERT_TRUE(eventually([&] {
+    std::istringstream in(slurp(cg / "cgroup.procs"));
+    return std::distance(std::istream_iterator<pid_t>(in), std::istream_iterator<pid_t>()) == 2;
+  }, 30s)) << "the task and its child did not both join " << cg;
+  const auto start_time = start_time_of(task.leader);  // root sees it
+  ASSERT_GT(start_time, 0u);
+
+  // The record `register` would have left, its monitor gone, its deadline passed.
+  nlohmann::json t = {{"id", "hidden"}, {"argv", {"/usr/bin/some-setuid-program"}}, {"cwd", d.path.string()}, {"env", nlohmann::json::array()},
+                      {"created_ms", now_ms() - 10'000}, {"timeout_ms", 5'000}, {"idle_timeout_ms", nullptr}, {"grace_ms", 300},
+                      {"deadline_ms", now_ms() - 5'000}, {"state", "running"}, {"pid", task.leader}, {"pid_start_time", start_time},
+                      {"monitor_pid", nullptr}, {"monitor_start_time", nullptr}, {"foreground", false},
+                      {"containment", {{"kind", "cgroup2"}, {"cgroup", cg.string()}, {"note", ""}}},
+                      {"stdout_log", ""}, {"stderr_log", ""}, {"exit_code", nullptr}, {"exit_signal", nullptr},
+                      {"ended_ms", nullptr}, {"error", ""}, {"leftover_processes", nullptr},
+                      {"boot_id", slurp("/proc/sys/kernel/random/boot_id").substr(0, 36)}};
+  {
+    std::ofstream(reg) << nlohmann::json{{"schema_version", 1}, {"tasks", {{"hidden", t}}}}.dump(1);
+  }
+  ASSERT_EQ(::chmod(reg.c_str(), 0600), 0);
+  ASSERT_EQ(::chown(reg.c_str(), kNobody, kNobody), 0);
+  ASSERT_EQ(run(d.path, {"status", "hidden", "--registry", reg.string()}).rc, 0) << "the hand-made record is refused";
+
+  Child daemon({"unshare", "-m", "sh", "-c",
+                "mount -t proc -o hidepid=2 proc /proc && exec setpriv --reuid=65534 --regid=65534 --clear-groups "
+                "\"$0\" run --interval 200ms --sigkill-wait 2s --registry \"$1\"",
+                bin(), reg.string()},
+               {.stdout_path = d.path / "daemon.out", .stderr_path = d.path / "daemon.err"});
+  ASSERT_TRUE(eventually([&] { return state_is(d.path, reg, "hidden", "timed_out"); }, 60s))
+      << slurp(d.path / "daemon.out") << slurp(d.path / "daemon.err");
+  task.reaper.join();
+  EXPECT_TRUE(WIFSIGNALED(task.status.load()) && WTERMSIG(task.status.load()) == SIGKILL)  // it ignored SIGTERM
+      << "status " << task.status.load();
+  EXPECT_TRUE(eventually([&] { return slurp(cg / "cgroup.procs").empty(); }, 30s)) << "its child still runs";
+  EXPECT_EQ(slurp(term_log), "TT") << "each process gets SIGTERM before SIGKILL";
+  auto st = status_json(d.path, reg, "hidden");
+  ASSERT_TRUE(st);
+  EXPECT_NE((*st)["error"].get<std::string>().find("task-watchdog run"), std::string::npos) << st->dump();
+  daemon.signal(SIGTERM);
+  EXPECT_EQ(wait_child(daemon, 30s), 0);
+  const auto log = slurp(d.path / "daemon.out");
+  EXPECT_NE(log.find("task 'hidden': deadline passed and its monitor is gone: killed 2 process(es)"), std::string::npos) << log;
+  // Both signals through osl, on the cgroup, audited: SIGTERM named, then SIGKILL.
+  const auto audit = slurp(state / "audit.jsonl");
+  EXPECT_NE(audit.find(R"("signal":15)"), std::string::npos) << audit;
+  EXPECT_NE(audit.find("cgroup.kill"), std::string::npos) << audit;
 }

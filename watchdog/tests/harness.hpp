@@ -120,6 +120,18 @@ inline void edit_task_record(const fs::path& registry, const std::string& id, co
   fs::rename(tmp, registry);
 }
 
+// Field 22 of /proc/PID/stat (clock ticks since boot), the start time the
+// registry records; 0 when /proc cannot show it.
+inline std::uint64_t start_time_of(pid_t pid) {
+  const std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos || close + 2 >= stat.size()) return 0;
+  std::istringstream fields(stat.substr(close + 2));  // from field 3
+  std::string field;
+  for (int i = 3; i <= 22 && fields >> field; ++i) {}
+  return std::strtoull(field.c_str(), nullptr, 10);
+}
+
 // Unix milliseconds now, as the registry's times.
 inline std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();

@@ -155,7 +155,16 @@ int cmd_status(const wd::Registry& reg, const std::string& id, bool as_json) {
   return 0;
 }
 
-int cmd_kill(const wd::Registry& reg, const std::string& id, const std::string& grace_text, const std::string& policy) {
+std::expected<std::chrono::milliseconds, wd::Error> parse_sigkill_wait(const std::string& text) {
+  if (text.empty()) return wd::kDefaultSigkillWait;
+  auto d = wd::parse_duration(text, "--sigkill-wait");
+  if (!d) return std::unexpected(d.error());
+  if (d->count() < 100) return std::unexpected(wd::Error::make(wd::ErrorCategory::usage, "--sigkill-wait must be at least 100ms"));
+  return *d;
+}
+
+int cmd_kill(const wd::Registry& reg, const std::string& id, const std::string& grace_text, const std::string& policy,
+             const std::string& sigkill_wait_text) {
   wd::KillRequest req;
   req.policy_file = policy;
   if (!grace_text.empty()) {
@@ -163,6 +172,9 @@ int cmd_kill(const wd::Registry& reg, const std::string& id, const std::string& 
     if (!g) return report(g.error());
     req.grace = *g;
   }
+  auto sigkill_wait = parse_sigkill_wait(sigkill_wait_text);
+  if (!sigkill_wait) return report(sigkill_wait.error());
+  req.sigkill_wait = *sigkill_wait;
   auto r = wd::kill_recorded_task(reg, id, req);
   if (!r) return report(r.error());
   switch (r->outcome) {
@@ -188,8 +200,8 @@ int cmd_kill(const wd::Registry& reg, const std::string& id, const std::string& 
   if (!r->survivors.empty()) {
     std::string pids;
     for (const pid_t p : r->survivors) pids += fmt::format("{}{}", pids.empty() ? "" : ", ", p);
-    fmt::print(stderr, "task-watchdog: task '{}': {} process(es) survived SIGKILL, retried for 15 s (pids {}); not recorded as killed\n",
-               id, r->survivors.size(), pids);
+    fmt::print(stderr, "task-watchdog: task '{}': {} process(es) survived SIGKILL, retried for {} (pids {}); not recorded as killed\n",
+               id, r->survivors.size(), wd::format_duration(req.sigkill_wait), pids);
   }
   fmt::print("task '{}': {} process(es) found, {} ended on SIGTERM, {} left ({})\n", id, r->found, r->terminated, r->survivors.size(),
              wd::to_string(r->method));

@@ -94,11 +94,12 @@ int main(int argc, char** argv) {
   status->add_option("id", id, "task id")->required();
   status->add_flag("--json", status_json_flag, "one JSON object");
 
-  std::string kill_grace, kill_policy;
+  std::string kill_grace, kill_policy, kill_sigkill_wait;
   auto* kill = app.add_subcommand("kill", "kill every process of a task: SIGTERM, grace, SIGKILL, verify");
   kill->add_option("id", id, "task id")->required();
   kill->add_option("--grace", kill_grace, "time between SIGTERM and SIGKILL (default: the task's)");
   kill->add_option("--policy", kill_policy, "airssys-osl policy file (default: the built-in policy)");
+  kill->add_option("--sigkill-wait", kill_sigkill_wait, "how long SIGKILL is retried on survivors before they are reported (default 15s)");
 
   bool follow = false;
   auto* logs = app.add_subcommand("logs", "print the task's stdout log (to stdout) and stderr log (to stderr)");
@@ -115,11 +116,12 @@ int main(int argc, char** argv) {
   auto* reportcmd = app.add_subcommand("report", "a summary: tasks by state, the longest running, recent failures");
   reportcmd->add_flag("--json", report_json, "one JSON object");
 
-  std::string interval_text = "5s", run_policy;
+  std::string interval_text = "5s", run_policy, run_sigkill_wait;
   auto* runcmd = app.add_subcommand("run", "the optional daemon: enforces deadlines of tasks whose monitor died, marks "
                                            "ended tasks, removes stale cgroups; stops on SIGTERM/SIGINT");
   runcmd->add_option("--interval", interval_text, "time between sweeps (default 5s)");
   runcmd->add_option("--policy", run_policy, "airssys-osl policy file (default: the built-in policy)");
+  runcmd->add_option("--sigkill-wait", run_sigkill_wait, "how long SIGKILL is retried on survivors before the sweep moves on (default 15s)");
 
   std::string older_than;
   auto* cleanup = app.add_subcommand("cleanup", "remove ended tasks (and their logs) from the registry");
@@ -203,7 +205,7 @@ int main(int argc, char** argv) {
   }
   if (*list) return wd::cli::cmd_list(reg, list_json);
   if (*status) return wd::cli::cmd_status(reg, id, status_json_flag);
-  if (*kill) return wd::cli::cmd_kill(reg, id, kill_grace, kill_policy);
+  if (*kill) return wd::cli::cmd_kill(reg, id, kill_grace, kill_policy, kill_sigkill_wait);
   if (*logs) return wd::cli::cmd_logs(reg, id, follow);
   if (*cleanup) return wd::cli::cmd_cleanup(reg, older_than);
   if (*rehydrate) return wd::cli::cmd_rehydrate(reg, rehydrate_json);
@@ -215,12 +217,14 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "task-watchdog: {}\n", d ? "--interval must be at least 10ms" : d.error().message);
       return wd::cli::exit_status(wd::ErrorCategory::usage);
     }
+    auto sigkill_wait = wd::cli::parse_sigkill_wait(run_sigkill_wait);
+    if (!sigkill_wait) return wd::cli::report(sigkill_wait.error());
     // The daemon's log: one line per action, flushed at once (it usually goes to a file or the journal).
     auto say = [](const std::string& line) {
       fmt::print("task-watchdog run: {}\n", line);
       std::fflush(stdout);
     };
-    if (auto ran = wd::run_daemon(reg, *d, run_policy, say); !ran) return wd::cli::report(ran.error());
+    if (auto ran = wd::run_daemon(reg, *d, run_policy, say, *sigkill_wait); !ran) return wd::cli::report(ran.error());
     return 0;
   }
   return 2;

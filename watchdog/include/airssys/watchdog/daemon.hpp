@@ -19,6 +19,7 @@
 
 #include <airssys/osl/system.hpp>
 #include <airssys/watchdog/registry.hpp>
+#include <airssys/watchdog/task_kill.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -37,9 +38,10 @@ struct SweepReport {
 };
 
 // One sweep over the registry (and the cgroup tree). Kills block for at most
-// the task's grace period plus the verification.
+// the task's grace period plus `sigkill_wait` (task_kill.hpp) and the verification.
 [[nodiscard]] std::expected<SweepReport, Error> sweep_registry(const Registry& reg, osl::System& system,
-                                                               const std::string& principal);
+                                                               const std::string& principal,
+                                                               std::chrono::milliseconds sigkill_wait = kDefaultSigkillWait);
 
 // Removes stale empty task cgroups (see above) through osl (cgroup.remove,
 // as `principal`); returns the directories removed.
@@ -54,6 +56,7 @@ using DaemonLog = std::function<void(const std::string& line)>;
 // fails (e.g. a corrupt registry) goes to `log` and is retried at the next
 // interval; SIGHUP sweeps at once.
 [[nodiscard]] std::expected<void, Error> run_daemon(const Registry& reg, std::chrono::milliseconds interval,
-                                                    const std::filesystem::path& policy_file, const DaemonLog& log);
+                                                    const std::filesystem::path& policy_file, const DaemonLog& log,
+                                                    std::chrono::milliseconds sigkill_wait = kDefaultSigkillWait);
 
 }  // namespace airssys::watchdog

@@ -4,8 +4,9 @@
 // exit status (watchdog/tools/commands.cpp).
 //
 // A native task is killed as src/kill_tree.hpp describes (SIGTERM, grace,
-// SIGKILL sweeps retried for up to 15 s, all through airssys-osl: policy-
-// checked and audited), then verified: the record says `killed` only once
+// SIGKILL sweeps retried for up to KillRequest::sigkill_wait, 15 s unless
+// told, all through airssys-osl: policy-checked and audited; cgroup members
+// /proc hides are reached through the cgroup), then verified: the record says `killed` only once
 // nothing of the task is found. Survivors are reported, and the record's
 // `error` says how many survived; its state is left as it was. "Nothing
 // found" must be a fact: a process whose /proc entry cannot be read (EACCES
@@ -13,7 +14,7 @@
 // A container task is stopped, killed and removed through its engine
 // (src/container.hpp).
 //
-// Blocks for up to the grace period plus ~15 s. Safe to call from several
+// Blocks for up to the grace period plus ~sigkill_wait. Safe to call from several
 // processes at once: the verdict is written under the registry's lock, and
 // only over the state read before the kill (or the `exited` its monitor
 // records on seeing our signal): a record removed or replaced meanwhile, or
@@ -36,9 +37,16 @@
 
 namespace airssys::watchdog {
 
+// How long SIGKILL is retried on processes that outlive it (uninterruptible
+// sleep, a frozen v1 freezer cgroup) before they are reported as survivors:
+// `kill --sigkill-wait` and `run --sigkill-wait`. Not the grace period
+// (SIGTERM to SIGKILL), which is the task's or `--grace`.
+inline constexpr std::chrono::milliseconds kDefaultSigkillWait{15'000};
+
 struct KillRequest {
   std::optional<std::chrono::milliseconds> grace;  // unset: the task's recorded grace period
   std::filesystem::path policy_file;               // empty: the built-in policy (runner.hpp)
+  std::chrono::milliseconds sigkill_wait = kDefaultSigkillWait;
 };
 
 enum class KillOutcome {
