@@ -204,15 +204,25 @@ class Container : public ::testing::Test {
   }
   // Edits task `id`'s record in place (the test's registry; nobody else writes it then).
   void edit_record(const std::string& id, const std::function<void(nlohmann::json&)>& f) { edit_task_record(reg, id, f); }
-  // Kills the background monitor of task `id` (a descendant of our `start`) and
-  // makes its record look as if it had died between creating the container
-  // and recording its id: no id, state starting.
-  void lose_monitor_before_the_id_is_recorded(const std::string& id) {
+  // Kills the background monitor of task `id` (a descendant of our `start`).
+  void kill_monitor(const std::string& id) {
     auto st = status_json(d.path, reg, id);
     ASSERT_TRUE(st && (*st)["monitor_pid"].is_number());
     const pid_t monitor = (*st)["monitor_pid"].get<pid_t>();
     ASSERT_EQ(::kill(monitor, SIGKILL), 0);
     ASSERT_TRUE(eventually([&] { return gone(monitor); }, 30s));
+  }
+  // True once the engine says container `name` has exited (bounded wait).
+  bool container_exited(const std::string& name) {
+    return eventually([&] {
+      auto in = inspect(name);
+      return in && (*in)["State"]["Status"] == "exited";
+    }, 60s);
+  }
+  // The same and makes its record look as if it had died between creating the container
+  // and recording its id: no id, state starting.
+  void lose_monitor_before_the_id_is_recorded(const std::string& id) {
+    kill_monitor(id);
     edit_record(id, [](nlohmann::json& t) {
       t["container"].erase("id");
       t["state"] = "starting";
@@ -383,15 +393,8 @@ TEST_F(Container, RunEnforcesTheDeadlineWhenTheMonitorIsGone) {
 TEST_F(Container, CleanupRemovesTheContainerOfADeadMonitor) {
   auto r = wd({"start", "--id", "dead1", "--container", kImage, "--", "/tw-payload", "sleep", "2"});
   ASSERT_EQ(r.rc, 0) << r.err;
-  auto st = status_json(d.path, reg, "dead1");
-  ASSERT_TRUE(st && (*st)["monitor_pid"].is_number());
-  const pid_t monitor = (*st)["monitor_pid"].get<pid_t>();
-  ASSERT_EQ(::kill(monitor, SIGKILL), 0);
-  ASSERT_TRUE(eventually([&] { return gone(monitor); }, 30s));
-  ASSERT_TRUE(eventually([&] {
-    auto in = inspect("task-dead1");
-    return in && (*in)["State"]["Status"] == "exited";
-  }, 60s));
+  kill_monitor("dead1");
+  ASSERT_TRUE(container_exited("task-dead1"));
   r = wd({"cleanup"});
   EXPECT_EQ(r.rc, 0) << r.err;
   EXPECT_NE(r.out.find("task 'dead1': its monitor died and its container had ended: container removed, marked exited"),
@@ -399,6 +402,37 @@ TEST_F(Container, CleanupRemovesTheContainerOfADeadMonitor) {
   EXPECT_NE(r.out.find("removed 1 ended task(s)"), std::string::npos) << r.out;
   EXPECT_TRUE(removed("task-dead1"));
   EXPECT_EQ(wd({"status", "dead1"}).rc, 3);
+}
+
+// A container task's record carries this boot's id, as a native one's does,
+// and is judged by it: after a reboot its monitor pid may belong to another
+// process even with the same start time (early boot is deterministic); one
+// stands in here (a live `sleep` with its real start time). With another
+// boot's id the monitor is gone, so `cleanup` removes the ended container;
+// before, the live pid and start time made the monitor look alive and the
+// container was left.
+TEST_F(Container, ARecordFromAnotherBootHasNoMonitor) {
+  auto r = wd({"start", "--id", "boot1", "--container", kImage, "--", "/tw-payload", "sleep", "2"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto st = status_json(d.path, reg, "boot1");
+  ASSERT_TRUE(st);
+  EXPECT_EQ((*st)["boot_id"], slurp("/proc/sys/kernel/random/boot_id").substr(0, 36)) << st->dump();
+  kill_monitor("boot1");
+  ASSERT_TRUE(container_exited("task-boot1"));
+  Child stand_in({"sleep", "1000"});
+  ASSERT_GT(stand_in.pid(), 0);
+  const auto start = start_time_of(stand_in.pid());
+  ASSERT_GT(start, 0u);
+  edit_record("boot1", [&](nlohmann::json& t) {
+    t["monitor_pid"] = stand_in.pid();
+    t["monitor_start_time"] = start;
+    t["boot_id"] = "00000000-1111-2222-3333-444444444444";
+  });
+  r = wd({"cleanup"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("task 'boot1': its monitor died and its container had ended: container removed, marked exited"),
+            std::string::npos) << r.out;
+  EXPECT_TRUE(removed("task-boot1"));
 }
 
 // `kill` finds a container whose id was never recorded by its name and label.

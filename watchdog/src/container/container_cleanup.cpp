@@ -8,6 +8,7 @@
 #include "registry_json.hpp"
 #include "task_records.hpp"
 
+#include "kill_tree.hpp"
 #include "proc.hpp"
 
 #include <fmt/format.h>
@@ -16,9 +17,9 @@ namespace airssys::watchdog {
 
 namespace {
 
-bool monitor_gone(const TaskRecord& t) {
-  return !t.monitor_pid || process_gone(static_cast<pid_t>(*t.monitor_pid), t.monitor_start_time);
-}
+// As for native tasks (kill_tree.hpp): a monitor recorded in an earlier boot
+// (its record's boot_id) is gone, whoever has its pid now.
+bool monitor_gone(const TaskRecord& t) { return monitor_presence(t) == Presence::gone; }
 
 }  // namespace
 

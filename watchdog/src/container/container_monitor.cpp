@@ -3,6 +3,7 @@
 #include "container/engine.hpp"
 #include "container/task_container.hpp"
 #include "event_fds.hpp"
+#include "kill_tree.hpp"
 #include "task_logs.hpp"
 #include "task_monitor.hpp"
 #include "registry_json.hpp"
@@ -100,6 +101,7 @@ std::expected<int, Error> run_container_monitor(const Registry& reg, const Start
   auto prepared = update_task(reg, req.id, [&](TaskRecord& t) {
     t.monitor_pid = ::getpid();
     if (self_start) t.monitor_start_time = *self_start;
+    record_boot(t);  // as native tasks: a later boot tells this monitor pid is not ours
     t.containment = Containment{};
     t.containment.kind = ContainmentKind::container;
     t.containment.note = fmt::format("container {} at {}", container::container_name(req.id), client->endpoint());
