@@ -31,7 +31,9 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <string>
+#include <vector>
 
 using namespace airssys::watchdog;
 using airssys::testing::Child;
@@ -44,168 +46,168 @@ namespace {
 using test::now_ms;
 using test::put;
 
-// A live record of `pid` without a monitor (it died): only /proc (or the
-// cgroup) can say whether the task still runs.
-TaskRecord running_record(const Registry& reg, const std::string& id, pid_t pid) {
-  return test::record(reg, id, TaskState::running, pid, {"sleep", "1000"});
-}
-
-TaskState stored_state(const Registry& reg, const std::string& id) {
-  auto d = reg.load();
-  EXPECT_TRUE(d);
-  return d ? d->tasks.at(id).state : TaskState::failed;
-}
-
-// A temp dir with a registry in it and a live task process (`sleep`).
-struct Scene {
-  Scene() { EXPECT_TRUE(reg.ensure_dir()); }
-  TempDir d{"wd-unverified"};
-  const Registry reg{d / "state" / "registry.json"};
-  Child c{std::vector<std::string>{"sleep", "1000"}};
-};
-
 enum class Hide { unreadable, no_entry };
-
-// A fake /proc in which `pid` cannot be read (hidepid=1) or has no entry
-// while it runs (hidepid=2).
-fs::path fake_proc(const TempDir& d, pid_t pid, Hide how) {
-  const auto root = d / "proc";
-  fs::create_directories(root);
-  if (how == Hide::unreadable) fs::create_directories(root / std::to_string(pid) / "stat");  // read(2): EISDIR
-  return root;
-}
 
 struct Case {
   Hide how;
   const char* name;
 };
-const Case kCases[] = {{Hide::unreadable, "unreadable"}, {Hide::no_entry, "no entry"}};
+const Case kCases[] = {{Hide::unreadable, "unreadable"}, {Hide::no_entry, "no_entry"}};
+
+// Every test's scene: a temp dir with a registry in it, a live task process
+// (`sleep`) and, when a test asks, a live stand-in for its monitor.
+class TaskUnverified : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(reg.ensure_dir());
+    ASSERT_GT(c.pid(), 0);
+  }
+
+  // A live record of the task without a monitor (it died): only /proc (or
+  // the cgroup) can say whether the task still runs.
+  TaskRecord running_record(const std::string& id) { return test::record(reg, id, TaskState::running, c.pid(), {"sleep", "1000"}); }
+
+  // `t` watched by the stand-in monitor, with its real start time.
+  TaskRecord watched_by_monitor(TaskRecord t) {
+    if (!monitor) monitor.emplace(std::vector<std::string>{"sleep", "1000"});
+    EXPECT_GT(monitor->pid(), 0);
+    t.monitor_pid = monitor->pid();
+    t.monitor_start_time = read_proc_stat(monitor->pid()).value_or(ProcStat{}).start_time;
+    return t;
+  }
+
+  TaskState stored_state(const std::string& id) {
+    auto data = reg.load();
+    EXPECT_TRUE(data);
+    return data ? data->tasks.at(id).state : TaskState::failed;
+  }
+
+  // A fake /proc in which `pid` cannot be read (hidepid=1) or has no entry
+  // while it runs (hidepid=2).
+  fs::path fake_proc(pid_t pid, Hide how) {
+    const auto root = d / "proc";
+    fs::create_directories(root);
+    if (how == Hide::unreadable) fs::create_directories(root / std::to_string(pid) / "stat");  // read(2): EISDIR
+    return root;
+  }
+
+  // The fake /proc `root` shows `pid` as the real one does (a copy of its stat).
+  static void show(const fs::path& root, pid_t pid) {
+    fs::create_directories(root / std::to_string(pid));
+    std::ifstream real("/proc/" + std::to_string(pid) + "/stat");
+    std::ofstream(root / std::to_string(pid) / "stat") << real.rdbuf();
+  }
+
+  // Ends the task's process (and reaps it: a zombie is still found by kill(pid, 0)).
+  void end_task() {
+    c.signal(SIGKILL);
+    ASSERT_TRUE(c.wait(30s));
+  }
+
+  TempDir d{"wd-unverified"};
+  const Registry reg{d / "state" / "registry.json"};
+  Child c{std::vector<std::string>{"sleep", "1000"}};
+  std::optional<Child> monitor;
+};
+
+// The same, once for each way hidepid hides a process.
+class HiddenTask : public TaskUnverified, public ::testing::WithParamInterface<Case> {};
+INSTANTIATE_TEST_SUITE_P(Hidepid, HiddenTask, ::testing::ValuesIn(kCases),
+                         [](const ::testing::TestParamInfo<Case>& i) { return std::string(i.param.name); });
 
 }  // namespace
 
-TEST(TaskUnverified, StatusOfATaskProcCannotShowIsNotLost) {
-  for (const auto& [how, name] : kCases) {
-    SCOPED_TRACE(name);
-    Scene scene;
-    auto& [d, reg, c] = scene;
-    ASSERT_GT(c.pid(), 0);
-    put(reg, running_record(reg, "hidden", c.pid()));
-    {
-      ProcRootForTesting fake(fake_proc(d, c.pid(), how));
-      auto s = task_status(reg, "hidden");
-      ASSERT_TRUE(s);
-      EXPECT_EQ(s->effective_state, "running (unverified: /proc hides pid " + std::to_string(c.pid()) + ")");
-      EXPECT_EQ(s->processes_alive, 0u);
-      EXPECT_NE(s->unverified.find(std::to_string(c.pid())), std::string::npos) << s->unverified;
-      EXPECT_FALSE(task_has_ended(reg, "hidden").value_or(true));
-    }
-    EXPECT_EQ(stored_state(reg, "hidden"), TaskState::running);  // nothing written
-    c.signal(SIGKILL);
-    ASSERT_TRUE(c.wait(30s));
-    auto s = task_status(reg, "hidden");  // the real /proc: it is gone
+TEST_P(HiddenTask, StatusOfATaskProcCannotShowIsNotLost) {
+  put(reg, running_record("hidden"));
+  {
+    ProcRootForTesting fake(fake_proc(c.pid(), GetParam().how));
+    auto s = task_status(reg, "hidden");
     ASSERT_TRUE(s);
-    EXPECT_EQ(s->effective_state, "lost");
-    EXPECT_TRUE(s->unverified.empty());
-    EXPECT_TRUE(task_has_ended(reg, "hidden").value_or(false));
+    EXPECT_EQ(s->effective_state, "running (unverified: /proc hides pid " + std::to_string(c.pid()) + ")");
+    EXPECT_EQ(s->processes_alive, 0u);
+    EXPECT_NE(s->unverified.find(std::to_string(c.pid())), std::string::npos) << s->unverified;
+    EXPECT_FALSE(task_has_ended(reg, "hidden").value_or(true));
   }
+  EXPECT_EQ(stored_state("hidden"), TaskState::running);  // nothing written
+  end_task();
+  auto s = task_status(reg, "hidden");  // the real /proc: it is gone
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->effective_state, "lost");
+  EXPECT_TRUE(s->unverified.empty());
+  EXPECT_TRUE(task_has_ended(reg, "hidden").value_or(false));
 }
 
 // A cgroup member /proc cannot show runs (cgroup.procs lists no zombie): it
 // counts as alive, so the task is running with its monitor gone, not lost
 // and not merely unverified. The cgroup here is a directory whose
 // cgroup.procs names the child, as the kernel's would.
-TEST(TaskUnverified, ACgroupMemberProcCannotShowCountsAsRunning) {
-  for (const auto& [how, name] : kCases) {
-    SCOPED_TRACE(name);
-    Scene scene;
-    auto& [d, reg, c] = scene;
-    ASSERT_GT(c.pid(), 0);
-    auto t = running_record(reg, "in-cgroup", c.pid());
-    const auto cg = d / "cgroup" / "task-watchdog" / "in-cgroup-1";
-    fs::create_directories(cg);
-    std::ofstream(cg / "cgroup.procs") << c.pid() << "\n";
-    t.containment.kind = ContainmentKind::cgroup2;
-    t.containment.cgroup = cg.string();
-    put(reg, t);
-    {
-      ProcRootForTesting fake(fake_proc(d, c.pid(), how));
-      auto s = task_status(reg, "in-cgroup");
-      ASSERT_TRUE(s);
-      EXPECT_EQ(s->processes_alive, 1u);
-      EXPECT_EQ(s->effective_state, "running (monitor gone: deadline not enforced)");
-      EXPECT_FALSE(s->unverified.empty());  // its usage cannot be sampled
-      auto live = live_tasks(reg);
-      ASSERT_TRUE(live);
-      ASSERT_EQ(live->live.size(), 1u);
-      EXPECT_EQ(live->live[0].processes_alive, 1u);
-      EXPECT_EQ(live->live[0].effective_state, "running (monitor gone: deadline not enforced)");
-    }
-    EXPECT_EQ(stored_state(reg, "in-cgroup"), TaskState::running);
+TEST_P(HiddenTask, ACgroupMemberProcCannotShowCountsAsRunning) {
+  auto t = running_record("in-cgroup");
+  const auto cg = d / "cgroup" / "task-watchdog" / "in-cgroup-1";
+  fs::create_directories(cg);
+  std::ofstream(cg / "cgroup.procs") << c.pid() << "\n";
+  t.containment.kind = ContainmentKind::cgroup2;
+  t.containment.cgroup = cg.string();
+  put(reg, t);
+  {
+    ProcRootForTesting fake(fake_proc(c.pid(), GetParam().how));
+    auto s = task_status(reg, "in-cgroup");
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->processes_alive, 1u);
+    EXPECT_EQ(s->effective_state, "running (monitor gone: deadline not enforced)");
+    EXPECT_FALSE(s->unverified.empty());  // its usage cannot be sampled
+    auto live = live_tasks(reg);
+    ASSERT_TRUE(live);
+    ASSERT_EQ(live->live.size(), 1u);
+    EXPECT_EQ(live->live[0].processes_alive, 1u);
+    EXPECT_EQ(live->live[0].effective_state, "running (monitor gone: deadline not enforced)");
   }
+  EXPECT_EQ(stored_state("in-cgroup"), TaskState::running);
 }
 
 // `report` counts such a task as running (not lost) and lists it among the
 // longest running; `rehydrate` (live_tasks) shows it unverified, not lost.
-TEST(TaskUnverified, ReportAndRehydrateDoNotCallItLost) {
-  for (const auto& [how, name] : kCases) {
-    SCOPED_TRACE(name);
-    Scene scene;
-    auto& [d, reg, c] = scene;
-    ASSERT_GT(c.pid(), 0);
-    put(reg, running_record(reg, "hidden", c.pid()));
-    const std::string shown = "running (unverified: /proc hides pid " + std::to_string(c.pid()) + ")";
-    {
-      ProcRootForTesting fake(fake_proc(d, c.pid(), how));
-      auto r = task_report(reg);
-      ASSERT_TRUE(r);
-      EXPECT_EQ(r->by_state.count("lost"), 0u);
-      EXPECT_EQ(r->by_state["running"], 1u);
-      EXPECT_EQ(r->unverified, 1u);
-      ASSERT_EQ(r->longest_running.size(), 1u);
-      EXPECT_EQ(r->longest_running[0].effective_state, shown);
-      auto live = live_tasks(reg);
-      ASSERT_TRUE(live);
-      ASSERT_EQ(live->live.size(), 1u);
-      EXPECT_EQ(live->live[0].effective_state, shown);
-      EXPECT_EQ(live->live[0].processes_alive, 0u);
-      EXPECT_FALSE(live->live[0].unverified.empty());
-    }
-    EXPECT_EQ(stored_state(reg, "hidden"), TaskState::running);
-    c.signal(SIGKILL);
-    ASSERT_TRUE(c.wait(30s));
-    auto r = task_report(reg);  // the real /proc: nothing runs, lost
+TEST_P(HiddenTask, ReportAndRehydrateDoNotCallItLost) {
+  put(reg, running_record("hidden"));
+  const std::string shown = "running (unverified: /proc hides pid " + std::to_string(c.pid()) + ")";
+  {
+    ProcRootForTesting fake(fake_proc(c.pid(), GetParam().how));
+    auto r = task_report(reg);
     ASSERT_TRUE(r);
-    EXPECT_EQ(r->by_state["lost"], 1u);
-    EXPECT_EQ(r->unverified, 0u);
-    EXPECT_TRUE(r->longest_running.empty());
+    EXPECT_EQ(r->by_state.count("lost"), 0u);
+    EXPECT_EQ(r->by_state["running"], 1u);
+    EXPECT_EQ(r->unverified, 1u);
+    ASSERT_EQ(r->longest_running.size(), 1u);
+    EXPECT_EQ(r->longest_running[0].effective_state, shown);
+    auto live = live_tasks(reg);
+    ASSERT_TRUE(live);
+    ASSERT_EQ(live->live.size(), 1u);
+    EXPECT_EQ(live->live[0].effective_state, shown);
+    EXPECT_EQ(live->live[0].processes_alive, 0u);
+    EXPECT_FALSE(live->live[0].unverified.empty());
   }
+  EXPECT_EQ(stored_state("hidden"), TaskState::running);
+  end_task();
+  auto r = task_report(reg);  // the real /proc: nothing runs, lost
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->by_state["lost"], 1u);
+  EXPECT_EQ(r->unverified, 0u);
+  EXPECT_TRUE(r->longest_running.empty());
 }
 
 // A monitor /proc cannot show may still enforce the deadline: the task is
 // "unverified", not "monitor gone", and never lost, even when nothing of it
 // is seen either.
-TEST(TaskUnverified, AMonitorProcCannotShowIsUnverifiedNotGone) {
-  TempDir d("wd-unverified");
-  const Registry reg(d / "state" / "registry.json");
-  ASSERT_TRUE(reg.ensure_dir());
-  Child task({"sleep", "1000"});
-  Child monitor({"sleep", "1000"});
-  ASSERT_GT(task.pid(), 0);
-  ASSERT_GT(monitor.pid(), 0);
-  auto t = running_record(reg, "watched", task.pid());
-  t.monitor_pid = monitor.pid();
-  t.monitor_start_time = read_proc_stat(monitor.pid()).value_or(ProcStat{}).start_time;
-  put(reg, t);
+TEST_F(TaskUnverified, AMonitorProcCannotShowIsUnverifiedNotGone) {
+  put(reg, watched_by_monitor(running_record("watched")));
   {
     // The fake /proc shows the task's process (a copy of its real stat) but not the monitor.
-    const auto root = fake_proc(d, monitor.pid(), Hide::unreadable);
-    fs::create_directories(root / std::to_string(task.pid()));
-    std::ifstream real("/proc/" + std::to_string(task.pid()) + "/stat");
-    std::ofstream(root / std::to_string(task.pid()) / "stat") << real.rdbuf();
+    const auto root = fake_proc(monitor->pid(), Hide::unreadable);
+    show(root, c.pid());
     ProcRootForTesting fake(root);
     auto s = task_status(reg, "watched");
     ASSERT_TRUE(s);
-    EXPECT_EQ(s->effective_state, "running (unverified: /proc hides monitor pid " + std::to_string(monitor.pid()) + ")");
+    EXPECT_EQ(s->effective_state, "running (unverified: /proc hides monitor pid " + std::to_string(monitor->pid()) + ")");
     EXPECT_TRUE(s->monitor_unverified);
     EXPECT_EQ(s->processes_alive, 1u);
     EXPECT_FALSE(task_has_ended(reg, "watched").value_or(true));
@@ -218,22 +220,6 @@ TEST(TaskUnverified, AMonitorProcCannotShowIsUnverifiedNotGone) {
 }
 
 namespace {
-
-// A record whose leader /proc stopped showing once it exec'd (a setuid or
-// file-capability program under hidepid): no pid_start_time.
-TaskRecord untimed_record(const Registry& reg, const std::string& id, pid_t pid) {
-  auto t = running_record(reg, id, pid);
-  t.pid_start_time.reset();
-  return t;
-}
-
-// `t` with `monitor` (a live stand-in) as its monitor, with its real start time.
-TaskRecord watched_by(TaskRecord t, const Child& monitor) {
-  EXPECT_GT(monitor.pid(), 0);
-  t.monitor_pid = monitor.pid();
-  t.monitor_start_time = read_proc_stat(monitor.pid()).value_or(ProcStat{}).start_time;
-  return t;
-}
 
 // A fake /proc whose boot_id is `id`.
 void fake_boot_id(const fs::path& root, const std::string& id) {
@@ -261,57 +247,61 @@ std::int64_t real_btime() {
   return 0;
 }
 
+// The leader hidden (true) or shown (false).
+class UntimedLeader : public TaskUnverified, public ::testing::WithParamInterface<bool> {};
+INSTANTIATE_TEST_SUITE_P(TaskUnverified, UntimedLeader, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "hidden" : "shown"; });
+
+// The record with (true) or without (false) a boot id.
+class SteppedClock : public TaskUnverified, public ::testing::WithParamInterface<bool> {};
+INSTANTIATE_TEST_SUITE_P(TaskUnverified, SteppedClock, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "boot_id" : "no_boot_id"; });
+
 }  // namespace
 
 // Its pid runs, but nothing says it is the task's: unverified (not lost) for
 // status, report and rehydrate; `kill` does not say "no processes left" and
 // the daemon's sweep neither marks it exited nor kills it. Hidden as well
 // (hidepid): the same. Before, a missing start time made the leader "gone"
-// unlooked: lost, "no processes left", "marked exited".
-TEST(TaskUnverified, ALeaderWithoutAStartTimeIsNeverTakenForGone) {
-  for (const bool hidden : {false, true}) {
-    SCOPED_TRACE(hidden ? "hidden" : "shown");
-    Scene scene;
-    auto& [d, reg, c] = scene;
-    ASSERT_GT(c.pid(), 0);
-    auto t = untimed_record(reg, "untimed", c.pid());
-    t.deadline_ms = now_ms() - 1000;  // passed: the sweep would enforce it on anything it could tell is the task's
-    put(reg, t);
-    std::optional<ProcRootForTesting> fake;
-    if (hidden) fake.emplace(fake_proc(d, c.pid(), Hide::no_entry));
-    const std::string why = hidden ? "/proc hides pid " : "no start time recorded for pid ";
-    auto s = task_status(reg, "untimed");
-    ASSERT_TRUE(s);
-    EXPECT_EQ(s->effective_state, "running (unverified: " + why + std::to_string(c.pid()) + ")");
-    EXPECT_FALSE(s->unverified.empty());
-    EXPECT_FALSE(task_has_ended(reg, "untimed").value_or(true));
-    auto r = task_report(reg);
-    ASSERT_TRUE(r);
-    EXPECT_EQ(r->unverified, 1u);
-    EXPECT_EQ(r->by_state.count("lost"), 0u);
-    auto k = kill_recorded_task(reg, "untimed", KillRequest{.grace = 0ms});
-    ASSERT_TRUE(k) << k.error().message;
-    EXPECT_EQ(k->outcome, KillOutcome::unverified);
-    auto system = make_system({}, reg.dir());
-    ASSERT_TRUE(system) << system.error().message;
-    auto sw = sweep_registry(reg, *system, current_principal());
-    ASSERT_TRUE(sw) << sw.error().message;
-    EXPECT_FALSE(is_terminal(stored_state(reg, "untimed"))) << to_string(stored_state(reg, "untimed"));
-    EXPECT_FALSE(c.exited()) << "a process that was never shown to be the task's was killed";
-  }
+// unlooked: lost, "no processes left", "marked exited". (/proc stopped
+// showing the leader once it exec'd, a setuid or file-capability program
+// under hidepid: no pid_start_time.)
+TEST_P(UntimedLeader, ALeaderWithoutAStartTimeIsNeverTakenForGone) {
+  const bool hidden = GetParam();
+  auto t = running_record("untimed");
+  t.pid_start_time.reset();
+  t.deadline_ms = now_ms() - 1000;  // passed: the sweep would enforce it on anything it could tell is the task's
+  put(reg, t);
+  std::optional<ProcRootForTesting> fake;
+  if (hidden) fake.emplace(fake_proc(c.pid(), Hide::no_entry));
+  const std::string why = hidden ? "/proc hides pid " : "no start time recorded for pid ";
+  auto s = task_status(reg, "untimed");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->effective_state, "running (unverified: " + why + std::to_string(c.pid()) + ")");
+  EXPECT_FALSE(s->unverified.empty());
+  EXPECT_FALSE(task_has_ended(reg, "untimed").value_or(true));
+  auto r = task_report(reg);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->unverified, 1u);
+  EXPECT_EQ(r->by_state.count("lost"), 0u);
+  auto k = kill_recorded_task(reg, "untimed", KillRequest{.grace = 0ms});
+  ASSERT_TRUE(k) << k.error().message;
+  EXPECT_EQ(k->outcome, KillOutcome::unverified);
+  auto system = make_system({}, reg.dir());
+  ASSERT_TRUE(system) << system.error().message;
+  auto sw = sweep_registry(reg, *system, current_principal());
+  ASSERT_TRUE(sw) << sw.error().message;
+  EXPECT_FALSE(is_terminal(stored_state("untimed"))) << to_string(stored_state("untimed"));
+  EXPECT_FALSE(c.exited()) << "a process that was never shown to be the task's was killed";
 }
 
 // A record whose "boot_id" is not this boot's: every pid it names is someone
 // else's now, even one /proc hides and kill(pid, 0) finds (before, such a
 // pid made it "unverified" for ever after a reboot). The same record with
 // this boot's id: cannot tell.
-TEST(TaskUnverified, ARecordFromAnotherBootIsGone) {
-  Scene scene;
-  auto& [d, reg, c] = scene;
-  ASSERT_GT(c.pid(), 0);
-  Child monitor({"sleep", "1000"});
-  auto t = watched_by(running_record(reg, "old", c.pid()), monitor);
-  const auto root = fake_proc(d, c.pid(), Hide::no_entry);  // neither pid has an entry
+TEST_F(TaskUnverified, ARecordFromAnotherBootIsGone) {
+  auto t = watched_by_monitor(running_record("old"));
+  const auto root = fake_proc(c.pid(), Hide::no_entry);  // neither pid has an entry
   fake_boot_id(root, "11111111-2222-3333-4444-555555555555");
   ProcRootForTesting fake(root);
   {
@@ -346,15 +336,12 @@ TEST(TaskUnverified, ARecordFromAnotherBootIsGone) {
 // An older record without "boot_id": only a start time later than this
 // boot's uptime (clock ticks, which no clock step moves) tells it is from
 // an earlier boot; otherwise hidden pids stay "cannot tell".
-TEST(TaskUnverified, AnOldRecordIsFromAnEarlierBootOnlyByItsStartTicks) {
-  Scene scene;
-  auto& [d, reg, c] = scene;
-  ASSERT_GT(c.pid(), 0);
-  auto t = running_record(reg, "old", c.pid());
+TEST_F(TaskUnverified, AnOldRecordIsFromAnEarlierBootOnlyByItsStartTicks) {
+  auto t = running_record("old");
   ASSERT_TRUE(t.pid_start_time);
   const auto hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
   put(reg, t);
-  const auto root = fake_proc(d, c.pid(), Hide::no_entry);
+  const auto root = fake_proc(c.pid(), Hide::no_entry);
   {
     fake_uptime(root, static_cast<double>(*t.pid_start_time) / hz + 60);  // started during this boot
     ProcRootForTesting fake(root);
@@ -376,61 +363,47 @@ TEST(TaskUnverified, AnOldRecordIsFromAnEarlierBootOnlyByItsStartTicks) {
 // nothing: /proc shows its processes, so it runs, with or without a
 // recorded boot id. Before: `lost`, `kill` "no processes left", the
 // daemon's sweep "marked exited" while the process ran.
-TEST(TaskUnverified, ALiveTaskCreatedBeforeBtimeStaysRunning) {
+TEST_P(SteppedClock, ALiveTaskCreatedBeforeBtimeStaysRunning) {
   const auto btime = real_btime();
   ASSERT_GT(btime, 0);
-  for (const bool with_boot_id : {false, true}) {
-    SCOPED_TRACE(with_boot_id ? "boot_id" : "no boot_id");
-    Scene scene;
-    auto& [d, reg, c] = scene;
-    ASSERT_GT(c.pid(), 0);
-    Child monitor({"sleep", "1000"});
-    auto t = watched_by(running_record(reg, "stepped", c.pid()), monitor);
-    t.created_ms = btime * 1000 - 500;
-    if (with_boot_id) {
-      record_boot(t);
-      ASSERT_TRUE(t.extra.contains("boot_id"));
-    }
-    put(reg, t);
-    EXPECT_FALSE(recorded_before_boot(t));
-    EXPECT_EQ(monitor_presence(t), Presence::running);
-    auto s = task_status(reg, "stepped");
-    ASSERT_TRUE(s);
-    EXPECT_EQ(s->effective_state, "running");
-    EXPECT_EQ(s->processes_alive, 1u);
-    EXPECT_FALSE(task_has_ended(reg, "stepped").value_or(true));
-    // Its monitor gone: the sweep sees the process and leaves the task be (no deadline).
-    monitor.signal(SIGKILL);
-    ASSERT_TRUE(monitor.wait(30s));
-    auto system = make_system({}, reg.dir());
-    ASSERT_TRUE(system) << system.error().message;
-    auto sw = sweep_registry(reg, *system, current_principal());
-    ASSERT_TRUE(sw) << sw.error().message;
-    EXPECT_EQ(stored_state(reg, "stepped"), TaskState::running);
-    s = task_status(reg, "stepped");
-    ASSERT_TRUE(s);
-    EXPECT_EQ(s->effective_state, "running (monitor gone: deadline not enforced)");
-    auto k = kill_recorded_task(reg, "stepped", KillRequest{.grace = 0ms});
-    ASSERT_TRUE(k) << k.error().message;
-    EXPECT_EQ(k->found, 1u);
-    ASSERT_TRUE(c.wait(30s)) << "kill left the task's process running";
+  auto t = watched_by_monitor(running_record("stepped"));
+  t.created_ms = btime * 1000 - 500;
+  if (GetParam()) {
+    record_boot(t);
+    ASSERT_TRUE(t.extra.contains("boot_id"));
   }
+  put(reg, t);
+  EXPECT_FALSE(recorded_before_boot(t));
+  EXPECT_EQ(monitor_presence(t), Presence::running);
+  auto s = task_status(reg, "stepped");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->effective_state, "running");
+  EXPECT_EQ(s->processes_alive, 1u);
+  EXPECT_FALSE(task_has_ended(reg, "stepped").value_or(true));
+  // Its monitor gone: the sweep sees the process and leaves the task be (no deadline).
+  monitor->signal(SIGKILL);
+  ASSERT_TRUE(monitor->wait(30s));
+  auto system = make_system({}, reg.dir());
+  ASSERT_TRUE(system) << system.error().message;
+  auto sw = sweep_registry(reg, *system, current_principal());
+  ASSERT_TRUE(sw) << sw.error().message;
+  EXPECT_EQ(stored_state("stepped"), TaskState::running);
+  s = task_status(reg, "stepped");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->effective_state, "running (monitor gone: deadline not enforced)");
+  auto k = kill_recorded_task(reg, "stepped", KillRequest{.grace = 0ms});
+  ASSERT_TRUE(k) << k.error().message;
+  EXPECT_EQ(k->found, 1u);
+  ASSERT_TRUE(c.wait(30s)) << "kill left the task's process running";
 }
 
 // `report` counts a task with a hidden process even while its monitor runs
 // (its state then has no "(unverified: …)"). Before, only the state's
 // suffix was counted: 0.
-TEST(TaskUnverified, ReportCountsAHiddenProcessOfAMonitoredTask) {
-  Scene scene;
-  auto& [d, reg, c] = scene;
-  ASSERT_GT(c.pid(), 0);
-  Child monitor({"sleep", "1000"});
-  auto t = watched_by(running_record(reg, "watched", c.pid()), monitor);
-  put(reg, t);
-  const auto root = fake_proc(d, c.pid(), Hide::unreadable);
-  fs::create_directories(root / std::to_string(monitor.pid()));
-  std::ifstream real("/proc/" + std::to_string(monitor.pid()) + "/stat");
-  std::ofstream(root / std::to_string(monitor.pid()) / "stat") << real.rdbuf();
+TEST_F(TaskUnverified, ReportCountsAHiddenProcessOfAMonitoredTask) {
+  put(reg, watched_by_monitor(running_record("watched")));
+  const auto root = fake_proc(c.pid(), Hide::unreadable);
+  show(root, monitor->pid());
   ProcRootForTesting fake(root);
   auto r = task_report(reg);
   ASSERT_TRUE(r);
@@ -448,8 +421,7 @@ TEST(TaskUnverified, ReportCountsAHiddenProcessOfAMonitoredTask) {
 // directly when the test is not root. Skipped (exit 100) where that cannot
 // be checked: pid 1 is ours, `nobody` cannot reach the log (TMPDIR it cannot
 // enter) or cannot be become (65534 unmapped in a user namespace).
-TEST(TaskUnverified, APidThatIsNotOursToSignalIsNotOurMonitor) {
-  TempDir d("wd-eperm");
+TEST_F(TaskUnverified, APidThatIsNotOursToSignalIsNotOurMonitor) {
   const auto root = d / "proc";  // no entries: pid 1 is hidden, as under hidepid=2
   fs::create_directories(root);
   const auto log = d / "stdout.log";
