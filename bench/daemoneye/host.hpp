@@ -6,8 +6,11 @@
 
 #include <cstdint>
 #include <expected>
+#include <filesystem>
 #include <optional>
 #include <string>
+#include <system_error>
+#include <utility>
 
 namespace airssys::daemoneye::bench {
 
@@ -31,6 +34,19 @@ namespace airssys::daemoneye::bench {
 [[nodiscard]] std::optional<pid_t> find_child(pid_t parent, const std::string& comm);
 // A fresh 0700 directory under $TMPDIR or /tmp.
 [[nodiscard]] std::expected<std::string, std::string> make_temp_dir(const std::string& prefix);
+// Removes `path` (such a directory) and everything in it on every return
+// path; an empty path is left alone.
+struct WorkDir {
+  std::string path;
+  explicit WorkDir(std::string p) : path(std::move(p)) {}
+  WorkDir(const WorkDir&) = delete;
+  WorkDir& operator=(const WorkDir&) = delete;
+  ~WorkDir() {
+    if (path.empty()) return;
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
 // gethostname().
 [[nodiscard]] std::string host_name();
 

@@ -8,6 +8,7 @@
 // bundled rules are read from daemoneye/rules) or pass --rules. See
 // bench/daemoneye/run.sh for the run the docs record.
 
+#include "args.hpp"
 #include "children.hpp"
 #include "host.hpp"
 #include "scenarios.hpp"
@@ -16,7 +17,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <charconv>
+#include <optional>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -45,60 +46,29 @@ constexpr const char* kUsage =
     "  hold             only start the sleepers and wait for SIGINT/SIGTERM\n"
     "                   (to profile procmond --once or ps against them)\n";
 
-template <class T>
-bool parse_number(std::string_view s, T& out) {
-  return std::from_chars(s.data(), s.data() + s.size(), out).ec == std::errc{} && out >= 0;
-}
-
-// Removes the work directory and everything in it on every return path.
-struct WorkDir {
-  std::string path;
-  ~WorkDir() {
-    if (path.empty()) return;
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
   bench::Options o;
   std::vector<std::string> scenarios;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view a = argv[i];
-    const auto value = [&]() -> std::string_view {
-      if (i + 1 >= argc) return {};
-      return argv[++i];
-    };
-    bool ok = true;
-    if (a == "--sleepers") ok = parse_number(value(), o.sleepers);
-    else if (a == "--runs") ok = parse_number(value(), o.runs) && o.runs > 0;
-    else if (a == "--store-rounds") ok = parse_number(value(), o.store_rounds) && o.store_rounds > 0;
-    else if (a == "--rule-runs") ok = parse_number(value(), o.rule_runs) && o.rule_runs > 0;
-    else if (a == "--rules") ok = !(o.rules_dir = value()).empty();
-    else if (a == "--agent") ok = !(o.agent = value()).empty();
-    else if (a == "--ps") ok = !(o.ps = value()).empty();
-    else if (a == "--seconds") ok = parse_number(value(), o.seconds) && o.seconds > 0;
-    else if (a == "--warmup") ok = parse_number(value(), o.warmup);
-    else if (a == "--processes") ok = parse_number(value(), o.processes);
-    else if (a == "--markers") ok = parse_number(value(), o.markers) && o.markers > 0;
-    else if (a == "--hash-max-size") ok = !(o.hash_max_size = value()).empty();
-    else if (a == "-h" || a == "--help") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else if (a == "collect" || a == "store" || a == "rules" || a == "footprint" || a == "latency" ||
-               a == "hold") {
-      scenarios.emplace_back(a);
-    } else {
-      std::fprintf(stderr, "daemoneye_bench: unknown argument '%s'\n%s", argv[i], kUsage);
-      return 2;
-    }
-    if (!ok) {
-      std::fprintf(stderr, "daemoneye_bench: %s needs a valid value\n%s", argv[i], kUsage);
-      return 2;
-    }
-  }
+  using bench::parse_number;
+  constexpr std::string_view kScenarios[] = {"collect", "store", "rules", "footprint", "latency", "hold"};
+  const auto flag = [&](std::string_view a, const bench::NextArg& value) -> std::optional<bool> {
+    if (a == "--sleepers") return parse_number(value(), o.sleepers);
+    if (a == "--runs") return parse_number(value(), o.runs) && o.runs > 0;
+    if (a == "--store-rounds") return parse_number(value(), o.store_rounds) && o.store_rounds > 0;
+    if (a == "--rule-runs") return parse_number(value(), o.rule_runs) && o.rule_runs > 0;
+    if (a == "--rules") return !(o.rules_dir = value()).empty();
+    if (a == "--agent") return !(o.agent = value()).empty();
+    if (a == "--ps") return !(o.ps = value()).empty();
+    if (a == "--seconds") return parse_number(value(), o.seconds) && o.seconds > 0;
+    if (a == "--warmup") return parse_number(value(), o.warmup);
+    if (a == "--processes") return parse_number(value(), o.processes);
+    if (a == "--markers") return parse_number(value(), o.markers) && o.markers > 0;
+    if (a == "--hash-max-size") return !(o.hash_max_size = value()).empty();
+    return std::nullopt;
+  };
+  if (auto stop = bench::parse_args(argc, argv, "daemoneye_bench", kUsage, kScenarios, scenarios, flag)) return *stop;
   if (scenarios.empty()) scenarios = {"collect", "store", "rules"};
   const std::set<std::string> chosen(scenarios.begin(), scenarios.end());
   bench::install_cleanup_handler();
@@ -115,7 +85,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "daemoneye_bench: %s\n", dir.error().c_str());
     return 1;
   }
-  WorkDir work{*dir};
+  bench::WorkDir work{*dir};
   o.work_dir = *dir;
   int failures = 0;
   const auto fail = [&](const char* what, const std::string& error) {

@@ -15,6 +15,7 @@
 // children.hpp's handler, which then re-raises the signal, so the temp dir
 // is left to the caller: realtime.sh runs it with TMPDIR in a dir it removes.
 
+#include "args.hpp"
 #include "children.hpp"
 #include "host.hpp"
 #include "realtime_agent.hpp"
@@ -24,7 +25,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
+#include <optional>
 #include <climits>
 #include <cstdio>
 #include <ctime>
@@ -51,11 +52,6 @@ constexpr const char* kUsage =
     "  --idle-seconds N      cost: idle window before the load (default 5)\n"
     "  --child-sleep-ms N MARKER   (internal) sleep N ms and exit 0: a short process with a marker argv\n";
 
-template <class T>
-bool parse_number(std::string_view s, T& out) {
-  return std::from_chars(s.data(), s.data() + s.size(), out).ec == std::errc{} && out >= 0;
-}
-
 bool parse_tiers(std::string_view s, std::vector<std::string>& out) {
   out.clear();
   while (!s.empty()) {
@@ -68,18 +64,9 @@ bool parse_tiers(std::string_view s, std::vector<std::string>& out) {
   return !out.empty();
 }
 
-struct WorkDir {
-  std::string path;
-  ~WorkDir() {
-    if (path.empty()) return;
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
-
 int child_sleep(std::string_view ms) {
   int n = 0;
-  if (!parse_number(ms, n)) return 2;
+  if (!bench::parse_number(ms, n)) return 2;
   std::this_thread::sleep_for(std::chrono::milliseconds(n));
   return 0;
 }
@@ -90,36 +77,24 @@ int main(int argc, char** argv) {
   if (argc == 4 && std::string_view(argv[1]) == "--child-sleep-ms") return child_sleep(argv[2]);
   bench::RealtimeOptions o;
   std::vector<std::string> scenarios;
-  for (int i = 1; i < argc; ++i) {
-    const char* flag = argv[i];
-    const std::string_view a = flag;
-    const auto value = [&]() -> std::string_view { return i + 1 < argc ? argv[++i] : std::string_view(); };
-    bool ok = true;
-    if (a == "--agent") ok = !(o.agent = value()).empty();
-    else if (a == "--tiers") ok = parse_tiers(value(), o.tiers);
-    else if (a == "--latency-tiers") ok = parse_tiers(value(), o.latency_tiers);
-    else if (a == "--processes") ok = parse_number(value(), o.processes) && o.processes > 0 && o.processes <= 10000;
-    else if (a == "--short-ms") ok = parse_number(value(), o.short_ms);
-    else if (a == "--markers") ok = parse_number(value(), o.markers) && o.markers > 0 && o.markers <= 10000;
-    else if (a == "--spacing-ms") ok = parse_number(value(), o.spacing_ms) && o.spacing_ms > 0;
-    else if (a == "--rate") ok = parse_number(value(), o.rate) && o.rate >= 1;
-    else if (a == "--seconds") ok = parse_number(value(), o.seconds) && o.seconds > 0;
-    else if (a == "--generators") ok = parse_number(value(), o.generators) && o.generators > 0 && o.generators <= 16;
-    else if (a == "--idle-seconds") ok = parse_number(value(), o.idle_seconds);
-    else if (a == "-h" || a == "--help") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else if (a == "coverage" || a == "latency" || a == "cost") {
-      scenarios.emplace_back(a);
-    } else {
-      std::fprintf(stderr, "daemoneye_realtime_bench: unknown argument '%s'\n%s", argv[i], kUsage);
-      return 2;
-    }
-    if (!ok) {
-      std::fprintf(stderr, "daemoneye_realtime_bench: %s needs a valid value\n%s", flag, kUsage);
-      return 2;
-    }
-  }
+  using bench::parse_number;
+  constexpr std::string_view kScenarios[] = {"coverage", "latency", "cost"};
+  const auto flag = [&](std::string_view a, const bench::NextArg& value) -> std::optional<bool> {
+    if (a == "--agent") return !(o.agent = value()).empty();
+    if (a == "--tiers") return parse_tiers(value(), o.tiers);
+    if (a == "--latency-tiers") return parse_tiers(value(), o.latency_tiers);
+    if (a == "--processes") return parse_number(value(), o.processes) && o.processes > 0 && o.processes <= 10000;
+    if (a == "--short-ms") return parse_number(value(), o.short_ms);
+    if (a == "--markers") return parse_number(value(), o.markers) && o.markers > 0 && o.markers <= 10000;
+    if (a == "--spacing-ms") return parse_number(value(), o.spacing_ms) && o.spacing_ms > 0;
+    if (a == "--rate") return parse_number(value(), o.rate) && o.rate >= 1;
+    if (a == "--seconds") return parse_number(value(), o.seconds) && o.seconds > 0;
+    if (a == "--generators") return parse_number(value(), o.generators) && o.generators > 0 && o.generators <= 16;
+    if (a == "--idle-seconds") return parse_number(value(), o.idle_seconds);
+    return std::nullopt;
+  };
+  if (auto stop = bench::parse_args(argc, argv, "daemoneye_realtime_bench", kUsage, kScenarios, scenarios, flag))
+    return *stop;
   if (::geteuid() != 0) {
     std::fputs("daemoneye_realtime_bench: run it as root (the eBPF and proc connector tiers need it)\n", stderr);
     return 2;
@@ -143,7 +118,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "daemoneye_realtime_bench: %s\n", dir.error().c_str());
     return 1;
   }
-  WorkDir work{*dir};
+  bench::WorkDir work{*dir};
   o.work_dir = *dir;
   {
     // Private copies of the agent and its procmond (static release binaries):
