@@ -61,20 +61,29 @@ const KernelEvent* find(const std::vector<KernelEvent>& seen, KernelEvent::Kind 
   return nullptr;
 }
 
-// What a source reported of one process's life, drained until its exit was
-// seen or 10 s passed: an event that never came is empty.
+// A program run to its end (argv, no shell), and what a source reported of
+// its life, drained until its exit was seen or 10 s passed: an event that
+// never came is empty.
 struct Life {
+  pid_t pid = -1;
+  int status = 0;  // waitpid's
   std::optional<KernelEvent> fork, exec, exit;
 };
 
-Life life_of(KernelEventSource& source, pid_t pid) {
+Life run_watched(KernelEventSource& source, std::vector<std::string> argv) {
+  Life life;
+  life.pid = spawn(std::move(argv));
+  life.status = wait_status(life.pid);
   std::vector<KernelEvent> seen;
-  drain_until(source, seen, [&] { return find(seen, KernelEvent::Kind::exit, pid) != nullptr; });
+  drain_until(source, seen, [&] { return find(seen, KernelEvent::Kind::exit, life.pid) != nullptr; });
   auto event = [&](KernelEvent::Kind kind) {
-    const KernelEvent* k = find(seen, kind, pid);
+    const KernelEvent* k = find(seen, kind, life.pid);
     return k ? std::optional<KernelEvent>(*k) : std::nullopt;
   };
-  return {event(KernelEvent::Kind::fork), event(KernelEvent::Kind::exec), event(KernelEvent::Kind::exit)};
+  life.fork = event(KernelEvent::Kind::fork);
+  life.exec = event(KernelEvent::Kind::exec);
+  life.exit = event(KernelEvent::Kind::exit);
+  return life;
 }
 
 class KernelSources : public ::testing::Test {
@@ -91,10 +100,9 @@ TEST_F(KernelSources, EbpfSeesTheExecOfAOneMillisecondProcessWithItsArgv) {
   const std::string marker = "ebpf-marker-" + std::to_string(::getpid());
   const auto before = std::chrono::system_clock::now();
   // A shell that lives about 1 ms (sleep is a builtin of neither; it execs).
-  const pid_t pid = spawn({"/bin/sh", "-c", "exec /bin/sleep 0.001", marker});
-  const int status = wait_status(pid);
+  const auto [pid, status, fork, exec, exit] =
+      run_watched(**source, {"/bin/sh", "-c", "exec /bin/sleep 0.001", marker});
   ASSERT_TRUE(WIFEXITED(status));
-  const auto [fork, exec, exit] = life_of(**source, pid);
   ASSERT_TRUE(fork);
   ASSERT_TRUE(exec);
   ASSERT_TRUE(exit);
@@ -142,10 +150,8 @@ TEST_F(KernelSources, EbpfReportsTheKillingSignalAndCutsAHugeArgv) {
   // 100 KB of arguments: the kernel copies at most PROCMON_ARGS_MAX and says so.
   std::vector<std::string> argv{"/bin/sh", "-c", "kill -9 $$", "sh"};
   for (int i = 0; i < 100; ++i) argv.push_back(std::string(1000, static_cast<char>('a' + i % 26)));
-  const pid_t pid = spawn(argv);
-  const int status = wait_status(pid);
+  const auto [pid, status, fork, exec, exit] = run_watched(**source, argv);
   ASSERT_TRUE(WIFSIGNALED(status));
-  const auto [fork, exec, exit] = life_of(**source, pid);
   ASSERT_TRUE(exec);
   ASSERT_TRUE(exit);
   EXPECT_TRUE(exec->args_truncated);
@@ -160,10 +166,8 @@ TEST_F(KernelSources, ProcConnectorSeesForkExecAndExitPids) {
   auto source = open_proc_connector_source({});
   ASSERT_TRUE(source) << source.error();
   EXPECT_EQ((*source)->kind(), EventSource::proc_connector);
-  const pid_t pid = spawn({"/bin/sh", "-c", "exit 3"});
-  const int status = wait_status(pid);
+  const auto [pid, status, fork, exec, exit] = run_watched(**source, {"/bin/sh", "-c", "exit 3"});
   ASSERT_TRUE(WIFEXITED(status));
-  const auto [fork, exec, exit] = life_of(**source, pid);
   ASSERT_TRUE(fork);
   ASSERT_TRUE(exec);
   ASSERT_TRUE(exit);

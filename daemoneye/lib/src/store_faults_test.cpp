@@ -60,6 +60,15 @@ std::unique_ptr<Store> open_store(const fs::path& db) {
   return s ? std::move(*s) : nullptr;
 }
 
+// A new store at de.db in a temp dir, its files written through a fault
+// injector (made first: the store opens its files through it).
+struct FaultyStore {
+  TempDir tmp;
+  fs::path db = tmp / "de.db";
+  std::optional<io::FaultInjection> faults{std::in_place};
+  std::unique_ptr<Store> store = open_store(db);
+};
+
 // A power loss with `store` still open: nothing the process would still do
 // reaches the disk (every later write, sync and truncate fails, so closing
 // cannot checkpoint), then everything never synced is cut off, and the
@@ -152,12 +161,10 @@ const std::vector<Case>& cases() {
 TEST(StoreFaults, ABatchThatWasNotMadeDurableIsNotAcknowledged) {
   for (const auto& c : cases()) {
     SCOPED_TRACE(c.name);
-    TempDir tmp;
-    const fs::path db = tmp / "de.db";
-    std::set<std::int64_t> acknowledged;
-    std::optional<io::FaultInjection> faults(std::in_place);
-    auto store = open_store(db);
+    FaultyStore setup;
+    auto& [tmp, db, faults, store] = setup;
     ASSERT_TRUE(store);
+    std::set<std::int64_t> acknowledged;
     ASSERT_NO_FATAL_FAILURE(append_acknowledged(*store, 1000, 3, acknowledged));
     const std::size_t processes = store->process_count();
     for (const auto& f : c.faults) faults->add(f);
@@ -181,12 +188,10 @@ TEST(StoreFaults, ABatchThatWasNotMadeDurableIsNotAcknowledged) {
 TEST(StoreFaults, TheStoreGoesOnAfterAFailedBatch) {
   for (const auto& c : cases()) {
     SCOPED_TRACE(c.name);
-    TempDir tmp;
-    const fs::path db = tmp / "de.db";
-    std::set<std::int64_t> acknowledged;
-    std::optional<io::FaultInjection> faults(std::in_place);
-    auto store = open_store(db);
+    FaultyStore setup;
+    auto& [tmp, db, faults, store] = setup;
     ASSERT_TRUE(store);
+    std::set<std::int64_t> acknowledged;
     auto first = batch(1000, 20);
     ASSERT_TRUE(store->append_events(first));
     add_pids(acknowledged, first);
@@ -205,10 +210,8 @@ TEST(StoreFaults, TheStoreGoesOnAfterAFailedBatch) {
 // Every kind of write the agent makes reports the failure: snapshots (and
 // their mirror stays as it was), alerts, scan records, retention.
 TEST(StoreFaults, EveryWriteReportsAFailingDisk) {
-  TempDir tmp;
-  const fs::path db = tmp / "de.db";
-  std::optional<io::FaultInjection> faults(std::in_place);
-  auto store = open_store(db);
+  FaultyStore setup;
+  auto& [tmp, db, faults, store] = setup;
   ASSERT_TRUE(store);
   std::vector<ProcessRecord> all{proc(10, "a"), proc(11, "b")};
   ASSERT_TRUE(store->apply_snapshot(all));
@@ -238,13 +241,11 @@ TEST(StoreFaults, EveryWriteReportsAFailingDisk) {
 // Many batches, a fault every few, checkpoints in between (more than 1000
 // WAL pages): at the crash every acknowledged row is there.
 TEST(StoreFaults, AcknowledgedBatchesSurviveACrashThroughCheckpoints) {
-  TempDir tmp;
-  const fs::path db = tmp / "de.db";
+  FaultyStore setup;
+  auto& [tmp, db, faults, store] = setup;
+  ASSERT_TRUE(store);
   std::set<std::int64_t> acknowledged;
   int failed = 0;
-  std::optional<io::FaultInjection> faults(std::in_place);
-  auto store = open_store(db);
-  ASSERT_TRUE(store);
   const auto db_size_at_open = fs::file_size(db);
   for (int b = 0; b < 80; ++b) {
     if (b % 7 == 3) {
@@ -269,10 +270,8 @@ TEST(StoreFaults, AcknowledgedBatchesSurviveACrashThroughCheckpoints) {
 // default VFS (it is an ordinary SQLite file), and a short write is
 // finished rather than reported.
 TEST(StoreFaults, AShortWriteIsFinished) {
-  TempDir tmp;
-  const fs::path db = tmp / "de.db";
-  std::optional<io::FaultInjection> faults(std::in_place);
-  auto store = open_store(db);
+  FaultyStore setup;
+  auto& [tmp, db, faults, store] = setup;
   ASSERT_TRUE(store);
   faults->add({.call = io::FileCall::write, .path_contains = "-wal", .times = 5, .short_write = 10});
   auto events = batch(100, 30);
