@@ -18,8 +18,10 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace airssys::osl::proc {
 namespace {
@@ -182,6 +184,28 @@ TEST(ProcSocketsTable, SkipsHeaderBadAndCutLinesAndCapsEntries) {
   EXPECT_EQ(one.size(), 1u);
 }
 
+// `truncated` means an entry found no room: a bad line, an inode 0 or a
+// duplicate after the last entry that fits is none (each still counted).
+TEST(ProcSocketsTable, OnlyAnEntryPastTheCapTruncates) {
+  const std::string header = "  sl  local_address rem_address   st\n";
+  const std::string dup = std::string(kTcpListen) + "\n";
+  std::unordered_map<std::uint64_t, SocketEntry> out;
+  const ParsedTable r = parse_net_table(header + dup + "garbage line\n" + dup, kNetTables[0], 1, out);
+  EXPECT_EQ(r.entries, 1u);
+  EXPECT_EQ(r.skipped, 1u);
+  EXPECT_EQ(r.ambiguous, 1u);
+  EXPECT_FALSE(r.truncated);
+  EXPECT_EQ(out.size(), 1u);
+
+  std::unordered_map<std::uint64_t, SocketEntry> more;
+  const ParsedTable cut =
+      parse_net_table(header + dup + "garbage line\n" + std::string(kTcpEstablished) + "\n", kNetTables[0], 1, more);
+  EXPECT_TRUE(cut.truncated);
+  EXPECT_EQ(cut.entries, 1u);
+  EXPECT_EQ(cut.skipped, 1u);
+  EXPECT_FALSE(more.contains(553421));
+}
+
 // A unix socket's name is printed raw: "x\n0: 0 0 0 0 0 21391 /run/x" plants
 // a second line. A planted line naming a unix inode makes both ambiguous
 // (no path); one naming another table's inode stays in the unix map, which
@@ -230,112 +254,160 @@ TEST(ProcSocketsLink, ReadsOnlySocketLinks) {
   EXPECT_EQ(socket_inode_of_link("anon_inode:[eventfd]"), 0u);
 }
 
-// This process's own sockets, read for real: a loopback TCP listener, a
-// client connected to it, and a bound unix socket.
-TEST(ProcSocketsSnapshot, FindsThisProcesssRealSockets) {
-  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(listener, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(listener, 1), 0);
-  socklen_t len = sizeof addr;
-  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  const int port = ntohs(addr.sin_port);
-  const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  const int u = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+// A loopback listener and a client connected to it, closed at the end;
+// connect_another() adds clients (closed at the end too).
+struct Connection {
+  int listener = -1, client = -1, port = 0;
+  std::vector<int> others;
+  explicit Connection(int backlog = 8) {
+    listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    addr_.sin_family = AF_INET;
+    addr_.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr_;
+    if (listener < 0 || ::bind(listener, reinterpret_cast<sockaddr*>(&addr_), sizeof addr_) != 0 ||
+        ::listen(listener, backlog) != 0 || ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr_), &len) != 0) {
+      return;
+    }
+    port = ntohs(addr_.sin_port);
+    client = connect_one();
+  }
+  ~Connection() {
+    for (int fd : others) ::close(fd);
+    if (client >= 0) ::close(client);
+    if (listener >= 0) ::close(listener);
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  int connect_another() {
+    const int fd = connect_one();
+    if (fd >= 0) others.push_back(fd);
+    return fd;
+  }
+
+ private:
+  int connect_one() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr_), sizeof addr_) != 0) {
+      ::close(fd);
+      return -1;
+    }
+    return fd;
+  }
+  sockaddr_in addr_{};
+};
+
+// A unix socket bound to the abstract `name` (-1 if it cannot be).
+int bind_abstract(const std::string& name) {
   sockaddr_un ua{};
   ua.sun_family = AF_UNIX;
-  const std::string abstract = "airssys-proc-sockets-test-" + std::to_string(::getpid());
-  std::memcpy(ua.sun_path + 1, abstract.data(), abstract.size());
-  ASSERT_EQ(::bind(u, reinterpret_cast<sockaddr*>(&ua),
-                   static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + abstract.size())),
-            0);
+  if (name.size() + 1 > sizeof ua.sun_path) return -1;
+  std::memcpy(ua.sun_path + 1, name.data(), name.size());
+  const int u = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (u >= 0 && ::bind(u, reinterpret_cast<sockaddr*>(&ua),
+                       static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size())) != 0) {
+    ::close(u);
+    return -1;
+  }
+  return u;
+}
 
-  auto reader = Reader::open();
-  ASSERT_TRUE(reader);
-  auto self = reader->open_process(::getpid());
-  ASSERT_TRUE(self);
-  SocketSnapshot snap;
-  snap.begin();
-  std::vector<OpenSocket> rows;
-  snap.read(*reader, *self, rows);
-  snap.read(*reader, *self, rows);  // the second read uses the cached tables
-  EXPECT_EQ(snap.stats().namespaces, 1u);
-  auto find = [&](int fd) -> const OpenSocket* {
-    auto it = std::ranges::find(rows, fd, &OpenSocket::fd);
+std::uint64_t inode_of(int fd) {
+  struct ::stat st{};
+  return ::fstat(fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_ino) : 0;
+}
+
+// One snapshot of this machine's real /proc: read() the processes a test
+// names, finish(), then look at rows and snap.stats().
+class ProcSocketsSnapshot : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto r = Reader::open();
+    ASSERT_TRUE(r) << r.error().to_string();
+    reader.emplace(std::move(*r));
+    snap.begin();
+  }
+  // A new snapshot under `limits` (rows kept).
+  void limit(SocketLimits limits) {
+    snap = SocketSnapshot(limits);
+    snap.begin();
+  }
+  // Opens `pid` and reads its sockets into rows; false (a test failure) if
+  // it cannot be opened.
+  bool read(pid_t pid) {
+    auto p = reader->open_process(pid);
+    if (!p) {
+      ADD_FAILURE() << "open_process(" << pid << "): " << p.error().to_string();
+      return false;
+    }
+    snap.read(*reader, *p, rows);
+    return true;
+  }
+  void finish() { snap.finish(*reader, rows); }
+  // This process's row of `fd` (nullptr if none).
+  const OpenSocket* own(int fd) const {
+    auto it = std::ranges::find_if(rows, [&](const OpenSocket& r) { return r.pid == ::getpid() && r.fd == fd; });
     return it == rows.end() ? nullptr : &*it;
-  };
-  const OpenSocket* l = find(listener);
-  const OpenSocket* c = find(client);
-  const OpenSocket* x = find(u);
+  }
+
+  std::optional<Reader> reader;
+  SocketSnapshot snap;
+  std::vector<OpenSocket> rows;
+};
+
+// This process's own sockets, read for real: a loopback TCP listener, a
+// client connected to it, and a bound unix socket.
+TEST_F(ProcSocketsSnapshot, FindsThisProcesssRealSockets) {
+  Connection c;
+  ASSERT_GE(c.client, 0);
+  const std::string abstract = "airssys-proc-sockets-test-" + std::to_string(::getpid());
+  const int u = bind_abstract(abstract);
+  ASSERT_GE(u, 0);
+
+  ASSERT_TRUE(read(::getpid()));
+  ASSERT_TRUE(read(::getpid()));  // the second read uses the cached tables
+  EXPECT_EQ(snap.stats().namespaces, 1u);
+  const OpenSocket* l = own(c.listener);
+  const OpenSocket* x = own(u);
+  const OpenSocket* k = own(c.client);
   ASSERT_NE(l, nullptr);
-  ASSERT_NE(c, nullptr);
+  ASSERT_NE(k, nullptr);
   ASSERT_NE(x, nullptr);
   EXPECT_EQ(l->pid, ::getpid());
   EXPECT_EQ(l->entry.state, "LISTEN");
-  EXPECT_EQ(l->entry.local_port, port);
+  EXPECT_EQ(l->entry.local_port, c.port);
   EXPECT_EQ(l->entry.remote_port, 0);
-  EXPECT_EQ(c->entry.state, "ESTABLISHED");
-  EXPECT_EQ(c->entry.remote_address, "127.0.0.1");
-  EXPECT_EQ(c->entry.remote_port, port);
-  EXPECT_EQ(c->entry.family, kFamilyInet);
-  EXPECT_EQ(c->entry.protocol, kProtocolTcp);
-  EXPECT_NE(c->net_namespace, 0u);
+  EXPECT_EQ(k->entry.state, "ESTABLISHED");
+  EXPECT_EQ(k->entry.remote_address, "127.0.0.1");
+  EXPECT_EQ(k->entry.remote_port, c.port);
+  EXPECT_EQ(k->entry.family, kFamilyInet);
+  EXPECT_EQ(k->entry.protocol, kProtocolTcp);
+  EXPECT_NE(k->net_namespace, 0u);
   EXPECT_EQ(x->entry.family, kFamilyUnix);
   EXPECT_EQ(x->entry.path, "@" + abstract);
   EXPECT_EQ(rows.size() % 2, 0u);  // every row twice, once per read
 
   // The fd cap: with room for none, nothing is looked at.
-  SocketSnapshot capped(SocketLimits{.max_fds = 0});
-  capped.begin();
-  std::vector<OpenSocket> none;
-  capped.read(*reader, *self, none);
-  EXPECT_TRUE(none.empty());
-  EXPECT_EQ(capped.stats().fds_capped, 1u);
+  rows.clear();
+  limit(SocketLimits{.max_fds = 0});
+  ASSERT_TRUE(read(::getpid()));
+  EXPECT_TRUE(rows.empty());
+  EXPECT_EQ(snap.stats().fds_capped, 1u);
   ::close(u);
-  ::close(client);
-  ::close(listener);
 }
 
 // /proc/net/tcp hands out about a page per read(): a table longer than that
 // (here 200 connections, ~60 KiB) must still be read to its end.
-TEST(ProcSocketsSnapshot, ATableLongerThanOneReadIsReadWhole) {
-  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(listener, 512), 0);
-  socklen_t len = sizeof addr;
-  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  std::vector<int> clients;
-  for (int i = 0; i < 200; ++i) {
-    const int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ASSERT_EQ(::connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    clients.push_back(c);
-  }
-  auto reader = Reader::open();
-  ASSERT_TRUE(reader);
-  auto self = reader->open_process(::getpid());
-  ASSERT_TRUE(self);
-  SocketSnapshot snap;
-  snap.begin();
-  std::vector<OpenSocket> rows;
-  snap.read(*reader, *self, rows);
-  for (int c : clients) {
-    EXPECT_NE(std::ranges::find(rows, c, &OpenSocket::fd), rows.end()) << "fd " << c;
-    ::close(c);
-  }
+TEST_F(ProcSocketsSnapshot, ATableLongerThanOneReadIsReadWhole) {
+  Connection c(512);
+  ASSERT_GE(c.client, 0);
+  for (int i = 0; i < 199; ++i) ASSERT_GE(c.connect_another(), 0);
+  ASSERT_TRUE(read(::getpid()));
+  EXPECT_NE(own(c.client), nullptr) << "fd " << c.client;
+  for (int fd : c.others) EXPECT_NE(own(fd), nullptr) << "fd " << fd;
   EXPECT_EQ(snap.stats().unmatched, 0u);
-  ::close(listener);
 }
 
-TEST(ProcSocketsSnapshot, AnExitedProcessAddsNothingAndFailsNothing) {
-  auto reader = Reader::open();
-  ASSERT_TRUE(reader);
+TEST_F(ProcSocketsSnapshot, AnExitedProcessAddsNothingAndFailsNothing) {
   const pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) ::_exit(0);
@@ -343,85 +415,34 @@ TEST(ProcSocketsSnapshot, AnExitedProcessAddsNothingAndFailsNothing) {
   int status = 0;
   ASSERT_EQ(::waitpid(child, &status, 0), child);
   ASSERT_TRUE(p) << p.error().to_string();  // opened before it was reaped
-  SocketSnapshot snap;
-  snap.begin();
-  std::vector<OpenSocket> rows;
   snap.read(*reader, *p, rows);
-  snap.finish(*reader, rows);
+  finish();
   EXPECT_TRUE(rows.empty());
   EXPECT_EQ(snap.stats().unreadable, 0u);
-}
-
-
-// A loopback listener and a client connected to it, closed at the end.
-struct Connection {
-  int listener = -1, client = -1;
-  Connection() {
-    listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (listener < 0 || ::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::listen(listener, 8) != 0 || ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      return;
-    }
-    client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (client >= 0 && ::connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      ::close(client);
-      client = -1;
-    }
-  }
-  ~Connection() {
-    if (client >= 0) ::close(client);
-    if (listener >= 0) ::close(listener);
-  }
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
-};
-
-std::uint64_t inode_of(int fd) {
-  struct ::stat st{};
-  return ::fstat(fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_ino) : 0;
 }
 
 // The review's reproduction: an abstract unix name "x\n0: 0 0 0 0 0 INODE
 // /run/x" plants a unix line for this process's own TCP socket. The TCP
 // socket's row must stay TCP.
-TEST(ProcSocketsSnapshot, APlantedUnixLineCannotHideATcpSocket) {
+TEST_F(ProcSocketsSnapshot, APlantedUnixLineCannotHideATcpSocket) {
   Connection c;
   ASSERT_GE(c.client, 0);
   const std::uint64_t tcp_inode = inode_of(c.client);
   ASSERT_NE(tcp_inode, 0u);
-  const int u = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int u = bind_abstract("airssys-plant-" + std::to_string(::getpid()) + "\n0: 0 0 0 0 0 " +
+                              std::to_string(tcp_inode) + " /run/x");
   ASSERT_GE(u, 0);
-  const std::string name = "airssys-plant-" + std::to_string(::getpid()) + "\n0: 0 0 0 0 0 " +
-                           std::to_string(tcp_inode) + " /run/x";
-  sockaddr_un ua{};
-  ua.sun_family = AF_UNIX;
-  ASSERT_LT(name.size() + 1, sizeof ua.sun_path);
-  std::memcpy(ua.sun_path + 1, name.data(), name.size());
-  ASSERT_EQ(::bind(u, reinterpret_cast<sockaddr*>(&ua),
-                   static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size())),
-            0);
 
-  auto reader = Reader::open();
-  ASSERT_TRUE(reader);
-  auto self = reader->open_process(::getpid());
-  ASSERT_TRUE(self);
-  SocketSnapshot snap;
-  snap.begin();
-  std::vector<OpenSocket> rows;
-  snap.read(*reader, *self, rows);
-  snap.finish(*reader, rows);
-  auto it = std::ranges::find(rows, c.client, &OpenSocket::fd);
-  ASSERT_NE(it, rows.end());
+  ASSERT_TRUE(read(::getpid()));
+  finish();
+  const OpenSocket* it = own(c.client);
+  ASSERT_NE(it, nullptr);
   EXPECT_EQ(it->entry.family, kFamilyInet);
   EXPECT_EQ(it->entry.protocol, kProtocolTcp);
   EXPECT_EQ(it->entry.state, "ESTABLISHED");
   EXPECT_EQ(it->entry.path, "");
-  auto planter = std::ranges::find(rows, u, &OpenSocket::fd);
-  ASSERT_NE(planter, rows.end());
+  const OpenSocket* planter = own(u);
+  ASSERT_NE(planter, nullptr);
   EXPECT_EQ(planter->entry.family, kFamilyUnix);
   ::close(u);
 }
@@ -429,7 +450,7 @@ TEST(ProcSocketsSnapshot, APlantedUnixLineCannotHideATcpSocket) {
 // `exec 3<>/dev/tcp/H/P; unshare -rn bash -i <&3 >&3`: a process in a
 // network namespace of its own holds a socket of the host's. Only the child
 // is read; finish() finds the socket in this process's namespace.
-TEST(ProcSocketsSnapshot, ASocketFromAnotherNamespaceStillGivesARow) {
+TEST_F(ProcSocketsSnapshot, ASocketFromAnotherNamespaceStillGivesARow) {
   Connection c;
   ASSERT_GE(c.client, 0);
   int ready[2], go[2];
@@ -459,20 +480,15 @@ TEST(ProcSocketsSnapshot, ASocketFromAnotherNamespaceStillGivesARow) {
     finish_child();
     GTEST_SKIP() << "unshare(CLONE_NEWNET) not permitted here (needs root)";
   }
-  auto reader = Reader::open();
-  ASSERT_TRUE(reader);
   auto p = reader->open_process(child);
   ASSERT_TRUE(p);
-  auto own = reader->open_process(::getpid());
-  ASSERT_TRUE(own);
+  auto self = reader->open_process(::getpid());
+  ASSERT_TRUE(self);
   const auto child_ns = reader->net_namespace(*p);
   ASSERT_TRUE(child_ns);
-  ASSERT_NE(*child_ns, *reader->net_namespace(*own));
-  SocketSnapshot snap;
-  snap.begin();
-  std::vector<OpenSocket> rows;
+  ASSERT_NE(*child_ns, *reader->net_namespace(*self));
   snap.read(*reader, *p, rows);
-  snap.finish(*reader, rows);
+  finish();
   finish_child();
   auto it = std::ranges::find(rows, c.client, &OpenSocket::fd);
   ASSERT_NE(it, rows.end());
@@ -488,7 +504,7 @@ TEST(ProcSocketsSnapshot, ASocketFromAnotherNamespaceStillGivesARow) {
 // Over the snapshot's budget: the first process may fill max_rows; after
 // it, each process gives only its fds 0-2 (a shell's), up to max_low_rows;
 // then nothing. Three "shells" hold a TCP socket on fds 0, 1 and 2.
-TEST(ProcSocketsSnapshot, ASnapshotOverItsBudgetKeepsOnlyFdsZeroToTwo) {
+TEST_F(ProcSocketsSnapshot, ASnapshotOverItsBudgetKeepsOnlyFdsZeroToTwo) {
   Connection c;
   ASSERT_GE(c.client, 0);
   int go[2];
@@ -513,21 +529,11 @@ TEST(ProcSocketsSnapshot, ASnapshotOverItsBudgetKeepsOnlyFdsZeroToTwo) {
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     pairs.insert(pairs.end(), {sv[0], sv[1]});
   }
-  auto reader = Reader::open();
-  ASSERT_TRUE(reader);
-  SocketSnapshot snap(SocketLimits{.max_rows = 10, .max_low_rows = 6});
-  snap.begin();
-  std::vector<OpenSocket> rows;
-  auto self = reader->open_process(::getpid());
-  ASSERT_TRUE(self);
-  snap.read(*reader, *self, rows);  // 40 socketpair fds and more: capped at 10 rows
+  limit(SocketLimits{.max_rows = 10, .max_low_rows = 6});
+  ASSERT_TRUE(read(::getpid()));  // 40 socketpair fds and more: capped at 10 rows
   EXPECT_EQ(rows.size(), 10u);
-  for (pid_t pid : shells) {
-    auto p = reader->open_process(pid);
-    ASSERT_TRUE(p);
-    snap.read(*reader, *p, rows);
-  }
-  snap.finish(*reader, rows);
+  for (pid_t pid : shells) ASSERT_TRUE(read(pid));
+  finish();
   ::close(go[1]);
   for (pid_t pid : shells) {
     int status = 0;

@@ -101,9 +101,12 @@ inline constexpr NetTable kNetTables[] = {
 // A whole table: the header line is skipped, malformed lines and a last line
 // without its newline (a read cut at the byte bound) are skipped and
 // counted in `skipped`, at most `max_entries` entries are added to `out`
-// (keyed by inode; `truncated` set when there were more). An inode already
+// (keyed by inode). `truncated`: one more entry found no room (the table is
+// read no further); a malformed line or a duplicate after the last entry
+// that fits does not set it, and is counted as any other. An inode already
 // in `out` is ambiguous (a unix name can hold a newline and a fake line):
-// the entry kept has no path and is counted in `ambiguous`.
+// the entry kept has no path and is counted in `ambiguous`. The checks of
+// osl/fuzz/net_table_checks.hpp hold for any text.
 struct ParsedTable {
   std::size_t entries = 0, skipped = 0, ambiguous = 0;
   bool truncated = false;
@@ -125,7 +128,7 @@ struct OpenSocket {
 
 struct SocketLimits {
   std::size_t max_fds = 4096;          // fds looked at per process
-  std::size_t max_entries = 65536;     // lines parsed per table per namespace
+  std::size_t max_entries = 65536;     // entries kept per table per namespace
   std::size_t max_rows = 20000;        // rows per snapshot before only fds 0-2 are read
   std::size_t max_fds_total = 200000;  // fds looked at per snapshot before only fds 0-2 are read
   std::size_t max_low_rows = 8192;     // rows of fds 0-2 past the budget; then none
