@@ -67,8 +67,16 @@ Result<std::shared_ptr<ledger::Ledger>> open_or_create_ledger(const fs::path& di
   const bool fresh = !fs::exists(dir, ec) || fs::is_empty(dir, ec);
   auto l = fresh ? ledger::Ledger::create(dir) : ledger::Ledger::open(dir);
   if (!l) {
-    return std::unexpected(
-        Error{category_of(l.error()), l.error().errno_value, fmt::format("ledger {}: {}", dir.string(), l.error().to_string())});
+    const ErrorCategory category = category_of(l.error());
+    // The ledger's writer lock is what a second agent on the same state
+    // runs into first (systemd's and one started by hand).
+    return std::unexpected(Error{
+        category, l.error().errno_value,
+        fmt::format("ledger {}: {}{}", dir.string(), l.error().to_string(),
+                    category == ErrorCategory::busy
+                        ? " (is another daemoneye-agent running on this database? `daemoneye-cli status` with the same "
+                          "configuration says; stop it first, or give this agent its own database.path)"
+                        : "")});
   }
   for (const auto& w : (*l)->warnings()) spdlog::warn("ledger {}: {}", dir.string(), w);
   return std::shared_ptr<ledger::Ledger>(std::move(*l));

@@ -146,5 +146,24 @@ TEST(AgentOperator, ANatsServerThatDoesNotAnswerIsReportedAsNotConnected) {
   EXPECT_EQ(agent.wait().value_or(-1), 0) << slurp(f.log);
 }
 
+// The service and one started by hand on the same state: the second must
+// stop, say why, and leave the first running.
+TEST(AgentOperator, ASecondAgentOnTheSameStateSaysAnotherOneRuns) {
+  OperatorFixture f;
+  f.add_self_rule();
+  Child first = f.start();
+  ASSERT_TRUE(eventually([&] { return f.logged("first scan stored"); })) << slurp(f.log);
+  const fs::path second_log = f.dir.path() / "second.log";
+  Child second({agent_bin(), "--config", f.config.string()}, second_log, second_log);
+  EXPECT_EQ(second.wait().value_or(-1), 1) << slurp(second_log);
+  EXPECT_NE(slurp(second_log).find("another process has this ledger open for writing (is another daemoneye-agent "
+                                   "running on this database?"),
+            std::string::npos)
+      << slurp(second_log);
+  EXPECT_FALSE(first.exited()) << slurp(f.log);
+  first.signal(SIGTERM);
+  EXPECT_EQ(first.wait().value_or(-1), 0) << slurp(f.log);
+}
+
 }  // namespace
 }  // namespace detest
