@@ -69,15 +69,24 @@ void Broker::Impl::handle(Conn& c, const Frame& f) {
 }
 
 void Broker::Impl::publish(Conn& c, const Frame& f) {
+  const Route* route = c.last_route;
   if (c.last_route_gen != route_gen || !detail::bytes_equal(f.subject, c.last_subject)) {
     if (auto v = validate_publish_subject(f.subject); !v) return send_err(c, 0, v.error().message);
     if (c.perm != nullptr && !may_publish(c, f.subject))
       return send_err(c, 0, "permission denied: uid " + std::to_string(c.cred.uid) + " may not publish to '" +
                                 std::string(f.subject) + "'");
-    const Route& fresh = route_for(f.subject);  // may bump route_gen (cache full)
-    c.last_subject.assign(f.subject);
-    c.last_route = &fresh;
-    c.last_route_gen = route_gen;
+    if (f.subject.starts_with(kInbox)) {
+      // A reply: its subject (the inbox and a request number) is used once.
+      // Cached, every reply allocated a route and a key, and filled the
+      // cache so that it was emptied, hot routes too, every kRouteCacheMax
+      // replies.
+      route = &uncached_route(f.subject);
+    } else {
+      route = &route_for(f.subject);  // may bump route_gen (cache full)
+      c.last_subject.assign(f.subject);
+      c.last_route = route;
+      c.last_route_gen = route_gen;
+    }
   }
   if (!f.reply_to.empty()) {
     // A responder trusts reply_to and publishes there with its own rights, so
@@ -98,7 +107,7 @@ void Broker::Impl::publish(Conn& c, const Frame& f) {
       return send_err(c, 0, "message too large: " + std::to_string(relayed) + " bytes as relayed to subscribers on '" +
                                 std::string(f.subject) + "' exceeds the frame limit of " +
                                 std::to_string(opt.max_frame_bytes));
-  const Route& r = *c.last_route;
+  const Route& r = *route;
   if (r.plain.empty() && r.groups.empty()) return;
   detail::Relay m(f, opt.max_frame_bytes);
   for (Sub* s : r.plain) deliver(*s, m);
@@ -113,10 +122,7 @@ void Broker::Impl::publish(Conn& c, const Frame& f) {
   }
 }
 
-const Route& Broker::Impl::route_for(std::string_view subject) {
-  if (const auto it = routes.find(subject); it != routes.end()) return it->second;
-  if (routes.size() >= kRouteCacheMax) invalidate_routes();
-  Route r;
+void Broker::Impl::match_route(std::string_view subject, Route& r) const {
   index.match(subject, [&](Sub* s) {
     if (s->queue.empty()) {
       r.plain.push_back(s);
@@ -130,7 +136,21 @@ const Route& Broker::Impl::route_for(std::string_view subject) {
     }
     r.groups.push_back({s});
   });
+}
+
+const Route& Broker::Impl::route_for(std::string_view subject) {
+  if (const auto it = routes.find(subject); it != routes.end()) return it->second;
+  if (routes.size() >= kRouteCacheMax) invalidate_routes();
+  Route r;
+  match_route(subject, r);
   return routes.emplace(std::string(subject), std::move(r)).first->second;
+}
+
+const Route& Broker::Impl::uncached_route(std::string_view subject) {
+  scratch_route.plain.clear();  // keeps its capacity: no allocation per reply
+  scratch_route.groups.clear();
+  match_route(subject, scratch_route);
+  return scratch_route;
 }
 
 detail::Relay::Relay(const Frame& pub, std::size_t max_frame) : pub_(pub) {

@@ -108,6 +108,7 @@ struct Broker::Impl {
   std::unordered_map<std::uint64_t, std::unique_ptr<detail::Conn>> conns;
   detail::SubjectIndex<detail::Sub*> index;
   std::unordered_map<std::string, detail::Route, detail::StringHash, std::equal_to<>> routes;
+  detail::Route scratch_route;  // uncached_route's
   // Owner of each reply inbox prefix `_INBOX.<tok>`: the connection that first
   // subscribed under it; others are refused until it lets go.
   std::unordered_map<std::string, std::uint64_t, detail::StringHash, std::equal_to<>> inbox_owner;
@@ -143,7 +144,12 @@ struct Broker::Impl {
   // or c's already); release_inbox undoes one claim.
   [[nodiscard]] bool claim_inbox(detail::Conn& c, std::string_view pattern);
   void release_inbox(detail::Conn& c, std::string_view pattern);
+  // The cached route of a subject (routes), and one matched afresh into
+  // scratch_route, valid until the next call, for subjects used once (reply
+  // inboxes).
   const detail::Route& route_for(std::string_view subject);
+  const detail::Route& uncached_route(std::string_view subject);
+  void match_route(std::string_view subject, detail::Route& r) const;
   void invalidate_routes() {
     routes.clear();
     ++route_gen;

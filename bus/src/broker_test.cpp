@@ -20,6 +20,7 @@
 #include <thread>
 #include <cstring>
 #include <map>
+#include <set>
 #include <mutex>
 
 namespace airssys::bus {
@@ -155,6 +156,82 @@ TEST(Broker, QueueGroupDeliversEachMessageToOneMember) {
   std::this_thread::sleep_for(50ms);
   EXPECT_EQ(counts[0] + counts[1] + counts[2], kN);  // exactly once across the group
   for (auto& c : counts) EXPECT_GT(c.load(), 0);
+}
+
+// Reply subjects (_INBOX.<tok>.<n>) are routed without the broker's route
+// cache, matched afresh per message: a plain subscription and a queue group
+// under the inbox both get every reply (the group once) over more distinct
+// subjects than the cache holds, a message on a cached subject in between
+// still arrives, and after an unsubscribe the next reply goes only where the
+// subscriptions now say.
+TEST(Broker, RepliesToManyInboxSubjectsReachEverySubscription) {
+  TempDir d;
+  auto b = start_broker(d);
+  ASSERT_TRUE(b);
+  testing::RawConn owner(d.sock()), other(d.sock()), pub(d.sock());
+  ASSERT_TRUE(owner.fd && other.fd && pub.fd);
+  const auto sub = [](testing::RawConn& c, std::uint64_t sid, std::string_view subject, std::string_view queue) {
+    detail::Frame f;
+    f.op = detail::Op::sub;
+    f.sid = sid;
+    f.subject = subject;
+    f.queue = queue;
+    return c.send(f);
+  };
+  const auto publish = [&](std::string_view subject, std::string_view payload) {
+    detail::Frame f;
+    f.op = detail::Op::pub;
+    f.subject = subject;
+    f.payload = payload;
+    return pub.send(f);
+  };
+  const auto synced = [](testing::RawConn& c, std::uint64_t seq) {
+    if (!c.ping(seq)) return false;
+    auto got = c.next();
+    return got && got->op == detail::Op::pong && got->sid == seq;
+  };
+  ASSERT_TRUE(sub(owner, 1, "_INBOX.tok.*", ""));
+  ASSERT_TRUE(sub(owner, 2, "_INBOX.tok.>", "q"));
+  ASSERT_TRUE(sub(owner, 3, "_INBOX.tok.>", "q"));
+  ASSERT_TRUE(sub(other, 7, "svc.x", ""));
+  ASSERT_TRUE(synced(owner, 100) && synced(other, 101));
+  constexpr int kN = 9000;  // more than the route cache holds (kRouteCacheMax)
+  int group[2] = {0, 0};
+  for (int i = 0; i < kN; ++i) {
+    const std::string subject = "_INBOX.tok." + std::to_string(i);
+    ASSERT_TRUE(publish(subject, std::to_string(i)));
+    std::set<std::uint64_t> sids;
+    for (int k = 0; k < 2; ++k) {
+      auto got = owner.next();
+      ASSERT_TRUE(got) << "reply " << i;
+      ASSERT_EQ(got->op, detail::Op::msg);
+      EXPECT_EQ(got->subject, subject);
+      EXPECT_EQ(got->payload, std::to_string(i));
+      sids.insert(got->sid);
+    }
+    ASSERT_TRUE(sids.contains(1)) << "reply " << i;
+    ASSERT_TRUE(sids.contains(2) != sids.contains(3)) << "reply " << i;  // one group member
+    ++group[sids.contains(2) ? 0 : 1];
+    if (i % 1000 == 0) {
+      ASSERT_TRUE(publish("svc.x", "cached " + std::to_string(i)));
+      auto got = other.next();
+      ASSERT_TRUE(got);
+      EXPECT_EQ(got->sid, 7u);
+      EXPECT_EQ(got->payload, "cached " + std::to_string(i));
+    }
+  }
+  EXPECT_GT(group[0], 0);
+  EXPECT_GT(group[1], 0);
+  detail::Frame unsub;
+  unsub.op = detail::Op::unsub;
+  unsub.sid = 1;
+  ASSERT_TRUE(owner.send(unsub) && synced(owner, 102));
+  ASSERT_TRUE(publish("_INBOX.tok.last", "last"));
+  auto got = owner.next();
+  ASSERT_TRUE(got);
+  EXPECT_TRUE(got->sid == 2 || got->sid == 3) << got->sid;
+  EXPECT_EQ(got->payload, "last");
+  ASSERT_TRUE(synced(owner, 103));  // and nothing for sid 1 before the PONG
 }
 
 TEST(Broker, RequestReplyWithHeadersAndTimeout) {
