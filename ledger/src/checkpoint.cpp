@@ -56,7 +56,8 @@ std::string_view file_kind(mode_t mode) {
 // Key files only: a FIFO, device or directory is named as such (pread on it
 // would say "Illegal seek", "too large" or "Is a directory").
 Result<std::string> read_text_file(const std::filesystem::path& file, std::size_t limit = 1 << 20) {
-  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  // O_NOCTTY: a terminal named as a key file must not become our controlling tty.
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) return std::unexpected(Error::from_errno(errno, "open " + file.string()));
   UniqueFd owned(fd);
   struct stat st {};

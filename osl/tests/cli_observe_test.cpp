@@ -1,6 +1,6 @@
 // airssys-osl's observability flags against the real binary: --traceparent
 // and $TRACEPARENT carried into the audit records (the flag wins, a bad
-// value stops the run), --audit-syslog to a unix datagram socket the test
+// flag stops the run, a bad inherited variable is ignored), --audit-syslog to a unix datagram socket the test
 // binds, and a syslog nobody listens on stopping exec before the program.
 
 #include <sys/socket.h>
@@ -102,10 +102,21 @@ TEST_F(CliObserve, AMalformedTraceparentIsRefusedAndNothingRuns) {
                                "is not a W3C traceparent: trace-id must be lowercase hex"));
   EXPECT_EQ(r.out, "");
   EXPECT_FALSE(stdfs::exists(log_) && !read_file(log_).empty()) << read_file(log_);
-  r = stat({}, {"TRACEPARENT=00-00000000000000000000000000000000-00f067aa0ba902b7-01"});
-  EXPECT_EQ(r.status, 2);
-  EXPECT_THAT(r.err, HasSubstr("airssys-osl: TRACEPARENT: '00-00000000000000000000000000000000-00f067aa0ba902b7-01' "
+}
+
+// An inherited $TRACEPARENT that does not parse is ignored with a warning
+// (W3C: a bad traceparent is dropped, not fatal); the command runs, its
+// records carry no trace.
+TEST_F(CliObserve, AMalformedTraceparentFromTheEnvironmentIsIgnoredWithAWarning) {
+  const auto r = stat({}, {"TRACEPARENT=00-00000000000000000000000000000000-00f067aa0ba902b7-01"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("airssys-osl: warning: TRACEPARENT ignored, the records carry no trace: "
+                               "'00-00000000000000000000000000000000-00f067aa0ba902b7-01' "
                                "is not a W3C traceparent: trace-id must not be all zeros"));
+  EXPECT_NE(r.out, "");
+  const std::string log = read_file(log_);
+  EXPECT_NE(log, "");
+  EXPECT_EQ(log.find("trace_id"), std::string::npos) << log;
 }
 
 TEST_F(CliObserve, AuditSyslogSendsEachRecord) {

@@ -41,19 +41,27 @@ std::optional<TraceScope>& program_trace() {
 }
 
 // --traceparent wins over $TRACEPARENT; an empty value counts as unset.
+// A malformed --traceparent is the caller's mistake: refused, nothing runs.
+// A malformed $TRACEPARENT is only inherited (any wrapper up the process
+// tree may have set it): as W3C Trace Context says of a bad traceparent
+// header, it is ignored — with a warning — and the records carry no trace.
 bool install_traceparent(const CommonOptions& o) {
-  std::string_view source = "--traceparent";
-  std::string value = o.traceparent;
-  if (value.empty()) {
-    const char* env = std::getenv("TRACEPARENT");
-    if (env == nullptr || *env == '\0') return true;
-    source = "TRACEPARENT";
-    value = env;
+  if (!o.traceparent.empty()) {
+    auto context = TraceContext::parse(o.traceparent);
+    if (!context) {
+      fmt::print(stderr, "airssys-osl: --traceparent: {}\n", context.error().message);
+      return false;
+    }
+    program_trace().emplace(*context);
+    return true;
   }
-  auto context = TraceContext::parse(value);
+  const char* env = std::getenv("TRACEPARENT");
+  if (env == nullptr || *env == '\0') return true;
+  auto context = TraceContext::parse(env);
   if (!context) {
-    fmt::print(stderr, "airssys-osl: {}: {}\n", source, context.error().message);
-    return false;
+    fmt::print(stderr, "airssys-osl: warning: TRACEPARENT ignored, the records carry no trace: {}\n",
+               context.error().message);
+    return true;
   }
   program_trace().emplace(*context);
   return true;

@@ -22,7 +22,7 @@ inline constexpr int kExitUsage = 2;         // bad command line, invalid policy
 inline constexpr int kExitTimeout = 124;     // exec --timeout fired
 inline constexpr int kExitInternal = 125;    // exec: airssys-osl failed after the program started
 inline constexpr int kExitDenied = 126;      // the policy refused (exec: or the program could not be started)
-inline constexpr int kExitNotFound = 127;    // exec: the program, its interpreter or --cwd does not exist
+inline constexpr int kExitNotFound = 127;    // exec: the program, its interpreter, its loader or --cwd does not exist or a path component is no directory
 
 // --policy / --principal / --audit-log / --audit-ledger / --audit-syslog /
 // --audit-stderr / --traceparent.

@@ -20,7 +20,8 @@ Exit codes:
   126  denied by the policy (nothing was run); exec: also when the program
        could not be started (not executable, sandbox unavailable, ...)
   127  exec: the program, its #! interpreter or the --cwd directory does not
-       exist (the message says which)
+       exist or a component of its path is not a directory (the message
+       says which)
   N    exec: the program's own exit code, or 128+SIGNAL if a signal killed it
 
 Without --audit-log no activity records are kept; enforcement is identical.
