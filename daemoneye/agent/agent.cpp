@@ -220,6 +220,8 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   }
   for (const auto& e : set.errors) spdlog::error("rule rejected: {}", e.message);
   for (const auto& note : set.ignored) spdlog::warn("{}", note);
+  for (const auto& r : set.rules)
+    for (const auto& w : r.warnings) spdlog::warn("{}", w);
   impl->rules = std::move(set.rules);
   const auto enabled = std::count_if(impl->rules.begin(), impl->rules.end(), [](const Rule& r) { return r.enabled; });
   spdlog::info("{} rules loaded from {} ({} enabled, {} rejected)", impl->rules.size(), config.rules.dir.string(), enabled,
@@ -499,6 +501,8 @@ void Agent::Impl::reload(const Config& c) {
   } else {
     for (const auto& e : set.errors) spdlog::error("rule rejected: {}", e.message);
     for (const auto& note : set.ignored) spdlog::warn("reload: {}", note);
+    for (const auto& r : set.rules)
+      for (const auto& w : r.warnings) spdlog::warn("reload: {}", w);
     rules = std::move(set.rules);
     // A rule gone with the reload neither fails nor "runs again".
     std::erase_if(failing_rules, [&](const std::string& id) {

@@ -94,8 +94,11 @@ int run_rules_check(const std::vector<std::string>& paths) {
                      (S_ISLNK(st.st_mode) && ::stat(p.c_str(), &target) == 0 && S_ISDIR(target.st_mode));
     if (dir) {
       RuleSet set = load_rules(p, scratch->engine());
-      for (const auto& r : set.rules) out += fmt::format("ok  {}: {} ({}{})\n", printable(r.file.string()), printable(r.id),
-                                                          to_string(r.severity), r.enabled ? "" : ", disabled");
+      for (const auto& r : set.rules) {
+        out += fmt::format("ok  {}: {} ({}{})\n", printable(r.file.string()), printable(r.id), to_string(r.severity),
+                           r.enabled ? "" : ", disabled");
+        for (const auto& w : r.warnings) say(printable(w));
+      }
       for (const auto& e : set.errors) say(printable(e.message));
       for (const auto& note : set.ignored) say(printable(note));
       errors.insert(errors.end(), set.errors.begin(), set.errors.end());
@@ -106,6 +109,7 @@ int run_rules_check(const std::vector<std::string>& paths) {
       if (r) {
         out += fmt::format("ok  {}: {} ({}{})\n", printable(p), printable(r->id), to_string(r->severity),
                            r->enabled ? "" : ", disabled");
+        for (const auto& w : r->warnings) say(printable(w));
         ++ok;
       } else {
         say(printable(r.error().message));

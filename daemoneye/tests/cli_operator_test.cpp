@@ -70,8 +70,35 @@ TEST(CliOperator, RulesListSaysTheSameInTextAndJson) {
   EXPECT_EQ(doc["ignored"], nlohmann::json::array({r.extension_note(), r.subdir_note()}));
 }
 
+// A rule without pid and start_time (and no key:) gives all its rows one
+// dedup key: one alert per dedup window however many processes match.
+// Allowed (an aggregate may mean that), but said at load.
+const char* kNoKeyRule = "id: nokey\nname: No key\nseverity: low\nquery: SELECT name, cmdline FROM processes\n";
+
+std::string no_key_warning(const fs::path& file) {
+  return file.string() +
+         ":4: warning: the query's result has no pid or start_time column (columns: name, cmdline), so all its rows "
+         "share one dedup key and the rule raises at most one alert per alerts.dedup_window";
+}
+
+TEST(CliOperator, RulesCheckWarnsOfARuleWhoseRowsShareOneDedupKey) {
+  RulesDir r;
+  const fs::path file = r.rules / "nokey.yaml";
+  RulesDir::add(file, kNoKeyRule);
+  Outcome one = run_cli({"rules", "check", file.string()}, r.dir.path());
+  EXPECT_EQ(one.code, 0) << one.err;  // a warning, not a rejection
+  EXPECT_TRUE(has(one.out, "ok  " + file.string() + ": nokey (low)")) << one.out;
+  EXPECT_TRUE(has(one.err, no_key_warning(file))) << one.err;
+  Outcome dir = run_cli({"rules", "check", r.rules.string()}, r.dir.path());
+  EXPECT_EQ(dir.code, 0) << dir.err;
+  EXPECT_TRUE(has(dir.err, no_key_warning(file))) << dir.err;
+  EXPECT_FALSE(has(dir.err, (r.rules / "good.yaml").string() + ":4: warning")) << dir.err;  // it selects pid
+  EXPECT_TRUE(has(dir.err, "2 rules valid, 0 rejected")) << dir.err;
+}
+
 TEST(CliOperator, TheAgentLogsWhatItDoesNotRead) {
   RulesDir r;
+  RulesDir::add(r.rules / "nokey.yaml", kNoKeyRule);
   const fs::path config = r.dir.path() / "config.yaml", log = r.dir.path() / "agent.log";
   write_file(config, fmt::format("database: {{ path: {} }}\nscan: {{ interval: 500ms }}\nrules: {{ dir: {} }}\n",
                                  (r.dir.path() / "var" / "daemoneye.db").string(), r.rules.string()));
@@ -80,6 +107,7 @@ TEST(CliOperator, TheAgentLogsWhatItDoesNotRead) {
   EXPECT_TRUE(eventually([&] { return has(slurp(log), "first scan stored"); })) << slurp(log);
   EXPECT_TRUE(has(slurp(log), "warning daemoneye-agent: " + r.subdir_note())) << slurp(log);
   EXPECT_TRUE(has(slurp(log), "warning daemoneye-agent: " + r.extension_note())) << slurp(log);
+  EXPECT_TRUE(has(slurp(log), "warning daemoneye-agent: " + no_key_warning(r.rules / "nokey.yaml"))) << slurp(log);
   agent.signal(SIGHUP);
   EXPECT_TRUE(eventually([&] { return has(slurp(log), "reload: " + r.subdir_note()); })) << slurp(log);
   agent.signal(SIGTERM);

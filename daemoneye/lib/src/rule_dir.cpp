@@ -126,8 +126,10 @@ Result<std::string> read_rule_file(int dirfd, const std::string& name) {
 }
 
 // With an engine: the query compiles under the guard, and every `key:`
-// column is a column of its result.
-Result<void> check_query(const Rule& rule, const QueryEngine& engine) {
+// column is a column of its result. A query without `key:` whose result has
+// neither pid nor start_time gives every row the same dedup key: it loads
+// (a rule may mean one alert for all its rows) with a warning.
+Result<void> check_query(Rule& rule, const QueryEngine& engine) {
   auto columns = engine.columns(rule.query);
   if (!columns) return std::unexpected(columns.error().prefixed("query refused"));
   for (const auto& k : rule.key_columns) {
@@ -136,6 +138,14 @@ Result<void> check_query(const Rule& rule, const QueryEngine& engine) {
                   fmt::format("key column '{}' is not a column of the query's result (columns: {})", k,
                               fmt::join(*columns, ", ")));
     }
+  }
+  const auto has = [&](std::string_view c) { return std::ranges::find(*columns, c) != columns->end(); };
+  if (rule.key_columns.empty() && !has("pid") && !has("start_time")) {
+    rule.warnings.push_back(fmt::format(
+        "{}{}: warning: the query's result has no pid or start_time column (columns: {}), so all its rows share one "
+        "dedup key and the rule raises at most one alert per alerts.dedup_window, whatever it matches; select pid "
+        "and start_time, or name the columns that tell its rows apart in key:",
+        rule.file.string(), rule.query_line > 0 ? fmt::format(":{}", rule.query_line) : "", fmt::join(*columns, ", ")));
   }
   return {};
 }

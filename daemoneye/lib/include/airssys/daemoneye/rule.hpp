@@ -57,6 +57,11 @@ struct Rule {
     std::vector<std::string> falsepositives;
   };
   std::optional<SigmaInfo> sigma;
+
+  // What the loader noticed that does not reject the rule but may not be
+  // what its author meant ("FILE:LINE: …"; load_rules / load_rule_file with
+  // an engine). The agent logs them, `daemoneye-cli rules check` prints them.
+  std::vector<std::string> warnings;
 };
 
 // "FILE:LINE: message" when a line is known, else "FILE: message".
