@@ -13,6 +13,7 @@
 #include <airssys/testing/file.hpp>
 #include <airssys/testing/temp_dir.hpp>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -20,12 +21,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace airssys::osl::proc {
@@ -55,9 +58,10 @@ std::string unix_line(std::uint64_t inode, std::string_view path) {
 }
 
 // What a table file is: its text, a directory in its place (any read
-// fails: EISDIR), or no file (the kernel's answer for an exited process).
+// fails: EISDIR), a FIFO (the test writes it while it is read), or no file
+// (the kernel's answer for an exited process).
 struct TableFile {
-  enum { text, unreadable, missing } what = missing;
+  enum { text, unreadable, fifo, missing } what = missing;
   std::string body;
 };
 TableFile table(std::string_view header, const std::string& lines) { return {TableFile::text, std::string(header) + lines}; }
@@ -87,7 +91,17 @@ class FakeProc {
     for (const auto& [name, f] : p.net) {
       if (f.what == TableFile::text) testing::write_file(d / "net" / name, f.body);
       if (f.what == TableFile::unreadable) fs::create_directory(d / "net" / name);
+      if (f.what == TableFile::fifo) {
+        ASSERT_EQ(::mkfifo((d / "net" / name).c_str(), 0600), 0) << std::strerror(errno);
+      }
     }
+  }
+  // Process `pid` enters namespace `name` (its ns/net names it from now on).
+  void move(pid_t pid, const std::string& name) {
+    const fs::path ns = dir_ / ("ns-" + name), link = dir_ / std::to_string(pid) / "ns" / "net";
+    if (!fs::exists(ns)) testing::write_file(ns, "");
+    fs::create_hard_link(ns, link.string() + ".new");
+    fs::rename(link.string() + ".new", link);
   }
   const fs::path& root() const { return dir_.path(); }
   // The namespace's id, as Reader::net_namespace reads it.
@@ -239,6 +253,45 @@ TEST(ProcSocketsFakeProc, ANamespaceReadHalfwayKeepsNothing) {
   EXPECT_EQ(s.stats.unmatched, 0u);
   EXPECT_EQ(s.stats.unreadable, 0u);
   EXPECT_EQ(s.stats.rows, 4u);
+}
+
+// A process that enters another namespace while its tables are read: its
+// unix table is a FIFO, and the test moves it (ns/net names another
+// namespace) once the reader has opened it, before writing the table. The
+// tables read are not kept (they may be either namespace's): its socket is
+// unmatched, no namespace counted.
+TEST(ProcSocketsFakeProc, ANamespaceThatChangesWhileItsTablesAreReadIsNotKept) {
+  FakeProc fp;
+  fp.add(100, {.ns = "a",
+               .sockets = {{3, 1001}},
+               .net = {{"tcp", table(kInetHeader, tcp_line(1001))},
+                       {"udp", table(kInetHeader, "")},
+                       {"unix", {TableFile::fifo, ""}}}});
+  bool moved = false;
+  std::thread mover([&] {
+    // A writer's O_NONBLOCK open succeeds only once the reader has the FIFO
+    // open (fifo(7)); bounded, so a reader that never comes fails the test.
+    const fs::path fifo = fp.root() / "100" / "net" / "unix";
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    int fd = -1;
+    while ((fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC)) < 0 && errno == ENXIO &&
+           std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (fd < 0) return;
+    fp.move(100, "b");
+    moved = true;
+    const std::string text = std::string(kUnixHeader) + unix_line(1003, "/run/b.sock");
+    (void)!::write(fd, text.data(), text.size());
+    ::close(fd);
+  });
+  const Snapshot s = snapshot(fp, {100});
+  mover.join();
+  ASSERT_TRUE(moved);
+  EXPECT_TRUE(s.rows.empty());
+  EXPECT_EQ(s.stats.namespaces, 0u);
+  EXPECT_EQ(s.stats.unmatched, 1u);
+  EXPECT_EQ(s.stats.unreadable, 0u);
 }
 
 }  // namespace
