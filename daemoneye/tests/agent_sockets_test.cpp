@@ -83,6 +83,17 @@ struct Fixture : AgentDir {
       if (j.value("rule_id", "") == rule) out.push_back(std::move(j));
     return out;
   }
+
+  // Waits (at most 60 s) for a reverse-shell-socket alert naming `pid`.
+  bool reverse_shell_raised_for(pid_t pid) const {
+    return eventually(
+        [&] {
+          for (const auto& a : alerts_of("reverse-shell-socket"))
+            if (a["row"].value("pid", -1) == pid) return true;
+          return false;
+        },
+        60s);
+  }
 };
 
 // Rows of `sql` on the agent's database (read-only), each as its columns' text.
@@ -150,13 +161,7 @@ TEST(AgentSockets, AShellOnAConnectedSocketRaisesReverseShellSocketAndOneOnPipes
   ASSERT_GT(pipe_shell.pid(), 0);
 
   auto agent = f.start_agent();
-  const bool raised = eventually(
-      [&] {
-        for (const auto& a : f.alerts_of("reverse-shell-socket"))
-          if (a["row"].value("pid", -1) == socket_shell.pid()) return true;
-        return false;
-      },
-      60s);
+  const bool raised = f.reverse_shell_raised_for(socket_shell.pid());
   ASSERT_TRUE(raised) << "no reverse-shell-socket alert for pid " << socket_shell.pid() << "; agent log:\n"
                       << slurp(f.log);
 
@@ -225,13 +230,7 @@ TEST(AgentSockets, AShellInAnotherNetworkNamespaceStillRaisesReverseShellSocket)
   Spawned shell({"/usr/bin/unshare", "-n", "/bin/bash", "-i"}, conn.client.fd, conn.client.fd, conn.client.fd);
   ASSERT_GT(shell.pid(), 0);
   auto agent = f.start_agent();
-  const bool raised = eventually(
-      [&] {
-        for (const auto& a : f.alerts_of("reverse-shell-socket"))
-          if (a["row"].value("pid", -1) == shell.pid()) return true;
-        return false;
-      },
-      60s);
+  const bool raised = f.reverse_shell_raised_for(shell.pid());
   EXPECT_TRUE(raised) << "no reverse-shell-socket alert for pid " << shell.pid() << "; agent log:\n" << slurp(f.log);
   agent->signal(SIGTERM);
   EXPECT_EQ(agent->wait(30s), 0) << slurp(f.log);

@@ -42,6 +42,22 @@ mode_t mode_of(const fs::path& p) {
   return st.st_mode & 07777;
 }
 
+// After a refused snapshot: the mirror and the table hold `all` (pids from
+// 100 on, as many() makes them) and not `absent`, and applying `all` again
+// changes nothing.
+void expect_only(Store& store, const fs::path& db, const std::vector<ProcessRecord>& all, std::int64_t absent) {
+  EXPECT_EQ(store.process_count(), all.size());
+  EXPECT_EQ(store.process(absent), nullptr);
+  ASSERT_NE(store.process(100), nullptr);
+  EXPECT_EQ(store.process(100)->cmdline, all[0].cmdline);
+  Peek peek(db);
+  EXPECT_EQ(peek.integer("SELECT count(*) FROM processes"), static_cast<std::int64_t>(all.size()));
+  EXPECT_EQ(peek.text("SELECT cmdline FROM processes WHERE pid = 100"), all[0].cmdline);
+  auto idle = store.apply_snapshot(all);
+  ASSERT_TRUE(idle) << idle.error();
+  EXPECT_EQ(idle->unchanged, all.size());
+}
+
 // A new store at d.db in a temp dir, with the default retention.
 class StoreInTempDir : public ::testing::Test {
  protected:
@@ -279,14 +295,7 @@ TEST_F(StoreInTempDir, BadSnapshotIsRefusedAndChangesNothing) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().message, "snapshot: pid 105 appears twice");
   EXPECT_EQ(r.error().category, ErrorCategory::invalid_input);
-  EXPECT_EQ(store->process(900), nullptr);
-  EXPECT_EQ(store->process(100)->cmdline, all[0].cmdline);
-  Peek peek(tmp / "d.db");
-  EXPECT_EQ(peek.integer("SELECT count(*) FROM processes"), 10);
-  EXPECT_EQ(peek.text("SELECT cmdline FROM processes WHERE pid = 100"), all[0].cmdline);
-  auto idle = store->apply_snapshot(all);
-  ASSERT_TRUE(idle);
-  EXPECT_EQ(idle->unchanged, 10u);
+  ASSERT_NO_FATAL_FAILURE(expect_only(*store, tmp / "d.db", all, 900));
 
   auto negative = std::vector<ProcessRecord>{proc(-1, "x")};
   auto n = store->apply_snapshot(negative);
@@ -318,16 +327,8 @@ TEST_F(StoreInTempDir, FailedWriteRollsBackDatabaseAndMirror) {
   EXPECT_FALSE(r.error().message.empty());
   // EFBIG: SQLite reports an I/O error, not a full disk.
   EXPECT_EQ(r.error().category, ErrorCategory::io) << r.error();
-  EXPECT_EQ(store->process_count(), 100u);
-  EXPECT_EQ(store->process(2000), nullptr);
-  EXPECT_EQ(store->process(100)->cmdline, all[0].cmdline);
-  Peek peek(tmp / "d.db");
-  EXPECT_EQ(peek.integer("SELECT count(*) FROM processes"), 100);
-  EXPECT_EQ(peek.text("SELECT cmdline FROM processes WHERE pid = 100"), all[0].cmdline);
   // Mirror and table agree: the old snapshot is a no-op, the big one now fits.
-  auto idle = store->apply_snapshot(all);
-  ASSERT_TRUE(idle) << idle.error();
-  EXPECT_EQ(idle->unchanged, 100u);
+  ASSERT_NO_FATAL_FAILURE(expect_only(*store, tmp / "d.db", all, 2000));
   auto again = store->apply_snapshot(big);
   ASSERT_TRUE(again) << again.error();
   EXPECT_EQ(again->updated, 100u);
