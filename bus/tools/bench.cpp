@@ -4,17 +4,19 @@
 //   1to1/1to5 S subscriber connections + 1 publisher, N messages: delivered
 //             msgs/s aggregated over subscribers, from first publish to the
 //             last subscriber's Nth message; lost = S*N - delivered
-//   rr        raw_rtt then req_reply: N round trips of 16 bytes over a
-//             socketpair to a forked echo process (the physical floor: a
-//             request through the broker is two such round trips) and N
-//             sequential requests, p50/p99 of each, after 1000 warm-up of
-//             each. Since 2026-12-05 (issue 12) the two are INTERLEAVED in
-//             blocks of 200 (raw, requests, requests, raw, ...), so both see
-//             the same machine state; before, all raw trips ran first, then
-//             all requests, and the raw floor (3.6-29 us with the VM's
-//             wake-up costs) could differ between the halves. req_reply also
-//             gives each block pair's p50 ratio (min/median/max) and the
-//             context switches of this process per request / per raw trip.
+//   rr        raw_rtt, relay_rtt, then req_reply: N round trips of 16 bytes
+//             over a socketpair to a forked echo process (the physical
+//             floor: a request through the broker is two such round trips),
+//             N through a forked relay process to a forked echo (a request's
+//             shape with no broker work) and N sequential requests, p50/p99
+//             of each, after 1000 warm-up of each. Since 2026-12-05 (issue
+//             12) the three are INTERLEAVED in blocks of 200, so all see the
+//             same machine state; before, all raw trips ran first, then all
+//             requests (and there was no relay), and the raw floor (3.6-29
+//             us with the VM's wake-up costs) could differ between the
+//             halves. req_reply also gives each block's p50 ratio
+//             (min/median/max) and the context switches of this process
+//             per request / per raw trip.
 // Without --socket an embedded broker runs in this process (a temp dir).
 
 #include "cli.hpp"
@@ -32,7 +34,9 @@
 #include <atomic>
 #include <expected>
 #include <cstdio>
+#include <cerrno>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -143,66 +147,105 @@ Percentiles percentiles(std::vector<double>& lat) {
   return {at(0.5), at(0.99), at(0.999), lat.back()};
 }
 
-// The physical floor for request/reply: 16-byte round trips over a Unix
-// stream socketpair to a forked echo process (cross-process like every hop
-// of a request, no pinning on either side). The child only reads, writes
-// and _exits (safe after fork in a process with threads); it lives until
-// the parent's end is closed, so raw blocks can alternate with requests.
-class RawEcho {
+// Forked peers for the floors request/reply is measured against. A child
+// keeps only the fds it uses (so a parent closing its end is an EOF the
+// child sees), only reads, writes and _exits (safe after fork in a process
+// with threads), and lives until the parent's end is closed, so its blocks
+// can alternate with requests.
+// Closes every fd from 3 up but `a` and `b` (-1: none). No allocation: it
+// runs in a child forked from a process that may have threads.
+void close_all_but(int a, int b = -1) {
+  const int lo = b < 0 ? a : std::min(a, b), hi = b < 0 ? a : std::max(a, b);
+  unsigned next = 3;
+  for (const int k : {lo, hi}) {
+    if (static_cast<unsigned>(k) > next) ::close_range(next, static_cast<unsigned>(k) - 1, 0);
+    next = std::max(next, static_cast<unsigned>(k) + 1);
+  }
+  ::close_range(next, ~0u, 0);
+}
+
+bool read16(int fd, char* b) {
+  std::size_t got = 0;
+  while (got < 16) {
+    const ssize_t r = ::read(fd, b + got, 16 - got);
+    if (r <= 0) return false;
+    got += static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+// Round trips of 16 bytes over a Unix stream socketpair, cross-process like
+// every hop of a request, no pinning on either side.
+//   raw:   this process <-> an echo child: the physical floor (a request
+//          through the broker is two such round trips).
+//   relay: this process <-> a relay child <-> an echo child, the relay
+//          blocking on one socket at a time: a request's shape (four
+//          wake-ups, three processes) with no broker or client work, what
+//          a broker could reach at best on this machine at this moment.
+class Floor {
  public:
-  RawEcho() = default;
-  RawEcho(const RawEcho&) = delete;
-  RawEcho& operator=(const RawEcho&) = delete;
-  ~RawEcho() {
+  Floor() = default;
+  Floor(const Floor&) = delete;
+  Floor& operator=(const Floor&) = delete;
+  ~Floor() {
     if (fd_ >= 0) ::close(fd_);
-    if (pid_ > 0) {
+    for (const pid_t pid : pids_) {
       int status = 0;
-      ::waitpid(pid_, &status, 0);
+      ::waitpid(pid, &status, 0);
     }
   }
 
-  bool start() {
-    int sv[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return false;
-    pid_ = ::fork();
-    if (pid_ < 0) {
-      ::close(sv[0]);
-      ::close(sv[1]);
+  bool start(bool relay) {
+    int near[2], far[2] = {-1, -1};
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, near) != 0) return false;
+    fd_ = near[0];
+    if (relay && ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, far) != 0) {
+      ::close(near[1]);
       return false;
     }
-    if (pid_ == 0) {
-      ::close(sv[0]);
-      char b[16];
-      while (true) {
-        std::size_t got = 0;
-        while (got < sizeof b) {
-          const ssize_t r = ::read(sv[1], b + got, sizeof b - got);
-          if (r <= 0) ::_exit(0);
-          got += static_cast<std::size_t>(r);
-        }
-        if (::write(sv[1], b, sizeof b) != static_cast<ssize_t>(sizeof b)) ::_exit(1);
-      }
-    }
-    ::close(sv[1]);
-    fd_ = sv[0];
+    // The echo child answers on far[1] (relay) or near[1] (raw).
+    const int echo_fd = relay ? far[1] : near[1];
+    if (!spawn([echo_fd] {
+          close_all_but(echo_fd);
+          char b[16];
+          while (read16(echo_fd, b))
+            if (::write(echo_fd, b, sizeof b) != static_cast<ssize_t>(sizeof b)) ::_exit(1);
+          ::_exit(0);
+        }))
+      return false;
+    if (relay && !spawn([in = near[1], out = far[0]] {
+          close_all_but(in, out);
+          char b[16];
+          while (read16(in, b)) {
+            if (::write(out, b, sizeof b) != static_cast<ssize_t>(sizeof b) || !read16(out, b) ||
+                ::write(in, b, sizeof b) != static_cast<ssize_t>(sizeof b))
+              ::_exit(1);
+          }
+          ::_exit(0);
+        }))
+      return false;
+    for (const int fd : {near[1], far[0], far[1]})
+      if (fd >= 0) ::close(fd);
     return true;
   }
 
   bool trip() const {
     char b[16] = {};
-    if (::write(fd_, kPayload.data(), 16) != 16) return false;
-    std::size_t got = 0;
-    while (got < sizeof b) {
-      const ssize_t r = ::read(fd_, b + got, sizeof b - got);
-      if (r <= 0) return false;
-      got += static_cast<std::size_t>(r);
-    }
-    return true;
+    return ::write(fd_, kPayload.data(), 16) == 16 && read16(fd_, b);
   }
 
  private:
+  template <class F>
+  bool spawn(const F& child) {
+    const pid_t pid = ::fork();
+    if (pid < 0) return false;
+    if (pid == 0) child();
+    pids_.push_back(pid);
+    return true;
+  }
+
   int fd_ = -1;
-  pid_t pid_ = -1;
+  std::vector<pid_t> pids_;
 };
 
 // Context switches (voluntary and not) of this whole process so far: the
@@ -214,19 +257,24 @@ long process_switches() {
   return ru.ru_nvcsw + ru.ru_nivcsw;
 }
 
-// Raw round trips and requests alternate in blocks of kRrBlock, each block
-// timed trip by trip, so both halves of the ratio see the same machine
-// state (same-core or cross-core wake-ups, idle states, others' load),
-// which swings the raw floor 3.6-29 us between runs and, measured all raw
-// first then all requests, had the halves see different machines. The
-// order inside a pair alternates (raw first, then requests first) so
-// neither side always follows the other.
+// Raw round trips, relay round trips and requests alternate in blocks of
+// kRrBlock, each timed trip by trip, so all see the same machine state
+// (same-core or cross-core wake-ups, idle states, others' load), which
+// swings the raw floor 3.6-29 us between runs and, measured all raw first
+// then all requests, had the halves of one ratio see different machines.
+// The order rotates block by block so no kind always follows another.
 constexpr long kRrBlock = 200;
 
+struct Series {
+  std::vector<double> lat, block_p50;
+  long switches = 0;
+  Clock::duration time{};
+};
+
 int bench_rr(const std::string& socket, long n) {
-  RawEcho raw;
-  if (!raw.start()) {
-    std::perror("airssys-bus: bench: raw socketpair echo");
+  Floor raw, relay;
+  if (!raw.start(false) || !relay.start(true)) {
+    std::perror("airssys-bus: bench: socketpair echo");
     return kFailure;
   }
   auto responder = must_connect(socket);
@@ -235,78 +283,72 @@ int bench_rr(const std::string& socket, long n) {
   auto s = responder->subscribe("bench.rr", [r](const MessageView& m) { (void)r->publish(m.reply_to, m.payload); });
   if (!s) return report(s.error());
   if (auto f = responder->flush(); !f) return report(f.error());
-  const auto raw_failed = [] {
-    std::perror("airssys-bus: bench: raw socketpair round trip");
-    return kFailure;
-  };
-  for (int i = 0; i < 1000; ++i)
-    if (!raw.trip()) return raw_failed();
-  for (int i = 0; i < 1000; ++i)
-    if (auto rep = requester->request("bench.rr", kPayload, std::chrono::seconds(5)); !rep) return report(rep.error());
-
-  std::vector<double> raw_lat, bus_lat, block_ratio;
-  raw_lat.reserve(static_cast<std::size_t>(n));
-  bus_lat.reserve(static_cast<std::size_t>(n));
-  Clock::duration bus_time{};
-  long raw_csw = 0, bus_csw = 0;
-  std::vector<double> block;
-  const auto run_raw = [&](long k, double& p50) {
-    block.clear();
-    const long c0 = process_switches();
-    for (long i = 0; i < k; ++i) {
-      const auto a = Clock::now();
-      if (!raw.trip()) return false;
-      block.push_back(secs(Clock::now() - a) * 1e6);
-    }
-    raw_csw += process_switches() - c0;
-    raw_lat.insert(raw_lat.end(), block.begin(), block.end());
-    p50 = percentiles(block).p50;
-    return true;
-  };
-  const auto run_bus = [&](long k, double& p50) -> std::expected<void, Error> {
-    block.clear();
-    const long c0 = process_switches();
-    const auto t0 = Clock::now();
-    for (long i = 0; i < k; ++i) {
-      const auto a = Clock::now();
-      if (auto rep = requester->request("bench.rr", kPayload, std::chrono::seconds(5)); !rep)
-        return std::unexpected(rep.error());
-      block.push_back(secs(Clock::now() - a) * 1e6);
-    }
-    bus_time += Clock::now() - t0;
-    bus_csw += process_switches() - c0;
-    bus_lat.insert(bus_lat.end(), block.begin(), block.end());
-    p50 = percentiles(block).p50;
+  const auto floor_trip = [](const Floor& f) { return [&f]() -> std::expected<void, Error> {
+    if (f.trip()) return {};
+    return std::unexpected(Error::from_errno(errno, "socketpair round trip"));
+  }; };
+  const auto request = [&]() -> std::expected<void, Error> {
+    auto rep = requester->request("bench.rr", kPayload, std::chrono::seconds(5));
+    if (!rep) return std::unexpected(rep.error());
     return {};
   };
+  const std::function<std::expected<void, Error>()> kinds[3] = {floor_trip(raw), floor_trip(relay), request};
+  Series series[3];
+  for (const auto& once : kinds)
+    for (int i = 0; i < 1000; ++i)
+      if (auto ok = once(); !ok) return report(ok.error());
+  for (auto& x : series) x.lat.reserve(static_cast<std::size_t>(n));
+  std::vector<double> block;
   for (long done = 0, b = 0; done < n; done += kRrBlock, ++b) {
     const long k = std::min(kRrBlock, n - done);
-    double raw50 = 0, bus50 = 0;
-    if (b % 2 == 0 && !run_raw(k, raw50)) return raw_failed();
-    if (auto ok = run_bus(k, bus50); !ok) return report(ok.error());
-    if (b % 2 == 1 && !run_raw(k, raw50)) return raw_failed();
-    block_ratio.push_back(bus50 / (2 * raw50));
+    for (int j = 0; j < 3; ++j) {
+      const auto kind = static_cast<std::size_t>((b + j) % 3);
+      Series& x = series[kind];
+      block.clear();
+      const long c0 = process_switches();
+      const auto t0 = Clock::now();
+      for (long i = 0; i < k; ++i) {
+        const auto a = Clock::now();
+        if (auto ok = kinds[kind](); !ok) return report(ok.error());
+        block.push_back(secs(Clock::now() - a) * 1e6);
+      }
+      x.time += Clock::now() - t0;
+      x.switches += process_switches() - c0;
+      x.lat.insert(x.lat.end(), block.begin(), block.end());
+      x.block_p50.push_back(percentiles(block).p50);
+    }
   }
-  const Percentiles rp = percentiles(raw_lat);
-  const Percentiles p = percentiles(bus_lat);
+  const double dn = static_cast<double>(n);
+  const Percentiles rp = percentiles(series[0].lat);
+  const Percentiles lp = percentiles(series[1].lat);
+  const Percentiles p = percentiles(series[2].lat);
+  std::vector<double> block_ratio;
+  for (std::size_t i = 0; i < series[2].block_p50.size(); ++i)
+    block_ratio.push_back(series[2].block_p50[i] / (2 * series[0].block_p50[i]));
   std::sort(block_ratio.begin(), block_ratio.end());
   const long blocks_met = std::count_if(block_ratio.begin(), block_ratio.end(), [](double x) { return x <= 1.5; });
-  const double dn = static_cast<double>(n);
   std::printf(
       "{\"bench\":\"raw_rtt\",\"n\":%ld,\"method\":\"interleaved\",\"block\":%ld,\"p50_us\":%.1f,\"p99_us\":%.1f,"
       "\"p999_us\":%.1f,\"max_us\":%.1f,\"csw_per_trip\":%.2f}\n",
-      n, kRrBlock, rp.p50, rp.p99, rp.p999, rp.max, static_cast<double>(raw_csw) / dn);
-  const double dt = secs(bus_time);
-  // vs_2raw: each percentile over twice the raw round trip's (goal <= 1.5).
-  // blocks_*: each block pair's p50 ratio (min, median, max; how many <= 1.5).
+      n, kRrBlock, rp.p50, rp.p99, rp.p999, rp.max, static_cast<double>(series[0].switches) / dn);
+  // relay_rtt: the request's shape with nothing but reads and writes; its
+  // vs_2raw is what the machine allows a three-process relay right now.
+  std::printf(
+      "{\"bench\":\"relay_rtt\",\"n\":%ld,\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,"
+      "\"relay_p50_vs_2raw\":%.2f,\"relay_p99_vs_2raw\":%.2f}\n",
+      n, lp.p50, lp.p99, lp.p999, lp.max, lp.p50 / (2 * rp.p50), lp.p99 / (2 * rp.p99));
+  const double dt = secs(series[2].time);
+  // vs_2raw: each percentile over twice the raw round trip's (goal <= 1.5);
+  // vs_relay: over the relay's. blocks_*: each block's p50 ratio to twice
+  // the raw p50 of the same round of blocks (min, median, max; how many <= 1.5).
   std::printf(
       "{\"bench\":\"req_reply\",\"n\":%ld,\"secs\":%.3f,\"req_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,"
       "\"p999_us\":%.1f,\"max_us\":%.1f,\"csw_per_req\":%.2f,\"blocks\":%zu,\"blocks_p50_met\":%ld,"
       "\"blocks_p50_vs_2raw_min\":%.2f,\"blocks_p50_vs_2raw_med\":%.2f,\"blocks_p50_vs_2raw_max\":%.2f,"
-      "\"p50_vs_2raw\":%.2f,\"p99_vs_2raw\":%.2f}\n",
-      n, dt, dn / dt, p.p50, p.p99, p.p999, p.max, static_cast<double>(bus_csw) / dn, block_ratio.size(), blocks_met,
-      block_ratio.front(), block_ratio[block_ratio.size() / 2], block_ratio.back(), p.p50 / (2 * rp.p50),
-      p.p99 / (2 * rp.p99));
+      "\"p50_vs_relay\":%.2f,\"p99_vs_relay\":%.2f,\"p50_vs_2raw\":%.2f,\"p99_vs_2raw\":%.2f}\n",
+      n, dt, dn / dt, p.p50, p.p99, p.p999, p.max, static_cast<double>(series[2].switches) / dn, block_ratio.size(),
+      blocks_met, block_ratio.front(), block_ratio[block_ratio.size() / 2], block_ratio.back(), p.p50 / lp.p50,
+      p.p99 / lp.p99, p.p50 / (2 * rp.p50), p.p99 / (2 * rp.p99));
   std::fflush(stdout);
   return kOk;
 }
