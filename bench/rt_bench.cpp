@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -35,6 +36,19 @@ long peak_rss_kb() {
   return u.ru_maxrss;
 }
 
+double cpu_ms() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto ms = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_usec) / 1e3; };
+  return ms(u.ru_utime) + ms(u.ru_stime);
+}
+
+double thread_cpu_ms() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
+}
+
 long rss_kb() {
   long pages = 0, resident = 0;
   std::ifstream f("/proc/self/statm");
@@ -45,6 +59,10 @@ long rss_kb() {
 struct Done {
   std::atomic<bool> flag{false};
   Clock::time_point at;
+  Clock::time_point spawned;  // spawn: when the spawning handler returned
+  double loop_cpu_ms = 0;     // spawn: the spawning handler's own CPU time
+  long loop_waits = 0;        // spawn: its voluntary context switches (it blocked)
+  long loop_preempted = 0;    // spawn: its involuntary ones (another thread took the core)
   void set() {
     at = Clock::now();
     flag.store(true, std::memory_order_release);
@@ -176,11 +194,20 @@ class Driver : public rt::Actor<Driver, Kick, Reply> {
  public:
   Driver(Done* d, long n) : done_(d), n_(n) {}
   void handle(Kick&) {
+    const double cpu0 = thread_cpu_ms();
+    rusage u0{};
+    getrusage(RUSAGE_THREAD, &u0);
     rt::ActorRef<Reply> me = self();
     for (long i = 0; i < n_; ++i) {
       auto c = system().spawn<Spawnee>();
       if (c) (void)c->tell(Hello{me});
     }
+    done_->spawned = Clock::now();
+    done_->loop_cpu_ms = thread_cpu_ms() - cpu0;
+    rusage u1{};
+    getrusage(RUSAGE_THREAD, &u1);
+    done_->loop_waits = u1.ru_nvcsw - u0.ru_nvcsw;
+    done_->loop_preempted = u1.ru_nivcsw - u0.ru_nivcsw;
   }
   void handle(Reply&) {
     if (++got_ == n_) done_->set();
@@ -199,11 +226,19 @@ void spawn() {
   Done done;
   auto d = sys.spawn<Driver>(&done, n).value();
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const double cpu0 = cpu_ms();
   auto t0 = Clock::now();
   (void)d.tell(Kick{});
   done.wait();
+  // cpu_ms: the whole process (every worker) from the kick to the last
+  // reply, give or take the idle worker's spinning before it parks.
+  const double cpu = cpu_ms() - cpu0;
   double s = secs(t0, done.at);
-  report("spawn", static_cast<double>(n) / s, s, sys.workers());
+  char extra[192];
+  std::snprintf(extra, sizeof extra,
+                ",\"spawn_loop_s\":%.4f,\"loop_cpu_ms\":%.1f,\"loop_waits\":%ld,\"loop_preempted\":%ld,\"cpu_ms\":%.1f",
+                secs(t0, done.spawned), done.loop_cpu_ms, done.loop_waits, done.loop_preempted, cpu);
+  report("spawn", static_cast<double>(n) / s, s, sys.workers(), extra);
 }
 
 // ---- idle: memory per live idle actor ----
