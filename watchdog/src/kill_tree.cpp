@@ -325,12 +325,14 @@ KillReport kill_task(osl::System& system, const std::string& principal, const Ta
   // Cgroup members /proc hides run (cgroup.procs lists no zombie) but have
   // no start time to be told by: SIGTERM reaches them through the cgroup,
   // and so every member; the others found get it by pid.
+  // (Should the policy refuse that, every process found still gets SIGTERM by pid.)
   std::set<pid_t> members;
   if (!hidden.empty()) {
     for (const auto& dir : dirs) {
       for (const pid_t pid : osl::cgroup::pids(dir)) members.insert(pid);
     }
-    for (const int signo : {SIGTERM, SIGCONT}) (void)system.run(principal, osl::cgroup::Kill{dirs, signo});
+    if (!system.run(principal, osl::cgroup::Kill{dirs, SIGTERM})) members.clear();
+    (void)system.run(principal, osl::cgroup::Kill{dirs, SIGCONT});
   }
   for (const auto& p : procs) {
     if (members.contains(p.pid)) continue;

@@ -379,9 +379,11 @@ TEST(Daemon, KillsATaskProcHidesThroughItsCgroupAtItsDeadline) {
   const auto start_time = start_time_of(task.leader);  // root sees it
   ASSERT_GT(start_time, 0u);
 
-  // The record `register` would have left, its monitor gone, its deadline passed.
+  // The record `register` would have left, its monitor gone, its deadline
+  // passed. A grace of 2 s: the SIGTERM handlers run within it even on a
+  // loaded machine (a process not run before SIGKILL never notes SIGTERM).
   nlohmann::json t = {{"id", "hidden"}, {"argv", {"/usr/bin/some-setuid-program"}}, {"cwd", d.path.string()}, {"env", nlohmann::json::array()},
-                      {"created_ms", now_ms() - 10'000}, {"timeout_ms", 5'000}, {"idle_timeout_ms", nullptr}, {"grace_ms", 300},
+                      {"created_ms", now_ms() - 10'000}, {"timeout_ms", 5'000}, {"idle_timeout_ms", nullptr}, {"grace_ms", 2000},
                       {"deadline_ms", now_ms() - 5'000}, {"state", "running"}, {"pid", task.leader}, {"pid_start_time", start_time},
                       {"monitor_pid", nullptr}, {"monitor_start_time", nullptr}, {"foreground", false},
                       {"containment", {{"kind", "cgroup2"}, {"cgroup", cg.string()}, {"note", ""}}},
