@@ -51,9 +51,9 @@ struct CellExt {
 CellBase::CellBase(SystemCore* sys, const MailboxConfig& cfg) noexcept
     : overflow_(static_cast<std::uint8_t>(cfg.overflow)),
       capacity_(cfg.capacity),
-      sys_(sys),
       batch_(cfg.batch != 0 ? cfg.batch : sys->cfg.batch),
-      block_timeout_ms_(static_cast<std::uint32_t>(cfg.block_timeout.count())) {
+      block_timeout_ms_(static_cast<std::uint32_t>(cfg.block_timeout.count())),
+      sys_(sys) {
   mpsc_init(sys_head_, sys_tail_);
   mpsc_init(user_head_, user_tail_);
 }

@@ -189,11 +189,13 @@ class ThreadPool final : public Executor {
   void loop(Worker& w) {
     tls_worker = &w;
     set_no_block_thread(true);
+    set_batch_terminations(this);
     bool woke = false;
     while (true) {
       CellBase* c = find_work(w);
       if (c == nullptr) c = spin_for_work(w);
       if (c == nullptr) {
+        flush_terminated();
         if (stop_.load(std::memory_order_acquire)) break;
         park();
         woke = true;
@@ -214,6 +216,8 @@ class ThreadPool final : public Executor {
         c->release();
       }
     }
+    flush_terminated();
+    set_batch_terminations(nullptr);
     tls_worker = nullptr;
     w.done.store(true, std::memory_order_release);
   }

@@ -46,4 +46,11 @@ std::unique_ptr<Executor> make_manual_executor();
 // manual loop while it runs, the timer thread).
 void set_no_block_thread(bool on) noexcept;
 
+// A pool worker of `exec` (nullptr: none) collects the cells it
+// terminates and hands them to their live-list shards in batches
+// (SystemCore::remove_live); it must call flush_terminated() before it
+// parks and before it exits.
+void set_batch_terminations(const Executor* exec) noexcept;
+void flush_terminated() noexcept;
+
 }  // namespace airssys::rt::detail

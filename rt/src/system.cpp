@@ -1,6 +1,8 @@
 #include <airssys/rt/system.hpp>
 
 #include <algorithm>
+#include <new>
+#include <utility>
 
 #include "system_core.hpp"
 
@@ -55,7 +57,46 @@ unsigned thread_slot() noexcept {
   return mine;
 }
 
+// A pool worker's terminated cells, not yet handed to their shards (see
+// SystemCore's live list): one array per shard, all of the system whose
+// executor is `exec`.
+struct TerminatedBatch {
+  const Executor* exec = nullptr;
+  SystemCore* core = nullptr;  // exec's system, once a cell was kept here
+  SystemCore::DeadBatch* per_shard[SystemCore::kShards] = {};
+};
+thread_local TerminatedBatch tls_terminated;
+
+#if defined(__x86_64__)
+// PREFETCHW (see pool.cpp): the line in exclusive state.
+inline void prefetch_line_w(const void* p) noexcept { asm volatile("prefetchw %0" : : "m"(*static_cast<const char*>(p))); }
+#else
+inline void prefetch_line_w(const void* p) noexcept { __builtin_prefetch(p, 1, 3); }
+#endif
+
 }  // namespace
+
+void set_batch_terminations(const Executor* exec) noexcept { tls_terminated.exec = exec; }
+
+void flush_terminated() noexcept {
+  TerminatedBatch& t = tls_terminated;
+  if (t.core == nullptr) return;
+  for (auto& b : t.per_shard)
+    if (b != nullptr && b->n > 0) t.core->push_dead(std::exchange(b, nullptr));
+  t.core->reclaim();
+}
+
+// An idle worker frees what waits, so that cells do not wait for an owner
+// that spawns no more (try_lock: a busy owner frees them itself).
+void SystemCore::reclaim() noexcept {
+  for (Shard& s : shards_) {
+    if (s.dead.load(std::memory_order_relaxed) == nullptr || !s.m.try_lock()) continue;
+    DeadBatch* d = take_dead(s);
+    s.m.unlock();
+    release_dead(d);
+  }
+  release_freed();
+}
 
 // ---- timers ----
 
@@ -183,34 +224,107 @@ SystemCore::~SystemCore() { (void)shutdown(); }
 std::expected<void, Error> SystemCore::start_cell(CellBase* c) noexcept {
   if (stopping_.load(std::memory_order_acquire))
     return std::unexpected(Error{ErrorCategory::system_stopped, "actor system is shutting down"});
-  c->id_ = next_id_.fetch_add(1, std::memory_order_relaxed);
-  // The spawning thread's shard: the cell linked behind is then the one
-  // this thread spawned before, still in its cache (by id, it was a cell
-  // spawned 16 spawns ago, often already running on another core).
   c->live_shard = static_cast<std::uint8_t>(thread_slot() % kShards);
   Shard& s = shards_[c->live_shard];
-  // Two references in one step: the live list's (dropped on termination)
-  // and the run queue's (pending_ starts at 1: the start token).
-  c->refs_.fetch_add(2, std::memory_order_relaxed);
+  DeadBatch* dead = nullptr;
+  bool listed = true;
   {
     std::lock_guard lk(s.m);
-    c->live_next = s.head;
-    if (s.head != nullptr) s.head->live_prev = c;
-    s.head = c;
+    if (s.dead.load(std::memory_order_relaxed) != nullptr) dead = take_dead(s);
+    if (s.free_head != UINT32_MAX) {
+      c->live_slot = s.free_head;
+      s.free_head = static_cast<std::uint32_t>(s.slots[s.free_head] >> 1);
+      s.slots[c->live_slot] = reinterpret_cast<std::uintptr_t>(c);
+    } else {
+      try {
+        s.slots.push_back(reinterpret_cast<std::uintptr_t>(c));
+        c->live_slot = static_cast<std::uint32_t>(s.slots.size() - 1);
+      } catch (...) {
+        listed = false;
+      }
+    }
+    if (listed) {
+      // Under the lock, so that snapshot() never sees the cell without
+      // them. Two references in one step: the live list's (dropped when
+      // the slot is freed) and the run queue's (pending_ starts at 1: the
+      // start token).
+      c->id_ = next_id_.fetch_add(1, std::memory_order_relaxed);
+      c->refs_.fetch_add(2, std::memory_order_relaxed);
+    }
   }
+  hand_back(dead);
+  if (!listed) return std::unexpected(Error{ErrorCategory::start_failed, "out of memory for the live-actor list"});
   exec_->schedule(c, true);
   return {};
 }
 
-void SystemCore::remove_live(CellBase* c) noexcept {
-  Shard& s = shards_[c->live_shard];
-  {
-    std::lock_guard lk(s.m);
-    if (c->live_prev != nullptr) c->live_prev->live_next = c->live_next;
-    else s.head = c->live_next;
-    if (c->live_next != nullptr) c->live_next->live_prev = c->live_prev;
-    c->live_prev = c->live_next = nullptr;
+void SystemCore::free_slot(Shard& s, std::uint32_t slot) noexcept {
+  s.slots[slot] = (static_cast<std::uintptr_t>(s.free_head) << 1) | 1;
+  s.free_head = slot;
+}
+
+SystemCore::DeadBatch* SystemCore::take_dead(Shard& s) noexcept {
+  DeadBatch* d = s.dead.exchange(nullptr, std::memory_order_acquire);
+  std::int64_t n = 0;
+  for (DeadBatch* b = d; b != nullptr; b = b->next) {
+    for (std::uint32_t i = 0; i < b->n; ++i) free_slot(s, b->slots[i]);
+    n += b->n;
   }
+  if (n > 0) s.dead_count.fetch_sub(n, std::memory_order_relaxed);
+  return d;
+}
+
+void SystemCore::hand_back(DeadBatch* b) noexcept {
+  if (b == nullptr) return;
+  DeadBatch* last = b;
+  while (last->next != nullptr) last = last->next;
+  DeadBatch* old = freed_.load(std::memory_order_relaxed);
+  do {
+    last->next = old;
+  } while (!freed_.compare_exchange_weak(old, b, std::memory_order_release, std::memory_order_relaxed));
+}
+
+void SystemCore::release_freed() noexcept {
+  if (freed_.load(std::memory_order_relaxed) == nullptr) return;
+  release_dead(freed_.exchange(nullptr, std::memory_order_acquire));
+}
+
+// Usually the last references: the cells are destroyed. Their other lines
+// (mailbox tails, the actor's part) are fetched a few cells ahead.
+void SystemCore::release_dead(DeadBatch* b) noexcept {
+  constexpr std::uint32_t kAhead = 4;
+  while (b != nullptr) {
+    for (std::uint32_t i = 0; i < b->n; ++i) {
+      if (i + kAhead < b->n) {
+        const char* p = reinterpret_cast<const char*>(b->cells[i + kAhead]);
+        prefetch_line_w(p);
+        prefetch_line_w(p + 64);
+        prefetch_line_w(p + 128);
+      }
+      b->cells[i]->release();
+    }
+    delete std::exchange(b, b->next);
+  }
+}
+
+void SystemCore::push_dead(DeadBatch* b) noexcept {
+  Shard& s = shards_[b->cells[0]->live_shard];
+  const std::int64_t n = b->n;
+  DeadBatch* old = s.dead.load(std::memory_order_relaxed);
+  do {
+    b->next = old;
+  } while (!s.dead.compare_exchange_weak(old, b, std::memory_order_release, std::memory_order_relaxed));
+  // The owner has not spawned for a while: free them here rather than
+  // keep their memory (try_lock: never wait for the owner).
+  if (s.dead_count.fetch_add(n, std::memory_order_relaxed) + n >= kDrainAt && s.m.try_lock()) {
+    DeadBatch* d = take_dead(s);
+    s.m.unlock();
+    release_dead(d);
+  }
+  release_freed();
+}
+
+void SystemCore::remove_live(CellBase* c) noexcept {
   // Lost-wake-up freedom: the count goes up before stopping_ is read and
   // shutdown sets stopping_ before it waits (all seq_cst), and of two
   // terminations on different stripes the later one in that order sees
@@ -219,6 +333,22 @@ void SystemCore::remove_live(CellBase* c) noexcept {
   if (stopping_.load(std::memory_order_seq_cst) && live() == 0) {
     std::lock_guard lk(live_m_);
     live_cv_.notify_all();
+  }
+  if (TerminatedBatch& t = tls_terminated; t.exec != nullptr && t.exec == exec_.get()) {
+    DeadBatch*& b = t.per_shard[c->live_shard];
+    if (b == nullptr) b = new (std::nothrow) DeadBatch;
+    if (b != nullptr) {
+      t.core = this;
+      b->slots[b->n] = c->live_slot;
+      b->cells[b->n++] = c;
+      if (b->n == kDeadBatch) push_dead(std::exchange(b, nullptr));
+      return;
+    }
+  }
+  Shard& s = shards_[c->live_shard];
+  {
+    std::lock_guard lk(s.m);
+    free_slot(s, c->live_slot);
   }
   c->release();
 }
@@ -235,10 +365,20 @@ std::uint64_t SystemCore::live() const noexcept {
 std::vector<IntrusivePtr<CellBase>> SystemCore::snapshot(bool top_level_only) {
   std::vector<IntrusivePtr<CellBase>> out;
   for (Shard& s : shards_) {
-    std::lock_guard lk(s.m);
-    for (CellBase* c = s.head; c != nullptr; c = c->live_next)
-      if (!top_level_only || !c->supervised) out.emplace_back(c);
+    DeadBatch* dead = nullptr;
+    {
+      std::lock_guard lk(s.m);
+      dead = take_dead(s);
+      for (std::uintptr_t v : s.slots) {
+        if ((v & 1) != 0) continue;
+        auto* c = reinterpret_cast<CellBase*>(v);
+        // Closed: terminated, its slot not freed yet (in a worker's batch).
+        if (!c->closed() && (!top_level_only || !c->supervised)) out.emplace_back(c);
+      }
+    }
+    release_dead(dead);
   }
+  release_freed();
   return out;
 }
 

@@ -69,7 +69,11 @@ class SystemCore {
 
   void schedule(CellBase* c, bool fresh) noexcept { exec_->schedule(c, fresh); }
   std::expected<void, Error> start_cell(CellBase* c) noexcept;
-  void remove_live(CellBase* c) noexcept;  // on termination; drops the live list's reference
+  // On termination. The live list's reference goes when the cell leaves
+  // its slot: at once on a plain thread; on this system's pool workers the
+  // cell is handed to its shard in a batch (flush_terminated()) and freed by
+  // the shard's owner, see Shard.
+  void remove_live(CellBase* c) noexcept;
   void dead_letter() noexcept { dead_letters_.fetch_add(1, std::memory_order_relaxed); }
   std::expected<void, Error> shutdown() noexcept;
   std::size_t run_until_idle(std::size_t max_steps) { return exec_->run_until_idle(max_steps); }
@@ -90,15 +94,73 @@ class SystemCore {
   // counters sharing one line took most of start_cell's samples).
   // Live actors = spawned - terminated; terminations are counted in
   // per-thread stripes so terminating workers do not share a line either.
+  //
+  //
+  // The live list: one shard per spawning thread (threads take turns over
+  // kShards), each an array of slots, a terminated cell's slot freed by
+  // the spawning thread itself. Why: when the cell's worker unlinked it
+  // under the shard's lock (a doubly linked list, until 2026-12-05), every
+  // spawn and every termination on the other core took that lock and
+  // wrote the neighbours' links: the lock's line and the neighbours' lines
+  // crossed cores twice per actor (a fifth of rt_bench spawn's samples sat
+  // in that lock), and a worker preempted while holding it stopped the
+  // spawner.
+  //
+  // Now a pool worker keeps the cells it terminated, with their slot
+  // numbers, in one array per shard (a DeadBatch) and pushes a full array
+  // onto the shard's `dead` stack with one compare-exchange. The spawner,
+  // which takes its own shard's lock anyway (uncontended), frees those
+  // slots at its next spawn, reading only the array, and hands the arrays
+  // back through `freed_`; a worker then drops the list's references
+  // (usually the last: the cells are destroyed where they ran and their
+  // lines are still in that core's cache). Should the owner not spawn
+  // again, a worker that finds kDrainAt or more cells waiting frees their
+  // slots itself, and so does every worker before it parks (reclaim()).
+  // Until then a terminated cell (its actor object already destroyed, its
+  // spawn arguments not yet) keeps its memory: at most kDeadBatch per
+  // shard and worker plus kDrainAt per shard, while workers are busy.
+  // snapshot() frees whatever waits, and lists only cells not yet closed.
+ public:
   static constexpr std::size_t kShards = 16;
+  static constexpr std::uint32_t kDeadBatch = 64;
+  struct DeadBatch {
+    DeadBatch* next = nullptr;
+    std::uint32_t n = 0;
+    std::uint32_t slots[kDeadBatch];
+    CellBase* cells[kDeadBatch];
+  };
+  // Drops the list's references of cells whose slots were freed (any
+  // thread; workers call it when they push a batch).
+  void release_freed() noexcept;
+  // Frees the slots of every terminated cell waiting in a shard whose lock
+  // is free, and drops their references (workers, before parking).
+  void reclaim() noexcept;
+
+ private:
   static constexpr std::size_t kStripes = 8;
+  static constexpr std::int64_t kDrainAt = 256;
   struct alignas(64) Shard {
     std::mutex m;
-    CellBase* head = nullptr;
+    // Guarded by m. A slot holds a cell, or (low bit set, cells being
+    // 64-aligned) the index of the next free slot shifted left by one.
+    std::vector<std::uintptr_t> slots;
+    std::uint32_t free_head = UINT32_MAX;
+    // Written by the terminating workers; its own line.
+    alignas(64) std::atomic<DeadBatch*> dead{nullptr};
+    std::atomic<std::int64_t> dead_count{0};
   };
   struct alignas(64) Stripe {
     std::atomic<std::uint64_t> n{0};
   };
+  friend void flush_terminated() noexcept;
+  void push_dead(DeadBatch* b) noexcept;
+  // Caller holds s.m: frees the slots of the cells waiting in s.dead and
+  // returns their batches, for hand_back() or release_dead() once the
+  // lock is dropped.
+  static DeadBatch* take_dead(Shard& s) noexcept;
+  static void free_slot(Shard& s, std::uint32_t slot) noexcept;
+  static void release_dead(DeadBatch* b) noexcept;
+  void hand_back(DeadBatch* b) noexcept;
   std::vector<IntrusivePtr<CellBase>> snapshot(bool top_level_only);
   bool wait_live_zero(std::chrono::steady_clock::time_point deadline);
   [[nodiscard]] std::uint64_t live() const noexcept;
@@ -109,6 +171,7 @@ class SystemCore {
   alignas(64) std::atomic<bool> stopping_{false};   // read by every spawn, written once
   alignas(64) std::atomic<std::uint64_t> next_id_{1};  // spawn side only; spawned = next_id_ - 1
   alignas(64) std::atomic<std::uint64_t> dead_letters_{0};
+  alignas(64) std::atomic<DeadBatch*> freed_{nullptr};  // see the live list above
   std::mutex live_m_;
   std::condition_variable live_cv_;
   std::mutex shutdown_m_;

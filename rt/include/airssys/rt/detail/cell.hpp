@@ -143,13 +143,24 @@ class CellBase : public RunHook {
   // Producer side: the only fields senders write (refcount, pending count,
   // queue heads, refusal counter). Exactly one cache line with the vptr and
   // run hook, so receivers working on the consumer side below do not
-  // contend with senders.
+  // contend with senders. Nothing the actor itself reads on every handler
+  // call lives here (sys_ did: an actor spawning in a loop while its
+  // children replied missed on this line for each system() call).
   std::atomic<std::uint32_t> refs_{1};
   std::atomic<std::uint32_t> pending_{1};  // starts at 1: the start token consumed by the first run()
   std::atomic<bool> closed_{false};
   std::uint8_t overflow_;
   std::uint32_t capacity_;
-  SystemCore* sys_;
+
+ public:
+  // Owned by SystemCore's live list (system.cpp), guarded by the shard's
+  // lock: the shard and slot holding the cell. Written once at spawn; here
+  // so that freeing the slot reads the line release() writes anyway.
+  bool supervised = false;  // spawned linked to a parent; shutdown leaves it to the parent
+  std::uint8_t live_shard = 0;
+  std::uint32_t live_slot = 0;
+
+ private:
   MpscProducer sys_head_;
   MpscProducer user_head_;
   std::atomic<std::uint64_t> dropped_{0};
@@ -172,13 +183,7 @@ class CellBase : public RunHook {
   std::atomic<std::uint32_t> restarts_{0};
   std::atomic<CellExt*> ext_{nullptr};  // owned; deleted in ~CellBase
   std::atomic<bool> space_waiters_{false};  // some sender waits (wait_for_space() or a blocked thread)
-
- public:
-  // Intrusive hooks owned by SystemCore (guarded by its live-list lock).
-  CellBase* live_prev = nullptr;
-  CellBase* live_next = nullptr;
-  bool supervised = false;  // spawned linked to a parent; shutdown leaves it to the parent
-  std::uint8_t live_shard = 0;  // the live-list shard holding it (SystemCore::start_cell)
+  SystemCore* sys_;
 };
 
 // The cell whose run() is executing on this thread (nullptr outside actors).
