@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 
 namespace airssys::daemoneye {
 namespace {
@@ -34,29 +35,31 @@ AgentStatus sample() {
   s.write_interval_ms = 5000;
   s.rules.loaded = 6;
   s.rules.enabled = 5;
-  s.rules.rejected_count = 2;
+  s.rules.rejected_count = 3;  // more than the two listed: encode() writes max(count, listed)
   s.rules.rejected = {{"/r/bad.yaml", "/r/bad.yaml:3: severity 'extreme' is not one of low, medium, high, critical"},
                       {"/r/x.yaml", "/r/x.yaml:4: query refused: not allowed: PRAGMA journal_mode"}};
   s.rules.failing = {"slow-rule"};
   s.scans = 12;
-  s.last_scan = LastScan{.time = 1796392809, .scan_id = 11, .processes = 412, .unreadable = 3, .collect_us = 50000,
-                         .store_us = 2000, .rules_us = 9000, .alerts = 1, .rule_errors = 1};
-  s.alerts = {.raised = 7, .deduplicated = 30, .rate_limited = 2, .sink_errors = 1};
-  s.nats = NatsSinkCounters{.published = 9, .acked = 6, .spooled = 1, .dropped = 0, .reconnects = 2};
-  s.procmond = {.running = true, .pid = 4243, .exits = 1, .crashes = 1};
+  s.last_scan = LastScan{.time = 1796392809, .scan_id = 11, .processes = 412, .unreadable = 8, .collect_us = 50000,
+                         .store_us = 2000, .rules_us = 9000, .alerts = 1, .rule_errors = 13};
+  s.alerts = {.raised = 7, .deduplicated = 30, .rate_limited = 2, .sink_errors = 14};
+  s.nats = NatsSinkCounters{.published = 19, .acked = 16, .spooled = 21, .dropped = 22, .reconnects = 23};
+  s.procmond = {.running = true, .pid = 4243, .exits = 32, .crashes = 33};
+  // The last report came from the procmond before the current one (it crashed).
   ProcmondStatus p;
-  p.time = 1796392808;
-  p.pid = 4243;
+  p.time = 1796392807;
+  p.pid = 4241;
   p.tier = EventSource::proc_connector;
   p.tier_reason = "eBPF: BPF programs need CAP_BPF";
-  p.scans = 11;
-  p.budget_per_second = 5000;
-  p.sources[static_cast<std::size_t>(EventSource::poll)] = {.events = 10, .dropped = 0, .lost = 0};
-  p.sources[static_cast<std::size_t>(EventSource::proc_connector)] = {.events = 900, .dropped = 40, .lost = 3};
+  p.scans = 34;
+  p.budget_per_second = 4000;
+  p.sources[static_cast<std::size_t>(EventSource::poll)] = {.events = 35, .dropped = 36, .lost = 38};
+  p.sources[static_cast<std::size_t>(EventSource::proc_connector)] = {.events = 900, .dropped = 40, .lost = 39};
+  p.sources[static_cast<std::size_t>(EventSource::ebpf)] = {.events = 41, .dropped = 42, .lost = 43};
   s.procmond_status = p;
   s.procmond_status_received = 1796392808;
-  s.store = {.store_failures = 4, .batches_pending = 2, .events_pending = 37, .events_dropped = 5,
-             .snapshots_superseded = 1, .last_error = "resource_exhausted: store: database or disk is full"};
+  s.store = {.store_failures = 4, .batches_pending = 24, .events_pending = 37, .events_dropped = 27,
+             .snapshots_superseded = 28, .last_error = "resource_exhausted: store: database or disk is full"};
   return s;
 }
 
@@ -229,10 +232,10 @@ TEST(AgentStatus, MalformedInputNamesTheField) {
 // written must read back to the same bytes.
 AgentStatus full_sample() {
   AgentStatus s = sample();
-  s.events_nats = NatsSinkCounters{.published = 31, .acked = 29, .spooled = 2, .dropped = 1, .reconnects = 4};
-  s.live_query = LiveQueryCounters{.accepted = 4, .failed = 1, .answered = 6, .rows = 120, .dropped = 2,
-                                   .audit_suppressed = 9, .refused = {{"clock", 3}, {"replayed", 2}},
-                                   .failed_ledger = 1};
+  s.events_nats = NatsSinkCounters{.published = 31, .acked = 29, .spooled = 44, .dropped = 45, .reconnects = 46};
+  s.live_query = LiveQueryCounters{.accepted = 50, .failed = 53, .answered = 54, .rows = 120, .dropped = 55,
+                                   .audit_suppressed = 56, .refused = {{"clock", 51}, {"replayed", 52}},
+                                   .failed_ledger = 57};
   return s;
 }
 
@@ -251,7 +254,7 @@ constexpr std::string_view kFullStatusJson = R"json({
   "rules": {
     "loaded": 6,
     "enabled": 5,
-    "rejected_count": 2,
+    "rejected_count": 3,
     "rejected": [
       {
         "file": "/r/bad.yaml",
@@ -272,64 +275,64 @@ constexpr std::string_view kFullStatusJson = R"json({
       "time": 1796392809,
       "scan_id": 11,
       "processes": 412,
-      "unreadable": 3,
+      "unreadable": 8,
       "collect_us": 50000,
       "store_us": 2000,
       "rules_us": 9000,
       "alerts": 1,
-      "rule_errors": 1
+      "rule_errors": 13
     }
   },
   "alerts": {
     "raised": 7,
     "deduplicated": 30,
     "rate_limited": 2,
-    "sink_errors": 1,
+    "sink_errors": 14,
     "nats": {
-      "published": 9,
-      "acked": 6,
-      "spooled": 1,
-      "dropped": 0,
-      "reconnects": 2
+      "published": 19,
+      "acked": 16,
+      "spooled": 21,
+      "dropped": 22,
+      "reconnects": 23
     }
   },
   "store": {
     "store_failures": 4,
-    "batches_pending": 2,
+    "batches_pending": 24,
     "events_pending": 37,
-    "events_dropped": 5,
-    "snapshots_superseded": 1,
+    "events_dropped": 27,
+    "snapshots_superseded": 28,
     "last_error": "resource_exhausted: store: database or disk is full"
   },
   "procmond": {
     "running": true,
     "pid": 4243,
-    "exits": 1,
-    "crashes": 1,
+    "exits": 32,
+    "crashes": 33,
     "status": {
-      "budget_per_second": 5000,
-      "pid": 4243,
-      "scans": 11,
+      "budget_per_second": 4000,
+      "pid": 4241,
+      "scans": 34,
       "sources": {
         "ebpf": {
-          "dropped": 0,
-          "events": 0,
-          "lost": 0
+          "dropped": 42,
+          "events": 41,
+          "lost": 43
         },
         "poll": {
-          "dropped": 0,
-          "events": 10,
-          "lost": 0
+          "dropped": 36,
+          "events": 35,
+          "lost": 38
         },
         "proc_connector": {
           "dropped": 40,
           "events": 900,
-          "lost": 3
+          "lost": 39
         }
       },
       "tier": "proc_connector",
       "tier_reason": "eBPF: BPF programs need CAP_BPF",
-      "time": 1796392808
+      "time": 1796392807
     },
     "status_received": 1796392808
   },
@@ -337,23 +340,23 @@ constexpr std::string_view kFullStatusJson = R"json({
     "nats": {
       "published": 31,
       "acked": 29,
-      "spooled": 2,
-      "dropped": 1,
-      "reconnects": 4
+      "spooled": 44,
+      "dropped": 45,
+      "reconnects": 46
     }
   },
   "live_query": {
-    "accepted": 4,
+    "accepted": 50,
     "refused": {
-      "clock": 3,
-      "replayed": 2
+      "clock": 51,
+      "replayed": 52
     },
-    "failed": 1,
-    "answered": 6,
+    "failed": 53,
+    "answered": 54,
     "rows": 120,
-    "dropped": 2,
-    "audit_suppressed": 9,
-    "failed_ledger": 1
+    "dropped": 55,
+    "audit_suppressed": 56,
+    "failed_ledger": 57
   }
 }
 )json";
@@ -473,6 +476,20 @@ TEST(AgentStatus, EveryFieldIsCheckedAndNamed) {
     EXPECT_EQ(r.error().message, path + ": missing");
   });
   EXPECT_EQ(leaves, 78u);  // every value of kFullStatusJson was tried
+}
+
+// A table of (key, member) pairs writes and reads a field through the same
+// pointer, so two swapped pointers still round-trip: only the pinned bytes
+// see it, and only if no two values in the sample are the same.
+TEST(AgentStatus, EveryValueOfTheFullSampleIsDistinct) {
+  std::map<std::string, std::string> seen;  // value as JSON -> its path
+  each_leaf(nlohmann::json::parse(kFullStatusJson), "agent_status",
+            [&](const std::string& path, const nlohmann::json::json_pointer&, const nlohmann::json& v) {
+              if (path == "agent_status.format" || path == "agent_status.state") return;  // constants
+              auto [it, fresh] = seen.emplace(v.dump(), path);
+              EXPECT_TRUE(fresh) << path << " has the value of " << it->second << ": " << v.dump();
+            });
+  EXPECT_GT(full_sample().rules.rejected_count, full_sample().rules.rejected.size());
 }
 
 TEST(AgentStatus, StatusFileLivesBesideTheDatabase) {
