@@ -15,10 +15,11 @@
 
 namespace airssys::daemoneye::bench {
 
-// A whole, non-negative number.
+// A whole, non-negative number, nothing after it ("5x" and "1e3" are refused).
 template <class T>
 bool parse_number(std::string_view s, T& out) {
-  return std::from_chars(s.data(), s.data() + s.size(), out).ec == std::errc{} && out >= 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc{} && end == s.data() + s.size() && out >= 0;
 }
 
 // Takes the argument after the flag ("" when there is none).

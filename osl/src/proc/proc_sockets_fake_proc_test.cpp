@@ -137,7 +137,7 @@ Snapshot snapshot(const FakeProc& fp, const std::vector<pid_t>& pids) {
     snap.read(*reader, *p, out.rows);
   }
   out.after_reads = snap.stats();
-  snap.finish(*reader, out.rows);  // this test's own pid is not in the fake tree: no host tables
+  snap.finish(*reader, out.rows);  // this test's own pid is not in the fake tree (kPidA…): no host tables
   out.stats = snap.stats();
   return out;
 }
@@ -147,6 +147,12 @@ const OpenSocket* row(const Snapshot& s, pid_t pid, int fd) {
   return it == s.rows.end() ? nullptr : &*it;
 }
 
+// The fake processes' pids lie above the largest pid_max (2^22), so no real
+// process has them — in particular not this test: finish() looks up the
+// test's own pid under proc_root for the host's tables, and a fake entry
+// with its pid would be read as the host (a FIFO table would block).
+constexpr pid_t kPidA = 4'194'401, kPidB = 4'194'451, kPidC = 4'194'501;
+
 // Without the kernel's word on a socket's kind, an inode is looked up in
 // the inet tables first (no text there that a process controls), then in
 // unix: a unix line planted with a TCP socket's inode cannot turn its row
@@ -154,7 +160,7 @@ const OpenSocket* row(const Snapshot& s, pid_t pid, int fd) {
 // no table gives no row (unmatched).
 TEST(ProcSocketsFakeProc, WithoutTheSocketKindTheInetTablesComeFirst) {
   FakeProc fp;
-  fp.add(100, {.ns = "a",
+  fp.add(kPidA, {.ns = "a",
                .sockets = {{3, 1001}, {4, 1002}, {5, 1003}, {7, 9999}},
                .net = {{"tcp", table(kInetHeader, tcp_line(1001))},
                        {"tcp6", table(kInetHeader, "")},
@@ -164,13 +170,13 @@ TEST(ProcSocketsFakeProc, WithoutTheSocketKindTheInetTablesComeFirst) {
                                                        "0: 0 0 0 0 0 1001 /run/fake\n")}}});
   // The fallback is what runs: this kernel cannot name the kind of a file
   // that is no socket.
-  const fs::path link = fp.root() / "100" / "fd" / "3";
+  const fs::path link = fp.root() / std::to_string(kPidA) / "fd" / "3";
   char name[32];
   ASSERT_LT(::getxattr(link.c_str(), "system.sockprotoname", name, sizeof name), 0);
   EXPECT_TRUE(errno == ENODATA || errno == EOPNOTSUPP) << std::strerror(errno);
 
-  const Snapshot s = snapshot(fp, {100});
-  const OpenSocket* tcp = row(s, 100, 3);
+  const Snapshot s = snapshot(fp, {kPidA});
+  const OpenSocket* tcp = row(s, kPidA, 3);
   ASSERT_NE(tcp, nullptr);
   EXPECT_EQ(tcp->entry.family, kFamilyInet);
   EXPECT_EQ(tcp->entry.protocol, kProtocolTcp);
@@ -179,18 +185,18 @@ TEST(ProcSocketsFakeProc, WithoutTheSocketKindTheInetTablesComeFirst) {
   EXPECT_EQ(tcp->entry.remote_port, 8080);
   EXPECT_EQ(tcp->entry.path, "");
   EXPECT_EQ(tcp->net_namespace, fp.ns_inode("a"));
-  const OpenSocket* udp = row(s, 100, 4);
+  const OpenSocket* udp = row(s, kPidA, 4);
   ASSERT_NE(udp, nullptr);
   EXPECT_EQ(udp->entry.family, kFamilyInet6);
   EXPECT_EQ(udp->entry.protocol, kProtocolUdp);
   EXPECT_EQ(udp->entry.local_address, "::1");
   EXPECT_EQ(udp->entry.local_port, 53);
   EXPECT_EQ(udp->entry.state, "");
-  const OpenSocket* local = row(s, 100, 5);
+  const OpenSocket* local = row(s, kPidA, 5);
   ASSERT_NE(local, nullptr);
   EXPECT_EQ(local->entry.family, kFamilyUnix);
   EXPECT_EQ(local->entry.path, "/run/a.sock");
-  EXPECT_EQ(row(s, 100, 7), nullptr);
+  EXPECT_EQ(row(s, kPidA, 7), nullptr);
   EXPECT_EQ(s.rows.size(), 3u);
   EXPECT_EQ(s.stats.rows, 3u);
   EXPECT_EQ(s.stats.unmatched, 1u);  // fd 7
@@ -199,33 +205,33 @@ TEST(ProcSocketsFakeProc, WithoutTheSocketKindTheInetTablesComeFirst) {
 }
 
 // A namespace's tables are kept only when all five were read (tcp6 and
-// udp6 may be missing: a kernel without IPv6). Process 100's udp cannot be
-// read, process 150's unix is gone (it exited meanwhile): nothing of either
+// udp6 may be missing: a kernel without IPv6). Process A's udp cannot be
+// read, process B's unix is gone (it exited meanwhile): nothing of either
 // read is kept or counted as a namespace, and their sockets wait for
-// finish(). Process 200, in the same namespace, reads the tables whole:
+// finish(). Process C, in the same namespace, reads the tables whole:
 // they are kept, its own sockets are found at once, and the others' at
 // finish(), in their own namespace (not other_namespace).
 TEST(ProcSocketsFakeProc, ANamespaceReadHalfwayKeepsNothing) {
   const std::string full_udp = udp_line(2002) + udp_line(1002);
   FakeProc fp;
-  fp.add(100, {.ns = "a",
+  fp.add(kPidA, {.ns = "a",
                .sockets = {{3, 1001}},
                .net = {{"tcp", table(kInetHeader, tcp_line(1001))},
                        {"tcp6", table(kInetHeader, "")},
                        {"udp", {TableFile::unreadable, ""}},
                        {"udp6", table(kInetHeader, "")},
                        {"unix", table(kUnixHeader, "")}}});
-  fp.add(150, {.ns = "a",
+  fp.add(kPidB, {.ns = "a",
                .sockets = {{4, 1002}},
                .net = {{"tcp", table(kInetHeader, tcp_line(1001))},
                        {"udp", table(kInetHeader, full_udp)}}});  // tcp6, udp6 and unix missing
-  fp.add(200, {.ns = "a",
+  fp.add(kPidC, {.ns = "a",
                .sockets = {{3, 2002}, {5, 1001}},
                .net = {{"tcp", table(kInetHeader, tcp_line(1001))},
                        {"udp", table(kInetHeader, full_udp)},
                        {"unix", table(kUnixHeader, "")}}});  // no tcp6, udp6: kept
 
-  const Snapshot first = snapshot(fp, {100, 150});
+  const Snapshot first = snapshot(fp, {kPidA, kPidB});
   EXPECT_TRUE(first.rows.empty());
   EXPECT_EQ(first.after_reads.namespaces, 0u);
   EXPECT_EQ(first.stats.namespaces, 0u);
@@ -233,17 +239,17 @@ TEST(ProcSocketsFakeProc, ANamespaceReadHalfwayKeepsNothing) {
   EXPECT_EQ(first.stats.unreadable, 0u);
   EXPECT_EQ(first.stats.tables_capped, 0u);
 
-  const Snapshot s = snapshot(fp, {100, 150, 200});
+  const Snapshot s = snapshot(fp, {kPidA, kPidB, kPidC});
   EXPECT_EQ(s.after_reads.namespaces, 1u);
   ASSERT_EQ(s.rows.size(), 4u);
-  const OpenSocket* a = row(s, 100, 3);
-  const OpenSocket* b = row(s, 150, 4);
-  const OpenSocket* c = row(s, 200, 3);
-  const OpenSocket* d = row(s, 200, 5);
+  const OpenSocket* a = row(s, kPidA, 3);
+  const OpenSocket* b = row(s, kPidB, 4);
+  const OpenSocket* c = row(s, kPidC, 3);
+  const OpenSocket* d = row(s, kPidC, 5);
   ASSERT_TRUE(a && b && c && d);
   EXPECT_EQ(a->entry.protocol, kProtocolTcp);
   EXPECT_EQ(a->entry.inode, 1001u);
-  EXPECT_EQ(b->entry.protocol, kProtocolUdp);  // in the udp table process 100 could not read
+  EXPECT_EQ(b->entry.protocol, kProtocolUdp);  // in the udp table process A could not read
   EXPECT_EQ(b->entry.inode, 1002u);
   EXPECT_EQ(c->entry.protocol, kProtocolUdp);
   EXPECT_EQ(d->entry.protocol, kProtocolTcp);
@@ -262,7 +268,7 @@ TEST(ProcSocketsFakeProc, ANamespaceReadHalfwayKeepsNothing) {
 // unmatched, no namespace counted.
 TEST(ProcSocketsFakeProc, ANamespaceThatChangesWhileItsTablesAreReadIsNotKept) {
   FakeProc fp;
-  fp.add(100, {.ns = "a",
+  fp.add(kPidA, {.ns = "a",
                .sockets = {{3, 1001}},
                .net = {{"tcp", table(kInetHeader, tcp_line(1001))},
                        {"udp", table(kInetHeader, "")},
@@ -271,7 +277,7 @@ TEST(ProcSocketsFakeProc, ANamespaceThatChangesWhileItsTablesAreReadIsNotKept) {
   std::thread mover([&] {
     // A writer's O_NONBLOCK open succeeds only once the reader has the FIFO
     // open (fifo(7)); bounded, so a reader that never comes fails the test.
-    const fs::path fifo = fp.root() / "100" / "net" / "unix";
+    const fs::path fifo = fp.root() / std::to_string(kPidA) / "net" / "unix";
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     int fd = -1;
     while ((fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC)) < 0 && errno == ENXIO &&
@@ -279,13 +285,13 @@ TEST(ProcSocketsFakeProc, ANamespaceThatChangesWhileItsTablesAreReadIsNotKept) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     if (fd < 0) return;
-    fp.move(100, "b");
+    fp.move(kPidA, "b");
     moved = true;
     const std::string text = std::string(kUnixHeader) + unix_line(1003, "/run/b.sock");
     (void)!::write(fd, text.data(), text.size());
     ::close(fd);
   });
-  const Snapshot s = snapshot(fp, {100});
+  const Snapshot s = snapshot(fp, {kPidA});
   mover.join();
   ASSERT_TRUE(moved);
   EXPECT_TRUE(s.rows.empty());
