@@ -306,6 +306,24 @@ bool keep_unknown(Reader& r, std::map<std::string, std::string>& extra, std::str
   return true;
 }
 
+// The known keys already read in one object. nlohmann keeps the last of a
+// repeated key whole, where this reader would merge the two (a second
+// "containment" without "cgroup" would keep the first one's cgroup, a null
+// would keep what came before): a repeated known key is the DOM path's
+// business.
+class Seen {
+ public:
+  bool first(int field) {
+    const auto bit = std::uint32_t{1} << field;
+    if ((bits_ & bit) != 0) return false;
+    bits_ |= bit;
+    return true;
+  }
+
+ private:
+  std::uint32_t bits_ = 0;
+};
+
 // Text that is no state or kind goes to the DOM path, which names it.
 bool task_state(Reader& r, TaskState& out) {
   std::string_view text;
@@ -318,8 +336,10 @@ bool task_state(Reader& r, TaskState& out) {
 
 bool containment(Reader& r, Containment& c) {
   if (r.null()) return true;
+  Seen seen;
   return object(r, [&](std::string_view k) {
     if (is(k, "kind")) {
+      if (!seen.first(3)) return false;
       if (r.null()) return true;
       std::string_view text;
       if (!r.string(text)) return false;
@@ -327,9 +347,10 @@ bool containment(Reader& r, Containment& c) {
       if (kind) c.kind = *kind;
       return kind.has_value();
     }
-    if (is(k, "cgroup")) return nullable_string(r, c.cgroup);
-    if (is(k, "note")) return nullable_string(r, c.note);
+    if (is(k, "cgroup")) return seen.first(0) && nullable_string(r, c.cgroup);
+    if (is(k, "note")) return seen.first(1) && nullable_string(r, c.note);
     if (is(k, "v1")) {
+      if (!seen.first(4)) return false;
       if (r.null()) return true;
       return object(r, [&](std::string_view ctl) {
         std::string_view dir;
@@ -345,10 +366,12 @@ bool containment(Reader& r, Containment& c) {
 
 bool limits(Reader& r, Limits& l) {
   if (r.null()) return true;
+  Seen seen;
   return object(r, [&](std::string_view k) {
-    if (is(k, "memory_bytes")) return opt_integer(r, l.memory_bytes);
-    if (is(k, "pids")) return opt_integer(r, l.pids);
+    if (is(k, "memory_bytes")) return seen.first(0) && opt_integer(r, l.memory_bytes);
+    if (is(k, "pids")) return seen.first(1) && opt_integer(r, l.pids);
     if (is(k, "cpus")) {
+      if (!seen.first(2)) return false;
       if (r.null()) return true;
       double v = 0;
       if (!r.number(v) || !(v > 0)) return false;
@@ -380,55 +403,56 @@ bool plain_integer(Reader& r, T& out) {
 }
 
 bool task(Reader& r, TaskRecord& t) {
+  Seen seen;
   return object(r, [&](std::string_view k) {
     switch (k.size() > 0 ? k[0] : '\0') {
       case 'a':
-        if (is(k, "argv")) return strings(r, t.argv);
+        if (is(k, "argv")) return seen.first(0) && strings(r, t.argv);
         break;
       case 'c':
-        if (is(k, "cwd")) return nullable_string(r, t.cwd);
-        if (is(k, "created_ms")) return plain_integer(r, t.created_ms);
-        if (is(k, "containment")) return containment(r, t.containment);
+        if (is(k, "cwd")) return seen.first(1) && nullable_string(r, t.cwd);
+        if (is(k, "created_ms")) return seen.first(2) && plain_integer(r, t.created_ms);
+        if (is(k, "containment")) return seen.first(3) && containment(r, t.containment);
         break;
       case 'd':
-        if (is(k, "deadline_ms")) return opt_integer(r, t.deadline_ms);
+        if (is(k, "deadline_ms")) return seen.first(4) && opt_integer(r, t.deadline_ms);
         break;
       case 'e':
-        if (is(k, "env")) return strings(r, t.env);
-        if (is(k, "exit_code")) return opt_integer(r, t.exit_code);
-        if (is(k, "exit_signal")) return opt_integer(r, t.exit_signal);
-        if (is(k, "ended_ms")) return opt_integer(r, t.ended_ms);
-        if (is(k, "error")) return nullable_string(r, t.error);
+        if (is(k, "env")) return seen.first(5) && strings(r, t.env);
+        if (is(k, "exit_code")) return seen.first(6) && opt_integer(r, t.exit_code);
+        if (is(k, "exit_signal")) return seen.first(7) && opt_integer(r, t.exit_signal);
+        if (is(k, "ended_ms")) return seen.first(8) && opt_integer(r, t.ended_ms);
+        if (is(k, "error")) return seen.first(9) && nullable_string(r, t.error);
         break;
       case 'f':
-        if (is(k, "foreground")) return boolean(r, t.foreground);
+        if (is(k, "foreground")) return seen.first(10) && boolean(r, t.foreground);
         break;
       case 'g':
-        if (is(k, "grace_ms")) return plain_integer(r, t.grace_ms);
+        if (is(k, "grace_ms")) return seen.first(11) && plain_integer(r, t.grace_ms);
         break;
       case 'i':
-        if (is(k, "id")) return nullable_string(r, t.id);
-        if (is(k, "idle_timeout_ms")) return opt_integer(r, t.idle_timeout_ms);
+        if (is(k, "id")) return seen.first(12) && nullable_string(r, t.id);
+        if (is(k, "idle_timeout_ms")) return seen.first(13) && opt_integer(r, t.idle_timeout_ms);
         break;
       case 'l':
-        if (is(k, "limits")) return limits(r, t.limits);
-        if (is(k, "leftover_processes")) return opt_integer(r, t.leftover_processes);
+        if (is(k, "limits")) return seen.first(14) && limits(r, t.limits);
+        if (is(k, "leftover_processes")) return seen.first(15) && opt_integer(r, t.leftover_processes);
         break;
       case 'm':
-        if (is(k, "monitor_pid")) return opt_integer(r, t.monitor_pid);
-        if (is(k, "monitor_start_time")) return opt_integer(r, t.monitor_start_time);
+        if (is(k, "monitor_pid")) return seen.first(16) && opt_integer(r, t.monitor_pid);
+        if (is(k, "monitor_start_time")) return seen.first(17) && opt_integer(r, t.monitor_start_time);
         break;
       case 'p':
-        if (is(k, "pid")) return opt_integer(r, t.pid);
-        if (is(k, "pid_start_time")) return opt_integer(r, t.pid_start_time);
+        if (is(k, "pid")) return seen.first(18) && opt_integer(r, t.pid);
+        if (is(k, "pid_start_time")) return seen.first(19) && opt_integer(r, t.pid_start_time);
         break;
       case 's':
-        if (is(k, "state")) return task_state(r, t.state);
-        if (is(k, "stdout_log")) return nullable_string(r, t.stdout_log);
-        if (is(k, "stderr_log")) return nullable_string(r, t.stderr_log);
+        if (is(k, "state")) return seen.first(20) && task_state(r, t.state);
+        if (is(k, "stdout_log")) return seen.first(21) && nullable_string(r, t.stdout_log);
+        if (is(k, "stderr_log")) return seen.first(22) && nullable_string(r, t.stderr_log);
         break;
       case 't':
-        if (is(k, "timeout_ms")) return opt_integer(r, t.timeout_ms);
+        if (is(k, "timeout_ms")) return seen.first(23) && opt_integer(r, t.timeout_ms);
         break;
       default: break;
     }

@@ -109,6 +109,43 @@ TEST(RegistryFast, LeavesEverythingElseToTheDomPath) {
   }
 }
 
+TEST(RegistryFast, LeavesARepeatedKnownKeyToTheDomPath) {
+  // nlohmann keeps the last of a repeated key whole; reading field by field
+  // would merge the two (found by watchdog_registry_fuzz: a second
+  // "containment" without "cgroup" kept the first one's). The DOM path's
+  // reading is the one that counts, in the fast path, task by task and in
+  // what is written back.
+  const std::string head = R"({"schema_version": 1, "tasks": {"a": {"id": "a", "argv": ["x"], )";
+  for (const std::string& fields : {
+           std::string(R"("containment": {"kind": "cgroup2", "cgroup": "/c"}, "containment": {"kind": "cgroup2"})"),
+           std::string(R"("containment": {"cgroup": "/c", "cgroup": null})"),
+           std::string(R"("containment": {"kind": "none", "kind": "cgroup2"})"),
+           std::string(R"("containment": {"v1": {"memory": "/m"}, "v1": null})"),
+           std::string(R"("limits": {"pids": 5}, "limits": {"cpus": 1})"),
+           std::string(R"("limits": {"cpus": 1, "cpus": null})"),
+           std::string(R"("limits": {"pids": 1, "pids": 2})"),
+           std::string(R"("cwd": "/w", "cwd": null)"),
+           std::string(R"("env": ["A=1"], "env": null)"),
+           std::string(R"("pid": 7, "pid": 8)"),
+       }) {
+    const std::string text = head + fields + "}}}";
+    EXPECT_FALSE(parse_registry_fast(text)) << text;
+    EXPECT_FALSE(detail::for_each_task_fast(text, [](const TaskRecord&) {})) << text;
+    const auto whole = parse_registry(text, "x");
+    ASSERT_TRUE(whole) << text << ": " << whole.error().message;
+    const auto dom = parse_registry_dom(text, "x");
+    ASSERT_TRUE(dom);
+    EXPECT_EQ(serialize_registry(*whole), serialize_registry(*dom)) << text;
+  }
+  // The last one counts, as nlohmann reads it.
+  const auto last = parse_registry(head + R"("containment": {"kind": "cgroup2", "cgroup": "/c"}, "containment": {"kind": "cgroup2"}}}})", "x");
+  ASSERT_TRUE(last);
+  EXPECT_EQ(last->tasks.at("a").containment.cgroup, "");
+  // Repeated unknown keys and repeated v1 controllers were already read as
+  // nlohmann reads them (the last one): still the fast path's.
+  EXPECT_TRUE(parse_registry_fast(head + R"("f": 1, "f": 2, "containment": {"v1": {"m": "/a", "m": "/b"}}}}})"));
+}
+
 namespace {
 
 // Numbers outside JSON's grammar that strtod (and so from_chars) accepts.
