@@ -96,6 +96,24 @@ TEST(CliOperator, RulesCheckWarnsOfARuleWhoseRowsShareOneDedupKey) {
   EXPECT_TRUE(has(dir.err, "2 rules valid, 0 rejected")) << dir.err;
 }
 
+// start_time without pid: processes started in the same second share a
+// key. Also a warning; pid alone is none (a usable key).
+TEST(CliOperator, RulesCheckWarnsOfStartTimeWithoutPid) {
+  RulesDir r;
+  const fs::path st = r.rules / "start-only.yaml";
+  RulesDir::add(st, "id: start-only\nname: S\nseverity: low\nquery: SELECT start_time, name FROM processes\n");
+  const fs::path pid = r.rules / "pid-only.yaml";
+  RulesDir::add(pid, "id: pid-only\nname: P\nseverity: low\nquery: SELECT pid, name FROM processes\n");
+  Outcome dir = run_cli({"rules", "check", r.rules.string()}, r.dir.path());
+  EXPECT_EQ(dir.code, 0) << dir.err;
+  EXPECT_TRUE(has(dir.err, st.string() + ":4: warning: the query's result has start_time but no pid column (columns: "
+                                         "start_time, name), so the rows of processes started in the same second "
+                                         "share one dedup key"))
+      << dir.err;
+  EXPECT_FALSE(has(dir.err, pid.string() + ":4: warning")) << dir.err;
+  EXPECT_TRUE(has(dir.err, "3 rules valid, 0 rejected")) << dir.err;
+}
+
 TEST(CliOperator, TheAgentLogsWhatItDoesNotRead) {
   RulesDir r;
   RulesDir::add(r.rules / "nokey.yaml", kNoKeyRule);

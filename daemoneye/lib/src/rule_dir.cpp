@@ -128,7 +128,10 @@ Result<std::string> read_rule_file(int dirfd, const std::string& name) {
 // With an engine: the query compiles under the guard, and every `key:`
 // column is a column of its result. A query without `key:` whose result has
 // neither pid nor start_time gives every row the same dedup key: it loads
-// (a rule may mean one alert for all its rows) with a warning.
+// (a rule may mean one alert for all its rows) with a warning; one with
+// start_time but no pid shares a key between processes started in the same
+// second: also a warning. (pid alone is a usable key: reuse within a dedup
+// window is rare.)
 Result<void> check_query(Rule& rule, const QueryEngine& engine) {
   auto columns = engine.columns(rule.query);
   if (!columns) return std::unexpected(columns.error().prefixed("query refused"));
@@ -145,6 +148,12 @@ Result<void> check_query(Rule& rule, const QueryEngine& engine) {
         "{}{}: warning: the query's result has no pid or start_time column (columns: {}), so all its rows share one "
         "dedup key and the rule raises at most one alert per alerts.dedup_window, whatever it matches; select pid "
         "and start_time, or name the columns that tell its rows apart in key:",
+        rule.file.string(), rule.query_line > 0 ? fmt::format(":{}", rule.query_line) : "", fmt::join(*columns, ", ")));
+  } else if (rule.key_columns.empty() && !has("pid")) {
+    rule.warnings.push_back(fmt::format(
+        "{}{}: warning: the query's result has start_time but no pid column (columns: {}), so the rows of processes "
+        "started in the same second share one dedup key and raise one alert per alerts.dedup_window between them; "
+        "select pid too, or name the columns that tell its rows apart in key:",
         rule.file.string(), rule.query_line > 0 ? fmt::format(":{}", rule.query_line) : "", fmt::join(*columns, ", ")));
   }
   return {};
