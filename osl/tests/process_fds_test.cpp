@@ -1,8 +1,10 @@
 // A spawned child gets stdin/stdout/stderr and nothing else: an fd the parent
 // holds without O_CLOEXEC (a library's socket between its socket() and its
-// own fcntl) does not reach the program. Real children list /proc/self/fd.
+// own fcntl) does not reach the program — unless Options::keep_fds names it.
+// Real children list /proc/self/fd.
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <set>
@@ -18,6 +20,7 @@ using namespace std::chrono_literals;
 class ChildFds : public ::testing::Test {
  protected:
   void SetUp() override {
+    sink = std::make_shared<test::RecordingSink>();
     sys = test::system_with(R"(
 version: 1
 rules:
@@ -26,13 +29,14 @@ rules:
     principals: ["*"]
     operations: [process.spawn]
     resources: ["/usr/bin/**", "/bin/**"]
-)");
+)", sink);
   }
 
   // The fd numbers the child `ls /proc/self/fd` saw.
-  std::set<int> child_fds() {
+  std::set<int> child_fds(std::vector<int> keep = {}) {
     process::Spawn s;
     s.argv = {"/bin/ls", "/proc/self/fd"};
+    s.options.keep_fds = std::move(keep);
     s.options.stdin_ = process::Stdio::null();
     s.options.stdout_ = process::Stdio::pipe();
     const auto out = test::run_to_end(*sys, "alice", std::move(s));
@@ -43,6 +47,27 @@ rules:
     return fds;
   }
 
+  // An fd at `at` or above (a number nothing else here takes) on a file
+  // in the temp dir, opened O_CLOEXEC as every fd should be.
+  UniqueFd open_at(const std::string& name, int at) {
+    UniqueFd f(::open((dir / name).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    EXPECT_GE(f.get(), 0);
+    return UniqueFd(::fcntl(f.get(), F_DUPFD_CLOEXEC, at));
+  }
+
+  // The refusal of a spawn with these keep_fds (it must not start).
+  Error refused(std::vector<int> keep, bool landlock = false) {
+    process::Spawn s;
+    s.argv = {"/bin/true"};
+    s.options.keep_fds = std::move(keep);
+    s.options.sandbox.landlock = landlock;
+    auto p = sys->run("alice", s);
+    EXPECT_FALSE(p) << "spawned despite a bad keep_fds";
+    return p ? Error{} : p.error();
+  }
+
+  test::TempDir dir;
+  std::shared_ptr<test::RecordingSink> sink;
   std::unique_ptr<System> sys;
 };
 
@@ -61,6 +86,77 @@ TEST_F(ChildFds, AnFdTheParentLeftInheritableDoesNotReachTheChild) {
   EXPECT_TRUE(fds.count(2));
   EXPECT_FALSE(fds.count(plain.get())) << "fd " << plain.get() << " leaked into the child";
   EXPECT_EQ(::fcntl(plain.get(), F_GETFD) & FD_CLOEXEC, 0) << "the parent's own fd keeps its flags";
+}
+
+TEST_F(ChildFds, AKeptFdReachesTheChildAndTheStartRecordNamesIt) {
+  UniqueFd lock = open_at("lock", 110);
+  ASSERT_GE(lock.get(), 110);
+  UniqueFd other = open_at("other", 120);
+  ASSERT_GE(other.get(), 120);
+
+  const auto fds = child_fds({lock.get()});
+  EXPECT_TRUE(fds.count(lock.get())) << "fd " << lock.get() << " was not handed on";
+  EXPECT_FALSE(fds.count(other.get())) << "an fd not named in keep_fds reached the child";
+  EXPECT_NE(::fcntl(lock.get(), F_GETFD) & FD_CLOEXEC, 0) << "our own fd keeps its close-on-exec flag";
+
+  ASSERT_TRUE(sys->flush_audit(10s));
+  const std::string want = fmt::format(R"("keep_fds":[{{"fd":{},"target":"{}"}}])", lock.get(), std::filesystem::canonical(dir / "lock").string());
+  bool found = false;
+  for (const auto& r : sink->records()) {
+    if (r.op == OpKind::process_spawn && r.event == ActivityEvent::start) {
+      found = true;
+      EXPECT_NE(r.detail_json.find(want), std::string::npos) << r.detail_json;
+    }
+  }
+  EXPECT_TRUE(found) << "no process.spawn start record";
+}
+
+// The kept fd is the same open file description: a flock taken here is held
+// by the child while it runs (a second open of the file cannot take it).
+TEST_F(ChildFds, AKeptLockIsHeldByTheChild) {
+  UniqueFd lock = open_at("lock", 110);
+  ASSERT_EQ(::flock(lock.get(), LOCK_EX | LOCK_NB), 0);
+  process::Spawn s;
+  s.argv = {"/bin/sh", "-c", "read line"};  // runs until we close its stdin
+  s.options.stdin_ = process::Stdio::pipe();
+  s.options.keep_fds = {lock.get()};
+  s.options.deadline = 20s;
+  auto p = sys->run("alice", s);
+  ASSERT_TRUE(p) << p.error().to_string();
+  lock.reset();  // only the child holds it now
+
+  UniqueFd again(::open((dir / "lock").c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_GE(again.get(), 0);
+  EXPECT_NE(::flock(again.get(), LOCK_EX | LOCK_NB), 0) << "the child does not hold the lock";
+  EXPECT_EQ(errno, EWOULDBLOCK);
+  p->take_stdin().reset();  // EOF: `read` returns, the child exits
+  auto st = p->wait();
+  ASSERT_TRUE(st) << st.error().to_string();
+  EXPECT_EQ(::flock(again.get(), LOCK_EX | LOCK_NB), 0) << "the lock outlived the child";
+}
+
+TEST_F(ChildFds, AClosedFdIsRefusedNamingIt) {
+  int closed = 200;
+  while (::fcntl(closed, F_GETFD) >= 0) ++closed;
+  const Error e = refused({closed});
+  EXPECT_EQ(e.category, ErrorCategory::invalid_argument) << e.to_string();
+  EXPECT_EQ(e.errno_value, EBADF);
+  EXPECT_NE(e.message.find(fmt::format("fd {} is not open", closed)), std::string::npos) << e.message;
+}
+
+TEST_F(ChildFds, StdioDuplicatesAndLandlockAreRefused) {
+  UniqueFd f = open_at("f", 110);
+  for (int std_fd : {0, 1, 2, -1}) {
+    const Error e = refused({std_fd});
+    EXPECT_EQ(e.category, ErrorCategory::invalid_argument) << e.to_string();
+    EXPECT_NE(e.message.find(fmt::format("fd {} is stdin", std_fd)), std::string::npos) << e.message;
+  }
+  const Error twice = refused({f.get(), f.get()});
+  EXPECT_EQ(twice.category, ErrorCategory::invalid_argument);
+  EXPECT_NE(twice.message.find(fmt::format("fd {} is listed twice", f.get())), std::string::npos) << twice.message;
+  const Error sandboxed = refused({f.get()}, /*landlock=*/true);
+  EXPECT_EQ(sandboxed.category, ErrorCategory::invalid_argument);
+  EXPECT_NE(sandboxed.message.find("Landlock"), std::string::npos) << sandboxed.message;
 }
 
 }  // namespace

@@ -24,6 +24,7 @@
 #include "core/core.hpp"
 #include "process/env_filter.hpp"
 #include "fs/fs_ops.hpp"
+#include "process/keep_fds.hpp"
 #include "process/landlock.hpp"
 #include "process/process_state.hpp"
 
@@ -39,7 +40,7 @@ using detail::Request;
 using detail::Resolution;
 using process::Stdio;
 
-enum class Stage : int { stdio = 1, chdir, session, rlimit, no_new_privs, landlock, exec, cgroup };
+enum class Stage : int { stdio = 1, chdir, session, rlimit, no_new_privs, landlock, exec, cgroup, keep_fd };
 
 struct ChildFailure {
   int stage;
@@ -59,6 +60,8 @@ struct Plan {
   std::vector<std::string> env_removed;  // names the policy kept from the child (for the start record)
   Redirect in, out, err;
   std::vector<Resolution> cgroup_procs;  // DIR/cgroup.procs for each join_cgroups entry
+  std::vector<detail::KeptFd> kept;      // Options::keep_fds, checked and described
+  std::vector<int> kept_numbers;         // the same fds, for the child
   const process::Options* options = nullptr;
   std::optional<Error> invalid;
 };
@@ -124,6 +127,8 @@ Plan make_plan(std::vector<std::string> argv, const process::Options& o, const s
   for (const auto& dir : o.join_cgroups) {
     plan.cgroup_procs.push_back(detail::resolve_path(dir / "cgroup.procs", FollowFinal::yes));
   }
+  if (auto bad = detail::plan_kept_fds(o.keep_fds, o.sandbox.landlock, plan.kept)) plan.invalid = std::move(*bad);
+  for (const auto& k : plan.kept) plan.kept_numbers.push_back(k.fd);
   plan.in = plan_redirect(o.stdin_);
   plan.out = plan_redirect(o.stdout_);
   plan.err = plan_redirect(o.stderr_);
@@ -182,6 +187,7 @@ Request make_request(OpKind kind, const std::string& resource, const Plan& plan)
     }
     detail += ']';
   }
+  detail::append_kept_fds_json(detail, plan.kept);
   detail += '}';
   req.detail_json = std::move(detail);
   return req;
@@ -202,6 +208,8 @@ struct ChildPlan {
   int landlock_fd = -1;
   const int* cgroup_fds = nullptr;  // open cgroup.procs files to write "0" to
   std::size_t cgroup_count = 0;
+  const int* keep_fds = nullptr;  // fds above 2 to clear of close-on-exec
+  std::size_t keep_count = 0;
   // Written by the child (it shares our memory until it execs).
   volatile int failed_stage = 0;
   volatile int failed_errno = 0;
@@ -255,16 +263,20 @@ AIRSSYS_CHILD_CODE int child_main(void* arg) noexcept {
   for (int i = 0; i < 3; ++i) {
     if (c.stdio[i] >= 0 && (r = raw(SYS_dup2, c.stdio[i], i)) < 0) child_fail(c, Stage::stdio, r);
   }
-  // The child gets stdin/stdout/stderr and nothing else: every fd above 2 is
-  // marked close-on-exec in the child's own fd table (no CLONE_FILES: the
+  // The child gets stdin/stdout/stderr and what keep_fds names, nothing
+  // else: every fd above 2 is marked close-on-exec in the child's own fd table (no CLONE_FILES: the
   // parent's flags stay as they were). An fd another thread or a library
   // opened without O_CLOEXEC (libnats marks its socket only after connect)
-  // would otherwise leak into every program spawned meanwhile. Nothing above
-  // 2 is passed on deliberately: redirections are installed as 0-2 just
-  // above, and the pinned program fd is cleared again below for scripts.
+  // would otherwise leak into every program spawned meanwhile. Nothing else
+  // above 2 is passed on: redirections are installed as 0-2 just above, and
+  // the pinned program fd is cleared again below for scripts.
   // Kernels before 5.11 refuse the flag (EINVAL) or the call (ENOSYS); the
   // child then runs with what the caller left open, as before.
   raw(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+  // Except what the caller asked to hand on (Options::keep_fds).
+  for (std::size_t i = 0; i < c.keep_count; ++i) {
+    if ((r = raw(SYS_fcntl, c.keep_fds[i], F_SETFD, 0)) < 0) child_fail(c, Stage::keep_fd, r);
+  }
   if (c.cwd && (r = raw(SYS_chdir, reinterpret_cast<long>(c.cwd))) < 0) child_fail(c, Stage::chdir, r);
   for (std::size_t i = 0; i < c.rlimit_count; ++i) {
     const rlimit lim{c.rlimits[i].soft, c.rlimits[i].hard};
@@ -303,6 +315,7 @@ std::string_view stage_name(int stage) {
     case Stage::landlock: return "applying the Landlock sandbox";
     case Stage::exec: return "executing the program";
     case Stage::cgroup: return "joining a cgroup";
+    case Stage::keep_fd: return "keeping an fd of keep_fds open";
   }
   return "starting the child";
 }
@@ -415,6 +428,8 @@ std::expected<process::Process, Error> spawn_child(detail::Core& core, std::stri
   c.landlock_fd = landlock.get();
   c.cgroup_fds = cgroup_fds.data();
   c.cgroup_count = cgroup_fds.size();
+  c.keep_fds = plan.kept_numbers.data();
+  c.keep_count = plan.kept_numbers.size();
 
   constexpr std::size_t kStackSize = 64 * 1024;
   void* stack = ::mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);

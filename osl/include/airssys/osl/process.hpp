@@ -77,6 +77,16 @@ struct Options {
   // everything it starts are inside from the first instruction. Each
   // DIR/cgroup.procs is policy-checked as fs.write.
   std::vector<std::filesystem::path> join_cgroups;
+  // Fds above 2 the child keeps open under the same numbers (a lock held for
+  // the program's lifetime, a pre-opened socket or pipe); every other fd
+  // above 2 is closed on exec. Each must be open here, listed once and above
+  // 2 (0-2 are stdin_/stdout_/stderr_), else invalid_argument (EBADF for a
+  // closed one); refused with sandbox.landlock (an open fd carries access past
+  // the ruleset). The policy asks nothing more than process.spawn (the caller
+  // already holds the fd); the start record's detail names each fd and what
+  // it is (`"keep_fds":[{"fd":9,"target":"/tmp/lock"}]`). Our own fd and its
+  // flags are not changed: close-on-exec is cleared in the child's fd table.
+  std::vector<int> keep_fds;
   Sandbox sandbox;
 };
 
