@@ -1,5 +1,6 @@
 #include <airssys/daemoneye/agent_status.hpp>
 
+#include "json_test_util.hpp"
 #include "test_temp_dir.hpp"
 
 #include <fmt/format.h>
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 
 namespace airssys::daemoneye {
 namespace {
@@ -425,70 +427,31 @@ TEST(AgentStatus, EncodesTheStatusFileByteForByteAndReadsItBack) {
 
 // Every value in the full file, in turn: without it, and with a value of the
 // wrong type, the file is refused with the field's path in the message.
-void each_leaf(const nlohmann::json& j, const std::string& path,
-               const std::function<void(const std::string&, const nlohmann::json::json_pointer&,
-                                        const nlohmann::json&)>& f,
-               const nlohmann::json::json_pointer& ptr = nlohmann::json::json_pointer()) {
-  if (j.is_object()) {
-    for (const auto& [k, v] : j.items()) each_leaf(v, path + "." + k, f, ptr / k);
-  } else if (j.is_array()) {
-    for (std::size_t i = 0; i < j.size(); ++i) each_leaf(j[i], fmt::format("{}[{}]", path, i), f, ptr / i);
-  } else {
-    f(path, ptr, j);
-  }
-}
-
 TEST(AgentStatus, EveryFieldIsCheckedAndNamed) {
-  const nlohmann::json good = nlohmann::json::parse(kFullStatusJson);
-  std::size_t leaves = 0;
-  each_leaf(good, "agent_status", [&](const std::string& path, const nlohmann::json::json_pointer& ptr,
-                                      const nlohmann::json& v) {
-    ++leaves;
-    const auto parent = ptr.parent_pointer();
-    const std::string key = parent.empty() ? "" : parent.back();
-    // Counts by reason: a map, so none is required, and each must be a count.
-    const bool refusal = key == "refused";
-    nlohmann::json wrong = good;
-    std::string type_error = refusal ? ": not a non-negative integer" : ": not an integer";
-    if (v.is_string()) {
-      wrong[ptr] = 1;
-      type_error = ": not a string";
-    } else if (v.is_boolean()) {
-      wrong[ptr] = 1;
-      type_error = ": not a boolean";
-    } else {
-      wrong[ptr] = "1";
-    }
-    auto r = decode_agent_status(wrong.dump());
-    ASSERT_FALSE(r) << path;
-    EXPECT_EQ(r.error().message, path + type_error);
-
-    nlohmann::json missing = good;
-    if (key == "failing") return;  // an array element, not a field
-    missing[parent].erase(ptr.back());
-    r = decode_agent_status(missing.dump());
-    // failed_ledger: absent from an agent that predates it, read as 0.
-    if (refusal || path == "agent_status.live_query.failed_ledger") {
-      ASSERT_TRUE(r) << path << ": " << r.error();
-      return;
-    }
-    ASSERT_FALSE(r) << path;
-    EXPECT_EQ(r.error().message, path + ": missing");
-  });
+  // Counts by reason: a map, so none is required, and each must be a count.
+  const auto refusal = [](const std::string& path) { return path.starts_with("agent_status.live_query.refused."); };
+  const std::size_t leaves = testing::expect_each_field_checked(
+      nlohmann::json::parse(kFullStatusJson), "agent_status", testing::refusal_of(decode_agent_status),
+      // failed_ledger: absent from an agent that predates it, read as 0.
+      [&](const std::string& path) { return refusal(path) || path == "agent_status.live_query.failed_ledger"; },
+      [&](const std::string& path, const nlohmann::json& good) {
+        return refusal(path) ? std::string(": not a non-negative integer") : testing::json_get_type_error(path, good);
+      });
   EXPECT_EQ(leaves, 78u);  // every value of kFullStatusJson was tried
 }
 
-// A table of (key, member) pairs writes and reads a field through the same
-// pointer, so two swapped pointers still round-trip: only the pinned bytes
-// see it, and only if no two values in the sample are the same.
+// Every value differs from every other (json_test_util.hpp says why), and
+// rejected_count from the number listed (encode writes the larger).
 TEST(AgentStatus, EveryValueOfTheFullSampleIsDistinct) {
+  nlohmann::json j = nlohmann::json::parse(kFullStatusJson);
+  j.erase("format");  // constants
+  j.erase("state");
   std::map<std::string, std::string> seen;  // value as JSON -> its path
-  each_leaf(nlohmann::json::parse(kFullStatusJson), "agent_status",
-            [&](const std::string& path, const nlohmann::json::json_pointer&, const nlohmann::json& v) {
-              if (path == "agent_status.format" || path == "agent_status.state") return;  // constants
-              auto [it, fresh] = seen.emplace(v.dump(), path);
-              EXPECT_TRUE(fresh) << path << " has the value of " << it->second << ": " << v.dump();
-            });
+  testing::each_leaf(j, "agent_status",
+                     [&](const std::string& path, const nlohmann::json::json_pointer&, const nlohmann::json& v) {
+                       auto [it, fresh] = seen.emplace(v.dump(), path);
+                       EXPECT_TRUE(fresh) << path << " has the value of " << it->second << ": " << v.dump();
+                     });
   EXPECT_GT(full_sample().rules.rejected_count, full_sample().rules.rejected.size());
 }
 
