@@ -39,6 +39,7 @@
 #include <functional>
 #include <optional>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace airssys::bus::cli {
@@ -164,10 +165,13 @@ void close_all_but(int a, int b = -1) {
   ::close_range(next, ~0u, 0);
 }
 
+// False on an error (errno says which) or when the peer closed (errno
+// ECONNRESET, not whatever errno held before).
 bool read16(int fd, char* b) {
   std::size_t got = 0;
   while (got < 16) {
     const ssize_t r = ::read(fd, b + got, 16 - got);
+    if (r == 0) errno = ECONNRESET;
     if (r <= 0) return false;
     got += static_cast<std::size_t>(r);
   }
@@ -195,14 +199,20 @@ class Floor {
     }
   }
 
+  // On failure every fd but fd_ is closed (fd_ goes with the object), so a
+  // child already started sees EOF and the destructor's waitpid returns.
   bool start(bool relay) {
     int near[2], far[2] = {-1, -1};
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, near) != 0) return false;
     fd_ = near[0];
-    if (relay && ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, far) != 0) {
-      ::close(near[1]);
-      return false;
-    }
+    struct Others {
+      int* fds[3];
+      ~Others() {
+        for (int* fd : fds)
+          if (*fd >= 0) ::close(std::exchange(*fd, -1));
+      }
+    } others{{&near[1], &far[0], &far[1]}};
+    if (relay && ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, far) != 0) return false;
     // The echo child answers on far[1] (relay) or near[1] (raw).
     const int echo_fd = relay ? far[1] : near[1];
     if (!spawn([echo_fd] {
@@ -224,14 +234,14 @@ class Floor {
           ::_exit(0);
         }))
       return false;
-    for (const int fd : {near[1], far[0], far[1]})
-      if (fd >= 0) ::close(fd);
     return true;
   }
 
+  // MSG_NOSIGNAL: a child gone is an error to report, not a SIGPIPE that
+  // ends the bench without a word.
   bool trip() const {
     char b[16] = {};
-    return ::write(fd_, kPayload.data(), 16) == 16 && read16(fd_, b);
+    return ::send(fd_, kPayload.data(), 16, MSG_NOSIGNAL) == 16 && read16(fd_, b);
   }
 
  private:
@@ -250,7 +260,8 @@ class Floor {
 
 // Context switches (voluntary and not) of this whole process so far: the
 // requesting thread, the responder's reader thread and the clients' other
-// threads. The broker's are its own process's.
+// threads — and the broker's threads too when it is embedded (no --socket);
+// with --socket they are its own process's.
 long process_switches() {
   rusage ru{};
   ::getrusage(RUSAGE_SELF, &ru);
