@@ -6,9 +6,11 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -240,6 +242,129 @@ TEST_F(Cgroups, KillWithAnotherSignalSignalsEachMemberOnce) {
   ASSERT_FALSE(kills.empty());
   EXPECT_NE(kills.front().detail_json.find(R"("signal":15)"), std::string::npos) << kills.front().detail_json;
   EXPECT_EQ(sys->run("wd", cgroup::Kill{{*g->v2}, 0}).error().category, ErrorCategory::invalid_argument);
+  ASSERT_TRUE(sys->run("wd", cgroup::Remove{g->dirs()}));
+}
+
+// A policy rule allowing cgroup.kill names no signal, so only those that end
+// a process (and SIGCONT, so a stopped one sees SIGTERM) are accepted: the
+// others are refused and nothing is sent (a SIGHUP would end the sleeper).
+TEST_F(Cgroups, KillRefusesSignalsThatDoNotEndAProcess) {
+  auto g = sys->run("wd", cgroup::Create{.name = top + "/refused"});
+  ASSERT_TRUE(g) << g.error().to_string();
+  auto a = sleeper();
+  ASSERT_TRUE(sys->run("wd", cgroup::Attach{g->dirs(), a.pid()}));
+  for (const int signo : {SIGHUP, SIGUSR1, SIGSTOP, SIGQUIT, SIGALRM, SIGRTMIN, 0, -1, 65}) {
+    auto k = sys->run("wd", cgroup::Kill{g->dirs(), signo});
+    ASSERT_FALSE(k) << "signal " << signo << " accepted";
+    EXPECT_EQ(k.error().category, ErrorCategory::invalid_argument) << signo;
+    EXPECT_NE(k.error().message.find("SIGKILL, SIGTERM, SIGINT or SIGCONT only"), std::string::npos) << k.error().message;
+  }
+  for (const int signo : {SIGCONT, SIGINT}) {
+    auto k = sys->run("wd", cgroup::Kill{g->dirs(), signo});
+    ASSERT_TRUE(k) << signo << ": " << k.error().to_string();
+    EXPECT_EQ(k->signalled, 1u) << signo;
+  }
+  EXPECT_EQ(a.wait(20s)->signal, SIGINT);
+  ASSERT_TRUE(sys->run("wd", cgroup::Remove{g->dirs()}));
+}
+
+int g_notes_fd = -1;
+void note_term(int) { (void)!::write(g_notes_fd, "T", 1); }
+void note_winch(int) {
+  (void)!::write(g_notes_fd, "W", 1);
+  ::_exit(0);
+}
+
+// A forked child that appends "T" to `notes` for each SIGTERM it handles,
+// and "W" on SIGWINCH, then exits. The kernel delivers the lowest-numbered
+// pending signal first, so a SIGTERM sent before the SIGWINCH is noted
+// before the "W" (two SIGTERMs still pending together merge into one).
+// Killed and reaped by the destructor unless it was reaped.
+struct NotingChild {
+  explicit NotingChild(const fs::path& notes) {
+    int ready[2];
+    if (::pipe2(ready, O_CLOEXEC) != 0) return;
+    const int fd = ::open(notes.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    pid = ::fork();
+    if (pid == 0) {  // only async-signal-safe calls from here on
+      g_notes_fd = fd;
+      struct sigaction sa{};
+      sigemptyset(&sa.sa_mask);
+      sigaddset(&sa.sa_mask, SIGWINCH);  // no "W" in the middle of a "T"
+      sa.sa_handler = note_term;
+      ::sigaction(SIGTERM, &sa, nullptr);
+      sigemptyset(&sa.sa_mask);
+      sa.sa_handler = note_winch;
+      ::sigaction(SIGWINCH, &sa, nullptr);
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      (void)!::write(ready[1], "r", 1);
+      for (;;) ::pause();
+    }
+    ::close(fd);
+    ::close(ready[1]);
+    char c = 0;
+    if (pid > 0 && ::read(ready[0], &c, 1) != 1) pid = -1;
+    ::close(ready[0]);
+  }
+  NotingChild(const NotingChild&) = delete;
+  NotingChild& operator=(const NotingChild&) = delete;
+  ~NotingChild() {
+    if (pid <= 0) return;
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  // SIGWINCH, then the exit status.
+  int finish() {
+    int status = -1;
+    if (::kill(pid, SIGWINCH) == 0 && ::waitpid(pid, &status, 0) == pid) pid = -1;
+    return status;
+  }
+  pid_t pid = -1;
+};
+
+// A process in several directories of one Kill (here the v2 cgroup and the
+// v1 memory accounting one) gets another signal once, not once per
+// directory: a second SIGTERM means "quit now" to many programs.
+TEST_F(Cgroups, KillWithAnotherSignalSignalsAProcessInSeveralDirectoriesOnce) {
+  cgroup::Create c{.name = top + "/once"};
+  c.account_memory = true;
+  auto g = sys->run("wd", c);
+  ASSERT_TRUE(g) << g.error().to_string();
+  if (g->dirs().size() < 2) GTEST_SKIP() << "no v1 memory hierarchy here: one directory per cgroup";
+  const airssys::testing::TempDir tmp("osl-cgroup");
+  const fs::path notes = tmp / "notes";
+  NotingChild child(notes);
+  ASSERT_GT(child.pid, 0);
+  ASSERT_TRUE(sys->run("wd", cgroup::Attach{g->dirs(), child.pid}));
+  auto k = sys->run("wd", cgroup::Kill{g->dirs(), SIGTERM});
+  ASSERT_TRUE(k) << k.error().to_string();
+  EXPECT_EQ(k->method, "signals");
+  EXPECT_EQ(k->signalled, 1u);
+  const int status = child.finish();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(test::read_file(notes), "TW");
+  ASSERT_TRUE(sys->run("wd", cgroup::Remove{g->dirs()}));
+}
+
+// Every directory is looked at before anyone is signalled: one that cannot
+// be (ENOTDIR here) fails the Kill with nobody signalled, so a caller may
+// fall back to signalling by pid without a member getting SIGTERM twice.
+TEST_F(Cgroups, KillWithAnotherSignalFailingOnALaterDirectorySignalsNobody) {
+  auto g = sys->run("wd", cgroup::Create{.name = top + "/later"});
+  ASSERT_TRUE(g) << g.error().to_string();
+  const airssys::testing::TempDir tmp("osl-cgroup");
+  const fs::path notes = tmp / "notes";
+  NotingChild child(notes);
+  ASSERT_GT(child.pid, 0);
+  ASSERT_TRUE(sys->run("wd", cgroup::Attach{g->dirs(), child.pid}));
+  auto k = sys->run("wd", cgroup::Kill{{*g->v2, *g->v2 / "cgroup.procs" / "x"}, SIGTERM});
+  ASSERT_FALSE(k);
+  EXPECT_NE(k.error().message.find("cgroup.procs/x"), std::string::npos) << k.error().to_string();
+  const int status = child.finish();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(test::read_file(notes), "W");
   ASSERT_TRUE(sys->run("wd", cgroup::Remove{g->dirs()}));
 }
 

@@ -230,11 +230,16 @@ detail::Request dirs_request(OpKind kind, const std::vector<std::filesystem::pat
                          .detail_json = std::move(detail_json)};
 }
 
-// A signal other than SIGKILL is named in the record's detail.
+// A signal other than SIGKILL is named in the record's detail. Only the
+// signals that end a process (or let a stopped one see that it should) are
+// accepted: a policy rule names the operation, not the signal, so a rule
+// allowing cgroup.kill must not also allow SIGSTOP or SIGUSR1 to every member.
 detail::Request kill_request(const cgroup::Kill& op) {
   auto req = dirs_request(OpKind::cgroup_kill, op.dirs, op.signo == SIGKILL ? std::string() : fmt::format(R"({{"signal":{}}})", op.signo));
-  if (!req.invalid && (op.signo <= 0 || op.signo >= NSIG)) {
-    req.invalid = Error::make(ErrorCategory::invalid_argument, fmt::format("invalid signal {}", op.signo));
+  const bool accepted = op.signo == SIGKILL || op.signo == SIGTERM || op.signo == SIGINT || op.signo == SIGCONT;
+  if (!req.invalid && !accepted) {
+    req.invalid = Error::make(ErrorCategory::invalid_argument,
+                              fmt::format("cgroup.kill sends SIGKILL, SIGTERM, SIGINT or SIGCONT only, not signal {}", op.signo));
   }
   return req;
 }
@@ -279,9 +284,10 @@ std::expected<Done, Error> System::run(std::string_view principal, const cgroup:
 std::expected<cgroup::KillResult, Error> System::run(std::string_view principal, const cgroup::Kill& op) {
   return core_->pipeline<cgroup::KillResult>(
       principal, kill_request(op), [&](std::uint64_t) -> std::expected<cgroup::KillResult, Error> {
+        if (op.signo != SIGKILL) return detail::cgroup_signal_all(op.dirs, op.signo);
         cgroup::KillResult total;
         for (const auto& d : op.dirs) {
-          auto r = detail::cgroup_kill_all(d, op.signo);
+          auto r = detail::cgroup_kill_all(d);
           if (!r) return std::unexpected(r.error());
           if (total.method.empty()) total.method = r->method;
           total.signalled += r->signalled;

@@ -12,7 +12,6 @@
 #include <chrono>
 #include <csignal>
 #include <cmath>
-#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -53,11 +52,21 @@ std::string unescape(std::string_view s) {
   return out;
 }
 
+// The whole of a /proc or cgroup file ("" when it cannot be read). Opened
+// O_CLOEXEC, so a process another thread spawns meanwhile inherits no
+// descriptor (std::ifstream cannot say so), and O_NOFOLLOW.
 std::string slurp(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  std::string out;
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
+  if (!fd) return out;
+  char buf[16384];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
 }
 
 // mount + (own path relative to the mount's root); nullopt on "..".
@@ -137,9 +146,12 @@ Layout detect_layout() { return parse_layout(slurp("/proc/self/mountinfo"), slur
 
 std::vector<pid_t> pids(const std::filesystem::path& dir) {
   std::vector<pid_t> out;
-  std::ifstream in(dir / "cgroup.procs");
-  pid_t pid = 0;
-  while (in >> pid) out.push_back(pid);
+  const std::string text = slurp(dir / "cgroup.procs");
+  for (const auto line : split(text, '\n')) {
+    pid_t pid = 0;
+    if (std::from_chars(line.data(), line.data() + line.size(), pid).ec != std::errc{} || pid <= 0) break;  // as a stream read stopped at the first non-number
+    out.push_back(pid);
+  }
   return out;
 }
 
@@ -172,7 +184,7 @@ std::expected<void, Error> cgroup_write(const std::filesystem::path& file, std::
 }
 
 std::set<std::string> cgroup_words(const std::filesystem::path& file) {
-  std::ifstream in(file);
+  std::istringstream in(slurp(file));
   std::set<std::string> out;
   std::string w;
   while (in >> w) out.insert(w);
@@ -198,8 +210,8 @@ std::expected<void, Error> cgroup_rmdir(const std::filesystem::path& dir) {
 
 namespace {
 
-// `signo` to each member still listed after its pidfd pinned it.
-std::size_t signal_members(const std::filesystem::path& dir, int signo = SIGKILL) {
+// SIGKILL to each member still listed after its pidfd pinned it.
+std::size_t kill_members(const std::filesystem::path& dir) {
   std::vector<std::pair<pid_t, UniqueFd>> pinned;
   for (pid_t pid : cgroup::pids(dir)) {
     UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
@@ -210,7 +222,7 @@ std::size_t signal_members(const std::filesystem::path& dir, int signo = SIGKILL
   std::size_t n = 0;
   for (const auto& [pid, fd] : pinned) {
     if (std::find(still.begin(), still.end(), pid) == still.end()) continue;
-    if (::syscall(SYS_pidfd_send_signal, fd.get(), signo, nullptr, 0) == 0) ++n;
+    if (::syscall(SYS_pidfd_send_signal, fd.get(), SIGKILL, nullptr, 0) == 0) ++n;
   }
   return n;
 }
@@ -222,17 +234,12 @@ std::string trim(std::string s) {
 
 }  // namespace
 
-std::expected<cgroup::KillResult, Error> cgroup_kill_all(const std::filesystem::path& dir, int signo) {
+std::expected<cgroup::KillResult, Error> cgroup_kill_all(const std::filesystem::path& dir) {
   cgroup::KillResult r;
   struct stat st{};
   if (::lstat(dir.c_str(), &st) != 0) {
     if (errno == ENOENT) return r;  // gone: nothing left in it
     return std::unexpected(Error::from_errno(errno, fmt::format("cannot kill in {}", dir.string())));
-  }
-  if (signo != SIGKILL) {  // once: a member that handles the signal stays listed
-    r.method = "signals";
-    r.signalled = signal_members(dir, signo);
-    return r;
   }
   if (::access((dir / "cgroup.kill").c_str(), F_OK) == 0) {
     r.method = "cgroup.kill";
@@ -246,15 +253,54 @@ std::expected<cgroup::KillResult, Error> cgroup_kill_all(const std::filesystem::
     r.method = "freezer";
     if (auto w = cgroup_write(state, "FROZEN"); !w) return std::unexpected(w.error());
     for (int i = 0; i < 200 && trim(slurp(state)) != "FROZEN"; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    r.signalled = signal_members(dir);
+    r.signalled = kill_members(dir);
     if (auto w = cgroup_write(state, "THAWED"); !w) return std::unexpected(w.error());
     return r;
   }
   r.method = "signals";
   for (int round = 0; round < 10; ++round) {
-    const std::size_t n = signal_members(dir);
+    const std::size_t n = kill_members(dir);
     if (n == 0) break;
     r.signalled += n;
+  }
+  return r;
+}
+
+std::expected<cgroup::KillResult, Error> cgroup_signal_all(const std::vector<std::filesystem::path>& dirs, int signo) {
+  cgroup::KillResult r{.signalled = 0, .method = "signals"};
+  // Every directory is looked at before anyone is signalled: an error then
+  // means nobody was, and a caller may fall back to other means without a
+  // member getting the signal twice.
+  std::vector<const std::filesystem::path*> present;
+  for (const auto& dir : dirs) {
+    struct stat st{};
+    if (::lstat(dir.c_str(), &st) == 0) {
+      present.push_back(&dir);
+    } else if (errno != ENOENT) {  // gone: nothing left in it
+      return std::unexpected(Error::from_errno(errno, fmt::format("cannot signal in {}", dir.string())));
+    }
+  }
+  // One pidfd per pid listed anywhere: a process in several directories (v2
+  // and v1 hierarchies) is one target, signalled once. A second SIGTERM
+  // means "quit now" to many programs.
+  std::set<pid_t> listed;
+  for (const auto* dir : present) {
+    for (const pid_t pid : cgroup::pids(*dir)) listed.insert(pid);
+  }
+  std::vector<std::pair<pid_t, UniqueFd>> pinned;
+  for (const pid_t pid : listed) {
+    UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    if (fd) pinned.emplace_back(pid, std::move(fd));
+  }
+  if (pinned.empty()) return r;
+  // Still listed once pinned: the pidfd holds a member, not a stranger that
+  // took a recycled pid.
+  std::set<pid_t> still;
+  for (const auto* dir : present) {
+    for (const pid_t pid : cgroup::pids(*dir)) still.insert(pid);
+  }
+  for (const auto& [pid, fd] : pinned) {
+    if (still.contains(pid) && ::syscall(SYS_pidfd_send_signal, fd.get(), signo, nullptr, 0) == 0) ++r.signalled;
   }
   return r;
 }

@@ -6,12 +6,12 @@
 #include <airssys/osl/cgroup.hpp>
 #include <airssys/osl/error.hpp>
 
-#include <csignal>
 #include <expected>
 #include <filesystem>
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace airssys::osl::detail {
 
@@ -24,7 +24,10 @@ namespace airssys::osl::detail {
 [[nodiscard]] std::expected<bool, Error> cgroup_mkdir(const std::filesystem::path& dir, bool reuse_empty);
 // rmdir; a missing directory is fine.
 [[nodiscard]] std::expected<void, Error> cgroup_rmdir(const std::filesystem::path& dir);
-// `signo` (SIGKILL unless told) to everything in `dir`, as cgroup::Kill describes.
-[[nodiscard]] std::expected<cgroup::KillResult, Error> cgroup_kill_all(const std::filesystem::path& dir, int signo = SIGKILL);
+// SIGKILL to everything in `dir`, as cgroup::Kill describes.
+[[nodiscard]] std::expected<cgroup::KillResult, Error> cgroup_kill_all(const std::filesystem::path& dir);
+// Another signal, once to each process listed in any of `dirs` (method
+// "signals"), as cgroup::Kill describes. An error means nobody was signalled.
+[[nodiscard]] std::expected<cgroup::KillResult, Error> cgroup_signal_all(const std::vector<std::filesystem::path>& dirs, int signo);
 
 }  // namespace airssys::osl::detail

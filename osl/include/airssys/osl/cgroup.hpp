@@ -116,16 +116,19 @@ struct Attach {
 // A pid is signalled only if it is still listed after its pidfd was opened,
 // so a recycled pid outside the cgroup is never hit.
 struct KillResult {
-  std::size_t signalled = 0;  // processes sent SIGKILL one by one (0 for cgroup.kill)
+  std::size_t signalled = 0;  // processes sent the signal one by one (0 for cgroup.kill)
   std::string method;         // of the first directory: "cgroup.kill", "freezer" or "signals"
 };
 struct Kill {
   std::vector<std::filesystem::path> dirs;
-  // SIGKILL (the default), as above. Any other signal (SIGTERM to begin a
-  // grace period, SIGCONT) goes to each listed member through a pidfd once,
-  // with the same re-check, never through cgroup.kill or the freezer (both
-  // mean SIGKILL); method "signals". It is how a caller reaches members it
-  // cannot tell by start time (a /proc that hides them). Audited with
+  // SIGKILL (the default), as above. SIGTERM (to begin a grace period),
+  // SIGINT or SIGCONT go instead through a pidfd to each process listed in
+  // any of `dirs`, once however many of them list it, with the same re-check,
+  // never through cgroup.kill or the freezer (both mean SIGKILL); method
+  // "signals". Every directory is looked at first, so an error means nobody
+  // was signalled. Any other signal is invalid_argument: a policy rule
+  // allowing cgroup.kill names no signal. It is how a caller reaches members
+  // it cannot tell by start time (a /proc that hides them). Audited with
   // detail {"signal": N}.
   int signo = SIGKILL;
   using Result = KillResult;
