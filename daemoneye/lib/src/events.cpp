@@ -1,19 +1,25 @@
 #include <airssys/daemoneye/events.hpp>
 
+#include "json_fields.hpp"
 #include "json_read.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <fmt/format.h>
 
+#include <tuple>
 #include <utility>
 
 namespace airssys::daemoneye {
 
 using nlohmann::json;
+using detail::get_fields;
 using detail::json_field;
 using detail::json_get;
+using detail::json_member;
+using detail::json_sometimes;
 using detail::JsonFieldError;
+using detail::put_fields;
 
 std::string_view to_string(EventKind k) noexcept {
   switch (k) {
@@ -51,94 +57,145 @@ std::optional<EventSource> event_source_from(std::string_view s) noexcept {
 
 namespace {
 
+// The messages' plain fields, one table per struct (json_fields.hpp). The
+// encoders write a json (keys sorted), so a table's order is the order in
+// which a decoder checks the fields; the rest is written and read by hand
+// between the tables.
+
+// osquery's processes columns: then cpu_percent (a double), then kColumnsTail.
+constexpr auto kColumnsHead = std::tuple{
+    json_member("pid", &ProcessRecord::pid),
+    json_member("parent", &ProcessRecord::parent),
+    json_member("pgroup", &ProcessRecord::pgroup),
+    json_member("sid", &ProcessRecord::sid),
+    json_member("name", &ProcessRecord::name),
+    json_member("path", &ProcessRecord::path),
+    json_member("cmdline", &ProcessRecord::cmdline),
+    json_member("cwd", &ProcessRecord::cwd),
+    json_member("root", &ProcessRecord::root),
+    json_member("uid", &ProcessRecord::uid),
+    json_member("gid", &ProcessRecord::gid),
+    json_member("euid", &ProcessRecord::euid),
+    json_member("egid", &ProcessRecord::egid),
+    json_member("suid", &ProcessRecord::suid),
+    json_member("sgid", &ProcessRecord::sgid),
+    json_member("username", &ProcessRecord::username),
+    json_member("auid", &ProcessRecord::auid),
+    json_member("on_disk", &ProcessRecord::on_disk),
+    json_member("state", &ProcessRecord::state),
+    json_member("threads", &ProcessRecord::threads),
+    json_member("nice", &ProcessRecord::nice),
+    json_member("start_time", &ProcessRecord::start_time),
+    json_member("user_time", &ProcessRecord::user_time),
+    json_member("system_time", &ProcessRecord::system_time),
+    json_member("resident_size", &ProcessRecord::resident_size),
+    json_member("total_size", &ProcessRecord::total_size),
+    json_member("disk_bytes_read", &ProcessRecord::disk_bytes_read),
+    json_member("disk_bytes_written", &ProcessRecord::disk_bytes_written),
+    json_member("cgroup_path", &ProcessRecord::cgroup_path),
+    json_member("tty", &ProcessRecord::tty),
+    json_member("sha256", &ProcessRecord::sha256)};
+constexpr auto kColumnsTail = std::tuple{json_member("container_id", &ProcessRecord::container_id)};
+
+// Not columns: on the wire (events, snapshots), not in alerts.
+constexpr auto kRecordWireFields = std::tuple{
+    json_member("start_ticks", &ProcessRecord::start_ticks),
+    json_member("exe_dev", &ProcessRecord::exe_dev),
+    json_member("exe_ino", &ProcessRecord::exe_ino),
+    json_member("partial", &ProcessRecord::partial)};
+
 json columns_of(const ProcessRecord& r) {
-  return json{{"pid", r.pid},
-              {"parent", r.parent},
-              {"pgroup", r.pgroup},
-              {"sid", r.sid},
-              {"name", r.name},
-              {"path", r.path},
-              {"cmdline", r.cmdline},
-              {"cwd", r.cwd},
-              {"root", r.root},
-              {"uid", r.uid},
-              {"gid", r.gid},
-              {"euid", r.euid},
-              {"egid", r.egid},
-              {"suid", r.suid},
-              {"sgid", r.sgid},
-              {"username", r.username},
-              {"auid", r.auid},
-              {"on_disk", r.on_disk},
-              {"state", r.state},
-              {"threads", r.threads},
-              {"nice", r.nice},
-              {"start_time", r.start_time},
-              {"user_time", r.user_time},
-              {"system_time", r.system_time},
-              {"resident_size", r.resident_size},
-              {"total_size", r.total_size},
-              {"disk_bytes_read", r.disk_bytes_read},
-              {"disk_bytes_written", r.disk_bytes_written},
-              {"cgroup_path", r.cgroup_path},
-              {"tty", r.tty},
-              {"sha256", r.sha256},
-              {"cpu_percent", r.cpu_percent},
-              {"container_id", r.container_id}};
+  json j = json::object();
+  put_fields(j, r, kColumnsHead);
+  j["cpu_percent"] = r.cpu_percent;
+  put_fields(j, r, kColumnsTail);
+  return j;
 }
 
 json wire_of(const ProcessRecord& r) {
   json j = columns_of(r);
-  j["start_ticks"] = r.start_ticks;
-  j["exe_dev"] = r.exe_dev;
-  j["exe_ino"] = r.exe_ino;
-  j["partial"] = r.partial;
+  put_fields(j, r, kRecordWireFields);
   return j;
 }
 
 ProcessRecord record_from(const json& j, const std::string& where) {
   if (!j.is_object()) throw JsonFieldError{where + ": not an object"};
   ProcessRecord r;
-  json_get(j, "pid", r.pid, where);
-  json_get(j, "parent", r.parent, where);
-  json_get(j, "pgroup", r.pgroup, where);
-  json_get(j, "sid", r.sid, where);
-  json_get(j, "name", r.name, where);
-  json_get(j, "path", r.path, where);
-  json_get(j, "cmdline", r.cmdline, where);
-  json_get(j, "cwd", r.cwd, where);
-  json_get(j, "root", r.root, where);
-  json_get(j, "uid", r.uid, where);
-  json_get(j, "gid", r.gid, where);
-  json_get(j, "euid", r.euid, where);
-  json_get(j, "egid", r.egid, where);
-  json_get(j, "suid", r.suid, where);
-  json_get(j, "sgid", r.sgid, where);
-  json_get(j, "username", r.username, where);
-  json_get(j, "auid", r.auid, where);
-  json_get(j, "on_disk", r.on_disk, where);
-  json_get(j, "state", r.state, where);
-  json_get(j, "threads", r.threads, where);
-  json_get(j, "nice", r.nice, where);
-  json_get(j, "start_time", r.start_time, where);
-  json_get(j, "user_time", r.user_time, where);
-  json_get(j, "system_time", r.system_time, where);
-  json_get(j, "resident_size", r.resident_size, where);
-  json_get(j, "total_size", r.total_size, where);
-  json_get(j, "disk_bytes_read", r.disk_bytes_read, where);
-  json_get(j, "disk_bytes_written", r.disk_bytes_written, where);
-  json_get(j, "cgroup_path", r.cgroup_path, where);
-  json_get(j, "tty", r.tty, where);
-  json_get(j, "sha256", r.sha256, where);
+  get_fields(j, r, kColumnsHead, where);
   const json& cpu = json_field(j, "cpu_percent", where);
   if (!cpu.is_number()) throw JsonFieldError{where + ".cpu_percent: not a number"};
   r.cpu_percent = cpu.get<double>();
-  json_get(j, "container_id", r.container_id, where);
-  json_get(j, "start_ticks", r.start_ticks, where);
-  json_get(j, "exe_dev", r.exe_dev, where);
-  json_get(j, "exe_ino", r.exe_ino, where);
-  json_get(j, "partial", r.partial, where);
+  get_fields(j, r, kColumnsTail, where);
+  get_fields(j, r, kRecordWireFields, where);
   return r;
+}
+
+// Then "process". The kernel sources' extras are sent only when known, so a
+// poll event stays as small as before.
+constexpr auto kEventFields = std::tuple{
+    json_member("time", &ProcessEvent::time),
+    json_sometimes("time_ns", &ProcessEvent::time_ns, [](const std::int64_t& v) { return v != 0; }),
+    json_sometimes("cmdline_size", &ProcessEvent::cmdline_size, [](const std::int64_t& v) { return v >= 0; }),
+    json_sometimes("cmdline_truncated", &ProcessEvent::cmdline_truncated, [](const bool& v) { return v; }),
+    json_sometimes("exit_code", &ProcessEvent::exit_code, [](const std::int64_t& v) { return v >= 0; }),
+    json_sometimes("exit_signal", &ProcessEvent::exit_signal, [](const std::int64_t& v) { return v >= 0; }),
+    json_sometimes("cgroup_id", &ProcessEvent::cgroup_id, [](const std::uint64_t& v) { return v != 0; })};
+
+// Then "processes" and "sockets".
+constexpr auto kChunkFields = std::tuple{
+    json_member("scan_id", &SnapshotChunk::scan_id),
+    json_member("seq", &SnapshotChunk::seq),
+    json_member("last", &SnapshotChunk::last),
+    json_member("time", &SnapshotChunk::time),
+    json_member("total", &SnapshotChunk::total),
+    json_member("unreadable", &SnapshotChunk::unreadable),
+    json_member("collect_us", &SnapshotChunk::collect_us)};
+
+// osquery's process_open_sockets columns: kSocketHead, the entry's, kSocketTail.
+using osl::proc::OpenSocket;
+using osl::proc::SocketEntry;
+constexpr auto kSocketHead = std::tuple{json_member("pid", &OpenSocket::pid), json_member("fd", &OpenSocket::fd)};
+constexpr auto kSocketEntryFields = std::tuple{
+    json_member("socket", &SocketEntry::inode),
+    json_member("family", &SocketEntry::family),
+    json_member("protocol", &SocketEntry::protocol),
+    json_member("local_address", &SocketEntry::local_address),
+    json_member("remote_address", &SocketEntry::remote_address),
+    json_member("local_port", &SocketEntry::local_port),
+    json_member("remote_port", &SocketEntry::remote_port),
+    json_member("path", &SocketEntry::path),
+    json_member("state", &SocketEntry::state)};
+constexpr auto kSocketTail = std::tuple{json_member("net_namespace", &OpenSocket::net_namespace)};
+
+// {"time", "pid"}, then "tier", then kStatusTail, "sources" and "sockets".
+constexpr auto kStatusHead =
+    std::tuple{json_member("time", &ProcmondStatus::time), json_member("pid", &ProcmondStatus::pid)};
+constexpr auto kStatusTail = std::tuple{
+    json_member("tier_reason", &ProcmondStatus::tier_reason),
+    json_member("scans", &ProcmondStatus::scans),
+    json_member("budget_per_second", &ProcmondStatus::budget_per_second)};
+
+constexpr auto kSourceFields = std::tuple{
+    json_member("events", &SourceCounters::events),
+    json_member("dropped", &SourceCounters::dropped),
+    json_member("lost", &SourceCounters::lost)};
+
+constexpr auto kSocketCounterFields = std::tuple{
+    json_member("rows", &SocketCounters::rows),
+    json_member("unreadable", &SocketCounters::unreadable),
+    json_member("fds_capped", &SocketCounters::fds_capped),
+    json_member("tables_capped", &SocketCounters::tables_capped),
+    json_member("unmatched", &SocketCounters::unmatched),
+    json_member("ambiguous", &SocketCounters::ambiguous),
+    json_member("other_namespace", &SocketCounters::other_namespace),
+    json_member("truncated", &SocketCounters::truncated),
+    json_member("us", &SocketCounters::us)};
+
+template <class S, class Fields>
+json fields_json(const S& s, const Fields& fields) {
+  json out = json::object();
+  put_fields(out, s, fields);
+  return out;
 }
 
 json parse(std::string_view text, const char* what) {
@@ -153,50 +210,26 @@ json parse(std::string_view text, const char* what) {
 std::string to_json(const ProcessRecord& r) { return columns_of(r).dump(-1, ' ', false, json::error_handler_t::replace); }
 
 std::string encode(const ProcessEvent& e) {
-  json j{{"event", to_string(e.kind)}, {"source", to_string(e.source)}, {"time", e.time}, {"process", wire_of(e.process)}};
-  // The kernel sources' extras are sent only when known, so a poll event stays as small as before.
-  if (e.time_ns != 0) j["time_ns"] = e.time_ns;
-  if (e.cmdline_size >= 0) j["cmdline_size"] = e.cmdline_size;
-  if (e.cmdline_truncated) j["cmdline_truncated"] = true;
-  if (e.exit_code >= 0) j["exit_code"] = e.exit_code;
-  if (e.exit_signal >= 0) j["exit_signal"] = e.exit_signal;
-  if (e.cgroup_id != 0) j["cgroup_id"] = e.cgroup_id;
+  json j{{"event", to_string(e.kind)}, {"source", to_string(e.source)}, {"process", wire_of(e.process)}};
+  put_fields(j, e, kEventFields);
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 namespace {
 
-// osquery's process_open_sockets column names.
-json wire_of(const osl::proc::OpenSocket& s) {
-  return json{{"pid", s.pid},
-              {"fd", s.fd},
-              {"socket", s.entry.inode},
-              {"family", s.entry.family},
-              {"protocol", s.entry.protocol},
-              {"local_address", s.entry.local_address},
-              {"remote_address", s.entry.remote_address},
-              {"local_port", s.entry.local_port},
-              {"remote_port", s.entry.remote_port},
-              {"path", s.entry.path},
-              {"state", s.entry.state},
-              {"net_namespace", s.net_namespace}};
+json wire_of(const OpenSocket& s) {
+  json j = fields_json(s, kSocketHead);
+  put_fields(j, s.entry, kSocketEntryFields);
+  put_fields(j, s, kSocketTail);
+  return j;
 }
 
-osl::proc::OpenSocket socket_from(const json& j, const std::string& where) {
+OpenSocket socket_from(const json& j, const std::string& where) {
   if (!j.is_object()) throw JsonFieldError{where + ": not an object"};
-  osl::proc::OpenSocket s;
-  json_get(j, "pid", s.pid, where);
-  json_get(j, "fd", s.fd, where);
-  json_get(j, "socket", s.entry.inode, where);
-  json_get(j, "family", s.entry.family, where);
-  json_get(j, "protocol", s.entry.protocol, where);
-  json_get(j, "local_address", s.entry.local_address, where);
-  json_get(j, "remote_address", s.entry.remote_address, where);
-  json_get(j, "local_port", s.entry.local_port, where);
-  json_get(j, "remote_port", s.entry.remote_port, where);
-  json_get(j, "path", s.entry.path, where);
-  json_get(j, "state", s.entry.state, where);
-  json_get(j, "net_namespace", s.net_namespace, where);
+  OpenSocket s;
+  get_fields(j, s, kSocketHead, where);
+  get_fields(j, s.entry, kSocketEntryFields, where);
+  get_fields(j, s, kSocketTail, where);
   return s;
 }
 
@@ -205,9 +238,8 @@ osl::proc::OpenSocket socket_from(const json& j, const std::string& where) {
 std::string encode(const SnapshotChunk& c) {
   json procs = json::array();
   for (const auto& r : c.processes) procs.push_back(wire_of(r));
-  json j{{"scan_id", c.scan_id}, {"seq", c.seq},   {"last", c.last},
-         {"time", c.time},       {"total", c.total}, {"unreadable", c.unreadable},
-         {"collect_us", c.collect_us}, {"processes", std::move(procs)}};
+  json j = fields_json(c, kChunkFields);
+  j["processes"] = std::move(procs);
   if (!c.sockets.empty()) {
     json socks = json::array();
     for (const auto& s : c.sockets) socks.push_back(wire_of(s));
@@ -230,13 +262,7 @@ Result<ProcessEvent> decode_event(std::string_view text) {
     const auto src = event_source_from(source);
     if (!src) throw JsonFieldError{"event.source: unknown source '" + source + "'"};
     e.source = *src;
-    json_get(j, "time", e.time, "event");
-    if (j.contains("time_ns")) json_get(j, "time_ns", e.time_ns, "event");
-    if (j.contains("cmdline_size")) json_get(j, "cmdline_size", e.cmdline_size, "event");
-    if (j.contains("cmdline_truncated")) json_get(j, "cmdline_truncated", e.cmdline_truncated, "event");
-    if (j.contains("exit_code")) json_get(j, "exit_code", e.exit_code, "event");
-    if (j.contains("exit_signal")) json_get(j, "exit_signal", e.exit_signal, "event");
-    if (j.contains("cgroup_id")) json_get(j, "cgroup_id", e.cgroup_id, "event");
+    get_fields(j, e, kEventFields, "event");
     e.process = record_from(json_field(j, "process", "event"), "event.process");
     return e;
   } catch (const JsonFieldError& err) {
@@ -250,13 +276,7 @@ Result<SnapshotChunk> decode_snapshot(std::string_view text) {
   try {
     json j = parse(text, "snapshot");
     SnapshotChunk c;
-    json_get(j, "scan_id", c.scan_id, "snapshot");
-    json_get(j, "seq", c.seq, "snapshot");
-    json_get(j, "last", c.last, "snapshot");
-    json_get(j, "time", c.time, "snapshot");
-    json_get(j, "total", c.total, "snapshot");
-    json_get(j, "unreadable", c.unreadable, "snapshot");
-    json_get(j, "collect_us", c.collect_us, "snapshot");
+    get_fields(j, c, kChunkFields, "snapshot");
     const json& procs = json_field(j, "processes", "snapshot");
     if (!procs.is_array()) throw JsonFieldError{"snapshot.processes: not an array"};
     c.processes.reserve(procs.size());
@@ -278,25 +298,13 @@ Result<SnapshotChunk> decode_snapshot(std::string_view text) {
 
 std::string encode(const ProcmondStatus& s) {
   json sources = json::object();
-  for (std::size_t i = 0; i < kEventSources; ++i) {
-    const auto& c = s.sources[i];
-    sources[std::string(to_string(static_cast<EventSource>(i)))] =
-        json{{"events", c.events}, {"dropped", c.dropped}, {"lost", c.lost}};
-  }
-  json j{{"time", s.time},   {"pid", s.pid},     {"tier", to_string(s.tier)}, {"tier_reason", s.tier_reason},
-         {"scans", s.scans}, {"budget_per_second", s.budget_per_second}, {"sources", std::move(sources)}};
-  if (s.sockets) {
-    const SocketCounters& k = *s.sockets;
-    j["sockets"] = json{{"rows", k.rows},
-                        {"unreadable", k.unreadable},
-                        {"fds_capped", k.fds_capped},
-                        {"tables_capped", k.tables_capped},
-                        {"unmatched", k.unmatched},
-                        {"ambiguous", k.ambiguous},
-                        {"other_namespace", k.other_namespace},
-                        {"truncated", k.truncated},
-                        {"us", k.us}};
-  }
+  for (std::size_t i = 0; i < kEventSources; ++i)
+    sources[std::string(to_string(static_cast<EventSource>(i)))] = fields_json(s.sources[i], kSourceFields);
+  json j = fields_json(s, kStatusHead);
+  j["tier"] = to_string(s.tier);
+  put_fields(j, s, kStatusTail);
+  j["sources"] = std::move(sources);
+  if (s.sockets) j["sockets"] = fields_json(*s.sockets, kSocketCounterFields);
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -304,16 +312,13 @@ Result<ProcmondStatus> decode_procmond_status(std::string_view text) {
   try {
     json j = parse(text, "status");
     ProcmondStatus s;
-    json_get(j, "time", s.time, "status");
-    json_get(j, "pid", s.pid, "status");
+    get_fields(j, s, kStatusHead, "status");
     std::string tier;
     json_get(j, "tier", tier, "status");
     const auto t = event_source_from(tier);
     if (!t) throw JsonFieldError{"status.tier: unknown source '" + tier + "'"};
     s.tier = *t;
-    json_get(j, "tier_reason", s.tier_reason, "status");
-    json_get(j, "scans", s.scans, "status");
-    json_get(j, "budget_per_second", s.budget_per_second, "status");
+    get_fields(j, s, kStatusTail, "status");
     const json& sources = json_field(j, "sources", "status");
     if (!sources.is_object()) throw JsonFieldError{"status.sources: not an object"};
     for (std::size_t i = 0; i < kEventSources; ++i) {
@@ -322,23 +327,11 @@ Result<ProcmondStatus> decode_procmond_status(std::string_view text) {
       if (it == sources.end()) continue;  // a source this procmond does not know
       const std::string where = "status.sources." + name;
       if (!it->is_object()) throw JsonFieldError{where + ": not an object"};
-      json_get(*it, "events", s.sources[i].events, where);
-      json_get(*it, "dropped", s.sources[i].dropped, where);
-      json_get(*it, "lost", s.sources[i].lost, where);
+      get_fields(*it, s.sources[i], kSourceFields, where);
     }
     if (auto it = j.find("sockets"); it != j.end()) {
       if (!it->is_object()) throw JsonFieldError{"status.sockets: not an object"};
-      SocketCounters& k = s.sockets.emplace();
-      const std::string where = "status.sockets";
-      json_get(*it, "rows", k.rows, where);
-      json_get(*it, "unreadable", k.unreadable, where);
-      json_get(*it, "fds_capped", k.fds_capped, where);
-      json_get(*it, "tables_capped", k.tables_capped, where);
-      json_get(*it, "unmatched", k.unmatched, where);
-      json_get(*it, "ambiguous", k.ambiguous, where);
-      json_get(*it, "other_namespace", k.other_namespace, where);
-      json_get(*it, "truncated", k.truncated, where);
-      json_get(*it, "us", k.us, where);
+      get_fields(*it, s.sockets.emplace(), kSocketCounterFields, "status.sockets");
     }
     return s;
   } catch (const JsonFieldError& err) {

@@ -8,13 +8,20 @@
 //   get_fields(j, counters, kFields, "where");   // json_get's checks and messages
 //
 // A table holds plain values only (integers, bool, std::string); a field with
-// its own shape (a list, a map, a nested object) is written and read by hand
-// between two tables, which keeps the order of the keys in the file.
+// its own shape (a list, a map, a nested object, a double) is written and
+// read by hand between two tables, which keeps the order of the keys in the
+// file (and the order in which a decoder finds faults). `out` may be an
+// ordered_json (keys in table order) or a json (keys sorted).
+//
+// A field sent only when known (procmond's kernel extras):
+//   json_sometimes("exit_code", &ProcessEvent::exit_code, [](const std::int64_t& v) { return v >= 0; })
+// is written when the predicate holds and may be absent when read.
 
 #include <nlohmann/json.hpp>
 
 #include <string_view>
 #include <tuple>
+#include <type_traits>
 
 #include "json_read.hpp"
 
@@ -27,6 +34,8 @@ struct JsonMember {
   // Absent from files written before the field existed: the member keeps the
   // value it had (its default). A present one is checked like any other.
   bool optional = false;
+  // When set, the field is written only if written(value) holds.
+  bool (*written)(const T&) = nullptr;
 };
 
 template <class S, class T>
@@ -34,9 +43,19 @@ constexpr JsonMember<S, T> json_member(const char* name, T S::*member, bool opti
   return {name, member, optional};
 }
 
-template <class S, class... T>
-void put_fields(nlohmann::ordered_json& out, const S& s, const std::tuple<JsonMember<S, T>...>& fields) {
-  std::apply([&](const auto&... f) { ((out[f.name] = s.*f.member), ...); }, fields);
+template <class S, class T>
+constexpr JsonMember<S, T> json_sometimes(const char* name, T S::*member,
+                                          std::type_identity_t<bool (*)(const T&)> written) {
+  return {name, member, /*optional=*/true, written};
+}
+
+template <class J, class S, class... T>
+void put_fields(J& out, const S& s, const std::tuple<JsonMember<S, T>...>& fields) {
+  std::apply(
+      [&](const auto&... f) {
+        ((f.written && !f.written(s.*f.member) ? void() : void(out[f.name] = s.*f.member)), ...);
+      },
+      fields);
 }
 
 template <class S, class... T>
