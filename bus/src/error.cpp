@@ -8,6 +8,7 @@ std::string_view to_string(ErrorCategory c) noexcept {
   switch (c) {
     case ErrorCategory::invalid_subject: return "invalid_subject";
     case ErrorCategory::invalid_argument: return "invalid_argument";
+    case ErrorCategory::unsafe_directory: return "unsafe_directory";
     case ErrorCategory::malformed_frame: return "malformed_frame";
     case ErrorCategory::frame_too_large: return "frame_too_large";
     case ErrorCategory::io: return "io";

@@ -40,13 +40,13 @@ std::expected<void, Error> ensure_private_dir(const std::filesystem::path& dir, 
   if (!S_ISDIR(st.st_mode))
     return std::unexpected(Error::make(ErrorCategory::invalid_argument, "socket directory " + d + " is not a directory"));
   if (st.st_uid != ::geteuid())
-    return std::unexpected(Error::make(ErrorCategory::invalid_argument, "socket directory " + d + " is owned by uid " +
+    return std::unexpected(Error::make(ErrorCategory::unsafe_directory, "socket directory " + d + " is owned by uid " +
                                                                    std::to_string(st.st_uid) + ", not by us"));
   const mode_t forbidden = group ? 007 : 077;
   if ((st.st_mode & forbidden) != 0) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return std::unexpected(Error::make(ErrorCategory::invalid_argument,
+    return std::unexpected(Error::make(ErrorCategory::unsafe_directory,
                                        "socket directory " + d + " has mode " + mode + "; it must be " +
                                            (group ? "0770 or stricter (no access for others)"
                                                   : "0700 (no group/other access)")));

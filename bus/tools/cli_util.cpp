@@ -56,6 +56,7 @@ int report(const Error& e) {
   switch (e.category) {
     case ErrorCategory::invalid_subject:
     case ErrorCategory::invalid_argument:
+    case ErrorCategory::unsafe_directory:
     case ErrorCategory::frame_too_large: return kUsage;
     case ErrorCategory::timeout: return kTimeout;
     case ErrorCategory::not_authorized:

@@ -55,6 +55,28 @@ const RuleError* directory_refused(const RuleSet& set, const fs::path& dir) {
   return nullptr;
 }
 
+// The rules directory as start needs it: one that loads no rule at all stops
+// the agent (exit 2), see directory_refused.
+Result<void> require_rules_dir(const RuleSet& set, const fs::path& dir) {
+  const RuleError* refused = directory_refused(set, dir);
+  if (refused == nullptr) return {};
+  return fail(ErrorCategory::invalid_input,
+              fmt::format("rules.dir: {} (no rule could be loaded, so no alert could be raised; fix the directory "
+                          "or point rules.dir / --rules-dir at the rules)",
+                          refused->message));
+}
+
+std::size_t enabled_count(const std::vector<Rule>& rules) {
+  return static_cast<std::size_t>(std::ranges::count_if(rules, [](const Rule& r) { return r.enabled; }));
+}
+
+// At start and after every reload: an agent that raises nothing must say so.
+void warn_if_none_enabled(std::size_t enabled, const fs::path& dir, std::string_view prefix) {
+  if (enabled == 0)
+    spdlog::warn("{}no rule is enabled: this agent stores what procmond sees but raises no alert (rules.dir {})", prefix,
+                 dir.string());
+}
+
 std::string host_name(const Config& c) {
   if (!c.host.empty()) return c.host;
   char buf[256] = {};
@@ -191,6 +213,12 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   impl->host = host_name(config);
   const fs::path db_dir = config.database.path.parent_path().empty() ? fs::path(".") : config.database.path.parent_path();
 
+  // An agent that runs without its rules raises nothing and looks healthy:
+  // a typo in rules.dir, or a directory made group-writable, must stop it.
+  // Checked first (the SQL is checked below, once the store exists), so a
+  // bad directory creates and opens nothing.
+  if (auto r = require_rules_dir(load_rules(config.rules.dir), config.rules.dir); !r) return std::unexpected(r.error());
+
   auto store = Store::open({.path = config.database.path,
                             .retention = {.max_age = config.database.max_age, .max_size_bytes = config.database.max_size},
                             .log = [](std::string_view m) { spdlog::warn("{}", m); }});
@@ -210,25 +238,17 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   impl->engine = std::move(*engine);
 
   RuleSet set = load_rules(config.rules.dir, impl->engine.get());
-  // An agent that runs without its rules raises nothing and looks healthy:
-  // a typo in rules.dir, or a directory made group-writable, must stop it.
-  if (const RuleError* refused = directory_refused(set, config.rules.dir)) {
-    return fail(ErrorCategory::invalid_input,
-                fmt::format("rules.dir: {} (no rule could be loaded, so no alert could be raised; fix the directory "
-                            "or point rules.dir / --rules-dir at the rules)",
-                            refused->message));
-  }
+  // Again: the directory may have changed since the check above.
+  if (auto r = require_rules_dir(set, config.rules.dir); !r) return std::unexpected(r.error());
   for (const auto& e : set.errors) spdlog::error("rule rejected: {}", e.message);
   for (const auto& note : set.ignored) spdlog::warn("{}", note);
   for (const auto& r : set.rules)
     for (const auto& w : r.warnings) spdlog::warn("{}", w);
   impl->rules = std::move(set.rules);
-  const auto enabled = std::count_if(impl->rules.begin(), impl->rules.end(), [](const Rule& r) { return r.enabled; });
+  const std::size_t enabled = enabled_count(impl->rules);
   spdlog::info("{} rules loaded from {} ({} enabled, {} rejected)", impl->rules.size(), config.rules.dir.string(), enabled,
                set.errors.size());
-  if (enabled == 0)
-    spdlog::warn("no rule is enabled: this agent stores what procmond sees but raises no alert (rules.dir {})",
-                 config.rules.dir.string());
+  warn_if_none_enabled(enabled, config.rules.dir, "");
 
   auto ledger = open_or_create_ledger(config.ledger.dir.empty() ? db_dir / "ledger" : config.ledger.dir);
   if (!ledger) return std::unexpected(ledger.error());
@@ -274,12 +294,13 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   bo.log = [](std::string_view m) { spdlog::debug("bus: {}", m); };
   auto broker = bus::Broker::start(std::move(bo));
   if (!broker) {
-    // The bus refuses a directory others could enter (or plant a socket in);
-    // say which key it comes from and what fixes it.
-    const bool setup = broker.error().category == bus::ErrorCategory::invalid_argument;
+    // The bus refuses a directory others could enter (or plant a socket in):
+    // say which key it comes from and what fixes it. Other refusals (a path
+    // too long for a socket, a file in the socket's place) say it themselves.
+    const bool unsafe_dir = broker.error().category == bus::ErrorCategory::unsafe_directory;
     return fail(ErrorCategory::unavailable,
                 fmt::format("bus broker on {}: {}{}", socket.string(), broker.error().to_string(),
-                            !setup ? ""
+                            !unsafe_dir ? ""
                             : config.bus.socket.empty()
                                 ? " (the socket is bus.sock in the database's directory: make that directory the "
                                   "agent's own with mode 0700, e.g. chmod 700 it, or set bus.socket / --socket)"
@@ -326,7 +347,7 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
                                        .host = impl->host,
                                        .scan_interval = config.scan.interval,
                                        .rules_loaded = impl->rules.size(),
-                                       .rules_enabled = static_cast<std::size_t>(enabled),
+                                       .rules_enabled = enabled,
                                        .rules_rejected = std::move(set.errors),
                                        .log_warn = [](std::string_view m) { spdlog::warn("{}", m); },
                                        .log_info = [](std::string_view m) { spdlog::info("{}", m); },
@@ -508,10 +529,10 @@ void Agent::Impl::reload(const Config& c) {
     std::erase_if(failing_rules, [&](const std::string& id) {
       return std::ranges::none_of(rules, [&](const Rule& r) { return r.id == id && r.enabled; });
     });
-    const auto enabled =
-        static_cast<std::size_t>(std::count_if(rules.begin(), rules.end(), [](const Rule& r) { return r.enabled; }));
+    const std::size_t enabled = enabled_count(rules);
     spdlog::info("reload: {} rules loaded from {} ({} enabled, {} rejected)", rules.size(), c.rules.dir.string(),
                  enabled, set.errors.size());
+    warn_if_none_enabled(enabled, c.rules.dir, "reload: ");
     status->rules_loaded(rules.size(), enabled, set.errors);
   }
   if (live_queries && c.live_query.enabled) {

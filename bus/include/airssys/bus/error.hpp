@@ -12,6 +12,7 @@ namespace airssys::bus {
 enum class ErrorCategory {
   invalid_subject,    // empty token, wildcard where not allowed, too long, bad byte
   invalid_argument,   // other bad input (options, sizes)
+  unsafe_directory,   // the socket's directory is another user's or open to group/other (Broker::start)
   malformed_frame,    // bytes on the wire that are not a valid frame
   frame_too_large,    // a frame's length prefix exceeds the maximum
   io,                 // a system call failed (errno_value says which way)

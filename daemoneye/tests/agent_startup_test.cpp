@@ -1,0 +1,117 @@
+// daemoneye-agent's start-up and reload messages say what is wrong and
+// nothing more (the operator probe's follow-ups to agent_operator_test):
+// the chmod hint only for a socket directory that is unsafe, a bad rules
+// directory refused before anything is created, and a reload that leaves
+// no rule enabled warns as a start does. The real agent and procmond on
+// state in a temp dir (docs/daemoneye.md "The agent").
+
+#include "harness.hpp"
+
+#include <fmt/format.h>
+
+#include <sys/stat.h>
+
+namespace detest {
+namespace {
+
+struct StartupFixture : AgentDir {
+  StartupFixture() {
+    ::chmod(rules.c_str(), 0755);
+    write_config();
+  }
+
+  void add_self_rule() const {
+    write_file(rules / "self.yaml",
+               fmt::format("id: self\nname: The test process\nseverity: high\n"
+                           "query: SELECT pid, name, start_time FROM processes WHERE pid = {}\n",
+                           ::getpid()));
+    ::chmod((rules / "self.yaml").c_str(), 0644);
+  }
+
+  bool logged(const std::string& text) const { return slurp(log).find(text) != std::string::npos; }
+};
+
+// The default socket is bus.sock beside the database: a database deep
+// enough makes its path too long for a Unix socket. Before, the message
+// ended with "make that directory the agent's own with mode 0700, e.g.
+// chmod 700 it", which fixes nothing here.
+TEST(AgentStartup, ASocketPathTooLongIsNotToldToChmod) {
+  StartupFixture f;
+  const fs::path deep = f.var / std::string(60, 'd') / std::string(60, 'e');
+  fs::create_directories(deep);
+  for (fs::path p = deep; p != f.dir.path(); p = p.parent_path()) ASSERT_EQ(::chmod(p.c_str(), 0700), 0);
+  ASSERT_GT((deep / "bus.sock").native().size(), 107u);
+  write_file(f.config, fmt::format("database: {{ path: {}/daemoneye.db }}\nrules: {{ dir: {} }}\n", deep.string(),
+                                   f.rules.string()));
+  auto agent = f.start_agent();
+  EXPECT_EQ(agent->wait().value_or(-1), 1) << slurp(f.log);
+  EXPECT_TRUE(f.logged("longer than 107")) << slurp(f.log);
+  EXPECT_FALSE(f.logged("chmod")) << slurp(f.log);
+  EXPECT_FALSE(f.logged("mode 0700")) << slurp(f.log);
+}
+
+TEST(AgentStartup, AFileInTheSocketsPlaceIsNotToldToChmod) {
+  StartupFixture f;
+  fs::create_directories(f.var);
+  ASSERT_EQ(::chmod(f.var.c_str(), 0700), 0);
+  write_file(f.var / "bus.sock", "not a socket\n");
+  auto agent = f.start_agent();
+  EXPECT_EQ(agent->wait().value_or(-1), 1) << slurp(f.log);
+  EXPECT_TRUE(f.logged((f.var / "bus.sock").string() + " exists and is not a socket")) << slurp(f.log);
+  EXPECT_FALSE(f.logged("chmod")) << slurp(f.log);
+  EXPECT_EQ(slurp(f.var / "bus.sock"), "not a socket\n");
+}
+
+// The unsafe directory itself still gets the fix (agent_operator_test has
+// the mode 0755 case through the same path).
+TEST(AgentStartup, AGroupReadableSocketDirectoryIsToldToChmod) {
+  StartupFixture f;
+  const fs::path sockdir = f.dir.path() / "sock";
+  fs::create_directories(sockdir);
+  ASSERT_EQ(::chmod(sockdir.c_str(), 0750), 0);
+  f.write_config("bus: { socket: " + (sockdir / "bus.sock").string() + " }\n");
+  auto agent = f.start_agent();
+  EXPECT_EQ(agent->wait().value_or(-1), 1) << slurp(f.log);
+  EXPECT_TRUE(f.logged("unsafe_directory: socket directory " + sockdir.string() + " has mode 0750")) << slurp(f.log);
+  EXPECT_TRUE(f.logged("(bus.socket / --socket: its directory must be the agent's own with mode 0700)")) << slurp(f.log);
+}
+
+// A rules directory that stops the agent (exit 2) is found before the
+// store is opened: before, the agent had already created the database.
+TEST(AgentStartup, AMissingRulesDirectoryCreatesNoDatabase) {
+  StartupFixture f;
+  fs::remove(f.rules);
+  auto agent = f.start_agent();
+  EXPECT_EQ(agent->wait().value_or(-1), 2) << slurp(f.log);
+  EXPECT_TRUE(f.logged("cannot start: rules.dir: " + f.rules.string())) << slurp(f.log);
+  EXPECT_FALSE(fs::exists(f.var / "daemoneye.db")) << slurp(f.log);
+  EXPECT_FALSE(fs::exists(f.var / "ledger")) << slurp(f.log);
+}
+
+// Before, the reload logged only "reload: 0 rules loaded ... (0 enabled,
+// 0 rejected)" and ran on raising nothing.
+TEST(AgentStartup, AReloadThatLeavesNoRuleEnabledWarns) {
+  StartupFixture f;
+  f.add_self_rule();
+  auto agent = f.start_agent();
+  ASSERT_TRUE(eventually([&] { return f.logged("first scan stored"); })) << slurp(f.log);
+  EXPECT_FALSE(f.logged("no rule is enabled")) << slurp(f.log);
+  fs::remove(f.rules / "self.yaml");
+  agent->signal(SIGHUP);
+  EXPECT_TRUE(eventually([&] { return f.logged("reload: 0 rules loaded"); })) << slurp(f.log);
+  EXPECT_TRUE(eventually([&] {
+    return f.logged("reload: no rule is enabled: this agent stores what procmond sees but raises no alert (rules.dir " +
+                    f.rules.string() + ")");
+  })) << slurp(f.log);
+  // A reload that enables one again says nothing of the kind.
+  f.add_self_rule();
+  agent->signal(SIGHUP);
+  EXPECT_TRUE(eventually([&] { return f.logged("reload: 1 rules loaded"); })) << slurp(f.log);
+  agent->signal(SIGTERM);
+  EXPECT_EQ(agent->wait().value_or(-1), 0) << slurp(f.log);
+  const std::string log = slurp(f.log);
+  EXPECT_EQ(log.find("no rule is enabled", log.find("reload: 1 rules loaded")), std::string::npos) << log;
+}
+
+}  // namespace
+}  // namespace detest
