@@ -21,17 +21,12 @@ namespace {
 
 constexpr const char* kStream = "DAEMONEYE";
 
-struct NatsAgentFixture {
-  TempDir dir;
-  fs::path rules = dir.path() / "rules";
-  fs::path var = dir.path() / "var";
-  fs::path log = dir.path() / "agent.log";
-  fs::path config = dir.path() / "config.yaml";
+// AgentDir's layout; config.yaml with a nats sink instead of the file sink.
+struct NatsAgentFixture : AgentDir {
   std::string marker = fmt::format("de-nats-{}-{}", ::getpid(), ::testing::UnitTest::GetInstance()->random_seed());
   airssys::daemoneye::testing::NatsServer server{dir.path() / "js", dir.path() / "nats-server.log"};
 
   NatsAgentFixture() {
-    fs::create_directories(rules);
     write_file(config, fmt::format(R"(database: {{ path: {0}/daemoneye.db }}
 scan: {{ interval: 500ms }}
 rules: {{ dir: {1} }}
@@ -49,11 +44,6 @@ alerts:
                fmt::format("id: test-marker\nname: Test rule\nseverity: high\ntags: [test]\n"
                            "query: \"SELECT pid, name, path, start_time FROM processes WHERE path LIKE '%{}%'\"\n",
                            marker));
-  }
-
-  std::unique_ptr<Child> start_agent() {
-    EXPECT_FALSE(agent_bin().empty()) << "DAEMONEYE_AGENT_BIN is not set: run this test through ctest";
-    return std::make_unique<Child>(std::vector<std::string>{agent_bin(), "--config", config.string()}, log, log);
   }
 
   std::unique_ptr<Child> plant(const std::string& suffix) {

@@ -15,23 +15,17 @@
 namespace detest {
 namespace {
 
-struct ReloadFixture {
-  TempDir dir;
-  fs::path rules = dir.path() / "rules";
-  fs::path var = dir.path() / "var";
-  fs::path log = dir.path() / "agent.log";
-  fs::path config = dir.path() / "config.yaml";
-
+struct ReloadFixture : AgentDir {
   ReloadFixture() {
-    fs::create_directories(rules);
-    write_config("500ms");
+    write_config();
     add_rule("first");
   }
-  void write_config(const std::string& interval) const {
-    write_file(config, fmt::format("database: {{ path: {0}/daemoneye.db }}\nscan: {{ interval: {1} }}\n"
-                                   "rules: {{ dir: {2} }}\nalerts:\n  sinks:\n"
-                                   "    - {{ type: file, path: {0}/alerts.jsonl, format: json }}\n",
-                                   var.string(), interval, rules.string()));
+  // The same configuration with a scan interval that is not a duration.
+  void break_config() const {
+    std::string text = slurp(config);
+    const std::string_view good = "interval: 500ms";
+    text.replace(text.find(good), good.size(), "interval: soon");
+    write_file(config, text);
   }
   void add_rule(const std::string& id) const {
     write_file(rules / (id + ".yaml"),
@@ -49,27 +43,26 @@ struct ReloadFixture {
 
 TEST(AgentReload, SighupLoadsTheRulesAgainAndABadConfigurationChangesNothing) {
   ReloadFixture f;
-  ASSERT_FALSE(agent_bin().empty()) << "DAEMONEYE_AGENT_BIN is not set: run this test through ctest";
-  Child agent({agent_bin(), "--config", f.config.string()}, f.log, f.log);
-  ASSERT_GT(agent.pid(), 0);
+  auto agent = f.start_agent();
+  ASSERT_GT(agent->pid(), 0);
   ASSERT_TRUE(eventually([&] { return f.rules_loaded() == 1; })) << slurp(f.log);
 
   f.add_rule("second");
-  agent.signal(SIGHUP);
+  agent->signal(SIGHUP);
   ASSERT_TRUE(eventually([&] { return f.rules_loaded() == 2; })) << slurp(f.log);
   EXPECT_NE(slurp(f.log).find("reload: 2 rules loaded"), std::string::npos) << slurp(f.log);
 
-  f.write_config("soon");  // not a duration
+  f.break_config();
   f.add_rule("third");
-  agent.signal(SIGHUP);
+  agent->signal(SIGHUP);
   ASSERT_TRUE(eventually([&] {
     return slurp(f.log).find("reload: the configuration cannot be read, nothing changed") != std::string::npos;
   })) << slurp(f.log);
-  EXPECT_FALSE(agent.exited()) << slurp(f.log);
+  EXPECT_FALSE(agent->exited()) << slurp(f.log);
   EXPECT_EQ(f.rules_loaded(), 2);
 
-  agent.signal(SIGTERM);
-  EXPECT_EQ(agent.wait(), 0) << slurp(f.log);
+  agent->signal(SIGTERM);
+  EXPECT_EQ(agent->wait(), 0) << slurp(f.log);
 }
 
 }  // namespace
