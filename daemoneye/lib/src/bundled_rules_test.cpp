@@ -16,12 +16,15 @@
 #include <string>
 #include <vector>
 
+#include "socket_test_util.hpp"
 #include "store_test_util.hpp"
 
 namespace airssys::daemoneye {
 namespace {
 
+using test::inet_socket_row;
 using test::proc;
+using test::unix_socket_row;
 using test::TempDir;
 namespace fs = std::filesystem;
 
@@ -90,34 +93,6 @@ struct Case {
   std::vector<ProcessRecord> not_matching;
   std::vector<osl::proc::OpenSocket> sockets;  // process_open_sockets of the snapshot
 };
-
-// A process_open_sockets row: `pid`'s `fd` is an inet socket.
-osl::proc::OpenSocket sock(std::int32_t pid, std::int32_t fd, int family, int protocol, std::string remote,
-                           int remote_port, std::string state) {
-  osl::proc::OpenSocket s;
-  s.pid = pid;
-  s.fd = fd;
-  s.net_namespace = 4026531840u;
-  s.entry.inode = static_cast<std::uint64_t>(pid) * 100 + static_cast<std::uint64_t>(fd);
-  s.entry.family = family;
-  s.entry.protocol = protocol;
-  s.entry.local_address = family == 2 ? "10.0.0.5" : "fd00::5";
-  s.entry.local_port = 40000 + fd;
-  s.entry.remote_address = std::move(remote);
-  s.entry.remote_port = remote_port;
-  s.entry.state = std::move(state);
-  return s;
-}
-
-osl::proc::OpenSocket unix_sock(std::int32_t pid, std::int32_t fd, std::string path) {
-  osl::proc::OpenSocket s;
-  s.pid = pid;
-  s.fd = fd;
-  s.entry.inode = static_cast<std::uint64_t>(pid) * 100 + static_cast<std::uint64_t>(fd);
-  s.entry.family = 1;
-  s.entry.path = std::move(path);
-  return s;
-}
 
 std::map<std::string, Case> cases() {
   std::map<std::string, Case> c;
@@ -188,12 +163,18 @@ std::map<std::string, Case> cases() {
           proc(1100, "nc", "/usr/bin/nc", "nc 10.0.0.1 4444"),  // connected on fd 0, but no shell
           proc(1007, "dash", "/usr/bin/dash", "dash"),      // TIME_WAIT leftovers have no fd; UDP unconnected
       },
-      {sock(1000, 0, 2, 6, "10.0.0.1", 4444, "ESTABLISHED"), sock(1000, 1, 2, 6, "10.0.0.1", 4444, "ESTABLISHED"),
-       sock(1000, 2, 2, 6, "10.0.0.1", 4444, "ESTABLISHED"), sock(1001, 0, 2, 17, "10.0.0.1", 53, ""),
-       sock(1002, 2, 10, 6, "2001:db8::1", 443, "CLOSE_WAIT"), sock(1003, 1, 2, 6, "10.0.0.9", 8443, "ESTABLISHED"),
-       sock(1004, 0, 2, 6, "0.0.0.0", 0, "LISTEN"), sock(1005, 3, 2, 6, "10.0.0.1", 4444, "ESTABLISHED"),
-       unix_sock(1006, 1, ""), unix_sock(1006, 2, "/run/systemd/journal/stdout"),
-       sock(1100, 0, 2, 6, "10.0.0.1", 4444, "ESTABLISHED"), sock(1007, 0, 2, 17, "0.0.0.0", 0, "")},
+      {inet_socket_row(1000, 0, 2, 6, "10.0.0.1", 4444, "ESTABLISHED"),
+       inet_socket_row(1000, 1, 2, 6, "10.0.0.1", 4444, "ESTABLISHED"),
+       inet_socket_row(1000, 2, 2, 6, "10.0.0.1", 4444, "ESTABLISHED"),
+       inet_socket_row(1001, 0, 2, 17, "10.0.0.1", 53, ""),
+       inet_socket_row(1002, 2, 10, 6, "2001:db8::1", 443, "CLOSE_WAIT"),
+       inet_socket_row(1003, 1, 2, 6, "10.0.0.9", 8443, "ESTABLISHED"),
+       inet_socket_row(1004, 0, 2, 6, "0.0.0.0", 0, "LISTEN"),
+       inet_socket_row(1005, 3, 2, 6, "10.0.0.1", 4444, "ESTABLISHED"),
+       unix_socket_row(1006, 1, ""),
+       unix_socket_row(1006, 2, "/run/systemd/journal/stdout"),
+       inet_socket_row(1100, 0, 2, 6, "10.0.0.1", 4444, "ESTABLISHED"),
+       inet_socket_row(1007, 0, 2, 17, "0.0.0.0", 0, "")},
   };
   c["kernel-thread-mimic"] = {
       {proc(1000, "kworker/0:1", "/usr/local/bin/kw", "kworker/0:1"),
