@@ -93,7 +93,14 @@ std::expected<int, Error> run_native_monitor(const Registry& reg, const StartReq
   op.options.stderr_ = osl::process::Stdio::file(reg.log_path(req.id, "stderr"), /*append=*/true);
   op.options.new_process_group = true;
   op.options.join_cgroups = cgroups->dirs();
+  op.options.keep_fds = req.keep_fds;
   auto proc = system->run(principal, op);
+  // Our copies of the kept fds (a fork inherits them all) must not outlive
+  // the task: a flock on one is released when the task ends, not when we
+  // exit. In the foreground they are the caller's, left alone.
+  if (!handshake.foreground()) {
+    for (const int fd : req.keep_fds) ::close(fd);
+  }
   if (!proc) {
     (void)remove_task_cgroups(*system, principal, *cgroups);
     const auto category = proc.error().category == osl::ErrorCategory::not_found ? ErrorCategory::program_not_found

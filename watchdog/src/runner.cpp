@@ -12,8 +12,14 @@
 #include <airssys/osl/process.hpp>
 #include "container.hpp"
 #include "proc.hpp"
+#include "registry_json.hpp"
+
+#include <fcntl.h>
 
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
 
 namespace airssys::watchdog {
 
@@ -34,10 +40,33 @@ std::expected<void, Error> insert_record(const Registry& reg, const StartRequest
   t.foreground = req.wait;
   t.stdout_log = reg.log_path(req.id, "stdout").string();
   t.stderr_log = reg.log_path(req.id, "stderr").string();
+  // An extra key, not a schema field: readers that do not know it keep it.
+  if (!req.keep_fds.empty()) detail::set_extra(t, "keep_fds", req.keep_fds);
   return detail::insert_new_task(reg, std::move(t));
 }
 
 }  // namespace
+
+std::expected<void, Error> check_keep_fds(const std::vector<int>& fds) {
+  for (auto it = fds.begin(); it != fds.end(); ++it) {
+    const int fd = *it;
+    if (fd <= 2) {
+      return std::unexpected(Error::make(ErrorCategory::usage, fmt::format("--keep-fd {}: the task's stdin, stdout and stderr are "
+                                                                           "set by start, name an fd above 2", fd)));
+    }
+    if (std::find(fds.begin(), it, fd) != it) {
+      return std::unexpected(Error::make(ErrorCategory::usage, fmt::format("--keep-fd {} is given twice", fd)));
+    }
+    if (::fcntl(fd, F_GETFD) < 0) {
+      const int err = errno;
+      return std::unexpected(Error{ErrorCategory::usage,
+                                   fmt::format("--keep-fd {}: fd {} is not open (open it where task-watchdog is started, "
+                                               "e.g. `{}>FILE`)", fd, fd, fd),
+                                   err});
+    }
+  }
+  return {};
+}
 
 std::expected<void, Error> register_task(const Registry& reg, RegisterRequest req) {
   auto st = osl::process::start_time_of(req.pid);
@@ -65,6 +94,10 @@ std::expected<void, Error> register_task(const Registry& reg, RegisterRequest re
 
 std::expected<int, Error> start_task(const Registry& reg, const StartRequest& req) {
   const bool container = !req.container.empty();
+  if (container && !req.keep_fds.empty()) {
+    return std::unexpected(Error::make(ErrorCategory::usage, "--keep-fd applies to native tasks, not to --container ones"));
+  }
+  if (auto fds = check_keep_fds(req.keep_fds); !fds) return std::unexpected(fds.error());
   // No engine: say so before anything is recorded (native tasks are unaffected).
   if (container) {
     if (auto e = check_container_engine(); !e) return std::unexpected(Error{ErrorCategory::spawn_failed, e.error().message});

@@ -71,6 +71,10 @@ int main(int argc, char** argv) {
   start->add_option("--container", req.container,
                     "run the task in a container of IMAGE via the Docker Engine API at $DOCKER_HOST "
                     "(default unix:///var/run/docker.sock)");
+  start->add_option("--keep-fd", req.keep_fds,
+                    "an fd above 2 the task gets open under the same number, e.g. a lock: ( flock 9; task-watchdog start "
+                    "--keep-fd 9 ... ) 9>lock (repeatable)")
+      ->allow_extra_args(false);
   start->add_flag("--wait", req.wait, "stay in the foreground like timeout(1); exit 124 on the deadline");
   start->add_option("command", req.argv, "-- PROGRAM ARGS...")->required();
 
@@ -134,6 +138,14 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : wd::cli::exit_status(wd::ErrorCategory::usage);
   }
 
+  // Before we open anything: an fd of our own must not pass for a --keep-fd
+  // the caller left closed.
+  if (*start) {
+    if (auto fds = wd::check_keep_fds(req.keep_fds); !fds) {
+      fmt::print(stderr, "task-watchdog: {}\n", fds.error().message);
+      return req.wait ? wd::kExitWatchdogFailed : wd::cli::exit_status(wd::ErrorCategory::usage);
+    }
+  }
   const wd::Registry reg(wd::Registry::default_path(registry_opt));
   if (!audit_ledger.empty()) {
     if (auto ready = wd::cli::crypto_init(); !ready) {

@@ -58,7 +58,20 @@ struct StartRequest {
   // --container IMAGE: run the task in a container through the Docker Engine
   // API instead of as a native process (src/container.hpp).
   std::string container;
+  // --keep-fd N: fds above 2 of the caller the task gets under the same
+  // numbers (a lock held for the task's lifetime, a pre-opened socket or
+  // pipe); every other fd above 2 is closed at its exec (osl
+  // Options::keep_fds). Checked by check_keep_fds. A detached monitor closes
+  // its copies once the task runs, so a flock on one is held by the task
+  // alone and released when it ends; with `wait` the caller's fds are left
+  // as they are. Native tasks only.
+  std::vector<int> keep_fds;
 };
+
+// The --keep-fd list: each fd above 2, listed once and open in this process
+// (check it before opening anything, or an fd of our own may have taken a
+// closed number). A usage error naming the fd otherwise.
+[[nodiscard]] std::expected<void, Error> check_keep_fds(const std::vector<int>& fds);
 
 // The invoking principal for the osl policy: the effective user's name
 // ("uid-N" when it has none).

@@ -1,0 +1,94 @@
+// start --keep-fd N: `( flock 9; task-watchdog start --keep-fd 9 -- … ) 9>lock`
+// hands fd 9 to the task, and the lock is held by the task alone — not by
+// its monitor, not after the task ends. Real shells, real flock(1).
+
+#include "harness.hpp"
+
+using namespace wdtest;
+
+namespace {
+
+// Runs `script` in sh with TW (the watchdog), R (the registry) and L (the
+// lock file) in its environment.
+Result sh(const TempDir& d, const std::string& script) {
+  const auto reg = d.path / "state" / "registry.json";
+  auto r = airssys::testing::run({"/bin/sh", "-c", script},
+                                 {.env = {"TW=" + bin(), "R=" + reg.string(), "L=" + (d.path / "lock").string()}});
+  if (r.status < 0) ADD_FAILURE() << "the shell did not finish within the bound";
+  return {r.status, std::move(r.out), std::move(r.err)};
+}
+
+// flock -n on the lock file from a fresh open: 0 when it could be taken.
+int try_lock(const TempDir& d) {
+  return airssys::testing::run({"flock", "-n", (d.path / "lock").string(), "true"}).status;
+}
+
+fs::path registry(const TempDir& d) { return d.path / "state" / "registry.json"; }
+
+}  // namespace
+
+TEST(KeepFd, TheTaskSeesAKeptFdAndOnlyThen) {
+  ASSERT_FALSE(bin().empty()) << "TASK_WATCHDOG_BIN is not set";
+  TempDir d;
+  // The task is sh itself: `test -e /proc/self/fd/9` asks about its own fds.
+  auto kept = sh(d, R"(( flock 9; "$TW" --registry "$R" start --wait --id kept --keep-fd 9 -- sh -c 'test -e /proc/self/fd/9 && ls -l /proc/self/fd/9' ) 9>"$L")");
+  EXPECT_EQ(kept.rc, 0) << kept.err;
+  auto logs = run(d.path, {"--registry", registry(d).string(), "logs", "kept"});
+  EXPECT_NE(logs.out.find((d.path / "lock").string()), std::string::npos) << "the task's fd 9 is not the lock: " << logs.out;
+  const auto record = nlohmann::json::parse(slurp(registry(d)))["tasks"]["kept"];
+  EXPECT_EQ(record["keep_fds"], nlohmann::json::array({9})) << record.dump();
+
+  auto not_kept = sh(d, R"(( flock 9; "$TW" --registry "$R" start --wait --id plain -- sh -c 'test -e /proc/self/fd/9' ) 9>"$L")");
+  EXPECT_EQ(not_kept.rc, 1) << "fd 9 reached a task without --keep-fd: " << not_kept.err;
+  EXPECT_FALSE(nlohmann::json::parse(slurp(registry(d)))["tasks"]["plain"].contains("keep_fds"));
+}
+
+TEST(KeepFd, AClosedFdFailsNamingIt) {
+  ASSERT_FALSE(bin().empty()) << "TASK_WATCHDOG_BIN is not set";
+  TempDir d;
+  auto r = sh(d, R"(exec 5>&-; "$TW" --registry "$R" start --id closed --keep-fd 5 -- true)");
+  EXPECT_EQ(r.rc, 2) << r.err;
+  EXPECT_NE(r.err.find("fd 5 is not open"), std::string::npos) << r.err;
+  EXPECT_FALSE(state_is(d.path, registry(d), "closed", "exited")) << "a task was recorded";
+  for (const auto& bad : {"2", "-1"}) {
+    auto low = run(d.path, {"--registry", registry(d).string(), "start", "--id", "low", "--keep-fd", bad, "--", "true"});
+    EXPECT_EQ(low.rc, 2) << low.err;
+    EXPECT_NE(low.err.find(std::string("--keep-fd ") + bad), std::string::npos) << low.err;
+  }
+  auto twice = sh(d, R"("$TW" --registry "$R" start --id twice --keep-fd 9 --keep-fd 9 -- true 9>"$L")");
+  EXPECT_EQ(twice.rc, 2) << twice.err;
+  EXPECT_NE(twice.err.find("--keep-fd 9 is given twice"), std::string::npos) << twice.err;
+}
+
+// The lock is the task's: a second flock -n fails while it runs and succeeds
+// once it has ended, though `start` and its shell returned long before.
+TEST(KeepFd, TheLockIsHeldByTheRunningTaskAndReleasedWhenItEnds) {
+  ASSERT_FALSE(bin().empty()) << "TASK_WATCHDOG_BIN is not set";
+  TempDir d;
+  const auto go = d.path / "go";
+  auto r = sh(d, R"(( flock 9; "$TW" --registry "$R" start --id held --keep-fd 9 --env G=)" + go.string() +
+                     R"( -- sh -c 'while [ ! -e "$G" ]; do sleep 0.05; done' ) 9>"$L")");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_TRUE(state_is(d.path, registry(d), "held", "running"));
+  EXPECT_EQ(try_lock(d), 1) << "the lock was free while the task ran";
+  std::ofstream(go.string()) << "go\n";
+  EXPECT_TRUE(eventually([&] { return terminal(d.path, registry(d), "held"); }, 60s));
+  EXPECT_TRUE(eventually([&] { return try_lock(d) == 0; }, 60s)) << "the lock outlived the task";
+}
+
+// The monitor (a fork of `start`, which had fd 9) keeps no copy: once the
+// task closes its fd 9, the lock is free while task and monitor still run.
+TEST(KeepFd, TheMonitorKeepsNoCopyOfAKeptFd) {
+  ASSERT_FALSE(bin().empty()) << "TASK_WATCHDOG_BIN is not set";
+  TempDir d;
+  const auto closed = d.path / "closed";
+  const auto go = d.path / "go";
+  auto r = sh(d, R"(( flock 9; "$TW" --registry "$R" start --id mon --keep-fd 9 --env C=)" + closed.string() + " --env G=" +
+                     go.string() + R"( -- sh -c 'exec 9>&-; : > "$C"; while [ ! -e "$G" ]; do sleep 0.05; done' ) 9>"$L")");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  ASSERT_TRUE(eventually([&] { return fs::exists(closed); }, 60s)) << "the task did not close its fd 9";
+  EXPECT_TRUE(state_is(d.path, registry(d), "mon", "running"));
+  EXPECT_EQ(try_lock(d), 0) << "something besides the task still holds fd 9's lock (the monitor?)";
+  std::ofstream(go.string()) << "go\n";
+  EXPECT_TRUE(eventually([&] { return terminal(d.path, registry(d), "mon"); }, 60s));
+}
