@@ -44,6 +44,16 @@ namespace {
 // exec-to-row latency the real-time sources are for).
 constexpr std::chrono::milliseconds kEventDelay{10};
 
+// At a stop, the events still queued on the bus are stored this many at a
+// time (one transaction each, as while running) for at most kStopStoreTime
+// after the signal; what is left then is counted, logged and given up. With
+// procmond's stop (2 s), the events spool's drain (5 s) and the counting
+// this keeps a stop well inside systemd's stop timeout (the unit's
+// TimeoutStopSec=60s).
+constexpr std::size_t kEventBatch = 4096;
+constexpr std::chrono::seconds kStopStoreTime{20};
+constexpr std::chrono::seconds kStopCountTime{2};
+
 std::int64_t unix_now() { return static_cast<std::int64_t>(::time(nullptr)); }
 
 // The rules directory itself was refused (missing, unreadable, a symbolic
@@ -184,6 +194,12 @@ struct Agent::Impl {
   void maybe_retention(std::int64_t now);
   // SIGHUP: the rules and the trusted keys of `c` (see Agent::run).
   void reload(const Config& c);
+  // After procmond stopped: stores what it sent before, in batches of
+  // kEventBatch, until `deadline`; logs and counts what is not stored.
+  void store_queued_at_stop(std::chrono::steady_clock::time_point deadline);
+  // One message off the bus queue (waiting at most 50 ms): a process event
+  // is appended to `into`. False once the queue is empty.
+  bool take_queued(std::vector<ProcessEvent>& into);
 };
 
 Agent::Agent(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -548,6 +564,51 @@ void Agent::Impl::reload(const Config& c) {
   }
 }
 
+bool Agent::Impl::take_queued(std::vector<ProcessEvent>& into) {
+  auto msg = events.next(50ms);
+  if (!msg) return false;
+  if (msg->subject != kSubjectSnapshot)
+    if (auto event = decode_event(msg->payload)) into.push_back(std::move(*event));
+  return true;
+}
+
+void Agent::Impl::store_queued_at_stop(std::chrono::steady_clock::time_point deadline) {
+  // Each batch is stored before the next is taken: memory stays bounded and
+  // the time limit is looked at between transactions.
+  std::uint64_t taken = 0, batches = 0;
+  bool queue_empty = false;
+  do {
+    while (!queue_empty && pending_events.size() < kEventBatch) queue_empty = !take_queued(pending_events);
+    if (!pending_events.empty()) ++batches;
+    taken += pending_events.size();
+    flush_events(true);
+  } while (!queue_empty && std::chrono::steady_clock::now() < deadline);
+  std::uint64_t failed = 0;
+  if (!backlog.empty()) {
+    failed = backlog.drop_all();
+    spdlog::error("stopping with the store still failing: {} process events could not be stored and are lost", failed);
+  }
+  if (taken > 0)
+    spdlog::info("stopping: {} process events queued at the stop stored in {} batches", taken - std::min(taken, failed),
+                 batches);
+  if (!queue_empty) {
+    // Out of time: what is still queued dies with the broker. Counted (as
+    // status.json's events_dropped) and said, never lost silently.
+    std::vector<ProcessEvent> rest;
+    bool all = false;
+    for (const auto until = std::chrono::steady_clock::now() + kStopCountTime;
+         !all && std::chrono::steady_clock::now() < until;)
+      all = !take_queued(rest);
+    const std::size_t n = rest.size();
+    backlog.add_events(std::move(rest));
+    backlog.drop_all();
+    spdlog::error("stopping: {}{} process events still queued were not stored within {} s of the stop and are lost "
+                  "(process_events misses them; the next start's first collection brings processes up to date)",
+                  all ? "" : "at least ", n, kStopStoreTime.count());
+  }
+  status->store_counters(backlog.counters());
+}
+
 int Agent::run(int signal_fd, std::function<Result<Config>()> reload) {
   Impl& s = *impl_;
   for (;;) {
@@ -597,24 +658,14 @@ int Agent::run(int signal_fd, std::function<Result<Config>()> reload) {
     }
     if (s.pending_events.empty()) s.pending_since = std::chrono::steady_clock::now();
     s.pending_events.push_back(std::move(*event));
-    if (s.pending_events.size() >= 4096 || std::chrono::steady_clock::now() - s.pending_since >= kEventDelay) {
+    if (s.pending_events.size() >= kEventBatch || std::chrono::steady_clock::now() - s.pending_since >= kEventDelay) {
       s.flush_events();
     }
   }
+  const auto stop_deadline = std::chrono::steady_clock::now() + kStopStoreTime;
   const auto crashes = s.procmond->counters().crashes.load();
   s.procmond.reset();  // SIGTERM to procmond, wait for it
-  // What procmond sent before it stopped is still queued: store those events.
-  while (auto msg = s.events.next(50ms)) {
-    if (msg->subject == kSubjectSnapshot) continue;
-    if (auto event = decode_event(msg->payload)) s.pending_events.push_back(std::move(*event));
-  }
-  s.flush_events(true);
-  if (!s.backlog.empty()) {
-    const auto dropped = s.backlog.drop_all();
-    spdlog::error("stopping with the store still failing: {} process events could not be stored and are lost",
-                  dropped);
-    s.status->store_counters(s.backlog.counters());
-  }
+  s.store_queued_at_stop(stop_deadline);
   // The events of the last batches are only spooled yet: give the sender a
   // moment to hand them over, so that a clean stop leaves nothing behind when
   // the server is there (what is left waits for the next start).
