@@ -8,6 +8,7 @@
 #include "container.hpp"
 #include "kill_tree.hpp"
 #include "proc.hpp"
+#include "registry_json.hpp"
 #include <airssys/watchdog/runner.hpp>
 #include "task_cgroups.hpp"
 
@@ -45,6 +46,23 @@ constexpr std::int64_t kStartingGraceMs = 60'000;
 
 // What to do with one unmonitored live task.
 enum class Verdict { none, kill, ended, never_started };
+
+// A live record's key the registry keeps as an unknown one: how many
+// processes the daemon's last kill at the deadline left running or could
+// not verify gone. The sweep that then finds nothing records timed_out.
+// Never leftover_processes, which says "killed after the main process
+// ended" (status, stats).
+constexpr const char* kKillUnfinishedKey = "deadline_kill_unfinished";
+
+std::int64_t kill_unfinished(const TaskRecord& t) {
+  if (const auto it = t.extra.find(kKillUnfinishedKey); it != t.extra.end()) {
+    const auto v = nlohmann::json::parse(it->second, nullptr, /*allow_exceptions=*/false);
+    if (v.is_number_integer()) return v.get<std::int64_t>();
+  }
+  // An older daemon noted it in leftover_processes, which the monitor sets
+  // only when it records the task ended: on a live record it is that note.
+  return t.leftover_processes.value_or(0);
+}
 
 }  // namespace
 
@@ -115,7 +133,7 @@ std::expected<SweepReport, Error> sweep_registry(const Registry& reg, osl::Syste
       // A container monitor records its pid before it creates the container:
       // once that monitor is gone nobody will start it.
       if (now - t.created_ms > kStartingGraceMs || (is_container_task(t) && t.monitor_pid)) v = Verdict::never_started;
-    } else if (t.deadline_ms && *t.deadline_ms <= now && t.leftover_processes.value_or(0) > 0) {
+    } else if (t.deadline_ms && *t.deadline_ms <= now && kill_unfinished(t) > 0) {
       v = Verdict::kill;  // an earlier sweep's kill left survivors (below); now they are gone
     } else {
       v = Verdict::ended;
@@ -141,7 +159,8 @@ std::expected<SweepReport, Error> sweep_registry(const Registry& reg, osl::Syste
         auto noted = reg.update([&](RegistryData& d) -> std::expected<void, Error> {
           auto it = d.tasks.find(id);
           if (it == d.tasks.end() || is_terminal(it->second.state) || it->second.created_ms != t.created_ms) return {};
-          it->second.leftover_processes = static_cast<std::int64_t>(survived ? kr.left : kr.unverified);
+          detail::set_extra(it->second, kKillUnfinishedKey, static_cast<std::int64_t>(survived ? kr.left : kr.unverified));
+          it->second.leftover_processes.reset();  // an older daemon's note (kill_unfinished)
           it->second.error = survived ? fmt::format("deadline passed and the monitor is gone: {} process(es) survived `task-watchdog run`'s kill; "
                                                     "retried at every sweep", kr.left)
                                       : fmt::format("deadline passed and the monitor is gone: `task-watchdog run` could not verify that none "
@@ -162,6 +181,11 @@ std::expected<SweepReport, Error> sweep_registry(const Registry& reg, osl::Syste
       if (it == d.tasks.end() || is_terminal(it->second.state) || it->second.created_ms != t.created_ms) return {};
       auto& rec = it->second;
       rec.ended_ms = now_ms();
+      // A live record's note of an unfinished kill, by this daemon or an
+      // older one (kill_unfinished); nothing was killed after the main
+      // process ended.
+      rec.extra.erase(kKillUnfinishedKey);
+      rec.leftover_processes.reset();
       switch (v) {
         case Verdict::kill:
           rec.state = TaskState::timed_out;

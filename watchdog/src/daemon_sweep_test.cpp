@@ -40,6 +40,19 @@ bool mentions(const SweepReport& r, const std::string& what) {
   return false;
 }
 
+// A live task past its deadline; no monitor recorded.
+TaskRecord past_deadline(const std::string& id) {
+  TaskRecord t;
+  t.id = id;
+  t.argv = {"sleep", "1000"};
+  t.created_ms = now_ms() - 10'000;
+  t.deadline_ms = now_ms() - 1'000;  // passed
+  t.state = TaskState::running;
+  t.grace_ms = 100;
+  t.containment.kind = ContainmentKind::process_group;
+  return t;
+}
+
 }  // namespace
 
 // A task past its deadline, its monitor gone, its one process hidden:
@@ -61,14 +74,7 @@ TEST(DaemonSweep, ATaskProcCannotShowIsLeftLiveAndNotKilled) {
       ASSERT_TRUE(system) << system.error().message;
       Child c({"sleep", "1000"});
       ASSERT_GT(c.pid(), 0);
-      TaskRecord t;
-      t.id = "hidden";
-      t.argv = {"sleep", "1000"};
-      t.created_ms = now_ms() - 10'000;
-      t.deadline_ms = now_ms() - 1'000;  // passed
-      t.state = TaskState::running;
-      t.grace_ms = 100;
-      t.containment.kind = ContainmentKind::process_group;
+      TaskRecord t = past_deadline("hidden");
       t.pid = c.pid();
       t.pid_start_time = read_proc_stat(c.pid()).value_or(ProcStat{}).start_time;
       ASSERT_GT(*t.pid_start_time, 0u);
@@ -95,6 +101,10 @@ TEST(DaemonSweep, ATaskProcCannotShowIsLeftLiveAndNotKilled) {
       auto data = reg.load();
       ASSERT_TRUE(data);
       EXPECT_EQ(data->tasks.at("hidden").state, TaskState::running);
+      if (in_cgroup) {  // the survivor is noted apart: nothing was killed after the main process ended
+        EXPECT_FALSE(data->tasks.at("hidden").leftover_processes) << *data->tasks.at("hidden").leftover_processes;
+        EXPECT_EQ(data->tasks.at("hidden").extra["deadline_kill_unfinished"], "1");
+      }
       // exited() reaps: a killed child would be a zombie, which kill(pid, 0) still finds.
       EXPECT_FALSE(c.exited()) << "the hidden process was killed";
       // The real /proc, the process gone: now the sweep ends the record.
@@ -106,6 +116,37 @@ TEST(DaemonSweep, ATaskProcCannotShowIsLeftLiveAndNotKilled) {
       data = reg.load();
       ASSERT_TRUE(data);
       EXPECT_TRUE(is_terminal(data->tasks.at("hidden").state)) << to_string(data->tasks.at("hidden").state);
+      if (in_cgroup) {  // its kill at the deadline is done: timed_out, the note gone
+        EXPECT_EQ(data->tasks.at("hidden").state, TaskState::timed_out);
+        EXPECT_FALSE(data->tasks.at("hidden").leftover_processes);
+        EXPECT_FALSE(data->tasks.at("hidden").extra.contains("deadline_kill_unfinished"));
+      }
     }
   }
+}
+
+// An older daemon noted what its kill at the deadline left in
+// leftover_processes, on the live record. The sweep that finds nothing left
+// records timed_out and drops that count: `status` and `stats` read
+// leftover_processes as processes killed after the main process ended.
+TEST(DaemonSweep, AnOlderDaemonsUnfinishedKillEndsTimedOutWithoutLeftovers) {
+  TempDir d("wd-sweep");
+  const Registry reg(d / "state" / "registry.json");
+  ASSERT_TRUE(reg.ensure_dir());
+  auto system = make_system({}, reg.dir());
+  ASSERT_TRUE(system) << system.error().message;
+  TaskRecord t = past_deadline("older");
+  t.leftover_processes = 3;
+  t.error = "deadline passed and the monitor is gone: 3 process(es) survived `task-watchdog run`'s kill; retried at every sweep";
+  ASSERT_TRUE(reg.update([&](RegistryData& data) -> std::expected<void, Error> {
+    data.tasks.insert_or_assign(t.id, t);
+    return {};
+  }));
+  auto r = sweep_registry(reg, *system, current_principal(), 200ms);
+  ASSERT_TRUE(r) << r.error().message;
+  const auto data = reg.load();
+  ASSERT_TRUE(data);
+  const auto& rec = data->tasks.at("older");
+  EXPECT_EQ(rec.state, TaskState::timed_out);
+  EXPECT_FALSE(rec.leftover_processes) << *rec.leftover_processes;
 }

@@ -324,8 +324,11 @@ KillReport kill_task(osl::System& system, const std::string& principal, const Ta
   if (report.found == 0) return report;
   // Cgroup members /proc hides run (cgroup.procs lists no zombie) but have
   // no start time to be told by: SIGTERM reaches them through the cgroup,
-  // and so every member; the others found get it by pid.
-  // (Should the policy refuse that, every process found still gets SIGTERM by pid.)
+  // and so every member; the others found get it by pid. osl signals a
+  // process listed in several of the task's cgroups (v2, v1 memory, v1
+  // limits) once, and looks at every directory before signalling anyone: an
+  // error (the policy refuses, a directory cannot be read) means nobody got
+  // it, so every process found then gets SIGTERM by pid instead, once.
   std::set<pid_t> members;
   if (!hidden.empty()) {
     for (const auto& dir : dirs) {

@@ -99,6 +99,7 @@ class TaskUnverified : public ::testing::Test {
   }
 
   // Ends the task's process (and reaps it: a zombie is still found by kill(pid, 0)).
+  // A failed wait is fatal: callers wrap it in ASSERT_NO_FATAL_FAILURE.
   void end_task() {
     c.signal(SIGKILL);
     ASSERT_TRUE(c.wait(30s));
@@ -129,7 +130,7 @@ TEST_P(HiddenTask, StatusOfATaskProcCannotShowIsNotLost) {
     EXPECT_FALSE(task_has_ended(reg, "hidden").value_or(true));
   }
   EXPECT_EQ(stored_state("hidden"), TaskState::running);  // nothing written
-  end_task();
+  ASSERT_NO_FATAL_FAILURE(end_task());
   auto s = task_status(reg, "hidden");  // the real /proc: it is gone
   ASSERT_TRUE(s);
   EXPECT_EQ(s->effective_state, "lost");
@@ -187,7 +188,7 @@ TEST_P(HiddenTask, ReportAndRehydrateDoNotCallItLost) {
     EXPECT_FALSE(live->live[0].unverified.empty());
   }
   EXPECT_EQ(stored_state("hidden"), TaskState::running);
-  end_task();
+  ASSERT_NO_FATAL_FAILURE(end_task());
   auto r = task_report(reg);  // the real /proc: nothing runs, lost
   ASSERT_TRUE(r);
   EXPECT_EQ(r->by_state["lost"], 1u);

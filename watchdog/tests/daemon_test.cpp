@@ -240,13 +240,31 @@ TEST(Daemon, KeepsKillingSurvivorsUntilNoneIsLeft) {
   }, 120s)) << slurp(d.path / "daemon.out") << slurp(d.path / "daemon.err");
   st = status_json(d.path, reg, "stubborn");
   EXPECT_EQ((*st)["state"], "running") << st->dump();
-  EXPECT_EQ((*st)["leftover_processes"], 1) << st->dump();
+  // The survivor is noted apart from leftover_processes ("killed after the
+  // main process ended", as status and stats say).
+  EXPECT_EQ((*st)["deadline_kill_unfinished"], 1) << st->dump();
+  EXPECT_TRUE((*st)["leftover_processes"].is_null()) << st->dump();
+  const auto text = run(d.path, {"status", "--registry", reg.string(), "stubborn"});
+  EXPECT_EQ(text.out.find("leftovers:"), std::string::npos) << text.out;
   EXPECT_FALSE(gone(task));
   // Thawed, it dies of the pending SIGKILL; a later sweep finds nothing left.
   freezer.thaw();
   EXPECT_TRUE(eventually([&] { return state_is(d.path, reg, "stubborn", "timed_out"); }, 120s))
       << slurp(d.path / "daemon.out") << slurp(d.path / "daemon.err");
   EXPECT_TRUE(gone(task));
+  st = status_json(d.path, reg, "stubborn");
+  ASSERT_TRUE(st);
+  EXPECT_TRUE((*st)["leftover_processes"].is_null()) << st->dump();
+  EXPECT_FALSE(st->contains("deadline_kill_unfinished")) << st->dump();
+  // An older daemon left its count in leftover_processes on the timed_out
+  // record: status does not call those processes killed after the main
+  // process ended; on an exited record (the monitor's count) it does.
+  edit_task_record(reg, "stubborn", [](nlohmann::json& t) { t["leftover_processes"] = 1; });
+  auto shown = run(d.path, {"status", "--registry", reg.string(), "stubborn"});
+  EXPECT_EQ(shown.out.find("leftovers:"), std::string::npos) << shown.out;
+  edit_task_record(reg, "stubborn", [](nlohmann::json& t) { t["state"] = "exited"; });
+  shown = run(d.path, {"status", "--registry", reg.string(), "stubborn"});
+  EXPECT_NE(shown.out.find("leftovers:   1 process(es) killed after the main process ended"), std::string::npos) << shown.out;
   daemon.signal(SIGTERM);
   EXPECT_EQ(wait_child(daemon, 60s), 0);
   const auto log = slurp(d.path / "daemon.out");

@@ -149,7 +149,11 @@ int cmd_status(const wd::Registry& reg, const std::string& id, bool as_json) {
   fmt::print("deadline:    {}\n", deadline_text(t));
   if (t.exit_code) fmt::print("exit:        code {}\n", *t.exit_code);
   if (t.exit_signal) fmt::print("exit:        signal {}\n", *t.exit_signal);
-  if (t.leftover_processes && *t.leftover_processes > 0) fmt::print("leftovers:   {} process(es) killed after the main process ended\n", *t.leftover_processes);
+  // Set by the monitor as it records the task ended. On a live or timed_out
+  // record it is an older daemon's count of processes its kill at the
+  // deadline left (daemon.cpp, kill_unfinished): nothing was killed after
+  // the main process ended.
+  if (wd::is_terminal(t.state) && t.state != wd::TaskState::timed_out && t.leftover_processes && *t.leftover_processes > 0) fmt::print("leftovers:   {} process(es) killed after the main process ended\n", *t.leftover_processes);
   if (!t.error.empty()) fmt::print("note:        {}\n", t.error);
   fmt::print("logs:        {}\n             {}\n", t.stdout_log, t.stderr_log);
   return 0;
