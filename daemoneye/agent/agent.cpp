@@ -107,7 +107,9 @@ Result<std::shared_ptr<ledger::Ledger>> open_or_create_ledger(const fs::path& di
         fmt::format("ledger {}: {}{}", dir.string(), l.error().to_string(),
                     category == ErrorCategory::busy
                         ? " (is another daemoneye-agent running on this database? `daemoneye-cli status` with the same "
-                          "configuration says; stop it first, or give this agent its own database.path)"
+                          "configuration says; stop it first, or give this agent a database.path in another directory "
+                          "- its ledger, bus socket and status.json are kept beside the database - or its own "
+                          "ledger.dir and bus.socket)"
                         : "")});
   }
   for (const auto& w : (*l)->warnings()) spdlog::warn("ledger {}: {}", dir.string(), w);
@@ -235,6 +237,14 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   // bad directory creates and opens nothing.
   if (auto r = require_rules_dir(load_rules(config.rules.dir), config.rules.dir); !r) return std::unexpected(r.error());
 
+  // The ledger's writer lock first: a second agent on the same state (the
+  // service and one started by hand) stops there, before it opens - and,
+  // if it is newer, migrates - the store the first one is running on.
+  if (auto r = Store::prepare_directory(config.database.path); !r) return std::unexpected(r.error());
+  auto ledger = open_or_create_ledger(config.ledger.dir.empty() ? db_dir / "ledger" : config.ledger.dir);
+  if (!ledger) return std::unexpected(ledger.error());
+  impl->ledger = std::move(*ledger);
+
   auto store = Store::open({.path = config.database.path,
                             .retention = {.max_age = config.database.max_age, .max_size_bytes = config.database.max_size},
                             .log = [](std::string_view m) { spdlog::warn("{}", m); }});
@@ -265,10 +275,6 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   spdlog::info("{} rules loaded from {} ({} enabled, {} rejected)", impl->rules.size(), config.rules.dir.string(), enabled,
                set.errors.size());
   warn_if_none_enabled(enabled, config.rules.dir, "");
-
-  auto ledger = open_or_create_ledger(config.ledger.dir.empty() ? db_dir / "ledger" : config.ledger.dir);
-  if (!ledger) return std::unexpected(ledger.error());
-  impl->ledger = std::move(*ledger);
 
   auto alerts = AlertPipeline::create(config.alerts, impl->ledger, [](std::string_view m) { spdlog::warn("alerts: {}", m); });
   if (!alerts) return std::unexpected(alerts.error());

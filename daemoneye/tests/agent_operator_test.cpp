@@ -161,6 +161,17 @@ TEST(AgentOperator, ASecondAgentOnTheSameStateSaysAnotherOneRuns) {
             std::string::npos)
       << slurp(second_log);
   EXPECT_FALSE(first.exited()) << slurp(f.log);
+  // Another database in the same directory shares the ledger (and bus
+  // socket, status.json): also refused, before the store is opened - no
+  // database file left behind (the lock comes before Store::open).
+  const fs::path other_db = f.var / "other.db";
+  ASSERT_TRUE(fs::exists(other_db.parent_path())) << other_db;
+  Child third({agent_bin(), "--config", f.config.string(), "--database", other_db.string()}, second_log, second_log);
+  EXPECT_EQ(third.wait().value_or(-1), 1) << slurp(second_log);
+  EXPECT_NE(slurp(second_log).find("or give this agent a database.path in another directory"), std::string::npos)
+      << slurp(second_log);
+  EXPECT_FALSE(fs::exists(other_db)) << "the refused agent created " << other_db;
+  EXPECT_FALSE(first.exited()) << slurp(f.log);
   first.signal(SIGTERM);
   EXPECT_EQ(first.wait().value_or(-1), 0) << slurp(f.log);
 }

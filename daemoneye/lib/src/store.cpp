@@ -147,6 +147,8 @@ struct Store::Impl {
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Store::~Store() = default;
 
+Result<void> Store::prepare_directory(const std::filesystem::path& database) { return prepare_database_dir(database); }
+
 Result<std::unique_ptr<Store>> Store::open(StoreOptions options) {
   if (auto r = prepare_database_path(options.path); !r) return std::unexpected(r.error());
   const std::string path = options.path.string();

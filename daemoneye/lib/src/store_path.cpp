@@ -39,7 +39,7 @@ Result<void> check_not_symlink(const std::filesystem::path& p, bool must_exist) 
 
 }  // namespace
 
-Result<void> prepare_database_path(const std::filesystem::path& db) {
+Result<void> prepare_database_dir(const std::filesystem::path& db) {
   if (db.empty()) return fail(ErrorCategory::invalid_input, "database path is empty");
   if (!db.has_filename())
     return fail(ErrorCategory::invalid_input, fmt::format("database path {} names a directory", db.string()));
@@ -64,7 +64,11 @@ Result<void> prepare_database_path(const std::filesystem::path& db) {
                 fmt::format("refusing database directory {}: owned by uid {}, not by us ({}) or root", dir.string(),
                             dst.st_uid, ::geteuid()));
   }
+  return {};
+}
 
+Result<void> prepare_database_path(const std::filesystem::path& db) {
+  if (auto r = prepare_database_dir(db); !r) return r;
   if (auto r = check_not_symlink(db, /*must_exist=*/false); !r) return r;
   for (const char* suffix : {"-wal", "-shm", "-journal"}) {
     if (auto r = check_not_symlink(db.string() + suffix, false); !r) return r;

@@ -20,5 +20,8 @@ namespace airssys::daemoneye {
 // `invalid_input` (an empty path, a directory, not a regular file); failed
 // system calls carry their errno.
 [[nodiscard]] Result<void> prepare_database_path(const std::filesystem::path& db);
+// Only the directory's part of the above: created and checked, the
+// database file itself not touched.
+[[nodiscard]] Result<void> prepare_database_dir(const std::filesystem::path& db);
 
 }  // namespace airssys::daemoneye

@@ -77,6 +77,12 @@ struct RetentionStats {
 class Store {
  public:
   [[nodiscard]] static Result<std::unique_ptr<Store>> open(StoreOptions options);
+  // What open() does to the database's directory, and nothing to the file:
+  // creates it (0700, each missing level) and refuses one everyone may
+  // write or another user owns. The agent calls it first so it can take the
+  // ledger's writer lock in that directory before opening (and perhaps
+  // migrating) a store another agent may be running on.
+  [[nodiscard]] static Result<void> prepare_directory(const std::filesystem::path& database);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
