@@ -24,7 +24,9 @@ struct ReloadFixture : AgentDir {
   void break_config() const {
     std::string text = slurp(config);
     const std::string_view good = "interval: 500ms";
-    text.replace(text.find(good), good.size(), "interval: soon");
+    const auto at = text.find(good);
+    ASSERT_NE(at, std::string::npos) << "the base configuration has no '" << good << "':\n" << text;
+    text.replace(at, good.size(), "interval: soon");
     write_file(config, text);
   }
   void add_rule(const std::string& id) const {
@@ -52,7 +54,7 @@ TEST(AgentReload, SighupLoadsTheRulesAgainAndABadConfigurationChangesNothing) {
   ASSERT_TRUE(eventually([&] { return f.rules_loaded() == 2; })) << slurp(f.log);
   EXPECT_NE(slurp(f.log).find("reload: 2 rules loaded"), std::string::npos) << slurp(f.log);
 
-  f.break_config();
+  ASSERT_NO_FATAL_FAILURE(f.break_config());
   f.add_rule("third");
   agent->signal(SIGHUP);
   ASSERT_TRUE(eventually([&] {

@@ -193,6 +193,30 @@ TEST(Events, KernelSourceExtrasRoundTripAndAreAbsentFromPollEvents) {
   EXPECT_FALSE(plain->cmdline_truncated);
 }
 
+// The extras' cut-offs at their edges: a clean exit (exit_code 0) and an
+// empty argv (cmdline_size 0) are values, written and read back; no signal
+// (-1) and not truncated are absent. (A cut-off of > 0 instead of >= 0
+// would turn every clean exit into "unknown" at the agent.)
+TEST(Events, KernelExtrasAtZeroAreWrittenAndNoSignalIsNot) {
+  ProcessEvent e{EventKind::stop, EventSource::ebpf, 1764000001, full_record()};
+  e.time_ns = 1764000001000000000;
+  e.cmdline_size = 0;
+  e.cmdline_truncated = false;
+  e.exit_code = 0;
+  e.exit_signal = -1;
+  const std::string text = encode(e);
+  EXPECT_NE(text.find(R"("exit_code":0)"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("cmdline_size":0)"), std::string::npos) << text;
+  EXPECT_EQ(text.find("exit_signal"), std::string::npos) << text;
+  EXPECT_EQ(text.find("cmdline_truncated"), std::string::npos) << text;
+  auto back = decode_event(text);
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_EQ(back->exit_code, 0);
+  EXPECT_EQ(back->cmdline_size, 0);
+  EXPECT_EQ(back->exit_signal, -1);
+  EXPECT_FALSE(back->cmdline_truncated);
+}
+
 TEST(Events, ProcmondStatusRoundTripsAndNamesBadFields) {
   ProcmondStatus s;
   s.time = 1764000000;

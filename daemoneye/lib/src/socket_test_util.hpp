@@ -27,14 +27,15 @@ inline osl::proc::OpenSocket unix_socket_row(std::int32_t pid, std::int32_t fd, 
 // An inet socket of `pid` on `fd` (family 2 or 10, protocol 6 or 17) from
 // 10.0.0.5 or fd00::5, port 40000 + fd, to `remote`:`remote_port`; `state`
 // as the TCP table names it ("" for UDP). In the host's network namespace;
-// its inode differs with pid and fd.
+// its inode differs with pid and fd, and from every unix_socket_row's
+// (those are 100000 + fd).
 inline osl::proc::OpenSocket inet_socket_row(std::int32_t pid, std::int32_t fd, int family, int protocol,
                                              std::string remote, int remote_port, std::string state) {
   osl::proc::OpenSocket s;
   s.pid = pid;
   s.fd = fd;
   s.net_namespace = 4026531840u;
-  s.entry.inode = static_cast<std::uint64_t>(pid) * 100 + static_cast<std::uint64_t>(fd);
+  s.entry.inode = 5'000'000'000u + static_cast<std::uint64_t>(pid) * 100 + static_cast<std::uint64_t>(fd);
   s.entry.family = family;
   s.entry.protocol = protocol;
   s.entry.local_address = family == osl::proc::kFamilyInet ? "10.0.0.5" : "fd00::5";
