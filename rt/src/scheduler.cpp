@@ -70,7 +70,7 @@ constexpr unsigned kSpinRounds = 64;
 
 class ThreadPool final : public Executor {
  public:
-  explicit ThreadPool(unsigned n) {
+  ThreadPool(unsigned n, SystemCore* core) : core_(core) {
     for (unsigned i = 0; i < n; ++i) {
       auto w = std::make_unique<Worker>();
       w->pool = this;
@@ -189,7 +189,7 @@ class ThreadPool final : public Executor {
   void loop(Worker& w) {
     tls_worker = &w;
     set_no_block_thread(true);
-    set_batch_terminations(this);
+    set_batch_terminations(core_);
     bool woke = false;
     while (true) {
       CellBase* c = find_work(w);
@@ -323,6 +323,7 @@ class ThreadPool final : public Executor {
     futex_wake(&epoch_, 1);
   }
 
+  SystemCore* const core_;  // whose terminations the workers batch
   std::vector<std::unique_ptr<Worker>> workers_;
   MpscQueue inject_;
   std::atomic<std::int64_t> injected_{0};  // pushed minus popped (may dip below 0 briefly)
@@ -381,8 +382,8 @@ class ManualExecutor final : public Executor {
 
 }  // namespace
 
-std::unique_ptr<Executor> make_thread_pool(unsigned workers) {
-  return std::make_unique<ThreadPool>(workers == 0 ? 1 : workers);
+std::unique_ptr<Executor> make_thread_pool(unsigned workers, SystemCore* core) {
+  return std::make_unique<ThreadPool>(workers == 0 ? 1 : workers, core);
 }
 std::unique_ptr<Executor> make_manual_executor() { return std::make_unique<ManualExecutor>(); }
 

@@ -39,18 +39,23 @@ class Executor {
   [[nodiscard]] virtual unsigned workers() const noexcept = 0;
 };
 
-std::unique_ptr<Executor> make_thread_pool(unsigned workers);
+class SystemCore;
+
+// The workers of a pool batch the terminations of `core`'s cells (see
+// set_batch_terminations()).
+std::unique_ptr<Executor> make_thread_pool(unsigned workers, SystemCore* core);
 std::unique_ptr<Executor> make_manual_executor();
 
 // Marks the current thread as one that must never block (workers, the
 // manual loop while it runs, the timer thread).
 void set_no_block_thread(bool on) noexcept;
 
-// A pool worker of `exec` (nullptr: none) collects the cells it
-// terminates and hands them to their live-list shards in batches
+// A pool worker of `core`'s executor (nullptr: none) collects the cells of
+// `core` it terminates and hands them to their live-list shards in batches
 // (SystemCore::remove_live); it must call flush_terminated() before it
-// parks and before it exits.
-void set_batch_terminations(const Executor* exec) noexcept;
+// parks and before it exits, which also frees the slots other workers'
+// batches wait in, whether or not this worker ended an actor itself.
+void set_batch_terminations(SystemCore* core) noexcept;
 void flush_terminated() noexcept;
 
 }  // namespace airssys::rt::detail

@@ -58,11 +58,10 @@ unsigned thread_slot() noexcept {
 }
 
 // A pool worker's terminated cells, not yet handed to their shards (see
-// SystemCore's live list): one array per shard, all of the system whose
-// executor is `exec`.
+// SystemCore's live list): one array per shard, all of `core`, the system
+// whose pool the worker belongs to.
 struct TerminatedBatch {
-  const Executor* exec = nullptr;
-  SystemCore* core = nullptr;  // exec's system, once a cell was kept here
+  SystemCore* core = nullptr;
   SystemCore::DeadBatch* per_shard[SystemCore::kShards] = {};
 };
 thread_local TerminatedBatch tls_terminated;
@@ -76,8 +75,10 @@ inline void prefetch_line_w(const void* p) noexcept { __builtin_prefetch(p, 1, 3
 
 }  // namespace
 
-void set_batch_terminations(const Executor* exec) noexcept { tls_terminated.exec = exec; }
+void set_batch_terminations(SystemCore* core) noexcept { tls_terminated.core = core; }
 
+// Every worker of the pool, not only one that ended an actor: cells another
+// worker pushed may wait for an owner that spawns no more.
 void flush_terminated() noexcept {
   TerminatedBatch& t = tls_terminated;
   if (t.core == nullptr) return;
@@ -215,11 +216,18 @@ SystemCore::SystemCore(ActorSystem* o, const SystemConfig& c) : owner(o), cfg(c)
     if (cfg.virtual_time) timers.set_virtual();
   } else {
     unsigned n = cfg.workers != 0 ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
-    exec_ = make_thread_pool(n);
+    exec_ = make_thread_pool(n, this);
   }
 }
 
-SystemCore::~SystemCore() { (void)shutdown(); }
+SystemCore::~SystemCore() {
+  (void)shutdown();
+  // A spawn that passed the stopping_ check just before shutdown() may have
+  // handed batches back (freed_) after step 4's snapshot, and the workers'
+  // last flush may have pushed some after it: drop those cells here.
+  for (Shard& s : shards_) release_dead(s.dead.exchange(nullptr, std::memory_order_acquire));
+  release_freed();
+}
 
 std::expected<void, Error> SystemCore::start_cell(CellBase* c) noexcept {
   if (stopping_.load(std::memory_order_acquire))
@@ -239,7 +247,7 @@ std::expected<void, Error> SystemCore::start_cell(CellBase* c) noexcept {
       try {
         s.slots.push_back(reinterpret_cast<std::uintptr_t>(c));
         c->live_slot = static_cast<std::uint32_t>(s.slots.size() - 1);
-      } catch (...) {
+        } catch (...) {
         listed = false;
       }
     }
@@ -334,11 +342,10 @@ void SystemCore::remove_live(CellBase* c) noexcept {
     std::lock_guard lk(live_m_);
     live_cv_.notify_all();
   }
-  if (TerminatedBatch& t = tls_terminated; t.exec != nullptr && t.exec == exec_.get()) {
+  if (TerminatedBatch& t = tls_terminated; t.core == this) {
     DeadBatch*& b = t.per_shard[c->live_shard];
     if (b == nullptr) b = new (std::nothrow) DeadBatch;
     if (b != nullptr) {
-      t.core = this;
       b->slots[b->n] = c->live_slot;
       b->cells[b->n++] = c;
       if (b->n == kDeadBatch) push_dead(std::exchange(b, nullptr));

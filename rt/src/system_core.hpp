@@ -115,11 +115,15 @@ class SystemCore {
   // (usually the last: the cells are destroyed where they ran and their
   // lines are still in that core's cache). Should the owner not spawn
   // again, a worker that finds kDrainAt or more cells waiting frees their
-  // slots itself, and so does every worker before it parks (reclaim()).
-  // Until then a terminated cell (its actor object already destroyed, its
-  // spawn arguments not yet) keeps its memory: at most kDeadBatch per
-  // shard and worker plus kDrainAt per shard, while workers are busy.
-  // snapshot() frees whatever waits, and lists only cells not yet closed.
+  // slots itself, and so does every worker before it parks (reclaim(),
+  // whether or not that worker ended an actor itself). Until then a
+  // terminated cell (its actor object already destroyed, its spawn
+  // arguments not yet) keeps its memory while every worker is busy: at
+  // most kDeadBatch per shard and worker (in its batches) plus about
+  // kDrainAt per shard either on the dead stack or, its slot freed by the
+  // owner, in `freed_` (every push drops all of freed_, and the owner takes
+  // only what was pushed). snapshot() frees whatever waits, and lists
+  // only cells not yet closed.
  public:
   static constexpr std::size_t kShards = 16;
   static constexpr std::uint32_t kDeadBatch = 64;

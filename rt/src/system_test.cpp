@@ -6,7 +6,9 @@
 #include <airssys/testing/eventually.hpp>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -114,6 +116,125 @@ TEST(LiveList, HealthWhileActorsAreSpawnedAndStopFromSeveralThreads) {
   EXPECT_EQ(sys.health().actors.size(), 4u);
   EXPECT_TRUE(sys.shutdown().has_value());
   EXPECT_TRUE(eventually([&] { return token.use_count() == 1; })) << token.use_count();
+}
+
+// Holds the worker it runs on until released.
+struct Hold {
+  std::atomic<bool>* running;
+  std::atomic<bool>* release;
+};
+class Hog : public rt::Actor<Hog, Hold> {
+ public:
+  void handle(Hold& h) {
+    h.running->store(true);
+    while (!h.release->load()) std::this_thread::yield();
+  }
+};
+
+// Keeps its worker busy without ever leaving it idle: it tells itself again
+// until `go` is set and no more than `live` actors are left, then holds the
+// worker like Hog.
+struct Keep {
+  std::atomic<bool>* go;
+  std::uint64_t live;
+  std::atomic<bool>* running;
+  std::atomic<bool>* release;
+};
+class Busy : public rt::Actor<Busy, Keep> {
+ public:
+  void handle(Keep& k) {
+    if (!k.go->load() || system().stats().live_actors > k.live) {
+      ASSERT_TRUE(self().tell(Keep{k}).has_value());
+      return;
+    }
+    k.running->store(true);
+    while (!k.release->load()) std::this_thread::yield();
+  }
+};
+
+// Worker A ends 100 actors (64, a full batch, go onto the shard's dead
+// stack; 36 stay in A's own batch) and stays busy; their spawner spawns no
+// more. Worker B, which ended none, goes idle: it frees the full batch.
+TEST(LiveList, AnIdleWorkerFreesCellsAnotherWorkerEndedWhileThatOneStaysBusy) {
+  auto token = std::make_shared<int>(0);
+  rt::ActorSystem sys{{.workers = 2}};
+  std::atomic<bool> hog_running{false}, hog_release{false};
+  auto hog = sys.spawn<Hog>().value();
+  ASSERT_TRUE(hog.tell(Hold{&hog_running, &hog_release}).has_value());
+  ASSERT_TRUE(eventually([&] { return hog_running.load(); }));  // B is held: everything below runs on A
+  std::atomic<bool> go{false}, busy_running{false}, busy_release{false};
+  auto busy = sys.spawn<Busy>().value();
+  ASSERT_TRUE(busy.tell(Keep{&go, 2, &busy_running, &busy_release}).has_value());
+  std::vector<Kid::ref_type> kids;
+  for (int i = 0; i < 100; ++i) kids.push_back(sys.spawn<Kid>(token).value());  // all before any ends
+  for (auto& k : kids) ASSERT_TRUE(k.tell(Quit{}).has_value());
+  kids.clear();
+  go.store(true);
+  ASSERT_TRUE(eventually([&] { return busy_running.load(); }));  // the kids ended on A, which never idled
+  EXPECT_EQ(token.use_count(), 1 + 100);  // nobody freed a cell yet
+  hog_release.store(true);                // B goes idle
+  EXPECT_TRUE(eventually([&] { return token.use_count() == 1 + 36; })) << token.use_count();
+  busy_release.store(true);  // A goes idle and frees its own batch
+  EXPECT_TRUE(eventually([&] { return token.use_count() == 1; })) << token.use_count();
+  EXPECT_TRUE(sys.shutdown().has_value());
+}
+
+struct Check {
+  rt::ActorId kid;
+};
+struct Flags {
+  std::atomic<int> listed{-1};  // whether health() listed the kid (-1: not looked yet)
+  std::atomic<bool> shutting{false};
+};
+class Nop : public rt::Actor<Nop, Quit> {
+ public:
+  void handle(Quit&) {}
+};
+// Looks for the kid in health() while the kid has ended but its slot is
+// not freed (the kid is in this worker's batch until the worker idles),
+// then keeps the worker until shutdown() has asked the actors to stop.
+class Checker : public rt::Actor<Checker, Check> {
+ public:
+  explicit Checker(Flags* f) : f_(f) {}
+  void handle(Check& c) {
+    auto h = system().health();
+    f_->listed.store(std::ranges::any_of(h.actors, [&](const rt::ActorHealth& a) { return a.id == c.kid; }) ? 1 : 0);
+    while (!f_->shutting.load()) std::this_thread::yield();
+    while (system().spawn<Nop>().has_value()) {  // until shutdown() has begun
+    }
+    // shutdown() now asks every top-level actor it lists to stop: had it
+    // listed the ended kid, that would be a dead letter. Give it the time
+    // to (the test passes either way if it is slower).
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+
+ private:
+  Flags* f_;
+};
+struct Report {
+  Checker::ref_type to;
+};
+class Reporter : public rt::Actor<Reporter, Report> {
+ public:
+  void handle(Report& r) {
+    ASSERT_TRUE(r.to.tell(Check{id()}).has_value());  // the checker runs next on this worker
+    stop();
+  }
+};
+
+TEST(LiveList, AnActorThatStoppedIsNotListedWhileItsSlotWaitsToBeFreed) {
+  Flags f;
+  rt::ActorSystem sys{{.workers = 1}};
+  auto checker = sys.spawn<Checker>(&f).value();
+  auto kid = sys.spawn<Reporter>().value();
+  ASSERT_TRUE(kid.tell(Report{checker}).has_value());
+  ASSERT_TRUE(eventually([&] { return f.listed.load() != -1; }));
+  EXPECT_EQ(f.listed.load(), 0);
+  const auto dead_letters = sys.stats().dead_letters;
+  f.shutting.store(true);
+  EXPECT_TRUE(sys.shutdown().has_value());
+  EXPECT_EQ(sys.stats().dead_letters, dead_letters);
+  EXPECT_EQ(sys.stats().live_actors, 0u);
 }
 
 }  // namespace
