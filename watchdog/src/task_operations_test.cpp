@@ -295,14 +295,19 @@ TEST_F(TaskOverview, LiveTasksAndStats) {
   auto b = record(reg, "b", TaskState::exited);
   b.ended_ms = b.created_ms + 4000;
   auto c = record(reg, "c", TaskState::running);  // no pid, no monitor: lost
+  // An older daemon's count of what its deadline kill left: no leftovers.
+  auto killed = record(reg, "d", TaskState::timed_out);
+  killed.leftover_processes = 5;
+  killed.ended_ms = killed.created_ms + 3000;
   put(reg, a);
   put(reg, b);
   put(reg, c);
+  put(reg, killed);
   write_file(c.stdout_log, "first\nlast line\n\n");
 
   auto live = live_tasks(reg);
   ASSERT_TRUE(live) << live.error().message;
-  EXPECT_EQ(live->ended, 2u);
+  EXPECT_EQ(live->ended, 3u);
   ASSERT_EQ(live->live.size(), 1u);
   EXPECT_EQ(live->live[0].record.id, "c");
   EXPECT_EQ(live->live[0].effective_state, "lost");
@@ -311,8 +316,9 @@ TEST_F(TaskOverview, LiveTasksAndStats) {
 
   auto s = registry_stats(reg);
   ASSERT_TRUE(s) << s.error().message;
-  EXPECT_EQ(s->tasks, 3u);
-  EXPECT_EQ(s->by_state, (std::map<TaskState, std::size_t>{{TaskState::running, 1}, {TaskState::exited, 2}}));
+  EXPECT_EQ(s->tasks, 4u);
+  EXPECT_EQ(s->by_state, (std::map<TaskState, std::size_t>{
+                             {TaskState::running, 1}, {TaskState::exited, 2}, {TaskState::timed_out, 1}}));
   EXPECT_EQ(s->mean_duration_ms, 3000);
   EXPECT_EQ(s->leftover_processes_killed, 2);
 }

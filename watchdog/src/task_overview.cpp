@@ -106,7 +106,11 @@ std::expected<RegistryStats, Error> registry_stats(const Registry& reg) {
         ++timed;
       }
     }
-    const auto left = t.leftover_processes.value_or(0);
+    // Leftovers count only for a task whose main process ended by itself
+    // (as `status` shows them): an older daemon also kept an unfinished
+    // deadline kill's count there, on live and timed_out records.
+    const bool ended_by_itself = is_terminal(t.state) && t.state != TaskState::timed_out;
+    const auto left = ended_by_itself ? t.leftover_processes.value_or(0) : 0;
     if (left > 0 && __builtin_add_overflow(s.leftover_processes_killed, left, &s.leftover_processes_killed)) {
       s.leftover_processes_killed = std::numeric_limits<std::int64_t>::max();
     }
