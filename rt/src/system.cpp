@@ -243,11 +243,13 @@ std::expected<void, Error> SystemCore::start_cell(CellBase* c) noexcept {
       c->live_slot = s.free_head;
       s.free_head = static_cast<std::uint32_t>(s.slots[s.free_head] >> 1);
       s.slots[c->live_slot] = reinterpret_cast<std::uintptr_t>(c);
+      ++s.used;
     } else {
       try {
         s.slots.push_back(reinterpret_cast<std::uintptr_t>(c));
         c->live_slot = static_cast<std::uint32_t>(s.slots.size() - 1);
-        } catch (...) {
+        ++s.used;
+      } catch (...) {
         listed = false;
       }
     }
@@ -269,6 +271,29 @@ std::expected<void, Error> SystemCore::start_cell(CellBase* c) noexcept {
 void SystemCore::free_slot(Shard& s, std::uint32_t slot) noexcept {
   s.slots[slot] = (static_cast<std::uintptr_t>(s.free_head) << 1) | 1;
   s.free_head = slot;
+  --s.used;
+}
+
+// Mostly free (a burst of actors has ended): the free slots past the last
+// cell go, and the others are chained lowest first, so that spawns fill
+// the front and snapshot(), which stops after the last cell, reads little.
+// No slot number outside the lock names a free slot (a worker's batch
+// names occupied ones), so none is renumbered.
+void SystemCore::compact(Shard& s) noexcept {
+  if (s.slots.size() < kCompactFrom || s.used * std::size_t{4} > s.slots.size()) return;
+  while (!s.slots.empty() && (s.slots.back() & 1) != 0) s.slots.pop_back();
+  s.free_head = UINT32_MAX;
+  for (std::size_t i = s.slots.size(); i-- > 0;) {
+    if ((s.slots[i] & 1) == 0) continue;
+    s.slots[i] = (static_cast<std::uintptr_t>(s.free_head) << 1) | 1;
+    s.free_head = static_cast<std::uint32_t>(i);
+  }
+  if (s.slots.capacity() / 2 > s.slots.size()) {
+    try {
+      s.slots.shrink_to_fit();
+    } catch (...) {  // keeps the larger array
+    }
+  }
 }
 
 SystemCore::DeadBatch* SystemCore::take_dead(Shard& s) noexcept {
@@ -376,12 +401,16 @@ std::vector<IntrusivePtr<CellBase>> SystemCore::snapshot(bool top_level_only) {
     {
       std::lock_guard lk(s.m);
       dead = take_dead(s);
-      for (std::uintptr_t v : s.slots) {
+      std::uint32_t seen = 0;
+      for (std::size_t i = 0; i < s.slots.size() && seen < s.used; ++i) {
+        const std::uintptr_t v = s.slots[i];
         if ((v & 1) != 0) continue;
+        ++seen;
         auto* c = reinterpret_cast<CellBase*>(v);
         // Closed: terminated, its slot not freed yet (in a worker's batch).
         if (!c->closed() && (!top_level_only || !c->supervised)) out.emplace_back(c);
       }
+      compact(s);
     }
     release_dead(dead);
   }

@@ -122,8 +122,9 @@ class SystemCore {
   // most kDeadBatch per shard and worker (in its batches) plus about
   // kDrainAt per shard either on the dead stack or, its slot freed by the
   // owner, in `freed_` (every push drops all of freed_, and the owner takes
-  // only what was pushed). snapshot() frees whatever waits, and lists
-  // only cells not yet closed.
+  // only what was pushed). snapshot() frees whatever waits, lists
+  // only cells not yet closed, reads each shard only up to its last cell
+  // (`used` counts them) and compacts a shard that is mostly free.
  public:
   static constexpr std::size_t kShards = 16;
   static constexpr std::uint32_t kDeadBatch = 64;
@@ -143,12 +144,14 @@ class SystemCore {
  private:
   static constexpr std::size_t kStripes = 8;
   static constexpr std::int64_t kDrainAt = 256;
+  static constexpr std::size_t kCompactFrom = 1024;  // slots; a smaller array is not worth it
   struct alignas(64) Shard {
     std::mutex m;
     // Guarded by m. A slot holds a cell, or (low bit set, cells being
     // 64-aligned) the index of the next free slot shifted left by one.
     std::vector<std::uintptr_t> slots;
     std::uint32_t free_head = UINT32_MAX;
+    std::uint32_t used = 0;  // slots holding a cell
     // Written by the terminating workers; its own line.
     alignas(64) std::atomic<DeadBatch*> dead{nullptr};
     std::atomic<std::int64_t> dead_count{0};
@@ -163,6 +166,7 @@ class SystemCore {
   // lock is dropped.
   static DeadBatch* take_dead(Shard& s) noexcept;
   static void free_slot(Shard& s, std::uint32_t slot) noexcept;
+  static void compact(Shard& s) noexcept;  // caller holds s.m
   static void release_dead(DeadBatch* b) noexcept;
   void hand_back(DeadBatch* b) noexcept;
   std::vector<IntrusivePtr<CellBase>> snapshot(bool top_level_only);

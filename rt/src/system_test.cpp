@@ -237,4 +237,48 @@ TEST(LiveList, AnActorThatStoppedIsNotListedWhileItsSlotWaitsToBeFreed) {
   EXPECT_EQ(sys.stats().live_actors, 0u);
 }
 
+// snapshot() reads a shard only up to its last cell and compacts a shard
+// left mostly free by a burst: whatever the slots, health() lists exactly
+// the live actors, before and after, and spawns reuse the slots.
+TEST(LiveList, HealthListsTheLiveActorsAfterABurstIsCompacted) {
+  auto token = std::make_shared<int>(0);
+  rt::ActorSystem sys{{.workers = 2}};
+  auto ids_of = [&] {
+    std::vector<rt::ActorId> ids;
+    for (auto& a : sys.health().actors) ids.push_back(a.id);
+    return ids;
+  };
+  std::vector<Kid::ref_type> kids;
+  for (int i = 0; i < 5000; ++i) kids.push_back(sys.spawn<Kid>(token).value());
+  // The first, one in the middle and one at four fifths stay (the free
+  // slots behind that one go).
+  std::vector<Kid::ref_type> staying{kids[0], kids[2500], kids[4000]};
+  std::vector<rt::ActorId> kept{kids[0].id(), kids[2500].id(), kids[4000].id()};
+  for (int i = 0; i < 5000; ++i) {
+    if (i == 0 || i == 2500 || i == 4000) continue;
+    ASSERT_TRUE(kids[i].tell(Quit{}).has_value());
+  }
+  kids.clear();
+  ASSERT_TRUE(eventually([&] { return sys.stats().live_actors == 3; }));
+  EXPECT_EQ(ids_of(), kept);  // compacts this thread's shard
+  EXPECT_EQ(ids_of(), kept);
+  ASSERT_TRUE(eventually([&] { return token.use_count() == 1 + 2 * 3; })) << token.use_count();
+  // Spawns after the compaction fill freed slots; some end again.
+  for (int i = 0; i < 3000; ++i) {
+    auto k = sys.spawn<Kid>(token).value();
+    if (i % 1000 == 0) {
+      kept.push_back(k.id());
+      staying.push_back(k);
+    } else {
+      ASSERT_TRUE(k.tell(Quit{}).has_value());
+    }
+  }
+  ASSERT_TRUE(eventually([&] { return sys.stats().live_actors == 6; }));
+  EXPECT_EQ(ids_of(), kept);
+  EXPECT_TRUE(sys.shutdown().has_value());
+  EXPECT_EQ(sys.stats().live_actors, 0u);
+  staying.clear();  // their cells (with the token) go with the last references
+  EXPECT_TRUE(eventually([&] { return token.use_count() == 1; })) << token.use_count();
+}
+
 }  // namespace
