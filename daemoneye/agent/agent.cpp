@@ -17,11 +17,14 @@
 #include <airssys/daemoneye/store.hpp>
 #include <airssys/daemoneye/store_backlog.hpp>
 #include <airssys/ledger/ledger.hpp>
+#include <airssys/osl/unique_fd.hpp>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <sqlite3.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <csignal>
 #include <unistd.h>
@@ -106,14 +109,33 @@ Result<std::shared_ptr<ledger::Ledger>> open_or_create_ledger(const fs::path& di
         category, l.error().errno_value,
         fmt::format("ledger {}: {}{}", dir.string(), l.error().to_string(),
                     category == ErrorCategory::busy
-                        ? " (is another daemoneye-agent running on this database? `daemoneye-cli status` with the same "
-                          "configuration says; stop it first, or give this agent a database.path in another directory "
-                          "- its ledger, bus socket and status.json are kept beside the database - or its own "
-                          "ledger.dir and bus.socket)"
+                        ? " (is another daemoneye-agent writing to this ledger.dir? stop it first, or give each agent "
+                          "its own)"
                         : "")});
   }
   for (const auto& w : (*l)->warnings()) spdlog::warn("ledger {}: {}", dir.string(), w);
   return std::shared_ptr<ledger::Ledger>(std::move(*l));
+}
+
+// One agent per state directory: status.json, osl-audit.jsonl, the default
+// ledger and bus socket all sit beside the database, so two agents there
+// would trample each other whatever else their configurations name. An
+// exclusive flock on DIR/agent.lock, held for the agent's life (the kernel
+// drops it when the process ends, also by SIGKILL: no stale lock).
+Result<osl::UniqueFd> lock_state_dir(const fs::path& db_dir) {
+  const fs::path lock = db_dir / "agent.lock";
+  osl::UniqueFd fd(::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600));
+  if (!fd) return std::unexpected(Error::from_errno(errno, fmt::format("cannot open {}", lock.string())));
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK) return std::unexpected(Error::from_errno(errno, fmt::format("cannot lock {}", lock.string())));
+    return std::unexpected(Error{
+        ErrorCategory::busy, EWOULDBLOCK,
+        fmt::format("{}: another daemoneye-agent is running on this state directory (its database, ledger, bus "
+                    "socket and status.json sit in {}); `daemoneye-cli status` with the same configuration says. "
+                    "Stop it first, or give this agent a database.path in another directory",
+                    lock.string(), db_dir.string())});
+  }
+  return fd;
 }
 
 fs::path find_procmond(const Config& c, const fs::path& self_exe) {
@@ -155,6 +177,9 @@ void remember_recent_alerts(const Config& c, AlertPipeline& pipeline) {
 }  // namespace
 
 struct Agent::Impl {
+  // DIR/agent.lock, held while the agent runs (lock_state_dir); first, so it
+  // is released last, once everything else is closed.
+  osl::UniqueFd state_lock;
   Config config;
   std::string host;
   std::unique_ptr<Store> store;
@@ -237,10 +262,13 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   // bad directory creates and opens nothing.
   if (auto r = require_rules_dir(load_rules(config.rules.dir), config.rules.dir); !r) return std::unexpected(r.error());
 
-  // The ledger's writer lock first: a second agent on the same state (the
-  // service and one started by hand) stops there, before it opens - and,
-  // if it is newer, migrates - the store the first one is running on.
+  // The state directory's lock first: a second agent on the same state
+  // (the service and one started by hand) stops there, before it opens -
+  // and, if it is newer, migrates - the store the first one is running on.
   if (auto r = Store::prepare_directory(config.database.path); !r) return std::unexpected(r.error());
+  auto state_lock = lock_state_dir(db_dir);
+  if (!state_lock) return std::unexpected(state_lock.error());
+  impl->state_lock = std::move(*state_lock);
   auto ledger = open_or_create_ledger(config.ledger.dir.empty() ? db_dir / "ledger" : config.ledger.dir);
   if (!ledger) return std::unexpected(ledger.error());
   impl->ledger = std::move(*ledger);

@@ -147,30 +147,35 @@ TEST(AgentOperator, ANatsServerThatDoesNotAnswerIsReportedAsNotConnected) {
 }
 
 // The service and one started by hand on the same state: the second must
-// stop, say why, and leave the first running.
+// stop, say why, and leave the first running - also with another
+// database.path in the same directory (status.json, the audit log, the
+// default ledger and bus socket sit there: it would create other.db and
+// collide on them), and with its own ledger.dir and bus.socket but the same
+// database. Nothing of the refused agents is created.
 TEST(AgentOperator, ASecondAgentOnTheSameStateSaysAnotherOneRuns) {
   OperatorFixture f;
   f.add_self_rule();
   Child first = f.start();
   ASSERT_TRUE(eventually([&] { return f.logged("first scan stored"); })) << slurp(f.log);
-  const fs::path second_log = f.dir.path() / "second.log";
-  Child second({agent_bin(), "--config", f.config.string()}, second_log, second_log);
-  EXPECT_EQ(second.wait().value_or(-1), 1) << slurp(second_log);
-  EXPECT_NE(slurp(second_log).find("another process has this ledger open for writing (is another daemoneye-agent "
-                                   "running on this database?"),
-            std::string::npos)
-      << slurp(second_log);
-  EXPECT_FALSE(first.exited()) << slurp(f.log);
-  // Another database in the same directory shares the ledger (and bus
-  // socket, status.json): also refused, before the store is opened - no
-  // database file left behind (the lock comes before Store::open).
+  const std::string says = "another daemoneye-agent is running on this state directory";
+  const auto refused = [&](const std::string& name, std::vector<std::string> extra) {
+    const fs::path log = f.dir.path() / (name + ".log");
+    std::vector<std::string> argv{agent_bin(), "--config", f.config.string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    Child other(argv, log, log);
+    EXPECT_EQ(other.wait().value_or(-1), 1) << name << ": " << slurp(log);
+    EXPECT_NE(slurp(log).find(says), std::string::npos) << name << ": " << slurp(log);
+    EXPECT_NE(slurp(log).find("give this agent a database.path in another directory"), std::string::npos)
+        << name << ": " << slurp(log);
+  };
+  refused("same", {});
   const fs::path other_db = f.var / "other.db";
-  ASSERT_TRUE(fs::exists(other_db.parent_path())) << other_db;
-  Child third({agent_bin(), "--config", f.config.string(), "--database", other_db.string()}, second_log, second_log);
-  EXPECT_EQ(third.wait().value_or(-1), 1) << slurp(second_log);
-  EXPECT_NE(slurp(second_log).find("or give this agent a database.path in another directory"), std::string::npos)
-      << slurp(second_log);
+  refused("other-db", {"--database", other_db.string()});
   EXPECT_FALSE(fs::exists(other_db)) << "the refused agent created " << other_db;
+  const fs::path elsewhere = f.dir.path() / "elsewhere";
+  refused("own-ledger-and-socket",
+          {"--ledger-dir", (elsewhere / "ledger").string(), "--socket", (elsewhere / "bus.sock").string()});
+  EXPECT_FALSE(fs::exists(elsewhere / "ledger")) << "the refused agent created its ledger";
   EXPECT_FALSE(first.exited()) << slurp(f.log);
   first.signal(SIGTERM);
   EXPECT_EQ(first.wait().value_or(-1), 0) << slurp(f.log);
