@@ -52,22 +52,40 @@ std::string unescape(std::string_view s) {
   return out;
 }
 
-// The whole of a /proc or cgroup file ("" when it cannot be read). Opened
-// O_CLOEXEC, so a process another thread spawns meanwhile inherits no
-// descriptor (std::ifstream cannot say so), and O_NOFOLLOW.
-std::string slurp(const std::filesystem::path& path) {
+// Beyond any real cgroup.procs (a million pids is ~8 MiB) or mountinfo.
+constexpr std::size_t kMaxFileBytes = std::size_t{16} << 20;
+
+// The whole of a /proc or cgroup file. Opened O_CLOEXEC, so a process
+// another thread spawns meanwhile inherits no descriptor (std::ifstream
+// cannot say so), O_NOFOLLOW, and O_NONBLOCK with a regular-file check
+// (procfs and cgroupfs files are regular): a cgroup directory may come from
+// a registry record, and a FIFO or device planted at its cgroup.procs must
+// not hang the reader. At most kMaxFileBytes.
+std::expected<std::string, Error> read_file(const std::filesystem::path& path) {
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK));
+  if (!fd) return std::unexpected(Error::from_errno(errno, fmt::format("cannot read {}", path.string())));
+  struct stat st{};
+  if (::fstat(fd.get(), &st) != 0) return std::unexpected(Error::from_errno(errno, fmt::format("cannot read {}", path.string())));
+  if (!S_ISREG(st.st_mode)) {
+    return std::unexpected(Error::make(ErrorCategory::invalid_argument, fmt::format("cannot read {}: not a regular file", path.string())));
+  }
   std::string out;
-  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
-  if (!fd) return out;
   char buf[16384];
   for (;;) {
     const ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
+    if (n < 0) return std::unexpected(Error::from_errno(errno, fmt::format("cannot read {}", path.string())));
+    if (n == 0) break;
+    if (out.size() + static_cast<std::size_t>(n) > kMaxFileBytes) {
+      return std::unexpected(Error::make(ErrorCategory::io, fmt::format("cannot read {}: larger than {} bytes", path.string(), kMaxFileBytes)));
+    }
     out.append(buf, static_cast<std::size_t>(n));
   }
   return out;
 }
+
+// As read_file, "" when the file cannot be read.
+std::string slurp(const std::filesystem::path& path) { return read_file(path).value_or(std::string()); }
 
 // mount + (own path relative to the mount's root); nullopt on "..".
 std::optional<std::filesystem::path> own_dir(const std::filesystem::path& mount, const std::string& root, std::string self) {
@@ -144,16 +162,7 @@ std::optional<std::filesystem::path> own_v1_dir(const Layout& layout, const std:
 
 Layout detect_layout() { return parse_layout(slurp("/proc/self/mountinfo"), slurp("/proc/self/cgroup")); }
 
-std::vector<pid_t> pids(const std::filesystem::path& dir) {
-  std::vector<pid_t> out;
-  const std::string text = slurp(dir / "cgroup.procs");
-  for (const auto line : split(text, '\n')) {
-    pid_t pid = 0;
-    if (std::from_chars(line.data(), line.data() + line.size(), pid).ec != std::errc{} || pid <= 0) break;  // as a stream read stopped at the first non-number
-    out.push_back(pid);
-  }
-  return out;
-}
+std::vector<pid_t> pids(const std::filesystem::path& dir) { return detail::cgroup_pids(dir).value_or(std::vector<pid_t>{}); }
 
 std::string cpu_max_line(double cpus) {
   // The kernel refuses quotas below 1 ms.
@@ -173,14 +182,40 @@ std::vector<std::filesystem::path> Group::dirs() const {
 namespace detail {
 
 std::expected<void, Error> cgroup_write(const std::filesystem::path& file, std::string_view text) {
-  UniqueFd fd(::open(file.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW));
+  // O_NONBLOCK: a FIFO planted at a control file fails (ENXIO with no
+  // reader, else refused as not regular) instead of hanging the writer.
+  UniqueFd fd(::open(file.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
   if (!fd) return std::unexpected(Error::from_errno(errno, fmt::format("cannot open {}", file.string())));
+  struct stat st{};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return std::unexpected(Error::make(ErrorCategory::invalid_argument, fmt::format("cannot write to {}: not a regular file", file.string())));
+  }
   const ssize_t n = ::write(fd.get(), text.data(), text.size());
   if (n < 0) return std::unexpected(Error::from_errno(errno, fmt::format("cannot write '{}' to {}", text, file.string())));
   if (n != static_cast<ssize_t>(text.size())) {
     return std::unexpected(Error::make(ErrorCategory::io, fmt::format("cannot write '{}' to {}: short write", text, file.string())));
   }
   return {};
+}
+
+std::expected<std::vector<pid_t>, Error> cgroup_pids(const std::filesystem::path& dir) {
+  const auto file = dir / "cgroup.procs";
+  auto text = read_file(file);
+  if (!text) {
+    struct stat st{};
+    if (text.error().errno_value == ENOENT && ::lstat(dir.c_str(), &st) != 0 && errno == ENOENT) return std::vector<pid_t>{};
+    return std::unexpected(std::move(text.error()));
+  }
+  std::vector<pid_t> out;
+  for (const auto line : split(*text, '\n')) {
+    if (line.empty()) continue;
+    pid_t pid = 0;
+    const auto [end, ec] = std::from_chars(line.data(), line.data() + line.size(), pid);
+    if (ec != std::errc{} || end != line.data() + line.size() || pid < 0) break;  // as a stream read stopped at the first non-number
+    if (pid == 0) continue;  // a process outside the reader's pid namespace: no pid to reach it by
+    out.push_back(pid);
+  }
+  return out;
 }
 
 std::set<std::string> cgroup_words(const std::filesystem::path& file) {
@@ -271,36 +306,34 @@ std::expected<cgroup::KillResult, Error> cgroup_signal_all(const std::vector<std
   // Every directory is looked at before anyone is signalled: an error then
   // means nobody was, and a caller may fall back to other means without a
   // member getting the signal twice.
-  std::vector<const std::filesystem::path*> present;
-  for (const auto& dir : dirs) {
-    struct stat st{};
-    if (::lstat(dir.c_str(), &st) == 0) {
-      present.push_back(&dir);
-    } else if (errno != ENOENT) {  // gone: nothing left in it
-      return std::unexpected(Error::from_errno(errno, fmt::format("cannot signal in {}", dir.string())));
+  // A directory whose cgroup.procs cannot be read (EACCES, not a cgroup, a
+  // planted FIFO) is an error, not an empty cgroup.
+  const auto list_all = [&dirs]() -> std::expected<std::set<pid_t>, Error> {
+    std::set<pid_t> all;
+    for (const auto& dir : dirs) {
+      auto listed = cgroup_pids(dir);  // a directory gone holds nothing
+      if (!listed) return std::unexpected(std::move(listed.error()));
+      all.insert(listed->begin(), listed->end());
     }
-  }
+    return all;
+  };
   // One pidfd per pid listed anywhere: a process in several directories (v2
   // and v1 hierarchies) is one target, signalled once. A second SIGTERM
   // means "quit now" to many programs.
-  std::set<pid_t> listed;
-  for (const auto* dir : present) {
-    for (const pid_t pid : cgroup::pids(*dir)) listed.insert(pid);
-  }
+  const auto listed = list_all();
+  if (!listed) return std::unexpected(listed.error());
   std::vector<std::pair<pid_t, UniqueFd>> pinned;
-  for (const pid_t pid : listed) {
+  for (const pid_t pid : *listed) {
     UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
     if (fd) pinned.emplace_back(pid, std::move(fd));
   }
   if (pinned.empty()) return r;
   // Still listed once pinned: the pidfd holds a member, not a stranger that
   // took a recycled pid.
-  std::set<pid_t> still;
-  for (const auto* dir : present) {
-    for (const pid_t pid : cgroup::pids(*dir)) still.insert(pid);
-  }
+  const auto still = list_all();
+  if (!still) return std::unexpected(still.error());
   for (const auto& [pid, fd] : pinned) {
-    if (still.contains(pid) && ::syscall(SYS_pidfd_send_signal, fd.get(), signo, nullptr, 0) == 0) ++r.signalled;
+    if (still->contains(pid) && ::syscall(SYS_pidfd_send_signal, fd.get(), signo, nullptr, 0) == 0) ++r.signalled;
   }
   return r;
 }

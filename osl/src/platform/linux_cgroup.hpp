@@ -3,6 +3,8 @@
 // (cgroup.hpp). Nothing here asks the policy; cgroup/cgroup_ops.cpp does.
 // Control files are opened O_NOFOLLOW | O_CLOEXEC and never created.
 
+#include <sys/types.h>
+
 #include <airssys/osl/cgroup.hpp>
 #include <airssys/osl/error.hpp>
 
@@ -17,6 +19,10 @@ namespace airssys::osl::detail {
 
 // Writes `text` to an existing control file in one write().
 [[nodiscard]] std::expected<void, Error> cgroup_write(const std::filesystem::path& file, std::string_view text);
+// The pids in dir/cgroup.procs, as cgroup::pids, but a file that cannot be
+// read (EACCES, not a cgroup, not a regular file) is an error; a directory
+// that is gone holds nothing.
+[[nodiscard]] std::expected<std::vector<pid_t>, Error> cgroup_pids(const std::filesystem::path& dir);
 // The whitespace-separated words of a control file (empty if unreadable).
 [[nodiscard]] std::set<std::string> cgroup_words(const std::filesystem::path& file);
 // mkdir 0755; an existing directory is fine when `reuse_empty` (and it holds

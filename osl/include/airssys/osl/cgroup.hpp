@@ -57,7 +57,9 @@ struct Layout {
 [[nodiscard]] Layout parse_layout(std::string_view mountinfo, std::string_view self_cgroup);
 [[nodiscard]] Layout detect_layout();
 
-// The PIDs in DIR/cgroup.procs (empty when the cgroup is gone).
+// The PIDs in DIR/cgroup.procs (empty when the cgroup is gone or the file
+// cannot be read, or is no regular file). A process outside the reader's pid
+// namespace, listed as 0, is left out.
 [[nodiscard]] std::vector<pid_t> pids(const std::filesystem::path& dir);
 
 inline constexpr std::uint64_t kCpuPeriodUsec = 100'000;
@@ -125,11 +127,11 @@ struct Kill {
   // SIGINT or SIGCONT go instead through a pidfd to each process listed in
   // any of `dirs`, once however many of them list it, with the same re-check,
   // never through cgroup.kill or the freezer (both mean SIGKILL); method
-  // "signals". Every directory is looked at first, so an error means nobody
-  // was signalled. Any other signal is invalid_argument: a policy rule
-  // allowing cgroup.kill names no signal. It is how a caller reaches members
-  // it cannot tell by start time (a /proc that hides them). Audited with
-  // detail {"signal": N}.
+  // "signals". Every directory is read first (one whose cgroup.procs cannot
+  // be read is an error), so an error means nobody was signalled. Any other
+  // signal is invalid_argument: a policy rule allowing cgroup.kill names no
+  // signal. It is how a caller reaches members it cannot tell by start time
+  // (a /proc that hides them). Audited with detail {"signal": N}.
   int signo = SIGKILL;
   using Result = KillResult;
 };
