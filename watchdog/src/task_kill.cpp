@@ -16,6 +16,10 @@ namespace airssys::watchdog {
 
 namespace {
 
+// The key `run` notes an unfinished deadline kill under, on a live record
+// only (daemon.cpp).
+constexpr const char* kKillUnfinishedKey = "deadline_kill_unfinished";
+
 // What the kill established, to be recorded.
 struct Verdict {
   std::size_t survivors = 0;
@@ -46,6 +50,14 @@ std::expected<std::optional<TaskState>, Error> record_verdict(const Registry& re
     } else if (!v.unverified.empty()) {
       t.error = fmt::format("`task-watchdog kill`: could not verify that its processes are gone ({})", v.unverified);
     } else {
+      // A live record's notes of a deadline kill that `run` (or, in
+      // leftover_processes, a daemon before 2026-12-05) could not finish are
+      // not leftovers of this one: status and stats would count them as
+      // processes killed after the main process ended. The monitor's
+      // `exited` record sets leftover_processes as it sees the end: that
+      // count is genuine and stays.
+      t.extra.erase(kKillUnfinishedKey);
+      if (t.state != TaskState::exited) t.leftover_processes.reset();
       t.state = TaskState::killed;
       t.error = "killed by `task-watchdog kill`";
       if (!monitor_alive || !t.ended_ms) t.ended_ms = detail::now_ms();

@@ -131,6 +131,33 @@ TEST_F(TaskKill, LiveTreeIsKilledVerifiedAndRecordedKilled) {
   EXPECT_NE(trail.find("process.signal"), std::string::npos) << trail;
 }
 
+// A live record whose monitor is gone may carry a note of a deadline kill
+// `run` could not finish (deadline_kill_unfinished; an older daemon put the
+// count in leftover_processes). `kill` ending the task leaves neither: they
+// are no processes killed after the main process ended, which status prints
+// and stats counts (both showed 5 here before), and the key is for live
+// records only.
+TEST_F(TaskKill, ADaemonsUnfinishedKillNotesGoWhenKillEndsTheTask) {
+  LiveTree tree(reg, "noted", "sleep 1000 & wait", 2);
+  ASSERT_TRUE(reg.update([](RegistryData& data) -> std::expected<void, Error> {
+    auto& t = data.tasks.at("noted");
+    t.leftover_processes = 5;
+    t.extra["deadline_kill_unfinished"] = "5";
+    return {};
+  }));
+  auto r = kill_recorded_task(reg, "noted", KillRequest{.grace = 20s, .policy_file = {}});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->outcome, KillOutcome::killed);
+  const auto t = stored(reg, "noted");
+  EXPECT_EQ(t.state, TaskState::killed);
+  EXPECT_FALSE(t.leftover_processes) << *t.leftover_processes;
+  EXPECT_FALSE(t.extra.contains("deadline_kill_unfinished"));
+  auto s = registry_stats(reg);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->leftover_processes_killed, 0);
+  EXPECT_EQ(tree.child.wait(10s), 128 + SIGTERM);
+}
+
 // A member that ignores SIGTERM outlives its leader, after which neither the
 // group nor the descendant walk can reach it (no cgroup, no monitor): the
 // SIGKILL sweeps must still end it because the first sweep found it.
@@ -496,6 +523,26 @@ TEST_F(TaskKill, ExitedWrittenDuringTheKillBecomesKilled) {
 TEST_F(TaskKill, AnyExitWrittenDuringTheKillBecomesKilled) {
   EXPECT_EQ(kill_while_the_monitor_records_exited(0, std::nullopt), TaskState::killed);
   EXPECT_EQ(kill_while_the_monitor_records_exited(3, std::nullopt), TaskState::killed);
+}
+
+// The monitor records `exited` with the leftovers it killed as it sees the
+// end; `killed` replacing it keeps that count, which is genuine (unlike a
+// live record's note of the daemon's unfinished kill, above).
+TEST_F(TaskKill, TheMonitorsLeftoversStayWhenKilledReplacesItsExited) {
+  auto r = kill_while_the_monitor_writes(reg, d.path(), 5s, [](TaskRecord& t) {
+    t.state = TaskState::exited;
+    t.exit_signal = SIGTERM;
+    t.ended_ms = now_ms();
+    t.leftover_processes = 2;
+  });
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->recorded_as, TaskState::killed);
+  const auto t = stored(reg, "race");
+  EXPECT_EQ(t.state, TaskState::killed);
+  EXPECT_EQ(t.leftover_processes, std::optional<std::int64_t>(2));
+  auto s = registry_stats(reg);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->leftover_processes_killed, 2);
 }
 
 // A record that ended before it began (the clock was set back, or it was
