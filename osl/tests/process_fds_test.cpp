@@ -7,6 +7,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <functional>
 #include <set>
 #include <sstream>
 
@@ -157,6 +158,100 @@ TEST_F(ChildFds, StdioDuplicatesAndLandlockAreRefused) {
   const Error sandboxed = refused({f.get()}, /*landlock=*/true);
   EXPECT_EQ(sandboxed.category, ErrorCategory::invalid_argument);
   EXPECT_NE(sandboxed.message.find("Landlock"), std::string::npos) << sandboxed.message;
+}
+
+// Runs `act` once, on the audit writer thread, when it writes the first
+// process.spawn start record. Wrapped write-through, the spawning thread
+// waits for that write: `act` runs after the plan (keep_fds checked, the
+// record's targets taken) and before spawn opens anything or clones — what
+// another thread of the caller could do at that moment.
+class ActOnSpawnStart final : public ActivitySink {
+ public:
+  explicit ActOnSpawnStart(std::function<void()> act) : act_(std::move(act)) {}
+  std::expected<void, Error> write(std::span<const ActivityRecord> batch) override {
+    for (const auto& r : batch) {
+      if (act_ && r.op == OpKind::process_spawn && r.event == ActivityEvent::start) {
+        std::exchange(act_, nullptr)();
+        details_.push_back(r.detail_json);
+      }
+    }
+    return {};
+  }
+  std::string name() const override { return "act-on-spawn-start"; }
+  std::vector<std::string> details_;  // read after flush_audit
+
+ private:
+  std::function<void()> act_;
+};
+
+class KeptFdRace : public ChildFds {
+ protected:
+  // A System (same policy as ChildFds) whose writer runs `act` as above.
+  std::unique_ptr<System> racing(std::function<void()> act) {
+    actor = std::make_shared<ActOnSpawnStart>(std::move(act));
+    return test::system_with(R"(
+version: 1
+rules:
+  - id: run
+    effect: allow
+    principals: ["*"]
+    operations: [process.spawn]
+    resources: ["/usr/bin/**", "/bin/**"]
+)", make_write_through(actor));
+  }
+
+  // What the child, started through `racer`, says fd `n` is (readlink), and
+  // that its stdin reached EOF (`cat` returned once we closed ours).
+  std::string child_view(System& racer, int n) {
+    process::Spawn s;
+    s.argv = {"/bin/sh", "-c", fmt::format("readlink /proc/self/fd/{} && cat", n)};
+    s.options.keep_fds = {n};
+    s.options.stdin_ = process::Stdio::pipe();
+    s.options.stdout_ = process::Stdio::pipe();
+    const auto out = test::run_to_end(racer, "alice", std::move(s));
+    return out ? out->out : std::string("(did not run to its end)");
+  }
+
+  std::shared_ptr<ActOnSpawnStart> actor;
+};
+
+// Another thread replaces fd N (close + open landing on N; dup2 does both at
+// once) after keep_fds was checked and recorded: the child still gets the
+// file that was checked, the one the start record names, not the newcomer.
+TEST_F(KeptFdRace, AKeptFdReplacedAfterTheCheckDoesNotReachTheChild) {
+  UniqueFd lock = open_at("lock", 110);
+  ASSERT_GE(lock.get(), 110);
+  UniqueFd impostor = open_at("impostor", 120);
+  ASSERT_GE(impostor.get(), 120);
+  const int n = lock.get();
+  bool swapped = false;
+  auto racer = racing([&] { swapped = ::dup2(impostor.get(), n) == n; });
+
+  const std::string lock_path = std::filesystem::canonical(dir / "lock").string();
+  EXPECT_EQ(child_view(*racer, n), lock_path + "\n");
+  ASSERT_TRUE(swapped) << "the test did not replace fd " << n;
+  EXPECT_EQ(std::filesystem::read_symlink(fmt::format("/proc/self/fd/{}", n)),
+            std::filesystem::canonical(dir / "impostor"))
+      << "our fd " << n << " was meant to be the impostor by now";
+  ASSERT_TRUE(racer->flush_audit(10s));
+  ASSERT_EQ(actor->details_.size(), 1u);
+  EXPECT_NE(actor->details_[0].find(fmt::format(R"({{"fd":{},"target":"{}"}})", n, lock_path)), std::string::npos)
+      << "the start record must name what the child got: " << actor->details_[0];
+}
+
+// Another thread closes fd N after the check, and N is the lowest free
+// number, so spawn's own next open (the program's O_PATH fd, a stdin or
+// stdout pipe end) lands on it. The child still gets the checked file at N —
+// not our write end of its stdin pipe (it would never see EOF), not the
+// pinned program — and `cat` ends when we close its stdin.
+TEST_F(KeptFdRace, AKeptNumberTakenBySpawnsOwnFdsStillCarriesTheCheckedFile) {
+  UniqueFd lock(::open((dir / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  ASSERT_GE(lock.get(), 3);  // the lowest free number here
+  const int n = lock.get();
+  auto racer = racing([&] { lock.reset(); });
+
+  EXPECT_EQ(child_view(*racer, n), std::filesystem::canonical(dir / "lock").string() + "\n");
+  EXPECT_FALSE(lock) << "the test did not close fd " << n;
 }
 
 }  // namespace

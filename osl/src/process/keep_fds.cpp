@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -42,14 +43,33 @@ std::optional<Error> plan_kept_fds(std::span<const int> fds, bool landlock, std:
     if (std::find(fds.begin(), fds.begin() + static_cast<std::ptrdiff_t>(i), fd) != fds.begin() + static_cast<std::ptrdiff_t>(i)) {
       return Error::make(ErrorCategory::invalid_argument, fmt::format("keep_fds: fd {} is listed twice", fd));
     }
-    if (::fcntl(fd, F_GETFD) < 0) {
+  }
+  // Copies above every kept number: no copy can sit on a number the child
+  // dup2()s a kept fd onto, whatever the caller closes meanwhile.
+  const int above = *std::max_element(fds.begin(), fds.end()) + 1;
+  for (const int fd : fds) {
+    UniqueFd copy(::fcntl(fd, F_DUPFD_CLOEXEC, above));
+    if (!copy) {
       const int err = errno;
+      kept.clear();
+      if (err == EBADF) {
+        return Error{ErrorCategory::invalid_argument, err, 0,
+                     fmt::format("keep_fds: fd {} is not open in this process, so there is nothing to hand on", fd)};
+      }
       return Error{ErrorCategory::invalid_argument, err, 0,
-                   fmt::format("keep_fds: fd {} is not open in this process, so there is nothing to hand on", fd)};
+                   fmt::format("keep_fds: cannot hold a private copy of fd {} above fd {}: {}", fd, above - 1,
+                               std::strerror(err))};
     }
-    kept.push_back(KeptFd{fd, fd_target(fd)});
+    std::string target = fd_target(copy.get());
+    kept.push_back(KeptFd{fd, std::move(copy), std::move(target)});
   }
   return std::nullopt;
+}
+
+int above_kept_fds(const std::vector<KeptFd>& kept) {
+  int above = 3;
+  for (const auto& k : kept) above = std::max(above, k.fd + 1);
+  return above;
 }
 
 void append_kept_fds_json(std::string& detail, const std::vector<KeptFd>& kept) {

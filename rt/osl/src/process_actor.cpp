@@ -128,6 +128,15 @@ void ProcessActor::post_stop() {
 }
 
 rt::ChildSpec process_spec(std::string id, rt::Restart restart, ProcessOptions opts) {
+  // Every restart spawns with a copy of these options, minutes later maybe,
+  // when fd N may be another file (osl reads the numbers on each run and
+  // hands on whatever holds them then).
+  if (!opts.spawn.keep_fds.empty() && restart != rt::Restart::temporary) {
+    throw std::invalid_argument("process_spec '" + id + "': spawn.keep_fds (fd " +
+                                std::to_string(opts.spawn.keep_fds.front()) +
+                                ") needs rt::Restart::temporary: a restart would hand on whatever holds that fd "
+                                "number by then, not the file it names now");
+  }
   rt::ChildSpec s = rt::worker_spec<ProcessActor>(std::move(id), restart, opts);
   s.shutdown = rt::Shutdown::after(opts.kill_after + std::chrono::seconds(1));
   return s;

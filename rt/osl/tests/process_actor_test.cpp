@@ -8,6 +8,7 @@
 #include <airssys/testing/temp_dir.hpp>
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -355,6 +356,39 @@ TEST(ProcessActor, PolicyDenialIsAnInitFailureWithTheOslError) {
   EXPECT_NE(s.error().message.find("child 'denied' failed to start"), std::string::npos) << s.error().message;
   EXPECT_NE(s.error().message.find("denied:"), std::string::npos) << s.error().message;
   EXPECT_EQ(osl_sys->stats().denied, 1u);
+}
+
+
+// Each restart spawns with a copy of the options; fd N may be another file by
+// then, so a restartable spec with keep_fds is refused when it is made. A
+// temporary one (spawned once) starts and the child gets the fd.
+TEST(ProcessActor, KeepFdsIsRefusedForARestartableSpec) {
+  auto osl_sys = make_osl();
+  airssys::testing::TempDir dir;
+  const int fd = ::open((dir / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 3);
+  rto::ProcessOptions opts{.system = osl_sys, .principal = "svc", .argv = {"/bin/sh", "-c", ""}};
+  opts.spawn.keep_fds = {fd};
+  opts.argv[2] = "test -e /proc/self/fd/" + std::to_string(fd);  // exits 1 (a failure) without the fd
+  for (auto restart : {rt::Restart::permanent, rt::Restart::transient}) {
+    try {
+      (void)rto::process_spec("locked", restart, opts);
+      ADD_FAILURE() << "a restartable spec with keep_fds was accepted";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("keep_fds (fd " + std::to_string(fd) + ")"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("Restart::temporary"), std::string::npos) << e.what();
+    }
+  }
+  rt::ActorSystem sys{{.workers = 2}};
+  auto col = sys.spawn<Collector>().value();
+  opts.listener = col;
+  auto s = rt::start_supervisor(sys, {}, {rto::process_spec("locked", rt::Restart::temporary, opts)}, 60s);
+  ASSERT_TRUE(s.has_value()) << s.error().message;
+  ASSERT_TRUE(eventually([&] { return exits(col).size() == 1; }));
+  const auto seen = exits(col);
+  ASSERT_TRUE(seen[0].status.code.has_value());
+  EXPECT_EQ(*seen[0].status.code, 0) << "the child did not have fd " << fd;
+  ::close(fd);
 }
 
 }  // namespace

@@ -83,9 +83,14 @@ struct Options {
   // 2 (0-2 are stdin_/stdout_/stderr_), else invalid_argument (EBADF for a
   // closed one); refused with sandbox.landlock (an open fd carries access past
   // the ruleset). The policy asks nothing more than process.spawn (the caller
-  // already holds the fd); the start record's detail names each fd and what
-  // it is (`"keep_fds":[{"fd":9,"target":"/tmp/lock"}]`). Our own fd and its
-  // flags are not changed: close-on-exec is cleared in the child's fd table.
+  // already holds the fd — so take the list only from trusted code of the
+  // same principal, never from a request); the start record's detail names each fd and what
+  // it is (`"keep_fds":[{"fd":9,"target":"/tmp/lock"}]`). What is checked is
+  // what the child gets: run() takes a private copy of each fd when it checks
+  // the list, and the child receives that copy under the number, even if fd N
+  // here is closed or refers to another file by the time the child starts.
+  // Our own fd and its flags are not changed. The numbers are read on every
+  // run(): reusing these Options later hands on whatever N is then.
   std::vector<int> keep_fds;
   Sandbox sandbox;
 };

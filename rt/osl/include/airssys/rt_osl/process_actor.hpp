@@ -118,6 +118,12 @@ using ProcessRef = ProcessActor::ref_type;
 
 // A supervisor ChildSpec for a ProcessActor. Its Shutdown is
 // kill_after + 1 s, so the actor gets to stop the process gracefully first.
+// spawn.keep_fds is accepted only with Restart::temporary (else
+// std::invalid_argument here): each restart spawns with a copy of `opts`,
+// and osl hands on whatever holds those fd numbers at that moment, which
+// need not be the file they named when the spec was made. (A ProcessActor
+// put in a restartable rt::worker_spec directly has the same problem; do
+// not give it keep_fds.)
 [[nodiscard]] rt::ChildSpec process_spec(std::string id, rt::Restart restart, ProcessOptions opts);
 
 }  // namespace airssys::rt_osl
