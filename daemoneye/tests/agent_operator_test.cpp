@@ -37,13 +37,7 @@ struct OperatorFixture {
   }
 
   // A rule that matches the test process itself, so it fires on the first scan.
-  void add_self_rule() const {
-    write_file(rules / "self.yaml",
-               fmt::format("id: self\nname: The test process\nseverity: high\n"
-                           "query: SELECT pid, name, start_time FROM processes WHERE pid = {}\n",
-                           ::getpid()));
-    ::chmod((rules / "self.yaml").c_str(), 0644);
-  }
+  void add_self_rule() const { write_self_rule(rules); }
 
   Child start() const {
     EXPECT_FALSE(agent_bin().empty()) << "DAEMONEYE_AGENT_BIN is not set: run this test through ctest";

@@ -3,6 +3,7 @@
 // process_events with its argv and raises the bundled exec-from-tmp alert.
 
 #include "harness.hpp"
+#include "store_query.hpp"
 
 #include <nlohmann/json.hpp>
 #include <sqlite3.h>
@@ -13,22 +14,6 @@
 
 namespace detest {
 namespace {
-
-std::string query_text(const fs::path& db, const std::string& sql) {
-  sqlite3* h = nullptr;
-  std::string out;
-  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_busy_timeout(h, 2000);
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-      const auto* t = sqlite3_column_text(st, 0);
-      if (t != nullptr) out = reinterpret_cast<const char*>(t);
-    }
-    sqlite3_finalize(st);
-  }
-  sqlite3_close(h);
-  return out;
-}
 
 TEST(AgentRealtime, AOneMillisecondPayloadFromTmpIsStoredAndAlerted) {
   if (::geteuid() != 0) GTEST_SKIP() << "eBPF needs root";

@@ -12,6 +12,7 @@
 // a file system without the flag.
 
 #include "harness.hpp"
+#include "store_query.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -28,24 +29,6 @@
 
 namespace detest {
 namespace {
-
-// The first column of the first row of `sql` on the agent's store, read
-// only ("" when there is none or the store cannot be read yet).
-std::string query_text(const fs::path& db, const std::string& sql) {
-  sqlite3* h = nullptr;
-  std::string out;
-  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_busy_timeout(h, 2000);
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-      const auto* t = sqlite3_column_text(st, 0);
-      if (t != nullptr) out = reinterpret_cast<const char*>(t);
-    }
-    sqlite3_finalize(st);
-  }
-  sqlite3_close(h);
-  return out;
-}
 
 std::int64_t number_or(const std::string& text, std::int64_t fallback) { return text.empty() ? fallback : std::stoll(text); }
 

@@ -20,13 +20,7 @@ struct StartupFixture : AgentDir {
     write_config();
   }
 
-  void add_self_rule() const {
-    write_file(rules / "self.yaml",
-               fmt::format("id: self\nname: The test process\nseverity: high\n"
-                           "query: SELECT pid, name, start_time FROM processes WHERE pid = {}\n",
-                           ::getpid()));
-    ::chmod((rules / "self.yaml").c_str(), 0644);
-  }
+  void add_self_rule() const { write_self_rule(rules); }
 
   bool logged(const std::string& text) const { return slurp(log).find(text) != std::string::npos; }
 };
@@ -86,6 +80,31 @@ TEST(AgentStartup, AMissingRulesDirectoryCreatesNoDatabase) {
   EXPECT_TRUE(f.logged("cannot start: rules.dir: " + f.rules.string())) << slurp(f.log);
   EXPECT_FALSE(fs::exists(f.var / "daemoneye.db")) << slurp(f.log);
   EXPECT_FALSE(fs::exists(f.var / "ledger")) << slurp(f.log);
+}
+
+// Exit 2 (the unit's RestartPreventExitStatus=2: never restarted) only
+// where rules.dir itself is wrong; a refusal by the kernel that may pass
+// (EACCES here, EIO, ESTALE, EMFILE, ENOMEM) exits 1 so systemd starts the
+// agent again. Before, every refusal of the directory exited 2.
+TEST(AgentStartup, ARulesDirTheAgentMayNotOpenExits1AndAnUnsafeOneExits2) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to run the agent as nobody";
+  StartupFixture f;
+  const uid_t nobody = 65534;
+  const gid_t nogroup = 65534;
+  ASSERT_EQ(::chmod(f.dir.path().c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(f.config.c_str(), 0644), 0);
+  ASSERT_EQ(::chmod(f.rules.c_str(), 0700), 0);  // root's, closed to nobody: EACCES
+  {
+    Child agent(Child::As{nobody, nogroup}, {agent_bin(), "--config", f.config.string()}, f.log, f.log);
+    EXPECT_EQ(agent.wait().value_or(-1), 1) << slurp(f.log);
+    EXPECT_TRUE(f.logged("cannot start: rules.dir: " + f.rules.string())) << slurp(f.log);
+    EXPECT_TRUE(f.logged("Permission denied")) << slurp(f.log);
+  }
+  // Writable by others: unsafe, a configuration error.
+  ASSERT_EQ(::chmod(f.rules.c_str(), 0777), 0);
+  auto agent = f.start_agent();
+  EXPECT_EQ(agent->wait().value_or(-1), 2) << slurp(f.log);
+  EXPECT_FALSE(fs::exists(f.var / "daemoneye.db")) << slurp(f.log);
 }
 
 // Before, the reload logged only "reload: 0 rules loaded ... (0 enabled,

@@ -14,6 +14,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -67,6 +68,15 @@ class Child : public airssys::testing::Child {
                                        .stderr_path = err,
                                        .run_as = airssys::testing::SpawnOptions::Ids{who.uid, who.gid}}) {}
 };
+
+// A rule in `rules` that matches the calling test process itself, so it
+// fires on an agent's first scan (self.yaml, mode 0644).
+inline void write_self_rule(const fs::path& rules) {
+  airssys::testing::write_file(rules / "self.yaml", "id: self\nname: The test process\nseverity: high\n"
+                                                    "query: SELECT pid, name, start_time FROM processes WHERE pid = " +
+                                                        std::to_string(::getpid()) + "\n");
+  ::chmod((rules / "self.yaml").c_str(), 0644);
+}
 
 inline std::string cli_bin() { return env_or_empty("DAEMONEYE_CLI_BIN"); }
 

@@ -1,0 +1,30 @@
+#pragma once
+// Reading a running agent's store from an integration test, read-only.
+
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <string>
+
+namespace detest {
+
+// The first column of the first row of `sql` on the agent's store, read
+// only ("" when there is none or the store cannot be read yet: the agent
+// may not have created it, or holds a write lock for longer than 2 s).
+inline std::string query_text(const std::filesystem::path& db, const std::string& sql) {
+  sqlite3* h = nullptr;
+  std::string out;
+  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_busy_timeout(h, 2000);
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+      const auto* t = sqlite3_column_text(st, 0);
+      if (t != nullptr) out = reinterpret_cast<const char*>(t);
+    }
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(h);
+  return out;
+}
+
+}  // namespace detest
