@@ -5,8 +5,11 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <climits>
+#include <cstring>
 #include <functional>
 #include <set>
 #include <sstream>
@@ -200,25 +203,32 @@ rules:
 )", make_write_through(actor));
   }
 
-  // What the child, started through `racer`, says fd `n` is (readlink), and
-  // that its stdin reached EOF (`cat` returned once we closed ours).
-  std::string child_view(System& racer, int n) {
+  // Runs a child through `racer` keeping fd `n` (its stdin a pipe, as spawn's
+  // own fds are then one more candidate for the number); it must be refused
+  // naming `n`, and nothing may have started.
+  Error refused_by_child(System& racer, int n) {
     process::Spawn s;
     s.argv = {"/bin/sh", "-c", fmt::format("readlink /proc/self/fd/{} && cat", n)};
     s.options.keep_fds = {n};
     s.options.stdin_ = process::Stdio::pipe();
     s.options.stdout_ = process::Stdio::pipe();
-    const auto out = test::run_to_end(racer, "alice", std::move(s));
-    return out ? out->out : std::string("(did not run to its end)");
+    s.options.deadline = 20s;
+    auto p = racer.run("alice", s);
+    EXPECT_FALSE(p) << "the child started with fd " << n << " handed on";
+    if (!p) return p.error();
+    p->take_stdin().reset();
+    (void)p->wait();
+    return Error{};
   }
 
   std::shared_ptr<ActOnSpawnStart> actor;
 };
 
 // Another thread replaces fd N (close + open landing on N; dup2 does both at
-// once) after keep_fds was checked and recorded: the child still gets the
-// file that was checked, the one the start record names, not the newcomer.
-TEST_F(KeptFdRace, AKeptFdReplacedAfterTheCheckDoesNotReachTheChild) {
+// once) after keep_fds was checked and recorded: the child sees that N is not
+// the file the start record names and does not start (it must not run with
+// the newcomer, which nobody checked or recorded).
+TEST_F(KeptFdRace, AKeptFdReplacedAfterTheCheckIsRefused) {
   UniqueFd lock = open_at("lock", 110);
   ASSERT_GE(lock.get(), 110);
   UniqueFd impostor = open_at("impostor", 120);
@@ -227,31 +237,83 @@ TEST_F(KeptFdRace, AKeptFdReplacedAfterTheCheckDoesNotReachTheChild) {
   bool swapped = false;
   auto racer = racing([&] { swapped = ::dup2(impostor.get(), n) == n; });
 
-  const std::string lock_path = std::filesystem::canonical(dir / "lock").string();
-  EXPECT_EQ(child_view(*racer, n), lock_path + "\n");
+  const Error e = refused_by_child(*racer, n);
   ASSERT_TRUE(swapped) << "the test did not replace fd " << n;
-  EXPECT_EQ(std::filesystem::read_symlink(fmt::format("/proc/self/fd/{}", n)),
-            std::filesystem::canonical(dir / "impostor"))
-      << "our fd " << n << " was meant to be the impostor by now";
-  ASSERT_TRUE(racer->flush_audit(10s));
-  ASSERT_EQ(actor->details_.size(), 1u);
-  EXPECT_NE(actor->details_[0].find(fmt::format(R"({{"fd":{},"target":"{}"}})", n, lock_path)), std::string::npos)
-      << "the start record must name what the child got: " << actor->details_[0];
+  EXPECT_EQ(e.category, ErrorCategory::invalid_argument) << e.to_string();
+  EXPECT_NE(e.message.find(fmt::format("keep_fds: fd {} refers to another file", n)), std::string::npos) << e.message;
 }
 
 // Another thread closes fd N after the check, and N is the lowest free
 // number, so spawn's own next open (the program's O_PATH fd, a stdin or
-// stdout pipe end) lands on it. The child still gets the checked file at N —
-// not our write end of its stdin pipe (it would never see EOF), not the
-// pinned program — and `cat` ends when we close its stdin.
-TEST_F(KeptFdRace, AKeptNumberTakenBySpawnsOwnFdsStillCarriesTheCheckedFile) {
+// stdout pipe end) lands on it. The child must not be handed that (our write
+// end of its stdin pipe, or the pinned program): it is refused naming N.
+TEST_F(KeptFdRace, AKeptNumberTakenBySpawnsOwnFdsIsRefused) {
   UniqueFd lock(::open((dir / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   ASSERT_GE(lock.get(), 3);  // the lowest free number here
   const int n = lock.get();
   auto racer = racing([&] { lock.reset(); });
 
-  EXPECT_EQ(child_view(*racer, n), std::filesystem::canonical(dir / "lock").string() + "\n");
+  const Error e = refused_by_child(*racer, n);
   EXPECT_FALSE(lock) << "the test did not close fd " << n;
+  EXPECT_EQ(e.category, ErrorCategory::invalid_argument) << e.to_string();
+  EXPECT_NE(e.message.find(fmt::format("keep_fds: fd {} ", n)), std::string::npos) << e.message;
+  EXPECT_EQ(e.errno_value, EBADF) << e.to_string();
+}
+
+// Linux drops every POSIX record lock (fcntl F_SETLK, lockf) a process holds
+// on a file when the process closes ANY fd to it. Spawning with keep_fds must
+// therefore never open and close an fd to the kept file here — neither for a
+// child that starts nor for a refused request. The probe is an OFD lock
+// query on a second fd kept open to the end (OFD locks conflict with this
+// process's POSIX locks, so F_OFD_GETLK sees ours).
+TEST_F(ChildFds, OurPosixLockOnAKeptFileSurvivesTheSpawn) {
+  UniqueFd lock = open_at("lock", 110);
+  ASSERT_GE(lock.get(), 110);
+  UniqueFd probe(::open((dir / "lock").c_str(), O_RDWR | O_CLOEXEC));
+  ASSERT_GE(probe.get(), 0);
+  struct flock fl{};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  ASSERT_EQ(::fcntl(lock.get(), F_SETLK, &fl), 0) << std::strerror(errno);
+  const auto still_locked = [&] {
+    struct flock q{};
+    q.l_type = F_WRLCK;
+    q.l_whence = SEEK_SET;
+    EXPECT_EQ(::fcntl(probe.get(), F_OFD_GETLK, &q), 0) << std::strerror(errno);
+    return q.l_type == F_WRLCK;
+  };
+  ASSERT_TRUE(still_locked()) << "the probe does not see our lock";
+
+  EXPECT_TRUE(child_fds({lock.get()}).count(lock.get())) << "fd " << lock.get() << " was not handed on";
+  EXPECT_TRUE(still_locked()) << "a spawn with keep_fds released our fcntl lock";
+
+  int closed = 200;
+  while (::fcntl(closed, F_GETFD) >= 0) ++closed;
+  (void)refused({lock.get(), closed});
+  EXPECT_TRUE(still_locked()) << "a refused spawn with keep_fds released our fcntl lock";
+}
+
+// A kept fd at the top of RLIMIT_NOFILE is handed on (nothing is duplicated
+// above it), and INT_MAX is refused as not open, not overflowed.
+TEST_F(ChildFds, AKeptFdAtTheTopOfTheFdLimitReachesTheChild) {
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+  UniqueFd lock = open_at("lock", 110);
+  ASSERT_GE(lock.get(), 110);
+  const rlim_t soft = 128;
+  ASSERT_LE(soft, old.rlim_max);
+  UniqueFd top(::dup3(lock.get(), static_cast<int>(soft) - 1, O_CLOEXEC));
+  ASSERT_EQ(top.get(), static_cast<int>(soft) - 1) << std::strerror(errno);
+  rlimit low = old;
+  low.rlim_cur = soft;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  const auto fds = child_fds({top.get()});
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
+  EXPECT_TRUE(fds.count(top.get())) << "fd " << top.get() << " at the fd limit was not handed on";
+
+  const Error e = refused({INT_MAX});
+  EXPECT_EQ(e.category, ErrorCategory::invalid_argument) << e.to_string();
+  EXPECT_NE(e.message.find(fmt::format("fd {} is not open", INT_MAX)), std::string::npos) << e.message;
 }
 
 }  // namespace

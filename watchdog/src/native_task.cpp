@@ -103,8 +103,12 @@ std::expected<int, Error> run_native_monitor(const Registry& reg, const StartReq
   }
   if (!proc) {
     (void)remove_task_cgroups(*system, principal, *cgroups);
+    // A malformed request (a --keep-fd that is not open, or that was closed
+    // or replaced before the task started) is a usage error (exit 2), not a
+    // program that cannot be executed (126).
     const auto category = proc.error().category == osl::ErrorCategory::not_found ? ErrorCategory::program_not_found
-                                                                                    : ErrorCategory::not_executable;
+                          : proc.error().category == osl::ErrorCategory::invalid_argument ? ErrorCategory::usage
+                                                                                             : ErrorCategory::not_executable;
     return fail(Error{category, fmt::format("cannot start task '{}': {}", req.id, proc.error().to_string()), proc.error().errno_value});
   }
   const pid_t pid = proc->pid();

@@ -4,6 +4,8 @@
 
 #include "harness.hpp"
 
+#include <unistd.h>
+
 using namespace wdtest;
 
 namespace {
@@ -62,6 +64,41 @@ TEST(KeepFd, AClosedFdFailsNamingIt) {
   auto twice = sh(d, R"("$TW" --registry "$R" start --id twice --keep-fd 9 --keep-fd 9 -- true 9>"$L")");
   EXPECT_EQ(twice.rc, 2) << twice.err;
   EXPECT_NE(twice.err.find("--keep-fd 9 is given twice"), std::string::npos) << twice.err;
+}
+
+// An fd at the top of a low RLIMIT_NOFILE is handed on: osl checks the fd
+// where it is and makes no copy above it (a copy there was refused with
+// EINVAL, reported as exit 126 "not executable").
+TEST(KeepFd, AnFdAtTheTopOfTheFdLimitIsHandedOn) {
+  ASSERT_FALSE(bin().empty()) << "TASK_WATCHDOG_BIN is not set";
+  TempDir d;
+  // bash: dash's redirections take one-digit fds only.
+  auto r = airssys::testing::run(
+      {"/bin/bash", "-c",
+       R"(ulimit -n 64 && exec 63>"$L" && "$TW" --registry "$R" start --wait --id top --keep-fd 63 -- sh -c 'test -e /proc/self/fd/63')"},
+      {.env = {"TW=" + bin(), "R=" + registry(d).string(), "L=" + (d.path / "lock").string()}});
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
+// A request osl refuses as malformed when the task is spawned (here: argv
+// and environment above half of ARG_MAX) is a usage error — exit 2, with
+// --wait 125 ("task-watchdog itself failed") — not 6/126 "not executable":
+// the program was never tried.
+TEST(KeepFd, ARequestOslRefusesAsMalformedIsAUsageError) {
+  ASSERT_FALSE(bin().empty()) << "TASK_WATCHDOG_BIN is not set";
+  TempDir d;
+  const long arg_max = ::sysconf(_SC_ARG_MAX);
+  ASSERT_GT(arg_max, 0);
+  const std::string chunk(100 * 1024, 'x');  // below MAX_ARG_STRLEN (128 KiB)
+  for (const bool wait : {false, true}) {
+    std::vector<std::string> argv{bin(), "--registry", registry(d).string(), "start", "--id", wait ? "long-wait" : "long"};
+    if (wait) argv.emplace_back("--wait");
+    argv.insert(argv.end(), {"--", "true"});
+    for (long total = 0; total <= arg_max / 2; total += static_cast<long>(chunk.size()) + 1) argv.push_back(chunk);
+    auto r = airssys::testing::run(argv);
+    EXPECT_EQ(r.status, wait ? 125 : 2) << r.err;
+    EXPECT_NE(r.err.find("arguments and environment total"), std::string::npos) << r.err;
+  }
 }
 
 // The lock is the task's: a second flock -n fails while it runs and succeeds

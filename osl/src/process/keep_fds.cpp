@@ -3,6 +3,7 @@
 #include "activity/json_escape.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -44,12 +45,11 @@ std::optional<Error> plan_kept_fds(std::span<const int> fds, bool landlock, std:
       return Error::make(ErrorCategory::invalid_argument, fmt::format("keep_fds: fd {} is listed twice", fd));
     }
   }
-  // Copies above every kept number: no copy can sit on a number the child
-  // dup2()s a kept fd onto, whatever the caller closes meanwhile.
-  const int above = *std::max_element(fds.begin(), fds.end()) + 1;
   for (const int fd : fds) {
-    UniqueFd copy(::fcntl(fd, F_DUPFD_CLOEXEC, above));
-    if (!copy) {
+    // F_GETFD first: it answers EBADF for any number that is not open
+    // (INT_MAX included) without allocating or overflowing anything.
+    struct stat st{};
+    if (::fcntl(fd, F_GETFD) < 0 || ::fstat(fd, &st) != 0) {
       const int err = errno;
       kept.clear();
       if (err == EBADF) {
@@ -57,19 +57,23 @@ std::optional<Error> plan_kept_fds(std::span<const int> fds, bool landlock, std:
                      fmt::format("keep_fds: fd {} is not open in this process, so there is nothing to hand on", fd)};
       }
       return Error{ErrorCategory::invalid_argument, err, 0,
-                   fmt::format("keep_fds: cannot hold a private copy of fd {} above fd {}: {}", fd, above - 1,
-                               std::strerror(err))};
+                   fmt::format("keep_fds: cannot inspect fd {}: {}", fd, std::strerror(err))};
     }
-    std::string target = fd_target(copy.get());
-    kept.push_back(KeptFd{fd, std::move(copy), std::move(target)});
+    kept.push_back(KeptFd{fd, st.st_dev, st.st_ino, fd_target(fd)});
   }
   return std::nullopt;
 }
 
-int above_kept_fds(const std::vector<KeptFd>& kept) {
-  int above = 3;
-  for (const auto& k : kept) above = std::max(above, k.fd + 1);
-  return above;
+Error kept_fd_changed(int fd, int err) {
+  if (err != 0) {
+    return Error{ErrorCategory::invalid_argument, err, 0,
+                 fmt::format("keep_fds: fd {} was closed after it was checked ({}); the child was not started", fd,
+                             std::strerror(err))};
+  }
+  return Error{ErrorCategory::invalid_argument, EBADF, 0,
+               fmt::format("keep_fds: fd {} refers to another file than the one checked (it was closed or replaced "
+                           "meanwhile); the child was not started",
+                           fd)};
 }
 
 void append_kept_fds_json(std::string& detail, const std::vector<KeptFd>& kept) {

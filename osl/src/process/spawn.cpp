@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,6 +53,13 @@ struct Redirect {
   Resolution file;  // Kind::file
 };
 
+// A kept fd as the child checks it: number and the identity recorded at plan time.
+struct ChildKeptFd {
+  int fd;
+  dev_t dev;
+  ino_t ino;
+};
+
 struct Plan {
   Resolution program;
   std::string program_name;  // as given (argv[0] or tool name), for messages
@@ -60,9 +68,8 @@ struct Plan {
   std::vector<std::string> env_removed;  // names the policy kept from the child (for the start record)
   Redirect in, out, err;
   std::vector<Resolution> cgroup_procs;  // DIR/cgroup.procs for each join_cgroups entry
-  std::vector<detail::KeptFd> kept;      // Options::keep_fds: checked, copied and described
-  std::vector<int> kept_numbers;         // the numbers the child gets, for the child
-  std::vector<int> kept_copies;          // our copies of what was checked, dup2()ed onto them
+  std::vector<detail::KeptFd> kept;      // Options::keep_fds: checked, identified and described
+  std::vector<ChildKeptFd> kept_child;   // the same, as the child compares them
   const process::Options* options = nullptr;
   std::optional<Error> invalid;
 };
@@ -129,10 +136,7 @@ Plan make_plan(std::vector<std::string> argv, const process::Options& o, const s
     plan.cgroup_procs.push_back(detail::resolve_path(dir / "cgroup.procs", FollowFinal::yes));
   }
   if (auto bad = detail::plan_kept_fds(o.keep_fds, o.sandbox.landlock, plan.kept)) plan.invalid = std::move(*bad);
-  for (const auto& k : plan.kept) {
-    plan.kept_numbers.push_back(k.fd);
-    plan.kept_copies.push_back(k.copy.get());
-  }
+  for (const auto& k : plan.kept) plan.kept_child.push_back(ChildKeptFd{k.fd, k.dev, k.ino});
   plan.in = plan_redirect(o.stdin_);
   plan.out = plan_redirect(o.stdout_);
   plan.err = plan_redirect(o.stderr_);
@@ -212,13 +216,12 @@ struct ChildPlan {
   int landlock_fd = -1;
   const int* cgroup_fds = nullptr;  // open cgroup.procs files to write "0" to
   std::size_t cgroup_count = 0;
-  const int* keep_fds = nullptr;     // the numbers the child keeps (Options::keep_fds)
-  const int* keep_copies = nullptr;  // what goes there: the copies of what was checked
+  const ChildKeptFd* keep_fds = nullptr;  // Options::keep_fds and what each must still be
   std::size_t keep_count = 0;
-  int keep_above = 3;  // above every keep_fds number
   // Written by the child (it shares our memory until it execs).
   volatile int failed_stage = 0;
   volatile int failed_errno = 0;
+  volatile int failed_fd = -1;  // Stage::keep_fd: which kept fd
 };
 
 // The child runs with CLONE_VM | CLONE_VFORK: on its own small stack, in our
@@ -240,6 +243,13 @@ AIRSSYS_CHILD_CODE long raw(long n, long a = 0, long b = 0, long c = 0, long d =
   c.failed_errno = static_cast<int>(-ret);
   c.failed_stage = static_cast<int>(stage);
   for (;;) raw(SYS_exit, 127);
+}
+
+// Stage::keep_fd for kept fd `fd`; `ret` is a failed call's -errno, or 0
+// when `fd` is open on another file than the one checked.
+[[noreturn]] AIRSSYS_CHILD_CODE void child_fail_fd(ChildPlan& c, int fd, long ret) noexcept {
+  c.failed_fd = fd;
+  child_fail(c, Stage::keep_fd, ret);
 }
 
 struct KernelSigaction {
@@ -279,25 +289,20 @@ AIRSSYS_CHILD_CODE int child_main(void* arg) noexcept {
   // Kernels before 5.11 refuse the flag (EINVAL) or the call (ENOSYS); the
   // child then runs with what the caller left open, as before.
   raw(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
-  // Except what the caller asked to hand on (Options::keep_fds): the copy of
-  // the file that was checked and recorded goes onto each number (dup2
-  // leaves the new fd inheritable). Whatever holds that number now — the
-  // caller may have closed it and our own opens reused it — is replaced in
-  // the child's table; the fds still used below (the pinned program, the
-  // Landlock ruleset) are first moved above every kept number. The copies
-  // sit above them too and are close-on-exec.
-  long program_fd = c.program_fd;
-  long landlock_fd = c.landlock_fd;
-  if (c.keep_count > 0) {
-    if ((program_fd = raw(SYS_fcntl, program_fd, F_DUPFD_CLOEXEC, c.keep_above)) < 0) {
-      child_fail(c, Stage::keep_fd, program_fd);
-    }
-    if (landlock_fd >= 0 && (landlock_fd = raw(SYS_fcntl, landlock_fd, F_DUPFD_CLOEXEC, c.keep_above)) < 0) {
-      child_fail(c, Stage::keep_fd, landlock_fd);
-    }
-  }
+  // Except what the caller asked to hand on (Options::keep_fds), and only if
+  // N is still the file that was checked and recorded: another thread may
+  // have closed N since, and our own opens (the pinned program, a pipe end
+  // installed as 0-2 above, a cgroup.procs fd) or the caller's may have
+  // reused it. The program fd is still needed below, so holding a kept
+  // number proves the caller's N was closed: refused as such (the pinned
+  // program is never handed on). Every other reuse shows as another file.
   for (std::size_t i = 0; i < c.keep_count; ++i) {
-    if ((r = raw(SYS_dup2, c.keep_copies[i], c.keep_fds[i])) < 0) child_fail(c, Stage::keep_fd, r);
+    const ChildKeptFd& k = c.keep_fds[i];
+    struct stat st;
+    if (k.fd == c.program_fd || k.fd == c.landlock_fd) child_fail_fd(c, k.fd, -EBADF);
+    if ((r = raw(SYS_fstat, k.fd, reinterpret_cast<long>(&st))) < 0) child_fail_fd(c, k.fd, r);
+    if (st.st_dev != k.dev || st.st_ino != k.ino) child_fail_fd(c, k.fd, 0);
+    if ((r = raw(SYS_fcntl, k.fd, F_SETFD, 0)) < 0) child_fail_fd(c, k.fd, r);
   }
   if (c.cwd && (r = raw(SYS_chdir, reinterpret_cast<long>(c.cwd))) < 0) child_fail(c, Stage::chdir, r);
   for (std::size_t i = 0; i < c.rlimit_count; ++i) {
@@ -306,22 +311,22 @@ AIRSSYS_CHILD_CODE int child_main(void* arg) noexcept {
       child_fail(c, Stage::rlimit, r);
     }
   }
-  if ((c.no_new_privs || landlock_fd >= 0) && (r = raw(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) < 0) {
+  if ((c.no_new_privs || c.landlock_fd >= 0) && (r = raw(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) < 0) {
     child_fail(c, Stage::no_new_privs, r);
   }
-  if (landlock_fd >= 0 && (r = raw(SYS_landlock_restrict_self, landlock_fd, 0)) < 0) {
+  if (c.landlock_fd >= 0 && (r = raw(SYS_landlock_restrict_self, c.landlock_fd, 0)) < 0) {
     child_fail(c, Stage::landlock, r);
   }
   // Execute the very file the policy checked (pinned fd).
-  r = raw(SYS_execveat, program_fd, reinterpret_cast<long>(""), reinterpret_cast<long>(c.argv),
+  r = raw(SYS_execveat, c.program_fd, reinterpret_cast<long>(""), reinterpret_cast<long>(c.argv),
           reinterpret_cast<long>(c.envp), AT_EMPTY_PATH);
   if (r == -ENOENT) {
     // A script: its interpreter reopens it as /dev/fd/N, which a
     // close-on-exec fd would not survive. Keep the fd open (in the child's
     // own fd table) and exec the same pinned file again — never the path,
     // which could have been swapped for a symlink since the check.
-    raw(SYS_fcntl, program_fd, F_SETFD, 0);
-    r = raw(SYS_execveat, program_fd, reinterpret_cast<long>(""), reinterpret_cast<long>(c.argv),
+    raw(SYS_fcntl, c.program_fd, F_SETFD, 0);
+    r = raw(SYS_execveat, c.program_fd, reinterpret_cast<long>(""), reinterpret_cast<long>(c.argv),
             reinterpret_cast<long>(c.envp), AT_EMPTY_PATH);
   }
   child_fail(c, Stage::exec, r);
@@ -450,10 +455,8 @@ std::expected<process::Process, Error> spawn_child(detail::Core& core, std::stri
   c.landlock_fd = landlock.get();
   c.cgroup_fds = cgroup_fds.data();
   c.cgroup_count = cgroup_fds.size();
-  c.keep_fds = plan.kept_numbers.data();
-  c.keep_copies = plan.kept_copies.data();
-  c.keep_count = plan.kept_numbers.size();
-  c.keep_above = detail::above_kept_fds(plan.kept);
+  c.keep_fds = plan.kept_child.data();
+  c.keep_count = plan.kept_child.size();
 
   constexpr std::size_t kStackSize = 64 * 1024;
   void* stack = ::mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -479,6 +482,7 @@ std::expected<process::Process, Error> spawn_child(detail::Core& core, std::stri
     siginfo_t info{};
     ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info, WEXITED);
     const auto stage = static_cast<Stage>(c.failed_stage);
+    if (stage == Stage::keep_fd) return std::unexpected(detail::kept_fd_changed(c.failed_fd, c.failed_errno));
     const auto step = stage == Stage::chdir  ? detail::FailedStep::chdir
                       : stage == Stage::exec ? detail::FailedStep::exec
                                              : detail::FailedStep::other;

@@ -86,10 +86,12 @@ struct Options {
   // already holds the fd — so take the list only from trusted code of the
   // same principal, never from a request); the start record's detail names each fd and what
   // it is (`"keep_fds":[{"fd":9,"target":"/tmp/lock"}]`). What is checked is
-  // what the child gets: run() takes a private copy of each fd when it checks
-  // the list, and the child receives that copy under the number, even if fd N
-  // here is closed or refers to another file by the time the child starts.
-  // Our own fd and its flags are not changed. The numbers are read on every
+  // what the child gets, or it does not start: run() records each fd's file
+  // (st_dev, st_ino) when it checks the list, and if fd N here is closed or
+  // refers to another file by the time the child starts, run() fails with
+  // invalid_argument naming N. No fd is duplicated or closed here (closing
+  // one would drop our fcntl/lockf locks on the file). Our own fd and its
+  // flags are not changed. The numbers are read on every
   // run(): reusing these Options later hands on whatever N is then.
   std::vector<int> keep_fds;
   Sandbox sandbox;
