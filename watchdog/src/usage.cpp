@@ -2,9 +2,14 @@
 
 #include "proc.hpp"
 
+#include <airssys/osl/unique_fd.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
+#include <cerrno>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -12,9 +17,35 @@ namespace airssys::watchdog {
 
 namespace {
 
+// A cgroup file's text, or nullopt. The directory comes from a registry
+// record, so what sits there is not trusted: O_NONBLOCK and the regular-file
+// check (cgroupfs files are regular) keep a planted FIFO from hanging
+// `status`, O_NOFOLLOW refuses a symbolic link, and reading stops at 64 KiB
+// (cpu.stat is a few hundred bytes).
+std::optional<std::string> read_cgroup_file(const std::string& dir, const char* file) {
+  if (dir.empty()) return std::nullopt;
+  const std::string path = dir + "/" + file;
+  const osl::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY));
+  struct stat st {};
+  if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  constexpr std::size_t kMax = 64 * 1024;
+  std::string text(kMax, '\0');
+  std::size_t used = 0;
+  while (used < kMax) {
+    const ssize_t n = ::read(fd.get(), text.data() + used, kMax - used);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::nullopt;
+    if (n == 0) break;
+    used += static_cast<std::size_t>(n);
+  }
+  text.resize(used);
+  return text;
+}
+
 std::optional<std::uint64_t> cgroup_cpu_usec(const std::string& cgroup) {
-  if (cgroup.empty()) return std::nullopt;
-  std::ifstream in(cgroup + "/cpu.stat");
+  const auto text = read_cgroup_file(cgroup, "cpu.stat");
+  if (!text) return std::nullopt;
+  std::istringstream in(*text);
   std::string key;
   std::uint64_t value = 0;
   while (in >> key >> value) {
@@ -24,8 +55,9 @@ std::optional<std::uint64_t> cgroup_cpu_usec(const std::string& cgroup) {
 }
 
 std::optional<std::uint64_t> read_number(const std::string& dir, const char* file) {
-  if (dir.empty()) return std::nullopt;
-  std::ifstream in(dir + "/" + file);
+  const auto text = read_cgroup_file(dir, file);
+  if (!text) return std::nullopt;
+  std::istringstream in(*text);
   std::uint64_t v = 0;
   if (in >> v) return v;
   return std::nullopt;
