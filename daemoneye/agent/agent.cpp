@@ -48,13 +48,12 @@ namespace {
 constexpr std::chrono::milliseconds kEventDelay{10};
 
 // At a stop, the events still queued on the bus are stored this many at a
-// time (one transaction each, as while running) for at most kStopStoreTime
-// after the signal; what is left then is counted, logged and given up. With
-// procmond's stop (2 s), the events spool's drain (5 s) and the counting
-// this keeps a stop well inside systemd's stop timeout (the unit's
-// TimeoutStopSec=60s).
+// time (one transaction each, as while running) for at most
+// database.stop_timeout (20 s by default) after the run loop reads the
+// signal; what is left then is counted (for at most kStopCountTime), logged
+// and given up. With procmond's stop (2 s) and the events spool's drain
+// (5 s) the default keeps a stop well inside the unit's TimeoutStopSec=60s.
 constexpr std::size_t kEventBatch = 4096;
-constexpr std::chrono::seconds kStopStoreTime{20};
 constexpr std::chrono::seconds kStopCountTime{2};
 
 std::int64_t unix_now() { return static_cast<std::int64_t>(::time(nullptr)); }
@@ -69,11 +68,19 @@ const RuleError* directory_refused(const RuleSet& set, const fs::path& dir) {
 }
 
 // The rules directory as start needs it: one that loads no rule at all stops
-// the agent (exit 2), see directory_refused.
+// the agent (see directory_refused). Exit 2 (RestartPreventExitStatus=2: no
+// restart) only where the configuration is wrong and a retry fails the same
+// way: a directory that is missing (ENOENT: a typo in rules.dir; a rules.dir
+// on a late mount needs RequiresMountsFor= in a drop-in, docs "The agent"),
+// a symbolic link, not a directory, or one with an unsafe owner or mode.
+// Anything else the kernel says (EACCES, EIO, ESTALE, EMFILE, ENOMEM, ...)
+// keeps its own category: exit 1, and systemd starts the agent again.
 Result<void> require_rules_dir(const RuleSet& set, const fs::path& dir) {
   const RuleError* refused = directory_refused(set, dir);
   if (refused == nullptr) return {};
-  return fail(ErrorCategory::invalid_input,
+  const int e = refused->errno_value;
+  const bool config_error = e == 0 || e == ENOENT || e == ENOTDIR || e == ELOOP;
+  return fail(config_error ? ErrorCategory::invalid_input : refused->category,
               fmt::format("rules.dir: {} (no rule could be loaded, so no alert could be raised; fix the directory "
                           "or point rules.dir / --rules-dir at the rules)",
                           refused->message));
@@ -221,8 +228,9 @@ struct Agent::Impl {
   void maybe_retention(std::int64_t now);
   // SIGHUP: the rules and the trusted keys of `c` (see Agent::run).
   void reload(const Config& c);
-  // After procmond stopped: stores what it sent before, in batches of
-  // kEventBatch, until `deadline`; logs and counts what is not stored.
+  // After procmond stopped: stores what waited and what it sent before, in
+  // batches of kEventBatch, until `deadline`; logs and counts what is not
+  // stored.
   void store_queued_at_stop(std::chrono::steady_clock::time_point deadline);
   // One message off the bus queue (waiting at most 50 ms): a process event
   // is appended to `into`. False once the queue is empty.
@@ -607,39 +615,69 @@ bool Agent::Impl::take_queued(std::vector<ProcessEvent>& into) {
 }
 
 void Agent::Impl::store_queued_at_stop(std::chrono::steady_clock::time_point deadline) {
-  // Each batch is stored before the next is taken: memory stays bounded and
-  // the time limit is looked at between transactions.
-  std::uint64_t taken = 0, batches = 0;
-  bool queue_empty = false;
-  do {
-    while (!queue_empty && pending_events.size() < kEventBatch) queue_empty = !take_queued(pending_events);
-    if (!pending_events.empty()) ++batches;
-    taken += pending_events.size();
+  using Clock = std::chrono::steady_clock;
+  // First what waited from before the stop (the events of the last few ms,
+  // a backlog kept while the store failed): one forced flush, started only
+  // before the deadline (its own length is not bounded by it: docs "The
+  // agent"). The counts come from the backlog, so an event the backlog
+  // dropped on the way is never counted as stored.
+  const StoreBacklogCounters before = backlog.counters();
+  const std::uint64_t waited = before.events_pending + pending_events.size();
+  std::uint64_t stored_waiting = 0;
+  if (waited > 0 && Clock::now() < deadline) {
     flush_events(true);
-  } while (!queue_empty && std::chrono::steady_clock::now() < deadline);
-  std::uint64_t failed = 0;
-  if (!backlog.empty()) {
-    failed = backlog.drop_all();
-    spdlog::error("stopping with the store still failing: {} process events could not be stored and are lost", failed);
+    const StoreBacklogCounters after = backlog.counters();
+    stored_waiting = waited - after.events_pending - (after.events_dropped - before.events_dropped);
   }
-  if (taken > 0)
-    spdlog::info("stopping: {} process events queued at the stop stored in {} batches", taken - std::min(taken, failed),
-                 batches);
+  // Then the bus queue, a batch at a time, each stored before the next is
+  // taken: memory stays bounded and the deadline is looked at between
+  // transactions. A batch the store refuses stays in the backlog and ends it.
+  std::uint64_t stored_taken = 0, batches = 0;
+  bool queue_empty = false;
+  while (backlog.events_empty() && Clock::now() < deadline) {
+    while (!queue_empty && pending_events.size() < kEventBatch) queue_empty = !take_queued(pending_events);
+    if (pending_events.empty()) break;
+    const std::size_t n = pending_events.size();
+    flush_events(true);
+    if (!backlog.events_empty()) break;
+    stored_taken += n;
+    ++batches;
+  }
+  if (stored_waiting + stored_taken > 0)
+    spdlog::info("stopping: {} process events stored: {} that waited from before the stop, {} taken off the bus at "
+                 "the stop in {} batches",
+                 stored_waiting + stored_taken, stored_waiting, stored_taken, batches);
+
+  // Given up: what the store refused or the deadline left waiting, and what
+  // is still on the bus (it dies with the broker). Counted as status.json's
+  // events_dropped and said, never lost silently.
+  const bool store_refused = !backlog.events_empty();
+  backlog.add_events(std::move(pending_events));
+  pending_events.clear();
+  std::uint64_t lost = backlog.drop_all();
+  bool counted_all = true;
   if (!queue_empty) {
-    // Out of time: what is still queued dies with the broker. Counted (as
-    // status.json's events_dropped) and said, never lost silently.
-    std::vector<ProcessEvent> rest;
-    bool all = false;
-    for (const auto until = std::chrono::steady_clock::now() + kStopCountTime;
-         !all && std::chrono::steady_clock::now() < until;)
-      all = !take_queued(rest);
-    const std::size_t n = rest.size();
-    backlog.add_events(std::move(rest));
-    backlog.drop_all();
-    spdlog::error("stopping: {}{} process events still queued were not stored within {} s of the stop and are lost "
-                  "(process_events misses them; the next start's first collection brings processes up to date)",
-                  all ? "" : "at least ", n, kStopStoreTime.count());
+    // Counted, not decoded: every message but a collection's is a process
+    // event (one that would not decode counts too).
+    std::uint64_t rest = 0;
+    counted_all = false;
+    for (const auto until = Clock::now() + kStopCountTime; !counted_all && Clock::now() < until;) {
+      auto msg = events.next(50ms);
+      if (!msg)
+        counted_all = true;
+      else if (msg->subject != kSubjectSnapshot)
+        ++rest;
+    }
+    lost += rest;
+    backlog.count_dropped(rest);
   }
+  if (lost > 0 || !counted_all)
+    spdlog::error("stopping: {}{} process events were not stored {} and are lost (process_events misses them; the "
+                  "next start's first collection brings processes up to date)",
+                  counted_all ? "" : "at least ", lost,
+                  store_refused ? std::string("because the store still fails")
+                                : fmt::format("within {} of the stop (database.stop_timeout)",
+                                              ms_text(config.database.stop_timeout)));
   status->store_counters(backlog.counters());
 }
 
@@ -696,7 +734,7 @@ int Agent::run(int signal_fd, std::function<Result<Config>()> reload) {
       s.flush_events();
     }
   }
-  const auto stop_deadline = std::chrono::steady_clock::now() + kStopStoreTime;
+  const auto stop_deadline = std::chrono::steady_clock::now() + s.config.database.stop_timeout;
   const auto crashes = s.procmond->counters().crashes.load();
   s.procmond.reset();  // SIGTERM to procmond, wait for it
   s.store_queued_at_stop(stop_deadline);

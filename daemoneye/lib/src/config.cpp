@@ -159,6 +159,8 @@ const std::array kKeys{
               [](Config& c, std::string_view v) { return set_seconds(c.database.max_age, v, 1s, 36'500 * 24h); }},
     ScalarKey{"database.max_size", kSize,
               [](Config& c, std::string_view v) { return set_size(c.database.max_size, v, kMiB, "1MiB"); }},
+    ScalarKey{"database.stop_timeout", kDuration,
+              [](Config& c, std::string_view v) { return set_ms(c.database.stop_timeout, v, 0ms, 1h); }},
     ScalarKey{"scan.interval", kDuration,
               [](Config& c, std::string_view v) { return set_ms(c.scan.interval, v, 100ms, 24h); }},
     ScalarKey{"rules.dir", kPath, [](Config& c, std::string_view v) { return set_path(c.rules.dir, v, false); }},

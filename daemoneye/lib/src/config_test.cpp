@@ -79,11 +79,11 @@ INSTANTIATE_TEST_SUITE_P(
                   "c.yaml:3: duplicate key 'interval' in scan (first at line 2)"},
         ErrorCase{"section_not_mapping", "scan: 1s\n", "c.yaml:1: scan must be a mapping (interval), got a string '1s'"},
         ErrorCase{"section_is_list", "database:\n  - path: x\n",
-                  "c.yaml:2: database must be a mapping (path, max_age, max_size), got a list"},
+                  "c.yaml:2: database must be a mapping (path, max_age, max_size, stop_timeout), got a list"},
         ErrorCase{"non_string_key", "scan:\n  [a]: 1\n", "c.yaml:2: scan: keys must be plain strings, got a list"},
         ErrorCase{"unknown_scan_key", "scan:\n  intervl: 1s\n", "c.yaml:2: unknown key 'intervl' in scan (known: interval)"},
         ErrorCase{"unknown_database_key", "database:\n  path: a.db\n  retention: 7d\n",
-                  "c.yaml:3: unknown key 'retention' in database (known: path, max_age, max_size)"},
+                  "c.yaml:3: unknown key 'retention' in database (known: path, max_age, max_size, stop_timeout)"},
         ErrorCase{"unknown_rules_key", "rules: { directory: x }\n",
                   "c.yaml:1: unknown key 'directory' in rules (known: dir, timeout, max_rows, max_bytes)"},
         ErrorCase{"unknown_alerts_key", "alerts:\n  dedup: 1h\n",
@@ -375,6 +375,18 @@ TEST(Config, DurationZeroDisablesDedup) {
   EXPECT_EQ(c.alerts.rate_limit, 0u);
 }
 
+// A stop that stores none of the waiting events (0) is the operator's choice.
+TEST(Config, StopTimeoutZeroIsAllowedAndAnHourIsTheMost) {
+  Config c;
+  EXPECT_EQ(c.database.stop_timeout, 20s);
+  ASSERT_TRUE(apply_yaml(c, "database: { stop_timeout: 0 }\n", "c.yaml"));
+  EXPECT_EQ(c.database.stop_timeout, 0ms);
+  ASSERT_TRUE(set_key(c, "database.stop_timeout", "1500ms", "x"));
+  EXPECT_EQ(c.database.stop_timeout, 1500ms);
+  EXPECT_EQ(set_key(c, "database.stop_timeout", "2h", "x").error().message,
+            "x: database.stop_timeout: must be at most 1h, got '2h'");
+}
+
 TEST(Config, TheExampleFileListsEveryKeyAtItsDefault) {
   const auto example = std::filesystem::path(__FILE__).parent_path() / ".." / ".." / "config.example.yaml";
   const std::string text = testing::read_file(example);
@@ -385,6 +397,7 @@ TEST(Config, TheExampleFileListsEveryKeyAtItsDefault) {
   EXPECT_EQ(c.database.path, d.database.path);
   EXPECT_EQ(c.database.max_age, d.database.max_age);
   EXPECT_EQ(c.database.max_size, d.database.max_size);
+  EXPECT_EQ(c.database.stop_timeout, d.database.stop_timeout);
   EXPECT_EQ(c.scan.interval, d.scan.interval);
   EXPECT_EQ(c.rules.dir, d.rules.dir);
   EXPECT_EQ(c.rules.timeout, d.rules.timeout);
@@ -506,7 +519,7 @@ TEST(SetKey, Errors) {
             "--interval: scan.interval: '5' needs a unit (ms, s, m, h or d); use e.g. 5s");
   EXPECT_EQ(set_key(c, "log.level", "debug", "--log-level").error().message,
             "--log-level: unknown key 'log.level' (known: database.path, database.max_age, database.max_size, "
-            "scan.interval, rules.dir, rules.timeout, rules.max_rows, rules.max_bytes, alerts.dedup_window, "
+            "database.stop_timeout, scan.interval, rules.dir, rules.timeout, rules.max_rows, rules.max_bytes, alerts.dedup_window, "
             "alerts.rate_limit, alerts.rate_period, ledger.dir, bus.socket, procmond.path, procmond.hash_max_size, "
             "procmond.events, procmond.event_budget, procmond.sockets, procmond.restart_initial, procmond.restart_max, "
             "live_query.enabled, live_query.url, live_query.max_rows, live_query.timeout, live_query.credentials, "
@@ -529,7 +542,7 @@ TEST(SetKey, Errors) {
 
 TEST(SetKey, EveryKeyHasAnEnvironmentVariable) {
   const auto keys = config_keys();
-  ASSERT_EQ(keys.size(), 31u);
+  ASSERT_EQ(keys.size(), 32u);
   EXPECT_EQ(env_var_for("scan.interval"), "DAEMONEYE_SCAN_INTERVAL");
   EXPECT_EQ(env_var_for("rules.max_bytes"), "DAEMONEYE_RULES_MAX_BYTES");
   EXPECT_EQ(env_var_for("procmond.hash_max_size"), "DAEMONEYE_PROCMOND_HASH_MAX_SIZE");

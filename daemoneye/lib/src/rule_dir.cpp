@@ -45,7 +45,7 @@ std::unexpected<Error> os_failure(int e, std::string_view what) {
 
 // "<where>: <message>" as a rejected file, keeping the category.
 RuleError rejection(const std::filesystem::path& file, std::string where, const Error& e) {
-  return RuleError{file, fmt::format("{}: {}", where, e.message), e.category};
+  return RuleError{file, fmt::format("{}: {}", where, e.message), e.category, e.errno_value};
 }
 
 struct DirEntries {

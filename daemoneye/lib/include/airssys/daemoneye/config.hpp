@@ -105,6 +105,11 @@ struct Config {
     std::filesystem::path path = "/var/lib/daemoneye/daemoneye.db";
     std::chrono::seconds max_age{7 * 24 * 3600};
     std::uint64_t max_size = 512ull * 1024 * 1024;
+    // A clean stop stores the process events still queued for at most this
+    // long after the agent reads the signal, then counts and logs the rest as
+    // lost (0: store none of them). Keep it well under the unit's
+    // TimeoutStopSec (docs/daemoneye.md "The agent").
+    std::chrono::milliseconds stop_timeout{20000};
   } database;
   struct {
     std::chrono::milliseconds interval{10000};

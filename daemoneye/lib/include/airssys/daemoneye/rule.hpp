@@ -71,6 +71,9 @@ struct RuleError {
   // invalid_input (malformed YAML, a bad field, a refused query, a duplicate
   // id), denied (owner or mode unsafe, a symlink), not_found, io, ...
   ErrorCategory category = ErrorCategory::invalid_input;
+  // The errno of a refusal by the kernel (ENOENT, EACCES, ELOOP, EIO, ...);
+  // 0 for DaemonEye's own checks and for the content of a file.
+  int errno_value = 0;
 };
 
 struct RuleSet {

@@ -86,6 +86,9 @@ class StoreBacklog {
   // Gives up on everything pending (the agent stops with the store still
   // failing): events counted as dropped. Returns how many events that was.
   std::uint64_t drop_all() noexcept;
+  // Counts `events` given up that never reached the backlog (still on the
+  // bus when the agent stops) in events_dropped.
+  void count_dropped(std::uint64_t events) noexcept { dropped_ += events; }
 
   [[nodiscard]] StoreBacklogCounters counters() const;
 
