@@ -108,6 +108,11 @@ Result<std::shared_ptr<ledger::Ledger>> open_or_create_ledger(const fs::path& di
   std::error_code ec;
   const bool fresh = !fs::exists(dir, ec) || fs::is_empty(dir, ec);
   auto l = fresh ? ledger::Ledger::create(dir) : ledger::Ledger::open(dir);
+  // Two first starts on one ledger.dir (different state directories, so no
+  // agent.lock between them): the one that loses the race to create it
+  // opens it instead, and so meets the writer lock (busy, exit 1) rather
+  // than "already exists" (invalid input, exit 2: never retried).
+  if (!l && fresh && l.error().category == ledger::ErrorCategory::already_exists) l = ledger::Ledger::open(dir);
   if (!l) {
     const ErrorCategory category = category_of(l.error());
     // The ledger's writer lock is what a second agent on the same state
