@@ -68,6 +68,24 @@ TEST(CgroupKillAll, AFifoAtCgroupKillFailsWithoutWaitingForAReader) {
   EXPECT_NE(r.error().message.find("cgroup.kill"), std::string::npos) << r.error().to_string();
 }
 
+// Without cgroup.kill or a freezer the kill falls back to SIGKILL per
+// listed member; a cgroup.procs that cannot be read (here a planted FIFO,
+// then none at all) fails the kill instead of reporting nobody to kill.
+TEST(CgroupKillAll, AnUnreadableListFailsTheSignalFallback) {
+  const airssys::testing::TempDir tmp("osl-cgroup-pids");
+  ASSERT_EQ(::mkfifo((tmp / "cgroup.procs").c_str(), 0600), 0);
+  const auto fifo = detail::cgroup_kill_all(tmp.path());
+  ASSERT_FALSE(fifo) << "method " << fifo->method << ", signalled " << fifo->signalled;
+  EXPECT_NE(fifo.error().message.find("not a regular file"), std::string::npos) << fifo.error().to_string();
+  fs::remove(tmp / "cgroup.procs");
+  const auto none = detail::cgroup_kill_all(tmp.path());
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().message.find("cgroup.procs"), std::string::npos) << none.error().to_string();
+  const auto gone = detail::cgroup_kill_all(tmp / "gone");
+  ASSERT_TRUE(gone) << gone.error().to_string();
+  EXPECT_EQ(gone->signalled, 0u);
+}
+
 // A child with SIGTERM blocked that, once told, exits 1 if SIGTERM is
 // pending: whether it was signalled is then known without any waiting.
 class BlockedChild {

@@ -245,18 +245,23 @@ std::expected<void, Error> cgroup_rmdir(const std::filesystem::path& dir) {
 
 namespace {
 
-// SIGKILL to each member still listed after its pidfd pinned it.
-std::size_t kill_members(const std::filesystem::path& dir) {
+// SIGKILL to each member still listed after its pidfd pinned it. A
+// cgroup.procs that cannot be read (EACCES, not a cgroup, a planted FIFO) is
+// an error, not an empty cgroup: the caller must not report the kill done.
+std::expected<std::size_t, Error> kill_members(const std::filesystem::path& dir) {
+  auto listed = cgroup_pids(dir);  // a directory gone holds nothing
+  if (!listed) return std::unexpected(std::move(listed.error()));
   std::vector<std::pair<pid_t, UniqueFd>> pinned;
-  for (pid_t pid : cgroup::pids(dir)) {
+  for (pid_t pid : *listed) {
     UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
     if (fd) pinned.emplace_back(pid, std::move(fd));
   }
   if (pinned.empty()) return 0;
-  const auto still = cgroup::pids(dir);
+  const auto still = cgroup_pids(dir);
+  if (!still) return std::unexpected(still.error());
   std::size_t n = 0;
   for (const auto& [pid, fd] : pinned) {
-    if (std::find(still.begin(), still.end(), pid) == still.end()) continue;
+    if (std::find(still->begin(), still->end(), pid) == still->end()) continue;
     if (::syscall(SYS_pidfd_send_signal, fd.get(), SIGKILL, nullptr, 0) == 0) ++n;
   }
   return n;
@@ -288,15 +293,20 @@ std::expected<cgroup::KillResult, Error> cgroup_kill_all(const std::filesystem::
     r.method = "freezer";
     if (auto w = cgroup_write(state, "FROZEN"); !w) return std::unexpected(w.error());
     for (int i = 0; i < 200 && trim(slurp(state)) != "FROZEN"; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    r.signalled = kill_members(dir);
+    const auto killed = kill_members(dir);
+    // Thawed whatever the listing said: a cgroup left frozen would hold its
+    // members stopped for good.
     if (auto w = cgroup_write(state, "THAWED"); !w) return std::unexpected(w.error());
+    if (!killed) return std::unexpected(killed.error());
+    r.signalled = *killed;
     return r;
   }
   r.method = "signals";
   for (int round = 0; round < 10; ++round) {
-    const std::size_t n = kill_members(dir);
-    if (n == 0) break;
-    r.signalled += n;
+    const auto n = kill_members(dir);
+    if (!n) return std::unexpected(n.error());
+    if (*n == 0) break;
+    r.signalled += *n;
   }
   return r;
 }
