@@ -1,6 +1,8 @@
 // process.spawn / signal / kill and util.exec, with real child processes.
 
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -404,6 +406,44 @@ rules:
   ASSERT_FALSE(d);
   EXPECT_EQ(d.error().category, ErrorCategory::denied);
   std::filesystem::remove(cg, ec);
+}
+
+// A join_cgroups directory may come from a record: a FIFO planted at its
+// cgroup.procs is refused as not a regular file (with a reader: the child
+// would have written its "0" into the FIFO and started outside any cgroup)
+// and does not hang the spawn (without one: the open used to wait for one).
+TEST(ProcessCgroups, AFifoAtCgroupProcsIsRefusedWithoutHanging) {
+  test::TempDir dir;
+  const auto cg = dir.path() / "cg";
+  std::filesystem::create_directory(cg);
+  ASSERT_EQ(::mkfifo((cg / "cgroup.procs").c_str(), 0600), 0);
+  System sys({.policy = test::policy_from(fmt::format(R"(
+version: 1
+rules:
+  - id: spawn
+    effect: allow
+    principals: ["*"]
+    operations: ["process.spawn"]
+    resources: ["/usr/bin/**", "/bin/**"]
+  - id: cgroups
+    effect: allow
+    principals: ["*"]
+    operations: ["fs.write"]
+    resources: ["{}/**"]
+)", dir.str()))});
+  process::Options o;
+  o.join_cgroups = {cg};
+  {
+    UniqueFd reader(::open((cg / "cgroup.procs").c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    ASSERT_GE(reader.get(), 0);
+    auto p = sys.run("x", process::Spawn{{"/bin/true"}, o});
+    ASSERT_FALSE(p) << "started with a FIFO as its cgroup.procs";
+    EXPECT_EQ(p.error().category, ErrorCategory::invalid_argument) << p.error().to_string();
+    EXPECT_NE(p.error().message.find("not a regular file"), std::string::npos) << p.error().to_string();
+  }
+  auto q = sys.run("x", process::Spawn{{"/bin/true"}, o});
+  ASSERT_FALSE(q);
+  EXPECT_EQ(q.error().errno_value, ENXIO) << q.error().to_string();
 }
 
 }  // namespace

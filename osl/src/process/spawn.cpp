@@ -423,8 +423,18 @@ std::expected<process::Process, Error> spawn_child(detail::Core& core, std::stri
   std::vector<UniqueFd> cgroup_files;
   std::vector<int> cgroup_fds;
   for (const Resolution& c : plan.cgroup_procs) {
-    auto fd = detail::open_beneath(c.resolved, O_WRONLY);
+    // O_NONBLOCK and a regular-file check, as for every cgroup file osl
+    // opens: a join_cgroups directory may come from a record, and a FIFO
+    // planted at its cgroup.procs must not hang the spawn (ENXIO with no
+    // reader, refused with one). The child's write of "0" to the real,
+    // regular cgroupfs file is unaffected by O_NONBLOCK.
+    auto fd = detail::open_beneath(c.resolved, O_WRONLY | O_NONBLOCK);
     if (!fd) return std::unexpected(fd.error());
+    struct stat procs{};
+    if (::fstat(fd->get(), &procs) != 0 || !S_ISREG(procs.st_mode)) {
+      return std::unexpected(Error::make(ErrorCategory::invalid_argument,
+                                         fmt::format("cannot join {}: not a regular file", c.resolved.path)));
+    }
     cgroup_fds.push_back(fd->get());
     cgroup_files.push_back(std::move(*fd));
   }
