@@ -247,8 +247,21 @@ Result<std::unique_ptr<Ledger>> Ledger::create(const std::filesystem::path& dir)
   if (!dfd) return std::unexpected(dfd.error());
   const int dirfd = dfd->get();
   struct stat st {};
-  if (::fstatat(dirfd, kHeadFile, &st, AT_SYMLINK_NOFOLLOW) == 0)
-    return fail(ErrorCategory::already_exists, fmt::format("{} already holds a ledger", dir.string()));
+  const auto holds_a_ledger = [&] { return ::fstatat(dirfd, kHeadFile, &st, AT_SYMLINK_NOFOLLOW) == 0; };
+  if (holds_a_ledger()) return fail(ErrorCategory::already_exists, fmt::format("{} already holds a ledger", dir.string()));
+  // The writer lock while the files are made, and the head looked for again
+  // under it: of two processes creating one ledger at once, the second
+  // either finds it busy or finds the head - it never truncates the files
+  // the first has made and is writing to. Released before open() takes it
+  // for good (flock locks of two descriptors conflict, even in one process).
+  auto lock = open_file_at(dirfd, kLockFile, O_RDWR | O_CREAT, (dir / kLockFile).string());
+  if (!lock) return std::unexpected(lock.error());
+  if (::flock(lock->get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK)
+      return fail(ErrorCategory::busy, fmt::format("{}: another process has this ledger open for writing", dir.string()));
+    return std::unexpected(Error::from_errno(errno, "lock " + (dir / kLockFile).string()));
+  }
+  if (holds_a_ledger()) return fail(ErrorCategory::already_exists, fmt::format("{} already holds a ledger", dir.string()));
   // Only an empty directory, or the leftovers of an init that crashed before
   // writing `head`, may become a ledger.
   static const std::set<std::string> ours = {kEntriesFile, kOffsetsFile, kTreeFile, kLockFile};
@@ -275,6 +288,7 @@ Result<std::unique_ptr<Ledger>> Ledger::create(const std::filesystem::path& dir)
     if (auto r = sync_all(fd->get(), "head"); !r) return std::unexpected(r.error());
   }
   if (auto r = sync_all(dirfd, dir.string()); !r) return std::unexpected(r.error());
+  lock->reset();
   return open(dir);
 }
 

@@ -8,6 +8,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <set>
 #include <thread>
@@ -114,6 +118,27 @@ TEST(Ledger, OneWriterManyReaders) {
   EXPECT_EQ(r->append(bytes("x")).error().category, ErrorCategory::invalid_argument);
   w.reset();
   EXPECT_TRUE(Ledger::open(tmp / "l"));
+}
+
+// Two processes creating one ledger at once: while the first holds the
+// writer lock and has made its files but not yet its head, the second's
+// create must not truncate them (it did: the lock was only taken by the
+// open at the end). Here the "first" is this test holding the lock.
+TEST(Ledger, CreateWhileAnotherHoldsTheWriterLockTruncatesNothing) {
+  TempDir tmp;
+  const auto dir = tmp / "l";
+  std::filesystem::create_directory(dir);
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all);
+  testing::write_file(dir / "entries", bytes("the first creator's entry"));
+  const int lock = ::open((dir / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(lock, 0);
+  ASSERT_EQ(::flock(lock, LOCK_EX | LOCK_NB), 0);
+  auto second = Ledger::create(dir);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().category, ErrorCategory::busy) << second.error().to_string();
+  EXPECT_EQ(testing::read_file(dir / "entries"), bytes("the first creator's entry"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "head"));
+  ::close(lock);
 }
 
 TEST(Ledger, SymlinksInTheDirectoryAreNotFollowed) {
