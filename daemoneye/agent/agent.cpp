@@ -659,6 +659,11 @@ void Agent::Impl::store_queued_at_stop(std::chrono::steady_clock::time_point dea
   const bool store_refused = !backlog.events_empty();
   backlog.add_events(std::move(pending_events));
   pending_events.clear();
+  // A collection kept from while the store was failing goes too: said, as
+  // the events are (its scan row and process table are the next start's).
+  if (backlog.has_collection())
+    spdlog::error("stopping: the last process collection, kept while the store was failing, is not stored (the next "
+                  "start collects afresh)");
   std::uint64_t lost = backlog.drop_all();
   bool counted_all = true;
   if (!queue_empty) {
