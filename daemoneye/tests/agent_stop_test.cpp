@@ -14,6 +14,7 @@
 // No timing is asserted (docs/daemoneye.md "The agent").
 
 #include "harness.hpp"
+#include "store_query.hpp"
 
 #include <airssys/bus/client.hpp>
 #include <airssys/daemoneye/events.hpp>
@@ -35,20 +36,6 @@ namespace de = airssys::daemoneye;
 
 // Pids far above any pid_max (4194304): rows only this test's events make.
 constexpr std::int64_t kFirstPid = 100'000'000;
-
-std::int64_t count_rows(const fs::path& db, const std::string& sql) {
-  sqlite3* h = nullptr;
-  std::int64_t n = -1;
-  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_busy_timeout(h, 2000);
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-      n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-  }
-  sqlite3_close(h);
-  return n;
-}
 
 // The number `pattern`'s first group matches in the log, 0 when none.
 std::uint64_t logged_count(const std::string& log, const std::string& pattern) {

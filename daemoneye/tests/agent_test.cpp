@@ -6,6 +6,7 @@
 // starts again on the same state.
 
 #include "harness.hpp"
+#include "store_query.hpp"
 
 #include <airssys/ledger/ledger.hpp>
 #include <airssys/ledger/verify.hpp>
@@ -59,19 +60,6 @@ struct AgentFixture : AgentDir {
     return std::nullopt;
   }
 };
-
-std::int64_t count_rows(const fs::path& db, const std::string& sql) {
-  sqlite3* h = nullptr;
-  std::int64_t n = -1;
-  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-      n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-  }
-  sqlite3_close(h);
-  return n;
-}
 
 bool AgentFixture::first_scan_stored() const {
   return eventually([&] { return count_rows(var / "daemoneye.db", "SELECT count(*) FROM scans") >= 1; });

@@ -3,6 +3,7 @@
 
 #include <sqlite3.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -25,6 +26,13 @@ inline std::string query_text(const std::filesystem::path& db, const std::string
   }
   sqlite3_close(h);
   return out;
+}
+
+// The number a `SELECT count(*) …` gives on the agent's store; -1 when the
+// store cannot be read yet (see query_text).
+inline std::int64_t count_rows(const std::filesystem::path& db, const std::string& sql) {
+  const std::string text = query_text(db, sql);
+  return text.empty() ? -1 : std::stoll(text);
 }
 
 }  // namespace detest
