@@ -2,10 +2,8 @@
 
 #include "proc.hpp"
 
-#include <airssys/osl/unique_fd.hpp>
+#include <airssys/osl/cgroup.hpp>
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -18,28 +16,11 @@ namespace airssys::watchdog {
 namespace {
 
 // A cgroup file's text, or nullopt. The directory comes from a registry
-// record, so what sits there is not trusted: O_NONBLOCK and the regular-file
-// check (cgroupfs files are regular) keep a planted FIFO from hanging
-// `status`, O_NOFOLLOW refuses a symbolic link, and reading stops at 64 KiB
-// (cpu.stat is a few hundred bytes).
+// record, so what sits there is not trusted: osl's reader does not follow a
+// symbolic link or wait on a planted FIFO.
 std::optional<std::string> read_cgroup_file(const std::string& dir, const char* file) {
   if (dir.empty()) return std::nullopt;
-  const std::string path = dir + "/" + file;
-  const osl::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY));
-  struct stat st {};
-  if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
-  constexpr std::size_t kMax = 64 * 1024;
-  std::string text(kMax, '\0');
-  std::size_t used = 0;
-  while (used < kMax) {
-    const ssize_t n = ::read(fd.get(), text.data() + used, kMax - used);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return std::nullopt;
-    if (n == 0) break;
-    used += static_cast<std::size_t>(n);
-  }
-  text.resize(used);
-  return text;
+  return osl::cgroup::read_file(std::filesystem::path(dir) / file);
 }
 
 std::optional<std::uint64_t> cgroup_cpu_usec(const std::string& cgroup) {

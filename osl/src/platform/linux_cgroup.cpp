@@ -164,6 +164,12 @@ Layout detect_layout() { return parse_layout(slurp("/proc/self/mountinfo"), slur
 
 std::vector<pid_t> pids(const std::filesystem::path& dir) { return detail::cgroup_pids(dir).value_or(std::vector<pid_t>{}); }
 
+std::optional<std::string> read_file(const std::filesystem::path& path) {
+  auto text = osl::read_file(path);
+  if (!text) return std::nullopt;
+  return std::move(*text);
+}
+
 std::string cpu_max_line(double cpus) {
   // The kernel refuses quotas below 1 ms.
   const auto quota = std::max<std::uint64_t>(1000, static_cast<std::uint64_t>(std::llround(cpus * static_cast<double>(kCpuPeriodUsec))));

@@ -62,6 +62,12 @@ struct Layout {
 // namespace, listed as 0, is left out.
 [[nodiscard]] std::vector<pid_t> pids(const std::filesystem::path& dir);
 
+// The whole of a cgroup (or /proc) file as osl reads them: O_CLOEXEC,
+// O_NOFOLLOW, O_NONBLOCK with a regular-file check (cgroupfs files are
+// regular; a FIFO planted in a directory taken from a record cannot hang
+// the reader), at most 16 MiB. nullopt when it cannot be read.
+[[nodiscard]] std::optional<std::string> read_file(const std::filesystem::path& path);
+
 inline constexpr std::uint64_t kCpuPeriodUsec = 100'000;
 // The cpu.max line for `cpus` CPUs: "<quota> 100000" (quota at least 1 ms).
 [[nodiscard]] std::string cpu_max_line(double cpus);
