@@ -371,26 +371,32 @@ std::optional<std::filesystem::path> cgroup2_root() {
   return std::nullopt;
 }
 
-TEST(ProcessCgroups, ChildJoinsTheCgroupBeforeExec) {
-  auto root = cgroup2_root();
-  if (!root) GTEST_SKIP() << "no cgroup v2 hierarchy mounted";
-  const auto cg = *root / fmt::format("airssys-osl-test-{}", ::getpid());
-  std::error_code ec;
-  if (!std::filesystem::create_directory(cg, ec)) GTEST_SKIP() << "cannot create a cgroup here: " << ec.message();
-  System sys({.policy = test::policy_from(fmt::format(R"(
+// Anyone may spawn the system binaries and write the cgroup.procs files
+// below cgroups: all that a spawn with join_cgroups needs.
+Policy cgroup_policy(const std::filesystem::path& cgroups) {
+  return test::policy_from(fmt::format(R"(
 version: 1
 rules:
   - id: spawn
     effect: allow
     principals: ["*"]
     operations: ["process.spawn"]
-    resources: ["/usr/bin/**"]
+    resources: ["/usr/bin/**", "/bin/**"]
   - id: cgroups
     effect: allow
     principals: ["*"]
     operations: ["fs.write"]
     resources: ["{}/**"]
-)", root->string()))});
+)", cgroups.string()));
+}
+
+TEST(ProcessCgroups, ChildJoinsTheCgroupBeforeExec) {
+  auto root = cgroup2_root();
+  if (!root) GTEST_SKIP() << "no cgroup v2 hierarchy mounted";
+  const auto cg = *root / fmt::format("airssys-osl-test-{}", ::getpid());
+  std::error_code ec;
+  if (!std::filesystem::create_directory(cg, ec)) GTEST_SKIP() << "cannot create a cgroup here: " << ec.message();
+  System sys({.policy = cgroup_policy(*root)});
   process::Options o;
   o.join_cgroups = {cg};
   o.stdout_ = process::Stdio::pipe();
@@ -417,20 +423,7 @@ TEST(ProcessCgroups, AFifoAtCgroupProcsIsRefusedWithoutHanging) {
   const auto cg = dir.path() / "cg";
   std::filesystem::create_directory(cg);
   ASSERT_EQ(::mkfifo((cg / "cgroup.procs").c_str(), 0600), 0);
-  System sys({.policy = test::policy_from(fmt::format(R"(
-version: 1
-rules:
-  - id: spawn
-    effect: allow
-    principals: ["*"]
-    operations: ["process.spawn"]
-    resources: ["/usr/bin/**", "/bin/**"]
-  - id: cgroups
-    effect: allow
-    principals: ["*"]
-    operations: ["fs.write"]
-    resources: ["{}/**"]
-)", dir.str()))});
+  System sys({.policy = cgroup_policy(dir.path())});
   process::Options o;
   o.join_cgroups = {cg};
   {
