@@ -48,17 +48,16 @@ AgentStatus sample() {
   s.nats = NatsSinkCounters{.published = 19, .acked = 16, .spooled = 21, .dropped = 22, .reconnects = 23};
   s.procmond = {.running = true, .pid = 4243, .exits = 32, .crashes = 33};
   // The last report came from the procmond before the current one (it crashed).
-  ProcmondStatus p;
-  p.time = 1796392807;
-  p.pid = 4241;
-  p.tier = EventSource::proc_connector;
-  p.tier_reason = "eBPF: BPF programs need CAP_BPF";
-  p.scans = 34;
-  p.budget_per_second = 4000;
-  p.sources[static_cast<std::size_t>(EventSource::poll)] = {.events = 35, .dropped = 36, .lost = 38};
-  p.sources[static_cast<std::size_t>(EventSource::proc_connector)] = {.events = 900, .dropped = 40, .lost = 39};
-  p.sources[static_cast<std::size_t>(EventSource::ebpf)] = {.events = 41, .dropped = 42, .lost = 43};
-  s.procmond_status = p;
+  // sources in EventSource's order: poll, proc_connector, ebpf.
+  s.procmond_status = ProcmondStatus{.time = 1796392807,
+                                     .pid = 4241,
+                                     .tier = EventSource::proc_connector,
+                                     .tier_reason = "eBPF: BPF programs need CAP_BPF",
+                                     .scans = 34,
+                                     .budget_per_second = 4000,
+                                     .sources = {{{.events = 35, .dropped = 36, .lost = 38},
+                                                  {.events = 900, .dropped = 40, .lost = 39},
+                                                  {.events = 41, .dropped = 42, .lost = 43}}}};
   s.procmond_status_received = 1796392808;
   s.store = {.store_failures = 4, .batches_pending = 24, .events_pending = 37, .events_dropped = 27,
              .snapshots_superseded = 28, .last_error = "resource_exhausted: store: database or disk is full"};

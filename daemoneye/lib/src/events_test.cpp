@@ -93,20 +93,19 @@ SnapshotChunk full_chunk() {
   return c;
 }
 
+// sources in EventSource's order: poll, proc_connector, ebpf.
 ProcmondStatus full_status() {
-  ProcmondStatus s;
-  s.time = 1764000200;
-  s.pid = 77;
-  s.tier = EventSource::proc_connector;
-  s.tier_reason = "ebpf: loading the programs failed: Operation not permitted";
-  s.scans = 12;
-  s.budget_per_second = 5000;
-  s.sources[static_cast<std::size_t>(EventSource::poll)] = {.events = 5, .dropped = 6, .lost = 8};
-  s.sources[static_cast<std::size_t>(EventSource::proc_connector)] = {.events = 100, .dropped = 7, .lost = 2};
-  s.sources[static_cast<std::size_t>(EventSource::ebpf)] = {.events = 10, .dropped = 11, .lost = 13};
-  s.sockets = SocketCounters{.rows = 601, .unreadable = 3, .fds_capped = 1, .tables_capped = 5, .unmatched = 9,
-                             .ambiguous = 2, .other_namespace = 4, .truncated = 20, .us = 20500};
-  return s;
+  return {.time = 1764000200,
+          .pid = 77,
+          .tier = EventSource::proc_connector,
+          .tier_reason = "ebpf: loading the programs failed: Operation not permitted",
+          .scans = 12,
+          .budget_per_second = 5000,
+          .sources = {{{.events = 5, .dropped = 6, .lost = 8},
+                       {.events = 100, .dropped = 7, .lost = 2},
+                       {.events = 10, .dropped = 11, .lost = 13}}},
+          .sockets = SocketCounters{.rows = 601, .unreadable = 3, .fds_capped = 1, .tables_capped = 5, .unmatched = 9,
+                                    .ambiguous = 2, .other_namespace = 4, .truncated = 20, .us = 20500}};
 }
 
 TEST(Events, EventRoundTripsEveryField) {
