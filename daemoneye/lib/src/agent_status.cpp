@@ -19,6 +19,7 @@ namespace airssys::daemoneye {
 using nlohmann::json;
 // Written in field order (ordered_json), so the file reads top-down for people.
 using detail::json_array;
+using detail::fields_json;
 using detail::json_field;
 using detail::get_fields;
 using detail::json_get;
@@ -111,13 +112,6 @@ constexpr auto kProcmondFields = std::tuple{
     json_member("exits", &Procmond::exits),
     json_member("crashes", &Procmond::crashes)};
 
-template <class S, class Fields>
-ordered_json fields_json(const S& s, const Fields& fields) {
-  ordered_json out = ordered_json::object();
-  put_fields(out, s, fields);
-  return out;
-}
-
 // An object read with one table; where: the path of `j` for messages.
 template <class S, class Fields>
 S from_fields(const json& j, const Fields& fields, std::string_view where) {
@@ -138,7 +132,7 @@ std::string relocate(std::string message) {
 ordered_json live_query_json(const LiveQueryCounters& c) {
   ordered_json refused = ordered_json::object();
   for (const auto& [reason, n] : c.refused) refused[reason] = n;
-  ordered_json out = fields_json(c, kLiveQueryHead);
+  ordered_json out = fields_json<ordered_json>(c, kLiveQueryHead);
   out["refused"] = std::move(refused);
   put_fields(out, c, kLiveQueryFields);
   return out;
@@ -163,15 +157,15 @@ std::string encode(const AgentStatus& s) {
   for (std::size_t i = 0; i < s.rules.rejected.size() && i < kAgentStatusMaxListed; ++i)
     rejected.push_back(
         ordered_json{{"file", s.rules.rejected[i].file}, {"message", s.rules.rejected[i].message}});
-  ordered_json rules = fields_json(s.rules, kRulesFields);
+  ordered_json rules = fields_json<ordered_json>(s.rules, kRulesFields);
   rules["rejected_count"] = std::max<std::uint64_t>(s.rules.rejected_count, s.rules.rejected.size());
   rules["rejected"] = std::move(rejected);
   rules["failing"] = s.rules.failing;
 
-  ordered_json alerts = fields_json(s.alerts, kAlertsFields);
-  if (s.nats) alerts["nats"] = fields_json(*s.nats, kNatsFields);
+  ordered_json alerts = fields_json<ordered_json>(s.alerts, kAlertsFields);
+  if (s.nats) alerts["nats"] = fields_json<ordered_json>(*s.nats, kNatsFields);
 
-  ordered_json procmond = fields_json(s.procmond, kProcmondFields);
+  ordered_json procmond = fields_json<ordered_json>(s.procmond, kProcmondFields);
   procmond["status"] =
       s.procmond_status ? ordered_json::parse(encode(*s.procmond_status)) : ordered_json(nullptr);
   procmond["status_received"] = s.procmond_status_received;
@@ -179,13 +173,14 @@ std::string encode(const AgentStatus& s) {
   ordered_json j{{"format", kAgentStatusFormat}, {"state", to_string(s.state)}};
   put_fields(j, s, kAgentFields);
   j["rules"] = std::move(rules);
-  j["scans"] = ordered_json{
-      {"done", s.scans},
-      {"last", s.last_scan ? fields_json(*s.last_scan, kLastScanFields) : ordered_json(nullptr)}};
+  j["scans"] = ordered_json{{"done", s.scans},
+                            {"last", s.last_scan ? fields_json<ordered_json>(*s.last_scan, kLastScanFields)
+                                                 : ordered_json(nullptr)}};
   j["alerts"] = std::move(alerts);
-  j["store"] = fields_json(s.store, kStoreFields);
+  j["store"] = fields_json<ordered_json>(s.store, kStoreFields);
   j["procmond"] = std::move(procmond);
-  if (s.events_nats) j["events"] = ordered_json{{"nats", fields_json(*s.events_nats, kNatsFields)}};
+  if (s.events_nats)
+    j["events"] = ordered_json{{"nats", fields_json<ordered_json>(*s.events_nats, kNatsFields)}};
   if (s.live_query) j["live_query"] = live_query_json(*s.live_query);
   return j.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
 }

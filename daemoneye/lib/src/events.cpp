@@ -13,6 +13,7 @@
 namespace airssys::daemoneye {
 
 using nlohmann::json;
+using detail::fields_json;
 using detail::get_fields;
 using detail::json_field;
 using detail::json_get;
@@ -191,13 +192,6 @@ constexpr auto kSocketCounterFields = std::tuple{
     json_member("truncated", &SocketCounters::truncated),
     json_member("us", &SocketCounters::us)};
 
-template <class S, class Fields>
-json fields_json(const S& s, const Fields& fields) {
-  json out = json::object();
-  put_fields(out, s, fields);
-  return out;
-}
-
 json parse(std::string_view text, const char* what) {
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) throw JsonFieldError{fmt::format("{}: not valid JSON", what)};
@@ -218,7 +212,7 @@ std::string encode(const ProcessEvent& e) {
 namespace {
 
 json wire_of(const OpenSocket& s) {
-  json j = fields_json(s, kSocketHead);
+  json j = fields_json<json>(s, kSocketHead);
   put_fields(j, s.entry, kSocketEntryFields);
   put_fields(j, s, kSocketTail);
   return j;
@@ -238,7 +232,7 @@ OpenSocket socket_from(const json& j, const std::string& where) {
 std::string encode(const SnapshotChunk& c) {
   json procs = json::array();
   for (const auto& r : c.processes) procs.push_back(wire_of(r));
-  json j = fields_json(c, kChunkFields);
+  json j = fields_json<json>(c, kChunkFields);
   j["processes"] = std::move(procs);
   if (!c.sockets.empty()) {
     json socks = json::array();
@@ -299,12 +293,13 @@ Result<SnapshotChunk> decode_snapshot(std::string_view text) {
 std::string encode(const ProcmondStatus& s) {
   json sources = json::object();
   for (std::size_t i = 0; i < kEventSources; ++i)
-    sources[std::string(to_string(static_cast<EventSource>(i)))] = fields_json(s.sources[i], kSourceFields);
-  json j = fields_json(s, kStatusHead);
+    sources[std::string(to_string(static_cast<EventSource>(i)))] =
+        fields_json<json>(s.sources[i], kSourceFields);
+  json j = fields_json<json>(s, kStatusHead);
   j["tier"] = to_string(s.tier);
   put_fields(j, s, kStatusTail);
   j["sources"] = std::move(sources);
-  if (s.sockets) j["sockets"] = fields_json(*s.sockets, kSocketCounterFields);
+  if (s.sockets) j["sockets"] = fields_json<json>(*s.sockets, kSocketCounterFields);
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

@@ -5,6 +5,7 @@
 //
 //   constexpr auto kFields = std::tuple{json_member("published", &Counters::published), ...};
 //   put_fields(out, counters, kFields);          // keys in table order (ordered_json)
+//   fields_json<ordered_json>(counters, kFields) // the same, into a new object
 //   get_fields(j, counters, kFields, "where");   // json_get's checks and messages
 //
 // A table holds plain values only (integers, bool, std::string); a field with
@@ -56,6 +57,15 @@ void put_fields(J& out, const S& s, const std::tuple<JsonMember<S, T>...>& field
         ((f.written && !f.written(s.*f.member) ? void() : void(out[f.name] = s.*f.member)), ...);
       },
       fields);
+}
+
+// A new object holding s's fields of one table: J = ordered_json keeps the
+// table's order, nlohmann::json sorts the keys.
+template <class J, class S, class Fields>
+J fields_json(const S& s, const Fields& fields) {
+  J out = J::object();
+  put_fields(out, s, fields);
+  return out;
 }
 
 template <class S, class... T>
