@@ -30,8 +30,6 @@
 namespace detest {
 namespace {
 
-std::int64_t number_or(const std::string& text, std::int64_t fallback) { return text.empty() ? fallback : std::stoll(text); }
-
 // FS_IMMUTABLE_FL on a file until lift() or the end of the object. ok() is
 // false (and error() says why) when it could not be set; unsupported() tells
 // "this file system or this process cannot have it" (a reason to skip) from
@@ -116,22 +114,21 @@ class AgentSigmaMarks : public ::testing::Test {
   // The agent, once it has stored its first scan.
   std::unique_ptr<Child> start_agent() {
     auto a = ad.start_agent();
-    EXPECT_TRUE(eventually([&] { return number_or(query_text(db, "SELECT count(*) FROM scans"), 0) > 0; }))
+    EXPECT_TRUE(eventually([&] { return count_rows(db, "SELECT count(*) FROM scans") > 0; }))
         << slurp(ad.log);
     return a;
   }
   // The ledger's entries file made immutable: every append fails.
   std::unique_ptr<Immutable> refuse_ledger() { return std::make_unique<Immutable>(ad.var / "ledger" / "entries"); }
-  // The marker's process creation in process_events (0 until stored).
+  // The marker's process creation in process_events (-1 until stored).
   std::int64_t marker_event() {
-    return number_or(query_text(db, fmt::format("SELECT min(id) FROM process_events WHERE cmdline LIKE '%{}%' AND "
-                                                "(event = 'exec' OR (event = 'start' AND source = 'poll'))",
-                                                marker)),
-                     0);
+    return count_rows(db, fmt::format("SELECT min(id) FROM process_events WHERE cmdline LIKE '%{}%' AND "
+                                      "(event = 'exec' OR (event = 'start' AND source = 'poll'))",
+                                      marker));
   }
   // The rule's mark in sigma_marks (-1 when it has none).
   std::int64_t stored_mark() {
-    return number_or(query_text(db, fmt::format("SELECT covered FROM sigma_marks WHERE rule_id = '{}'", kRule)), -1);
+    return count_rows(db, fmt::format("SELECT covered FROM sigma_marks WHERE rule_id = '{}'", kRule));
   }
   // Lines of the agent's log saying a scan's alerts were not raised.
   std::size_t refusals() {

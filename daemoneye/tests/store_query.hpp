@@ -28,8 +28,9 @@ inline std::string query_text(const std::filesystem::path& db, const std::string
   return out;
 }
 
-// The number a `SELECT count(*) …` gives on the agent's store; -1 when the
-// store cannot be read yet (see query_text).
+// The number a `SELECT count(*) …` (or any query of one integer: min(id),
+// a stored mark) gives on the agent's store; -1 when the store cannot be
+// read yet (see query_text) or the query gives no row or NULL.
 inline std::int64_t count_rows(const std::filesystem::path& db, const std::string& sql) {
   const std::string text = query_text(db, sql);
   return text.empty() ? -1 : std::stoll(text);
