@@ -47,15 +47,8 @@ constexpr std::int64_t kStartingGraceMs = 60'000;
 // What to do with one unmonitored live task.
 enum class Verdict { none, kill, ended, never_started };
 
-// A live record's key the registry keeps as an unknown one: how many
-// processes the daemon's last kill at the deadline left running or could
-// not verify gone. The sweep that then finds nothing records timed_out.
-// Never leftover_processes, which says "killed after the main process
-// ended" (status, stats).
-constexpr const char* kKillUnfinishedKey = "deadline_kill_unfinished";
-
 std::int64_t kill_unfinished(const TaskRecord& t) {
-  if (const auto it = t.extra.find(kKillUnfinishedKey); it != t.extra.end()) {
+  if (const auto it = t.extra.find(detail::kKillUnfinishedKey); it != t.extra.end()) {
     const auto v = nlohmann::json::parse(it->second, nullptr, /*allow_exceptions=*/false);
     if (v.is_number_integer()) return v.get<std::int64_t>();
   }
@@ -159,7 +152,7 @@ std::expected<SweepReport, Error> sweep_registry(const Registry& reg, osl::Syste
         auto noted = reg.update([&](RegistryData& d) -> std::expected<void, Error> {
           auto it = d.tasks.find(id);
           if (it == d.tasks.end() || is_terminal(it->second.state) || it->second.created_ms != t.created_ms) return {};
-          detail::set_extra(it->second, kKillUnfinishedKey, static_cast<std::int64_t>(survived ? kr.left : kr.unverified));
+          detail::set_extra(it->second, detail::kKillUnfinishedKey, static_cast<std::int64_t>(survived ? kr.left : kr.unverified));
           it->second.leftover_processes.reset();  // an older daemon's note (kill_unfinished)
           it->second.error = survived ? fmt::format("deadline passed and the monitor is gone: {} process(es) survived `task-watchdog run`'s kill; "
                                                     "retried at every sweep", kr.left)
@@ -184,7 +177,7 @@ std::expected<SweepReport, Error> sweep_registry(const Registry& reg, osl::Syste
       // A live record's note of an unfinished kill, by this daemon or an
       // older one (kill_unfinished); nothing was killed after the main
       // process ended.
-      rec.extra.erase(kKillUnfinishedKey);
+      rec.extra.erase(detail::kKillUnfinishedKey);
       rec.leftover_processes.reset();
       switch (v) {
         case Verdict::kill:

@@ -16,10 +16,6 @@ namespace airssys::watchdog {
 
 namespace {
 
-// The key `run` notes an unfinished deadline kill under, on a live record
-// only (daemon.cpp).
-constexpr const char* kKillUnfinishedKey = "deadline_kill_unfinished";
-
 // What the kill established, to be recorded.
 struct Verdict {
   std::size_t survivors = 0;
@@ -56,7 +52,7 @@ std::expected<std::optional<TaskState>, Error> record_verdict(const Registry& re
       // processes killed after the main process ended. The monitor's
       // `exited` record sets leftover_processes as it sees the end: that
       // count is genuine and stays.
-      t.extra.erase(kKillUnfinishedKey);
+      t.extra.erase(detail::kKillUnfinishedKey);
       if (t.state != TaskState::exited) t.leftover_processes.reset();
       t.state = TaskState::killed;
       t.error = "killed by `task-watchdog kill`";

@@ -13,6 +13,13 @@
 
 namespace airssys::watchdog::detail {
 
+// A live record's unknown key (docs/task-watchdog.md, registry): how many
+// processes the daemon's last kill at the deadline left running or could not
+// verify gone. The daemon's sweep that then finds nothing records timed_out;
+// `kill` drops the key when it ends the task. Never leftover_processes, which
+// says "killed after the main process ended" (status, stats).
+inline constexpr const char* kKillUnfinishedKey = "deadline_kill_unfinished";
+
 // Unix time in milliseconds (the registry's clock).
 [[nodiscard]] std::int64_t now_ms();
 
