@@ -27,6 +27,8 @@ namespace de = airssys::daemoneye;
 
 std::int64_t now() { return static_cast<std::int64_t>(::time(nullptr)); }
 
+bool has(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
+
 class Cli : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -80,6 +82,18 @@ class Cli : public ::testing::Test {
     auto w = de::write_status_file(de::status_file_for(db_), s);
     ASSERT_TRUE(w) << w.error();
   }
+  // With s written, `status` exits 0 printing status_text, and `metrics`
+  // exits 0 printing each of metric_lines as a whole line.
+  void expect_status_and_metrics(const de::AgentStatus& s, const std::string& status_text,
+                                 std::initializer_list<std::string> metric_lines) const {
+    write_status(s);
+    Outcome r = cli_db({"status"});
+    EXPECT_EQ(r.code, 0) << r.out << r.err;
+    EXPECT_TRUE(has(r.out, status_text)) << r.out;
+    Outcome m = cli_db({"metrics"});
+    EXPECT_EQ(m.code, 0) << m.err;
+    for (const std::string& line : metric_lines) EXPECT_TRUE(has(m.out, line + "\n")) << line << "\n" << m.out;
+  }
 
   void make_store() {
     auto store = de::Store::open({.path = db_});
@@ -121,8 +135,6 @@ class Cli : public ::testing::Test {
   fs::path var_ = dir_.path() / "var";
   fs::path db_ = var_ / "daemoneye.db";
 };
-
-bool has(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
 
 TEST_F(Cli, VersionAndUsage) {
   Outcome r = cli({"--version"});
@@ -197,24 +209,18 @@ TEST_F(Cli, StatusAndMetricsShowTheLiveQueryCounters) {
                                        .audit_suppressed = 9,
                                        .refused = {{"clock", 3}, {"malformed", 0}, {"replayed", 2}, {"odd\"one", 1}},
                                        .failed_ledger = 2};
-  write_status(s);
-  Outcome r = cli_db({"status"});
-  EXPECT_EQ(r.code, 0) << r.out << r.err;
-  EXPECT_TRUE(has(r.out, "queries:   4 accepted (1 failed), 2 not run (the ledger failed), 6 refused (3 clock, 1 "
-                         "odd\"one, 2 replayed), 6 replies with 120 rows, 2 expired, replayed or over the nonce cache "
-                         "not answered, 9 refusals not recorded (ledger rate limit)\n"))
-      << r.out;
-  Outcome m = cli_db({"metrics"});
-  EXPECT_EQ(m.code, 0) << m.err;
-  for (const std::string line :
-       {"daemoneye_live_queries_total{outcome=\"accepted\"} 4", "daemoneye_live_queries_total{outcome=\"failed_ledger\"} 2",
-        "daemoneye_live_query_failed_total{stage=\"query\"} 1", "daemoneye_live_query_failed_total{stage=\"ledger\"} 2",
-        "daemoneye_live_query_refused_total{reason=\"clock\"} 3",
-        "daemoneye_live_query_refused_total{reason=\"malformed\"} 0",
-        "daemoneye_live_query_refused_total{reason=\"odd\\\"one\"} 1", "daemoneye_live_query_replies_total 6",
-        "daemoneye_live_query_rows_total 120", "daemoneye_live_query_dropped_total 2",
-        "daemoneye_live_query_audit_suppressed_total 9", "# TYPE daemoneye_live_query_refused_total counter"})
-    EXPECT_TRUE(has(m.out, line + "\n")) << line << "\n" << m.out;
+  expect_status_and_metrics(
+      s,
+      "queries:   4 accepted (1 failed), 2 not run (the ledger failed), 6 refused (3 clock, 1 odd\"one, 2 replayed), "
+      "6 replies with 120 rows, 2 expired, replayed or over the nonce cache not answered, 9 refusals not recorded "
+      "(ledger rate limit)\n",
+      {"daemoneye_live_queries_total{outcome=\"accepted\"} 4", "daemoneye_live_queries_total{outcome=\"failed_ledger\"} 2",
+       "daemoneye_live_query_failed_total{stage=\"query\"} 1", "daemoneye_live_query_failed_total{stage=\"ledger\"} 2",
+       "daemoneye_live_query_refused_total{reason=\"clock\"} 3",
+       "daemoneye_live_query_refused_total{reason=\"malformed\"} 0",
+       "daemoneye_live_query_refused_total{reason=\"odd\\\"one\"} 1", "daemoneye_live_query_replies_total 6",
+       "daemoneye_live_query_rows_total 120", "daemoneye_live_query_dropped_total 2",
+       "daemoneye_live_query_audit_suppressed_total 9", "# TYPE daemoneye_live_query_refused_total counter"});
 }
 
 TEST_F(Cli, StatusAndMetricsShowTheSocketCounters) {
@@ -226,20 +232,15 @@ TEST_F(Cli, StatusAndMetricsShowTheSocketCounters) {
   s.procmond_status->sockets = de::SocketCounters{.rows = 601, .unreadable = 2, .fds_capped = 0, .tables_capped = 1,
                                                   .unmatched = 5, .ambiguous = 1, .other_namespace = 3, .truncated = 7,
                                                   .us = 21700};
-  write_status(s);
-  r = cli_db({"status"});
-  EXPECT_EQ(r.code, 0) << r.out << r.err;
-  EXPECT_TRUE(has(r.out, "sockets:   601 rows in the last collection (21.7 ms); 7 processes cut by the collection's "
-                         "budget, 2 processes unreadable, 1 tables over the line cap, 5 socket fds in no table, 1 "
-                         "ambiguous unix inodes\n           3 found in another network namespace\n"))
-      << r.out;
-  Outcome m = cli_db({"metrics"});
-  EXPECT_EQ(m.code, 0) << m.err;
-  for (const std::string line : {"daemoneye_sockets_rows 601", "daemoneye_sockets_missed{reason=\"truncated\"} 7",
-                                 "daemoneye_sockets_missed{reason=\"fds_capped\"} 0",
-                                 "daemoneye_sockets_missed{reason=\"ambiguous\"} 1", "daemoneye_sockets_other_namespace 3",
-                                 "daemoneye_sockets_collect_seconds 0.0217", "# TYPE daemoneye_sockets_missed gauge"})
-    EXPECT_TRUE(has(m.out, line + "\n")) << line << "\n" << m.out;
+  expect_status_and_metrics(
+      s,
+      "sockets:   601 rows in the last collection (21.7 ms); 7 processes cut by the collection's budget, 2 processes "
+      "unreadable, 1 tables over the line cap, 5 socket fds in no table, 1 ambiguous unix inodes\n"
+      "           3 found in another network namespace\n",
+      {"daemoneye_sockets_rows 601", "daemoneye_sockets_missed{reason=\"truncated\"} 7",
+       "daemoneye_sockets_missed{reason=\"fds_capped\"} 0", "daemoneye_sockets_missed{reason=\"ambiguous\"} 1",
+       "daemoneye_sockets_other_namespace 3", "daemoneye_sockets_collect_seconds 0.0217",
+       "# TYPE daemoneye_sockets_missed gauge"});
 }
 
 TEST_F(Cli, StatusTellsStoppedCrashedRecycledAndStaleApart) {

@@ -76,6 +76,25 @@ class TaskUnverified : public ::testing::Test {
     return t;
   }
 
+  // What status says of the task hidden by fake_proc().
+  std::string shown_hidden() const { return "running (unverified: /proc hides pid " + std::to_string(c.pid()) + ")"; }
+
+  // The task's effective state by `status` ("" when it fails: a failure here).
+  std::string effective_state(const std::string& id) {
+    auto s = task_status(reg, id);
+    EXPECT_TRUE(s) << s.error().message;
+    return s ? s->effective_state : "";
+  }
+
+  // The daemon's sweep over the registry, once. Fatal if it fails: callers
+  // wrap it in ASSERT_NO_FATAL_FAILURE.
+  void sweep() {
+    auto system = make_system({}, reg.dir());
+    ASSERT_TRUE(system) << system.error().message;
+    auto sw = sweep_registry(reg, *system, current_principal());
+    ASSERT_TRUE(sw) << sw.error().message;
+  }
+
   TaskState stored_state(const std::string& id) {
     auto data = reg.load();
     EXPECT_TRUE(data);
@@ -124,7 +143,7 @@ TEST_P(HiddenTask, StatusOfATaskProcCannotShowIsNotLost) {
     ProcRootForTesting fake(fake_proc(c.pid(), GetParam().how));
     auto s = task_status(reg, "hidden");
     ASSERT_TRUE(s);
-    EXPECT_EQ(s->effective_state, "running (unverified: /proc hides pid " + std::to_string(c.pid()) + ")");
+    EXPECT_EQ(s->effective_state, shown_hidden());
     EXPECT_EQ(s->processes_alive, 0u);
     EXPECT_NE(s->unverified.find(std::to_string(c.pid())), std::string::npos) << s->unverified;
     EXPECT_FALSE(task_has_ended(reg, "hidden").value_or(true));
@@ -170,7 +189,7 @@ TEST_P(HiddenTask, ACgroupMemberProcCannotShowCountsAsRunning) {
 // longest running; `rehydrate` (live_tasks) shows it unverified, not lost.
 TEST_P(HiddenTask, ReportAndRehydrateDoNotCallItLost) {
   put(reg, running_record("hidden"));
-  const std::string shown = "running (unverified: /proc hides pid " + std::to_string(c.pid()) + ")";
+  const std::string shown = shown_hidden();
   {
     ProcRootForTesting fake(fake_proc(c.pid(), GetParam().how));
     auto r = task_report(reg);
@@ -288,10 +307,7 @@ TEST_P(UntimedLeader, ALeaderWithoutAStartTimeIsNeverTakenForGone) {
   auto k = kill_recorded_task(reg, "untimed", KillRequest{.grace = 0ms});
   ASSERT_TRUE(k) << k.error().message;
   EXPECT_EQ(k->outcome, KillOutcome::unverified);
-  auto system = make_system({}, reg.dir());
-  ASSERT_TRUE(system) << system.error().message;
-  auto sw = sweep_registry(reg, *system, current_principal());
-  ASSERT_TRUE(sw) << sw.error().message;
+  ASSERT_NO_FATAL_FAILURE(sweep());
   EXPECT_FALSE(is_terminal(stored_state("untimed"))) << to_string(stored_state("untimed"));
   EXPECT_FALSE(c.exited()) << "a process that was never shown to be the task's was killed";
 }
@@ -312,7 +328,7 @@ TEST_F(TaskUnverified, ARecordFromAnotherBootIsGone) {
     EXPECT_FALSE(recorded_before_boot(t));
     auto s = task_status(reg, "old");
     ASSERT_TRUE(s);
-    EXPECT_EQ(s->effective_state, "running (unverified: /proc hides pid " + std::to_string(c.pid()) + ")");
+    EXPECT_EQ(s->effective_state, shown_hidden());
     EXPECT_TRUE(s->monitor_unverified);
   }
   t.extra["boot_id"] = R"("99999999-2222-3333-4444-555555555555")";
@@ -347,16 +363,12 @@ TEST_F(TaskUnverified, AnOldRecordIsFromAnEarlierBootOnlyByItsStartTicks) {
     fake_uptime(root, static_cast<double>(*t.pid_start_time) / hz + 60);  // started during this boot
     ProcRootForTesting fake(root);
     EXPECT_FALSE(recorded_before_boot(t));
-    auto s = task_status(reg, "old");
-    ASSERT_TRUE(s);
-    EXPECT_EQ(s->effective_state, "running (unverified: /proc hides pid " + std::to_string(c.pid()) + ")");
+    EXPECT_EQ(effective_state("old"), shown_hidden());
   }
   fake_uptime(root, static_cast<double>(*t.pid_start_time) / hz - 60);  // this boot is younger than the start
   ProcRootForTesting fake(root);
   EXPECT_TRUE(recorded_before_boot(t));
-  auto s = task_status(reg, "old");
-  ASSERT_TRUE(s);
-  EXPECT_EQ(s->effective_state, "lost");
+  EXPECT_EQ(effective_state("old"), "lost");
 }
 
 // A task created in the first seconds of uptime after a forward clock step
@@ -384,10 +396,7 @@ TEST_P(SteppedClock, ALiveTaskCreatedBeforeBtimeStaysRunning) {
   // Its monitor gone: the sweep sees the process and leaves the task be (no deadline).
   monitor->signal(SIGKILL);
   ASSERT_TRUE(monitor->wait(30s));
-  auto system = make_system({}, reg.dir());
-  ASSERT_TRUE(system) << system.error().message;
-  auto sw = sweep_registry(reg, *system, current_principal());
-  ASSERT_TRUE(sw) << sw.error().message;
+  ASSERT_NO_FATAL_FAILURE(sweep());
   EXPECT_EQ(stored_state("stepped"), TaskState::running);
   s = task_status(reg, "stepped");
   ASSERT_TRUE(s);
