@@ -2,6 +2,7 @@
 
 #include "procmond_supervision.hpp"
 #include "status_reporter.hpp"
+#include "stop_budget.hpp"
 
 #include <airssys/bus/broker.hpp>
 #include <airssys/bus/client.hpp>
@@ -51,10 +52,10 @@ constexpr std::chrono::milliseconds kEventDelay{10};
 // time (one transaction each, as while running) for at most
 // database.stop_timeout (20 s by default) after the run loop reads the
 // signal; what is left then is counted (for at most kStopCountTime), logged
-// and given up. With procmond's stop (2 s) and the events spool's drain
-// (5 s) the default keeps a stop well inside the unit's TimeoutStopSec=60s.
+// and given up. With the events spool's drain (kSpoolDrain) the default keeps
+// a stop well inside the unit's TimeoutStopSec=60s; stop_budget.hpp warns at
+// start of a stop_timeout that does not.
 constexpr std::size_t kEventBatch = 4096;
-constexpr std::chrono::seconds kStopCountTime{2};
 
 std::int64_t unix_now() { return static_cast<std::int64_t>(::time(nullptr)); }
 
@@ -419,6 +420,7 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
                                       *impl->client, *impl->procmond, *impl->alerts);
   if (!status) return std::unexpected(status.error());
   impl->status = std::move(*status);
+  if (auto w = stop_timeout_warning(config, started_by_systemd())) spdlog::warn("{}", *w);
   spdlog::info("agent running: database {}, bus {}, scan interval {}, host {}", config.database.path.string(),
                socket.string(), ms_text(config.scan.interval), impl->host);
   return std::unique_ptr<Agent>(new Agent(std::move(impl)));
@@ -752,7 +754,7 @@ int Agent::run(int signal_fd, std::function<Result<Config>()> reload) {
   // moment to hand them over, so that a clean stop leaves nothing behind when
   // the server is there (what is left waits for the next start).
   if (s.event_forwarder) {
-    if (const std::size_t left = s.event_forwarder->drain(std::chrono::seconds(5)); left > 0)
+    if (const std::size_t left = s.event_forwarder->drain(kSpoolDrain); left > 0)
       spdlog::warn("{} process events still wait in the events spool; they are sent at the next start", left);
   }
   s.status->stopped();

@@ -137,5 +137,35 @@ TEST(AgentStartup, AReloadThatLeavesNoRuleEnabledWarns) {
   EXPECT_EQ(log.find("no rule is enabled", log.find("reload: 1 rules loaded")), std::string::npos) << log;
 }
 
+// Under systemd ($INVOCATION_ID set), a database.stop_timeout longer than
+// the shipped unit's TimeoutStopSec=60s leaves for it (60 s less 5 s for a
+// store write under way and 2 s of counting: 53 s without events.nats) is
+// warned of in one line naming both values; one that fits, or the same one
+// run by hand (INVOCATION_ID empty), is not. Each agent runs until it says
+// it is running (the check comes just before) and stops cleanly.
+TEST(AgentStartup, AStopTimeoutTheUnitCannotAwaitIsWarnedOfUnderSystemd) {
+  struct Case {
+    const char* invocation_id;
+    const char* stop_timeout;
+    bool warned;
+  };
+  for (const Case c : {Case{"5f2c0a", "54s", true}, Case{"5f2c0a", "53s", false}, Case{"", "54s", false}}) {
+    SCOPED_TRACE(fmt::format("INVOCATION_ID='{}' stop_timeout {}", c.invocation_id, c.stop_timeout));
+    StartupFixture f;
+    auto agent = f.start_agent({fmt::format("INVOCATION_ID={}", c.invocation_id),
+                                fmt::format("DAEMONEYE_DATABASE_STOP_TIMEOUT={}", c.stop_timeout)});
+    ASSERT_TRUE(eventually([&] { return f.logged("agent running:"); })) << slurp(f.log);
+    EXPECT_EQ(f.logged("database.stop_timeout is 54000ms, more than the 53000ms the systemd unit's "
+                       "TimeoutStopSec=60s leaves for it (the rest of a stop: up to 5s for the store write under way, "
+                       "2s to count what is given up): at a stop systemd would SIGKILL the agent before it finishes "
+                       "storing"),
+              c.warned)
+        << slurp(f.log);
+    EXPECT_EQ(f.logged("TimeoutStopSec"), c.warned) << slurp(f.log);
+    agent->signal(SIGTERM);
+    EXPECT_EQ(agent->wait().value_or(-1), 0) << slurp(f.log);
+  }
+}
+
 }  // namespace
 }  // namespace detest

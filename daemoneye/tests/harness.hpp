@@ -52,12 +52,13 @@ using airssys::testing::TempDir;
 
 // A child process of the test (airssys::testing::Child: argv, no shell;
 // SIGKILLed and reaped when it goes out of scope unless wait() reaped it),
-// with stdout and stderr to files (or /dev/null).
+// with stdout and stderr to files (or /dev/null) and `env` ("NAME=value")
+// added to the test's environment.
 class Child : public airssys::testing::Child {
  public:
   Child(const std::vector<std::string>& argv, const fs::path& out = "/dev/null", const fs::path& err = "/dev/null",
-        const fs::path& cwd = {})
-      : airssys::testing::Child(argv, {.stdout_path = out, .stderr_path = err, .cwd = cwd}) {}
+        const fs::path& cwd = {}, std::vector<std::string> env = {})
+      : airssys::testing::Child(argv, {.stdout_path = out, .stderr_path = err, .cwd = cwd, .env = std::move(env)}) {}
   // Runs as `uid`/`gid` (the test must be root).
   struct As {
     uid_t uid;
@@ -123,10 +124,12 @@ struct AgentDir {
                            "/alerts.jsonl, format: json }\n");
   }
 
-  // The real agent on config.yaml; killed when the pointer is dropped.
-  std::unique_ptr<Child> start_agent() const {
+  // The real agent on config.yaml, with `env` ("NAME=value") added to the
+  // test's environment; killed when the pointer is dropped.
+  std::unique_ptr<Child> start_agent(std::vector<std::string> env = {}) const {
     EXPECT_FALSE(agent_bin().empty()) << "DAEMONEYE_AGENT_BIN is not set: run this test through ctest";
-    return std::make_unique<Child>(std::vector<std::string>{agent_bin(), "--config", config.string()}, log, log);
+    return std::make_unique<Child>(std::vector<std::string>{agent_bin(), "--config", config.string()}, log, log,
+                                   fs::path{}, std::move(env));
   }
 
   // Every alert in the file sink so far (a line being written is skipped).
