@@ -29,6 +29,7 @@ namespace detail {
 
 class SystemCore;
 struct CellExt;
+struct Outbox;
 
 // System-priority control message.
 struct SysMsg {
@@ -131,6 +132,9 @@ class CellBase : public RunHook {
 
  private:
   friend class SystemCore;
+  friend struct Outbox;
+  // A tell that found no room: counts it and says what the overflow policy answers.
+  std::expected<void, Error> refuse() noexcept;
   void handle_system(SysMsg& m) noexcept;
   void handle_failure(std::exception_ptr ep) noexcept;
   void note_failure(const std::exception_ptr& ep) noexcept;
@@ -147,20 +151,29 @@ class CellBase : public RunHook {
   // call lives here (sys_ did: an actor spawning in a loop while its
   // children replied missed on this line for each system() call).
   std::atomic<std::uint32_t> refs_{1};
-  std::atomic<std::uint32_t> pending_{1};  // starts at 1: the start token consumed by the first run()
-  std::atomic<bool> closed_{false};
-  std::uint8_t overflow_;
-  std::uint32_t capacity_;
 
  public:
   // Owned by SystemCore's live list (system.cpp), guarded by the shard's
   // lock: the shard and slot holding the cell. Written once at spawn; here
   // so that freeing the slot reads the line release() writes anyway.
-  bool supervised = false;  // spawned linked to a parent; shutdown leaves it to the parent
-  std::uint8_t live_shard = 0;
   std::uint32_t live_slot = 0;
 
  private:
+  // Low 32 bits: messages queued (plus the start token until the first
+  // run()); the producer that moves them from 0 schedules the cell, run()
+  // subtracts what it consumed. High 32 bits: slots reserved by senders
+  // that coalesce their tells (Outbox in cell.cpp), counted against the
+  // capacity but not yet queued, so they never make the cell runnable.
+  std::atomic<std::uint64_t> pending_{1};  // starts at 1: the start token consumed by the first run()
+  std::atomic<bool> closed_{false};
+  std::uint8_t overflow_;
+
+ public:
+  bool supervised = false;  // spawned linked to a parent; shutdown leaves it to the parent
+  std::uint8_t live_shard = 0;
+
+ private:
+  std::uint32_t capacity_;
   MpscProducer sys_head_;
   MpscProducer user_head_;
   std::atomic<std::uint64_t> dropped_{0};
