@@ -8,7 +8,9 @@
 # `airssys-bus bench` interleaves the raw trips and the requests in blocks
 # of 200 so both see the same machine state (before: all raw trips first,
 # then all requests; docs/bus.md "Benchmarks"), and also against a forked
-# relay process between two socketpairs (a request's shape, no broker work)).
+# relay process between two socketpairs (a request's shape, no broker work),
+# and since session 11 against that relay waiting in epoll_wait() as a
+# multiplexing broker must).
 # Both brokers run as their own process: `airssys-bus serve` on a Unix socket
 # in a fresh 0700 directory, `nats-server` on 127.0.0.1 with a random port.
 # Usage: bench/peers/nats.sh [pub 1to1 1to5 rr ...]   (default: all)
@@ -82,8 +84,9 @@ for s in "${scenarios[@]}"; do
       *) echo "nats.sh: unknown scenario $s (pub, 1to1, 1to5, rr)" >&2; exit 2 ;;
     esac
     bus_out=$("$bus" bench --socket "$work/bus/bus.sock" --scenario "$s" --msgs "$msgs" --rr-msgs "$rr_msgs")
-    # rr prints the raw socketpair round trip, the relay round trip, then
-    # req_reply (all measured interleaved; the ratios are in the req_reply line).
+    # rr prints the raw socketpair round trip, the relay round trip, the
+    # epoll relay's, then req_reply (all measured interleaved; the ratios are
+    # in the req_reply line).
     bus_line=$(tail -1 <<<"$bus_out")
     echo "nats:        $nats_line"
     while IFS= read -r l; do echo "airssys-bus: $l"; done <<<"$bus_out"
@@ -101,8 +104,9 @@ for s in "${scenarios[@]}"; do
         a99=$(field p99_us "$bus_line"); n99=$(field p99_us "$nats_line")
         r50=$(field p50_vs_2raw "$bus_line"); r99=$(field p99_vs_2raw "$bus_line")
         l50=$(field p50_vs_relay "$bus_line"); l99=$(field p99_vs_relay "$bus_line")
-        printf '%-5s latency us  p50 airssys-bus %s nats %s (nats/bus %s)   p99 airssys-bus %s nats %s (nats/bus %s)   bus vs 2x raw socketpair: p50 %sx p99 %sx   vs the forked relay: p50 %sx p99 %sx\n' \
-          "$s" "$a50" "$n50" "$(ratio "$n50" "$a50")" "$a99" "$n99" "$(ratio "$n99" "$a99")" "$r50" "$r99" "$l50" "$l99" ;;
+        e50=$(field p50_vs_epoll_relay "$bus_line"); e99=$(field p99_vs_epoll_relay "$bus_line")
+        printf '%-5s latency us  p50 airssys-bus %s nats %s (nats/bus %s)   p99 airssys-bus %s nats %s (nats/bus %s)   bus vs 2x raw socketpair: p50 %sx p99 %sx   vs the forked relay: p50 %sx p99 %sx   vs the epoll relay: p50 %sx p99 %sx\n' \
+          "$s" "$a50" "$n50" "$(ratio "$n50" "$a50")" "$a99" "$n99" "$(ratio "$n99" "$a99")" "$r50" "$r99" "$l50" "$l99" "$e50" "$e99" ;;
     esac
   done
 done

@@ -14,7 +14,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
+#include <cstring>
 #include <utility>
 
 namespace airssys::bus {
@@ -582,8 +585,14 @@ std::expected<Message, Error> ClientCore::request(std::string_view subject, std:
     id = next_req++;
     gen = conn_gen;
     requests.emplace(id, std::nullopt);
-    const std::string reply_to = inbox_prefix + std::to_string(id);
-    const PubFields p{subject, reply_to, payload, po.correlation_id, po.content_type, po.headers};
+    // The inbox prefix (32 bytes) and the request number, without a heap
+    // allocation per request.
+    char reply_to[64];
+    const std::size_t plen = std::min(inbox_prefix.size(), sizeof reply_to - 20);
+    std::memcpy(reply_to, inbox_prefix.data(), plen);
+    const char* const end = std::to_chars(reply_to + plen, reply_to + sizeof reply_to, id).ptr;
+    const PubFields p{subject, std::string_view(reply_to, static_cast<std::size_t>(end - reply_to)), payload,
+                      po.correlation_id, po.content_type, po.headers};
     std::lock_guard g(out_mu);  // written below, not by the flusher
     encode_pub(out, p, pub_body_size(p));
   }
@@ -617,10 +626,11 @@ std::expected<Message, Error> ClientCore::request(std::string_view subject, std:
       // A lost connection is for the reader thread to restore at once, and
       // so is reading for a new handler subscription.
       const bool reader_now = conn_gen != gen || closed || handler_subs > 0;
-      released_at = reader_now ? std::chrono::steady_clock::time_point{} : std::chrono::steady_clock::now();
+      const auto now = std::chrono::steady_clock::now();
+      released_at = reader_now ? std::chrono::steady_clock::time_point{} : now;
       if (req_waiters > 1) cv_reply.notify_all();  // another request may read now
       if (reader_now) cv_role.notify_all();
-      if (std::chrono::steady_clock::now() >= deadline) break;
+      if (now >= deadline) break;
       continue;
     }
     if (reading == Reading::background && !kicked && handler_subs == 0) {

@@ -16,7 +16,10 @@
 //             us with the VM's wake-up costs) could differ between the
 //             halves. req_reply also gives each block's p50 ratio
 //             (min/median/max) and the context switches of this process
-//             per request / per raw trip.
+//             per request / per raw trip. Since 2026-12-05 (session 11)
+//             also relay_epoll_rtt: the relay waiting in epoll_wait() on
+//             both sockets, as a broker serving many connections must,
+//             interleaved with the other three.
 // Without --socket an embedded broker runs in this process (a temp dir).
 
 #include "cli.hpp"
@@ -25,6 +28,7 @@
 #include <airssys/bus/client.hpp>
 
 #include <stdlib.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -186,6 +190,10 @@ bool read16(int fd, char* b) {
 //          blocking on one socket at a time: a request's shape (four
 //          wake-ups, three processes) with no broker or client work, what
 //          a broker could reach at best on this machine at this moment.
+//   relay_epoll: the same relay waiting in epoll_wait() on both sockets and
+//          then reading the one that is ready, as a broker multiplexing its
+//          connections must (two system calls per hop where the relay
+//          makes one; poll() costs the same), still with no broker work.
 class Floor {
  public:
   Floor() = default;
@@ -201,7 +209,9 @@ class Floor {
 
   // On failure every fd but fd_ is closed (fd_ goes with the object), so a
   // child already started sees EOF and the destructor's waitpid returns.
-  bool start(bool relay) {
+  enum class Kind { raw, relay, relay_epoll };
+  bool start(Kind kind) {
+    const bool relay = kind != Kind::raw;
     int near[2], far[2] = {-1, -1};
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, near) != 0) return false;
     fd_ = near[0];
@@ -223,7 +233,7 @@ class Floor {
           ::_exit(0);
         }))
       return false;
-    if (relay && !spawn([in = near[1], out = far[0]] {
+    if (kind == Kind::relay && !spawn([in = near[1], out = far[0]] {
           close_all_but(in, out);
           char b[16];
           while (read16(in, b)) {
@@ -232,6 +242,28 @@ class Floor {
               ::_exit(1);
           }
           ::_exit(0);
+        }))
+      return false;
+    if (kind == Kind::relay_epoll && !spawn([in = near[1], out = far[0]] {
+          close_all_but(in, out);
+          const int ep = ::epoll_create1(EPOLL_CLOEXEC);
+          epoll_event ev{};
+          ev.events = EPOLLIN;
+          ev.data.fd = in;
+          if (ep < 0 || ::epoll_ctl(ep, EPOLL_CTL_ADD, in, &ev) != 0) ::_exit(1);
+          ev.data.fd = out;
+          if (::epoll_ctl(ep, EPOLL_CTL_ADD, out, &ev) != 0) ::_exit(1);
+          char b[16];
+          while (true) {
+            epoll_event got[2];
+            const int n = ::epoll_wait(ep, got, 2, -1);
+            if (n < 0 && errno != EINTR) ::_exit(1);
+            for (int i = 0; i < n; ++i) {
+              const int from = got[i].data.fd;
+              if (!read16(from, b)) ::_exit(0);  // the bench closed its end
+              if (::write(from == in ? out : in, b, sizeof b) != static_cast<ssize_t>(sizeof b)) ::_exit(1);
+            }
+          }
         }))
       return false;
     return true;
@@ -283,8 +315,8 @@ struct Series {
 };
 
 int bench_rr(const std::string& socket, long n) {
-  Floor raw, relay;
-  if (!raw.start(false) || !relay.start(true)) {
+  Floor raw, relay, relay_epoll;
+  if (!raw.start(Floor::Kind::raw) || !relay.start(Floor::Kind::relay) || !relay_epoll.start(Floor::Kind::relay_epoll)) {
     std::perror("airssys-bus: bench: socketpair echo");
     return kFailure;
   }
@@ -303,8 +335,11 @@ int bench_rr(const std::string& socket, long n) {
     if (!rep) return std::unexpected(rep.error());
     return {};
   };
-  const std::function<std::expected<void, Error>()> kinds[3] = {floor_trip(raw), floor_trip(relay), request};
-  Series series[3];
+  // The requests' index in kinds and series.
+  constexpr std::size_t kReq = 3;
+  const std::function<std::expected<void, Error>()> kinds[4] = {floor_trip(raw), floor_trip(relay),
+                                                                floor_trip(relay_epoll), request};
+  Series series[4];
   for (const auto& once : kinds)
     for (int i = 0; i < 1000; ++i)
       if (auto ok = once(); !ok) return report(ok.error());
@@ -312,8 +347,8 @@ int bench_rr(const std::string& socket, long n) {
   std::vector<double> block;
   for (long done = 0, b = 0; done < n; done += kRrBlock, ++b) {
     const long k = std::min(kRrBlock, n - done);
-    for (int j = 0; j < 3; ++j) {
-      const auto kind = static_cast<std::size_t>((b + j) % 3);
+    for (int j = 0; j < 4; ++j) {
+      const auto kind = static_cast<std::size_t>((b + j) % 4);
       Series& x = series[kind];
       block.clear();
       const long c0 = process_switches();
@@ -332,10 +367,11 @@ int bench_rr(const std::string& socket, long n) {
   const double dn = static_cast<double>(n);
   const Percentiles rp = percentiles(series[0].lat);
   const Percentiles lp = percentiles(series[1].lat);
-  const Percentiles p = percentiles(series[2].lat);
+  const Percentiles ep = percentiles(series[2].lat);
+  const Percentiles p = percentiles(series[kReq].lat);
   std::vector<double> block_ratio;
-  for (std::size_t i = 0; i < series[2].block_p50.size(); ++i)
-    block_ratio.push_back(series[2].block_p50[i] / (2 * series[0].block_p50[i]));
+  for (std::size_t i = 0; i < series[kReq].block_p50.size(); ++i)
+    block_ratio.push_back(series[kReq].block_p50[i] / (2 * series[0].block_p50[i]));
   std::sort(block_ratio.begin(), block_ratio.end());
   const long blocks_met = std::count_if(block_ratio.begin(), block_ratio.end(), [](double x) { return x <= 1.5; });
   std::printf(
@@ -348,18 +384,24 @@ int bench_rr(const std::string& socket, long n) {
       "{\"bench\":\"relay_rtt\",\"n\":%ld,\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,"
       "\"relay_p50_vs_2raw\":%.2f,\"relay_p99_vs_2raw\":%.2f}\n",
       n, lp.p50, lp.p99, lp.p999, lp.max, lp.p50 / (2 * rp.p50), lp.p99 / (2 * rp.p99));
-  const double dt = secs(series[2].time);
+  // relay_epoll_rtt: the same with the relay waiting as a broker must.
+  std::printf(
+      "{\"bench\":\"relay_epoll_rtt\",\"n\":%ld,\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,"
+      "\"p50_vs_relay\":%.2f,\"p99_vs_relay\":%.2f,\"p50_vs_2raw\":%.2f,\"p99_vs_2raw\":%.2f}\n",
+      n, ep.p50, ep.p99, ep.p999, ep.max, ep.p50 / lp.p50, ep.p99 / lp.p99, ep.p50 / (2 * rp.p50), ep.p99 / (2 * rp.p99));
+  const double dt = secs(series[kReq].time);
   // vs_2raw: each percentile over twice the raw round trip's (goal <= 1.5);
-  // vs_relay: over the relay's. blocks_*: each block's p50 ratio to twice
+  // vs_relay: over the relay's; vs_epoll_relay: over the epoll relay's. blocks_*: each block's p50 ratio to twice
   // the raw p50 of the same round of blocks (min, median, max; how many <= 1.5).
   std::printf(
       "{\"bench\":\"req_reply\",\"n\":%ld,\"secs\":%.3f,\"req_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,"
       "\"p999_us\":%.1f,\"max_us\":%.1f,\"csw_per_req\":%.2f,\"blocks\":%zu,\"blocks_p50_met\":%ld,"
       "\"blocks_p50_vs_2raw_min\":%.2f,\"blocks_p50_vs_2raw_med\":%.2f,\"blocks_p50_vs_2raw_max\":%.2f,"
-      "\"p50_vs_relay\":%.2f,\"p99_vs_relay\":%.2f,\"p50_vs_2raw\":%.2f,\"p99_vs_2raw\":%.2f}\n",
-      n, dt, dn / dt, p.p50, p.p99, p.p999, p.max, static_cast<double>(series[2].switches) / dn, block_ratio.size(),
+      "\"p50_vs_relay\":%.2f,\"p99_vs_relay\":%.2f,\"p50_vs_epoll_relay\":%.2f,\"p99_vs_epoll_relay\":%.2f,"
+      "\"p50_vs_2raw\":%.2f,\"p99_vs_2raw\":%.2f}\n",
+      n, dt, dn / dt, p.p50, p.p99, p.p999, p.max, static_cast<double>(series[kReq].switches) / dn, block_ratio.size(),
       blocks_met, block_ratio.front(), block_ratio[block_ratio.size() / 2], block_ratio.back(), p.p50 / lp.p50,
-      p.p99 / lp.p99, p.p50 / (2 * rp.p50), p.p99 / (2 * rp.p99));
+      p.p99 / lp.p99, p.p50 / ep.p50, p.p99 / ep.p99, p.p50 / (2 * rp.p50), p.p99 / (2 * rp.p99));
   std::fflush(stdout);
   return kOk;
 }
