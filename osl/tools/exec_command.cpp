@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include <airssys/osl/duration.hpp>
+#include <airssys/osl/keep_fd_option.hpp>
 
 #include "common.hpp"
 
@@ -31,6 +32,7 @@ struct ExecOptions {
   bool clear_env = false;
   std::string cwd;
   bool sandbox = false;
+  std::vector<int> keep_fds;  // --keep-fd: handed on under the same numbers (Options::keep_fds)
 };
 
 // Signals we pass on to the child instead of dying from them.
@@ -113,6 +115,19 @@ int supervise(process::Process& proc, const SignalCatcher& signals,
 }
 
 int run_exec(const ExecOptions& o) {
+  // First, before this process opens anything: an fd of our own (the policy,
+  // the audit log) must not pass for a --keep-fd the caller left closed.
+  if (auto kept = process::check_keep_fd_option(
+          o.keep_fds, {.child = "the program's", .set_by = "exec", .program = "airssys-osl"});
+      !kept) {
+    fmt::print(stderr, "airssys-osl: {}\n", kept.error().message);
+    return kExitUsage;
+  }
+  if (o.sandbox && !o.keep_fds.empty()) {
+    fmt::print(stderr, "airssys-osl: --keep-fd cannot be combined with --sandbox: an open fd would carry access past "
+                       "the Landlock ruleset\n");
+    return kExitUsage;
+  }
   std::optional<std::chrono::milliseconds> timeout;
   if (!o.timeout.empty()) {
     // Accepted forms as before: a bare number is seconds, fractions pass
@@ -164,6 +179,7 @@ int run_exec(const ExecOptions& o) {
   spawn.options.extra_env = o.env;
   spawn.options.cwd = o.cwd;
   spawn.options.deadline = timeout;
+  spawn.options.keep_fds = o.keep_fds;
   if (o.sandbox) {
     spawn.options.sandbox.no_new_privs = true;
     spawn.options.sandbox.landlock = true;
@@ -194,6 +210,10 @@ void add_exec_command(CLI::App& app, int& exit_code) {
   exec->add_option("--cwd", o->cwd, "working directory of the program");
   exec->add_flag("--sandbox", o->sandbox,
                  "no_new_privs + a Landlock ruleset derived from the policy's allow rules for the principal");
+  exec->add_option("--keep-fd", o->keep_fds,
+                   "an fd above 2 the program gets open under the same number, e.g. a lock: ( flock 9; airssys-osl "
+                   "exec --keep-fd 9 ... ) 9>lock (repeatable; not with --sandbox)")
+      ->allow_extra_args(false);
   exec->add_option("PROGRAM", o->argv, "program (path, or a name searched in PATH) and its arguments, after --")
       ->required();
   exec->callback([o, &exit_code] { exit_code = run_exec(*o); });

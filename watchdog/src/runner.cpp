@@ -9,6 +9,7 @@
 #include "native_task.hpp"
 #include "task_records.hpp"
 
+#include <airssys/osl/keep_fd_option.hpp>
 #include <airssys/osl/process.hpp>
 #include "container.hpp"
 #include "proc.hpp"
@@ -48,23 +49,8 @@ std::expected<void, Error> insert_record(const Registry& reg, const StartRequest
 }  // namespace
 
 std::expected<void, Error> check_keep_fds(const std::vector<int>& fds) {
-  for (auto it = fds.begin(); it != fds.end(); ++it) {
-    const int fd = *it;
-    if (fd <= 2) {
-      return std::unexpected(Error::make(ErrorCategory::usage, fmt::format("--keep-fd {}: the task's stdin, stdout and stderr are "
-                                                                           "set by start, name an fd above 2", fd)));
-    }
-    if (std::find(fds.begin(), it, fd) != it) {
-      return std::unexpected(Error::make(ErrorCategory::usage, fmt::format("--keep-fd {} is given twice", fd)));
-    }
-    if (::fcntl(fd, F_GETFD) < 0) {
-      const int err = errno;
-      return std::unexpected(Error{ErrorCategory::usage,
-                                   fmt::format("--keep-fd {}: fd {} is not open (open it where task-watchdog is started, "
-                                               "e.g. `{}>FILE`)", fd, fd, fd),
-                                   err});
-    }
-  }
+  auto ok = osl::process::check_keep_fd_option(fds, {.child = "the task's", .set_by = "start", .program = "task-watchdog"});
+  if (!ok) return std::unexpected(Error{ErrorCategory::usage, std::move(ok.error().message), ok.error().errno_value});
   return {};
 }
 
