@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -23,30 +24,6 @@ ActivityLog::~ActivityLog() {
   }
   not_empty_.notify_all();
   if (writer_.joinable()) writer_.join();
-}
-
-bool ActivityLog::push(ActivityRecord&& record, Slot slot, std::chrono::milliseconds timeout) {
-  if (sinks_.empty()) return true;
-  std::unique_lock lock(mu_);
-  if (slot == Slot::end) {
-    if (reserved_ > 0) --reserved_;
-  } else {
-    // Invariant: queue_.size() + reserved_ <= capacity_ (end records of
-    // running operations always fit). A start needs room for two.
-    const std::size_t need = slot == Slot::start ? 2 : 1;
-    auto has_room = [&] { return queue_.size() + reserved_ + need <= capacity_; };
-    if (!has_room() && !not_full_.wait_for(lock, timeout, has_room)) return false;
-    if (slot == Slot::start) ++reserved_;
-  }
-  queue_.push_back(std::move(record));
-  ++enqueued_;
-  // Wake the writer only when it sleeps idle, or when the queue reaches half
-  // its capacity (it then stops gathering and writes at once).
-  const bool wake = writer_sleeping_ || queue_.size() == capacity_ / 2;
-  writer_sleeping_ = false;
-  lock.unlock();
-  if (wake) not_empty_.notify_one();
-  return true;
 }
 
 bool ActivityLog::flush(std::chrono::milliseconds timeout) {
@@ -93,10 +70,11 @@ std::string ActivityLog::last_error() const {
 
 void ActivityLog::run() {
   std::vector<ActivityRecord> batch;
+  std::size_t batch_len = 0;
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      auto ready = [this] { return !queue_.empty() || stopping_ || pausing_; };
+      auto ready = [this] { return queued_ > 0 || stopping_ || pausing_; };
       if (!ready()) {
         writer_sleeping_ = true;
         not_empty_.wait(lock, ready);
@@ -109,22 +87,37 @@ void ActivityLog::run() {
       // hand-over per millisecond. A flush, shutdown or a half-full queue
       // cuts the wait short.
       not_empty_.wait_for(lock, std::chrono::milliseconds(1),
-                          [this] { return stopping_ || flush_waiters_ > 0 || queue_.size() >= capacity_ / 2; });
-      if (queue_.empty() && stopping_) return;
+                          [this] { return stopping_ || flush_waiters_ > 0 || queued_ >= capacity_ / 2; });
+      if (queued_ == 0 && stopping_) return;
+      // The producers get the records of the batch before, written, to fill again.
       batch.swap(queue_);
+      batch_len = std::exchange(queued_, 0);
     }
     not_full_.notify_all();
-    write_to_all(batch);
+    write_to_all(std::span<const ActivityRecord>(batch.data(), batch_len));
+    trim(batch, batch_len);
     {
       std::lock_guard lock(mu_);
-      completed_ += batch.size();
+      completed_ += batch_len;
     }
     progress_.notify_all();
-    batch.clear();
   }
 }
 
-void ActivityLog::write_to_all(std::vector<ActivityRecord>& batch) {
+void ActivityLog::trim(std::vector<ActivityRecord>& batch, std::size_t written) {
+  if (batch.size() > kKeptRecords) batch.resize(kKeptRecords);
+  constexpr std::size_t kBig = 4096;
+  for (std::size_t i = 0; i < std::min(written, batch.size()); ++i) {
+    ActivityRecord& r = batch[i];
+    std::size_t bytes = r.principal.capacity() + r.detail_json.capacity() + r.outcome.capacity();
+    for (const auto& s : r.resources) bytes += s.capacity();
+    if (r.rule) bytes += r.rule->capacity();
+    if (r.error) bytes += r.error->message.capacity();
+    if (bytes > kBig || r.resources.capacity() > 16) r = ActivityRecord{};
+  }
+}
+
+void ActivityLog::write_to_all(std::span<const ActivityRecord> batch) {
   using namespace std::chrono;
   for (const auto& sink : sinks_) {
     auto backoff = milliseconds(10);

@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -38,10 +39,19 @@ class ActivityLog {
   // has run can always be recorded, even while a sink is failing.
   enum class Slot : std::uint8_t { start, end, single };
 
-  // Queues one record. start/single records wait while the queue is full, up
-  // to `timeout` (then return false: the record was not queued and the caller
-  // must not proceed as if it had been). end records never wait.
-  [[nodiscard]] bool push(ActivityRecord&& record, Slot slot, std::chrono::milliseconds timeout);
+  // Queues one record: `fill(ActivityRecord&)` writes every field of it.
+  // start/single records wait while the queue is full, up to `timeout` (then
+  // return false: the record was not queued and the caller must not proceed
+  // as if it had been). end records never wait.
+  //
+  // The records are kept from batch to batch (up to kKeptRecords a side), so
+  // `fill` assigns into strings that have kept their capacity: a record
+  // costs no allocation once they have grown, and no memory goes from the
+  // operation's thread to the writer's to be freed there. `fill` runs under
+  // the queue's lock: it must only copy. If it throws (bad_alloc), nothing
+  // is queued and the exception reaches the caller.
+  template <class Fill>
+  [[nodiscard]] bool push(Slot slot, std::chrono::milliseconds timeout, Fill&& fill);
 
   // Waits until everything queued before the call has been written.
   [[nodiscard]] bool flush(std::chrono::milliseconds timeout);
@@ -74,7 +84,12 @@ class ActivityLog {
  private:
   void run();
   void resume_writer();
-  void write_to_all(std::vector<ActivityRecord>& batch);
+  void write_to_all(std::span<const ActivityRecord> batch);
+  // Drops what a written batch should not keep: records past kKeptRecords
+  // and the odd record (of the first `written`) that grew large (a long argv
+  // in detail_json).
+  static void trim(std::vector<ActivityRecord>& batch, std::size_t written);
+  static constexpr std::size_t kKeptRecords = 1024;
 
   std::vector<std::shared_ptr<ActivitySink>> sinks_;
   const std::size_t capacity_;
@@ -86,7 +101,8 @@ class ActivityLog {
   std::condition_variable not_empty_;
   std::condition_variable not_full_;
   std::condition_variable progress_;
-  std::vector<ActivityRecord> queue_;
+  std::vector<ActivityRecord> queue_;  // [0, queued_) are queued; the rest wait to be reused
+  std::size_t queued_ = 0;
   std::size_t reserved_ = 0;     // room held for end records of running operations
   std::uint64_t enqueued_ = 0;   // records ever queued
   std::uint64_t completed_ = 0;  // records ever written (or abandoned at shutdown)
@@ -99,5 +115,34 @@ class ActivityLog {
   std::atomic<std::uint64_t> sink_errors_{0};
   std::thread writer_;
 };
+
+template <class Fill>
+bool ActivityLog::push(Slot slot, std::chrono::milliseconds timeout, Fill&& fill) {
+  if (sinks_.empty()) return true;
+  std::unique_lock lock(mu_);
+  if (slot != Slot::end) {
+    // Invariant: queued_ + reserved_ <= capacity_ (end records of running
+    // operations always fit). A start needs room for two.
+    const std::size_t need = slot == Slot::start ? 2 : 1;
+    auto has_room = [&] { return queued_ + reserved_ + need <= capacity_; };
+    if (!has_room() && !not_full_.wait_for(lock, timeout, has_room)) return false;
+  }
+  if (queued_ == queue_.size()) queue_.emplace_back();
+  fill(queue_[queued_]);
+  ++queued_;
+  if (slot == Slot::start) {
+    ++reserved_;
+  } else if (slot == Slot::end && reserved_ > 0) {
+    --reserved_;
+  }
+  ++enqueued_;
+  // Wake the writer only when it sleeps idle, or when the queue reaches half
+  // its capacity (it then stops gathering and writes at once).
+  const bool wake = writer_sleeping_ || queued_ == capacity_ / 2;
+  writer_sleeping_ = false;
+  lock.unlock();
+  if (wake) not_empty_.notify_one();
+  return true;
+}
 
 }  // namespace airssys::osl::detail

@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include "activity/record_json.hpp"
+
 namespace airssys::osl {
 
 namespace {
@@ -31,12 +33,16 @@ class FileSink final : public ActivitySink {
   }
 
   std::expected<void, Error> write(std::span<const ActivityRecord> batch) override {
-    std::string buf;
+    // Formatted into one buffer kept from batch to batch (cut back when a
+    // batch made it large): no allocation per record or per batch.
+    std::string& buf = buf_;
+    buf.clear();
+    if (buf.capacity() > kKeptBuffer) std::string().swap(buf);
     // A previous attempt may have left half a line: start a fresh one so the
     // retried records stay parseable (the fragment is skipped by readers).
     if (torn_) buf += '\n';
     for (const auto& r : batch) {
-      buf += to_json_line(r);
+      append_json_line(buf, r);
       buf += '\n';
     }
     if (rotated_not_reopened_ || (options_.max_bytes != 0 && size_ > 0 && size_ + buf.size() > options_.max_bytes)) {
@@ -98,7 +104,9 @@ class FileSink final : public ActivitySink {
     return {};
   }
 
+  static constexpr std::size_t kKeptBuffer = 1 << 20;
   FileSinkOptions options_;
+  std::string buf_;
   UniqueFd fd_;
   std::uint64_t size_ = 0;
   bool torn_ = false;

@@ -4,6 +4,8 @@
 
 #include <cerrno>
 
+#include "activity/record_json.hpp"
+
 namespace airssys::osl {
 
 namespace {
@@ -12,7 +14,7 @@ class StderrSink final : public ActivitySink {
   std::expected<void, Error> write(std::span<const ActivityRecord> batch) override {
     std::string buf;
     for (const auto& r : batch) {
-      buf += to_json_line(r);
+      append_json_line(buf, r);
       buf += '\n';
     }
     std::size_t off = 0;

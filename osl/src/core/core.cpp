@@ -12,6 +12,24 @@ namespace {
 std::size_t pick(std::size_t configured, const std::optional<std::size_t>& from_policy) {
   return configured != 0 ? configured : from_policy.value_or(0);
 }
+
+// Copy-assigns into a reused record's field, keeping the strings' capacity.
+template <class T>
+void assign(std::optional<T>& dst, const T& src) {
+  if (dst) {
+    *dst = src;
+  } else {
+    dst.emplace(src);
+  }
+}
+template <class T>
+void assign(std::optional<T>& dst, const std::optional<T>& src) {
+  if (src) {
+    assign(dst, *src);
+  } else {
+    dst.reset();
+  }
+}
 }  // namespace
 
 std::uint64_t next_op_id() noexcept {
@@ -84,32 +102,40 @@ Core::Verdict Core::decide(std::string_view principal, const Request& req) const
   return v;
 }
 
-ActivityRecord Core::make_record(std::uint64_t id, ActivityEvent ev, std::string_view principal, const Request& req,
-                                 const Verdict& v) const {
-  ActivityRecord r;
-  r.ts = std::chrono::system_clock::now();
+void Core::fill_record(ActivityRecord& r, std::chrono::system_clock::time_point ts, std::uint64_t id,
+                       ActivityEvent ev, std::string_view principal, const Request& req, const Verdict& v) {
+  r.ts = ts;
   r.op_id = id;
   r.event = ev;
   r.op = req.kind;
-  r.principal = std::string(principal);
+  r.principal.assign(principal);
+  // Assigned string by string: the record's strings keep their capacity.
+  std::size_t n = 0;
+  for (const Check& c : req.checks) n += c.names.size();
+  r.resources.resize(n);
+  std::size_t i = 0;
   for (const Check& c : req.checks) {
-    r.resources.insert(r.resources.end(), c.names.begin(), c.names.end());
+    for (const std::string& name : c.names) r.resources[i++].assign(name);
   }
   r.decision = v.decision;
-  r.rule = v.rule;
+  assign(r.rule, v.rule);
   r.trace = TraceScope::current();
-  return r;
 }
 
-Error Core::refuse(std::uint64_t id, std::string_view principal, const Request& req, const Verdict& v, Error e) {
+Error Core::refuse(std::uint64_t id, std::string_view principal, const Request& req, const Verdict& v, Error e,
+                   std::chrono::system_clock::time_point ts) {
   denied_.fetch_add(1, std::memory_order_relaxed);
   if (log_.enabled()) {
-    ActivityRecord r = make_record(id, ActivityEvent::denied, principal, req, v);
-    r.outcome = e.category == ErrorCategory::denied ? "denied" : "invalid";
-    r.error = e;
     // A refusal changes nothing, but its record must not be lost: if the log
     // stays stalled the caller is told so instead of getting a quiet denial.
-    if (!log_.push(std::move(r), ActivityLog::Slot::single, stall_timeout_)) {
+    const bool queued = log_.push(ActivityLog::Slot::single, stall_timeout_, [&](ActivityRecord& r) {
+      fill_record(r, ts, id, ActivityEvent::denied, principal, req, v);
+      r.outcome.assign(e.category == ErrorCategory::denied ? "denied" : "invalid");
+      assign(r.error, e);
+      r.duration_ns = 0;
+      r.detail_json.clear();
+    });
+    if (!queued) {
       return Error{ErrorCategory::io, 0, id,
                    fmt::format("audit log stalled; the refusal ({}) could not be recorded: {}", e.message,
                                log_.last_error())};
@@ -118,12 +144,17 @@ Error Core::refuse(std::uint64_t id, std::string_view principal, const Request& 
   return e;
 }
 
-bool Core::record_start(std::uint64_t id, std::string_view principal, const Request& req, const Verdict& v) {
+bool Core::record_start(std::uint64_t id, std::string_view principal, const Request& req, const Verdict& v,
+                        std::chrono::system_clock::time_point ts) {
   if (!log_.enabled()) return true;
-  ActivityRecord r = make_record(id, ActivityEvent::start, principal, req, v);
-  r.outcome = "started";
-  r.detail_json = req.detail_json;
-  if (!log_.push(std::move(r), ActivityLog::Slot::start, stall_timeout_)) return false;
+  const bool queued = log_.push(ActivityLog::Slot::start, stall_timeout_, [&](ActivityRecord& r) {
+    fill_record(r, ts, id, ActivityEvent::start, principal, req, v);
+    r.outcome.assign("started");
+    r.error.reset();
+    r.duration_ns = 0;
+    r.detail_json.assign(req.detail_json);
+  });
+  if (!queued) return false;
   // A write-through sink: run only once the start record is written. (An
   // implied action runs anyway; its end record then needs no reserved room,
   // since end records never wait.)
@@ -135,14 +166,20 @@ bool Core::record_start(std::uint64_t id, std::string_view principal, const Requ
 }
 
 void Core::record_end(std::uint64_t id, std::string_view principal, const Request& req, const Verdict& v,
-                      const Error* error, std::int64_t duration_ns) {
+                      const Error* error, std::int64_t duration_ns, std::chrono::system_clock::time_point ts) {
   if (!log_.enabled()) return;
-  ActivityRecord r = make_record(id, ActivityEvent::end, principal, req, v);
-  r.outcome = error ? "error" : "ok";
-  if (error) r.error = *error;
-  r.duration_ns = duration_ns;
   // Room for it was reserved by the start record.
-  (void)log_.push(std::move(r), ActivityLog::Slot::end, stall_timeout_);
+  (void)log_.push(ActivityLog::Slot::end, stall_timeout_, [&](ActivityRecord& r) {
+    fill_record(r, ts, id, ActivityEvent::end, principal, req, v);
+    r.outcome.assign(error ? "error" : "ok");
+    if (error) {
+      assign(r.error, *error);
+    } else {
+      r.error.reset();
+    }
+    r.duration_ns = duration_ns;
+    r.detail_json.clear();
+  });
 }
 
 }  // namespace airssys::osl::detail

@@ -40,6 +40,16 @@ struct Request {
   // Run only once the start record is written by every sink, whatever their
   // write_through() (an External operation: osl cannot undo what it did).
   bool durable_start = false;
+
+  // One check of one resource, built without the copies of a braced list
+  // (`.checks = {Check{kind, {name}, {}}}` copies the name twice and the
+  // vector once: a list's elements are const).
+  [[nodiscard]] static Request one(OpKind kind, std::string name) {
+    Request r{.kind = kind, .checks = {}};
+    r.checks.emplace_back().kind = kind;
+    r.checks.back().names.push_back(std::move(name));
+    return r;
+  }
 };
 
 // Operation ids come from one counter per process, shared by every System
@@ -99,20 +109,35 @@ class Core : public std::enable_shared_from_this<Core> {
     std::string reason;
   };
   Verdict decide(std::string_view principal, const Request& req) const;
+  // When run() took the request: the monotonic clock (metrics, durations)
+  // and, with an audit log, the wall clock read right after it. A record's
+  // ts is derived from this one pair: start and denied records carry `wall`,
+  // an end record `wall` plus the monotonic time until the executor returned.
+  struct Began {
+    std::chrono::steady_clock::time_point steady;
+    std::chrono::system_clock::time_point wall;
+  };
+  [[nodiscard]] Began began() const noexcept {
+    const auto steady = std::chrono::steady_clock::now();
+    return {steady, log_.enabled() ? std::chrono::system_clock::now() : std::chrono::system_clock::time_point{}};
+  }
   // What both roads share once the policy allowed: start record → execute
   // (exceptions caught) → end record → counters.
   template <class T, class Execute>
   std::expected<T, Error> run_allowed(std::string_view principal, const Request& req, const Verdict& v,
-                                      std::chrono::steady_clock::time_point start, Execute&& execute,
-                                      std::uint64_t id);
-  ActivityRecord make_record(std::uint64_t id, ActivityEvent ev, std::string_view principal, const Request& req,
-                             const Verdict& v) const;
+                                      const Began& began, Execute&& execute, std::uint64_t id);
+  // Writes every field of `r` (a record the log reuses) but outcome, error,
+  // duration_ns and detail_json, which the caller sets.
+  static void fill_record(ActivityRecord& r, std::chrono::system_clock::time_point ts, std::uint64_t id,
+                          ActivityEvent ev, std::string_view principal, const Request& req, const Verdict& v);
   // Records a refusal and returns the error to hand back.
-  Error refuse(std::uint64_t id, std::string_view principal, const Request& req, const Verdict& v, Error e);
+  Error refuse(std::uint64_t id, std::string_view principal, const Request& req, const Verdict& v, Error e,
+               std::chrono::system_clock::time_point ts);
   // Queues the start record; false if the audit log stayed stalled.
-  bool record_start(std::uint64_t id, std::string_view principal, const Request& req, const Verdict& v);
+  bool record_start(std::uint64_t id, std::string_view principal, const Request& req, const Verdict& v,
+                    std::chrono::system_clock::time_point ts);
   void record_end(std::uint64_t id, std::string_view principal, const Request& req, const Verdict& v,
-                  const Error* error, std::int64_t duration_ns);
+                  const Error* error, std::int64_t duration_ns, std::chrono::system_clock::time_point ts);
   // Counts a refusal under the outcome its record carries ("denied" or "invalid").
   void count_refusal(OpKind kind, const Error& e, std::chrono::steady_clock::time_point start) noexcept {
     metrics_.record(kind, e.category == ErrorCategory::denied ? Outcome::denied : Outcome::invalid, since(start));
@@ -134,45 +159,46 @@ class Core : public std::enable_shared_from_this<Core> {
 template <class T, class Execute>
 std::expected<T, Error> Core::pipeline(std::string_view principal, Request req, Execute&& execute) {
   // Metrics time the whole call: policy check, audit records and executor.
-  const auto start = std::chrono::steady_clock::now();
+  const Began b = began();
+  const auto start = b.steady;
   const std::uint64_t id = next_op_id();
   if (req.invalid) {
     Error e = *req.invalid;
     e.op_id = id;
     count_refusal(req.kind, e, start);
-    return std::unexpected(refuse(id, principal, req, Verdict{}, std::move(e)));
+    return std::unexpected(refuse(id, principal, req, Verdict{}, std::move(e), b.wall));
   }
   const Verdict v = decide(principal, req);
   if (!v.allowed) {
     metrics_.record(req.kind, Outcome::denied, since(start));
-    return std::unexpected(refuse(id, principal, req, v, Error{ErrorCategory::denied, 0, id, v.reason}));
+    return std::unexpected(refuse(id, principal, req, v, Error{ErrorCategory::denied, 0, id, v.reason}, b.wall));
   }
   if (req.pre_error) {
     Error e = *req.pre_error;
     e.op_id = id;
     count_refusal(req.kind, e, start);
-    return std::unexpected(refuse(id, principal, req, v, std::move(e)));
+    return std::unexpected(refuse(id, principal, req, v, std::move(e), b.wall));
   }
-  return run_allowed<T>(principal, req, v, start, [&](std::uint64_t op_id) { return execute(op_id); }, id);
+  return run_allowed<T>(principal, req, v, b, [&](std::uint64_t op_id) { return execute(op_id); }, id);
 }
 
 template <class T, class Prepare, class Execute>
 std::optional<std::expected<T, Error>> Core::pipeline_prepared(std::string_view principal, const Request& req,
                                                                Prepare&& prepare, Execute&& execute) {
-  const auto start = std::chrono::steady_clock::now();
+  const Began b = began();
   const Verdict v = decide(principal, req);
   if (!v.allowed) return std::nullopt;
   auto prepared = prepare();
   if (!prepared) return std::nullopt;
   const std::uint64_t id = next_op_id();
-  return run_allowed<T>(principal, req, v, start, [&](std::uint64_t op_id) { return execute(op_id, *prepared); }, id);
+  return run_allowed<T>(principal, req, v, b, [&](std::uint64_t op_id) { return execute(op_id, *prepared); }, id);
 }
 
 template <class T, class Execute>
 std::expected<T, Error> Core::run_allowed(std::string_view principal, const Request& req, const Verdict& v,
-                                          std::chrono::steady_clock::time_point start, Execute&& execute,
-                                          std::uint64_t id) {
-  if (!record_start(id, principal, req, v)) {
+                                          const Began& began, Execute&& execute, std::uint64_t id) {
+  const auto start = began.steady;
+  if (!record_start(id, principal, req, v, began.wall)) {
     denied_.fetch_add(1, std::memory_order_relaxed);
     metrics_.record(req.kind, Outcome::audit_stalled, since(start));
     return std::unexpected(Error{ErrorCategory::io, 0, id,
@@ -191,14 +217,16 @@ std::expected<T, Error> Core::run_allowed(std::string_view principal, const Requ
   } catch (...) {
     result = std::unexpected(Error{ErrorCategory::internal, 0, id, "executor threw an unknown exception"});
   }
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+  const auto t1 = std::chrono::steady_clock::now();
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count();
+  const auto end_ts = began.wall + std::chrono::duration_cast<std::chrono::system_clock::duration>(t1 - start);
   operations_.fetch_add(1, std::memory_order_relaxed);
   if (!result) {
     failed_.fetch_add(1, std::memory_order_relaxed);
     result.error().op_id = id;
-    record_end(id, principal, req, v, &result.error(), ns);
+    record_end(id, principal, req, v, &result.error(), ns, end_ts);
   } else {
-    record_end(id, principal, req, v, nullptr, ns);
+    record_end(id, principal, req, v, nullptr, ns, end_ts);
   }
   metrics_.record(req.kind, result ? Outcome::ok : Outcome::error, since(start));
   return result;
@@ -208,17 +236,20 @@ template <class T, class Execute>
 std::expected<T, Error> Core::implied(std::string_view principal, Request req, Execute&& execute) {
   const std::uint64_t id = next_op_id();
   const Verdict v{.allowed = true, .decision = DecisionKind::allow, .rule = std::nullopt, .reason = {}};
-  const auto start = std::chrono::steady_clock::now();
-  (void)record_start(id, principal, req, v);
+  const Began b = began();
+  const auto start = b.steady;
+  (void)record_start(id, principal, req, v, b.wall);
   const auto t0 = std::chrono::steady_clock::now();
   std::expected<T, Error> result = execute(id);
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+  const auto t1 = std::chrono::steady_clock::now();
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count();
   operations_.fetch_add(1, std::memory_order_relaxed);
   if (!result) {
     failed_.fetch_add(1, std::memory_order_relaxed);
     result.error().op_id = id;
   }
-  record_end(id, principal, req, v, result ? nullptr : &result.error(), ns);
+  record_end(id, principal, req, v, result ? nullptr : &result.error(), ns,
+             b.wall + std::chrono::duration_cast<std::chrono::system_clock::duration>(t1 - start));
   metrics_.record(req.kind, result ? Outcome::ok : Outcome::error, since(start));
   return result;
 }

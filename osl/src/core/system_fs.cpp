@@ -24,12 +24,10 @@ using detail::Missing;
 using detail::Request;
 using detail::Resolution;
 
-Request single_path(OpKind kind, const std::string& path) {
-  return Request{.kind = kind, .checks = {Check{kind, {path}, {}}}};
-}
+Request single_path(OpKind kind, const std::string& path) { return Request::one(kind, path); }
 
 Request single(OpKind kind, const Resolution& r) {
-  Request req{.kind = kind, .checks = {Check{kind, {r.resolved.path}, {}}}};
+  Request req = Request::one(kind, r.resolved.path);
   (r.malformed ? req.invalid : req.pre_error) = r.error;
   return req;
 }
