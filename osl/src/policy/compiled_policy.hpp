@@ -77,6 +77,17 @@ struct CompiledPolicy {
     return (identity_roles[word] >> (role % 64)) & 1u;
   }
   [[nodiscard]] bool rule_applies_to(const CompiledRule& r, std::optional<std::uint32_t> identity) const noexcept;
+
+  // Per identity, the operations some deny rule applies to it for (a rule
+  // for "*", a role it holds or the identity itself); for any other name,
+  // those of the "*" deny rules. Computed at load: a principal no deny rule
+  // speaks about skips the deny look-ups.
+  std::vector<OpMask> identity_deny_ops;
+  OpMask anonymous_deny_ops = 0;
+  [[nodiscard]] bool may_deny(std::optional<std::uint32_t> identity, OpKind op) const noexcept {
+    const OpMask m = identity && *identity < identity_deny_ops.size() ? identity_deny_ops[*identity] : anonymous_deny_ops;
+    return (m & op_bit(op)) != 0;
+  }
 };
 
 // The environment every principal's children may inherit (NAME or PREFIX*).

@@ -149,10 +149,12 @@ Decision decide_impl(const CompiledPolicy& p, std::string_view principal, OpKind
   }
 
   // A deny anywhere wins, so all resources are checked against the deny rules
-  // before any allow is looked for.
-  for (const ResourceRef& ref : resources) {
-    const std::uint32_t i = first_matching(p, op, /*deny=*/true, who, prepare(ref, kind));
-    if (i != kNone) return denial(p, p.rules[i].id, "denied by rule " + p.rules[i].id);
+  // before any allow is looked for (when some deny rule could apply at all).
+  if (p.may_deny(who, op)) {
+    for (const ResourceRef& ref : resources) {
+      const std::uint32_t i = first_matching(p, op, /*deny=*/true, who, prepare(ref, kind));
+      if (i != kNone) return denial(p, p.rules[i].id, "denied by rule " + p.rules[i].id);
+    }
   }
   std::uint32_t first_allow = kNone;
   for (const ResourceRef& ref : resources) {
@@ -256,11 +258,7 @@ EnforcementMode Policy::mode() const noexcept { return impl_->mode; }
 
 bool Policy::has_deny_rules(std::string_view principal, OpKind op) const {
   const CompiledPolicy& p = *impl_;
-  const auto who = p.find_identity(principal);
-  for (const std::uint32_t i : p.deny_by_op[static_cast<std::size_t>(op)]) {
-    if (p.rule_applies_to(p.rules[i], who)) return true;
-  }
-  return false;
+  return p.may_deny(p.find_identity(principal), op);
 }
 
 std::optional<std::string> Policy::tool_path(std::string_view tool) const {

@@ -92,6 +92,7 @@ class Compiler {
     tools();
     identities();
     rules();
+    deny_masks();
     sandbox();
     limits();
     return std::move(out_);
@@ -309,6 +310,17 @@ class Compiler {
         for (const auto& g : rule.paths) idx.add(g.index_prefix(), index);
       }
       out_.rules.push_back(std::move(rule));
+    }
+  }
+
+  void deny_masks() {
+    out_.identity_deny_ops.assign(out_.identity_names.size(), 0);
+    for (const CompiledRule& r : out_.rules) {
+      if (!r.deny) continue;
+      if (r.any_principal) out_.anonymous_deny_ops |= r.ops;
+      for (std::uint32_t id = 0; id < out_.identity_deny_ops.size(); ++id) {
+        if (out_.rule_applies_to(r, id)) out_.identity_deny_ops[id] |= r.ops;
+      }
     }
   }
 

@@ -6,6 +6,7 @@
 #include <airssys/osl/policy.hpp>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 #include <random>
@@ -382,6 +383,12 @@ TEST(PolicyProperty, DecideAgreesWithReferenceEvaluator) {
       const auto res = g.resources(resource_kind(op));
       const Decision got = p->decide(who, op, res);
       ASSERT_NO_FATAL_FAILURE(expect_same(got, reference(m, who, op, res), describe(yaml, who, op, res)));
+      // What lets decide() skip the deny look-ups and a tree walk skip its
+      // entries: whether any deny rule for op speaks about this principal.
+      const bool any_deny = std::any_of(m.rules.begin(), m.rules.end(), [&](const Rule& r) {
+        return r.deny && op_listed(r.operations, op) && principal_ok(m, r, who);
+      });
+      ASSERT_EQ(p->has_deny_rules(who, op), any_deny) << describe(yaml, who, op, res);
       (got.allowed && !got.would_deny ? allowed : denied)++;
     }
   }
