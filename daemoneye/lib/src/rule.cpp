@@ -32,6 +32,12 @@ namespace {
 constexpr std::size_t kMaxRuleBytes = 1024 * 1024;
 constexpr std::size_t kMaxIdBytes = 128;
 constexpr std::size_t kMaxTags = 64;
+// Tags are copied into every alert, and YAML aliases let a 1 MiB file name
+// one 900 KB string 64 times (57 MB per alert): bounded as Sigma's are.
+constexpr std::size_t kMaxTagBytes = 64 * 1024;
+// The dedup key holds each key column's value once per listed column; a
+// list of 50,000 'pid's made every alert's key ~400 KB.
+constexpr std::size_t kMaxKeyColumns = 16;
 constexpr std::array<std::string_view, 8> kKnownKeys{"description", "enabled", "id",       "key",
                                                      "name",        "query",   "severity", "tags"};
 
@@ -114,14 +120,19 @@ void parse_key(Rule& rule, const std::string& key, const YAML::Node& v) {
   } else if (key == "tags") {
     rule.tags = string_list(v, "tags");
     if (rule.tags.size() > kMaxTags) fault(v, fmt::format("at most {} tags", kMaxTags));
+    std::size_t bytes = 0;
+    for (const auto& t : rule.tags) bytes += t.size();
+    if (bytes > kMaxTagBytes) fault(v, fmt::format("tags: more than {} bytes in all", kMaxTagBytes));
   } else if (key == "key") {
     rule.key_columns = string_list(v, "key");
     if (rule.key_columns.empty())
       fault(v,
             "key must list at least one column (or be left out for pid, "
             "start_time)");
+    if (rule.key_columns.size() > kMaxKeyColumns) fault(v, fmt::format("key: at most {} columns", kMaxKeyColumns));
     for (const auto& c : rule.key_columns) {
       if (!is_ident(c)) fault(v, fmt::format("key column '{}' is not a column name", c));
+      if (&*std::ranges::find(rule.key_columns, c) != &c) fault(v, fmt::format("key column '{}' is listed twice", c));
     }
   } else if (key == "query") {
     rule.query = text(v, "query");

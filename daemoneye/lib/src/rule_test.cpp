@@ -90,6 +90,11 @@ TEST(Rule, ErrorsNameFileLineAndReason) {
        "r.yaml:5: key must list at least one column (or be left out for pid, start_time)"},
       {"id: a\nname: A\nseverity: low\nquery: SELECT 1\nkey: [pid, 'x; y']\n",
        "r.yaml:5: key column 'x; y' is not a column name"},
+      {"id: a\nname: A\nseverity: low\nquery: SELECT 1\nkey: [pid, start_time, pid]\n",
+       "r.yaml:5: key column 'pid' is listed twice"},
+      {"id: a\nname: A\nseverity: low\nquery: SELECT 1\nkey: [c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, "
+       "c16, c17]\n",
+       "r.yaml:5: key: at most 16 columns"},
       {"id: a\nid: b\nname: A\nseverity: low\nquery: SELECT 1\n", "r.yaml:2: duplicate key 'id'"},
       {"id: a\nname: A\nseverity: low\nquery: SELECT 1\n---\nid: b\n",
        "r.yaml:5: a rule file holds one YAML document; found another one here"},
@@ -136,6 +141,19 @@ TEST(Rule, HostileInputIsAnErrorNotACrash) {
     for (int j = 0; j < 10; ++j) bomb += std::string(j ? ", " : "") + "*a" + std::to_string(i - 1);
     bomb += "]\n";
   }
+  // What is copied into every alert: 64 aliases of one 900 KB tag were 57 MB
+  // of tags per alert; 50,000 key columns a 400 KB dedup key.
+  std::string tags = "id: a\nname: A\nseverity: low\nquery: SELECT 1\ntags: [&t " + std::string(900'000, 'T');
+  for (int i = 0; i < 63; ++i) tags += ", *t";
+  auto rt = parse_rule(tags + "]\n", "tags.yaml");
+  ASSERT_FALSE(rt);
+  EXPECT_EQ(rt.error().message, "tags.yaml:5: tags: more than 65536 bytes in all");
+  std::string keys = "id: a\nname: A\nseverity: low\nquery: SELECT 1\nkey: [pid";
+  for (int i = 0; i < 50'000; ++i) keys += ", pid";
+  auto rk = parse_rule(keys + "]\n", "keys.yaml");
+  ASSERT_FALSE(rk);
+  EXPECT_EQ(rk.error().message, "keys.yaml:5: key: at most 16 columns");
+
   auto r3 = parse_rule(bomb, "bomb.yaml");
   ASSERT_FALSE(r3);
   // 10^20 nodes once expanded: refused by the loader's bound before anything reads it.

@@ -325,6 +325,25 @@ TEST(Sigma, HugeExpansionsAreRefusedNotBuilt) {
   EXPECT_NE(msg2.find("condition: expands to more than 4096 comparisons"), std::string::npos) << msg2;
 }
 
+TEST(Sigma, TopLevelKeysAreBounded) {
+  // Unknown top-level keys are accepted (custom attributes), so a file of
+  // 100,000 of them once spent minutes on duplicate checks: more than 256
+  // is refused, at the 257th key.
+  std::string many;
+  for (int i = 0; i < 300; ++i) many += "k" + std::to_string(i) + ": v\n";
+  auto r = parse_rule(doc("  s: {CommandLine: x}\n  condition: s\n", many), "t.yml");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().category, ErrorCategory::resource_exhausted);
+  EXPECT_EQ(r.error().message, "t.yml:259: more than 256 top-level keys (a Sigma rule has about 15)");
+  std::string fits;
+  for (int i = 0; i < 240; ++i) fits += "k" + std::to_string(i) + ": v\n";
+  EXPECT_TRUE(parse_rule(doc("  s: {CommandLine: x}\n  condition: s\n", fits), "t.yml"));
+  // Duplicates are still found among many keys.
+  auto dup = parse_rule(doc("  s: {CommandLine: x}\n  condition: s\n", fits + "k7: again\n"), "t.yml");
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().message, "t.yml:246: duplicate key 'k7'");
+}
+
 TEST(Sigma, AliasedLargeValuesAreRefusedByTheirSize) {
   // YAML aliases name one large value many times: the leaves' bytes are
   // counted as they are built, so the rule is refused before the query
