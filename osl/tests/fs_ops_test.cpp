@@ -5,6 +5,9 @@
 
 #include <fmt/format.h>
 
+#include <fstream>
+#include <iterator>
+
 #include "test_support.hpp"
 
 namespace airssys::osl {
@@ -246,6 +249,31 @@ rules:
   ASSERT_TRUE(r) << r.error().to_string();
   EXPECT_NE(r->find("Pid:"), std::string::npos);
   EXPECT_NE(r->find("VmRSS"), std::string::npos) << "a procfs file reports size 0 but has content";
+}
+
+// A size-0 file longer than the first 4 KiB buffer: the buffer doubles
+// (4, 8, 16 KiB ...) and keeps what was read; max_bytes cuts it there.
+TEST(FsRead, ZeroSizedFilesGrowTheBufferAndStopAtMaxBytes) {
+  const std::string path = "/proc/kallsyms";  // megabytes, and stable while no module loads
+  std::ifstream in(path, std::ios::binary);
+  if (!in) GTEST_SKIP() << path << " cannot be read here";
+  const std::string want((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (want.size() < 20000) GTEST_SKIP() << path << " is only " << want.size() << " bytes here";
+  System sys({.policy = test::policy_from(R"(
+version: 1
+rules:
+  - id: proc
+    effect: allow
+    principals: ["*"]
+    operations: ["fs.read"]
+    resources: ["/proc/**"]
+)")});
+  auto whole = sys.run("x", fs::Read{path});
+  ASSERT_TRUE(whole) << whole.error().to_string();
+  EXPECT_EQ(*whole, want);
+  auto cut = sys.run("x", fs::Read{.path = path, .max_bytes = 10000});
+  ASSERT_TRUE(cut) << cut.error().to_string();
+  EXPECT_EQ(*cut, want.substr(0, 10000));
 }
 
 }  // namespace

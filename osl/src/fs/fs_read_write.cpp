@@ -70,25 +70,39 @@ std::expected<std::string, Error> read_open_file(int fd, const std::string& path
                                                    st.st_size, op.max_bytes)));
   }
   // Read the size fstat reported; a file that reports 0 (procfs, sysfs) is
-  // read to end of file. Data appended after the fstat is not included.
+  // read to end of file, in a buffer doubled up to max_bytes. Data appended
+  // after the fstat is not included. The buffer is not zeroed first: the
+  // string ends where the reads ended.
   const auto expected = static_cast<std::size_t>(st.st_size);
   std::string out;
-  out.resize(expected);
   std::size_t off = 0;
+  int read_errno = 0;
+  bool at_end = false;
+  std::size_t want = expected != 0 ? expected : std::min<std::size_t>(4096, op.max_bytes);
+  const auto fill = [&](char* p, std::size_t room) {
+    // Never past `want`: libstdc++ 12 passes the grown capacity as `room`.
+    const std::size_t n = std::min(room, want);
+    while (off < n) {
+      const ssize_t got = ::read(fd, p + off, n - off);
+      if (got < 0) {
+        if (errno == EINTR) continue;
+        read_errno = errno;
+        break;
+      }
+      if (got == 0) {
+        at_end = true;
+        break;
+      }
+      off += static_cast<std::size_t>(got);
+    }
+    return off;
+  };
   for (;;) {
-    if (off == out.size()) {
-      if (expected != 0 || out.size() >= op.max_bytes) break;
-      out.resize(std::min<std::size_t>(std::max<std::size_t>(out.size() * 2, 4096), op.max_bytes));
-    }
-    const ssize_t n = ::read(fd, out.data() + off, out.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return std::unexpected(Error::from_errno(errno, fmt::format("reading {}", path)));
-    }
-    if (n == 0) break;
-    off += static_cast<std::size_t>(n);
+    out.resize_and_overwrite(want, fill);
+    if (read_errno != 0) return std::unexpected(Error::from_errno(read_errno, fmt::format("reading {}", path)));
+    if (expected != 0 || at_end || want >= op.max_bytes) break;
+    want = std::min<std::size_t>(want * 2, op.max_bytes);
   }
-  out.resize(off);
   return out;
 }
 
