@@ -5,8 +5,8 @@
 // Threading contract:
 //  - enqueue(), add_ref(), release(), stats(), closed() are thread-safe.
 //  - run() is called by exactly one thread at a time: whoever took the cell
-//    off a run queue. pending_ guarantees that: the producer that moves it
-//    from 0 to 1 schedules the cell (taking a reference for the run queue);
+//    off a run queue. pending_ guarantees that: the producer that moves its
+//    queued count from 0 schedules the cell (taking a reference for the run queue);
 //    run() subtracts what it consumed and reschedules if anything remains.
 //    Everything marked "consumer" below is touched only inside run().
 #include <airssys/rt/envelope.hpp>
