@@ -160,6 +160,9 @@ QueryEngine::QueryEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 QueryEngine::~QueryEngine() = default;
 
 Result<std::unique_ptr<QueryEngine>> QueryEngine::open(const std::filesystem::path& db, QueryLimits limits) {
+  // A process that set no limit of its own (daemoneye-cli) gets this one:
+  // sqlite3_hard_heap_limit64(-1) only reads it.
+  if (::sqlite3_hard_heap_limit64(-1) == 0) ::sqlite3_hard_heap_limit64(kSqliteHeapLimit);
   const std::string path = db.string();
   // The file must already be the Store's (READONLY without CREATE); a
   // symbolic link in its place is refused rather than followed.
@@ -201,7 +204,13 @@ Result<std::unique_ptr<QueryEngine>> QueryEngine::open(const std::filesystem::pa
   // ~5 MB): the rules of one scan then read it from memory after the first
   // (default 2 MB: every rule re-read every page through the WAL, 4 ms
   // instead of 0.7 ms for a one-column filter over 10,000 rows).
-  if (auto r = sqlite::exec(h, "PRAGMA query_only=1; PRAGMA cache_size=-16384"); !r) {
+  // temp_store=MEMORY: what a query sorts or buffers (ORDER BY, DISTINCT,
+  // window frames, materialised CTEs) stays in SQLite's heap, whose limit
+  // (kSqliteHeapLimit) then fails it with "out of memory". With temporary
+  // files an ORDER BY over an endless recursive CTE wrote /var/tmp at disk
+  // speed until the time limit (up to rules.timeout's 10 minutes), and the
+  // CLI, which had no heap limit, grew past 800 MB in 40 s.
+  if (auto r = sqlite::exec(h, "PRAGMA query_only=1; PRAGMA cache_size=-16384; PRAGMA temp_store=MEMORY"); !r) {
     return failed(r.error().category, "configure", r.error().message);
   }
   if (auto r = sqlite::query_int(h, "SELECT count(*) FROM sqlite_master"); !r) {

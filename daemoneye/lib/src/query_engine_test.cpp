@@ -6,6 +6,7 @@
 #include <airssys/daemoneye/store.hpp>
 #include <chrono>
 #include <filesystem>
+#include <sqlite3.h>
 #include <string>
 #include <vector>
 
@@ -262,6 +263,28 @@ TEST_F(QueryEngineTest, EndlessRecursiveCteHitsTheTimeLimit) {
   EXPECT_LT(took, 30s);
   // The connection is usable afterwards.
   EXPECT_TRUE(engine_->run("SELECT 1"));
+}
+
+TEST_F(QueryEngineTest, WhatAQuerySortsStaysInTheBoundedHeap) {
+  // An ORDER BY over an endless CTE: before, the sorter spilled to
+  // temporary files in /var/tmp until the time limit (here 60 s, then a
+  // timeout); in memory it reaches SQLite's heap limit and fails as out of
+  // memory long before. 64 MiB keeps the test quick.
+  ASSERT_EQ(::sqlite3_hard_heap_limit64(-1), kSqliteHeapLimit);  // open() set it: this process set none
+  ::sqlite3_hard_heap_limit64(64 << 20);
+  auto e = open_engine({.time = 60s, .max_rows = 10});
+  ASSERT_TRUE(e);
+  for (const char* sql : {"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c ORDER BY x DESC",
+                          "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT sum(x) OVER () FROM c"}) {
+    auto r = e->run(sql);
+    ASSERT_FALSE(r) << sql;
+    EXPECT_EQ(r.error().category, ErrorCategory::resource_exhausted) << sql << ": " << r.error().message;
+    EXPECT_EQ(r.error().message, "out of memory") << sql;
+  }
+  ::sqlite3_hard_heap_limit64(kSqliteHeapLimit);
+  // The engine still answers afterwards.
+  auto ok = e->run("SELECT count(*) FROM processes");
+  ASSERT_TRUE(ok) << ok.error().message;
 }
 
 TEST_F(QueryEngineTest, HugeCrossJoinHitsTheTimeLimit) {

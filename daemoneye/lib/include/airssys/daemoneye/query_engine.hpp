@@ -15,7 +15,11 @@
 //    pass it, with `truncated` set (the rows before it still reach the
 //    rule's alerts, so a hostile process cannot silence a rule by making
 //    its result large).
-// Recursive CTEs are allowed but bounded by the time limit.
+// Recursive CTEs are allowed but bounded by the time limit. What a query
+// sorts or buffers is kept in memory (temp_store=MEMORY, never temporary
+// files), bounded by SQLite's heap limit: open() sets kSqliteHeapLimit for
+// the whole process when the process has set no limit of its own
+// (sqlite3_hard_heap_limit64); past it a query fails with "out of memory".
 //
 // Thread safety: one QueryEngine is used by one thread at a time.
 
@@ -33,6 +37,10 @@
 #include <vector>
 
 namespace airssys::daemoneye {
+
+// SQLite's memory in a process, all connections together (see above; the
+// agent sets it before it opens its store).
+inline constexpr std::int64_t kSqliteHeapLimit = std::int64_t{256} << 20;
 
 struct QueryLimits {
   std::chrono::milliseconds time{1000};
