@@ -24,8 +24,6 @@ using detail::Missing;
 using detail::Request;
 using detail::Resolution;
 
-Request single_path(OpKind kind, const std::string& path) { return Request::one(kind, path); }
-
 Request single(OpKind kind, const Resolution& r) {
   Request req = Request::one(kind, r.resolved.path);
   (r.malformed ? req.invalid : req.pre_error) = r.error;
@@ -87,6 +85,42 @@ struct OpenTarget {
   UniqueFd fd;
 };
 
+// The fast road's request: one per thread, filled again for each operation
+// so that its vectors and the path's string keep their capacity (no
+// allocation per operation). Nothing the fast road runs starts another
+// operation on the same thread; if something ever did, the inner one would
+// find the request busy and build its own.
+class FastRequest {
+ public:
+  FastRequest(OpKind kind, const std::string& path) {
+    if (!t_busy) {
+      if (t_req.checks.size() != 1) t_req = Request::one(kind, path);
+      t_req.kind = kind;
+      t_req.checks[0].kind = kind;
+      t_req.checks[0].names[0].assign(path);
+      t_busy = true;  // only once nothing above can throw
+      req_ = &t_req;
+      return;
+    }
+    own_ = Request::one(kind, path);
+    req_ = &*own_;
+  }
+  ~FastRequest() {
+    if (!own_) t_busy = false;
+  }
+  FastRequest(const FastRequest&) = delete;
+  FastRequest& operator=(const FastRequest&) = delete;
+  [[nodiscard]] const Request& get() const noexcept { return *req_; }
+
+ private:
+  static thread_local Request t_req;  // one check, one name, nothing else set
+  static thread_local bool t_busy;
+  std::optional<Request> own_;
+  const Request* req_ = nullptr;
+};
+thread_local Request FastRequest::t_req{.kind = OpKind::fs_stat, .checks = {}};
+thread_local bool FastRequest::t_busy = false;
+
 std::optional<OpenTarget> open_target(detail::Core& core, const std::string& path, int flags) {
   auto slot = core.files().acquire(std::chrono::milliseconds(0));
   if (!slot) return std::nullopt;
@@ -103,8 +137,9 @@ std::expected<fs::Read::Result, Error> System::run(std::string_view principal, c
     // Opened before the start record is queued: the open of a special file
     // (refused below as not a regular file) is the only thing that can
     // happen before the record, and only once the policy allowed fs.read.
+    const FastRequest req(OpKind::fs_read, path);
     auto fast = core_->pipeline_prepared<std::string>(
-        principal, single_path(OpKind::fs_read, path),
+        principal, req.get(),
         [&] { return open_target(*core_, path, O_RDONLY | O_NOCTTY | O_NONBLOCK); },
         [&](std::uint64_t, OpenTarget& t) { return detail::read_open_file(t.fd.get(), path, op); });
     if (fast) return std::move(*fast);
@@ -134,8 +169,9 @@ std::expected<fs::FileInfo, Error> System::run(std::string_view principal, const
   if (detail::lexically_canonical(path)) {
     // O_PATH opens nothing but the name: no driver's open, no atime. A final
     // symlink is opened itself (O_PATH|O_NOFOLLOW); followed, it declines.
+    const FastRequest req(OpKind::fs_stat, path);
     auto fast = core_->pipeline_prepared<fs::FileInfo>(
-        principal, single_path(OpKind::fs_stat, path),
+        principal, req.get(),
         [&]() -> std::optional<std::pair<OpenTarget, struct ::stat>> {
           auto t = open_target(*core_, path, O_PATH);
           struct ::stat st {};
