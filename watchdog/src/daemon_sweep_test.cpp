@@ -79,7 +79,7 @@ TEST(DaemonSweep, ATaskProcCannotShowIsLeftLiveAndNotKilled) {
       t.pid_start_time = read_proc_stat(c.pid()).value_or(ProcStat{}).start_time;
       ASSERT_GT(*t.pid_start_time, 0u);
       if (in_cgroup) {  // a directory whose cgroup.procs names the child, as the kernel's would
-        const auto cg = d / "cgroup" / "hidden-1";
+        const auto cg = d / "cgroup" / "task-watchdog" / "hidden-1";
         fs::create_directories(cg);
         std::ofstream(cg / "cgroup.procs") << c.pid() << "\n";
         t.containment.kind = ContainmentKind::cgroup2;

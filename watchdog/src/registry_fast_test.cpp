@@ -32,7 +32,7 @@ RegistryData sample() {
       t.limits.memory_bytes = 64ULL << 20;
       t.limits.cpus = 0.25;
       t.limits.pids = 7;
-      t.containment.v1 = {{"memory", "/sys/fs/cgroup/memory/task-watchdog/t-1"}, {"pids", "/p"}};
+      t.containment.v1 = {{"memory", "/sys/fs/cgroup/memory/task-watchdog/t-1"}, {"pids", "/sys/fs/cgroup/pids/task-watchdog/t-1"}};
     }
     t.grace_ms = 1000 * i;
     t.state = i == 2 ? TaskState::running : TaskState::exited;
@@ -143,7 +143,7 @@ TEST(RegistryFast, LeavesARepeatedKnownKeyToTheDomPath) {
   EXPECT_EQ(last->tasks.at("a").containment.cgroup, "");
   // Repeated unknown keys and repeated v1 controllers were already read as
   // nlohmann reads them (the last one): still the fast path's.
-  EXPECT_TRUE(parse_registry_fast(head + R"("f": 1, "f": 2, "containment": {"v1": {"m": "/a", "m": "/b"}}}}})"));
+  EXPECT_TRUE(parse_registry_fast(head + R"("f": 1, "f": 2, "containment": {"v1": {"m": "/s/task-watchdog/a-1", "m": "/s/task-watchdog/a-2"}}}}})"));
 }
 
 namespace {

@@ -173,6 +173,41 @@ TEST(RegistryInput, ImpossibleFieldValuesAreRefused) {
   expect_refused(one_task(R"(, "stdout_log": "/l\u0000")"), "NUL byte in stdout_log");
 }
 
+// kill, run and cleanup signal every process a recorded cgroup lists: a
+// record edited by hand to name a service's cgroup had `kill` end that
+// service (found by an outside probe, session 11: a sleep in a cgroup of
+// its own was killed through a forged record). Only a cgroup task-watchdog
+// makes is accepted: .../task-watchdog/NAME, absolute, without '.' or '..'.
+TEST(RegistryInput, ACgroupThatIsNoTaskWatchdogCgroupIsRefused) {
+  const auto cgroup = [](const std::string& dir) {
+    return one_task(R"(, "containment": {"kind": "cgroup2", "cgroup": ")" + dir + R"("})");
+  };
+  for (const char* dir : {"/sys/fs/cgroup/unified/system.slice", "/sys/fs/cgroup/unified/system.slice/cron.service",
+                          "/sys/fs/cgroup/unified/task-watchdog", "/sys/fs/cgroup/unified/task-watchdog/x-1/..",
+                          "/sys/fs/cgroup/unified/task-watchdog/../system.slice", "/sys/fs/cgroup/unified/task-watchdog/./x-1",
+                          "/sys/fs/cgroup/unified/task-watchdog//x-1", "/sys/fs/cgroup/unified/task-watchdog/x-1/",
+                          "task-watchdog/x-1", "/", "/task-watchdog/.."}) {
+    expect_refused(cgroup(dir), std::string("task 'x' has containment cgroup '") + dir + "', which is not a task-watchdog cgroup");
+  }
+  expect_refused(one_task(R"(, "containment": {"v1": {"memory": "/sys/fs/cgroup/memory/user.slice"}})"),
+                 "task 'x' has containment v1 memory '/sys/fs/cgroup/memory/user.slice', which is not a task-watchdog cgroup");
+  // What start and register record is read as before.
+  TempDir d("wd-input");
+  Registry r(d.path() / "reg.json");
+  write(r.path(), one_task(R"(, "containment": {"kind": "cgroup2", "cgroup": "/sys/fs/cgroup/unified/user.slice/task-watchdog/x-4241", )"
+                           R"("v1": {"memory": "/sys/fs/cgroup/memory/task-watchdog/x-4241"}})"));
+  auto data = r.load();
+  ASSERT_TRUE(data) << data.error().message;
+  EXPECT_EQ(data->tasks.at("x").containment.cgroup, "/sys/fs/cgroup/unified/user.slice/task-watchdog/x-4241");
+  // update() does not write one either.
+  auto up = r.update([](RegistryData& all) -> std::expected<void, Error> {
+    all.tasks.at("x").containment.cgroup = "/sys/fs/cgroup/unified/system.slice";
+    return {};
+  });
+  ASSERT_FALSE(up);
+  EXPECT_NE(up.error().message.find("which is not a task-watchdog cgroup"), std::string::npos) << up.error().message;
+}
+
 TEST(RegistryInput, UpdateNeverWritesARecordTheNextReadWouldRefuse) {
   TempDir d("wd-input");
   Registry r(d.path() / "reg.json");

@@ -33,6 +33,35 @@ namespace {
 
 bool has_nul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
 
+// A task's cgroup is only ever made as <dir>/task-watchdog/<id>-<monitor
+// pid> (task_cgroups.cpp), and kill, run and cleanup signal every process
+// its cgroup.procs lists and remove it. A record edited to name another
+// cgroup - a service's - had `kill` end that service's processes. So a
+// cgroup in a record is an absolute path whose parts are neither empty nor
+// '.' or '..' (it is where it says, lexically) and whose parent directory
+// is named task-watchdog, as the built-in policy's cgroup rule has it.
+bool is_task_cgroup(std::string_view dir) {
+  if (!dir.starts_with('/')) return false;
+  std::string_view parent, name;
+  std::size_t at = 1;
+  while (true) {
+    const std::size_t end = std::min(dir.find('/', at), dir.size());
+    const std::string_view part = dir.substr(at, end - at);
+    if (part.empty() || part == "." || part == "..") return false;
+    parent = name;
+    name = part;
+    if (end == dir.size()) break;
+    at = end + 1;
+  }
+  return parent == "task-watchdog";
+}
+
+std::string cgroup_problem(std::string_view field, std::string_view dir) {
+  return fmt::format("has {} '{}', which is not a task-watchdog cgroup (an absolute path .../task-watchdog/NAME "
+                     "without '.' or '..'): kill, run and cleanup would act on its processes",
+                     field, dir);
+}
+
 }  // namespace
 
 std::string state_problem(std::string_view text) {
@@ -69,6 +98,12 @@ std::optional<std::string> task_problem(const TaskRecord& t) {
       {"cwd", &t.cwd}, {"stdout_log", &t.stdout_log}, {"stderr_log", &t.stderr_log}, {"containment cgroup", &t.containment.cgroup}};
   for (const auto& [name, value] : paths) {
     if (has_nul(*value)) return fmt::format("has a NUL byte in {}", name);
+  }
+  if (!t.containment.cgroup.empty() && !is_task_cgroup(t.containment.cgroup)) {
+    return cgroup_problem("containment cgroup", t.containment.cgroup);
+  }
+  for (const auto& [controller, dir] : t.containment.v1) {
+    if (!is_task_cgroup(dir)) return cgroup_problem(fmt::format("containment v1 {}", controller), dir);
   }
   return std::nullopt;
 }

@@ -37,7 +37,9 @@ inline constexpr int kMaxRegistryDepth = 32;
 // What is wrong with a task record whose fields have the right JSON types:
 // a state or containment kind outside its enum, a pid or monitor pid that is not positive, a timeout
 // that is not positive, a negative grace, a NUL byte in argv, env, cwd or a
-// log path. nullopt when nothing is. The text completes "task 'x' ...".
+// log path, a cgroup (containment.cgroup, containment.v1) that is not an
+// absolute, lexically normal path in a directory named task-watchdog.
+// nullopt when nothing is. The text completes "task 'x' ...".
 [[nodiscard]] std::optional<std::string> task_problem(const TaskRecord& t);
 
 }  // namespace airssys::watchdog::detail

@@ -592,8 +592,8 @@ TEST_F(TaskOverview, LastLinesFollowNoSymlinkAndDoNotBlockOnAFifo) {
 TEST_F(TaskCleanup, ACgroupThatCannotBeRemovedIsReported) {
   auto t = record(reg, "stuck", TaskState::killed);
   t.containment.kind = ContainmentKind::cgroup2;
-  t.containment.cgroup = (d / "cg").string();
-  write_file(d / "cg" / "cgroup.procs", "1\n");
+  t.containment.cgroup = (d / "task-watchdog" / "stuck-1").string();
+  write_file(d / "task-watchdog" / "stuck-1" / "cgroup.procs", "1\n");
   put(reg, t);
   put(reg, record(reg, "plain", TaskState::exited));
   auto r = cleanup_tasks(reg);
@@ -601,7 +601,7 @@ TEST_F(TaskCleanup, ACgroupThatCannotBeRemovedIsReported) {
   EXPECT_EQ(r->removed, (std::vector<std::string>{"plain", "stuck"}));
   ASSERT_EQ(r->not_removed.size(), 1u);  // was: nothing said
   EXPECT_TRUE(r->not_removed[0].starts_with("task 'stuck': cgroup: ")) << r->not_removed[0];
-  EXPECT_TRUE(fs::exists(d / "cg" / "cgroup.procs"));  // nothing but rmdir was tried
+  EXPECT_TRUE(fs::exists(d / "task-watchdog" / "stuck-1" / "cgroup.procs"));  // nothing but rmdir was tried
   EXPECT_TRUE(reg.load()->tasks.empty());
 }
 
