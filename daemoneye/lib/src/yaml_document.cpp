@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace airssys::daemoneye::detail {
 
 std::expected<YAML::Node, YamlLoadError> load_yaml_document(std::string_view text, std::size_t max_bytes,
@@ -11,6 +13,14 @@ std::expected<YAML::Node, YamlLoadError> load_yaml_document(std::string_view tex
   if (text.size() > max_bytes) {
     return std::unexpected(
         YamlLoadError{0, fmt::format("{} bytes is too large for {} (at most {} bytes)", text.size(), what, max_bytes)});
+  }
+  // YAML text holds no NUL byte; yaml-cpp reads one as the end of an escape
+  // and says "unknown escape character: y" on the line after it, which sent
+  // readers of /proc/self/environ or a UTF-16 file looking for a backslash.
+  if (const auto nul = text.find('\0'); nul != std::string_view::npos) {
+    const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(nul), '\n');
+    return std::unexpected(YamlLoadError{
+        static_cast<int>(line), fmt::format("a NUL byte: {} is YAML text (UTF-8), not a binary or UTF-16 file", what)});
   }
   auto root = osl::yaml::load_document(text, {.max_nodes = kMaxYamlNodes, .max_flow_nesting = kMaxFlowNesting}, what);
   if (!root) return std::unexpected(YamlLoadError{root.error().line, std::move(root.error().message)});

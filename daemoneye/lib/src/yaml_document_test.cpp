@@ -25,6 +25,20 @@ TEST(YamlDocument, AliasAmplificationIsRefusedWithALine) {
   EXPECT_GE(r.error().line, 1);
 }
 
+TEST(YamlDocument, ANulByteIsNamedWithItsLine) {
+  // Before: "YAML syntax error: unknown escape character: y" (a raw NUL in
+  // "name: x\0y", /proc/self/environ given as --config, a UTF-16 rule file).
+  auto r = load_yaml_document(std::string("id: a\nname: x\0y\n", 16), 1 << 20, "a rule file");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().line, 2);
+  EXPECT_EQ(r.error().message, "a NUL byte: a rule file is YAML text (UTF-8), not a binary or UTF-16 file");
+  r = load_yaml_document(std::string("\xff\xfei\0d\0:\0", 8), 1 << 20, "a config file");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().line, 1);
+  // The two characters \0 in a double-quoted string are YAML's escape, not a NUL byte in the text.
+  EXPECT_TRUE(load_yaml_document("a: \"x\\0y\"\n", 1 << 20, "a rule file"));
+}
+
 TEST(YamlDocument, TheOtherGuardsAndTheSizeLimitStillSpeakAsBefore) {
   auto r = load_yaml_document("a: 1\n---\nb: 2\n", 1 << 20, "a rule file");
   ASSERT_FALSE(r);
