@@ -171,6 +171,23 @@ TEST(RegistryInput, ImpossibleFieldValuesAreRefused) {
   expect_refused(one_task(R"(, "env": ["A=\u0000"])"), "NUL byte in env[0]");
   expect_refused(one_task(R"(, "cwd": "/tmp\u0000x")"), "NUL byte in cwd");
   expect_refused(one_task(R"(, "stdout_log": "/l\u0000")"), "NUL byte in stdout_log");
+  // Outside probe, session 11: a pid of 2^32 + N was read as pid N (kill
+  // signalled N), and times near -2^63 made list and status overflow.
+  expect_refused(one_task(R"(, "pid": 4294967297)"), "task 'x' has pid 4294967297 (a pid is at most 2147483647)");
+  expect_refused(one_task(R"(, "monitor_pid": 2147483648)"), "has monitor_pid 2147483648 (a pid is at most 2147483647)");
+  expect_refused(one_task(R"(, "state": "running", "created_ms": -9223372036854775808, "deadline_ms": -9223372036854775808)"),
+                 "task 'x' has created_ms -9223372036854775808 (Unix milliseconds, from 0 to 253402300799999)");
+  expect_refused(one_task(R"(, "deadline_ms": 9223372036854775807)"), "has deadline_ms 9223372036854775807 (Unix milliseconds");
+  expect_refused(one_task(R"(, "ended_ms": -1)"), "has ended_ms -1 (Unix milliseconds");
+  expect_refused(one_task(R"(, "timeout_ms": 9223372036854775807)"), "has timeout_ms 9223372036854775807 (at most 3153600000000, 36500 days)");
+  expect_refused(one_task(R"(, "idle_timeout_ms": 3153600000001)"), "has idle_timeout_ms 3153600000001 (at most");
+  expect_refused(one_task(R"(, "grace_ms": 9223372036854775807)"), "has grace_ms 9223372036854775807 (at most");
+  // The largest values start would write are read.
+  TempDir d("wd-input");
+  Registry r(d.path() / "reg.json");
+  write(r.path(), one_task(R"(, "pid": 2147483647, "timeout_ms": 3153600000000, "created_ms": 253402300799999)"));
+  auto data = r.load();
+  ASSERT_TRUE(data) << data.error().message;
 }
 
 // kill, run and cleanup signal every process a recorded cgroup lists: a

@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <sys/types.h>
+
 #include <algorithm>
 #include <array>
+#include <limits>
 
 namespace airssys::watchdog::detail {
 
@@ -56,6 +59,19 @@ bool is_task_cgroup(std::string_view dir) {
   return parent == "task-watchdog";
 }
 
+// Times and durations the commands subtract from now or add to each other
+// (time left, running for, ended ago): a record edited to hold -2^63 made
+// `list` and `status` overflow (UBSan: signed integer overflow in
+// deadline_text). Times are Unix ms up to the end of year 9999; durations
+// at most the 36500 days a flag accepts (osl::DurationRules::max).
+constexpr std::int64_t kMaxTimeMs = 253'402'300'799'999;
+constexpr std::int64_t kMaxDurationMs = 36'500LL * 86'400'000;
+
+std::optional<std::string> time_problem(std::string_view field, std::int64_t ms) {
+  if (ms < 0 || ms > kMaxTimeMs) return fmt::format("has {} {} (Unix milliseconds, from 0 to {})", field, ms, kMaxTimeMs);
+  return std::nullopt;
+}
+
 std::string cgroup_problem(std::string_view field, std::string_view dir) {
   return fmt::format("has {} '{}', which is not a task-watchdog cgroup (an absolute path .../task-watchdog/NAME "
                      "without '.' or '..'): kill, run and cleanup would act on its processes",
@@ -83,11 +99,28 @@ std::optional<std::string> task_problem(const TaskRecord& t) {
   }
   if (t.pid && *t.pid <= 0) return fmt::format("has pid {} (must be positive)", *t.pid);
   if (t.monitor_pid && *t.monitor_pid <= 0) return fmt::format("has monitor_pid {} (must be positive)", *t.monitor_pid);
+  // A pid_t is 32 bits: 2^32 + N was read as pid N, and `kill` signalled N.
+  constexpr std::int64_t kMaxPid = std::numeric_limits<pid_t>::max();
+  if (t.pid && *t.pid > kMaxPid) return fmt::format("has pid {} (a pid is at most {})", *t.pid, kMaxPid);
+  if (t.monitor_pid && *t.monitor_pid > kMaxPid) {
+    return fmt::format("has monitor_pid {} (a pid is at most {})", *t.monitor_pid, kMaxPid);
+  }
   if (t.timeout_ms && *t.timeout_ms <= 0) return fmt::format("has timeout_ms {} (must be positive, or null for none)", *t.timeout_ms);
   if (t.idle_timeout_ms && *t.idle_timeout_ms <= 0) {
     return fmt::format("has idle_timeout_ms {} (must be positive, or null for none)", *t.idle_timeout_ms);
   }
   if (t.grace_ms < 0) return fmt::format("has grace_ms {} (must not be negative)", t.grace_ms);
+  const std::pair<const char*, std::optional<std::int64_t>> durations[] = {
+      {"timeout_ms", t.timeout_ms}, {"idle_timeout_ms", t.idle_timeout_ms}, {"grace_ms", t.grace_ms}};
+  for (const auto& [name, ms] : durations) {
+    if (ms && *ms > kMaxDurationMs) return fmt::format("has {} {} (at most {}, 36500 days)", name, *ms, kMaxDurationMs);
+  }
+  const std::pair<const char*, std::optional<std::int64_t>> times[] = {
+      {"created_ms", t.created_ms}, {"deadline_ms", t.deadline_ms}, {"ended_ms", t.ended_ms}};
+  for (const auto& [name, ms] : times) {
+    if (!ms) continue;
+    if (auto problem = time_problem(name, *ms)) return problem;
+  }
   for (std::size_t i = 0; i < t.argv.size(); ++i) {
     if (has_nul(t.argv[i])) return fmt::format("has a NUL byte in argv[{}] (no program can receive it)", i);
   }

@@ -36,7 +36,9 @@ inline constexpr int kMaxRegistryDepth = 32;
 
 // What is wrong with a task record whose fields have the right JSON types:
 // a state or containment kind outside its enum, a pid or monitor pid that is not positive, a timeout
-// that is not positive, a negative grace, a NUL byte in argv, env, cwd or a
+// that is not positive, a pid over 2^31-1, a negative grace, a duration over
+// 36500 days, a time (created, deadline, ended) outside 0 … year 9999 in Unix
+// ms, a NUL byte in argv, env, cwd or a
 // log path, a cgroup (containment.cgroup, containment.v1) that is not an
 // absolute, lexically normal path in a directory named task-watchdog.
 // nullopt when nothing is. The text completes "task 'x' ...".
