@@ -118,4 +118,25 @@ TEST_F(ExecKeepFd, ABadListIsAUsageErrorNamingTheFdAndRunsNothing) {
   }
 }
 
+// Why the list is checked before airssys-osl opens anything: with fd 3
+// closed in the caller, the audit log is the first file opened and would get
+// fd 3; checked after that, `--keep-fd 3` would find fd 3 open and hand the
+// audit log to the program as the caller's fd. Checked first, it is the
+// usage error for a closed fd, the program never runs and the log is not
+// even created.
+TEST_F(ExecKeepFd, AClosedFdIsRefusedBeforeTheAuditLogCanTakeItsNumber) {
+  const fs::path marker = dir.path() / "ran", audit = dir.path() / "audit.jsonl";
+  std::vector<std::string> e = env();
+  e.push_back("M=" + marker.string());
+  e.push_back("A=" + audit.string());
+  auto r = airssys::testing::run(
+      {"/bin/sh", "-c",
+       R"(exec 3>&-; "$OSL" exec --policy "$P" --principal tester --audit-log "$A" --keep-fd 3 -- /bin/sh -c ': > "$1"' sh "$M")"},
+      {.env = e});
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_EQ(r.err, "airssys-osl: --keep-fd 3: fd 3 is not open (open it where airssys-osl is started, e.g. `3>FILE`)\n");
+  EXPECT_FALSE(fs::exists(marker)) << "the program ran";
+  EXPECT_FALSE(fs::exists(audit)) << "the audit log was opened before the check";
+}
+
 }  // namespace
