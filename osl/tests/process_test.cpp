@@ -405,12 +405,21 @@ TEST(ProcessCgroups, ChildJoinsTheCgroupBeforeExec) {
   auto out = p->communicate();
   ASSERT_TRUE(out);
   EXPECT_NE(out->out.find(cg.filename().string()), std::string::npos) << out->out;
-  // Without a rule for the cgroup's procs file the spawn is refused.
+  // Without a rule for the cgroup's procs file the spawn is refused. The
+  // directory is outside the root on any layout (on pure v2 the root is
+  // /sys/fs/cgroup, so a v1 path like /sys/fs/cgroup/memory would be
+  // allowed by {root}/**), and its procs file is a plain file the child
+  // could write: only the policy refuses it.
+  TempDir elsewhere;
+  const auto outside = elsewhere.path() / "cg";
+  std::filesystem::create_directory(outside);
+  std::ofstream(outside / "cgroup.procs").flush();
   process::Options other;
-  other.join_cgroups = {"/sys/fs/cgroup/memory"};
+  other.join_cgroups = {outside};
   auto d = sys.run("x", process::Spawn{{"/bin/true"}, other});
   ASSERT_FALSE(d);
-  EXPECT_EQ(d.error().category, ErrorCategory::denied);
+  EXPECT_EQ(d.error().category, ErrorCategory::denied) << d.error().to_string();
+  EXPECT_EQ(std::filesystem::file_size(outside / "cgroup.procs"), 0u);
   std::filesystem::remove(cg, ec);
 }
 
