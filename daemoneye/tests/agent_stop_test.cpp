@@ -12,9 +12,13 @@
 // 5 s busy timeout), the rest stays queued, and the signal is read as soon as
 // that write returns - the test lets go of the lock right after the signal.
 // On a machine so slow that publishing outlasts that busy timeout, the write
-// fails before the signal and the loop takes the events off the bus itself:
-// the generous-budget case checks that first and says so, rather than
-// failing on counts. No timing is asserted (docs/daemoneye.md "The agent").
+// fails before the signal and the loop may take the events off the bus
+// itself: the generous-budget case checks first that the stop took them
+// (all but at most one batch) and, if not, says so - naming an outage logged
+// before the signal - rather than failing on counts. An outage alone is not
+// that: on a busy machine the write often gives up before the signal while
+// the events still wait on the bus for the stop. No timing is asserted
+// (docs/daemoneye.md "The agent").
 
 #include "harness.hpp"
 #include "store_query.hpp"
@@ -39,6 +43,8 @@ namespace de = airssys::daemoneye;
 
 // Pids far above any pid_max (4194304): rows only this test's events make.
 constexpr std::int64_t kFirstPid = 100'000'000;
+// The agent stores at most this many events per transaction (agent.cpp kEventBatch).
+constexpr std::uint64_t kBatch = 4096;
 
 // The number `pattern`'s first group matches in the log, 0 when none.
 std::uint64_t logged_count(const std::string& log, const std::string& pattern) {
@@ -127,10 +133,14 @@ void stop_with_events_queued(std::int64_t events, std::string_view budget, StopR
   out.status = nlohmann::json::parse(slurp(d.var / "status.json"), nullptr, false);
 }
 
-// True when a write of process events failed before the agent read the stop
-// signal (both lines come from its run loop, so their order is exact).
+// True when a write to the store failed before the agent read the stop
+// signal (both lines come from its run loop, so their order is exact): the
+// likely reason when the loop took the events before the stop. The agent
+// logs only the first failure of an outage ("<what> failed: ...; kept for a
+// retry", agent.cpp store_outage), and that may be a collection's write
+// rather than the events', so any outage's line counts.
 bool store_failed_before_signal(const std::string& log) {
-  const auto failed = log.find("storing process events failed");
+  const auto failed = log.find("; kept for a retry: ");
   return failed != std::string::npos && failed < log.find("received: stopping");
 }
 
@@ -165,24 +175,32 @@ TEST(AgentStop, WithinTheStopTimeoutTheQueuedEventsAreStoredInBoundedBatches) {
   constexpr std::int64_t kEvents = 20000;  // under the agent's 64 Ki bus queue, over 4 batches
   StopRun run;
   ASSERT_NO_FATAL_FAILURE(stop_with_events_queued(kEvents, "10m", run));
-  ASSERT_FALSE(store_failed_before_signal(run.log))
-      << "the agent's first write gave up waiting for the test's lock (the store's 5 s busy timeout) before the stop "
-         "signal: publishing took that long here, so the events were taken off the bus before the stop, not at it, "
-         "and the checks below would not test the stop (no fault of the agent's stop is shown)\n"
+  // No such line: nothing was stored at the stop (none taken).
+  std::smatch m;
+  const bool line = std::regex_search(run.log, m, std::regex(kStoredAtStop));
+  const auto number = [&](int i) -> std::uint64_t { return line ? std::stoull(m[i].str()) : 0; };
+  const auto total = number(1), waited = number(2), taken = number(3), batches = number(4);
+  std::cout << kEvents << " events: " << total << " stored at the stop (" << waited << " waited, " << taken
+            << " taken off the bus in " << batches << " batches)\n";
+  // The premise: the events were still queued at the stop - the run loop
+  // took at most one batch of them before (it waits on the test's lock in its
+  // first write). Otherwise the checks below would not test the stop.
+  ASSERT_GE(taken + kBatch, static_cast<std::uint64_t>(kEvents))
+      << "the run loop took the events off the bus before the stop, not at it, so the checks below would not test "
+         "the stop (no fault of the agent's stop is shown)"
+      << (store_failed_before_signal(run.log)
+              ? ": its write gave up waiting for the test's lock (the store's 5 s busy timeout) before the stop "
+                "signal - publishing took that long here"
+              : "")
+      << "\n"
       << run.log;
   EXPECT_EQ(run.stored, kEvents) << run.log;
   EXPECT_EQ(logged_count(run.log, kLost), 0u) << run.log;
   EXPECT_EQ(run.log.find("were not stored"), std::string::npos) << run.log;
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(run.log, m, std::regex(kStoredAtStop))) << run.log;
-  const auto total = std::stoull(m[1].str()), waited = std::stoull(m[2].str()), taken = std::stoull(m[3].str()),
-             batches = std::stoull(m[4].str());
-  std::cout << kEvents << " events: " << total << " stored at the stop (" << waited << " waited, " << taken
-            << " taken off the bus in " << batches << " batches)\n";
   EXPECT_EQ(total, waited + taken);
   // The lock kept them queued: the stop took them off the bus, batch by batch.
   EXPECT_GT(taken, 0u) << run.log;
-  EXPECT_LE(taken, batches * 4096) << run.log;
+  EXPECT_LE(taken, batches * kBatch) << run.log;
   ASSERT_FALSE(run.status.is_discarded());
   EXPECT_EQ(run.status["store"]["events_dropped"].get<std::uint64_t>(), 0u) << run.status.dump();
   EXPECT_EQ(run.log.find("the store backlog is full"), std::string::npos) << run.log;
