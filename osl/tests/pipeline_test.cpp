@@ -256,6 +256,43 @@ rules:
   EXPECT_FALSE(sys.run("x", fs::Read{dir / "pub_file"}));
 }
 
+// Each thread keeps the policy it last used (Core::current_policy): one
+// thread alternating between two Systems must get each one's own decisions,
+// and a policy set from another thread must be in force for the next
+// operation here.
+TEST(Pipeline, EachSystemsPolicyHoldsForAThreadUsingSeveral) {
+  TempDir dir;
+  test::write_file(dir / "f", "x");
+  const std::string allow_read = fmt::format(R"(
+version: 1
+rules:
+  - id: r
+    effect: allow
+    principals: ["*"]
+    operations: ["fs.read"]
+    resources: ["{}/**"]
+)",
+                                             dir.str());
+  auto reads = test::system_with(allow_read);
+  auto nothing = std::make_unique<System>();  // the empty policy: denies everything
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(reads->run("x", fs::Read{dir / "f"})) << i;
+    EXPECT_FALSE(nothing->run("x", fs::Read{dir / "f"})) << i;
+  }
+  std::thread([&] { reads->set_policy(Policy{}); }).join();
+  EXPECT_FALSE(reads->run("x", fs::Read{dir / "f"})) << "the policy set on another thread";
+  std::thread([&] { nothing->set_policy(test::policy_from(allow_read)); }).join();
+  EXPECT_TRUE(nothing->run("x", fs::Read{dir / "f"}));
+  EXPECT_FALSE(reads->run("x", fs::Read{dir / "f"}));
+  // A System made after another is gone (perhaps where it was) never takes
+  // the gone one's policy, which this thread held last.
+  reads->set_policy(test::policy_from(allow_read));
+  EXPECT_TRUE(reads->run("x", fs::Read{dir / "f"}));
+  reads.reset();
+  auto later = std::make_unique<System>();
+  EXPECT_FALSE(later->run("x", fs::Read{dir / "f"}));
+}
+
 // Property: over random operations on random paths, an operation succeeds
 // only when its path is inside what the policy allows, and every one of them
 // leaves exactly the records it should (start+end when allowed, one denied

@@ -32,6 +32,19 @@ void assign(std::optional<T>& dst, const std::optional<T>& src) {
 }
 }  // namespace
 
+namespace {
+std::uint64_t next_policy_generation() noexcept {
+  static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
+struct PolicySnapshot {
+  std::uint64_t generation = 0;  // 0: none taken yet
+  Policy policy;
+};
+thread_local PolicySnapshot t_policy;
+}  // namespace
+
 std::uint64_t next_op_id() noexcept {
   static std::atomic<std::uint64_t> next{1};
   return next.fetch_add(1, std::memory_order_relaxed);
@@ -39,6 +52,7 @@ std::uint64_t next_op_id() noexcept {
 
 Core::Core(SystemOptions o)
     : policy_(std::move(o.policy)),
+      policy_generation_(next_policy_generation()),
       limits_(o.limits),
       stall_timeout_(o.audit.stall_timeout),
       log_(std::move(o.audit.sinks), o.audit.queue_capacity, o.audit.stall_timeout) {
@@ -59,14 +73,24 @@ Policy Core::policy() const {
 void Core::set_policy(Policy p) {
   std::lock_guard lock(policy_mu_);
   policy_ = std::move(p);
+  policy_generation_.store(next_policy_generation(), std::memory_order_release);
 }
 
 SystemStats Core::stats() const {
   return SystemStats{operations_.load(), denied_.load(), failed_.load(), log_.written(), log_.sink_errors()};
 }
 
+const Policy& Core::current_policy() const {
+  if (t_policy.generation != policy_generation_.load(std::memory_order_acquire)) {
+    std::lock_guard lock(policy_mu_);
+    t_policy.policy = policy_;
+    t_policy.generation = policy_generation_.load(std::memory_order_relaxed);
+  }
+  return t_policy.policy;
+}
+
 Core::Verdict Core::decide(std::string_view principal, const Request& req) const {
-  const Policy p = policy();
+  const Policy& p = current_policy();
   Verdict v;
   v.allowed = true;
   v.decision = DecisionKind::allow;

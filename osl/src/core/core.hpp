@@ -146,8 +146,17 @@ class Core : public std::enable_shared_from_this<Core> {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
   }
 
+  // The policy a decision reads, without the mutex and the reference count
+  // of policy(): each thread keeps the last policy it used with its
+  // generation, and takes the current one again (under the mutex) once the
+  // generation moved on. Generations come from one process-wide counter, so
+  // two Systems never share one: a thread alternating between them takes
+  // each one's policy afresh. The thread's reference lasts until it takes
+  // another policy or ends.
+  [[nodiscard]] const Policy& current_policy() const;
   mutable std::mutex policy_mu_;
   Policy policy_;
+  std::atomic<std::uint64_t> policy_generation_;
   ResourceLimits limits_;
   std::chrono::milliseconds stall_timeout_;
   std::shared_ptr<SlotPool> files_, processes_, connections_;
