@@ -55,6 +55,14 @@ std::expected<void, Error> check_keep_fds(const std::vector<int>& fds) {
 }
 
 std::expected<void, Error> register_task(const Registry& reg, RegisterRequest req) {
+  // Adoption moves the process and every descendant into the task's cgroup
+  // and kills them all at the deadline: for pid 1 (a typo for 11, say) that
+  // is every process of the PID namespace, the caller's shell included.
+  if (req.pid == 1) {
+    return std::unexpected(Error{ErrorCategory::usage,
+                                 "--pid 1 is the init process of this PID namespace: adopting it would put every "
+                                 "process under the task's deadline; refused"});
+  }
   auto st = osl::process::start_time_of(req.pid);
   if (!st || process_gone(req.pid)) return std::unexpected(Error{ErrorCategory::stale, fmt::format("no running process with pid {}", req.pid)});
   req.pid_start_time = *st;

@@ -264,6 +264,21 @@ TEST(Cli, RegisteredProcessIsKilledAtItsDeadline) {
   EXPECT_EQ(run(d.path, {"register", "x", "--pid", "999999999", "--registry", reg}).rc, 7);
 }
 
+// Adopting pid 1 would put every process of the namespace under the
+// deadline and into the task's cgroup (outside probe, session 11: it was
+// accepted). No deadline and no cgroup here, so that a regression only
+// leaves a monitor watching init, which the test then ends.
+TEST(Cli, RegisteringPid1IsRefused) {
+  TempDir d;
+  const auto reg = (d.path / "r.json").string();
+  auto r = run(d.path, {"register", "init", "--pid", "1", "--registry", reg}, {"TASK_WATCHDOG_NO_CGROUP=1"});
+  EXPECT_EQ(r.rc, 2) << r.err;
+  EXPECT_NE(r.err.find("--pid 1 is the init process of this PID namespace"), std::string::npos) << r.err;
+  auto st = status_json(d.path, reg, "init");
+  if (st && (*st)["monitor_pid"].is_number()) ::kill((*st)["monitor_pid"].get<pid_t>(), SIGKILL);
+  EXPECT_FALSE(st) << "a task adopting pid 1 was recorded";
+}
+
 // register moves the adopted process into a cgroup of its own, so a child it
 // double-forks after the adoption (re-parented away from it and from the
 // monitor) still dies at the deadline.
