@@ -87,7 +87,8 @@ TEST_F(ExecKeepFd, ALockTakenThroughTheKeptFdIsHeldWhileTheProgramRuns) {
   EXPECT_EQ(try_lock(), 0) << "the lock outlived the program";
 }
 
-// Each bad list is refused, exit 2, naming the fd, and nothing runs.
+// Each bad list is refused, exit 2, naming the fd (or the word that is not
+// one), and nothing runs.
 TEST_F(ExecKeepFd, ABadListIsAUsageErrorNamingTheFdAndRunsNothing) {
   const fs::path marker = dir.path() / "ran";
   const std::string program = R"( -- /bin/sh -c ': > "$1"' sh "$M")";
@@ -104,11 +105,19 @@ TEST_F(ExecKeepFd, ABadListIsAUsageErrorNamingTheFdAndRunsNothing) {
        "airssys-osl: --keep-fd -1: the program's stdin, stdout and stderr are set by exec, name an fd above 2\n"},
       {R"("$OSL" exec --policy "$P" --principal tester --keep-fd 9 --keep-fd 9)" + program + R"( 9>"$L")",
        "airssys-osl: --keep-fd 9 is given twice\n"},
+      // Decimal digits only: CLI11 read '' as 0 and 0x9 as 9 (with fd 9 open, the program ran).
+      {R"("$OSL" exec --policy "$P" --principal tester --keep-fd 0x9)" + program + R"( 9>"$L")",
+       "airssys-osl: --keep-fd '0x9': not an fd number (write it in decimal digits, e.g. 9)\n"},
+      {R"("$OSL" exec --policy "$P" --principal tester --keep-fd '')" + program,
+       "airssys-osl: --keep-fd '': not an fd number (write it in decimal digits, e.g. 9)\n"},
+      {R"("$OSL" exec --policy "$P" --principal tester --keep-fd +9)" + program + R"( 9>"$L")",
+       "airssys-osl: --keep-fd '+9': not an fd number (write it in decimal digits, e.g. 9)\n"},
       {R"("$OSL" exec --policy "$P" --principal tester --sandbox --keep-fd 9)" + program + R"( 9>"$L")",
        "airssys-osl: --keep-fd cannot be combined with --sandbox: an open fd would carry access past the Landlock "
        "ruleset\n"},
   };
   for (const auto& c : cases) {
+    fs::remove(marker);  // each case answers for itself
     std::vector<std::string> e = env();
     e.push_back("M=" + marker.string());
     auto r = airssys::testing::run({"/bin/sh", "-c", c.script}, {.env = e});

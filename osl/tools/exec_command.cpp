@@ -32,7 +32,7 @@ struct ExecOptions {
   bool clear_env = false;
   std::string cwd;
   bool sandbox = false;
-  std::vector<int> keep_fds;  // --keep-fd: handed on under the same numbers (Options::keep_fds)
+  std::vector<std::string> keep_fds;  // --keep-fd as typed (parse_keep_fd_option): handed on under the same numbers
 };
 
 // Signals we pass on to the child instead of dying from them.
@@ -117,8 +117,13 @@ int supervise(process::Process& proc, const SignalCatcher& signals,
 int run_exec(const ExecOptions& o) {
   // First, before this process opens anything: an fd of our own (the policy,
   // the audit log) must not pass for a --keep-fd the caller left closed.
+  const auto keep_fds = process::parse_keep_fd_option(o.keep_fds);
+  if (!keep_fds) {
+    fmt::print(stderr, "airssys-osl: {}\n", keep_fds.error().message);
+    return kExitUsage;
+  }
   if (auto kept = process::check_keep_fd_option(
-          o.keep_fds, {.child = "the program's", .set_by = "exec", .program = "airssys-osl"});
+          *keep_fds, {.child = "the program's", .set_by = "exec", .program = "airssys-osl"});
       !kept) {
     fmt::print(stderr, "airssys-osl: {}\n", kept.error().message);
     return kExitUsage;
@@ -179,7 +184,7 @@ int run_exec(const ExecOptions& o) {
   spawn.options.extra_env = o.env;
   spawn.options.cwd = o.cwd;
   spawn.options.deadline = timeout;
-  spawn.options.keep_fds = o.keep_fds;
+  spawn.options.keep_fds = *keep_fds;
   if (o.sandbox) {
     spawn.options.sandbox.no_new_privs = true;
     spawn.options.sandbox.landlock = true;

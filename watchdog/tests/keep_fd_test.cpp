@@ -61,6 +61,12 @@ TEST(KeepFd, AClosedFdFailsNamingIt) {
     EXPECT_EQ(low.rc, 2) << low.err;
     EXPECT_NE(low.err.find(std::string("--keep-fd ") + bad), std::string::npos) << low.err;
   }
+  // Decimal digits only (osl's parse_keep_fd_option): CLI11 read '' as 0 and 0x9 as 9.
+  for (const auto& bad : {"", "0x9", "+9"}) {
+    auto word = sh(d, std::string(R"("$TW" --registry "$R" start --id word --keep-fd ')") + bad + "' -- true 9>\"$L\"");
+    EXPECT_EQ(word.rc, 2) << word.err;
+    EXPECT_NE(word.err.find(std::string("--keep-fd '") + bad + "': not an fd number"), std::string::npos) << word.err;
+  }
   auto twice = sh(d, R"("$TW" --registry "$R" start --id twice --keep-fd 9 --keep-fd 9 -- true 9>"$L")");
   EXPECT_EQ(twice.rc, 2) << twice.err;
   EXPECT_NE(twice.err.find("--keep-fd 9 is given twice"), std::string::npos) << twice.err;

@@ -5,6 +5,7 @@
 #include "crypto_init.hpp"
 #include "exit_status.hpp"
 
+#include <airssys/osl/keep_fd_option.hpp>
 #include <airssys/watchdog/daemon.hpp>
 #include <airssys/watchdog/audit.hpp>
 #include <airssys/watchdog/registry.hpp>
@@ -15,6 +16,7 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <optional>
 #include <string>
 
 namespace wd = airssys::watchdog;
@@ -71,7 +73,9 @@ int main(int argc, char** argv) {
   start->add_option("--container", req.container,
                     "run the task in a container of IMAGE via the Docker Engine API at $DOCKER_HOST "
                     "(default unix:///var/run/docker.sock)");
-  start->add_option("--keep-fd", req.keep_fds,
+  // As typed: osl's parse_keep_fd_option reads them (decimal digits only) into req.keep_fds.
+  std::vector<std::string> keep_fd_words;
+  start->add_option("--keep-fd", keep_fd_words,
                     "an fd above 2 the task gets open under the same number, e.g. a lock: ( flock 9; task-watchdog start "
                     "--keep-fd 9 ... ) 9>lock (repeatable)")
       ->allow_extra_args(false);
@@ -141,8 +145,15 @@ int main(int argc, char** argv) {
   // Before we open anything: an fd of our own must not pass for a --keep-fd
   // the caller left closed.
   if (*start) {
-    if (auto fds = wd::check_keep_fds(req.keep_fds); !fds) {
-      fmt::print(stderr, "task-watchdog: {}\n", fds.error().message);
+    const auto keep_fds_refused = [&]() -> std::optional<std::string> {
+      auto fds = airssys::osl::process::parse_keep_fd_option(keep_fd_words);
+      if (!fds) return fds.error().message;
+      req.keep_fds = std::move(*fds);
+      if (auto ok = wd::check_keep_fds(req.keep_fds); !ok) return ok.error().message;
+      return std::nullopt;
+    };
+    if (const auto refused = keep_fds_refused()) {
+      fmt::print(stderr, "task-watchdog: {}\n", *refused);
       return req.wait ? wd::kExitWatchdogFailed : wd::cli::exit_status(wd::ErrorCategory::usage);
     }
   }

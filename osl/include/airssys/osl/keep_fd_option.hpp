@@ -1,18 +1,20 @@
 #pragma once
 // The --keep-fd N list of a command line - process::Options::keep_fds typed
 // by a person (airssys-osl exec, task-watchdog start) - checked in the
-// command line's own words: each fd above 2, listed once, open in this
-// process. Check it before the program opens anything: once it has opened
-// a policy, a log or a socket, one of those may sit on a number the caller
-// left closed and pass for the caller's fd. run() checks the list again
-// when it spawns (invalid_argument); this tells the person at the terminal
-// first, naming the option. Header-only, so that every CLI shares it
-// without a library of its own.
+// command line's own words: each a decimal number (parse_keep_fd_option),
+// above 2, listed once, open in this process. Check it before the program
+// opens anything: once it has opened a policy, a log or a socket, one of
+// those may sit on a number the caller left closed and pass for the
+// caller's fd. run() checks the list again when it spawns
+// (invalid_argument); this tells the person at the terminal first, naming
+// the option. Header-only, so that every CLI shares it without a library of
+// its own.
 
 #include <fcntl.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <expected>
 #include <string>
 #include <string_view>
@@ -28,6 +30,30 @@ struct KeepFdWords {
   std::string_view set_by;   // the command that sets those: "start"
   std::string_view program;  // what the caller starts with the fd open: "task-watchdog"
 };
+
+// The --keep-fd words as typed, each an fd number in decimal digits (a
+// leading '-' is let through for check_keep_fd_option to refuse as below 3).
+// The CLIs take the words as strings and call this, because CLI11's own
+// integer parsing reads '' as 0 and 0x9, 0o11 or 0b1001 as 9: a caller
+// would get an fd they did not write. invalid_argument naming the word:
+// "--keep-fd '0x9': not an fd number (write it in decimal digits, e.g. 9)".
+[[nodiscard]] inline std::expected<std::vector<int>, Error> parse_keep_fd_option(
+    const std::vector<std::string>& words) {
+  std::vector<int> fds;
+  fds.reserve(words.size());
+  for (const std::string& w : words) {
+    const std::string_view digits = w.starts_with('-') ? std::string_view(w).substr(1) : std::string_view(w);
+    int fd = 0;
+    const auto [end, ec] = std::from_chars(w.data(), w.data() + w.size(), fd, 10);
+    if (digits.empty() || !std::ranges::all_of(digits, [](char c) { return c >= '0' && c <= '9'; }) ||
+        ec != std::errc{} || end != w.data() + w.size()) {
+      return std::unexpected(Error::make(ErrorCategory::invalid_argument,
+                                         "--keep-fd '" + w + "': not an fd number (write it in decimal digits, e.g. 9)"));
+    }
+    fds.push_back(fd);
+  }
+  return fds;
+}
 
 // invalid_argument naming the first bad fd: "--keep-fd 1: the task's stdin,
 // stdout and stderr are set by start, name an fd above 2", "--keep-fd 9 is
