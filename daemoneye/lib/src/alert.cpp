@@ -1,6 +1,7 @@
 // Alert serialisations (alert.hpp): the dedup key, the JSON object that the
 // ledger, the file sink and the webhook carry, and the human line.
 #include <airssys/daemoneye/alert.hpp>
+#include <airssys/daemoneye/terminal_text.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -45,26 +46,6 @@ bool bare_ok(std::string_view s) {
 std::string human_value(std::string_view s) {
   if (bare_ok(s)) return std::string(s);
   return ordered_json(std::string(s)).dump(-1, ' ', /*ensure_ascii=*/true, ordered_json::error_handler_t::replace);
-}
-
-// Free text (rule name, host) keeps its spaces but loses control characters
-// (C0, DEL and UTF-8-encoded C1), which a terminal could act on.
-std::string printable_text(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == 0x7f) {
-      out += '?';
-    } else if (c == 0xc2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
-               static_cast<unsigned char>(s[i + 1]) <= 0x9f) {
-      out += '?';
-      ++i;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
 }
 
 std::string upper(std::string_view s) {
@@ -131,7 +112,7 @@ std::string alert_to_human(const Alert& a) {
   line += ' ';
   line += human_value(a.rule_id);
   line += ' ';
-  line += printable_text(a.rule_name);
+  line += printable(a.rule_name);  // keeps its spaces, loses control characters
   const ordered_json row = parse_row(a.row_json);
   if (row.is_object()) {
     for (const auto& [column, value] : row.items()) {

@@ -1,6 +1,7 @@
 // format_process_table: alignment, units, width cut, hostile names.
 
 #include <airssys/daemoneye/process_table.hpp>
+#include <airssys/daemoneye/terminal_text.hpp>
 
 #include <gtest/gtest.h>
 
@@ -60,6 +61,16 @@ TEST(ProcessTable, ControlBytesCannotReachTheTerminal) {
   EXPECT_EQ(t.find('\x1b'), std::string::npos);
   EXPECT_EQ(t.find('\r'), std::string::npos);
   EXPECT_NE(l[1].find("evil ?[2J?[H?" "?--x"), std::string::npos);
+  // C1 controls written as UTF-8 (U+009B CSI, U+009D OSC) act like ESC in
+  // xterm-like terminals: they were printed as they were (outside probe,
+  // session 11: a process named "c1\xc2\x9b2J"). Other UTF-8 is kept.
+  const auto c1 = rec(10, "c1\xc2\x9b" "2J\xc2\x9d" "52;c;x\xc2\x9c", "\xc2\x9b" "31mred \xc3\xa9t\xc3\xa9 \xe2\x80\xae", "u");
+  const std::string t1 = format_process_table(std::vector<ProcessRecord>{c1});
+  EXPECT_EQ(t1.find("\xc2\x9b"), std::string::npos) << t1;
+  EXPECT_EQ(t1.find("\xc2\x9d"), std::string::npos) << t1;
+  EXPECT_NE(t1.find("c1?2J?52;c;x?"), std::string::npos) << t1;
+  EXPECT_NE(t1.find("?31mred \xc3\xa9t\xc3\xa9"), std::string::npos) << t1;
+  EXPECT_EQ(printable("a\xc2\xa0" "b\xc2"), "a\xc2\xa0" "b\xc2");  // U+00A0 and a cut-off byte are no control
 }
 
 TEST(ProcessTable, HumanBytes) {

@@ -8,10 +8,21 @@
 namespace airssys::daemoneye {
 
 std::string printable(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) c = '?';
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7f) {
+      out += '?';
+    } else if (c == 0xc2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(s[i + 1]) <= 0x9f) {
+      // U+0080..U+009F in UTF-8: xterm-like terminals act on them as C1
+      // controls (U+009B is CSI, U+009D OSC), as they do on ESC.
+      out += '?';
+      ++i;
+    } else {
+      out += static_cast<char>(c);
+    }
   }
   return out;
 }

@@ -11,8 +11,9 @@
 
 namespace airssys::daemoneye {
 
-// Control bytes (C0, DEL) → '?': a hostile process name cannot send escape
-// sequences to the terminal. Other bytes (UTF-8 included) are kept.
+// Control characters (C0, DEL, and C1 as UTF-8: U+0080..U+009F, two bytes)
+// → '?': a hostile process name cannot send escape sequences to the
+// terminal. Other bytes (the rest of UTF-8 included) are kept.
 [[nodiscard]] std::string printable(std::string_view s);
 
 // The width to cut lines to: the terminal's when stdout is one, else
