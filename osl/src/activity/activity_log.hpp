@@ -89,7 +89,7 @@ class ActivityLog {
   // and the odd record (of the first `written`) that grew large (a long argv
   // in detail_json).
   static void trim(std::vector<ActivityRecord>& batch, std::size_t written);
-  static constexpr std::size_t kKeptRecords = 1024;
+  static constexpr std::size_t kKeptRecords = 4096;
 
   std::vector<std::shared_ptr<ActivitySink>> sinks_;
   const std::size_t capacity_;
