@@ -170,6 +170,11 @@ Result<std::unique_ptr<QueryEngine>> QueryEngine::open(const std::filesystem::pa
   if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
     return fail(ErrorCategory::denied, fmt::format("refusing {}: it is a symbolic link", path));
   }
+  // SQLite's open() of a FIFO waits for a writer: `daemoneye-cli --db FIFO
+  // query` hung until killed. A directory read as "disk I/O error".
+  if (::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    return fail(ErrorCategory::invalid_input, fmt::format("refusing {}: not a regular file", path));
+  }
   auto conn = sqlite::open(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
   if (!conn) return std::unexpected(conn.error());
   sqlite3* h = conn->get();

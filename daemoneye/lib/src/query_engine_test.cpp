@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <airssys/daemoneye/query_engine.hpp>
 #include <airssys/daemoneye/rule.hpp>
@@ -420,6 +421,17 @@ TEST(QueryEngineOpen, MissingSymlinkedOrBogusDatabaseIsAnError) {
   ASSERT_FALSE(link);
   EXPECT_NE(link.error().message.find("symbolic link"), std::string::npos) << link.error().message;
   EXPECT_EQ(link.error().category, ErrorCategory::denied);
+
+  // A FIFO: SQLite's open() waited for a writer, forever (outside probe,
+  // session 11); a directory was "disk I/O error".
+  ASSERT_EQ(::mkfifo((tmp / "fifo.db").c_str(), 0600), 0);
+  fs::create_directory(tmp / "dir.db");
+  for (const char* name : {"fifo.db", "dir.db"}) {
+    auto odd = QueryEngine::open(tmp / name);
+    ASSERT_FALSE(odd) << name;
+    EXPECT_EQ(odd.error().message, fmt::format("refusing {}: not a regular file", (tmp / name).string()));
+    EXPECT_EQ(odd.error().category, ErrorCategory::invalid_input);
+  }
 
   test::write_file(tmp / "junk.db", std::string(4096, 'j'));
   auto junk = QueryEngine::open(tmp / "junk.db");
