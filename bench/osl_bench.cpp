@@ -184,6 +184,23 @@ int main(int argc, char** argv) {
     if (fd < 0 || ::fstat(fd, &st) != 0) std::abort();
     ::close(fd);
   });
+  // The same with statx on the O_PATH fd instead of fstat, and what a stat
+  // would cost on a pinned parent directory (one fstatat: cheaper, but the
+  // parent fd proves nothing about the path unless something validates it).
+  struct statx sx {};
+  const Stats safe_statx = measure(iters, [&] {
+    struct open_how how {};
+    how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+    how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    const auto fd = static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, file.c_str(), &how, sizeof how));
+    if (fd < 0 || ::statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &sx) != 0) std::abort();
+    ::close(fd);
+  });
+  const int dir_fd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  const Stats pinned_parent = measure(iters, [&] {
+    if (::fstatat(dir_fd, "data.bin", &st, AT_SYMLINK_NOFOLLOW) != 0) std::abort();
+  });
+  ::close(dir_fd);
 
   const Stats raw_spawn = measure(spawn_iters, [&] {
     pid_t pid;
@@ -212,8 +229,10 @@ int main(int argc, char** argv) {
   line("fs.read_4k_interleaved", raw_read_i, osl_read_i, "raw");
   line("process.spawn_wait_true", raw_spawn, osl_spawn, "posix_spawn");
   std::printf("{\"bench\":\"kernel_calls\",\"getpid_median_ns\":%.0f,\"stat_median_ns\":%.0f,"
-              "\"openat2_fstat_close_median_ns\":%.0f}\n",
-              one_call.median_ns, raw_stat.median_ns, safe_stat.median_ns);
+              "\"openat2_fstat_close_median_ns\":%.0f,\"openat2_statx_close_median_ns\":%.0f,"
+              "\"fstatat_pinned_parent_median_ns\":%.0f}\n",
+              one_call.median_ns, raw_stat.median_ns, safe_stat.median_ns, safe_statx.median_ns,
+              pinned_parent.median_ns);
   std::filesystem::remove_all(dir);
   return 0;
 }
