@@ -33,6 +33,7 @@ class Kid : public rt::Actor<Kid, Quit> {
 struct Go {
   long quitting;
   long staying;
+  std::atomic<bool>* spawned_all = nullptr;  // set once every kid is spawned
 };
 class Parent : public rt::Actor<Parent, Go> {
  public:
@@ -44,6 +45,7 @@ class Parent : public rt::Actor<Parent, Go> {
       if (i < g.quitting) (void)k->tell(Quit{});
       else kept_.push_back(*k);
     }
+    if (g.spawned_all != nullptr) g.spawned_all->store(true);
   }
 
  private:
@@ -57,8 +59,11 @@ TEST(LiveList, ActorsSpawnedByAnActorLeaveHealthWhenTheyStopAndAreFreed) {
   auto token = std::make_shared<int>(0);
   rt::ActorSystem sys{{.workers = 2}};
   auto parent = sys.spawn<Parent>(token).value();
-  ASSERT_TRUE(parent.tell(Go{3000, 5}).has_value());
-  ASSERT_TRUE(eventually([&] { return sys.stats().live_actors == 6; }));
+  std::atomic<bool> spawned_all{false};
+  ASSERT_TRUE(parent.tell(Go{3000, 5, &spawned_all}).has_value());
+  // live_actors passes through 6 while the parent is still spawning (kids
+  // stop as fast as it spawns them): wait for it to have finished first.
+  ASSERT_TRUE(eventually([&] { return spawned_all.load() && sys.stats().live_actors == 6; }));
   EXPECT_EQ(sys.stats().spawned, 3006u);
   // The stopped kids' cells are freed with their copies of the token; this
   // test's and two per live actor (its spawn argument and its member) remain.
