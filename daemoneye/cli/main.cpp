@@ -72,7 +72,10 @@ int main(int argc, char** argv) {
   std::string alerts_since = "24h", events_since = "24h";
   auto* alerts = app.add_subcommand("alerts", "Recent alerts from the store, oldest first");
   alerts->add_option("--since", alerts_since, "How far back, e.g. 30m, 24h, 7d (default 24h)");
-  alerts->add_option("--rule", alerts_args.rule, "Only this rule id");
+  // An empty id would silently mean every rule (it is also the "no --rule" value).
+  alerts->add_option("--rule", alerts_args.rule, "Only this rule id")
+      ->check(CLI::Validator([](const std::string& id) { return id.empty() ? std::string("a rule id is not empty") : std::string(); },
+                             "ID"));
   alerts->add_option("--limit", alerts_args.limit, "The newest N at most (default 100)")->check(CLI::Range(1, 1000000));
   alerts->add_flag("--json", alerts_args.json, "JSON for scripts");
   std::int64_t pid = 0;

@@ -149,6 +149,10 @@ TEST_F(Cli, VersionAndUsage) {
   Outcome inj = cli_db({"alerts", "--rule", "x' OR 1=1 --"});
   EXPECT_EQ(inj.code, 2);
   EXPECT_TRUE(has(inj.err, "a rule id holds only letters, digits")) << inj.err;
+  // An empty id printed every rule's alerts, as if --rule were not given.
+  Outcome empty = cli_db({"alerts", "--rule", ""});
+  EXPECT_EQ(empty.code, 2);
+  EXPECT_TRUE(has(empty.err, "--rule: a rule id is not empty")) << empty.err;
 }
 
 TEST_F(Cli, StatusWithoutAStatusFileSaysNotRunning) {
