@@ -47,14 +47,25 @@ CellBase* current_cell() noexcept { return tls_current; }
 // cores, write too (rt_bench fanin spent most of its time waiting for
 // them). From the second consecutive tell to the same target within one
 // handler, the envelopes are chained here instead and published with one
-// exchange and one pending_ update: at kChunk envelopes, when the handler
-// tells another target or sends the target a system message, and when the
-// handler returns (run(), even if it threw).
+// exchange and one pending_ update: at kChunk envelopes, at a tell whose
+// timestamp is a tick of the envelope clock (now_ns(): 4 ms here, 1-4 ms
+// by the kernel's HZ) past the chain's first (a handler that tells slowly
+// still feeds its receiver; a precise clock read per chained tell cost
+// 45 % of rt_bench fanin, every 8th tell 10-15 %, this one nothing
+// measurable), when the handler tells another target,
+// before anything that lets another actor or thread see what the handler
+// did (flush_outbox(): every system message, a reply, a spawn, a timer, a
+// registry or broker change, a least_loaded pick), and when the handler
+// returns (run(), even if it threw). A handler that blocks after a tell
+// holds the chain until it returns: it must not block (docs/rt.md).
 //
 // The capacity stays exact: a bounded mailbox's slots are reserved in
-// pending_'s high half (up to kChunk at a time, never beyond the capacity)
-// before a tell is acknowledged, so a tell is refused exactly when queued
-// messages plus reserved slots fill the capacity. Reserved slots do not
+// pending_'s high half before a tell is acknowledged, so a tell is refused
+// exactly when queued messages plus reserved slots fill the capacity.
+// Reservations grow with the chain (1, 2, 4, ... kChunk), never beyond an
+// eighth of the capacity (at least 1) nor the room left, so a sender that
+// stops telling holds back at most as many slots as it has used, and
+// others are not refused by an almost empty mailbox. Reserved slots do not
 // make the target runnable (only the low half does); publishing moves the
 // used ones to the low half and gives the unused ones back. A target that
 // stops before the chain is published dead-letters it, as a tell racing a
@@ -66,8 +77,10 @@ struct Outbox {
   CellBase* to = nullptr;      // the target being coalesced to; holds a reference
   MpscNode* first = nullptr;   // the chain, linked through next
   MpscNode* tail = nullptr;
+  std::int64_t since = 0;      // first's timestamp_ns (a coarse clock)
   std::uint32_t n = 0;         // envelopes in the chain
   std::uint32_t held = 0;      // slots reserved in to->pending_; n of them used
+  std::uint32_t grant = 1;     // the next reservation's size (doubles up to kChunk)
 
   // c is `to`; the caller holds a reference too.
   std::expected<void, Error> add(CellBase& c, std::unique_ptr<Envelope> e) noexcept;
@@ -79,6 +92,7 @@ struct Outbox {
     // which close the outbox of their target.
     CellBase* c = std::exchange(to, nullptr);
     publish(*c);
+    grant = 1;
     c->release();
   }
 };
@@ -99,6 +113,8 @@ struct HandlerOutbox {
 };
 }  // namespace
 
+void flush_outbox() noexcept { tls_outbox.close(); }
+
 std::expected<void, Error> Outbox::add(CellBase& c, std::unique_ptr<Envelope> e) noexcept {
   const auto overflow = static_cast<Overflow>(c.overflow_);
   if (c.capacity_ != 0 && overflow != Overflow::drop_oldest && held == n) {
@@ -106,32 +122,36 @@ std::expected<void, Error> Outbox::add(CellBase& c, std::unique_ptr<Envelope> e)
     for (;;) {
       const std::uint32_t occ = occupied(v);
       if (occ >= c.capacity_) return c.refuse();
-      const std::uint32_t k = std::min(kChunk - n, c.capacity_ - occ);
+      const std::uint32_t k =
+          std::min({grant, kChunk - n, c.capacity_ - occ, std::max<std::uint32_t>(1, c.capacity_ / 8)});
       if (c.pending_.compare_exchange_weak(v, v + (std::uint64_t{k} << 32), std::memory_order_acq_rel,
                                            std::memory_order_relaxed)) {
         held += k;
+        grant = std::min(grant * 2, kChunk);
         break;
       }
     }
   }
+  const std::int64_t now = e->timestamp_ns;
   MpscNode* node = e.release();
   if (n == 0) {
     first = node;
+    since = now;
   } else {
     tail->next.store(node, std::memory_order_relaxed);
   }
   tail = node;
-  if (++n == kChunk) publish(c);
+  if (++n == kChunk || now != since) publish(c);
   return {};
 }
 
 void Outbox::publish(CellBase& c) noexcept {
-  const std::uint32_t used = n, unused = held - n;
+  const std::uint32_t used = n, reserved_here = held, unused = held > n ? held - n : 0;
   if (used == 0 && unused == 0) return;
   // Queued before pushed, as in enqueue(): the receiver then never counts
   // a message it has consumed before the count rose.
   const std::uint64_t prev =
-      c.pending_.fetch_add(std::uint64_t{used} - (std::uint64_t{held} << 32), std::memory_order_seq_cst);
+      c.pending_.fetch_add(std::uint64_t{used} - (std::uint64_t{reserved_here} << 32), std::memory_order_seq_cst);
   if (used != 0) mpsc_push_chain(c.user_head_, first, tail);
   first = tail = nullptr;
   n = held = 0;
@@ -143,7 +163,7 @@ void Outbox::publish(CellBase& c) noexcept {
   // receiver, perhaps idle, would not tell it): seq_cst on both sides as
   // in run().
   if (unused != 0 && c.space_waiters_.load(std::memory_order_seq_cst))
-    c.wake_space_waiters(occupied(prev) + used - held);
+    c.wake_space_waiters(occupied(prev) + used - reserved_here);  // held is 0 by now
 }
 
 std::expected<void, Error> CellBase::refuse() noexcept {
@@ -189,7 +209,9 @@ ActorStats CellBase::stats() const noexcept {
   s.expired = expired_.load(std::memory_order_relaxed);
   s.failures = failures_.load(std::memory_order_relaxed);
   s.restarts = restarts_.load(std::memory_order_relaxed);
-  s.mailbox_depth = queued(pending_.load(std::memory_order_relaxed));
+  const std::uint64_t p = pending_.load(std::memory_order_relaxed);
+  s.mailbox_depth = queued(p);
+  s.mailbox_reserved = reserved(p);
   return s;
 }
 
@@ -273,10 +295,12 @@ void CellBase::enqueue_system(SysMsg m) noexcept {
   e->priority = Priority::system;
   CellBase* cur = current_cell();
   e->sender = cur != nullptr ? cur->id() : 0;
-  // Tells this handler has chained to this cell go first: a handler that
-  // feeds an actor and then stops it (or links, or sends an exit signal)
-  // has them delivered before the signal, as when every tell went at once.
-  if (tls_outbox.to == this) tls_outbox.close();
+  // Tells this handler has chained go first, to whichever actor: a system
+  // message lets its receiver act on what the handler did (an exit signal
+  // it traps, a reply's invoke, a down notice), and what it then tells the
+  // chain's target must not overtake the chain, as it could not when every
+  // tell went at once.
+  tls_outbox.close();
   std::uint64_t prev = pending_.fetch_add(1, std::memory_order_acq_rel);
   mpsc_push(sys_head_, e.release());
   if (queued(prev) == 0) {
@@ -357,6 +381,7 @@ bool CellBase::run() noexcept {
 }
 
 void CellBase::wait_for_space(CellBase& waiter, std::move_only_function<void()> fn) noexcept {
+  tls_outbox.close();  // the handler's own chain to this cell is room it holds: give it back first
   {
     CellExt* x = ext();
     std::lock_guard lk(x->m);

@@ -1,16 +1,23 @@
 // Sender-side coalescing (cell.cpp, Outbox): a handler's consecutive tells
 // to one target are chained and published together. These tests check that
 // the mailbox contract holds for them exactly as for single tells: the
-// capacity (tells refused exactly when it is full, reservations given back),
-// per-sender order, delivery when the handler returns or throws, dead
-// letters when the target stops before the chain is published.
+// capacity (tells refused exactly when it is full, reservations small and
+// given back, waking a blocked sender), per-sender order, a bounded fan-in.
+// Causal order (replies, system messages, failures, a stopped target):
+// coalesce_order_test.cpp.
 #include <airssys/rt/system.hpp>
 #include <airssys/testing/eventually.hpp>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
+#include <string>
+#include <thread>
 #include <vector>
+
+#include <sys/syscall.h>
+#include <unistd.h>
 
 namespace rt = airssys::rt;
 using namespace std::chrono_literals;
@@ -131,90 +138,198 @@ TEST(Coalesce, PerSenderOrderAcrossChunksAndTargets) {
   EXPECT_EQ(ys, iota(0, 70));
 }
 
-// Tells acknowledged before the handler throws are delivered (the chain is
-// published before the failure is handled and the sender terminates).
-struct Boom { rt::ActorRef<Item> to; };
-class Thrower : public rt::Actor<Thrower, Boom> {
+// A handler that tells slowly still feeds its receiver: a tell made a tick
+// of the envelope clock (1-4 ms) after the chain's first publishes the
+// chain with it, before the handler returns.
+struct Slow { rt::ActorRef<Item> to; std::uint32_t* depth_after_pause; };
+class SlowTeller : public rt::Actor<SlowTeller, Slow> {
  public:
-  void handle(Boom& b) {
-    for (int i = 0; i < 5; ++i) (void)b.to.tell(Item{i});
-    throw std::runtime_error("after five tells");
+  void handle(Slow& m) {
+    (void)m.to.tell(Item{0});
+    (void)m.to.tell(Item{1});                     // chained, held
+    std::this_thread::sleep_for(10ms);            // more than a tick: the work between two tells
+    (void)m.to.tell(Item{2});                     // finds the chain old: all go
+    *m.depth_after_pause = m.to.stats().mailbox_depth;
   }
 };
 
-TEST(Coalesce, TellsBeforeAThrowAreDelivered) {
+TEST(Coalesce, AChainHeldForAClockTickGoesWithTheNextTell) {
   rt::ActorSystem sys{{.deterministic = true}};
   std::vector<int> seen;
+  std::uint32_t depth = 0;
   auto s = sys.spawn<Sink>(&seen).value();
-  auto t = sys.spawn<Thrower>().value();
-  ASSERT_TRUE(t.tell(Boom{s}).has_value());
+  auto t = sys.spawn<SlowTeller>().value();
   sys.run_until_idle();
-  EXPECT_TRUE(t.stopped());
-  EXPECT_EQ(seen, iota(0, 5));
+  ASSERT_TRUE(t.tell(Slow{s, &depth}).has_value());
+  sys.run_until_idle();
+  EXPECT_EQ(depth, 3u);
+  EXPECT_EQ(seen, iota(0, 3));
 }
 
-// A stop sent by the handler after its tells goes after them, as it did
-// when every tell was enqueued at once: the target has them queued when it
-// stops, and they become dead letters, none lost.
-struct FeedThenStop { rt::ActorRef<Item> to; };
-class Stopper : public rt::Actor<Stopper, FeedThenStop> {
+// A sender that has told twice in a row and then holds its chain (the
+// handler goes on working) reserves what it used and a little more, not
+// the rest of the capacity: others can still fill it. Reservations grow
+// 1, 2, 4, ... and never exceed an eighth of the capacity (here 2).
+struct TellThenShare { rt::ActorRef<Item> to; int* others_accepted; std::uint32_t* reserved; };
+class Sharer : public rt::Actor<Sharer, TellThenShare> {
  public:
-  void handle(FeedThenStop& f) {
-    for (int i = 0; i < 10; ++i) (void)f.to.tell(Item{i});
-    f.to.stop();
+  void handle(TellThenShare& m) {
+    for (int i = 0; i < 3; ++i) (void)m.to.tell(Item{i});
+    *m.reserved = m.to.stats().mailbox_reserved;
+    // Another sender while this handler holds its chain: a plain thread
+    // (deterministic mode: the target does not run meanwhile).
+    std::thread other([&] {
+      while (m.to.tell(Item{100})) ++*m.others_accepted;
+    });
+    other.join();
   }
 };
 
-TEST(Coalesce, StopAfterTellsFromTheSameHandler) {
+TEST(Coalesce, AHoldingSenderLeavesTheRestOfTheCapacityToOthers) {
   rt::ActorSystem sys{{.deterministic = true}};
   std::vector<int> seen;
-  auto s = sys.spawn<Sink>(&seen).value();
-  auto st = sys.spawn<Stopper>().value();
+  int others = 0;
+  std::uint32_t reserved = 0;
+  auto s = sys.spawn_with<Sink>(bounded(16, rt::Overflow::fail), &seen).value();
+  auto h = sys.spawn<Sharer>().value();
   sys.run_until_idle();
-  const auto dead0 = sys.stats().dead_letters;
-  ASSERT_TRUE(st.tell(FeedThenStop{s}).has_value());
+  ASSERT_TRUE(h.tell(TellThenShare{s, &others, &reserved}).has_value());
   sys.run_until_idle();
-  EXPECT_TRUE(s.stopped());
-  EXPECT_EQ(seen.size() + (sys.stats().dead_letters - dead0), 10u);
+  EXPECT_EQ(reserved, 3u);  // 1, then 2: two used, one spare
+  EXPECT_EQ(others, 16 - 1 - 3);
+  EXPECT_EQ(seen.size(), 3u + 12u);
+  EXPECT_EQ(s.stats().mailbox_reserved, 0u);  // the spare one was given back
 }
 
-// The target stops while the sender's handler still holds acknowledged
-// tells in its chain: they are published to the stopped actor when the
-// handler returns and counted as dead letters. The target is kept busy on
-// one worker (so it is stopped right after, without waiting to be
-// scheduled) while the sender runs on the other.
-struct Wait { std::atomic<bool>* go; };
-class Gated : public rt::Actor<Gated, Item, Wait> {
+// Parks the receiving actor on its worker until *until is true.
+struct Gate { std::atomic<bool>* entered; std::atomic<bool>* until; };
+class GatedSink : public rt::Actor<GatedSink, Item, Gate> {
  public:
   void handle(Item&) {}
-  // Only a test blocks a worker like this.
-  void handle(Wait& w) { (void)eventually([&] { return w.go->load(); }); }
-};
-struct Hold { rt::ActorRef<Item> to; std::atomic<int>* told; };
-class Holder : public rt::Actor<Holder, Hold> {
- public:
-  void handle(Hold& h) {
-    for (int i = 0; i < 10; ++i)
-      if (h.to.tell(Item{i})) h.told->fetch_add(1);
-    (void)eventually([&] { return h.to.stopped(); });
+  void handle(Gate& g) {
+    g.entered->store(true);
+    (void)eventually([&] { return g.until->load(); });  // only a test blocks a worker like this
   }
 };
 
-TEST(Coalesce, TargetStoppedBeforeThePublishDeadLettersTheChain) {
+// Fills the target's capacity exactly, one slot of it reserved and unused,
+// and returns only once the plain thread blocked on the full mailbox sleeps.
+struct Fill {
+  rt::ActorRef<Item> to;
+  std::uint32_t* depth;
+  std::uint32_t* reserved;
+  std::atomic<bool>* filled;
+  std::atomic<bool>* blocked;
+};
+class Filler : public rt::Actor<Filler, Fill> {
+ public:
+  void handle(Fill& f) {
+    for (int i = 0; i < 15; ++i) (void)f.to.tell(Item{i});
+    const auto st = f.to.stats();
+    *f.depth = st.mailbox_depth;
+    *f.reserved = st.mailbox_reserved;
+    f.filled->store(true);
+    (void)eventually([&] { return f.blocked->load(); });
+  }
+};
+
+// A thread's state letter in /proc ('S': sleeping, here in the mailbox's
+// condition variable).
+char thread_state(pid_t tid) {
+  std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/stat");
+  std::string line;
+  std::getline(in, line);
+  const auto close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() ? line[close + 2] : '?';
+}
+
+// The slot a returning handler gives back is room a plain thread blocked in
+// Overflow::block waits for: the give-back wakes it. The receiver is parked
+// meanwhile, so nothing else frees room or wakes the thread (its block
+// timeout is far beyond the test's wait).
+TEST(Coalesce, GivenBackSlotsWakeABlockedSender) {
+  std::atomic<bool> entered{false}, release{false}, filled{false}, blocked{false}, told{false};
+  std::atomic<pid_t> tid{0};
+  std::uint32_t depth = 0, reserved = 0;
   rt::ActorSystem sys{{.workers = 2}};
-  auto g = sys.spawn<Gated>().value();
-  auto h = sys.spawn<Holder>().value();
-  std::atomic<bool> go{false};
-  std::atomic<int> told{0};
-  const auto dead0 = sys.stats().dead_letters;
-  ASSERT_TRUE(g.tell(Wait{&go}).has_value());
-  ASSERT_TRUE(h.tell(Hold{g, &told}).has_value());
-  ASSERT_TRUE(eventually([&] { return told.load() == 10; }));
-  g.stop();    // queued behind Wait, ahead of the Items (system priority)
-  go = true;   // Wait returns; g stops; the holder then returns and publishes
-  ASSERT_TRUE(eventually([&] { return sys.stats().dead_letters - dead0 == 10; }));
-  EXPECT_TRUE(g.stopped());
-  EXPECT_EQ(g.stats().processed, 1u);  // Wait only
+  rt::SpawnOptions o = bounded(17, rt::Overflow::block);
+  o.mailbox.block_timeout = 600s;
+  auto t = sys.spawn_with<GatedSink>(o).value();
+  auto f = sys.spawn<Filler>().value();
+  ASSERT_TRUE(eventually([&] { return t.stats().mailbox_depth == 0; }));  // started
+  ASSERT_TRUE(t.tell(Gate{&entered, &release}).has_value());
+  ASSERT_TRUE(eventually([&] { return entered.load(); }));
+  ASSERT_TRUE(f.tell(Fill{t, &depth, &reserved, &filled, &blocked}).has_value());
+  std::expected<void, rt::Error> result = std::unexpected(rt::Error{rt::ErrorCategory::timeout, "not told"});
+  std::thread sender([&] {
+    (void)eventually([&] { return filled.load(); });
+    tid = static_cast<pid_t>(::syscall(SYS_gettid));
+    result = t.tell(Item{99});
+    told = true;
+  });
+  const bool slept = eventually([&] { return tid.load() != 0 && thread_state(tid.load()) == 'S'; });
+  blocked = true;  // the filler returns and gives its spare slot back
+  const bool woken = eventually([&] { return told.load(); });
+  release = true;  // unpark the receiver in any case, so the sender ends
+  sender.join();
+  EXPECT_EQ(depth, 2u);      // the Gate and the first tell
+  EXPECT_EQ(reserved, 15u);  // 14 chained tells and one spare: 17, full
+  EXPECT_TRUE(slept);
+  EXPECT_TRUE(woken);
+  EXPECT_TRUE(result.has_value());
+}
+
+// Fan-in onto a bounded mailbox from actors (coalescing, refused and
+// resumed with when_space) and a plain thread (blocking), at once: every
+// accepted message arrives once, in each sender's order (run under TSan
+// too: reservations, give-backs and wake-ups race with the receiver).
+struct Seq { int sender; int n; };
+class Checker : public rt::Actor<Checker, Seq> {
+ public:
+  Checker(std::atomic<long>* got, std::atomic<long>* out_of_order) : got_(got), bad_(out_of_order) {}
+  void handle(Seq& m) {
+    if (m.n != next_[static_cast<std::size_t>(m.sender)]) bad_->fetch_add(1);
+    next_[static_cast<std::size_t>(m.sender)] = m.n + 1;
+    got_->fetch_add(1);
+  }
+
+ private:
+  std::atomic<long>* got_;
+  std::atomic<long>* bad_;
+  std::vector<int> next_ = std::vector<int>(8, 0);
+};
+struct Go {};
+class Feeder : public rt::Actor<Feeder, Go> {
+ public:
+  Feeder(rt::ActorRef<Seq> to, int id, int count) : to_(std::move(to)), id_(id), count_(count) {}
+  void handle(Go&) {
+    for (int k = 0; k < 500 && n_ < count_; ++k) {
+      if (!to_.tell(Seq{id_, n_})) {
+        when_space(to_, [this] { (void)self().tell(Go{}); });
+        return;
+      }
+      ++n_;
+    }
+    if (n_ < count_) (void)self().tell(Go{});
+  }
+
+ private:
+  rt::ActorRef<Seq> to_;
+  int id_, count_, n_ = 0;
+};
+
+TEST(Coalesce, FanInOntoABoundedMailbox) {
+  constexpr int kPer = 20'000;
+  std::atomic<long> got{0}, bad{0};
+  rt::ActorSystem sys{{.workers = 2}};
+  auto c = sys.spawn_with<Checker>(bounded(64, rt::Overflow::block), &got, &bad).value();
+  std::vector<Feeder::ref_type> feeders;
+  for (int i = 0; i < 3; ++i) feeders.push_back(sys.spawn<Feeder>(rt::ActorRef<Seq>(c), i, kPer).value());
+  for (auto& f : feeders) ASSERT_TRUE(f.tell(Go{}).has_value());
+  for (int n = 0; n < kPer; ++n) ASSERT_TRUE(c.tell(Seq{3, n}).has_value());  // blocks while full
+  ASSERT_TRUE(eventually([&] { return got.load() == 4L * kPer; }));
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(c.stats().mailbox_reserved, 0u);
 }
 
 }  // namespace

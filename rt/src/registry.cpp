@@ -7,6 +7,9 @@ namespace airssys::rt {
 std::expected<void, Error> Registry::add_name(const std::string& name, const AnyRef& ref, detail::TypeTag tag) {
   if (!ref.valid() || ref.stopped())
     return std::unexpected(Error{ErrorCategory::actor_stopped, "actor has stopped"});
+  // Whoever finds the name after this comes after the handler's chained
+  // tells (detail::flush_outbox(); the same in every change below).
+  detail::flush_outbox();
   {
     std::lock_guard lk(m_);
     auto it = names_.find(name);
@@ -22,6 +25,7 @@ std::expected<void, Error> Registry::add_name(const std::string& name, const Any
 }
 
 void Registry::unregister_name(const std::string& name) {
+  detail::flush_outbox();
   std::lock_guard lk(m_);
   names_.erase(name);
 }
@@ -41,6 +45,7 @@ std::expected<AnyRef, Error> Registry::lookup(const std::string& name, detail::T
 
 void Registry::join(const std::string& group, const AnyRef& ref) {
   if (!ref.valid() || ref.stopped()) return;
+  detail::flush_outbox();
   {
     std::lock_guard lk(m_);
     auto& v = groups_[group];
@@ -51,6 +56,7 @@ void Registry::join(const std::string& group, const AnyRef& ref) {
 }
 
 void Registry::leave(const std::string& group, const AnyRef& ref) {
+  detail::flush_outbox();
   std::lock_guard lk(m_);
   auto it = groups_.find(group);
   if (it == groups_.end()) return;

@@ -264,6 +264,7 @@ std::expected<void, Error> SystemCore::start_cell(CellBase* c) noexcept {
   }
   hand_back(dead);
   if (!listed) return std::unexpected(Error{ErrorCategory::start_failed, "out of memory for the live-actor list"});
+  flush_outbox();  // the child may tell what the spawning handler has chained tells to
   exec_->schedule(c, true);
   return {};
 }
@@ -493,11 +494,13 @@ ActorSystem& system_of(SystemCore* core) noexcept { return *core->owner; }
 std::expected<void, Error> start_cell(SystemCore* core, CellBase* cell) noexcept { return core->start_cell(cell); }
 std::uint64_t timer_add(SystemCore* core, std::chrono::nanoseconds delay, std::move_only_function<void()> fn,
                         std::chrono::nanoseconds period) {
+  flush_outbox();  // what fn sends (send_after, a 0 delay) goes after the handler's chained tells
   return core->timers.add(delay, std::move(fn), period);
 }
 bool timer_cancel(SystemCore* core, std::uint64_t id) noexcept { return core->timers.cancel(id); }
 std::uint64_t timer_add_periodic(SystemCore* core, std::chrono::nanoseconds period,
                                  std::move_only_function<bool()> tick) {
+  flush_outbox();
   return core->timers.add_periodic(period, std::move(tick));
 }
 

@@ -60,6 +60,7 @@ class ReplySlot final : public ReplySlotBase {
       : target_(std::move(target)), cb_(std::move(cb)) {}
 
   bool complete(Result r) noexcept {
+    flush_outbox();  // the replying handler's tells go before the asker can act on the reply
     std::unique_lock lk(m_);
     if (done_) return false;
     done_ = true;

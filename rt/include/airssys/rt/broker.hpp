@@ -49,6 +49,7 @@ class Broker {
     const auto kind = detail::classify_subject(topic);
     if (kind == detail::SubjectKind::invalid)
       return std::unexpected(Error{ErrorCategory::invalid_argument, "malformed topic: '" + topic + "'"});
+    detail::flush_outbox();  // a publisher that sees the subscription comes after this handler's tells
     std::unique_lock lk(m_);
     auto& v = kind == detail::SubjectKind::literal ? topics_[topic] : patterns_[topic];
     for (auto& s : v)
@@ -58,6 +59,7 @@ class Broker {
   }
 
   void unsubscribe(const std::string& topic, const ActorRef<M>& sub) {
+    detail::flush_outbox();
     std::unique_lock lk(m_);
     for (auto* map : {&topics_, &patterns_}) {
       auto it = map->find(topic);

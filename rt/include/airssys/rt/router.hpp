@@ -85,6 +85,8 @@ class Router {
         return static_cast<std::size_t>((z ^ (z >> 31)) % n);
       }
       case Routing::least_loaded: {
+        // Inside a handler, its own coalesced tells are not in the depths yet.
+        detail::flush_outbox();
         std::size_t best = 0;
         std::uint32_t depth = UINT32_MAX;
         for (std::size_t i = 0; i < n; ++i) {

@@ -17,6 +17,10 @@ struct ActorStats {
   std::uint64_t failures = 0;       // handler exceptions
   std::uint32_t restarts = 0;       // in-place restarts (on_error -> Directive::restart)
   std::uint32_t mailbox_depth = 0;  // enqueued, not yet consumed
+  // Bounded mailbox: slots senders reserved for tells they have accepted
+  // but not yet queued (coalesced tells, docs/rt.md Mailboxes). They count
+  // against the capacity with mailbox_depth.
+  std::uint32_t mailbox_reserved = 0;
 };
 
 struct SystemStats {

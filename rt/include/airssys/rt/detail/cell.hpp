@@ -202,5 +202,12 @@ class CellBase : public RunHook {
 // The cell whose run() is executing on this thread (nullptr outside actors).
 CellBase* current_cell() noexcept;
 
+// Publishes the tells the handler running on this thread has chained
+// (coalesced, cell.cpp's Outbox); nothing to do on any other thread. Called
+// before anything that lets another actor or thread see what the handler
+// did (a reply, a system message, a spawn, a timer, a registry or broker
+// change), so that nothing it then sends overtakes them.
+void flush_outbox() noexcept;
+
 }  // namespace detail
 }  // namespace airssys::rt
