@@ -256,14 +256,14 @@ Agent::~Agent() {
   impl_->flush_events(true);
 }
 
-// SQLite's memory in this process, all connections together. A rule's SQL
-// can be built so that merely compiling it doubles its memory per nested CTE
-// (the progress-handler time limit only starts once it runs); past this
-// limit SQLite fails that statement with "out of memory" instead of the
-// agent growing without bound. The store and the rules need a few tens of MiB.
-constexpr std::int64_t kSqliteHeapLimit = 256ll * 1024 * 1024;
-
 Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path& self_exe) {
+  // SQLite's memory in this process, all connections together (set before
+  // the store opens; the query engine would set the same otherwise). A
+  // rule's SQL can be built so that merely compiling it doubles its memory
+  // per nested CTE (the progress-handler time limit only starts once it
+  // runs), and what a rule sorts is kept in memory: past this limit SQLite
+  // fails that statement with "out of memory" instead of the agent growing
+  // without bound. The store and the rules need a few tens of MiB.
   sqlite3_hard_heap_limit64(kSqliteHeapLimit);
   auto impl = std::make_unique<Impl>();
   impl->config = config;
