@@ -109,7 +109,6 @@ Core::Verdict Core::decide(std::string_view principal, const Request& req) const
                                                                      : std::string_view()};
     }
     Decision d = p.decide(principal, check.kind, refs);
-    if (c == 0 && v.decision == DecisionKind::allow) v.rule = d.rule;
     if (!d.allowed) {
       v.allowed = false;
       v.decision = DecisionKind::deny;
@@ -121,6 +120,8 @@ Core::Verdict Core::decide(std::string_view principal, const Request& req) const
       v.decision = DecisionKind::audit_deny;
       v.rule = std::move(d.rule);
       v.reason = std::move(d.reason);
+    } else if (c == 0 && v.decision == DecisionKind::allow) {
+      v.rule = std::move(d.rule);  // the operation's own allow rule (moved: a long id is not copied again)
     }
   }
   return v;
