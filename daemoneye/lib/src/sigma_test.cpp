@@ -325,6 +325,23 @@ TEST(Sigma, HugeExpansionsAreRefusedNotBuilt) {
   EXPECT_NE(msg2.find("condition: expands to more than 4096 comparisons"), std::string::npos) << msg2;
 }
 
+TEST(Sigma, TheTitleIsAtMost256Characters) {
+  // Sigma's schema (maxLength 256); the title is the name in every alert,
+  // and a 900 KB one loaded before (outside probe, session 11).
+  const std::string rest = "id: t\nlogsource: {product: linux, category: process_creation}\n"
+                           "detection:\n  s: {CommandLine: x}\n  condition: s\n";
+  auto big = parse_rule("title: " + std::string(900'000, 'T') + "\n" + rest, "t.yml");
+  ASSERT_FALSE(big);
+  EXPECT_EQ(big.error().message, "t.yml:1: title: 900000 characters; Sigma allows at most 256 (it is the name in every alert)");
+  EXPECT_FALSE(parse_rule("title: " + std::string(257, 'T') + "\n" + rest, "t.yml"));
+  // Characters, not bytes: 256 two-byte letters fit.
+  std::string accented;
+  for (int i = 0; i < 256; ++i) accented += "\xc3\xa9";
+  auto fits = parse_rule("title: " + accented + "\n" + rest, "t.yml");
+  ASSERT_TRUE(fits) << fits.error().message;
+  EXPECT_EQ(fits->name, accented);
+}
+
 TEST(Sigma, TopLevelKeysAreBounded) {
   // Unknown top-level keys are accepted (custom attributes), so a file of
   // 100,000 of them once spent minutes on duplicate checks: more than 256
