@@ -57,15 +57,17 @@ CellBase* current_cell() noexcept { return tls_current; }
 // did (flush_outbox(): every system message, a reply, a spawn, a timer, a
 // registry or broker change, a least_loaded pick), and when the handler
 // returns (run(), even if it threw). A handler that blocks after a tell
-// holds the chain until it returns: it must not block (docs/rt.md).
+// holds the chain until it returns or tells that target again a tick
+// later: it must not block (docs/rt.md).
 //
 // The capacity stays exact: a bounded mailbox's slots are reserved in
 // pending_'s high half before a tell is acknowledged, so a tell is refused
 // exactly when queued messages plus reserved slots fill the capacity.
 // Reservations grow with the chain (1, 2, 4, ... kChunk), never beyond an
 // eighth of the capacity (at least 1) nor the room left, so a sender that
-// stops telling holds back at most as many slots as it has used, and
-// others are not refused by an almost empty mailbox. Reserved slots do not
+// stops telling holds back at most about as many spare slots as it has
+// told that target in a row, and others are not refused by an almost
+// empty mailbox. Reserved slots do not
 // make the target runnable (only the low half does); publishing moves the
 // used ones to the low half and gives the unused ones back. A target that
 // stops before the chain is published dead-letters it, as a tell racing a
