@@ -235,8 +235,9 @@ TEST_F(FsOps, NotFoundOnlyWhenAllowed) {
 namespace airssys::osl {
 namespace {
 
-TEST(FsRead, ZeroSizedProcFilesAreReadToTheEnd) {
-  System sys({.policy = test::policy_from(R"(
+// Anyone may read below /proc.
+Policy proc_reader() {
+  return test::policy_from(R"(
 version: 1
 rules:
   - id: proc
@@ -244,7 +245,11 @@ rules:
     principals: ["*"]
     operations: ["fs.read"]
     resources: ["/proc/**"]
-)")});
+)");
+}
+
+TEST(FsRead, ZeroSizedProcFilesAreReadToTheEnd) {
+  System sys({.policy = proc_reader()});
   auto r = sys.run("x", fs::Read{"/proc/self/status"});
   ASSERT_TRUE(r) << r.error().to_string();
   EXPECT_NE(r->find("Pid:"), std::string::npos);
@@ -259,15 +264,7 @@ TEST(FsRead, ZeroSizedFilesGrowTheBufferAndStopAtMaxBytes) {
   if (!in) GTEST_SKIP() << path << " cannot be read here";
   const std::string want((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (want.size() < 20000) GTEST_SKIP() << path << " is only " << want.size() << " bytes here";
-  System sys({.policy = test::policy_from(R"(
-version: 1
-rules:
-  - id: proc
-    effect: allow
-    principals: ["*"]
-    operations: ["fs.read"]
-    resources: ["/proc/**"]
-)")});
+  System sys({.policy = proc_reader()});
   auto whole = sys.run("x", fs::Read{path});
   ASSERT_TRUE(whole) << whole.error().to_string();
   EXPECT_EQ(*whole, want);

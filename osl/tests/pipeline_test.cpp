@@ -230,11 +230,9 @@ TEST(Pipeline, AuditOnlyModeRecordsWouldBeDenials) {
   EXPECT_EQ(recs[1].decision, DecisionKind::audit_deny);
 }
 
-TEST(Pipeline, ReloadIsAtomicAndBadFilesAreRefused) {
-  TempDir dir;
-  test::write_file(dir / "pub_file", "x");
-  const auto file = dir / "policy.yaml";
-  test::write_file(file, fmt::format(R"(
+// Anyone may read below dir (rule "r").
+std::string anyone_reads(const TempDir& dir) {
+  return fmt::format(R"(
 version: 1
 rules:
   - id: r
@@ -242,7 +240,15 @@ rules:
     principals: ["*"]
     operations: ["fs.read"]
     resources: ["{}/**"]
-)", dir.str()));
+)",
+                     dir.str());
+}
+
+TEST(Pipeline, ReloadIsAtomicAndBadFilesAreRefused) {
+  TempDir dir;
+  test::write_file(dir / "pub_file", "x");
+  const auto file = dir / "policy.yaml";
+  test::write_file(file, anyone_reads(dir));
   System sys;
   ASSERT_TRUE(sys.reload_policy(file));
   ASSERT_TRUE(sys.run("x", fs::Read{dir / "pub_file"}));
@@ -263,16 +269,7 @@ rules:
 TEST(Pipeline, EachSystemsPolicyHoldsForAThreadUsingSeveral) {
   TempDir dir;
   test::write_file(dir / "f", "x");
-  const std::string allow_read = fmt::format(R"(
-version: 1
-rules:
-  - id: r
-    effect: allow
-    principals: ["*"]
-    operations: ["fs.read"]
-    resources: ["{}/**"]
-)",
-                                             dir.str());
+  const std::string allow_read = anyone_reads(dir);
   auto reads = test::system_with(allow_read);
   auto nothing = std::make_unique<System>();  // the empty policy: denies everything
   for (int i = 0; i < 3; ++i) {
