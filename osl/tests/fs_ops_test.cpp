@@ -1,12 +1,12 @@
 // Every fs.* operation, for real, in a temporary directory.
 
+#include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
-
-#include <fstream>
-#include <iterator>
 
 #include "test_support.hpp"
 
@@ -257,18 +257,25 @@ TEST(FsRead, ZeroSizedProcFilesAreReadToTheEnd) {
 }
 
 // A size-0 file longer than the first 4 KiB buffer: the buffer doubles
-// (4, 8, 16 KiB ...) and keeps what was read; max_bytes cuts it there.
+// (4, 8, 16 KiB ...) and keeps what was read; max_bytes cuts it there. The
+// file: /proc/PID/environ of a child this test starts with one 20,000-byte
+// variable (a fixed content, unlike most large procfs files).
 TEST(FsRead, ZeroSizedFilesGrowTheBufferAndStopAtMaxBytes) {
-  const std::string path = "/proc/kallsyms";  // megabytes, and stable while no module loads
-  std::ifstream in(path, std::ios::binary);
-  if (!in) GTEST_SKIP() << path << " cannot be read here";
-  const std::string want((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (want.size() < 20000) GTEST_SKIP() << path << " is only " << want.size() << " bytes here";
+  const std::string var = "BIG=" + std::string(20000, 'e');
+  char* const argv[] = {const_cast<char*>("sleep"), const_cast<char*>("60"), nullptr};
+  char* const envp[] = {const_cast<char*>(var.c_str()), nullptr};
+  pid_t pid = 0;
+  ASSERT_EQ(::posix_spawn(&pid, "/bin/sleep", nullptr, nullptr, argv, envp), 0);
+  const std::string path = fmt::format("/proc/{}/environ", pid);
+  const std::string want = var + std::string(1, '\0');
   System sys({.policy = proc_reader()});
   auto whole = sys.run("x", fs::Read{path});
+  auto cut = sys.run("x", fs::Read{.path = path, .max_bytes = 10000});
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
   ASSERT_TRUE(whole) << whole.error().to_string();
   EXPECT_EQ(*whole, want);
-  auto cut = sys.run("x", fs::Read{.path = path, .max_bytes = 10000});
   ASSERT_TRUE(cut) << cut.error().to_string();
   EXPECT_EQ(*cut, want.substr(0, 10000));
 }
