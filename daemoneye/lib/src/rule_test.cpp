@@ -1,6 +1,10 @@
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <airssys/daemoneye/rule.hpp>
+#include <airssys/testing/child.hpp>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -148,6 +152,11 @@ TEST(Rule, HostileInputIsAnErrorNotACrash) {
   auto rt = parse_rule(tags + "]\n", "tags.yaml");
   ASSERT_FALSE(rt);
   EXPECT_EQ(rt.error().message, "tags.yaml:5: tags: more than 65536 bytes in all");
+  std::string many = "id: a\nname: A\nseverity: low\nquery: SELECT 1\ntags: [&t T";
+  for (int i = 0; i < 64; ++i) many += ", *t";
+  auto rm = parse_rule(many + "]\n", "many.yaml");
+  ASSERT_FALSE(rm);
+  EXPECT_EQ(rm.error().message, "many.yaml:5: tags: at most 64 tags");
   std::string keys = "id: a\nname: A\nseverity: low\nquery: SELECT 1\nkey: [pid";
   for (int i = 0; i < 50'000; ++i) keys += ", pid";
   auto rk = parse_rule(keys + "]\n", "keys.yaml");
@@ -159,6 +168,43 @@ TEST(Rule, HostileInputIsAnErrorNotACrash) {
   // 10^20 nodes once expanded: refused by the loader's bound before anything reads it.
   EXPECT_NE(r3.error().message.find(": a rule file expands to more than 200000 YAML nodes"), std::string::npos)
       << r3.error().message;
+}
+
+// The address space this process has mapped (ASan reserves terabytes of
+// shadow up front, so a fixed RLIMIT_AS would refuse everything).
+std::size_t mapped_bytes() {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("VmSize:")) return std::stoull(line.substr(7)) * 1024;
+  }
+  return 0;
+}
+
+// One 400 KB tag (or key column) aliased ~160,000 times in a 1 MiB file:
+// the list was copied whole (~60 GB) before its bounds were checked. In a
+// child allowed 256 MiB more address space than it has, the file is
+// refused; copying it ran the child out of address space (under ASan the
+// out-of-memory report then hung: the wait's limit ends that).
+TEST(Rule, AnAliasedListIsRefusedBeforeItIsCopied) {
+  for (const std::string key : {"tags", "key"}) {
+    std::string yaml = "id: a\nname: A\nseverity: low\nquery: SELECT 1\n" + key + ": [&t " +
+                       std::string(400'000, 'T');
+    while (yaml.size() < 1024 * 1024 - 8) yaml += ", *t";
+    yaml += "]\n";
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      const rlim_t limit = mapped_bytes() + 256ULL * 1024 * 1024;
+      const rlimit rl{limit, limit};
+      if (::setrlimit(RLIMIT_AS, &rl) != 0) ::_exit(3);
+      auto r = parse_rule(yaml, "alias.yaml");
+      const std::string want = key == "key" ? "alias.yaml:5: key: more than 2048 bytes in all"
+                                            : "alias.yaml:5: tags: more than 65536 bytes in all";
+      ::_exit(!r && r.error().message == want ? 0 : 2);
+    }
+    auto child = testing::Child::adopt(pid);
+    EXPECT_EQ(child.wait(), 0) << key << " (nullopt: still running after 60 s)";
+  }
 }
 
 }  // namespace
