@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace airssys::osl::detail {
 
@@ -19,15 +21,77 @@ bool matched(std::span<const std::string> allowlist, std::string_view name) noex
                      [&](const std::string& p) { return env_pattern_matches(p, name); });
 }
 
-void put(std::vector<std::string>& env, std::string entry) {
-  const std::string_view key = name_of(entry);
-  std::erase_if(env, [&](const std::string& x) { return name_of(x) == key; });
-  env.push_back(std::move(entry));
-}
+// Lets the sets below look a std::string_view up without a copy.
+struct NameHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
 
-void note(std::vector<std::string>& removed, std::string_view name) {
-  if (std::find(removed.begin(), removed.end(), name) == removed.end()) removed.emplace_back(name);
-}
+// The entries being built, in order, with their names indexed so that
+// replacing or removing one costs O(1) (expected): a caller may pass tens of
+// thousands of variables (exec --env), and a scan per entry made that
+// quadratic. A replaced or removed entry leaves a dead slot that take() skips.
+class EnvBuilder {
+ public:
+  explicit EnvBuilder(std::size_t expected) {
+    slots_.reserve(expected);
+    live_.reserve(expected);
+    where_.reserve(expected);
+  }
+
+  // ENTRY goes at the end; an earlier entry of the same name is dropped.
+  void put(std::string entry) {
+    const std::string_view name = name_of(entry);
+    const auto [it, added] = where_.try_emplace(std::string(name), slots_.size());
+    if (!added) {
+      kill(it->second);
+      it->second = slots_.size();
+    }
+    slots_.push_back(std::move(entry));
+    live_.push_back(true);
+  }
+
+  void drop(std::string_view name) {
+    const auto it = where_.find(name);
+    if (it == where_.end()) return;
+    kill(it->second);
+    where_.erase(it);
+  }
+
+  std::vector<std::string> take() && {
+    std::vector<std::string> out;
+    out.reserve(where_.size());
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+      if (live_[i]) out.push_back(std::move(slots_[i]));
+    }
+    return out;
+  }
+
+ private:
+  void kill(std::size_t i) {
+    live_[i] = false;
+    slots_[i] = std::string();  // its memory back now, not at the end
+  }
+
+  std::vector<std::string> slots_;
+  std::vector<bool> live_;
+  std::unordered_map<std::string, std::size_t, NameHash, std::equal_to<>> where_;
+};
+
+// Names removed, each once, in the order first seen.
+class RemovedNames {
+ public:
+  void note(std::string_view name) {
+    if (seen_.find(name) != seen_.end()) return;
+    seen_.emplace(name);
+    names_.emplace_back(name);
+  }
+  std::vector<std::string> take() && { return std::move(names_); }
+
+ private:
+  std::unordered_set<std::string, NameHash, std::equal_to<>> seen_;
+  std::vector<std::string> names_;
+};
 
 }  // namespace
 
@@ -61,18 +125,21 @@ bool env_pattern_matches(std::string_view pattern, std::string_view name) noexce
 
 ChildEnv build_child_env(char** inherited, std::span<const std::string> explicit_env, std::span<const std::string> extra,
                          std::span<const std::string> allowlist) {
-  ChildEnv out;
+  std::size_t count = explicit_env.size() + extra.size();
+  for (char** e = inherited; e && *e; ++e) ++count;
+  EnvBuilder env(count);
+  RemovedNames removed;
   for (char** e = inherited; e && *e; ++e) {
     const std::string_view entry(*e);
     const std::string_view name = name_of(entry);
     if (is_loader_variable(name)) {
       if (named(allowlist, name)) {
-        put(out.env, std::string(entry));
+        env.put(std::string(entry));
       } else {
-        note(out.removed, name);
+        removed.note(name);
       }
     } else if (matched(allowlist, name)) {
-      put(out.env, std::string(entry));
+      env.put(std::string(entry));
     }
   }
   for (auto list : {explicit_env, extra}) {
@@ -80,14 +147,14 @@ ChildEnv build_child_env(char** inherited, std::span<const std::string> explicit
       const std::string_view name = name_of(entry);
       if (is_loader_variable(name) && !named(allowlist, name)) {
         // An earlier (inherited) value of it must not survive either.
-        std::erase_if(out.env, [&](const std::string& x) { return name_of(x) == name; });
-        note(out.removed, name);
+        env.drop(name);
+        removed.note(name);
         continue;
       }
-      put(out.env, entry);
+      env.put(entry);
     }
   }
-  return out;
+  return ChildEnv{.env = std::move(env).take(), .removed = std::move(removed).take()};
 }
 
 }  // namespace airssys::osl::detail
