@@ -6,6 +6,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <thread>
+
 #include <fmt/format.h>
 
 #include "test_support.hpp"
@@ -256,6 +261,13 @@ TEST(FsRead, ZeroSizedProcFilesAreReadToTheEnd) {
   EXPECT_NE(r->find("VmRSS"), std::string::npos) << "a procfs file reports size 0 but has content";
 }
 
+// The whole of a small file read directly, without osl ("" if it cannot be
+// opened).
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
 // A size-0 file longer than the first 4 KiB buffer: the buffer doubles
 // (4, 8, 16 KiB ...) and keeps what was read; max_bytes cuts it there. The
 // file: /proc/PID/environ of a child this test starts with one 20,000-byte
@@ -268,6 +280,13 @@ TEST(FsRead, ZeroSizedFilesGrowTheBufferAndStopAtMaxBytes) {
   ASSERT_EQ(::posix_spawn(&pid, "/bin/sleep", nullptr, nullptr, argv, envp), 0);
   const std::string path = fmt::format("/proc/{}/environ", pid);
   const std::string want = var + std::string(1, '\0');
+  // posix_spawn returns once the child has replaced its memory, while the
+  // kernel may still be in execve: environ reads 0 bytes until the new
+  // stack is set up. Wait (bounded, no timing assertion) for the content.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (slurp(path) != want && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   System sys({.policy = proc_reader()});
   auto whole = sys.run("x", fs::Read{path});
   auto cut = sys.run("x", fs::Read{.path = path, .max_bytes = 10000});
