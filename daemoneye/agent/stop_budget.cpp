@@ -66,18 +66,33 @@ std::optional<std::string> stop_timeout_warning(const Config& config, bool under
                            : "");
   // The webhook sinks shut down after everything is stored: a stop_timeout
   // that fits without them loses only their last alerts.
-  const bool storing_cut = stop_timeout > kUnitStopTimeout - rest_before_webhooks(config);
+  const milliseconds storing_room = kUnitStopTimeout - rest_before_webhooks(config);
+  const bool storing_cut = stop_timeout > storing_room;
   const std::string loss =
       storing_cut ? "systemd would SIGKILL the agent before it finishes storing, and the events it loses would not "
                     "be counted"
                   : "systemd would SIGKILL the agent after it has stored everything, while its webhook sinks deliver "
                     "their last alerts: the alerts they still hold would not be delivered (they are in the audit "
                     "ledger, and no event is lost)";
+  // What to lower. With room left, stop_timeout alone (or the webhooks')
+  // fits it; when the webhook timeouts alone exceed the room (room < 0,
+  // only with webhooks), no stop_timeout does: they must be lowered, and
+  // stop_timeout only when it cuts the storing too.
+  std::string lower;
+  if (room >= milliseconds{0}) {
+    lower = fmt::format("Lower database.stop_timeout{}", webhooks.count() > 0 ? " or the webhook sinks' timeouts" : "");
+  } else if (storing_cut) {
+    lower = fmt::format(
+        "Lower database.stop_timeout to at most {}ms, and the webhook sinks' timeouts (no stop_timeout leaves room "
+        "for them)",
+        storing_room.count());
+  } else {
+    lower = "Lower the webhook sinks' timeouts (no stop_timeout leaves room for them)";
+  }
   return fmt::format(
-      "database.stop_timeout is {}ms, {} (the rest of a stop: {}): at a stop {}. Lower database.stop_timeout{}, or "
-      "raise TimeoutStopSec in a drop-in (this check assumes the shipped {}s)",
-      stop_timeout.count(), over, rest, loss, webhooks.count() > 0 ? " or the webhook sinks' timeout" : "",
-      kUnitStopTimeout.count());
+      "database.stop_timeout is {}ms, {} (the rest of a stop: {}): at a stop {}. {}, or raise TimeoutStopSec in a "
+      "drop-in (this check assumes the shipped {}s)",
+      stop_timeout.count(), over, rest, loss, lower, kUnitStopTimeout.count());
 }
 
 }  // namespace airssys::daemoneye::agent
