@@ -13,9 +13,10 @@
 // that write returns - the test lets go of the lock right after the signal.
 // On a machine so slow that publishing outlasts that busy timeout, the write
 // fails before the signal and the loop may take the events off the bus
-// itself: the generous-budget case checks first that the stop took them
-// (all but at most one batch) and, if not, says so - naming an outage logged
-// before the signal - rather than failing on counts. An outage alone is not
+// itself (more than one batch: it reads the bus while it waits to retry):
+// the generous-budget case checks the counts, which hold whoever stored the
+// events, and skips its batch checks, naming an outage logged before the
+// signal, when the stop took no more than one batch. An outage alone is not
 // that: on a busy machine the write often gives up before the signal while
 // the events still wait on the bus for the stop. No timing is asserted
 // (docs/daemoneye.md "The agent").
@@ -170,11 +171,23 @@ TEST(AgentStop, PastTheStopTimeoutTheQueuedEventsAreLoggedAndCountedAsLost) {
 }
 
 // A generous budget: every queued event is stored, in batches of at most
-// 4096, and nothing is logged as lost.
+// 4096, and nothing is logged as lost. The counts hold whoever stored the
+// events, so they are checked first; the batches only when the stop took
+// more than one batch's worth off the bus (its premise, see the top).
 TEST(AgentStop, WithinTheStopTimeoutTheQueuedEventsAreStoredInBoundedBatches) {
-  constexpr std::int64_t kEvents = 20000;  // under the agent's 64 Ki bus queue, over 4 batches
+  // Three batches: at most one taken before the stop (the write that waits
+  // on the lock) leaves two for it. Few, so that publishing them outlasts
+  // the store's 5 s busy timeout only on a very slow machine.
+  constexpr auto kEvents = static_cast<std::int64_t>(3 * kBatch);
   StopRun run;
   ASSERT_NO_FATAL_FAILURE(stop_with_events_queued(kEvents, "10m", run));
+  EXPECT_EQ(run.stored, kEvents) << run.log;
+  EXPECT_EQ(logged_count(run.log, kLost), 0u) << run.log;
+  EXPECT_EQ(run.log.find("were not stored"), std::string::npos) << run.log;
+  ASSERT_FALSE(run.status.is_discarded());
+  EXPECT_EQ(run.status["store"]["events_dropped"].get<std::uint64_t>(), 0u) << run.status.dump();
+  EXPECT_EQ(run.log.find("the store backlog is full"), std::string::npos) << run.log;
+
   // No such line: nothing was stored at the stop (none taken).
   std::smatch m;
   const bool line = std::regex_search(run.log, m, std::regex(kStoredAtStop));
@@ -182,28 +195,24 @@ TEST(AgentStop, WithinTheStopTimeoutTheQueuedEventsAreStoredInBoundedBatches) {
   const auto total = number(1), waited = number(2), taken = number(3), batches = number(4);
   std::cout << kEvents << " events: " << total << " stored at the stop (" << waited << " waited, " << taken
             << " taken off the bus in " << batches << " batches)\n";
-  // The premise: the events were still queued at the stop - the run loop
-  // took at most one batch of them before (it waits on the test's lock in its
-  // first write). Otherwise the checks below would not test the stop.
-  ASSERT_GE(taken + kBatch, static_cast<std::uint64_t>(kEvents))
-      << "the run loop took the events off the bus before the stop, not at it, so the checks below would not test "
-         "the stop (no fault of the agent's stop is shown)"
-      << (store_failed_before_signal(run.log)
-              ? ": its write gave up waiting for the test's lock (the store's 5 s busy timeout) before the stop "
-                "signal - publishing took that long here"
-              : "")
-      << "\n"
-      << run.log;
-  EXPECT_EQ(run.stored, kEvents) << run.log;
-  EXPECT_EQ(logged_count(run.log, kLost), 0u) << run.log;
-  EXPECT_EQ(run.log.find("were not stored"), std::string::npos) << run.log;
+  // The premise: the stop took at least two batches off the bus, what the
+  // bounded-batch claim needs. Not met, it is skipped, not failed: the run
+  // loop took the events before the stop, which shows no fault of the stop.
+  if (taken <= kBatch) {
+    GTEST_SKIP() << "the run loop took the events off the bus before the stop, not at it (" << taken
+                 << " left for the stop), so the batch checks would not test the stop (no fault of the agent's "
+                    "stop is shown)"
+                 << (store_failed_before_signal(run.log)
+                         ? ": its write gave up waiting for the test's lock (the store's 5 s busy timeout) before the "
+                           "stop signal - publishing took that long here"
+                         : "")
+                 << "\n"
+                 << run.log;
+  }
   EXPECT_EQ(total, waited + taken);
   // The lock kept them queued: the stop took them off the bus, batch by batch.
-  EXPECT_GT(taken, 0u) << run.log;
+  EXPECT_GE(batches, 2u) << run.log;
   EXPECT_LE(taken, batches * kBatch) << run.log;
-  ASSERT_FALSE(run.status.is_discarded());
-  EXPECT_EQ(run.status["store"]["events_dropped"].get<std::uint64_t>(), 0u) << run.status.dump();
-  EXPECT_EQ(run.log.find("the store backlog is full"), std::string::npos) << run.log;
 }
 
 }  // namespace
