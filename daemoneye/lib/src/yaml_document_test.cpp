@@ -25,18 +25,49 @@ TEST(YamlDocument, AliasAmplificationIsRefusedWithALine) {
   EXPECT_GE(r.error().line, 1);
 }
 
-TEST(YamlDocument, ANulByteIsNamedWithItsLine) {
+TEST(YamlDocument, ANulByteInUtf8TextIsNamedWithItsLine) {
   // Before: "YAML syntax error: unknown escape character: y" (a raw NUL in
-  // "name: x\0y", /proc/self/environ given as --config, a UTF-16 rule file).
+  // "name: x\0y", /proc/self/environ given as --config).
   auto r = load_yaml_document(std::string("id: a\nname: x\0y\n", 16), 1 << 20, "a rule file");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().line, 2);
-  EXPECT_EQ(r.error().message, "a NUL byte: a rule file is YAML text (UTF-8), not a binary or UTF-16 file");
-  r = load_yaml_document(std::string("\xff\xfei\0d\0:\0", 8), 1 << 20, "a config file");
+  EXPECT_EQ(r.error().message, "a NUL byte: a rule file is YAML text, not a binary file");
+  // After a UTF-8 byte order mark too.
+  r = load_yaml_document(std::string("\xef\xbb\xbf" "id: a\0\n", 9), 1 << 20, "a config file");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().line, 1);
   // The two characters \0 in a double-quoted string are YAML's escape, not a NUL byte in the text.
   EXPECT_TRUE(load_yaml_document("a: \"x\\0y\"\n", 1 << 20, "a rule file"));
+}
+
+// The text in UTF-16 or UTF-32, `little` or big endian, with or without a
+// byte order mark (ASCII input only).
+std::string encode(std::string_view ascii, int width, bool little, bool bom) {
+  std::string out;
+  const auto put = [&](char32_t c) {
+    for (int i = 0; i < width; ++i) {
+      const int shift = 8 * (little ? i : width - 1 - i);
+      out += static_cast<char>((c >> shift) & 0xff);
+    }
+  };
+  if (bom) put(0xfeff);
+  for (char c : ascii) put(static_cast<unsigned char>(c));
+  return out;
+}
+
+TEST(YamlDocument, Utf16AndUtf32TextLoadsAsBefore) {
+  // The NUL check refused these (each loaded before it, and loads again).
+  for (int width : {2, 4}) {
+    for (bool little : {true, false}) {
+      for (bool bom : {true, false}) {
+        const std::string text = encode("id: a\nname: [x, y]\n", width, little, bom);
+        auto r = load_yaml_document(text, 1 << 20, "a rule file");
+        ASSERT_TRUE(r) << width << little << bom << ": " << r.error().message;
+        EXPECT_EQ((*r)["id"].Scalar(), "a") << width << little << bom;
+        EXPECT_EQ((*r)["name"].size(), 2U) << width << little << bom;
+      }
+    }
+  }
 }
 
 TEST(YamlDocument, TheOtherGuardsAndTheSizeLimitStillSpeakAsBefore) {
