@@ -142,7 +142,12 @@ void parse_key(Rule& rule, const std::string& key, const YAML::Node& v) {
             "start_time)");
     for (const auto& c : rule.key_columns) {
       if (!is_ident(c)) fault(v, fmt::format("key column '{}' is not a column name", c));
-      if (&*std::ranges::find(rule.key_columns, c) != &c) fault(v, fmt::format("key column '{}' is listed twice", c));
+      // SQL names ignore case: [pid, PID] names one column twice.
+      const auto same = [&](const std::string& o) {
+        return std::ranges::equal(o, c, [](unsigned char a, unsigned char b) { return std::tolower(a) == std::tolower(b); });
+      };
+      if (&*std::ranges::find_if(rule.key_columns, same) != &c)
+        fault(v, fmt::format("key column '{}' is listed twice", c));
     }
   } else if (key == "query") {
     rule.query = text(v, "query");

@@ -96,6 +96,8 @@ TEST(Rule, ErrorsNameFileLineAndReason) {
        "r.yaml:5: key column 'x; y' is not a column name"},
       {"id: a\nname: A\nseverity: low\nquery: SELECT 1\nkey: [pid, start_time, pid]\n",
        "r.yaml:5: key column 'pid' is listed twice"},
+      {"id: a\nname: A\nseverity: low\nquery: SELECT 1\nkey: [pid, PID]\n",
+       "r.yaml:5: key column 'PID' is listed twice"},
       {"id: a\nname: A\nseverity: low\nquery: SELECT 1\nkey: [c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, "
        "c16, c17]\n",
        "r.yaml:5: key: at most 16 columns"},
