@@ -7,7 +7,8 @@
 // appends.
 // Sending: one libcurl easy handle, created and used by the sender thread
 // only; http and https only, no redirects followed, CURLOPT_NOSIGNAL, the
-// configured timeout per attempt. Connection failures, timeouts, HTTP 5xx,
+// configured timeout per attempt (CURLOPT_QUICK_EXIT: a name lookup still
+// running at the timeout is not waited for). Connection failures, timeouts, HTTP 5xx,
 // 408 and 429 are retried (SinkConfig::retries times) with exponential
 // backoff from 500 ms up to 30 s; any other answer (a 4xx, a 3xx, a TLS
 // verification failure) is final. Alerts are sent in order: a retrying
@@ -151,6 +152,11 @@ class WebhookSink final : public Sink {
     CURL* e = h.get();
     bool ok = curl_easy_setopt(e, CURLOPT_URL, url_.c_str()) == CURLE_OK;
     ok = ok && curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
+    // A transfer that times out while the name is still being resolved does
+    // not wait for the resolver's thread (getaddrinfo has no timeout; curl
+    // issue #2975): it is left to finish on its own, so an attempt ends
+    // within its timeout and the agent's stop budget holds (libcurl 7.87).
+    ok = ok && curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L) == CURLE_OK;
     ok = ok && curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;
     ok = ok && curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") == CURLE_OK;
     ok = ok && curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK;
