@@ -191,6 +191,55 @@ TEST(PolicyErrors, FileLevelErrorsHaveNoPosition) {
   EXPECT_EQ(e.to_string(), "p.yaml: cannot open: No such file or directory");
 }
 
+TEST(PolicyErrors, ANulByteIsNamedWithItsPosition) {
+  using namespace std::string_literals;
+  // Before: "YAML syntax error: unknown escape character: " and a raw byte,
+  // on the line after the NUL; or, inside a plain scalar, a rule id holding
+  // the NUL.
+  const std::string cases[][2] = {
+      {"version: 1\n\0\nrules: []\n"s, "p.yaml:2:1: "},
+      {"version: 1\nrules:\n  - id: a\0b\n"s, "p.yaml:3:10: "},
+      {"\xef\xbb\xbfversion: 1\0\n"s, "p.yaml:1:14: "},  // after a UTF-8 byte order mark (its 3 bytes count)
+  };
+  for (const auto& [text, where] : cases) {
+    const auto p = Policy::parse(text, "p.yaml");
+    ASSERT_FALSE(p.has_value()) << where;
+    EXPECT_EQ(p.error().to_string(), where + "a NUL byte: a policy file is YAML text, not a binary file");
+  }
+  // The two characters \0 in a double-quoted string are YAML's escape, not a NUL byte.
+  const auto escaped = Policy::parse("version: 1\nmode: \"x\\0\"\n");
+  ASSERT_FALSE(escaped.has_value());
+  EXPECT_TRUE(escaped.error().message.starts_with("mode must be enforce or audit-only")) << escaped.error().to_string();
+}
+
+// The text in UTF-16 or UTF-32, little or big endian, with or without a
+// byte order mark (ASCII input only).
+std::string encode(std::string_view ascii, int width, bool little, bool bom) {
+  std::string out;
+  const auto put = [&](char32_t c) {
+    for (int i = 0; i < width; ++i) out += static_cast<char>((c >> (8 * (little ? i : width - 1 - i))) & 0xff);
+  };
+  if (bom) put(0xfeff);
+  for (const char c : ascii) put(static_cast<unsigned char>(c));
+  return out;
+}
+
+TEST(PolicyErrors, Utf16AndUtf32PoliciesStillLoad) {
+  // yaml-cpp decodes them; the NUL check must leave them alone.
+  for (const int width : {2, 4}) {
+    for (const bool little : {true, false}) {
+      for (const bool bom : {true, false}) {
+        const auto p = Policy::parse(encode("version: 1\nmode: enforce\n", width, little, bom), "p.yaml");
+        EXPECT_TRUE(p.has_value()) << width << little << bom << ": " << p.error().to_string();
+        const auto bad = Policy::parse(encode("version: 2\n", width, little, bom), "p.yaml");
+        ASSERT_FALSE(bad.has_value());
+        EXPECT_EQ(bad.error().to_string(), "p.yaml:1:10: unsupported version '2' (this build reads version 1)")
+            << width << little << bom;
+      }
+    }
+  }
+}
+
 TEST(PolicyErrors, DefaultSourceName) {
   const auto p = Policy::parse("version: 3\n");
   ASSERT_FALSE(p.has_value());

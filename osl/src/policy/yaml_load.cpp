@@ -5,12 +5,37 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <sstream>
 #include <vector>
 
 namespace airssys::osl::yaml {
 
 namespace {
+
+// YAML's encoding detection (YAML 1.2, 5.2), which yaml-cpp follows: a
+// UTF-16 or UTF-32 byte order mark, or a NUL in the first two bytes (an
+// ASCII first character in UTF-16BE "\0x", UTF-16LE "x\0", UTF-32BE
+// "\0\0\0x" or UTF-32LE "x\0\0\0").
+bool looks_utf16_or_32(std::string_view text) {
+  if (text.starts_with("\xfe\xff") || text.starts_with("\xff\xfe")) return true;
+  return text.size() >= 2 && (text[0] == '\0' || text[1] == '\0');
+}
+
+// UTF-8 YAML text holds no NUL byte. yaml-cpp takes one for the end of an
+// escape and says "unknown escape character" on the line after it (or keeps
+// it inside a plain scalar), which sends the reader of a binary file or
+// /proc/self/environ looking for a backslash. UTF-16 and UTF-32 text is full
+// of NULs and yaml-cpp decodes it: left to it when the first bytes say so.
+std::expected<void, LoadError> check_no_nul(std::string_view text, std::string_view what) {
+  const auto nul = text.find('\0');
+  if (nul == std::string_view::npos || looks_utf16_or_32(text)) return {};
+  const std::string_view before = text.substr(0, nul);
+  const auto line_start = before.rfind('\n');  // npos + 1 == 0 on the first line
+  return std::unexpected(LoadError{static_cast<int>(1 + std::count(before.begin(), before.end(), '\n')),
+                                   static_cast<int>(nul - (line_start + 1) + 1),
+                                   fmt::format("a NUL byte: {} is YAML text, not a binary file", what)});
+}
 
 LoadError at(const YAML::Mark& m, std::string message) {
   if (m.is_null() || m.line < 0) return LoadError{0, 0, std::move(message)};
@@ -99,6 +124,7 @@ std::expected<void, LoadError> check_expanded_size(const YAML::Node& root, std::
 }  // namespace
 
 std::expected<YAML::Node, LoadError> load_document(std::string_view text, const LoadLimits& limits, std::string_view what) {
+  if (auto nul = check_no_nul(text, what); !nul) return std::unexpected(nul.error());
   if (auto nested = check_flow_nesting(text, limits.max_flow_nesting); !nested) return std::unexpected(nested.error());
   try {
     const std::string copy(text);

@@ -5,6 +5,11 @@
 // airssys::osl never needs; a component that includes it links yaml-cpp
 // itself. The caller checks the text's size first (its own limit and
 // message); then, in order:
+//  - a NUL byte in UTF-8 text is refused with its position ("a NUL byte:
+//    a policy file is YAML text, not a binary file"); text whose first
+//    bytes show UTF-16 or UTF-32 (a byte order mark, or a NUL in the first
+//    two bytes, as YAML 1.2 detects them) is left to yaml-cpp, which
+//    decodes it;
 //  - flow collections ('[' '{') nested deeper than max_flow_nesting are
 //    refused before yaml-cpp recurses into them (deep flow nesting
 //    overflows its stack; its own depth guard covers block nesting only).
