@@ -344,6 +344,33 @@ TEST(Policy, CopiesShareTheCompiledRules) {
   EXPECT_TRUE(allows(b, "alice", OpKind::fs_read, "/work/x"));
 }
 
+// Which operations a deny rule could refuse each principal is worked out at
+// load in time linear in the policy, not rules x principals: 60,000
+// principals and 12,000 deny rules (near the node limit) would be 7.2e8
+// rule checks, minutes under the sanitizers; the masks stay exact for "*",
+// named and role rules.
+TEST(Policy, DenyMasksAreBuiltWithoutVisitingEveryRuleForEveryPrincipal) {
+  constexpr int kPrincipals = 60'000;
+  constexpr int kDenies = 12'000;
+  std::string y = "version: 1\nroles:\n  ops: {}\n  oncall: { inherits: [ops] }\n"
+                  "principals:\n  carol: { roles: [oncall] }\nrules:\n"
+                  "  - id: many\n    effect: allow\n    operations: [\"fs.read\"]\n    principals: [";
+  for (int i = 0; i < kPrincipals; ++i) y += (i ? ",p" : "p") + std::to_string(i);
+  y += "]\n  - {id: named, effect: deny, principals: [p7], operations: [\"fs.delete\"]}\n"
+       "  - {id: by-role, effect: deny, principals: [\"role:ops\"], operations: [\"process.kill\"]}\n";
+  for (int i = 0; i < kDenies; ++i) {
+    y += "  - {id: d" + std::to_string(i) + ", effect: deny, principals: [\"*\"], operations: [\"net.connect\"]}\n";
+  }
+  const Policy p = load(y);
+  ASSERT_EQ(p.rule_count(), std::size_t{kDenies} + 3);
+  for (const std::string who : {"p0", "p7", "p59999", "carol", "nobody"}) {
+    EXPECT_TRUE(p.has_deny_rules(who, OpKind::net_connect)) << who;
+    EXPECT_FALSE(p.has_deny_rules(who, OpKind::fs_read)) << who;
+    EXPECT_EQ(p.has_deny_rules(who, OpKind::fs_delete), who == "p7") << who;
+    EXPECT_EQ(p.has_deny_rules(who, OpKind::process_kill), who == "carol") << who << ": role:ops through oncall";
+  }
+}
+
 TEST(Policy, HostileInputsFailCleanly) {
   const std::string brackets(100000, '[');
   auto r = Policy::parse(brackets);
