@@ -16,6 +16,7 @@
 #include "registry_json.hpp"
 
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -46,6 +47,22 @@ std::expected<void, Error> insert_record(const Registry& reg, const StartRequest
   return detail::insert_new_task(reg, std::move(t));
 }
 
+// True when `pid` is this process or one of its ancestors, following
+// /proc's ppid links up to init. A link that cannot be read (hidepid, a
+// process that just ended) ends the walk: an ancestor we cannot see is not
+// one we may signal either.
+bool is_self_or_ancestor(pid_t pid) {
+  pid_t at = ::getpid();
+  // Bounded: a ppid chain is acyclic, but a /proc read racing exits need not be.
+  for (int depth = 0; depth < 4096 && at > 0; ++depth) {
+    if (at == pid) return true;
+    const auto st = read_proc_stat(at);
+    if (!st || st->ppid == at) return false;
+    at = st->ppid;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::expected<void, Error> check_keep_fds(const std::vector<int>& fds) {
@@ -62,6 +79,15 @@ std::expected<void, Error> register_task(const Registry& reg, RegisterRequest re
     return std::unexpected(Error{ErrorCategory::usage,
                                  "--pid 1 is the init process of this PID namespace: adopting it would put every "
                                  "process under the task's deadline; refused"});
+  }
+  // The same for the caller's own session: --pid $PPID, $$ or the pid of
+  // its shell, sshd or systemd --user would adopt the caller itself.
+  if (is_self_or_ancestor(req.pid)) {
+    return std::unexpected(Error{ErrorCategory::usage,
+                                 fmt::format("--pid {} is task-watchdog itself or one of its ancestors (the shell or "
+                                             "session that ran it): adopting it would put the caller under the "
+                                             "task's deadline; refused",
+                                             req.pid)});
   }
   auto st = osl::process::start_time_of(req.pid);
   if (!st || process_gone(req.pid)) return std::unexpected(Error{ErrorCategory::stale, fmt::format("no running process with pid {}", req.pid)});

@@ -279,6 +279,37 @@ TEST(Cli, RegisteringPid1IsRefused) {
   EXPECT_FALSE(st) << "a task adopting pid 1 was recorded";
 }
 
+// The caller's own session: --pid $PPID (the test, which runs the CLI),
+// the test's parent, or the CLI's own pid would move the caller into the
+// task's cgroup and kill it at the deadline (reviewer, session 11: only
+// pid 1 was refused). The first runs with cgroups on, so that a regression
+// shows as this test's own cgroup having changed.
+TEST(Cli, RegisteringTheCallerOrAnAncestorIsRefused) {
+  TempDir d;
+  const auto reg = (d.path / "r.json").string();
+  const std::string cgroup_before = slurp("/proc/self/cgroup");
+  const auto refused = [&](const Result& r, pid_t pid, const std::string& id) {
+    EXPECT_EQ(r.rc, 2) << id << ": " << r.err;
+    EXPECT_NE(r.err.find("--pid " + std::to_string(pid) + " is task-watchdog itself or one of its ancestors"),
+              std::string::npos)
+        << id << ": " << r.err;
+    auto st = status_json(d.path, reg, id);
+    if (st && (*st)["monitor_pid"].is_number()) ::kill((*st)["monitor_pid"].get<pid_t>(), SIGKILL);
+    EXPECT_FALSE(st) << "a task adopting " << id << " was recorded";
+  };
+  refused(run(d.path, {"register", "self", "--pid", std::to_string(::getpid()), "--registry", reg}), ::getpid(), "self");
+  EXPECT_EQ(slurp("/proc/self/cgroup"), cgroup_before) << "the test was moved into a task's cgroup";
+  refused(run(d.path, {"register", "parent", "--pid", std::to_string(::getppid()), "--registry", reg},
+              {"TASK_WATCHDOG_NO_CGROUP=1"}),
+          ::getppid(), "parent");
+  // Its own pid: a shell that execs it knows it beforehand ($$).
+  const std::string own = "exec \"$0\" register own --pid $$ --registry \"$1\"";
+  auto r = airssys::testing::run({"/bin/sh", "-c", own, bin(), reg}, {.env = {"TASK_WATCHDOG_NO_CGROUP=1"}});
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("is task-watchdog itself or one of its ancestors"), std::string::npos) << r.err;
+  EXPECT_FALSE(status_json(d.path, reg, "own")) << "a task adopting its own registrar was recorded";
+}
+
 // register moves the adopted process into a cgroup of its own, so a child it
 // double-forks after the adoption (re-parented away from it and from the
 // monitor) still dies at the deadline.
