@@ -228,7 +228,9 @@ std::expected<T, Error> Core::run_allowed(std::string_view principal, const Requ
   }
   const auto t1 = std::chrono::steady_clock::now();
   const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count();
-  const auto end_ts = began.wall + std::chrono::duration_cast<std::chrono::system_clock::duration>(t1 - start);
+  // The end record's time is read from the wall clock again: start + elapsed
+  // would be off by a suspend or a clock step during a long operation.
+  const auto end_ts = std::chrono::system_clock::now();
   operations_.fetch_add(1, std::memory_order_relaxed);
   if (!result) {
     failed_.fetch_add(1, std::memory_order_relaxed);
@@ -260,8 +262,7 @@ std::expected<T, Error> Core::implied(std::string_view principal, Request req, E
     failed_.fetch_add(1, std::memory_order_relaxed);
     result.error().op_id = id;
   }
-  record_end(id, principal, req, v, result ? nullptr : &result.error(), ns,
-             b.wall + std::chrono::duration_cast<std::chrono::system_clock::duration>(t1 - start));
+  record_end(id, principal, req, v, result ? nullptr : &result.error(), ns, std::chrono::system_clock::now());
   // Timed to the executor's return: queuing the end record (it never waits)
   // is left out, and so is one more clock read.
   metrics_.record(req.kind, result ? Outcome::ok : Outcome::error,
