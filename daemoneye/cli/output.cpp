@@ -36,6 +36,11 @@ std::string format_table(const std::vector<std::string>& header, const std::vect
   const std::size_t n = header.size();
   std::vector<std::size_t> widest(n, 0);
   std::vector<bool> numeric(n, !rows.empty());
+  // Column names are text from elsewhere too: a fleet reply is not signed,
+  // so any NATS peer may name its columns with escape sequences.
+  std::vector<std::string> names;
+  names.reserve(n);
+  for (const auto& h : header) names.push_back(printable(h));
   std::vector<std::vector<std::string>> cells;
   cells.reserve(rows.size());
   for (const auto& row : rows) {
@@ -46,7 +51,7 @@ std::string format_table(const std::vector<std::string>& header, const std::vect
     }
   }
   for (std::size_t i = 0; i < n; ++i) {
-    widest[i] = columns_of(header[i]);
+    widest[i] = columns_of(names[i]);
     for (const auto& row : cells) widest[i] = std::max(widest[i], columns_of(row[i]));
   }
   std::string text;
@@ -63,7 +68,7 @@ std::string format_table(const std::vector<std::string>& header, const std::vect
     while (!l.empty() && l.back() == ' ') l.pop_back();
     text.append(l).push_back('\n');
   };
-  line(header);
+  line(names);
   for (const auto& row : cells) line(row);
   return text;
 }

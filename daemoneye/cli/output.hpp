@@ -19,7 +19,7 @@ namespace airssys::daemoneye::cli {
 // Columns padded to their widest cell (numbers right-aligned when every cell
 // of the column is a number), two spaces apart, a header line first; each
 // line cut to `width` bytes (0: whole lines), never inside a UTF-8 character.
-// Cells are passed through printable().
+// Header and cells are passed through printable().
 [[nodiscard]] std::string format_table(const std::vector<std::string>& header,
                                        const std::vector<std::vector<std::string>>& rows, std::size_t width);
 

@@ -359,6 +359,11 @@ TEST_F(Cli, QueryRunsUnderTheRulesGuard) {
             " 1  exec-from-tmp  medium\n"
             " 2  reverse-shell  critical\n"
             " 3  exe-deleted    high\n");
+  // Column names reach the terminal as the cells do: made printable (a
+  // fleet reply's are any NATS peer's text; the table is the same code).
+  Outcome esc = cli_db({"query", "SELECT 1 AS \"a\x1b]0;pwn\x07" "b\", 2 AS \"\xc2\x9b" "2J\""});
+  EXPECT_EQ(esc.code, 0) << esc.err;
+  EXPECT_EQ(esc.out, "a?]0;pwn?b  ?2J\n         1    2\n") << esc.out;
   Outcome c = cli_db({"query", "SELECT rule_id, row FROM alerts WHERE id = 2", "--format", "csv"});
   EXPECT_EQ(c.code, 0);
   EXPECT_EQ(c.out, "rule_id,row\r\nreverse-shell,\"{\"\"pid\"\":4101,\"\"cmdline\"\":\"\"nc -e /bin/sh\"\"}\"\r\n");
