@@ -12,8 +12,9 @@
 namespace airssys::daemoneye {
 
 // Control characters (C0, DEL, and C1 as UTF-8: U+0080..U+009F, two bytes)
-// → '?': a hostile process name cannot send escape sequences to the
-// terminal. Other bytes (the rest of UTF-8 included) are kept.
+// and each byte that is not part of valid UTF-8 (a bare 0x9b is CSI to a
+// terminal taking 8-bit controls) → '?': a hostile process name cannot send
+// escape sequences to the terminal. Other text (valid UTF-8) is kept.
 [[nodiscard]] std::string printable(std::string_view s);
 
 // The width to cut lines to: the terminal's when stdout is one, else
