@@ -8,6 +8,7 @@
 #include <cctype>
 #include <optional>
 
+#include "rule_name.hpp"
 #include "sigma.hpp"
 #include "yaml_document.hpp"
 
@@ -126,6 +127,10 @@ void parse_key(Rule& rule, const std::string& key, const YAML::Node& v) {
     }
   } else if (key == "name") {
     rule.name = text(v, "name");
+    if (const std::size_t chars = detail::name_chars(rule.name); chars > detail::kMaxRuleNameChars) {
+      fault(v, fmt::format("name: {} characters; at most {} (it is the name in every alert)", chars,
+                           detail::kMaxRuleNameChars));
+    }
   } else if (key == "description") {
     rule.description = text(v, "description", /*allow_empty=*/true);
   } else if (key == "severity") {

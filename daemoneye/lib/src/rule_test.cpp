@@ -172,6 +172,27 @@ TEST(Rule, HostileInputIsAnErrorNotACrash) {
       << r3.error().message;
 }
 
+TEST(Rule, TheNameIsAtMost256Characters) {
+  // The name is copied into every alert; a 900 KB one loaded before (outside
+  // probe, session 11). The same bound as a Sigma title's.
+  const std::string rest = "id: a\nseverity: low\nquery: SELECT 1\n";
+  auto big = parse_rule(rest + "name: " + std::string(900'000, 'N') + "\n", "r.yaml");
+  ASSERT_FALSE(big);
+  EXPECT_EQ(big.error().message, "r.yaml:4: name: 900000 characters; at most 256 (it is the name in every alert)");
+  auto over = parse_rule(rest + "name: " + std::string(257, 'N') + "\n", "r.yaml");
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error().message, "r.yaml:4: name: 257 characters; at most 256 (it is the name in every alert)");
+  auto at = parse_rule(rest + "name: " + std::string(256, 'N') + "\n", "r.yaml");
+  ASSERT_TRUE(at) << at.error().message;
+  EXPECT_EQ(at->name.size(), 256U);
+  // Characters, not bytes: 256 two-byte letters fit.
+  std::string accented;
+  for (int i = 0; i < 256; ++i) accented += "\xc3\xa9";
+  auto fits = parse_rule(rest + "name: " + accented + "\n", "r.yaml");
+  ASSERT_TRUE(fits) << fits.error().message;
+  EXPECT_EQ(fits->name, accented);
+}
+
 // The address space this process has mapped (ASan reserves terabytes of
 // shadow up front, so a fixed RLIMIT_AS would refuse everything).
 std::size_t mapped_bytes() {

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <set>
 
+#include "rule_name.hpp"
 #include "sigma.hpp"
 #include "yaml_document.hpp"
 
@@ -75,15 +76,13 @@ std::string checked_id(std::string id, const YAML::Node& at) {
   return id;
 }
 
-// The title is the rule's name in every alert (JSON, ledger, sinks): a
-// 900 KB title made each alert about 900 KB, and past NATS's 1 MiB payload
-// the nats sink drops them. Sigma's schema allows 256 characters.
-constexpr std::size_t kMaxTitleChars = 256;
-
+// The title is the rule's name in every alert (rule_name.hpp).
 std::string checked_title(std::string title, const YAML::Node& at) {
-  const auto chars = std::ranges::count_if(title, [](unsigned char c) { return (c & 0xc0) != 0x80; });
-  if (static_cast<std::size_t>(chars) > kMaxTitleChars)
-    fault(at, fmt::format("title: {} characters; Sigma allows at most {} (it is the name in every alert)", chars, kMaxTitleChars));
+  const std::size_t chars = detail::name_chars(title);
+  if (chars > detail::kMaxRuleNameChars) {
+    fault(at, fmt::format("title: {} characters; Sigma allows at most {} (it is the name in every alert)", chars,
+                          detail::kMaxRuleNameChars));
+  }
   return title;
 }
 
