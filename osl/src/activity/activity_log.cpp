@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "activity/kept_records.hpp"
+
 namespace airssys::osl::detail {
 
 ActivityLog::ActivityLog(std::vector<std::shared_ptr<ActivitySink>> sinks, std::size_t capacity,
@@ -71,6 +73,10 @@ std::string ActivityLog::last_error() const {
 void ActivityLog::run() {
   std::vector<ActivityRecord> batch;
   std::size_t batch_len = 0;
+  // What is kept of the records of `batch` and of `queue_`: the two vectors
+  // trade places at every batch, and so do these.
+  KeptRecords batch_kept;
+  KeptRecords queue_kept;
   for (;;) {
     {
       std::unique_lock lock(mu_);
@@ -91,29 +97,17 @@ void ActivityLog::run() {
       if (queued_ == 0 && stopping_) return;
       // The producers get the records of the batch before, written, to fill again.
       batch.swap(queue_);
+      std::swap(batch_kept, queue_kept);
       batch_len = std::exchange(queued_, 0);
     }
     not_full_.notify_all();
     write_to_all(std::span<const ActivityRecord>(batch.data(), batch_len));
-    trim(batch, batch_len);
+    batch_kept.trim(batch, batch_len);
     {
       std::lock_guard lock(mu_);
       completed_ += batch_len;
     }
     progress_.notify_all();
-  }
-}
-
-void ActivityLog::trim(std::vector<ActivityRecord>& batch, std::size_t written) {
-  if (batch.size() > kKeptRecords) batch.resize(kKeptRecords);
-  constexpr std::size_t kBig = 4096;
-  for (std::size_t i = 0; i < std::min(written, batch.size()); ++i) {
-    ActivityRecord& r = batch[i];
-    std::size_t bytes = r.principal.capacity() + r.detail_json.capacity() + r.outcome.capacity();
-    for (const auto& s : r.resources) bytes += s.capacity();
-    if (r.rule) bytes += r.rule->capacity();
-    if (r.error) bytes += r.error->message.capacity();
-    if (bytes > kBig || r.resources.capacity() > 16) r = ActivityRecord{};
   }
 }
 

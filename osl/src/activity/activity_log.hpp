@@ -44,7 +44,7 @@ class ActivityLog {
   // return false: the record was not queued and the caller must not proceed
   // as if it had been). end records never wait.
   //
-  // The records are kept from batch to batch (up to kKeptRecords a side), so
+  // The records are kept from batch to batch (within KeptRecords' bounds), so
   // `fill` assigns into strings that have kept their capacity: a record
   // costs no allocation once they have grown, and no memory goes from the
   // operation's thread to the writer's to be freed there. `fill` runs under
@@ -85,11 +85,6 @@ class ActivityLog {
   void run();
   void resume_writer();
   void write_to_all(std::span<const ActivityRecord> batch);
-  // Drops what a written batch should not keep: records past kKeptRecords
-  // and the odd record (of the first `written`) that grew large (a long argv
-  // in detail_json).
-  static void trim(std::vector<ActivityRecord>& batch, std::size_t written);
-  static constexpr std::size_t kKeptRecords = 4096;
 
   std::vector<std::shared_ptr<ActivitySink>> sinks_;
   const std::size_t capacity_;
