@@ -2,6 +2,7 @@
 
 #include <array>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -82,9 +83,15 @@ SystemStats Core::stats() const {
 
 const Policy& Core::current_policy() const {
   if (t_policy.generation != policy_generation_.load(std::memory_order_acquire)) {
-    std::lock_guard lock(policy_mu_);
-    t_policy.policy = policy_;
-    t_policy.generation = policy_generation_.load(std::memory_order_relaxed);
+    Policy taken = [&] {
+      std::lock_guard lock(policy_mu_);
+      t_policy.generation = policy_generation_.load(std::memory_order_relaxed);
+      return policy_;
+    }();
+    // `taken` leaves with the policy the thread held before: if that was its
+    // last reference, the compiled rules are freed here, after the unlock,
+    // not while other threads wait for the mutex.
+    std::swap(t_policy.policy, taken);
   }
   return t_policy.policy;
 }
