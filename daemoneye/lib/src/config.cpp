@@ -6,6 +6,7 @@
 // type or limits. alerts.sinks, a list, is YAML only.
 #include <airssys/daemoneye/config.hpp>
 #include <airssys/osl/audit_syslog.hpp>
+#include <airssys/osl/detail/shown_text.hpp>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -61,6 +62,9 @@ constexpr std::string_view kDuration = "a duration (e.g. 500ms, 10s, 5m)";
 constexpr std::string_view kSize = "a size (e.g. 4096, 512MiB, 1GiB)";
 constexpr std::string_view kCount = "a whole number";
 
+// A value or key as a message shows it: a 500 KB log_level came back whole.
+std::string shown(std::string_view v) { return osl::detail::shown_text(v); }
+
 // Every value problem is the input's: the agent exits 2 for it.
 SetResult bad(std::string message) { return fail(ErrorCategory::invalid_input, std::move(message)); }
 
@@ -85,8 +89,8 @@ Result<std::chrono::milliseconds> bounded_duration(std::string_view v, std::chro
                                                    std::chrono::milliseconds max) {
   auto d = parse_duration(v);
   if (!d) return std::unexpected(d.error());
-  if (*d < min) return fail(ErrorCategory::invalid_input, fmt::format("must be at least {}, got '{}'", show(min), v));
-  if (*d > max) return fail(ErrorCategory::invalid_input, fmt::format("must be at most {}, got '{}'", show(max), v));
+  if (*d < min) return fail(ErrorCategory::invalid_input, fmt::format("must be at least {}, got '{}'", show(min), shown(v)));
+  if (*d > max) return fail(ErrorCategory::invalid_input, fmt::format("must be at most {}, got '{}'", show(max), shown(v)));
   return *d;
 }
 
@@ -101,7 +105,7 @@ SetResult set_ms(std::chrono::milliseconds& out, std::string_view v, std::chrono
 SetResult set_seconds(std::chrono::seconds& out, std::string_view v, std::chrono::seconds min, std::chrono::seconds max) {
   auto d = bounded_duration(v, min, max);
   if (!d) return std::unexpected(d.error());
-  if (d->count() % 1000 != 0) return bad(fmt::format("must be a whole number of seconds, got '{}'", v));
+  if (d->count() % 1000 != 0) return bad(fmt::format("must be a whole number of seconds, got '{}'", shown(v)));
   out = std::chrono::duration_cast<std::chrono::seconds>(*d);
   return {};
 }
@@ -109,7 +113,7 @@ SetResult set_seconds(std::chrono::seconds& out, std::string_view v, std::chrono
 SetResult set_size(std::uint64_t& out, std::string_view v, std::uint64_t min, std::string_view min_text) {
   auto s = parse_size(v);
   if (!s) return std::unexpected(s.error());
-  if (*s < min) return bad(fmt::format("must be at least {}, got '{}'", min_text, v));
+  if (*s < min) return bad(fmt::format("must be at least {}, got '{}'", min_text, shown(v)));
   out = *s;
   return {};
 }
@@ -120,10 +124,10 @@ SetResult set_count(T& out, std::string_view v, std::uint64_t min, std::uint64_t
   const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
   const bool digits_only = !v.empty() && v.find_first_not_of("0123456789") == std::string_view::npos;
   if (!digits_only || (ec != std::errc{} && ec != std::errc::result_out_of_range) || p != v.data() + v.size()) {
-    return bad(fmt::format("must be a whole number, got '{}'", v));
+    return bad(fmt::format("must be a whole number, got '{}'", shown(v)));
   }
   if (ec == std::errc::result_out_of_range || n < min || n > max) {
-    return bad(fmt::format("must be from {} to {}, got {}", min, max, v));
+    return bad(fmt::format("must be from {} to {}, got {}", min, max, shown(v)));
   }
   out = static_cast<T>(n);
   return {};
@@ -136,7 +140,7 @@ SetResult set_log_level(std::string& out, std::string_view v) {
       return {};
     }
   }
-  return bad(fmt::format("must be one of trace, debug, info, warn, error, got '{}'", v));
+  return bad(fmt::format("must be one of trace, debug, info, warn, error, got '{}'", shown(v)));
 }
 
 // RFC 5424's HOSTNAME: printable US-ASCII, at most 255 characters.
@@ -191,13 +195,13 @@ const std::array kKeys{
                     return {};
                   }
                 }
-                return bad(fmt::format("must be one of auto, ebpf, proc_connector, poll, got '{}'", v));
+                return bad(fmt::format("must be one of auto, ebpf, proc_connector, poll, got '{}'", shown(v)));
               }},
     ScalarKey{"procmond.event_budget", kCount,
               [](Config& c, std::string_view v) { return set_count(c.procmond.event_budget, v, 1, 10'000'000); }},
     ScalarKey{"procmond.sockets", "true or false",
               [](Config& c, std::string_view v) -> SetResult {
-                if (v != "true" && v != "false") return bad(fmt::format("must be true or false, got '{}'", v));
+                if (v != "true" && v != "false") return bad(fmt::format("must be true or false, got '{}'", shown(v)));
                 c.procmond.sockets = v == "true";
                 return {};
               }},
@@ -207,7 +211,7 @@ const std::array kKeys{
               [](Config& c, std::string_view v) { return set_ms(c.procmond.restart_max, v, 10ms, 24h); }},
     ScalarKey{"live_query.enabled", "true or false",
               [](Config& c, std::string_view v) -> SetResult {
-                if (v != "true" && v != "false") return bad(fmt::format("must be true or false, got '{}'", v));
+                if (v != "true" && v != "false") return bad(fmt::format("must be true or false, got '{}'", shown(v)));
                 c.live_query.enabled = v == "true";
                 return {};
               }},
@@ -307,7 +311,7 @@ Walk for_each_entry(const YAML::Node& map, int map_line, std::string_view what, 
     if (!key.IsScalar()) return failure(kline, fmt::format("{}: keys must be plain strings, got {}", what, describe(key)));
     const std::string& k = key.Scalar();
     if (const auto prev = seen.find(k); prev != seen.end()) {
-      return failure(kline, fmt::format("duplicate key '{}' in {} (first at line {})", k, what, prev->second));
+      return failure(kline, fmt::format("duplicate key '{}' in {} (first at line {})", shown(k), what, prev->second));
     }
     seen.emplace(k, kline);
     if (Walk r = f(k, kline, entry.second); !r) return r;
@@ -418,12 +422,12 @@ SetResult set_sink_field(SinkConfig& s, std::string_view key, std::string_view v
   if (key == "format") {
     if (v == "human") s.format = SinkFormat::human;
     else if (v == "json") s.format = SinkFormat::json;
-    else return bad(fmt::format("must be human or json, got '{}'", v));
+    else return bad(fmt::format("must be human or json, got '{}'", shown(v)));
     return {};
   }
   if (key == "min_severity") {
     const auto sev = severity_of(v);
-    if (!sev) return bad(fmt::format("must be one of low, medium, high, critical, got '{}'", v));
+    if (!sev) return bad(fmt::format("must be one of low, medium, high, critical, got '{}'", shown(v)));
     s.min_severity = *sev;
     return {};
   }
@@ -475,14 +479,14 @@ Walk read_nats_spool(SinkConfig& sink, const YAML::Node& v, int key_line, const 
   if (!v.IsMap()) return failure(line, fmt::format("{} must be a mapping (dir, max_size), got {}", what, describe(v)));
   bool has_dir = false;
   Walk walked = for_each_entry(v, line, what, [&](const std::string& k, int kline, const YAML::Node& val) -> Walk {
-    if (k != "dir" && k != "max_size") return failure(kline, fmt::format("unknown key '{}' in {} (known: dir, max_size)", k, what));
+    if (k != "dir" && k != "max_size") return failure(kline, fmt::format("unknown key '{}' in {} (known: dir, max_size)", shown(k), what));
     const std::string name = fmt::format("{}.{}", what, k);
     auto text = scalar_text(val, kline, name, k == "dir" ? kPath : kSize);
     if (!text) return std::unexpected(text.error());
     SetResult r = k == "dir" ? set_path(sink.spool_dir, *text, false) : set_size(sink.spool_max_size, *text, kMiB, "1MiB");
     if (r && k == "max_size" && sink.spool_max_size > detail::kNatsSpoolMaxSize) {
       // The whole spool is also held in the agent's memory.
-      r = bad(fmt::format("must be at most 1GiB, got '{}'", *text));
+      r = bad(fmt::format("must be at most 1GiB, got '{}'", shown(*text)));
     }
     if (!r) return failure(line_of(val, kline), fmt::format("{}: {}", name, r.error().message));
     has_dir = has_dir || k == "dir";
@@ -513,7 +517,7 @@ std::expected<SinkConfig, Failure> read_sink(const YAML::Node& v, int line, int 
     type = sink_type_of(*text);
     if (!type) {
       return std::unexpected(Failure{line_of(entry.second, kline),
-                                     fmt::format("{}: unknown sink type '{}' (one of stdout, file, syslog, webhook, nats)", what, *text)});
+                                     fmt::format("{}: unknown sink type '{}' (one of stdout, file, syslog, webhook, nats)", what, shown(*text))});
     }
     break;
   }
@@ -534,7 +538,7 @@ std::expected<SinkConfig, Failure> read_sink_keys(const YAML::Node& v, int line,
   bool has_stream = false;
   bool has_spool = false;
   Walk walked = for_each_entry(v, line, what, [&](const std::string& k, int kline, const YAML::Node& val) -> Walk {
-    if (!key_listed(allowed, k)) return failure(kline, fmt::format("unknown key '{}' in {} (known: {})", k, what, allowed));
+    if (!key_listed(allowed, k)) return failure(kline, fmt::format("unknown key '{}' in {} (known: {})", shown(k), what, allowed));
     if (k == "type") return {};
     if (k == "spool") {
       has_spool = true;
@@ -617,7 +621,7 @@ Walk read_events(Config& c, const YAML::Node& v, int key_line) {
   const int line = line_of(v, key_line);
   if (!v.IsMap()) return failure(line, fmt::format("events must be a mapping (nats), got {}", describe(v)));
   return for_each_entry(v, line, "events", [&](const std::string& k, int kline, const YAML::Node& val) -> Walk {
-    if (k != "nats") return failure(kline, fmt::format("unknown key '{}' in events (known: nats)", k));
+    if (k != "nats") return failure(kline, fmt::format("unknown key '{}' in events (known: nats)", shown(k)));
     const int vline = val.IsNull() ? kline : line_of(val, kline);
     if (!val.IsMap()) {
       return failure(vline, fmt::format("events.nats must be a mapping (url, stream, spool, ...), got {}", describe(val)));
@@ -642,7 +646,7 @@ Walk read_section(Config& c, std::string_view section, const YAML::Node& v, int 
     if (section == "live_query" && k == "trusted_keys") return read_trusted_keys(c, val, kline);
     const ScalarKey* key = find_key(fmt::format("{}.{}", section, k));
     if (key == nullptr) {
-      return failure(kline, fmt::format("unknown key '{}' in {} (known: {})", k, section, known_in(section)));
+      return failure(kline, fmt::format("unknown key '{}' in {} (known: {})", shown(k), section, known_in(section)));
     }
     return apply_scalar(c, *key, val, kline);
   });
@@ -660,7 +664,7 @@ Walk read_root(Config& c, const YAML::Node& root) {
       if (k == section) return read_section(c, section, val, kline);
     }
     const ScalarKey* key = k.find('.') == std::string::npos ? find_key(k) : nullptr;
-    if (key == nullptr) return failure(kline, fmt::format("unknown top-level key '{}' (known: {})", k, known_in("")));
+    if (key == nullptr) return failure(kline, fmt::format("unknown top-level key '{}' (known: {})", shown(k), known_in("")));
     return apply_scalar(c, *key, val, kline);
   });
 }
@@ -785,7 +789,7 @@ Result<void> set_key(Config& config, std::string_view dotted_key, std::string_vi
   }
   const ScalarKey* key = find_key(dotted_key);
   if (key == nullptr) {
-    return fail(ErrorCategory::invalid_input, fmt::format("{}: unknown key '{}' (known: {})", source, dotted_key, all_keys()));
+    return fail(ErrorCategory::invalid_input, fmt::format("{}: unknown key '{}' (known: {})", source, shown(dotted_key), all_keys()));
   }
   if (SetResult r = key->set(config, value); !r) return std::unexpected(r.error().prefixed(fmt::format("{}: {}", source, key->name)));
   return {};

@@ -202,6 +202,32 @@ TEST(ConfigErrors, NeverEchoTheWebhookPassword) {
   }
 }
 
+TEST(ConfigErrors, LongValuesAndKeysAreShownCut) {
+  // A 500 KB log_level came back whole in the message (outside probe,
+  // session 11): at most 64 bytes of a value or key, then its length.
+  const std::string big(500'000, 'v');
+  const std::string cut = std::string(64, 'v') + "… (500000 bytes)";
+  Config c;
+  auto r = apply_yaml(c, "log_level: " + big + "\n", "c.yaml");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "c.yaml:1: log_level: must be one of trace, debug, info, warn, error, got '" + cut + "'");
+  for (const char* key : {"log_level", "scan.interval", "rules.max_rows", "rules.max_bytes", "procmond.sockets",
+                          "procmond.events"}) {
+    r = set_key(c, key, big, "--set");
+    ASSERT_FALSE(r) << key;
+    EXPECT_LT(r.error().message.size(), 400U) << key << ": " << r.error().message.substr(0, 400);
+    EXPECT_NE(r.error().message.find("… (500000 bytes)"), std::string::npos) << key << ": " << r.error().message.substr(0, 400);
+  }
+  r = set_key(c, "scan." + big, "1s", "--set");
+  ASSERT_FALSE(r);
+  EXPECT_LT(r.error().message.size(), 1000U) << "the key too";
+  // A YAML plain key is at most 1024 characters.
+  r = apply_yaml(c, "scan:\n  " + std::string(1000, 'k') + ": 1\n", "c.yaml");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("unknown key '" + std::string(64, 'k') + "… (1000 bytes)' in scan"), std::string::npos)
+      << r.error().message;
+}
+
 TEST(ConfigErrors, RefusesAnOversizedDocument) {
   Config c;
   const auto r = apply_yaml(c, "# " + std::string(2u << 20, 'x') + "\n", "big.yaml");

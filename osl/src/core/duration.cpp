@@ -1,5 +1,7 @@
 #include <airssys/osl/duration.hpp>
 
+#include <airssys/osl/detail/shown_text.hpp>
+
 #include <fmt/format.h>
 
 #include <array>
@@ -29,22 +31,9 @@ std::string lead(std::string_view what) { return what.empty() ? std::string() : 
 
 Error bad(std::string message) { return Error::make(ErrorCategory::invalid_argument, std::move(message)); }
 
-// Text as a person can read it back: control bytes and quotes escaped, and
-// long input shortened, so a message never carries a terminal escape.
-std::string shown(std::string_view text) {
-  constexpr std::size_t kMax = 40;
-  std::string out;
-  for (std::size_t i = 0; i < text.size() && i < kMax; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x20 || c == 0x7f || c == '\'' || c == '\\') {
-      out += fmt::format("\\x{:02x}", c);
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (text.size() > kMax) out += "…";
-  return out;
-}
+// Text as a person can read it back (detail/shown_text.hpp): escaped, and
+// long input shortened.
+std::string shown(std::string_view text) { return detail::shown_text(text, 40); }
 
 }  // namespace
 

@@ -1,0 +1,20 @@
+#pragma once
+// A value from a file or command line as an error message shows it back.
+// For use inside this repository (osl's policy and parsers, DaemonEye's
+// config and rules, task-watchdog): a 500 KB value must not come back as a
+// 500 KB message, and a control byte must not reach a terminal.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace airssys::osl::detail {
+
+// `text` with control bytes (below 0x20, 0x7f), single quotes (messages
+// quote values in them) and backslashes
+// written as \xNN, and, when longer than `max_bytes`, only its first
+// `max_bytes` bytes (not splitting a UTF-8 character) followed by
+// "… (N bytes)", N its whole length:  got 'AAAA…AAAA… (500000 bytes)'.
+[[nodiscard]] std::string shown_text(std::string_view text, std::size_t max_bytes = 64);
+
+}  // namespace airssys::osl::detail
