@@ -65,6 +65,12 @@ constexpr std::string_view kCount = "a whole number";
 // A value or key as a message shows it: a 500 KB log_level came back whole.
 std::string shown(std::string_view v) { return osl::detail::shown_text(v); }
 
+// rules.max_bytes' ceiling. A rule's result is held in the agent's memory
+// and copied into its alerts (and a live query's reply); 1 TiB was accepted.
+// 256 MiB is SQLite's whole heap in the agent (kSqliteHeapLimit), 16 times
+// the default, and far past what any sink delivers in one alert.
+constexpr std::uint64_t kMaxRuleResultBytes = 256 * kMiB;
+
 // Every value problem is the input's: the agent exits 2 for it.
 SetResult bad(std::string message) { return fail(ErrorCategory::invalid_input, std::move(message)); }
 
@@ -110,10 +116,13 @@ SetResult set_seconds(std::chrono::seconds& out, std::string_view v, std::chrono
   return {};
 }
 
-SetResult set_size(std::uint64_t& out, std::string_view v, std::uint64_t min, std::string_view min_text) {
+// `max_text` empty: no upper bound beyond parse_size's own.
+SetResult set_size(std::uint64_t& out, std::string_view v, std::uint64_t min, std::string_view min_text,
+                   std::uint64_t max = 0, std::string_view max_text = {}) {
   auto s = parse_size(v);
   if (!s) return std::unexpected(s.error());
   if (*s < min) return bad(fmt::format("must be at least {}, got '{}'", min_text, shown(v)));
+  if (!max_text.empty() && *s > max) return bad(fmt::format("must be at most {}, got '{}'", max_text, shown(v)));
   out = *s;
   return {};
 }
@@ -173,7 +182,9 @@ const std::array kKeys{
     ScalarKey{"rules.max_rows", kCount,
               [](Config& c, std::string_view v) { return set_count(c.rules.max_rows, v, 1, 10'000'000); }},
     ScalarKey{"rules.max_bytes", kSize,
-              [](Config& c, std::string_view v) { return set_size(c.rules.max_bytes, v, kMiB, "1MiB"); }},
+              [](Config& c, std::string_view v) {
+                return set_size(c.rules.max_bytes, v, kMiB, "1MiB", kMaxRuleResultBytes, "256MiB");
+              }},
     ScalarKey{"alerts.dedup_window", kDuration,
               [](Config& c, std::string_view v) { return set_seconds(c.alerts.dedup_window, v, 0s, 365 * 24h); }},
     ScalarKey{"alerts.rate_limit", kCount,
