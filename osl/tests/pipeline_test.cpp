@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <sys/stat.h>
 
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
@@ -288,6 +289,41 @@ TEST(Pipeline, EachSystemsPolicyHoldsForAThreadUsingSeveral) {
   reads.reset();
   auto later = std::make_unique<System>();
   EXPECT_FALSE(later->run("x", fs::Read{dir / "f"}));
+}
+
+// A thread_local made before the thread's first operation is destroyed after
+// osl's own per-thread state (the policy snapshot, the fast road's request):
+// an operation its destructor runs must not touch that state, and still get
+// the System's decisions (here under ASan a use after free, before).
+struct RunsAtThreadExit {
+  std::function<void()> last;
+  RunsAtThreadExit() = default;
+  RunsAtThreadExit(const RunsAtThreadExit&) = delete;
+  RunsAtThreadExit& operator=(const RunsAtThreadExit&) = delete;
+  ~RunsAtThreadExit() {
+    if (last) last();
+  }
+};
+
+TEST(Pipeline, AnOperationFromAThreadLocalDestroyedAfterOslsOwn) {
+  TempDir dir;
+  test::write_file(dir / "f", "x");
+  auto sys = test::system_with(anyone_reads(dir));
+  const std::string f = std::filesystem::canonical(dir / "f").string();  // canonical: the fast road
+  bool read = false;
+  bool refused = false;
+  std::thread([&] {
+    thread_local RunsAtThreadExit hook;  // constructed first, destroyed last
+    hook.last = [&] {
+      auto r = sys->run("x", fs::Read{f});
+      read = r && *r == "x";
+      auto other = sys->run("x", fs::Read{"/etc/hostname"});
+      refused = !other && other.error().category == ErrorCategory::denied;
+    };
+    EXPECT_TRUE(sys->run("x", fs::Read{f}));
+  }).join();
+  EXPECT_TRUE(read);
+  EXPECT_TRUE(refused);
 }
 
 // Property: over random operations on random paths, an operation succeeds

@@ -39,7 +39,16 @@ std::uint64_t next_policy_generation() noexcept {
   return next.fetch_add(1, std::memory_order_relaxed);
 }
 
+// Set when the thread's snapshot is destroyed; a bool has no destructor, so
+// it can be read until the thread ends (by an operation that a thread_local
+// destroyed later runs).
+thread_local bool t_policy_gone = false;
+
 struct PolicySnapshot {
+  PolicySnapshot() = default;
+  PolicySnapshot(const PolicySnapshot&) = delete;
+  PolicySnapshot& operator=(const PolicySnapshot&) = delete;
+  ~PolicySnapshot() { t_policy_gone = true; }
   std::uint64_t generation = 0;  // 0: none taken yet
   Policy policy;
 };
@@ -81,7 +90,11 @@ SystemStats Core::stats() const {
   return SystemStats{operations_.load(), denied_.load(), failed_.load(), log_.written(), log_.sink_errors()};
 }
 
-const Policy& Core::current_policy() const {
+const Policy& Core::current_policy(std::optional<Policy>& spare) const {
+  if (t_policy_gone) [[unlikely]] {
+    std::lock_guard lock(policy_mu_);
+    return spare.emplace(policy_);
+  }
   if (t_policy.generation != policy_generation_.load(std::memory_order_acquire)) {
     Policy taken = [&] {
       std::lock_guard lock(policy_mu_);
@@ -97,7 +110,8 @@ const Policy& Core::current_policy() const {
 }
 
 Core::Verdict Core::decide(std::string_view principal, const Request& req) const {
-  const Policy& p = current_policy();
+  std::optional<Policy> spare;
+  const Policy& p = current_policy(spare);
   Verdict v;
   v.allowed = true;
   v.decision = DecisionKind::allow;

@@ -152,8 +152,10 @@ class Core : public std::enable_shared_from_this<Core> {
   // generation moved on. Generations come from one process-wide counter, so
   // two Systems never share one: a thread alternating between them takes
   // each one's policy afresh. The thread's reference lasts until it takes
-  // another policy or ends.
-  [[nodiscard]] const Policy& current_policy() const;
+  // another policy or ends. Once the thread's snapshot is destroyed (thread
+  // exit, a later thread_local's destructor runs an operation), the policy
+  // is copied into `spare` under the mutex and that is returned.
+  [[nodiscard]] const Policy& current_policy(std::optional<Policy>& spare) const;
   mutable std::mutex policy_mu_;
   Policy policy_;
   std::atomic<std::uint64_t> policy_generation_;

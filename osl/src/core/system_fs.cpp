@@ -89,17 +89,19 @@ struct OpenTarget {
 // so that its vectors and the path's string keep their capacity (no
 // allocation per operation). Nothing the fast road runs starts another
 // operation on the same thread; if something ever did, the inner one would
-// find the request busy and build its own.
+// find the request busy and build its own. So does an operation run from a
+// thread_local's destructor after the thread's request was destroyed.
 class FastRequest {
  public:
   FastRequest(OpKind kind, const std::string& path) {
-    if (!t_busy) {
-      if (t_req.checks.size() != 1) t_req = Request::one(kind, path);
-      t_req.kind = kind;
-      t_req.checks[0].kind = kind;
-      t_req.checks[0].names[0].assign(path);
+    if (!t_busy && !t_gone) {
+      Request& r = t_req.req;
+      if (r.checks.size() != 1) r = Request::one(kind, path);
+      r.kind = kind;
+      r.checks[0].kind = kind;
+      r.checks[0].names[0].assign(path);
       t_busy = true;  // only once nothing above can throw
-      req_ = &t_req;
+      req_ = &r;
       return;
     }
     own_ = Request::one(kind, path);
@@ -113,13 +115,24 @@ class FastRequest {
   [[nodiscard]] const Request& get() const noexcept { return *req_; }
 
  private:
-  static thread_local Request t_req;  // one check, one name, nothing else set
+  struct PerThread {
+    PerThread() = default;
+    PerThread(const PerThread&) = delete;
+    PerThread& operator=(const PerThread&) = delete;
+    ~PerThread() { t_gone = true; }
+    Request req{.kind = OpKind::fs_stat, .checks = {}};  // one check, one name, nothing else set
+  };
+  static thread_local PerThread t_req;
   static thread_local bool t_busy;
+  // Set when t_req is destroyed; a bool has no destructor, so it can be read
+  // until the thread ends.
+  static thread_local bool t_gone;
   std::optional<Request> own_;
   const Request* req_ = nullptr;
 };
-thread_local Request FastRequest::t_req{.kind = OpKind::fs_stat, .checks = {}};
+thread_local FastRequest::PerThread FastRequest::t_req;
 thread_local bool FastRequest::t_busy = false;
+thread_local bool FastRequest::t_gone = false;
 
 std::optional<OpenTarget> open_target(detail::Core& core, const std::string& path, int flags) {
   auto slot = core.files().acquire(std::chrono::milliseconds(0));
