@@ -16,10 +16,13 @@
 //    rule's alerts, so a hostile process cannot silence a rule by making
 //    its result large).
 // Recursive CTEs are allowed but bounded by the time limit. What a query
-// sorts or buffers is kept in memory (temp_store=MEMORY, never temporary
-// files), bounded by SQLite's heap limit: open() sets kSqliteHeapLimit for
-// the whole process when the process has set no limit of its own
-// (sqlite3_hard_heap_limit64); past it a query fails with "out of memory".
+// sorts or buffers spills past the page cache to temporary files
+// (temp_store=FILE), at most max_temp_bytes of them at a time (past it the
+// query fails as resource_exhausted, "temporary files limit exceeded"), so
+// an ORDER BY over a full store works with little heap. SQLite's heap is
+// bounded too: open() sets kSqliteHeapLimit for the whole process when the
+// process has set no limit of its own (sqlite3_hard_heap_limit64); past it
+// a query fails with "out of memory".
 //
 // Thread safety: one QueryEngine is used by one thread at a time.
 
@@ -49,6 +52,9 @@ struct QueryLimits {
   // up to 256 KiB, so max_rows alone bounds a result only at
   // max_rows × columns × 256 KiB). Integers, reals and NULLs count 0.
   std::size_t max_bytes = 16 * 1024 * 1024;
+  // Temporary files of one query (sort spills, ephemeral tables), bytes:
+  // twice database.max_size's default, room to sort a full store.
+  std::int64_t max_temp_bytes = std::int64_t{1} << 30;
 };
 
 using Value = std::variant<std::monostate, std::int64_t, double, std::string>;  // monostate = NULL

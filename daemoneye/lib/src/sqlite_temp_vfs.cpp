@@ -1,0 +1,187 @@
+#include "sqlite_temp_vfs.hpp"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <cstddef>
+#include <new>
+
+namespace airssys::daemoneye::sqlite {
+
+namespace {
+
+// The files a statement makes for itself; the database, its WAL and
+// shared memory are not counted.
+constexpr int kTempKinds =
+    SQLITE_OPEN_TEMP_DB | SQLITE_OPEN_TEMP_JOURNAL | SQLITE_OPEN_TRANSIENT_DB | SQLITE_OPEN_SUBJOURNAL;
+
+// Our sqlite3_file; the "unix" file lives right after it (kRealOffset).
+struct CapFile {
+  sqlite3_file base;
+  sqlite3_file* real;
+  TempBytesVfs* owner;  // null: not a temporary file, all delegated
+  sqlite3_int64 size;   // bytes counted for this file
+};
+
+constexpr std::size_t kRealOffset = (sizeof(CapFile) + alignof(std::max_align_t) - 1) /
+                                    alignof(std::max_align_t) * alignof(std::max_align_t);
+
+CapFile* cap(sqlite3_file* f) { return reinterpret_cast<CapFile*>(f); }
+sqlite3_file* real(sqlite3_file* f) { return cap(f)->real; }
+TempBytesVfs* owner_of(sqlite3_vfs* v) { return static_cast<TempBytesVfs*>(v->pAppData); }
+sqlite3_vfs* unix_vfs(sqlite3_vfs* v) { return owner_of(v)->base(); }
+
+int x_close(sqlite3_file* f) {
+  CapFile* c = cap(f);
+  sqlite3_file* r = c->real;
+  const int rc = r->pMethods != nullptr ? r->pMethods->xClose(r) : SQLITE_OK;
+  if (c->owner != nullptr) c->owner->give_back(c->size);
+  c->~CapFile();
+  return rc;
+}
+
+int x_read(sqlite3_file* f, void* buf, int amt, sqlite3_int64 off) {
+  return real(f)->pMethods->xRead(real(f), buf, amt, off);
+}
+
+int x_write(sqlite3_file* f, const void* buf, int amt, sqlite3_int64 off) {
+  CapFile* c = cap(f);
+  const sqlite3_int64 end = off + amt;
+  const sqlite3_int64 grow = c->owner != nullptr && end > c->size ? end - c->size : 0;
+  if (grow > 0 && !c->owner->take(grow)) return SQLITE_FULL;
+  const int rc = c->real->pMethods->xWrite(c->real, buf, amt, off);
+  if (grow > 0) {
+    if (rc == SQLITE_OK) c->size = end;
+    else c->owner->give_back(grow);
+  }
+  return rc;
+}
+
+int x_truncate(sqlite3_file* f, sqlite3_int64 size) {
+  CapFile* c = cap(f);
+  const int rc = c->real->pMethods->xTruncate(c->real, size);
+  if (rc == SQLITE_OK && c->owner != nullptr && size < c->size) {
+    c->owner->give_back(c->size - size);
+    c->size = size;
+  }
+  return rc;
+}
+
+int x_sync(sqlite3_file* f, int flags) { return real(f)->pMethods->xSync(real(f), flags); }
+int x_file_size(sqlite3_file* f, sqlite3_int64* size) { return real(f)->pMethods->xFileSize(real(f), size); }
+int x_lock(sqlite3_file* f, int level) { return real(f)->pMethods->xLock(real(f), level); }
+int x_unlock(sqlite3_file* f, int level) { return real(f)->pMethods->xUnlock(real(f), level); }
+int x_check_reserved(sqlite3_file* f, int* out) { return real(f)->pMethods->xCheckReservedLock(real(f), out); }
+int x_file_control(sqlite3_file* f, int op, void* arg) { return real(f)->pMethods->xFileControl(real(f), op, arg); }
+int x_sector_size(sqlite3_file* f) { return real(f)->pMethods->xSectorSize(real(f)); }
+int x_device_characteristics(sqlite3_file* f) { return real(f)->pMethods->xDeviceCharacteristics(real(f)); }
+int x_shm_map(sqlite3_file* f, int page, int size, int extend, void volatile** out) {
+  return real(f)->pMethods->xShmMap(real(f), page, size, extend, out);
+}
+int x_shm_lock(sqlite3_file* f, int offset, int n, int flags) {
+  return real(f)->pMethods->xShmLock(real(f), offset, n, flags);
+}
+void x_shm_barrier(sqlite3_file* f) { real(f)->pMethods->xShmBarrier(real(f)); }
+int x_shm_unmap(sqlite3_file* f, int delete_flag) { return real(f)->pMethods->xShmUnmap(real(f), delete_flag); }
+int x_fetch(sqlite3_file* f, sqlite3_int64 off, int amt, void** out) {
+  return real(f)->pMethods->xFetch(real(f), off, amt, out);
+}
+int x_unfetch(sqlite3_file* f, sqlite3_int64 off, void* p) { return real(f)->pMethods->xUnfetch(real(f), off, p); }
+
+// Version 3, as "unix"'s own methods: a file whose methods are older gets
+// the version-1 table below, so SQLite never calls what "unix" lacks.
+const sqlite3_io_methods kMethods3 = {
+    3,           x_close,        x_read,       x_write,       x_truncate,    x_sync,
+    x_file_size, x_lock,         x_unlock,     x_check_reserved, x_file_control, x_sector_size,
+    x_device_characteristics, x_shm_map, x_shm_lock, x_shm_barrier, x_shm_unmap, x_fetch,
+    x_unfetch,
+};
+const sqlite3_io_methods kMethods1 = {
+    1,           x_close, x_read,  x_write, x_truncate, x_sync,  x_file_size, x_lock, x_unlock, x_check_reserved,
+    x_file_control, x_sector_size, x_device_characteristics, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
+};
+
+int x_open(sqlite3_vfs* v, sqlite3_filename name, sqlite3_file* f, int flags, int* out_flags) {
+  auto* c = new (f) CapFile{};
+  c->real = reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(f) + kRealOffset);
+  sqlite3_vfs* u = unix_vfs(v);
+  const int rc = u->xOpen(u, name, c->real, flags, out_flags);
+  if (c->real->pMethods == nullptr) {
+    c->~CapFile();
+    return rc;
+  }
+  c->base.pMethods = c->real->pMethods->iVersion >= 3 ? &kMethods3 : &kMethods1;  // xClose runs even if the open failed
+  if (rc == SQLITE_OK && (flags & kTempKinds) != 0) c->owner = owner_of(v);
+  return rc;
+}
+
+int x_delete(sqlite3_vfs* v, const char* name, int sync_dir) {
+  return unix_vfs(v)->xDelete(unix_vfs(v), name, sync_dir);
+}
+int x_access(sqlite3_vfs* v, const char* name, int flags, int* out) {
+  return unix_vfs(v)->xAccess(unix_vfs(v), name, flags, out);
+}
+int x_full_pathname(sqlite3_vfs* v, const char* name, int n, char* out) {
+  return unix_vfs(v)->xFullPathname(unix_vfs(v), name, n, out);
+}
+void* x_dl_open(sqlite3_vfs* v, const char* name) { return unix_vfs(v)->xDlOpen(unix_vfs(v), name); }
+void x_dl_error(sqlite3_vfs* v, int n, char* out) { unix_vfs(v)->xDlError(unix_vfs(v), n, out); }
+void (*x_dl_sym(sqlite3_vfs* v, void* h, const char* sym))(void) { return unix_vfs(v)->xDlSym(unix_vfs(v), h, sym); }
+void x_dl_close(sqlite3_vfs* v, void* h) { unix_vfs(v)->xDlClose(unix_vfs(v), h); }
+int x_randomness(sqlite3_vfs* v, int n, char* out) { return unix_vfs(v)->xRandomness(unix_vfs(v), n, out); }
+int x_sleep(sqlite3_vfs* v, int us) { return unix_vfs(v)->xSleep(unix_vfs(v), us); }
+int x_current_time(sqlite3_vfs* v, double* out) { return unix_vfs(v)->xCurrentTime(unix_vfs(v), out); }
+int x_get_last_error(sqlite3_vfs* v, int n, char* out) { return unix_vfs(v)->xGetLastError(unix_vfs(v), n, out); }
+int x_current_time_int64(sqlite3_vfs* v, sqlite3_int64* out) {
+  return unix_vfs(v)->xCurrentTimeInt64(unix_vfs(v), out);
+}
+
+std::atomic<std::uint64_t> g_next_id{0};
+
+}  // namespace
+
+TempBytesVfs::TempBytesVfs(std::int64_t max_bytes) : max_bytes_(max_bytes) {}
+
+bool TempBytesVfs::take(std::int64_t grow) noexcept {
+  if (grow > max_bytes_ - used_) {
+    exceeded_ = true;
+    return false;
+  }
+  used_ += grow;
+  return true;
+}
+
+Result<std::unique_ptr<TempBytesVfs>> TempBytesVfs::make(std::int64_t max_bytes) {
+  sqlite3_vfs* u = ::sqlite3_vfs_find("unix");
+  if (u == nullptr) return fail(ErrorCategory::internal, "SQLite has no \"unix\" VFS");
+  std::unique_ptr<TempBytesVfs> self(new TempBytesVfs(max_bytes));
+  self->unix_ = u;
+  self->name_ = fmt::format("airssys-query-temp-{}", g_next_id.fetch_add(1));
+  sqlite3_vfs& v = self->vfs_;
+  v.iVersion = 2;  // up to xCurrentTimeInt64; no system-call overrides
+  v.szOsFile = static_cast<int>(kRealOffset) + u->szOsFile;
+  v.mxPathname = u->mxPathname;
+  v.zName = self->name_.c_str();
+  v.pAppData = self.get();
+  v.xOpen = x_open;
+  v.xDelete = x_delete;
+  v.xAccess = x_access;
+  v.xFullPathname = x_full_pathname;
+  v.xDlOpen = x_dl_open;
+  v.xDlError = x_dl_error;
+  v.xDlSym = x_dl_sym;
+  v.xDlClose = x_dl_close;
+  v.xRandomness = x_randomness;
+  v.xSleep = x_sleep;
+  v.xCurrentTime = x_current_time;
+  v.xGetLastError = x_get_last_error;
+  v.xCurrentTimeInt64 = x_current_time_int64;
+  if (const int rc = ::sqlite3_vfs_register(&v, 0); rc != SQLITE_OK) {
+    return fail(ErrorCategory::internal, fmt::format("cannot register a SQLite VFS: {}", ::sqlite3_errstr(rc)));
+  }
+  return self;
+}
+
+TempBytesVfs::~TempBytesVfs() { ::sqlite3_vfs_unregister(&vfs_); }
+
+}  // namespace airssys::daemoneye::sqlite
