@@ -1,5 +1,7 @@
 #include "policy/endpoint.hpp"
 
+#include <airssys/osl/detail/shown_text.hpp>
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -113,7 +115,7 @@ std::expected<EndpointPattern, std::string> EndpointPattern::compile(std::string
   EndpointPattern ep;
   ep.text_ = std::string(pattern);
   const auto fail = [&](std::string_view why) {
-    return std::unexpected("endpoint pattern '" + std::string(pattern) + "': " + std::string(why));
+    return std::unexpected("endpoint pattern '" + shown_text(pattern) + "': " + std::string(why));
   };
   if (pattern == "*" || pattern == "**") return ep;
   if (!pattern.empty() && pattern.front() == '/') {
@@ -171,11 +173,11 @@ std::expected<EndpointPattern, std::string> EndpointPattern::compile(std::string
   }
   std::array<std::uint8_t, 16> bytes{};
   if (v6) {
-    if (!parse_ip(addr, AF_INET6, bytes)) return fail("'" + std::string(addr) + "' is not an IPv6 address");
+    if (!parse_ip(addr, AF_INET6, bytes)) return fail("'" + shown_text(addr) + "' is not an IPv6 address");
   } else if (!parse_ip(addr, AF_INET, bytes)) {
-    if (len_text) return fail("'" + std::string(addr) + "' is not an IPv4 address (needed before '/LEN')");
+    if (len_text) return fail("'" + shown_text(addr) + "' is not an IPv4 address (needed before '/LEN')");
     if (std::all_of(host.begin(), host.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; })) {
-      return fail("'" + std::string(host) + "' is not a valid IPv4 address");
+      return fail("'" + shown_text(host) + "' is not a valid IPv4 address");
     }
     // A host-name glob.
     for (const char c : host) {

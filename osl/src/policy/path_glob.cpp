@@ -1,6 +1,7 @@
 #include "policy/path_glob.hpp"
 
 #include <airssys/osl/policy.hpp>
+#include <airssys/osl/detail/shown_text.hpp>
 
 #include "policy/glob.hpp"
 
@@ -97,7 +98,7 @@ std::expected<PathGlob, std::string> PathGlob::compile(std::string_view pattern)
     return g;
   }
   if (pattern.empty() || pattern.front() != '/') {
-    return std::unexpected("path pattern '" + std::string(pattern) + "' must be absolute (start with '/') or be '*' / '**'");
+    return std::unexpected("path pattern '" + shown_text(pattern) + "' must be absolute (start with '/') or be '*' / '**'");
   }
   if (pattern.find('\0') != std::string_view::npos) {
     return std::unexpected(std::string("path pattern must not contain a NUL byte"));
@@ -107,18 +108,18 @@ std::expected<PathGlob, std::string> PathGlob::compile(std::string_view pattern)
   for (std::size_t pos = cur.first(); pos != kEnd; pos = cur.next(pos)) {
     const std::string_view seg = cur.segment(pos);
     if (seg.empty()) {
-      return std::unexpected("path pattern '" + std::string(pattern) +
+      return std::unexpected("path pattern '" + shown_text(pattern) +
                              "' has an empty segment ('//' or a trailing '/'); canonical paths have none");
     }
     if (seg == "." || seg == "..") {
-      return std::unexpected("path pattern '" + std::string(pattern) +
+      return std::unexpected("path pattern '" + shown_text(pattern) +
                              "' contains '.' or '..'; write the canonical absolute path");
     }
     Segment s{std::string(seg), SegmentKind::literal};
     if (seg == "**") {
       s.kind = SegmentKind::globstar;
     } else if (seg.find("**") != std::string_view::npos) {
-      return std::unexpected("path pattern '" + std::string(pattern) +
+      return std::unexpected("path pattern '" + shown_text(pattern) +
                              "': '**' must be a whole segment (use '*' within a segment)");
     } else if (has_glob_chars(seg)) {
       s.kind = SegmentKind::wildcard;

@@ -1,5 +1,7 @@
 #include "policy/policy_compiler.hpp"
 
+#include <airssys/osl/detail/shown_text.hpp>
+
 #include <algorithm>
 #include <bit>
 #include <charconv>
@@ -103,12 +105,12 @@ class Compiler {
   void header() {
     if (!doc_.version) fail(doc_.pos, "missing 'version: 1'");
     if (doc_.version->value != "1") {
-      fail(doc_.version->pos, "unsupported version '" + doc_.version->value + "' (this build reads version 1)");
+      fail(doc_.version->pos, "unsupported version '" + shown_text(doc_.version->value) + "' (this build reads version 1)");
     }
     if (doc_.mode) {
       if (doc_.mode->value == "enforce") out_.mode = EnforcementMode::enforce;
       else if (doc_.mode->value == "audit-only") out_.mode = EnforcementMode::audit_only;
-      else fail(doc_.mode->pos, "mode must be enforce or audit-only, got '" + doc_.mode->value + "'");
+      else fail(doc_.mode->pos, "mode must be enforce or audit-only, got '" + shown_text(doc_.mode->value) + "'");
     }
   }
 
@@ -120,17 +122,17 @@ class Compiler {
     }
     for (const auto& r : doc_.roles) {
       if (!all_of(r.name.value, role_char)) {
-        fail(r.name.pos, "role name '" + r.name.value + "' may contain only letters, digits, '.', '_' and '-'");
+        fail(r.name.pos, "role name '" + shown_text(r.name.value) + "' may contain only letters, digits, '.', '_' and '-'");
       }
       role_index_.emplace(r.name.value, static_cast<std::uint32_t>(out_.role_names.size()));
       out_.role_names.push_back(r.name.value);
     }
     out_.role_words = std::max<std::size_t>(1, (out_.role_names.size() + 63) / 64);
-    for (const auto& r : doc_.roles) out_.role_env.push_back(env_list(r.env, "role '" + r.name.value + "'"));
+    for (const auto& r : doc_.roles) out_.role_env.push_back(env_list(r.env, "role '" + shown_text(r.name.value) + "'"));
     for (const auto& r : doc_.roles) {
       for (const auto& parent : r.inherits) {
         if (!role_index_.contains(parent.value)) {
-          fail(parent.pos, "role '" + r.name.value + "' inherits unknown role '" + parent.value +
+          fail(parent.pos, "role '" + shown_text(r.name.value) + "' inherits unknown role '" + shown_text(parent.value) +
                                "' (defined roles: " + quoted_list(out_.role_names) + ")");
         }
       }
@@ -200,7 +202,7 @@ class Compiler {
     std::vector<std::string> out;
     for (const auto& e : items) {
       if (!valid_env_pattern(e.value)) {
-        fail(e.pos, owner + ": env entry '" + e.value +
+        fail(e.pos, owner + ": env entry '" + shown_text(e.value) +
                         "' must be a variable name (letters, digits, '_'), a prefix ending in '*', or \"*\"");
       }
       out.push_back(e.value);
@@ -213,12 +215,12 @@ class Compiler {
   void principals() {
     for (const auto& p : doc_.principals) {
       if (!all_of(p.name.value, principal_char)) {
-        fail(p.name.pos, "principal name '" + p.name.value +
+        fail(p.name.pos, "principal name '" + shown_text(p.name.value) +
                              "' may contain only letters, digits, '.', '_', '-', '@' and '+'");
       }
       for (const auto& r : p.roles) {
         if (!role_index_.contains(r.value)) {
-          fail(r.pos, "principal '" + p.name.value + "': unknown role '" + r.value + "' (defined roles: " +
+          fail(r.pos, "principal '" + shown_text(p.name.value) + "': unknown role '" + shown_text(r.value) + "' (defined roles: " +
                           quoted_list(out_.role_names) + ")");
         }
       }
@@ -227,7 +229,7 @@ class Compiler {
   }
 
   std::string rule_label(const RuleDef& r) const {
-    return r.id.value.empty() ? "rule #" + std::to_string(r.index) : "rule '" + r.id.value + "'";
+    return r.id.value.empty() ? "rule #" + std::to_string(r.index) : "rule '" + shown_text(r.id.value) + "'";
   }
 
   // Every principal name the policy mentions becomes an identity; names only
@@ -238,11 +240,11 @@ class Compiler {
       for (const auto& p : rule.principals) {
         if (p.value == "*" || p.value.starts_with("role:")) continue;
         if (!all_of(p.value, principal_char)) {
-          fail(p.pos, rule_label(rule) + ": principal '" + p.value +
+          fail(p.pos, rule_label(rule) + ": principal '" + shown_text(p.value) +
                           "' is not valid; write a principal name, role:NAME or \"*\"");
         }
         if (!defined_principals_.contains(p.value) && role_index_.contains(p.value)) {
-          fail(p.pos, rule_label(rule) + ": '" + p.value + "' is a role, not a principal; write 'role:" + p.value + "'");
+          fail(p.pos, rule_label(rule) + ": '" + shown_text(p.value) + "' is a role, not a principal; write 'role:" + shown_text(p.value) + "'");
         }
         names.insert(p.value);
       }
@@ -253,7 +255,7 @@ class Compiler {
     out_.identity_env.assign(out_.identity_names.size(), {});
     for (const auto& p : doc_.principals) {
       const std::uint32_t id = *out_.find_identity(p.name.value);
-      out_.identity_env[id] = env_list(p.env, "principal '" + p.name.value + "'");
+      out_.identity_env[id] = env_list(p.env, "principal '" + shown_text(p.name.value) + "'");
       for (const auto& r : p.roles) {
         const std::uint32_t rid = role_id(r.value);
         for (std::size_t i = 0; i < w; ++i) out_.identity_roles[id * w + i] |= closure_[rid * w + i];
@@ -266,11 +268,11 @@ class Compiler {
   void tools() {
     for (const auto& t : doc_.tools) {
       if (!all_of(t.name.value, tool_char)) {
-        fail(t.name.pos, "tool name '" + t.name.value + "' may contain only letters, digits, '.', '_', '-' and '+'");
+        fail(t.name.pos, "tool name '" + shown_text(t.name.value) + "' may contain only letters, digits, '.', '_', '-' and '+'");
       }
       if (!is_absolute_clean(t.path.value)) {
-        fail(t.path.pos, "tool '" + t.name.value + "': path must be absolute without '.' or '..', got '" +
-                             t.path.value + "'");
+        fail(t.path.pos, "tool '" + shown_text(t.name.value) + "': path must be absolute without '.' or '..', got '" +
+                             shown_text(t.path.value) + "'");
       }
       out_.tools.emplace(t.name.value, t.path.value);
     }
@@ -287,14 +289,14 @@ class Compiler {
         fail(def.id.pos, label + ": id must be non-empty and contain only letters, digits and . _ - : / @ +");
       }
       if (const auto prev = ids.find(def.id.value); prev != ids.end()) {
-        fail(def.id.pos, "duplicate rule id '" + def.id.value + "' (first at line " + std::to_string(prev->second.line) + ")");
+        fail(def.id.pos, "duplicate rule id '" + shown_text(def.id.value) + "' (first at line " + std::to_string(prev->second.line) + ")");
       }
       ids.emplace(def.id.value, def.id.pos);
       rule.id = def.id.value;
 
       if (def.effect.value == "allow") rule.deny = false;
       else if (def.effect.value == "deny") rule.deny = true;
-      else fail(def.effect.pos, label + ": effect must be allow or deny, got '" + def.effect.value + "'");
+      else fail(def.effect.pos, label + ": effect must be allow or deny, got '" + shown_text(def.effect.value) + "'");
 
       rule_principals(def, label, rule);
       rule_operations(def, label, rule);
@@ -354,7 +356,7 @@ class Compiler {
         const std::string name = p.value.substr(5);
         const auto it = role_index_.find(name);
         if (it == role_index_.end()) {
-          fail(p.pos, label + ": unknown role '" + name + "' (defined roles: " + quoted_list(out_.role_names) + ")");
+          fail(p.pos, label + ": unknown role '" + shown_text(name) + "' (defined roles: " + quoted_list(out_.role_names) + ")");
         }
         rule.role_bits.resize(out_.role_words, 0);
         rule.role_bits[it->second / 64] |= std::uint64_t{1} << (it->second % 64);
@@ -373,12 +375,12 @@ class Compiler {
         rule.ops = static_cast<OpMask>((std::uint64_t{1} << kOpKindCount) - 1);
       } else if (op.ends_with(".*")) {
         const auto m = family_mask(op.substr(0, op.size() - 2));
-        if (!m) fail(o.pos, label + ": unknown operation family '" + o.value + "' (known: fs.*, process.*, net.*, util.*, cgroup.*)");
+        if (!m) fail(o.pos, label + ": unknown operation family '" + shown_text(o.value) + "' (known: fs.*, process.*, net.*, util.*, cgroup.*)");
         rule.ops = static_cast<OpMask>(rule.ops | *m);
       } else if (const auto k = parse_op_kind(op)) {
         rule.ops = static_cast<OpMask>(rule.ops | op_bit(*k));
       } else {
-        fail(o.pos, label + ": unknown operation '" + o.value + "' (known: " + known_operations() + ")");
+        fail(o.pos, label + ": unknown operation '" + shown_text(o.value) + "' (known: " + known_operations() + ")");
       }
     }
   }
@@ -427,11 +429,11 @@ class Compiler {
       }
       if (wants_tool) {
         if (!all_of(text, tool_pattern_char)) {
-          tool_error = "tool pattern '" + text + "' may contain only letters, digits, '.', '_', '-', '+', '*' and '?'";
+          tool_error = "tool pattern '" + shown_text(text) + "' may contain only letters, digits, '.', '_', '-', '+', '*' and '?'";
         } else if (!has_glob_chars(text) && !out_.tools.contains(text)) {
           std::vector<std::string> defined;
           for (const auto& [name, path] : out_.tools) defined.push_back(name);
-          fail(res.pos, label + ": tool '" + text + "' is not listed under 'tools' (defined: " + quoted_list(defined) + ")");
+          fail(res.pos, label + ": tool '" + shown_text(text) + "' is not listed under 'tools' (defined: " + quoted_list(defined) + ")");
         } else {
           rule.tools.push_back(text);
           used = true;
@@ -457,7 +459,7 @@ class Compiler {
     out_.system_paths.clear();
     for (const auto& p : *doc_.system_paths) {
       if (!is_absolute_clean(p.value)) {
-        fail(p.pos, "sandbox: system path must be absolute without '.' or '..', got '" + p.value + "'");
+        fail(p.pos, "sandbox: system path must be absolute without '.' or '..', got '" + shown_text(p.value) + "'");
       }
       if (std::find(out_.system_paths.begin(), out_.system_paths.end(), p.value) == out_.system_paths.end()) {
         out_.system_paths.push_back(p.value);
@@ -471,7 +473,7 @@ class Compiler {
     std::size_t n = 0;
     const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
     if (s.empty() || ec != std::errc{} || ptr != s.data() + s.size()) {
-      fail(v->pos, "limits: '" + std::string(key) + "' must be a whole number (0 or more), got '" + s + "'");
+      fail(v->pos, "limits: '" + std::string(key) + "' must be a whole number (0 or more), got '" + shown_text(s) + "'");
     }
     return n;
   }

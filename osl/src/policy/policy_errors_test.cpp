@@ -240,6 +240,35 @@ TEST(PolicyErrors, Utf16AndUtf32PoliciesStillLoad) {
   }
 }
 
+TEST(PolicyErrors, LongValuesAreShownCut) {
+  // A 500 KB mode, operation or rule id came back whole in the message
+  // (outside probe, session 11): at most 64 bytes, then the length.
+  const std::string big(500'000, 'v');
+  const std::string cut = std::string(64, 'v') + "… (500000 bytes)";
+  const std::string rule = "version: 1\nrules:\n  - id: r\n    effect: allow\n    principals: [a]\n";
+  const std::pair<std::string, std::string> cases[] = {
+      {"version: 1\nmode: " + big + "\n", "p.yaml:2:7: mode must be enforce or audit-only, got '" + cut + "'"},
+      {"version: " + big + "\n", "p.yaml:1:10: unsupported version '" + cut + "' (this build reads version 1)"},
+      {rule + "    operations: [" + big + "]\n    resources: [\"/x\"]\n",
+       "p.yaml:6:18: rule 'r': unknown operation '" + cut + "' (known: …"},
+      {"version: 1\nrules:\n  - id: " + big + "\n    effect: alow\n",
+       "p.yaml:3:5: rule '" + cut + "': missing 'principals'"},
+      {rule + "    operations: [fs.read]\n    resources: [" + big + "]\n",
+       "p.yaml:7:17: rule 'r': path pattern '" + cut + "' must be absolute …"},
+  };
+  for (const auto& [text, want] : cases) {
+    const auto p = Policy::parse(text, "p.yaml");
+    ASSERT_FALSE(p.has_value()) << want;
+    const std::string got = p.error().to_string();
+    EXPECT_LT(got.size(), 1000U) << got.substr(0, 1000);
+    if (want.ends_with("…")) {
+      EXPECT_TRUE(got.starts_with(want.substr(0, want.size() - std::string("…").size()))) << got.substr(0, 1000);
+    } else {
+      EXPECT_EQ(got, want);
+    }
+  }
+}
+
 TEST(PolicyErrors, DefaultSourceName) {
   const auto p = Policy::parse("version: 3\n");
   ASSERT_FALSE(p.has_value());

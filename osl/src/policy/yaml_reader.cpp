@@ -1,6 +1,7 @@
 #include "policy/yaml_reader.hpp"
 
 #include <airssys/osl/detail/yaml_load.hpp>
+#include <airssys/osl/detail/shown_text.hpp>
 
 #include <yaml-cpp/yaml.h>
 
@@ -26,7 +27,7 @@ std::string type_name(const YAML::Node& n) {
     case YAML::NodeType::Null:
       return "nothing (null)";
     case YAML::NodeType::Scalar:
-      return "a string '" + n.Scalar() + "'";
+      return "a string '" + shown_text(n.Scalar()) + "'";
     case YAML::NodeType::Sequence:
       return "a list";
     case YAML::NodeType::Map:
@@ -60,11 +61,11 @@ void for_each_entry(const YAML::Node& map, SourcePos map_pos, const std::string&
     bool ok = false;
     for (const auto name : known) ok = ok || name == k;
     if (!ok) {
-      if (known.size() == 0) fail(kpos, what + ": unexpected key '" + k + "'");
-      fail(kpos, what + ": unknown key '" + k + "' (expected one of: " + join(known) + ")");
+      if (known.size() == 0) fail(kpos, what + ": unexpected key '" + shown_text(k) + "'");
+      fail(kpos, what + ": unknown key '" + shown_text(k) + "' (expected one of: " + join(known) + ")");
     }
     if (const auto prev = seen.find(k); prev != seen.end()) {
-      fail(kpos, what + ": duplicate key '" + k + "' (first at line " + std::to_string(prev->second.line) + ")");
+      fail(kpos, what + ": duplicate key '" + shown_text(k) + "' (first at line " + std::to_string(prev->second.line) + ")");
     }
     seen.emplace(k, kpos);
     f(k, kpos, entry.second);
@@ -82,7 +83,7 @@ void for_each_named(const YAML::Node& map, SourcePos map_pos, const std::string&
     if (!key.IsScalar()) fail(kpos, what + ": names must be plain strings, got " + type_name(key));
     const std::string& k = key.Scalar();
     if (const auto prev = seen.find(k); prev != seen.end()) {
-      fail(kpos, what + ": '" + k + "' is defined twice (first at line " + std::to_string(prev->second.line) + ")");
+      fail(kpos, what + ": '" + shown_text(k) + "' is defined twice (first at line " + std::to_string(prev->second.line) + ")");
     }
     seen.emplace(k, kpos);
     f(Located{k, kpos}, entry.second);
@@ -122,7 +123,7 @@ void read_roles(const YAML::Node& v, SourcePos pos, PolicyDocument& doc) {
   expect_map_or_null(v, pos, "'roles'");
   if (v.IsNull()) return;
   for_each_named(v, pos_of(v, pos), "roles", [&](Located name, const YAML::Node& body) {
-    const std::string what = "role '" + name.value + "'";
+    const std::string what = "role '" + shown_text(name.value) + "'";
     expect_map_or_null(body, body.IsNull() ? name.pos : pos_of(body, name.pos), what);
     RoleDef role{name, {}};
     if (body.IsMap()) {
@@ -141,7 +142,7 @@ void read_principals(const YAML::Node& v, SourcePos pos, PolicyDocument& doc) {
   expect_map_or_null(v, pos, "'principals'");
   if (v.IsNull()) return;
   for_each_named(v, pos_of(v, pos), "principals", [&](Located name, const YAML::Node& body) {
-    const std::string what = "principal '" + name.value + "'";
+    const std::string what = "principal '" + shown_text(name.value) + "'";
     expect_map_or_null(body, body.IsNull() ? name.pos : pos_of(body, name.pos), what);
     PrincipalDef p{name, {}};
     if (body.IsMap()) {
@@ -161,7 +162,7 @@ void read_rule(const YAML::Node& v, SourcePos pos, int index, PolicyDocument& do
   if (!v.IsMap()) fail(pos, what + " must be a mapping (id, effect, principals, operations, resources), got " + type_name(v));
   // Name the rule by its id in every later message, wherever the id appears.
   if (const YAML::Node id = v["id"]; id && id.IsScalar() && !id.Scalar().empty()) {
-    what = "rule '" + id.Scalar() + "'";
+    what = "rule '" + shown_text(id.Scalar()) + "'";
   }
   RuleDef rule;
   rule.pos = pos;
@@ -210,7 +211,7 @@ void read_tools(const YAML::Node& v, SourcePos pos, PolicyDocument& doc) {
   expect_map_or_null(v, pos, "'tools'");
   if (v.IsNull()) return;
   for_each_named(v, pos_of(v, pos), "tools", [&](Located name, const YAML::Node& val) {
-    doc.tools.push_back(ToolDef{name, scalar(val, name.pos, "tool '" + name.value + "'")});
+    doc.tools.push_back(ToolDef{name, scalar(val, name.pos, "tool '" + shown_text(name.value) + "'")});
   });
 }
 
@@ -228,7 +229,7 @@ void read_limits(const YAML::Node& v, SourcePos pos, PolicyDocument& doc) {
   if (v.IsNull()) return;
   for_each_entry(v, pos_of(v, pos), "limits", {"max_open_files", "max_processes", "max_connections"},
                  [&](const std::string& k, SourcePos kpos, const YAML::Node& val) {
-                   Located n = scalar(val, kpos, "limits: '" + k + "'");
+                   Located n = scalar(val, kpos, "limits: '" + shown_text(k) + "'");
                    if (k == "max_open_files") doc.max_open_files = std::move(n);
                    else if (k == "max_processes") doc.max_processes = std::move(n);
                    else doc.max_connections = std::move(n);
