@@ -1,5 +1,7 @@
 #include "sqlite_temp_vfs.hpp"
 
+#include "sqlite_vfs_forward.hpp"
+
 #include <fmt/format.h>
 
 #include <atomic>
@@ -40,9 +42,7 @@ int x_close(sqlite3_file* f) {
   return rc;
 }
 
-int x_read(sqlite3_file* f, void* buf, int amt, sqlite3_int64 off) {
-  return real(f)->pMethods->xRead(real(f), buf, amt, off);
-}
+using Forward = detail::ForwardFile<real>;
 
 int x_write(sqlite3_file* f, const void* buf, int amt, sqlite3_int64 off) {
   CapFile* c = cap(f);
@@ -67,39 +67,8 @@ int x_truncate(sqlite3_file* f, sqlite3_int64 size) {
   return rc;
 }
 
-int x_sync(sqlite3_file* f, int flags) { return real(f)->pMethods->xSync(real(f), flags); }
-int x_file_size(sqlite3_file* f, sqlite3_int64* size) { return real(f)->pMethods->xFileSize(real(f), size); }
-int x_lock(sqlite3_file* f, int level) { return real(f)->pMethods->xLock(real(f), level); }
-int x_unlock(sqlite3_file* f, int level) { return real(f)->pMethods->xUnlock(real(f), level); }
-int x_check_reserved(sqlite3_file* f, int* out) { return real(f)->pMethods->xCheckReservedLock(real(f), out); }
-int x_file_control(sqlite3_file* f, int op, void* arg) { return real(f)->pMethods->xFileControl(real(f), op, arg); }
-int x_sector_size(sqlite3_file* f) { return real(f)->pMethods->xSectorSize(real(f)); }
-int x_device_characteristics(sqlite3_file* f) { return real(f)->pMethods->xDeviceCharacteristics(real(f)); }
-int x_shm_map(sqlite3_file* f, int page, int size, int extend, void volatile** out) {
-  return real(f)->pMethods->xShmMap(real(f), page, size, extend, out);
-}
-int x_shm_lock(sqlite3_file* f, int offset, int n, int flags) {
-  return real(f)->pMethods->xShmLock(real(f), offset, n, flags);
-}
-void x_shm_barrier(sqlite3_file* f) { real(f)->pMethods->xShmBarrier(real(f)); }
-int x_shm_unmap(sqlite3_file* f, int delete_flag) { return real(f)->pMethods->xShmUnmap(real(f), delete_flag); }
-int x_fetch(sqlite3_file* f, sqlite3_int64 off, int amt, void** out) {
-  return real(f)->pMethods->xFetch(real(f), off, amt, out);
-}
-int x_unfetch(sqlite3_file* f, sqlite3_int64 off, void* p) { return real(f)->pMethods->xUnfetch(real(f), off, p); }
-
-// Version 3, as "unix"'s own methods: a file whose methods are older gets
-// the version-1 table below, so SQLite never calls what "unix" lacks.
-const sqlite3_io_methods kMethods3 = {
-    3,           x_close,        x_read,       x_write,       x_truncate,    x_sync,
-    x_file_size, x_lock,         x_unlock,     x_check_reserved, x_file_control, x_sector_size,
-    x_device_characteristics, x_shm_map, x_shm_lock, x_shm_barrier, x_shm_unmap, x_fetch,
-    x_unfetch,
-};
-const sqlite3_io_methods kMethods1 = {
-    1,           x_close, x_read,  x_write, x_truncate, x_sync,  x_file_size, x_lock, x_unlock, x_check_reserved,
-    x_file_control, x_sector_size, x_device_characteristics, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
-};
+// "unix"'s files all have version-3 methods (as sqlite_vfs.cpp assumes too).
+const sqlite3_io_methods kMethods = Forward::table(x_close, x_write, x_truncate);
 
 int x_open(sqlite3_vfs* v, sqlite3_filename name, sqlite3_file* f, int flags, int* out_flags) {
   auto* c = new (f) CapFile{};
@@ -110,7 +79,7 @@ int x_open(sqlite3_vfs* v, sqlite3_filename name, sqlite3_file* f, int flags, in
     c->~CapFile();
     return rc;
   }
-  c->base.pMethods = c->real->pMethods->iVersion >= 3 ? &kMethods3 : &kMethods1;  // xClose runs even if the open failed
+  c->base.pMethods = &kMethods;  // xClose runs even if the open failed
   if (rc == SQLITE_OK && (flags & kTempKinds) != 0) c->owner = owner_of(v);
   return rc;
 }

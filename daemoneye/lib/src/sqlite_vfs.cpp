@@ -1,5 +1,7 @@
 #include "sqlite_vfs.hpp"
 
+#include "sqlite_vfs_forward.hpp"
+
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -64,9 +66,7 @@ int x_close(sqlite3_file* f) {
   return rc;
 }
 
-int x_read(sqlite3_file* f, void* buf, int amt, sqlite3_int64 off) {
-  return real(f)->pMethods->xRead(real(f), buf, amt, off);
-}
+using Forward = detail::ForwardFile<real>;
 
 int x_write(sqlite3_file* f, const void* buf, int amt, sqlite3_int64 off) {
   SeamFile* s = seam(f);
@@ -106,37 +106,12 @@ int x_sync(sqlite3_file* f, int flags) {
   return SQLITE_OK;
 }
 
-int x_file_size(sqlite3_file* f, sqlite3_int64* size) { return real(f)->pMethods->xFileSize(real(f), size); }
-int x_lock(sqlite3_file* f, int level) { return real(f)->pMethods->xLock(real(f), level); }
-int x_unlock(sqlite3_file* f, int level) { return real(f)->pMethods->xUnlock(real(f), level); }
-int x_check_reserved(sqlite3_file* f, int* out) { return real(f)->pMethods->xCheckReservedLock(real(f), out); }
-
 int x_file_control(sqlite3_file* f, int op, void* arg) {
   if (op == SQLITE_FCNTL_CHUNK_SIZE) seam(f)->chunk = *static_cast<int*>(arg);
   return real(f)->pMethods->xFileControl(real(f), op, arg);
 }
 
-int x_sector_size(sqlite3_file* f) { return real(f)->pMethods->xSectorSize(real(f)); }
-int x_device_characteristics(sqlite3_file* f) { return real(f)->pMethods->xDeviceCharacteristics(real(f)); }
-int x_shm_map(sqlite3_file* f, int page, int size, int extend, void volatile** out) {
-  return real(f)->pMethods->xShmMap(real(f), page, size, extend, out);
-}
-int x_shm_lock(sqlite3_file* f, int offset, int n, int flags) {
-  return real(f)->pMethods->xShmLock(real(f), offset, n, flags);
-}
-void x_shm_barrier(sqlite3_file* f) { real(f)->pMethods->xShmBarrier(real(f)); }
-int x_shm_unmap(sqlite3_file* f, int delete_flag) { return real(f)->pMethods->xShmUnmap(real(f), delete_flag); }
-int x_fetch(sqlite3_file* f, sqlite3_int64 off, int amt, void** out) {
-  return real(f)->pMethods->xFetch(real(f), off, amt, out);
-}
-int x_unfetch(sqlite3_file* f, sqlite3_int64 off, void* p) { return real(f)->pMethods->xUnfetch(real(f), off, p); }
-
-const sqlite3_io_methods kMethods = {
-    3,           x_close,        x_read,       x_write,       x_truncate,    x_sync,
-    x_file_size, x_lock,         x_unlock,     x_check_reserved, x_file_control, x_sector_size,
-    x_device_characteristics, x_shm_map, x_shm_lock, x_shm_barrier, x_shm_unmap, x_fetch,
-    x_unfetch,
-};
+const sqlite3_io_methods kMethods = Forward::table(x_close, x_write, x_truncate, x_sync, x_file_control);
 
 // The files a lost write would lose a commit from.
 constexpr int kDurableKinds =
