@@ -1,5 +1,7 @@
 #include <airssys/watchdog/task_status.hpp>
 
+#include <airssys/osl/detail/shown_text.hpp>
+
 #include "container.hpp"
 #include "kill_tree.hpp"
 #include "proc.hpp"
@@ -55,7 +57,7 @@ std::expected<TaskRecord, Error> find_task(const Registry& reg, const std::strin
   if (!data) return std::unexpected(data.error());
   auto it = data->tasks.find(id);
   if (it == data->tasks.end()) {
-    return std::unexpected(Error{ErrorCategory::not_found, fmt::format("no task '{}' in {}", id, reg.path().string())});
+    return std::unexpected(Error{ErrorCategory::not_found, fmt::format("no task '{}' in {}", osl::detail::shown_text(id), reg.path().string())});
   }
   return std::move(it->second);
 }

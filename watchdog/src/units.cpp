@@ -1,5 +1,6 @@
 #include <airssys/watchdog/units.hpp>
 
+#include <airssys/osl/detail/shown_text.hpp>
 #include <airssys/osl/duration.hpp>
 
 #include <fmt/format.h>
@@ -61,7 +62,8 @@ std::expected<Limits, Error> parse_limits(std::string_view memory, std::string_v
     const auto* end = cpus.data() + cpus.size();
     auto [p, ec] = std::from_chars(cpus.data(), end, v);
     if (ec != std::errc{} || p != end || !(v >= 0.01) || v > 4096) {
-      return bad(fmt::format("invalid --cpus '{}': expected a number of CPUs from 0.01 to 4096, e.g. 0.5 or 2", cpus));
+      return bad(fmt::format("invalid --cpus '{}': expected a number of CPUs from 0.01 to 4096, e.g. 0.5 or 2",
+                             osl::detail::shown_text(cpus)));
     }
     l.cpus = v;
   }
@@ -70,7 +72,8 @@ std::expected<Limits, Error> parse_limits(std::string_view memory, std::string_v
     const auto* end = pids.data() + pids.size();
     auto [p, ec] = std::from_chars(pids.data(), end, v);
     if (ec != std::errc{} || p != end || v < 1 || v > (1ULL << 32)) {
-      return bad(fmt::format("invalid --pids '{}': expected a whole number of processes, at least 1", pids));
+      return bad(fmt::format("invalid --pids '{}': expected a whole number of processes, at least 1",
+                             osl::detail::shown_text(pids)));
     }
     l.pids = v;
   }

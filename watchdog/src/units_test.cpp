@@ -57,6 +57,13 @@ TEST(Units, Limits) {
   EXPECT_FALSE(parse_limits("", "", "")->any());
   EXPECT_EQ(parse_limits("100K", "", "").error().message, "--memory: '100K' is too small (at least 1M)");
   EXPECT_EQ(*parse_limits("1MB", "", "")->memory_bytes, 1ULL << 20);
+  // A long value is shown cut (outside probe, session 11: 100 KB came back whole).
+  const std::string big(100'000, 'v');
+  const std::string cut = std::string(64, 'v') + "… (100000 bytes)";
+  EXPECT_EQ(parse_limits("", big, "").error().message,
+            "invalid --cpus '" + cut + "': expected a number of CPUs from 0.01 to 4096, e.g. 0.5 or 2");
+  EXPECT_EQ(parse_limits("", "", big).error().message,
+            "invalid --pids '" + cut + "': expected a whole number of processes, at least 1");
   for (auto [m, c, p] : {std::tuple{"12Q", "", ""}, {"100K", "", ""}, {"", "0", ""}, {"", "-1", ""}, {"", "1.5x", ""},
                          {"", "nan", ""}, {"", "", "0"}, {"", "", "3.5"}, {"", "", "-2"}}) {
     auto r = parse_limits(m, c, p);

@@ -161,6 +161,25 @@ TEST(Cli, UsageErrors) {
   EXPECT_NE(help.out.find("124"), std::string::npos);
 }
 
+TEST(Cli, LongArgumentsAreShownCut) {
+  // A 100 KB --id, --env or status id came back whole on stderr (outside
+  // probe, session 11): at most 64 bytes of it, then its length.
+  TempDir d;
+  const auto reg = (d.path / "r.json").string();
+  const std::string big(100'000, 'v');
+  const std::string cut = std::string(64, 'v') + "… (100000 bytes)";
+  const auto id = run(d.path, {"start", "--registry", reg, "--id", big, "--", "true"});
+  EXPECT_EQ(id.rc, 2);
+  EXPECT_EQ(id.err, "task-watchdog: invalid task id '" + cut + "': use 1-64 of A-Z a-z 0-9 _ -, not starting with -\n");
+  const auto env = run(d.path, {"start", "--registry", reg, "--id", "ok", "--env", big, "--", "true"});
+  EXPECT_EQ(env.rc, 2);
+  EXPECT_EQ(env.err, "task-watchdog: --env '" + cut + "': expected K=V\n");
+  const auto status = run(d.path, {"status", big, "--registry", reg});
+  EXPECT_EQ(status.rc, 3);
+  EXPECT_LT(status.err.size(), 400U) << status.err.substr(0, 400);
+  EXPECT_NE(status.err.find("no task '" + cut + "'"), std::string::npos) << status.err.substr(0, 400);
+}
+
 TEST(Cli, DuplicateRunningIdIsRefused) {
   TempDir d;
   const auto reg = (d.path / "r.json").string();

@@ -5,6 +5,7 @@
 #include "crypto_init.hpp"
 #include "exit_status.hpp"
 
+#include <airssys/osl/detail/shown_text.hpp>
 #include <airssys/osl/keep_fd_option.hpp>
 #include <airssys/watchdog/daemon.hpp>
 #include <airssys/watchdog/audit.hpp>
@@ -173,7 +174,7 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "task-watchdog: {}\n", m);
       return fail;
     };
-    if (!wd::valid_task_id(req.id)) return usage(fmt::format("invalid task id '{}': use 1-64 of A-Z a-z 0-9 _ -, not starting with -", req.id));
+    if (!wd::valid_task_id(req.id)) return usage(fmt::format("invalid task id '{}': use 1-64 of A-Z a-z 0-9 _ -, not starting with -", airssys::osl::detail::shown_text(req.id)));
     if (!timeout_text.empty()) {
       auto d = wd::parse_duration(timeout_text);
       if (!d) return usage(d.error().message);
@@ -193,7 +194,7 @@ int main(int argc, char** argv) {
     if (!limits) return usage(limits.error().message);
     req.limits = *limits;
     for (const auto& e : req.env) {
-      if (e.find('=') == std::string::npos || e.front() == '=') return usage(fmt::format("--env '{}': expected K=V", e));
+      if (e.find('=') == std::string::npos || e.front() == '=') return usage(fmt::format("--env '{}': expected K=V", airssys::osl::detail::shown_text(e)));
     }
     req.cwd = cwd_text;
     req.policy_file = policy_text;
@@ -210,7 +211,7 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "task-watchdog: {}\n", m);
       return wd::cli::exit_status(wd::ErrorCategory::usage);
     };
-    if (!wd::valid_task_id(reg_req.id)) return usage(fmt::format("invalid task id '{}': use 1-64 of A-Z a-z 0-9 _ -, not starting with -", reg_req.id));
+    if (!wd::valid_task_id(reg_req.id)) return usage(fmt::format("invalid task id '{}': use 1-64 of A-Z a-z 0-9 _ -, not starting with -", airssys::osl::detail::shown_text(reg_req.id)));
     if (reg_req.pid <= 0) return usage("--pid must be a positive process id");
     if (!reg_timeout.empty()) {
       auto d = wd::parse_duration(reg_timeout);
