@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <airssys/daemoneye/rule.hpp>
+#include <airssys/osl/detail/shown_text.hpp>
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -107,7 +108,7 @@ Severity severity_of(const YAML::Node& n) {
   for (Severity v : {Severity::low, Severity::medium, Severity::high, Severity::critical}) {
     if (lower == to_string(v)) return v;
   }
-  fault(n, fmt::format("severity '{}' is not one of low, medium, high, critical", s));
+  fault(n, fmt::format("severity '{}' is not one of low, medium, high, critical", osl::detail::shown_text(s)));
 }
 
 bool bool_of(const YAML::Node& n, std::string_view key) {
@@ -146,7 +147,7 @@ void parse_key(Rule& rule, const std::string& key, const YAML::Node& v) {
             "key must list at least one column (or be left out for pid, "
             "start_time)");
     for (const auto& c : rule.key_columns) {
-      if (!is_ident(c)) fault(v, fmt::format("key column '{}' is not a column name", c));
+      if (!is_ident(c)) fault(v, fmt::format("key column '{}' is not a column name", osl::detail::shown_text(c)));
       // SQL names ignore case: [pid, PID] names one column twice.
       const auto same = [&](const std::string& o) {
         return std::ranges::equal(o, c, [](unsigned char a, unsigned char b) { return std::tolower(a) == std::tolower(b); });
@@ -175,7 +176,7 @@ Rule parse_map(const YAML::Node& root) {
     if (std::ranges::find(kKnownKeys, key) == kKnownKeys.end()) {
       fault(k, fmt::format("unknown key '{}' (known: description, enabled, id, "
                            "key, name, query, severity, tags)",
-                           key));
+                           osl::detail::shown_text(key)));
     }
     if (std::ranges::find(seen, key) != seen.end()) fault(k, fmt::format("duplicate key '{}'", key));
     seen.push_back(key);

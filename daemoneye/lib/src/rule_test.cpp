@@ -193,6 +193,18 @@ TEST(Rule, TheNameIsAtMost256Characters) {
   EXPECT_EQ(fits->name, accented);
 }
 
+TEST(Rule, LongValuesAreShownCut) {
+  // A 500 KB severity came back whole in the message (outside probe,
+  // session 11): at most 64 bytes of it, then its length.
+  const std::string cut = std::string(64, 'v') + "… (500000 bytes)";
+  auto r = parse_rule("id: a\nname: A\nquery: SELECT 1\nseverity: " + std::string(500'000, 'v') + "\n", "r.yaml");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "r.yaml:4: severity '" + cut + "' is not one of low, medium, high, critical");
+  auto k = parse_rule("id: a\nname: A\nseverity: low\nquery: SELECT 1\nkey: [" + std::string(100, 'x') + "-]\n", "r.yaml");
+  ASSERT_FALSE(k);
+  EXPECT_EQ(k.error().message, "r.yaml:5: key column '" + std::string(64, 'x') + "… (101 bytes)' is not a column name");
+}
+
 // The address space this process has mapped (ASan reserves terabytes of
 // shadow up front, so a fixed RLIMIT_AS would refuse everything).
 std::size_t mapped_bytes() {
