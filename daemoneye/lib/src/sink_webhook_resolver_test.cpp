@@ -8,12 +8,16 @@
 //
 // The lookup goes to a DNS server the test holds - a UDP socket on
 // 127.53.0.1:53 that reads queries and never answers - through an
-// /etc/resolv.conf bind-mounted over the real one in this process's own
-// mount namespace (it ends with the process). That needs root
-// (CAP_SYS_ADMIN, and port 53): skipped otherwise.
+// /etc/resolv.conf bind-mounted over the real one. That needs root
+// (CAP_SYS_ADMIN, and port 53): skipped otherwise. The body runs in a
+// forked child in its own mount namespace, so the mount, the socket, the
+// unset proxy variables and the resolver thread left hanging all end with
+// the child: the test process (later tests, --gtest_repeat) resolves as
+// before.
 #include <airssys/daemoneye/alert_pipeline.hpp>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
@@ -24,12 +28,15 @@
 #include <gtest/gtest.h>
 
 #include <airssys/osl/unique_fd.hpp>
+#include <airssys/testing/child.hpp>
 #include <airssys/testing/temp_dir.hpp>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <string>
 
 #include "alert_test_util.hpp"
 
@@ -47,26 +54,37 @@ bool query_arrived(int dns) {
   return ::poll(&p, 1, 0) == 1;
 }
 
-TEST(WebhookResolver, AShutdownDoesNotWaitForAHangingNameLookup) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root: its own mount namespace and port 53";
-  // This process only (ctest runs each test executable on its own).
-  if (::unshare(CLONE_NEWNS) != 0) GTEST_SKIP() << "unshare(CLONE_NEWNS): " << std::strerror(errno);
-  ASSERT_EQ(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), 0) << std::strerror(errno);
+// The child's verdict: its exit code, and why (on its pipe).
+constexpr int kPassed = 0;
+constexpr int kFailed = 1;
+constexpr int kSkipped = 77;
+struct Verdict {
+  int code;
+  std::string why;
+};
+
+std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+// The test body, in the forked child (gtest assertions would not reach the
+// parent): the mount namespace, the silent DNS server, the sink's shutdown.
+// `dir` holds the resolv.conf to mount.
+Verdict hanging_lookup_shutdown(const std::filesystem::path& dir) {
+  if (::unshare(CLONE_NEWNS) != 0) return {kSkipped, errno_text("unshare(CLONE_NEWNS)")};
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return {kFailed, errno_text("mount / private")};
 
   UniqueFd dns(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  ASSERT_TRUE(dns);
+  if (!dns) return {kFailed, errno_text("socket")};
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(53);
-  ASSERT_EQ(::inet_pton(AF_INET, "127.53.0.1", &a.sin_addr), 1);
+  if (::inet_pton(AF_INET, "127.53.0.1", &a.sin_addr) != 1) return {kFailed, "inet_pton"};
   if (::bind(dns.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    GTEST_SKIP() << "cannot bind 127.53.0.1:53: " << std::strerror(errno);
+    return {kSkipped, errno_text("cannot bind 127.53.0.1:53")};
   }
-
-  airssys::testing::TempDir dir;
-  const auto conf = dir.path() / "resolv.conf";
-  std::ofstream(conf) << "nameserver 127.53.0.1\noptions timeout:30 attempts:2\n";
-  ASSERT_EQ(::mount(conf.c_str(), "/etc/resolv.conf", nullptr, MS_BIND, nullptr), 0) << std::strerror(errno);
+  const auto conf = dir / "resolv.conf";
+  if (::mount(conf.c_str(), "/etc/resolv.conf", nullptr, MS_BIND, nullptr) != 0) {
+    return {kFailed, errno_text("bind-mount resolv.conf")};
+  }
   // A proxy from the environment would resolve the name elsewhere.
   for (const char* v : {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"}) {
     ::unsetenv(v);
@@ -82,17 +100,59 @@ TEST(WebhookResolver, AShutdownDoesNotWaitForAHangingNameLookup) {
     s.timeout = 1s;
     c.sinks = {s};
     auto p = AlertPipeline::create(c, nullptr, [](std::string_view) {});
-    ASSERT_TRUE(p) << p.error();
-    ASSERT_TRUE((*p)->submit({make_alert("r", 1)}, 0));
+    if (!p) return {kFailed, "AlertPipeline::create: " + p.error().message};
+    if (!(*p)->submit({make_alert("r", 1)}, 0)) return {kFailed, "submit refused the alert"};
     // The lookup is under way (and will never be answered).
-    ASSERT_TRUE(eventually([&] { return query_arrived(dns.get()); }));
+    if (!eventually([&] { return query_arrived(dns.get()); })) {
+      return {kFailed, "no DNS query reached 127.53.0.1:53 within 60 s"};
+    }
     const auto started = std::chrono::steady_clock::now();
     p->reset();
     shutdown = std::chrono::steady_clock::now() - started;
   }
   // About one timeout (1 s); the resolver alone would hold it 60 s. The
   // bound is generous so that a slow machine cannot fail it.
-  EXPECT_LT(shutdown, 20s);
+  if (shutdown >= 20s) {
+    return {kFailed, "the shutdown took " +
+                         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(shutdown).count()) +
+                         " ms (waited for the resolver)"};
+  }
+  return {kPassed, ""};
+}
+
+TEST(WebhookResolver, AShutdownDoesNotWaitForAHangingNameLookup) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: its own mount namespace and port 53";
+  airssys::testing::TempDir dir;
+  std::ofstream(dir.path() / "resolv.conf") << "nameserver 127.53.0.1\noptions timeout:30 attempts:2\n";
+
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0) << std::strerror(errno);
+  UniqueFd from_child(fds[0]);
+  UniqueFd to_parent(fds[1]);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0) << std::strerror(errno);
+  if (pid == 0) {
+    from_child.reset();
+    const Verdict v = hanging_lookup_shutdown(dir.path());
+    for (std::size_t at = 0; at < v.why.size();) {
+      const ssize_t n = ::write(to_parent.get(), v.why.data() + at, v.why.size() - at);
+      if (n <= 0) break;
+      at += static_cast<std::size_t>(n);
+    }
+    // _exit: the resolver thread it left hanging, and the parent's gtest
+    // state, must not run exit handlers.
+    ::_exit(v.code);
+  }
+  auto child = airssys::testing::Child::adopt(pid);
+  to_parent.reset();
+  // The lookup's wait (60 s) and the shutdown's bound (20 s), with room.
+  const auto code = child.wait(120s);
+  ASSERT_TRUE(code) << "the child did not end within 120 s";
+  std::string why;
+  char buf[512];
+  for (ssize_t n; (n = ::read(from_child.get(), buf, sizeof buf)) > 0;) why.append(buf, static_cast<std::size_t>(n));
+  if (*code == kSkipped) GTEST_SKIP() << why;
+  EXPECT_EQ(*code, kPassed) << why;
 }
 
 }  // namespace
