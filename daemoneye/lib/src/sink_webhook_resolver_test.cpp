@@ -8,7 +8,12 @@
 //
 // The lookup goes to a DNS server the test holds - a UDP socket on
 // 127.53.0.1:53 that reads queries and never answers - through an
-// /etc/resolv.conf bind-mounted over the real one. That needs root
+// /etc/resolv.conf bind-mounted over the real one. getaddrinfo reads it
+// only through the `dns` NSS module, so an /etc/nsswitch.conf whose hosts
+// line is `files dns` is mounted too (nss-resolve would ask
+// systemd-resolved instead), and nscd's socket directory, if there is one,
+// is covered by an empty one (glibc falls back to its own lookup when
+// nscd cannot be reached). That needs root
 // (CAP_SYS_ADMIN, and port 53): skipped otherwise. The body runs in a
 // forked child in its own mount namespace, so the mount, the socket, the
 // unset proxy variables and the resolver thread left hanging all end with
@@ -67,7 +72,7 @@ std::string errno_text(const std::string& what) { return what + ": " + std::stre
 
 // The test body, in the forked child (gtest assertions would not reach the
 // parent): the mount namespace, the silent DNS server, the sink's shutdown.
-// `dir` holds the resolv.conf to mount.
+// `dir` holds the resolv.conf and nsswitch.conf to mount.
 Verdict hanging_lookup_shutdown(const std::filesystem::path& dir) {
   if (::unshare(CLONE_NEWNS) != 0) return {kSkipped, errno_text("unshare(CLONE_NEWNS)")};
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return {kFailed, errno_text("mount / private")};
@@ -81,9 +86,20 @@ Verdict hanging_lookup_shutdown(const std::filesystem::path& dir) {
   if (::bind(dns.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
     return {kSkipped, errno_text("cannot bind 127.53.0.1:53")};
   }
-  const auto conf = dir / "resolv.conf";
-  if (::mount(conf.c_str(), "/etc/resolv.conf", nullptr, MS_BIND, nullptr) != 0) {
-    return {kFailed, errno_text("bind-mount resolv.conf")};
+  for (const char* name : {"resolv.conf", "nsswitch.conf"}) {
+    const auto from = dir / name;
+    const auto over = std::filesystem::path("/etc") / name;
+    if (::mount(from.c_str(), over.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+      return {kFailed, errno_text("bind-mount " + over.string())};
+    }
+  }
+  // glibc's nscd socket is /var/run/nscd/socket.
+  std::error_code ec;
+  if (std::filesystem::is_directory("/var/run/nscd", ec)) {
+    const auto empty = dir / "no-nscd";
+    if (::mount(empty.c_str(), "/var/run/nscd", nullptr, MS_BIND, nullptr) != 0) {
+      return {kSkipped, errno_text("nscd's socket directory cannot be covered")};
+    }
   }
   // A proxy from the environment would resolve the name elsewhere.
   for (const char* v : {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"}) {
@@ -124,6 +140,8 @@ TEST(WebhookResolver, AShutdownDoesNotWaitForAHangingNameLookup) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root: its own mount namespace and port 53";
   airssys::testing::TempDir dir;
   std::ofstream(dir.path() / "resolv.conf") << "nameserver 127.53.0.1\noptions timeout:30 attempts:2\n";
+  std::ofstream(dir.path() / "nsswitch.conf") << "hosts: files dns\n";
+  std::filesystem::create_directory(dir.path() / "no-nscd");
 
   int fds[2];
   ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0) << std::strerror(errno);
