@@ -45,20 +45,28 @@ CellBase* current_cell() noexcept { return tls_current; }
 // compare-exchange on the target's pending_ and an exchange on its queue
 // head: cache lines that every other sender and the receiver, on other
 // cores, write too (rt_bench fanin spent most of its time waiting for
-// them). From the second consecutive tell to the same target within one
-// handler, the envelopes are chained here instead and published with one
-// exchange and one pending_ update: at kChunk envelopes, at a tell whose
-// timestamp is a tick of the envelope clock (now_ns(): 4 ms here, 1-4 ms
-// by the kernel's HZ) past the chain's first (a handler that tells slowly
-// still feeds its receiver; a precise clock read per chained tell cost
-// 45 % of rt_bench fanin, every 8th tell 10-15 %, this one nothing
-// measurable), when the handler tells another target,
-// before anything that lets another actor or thread see what the handler
-// did (flush_outbox(): every system message, a reply, a spawn, a timer, a
-// registry or broker change, a least_loaded pick), and when the handler
-// returns (run(), even if it threw). A handler that blocks after a tell
-// holds the chain until it returns or tells that target again a tick
-// later: it must not block (docs/rt.md).
+// them). A tell is chained here instead when the handler's previous tell
+// went to the same target in the same tick of the envelope clock (now_ns(),
+// CLOCK_MONOTONIC_COARSE: 4 ms here, 1-10 ms by the kernel's HZ) and it has
+// no TTL; the chain is published with one exchange and one pending_ update:
+// at kChunk envelopes; at the next tell to that target in a later tick
+// (which goes with it, so a handler that tells more slowly than once a tick
+// never holds anything, and a fast burst goes out at least once a tick; a
+// precise clock read per chained tell cost 45 % of rt_bench fanin, every 8th
+// tell 10-15 %, this one nothing measurable); at a tell with a TTL (it would
+// be timed while held); when the handler tells another target; before
+// anything that lets another actor or thread see what the handler did
+// (flush_outbox(): every system message, a reply, a spawn, a timer, a
+// registry or broker change, a least_loaded pick); and when the handler
+// returns (run(), even if it threw). What a handler told in its last tick
+// before it blocks or computes is held until it returns or does one of
+// those: it must not block (docs/rt.md).
+//
+// Publishing can run user code (a refused when_space function's or a
+// waiter's last reference's destructors, from wake_space_waiters); if that
+// tells, it must neither be held after the handler nor lose a chain: the
+// outbox is closed until none is open (flush()), and a handler's outbox is
+// shut before its last chain goes.
 //
 // The capacity stays exact: a bounded mailbox's slots are reserved in
 // pending_'s high half before a tell is acknowledged, so a tell is refused
@@ -75,11 +83,11 @@ CellBase* current_cell() noexcept { return tls_current; }
 struct Outbox {
   static constexpr std::uint32_t kChunk = 64;
   bool open = false;           // a handler is running on this thread (run())
-  CellBase* last = nullptr;    // target of this handler's previous direct tell; compared only
+  CellBase* last = nullptr;    // target of this handler's previous tell; compared only
+  std::int64_t last_ts = 0;    // that tell's timestamp_ns (a coarse clock)
   CellBase* to = nullptr;      // the target being coalesced to; holds a reference
   MpscNode* first = nullptr;   // the chain, linked through next
   MpscNode* tail = nullptr;
-  std::int64_t since = 0;      // first's timestamp_ns (a coarse clock)
   std::uint32_t n = 0;         // envelopes in the chain
   std::uint32_t held = 0;      // slots reserved in to->pending_; n of them used
   std::uint32_t grant = 1;     // the next reservation's size (doubles up to kChunk)
@@ -97,6 +105,10 @@ struct Outbox {
     grant = 1;
     c->release();
   }
+  // Until no chain is open: one publish may run user code that tells twice.
+  void flush() noexcept {
+    while (to != nullptr) close();
+  }
 };
 
 namespace {
@@ -109,13 +121,13 @@ struct HandlerOutbox {
     tls_outbox.last = nullptr;
   }
   ~HandlerOutbox() {
-    tls_outbox.close();
-    tls_outbox.open = false;
+    tls_outbox.open = false;  // first: what the last publish runs tells directly
+    tls_outbox.flush();
   }
 };
 }  // namespace
 
-void flush_outbox() noexcept { tls_outbox.close(); }
+void flush_outbox() noexcept { tls_outbox.flush(); }
 
 std::expected<void, Error> Outbox::add(CellBase& c, std::unique_ptr<Envelope> e) noexcept {
   const auto overflow = static_cast<Overflow>(c.overflow_);
@@ -134,16 +146,14 @@ std::expected<void, Error> Outbox::add(CellBase& c, std::unique_ptr<Envelope> e)
       }
     }
   }
-  const std::int64_t now = e->timestamp_ns;
   MpscNode* node = e.release();
   if (n == 0) {
     first = node;
-    since = now;
   } else {
     tail->next.store(node, std::memory_order_relaxed);
   }
   tail = node;
-  if (++n == kChunk || now != since) publish(c);
+  if (++n == kChunk) publish(c);
   return {};
 }
 
@@ -235,18 +245,22 @@ std::expected<void, Error> CellBase::enqueue(std::unique_ptr<Envelope> e) noexce
     return std::unexpected(Error{ErrorCategory::actor_stopped, "actor has stopped"});
   }
   // Inside a handler (a worker, or a deterministic system's run_until_idle:
-  // either way Overflow::block refuses rather than blocks): coalesce from
-  // the second tell in a row to this cell (see Outbox).
+  // either way Overflow::block refuses rather than blocks): coalesce a tell
+  // that follows one to this cell in the same clock tick (see Outbox).
   if (Outbox& o = tls_outbox; o.open) {
-    if (o.to == this) return o.add(*this, std::move(e));
-    if (o.last == this) {
-      o.close();
+    const std::int64_t ts = e->timestamp_ns;
+    if (o.to == this && ts == o.last_ts && e->deadline_ns == 0) return o.add(*this, std::move(e));
+    if (o.last == this && ts == o.last_ts && e->deadline_ns == 0) {
+      o.flush();
       add_ref();
       o.to = this;
+      o.last = this;  // the flush may have told another cell
+      o.last_ts = ts;
       return o.add(*this, std::move(e));
     }
-    o.close();  // keep the order of this handler's tells to different targets
+    o.flush();  // keep the order of this handler's tells, to this cell and to others
     o.last = this;
+    o.last_ts = ts;
   }
   std::uint64_t prev = 0;
   const auto overflow = static_cast<Overflow>(overflow_);
@@ -302,7 +316,7 @@ void CellBase::enqueue_system(SysMsg m) noexcept {
   // it traps, a reply's invoke, a down notice), and what it then tells the
   // chain's target must not overtake the chain, as it could not when every
   // tell went at once.
-  tls_outbox.close();
+  tls_outbox.flush();
   std::uint64_t prev = pending_.fetch_add(1, std::memory_order_acq_rel);
   mpsc_push(sys_head_, e.release());
   if (queued(prev) == 0) {
@@ -383,7 +397,7 @@ bool CellBase::run() noexcept {
 }
 
 void CellBase::wait_for_space(CellBase& waiter, std::move_only_function<void()> fn) noexcept {
-  tls_outbox.close();  // the handler's own chain to this cell is room it holds: give it back first
+  tls_outbox.flush();  // the handler's own chain to this cell is room it holds: give it back first
   {
     CellExt* x = ext();
     std::lock_guard lk(x->m);
