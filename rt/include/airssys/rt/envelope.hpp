@@ -37,9 +37,9 @@ struct EnvelopeHeader {
 namespace detail {
 
 // Envelope clock: CLOCK_MONOTONIC_COARSE (same epoch as steady_clock, tick
-// resolution of 1-4 ms, a few ns to read). A precise clock read per message
-// cost ~15% of fan-in throughput; timestamps and TTLs are therefore accurate
-// to the kernel tick.
+// resolution of 1-10 ms by the kernel's HZ, a few ns to read). A precise
+// clock read per message cost ~15% of fan-in throughput; timestamps and TTLs
+// are therefore accurate to the kernel tick.
 [[nodiscard]] std::int64_t now_ns() noexcept;
 
 using TypeTag = const void*;
