@@ -110,16 +110,20 @@ class Core : public std::enable_shared_from_this<Core> {
   };
   Verdict decide(std::string_view principal, const Request& req) const;
   // When run() took the request: the monotonic clock (metrics, durations)
-  // and, with an audit log, the wall clock read right after it. A record's
-  // ts is derived from this one pair: start and denied records carry `wall`,
-  // an end record `wall` plus the monotonic time until the executor returned.
+  // and, with an audit log, the wall clock read right after it. Start and
+  // denied records carry `wall` as their ts; an end record carries the wall
+  // clock read again when the executor returned (wall_now()), not `wall`
+  // plus the monotonic time, which a suspend or a clock step in between
+  // would put off. Its duration_ns is monotonic.
   struct Began {
     std::chrono::steady_clock::time_point steady;
     std::chrono::system_clock::time_point wall;
   };
-  [[nodiscard]] Began began() const noexcept {
-    const auto steady = std::chrono::steady_clock::now();
-    return {steady, log_.enabled() ? std::chrono::system_clock::now() : std::chrono::system_clock::time_point{}};
+  [[nodiscard]] Began began() const noexcept { return {std::chrono::steady_clock::now(), wall_now()}; }
+  // The wall clock for a record's ts, read only with an audit log (without
+  // one no record is written, and an operation pays for no extra read).
+  [[nodiscard]] std::chrono::system_clock::time_point wall_now() const noexcept {
+    return log_.enabled() ? std::chrono::system_clock::now() : std::chrono::system_clock::time_point{};
   }
   // What both roads share once the policy allowed: start record → execute
   // (exceptions caught) → end record → counters.
@@ -232,7 +236,7 @@ std::expected<T, Error> Core::run_allowed(std::string_view principal, const Requ
   const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count();
   // The end record's time is read from the wall clock again: start + elapsed
   // would be off by a suspend or a clock step during a long operation.
-  const auto end_ts = std::chrono::system_clock::now();
+  const auto end_ts = wall_now();
   operations_.fetch_add(1, std::memory_order_relaxed);
   if (!result) {
     failed_.fetch_add(1, std::memory_order_relaxed);
@@ -264,7 +268,7 @@ std::expected<T, Error> Core::implied(std::string_view principal, Request req, E
     failed_.fetch_add(1, std::memory_order_relaxed);
     result.error().op_id = id;
   }
-  record_end(id, principal, req, v, result ? nullptr : &result.error(), ns, std::chrono::system_clock::now());
+  record_end(id, principal, req, v, result ? nullptr : &result.error(), ns, wall_now());
   // Timed to the executor's return: queuing the end record (it never waits)
   // is left out, and so is one more clock read.
   metrics_.record(req.kind, result ? Outcome::ok : Outcome::error,
