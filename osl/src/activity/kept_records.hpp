@@ -12,7 +12,9 @@ namespace airssys::osl::detail {
 // written, so the next batch fills strings that already have their capacity
 // (see ActivityLog::push). Bounded three ways: at most kMaxRecords records,
 // none that grew past kMaxRecordBytes (a long argv), and kMaxBytes in all,
-// so a burst of large records leaves at most ~1 MiB a side behind.
+// so a burst of large records leaves at most ~1 MiB of strings a side
+// behind. The vector's capacity (the record slots) is not trimmed: a busy
+// queue refills it at every batch (docs/osl.md counts it).
 //
 // Remembers what each kept record holds, so a batch measures only the
 // records it refilled, not every kept one. One per vector: it must see every
