@@ -162,7 +162,8 @@ std::string ms_text(std::chrono::milliseconds d) { return fmt::format("{}ms", d.
 // restarting the agent does not raise them again.
 void remember_recent_alerts(const Config& c, AlertPipeline& pipeline) {
   if (c.alerts.dedup_window.count() <= 0) return;
-  auto engine = QueryEngine::open(c.database.path, {.time = 10s, .max_rows = 100000});
+  auto engine = QueryEngine::open(c.database.path,
+                                  {.time = 10s, .max_rows = 100000, .temp_dir = directory_of(c.database.path)});
   if (!engine) {
     spdlog::warn("cannot read recent alerts back: {}", engine.error().message);
     return;
@@ -301,7 +302,10 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
                  m.error().message);
   }
 
-  auto engine = QueryEngine::open(config.database.path, {.time = config.rules.timeout, .max_rows = config.rules.max_rows, .max_bytes = config.rules.max_bytes});
+  auto engine = QueryEngine::open(config.database.path, {.time = config.rules.timeout,
+                                                         .max_rows = config.rules.max_rows,
+                                                         .max_bytes = config.rules.max_bytes,
+                                                         .temp_dir = directory_of(config.database.path)});
   if (!engine) return std::unexpected(engine.error());
   impl->engine = std::move(*engine);
 

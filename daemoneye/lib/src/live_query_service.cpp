@@ -350,7 +350,8 @@ Result<std::unique_ptr<LiveQueryService>> LiveQueryService::start(LiveQueryServi
                                                  std::move(keys));
   auto engine = QueryEngine::open(options.database, {.time = options.config.timeout,
                                                      .max_rows = options.config.max_rows,
-                                                     .max_bytes = options.max_bytes});
+                                                     .max_bytes = options.max_bytes,
+                                                     .temp_dir = directory_of(options.database)});
   if (!engine) return std::unexpected(engine.error().prefixed("live queries"));
   impl->engine = std::move(*engine);
   detail::NatsConnectionConfig nc{.url = options.config.url,

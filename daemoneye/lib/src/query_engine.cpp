@@ -115,6 +115,12 @@ std::string row_to_json(const QueryResult& r, std::size_t row) {
   return obj.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
+std::filesystem::path directory_of(const std::filesystem::path& db) {
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(db, ec);
+  return (ec ? db : abs).parent_path();
+}
+
 struct QueryEngine::Impl {
   // Before db: the connection is closed before its VFS is unregistered.
   std::unique_ptr<sqlite::TempBytesVfs> temp;
@@ -178,7 +184,17 @@ Result<std::unique_ptr<QueryEngine>> QueryEngine::open(const std::filesystem::pa
   if (::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
     return fail(ErrorCategory::invalid_input, fmt::format("refusing {}: not a regular file", path));
   }
-  auto temp = sqlite::TempBytesVfs::make(limits.max_temp_bytes);
+  std::string temp_dir;
+  if (!limits.temp_dir.empty()) {
+    std::error_code ec;
+    const auto dir = std::filesystem::absolute(limits.temp_dir, ec);
+    if (ec || ::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return fail(ErrorCategory::invalid_input,
+                  fmt::format("temporary files directory {}: not a directory", limits.temp_dir.string()));
+    }
+    temp_dir = dir.string();
+  }
+  auto temp = sqlite::TempBytesVfs::make(limits.max_temp_bytes, std::move(temp_dir));
   if (!temp) return std::unexpected(temp.error());
   auto conn = sqlite::open(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, (*temp)->name());
   if (!conn) return std::unexpected(conn.error());

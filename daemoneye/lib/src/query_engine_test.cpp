@@ -1,11 +1,17 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <airssys/daemoneye/query_engine.hpp>
 #include <airssys/daemoneye/rule.hpp>
 #include <airssys/daemoneye/store.hpp>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <sqlite3.h>
 #include <string>
@@ -276,46 +282,137 @@ struct HeapLimitFor {
   std::int64_t before;
 };
 
+// A sort that spills: 150,000 rows of ~310 bytes (45 MB) are more than the
+// sorter's memory (cache_size=-16384: 16 MiB). The two newest rows come
+// first. No LIMIT: with one SQLite keeps only the top rows (no spill); the
+// engine's max_rows cuts the result instead.
+Result<QueryResult> spilling_sort(QueryEngine& e) {
+  // (1000000 + x) || pad: text that sorts as x does (printf is not allowed).
+  const std::string pad(300, 'p');
+  return e.run("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 150000) "
+               "SELECT x, (1000000 + x) || '" + pad + "' AS pad FROM c ORDER BY pad DESC");
+}
+
+void expect_sorted(const Result<QueryResult>& r) {
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_GE(r->rows.size(), 2U);
+  EXPECT_TRUE(r->truncated);
+  EXPECT_EQ(std::get<std::int64_t>(r->rows[0][0]), 150000);
+  EXPECT_EQ(std::get<std::int64_t>(r->rows[1][0]), 149999);
+}
+
 TEST_F(QueryEngineTest, WhatAQuerySortsSpillsToBoundedTemporaryFiles) {
   ASSERT_EQ(::sqlite3_hard_heap_limit64(-1), kSqliteHeapLimit);  // open() set it: this process set none
-  // A sort larger than the heap limit: 150,000 rows of ~310 bytes (45 MB)
-  // under a 32 MiB limit. With temp_store=MEMORY (3b3b4bb) it failed as
-  // out of memory, as an ORDER BY over a full store did under the default
-  // 256 MiB; spilled to temporary files it comes back in order.
+  // A sort larger than the heap limit: 45 MB under a 32 MiB limit. With
+  // temp_store=MEMORY (3b3b4bb) it failed as out of memory, as an ORDER BY
+  // over a full store did under the default 256 MiB; spilled to temporary
+  // files it comes back in order.
   {
     HeapLimitFor small(32 << 20);
     auto e = open_engine({.time = 120s, .max_rows = 2});
     ASSERT_TRUE(e);
-    // (1000000 + x) || pad: text that sorts as x does (printf is not allowed).
-    const std::string pad(300, 'p');
-    auto r = e->run("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 150000) "
-                    "SELECT x, (1000000 + x) || '" + pad + "' AS pad FROM c ORDER BY pad DESC");
-    ASSERT_TRUE(r) << r.error().message;
-    ASSERT_EQ(r->rows.size(), 2U);
-    EXPECT_EQ(std::get<std::int64_t>(r->rows[0][0]), 150000);
-    EXPECT_EQ(std::get<std::int64_t>(r->rows[1][0]), 149999);
+    expect_sorted(spilling_sort(*e));
   }
   // An ORDER BY or a window over an endless CTE: in memory it ran to the
   // heap limit; in files without a cap it wrote /var/tmp until the time
   // limit (60 s here, up to 10 minutes for a rule). The cap fails it.
-  auto e = open_engine({.time = 60s, .max_rows = 10, .max_temp_bytes = std::int64_t{16} << 20});
+  auto e = open_engine({.time = 120s, .max_rows = 2, .max_temp_bytes = std::int64_t{64} << 20});
   ASSERT_TRUE(e);
   for (const char* sql : {"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c ORDER BY x DESC",
                           "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT sum(x) OVER () FROM c"}) {
     auto r = e->run(sql);
     ASSERT_FALSE(r) << sql;
     EXPECT_EQ(r.error().category, ErrorCategory::resource_exhausted) << sql << ": " << r.error().message;
-    EXPECT_EQ(r.error().message, "temporary files limit exceeded (16 MiB: what the query sorts or buffers)") << sql;
+    EXPECT_EQ(r.error().message, "temporary files limit exceeded (64 MiB: what the query sorts or buffers)") << sql;
   }
-  // The engine still answers afterwards, and the files were given back: a
-  // sort that needs them runs again.
+  // The engine still answers afterwards, and the files' bytes were given
+  // back: the 45 MB spill fits the 64 MiB cap only if nothing is left
+  // counted from the refused queries or the run before (twice: a run that
+  // kept its bytes fails the next).
   auto ok = e->run("SELECT count(*) FROM processes");
   ASSERT_TRUE(ok) << ok.error().message;
-  auto again = e->run("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 100000) "
-                      "SELECT x FROM c ORDER BY (1000000 + x) || '" + std::string(100, 'p') + "' DESC");
-  ASSERT_TRUE(again) << again.error().message;
-  EXPECT_EQ(std::get<std::int64_t>(again->rows[0][0]), 100000);
+  expect_sorted(spilling_sort(*e));
+  expect_sorted(spilling_sort(*e));
   EXPECT_EQ(::sqlite3_hard_heap_limit64(-1), kSqliteHeapLimit);
+}
+
+// What the installed agent sees: its unit (ProtectSystem=strict) leaves
+// /tmp, /var/tmp and the working directory "/" read-only, so SQLite's own
+// choice of directory fails every spilling sort with "disk I/O error";
+// temp_dir (the agent passes its database's directory) makes it work.
+// Run in a forked child in a mount namespace of its own, where /tmp and
+// /var/tmp (and TMPDIR, SQLITE_TMPDIR) are remounted read-only and the
+// working directory is /tmp. Exit: 0 sorted, 1 the query failed (message
+// on stderr), 77 no namespace (not allowed here), 2 setup failed.
+int spill_in_read_only_namespace(const fs::path& db, const fs::path& temp_dir) {
+  const pid_t pid = ::fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    if (::unshare(CLONE_NEWNS) != 0) ::_exit(77);
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) ::_exit(77);
+    std::vector<std::string> dirs{"/tmp", "/var/tmp", "/usr/tmp"};
+    for (const char* env : {"TMPDIR", "SQLITE_TMPDIR"})
+      if (const char* v = std::getenv(env); v != nullptr && *v != '\0') dirs.emplace_back(v);
+    for (const auto& d : dirs) {
+      struct stat st {};
+      if (::stat(d.c_str(), &st) != 0) continue;
+      if (::mount(d.c_str(), d.c_str(), nullptr, MS_BIND, nullptr) != 0 ||
+          ::mount(nullptr, d.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) != 0)
+        ::_exit(2);
+    }
+    if (::chdir("/tmp") != 0 || ::access("/tmp", W_OK) == 0) ::_exit(2);
+    // The store's own directory must still be writable (it is not under /tmp).
+    if (::access(db.parent_path().c_str(), W_OK) != 0) ::_exit(77);
+    auto e = QueryEngine::open(db, {.time = 120s, .max_rows = 2, .temp_dir = temp_dir});
+    if (!e) {
+      std::fprintf(stderr, "open: %s\n", e.error().message.c_str());
+      ::_exit(2);
+    }
+    auto r = spilling_sort(**e);
+    if (!r) {
+      std::fprintf(stderr, "query: %s\n", r.error().message.c_str());
+      ::_exit(1);
+    }
+    const bool sorted = r->rows.size() == 2 && std::get<std::int64_t>(r->rows[0][0]) == 150000;
+    ::_exit(sorted ? 0 : 2);
+  }
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
+TEST(QueryEngineTempDir, SortsSpillToTempDirWhereTheDefaultsAreReadOnly) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (a mount namespace)";
+  // Under the working directory (the build tree), not /tmp: /tmp is made
+  // read-only in the child.
+  std::string name = (fs::current_path() / "query-engine-temp-dir-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(name.data()), nullptr);
+  const fs::path dir = name;
+  struct Remove {
+    fs::path p;
+    ~Remove() {
+      std::error_code ec;
+      fs::remove_all(p, ec);
+    }
+  } remove{dir};
+  {
+    auto s = Store::open({.path = dir / "d.db"});
+    ASSERT_TRUE(s) << s.error();
+  }
+  fs::create_directory(dir / "spill");
+  fs::permissions(dir / "spill", fs::perms::owner_all);
+
+  const int with_dir = spill_in_read_only_namespace(dir / "d.db", dir / "spill");
+  if (with_dir == 77) GTEST_SKIP() << "no mount namespace here (or the build tree is under /tmp)";
+  EXPECT_EQ(with_dir, 0);
+  // Unlinked as they were opened: nothing is left behind.
+  EXPECT_TRUE(fs::is_empty(dir / "spill"));
+  // The same sort with SQLite's default directories fails: it spills.
+  EXPECT_EQ(spill_in_read_only_namespace(dir / "d.db", {}), 1);
+
+  auto bad = QueryEngine::open(dir / "d.db", {.temp_dir = dir / "none"});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, fmt::format("temporary files directory {}: not a directory", (dir / "none").string()));
 }
 
 TEST_F(QueryEngineTest, HugeCrossJoinHitsTheTimeLimit) {

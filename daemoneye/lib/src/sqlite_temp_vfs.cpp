@@ -4,9 +4,12 @@
 
 #include <fmt/format.h>
 
+#include <sys/random.h>
+
 #include <atomic>
 #include <cstddef>
 #include <new>
+#include <string>
 
 namespace airssys::daemoneye::sqlite {
 
@@ -23,6 +26,9 @@ struct CapFile {
   sqlite3_file* real;
   TempBytesVfs* owner;  // null: not a temporary file, all delegated
   sqlite3_int64 size;   // bytes counted for this file
+  // The name made in temp_dir() for a temporary file, NUL-NUL terminated
+  // (what sqlite3_uri_parameter expects of a name); "unix" keeps a pointer.
+  std::string temp_name;
 };
 
 constexpr std::size_t kRealOffset = (sizeof(CapFile) + alignof(std::max_align_t) - 1) /
@@ -70,10 +76,36 @@ int x_truncate(sqlite3_file* f, sqlite3_int64 size) {
 // "unix"'s files all have version-3 methods (as sqlite_vfs.cpp assumes too).
 const sqlite3_io_methods kMethods = Forward::table(x_close, x_write, x_truncate);
 
+// "<dir>/daemoneye-temp-<32 random hex digits>", or false (no randomness,
+// or longer than "unix" takes).
+bool make_temp_name(const std::string& dir, int max_path, std::string& out) {
+  unsigned char raw[16];
+  if (::getrandom(raw, sizeof raw, 0) != static_cast<ssize_t>(sizeof raw)) return false;
+  out = dir;
+  out += "/daemoneye-temp-";
+  for (unsigned char b : raw) out += fmt::format("{:02x}", b);
+  if (out.size() >= static_cast<std::size_t>(max_path)) return false;
+  out += '\0';  // with c_str()'s own: NUL-NUL terminated
+  return true;
+}
+
 int x_open(sqlite3_vfs* v, sqlite3_filename name, sqlite3_file* f, int flags, int* out_flags) {
   auto* c = new (f) CapFile{};
   c->real = reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(f) + kRealOffset);
   sqlite3_vfs* u = unix_vfs(v);
+  // A null name asks for a temporary file (always DELETEONCLOSE), which
+  // "unix" would put in the first writable of SQLITE_TMPDIR, TMPDIR,
+  // /var/tmp, /usr/tmp, /tmp, "." -- none of them under the agent's unit.
+  // With a temp_dir the name is made here; EXCLUSIVE has "unix" create it
+  // O_CREAT|O_EXCL|O_NOFOLLOW, 0600 (DELETEONCLOSE), and unlink it at once.
+  if (name == nullptr && !owner_of(v)->temp_dir().empty()) {
+    if (!make_temp_name(owner_of(v)->temp_dir(), u->mxPathname, c->temp_name)) {
+      c->~CapFile();
+      return SQLITE_CANTOPEN;
+    }
+    name = c->temp_name.c_str();
+    flags |= SQLITE_OPEN_CREATE | SQLITE_OPEN_EXCLUSIVE | SQLITE_OPEN_DELETEONCLOSE;
+  }
   const int rc = u->xOpen(u, name, c->real, flags, out_flags);
   if (c->real->pMethods == nullptr) {
     c->~CapFile();
@@ -109,7 +141,8 @@ std::atomic<std::uint64_t> g_next_id{0};
 
 }  // namespace
 
-TempBytesVfs::TempBytesVfs(std::int64_t max_bytes) : max_bytes_(max_bytes) {}
+TempBytesVfs::TempBytesVfs(std::int64_t max_bytes, std::string temp_dir)
+    : temp_dir_(std::move(temp_dir)), max_bytes_(max_bytes) {}
 
 bool TempBytesVfs::take(std::int64_t grow) noexcept {
   if (grow > max_bytes_ - used_) {
@@ -120,10 +153,10 @@ bool TempBytesVfs::take(std::int64_t grow) noexcept {
   return true;
 }
 
-Result<std::unique_ptr<TempBytesVfs>> TempBytesVfs::make(std::int64_t max_bytes) {
+Result<std::unique_ptr<TempBytesVfs>> TempBytesVfs::make(std::int64_t max_bytes, std::string temp_dir) {
   sqlite3_vfs* u = ::sqlite3_vfs_find("unix");
   if (u == nullptr) return fail(ErrorCategory::internal, "SQLite has no \"unix\" VFS");
-  std::unique_ptr<TempBytesVfs> self(new TempBytesVfs(max_bytes));
+  std::unique_ptr<TempBytesVfs> self(new TempBytesVfs(max_bytes, std::move(temp_dir)));
   self->unix_ = u;
   self->name_ = fmt::format("airssys-query-temp-{}", g_next_id.fetch_add(1));
   sqlite3_vfs& v = self->vfs_;

@@ -12,8 +12,10 @@
 // truncate gives back); a write that would take the sum past the cap fails
 // with SQLITE_FULL and exceeded() is set, so the caller can tell the cap
 // from a full disk. SQLite deletes its temporary files as it opens them
-// (unix: unlinked at once, created 0600 with O_EXCL where SQLITE_TMPDIR,
-// TMPDIR or /var/tmp say), so they vanish with the process.
+// (unix: unlinked at once, created 0600 with O_EXCL), so they vanish with
+// the process. Where: in temp_dir when one is given (a unique name made
+// here, sqlite_temp_vfs.cpp x_open), else where "unix" chooses (the first
+// writable of SQLITE_TMPDIR, TMPDIR, /var/tmp, /usr/tmp, /tmp, ".").
 //
 // Everything else (the database, its WAL and shared memory, locks) goes to
 // "unix" unchanged.
@@ -34,7 +36,8 @@ namespace airssys::daemoneye::sqlite {
 class TempBytesVfs {
  public:
   // Registers a VFS of its own (not the default) under a unique name.
-  [[nodiscard]] static Result<std::unique_ptr<TempBytesVfs>> make(std::int64_t max_bytes);
+  // `temp_dir` empty: SQLite's default directories.
+  [[nodiscard]] static Result<std::unique_ptr<TempBytesVfs>> make(std::int64_t max_bytes, std::string temp_dir = {});
   // Unregisters it: the connection opened with it must be closed first.
   ~TempBytesVfs();
   TempBytesVfs(const TempBytesVfs&) = delete;
@@ -43,6 +46,9 @@ class TempBytesVfs {
   // The name to pass to sqlite3_open_v2.
   [[nodiscard]] const char* name() const noexcept { return name_.c_str(); }
   [[nodiscard]] std::int64_t max_bytes() const noexcept { return max_bytes_; }
+  [[nodiscard]] const std::string& temp_dir() const noexcept { return temp_dir_; }
+  // Bytes the open temporary files hold now (0 between statements).
+  [[nodiscard]] std::int64_t used() const noexcept { return used_; }
   // True once a write was refused for the cap; clear() before each statement.
   [[nodiscard]] bool exceeded() const noexcept { return exceeded_; }
   void clear() noexcept { exceeded_ = false; }
@@ -55,10 +61,11 @@ class TempBytesVfs {
   [[nodiscard]] sqlite3_vfs* base() const noexcept { return unix_; }
 
  private:
-  explicit TempBytesVfs(std::int64_t max_bytes);
+  TempBytesVfs(std::int64_t max_bytes, std::string temp_dir);
   sqlite3_vfs vfs_{};
   sqlite3_vfs* unix_ = nullptr;
   std::string name_;
+  std::string temp_dir_;
   std::int64_t max_bytes_;
   std::int64_t used_ = 0;
   bool exceeded_ = false;

@@ -55,6 +55,12 @@ struct QueryLimits {
   // Temporary files of one query (sort spills, ephemeral tables), bytes:
   // twice database.max_size's default, room to sort a full store.
   std::int64_t max_temp_bytes = std::int64_t{1} << 30;
+  // Where those files go (each a unique name, created 0600 with O_EXCL and
+  // unlinked at once). Empty: SQLite's choice, the first writable of
+  // SQLITE_TMPDIR, TMPDIR, /var/tmp, /usr/tmp, /tmp, the working directory
+  // -- none writable under the agent's unit (ProtectSystem=strict), so
+  // the agent passes its database's directory. Must be a directory.
+  std::filesystem::path temp_dir;
 };
 
 using Value = std::variant<std::monostate, std::int64_t, double, std::string>;  // monostate = NULL
@@ -73,6 +79,10 @@ struct QueryParam {
   std::string_view name;
   std::int64_t value = 0;
 };
+
+// The directory holding database `db` (absolute), the agent's temp_dir: its
+// store's directory is writable wherever the store is.
+[[nodiscard]] std::filesystem::path directory_of(const std::filesystem::path& db);
 
 // One result row as a JSON object {"column": value, ...}.
 [[nodiscard]] std::string row_to_json(const QueryResult& r, std::size_t row);
