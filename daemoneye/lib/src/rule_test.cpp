@@ -191,6 +191,24 @@ TEST(Rule, TheNameIsAtMost256Characters) {
   auto fits = parse_rule(rest + "name: " + accented + "\n", "r.yaml");
   ASSERT_TRUE(fits) << fits.error().message;
   EXPECT_EQ(fits->name, accented);
+  // 256 four-byte characters (1,024 bytes) fit too.
+  std::string emoji;
+  for (int i = 0; i < 256; ++i) emoji += "\xf0\x9f\x98\x80";
+  ASSERT_TRUE(parse_rule(rest + "name: " + emoji + "\n", "r.yaml"));
+  // Bytes that are not UTF-8 count a character each: "x" and 500,000 stray
+  // continuation bytes counted as 1 character and loaded (review of
+  // e7eba69); so do a lead byte cut short and bytes never valid.
+  auto stray = parse_rule(rest + "name: \"x" + std::string(500'000, '\x80') + "\"\n", "r.yaml");
+  ASSERT_FALSE(stray);
+  EXPECT_EQ(stray.error().message, "r.yaml:4: name: 500001 characters; at most 256 (it is the name in every alert)");
+  std::string cut;
+  for (int i = 0; i < 86; ++i) cut += "\xe2\x82" "x";  // 3 characters each: 258
+  auto cut_short = parse_rule(rest + "name: \"" + cut + "\"\n", "r.yaml");
+  ASSERT_FALSE(cut_short);
+  EXPECT_EQ(cut_short.error().message, "r.yaml:4: name: 258 characters; at most 256 (it is the name in every alert)");
+  auto never = parse_rule(rest + "name: \"" + std::string(257, '\xff') + "\"\n", "r.yaml");
+  ASSERT_FALSE(never);
+  EXPECT_EQ(never.error().message, "r.yaml:4: name: 257 characters; at most 256 (it is the name in every alert)");
 }
 
 TEST(Rule, LongValuesAreShownCut) {

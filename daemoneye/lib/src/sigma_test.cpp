@@ -340,6 +340,12 @@ TEST(Sigma, TheTitleIsAtMost256Characters) {
   auto fits = parse_rule("title: " + accented + "\n" + rest, "t.yml");
   ASSERT_TRUE(fits) << fits.error().message;
   EXPECT_EQ(fits->name, accented);
+  // Bytes that are not UTF-8 count a character each (review of e7eba69:
+  // "x" and 500,000 bytes 0x80 counted as 1 character and loaded).
+  auto stray = parse_rule("title: \"x" + std::string(500'000, '\x80') + "\"\n" + rest, "t.yml");
+  ASSERT_FALSE(stray);
+  EXPECT_EQ(stray.error().message,
+            "t.yml:1: title: 500001 characters; Sigma allows at most 256 (it is the name in every alert)");
 }
 
 TEST(Sigma, TopLevelKeysAreBounded) {
