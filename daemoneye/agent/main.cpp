@@ -84,6 +84,7 @@ int main(int argc, char** argv) {
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l daemoneye-agent: %v");
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(config->log_level));
+  for (const auto& w : config->warnings) spdlog::warn("{}", w);
 
   // Signals are taken through a signalfd by the scan loop; they are blocked
   // before any thread starts so that every thread inherits the mask.

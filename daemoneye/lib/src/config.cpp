@@ -116,14 +116,24 @@ SetResult set_seconds(std::chrono::seconds& out, std::string_view v, std::chrono
   return {};
 }
 
-// `max_text` empty: no upper bound beyond parse_size's own.
-SetResult set_size(std::uint64_t& out, std::string_view v, std::uint64_t min, std::string_view min_text,
-                   std::uint64_t max = 0, std::string_view max_text = {}) {
+SetResult set_size(std::uint64_t& out, std::string_view v, std::uint64_t min, std::string_view min_text) {
   auto s = parse_size(v);
   if (!s) return std::unexpected(s.error());
   if (*s < min) return bad(fmt::format("must be at least {}, got '{}'", min_text, shown(v)));
-  if (!max_text.empty() && *s > max) return bad(fmt::format("must be at most {}, got '{}'", max_text, shown(v)));
   out = *s;
+  return {};
+}
+
+// rules.max_bytes past kMaxRuleResultBytes was accepted before e39c23c:
+// refusing it would stop an upgraded agent at start (exit 2, not retried),
+// so it is lowered to the ceiling and load_config says so (warnings).
+SetResult set_rule_result_bytes(Config& c, std::string_view v) {
+  if (auto r = set_size(c.rules.max_bytes, v, kMiB, "1MiB"); !r) return r;
+  if (c.rules.max_bytes > kMaxRuleResultBytes) {
+    c.warnings.push_back(fmt::format("rules.max_bytes: '{}' is more than the 256MiB a rule's result may hold; using 256MiB",
+                                     shown(v)));
+    c.rules.max_bytes = kMaxRuleResultBytes;
+  }
   return {};
 }
 
@@ -182,9 +192,7 @@ const std::array kKeys{
     ScalarKey{"rules.max_rows", kCount,
               [](Config& c, std::string_view v) { return set_count(c.rules.max_rows, v, 1, 10'000'000); }},
     ScalarKey{"rules.max_bytes", kSize,
-              [](Config& c, std::string_view v) {
-                return set_size(c.rules.max_bytes, v, kMiB, "1MiB", kMaxRuleResultBytes, "256MiB");
-              }},
+              [](Config& c, std::string_view v) { return set_rule_result_bytes(c, v); }},
     ScalarKey{"alerts.dedup_window", kDuration,
               [](Config& c, std::string_view v) { return set_seconds(c.alerts.dedup_window, v, 0s, 365 * 24h); }},
     ScalarKey{"alerts.rate_limit", kCount,

@@ -144,6 +144,10 @@ struct Config {
   LiveQueryConfig live_query;
   std::string host;               // empty: gethostname()
   std::string log_level = "info"; // trace debug info warn error
+  // Values load_config changed rather than refused (a rules.max_bytes past
+  // 256 MiB, accepted by earlier versions, is lowered to it), one message
+  // each naming the value given and the one used; the agent logs them.
+  std::vector<std::string> warnings;
 };
 
 struct ConfigInputs {
