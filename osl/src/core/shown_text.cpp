@@ -2,26 +2,70 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace airssys::osl::detail {
 
+namespace {
+
+unsigned char byte_at(std::string_view t, std::size_t i) { return static_cast<unsigned char>(t[i]); }
+
+// The length of the well-formed UTF-8 sequence at t[i] (RFC 3629: no
+// overlong forms, surrogates or code points past U+10FFFF), or 0.
+std::size_t utf8_length(std::string_view t, std::size_t i) {
+  const unsigned char c = byte_at(t, i);
+  if (c < 0x80) return 1;
+  std::size_t n = 0;
+  unsigned char lo = 0x80;
+  unsigned char hi = 0xbf;
+  if (c >= 0xc2 && c <= 0xdf) {
+    n = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    n = 3;
+    if (c == 0xe0) lo = 0xa0;  // overlong
+    if (c == 0xed) hi = 0x9f;  // surrogates
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+    if (c == 0xf0) lo = 0x90;  // overlong
+    if (c == 0xf4) hi = 0x8f;  // past U+10FFFF
+  } else {
+    return 0;
+  }
+  if (i + n > t.size() || byte_at(t, i + 1) < lo || byte_at(t, i + 1) > hi) return 0;
+  for (std::size_t k = 2; k < n; ++k)
+    if ((byte_at(t, i + k) & 0xc0) != 0x80) return 0;
+  return n;
+}
+
+// Bytes a terminal could act on, or that would break the quoting: C0
+// controls, DEL, ' and \ (one byte), C1 controls U+0080..U+009F (0xC2
+// 0x80..0x9F: U+009B is CSI), and any byte that is not well-formed UTF-8
+// (a raw 0x9B is CSI on an 8-bit terminal).
+bool escaped(std::string_view t, std::size_t i, std::size_t n) {
+  const unsigned char c = byte_at(t, i);
+  if (n == 0) return true;
+  if (n == 1) return c < 0x20 || c == 0x7f || c == '\'' || c == '\\';
+  return n == 2 && c == 0xc2 && byte_at(t, i + 1) < 0xa0;
+}
+
+}  // namespace
+
 std::string shown_text(std::string_view text, std::size_t max_bytes) {
-  std::size_t keep = text.size();
-  if (keep > max_bytes) {
-    keep = max_bytes;
-    // Back off to the start of the character the cut falls in.
-    while (keep > 0 && (static_cast<unsigned char>(text[keep]) & 0xc0) == 0x80) --keep;
-  }
   std::string out;
-  out.reserve(keep + 24);
-  for (const char ch : text.substr(0, keep)) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c == 0x7f || c == '\'' || c == '\\') {
-      out += fmt::format("\\x{:02x}", c);
+  out.reserve(std::min(text.size(), max_bytes) + 24);
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const std::size_t n = utf8_length(text, i);
+    const std::size_t step = n == 0 ? 1 : n;
+    if (i + step > max_bytes) break;  // a character is shown whole or not at all
+    if (escaped(text, i, n)) {
+      for (std::size_t k = i; k < i + step; ++k) out += fmt::format("\\x{:02x}", byte_at(text, k));
     } else {
-      out += ch;
+      out.append(text.substr(i, step));
     }
+    i += step;
   }
-  if (keep < text.size()) out += fmt::format("… ({} bytes)", text.size());
+  if (i < text.size()) out += fmt::format("… ({} bytes)", text.size());
   return out;
 }
 

@@ -34,5 +34,24 @@ TEST(ShownText, ControlBytesAndQuotesAreEscaped) {
   EXPECT_EQ(shown_text("it's \"x\" \\ \x7f"), "it\\x27s \"x\" \\x5c \\x7f");
 }
 
+// Review of aba1697: C1 controls and invalid UTF-8 passed; a raw 0x9b is
+// CSI on an 8-bit terminal, U+009B its UTF-8 form.
+TEST(ShownText, C1ControlsAndInvalidUtf8AreEscaped) {
+  EXPECT_EQ(shown_text("a\x9b" "2Jb"), "a\\x9b2Jb") << "a raw C1 byte";
+  EXPECT_EQ(shown_text("a\xc2\x9b" "2Jb"), "a\\xc2\\x9b2Jb") << "U+009B";
+  EXPECT_EQ(shown_text("\xc2\x80\xc2\x9f"), "\\xc2\\x80\\xc2\\x9f") << "U+0080, U+009F";
+  EXPECT_EQ(shown_text("\xc2\xa0\xc3\xa9"), "\xc2\xa0\xc3\xa9") << "U+00A0 and after pass";
+  EXPECT_EQ(shown_text("\xc0\xaf"), "\\xc0\\xaf") << "overlong '/'";
+  EXPECT_EQ(shown_text("\xed\xa0\x80"), "\\xed\\xa0\\x80") << "a surrogate";
+  EXPECT_EQ(shown_text("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80") << "past U+10FFFF";
+  EXPECT_EQ(shown_text("x\xe2\x82"), "x\\xe2\\x82") << "a character cut short at the end";
+  EXPECT_EQ(shown_text("\xe2\x82\xac\xf0\x9f\x98\x80"), "\xe2\x82\xac\xf0\x9f\x98\x80") << "3- and 4-byte characters pass";
+  // 500,000 stray continuation bytes: the first 64, escaped, not a scan
+  // back to nothing.
+  std::string want;
+  for (int i = 0; i < 64; ++i) want += "\\x80";
+  EXPECT_EQ(shown_text(std::string(500'000, '\x80')), want + "… (500000 bytes)");
+}
+
 }  // namespace
 }  // namespace airssys::osl::detail

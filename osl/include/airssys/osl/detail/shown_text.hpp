@@ -10,11 +10,14 @@
 
 namespace airssys::osl::detail {
 
-// `text` with control bytes (below 0x20, 0x7f), single quotes (messages
-// quote values in them) and backslashes
-// written as \xNN, and, when longer than `max_bytes`, only its first
-// `max_bytes` bytes (not splitting a UTF-8 character) followed by
-// "… (N bytes)", N its whole length:  got 'AAAA…AAAA… (500000 bytes)'.
+// `text` with the bytes a terminal could act on written as \xNN: C0
+// control bytes (below 0x20, 0x7f), C1 controls U+0080..U+009F (as their
+// two UTF-8 bytes, \xc2\x9b), and every byte that is not part of
+// well-formed UTF-8 (a raw 0x9b is CSI on an 8-bit terminal); also single
+// quotes (messages quote values in them) and backslashes. When longer than
+// `max_bytes`, only its first `max_bytes` bytes (not splitting a UTF-8
+// character) followed by "… (N bytes)", N its whole length:
+// got 'AAAA…AAAA… (500000 bytes)'. The result is valid UTF-8.
 [[nodiscard]] std::string shown_text(std::string_view text, std::size_t max_bytes = 64);
 
 }  // namespace airssys::osl::detail
