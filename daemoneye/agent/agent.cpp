@@ -262,9 +262,11 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   // the store opens; the query engine would set the same otherwise). A
   // rule's SQL can be built so that merely compiling it doubles its memory
   // per nested CTE (the progress-handler time limit only starts once it
-  // runs), and what a rule sorts is kept in memory: past this limit SQLite
-  // fails that statement with "out of memory" instead of the agent growing
-  // without bound. The store and the rules need a few tens of MiB.
+  // runs): past this limit SQLite fails that statement with "out of memory"
+  // instead of the agent growing without bound. What a rule sorts beyond
+  // its page cache spills to temporary files in the database directory,
+  // capped per query (QueryLimits::temp_dir, max_temp_bytes). The store and
+  // the rules need a few tens of MiB.
   sqlite3_hard_heap_limit64(kSqliteHeapLimit);
   auto impl = std::make_unique<Impl>();
   impl->config = config;
