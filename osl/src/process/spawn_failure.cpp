@@ -1,5 +1,6 @@
 #include "process/spawn_failure.hpp"
 
+#include <airssys/osl/detail/shown_text.hpp>
 #include <airssys/osl/unique_fd.hpp>
 
 #include <fcntl.h>
@@ -35,6 +36,11 @@ std::string shebang_interpreter(const std::string& head) {
   return std::string(line.substr(b, e == std::string_view::npos ? line.size() - b : e - b));
 }
 
+// The working directory as messages show it (detail/shown_text.hpp): a
+// 100 KB --cwd comes back as its first 256 bytes and its length, enough to
+// recognise a real path; control bytes are escaped.
+constexpr std::size_t kShownCwdMax = 256;
+
 Error with_message(int err, std::string message) {
   Error e = Error::from_errno(err, "");
   e.message = std::move(message);
@@ -46,10 +52,11 @@ Error with_message(int err, std::string message) {
 Error explain_spawn_failure(int err, FailedStep step, std::string_view stage_text, int program_fd,
                             const std::string& program, const std::string& cwd) {
   if (step == FailedStep::chdir) {
-    if (err == ENOENT) return with_message(err, fmt::format("working directory {} does not exist", cwd));
-    if (err == ENOTDIR) return with_message(err, fmt::format("working directory {} is not a directory", cwd));
-    if (err == EACCES) return with_message(err, fmt::format("working directory {}: permission denied", cwd));
-    return Error::from_errno(err, fmt::format("working directory {}", cwd));
+    const std::string shown_cwd = shown_text(cwd, kShownCwdMax);
+    if (err == ENOENT) return with_message(err, fmt::format("working directory {} does not exist", shown_cwd));
+    if (err == ENOTDIR) return with_message(err, fmt::format("working directory {} is not a directory", shown_cwd));
+    if (err == EACCES) return with_message(err, fmt::format("working directory {}: permission denied", shown_cwd));
+    return Error::from_errno(err, fmt::format("working directory {}", shown_cwd));
   }
   if (step == FailedStep::exec) {
     struct stat st {};
