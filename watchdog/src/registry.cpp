@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <airssys/osl/detail/shown_text.hpp>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -110,7 +112,7 @@ const char* const kTaskKeys[] = {"id", "argv", "cwd", "env", "created_ms", "time
                                  "error", "leftover_processes"};
 
 std::expected<TaskRecord, Error> task_from_json(const std::string& key, const json& j, const std::string& source) {
-  const std::string where = fmt::format("task '{}'", key);
+  const std::string where = fmt::format("task '{}'", osl::detail::shown_text(key));
   if (!j.is_object()) return std::unexpected(Error{ErrorCategory::registry_corrupt, fmt::format("{}: {} is not an object", source, where)});
   TaskRecord t;
   Reader r{j, source, where, {}};
@@ -189,11 +191,11 @@ std::expected<TaskRecord, Error> task_from_json(const std::string& key, const js
   if (!r.problem.empty()) return std::unexpected(Error{ErrorCategory::registry_corrupt, r.problem});
   if (t.id != key) {
     return std::unexpected(Error{ErrorCategory::registry_corrupt,
-                                 fmt::format("{}: {} has id '{}' (must equal its key)", source, where, t.id)});
+                                 fmt::format("{}: {} has id '{}' (must equal its key)", source, where, osl::detail::shown_text(t.id))});
   }
   if (!valid_task_id(t.id)) {
     return std::unexpected(Error{ErrorCategory::registry_corrupt,
-                                 fmt::format("{}: task id '{}' does not match [A-Za-z0-9_][A-Za-z0-9_-]{{0,63}}", source, t.id)});
+                                 fmt::format("{}: task id '{}' does not match [A-Za-z0-9_][A-Za-z0-9_-]{{0,63}}", source, osl::detail::shown_text(t.id))});
   }
   if (t.argv.empty()) {
     return std::unexpected(Error{ErrorCategory::registry_corrupt, fmt::format("{}: {} has an empty argv", source, where)});
@@ -619,10 +621,10 @@ std::expected<void, Error> Registry::update(const Change& change) const {
   // every later command exit 4.
   for (const auto& [id, t] : data->tasks) {
     if (t.id != id || !valid_task_id(id) || t.argv.empty()) {
-      return std::unexpected(Error{ErrorCategory::usage, fmt::format("not recording task '{}': its id or argv is invalid", id)});
+      return std::unexpected(Error{ErrorCategory::usage, fmt::format("not recording task '{}': its id or argv is invalid", osl::detail::shown_text(id))});
     }
     if (auto problem = detail::task_problem(t)) {
-      return std::unexpected(Error{ErrorCategory::usage, fmt::format("not recording task '{}': it {}", id, *problem)});
+      return std::unexpected(Error{ErrorCategory::usage, fmt::format("not recording task '{}': it {}", osl::detail::shown_text(id), *problem)});
     }
   }
   const std::string text = serialize_registry(*data);

@@ -155,6 +155,33 @@ TEST(RegistryInput, AHugeDurationIsTooLargeNotAMissingUnit) {
   }
 }
 
+// A hand-edited registry's ids, states, kinds and cgroup paths come back as
+// error messages show values (osl detail/shown_text.hpp): a 100 KB value is
+// cut with its length, a control byte is escaped.
+TEST(RegistryInput, LongOrControlValuesAreShownCutAndEscaped) {
+  const std::string big(100'000, 'S');
+  const auto bounded = [](const std::string& text, const std::string& problem) {
+    expect_refused(text, problem);
+    TempDir d("wd-input");
+    Registry r(d.path() / "reg.json");
+    write(r.path(), text);
+    auto data = r.load();
+    ASSERT_FALSE(data);
+    EXPECT_LT(data.error().message.size(), 1000u) << "a 100 KB value is not echoed whole";
+  };
+  bounded(one_task(R"(, "state": ")" + big + R"(")"), "task 'x' has state '" + big.substr(0, 64) + "… (100000 bytes)' (must be one of");
+  bounded(one_task(R"(, "containment": {"kind": ")" + big + R"("})"), "(not '" + big.substr(0, 64) + "… (100000 bytes)')");
+  const std::string id(100'000, 'i');
+  bounded(R"({"schema_version": 1, "tasks": {")" + id + R"(": {"id": ")" + id + R"(", "argv": ["a"]}}})",
+          "task id '" + id.substr(0, 64) + "… (100000 bytes)' does not match");
+  bounded(R"({"schema_version": 1, "tasks": {")" + id + R"(": {"id": "y", "argv": ["a"]}}})",
+          "task '" + id.substr(0, 64) + "… (100000 bytes)' has id 'y' (must equal its key)");
+  const std::string dir = "/sys/fs/cgroup/" + big;
+  bounded(one_task(R"(, "containment": {"kind": "cgroup2", "cgroup": ")" + dir + R"("})"),
+          "has containment cgroup '" + dir.substr(0, 256) + "… (100015 bytes)', which is not a task-watchdog cgroup");
+  expect_refused(one_task(R"(, "state": "run\u0000ning\u001b[2J")"), "has state 'run\\x00ning\\x1b[2J'");
+}
+
 TEST(RegistryInput, ImpossibleFieldValuesAreRefused) {
   expect_refused(one_task(R"(, "pid": 0)"), "task 'x' has pid 0 (must be positive)");
   expect_refused(one_task(R"(, "pid": -5)"), "has pid -5");

@@ -1,5 +1,7 @@
 #include "registry_limits.hpp"
 
+#include <airssys/osl/detail/shown_text.hpp>
+
 #include <fmt/format.h>
 
 #include <sys/types.h>
@@ -72,22 +74,25 @@ std::optional<std::string> time_problem(std::string_view field, std::int64_t ms)
   return std::nullopt;
 }
 
+// Text from a hand-edited registry as messages show it (detail/shown_text.hpp):
+// ids, states and names past 64 bytes are cut with their length, paths past
+// 256; control bytes are escaped.
+constexpr std::size_t kShownPathMax = 256;
+
 std::string cgroup_problem(std::string_view field, std::string_view dir) {
   return fmt::format("has {} '{}', which is not a task-watchdog cgroup (an absolute path .../task-watchdog/NAME "
                      "without '.' or '..'): kill, run and cleanup would act on its processes",
-                     field, dir);
+                     field, osl::detail::shown_text(dir, kShownPathMax));
 }
 
 }  // namespace
 
 std::string state_problem(std::string_view text) {
-  return fmt::format("has state '{}' (must be one of {})", has_nul(text) ? std::string("<contains NUL>") : std::string(text),
-                     task_state_spellings());
+  return fmt::format("has state '{}' (must be one of {})", osl::detail::shown_text(text), task_state_spellings());
 }
 
 std::string kind_problem(std::string_view text) {
-  return fmt::format("must be one of {} or empty (not '{}')", containment_kind_spellings(),
-                     has_nul(text) ? std::string("<contains NUL>") : std::string(text));
+  return fmt::format("must be one of {} or empty (not '{}')", containment_kind_spellings(), osl::detail::shown_text(text));
 }
 
 std::optional<std::string> task_problem(const TaskRecord& t) {
@@ -136,7 +141,7 @@ std::optional<std::string> task_problem(const TaskRecord& t) {
     return cgroup_problem("containment cgroup", t.containment.cgroup);
   }
   for (const auto& [controller, dir] : t.containment.v1) {
-    if (!is_task_cgroup(dir)) return cgroup_problem(fmt::format("containment v1 {}", controller), dir);
+    if (!is_task_cgroup(dir)) return cgroup_problem(fmt::format("containment v1 {}", osl::detail::shown_text(controller)), dir);
   }
   return std::nullopt;
 }
