@@ -16,6 +16,7 @@
 #include "fleet_command.hpp"
 
 #include <airssys/daemoneye/config.hpp>
+#include <airssys/daemoneye/terminal_text.hpp>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -130,6 +131,9 @@ int main(int argc, char** argv) {
   if (!db.empty()) in.overrides.emplace_back("database.path", db);
   auto config = de::load_config(in);
   if (!config) return cli::fail_with(config.error());
+  // Values the loader changed rather than refused (the agent logs the same
+  // ones): the operator sees them here too; the exit code does not change.
+  for (const auto& w : config->warnings) cli::say("warning: " + de::printable(w));
   const cli::Context ctx{*config};
 
   if (status->parsed()) return cli::run_status(ctx, json);

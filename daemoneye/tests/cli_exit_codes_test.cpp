@@ -75,6 +75,26 @@ TEST_F(CliExitCodes, TwoForUsageAndInvalidInput) {
   EXPECT_EQ(sql.code, 2) << sql.err;
 }
 
+// A value load_config lowers rather than refuses is said on stderr, and the
+// command exits as it would without it.
+TEST_F(CliExitCodes, AConfigWarningIsSaidAndChangesNoExitCode) {
+  make_store();
+  const fs::path config = dir_.path() / "config.yaml";
+  write_file(config, "rules: { max_bytes: 1TiB }\n");
+  const std::string warning =
+      "daemoneye-cli: warning: rules.max_bytes: '1TiB' is more than the 256MiB a rule's result may hold; using 256MiB\n";
+  Outcome q = run_db({"--config", config.string(), "query", "SELECT 1"});
+  EXPECT_EQ(q.code, 0) << q.err;
+  EXPECT_TRUE(has(q.err, warning)) << q.err;
+  Outcome st = run_db({"--config", config.string(), "status"});
+  EXPECT_EQ(st.code, 1) << st.err;  // no status file: the agent is not running, as without the warning
+  EXPECT_TRUE(has(st.err, warning)) << st.err;
+  write_file(config, "rules: { max_bytes: 1MiB }\n");
+  Outcome quiet = run_db({"--config", config.string(), "query", "SELECT 1"});
+  EXPECT_EQ(quiet.code, 0) << quiet.err;
+  EXPECT_FALSE(has(quiet.err, "warning")) << quiet.err;
+}
+
 TEST_F(CliExitCodes, ThreeWhenWhatIsNamedDoesNotExist) {
   Outcome db = run_db({"query", "SELECT 1"});
   EXPECT_EQ(db.code, 3) << db.err;
