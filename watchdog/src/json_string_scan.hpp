@@ -10,10 +10,13 @@
 // checks the whole text; and most string bytes are plain ASCII, which a
 // 64-bit word tests eight at a time.
 
+#include <airssys/osl/detail/utf8.hpp>
+
 #include <bit>
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 namespace airssys::watchdog::detail {
 
@@ -49,28 +52,13 @@ namespace airssys::watchdog::detail {
 }
 
 // One UTF-8 sequence of two to four bytes at p (*p >= 0x80), as RFC 3629
-// allows it: no overlong forms, no surrogates, nothing above U+10FFFF, no
-// sequence cut short by `end`. The byte after it, or nullptr when it is not
-// one (which nlohmann, the other reader, refuses too).
+// allows it (osl::detail::utf8_sequence_length, the repository's one check):
+// no overlong forms, no surrogates, nothing above U+10FFFF, no sequence cut
+// short by `end`. The byte after it, or nullptr when it is not one (which
+// nlohmann, the other reader, refuses too; an ASCII byte gives nullptr).
 [[nodiscard]] inline const char* json_utf8_sequence(const char* p, const char* end) noexcept {
-  const auto c = static_cast<unsigned char>(*p);
-  int len = 0;
-  std::uint32_t cp = 0;
-  if ((c & 0xE0) == 0xC0) len = 2, cp = c & 0x1F;
-  else if ((c & 0xF0) == 0xE0) len = 3, cp = c & 0x0F;
-  else if ((c & 0xF8) == 0xF0) len = 4, cp = c & 0x07;
-  else return nullptr;
-  if (end - p < len) return nullptr;
-  for (int k = 1; k < len; ++k) {
-    const auto cc = static_cast<unsigned char>(p[k]);
-    if ((cc & 0xC0) != 0x80) return nullptr;
-    cp = (cp << 6) | (cc & 0x3F);
-  }
-  if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-      (cp >= 0xD800 && cp <= 0xDFFF)) {
-    return nullptr;
-  }
-  return p + len;
+  const std::size_t n = osl::detail::utf8_sequence_length(std::string_view(p, static_cast<std::size_t>(end - p)), 0);
+  return n >= 2 ? p + n : nullptr;
 }
 
 // Appends code point `cp` (at most U+10FFFF and no surrogate, which the

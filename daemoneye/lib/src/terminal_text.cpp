@@ -1,45 +1,13 @@
 #include <airssys/daemoneye/terminal_text.hpp>
 
+#include <airssys/osl/detail/utf8.hpp>
+
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cstdlib>
-#include <optional>
 
 namespace airssys::daemoneye {
-
-namespace {
-
-// The code point of the valid UTF-8 sequence of `len` bytes at s[i] (2 to
-// 4), or nullopt: a cut-off, overlong or surrogate sequence, a stray
-// continuation byte, or 0xf5..0xff.
-std::optional<char32_t> utf8_at(std::string_view s, std::size_t i, std::size_t& len) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  char32_t cp = 0;
-  if (b0 >= 0xc2 && b0 <= 0xdf) {
-    len = 2;
-    cp = b0 & 0x1fU;
-  } else if (b0 >= 0xe0 && b0 <= 0xef) {
-    len = 3;
-    cp = b0 & 0x0fU;
-  } else if (b0 >= 0xf0 && b0 <= 0xf4) {
-    len = 4;
-    cp = b0 & 0x07U;
-  } else {
-    return std::nullopt;
-  }
-  if (i + len > s.size()) return std::nullopt;
-  for (std::size_t k = 1; k < len; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xc0U) != 0x80U) return std::nullopt;
-    cp = (cp << 6) | (b & 0x3fU);
-  }
-  if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-    return std::nullopt;
-  return cp;
-}
-
-}  // namespace
 
 std::string printable(std::string_view s) {
   std::string out;
@@ -55,12 +23,11 @@ std::string printable(std::string_view s) {
     // terminal reading 8-bit controls), and U+0080..U+009F written as UTF-8
     // (xterm-like terminals act on them as C1 controls: U+009B is CSI,
     // U+009D OSC), as on ESC: one '?' each.
-    std::size_t len = 1;
-    const auto cp = utf8_at(s, i, len);
-    if (!cp) {
+    const std::size_t len = osl::detail::utf8_sequence_length(s, i);
+    if (len == 0) {
       out += '?';
       ++i;
-    } else if (*cp <= 0x9f) {
+    } else if (len == 2 && c == 0xc2 && static_cast<unsigned char>(s[i + 1]) < 0xa0) {  // U+0080..U+009F
       out += '?';
       i += len;
     } else {

@@ -1,4 +1,5 @@
 #include <airssys/osl/detail/shown_text.hpp>
+#include <airssys/osl/detail/utf8.hpp>
 
 #include <fmt/format.h>
 
@@ -9,33 +10,6 @@ namespace airssys::osl::detail {
 namespace {
 
 unsigned char byte_at(std::string_view t, std::size_t i) { return static_cast<unsigned char>(t[i]); }
-
-// The length of the well-formed UTF-8 sequence at t[i] (RFC 3629: no
-// overlong forms, surrogates or code points past U+10FFFF), or 0.
-std::size_t utf8_length(std::string_view t, std::size_t i) {
-  const unsigned char c = byte_at(t, i);
-  if (c < 0x80) return 1;
-  std::size_t n = 0;
-  unsigned char lo = 0x80;
-  unsigned char hi = 0xbf;
-  if (c >= 0xc2 && c <= 0xdf) {
-    n = 2;
-  } else if (c >= 0xe0 && c <= 0xef) {
-    n = 3;
-    if (c == 0xe0) lo = 0xa0;  // overlong
-    if (c == 0xed) hi = 0x9f;  // surrogates
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    n = 4;
-    if (c == 0xf0) lo = 0x90;  // overlong
-    if (c == 0xf4) hi = 0x8f;  // past U+10FFFF
-  } else {
-    return 0;
-  }
-  if (i + n > t.size() || byte_at(t, i + 1) < lo || byte_at(t, i + 1) > hi) return 0;
-  for (std::size_t k = 2; k < n; ++k)
-    if ((byte_at(t, i + k) & 0xc0) != 0x80) return 0;
-  return n;
-}
 
 // Bytes a terminal could act on, or that would break the quoting: C0
 // controls, DEL, ' and \ (one byte), C1 controls U+0080..U+009F (0xC2
@@ -55,7 +29,7 @@ std::string shown_text(std::string_view text, std::size_t max_bytes) {
   out.reserve(std::min(text.size(), max_bytes) + 24);
   std::size_t i = 0;
   while (i < text.size()) {
-    const std::size_t n = utf8_length(text, i);
+    const std::size_t n = utf8_sequence_length(text, i);
     const std::size_t step = n == 0 ? 1 : n;
     if (i + step > max_bytes) break;  // a character is shown whole or not at all
     if (escaped(text, i, n)) {
