@@ -157,7 +157,7 @@ AlertStats AlertPipeline::stats() const {
   s.webhook_dropped = m.counters->webhook_dropped.load(std::memory_order_relaxed);
   s.webhook_delivered = m.counters->webhook_delivered.load(std::memory_order_relaxed);
   s.nats_published = m.counters->nats_published.load(std::memory_order_relaxed);
-  s.nats_acked = m.counters->nats_acked.load(std::memory_order_relaxed);
+  s.nats_acked = m.counters->nats_acked.load(std::memory_order_acquire);  // before nats_spooled (NatsForwarder::run)
   s.nats_spooled = m.counters->nats_spooled.load(std::memory_order_relaxed);
   s.nats_dropped = m.counters->nats_dropped.load(std::memory_order_relaxed);
   s.nats_reconnects = m.counters->nats_reconnects.load(std::memory_order_relaxed);

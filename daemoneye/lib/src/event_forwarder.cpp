@@ -73,7 +73,7 @@ std::size_t EventForwarder::drain(std::chrono::milliseconds max) {
 EventForwarder::Stats EventForwarder::stats() const {
   const auto& c = *impl_->counters;
   return {.published = c.nats_published.load(std::memory_order_relaxed),
-          .acked = c.nats_acked.load(std::memory_order_relaxed),
+          .acked = c.nats_acked.load(std::memory_order_acquire),  // before spooled (NatsForwarder::run)
           .spooled = c.nats_spooled.load(std::memory_order_relaxed),
           .dropped = c.nats_dropped.load(std::memory_order_relaxed),
           .reconnects = c.nats_reconnects.load(std::memory_order_relaxed),

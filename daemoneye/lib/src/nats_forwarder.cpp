@@ -254,10 +254,14 @@ void NatsForwarder::run() {
     const Result<void> sent = publish(*m, subject);
     count_reconnects();
     if (sent) {
-      counters_->nats_acked.fetch_add(1, std::memory_order_relaxed);
+      // Counted acked once it has left the spool (release; stats() reads
+      // acked first, acquire): whoever sees acked == N also sees the spool
+      // and nats_spooled without those N, never an acked message still
+      // spooled.
+      drop_front(m->seq);
+      counters_->nats_acked.fetch_add(1, std::memory_order_release);
       publish_report_.succeeded();
       backoff = kFirstBackoff;
-      drop_front(m->seq);
       continue;
     }
     {
