@@ -5,6 +5,7 @@
 // and the environment share, so the three cannot disagree on a key's name,
 // type or limits. alerts.sinks, a list, is YAML only.
 #include <airssys/daemoneye/config.hpp>
+#include <airssys/daemoneye/query_engine.hpp>
 #include <airssys/osl/audit_syslog.hpp>
 #include <airssys/osl/detail/shown_text.hpp>
 
@@ -67,9 +68,10 @@ std::string shown(std::string_view v) { return osl::detail::shown_text(v); }
 
 // rules.max_bytes' ceiling. A rule's result is held in the agent's memory
 // and copied into its alerts (and a live query's reply); 1 TiB was accepted.
-// 256 MiB is SQLite's whole heap in the agent (kSqliteHeapLimit), 16 times
-// the default, and far past what any sink delivers in one alert.
-constexpr std::uint64_t kMaxRuleResultBytes = 256 * kMiB;
+// It is SQLite's whole heap in the agent (kSqliteHeapLimit, 256 MiB), 16
+// times the default, and far past what any sink delivers in one alert.
+constexpr auto kMaxRuleResultBytes = static_cast<std::uint64_t>(kSqliteHeapLimit);
+static_assert(kMaxRuleResultBytes == 256 * kMiB, "the rules.max_bytes warning names 256MiB");
 
 // Every value problem is the input's: the agent exits 2 for it.
 SetResult bad(std::string message) { return fail(ErrorCategory::invalid_input, std::move(message)); }
