@@ -116,27 +116,6 @@ int x_open(sqlite3_vfs* v, sqlite3_filename name, sqlite3_file* f, int flags, in
   return rc;
 }
 
-int x_delete(sqlite3_vfs* v, const char* name, int sync_dir) {
-  return unix_vfs(v)->xDelete(unix_vfs(v), name, sync_dir);
-}
-int x_access(sqlite3_vfs* v, const char* name, int flags, int* out) {
-  return unix_vfs(v)->xAccess(unix_vfs(v), name, flags, out);
-}
-int x_full_pathname(sqlite3_vfs* v, const char* name, int n, char* out) {
-  return unix_vfs(v)->xFullPathname(unix_vfs(v), name, n, out);
-}
-void* x_dl_open(sqlite3_vfs* v, const char* name) { return unix_vfs(v)->xDlOpen(unix_vfs(v), name); }
-void x_dl_error(sqlite3_vfs* v, int n, char* out) { unix_vfs(v)->xDlError(unix_vfs(v), n, out); }
-void (*x_dl_sym(sqlite3_vfs* v, void* h, const char* sym))(void) { return unix_vfs(v)->xDlSym(unix_vfs(v), h, sym); }
-void x_dl_close(sqlite3_vfs* v, void* h) { unix_vfs(v)->xDlClose(unix_vfs(v), h); }
-int x_randomness(sqlite3_vfs* v, int n, char* out) { return unix_vfs(v)->xRandomness(unix_vfs(v), n, out); }
-int x_sleep(sqlite3_vfs* v, int us) { return unix_vfs(v)->xSleep(unix_vfs(v), us); }
-int x_current_time(sqlite3_vfs* v, double* out) { return unix_vfs(v)->xCurrentTime(unix_vfs(v), out); }
-int x_get_last_error(sqlite3_vfs* v, int n, char* out) { return unix_vfs(v)->xGetLastError(unix_vfs(v), n, out); }
-int x_current_time_int64(sqlite3_vfs* v, sqlite3_int64* out) {
-  return unix_vfs(v)->xCurrentTimeInt64(unix_vfs(v), out);
-}
-
 std::atomic<std::uint64_t> g_next_id{0};
 
 }  // namespace
@@ -160,24 +139,10 @@ Result<std::unique_ptr<TempBytesVfs>> TempBytesVfs::make(std::int64_t max_bytes,
   self->unix_ = u;
   self->name_ = fmt::format("airssys-query-temp-{}", g_next_id.fetch_add(1));
   sqlite3_vfs& v = self->vfs_;
-  v.iVersion = 2;  // up to xCurrentTimeInt64; no system-call overrides
+  detail::ForwardVfs<unix_vfs>::fill(v, *u, x_open);
   v.szOsFile = static_cast<int>(kRealOffset) + u->szOsFile;
-  v.mxPathname = u->mxPathname;
   v.zName = self->name_.c_str();
   v.pAppData = self.get();
-  v.xOpen = x_open;
-  v.xDelete = x_delete;
-  v.xAccess = x_access;
-  v.xFullPathname = x_full_pathname;
-  v.xDlOpen = x_dl_open;
-  v.xDlError = x_dl_error;
-  v.xDlSym = x_dl_sym;
-  v.xDlClose = x_dl_close;
-  v.xRandomness = x_randomness;
-  v.xSleep = x_sleep;
-  v.xCurrentTime = x_current_time;
-  v.xGetLastError = x_get_last_error;
-  v.xCurrentTimeInt64 = x_current_time_int64;
   if (const int rc = ::sqlite3_vfs_register(&v, 0); rc != SQLITE_OK) {
     return fail(ErrorCategory::internal, fmt::format("cannot register a SQLite VFS: {}", ::sqlite3_errstr(rc)));
   }

@@ -157,19 +157,7 @@ int x_delete(sqlite3_vfs*, const char* name, int sync_dir_after) {
   return SQLITE_OK;
 }
 
-int x_access(sqlite3_vfs*, const char* name, int flags, int* out) { return g_unix->xAccess(g_unix, name, flags, out); }
-int x_full_pathname(sqlite3_vfs*, const char* name, int n, char* out) {
-  return g_unix->xFullPathname(g_unix, name, n, out);
-}
-void* x_dl_open(sqlite3_vfs*, const char* name) { return g_unix->xDlOpen(g_unix, name); }
-void x_dl_error(sqlite3_vfs*, int n, char* out) { g_unix->xDlError(g_unix, n, out); }
-void (*x_dl_sym(sqlite3_vfs*, void* h, const char* sym))(void) { return g_unix->xDlSym(g_unix, h, sym); }
-void x_dl_close(sqlite3_vfs*, void* h) { g_unix->xDlClose(g_unix, h); }
-int x_randomness(sqlite3_vfs*, int n, char* out) { return g_unix->xRandomness(g_unix, n, out); }
-int x_sleep(sqlite3_vfs*, int us) { return g_unix->xSleep(g_unix, us); }
-int x_current_time(sqlite3_vfs*, double* out) { return g_unix->xCurrentTime(g_unix, out); }
-int x_get_last_error(sqlite3_vfs*, int n, char* out) { return g_unix->xGetLastError(g_unix, n, out); }
-int x_current_time_int64(sqlite3_vfs*, sqlite3_int64* out) { return g_unix->xCurrentTimeInt64(g_unix, out); }
+sqlite3_vfs* unix_of(sqlite3_vfs*) { return g_unix; }
 
 sqlite3_vfs g_vfs{};
 
@@ -185,23 +173,9 @@ Result<void> register_vfs() {
       problem = "SQLite has no \"unix\" VFS to build on";
       return;
     }
-    g_vfs.iVersion = 2;
+    detail::ForwardVfs<unix_of>::fill(g_vfs, *g_unix, x_open, x_delete);
     g_vfs.szOsFile = static_cast<int>(kRealOffset) + g_unix->szOsFile;
-    g_vfs.mxPathname = g_unix->mxPathname;
     g_vfs.zName = kFaultSeamVfs;
-    g_vfs.xOpen = x_open;
-    g_vfs.xDelete = x_delete;
-    g_vfs.xAccess = x_access;
-    g_vfs.xFullPathname = x_full_pathname;
-    g_vfs.xDlOpen = x_dl_open;
-    g_vfs.xDlError = x_dl_error;
-    g_vfs.xDlSym = x_dl_sym;
-    g_vfs.xDlClose = x_dl_close;
-    g_vfs.xRandomness = x_randomness;
-    g_vfs.xSleep = x_sleep;
-    g_vfs.xCurrentTime = x_current_time;
-    g_vfs.xGetLastError = x_get_last_error;
-    g_vfs.xCurrentTimeInt64 = x_current_time_int64;
     rc = ::sqlite3_vfs_register(&g_vfs, /*makeDflt=*/0);
     if (rc != SQLITE_OK) problem = std::string("cannot register the SQLite VFS: ") + ::sqlite3_errstr(rc);
   });

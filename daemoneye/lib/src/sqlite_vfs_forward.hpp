@@ -1,10 +1,11 @@
 #pragma once
-// The sqlite3_io_methods a shim VFS over "unix" passes on unchanged, for
-// the shims that wrap each "unix" file (sqlite_vfs.hpp: the fault seam,
-// sqlite_temp_vfs.hpp: the temporary-files cap). `Real` maps the shim's
-// sqlite3_file to the "unix" one it wraps; a shim writes its own xClose,
-// xWrite, xTruncate (and whatever else it changes) and takes the rest
-// from here.
+// The sqlite3_io_methods and sqlite3_vfs methods a shim VFS over "unix"
+// passes on unchanged, for the shims that wrap each "unix" file
+// (sqlite_vfs.hpp: the fault seam, sqlite_temp_vfs.hpp: the
+// temporary-files cap). `Real` maps the shim's sqlite3_file to the "unix"
+// one it wraps, `Base` the shim's sqlite3_vfs to "unix"; a shim writes its
+// own xOpen, xClose, xWrite, xTruncate (and whatever else it changes) and
+// takes the rest from here.
 
 #include <sqlite3.h>
 
@@ -50,6 +51,51 @@ struct ForwardFile {
     return {3,         close,    read,           write,         truncate,    sync_,          file_size,
             lock,      unlock,   check_reserved, file_control_, sector_size, device_characteristics,
             shm_map,   shm_lock, shm_barrier,    shm_unmap,     fetch,       unfetch};
+  }
+};
+
+template <sqlite3_vfs* (*Base)(sqlite3_vfs*)>
+struct ForwardVfs {
+  static int remove(sqlite3_vfs* v, const char* name, int sync_dir) { return Base(v)->xDelete(Base(v), name, sync_dir); }
+  static int access(sqlite3_vfs* v, const char* name, int flags, int* out) {
+    return Base(v)->xAccess(Base(v), name, flags, out);
+  }
+  static int full_pathname(sqlite3_vfs* v, const char* name, int n, char* out) {
+    return Base(v)->xFullPathname(Base(v), name, n, out);
+  }
+  static void* dl_open(sqlite3_vfs* v, const char* name) { return Base(v)->xDlOpen(Base(v), name); }
+  static void dl_error(sqlite3_vfs* v, int n, char* out) { Base(v)->xDlError(Base(v), n, out); }
+  static void (*dl_sym(sqlite3_vfs* v, void* h, const char* sym))(void) { return Base(v)->xDlSym(Base(v), h, sym); }
+  static void dl_close(sqlite3_vfs* v, void* h) { Base(v)->xDlClose(Base(v), h); }
+  static int randomness(sqlite3_vfs* v, int n, char* out) { return Base(v)->xRandomness(Base(v), n, out); }
+  static int sleep(sqlite3_vfs* v, int us) { return Base(v)->xSleep(Base(v), us); }
+  static int current_time(sqlite3_vfs* v, double* out) { return Base(v)->xCurrentTime(Base(v), out); }
+  static int get_last_error(sqlite3_vfs* v, int n, char* out) { return Base(v)->xGetLastError(Base(v), n, out); }
+  static int current_time_int64(sqlite3_vfs* v, sqlite3_int64* out) {
+    return Base(v)->xCurrentTimeInt64(Base(v), out);
+  }
+
+  // A version-2 VFS (up to xCurrentTimeInt64; no system-call overrides)
+  // over `base` with the shim's own xOpen and xDelete and these; the
+  // caller sets szOsFile, zName and pAppData.
+  static void fill(sqlite3_vfs& v, const sqlite3_vfs& base,
+                   int (*open)(sqlite3_vfs*, sqlite3_filename, sqlite3_file*, int, int*),
+                   int (*remove_)(sqlite3_vfs*, const char*, int) = remove) {
+    v.iVersion = 2;
+    v.mxPathname = base.mxPathname;
+    v.xOpen = open;
+    v.xDelete = remove_;
+    v.xAccess = access;
+    v.xFullPathname = full_pathname;
+    v.xDlOpen = dl_open;
+    v.xDlError = dl_error;
+    v.xDlSym = dl_sym;
+    v.xDlClose = dl_close;
+    v.xRandomness = randomness;
+    v.xSleep = sleep;
+    v.xCurrentTime = current_time;
+    v.xGetLastError = get_last_error;
+    v.xCurrentTimeInt64 = current_time_int64;
   }
 };
 
