@@ -26,9 +26,9 @@ int main() {
       std::fprintf(stderr, "bus: %s\n", client.error().to_string().c_str());
     } else if (auto sub = (*client)->subscribe_pull("greetings.*"); !sub) {
       std::fprintf(stderr, "bus: %s\n", sub.error().to_string().c_str());
-    } else if (!(*client)->publish("greetings.world", "hello") || !(*client)->flush()) {
+    } else if (!(*client)->publish("greetings.world", "hello", {.correlation_id = "c-1"}) || !(*client)->flush()) {
       std::fprintf(stderr, "bus: publish failed\n");
-    } else if (auto m = sub->next(10s); !m || m->payload != "hello") {
+    } else if (auto m = sub->next(10s); !m || m->payload != "hello" || m->correlation_id != "c-1") {
       std::fprintf(stderr, "bus: message not received\n");
     } else {
       std::puts("bus ok");

@@ -1,9 +1,13 @@
 // airssys::osl from an install: a policy parsed from YAML (yaml-cpp, a
-// private dependency of the static library) decides two operations.
+// private dependency of the static library) decides two operations, then a
+// System made with it (designated initializers, as docs/osl.md writes them)
+// refuses a read the policy does not allow.
 #include <airssys/osl/policy.hpp>
+#include <airssys/osl/system.hpp>
 
 #include <array>
 #include <cstdio>
+#include <utility>
 
 namespace osl = airssys::osl;
 
@@ -25,6 +29,12 @@ rules:
   if (!policy->decide("app", osl::OpKind::fs_read, allowed).allowed ||
       policy->decide("app", osl::OpKind::fs_read, denied).allowed) {
     std::fprintf(stderr, "osl: wrong decision\n");
+    return 1;
+  }
+  osl::System system(osl::SystemOptions{.policy = std::move(*policy)});
+  auto read = system.run("app", osl::fs::Read{.path = "/etc/shadow"});
+  if (read || read.error().category != osl::ErrorCategory::denied) {
+    std::fprintf(stderr, "osl: reading /etc/shadow was not denied\n");
     return 1;
   }
   std::puts("osl ok");

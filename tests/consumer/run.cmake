@@ -1,7 +1,8 @@
 # ctest install.consumer: installs the build tree into a staged prefix and
 # builds tests/consumer against it from outside the tree, twice —
-# find_package(airssys) (one program per library) and pkg-config (the osl
-# program with a bare compiler command) — then runs every program.
+# find_package(airssys) (one program per library) and pkg-config (the osl,
+# ledger_osl and rt_osl programs with a bare compiler command) — then runs
+# every program.
 #
 #   cmake -DBUILD_DIR=... -DSOURCE_DIR=... -DWORK_DIR=... -DCXX=...
 #         "-DCXX_FLAGS=..." "-DLINK_FLAGS=..." -P run.cmake
@@ -44,7 +45,7 @@ endif()
 
 run(${CMAKE_COMMAND} ${configure_args} -B ${cbuild})
 run(${CMAKE_COMMAND} --build ${cbuild} -j 2)
-foreach(c osl rt bus ledger)
+foreach(c osl rt bus ledger ledger_osl rt_osl)
   run(${cbuild}/consumer_${c})
   message(STATUS "find_package: ${out}")
 endforeach()
@@ -53,11 +54,16 @@ endforeach()
 # --static for its private dependencies (yaml-cpp, fmt, ...).
 file(GLOB pcdirs LIST_DIRECTORIES true ${stage}/lib*/pkgconfig ${stage}/lib/*/pkgconfig)
 string(REPLACE ";" ":" pcpath "${pcdirs}")
-run(${CMAKE_COMMAND} -E env PKG_CONFIG_PATH=${pcpath} pkg-config --static --cflags --libs airssys-osl)
-separate_arguments(pc_flags UNIX_COMMAND "${out}")
 separate_arguments(cxx_flags UNIX_COMMAND "${CXX_FLAGS}")
 separate_arguments(link_flags UNIX_COMMAND "${LINK_FLAGS}")
-run(${CXX} ${cxx_flags} ${SOURCE_DIR}/tests/consumer/osl_consumer.cpp -o ${WORK_DIR}/osl_pkgconfig
-  ${pc_flags} ${link_flags})
-run(${WORK_DIR}/osl_pkgconfig)
-message(STATUS "pkg-config: ${out}")
+# ledger_osl and rt_osl have osl (and rt, ledger) types in their API: their
+# modules must bring those libraries without being named.
+foreach(c osl ledger_osl rt_osl)
+  string(REPLACE "_" "-" module "airssys-${c}")
+  run(${CMAKE_COMMAND} -E env PKG_CONFIG_PATH=${pcpath} pkg-config --static --cflags --libs ${module})
+  separate_arguments(pc_flags UNIX_COMMAND "${out}")
+  run(${CXX} ${cxx_flags} -Wall -Wextra -Werror ${SOURCE_DIR}/tests/consumer/${c}_consumer.cpp
+    -o ${WORK_DIR}/${c}_pkgconfig ${pc_flags} ${link_flags})
+  run(${WORK_DIR}/${c}_pkgconfig)
+  message(STATUS "pkg-config: ${out}")
+endforeach()

@@ -36,20 +36,20 @@ namespace airssys::bus {
 // with a literal second token.
 struct Permission {
   uid_t uid = 0;
-  std::vector<std::string> publish;
-  std::vector<std::string> subscribe;
+  std::vector<std::string> publish{};
+  std::vector<std::string> subscribe{};
 };
 
 struct BrokerOptions {
-  std::filesystem::path socket_path;
+  std::filesystem::path socket_path{};
   // Admitted peers: uid in allowed_uids, or primary or supplementary gid in
   // allowed_gids. Both empty means {our effective uid, 0}. Reaching the socket
   // also takes filesystem access: our uid, root, or (with allowed_gids) a
   // member of allowed_gids[0]; other allowed uids/gids need a directory they
   // can enter, which the broker does not create for them.
-  std::vector<uid_t> allowed_uids;
-  std::vector<gid_t> allowed_gids;
-  std::vector<Permission> permissions;
+  std::vector<uid_t> allowed_uids{};
+  std::vector<gid_t> allowed_gids{};
+  std::vector<Permission> permissions{};
   std::size_t max_frame_bytes = 1024 * 1024;
   std::size_t max_connections = 4096;
   std::size_t max_subscriptions_per_connection = 4096;
@@ -81,7 +81,7 @@ struct BrokerOptions {
   std::chrono::microseconds busy_poll{0};
   // Where reasons for closed connections go (default: stderr). Called on the
   // broker thread.
-  std::function<void(std::string_view)> log;
+  std::function<void(std::string_view)> log{};
 };
 
 class Broker {

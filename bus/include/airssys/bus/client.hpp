@@ -52,17 +52,17 @@ struct Message {
 };
 
 struct PublishOptions {
-  std::string_view reply_to;        // where a responder should publish its answer
-  std::string_view correlation_id;  // header, carried unchanged
-  std::string_view content_type;    // header, carried unchanged
+  std::string_view reply_to{};        // where a responder should publish its answer
+  std::string_view correlation_id{};  // header, carried unchanged
+  std::string_view content_type{};    // header, carried unchanged
   // Any number of user headers, carried unchanged in order; each checked by
   // validate_header (invalid_argument). The caller's storage must outlive
   // the publish() call only.
-  std::span<const Header> headers;
+  std::span<const Header> headers{};
 };
 
 struct SubscribeOptions {
-  std::string queue;  // non-empty: queue group; each message goes to one member
+  std::string queue{};  // non-empty: queue group; each message goes to one member
   Policy policy = Policy::drop_newest;
   std::uint32_t max_msgs = 0;   // broker-side queue bound; 0 = broker default
   std::uint64_t max_bytes = 0;  // broker-side queue bound; 0 = broker default
@@ -95,7 +95,7 @@ class Subscription {
 };
 
 struct ClientOptions {
-  std::filesystem::path socket_path;
+  std::filesystem::path socket_path{};
   bool reconnect = true;
   std::chrono::milliseconds reconnect_initial{10};
   std::chrono::milliseconds reconnect_max{2000};
@@ -117,8 +117,8 @@ struct ClientOptions {
   // subscription with a handler): errors the broker
   // reports asynchronously (refused publish/subscribe), lost connections,
   // failed reconnects.
-  std::function<void(const Error&)> on_error;
-  std::function<void()> on_reconnect;  // after subscriptions were restored
+  std::function<void(const Error&)> on_error{};
+  std::function<void()> on_reconnect{};  // after subscriptions were restored
 };
 
 class Client {

@@ -22,7 +22,7 @@
 namespace airssys::bus {
 
 struct Header {
-  std::string_view name, value;
+  std::string_view name{}, value{};
 };
 
 // ErrorCategory::invalid_argument naming what is wrong, or ok.

@@ -21,7 +21,7 @@ struct VerifyOptions {
   // Key for checkpoint signatures. Without one, DIR/pubkey.pem is used if
   // present (which an attacker who can write the directory could replace:
   // pass the key you trust for an independent check).
-  std::optional<PublicKey> public_key;
+  std::optional<PublicKey> public_key{};
 };
 
 struct VerifyReport {

@@ -78,7 +78,7 @@ class ActivitySink {
 // Appends JSON lines to a file created 0600; rotates when the file would
 // exceed `max_bytes` (PATH → PATH.1 → … → PATH.<keep>). max_bytes 0 = never.
 struct FileSinkOptions {
-  std::filesystem::path path;
+  std::filesystem::path path{};
   std::uint64_t max_bytes = 64ull << 20;
   unsigned keep = 5;
   bool fsync_each_batch = false;
@@ -99,10 +99,10 @@ struct FileSinkOptions {
 // keep the record whole). Errors: invalid_argument (address, facility), not_found
 // (host does not resolve), io (socket).
 struct SyslogSinkOptions {
-  std::string address;
+  std::string address{};
   std::string facility = "authpriv";  // audit records name users and paths: auth.log, not messages
   std::string app_name = "airssys-osl";
-  std::string hostname;  // "" = gethostname()
+  std::string hostname{};                        // "" = gethostname()
   std::chrono::milliseconds send_timeout{2000};  // per batch
 };
 [[nodiscard]] std::expected<std::unique_ptr<ActivitySink>, Error> make_syslog_sink(SyslogSinkOptions options);

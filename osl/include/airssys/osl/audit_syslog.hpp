@@ -25,8 +25,8 @@ namespace airssys::osl::syslog {
 struct Address {
   enum class Transport : std::uint8_t { unix_datagram, udp, tcp };
   Transport transport = Transport::unix_datagram;
-  std::string path;  // unix_datagram
-  std::string host;  // udp/tcp: a name, an IPv4 address or an IPv6 address (without brackets)
+  std::string path{};  // unix_datagram
+  std::string host{};  // udp/tcp: a name, an IPv4 address or an IPv6 address (without brackets)
   std::uint16_t port = 0;
 };
 
@@ -54,19 +54,19 @@ struct Header {
   // Microseconds, the RFC's finest: spans every year the TIMESTAMP can show.
   std::chrono::sys_time<std::chrono::microseconds> time{};
   bool microseconds = false;  // TIMESTAMP with 6 fraction digits; else whole seconds
-  std::string_view hostname;  // each field: reduced to printable US-ASCII (others become '_'),
-  std::string_view app_name;  // cut to the RFC's limits (255, 48, 128, 32),
-  std::string_view procid;    // and "-" (NILVALUE) when empty
-  std::string_view msgid;
+  std::string_view hostname{};  // each field: reduced to printable US-ASCII (others become '_'),
+  std::string_view app_name{};  // cut to the RFC's limits (255, 48, 128, 32),
+  std::string_view procid{};    // and "-" (NILVALUE) when empty
+  std::string_view msgid{};
 };
 
 struct SdParam {
-  std::string_view name;  // SD-NAME: printable US-ASCII without = SP ] " (others become '_'), at most 32
-  std::string_view value;  // any UTF-8; " \ and ] are escaped with a backslash
+  std::string_view name{};   // SD-NAME: printable US-ASCII without = SP ] " (others become '_'), at most 32
+  std::string_view value{};  // any UTF-8; " \ and ] are escaped with a backslash
 };
 struct SdElement {
-  std::string_view id;  // SD-ID, e.g. "airssys@32473"; reduced like an SD-NAME
-  std::span<const SdParam> params;
+  std::string_view id{};  // SD-ID, e.g. "airssys@32473"; reduced like an SD-NAME
+  std::span<const SdParam> params{};
 };
 
 // The PARAM-VALUE escaping of RFC 5424 §6.3.3: '"', '\' and ']' get a '\' before them.

@@ -73,9 +73,9 @@ inline constexpr std::uint64_t kCpuPeriodUsec = 100'000;
 [[nodiscard]] std::string cpu_max_line(double cpus);
 
 struct Limits {
-  std::optional<std::uint64_t> memory_bytes;  // no swapping past it either
-  std::optional<double> cpus;                 // CPU quota in CPUs
-  std::optional<std::uint64_t> pids;          // processes and threads
+  std::optional<std::uint64_t> memory_bytes{};  // no swapping past it either
+  std::optional<double> cpus{};                 // CPU quota in CPUs
+  std::optional<std::uint64_t> pids{};          // processes and threads
   [[nodiscard]] bool any() const noexcept { return memory_bytes || cpus || pids; }
 };
 
@@ -96,12 +96,12 @@ struct Group {
 // with `unsupported` when there is nothing to make (no v2 hierarchy and no
 // limit that needs a v1 one); the message says why.
 struct Create {
-  std::string name;
-  Limits limits;
+  std::string name{};
+  Limits limits{};
   // Hybrid layouts: also a v1 memory cgroup without a memory limit (best
   // effort), so the memory of everything inside can be read.
   bool account_memory = false;
-  std::optional<Layout> layout;  // nullopt: detect_layout()
+  std::optional<Layout> layout{};  // nullopt: detect_layout()
   using Result = Group;
 };
 
@@ -109,7 +109,7 @@ struct Create {
 // each). Its existing children stay where they are; those it forks later
 // follow it.
 struct Attach {
-  std::vector<std::filesystem::path> dirs;
+  std::vector<std::filesystem::path> dirs{};
   pid_t pid = 0;
   using Result = Done;
 };
@@ -128,7 +128,7 @@ struct KillResult {
   std::string method;         // of the first directory: "cgroup.kill", "freezer" or "signals"
 };
 struct Kill {
-  std::vector<std::filesystem::path> dirs;
+  std::vector<std::filesystem::path> dirs{};
   // SIGKILL (the default), as above. SIGTERM (to begin a grace period),
   // SIGINT or SIGCONT go instead through a pidfd to each process listed in
   // any of `dirs`, once however many of them list it, with the same re-check,
@@ -146,7 +146,7 @@ struct Kill {
 // is fine. One that still holds processes (or child cgroups) fails the
 // operation with EBUSY; the others are removed all the same.
 struct Remove {
-  std::vector<std::filesystem::path> dirs;
+  std::vector<std::filesystem::path> dirs{};
   using Result = Done;
 };
 

@@ -28,7 +28,7 @@ namespace airssys::osl {
 struct DurationRules {
   // Names the value at the start of messages: a flag ("--timeout") or a
   // config key. Empty: no name (for a caller that puts its own in front).
-  std::string_view what;
+  std::string_view what{};
   // "30" means 30s; false: a unit is required (a bare "0" still passes
   // where zero is allowed, as it is the same in every unit).
   bool bare_number_is_seconds = true;
@@ -48,7 +48,7 @@ struct DurationRules {
 [[nodiscard]] std::string format_duration(std::chrono::milliseconds d);
 
 struct NumberRules {
-  std::string_view what;  // as DurationRules::what
+  std::string_view what{};  // as DurationRules::what
   std::uint64_t min = 0;
   std::uint64_t max = UINT64_MAX;
 };
@@ -59,7 +59,7 @@ struct NumberRules {
 [[nodiscard]] std::expected<std::uint64_t, Error> parse_whole_number(std::string_view text, const NumberRules& rules = {});
 
 struct SizeRules {
-  std::string_view what;  // as DurationRules::what
+  std::string_view what{};  // as DurationRules::what
   std::uint64_t min = 0;
   std::uint64_t max = UINT64_MAX;
   // How KB, MB, GB, TB read: true, as multiples of 1000 (SI, as DaemonEye's

@@ -11,9 +11,9 @@
 namespace airssys::osl::util {
 
 struct Exec {
-  std::string tool;               // e.g. "git"
-  std::vector<std::string> args;  // argv[1..]
-  process::Options options;
+  std::string tool{};               // e.g. "git"
+  std::vector<std::string> args{};  // argv[1..]
+  process::Options options{};
   using Result = process::Process;
 };
 

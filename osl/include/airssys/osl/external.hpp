@@ -46,10 +46,10 @@ namespace airssys::osl {
 struct External {
   OpKind kind = OpKind::process_kill;
   // At least one; each non-empty and without NUL bytes (invalid_argument otherwise).
-  std::vector<std::string> resources;
+  std::vector<std::string> resources{};
   // Extra facts for the start record: a JSON object's text, or "" for none
   // (anything else is invalid_argument: a record line must stay valid JSON).
-  std::string detail_json;
+  std::string detail_json{};
 };
 
 // The caller's action. Its error is recorded in the end record and handed back.

@@ -51,13 +51,13 @@ struct Fault {
   // Only calls on a file whose path contains this text (rename: either
   // path); empty matches every file. Paths are as /proc/self/fd shows them
   // (absolute); a rename relative to AT_FDCWD is matched on its own text.
-  std::string path_contains;
+  std::string path_contains{};
   int after = 0;  // let this many matching calls through first
   int times = 1;  // then affect this many; 0 = every later one
   int error = EIO;  // errno of the failed call (ENOSPC, EIO, EDQUOT, …)
   // write only: instead of failing, write the first `short_write` bytes for
   // real and return that count (a short write, as a full disk gives).
-  std::optional<std::size_t> short_write;
+  std::optional<std::size_t> short_write{};
 };
 
 class FaultInjection {

@@ -51,7 +51,7 @@ struct ForkedMonitor {
 };
 
 struct ForkMonitor {
-  std::function<int(UniqueFd ready)> body;
+  std::function<int(UniqueFd ready)> body{};
   // Borrowed: duplicated onto the monitor's stdout and stderr; -1 = /dev/null.
   int output_fd = -1;
   using Result = ForkedMonitor;

@@ -27,7 +27,7 @@ enum class FileType : std::uint8_t { regular, directory, symlink, fifo, socket, 
 [[nodiscard]] std::string_view to_string(FileType t) noexcept;
 
 struct Read {
-  std::filesystem::path path;
+  std::filesystem::path path{};
   std::uint64_t max_bytes = 256ull << 20;  // larger files fail with resource_exhausted
   using Result = std::string;
 };
@@ -35,8 +35,8 @@ struct Read {
 enum class WriteMode : std::uint8_t { overwrite, append };
 
 struct Write {
-  std::filesystem::path path;
-  std::string data;
+  std::filesystem::path path{};
+  std::string data{};
   WriteMode mode = WriteMode::overwrite;
   // Write to a temporary file beside the target, fsync, then rename over it:
   // readers see the old or the new content, never a mix. Overwrite mode only.
@@ -49,7 +49,7 @@ struct Write {
 };
 
 struct CreateDir {
-  std::filesystem::path path;
+  std::filesystem::path path{};
   bool recursive = false;     // create missing parents; an existing directory is then not an error
   mode_t mode = 0700;
   using Result = Done;
@@ -61,7 +61,7 @@ struct DirEntry {
 };
 
 struct List {
-  std::filesystem::path path;
+  std::filesystem::path path{};
   using Result = std::vector<DirEntry>;  // sorted by name, without "." and ".."
 };
 
@@ -77,26 +77,26 @@ struct FileInfo {
 };
 
 struct Stat {
-  std::filesystem::path path;
+  std::filesystem::path path{};
   bool follow_symlinks = true;
   using Result = FileInfo;
 };
 
 struct Delete {
-  std::filesystem::path path;
+  std::filesystem::path path{};
   bool recursive = false;  // required for a non-empty directory; symlinks inside are removed, never followed
   using Result = Done;
 };
 
 struct SetPermissions {
-  std::filesystem::path path;
+  std::filesystem::path path{};
   mode_t mode = 0600;
   using Result = Done;
 };
 
 struct Rename {
-  std::filesystem::path from;
-  std::filesystem::path to;
+  std::filesystem::path from{};
+  std::filesystem::path to{};
   bool replace = true;  // false: fail with already_exists if `to` exists
   using Result = Done;
 };

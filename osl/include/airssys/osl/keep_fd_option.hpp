@@ -26,9 +26,9 @@ namespace airssys::osl::process {
 
 // How the messages name the command's parts.
 struct KeepFdWords {
-  std::string_view child;    // whose stdin, stdout and stderr fds 0-2 are: "the task's"
-  std::string_view set_by;   // the command that sets those: "start"
-  std::string_view program;  // what the caller starts with the fd open: "task-watchdog"
+  std::string_view child{};    // whose stdin, stdout and stderr fds 0-2 are: "the task's"
+  std::string_view set_by{};   // the command that sets those: "start"
+  std::string_view program{};  // what the caller starts with the fd open: "task-watchdog"
 };
 
 // The --keep-fd words as typed, each an fd number in decimal digits (a

@@ -32,13 +32,13 @@ class Listener;
 class DatagramSocket;
 
 struct Connect {
-  std::string address;
+  std::string address{};
   std::chrono::milliseconds timeout{5000};
   using Result = Connection;
 };
 
 struct Listen {
-  std::string address;  // "127.0.0.1:0" picks a free port; Unix paths are created 0600
+  std::string address{};  // "127.0.0.1:0" picks a free port; Unix paths are created 0600
   int backlog = 128;
   using Result = Listener;
 };
@@ -47,8 +47,8 @@ struct Listen {
 // is set, connected to it: send() goes only there and only its datagrams are
 // received. The policy checks both endpoints.
 struct Socket {
-  std::string bind;
-  std::string peer;
+  std::string bind{};
+  std::string peer{};
   using Result = DatagramSocket;
 };
 

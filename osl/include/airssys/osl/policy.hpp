@@ -41,7 +41,7 @@ struct PolicyError {
 // for the same thing (a TCP endpoint "127.0.0.1:80" may carry the alias
 // "localhost:80"). A rule pattern matches the resource if it matches either.
 struct ResourceRef {
-  std::string_view name;
+  std::string_view name{};
   std::string_view alias = {};
 };
 
@@ -64,9 +64,9 @@ struct SandboxPaths {
 
 // Optional limits a policy file may set for the process that loads it.
 struct PolicyLimits {
-  std::optional<std::size_t> max_open_files;
-  std::optional<std::size_t> max_processes;
-  std::optional<std::size_t> max_connections;
+  std::optional<std::size_t> max_open_files{};
+  std::optional<std::size_t> max_processes{};
+  std::optional<std::size_t> max_connections{};
 };
 
 class Policy {

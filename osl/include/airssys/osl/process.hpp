@@ -51,7 +51,7 @@ struct Rlimit {
 // Linux sandbox applied in the child between fork and exec.
 struct Sandbox {
   bool no_new_privs = false;
-  std::vector<Rlimit> rlimits;
+  std::vector<Rlimit> rlimits{};
   // Landlock ruleset derived from the policy (Policy::sandbox_paths for the
   // principal): the child cannot read, write or execute outside it even with
   // direct system calls. Implies no_new_privs. Fails with `unsupported` when
@@ -62,21 +62,21 @@ struct Sandbox {
 struct Options {
   // nullopt: the child inherits this process's environment. Otherwise exactly
   // these "KEY=VALUE" entries.
-  std::optional<std::vector<std::string>> env;
-  std::vector<std::string> extra_env;  // "KEY=VALUE" added on top of either
-  std::filesystem::path cwd;           // empty: inherit
+  std::optional<std::vector<std::string>> env{};
+  std::vector<std::string> extra_env{};  // "KEY=VALUE" added on top of either
+  std::filesystem::path cwd{};           // empty: inherit
   Stdio stdin_ = Stdio::null();
   Stdio stdout_ = Stdio::inherit();
   Stdio stderr_ = Stdio::inherit();
   // When set, wait()/communicate() kill the child (SIGKILL) once it passes and
   // report timed_out. A detached child's deadline is not enforced.
-  std::optional<std::chrono::milliseconds> deadline;
+  std::optional<std::chrono::milliseconds> deadline{};
   bool new_process_group = false;  // setpgid(0, 0) in the child
   bool new_session = false;        // setsid() in the child
   // Cgroup directories (v1 or v2) the child joins before it execs, so it and
   // everything it starts are inside from the first instruction. Each
   // DIR/cgroup.procs is policy-checked as fs.write.
-  std::vector<std::filesystem::path> join_cgroups;
+  std::vector<std::filesystem::path> join_cgroups{};
   // Fds above 2 the child keeps open under the same numbers (a lock held for
   // the program's lifetime, a pre-opened socket or pipe); every other fd
   // above 2 is closed on exec. Each must be open here, listed once and above
@@ -93,15 +93,15 @@ struct Options {
   // one would drop our fcntl/lockf locks on the file). Our own fd and its
   // flags are not changed. The numbers are read on every
   // run(): reusing these Options later hands on whatever N is then.
-  std::vector<int> keep_fds;
-  Sandbox sandbox;
+  std::vector<int> keep_fds{};
+  Sandbox sandbox{};
 };
 
 class Process;
 
 struct Spawn {
-  std::vector<std::string> argv;  // argv[0]: a path, or a name searched in PATH
-  Options options;
+  std::vector<std::string> argv{};  // argv[0]: a path, or a name searched in PATH
+  Options options{};
   using Result = Process;
 };
 
@@ -124,17 +124,17 @@ struct Output {
 // recycled PID is refused instead of signalled.
 struct Target {
   pid_t pid = 0;
-  std::optional<std::uint64_t> start_time;
+  std::optional<std::uint64_t> start_time{};
 };
 
 struct Signal {
-  Target target;
+  Target target{};
   int signo = SIGTERM;
   using Result = Done;
 };
 
 struct Kill {  // SIGKILL
-  Target target;
+  Target target{};
   using Result = Done;
 };
 

@@ -47,7 +47,7 @@ struct ResourceLimits {
 struct AuditOptions {
   // No sinks = no records are kept. Enforcement is unaffected: logging and
   // enforcement are independent switches.
-  std::vector<std::shared_ptr<ActivitySink>> sinks;
+  std::vector<std::shared_ptr<ActivitySink>> sinks{};
   // Records wait in a bounded queue for the writer thread. When it is full
   // the operation waits; records are never dropped.
   std::size_t queue_capacity = 8192;
@@ -58,9 +58,9 @@ struct AuditOptions {
 };
 
 struct SystemOptions {
-  Policy policy;  // default: the empty policy, which denies everything
-  AuditOptions audit;
-  ResourceLimits limits;  // fields left 0 take the policy's `limits:` values
+  Policy policy{};  // default: the empty policy, which denies everything
+  AuditOptions audit{};
+  ResourceLimits limits{};  // fields left 0 take the policy's `limits:` values
 };
 
 struct SystemStats {

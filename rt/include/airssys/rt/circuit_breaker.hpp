@@ -41,7 +41,7 @@ struct BreakerConfig {
   std::chrono::milliseconds open_timeout{5000};  // how long it stays open
   std::uint32_t half_open_trials = 1;            // calls let through (and successes needed) when half-open
   // Time source; empty: steady_clock. Tests pass a manual clock.
-  std::function<std::chrono::steady_clock::time_point()> clock;
+  std::function<std::chrono::steady_clock::time_point()> clock{};
 };
 
 struct BreakerStats {

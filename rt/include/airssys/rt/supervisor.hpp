@@ -64,9 +64,9 @@ struct Shutdown {
 };
 
 struct ChildSpec {
-  std::string id;
+  std::string id{};
   // Spawns the child linked to `parent` (SpawnOptions::link_to). Called again on every restart.
-  std::function<std::expected<AnyRef, Error>(ActorSystem& sys, const AnyRef& parent)> start;
+  std::function<std::expected<AnyRef, Error>(ActorSystem& sys, const AnyRef& parent)> start{};
   Restart restart = Restart::permanent;
   Shutdown shutdown{};
 };
@@ -97,23 +97,23 @@ struct WhichChildren {
 // Adds and starts a child (after the existing ones). Errors: invalid_argument
 // (id already present), start_failed (its pre_start failed; the spec is not kept).
 struct StartChild {
-  ChildSpec spec;
+  ChildSpec spec{};
   using reply_type = std::expected<AnyRef, Error>;
 };
 // Stops a child (per its Shutdown) and keeps its spec, so RestartChild can
 // start it again; a temporary child's spec is deleted. Errors: not_found.
 struct TerminateChild {
-  std::string id;
+  std::string id{};
   using reply_type = std::expected<void, Error>;
 };
 // Starts a terminated child again. Errors: not_found, invalid_argument (running), start_failed.
 struct RestartChild {
-  std::string id;
+  std::string id{};
   using reply_type = std::expected<AnyRef, Error>;
 };
 // Removes the spec of a terminated child. Errors: not_found, invalid_argument (running).
 struct DeleteChild {
-  std::string id;
+  std::string id{};
   using reply_type = std::expected<void, Error>;
 };
 

@@ -27,7 +27,7 @@
 namespace airssys::ledger {
 
 struct OslSinkOptions {
-  std::filesystem::path dir;      // the ledger directory
+  std::filesystem::path dir{};    // the ledger directory
   bool create_if_missing = true;  // init an empty ledger there if none exists
 };
 

@@ -74,9 +74,9 @@ struct GetProcessInfo {
 };
 
 struct ProcessOptions {
-  std::shared_ptr<osl::System> system;  // required; shared by restarts
-  std::string principal;                // the osl principal the process runs as
-  std::vector<std::string> argv;        // argv[0]: path or name searched in PATH; never a shell string
+  std::shared_ptr<osl::System> system{};  // required; shared by restarts
+  std::string principal{};                // the osl principal the process runs as
+  std::vector<std::string> argv{};        // argv[0]: path or name searched in PATH; never a shell string
   osl::process::Options spawn{};        // env, cwd, stdio, sandbox, cgroups ...
   int stop_signal = SIGTERM;
   std::chrono::milliseconds kill_after{2000};  // after stop_signal, SIGKILL
