@@ -196,4 +196,41 @@ TEST_F(CliBadInput, LongWorkingDirectoryIsShownCutWithItsLength) {
   EXPECT_FALSE(stdfs::exists(marker_));
 }
 
+// Program names, '#!' interpreters and --env names are shown as the working
+// directory is: cut with their length, control bytes as \xNN.
+TEST_F(CliBadInput, LongProgramNameIsShownCutWithItsLength) {
+  const std::string name(100'000, 'p');
+  const auto r = exec({}, {name});
+  EXPECT_NE(r.status, 0) << r.err.substr(0, 500);
+  EXPECT_THAT(r.err, HasSubstr("program '" + name.substr(0, 256) + "… (100000 bytes)' not found in PATH"));
+  EXPECT_LT(r.err.size(), 2000u) << "the 100 KB name is not echoed whole";
+}
+
+TEST_F(CliBadInput, ControlBytesInProgramAndInterpreterAreEscaped) {
+  const auto script = tmp_.path() / "a\x1b[31mb";
+  write_file(script, "#!/nonexistent/\x1b]0;title\x07 -x\n", stdfs::perms::owner_all);
+  const auto r = exec({}, {script.string()});
+  EXPECT_NE(r.status, 0);
+  EXPECT_THAT(r.err, HasSubstr(tmp_.path().string() + "/a\\x1b[31mb: its interpreter /nonexistent/\\x1b]0;title\\x07 "
+                                                      "(named on its '#!' line) does not exist"));
+  EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << r.err;
+
+  // Missing, in a missing directory: the resolver's message, shown the same way.
+  const auto missing = tmp_.path() / "no\x1b" / "x";
+  const auto m = exec({}, {missing.string()});
+  EXPECT_NE(m.status, 0);
+  EXPECT_THAT(m.err, HasSubstr(tmp_.path().string() + "/no\\x1b: No such file or directory"));
+  EXPECT_EQ(m.err.find('\x1b'), std::string::npos) << m.err;
+}
+
+TEST_F(CliBadInput, ControlBytesInEnvNamesAreEscaped) {
+  const auto bad = exec({"--env", "A\x1b[2J"}, touch_marker());
+  EXPECT_EQ(bad.status, 2) << bad.err;
+  EXPECT_THAT(bad.err, HasSubstr("--env 'A\\x1b[2J': expected KEY=VALUE"));
+  const auto dropped = exec({"--env", "LD_\x1b=1"}, touch_marker());
+  EXPECT_THAT(dropped.err, HasSubstr("--env LD_\\x1b is not passed on"));
+  EXPECT_EQ(bad.err.find('\x1b'), std::string::npos) << bad.err;
+  EXPECT_EQ(dropped.err.find('\x1b'), std::string::npos) << dropped.err;
+}
+
 }  // namespace

@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include <airssys/osl/detail/shown_text.hpp>
 #include <airssys/osl/duration.hpp>
 #include <airssys/osl/keep_fd_option.hpp>
 
@@ -34,6 +35,10 @@ struct ExecOptions {
   bool sandbox = false;
   std::vector<std::string> keep_fds;  // --keep-fd as typed (parse_keep_fd_option): handed on under the same numbers
 };
+
+// The program (argv[0]) as messages show it, as the library's spawn errors
+// do (process/spawn_failure.hpp): control bytes escaped, cut past 256 bytes.
+constexpr std::size_t kShownProgramMax = 256;
 
 // Signals we pass on to the child instead of dying from them.
 constexpr std::array kForwarded = {SIGHUP, SIGINT, SIGQUIT, SIGTERM};
@@ -94,7 +99,8 @@ int supervise(process::Process& proc, const SignalCatcher& signals,
         const int signo = static_cast<int>(si.ssi_signo);
         if (si.ssi_code == SI_KERNEL) continue;  // from the terminal: the child has it too
         if (auto f = proc.signal(signo); !f && f.error().category != ErrorCategory::not_found) {
-          fmt::print(stderr, "airssys-osl: cannot pass SIG{} on to {} ({}); killing it\n", sigabbrev_np(signo), program,
+          fmt::print(stderr, "airssys-osl: cannot pass SIG{} on to {} ({}); killing it\n", sigabbrev_np(signo),
+                     detail::shown_text(program, kShownProgramMax),
                      f.error().to_string());
           return 128 + signo;  // the Process handle kills and reaps the child
         }
@@ -108,7 +114,8 @@ int supervise(process::Process& proc, const SignalCatcher& signals,
     return kExitInternal;
   }
   if (status->timed_out) {
-    fmt::print(stderr, "airssys-osl: {} timed out after {} and was killed\n", program, timeout_text);
+    fmt::print(stderr, "airssys-osl: {} timed out after {} and was killed\n", detail::shown_text(program, kShownProgramMax),
+               timeout_text);
     return kExitTimeout;
   }
   return status->shell_code();
@@ -148,7 +155,7 @@ int run_exec(const ExecOptions& o) {
   }
   for (const auto& kv : o.env) {
     if (kv.find('=') == std::string::npos || kv.front() == '=') {
-      fmt::print(stderr, "airssys-osl: --env '{}': expected KEY=VALUE\n", kv);
+      fmt::print(stderr, "airssys-osl: --env '{}': expected KEY=VALUE\n", detail::shown_text(kv));
       return kExitUsage;
     }
   }
@@ -171,7 +178,7 @@ int run_exec(const ExecOptions& o) {
       fmt::print(stderr,
                  "airssys-osl: warning: --env {} is not passed on: the policy does not name this dynamic-loader "
                  "variable in the env list of '{}'\n",
-                 name, o.common.principal);
+                 detail::shown_text(name), detail::shown_text(o.common.principal));
     }
   }
 

@@ -159,7 +159,7 @@ void resolve_program(Plan& plan, const std::string& program) {
   } else {
     plan.program.resolved.path = program;
     if (!plan.invalid) {
-      plan.invalid = Error{ErrorCategory::not_found, ENOENT, 0, fmt::format("program '{}' not found in PATH", program)};
+      plan.invalid = Error{ErrorCategory::not_found, ENOENT, 0, fmt::format("program '{}' not found in PATH", detail::shown_path(program))};
     }
   }
 }
@@ -172,12 +172,13 @@ Request make_request(OpKind kind, const std::string& resource, const Plan& plan)
   for (const Redirect* r : {&plan.out, &plan.err}) {
     if (r->kind == Stdio::Kind::file) req.checks.push_back(Check{OpKind::fs_write, {r->file.resolved.path}, {}});
   }
+  // A resolution error begins with the path as given: shown escaped and cut.
   for (const Resolution& c : plan.cgroup_procs) {
     req.checks.push_back(Check{OpKind::fs_write, {c.resolved.path}, {}});
-    if (c.error && !req.pre_error) req.pre_error = c.error;
+    if (c.error && !req.pre_error) req.pre_error = detail::with_shown_path(*c.error, c.resolved.path);
   }
-  for (const auto* e : {&plan.program.error, &plan.in.file.error, &plan.out.file.error, &plan.err.file.error}) {
-    if (*e && !req.pre_error) req.pre_error = **e;
+  for (const auto* r : {&plan.program, &plan.in.file, &plan.out.file, &plan.err.file}) {
+    if (r->error && !req.pre_error) req.pre_error = detail::with_shown_path(*r->error, r->resolved.path);
   }
   // The start record carries argv (never the environment: it may hold secrets).
   std::string detail = R"({"argv":[)";
@@ -387,7 +388,7 @@ std::expected<UniqueFd, Error> open_stdio(const Redirect& r, int stream, UniqueF
       const int flags = stream == 0 ? (O_RDONLY | O_NOCTTY)
                                     : (O_WRONLY | O_CREAT | O_NOCTTY | (r.file.resolved.name.empty() ? 0 : 0));
       auto fd = detail::open_beneath(r.file.resolved, flags, 0600);
-      if (!fd) return std::unexpected(fd.error());
+      if (!fd) return std::unexpected(detail::with_shown_path(fd.error(), r.file.resolved.path));
       return above_stdio(std::move(*fd));
     }
   }
@@ -400,7 +401,7 @@ std::expected<process::Process, Error> spawn_child(detail::Core& core, std::stri
   if (!slot) return std::unexpected(slot.error());
 
   auto program_fd = detail::open_beneath(plan.program.resolved, O_PATH);
-  if (!program_fd) return std::unexpected(program_fd.error());
+  if (!program_fd) return std::unexpected(detail::with_shown_path(program_fd.error(), plan.program.resolved.path));
 
   UniqueFd our_in, our_out, our_err, unused;
   auto child_in = open_stdio(plan.in, 0, our_in);
@@ -433,7 +434,7 @@ std::expected<process::Process, Error> spawn_child(detail::Core& core, std::stri
     struct stat procs{};
     if (::fstat(fd->get(), &procs) != 0 || !S_ISREG(procs.st_mode)) {
       return std::unexpected(Error::make(ErrorCategory::invalid_argument,
-                                         fmt::format("cannot join {}: not a regular file", c.resolved.path)));
+                                         fmt::format("cannot join {}: not a regular file", detail::shown_path(c.resolved.path))));
     }
     cgroup_fds.push_back(fd->get());
     cgroup_files.push_back(std::move(*fd));
@@ -540,7 +541,7 @@ std::expected<process::Process, Error> System::run(std::string_view principal, c
   } else if (!tool_path) {
     // Reported only if the policy allows util.exec of this tool at all.
     plan.program.error = Error{ErrorCategory::not_found, ENOENT, 0,
-                               fmt::format("tool '{}' is not in the policy's tools allowlist", op.tool)};
+                               fmt::format("tool '{}' is not in the policy's tools allowlist", detail::shown_path(op.tool))};
   } else {
     resolve_program(plan, *tool_path);
   }

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -36,11 +37,6 @@ std::string shebang_interpreter(const std::string& head) {
   return std::string(line.substr(b, e == std::string_view::npos ? line.size() - b : e - b));
 }
 
-// The working directory as messages show it (detail/shown_text.hpp): a
-// 100 KB --cwd comes back as its first 256 bytes and its length, enough to
-// recognise a real path; control bytes are escaped.
-constexpr std::size_t kShownCwdMax = 256;
-
 Error with_message(int err, std::string message) {
   Error e = Error::from_errno(err, "");
   e.message = std::move(message);
@@ -49,21 +45,36 @@ Error with_message(int err, std::string message) {
 
 }  // namespace
 
+std::string shown_path(std::string_view path) { return shown_text(path, kShownPathMax); }
+
+Error with_shown_path(Error e, std::string_view path) {
+  // The resolver may name a directory on the way ("/a/b: No such file or
+  // directory" for /a/b/c): the part of `path` the message begins with, up
+  // to a ':' or '/' in the message.
+  const auto [in_path, in_message] = std::ranges::mismatch(path, e.message);
+  const auto n = static_cast<std::size_t>(in_message - e.message.begin());
+  if (n > 0 && (n == e.message.size() || e.message[n] == ':' || e.message[n] == '/')) {
+    e.message = shown_path(std::string_view(e.message).substr(0, n)) + e.message.substr(n);
+  }
+  return e;
+}
+
 Error explain_spawn_failure(int err, FailedStep step, std::string_view stage_text, int program_fd,
-                            const std::string& program, const std::string& cwd) {
+                            const std::string& program_path, const std::string& cwd) {
   if (step == FailedStep::chdir) {
-    const std::string shown_cwd = shown_text(cwd, kShownCwdMax);
+    const std::string shown_cwd = shown_path(cwd);
     if (err == ENOENT) return with_message(err, fmt::format("working directory {} does not exist", shown_cwd));
     if (err == ENOTDIR) return with_message(err, fmt::format("working directory {} is not a directory", shown_cwd));
     if (err == EACCES) return with_message(err, fmt::format("working directory {}: permission denied", shown_cwd));
     return Error::from_errno(err, fmt::format("working directory {}", shown_cwd));
   }
+  const std::string program = shown_path(program_path);
   if (step == FailedStep::exec) {
     struct stat st {};
     const bool have_stat = ::fstat(program_fd, &st) == 0;
     if (have_stat && S_ISDIR(st.st_mode)) return with_message(err, fmt::format("{} is a directory, not a program", program));
     const std::string head = have_stat && S_ISREG(st.st_mode) ? head_of(program_fd) : std::string();
-    const std::string interpreter = shebang_interpreter(head);
+    const std::string interpreter = shown_path(shebang_interpreter(head));
     if (err == ENOEXEC && !head.starts_with("#!")) {
       return with_message(err, fmt::format("{} cannot be executed: it is not a program for this system and has no '#!' "
                                            "line naming an interpreter (a script needs one, e.g. #!/bin/sh)",
