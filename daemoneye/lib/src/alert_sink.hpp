@@ -55,12 +55,16 @@ class Sink {
 
 // Logs the first failure of a run of failures and the recovery after it, so
 // a sink that is down does not flood the log; every failure is counted.
+// A caller that names each failure's cause (`cause`, a stable text without
+// counts) also gets a line when the cause changes within the run: a NATS
+// server that comes back without the stream says "no JetStream stream"
+// instead of staying silent under the first line's "not connected".
 // Used by one thread at a time (the sink's own).
 class FailureReporter {
  public:
   FailureReporter(std::string name, std::shared_ptr<SinkCounters> counters, SinkLog log)
       : name_(std::move(name)), counters_(std::move(counters)), log_(std::move(log)) {}
-  void failed(std::string_view why, std::uint64_t count = 1);
+  void failed(std::string_view why, std::uint64_t count = 1, std::string_view cause = {});
   void succeeded();
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
   void log(std::string_view message) const;
@@ -70,6 +74,7 @@ class FailureReporter {
   std::shared_ptr<SinkCounters> counters_;
   SinkLog log_;
   std::uint64_t failures_in_a_row_ = 0;
+  std::string logged_cause_;  // the cause of the run's last logged failure
 };
 
 // write(2) until all of `data` is written (short writes and EINTR

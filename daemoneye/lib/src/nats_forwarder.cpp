@@ -275,8 +275,14 @@ void NatsForwarder::run() {
       drop_front(m->seq);
       continue;
     }
-    publish_report_.failed(fmt::format("{}; {} {} wait in the spool, retrying", sent.error().message,
-                                       counters_->nats_spooled.load(std::memory_order_relaxed), options_.what));
+    // The cause is the message before its parenthesis: "not connected: no
+    // server answers" whatever libnats's status text says meanwhile, so a
+    // run of one cause is one line and a new cause (the server is back but
+    // the stream is missing) is another.
+    const std::string_view why = sent.error().message;
+    publish_report_.failed(fmt::format("{}; {} {} wait in the spool, retrying", why,
+                                       counters_->nats_spooled.load(std::memory_order_relaxed), options_.what),
+                           1, why.substr(0, why.find(" (")));
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, backoff, [this] { return stopping_; });
     backoff = std::min(backoff * 2, kMaxBackoff);

@@ -180,6 +180,31 @@ TEST_F(NatsSinkTest, WithoutTheStreamAlertsWaitAndTheLogSaysWhy) {
   EXPECT_TRUE(logs_.contains("works again")) << logs_.all();
 }
 
+// A run of failures is logged once, but a new cause within it is logged
+// too: an operator who starts the server after the agent must hear that the
+// stream is missing, not only the first line's "not connected" (before,
+// the missing stream was never logged in this order).
+TEST_F(NatsSinkTest, AServerThatComesBackWithoutTheStreamIsLoggedAsSuch) {
+  auto p = pipeline(sink());  // no server yet
+  ASSERT_TRUE(p->submit({make_alert("r1", 45)}, 1000));
+  ASSERT_TRUE(eventually([&] { return logs_.contains("not connected: no server answers"); }, 30s)) << logs_.all();
+  server_.start();  // JetStream on, but no stream
+  ASSERT_TRUE(eventually([&] { return logs_.contains("still failing, now: no JetStream stream takes subject "
+                                                     "daemoneye.alerts.host-1"); },
+                         60s))
+      << logs_.all();
+  NatsClient client(server_.url());
+  ASSERT_TRUE(client.add_stream(kStream, "daemoneye.alerts.>"));
+  ASSERT_TRUE(eventually([&] { return p->stats().nats_acked == 1; }, 30s)) << logs_.all();
+  EXPECT_TRUE(logs_.contains("works again")) << logs_.all();
+  const std::string all = logs_.all();
+  std::size_t not_connected = 0;
+  for (std::size_t at = all.find("not connected"); at != std::string::npos; at = all.find("not connected", at + 1)) {
+    ++not_connected;
+  }
+  EXPECT_EQ(not_connected, 1u) << "one line for the outage's first cause, however often it failed\n" << all;
+}
+
 TEST_F(NatsSinkTest, ASpoolWriteFailureIsReportedAndTheAlertStillSent) {
   start_with_stream();
   auto p = pipeline(sink());
