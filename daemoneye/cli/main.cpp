@@ -14,6 +14,7 @@
 
 #include "commands.hpp"
 #include "fleet_command.hpp"
+#include "unknown_command.hpp"
 
 #include <airssys/daemoneye/config.hpp>
 #include <airssys/daemoneye/terminal_text.hpp>
@@ -118,6 +119,13 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    // A mistyped command (`stauts`, `rules chek`) reaches CLI11 as a missing
+    // subcommand, whose own message does not name the word: say which word
+    // is not a command, and the commands there are.
+    if (const auto unknown = cli::unknown_command(app, {rules, fleet}, e)) {
+      cli::say(*unknown);
+      return cli::kExitUsage;
+    }
     return app.exit(e) == 0 ? cli::kExitOk : cli::kExitUsage;
   }
 

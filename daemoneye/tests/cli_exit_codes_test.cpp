@@ -75,6 +75,29 @@ TEST_F(CliExitCodes, TwoForUsageAndInvalidInput) {
   EXPECT_EQ(sql.code, 2) << sql.err;
 }
 
+// A mistyped command is named, with the commands there (before, CLI11 said
+// only "A subcommand is required", which did not say what was wrong).
+TEST_F(CliExitCodes, AMistypedCommandIsNamed) {
+  Outcome top = run({"stauts"});
+  EXPECT_EQ(top.code, 2) << top.err;
+  EXPECT_TRUE(has(top.err, "daemoneye-cli: 'stauts' is not a command (commands: status, metrics, query, alerts, "
+                           "events, rules, fleet)"))
+      << top.err;
+  Outcome rules = run({"rules", "chek", "x"});
+  EXPECT_EQ(rules.code, 2) << rules.err;
+  EXPECT_TRUE(has(rules.err, "'chek' is not a rules command (rules commands: check, list, translate)")) << rules.err;
+  Outcome flag = run({"--frobnicate"});
+  EXPECT_EQ(flag.code, 2) << flag.err;
+  EXPECT_TRUE(has(flag.err, "unknown option '--frobnicate'; a command is required")) << flag.err;
+  // Other usage errors keep CLI11's own message.
+  Outcome none = run({"rules"});
+  EXPECT_EQ(none.code, 2) << none.err;
+  EXPECT_TRUE(has(none.err, "A subcommand is required")) << none.err;
+  Outcome no_sql = run({"query"});
+  EXPECT_EQ(no_sql.code, 2) << no_sql.err;
+  EXPECT_TRUE(has(no_sql.err, "sql is required")) << no_sql.err;
+}
+
 // A value load_config lowers rather than refuses is said on stderr, and the
 // command exits as it would without it.
 TEST_F(CliExitCodes, AConfigWarningIsSaidAndChangesNoExitCode) {
