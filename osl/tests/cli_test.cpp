@@ -300,6 +300,40 @@ TEST_F(Cli, ExecRejectsABadTimeout) {
   EXPECT_EQ(run(as_tester({"exec"}, {"--timeout", "1.5s", "--", "/bin/true"})).code, 0) << "fractions as before";
 }
 
+// `--audit-log "$LOG"` with LOG unset ran the program unaudited, and
+// `--timeout "$T"` without a timeout: an option given '' is a usage error
+// before anything runs (exit 2, the option named). --traceparent '' stays
+// "unset", as documented.
+TEST_F(Cli, AnOptionGivenAnEmptyValueRunsNothing) {
+  const auto marker = path("ran");
+  const std::vector<std::string> program{"--", "/bin/sh", "-c", ": > '" + marker + "'"};
+  for (const std::vector<std::string>& given :
+       {std::vector<std::string>{"--audit-log", ""}, {"--timeout", ""}, {"--cwd", ""}, {"--audit-ledger", ""},
+        {"--audit-syslog", ""}, {"--audit-syslog-facility", ""}}) {
+    std::vector<std::string> more = given;
+    more.insert(more.end(), program.begin(), program.end());
+    const Result r = run(as_tester({"exec"}, more));
+    EXPECT_EQ(r.code, 2) << given[0] << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr(given[0] + ": no value given")) << given[0];
+    EXPECT_FALSE(stdfs::exists(marker)) << given[0];
+  }
+  for (const auto& who : {std::vector<std::string>{"--policy", "", "--principal", "tester"},
+                          std::vector<std::string>{"--policy", policy_, "--principal", ""}}) {
+    std::vector<std::string> args{"exec"};
+    args.insert(args.end(), who.begin(), who.end());
+    args.insert(args.end(), program.begin(), program.end());
+    const Result r = run(args);
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_THAT(r.err, HasSubstr(": no value given"));
+    EXPECT_FALSE(stdfs::exists(marker));
+  }
+  const Result read = run(as_tester({"fs", "read", "--audit-log", ""}, {path("x")}));
+  EXPECT_EQ(read.code, 2) << read.err;
+  EXPECT_THAT(read.err, HasSubstr("--audit-log: no value given"));
+  const Result trace = run(as_tester({"exec"}, {"--traceparent", "", "--", "/bin/true"}));
+  EXPECT_EQ(trace.code, 0) << trace.err;
+}
+
 TEST_F(Cli, ExecEnvAndCwd) {
   const Result r = run(as_tester({"exec"}, {"--env", "AIRSSYS_A=1", "--env", "AIRSSYS_B=two", "--cwd", work_.string(),
                                             "--", "/bin/sh", "-c", "echo \"$AIRSSYS_A $AIRSSYS_B $(pwd)\""}));

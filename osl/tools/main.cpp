@@ -6,6 +6,8 @@
 
 #include "common.hpp"
 
+#include <airssys/osl/detail/empty_option_value.hpp>
+
 namespace {
 
 constexpr const char* kFooter = R"(
@@ -44,6 +46,16 @@ int main(int argc, char** argv) {
   add_policy_commands(app, exit_code);
   add_exec_command(app, exit_code);
   add_fs_commands(app, exit_code);
+  // Before any command runs: `--audit-log "$LOG"` or `--timeout "$T"` with
+  // the variable unset is a mistake, not "no audit log" or "no timeout".
+  // --traceparent '' is documented as unset (the shell passes $TRACEPARENT
+  // through unchanged); --env and --keep-fd refuse '' with their own
+  // messages.
+  app.parse_complete_callback([&app] {
+    if (const auto empty = airssys::osl::detail::first_empty_option_value(app, {"--traceparent", "--env", "--keep-fd"})) {
+      throw CLI::ValidationError("airssys-osl: " + *empty, "no value given (leave the option out for its default)");
+    }
+  });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
