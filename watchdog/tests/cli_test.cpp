@@ -161,6 +161,33 @@ TEST(Cli, UsageErrors) {
   EXPECT_NE(help.out.find("124"), std::string::npos);
 }
 
+// `cleanup --older-than "$AGE"` with AGE unset removed every ended task, and
+// `start --timeout "$T"` started a task without a deadline: an option given
+// '' is a usage error naming it (2; 125 under --wait), and nothing is done.
+TEST(Cli, AnOptionGivenAnEmptyValueIsRefused) {
+  TempDir d;
+  const auto reg = (d.path / "r.json").string();
+  ASSERT_EQ(run(d.path, {"start", "--registry", reg, "--wait", "--id", "done", "--", "true"}).rc, 0);
+  const auto cleanup = run(d.path, {"cleanup", "--registry", reg, "--older-than", ""});
+  EXPECT_EQ(cleanup.rc, 2) << cleanup.err;
+  EXPECT_EQ(cleanup.err, "task-watchdog: --older-than: no value given (leave the option out for its default)\n");
+  EXPECT_TRUE(status_json(d.path, reg, "done")) << "the ended task is still recorded";
+  for (const char* option : {"--timeout", "--idle-timeout", "--grace", "--memory", "--cpus", "--pids", "--cwd",
+                             "--policy", "--container"}) {
+    const auto r = run(d.path, {"start", "--registry", reg, "--id", "e", option, "", "--", "true"});
+    EXPECT_EQ(r.rc, 2) << option << ": " << r.err;
+    EXPECT_EQ(r.err, std::string("task-watchdog: ") + option + ": no value given (leave the option out for its default)\n");
+  }
+  EXPECT_EQ(run(d.path, {"start", "--registry", reg, "--wait", "--id", "e", "--timeout", "", "--", "true"}).rc, 125);
+  EXPECT_FALSE(status_json(d.path, reg, "e")) << "no task was recorded";
+  EXPECT_EQ(run(d.path, {"list", "--registry", ""}).rc, 2);
+  EXPECT_EQ(run(d.path, {"kill", "done", "--registry", reg, "--grace", ""}).rc, 2);
+  EXPECT_EQ(run(d.path, {"run", "--registry", reg, "--interval", ""}).rc, 2);
+  // The flag is named when a duration is wrong, as for sizes.
+  const auto grace = run(d.path, {"start", "--registry", reg, "--id", "e", "--grace", "5x", "--", "true"});
+  EXPECT_EQ(grace.err, "task-watchdog: --grace: '5x' is not a duration; use e.g. 30s, 5m, 1h\n");
+}
+
 TEST(Cli, LongArgumentsAreShownCut) {
   // A 100 KB --id, --env or status id came back whole on stderr (outside
   // probe, session 11): at most 64 bytes of it, then its length.

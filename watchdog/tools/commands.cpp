@@ -172,7 +172,7 @@ int cmd_kill(const wd::Registry& reg, const std::string& id, const std::string& 
   wd::KillRequest req;
   req.policy_file = policy;
   if (!grace_text.empty()) {
-    auto g = wd::parse_duration(grace_text);
+    auto g = wd::parse_duration(grace_text, "--grace");
     if (!g) return report(g.error());
     req.grace = *g;
   }
@@ -325,7 +325,7 @@ int cmd_stats(const wd::Registry& reg, bool as_json) {
 int cmd_cleanup(const wd::Registry& reg, const std::string& older_text) {
   std::chrono::milliseconds older(0);
   if (!older_text.empty()) {
-    auto d = wd::parse_duration(older_text);
+    auto d = wd::parse_duration(older_text, "--older-than");
     if (!d) return report(d.error());
     older = *d;
   }

@@ -5,6 +5,7 @@
 #include "crypto_init.hpp"
 #include "exit_status.hpp"
 
+#include <airssys/osl/detail/empty_option_value.hpp>
 #include <airssys/osl/detail/shown_text.hpp>
 #include <airssys/osl/keep_fd_option.hpp>
 #include <airssys/watchdog/daemon.hpp>
@@ -142,6 +143,13 @@ int main(int argc, char** argv) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : wd::cli::exit_status(wd::ErrorCategory::usage);
   }
+  // `--timeout "$T"` with T unset: '' is a mistake, not "no deadline" (nor,
+  // for `cleanup --older-than ''`, "every ended task"). --env and --keep-fd
+  // refuse '' with their own messages.
+  if (const auto empty = airssys::osl::detail::first_empty_option_value(app, {"--env", "--keep-fd"})) {
+    fmt::print(stderr, "task-watchdog: {}: no value given (leave the option out for its default)\n", *empty);
+    return *start && req.wait ? wd::kExitWatchdogFailed : wd::cli::exit_status(wd::ErrorCategory::usage);
+  }
 
   // Before we open anything: an fd of our own must not pass for a --keep-fd
   // the caller left closed.
@@ -176,18 +184,18 @@ int main(int argc, char** argv) {
     };
     if (!wd::valid_task_id(req.id)) return usage(fmt::format("invalid task id '{}': use 1-64 of A-Z a-z 0-9 _ -, not starting with -", airssys::osl::detail::shown_text(req.id)));
     if (!timeout_text.empty()) {
-      auto d = wd::parse_duration(timeout_text);
+      auto d = wd::parse_duration(timeout_text, "--timeout");
       if (!d) return usage(d.error().message);
       if (d->count() == 0) return usage("--timeout must be greater than 0 (leave it out for no deadline)");
       req.timeout = *d;
     }
     if (!idle_text.empty()) {
-      auto d = wd::parse_duration(idle_text);
+      auto d = wd::parse_duration(idle_text, "--idle-timeout");
       if (!d) return usage(d.error().message);
       if (d->count() == 0) return usage("--idle-timeout must be greater than 0");
       req.idle_timeout = *d;
     }
-    auto g = wd::parse_duration(grace_text);
+    auto g = wd::parse_duration(grace_text, "--grace");
     if (!g) return usage(g.error().message);
     req.grace = *g;
     auto limits = wd::parse_limits(memory_text, cpus_text, pids_text);
@@ -214,12 +222,12 @@ int main(int argc, char** argv) {
     if (!wd::valid_task_id(reg_req.id)) return usage(fmt::format("invalid task id '{}': use 1-64 of A-Z a-z 0-9 _ -, not starting with -", airssys::osl::detail::shown_text(reg_req.id)));
     if (reg_req.pid <= 0) return usage("--pid must be a positive process id");
     if (!reg_timeout.empty()) {
-      auto d = wd::parse_duration(reg_timeout);
+      auto d = wd::parse_duration(reg_timeout, "--timeout");
       if (!d) return usage(d.error().message);
       if (d->count() == 0) return usage("--timeout must be greater than 0 (leave it out for no deadline)");
       reg_req.timeout = *d;
     }
-    auto g = wd::parse_duration(reg_grace);
+    auto g = wd::parse_duration(reg_grace, "--grace");
     if (!g) return usage(g.error().message);
     reg_req.grace = *g;
     reg_req.policy_file = reg_policy;
@@ -236,7 +244,7 @@ int main(int argc, char** argv) {
   if (*stats) return wd::cli::cmd_stats(reg, stats_json);
   if (*reportcmd) return wd::cli::cmd_report(reg, report_json);
   if (*runcmd) {
-    auto d = wd::parse_duration(interval_text);
+    auto d = wd::parse_duration(interval_text, "--interval");
     if (!d || d->count() < 10) {
       fmt::print(stderr, "task-watchdog: {}\n", d ? "--interval must be at least 10ms" : d.error().message);
       return wd::cli::exit_status(wd::ErrorCategory::usage);
