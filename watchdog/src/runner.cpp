@@ -120,7 +120,12 @@ std::expected<int, Error> start_task(const Registry& reg, const StartRequest& re
   if (auto fds = check_keep_fds(req.keep_fds); !fds) return std::unexpected(fds.error());
   // No engine: say so before anything is recorded (native tasks are unaffected).
   if (container) {
-    if (auto e = check_container_engine(); !e) return std::unexpected(Error{ErrorCategory::spawn_failed, e.error().message});
+    // A DOCKER_HOST this client cannot use (tcp://, ssh://) is the caller's
+    // mistake (usage, 2); an engine that does not answer fails the start (6).
+    if (auto e = check_container_engine(); !e) {
+      const auto category = e.error().category == ErrorCategory::usage ? ErrorCategory::usage : ErrorCategory::spawn_failed;
+      return std::unexpected(Error{category, e.error().message});
+    }
   }
   if (auto r = insert_record(reg, req); !r) return std::unexpected(r.error());
   auto monitor = [&](detail::Handshake& hs) {

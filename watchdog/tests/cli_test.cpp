@@ -188,6 +188,21 @@ TEST(Cli, AnOptionGivenAnEmptyValueIsRefused) {
   EXPECT_EQ(grace.err, "task-watchdog: --grace: '5x' is not a duration; use e.g. 30s, 5m, 1h\n");
 }
 
+// docs/task-watchdog.md (Containers, engine discovery): a DOCKER_HOST other
+// than unix:///PATH is a usage error; `start` exited 6 ("could not be
+// started") as if the engine had not answered. Nothing is recorded.
+TEST(Cli, ADockerHostThatIsNoUnixSocketIsAUsageError) {
+  TempDir d;
+  const auto reg = (d.path / "r.json").string();
+  for (const char* host : {"tcp://127.0.0.1:2375", "ssh://user@host", "unix://"}) {
+    const auto r = run(d.path, {"start", "--registry", reg, "--id", "c", "--container", "img", "--", "x"},
+                       {std::string("DOCKER_HOST=") + host});
+    EXPECT_EQ(r.rc, 2) << host << ": " << r.err;
+    EXPECT_EQ(r.err, "task-watchdog: DOCKER_HOST '" + std::string(host) + "': only unix:///PATH is supported\n");
+    EXPECT_FALSE(status_json(d.path, reg, "c")) << host;
+  }
+}
+
 TEST(Cli, LongArgumentsAreShownCut) {
   // A 100 KB --id, --env or status id came back whole on stderr (outside
   // probe, session 11): at most 64 bytes of it, then its length.
