@@ -42,6 +42,7 @@ struct HistoryArgs {
   std::size_t limit = 100;
   bool json = false;
   std::string rule;               // alerts: only this rule id
+  bool follow = false;            // alerts: then each new one as it is stored (JSON: one object per line)
   std::optional<std::int64_t> pid;  // events: only this pid
 };
 int run_alerts(const Context& ctx, const HistoryArgs& args);

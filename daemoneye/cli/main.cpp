@@ -79,7 +79,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Validator([](const std::string& id) { return id.empty() ? std::string("a rule id is not empty") : std::string(); },
                              "ID"));
   alerts->add_option("--limit", alerts_args.limit, "The newest N at most (default 100)")->check(CLI::Range(1, 1000000));
-  alerts->add_flag("--json", alerts_args.json, "JSON for scripts");
+  alerts->add_flag("--json", alerts_args.json, "JSON for scripts (with --follow: one object per line)");
+  alerts->add_flag("--follow,-f", alerts_args.follow,
+                   "Then print each new alert as the agent stores it (checked every second), until interrupted");
   std::int64_t pid = 0;
   auto* events = app.add_subcommand("events", "Recent process events (start, exec, stop) from the store, oldest first");
   events->add_option("--since", events_since, "How far back, e.g. 30m, 24h (default 24h)");

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <span>
 
 #include <unistd.h>
 
@@ -117,6 +118,66 @@ int run_query(const Context& ctx, const QueryArgs& args) {
   return kExitOk;
 }
 
+namespace {
+
+// The alerts table's columns in the order alert_json / alert_line read them.
+constexpr const char* kAlertColumns = "SELECT id, time, host, rule_id, rule_name, severity, tags, dedup_key, \"row\" FROM alerts";
+
+ordered_json alert_json(const std::vector<Value>& row) {
+  return ordered_json{{"id", int_of(row[0])},        {"time", int_of(row[1])},      {"host", str_of(row[2])},
+                      {"rule_id", str_of(row[3])},   {"rule_name", str_of(row[4])}, {"severity", str_of(row[5])},
+                      {"tags", parsed(row[6])},      {"dedup_key", str_of(row[7])}, {"row", parsed(row[8])}};
+}
+
+std::string dump(const ordered_json& j, int indent) {
+  return j.dump(indent, ' ', false, ordered_json::error_handler_t::replace);
+}
+
+// The stdout sink's human line, control bytes as '?', cut to `width` (0: not cut).
+std::string alert_line(const std::vector<Value>& row, std::size_t width) {
+  Alert a{.rule_id = str_of(row[3]),
+          .rule_name = str_of(row[4]),
+          .severity = severity_from(str_of(row[5])).value_or(Severity::medium),
+          .row_json = str_of(row[8]),
+          .host = str_of(row[2]),
+          .time = int_of(row[1])};
+  std::string line = printable(alert_to_human(a));
+  if (width > 0) truncate_utf8(line, width);
+  return line;
+}
+
+// --follow: every second, the alerts stored after `last` (their id), one
+// line each (a JSON object per line with --json), until stdout is closed or
+// a signal ends the process. A store whose alerts were all pruned starts
+// its ids again from 1, so a largest id below `last` starts over from 0.
+int follow_alerts(QueryEngine& engine, const HistoryArgs& args, std::int64_t last, std::size_t width) {
+  std::string sql = std::string(kAlertColumns) + " WHERE id > :after";
+  if (!args.rule.empty()) sql += fmt::format(" AND rule_id = '{}'", args.rule);
+  sql += fmt::format(" ORDER BY id LIMIT {}", args.limit);
+  for (;;) {
+    ::sleep(1);
+    auto top = engine.run("SELECT coalesce(max(id), 0) FROM alerts");
+    if (top && !top->rows.empty() && int_of(top->rows[0][0]) < last) last = 0;
+    const QueryParam after{.name = ":after", .value = last};
+    auto r = engine.run(sql, std::span(&after, 1));
+    if (!r) {
+      // The agent holding its write lock past the busy timeout, or a slow
+      // disk: try again next second; anything else ends the watch.
+      const auto c = r.error().category;
+      if (c == ErrorCategory::busy || c == ErrorCategory::timeout) continue;
+      return fail_with(r.error(), "reading alerts");
+    }
+    std::string out;
+    for (const auto& row : r->rows) {
+      out += (args.json ? dump(alert_json(row), -1) : alert_line(row, width)) + "\n";
+      last = std::max(last, int_of(row[0]));
+    }
+    if (!out.empty() && !write_stdout(out)) return kExitOk;  // the reader went away (| head)
+  }
+}
+
+}  // namespace
+
 int run_alerts(const Context& ctx, const HistoryArgs& args) {
   if (!args.rule.empty() && !valid_rule_id(args.rule)) {
     say(fmt::format("--rule '{}': a rule id holds only letters, digits, '_', '.' and '-'", printable(args.rule)));
@@ -126,9 +187,7 @@ int run_alerts(const Context& ctx, const HistoryArgs& args) {
   if (!engine) {
     return fail_with(engine.error());
   }
-  std::string sql = fmt::format(
-      "SELECT id, time, host, rule_id, rule_name, severity, tags, dedup_key, \"row\" FROM alerts WHERE time >= {}",
-      unix_now() - args.since.count());
+  std::string sql = fmt::format("{} WHERE time >= {}", kAlertColumns, unix_now() - args.since.count());
   if (!args.rule.empty()) sql += fmt::format(" AND rule_id = '{}'", args.rule);
   sql += fmt::format(" ORDER BY time DESC, id DESC LIMIT {}", args.limit);
   auto r = (*engine)->run(sql);
@@ -136,36 +195,30 @@ int run_alerts(const Context& ctx, const HistoryArgs& args) {
     return fail_with(r.error(), "reading alerts");
   }
   std::reverse(r->rows.begin(), r->rows.end());  // oldest first, like a log
-  if (args.json) {
+  const std::size_t width = args.json ? 0 : terminal_width();
+  std::string out;
+  std::int64_t last = 0;
+  if (args.json && !args.follow) {
     ordered_json all = ordered_json::array();
-    for (const auto& row : r->rows) {
-      all.push_back(ordered_json{{"id", int_of(row[0])},          {"time", int_of(row[1])},
-                                 {"host", str_of(row[2])},        {"rule_id", str_of(row[3])},
-                                 {"rule_name", str_of(row[4])},   {"severity", str_of(row[5])},
-                                 {"tags", parsed(row[6])},        {"dedup_key", str_of(row[7])},
-                                 {"row", parsed(row[8])}});
-    }
-    write_stdout(all.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n");
+    for (const auto& row : r->rows) all.push_back(alert_json(row));
+    out = dump(all, 2) + "\n";
   } else {
-    const std::size_t width = terminal_width();
-    std::string out;
-    for (const auto& row : r->rows) {
-      Alert a{.rule_id = str_of(row[3]),
-              .rule_name = str_of(row[4]),
-              .severity = severity_from(str_of(row[5])).value_or(Severity::medium),
-              .row_json = str_of(row[8]),
-              .host = str_of(row[2]),
-              .time = int_of(row[1])};
-      std::string line = printable(alert_to_human(a));
-      if (width > 0) truncate_utf8(line, width);
-      out += line + "\n";
-    }
-    write_stdout(out);
-    if (r->rows.empty()) say(fmt::format("no alerts in the last {} s{}", args.since.count(),
-                                         args.rule.empty() ? std::string() : " for rule " + args.rule));
+    for (const auto& row : r->rows) out += (args.json ? dump(alert_json(row), -1) : alert_line(row, width)) + "\n";
+  }
+  for (const auto& row : r->rows) last = std::max(last, int_of(row[0]));
+  if (!write_stdout(out) && args.follow) return kExitOk;
+  if (r->rows.empty() && !args.json) {
+    say(fmt::format("no alerts in the last {} s{}{}", args.since.count(),
+                    args.rule.empty() ? std::string() : " for rule " + args.rule,
+                    args.follow ? "; waiting for new ones" : ""));
   }
   tell_truncated(*r, args.limit, ctx.config.rules.max_bytes);
-  return kExitOk;
+  if (!args.follow) return kExitOk;
+  // New alerts are those stored after the newest one there is now, printed or not.
+  auto top = (*engine)->run("SELECT coalesce(max(id), 0) FROM alerts");
+  if (!top) return fail_with(top.error(), "reading alerts");
+  if (!top->rows.empty()) last = std::max(last, int_of(top->rows[0][0]));
+  return follow_alerts(**engine, args, last, width);
 }
 
 int run_events(const Context& ctx, const HistoryArgs& args) {

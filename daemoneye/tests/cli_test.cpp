@@ -429,6 +429,45 @@ TEST_F(Cli, AlertsAreListedOldestFirstAndFiltered) {
   EXPECT_EQ(nlohmann::json::parse(limited.out)[0]["rule_id"], "reverse-shell");  // the newest
 }
 
+// alerts --follow prints what is there, then each alert as it is stored,
+// with --json one object per line (jq-able as it arrives); the watch ends
+// when the test kills it. Before, the CLI had no way to watch.
+TEST_F(Cli, AlertsFollowPrintsEachNewAlertAsItIsStored) {
+  make_store();
+  const fs::path out = dir_.path() / "follow.out", err = dir_.path() / "follow.err";
+  Child watch({cli_bin(), "--db", db_.string(), "alerts", "--follow", "--json"}, out, err);
+  auto lines = [&] {
+    std::vector<nlohmann::json> got;
+    std::istringstream in(slurp(out));
+    for (std::string l; std::getline(in, l);) got.push_back(nlohmann::json::parse(l, nullptr, false));
+    return got;
+  };
+  ASSERT_TRUE(eventually([&] { return lines().size() == 2; }, 30s)) << slurp(out) << slurp(err);
+  {
+    auto store = de::Store::open({.path = db_});
+    ASSERT_TRUE(store) << store.error();
+    std::vector<de::Alert> late{{.rule_id = "late-rule", .rule_name = "Raised while watched", .severity = de::Severity::high,
+                                 .tags = {}, .row_json = R"({"pid":4242})", .host = "h", .time = now(),
+                                 .dedup_key = "late-rule|pid=4242"}};
+    auto i = (*store)->insert_alerts(late);
+    ASSERT_TRUE(i) << i.error();
+  }
+  ASSERT_TRUE(eventually([&] { return lines().size() == 3; }, 30s)) << slurp(out) << slurp(err);
+  const auto got = lines();
+  for (const auto& j : got) EXPECT_TRUE(j.is_object()) << slurp(out);
+  EXPECT_EQ(got[0]["rule_id"], "exec-from-tmp");
+  EXPECT_EQ(got[2]["rule_id"], "late-rule");
+  EXPECT_EQ(got[2]["row"]["pid"], 4242);
+  // Still watching, and printing each alert once.
+  EXPECT_FALSE(watch.wait(1500ms).has_value()) << slurp(err);
+  EXPECT_EQ(lines().size(), 3u) << slurp(out);
+
+  // Without --follow, --json is still one array.
+  Outcome once = cli_db({"alerts", "--json"});
+  EXPECT_EQ(once.code, 0) << once.err;
+  EXPECT_EQ(nlohmann::json::parse(once.out).size(), 3u) << once.out;
+}
+
 TEST_F(Cli, EventsAreListedWithHostileTextMadeInert) {
   make_store();
   Outcome r = cli_db({"events"});
