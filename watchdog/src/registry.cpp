@@ -495,6 +495,12 @@ std::expected<void, Error> read_text_of(const std::filesystem::path& path, const
   }
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return std::unexpected(sys_error("checking registry " + path.string()));
+  if (S_ISDIR(st.st_mode)) {
+    // `--registry DIR` for the directory the registry lives in.
+    return std::unexpected(Error{ErrorCategory::failure,
+                                 fmt::format("refusing registry {}: it is a directory (give the registry file, e.g. {})",
+                                             path.string(), (path / "registry.json").string())});
+  }
   if (!S_ISREG(st.st_mode)) {
     return std::unexpected(Error{ErrorCategory::failure, fmt::format("refusing registry {}: it is not a regular file", path.string())});
   }

@@ -137,6 +137,11 @@ TEST(RegistryInput, ASymlinkAtTheRegistryPathIsRefusedAndItsTargetKept) {
   auto fifo = Registry(d.path() / "fifo.json").load();
   ASSERT_FALSE(fifo);
   EXPECT_NE(fifo.error().message.find("not a regular file"), std::string::npos) << fifo.error().message;
+  // `--registry DIR` (the directory it lives in) says what to give instead.
+  auto dir = Registry(d.path()).load();
+  ASSERT_FALSE(dir);
+  EXPECT_EQ(dir.error().message, "refusing registry " + d.path().string() + ": it is a directory (give the registry file, e.g. " +
+                                     (d.path() / "registry.json").string() + ")");
 }
 
 TEST(RegistryInput, AnIdThatReadsAsAnOptionIsRefused) {
