@@ -124,7 +124,7 @@ void parse_key(Rule& rule, const std::string& key, const YAML::Node& v) {
     rule.id = text(v, "id");
     if (rule.id.size() > kMaxIdBytes) fault(v, fmt::format("id is longer than {} characters", kMaxIdBytes));
     if (!std::ranges::all_of(rule.id, [](unsigned char c) { return is_id_char(c); })) {
-      fault(v, fmt::format("id '{}' may contain only letters, digits, '_', '.' and '-'", rule.id));
+      fault(v, fmt::format("id '{}' may contain only letters, digits, '_', '.' and '-'", osl::detail::shown_text(rule.id)));
     }
   } else if (key == "name") {
     rule.name = text(v, "name");
@@ -178,7 +178,7 @@ Rule parse_map(const YAML::Node& root) {
                            "key, name, query, severity, tags)",
                            osl::detail::shown_text(key)));
     }
-    if (std::ranges::find(seen, key) != seen.end()) fault(k, fmt::format("duplicate key '{}'", key));
+    if (std::ranges::find(seen, key) != seen.end()) fault(k, fmt::format("duplicate key '{}'", osl::detail::shown_text(key)));
     seen.push_back(key);
     try {
       parse_key(rule, key, v);

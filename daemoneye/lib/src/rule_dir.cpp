@@ -10,6 +10,7 @@
 
 #include <airssys/daemoneye/query_engine.hpp>
 #include <airssys/daemoneye/rule.hpp>
+#include <airssys/osl/detail/shown_text.hpp>
 #include <airssys/osl/unique_fd.hpp>
 #include <algorithm>
 #include <cerrno>
@@ -134,12 +135,22 @@ Result<std::string> read_rule_file(int dirfd, const std::string& name) {
 // window is rare.)
 Result<void> check_query(Rule& rule, const QueryEngine& engine) {
   auto columns = engine.columns(rule.query);
-  if (!columns) return std::unexpected(columns.error().prefixed("query refused"));
+  if (!columns) {
+    // SQLite's messages quote the query's text ('unrecognized token: "..."'):
+    // shown as values from a rule file are (escaped; past 256 bytes, cut).
+    Error e = columns.error();
+    e.message = osl::detail::shown_text(e.message, 256);
+    return std::unexpected(e.prefixed("query refused"));
+  }
+  // Column names come from the rule's query (SELECT 1 AS "..."): shown as
+  // every value from a rule file is (escaped, each cut at 64 bytes).
+  std::vector<std::string> shown;
+  for (const auto& c : *columns) shown.push_back(osl::detail::shown_text(c));
+  const std::string listed = fmt::format("{}", fmt::join(shown, ", "));
   for (const auto& k : rule.key_columns) {
     if (std::ranges::find(*columns, k) == columns->end()) {
       return fail(ErrorCategory::invalid_input,
-                  fmt::format("key column '{}' is not a column of the query's result (columns: {})", k,
-                              fmt::join(*columns, ", ")));
+                  fmt::format("key column '{}' is not a column of the query's result (columns: {})", k, listed));
     }
   }
   const auto has = [&](std::string_view c) { return std::ranges::find(*columns, c) != columns->end(); };
@@ -148,13 +159,13 @@ Result<void> check_query(Rule& rule, const QueryEngine& engine) {
         "{}{}: warning: the query's result has no pid or start_time column (columns: {}), so all its rows share one "
         "dedup key and the rule raises at most one alert per alerts.dedup_window, whatever it matches; select pid "
         "and start_time, or name the columns that tell its rows apart in key:",
-        rule.file.string(), rule.query_line > 0 ? fmt::format(":{}", rule.query_line) : "", fmt::join(*columns, ", ")));
+        rule.file.string(), rule.query_line > 0 ? fmt::format(":{}", rule.query_line) : "", listed));
   } else if (rule.key_columns.empty() && !has("pid")) {
     rule.warnings.push_back(fmt::format(
         "{}{}: warning: the query's result has start_time but no pid column (columns: {}), so the rows of processes "
         "started in the same second share one dedup key and raise one alert per alerts.dedup_window between them; "
         "select pid too, or name the columns that tell its rows apart in key:",
-        rule.file.string(), rule.query_line > 0 ? fmt::format(":{}", rule.query_line) : "", fmt::join(*columns, ", ")));
+        rule.file.string(), rule.query_line > 0 ? fmt::format(":{}", rule.query_line) : "", listed));
   }
   return {};
 }

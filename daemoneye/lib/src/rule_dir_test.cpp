@@ -273,6 +273,30 @@ TEST_F(LoadRulesWithEngine, RefusedSqlRejectsTheRuleAtTheQueryLine) {
   EXPECT_EQ(set.errors.size(), 5u);
 }
 
+// A native rule's query is text from the rule file too: SQLite's message
+// quoting it and the result's column names are shown escaped and cut.
+TEST_F(LoadRulesWithEngine, QueryTextInMessagesIsEscapedAndCut) {
+  const std::string column = "\x1b]0;pwn\x07" + std::string(1'000, 'c');
+  write_file(rules_ / "cols.yaml", "key: [path]\n" + rule_yaml("cols", "SELECT pid AS \"" + column + "\" FROM processes"));
+  write_file(rules_ / "token.yaml", rule_yaml("token", "SELECT \"pid\" FROM processes WHERE '" + std::string(100'000, 't')));
+  write_file(rules_ / "esc.yaml", rule_yaml("esc", "SELECT pid FROM processes WHERE \x1b[2J"));
+  RuleSet set = load_rules(rules_.path(), engine_.get());
+  ASSERT_EQ(set.errors.size(), 3u);
+  for (const auto& e : set.errors) {
+    EXPECT_EQ(e.message.find('\x1b'), std::string::npos) << e.message;
+    EXPECT_LT(e.message.size(), 1000u) << e.message.substr(0, 1000);
+  }
+  const std::string d = rules_.path().string() + "/";
+  auto error_for = [&](const std::string& file) -> std::string {
+    auto it = std::ranges::find(set.errors, rules_ / file, &RuleError::file);
+    return it == set.errors.end() ? "(none)" : it->message;
+  };
+  EXPECT_EQ(error_for("cols.yaml"), d + "cols.yaml:5: key column 'path' is not a column of the query's result (columns: \\x1b]0;pwn\\x07" +
+                                        std::string(56, 'c') + "… (1008 bytes))");
+  EXPECT_NE(error_for("token.yaml").find(" bytes)"), std::string::npos) << error_for("token.yaml");
+  EXPECT_NE(error_for("esc.yaml").find("\\x1b"), std::string::npos) << error_for("esc.yaml");
+}
+
 // One file, as `daemoneye-cli rules check FILE` checks it: the same per-file
 // checks and messages as load_rules.
 TEST_F(LoadRulesWithEngine, OneFileIsCheckedLikeAFileInTheDirectory) {

@@ -223,6 +223,19 @@ TEST(Rule, LongValuesAreShownCut) {
   EXPECT_EQ(k.error().message, "r.yaml:5: key column '" + std::string(64, 'x') + "… (101 bytes)' is not a column name");
 }
 
+// What a native rule's messages echo (id, "got ..." values) is shown as
+// Sigma's are (osl::detail::shown_text): control bytes escaped, cut at 64.
+TEST(Rule, EchoedValuesAreEscapedAndCut) {
+  const std::string shown = "\\x1b]0;pwn\\x07" + std::string(56, 'A') + "… (100008 bytes)";
+  const std::string hostile = "\"\\e]0;pwn\\a" + std::string(100'000, 'A') + "\"";
+  auto e = parse_rule("id: a\nname: A\nseverity: low\nquery: SELECT 1\nenabled: " + hostile + "\n", "r.yaml");
+  ASSERT_FALSE(e);
+  EXPECT_EQ(e.error().message, "r.yaml:5: enabled must be true or false (got a string '" + shown + "')");
+  auto i = parse_rule("id: \"\\e[2J\"\nname: A\nseverity: low\nquery: SELECT 1\n", "r.yaml");
+  ASSERT_FALSE(i);
+  EXPECT_EQ(i.error().message, "r.yaml:1: id '\\x1b[2J' may contain only letters, digits, '_', '.' and '-'");
+}
+
 // The address space this process has mapped (ASan reserves terabytes of
 // shadow up front, so a fixed RLIMIT_AS would refuse everything).
 std::size_t mapped_bytes() {

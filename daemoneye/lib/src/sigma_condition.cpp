@@ -15,6 +15,9 @@
 
 #include <fmt/format.h>
 
+#include <airssys/osl/detail/shown_text.hpp>
+#include <airssys/osl/detail/utf8.hpp>
+
 #include <cctype>
 
 #include "sigma.hpp"
@@ -84,7 +87,7 @@ class Parser {
     if (tokens_.empty()) fail("condition is empty");
     Expr e = parse_or(0);
     if (at_keyword("near")) fail("'near' is not supported (it correlates several events)");
-    if (pos_ < tokens_.size()) fail(fmt::format("unexpected '{}'", tokens_[pos_]));
+    if (pos_ < tokens_.size()) fail(fmt::format("unexpected '{}'", osl::detail::shown_text(tokens_[pos_])));
     return e;
   }
 
@@ -108,7 +111,9 @@ class Parser {
         tokens_.emplace_back(s.substr(i, j - i));
         i = j;
       } else {
-        fail(fmt::format("unexpected character '{}'", static_cast<char>(c)));
+        // The whole character (a UTF-8 sequence), escaped if a terminal could act on it.
+        const std::size_t n = osl::detail::utf8_sequence_length(s, i);
+        fail(fmt::format("unexpected character '{}'", osl::detail::shown_text(s.substr(i, n == 0 ? 1 : n))));
       }
     }
   }
@@ -157,27 +162,27 @@ class Parser {
     }
     if (tok == ")") fail("unexpected ')'");
     if (kw == "and" || kw == "or" || kw == "of" || kw == "them")
-      fail(fmt::format("'{}' where a search identifier was expected", tok));
+      fail(fmt::format("'{}' where a search identifier was expected", osl::detail::shown_text(tok)));
     if (kw == "near") fail("'near' is not supported (it correlates several events)");
     if (pos_ + 1 < tokens_.size() && lower(tokens_[pos_ + 1]) == "of") {
       const bool all = kw == "all";
       if (!all && kw != "1" && kw != "any") {
-        fail(fmt::format("'{} of' is not supported (only '1 of', 'any of' and 'all of')", tok));
+        fail(fmt::format("'{} of' is not supported (only '1 of', 'any of' and 'all of')", osl::detail::shown_text(tok)));
       }
       pos_ += 2;
-      if (pos_ >= tokens_.size()) fail(fmt::format("'{} of' needs a pattern or 'them'", tok));
+      if (pos_ >= tokens_.size()) fail(fmt::format("'{} of' needs a pattern or 'them'", osl::detail::shown_text(tok)));
       const std::string pat = tokens_[pos_++];
       const bool them = lower(pat) == "them";
       std::vector<Expr> hits;
       for (const auto& [name, e] : searches_) {
         if (them ? !name.starts_with('_') : glob_match(pat, name)) hits.push_back(use(name, e));
       }
-      if (hits.empty()) fail(fmt::format("'{}' matches no search identifier", pat));
+      if (hits.empty()) fail(fmt::format("'{}' matches no search identifier", osl::detail::shown_text(pat)));
       return all ? all_of(std::move(hits)) : any_of(std::move(hits));
     }
-    if (tok.find('*') != std::string::npos) fail(fmt::format("a pattern ('{}') needs '1 of' or 'all of'", tok));
+    if (tok.find('*') != std::string::npos) fail(fmt::format("a pattern ('{}') needs '1 of' or 'all of'", osl::detail::shown_text(tok)));
     auto it = searches_.find(tok);
-    if (it == searches_.end()) fail(fmt::format("unknown search identifier '{}'", tok));
+    if (it == searches_.end()) fail(fmt::format("unknown search identifier '{}'", osl::detail::shown_text(tok)));
     ++pos_;
     return use(it->first, it->second);
   }
@@ -194,7 +199,7 @@ class Parser {
     if (c.bytes > kMaxQueryBytes - used_.bytes) {
       exhausted(at_, fmt::format("condition: expands to more than {} bytes of SQL (search '{}' is {} bytes; each use "
                                  "copies it)",
-                                 kMaxQueryBytes, name, c.bytes));
+                                 kMaxQueryBytes, osl::detail::shown_text(name), c.bytes));
     }
     if (c.regexes > kMaxRegexes - used_.regexes) {
       exhausted(at_, fmt::format("condition: uses more than {} regular expressions (re; each use of a search copies "

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <airssys/osl/detail/shown_text.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <set>
@@ -72,7 +74,7 @@ bool is_id_char(unsigned char c) { return std::isalnum(c) != 0 || c == '_' || c 
 std::string checked_id(std::string id, const YAML::Node& at) {
   if (id.empty() || id.size() > kMaxIdBytes) fault(at, fmt::format("id must be 1 to {} characters", kMaxIdBytes));
   if (!std::ranges::all_of(id, [](unsigned char c) { return is_id_char(c); }))
-    fault(at, fmt::format("id '{}' may contain only letters, digits, '_', '.' and '-'", id));
+    fault(at, fmt::format("id '{}' may contain only letters, digits, '_', '.' and '-'", osl::detail::shown_text(id)));
   return id;
 }
 
@@ -94,7 +96,7 @@ Severity severity_of(const YAML::Node& n) {
   if (level == "medium") return Severity::medium;
   if (level == "high") return Severity::high;
   if (level == "critical") return Severity::critical;
-  fault(n, fmt::format("level '{}' is not one of informational, low, medium, high, critical", n.Scalar()));
+  fault(n, fmt::format("level '{}' is not one of informational, low, medium, high, critical", osl::detail::shown_text(n.Scalar())));
 }
 
 void check_logsource(const YAML::Node& ls) {
@@ -108,37 +110,39 @@ void check_logsource(const YAML::Node& ls) {
     else if (key == "service")
       fault(kv.first, "logsource.service is not supported: only {product: linux, category: process_creation} rules run here");
     else
-      fault(kv.first, fmt::format("logsource: unknown key '{}' (known: product, category, definition)", key));
+      fault(kv.first, fmt::format("logsource: unknown key '{}' (known: product, category, definition)", osl::detail::shown_text(key)));
   }
   if (product != "linux" || category != "process_creation") {
     fault(ls, fmt::format("logsource {{product: {}, category: {}}} is not supported: only {{product: linux, category: "
                           "process_creation}} rules run here (over process_events)",
-                          product.empty() ? "(none)" : product, category.empty() ? "(none)" : category));
+                          product.empty() ? "(none)" : osl::detail::shown_text(product), category.empty() ? "(none)" : osl::detail::shown_text(category)));
   }
 }
 
 // One search identifier's value: a map (AND of its fields), a list of maps
 // (OR of them), or a list of keywords (OR, each searched for in cmdline).
 Expr translate_search(const std::string& name, const YAML::Node& v, Budget& leaves) {
+  // The search's name as messages show it (from the rule file: escaped, cut).
+  const std::string shown = osl::detail::shown_text(name);
   if (v.IsMap()) {
-    if (v.size() == 0) fault(v, fmt::format("detection.{}: an empty search", name));
+    if (v.size() == 0) fault(v, fmt::format("detection.{}: an empty search", shown));
     std::vector<Expr> fields;
     for (const auto& kv : v) fields.push_back(translate_field(kv.first, kv.second, leaves));
     return all_of(std::move(fields));
   }
   if (v.IsSequence()) {
-    if (v.size() == 0) fault(v, fmt::format("detection.{}: an empty list", name));
+    if (v.size() == 0) fault(v, fmt::format("detection.{}: an empty list", shown));
     const bool maps = v[0].IsMap();
     std::vector<Expr> alternatives;
     for (const auto& item : v) {
       if (item.IsMap() != maps)
-        fault(item, fmt::format("detection.{}: a list holds either field maps or keywords, not both", name));
+        fault(item, fmt::format("detection.{}: a list holds either field maps or keywords, not both", shown));
       alternatives.push_back(maps ? translate_search(name, item, leaves) : translate_keyword(item, leaves));
     }
     return any_of(std::move(alternatives));
   }
   if (v.IsScalar()) return translate_keyword(v, leaves);
-  fault(v, fmt::format("detection.{}: a search must be a mapping of fields or a list (got {})", name,
+  fault(v, fmt::format("detection.{}: a search must be a mapping of fields or a list (got {})", shown,
                        detail::describe(v)));
 }
 
@@ -157,7 +161,7 @@ std::string translate_detection(const YAML::Node& det, std::size_t head_bytes) {
     } else if (name == "timeframe") {
       fault(kv.first, "detection.timeframe is not supported: a rule matches single events, not counts over time");
     } else {
-      if (searches.contains(name)) fault(kv.first, fmt::format("detection: duplicate search '{}'", name));
+      if (searches.contains(name)) fault(kv.first, fmt::format("detection: duplicate search '{}'", osl::detail::shown_text(name)));
       searches.emplace(name, translate_search(name, kv.second, leaves));
     }
   }
@@ -206,7 +210,7 @@ std::expected<Rule, RuleError> parse_sigma_rule(const YAML::Node& root, const st
       const std::string key = k.Scalar();
       if (seen.size() == kMaxTopLevelKeys)
         exhausted(k, fmt::format("more than {} top-level keys (a Sigma rule has about 15)", kMaxTopLevelKeys));
-      if (!seen.insert(key).second) fault(k, fmt::format("duplicate key '{}'", key));
+      if (!seen.insert(key).second) fault(k, fmt::format("duplicate key '{}'", osl::detail::shown_text(key)));
       try {
         if (key == "title") rule.name = checked_title(scalar(v, "title"), v);
         else if (key == "id") rule.id = checked_id(scalar(v, "id"), v);

@@ -405,7 +405,7 @@ TEST(Sigma, AModifierGivenTwiceIsRefused) {
   std::string key = "CommandLine";
   for (int i = 0; i < 12; ++i) key += "|windash";
   EXPECT_EQ(error_of(doc("  s: {'" + key + "': '-a -b'}\n  condition: s\n")),
-            "t.yml:7: '" + key + "': modifier 'windash' given twice");
+            "t.yml:7: '" + key.substr(0, 64) + "… (107 bytes)': modifier 'windash' given twice");
   EXPECT_EQ(error_of(doc("  s: {CommandLine|contains|all|all: [a, b]}\n  condition: s\n")),
             "t.yml:7: 'CommandLine|contains|all|all': modifier 'all' given twice");
 }
@@ -427,6 +427,59 @@ TEST(Sigma, RegexesPerRuleAreBounded) {
   EXPECT_EQ(twice.error().category, ErrorCategory::resource_exhausted);
   EXPECT_NE(twice.error().message.find("condition: uses more than 32 regular expressions"), std::string::npos)
       << twice.error().message;
+}
+
+// Sigma rules come from public repositories: every value a message echoes
+// (field names and modifiers, values, condition tokens, search names,
+// metadata) is shown as osl::detail::shown_text shows it - control bytes as
+// \xNN, past 64 bytes the first 64 and its length - so a hostile rule
+// cannot put an escape sequence on a terminal or 100 KB in a log.
+TEST(Sigma, EchoedValuesAreEscapedAndCut) {
+  const std::string hostile = "\\e]0;pwn\\a" + std::string(100'000, 'A');  // YAML escapes: ESC, BEL
+  const std::string shown = "\\x1b]0;pwn\\x07" + std::string(56, 'A') + "… (100008 bytes)";
+  // YAML's implicit keys are at most 1024 characters.
+  const std::string hostile_key = "\\e]0;pwn\\a" + std::string(1'000, 'A');
+  const std::string shown_key = "\\x1b]0;pwn\\x07" + std::string(56, 'A') + "… (1008 bytes)";
+  const auto expect_shown = [](const std::string& message, const std::string& needle) {
+    EXPECT_EQ(message.find('\x1b'), std::string::npos) << message;
+    EXPECT_EQ(message.find('\x07'), std::string::npos) << message;
+    EXPECT_LT(message.size(), 1000u) << message.substr(0, 1000);
+    EXPECT_NE(message.find(needle), std::string::npos) << message.substr(0, 1000) << "\nlacks: " << needle;
+  };
+  const auto q = [](const std::string& v) { return "\"" + v + "\""; };
+  // Field names and modifiers.
+  expect_shown(error_of(doc("  s: {" + q(hostile_key + "|contains") + ": x}\n  condition: s\n")),
+               "unknown field '" + shown_key + "'");
+  expect_shown(error_of(doc("  s: {" + q("Image|" + hostile_key) + ": x}\n  condition: s\n")),
+               "unknown modifier '" + shown_key + "'");
+  // Values.
+  expect_shown(error_of(doc("  s: {ProcessId: " + q(hostile) + "}\n  condition: s\n")),
+               "ProcessId is a number; '" + shown + "' is not an integer");
+  expect_shown(error_of(doc("  s: {Hashes: " + q("MD5=" + hostile) + "}\n  condition: s\n")),
+               "Hashes: 'MD5=\\x1b]0;pwn\\x07");
+  expect_shown(error_of(doc("  s: {CommandLine|base64: " + q(hostile + "*") + "}\n  condition: s\n")),
+               "base64: wildcards cannot be base64-encoded: '" + shown.substr(0, shown.find("… (")) + "… (100009 bytes)'");
+  // Condition tokens (a token is letters, digits and _-.*; anything else is
+  // an unexpected character, shown whole).
+  expect_shown(error_of(doc("  s: {Image: x}\n  condition: s and " + std::string(60'000, 'b') + "\n")),
+               "unknown search identifier '" + std::string(64, 'b') + "… (60000 bytes)'");
+  expect_shown(error_of(doc("  s: {Image: x}\n  condition: \"s and \\e[2J\"\n")), "unexpected character '\\x1b'");
+  expect_shown(error_of(doc("  s: {Image: x}\n  condition: \"s and \\u009b\"\n")), "unexpected character '\\xc2\\x9b'");
+  // Search names.
+  expect_shown(error_of(doc("  " + q(hostile_key) + ": []\n  condition: s\n")), "detection." + shown_key + ": an empty list");
+  // Metadata: level, id, logsource, and a value described as "got ...".
+  expect_shown(error_of(doc("  s: {Image: x}\n  condition: s\n", "level: " + q(hostile) + "\n")),
+               "level '" + shown + "' is not one of");
+  expect_shown(error_of("title: T\nid: \"\\e[2J\"\nlogsource: {product: linux, category: process_creation}\n"
+                        "detection: {s: {Image: x}, condition: s}\n"),
+               "id '\\x1b[2J' may contain only");
+  expect_shown(error_of("title: T\nlogsource: {product: " + q(hostile) + ", category: process_creation}\n"
+                        "detection: {s: {Image: x}, condition: s}\n"),
+               "logsource {product: " + shown + ", category: process_creation}");
+  expect_shown(error_of("title: T\nlogsource: {" + q(hostile_key) + ": x}\ndetection: {s: {Image: x}, condition: s}\n"),
+               "logsource: unknown key '" + shown_key + "'");
+  expect_shown(error_of("title: T\nlogsource: " + q(hostile) + "\ndetection: {s: {Image: x}, condition: s}\n"),
+               "logsource must be a mapping (got a string '" + shown + "')");
 }
 
 }  // namespace

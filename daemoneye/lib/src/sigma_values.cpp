@@ -17,6 +17,8 @@
 #include <charconv>
 #include <set>
 
+#include <airssys/osl/detail/shown_text.hpp>
+
 #include "sigma.hpp"
 
 namespace airssys::daemoneye::sigma {
@@ -136,6 +138,8 @@ constexpr std::string_view kSupported =
 Spec parse_key(const YAML::Node& key) {
   if (!key.IsScalar()) fault(key, "a search's keys must be field names, e.g. Image|endswith");
   const std::string& text = key.Scalar();
+  // The key and its parts as messages show them (from the rule file: escaped, cut).
+  const std::string shown = osl::detail::shown_text(text);
   Spec spec;
   std::size_t start = 0;
   bool first = true;
@@ -145,16 +149,16 @@ Spec parse_key(const YAML::Node& key) {
     const std::string part = text.substr(start, bar == std::string::npos ? std::string::npos : bar - start);
     // Each windash multiplies a value's variants by up to 5: twelve of them
     // would build 5^12 strings before a single comparison is counted.
-    if (!first && !seen.insert(part).second) fault(key, fmt::format("'{}': modifier '{}' given twice", text, part));
+    if (!first && !seen.insert(part).second) fault(key, fmt::format("'{}': modifier '{}' given twice", shown, osl::detail::shown_text(part)));
     if (first) {
       spec.field = find_field(part);
-      if (part.empty()) fault(key, fmt::format("'{}': a field name is missing before '|'", text));
+      if (part.empty()) fault(key, fmt::format("'{}': a field name is missing before '|'", shown));
       if (spec.field == nullptr)
-        fault(key, fmt::format("unknown field '{}' (process_creation fields: {})", part, known_fields()));
+        fault(key, fmt::format("unknown field '{}' (process_creation fields: {})", osl::detail::shown_text(part), known_fields()));
       first = false;
     } else {
       auto set_match = [&](Match m) {
-        if (spec.match_set) fault(key, fmt::format("'{}': more than one match modifier", text));
+        if (spec.match_set) fault(key, fmt::format("'{}': more than one match modifier", shown));
         spec.match = m;
         spec.match_set = true;
       };
@@ -172,15 +176,15 @@ Spec parse_key(const YAML::Node& key) {
       else if (part == "windash" || part == "base64" || part == "base64offset") spec.transforms.push_back(part);
       else if ((part == "i" || part == "m" || part == "s") && spec.match == Match::re && spec.match_set) spec.re_flags += part;
       else if (part == "i" || part == "m" || part == "s")
-        fault(key, fmt::format("'{}': modifier '{}' belongs after re (re|{})", text, part, part));
+        fault(key, fmt::format("'{}': modifier '{}' belongs after re (re|{})", shown, part, part));
       else if (part == "cidr")
-        fault(key, fmt::format("'{}': modifier cidr is not supported: process_events has no address fields", text));
+        fault(key, fmt::format("'{}': modifier cidr is not supported: process_events has no address fields", shown));
       else if (part == "wide" || part == "utf16" || part == "utf16le" || part == "utf16be")
-        fault(key, fmt::format("'{}': modifier {} (a Windows text encoding) is not supported", text, part));
+        fault(key, fmt::format("'{}': modifier {} (a Windows text encoding) is not supported", shown, part));
       else if (part == "expand" || part == "fieldref")
-        fault(key, fmt::format("'{}': modifier {} is not supported (it needs placeholders or a second field)", text, part));
+        fault(key, fmt::format("'{}': modifier {} is not supported (it needs placeholders or a second field)", shown, part));
       else
-        fault(key, fmt::format("'{}': unknown modifier '{}' (supported: {})", text, part, kSupported));
+        fault(key, fmt::format("'{}': unknown modifier '{}' (supported: {})", shown, osl::detail::shown_text(part), kSupported));
     }
     if (bar == std::string::npos) break;
     start = bar + 1;
@@ -189,16 +193,16 @@ Spec parse_key(const YAML::Node& key) {
   if (!spec.field->text) {
     if (spec.cased || !spec.transforms.empty() ||
         (spec.match != Match::equals && spec.match != Match::exists && !numeric)) {
-      fault(key, fmt::format("'{}': {} is a number: only exact values, null, exists, lt, lte, gt and gte apply", text,
+      fault(key, fmt::format("'{}': {} is a number: only exact values, null, exists, lt, lte, gt and gte apply", shown,
                              spec.field->sigma));
     }
   } else if (numeric) {
-    fault(key, fmt::format("'{}': lt/lte/gt/gte compare numbers; {} is text", text, spec.field->sigma));
+    fault(key, fmt::format("'{}': lt/lte/gt/gte compare numbers; {} is text", shown, spec.field->sigma));
   }
   if (spec.match == Match::re && !spec.transforms.empty())
-    fault(key, fmt::format("'{}': re cannot be combined with windash or base64", text));
+    fault(key, fmt::format("'{}': re cannot be combined with windash or base64", shown));
   if (spec.match == Match::exists && (spec.all || spec.cased || !spec.transforms.empty()))
-    fault(key, fmt::format("'{}': exists takes no other modifier", text));
+    fault(key, fmt::format("'{}': exists takes no other modifier", shown));
   return spec;
 }
 
@@ -251,7 +255,7 @@ std::int64_t integer_of(const YAML::Node& v, const Spec& s) {
   std::int64_t n = 0;
   const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
   if (ec != std::errc() || end != t.data() + t.size() || t.empty())
-    fault(v, fmt::format("{} is a number; '{}' is not an integer", s.field->sigma, t));
+    fault(v, fmt::format("{} is a number; '{}' is not an integer", s.field->sigma, osl::detail::shown_text(t)));
   return n;
 }
 
@@ -262,7 +266,7 @@ std::string hash_value(const std::string& raw, const YAML::Node& at) {
   std::string algo = raw.substr(0, eq);
   std::ranges::transform(algo, algo.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   if (algo != "SHA256")
-    fault(at, fmt::format("Hashes: '{}' cannot match: process_events keeps only the SHA256 of an executable", raw));
+    fault(at, fmt::format("Hashes: '{}' cannot match: process_events keeps only the SHA256 of an executable", osl::detail::shown_text(raw)));
   return raw.substr(eq + 1);
 }
 
@@ -316,7 +320,7 @@ Expr one_value(const Spec& s, const YAML::Node& v, Budget& leaves) {
       encoded = true;
       for (const auto& r : raws) {
         Pattern p = parse_wildcards(r);
-        if (has_wildcards(p)) fault(v, fmt::format("{}: wildcards cannot be base64-encoded: '{}'", t, r));
+        if (has_wildcards(p)) fault(v, fmt::format("{}: wildcards cannot be base64-encoded: '{}'", t, osl::detail::shown_text(r)));
         const std::string plain = literal_text(p);
         if (t == "base64") {
           literal.push_back({{Piece::Kind::lit, base64(plain)}});

@@ -1,5 +1,6 @@
 #include "yaml_document.hpp"
 
+#include <airssys/osl/detail/shown_text.hpp>
 #include <airssys/osl/detail/yaml_load.hpp>
 
 #include <fmt/format.h>
@@ -29,10 +30,8 @@ std::string describe(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Null:
       return "nothing (null)";
-    case YAML::NodeType::Scalar: {
-      const std::string& s = node.Scalar();
-      return s.size() <= 60 ? fmt::format("a string '{}'", s) : fmt::format("a string '{}...'", s.substr(0, 60));
-    }
+    case YAML::NodeType::Scalar:
+      return fmt::format("a string '{}'", osl::detail::shown_text(node.Scalar()));
     case YAML::NodeType::Sequence:
       return "a list";
     case YAML::NodeType::Map:

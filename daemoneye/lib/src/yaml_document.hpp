@@ -36,7 +36,10 @@ struct YamlLoadError {
 // (a null value written as nothing after "key:").
 [[nodiscard]] int line_of(const YAML::Node& node, int fallback);
 
-// "a list", "a mapping", "nothing (null)", "a string 'x'": for "got ..." in messages.
+// "a list", "a mapping", "nothing (null)", "a string 'x'": for "got ..." in
+// messages. The string is shown as every echoed value is
+// (osl::detail::shown_text: control bytes as \xNN, past 64 bytes its first
+// 64 and "… (N bytes)"): a rule file may come from a public repository.
 [[nodiscard]] std::string describe(const YAML::Node& node);
 
 }  // namespace airssys::daemoneye::detail
