@@ -42,6 +42,12 @@ execute_process(COMMAND ${CMAKE_COMMAND} ${configure_args} -B ${WORK_DIR}/wrong-
 if(rc EQUAL 0)
   message(FATAL_ERROR "find_package(airssys 0.2) accepted the installed version")
 endif()
+# A component that does not exist fails, and the error names it.
+execute_process(COMMAND ${CMAKE_COMMAND} ${configure_args} -B ${WORK_DIR}/unknown-component
+  -DAIRSSYS_EXTRA_COMPONENTS=nosuch RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+if(rc EQUAL 0 OR NOT out MATCHES "no component nosuch")
+  message(FATAL_ERROR "find_package(airssys COMPONENTS nosuch): exit ${rc}, no message naming it:\n${out}")
+endif()
 
 run(${CMAKE_COMMAND} ${configure_args} -B ${cbuild})
 run(${CMAKE_COMMAND} --build ${cbuild} -j 2)
