@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
   wd::StartRequest req;
   std::string timeout_text, idle_text, grace_text = "10s", cwd_text, policy_text, memory_text, cpus_text, pids_text;
   auto* start = app.add_subcommand("start", "start a task in the background (or in the foreground with --wait)");
-  start->add_option("--id", req.id, "task id, [A-Za-z0-9_-]{1,64}")->required();
+  start->add_option("--id", req.id, "task id: 1-64 of A-Z a-z 0-9 _ -, not starting with -")->required();
   start->add_option("--timeout", timeout_text, "deadline after the start, e.g. 90s, 15m, 2h, 500ms");
   start->add_option("--idle-timeout", idle_text, "kill the task when its stdout and stderr stay silent this long");
   start->add_option("--grace", grace_text, "time between SIGTERM and SIGKILL (default 10s)");
@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
   wd::RegisterRequest reg_req;
   std::string reg_timeout, reg_grace = "10s", reg_policy;
   auto* regcmd = app.add_subcommand("register", "adopt a running process; its deadline is enforced by a monitor");
-  regcmd->add_option("id", reg_req.id, "task id, [A-Za-z0-9_-]{1,64}")->required();
+  regcmd->add_option("id", reg_req.id, "task id: 1-64 of A-Z a-z 0-9 _ -, not starting with -")->required();
   regcmd->add_option("--pid", reg_req.pid, "the process to adopt")->required();
   regcmd->add_option("--timeout", reg_timeout, "deadline from now, e.g. 90s, 15m, 2h");
   regcmd->add_option("--grace", reg_grace, "time between SIGTERM and SIGKILL (default 10s)");
