@@ -203,6 +203,36 @@ TEST(Cli, ADockerHostThatIsNoUnixSocketIsAUsageError) {
   }
 }
 
+// `status --json > out.json` on a full disk aborted (fmt's exception, exit
+// 134) when the output outgrew stdio's buffer, and exited 0 with nothing
+// written when it did not: both are 'writing the output: REASON', exit 1.
+// A background `start` whose id cannot be printed keeps its 0 (the task
+// runs) and warns.
+TEST(Cli, OutputThatCannotBeWrittenIsAnError) {
+  TempDir d;
+  const auto reg = (d.path / "r.json").string();
+  std::vector<std::string> big{"start", "--registry", reg, "--wait", "--id", "big", "--", "true"};
+  for (int i = 0; i < 3000; ++i) big.push_back("argument-" + std::to_string(i));
+  ASSERT_EQ(run(d.path, big).rc, 0);
+  int n = 0;
+  for (const std::vector<std::string>& cmd : {std::vector<std::string>{"status", "big"}, {"status", "big", "--json"},
+                                              {"report"}, {"stats", "--json"}, {"rehydrate"}, {"logs", "big"}}) {
+    std::vector<std::string> args = cmd;
+    args.insert(args.end(), {"--registry", reg});
+    const auto err = d.path / ("err" + std::to_string(n++));
+    auto child = spawn(args, "/dev/full", err);
+    EXPECT_EQ(wait_child(child), cmd[0] == "logs" ? 0 : 1) << cmd[0] << ": " << slurp(err);
+    if (cmd[0] != "logs") {  // it printed nothing: the log is empty
+      EXPECT_EQ(slurp(err), "task-watchdog: writing the output: No space left on device\n") << cmd[0];
+    }
+  }
+  auto start = spawn({"start", "--registry", reg, "--id", "bg", "--", "true"}, "/dev/full", d.path / "start.err");
+  EXPECT_EQ(wait_child(start), 0);
+  EXPECT_EQ(slurp(d.path / "start.err"),
+            "task-watchdog: warning: writing the output: No space left on device (the task runs)\n");
+  EXPECT_TRUE(eventually([&] { return state_is(d.path, reg, "bg", "exited"); }));
+}
+
 TEST(Cli, LongArgumentsAreShownCut) {
   // A 100 KB --id, --env or status id came back whole on stderr (outside
   // probe, session 11): at most 64 bytes of it, then its length.

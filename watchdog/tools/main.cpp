@@ -17,13 +17,20 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 #include <string>
+#include <system_error>
 
 namespace wd = airssys::watchdog;
 
 namespace {
+
+// Set once `start` or `register` has a task running: its exit status then
+// says so (0), even if printing the id failed (main warns instead).
+bool g_task_running = false;
 
 constexpr const char* kExitCodes = R"(Exit codes:
   0    success (start: the task is running; status: the task is known)
@@ -45,7 +52,7 @@ constexpr const char* kExitCodes = R"(Exit codes:
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run_cli(int argc, char** argv) {
   CLI::App app{"task-watchdog: run tasks with deadlines; when one overruns, all of it dies."};
   app.footer(kExitCodes);
   // AIRSSYS_VERSION: the CMake project version (cmake/AirssysInstall.cmake).
@@ -211,6 +218,7 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "task-watchdog: {}\n", started.error().message);
       return req.wait ? wd::cli::wait_exit_status(started.error().category) : wd::cli::exit_status(started.error().category);
     }
+    g_task_running = !req.wait;
     if (!req.wait) fmt::print("{}\n", req.id);
     return *started;
   }
@@ -232,6 +240,7 @@ int main(int argc, char** argv) {
     reg_req.grace = *g;
     reg_req.policy_file = reg_policy;
     if (auto registered = wd::register_task(reg, reg_req); !registered) return wd::cli::report(registered.error());
+    g_task_running = true;
     fmt::print("{}\n", reg_req.id);
     return 0;
   }
@@ -260,4 +269,32 @@ int main(int argc, char** argv) {
     return 0;
   }
   return 2;
+}
+
+// What a command prints must reach its reader: `status --json > out.json` on
+// a full disk aborted (fmt throws std::system_error once its buffer fills,
+// and nothing caught it: exit 134), or, when the output fit in the buffer,
+// exited 0 with an empty file. Either is now 'writing the output: REASON'
+// and exit 1 (`list`'s early path does the same, list_early.cpp). A task
+// already running keeps its 0, with a warning.
+int main(int argc, char** argv) {
+  int status = 0;
+  std::string failure;
+  try {
+    status = run_cli(argc, argv);
+    if (std::fflush(stdout) != 0 || std::ferror(stdout) != 0) failure = std::strerror(errno);
+  } catch (const std::system_error& e) {
+    if (std::ferror(stdout) == 0) {
+      fmt::print(stderr, "task-watchdog: {}\n", e.what());
+      return 1;
+    }
+    failure = e.code().message();
+  }
+  if (failure.empty()) return status;
+  if (g_task_running) {
+    fmt::print(stderr, "task-watchdog: warning: writing the output: {} (the task runs)\n", failure);
+    return status;
+  }
+  fmt::print(stderr, "task-watchdog: writing the output: {}\n", failure);
+  return status == 0 ? 1 : status;
 }
