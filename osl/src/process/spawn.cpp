@@ -31,6 +31,15 @@
 
 extern char** environ;
 
+// glibc's own name for clone(2)'s wrapper (clone is a weak alias of it). We
+// call it by this name because ThreadSanitizer intercepts `clone` and treats
+// it as a fork: its wrapper runs TSan's after-fork bookkeeping in the child,
+// which with CLONE_VM is our own memory, so the parent's TSan state is reset
+// (the next thread started dies with "starting new threads after
+// multi-threaded fork"). ASan and UBSan intercept neither name; without a
+// sanitizer the two are the same function.
+extern "C" int __clone(int (*fn)(void*), void* stack, int flags, void* arg, ...);
+
 namespace airssys::osl {
 
 namespace {
@@ -229,8 +238,10 @@ struct ChildPlan {
 // address space, while the parent thread waits for it to exec or exit (as
 // posix_spawn does; no page tables are copied, so the cost does not grow with
 // the parent's size). It therefore makes raw system calls only — no libc
-// state, no sanitizer interceptors, no allocation.
-#define AIRSSYS_CHILD_CODE __attribute__((no_sanitize("address", "undefined"), noinline))
+// state, no sanitizer interceptors, no allocation — and is not instrumented:
+// under TSan it would run as the suspended parent thread, on a stack TSan
+// does not know, and never return from the frames it entered.
+#define AIRSSYS_CHILD_CODE __attribute__((no_sanitize("address", "undefined", "thread"), noinline))
 
 AIRSSYS_CHILD_CODE long raw(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0) noexcept {
   long ret;
@@ -478,7 +489,7 @@ std::expected<process::Process, Error> spawn_child(detail::Core& core, std::stri
   sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &old);
   int pidfd = -1;
-  const int pid = ::clone(child_main, static_cast<char*>(stack) + kStackSize,
+  const int pid = __clone(child_main, static_cast<char*>(stack) + kStackSize,
                           CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &c, &pidfd, nullptr, nullptr);
   const int clone_errno = errno;
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
