@@ -147,6 +147,12 @@ int run_rules_list(const Context& ctx, bool json) {
                              {"rejected", std::move(rejected)},
                              {"ignored", set.ignored}};
     write_stdout(j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n");
+  } else if (const int unreadable = rejected_exit(set.errors, {ctx.config.rules.dir}); unreadable != kExitFailed) {
+    // The directory itself could not be read (missing, a symbolic link,
+    // unsafe): its error is the answer, not an empty table and a count of
+    // "rejected" rules (the agent refuses to start on such a rules.dir).
+    for (const auto& e : set.errors) say(printable(e.message));
+    return unreadable;
   } else {
     std::vector<std::vector<std::string>> rows;
     for (const auto& r : set.rules)

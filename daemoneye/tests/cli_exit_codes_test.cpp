@@ -126,6 +126,16 @@ TEST_F(CliExitCodes, ThreeWhenWhatIsNamedDoesNotExist) {
   EXPECT_EQ(config.code, 3) << config.err;
   Outcome rules = run({"rules", "check", (dir_.path() / "no-such-rules").string()});
   EXPECT_EQ(rules.code, 3) << rules.err;
+  // rules list on a rules.dir that is not there: its error alone, no empty
+  // table and no "0 rules, 1 rejected" (the directory is not a rule file).
+  const fs::path missing = dir_.path() / "no-such-dir";
+  const fs::path list_config = dir_.path() / "config.yaml";
+  write_file(list_config, fmt::format("rules: {{ dir: {} }}\n", missing.string()));
+  Outcome list = run({"--config", list_config.string(), "rules", "list"});
+  EXPECT_EQ(list.code, 3) << list.err;
+  EXPECT_EQ(list.out, "") << "no table for rules that could not be read";
+  EXPECT_TRUE(has(list.err, missing.string() + ": cannot open rules directory: No such file or directory")) << list.err;
+  EXPECT_FALSE(has(list.err, "rejected")) << list.err;
 }
 
 TEST_F(CliExitCodes, FourWhenDenied) {
