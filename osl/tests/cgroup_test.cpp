@@ -268,17 +268,14 @@ TEST_F(Cgroups, KillRefusesSignalsThatDoNotEndAProcess) {
   ASSERT_TRUE(sys->run("wd", cgroup::Remove{g->dirs()}));
 }
 
-int g_notes_fd = -1;
-void note_term(int) { (void)!::write(g_notes_fd, "T", 1); }
-void note_winch(int) {
-  (void)!::write(g_notes_fd, "W", 1);
-  ::_exit(0);
-}
-
-// A forked child that appends "T" to `notes` for each SIGTERM it handles,
-// and "W" on SIGWINCH, then exits. The kernel delivers the lowest-numbered
+// A forked child that appends "T" to `notes` for each SIGTERM it takes,
+// and "W" on SIGWINCH, then exits. It blocks both and takes them with
+// sigwaitinfo, which like the kernel's delivery picks the lowest-numbered
 // pending signal first, so a SIGTERM sent before the SIGWINCH is noted
 // before the "W" (two SIGTERMs still pending together merge into one).
+// Not handlers: in the child of a multi-threaded fork ThreadSanitizer holds
+// every asynchronous signal for a handler until an interceptor it has
+// switched off runs, so a handler there never runs at all.
 // Killed and reaped by the destructor unless it was reaped.
 struct NotingChild {
   explicit NotingChild(const fs::path& notes) {
@@ -287,20 +284,20 @@ struct NotingChild {
     const int fd = ::open(notes.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
     pid = ::fork();
     if (pid == 0) {  // only async-signal-safe calls from here on
-      g_notes_fd = fd;
-      struct sigaction sa{};
-      sigemptyset(&sa.sa_mask);
-      sigaddset(&sa.sa_mask, SIGWINCH);  // no "W" in the middle of a "T"
-      sa.sa_handler = note_term;
-      ::sigaction(SIGTERM, &sa, nullptr);
-      sigemptyset(&sa.sa_mask);
-      sa.sa_handler = note_winch;
-      ::sigaction(SIGWINCH, &sa, nullptr);
-      sigset_t none;
-      sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      sigset_t taken;
+      sigemptyset(&taken);
+      sigaddset(&taken, SIGTERM);
+      sigaddset(&taken, SIGWINCH);
+      ::sigprocmask(SIG_SETMASK, &taken, nullptr);
       (void)!::write(ready[1], "r", 1);
-      for (;;) ::pause();
+      for (;;) {
+        const int sig = ::sigwaitinfo(&taken, nullptr);
+        if (sig == SIGTERM) (void)!::write(fd, "T", 1);
+        if (sig == SIGWINCH) {
+          (void)!::write(fd, "W", 1);
+          ::_exit(0);
+        }
+      }
     }
     ::close(fd);
     ::close(ready[1]);
