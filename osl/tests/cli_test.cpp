@@ -25,6 +25,7 @@
 
 #include <airssys/ledger/ledger.hpp>
 #include <airssys/ledger/verify.hpp>
+#include <airssys/testing/child.hpp>
 #include <airssys/testing/run.hpp>
 #include <airssys/testing/file.hpp>
 #include <airssys/testing/temp_dir.hpp>
@@ -133,6 +134,25 @@ class Cli : public ::testing::Test {
   stdfs::path tmp_, work_;
   std::string policy_;
 };
+
+// `policy check P > /dev/full` exited 0 with nothing written, an explain
+// "allow" too, and a long enough output aborted (fmt's exception): stdout
+// that cannot be written is exit 1 with the reason, as for the fs commands.
+TEST_F(Cli, PolicyOutputThatCannotBeWrittenIsAnError) {
+  const std::vector<std::string> many(400, policy_);  // ~30 KB of "P: ok, 4 rules"
+  std::vector<std::string> check_many{binary(), "policy", "check"};
+  check_many.insert(check_many.end(), many.begin(), many.end());
+  int n = 0;
+  for (const auto& argv :
+       {std::vector<std::string>{binary(), "policy", "check", policy_}, check_many,
+        std::vector<std::string>{binary(), "policy", "explain", "--policy", policy_, "--principal", "tester", "--op",
+                                 "fs.read", "--resource", path("a")}}) {
+    const auto err = tmp_ / ("err" + std::to_string(n++));
+    airssys::testing::Child child(argv, {.stdout_path = "/dev/full", .stderr_path = err});
+    EXPECT_EQ(child.wait(), std::optional<int>(1)) << argv[1] << " " << argv[2] << ": " << read_file(err);
+    EXPECT_EQ(read_file(err), "airssys-osl: io: writing standard output: No space left on device\n") << argv.size();
+  }
+}
 
 // ---- policy check -----------------------------------------------------------
 

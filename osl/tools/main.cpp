@@ -2,9 +2,15 @@
 // pipeline (policy check, activity log, executor) from the command line.
 // Reference: docs/osl.md ("Command line").
 
+#include <cerrno>
 #include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <system_error>
 
 #include "common.hpp"
+
+#include <fmt/format.h>
 
 #include <airssys/osl/detail/empty_option_value.hpp>
 
@@ -61,6 +67,20 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);  // prints help, or the parse error and a hint
     return code == static_cast<int>(CLI::ExitCodes::Success) ? kExitOk : kExitUsage;
+  } catch (const std::system_error& e) {
+    // fmt::print throws once stdio's buffer cannot be written (a long
+    // `policy check A B C ... > /dev/full`); before, that aborted.
+    if (std::ferror(stdout) == 0) throw;
+    fmt::print(stderr, "airssys-osl: io: writing standard output: {}\n", e.code().message());
+    return exit_code == kExitOk ? kExitFailed : exit_code;
+  }
+  // What `policy check` and `policy explain` print through stdio must reach
+  // the reader (fs commands check their own writes): `policy check P >
+  // /dev/full` exited 0 with nothing written. An "allow" that could not be
+  // printed is not reported as one.
+  if (std::fflush(stdout) != 0 || std::ferror(stdout) != 0) {
+    fmt::print(stderr, "airssys-osl: io: writing standard output: {}\n", std::strerror(errno));
+    return exit_code == kExitOk ? kExitFailed : exit_code;
   }
   return exit_code;
 }
