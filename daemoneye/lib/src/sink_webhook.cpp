@@ -177,6 +177,9 @@ class WebhookSink final : public Sink {
     return std::max(left, 0ms);
   }
 
+  // Each failure names its cause (curl's error or "HTTP 404"), so an
+  // endpoint that starts answering 404 after being unreachable is logged
+  // again (FailureReporter), not hidden under "Couldn't connect".
   void send_with_retries(CURL* h, const std::string& body) {
     auto backoff = kFirstBackoff;
     for (int attempt = 0;; ++attempt) {
@@ -192,19 +195,19 @@ class WebhookSink final : public Sink {
         return;
       }
       if (a.result == Result::final_failure) {
-        report_.failed(fmt::format("{} (not retried)", a.error));
+        report_.failed(fmt::format("{} (not retried)", a.error), 1, a.error);
         return;
       }
       std::unique_lock lock(mu_);
       if (attempt >= retries_ || stopping_) {
         lock.unlock();
-        report_.failed(fmt::format("{} (after {} attempts)", a.error, attempt + 1));
+        report_.failed(fmt::format("{} (after {} attempts)", a.error, attempt + 1), 1, a.error);
         return;
       }
       cv_.wait_for(lock, backoff, [this] { return stopping_; });
       if (stopping_) {
         lock.unlock();
-        report_.failed(fmt::format("{} (shutting down; after {} attempts)", a.error, attempt + 1));
+        report_.failed(fmt::format("{} (shutting down; after {} attempts)", a.error, attempt + 1), 1, a.error);
         return;
       }
       backoff = std::min(backoff * 2, kMaxBackoff);

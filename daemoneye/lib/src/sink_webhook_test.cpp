@@ -243,6 +243,26 @@ TEST_F(Webhook, GivesUpAfterItsRetries) {
                           ": HTTP 503 (after 3 attempts) (further failures are counted, not logged, until it works again)");
 }
 
+// An outage is logged once, but a new cause within it once more: an
+// endpoint that fails with 503 and then 404 (a wrong path once it is up)
+// says both. Before, the 404 was counted and never logged.
+TEST_F(Webhook, ANewCauseWithinAnOutageIsLogged) {
+  HttpServer server({503, 503, 404, 404});
+  auto p = make(server.url(), /*retries=*/0);
+  ASSERT_TRUE(p);
+  for (int i = 1; i <= 4; ++i) {
+    ASSERT_TRUE(p->submit({make_alert("r", i)}, i));
+    ASSERT_TRUE(eventually([&] { return p->stats().sink_errors == static_cast<std::uint64_t>(i); }));
+  }
+  const auto lines = log_lines();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0], "webhook " + server.url() +
+                          ": HTTP 503 (after 1 attempts) (further failures are counted, not logged, until it works again)");
+  EXPECT_EQ(lines[1], "webhook " + server.url() +
+                          ": still failing, now: HTTP 404 (not retried) (further failures of this kind are counted, "
+                          "not logged)");
+}
+
 TEST_F(Webhook, CredentialsAndQueryAreNeverLogged) {
   HttpServer server({401});
   auto p = make("http://alice:s3cret@127.0.0.1:" + std::to_string(server.port()) + "/hook?token=t0ken#frag");
