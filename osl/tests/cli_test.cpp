@@ -235,6 +235,31 @@ TEST_F(Cli, ExplainBadInputIsExit2) {
   EXPECT_EQ(run({"policy", "explain", "--policy", policy_, "--op", "fs.read"}).code, 2);  // no --principal
 }
 
+// The pipeline never asks about a rename of one path, nor about fs.read of
+// nothing: explain answered both ("allow (rule work-fs)" for the rename,
+// "deny (no rule allows ...)" for the read); now a usage error saying what
+// to give. net.socket has no resource and still gets its answer.
+TEST_F(Cli, ExplainRefusesAResourceCountThePipelineNeverAsksAbout) {
+  const auto explain = [&](const std::string& op, const std::vector<std::string>& resources) {
+    std::vector<std::string> args{"policy", "explain", "--policy", policy_, "--principal", "tester", "--op", op};
+    for (const auto& r : resources) args.insert(args.end(), {"--resource", r});
+    return run(args);
+  };
+  const Result one = explain("fs.rename", {path("a")});
+  EXPECT_EQ(one.code, 2) << one.out;
+  EXPECT_EQ(one.err, "airssys-osl: --op fs.rename takes --resource twice (the path, then its new name); got 1\n");
+  EXPECT_EQ(one.out, "");
+  const Result two = explain("fs.rename", {path("a"), path("b")});
+  EXPECT_EQ(two.code, 0) << two.err;
+  EXPECT_EQ(two.out, "allow (rule work-fs)\n");
+  const Result none = explain("fs.read", {});
+  EXPECT_EQ(none.code, 2) << none.out;
+  EXPECT_THAT(none.err, HasSubstr("--op fs.read needs a --resource"));
+  const Result socket = explain("net.socket", {});
+  EXPECT_EQ(socket.code, 1) << socket.err;
+  EXPECT_EQ(socket.out, "deny (no rule allows net.socket for tester)\n");
+}
+
 // ---- exec ---------------------------------------------------------------------
 
 TEST_F(Cli, ExecPassesOnTheExitCode) {

@@ -63,6 +63,20 @@ int run_explain(const ExplainOptions& o) {
     fmt::print(stderr, "airssys-osl: unknown operation kind '{}'; known: {}\n", o.op, known);
     return kExitUsage;
   }
+  // The questions the pipeline asks: fs.rename names two paths (from, to),
+  // net.socket none, every other operation at least one. Anything else
+  // answered a question that never comes up: `--op fs.rename --resource A`
+  // was "allow" for A alone, `--op fs.read` without a resource "deny"
+  // even under a rule allowing every path.
+  if (*kind == OpKind::fs_rename && o.resources.size() != 2) {
+    fmt::print(stderr, "airssys-osl: --op fs.rename takes --resource twice (the path, then its new name); got {}\n",
+               o.resources.size());
+    return kExitUsage;
+  }
+  if (*kind != OpKind::net_socket && o.resources.empty()) {
+    fmt::print(stderr, "airssys-osl: --op {} needs a --resource (a path, \"IP:PORT\" or a tool name)\n", o.op);
+    return kExitUsage;
+  }
   std::vector<std::string> names;
   for (const auto& r : o.resources) {
     if (resource_kind(*kind) != ResourceKind::path) {
