@@ -348,6 +348,10 @@ TEST(Cli, RegisteredProcessIsKilledAtItsDeadline) {
   ASSERT_TRUE(st);
   EXPECT_EQ((*st)["argv"], nlohmann::json({"sleep", "1000"}));
   EXPECT_TRUE((*st)["pid_start_time"].is_number());
+  // It has no logs, and `status` says so rather than print an empty line.
+  const auto text = run(d.path, {"status", "adopted", "--registry", reg});
+  EXPECT_NE(text.out.find("logs:        none (adopted with register: its output is not captured)\n"), std::string::npos)
+      << text.out;
   ASSERT_TRUE(eventually([&] { return terminal(d.path, reg, "adopted"); }, 60s));
   EXPECT_TRUE(state_is(d.path, reg, "adopted", "timed_out"));
   EXPECT_TRUE(gone(adopted));

@@ -155,7 +155,12 @@ int cmd_status(const wd::Registry& reg, const std::string& id, bool as_json) {
   // the main process ended.
   if (wd::is_terminal(t.state) && t.state != wd::TaskState::timed_out && t.leftover_processes && *t.leftover_processes > 0) fmt::print("leftovers:   {} process(es) killed after the main process ended\n", *t.leftover_processes);
   if (!t.error.empty()) fmt::print("note:        {}\n", t.error);
-  fmt::print("logs:        {}\n             {}\n", t.stdout_log, t.stderr_log);
+  if (t.stdout_log.empty() && t.stderr_log.empty()) {
+    // An adopted task (register) or one that failed before its logs were made.
+    fmt::print("logs:        none{}\n", t.extra.contains("adopted") ? " (adopted with register: its output is not captured)" : "");
+  } else {
+    fmt::print("logs:        {}\n             {}\n", t.stdout_log, t.stderr_log);
+  }
   return 0;
 }
 
