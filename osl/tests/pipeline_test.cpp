@@ -5,11 +5,13 @@
 #include <nlohmann/json.hpp>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <random>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -289,6 +291,48 @@ TEST(Pipeline, EachSystemsPolicyHoldsForAThreadUsingSeveral) {
   reads.reset();
   auto later = std::make_unique<System>();
   EXPECT_FALSE(later->run("x", fs::Read{dir / "f"}));
+}
+
+// A policy set while other threads run operations (their snapshots keyed by
+// the generation, the old policy freed by whichever thread drops it last;
+// this is what the tsan preset checks for races): an operation that starts
+// and ends inside one stable phase gets that phase's decision. The phase is
+// made odd before set_policy and even after it, so a worker that reads the
+// same even phase before and after its operation ran with no set_policy in
+// between. The main thread waits for one such checked operation per phase.
+TEST(Pipeline, APolicySetWhileOtherThreadsRunHoldsForTheirNextOperation) {
+  TempDir dir;
+  test::write_file(dir / "f", "x");
+  const std::string allow_read = anyone_reads(dir);
+  auto sys = test::system_with(allow_read);
+  std::atomic<int> phase{0};  // even: stable; phase / 2 even: reads allowed
+  std::atomic<int> checked{0}, wrong{0}, checked_phase{-1};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < 4; ++t) {
+    workers.emplace_back([&, t] {
+      while (!stop.load()) {
+        const int before = phase.load(std::memory_order_acquire);
+        auto r = t % 2 ? sys->run("x", fs::Read{dir / "f"}) : sys->run("x", fs::Read{dir / "." / "f"});
+        const int after = phase.load(std::memory_order_acquire);
+        if (before != after || before % 2 != 0) continue;
+        const bool allowed = (before / 2) % 2 == 0;
+        const bool ok = allowed ? r && *r == "x" : !r && r.error().category == ErrorCategory::denied;
+        if (!ok) ++wrong;
+        ++checked;
+        checked_phase.store(before);
+      }
+    });
+  }
+  for (int i = 1; i <= 100; ++i) {
+    phase.store(2 * i - 1, std::memory_order_release);
+    sys->set_policy(i % 2 ? Policy{} : test::policy_from(allow_read));
+    phase.store(2 * i, std::memory_order_release);
+    while (checked_phase.load() != 2 * i) std::this_thread::yield();
+  }
+  stop = true;
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(wrong.load(), 0) << "of " << checked.load() << " operations checked";
 }
 
 // A thread_local made before the thread's first operation is destroyed after
