@@ -32,12 +32,22 @@ constexpr std::size_t kReadChunk = 256 * 1024;
 constexpr std::size_t kKeepBuffer = 1024 * 1024;  // shrink buffers grown past this once idle
 constexpr std::chrono::milliseconds kPollBackoff{100};  // no busy_poll after losing the core while polling
 
+// Members of the first allowed group must reach the socket through the
+// filesystem too (docs/bus.md "Authentication and permissions").
+std::optional<gid_t> socket_group(const BrokerOptions& o) {
+  return o.allowed_gids.empty() ? std::nullopt : std::optional<gid_t>(o.allowed_gids.front());
+}
+
 long involuntary_switches() {
   rusage ru{};
   ::getrusage(RUSAGE_THREAD, &ru);
   return ru.ru_nivcsw;
 }
 }  // namespace
+
+std::expected<void, Error> Broker::check_directory(const BrokerOptions& options) {
+  return detail::check_private_dir(options.socket_path.lexically_normal().parent_path(), socket_group(options));
+}
 
 std::expected<std::unique_ptr<Broker>, Error> Broker::start(BrokerOptions options) {
   if (options.socket_path.empty()) return std::unexpected(Error::make(ErrorCategory::invalid_argument, "no socket path"));
@@ -56,10 +66,7 @@ std::expected<std::unique_ptr<Broker>, Error> Broker::start(BrokerOptions option
   if (o.allowed_uids.empty() && o.allowed_gids.empty()) o.allowed_uids = {::geteuid(), 0};
   for (const Permission& p : o.permissions) impl->perms[p.uid] = p;
   o.socket_path = o.socket_path.lexically_normal();
-  // Members of the first allowed group must reach the socket through the
-  // filesystem too (docs/bus.md "Authentication and permissions").
-  const std::optional<gid_t> group =
-      o.allowed_gids.empty() ? std::nullopt : std::optional<gid_t>(o.allowed_gids.front());
+  const std::optional<gid_t> group = socket_group(o);
   if (auto d = detail::ensure_private_dir(o.socket_path.parent_path(), group); !d) return std::unexpected(d.error());
   auto lfd = detail::listen_unix(o.socket_path, 1024, group);
   if (!lfd) return std::unexpected(lfd.error());

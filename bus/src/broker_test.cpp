@@ -63,6 +63,33 @@ TEST(Broker, RefusesOpenDirectory) {
   EXPECT_NE(b.error().message.find("0755"), std::string::npos) << b.error().message;
 }
 
+// The check alone (for a caller that puts files beside the socket): the
+// same refusal as start() gives, and nothing created or changed.
+TEST(Broker, CheckDirectoryRefusesAsStartDoesAndCreatesNothing) {
+  TempDir d;
+  const auto dir = d.path() / "open";
+  std::filesystem::create_directory(dir);
+  ASSERT_EQ(::chmod(dir.c_str(), 0755), 0);
+  BrokerOptions o;
+  o.socket_path = dir / "bus.sock";
+  auto checked = Broker::check_directory(o);
+  ASSERT_FALSE(checked);
+  EXPECT_EQ(checked.error().category, ErrorCategory::unsafe_directory);
+  auto started = Broker::start(o);
+  ASSERT_FALSE(started);
+  EXPECT_EQ(checked.error().to_string(), started.error().to_string());
+  struct stat st {};
+  ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+  // Closed to others: passes. Missing: passes (start creates it), and the
+  // check does not create it.
+  ASSERT_EQ(::chmod(dir.c_str(), 0700), 0);
+  EXPECT_TRUE(Broker::check_directory(o));
+  o.socket_path = d.path() / "missing" / "bus.sock";
+  EXPECT_TRUE(Broker::check_directory(o));
+  EXPECT_FALSE(std::filesystem::exists(d.path() / "missing"));
+}
+
 TEST(Broker, PubSubWithWildcards) {
   TempDir d;
   auto b = start_broker(d);

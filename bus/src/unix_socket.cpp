@@ -27,15 +27,10 @@ std::expected<sockaddr_un, Error> make_addr(const std::filesystem::path& path) {
   return addr;
 }
 
-}  // namespace
-
-std::expected<void, Error> ensure_private_dir(const std::filesystem::path& dir, std::optional<gid_t> group) {
-  const std::string d = dir.empty() ? std::string(".") : dir.native();
-  if (::mkdir(d.c_str(), 0700) != 0 && errno != EEXIST) return std::unexpected(Error::from_errno(errno, "mkdir " + d));
-  // Checked and changed through one fd, so a swapped path cannot redirect it.
-  const UniqueFd fd(::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd) return std::unexpected(Error::from_errno(errno, "open directory " + d));
-  struct stat st {};
+// The directory open at `fd` (named `d` in errors) must be ours and closed
+// to others (and to the group unless `group`).
+std::expected<void, Error> check_dir_fd(const UniqueFd& fd, const std::string& d, std::optional<gid_t> group,
+                                        struct stat& st) {
   if (::fstat(fd.get(), &st) != 0) return std::unexpected(Error::from_errno(errno, "stat " + d));
   if (!S_ISDIR(st.st_mode))
     return std::unexpected(Error::make(ErrorCategory::invalid_argument, "socket directory " + d + " is not a directory"));
@@ -51,6 +46,23 @@ std::expected<void, Error> ensure_private_dir(const std::filesystem::path& dir, 
                                            (group ? "0770 or stricter (no access for others)"
                                                   : "0700 (no group/other access)")));
   }
+  return {};
+}
+
+std::string dir_name(const std::filesystem::path& dir) { return dir.empty() ? std::string(".") : dir.native(); }
+
+// Checked and changed through one fd, so a swapped path cannot redirect it.
+UniqueFd open_dir(const std::string& d) { return UniqueFd(::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)); }
+
+}  // namespace
+
+std::expected<void, Error> ensure_private_dir(const std::filesystem::path& dir, std::optional<gid_t> group) {
+  const std::string d = dir_name(dir);
+  if (::mkdir(d.c_str(), 0700) != 0 && errno != EEXIST) return std::unexpected(Error::from_errno(errno, "mkdir " + d));
+  const UniqueFd fd = open_dir(d);
+  if (!fd) return std::unexpected(Error::from_errno(errno, "open directory " + d));
+  struct stat st {};
+  if (auto c = check_dir_fd(fd, d, group, st); !c) return c;
   if (group) {
     if (st.st_gid != *group && ::fchown(fd.get(), static_cast<uid_t>(-1), *group) != 0)
       return std::unexpected(Error::from_errno(errno, "chown " + d + " to gid " + std::to_string(*group)));
@@ -58,6 +70,15 @@ std::expected<void, Error> ensure_private_dir(const std::filesystem::path& dir, 
       return std::unexpected(Error::from_errno(errno, "chmod 0770 " + d));
   }
   return {};
+}
+
+std::expected<void, Error> check_private_dir(const std::filesystem::path& dir, std::optional<gid_t> group) {
+  const std::string d = dir_name(dir);
+  const UniqueFd fd = open_dir(d);
+  if (!fd && errno == ENOENT) return {};
+  if (!fd) return std::unexpected(Error::from_errno(errno, "open directory " + d));
+  struct stat st {};
+  return check_dir_fd(fd, d, group, st);
 }
 
 std::expected<UniqueFd, Error> listen_unix(const std::filesystem::path& path, int backlog,

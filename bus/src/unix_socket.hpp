@@ -24,6 +24,11 @@ using UniqueFd = airssys::osl::UniqueFd;
 // directory is given that group and mode 0770, so members can reach the socket.
 [[nodiscard]] std::expected<void, Error> ensure_private_dir(const std::filesystem::path& dir,
                                                             std::optional<gid_t> group = std::nullopt);
+// The same owner and mode rules and errors as ensure_private_dir, creating
+// and changing nothing: a missing directory passes (ensure_private_dir would
+// create it 0700); with `group`, group bits pass (it would set 0770).
+[[nodiscard]] std::expected<void, Error> check_private_dir(const std::filesystem::path& dir,
+                                                           std::optional<gid_t> group = std::nullopt);
 // Binds and listens (non-blocking) on `path`: mode 0600, or 0660 owned by
 // `group` when given. A stale socket file (nobody accepting) is replaced; a
 // live one is an error.

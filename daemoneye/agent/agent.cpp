@@ -151,6 +151,21 @@ Result<osl::UniqueFd> lock_state_dir(const fs::path& db_dir) {
   return fd;
 }
 
+// The bus refuses a socket directory others could enter (or plant a socket
+// in): say which key it comes from and what fixes it. Other refusals (a
+// path too long for a socket, a file in the socket's place) say it
+// themselves.
+Error bus_refused(const Config& c, const fs::path& socket, const bus::Error& e) {
+  const bool unsafe_dir = e.category == bus::ErrorCategory::unsafe_directory;
+  return Error{ErrorCategory::unavailable, 0,
+               fmt::format("bus broker on {}: {}{}", socket.string(), e.to_string(),
+                           !unsafe_dir ? ""
+                           : c.bus.socket.empty()
+                               ? " (the socket is bus.sock in the database's directory: make that directory the "
+                                 "agent's own with mode 0700, e.g. chmod 700 it, or set bus.socket / --socket)"
+                               : " (bus.socket / --socket: its directory must be the agent's own with mode 0700)")};
+}
+
 fs::path find_procmond(const Config& c, const fs::path& self_exe) {
   if (!c.procmond.path.empty()) return fs::absolute(c.procmond.path);
   return self_exe.parent_path() / "procmond";
@@ -283,6 +298,11 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   // (the service and one started by hand) stops there, before it opens -
   // and, if it is newer, migrates - the store the first one is running on.
   if (auto r = Store::prepare_directory(config.database.path); !r) return std::unexpected(r.error());
+  // The bus's own directory check, before the lock, the ledger and the
+  // store put anything there: a refused directory is left as it was found.
+  const fs::path socket = config.bus.socket.empty() ? db_dir / "bus.sock" : config.bus.socket;
+  if (auto r = bus::Broker::check_directory({.socket_path = socket}); !r)
+    return std::unexpected(bus_refused(config, socket, r.error()));
   auto state_lock = lock_state_dir(db_dir);
   if (!state_lock) return std::unexpected(state_lock.error());
   impl->state_lock = std::move(*state_lock);
@@ -358,24 +378,11 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
     impl->live_queries = std::move(*lq);
   }
 
-  const fs::path socket = config.bus.socket.empty() ? db_dir / "bus.sock" : config.bus.socket;
   bus::BrokerOptions bo;
   bo.socket_path = socket;
   bo.log = [](std::string_view m) { spdlog::debug("bus: {}", m); };
   auto broker = bus::Broker::start(std::move(bo));
-  if (!broker) {
-    // The bus refuses a directory others could enter (or plant a socket in):
-    // say which key it comes from and what fixes it. Other refusals (a path
-    // too long for a socket, a file in the socket's place) say it themselves.
-    const bool unsafe_dir = broker.error().category == bus::ErrorCategory::unsafe_directory;
-    return fail(ErrorCategory::unavailable,
-                fmt::format("bus broker on {}: {}{}", socket.string(), broker.error().to_string(),
-                            !unsafe_dir ? ""
-                            : config.bus.socket.empty()
-                                ? " (the socket is bus.sock in the database's directory: make that directory the "
-                                  "agent's own with mode 0700, e.g. chmod 700 it, or set bus.socket / --socket)"
-                                : " (bus.socket / --socket: its directory must be the agent's own with mode 0700)"));
-  }
+  if (!broker) return std::unexpected(bus_refused(config, socket, broker.error()));
   impl->broker = std::move(*broker);
 
   auto client = bus::Client::connect({.socket_path = socket, .on_error = [](const bus::Error& e) {

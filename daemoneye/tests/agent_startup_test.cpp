@@ -70,6 +70,30 @@ TEST(AgentStartup, AGroupReadableSocketDirectoryIsToldToChmod) {
   EXPECT_TRUE(f.logged("(bus.socket / --socket: its directory must be the agent's own with mode 0700)")) << slurp(f.log);
 }
 
+// The default socket's directory (the database's) made with the usual
+// 0755 is refused before anything is put there. Before, the agent created
+// agent.lock, the ledger and the database, and only then did the bus
+// refuse the directory, leaving them behind.
+TEST(AgentStartup, AnUnsafeStateDirectoryIsRefusedBeforeAnythingIsCreated) {
+  StartupFixture f;
+  fs::create_directories(f.var);
+  ASSERT_EQ(::chmod(f.var.c_str(), 0755), 0);
+  auto agent = f.start_agent();
+  EXPECT_EQ(agent->wait().value_or(-1), 1) << slurp(f.log);
+  EXPECT_TRUE(f.logged("cannot start: bus broker on " + (f.var / "bus.sock").string() +
+                       ": unsafe_directory: socket directory " + f.var.string() +
+                       " has mode 0755; it must be 0700 (no group/other access) (the socket is bus.sock in the "
+                       "database's directory: make that directory the agent's own with mode 0700, e.g. chmod 700 "
+                       "it, or set bus.socket / --socket)"))
+      << slurp(f.log);
+  EXPECT_TRUE(fs::is_empty(f.var)) << slurp(f.log);
+  EXPECT_FALSE(fs::exists(f.var / "daemoneye.db")) << slurp(f.log);
+  EXPECT_FALSE(fs::exists(f.var / "ledger")) << slurp(f.log);
+  struct stat st {};
+  ASSERT_EQ(::stat(f.var.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+}
+
 // A rules directory that stops the agent (exit 2) is found before the
 // store is opened: before, the agent had already created the database.
 TEST(AgentStartup, AMissingRulesDirectoryCreatesNoDatabase) {

@@ -87,6 +87,12 @@ struct BrokerOptions {
 class Broker {
  public:
   [[nodiscard]] static std::expected<std::unique_ptr<Broker>, Error> start(BrokerOptions options);
+  // The socket directory check start() makes (owner and mode, the same
+  // errors: unsafe_directory for those), creating and changing nothing, so
+  // a caller can refuse a directory before it puts its own files there. A
+  // missing directory passes (start creates it 0700); with allowed_gids,
+  // group bits pass (start sets 0770). start() checks again.
+  [[nodiscard]] static std::expected<void, Error> check_directory(const BrokerOptions& options);
   ~Broker();  // stop() and unlink the socket
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
