@@ -665,8 +665,8 @@ void Agent::Impl::store_queued_at_stop(std::chrono::steady_clock::time_point dea
   }
   if (stored_waiting + stored_taken > 0)
     spdlog::info("stopping: {} process events stored: {} that waited from before the stop, {} taken off the bus at "
-                 "the stop in {} batches",
-                 stored_waiting + stored_taken, stored_waiting, stored_taken, batches);
+                 "the stop in {} batch{}",
+                 stored_waiting + stored_taken, stored_waiting, stored_taken, batches, batches == 1 ? "" : "es");
 
   // Given up: what the store refused or the deadline left waiting, and what
   // is still on the bus (it dies with the broker). Counted as status.json's

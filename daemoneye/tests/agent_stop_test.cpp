@@ -150,7 +150,7 @@ bool store_failed_before_signal(const std::string& log) {
 
 constexpr const char* kLost = R"(stopping: (?:at least )?(\d+) process events were not stored .* and are lost)";
 constexpr const char* kStoredAtStop =
-    R"(stopping: (\d+) process events stored: (\d+) that waited from before the stop, (\d+) taken off the bus at the stop in (\d+) batches)";
+    R"(stopping: (\d+) process events stored: (\d+) that waited from before the stop, (\d+) taken off the bus at the stop in (\d+) batch(?:es)?)";
 
 // database.stop_timeout 0: nothing is stored after the signal; every event
 // still queued then is logged as lost and counted in events_dropped.
