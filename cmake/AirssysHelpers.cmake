@@ -23,7 +23,7 @@ function(airssys_add_test name)
   if(NOT AIRSSYS_BUILD_TESTS OR AIRSSYS_FUZZ_ONLY)
     return()
   endif()
-  # AIRSSYS_TEST_COMPONENTS (e.g. "rt;bus" in the tsan preset) limits which
+  # AIRSSYS_TEST_COMPONENTS (e.g. "osl;rt;bus" in the tsan preset) limits which
   # components' tests are built; empty = all.
   string(REGEX REPLACE "\\..*$" "" test_component ${name})
   if(AIRSSYS_TEST_COMPONENTS AND NOT test_component IN_LIST AIRSSYS_TEST_COMPONENTS)
