@@ -8,6 +8,7 @@
 #         "-DCXX_FLAGS=..." "-DLINK_FLAGS=..." -P run.cmake
 # CXX_FLAGS/LINK_FLAGS are the build tree's own (the dev preset's sanitizers
 # are compiled into the installed static libraries, so the consumer needs them).
+cmake_minimum_required(VERSION 3.25)  # IN_LIST (CMP0057) in script mode
 foreach(v BUILD_DIR SOURCE_DIR WORK_DIR CXX)
   if(NOT DEFINED ${v})
     message(FATAL_ERROR "run.cmake: -D${v}= is required")
@@ -42,12 +43,19 @@ execute_process(COMMAND ${CMAKE_COMMAND} ${configure_args} -B ${WORK_DIR}/wrong-
 if(rc EQUAL 0)
   message(FATAL_ERROR "find_package(airssys 0.2) accepted the installed version")
 endif()
-# A component that does not exist fails, and the error names it.
+# A component that does not exist fails, and the error names it; an
+# OPTIONAL unknown one is not named (it is simply not found).
 execute_process(COMMAND ${CMAKE_COMMAND} ${configure_args} -B ${WORK_DIR}/unknown-component
-  -DAIRSSYS_EXTRA_COMPONENTS=nosuch RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-if(rc EQUAL 0 OR NOT out MATCHES "no component nosuch")
-  message(FATAL_ERROR "find_package(airssys COMPONENTS nosuch): exit ${rc}, no message naming it:\n${out}")
+  -DAIRSSYS_EXTRA_COMPONENTS=nosuch -DAIRSSYS_OPTIONAL_COMPONENTS=maybe
+  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+if(rc EQUAL 0 OR NOT out MATCHES "no component nosuch here" OR out MATCHES "maybe")
+  message(FATAL_ERROR "find_package(airssys COMPONENTS nosuch OPTIONAL_COMPONENTS maybe): exit ${rc}, "
+    "the message must name nosuch and not maybe:\n${out}")
 endif()
+# An unknown OPTIONAL component alone does not fail find_package, and the
+# message of a failed find_package before it in the same scope is gone.
+run(${CMAKE_COMMAND} ${configure_args} -B ${WORK_DIR}/optional-component
+  -DAIRSSYS_OPTIONAL_COMPONENTS=maybe -DAIRSSYS_FIND_FAILED_FIRST=ON)
 
 run(${CMAKE_COMMAND} ${configure_args} -B ${cbuild})
 run(${CMAKE_COMMAND} --build ${cbuild} -j 2)
@@ -63,7 +71,63 @@ string(REPLACE ";" ":" pcpath "${pcdirs}")
 separate_arguments(cxx_flags UNIX_COMMAND "${CXX_FLAGS}")
 separate_arguments(link_flags UNIX_COMMAND "${LINK_FLAGS}")
 # ledger_osl and rt_osl have osl (and rt, ledger) types in their API: their
-# modules must bring those libraries without being named.
+# modules must bring those libraries without being named — in Requires, so a
+# plain (shared) `pkg-config --libs` links them too. The --static build
+# below cannot see that: --static adds Requires.private as well.
+set(pc_public_ledger_osl airssys-ledger airssys-osl)
+set(pc_public_rt_osl airssys-rt airssys-osl)
+# Sets <var> to what is wrong with <module>'s public requirements under
+# PKG_CONFIG_PATH <path>, or to "" when nothing is.
+function(pc_public_problem var path c)
+  string(REPLACE "_" "-" module "airssys-${c}")
+  set(problem "")
+  execute_process(COMMAND ${CMAKE_COMMAND} -E env PKG_CONFIG_PATH=${path} pkg-config --print-requires ${module}
+    RESULT_VARIABLE rc OUTPUT_VARIABLE requires ERROR_VARIABLE requires)
+  execute_process(COMMAND ${CMAKE_COMMAND} -E env PKG_CONFIG_PATH=${path} pkg-config --libs ${module}
+    RESULT_VARIABLE rc2 OUTPUT_VARIABLE libs ERROR_VARIABLE libs)
+  if(NOT rc EQUAL 0 OR NOT rc2 EQUAL 0)
+    set(${var} "pkg-config ${module} failed: ${requires} ${libs}" PARENT_SCOPE)
+    return()
+  endif()
+  string(REGEX MATCHALL "[^ \t\n]+" requires "${requires}")
+  separate_arguments(libs UNIX_COMMAND "${libs}")
+  foreach(dep IN LISTS pc_public_${c})
+    string(REPLACE "-" "_" lib "${dep}")
+    if(NOT dep IN_LIST requires)
+      string(APPEND problem "--print-requires ${module} lacks ${dep} (got: ${requires}); ")
+    endif()
+    if(NOT "-l${lib}" IN_LIST libs)
+      string(APPEND problem "--libs ${module} lacks -l${lib} (got: ${libs}); ")
+    endif()
+  endforeach()
+  set(${var} "${problem}" PARENT_SCOPE)
+endfunction()
+# The check itself must catch the old .pc files, which had these in
+# Requires.private: a copy of the staged ones, rewritten so (their -L then
+# points beside the stage; only the -l list is examined).
+set(oldpc ${WORK_DIR}/pkgconfig-requires-private)
+file(MAKE_DIRECTORY ${oldpc})
+foreach(dir IN LISTS pcdirs)
+  file(GLOB pcs ${dir}/*.pc)
+  file(COPY ${pcs} DESTINATION ${oldpc})
+endforeach()
+foreach(c ledger_osl rt_osl)
+  string(REPLACE "_" "-" module "airssys-${c}")
+  file(READ ${oldpc}/${module}.pc pc)
+  string(REPLACE ";" " " deps "${pc_public_${c}}")
+  string(REGEX REPLACE "\nRequires:[^\n]*" "\nRequires:" pc "${pc}")
+  string(REGEX REPLACE "\nRequires.private:[^\n]*" "\nRequires.private: ${deps}" pc "${pc}")
+  file(WRITE ${oldpc}/${module}.pc "${pc}")
+  pc_public_problem(problem ${oldpc} ${c})
+  if(NOT problem)
+    message(FATAL_ERROR "the pkg-config check accepts ${module} with Requires.private: ${deps}")
+  endif()
+  pc_public_problem(problem ${pcpath} ${c})
+  if(problem)
+    message(FATAL_ERROR "${problem}")
+  endif()
+endforeach()
+
 foreach(c osl ledger_osl rt_osl)
   string(REPLACE "_" "-" module "airssys-${c}")
   run(${CMAKE_COMMAND} -E env PKG_CONFIG_PATH=${pcpath} pkg-config --static --cflags --libs ${module})
