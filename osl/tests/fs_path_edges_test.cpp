@@ -198,5 +198,55 @@ TEST_F(PathEdges, SetPermissionsActsOnAFinalSymlinksTarget) {
   EXPECT_EQ(st.st_mode & 07777, 0604u);
 }
 
+// A path is the caller's text (or a name someone else created): every fs
+// error shows it with its control bytes as \xNN, and a path past 256 bytes
+// as its first 256 and its length. Category and wording stay as they were.
+TEST_F(PathEdges, PathsInErrorsAreEscapedAndCut) {
+  const std::string esc = "e\x1b[2J";     // as created on disk
+  const std::string shown = "e\\x1b[2J";  // as a message shows it
+  stdfs::create_directories(dir / "work" / esc / "sub");
+  test::write_file(dir / "work" / esc / "sub" / "f", "x");
+  stdfs::create_symlink(dir / "work" / "gone", dir / "work" / (esc + "link"));
+  const std::string base = (dir / "work").string() + "/";
+  const auto expect_shown = [&](const auto& r, ErrorCategory c, const std::string& text) {
+    ASSERT_FALSE(r) << text;
+    EXPECT_EQ(r.error().category, c) << r.error().to_string();
+    EXPECT_EQ(r.error().message, text);
+    EXPECT_EQ(r.error().to_string().find('\x1b'), std::string::npos) << r.error().to_string();
+  };
+  // The resolver: a missing directory on the way, a dangling symbolic link,
+  // a trailing '/' on a file.
+  expect_shown(sys->run("alice", fs::Read{.path = w(esc + "/no/f")}), ErrorCategory::not_found,
+               base + shown + "/no: No such file or directory");
+  expect_shown(sys->run("alice", fs::Read{.path = w(esc + "link")}), ErrorCategory::not_found,
+               base + shown + "link: dangling symbolic link");
+  expect_shown(sys->run("alice", fs::Stat{.path = w(esc + "/sub/f/")}), ErrorCategory::not_found,
+               base + shown + "/sub/f/: not a directory");
+  // The executors: open_beneath, read, list, create, delete, rename.
+  expect_shown(sys->run("alice", fs::Read{.path = w(esc + "/missing")}), ErrorCategory::not_found,
+               base + shown + "/missing: No such file or directory");
+  expect_shown(sys->run("alice", fs::Read{.path = w(esc + "/sub")}), ErrorCategory::invalid_argument,
+               base + shown + "/sub: is a directory; use fs.list");
+  expect_shown(sys->run("alice", fs::List{.path = w(esc + "/sub/f")}), ErrorCategory::not_found,
+               base + shown + "/sub/f: Not a directory");
+  expect_shown(sys->run("alice", fs::CreateDir{.path = w(esc + "/sub")}), ErrorCategory::already_exists,
+               "creating directory " + base + shown + "/sub: File exists");
+  expect_shown(sys->run("alice", fs::Delete{.path = w(esc)}), ErrorCategory::invalid_argument,
+               base + shown + ": directory not empty; delete it with the recursive flag");
+  expect_shown(sys->run("alice", fs::Rename{.from = w(esc + "/sub/f"), .to = w(esc + "/nodir/g")}),
+               ErrorCategory::not_found,
+               base + shown + "/nodir: No such file or directory");
+
+  // Past 256 bytes: the first 256 and the whole length (two 200-byte
+  // directories: each name is within NAME_MAX, the path is not short).
+  const std::string a(200, 'a');
+  const std::string b(200, 'b');
+  stdfs::create_directories(dir / "work" / a / b);
+  const std::string missing = w(a + "/" + b + "/missing");
+  auto r = sys->run("alice", fs::Read{.path = missing});
+  expect_shown(r, ErrorCategory::not_found,
+               fmt::format("{}… ({} bytes): No such file or directory", missing.substr(0, 256), missing.size()));
+}
+
 }  // namespace
 }  // namespace airssys::osl

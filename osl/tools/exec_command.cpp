@@ -36,10 +36,6 @@ struct ExecOptions {
   std::vector<std::string> keep_fds;  // --keep-fd as typed (parse_keep_fd_option): handed on under the same numbers
 };
 
-// The program (argv[0]) as messages show it, as the library's spawn errors
-// do (process/spawn_failure.hpp): control bytes escaped, cut past 256 bytes.
-constexpr std::size_t kShownProgramMax = 256;
-
 // Signals we pass on to the child instead of dying from them.
 constexpr std::array kForwarded = {SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 
@@ -100,7 +96,7 @@ int supervise(process::Process& proc, const SignalCatcher& signals,
         if (si.ssi_code == SI_KERNEL) continue;  // from the terminal: the child has it too
         if (auto f = proc.signal(signo); !f && f.error().category != ErrorCategory::not_found) {
           fmt::print(stderr, "airssys-osl: cannot pass SIG{} on to {} ({}); killing it\n", sigabbrev_np(signo),
-                     detail::shown_text(program, kShownProgramMax),
+                     detail::shown_path(program),
                      f.error().to_string());
           return 128 + signo;  // the Process handle kills and reaps the child
         }
@@ -114,7 +110,7 @@ int supervise(process::Process& proc, const SignalCatcher& signals,
     return kExitInternal;
   }
   if (status->timed_out) {
-    fmt::print(stderr, "airssys-osl: {} timed out after {} and was killed\n", detail::shown_text(program, kShownProgramMax),
+    fmt::print(stderr, "airssys-osl: {} timed out after {} and was killed\n", detail::shown_path(program),
                timeout_text);
     return kExitTimeout;
   }

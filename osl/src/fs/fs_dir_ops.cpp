@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include <airssys/osl/detail/shown_text.hpp>
 #include <airssys/osl/file_io.hpp>
 
 #include "fs/fs_ops.hpp"
@@ -53,7 +54,7 @@ using DirPtr = std::unique_ptr<DIR, DirCloser>;
 std::expected<Done, Error> exec_create_dir(const ResolvedPath& p, const fs::CreateDir& op) {
   if (!op.recursive) {
     if (::mkdirat(p.parent.get(), p.name.c_str(), op.mode) != 0) {
-      return std::unexpected(Error::from_errno(errno, fmt::format("creating directory {}", p.path)));
+      return std::unexpected(Error::from_errno(errno, fmt::format("creating directory {}", shown_path(p.path))));
     }
     return Done{};
   }
@@ -61,16 +62,16 @@ std::expected<Done, Error> exec_create_dir(const ResolvedPath& p, const fs::Crea
   if (!cur) return std::unexpected(Error::from_errno(errno, "dup"));
   for (const auto& part : p.missing) {
     if (::mkdirat(cur.get(), part.c_str(), op.mode) != 0 && errno != EEXIST) {
-      return std::unexpected(Error::from_errno(errno, fmt::format("creating directory {}", p.path)));
+      return std::unexpected(Error::from_errno(errno, fmt::format("creating directory {}", shown_path(p.path))));
     }
     const int next = sys_openat2(cur.get(), part.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC, 0, kStrictResolve);
     if (next < 0) {
       const int err = errno;
       if (err == ENOTDIR) {
         return std::unexpected(Error{ErrorCategory::already_exists, err, 0,
-                                     fmt::format("{}: a path component exists and is not a directory", p.path)});
+                                     fmt::format("{}: a path component exists and is not a directory", shown_path(p.path))});
       }
-      return std::unexpected(Error::from_errno(err, p.path));
+      return std::unexpected(Error::from_errno(err, shown_path(p.path)));
     }
     cur.reset(next);
   }
@@ -85,7 +86,7 @@ std::expected<fs::List::Result, Error> exec_list(const ResolvedPath& p) {
   if (!dir) {
     const int err = errno;
     ::close(raw);
-    return std::unexpected(Error::from_errno(err, p.path));
+    return std::unexpected(Error::from_errno(err, shown_path(p.path)));
   }
   fs::List::Result out;
   errno = 0;
@@ -99,7 +100,7 @@ std::expected<fs::List::Result, Error> exec_list(const ResolvedPath& p) {
     }
     out.push_back(fs::DirEntry{std::string(n), t});
   }
-  if (errno != 0) return std::unexpected(Error::from_errno(errno, fmt::format("listing {}", p.path)));
+  if (errno != 0) return std::unexpected(Error::from_errno(errno, fmt::format("listing {}", shown_path(p.path))));
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   return out;
 }
@@ -111,7 +112,7 @@ std::expected<fs::FileInfo, Error> exec_stat(const ResolvedPath& p) {
   if (p.final_stat) {
     st = *p.final_stat;
   } else if (::fstatat(p.parent.get(), p.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-    return std::unexpected(Error::from_errno(errno, p.path));
+    return std::unexpected(Error::from_errno(errno, shown_path(p.path)));
   }
   return file_info(st);
 }
@@ -135,7 +136,7 @@ std::expected<Done, Error> exec_delete(const ResolvedPath& p, const fs::Delete& 
   if (p.path == "/") return std::unexpected(Error::make(ErrorCategory::invalid_argument, "refusing to delete /"));
   struct stat st {};
   if (::fstatat(p.parent.get(), p.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-    return std::unexpected(Error::from_errno(errno, p.path));
+    return std::unexpected(Error::from_errno(errno, shown_path(p.path)));
   }
   if (S_ISDIR(st.st_mode)) {
     if (op.recursive) {
@@ -147,7 +148,7 @@ std::expected<Done, Error> exec_delete(const ResolvedPath& p, const fs::Delete& 
         return std::unexpected(Error{ErrorCategory::denied, 0, 0,
                                      fmt::format("{}: kept {} {} the policy does not allow deleting (everything else "
                                                  "was removed): {}",
-                                                 p.path, kept.size(), kept.size() == 1 ? "entry" : "entries",
+                                                 shown_path(p.path), kept.size(), kept.size() == 1 ? "entry" : "entries",
                                                  describe_kept(kept))});
       }
     }
@@ -155,14 +156,14 @@ std::expected<Done, Error> exec_delete(const ResolvedPath& p, const fs::Delete& 
       const int err = errno;
       if (err == ENOTEMPTY || err == EEXIST) {
         return std::unexpected(Error{ErrorCategory::invalid_argument, err, 0,
-                                     fmt::format("{}: directory not empty; delete it with the recursive flag", p.path)});
+                                     fmt::format("{}: directory not empty; delete it with the recursive flag", shown_path(p.path))});
       }
-      return std::unexpected(Error::from_errno(err, fmt::format("removing {}", p.path)));
+      return std::unexpected(Error::from_errno(err, fmt::format("removing {}", shown_path(p.path))));
     }
     return Done{};
   }
   if (::unlinkat(p.parent.get(), p.name.c_str(), 0) != 0) {
-    return std::unexpected(Error::from_errno(errno, fmt::format("removing {}", p.path)));
+    return std::unexpected(Error::from_errno(errno, fmt::format("removing {}", shown_path(p.path))));
   }
   return Done{};
 }
@@ -173,14 +174,14 @@ std::expected<Done, Error> exec_set_permissions(const ResolvedPath& p, const fs:
   }
   const auto swapped = [&] {
     return Error{ErrorCategory::permission, ELOOP, 0,
-                 fmt::format("{}: changed into a symbolic link after the policy check; refused", p.path)};
+                 fmt::format("{}: changed into a symbolic link after the policy check; refused", shown_path(p.path))};
   };
   // fchmodat2 (Linux 6.6) with AT_SYMLINK_NOFOLLOW: one call on the name
   // beneath the pinned parent, no /proc needed; a symlink swapped in is
   // refused by the kernel (EOPNOTSUPP), never followed.
   if (sys_fchmodat2(p.parent.get(), p.name.c_str(), op.mode, AT_SYMLINK_NOFOLLOW) == 0) return Done{};
   if (errno == EOPNOTSUPP) return std::unexpected(swapped());
-  if (errno != ENOSYS) return std::unexpected(Error::from_errno(errno, fmt::format("chmod {}", p.path)));
+  if (errno != ENOSYS) return std::unexpected(Error::from_errno(errno, fmt::format("chmod {}", shown_path(p.path))));
 
   // Older kernels: chmod through the pinned fd (fchmod refuses O_PATH fds,
   // /proc/self/fd does not) ...
@@ -188,19 +189,19 @@ std::expected<Done, Error> exec_set_permissions(const ResolvedPath& p, const fs:
   if (!fd) return std::unexpected(fd.error());
   const auto proc = fmt::format("/proc/self/fd/{}", fd->get());
   if (::chmod(proc.c_str(), op.mode) == 0) return Done{};
-  if (errno != ENOENT) return std::unexpected(Error::from_errno(errno, fmt::format("chmod {}", p.path)));
+  if (errno != ENOENT) return std::unexpected(Error::from_errno(errno, fmt::format("chmod {}", shown_path(p.path))));
   // ... and without /proc, fchmod on a real fd: files and directories can be
   // opened for reading without side effects (O_NONBLOCK: no FIFO wait).
   struct stat st {};
-  if (::fstat(fd->get(), &st) != 0) return std::unexpected(Error::from_errno(errno, p.path));
+  if (::fstat(fd->get(), &st) != 0) return std::unexpected(Error::from_errno(errno, shown_path(p.path)));
   if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
     return std::unexpected(Error{ErrorCategory::unsupported, ENOSYS, 0,
-                                 fmt::format("{}: changing the mode of a {} needs fchmodat2 (Linux 6.6) or /proc", p.path,
+                                 fmt::format("{}: changing the mode of a {} needs fchmodat2 (Linux 6.6) or /proc", shown_path(p.path),
                                              S_ISLNK(st.st_mode) ? "symbolic link" : "special file")});
   }
   auto rd = open_beneath(p, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW);
   if (!rd) return std::unexpected(rd.error());
-  if (::fchmod(rd->get(), op.mode) != 0) return std::unexpected(Error::from_errno(errno, fmt::format("chmod {}", p.path)));
+  if (::fchmod(rd->get(), op.mode) != 0) return std::unexpected(Error::from_errno(errno, fmt::format("chmod {}", shown_path(p.path))));
   return Done{};
 }
 
@@ -212,7 +213,7 @@ std::expected<Done, Error> exec_rename(const ResolvedPath& from, const ResolvedP
   if (to.names_directory && !from_is_dir) {
     return std::unexpected(Error{ErrorCategory::not_found, ENOTDIR, 0,
                                  fmt::format("{}/: not a directory (a trailing '/' on the target asks for one, and {} is not)",
-                                             to.path, from.path)});
+                                             shown_path(to.path), shown_path(from.path))});
   }
   if (veto && from_is_dir) {
     // A rename moves the whole tree at once, so it cannot keep what a deny
@@ -224,13 +225,13 @@ std::expected<Done, Error> exec_rename(const ResolvedPath& from, const ResolvedP
     if (!vetoed) return std::unexpected(vetoed.error());
     if (!vetoed->empty()) {
       return std::unexpected(Error{ErrorCategory::denied, 0, 0,
-                                   fmt::format("{}: not renamed: the policy does not allow moving {}{}", from.path,
+                                   fmt::format("{}: not renamed: the policy does not allow moving {}{}", shown_path(from.path),
                                                describe_kept(*vetoed), vetoed->size() >= 100 ? " (search stopped at 100)" : "")});
     }
   }
   const unsigned flags = op.replace ? 0u : RENAME_NOREPLACE;
   if (io::renameat(from.parent.get(), from.name.c_str(), to.parent.get(), to.name.c_str(), flags) != 0) {
-    return std::unexpected(Error::from_errno(errno, fmt::format("renaming {} to {}", from.path, to.path)));
+    return std::unexpected(Error::from_errno(errno, fmt::format("renaming {} to {}", shown_path(from.path), shown_path(to.path))));
   }
   return Done{};
 }

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <airssys/osl/detail/shown_text.hpp>
 #include <airssys/osl/file_io.hpp>
 
 #include "fs/fs_ops.hpp"
@@ -22,9 +23,9 @@ std::expected<UniqueFd, Error> open_beneath(const ResolvedPath& p, int flags, mo
     const int err = errno;
     if (err == ELOOP || err == EXDEV) {
       return std::unexpected(Error{ErrorCategory::permission, err, 0,
-                                   fmt::format("{}: changed into a symbolic link after the policy check; refused", p.path)});
+                                   fmt::format("{}: changed into a symbolic link after the policy check; refused", shown_path(p.path))});
     }
-    return std::unexpected(Error::from_errno(err, p.path));
+    return std::unexpected(Error::from_errno(err, shown_path(p.path)));
   }
   return UniqueFd(fd);
 }
@@ -36,7 +37,7 @@ std::expected<void, Error> write_all(int fd, std::string_view data, const std::s
     const ssize_t n = io::write(fd, data.data() + off, data.size() - off);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return std::unexpected(Error::from_errno(errno, fmt::format("writing {}", path)));
+      return std::unexpected(Error::from_errno(errno, fmt::format("writing {}", shown_path(path))));
     }
     off += static_cast<std::size_t>(n);
   }
@@ -57,16 +58,16 @@ std::expected<std::string, Error> exec_read(const ResolvedPath& p, const fs::Rea
 
 std::expected<std::string, Error> read_open_file(int fd, const std::string& path, const fs::Read& op) {
   struct stat st {};
-  if (::fstat(fd, &st) != 0) return std::unexpected(Error::from_errno(errno, path));
+  if (::fstat(fd, &st) != 0) return std::unexpected(Error::from_errno(errno, shown_path(path)));
   if (S_ISDIR(st.st_mode)) {
-    return std::unexpected(Error{ErrorCategory::invalid_argument, EISDIR, 0, fmt::format("{}: is a directory; use fs.list", path)});
+    return std::unexpected(Error{ErrorCategory::invalid_argument, EISDIR, 0, fmt::format("{}: is a directory; use fs.list", shown_path(path))});
   }
   if (!S_ISREG(st.st_mode)) {
-    return std::unexpected(Error::make(ErrorCategory::invalid_argument, fmt::format("{}: not a regular file", path)));
+    return std::unexpected(Error::make(ErrorCategory::invalid_argument, fmt::format("{}: not a regular file", shown_path(path))));
   }
   if (static_cast<std::uint64_t>(st.st_size) > op.max_bytes) {
     return std::unexpected(Error::make(ErrorCategory::resource_exhausted,
-                                       fmt::format("{}: {} bytes exceeds the read limit of {} bytes", path,
+                                       fmt::format("{}: {} bytes exceeds the read limit of {} bytes", shown_path(path),
                                                    st.st_size, op.max_bytes)));
   }
   // Read the size fstat reported; a file that reports 0 (procfs, sysfs) is
@@ -99,7 +100,7 @@ std::expected<std::string, Error> read_open_file(int fd, const std::string& path
   };
   for (;;) {
     out.resize_and_overwrite(want, fill);
-    if (read_errno != 0) return std::unexpected(Error::from_errno(read_errno, fmt::format("reading {}", path)));
+    if (read_errno != 0) return std::unexpected(Error::from_errno(read_errno, fmt::format("reading {}", shown_path(path))));
     if (expected != 0 || at_end || want >= op.max_bytes) break;
     want = std::min<std::size_t>(want * 2, op.max_bytes);
   }
@@ -113,10 +114,10 @@ std::expected<fs::Write::Result, Error> exec_write(const ResolvedPath& p, const 
     if (!fd) return std::unexpected(fd.error());
     struct stat st {};
     if (::fstat(fd->get(), &st) == 0 && !S_ISREG(st.st_mode)) {
-      return std::unexpected(Error::make(ErrorCategory::invalid_argument, fmt::format("{}: not a regular file", p.path)));
+      return std::unexpected(Error::make(ErrorCategory::invalid_argument, fmt::format("{}: not a regular file", shown_path(p.path))));
     }
     if (auto r = write_all(fd->get(), op.data, p.path); !r) return std::unexpected(r.error());
-    if (op.fsync && io::fsync(fd->get()) != 0) return std::unexpected(Error::from_errno(errno, fmt::format("fsync {}", p.path)));
+    if (op.fsync && io::fsync(fd->get()) != 0) return std::unexpected(Error::from_errno(errno, fmt::format("fsync {}", shown_path(p.path))));
     return fs::Write::Result{op.data.size()};
   }
   if (op.mode == fs::WriteMode::append) {
@@ -127,7 +128,7 @@ std::expected<fs::Write::Result, Error> exec_write(const ResolvedPath& p, const 
   struct stat existing {};
   if (::fstatat(p.parent.get(), p.name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0) {
     if (!S_ISREG(existing.st_mode)) {
-      return std::unexpected(Error::make(ErrorCategory::invalid_argument, fmt::format("{}: not a regular file", p.path)));
+      return std::unexpected(Error::make(ErrorCategory::invalid_argument, fmt::format("{}: not a regular file", shown_path(p.path))));
     }
     mode = existing.st_mode & 07777;
   }
@@ -140,7 +141,7 @@ std::expected<fs::Write::Result, Error> exec_write(const ResolvedPath& p, const 
   auto cleanup = [&] { ::unlinkat(p.parent.get(), tmp.name.c_str(), 0); };
   if (::fchmod(fd->get(), mode) != 0 && errno != EPERM) {
     cleanup();
-    return std::unexpected(Error::from_errno(errno, fmt::format("chmod temporary file for {}", p.path)));
+    return std::unexpected(Error::from_errno(errno, fmt::format("chmod temporary file for {}", shown_path(p.path))));
   }
   if (auto r = write_all(fd->get(), op.data, p.path); !r) {
     cleanup();
@@ -149,12 +150,12 @@ std::expected<fs::Write::Result, Error> exec_write(const ResolvedPath& p, const 
   if (io::fsync(fd->get()) != 0) {
     const int err = errno;
     cleanup();
-    return std::unexpected(Error::from_errno(err, fmt::format("fsync {}", p.path)));
+    return std::unexpected(Error::from_errno(err, fmt::format("fsync {}", shown_path(p.path))));
   }
   if (io::renameat(p.parent.get(), tmp.name.c_str(), p.parent.get(), p.name.c_str()) != 0) {
     const int err = errno;
     cleanup();
-    return std::unexpected(Error::from_errno(err, fmt::format("replacing {}", p.path)));
+    return std::unexpected(Error::from_errno(err, fmt::format("replacing {}", shown_path(p.path))));
   }
   // Make the rename itself durable.
   const int dirfd = sys_openat2(p.parent.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, kStrictResolve);

@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include <airssys/osl/detail/shown_text.hpp>
+
 #include "platform/linux_fs.hpp"
 
 namespace airssys::osl::detail {
@@ -85,11 +87,14 @@ std::optional<std::string> real_path(const std::string& p, int& err) {
   return std::string(r.get());
 }
 
+// Every message here shows its path with shown_path (escaped, cut past 256
+// bytes): callers (fs operations, spawn's program and redirects) pass them on.
 Error resolution_error(int err, const std::string& path) {
   if (err == ELOOP) {
-    return Error{ErrorCategory::invalid_argument, err, 0, fmt::format("{}: too many levels of symbolic links (a symlink loop?)", path)};
+    return Error{ErrorCategory::invalid_argument, err, 0,
+                 fmt::format("{}: too many levels of symbolic links (a symlink loop?)", shown_path(path))};
   }
-  return Error::from_errno(err, path);
+  return Error::from_errno(err, shown_path(path));
 }
 
 Resolution fail(std::string guess, Error e) {
@@ -167,19 +172,19 @@ Resolution walk_up_to_existing(const std::string& dir, const std::string& name, 
 // A path ending in "/" or "/." names a directory: the final object must be
 // one (a symlink does not count unless followed to one). Checked after
 // resolution, with at most one extra fstatat (only for such paths).
-std::optional<Error> check_names_directory(const ResolvedPath& out, const std::string& shown, FollowFinal follow) {
+std::optional<Error> check_names_directory(const ResolvedPath& out, FollowFinal follow) {
   struct stat st {};
   const struct stat* fin = out.final_stat ? &*out.final_stat : nullptr;
   if (fin == nullptr && ::fstatat(out.parent.get(), out.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) fin = &st;
   if (fin != nullptr && !S_ISDIR(fin->st_mode)) {
     return Error{ErrorCategory::not_found, ENOTDIR, 0,
-                 fmt::format("{}/: not a directory{}", shown,
+                 fmt::format("{}/: not a directory{}", shown_path(out.path),
                              S_ISLNK(fin->st_mode) ? " (a symbolic link; the trailing '/' asks for a directory)" : "")};
   }
   if (fin == nullptr && follow == FollowFinal::yes) {
     // Nothing there: an operation that would create it (fs.write) must not
     // create a file under a name that asks for a directory.
-    return Error{ErrorCategory::not_found, ENOENT, 0, fmt::format("{}/: no such directory", shown)};
+    return Error{ErrorCategory::not_found, ENOENT, 0, fmt::format("{}/: no such directory", shown_path(out.path))};
   }
   return std::nullopt;
 }
@@ -285,7 +290,7 @@ Resolution resolve_path(const std::filesystem::path& input, FollowFinal follow, 
       auto rp = real_path(link, err);
       if (!rp) {
         if (err == ENOENT) {
-          return fail(link, Error{ErrorCategory::not_found, ENOENT, 0, fmt::format("{}: dangling symbolic link", link)});
+          return fail(link, Error{ErrorCategory::not_found, ENOENT, 0, fmt::format("{}: dangling symbolic link", shown_path(link))});
         }
         return fail(link, resolution_error(err, link));
       }
@@ -299,7 +304,7 @@ Resolution resolve_path(const std::filesystem::path& input, FollowFinal follow, 
   out.path = child_of(dir, name);
   out.name = std::move(name);
   if (names_directory) {
-    if (auto e = check_names_directory(out, out.path, follow)) return fail(out.path, std::move(*e));
+    if (auto e = check_names_directory(out, follow)) return fail(out.path, std::move(*e));
     out.names_directory = true;
   }
   if (missing == Missing::create_parents) {

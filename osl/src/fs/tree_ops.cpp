@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include <airssys/osl/detail/shown_text.hpp>
+
 namespace airssys::osl::detail {
 
 namespace {
@@ -30,7 +32,7 @@ std::expected<std::pair<DirPtr, std::vector<Entry>>, Error> read_entries(int dir
   if (!dir) {
     const int err = errno;
     ::close(dirfd);
-    return std::unexpected(Error::from_errno(err, path));
+    return std::unexpected(Error::from_errno(err, shown_path(path)));
   }
   const int fd = ::dirfd(dir.get());
   std::vector<Entry> entries;
@@ -46,7 +48,7 @@ std::expected<std::pair<DirPtr, std::vector<Entry>>, Error> read_entries(int dir
     entries.push_back(Entry{std::string(n), is_dir});
     errno = 0;
   }
-  if (errno != 0) return std::unexpected(Error::from_errno(errno, fmt::format("listing {}", path)));
+  if (errno != 0) return std::unexpected(Error::from_errno(errno, fmt::format("listing {}", shown_path(path))));
   return std::pair{std::move(dir), std::move(entries)};
 }
 
@@ -54,7 +56,7 @@ std::expected<std::pair<DirPtr, std::vector<Entry>>, Error> read_entries(int dir
 // swapped for a symlink fails here (ELOOP/ENOTDIR) instead of being followed.
 std::expected<int, Error> open_subdir(int fd, const std::string& name, const std::string& child) {
   const int sub = ::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (sub < 0) return std::unexpected(Error::from_errno(errno, child));
+  if (sub < 0) return std::unexpected(Error::from_errno(errno, shown_path(child)));
   return sub;
 }
 
@@ -81,7 +83,7 @@ std::expected<void, Error> remove_contents(int dirfd, const std::string& path, c
       if (kept.size() != kept_before) continue;  // it still holds what was kept
     }
     if (::unlinkat(fd, name.c_str(), is_dir ? AT_REMOVEDIR : 0) != 0) {
-      return std::unexpected(Error::from_errno(errno, fmt::format("removing {}", child)));
+      return std::unexpected(Error::from_errno(errno, fmt::format("removing {}", shown_path(child))));
     }
   }
   return {};
@@ -121,7 +123,7 @@ std::string describe_kept(const std::vector<KeptEntry>& kept) {
   std::string out;
   for (std::size_t i = 0; i < kept.size() && i < kNamed; ++i) {
     if (i != 0) out += ", ";
-    out += fmt::format("{} ({})", kept[i].path, kept[i].reason);
+    out += fmt::format("{} ({})", shown_path(kept[i].path), kept[i].reason);
   }
   if (kept.size() > kNamed) out += fmt::format(", and {} more", kept.size() - kNamed);
   return out;

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <airssys/osl/detail/shown_text.hpp>
 #include <airssys/osl/unique_fd.hpp>
 
 #include <cerrno>
@@ -160,8 +161,10 @@ Decision decide_impl(const CompiledPolicy& p, std::string_view principal, OpKind
   for (const ResourceRef& ref : resources) {
     const std::uint32_t i = first_matching(p, op, /*deny=*/false, who, prepare(ref, kind));
     if (i == kNone) {
+      // The resource as messages show it (escaped, cut past 256 bytes): it
+      // is the caller's text. The audit record keeps it whole in resources.
       return denial(p, std::nullopt,
-                    "no rule allows " + std::string(to_string(op)) + " on " + std::string(ref.name) + " for " +
+                    "no rule allows " + std::string(to_string(op)) + " on " + detail::shown_path(ref.name) + " for " +
                         std::string(principal));
     }
     if (first_allow == kNone) first_allow = i;

@@ -65,6 +65,19 @@ TEST(Policy, DenyByDefault) {
   EXPECT_FALSE(allows(p, "bob", OpKind::fs_write, "/work/out/x"));       // role not held
 }
 
+// The resource is the caller's text: a denial shows it escaped (an ESC
+// cannot reach the terminal the reason is printed on) and, past 256 bytes,
+// cut with its length; the words around it stay as they are.
+TEST(Policy, TheDeniedResourceIsShownEscapedAndCut) {
+  const Policy p = load(kBasic);
+  const Decision esc = ask(p, "alice", OpKind::process_spawn, {ResourceRef{"/usr/bin/t\x1b[31mrue"}});
+  EXPECT_FALSE(esc.allowed);
+  EXPECT_EQ(esc.reason, "no rule allows process.spawn on /usr/bin/t\\x1b[31mrue for alice");
+  const std::string long_path = "/srv/" + std::string(100'000, 'p');
+  const Decision cut = ask(p, "alice", OpKind::fs_read, {ResourceRef{long_path}});
+  EXPECT_EQ(cut.reason, "no rule allows fs.read on " + long_path.substr(0, 256) + "… (100005 bytes) for alice");
+}
+
 TEST(Policy, EmptyPoliciesDenyEverything) {
   for (const char* text : {"", "version: 1\n", "# only a comment\n", "---\n", "version: 1\nrules: []\nroles: {}\n"}) {
     const Policy p = load(text);

@@ -181,13 +181,13 @@ Request make_request(OpKind kind, const std::string& resource, const Plan& plan)
   for (const Redirect* r : {&plan.out, &plan.err}) {
     if (r->kind == Stdio::Kind::file) req.checks.push_back(Check{OpKind::fs_write, {r->file.resolved.path}, {}});
   }
-  // A resolution error begins with the path as given: shown escaped and cut.
+  // A resolution error shows its path escaped and cut (the resolver's own message).
   for (const Resolution& c : plan.cgroup_procs) {
     req.checks.push_back(Check{OpKind::fs_write, {c.resolved.path}, {}});
-    if (c.error && !req.pre_error) req.pre_error = detail::with_shown_path(*c.error, c.resolved.path);
+    if (c.error && !req.pre_error) req.pre_error = c.error;
   }
   for (const auto* r : {&plan.program, &plan.in.file, &plan.out.file, &plan.err.file}) {
-    if (r->error && !req.pre_error) req.pre_error = detail::with_shown_path(*r->error, r->resolved.path);
+    if (r->error && !req.pre_error) req.pre_error = r->error;
   }
   // The start record carries argv (never the environment: it may hold secrets).
   std::string detail = R"({"argv":[)";
@@ -399,7 +399,7 @@ std::expected<UniqueFd, Error> open_stdio(const Redirect& r, int stream, UniqueF
       const int flags = stream == 0 ? (O_RDONLY | O_NOCTTY)
                                     : (O_WRONLY | O_CREAT | O_NOCTTY | (r.file.resolved.name.empty() ? 0 : 0));
       auto fd = detail::open_beneath(r.file.resolved, flags, 0600);
-      if (!fd) return std::unexpected(detail::with_shown_path(fd.error(), r.file.resolved.path));
+      if (!fd) return std::unexpected(fd.error());
       return above_stdio(std::move(*fd));
     }
   }
@@ -412,7 +412,7 @@ std::expected<process::Process, Error> spawn_child(detail::Core& core, std::stri
   if (!slot) return std::unexpected(slot.error());
 
   auto program_fd = detail::open_beneath(plan.program.resolved, O_PATH);
-  if (!program_fd) return std::unexpected(detail::with_shown_path(program_fd.error(), plan.program.resolved.path));
+  if (!program_fd) return std::unexpected(program_fd.error());
 
   UniqueFd our_in, our_out, our_err, unused;
   auto child_in = open_stdio(plan.in, 0, our_in);

@@ -7,7 +7,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -44,20 +43,6 @@ Error with_message(int err, std::string message) {
 }
 
 }  // namespace
-
-std::string shown_path(std::string_view path) { return shown_text(path, kShownPathMax); }
-
-Error with_shown_path(Error e, std::string_view path) {
-  // The resolver may name a directory on the way ("/a/b: No such file or
-  // directory" for /a/b/c): the part of `path` the message begins with, up
-  // to a ':' or '/' in the message.
-  const auto [in_path, in_message] = std::ranges::mismatch(path, e.message);
-  const auto n = static_cast<std::size_t>(in_message - e.message.begin());
-  if (n > 0 && (n == e.message.size() || e.message[n] == ':' || e.message[n] == '/')) {
-    e.message = shown_path(std::string_view(e.message).substr(0, n)) + e.message.substr(n);
-  }
-  return e;
-}
 
 Error explain_spawn_failure(int err, FailedStep step, std::string_view stage_text, int program_fd,
                             const std::string& program_path, const std::string& cwd) {

@@ -6,25 +6,17 @@
 // without a '#!' line gives, and ENOENT from chdir names the program instead
 // of the working directory.
 
+#include <airssys/osl/detail/shown_text.hpp>
 #include <airssys/osl/error.hpp>
 
-#include <cstddef>
 #include <string>
 #include <string_view>
 
 namespace airssys::osl::detail {
 
-// A path or name the caller gave (program, argv[0], a '#!' interpreter, the
-// working directory, a tool) as process errors show it: detail::shown_text
-// (control bytes as \xNN; past 256 bytes, the first 256 and "… (N bytes)"),
-// so a hostile name cannot drive the terminal or fill a log.
-inline constexpr std::size_t kShownPathMax = 256;
-[[nodiscard]] std::string shown_path(std::string_view path);
-
-// `e` with the part of `path` its message begins with (the path resolver's
-// and open_beneath's do: "/p: No such file or directory", or a directory on
-// the way) shown as shown_path shows it; any other message is unchanged.
-[[nodiscard]] Error with_shown_path(Error e, std::string_view path);
+// Paths and names the caller gave (program, argv[0], a '#!' interpreter,
+// the working directory, a tool) are shown with detail::shown_path, as the
+// fs layer's own messages (the resolver's, open_beneath's) show theirs.
 
 enum class FailedStep { chdir, exec, other };
 

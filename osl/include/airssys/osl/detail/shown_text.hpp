@@ -20,4 +20,11 @@ namespace airssys::osl::detail {
 // got 'AAAA…AAAA… (500000 bytes)'. The result is valid UTF-8.
 [[nodiscard]] std::string shown_text(std::string_view text, std::size_t max_bytes = 64);
 
+// A path or name as osl's errors show it (fs operations, the path resolver,
+// policy denials, spawn's program, interpreter and working directory) and
+// DaemonEye's rule file names: shown_text with room for a real path - past
+// 256 bytes, the first 256 and "… (N bytes)".
+inline constexpr std::size_t kShownPathMax = 256;
+[[nodiscard]] inline std::string shown_path(std::string_view path) { return shown_text(path, kShownPathMax); }
+
 }  // namespace airssys::osl::detail
