@@ -201,8 +201,10 @@ Rule parse_map(const YAML::Node& root) {
 }
 
 RuleError make_error(const std::filesystem::path& source, std::optional<int> line, std::string_view message) {
-  return RuleError{source, line ? fmt::format("{}:{}: {}", source.string(), *line, message)
-                                : fmt::format("{}: {}", source.string(), message)};
+  // The file's name from readdir, shown escaped and cut (a cloned rule
+  // repository can name a file with an escape sequence).
+  const std::string file = osl::detail::shown_path(source.native());
+  return RuleError{source, line ? fmt::format("{}:{}: {}", file, *line, message) : fmt::format("{}: {}", file, message)};
 }
 
 }  // namespace

@@ -44,6 +44,15 @@ std::unexpected<Error> os_failure(int e, std::string_view what) {
   return std::unexpected(std::move(err));
 }
 
+// A file or directory name as messages show it: escaped, cut past 256 bytes
+// (a cloned Sigma repository can name a file with an escape sequence).
+std::string shown(const std::filesystem::path& p) { return osl::detail::shown_path(p.native()); }
+
+// "FILE" or "FILE:LINE" with FILE shown.
+std::string located(const std::filesystem::path& file, int line) {
+  return line > 0 ? fmt::format("{}:{}", shown(file), line) : shown(file);
+}
+
 // "<where>: <message>" as a rejected file, keeping the category.
 RuleError rejection(const std::filesystem::path& file, std::string where, const Error& e) {
   return RuleError{file, fmt::format("{}: {}", where, e.message), e.category, e.errno_value};
@@ -143,10 +152,14 @@ Result<void> check_query(Rule& rule, const QueryEngine& engine) {
     return std::unexpected(e.prefixed("query refused"));
   }
   // Column names come from the rule's query (SELECT 1 AS "..."): shown as
-  // every value from a rule file is (escaped, each cut at 64 bytes).
+  // every value from a rule file is (escaped, each cut at 64 bytes), and at
+  // most kListedColumns of them, as a query may select thousands.
+  constexpr std::size_t kListedColumns = 16;
   std::vector<std::string> shown;
-  for (const auto& c : *columns) shown.push_back(osl::detail::shown_text(c));
-  const std::string listed = fmt::format("{}", fmt::join(shown, ", "));
+  for (std::size_t i = 0; i < std::min(columns->size(), kListedColumns); ++i)
+    shown.push_back(osl::detail::shown_text((*columns)[i]));
+  std::string listed = fmt::format("{}", fmt::join(shown, ", "));
+  if (columns->size() > kListedColumns) listed += fmt::format(", … and {} more", columns->size() - kListedColumns);
   for (const auto& k : rule.key_columns) {
     if (std::ranges::find(*columns, k) == columns->end()) {
       return fail(ErrorCategory::invalid_input,
@@ -156,16 +169,16 @@ Result<void> check_query(Rule& rule, const QueryEngine& engine) {
   const auto has = [&](std::string_view c) { return std::ranges::find(*columns, c) != columns->end(); };
   if (rule.key_columns.empty() && !has("pid") && !has("start_time")) {
     rule.warnings.push_back(fmt::format(
-        "{}{}: warning: the query's result has no pid or start_time column (columns: {}), so all its rows share one "
+        "{}: warning: the query's result has no pid or start_time column (columns: {}), so all its rows share one "
         "dedup key and the rule raises at most one alert per alerts.dedup_window, whatever it matches; select pid "
         "and start_time, or name the columns that tell its rows apart in key:",
-        rule.file.string(), rule.query_line > 0 ? fmt::format(":{}", rule.query_line) : "", listed));
+        located(rule.file, rule.query_line), listed));
   } else if (rule.key_columns.empty() && !has("pid")) {
     rule.warnings.push_back(fmt::format(
-        "{}{}: warning: the query's result has start_time but no pid column (columns: {}), so the rows of processes "
+        "{}: warning: the query's result has start_time but no pid column (columns: {}), so the rows of processes "
         "started in the same second share one dedup key and raise one alert per alerts.dedup_window between them; "
         "select pid too, or name the columns that tell its rows apart in key:",
-        rule.file.string(), rule.query_line > 0 ? fmt::format(":{}", rule.query_line) : "", listed));
+        located(rule.file, rule.query_line), listed));
   }
   return {};
 }
@@ -183,28 +196,28 @@ RuleSet load_rules(const std::filesystem::path& dir, const QueryEngine* engine) 
     // O_DIRECTORY|O_NOFOLLOW on a symlink fails with ENOTDIR, not ELOOP.
     struct stat st {};
     if (e == ENOTDIR && ::lstat(dir.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) e = ELOOP;
-    set.errors.push_back(rejection(dir, dir.string(), os_failure(e, "cannot open rules directory").error()));
+    set.errors.push_back(rejection(dir, shown(dir), os_failure(e, "cannot open rules directory").error()));
     return set;
   }
   {
     struct stat st {};
     if (::fstat(dirfd.get(), &st) != 0) {
-      set.errors.push_back(rejection(dir, dir.string(), Error::from_errno(errno, "cannot stat rules directory")));
+      set.errors.push_back(rejection(dir, shown(dir), Error::from_errno(errno, "cannot stat rules directory")));
       return set;
     }
     if (auto r = check_owner_and_mode(st, "rules directory"); !r) {
-      set.errors.push_back(rejection(dir, dir.string(), r.error()));
+      set.errors.push_back(rejection(dir, shown(dir), r.error()));
       return set;
     }
   }
   auto names = rule_file_names(dirfd.get());
   if (!names) {
-    set.errors.push_back(rejection(dir, dir.string() + ": cannot list rules directory", names.error()));
+    set.errors.push_back(rejection(dir, shown(dir) + ": cannot list rules directory", names.error()));
     return set;
   }
 
   for (const auto& [name, is_dir] : names->ignored) {
-    set.ignored.push_back((dir / name).string() +
+    set.ignored.push_back(shown(dir / name) +
                           (is_dir ? ": ignored, a directory (only *.yaml and *.yml files directly in the rules "
                                     "directory are read)"
                                   : ": ignored, not a *.yaml or *.yml file"));
@@ -214,7 +227,7 @@ RuleSet load_rules(const std::filesystem::path& dir, const QueryEngine* engine) 
     const std::filesystem::path file = dir / name;
     auto content = read_rule_file(dirfd.get(), name);
     if (!content) {
-      set.errors.push_back(rejection(file, file.string(), content.error()));
+      set.errors.push_back(rejection(file, shown(file), content.error()));
       continue;
     }
     auto rule = parse_rule(*content, file);
@@ -224,15 +237,13 @@ RuleSet load_rules(const std::filesystem::path& dir, const QueryEngine* engine) 
     }
     if (auto [it, inserted] = claimed.emplace(rule->id, file); !inserted) {
       reject(file,
-             fmt::format("{}: duplicate id '{}' (already defined in {})", file.string(), rule->id, it->second.string()),
+             fmt::format("{}: duplicate id '{}' (already defined in {})", shown(file), rule->id, shown(it->second)),
              ErrorCategory::invalid_input);
       continue;
     }
     if (engine != nullptr) {
       if (auto r = check_query(*rule, *engine); !r) {
-        set.errors.push_back(rejection(
-            file, rule->query_line > 0 ? fmt::format("{}:{}", file.string(), rule->query_line) : file.string(),
-            r.error()));
+        set.errors.push_back(rejection(file, located(file, rule->query_line), r.error()));
         continue;
       }
     }
@@ -244,7 +255,7 @@ RuleSet load_rules(const std::filesystem::path& dir, const QueryEngine* engine) 
 
 std::expected<Rule, RuleError> load_rule_file(const std::filesystem::path& file, const QueryEngine* engine) {
   auto refuse = [&](std::string message, ErrorCategory c) {
-    return std::unexpected(RuleError{file, file.string() + ": " + message, c});
+    return std::unexpected(RuleError{file, shown(file) + ": " + message, c});
   };
   const std::string name = file.filename().string();
   if (!is_rule_file(name))
@@ -252,15 +263,14 @@ std::expected<Rule, RuleError> load_rule_file(const std::filesystem::path& file,
                   ErrorCategory::invalid_input);
   const std::filesystem::path dir = file.parent_path().empty() ? std::filesystem::path(".") : file.parent_path();
   osl::UniqueFd dirfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dirfd) return std::unexpected(rejection(file, file.string(), Error::from_errno(errno, "cannot open its directory")));
+  if (!dirfd) return std::unexpected(rejection(file, shown(file), Error::from_errno(errno, "cannot open its directory")));
   auto content = read_rule_file(dirfd.get(), name);
-  if (!content) return std::unexpected(rejection(file, file.string(), content.error()));
+  if (!content) return std::unexpected(rejection(file, shown(file), content.error()));
   auto rule = parse_rule(*content, file);
   if (!rule) return std::unexpected(std::move(rule.error()));
   if (engine != nullptr) {
     if (auto r = check_query(*rule, *engine); !r) {
-      return std::unexpected(rejection(
-          file, rule->query_line > 0 ? fmt::format("{}:{}", file.string(), rule->query_line) : file.string(), r.error()));
+      return std::unexpected(rejection(file, located(file, rule->query_line), r.error()));
     }
   }
   return std::move(*rule);

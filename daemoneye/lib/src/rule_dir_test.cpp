@@ -297,6 +297,56 @@ TEST_F(LoadRulesWithEngine, QueryTextInMessagesIsEscapedAndCut) {
   EXPECT_NE(error_for("esc.yaml").find("\\x1b"), std::string::npos) << error_for("esc.yaml");
 }
 
+// Rule file names come from readdir (a cloned Sigma repository names its
+// files): every message's FILE or FILE:LINE shows the name escaped, and a
+// path past 256 bytes as its first 256 and its length. RuleError::file
+// keeps the name as it is.
+TEST_F(LoadRulesWithEngine, FileNamesInMessagesAreEscapedAndCut) {
+  const std::string esc = "\x1b]0;pwn\x07";
+  const std::string shown = "\\x1b]0;pwn\\x07";
+  const std::string sigma_bad =
+      "title: t\nlogsource: {product: linux, category: process_creation}\ndetection: {s: {Image: a}, condition: nope}\n";
+  write_file(rules_ / ("native" + esc + ".yaml"), "id: n\nname: N\nseverity: extreme\nquery: SELECT 1\n");
+  write_file(rules_ / ("sigma" + esc + ".yml"), sigma_bad);
+  write_file(rules_ / ("query" + esc + ".yaml"), rule_yaml("q", "SELECT foo FROM processes"));
+  write_file(rules_ / ("dup1" + esc + ".yaml"), rule_yaml("same"));
+  write_file(rules_ / ("dup2" + esc + ".yaml"), rule_yaml("same"));
+  write_file(rules_ / ("nopid" + esc + ".yaml"), rule_yaml("nopid", "SELECT name FROM processes"));
+  write_file(rules_ / ("notes" + esc + ".txt"), "x");
+  fs::create_symlink(rules_ / "elsewhere.yaml", rules_ / ("link" + esc + ".yaml"));
+  RuleSet set = load_rules(rules_.path(), engine_.get());
+  const std::string d = rules_.path().string() + "/";
+  auto error_for = [&](const std::string& file) -> std::string {
+    auto it = std::ranges::find(set.errors, rules_ / file, &RuleError::file);
+    return it == set.errors.end() ? "(none)" : it->message;
+  };
+  EXPECT_EQ(error_for("native" + esc + ".yaml"),
+            d + "native" + shown + ".yaml:3: severity 'extreme' is not one of low, medium, high, critical");
+  EXPECT_EQ(error_for("sigma" + esc + ".yml").rfind(d + "sigma" + shown + ".yml:", 0), 0u) << error_for("sigma" + esc + ".yml");
+  EXPECT_EQ(error_for("query" + esc + ".yaml"), d + "query" + shown + ".yaml:4: query refused: no such column: foo");
+  EXPECT_EQ(error_for("dup2" + esc + ".yaml"),
+            d + "dup2" + shown + ".yaml: duplicate id 'same' (already defined in " + d + "dup1" + shown + ".yaml)");
+  EXPECT_EQ(error_for("link" + esc + ".yaml"), d + "link" + shown + ".yaml: cannot open: it is a symbolic link (not followed)");
+  EXPECT_EQ(set.ignored, (std::vector<std::string>{d + "notes" + shown + ".txt: ignored, not a *.yaml or *.yml file"}));
+  ASSERT_EQ(ids(set), (std::vector<std::string>{"nopid", "same"}));
+  ASSERT_EQ(set.rules[0].warnings.size(), 1u);
+  EXPECT_EQ(set.rules[0].warnings[0].rfind(d + "nopid" + shown + ".yaml:4: warning: ", 0), 0u) << set.rules[0].warnings[0];
+  std::string all = errors(set);
+  for (const auto& i : set.ignored) all += i + "\n";
+  for (const auto& w : set.rules[0].warnings) all += w + "\n";
+  EXPECT_EQ(all.find('\x1b'), std::string::npos) << all;
+  EXPECT_EQ(all.find('\x07'), std::string::npos) << all;
+
+  // A 250-byte name makes a path past 256 bytes: cut, with its length.
+  const fs::path long_file = rules_ / (std::string(245, 'L') + ".yaml");
+  write_file(long_file, "id: n\nname: N\nseverity: extreme\nquery: SELECT 1\n");
+  auto one = load_rule_file(long_file, engine_.get());
+  ASSERT_FALSE(one);
+  EXPECT_EQ(one.error().file, long_file);
+  EXPECT_EQ(one.error().message, long_file.string().substr(0, 256) + "… (" + std::to_string(long_file.string().size()) +
+                                     " bytes):3: severity 'extreme' is not one of low, medium, high, critical");
+}
+
 // One file, as `daemoneye-cli rules check FILE` checks it: the same per-file
 // checks and messages as load_rules.
 TEST_F(LoadRulesWithEngine, OneFileIsCheckedLikeAFileInTheDirectory) {
@@ -329,6 +379,27 @@ TEST_F(LoadRulesWithEngine, OneFileIsCheckedLikeAFileInTheDirectory) {
   EXPECT_EQ(error_of(rules_ / "missing.yaml"), d + "missing.yaml: cannot open: No such file or directory");
   // Without an engine the SQL is not checked.
   EXPECT_TRUE(load_rule_file(rules_ / "pragma.yaml"));
+}
+
+// A query selecting 40 columns: the key-column error and the no-pid warning
+// list the first 16 and how many more. Before, all 40 (a query may select
+// thousands, each name up to 64 bytes shown).
+TEST_F(LoadRulesWithEngine, ColumnListsInMessagesAreBounded) {
+  std::string select = "SELECT 1 AS c1";
+  for (int i = 2; i <= 40; ++i) select += ", 1 AS c" + std::to_string(i);
+  write_file(rules_ / "key.yaml", "key: [nope]\n" + rule_yaml("key", select));
+  write_file(rules_ / "nopid.yaml", rule_yaml("nopid", select));
+  RuleSet set = load_rules(rules_.path(), engine_.get());
+  std::string first16 = "c1";
+  for (int i = 2; i <= 16; ++i) first16 += ", c" + std::to_string(i);
+  ASSERT_EQ(set.errors.size(), 1u);
+  EXPECT_EQ(set.errors[0].message, rules_.path().string() + "/key.yaml:5: key column 'nope' is not a column of the "
+                                                             "query's result (columns: " + first16 + ", … and 24 more)");
+  ASSERT_EQ(ids(set), (std::vector<std::string>{"nopid"}));
+  ASSERT_EQ(set.rules[0].warnings.size(), 1u);
+  EXPECT_NE(set.rules[0].warnings[0].find("(columns: " + first16 + ", … and 24 more), so all its rows share one"),
+            std::string::npos)
+      << set.rules[0].warnings[0];
 }
 
 }  // namespace

@@ -253,11 +253,13 @@ std::expected<Rule, RuleError> parse_sigma_rule(const YAML::Node& root, const st
     rule.query_line = detail::line_of(detection, 0);
     return rule;
   } catch (const Fault& f) {
-    const std::string msg = f.line ? fmt::format("{}:{}: {}", source.string(), *f.line, f.message)
-                                   : fmt::format("{}: {}", source.string(), f.message);
+    // The file's name is shown escaped and cut, as every echoed value.
+    const std::string file = osl::detail::shown_path(source.native());
+    const std::string msg = f.line ? fmt::format("{}:{}: {}", file, *f.line, f.message) : fmt::format("{}: {}", file, f.message);
     return std::unexpected(RuleError{source, msg, f.category});
   } catch (const YAML::Exception& e) {
-    return std::unexpected(RuleError{source, fmt::format("{}: invalid YAML: {}", source.string(), e.msg)});
+    return std::unexpected(
+        RuleError{source, fmt::format("{}: invalid YAML: {}", osl::detail::shown_path(source.native()), e.msg)});
   }
 }
 
