@@ -54,9 +54,11 @@ set(_deb_daemoneye_name daemoneye)
 set(_deb_daemoneye_section admin)
 set(_deb_daemoneye_summary "host process monitoring with SQL detection rules")
 set(_deb_daemoneye_description "DaemonEye collects process data (procmond), runs SQL detection rules over
-it and raises alerts to stdout, files, syslog and webhooks, each one also
-appended to a tamper-evident audit ledger (daemoneye-agent). Includes the
-bundled rules in /etc/daemoneye/rules and daemoneye-agent.service.")
+it and raises alerts to stdout, files, syslog, webhooks and NATS JetStream,
+each one also appended to a tamper-evident audit ledger (daemoneye-agent).
+It can also forward every process event it collects to NATS JetStream
+(events.nats). Includes the bundled rules in /etc/daemoneye/rules and
+daemoneye-agent.service.")
 set(_deb_doc_name airssys-doc)
 set(_deb_doc_section doc)
 set(_deb_doc_summary "airssys documentation")
