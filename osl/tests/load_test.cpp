@@ -7,6 +7,7 @@
 // signalled, through their Process handles.
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -47,18 +48,48 @@ std::size_t entries_in(const char* dir) {
   return n;
 }
 
-// What the process holds before a System is made, to compare after it is gone.
-struct Footprint {
-  // ThreadSanitizer starts a thread of its own with the process's first
-  // pthread_create: one started and joined here first, so `before` already
-  // counts it and only threads the System made can differ.
-  bool runtime_threads_started = [] {
-    std::thread([] {}).join();
+// A thread's /proc/self/task entry can outlive its pthread_join by a moment
+// (the kernel wakes the joiner before it reaps the thread): waits, bounded,
+// until that thread is gone from the list.
+void wait_until_reaped(pid_t tid) {
+  const auto path = "/proc/self/task/" + std::to_string(tid);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (stdfs::exists(path) && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+// ThreadSanitizer starts a thread of its own with the process's first
+// pthread_create: one is started and joined (and reaped) once before
+// anything is counted, so only threads the System made can differ.
+void start_runtime_threads() {
+  static const bool started = [] {
+    pid_t tid = 0;
+    std::thread([&tid] { tid = ::gettid(); }).join();
+    wait_until_reaped(tid);
     return true;
   }();
+  (void)started;
+}
+
+// What the process holds before a System is made, to compare after it is gone.
+struct Footprint {
+  bool runtime_threads_started = (start_runtime_threads(), true);
   std::size_t fds = entries_in("/proc/self/fd");
   std::size_t threads = entries_in("/proc/self/task");
 };
+
+// The footprint after a System is gone, read again (bounded) while it still
+// differs from `before`: a thread the System joined may not be reaped yet.
+// Only a footprint that stays different is a leak.
+Footprint settled_after(const Footprint& before) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  Footprint now;
+  while ((now.fds != before.fds || now.threads != before.threads) && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    now = Footprint{};
+  }
+  return now;
+}
 
 // Every op id has one start and one end record (a refusal: one record).
 void expect_each_operation_recorded_once(const std::vector<ActivityRecord>& recs) {
@@ -155,7 +186,7 @@ TEST_F(Load, TenThousandFileOperationsFromSixteenThreads) {
     expect_each_operation_recorded_once(recs);
     EXPECT_EQ(sys->stats().operations, static_cast<std::uint64_t>(kThreads * kPerThread));
   }
-  const Footprint after;
+  const Footprint after = settled_after(before);
   EXPECT_EQ(after.fds, before.fds);
   EXPECT_EQ(after.threads, before.threads);
 }
@@ -195,7 +226,7 @@ TEST_F(Load, AThousandChildrenAtOnceAndTheNextOneRefused) {
     EXPECT_EQ(count(recs, OpKind::process_spawn, ActivityEvent::end, "error"), 1U) << "the refused one";
     EXPECT_EQ(count(recs, OpKind::process_kill, ActivityEvent::end, "ok"), 1000U);
   }
-  const Footprint after;
+  const Footprint after = settled_after(before);
   EXPECT_EQ(after.fds, before.fds);
   EXPECT_EQ(after.threads, before.threads);
 }
@@ -244,7 +275,7 @@ TEST_F(Load, TenThousandOpenConnections) {
     EXPECT_EQ(count(recs, OpKind::net_connect, ActivityEvent::end, "ok"), kPairs);
     EXPECT_EQ(count(recs, OpKind::net_connect, ActivityEvent::end, "error"), 1U);
   }
-  const Footprint after;
+  const Footprint after = settled_after(before);
   EXPECT_EQ(after.fds, before.fds);
   EXPECT_EQ(after.threads, before.threads);
   ::setrlimit(RLIMIT_NOFILE, &saved);

@@ -1,5 +1,5 @@
 // process.spawn and util.exec: resolve the program and redirections, ask the
-// policy, then clone3(CLONE_PIDFD) + exec. Between clone and exec the child
+// policy, then clone(CLONE_PIDFD) (glibc's __clone) + exec. Between clone and exec the child
 // only makes raw system calls (it is a copy of a multi-threaded process).
 
 #include <fcntl.h>
