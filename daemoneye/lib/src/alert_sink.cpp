@@ -4,19 +4,20 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace airssys::daemoneye::detail {
 
 void FailureReporter::failed(std::string_view why, std::uint64_t count, std::string_view cause) {
   counters_->errors.fetch_add(count, std::memory_order_relaxed);
+  const bool new_cause = !cause.empty() && std::ranges::find(logged_causes_, cause) == logged_causes_.end();
   if (failures_in_a_row_ == 0) {
     log(fmt::format("{}: {} (further failures are counted, not logged, until it works again)", name_, why));
-    logged_cause_ = cause;
-  } else if (!cause.empty() && cause != logged_cause_) {
+  } else if (new_cause && logged_causes_.size() < kMaxLoggedCauses) {
     log(fmt::format("{}: still failing, now: {} (further failures of this kind are counted, not logged)", name_, why));
-    logged_cause_ = cause;
   }
+  if (new_cause && logged_causes_.size() < kMaxLoggedCauses) logged_causes_.emplace_back(cause);
   failures_in_a_row_ += count;
 }
 
@@ -24,7 +25,7 @@ void FailureReporter::succeeded() {
   if (failures_in_a_row_ == 0) return;
   log(fmt::format("{}: works again after {} failed alert deliveries", name_, failures_in_a_row_));
   failures_in_a_row_ = 0;
-  logged_cause_.clear();
+  logged_causes_.clear();
 }
 
 void FailureReporter::log(std::string_view message) const {

@@ -21,6 +21,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace airssys::daemoneye::detail {
 
@@ -56,14 +57,18 @@ class Sink {
 // Logs the first failure of a run of failures and the recovery after it, so
 // a sink that is down does not flood the log; every failure is counted.
 // A caller that names each failure's cause (`cause`, a stable text without
-// counts) also gets a line when the cause changes within the run: a NATS
-// server that comes back without the stream says "no JetStream stream"
-// instead of staying silent under the first line's "not connected".
+// counts) also gets a line the first time each cause appears within the
+// run: a NATS server that comes back without the stream says "no JetStream
+// stream" instead of staying silent under the first line's "not connected".
+// A cause already logged in the run is not logged again (an endpoint
+// flapping between two causes logs two lines, not one per change), and
+// past kMaxLoggedCauses causes in one run new ones are only counted.
 // Used by one thread at a time (the sink's own).
 class FailureReporter {
  public:
   FailureReporter(std::string name, std::shared_ptr<SinkCounters> counters, SinkLog log)
       : name_(std::move(name)), counters_(std::move(counters)), log_(std::move(log)) {}
+  static constexpr std::size_t kMaxLoggedCauses = 8;
   void failed(std::string_view why, std::uint64_t count = 1, std::string_view cause = {});
   void succeeded();
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
@@ -74,7 +79,7 @@ class FailureReporter {
   std::shared_ptr<SinkCounters> counters_;
   SinkLog log_;
   std::uint64_t failures_in_a_row_ = 0;
-  std::string logged_cause_;  // the cause of the run's last logged failure
+  std::vector<std::string> logged_causes_;  // the run's logged causes, at most kMaxLoggedCauses
 };
 
 // write(2) until all of `data` is written (short writes and EINTR

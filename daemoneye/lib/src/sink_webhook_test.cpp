@@ -14,12 +14,15 @@
 
 #include <airssys/osl/unique_fd.hpp>
 
+#include <fmt/format.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <deque>
 #include <mutex>
 #include <thread>
 
+#include "alert_sink.hpp"
 #include "alert_test_util.hpp"
 
 namespace airssys::daemoneye {
@@ -261,6 +264,43 @@ TEST_F(Webhook, ANewCauseWithinAnOutageIsLogged) {
   EXPECT_EQ(lines[1], "webhook " + server.url() +
                           ": still failing, now: HTTP 404 (not retried) (further failures of this kind are counted, "
                           "not logged)");
+}
+
+// An endpoint flapping between two causes is logged once per cause, not
+// once per change: before, 503 404 503 404 503 logged five lines. After it
+// works again, a cause is new again.
+TEST_F(Webhook, ACauseIsLoggedOncePerOutageHoweverOftenItComesBack) {
+  HttpServer server({503, 404, 503, 404, 503, 200, 404});
+  auto p = make(server.url(), /*retries=*/0);
+  ASSERT_TRUE(p);
+  for (int i = 1; i <= 5; ++i) {
+    ASSERT_TRUE(p->submit({make_alert("r", i)}, i));
+    ASSERT_TRUE(eventually([&] { return p->stats().sink_errors == static_cast<std::uint64_t>(i); }));
+  }
+  EXPECT_EQ(log_lines().size(), 2u);
+  ASSERT_TRUE(p->submit({make_alert("r", 6)}, 6));
+  ASSERT_TRUE(eventually([&] { return log_lines().size() == 3; }));
+  ASSERT_TRUE(p->submit({make_alert("r", 7)}, 7));
+  ASSERT_TRUE(eventually([&] { return p->stats().sink_errors == 6; }));
+  const auto lines = log_lines();
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[2], "webhook " + server.url() + ": works again after 5 failed alert deliveries");
+  EXPECT_EQ(lines[3], "webhook " + server.url() +
+                          ": HTTP 404 (not retried) (further failures are counted, not logged, until it works again)");
+}
+
+// Past FailureReporter::kMaxLoggedCauses causes in one outage, new ones are
+// counted and not logged: the log stays bounded whatever fails.
+TEST(FailureReporter, LogsAtMostKMaxLoggedCausesPerOutage) {
+  auto counters = std::make_shared<detail::SinkCounters>();
+  std::vector<std::string> logged;
+  detail::FailureReporter r("sink", counters, [&](std::string_view m) { logged.emplace_back(m); });
+  for (int round = 0; round < 2; ++round)
+    for (int i = 0; i < 12; ++i) r.failed(fmt::format("cause {}", i), 1, fmt::format("cause {}", i));
+  EXPECT_EQ(counters->errors.load(), 24u);
+  ASSERT_EQ(logged.size(), detail::FailureReporter::kMaxLoggedCauses);
+  EXPECT_EQ(logged[0], "sink: cause 0 (further failures are counted, not logged, until it works again)");
+  EXPECT_EQ(logged.back(), "sink: still failing, now: cause 7 (further failures of this kind are counted, not logged)");
 }
 
 TEST_F(Webhook, CredentialsAndQueryAreNeverLogged) {
