@@ -16,6 +16,7 @@
 #include <ctime>
 #include <span>
 
+#include <poll.h>
 #include <unistd.h>
 
 namespace airssys::daemoneye::cli {
@@ -146,33 +147,118 @@ std::string alert_line(const std::vector<Value>& row, std::size_t width) {
   return line;
 }
 
-// --follow: every second, the alerts stored after `last` (their id), one
-// line each (a JSON object per line with --json), until stdout is closed or
-// a signal ends the process. A store whose alerts were all pruned starts
-// its ids again from 1, so a largest id below `last` starts over from 0.
-int follow_alerts(QueryEngine& engine, const HistoryArgs& args, std::int64_t last, std::size_t width) {
-  std::string sql = std::string(kAlertColumns) + " WHERE id > :after";
+// Where a --follow watch is: the newest alert it has accounted for. `id`
+// alone is not enough: alerts.id is INTEGER PRIMARY KEY without
+// AUTOINCREMENT, so once retention (or an operator) deletes the newest rows
+// the store hands out their ids again. Its time and the start of its
+// dedup_key tell whether the row called `id` is still the one the watch saw.
+struct FollowMark {
+  std::int64_t id = 0;  // 0: no row (ids start at 1), so the watch reads from `time` on
+  std::int64_t time = 0;
+  std::string key_hex;  // kMarkKey of the row: SQL computes both sides, so they compare alike
+};
+
+// The start of a dedup_key as hex: bounded whatever the key's length, and
+// only [0-9A-F], so it can be written into a statement's quoted literal
+// (QueryParam binds integers only).
+constexpr const char* kMarkKey = "hex(substr(dedup_key, 1, 64))";
+
+FollowMark mark_of(const Value& id, const Value& time, const Value& key_hex) {
+  return {.id = int_of(id), .time = int_of(time), .key_hex = str_of(key_hex)};
+}
+
+// The alerts after mark `m`, oldest first, in one statement (one snapshot):
+// those with a larger id while m's row is still there unchanged; otherwise
+// (gone or replaced: ids may have started again) every alert from m.time
+// on — one printed before may come again, none is lost. Bind :id and :time.
+std::string after_mark(std::string_view columns, const FollowMark& m, const HistoryArgs& args, std::size_t limit) {
+  std::string sql = fmt::format(
+      "{} WHERE CASE WHEN EXISTS (SELECT 1 FROM alerts WHERE id = :id AND time = :time AND {} = '{}') "
+      "THEN id > :id ELSE time >= :time END",
+      columns, kMarkKey, m.key_hex);
   if (!args.rule.empty()) sql += fmt::format(" AND rule_id = '{}'", args.rule);
-  sql += fmt::format(" ORDER BY id LIMIT {}", args.limit);
+  sql += fmt::format(" ORDER BY id LIMIT {}", limit);
+  return sql;
+}
+
+// Waits a second; true when stdout's reader is gone meanwhile (a pipe whose
+// reader exited reports POLLERR, a hung-up terminal POLLHUP), so `| head`
+// ends the watch without waiting for the next alert to fail its write.
+bool reader_gone_within_a_second() {
+  pollfd p{.fd = STDOUT_FILENO, .events = 0, .revents = 0};
+  const int n = ::poll(&p, 1, 1000);
+  return n > 0 && (p.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0;
+}
+
+bool worth_retrying(const Error& e) {
+  // The agent holding its write lock past the busy timeout, or a slow disk.
+  return e.category == ErrorCategory::busy || e.category == ErrorCategory::timeout;
+}
+
+// The next alert after `mark` is one no query can read whole: `why`. Says
+// so on stderr and returns the mark past it, or the watch would stop there.
+Result<FollowMark> skip_unreadable(QueryEngine& engine, const HistoryArgs& args, const FollowMark& mark,
+                                   std::span<const QueryParam> params, std::string_view why) {
+  // Not its row: a value past the value limit fails even length().
+  auto next = engine.run(after_mark(fmt::format("SELECT id, time, {}, rule_id FROM alerts", kMarkKey), mark, args, 1),
+                         params);
+  if (!next) return std::unexpected(next.error());
+  if (next->rows.empty()) return mark;
+  const auto& row = next->rows[0];
+  say(fmt::format("alert {} (rule {}) not printed: {}", int_of(row[0]), printable(str_of(row[3])), why));
+  return mark_of(row[0], row[1], row[2]);
+}
+
+// --follow: every second, the alerts stored after `mark`, one line each (a
+// JSON object per line with --json), until stdout's reader is gone or a
+// signal ends the process.
+int follow_alerts(QueryEngine& engine, const Context& ctx, const HistoryArgs& args, FollowMark mark, std::size_t width) {
+  // kAlertColumns and, last, the row's kMarkKey.
+  const std::string follow_columns =
+      std::string(kAlertColumns).replace(std::string_view(kAlertColumns).find(" FROM"), 0, std::string(", ") + kMarkKey);
+  // 1 while looking for the alert that made a batch unreadable, one at a time.
+  std::size_t limit = args.limit;
+  bool wait = true;
   for (;;) {
-    ::sleep(1);
-    auto top = engine.run("SELECT coalesce(max(id), 0) FROM alerts");
-    if (top && !top->rows.empty() && int_of(top->rows[0][0]) < last) last = 0;
-    const QueryParam after{.name = ":after", .value = last};
-    auto r = engine.run(sql, std::span(&after, 1));
+    if (wait && reader_gone_within_a_second()) return kExitOk;
+    wait = true;
+    // The statement's text holds the mark's dedup_key: rebuilt as it moves.
+    const QueryParam params[] = {{.name = ":id", .value = mark.id}, {.name = ":time", .value = mark.time}};
+    auto r = engine.run(after_mark(follow_columns, mark, args, limit), params);
+    // A value past the engine's value limit fails the whole statement; a row
+    // past rules.max_bytes alone comes back as no rows, cut.
+    const bool too_big = r ? r->rows.empty() && r->truncated : r.error().category == ErrorCategory::resource_exhausted;
+    if (too_big && limit > 1) {
+      limit = 1;
+      wait = false;
+      continue;
+    }
+    if (too_big) {
+      const std::string why =
+          r ? fmt::format("larger than rules.max_bytes ({} bytes)", ctx.config.rules.max_bytes) : r.error().message;
+      auto past = skip_unreadable(engine, args, mark, params, why);
+      if (!past) {
+        if (worth_retrying(past.error())) continue;
+        return fail_with(past.error(), "reading alerts");
+      }
+      mark = std::move(*past);
+      limit = args.limit;
+      wait = false;
+      continue;
+    }
     if (!r) {
-      // The agent holding its write lock past the busy timeout, or a slow
-      // disk: try again next second; anything else ends the watch.
-      const auto c = r.error().category;
-      if (c == ErrorCategory::busy || c == ErrorCategory::timeout) continue;
+      if (worth_retrying(r.error())) continue;
       return fail_with(r.error(), "reading alerts");
     }
     std::string out;
-    for (const auto& row : r->rows) {
-      out += (args.json ? dump(alert_json(row), -1) : alert_line(row, width)) + "\n";
-      last = std::max(last, int_of(row[0]));
-    }
+    for (const auto& row : r->rows) out += (args.json ? dump(alert_json(row), -1) : alert_line(row, width)) + "\n";
+    if (!r->rows.empty()) mark = mark_of(r->rows.back()[0], r->rows.back()[1], r->rows.back()[9]);
     if (!out.empty() && !write_stdout(out)) return kExitOk;  // the reader went away (| head)
+    if (limit == 1 && !r->rows.empty()) {
+      wait = false;  // on to the unreadable one
+    } else {
+      limit = args.limit;
+    }
   }
 }
 
@@ -187,17 +273,30 @@ int run_alerts(const Context& ctx, const HistoryArgs& args) {
   if (!engine) {
     return fail_with(engine.error());
   }
-  std::string sql = fmt::format("{} WHERE time >= {}", kAlertColumns, unix_now() - args.since.count());
+  const std::int64_t from = unix_now() - args.since.count();
+  std::string sql = fmt::format("{} WHERE time >= {}", kAlertColumns, from);
   if (!args.rule.empty()) sql += fmt::format(" AND rule_id = '{}'", args.rule);
   sql += fmt::format(" ORDER BY time DESC, id DESC LIMIT {}", args.limit);
+  if (args.follow) {
+    // The watch starts after the newest alert there is now, printed or not:
+    // read in the same statement as the listing, so nothing stored between
+    // the two is skipped. Columns 9-11 of each row.
+    sql = fmt::format("SELECT * FROM ({}), (SELECT id AS top_id, time AS top_time, {} AS top_key FROM alerts "
+                      "ORDER BY id DESC LIMIT 1) ORDER BY time DESC, id DESC",
+                      sql, kMarkKey);
+  }
   auto r = (*engine)->run(sql);
+  // --follow waits for a store busy at start as it does for one busy later.
+  while (!r && args.follow && worth_retrying(r.error())) {
+    if (reader_gone_within_a_second()) return kExitOk;
+    r = (*engine)->run(sql);
+  }
   if (!r) {
     return fail_with(r.error(), "reading alerts");
   }
   std::reverse(r->rows.begin(), r->rows.end());  // oldest first, like a log
   const std::size_t width = args.json ? 0 : terminal_width();
   std::string out;
-  std::int64_t last = 0;
   if (args.json && !args.follow) {
     ordered_json all = ordered_json::array();
     for (const auto& row : r->rows) all.push_back(alert_json(row));
@@ -205,7 +304,6 @@ int run_alerts(const Context& ctx, const HistoryArgs& args) {
   } else {
     for (const auto& row : r->rows) out += (args.json ? dump(alert_json(row), -1) : alert_line(row, width)) + "\n";
   }
-  for (const auto& row : r->rows) last = std::max(last, int_of(row[0]));
   if (!write_stdout(out) && args.follow) return kExitOk;
   if (r->rows.empty() && !args.json) {
     say(fmt::format("no alerts in the last {} s{}{}", args.since.count(),
@@ -214,11 +312,11 @@ int run_alerts(const Context& ctx, const HistoryArgs& args) {
   }
   tell_truncated(*r, args.limit, ctx.config.rules.max_bytes);
   if (!args.follow) return kExitOk;
-  // New alerts are those stored after the newest one there is now, printed or not.
-  auto top = (*engine)->run("SELECT coalesce(max(id), 0) FROM alerts");
-  if (!top) return fail_with(top.error(), "reading alerts");
-  if (!top->rows.empty()) last = std::max(last, int_of(top->rows[0][0]));
-  return follow_alerts(**engine, args, last, width);
+  // No row listed: no mark row, so the watch reads every alert from the
+  // listing's start time on (the listing had none of them).
+  const FollowMark mark =
+      r->rows.empty() ? FollowMark{.time = from} : mark_of(r->rows[0][9], r->rows[0][10], r->rows[0][11]);
+  return follow_alerts(**engine, ctx, args, mark, width);
 }
 
 int run_events(const Context& ctx, const HistoryArgs& args) {

@@ -95,6 +95,17 @@ class Cli : public ::testing::Test {
     for (const std::string& line : metric_lines) EXPECT_TRUE(has(m.out, line + "\n")) << line << "\n" << m.out;
   }
 
+  // The rule_id of each line `alerts --follow --json` wrote to `out` ("?" for a line that is not an alert).
+  static std::vector<std::string> rule_ids_in(const fs::path& out) {
+    std::vector<std::string> got;
+    std::istringstream in(slurp(out));
+    for (std::string l; std::getline(in, l);) {
+      const auto j = nlohmann::json::parse(l, nullptr, false);
+      got.push_back(j.is_object() ? j.value("rule_id", "?") : "?");
+    }
+    return got;
+  }
+
   void make_store() {
     auto store = de::Store::open({.path = db_});
     ASSERT_TRUE(store) << store.error();
@@ -466,6 +477,100 @@ TEST_F(Cli, AlertsFollowPrintsEachNewAlertAsItIsStored) {
   Outcome once = cli_db({"alerts", "--json"});
   EXPECT_EQ(once.code, 0) << once.err;
   EXPECT_EQ(nlohmann::json::parse(once.out).size(), 3u) << once.out;
+}
+
+// Retention empties the alerts table, and the store (id INTEGER PRIMARY KEY,
+// no AUTOINCREMENT) numbers the next alerts from 1 again. Before, the watch
+// knew only the largest id it had seen (3, the 2-day-old alert outside the
+// listing) and printed just the 4th of four new alerts.
+TEST_F(Cli, AlertsFollowKeepsNewAlertsWhoseIdsWereUsedBefore) {
+  make_store();
+  const fs::path out = dir_.path() / "follow.out", err = dir_.path() / "follow.err";
+  Child watch({cli_bin(), "--db", db_.string(), "alerts", "--follow", "--json"}, out, err);
+  auto rule_ids = [&] { return rule_ids_in(out); };
+  ASSERT_TRUE(eventually([&] { return rule_ids().size() == 2; }, 30s)) << slurp(out) << slurp(err);
+  {
+    auto store = de::Store::open({.path = db_});
+    ASSERT_TRUE(store) << store.error();
+    auto pruned = (*store)->enforce_retention(now() + 30 * 86400);
+    ASSERT_TRUE(pruned) << pruned.error();
+    ASSERT_EQ(pruned->alerts_deleted, 3u);
+    std::vector<de::Alert> fresh;
+    for (int i = 1; i <= 4; ++i)
+      fresh.push_back({.rule_id = fmt::format("fresh-{}", i), .rule_name = "After retention", .severity = de::Severity::low,
+                       .tags = {}, .row_json = fmt::format(R"({{"pid":{}}})", i), .host = "h", .time = now(),
+                       .dedup_key = fmt::format("fresh-{}|pid={}", i, i)});
+    auto i = (*store)->insert_alerts(fresh);
+    ASSERT_TRUE(i) << i.error();
+  }
+  const std::vector<std::string> want{"exec-from-tmp", "reverse-shell", "fresh-1", "fresh-2", "fresh-3", "fresh-4"};
+  EXPECT_TRUE(eventually([&] { return rule_ids() == want; }, 30s)) << slurp(out) << slurp(err);
+  EXPECT_FALSE(watch.wait(1500ms).has_value()) << slurp(err);
+  EXPECT_EQ(rule_ids(), want) << "each printed once";
+}
+
+// Alerts no query can read whole: one with a value past the engine's
+// 256 KiB value limit (the statement fails), one whose values together pass
+// rules.max_bytes (the result comes back empty, cut). The watch names each
+// on stderr and goes on with the next. Before, the first ended the watch
+// with an error, and the second stopped it silently for as long as it ran.
+TEST_F(Cli, AlertsFollowGoesPastAlertsNoQueryCanReadWhole) {
+  make_store();
+  const fs::path config = dir_.path() / "config.yaml";
+  write_file(config, fmt::format("database: {{ path: {} }}\nrules: {{ max_bytes: 1MiB }}\n", db_.string()));
+  const fs::path out = dir_.path() / "follow.out", err = dir_.path() / "follow.err";
+  Child watch({cli_bin(), "--config", config.string(), "alerts", "--follow", "--json"}, out, err);
+  auto rule_ids = [&] { return rule_ids_in(out); };
+  ASSERT_TRUE(eventually([&] { return rule_ids().size() == 2; }, 30s)) << slurp(out) << slurp(err);
+  {
+    auto store = de::Store::open({.path = db_});
+    ASSERT_TRUE(store) << store.error();
+    const std::string quarter(250'000, 'q');
+    auto alert = [&](const std::string& rule) {
+      return de::Alert{.rule_id = rule, .rule_name = "R", .severity = de::Severity::high, .tags = {},
+                       .row_json = R"({"pid":2})", .host = "h", .time = now(), .dedup_key = rule + "|pid=2"};
+    };
+    std::vector<de::Alert> late{alert("before"), alert("huge-value"), alert("middle"), alert("huge-sum"), alert("after")};
+    late[1].row_json = R"({"cmdline":")" + std::string(300'000, 'x') + R"("})";
+    late[3].row_json = R"({"cmdline":")" + quarter + R"("})";
+    late[3].rule_name = late[3].host = quarter;
+    late[3].tags = {quarter};
+    late[3].dedup_key = "huge-sum|" + quarter;
+    auto i = (*store)->insert_alerts(late);
+    ASSERT_TRUE(i) << i.error();
+  }
+  const std::vector<std::string> want{"exec-from-tmp", "reverse-shell", "before", "middle", "after"};
+  EXPECT_TRUE(eventually([&] { return rule_ids() == want; }, 30s)) << slurp(out).substr(0, 3000) << slurp(err);
+  EXPECT_TRUE(has(slurp(err), "alert 5 (rule huge-value) not printed: string or blob too big"))
+      << slurp(err);
+  EXPECT_TRUE(has(slurp(err), "alert 7 (rule huge-sum) not printed: larger than rules.max_bytes (1048576 bytes)"))
+      << slurp(err);
+  EXPECT_FALSE(watch.wait(1500ms).has_value()) << slurp(err);
+  EXPECT_EQ(rule_ids(), want);
+}
+
+// `alerts -f | head -2`: head exits after the listing, and the watch ends
+// (exit 0) within a second or so, not at the next alert's failed write -
+// which, on a quiet host, may be days later. Before, it ran on.
+TEST_F(Cli, AlertsFollowEndsWhenItsReaderIsGone) {
+  make_store();
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  const fs::path err = dir_.path() / "follow.err";
+  airssys::testing::Child watch({cli_bin(), "--db", db_.string(), "alerts", "--follow"},
+                                {.stderr_path = err, .stdout_fd = p[1]});
+  ::close(p[1]);
+  std::string got;
+  char buf[4096];
+  while (std::count(got.begin(), got.end(), '\n') < 2) {
+    const ssize_t n = ::read(p[0], buf, sizeof buf);
+    if (n <= 0) break;
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  EXPECT_TRUE(has(got, "reverse-shell")) << got << slurp(err);
+  ::close(p[0]);  // head exits
+  const auto code = watch.wait(30s);
+  EXPECT_EQ(code, std::optional<int>(0)) << slurp(err);
 }
 
 TEST_F(Cli, EventsAreListedWithHostileTextMadeInert) {
