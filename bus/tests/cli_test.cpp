@@ -243,6 +243,41 @@ TEST(Cli, ExitCodes) {
   EXPECT_EQ(nlohmann::json::parse(s.out)["connections"], 1);
 }
 
+// `pub --reply-to "$INBOX"` or `sub --queue "$GROUP"` with the variable
+// unset: '' read as the option left out, so the message went out with no
+// reply inbox, the subscriber joined no queue group (and took every
+// message), and `bench --socket ''` measured an embedded broker. Now exit
+// 2 naming the option, nothing sent and nothing subscribed.
+TEST(Cli, AnOptionGivenAnEmptyValueIsRefused) {
+  Env env;
+  Proc sub({"sub", "e.>", "--socket", env.sock});
+  env.wait_subs(1);
+  const airssys::testing::RunOptions bounded{.timeout = 60s};  // before: `sub --queue ''` ran until killed
+  const std::vector<std::vector<std::string>> cases{
+      {"pub", "e.x", "d", "--reply-to", ""},          {"pub", "e.x", "d", "--correlation-id", ""},
+      {"pub", "e.x", "d", "--content-type", ""},      {"request", "e.x", "d", "--timeout", ""},
+      {"sub", "e.q", "--queue", ""},                  {"reply", "e.q", "ok", "--queue", ""},
+      {"serve", "--pub-allow", ""},                   {"stats", "--socket", ""}};
+  for (const auto& c : cases) {
+    std::vector<std::string> argv{bin()};
+    argv.insert(argv.end(), c.begin(), c.end());
+    if (c[c.size() - 2] != "--socket") argv.insert(argv.end(), {"--socket", env.sock});
+    const auto r = airssys::testing::run(argv, bounded);
+    EXPECT_EQ(r.status, 2) << c[0] << " " << c[c.size() - 2] << ": " << r.err;
+    EXPECT_EQ(r.err, "airssys-bus: " + c[c.size() - 2] + ": no value given (leave the option out for its default)\n");
+  }
+  const auto bench = airssys::testing::run({bin(), "bench", "--socket", "", "--scenario", "pub", "--msgs", "10"}, bounded);
+  EXPECT_EQ(bench.status, 2) << bench.out;
+  EXPECT_EQ(bench.out, "") << "no embedded broker measured";
+  ASSERT_EQ(run({"pub", "e.last", "1", "--socket", env.sock}).code, 0);
+  const auto l = sub.lines(1);
+  ASSERT_FALSE(l.empty());
+  EXPECT_EQ(l[0], "e.last 1") << "the refused publishes sent nothing";
+  // A positional may be empty: the empty payload.
+  ASSERT_EQ(run({"pub", "e.empty", "", "--socket", env.sock}).code, 0);
+  EXPECT_EQ(sub.lines(2).back(), "e.empty ");
+}
+
 // Numbers and durations a person mistypes: exit 2 and a message naming the
 // option and saying what to type (CLI11's own were "Could not convert" and
 // "not in range 0.000000 to 1.79e308"), before any connection is tried.

@@ -6,6 +6,7 @@
 #include <airssys/bus/broker.hpp>
 #include <airssys/bus/client.hpp>
 #include <airssys/bus/subject.hpp>
+#include <airssys/osl/detail/empty_option_value.hpp>
 
 #include <atomic>
 #include <charconv>
@@ -314,6 +315,13 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);  // prints help or the error
     return rc == 0 ? cli::kOk : cli::kUsage;
+  }
+  // `pub --reply-to "$INBOX"` or `sub --queue "$GROUP"` with the variable
+  // unset: '' read as the option left out (no reply inbox, no queue group,
+  // `bench --socket ''` an embedded broker). No option takes '' on purpose.
+  if (const auto empty = airssys::osl::detail::first_empty_option_value(app)) {
+    std::fprintf(stderr, "airssys-bus: %s\n", airssys::osl::detail::empty_option_message(*empty).c_str());
+    return cli::kUsage;
   }
 
   if (*serve) return cmd_serve(common, uids, gids, pub_allow, sub_allow, max_frame, max_conns, busy_poll_us);
