@@ -115,6 +115,39 @@ TEST_F(CliBadInput, CheckpointWithARepeatedKeyIsRefused) {
   EXPECT_EQ(r.out, "");
 }
 
+// `verify --pubkey "$KEY"` with KEY unset checked the checkpoints only
+// against the ledger's own pubkey.pem and said intact, `checkpoint --key ''`
+// signed with the attached key and `init --key ''` made an unsigned ledger:
+// '' read as the option left out. Now exit 2 naming the option, before
+// anything is read or written. `--hex ""` and `--leaf-hex ""` stay the
+// empty entry.
+TEST_F(CliBadInput, AnOptionGivenAnEmptyValueIsRefused) {
+  const auto key = (tmp / "k.pem").string();
+  const std::string signed_dir = (tmp / "s").string();
+  ASSERT_EQ(run_ledger({"init", signed_dir, "--key", key}).exit_code, 0);
+  ASSERT_EQ(run_ledger({"append", signed_dir, "--hex", "00"}).exit_code, 0);
+  const std::string fresh = (tmp / "fresh").string();
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"init", fresh, "--key", ""}, {"checkpoint", signed_dir, "--key", ""},
+        {"verify", signed_dir, "--pubkey", ""}, {"append", dir, "--file", ""}, {"verify-checkpoint", "--pubkey", ""}}) {
+    const auto r = run_ledger(args, "{}");
+    const std::string option = args[args.size() - 2];
+    EXPECT_EQ(r.exit_code, 2) << args[0] << " " << option << ": " << r.out << r.err;
+    EXPECT_EQ(r.err, "airssys-ledger: " + option + ": no value given (leave the option out for its default)\n");
+    EXPECT_EQ(r.out, "") << args[0] << " " << option;
+  }
+  EXPECT_FALSE(std::filesystem::exists(fresh)) << "no ledger was created";
+  const auto v = run_ledger({"verify", signed_dir, "--pubkey", key + ".pub"});
+  EXPECT_NE(v.out.find(", 0 checkpoints"), std::string::npos) << "no checkpoint was written: " << v.out;
+  EXPECT_EQ(run_ledger({"size", dir}).out, "0\n");
+  // The empty entry, as documented.
+  ASSERT_EQ(run_ledger({"append", dir, "--hex", ""}).out, "0\n");
+  const auto root = run_ledger({"root", dir}).out;
+  ASSERT_EQ(root.size(), 65u);
+  const auto vi = run_ledger({"verify-inclusion", "--leaf-hex", "", "--index", "0", "--size", "1", "--root", root.substr(0, 64)});
+  EXPECT_EQ(vi.out, "valid\n") << vi.err;
+}
+
 // A FIFO its writer has not opened yet: the entry is what the writer sends.
 // Before, the FIFO was opened non-blocking and the first read() took "no
 // writer yet" for end of file: an empty entry was appended at once and the

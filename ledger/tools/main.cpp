@@ -17,6 +17,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <airssys/osl/detail/empty_option_value.hpp>
 #include <airssys/osl/duration.hpp>
 
 #include "input.hpp"
@@ -352,6 +353,18 @@ int main(int argc, char** argv) {
       return void(rc = kInvalid);
     }
     std::cout << fmt::format("valid: size {}, root {}\n", sth->head.tree_size, L::to_hex(sth->head.root));
+  });
+
+  // Before any command's callback runs: `verify --pubkey "$KEY"` with KEY
+  // unset checked the checkpoints only against the ledger's own key, `init
+  // --key ''` made an unsigned ledger, `checkpoint --key ''` signed with the
+  // attached key. '' is refused but where it is an entry: `--hex ""` and
+  // `--leaf-hex ""` are the empty entry (documented).
+  app.parse_complete_callback([&app] {
+    if (const auto empty = airssys::osl::detail::first_empty_option_value(app, {"--hex", "--leaf-hex"})) {
+      std::cerr << "airssys-ledger: " << airssys::osl::detail::empty_option_message(*empty) << "\n";
+      throw CLI::RuntimeError(kUsage);  // said; app.exit prints nothing more
+    }
   });
 
   try {
