@@ -7,6 +7,7 @@
 #include "agent.hpp"
 
 #include <airssys/daemoneye/config.hpp>
+#include <airssys/osl/detail/empty_option_value.hpp>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -57,6 +58,14 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
+  }
+  // `--database "$DB"` with DB unset read '' as the flag left out, so the
+  // agent started on the configuration's (or the default) database, rules
+  // or ledger. A key's "" default (ledger.dir, bus.socket: beside the
+  // database) is for the configuration file; as a flag '' is refused.
+  if (const auto empty = airssys::osl::detail::first_empty_option_value(app)) {
+    fmt::print(stderr, "daemoneye-agent: {}\n", airssys::osl::detail::empty_option_message(*empty));
+    return 2;
   }
 
   de::ConfigInputs in;

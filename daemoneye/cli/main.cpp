@@ -18,6 +18,7 @@
 
 #include <airssys/daemoneye/config.hpp>
 #include <airssys/daemoneye/terminal_text.hpp>
+#include <airssys/osl/detail/empty_option_value.hpp>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -129,6 +130,14 @@ int main(int argc, char** argv) {
       return cli::kExitUsage;
     }
     return app.exit(e) == 0 ? cli::kExitOk : cli::kExitUsage;
+  }
+  // `--db "$DB"` or `--config "$CONF"` with the variable unset read '' as
+  // the option left out: the command answered for the default database
+  // (status: "not running" for an agent that runs elsewhere), `query
+  // --timeout ''` ran with rules.timeout. No option takes '' on purpose.
+  if (const auto empty = airssys::osl::detail::first_empty_option_value(app)) {
+    cli::say(airssys::osl::detail::empty_option_message(*empty));
+    return cli::kExitUsage;
   }
 
   // rules check needs no configuration: it checks what it is given.

@@ -35,6 +35,7 @@
 #include <airssys/daemoneye/process_table.hpp>
 #include <airssys/daemoneye/snapshot_chunks.hpp>
 #include <airssys/daemoneye/terminal_text.hpp>
+#include <airssys/osl/detail/empty_option_value.hpp>
 #include <airssys/osl/unique_fd.hpp>
 
 #include "realtime_events.hpp"
@@ -389,6 +390,12 @@ int main(int argc, char** argv) {
   app.add_flag("--test-verifier-reject", f.test_verifier_reject, "")->group("")->needs(bus_opt);
   try {
     app.parse(argc, argv);
+    // `--bus "$SOCK"` with SOCK unset was told that --once or --bus is
+    // required, and `--btf ''` took the kernel's BTF: '' is no value.
+    if (const auto empty = airssys::osl::detail::first_empty_option_value(app)) {
+      say(airssys::osl::detail::empty_option_message(*empty));
+      return kUsage;
+    }
     if (!f.once && f.bus.empty()) throw CLI::ValidationError("one of --once or --bus SOCKET is required");
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : kUsage;

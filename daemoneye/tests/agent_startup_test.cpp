@@ -106,6 +106,31 @@ TEST(AgentStartup, AMissingRulesDirectoryCreatesNoDatabase) {
   EXPECT_FALSE(fs::exists(f.var / "ledger")) << slurp(f.log);
 }
 
+// `--database "$DB"` with DB unset read '' as the flag left out: the agent
+// started on the configuration's database (here var/daemoneye.db), and
+// `--config ''` on /etc/daemoneye/config.yaml. Now exit 2 (never
+// restarted) naming the flag, before anything is created. --config '' runs
+// with the database and rules in the environment, so that even the old
+// agent stays inside the temp dir.
+TEST(AgentStartup, AFlagGivenAnEmptyValueIsRefusedBeforeAnythingIsCreated) {
+  StartupFixture f;
+  const std::vector<std::string> env{"DAEMONEYE_DATABASE_PATH=" + (f.var / "daemoneye.db").string(),
+                                     "DAEMONEYE_RULES_DIR=" + f.rules.string(),
+                                     "XDG_CONFIG_HOME=" + (f.dir.path() / "xdg").string()};
+  for (const std::string flag : {"--database", "--interval", "--rules-dir", "--ledger-dir", "--socket", "--procmond",
+                                 "--log-level", "--config"}) {
+    std::vector<std::string> argv{agent_bin()};
+    if (flag != "--config") argv.insert(argv.end(), {"--config", f.config.string()});
+    argv.insert(argv.end(), {flag, ""});
+    fs::remove(f.log);
+    Child agent(argv, f.log, f.log, fs::path{}, env);
+    // The old agent ran on: one flag is enough to show it (bounded by wait's 60 s).
+    ASSERT_EQ(agent.wait().value_or(-1), 2) << flag << ": " << slurp(f.log);
+    EXPECT_EQ(slurp(f.log), "daemoneye-agent: " + flag + ": no value given (leave the option out for its default)\n");
+    EXPECT_FALSE(fs::exists(f.var)) << flag << ": nothing is created";
+  }
+}
+
 // Exit 2 (the unit's RestartPreventExitStatus=2: never restarted) only
 // where rules.dir itself is wrong; a refusal by the kernel that may pass
 // (EACCES here, EIO, ESTALE, EMFILE, ENOMEM) exits 1 so systemd starts the

@@ -13,6 +13,8 @@
 #include <pwd.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+
 namespace detest {
 namespace {
 
@@ -73,6 +75,30 @@ TEST_F(CliExitCodes, TwoForUsageAndInvalidInput) {
   make_store();
   Outcome sql = run_db({"query", "SELECT nope FROM processes"});
   EXPECT_EQ(sql.code, 2) << sql.err;
+}
+
+// `--db "$DB"` or `--config "$CONF"` with the variable unset read '' as the
+// option left out: status answered for the default database, `query
+// --timeout ''` ran with rules.timeout, `fleet query --server ''` used
+// live_query.url. Now exit 2 naming the option, before anything is read.
+TEST_F(CliExitCodes, TwoForAnOptionGivenAnEmptyValue) {
+  make_store();
+  const std::string key = (dir_.path() / "no-such-key.pem").string();
+  const std::vector<std::vector<std::string>> cases{
+      {"--db", "", "status"},
+      {"--config", "", "--db", db_.string(), "query", "SELECT 1"},
+      {"--db", db_.string(), "query", "SELECT 1", "--timeout", ""},
+      {"--db", db_.string(), "fleet", "query", "SELECT 1", "--all", "--key", ""},
+      {"--db", db_.string(), "fleet", "query", "SELECT 1", "--hosts", "", "--key", key},
+      {"--db", db_.string(), "fleet", "query", "SELECT 1", "--all", "--key", key, "--server", ""}};
+  for (const auto& args : cases) {
+    const auto empty = std::find(args.begin(), args.end(), "");
+    const std::string option = *(empty - 1);
+    Outcome r = run(args);
+    EXPECT_EQ(r.code, 2) << option << ": " << r.err;
+    EXPECT_EQ(r.err, "daemoneye-cli: " + option + ": no value given (leave the option out for its default)\n");
+    EXPECT_EQ(r.out, "") << option;
+  }
 }
 
 // A mistyped command is named, with the commands there (before, CLI11 said

@@ -174,6 +174,27 @@ TEST_F(Procmond, UsageErrorsExitTwoRuntimeFailureOne) {
   EXPECT_NE(slurp(err).find("cannot connect to the bus"), std::string::npos) << slurp(err);
 }
 
+// `--bus "$SOCK"` with SOCK unset was told "one of --once or --bus SOCKET
+// is required", and `--btf ''` took the kernel's BTF (the run went on, to
+// exit 1 here on a socket nobody serves): '' is no value, exit 2 naming the
+// option.
+TEST_F(Procmond, AnOptionGivenAnEmptyValueIsRefused) {
+  const fs::path out = dir.path() / "out", err = dir.path() / "err";
+  const std::string nowhere = (dir.path() / "nobody-listens.sock").string();
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"--bus", ""},
+                                             {"--bus", nowhere, "--btf", ""},
+                                             {"--bus", nowhere, "--interval", ""},
+                                             {"--once", "--cpu-sample", ""}}) {
+    const std::string option = args[args.size() - 2];
+    fs::remove(out);  // Child appends
+    fs::remove(err);
+    EXPECT_EQ(run(args, out, err), 2) << option << ": " << slurp(err);
+    EXPECT_EQ(slurp(err), "procmond: " + option + ": no value given (leave the option out for its default)\n");
+    EXPECT_EQ(slurp(out), "") << option;
+  }
+}
+
 // Everything a subscriber to events.process.> receives, assembled.
 struct Observed {
   std::vector<de::ProcessEvent> events;  // in arrival order
