@@ -78,11 +78,11 @@ struct Footprint {
   std::size_t threads = entries_in("/proc/self/task");
 };
 
-// The footprint after a System is gone, read again (bounded) while it still
-// differs from `before`: a thread the System joined may not be reaped yet.
-// Only a footprint that stays different is a leak.
+// The footprint after a System is gone, read again (for up to 1 s) while it
+// still differs from `before`: a thread the System joined may not be reaped
+// yet. Only a footprint that stays different is a leak.
 Footprint settled_after(const Footprint& before) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   Footprint now;
   while ((now.fds != before.fds || now.threads != before.threads) && std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
