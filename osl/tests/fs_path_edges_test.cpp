@@ -248,5 +248,19 @@ TEST_F(PathEdges, PathsInErrorsAreEscapedAndCut) {
                fmt::format("{}… ({} bytes): No such file or directory", missing.substr(0, 256), missing.size()));
 }
 
+// Review of 0082308: paths are shown unquoted, so a ' in one is shown as it
+// is (o\x27brien could not be copied or grepped); \ is still \x5c.
+TEST_F(PathEdges, AQuoteInAPathIsShownAsItIs) {
+  stdfs::create_directories(dir / "work" / "o'brien");
+  const std::string base = (dir / "work").string() + "/";
+  auto r = sys->run("alice", fs::Read{.path = w("o'brien/nofile")});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, base + "o'brien/nofile: No such file or directory");
+  stdfs::create_directories(dir / "work" / "back\\slash");
+  r = sys->run("alice", fs::Read{.path = w("back\\slash/nofile")});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, base + "back\\x5cslash/nofile: No such file or directory");
+}
+
 }  // namespace
 }  // namespace airssys::osl

@@ -11,20 +11,21 @@ namespace {
 
 unsigned char byte_at(std::string_view t, std::size_t i) { return static_cast<unsigned char>(t[i]); }
 
-// Bytes a terminal could act on, or that would break the quoting: C0
-// controls, DEL, ' and \ (one byte), C1 controls U+0080..U+009F (0xC2
-// 0x80..0x9F: U+009B is CSI), and any byte that is not well-formed UTF-8
-// (a raw 0x9B is CSI on an 8-bit terminal).
-bool escaped(std::string_view t, std::size_t i, std::size_t n) {
+enum class Quote { escaped, kept };
+
+// Bytes a terminal could act on, or that would make the text ambiguous: C0
+// controls, DEL, \ (an escape starts with it), ' when the text is shown
+// inside '…', C1 controls U+0080..U+009F (0xC2 0x80..0x9F: U+009B is CSI),
+// and any byte that is not well-formed UTF-8 (a raw 0x9B is CSI on an 8-bit
+// terminal).
+bool escaped(std::string_view t, std::size_t i, std::size_t n, Quote quote) {
   const unsigned char c = byte_at(t, i);
   if (n == 0) return true;
-  if (n == 1) return c < 0x20 || c == 0x7f || c == '\'' || c == '\\';
+  if (n == 1) return c < 0x20 || c == 0x7f || c == '\\' || (c == '\'' && quote == Quote::escaped);
   return n == 2 && c == 0xc2 && byte_at(t, i + 1) < 0xa0;
 }
 
-}  // namespace
-
-std::string shown_text(std::string_view text, std::size_t max_bytes) {
+std::string shown(std::string_view text, std::size_t max_bytes, Quote quote) {
   std::string out;
   out.reserve(std::min(text.size(), max_bytes) + 24);
   std::size_t i = 0;
@@ -32,7 +33,7 @@ std::string shown_text(std::string_view text, std::size_t max_bytes) {
     const std::size_t n = utf8_sequence_length(text, i);
     const std::size_t step = n == 0 ? 1 : n;
     if (i + step > max_bytes) break;  // a character is shown whole or not at all
-    if (escaped(text, i, n)) {
+    if (escaped(text, i, n, quote)) {
       for (std::size_t k = i; k < i + step; ++k) out += fmt::format("\\x{:02x}", byte_at(text, k));
     } else {
       out.append(text.substr(i, step));
@@ -42,5 +43,11 @@ std::string shown_text(std::string_view text, std::size_t max_bytes) {
   if (i < text.size()) out += fmt::format("… ({} bytes)", text.size());
   return out;
 }
+
+}  // namespace
+
+std::string shown_text(std::string_view text, std::size_t max_bytes) { return shown(text, max_bytes, Quote::escaped); }
+
+std::string shown_path(std::string_view path) { return shown(path, kShownPathMax, Quote::kept); }
 
 }  // namespace airssys::osl::detail

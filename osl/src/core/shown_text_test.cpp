@@ -34,6 +34,17 @@ TEST(ShownText, ControlBytesAndQuotesAreEscaped) {
   EXPECT_EQ(shown_text("it's \"x\" \\ \x7f"), "it\\x27s \"x\" \\x5c \\x7f");
 }
 
+// Review of 0082308: shown_path's paths are shown unquoted, so an escaped '
+// (o\x27brien) could not be copied or grepped. \ is still escaped, so every
+// \ in the result starts an escape.
+TEST(ShownPath, KeepsQuotesAndEscapesTheRest) {
+  EXPECT_EQ(shown_path("/tmp/o'brien/nofile"), "/tmp/o'brien/nofile");
+  EXPECT_EQ(shown_path("/a\\b\x1b[2J\xc2\x9b\xff"), "/a\\x5cb\\x1b[2J\\xc2\\x9b\\xff");
+  EXPECT_EQ(shown_path(std::string(256, 'p')), std::string(256, 'p'));
+  EXPECT_EQ(shown_path("/" + std::string(300, 'p')), "/" + std::string(255, 'p') + "… (301 bytes)");
+  EXPECT_EQ(shown_text("o'brien", kShownPathMax), "o\\x27brien") << "shown_text is for quoted values";
+}
+
 // Review of aba1697: C1 controls and invalid UTF-8 passed; a raw 0x9b is
 // CSI on an 8-bit terminal, U+009B its UTF-8 form.
 TEST(ShownText, C1ControlsAndInvalidUtf8AreEscaped) {

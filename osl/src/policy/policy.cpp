@@ -146,7 +146,7 @@ Decision decide_impl(const CompiledPolicy& p, std::string_view principal, OpKind
       const CompiledRule& r = p.rules[i];
       if (r.any_resource && p.rule_applies_to(r, who)) return allowed_by(r);
     }
-    return denial(p, std::nullopt, "no rule allows " + std::string(to_string(op)) + " for " + std::string(principal));
+    return denial(p, std::nullopt, "no rule allows " + std::string(to_string(op)) + " for " + detail::shown_path(principal));
   }
 
   // A deny anywhere wins, so all resources are checked against the deny rules
@@ -161,11 +161,12 @@ Decision decide_impl(const CompiledPolicy& p, std::string_view principal, OpKind
   for (const ResourceRef& ref : resources) {
     const std::uint32_t i = first_matching(p, op, /*deny=*/false, who, prepare(ref, kind));
     if (i == kNone) {
-      // The resource as messages show it (escaped, cut past 256 bytes): it
-      // is the caller's text. The audit record keeps it whole in resources.
+      // The resource and the principal as messages show them (escaped, cut
+      // past 256 bytes): both are the caller's text. The audit record keeps
+      // them whole in resources and principal.
       return denial(p, std::nullopt,
                     "no rule allows " + std::string(to_string(op)) + " on " + detail::shown_path(ref.name) + " for " +
-                        std::string(principal));
+                        detail::shown_path(principal));
     }
     if (first_allow == kNone) first_allow = i;
   }

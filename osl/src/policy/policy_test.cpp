@@ -78,6 +78,21 @@ TEST(Policy, TheDeniedResourceIsShownEscapedAndCut) {
   EXPECT_EQ(cut.reason, "no rule allows fs.read on " + long_path.substr(0, 256) + "… (100005 bytes) for alice");
 }
 
+// Review of 0082308: the principal (from --principal or a caller) was
+// still appended raw, so an ESC in it reached the terminal and the audit
+// record's error text. It is shown as paths are: unquoted, so ' stays.
+TEST(Policy, TheDeniedPrincipalIsShownEscaped) {
+  const Policy p = load(kBasic);
+  const Decision on = ask(p, "al\x1b[31mice", OpKind::fs_read, {ResourceRef{"/etc/hostname"}});
+  EXPECT_FALSE(on.allowed);
+  EXPECT_EQ(on.reason, "no rule allows fs.read on /etc/hostname for al\\x1b[31mice");
+  const Decision none = ask(p, "o'b\x9bx", OpKind::net_socket, {});
+  EXPECT_FALSE(none.allowed);
+  EXPECT_EQ(none.reason, "no rule allows net.socket for o'b\\x9bx");
+  const Decision quote = ask(p, "o'brien", OpKind::fs_read, {ResourceRef{"/tmp/o'brien/nofile"}});
+  EXPECT_EQ(quote.reason, "no rule allows fs.read on /tmp/o'brien/nofile for o'brien") << "' is shown as it is";
+}
+
 TEST(Policy, EmptyPoliciesDenyEverything) {
   for (const char* text : {"", "version: 1\n", "# only a comment\n", "---\n", "version: 1\nrules: []\nroles: {}\n"}) {
     const Policy p = load(text);

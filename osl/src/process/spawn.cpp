@@ -168,7 +168,7 @@ void resolve_program(Plan& plan, const std::string& program) {
   } else {
     plan.program.resolved.path = program;
     if (!plan.invalid) {
-      plan.invalid = Error{ErrorCategory::not_found, ENOENT, 0, fmt::format("program '{}' not found in PATH", detail::shown_path(program))};
+      plan.invalid = Error{ErrorCategory::not_found, ENOENT, 0, fmt::format("program '{}' not found in PATH", detail::shown_text(program, detail::kShownPathMax))};
     }
   }
 }
@@ -552,7 +552,7 @@ std::expected<process::Process, Error> System::run(std::string_view principal, c
   } else if (!tool_path) {
     // Reported only if the policy allows util.exec of this tool at all.
     plan.program.error = Error{ErrorCategory::not_found, ENOENT, 0,
-                               fmt::format("tool '{}' is not in the policy's tools allowlist", detail::shown_path(op.tool))};
+                               fmt::format("tool '{}' is not in the policy's tools allowlist", detail::shown_text(op.tool, detail::kShownPathMax))};
   } else {
     resolve_program(plan, *tool_path);
   }

@@ -20,11 +20,15 @@ namespace airssys::osl::detail {
 // got 'AAAA…AAAA… (500000 bytes)'. The result is valid UTF-8.
 [[nodiscard]] std::string shown_text(std::string_view text, std::size_t max_bytes = 64);
 
-// A path or name as osl's errors show it (fs operations, the path resolver,
-// policy denials, spawn's program, interpreter and working directory) and
+// A path or name as osl's errors show it, unquoted (fs operations, the path
+// resolver, policy denials and their principal, spawn's program, interpreter
+// and working directory, net's socket paths, cgroup directories) and
 // DaemonEye's rule file names: shown_text with room for a real path - past
-// 256 bytes, the first 256 and "… (N bytes)".
+// 256 bytes, the first 256 and "… (N bytes)" - except that ' is shown as it
+// is, so /tmp/o'brien can be copied or grepped (\ is still \x5c, so every
+// \ in the result starts an escape). A caller that shows a value inside
+// '…' uses shown_text(value, kShownPathMax) instead.
 inline constexpr std::size_t kShownPathMax = 256;
-[[nodiscard]] inline std::string shown_path(std::string_view path) { return shown_text(path, kShownPathMax); }
+[[nodiscard]] std::string shown_path(std::string_view path);
 
 }  // namespace airssys::osl::detail
