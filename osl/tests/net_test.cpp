@@ -198,5 +198,29 @@ TEST_F(NetOps, UnixConnectDoesNotFollowASymlinkedSocketFile) {
   ASSERT_FALSE(out);
 }
 
+// Review of 0082308: a Unix socket's path was echoed raw in net's own
+// messages (binding, connecting to, socket address too long), so an ESC in
+// it reached the terminal. Now shown as the fs layer shows paths.
+TEST_F(NetOps, UnixSocketPathsInErrorsAreEscaped) {
+  const std::string esc = "s\x1b[31m";
+  const std::string base = dir.str() + "/";
+  test::write_file(dir / (esc + ".file"), "not a socket");
+  const auto expect_shown = [&](const auto& r, const std::string& text) {
+    ASSERT_FALSE(r) << text;
+    EXPECT_EQ(r.error().message.find('\x1b'), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find(text), std::string::npos) << r.error().message;
+  };
+  // bind over an existing file, connect to a file that is not a socket.
+  expect_shown(sys->run("alice", net::Listen{base + esc + ".file"}),
+               "binding " + base + "s\\x1b[31m.file: Address already in use");
+  expect_shown(sys->run("alice", net::Connect{"unix:" + base + esc + ".file"}),
+               "connecting to " + base + "s\\x1b[31m.file: Connection refused");
+  // A name too long for sun_path even through /proc/self/fd/N/NAME.
+  const std::string long_name = esc + std::string(150, 'n');
+  auto r = sys->run("alice", net::Listen{base + long_name});
+  expect_shown(r, base + "s\\x1b[31m" + std::string(150, 'n') + ": socket address too long (");
+  expect_shown(r, "/s\\x1b[31m" + std::string(150, 'n') + "; the limit is 107)");
+}
+
 }  // namespace
 }  // namespace airssys::osl

@@ -58,6 +58,27 @@ TEST(CgroupPids, AFifoIsRefusedWithoutWaitingForAWriter) {
   EXPECT_NE(r.error().message.find("not a regular file"), std::string::npos) << r.error().to_string();
 }
 
+// Review of 0082308: a cgroup directory (from a caller or a registry record)
+// was echoed raw in these messages, an ESC in its name reaching the terminal.
+// Now shown as osl shows paths: escaped, unquoted.
+TEST(CgroupPids, ADirectoryNameInErrorsIsEscaped) {
+  const airssys::testing::TempDir tmp("osl-cgroup-pids");
+  const fs::path dir = tmp / "c\x1b[31m";
+  const std::string shown = (tmp / "c\\x1b[31m").string();
+  fs::create_directories(dir / "sub");
+  ASSERT_EQ(::mkfifo((dir / "cgroup.procs").c_str(), 0600), 0);
+  ASSERT_EQ(::mkfifo((dir / "cgroup.kill").c_str(), 0600), 0);
+  const auto read = detail::cgroup_pids(dir);
+  ASSERT_FALSE(read);
+  EXPECT_EQ(read.error().message, "cannot read " + shown + "/cgroup.procs: not a regular file");
+  const auto kill = detail::cgroup_kill_all(dir);
+  ASSERT_FALSE(kill);
+  EXPECT_EQ(kill.error().message, "cannot open " + shown + "/cgroup.kill: No such device or address");
+  const auto rm = detail::cgroup_rmdir(dir);
+  ASSERT_FALSE(rm);
+  EXPECT_EQ(rm.error().message, "cannot remove " + shown + ": Directory not empty");
+}
+
 // The same for a control file written: a FIFO with no reader at cgroup.kill
 // fails the kill instead of hanging it.
 TEST(CgroupKillAll, AFifoAtCgroupKillFailsWithoutWaitingForAReader) {

@@ -14,6 +14,8 @@
 
 #include <fmt/format.h>
 
+#include <airssys/osl/detail/shown_text.hpp>
+
 #include "core/core.hpp"
 #include "fs/fs_ops.hpp"
 #include "fs/path_resolver.hpp"
@@ -91,14 +93,17 @@ void add_check(Request& req, OpKind kind, const NetTarget& t, const std::string&
 }
 
 // sockaddr_un for a pinned path: /proc/self/fd/N/NAME reaches the checked
-// directory even if a symlink was swapped into the path meanwhile.
+// directory even if a symlink was swapped into the path meanwhile. Here and
+// below, a Unix socket's path (the caller's text) is shown in messages with
+// detail::shown_path, as the fs layer shows its paths.
 std::expected<std::pair<sockaddr_un, socklen_t>, Error> proc_fd_addr(const std::string& via, const std::string& what) {
   sockaddr_un sun{};
   sun.sun_family = AF_UNIX;
   if (via.size() >= sizeof sun.sun_path) {
     return std::unexpected(Error::make(ErrorCategory::invalid_argument,
-                                       fmt::format("{}: socket address too long ({} bytes via {}; the limit is {})", what,
-                                                   via.size(), via, sizeof sun.sun_path - 1)));
+                                       fmt::format("{}: socket address too long ({} bytes via {}; the limit is {})",
+                                                   detail::shown_path(what), via.size(), detail::shown_path(via),
+                                                   sizeof sun.sun_path - 1)));
   }
   std::memcpy(sun.sun_path, via.c_str(), via.size() + 1);
   return std::pair{sun, static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + via.size() + 1)};
@@ -116,13 +121,13 @@ std::expected<void, Error> wait_connected(int fd, std::chrono::milliseconds time
   } while (r < 0 && errno == EINTR);
   if (r == 0) {
     return std::unexpected(Error{ErrorCategory::timeout, ETIMEDOUT, 0,
-                                 fmt::format("connecting to {}: no answer within {} ms", what, timeout.count())});
+                                 fmt::format("connecting to {}: no answer within {} ms", detail::shown_path(what), timeout.count())});
   }
   int err = 0;
   socklen_t len = sizeof err;
   ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
   if (r < 0) err = errno;
-  if (err != 0) return std::unexpected(Error::from_errno(err, fmt::format("connecting to {}", what)));
+  if (err != 0) return std::unexpected(Error::from_errno(err, fmt::format("connecting to {}", detail::shown_path(what))));
   return {};
 }
 
@@ -132,7 +137,9 @@ std::expected<UniqueFd, Error> connect_one(int family, const sockaddr* sa, sockl
   if (fd < 0) return std::unexpected(Error::from_errno(errno, "socket"));
   UniqueFd sock(fd);
   if (::connect(fd, sa, len) != 0) {
-    if (errno != EINPROGRESS && errno != EAGAIN) return std::unexpected(Error::from_errno(errno, fmt::format("connecting to {}", what)));
+    if (errno != EINPROGRESS && errno != EAGAIN) {
+      return std::unexpected(Error::from_errno(errno, fmt::format("connecting to {}", detail::shown_path(what))));
+    }
     if (auto r = wait_connected(fd, timeout, what); !r) return std::unexpected(r.error());
   }
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
@@ -185,7 +192,8 @@ std::expected<net::Listener, Error> System::run(std::string_view principal, cons
   add_check(req, OpKind::net_listen, t, op.address);
   if (!t.error && !t.parsed->is_unix && t.endpoints.size() != 1) {
     req.invalid = Error::make(ErrorCategory::invalid_argument,
-                                fmt::format("'{}' resolves to {} addresses; listen on one address", op.address, t.endpoints.size()));
+                                fmt::format("'{}' resolves to {} addresses; listen on one address",
+                                            detail::shown_text(op.address, detail::kShownPathMax), t.endpoints.size()));
   }
   return core_->pipeline<net::Listener>(principal, std::move(req), [&](std::uint64_t) -> std::expected<net::Listener, Error> {
     auto slot = core_->connections().acquire(core_->limits().wait);
@@ -202,7 +210,7 @@ std::expected<net::Listener, Error> System::run(std::string_view principal, cons
       auto addr = unix_addr(t.unix_path.resolved);
       if (!addr) return std::unexpected(addr.error());
       if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr->first), addr->second) != 0) {
-        return std::unexpected(Error::from_errno(errno, fmt::format("binding {}", t.unix_path.resolved.path)));
+        return std::unexpected(Error::from_errno(errno, fmt::format("binding {}", detail::shown_path(t.unix_path.resolved.path))));
       }
       local = t.unix_path.resolved.path;
     } else {
@@ -217,7 +225,7 @@ std::expected<net::Listener, Error> System::run(std::string_view principal, cons
       ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
       local = detail::endpoint_text(reinterpret_cast<const sockaddr*>(&bound));
     }
-    if (::listen(fd, op.backlog) != 0) return std::unexpected(Error::from_errno(errno, fmt::format("listen on {}", local)));
+    if (::listen(fd, op.backlog) != 0) return std::unexpected(Error::from_errno(errno, fmt::format("listen on {}", detail::shown_path(local))));
     UniqueFd dir;
     if (is_unix) dir.reset(::fcntl(t.unix_path.resolved.parent.get(), F_DUPFD_CLOEXEC, 0));
     return net::Listener(std::move(sock), core_, share(std::move(*slot)), local, std::move(dir),

@@ -17,11 +17,16 @@
 
 #include <fmt/format.h>
 
+#include <airssys/osl/detail/shown_text.hpp>
 #include <airssys/osl/unique_fd.hpp>
 
 namespace airssys::osl {
 
 namespace {
+
+// A cgroup directory or control file as messages show it: its name may come
+// from a caller or a registry record, so escaped and cut (detail::shown_path).
+std::string shown(const std::filesystem::path& p) { return detail::shown_path(p.native()); }
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
   std::vector<std::string_view> out;
@@ -63,21 +68,21 @@ constexpr std::size_t kMaxFileBytes = std::size_t{16} << 20;
 // not hang the reader. At most kMaxFileBytes.
 std::expected<std::string, Error> read_file(const std::filesystem::path& path) {
   const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK));
-  if (!fd) return std::unexpected(Error::from_errno(errno, fmt::format("cannot read {}", path.string())));
+  if (!fd) return std::unexpected(Error::from_errno(errno, fmt::format("cannot read {}", shown(path))));
   struct stat st{};
-  if (::fstat(fd.get(), &st) != 0) return std::unexpected(Error::from_errno(errno, fmt::format("cannot read {}", path.string())));
+  if (::fstat(fd.get(), &st) != 0) return std::unexpected(Error::from_errno(errno, fmt::format("cannot read {}", shown(path))));
   if (!S_ISREG(st.st_mode)) {
-    return std::unexpected(Error::make(ErrorCategory::invalid_argument, fmt::format("cannot read {}: not a regular file", path.string())));
+    return std::unexpected(Error::make(ErrorCategory::invalid_argument, fmt::format("cannot read {}: not a regular file", shown(path))));
   }
   std::string out;
   char buf[16384];
   for (;;) {
     const ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return std::unexpected(Error::from_errno(errno, fmt::format("cannot read {}", path.string())));
+    if (n < 0) return std::unexpected(Error::from_errno(errno, fmt::format("cannot read {}", shown(path))));
     if (n == 0) break;
     if (out.size() + static_cast<std::size_t>(n) > kMaxFileBytes) {
-      return std::unexpected(Error::make(ErrorCategory::io, fmt::format("cannot read {}: larger than {} bytes", path.string(), kMaxFileBytes)));
+      return std::unexpected(Error::make(ErrorCategory::io, fmt::format("cannot read {}: larger than {} bytes", shown(path), kMaxFileBytes)));
     }
     out.append(buf, static_cast<std::size_t>(n));
   }
@@ -191,15 +196,15 @@ std::expected<void, Error> cgroup_write(const std::filesystem::path& file, std::
   // O_NONBLOCK: a FIFO planted at a control file fails (ENXIO with no
   // reader, else refused as not regular) instead of hanging the writer.
   UniqueFd fd(::open(file.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-  if (!fd) return std::unexpected(Error::from_errno(errno, fmt::format("cannot open {}", file.string())));
+  if (!fd) return std::unexpected(Error::from_errno(errno, fmt::format("cannot open {}", shown(file))));
   struct stat st{};
   if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    return std::unexpected(Error::make(ErrorCategory::invalid_argument, fmt::format("cannot write to {}: not a regular file", file.string())));
+    return std::unexpected(Error::make(ErrorCategory::invalid_argument, fmt::format("cannot write to {}: not a regular file", shown(file))));
   }
   const ssize_t n = ::write(fd.get(), text.data(), text.size());
-  if (n < 0) return std::unexpected(Error::from_errno(errno, fmt::format("cannot write '{}' to {}", text, file.string())));
+  if (n < 0) return std::unexpected(Error::from_errno(errno, fmt::format("cannot write '{}' to {}", detail::shown_text(text), shown(file))));
   if (n != static_cast<ssize_t>(text.size())) {
-    return std::unexpected(Error::make(ErrorCategory::io, fmt::format("cannot write '{}' to {}: short write", text, file.string())));
+    return std::unexpected(Error::make(ErrorCategory::io, fmt::format("cannot write '{}' to {}: short write", detail::shown_text(text), shown(file))));
   }
   return {};
 }
@@ -239,14 +244,14 @@ std::expected<bool, Error> cgroup_mkdir(const std::filesystem::path& dir, bool r
     struct stat st{};
     if (::lstat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && cgroup::pids(dir).empty()) return false;
     return std::unexpected(Error{ErrorCategory::already_exists, EBUSY, 0,
-                                 fmt::format("cannot create {}: it exists and is in use", dir.string())});
+                                 fmt::format("cannot create {}: it exists and is in use", shown(dir))});
   }
-  return std::unexpected(Error::from_errno(err, fmt::format("cannot create {}", dir.string())));
+  return std::unexpected(Error::from_errno(err, fmt::format("cannot create {}", shown(dir))));
 }
 
 std::expected<void, Error> cgroup_rmdir(const std::filesystem::path& dir) {
   if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return {};
-  return std::unexpected(Error::from_errno(errno, fmt::format("cannot remove {}", dir.string())));
+  return std::unexpected(Error::from_errno(errno, fmt::format("cannot remove {}", shown(dir))));
 }
 
 namespace {
@@ -285,7 +290,7 @@ std::expected<cgroup::KillResult, Error> cgroup_kill_all(const std::filesystem::
   struct stat st{};
   if (::lstat(dir.c_str(), &st) != 0) {
     if (errno == ENOENT) return r;  // gone: nothing left in it
-    return std::unexpected(Error::from_errno(errno, fmt::format("cannot kill in {}", dir.string())));
+    return std::unexpected(Error::from_errno(errno, fmt::format("cannot kill in {}", shown(dir))));
   }
   if (::access((dir / "cgroup.kill").c_str(), F_OK) == 0) {
     r.method = "cgroup.kill";
