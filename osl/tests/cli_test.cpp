@@ -154,6 +154,57 @@ TEST_F(Cli, PolicyOutputThatCannotBeWrittenIsAnError) {
   }
 }
 
+// A reader that went away (`airssys-osl policy check P | head -0`) is not an
+// error for these short outputs: since 6af7fac it was "Broken pipe", exit
+// 1; now the program ends quietly by SIGPIPE, as task-watchdog and most
+// Unix tools do. `fs read` keeps exit 1 with the message (its documented
+// rule: the operation's result could not be delivered).
+TEST_F(Cli, PolicyOutputToAReaderThatWentAwayEndsBySigpipe) {
+  write_file(path("a"), "data");
+  int n = 0;
+  for (const auto& argv :
+       {std::vector<std::string>{binary(), "policy", "check", policy_},
+        std::vector<std::string>{binary(), "policy", "explain", "--policy", policy_, "--principal", "tester", "--op",
+                                 "fs.read", "--resource", path("a")},
+        as_tester({binary(), "fs", "read"}, {path("a")})}) {
+    int fds[2];
+    ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+    ::close(fds[0]);  // the reader is gone before anything is written
+    const auto err = tmp_ / ("err" + std::to_string(n++));
+    airssys::testing::Child child(argv, {.stderr_path = err, .stdout_fd = fds[1]});
+    ::close(fds[1]);
+    const bool fs_read = argv[1] == "fs";
+    EXPECT_EQ(child.wait(), std::optional<int>(fs_read ? 1 : 128 + SIGPIPE)) << argv[2] << ": " << read_file(err);
+    EXPECT_EQ(read_file(err), fs_read ? "airssys-osl: io: writing standard output: Broken pipe\n" : "") << argv[2];
+  }
+}
+
+// `fs read --audit-log A F >&-`: the audit log opened as fd 1 and the file's
+// contents went into it between its JSON records, exit 0. A closed fd 0, 1
+// or 2 is now /dev/null read-only: the write fails, exit 1, and the audit
+// log holds only its records.
+TEST_F(Cli, AClosedStdoutIsAnErrorNotAnotherFile) {
+  write_file(path("a"), "the file's contents\n");
+  const auto audit = tmp_ / "audit.jsonl";
+  auto r = airssys::testing::run(
+      {"/bin/sh", "-c", R"(exec "$0" fs read --policy "$1" --principal tester --audit-log "$2" "$3" >&-)", binary(), policy_,
+       audit.string(), path("a")});
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_EQ(r.err, "airssys-osl: io: writing standard output: Bad file descriptor\n");
+  const auto records = lines_of(read_file(audit));
+  EXPECT_EQ(records.size(), 2U) << read_file(audit);
+  for (const auto& line : records) EXPECT_TRUE(nlohmann::json::accept(line)) << line;
+  // stdin and stderr closed too: nothing else takes their numbers either
+  // (stderr is /dev/null write-only: the message is lost, not an abort).
+  auto all = airssys::testing::run(
+      {"/bin/sh", "-c", R"(exec "$0" fs read --policy "$1" --principal tester --audit-log "$2" "$3" <&- >&- 2>&-)", binary(),
+       policy_, audit.string(), path("a")});
+  EXPECT_EQ(all.status, 1);
+  const auto after = lines_of(read_file(audit));
+  EXPECT_EQ(after.size(), 4U) << read_file(audit);
+  for (const auto& line : after) EXPECT_TRUE(nlohmann::json::accept(line)) << line;
+}
+
 // ---- policy check -----------------------------------------------------------
 
 TEST_F(Cli, PolicyCheckAcceptsAValidPolicy) {

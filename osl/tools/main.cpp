@@ -2,10 +2,11 @@
 // pipeline (policy check, activity log, executor) from the command line.
 // Reference: docs/osl.md ("Command line").
 
+#include <signal.h>
+
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
-#include <cstring>
 #include <system_error>
 
 #include "common.hpp"
@@ -13,6 +14,8 @@
 #include <fmt/format.h>
 
 #include <airssys/osl/detail/empty_option_value.hpp>
+#include <airssys/osl/detail/standard_fds.hpp>
+#include <airssys/osl/detail/stdout_flush.hpp>
 
 namespace {
 
@@ -35,10 +38,32 @@ Exit codes:
 Without --audit-log no activity records are kept; enforcement is identical.
 Documentation: docs/osl.md and docs/osl-policy.md)";
 
+// What `policy check` and `policy explain` print through stdio could not be
+// written. A reader that went away (`| head -1`, EPIPE) is not an error for
+// these short outputs: the program ends quietly by SIGPIPE, as most Unix
+// tools (and every task-watchdog command) do, status 141. The fs commands
+// keep their own rule (exit 1, fs_commands.cpp): their output is the
+// operation's result, and the audit log is flushed first.
+int stdout_failed(int err, int exit_code) {
+  if (err == EPIPE) {
+    std::signal(SIGPIPE, SIG_DFL);
+    sigset_t pipe_only;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_UNBLOCK, &pipe_only, nullptr);
+    std::raise(SIGPIPE);
+  }
+  fmt::print(stderr, "airssys-osl: io: writing standard output: {}\n", airssys::osl::detail::write_failure_reason(err));
+  return exit_code == airssys::osl::cli::kExitOk ? airssys::osl::cli::kExitFailed : exit_code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace airssys::osl::cli;
+  // `fs read --audit-log A F >&-`: the audit log must not open as fd 1 (the
+  // file went into it between the records).
+  if (!airssys::osl::detail::open_closed_standard_fds()) return kExitFailed;
   // A closed stdout (`airssys-osl fs read F | head -1`) must fail the write
   // with EPIPE, not kill us before the audit log is flushed. Children start
   // with default signal dispositions (spawn resets them).
@@ -71,16 +96,12 @@ int main(int argc, char** argv) {
     // fmt::print throws once stdio's buffer cannot be written (a long
     // `policy check A B C ... > /dev/full`); before, that aborted.
     if (std::ferror(stdout) == 0) throw;
-    fmt::print(stderr, "airssys-osl: io: writing standard output: {}\n", e.code().message());
-    return exit_code == kExitOk ? kExitFailed : exit_code;
+    return stdout_failed(e.code().value(), exit_code);
   }
   // What `policy check` and `policy explain` print through stdio must reach
   // the reader (fs commands check their own writes): `policy check P >
   // /dev/full` exited 0 with nothing written. An "allow" that could not be
   // printed is not reported as one.
-  if (std::fflush(stdout) != 0 || std::ferror(stdout) != 0) {
-    fmt::print(stderr, "airssys-osl: io: writing standard output: {}\n", std::strerror(errno));
-    return exit_code == kExitOk ? kExitFailed : exit_code;
-  }
+  if (const auto failed = airssys::osl::detail::stdout_flush_failure()) return stdout_failed(*failed, exit_code);
   return exit_code;
 }
