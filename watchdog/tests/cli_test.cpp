@@ -233,6 +233,46 @@ TEST(Cli, OutputThatCannotBeWrittenIsAnError) {
   EXPECT_TRUE(eventually([&] { return state_is(d.path, reg, "bg", "exited"); }));
 }
 
+// The rule docs/task-watchdog.md states: a reader that went away (`|
+// head`) ends a command quietly by SIGPIPE (141), as most Unix tools; a
+// closed stdout (`>&-`: fd 1 is /dev/null read-only, so no file opened
+// later takes its number) is output that cannot be written, exit 1; a
+// background start whose task runs warns and keeps 0.
+TEST(Cli, AReaderThatWentAwayIsSigpipeAClosedStdoutExitOne) {
+  TempDir d;
+  const auto reg = (d.path / "r.json").string();
+  ASSERT_EQ(run(d.path, {"start", "--registry", reg, "--wait", "--id", "t", "--", "true"}).rc, 0);
+  for (const std::vector<std::string>& cmd : {std::vector<std::string>{"status", "t"}, {"list"}, {"report", "--json"}}) {
+    int fds[2];
+    ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+    ::close(fds[0]);
+    std::vector<std::string> argv{bin()};
+    argv.insert(argv.end(), cmd.begin(), cmd.end());
+    argv.insert(argv.end(), {"--registry", reg});
+    const auto err = d.path / ("err-" + cmd[0]);
+    airssys::testing::Child gone(argv, {.stderr_path = err, .stdout_fd = fds[1]});
+    ::close(fds[1]);
+    EXPECT_EQ(wait_child(gone), 128 + SIGPIPE) << cmd[0] << ": " << slurp(err);
+    EXPECT_EQ(slurp(err), "") << cmd[0];
+    std::vector<std::string> shell{"/bin/sh", "-c", R"("$@" >&-)", "sh"};
+    shell.insert(shell.end(), argv.begin(), argv.end());
+    const auto closed = airssys::testing::run(shell);
+    EXPECT_EQ(closed.status, 1) << cmd[0] << ": " << closed.err;
+    EXPECT_NE(closed.err.find("Bad file descriptor"), std::string::npos) << cmd[0] << ": " << closed.err;
+  }
+  // A background start whose task runs keeps 0 (it died by SIGPIPE after
+  // starting the task before 2026-12-05).
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  ::close(fds[0]);
+  airssys::testing::Child start({bin(), "start", "--registry", reg, "--id", "bg", "--", "true"},
+                                {.stderr_path = d.path / "err-start", .stdout_fd = fds[1]});
+  ::close(fds[1]);
+  EXPECT_EQ(wait_child(start), 0) << slurp(d.path / "err-start");
+  EXPECT_EQ(slurp(d.path / "err-start"), "task-watchdog: warning: writing the output: Broken pipe (the task runs)\n");
+  EXPECT_TRUE(eventually([&] { return state_is(d.path, reg, "bg", "exited"); }));
+}
+
 TEST(Cli, LongArgumentsAreShownCut) {
   // A 100 KB --id, --env or status id came back whole on stderr (outside
   // probe, session 11): at most 64 bytes of it, then its length.

@@ -174,6 +174,24 @@ TEST(Daemon, RefusesASymlinkPlantedAtItsLockPath) {
   EXPECT_EQ(st.st_mode & 0777, 0700U);
 }
 
+// `run > /dev/full` (a full disk under its log): since 1f506e3 the daemon
+// exited 1 on SIGTERM because a log line had once failed, and systemd would
+// mark the unit failed. A line that cannot be written is dropped with one
+// warning; SIGTERM still ends it with 0.
+TEST(Daemon, ALogThatCannotBeWrittenIsWarnedOnceAndSigtermStillExitsZero) {
+  ASSERT_FALSE(bin().empty()) << "TASK_WATCHDOG_BIN is not set";
+  TempDir d;
+  auto daemon = spawn({"run", "--interval", "50ms", "--registry", (d.path / "registry.json").string()}, "/dev/full",
+                      d.path / "daemon.err");
+  const std::string warning =
+      "task-watchdog run: warning: writing the log to stdout: No space left on device (lines that cannot be written are dropped)\n";
+  // The warning comes from its first line, "sweeping", said once its signals go to the signalfd.
+  ASSERT_TRUE(eventually([&] { return slurp(d.path / "daemon.err") == warning; }, 30s)) << slurp(d.path / "daemon.err");
+  daemon.signal(SIGTERM);
+  EXPECT_EQ(wait_child(daemon, 30s), 0) << slurp(d.path / "daemon.err");
+  EXPECT_EQ(slurp(d.path / "daemon.err"), warning) << "warned once, and nothing at exit";
+}
+
 namespace {
 
 // A v1 freezer cgroup of this test's own: a process frozen in it stays (in D

@@ -30,6 +30,7 @@
 
 #include "commands.hpp"
 
+#include <airssys/osl/detail/standard_fds.hpp>
 #include <airssys/watchdog/registry.hpp>
 
 #include <unistd.h>
@@ -88,6 +89,9 @@ void early_list(int argc, char** argv, char** envp) {
   // libc's own initialiser, which sets environ, runs after this one; the
   // registry's default path reads $TASK_WATCHDOG_REGISTRY.
   if (environ == nullptr) environ = envp;
+  // Before anything opens a file (`list >&-`: the registry must not become
+  // fd 1); main does it again for the other commands.
+  if (!airssys::osl::detail::open_closed_standard_fds()) ::_exit(1);
   const auto args = plain_list(argc, argv);
   if (!args) return;
   std::optional<wd::Registry> reg;

@@ -7,6 +7,8 @@
 
 #include <airssys/osl/detail/empty_option_value.hpp>
 #include <airssys/osl/detail/shown_text.hpp>
+#include <airssys/osl/detail/standard_fds.hpp>
+#include <airssys/osl/detail/stdout_flush.hpp>
 #include <airssys/osl/keep_fd_option.hpp>
 #include <airssys/watchdog/daemon.hpp>
 #include <airssys/watchdog/audit.hpp>
@@ -17,12 +19,14 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include <cerrno>
+#include <stdio_ext.h>
+
+#include <csignal>
 #include <cstdio>
-#include <cstring>
 #include <optional>
 #include <string>
 #include <system_error>
+#include <utility>
 
 namespace wd = airssys::watchdog;
 
@@ -31,6 +35,19 @@ namespace {
 // Set once `start` or `register` has a task running: its exit status then
 // says so (0), even if printing the id failed (main warns instead).
 bool g_task_running = false;
+
+// The exit status when task-watchdog itself fails (an unexpected
+// std::system_error, output it could not write): 125 under `start --wait`,
+// where 1 would read as the task's own exit code (timeout(1)'s convention).
+int g_own_failure = 1;
+
+// The id a background `start` or `register` prints once its task runs. A
+// reader that went away must not turn that success into death by SIGPIPE
+// (141): the write fails with EPIPE instead, and main warns and keeps 0.
+void print_id_of_running_task(const std::string& id) {
+  std::signal(SIGPIPE, SIG_IGN);
+  fmt::print("{}\n", id);
+}
 
 constexpr const char* kExitCodes = R"(Exit codes:
   0    success (start: the task is running; status: the task is known)
@@ -150,6 +167,7 @@ int run_cli(int argc, char** argv) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : wd::cli::exit_status(wd::ErrorCategory::usage);
   }
+  if (*start && req.wait) g_own_failure = wd::kExitWatchdogFailed;
   // `--timeout "$T"` with T unset: '' is a mistake, not "no deadline" (nor,
   // for `cleanup --older-than ''`, "every ended task"). --env and --keep-fd
   // refuse '' with their own messages.
@@ -219,7 +237,7 @@ int run_cli(int argc, char** argv) {
       return req.wait ? wd::cli::wait_exit_status(started.error().category) : wd::cli::exit_status(started.error().category);
     }
     g_task_running = !req.wait;
-    if (!req.wait) fmt::print("{}\n", req.id);
+    if (!req.wait) print_id_of_running_task(req.id);
     return *started;
   }
   if (*regcmd) {
@@ -241,7 +259,7 @@ int run_cli(int argc, char** argv) {
     reg_req.policy_file = reg_policy;
     if (auto registered = wd::register_task(reg, reg_req); !registered) return wd::cli::report(registered.error());
     g_task_running = true;
-    fmt::print("{}\n", reg_req.id);
+    print_id_of_running_task(reg_req.id);
     return 0;
   }
   if (*list) return wd::cli::cmd_list(reg, list_json);
@@ -260,10 +278,26 @@ int run_cli(int argc, char** argv) {
     }
     auto sigkill_wait = wd::cli::parse_sigkill_wait(run_sigkill_wait);
     if (!sigkill_wait) return wd::cli::report(sigkill_wait.error());
-    // The daemon's log: one line per action, flushed at once (it usually goes to a file or the journal).
-    auto say = [](const std::string& line) {
-      fmt::print("task-watchdog run: {}\n", line);
-      std::fflush(stdout);
+    // The daemon's log: one line per action, flushed at once (it usually goes
+    // to a file or the journal). A line that cannot be written (a full disk,
+    // a reader gone: SIGPIPE is ignored here) is dropped, with one warning on
+    // stderr: the daemon goes on enforcing deadlines, and its exit status on
+    // SIGTERM stays 0 (systemd would mark the unit failed otherwise).
+    auto say = [warned = false](const std::string& line) mutable {
+      std::optional<int> failed;
+      try {
+        fmt::print("task-watchdog run: {}\n", line);
+        failed = airssys::osl::detail::stdout_flush_failure();
+      } catch (const std::system_error& e) {
+        failed = e.code().value();
+      }
+      if (!failed) return;
+      __fpurge(stdout);  // the unwritten line must not be retried (and fail) at exit
+      std::clearerr(stdout);
+      if (!std::exchange(warned, true)) {
+        fmt::print(stderr, "task-watchdog run: warning: writing the log to stdout: {} (lines that cannot be written are dropped)\n",
+                   airssys::osl::detail::write_failure_reason(*failed));
+      }
     };
     if (auto ran = wd::run_daemon(reg, *d, run_policy, say, *sigkill_wait); !ran) return wd::cli::report(ran.error());
     return 0;
@@ -276,17 +310,21 @@ int run_cli(int argc, char** argv) {
 // and nothing caught it: exit 134), or, when the output fit in the buffer,
 // exited 0 with an empty file. Either is now 'writing the output: REASON'
 // and exit 1 (`list`'s early path does the same, list_early.cpp). A task
-// already running keeps its 0, with a warning.
+// already running keeps its 0, with a warning. A reader that went away (`|
+// head`) is not an error: SIGPIPE ends the command quietly, as it ends most
+// Unix tools (docs/task-watchdog.md, "Exit codes").
 int main(int argc, char** argv) {
+  // `task-watchdog list >&-`: the registry must not open as fd 1.
+  if (!airssys::osl::detail::open_closed_standard_fds()) return 1;
   int status = 0;
   std::string failure;
   try {
     status = run_cli(argc, argv);
-    if (std::fflush(stdout) != 0 || std::ferror(stdout) != 0) failure = std::strerror(errno);
+    if (const auto failed = airssys::osl::detail::stdout_flush_failure()) failure = airssys::osl::detail::write_failure_reason(*failed);
   } catch (const std::system_error& e) {
     if (std::ferror(stdout) == 0) {
       fmt::print(stderr, "task-watchdog: {}\n", e.what());
-      return 1;
+      return g_own_failure;
     }
     failure = e.code().message();
   }
@@ -296,5 +334,5 @@ int main(int argc, char** argv) {
     return status;
   }
   fmt::print(stderr, "task-watchdog: writing the output: {}\n", failure);
-  return status == 0 ? 1 : status;
+  return status == 0 ? g_own_failure : status;
 }
