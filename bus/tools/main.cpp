@@ -7,6 +7,7 @@
 #include <airssys/bus/client.hpp>
 #include <airssys/bus/subject.hpp>
 #include <airssys/osl/detail/empty_option_value.hpp>
+#include <airssys/osl/detail/standard_fds.hpp>
 
 #include <atomic>
 #include <charconv>
@@ -232,6 +233,8 @@ int cmd_stats(const Common& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // `>&-`: no file opened later may take fd 0, 1 or 2 (osl/detail/standard_fds.hpp).
+  if (!airssys::osl::detail::open_closed_standard_fds()) return 1;
   CLI::App app{"airssys-bus: local pub/sub over Unix sockets with an embeddable broker"};
   app.footer(cli::kExitCodes);
   // AIRSSYS_VERSION: the CMake project version (cmake/AirssysInstall.cmake).

@@ -8,6 +8,7 @@
 
 #include <airssys/daemoneye/config.hpp>
 #include <airssys/osl/detail/empty_option_value.hpp>
+#include <airssys/osl/detail/standard_fds.hpp>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -43,6 +44,8 @@ fs::path self_executable(const char* argv0) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // `>&-`: no file opened later may take fd 0, 1 or 2 (osl/detail/standard_fds.hpp).
+  if (!airssys::osl::detail::open_closed_standard_fds()) return 1;
   CLI::App app{"daemoneye-agent: stores what procmond sees, runs the detection rules, raises alerts"};
   app.set_version_flag("--version", std::string("daemoneye-agent ") + AIRSSYS_VERSION);
   std::string config_file, database, interval, rules_dir, ledger_dir, socket, procmond, log_level;

@@ -19,6 +19,7 @@
 #include <airssys/daemoneye/config.hpp>
 #include <airssys/daemoneye/terminal_text.hpp>
 #include <airssys/osl/detail/empty_option_value.hpp>
+#include <airssys/osl/detail/standard_fds.hpp>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -48,6 +49,8 @@ de::Result<std::chrono::seconds> since_of(const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // `>&-`: no file opened later may take fd 0, 1 or 2 (osl/detail/standard_fds.hpp).
+  if (!airssys::osl::detail::open_closed_standard_fds()) return 1;
   std::signal(SIGPIPE, SIG_IGN);  // `daemoneye-cli events | head` ends quietly: writes fail with EPIPE
   CLI::App app{"daemoneye-cli: DaemonEye's operator CLI — agent status, metrics, queries over the store, rule checks"};
   app.set_version_flag("--version", std::string("daemoneye-cli ") + AIRSSYS_VERSION);

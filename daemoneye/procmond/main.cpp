@@ -36,6 +36,7 @@
 #include <airssys/daemoneye/snapshot_chunks.hpp>
 #include <airssys/daemoneye/terminal_text.hpp>
 #include <airssys/osl/detail/empty_option_value.hpp>
+#include <airssys/osl/detail/standard_fds.hpp>
 #include <airssys/osl/unique_fd.hpp>
 
 #include "realtime_events.hpp"
@@ -347,6 +348,8 @@ int run_bus(de::Collector& collector, const Flags& f, std::chrono::milliseconds 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // `>&-`: no file opened later may take fd 0, 1 or 2 (osl/detail/standard_fds.hpp).
+  if (!airssys::osl::detail::open_closed_standard_fds()) return 1;
   // Before anything else (and before any thread): the agent may already be
   // gone, and its death must reach us as a signal we read from the signalfd.
   const pid_t parent_at_start = ::getppid();

@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include <airssys/osl/detail/empty_option_value.hpp>
+#include <airssys/osl/detail/standard_fds.hpp>
 #include <airssys/osl/duration.hpp>
 
 #include "input.hpp"
@@ -103,6 +104,8 @@ CLI::Option* add_count(CLI::App* cmd, const std::string& name, std::optional<std
 }  // namespace
 
 int main(int argc, char** argv) {
+  // `>&-`: no file opened later may take fd 0, 1 or 2 (osl/detail/standard_fds.hpp).
+  if (!airssys::osl::detail::open_closed_standard_fds()) return 1;
   CLI::App app{"airssys-ledger: tamper-evident append-only log (RFC 6962 / RFC 9162 Merkle tree)"};
   // AIRSSYS_VERSION: the CMake project version (cmake/AirssysInstall.cmake).
   app.set_version_flag("--version", "airssys-ledger " AIRSSYS_VERSION);
