@@ -184,6 +184,29 @@ TEST_F(Cgroups, BadNamesAndDirsAreInvalid) {
   EXPECT_EQ(sys->run("wd", cgroup::Attach{{"/sys/fs/cgroup/x/../y"}, 1}).error().category, ErrorCategory::invalid_argument);
 }
 
+// Review of df5eb0d: the caller's cgroup name and directory were quoted raw
+// and whole in these messages (an ESC reached the terminal, a 1 MB directory
+// made a 1 MB message). Now shown_text(..., kShownPathMax): escaped, a ' as
+// \x27 (they are quoted), cut past 256 bytes with the length.
+TEST_F(Cgroups, BadNamesAndDirsAreShownEscapedAndCut) {
+  const std::string rule = "': a relative path of segments made of letters, digits and . _ - @ + : (not '.' or '..')";
+  auto name = sys->run("wd", cgroup::Create{.name = "job\x1b[31m/o'k"});
+  ASSERT_FALSE(name);
+  EXPECT_EQ(name.error().category, ErrorCategory::invalid_argument);
+  EXPECT_EQ(name.error().message, "invalid cgroup name 'job\\x1b[31m/o\\x27k" + rule);
+  const std::string tail = "' must be an absolute path without '.' or '..'";
+  auto kill = sys->run("wd", cgroup::Kill{{"rel\x1b[2J/dir"}});
+  ASSERT_FALSE(kill);
+  EXPECT_EQ(kill.error().category, ErrorCategory::invalid_argument);
+  EXPECT_EQ(kill.error().message, "cgroup directory 'rel\\x1b[2J/dir" + tail);
+  const std::string huge = "/sys/fs/cgroup/" + std::string(100'000, 'd') + "/../x";
+  auto remove = sys->run("wd", cgroup::Remove{{huge}});
+  ASSERT_FALSE(remove);
+  EXPECT_EQ(remove.error().category, ErrorCategory::invalid_argument);
+  EXPECT_EQ(remove.error().message,
+            "cgroup directory '" + huge.substr(0, 256) + "… (" + std::to_string(huge.size()) + " bytes)" + tail);
+}
+
 // The v1 fallback: a freezer cgroup is frozen, its members killed, thawed.
 TEST_F(Cgroups, V1FreezerKill) {
   const auto base = cgroup::own_v1_dir(layout, "freezer");

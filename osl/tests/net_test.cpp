@@ -1,5 +1,6 @@
 // net.connect / net.listen / net.socket over loopback and Unix sockets.
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <thread>
@@ -220,6 +221,74 @@ TEST_F(NetOps, UnixSocketPathsInErrorsAreEscaped) {
   auto r = sys->run("alice", net::Listen{base + long_name});
   expect_shown(r, base + "s\\x1b[31m" + std::string(150, 'n') + ": socket address too long (");
   expect_shown(r, "/s\\x1b[31m" + std::string(150, 'n') + "; the limit is 107)");
+}
+
+// Review of df5eb0d: a Connection's peer and a Listener's local address,
+// for a Unix socket its path, were still echoed raw in "accept on",
+// "reading from", "writing to" and "sent more than". Now shown as above;
+// peer() keeps the path as given.
+TEST_F(NetOps, UnixSocketPathsOnAcceptReadAndWriteAreEscaped) {
+  const std::string path = dir.str() + "/p\x1b[31m.sock";
+  const std::string shown = dir.str() + "/p\\x1b[31m.sock";
+  auto l = sys->run("alice", net::Listen{path});
+  ASSERT_TRUE(l) << l.error().to_string();
+  // accept on a non-blocking listener with nobody connecting: EAGAIN.
+  const int flags = ::fcntl(l->fd(), F_GETFL);
+  ASSERT_EQ(::fcntl(l->fd(), F_SETFL, flags | O_NONBLOCK), 0);
+  auto none = l->accept();
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().message, "accept on " + shown + ": Resource temporarily unavailable");
+  ASSERT_EQ(::fcntl(l->fd(), F_SETFL, flags), 0);
+
+  std::optional<net::Connection> client;
+  {
+    auto c = sys->run("alice", net::Connect{"unix:" + path});
+    ASSERT_TRUE(c) << c.error().to_string();
+    client.emplace(std::move(*c));
+  }
+  auto server = l->accept(10s);
+  ASSERT_TRUE(server) << server.error().to_string();
+  EXPECT_EQ(client->peer(), path);
+  EXPECT_EQ(server->peer(), path);
+  // More than read_to_end's limit.
+  ASSERT_TRUE(client->write_all("12345"));
+  auto big = server->read_to_end(4);
+  ASSERT_FALSE(big);
+  EXPECT_EQ(big.error().category, ErrorCategory::resource_exhausted);
+  EXPECT_EQ(big.error().message, shown + " sent more than 4 bytes");
+  // The client closes with data it never read: the server's next read is
+  // reset, and its write then finds the pipe broken.
+  ASSERT_TRUE(server->write_all("unread"));
+  client.reset();
+  char buf[16];
+  auto read = server->read_some(buf);
+  ASSERT_FALSE(read);
+  EXPECT_EQ(read.error().message, "reading from " + shown + ": Connection reset by peer");
+  auto write = server->write_all("x");
+  ASSERT_FALSE(write);
+  EXPECT_EQ(write.error().message, "writing to " + shown + ": Broken pipe");
+}
+
+// An address or host name the caller gave is quoted in messages escaped and
+// cut (it was quoted raw and whole: an ESC reached the terminal, a 1 MB
+// address made a 1 MB message). glibc refuses a host name with an ESC
+// without asking DNS (Name or service not known).
+TEST_F(NetOps, AddressesAndHostNamesInErrorsAreEscapedAndCut) {
+  auto no_port = sys->run("alice", net::Connect{"h\x1b[31m"});
+  ASSERT_FALSE(no_port);
+  EXPECT_EQ(no_port.error().category, ErrorCategory::invalid_argument);
+  EXPECT_EQ(no_port.error().message,
+            "address 'h\\x1b[31m': expected HOST:PORT, [IPv6]:PORT or a Unix socket path");
+  auto host = sys->run("alice", net::Connect{"h\x1b[31m:80"});
+  ASSERT_FALSE(host);
+  EXPECT_EQ(host.error().category, ErrorCategory::not_found);
+  EXPECT_EQ(host.error().message, "cannot resolve 'h\\x1b[31m': Name or service not known");
+  const std::string huge(1'000'000, 'a');
+  auto cut = sys->run("alice", net::Listen{huge + ":99999"});
+  ASSERT_FALSE(cut);
+  EXPECT_EQ(cut.error().category, ErrorCategory::invalid_argument);
+  EXPECT_EQ(cut.error().message, "address '" + std::string(256, 'a') +
+                                     "… (1000006 bytes)': port must be a number from 0 to 65535");
 }
 
 }  // namespace

@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include <airssys/osl/detail/shown_text.hpp>
+
 #include "core/core.hpp"
 #include "platform/linux_cgroup.hpp"
 
@@ -63,7 +65,7 @@ std::optional<std::string> bad_name(std::string_view name) {
     const std::string_view s(seg.begin(), seg.end());
     if (s.empty() || s == "." || s == ".." || !std::all_of(s.begin(), s.end(), name_char)) {
       return fmt::format("invalid cgroup name '{}': a relative path of segments made of letters, digits and . _ - @ + : "
-                         "(not '.' or '..')", name);
+                         "(not '.' or '..')", detail::shown_text(name, detail::kShownPathMax));
     }
   }
   return std::nullopt;
@@ -93,7 +95,7 @@ Plan plan_create(const cgroup::Layout& layout, const cgroup::Create& op, const s
     p.v2_base = *base;
     p.v2 = *base / op.name;
   } else {
-    p.v2_error = fmt::format("unexpected own cgroup path '{}'", layout.v2_self);
+    p.v2_error = fmt::format("unexpected own cgroup path '{}'", detail::shown_text(layout.v2_self, detail::kShownPathMax));
   }
   const auto v2_controllers = p.v2_base ? detail::cgroup_words(*p.v2_base / "cgroup.controllers") : std::set<std::string>{};
   for (const auto& w : wants) {
@@ -146,7 +148,7 @@ std::expected<void, Error> write_files(const std::filesystem::path& dir, const F
 
 std::expected<void, Error> check_procs_writable(const std::filesystem::path& dir) {
   if (::access((dir / "cgroup.procs").c_str(), W_OK) != 0) {
-    return std::unexpected(Error::from_errno(errno, fmt::format("cannot write {}/cgroup.procs", dir.string())));
+    return std::unexpected(Error::from_errno(errno, fmt::format("cannot write {}/cgroup.procs", detail::shown_path(dir.native()))));
   }
   return {};
 }
@@ -211,7 +213,8 @@ std::optional<Error> bad_dirs(const std::vector<std::filesystem::path>& dirs) {
     for (const auto& seg : d) dots |= seg == "." || seg == "..";
     if (!d.is_absolute() || dots || s.find('\0') != std::string::npos) {
       return Error::make(ErrorCategory::invalid_argument,
-                         fmt::format("cgroup directory '{}' must be an absolute path without '.' or '..'", s));
+                         fmt::format("cgroup directory '{}' must be an absolute path without '.' or '..'",
+                                     detail::shown_text(s, detail::kShownPathMax)));
     }
   }
   return std::nullopt;

@@ -9,11 +9,16 @@
 
 #include <fmt/format.h>
 
+#include <airssys/osl/detail/shown_text.hpp>
+
 namespace airssys::osl::detail {
 
+// The caller's address or host is quoted in messages through shown_text (up
+// to kShownPathMax bytes): a 1 MB address must not make a 1 MB message, nor
+// a control byte in it reach a terminal.
 std::expected<ParsedAddress, Error> parse_address(std::string_view address) {
   auto bad = [&](std::string_view why) {
-    return std::unexpected(Error::make(ErrorCategory::invalid_argument, fmt::format("address '{}': {}", address, why)));
+    return std::unexpected(Error::make(ErrorCategory::invalid_argument, fmt::format("address '{}': {}", shown_text(address, kShownPathMax), why)));
   };
   if (address.find('\0') != std::string_view::npos) return bad("contains a NUL byte");
   ParsedAddress a;
@@ -74,7 +79,7 @@ std::expected<std::vector<Endpoint>, Error> resolve_endpoints(const ParsedAddres
   const int rc = ::getaddrinfo(a.host.c_str(), port.c_str(), &hints, &res);
   if (rc != 0) {
     return std::unexpected(Error{rc == EAI_NONAME ? ErrorCategory::not_found : ErrorCategory::io, 0, 0,
-                                 fmt::format("cannot resolve '{}': {}", a.host, ::gai_strerror(rc))});
+                                 fmt::format("cannot resolve '{}': {}", shown_text(a.host, kShownPathMax), ::gai_strerror(rc))});
   }
   std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> guard(res, &::freeaddrinfo);
   in6_addr probe6{};
@@ -92,7 +97,7 @@ std::expected<std::vector<Endpoint>, Error> resolve_endpoints(const ParsedAddres
     for (const auto& o : out) dup = dup || o.name == e.name;
     if (!dup) out.push_back(std::move(e));
   }
-  if (out.empty()) return std::unexpected(Error::make(ErrorCategory::not_found, fmt::format("'{}' has no addresses", a.host)));
+  if (out.empty()) return std::unexpected(Error::make(ErrorCategory::not_found, fmt::format("'{}' has no addresses", shown_text(a.host, kShownPathMax))));
   return out;
 }
 

@@ -13,6 +13,8 @@
 
 #include <fmt/format.h>
 
+#include <airssys/osl/detail/shown_text.hpp>
+
 #include "core/core.hpp"
 #include "net/address.hpp"
 
@@ -41,6 +43,8 @@ std::uint16_t port_of(int fd) {
 }
 }  // namespace
 
+// peer_ and local_ hold a Unix socket's path as given (peer() and local()
+// return it so); messages show it with detail::shown_path, as net_ops does.
 Connection::Connection(UniqueFd fd, std::shared_ptr<detail::SlotToken> slot, std::string peer)
     : fd_(std::move(fd)), slot_(std::move(slot)), peer_(std::move(peer)) {}
 Connection::Connection(Connection&&) noexcept = default;
@@ -52,7 +56,7 @@ std::expected<std::size_t, Error> Connection::read_some(std::span<char> buf, std
   for (;;) {
     const ssize_t n = ::recv(fd_.get(), buf.data(), buf.size(), 0);
     if (n >= 0) return static_cast<std::size_t>(n);
-    if (errno != EINTR) return std::unexpected(Error::from_errno(errno, fmt::format("reading from {}", peer_)));
+    if (errno != EINTR) return std::unexpected(Error::from_errno(errno, fmt::format("reading from {}", detail::shown_path(peer_))));
   }
 }
 
@@ -62,7 +66,7 @@ std::expected<void, Error> Connection::write_all(std::string_view data) {
     const ssize_t n = ::send(fd_.get(), data.data() + off, data.size() - off, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return std::unexpected(Error::from_errno(errno, fmt::format("writing to {}", peer_)));
+      return std::unexpected(Error::from_errno(errno, fmt::format("writing to {}", detail::shown_path(peer_))));
     }
     off += static_cast<std::size_t>(n);
   }
@@ -77,7 +81,7 @@ std::expected<std::string, Error> Connection::read_to_end(std::size_t max_bytes)
     if (!n) return std::unexpected(n.error());
     if (*n == 0) return out;
     if (out.size() + *n > max_bytes) {
-      return std::unexpected(Error::make(ErrorCategory::resource_exhausted, fmt::format("{} sent more than {} bytes", peer_, max_bytes)));
+      return std::unexpected(Error::make(ErrorCategory::resource_exhausted, fmt::format("{} sent more than {} bytes", detail::shown_path(peer_), max_bytes)));
     }
     out.append(buf, *n);
   }
@@ -120,7 +124,7 @@ std::expected<Connection, Error> Listener::accept(std::optional<std::chrono::mil
   do {
     fd = ::accept4(fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
   } while (fd < 0 && errno == EINTR);
-  if (fd < 0) return std::unexpected(Error::from_errno(errno, fmt::format("accept on {}", local_)));
+  if (fd < 0) return std::unexpected(Error::from_errno(errno, fmt::format("accept on {}", detail::shown_path(local_))));
   const std::string peer = ss.ss_family == AF_UNIX ? local_ : detail::endpoint_text(reinterpret_cast<sockaddr*>(&ss));
   return Connection(UniqueFd(fd), std::make_shared<detail::SlotToken>(std::move(*slot)), peer);
 }
