@@ -146,6 +146,21 @@ TEST_F(Cli, BadInputExitsWithTwoAndChangesNothing) {
   EXPECT_EQ(run_ledger({"verify", dir}).exit_code, 0);
 }
 
+// `append L <&-`: before 77a5572 the first file the ledger opened took fd 0
+// and was read as the entries; from 77a5572 a closed stdin was /dev/null
+// read-only and read as empty, exit 0. fd 0 is now /dev/null write-only: the
+// read fails with EBADF, as on the closed fd, and the ledger is unchanged.
+TEST_F(Cli, AppendFromAClosedStdinFailsAndChangesNothing) {
+  reference_ledger();
+  const auto before = run_ledger({"root", dir}).out;
+  const auto r = airssys::testing::run({"/bin/sh", "-c", R"(exec "$0" append "$1" <&-)", ledger_bin(), dir});
+  EXPECT_NE(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("Bad file descriptor"), std::string::npos) << r.err;
+  EXPECT_EQ(run_ledger({"size", dir}).out, "8\n");
+  EXPECT_EQ(run_ledger({"root", dir}).out, before);
+  EXPECT_EQ(run_ledger({"verify", dir}).exit_code, 0);
+}
+
 TEST_F(Cli, CheckpointsAndTamperDetection) {
   const auto key = (tmp / "signing.pem").string();
   auto init = run_ledger({"init", dir, "--key", key});

@@ -34,6 +34,7 @@ namespace {
 
 namespace stdfs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 struct Result {
@@ -151,6 +152,10 @@ TEST_F(Cli, PolicyOutputThatCannotBeWrittenIsAnError) {
     airssys::testing::Child child(argv, {.stdout_path = "/dev/full", .stderr_path = err});
     EXPECT_EQ(child.wait(), std::optional<int>(1)) << argv[1] << " " << argv[2] << ": " << read_file(err);
     EXPECT_EQ(read_file(err), "airssys-osl: io: writing standard output: No space left on device\n") << argv.size();
+    // `>/dev/full 2>&1`: the message cannot be written either. It aborted
+    // (134): fmt::print(stderr, ...) threw from stdout_failed.
+    airssys::testing::Child both(argv, {.stdout_path = "/dev/full", .stderr_path = "/dev/full"});
+    EXPECT_EQ(both.wait(), std::optional<int>(1)) << argv[1] << " " << argv[2] << " 2>/dev/full";
   }
 }
 
@@ -177,12 +182,25 @@ TEST_F(Cli, PolicyOutputToAReaderThatWentAwayEndsBySigpipe) {
     EXPECT_EQ(child.wait(), std::optional<int>(fs_read ? 1 : 128 + SIGPIPE)) << argv[2] << ": " << read_file(err);
     EXPECT_EQ(read_file(err), fs_read ? "airssys-osl: io: writing standard output: Broken pipe\n" : "") << argv[2];
   }
+  // A command that already failed keeps its exit code: `policy check good
+  // bad | head -0` ended by SIGPIPE (141), hiding the invalid policy's 2.
+  const std::string bad = (tmp_ / "bad.yaml").string();
+  write_file(bad, "version: 1\nrules: [oops\n");
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  ::close(fds[0]);
+  const auto err = tmp_ / "err-good-bad";
+  airssys::testing::Child child({binary(), "policy", "check", policy_, bad}, {.stderr_path = err, .stdout_fd = fds[1]});
+  ::close(fds[1]);
+  EXPECT_EQ(child.wait(), std::optional<int>(2)) << read_file(err);
+  EXPECT_THAT(read_file(err), StartsWith(bad + ":")) << read_file(err);
+  EXPECT_THAT(read_file(err), Not(HasSubstr("writing standard output"))) << read_file(err);
 }
 
 // `fs read --audit-log A F >&-`: the audit log opened as fd 1 and the file's
-// contents went into it between its JSON records, exit 0. A closed fd 0, 1
-// or 2 is now /dev/null read-only: the write fails, exit 1, and the audit
-// log holds only its records.
+// contents went into it between its JSON records, exit 0. A closed fd 1 is
+// now /dev/null read-only: the write fails, exit 1, and the audit log holds
+// only its records.
 TEST_F(Cli, AClosedStdoutIsAnErrorNotAnotherFile) {
   write_file(path("a"), "the file's contents\n");
   const auto audit = tmp_ / "audit.jsonl";
@@ -203,6 +221,18 @@ TEST_F(Cli, AClosedStdoutIsAnErrorNotAnotherFile) {
   const auto after = lines_of(read_file(audit));
   EXPECT_EQ(after.size(), 4U) << read_file(audit);
   for (const auto& line : after) EXPECT_TRUE(nlohmann::json::accept(line)) << line;
+}
+
+// `fs write F <&-`: since 77a5572 a closed stdin was /dev/null read-only,
+// read as empty: F was emptied, exit 0. fd 0 is now /dev/null write-only, so
+// the read fails with EBADF, as it did on the closed fd: exit 1, F kept.
+TEST_F(Cli, FsWriteFromAClosedStdinIsAnErrorAndKeepsTheFile) {
+  write_file(path("kept"), "the old contents\n");
+  auto r = airssys::testing::run({"/bin/sh", "-c", R"(exec "$0" fs write --policy "$1" --principal tester "$2" <&-)",
+                                  binary(), policy_, path("kept")});
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("reading standard input: Bad file descriptor")) << r.err;
+  EXPECT_EQ(read_file(path("kept")), "the old contents\n");
 }
 
 // ---- policy check -----------------------------------------------------------

@@ -40,12 +40,16 @@ Documentation: docs/osl.md and docs/osl-policy.md)";
 
 // What `policy check` and `policy explain` print through stdio could not be
 // written. A reader that went away (`| head -1`, EPIPE) is not an error for
-// these short outputs: the program ends quietly by SIGPIPE, as most Unix
-// tools (and every task-watchdog command) do, status 141. The fs commands
-// keep their own rule (exit 1, fs_commands.cpp): their output is the
-// operation's result, and the audit log is flushed first.
+// these short outputs: when the command would exit 0, it ends quietly by
+// SIGPIPE, as most Unix tools (and every task-watchdog command) do, status
+// 141; when it already failed (`policy check good bad | head -0`: exit 2),
+// it keeps that exit code. The fs commands keep their own rule (exit 1,
+// fs_commands.cpp): their output is the operation's result, and the audit
+// log is flushed first. The message cannot throw: with `>/dev/full 2>&1`
+// stderr fails too (fmt::print(stderr, ...) threw, and the program aborted).
 int stdout_failed(int err, int exit_code) {
-  if (err == EPIPE) {
+  using airssys::osl::cli::kExitOk;
+  if (err == EPIPE && exit_code == kExitOk) {
     std::signal(SIGPIPE, SIG_DFL);
     sigset_t pipe_only;
     sigemptyset(&pipe_only);
@@ -53,8 +57,11 @@ int stdout_failed(int err, int exit_code) {
     pthread_sigmask(SIG_UNBLOCK, &pipe_only, nullptr);
     std::raise(SIGPIPE);
   }
-  fmt::print(stderr, "airssys-osl: io: writing standard output: {}\n", airssys::osl::detail::write_failure_reason(err));
-  return exit_code == airssys::osl::cli::kExitOk ? airssys::osl::cli::kExitFailed : exit_code;
+  if (err != EPIPE) {
+    airssys::osl::detail::write_stderr_ignoring_failure(
+        fmt::format("airssys-osl: io: writing standard output: {}\n", airssys::osl::detail::write_failure_reason(err)));
+  }
+  return exit_code == kExitOk ? airssys::osl::cli::kExitFailed : exit_code;
 }
 
 }  // namespace

@@ -26,6 +26,24 @@ pid_t monitor_of(const fs::path& dir, const fs::path& reg, const std::string& id
   return (*st)["monitor_pid"].get<pid_t>();
 }
 
+// Starts task ID (`exec sleep 1000`, deadline 1h away) and kills its
+// monitor: a task nothing enforces until a daemon runs. Its pid, or 0 after
+// a test failure. The caller moves the deadline into the past (no waiting,
+// no race with a slow machine).
+pid_t start_orphaned_task(const fs::path& dir, const fs::path& reg, const std::string& id) {
+  const auto started = run(dir, {"start", "--registry", reg.string(), "--id", id, "--timeout", "1h", "--grace", "1s", "--",
+                                 "/bin/sh", "-c", "exec sleep 1000"});
+  EXPECT_EQ(started.rc, 0) << started.err;
+  auto st = status_json(dir, reg, id);
+  const pid_t m = monitor_of(dir, reg, id);
+  if (started.rc != 0 || !st || !(*st)["pid"].is_number() || m <= 0 || ::kill(m, SIGKILL) != 0) {
+    ADD_FAILURE() << "task '" << id << "' not started, or its monitor not killed";
+    return 0;
+  }
+  EXPECT_TRUE(eventually([&] { return gone(m); }, 30s));
+  return (*st)["pid"].get<pid_t>();
+}
+
 // Starts `run` as our child, with its output in DIR/daemon.out. The Child
 // kills it if the test ends first: a leaked `run` would sweep every other
 // test's stale cgroups.
@@ -192,6 +210,33 @@ TEST(Daemon, ALogThatCannotBeWrittenIsWarnedOnceAndSigtermStillExitsZero) {
   EXPECT_EQ(slurp(d.path / "daemon.err"), warning) << "warned once, and nothing at exit";
 }
 
+// `run >/dev/full 2>&1`: stderr cannot take the warning either. Since
+// c44b846 the warning's fmt::print(stderr, ...) threw out of run_daemon,
+// main's catch printed to stderr again, and the daemon aborted (134) at its
+// first log line, before any sweep: deadlines went unenforced. It now keeps
+// sweeping: an overdue task whose monitor died is killed, and SIGTERM still
+// ends the daemon with 0.
+TEST(Daemon, KeepsEnforcingDeadlinesWhenNeitherItsLogNorStderrCanBeWritten) {
+  ASSERT_FALSE(bin().empty()) << "TASK_WATCHDOG_BIN is not set";
+  TempDir d;
+  const auto reg = d.path / "registry.json";
+  const pid_t task = start_orphaned_task(d.path, reg, "orphan");
+  ASSERT_GT(task, 0);
+  edit_task_record(reg, "orphan", [](nlohmann::json& t) { t["deadline_ms"] = now_ms() - 1; });
+  auto daemon = spawn({"run", "--interval", "50ms", "--registry", reg.string()}, "/dev/full", "/dev/full");
+  bool ended_early = false;
+  ASSERT_TRUE(eventually([&] { return (ended_early = daemon.exited()) || state_is(d.path, reg, "orphan", "timed_out"); }, 60s));
+  ASSERT_FALSE(ended_early) << "the daemon ended before enforcing the deadline: " << wait_child(daemon, 1s);
+  EXPECT_TRUE(eventually([&] { return gone(task); }, 10s));
+  // Still sweeping, log lines dropped, for about a second more.
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_FALSE(daemon.exited()) << "ended after " << i << " polls";
+    std::this_thread::sleep_for(100ms);
+  }
+  daemon.signal(SIGTERM);
+  EXPECT_EQ(wait_child(daemon, 30s), 0);
+}
+
 namespace {
 
 // A v1 freezer cgroup of this test's own: a process frozen in it stays (in D
@@ -232,16 +277,10 @@ TEST(Daemon, KeepsKillingSurvivorsUntilNoneIsLeft) {
   if (!Freezer::available()) GTEST_SKIP() << "no writable v1 freezer hierarchy here";
   TempDir d;
   const auto reg = d.path / "registry.json";
-  ASSERT_EQ(run(d.path, {"start", "--registry", reg.string(), "--id", "stubborn", "--timeout", "1h", "--grace", "1s", "--",
-                         "/bin/sh", "-c", "exec sleep 1000"}).rc, 0);
+  const pid_t task = start_orphaned_task(d.path, reg, "stubborn");
+  ASSERT_GT(task, 0);
   auto st = status_json(d.path, reg, "stubborn");
   ASSERT_TRUE(st);
-  const pid_t task = (*st)["pid"].get<pid_t>();
-  const pid_t m = monitor_of(d.path, reg, "stubborn");
-  ASSERT_GT(m, 0);
-  ASSERT_EQ(::kill(m, SIGKILL), 0);
-  ASSERT_TRUE(eventually([&] { return gone(m); }, 30s));
-  st = status_json(d.path, reg, "stubborn");
   ASSERT_EQ((*st)["state"], "running");
   Freezer freezer("wdtest-" + std::to_string(::getpid()) + "-" + std::to_string(task));
   ASSERT_TRUE(freezer.freeze(task));

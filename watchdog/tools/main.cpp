@@ -294,9 +294,12 @@ int run_cli(int argc, char** argv) {
       if (!failed) return;
       __fpurge(stdout);  // the unwritten line must not be retried (and fail) at exit
       std::clearerr(stdout);
+      // Not fmt::print(stderr, ...): with `>/dev/full 2>&1` it threw out of
+      // run_daemon and main's catch, and the daemon aborted (134).
       if (!std::exchange(warned, true)) {
-        fmt::print(stderr, "task-watchdog run: warning: writing the log to stdout: {} (lines that cannot be written are dropped)\n",
-                   airssys::osl::detail::write_failure_reason(*failed));
+        airssys::osl::detail::write_stderr_ignoring_failure(
+            fmt::format("task-watchdog run: warning: writing the log to stdout: {} (lines that cannot be written are dropped)\n",
+                        airssys::osl::detail::write_failure_reason(*failed)));
       }
     };
     if (auto ran = wd::run_daemon(reg, *d, run_policy, say, *sigkill_wait); !ran) return wd::cli::report(ran.error());
@@ -312,7 +315,9 @@ int run_cli(int argc, char** argv) {
 // and exit 1 (`list`'s early path does the same, list_early.cpp). A task
 // already running keeps its 0, with a warning. A reader that went away (`|
 // head`) is not an error: SIGPIPE ends the command quietly, as it ends most
-// Unix tools (docs/task-watchdog.md, "Exit codes").
+// Unix tools (docs/task-watchdog.md, "Exit codes"). The messages here cannot
+// throw: stderr may fail too (`>/dev/full 2>&1`), and an exception from a
+// catch handler aborts.
 int main(int argc, char** argv) {
   // `task-watchdog list >&-`: the registry must not open as fd 1.
   if (!airssys::osl::detail::open_closed_standard_fds()) return 1;
@@ -323,16 +328,16 @@ int main(int argc, char** argv) {
     if (const auto failed = airssys::osl::detail::stdout_flush_failure()) failure = airssys::osl::detail::write_failure_reason(*failed);
   } catch (const std::system_error& e) {
     if (std::ferror(stdout) == 0) {
-      fmt::print(stderr, "task-watchdog: {}\n", e.what());
+      airssys::osl::detail::write_stderr_ignoring_failure(fmt::format("task-watchdog: {}\n", e.what()));
       return g_own_failure;
     }
     failure = e.code().message();
   }
   if (failure.empty()) return status;
   if (g_task_running) {
-    fmt::print(stderr, "task-watchdog: warning: writing the output: {} (the task runs)\n", failure);
+    airssys::osl::detail::write_stderr_ignoring_failure(fmt::format("task-watchdog: warning: writing the output: {} (the task runs)\n", failure));
     return status;
   }
-  fmt::print(stderr, "task-watchdog: writing the output: {}\n", failure);
+  airssys::osl::detail::write_stderr_ignoring_failure(fmt::format("task-watchdog: writing the output: {}\n", failure));
   return status == 0 ? g_own_failure : status;
 }
