@@ -46,6 +46,7 @@ long involuntary_switches() {
 }  // namespace
 
 std::expected<void, Error> Broker::check_directory(const BrokerOptions& options) {
+  if (options.socket_path.empty()) return std::unexpected(Error::make(ErrorCategory::invalid_argument, "no socket path"));
   return detail::check_private_dir(options.socket_path.lexically_normal().parent_path(), socket_group(options));
 }
 

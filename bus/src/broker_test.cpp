@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 
 #include <atomic>
+#include <fstream>
 #include <thread>
 #include <cstring>
 #include <map>
@@ -88,6 +89,74 @@ TEST(Broker, CheckDirectoryRefusesAsStartDoesAndCreatesNothing) {
   o.socket_path = d.path() / "missing" / "bus.sock";
   EXPECT_TRUE(Broker::check_directory(o));
   EXPECT_FALSE(std::filesystem::exists(d.path() / "missing"));
+}
+
+// start() makes one non-recursive mkdir: a missing directory under a
+// missing parent, or under a file, fails the check as it fails start, with
+// the same error, and the check creates nothing. So does an empty path.
+TEST(Broker, CheckDirectoryRefusesWhatStartCannotCreate) {
+  TempDir d;
+  BrokerOptions o;
+  o.socket_path = d.path() / "no-parent" / "dir" / "bus.sock";
+  auto checked = Broker::check_directory(o);
+  ASSERT_FALSE(checked);
+  EXPECT_EQ(checked.error().errno_value, ENOENT) << checked.error().to_string();
+  auto started = Broker::start(o);
+  ASSERT_FALSE(started);
+  EXPECT_EQ(checked.error().to_string(), started.error().to_string());
+  EXPECT_FALSE(std::filesystem::exists(d.path() / "no-parent"));
+
+  { std::ofstream(d.path() / "file") << "x"; }
+  o.socket_path = d.path() / "file" / "dir" / "bus.sock";
+  checked = Broker::check_directory(o);
+  ASSERT_FALSE(checked);
+  EXPECT_EQ(checked.error().errno_value, ENOTDIR) << checked.error().to_string();
+  started = Broker::start(o);
+  ASSERT_FALSE(started);
+  EXPECT_EQ(checked.error().to_string(), started.error().to_string());
+
+  o.socket_path.clear();
+  checked = Broker::check_directory(o);
+  ASSERT_FALSE(checked);
+  EXPECT_EQ(checked.error().to_string(), Broker::start(o).error().to_string());
+  EXPECT_EQ(checked.error().category, ErrorCategory::invalid_argument);
+}
+
+// A parent we may not write: mkdir would fail with EACCES, so the check
+// does. As root (who may write anything) the check runs in a child that
+// has become uid 65534, owner of the read-only parent.
+TEST(Broker, CheckDirectoryRefusesAParentItCannotWrite) {
+  TempDir d;
+  const auto parent = d.path() / "ro";
+  std::filesystem::create_directory(parent);
+  ASSERT_EQ(::chmod(parent.c_str(), 0500), 0);
+  BrokerOptions o;
+  o.socket_path = parent / "dir" / "bus.sock";
+  // 0: refused as start refuses, with EACCES; else which step failed.
+  auto check = [&]() -> int {
+    auto checked = Broker::check_directory(o);
+    if (checked || checked.error().errno_value != EACCES) return 1;
+    auto started = Broker::start(o);
+    if (started || checked.error().to_string() != started.error().to_string()) return 2;
+    return std::filesystem::exists(parent / "dir") ? 3 : 0;
+  };
+  if (::geteuid() != 0) {
+    EXPECT_EQ(check(), 0);
+  } else {
+    ASSERT_EQ(::chmod(d.path().c_str(), 0711), 0);
+    ASSERT_EQ(::chown(parent.c_str(), 65534, 65534), 0);
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      if (::setresuid(65534, 65534, 65534) != 0) ::_exit(10);
+      ::_exit(check());
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status)) << status;
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+  }
+  ::chmod(parent.c_str(), 0700);
 }
 
 TEST(Broker, PubSubWithWildcards) {

@@ -75,8 +75,22 @@ std::expected<void, Error> ensure_private_dir(const std::filesystem::path& dir, 
 std::expected<void, Error> check_private_dir(const std::filesystem::path& dir, std::optional<gid_t> group) {
   const std::string d = dir_name(dir);
   const UniqueFd fd = open_dir(d);
-  if (!fd && errno == ENOENT) return {};
-  if (!fd) return std::unexpected(Error::from_errno(errno, "open directory " + d));
+  if (!fd) {
+    const int err = errno;
+    struct stat dst {};
+    if ((err == ENOENT || err == ENOTDIR) && ::lstat(d.c_str(), &dst) != 0) {
+      // Missing: passes only where ensure_private_dir's one mkdir would work
+      // (an existing parent directory we may write), else fails as it would.
+      const std::string parent = dir_name(std::filesystem::path(d).parent_path());
+      struct stat pst {};
+      if (::stat(parent.c_str(), &pst) != 0) return std::unexpected(Error::from_errno(errno, "mkdir " + d));
+      if (!S_ISDIR(pst.st_mode)) return std::unexpected(Error::from_errno(ENOTDIR, "mkdir " + d));
+      if (::faccessat(AT_FDCWD, parent.c_str(), W_OK | X_OK, AT_EACCESS) != 0)
+        return std::unexpected(Error::from_errno(errno, "mkdir " + d));
+      return {};
+    }
+    return std::unexpected(Error::from_errno(err, "open directory " + d));
+  }
   struct stat st {};
   return check_dir_fd(fd, d, group, st);
 }

@@ -25,8 +25,10 @@ using UniqueFd = airssys::osl::UniqueFd;
 [[nodiscard]] std::expected<void, Error> ensure_private_dir(const std::filesystem::path& dir,
                                                             std::optional<gid_t> group = std::nullopt);
 // The same owner and mode rules and errors as ensure_private_dir, creating
-// and changing nothing: a missing directory passes (ensure_private_dir would
-// create it 0700); with `group`, group bits pass (it would set 0770).
+// and changing nothing: a missing directory passes when its parent is a
+// directory the effective uid may write (ensure_private_dir would create it
+// 0700; its mkdir is not recursive), else it fails as that mkdir would
+// ("mkdir <dir>: ..."); with `group`, group bits pass (it would set 0770).
 [[nodiscard]] std::expected<void, Error> check_private_dir(const std::filesystem::path& dir,
                                                            std::optional<gid_t> group = std::nullopt);
 // Binds and listens (non-blocking) on `path`: mode 0600, or 0660 owned by

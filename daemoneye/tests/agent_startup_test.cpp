@@ -94,6 +94,27 @@ TEST(AgentStartup, AnUnsafeStateDirectoryIsRefusedBeforeAnythingIsCreated) {
   EXPECT_EQ(st.st_mode & 07777, 0755u);
 }
 
+// bus.socket under a directory whose parent is missing too: the broker's
+// one mkdir cannot make it, and the check says so before anything is put
+// in the state directory. Before, the check passed any missing directory;
+// the agent created agent.lock, the ledger and the database, then exited 1
+// when the broker failed that mkdir.
+TEST(AgentStartup, ASocketDirectoryUnderAMissingParentIsRefusedBeforeAnythingIsCreated) {
+  StartupFixture f;
+  const fs::path sockdir = f.dir.path() / "missing" / "sock";
+  f.write_config("bus: { socket: " + (sockdir / "bus.sock").string() + " }\n");
+  auto agent = f.start_agent();
+  EXPECT_EQ(agent->wait().value_or(-1), 1) << slurp(f.log);
+  EXPECT_TRUE(f.logged("cannot start: bus broker on " + (sockdir / "bus.sock").string() + ": io: mkdir " +
+                       sockdir.string() + ": No such file or directory"))
+      << slurp(f.log);
+  EXPECT_FALSE(f.logged("chmod")) << slurp(f.log);
+  EXPECT_FALSE(fs::exists(f.var / "daemoneye.db")) << slurp(f.log);
+  EXPECT_FALSE(fs::exists(f.var / "ledger")) << slurp(f.log);
+  EXPECT_FALSE(fs::exists(f.var / "agent.lock")) << slurp(f.log);
+  EXPECT_FALSE(fs::exists(f.dir.path() / "missing")) << slurp(f.log);
+}
+
 // A rules directory that stops the agent (exit 2) is found before the
 // store is opened: before, the agent had already created the database.
 TEST(AgentStartup, AMissingRulesDirectoryCreatesNoDatabase) {

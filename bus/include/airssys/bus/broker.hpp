@@ -90,8 +90,10 @@ class Broker {
   // The socket directory check start() makes (owner and mode, the same
   // errors: unsafe_directory for those), creating and changing nothing, so
   // a caller can refuse a directory before it puts its own files there. A
-  // missing directory passes (start creates it 0700); with allowed_gids,
-  // group bits pass (start sets 0770). start() checks again.
+  // missing directory passes if its parent is a directory we may write
+  // (start creates it 0700, with one non-recursive mkdir), else it fails as
+  // that mkdir would; an empty socket_path fails as in start(). With
+  // allowed_gids, group bits pass (start sets 0770). start() checks again.
   [[nodiscard]] static std::expected<void, Error> check_directory(const BrokerOptions& options);
   ~Broker();  // stop() and unlink the socket
   Broker(const Broker&) = delete;
