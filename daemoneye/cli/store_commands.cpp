@@ -3,6 +3,7 @@
 // the same guard the agent's rules run under.
 
 #include "commands.hpp"
+#include "follow_query.hpp"
 #include "output.hpp"
 
 #include <airssys/daemoneye/alert.hpp>
@@ -150,36 +151,16 @@ std::string alert_line(const std::vector<Value>& row, std::size_t width) {
 // Where a --follow watch is: the newest alert it has accounted for. `id`
 // alone is not enough: alerts.id is INTEGER PRIMARY KEY without
 // AUTOINCREMENT, so once retention (or an operator) deletes the newest rows
-// the store hands out their ids again. Its time and the start of its
-// dedup_key tell whether the row called `id` is still the one the watch saw.
+// the store hands out their ids again. Its time tells whether the row called
+// `id` is still the one the watch saw (a new row given the same id within
+// the same second passes for it). Not its dedup_key: a key past the engine's
+// value limit could not be read, and the watch would stop at it.
 struct FollowMark {
   std::int64_t id = 0;  // 0: no row (ids start at 1), so the watch reads from `time` on
   std::int64_t time = 0;
-  std::string key_hex;  // kMarkKey of the row: SQL computes both sides, so they compare alike
 };
 
-// The start of a dedup_key as hex: bounded whatever the key's length, and
-// only [0-9A-F], so it can be written into a statement's quoted literal
-// (QueryParam binds integers only).
-constexpr const char* kMarkKey = "hex(substr(dedup_key, 1, 64))";
-
-FollowMark mark_of(const Value& id, const Value& time, const Value& key_hex) {
-  return {.id = int_of(id), .time = int_of(time), .key_hex = str_of(key_hex)};
-}
-
-// The alerts after mark `m`, oldest first, in one statement (one snapshot):
-// those with a larger id while m's row is still there unchanged; otherwise
-// (gone or replaced: ids may have started again) every alert from m.time
-// on — one printed before may come again, none is lost. Bind :id and :time.
-std::string after_mark(std::string_view columns, const FollowMark& m, const HistoryArgs& args, std::size_t limit) {
-  std::string sql = fmt::format(
-      "{} WHERE CASE WHEN EXISTS (SELECT 1 FROM alerts WHERE id = :id AND time = :time AND {} = '{}') "
-      "THEN id > :id ELSE time >= :time END",
-      columns, kMarkKey, m.key_hex);
-  if (!args.rule.empty()) sql += fmt::format(" AND rule_id = '{}'", args.rule);
-  sql += fmt::format(" ORDER BY id LIMIT {}", limit);
-  return sql;
-}
+FollowMark mark_of(const Value& id, const Value& time) { return {.id = int_of(id), .time = int_of(time)}; }
 
 // Waits a second; true when stdout's reader is gone meanwhile (a pipe whose
 // reader exited reports POLLERR, a hung-up terminal POLLHUP), so `| head`
@@ -190,9 +171,20 @@ bool reader_gone_within_a_second() {
   return n > 0 && (p.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0;
 }
 
+// SQLITE_TOOBIG: a value past the engine's value limit (256 KiB). The engine
+// reports it as resource_exhausted with SQLite's own text, the one thing
+// that tells it from the other bounds of that category (query_engine_test
+// HugeStringsHitTheLengthLimit holds both).
+bool value_too_big(const Error& e) {
+  return e.category == ErrorCategory::resource_exhausted && e.message == "string or blob too big";
+}
+
 bool worth_retrying(const Error& e) {
-  // The agent holding its write lock past the busy timeout, or a slow disk.
-  return e.category == ErrorCategory::busy || e.category == ErrorCategory::timeout;
+  // The agent holding its write lock past the busy timeout, or a slow disk;
+  // out of memory, disk or temporary-file room (not one alert's fault: the
+  // next try may have it).
+  return e.category == ErrorCategory::busy || e.category == ErrorCategory::timeout ||
+         (e.category == ErrorCategory::resource_exhausted && !value_too_big(e));
 }
 
 // The next alert after `mark` is one no query can read whole: `why`. Says
@@ -200,34 +192,30 @@ bool worth_retrying(const Error& e) {
 Result<FollowMark> skip_unreadable(QueryEngine& engine, const HistoryArgs& args, const FollowMark& mark,
                                    std::span<const QueryParam> params, std::string_view why) {
   // Not its row: a value past the value limit fails even length().
-  auto next = engine.run(after_mark(fmt::format("SELECT id, time, {}, rule_id FROM alerts", kMarkKey), mark, args, 1),
-                         params);
+  auto next = engine.run(alerts_after_mark("SELECT id, time, rule_id FROM alerts", args.rule, 1), params);
   if (!next) return std::unexpected(next.error());
   if (next->rows.empty()) return mark;
   const auto& row = next->rows[0];
-  say(fmt::format("alert {} (rule {}) not printed: {}", int_of(row[0]), printable(str_of(row[3])), why));
-  return mark_of(row[0], row[1], row[2]);
+  say(fmt::format("alert {} (rule {}) not printed: {}", int_of(row[0]), printable(str_of(row[2])), why));
+  return mark_of(row[0], row[1]);
 }
 
 // --follow: every second, the alerts stored after `mark`, one line each (a
 // JSON object per line with --json), until stdout's reader is gone or a
-// signal ends the process.
+// signal ends the process. A full batch is followed at once by the next, so
+// a burst of more than --limit alerts a second does not fall behind.
 int follow_alerts(QueryEngine& engine, const Context& ctx, const HistoryArgs& args, FollowMark mark, std::size_t width) {
-  // kAlertColumns and, last, the row's kMarkKey.
-  const std::string follow_columns =
-      std::string(kAlertColumns).replace(std::string_view(kAlertColumns).find(" FROM"), 0, std::string(", ") + kMarkKey);
   // 1 while looking for the alert that made a batch unreadable, one at a time.
   std::size_t limit = args.limit;
   bool wait = true;
   for (;;) {
     if (wait && reader_gone_within_a_second()) return kExitOk;
     wait = true;
-    // The statement's text holds the mark's dedup_key: rebuilt as it moves.
     const QueryParam params[] = {{.name = ":id", .value = mark.id}, {.name = ":time", .value = mark.time}};
-    auto r = engine.run(after_mark(follow_columns, mark, args, limit), params);
+    auto r = engine.run(alerts_after_mark(kAlertColumns, args.rule, limit), params);
     // A value past the engine's value limit fails the whole statement; a row
     // past rules.max_bytes alone comes back as no rows, cut.
-    const bool too_big = r ? r->rows.empty() && r->truncated : r.error().category == ErrorCategory::resource_exhausted;
+    const bool too_big = r ? r->rows.empty() && r->truncated : value_too_big(r.error());
     if (too_big && limit > 1) {
       limit = 1;
       wait = false;
@@ -252,12 +240,15 @@ int follow_alerts(QueryEngine& engine, const Context& ctx, const HistoryArgs& ar
     }
     std::string out;
     for (const auto& row : r->rows) out += (args.json ? dump(alert_json(row), -1) : alert_line(row, width)) + "\n";
-    if (!r->rows.empty()) mark = mark_of(r->rows.back()[0], r->rows.back()[1], r->rows.back()[9]);
+    if (!r->rows.empty()) mark = mark_of(r->rows.back()[0], r->rows.back()[1]);
     if (!out.empty() && !write_stdout(out)) return kExitOk;  // the reader went away (| head)
+    // More may be waiting: a full batch, or one cut by rules.max_bytes.
+    const bool more = r->rows.size() == limit || (r->truncated && !r->rows.empty());
     if (limit == 1 && !r->rows.empty()) {
       wait = false;  // on to the unreadable one
     } else {
       limit = args.limit;
+      wait = !more;
     }
   }
 }
@@ -280,10 +271,10 @@ int run_alerts(const Context& ctx, const HistoryArgs& args) {
   if (args.follow) {
     // The watch starts after the newest alert there is now, printed or not:
     // read in the same statement as the listing, so nothing stored between
-    // the two is skipped. Columns 9-11 of each row.
-    sql = fmt::format("SELECT * FROM ({}), (SELECT id AS top_id, time AS top_time, {} AS top_key FROM alerts "
+    // the two is skipped. Columns 9-10 of each row.
+    sql = fmt::format("SELECT * FROM ({}), (SELECT id AS top_id, time AS top_time FROM alerts "
                       "ORDER BY id DESC LIMIT 1) ORDER BY time DESC, id DESC",
-                      sql, kMarkKey);
+                      sql);
   }
   auto r = (*engine)->run(sql);
   // --follow waits for a store busy at start as it does for one busy later.
@@ -315,7 +306,7 @@ int run_alerts(const Context& ctx, const HistoryArgs& args) {
   // No row listed: no mark row, so the watch reads every alert from the
   // listing's start time on (the listing had none of them).
   const FollowMark mark =
-      r->rows.empty() ? FollowMark{.time = from} : mark_of(r->rows[0][9], r->rows[0][10], r->rows[0][11]);
+      r->rows.empty() ? FollowMark{.time = from} : mark_of(r->rows[0][9], r->rows[0][10]);
   return follow_alerts(**engine, ctx, args, mark, width);
 }
 

@@ -5,6 +5,8 @@
 
 #include "harness.hpp"
 
+#include "../cli/follow_query.hpp"
+
 #include <airssys/daemoneye/agent_status.hpp>
 #include <airssys/daemoneye/store.hpp>
 #include <airssys/osl/proc.hpp>
@@ -12,6 +14,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <ctime>
@@ -104,6 +107,14 @@ class Cli : public ::testing::Test {
       got.push_back(j.is_object() ? j.value("rule_id", "?") : "?");
     }
     return got;
+  }
+
+  // Stored as the agent stores them (a connection of its own, closed after).
+  void store_alerts(const std::vector<de::Alert>& alerts) const {
+    auto store = de::Store::open({.path = db_});
+    ASSERT_TRUE(store) << store.error();
+    auto i = (*store)->insert_alerts(alerts);
+    ASSERT_TRUE(i) << i.error();
   }
 
   void make_store() {
@@ -513,7 +524,9 @@ TEST_F(Cli, AlertsFollowKeepsNewAlertsWhoseIdsWereUsedBefore) {
 // 256 KiB value limit (the statement fails), one whose values together pass
 // rules.max_bytes (the result comes back empty, cut). The watch names each
 // on stderr and goes on with the next. Before, the first ended the watch
-// with an error, and the second stopped it silently for as long as it ran.
+// with an error, and the second stopped it silently for as long as it ran;
+// then a dedup_key past 256 KiB still ended it (the watch read the key's
+// start to know its place).
 TEST_F(Cli, AlertsFollowGoesPastAlertsNoQueryCanReadWhole) {
   make_store();
   const fs::path config = dir_.path() / "config.yaml";
@@ -530,12 +543,14 @@ TEST_F(Cli, AlertsFollowGoesPastAlertsNoQueryCanReadWhole) {
       return de::Alert{.rule_id = rule, .rule_name = "R", .severity = de::Severity::high, .tags = {},
                        .row_json = R"({"pid":2})", .host = "h", .time = now(), .dedup_key = rule + "|pid=2"};
     };
-    std::vector<de::Alert> late{alert("before"), alert("huge-value"), alert("middle"), alert("huge-sum"), alert("after")};
+    std::vector<de::Alert> late{alert("before"), alert("huge-value"), alert("middle"), alert("huge-sum"),
+                                alert("huge-key"),  alert("after")};
     late[1].row_json = R"({"cmdline":")" + std::string(300'000, 'x') + R"("})";
     late[3].row_json = R"({"cmdline":")" + quarter + R"("})";
     late[3].rule_name = late[3].host = quarter;
     late[3].tags = {quarter};
     late[3].dedup_key = "huge-sum|" + quarter;
+    late[4].dedup_key = "huge-key|" + std::string(300'000, 'k');
     auto i = (*store)->insert_alerts(late);
     ASSERT_TRUE(i) << i.error();
   }
@@ -545,8 +560,81 @@ TEST_F(Cli, AlertsFollowGoesPastAlertsNoQueryCanReadWhole) {
       << slurp(err);
   EXPECT_TRUE(has(slurp(err), "alert 7 (rule huge-sum) not printed: larger than rules.max_bytes (1048576 bytes)"))
       << slurp(err);
+  EXPECT_TRUE(has(slurp(err), "alert 8 (rule huge-key) not printed: string or blob too big")) << slurp(err);
   EXPECT_FALSE(watch.wait(1500ms).has_value()) << slurp(err);
   EXPECT_EQ(rule_ids(), want);
+}
+
+// The newest alert, outside the listing's window, has a dedup_key past the
+// engine's 256 KiB value limit. Before, the statement that lists and finds
+// where the watch starts read that key's start and failed: the watch ended
+// with "string or blob too big" before it began.
+TEST_F(Cli, AlertsFollowStartsAfterANewestAlertWithAHugeKey) {
+  make_store();
+  store_alerts({{.rule_id = "old-huge-key", .rule_name = "R", .severity = de::Severity::low, .tags = {},
+                 .row_json = R"({"pid":3})", .host = "h", .time = now() - 2 * 86400,
+                 .dedup_key = "old|" + std::string(300'000, 'k')}});
+  const fs::path out = dir_.path() / "follow.out", err = dir_.path() / "follow.err";
+  Child watch({cli_bin(), "--db", db_.string(), "alerts", "--follow", "--json"}, out, err);
+  auto rule_ids = [&] { return rule_ids_in(out); };
+  ASSERT_TRUE(eventually([&] { return rule_ids().size() == 2; }, 30s)) << slurp(out) << slurp(err);
+  store_alerts({{.rule_id = "late-rule", .rule_name = "R", .severity = de::Severity::high, .tags = {},
+                 .row_json = R"({"pid":4})", .host = "h", .time = now(), .dedup_key = "late|pid=4"}});
+  const std::vector<std::string> want{"exec-from-tmp", "reverse-shell", "late-rule"};
+  EXPECT_TRUE(eventually([&] { return rule_ids() == want; }, 30s)) << slurp(out) << slurp(err);
+  EXPECT_FALSE(watch.wait(1500ms).has_value()) << slurp(err);
+  EXPECT_EQ(rule_ids(), want) << slurp(err);
+}
+
+// A burst larger than --limit: each full read is followed at once by the
+// next. Before, the watch waited a second after every read (but at
+// --limit 1), so 100 alerts at --limit 2 took at least 50 s; this allows
+// 30 s on a busy machine.
+TEST_F(Cli, AlertsFollowDoesNotWaitAfterAFullRead) {
+  make_store();
+  const fs::path out = dir_.path() / "follow.out", err = dir_.path() / "follow.err";
+  Child watch({cli_bin(), "--db", db_.string(), "alerts", "--follow", "--json", "--limit", "2"}, out, err);
+  auto rule_ids = [&] { return rule_ids_in(out); };
+  ASSERT_TRUE(eventually([&] { return rule_ids().size() == 2; }, 30s)) << slurp(out) << slurp(err);
+  std::vector<std::string> want{"exec-from-tmp", "reverse-shell"};
+  std::vector<de::Alert> burst;
+  for (int i = 0; i < 100; ++i) {
+    burst.push_back({.rule_id = fmt::format("burst-{}", i), .rule_name = "R", .severity = de::Severity::low,
+                     .tags = {}, .row_json = "{}", .host = "h", .time = now(), .dedup_key = fmt::format("b|{}", i)});
+    want.push_back(burst.back().rule_id);
+  }
+  store_alerts(burst);
+  EXPECT_TRUE(eventually([&] { return rule_ids() == want; }, 30s)) << rule_ids().size() << " lines\n" << slurp(err);
+}
+
+// Every poll reaches the new alerts through an index: the primary key while
+// the remembered alert is there, alerts_time after it is gone; never by
+// reading the whole table. Before, one CASE over both conditions made
+// SQLite scan `alerts` every second (1M alerts: ~100k pages a poll).
+TEST_F(Cli, AlertsFollowReadsThroughAnIndex) {
+  make_store();
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(::sqlite3_open_v2(db_.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  std::unique_ptr<sqlite3, decltype(&::sqlite3_close)> db(raw, &::sqlite3_close);
+  for (const std::string_view rule : {"", "reverse-shell"}) {
+    for (const std::string_view select : {"SELECT id, time, host, rule_id, rule_name, severity, tags, dedup_key, "
+                                          "\"row\" FROM alerts",
+                                          "SELECT id, time, rule_id FROM alerts"}) {
+      const std::string sql = "EXPLAIN QUERY PLAN " + de::cli::alerts_after_mark(select, rule, 100);
+      sqlite3_stmt* st = nullptr;
+      ASSERT_EQ(::sqlite3_prepare_v2(db.get(), sql.c_str(), -1, &st, nullptr), SQLITE_OK) << ::sqlite3_errmsg(db.get());
+      std::vector<std::string> plan;
+      while (::sqlite3_step(st) == SQLITE_ROW)
+        plan.emplace_back(reinterpret_cast<const char*>(::sqlite3_column_text(st, 3)));
+      ::sqlite3_finalize(st);
+      std::string all;
+      for (const auto& p : plan) all += p + "\n";
+      EXPECT_EQ(std::count(plan.begin(), plan.end(), "SCAN alerts"), 0) << all;
+      EXPECT_TRUE(has(all, "SEARCH alerts USING INTEGER PRIMARY KEY (rowid>?)\n")) << all;
+      EXPECT_TRUE(std::regex_search(all, std::regex("SEARCH alerts USING (COVERING )?INDEX alerts_time \\(time>\\?\\)\n")))
+          << all;
+    }
+  }
 }
 
 // `alerts -f | head -2`: head exits after the listing, and the watch ends
