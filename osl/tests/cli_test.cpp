@@ -159,6 +159,25 @@ TEST_F(Cli, PolicyOutputThatCannotBeWrittenIsAnError) {
   }
 }
 
+// An error or warning that cannot be written to stderr (`2>/dev/full`) does
+// not abort: fmt::print(stderr, ...) threw and main re-threw it (134, like a
+// crash). The command still fails with a non-zero code of its own.
+TEST_F(Cli, AnErrorThatCannotBeWrittenToStderrDoesNotAbort) {
+  const auto bad = path("bad.yaml");
+  write_file(bad, "rules: [\n");
+  int n = 0;
+  for (const auto& argv : {std::vector<std::string>{binary(), "policy", "check", bad},
+                           std::vector<std::string>{binary(), "fs", "read", "--policy", policy_, "--principal",
+                                                    "tester", path("missing")}}) {
+    const auto out = tmp_ / ("out" + std::to_string(n++));
+    airssys::testing::Child child(argv, {.stdout_path = out, .stderr_path = "/dev/full"});
+    const auto rc = child.wait();
+    ASSERT_TRUE(rc.has_value()) << argv[1] << " " << argv[2] << " did not end";
+    EXPECT_GT(*rc, 0) << argv[1] << " " << argv[2];
+    EXPECT_LT(*rc, 128) << argv[1] << " " << argv[2] << ": killed by signal " << *rc - 128 << " (134: aborted)";
+  }
+}
+
 // A reader that went away (`airssys-osl policy check P | head -0`) is not an
 // error for these short outputs: since 6af7fac it was "Broken pipe", exit
 // 1; now the program ends quietly by SIGPIPE, as task-watchdog and most

@@ -102,8 +102,13 @@ int main(int argc, char** argv) {
   } catch (const std::system_error& e) {
     // fmt::print throws once stdio's buffer cannot be written (a long
     // `policy check A B C ... > /dev/full`); before, that aborted.
-    if (std::ferror(stdout) == 0) throw;
-    return stdout_failed(e.code().value(), exit_code);
+    if (std::ferror(stdout) != 0) return stdout_failed(e.code().value(), exit_code);
+    // Not stdout: most often an error or warning that could not be written
+    // to stderr (`2>/dev/full`, or a reader of `2>&1 |` that went away),
+    // which aborted (134) and looked like a crash. One more try that cannot
+    // throw, then the command's own exit code (or 1 if it had none yet).
+    airssys::osl::detail::write_stderr_ignoring_failure(fmt::format("airssys-osl: {}\n", e.what()));
+    return exit_code == kExitOk ? kExitFailed : exit_code;
   }
   // What `policy check` and `policy explain` print through stdio must reach
   // the reader (fs commands check their own writes): `policy check P >
