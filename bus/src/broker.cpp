@@ -11,7 +11,6 @@
 #include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,6 +30,11 @@ constexpr std::uint64_t kWakeId = 1;
 constexpr std::size_t kReadChunk = 256 * 1024;
 constexpr std::size_t kKeepBuffer = 1024 * 1024;  // shrink buffers grown past this once idle
 constexpr std::chrono::milliseconds kPollBackoff{100};  // no busy_poll after losing the core while polling
+// A poll (epoll_wait with no timeout, then sched_yield) that took longer than
+// this lost the core to another process: a client the broker woke on its own
+// core runs for microseconds before it blocks again, a competing process for
+// a scheduler slice (milliseconds).
+constexpr std::chrono::microseconds kLostCore{200};
 
 // Members of the first allowed group must reach the socket through the
 // filesystem too (docs/bus.md "Authentication and permissions").
@@ -38,11 +42,6 @@ std::optional<gid_t> socket_group(const BrokerOptions& o) {
   return o.allowed_gids.empty() ? std::nullopt : std::optional<gid_t>(o.allowed_gids.front());
 }
 
-long involuntary_switches() {
-  rusage ru{};
-  ::getrusage(RUSAGE_THREAD, &ru);
-  return ru.ru_nivcsw;
-}
 }  // namespace
 
 std::expected<void, Error> Broker::check_directory(const BrokerOptions& options) {
@@ -151,14 +150,18 @@ void Broker::Impl::run() {
   // busy_poll: while now < poll_until the loop polls instead of sleeping.
   // Polling pays only on an idle machine (a wake-up from idle is what it
   // saves); on a busy one it takes the core from the threads it waits for.
-  // So a window in which this thread lost the core (an involuntary context
-  // switch: its yield let another thread run, or it was preempted) ends
-  // polling for kPollBackoff.
+  // Between polls the loop yields: a client this broker just woke, placed on
+  // its core (a sync wake-up), runs at once, and the whole request stays on
+  // one core without a wake-up from idle. A poll that lost the core for
+  // longer than kLostCore (another process ran) ends polling for
+  // kPollBackoff. (Until session 12 any involuntary context switch did, and
+  // the yields to the woken clients are counted as such: polling was off in
+  // exactly the state where it helps; docs/BENCHMARKS.md.)
   clock::time_point poll_until{}, no_poll_until{};
   bool polling = false;
-  long switches = 0;
   while (true) {
     if (polling && clock::now() >= poll_until) polling = false;
+    const auto polled_at = polling ? clock::now() : clock::time_point{};
     const int n = ::epoll_wait(epoll_fd.get(), evs.data(), static_cast<int>(evs.size()), polling ? 0 : -1);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -167,20 +170,15 @@ void Broker::Impl::run() {
     }
     if (n > 0 && window.count() > 0) {
       const auto now = clock::now();
-      if (!polling && now >= no_poll_until) {
-        polling = true;
-        switches = involuntary_switches();
-      }
+      if (!polling && now >= no_poll_until) polling = true;
       if (polling) poll_until = now + window;
     }
     if (n == 0 && polling) {
-      if (involuntary_switches() != switches) {
+      ::sched_yield();
+      const auto now = clock::now();
+      if (now - polled_at > kLostCore) {
         polling = false;
-        no_poll_until = clock::now() + kPollBackoff;
-      } else {
-        // A thread woken on this core (often one the broker just woke)
-        // runs now; if one does, the check above ends polling next time.
-        ::sched_yield();
+        no_poll_until = now + kPollBackoff;
       }
     }
     for (int i = 0; i < n; ++i) {
