@@ -91,6 +91,16 @@ TEST(Broker, CheckDirectoryRefusesAsStartDoesAndCreatesNothing) {
   EXPECT_FALSE(std::filesystem::exists(d.path() / "missing"));
 }
 
+// The check refuses `o` with `err`, start() refuses it with the same error.
+void expect_refused_as_start_refuses(const BrokerOptions& o, int err) {
+  auto checked = Broker::check_directory(o);
+  ASSERT_FALSE(checked);
+  EXPECT_EQ(checked.error().errno_value, err) << checked.error().to_string();
+  auto started = Broker::start(o);
+  ASSERT_FALSE(started);
+  EXPECT_EQ(checked.error().to_string(), started.error().to_string());
+}
+
 // start() makes one non-recursive mkdir: a missing directory under a
 // missing parent, or under a file, fails the check as it fails start, with
 // the same error, and the check creates nothing. So does an empty path.
@@ -98,25 +108,15 @@ TEST(Broker, CheckDirectoryRefusesWhatStartCannotCreate) {
   TempDir d;
   BrokerOptions o;
   o.socket_path = d.path() / "no-parent" / "dir" / "bus.sock";
-  auto checked = Broker::check_directory(o);
-  ASSERT_FALSE(checked);
-  EXPECT_EQ(checked.error().errno_value, ENOENT) << checked.error().to_string();
-  auto started = Broker::start(o);
-  ASSERT_FALSE(started);
-  EXPECT_EQ(checked.error().to_string(), started.error().to_string());
+  expect_refused_as_start_refuses(o, ENOENT);
   EXPECT_FALSE(std::filesystem::exists(d.path() / "no-parent"));
 
   { std::ofstream(d.path() / "file") << "x"; }
   o.socket_path = d.path() / "file" / "dir" / "bus.sock";
-  checked = Broker::check_directory(o);
-  ASSERT_FALSE(checked);
-  EXPECT_EQ(checked.error().errno_value, ENOTDIR) << checked.error().to_string();
-  started = Broker::start(o);
-  ASSERT_FALSE(started);
-  EXPECT_EQ(checked.error().to_string(), started.error().to_string());
+  expect_refused_as_start_refuses(o, ENOTDIR);
 
   o.socket_path.clear();
-  checked = Broker::check_directory(o);
+  auto checked = Broker::check_directory(o);
   ASSERT_FALSE(checked);
   EXPECT_EQ(checked.error().to_string(), Broker::start(o).error().to_string());
   EXPECT_EQ(checked.error().category, ErrorCategory::invalid_argument);
