@@ -178,6 +178,39 @@ TEST_F(Cli, AnErrorThatCannotBeWrittenToStderrDoesNotAbort) {
   }
 }
 
+// With stderr unwritable (`2>/dev/full`) every command still exits with its
+// documented code (the --help footer, docs/osl.md): the message is lost,
+// the code is not. Each case exited 1 before detail::print_stderr: the
+// first message to stderr threw, and main's catch took its place.
+TEST_F(Cli, DocumentedExitCodesHoldWhenStderrCannotBeWritten) {
+  const auto bad = path("bad.yaml");
+  write_file(bad, "rules: [\n");
+  struct Case {
+    std::vector<std::string> args;
+    int code;
+  };
+  const std::vector<Case> cases = {
+      {{"policy", "check", bad}, 2},                                                   // invalid policy
+      {{"policy", "explain", "--policy", policy_, "--principal", "tester", "--op", "fs.nope",
+        "--resource", path("a")}, 2},                                                  // usage
+      {as_tester({"exec"}, {"--timeout", "soon", "--", "/bin/true"}), 2},              // usage
+      {as_tester({"fs", "write"}, {"--append", "--atomic", path("a")}), 2},            // usage
+      {as_tester({"fs", "read"}, {path("secret/key")}), 126},                          // denied
+      {as_tester({"exec"}, {"--", "/usr/bin/touch", path("t")}), 126},                 // denied
+      {as_tester({"exec"}, {"--", "/usr/bin/airssys-no-such-program"}), 127},          // not found
+      {as_tester({"exec"}, {"--timeout", "300ms", "--", "/bin/sleep", "60"}), 124},    // timeout
+      {as_tester({"fs", "read"}, {path("missing")}), 1},                               // failed
+  };
+  int n = 0;
+  for (const auto& c : cases) {
+    std::vector<std::string> argv{binary()};
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    const auto out = tmp_ / ("out" + std::to_string(n++));
+    airssys::testing::Child child(argv, {.stdout_path = out, .stderr_path = "/dev/full"});
+    EXPECT_EQ(child.wait(), std::optional<int>(c.code)) << c.args[0] << " " << c.args[1] << " " << c.args.back();
+  }
+}
+
 // A reader that went away (`airssys-osl policy check P | head -0`) is not an
 // error for these short outputs: since 6af7fac it was "Broken pipe", exit
 // 1; now the program ends quietly by SIGPIPE, as task-watchdog and most

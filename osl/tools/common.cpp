@@ -1,6 +1,7 @@
 #include "common.hpp"
 
 #include <airssys/ledger/osl_sink.hpp>
+#include <airssys/osl/detail/stderr_message.hpp>
 
 #include <unistd.h>
 
@@ -49,7 +50,7 @@ bool install_traceparent(const CommonOptions& o) {
   if (!o.traceparent.empty()) {
     auto context = TraceContext::parse(o.traceparent);
     if (!context) {
-      fmt::print(stderr, "airssys-osl: --traceparent: {}\n", context.error().message);
+      detail::print_stderr("airssys-osl: --traceparent: {}\n", context.error().message);
       return false;
     }
     program_trace().emplace(*context);
@@ -59,8 +60,8 @@ bool install_traceparent(const CommonOptions& o) {
   if (env == nullptr || *env == '\0') return true;
   auto context = TraceContext::parse(env);
   if (!context) {
-    fmt::print(stderr, "airssys-osl: warning: TRACEPARENT ignored, the records carry no trace: {}\n",
-               context.error().message);
+    detail::print_stderr("airssys-osl: warning: TRACEPARENT ignored, the records carry no trace: {}\n",
+                         context.error().message);
     return true;
   }
   program_trace().emplace(*context);
@@ -72,7 +73,7 @@ bool install_traceparent(const CommonOptions& o) {
 std::expected<SystemOptions, int> make_system_options(const CommonOptions& o) {
   auto policy = Policy::load_file(o.policy);
   if (!policy) {
-    fmt::print(stderr, "{}\n", policy.error().to_string());
+    detail::print_stderr("{}\n", policy.error().to_string());
     return std::unexpected(kExitUsage);
   }
   if (!install_traceparent(o)) return std::unexpected(kExitUsage);
@@ -81,12 +82,12 @@ std::expected<SystemOptions, int> make_system_options(const CommonOptions& o) {
   options.audit.stall_timeout = kAuditStall;
   if (!o.audit_log.empty()) {
     if (auto ok = check_audit_log_path(o.audit_log); !ok) {
-      fmt::print(stderr, "airssys-osl: --audit-log {}: {}\n", o.audit_log, ok.error().message);
+      detail::print_stderr("airssys-osl: --audit-log {}: {}\n", o.audit_log, ok.error().message);
       return std::unexpected(kExitUsage);
     }
     auto sink = make_file_sink(FileSinkOptions{.path = o.audit_log, .fsync_each_batch = true});
     if (!sink) {
-      fmt::print(stderr, "airssys-osl: cannot open the audit log: {}\n", sink.error().to_string());
+      detail::print_stderr("airssys-osl: cannot open the audit log: {}\n", sink.error().to_string());
       return std::unexpected(kExitUsage);
     }
     options.audit.sinks.push_back(make_write_through(std::move(*sink)));
@@ -94,7 +95,7 @@ std::expected<SystemOptions, int> make_system_options(const CommonOptions& o) {
   if (!o.audit_ledger.empty()) {
     auto sink = ledger::make_osl_sink({.dir = o.audit_ledger});
     if (!sink) {
-      fmt::print(stderr, "airssys-osl: cannot open the audit ledger: {}\n", sink.error().to_string());
+      detail::print_stderr("airssys-osl: cannot open the audit ledger: {}\n", sink.error().to_string());
       return std::unexpected(kExitUsage);
     }
     options.audit.sinks.push_back(make_write_through(std::move(*sink)));
@@ -102,7 +103,7 @@ std::expected<SystemOptions, int> make_system_options(const CommonOptions& o) {
   if (!o.audit_syslog.empty()) {
     auto sink = make_syslog_sink({.address = o.audit_syslog, .facility = o.audit_syslog_facility});
     if (!sink) {
-      fmt::print(stderr, "airssys-osl: --audit-syslog: {}\n", sink.error().message);
+      detail::print_stderr("airssys-osl: --audit-syslog: {}\n", sink.error().message);
       return std::unexpected(kExitUsage);
     }
     options.audit.sinks.push_back(make_write_through(std::move(*sink)));
@@ -119,12 +120,12 @@ std::expected<System, int> make_system(const CommonOptions& o) {
 
 int finish(System& system, int code) {
   if (auto r = system.flush_audit(std::chrono::seconds(5)); !r) {
-    fmt::print(stderr, "airssys-osl: warning: {}\n", r.error().to_string());
+    detail::print_stderr("airssys-osl: warning: {}\n", r.error().to_string());
   }
   return code;
 }
 
-void print_error(const Error& e) { fmt::print(stderr, "airssys-osl: {}\n", e.to_string()); }
+void print_error(const Error& e) { detail::print_stderr("airssys-osl: {}\n", e.to_string()); }
 
 int fs_exit_code(const Error& e) { return e.category == ErrorCategory::denied ? kExitDenied : kExitFailed; }
 

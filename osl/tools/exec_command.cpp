@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include <airssys/osl/detail/shown_text.hpp>
+#include <airssys/osl/detail/stderr_message.hpp>
 #include <airssys/osl/duration.hpp>
 #include <airssys/osl/keep_fd_option.hpp>
 
@@ -95,9 +96,9 @@ int supervise(process::Process& proc, const SignalCatcher& signals,
         const int signo = static_cast<int>(si.ssi_signo);
         if (si.ssi_code == SI_KERNEL) continue;  // from the terminal: the child has it too
         if (auto f = proc.signal(signo); !f && f.error().category != ErrorCategory::not_found) {
-          fmt::print(stderr, "airssys-osl: cannot pass SIG{} on to {} ({}); killing it\n", sigabbrev_np(signo),
-                     detail::shown_path(program),
-                     f.error().to_string());
+          detail::print_stderr("airssys-osl: cannot pass SIG{} on to {} ({}); killing it\n", sigabbrev_np(signo),
+                               detail::shown_path(program),
+                               f.error().to_string());
           return 128 + signo;  // the Process handle kills and reaps the child
         }
       }
@@ -110,8 +111,8 @@ int supervise(process::Process& proc, const SignalCatcher& signals,
     return kExitInternal;
   }
   if (status->timed_out) {
-    fmt::print(stderr, "airssys-osl: {} timed out after {} and was killed\n", detail::shown_path(program),
-               timeout_text);
+    detail::print_stderr("airssys-osl: {} timed out after {} and was killed\n", detail::shown_path(program),
+                         timeout_text);
     return kExitTimeout;
   }
   return status->shell_code();
@@ -122,18 +123,18 @@ int run_exec(const ExecOptions& o) {
   // the audit log) must not pass for a --keep-fd the caller left closed.
   const auto keep_fds = process::parse_keep_fd_option(o.keep_fds);
   if (!keep_fds) {
-    fmt::print(stderr, "airssys-osl: {}\n", keep_fds.error().message);
+    detail::print_stderr("airssys-osl: {}\n", keep_fds.error().message);
     return kExitUsage;
   }
   if (auto kept = process::check_keep_fd_option(
           *keep_fds, {.child = "the program's", .set_by = "exec", .program = "airssys-osl"});
       !kept) {
-    fmt::print(stderr, "airssys-osl: {}\n", kept.error().message);
+    detail::print_stderr("airssys-osl: {}\n", kept.error().message);
     return kExitUsage;
   }
   if (o.sandbox && !o.keep_fds.empty()) {
-    fmt::print(stderr, "airssys-osl: --keep-fd cannot be combined with --sandbox: an open fd would carry access past "
-                       "the Landlock ruleset\n");
+    detail::print_stderr("airssys-osl: --keep-fd cannot be combined with --sandbox: an open fd would carry access past "
+                         "the Landlock ruleset\n");
     return kExitUsage;
   }
   std::optional<std::chrono::milliseconds> timeout;
@@ -144,14 +145,14 @@ int run_exec(const ExecOptions& o) {
                                              .allow_fraction = true,
                                              .max = std::chrono::milliseconds(365LL * 86'400'000)});
     if (!parsed) {
-      fmt::print(stderr, "airssys-osl: {}\n", parsed.error().message);
+      detail::print_stderr("airssys-osl: {}\n", parsed.error().message);
       return kExitUsage;
     }
     timeout = *parsed;
   }
   for (const auto& kv : o.env) {
     if (kv.find('=') == std::string::npos || kv.front() == '=') {
-      fmt::print(stderr, "airssys-osl: --env '{}': expected KEY=VALUE\n", detail::shown_text(kv));
+      detail::print_stderr("airssys-osl: --env '{}': expected KEY=VALUE\n", detail::shown_text(kv));
       return kExitUsage;
     }
   }
@@ -171,10 +172,10 @@ int run_exec(const ExecOptions& o) {
   for (const auto& kv : o.env) {
     const std::string name = kv.substr(0, kv.find('='));
     if (is_loader_variable(name) && std::find(env_allowed.begin(), env_allowed.end(), name) == env_allowed.end()) {
-      fmt::print(stderr,
-                 "airssys-osl: warning: --env {} is not passed on: the policy does not name this dynamic-loader "
-                 "variable in the env list of '{}'\n",
-                 detail::shown_text(name), detail::shown_text(o.common.principal));
+      detail::print_stderr(
+          "airssys-osl: warning: --env {} is not passed on: the policy does not name this dynamic-loader "
+          "variable in the env list of '{}'\n",
+          detail::shown_text(name), detail::shown_text(o.common.principal));
     }
   }
 

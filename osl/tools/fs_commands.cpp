@@ -15,6 +15,7 @@
 
 #include "common.hpp"
 
+#include <airssys/osl/detail/stderr_message.hpp>
 #include <airssys/osl/utc_time.hpp>
 
 namespace airssys::osl::cli {
@@ -64,7 +65,7 @@ int fail(const Error& e) {
 
 int emit(std::string_view text) {
   if (write_stdout(text)) return kExitOk;
-  fmt::print(stderr, "airssys-osl: io: writing standard output: {}\n", std::strerror(errno));
+  detail::print_stderr("airssys-osl: io: writing standard output: {}\n", std::strerror(errno));
   return kExitFailed;
 }
 
@@ -86,7 +87,7 @@ int fs_read(const FsOptions& o) {
 
 int fs_write(const FsOptions& o) {
   if (o.append && o.atomic) {
-    fmt::print(stderr, "airssys-osl: --append and --atomic cannot be combined (atomic replaces the whole file)\n");
+    detail::print_stderr("airssys-osl: --append and --atomic cannot be combined (atomic replaces the whole file)\n");
     return kExitUsage;
   }
   std::string data;

@@ -15,6 +15,7 @@
 
 #include <airssys/osl/detail/empty_option_value.hpp>
 #include <airssys/osl/detail/standard_fds.hpp>
+#include <airssys/osl/detail/stderr_message.hpp>
 #include <airssys/osl/detail/stdout_flush.hpp>
 
 namespace {
@@ -103,10 +104,11 @@ int main(int argc, char** argv) {
     // fmt::print throws once stdio's buffer cannot be written (a long
     // `policy check A B C ... > /dev/full`); before, that aborted.
     if (std::ferror(stdout) != 0) return stdout_failed(e.code().value(), exit_code);
-    // Not stdout: most often an error or warning that could not be written
-    // to stderr (`2>/dev/full`, or a reader of `2>&1 |` that went away),
-    // which aborted (134) and looked like a crash. One more try that cannot
-    // throw, then the command's own exit code (or 1 if it had none yet).
+    // Not stdout: some other failure the command did not expect. Messages
+    // to stderr cannot throw (detail::print_stderr: with `2>/dev/full` an
+    // error or warning aborted, 134, or turned the command's own exit code
+    // into 1). Said once, then the command's own exit code (or 1 if it had
+    // none yet).
     airssys::osl::detail::write_stderr_ignoring_failure(fmt::format("airssys-osl: {}\n", e.what()));
     return exit_code == kExitOk ? kExitFailed : exit_code;
   }

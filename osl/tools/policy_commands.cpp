@@ -8,6 +8,8 @@
 
 #include "common.hpp"
 
+#include <airssys/osl/detail/stderr_message.hpp>
+
 namespace airssys::osl::cli {
 
 namespace {
@@ -24,7 +26,7 @@ int run_check(const std::vector<std::string>& files) {
   for (const auto& file : files) {
     auto p = Policy::load_file(file);
     if (!p) {
-      fmt::print(stderr, "{}\n", p.error().to_string());
+      detail::print_stderr("{}\n", p.error().to_string());
       code = kExitUsage;
       continue;
     }
@@ -53,14 +55,14 @@ std::expected<std::string, std::string> canonical_path(const std::string& r) {
 int run_explain(const ExplainOptions& o) {
   auto policy = Policy::load_file(o.policy);
   if (!policy) {
-    fmt::print(stderr, "{}\n", policy.error().to_string());
+    detail::print_stderr("{}\n", policy.error().to_string());
     return kExitUsage;
   }
   const auto kind = parse_op_kind(o.op);
   if (!kind) {
     std::string known;
     for (const OpKind k : kAllOpKinds) known += fmt::format("{}{}", known.empty() ? "" : ", ", to_string(k));
-    fmt::print(stderr, "airssys-osl: unknown operation kind '{}'; known: {}\n", o.op, known);
+    detail::print_stderr("airssys-osl: unknown operation kind '{}'; known: {}\n", o.op, known);
     return kExitUsage;
   }
   // The questions the pipeline asks: fs.rename names two paths (from, to),
@@ -69,12 +71,12 @@ int run_explain(const ExplainOptions& o) {
   // was "allow" for A alone, `--op fs.read` without a resource "deny"
   // even under a rule allowing every path.
   if (*kind == OpKind::fs_rename && o.resources.size() != 2) {
-    fmt::print(stderr, "airssys-osl: --op fs.rename takes --resource twice (the path, then its new name); got {}\n",
-               o.resources.size());
+    detail::print_stderr("airssys-osl: --op fs.rename takes --resource twice (the path, then its new name); got {}\n",
+                         o.resources.size());
     return kExitUsage;
   }
   if (*kind != OpKind::net_socket && o.resources.empty()) {
-    fmt::print(stderr, "airssys-osl: --op {} needs a --resource (a path, \"IP:PORT\" or a tool name)\n", o.op);
+    detail::print_stderr("airssys-osl: --op {} needs a --resource (a path, \"IP:PORT\" or a tool name)\n", o.op);
     return kExitUsage;
   }
   std::vector<std::string> names;
@@ -85,7 +87,7 @@ int run_explain(const ExplainOptions& o) {
     }
     auto c = canonical_path(r);
     if (!c) {
-      fmt::print(stderr, "airssys-osl: --resource '{}': {}\n", r, c.error());
+      detail::print_stderr("airssys-osl: --resource '{}': {}\n", r, c.error());
       return kExitUsage;
     }
     names.push_back(std::move(*c));

@@ -161,6 +161,44 @@ TEST(Cli, UsageErrors) {
   EXPECT_NE(help.out.find("124"), std::string::npos);
 }
 
+// With stderr unwritable (`2>/dev/full`) every command still exits with its
+// documented code (docs/task-watchdog.md, "Exit codes"): the message is
+// lost, the code is not. The first message to stderr threw, and main's
+// catch turned it into 1 (usage, unknown id, a corrupt registry, a denied
+// start) or 125 (`start --wait` of a missing program).
+TEST(Cli, DocumentedExitCodesHoldWhenStderrCannotBeWritten) {
+  TempDir d;
+  const auto reg = (d.path / "r.json").string();
+  const auto corrupt = (d.path / "corrupt.json").string();
+  { std::ofstream(corrupt) << "{\"schema_version\": 1, \"tasks\": {\"x\": "; }
+  const auto deny_all = (d.path / "deny.yaml").string();
+  { std::ofstream(deny_all) << "version: 1\nprincipals:\n  nobody-here: {}\nrules: []\n"; }
+  struct Case {
+    std::vector<std::string> args;  // --registry goes in after the command's name
+    std::string registry;
+    int code;
+  };
+  const std::vector<Case> cases = {
+      {{"start", "--id", "bad id", "--", "true"}, reg, 2},
+      {{"start", "--id", "t", "--timeout", "5x", "--", "true"}, reg, 2},
+      {{"cleanup", "--older-than", ""}, reg, 2},
+      {{"status", "nope"}, reg, 3},
+      {{"kill", "nope"}, reg, 3},
+      {{"list"}, corrupt, 4},
+      {{"status", "x"}, corrupt, 4},
+      {{"start", "--id", "denied", "--policy", deny_all, "--", "true"}, reg, 6},
+      {{"start", "--wait", "--id", "missing", "--", "/nonexistent/prog"}, reg, 127},
+      {{"start", "--wait", "--id", "late", "--timeout", "300ms", "--grace", "100ms", "--", "sleep", "60"}, reg, 124},
+  };
+  int n = 0;
+  for (const auto& c : cases) {
+    std::vector<std::string> args = c.args;
+    args.insert(args.begin() + 1, {"--registry", c.registry});
+    auto child = spawn(args, d.path / ("out" + std::to_string(n++)), "/dev/full");
+    EXPECT_EQ(wait_child(child), c.code) << c.args[0] << " " << c.args[1] << " " << c.args.back();
+  }
+}
+
 // `cleanup --older-than "$AGE"` with AGE unset removed every ended task, and
 // `start --timeout "$T"` started a task without a deadline: an option given
 // '' is a usage error naming it (2; 125 under --wait), and nothing is done.

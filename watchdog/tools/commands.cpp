@@ -19,6 +19,7 @@
 #include <airssys/watchdog/task_status.hpp>
 #include <airssys/watchdog/units.hpp>
 
+#include <airssys/osl/detail/stderr_message.hpp>
 #include <airssys/osl/unique_fd.hpp>
 
 #include <fcntl.h>
@@ -48,7 +49,7 @@ std::int64_t now_ms() {
 }
 
 int report(const wd::Error& e) {
-  fmt::print(stderr, "task-watchdog: {}\n", e.message);
+  osl::detail::print_stderr("task-watchdog: {}\n", e.message);
   return exit_status(e.category);
 }
 
@@ -202,15 +203,15 @@ int cmd_kill(const wd::Registry& reg, const std::string& id, const std::string& 
       break;
   }
   if (r->outcome == wd::KillOutcome::unverified) {
-    fmt::print(stderr, "task-watchdog: task '{}': could not verify that its processes are gone ({}); not recorded as killed\n", id,
-               r->unverified_reason);
+    osl::detail::print_stderr("task-watchdog: task '{}': could not verify that its processes are gone ({}); not recorded as killed\n",
+                              id, r->unverified_reason);
     if (r->found == 0) return 1;
   }
   if (!r->survivors.empty()) {
     std::string pids;
     for (const pid_t p : r->survivors) pids += fmt::format("{}{}", pids.empty() ? "" : ", ", p);
-    fmt::print(stderr, "task-watchdog: task '{}': {} process(es) survived SIGKILL, retried for {} (pids {}); not recorded as killed\n",
-               id, r->survivors.size(), wd::format_duration(req.sigkill_wait), pids);
+    osl::detail::print_stderr("task-watchdog: task '{}': {} process(es) survived SIGKILL, retried for {} (pids {}); not recorded as killed\n",
+                              id, r->survivors.size(), wd::format_duration(req.sigkill_wait), pids);
   }
   fmt::print("task '{}': {} process(es) found, {} ended on SIGTERM, {} left ({})\n", id, r->found, r->terminated, r->survivors.size(),
              wd::to_string(r->method));
@@ -339,7 +340,7 @@ int cmd_cleanup(const wd::Registry& reg, const std::string& older_text) {
   for (const auto& line : r->ended_containers) fmt::print("{}\n", line);
   fmt::print("removed {} ended task(s)\n", r->removed.size());
   std::fflush(stdout);
-  for (const auto& line : r->not_removed) fmt::print(stderr, "task-watchdog: {}\n", line);
+  for (const auto& line : r->not_removed) osl::detail::print_stderr("task-watchdog: {}\n", line);
   return r->not_removed.empty() ? 0 : 1;
 }
 

@@ -31,6 +31,7 @@
 #include "commands.hpp"
 
 #include <airssys/osl/detail/standard_fds.hpp>
+#include <airssys/osl/detail/stderr_message.hpp>
 #include <airssys/watchdog/registry.hpp>
 
 #include <unistd.h>
@@ -119,8 +120,7 @@ void early_list(int argc, char** argv, char** envp) {
     failure = e.what();
   }
   if (!failure.empty()) {
-    const std::string msg = "task-watchdog: writing the task list: " + failure + "\n";
-    (void)!::write(STDERR_FILENO, msg.data(), msg.size());
+    airssys::osl::detail::write_stderr_ignoring_failure("task-watchdog: writing the task list: " + failure + "\n");
     status = 1;
   }
   std::fflush(stderr);

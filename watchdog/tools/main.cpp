@@ -8,6 +8,7 @@
 #include <airssys/osl/detail/empty_option_value.hpp>
 #include <airssys/osl/detail/shown_text.hpp>
 #include <airssys/osl/detail/standard_fds.hpp>
+#include <airssys/osl/detail/stderr_message.hpp>
 #include <airssys/osl/detail/stdout_flush.hpp>
 #include <airssys/osl/keep_fd_option.hpp>
 #include <airssys/watchdog/daemon.hpp>
@@ -172,7 +173,7 @@ int run_cli(int argc, char** argv) {
   // for `cleanup --older-than ''`, "every ended task"). --env and --keep-fd
   // refuse '' with their own messages.
   if (const auto empty = airssys::osl::detail::first_empty_option_value(app, {"--env", "--keep-fd"})) {
-    fmt::print(stderr, "task-watchdog: {}: no value given (leave the option out for its default)\n", *empty);
+    airssys::osl::detail::print_stderr("task-watchdog: {}: no value given (leave the option out for its default)\n", *empty);
     return *start && req.wait ? wd::kExitWatchdogFailed : wd::cli::exit_status(wd::ErrorCategory::usage);
   }
 
@@ -187,14 +188,14 @@ int run_cli(int argc, char** argv) {
       return std::nullopt;
     };
     if (const auto refused = keep_fds_refused()) {
-      fmt::print(stderr, "task-watchdog: {}\n", *refused);
+      airssys::osl::detail::print_stderr("task-watchdog: {}\n", *refused);
       return req.wait ? wd::kExitWatchdogFailed : wd::cli::exit_status(wd::ErrorCategory::usage);
     }
   }
   const wd::Registry reg(wd::Registry::default_path(registry_opt));
   if (!audit_ledger.empty()) {
     if (auto ready = wd::cli::crypto_init(); !ready) {
-      fmt::print(stderr, "task-watchdog: --audit-ledger needs libcrypto (OpenSSL 3): {}\n", ready.error());
+      airssys::osl::detail::print_stderr("task-watchdog: --audit-ledger needs libcrypto (OpenSSL 3): {}\n", ready.error());
       return wd::cli::exit_status(wd::ErrorCategory::failure);
     }
     std::error_code ec;
@@ -204,7 +205,7 @@ int run_cli(int argc, char** argv) {
   if (*start) {
     const int fail = req.wait ? wd::kExitWatchdogFailed : wd::cli::exit_status(wd::ErrorCategory::usage);
     auto usage = [&](const std::string& m) {
-      fmt::print(stderr, "task-watchdog: {}\n", m);
+      airssys::osl::detail::print_stderr("task-watchdog: {}\n", m);
       return fail;
     };
     if (!wd::valid_task_id(req.id)) return usage(fmt::format("invalid task id '{}': use 1-64 of A-Z a-z 0-9 _ -, not starting with -", airssys::osl::detail::shown_text(req.id)));
@@ -233,7 +234,7 @@ int run_cli(int argc, char** argv) {
     req.policy_file = policy_text;
     auto started = wd::start_task(reg, req);
     if (!started) {
-      fmt::print(stderr, "task-watchdog: {}\n", started.error().message);
+      airssys::osl::detail::print_stderr("task-watchdog: {}\n", started.error().message);
       return req.wait ? wd::cli::wait_exit_status(started.error().category) : wd::cli::exit_status(started.error().category);
     }
     g_task_running = !req.wait;
@@ -242,7 +243,7 @@ int run_cli(int argc, char** argv) {
   }
   if (*regcmd) {
     auto usage = [&](const std::string& m) {
-      fmt::print(stderr, "task-watchdog: {}\n", m);
+      airssys::osl::detail::print_stderr("task-watchdog: {}\n", m);
       return wd::cli::exit_status(wd::ErrorCategory::usage);
     };
     if (!wd::valid_task_id(reg_req.id)) return usage(fmt::format("invalid task id '{}': use 1-64 of A-Z a-z 0-9 _ -, not starting with -", airssys::osl::detail::shown_text(reg_req.id)));
@@ -273,7 +274,7 @@ int run_cli(int argc, char** argv) {
   if (*runcmd) {
     auto d = wd::parse_duration(interval_text, "--interval");
     if (!d || d->count() < 10) {
-      fmt::print(stderr, "task-watchdog: {}\n", d ? "--interval must be at least 10ms" : d.error().message);
+      airssys::osl::detail::print_stderr("task-watchdog: {}\n", d ? "--interval must be at least 10ms" : d.error().message);
       return wd::cli::exit_status(wd::ErrorCategory::usage);
     }
     auto sigkill_wait = wd::cli::parse_sigkill_wait(run_sigkill_wait);
@@ -294,12 +295,12 @@ int run_cli(int argc, char** argv) {
       if (!failed) return;
       __fpurge(stdout);  // the unwritten line must not be retried (and fail) at exit
       std::clearerr(stdout);
-      // Not fmt::print(stderr, ...): with `>/dev/full 2>&1` it threw out of
-      // run_daemon and main's catch, and the daemon aborted (134).
+      // Cannot throw (`>/dev/full 2>&1`): fmt::print(stderr, ...) threw out
+      // of run_daemon and main's catch, and the daemon aborted (134).
       if (!std::exchange(warned, true)) {
-        airssys::osl::detail::write_stderr_ignoring_failure(
-            fmt::format("task-watchdog run: warning: writing the log to stdout: {} (lines that cannot be written are dropped)\n",
-                        airssys::osl::detail::write_failure_reason(*failed)));
+        airssys::osl::detail::print_stderr(
+            "task-watchdog run: warning: writing the log to stdout: {} (lines that cannot be written are dropped)\n",
+            airssys::osl::detail::write_failure_reason(*failed));
       }
     };
     if (auto ran = wd::run_daemon(reg, *d, run_policy, say, *sigkill_wait); !ran) return wd::cli::report(ran.error());
@@ -328,16 +329,16 @@ int main(int argc, char** argv) {
     if (const auto failed = airssys::osl::detail::stdout_flush_failure()) failure = airssys::osl::detail::write_failure_reason(*failed);
   } catch (const std::system_error& e) {
     if (std::ferror(stdout) == 0) {
-      airssys::osl::detail::write_stderr_ignoring_failure(fmt::format("task-watchdog: {}\n", e.what()));
+      airssys::osl::detail::print_stderr("task-watchdog: {}\n", e.what());
       return g_own_failure;
     }
     failure = e.code().message();
   }
   if (failure.empty()) return status;
   if (g_task_running) {
-    airssys::osl::detail::write_stderr_ignoring_failure(fmt::format("task-watchdog: warning: writing the output: {} (the task runs)\n", failure));
+    airssys::osl::detail::print_stderr("task-watchdog: warning: writing the output: {} (the task runs)\n", failure);
     return status;
   }
-  airssys::osl::detail::write_stderr_ignoring_failure(fmt::format("task-watchdog: writing the output: {}\n", failure));
+  airssys::osl::detail::print_stderr("task-watchdog: writing the output: {}\n", failure);
   return status == 0 ? g_own_failure : status;
 }

@@ -1,6 +1,6 @@
 #pragma once
 // For the command-line programs of this repository: the first call in main
-// (open_closed_standard_fds), and a message to stderr that cannot throw.
+// (open_closed_standard_fds). A message to stderr: stderr_message.hpp.
 // A program started with fd 0, 1 or 2 closed (`airssys-osl fs read F >&-`)
 // hands that number to the first file it opens: the audit log opened as fd
 // 1, and the file's contents, printed to "stdout", went into the audit log
@@ -10,8 +10,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstddef>
-#include <string_view>
 
 namespace airssys::osl::detail {
 
@@ -40,20 +38,6 @@ namespace airssys::osl::detail {
     }
   }
   return true;
-}
-
-// Writes TEXT to fd 2 and ignores a failure. For a message whose stderr may
-// itself be unwritable (`run >/dev/full 2>&1`): fmt::print(stderr, ...)
-// throws then, and an exception from a catch handler, or out of a daemon's
-// log callback, ends the program (abort, 134). stderr is unbuffered, so
-// these lines keep their order with fmt::print(stderr, ...)'s.
-inline void write_stderr_ignoring_failure(std::string_view text) noexcept {
-  while (!text.empty()) {
-    const ssize_t n = ::write(2, text.data(), text.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    text.remove_prefix(static_cast<std::size_t>(n));
-  }
 }
 
 }  // namespace airssys::osl::detail
