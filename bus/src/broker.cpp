@@ -146,41 +146,48 @@ std::string Broker::Impl::who(const Conn& c) const {
 void Broker::Impl::run() {
   std::vector<epoll_event> evs(256);
   using clock = std::chrono::steady_clock;
-  const auto window = std::chrono::duration_cast<clock::duration>(opt.busy_poll);
-  // busy_poll: while now < poll_until the loop polls instead of sleeping.
-  // Polling pays only on an idle machine (a wake-up from idle is what it
-  // saves); on a busy one it takes the core from the threads it waits for.
-  // Between polls the loop yields: a client this broker just woke, placed on
-  // its core (a sync wake-up), runs at once, and the whole request stays on
-  // one core without a wake-up from idle. A poll that lost the core for
-  // longer than kLostCore (another process ran) ends polling for
-  // kPollBackoff. (Until session 12 any involuntary context switch did, and
-  // the yields to the woken clients are counted as such: polling was off in
-  // exactly the state where it helps; docs/BENCHMARKS.md.)
-  clock::time_point poll_until{}, no_poll_until{};
+  // BrokerOptions::busy_poll: unset polls after request/reply turns only
+  // (publish() sets request_reply_turn), 0 never, N after every turn.
+  const bool never_poll = opt.busy_poll && opt.busy_poll->count() == 0;
+  const bool every_turn = opt.busy_poll && opt.busy_poll->count() > 0;
+  const auto window = std::chrono::duration_cast<clock::duration>(opt.busy_poll.value_or(kRequestReplyPoll));
+  // While now < poll_until the loop polls instead of sleeping. Polling pays
+  // only on an idle machine (a wake-up from idle is what it saves); on a
+  // busy one it takes the core from the threads it waits for. Between polls
+  // the loop yields: a client this broker just woke, placed on its core (a
+  // sync wake-up), runs at once, and the whole request stays on one core
+  // without a wake-up from idle. A poll that lost the core for longer than
+  // kLostCore (another process ran) ends polling for kPollBackoff. (Until
+  // session 12 any involuntary context switch did, and the yields to the
+  // woken clients are counted as such: polling was off in exactly the state
+  // where it helps; docs/BENCHMARKS.md.)
+  clock::time_point poll_until{}, no_poll_until{}, polled_at{};
   bool polling = false;
   while (true) {
-    if (polling && clock::now() >= poll_until) polling = false;
-    const auto polled_at = polling ? clock::now() : clock::time_point{};
+    if (polling) {
+      polled_at = clock::now();
+      polling = polled_at < poll_until;
+    }
+    if (polling) ++polls;
     const int n = ::epoll_wait(epoll_fd.get(), evs.data(), static_cast<int>(evs.size()), polling ? 0 : -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       log(std::string("epoll_wait: ") + std::strerror(errno));
       return;
     }
-    if (n > 0 && window.count() > 0) {
-      const auto now = clock::now();
-      if (!polling && now >= no_poll_until) polling = true;
-      if (polling) poll_until = now + window;
-    }
-    if (n == 0 && polling) {
-      ::sched_yield();
-      const auto now = clock::now();
-      if (now - polled_at > kLostCore) {
-        polling = false;
-        no_poll_until = now + kPollBackoff;
+    if (n == 0) {
+      if (polling) {
+        ::sched_yield();
+        const auto now = clock::now();
+        if (now - polled_at > kLostCore) {
+          polling = false;
+          no_poll_until = now + kPollBackoff;
+          ++poll_backoffs;
+        }
       }
+      continue;
     }
+    request_reply_turn = false;
     for (int i = 0; i < n; ++i) {
       const std::uint64_t id = evs[i].data.u64;
       if (id == kListenerId) {
@@ -210,6 +217,12 @@ void Broker::Impl::run() {
     dirty.clear();
     for (const std::uint64_t id : to_close) close_now(id);
     to_close.clear();
+    if (!never_poll && (every_turn || request_reply_turn)) {
+      ++poll_turns;
+      const auto now = clock::now();
+      if (!polling && now >= no_poll_until) polling = true;
+      if (polling) poll_until = now + window;
+    }
   }
 }
 

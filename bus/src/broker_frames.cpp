@@ -109,6 +109,9 @@ void Broker::Impl::publish(Conn& c, const Frame& f) {
                                 std::to_string(opt.max_frame_bytes));
   const Route& r = *route;
   if (r.plain.empty() && r.groups.empty()) return;
+  // A request forwarded or a reply delivered: request/reply waits for the
+  // broker's next turn (BrokerOptions::busy_poll, auto).
+  if (!f.reply_to.empty() || f.subject.starts_with(kInbox)) request_reply_turn = true;
   detail::Relay m(f, opt.max_frame_bytes);
   for (Sub* s : r.plain) deliver(*s, m);
   for (const auto& group : r.groups) {
@@ -387,6 +390,11 @@ std::string Broker::Impl::stats_json(const Conn& viewer) const {
   j["protocol_errors"] = protocol_errors;
   j["slow_consumer_disconnects"] = slow_consumers;
   j["dropped"] = dropped;
+  j["busy_poll"] = !opt.busy_poll ? "auto" : opt.busy_poll->count() == 0 ? "off" : "always";
+  j["busy_poll_us"] = (opt.busy_poll ? *opt.busy_poll : kRequestReplyPoll).count();
+  j["poll_turns"] = poll_turns;
+  j["polls"] = polls;
+  j["poll_backoffs"] = poll_backoffs;
   j["truncated"] = false;
   j["conns"] = nlohmann::json::array();
   const auto dump = [](const nlohmann::json& v) {

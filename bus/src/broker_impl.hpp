@@ -119,6 +119,13 @@ struct Broker::Impl {
   std::vector<std::uint64_t> to_close;
   detail::ByteBuffer scratch;  // a frame being encoded for a subscription queue
   std::uint64_t accepted = 0, refused = 0, protocol_errors = 0, slow_consumers = 0;
+  // Polling (BrokerOptions::busy_poll). request_reply_turn: this turn
+  // forwarded a request or delivered a reply (set by publish). For stats:
+  // poll_turns counts turns after which the broker was to poll (whether or
+  // not a back-off then kept it from polling), polls the epoll_waits that
+  // did not sleep, poll_backoffs the polls that lost the core.
+  bool request_reply_turn = false;
+  std::uint64_t poll_turns = 0, polls = 0, poll_backoffs = 0;
 
   // broker.cpp
   void run();

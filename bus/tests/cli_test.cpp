@@ -298,6 +298,8 @@ TEST(Cli, BadNumbersSayWhatIsWrong) {
       {{"serve", "--max-connections", "0"}, "--max-connections: 0 is too small (at least 1)"},
       {{"serve", "--allow-uid", "root"}, "--allow-uid: 'root' is not a whole number"},
       {{"serve", "--pub-allow", "x1:a.>"}, "the UID of 'x1:a.>': 'x1' is not a whole number"},
+      {{"serve", "--busy-poll-us", "fast"}, "--busy-poll-us: 'fast' is not a whole number; use e.g. 10; or 'auto'"},
+      {{"serve", "--busy-poll-us", "1000001"}, "--busy-poll-us: '1000001' is too large (at most 1000000)"},
       {{"bench", "--msgs", "-5"}, "--msgs: '-5' is not a whole number"},
       {{"request", "x", "y", "--timeout", "5x"}, "--timeout: '5x' is not a duration; use e.g. 30s"},
   };
@@ -308,6 +310,31 @@ TEST(Cli, BadNumbersSayWhatIsWrong) {
     const auto r = airssys::testing::run(argv);
     EXPECT_EQ(r.status, 2) << c.message;
     EXPECT_NE(r.err.find(c.message), std::string::npos) << "wanted: " << c.message << "\ngot: " << r.err;
+  }
+}
+
+// --busy-poll-us: left out or `auto` polls after request/reply turns, 0
+// never, N after every turn (the broker's stats say which).
+TEST(Cli, ServeBusyPollModes) {
+  airssys::testing::TempDir tmp{"airssys-bus-cli"};
+  const struct {
+    std::vector<std::string> option;
+    std::string mode;
+    int window_us;
+  } cases[] = {{{}, "auto", 50}, {{"--busy-poll-us", "auto"}, "auto", 50}, {{"--busy-poll-us", "0"}, "off", 0},
+               {{"--busy-poll-us", "75"}, "always", 75}};
+  int n = 0;
+  for (const auto& c : cases) {
+    const std::string sock = (tmp.path() / ("run" + std::to_string(n++)) / "bus.sock").native();
+    std::vector<std::string> args{"serve", "--socket", sock};
+    args.insert(args.end(), c.option.begin(), c.option.end());
+    Proc server(args);
+    ASSERT_EQ(wait_listening(sock), 0);
+    const auto r = run({"stats", "--socket", sock});
+    ASSERT_EQ(r.code, 0);
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["busy_poll"], c.mode) << r.out;
+    EXPECT_EQ(j["busy_poll_us"], c.window_us) << r.out;
   }
 }
 

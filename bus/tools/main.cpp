@@ -14,6 +14,7 @@
 #include <chrono>
 #include <climits>
 #include <expected>
+#include <optional>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -80,9 +81,9 @@ std::expected<std::pair<uid_t, std::string>, std::string> parse_grant(const std:
 
 int cmd_serve(const Common& c, const std::vector<uid_t>& uids, const std::vector<gid_t>& gids,
               const std::vector<std::string>& pub_allow, const std::vector<std::string>& sub_allow,
-              std::size_t max_frame, std::size_t max_conns, std::uint64_t busy_poll_us) {
+              std::size_t max_frame, std::size_t max_conns, std::optional<std::chrono::microseconds> busy_poll) {
   bus::BrokerOptions o;
-  o.busy_poll = std::chrono::microseconds(busy_poll_us);
+  o.busy_poll = busy_poll;
   o.socket_path = c.socket;
   o.allowed_uids = uids;
   o.allowed_gids = gids;
@@ -254,11 +255,21 @@ int main(int argc, char** argv) {
   serve->add_option("--sub-allow", sub_allow, "UID:PATTERN: restrict UID to subscribing within PATTERN (repeatable)");
   add_number(serve, "--max-frame", max_frame, 64, 1u << 30, "maximum frame size in bytes, 64 to 1073741824 (default 1 MiB)");
   add_number(serve, "--max-connections", max_conns, 1, 1'000'000, "maximum concurrent connections (default 4096)");
-  const std::uint64_t default_busy_poll = static_cast<std::uint64_t>(bus::BrokerOptions{}.busy_poll.count());
-  std::uint64_t busy_poll_us = default_busy_poll;
-  add_number(serve, "--busy-poll-us", busy_poll_us, 0, 1'000'000,
-             "poll this many microseconds after serving a connection before sleeping, 0 to 1000000 (default " +
-                 std::to_string(default_busy_poll) + "; 0: never poll)");
+  std::optional<std::chrono::microseconds> busy_poll;  // unset: auto (BrokerOptions::busy_poll)
+  serve->add_option_function<std::string>(
+      "--busy-poll-us",
+      [&busy_poll](const std::string& text) {
+        if (text == "auto") {
+          busy_poll.reset();
+          return;
+        }
+        auto v = cli::parse_whole("--busy-poll-us", text, 0, 1'000'000);
+        if (!v) throw CLI::ValidationError(v.error() + "; or 'auto', the default");
+        busy_poll = std::chrono::microseconds(*v);
+      },
+      "auto (default): poll " + std::to_string(bus::kRequestReplyPoll.count()) +
+          " microseconds after a turn that forwarded a request or delivered a reply; 0: never poll; "
+          "1 to 1000000: poll this many microseconds after every turn that served a connection");
 
   std::string subject, data, queue, reply_to, cid, ctype, timeout = "5s", policy = "drop-newest";
   long count = 0;
@@ -327,7 +338,7 @@ int main(int argc, char** argv) {
     return cli::kUsage;
   }
 
-  if (*serve) return cmd_serve(common, uids, gids, pub_allow, sub_allow, max_frame, max_conns, busy_poll_us);
+  if (*serve) return cmd_serve(common, uids, gids, pub_allow, sub_allow, max_frame, max_conns, busy_poll);
   const auto headers = parse_headers(header_args);
   if (!headers) {
     std::fprintf(stderr, "airssys-bus: %s\n", headers.error().c_str());

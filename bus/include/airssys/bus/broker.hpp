@@ -23,6 +23,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +40,12 @@ struct Permission {
   std::vector<std::string> publish{};
   std::vector<std::string> subscribe{};
 };
+
+// The polling window of BrokerOptions::busy_poll left unset ("auto"): a
+// little over a request's two hops through an idle responder on this
+// project's machine (docs/BENCHMARKS.md), short enough that a requester
+// that goes quiet costs the broker at most this much more.
+inline constexpr std::chrono::microseconds kRequestReplyPoll{50};
 
 struct BrokerOptions {
   std::filesystem::path socket_path{};
@@ -69,16 +76,24 @@ struct BrokerOptions {
   // broker hold more than these whatever max_bytes it asked for.
   std::uint64_t max_queued_bytes_per_connection = 64ull * 1024 * 1024;
   std::uint64_t max_queued_bytes_total = 1024ull * 1024 * 1024;
-  // After a turn of its loop that served a connection, the broker may poll
-  // (epoll_wait without sleeping, yielding the core between polls) for this
-  // long before it sleeps, so that a reply or the next request arriving
-  // within it is read without a wake-up from idle. Polling stops for 100 ms
-  // whenever the broker thread loses its core while polling (a busy
-  // machine, where polling only takes the core from the threads it waits
-  // for). Costs CPU only while clients are active: up to this long of one
-  // core after each turn. 0 (the default): always sleep. Not shown to help
-  // on this project's busy benchmark machine; docs/bus.md "Known limits".
-  std::chrono::microseconds busy_poll{0};
+  // Polling instead of sleeping after a turn of the broker's loop
+  // (epoll_wait without sleeping, yielding the core between polls), so that a
+  // frame arriving within the window is read without a wake-up from idle.
+  // - unset (the default, "auto"): poll for kRequestReplyPoll after a turn
+  //   that forwarded a request (a PUB with a reply subject that reached a
+  //   subscriber: its reply is expected soon) or delivered a reply (a PUB to
+  //   an `_INBOX.…` subject that reached its requester: a closed-loop
+  //   requester sends its next request soon). Turns that carried only other
+  //   publishes, subscriptions or control frames never start polling, so a
+  //   steady publish stream costs what it did with polling off.
+  // - 0: never poll; the broker always sleeps in epoll_wait.
+  // - N > 0: poll for N after every turn that served a connection, whatever
+  //   it carried (up to N of one core after each turn while clients are
+  //   active).
+  // Either way, a poll that lost the core for over 200 us (another process
+  // ran: a busy machine, where polling takes the core from the threads it
+  // waits for) stops polling for 100 ms. docs/bus.md "Broker".
+  std::optional<std::chrono::microseconds> busy_poll{};
   // Where reasons for closed connections go (default: stderr). Called on the
   // broker thread.
   std::function<void(std::string_view)> log{};
