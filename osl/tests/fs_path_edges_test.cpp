@@ -237,15 +237,17 @@ TEST_F(PathEdges, PathsInErrorsAreEscapedAndCut) {
                ErrorCategory::not_found,
                base + shown + "/nodir: No such file or directory");
 
-  // Past 256 bytes: the first 256 and the whole length (two 200-byte
-  // directories: each name is within NAME_MAX, the path is not short).
+  // Past 256 bytes: the first 128, the whole length and the last 128 (two
+  // 200-byte directories: each name is within NAME_MAX, the path is not
+  // short; the end shows which file is missing).
   const std::string a(200, 'a');
   const std::string b(200, 'b');
   stdfs::create_directories(dir / "work" / a / b);
   const std::string missing = w(a + "/" + b + "/missing");
   auto r = sys->run("alice", fs::Read{.path = missing});
   expect_shown(r, ErrorCategory::not_found,
-               fmt::format("{}… ({} bytes): No such file or directory", missing.substr(0, 256), missing.size()));
+               fmt::format("{}… ({} bytes) …{}: No such file or directory", missing.substr(0, 128), missing.size(),
+                           missing.substr(missing.size() - 128)));
 }
 
 // Review of 0082308: paths are shown unquoted, so a ' in one is shown as it

@@ -337,14 +337,17 @@ TEST_F(LoadRulesWithEngine, FileNamesInMessagesAreEscapedAndCut) {
   EXPECT_EQ(all.find('\x1b'), std::string::npos) << all;
   EXPECT_EQ(all.find('\x07'), std::string::npos) << all;
 
-  // A 250-byte name makes a path past 256 bytes: cut, with its length.
+  // A 250-byte name makes a path past 256 bytes: its start and end around
+  // its length (osl's shown_path).
   const fs::path long_file = rules_ / (std::string(245, 'L') + ".yaml");
   write_file(long_file, "id: n\nname: N\nseverity: extreme\nquery: SELECT 1\n");
   auto one = load_rule_file(long_file, engine_.get());
   ASSERT_FALSE(one);
   EXPECT_EQ(one.error().file, long_file);
-  EXPECT_EQ(one.error().message, long_file.string().substr(0, 256) + "… (" + std::to_string(long_file.string().size()) +
-                                     " bytes):3: severity 'extreme' is not one of low, medium, high, critical");
+  const std::string& whole = long_file.string();
+  EXPECT_EQ(one.error().message, whole.substr(0, 128) + "… (" + std::to_string(whole.size()) + " bytes) …" +
+                                     whole.substr(whole.size() - 128) +
+                                     ":3: severity 'extreme' is not one of low, medium, high, critical");
 }
 
 // One file, as `daemoneye-cli rules check FILE` checks it: the same per-file

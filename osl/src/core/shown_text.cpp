@@ -25,14 +25,14 @@ bool escaped(std::string_view t, std::size_t i, std::size_t n, Quote quote) {
   return n == 2 && c == 0xc2 && byte_at(t, i + 1) < 0xa0;
 }
 
-std::string shown(std::string_view text, std::size_t max_bytes, Quote quote) {
-  std::string out;
-  out.reserve(std::min(text.size(), max_bytes) + 24);
-  std::size_t i = 0;
+// Appends text[from, to) as shown, a character whole or not at all; returns
+// where it stopped (before the first character that would pass `to`).
+std::size_t append_shown(std::string& out, std::string_view text, std::size_t from, std::size_t to, Quote quote) {
+  std::size_t i = from;
   while (i < text.size()) {
     const std::size_t n = utf8_sequence_length(text, i);
     const std::size_t step = n == 0 ? 1 : n;
-    if (i + step > max_bytes) break;  // a character is shown whole or not at all
+    if (i + step > to) break;
     if (escaped(text, i, n, quote)) {
       for (std::size_t k = i; k < i + step; ++k) out += fmt::format("\\x{:02x}", byte_at(text, k));
     } else {
@@ -40,14 +40,36 @@ std::string shown(std::string_view text, std::size_t max_bytes, Quote quote) {
     }
     i += step;
   }
-  if (i < text.size()) out += fmt::format("… ({} bytes)", text.size());
-  return out;
+  return i;
 }
 
 }  // namespace
 
-std::string shown_text(std::string_view text, std::size_t max_bytes) { return shown(text, max_bytes, Quote::escaped); }
+std::string shown_text(std::string_view text, std::size_t max_bytes) {
+  std::string out;
+  out.reserve(std::min(text.size(), max_bytes) + 24);
+  if (append_shown(out, text, 0, max_bytes, Quote::escaped) < text.size()) {
+    out += fmt::format("… ({} bytes)", text.size());
+  }
+  return out;
+}
 
-std::string shown_path(std::string_view path) { return shown(path, kShownPathMax, Quote::kept); }
+std::string shown_path(std::string_view path) {
+  std::string out;
+  out.reserve(std::min(path.size(), kShownPathMax) + 32);
+  if (path.size() <= kShownPathMax) {
+    append_shown(out, path, 0, path.size(), Quote::kept);
+    return out;
+  }
+  constexpr std::size_t kEach = kShownPathMax / 2;
+  append_shown(out, path, 0, kEach, Quote::kept);
+  out += fmt::format("… ({} bytes) …", path.size());
+  // The end starts on a character: the continuation bytes (at most 3) of
+  // one the cut went through belong to the part left out.
+  std::size_t tail = path.size() - kEach;
+  for (int k = 0; k < 3 && (byte_at(path, tail) & 0xc0) == 0x80; ++k) ++tail;
+  append_shown(out, path, tail, path.size(), Quote::kept);
+  return out;
+}
 
 }  // namespace airssys::osl::detail

@@ -40,9 +40,38 @@ TEST(ShownText, ControlBytesAndQuotesAreEscaped) {
 TEST(ShownPath, KeepsQuotesAndEscapesTheRest) {
   EXPECT_EQ(shown_path("/tmp/o'brien/nofile"), "/tmp/o'brien/nofile");
   EXPECT_EQ(shown_path("/a\\b\x1b[2J\xc2\x9b\xff"), "/a\\x5cb\\x1b[2J\\xc2\\x9b\\xff");
-  EXPECT_EQ(shown_path(std::string(256, 'p')), std::string(256, 'p'));
-  EXPECT_EQ(shown_path("/" + std::string(300, 'p')), "/" + std::string(255, 'p') + "… (301 bytes)");
   EXPECT_EQ(shown_text("o'brien", kShownPathMax), "o\\x27brien") << "shown_text is for quoted values";
+}
+
+// Session 13: a long path was cut after its first 256 bytes, so two paths
+// that differ only at the end (/srv/…/a.csv, /srv/…/b.csv) read alike. Now
+// its first 128 and last 128 bytes around its whole length.
+TEST(ShownPath, ALongPathKeepsItsStartAndItsEnd) {
+  EXPECT_EQ(shown_path(std::string(256, 'p')), std::string(256, 'p')) << "256 bytes is not cut";
+  const std::string dir = "/srv/" + std::string(300, 'd');
+  EXPECT_EQ(shown_path(dir + "/a.csv"), "/srv/" + std::string(123, 'd') + "… (311 bytes) …" + std::string(122, 'd') + "/a.csv");
+  EXPECT_NE(shown_path(dir + "/a.csv"), shown_path(dir + "/b.csv"));
+  EXPECT_EQ(shown_path(std::string(257, 'p')), std::string(128, 'p') + "… (257 bytes) …" + std::string(128, 'p'));
+  // Each end is escaped as a short path is, and ' kept.
+  EXPECT_EQ(shown_path("\x1b" + std::string(300, 'x') + "o'brien\x07"),
+            "\\x1b" + std::string(127, 'x') + "… (309 bytes) …" + std::string(120, 'x') + "o'brien\\x07");
+}
+
+// Neither end splits a character: a 2-byte letter across the 128-byte mark
+// of the start is left out whole, and so is one the end's cut goes through.
+TEST(ShownPath, NeitherEndSplitsACharacter) {
+  const std::string e = "\xc3\xa9";  // é
+  const std::string start = std::string(127, 'a') + e;       // é at bytes 127-128
+  const std::string end = e + std::string(127, 'z');         // é's second byte is the 128th from the end
+  const std::string path = start + std::string(100, 'm') + end;
+  EXPECT_EQ(shown_path(path), std::string(127, 'a') + "… (" + std::to_string(path.size()) + " bytes) …" +
+                                  std::string(127, 'z'));
+  // 4-byte characters throughout: whole characters, valid UTF-8, at both ends.
+  std::string smiles;
+  for (int i = 0; i < 100; ++i) smiles += "\xf0\x9f\x98\x80";
+  std::string want_end;
+  for (int i = 0; i < 32; ++i) want_end += "\xf0\x9f\x98\x80";
+  EXPECT_EQ(shown_path(smiles), want_end + "… (400 bytes) …" + want_end);
 }
 
 // Review of aba1697: C1 controls and invalid UTF-8 passed; a raw 0x9b is

@@ -23,11 +23,14 @@ namespace airssys::osl::detail {
 // A path or name as osl's errors show it, unquoted (fs operations, the path
 // resolver, policy denials and their principal, spawn's program, interpreter
 // and working directory, net's socket paths, cgroup directories) and
-// DaemonEye's rule file names: shown_text with room for a real path - past
-// 256 bytes, the first 256 and "… (N bytes)" - except that ' is shown as it
-// is, so /tmp/o'brien can be copied or grepped (\ is still \x5c, so every
-// \ in the result starts an escape). A caller that shows a value inside
-// '…' uses shown_text(value, kShownPathMax) instead.
+// DaemonEye's rule file names: escaped as by shown_text, except that ' is
+// shown as it is, so /tmp/o'brien can be copied or grepped (\ is still
+// \x5c, so every \ in the result starts an escape). Past 256 bytes, its
+// first 128 and its last 128 around its whole length:
+//   /srv/data/aaaa… (100215 bytes) …aaaa/reports/2026-12-06.csv
+// so two long paths that differ only at the end (the file name) read apart.
+// A caller that shows a value inside '…' uses shown_text(value,
+// kShownPathMax) instead (the first 256 bytes).
 inline constexpr std::size_t kShownPathMax = 256;
 [[nodiscard]] std::string shown_path(std::string_view path);
 
