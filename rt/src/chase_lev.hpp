@@ -35,6 +35,29 @@ class ChaseLevDeque {
     bottom_.store(b + 1, std::memory_order_seq_cst);
   }
 
+  // Owner only: pushes xs[0..n) with one publication (one seq_cst store
+  // instead of n); pop() returns xs[n - 1] first, steal() xs[0] first.
+  void push_many(T* const* xs, std::int64_t n) {
+    if (n <= 0) return;
+    const std::int64_t b = bottom_.load(std::memory_order_relaxed);
+    Array* a = array_.load(std::memory_order_relaxed);
+    if (b + n - 1 - top_seen_ > a->mask) {
+      top_seen_ = top_.load(std::memory_order_acquire);
+      while (b + n - 1 - top_seen_ > a->mask) a = grow(a, top_seen_, b);
+    }
+    for (std::int64_t i = 0; i < n; ++i) a->put(b + i, xs[i]);
+    bottom_.store(b + n, std::memory_order_seq_cst);
+  }
+
+  // Owner only: the item pop() would return next, or nullptr. A hint (to
+  // prefetch): a thief may take it meanwhile, and once the deque is empty
+  // it may name an item taken long ago.
+  [[nodiscard]] T* peek() const noexcept {
+    const std::int64_t b = bottom_.load(std::memory_order_relaxed);
+    if (b <= top_seen_) return nullptr;
+    return array_.load(std::memory_order_relaxed)->get(b - 1);
+  }
+
   // Owner only: push() unless the deque already holds `limit` items or
   // more; then false and nothing is pushed.
   bool try_push(T* x, std::int64_t limit) {

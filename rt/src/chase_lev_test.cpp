@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <thread>
 #include <vector>
 
@@ -36,6 +38,63 @@ TEST(ChaseLev, TryPushRefusesAtTheLimitUntilSomethingIsTaken) {
   EXPECT_EQ(d.pop(), &c);
   EXPECT_EQ(d.pop(), &b);
   EXPECT_EQ(d.pop(), nullptr);
+}
+
+TEST(ChaseLev, PushManyKeepsOrderAndGrows) {
+  airssys::rt::detail::ChaseLevDeque<Node> d(1);  // room for 2: push_many must grow twice
+  Node a, b, c, e, f;
+  d.push(&a);
+  Node* more[] = {&b, &c, &e, &f};
+  d.push_many(more, 4);
+  EXPECT_EQ(d.peek(), &f);
+  EXPECT_EQ(d.steal(), &a);
+  EXPECT_EQ(d.steal(), &b);
+  EXPECT_EQ(d.pop(), &f);
+  EXPECT_EQ(d.peek(), &e);
+  EXPECT_EQ(d.pop(), &e);
+  EXPECT_EQ(d.pop(), &c);
+  EXPECT_EQ(d.pop(), nullptr);
+  d.push_many(more, 0);
+  EXPECT_EQ(d.pop(), nullptr);
+}
+
+TEST(ChaseLev, PeekOnAFreshDequeIsNull) {
+  airssys::rt::detail::ChaseLevDeque<Node> d(2);
+  EXPECT_EQ(d.peek(), nullptr);
+}
+
+// Batches published with one store: thieves see every item of a batch
+// exactly once, never a slot of a batch that is not yet published.
+TEST(ChaseLev, ConcurrentStealOfBatchesTakesEachOnce) {
+  constexpr int kN = 200000, kBatch = 62;
+  std::vector<Node> nodes(kN);
+  airssys::rt::detail::ChaseLevDeque<Node> d(2);
+  std::atomic<bool> done{false};
+  std::atomic<int> total{0};
+  auto take = [&](Node* n) {
+    ASSERT_NE(n, nullptr);
+    n->taken++;
+    total++;
+  };
+  auto thief = [&] {
+    while (!done.load())
+      if (Node* n = d.steal()) take(n);
+  };
+  std::thread t1(thief), t2(thief);
+  std::vector<Node*> batch;
+  for (int i = 0; i < kN; i += kBatch) {
+    batch.clear();
+    for (int k = i; k < std::min(kN, i + kBatch); ++k) batch.push_back(&nodes[k]);
+    d.push_many(batch.data(), static_cast<std::int64_t>(batch.size()));
+    if (i % 3 == 0)
+      if (Node* n = d.pop()) take(n);
+  }
+  while (Node* n = d.pop()) take(n);
+  while (total.load() < kN) std::this_thread::yield();
+  done = true;
+  t1.join();
+  t2.join();
+  for (auto& n : nodes) ASSERT_EQ(n.taken.load(), 1);
 }
 
 TEST(ChaseLev, ConcurrentPopAndStealTakeEachOnce) {

@@ -6,6 +6,8 @@
 #include <airssys/rt/detail/cell.hpp>
 #include <airssys/rt/envelope.hpp>
 
+#include "pool.hpp"
+
 #include <sys/mman.h>
 #include <time.h>
 
@@ -119,22 +121,6 @@ Block* carve(int c) {
   return head;
 }
 
-// PREFETCHW: the lines in exclusive state, so that the stores into them
-// need not wait for ownership (a plain prefetch fetches them shared and
-// the first store asks again). GCC's __builtin_prefetch(p, 1) emits a read
-// prefetch unless built with -mprfchw, hence the instruction itself on
-// x86-64 (AMD since K6, Intel since Broadwell advertise it; older Intel
-// CPUs decode 0F 0D as a NOP); elsewhere the portable builtin.
-inline void prefetch_for_write(const void* p, std::size_t n) noexcept {
-  for (std::size_t off = 0; off < n; off += kLine) {
-#if defined(__x86_64__)
-    asm volatile("prefetchw %0" : : "m"(*(static_cast<const char*>(p) + off)));
-#else
-    __builtin_prefetch(static_cast<const char*>(p) + off, 1, 3);
-#endif
-  }
-}
-
 struct Cache {
   Block* head[kClasses] = {};
   std::uint32_t count[kClasses] = {};
@@ -229,6 +215,9 @@ void pool_free(void* p, std::size_t n) noexcept {
 }
 
 }  // namespace
+
+void* pool_allocate(std::size_t n) { return pool_alloc(n); }
+void pool_deallocate(void* p, std::size_t n) noexcept { pool_free(p, n); }
 
 void* Envelope::operator new(std::size_t n) { return pool_alloc(n); }
 void Envelope::operator delete(void* p, std::size_t n) noexcept { pool_free(p, n); }

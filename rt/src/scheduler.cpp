@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <climits>
 #include <deque>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "chase_lev.hpp"
+#include "pool.hpp"
 
 namespace airssys::rt::detail {
 namespace {
@@ -31,17 +33,35 @@ CellBase* cell_of(MpscNode* n) noexcept { return static_cast<CellBase*>(static_c
 
 class ThreadPool;
 
+// Spawns past a worker's local limit, gathered for the shared queue. An
+// array, so that the worker taking them learns every cell at once: when
+// they were chained through the cells' run hooks (until 2026-12-06), it
+// fetched each cell's first line from the spawning core in turn, one miss
+// after the other, before it could run the first (a tenth of rt_bench
+// spawn's samples).
+struct SpawnChunk : MpscNode {
+  static constexpr std::uint32_t kCells = 62;  // 512 bytes: a pool size class
+  std::uint32_t n = 0;
+  CellBase* cells[kCells];
+  static void* operator new(std::size_t n) { return pool_allocate(n); }
+  static void operator delete(void* p, std::size_t n) noexcept { pool_deallocate(p, n); }
+};
+static_assert(sizeof(SpawnChunk) <= 512);
+
+// The lines run() touches first on a cell: its mailbox heads and counts,
+// its consumer side and the typed part (an actor object is constructed on
+// the first run).
+inline void prefetch_cell(const CellBase* c) noexcept { prefetch_for_write(c, 256); }
+
 struct Worker {
   ThreadPool* pool = nullptr;
   unsigned index = 0;
   ChaseLevDeque<CellBase> deque;
   CellBase* lifo = nullptr;  // owner only
   CellBase* fresh = nullptr;  // owner only: see schedule()
-  // Owner only: spawns past kLocalSpawns, linked through their run hooks,
-  // waiting to go to the shared FIFO in one push (see publish_fresh()).
-  CellBase* spill_first = nullptr;
-  CellBase* spill_last = nullptr;
-  std::size_t spill_count = 0;
+  // Owner only: spawns past kLocalSpawns waiting to go to the shared
+  // queue of chunks in one push (see publish_fresh()).
+  SpawnChunk* spill = nullptr;
   unsigned lifo_streak = 0;
   unsigned tick = 0;
   std::uint64_t rng = 0;
@@ -109,30 +129,34 @@ class ThreadPool final : public Executor {
     inject(c);
   }
 
-  // Past kLocalSpawns queued here, further spawns go to the shared FIFO,
-  // which links cells through their run hook and needs no memory. They go
-  // in chains of kInjectBatch, one exchange and one counter update per
-  // chain (one per spawn made the FIFO's counter line travel between the
-  // spawning and the draining worker on every spawn); a shorter chain goes
-  // when the spawning handler returns (flush_spill()).
+  // Past kLocalSpawns queued here, further spawns go to the shared queue
+  // of spawn chunks, SpawnChunk::kCells at a time: one exchange and one
+  // counter update per chunk (one per spawn made the counter's line travel
+  // between the spawning and the draining worker on every spawn); a
+  // shorter chunk goes when the spawning activation ends (flush_spill()).
+  // Without memory for a chunk, the cell goes to the FIFO on its own.
   void publish_fresh(Worker& w, CellBase* c) noexcept {
     if (w.deque.try_push(c, kLocalSpawns)) {
       wake_one_if_sleeping();
       return;
     }
-    RunHook* h = c;
-    if (w.spill_last == nullptr) w.spill_first = c;
-    else static_cast<RunHook*>(w.spill_last)->next.store(h, std::memory_order_relaxed);
-    w.spill_last = c;
-    if (++w.spill_count == kInjectBatch) flush_spill(w);
+    if (w.spill == nullptr) {
+      try {
+        w.spill = new SpawnChunk;
+      } catch (...) {
+        inject(c);
+        return;
+      }
+    }
+    w.spill->cells[w.spill->n++] = c;
+    if (w.spill->n == SpawnChunk::kCells) flush_spill(w);
   }
 
   void flush_spill(Worker& w) noexcept {
-    if (w.spill_first == nullptr) return;
-    inject_.push_chain(static_cast<RunHook*>(w.spill_first), static_cast<RunHook*>(w.spill_last));
-    injected_.fetch_add(static_cast<std::int64_t>(w.spill_count), std::memory_order_seq_cst);  // after the push
-    w.spill_first = w.spill_last = nullptr;
-    w.spill_count = 0;
+    if (w.spill == nullptr) return;
+    const std::int64_t n = w.spill->n;
+    chunks_.push(std::exchange(w.spill, nullptr));
+    injected_.fetch_add(n, std::memory_order_seq_cst);  // after the push: see work_visible()
     wake_one_if_sleeping();
   }
 
@@ -179,6 +203,10 @@ class ThreadPool final : public Executor {
       while (CellBase* c = w->deque.pop()) c->release();
     }
     while (MpscNode* n = inject_.pop()) cell_of(n)->release();
+    while (MpscNode* n = chunks_.pop()) {
+      std::unique_ptr<SpawnChunk> k(static_cast<SpawnChunk*>(n));
+      for (std::uint32_t i = 0; i < k->n; ++i) k->cells[i]->release();
+    }
     return true;
   }
 
@@ -205,6 +233,9 @@ class ThreadPool final : public Executor {
       // so a worker that was just woken passes the baton on if more work is
       // waiting than it can take itself.
       if (std::exchange(woke, false) && work_visible()) wake_one_if_sleeping();
+      // The cell likely to run next is fetched while this one runs: a
+      // spawned cell arrives from the spawning core.
+      if (CellBase* next = w.deque.peek()) prefetch_cell(next);
       const bool again = c->run();
       publish_spawns(w);
       if (again) {
@@ -264,27 +295,49 @@ class ThreadPool final : public Executor {
     return nullptr;
   }
 
+  // Takes a chunk of spawns or up to kInjectBatch cells from the FIFO,
+  // the two in turn (neither starves the other): the first to run now, the
+  // others onto w's deque.
   CellBase* take_injected(Worker& w) noexcept {
     if (injected_.load(std::memory_order_seq_cst) <= 0) return nullptr;
     if (inject_lock_.test_and_set(std::memory_order_acquire)) return nullptr;  // someone else drains
     CellBase* first = nullptr;
     std::size_t moved = 0;
     std::int64_t popped = 0;
-    for (std::size_t i = 0; i < kInjectBatch; ++i) {
-      MpscNode* n = inject_.pop();
-      if (n == nullptr) break;
-      ++popped;
-      if (first == nullptr) {
-        first = cell_of(n);
-      } else {
-        w.deque.push(cell_of(n));
-        ++moved;
+    chunk_first_ = !chunk_first_;
+    if (chunk_first_) first = take_chunk(w, moved, popped);
+    if (first == nullptr) {
+      for (std::size_t i = 0; i < kInjectBatch; ++i) {
+        MpscNode* n = inject_.pop();
+        if (n == nullptr) break;
+        ++popped;
+        if (first == nullptr) {
+          first = cell_of(n);
+        } else {
+          w.deque.push(cell_of(n));
+          ++moved;
+        }
       }
     }
+    if (first == nullptr && !chunk_first_) first = take_chunk(w, moved, popped);
     inject_lock_.clear(std::memory_order_release);
     injected_.fetch_sub(popped, std::memory_order_seq_cst);
     if (moved > 0) wake_one_if_sleeping();
     return first;
+  }
+
+  // Caller holds inject_lock_. The chunk's cells in spawn order: cells[0]
+  // is returned, the rest go onto the deque so that pop() takes cells[1]
+  // next (and thieves the newest).
+  CellBase* take_chunk(Worker& w, std::size_t& moved, std::int64_t& popped) noexcept {
+    MpscNode* n = chunks_.pop();
+    if (n == nullptr) return nullptr;
+    std::unique_ptr<SpawnChunk> k(static_cast<SpawnChunk*>(n));
+    popped += k->n;
+    std::reverse(k->cells + 1, k->cells + k->n);
+    w.deque.push_many(k->cells + 1, static_cast<std::int64_t>(k->n) - 1);
+    moved += k->n - 1;
+    return k->cells[0];
   }
 
   // The injection queue is judged by its counter, not by peeking at the
@@ -326,8 +379,10 @@ class ThreadPool final : public Executor {
   SystemCore* const core_;  // whose terminations the workers batch
   std::vector<std::unique_ptr<Worker>> workers_;
   MpscQueue inject_;
-  std::atomic<std::int64_t> injected_{0};  // pushed minus popped (may dip below 0 briefly)
+  MpscQueue chunks_;  // SpawnChunks
+  std::atomic<std::int64_t> injected_{0};  // cells pushed minus popped, both queues (may dip below 0 briefly)
   std::atomic_flag inject_lock_ = ATOMIC_FLAG_INIT;
+  bool chunk_first_ = false;  // guarded by inject_lock_
   alignas(64) std::atomic<std::uint32_t> epoch_{0};
   alignas(64) std::atomic<int> sleepers_{0};
   std::atomic<bool> waking_{false};

@@ -7,13 +7,12 @@
 //    newest such spawn stays private until the next spawn or the end of the
 //    spawning activation (up to `batch` messages; so a thief does not take a
 //    child its parent is still writing to), and past 1,024 queued spawns
-//    they go to the shared FIFO in chains of 64 (held privately until full
-//    or the activation ends)
-//    instead of growing the deque. Idle
+//    they go to a shared queue in arrays of 62 (held privately until full
+//    or the activation ends) instead of growing the deque. Idle
 //    workers steal from the others' deques; cells made runnable by threads
 //    outside the pool, and cells that used up their batch (yielding), go
-//    through one lock-free MPSC FIFO that any worker may drain (a try-lock,
-//    so no worker ever waits on it). Idle
+//    through one lock-free MPSC FIFO; any worker may drain it or the
+//    spawn arrays (a try-lock, so no worker ever waits on them). Idle
 //    workers park on a futex wake counter; the hot path only reads an
 //    atomic sleeper count.
 //  - ManualExecutor: FIFO on the caller's thread, for deterministic tests.

@@ -86,11 +86,11 @@ TEST(Scheduler, SpawnFromInsideAnActor) {
 
 // On one worker nothing is stolen while the spawning handler runs, so its
 // children sit in every place a spawn can wait: the worker's private newest
-// slot, its deque (1,024), chains of 64 on their way to the shared FIFO, and
-// a last, shorter chain that goes only when the handler returns. Fan-outs
-// around those edges; each child must start and stop.
+// slot, its deque (1,024), chunks of 62 on their way to the shared queue,
+// and a last, shorter chunk that goes only when the handler returns.
+// Fan-outs around those edges; each child must start and stop.
 TEST(Scheduler, EverySpawnStartsOnOneWorkerWhereverItWaited) {
-  for (int fanout : {1, 2, 1025, 1026, 1025 + 64, 1025 + 64 * 3 + 17, 3000}) {
+  for (int fanout : {1, 2, 1025, 1026, 1025 + 61, 1025 + 62, 1025 + 63, 1025 + 62 * 3 + 17, 3000}) {
     std::atomic<int> started{0};
     rt::ActorSystem sys{{.workers = 1}};
     auto s = sys.spawn<Spawner>(&started).value();

@@ -4,6 +4,7 @@
 #include <new>
 #include <utility>
 
+#include "pool.hpp"
 #include "system_core.hpp"
 
 namespace airssys::rt {
@@ -65,13 +66,6 @@ struct TerminatedBatch {
   SystemCore::DeadBatch* per_shard[SystemCore::kShards] = {};
 };
 thread_local TerminatedBatch tls_terminated;
-
-#if defined(__x86_64__)
-// PREFETCHW (see pool.cpp): the line in exclusive state.
-inline void prefetch_line_w(const void* p) noexcept { asm volatile("prefetchw %0" : : "m"(*static_cast<const char*>(p))); }
-#else
-inline void prefetch_line_w(const void* p) noexcept { __builtin_prefetch(p, 1, 3); }
-#endif
 
 }  // namespace
 
@@ -330,10 +324,7 @@ void SystemCore::release_dead(DeadBatch* b) noexcept {
   while (b != nullptr) {
     for (std::uint32_t i = 0; i < b->n; ++i) {
       if (i + kAhead < b->n) {
-        const char* p = reinterpret_cast<const char*>(b->cells[i + kAhead]);
-        prefetch_line_w(p);
-        prefetch_line_w(p + 64);
-        prefetch_line_w(p + 128);
+        prefetch_for_write(b->cells[i + kAhead], 192);
       }
       b->cells[i]->release();
     }
