@@ -14,19 +14,23 @@
 
 #include "commands.hpp"
 #include "fleet_command.hpp"
+#include "output.hpp"
 #include "unknown_command.hpp"
 
 #include <airssys/daemoneye/config.hpp>
 #include <airssys/daemoneye/terminal_text.hpp>
 #include <airssys/osl/detail/empty_option_value.hpp>
 #include <airssys/osl/detail/standard_fds.hpp>
+#include <airssys/osl/detail/stdout_flush.hpp>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 
 #ifndef AIRSSYS_VERSION
 #define AIRSSYS_VERSION "0.1.0"
@@ -46,12 +50,8 @@ de::Result<std::chrono::seconds> since_of(const std::string& text) {
   return std::chrono::duration_cast<std::chrono::seconds>(*d);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  // `>&-`: no file opened later may take fd 0, 1 or 2 (osl/detail/standard_fds.hpp).
-  if (!airssys::osl::detail::open_closed_standard_fds()) return 1;
-  std::signal(SIGPIPE, SIG_IGN);  // `daemoneye-cli events | head` ends quietly: writes fail with EPIPE
+// The command line, parsed and run; the command's exit code.
+int run(int argc, char** argv) {
   CLI::App app{"daemoneye-cli: DaemonEye's operator CLI — agent status, metrics, queries over the store, rule checks"};
   app.set_version_flag("--version", std::string("daemoneye-cli ") + AIRSSYS_VERSION);
   app.require_subcommand(1);
@@ -207,4 +207,28 @@ int main(int argc, char** argv) {
     return cli::run_fleet_query(ctx, fleet_args);
   }
   return cli::kExitUsage;
+}
+
+}  // namespace
+
+// Output that cannot be written follows the rule of every CLI here
+// (osl/detail/stdout_flush.hpp): a reader that went away (`alerts | head
+// -1`, `alerts -f | head -1`) ends a command that would exit 0 by SIGPIPE,
+// status 141, and leaves another its code (`status` of a stopped agent: 1);
+// any other failure (`> /dev/full`, `>&-`) is "writing standard output:
+// REASON", exit 1 unless the command had already failed. SIGPIPE is
+// ignored until then, so that a command stops where its write failed
+// rather than being killed in the middle: `alerts --follow` then stops
+// watching, and the reason is known.
+int main(int argc, char** argv) {
+  // `>&-`: no file opened later may take fd 0, 1 or 2 (osl/detail/standard_fds.hpp).
+  if (!airssys::osl::detail::open_closed_standard_fds()) return 1;
+  std::signal(SIGPIPE, SIG_IGN);
+  const int code = run(argc, argv);
+  // Commands write through write_stdout; CLI11's help and version through std::cout.
+  std::optional<int> failed = cli::stdout_failure();
+  if (!failed) failed = airssys::osl::detail::stdout_flush_failure();
+  if (!failed) return code;
+  if (*failed != EPIPE) cli::say("writing standard output: " + airssys::osl::detail::write_failure_reason(*failed));
+  return airssys::osl::detail::exit_after_stdout_failure(*failed, code, cli::kExitFailed);
 }

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,7 +37,17 @@ namespace airssys::daemoneye::cli {
 // "5s", "3m 20s", "2h 5m", "3d 4h".
 [[nodiscard]] std::string age_text(std::int64_t seconds);
 
-// Writes all of `text` to stdout; false when stdout is closed (EPIPE).
+// Writes all of `text` to stdout; false when it could not (a reader gone:
+// EPIPE, as SIGPIPE is ignored; a full disk; `>&-`, whose fd 1 is
+// /dev/null read-only: EBADF). The first failure is kept for
+// stdout_failure(), and nothing more is written after it.
 bool write_stdout(std::string_view text);
+
+// The errno of the first write_stdout that failed (0: not known), or
+// nullopt. main ends the command by it (main.cpp: the rule for stdout).
+[[nodiscard]] std::optional<int> stdout_failure();
+// `alerts --follow` saw stdout's reader go away (poll) before a write
+// failed: counts as a write that failed with EPIPE.
+void note_stdout_reader_gone();
 
 }  // namespace airssys::daemoneye::cli

@@ -1,7 +1,6 @@
 #include "realtime_events.hpp"
 
 #include <airssys/daemoneye/snapshot_chunks.hpp>
-#include <airssys/osl/detail/stderr_message.hpp>
 
 #include <fmt/format.h>
 #include <poll.h>
@@ -82,7 +81,7 @@ void RealtimeEvents::run() {
     }
   }
   failed_.store(true);
-  airssys::osl::detail::print_stderr("procmond: {} (real-time events stopped; polling goes on)\n", failure());
+  std::fputs(fmt::format("procmond: {} (real-time events stopped; polling goes on)\n", failure()).c_str(), stderr);
 }
 
 }  // namespace airssys::daemoneye::procmond

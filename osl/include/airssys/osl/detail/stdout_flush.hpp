@@ -1,8 +1,12 @@
 #pragma once
 // For the command-line programs of this repository: whether what was
-// printed through stdio reached standard output, checked once before exit.
+// printed through stdio reached standard output, checked once before exit,
+// and how a command ends when it did not (exit_after_stdout_failure).
+
+#include <signal.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -25,6 +29,28 @@ namespace airssys::osl::detail {
 // The reason printed for stdout_flush_failure's result.
 [[nodiscard]] inline std::string write_failure_reason(int err) {
   return err == 0 ? std::string("write error") : std::string(std::strerror(err));
+}
+
+// How a command whose output could not be written ends (the rule of every
+// CLI here; `err` as stdout_flush_failure gives it, `exit_code` the
+// command's own). A reader that went away (EPIPE: `| head`) is not an
+// error: a command that would exit 0 ends by SIGPIPE (status 141), as most
+// Unix tools do, and this does not return; one that already failed keeps
+// `exit_code`. Any other failure (a full disk, a closed stdout: EBADF) is
+// `failed_code` unless the command had already failed; the caller says it
+// on stderr (write_failure_reason), never for EPIPE. For programs that
+// ignore SIGPIPE so that a write fails with EPIPE instead of killing them
+// half-way: SIGPIPE is let through once, here.
+[[nodiscard]] inline int exit_after_stdout_failure(int err, int exit_code, int failed_code) noexcept {
+  if (err == EPIPE && exit_code == 0) {
+    std::signal(SIGPIPE, SIG_DFL);
+    sigset_t pipe_only;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_UNBLOCK, &pipe_only, nullptr);
+    std::raise(SIGPIPE);
+  }
+  return exit_code == 0 ? failed_code : exit_code;
 }
 
 }  // namespace airssys::osl::detail

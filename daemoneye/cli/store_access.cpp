@@ -1,0 +1,39 @@
+#include "store_access.hpp"
+
+#include <fmt/format.h>
+
+#include <ctime>
+#include <variant>
+
+namespace airssys::daemoneye::cli {
+
+Result<std::unique_ptr<QueryEngine>> open_engine(const Context& ctx, std::size_t max_rows,
+                                                 std::chrono::milliseconds timeout) {
+  return QueryEngine::open(ctx.config.database.path,
+                           {.time = timeout, .max_rows = max_rows, .max_bytes = ctx.config.rules.max_bytes});
+}
+
+std::int64_t int_of(const Value& v) {
+  const auto* i = std::get_if<std::int64_t>(&v);
+  return i ? *i : 0;
+}
+
+std::string str_of(const Value& v) {
+  const auto* s = std::get_if<std::string>(&v);
+  return s ? *s : std::string();
+}
+
+std::int64_t unix_now() { return static_cast<std::int64_t>(::time(nullptr)); }
+
+bool valid_rule_id(std::string_view id) {
+  return !id.empty() && id.size() <= 128 &&
+         id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == std::string_view::npos;
+}
+
+void tell_truncated(const QueryResult& r, std::size_t max_rows, std::uint64_t max_bytes) {
+  if (r.truncated)
+    say(fmt::format("result cut after {} rows (the limits are {} rows and {} bytes of text)", r.rows.size(), max_rows,
+                    max_bytes));
+}
+
+}  // namespace airssys::daemoneye::cli
