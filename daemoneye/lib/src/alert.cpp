@@ -93,6 +93,41 @@ std::string alert_to_json(const Alert& a) {
   return dump(j);
 }
 
+std::optional<Alert> alert_from_json(std::string_view entry) {
+  const ordered_json j = ordered_json::parse(entry, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || j.contains("type")) return std::nullopt;
+  const auto text = [&](const char* name) -> const std::string* {
+    const auto it = j.find(name);
+    return it != j.end() && it->is_string() ? &it->get_ref<const std::string&>() : nullptr;
+  };
+  const std::string *host = text("host"), *rule_id = text("rule_id"), *rule_name = text("rule_name"),
+                    *severity = text("severity"), *dedup_key = text("dedup_key");
+  const auto time = j.find("time"), tags = j.find("tags"), row = j.find("row");
+  if (!host || !rule_id || !rule_name || !severity || !dedup_key || time == j.end() || !time->is_number_integer() ||
+      tags == j.end() || !tags->is_array() || row == j.end())
+    return std::nullopt;
+  Alert a;
+  bool known = false;
+  for (const Severity s : {Severity::low, Severity::medium, Severity::high, Severity::critical}) {
+    if (to_string(s) == *severity) {
+      a.severity = s;
+      known = true;
+    }
+  }
+  if (!known) return std::nullopt;
+  for (const auto& t : *tags) {
+    if (!t.is_string()) return std::nullopt;
+    a.tags.push_back(t.get<std::string>());
+  }
+  a.rule_id = *rule_id;
+  a.rule_name = *rule_name;
+  a.host = *host;
+  a.dedup_key = *dedup_key;
+  a.time = time->get<std::int64_t>();
+  a.row_json = row->is_string() ? row->get<std::string>() : dump(*row);
+  return a;
+}
+
 // A terminal line stays readable: a long value (a command line carrying a
 // JSON environment, say) is cut, and says how much was left out. The JSON
 // sinks and the ledger always carry the whole row.

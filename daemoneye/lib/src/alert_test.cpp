@@ -91,6 +91,51 @@ TEST(AlertJson, EverySeverityIsSpelledOut) {
   }
 }
 
+bool same(const Alert& a, const Alert& b) {
+  return a.rule_id == b.rule_id && a.rule_name == b.rule_name && a.severity == b.severity && a.tags == b.tags &&
+         a.row_json == b.row_json && a.host == b.host && a.time == b.time && a.dedup_key == b.dedup_key;
+}
+
+TEST(AlertFromJson, GivesBackTheAlertItsJsonCarries) {
+  for (const auto s : {Severity::low, Severity::medium, Severity::high, Severity::critical}) {
+    Alert a = sample();
+    a.severity = s;
+    const auto back = alert_from_json(alert_to_json(a));
+    ASSERT_TRUE(back.has_value()) << alert_to_json(a);
+    EXPECT_TRUE(same(*back, a)) << alert_to_json(*back);
+  }
+  // A row that was no JSON object is carried as a string, and comes back as that string.
+  Alert broken = sample();
+  broken.row_json = "{broken";
+  broken.tags.clear();
+  const auto back = alert_from_json(alert_to_json(broken));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_TRUE(same(*back, broken)) << alert_to_json(*back);
+}
+
+TEST(AlertFromJson, AnythingButAnAlertIsNone) {
+  const json good = json::parse(alert_to_json(sample()));
+  EXPECT_FALSE(alert_from_json(R"({"type":"live_query","time":1,"host":"h","decision":"accepted"})"));
+  EXPECT_FALSE(alert_from_json("not json"));
+  EXPECT_FALSE(alert_from_json("[1,2]"));
+  EXPECT_FALSE(alert_from_json(""));
+  for (const char* field : {"time", "host", "rule_id", "rule_name", "severity", "tags", "dedup_key", "row"}) {
+    json j = good;
+    j.erase(field);
+    EXPECT_FALSE(alert_from_json(j.dump())) << field;
+  }
+  for (const auto& [field, value] :
+       {std::pair{"time", json("1")}, std::pair{"severity", json("urgent")}, std::pair{"tags", json::array({1})},
+        std::pair{"rule_id", json(7)}, std::pair{"time", json(1.5)}}) {
+    json j = good;
+    j[field] = value;
+    EXPECT_FALSE(alert_from_json(j.dump())) << field << " " << value.dump();
+  }
+  json typed = good;
+  typed["type"] = "alert";
+  EXPECT_FALSE(alert_from_json(typed.dump()));
+}
+
 TEST(AlertHuman, TheIssuesLine) {
   EXPECT_EQ(alert_to_human(sample()),
             "2026-12-04T14:00:00Z HIGH exe-deleted Executable deleted while running pid=123 name=x path=/tmp/x "

@@ -9,6 +9,7 @@
 
 #include "sqlite_util.hpp"
 #include "sqlite_vfs.hpp"
+#include "store_ledger_mark.hpp"
 #include "store_marks.hpp"
 #include "store_path.hpp"
 #include "store_retention.hpp"
@@ -379,12 +380,16 @@ Result<void> Store::record_scan(const ScanRecord& scan) {
 
 namespace {
 
-// insert_alerts: the alerts, and with `marks` the saved marks, in one transaction.
-Result<void> write_alerts(Store::Impl& s, std::span<const Alert> alerts, const EventMarks* marks) {
+// insert_alerts: the alerts, and with `marks` the saved marks and with
+// `ledger` the ledger mark, in one transaction.
+Result<void> write_alerts(Store::Impl& s, std::span<const Alert> alerts, const EventMarks* marks,
+                          const AlertLedgerMark* ledger = nullptr) {
   sqlite::Transaction txn(s.db.get());
   if (auto r = txn.begin(); !r) return std::unexpected(r.error());
   if (marks != nullptr)
     if (auto r = marks::save(s.db.get(), *marks); !r) return r;
+  if (ledger != nullptr)
+    if (auto r = ledger_mark::save(s.db.get(), *ledger); !r) return r;
   sqlite3_stmt* st = s.insert_alert.get();
   for (const Alert& a : alerts) {
     const std::string tags =
@@ -414,6 +419,28 @@ Result<void> Store::insert_alerts(std::span<const Alert> alerts) {
 
 Result<void> Store::insert_alerts(std::span<const Alert> alerts, const EventMarks& marks) {
   return write_alerts(*impl_, alerts, &marks);
+}
+
+Result<void> Store::insert_alerts(std::span<const Alert> alerts, const AlertLedgerMark& ledger_mark) {
+  return write_alerts(*impl_, alerts, nullptr, &ledger_mark);
+}
+
+Result<void> Store::insert_alerts(std::span<const Alert> alerts, const EventMarks& marks,
+                                  const AlertLedgerMark& ledger_mark) {
+  return write_alerts(*impl_, alerts, &marks, &ledger_mark);
+}
+
+Result<std::optional<AlertLedgerMark>> Store::alert_ledger_mark() { return ledger_mark::load(impl_->db.get()); }
+
+Result<std::uint64_t> Store::count_alerts(std::int64_t time, std::string_view rule_id, std::string_view dedup_key) {
+  sqlite3* h = impl_->db.get();
+  auto st = sqlite::prepare(h, "SELECT count(*) FROM alerts WHERE time = ? AND rule_id = ? AND dedup_key = ?");
+  if (!st) return std::unexpected(st.error().prefixed("count alerts"));
+  sqlite::bind(st->get(), 1, time);
+  sqlite::bind(st->get(), 2, rule_id);
+  sqlite::bind(st->get(), 3, dedup_key);
+  if (const int rc = ::sqlite3_step(st->get()); rc != SQLITE_ROW) return std::unexpected(sqlite::error(h, "count alerts", rc));
+  return static_cast<std::uint64_t>(::sqlite3_column_int64(st->get(), 0));
 }
 
 Result<EventMarks> Store::event_marks() { return marks::load(impl_->db.get(), impl_->options.log); }

@@ -4,7 +4,9 @@
 #include <airssys/daemoneye/rule.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace airssys::daemoneye {
@@ -33,6 +35,14 @@ struct Alert {
 // that is not valid JSON is embedded as a string). Invalid UTF-8 is replaced
 // by U+FFFD.
 [[nodiscard]] std::string alert_to_json(const Alert& a);
+
+// The alert an alert_to_json object holds (a ledger entry read back: the
+// agent rebuilds a store row from it, alert_ledger_sync.hpp). row_json is
+// "row" written as alert_to_json's compact form, or the string itself when
+// "row" is a string. nullopt for anything else: another record in the same
+// ledger (a live query's audit entry has a "type"), a field missing or of
+// the wrong type, an unknown severity, bytes that are not JSON.
+[[nodiscard]] std::optional<Alert> alert_from_json(std::string_view entry);
 
 // One line for people (the stdout sink's human format), without a newline:
 //   2026-12-04T14:00:00Z HIGH exe-deleted Executable deleted while running pid=123 name=x path=/tmp/x

@@ -70,6 +70,14 @@ struct ScanRecord {
   ApplyStats applied;
 };
 
+// How far into the audit ledger the store's alerts are complete
+// (alert_ledger_sync.hpp; table alert_ledger): every alert entry of the
+// ledger below `size` is in `alerts`, or was there until retention.
+struct AlertLedgerMark {
+  std::uint64_t size = 0;
+  std::string root;  // the ledger's root hash at `size`, lowercase hex: the ledger `size` counts in
+};
+
 struct RetentionStats {
   std::size_t events_deleted = 0, alerts_deleted = 0, scans_deleted = 0;
 };
@@ -102,6 +110,18 @@ class Store {
   // one transaction: a scan's alerts and how far its rules read are stored
   // together (also when `alerts` is empty).
   [[nodiscard]] Result<void> insert_alerts(std::span<const Alert> alerts, const EventMarks& marks);
+  // The same, with the ledger mark past them (and with `marks`, when
+  // given, the Sigma rules' marks), in one transaction.
+  [[nodiscard]] Result<void> insert_alerts(std::span<const Alert> alerts, const AlertLedgerMark& ledger_mark);
+  [[nodiscard]] Result<void> insert_alerts(std::span<const Alert> alerts, const EventMarks& marks,
+                                           const AlertLedgerMark& ledger_mark);
+  // The ledger mark the last insert_alerts with one saved; nullopt when none
+  // ever was (a new store, or one only an older agent wrote).
+  [[nodiscard]] Result<std::optional<AlertLedgerMark>> alert_ledger_mark();
+  // How many stored alerts have this time, rule and dedup key (how the
+  // agent tells whether an alert it reads back from the ledger is stored).
+  [[nodiscard]] Result<std::uint64_t> count_alerts(std::int64_t time, std::string_view rule_id,
+                                                   std::string_view dedup_key);
   // The marks the last insert_alerts with marks saved (none: empty); a
   // saved mark out of range is reset and told to StoreOptions::log.
   [[nodiscard]] Result<EventMarks> event_marks();
