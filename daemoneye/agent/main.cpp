@@ -9,6 +9,7 @@
 #include <airssys/daemoneye/config.hpp>
 #include <airssys/osl/detail/empty_option_value.hpp>
 #include <airssys/osl/detail/standard_fds.hpp>
+#include <airssys/osl/detail/stderr_message.hpp>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -67,7 +68,7 @@ int main(int argc, char** argv) {
   // or ledger. A key's "" default (ledger.dir, bus.socket: beside the
   // database) is for the configuration file; as a flag '' is refused.
   if (const auto empty = airssys::osl::detail::first_empty_option_value(app)) {
-    fmt::print(stderr, "daemoneye-agent: {}\n", airssys::osl::detail::empty_option_message(*empty));
+    airssys::osl::detail::print_stderr("daemoneye-agent: {}\n", airssys::osl::detail::empty_option_message(*empty));
     return 2;
   }
 
@@ -88,7 +89,7 @@ int main(int argc, char** argv) {
   flag(log_level, "log_level");
   auto config = de::load_config(in);
   if (!config) {
-    fmt::print(stderr, "daemoneye-agent: {}\n", config.error().message);
+    airssys::osl::detail::print_stderr("daemoneye-agent: {}\n", config.error().message);
     return 2;
   }
 

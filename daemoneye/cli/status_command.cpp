@@ -5,6 +5,7 @@
 #include "output.hpp"
 
 #include <airssys/daemoneye/agent_status.hpp>
+#include <airssys/osl/detail/stderr_message.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -15,7 +16,9 @@ namespace airssys::daemoneye::cli {
 
 std::filesystem::path Context::status_file() const { return status_file_for(config.database.path); }
 
-void say(std::string_view message) { fmt::print(stderr, "daemoneye-cli: {}\n", message); }
+// Cannot throw: fmt::print(stderr, ...) did with `2>/dev/full`, and the
+// program aborted (134) instead of exiting with its code.
+void say(std::string_view message) { airssys::osl::detail::print_stderr("daemoneye-cli: {}\n", message); }
 
 namespace {
 

@@ -7,6 +7,7 @@
 #include "store_access.hpp"
 
 #include <airssys/daemoneye/query_engine.hpp>
+#include <airssys/osl/detail/stderr_message.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -63,7 +64,7 @@ int run_query(const Context& ctx, const QueryArgs& args) {
         for (const auto& v : row) out.push_back(cell_text(v));
       }
       write_stdout(format_table(r->columns, rows, terminal_width()));
-      if (::isatty(STDOUT_FILENO)) fmt::print(stderr, "({} rows)\n", r->rows.size());
+      if (::isatty(STDOUT_FILENO)) airssys::osl::detail::print_stderr("({} rows)\n", r->rows.size());
       break;
     }
   }

@@ -37,6 +37,7 @@
 #include <airssys/daemoneye/terminal_text.hpp>
 #include <airssys/osl/detail/empty_option_value.hpp>
 #include <airssys/osl/detail/standard_fds.hpp>
+#include <airssys/osl/detail/stderr_message.hpp>
 #include <airssys/osl/unique_fd.hpp>
 
 #include "realtime_events.hpp"
@@ -92,7 +93,7 @@ struct Flags {
   bool test_verifier_reject = false;  // hidden: load a program the verifier rejects (tests)
 };
 
-void say(const std::string& text) { std::fputs(("procmond: " + text + "\n").c_str(), stderr); }
+void say(const std::string& text) { airssys::osl::detail::write_stderr_ignoring_failure("procmond: " + text + "\n"); }
 
 // Tells, once per run and only when not root, how many processes could not be
 // fully read (and why: the kernel hides their exe, cwd and io from others).

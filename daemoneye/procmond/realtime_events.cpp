@@ -1,6 +1,7 @@
 #include "realtime_events.hpp"
 
 #include <airssys/daemoneye/snapshot_chunks.hpp>
+#include <airssys/osl/detail/stderr_message.hpp>
 
 #include <fmt/format.h>
 #include <poll.h>
@@ -81,7 +82,7 @@ void RealtimeEvents::run() {
     }
   }
   failed_.store(true);
-  std::fputs(fmt::format("procmond: {} (real-time events stopped; polling goes on)\n", failure()).c_str(), stderr);
+  airssys::osl::detail::print_stderr("procmond: {} (real-time events stopped; polling goes on)\n", failure());
 }
 
 }  // namespace airssys::daemoneye::procmond

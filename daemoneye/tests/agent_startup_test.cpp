@@ -152,6 +152,24 @@ TEST(AgentStartup, AFlagGivenAnEmptyValueIsRefusedBeforeAnythingIsCreated) {
   }
 }
 
+// With stderr unwritable (`2>/dev/full`, a journal that cannot take more)
+// a configuration error still exits 2, which the unit's
+// RestartPreventExitStatus=2 relies on: the message printed before the log
+// is set up threw out of main, and the agent aborted (134, restarted).
+TEST(AgentStartup, AConfigurationErrorExits2WhenStderrCannotBeWritten) {
+  StartupFixture f;
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"--config", f.config.string(), "--database", ""},
+           {"--config", (f.dir.path() / "no-such.yaml").string()},
+           {"--config", f.config.string(), "--interval", "10"}}) {
+    std::vector<std::string> argv{agent_bin()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Child agent(argv, f.log, "/dev/full");
+    EXPECT_EQ(agent.wait().value_or(-1), 2) << args.back();
+    EXPECT_FALSE(fs::exists(f.var)) << args.back() << ": nothing is created";
+  }
+}
+
 // Exit 2 (the unit's RestartPreventExitStatus=2: never restarted) only
 // where rules.dir itself is wrong; a refusal by the kernel that may pass
 // (EACCES here, EIO, ESTALE, EMFILE, ENOMEM) exits 1 so systemd starts the

@@ -201,5 +201,31 @@ TEST_F(CliExitCodes, SixWhenTimedOut) {
   EXPECT_TRUE(has(r.err, "time limit exceeded")) << r.err;
 }
 
+// With stderr unwritable (`2>/dev/full`) each code still holds: the
+// message is lost, the code is not. say()'s fmt::print(stderr, ...) threw,
+// nothing caught it, and every command that had something to say aborted
+// (134) instead.
+TEST_F(CliExitCodes, TheCodesHoldWhenStderrCannotBeWritten) {
+  const auto code_of = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), cli_bin());
+    Child c(args, dir_.path() / "cli.out", "/dev/full");
+    return c.wait(60s).value_or(-1);
+  };
+  const std::string db = db_.string();
+  EXPECT_EQ(code_of({"--frobnicate"}), 2);
+  EXPECT_EQ(code_of({"stauts"}), 2);
+  EXPECT_EQ(code_of({"--db", "", "status"}), 2);
+  EXPECT_EQ(code_of({"--db", db, "query", "SELECT 1"}), 3);  // no database yet
+  make_store();
+  EXPECT_EQ(code_of({"--db", db, "query", "SELECT nope FROM processes"}), 2);
+  EXPECT_EQ(code_of({"--db", db, "query", "DELETE FROM alerts"}), 4);
+  EXPECT_EQ(code_of({"--db", db, "query",
+                     "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) FROM c",
+                     "--timeout", "200ms"}),
+            6);
+  write_file(de::status_file_for(db_), R"({"format":1,"state":"dancing"})");
+  EXPECT_EQ(code_of({"--db", db, "status"}), 5);
+}
+
 }  // namespace
 }  // namespace detest
