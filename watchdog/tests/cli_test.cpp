@@ -8,7 +8,9 @@
 #include <grp.h>
 #include <pwd.h>
 
+#include <csignal>
 #include <set>
+#include <utility>
 
 using namespace wdtest;
 
@@ -197,6 +199,32 @@ TEST(Cli, DocumentedExitCodesHoldWhenStderrCannotBeWritten) {
     auto child = spawn(args, d.path / ("out" + std::to_string(n++)), "/dev/full");
     EXPECT_EQ(wait_child(child), c.code) << c.args[0] << " " << c.args[1] << " " << c.args.back();
   }
+}
+
+// A stderr pipe whose reader went away (a log collector that died, `2>
+// >(exit)`): the message's write raised SIGPIPE and the command ended by it
+// (141) instead of exiting with its code.
+TEST(Cli, TheCodesHoldWhenStderrIsAPipeWithoutAReader) {
+  TempDir d;
+  const auto reg = (d.path / "r.json").string();
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  ::close(fds[0]);
+  // As a shell starts a command: SIGPIPE at its default (the test runner's
+  // disposition is inherited through exec when it ignores it).
+  const auto old = std::signal(SIGPIPE, SIG_DFL);
+  const std::vector<std::pair<std::vector<std::string>, int>> cases = {
+      {{"status", "--registry", reg, "nope"}, 3},
+      {{"start", "--registry", reg, "--id", "bad id", "--", "true"}, 2},
+  };
+  for (const auto& [args, code] : cases) {
+    std::vector<std::string> argv{bin()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Child child(argv, {.stdout_path = d.path / "out", .stderr_fd = fds[1]});
+    EXPECT_EQ(wait_child(child), code) << args[0];
+  }
+  std::signal(SIGPIPE, old);
+  ::close(fds[1]);
 }
 
 // `cleanup --older-than "$AGE"` with AGE unset removed every ended task, and
