@@ -29,7 +29,12 @@ std::string to_hex(const unsigned char* d, unsigned n) {
 
 bool same_file(const struct ::stat& a, const struct ::stat& b) noexcept {
   return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size && a.st_mtim.tv_sec == b.st_mtim.tv_sec &&
-         a.st_mtim.tv_nsec == b.st_mtim.tv_nsec;
+         a.st_mtim.tv_nsec == b.st_mtim.tv_nsec && a.st_ctim.tv_sec == b.st_ctim.tv_sec &&
+         a.st_ctim.tv_nsec == b.st_ctim.tv_nsec;
+}
+
+bool hashable(const struct ::stat& st, std::uint64_t max_size) noexcept {
+  return S_ISREG(st.st_mode) && st.st_size >= 0 && static_cast<std::uint64_t>(st.st_size) <= max_size;
 }
 
 }  // namespace
@@ -81,6 +86,7 @@ std::size_t ExeHasher::KeyHash::operator()(const Key& k) const noexcept {
   h ^= k.dev + 0x632be59bd9b4e019ull + (h << 6) + (h >> 2);
   h ^= k.size + (h << 6) + (h >> 2);
   h ^= static_cast<std::uint64_t>(k.mtime_sec) * 31 + static_cast<std::uint64_t>(k.mtime_nsec);
+  h ^= (static_cast<std::uint64_t>(k.ctime_sec) * 37 + static_cast<std::uint64_t>(k.ctime_nsec)) + (h << 6) + (h >> 2);
   return static_cast<std::size_t>(h);
 }
 
@@ -97,7 +103,8 @@ void ExeHasher::begin_collection() noexcept {
 ExeHasher::Key ExeHasher::key_of(const struct ::stat& st) noexcept {
   return Key{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
              static_cast<std::uint64_t>(st.st_size), static_cast<std::int64_t>(st.st_mtim.tv_sec),
-             static_cast<std::int64_t>(st.st_mtim.tv_nsec)};
+             static_cast<std::int64_t>(st.st_mtim.tv_nsec), static_cast<std::int64_t>(st.st_ctim.tv_sec),
+             static_cast<std::int64_t>(st.st_ctim.tv_nsec)};
 }
 
 const std::string* ExeHasher::lookup(const Key& k) {
@@ -122,67 +129,97 @@ void ExeHasher::remember(const Key& k, std::string hex) {
   index_.emplace(k, lru_.begin());
 }
 
-std::string ExeHasher::hash_fd(int fd) {
-  struct ::stat before{};
-  if (::fstat(fd, &before) != 0 || !S_ISREG(before.st_mode) || before.st_size < 0 ||
-      static_cast<std::uint64_t>(before.st_size) > options_.max_size) {
-    ++stats_.skipped;
-    return {};
+ImageRead read_image(int fd, const ExeHasherOptions& options) {
+  ImageRead out;
+  if (::fstat(fd, &out.before) != 0) return out;
+  out.have_before = true;
+  if (!hashable(out.before, options.max_size)) return out;
+  if (options.skip_remote) {
+    struct ::statfs fs{};
+    if (::fstatfs(fd, &fs) != 0 || is_remote_fs(static_cast<std::int64_t>(fs.f_type))) {
+      out.outcome = ImageRead::Outcome::remote;
+      return out;
+    }
   }
-  const Key key = key_of(before);
-  if (const std::string* hex = lookup(key)) {
+  if (::lseek(fd, 0, SEEK_SET) != 0) return out;
+  std::string hex = sha256_fd(fd);
+  struct ::stat after{};
+  if (hex.empty() || ::fstat(fd, &after) != 0) return out;
+  // Changed while we read it: the hash may mix two versions.
+  out.outcome = same_file(out.before, after) ? ImageRead::Outcome::hashed : ImageRead::Outcome::changed;
+  out.hex = std::move(hex);
+  return out;
+}
+
+std::optional<std::string> ExeHasher::cached(const struct ::stat& st) {
+  if (!hashable(st, options_.max_size)) {
+    ++stats_.skipped;
+    return std::string();
+  }
+  if (const std::string* hex = lookup(key_of(st))) {
     ++stats_.hits;
     return *hex;
   }
-  if (options_.skip_remote) {
-    struct ::statfs fs{};
-    if (::fstatfs(fd, &fs) != 0 || is_remote_fs(static_cast<std::int64_t>(fs.f_type))) {
-      ++stats_.remote;
-      // Remembered as "": later collections answer from the cache without
-      // opening the file again (an open can wait on the server too).
-      remember(key, {});
-      return {};
-    }
-  }
-  const auto size = static_cast<std::uint64_t>(before.st_size);
+  return std::nullopt;
+}
+
+bool ExeHasher::may_read(std::uint64_t size) noexcept {
   // The first file read in a collection always is: every collection makes progress.
   const bool over_bytes = options_.budget_bytes > 0 && used_bytes_ + size > options_.budget_bytes;
   const bool over_time = options_.budget_time.count() > 0 &&
                          std::chrono::steady_clock::now() - began_ >= options_.budget_time;
   if (read_any_ && (over_bytes || over_time)) {
     ++stats_.deferred;
-    return {};
-  }
-  if (::lseek(fd, 0, SEEK_SET) != 0) {
-    ++stats_.skipped;
-    return {};
+    return false;
   }
   used_bytes_ += size;
   read_any_ = true;
-  std::string hex = sha256_fd(fd);
-  struct ::stat after{};
-  if (hex.empty() || ::fstat(fd, &after) != 0) {
+  return true;
+}
+
+std::string ExeHasher::record(const ImageRead& read) {
+  switch (read.outcome) {
+    case ImageRead::Outcome::hashed:
+      ++stats_.misses;
+      remember(key_of(read.before), read.hex);
+      return read.hex;
+    case ImageRead::Outcome::changed:
+      ++stats_.misses;
+      return {};
+    case ImageRead::Outcome::remote:
+      ++stats_.remote;
+      // Remembered as "": later collections answer from the cache without
+      // opening the file again (an open can wait on the server too).
+      remember(key_of(read.before), {});
+      return {};
+    case ImageRead::Outcome::skipped:
+      break;
+  }
+  ++stats_.skipped;
+  return {};
+}
+
+std::string ExeHasher::hash_fd(int fd) {
+  struct ::stat st{};
+  if (::fstat(fd, &st) != 0) {
     ++stats_.skipped;
     return {};
   }
-  ++stats_.misses;
-  // Changed while we read it: the hash may mix two versions. Report nothing.
-  if (!same_file(before, after)) return {};
-  remember(key, hex);
-  return hex;
+  if (auto hit = cached(st)) return std::move(*hit);
+  if (options_.skip_remote) {
+    // Checked before the budget: a remote file costs no budget.
+    struct ::statfs fs{};
+    if (::fstatfs(fd, &fs) != 0 || is_remote_fs(static_cast<std::int64_t>(fs.f_type))) {
+      return record(ImageRead{.outcome = ImageRead::Outcome::remote, .before = st, .have_before = true, .hex = {}});
+    }
+  }
+  if (!may_read(static_cast<std::uint64_t>(st.st_size))) return {};
+  return record(read_image(fd, options_));
 }
 
 std::string ExeHasher::hash(osl::proc::Reader& reader, const osl::proc::Process& p, const struct ::stat* known) {
   if (known) {
-    if (!S_ISREG(known->st_mode) || known->st_size < 0 ||
-        static_cast<std::uint64_t>(known->st_size) > options_.max_size) {
-      ++stats_.skipped;
-      return {};
-    }
-    if (const std::string* hex = lookup(key_of(*known))) {
-      ++stats_.hits;
-      return *hex;
-    }
+    if (auto hit = cached(*known)) return std::move(*hit);
   }
   auto fd = reader.open_exe(p);
   if (!fd) {

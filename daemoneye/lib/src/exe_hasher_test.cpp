@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -78,6 +79,46 @@ TEST(ExeHasher, KnownDigestAndCacheByIdentity) {
   EXPECT_EQ(again.size(), 64u);
   EXPECT_EQ(h.stats().misses, 2u);
   EXPECT_EQ(again, sha256_fd(open_ro(f).get()));
+}
+
+// Rewritten in place with the same size and its mtime put back (utimensat,
+// as `touch -r` or os.utime do): only ctime tells, and it must.
+TEST(ExeHasher, ARewriteWithItsMtimePutBackIsHashedAgain) {
+  testing::TempDir dir;
+  const fs::path f = dir.path() / "tool";
+  write(f, "abc", 1000);
+  struct ::stat first{};
+  ASSERT_EQ(::stat(f.c_str(), &first), 0);
+  ExeHasher h;
+  EXPECT_EQ(h.hash_fd(open_ro(f).get()), kAbc);
+  // Let the clock move past the first ctime (ctime has the kernel's coarse
+  // granularity), then rewrite one byte through the same inode.
+  struct ::stat now{};
+  do {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    const osl::UniqueFd probe(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    ASSERT_EQ(::futimens(probe.get(), nullptr), 0);
+    ASSERT_EQ(::fstat(probe.get(), &now), 0);
+  } while (now.st_ctim.tv_sec == first.st_ctim.tv_sec && now.st_ctim.tv_nsec == first.st_ctim.tv_nsec);
+  {
+    const osl::UniqueFd w(::open(f.c_str(), O_WRONLY | O_CLOEXEC));
+    ASSERT_TRUE(w);
+    ASSERT_EQ(::pwrite(w.get(), "d", 1, 2), 1);
+  }
+  const timespec back[2] = {first.st_atim, first.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, f.c_str(), back, 0), 0);
+  struct ::stat second{};
+  ASSERT_EQ(::stat(f.c_str(), &second), 0);
+  ASSERT_EQ(second.st_ino, first.st_ino);
+  ASSERT_EQ(second.st_size, first.st_size);
+  ASSERT_EQ(second.st_mtim.tv_sec, first.st_mtim.tv_sec);
+  ASSERT_EQ(second.st_mtim.tv_nsec, first.st_mtim.tv_nsec);
+
+  const std::string again = h.hash_fd(open_ro(f).get());
+  EXPECT_EQ(again, sha256_fd(open_ro(f).get()));
+  EXPECT_NE(again, kAbc) << "the old hash was served from the cache";
+  EXPECT_EQ(h.stats().misses, 2u);
+  EXPECT_EQ(h.stats().hits, 0u);
 }
 
 TEST(ExeHasher, SkipsWhatItMustNotHash) {

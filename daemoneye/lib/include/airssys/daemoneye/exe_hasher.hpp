@@ -8,10 +8,12 @@
 // would be refused with ELOOP; following it is the safe part). Only regular
 // files up to max_size bytes are hashed (OpenSSL EVP SHA-256).
 //
-// Results are cached by (device, inode, size, mtime): an unchanged binary is
-// hashed once however many processes run it; a binary rewritten in place
-// gets a new mtime and is hashed again. A file whose stat changed while we
-// read it is not cached. The cache holds at most max_entries binaries and
+// Results are cached by (device, inode, size, mtime, ctime): an unchanged
+// binary is hashed once however many processes run it; a binary rewritten in
+// place is hashed again even when whoever rewrote it set its mtime back
+// (utimensat can forge mtime, not ctime: every write and every utimensat
+// moves ctime to now). A file whose stat changed while we read it is not
+// cached. The cache holds at most max_entries binaries and
 // forgets the least recently used.
 //
 // Budget: hashing runs on procmond's scan thread, and anyone may start a
@@ -25,7 +27,12 @@
 // are not read at all (`remote`): a hung server or a FUSE daemon could
 // block the thread indefinitely.
 //
-// Thread safety: one thread at a time.
+// The collector reads files off its own thread (a stalled file system must
+// not stop a collection): it asks cached() and may_read() on its thread,
+// runs read_image() on a helper thread, and hands the outcome to record().
+//
+// Thread safety: one thread at a time; read_image() is a free function any
+// thread may call.
 
 #include <airssys/osl/proc.hpp>
 
@@ -35,6 +42,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <list>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -60,6 +68,22 @@ struct HashStats {
 // True for the statfs f_type of a network or FUSE file system.
 [[nodiscard]] bool is_remote_fs(std::int64_t f_type) noexcept;
 
+// What reading one open executable found. No cache, no budget: safe on any
+// thread.
+struct ImageRead {
+  enum class Outcome : std::uint8_t {
+    hashed,   // hex is the SHA-256 of the file as `before` describes it
+    skipped,  // not regular, too big, unreadable
+    remote,   // on a network or FUSE file system (with skip_remote): not read
+    changed,  // its stat changed while it was read: hex may mix two versions
+  };
+  Outcome outcome = Outcome::skipped;
+  struct ::stat before{};
+  bool have_before = false;
+  std::string hex;
+};
+[[nodiscard]] ImageRead read_image(int fd, const ExeHasherOptions& options);
+
 class ExeHasher {
  public:
   explicit ExeHasher(ExeHasherOptions options = {});
@@ -76,6 +100,16 @@ class ExeHasher {
   // The same for an open file (the cache applies).
   [[nodiscard]] std::string hash_fd(int fd);
 
+  // The steps of hash(), for a caller that reads the file elsewhere:
+  // cached(): the answer for a file with this stat without reading it ("" for
+  // one never hashed: not regular, too big), or nullopt when it must be read;
+  // may_read(): whether this collection's budget lets a file of `size` bytes
+  // be read now (false counts it `deferred`); record(): the outcome of
+  // read_image(), cached, and the hash to report.
+  [[nodiscard]] std::optional<std::string> cached(const struct ::stat& st);
+  [[nodiscard]] bool may_read(std::uint64_t size) noexcept;
+  std::string record(const ImageRead& read);
+
   [[nodiscard]] const HashStats& stats() const noexcept { return stats_; }
   [[nodiscard]] std::size_t cached() const noexcept { return index_.size(); }
 
@@ -83,6 +117,7 @@ class ExeHasher {
   struct Key {
     std::uint64_t dev, ino, size;
     std::int64_t mtime_sec, mtime_nsec;
+    std::int64_t ctime_sec, ctime_nsec;
     bool operator==(const Key&) const = default;
   };
   struct KeyHash {
