@@ -7,6 +7,7 @@
 #include "agent.hpp"
 
 #include <airssys/daemoneye/config.hpp>
+#include <airssys/osl/detail/cli_parse_error.hpp>
 #include <airssys/osl/detail/empty_option_value.hpp>
 #include <airssys/osl/detail/standard_fds.hpp>
 #include <airssys/osl/detail/stderr_message.hpp>
@@ -61,7 +62,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
+    return airssys::osl::detail::exit_for_parse_error(app, e) == 0 ? 0 : 2;
   }
   // `--database "$DB"` with DB unset read '' as the flag left out, so the
   // agent started on the configuration's (or the default) database, rules

@@ -155,19 +155,29 @@ TEST(AgentStartup, AFlagGivenAnEmptyValueIsRefusedBeforeAnythingIsCreated) {
 // With stderr unwritable (`2>/dev/full`, a journal that cannot take more)
 // a configuration error still exits 2, which the unit's
 // RestartPreventExitStatus=2 relies on: the message printed before the log
-// is set up threw out of main, and the agent aborted (134, restarted).
+// is set up threw out of main, and the agent aborted (134, restarted). With
+// stderr a pipe whose reader went away it ended by SIGPIPE (141).
 TEST(AgentStartup, AConfigurationErrorExits2WhenStderrCannotBeWritten) {
   StartupFixture f;
+  int no_reader[2];
+  ASSERT_EQ(::pipe2(no_reader, O_CLOEXEC), 0);
+  ::close(no_reader[0]);
+  const auto old = ::signal(SIGPIPE, SIG_DFL);  // as systemd starts it; inherited through exec
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"--config", f.config.string(), "--database", ""},
            {"--config", (f.dir.path() / "no-such.yaml").string()},
-           {"--config", f.config.string(), "--interval", "10"}}) {
+           {"--config", f.config.string(), "--interval", "10"},
+           {"--config", f.config.string(), "--no-such-flag"}}) {
     std::vector<std::string> argv{agent_bin()};
     argv.insert(argv.end(), args.begin(), args.end());
-    Child agent(argv, f.log, "/dev/full");
-    EXPECT_EQ(agent.wait().value_or(-1), 2) << args.back();
+    Child full(argv, f.log, "/dev/full");
+    EXPECT_EQ(full.wait().value_or(-1), 2) << args.back() << " 2>/dev/full";
+    airssys::testing::Child piped(argv, {.stdout_path = f.log, .stderr_fd = no_reader[1]});
+    EXPECT_EQ(piped.wait().value_or(-1), 2) << args.back() << " 2>pipe without a reader";
     EXPECT_FALSE(fs::exists(f.var)) << args.back() << ": nothing is created";
   }
+  ::signal(SIGPIPE, old);
+  ::close(no_reader[1]);
 }
 
 // Exit 2 (the unit's RestartPreventExitStatus=2: never restarted) only

@@ -216,6 +216,7 @@ TEST(Cli, TheCodesHoldWhenStderrIsAPipeWithoutAReader) {
   const std::vector<std::pair<std::vector<std::string>, int>> cases = {
       {{"status", "--registry", reg, "nope"}, 3},
       {{"start", "--registry", reg, "--id", "bad id", "--", "true"}, 2},
+      {{"bogus"}, 2},  // CLI11's own message
   };
   for (const auto& [args, code] : cases) {
     std::vector<std::string> argv{bin()};

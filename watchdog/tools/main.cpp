@@ -5,6 +5,7 @@
 #include "crypto_init.hpp"
 #include "exit_status.hpp"
 
+#include <airssys/osl/detail/cli_parse_error.hpp>
 #include <airssys/osl/detail/empty_option_value.hpp>
 #include <airssys/osl/detail/shown_text.hpp>
 #include <airssys/osl/detail/standard_fds.hpp>
@@ -165,7 +166,7 @@ int run_cli(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
+    const int rc = airssys::osl::detail::exit_for_parse_error(app, e);
     return rc == 0 ? 0 : wd::cli::exit_status(wd::ErrorCategory::usage);
   }
   if (*start && req.wait) g_own_failure = wd::kExitWatchdogFailed;
