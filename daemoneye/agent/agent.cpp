@@ -6,6 +6,7 @@
 
 #include <airssys/bus/broker.hpp>
 #include <airssys/bus/client.hpp>
+#include <airssys/daemoneye/alert_ledger_sync.hpp>
 #include <airssys/daemoneye/alert_pipeline.hpp>
 #include <airssys/daemoneye/component_errors.hpp>
 #include <airssys/daemoneye/event_forwarder.hpp>
@@ -173,9 +174,36 @@ fs::path find_procmond(const Config& c, const fs::path& self_exe) {
 
 std::string ms_text(std::chrono::milliseconds d) { return fmt::format("{}ms", d.count()); }
 
+// At start: the alerts the ledger holds and the store lacks (an agent killed
+// between the two, a store that refused them) go into the store, so that
+// the dedup window read back from it knows them and `daemoneye-cli alerts`
+// shows them. Ones it cannot store are returned, for the dedup window;
+// the scans try again (AlertLedgerSync::behind).
+std::vector<Alert> catch_up_alerts(AlertLedgerSync& sync, const fs::path& ledger_dir) {
+  std::vector<Alert> found;
+  auto r = sync.catch_up(unix_now(), &found);
+  if (!r) {
+    spdlog::error("the alerts of the ledger {} cannot be brought into the store now ({} found missing so far; they "
+                  "are kept from being raised again, and the scans try again): {}",
+                  ledger_dir.string(), found.size(), r.error().message);
+    return found;
+  }
+  if (r->by_time && r->entries_read > 0)
+    spdlog::info("the store had no mark of how far its alerts follow the ledger {}: {} ledger entries of the last "
+                 "database.max_age read back",
+                 ledger_dir.string(), r->entries_read);
+  if (!r->missing.empty())
+    spdlog::warn("{} alerts the ledger {} holds were missing from the store (an agent stopped between raising and "
+                 "storing them, or the store refused them); stored now, not raised again",
+                 r->missing.size(), ledger_dir.string());
+  return {};
+}
+
 // Alerts raised within the dedup window by an earlier run are remembered, so
-// restarting the agent does not raise them again.
-void remember_recent_alerts(const Config& c, AlertPipeline& pipeline) {
+// restarting the agent does not raise them again; `unstored` are ones the
+// ledger holds that catch_up_alerts could not store.
+void remember_recent_alerts(const Config& c, AlertPipeline& pipeline, const std::vector<Alert>& unstored) {
+  for (const Alert& a : unstored) pipeline.remember(a.dedup_key, a.time);
   if (c.alerts.dedup_window.count() <= 0) return;
   auto engine = QueryEngine::open(c.database.path,
                                   {.time = 10s, .max_rows = 100000, .temp_dir = directory_of(c.database.path)});
@@ -218,6 +246,10 @@ struct Agent::Impl {
   EventMarks saved_marks;  // what the store holds of them (sigma_marks)
   std::shared_ptr<ledger::Ledger> ledger;
   std::unique_ptr<AlertPipeline> alerts;
+  // The store's alerts caught up with the ledger (declared after the ledger
+  // and the store it refers to, so it goes first).
+  std::unique_ptr<AlertLedgerSync> alert_sync;
+  bool alerts_unstored = false;  // storing alerts fails: logged once per outage
   std::unique_ptr<EventForwarder> event_forwarder;  // events.nats: process events to JetStream
   std::unique_ptr<bus::Broker> broker;
   std::unique_ptr<bus::Client> client;
@@ -324,6 +356,11 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
                  m.error().message);
   }
 
+  // Before the dedup window is read back from the store (below).
+  impl->alert_sync = std::make_unique<AlertLedgerSync>(*impl->ledger, *impl->store, config.database.max_age);
+  const std::vector<Alert> unstored = catch_up_alerts(*impl->alert_sync, impl->ledger->dir());
+  impl->alerts_unstored = impl->alert_sync->behind();  // logged already; the recovery is said by the scan
+
   auto engine = QueryEngine::open(config.database.path, {.time = config.rules.timeout,
                                                          .max_rows = config.rules.max_rows,
                                                          .max_bytes = config.rules.max_bytes,
@@ -347,7 +384,7 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   auto alerts = AlertPipeline::create(config.alerts, impl->ledger, [](std::string_view m) { spdlog::warn("alerts: {}", m); });
   if (!alerts) return std::unexpected(alerts.error());
   impl->alerts = std::move(*alerts);
-  remember_recent_alerts(config, *impl->alerts);
+  remember_recent_alerts(config, *impl->alerts, unstored);
 
   if (config.events.nats) {
     auto forwarder = EventForwarder::open(*config.events.nats, impl->host,
@@ -572,14 +609,22 @@ void Agent::Impl::on_collection(Collection c) {
     }
   }
   // The raised alerts (durable in the ledger already) and the marks past
-  // their events, one transaction; the marks only when they moved.
-  if (!raised.empty() || event_marks != saved_marks) {
+  // their events, one transaction; the marks only when they moved. Alerts
+  // the store refused stay in the ledger and are stored with a later scan
+  // (or at the next start): AlertLedgerSync::behind.
+  if (!raised.empty() || event_marks != saved_marks || alert_sync->behind()) {
     scan.alerts = static_cast<std::uint32_t>(raised.size());
-    if (auto r = store->insert_alerts(raised, event_marks); !r) {
-      spdlog::error("storing {} alerts and the Sigma rules' marks failed (the alerts are in the ledger): {}",
-                    raised.size(), r.error().message);
+    if (auto r = alert_sync->store(raised, event_marks, now); !r) {
+      if (!alerts_unstored)
+        spdlog::error("storing {} alerts and the Sigma rules' marks failed (the alerts are in the ledger; they are "
+                      "stored once the store takes them): {}",
+                      raised.size(), r.error().message);
+      alerts_unstored = true;
     } else {
       saved_marks = event_marks;
+      if (alerts_unstored)
+        spdlog::info("the store takes alerts again: {} stored, with those it refused before", *r);
+      alerts_unstored = false;
     }
   }
   if (auto r = store->record_scan(scan); !r) spdlog::error("recording scan {} failed: {}", c.scan_id, r.error().message);
