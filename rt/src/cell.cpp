@@ -209,8 +209,13 @@ CellBase::CellBase(SystemCore* sys, const MailboxConfig& cfg) noexcept
 }
 
 CellBase::~CellBase() {
-  while (MpscNode* n = mpsc_pop(sys_head_, sys_tail_)) delete static_cast<Envelope*>(n);
-  while (MpscNode* n = mpsc_pop(user_head_, user_tail_)) delete static_cast<Envelope*>(n);
+  // Nothing counted, nothing queued: a message is counted before it is
+  // pushed and uncounted after it is popped, and no reservation outlives
+  // the outbox's reference. Usually so (the actor consumed everything).
+  if (queued(pending_.load(std::memory_order_acquire)) != 0) {
+    while (MpscNode* n = mpsc_pop(sys_head_, sys_tail_)) delete static_cast<Envelope*>(n);
+    while (MpscNode* n = mpsc_pop(user_head_, user_tail_)) delete static_cast<Envelope*>(n);
+  }
   delete ext_.load(std::memory_order_acquire);
 }
 

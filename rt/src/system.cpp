@@ -251,9 +251,11 @@ std::expected<void, Error> SystemCore::start_cell(CellBase* c) noexcept {
       // Under the lock, so that snapshot() never sees the cell without
       // them. Two references in one step: the live list's (dropped when
       // the slot is freed) and the run queue's (pending_ starts at 1: the
-      // start token).
+      // start token). A cell spawned unlinked is known to no other thread
+      // yet (its one reference is the spawning call's): a plain store.
       c->id_ = next_id_.fetch_add(1, std::memory_order_relaxed);
-      c->refs_.fetch_add(2, std::memory_order_relaxed);
+      if (c->supervised) c->refs_.fetch_add(2, std::memory_order_relaxed);
+      else c->refs_.store(3, std::memory_order_relaxed);
     }
   }
   hand_back(dead);

@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "scheduler.hpp"
+#include "spin_lock.hpp"
 
 namespace airssys::rt::detail {
 
@@ -146,7 +147,7 @@ class SystemCore {
   static constexpr std::int64_t kDrainAt = 256;
   static constexpr std::size_t kCompactFrom = 1024;  // slots; a smaller array is not worth it
   struct alignas(64) Shard {
-    std::mutex m;
+    SpinLock m;
     // Guarded by m. A slot holds a cell, or (low bit set, cells being
     // 64-aligned) the index of the next free slot shifted left by one.
     std::vector<std::uintptr_t> slots;
