@@ -3,6 +3,7 @@
 // subscriber killed mid-stream not disturbing the broker or other clients.
 
 #include <airssys/bus/client.hpp>
+#include <airssys/testing/child.hpp>
 #include <airssys/testing/run.hpp>
 #include <airssys/testing/temp_dir.hpp>
 
@@ -19,9 +20,11 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 extern char** environ;
@@ -241,6 +244,40 @@ TEST(Cli, ExitCodes) {
   auto s = run({"stats", "--socket", env.sock});
   ASSERT_EQ(s.code, 0);
   EXPECT_EQ(nlohmann::json::parse(s.out)["connections"], 1);
+}
+
+// The exit codes hold whatever happens to the message on stderr: on
+// /dev/full it is lost (fprintf never threw), and on a pipe whose reader
+// went away its write raised SIGPIPE, which ended the command (141) in
+// place of its code.
+TEST(Cli, TheCodesHoldWhenStderrCannotBeWritten) {
+  Env env;
+  airssys::testing::TempDir tmp("airssys-bus-cli");
+  const std::string refusing = (tmp / "r" / "s.sock").native();
+  Proc refuser({"serve", "--socket", refusing, "--allow-uid", std::to_string(::geteuid() + 4242)});
+  ASSERT_EQ(wait_listening(refusing), 4);
+  int no_reader[2];
+  ASSERT_EQ(::pipe2(no_reader, O_CLOEXEC), 0);
+  ::close(no_reader[0]);
+  const auto old = ::signal(SIGPIPE, SIG_DFL);  // as a shell starts a command; inherited through exec
+  const std::vector<std::pair<std::vector<std::string>, int>> cases = {
+      {{"frobnicate"}, 2},
+      {{"pub", "a.*", "x", "--socket", env.sock}, 2},
+      {{"sub", "a", "--policy", "keep-all", "--socket", env.sock}, 2},
+      {{"pub", "a", "x", "--socket", (env.dir / "nope" / "s.sock").native()}, 1},
+      {{"request", "svc.none", "x", "--timeout", "200ms", "--socket", env.sock}, 3},
+      {{"pub", "a", "x", "--socket", refusing}, 4},
+  };
+  for (const auto& [args, code] : cases) {
+    std::vector<std::string> argv{bin()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    airssys::testing::Child full(argv, {.stderr_path = "/dev/full"});
+    EXPECT_EQ(full.wait(), std::optional<int>(code)) << args[0] << " " << args.back() << " 2>/dev/full";
+    airssys::testing::Child piped(argv, {.stderr_fd = no_reader[1]});
+    EXPECT_EQ(piped.wait(), std::optional<int>(code)) << args[0] << " " << args.back() << " 2>pipe without a reader";
+  }
+  ::signal(SIGPIPE, old);
+  ::close(no_reader[1]);
 }
 
 // `pub --reply-to "$INBOX"` or `sub --queue "$GROUP"` with the variable

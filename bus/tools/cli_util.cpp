@@ -1,5 +1,6 @@
 #include "cli.hpp"
 
+#include <airssys/osl/detail/stderr_message.hpp>
 #include <airssys/osl/duration.hpp>
 
 #include <poll.h>
@@ -23,7 +24,7 @@ void print_once(const std::string& text) {
   std::lock_guard lk(g_err_mu);
   if (text == g_last_printed) return;  // the same error returned after being reported asynchronously
   g_last_printed = text;
-  std::fprintf(stderr, "airssys-bus: %s\n", text.c_str());
+  airssys::osl::detail::write_stderr_ignoring_failure("airssys-bus: " + text + "\n");
 }
 }  // namespace
 

@@ -6,8 +6,10 @@
 #include <airssys/bus/broker.hpp>
 #include <airssys/bus/client.hpp>
 #include <airssys/bus/subject.hpp>
+#include <airssys/osl/detail/cli_parse_error.hpp>
 #include <airssys/osl/detail/empty_option_value.hpp>
 #include <airssys/osl/detail/standard_fds.hpp>
+#include <airssys/osl/detail/stderr_message.hpp>
 
 #include <atomic>
 #include <charconv>
@@ -99,7 +101,7 @@ int cmd_serve(const Common& c, const std::vector<uid_t>& uids, const std::vector
     for (const std::string& g : *list) {
       auto p = parse_grant(g);
       if (!p) {
-        std::fprintf(stderr, "airssys-bus: %s\n", p.error().c_str());
+        airssys::osl::detail::write_stderr_ignoring_failure("airssys-bus: " + p.error() + "\n");
         return cli::kUsage;
       }
       auto& perm = perm_for(p->first);
@@ -109,7 +111,7 @@ int cmd_serve(const Common& c, const std::vector<uid_t>& uids, const std::vector
   cli::block_stop_signals();
   auto b = bus::Broker::start(std::move(o));
   if (!b) return cli::report(b.error());
-  std::fprintf(stderr, "airssys-bus: serving on %s\n", (*b)->socket_path().c_str());
+  airssys::osl::detail::write_stderr_ignoring_failure("airssys-bus: serving on " + (*b)->socket_path().native() + "\n");
   cli::wait_for_stop();
   (*b)->stop();
   return cli::kOk;
@@ -151,7 +153,7 @@ int cmd_sub(const Common& c, const std::string& subject, const std::string& queu
   so.queue = queue;
   const auto pol = bus::parse_policy(policy);
   if (!pol) {
-    std::fprintf(stderr, "airssys-bus: unknown policy '%s' (drop-newest, drop-oldest, disconnect)\n", policy.c_str());
+    airssys::osl::detail::write_stderr_ignoring_failure("airssys-bus: unknown policy '" + policy + "' (drop-newest, drop-oldest, disconnect)\n");
     return cli::kUsage;
   }
   so.policy = *pol;
@@ -201,7 +203,7 @@ int cmd_request(const Common& c, const std::string& subject, const std::string& 
                 const std::vector<bus::Header>& headers) {
   const auto t = cli::parse_timeout("--timeout", timeout);
   if (!t) {
-    std::fprintf(stderr, "airssys-bus: %s\n", t.error().c_str());
+    airssys::osl::detail::write_stderr_ignoring_failure("airssys-bus: " + t.error() + "\n");
     return cli::kUsage;
   }
   if (auto v = bus::validate_publish_subject(subject); !v) return cli::report(v.error());
@@ -327,21 +329,21 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);  // prints help or the error
+    const int rc = airssys::osl::detail::exit_for_parse_error(app, e);  // prints help or the error
     return rc == 0 ? cli::kOk : cli::kUsage;
   }
   // `pub --reply-to "$INBOX"` or `sub --queue "$GROUP"` with the variable
   // unset: '' read as the option left out (no reply inbox, no queue group,
   // `bench --socket ''` an embedded broker). No option takes '' on purpose.
   if (const auto empty = airssys::osl::detail::first_empty_option_value(app)) {
-    std::fprintf(stderr, "airssys-bus: %s\n", airssys::osl::detail::empty_option_message(*empty).c_str());
+    airssys::osl::detail::write_stderr_ignoring_failure("airssys-bus: " + airssys::osl::detail::empty_option_message(*empty) + "\n");
     return cli::kUsage;
   }
 
   if (*serve) return cmd_serve(common, uids, gids, pub_allow, sub_allow, max_frame, max_conns, busy_poll);
   const auto headers = parse_headers(header_args);
   if (!headers) {
-    std::fprintf(stderr, "airssys-bus: %s\n", headers.error().c_str());
+    airssys::osl::detail::write_stderr_ignoring_failure("airssys-bus: " + headers.error() + "\n");
     return cli::kUsage;
   }
   if (*pub) return cmd_pub(common, subject, data, reply_to, cid, ctype, *headers);
