@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <optional>
 
 #include <poll.h>
@@ -127,7 +128,7 @@ int print_alerts(QueryEngine& engine, std::span<const AlertKey> keys, const std:
     if (r.stopped || !r.error) return kExitOk;
     if (!retry || !worth_retrying(*r.error)) return fail_with(*r.error, "reading alerts");
     if (reader_gone_within_a_second()) {
-      note_stdout_reader_gone();
+      note_stdout_failure(EPIPE);
       return kExitOk;
     }
   }
@@ -148,7 +149,7 @@ int follow_alerts(QueryEngine& engine, const HistoryArgs& args, AlertKey mark, s
   bool wait = true;
   for (;;) {
     if (wait && reader_gone_within_a_second()) {
-      note_stdout_reader_gone();
+      note_stdout_failure(EPIPE);
       return kExitOk;
     }
     wait = true;
@@ -161,7 +162,7 @@ int follow_alerts(QueryEngine& engine, const HistoryArgs& args, AlertKey mark, s
     std::vector<AlertKey> keys;
     for (const auto& row : r->rows) keys.push_back({.id = int_of(row[0]), .time = int_of(row[1])});
     if (const int code = print_alerts(engine, keys, print, true); code != kExitOk) return code;
-    if (!out.flush() || stdout_failure()) return kExitOk;
+    if (!out.flush() || stdout_write_failure()) return kExitOk;
     if (!keys.empty()) mark = keys.back();
     wait = keys.size() < args.limit;  // a full batch: more may be waiting
   }
@@ -186,7 +187,7 @@ int run_alerts(const Context& ctx, const HistoryArgs& args) {
   // --follow waits for a store busy at start as it does for one busy later.
   while (!r && args.follow && worth_retrying(r.error())) {
     if (reader_gone_within_a_second()) {
-      note_stdout_reader_gone();
+      note_stdout_failure(EPIPE);
       return kExitOk;
     }
     r = (*engine)->run(sql);
@@ -206,8 +207,8 @@ int run_alerts(const Context& ctx, const HistoryArgs& args) {
     return out.add((args.json ? dump(alert_json(row), -1) : alert_line(row, width)) + "\n");
   };
   if (const int code = print_alerts(**engine, keys, print, args.follow); code != kExitOk) return code;
-  if (as_array && !stdout_failure()) array.close();
-  if (!out.flush() || stdout_failure()) return kExitOk;  // main ends the command as the rule for stdout says
+  if (as_array && !stdout_write_failure()) array.close();
+  if (!out.flush() || stdout_write_failure()) return kExitOk;  // main ends the command as the rule for stdout says
   if (keys.empty() && !args.json) {
     say(fmt::format("no alerts in the last {} s{}{}", args.since.count(),
                     args.rule.empty() ? std::string() : " for rule " + args.rule,

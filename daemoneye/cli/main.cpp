@@ -21,16 +21,14 @@
 #include <airssys/daemoneye/terminal_text.hpp>
 #include <airssys/osl/detail/empty_option_value.hpp>
 #include <airssys/osl/detail/standard_fds.hpp>
-#include <airssys/osl/detail/stdout_flush.hpp>
+#include <airssys/osl/detail/stdout_write.hpp>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
-#include <optional>
 
 #ifndef AIRSSYS_VERSION
 #define AIRSSYS_VERSION "0.1.0"
@@ -219,16 +217,11 @@ int run(int argc, char** argv) {
 // REASON", exit 1 unless the command had already failed. SIGPIPE is
 // ignored until then, so that a command stops where its write failed
 // rather than being killed in the middle: `alerts --follow` then stops
-// watching, and the reason is known.
+// watching, and the reason is known (osl/detail/stdout_write.hpp).
 int main(int argc, char** argv) {
   // `>&-`: no file opened later may take fd 0, 1 or 2 (osl/detail/standard_fds.hpp).
   if (!airssys::osl::detail::open_closed_standard_fds()) return 1;
   std::signal(SIGPIPE, SIG_IGN);
-  const int code = run(argc, argv);
-  // Commands write through write_stdout; CLI11's help and version through std::cout.
-  std::optional<int> failed = cli::stdout_failure();
-  if (!failed) failed = airssys::osl::detail::stdout_flush_failure();
-  if (!failed) return code;
-  if (*failed != EPIPE) cli::say("writing standard output: " + airssys::osl::detail::write_failure_reason(*failed));
-  return airssys::osl::detail::exit_after_stdout_failure(*failed, code, cli::kExitFailed);
+  return airssys::osl::detail::end_with_stdout_checked(run(argc, argv), cli::kExitFailed,
+                                                      "daemoneye-cli: writing standard output: ");
 }

@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdlib>
 
 namespace airssys::daemoneye::cli {
@@ -92,30 +91,6 @@ std::string age_text(std::int64_t s) {
   if (s < 3600) return fmt::format("{}m {}s", s / 60, s % 60);
   if (s < 86400) return fmt::format("{}h {}m", s / 3600, s % 3600 / 60);
   return fmt::format("{}d {}h", s / 86400, s % 86400 / 3600);
-}
-
-namespace {
-std::optional<int> g_stdout_failure;  // the process's one stdout; written from one thread
-}  // namespace
-
-bool write_stdout(std::string_view text) {
-  if (g_stdout_failure) return false;
-  while (!text.empty()) {
-    const ssize_t n = ::write(STDOUT_FILENO, text.data(), text.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      g_stdout_failure = n < 0 ? errno : 0;
-      return false;
-    }
-    text.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
-
-std::optional<int> stdout_failure() { return g_stdout_failure; }
-
-void note_stdout_reader_gone() {
-  if (!g_stdout_failure) g_stdout_failure = EPIPE;
 }
 
 std::string cell_text(const Value& v) {

@@ -7,10 +7,10 @@
 
 #include <airssys/daemoneye/query_engine.hpp>
 #include <airssys/daemoneye/terminal_text.hpp>
+#include <airssys/osl/detail/stdout_write.hpp>
 
 #include <cstddef>
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,17 +37,13 @@ namespace airssys::daemoneye::cli {
 // "5s", "3m 20s", "2h 5m", "3d 4h".
 [[nodiscard]] std::string age_text(std::int64_t seconds);
 
-// Writes all of `text` to stdout; false when it could not (a reader gone:
-// EPIPE, as SIGPIPE is ignored; a full disk; `>&-`, whose fd 1 is
-// /dev/null read-only: EBADF). The first failure is kept for
-// stdout_failure(), and nothing more is written after it.
-bool write_stdout(std::string_view text);
-
-// The errno of the first write_stdout that failed (0: not known), or
-// nullopt. main ends the command by it (main.cpp: the rule for stdout).
-[[nodiscard]] std::optional<int> stdout_failure();
+// Output goes to stdout through osl's detail::write_stdout: straight to fd
+// 1, the first failure kept (with its errno), nothing written after it;
+// main ends the command by it (main.cpp). note_stdout_failure(EPIPE):
 // `alerts --follow` saw stdout's reader go away (poll) before a write
-// failed: counts as a write that failed with EPIPE.
-void note_stdout_reader_gone();
+// failed.
+using osl::detail::note_stdout_failure;
+using osl::detail::stdout_write_failure;
+using osl::detail::write_stdout;
 
 }  // namespace airssys::daemoneye::cli

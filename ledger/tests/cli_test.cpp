@@ -5,7 +5,17 @@
 #include "../src/test_util.hpp"
 #include "run_util.hpp"
 
+#include <airssys/testing/child.hpp>
+#include <airssys/testing/file.hpp>
+
 #include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
 
 namespace airssys::ledger::testing {
 namespace {
@@ -193,6 +203,94 @@ TEST_F(Cli, CheckpointsAndTamperDetection) {
   // Reading commands refuse nothing here (the head and tree are intact) but
   // a writer does not hide the damage either: verify keeps reporting it.
   EXPECT_EQ(run_ledger({"verify", dir}).exit_code, 1);
+}
+
+// Output that cannot be written, by the rule of every CLI here: a reader
+// that went away ends a command that would exit 0 by SIGPIPE (141), quietly,
+// and leaves one that failed its code (`verify` of a tampered ledger: 1);
+// any other failure is the ledger's I/O code, 2, with the reason. `append`
+// from stdin appends nothing more once a commit's indices cannot be
+// printed. Before, `append DIR >&-` and `> /dev/full` appended, printed
+// nothing and exited 0, as did `verify > /dev/full`; a reader gone killed
+// `verify` of a tampered ledger (141, not 1).
+TEST_F(Cli, OutputThatCannotBeWrittenEndsTheCommandAsTheOtherCLIsDo) {
+  reference_ledger();
+  auto full = [&](const std::vector<std::string>& args) {
+    std::vector<std::string> argv{ledger_bin()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const auto err = tmp / "full.err";
+    std::filesystem::remove(err);
+    ::airssys::testing::Child c(argv, {.stdout_path = "/dev/full", .stderr_path = err});
+    const auto code = c.wait();
+    return RunResult{code.value_or(-1), "", airssys::testing::read_file(err)};
+  };
+  auto closed = [&](const std::vector<std::string>& args) {
+    std::vector<std::string> argv{"/bin/sh", "-c", R"("$@" >&-)", "sh", ledger_bin()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const auto r = airssys::testing::run(argv);
+    return RunResult{r.status, r.out, r.err};
+  };
+  // A pipe whose reader has gone; stdin from `in` when it is not -1.
+  auto gone_reader = [&](const std::vector<std::string>& args, int in = -1) {
+    std::vector<std::string> argv{ledger_bin()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    int p[2];
+    EXPECT_EQ(::pipe2(p, O_CLOEXEC), 0);
+    ::close(p[0]);
+    const auto err = tmp / "gone.err";
+    std::filesystem::remove(err);
+    ::airssys::testing::Child c(argv, {.stderr_path = err, .stdin_fd = in, .stdout_fd = p[1]});
+    ::close(p[1]);
+    const auto code = c.wait(std::chrono::seconds(60));
+    return RunResult{code.value_or(-1), "", airssys::testing::read_file(err)};
+  };
+  const std::string enospc = "airssys-ledger: io: writing standard output: No space left on device\n";
+  const std::string ebadf = "airssys-ledger: io: writing standard output: Bad file descriptor\n";
+
+  // The commit is durable before its indices are printed: the entry is there.
+  auto r = full({"append", dir, "--hex", "aa"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, enospc);
+  r = closed({"append", dir, "--hex", "bb"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, ebadf);
+  EXPECT_EQ(run_ledger({"size", dir}).out, "10\n");
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"verify", dir}, {"size", dir}, {"root", dir},
+                                               {"prove", dir, "--index", "5"}, {"get", dir, "--index", "9"}}) {
+    r = full(args);
+    EXPECT_EQ(r.exit_code, 2) << args[0];
+    EXPECT_EQ(r.err, enospc) << args[0];
+    r = closed(args);
+    EXPECT_EQ(r.exit_code, 2) << args[0];
+    EXPECT_EQ(r.err, ebadf) << args[0];
+    r = gone_reader(args);
+    EXPECT_EQ(r.exit_code, 128 + SIGPIPE) << args[0] << ": " << r.err;
+    EXPECT_EQ(r.err, "") << args[0];
+  }
+
+  // From stdin: the first commit's indices cannot be printed, so append
+  // stops there, with stdin still open (before: killed by SIGPIPE).
+  int in[2];
+  ASSERT_EQ(::pipe2(in, O_CLOEXEC), 0);
+  ASSERT_EQ(::write(in[1], "first\n", 6), 6);
+  r = gone_reader({"append", dir}, in[0]);
+  ::close(in[0]);
+  ::close(in[1]);
+  EXPECT_EQ(r.exit_code, 128 + SIGPIPE) << r.err;
+  EXPECT_EQ(run_ledger({"size", dir}).out, "11\n");
+  EXPECT_EQ(run_ledger({"get", dir, "--index", "10"}).out, "6669727374\n");  // "first"
+
+  // A command that failed keeps its code: verify of a tampered ledger is 1.
+  auto data = read_file(tmp / "l" / "entries");
+  data.back() ^= 0x01;
+  write_file(tmp / "l" / "entries", data);
+  ASSERT_EQ(run_ledger({"verify", dir}).exit_code, 1);
+  r = gone_reader({"verify", dir});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.err, "");
+  r = full({"verify", dir});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, enospc);
 }
 
 }  // namespace

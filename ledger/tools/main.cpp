@@ -1,12 +1,14 @@
 // airssys-ledger — command-line front end of airssys::ledger.
 // Exit codes: 0 ok / valid / intact, 1 invalid proof or tampered ledger,
-// 2 usage or input error (bad arguments, malformed hex, missing files, I/O).
+// 2 usage or input error (bad arguments, malformed hex, missing files, I/O,
+// output that cannot be written), 141 (SIGPIPE) stdout's reader went away.
 
 #include <airssys/ledger/checkpoint.hpp>
 #include <airssys/ledger/ledger.hpp>
 #include <airssys/ledger/merkle.hpp>
 #include <airssys/ledger/verify.hpp>
 
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -19,11 +21,14 @@
 
 #include <airssys/osl/detail/empty_option_value.hpp>
 #include <airssys/osl/detail/standard_fds.hpp>
+#include <airssys/osl/detail/stdout_write.hpp>
 #include <airssys/osl/duration.hpp>
 
 #include "input.hpp"
 
 namespace L = airssys::ledger;
+using airssys::osl::detail::stdout_write_failure;
+using airssys::osl::detail::write_stdout;
 
 namespace {
 
@@ -57,10 +62,11 @@ L::Result<std::vector<L::Hash>> parse_hashes(const std::vector<std::string>& hex
 void print_hashes(const std::vector<L::Hash>& hs) {
   std::string out;
   for (const auto& h : hs) out += L::to_hex(h) + "\n";
-  std::fwrite(out.data(), 1, out.size(), stdout);
+  write_stdout(out);
 }
 
-// Appends `entries` in one commit, prints their indices.
+// Appends `entries` in one commit, prints their indices. Whether they were
+// printed: stdout_write_failure().
 int append_and_print(L::Ledger& ledger, const std::vector<std::vector<std::uint8_t>>& entries) {
   if (entries.empty()) return kOk;
   std::vector<L::ByteView> views(entries.begin(), entries.end());
@@ -68,21 +74,24 @@ int append_and_print(L::Ledger& ledger, const std::vector<std::vector<std::uint8
   if (!first) return report(first.error());
   std::string out;
   for (std::size_t i = 0; i < entries.size(); ++i) out += std::to_string(*first + i) + "\n";
-  std::fwrite(out.data(), 1, out.size(), stdout);
-  std::fflush(stdout);
+  write_stdout(out);
   return kOk;
 }
 
 // Each stdin line is one entry (without its '\n'); every read that yields
 // complete lines becomes one group commit, printed after it is durable.
+// Once the indices of a commit cannot be printed (the reader went away, a
+// full disk) nothing more is appended: no index is acknowledged that its
+// reader did not get, and main ends the command by the write's failure.
 int append_stdin(L::Ledger& ledger) {
   int rc = kOk;
   auto r = L::cli::read_stdin_lines(L::kMaxEntryBytes, [&](const std::vector<std::vector<std::uint8_t>>& lines) -> L::Result<void> {
     rc = append_and_print(ledger, lines);
-    if (rc != kOk) return L::fail(L::ErrorCategory::io, "");  // already reported
+    if (rc != kOk || stdout_write_failure()) return L::fail(L::ErrorCategory::io, "");  // already reported, or main's to say
     return {};
   });
   if (rc != kOk) return rc;
+  if (stdout_write_failure()) return kOk;
   if (!r) return report(r.error());
   return kOk;
 }
@@ -106,6 +115,9 @@ CLI::Option* add_count(CLI::App* cmd, const std::string& name, std::optional<std
 int main(int argc, char** argv) {
   // `>&-`: no file opened later may take fd 0, 1 or 2 (osl/detail/standard_fds.hpp).
   if (!airssys::osl::detail::open_closed_standard_fds()) return 1;
+  // A write to a reader that went away fails with EPIPE instead of killing
+  // the command half-way; main's end decides (end_with_stdout_checked).
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"airssys-ledger: tamper-evident append-only log (RFC 6962 / RFC 9162 Merkle tree)"};
   // AIRSSYS_VERSION: the CMake project version (cmake/AirssysInstall.cmake).
   app.set_version_flag("--version", "airssys-ledger " AIRSSYS_VERSION);
@@ -141,10 +153,10 @@ int main(int argc, char** argv) {
         if (auto r = L::write_new_file(key_file + ".pub", key->public_key().pem()); !r) return void(rc = report(r.error()));
       }
       if (auto r = L::attach_signing_key(dir, key_file, *key); !r) return void(rc = report(r.error()));
-      std::cout << "initialized " << dir << " (signing key " << key_file << ", key id "
-                << L::to_hex(key->public_key().key_id()) << ")\n";
+      write_stdout(fmt::format("initialized {} (signing key {}, key id {})\n", dir, key_file,
+                               L::to_hex(key->public_key().key_id())));
     } else {
-      std::cout << "initialized " << dir << "\n";
+      write_stdout(fmt::format("initialized {}\n", dir));
     }
   });
 
@@ -184,7 +196,7 @@ int main(int argc, char** argv) {
     if (!ledger) return void(rc = report(ledger.error()));
     auto r = (*ledger)->root(size_opt.value_or((*ledger)->size()));
     if (!r) return void(rc = report(r.error()));
-    std::cout << L::to_hex(*r) << "\n";
+    write_stdout(L::to_hex(*r) + "\n");
   });
 
   // prove
@@ -233,7 +245,7 @@ int main(int argc, char** argv) {
     if (!ledger) return void(rc = report(ledger.error()));
     auto sth = L::write_checkpoint(**ledger, *key);
     if (!sth) return void(rc = report(sth.error()));
-    std::cout << sth->to_json() << "\n";
+    write_stdout(sth->to_json() + "\n");
   });
 
   // verify
@@ -251,14 +263,14 @@ int main(int argc, char** argv) {
     if (!r) return void(rc = report(r.error()));
     for (const auto& note : r->notes) std::cerr << "airssys-ledger: note: " << note << "\n";
     if (r->intact) {
-      std::cout << fmt::format("intact: {} entries, root {}, {} checkpoints\n", r->size, L::to_hex(r->root),
-                               r->checkpoints_checked);
+      write_stdout(fmt::format("intact: {} entries, root {}, {} checkpoints\n", r->size, L::to_hex(r->root),
+                               r->checkpoints_checked));
       return void(rc = kOk);
     }
     if (r->first_bad_index)
-      std::cout << fmt::format("tampered: first bad index {}: {}\n", *r->first_bad_index, r->problem);
+      write_stdout(fmt::format("tampered: first bad index {}: {}\n", *r->first_bad_index, r->problem));
     else
-      std::cout << fmt::format("tampered: {}\n", r->problem);
+      write_stdout(fmt::format("tampered: {}\n", r->problem));
     rc = kInvalid;
   });
 
@@ -293,10 +305,10 @@ int main(int argc, char** argv) {
     auto proof = parse_hashes(proof_hex, "proof hash");
     if (!proof) return void(rc = report(proof.error()));
     if (auto ok = L::verify_inclusion(leaf, *index, *tree_size, *proof, *r); !ok) {
-      std::cout << "invalid: " << ok.error().message << "\n";
+      write_stdout("invalid: " + ok.error().message + "\n");
       return void(rc = kInvalid);
     }
-    std::cout << "valid\n";
+    write_stdout("valid\n");
   });
 
   // verify-consistency
@@ -314,10 +326,10 @@ int main(int argc, char** argv) {
     auto proof = parse_hashes(proof_hex, "proof hash");
     if (!proof) return void(rc = report(proof.error()));
     if (auto ok = L::verify_consistency(*size1, *size2, *proof, *r1, *r2); !ok) {
-      std::cout << "invalid: " << ok.error().message << "\n";
+      write_stdout("invalid: " + ok.error().message + "\n");
       return void(rc = kInvalid);
     }
-    std::cout << "valid\n";
+    write_stdout("valid\n");
   });
 
   // Extras: get, size, verify-checkpoint.
@@ -329,14 +341,14 @@ int main(int argc, char** argv) {
     if (!ledger) return void(rc = report(ledger.error()));
     auto e = (*ledger)->entry(*index);
     if (!e) return void(rc = report(e.error()));
-    std::cout << L::to_hex(*e) << "\n";
+    write_stdout(L::to_hex(*e) + "\n");
   });
   auto* size_cmd = app.add_subcommand("size", "Print the number of committed entries");
   size_cmd->add_option("DIR", dir, "ledger directory")->required();
   size_cmd->callback([&] {
     auto ledger = open_ro(dir);
     if (!ledger) return void(rc = report(ledger.error()));
-    std::cout << (*ledger)->size() << "\n";
+    write_stdout(fmt::format("{}\n", (*ledger)->size()));
   });
   std::string sth_file;
   auto* vcp = app.add_subcommand("verify-checkpoint", "Check a signed tree head (JSON, from FILE or stdin) offline");
@@ -352,10 +364,10 @@ int main(int argc, char** argv) {
     auto sth = L::SignedTreeHead::from_json(text);
     if (!sth) return void(rc = report(sth.error()));
     if (auto ok = L::verify_tree_head(*sth, *key); !ok) {
-      std::cout << "invalid: " << ok.error().message << "\n";
+      write_stdout("invalid: " + ok.error().message + "\n");
       return void(rc = kInvalid);
     }
-    std::cout << fmt::format("valid: size {}, root {}\n", sth->head.tree_size, L::to_hex(sth->head.root));
+    write_stdout(fmt::format("valid: size {}, root {}\n", sth->head.tree_size, L::to_hex(sth->head.root)));
   });
 
   // Before any command's callback runs: `verify --pubkey "$KEY"` with KEY
@@ -373,22 +385,28 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
+    rc = app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
+    rc = app.exit(e);
   } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
+    rc = app.exit(e);
   } catch (const CLI::ParseError& e) {
     (void)app.exit(e);
-    return kUsage;
+    rc = kUsage;
   } catch (const std::bad_alloc&) {
     std::cerr << "airssys-ledger: out of memory\n";
-    return kUsage;
+    rc = kUsage;
   } catch (const std::exception& e) {
     // Nothing in here should throw; if something does, say so instead of aborting.
     std::cerr << "airssys-ledger: internal error: " << e.what() << "\n";
-    return kUsage;
+    rc = kUsage;
   }
-  std::fflush(stdout);
-  return rc;
+  // What was printed must reach the reader (before 2026-12-06 `append DIR
+  // >&-` or `> /dev/full` appended, printed nothing and exited 0): the rule
+  // of every CLI here (osl/detail/stdout_write.hpp). A reader that went
+  // away ends a command that would exit 0 by SIGPIPE (141) and leaves
+  // another its code; any other failure is 2, the ledger's code for I/O,
+  // not 1: that says "tampered" or "invalid proof", which `verify >
+  // /dev/full` of an intact ledger is not.
+  return airssys::osl::detail::end_with_stdout_checked(rc, kUsage, "airssys-ledger: io: writing standard output: ");
 }
