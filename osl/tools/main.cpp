@@ -48,21 +48,14 @@ Documentation: docs/osl.md and docs/osl-policy.md)";
 // fs_commands.cpp): their output is the operation's result, and the audit
 // log is flushed first. The message cannot throw: with `>/dev/full 2>&1`
 // stderr fails too (fmt::print(stderr, ...) threw, and the program aborted).
+// The rule is detail::exit_after_stdout_failure, shared with daemoneye-cli
+// and airssys-ledger.
 int stdout_failed(int err, int exit_code) {
-  using airssys::osl::cli::kExitOk;
-  if (err == EPIPE && exit_code == kExitOk) {
-    std::signal(SIGPIPE, SIG_DFL);
-    sigset_t pipe_only;
-    sigemptyset(&pipe_only);
-    sigaddset(&pipe_only, SIGPIPE);
-    pthread_sigmask(SIG_UNBLOCK, &pipe_only, nullptr);
-    std::raise(SIGPIPE);
-  }
   if (err != EPIPE) {
     airssys::osl::detail::write_stderr_ignoring_failure(
         fmt::format("airssys-osl: io: writing standard output: {}\n", airssys::osl::detail::write_failure_reason(err)));
   }
-  return exit_code == kExitOk ? airssys::osl::cli::kExitFailed : exit_code;
+  return airssys::osl::detail::exit_after_stdout_failure(err, exit_code, airssys::osl::cli::kExitFailed);
 }
 
 }  // namespace
