@@ -50,11 +50,10 @@ class ChaseLevDeque {
   }
 
   // Owner only: the item pop() would return next, or nullptr. A hint (to
-  // prefetch): a thief may take it meanwhile, and once the deque is empty
-  // it may name an item taken long ago.
+  // prefetch): a thief may take it meanwhile.
   [[nodiscard]] T* peek() const noexcept {
     const std::int64_t b = bottom_.load(std::memory_order_relaxed);
-    if (b <= top_seen_) return nullptr;
+    if (b <= top_.load(std::memory_order_relaxed)) return nullptr;
     return array_.load(std::memory_order_relaxed)->get(b - 1);
   }
 

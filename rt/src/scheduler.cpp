@@ -48,10 +48,15 @@ struct SpawnChunk : MpscNode {
 };
 static_assert(sizeof(SpawnChunk) <= 512);
 
-// The lines run() touches first on a cell: its mailbox heads and counts,
-// its consumer side and the typed part (an actor object is constructed on
-// the first run).
-inline void prefetch_cell(const CellBase* c) noexcept { prefetch_for_write(c, 256); }
+// The lines run() touches first on a cell: its mailbox heads and counts
+// (read: senders may be writing that line, and taking it exclusive would
+// take it from them), its consumer side and the typed part (written only
+// by whoever runs the cell; an actor object is constructed on the first
+// run).
+inline void prefetch_cell(const CellBase* c) noexcept {
+  __builtin_prefetch(c);
+  prefetch_for_write(reinterpret_cast<const char*>(c) + 64, 192);
+}
 
 struct Worker {
   ThreadPool* pool = nullptr;
