@@ -53,6 +53,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -103,6 +104,25 @@ void tell_unreadable(const de::CollectResult& c, bool& told) {
   say(fmt::format("{} of {} processes could not be fully read (not running as root: their executable, cwd or I/O "
                   "counters are hidden)",
                   c.stats.partial, c.stats.total));
+}
+
+// Tells when a file system stops answering the collector (a hung FUSE daemon,
+// a hard NFS mount whose server is gone) and when it answers again: while it
+// does not, the executables there are not read and their processes are
+// reported partial (collector.hpp, CollectorOptions::fs_stall).
+void tell_stalled(const de::CollectResult& c, std::vector<std::string>& told) {
+  for (const auto& where : c.stalled_on) {
+    if (std::find(told.begin(), told.end(), where) != told.end()) continue;
+    say(fmt::format("{}: file system not answering; executables there are not read (their processes are partial) "
+                    "until it answers; {} collector thread(s) blocked in it",
+                    de::printable(where), c.stats.stuck_threads));
+    told.push_back(where);
+  }
+  std::erase_if(told, [&](const std::string& where) {
+    if (std::find(c.stalled_on.begin(), c.stalled_on.end(), where) != c.stalled_on.end()) return false;
+    say(de::printable(where) + ": file system answers again");
+    return true;
+  });
 }
 
 bool write_all(const std::string& s) {
@@ -318,6 +338,7 @@ int run_bus(de::Collector& collector, const Flags& f, std::chrono::milliseconds 
   RealtimeSetup rt = start_realtime(f, request, ring_bytes, **client);
   std::optional<std::vector<de::ProcessRecord>> previous;
   bool told = false;
+  std::vector<std::string> told_stalled;
   for (;;) {
     const auto started = Clock::now();
     const auto mark = rt.assembler->mark();
@@ -327,6 +348,7 @@ int run_bus(de::Collector& collector, const Flags& f, std::chrono::milliseconds 
       return kFailed;
     }
     tell_unreadable(*c, told);
+    tell_stalled(*c, told_stalled);
     std::optional<de::SocketCounters> sockets;
     if (!f.no_sockets) sockets = socket_counters(c->stats);
     auto published = publisher.publish(std::move(*c), previous ? &*previous : nullptr,

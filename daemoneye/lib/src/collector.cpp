@@ -5,6 +5,7 @@
 #include <airssys/daemoneye/snapshot_chunks.hpp>
 #include <airssys/osl/proc.hpp>
 
+#include "fs_worker.hpp"
 #include "user_names.hpp"
 
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <ctime>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -127,7 +129,12 @@ struct Collector::Impl {
   static constexpr std::uint64_t kRefreshEvery = 10;
 
   CollectorOptions options;
-  proc::Reader reader;
+  // Shared with the FsWorker's jobs (a stuck job may outlive the Collector).
+  // They call only exe_stat, open_exe and stat_in_root, which touch none of
+  // the Reader's state, so they may run while this thread uses it.
+  std::shared_ptr<proc::Reader> fs_reader;
+  proc::Reader& reader;
+  ExeHasherOptions hash_options;
   ExeHasher hasher;
   UserNames users;
   Clock::time_point users_since = Clock::now();
@@ -141,12 +148,24 @@ struct Collector::Impl {
   std::unordered_map<std::string, PathView> paths;  // this collection's stat() of exe paths
   proc::SocketSnapshot sockets{options.socket_limits};
 
-  Impl(CollectorOptions o, proc::Reader r, std::int64_t btime, std::size_t budget)
+  // Where a file system call stalled, until that call returns.
+  struct Hung {
+    std::string prefix;  // a mount point, or one path
+    std::shared_ptr<const std::atomic<bool>> returned;
+  };
+  std::vector<Hung> hung;
+  std::uint32_t stalled_now = 0;  // records of this collection left partial by a stall
+  FsWorker fs;  // last: destroyed first, while what its helper uses is still there
+
+  Impl(CollectorOptions o, std::shared_ptr<proc::Reader> r, std::int64_t btime, std::size_t budget)
       : options(std::move(o)),
-        reader(std::move(r)),
-        hasher(ExeHasherOptions{.max_size = options.hash_max_size, .max_entries = options.hash_cache_entries}),
+        fs_reader(std::move(r)),
+        reader(*fs_reader),
+        hash_options{.max_size = options.hash_max_size, .max_entries = options.hash_cache_entries},
+        hasher(hash_options),
         boot_time(btime),
-        fd_budget(budget) {}
+        fd_budget(budget),
+        fs(FsWorkerOptions{.stall = options.fs_stall, .max_stuck = options.fs_stuck_max}) {}
 
   struct Read {
     ProcessRecord record;
@@ -156,27 +175,46 @@ struct Collector::Impl {
   // `prev`: what the last collection knew of this pid (its dir is taken), or
   // null. `refresh`: re-read the sticky fields.
   std::expected<Read, osl::Error> read(pid_t pid, Known* prev, bool refresh);
-  int on_disk(const proc::Process& p, const std::string& path, const struct ::stat& image);
+
+  // The image's stat and on_disk, read on the FsWorker.
+  struct Image {
+    std::expected<struct ::stat, osl::Error> image;
+    std::optional<PathView> ours;  // view_of(path), when this job had to look
+    int on_disk = -1;
+  };
+  std::expected<Image, FsStalled> image(const proc::Process& p, const std::string& path, bool deleted);
+  // The image's sha256, read on the FsWorker on a cache miss; a stall sets `partial`.
+  std::string hash(const proc::Process& p, const struct ::stat& image, const std::string& path, bool& partial);
+  void stalled(const std::string& path, const FsStalled& s);
+  bool hung_on(const std::string& path);
+  void forget_returned() {
+    std::erase_if(hung, [](const Hung& h) { return h.returned->load(); });
+  }
 };
+
+namespace {
+
+// Our own lstat of an exe link's text. Never follows a symlink at the path,
+// nor mounts an automount point there: the kernel's path has no symlink in
+// its last component, so one found there means the file was replaced,
+// whatever it points to.
+PathView view_of(const std::string& path) {
+  PathView v;
+  struct ::stat st{};
+  if (::fstatat(AT_FDCWD, path.c_str(), &st, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT) == 0) {
+    v.dev = st.st_dev;
+    v.ino = st.st_ino;
+  } else {
+    v.err = errno;
+  }
+  return v;
+}
 
 // 1 when `path` names the running image, 0 when it names nothing or another
 // file (a symlink now at the path counts as another file, even one pointing
-// to the image), -1 when we cannot tell.
-int Collector::Impl::on_disk(const proc::Process& p, const std::string& path, const struct ::stat& image) {
-  auto [it, fresh] = paths.try_emplace(path);
-  PathView& v = it->second;
-  if (fresh) {
-    // Never follows a symlink at the path, nor mounts an automount point
-    // there: the kernel's path has no symlink in its last component, so one
-    // found there means the file was replaced, whatever it points to.
-    struct ::stat st{};
-    if (::fstatat(AT_FDCWD, path.c_str(), &st, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT) == 0) {
-      v.dev = st.st_dev;
-      v.ino = st.st_ino;
-    } else {
-      v.err = errno;
-    }
-  }
+// to the image), -1 when we cannot tell. `v`: view_of(path).
+int on_disk_of(proc::Reader& reader, const proc::Process& p, const std::string& path, const struct ::stat& image,
+               const PathView& v) {
   if (v.err == 0 && v.dev == image.st_dev && v.ino == image.st_ino) return 1;
   // The link's text is the path in the process's own view (chroot, container
   // mount namespace): look there before calling the image replaced.
@@ -188,6 +226,119 @@ int Collector::Impl::on_disk(const proc::Process& p, const std::string& path, co
     return (v.err == 0 || v.err == ENOENT || v.err == ENOTDIR) ? 0 : -1;
   }
   return -1;
+}
+
+// `path` is `prefix` or lies under it.
+bool under(std::string_view path, std::string_view prefix) {
+  if (!path.starts_with(prefix)) return false;
+  return path.size() == prefix.size() || prefix.ends_with('/') || path[prefix.size()] == '/';
+}
+
+// mountinfo's octal escapes (\040 for a space, \011, \012, \134).
+std::string unescape_mount_field(std::string_view f) {
+  std::string out;
+  for (std::size_t i = 0; i < f.size(); ++i) {
+    if (f[i] == '\\' && i + 3 < f.size() && f[i + 1] >= '0' && f[i + 1] <= '3' &&
+        f[i + 2] >= '0' && f[i + 2] <= '7' && f[i + 3] >= '0' && f[i + 3] <= '7') {
+      out += static_cast<char>((f[i + 1] - '0') * 64 + (f[i + 2] - '0') * 8 + (f[i + 3] - '0'));
+      i += 3;
+    } else {
+      out += f[i];
+    }
+  }
+  return out;
+}
+
+// What to avoid after a call on `path` stalled: the mount point holding it
+// in our mount table (every file there waits on the same server), or the
+// path itself when that mount is "/" or cannot be told. Reading mountinfo
+// asks no file system anything.
+std::string hung_prefix(const std::filesystem::path& proc_root, const std::string& path) {
+  std::ifstream in(proc_root / "self" / "mountinfo");
+  std::string line, best;
+  while (std::getline(in, line)) {
+    // id parent major:minor root mount-point ...
+    std::string_view rest(line);
+    for (int field = 0; field < 4 && !rest.empty(); ++field) {
+      const auto sp = rest.find(' ');
+      rest = sp == std::string_view::npos ? std::string_view() : rest.substr(sp + 1);
+    }
+    const std::string mp = unescape_mount_field(rest.substr(0, rest.find(' ')));
+    if (mp.size() > 1 && under(path, mp) && mp.size() > best.size()) best = mp;
+  }
+  return best.empty() ? path : best;
+}
+
+}  // namespace
+
+// A file system call on `path` stalled (or was refused): remember where, so
+// that later ones there are not even started while it is stuck.
+void Collector::Impl::stalled(const std::string& path, const FsStalled& s) {
+  ++stalled_now;
+  if (!s.returned) return;  // busy: nothing was started
+  hung.push_back(Hung{.prefix = hung_prefix(options.proc_root, path), .returned = s.returned});
+}
+
+bool Collector::Impl::hung_on(const std::string& path) {
+  for (const Hung& h : hung) {
+    if (under(path, h.prefix)) return true;
+  }
+  return false;
+}
+
+std::expected<Collector::Impl::Image, FsStalled> Collector::Impl::image(const proc::Process& p, const std::string& path,
+                                                                       bool deleted) {
+  if (hung_on(path)) {
+    ++stalled_now;
+    return std::unexpected(FsStalled{.busy = true, .returned = nullptr});
+  }
+  osl::UniqueFd dup(::fcntl(p.dir_fd(), F_DUPFD_CLOEXEC, 0));
+  if (!dup) return Image{.image = std::unexpected(osl::Error::from_errno(errno, "dup /proc/PID")), .ours = {}, .on_disk = -1};
+  std::optional<PathView> known_view;
+  if (auto it = paths.find(path); it != paths.end()) known_view = it->second;
+  auto got = fs.run<Image>([reader = fs_reader, dir = proc::Process(p.pid(), std::move(dup)), path, deleted,
+                            known_view](FsWorker::Progress&) {
+    Image out{.image = reader->exe_stat(dir), .ours = {}, .on_disk = -1};
+    if (!out.image || deleted) {
+      out.on_disk = out.image ? 0 : -1;
+      return out;
+    }
+    const PathView v = known_view ? *known_view : view_of(path);
+    if (!known_view) out.ours = v;
+    out.on_disk = on_disk_of(*reader, dir, path, *out.image, v);
+    return out;
+  });
+  if (!got) {
+    stalled(path, got.error());
+    return std::unexpected(std::move(got.error()));
+  }
+  if (got->ours) paths.emplace(path, *got->ours);
+  return got;
+}
+
+std::string Collector::Impl::hash(const proc::Process& p, const struct ::stat& image, const std::string& path,
+                                  bool& partial) {
+  if (auto hit = hasher.cached(image)) return std::move(*hit);
+  if (hung_on(path)) {
+    partial = true;
+    ++stalled_now;
+    return {};
+  }
+  if (!hasher.may_read(static_cast<std::uint64_t>(image.st_size))) return {};
+  osl::UniqueFd dup(::fcntl(p.dir_fd(), F_DUPFD_CLOEXEC, 0));
+  if (!dup) return hasher.record(ImageRead{});
+  auto got = fs.run<ImageRead>([reader = fs_reader, dir = proc::Process(p.pid(), std::move(dup)),
+                                opts = hash_options](FsWorker::Progress& progress) {
+    auto fd = reader->open_exe(dir);
+    if (!fd) return ImageRead{};
+    return read_image(fd->get(), opts, &progress);
+  });
+  if (!got) {
+    partial = true;
+    stalled(path, got.error());
+    return {};
+  }
+  return hasher.record(*got);
 }
 
 std::expected<Collector::Impl::Read, osl::Error> Collector::Impl::read(pid_t pid, Known* prev, bool refresh) {
@@ -320,11 +471,13 @@ std::expected<Collector::Impl::Read, osl::Error> Collector::Impl::read(pid_t pid
         k.image = prev->image;
         k.on_disk = prev->on_disk;
         k.have_image = true;
-      } else if (auto es = reader.exe_stat(p)) {
-        k.image = *es;
+      } else if (auto img = image(p, l->path, l->deleted); !img) {
+        r.partial = true;  // its file system did not answer: path known, image unknown
+      } else if (img->image) {
+        k.image = *img->image;
         k.have_image = true;
-        k.on_disk = l->deleted ? 0 : on_disk(p, l->path, *es);
-      } else if (auto gone = failed(es.error(), false)) {
+        k.on_disk = img->on_disk;
+      } else if (auto gone = failed(img->image.error(), false)) {
         return std::unexpected(std::move(*gone));
       }
       k.exe_text = l->path;
@@ -345,7 +498,7 @@ std::expected<Collector::Impl::Read, osl::Error> Collector::Impl::read(pid_t pid
     r.exe_dev = static_cast<std::uint64_t>(k.image.st_dev);
     r.exe_ino = static_cast<std::uint64_t>(k.image.st_ino);
     r.on_disk = k.on_disk;
-    if (options.hash) r.sha256 = hasher.hash(reader, p, &k.image);
+    if (options.hash) r.sha256 = hash(p, k.image, k.exe_text, r.partial);
   }
   if (zombie) {
     // Whatever was read before it died is not its image any more.
@@ -385,11 +538,13 @@ std::expected<std::unique_ptr<Collector>, osl::Error> Collector::create(Collecto
     budget = 65536;
   }
   return std::unique_ptr<Collector>(
-      new Collector(std::make_unique<Impl>(std::move(options), std::move(*reader), *btime, budget)));
+      new Collector(std::make_unique<Impl>(std::move(options), std::make_shared<proc::Reader>(std::move(*reader)),
+                                           *btime, budget)));
 }
 
 std::expected<ProcessRecord, osl::Error> Collector::read_process(pid_t pid) {
   impl_->paths.clear();
+  impl_->forget_returned();
   auto r = impl_->read(pid, nullptr, true);
   if (!r) return std::unexpected(std::move(r.error()));
   return std::move(r->record);
@@ -406,6 +561,8 @@ std::expected<CollectResult, osl::Error> Collector::collect() {
     m.users_since = t0;
   }
   m.paths.clear();
+  m.forget_returned();
+  m.stalled_now = 0;
   m.hasher.begin_collection();
   m.users.begin_collection();
   m.sockets.begin();
@@ -464,6 +621,12 @@ std::expected<CollectResult, osl::Error> Collector::collect() {
     socket_time += Clock::now() - s0;
   }
   out.stats.total = static_cast<std::uint32_t>(out.processes.size());
+  out.stats.stalled = m.stalled_now;
+  out.stats.stuck_threads = static_cast<std::uint32_t>(m.fs.stuck());
+  for (const auto& h : m.hung) {
+    if (std::find(out.stalled_on.begin(), out.stalled_on.end(), h.prefix) == out.stalled_on.end())
+      out.stalled_on.push_back(h.prefix);
+  }
   out.stats.sockets = m.sockets.stats();
   out.stats.sockets_us =
       static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(socket_time).count());

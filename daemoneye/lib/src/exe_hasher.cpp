@@ -37,6 +37,26 @@ bool hashable(const struct ::stat& st, std::uint64_t max_size) noexcept {
   return S_ISREG(st.st_mode) && st.st_size >= 0 && static_cast<std::uint64_t>(st.st_size) <= max_size;
 }
 
+std::string sha256_fd_counted(int fd, std::atomic<std::uint64_t>* progress) {
+  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) return {};
+  std::vector<unsigned char> buf(256 * 1024);
+  for (;;) {
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return {};
+    }
+    if (n == 0) break;
+    if (EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<std::size_t>(n)) != 1) return {};
+    if (progress) progress->fetch_add(1, std::memory_order_relaxed);
+  }
+  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+  unsigned len = 0;
+  if (EVP_DigestFinal_ex(ctx.get(), md.data(), &len) != 1) return {};
+  return to_hex(md.data(), len);
+}
+
 }  // namespace
 
 bool is_remote_fs(std::int64_t f_type) noexcept {
@@ -62,24 +82,7 @@ bool is_remote_fs(std::int64_t f_type) noexcept {
   }
 }
 
-std::string sha256_fd(int fd) {
-  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) return {};
-  std::vector<unsigned char> buf(256 * 1024);
-  for (;;) {
-    const ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return {};
-    }
-    if (n == 0) break;
-    if (EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<std::size_t>(n)) != 1) return {};
-  }
-  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-  unsigned len = 0;
-  if (EVP_DigestFinal_ex(ctx.get(), md.data(), &len) != 1) return {};
-  return to_hex(md.data(), len);
-}
+std::string sha256_fd(int fd) { return sha256_fd_counted(fd, nullptr); }
 
 std::size_t ExeHasher::KeyHash::operator()(const Key& k) const noexcept {
   std::uint64_t h = k.ino * 0x9e3779b97f4a7c15ull;
@@ -129,7 +132,7 @@ void ExeHasher::remember(const Key& k, std::string hex) {
   index_.emplace(k, lru_.begin());
 }
 
-ImageRead read_image(int fd, const ExeHasherOptions& options) {
+ImageRead read_image(int fd, const ExeHasherOptions& options, std::atomic<std::uint64_t>* progress) {
   ImageRead out;
   if (::fstat(fd, &out.before) != 0) return out;
   out.have_before = true;
@@ -142,7 +145,7 @@ ImageRead read_image(int fd, const ExeHasherOptions& options) {
     }
   }
   if (::lseek(fd, 0, SEEK_SET) != 0) return out;
-  std::string hex = sha256_fd(fd);
+  std::string hex = sha256_fd_counted(fd, progress);
   struct ::stat after{};
   if (hex.empty() || ::fstat(fd, &after) != 0) return out;
   // Changed while we read it: the hash may mix two versions.

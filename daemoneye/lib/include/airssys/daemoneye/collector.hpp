@@ -56,7 +56,9 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstddef>
+#include <string>
 #include <cstdint>
 #include <expected>
 #include <filesystem>
@@ -79,6 +81,14 @@ struct CollectorOptions {
   // the hard one first). 0: none kept. If the process runs out of fds
   // anyway, the collector releases its kept ones and keeps none after.
   std::optional<std::size_t> keep_open;
+  // The executable's stat, lookups and hashing run on a helper thread: a
+  // call that makes no progress for fs_stall (a FUSE daemon that does not
+  // answer, a hard NFS mount whose server is gone) is given up on, its
+  // process reported `partial`, and its mount avoided until the call
+  // returns. At most fs_stuck_max such threads are left behind (a thread
+  // blocked in the kernel cannot be killed); past that no image is read.
+  std::chrono::milliseconds fs_stall{2000};
+  std::size_t fs_stuck_max = 4;
   bool sockets = false;                  // collect process_open_sockets rows (procmond turns it on)
   osl::proc::SocketLimits socket_limits;  // fds per process, entries per table
 };
@@ -88,6 +98,8 @@ struct CollectStats {
   std::uint32_t partial = 0;  // of which partial
   std::uint32_t vanished = 0; // listed but gone before they were read
   std::uint32_t failed = 0;   // listed, present, but their stat could not be read or parsed
+  std::uint32_t stalled = 0;  // of partial: their executable's file system did not answer in time
+  std::uint32_t stuck_threads = 0;  // helper threads still blocked in a file system call
   std::uint64_t elapsed_us = 0;
   osl::proc::SocketStats sockets;  // with CollectorOptions::sockets
   std::uint64_t sockets_us = 0;    // of elapsed_us, the time spent on sockets
@@ -98,6 +110,9 @@ struct CollectResult {
   std::vector<ProcessRecord> processes;  // ascending pid
   std::vector<osl::proc::OpenSocket> sockets;  // ascending pid, then fd; empty unless CollectorOptions::sockets
   CollectStats stats;
+  // Mount points (or single paths) whose file system has a call stuck now:
+  // executables there are not read (their processes are partial).
+  std::vector<std::string> stalled_on;
 };
 
 class Collector {

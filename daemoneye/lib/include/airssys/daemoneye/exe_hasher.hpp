@@ -38,6 +38,7 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -82,7 +83,9 @@ struct ImageRead {
   bool have_before = false;
   std::string hex;
 };
-[[nodiscard]] ImageRead read_image(int fd, const ExeHasherOptions& options);
+// `progress` (if given) is incremented after each chunk read.
+[[nodiscard]] ImageRead read_image(int fd, const ExeHasherOptions& options,
+                                   std::atomic<std::uint64_t>* progress = nullptr);
 
 class ExeHasher {
  public:

@@ -1,0 +1,354 @@
+// Collector against a real stalled file system: a FUSE server (the raw
+// kernel protocol, <linux/fuse.h>, no library) that serves one executable to
+// the process it starts from the mount, and never answers anyone else — the
+// collector's stat of that process's image waits for ever, as on a FUSE
+// daemon that hangs or a hard NFS mount whose server is gone. The collection
+// must still finish, with that process partial and every other one read.
+//
+// The server runs in a child, in a private mount namespace of its own (the
+// mount never shows on the host), and ends when the test closes its control
+// pipe: it kills the process it started and exits, which aborts the FUSE
+// connection, so the collector's stuck call returns.
+
+#include <airssys/daemoneye/collector.hpp>
+#include <airssys/daemoneye/exe_hasher.hpp>
+
+#include "test_temp_dir.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <linux/fuse.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+namespace airssys::daemoneye {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+// ---- the FUSE server (runs in a forked child: system calls and static
+// buffers only) ----
+
+constexpr std::uint64_t kRoot = FUSE_ROOT_ID;
+constexpr std::uint64_t kExe = 2;
+
+struct Served {
+  int fuse = -1;
+  int content = -1;  // the executable's bytes
+  off_t size = 0;
+  pid_t runner = -1;  // the only process answered (with pid 0: the kernel's own)
+};
+
+void reply(int fd, std::uint64_t unique, int error, const void* body, std::size_t len) {
+  fuse_out_header oh{};
+  oh.len = static_cast<std::uint32_t>(sizeof oh + (error == 0 ? len : 0));
+  oh.error = -error;
+  oh.unique = unique;
+  iovec iov[2] = {{&oh, sizeof oh}, {const_cast<void*>(body), len}};
+  (void)!::writev(fd, iov, error == 0 && len > 0 ? 2 : 1);
+}
+
+fuse_attr attr_of(const Served& s, std::uint64_t node) {
+  fuse_attr a{};
+  a.ino = node;
+  a.atime = a.mtime = a.ctime = 1700000000;
+  a.blksize = 4096;
+  if (node == kRoot) {
+    a.mode = S_IFDIR | 0755;
+    a.nlink = 2;
+  } else {
+    a.mode = S_IFREG | 0755;
+    a.nlink = 1;
+    a.size = static_cast<std::uint64_t>(s.size);
+    a.blocks = (a.size + 511) / 512;
+  }
+  return a;
+}
+
+void handle(const Served& s, const unsigned char* msg) {
+  static unsigned char data[128 * 1024];
+  fuse_in_header h{};
+  std::memcpy(&h, msg, sizeof h);
+  const unsigned char* in = msg + sizeof h;
+  switch (h.opcode) {
+    case FUSE_FORGET:
+    case FUSE_BATCH_FORGET:
+    case FUSE_INTERRUPT:
+      return;  // never answered, by the protocol
+    case FUSE_INIT:
+      break;
+    default:
+      // The stall itself: requests from anyone but the process we started
+      // (and the kernel's own) stay unanswered for ever.
+      if (h.pid != 0 && static_cast<pid_t>(h.pid) != s.runner && static_cast<pid_t>(h.pid) != ::getpid()) return;
+  }
+  switch (h.opcode) {
+    case FUSE_INIT: {
+      fuse_init_in ii{};
+      std::memcpy(&ii, in, sizeof ii < h.len - sizeof h ? sizeof ii : h.len - sizeof h);
+      fuse_init_out o{};
+      o.major = FUSE_KERNEL_VERSION;
+      o.minor = FUSE_KERNEL_MINOR_VERSION;
+      o.max_readahead = ii.max_readahead;
+      o.max_background = 16;
+      o.congestion_threshold = 12;
+      o.max_write = 4096;
+      o.time_gran = 1;
+      reply(s.fuse, h.unique, 0, &o, sizeof o);
+      return;
+    }
+    case FUSE_LOOKUP: {
+      if (h.nodeid != kRoot || std::strcmp(reinterpret_cast<const char*>(in), "exe") != 0) {
+        reply(s.fuse, h.unique, ENOENT, nullptr, 0);
+        return;
+      }
+      fuse_entry_out e{};
+      e.nodeid = kExe;
+      e.generation = 1;
+      e.attr = attr_of(s, kExe);  // entry_valid = attr_valid = 0: every stat asks again
+      reply(s.fuse, h.unique, 0, &e, sizeof e);
+      return;
+    }
+    case FUSE_GETATTR: {
+      fuse_attr_out o{};
+      o.attr = attr_of(s, h.nodeid);
+      reply(s.fuse, h.unique, 0, &o, sizeof o);
+      return;
+    }
+    case FUSE_OPEN: {
+      fuse_open_out o{};
+      o.fh = 1;
+      reply(s.fuse, h.unique, 0, &o, sizeof o);
+      return;
+    }
+    case FUSE_READ: {
+      fuse_read_in r{};
+      std::memcpy(&r, in, sizeof r);
+      const std::size_t want = std::min<std::size_t>(r.size, sizeof data);
+      const ssize_t n = ::pread(s.content, data, want, static_cast<off_t>(r.offset));
+      reply(s.fuse, h.unique, n < 0 ? EIO : 0, data, n < 0 ? 0 : static_cast<std::size_t>(n));
+      return;
+    }
+    case FUSE_STATFS: {
+      fuse_statfs_out o{};
+      o.st.bsize = o.st.frsize = 4096;
+      o.st.namelen = 255;
+      reply(s.fuse, h.unique, 0, &o, sizeof o);
+      return;
+    }
+    case FUSE_FLUSH:
+    case FUSE_RELEASE:
+    case FUSE_ACCESS:
+      reply(s.fuse, h.unique, 0, nullptr, 0);
+      return;
+    default:
+      reply(s.fuse, h.unique, ENOSYS, nullptr, 0);
+  }
+}
+
+// The child: mounts, starts `runner` from the mount (its pid written to
+// `report`), serves until `ctl` reaches EOF, then kills the runner and exits.
+[[noreturn]] void server_main(const char* mnt, const char* exe_in_mnt, const char* image, int report, int ctl) {
+  static unsigned char buf[1024 * 1024 + 4096];
+  Served s;
+  s.content = ::open(image, O_RDONLY | O_CLOEXEC);
+  struct ::stat st{};
+  if (s.content < 0 || ::fstat(s.content, &st) != 0) ::_exit(10);
+  s.size = st.st_size;
+  if (::unshare(CLONE_NEWNS) != 0) ::_exit(11);
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) ::_exit(12);
+  s.fuse = ::open("/dev/fuse", O_RDWR | O_CLOEXEC);
+  if (s.fuse < 0) ::_exit(13);
+  char opts[128];
+  std::snprintf(opts, sizeof opts, "fd=%d,rootmode=40000,user_id=0,group_id=0,allow_other", s.fuse);
+  if (::mount("daemoneye-stall-test", mnt, "fuse", MS_NOSUID | MS_NODEV, opts) != 0) ::_exit(14);
+  s.runner = ::fork();
+  if (s.runner == 0) {
+    ::close(report);
+    ::close(ctl);
+    const char* argv[] = {"sleep", "100000", nullptr};
+    ::execv(exe_in_mnt, const_cast<char* const*>(argv));
+    ::_exit(127);
+  }
+  if (s.runner < 0) ::_exit(15);
+  (void)!::write(report, &s.runner, sizeof s.runner);
+  ::close(report);
+  bool ending = false;
+  for (;;) {
+    pollfd p[2] = {{s.fuse, POLLIN, 0}, {ending ? -1 : ctl, POLLIN, 0}};
+    (void)::poll(p, 2, ending ? 20 : -1);
+    if (!ending && p[1].revents != 0) {
+      ::kill(s.runner, SIGKILL);
+      ending = true;
+    }
+    if (ending && ::waitpid(s.runner, nullptr, WNOHANG) == s.runner) ::_exit(0);  // closing /dev/fuse aborts the mount
+    if ((p[0].revents & POLLIN) != 0) {
+      const ssize_t n = ::read(s.fuse, buf, sizeof buf);
+      if (n < 0) {
+        if (errno == EINTR || errno == EAGAIN || errno == ENOENT) continue;
+        ::_exit(ending ? 0 : 16);
+      }
+      if (static_cast<std::size_t>(n) >= sizeof(fuse_in_header)) handle(s, buf);
+    }
+  }
+}
+
+// The test's handle on the server child and the process it started.
+struct StalledMount {
+  fs::path exe;          // the runner's executable, on the mount
+  pid_t server = -1;
+  pid_t runner = -1;
+  int ctl = -1;          // closing it ends the server
+
+  StalledMount(const fs::path& mnt, const fs::path& image) : exe(mnt / "exe") {
+    int report[2], control[2];
+    if (::pipe2(report, O_CLOEXEC) != 0 || ::pipe2(control, O_CLOEXEC) != 0) return;
+    const std::string mnt_s = mnt.string(), exe_s = exe.string(), image_s = image.string();
+    server = ::fork();
+    if (server == 0) {
+      ::close(report[0]);
+      ::close(control[1]);
+      server_main(mnt_s.c_str(), exe_s.c_str(), image_s.c_str(), report[1], control[0]);
+    }
+    ::close(report[1]);
+    ::close(control[0]);
+    ctl = control[1];
+    if (server > 0 && ::read(report[0], &runner, sizeof runner) != static_cast<ssize_t>(sizeof runner)) runner = -1;
+    ::close(report[0]);
+  }
+  // Ends the server (it kills the runner); returns its exit status.
+  int stop() {
+    if (ctl >= 0) ::close(ctl);
+    ctl = -1;
+    int status = -1;
+    if (server > 0) ::waitpid(server, &status, 0);
+    server = -1;
+    return status;
+  }
+  ~StalledMount() { stop(); }
+};
+
+// The runner has exec'd the mount's executable (its exe link names it).
+bool runs_from(pid_t pid, const fs::path& exe) {
+  char buf[4096];
+  const std::string link = "/proc/" + std::to_string(pid) + "/exe";
+  for (int i = 0; i < 3000; ++i) {  // at most ~30 s: a bound, not a timing check
+    const ssize_t n = ::readlink(link.c_str(), buf, sizeof buf);
+    if (n > 0 && std::string(buf, static_cast<std::size_t>(n)) == exe.string()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
+const ProcessRecord* find(const CollectResult& c, pid_t pid) {
+  for (const auto& r : c.processes)
+    if (r.pid == pid) return &r;
+  return nullptr;
+}
+
+// A copy of /bin/sleep on the local file system, running: read in full.
+struct LocalSleeper {
+  pid_t pid = -1;
+  explicit LocalSleeper(const fs::path& exe) {
+    pid = ::fork();
+    if (pid == 0) {
+      const char* argv[] = {exe.c_str(), "100000", nullptr};
+      ::execv(argv[0], const_cast<char* const*>(argv));
+      ::_exit(127);
+    }
+  }
+  ~LocalSleeper() {
+    if (pid <= 0) return;
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+};
+
+TEST(CollectorStall, AProcessOnAStalledFuseMountIsPartialAndTheScanGoesOn) {
+  if (::access("/dev/fuse", R_OK | W_OK) != 0) GTEST_SKIP() << "no usable /dev/fuse: cannot mount a FUSE file system here";
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a FUSE file system needs root (CAP_SYS_ADMIN)";
+
+  testing::TempDir tmp;
+  const fs::path mnt = tmp.path() / "mnt";
+  fs::create_directory(mnt);
+  const fs::path local = tmp.path() / "local sleep";
+  fs::copy_file("/bin/sleep", local);
+  fs::permissions(local, fs::perms::owner_all);
+
+  StalledMount m(mnt, "/bin/sleep");  // forked before any thread of ours exists
+  ASSERT_GT(m.server, 0);
+  ASSERT_GT(m.runner, 0) << "the FUSE server did not start (exit status " << m.stop() << ")";
+  ASSERT_TRUE(runs_from(m.runner, m.exe)) << "the runner never exec'd " << m.exe;
+  LocalSleeper other(local);
+  ASSERT_TRUE(runs_from(other.pid, local));
+
+  auto c = Collector::create(CollectorOptions{.fs_stall = 300ms, .fs_stuck_max = 2});
+  ASSERT_TRUE(c) << c.error().to_string();
+  auto first = (*c)->collect();  // returns: the stat on the mount is given up on
+  ASSERT_TRUE(first) << first.error().to_string();
+
+  const ProcessRecord* hung = find(*first, m.runner);
+  ASSERT_NE(hung, nullptr) << "the process on the stalled mount is left out";
+  EXPECT_TRUE(hung->partial);
+  EXPECT_EQ(hung->path, m.exe.string()) << "its exe link is read without the file system";
+  EXPECT_EQ(hung->cmdline, "sleep 100000");
+  EXPECT_EQ(hung->exe_ino, 0u);
+  EXPECT_EQ(hung->sha256, "");
+  EXPECT_GE(first->stats.stalled, 1u);
+  EXPECT_EQ(first->stats.stuck_threads, 1u);
+  EXPECT_NE(std::find(first->stalled_on.begin(), first->stalled_on.end(), m.exe.string()), first->stalled_on.end());
+
+  // Every other process is read in full: the local sleeper has its hash.
+  const ProcessRecord* fine = find(*first, other.pid);
+  ASSERT_NE(fine, nullptr);
+  EXPECT_FALSE(fine->partial);
+  EXPECT_EQ(fine->sha256, sha256_fd(osl::UniqueFd(::open(local.c_str(), O_RDONLY | O_CLOEXEC)).get()));
+  EXPECT_EQ(fine->on_disk, 1);
+  const ProcessRecord* self = find(*first, ::getpid());
+  ASSERT_NE(self, nullptr);
+  EXPECT_FALSE(self->partial);
+
+  // The next collections do not start another call on that mount: still
+  // one thread stuck, the process still partial.
+  for (int i = 0; i < 2; ++i) {
+    auto again = (*c)->collect();
+    ASSERT_TRUE(again);
+    const ProcessRecord* still = find(*again, m.runner);
+    ASSERT_NE(still, nullptr);
+    EXPECT_TRUE(still->partial);
+    EXPECT_EQ(again->stats.stuck_threads, 1u);
+    EXPECT_GE(again->stats.stalled, 1u);
+  }
+
+  // The server goes away (the connection is aborted): the stuck call
+  // returns, its thread ends, and the mount is no longer avoided.
+  EXPECT_EQ(m.stop(), 0) << "the FUSE server failed";
+  bool recovered = false;
+  for (int i = 0; i < 3000 && !recovered; ++i) {  // at most ~30 s: a bound, not a timing check
+    auto after = (*c)->collect();
+    ASSERT_TRUE(after);
+    recovered = after->stats.stuck_threads == 0 && after->stalled_on.empty() && after->stats.stalled == 0;
+    if (!recovered) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(recovered) << "the stuck thread never returned after the mount was aborted";
+}
+
+}  // namespace
+}  // namespace airssys::daemoneye
