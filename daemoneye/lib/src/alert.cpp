@@ -17,6 +17,9 @@ namespace {
 using ordered_json = nlohmann::ordered_json;
 
 constexpr std::array<std::string_view, 2> kDefaultKey{"pid", "start_time"};
+// A Sigma rule's row is one process event: a process that matches twice
+// (an exec chain keeps its pid and start time) raises once per event.
+constexpr std::array<std::string_view, 3> kDefaultSigmaKey{"pid", "start_time", "event_id"};
 
 // Row JSON comes from the query engine; anything else is carried, not trusted.
 ordered_json parse_row(const std::string& row_json) {
@@ -71,7 +74,9 @@ std::string make_dedup_key(const Rule& rule, const std::string& row_json) {
     if (it->is_string()) append_escaped(key, it->get_ref<const std::string&>());
     else append_escaped(key, dump(*it));
   };
-  if (rule.key_columns.empty()) {
+  if (rule.key_columns.empty() && rule.sigma) {
+    for (const auto c : kDefaultSigmaKey) add(c);
+  } else if (rule.key_columns.empty()) {
     for (const auto c : kDefaultKey) add(c);
   } else {
     for (const auto& c : rule.key_columns) add(c);

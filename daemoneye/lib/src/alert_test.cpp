@@ -35,6 +35,20 @@ TEST(DedupKey, DefaultColumnsArePidAndStartTime) {
             "exe-deleted|pid=123|start_time=1764000000");
 }
 
+// A Sigma rule's rows are process events: two execs of one process (an exec
+// chain keeps pid and start time) are two alerts, one event read twice is one.
+TEST(DedupKey, SigmaRulesDefaultToTheEventToo) {
+  Rule r = rule();
+  r.sigma = Rule::SigmaInfo{};
+  const auto first = make_dedup_key(r, R"({"pid":9,"start_time":5,"event_id":41,"cmdline":"bash -c x"})");
+  const auto second = make_dedup_key(r, R"({"pid":9,"start_time":5,"event_id":42,"cmdline":"bash -c y"})");
+  EXPECT_EQ(first, "exe-deleted|pid=9|start_time=5|event_id=41");
+  EXPECT_NE(first, second);
+  EXPECT_EQ(make_dedup_key(r, R"({"pid":9,"start_time":5,"event_id":41})"), first);
+  // A native rule keeps pid + start_time, whatever its row holds.
+  EXPECT_EQ(make_dedup_key(rule(), R"({"pid":9,"start_time":5,"event_id":41})"), "exe-deleted|pid=9|start_time=5");
+}
+
 TEST(DedupKey, RuleKeyColumnsInTheirOrder) {
   EXPECT_EQ(make_dedup_key(rule({"path", "uid"}), R"({"pid":1,"uid":0,"path":"/tmp/a b"})"), "exe-deleted|path=/tmp/a b|uid=0");
 }

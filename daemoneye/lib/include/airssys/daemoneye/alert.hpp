@@ -22,7 +22,8 @@ struct Alert {
   std::string dedup_key;  // rule id + the key columns' values (make_dedup_key)
 };
 
-// "<rule id>|<col>=<value>|..." over `key_columns` (default pid, start_time);
+// "<rule id>|<col>=<value>|..." over `key_columns` (default pid, start_time;
+// for a Sigma rule, whose rows are process events, pid, start_time, event_id);
 // a key column missing from the row (or null, or a row that is not a JSON
 // object) contributes "<col>=". String values appear as they are, with '\'
 // and '|' escaped by a '\' so that no value can forge another key; numbers
