@@ -192,7 +192,9 @@ class EbpfSource final : public KernelEventSource {
     const char* path = data + sizeof e;
     k.path.assign(path, strnlen(path, e.path_size));
     if (e.kind != PROCMON_EXIT) {
-      k.args.assign(path + e.path_size, e.args_size);
+      const std::uint32_t tail = e.args_tail_size <= e.args_size ? e.args_tail_size : 0;
+      k.args.assign(path + e.path_size, e.args_size - tail);
+      k.args_tail.assign(path + e.path_size + (e.args_size - tail), tail);
       k.args_total = (e.flags & PROCMON_ARGS_UNREADABLE) ? -1 : static_cast<std::int64_t>(e.args_total);
       k.args_truncated = (e.flags & PROCMON_ARGS_TRUNCATED) != 0;
     } else {

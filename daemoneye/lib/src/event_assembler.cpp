@@ -124,6 +124,13 @@ struct EventAssembler::Impl {
     known[r.pid] = Known{r, gen};
   }
 
+  // The cmdline column of what the kernel captured: head and tail when it
+  // gave both (eBPF, for an argv over its capture size).
+  std::string column_of(const KernelEvent& k) const {
+    if (k.args_truncated && !k.args_tail.empty()) return cmdline_column_cut(k.args, k.args_tail, options.cmdline_max);
+    return cmdline_column(k.args, k.args_truncated, options.cmdline_max);
+  }
+
   ProcessEvent start_of(KernelEvent& k, EventSource source) {
     ProcessEvent e{EventKind::start, source, 0, {}};
     std::optional<ProcessRecord> fresh;
@@ -135,7 +142,7 @@ struct EventAssembler::Impl {
       if (const auto* parent = find(k.ppid, 0)) e.process = *parent;
       forget_usage(e.process);
       if (!k.args.empty() || k.args_total >= 0) {
-        e.process.cmdline = cmdline_column(k.args, k.args_truncated, options.cmdline_max);
+        e.process.cmdline = column_of(k);
       }
     }
     take_identity(e.process, k);
@@ -168,7 +175,7 @@ struct EventAssembler::Impl {
     // show a changed argv (setproctitle) or another image.
     if (absolute) e.process.path = k.path;
     else if (!fresh && !k.path.empty()) e.process.path = k.path;  // relative, as given to execve
-    if (k.args_total >= 0) e.process.cmdline = cmdline_column(k.args, k.args_truncated, options.cmdline_max);
+    if (k.args_total >= 0) e.process.cmdline = column_of(k);
     if (k.start_ticks != 0) e.process.start_ticks = k.start_ticks;
     if (e.process.start_ticks != 0) e.process.start_time = start_time_of(e.process.start_ticks);
     return e;

@@ -284,12 +284,58 @@ std::string redact_cmdline(std::span<const std::string_view> argv) {
 
 namespace airssys::daemoneye {
 
-std::string cmdline_column(std::string_view raw_args, bool truncated, std::size_t max) {
+namespace {
+
+bool continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+
+std::vector<std::string_view> head_args(std::string_view raw_args, bool truncated) {
   auto args = osl::proc::split_args(raw_args);
   while (!args.empty() && args.back().empty()) args.pop_back();
   if (truncated && !args.empty() && args.back().find("://") != std::string_view::npos) args.pop_back();
+  return args;
+}
+
+}  // namespace
+
+void keep_head_and_tail(std::string& s, std::size_t max) {
+  if (s.size() <= max) return;
+  if (max < kCmdlineCut.size() + 2) {
+    truncate_utf8(s, max);
+    return;
+  }
+  const std::size_t room = max - kCmdlineCut.size();
+  std::size_t head = room / 2;
+  // Back off over continuation bytes (10xxxxxx) to a sequence's lead byte.
+  while (head > 0 && continuation(s[head])) --head;
+  std::size_t from = s.size() - (room - head);
+  while (from < s.size() && continuation(s[from])) ++from;
+  std::string out;
+  out.reserve(head + kCmdlineCut.size() + (s.size() - from));
+  out.append(s, 0, head);
+  out.append(kCmdlineCut);
+  out.append(s, from, std::string::npos);
+  s = std::move(out);
+}
+
+std::string cmdline_column(std::string_view raw_args, bool truncated, std::size_t max) {
+  const auto args = head_args(raw_args, truncated);
   std::string out = redact_cmdline(args);
-  truncate_utf8(out, max);
+  keep_head_and_tail(out, max);
+  return out;
+}
+
+std::string cmdline_column_cut(std::string_view head, std::string_view tail, std::size_t max) {
+  const auto first = head_args(head, true);
+  // The tail's first word is the end of something whose start was not read.
+  const std::size_t word_end = tail.find_first_of(std::string_view(" \t\n\0", 4));
+  tail = word_end == std::string_view::npos ? std::string_view() : tail.substr(word_end);
+  auto last = osl::proc::split_args(tail);
+  while (!last.empty() && last.back().empty()) last.pop_back();
+  while (!last.empty() && last.front().find_first_not_of(" \t\n") == std::string_view::npos) last.erase(last.begin());
+  std::string out = redact_cmdline(first);
+  out.append(kCmdlineCut);
+  out.append(redact_cmdline(last));
+  keep_head_and_tail(out, max);
   return out;
 }
 

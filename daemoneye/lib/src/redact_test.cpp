@@ -135,3 +135,70 @@ TEST(RedactHostile, ManyUrlSeparatorsInOneArgument) {
 
 }  // namespace
 }  // namespace airssys::daemoneye
+
+namespace airssys::daemoneye {
+namespace {
+
+using namespace std::string_literals;
+
+// Padding in the middle of a command line cannot push its end out of the
+// column: over `max`, the head and the tail are kept around kCmdlineCut.
+TEST(CmdlineColumn, KeepsTheHeadAndTheTailOfALongCommandLine) {
+  const std::string raw = "bash\0-c\0"s + std::string(40000, ' ') + "sleep 600; : /dev/tcp/10.9.9.9/4444" + '\0';
+  const std::string col = cmdline_column(raw, false, 1024);
+  EXPECT_EQ(col.size(), 1024u);
+  EXPECT_TRUE(col.starts_with("bash -c ")) << col.substr(0, 20);
+  EXPECT_TRUE(col.ends_with("sleep 600; : /dev/tcp/10.9.9.9/4444")) << col.substr(col.size() - 40);
+  EXPECT_NE(col.find(kCmdlineCut), std::string::npos);
+  // Short enough: unchanged, no marker.
+  EXPECT_EQ(cmdline_column("ls\0-l\0"s, false, 1024), "ls -l");
+  // Redacted before it is cut: a secret at the end stays hidden.
+  const std::string secret = "app\0"s + std::string(5000, 'x') + '\0' + "--password\0hunter2\0"s;
+  const std::string hidden = cmdline_column(secret, false, 256);
+  EXPECT_TRUE(hidden.ends_with("--password ***")) << hidden.substr(hidden.size() - 20);
+  EXPECT_EQ(hidden.find("hunter2"), std::string::npos);
+}
+
+// Whole UTF-8 sequences only (the strings here hold no invalid ones).
+bool valid_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    const std::size_t n = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (std::size_t j = 1; j < n; ++j)
+      if ((static_cast<unsigned char>(s[i + j]) & 0xC0) != 0x80) return false;
+    i += n;
+  }
+  return true;
+}
+
+TEST(CmdlineColumn, CutsOnlyAtUtf8Boundaries) {
+  std::string s;
+  while (s.size() < 3000) s += "\u00e9\u20ac";  // 2- and 3-byte sequences
+  for (std::size_t max : {100u, 101u, 102u, 103u, 104u, 105u}) {
+    std::string t = s;
+    keep_head_and_tail(t, max);
+    EXPECT_LE(t.size(), max);
+    EXPECT_GE(t.size(), max - 4);
+    EXPECT_NE(t.find(kCmdlineCut), std::string::npos);
+    EXPECT_TRUE(valid_utf8(t)) << max;
+  }
+}
+
+// eBPF gives an over-long argv as its first and last bytes: the tail's first
+// word (a fragment whose start was never read) is dropped, the rest kept.
+TEST(CmdlineColumn, HeadAndTailCapturedApart) {
+  const std::string head = "bash\0-c\0"s + std::string(100, ' ');
+  const std::string tail = "ret@host     : /dev/tcp/10.9.9.9/4444\0"s;
+  const std::string col = cmdline_column_cut(head, tail, 32 * 1024);
+  EXPECT_TRUE(col.starts_with("bash -c ")) << col;
+  EXPECT_NE(col.find(": /dev/tcp/10.9.9.9/4444"), std::string::npos) << col;
+  EXPECT_EQ(col.find("ret@host"), std::string::npos) << col;
+  EXPECT_NE(col.find(kCmdlineCut), std::string::npos);
+  // The tail's whole arguments are redacted as usual.
+  const std::string col2 = cmdline_column_cut("app\0"s, "xx\0--token\0abc\0"s, 1024);
+  EXPECT_EQ(col2, "app" + std::string(kCmdlineCut) + "--token ***");
+}
+
+}  // namespace
+}  // namespace airssys::daemoneye

@@ -73,25 +73,37 @@ static __always_inline void fill_identity(struct procmon_event *e, struct task_s
   e->args_size = 0;
   e->args_total = 0;
   e->path_size = 0;
+  e->args_tail_size = 0;
   BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
 }
 
-/* argv of the current task's memory, at data + off (off < PROCMON_PATH_MAX). */
+/* argv of the current task's memory, at data + off (off < PROCMON_PATH_MAX):
+ * all of it when it fits, else its head and its tail (procmon_event.h). */
 static __always_inline void copy_args(struct scratch *s, struct task_struct *task, __u32 off) {
   unsigned long start = BPF_CORE_READ(task, mm, arg_start);
   unsigned long end = BPF_CORE_READ(task, mm, arg_end);
   if (end <= start) return;
   unsigned long total = end - start;
   s->e.args_total = total > 0xffffffffUL ? 0xffffffffU : (__u32)total;
-  __u32 n = total < PROCMON_ARGS_MAX ? (__u32)total : PROCMON_ARGS_MAX - 1;
-  if (n < total) s->e.flags |= PROCMON_ARGS_TRUNCATED;
-  n &= PROCMON_ARGS_MAX - 1;
   off &= PROCMON_PATH_MAX - 1;
-  if (bpf_probe_read_user(s->data + off, n, (const void *)start) != 0) {
+  if (total < PROCMON_ARGS_MAX) {
+    __u32 n = (__u32)total & (PROCMON_ARGS_MAX - 1);
+    if (bpf_probe_read_user(s->data + off, n, (const void *)start) != 0) {
+      s->e.flags |= PROCMON_ARGS_UNREADABLE;
+      return;
+    }
+    s->e.args_size = n;
+    return;
+  }
+  s->e.flags |= PROCMON_ARGS_TRUNCATED;
+  const __u32 tail = PROCMON_ARGS_MAX - 1 - PROCMON_ARGS_HEAD;
+  if (bpf_probe_read_user(s->data + off, PROCMON_ARGS_HEAD, (const void *)start) != 0 ||
+      bpf_probe_read_user(s->data + off + PROCMON_ARGS_HEAD, tail, (const void *)(end - tail)) != 0) {
     s->e.flags |= PROCMON_ARGS_UNREADABLE;
     return;
   }
-  s->e.args_size = n;
+  s->e.args_size = PROCMON_ARGS_HEAD + tail;
+  s->e.args_tail_size = tail;
 }
 
 static __always_inline void submit(struct scratch *s) {

@@ -7,6 +7,10 @@
 
 #define PROCMON_PATH_MAX 4096  /* bytes of the executable path, NUL included */
 #define PROCMON_ARGS_MAX 16384 /* bytes of argv (NUL-separated) captured at exec */
+/* A longer argv is captured as its first PROCMON_ARGS_HEAD bytes followed by
+ * its last PROCMON_ARGS_MAX - 1 - PROCMON_ARGS_HEAD bytes (args_tail_size),
+ * so that padding cannot push the end of a command line out of sight. */
+#define PROCMON_ARGS_HEAD 8192
 
 enum procmon_kind {
   PROCMON_EXEC = 1, /* a process replaced its image (execve returned) */
@@ -35,8 +39,10 @@ struct procmon_event {
   __u32 args_size;  /* EXEC/FORK: bytes of argv copied below */
   __u32 args_total; /* EXEC/FORK: bytes of the whole argv in memory */
   __u32 path_size;  /* EXEC: bytes of the path copied below (NUL included), else 0 */
+  __u32 args_tail_size; /* of args_size, the last bytes of argv (argv's end), when it was cut; else 0 */
   char comm[16];
-  /* followed by path_size bytes of path, then args_size bytes of argv */
+  /* followed by path_size bytes of path, then args_size bytes of argv: its
+   * head, then (args_tail_size > 0) its tail */
 };
 
 #endif

@@ -43,6 +43,7 @@ struct KernelEvent {
   std::string args;               // argv, NUL-separated, as captured; "" unknown
   std::int64_t args_total = -1;   // bytes of the whole argv; -1 unknown
   bool args_truncated = false;    // `args` holds only the first part of argv
+  std::string args_tail;          // when truncated, argv's last bytes if the source gave them (may begin inside an argument)
   std::int64_t exit_code = -1;    // exit: the status when it exited normally
   std::int64_t exit_signal = -1;  // exit: the signal that ended it
 };

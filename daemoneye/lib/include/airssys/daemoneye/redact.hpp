@@ -41,13 +41,34 @@ inline constexpr std::string_view kRedacted = "***";
 // argv joined with single spaces, secrets replaced by "***".
 [[nodiscard]] std::string redact_cmdline(std::span<const std::string_view> argv);
 
+// Put in the `cmdline` column where its middle was left out.
+inline constexpr std::string_view kCmdlineCut = " \u2026 ";  // " … "
+
 // The `cmdline` column from argv as the kernel keeps it (NUL-separated, as
 // in /proc/PID/cmdline or as eBPF copies it): trailing empty arguments
 // (setproctitle padding) dropped; when `truncated` (only the first part of
 // argv was read) a cut last argument holding "://" is dropped, since a URL
-// cut before its '@' would escape redaction; secrets redacted; then cut to
-// `max` bytes at a UTF-8 boundary. Invalid UTF-8 is kept as bytes (the JSON
-// encoders replace it).
+// cut before its '@' would escape redaction; secrets redacted; then, when
+// longer than `max` bytes, its head and its tail are kept around kCmdlineCut
+// (each cut at a UTF-8 boundary, `max` bytes in all): padding in the middle
+// of a command line (40 KB of spaces before `; : /dev/tcp/…`) cannot push
+// what follows it out of the column. Invalid UTF-8 is kept as bytes (the
+// JSON encoders replace it).
 [[nodiscard]] std::string cmdline_column(std::string_view raw_args, bool truncated, std::size_t max);
+
+// The same for argv read in two parts because it was too long to read whole
+// (procmond's eBPF exec event): its first bytes `head` and its last bytes
+// `tail`, which may begin inside an argument. The head is treated as a cut
+// argv (above); the tail's first word (up to the first space or NUL) is a
+// fragment and is dropped — it may be the end of a secret or of a URL's
+// credentials whose start was not read. What remains of both is redacted and
+// joined around kCmdlineCut, then kept to `max` bytes as above. A secret
+// option whose name lies in the part never read and whose value begins the
+// tail's first whole word is not recognised as one.
+[[nodiscard]] std::string cmdline_column_cut(std::string_view head, std::string_view tail, std::size_t max);
+
+// `s` kept to at most `max` bytes: whole when it fits, else its head and tail
+// around kCmdlineCut, each cut at a UTF-8 boundary.
+void keep_head_and_tail(std::string& s, std::size_t max);
 
 }  // namespace airssys::daemoneye
