@@ -94,6 +94,10 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // Before the first log line: a warning written to a stderr pipe whose
+  // reader is gone must not end the agent by SIGPIPE (every write of the
+  // agent handles EPIPE itself: sinks, the status file, the bus).
+  std::signal(SIGPIPE, SIG_IGN);
   auto logger = spdlog::stderr_logger_mt("daemoneye-agent");
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l daemoneye-agent: %v");
   spdlog::set_default_logger(logger);
@@ -108,7 +112,6 @@ int main(int argc, char** argv) {
   sigaddset(&stop_set, SIGTERM);
   sigaddset(&stop_set, SIGHUP);  // reload: the rules and the trusted keys
   ::pthread_sigmask(SIG_BLOCK, &stop_set, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
   // A file size limit (RLIMIT_FSIZE) reached by the store, ledger or status
   // file is an EFBIG error each of them handles (the store keeps the batch
   // for a retry), not the default SIGXFSZ death of the whole agent.

@@ -180,6 +180,34 @@ TEST(AgentStartup, AConfigurationErrorExits2WhenStderrCannotBeWritten) {
   ::close(no_reader[1]);
 }
 
+// A configuration warning is the agent's first log line; written to a
+// stderr pipe whose reader is gone it ended the agent by SIGPIPE (SIGPIPE
+// was ignored only after the warnings were logged). Here the start then
+// fails on an unsafe socket directory, which must still give its own 1.
+TEST(AgentStartup, AWarningLoggedToAStderrWithoutAReaderDoesNotEndTheAgent) {
+  StartupFixture f;
+  const fs::path sockdir = f.dir.path() / "sock";
+  fs::create_directories(sockdir);
+  ASSERT_EQ(::chmod(sockdir.c_str(), 0750), 0);
+  write_file(f.config, fmt::format("database: {{ path: {}/daemoneye.db }}\nrules: {{ dir: {}, max_bytes: 1GiB }}\n"
+                                   "bus: {{ socket: {}/bus.sock }}\n",
+                                   f.var.string(), f.rules.string(), sockdir.string()));
+  {
+    Child logged({agent_bin(), "--config", f.config.string()}, f.log, f.log);
+    EXPECT_EQ(logged.wait().value_or(-1), 1) << slurp(f.log);
+    EXPECT_TRUE(f.logged("rules.max_bytes")) << "the warning this test is about: " << slurp(f.log);
+  }
+  int no_reader[2];
+  ASSERT_EQ(::pipe2(no_reader, O_CLOEXEC), 0);
+  ::close(no_reader[0]);
+  const auto old = ::signal(SIGPIPE, SIG_DFL);  // as systemd starts it; inherited through exec
+  airssys::testing::Child piped({agent_bin(), "--config", f.config.string()},
+                                {.stdout_path = f.log, .stderr_fd = no_reader[1]});
+  EXPECT_EQ(piped.wait().value_or(-1), 1) << "2>pipe without a reader";
+  ::signal(SIGPIPE, old);
+  ::close(no_reader[1]);
+}
+
 // Exit 2 (the unit's RestartPreventExitStatus=2: never restarted) only
 // where rules.dir itself is wrong; a refusal by the kernel that may pass
 // (EACCES here, EIO, ESTALE, EMFILE, ENOMEM) exits 1 so systemd starts the
