@@ -47,7 +47,14 @@
 // (osl/proc_sockets.hpp), as osquery's process_open_sockets rows. About one
 // system call per open fd of every process, plus five reads per namespace.
 //
-// Thread safety: one thread at a time.
+// A file system that does not answer (a hung FUSE daemon, a hard NFS mount
+// whose server is gone): every call that reaches the executable's file
+// system (its fstat through exe, the on_disk lookups, hashing) runs on a
+// helper thread and is given up on after fs_stall without progress; that
+// process is reported partial and the others are read as usual (options
+// below; docs/daemoneye.md "A file system that does not answer").
+//
+// Thread safety: one thread at a time (the helper threads are internal).
 
 #include <airssys/daemoneye/exe_hasher.hpp>
 #include <airssys/daemoneye/process_record.hpp>
