@@ -130,6 +130,41 @@ TEST_F(CmdlinePadding, ThePollSeesTheEndOfAPaddedShellAndTheRulesRaise) {
   EXPECT_TRUE(has(raised_for(rules_dir() / "sigma", *engine_, sh.pid), "Shell redirected to a /dev/tcp or /dev/udp socket"));
 }
 
+// Past what the poll reads (128 KiB; one argument holds at most 128 KiB, so
+// the padding is two arguments and the payload a last positional one): the
+// end is read apart, from argv's length in /proc/PID/stat.
+TEST_F(CmdlinePadding, ThePollReadsTheEndOfAnArgvLongerThanItsReadWindow) {
+  const std::string pad(100 * 1024, ' ');
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    const char* argv[] = {"/bin/bash", "-c", "sleep 600; :", "x", pad.c_str(), pad.c_str(), kPayload.c_str(), nullptr};
+    ::execv(argv[0], const_cast<char* const*>(argv));
+    ::_exit(127);
+  }
+  struct Kill {
+    pid_t pid;
+    ~Kill() {
+      ::kill(-pid, SIGKILL);  // bash and its sleep (their group, made by the child)
+      ::kill(pid, SIGKILL);   // in case the group did not exist yet
+      ::waitpid(pid, nullptr, 0);
+    }
+  } kill{pid};
+  auto c = Collector::create(CollectorOptions{.hash = false, .keep_open = 0});
+  ASSERT_TRUE(c) << c.error().to_string();
+  std::string cmdline;
+  for (int i = 0; i < 3000 && !cmdline.starts_with("/bin/bash"); ++i) {  // until exec'd; a bound
+    auto r = (*c)->read_process(pid);
+    ASSERT_TRUE(r) << r.error().to_string();
+    cmdline = r->cmdline;
+    if (!cmdline.starts_with("/bin/bash")) std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(cmdline.starts_with("/bin/bash -c sleep 600; : x")) << cmdline.substr(0, 40);
+  EXPECT_LE(cmdline.size(), 32u * 1024);
+  EXPECT_TRUE(cmdline.ends_with(kPayload)) << cmdline.substr(cmdline.size() - 60);
+}
+
 TEST_F(CmdlinePadding, TheEbpfExecEventKeepsTheEndOfAPaddedShellAndTheRulesRaise) {
   if (::geteuid() != 0) GTEST_SKIP() << "the eBPF source needs root";
   auto source = open_ebpf_source({});

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <atomic>
 #include <chrono>
 #include <ctime>
@@ -269,6 +270,47 @@ std::string hung_prefix(const std::filesystem::path& proc_root, const std::strin
   return best.empty() ? path : best;
 }
 
+// The end of an argv longer than the Reader read (`read` bytes): at most
+// its last `n` bytes, never any the Reader already has. Its length is
+// arg_end - arg_start (/proc/PID/stat fields 48 and 49, 0 when the process
+// is not ours to inspect); /proc/PID/cmdline is read from there. `follows`:
+// the bytes continue the read ones directly (nothing in between).
+struct CmdlineTail {
+  std::string bytes;
+  bool follows = false;
+};
+CmdlineTail cmdline_tail(const proc::Process& p, std::size_t read, std::size_t n) {
+  const osl::UniqueFd stat(::openat(p.dir_fd(), "stat", O_RDONLY | O_CLOEXEC));
+  if (!stat) return {};
+  char buf[4096];
+  const ssize_t len = ::read(stat.get(), buf, sizeof buf);
+  if (len <= 0) return {};
+  std::string_view rest(buf, static_cast<std::size_t>(len));
+  const auto paren = rest.rfind(')');
+  if (paren == std::string_view::npos || paren + 2 > rest.size()) return {};
+  rest.remove_prefix(paren + 2);  // field 3 on
+  std::uint64_t arg_start = 0, arg_end = 0;
+  for (int field = 3; field <= 49 && !rest.empty(); ++field) {
+    const auto sp = rest.find_first_of(" \n");
+    const std::string_view token = rest.substr(0, sp);
+    if (field == 48) std::from_chars(token.data(), token.data() + token.size(), arg_start);
+    if (field == 49) std::from_chars(token.data(), token.data() + token.size(), arg_end);
+    rest = sp == std::string_view::npos ? std::string_view() : rest.substr(sp + 1);
+  }
+  if (arg_end <= arg_start || arg_end - arg_start <= read) return {};
+  const std::uint64_t total = arg_end - arg_start;
+  const std::uint64_t from = std::max<std::uint64_t>(read, total > n ? total - n : 0);
+  const osl::UniqueFd cmdline(::openat(p.dir_fd(), "cmdline", O_RDONLY | O_CLOEXEC));
+  if (!cmdline) return {};
+  CmdlineTail out;
+  out.bytes.resize(static_cast<std::size_t>(total - from));
+  const ssize_t got = ::pread(cmdline.get(), out.bytes.data(), out.bytes.size(), static_cast<off_t>(from));
+  if (got <= 0) return {};
+  out.bytes.resize(static_cast<std::size_t>(got));
+  out.follows = from == read;
+  return out;
+}
+
 }  // namespace
 
 // A file system call on `path` stalled (or was refused): remember where, so
@@ -455,7 +497,19 @@ std::expected<Collector::Impl::Read, osl::Error> Collector::Impl::read(pid_t pid
 
   if (!kthread && !zombie) {
     if (auto c = reader.cmdline(p)) {
-      r.cmdline = cmdline_column(c->args, c->truncated, options.cmdline_max);
+      // Too long to read whole: its end is read apart, so that padding
+      // cannot push it out of the column.
+      CmdlineTail tail;
+      if (c->truncated) tail = cmdline_tail(p, c->args.size(), options.cmdline_max / 2);
+      if (tail.bytes.empty()) {
+        r.cmdline = cmdline_column(c->args, c->truncated, options.cmdline_max);
+      } else if (tail.follows) {
+        // Nothing missing in between: one argv, redacted whole.
+        c->args += tail.bytes;
+        r.cmdline = cmdline_column(c->args, false, options.cmdline_max);
+      } else {
+        r.cmdline = cmdline_column_cut(c->args, tail.bytes, options.cmdline_max);
+      }
     } else if (auto gone = failed(c.error(), false)) {
       return std::unexpected(std::move(*gone));
     }

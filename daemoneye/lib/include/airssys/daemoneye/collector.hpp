@@ -10,10 +10,12 @@
 //   status   uid, euid, suid, gid, egid, sgid
 //   io       disk_bytes_read, disk_bytes_written (read_bytes/write_bytes)
 //   cmdline  cmdline: argv joined with spaces, secrets redacted (redact.hpp),
-//            at most cmdline_max bytes (read up to 4x that, redacted, then
-//            cut at a UTF-8 boundary); when even the read was cut and the
-//            incomplete last argument holds "://", it is dropped (a URL cut
-//            before its '@' would escape redaction)
+//            at most cmdline_max bytes: read up to 4x that, redacted, and
+//            when longer its head and tail kept around " … "
+//            (cmdline_column); when even the read was cut, its last
+//            cmdline_max/2 bytes are read apart (length from stat fields
+//            48-49) and joined (cmdline_column_cut), so padding cannot hide
+//            a command line's end
 //   cgroup   cgroup_path, container_id (container_id.hpp)
 //   loginuid auid
 //   exe/cwd/root links  path, cwd, root; exe_dev/exe_ino by fstat through
