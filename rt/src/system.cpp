@@ -497,11 +497,16 @@ std::uint64_t timer_add_periodic(SystemCore* core, std::chrono::nanoseconds peri
   return core->timers.add_periodic(period, std::move(tick));
 }
 
+// Each thread numbers its envelopes in a block of 2^40 of its own. The
+// block is taken on the thread's first envelope, not by a thread_local's
+// dynamic initialiser: that one put an initialisation check (a call
+// through the TLS wrapper) in front of every envelope's id.
 std::uint64_t next_envelope_id() noexcept {
   static std::atomic<std::uint64_t> threads{1};
-  thread_local std::uint64_t base = threads.fetch_add(1, std::memory_order_relaxed) << 40;
-  thread_local std::uint64_t n = 0;
-  return base | ++n;
+  thread_local constinit std::uint64_t last = 0;
+  if (last == 0) [[unlikely]]
+    last = threads.fetch_add(1, std::memory_order_relaxed) << 40;
+  return ++last;
 }
 
 }  // namespace detail
