@@ -67,6 +67,13 @@ struct Worker {
   // Owner only: spawns past kLocalSpawns waiting to go to the shared
   // queue of chunks in one push (see publish_fresh()).
   SpawnChunk* spill = nullptr;
+  // Owner only: a chunk taken off the shared queue, run from the array in
+  // spawn order (cells[next] runs next). Not stealable: pushing its cells
+  // onto the deque cost each cell a deque pop (a locked store and a read
+  // of the line thieves write), and the other worker takes the next chunk
+  // off the shared queue meanwhile. At most SpawnChunk::kCells - 1 wait.
+  SpawnChunk* chunk = nullptr;
+  std::uint32_t chunk_next = 0;
   unsigned lifo_streak = 0;
   unsigned tick = 0;
   std::uint64_t rng = 0;
@@ -204,6 +211,10 @@ class ThreadPool final : public Executor {
     // Release the run-queue references of cells that were still queued.
     for (auto& w : workers_) {
       if (w->lifo != nullptr) std::exchange(w->lifo, nullptr)->release();
+      if (SpawnChunk* k = std::exchange(w->chunk, nullptr)) {
+        for (std::uint32_t i = w->chunk_next; i < k->n; ++i) k->cells[i]->release();
+        delete k;
+      }
       publish_spawns(*w);  // into the queues drained below
       while (CellBase* c = w->deque.pop()) c->release();
     }
@@ -240,7 +251,11 @@ class ThreadPool final : public Executor {
       if (std::exchange(woke, false) && work_visible()) wake_one_if_sleeping();
       // The cell likely to run next is fetched while this one runs: a
       // spawned cell arrives from the spawning core.
-      if (CellBase* next = w.deque.peek()) prefetch_cell(next);
+      if (w.chunk != nullptr) {
+        prefetch_cell(w.chunk->cells[w.chunk_next]);
+      } else if (CellBase* next = w.deque.peek()) {
+        prefetch_cell(next);
+      }
       const bool again = c->run();
       publish_spawns(w);
       if (again) {
@@ -264,6 +279,11 @@ class ThreadPool final : public Executor {
       w.deque.push(std::exchange(w.lifo, nullptr));  // no wake: the owner is awake
     }
     w.lifo_streak = 0;
+    if (SpawnChunk* k = w.chunk) {
+      CellBase* c = k->cells[w.chunk_next++];
+      if (w.chunk_next == k->n) delete std::exchange(w.chunk, nullptr);
+      return c;
+    }
     // Every kInjectEvery-th pick looks at the shared FIFO first, so cells
     // that yielded there are not starved by a deque that never empties.
     if (++w.tick % kInjectEvery == 0)
@@ -310,7 +330,7 @@ class ThreadPool final : public Executor {
     std::size_t moved = 0;
     std::int64_t popped = 0;
     chunk_first_ = !chunk_first_;
-    if (chunk_first_) first = take_chunk(w, moved, popped);
+    if (chunk_first_) first = take_chunk(w, popped);
     if (first == nullptr) {
       for (std::size_t i = 0; i < kInjectBatch; ++i) {
         MpscNode* n = inject_.pop();
@@ -324,25 +344,29 @@ class ThreadPool final : public Executor {
         }
       }
     }
-    if (first == nullptr && !chunk_first_) first = take_chunk(w, moved, popped);
+    if (first == nullptr && !chunk_first_) first = take_chunk(w, popped);
     inject_lock_.clear(std::memory_order_release);
     injected_.fetch_sub(popped, std::memory_order_seq_cst);
     if (moved > 0) wake_one_if_sleeping();
     return first;
   }
 
-  // Caller holds inject_lock_. The chunk's cells in spawn order: cells[0]
-  // is returned, the rest go onto the deque so that pop() takes cells[1]
-  // next (and thieves the newest).
-  CellBase* take_chunk(Worker& w, std::size_t& moved, std::int64_t& popped) noexcept {
+  // Caller holds inject_lock_; w.chunk is empty (find_work drains it
+  // first). The chunk's cells in spawn order: cells[0] is returned, the
+  // rest run from the array (Worker::chunk).
+  CellBase* take_chunk(Worker& w, std::int64_t& popped) noexcept {
     MpscNode* n = chunks_.pop();
     if (n == nullptr) return nullptr;
-    std::unique_ptr<SpawnChunk> k(static_cast<SpawnChunk*>(n));
+    auto* k = static_cast<SpawnChunk*>(n);
     popped += k->n;
-    std::reverse(k->cells + 1, k->cells + k->n);
-    w.deque.push_many(k->cells + 1, static_cast<std::int64_t>(k->n) - 1);
-    moved += k->n - 1;
-    return k->cells[0];
+    CellBase* first = k->cells[0];
+    if (k->n > 1) {
+      w.chunk = k;
+      w.chunk_next = 1;
+    } else {
+      delete k;
+    }
+    return first;
   }
 
   // The injection queue is judged by its counter, not by peeking at the
