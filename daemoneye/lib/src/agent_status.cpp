@@ -105,6 +105,13 @@ constexpr auto kStoreFields = std::tuple{
     json_member("snapshots_superseded", &StoreBacklogCounters::snapshots_superseded),
     json_member("last_error", &StoreBacklogCounters::last_error)};
 
+constexpr auto kCollectionFields = std::tuple{
+    json_member("last", &CollectionHealth::last),
+    json_member("stale", &CollectionHealth::stale),
+    json_member("stale_since", &CollectionHealth::stale_since),
+    json_member("stale_after_ms", &CollectionHealth::stale_after_ms),
+    json_member("restarts", &CollectionHealth::restarts)};
+
 // Then "status" (procmond's report or null) and "status_received".
 constexpr auto kProcmondFields = std::tuple{
     json_member("running", &Procmond::running),
@@ -178,6 +185,8 @@ std::string encode(const AgentStatus& s) {
                                                  : ordered_json(nullptr)}};
   j["alerts"] = std::move(alerts);
   j["store"] = fields_json<ordered_json>(s.store, kStoreFields);
+  j["store"]["failing_since"] = s.store_failing_since;
+  if (s.collections) j["collections"] = fields_json<ordered_json>(*s.collections, kCollectionFields);
   j["procmond"] = std::move(procmond);
   if (s.events_nats)
     j["events"] = ordered_json{{"nats", fields_json<ordered_json>(*s.events_nats, kNatsFields)}};
@@ -249,8 +258,13 @@ Result<AgentStatus> decode_agent_status(std::string_view text) {
     // Optional: only an agent answering live queries writes it.
     if (auto lq = j.find("live_query"); lq != j.end()) s.live_query = live_query_from(*lq, "agent_status.live_query");
     // Optional: an agent from before it writes none (see AgentStatus::store).
-    if (auto st = j.find("store"); st != j.end())
+    if (auto st = j.find("store"); st != j.end()) {
       s.store = from_fields<StoreBacklogCounters>(*st, kStoreFields, "agent_status.store");
+      if (st->contains("failing_since")) json_get(*st, "failing_since", s.store_failing_since, "agent_status.store");
+    }
+    // Optional: an agent from before it writes none.
+    if (auto c = j.find("collections"); c != j.end())
+      s.collections = from_fields<CollectionHealth>(*c, kCollectionFields, "agent_status.collections");
 
     const json& pm = json_object(j, "procmond", kWhere);
     constexpr std::string_view pw = "agent_status.procmond";

@@ -61,6 +61,10 @@ AgentStatus sample() {
   s.procmond_status_received = 1796392808;
   s.store = {.store_failures = 4, .batches_pending = 24, .events_pending = 37, .events_dropped = 27,
              .snapshots_superseded = 28, .last_error = "resource_exhausted: store: database or disk is full"};
+  s.store_failing_since = 1796392700;
+  s.collections = CollectionHealth{
+      // Not stale: `true` is procmond.running's value (every value differs).
+      .last = 1796392760, .stale = false, .stale_since = 1796392793, .stale_after_ms = 32000, .restarts = 4401};
   return s;
 }
 
@@ -95,6 +99,8 @@ void expect_same(const AgentStatus& a, const AgentStatus& b) {
   EXPECT_EQ(a.procmond.exits, b.procmond.exits);
   EXPECT_EQ(a.procmond.crashes, b.procmond.crashes);
   EXPECT_EQ(a.procmond_status_received, b.procmond_status_received);
+  EXPECT_EQ(a.store_failing_since, b.store_failing_since);
+  EXPECT_EQ(a.collections, b.collections);
   EXPECT_EQ(a.store, b.store);
   EXPECT_EQ(a.nats, b.nats);
   ASSERT_EQ(a.procmond_status.has_value(), b.procmond_status.has_value());
@@ -174,6 +180,23 @@ TEST(AgentStatus, AFileWithoutStoreCountersReadsAsZero) {
   auto back = decode_agent_status(j.dump());
   ASSERT_TRUE(back) << back.error();
   EXPECT_EQ(back->store, StoreBacklogCounters{});
+  EXPECT_EQ(back->store_failing_since, 0);
+}
+
+// A file from an agent that predates collections and failing_since reads
+// without them.
+TEST(AgentStatus, AFileWithoutCollectionsOrFailingSinceReads) {
+  AgentStatus s = sample();
+  s.store_failing_since = 5;
+  s.collections = CollectionHealth{.last = 1, .stale = true, .stale_since = 2, .stale_after_ms = 3, .restarts = 4};
+  nlohmann::json j = nlohmann::json::parse(encode(s));
+  ASSERT_TRUE(j.contains("collections"));
+  j.erase("collections");
+  j["store"].erase("failing_since");
+  auto back = decode_agent_status(j.dump());
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_FALSE(back->collections);
+  EXPECT_EQ(back->store_failing_since, 0);
 }
 
 TEST(AgentStatus, ListsAtMostAHundredRejectedRulesButCountsAll) {
@@ -303,7 +326,15 @@ constexpr std::string_view kFullStatusJson = R"json({
     "events_pending": 37,
     "events_dropped": 27,
     "snapshots_superseded": 28,
-    "last_error": "resource_exhausted: store: database or disk is full"
+    "last_error": "resource_exhausted: store: database or disk is full",
+    "failing_since": 1796392700
+  },
+  "collections": {
+    "last": 1796392760,
+    "stale": false,
+    "stale_since": 1796392793,
+    "stale_after_ms": 32000,
+    "restarts": 4401
   },
   "procmond": {
     "running": true,
@@ -397,7 +428,8 @@ constexpr std::string_view kFreshStatusJson = R"json({
     "events_pending": 0,
     "events_dropped": 0,
     "snapshots_superseded": 0,
-    "last_error": ""
+    "last_error": "",
+    "failing_since": 0
   },
   "procmond": {
     "running": false,
@@ -432,11 +464,15 @@ TEST(AgentStatus, EveryFieldIsCheckedAndNamed) {
   const std::size_t leaves = testing::expect_each_field_checked(
       nlohmann::json::parse(kFullStatusJson), "agent_status", testing::refusal_of(decode_agent_status),
       // failed_ledger: absent from an agent that predates it, read as 0.
-      [&](const std::string& path) { return refusal(path) || path == "agent_status.live_query.failed_ledger"; },
+      // store.failing_since too (read as 0).
+      [&](const std::string& path) {
+        return refusal(path) || path == "agent_status.live_query.failed_ledger" ||
+               path == "agent_status.store.failing_since";
+      },
       [&](const std::string& path, const nlohmann::json& good) {
         return refusal(path) ? std::string(": not a non-negative integer") : testing::json_get_type_error(path, good);
       });
-  EXPECT_EQ(leaves, 78u);  // every value of kFullStatusJson was tried
+  EXPECT_EQ(leaves, 84u);  // every value of kFullStatusJson was tried
 }
 
 // Every value differs from every other (json_test_util.hpp says why), and

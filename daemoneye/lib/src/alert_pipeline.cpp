@@ -1,11 +1,12 @@
 // AlertPipeline (alert_pipeline.hpp): dedup window → per-rule rate limit →
 // audit ledger → sinks.
 //
-// Dedup and rate state change only for alerts that reached the ledger: a
-// batch whose append failed leaves them as they were, so the same
+// Dedup, rate and held-back state change only for alerts that reached the
+// ledger: a batch whose append failed leaves them as they were, so the same
 // candidates raise on the next scan. Alerts the rate limit held back are not
-// remembered by the dedup window either; a condition that persists raises
-// once the rule is under its limit again.
+// remembered by the dedup window either (a condition that persists raises
+// once the rule is under its limit again); they are told in summary alerts
+// (alert_held.hpp), which pass neither dedup nor the rate limit.
 #include <airssys/daemoneye/alert_pipeline.hpp>
 #include <airssys/daemoneye/component_errors.hpp>
 
@@ -14,13 +15,16 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <optional>
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "alert_dedup.hpp"
+#include "alert_held.hpp"
 #include "alert_rate_limit.hpp"
 #include "alert_sink.hpp"
 
@@ -28,7 +32,7 @@ namespace airssys::daemoneye {
 
 struct AlertPipeline::Impl {
   Impl(const AlertsConfig& c, std::shared_ptr<ledger::Ledger> l)
-      : dedup(c.dedup_window), rate(c.rate_limit, c.rate_period), ledger(std::move(l)) {}
+      : dedup(c.dedup_window), rate(c.rate_limit, c.rate_period), held(c.rate_period), ledger(std::move(l)) {}
 
   struct SinkSlot {
     Severity min_severity;
@@ -37,6 +41,7 @@ struct AlertPipeline::Impl {
 
   detail::DedupWindow dedup;
   detail::RateLimiter rate;
+  detail::HeldAlerts held;  // what the rate limit held back, until told
   std::shared_ptr<ledger::Ledger> ledger;
   std::shared_ptr<detail::SinkCounters> counters = std::make_shared<detail::SinkCounters>();
   std::atomic<std::uint64_t> raised{0}, deduplicated{0}, rate_limited{0};
@@ -89,9 +94,18 @@ Result<std::unique_ptr<AlertPipeline>> AlertPipeline::create(const AlertsConfig&
   return std::unique_ptr<AlertPipeline>(new AlertPipeline(std::move(impl)));
 }
 
+bool AlertPipeline::holds_back() const noexcept { return impl_->held.pending(); }
+
+Result<AlertOutcome> AlertPipeline::tell_held_back(std::int64_t now) { return submit({}, now, /*all_held=*/true); }
+
 Result<AlertOutcome> AlertPipeline::submit(std::vector<Alert> candidates, std::int64_t now) {
+  return submit(std::move(candidates), now, /*all_held=*/false);
+}
+
+Result<AlertOutcome> AlertPipeline::submit(std::vector<Alert> candidates, std::int64_t now, bool all_held) {
   Impl& m = *impl_;
   AlertOutcome out;
+  std::vector<Alert> held_back;
   // Decisions inside one batch see the batch's own earlier survivors.
   std::unordered_set<std::string> batch_keys;
   std::unordered_map<std::string, std::uint64_t> allowance;  // rule id → alerts it may still raise at `now`
@@ -105,12 +119,25 @@ Result<AlertOutcome> AlertPipeline::submit(std::vector<Alert> candidates, std::i
     if (fresh) it->second = m.rate.remaining(a.rule_id, now);
     if (it->second == 0) {
       ++out.rate_limited;
+      held_back.push_back(std::move(a));
       continue;
     }
     --it->second;
     if (has_key) batch_keys.insert(a.dedup_key);
     out.raised.push_back(std::move(a));
   }
+
+  // The summaries due, from a copy: the held-back state changes only once
+  // they are in the ledger.
+  std::optional<detail::HeldAlerts> held;
+  std::vector<Alert> summaries;
+  if (!held_back.empty() || m.held.pending()) {
+    held = m.held;
+    for (const Alert& a : held_back) held->add(a, now);
+    summaries = held->take_due(now, all_held);
+  }
+  const std::size_t plain = out.raised.size();
+  for (Alert& a : summaries) out.raised.push_back(std::move(a));
 
   std::vector<std::string> json;
   json.reserve(out.raised.size());
@@ -127,11 +154,14 @@ Result<AlertOutcome> AlertPipeline::submit(std::vector<Alert> candidates, std::i
     }
   }
 
+  if (held) m.held = std::move(*held);
   std::unordered_map<std::string, std::uint64_t> per_rule;
-  for (const Alert& a : out.raised) {
+  for (std::size_t i = 0; i < plain; ++i) {
+    const Alert& a = out.raised[i];
     if (!a.dedup_key.empty()) m.dedup.raised(a.dedup_key, now);
     ++per_rule[a.rule_id];
   }
+  out.summaries = out.raised.size() - plain;
   for (const auto& [rule, count] : per_rule) m.rate.raised(rule, now, count);
   m.raised.fetch_add(out.raised.size(), std::memory_order_relaxed);
   m.deduplicated.fetch_add(out.deduplicated, std::memory_order_relaxed);
@@ -145,6 +175,28 @@ Result<AlertOutcome> AlertPipeline::submit(std::vector<Alert> candidates, std::i
     if (!batch.empty()) slot.sink->deliver(batch);
   }
   return out;
+}
+
+std::uint64_t AlertPipeline::publish_tree_head(std::int64_t now, const std::string& host) {
+  Impl& m = *impl_;
+  if (!m.ledger) return 0;
+  const std::uint64_t size = m.ledger->size();
+  std::string root;
+  for (const std::uint8_t b : m.ledger->root()) root += fmt::format("{:02x}", b);
+  Alert a;
+  a.rule_id = std::string(kTreeHeadRule);
+  a.rule_name = fmt::format("audit ledger tree head: {} entries", size);
+  a.severity = Severity::low;
+  a.tags = {std::string(kTreeHeadTag)};
+  a.host = host;
+  a.time = now;
+  a.dedup_key = fmt::format("{}|ledger_size={}", kTreeHeadRule, size);
+  a.row_json = nlohmann::json{{"ledger_size", size}, {"root", root}, {"ledger_dir", m.ledger->dir().string()}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  const std::string json = alert_to_json(a);
+  const detail::Delivery d{&a, &json};
+  for (const auto& slot : m.sinks) slot.sink->deliver({&d, 1});
+  return size;
 }
 
 AlertStats AlertPipeline::stats() const {

@@ -6,9 +6,11 @@
 #include <airssys/ledger/ledger.hpp>
 #include <airssys/ledger/verify.hpp>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <sstream>
 
 #include "alert_test_util.hpp"
@@ -168,23 +170,144 @@ TEST_F(Pipeline, RateLimitPerRuleDrivenByNow) {
   batch.push_back(make_alert("quiet", 1));
   auto out = p->submit(batch, 0);
   ASSERT_TRUE(out);
-  EXPECT_EQ(out->raised.size(), 4u);  // 3 noisy + 1 quiet
+  EXPECT_EQ(out->raised.size(), 5u);  // 3 noisy + 1 quiet + the summary of the 2 held back
+  EXPECT_EQ(out->summaries, 1u);
   EXPECT_EQ(out->rate_limited, 2u);
+  EXPECT_EQ(out->raised.back().rule_name, "rate limit reached for rule noisy: 2 alerts suppressed");
 
-  // Still within the period: nothing more from `noisy`.
+  // Still within the period: nothing more from `noisy`, and its next summary
+  // waits for the period's end.
   out = p->submit({make_alert("noisy", 6)}, 59);
   ASSERT_TRUE(out);
   EXPECT_EQ(out->raised.size(), 0u);
   EXPECT_EQ(out->rate_limited, 1u);
+  EXPECT_TRUE(p->holds_back());
 
   // pids 4 and 5 were held back, not remembered as raised: they come through
-  // when the rule is under its limit again.
+  // when the rule is under its limit again; pid 6 (at 59) and 7 are told.
   out = p->submit({make_alert("noisy", 4), make_alert("noisy", 5), make_alert("noisy", 6), make_alert("noisy", 7)}, 60);
   ASSERT_TRUE(out);
-  EXPECT_EQ(out->raised.size(), 3u);
+  EXPECT_EQ(out->raised.size(), 4u);
+  EXPECT_EQ(out->summaries, 1u);
   EXPECT_EQ(out->rate_limited, 1u);
   EXPECT_EQ(out->raised[0].dedup_key, make_alert("noisy", 4).dedup_key);
+  EXPECT_EQ(out->raised.back().rule_name, "rate limit reached for rule noisy: 2 alerts suppressed");
+  EXPECT_FALSE(p->holds_back());
   EXPECT_EQ(p->stats().rate_limited, 4u);
+}
+
+// 100 decoys that differ only in a number, then the one that matters: the
+// summary raised at once names it among its sample, with the range of event
+// ids held back; the summaries reach the ledger and the sinks, and a stop
+// tells what is still held back.
+TEST_F(Pipeline, HeldBackAlertsAreToldWithASampleThatDecoysCannotFill) {
+  std::shared_ptr<ledger::Ledger> ledger = ledger::Ledger::create(dir / "ledger").value();
+  AlertsConfig c = with_file_sink();
+  c.rate_limit = 3;
+  c.rate_period = 60s;
+  auto p = make(c, ledger);
+  ASSERT_TRUE(p);
+  const auto event = [](int id, const std::string& cmdline) {
+    Alert a = make_alert("dev-tcp", 4000 + id);
+    a.row_json = nlohmann::json{{"pid", 4000 + id}, {"cmdline", cmdline}, {"event_id", id}}.dump();
+    a.dedup_key = "dev-tcp|event_id=" + std::to_string(id);
+    return a;
+  };
+  std::vector<Alert> batch;
+  for (int i = 1; i <= 100; ++i) batch.push_back(event(i, "bash -c : decoy" + std::to_string(i) + " /dev/tcp/10.0.0.1/1"));
+  batch.push_back(event(101, "bash -c : REAL-ATTACK /dev/tcp/10.6.6.6/4444"));
+  auto out = p->submit(batch, 1000);
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->rate_limited, 98u);
+  ASSERT_EQ(out->summaries, 1u);
+  ASSERT_EQ(out->raised.size(), 4u);
+  const Alert summary = out->raised.back();
+  EXPECT_EQ(summary.rule_id, "dev-tcp");
+  EXPECT_EQ(summary.rule_name, "rate limit reached for rule dev-tcp: 98 alerts suppressed");
+  EXPECT_NE(std::ranges::find(summary.tags, "daemoneye.rate_limited"), summary.tags.end());
+  const auto row = nlohmann::json::parse(summary.row_json);
+  EXPECT_EQ(row["rate_limited"], 98);
+  EXPECT_EQ(row["first_event_id"], 4);
+  EXPECT_EQ(row["last_event_id"], 101);
+  ASSERT_EQ(row["sample"].size(), 2u);  // one decoy (they differ only in digits) and the real one
+  EXPECT_EQ(row["sample"][1]["cmdline"], "bash -c : REAL-ATTACK /dev/tcp/10.6.6.6/4444");
+  EXPECT_EQ(row["sample_left_out"], 96);
+  EXPECT_EQ(ledger->size(), 4u);
+  EXPECT_EQ(lines_of(dir / "alerts.jsonl").size(), 4u);
+
+  // More held back within the period: told at the stop.
+  out = p->submit({event(102, "bash -c : decoy102 /dev/tcp/10.0.0.1/1")}, 1001);
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->raised.size(), 0u);
+  ASSERT_TRUE(p->holds_back());
+  out = p->tell_held_back(1002);
+  ASSERT_TRUE(out);
+  ASSERT_EQ(out->summaries, 1u);
+  EXPECT_EQ(out->raised.back().rule_name, "rate limit reached for rule dev-tcp: 1 alert suppressed");
+  EXPECT_NE(out->raised.back().dedup_key, summary.dedup_key);
+  EXPECT_FALSE(p->holds_back());
+  EXPECT_EQ(ledger->size(), 5u);
+}
+
+// The ledger's tree head reaches every sink, also one above `low`, and is
+// not appended to the ledger it describes.
+TEST_F(Pipeline, TheTreeHeadGoesToEverySinkAndNotIntoTheLedger) {
+  std::shared_ptr<ledger::Ledger> ledger = ledger::Ledger::create(dir / "ledger").value();
+  AlertsConfig c;
+  c.sinks = {file_sink(dir / "alerts.jsonl", Severity::critical)};
+  auto p = make(c, ledger);
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(p->submit({make_alert("r", 1, Severity::high), make_alert("r", 2, Severity::high)}, 1000));
+  EXPECT_EQ(lines_of(dir / "alerts.jsonl").size(), 0u);  // below the sink's min_severity
+  EXPECT_EQ(p->publish_tree_head(1001, "host-1"), 2u);
+  EXPECT_EQ(ledger->size(), 2u);
+  const auto lines = lines_of(dir / "alerts.jsonl");
+  ASSERT_EQ(lines.size(), 1u);
+  const auto j = nlohmann::json::parse(lines[0]);
+  EXPECT_EQ(j["rule_id"], "daemoneye.ledger");
+  EXPECT_EQ(j["tags"], nlohmann::json::array({"daemoneye.ledger_tree_head"}));
+  EXPECT_EQ(j["row"]["ledger_size"], 2);
+  std::string root;
+  for (const std::uint8_t b : ledger->root()) root += fmt::format("{:02x}", b);
+  EXPECT_EQ(j["row"]["root"], root);
+  EXPECT_EQ(j["row"]["ledger_dir"], (dir / "ledger").string());
+  EXPECT_EQ(p->stats().raised, 2u);  // not counted as an alert
+}
+
+// Memory stays bounded: however many rows are held back, a summary keeps at
+// most HeldAlerts::kSampleMax of them.
+TEST_F(Pipeline, TheSampleIsBounded) {
+  AlertsConfig c = with_file_sink();
+  c.rate_limit = 1;
+  auto p = make(c);
+  ASSERT_TRUE(p);
+  std::vector<Alert> batch;
+  for (int i = 0; i < 5000; ++i) {
+    Alert a = make_alert("r", i);
+    a.row_json = nlohmann::json{{"cmdline", std::string(1 + i % 50, 'x')}}.dump();
+    batch.push_back(std::move(a));
+  }
+  auto out = p->submit(batch, 0);
+  ASSERT_TRUE(out);
+  ASSERT_EQ(out->summaries, 1u);
+  const auto row = nlohmann::json::parse(out->raised.back().row_json);
+  EXPECT_EQ(row["sample"].size(), 8u);
+  EXPECT_EQ(row["rate_limited"], 4999);
+}
+
+// A ledger that refuses the batch keeps the held-back state: the next scan's
+// submit tells it.
+TEST_F(Pipeline, HeldBackAlertsOfABatchTheLedgerRefusedAreNotCounted) {
+  ledger::Ledger::create(dir / "ledger").value().reset();
+  std::shared_ptr<ledger::Ledger> read_only = ledger::Ledger::open(dir / "ledger", {.read_only = true}).value();
+  AlertsConfig c = with_file_sink();
+  c.rate_limit = 1;
+  auto p = make(c, read_only);
+  ASSERT_TRUE(p);
+  // Not raised: the caller submits the same candidates again (the Sigma
+  // marks go back), so what was held back in it is not kept either.
+  ASSERT_FALSE(p->submit({make_alert("r", 1), make_alert("r", 2)}, 0));
+  EXPECT_FALSE(p->holds_back());
 }
 
 TEST_F(Pipeline, RateLimitZeroIsUnlimited) {

@@ -71,6 +71,18 @@ struct LiveQueryCounters {
   friend bool operator==(const LiveQueryCounters&, const LiveQueryCounters&) = default;
 };
 
+// Whether procmond's process collections arrive (docs/daemoneye.md "The
+// agent", When collections stop). Without them no rule over `processes`
+// runs; the Sigma rules run over the stored events on the agent's own timer.
+struct CollectionHealth {
+  std::int64_t last = 0;            // Unix seconds the last collection arrived; 0: none yet
+  bool stale = false;               // none for stale_after_ms
+  std::int64_t stale_since = 0;     // Unix seconds it became stale; 0 while not
+  std::int64_t stale_after_ms = 0;  // 3 scan intervals + 2 s
+  std::uint64_t restarts = 0;       // procmond restarts because none arrived, since start
+  friend bool operator==(const CollectionHealth&, const CollectionHealth&) = default;
+};
+
 struct AgentStatus {
   AgentState state = AgentState::running;
   std::int64_t pid = -1;
@@ -106,6 +118,11 @@ struct AgentStatus {
   // Writes the store refused and what waits for a retry (store_backlog.hpp).
   // Absent from files written before it existed: read as all zero.
   StoreBacklogCounters store;
+  // Unix seconds since which every write to the store fails (0 while it
+  // takes them): "store.failing_since" in the file, absent from older agents.
+  std::int64_t store_failing_since = 0;
+  // "collections" in the file; absent from older agents.
+  std::optional<CollectionHealth> collections;
   // Present when the agent has a nats sink ("alerts.nats" in the file).
   std::optional<NatsSinkCounters> nats;
   // Present when the agent forwards process events to NATS ("events.nats" in

@@ -34,10 +34,18 @@ class Ledger;
 
 namespace airssys::daemoneye {
 
+// The tree head records publish_tree_head() hands to the sinks.
+inline constexpr std::string_view kTreeHeadRule = "daemoneye.ledger";
+inline constexpr std::string_view kTreeHeadTag = "daemoneye.ledger_tree_head";
+
 struct AlertOutcome {
-  std::vector<Alert> raised;  // passed dedup and rate limit, in the ledger, handed to sinks
+  // Passed dedup and rate limit, in the ledger, handed to sinks; the last
+  // `summaries` of them tell what the rate limit held back (their tags hold
+  // "daemoneye.rate_limited").
+  std::vector<Alert> raised;
   std::size_t deduplicated = 0;
   std::size_t rate_limited = 0;
+  std::size_t summaries = 0;
 };
 
 struct AlertStats {
@@ -69,8 +77,28 @@ class AlertPipeline {
 
   // `now` in Unix seconds (the dedup and rate windows use it). An error
   // means the ledger append failed: nothing of this batch was raised.
+  // Alerts over a rule's rate limit are held back and told in summary
+  // alerts raised with the batch: the first of an outage at once, then one
+  // per rate_period with what was held back since (docs/daemoneye.md
+  // "Alerts"). Call it also without candidates while holds_back().
   [[nodiscard]] Result<AlertOutcome> submit(std::vector<Alert> candidates, std::int64_t now);
+  // Something held back is not told yet: submit() has a summary to raise
+  // once it is due.
+  [[nodiscard]] bool holds_back() const noexcept;
+  // At a stop: a summary now for every rule holding something back.
+  [[nodiscard]] Result<AlertOutcome> tell_held_back(std::int64_t now);
   [[nodiscard]] AlertStats stats() const;
+
+  // Hands the audit ledger's tree head (its size and root) to every sink,
+  // whatever its min_severity, so that a copy lives where the host's root
+  // cannot rewrite it: a ledger rebuilt on the host is detected only against
+  // a tree head kept elsewhere (docs/daemoneye.md "The audit ledger: what it
+  // detects"). Unsigned. It is an alert-shaped record (rule_id
+  // "daemoneye.ledger", tag "daemoneye.ledger_tree_head", severity low, row
+  // {"ledger_size", "root", "ledger_dir"}) that goes neither to the ledger
+  // it describes nor through dedup or the rate limit. Returns the size
+  // handed over; nothing (0) without a ledger.
+  std::uint64_t publish_tree_head(std::int64_t now, const std::string& host);
 
   // Tells the dedup window that `dedup_key` was raised at `raised_at` (Unix
   // seconds) before this pipeline existed — the agent reads its recent
@@ -83,6 +111,7 @@ class AlertPipeline {
 
  private:
   explicit AlertPipeline(std::unique_ptr<Impl> impl);
+  Result<AlertOutcome> submit(std::vector<Alert> candidates, std::int64_t now, bool all_held);
   std::unique_ptr<Impl> impl_;
 };
 
