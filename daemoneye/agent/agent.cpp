@@ -60,6 +60,30 @@ constexpr std::size_t kEventBatch = 4096;
 
 std::int64_t unix_now() { return static_cast<std::int64_t>(::time(nullptr)); }
 
+// No process collection for this long and the agent says so (log, status
+// `stale`, metrics): 3 scan intervals, plus the 2 s a collection may wait on
+// a file system that does not answer before it gives up on it (docs "When
+// collections stop").
+std::chrono::milliseconds stale_after(std::chrono::milliseconds interval) { return 3 * interval + 2s; }
+// ... and procmond is killed and restarted after this long without one
+// (10 intervals + 10 s), doubled after each such restart that brought none
+// (a first collection that is merely slow is not cut short forever), at
+// most kRestartAfterMax.
+std::chrono::milliseconds restart_after(std::chrono::milliseconds interval, std::uint64_t restarts) {
+  constexpr std::chrono::milliseconds kRestartAfterMax = 1h;
+  std::chrono::milliseconds d = 10 * interval + 10s;
+  for (std::uint64_t i = 0; i < restarts && d < kRestartAfterMax; ++i) d *= 2;
+  return std::min(d, kRestartAfterMax);
+}
+
+// The audit ledger's tree head goes to the sinks this often, when the
+// ledger grew since the last one (AlertPipeline::publish_tree_head).
+constexpr std::chrono::minutes kTreeHeadEvery{10};
+
+std::string seconds_text(std::chrono::steady_clock::duration d) {
+  return fmt::format("{:.1f} s", std::chrono::duration<double>(d).count());
+}
+
 // The rules directory itself was refused (missing, unreadable, a symbolic
 // link, unsafe mode or owner): load_rules then returns one error naming it
 // and no rule. At start that stops the agent, at a reload it keeps the rules
@@ -269,6 +293,23 @@ struct Agent::Impl {
   // What the store refused (full disk, EIO), kept for a bounded retry.
   StoreBacklog backlog;
   bool store_failing = false;  // logged once per outage
+  std::int64_t store_failing_since = 0;  // Unix seconds; 0 while the store takes writes
+  std::uint64_t outage_dropped = 0;      // events the full backlog dropped this outage (logged once, then at the end)
+
+  // When collections stop (docs "When collections stop"): the last one's
+  // arrival (or procmond's start or restart), whether the agent said so,
+  // and the Sigma rules' own timer meanwhile.
+  std::chrono::steady_clock::time_point last_collection = std::chrono::steady_clock::now();
+  std::int64_t last_collection_unix = 0;
+  bool collections_stale = false;
+  std::int64_t stale_since = 0;
+  std::uint64_t stale_restarts = 0;       // in this outage (the restart delay doubles)
+  std::uint64_t stale_restarts_total = 0;
+  std::chrono::steady_clock::time_point next_event_rules{};
+  std::uint64_t event_rule_runs = 0;
+  // The ledger's tree head to the sinks (kTreeHeadEvery).
+  std::chrono::steady_clock::time_point next_tree_head = std::chrono::steady_clock::now() + kTreeHeadEvery;
+  std::uint64_t tree_head_size = 0;
 
   // Hands pending_events to the backlog and writes what it holds: at once
   // when `force` or not backing off, else at the backoff's end.
@@ -277,6 +318,14 @@ struct Agent::Impl {
   void store_outage(const Error& e, std::string_view what);
   void store_recovered();
   void on_collection(Collection c);
+  // Runs `which` (all rules, or the Sigma rules alone while collections are
+  // stale), raises their alerts and stores them with the Sigma marks; fills
+  // `scan`'s rule figures when given. `label` names the run in logs.
+  void run_and_raise(const std::vector<Rule>& which, std::int64_t now, ScanRecord* scan, std::string_view label);
+  // Called on every pass of the scan loop: notices collections that stopped
+  // coming, runs the Sigma rules meanwhile, restarts procmond.
+  void check_collections();
+  void collections_status();
   // Called on every pass of the scan loop: retries what is due.
   void retry_backlog();
   void maybe_retention(std::int64_t now);
@@ -470,6 +519,9 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
                                       *impl->client, *impl->procmond, *impl->alerts);
   if (!status) return std::unexpected(status.error());
   impl->status = std::move(*status);
+  // procmond runs from now: its first collection is awaited from here.
+  impl->last_collection = std::chrono::steady_clock::now();
+  impl->collections_status();
   if (auto w = stop_timeout_warning(config, started_by_systemd())) spdlog::warn("{}", *w);
   spdlog::info("agent running: database {}, bus {}, scan interval {}, host {}", config.database.path.string(),
                socket.string(), ms_text(config.scan.interval), impl->host);
@@ -483,8 +535,16 @@ void Agent::Impl::flush_events(bool force) {
     const auto dropped_before = backlog.counters().events_dropped;
     backlog.add_events(std::move(pending_events));
     pending_events.clear();
-    if (const auto dropped = backlog.counters().events_dropped - dropped_before; dropped > 0)
-      spdlog::warn("the store backlog is full: the {} oldest waiting process events are dropped", dropped);
+    if (const auto dropped = backlog.counters().events_dropped - dropped_before; dropped > 0) {
+      // Once per outage (the count at its end): a full disk fills the
+      // backlog every batch.
+      if (outage_dropped == 0)
+        spdlog::warn("the store backlog is full: the {} oldest waiting process events are dropped, and from now on "
+                     "the oldest are dropped as new ones arrive until the store writes again (counted in "
+                     "status.json's events_dropped)",
+                     dropped);
+      outage_dropped += dropped;
+    }
   }
   if (!store || backlog.events_empty()) return;
   auto r = backlog.write_events(*store, std::chrono::steady_clock::now(), force);
@@ -500,19 +560,30 @@ void Agent::Impl::store_outage(const Error& e, std::string_view what) {
   const auto c = backlog.counters();
   if (!store_failing) {
     store_failing = true;
-    spdlog::error("{} failed: {}; kept for a retry: {} events{} (at most {} batches / {} MiB of events)", what,
-                  e.message, c.events_pending, backlog.has_collection() ? " and the latest collection" : "",
+    store_failing_since = unix_now();
+    spdlog::error("{} failed: {}; kept for a retry: {} events{} (at most {} batches / {} MiB of events); the Sigma "
+                  "rules go on over what is stored, the rules over processes wait for a stored collection",
+                  what, e.message, c.events_pending, backlog.has_collection() ? " and the latest collection" : "",
                   StoreBacklogOptions{}.max_batches, StoreBacklogOptions{}.max_bytes >> 20);
   }
-  if (status) status->store_counters(c);
+  if (status) {
+    status->store_counters(c);
+    status->store_failing_since(store_failing_since);
+  }
 }
 
 void Agent::Impl::store_recovered() {
   store_failing = false;
   const auto c = backlog.counters();
-  spdlog::info("the store writes again: what was kept is stored ({} failed writes, {} events dropped so far)",
-               c.store_failures, c.events_dropped);
-  if (status) status->store_counters(c);
+  spdlog::info("the store writes again after {} s: what was kept is stored ({} failed writes, {} events dropped in "
+               "this outage, {} so far)",
+               unix_now() - store_failing_since, c.store_failures, outage_dropped, c.events_dropped);
+  store_failing_since = 0;
+  outage_dropped = 0;
+  if (status) {
+    status->store_counters(c);
+    status->store_failing_since(0);
+  }
 }
 
 void Agent::Impl::retry_backlog() {
@@ -537,6 +608,17 @@ void Agent::Impl::maybe_retention(std::int64_t now) {
 }
 
 void Agent::Impl::on_collection(Collection c) {
+  last_collection = std::chrono::steady_clock::now();
+  last_collection_unix = unix_now();
+  if (collections_stale) {
+    spdlog::info("process collections arrive again (none for {} s{}); the rules over processes run again",
+                 last_collection_unix - stale_since,
+                 stale_restarts > 0 ? fmt::format(", procmond restarted {} times for it", stale_restarts) : "");
+    collections_stale = false;
+    stale_since = 0;
+    stale_restarts = 0;
+  }
+  collections_status();
   // A new collection is the "next scan": what waits is retried now.
   flush_events(true);
   if (!backlog.events_empty()) {
@@ -584,11 +666,31 @@ void Agent::Impl::on_collection(Collection c) {
   if (auto r = store->replace_sockets(c.sockets); !r)
     spdlog::error("storing the sockets of scan {} failed: {}", c.scan_id, r.error().message);
 
+  run_and_raise(rules, now, &scan, fmt::format("scan {}", c.scan_id));
+  if (auto r = store->record_scan(scan); !r) spdlog::error("recording scan {} failed: {}", c.scan_id, r.error().message);
+  status->scan_done(scan, failing_rules);
+  if (++scans == 1)
+    spdlog::info("first scan stored: {} processes ({} inserted) in {} ms, rules in {} ms", scan.processes,
+                 scan.applied.inserted, scan.store_us / 1000, scan.rules_us / 1000);
+  spdlog::debug("scan {}: {} processes, +{} ~{} -{}, {} alerts, collect {} us, store {} us, rules {} us", c.scan_id,
+                scan.processes, scan.applied.inserted, scan.applied.updated, scan.applied.deleted, scan.alerts,
+                scan.collect_us, scan.store_us, scan.rules_us);
+  maybe_retention(now);
+}
+
+void Agent::Impl::run_and_raise(const std::vector<Rule>& which, std::int64_t now, ScanRecord* scan,
+                                std::string_view label) {
   const EventMarks marks_before = event_marks;
-  RuleRun run = run_rules(rules, *engine, host, now, event_marks);
-  scan.rules_us = static_cast<std::uint64_t>(run.elapsed.count());
-  scan.rule_errors = static_cast<std::uint32_t>(run.failures.size());
+  RuleRun run = run_rules(which, *engine, host, now, event_marks);
+  if (scan) {
+    scan->rules_us = static_cast<std::uint64_t>(run.elapsed.count());
+    scan->rule_errors = static_cast<std::uint32_t>(run.failures.size());
+  }
+  // Rules not run now (the rules over processes, while only the Sigma rules
+  // run) keep their state of failing.
   std::set<std::string> failing_now;
+  for (const auto& id : failing_rules)
+    if (std::ranges::none_of(which, [&](const Rule& r) { return r.id == id; })) failing_now.insert(id);
   for (const auto& f : run.failures) {
     failing_now.insert(f.rule_id);
     if (!failing_rules.contains(f.rule_id)) spdlog::error("rule {} failed: {}", f.rule_id, f.message);
@@ -598,11 +700,13 @@ void Agent::Impl::on_collection(Collection c) {
   failing_rules = std::move(failing_now);
 
   std::vector<Alert> raised;
-  if (!run.candidates.empty()) {
+  // Also without candidates while the rate limit holds alerts back: their
+  // summary is raised once it is due (AlertPipeline::holds_back).
+  if (!run.candidates.empty() || alerts->holds_back()) {
     auto outcome = alerts->submit(std::move(run.candidates), now);
     if (!outcome) {
       // Not raised: the Sigma rules read the same events again next scan.
-      spdlog::error("alerts of scan {} not raised: {}", c.scan_id, outcome.error().message);
+      spdlog::error("alerts of {} not raised: {}", label, outcome.error().message);
       event_marks = marks_before;
     } else {
       raised = std::move(outcome->raised);
@@ -613,7 +717,7 @@ void Agent::Impl::on_collection(Collection c) {
   // the store refused stay in the ledger and are stored with a later scan
   // (or at the next start): AlertLedgerSync::behind.
   if (!raised.empty() || event_marks != saved_marks || alert_sync->behind()) {
-    scan.alerts = static_cast<std::uint32_t>(raised.size());
+    if (scan) scan->alerts = static_cast<std::uint32_t>(raised.size());
     if (auto r = alert_sync->store(raised, event_marks, now); !r) {
       if (!alerts_unstored)
         spdlog::error("storing {} alerts and the Sigma rules' marks failed (the alerts are in the ledger; they are "
@@ -627,15 +731,60 @@ void Agent::Impl::on_collection(Collection c) {
       alerts_unstored = false;
     }
   }
-  if (auto r = store->record_scan(scan); !r) spdlog::error("recording scan {} failed: {}", c.scan_id, r.error().message);
-  status->scan_done(scan, failing_rules);
-  if (++scans == 1)
-    spdlog::info("first scan stored: {} processes ({} inserted) in {} ms, rules in {} ms", scan.processes,
-                 scan.applied.inserted, scan.store_us / 1000, scan.rules_us / 1000);
-  spdlog::debug("scan {}: {} processes, +{} ~{} -{}, {} alerts, collect {} us, store {} us, rules {} us", c.scan_id,
-                scan.processes, scan.applied.inserted, scan.applied.updated, scan.applied.deleted, scan.alerts,
-                scan.collect_us, scan.store_us, scan.rules_us);
-  maybe_retention(now);
+}
+
+void Agent::Impl::collections_status() {
+  if (!status) return;
+  status->collections({.last = last_collection_unix,
+                       .stale = collections_stale,
+                       .stale_since = stale_since,
+                       .stale_after_ms = stale_after(config.scan.interval).count(),
+                       .restarts = stale_restarts_total});
+}
+
+void Agent::Impl::check_collections() {
+  using Clock = std::chrono::steady_clock;
+  const auto now = Clock::now();
+  const auto gap = now - last_collection;
+  if (!collections_stale && gap > stale_after(config.scan.interval)) {
+    collections_stale = true;
+    stale_since = unix_now();
+    next_event_rules = now;
+    spdlog::error("no process collection from procmond for {} (stale after {}: 3 scan intervals + 2 s): the rules "
+                  "over processes do not run; the Sigma rules run over the stored process events every scan "
+                  "interval meanwhile; procmond is restarted if none arrives within {} of the last",
+                  seconds_text(gap), seconds_text(stale_after(config.scan.interval)),
+                  seconds_text(restart_after(config.scan.interval, stale_restarts)));
+    collections_status();
+  }
+  if (!collections_stale) return;
+  if (now >= next_event_rules) {
+    next_event_rules = now + config.scan.interval;
+    // What procmond's event source sent is stored first, so the rules see it.
+    flush_events(true);
+    std::vector<Rule> sigma;
+    for (const Rule& r : rules)
+      if (r.enabled && r.sigma) sigma.push_back(r);
+    if (!sigma.empty() && backlog.events_empty()) {
+      run_and_raise(sigma, unix_now(), nullptr, "the Sigma rules' run without a collection");
+      ++event_rule_runs;
+    }
+  }
+  if (gap > restart_after(config.scan.interval, stale_restarts)) {
+    const auto pid = procmond->procmond_pid();
+    if (auto k = procmond->kill_procmond(); !k) {
+      spdlog::error("no process collection for {}: cannot restart procmond: {}", seconds_text(gap), k.error().message);
+    } else {
+      ++stale_restarts;
+      ++stale_restarts_total;
+      spdlog::error("no process collection for {}: procmond (pid {}) killed (SIGKILL) to be restarted (restart {} "
+                    "for it in this outage; the next after {})",
+                    seconds_text(gap), pid.value_or(-1), stale_restarts,
+                    seconds_text(restart_after(config.scan.interval, stale_restarts)));
+    }
+    last_collection = now;  // the restarted procmond's time starts now
+    collections_status();
+  }
 }
 
 void Agent::Impl::reload(const Config& c) {
@@ -770,6 +919,11 @@ int Agent::run(int signal_fd, std::function<Result<Config>()> reload) {
       break;
     }
     s.retry_backlog();
+    s.check_collections();
+    if (const auto now = std::chrono::steady_clock::now(); now >= s.next_tree_head) {
+      s.next_tree_head = now + kTreeHeadEvery;
+      if (s.ledger->size() != s.tree_head_size) s.tree_head_size = s.alerts->publish_tree_head(unix_now(), s.host);
+    }
     s.status->tick();
     // An event is stored within kEventDelay of its arrival: at once when the
     // stream pauses, else when the oldest waiting one is that old (a
@@ -814,6 +968,17 @@ int Agent::run(int signal_fd, std::function<Result<Config>()> reload) {
   if (s.event_forwarder) {
     if (const std::size_t left = s.event_forwarder->drain(kSpoolDrain); left > 0)
       spdlog::warn("{} process events still wait in the events spool; they are sent at the next start", left);
+  }
+  // What the rate limit still holds back is told now (in the ledger and at
+  // the sinks; the next start stores it: Alerts across a crash).
+  if (s.alerts->holds_back()) {
+    if (auto told = s.alerts->tell_held_back(unix_now()); !told)
+      spdlog::error("stopping: the summary of the alerts the rate limit held back is not raised: {}",
+                    told.error().message);
+    else if (auto r = s.alert_sync->store(told->raised, s.event_marks, unix_now()); !r)
+      spdlog::error("stopping: storing the rate limit's summary failed (it is in the ledger; the next start stores "
+                    "it): {}",
+                    r.error().message);
   }
   s.status->stopped();
   const auto st = s.alerts->stats();

@@ -96,6 +96,17 @@ std::optional<pid_t> ProcmondSupervision::procmond_pid() const {
   return info->pid;
 }
 
+Result<void> ProcmondSupervision::kill_procmond() {
+  if (!supervisor_alive()) return fail(ErrorCategory::unavailable, "procmond's supervisor is not running");
+  auto children = impl_->supervisor.ask(rt::WhichChildren{}, 500ms);
+  if (!children || children->empty()) return fail(ErrorCategory::unavailable, "procmond is not running (restarting?)");
+  rto::ProcessRef process(children->front().ref.cell());
+  auto sent = process.ask(rto::SignalProcess{.signo = SIGKILL}, 500ms);
+  if (!sent) return fail(ErrorCategory::unavailable, "procmond did not answer: " + sent.error().message);
+  if (!*sent) return std::unexpected(Error{category_of(sent->error()), sent->error().errno_value, sent->error().to_string()});
+  return {};
+}
+
 Result<std::unique_ptr<ProcmondSupervision>> ProcmondSupervision::start(ProcmondOptions options) {
   auto impl = std::make_unique<Impl>();
   auto policy = procmond_policy(options.program);

@@ -54,6 +54,12 @@ class ProcmondSupervision {
   // Asks the supervisor and the process actor (waits up to 1 s in all);
   // call from a plain thread, not an rt worker.
   [[nodiscard]] std::optional<pid_t> procmond_pid() const;
+  // SIGKILL to the running procmond, through its ProcessActor (osl
+  // process.signal, addressed by the pidfd it spawned: never another
+  // process that took the pid). SIGKILL because a stopped (SIGSTOP) or hung
+  // procmond would hold SIGTERM pending. It is then restarted as after a
+  // crash. Call from a plain thread, not an rt worker (waits up to 1 s).
+  [[nodiscard]] Result<void> kill_procmond();
 
   struct Impl;
 

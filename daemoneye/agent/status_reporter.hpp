@@ -68,6 +68,20 @@ class StatusReporter {
   // The store backlog's counters, written with the next write (at the
   // latest a write interval later).
   void store_counters(StoreBacklogCounters counters) { status_.store = std::move(counters); }
+  // Whether collections arrive; written at once when `stale` changed, else
+  // with the next write.
+  void collections(const CollectionHealth& h) {
+    const bool changed = !status_.collections || status_.collections->stale != h.stale;
+    status_.collections = h;
+    if (changed) write();
+  }
+  // Unix seconds since which the store fails (0: it takes writes again);
+  // written at once when it changed.
+  void store_failing_since(std::int64_t since) {
+    if (status_.store_failing_since == since) return;
+    status_.store_failing_since = since;
+    write();
+  }
   // The rules were loaded again (SIGHUP): their counts and rejected files; writes.
   void rules_loaded(std::size_t loaded, std::size_t enabled, const std::vector<RuleError>& rejected);
   // The agent stops cleanly: state "stopped", procmond not running; writes.

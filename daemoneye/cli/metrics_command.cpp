@@ -153,8 +153,22 @@ void agent_metrics(Exposition& m, const AgentStatus& s, const LivenessReport& l)
   m.family("daemoneye_store_events_dropped_total", "counter",
            "Process events given up: past the retry backlog's bound, or still unstored at a stop.");
   m.sample(s.store.events_dropped);
+  m.family("daemoneye_store_failing", "gauge", "1 while every write to the store fails (full disk, I/O error), else 0.");
+  m.sample(static_cast<std::uint64_t>(s.store_failing_since > 0 ? 1 : 0));
   m.family("daemoneye_procmond_up", "gauge", "1 if procmond is running under the agent.");
   m.sample(static_cast<std::uint64_t>(s.procmond.running ? 1 : 0));
+  if (s.collections) {
+    const CollectionHealth& c = *s.collections;
+    m.family("daemoneye_collections_stale", "gauge",
+             "1 while no process collection has arrived from procmond for 3 scan intervals + 2 s, else 0.");
+    m.sample(static_cast<std::uint64_t>(c.stale ? 1 : 0));
+    m.family("daemoneye_last_collection_timestamp_seconds", "gauge",
+             "When the last process collection arrived from procmond, Unix seconds (0: none yet).");
+    m.sample(c.last);
+    m.family("daemoneye_procmond_stale_restarts_total", "counter",
+             "Times the agent killed and restarted procmond because no collection arrived.");
+    m.sample(c.restarts);
+  }
   m.family("daemoneye_procmond_restarts_total", "counter",
            "Times procmond exited unasked (crashed) and was restarted since the agent started.");
   m.sample(s.procmond.crashes);

@@ -98,6 +98,13 @@ std::string human(const std::filesystem::path& file, const AgentStatus& s, const
   } else {
     out += fmt::format("scans:     none stored yet (every {} ms)\n", s.scan_interval_ms);
   }
+  if (s.collections && s.collections->stale)
+    out += fmt::format("collect:   STALE since {}: no process collection from procmond for more than {} ms; the Sigma "
+                       "rules run over stored events meanwhile; procmond restarted {} times for it\n",
+                       utc_time(s.collections->stale_since), s.collections->stale_after_ms, s.collections->restarts);
+  else if (s.collections && s.collections->restarts > 0)
+    out += fmt::format("collect:   collections arrive; procmond was restarted {} times because none came\n",
+                       s.collections->restarts);
   out += fmt::format("rules:     {} loaded, {} enabled, {} rejected, {} failing\n", s.rules.loaded, s.rules.enabled,
                      s.rules.rejected_count, s.rules.failing.size());
   for (const auto& r : s.rules.rejected) out += "           rejected: " + printable(r.message) + "\n";
@@ -138,6 +145,9 @@ std::string human(const std::filesystem::path& file, const AgentStatus& s, const
                                              : plural(s.procmond.crashes, "crash (restarted)", "crashes (each restarted)"));
   out += event_section(s, now);
   out += store_section(s.store);
+  if (s.store_failing_since > 0)
+    out += fmt::format("           FAILING since {} ({} ago): nothing new is stored\n", utc_time(s.store_failing_since),
+                       age_text(now - s.store_failing_since));
   return out;
 }
 
