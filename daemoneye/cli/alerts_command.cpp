@@ -48,9 +48,7 @@ ordered_json alert_json(const std::vector<Value>& row) {
                       {"tags", parsed(row[6])},      {"dedup_key", str_of(row[7])}, {"row", parsed(row[8])}};
 }
 
-std::string dump(const ordered_json& j, int indent) {
-  return j.dump(indent, ' ', false, ordered_json::error_handler_t::replace);
-}
+std::string dump(const ordered_json& j, int indent) { return json_text(j, indent); }
 
 // The stdout sink's human line, control bytes as '?', cut to `width` (0: not cut).
 std::string alert_line(const std::vector<Value>& row, std::size_t width) {
@@ -64,26 +62,6 @@ std::string alert_line(const std::vector<Value>& row, std::size_t width) {
   if (width > 0) truncate_utf8(line, width);
   return line;
 }
-
-// Text for stdout, written in pieces of about 64 KiB: a long listing is
-// neither held whole nor written a line per system call.
-class Printer {
- public:
-  // False once a write failed (the command stops; main says why).
-  bool add(std::string_view text) {
-    pending_ += text;
-    return pending_.size() < kPiece || flush();
-  }
-  bool flush() {
-    const bool ok = pending_.empty() || write_stdout(pending_);
-    pending_.clear();
-    return ok;
-  }
-
- private:
-  static constexpr std::size_t kPiece = 64 * 1024;
-  std::string pending_;
-};
 
 // The listing's alerts as --json wants them: one array, laid out as
 // nlohmann's dump(2) lays it out, written an element at a time.

@@ -33,7 +33,8 @@ struct QueryArgs {
   std::string sql;
   Format format = Format::table;
   std::optional<std::size_t> max_rows;                  // default rules.max_rows
-  std::optional<std::chrono::milliseconds> timeout;     // default rules.timeout
+  std::optional<std::chrono::milliseconds> timeout;     // default rules.timeout; at most kMaxQueryTimeout
+  std::optional<std::uint64_t> max_bytes;               // default rules.max_bytes; 1MiB ... 256MiB
 };
 int run_query(const Context& ctx, const QueryArgs& args);
 

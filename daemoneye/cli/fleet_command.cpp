@@ -52,7 +52,7 @@ int run_fleet_query(const Context& ctx, const FleetArgs& args) {
   int failed_code = kExitOk;
   for (const auto& r : result->replies) {
     if (args.json) {
-      out += encode_reply(r) + "\n";
+      out += terminal_safe_json(encode_reply(r)) + "\n";
     } else {
       out += host_table(r, width) + "\n";
     }
@@ -62,7 +62,7 @@ int run_fleet_query(const Context& ctx, const FleetArgs& args) {
   for (const auto& h : result->missing) {
     if (args.json) {
       nlohmann::json j{{"v", kLiveQueryVersion}, {"host", h}, {"nonce", result->nonce}, {"status", "no_reply"}};
-      out += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+      out += json_text(j) + "\n";
     }
     say(fmt::format("no reply from {} within {} ms", printable(h), args.timeout.count()));
   }

@@ -18,6 +18,7 @@
 #include "unknown_command.hpp"
 
 #include <airssys/daemoneye/config.hpp>
+#include <airssys/daemoneye/query_engine.hpp>
 #include <airssys/daemoneye/terminal_text.hpp>
 #include <airssys/osl/detail/empty_option_value.hpp>
 #include <airssys/osl/detail/standard_fds.hpp>
@@ -40,6 +41,10 @@ namespace de = airssys::daemoneye;
 namespace cli = airssys::daemoneye::cli;
 
 namespace {
+
+// query --max-bytes' floor, rules.max_bytes' (config.cpp); its ceiling is
+// de::kSqliteHeapLimit (256 MiB), as rules.max_bytes' is.
+constexpr std::uint64_t kMinQueryBytes = std::uint64_t{1} << 20;
 
 de::Result<std::chrono::seconds> since_of(const std::string& text) {
   auto d = de::parse_duration(text);
@@ -64,13 +69,15 @@ int run(int argc, char** argv) {
   auto* metrics = app.add_subcommand("metrics", "The agent's counters in the Prometheus text format");
 
   cli::QueryArgs query_args;
-  std::string format = "table", timeout;
+  std::string format = "table", timeout, max_bytes;
   std::size_t max_rows = 0;
   auto* query = app.add_subcommand("query", "Run one read-only SQL query on the store (the rules' guard and limits)");
   query->add_option("sql", query_args.sql, "One SELECT over processes, process_events, alerts, scans")->required();
   query->add_option("--format", format, "table, json or csv")->check(CLI::IsMember({"table", "json", "csv"}));
   query->add_option("--max-rows", max_rows, "Rows at most (default rules.max_rows)")->check(CLI::Range(1, 10000000));
-  query->add_option("--timeout", timeout, "Time limit, e.g. 5s (default rules.timeout)");
+  query->add_option("--timeout", timeout, "Time limit, e.g. 5s (default rules.timeout; at most 10m)");
+  query->add_option("--max-bytes", max_bytes,
+                    "The result's memory at most, e.g. 64MiB (default rules.max_bytes; 1MiB to 256MiB); rows past it are cut off");
 
   cli::HistoryArgs alerts_args, events_args;
   std::string alerts_since = "24h", events_since = "24h";
@@ -162,12 +169,24 @@ int run(int argc, char** argv) {
     query_args.format = format == "json" ? cli::Format::json : format == "csv" ? cli::Format::csv : cli::Format::table;
     if (max_rows > 0) query_args.max_rows = max_rows;
     if (!timeout.empty()) {
+      // At most rules.timeout's ceiling (config.hpp, kMaxQueryTimeout): 36500d was accepted.
       auto t = de::parse_duration(timeout);
-      if (!t || t->count() <= 0) {
-        cli::say(fmt::format("--timeout {}: {}", timeout, t ? "must be more than 0" : t.error().message));
+      if (!t || t->count() <= 0 || *t > de::kMaxQueryTimeout) {
+        cli::say(fmt::format("--timeout {}: {}", de::printable(timeout),
+                             t ? "must be more than 0 and at most 10m (a query's longest time limit, as rules.timeout's)"
+                               : t.error().message));
         return cli::kExitUsage;
       }
       query_args.timeout = *t;
+    }
+    if (!max_bytes.empty()) {
+      auto b = de::parse_size(max_bytes);
+      if (!b || *b < kMinQueryBytes || *b > static_cast<std::uint64_t>(de::kSqliteHeapLimit)) {
+        cli::say(fmt::format("--max-bytes {}: {}", de::printable(max_bytes),
+                             b ? "must be at least 1MiB and at most 256MiB (as rules.max_bytes)" : b.error().message));
+        return cli::kExitUsage;
+      }
+      query_args.max_bytes = *b;
     }
     return cli::run_query(ctx, query_args);
   }

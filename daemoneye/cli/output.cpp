@@ -72,8 +72,9 @@ std::string format_table(const std::vector<std::string>& header, const std::vect
   return text;
 }
 
-std::string csv_field(std::string_view s) {
-  if (s.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(s);
+std::string csv_field(std::string_view text) {
+  const std::string s = printable(text);
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
   std::string out = "\"";
   for (char c : s) {
     if (c == '"') out += '"';
@@ -81,6 +82,17 @@ std::string csv_field(std::string_view s) {
   }
   out += '"';
   return out;
+}
+
+bool Printer::add(std::string_view text) {
+  pending_ += text;
+  return pending_.size() < kPiece || flush();
+}
+
+bool Printer::flush() {
+  const bool ok = pending_.empty() || write_stdout(pending_);
+  pending_.clear();
+  return ok;
 }
 
 std::string utc_time(std::int64_t unix_seconds) { return unix_seconds <= 0 ? "-" : osl::utc_time(unix_seconds); }

@@ -1,13 +1,17 @@
 #pragma once
 // daemoneye-cli's output: aligned tables for people at a terminal, JSON and
 // CSV for scripts. Text that came from a monitored process (names, command
-// lines, rule rows) is made inert before it reaches a terminal: control
-// bytes become '?', so a hostile process name cannot drive the operator's
-// terminal (printable() and terminal_width() come from terminal_text.hpp).
+// lines, rule rows) is made inert before it reaches a terminal, by the one
+// rule of terminal_text.hpp: in text and CSV each terminal control (C0,
+// DEL, C1, bidi overrides and isolates, U+2028/U+2029, bytes that are not
+// UTF-8) becomes '?' (printable()); in JSON it is a \uXXXX escape
+// (json_text(), terminal_safe_json()), so JSON stays lossless.
 
 #include <airssys/daemoneye/query_engine.hpp>
 #include <airssys/daemoneye/terminal_text.hpp>
 #include <airssys/osl/detail/stdout_write.hpp>
+
+#include <nlohmann/json.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -28,8 +32,17 @@ namespace airssys::daemoneye::cli {
 // strings as they are (format_table makes them printable).
 [[nodiscard]] std::string cell_text(const Value& v);
 
-// RFC 4180: a field with a comma, quote, CR or LF is quoted, quotes doubled.
+// An RFC 4180 field of printable(s): terminal controls as '?' as in the
+// table (CR and LF among them, so a field never spans lines); a field with
+// a comma or quote is quoted, quotes doubled.
 [[nodiscard]] std::string csv_field(std::string_view s);
+
+// A JSON document for stdout: nlohmann's dump (`indent` as dump's; invalid
+// UTF-8 as U+FFFD) with terminal controls as \uXXXX (terminal_safe_json).
+template <class Json>
+[[nodiscard]] std::string json_text(const Json& j, int indent = -1) {
+  return terminal_safe_json(j.dump(indent, ' ', false, Json::error_handler_t::replace));
+}
 
 // UTC ISO 8601 with a Z: 2026-12-04T14:00:00Z; "-" for 0 or earlier (never
 // set) and for years past 9999.
@@ -45,5 +58,19 @@ namespace airssys::daemoneye::cli {
 using osl::detail::note_stdout_failure;
 using osl::detail::stdout_write_failure;
 using osl::detail::write_stdout;
+
+// Text for stdout, written in pieces of about 64 KiB: a long listing or
+// result is neither held whole a second time nor written a line per system
+// call.
+class Printer {
+ public:
+  // False once a write failed (the command stops; main says why).
+  bool add(std::string_view text);
+  bool flush();
+
+ private:
+  static constexpr std::size_t kPiece = 64 * 1024;
+  std::string pending_;
+};
 
 }  // namespace airssys::daemoneye::cli

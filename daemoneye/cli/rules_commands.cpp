@@ -146,7 +146,7 @@ int run_rules_list(const Context& ctx, bool json) {
                              {"rules", std::move(all)},
                              {"rejected", std::move(rejected)},
                              {"ignored", set.ignored}};
-    write_stdout(j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n");
+    write_stdout(json_text(j, 2) + "\n");
   } else if (const int unreadable = rejected_exit(set.errors, {ctx.config.rules.dir}); unreadable != kExitFailed) {
     // The directory itself could not be read (missing, a symbolic link,
     // unsafe): its error is the answer, not an empty table and a count of

@@ -167,7 +167,7 @@ int run_status(const Context& ctx, bool json) {
     if (json) {
       nlohmann::json j{{"agent", {{"state", "not_running"}, {"reason", reason}, {"status_file", file.string()}}},
                        {"status", nullptr}};
-      write_stdout(j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+      write_stdout(json_text(j, 2) + "\n");
     } else {
       write_stdout(fmt::format("agent:     not_running — {}\n", reason));
     }
@@ -183,7 +183,7 @@ int run_status(const Context& ctx, bool json) {
                        {"age", l.age},
                        {"stale_after", stale_after_seconds(s)}}},
                      {"status", nlohmann::ordered_json::parse(encode(s))}};
-    write_stdout(j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+    write_stdout(json_text(j, 2) + "\n");
   } else {
     write_stdout(human(file, s, l, now));
   }

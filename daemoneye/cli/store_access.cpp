@@ -8,9 +8,11 @@
 namespace airssys::daemoneye::cli {
 
 Result<std::unique_ptr<QueryEngine>> open_engine(const Context& ctx, std::size_t max_rows,
-                                                 std::chrono::milliseconds timeout) {
-  return QueryEngine::open(ctx.config.database.path,
-                           {.time = timeout, .max_rows = max_rows, .max_bytes = ctx.config.rules.max_bytes});
+                                                 std::chrono::milliseconds timeout,
+                                                 std::optional<std::uint64_t> max_bytes) {
+  return QueryEngine::open(ctx.config.database.path, {.time = timeout,
+                                                      .max_rows = max_rows,
+                                                      .max_bytes = max_bytes.value_or(ctx.config.rules.max_bytes)});
 }
 
 std::int64_t int_of(const Value& v) {
@@ -32,7 +34,7 @@ bool valid_rule_id(std::string_view id) {
 
 void tell_truncated(const QueryResult& r, std::size_t max_rows, std::uint64_t max_bytes) {
   if (r.truncated)
-    say(fmt::format("result cut after {} rows (the limits are {} rows and {} bytes of text)", r.rows.size(), max_rows,
+    say(fmt::format("result cut after {} rows (the limits are {} rows and {} bytes of memory)", r.rows.size(), max_rows,
                     max_bytes));
 }
 

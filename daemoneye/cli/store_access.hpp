@@ -11,15 +11,18 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace airssys::daemoneye::cli {
 
 // The store, read-only, under the rules' guard: at most `max_rows` rows and
-// rules.max_bytes of values per statement, `timeout` per statement.
+// `max_bytes` (default rules.max_bytes) of result memory per statement
+// (QueryLimits::max_bytes), `timeout` per statement.
 [[nodiscard]] Result<std::unique_ptr<QueryEngine>> open_engine(const Context& ctx, std::size_t max_rows,
-                                                               std::chrono::milliseconds timeout);
+                                                               std::chrono::milliseconds timeout,
+                                                               std::optional<std::uint64_t> max_bytes = std::nullopt);
 
 // An integer column (0 for anything else), a text column ("" for anything else).
 [[nodiscard]] std::int64_t int_of(const Value& v);

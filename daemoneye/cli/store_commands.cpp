@@ -20,32 +20,39 @@ namespace airssys::daemoneye::cli {
 
 namespace {
 
-std::string as_json_array(const QueryResult& r) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < r.rows.size(); ++i) out += (i ? ",\n " : "\n ") + row_to_json(r, i);
-  out += r.rows.empty() ? "]\n" : "\n]\n";
-  return out;
+// The result as a JSON array of objects (one per line) or as CSV, written
+// in pieces (Printer): the text is never held whole beside the result.
+void print_json_array(const QueryResult& r) {
+  Printer out;
+  for (std::size_t i = 0; i < r.rows.size(); ++i)
+    if (!out.add((i ? ",\n " : "[\n ") + terminal_safe_json(row_to_json(r, i)))) return;
+  if (out.add(r.rows.empty() ? "[]\n" : "\n]\n")) out.flush();
 }
 
-std::string as_csv(const QueryResult& r) {
-  std::string out;
-  for (std::size_t c = 0; c < r.columns.size(); ++c) out += (c ? "," : "") + csv_field(r.columns[c]);
-  out += "\r\n";
+void print_csv(const QueryResult& r) {
+  Printer out;
+  std::string line;
+  for (std::size_t c = 0; c < r.columns.size(); ++c) line += (c ? "," : "") + csv_field(r.columns[c]);
+  line += "\r\n";
+  if (!out.add(line)) return;
   for (const auto& row : r.rows) {
+    line.clear();
     for (std::size_t c = 0; c < row.size(); ++c) {
-      out += c ? "," : "";
-      if (!std::holds_alternative<std::monostate>(row[c])) out += csv_field(cell_text(row[c]));
+      line += c ? "," : "";
+      if (!std::holds_alternative<std::monostate>(row[c])) line += csv_field(cell_text(row[c]));
     }
-    out += "\r\n";
+    line += "\r\n";
+    if (!out.add(line)) return;
   }
-  return out;
+  out.flush();
 }
 
 }  // namespace
 
 int run_query(const Context& ctx, const QueryArgs& args) {
   const std::size_t max_rows = args.max_rows.value_or(ctx.config.rules.max_rows);
-  auto engine = open_engine(ctx, max_rows, args.timeout.value_or(ctx.config.rules.timeout));
+  const std::uint64_t max_bytes = args.max_bytes.value_or(ctx.config.rules.max_bytes);
+  auto engine = open_engine(ctx, max_rows, args.timeout.value_or(ctx.config.rules.timeout), max_bytes);
   if (!engine) {
     return fail_with(engine.error());
   }
@@ -54,8 +61,8 @@ int run_query(const Context& ctx, const QueryArgs& args) {
     return fail_with(r.error(), "query refused");
   }
   switch (args.format) {
-    case Format::json: write_stdout(as_json_array(*r)); break;
-    case Format::csv: write_stdout(as_csv(*r)); break;
+    case Format::json: print_json_array(*r); break;
+    case Format::csv: print_csv(*r); break;
     case Format::table: {
       std::vector<std::vector<std::string>> rows;
       rows.reserve(r->rows.size());
@@ -68,7 +75,7 @@ int run_query(const Context& ctx, const QueryArgs& args) {
       break;
     }
   }
-  tell_truncated(*r, max_rows, ctx.config.rules.max_bytes);
+  tell_truncated(*r, max_rows, max_bytes);
   return kExitOk;
 }
 
@@ -87,7 +94,7 @@ int run_events(const Context& ctx, const HistoryArgs& args) {
   }
   std::reverse(r->rows.begin(), r->rows.end());
   if (args.json) {
-    write_stdout(as_json_array(*r));
+    print_json_array(*r);
   } else {
     auto col = [&](std::string_view name) {
       return static_cast<std::size_t>(std::find(r->columns.begin(), r->columns.end(), name) - r->columns.begin());

@@ -166,7 +166,7 @@ int run_once(de::Collector& collector, const Flags& f, std::chrono::milliseconds
     out += "[";
     for (std::size_t i = 0; i < c->processes.size(); ++i) {
       out += i ? ",\n" : "\n";
-      out += de::to_json(c->processes[i]);
+      out += de::terminal_safe_json(de::to_json(c->processes[i]));  // \uXXXX for terminal controls
     }
     out += c->processes.empty() ? "]\n" : "\n]\n";
   }

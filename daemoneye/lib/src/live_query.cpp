@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "nats_names.hpp"
+#include "result_memory.hpp"
 
 namespace airssys::daemoneye {
 
@@ -202,31 +203,19 @@ std::string encode_reply(const LiveQueryReply& r) {
   return dump(j);
 }
 
-namespace {
-
-constexpr std::size_t kHeapBlockOverhead = 16;  // glibc malloc's header and rounding, about
-
-std::size_t heap_of(const std::string& s) noexcept {
-  // A string within the small-string buffer has no heap block.
-  return s.capacity() > std::string().capacity() ? s.capacity() + 1 + kHeapBlockOverhead : 0;
-}
-
-template <class T>
-std::size_t heap_of_vector(const std::vector<T>& v) noexcept {
-  return v.capacity() > 0 ? v.capacity() * sizeof(T) + kHeapBlockOverhead : 0;
-}
-
-}  // namespace
-
 std::size_t memory_estimate(const LiveQueryReply& r) noexcept {
-  std::size_t n = sizeof(LiveQueryReply) + heap_of(r.host) + heap_of(r.nonce) + heap_of(r.message);
-  n += heap_of_vector(r.columns);
-  for (const auto& c : r.columns) n += heap_of(c);
-  n += heap_of_vector(r.rows);
+  using detail::row_memory;
+  using detail::string_heap;
+  std::size_t n = sizeof(LiveQueryReply) + string_heap(r.host.capacity()) + string_heap(r.nonce.capacity()) +
+                  string_heap(r.message.capacity());
+  n += r.columns.capacity() * sizeof(std::string) + detail::kHeapBlockOverhead;
+  for (const auto& c : r.columns) n += string_heap(c.capacity());
+  // The rows' vector: slots reserved and not yet used, then each row (its slot included).
+  n += (r.rows.capacity() - r.rows.size()) * sizeof(std::vector<Value>) + detail::kHeapBlockOverhead;
   for (const auto& row : r.rows) {
-    n += heap_of_vector(row);
+    n += row_memory(row.capacity());
     for (const auto& v : row)
-      if (const auto* s = std::get_if<std::string>(&v)) n += heap_of(*s);
+      if (const auto* s = std::get_if<std::string>(&v)) n += string_heap(s->capacity());
   }
   return n;
 }

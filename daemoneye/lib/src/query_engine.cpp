@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "query_authorizer.hpp"
+#include "result_memory.hpp"
 #include "sqlite_category.hpp"
 #include "sqlite_regexp.hpp"
 #include "sqlite_temp_vfs.hpp"
@@ -320,12 +321,13 @@ Result<QueryResult> QueryEngine::run(std::string_view sql, std::span<const Query
       result.truncated = true;
       break;
     }
-    // Sizes first, so a row that would pass max_bytes is never copied.
-    std::size_t row_bytes = 0;
+    // Sizes first, so a row that would pass max_bytes is never copied. Its
+    // memory, numbers and NULLs included (result_memory.hpp).
+    std::size_t row_bytes = detail::row_memory(static_cast<std::size_t>(ncol));
     for (int c = 0; c < ncol; ++c) {
       const int type = ::sqlite3_column_type(st, c);
       if (type == SQLITE_TEXT || type == SQLITE_BLOB)
-        row_bytes += static_cast<std::size_t>(::sqlite3_column_bytes(st, c));
+        row_bytes += detail::string_heap(static_cast<std::size_t>(::sqlite3_column_bytes(st, c)));
     }
     if (row_bytes > s.limits.max_bytes - result_bytes) {
       result.truncated = true;

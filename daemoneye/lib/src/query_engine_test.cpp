@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "result_memory.hpp"
 #include "store_test_util.hpp"
 
 namespace airssys::daemoneye {
@@ -480,7 +481,8 @@ TEST_F(QueryEngineBytesTest, DefaultLimitCutsAnAmplifiedResult) {
       "cmdline AS c7, cmdline AS c8 FROM processes ORDER BY pid");
   ASSERT_TRUE(r) << r.error();
   EXPECT_TRUE(r->truncated);
-  // 10 rows are 16,384,000 bytes; the 11th would pass 16 MiB.
+  // 10 rows are 16,384,000 bytes of text (and ~4 KB of rows and heap
+  // blocks); the 11th would pass 16 MiB.
   ASSERT_EQ(r->rows.size(), 10u);
   EXPECT_EQ(std::get<std::int64_t>(r->rows[9][0]), 2009);
   std::size_t bytes = 0;
@@ -491,8 +493,10 @@ TEST_F(QueryEngineBytesTest, DefaultLimitCutsAnAmplifiedResult) {
   EXPECT_EQ(std::get<std::string>(r->rows[9][8]).substr(0, 6), "00009 ");
 }
 
-TEST_F(QueryEngineBytesTest, RowsThatFitAreKeptAndNumbersDoNotCount) {
-  auto e = open_engine({.time = 10s, .max_rows = 10000, .max_bytes = 5 * kCmdline});
+TEST_F(QueryEngineBytesTest, RowsThatFitAreKeptAndEveryValueCounts) {
+  // A row of one long cmdline: its row and its string's heap block.
+  const std::size_t row = detail::row_memory(1) + detail::string_heap(kCmdline);
+  auto e = open_engine({.time = 10s, .max_rows = 10000, .max_bytes = 5 * row});
   ASSERT_TRUE(e);
   auto r = e->run("SELECT cmdline FROM processes WHERE name LIKE 'long%' ORDER BY pid");
   ASSERT_TRUE(r) << r.error();
@@ -504,11 +508,20 @@ TEST_F(QueryEngineBytesTest, RowsThatFitAreKeptAndNumbersDoNotCount) {
   ASSERT_TRUE(exact) << exact.error();
   EXPECT_EQ(exact->rows.size(), 5u);
   EXPECT_FALSE(exact->truncated);
-  // Integers, reals and NULLs are not counted: all 20 rows (the snapshot replaced the others).
-  auto numbers = e->run("SELECT pid, cpu_percent, NULL FROM processes");
+  // Integers, reals and NULLs count too (a Value each: outside probe,
+  // session 13, a million rows of 64 numbers grew daemoneye-cli to 3 GB
+  // when they counted 0): room for 100 rows of three numbers holds 100.
+  auto narrow = open_engine({.time = 10s, .max_rows = 10000, .max_bytes = 100 * detail::row_memory(3)});
+  ASSERT_TRUE(narrow);
+  auto numbers = narrow->run("SELECT pid, cpu_percent, NULL FROM processes");
   ASSERT_TRUE(numbers) << numbers.error();
   EXPECT_EQ(numbers->rows.size(), 20u);
   EXPECT_FALSE(numbers->truncated);
+  auto many = narrow->run(
+      "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x, x * 0.5, NULL FROM c LIMIT 1000");
+  ASSERT_TRUE(many) << many.error();
+  EXPECT_TRUE(many->truncated);
+  EXPECT_EQ(many->rows.size(), 100u);
   // A single row larger than the whole limit: nothing of it is returned.
   auto tiny = open_engine({.time = 10s, .max_rows = 10000, .max_bytes = kCmdline - 1});
   ASSERT_TRUE(tiny);

@@ -100,6 +100,12 @@ struct EventsConfig {
   std::optional<SinkConfig> nats;
 };
 
+// The longest time limit a query may have (rules.timeout, live_query.timeout,
+// daemoneye-cli query --timeout): past it a query is a runaway, and a read
+// that long keeps the agent's WAL from being checkpointed back to the start,
+// so the -wal file grows with every scan for as long as it runs.
+inline constexpr std::chrono::milliseconds kMaxQueryTimeout{10 * 60 * 1000};
+
 struct Config {
   struct {
     std::filesystem::path path = "/var/lib/daemoneye/daemoneye.db";

@@ -97,7 +97,8 @@ struct LiveQueryReply {
 // vector and string buffer (capacity, not size) and a malloc header per
 // heap block. A reply of many tiny values holds 8-20 times its JSON bytes
 // ("[1]," is 4 bytes on the wire, that row ~80 here), so a cap on what a
-// client keeps counts this, not the message's size.
+// client keeps counts this, not the message's size. The same estimate as
+// QueryEngine's max_bytes (lib/src/result_memory.hpp).
 [[nodiscard]] std::size_t memory_estimate(const LiveQueryReply& r) noexcept;
 
 // Runs an accepted request's query on `engine` (the agent's guarded,

@@ -11,7 +11,7 @@
 //  - exactly one statement per query (a second statement is an error);
 //  - a time limit per query (progress handler), a row limit and a byte
 //    limit: a query that passes the time limit fails; one whose result
-//    passes max_rows or max_bytes is cut off before the row that would
+//    passes max_rows or max_bytes (its memory) is cut off before the row that would
 //    pass it, with `truncated` set (the rows before it still reach the
 //    rule's alerts, so a hostile process cannot silence a rule by making
 //    its result large).
@@ -48,9 +48,11 @@ inline constexpr std::int64_t kSqliteHeapLimit = std::int64_t{256} << 20;
 struct QueryLimits {
   std::chrono::milliseconds time{1000};
   std::size_t max_rows = 10000;
-  // Sum of the text/blob sizes of the returned values (one value may hold
-  // up to 256 KiB, so max_rows alone bounds a result only at
-  // max_rows × columns × 256 KiB). Integers, reals and NULLs count 0.
+  // The result's memory, about (lib/src/result_memory.hpp): each value's
+  // Value (40 bytes; numbers and NULLs too), each string's heap block and
+  // each row's vector. One value may hold up to 256 KiB, so max_rows alone
+  // bounds a result only at max_rows × columns × 256 KiB; and a million
+  // rows of 64 numbers are ~2.6 GB.
   std::size_t max_bytes = 16 * 1024 * 1024;
   // Temporary files of one query (sort spills, ephemeral tables), bytes:
   // twice database.max_size's default, room to sort a full store.

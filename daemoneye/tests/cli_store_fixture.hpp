@@ -1,0 +1,42 @@
+#pragma once
+// A fixture for daemoneye-cli tests over a store of their own: a temp dir
+// with var/ (0700, as the agent makes it) holding daemoneye.db, made by the
+// library (Store::open) and filled by the test; cli() runs the real
+// daemoneye-cli (DAEMONEYE_CLI_BIN) with --db on it.
+
+#include "harness.hpp"
+
+#include <airssys/daemoneye/store.hpp>
+
+#include <sys/stat.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace detest {
+
+class CliStoreTest : public ::testing::Test {
+ protected:
+  // The open store (SetUp made it): tests add rows, then close it with store_.reset().
+  void SetUp() override {
+    ASSERT_FALSE(cli_bin().empty()) << "DAEMONEYE_CLI_BIN is not set: run this test through ctest";
+    fs::create_directories(var_);
+    ::chmod(var_.c_str(), 0700);
+    auto store = airssys::daemoneye::Store::open({.path = db_});
+    ASSERT_TRUE(store) << store.error();
+    store_ = std::move(*store);
+  }
+
+  Outcome cli(std::vector<std::string> args) const {
+    args.insert(args.begin(), {"--db", db_.string()});
+    return run_cli(std::move(args), dir_.path());
+  }
+
+  TempDir dir_;
+  fs::path var_ = dir_.path() / "var";
+  fs::path db_ = var_ / "daemoneye.db";
+  std::unique_ptr<airssys::daemoneye::Store> store_;
+};
+
+}  // namespace detest
