@@ -12,7 +12,6 @@
 #include <airssys/daemoneye/event_forwarder.hpp>
 #include <airssys/daemoneye/events.hpp>
 #include <airssys/daemoneye/live_query_service.hpp>
-#include <airssys/daemoneye/path_trust.hpp>
 #include <airssys/daemoneye/query_engine.hpp>
 #include <airssys/daemoneye/rule.hpp>
 #include <airssys/daemoneye/rule_runner.hpp>
@@ -217,10 +216,10 @@ std::vector<Alert> catch_up_alerts(AlertLedgerSync& sync, const fs::path& ledger
     spdlog::info("the store had no mark of how far its alerts follow the ledger {}: {} ledger entries of the last "
                  "database.max_age read back",
                  ledger_dir.string(), r->entries_read);
-  if (!r->missing.empty())
+  if (r->stored > 0)
     spdlog::warn("{} alerts the ledger {} holds were missing from the store (an agent stopped between raising and "
                  "storing them, or the store refused them); stored now, not raised again",
-                 r->missing.size(), ledger_dir.string());
+                 r->stored, ledger_dir.string());
   return {};
 }
 
@@ -375,10 +374,6 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   // Checked first (the SQL is checked below, once the store exists), so a
   // bad directory creates and opens nothing.
   if (auto r = require_rules_dir(load_rules(config.rules.dir), config.rules.dir); !r) return std::unexpected(r.error());
-  // Every other path it runs, writes or trusts (procmond.path, ledger.dir,
-  // a file sink, key and credential files): owned by us or root and
-  // writable by no one else, with the directories above it (path_trust.hpp).
-  if (auto r = check_config_paths(config); !r) return std::unexpected(r.error());
 
   // The state directory's lock first: a second agent on the same state
   // (the service and one started by hand) stops there, before it opens -
@@ -411,7 +406,8 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   }
 
   // Before the dedup window is read back from the store (below).
-  impl->alert_sync = std::make_unique<AlertLedgerSync>(*impl->ledger, *impl->store, config.database.max_age);
+  impl->alert_sync = std::make_unique<AlertLedgerSync>(*impl->ledger, *impl->store, config.database.max_age,
+                                                       [](std::string_view m) { spdlog::warn("{}", m); });
   const std::vector<Alert> unstored = catch_up_alerts(*impl->alert_sync, impl->ledger->dir());
   impl->alerts_unstored = impl->alert_sync->behind();  // logged already; the recovery is said by the scan
 

@@ -10,10 +10,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <map>
+#include <algorithm>
+#include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <tuple>
 
 namespace airssys::daemoneye {
 
@@ -30,107 +31,282 @@ Result<std::string> root_hex(const ledger::Ledger& l, std::uint64_t size) {
   return ledger::to_hex(*root);
 }
 
-Result<std::string> entry_text(const ledger::Ledger& l, std::uint64_t index) {
+// An entry's top-level "time", read without parsing the rest: the SAX
+// parse stops at its value (an alert entry's first member, so a large row
+// is not parsed to find it).
+class TimeOnly final : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  std::optional<std::int64_t> time;
+
+  bool null() override { return value(); }
+  bool boolean(bool) override { return value(); }
+  bool number_integer(number_integer_t v) override { return take(v); }
+  bool number_unsigned(number_unsigned_t v) override {
+    return v <= static_cast<number_unsigned_t>(std::numeric_limits<std::int64_t>::max())
+               ? take(static_cast<std::int64_t>(v))
+               : value();
+  }
+  bool number_float(number_float_t, const string_t&) override { return value(); }
+  bool string(string_t&) override { return value(); }
+  bool binary(binary_t&) override { return value(); }
+  bool start_object(std::size_t) override {
+    at_time_ = false;
+    ++depth_;
+    return true;
+  }
+  bool key(string_t& k) override {
+    at_time_ = depth_ == 1 && k == "time";
+    return true;
+  }
+  bool end_object() override {
+    --depth_;
+    return depth_ > 0;  // the top-level object ended without "time": stop
+  }
+  bool start_array(std::size_t) override {
+    if (depth_ == 0) return false;  // not an object
+    at_time_ = false;
+    ++depth_;
+    return true;
+  }
+  bool end_array() override {
+    --depth_;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+ private:
+  bool value() {
+    if (depth_ == 0) return false;  // a scalar document
+    at_time_ = false;
+    return true;
+  }
+  bool take(std::int64_t v) {
+    if (depth_ == 0) return false;
+    if (at_time_) {
+      time = v;
+      return false;  // found: stop
+    }
+    return true;
+  }
+  int depth_ = 0;
+  bool at_time_ = false;
+};
+
+std::optional<std::int64_t> time_of(const ledger::Ledger& l, std::uint64_t index) {
   auto bytes = l.entry(index);
-  if (!bytes) return std::unexpected(ledger_error(l, bytes.error(), fmt::format("entry {}", index)));
-  return std::string(bytes->begin(), bytes->end());
+  if (!bytes) return std::nullopt;
+  TimeOnly reader;
+  (void)nlohmann::json::sax_parse(bytes->begin(), bytes->end(), &reader);
+  return reader.time;
 }
 
-// Where the store stops being known complete in a ledger of `size`
-// entries: its mark, when the mark was taken on this ledger; else the first
-// entry of the last `max_age` (read back from the end: an entry's "time",
-// alert or audit record, is when it was appended, so the entries are in
-// time order but for a clock set back).
-Result<std::uint64_t> start_of(const ledger::Ledger& l, Store& store, std::uint64_t size, std::int64_t now,
-                               std::chrono::seconds max_age, bool& by_time) {
-  auto mark = store.alert_ledger_mark();
-  if (!mark) return std::unexpected(mark.error());
-  by_time = false;
-  if (*mark && (*mark)->size <= size) {
-    auto root = root_hex(l, (*mark)->size);
-    if (!root) return std::unexpected(root.error());
-    if (*root == (*mark)->root) return (*mark)->size;
+// The first entry of [0, size) whose time is after `floor`, by binary
+// search (entries are in time order but for a clock set back; an entry
+// without a time takes the next one's).
+std::uint64_t first_after(const ledger::Ledger& l, std::uint64_t size, std::int64_t floor) {
+  std::uint64_t lo = 0, hi = size;
+  while (lo < hi) {
+    const std::uint64_t mid = lo + (hi - lo) / 2;
+    std::optional<std::int64_t> t;
+    std::uint64_t j = mid;
+    for (; j < hi && !(t = time_of(l, j)); ++j) {
+    }
+    if (!t || *t > floor)
+      hi = mid;
+    else
+      lo = j + 1;
   }
-  by_time = true;
-  if (max_age.count() <= 0) return 0;
-  const std::int64_t cutoff = now - max_age.count();
-  for (std::uint64_t i = size; i > 0; --i) {
-    auto text = entry_text(l, i - 1);
-    if (!text) return std::unexpected(text.error());
-    const auto j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
-    if (!j.is_object()) continue;
-    const auto t = j.find("time");
-    if (t != j.end() && t->is_number_integer() && t->get<std::int64_t>() < cutoff) return i;
-  }
-  return 0;
-}
-
-// The alerts among ledger entries [from, to) that the store lacks: of each
-// (time, rule id, dedup key), as many as the range holds beyond what the
-// store counts, the last ones; in ledger order.
-Result<std::vector<Alert>> missing_alerts(const ledger::Ledger& l, Store& store, std::uint64_t from, std::uint64_t to) {
-  std::vector<Alert> in_range;
-  for (std::uint64_t i = from; i < to; ++i) {
-    auto text = entry_text(l, i);
-    if (!text) return std::unexpected(text.error());
-    if (auto a = alert_from_json(*text)) in_range.push_back(std::move(*a));
-  }
-  std::map<std::tuple<std::int64_t, std::string_view, std::string_view>, std::vector<std::size_t>> same;
-  for (std::size_t i = 0; i < in_range.size(); ++i)
-    same[{in_range[i].time, in_range[i].rule_id, in_range[i].dedup_key}].push_back(i);
-  std::vector<bool> lacking(in_range.size(), false);
-  for (const auto& [key, indices] : same) {
-    auto stored = store.count_alerts(std::get<0>(key), std::get<1>(key), std::get<2>(key));
-    if (!stored) return std::unexpected(stored.error());
-    for (std::size_t k = *stored; k < indices.size(); ++k) lacking[indices[k]] = true;
-  }
-  std::vector<Alert> out;
-  for (std::size_t i = 0; i < in_range.size(); ++i)
-    if (lacking[i]) out.push_back(std::move(in_range[i]));
-  return out;
+  return lo;
 }
 
 }  // namespace
 
-Result<AlertCatchUp> AlertLedgerSync::sync(std::int64_t now, const EventMarks* marks, std::vector<Alert>* found) {
+Result<std::string> AlertLedgerSync::root_at(std::uint64_t size) {
+  auto root = root_hex(ledger_, size);
+  if (!root) ledger_failed_now_ = true;
+  return root;
+}
+
+void AlertLedgerSync::tell(std::string_view message) const {
+  if (log_) log_(message);
+}
+
+Result<AlertCatchUp> AlertLedgerSync::sync(std::int64_t now, const EventMarks* marks, std::vector<Alert>* found,
+                                           int max_chunks) {
   behind_ = true;
   // Alerts are appended by the caller's thread only, so every alert entry is
   // below this size; entries other threads append meanwhile are not alerts.
   const std::uint64_t size = ledger_.size();
   AlertCatchUp out;
-  auto from = start_of(ledger_, store_, size, now, max_age_, out.by_time);
-  if (!from) return std::unexpected(from.error());
-  out.entries_read = size - *from;
-  auto missing = missing_alerts(ledger_, store_, *from, size);
-  if (!missing) return std::unexpected(missing.error());
-  if (found) *found = *missing;
-  auto root = root_hex(ledger_, size);
-  if (!root) return std::unexpected(root.error());
-  const AlertLedgerMark mark{.size = size, .root = std::move(*root)};
-  auto inserted = marks ? store_.insert_alerts(*missing, *marks, mark) : store_.insert_alerts(*missing, mark);
-  if (!inserted) return std::unexpected(inserted.error());
-  behind_ = false;
-  out.missing = std::move(*missing);
+
+  auto mark = store_.alert_ledger_mark();
+  if (!mark) return std::unexpected(mark.error());
+  auto cut = store_.alert_ledger_cut();
+  if (!cut) return std::unexpected(cut.error());
+  std::int64_t floor = std::numeric_limits<std::int64_t>::min();
+  if (max_age_.count() > 0) floor = now - max_age_.count() - 1;  // retention deletes time < now - max_age
+  if (*cut) floor = std::max(floor, **cut);
+
+  bool usable = false;
+  if (*mark && (*mark)->size <= size) {
+    auto root = root_at((*mark)->size);
+    if (!root) return std::unexpected(root.error());
+    usable = *root == (*mark)->root;
+  }
+  std::uint64_t from = 0;
+  std::int64_t base = -1;  // rows above this count as stored
+  if (usable) {
+    from = (*mark)->size;
+    base = (*mark)->alerts_id.value_or(-1);
+  } else {
+    out.by_time = true;
+    // History older than the store's oldest scan is not the store's any more
+    // (retention, or it never was): kept out, also by the later calls.
+    auto oldest = store_.oldest_scan_time();
+    if (!oldest) return std::unexpected(oldest.error());
+    if (*oldest && **oldest - 1 > floor) {
+      floor = **oldest - 1;
+      if (auto r = store_.raise_alert_ledger_cut(floor); !r) return std::unexpected(r.error());
+    }
+    from = floor == std::numeric_limits<std::int64_t>::min() ? 0 : first_after(ledger_, size, floor);
+  }
+  if (base != base_) consumed_.clear();
+  base_ = base;
+
+  bool committed = false;
+  for (int chunk = 0; from < size && chunk < max_chunks; ++chunk) {
+    std::vector<Alert> alerts;
+    std::uint64_t end = from, bytes = 0;
+    for (; end < size && end - from < kChunkEntries && bytes < kChunkBytes; ++end) {
+      // Damage (`corrupt`: offsets or a length that contradict each other, a
+      // file that ends early) is skipped for good; a system call that failed
+      // (`io`) fails the read, to be tried again.
+      auto entry = ledger_.entry(end);
+      std::string why;
+      if (!entry) {
+        if (entry.error().category != ledger::ErrorCategory::corrupt) {
+          ledger_failed_now_ = true;
+          return std::unexpected(ledger_error(ledger_, entry.error(), fmt::format("entry {}", end)));
+        }
+        why = fmt::format("it cannot be read ({})", entry.error().to_string());
+      } else {
+        bytes += entry->size();
+        auto leaf = ledger_.leaf_hash(end);
+        if (!leaf && leaf.error().category != ledger::ErrorCategory::corrupt) {
+          ledger_failed_now_ = true;
+          return std::unexpected(ledger_error(ledger_, leaf.error(), fmt::format("leaf hash {}", end)));
+        }
+        if (!leaf)
+          why = fmt::format("its leaf hash cannot be read ({})", leaf.error().to_string());
+        else if (*leaf != ledger::leaf_hash(*entry))
+          why = "its bytes do not match the tree's leaf hash (edited in place: tampering)";
+      }
+      if (!why.empty()) {
+        ++out.skipped;
+        if (end >= told_below_)
+          tell(fmt::format("audit ledger {}: entry {} is skipped, not brought into the store: {}; run "
+                           "airssys-ledger verify",
+                           ledger_.dir().string(), end, why));
+        told_below_ = std::max(told_below_, end + 1);
+        continue;
+      }
+      auto a = alert_from_json(std::string_view(reinterpret_cast<const char*>(entry->data()), entry->size()));
+      if (a && a->time > floor) alerts.push_back(std::move(*a));
+    }
+    out.entries_read += end - from;
+
+    // Of each (time, rule id, dedup key): as many as the chunk holds beyond
+    // the rows stored after the base that earlier chunks did not match, the
+    // last ones; in ledger order.
+    std::map<std::tuple<std::int64_t, std::string, std::string>, std::vector<std::size_t>> same;
+    for (std::size_t k = 0; k < alerts.size(); ++k)
+      same[{alerts[k].time, alerts[k].rule_id, alerts[k].dedup_key}].push_back(k);
+    std::vector<bool> lacking(alerts.size(), false);
+    for (const auto& [key, indices] : same) {
+      auto stored = store_.count_alerts(std::get<0>(key), std::get<1>(key), std::get<2>(key), base);
+      if (!stored) return std::unexpected(stored.error());
+      const auto used = consumed_.find(key);
+      const std::uint64_t matched = used == consumed_.end() ? 0 : used->second;
+      const std::uint64_t available = *stored > matched ? *stored - matched : 0;
+      for (std::size_t k = available; k < indices.size(); ++k) lacking[indices[k]] = true;
+    }
+    std::vector<Alert> missing;
+    for (std::size_t k = 0; k < alerts.size(); ++k)
+      if (lacking[k]) missing.push_back(std::move(alerts[k]));
+
+    auto root = root_at(end);
+    if (!root) return std::unexpected(root.error());
+    // The last chunk saves the largest id (every row is below the mark's
+    // entries now); the others keep the base, so the rows they insert and
+    // those stored past the mark before still count for the chunks to come.
+    const bool last = end == size;
+    AlertLedgerMark next{.size = end, .root = std::move(*root)};
+    if (!last) next.alerts_id = base;
+    auto inserted = marks ? store_.insert_alerts(missing, *marks, next) : store_.insert_alerts(missing, next);
+    if (!inserted) {
+      if (found) *found = std::move(missing);
+      return std::unexpected(inserted.error());
+    }
+    out.stored += missing.size();
+    committed = true;
+    if (last) {
+      consumed_.clear();
+      base_ = -2;
+    } else {
+      for (const auto& [key, indices] : same) consumed_[key] += indices.size();
+    }
+    from = end;
+  }
+  if (!committed && from == size) {
+    // Nothing to read (the mark is at the end, or nothing past the floor):
+    // the mark and the scan's Sigma marks still go in.
+    auto root = root_at(size);
+    if (!root) return std::unexpected(root.error());
+    const AlertLedgerMark next{.size = size, .root = std::move(*root)};
+    if (auto r = marks ? store_.insert_alerts({}, *marks, next) : store_.insert_alerts({}, next); !r)
+      return std::unexpected(r.error());
+  }
+  out.complete = from == size;
+  behind_ = !out.complete;
   return out;
 }
 
 Result<AlertCatchUp> AlertLedgerSync::catch_up(std::int64_t now, std::vector<Alert>* found) {
-  return sync(now, nullptr, found);
+  return sync(now, nullptr, found, std::numeric_limits<int>::max());
 }
 
 Result<std::size_t> AlertLedgerSync::store(std::span<const Alert> raised, const EventMarks& marks, std::int64_t now) {
+  Error why;  // why the ledger cannot be read
+  ledger_failed_now_ = false;
   if (behind_) {
-    auto r = sync(now, &marks, nullptr);
-    if (!r) return std::unexpected(r.error());
-    return r->missing.size();
+    auto r = sync(now, &marks, nullptr, kChunksPerScan);
+    if (r) {
+      ledger_failed_ = false;
+      return r->stored;
+    }
+    if (!ledger_failed_now_) return std::unexpected(r.error());  // the store's own failure
+    why = r.error();
+  } else {
+    behind_ = true;  // until the commit
+    const std::uint64_t size = ledger_.size();
+    auto root = root_at(size);
+    if (root) {
+      if (auto r = store_.insert_alerts(raised, marks, {.size = size, .root = std::move(*root)}); !r)
+        return std::unexpected(r.error());
+      behind_ = false;
+      return raised.size();
+    }
+    why = root.error();
   }
-  behind_ = true;  // until the commit
-  const std::uint64_t size = ledger_.size();
-  auto root = root_hex(ledger_, size);
-  if (!root) return std::unexpected(root.error());
-  if (auto r = store_.insert_alerts(raised, marks, {.size = size, .root = std::move(*root)}); !r)
-    return std::unexpected(r.error());
-  behind_ = false;
+  // The ledger cannot be read: the scan's alerts and marks still go in,
+  // the mark stays where it was (they
+  // lie past it, and count as stored when a later call reads them).
+  if (auto r = store_.insert_alerts(raised, marks); !r) return std::unexpected(r.error());
+  if (!ledger_failed_)
+    tell(fmt::format("the alerts past the store's mark cannot be brought in from the audit ledger now ({}); this "
+                     "scan's alerts are stored, the rest when the ledger can be read",
+                     why.message));
+  ledger_failed_ = true;
   return raised.size();
 }
 

@@ -215,6 +215,7 @@ Result<std::unique_ptr<Store>> Store::open(StoreOptions options) {
       }
     }
     if (auto r = sqlite::exec(h, schema::ddl().c_str()); !r) return failed("create schema", r.error());
+    if (auto r = ledger_mark::add_columns(h); !r) return failed("create schema", r.error());
     if (auto r = sqlite::exec(h, store_sockets::ddl()); !r) return failed("create schema", r.error());
     if (auto r = sqlite::exec(h, fmt::format("PRAGMA user_version={}", schema::kVersion).c_str()); !r) {
       return failed("create schema", r.error());
@@ -388,8 +389,6 @@ Result<void> write_alerts(Store::Impl& s, std::span<const Alert> alerts, const E
   if (auto r = txn.begin(); !r) return std::unexpected(r.error());
   if (marks != nullptr)
     if (auto r = marks::save(s.db.get(), *marks); !r) return r;
-  if (ledger != nullptr)
-    if (auto r = ledger_mark::save(s.db.get(), *ledger); !r) return r;
   sqlite3_stmt* st = s.insert_alert.get();
   for (const Alert& a : alerts) {
     const std::string tags =
@@ -407,6 +406,9 @@ Result<void> write_alerts(Store::Impl& s, std::span<const Alert> alerts, const E
       return std::unexpected(r.error().prefixed(fmt::format("write alert of rule {}", a.rule_id)));
     }
   }
+  // After the alerts: a mark without alerts_id saves the largest id with them.
+  if (ledger != nullptr)
+    if (auto r = ledger_mark::save(s.db.get(), *ledger); !r) return r;
   return txn.commit();
 }
 
@@ -432,15 +434,36 @@ Result<void> Store::insert_alerts(std::span<const Alert> alerts, const EventMark
 
 Result<std::optional<AlertLedgerMark>> Store::alert_ledger_mark() { return ledger_mark::load(impl_->db.get()); }
 
-Result<std::uint64_t> Store::count_alerts(std::int64_t time, std::string_view rule_id, std::string_view dedup_key) {
+Result<std::uint64_t> Store::count_alerts(std::int64_t time, std::string_view rule_id, std::string_view dedup_key,
+                                         std::int64_t after_id) {
   sqlite3* h = impl_->db.get();
-  auto st = sqlite::prepare(h, "SELECT count(*) FROM alerts WHERE time = ? AND rule_id = ? AND dedup_key = ?");
+  auto st = sqlite::prepare(h, "SELECT count(*) FROM alerts WHERE time = ? AND rule_id = ? AND dedup_key = ? AND id > ?");
   if (!st) return std::unexpected(st.error().prefixed("count alerts"));
   sqlite::bind(st->get(), 1, time);
   sqlite::bind(st->get(), 2, rule_id);
   sqlite::bind(st->get(), 3, dedup_key);
+  sqlite::bind(st->get(), 4, after_id);
   if (const int rc = ::sqlite3_step(st->get()); rc != SQLITE_ROW) return std::unexpected(sqlite::error(h, "count alerts", rc));
   return static_cast<std::uint64_t>(::sqlite3_column_int64(st->get(), 0));
+}
+
+Result<std::optional<std::int64_t>> Store::alert_ledger_cut() { return ledger_mark::load_cut(impl_->db.get()); }
+
+Result<void> Store::raise_alert_ledger_cut(std::int64_t time) {
+  sqlite::Transaction txn(impl_->db.get());
+  if (auto r = txn.begin(); !r) return std::unexpected(r.error());
+  if (auto r = ledger_mark::raise_cut(impl_->db.get(), time); !r) return r;
+  return txn.commit();
+}
+
+Result<std::optional<std::int64_t>> Store::oldest_scan_time() {
+  sqlite3* h = impl_->db.get();
+  auto n = sqlite::query_int(h, "SELECT count(*) FROM (SELECT 1 FROM scans LIMIT 1)");
+  if (!n) return std::unexpected(n.error().prefixed("read the oldest scan"));
+  if (*n == 0) return std::nullopt;
+  auto t = sqlite::query_int(h, "SELECT min(time) FROM scans");
+  if (!t) return std::unexpected(t.error().prefixed("read the oldest scan"));
+  return *t;
 }
 
 Result<EventMarks> Store::event_marks() { return marks::load(impl_->db.get(), impl_->options.log); }

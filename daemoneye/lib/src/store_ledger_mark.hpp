@@ -1,8 +1,10 @@
 #pragma once
 // The store's ledger mark (table alert_ledger, one row; schema in
 // store_schema.cpp): how far into the audit ledger the `alerts` table is
-// complete. Saved in the transaction that inserts the alerts it covers, read
-// when the agent starts (alert_ledger_sync.hpp).
+// complete, and the time at or before which alerts are not brought back
+// from the ledger (retention removed that history). The mark is saved in the
+// transaction that inserts the alerts it covers, read when the agent starts
+// (alert_ledger_sync.hpp); the cut is raised by retention.
 
 #include <sqlite3.h>
 
@@ -12,10 +14,21 @@
 
 namespace airssys::daemoneye::ledger_mark {
 
-// The saved mark; nullopt when none was ever saved (a new store, or one
-// written only by an agent older than the table).
+// Adds the columns alerts_id and cut to an alert_ledger table made before
+// them (one made by the first agent with the table). Runs inside the
+// schema's transaction.
+[[nodiscard]] Result<void> add_columns(sqlite3* db);
+// The saved mark; nullopt when none was ever saved (a new store, one
+// written only by an agent older than the table, a row that holds only a cut).
 [[nodiscard]] Result<std::optional<AlertLedgerMark>> load(sqlite3* db);
-// Replaces the saved mark. Runs inside the caller's transaction.
+// Replaces the saved mark (the cut stays). Runs inside the caller's
+// transaction, after the alerts it covers are inserted: a mark without
+// alerts_id saves the largest alert id at that point.
 [[nodiscard]] Result<void> save(sqlite3* db, const AlertLedgerMark& mark);
+// The saved cut; nullopt when none.
+[[nodiscard]] Result<std::optional<std::int64_t>> load_cut(sqlite3* db);
+// Raises the saved cut to `time` (never lowers it); a store without a mark
+// gets a row that holds only the cut. Runs inside the caller's transaction.
+[[nodiscard]] Result<void> raise_cut(sqlite3* db, std::int64_t time);
 
 }  // namespace airssys::daemoneye::ledger_mark

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "sqlite_util.hpp"
+#include "store_ledger_mark.hpp"
 
 namespace airssys::daemoneye::retention {
 
@@ -68,6 +69,10 @@ Result<RetentionStats> enforce(sqlite3* db, const RetentionOptions& options,
   RetentionStats stats;
   sqlite::Transaction txn(db);
   if (auto r = txn.begin(); !r) return std::unexpected(r.error().prefixed("retention"));
+  // The newest time deleted: alerts at or before it are not brought back
+  // from the audit ledger (alert_ledger_sync.hpp), so the store does not
+  // grow back past max_size by them.
+  std::optional<std::int64_t> cut;
   if (options.max_age.count() > 0) {
     if (auto r = delete_until(db, now - options.max_age.count(), /*strict=*/true, stats); !r) {
       return std::unexpected(r.error());
@@ -82,8 +87,11 @@ Result<RetentionStats> enforce(sqlite3* db, const RetentionOptions& options,
       if (!cutoff) return std::unexpected(cutoff.error().prefixed("retention"));
       if (!*cutoff) break;  // only `processes` is left: nothing more may go
       if (auto r = delete_until(db, **cutoff, /*strict=*/false, stats); !r) return std::unexpected(r.error());
+      cut = std::max(cut.value_or(**cutoff), **cutoff);
     }
   }
+  if (cut)
+    if (auto r = ledger_mark::raise_cut(db, *cut); !r) return std::unexpected(r.error().prefixed("retention"));
   if (auto r = txn.commit(); !r) return std::unexpected(r.error().prefixed("retention"));
   return stats;
 }

@@ -86,7 +86,8 @@ CREATE INDEX IF NOT EXISTS scans_time ON scans(time);
 CREATE TABLE IF NOT EXISTS sigma_marks (
   rule_id TEXT PRIMARY KEY, covered INTEGER NOT NULL, narrowed INTEGER) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS alert_ledger (
-  id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, root TEXT NOT NULL);
+  id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, root TEXT NOT NULL, alerts_id INTEGER,
+  cut INTEGER);
 )";
   return sql;
 }

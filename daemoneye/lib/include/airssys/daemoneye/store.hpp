@@ -76,6 +76,11 @@ struct ScanRecord {
 struct AlertLedgerMark {
   std::uint64_t size = 0;
   std::string root;  // the ledger's root hash at `size`, lowercase hex: the ledger `size` counts in
+  // Rows of `alerts` with a larger id were stored after the alerts the mark
+  // counts (the ones it counts are at or below it). Read back: nullopt when
+  // unknown (a mark saved before the column existed: every row counts).
+  // Saved: nullopt saves the largest id once the transaction's alerts are in.
+  std::optional<std::int64_t> alerts_id;
 };
 
 struct RetentionStats {
@@ -118,10 +123,20 @@ class Store {
   // The ledger mark the last insert_alerts with one saved; nullopt when none
   // ever was (a new store, or one only an older agent wrote).
   [[nodiscard]] Result<std::optional<AlertLedgerMark>> alert_ledger_mark();
-  // How many stored alerts have this time, rule and dedup key (how the
-  // agent tells whether an alert it reads back from the ledger is stored).
+  // How many stored alerts have this time, rule and dedup key and an id
+  // above `after_id` (how the agent tells whether an alert it reads back
+  // from the ledger is stored).
   [[nodiscard]] Result<std::uint64_t> count_alerts(std::int64_t time, std::string_view rule_id,
-                                                   std::string_view dedup_key);
+                                                   std::string_view dedup_key, std::int64_t after_id = -1);
+  // The time at or before which alerts are not brought back from the ledger:
+  // the newest history retention deleted (raised by enforce_retention),
+  // or what AlertLedgerSync saved; nullopt when neither ever happened.
+  [[nodiscard]] Result<std::optional<std::int64_t>> alert_ledger_cut();
+  // Raises the cut to `time` (never lowers it), one transaction.
+  [[nodiscard]] Result<void> raise_alert_ledger_cut(std::int64_t time);
+  // The oldest scan's time (where the store's history begins now); nullopt
+  // when no scan is stored.
+  [[nodiscard]] Result<std::optional<std::int64_t>> oldest_scan_time();
   // The marks the last insert_alerts with marks saved (none: empty); a
   // saved mark out of range is reset and told to StoreOptions::log.
   [[nodiscard]] Result<EventMarks> event_marks();
