@@ -45,8 +45,9 @@ inline void mpsc_push_chain(MpscProducer& p, MpscNode* first, MpscNode* last) no
   prev->next.store(first, std::memory_order_release);
 }
 
-// Consumer only.
-inline MpscNode* mpsc_pop(MpscProducer& p, MpscConsumer& c) noexcept {
+// Consumer only. Inlined: an actor's run pops every message through it, and
+// g++ kept it out of line (a call per message in CellBase::run).
+[[gnu::always_inline]] inline MpscNode* mpsc_pop(MpscProducer& p, MpscConsumer& c) noexcept {
   MpscNode* tail = c.tail;
   MpscNode* next = tail->next.load(std::memory_order_acquire);
   if (tail == &c.stub) {
