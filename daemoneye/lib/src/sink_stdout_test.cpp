@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <csignal>
+#include <future>
+#include <thread>
 
 #include <airssys/osl/unique_fd.hpp>
 
@@ -70,6 +73,52 @@ TEST(StdoutSink, AClosedReaderIsCountedAndLoggedOnce) {
   EXPECT_EQ(counters->errors.load(), 4u);
   ASSERT_EQ(logged.size(), 1u);
   EXPECT_EQ(logged[0], "stdout sink: write failed: Broken pipe (further failures are counted, not logged, until it works again)");
+}
+
+// A reader that stops reading (probe 13 finding 7): the sink gives up after
+// a bounded wait instead of blocking the agent, counts each alert it could
+// not write, logs the outage once, leaves the shared descriptor blocking,
+// and writes whole lines again once the reader reads.
+TEST(StdoutSink, AReaderThatStopsReadingDoesNotBlockAndIsCountedAndLoggedOnce) {
+  Pipe p;
+  ASSERT_GT(::fcntl(p.write.get(), F_SETPIPE_SZ, 4096), 0);
+  auto counters = std::make_shared<SinkCounters>();
+  std::vector<std::string> logged;
+  auto sink = make_stdout_sink(SinkFormat::json, p.write.get(), counters, [&](std::string_view m) { logged.emplace_back(m); });
+  std::vector<Alert> alerts;
+  for (int i = 0; i < 100; ++i) alerts.push_back(make_alert("r", i));  // far more than 4 KiB
+  // Before, deliver() never returned: the thread reads the pipe after a
+  // generous bound so that the test ends either way.
+  std::promise<void> done;
+  auto returned = done.get_future();
+  std::thread t([&] {
+    deliver(*sink, alerts);
+    deliver(*sink, alerts);
+    done.set_value();
+  });
+  const bool in_time = returned.wait_for(std::chrono::minutes(2)) == std::future_status::ready;
+  if (!in_time) (void)p.drain();
+  t.join();
+  ASSERT_TRUE(in_time) << "deliver() blocked on a full pipe";
+  EXPECT_GT(counters->errors.load(), 100u);  // all of the second batch at least
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_EQ(logged[0], "stdout sink: stdout is not being read: nothing more could be written for 500 ms (further "
+                       "failures are counted, not logged, until it works again)");
+  EXPECT_EQ(::fcntl(p.write.get(), F_GETFL) & O_NONBLOCK, 0);  // theirs as it was
+
+  // The reader reads again: the next alert is written as a whole line.
+  std::string seen;
+  char buf[4096];
+  const int flags = ::fcntl(p.read.get(), F_GETFL);
+  ASSERT_EQ(::fcntl(p.read.get(), F_SETFL, flags | O_NONBLOCK), 0);
+  for (ssize_t n; (n = ::read(p.read.get(), buf, sizeof buf)) > 0;) seen.append(buf, static_cast<std::size_t>(n));
+  ASSERT_EQ(::fcntl(p.read.get(), F_SETFL, flags), 0);
+  const std::vector<Alert> last{make_alert("after", 1)};
+  deliver(*sink, last);
+  const std::string after = p.drain();
+  EXPECT_TRUE(after.ends_with("\n" + alert_to_json(last[0]) + "\n") || after == alert_to_json(last[0]) + "\n") << after;
+  ASSERT_EQ(logged.size(), 2u);
+  EXPECT_TRUE(logged[1].starts_with("stdout sink")) << logged[1];
 }
 
 }  // namespace
