@@ -310,8 +310,54 @@ bool write_all(int fd, std::string_view data) {
 
 }  // namespace
 
+static Result<void> write_status_atomically(const std::filesystem::path& path, const std::string& text);
+
+namespace {
+
+// Trailing spaces after the JSON (still valid JSON): room for a later
+// status, a little longer, to be written over this one in place when the
+// file system is full (overwrite_in_place).
+constexpr std::size_t kStatusSlack = 1024;
+
+// A full file system (or quota) leaves no room for the new temporary file,
+// yet the status must then say why (the store fails for the same reason):
+// the new text is written over the existing file's own bytes, padded with
+// spaces to its length, when it fits. Not atomic: a reader may meet a torn
+// file for that moment (it says corrupt, and reads again later).
+bool overwrite_in_place(const std::filesystem::path& path, const std::string& text) {
+  osl::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));
+  struct stat st {};
+  if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  if (text.size() > static_cast<std::size_t>(st.st_size)) return false;
+  std::string padded = text;
+  padded.resize(static_cast<std::size_t>(st.st_size), ' ');
+  std::string_view rest = padded;
+  for (off_t at = 0; !rest.empty();) {
+    const ssize_t n = ::pwrite(fd.get(), rest.data(), rest.size(), at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    rest.remove_prefix(static_cast<std::size_t>(n));
+    at += n;
+  }
+  return true;
+}
+
+}  // namespace
+
 Result<void> write_status_file(const std::filesystem::path& path, const AgentStatus& s) {
-  const std::string text = encode(s);
+  const std::string json_text = encode(s);
+  std::string text = json_text;
+  text.append(kStatusSlack, ' ');
+  text += '\n';
+  auto written = write_status_atomically(path, text);
+  if (!written && (written.error().errno_value == ENOSPC || written.error().errno_value == EDQUOT) &&
+      overwrite_in_place(path, json_text))
+    return {};
+  return written;
+}
+
+// A new file in the same directory, renamed over `path`.
+static Result<void> write_status_atomically(const std::filesystem::path& path, const std::string& text) {
   const auto dir = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
   // A fresh name each try: O_EXCL never opens a file someone left or planted.
   static std::atomic<std::uint64_t> counter{0};

@@ -146,6 +146,10 @@ struct AgentStatus {
 // Writes `s` to `path` atomically: a new temp file in the same directory
 // (O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, mode 0640 less the umask), then
 // rename over `path`. A symbolic link at `path` is replaced, never followed.
+// The JSON is followed by 1 KiB of spaces: when the file system is full
+// (ENOSPC, EDQUOT) and no new file can be made, the status is written over
+// the existing file's bytes instead (not atomic), so that it can still say
+// why (the store fails for the same reason).
 [[nodiscard]] Result<void> write_status_file(const std::filesystem::path& path,
                                                                  const AgentStatus& s);
 // Reads it back (O_NOFOLLOW, regular files only, at most kAgentStatusMaxBytes).
