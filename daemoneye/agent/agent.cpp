@@ -12,6 +12,7 @@
 #include <airssys/daemoneye/event_forwarder.hpp>
 #include <airssys/daemoneye/events.hpp>
 #include <airssys/daemoneye/live_query_service.hpp>
+#include <airssys/daemoneye/path_trust.hpp>
 #include <airssys/daemoneye/query_engine.hpp>
 #include <airssys/daemoneye/rule.hpp>
 #include <airssys/daemoneye/rule_runner.hpp>
@@ -374,6 +375,10 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   // Checked first (the SQL is checked below, once the store exists), so a
   // bad directory creates and opens nothing.
   if (auto r = require_rules_dir(load_rules(config.rules.dir), config.rules.dir); !r) return std::unexpected(r.error());
+  // Every other path it runs, writes or trusts (procmond.path, ledger.dir,
+  // a file sink, key and credential files): owned by us or root and
+  // writable by no one else, with the directories above it (path_trust.hpp).
+  if (auto r = check_config_paths(config); !r) return std::unexpected(r.error());
 
   // The state directory's lock first: a second agent on the same state
   // (the service and one started by hand) stops there, before it opens -

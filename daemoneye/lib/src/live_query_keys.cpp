@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <airssys/daemoneye/live_query_keys.hpp>
+#include <airssys/daemoneye/path_trust.hpp>
 #include <airssys/osl/unique_fd.hpp>
 #include <array>
 #include <tuple>
@@ -43,17 +44,7 @@ Result<void> check_mode(const struct stat& st, KeyKind kind, const std::filesyst
     }
     return {};
   }
-  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-    return fail(ErrorCategory::denied,
-                fmt::format("refusing trusted key {}: it is writable by {} (mode {:04o}); only its owner may write it "
-                            "(e.g. chmod go-w)",
-                            file.string(), (st.st_mode & S_IWOTH) != 0 ? "everyone" : "its group", st.st_mode & 07777));
-  }
-  if (st.st_uid != ::geteuid() && st.st_uid != 0) {
-    return fail(ErrorCategory::denied, fmt::format("refusing trusted key {}: owned by uid {}, not by us ({}) or root",
-                                                   file.string(), st.st_uid, ::geteuid()));
-  }
-  return {};
+  return check_owner_and_mode(st, "trusted key " + file.string());
 }
 
 Result<std::string> read_key_file(const std::filesystem::path& file, KeyKind kind) {

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <airssys/daemoneye/path_trust.hpp>
 #include <airssys/daemoneye/query_engine.hpp>
 #include <airssys/daemoneye/rule.hpp>
 #include <airssys/osl/detail/shown_text.hpp>
@@ -94,21 +95,9 @@ Result<DirEntries> rule_file_names(int dirfd) {
 }
 
 // The rules decide which queries run as the agent: whoever can write the
-// directory or a file in it controls them. The directory must be owned by
-// us or root and writable by no one else (a sticky /tmp-like directory is
-// world-writable and refused too); each file likewise.
-Result<void> check_owner_and_mode(const struct stat& st, std::string_view what) {
-  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-    return fail(ErrorCategory::denied,
-                fmt::format("refusing {}: it is writable by {} (mode {:04o}); only its owner may write it (e.g. chmod go-w)",
-                            what, (st.st_mode & S_IWOTH) != 0 ? "everyone" : "its group", st.st_mode & 07777));
-  }
-  if (st.st_uid != ::geteuid() && st.st_uid != 0) {
-    return fail(ErrorCategory::denied,
-                fmt::format("refusing {}: owned by uid {}, not by us ({}) or root", what, st.st_uid, ::geteuid()));
-  }
-  return {};
-}
+// directory or a file in it controls them. The directory and each file are
+// held to path_trust.hpp's check_owner_and_mode (a sticky /tmp-like
+// directory is world-writable and refused too).
 
 Result<std::string> read_rule_file(int dirfd, const std::string& name) {
   osl::UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));

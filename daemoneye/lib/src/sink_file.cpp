@@ -3,7 +3,9 @@
 // The file is opened O_APPEND|O_CLOEXEC|O_NOFOLLOW and created 0600 (alerts
 // carry command lines); a symlink, a non-regular file (a FIFO would block
 // the scan) or a file with other hard links (one planted to point at a file
-// the agent may write) is refused. Missing parent directories are created
+// the agent may write) is refused, and so is a file or a directory above it
+// that another user owns or others may write (path_trust.hpp: they could
+// read, edit or replace the alerts). Missing parent directories are created
 // 0700. Each line is one write(2); each batch ends with fdatasync, so an
 // alert the pipeline returned is on disk.
 //
@@ -18,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <airssys/daemoneye/path_trust.hpp>
 #include <airssys/osl/unique_fd.hpp>
 
 #include <cerrno>
@@ -51,6 +54,7 @@ Result<void> make_parents(const std::filesystem::path& file) {
 }
 
 Result<UniqueFd> open_append(const std::filesystem::path& path) {
+  if (auto trusted = check_trusted_path(path, "path"); !trusted) return std::unexpected(trusted.error());
   if (auto made = make_parents(path); !made) return std::unexpected(made.error());
   // O_NONBLOCK only so that opening a FIFO cannot hang; it is refused below.
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0600));
@@ -65,6 +69,8 @@ Result<UniqueFd> open_append(const std::filesystem::path& path) {
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return fail_errno(errno, "cannot stat " + path.string());
   if (!S_ISREG(st.st_mode)) return fail(ErrorCategory::invalid_input, fmt::format("{} is not a regular file", path.string()));
+  // Again on what was opened: the file may have been put there since.
+  if (auto trusted = check_owner_and_mode(st, path.string()); !trusted) return std::unexpected(trusted.error());
   if (st.st_nlink > 1) {
     return fail(ErrorCategory::denied,
                 fmt::format("{} has {} hard links; refusing a file that is also elsewhere", path.string(), st.st_nlink));

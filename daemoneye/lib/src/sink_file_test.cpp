@@ -137,6 +137,54 @@ TEST_F(FileSinkTest, ASymlinkPlantedAfterRotationIsNotFollowed) {
   EXPECT_NE(logged[0].find("is a symbolic link"), std::string::npos) << logged[0];
 }
 
+// A file someone else made first (probe 13 finding 2): writable by all, or
+// another user's; and one in a directory another user owns. Each refused,
+// the file left as it was.
+TEST_F(FileSinkTest, RefusesAFileOrDirectoryOfAnotherUserOrWritableByOthers) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give files to nobody";
+  const auto path = dir / "alerts.jsonl";
+  write_file(path, "");
+  ASSERT_EQ(::chmod(path.c_str(), 0666), 0);
+  auto sink = open(path);
+  ASSERT_FALSE(sink);
+  EXPECT_EQ(sink.error().message, "file sink: path: refusing " + path.string() +
+                                      ": it is writable by everyone (mode 0666); only its owner may write it (e.g. "
+                                      "chmod go-w)");
+  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+  ASSERT_EQ(::chown(path.c_str(), 65534, 65534), 0);
+  sink = open(path);
+  ASSERT_FALSE(sink);
+  EXPECT_EQ(sink.error().message,
+            "file sink: path: refusing " + path.string() + ": owned by uid 65534, not by us (0) or root");
+  const auto theirs = dir / "theirs";
+  std::filesystem::create_directory(theirs);
+  ASSERT_EQ(::chown(theirs.c_str(), 65534, 65534), 0);
+  sink = open(theirs / "alerts.jsonl");
+  ASSERT_FALSE(sink);
+  EXPECT_EQ(sink.error().message, "file sink: path: refusing directory " + theirs.string() + " above " +
+                                      (theirs / "alerts.jsonl").string() +
+                                      ": owned by uid 65534, not by us (0) or root");
+  EXPECT_FALSE(std::filesystem::exists(theirs / "alerts.jsonl"));
+  EXPECT_EQ(read_file(path), "");
+}
+
+// After rotation, a file another user put at the path is not written: the
+// sink keeps the file it has and says so once.
+TEST_F(FileSinkTest, AFileOfAnotherUserPutThereAfterRotationIsNotWritten) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give files to nobody";
+  auto sink = open(dir / "alerts.jsonl");
+  ASSERT_TRUE(sink) << sink.error();
+  std::filesystem::rename(dir / "alerts.jsonl", dir / "alerts.jsonl.1");
+  write_file(dir / "alerts.jsonl", "");
+  ASSERT_EQ(::chown((dir / "alerts.jsonl").c_str(), 65534, 65534), 0);
+  const std::vector<Alert> a{make_alert("r", 1)};
+  deliver(**sink, a);
+  EXPECT_EQ(read_file(dir / "alerts.jsonl"), "");
+  EXPECT_EQ(read_file(dir / "alerts.jsonl.1"), alert_to_json(a[0]) + "\n");  // kept the file it had
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_NE(logged[0].find("owned by uid 65534"), std::string::npos) << logged[0];
+}
+
 TEST_F(FileSinkTest, AReopenThatKeepsFailingIsLoggedOnce) {
   auto sink = open(dir / "alerts.jsonl");
   ASSERT_TRUE(sink) << sink.error();

@@ -1,0 +1,51 @@
+#pragma once
+// Whether the agent may trust a path: run the program there, write its
+// alerts and ledger there, read a key or credentials from there. Whoever can
+// write a file, or replace it through a directory above it, decides what
+// the agent runs, where its alerts go, and which keys it believes.
+//
+// The rule (one for every such path, the rules directory and trusted keys
+// included): the entry and each directory above it are owned by the agent's
+// user or root, and writable by no one else. A directory above it may be
+// writable by others only when it is sticky and owned by us or root (/tmp,
+// /var/tmp): there an entry can be replaced only by its owner, and the entry
+// itself is held to the rule. A symbolic link on the way is judged by its
+// owner (its mode means nothing) and the path it resolves to is checked too.
+
+#include <airssys/daemoneye/config.hpp>
+#include <airssys/daemoneye/error.hpp>
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <string_view>
+
+namespace airssys::daemoneye {
+
+// The rule for one entry already stat'ed (fstat of an open file, so that
+// the check and the use are the same file): denied when `st` is owned by
+// another user than us or root, or is writable by its group or everyone.
+//   "refusing <what>: it is writable by everyone (mode 0666); only its owner
+//    may write it (e.g. chmod go-w)"
+//   "refusing <what>: owned by uid 65534, not by us (0) or root"
+[[nodiscard]] Result<void> check_owner_and_mode(const struct stat& st, std::string_view what);
+
+// The rule for `path` and every directory above it (lstat, no file opened).
+// What does not exist (yet) is not judged: the directories above it are, and
+// whoever creates it later is the agent (or a refusal when it is opened).
+// denied names the entry refused: "<key>: refusing <path>: ..." for the
+// entry, "<key>: refusing directory <dir> above <path>: ..." for a parent.
+// A stat that fails otherwise than ENOENT/ENOTDIR keeps its errno's category.
+[[nodiscard]] Result<void> check_trusted_path(const std::filesystem::path& path, std::string_view key);
+
+// Every path of `config` the agent runs, writes or trusts, by
+// check_trusted_path: database.path's directory, rules.dir (its parents: the
+// directory itself is load_rules'), ledger.dir, bus.socket's directory,
+// procmond.path, each file sink's path, each nats sink's and events.nats'
+// credentials, tls_ca, tls_cert, tls_key and spool directory, and, with
+// live_query enabled, its trusted keys, credentials and TLS files. An
+// unsafe one is invalid_input (the agent exits 2: a configuration error a
+// restart does not fix).
+[[nodiscard]] Result<void> check_config_paths(const Config& config);
+
+}  // namespace airssys::daemoneye

@@ -1,0 +1,122 @@
+// path_trust.hpp: the owner/mode rule for the paths the agent runs, writes
+// or trusts, and the walk that applies it to a path and its directories.
+
+#include <airssys/daemoneye/path_trust.hpp>
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace airssys::daemoneye {
+
+namespace fs = std::filesystem;
+
+Result<void> check_owner_and_mode(const struct stat& st, std::string_view what) {
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    return fail(ErrorCategory::denied,
+                fmt::format("refusing {}: it is writable by {} (mode {:04o}); only its owner may write it (e.g. chmod go-w)",
+                            what, (st.st_mode & S_IWOTH) != 0 ? "everyone" : "its group", st.st_mode & 07777));
+  }
+  if (st.st_uid != ::geteuid() && st.st_uid != 0) {
+    return fail(ErrorCategory::denied,
+                fmt::format("refusing {}: owned by uid {}, not by us ({}) or root", what, st.st_uid, ::geteuid()));
+  }
+  return {};
+}
+
+namespace {
+
+// `path` (absolute, normal, no trailing slash) from "/" down: each prefix
+// lstat'ed and held to the rule; `shown` is the path as the key gave it.
+Result<void> check_chain(const fs::path& path, const fs::path& shown, std::string_view key) {
+  std::vector<fs::path> parts(path.begin(), path.end());
+  fs::path prefix;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    prefix /= parts[i];
+    const bool leaf = i + 1 == parts.size();
+    struct stat st {};
+    if (::lstat(prefix.c_str(), &st) != 0) {
+      const int e = errno;
+      if (e == ENOENT || e == ENOTDIR) return {};  // not there (yet): its opener reports it, or creates it
+      return std::unexpected(Error::from_errno(e, fmt::format("{}: cannot check {} ({})", key, prefix.string(),
+                                                              shown.string())));
+    }
+    // A link's mode is always 0777 and means nothing: only who owns it
+    // (who may remove it from a sticky directory). A sticky directory above
+    // the entry may be writable by others: they cannot replace what is ours.
+    if (S_ISLNK(st.st_mode) || (!leaf && S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX) != 0))
+      st.st_mode &= ~static_cast<mode_t>(S_IWGRP | S_IWOTH);
+    const std::string what = leaf ? shown.string()
+                                  : fmt::format("directory {} above {}", prefix.string(), shown.string());
+    if (auto r = check_owner_and_mode(st, what); !r) return std::unexpected(r.error().prefixed(key));
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<void> check_trusted_path(const fs::path& path, std::string_view key) {
+  if (path.empty()) return {};
+  std::error_code ec;
+  fs::path abs = fs::absolute(path, ec);
+  if (ec) return std::unexpected(Error::from_errno(ec.value(), fmt::format("{}: {}", key, path.string())));
+  abs = abs.lexically_normal();
+  if (!abs.has_filename() && abs.has_parent_path() && abs != abs.root_path()) abs = abs.parent_path();  // "dir/"
+  if (auto r = check_chain(abs, path, key); !r) return r;
+  // Through a symbolic link: where it leads is what is used.
+  const fs::path real = fs::weakly_canonical(abs, ec);
+  if (!ec && real != abs) return check_chain(real, path, key);
+  return {};
+}
+
+namespace {
+
+void add_sink_paths(std::vector<std::pair<std::string, fs::path>>& out, const std::string& what, const SinkConfig& s) {
+  out.emplace_back(what + ": credentials", s.credentials);
+  out.emplace_back(what + ": tls_ca", s.tls_ca);
+  out.emplace_back(what + ": tls_cert", s.tls_cert);
+  out.emplace_back(what + ": tls_key", s.tls_key);
+  out.emplace_back(what + ": spool dir", s.spool_dir);
+}
+
+}  // namespace
+
+Result<void> check_config_paths(const Config& c) {
+  const fs::path db_dir = c.database.path.parent_path().empty() ? fs::path(".") : c.database.path.parent_path();
+  std::vector<std::pair<std::string, fs::path>> paths{
+      {"database.path", db_dir},
+      {"rules.dir", c.rules.dir},
+      {c.ledger.dir.empty() ? "ledger.dir (default, beside database.path)" : "ledger.dir",
+       c.ledger.dir.empty() ? db_dir / "ledger" : c.ledger.dir},
+      {"bus.socket", c.bus.socket.empty() ? fs::path{} : c.bus.socket.parent_path()},
+      {"procmond.path", c.procmond.path},
+  };
+  int index = 0;
+  for (const SinkConfig& s : c.alerts.sinks) {
+    const std::string what = fmt::format("alerts.sinks #{}", ++index);  // as load_config names it
+    if (s.type == SinkType::file) paths.emplace_back(what + ": path", s.path);
+    if (s.type == SinkType::nats) add_sink_paths(paths, what, s);
+  }
+  if (c.events.nats) add_sink_paths(paths, "events.nats", *c.events.nats);
+  if (const auto& q = c.live_query; q.enabled) {
+    for (const fs::path& k : q.trusted_keys) paths.emplace_back("live_query.trusted_keys", k);
+    paths.emplace_back("live_query.credentials", q.credentials);
+    paths.emplace_back("live_query.tls_ca", q.tls_ca);
+    paths.emplace_back("live_query.tls_cert", q.tls_cert);
+    paths.emplace_back("live_query.tls_key", q.tls_key);
+  }
+  for (const auto& [key, path] : paths) {
+    if (auto r = check_trusted_path(path, key); !r) {
+      Error e = r.error();
+      if (e.category == ErrorCategory::denied && e.errno_value == 0) e.category = ErrorCategory::invalid_input;
+      return std::unexpected(std::move(e));
+    }
+  }
+  return {};
+}
+
+}  // namespace airssys::daemoneye

@@ -1,0 +1,211 @@
+// check_trusted_path and check_config_paths against real files and
+// directories, some owned by nobody (65534): the entry, a directory above
+// it, a sticky directory, a symbolic link, what does not exist yet.
+#include <airssys/daemoneye/path_trust.hpp>
+
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "test_temp_dir.hpp"
+
+namespace airssys::daemoneye {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+using testing::write_file;
+
+constexpr uid_t kNobody = 65534;
+
+class PathTrustTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to give files to nobody";
+  }
+  TempDir tmp;
+  fs::path mkdir(const fs::path& p, mode_t mode, uid_t owner = 0) {
+    fs::create_directories(p);
+    EXPECT_EQ(::chmod(p.c_str(), mode), 0);
+    EXPECT_EQ(::chown(p.c_str(), owner, owner), 0);
+    return p;
+  }
+  fs::path file(const fs::path& p, mode_t mode, uid_t owner = 0) {
+    write_file(p, "x\n");
+    EXPECT_EQ(::chmod(p.c_str(), mode), 0);
+    EXPECT_EQ(::chown(p.c_str(), owner, owner), 0);
+    return p;
+  }
+  std::string refusal(const fs::path& p) {
+    auto r = check_trusted_path(p, "k");
+    return r ? "" : r.error().message;
+  }
+};
+
+TEST_F(PathTrustTest, AnEntryOwnedByUsOrRootAndWritableByNoOneElseIsTrusted) {
+  const fs::path d = mkdir(tmp / "d", 0755);
+  EXPECT_EQ(refusal(file(d / "mine", 0600)), "");
+  EXPECT_EQ(refusal(file(d / "readable", 0644)), "");
+  EXPECT_EQ(refusal(d), "");
+  EXPECT_EQ(refusal(d / "not-yet"), "");            // created later by the agent
+  EXPECT_EQ(refusal(d / "not-yet" / "deeper"), "");
+}
+
+TEST_F(PathTrustTest, TheEntryItselfRefusedNamesKeyPathAndWhatWasFound) {
+  const fs::path d = mkdir(tmp / "d", 0755);
+  const std::string advice = "; only its owner may write it (e.g. chmod go-w)";
+  struct Case {
+    mode_t mode;
+    uid_t owner;
+    std::string expected;
+  };
+  const Case cases[] = {
+      {0666, 0, "k: refusing " + (d / "f").string() + ": it is writable by everyone (mode 0666)" + advice},
+      {0664, 0, "k: refusing " + (d / "f").string() + ": it is writable by its group (mode 0664)" + advice},
+      {0600, kNobody, "k: refusing " + (d / "f").string() + ": owned by uid 65534, not by us (0) or root"},
+      {0777, kNobody, "k: refusing " + (d / "f").string() + ": it is writable by everyone (mode 0777)" + advice},
+  };
+  for (const auto& c : cases) {
+    fs::remove(d / "f");
+    file(d / "f", c.mode, c.owner);
+    auto r = check_trusted_path(d / "f", "k");
+    ASSERT_FALSE(r) << std::oct << c.mode;
+    EXPECT_EQ(r.error().message, c.expected);
+    EXPECT_EQ(r.error().category, ErrorCategory::denied);
+  }
+}
+
+TEST_F(PathTrustTest, ADirectoryAboveRefusedIsNamed) {
+  const fs::path theirs = mkdir(tmp / "theirs", 0755, kNobody);
+  const fs::path inner = mkdir(theirs / "inner", 0700);
+  const fs::path f = file(inner / "f", 0600);
+  EXPECT_EQ(refusal(f), "k: refusing directory " + theirs.string() + " above " + f.string() +
+                            ": owned by uid 65534, not by us (0) or root");
+  // Not there yet: who could put it there still counts.
+  EXPECT_EQ(refusal(inner / "later"), "k: refusing directory " + theirs.string() + " above " +
+                                          (inner / "later").string() + ": owned by uid 65534, not by us (0) or root");
+  const fs::path group = mkdir(tmp / "group", 0775);
+  EXPECT_EQ(refusal(group / "f"), "k: refusing directory " + group.string() + " above " + (group / "f").string() +
+                                      ": it is writable by its group (mode 0775); only its owner may write it "
+                                      "(e.g. chmod go-w)");
+}
+
+// /tmp: a root-owned sticky directory may hold a trusted entry (one that is
+// ours or root's); one owned by another user in it is refused, and the
+// sticky directory itself is no place for a directory the agent fills.
+TEST_F(PathTrustTest, AStickyDirectoryAboveIsFineForAnEntryOfOursOnly) {
+  const fs::path pub = mkdir(tmp / "pub", 01777);
+  EXPECT_EQ(refusal(file(pub / "root-owned", 0755)), "");
+  EXPECT_EQ(refusal(pub / "not-yet"), "");
+  EXPECT_EQ(refusal(file(pub / "planted", 0755, kNobody)),
+            "k: refusing " + (pub / "planted").string() + ": owned by uid 65534, not by us (0) or root");
+  EXPECT_EQ(refusal(pub), "k: refusing " + pub.string() +
+                              ": it is writable by everyone (mode 1777); only its owner may write it (e.g. chmod go-w)");
+  // A sticky directory owned by someone else: they can replace anything in it.
+  const fs::path theirs = mkdir(tmp / "theirs", 01777, kNobody);
+  EXPECT_EQ(refusal(file(theirs / "f", 0600)), "k: refusing directory " + theirs.string() + " above " +
+                                                   (theirs / "f").string() +
+                                                   ": owned by uid 65534, not by us (0) or root");
+}
+
+// A link is judged by its owner, and where it leads is checked too.
+TEST_F(PathTrustTest, ASymbolicLinkIsFollowedAndItsTargetChecked) {
+  const fs::path safe = mkdir(tmp / "safe", 0755);
+  const fs::path theirs = mkdir(tmp / "theirs", 0755, kNobody);
+  const fs::path target = file(mkdir(theirs / "in", 0755) / "prog", 0755);
+  fs::create_symlink(target, safe / "link");
+  EXPECT_EQ(refusal(safe / "link"), "k: refusing directory " + theirs.string() + " above " +
+                                        (safe / "link").string() + ": owned by uid 65534, not by us (0) or root");
+  const fs::path good = file(safe / "prog", 0755);
+  fs::create_symlink(good, safe / "good-link");
+  EXPECT_EQ(refusal(safe / "good-link"), "");
+  ASSERT_EQ(::lchown((safe / "good-link").c_str(), kNobody, kNobody), 0);
+  EXPECT_EQ(refusal(safe / "good-link"),
+            "k: refusing " + (safe / "good-link").string() + ": owned by uid 65534, not by us (0) or root");
+}
+
+// check_config_paths: each key named, and the refusal a configuration error
+// (invalid_input: the agent exits 2).
+TEST_F(PathTrustTest, ConfigPathsNameTheKeyAndAreConfigurationErrors) {
+  const fs::path theirs = mkdir(tmp / "theirs", 0755, kNobody);
+  const fs::path safe = mkdir(tmp / "safe", 0700);
+  auto base = [&] {
+    Config c;
+    c.database.path = safe / "var" / "daemoneye.db";
+    c.rules.dir = safe / "rules";
+    c.alerts.sinks.clear();
+    return c;
+  };
+  ASSERT_TRUE(check_config_paths(base())) << check_config_paths(base()).error();
+  const fs::path bad = theirs / "x";
+  const std::string owned = ": owned by uid 65534, not by us (0) or root";
+  const std::string above = "refusing directory " + theirs.string() + " above " + bad.string() + owned;
+  SinkConfig nats{.type = SinkType::nats};
+  nats.spool_dir = safe / "spool";
+  struct Case {
+    std::string key;
+    std::function<void(Config&)> set;
+  };
+  const std::vector<Case> cases{
+      {"database.path", [&](Config& c) { c.database.path = bad / "daemoneye.db"; }},
+      {"rules.dir", [&](Config& c) { c.rules.dir = bad; }},
+      {"ledger.dir", [&](Config& c) { c.ledger.dir = bad; }},
+      {"bus.socket", [&](Config& c) { c.bus.socket = bad / "bus.sock"; }},
+      {"procmond.path", [&](Config& c) { c.procmond.path = bad; }},
+      {"alerts.sinks #2: path",
+       [&](Config& c) {
+         c.alerts.sinks = {SinkConfig{}, SinkConfig{.type = SinkType::file, .path = bad}};
+       }},
+      {"alerts.sinks #1: credentials",
+       [&](Config& c) {
+         c.alerts.sinks = {nats};
+         c.alerts.sinks[0].credentials = bad;
+       }},
+      {"alerts.sinks #1: tls_ca",
+       [&](Config& c) {
+         c.alerts.sinks = {nats};
+         c.alerts.sinks[0].tls_ca = bad;
+       }},
+      {"alerts.sinks #1: spool dir",
+       [&](Config& c) {
+         c.alerts.sinks = {nats};
+         c.alerts.sinks[0].spool_dir = bad;
+       }},
+      {"events.nats: tls_key",
+       [&](Config& c) {
+         c.events.nats = nats;
+         c.events.nats->tls_key = bad;
+       }},
+      {"live_query.trusted_keys",
+       [&](Config& c) {
+         c.live_query.enabled = true;
+         c.live_query.trusted_keys = {safe / "op.pub.pem", bad};
+       }},
+      {"live_query.credentials",
+       [&](Config& c) {
+         c.live_query.enabled = true;
+         c.live_query.credentials = bad;
+       }},
+  };
+  for (const auto& c : cases) {
+    Config config = base();
+    c.set(config);
+    auto r = check_config_paths(config);
+    ASSERT_FALSE(r) << c.key;
+    EXPECT_EQ(r.error().category, ErrorCategory::invalid_input) << c.key;
+    // database.path and bus.socket: their directory (here `bad`) is what is checked.
+    EXPECT_EQ(r.error().message, c.key + ": " + above) << c.key;
+  }
+  // Live query paths count only when live queries are on.
+  Config off = base();
+  off.live_query.credentials = bad;
+  EXPECT_TRUE(check_config_paths(off));
+}
+
+}  // namespace
+}  // namespace airssys::daemoneye

@@ -1,0 +1,213 @@
+// daemoneye-agent refuses, at start, a path from its configuration that it
+// runs, writes or trusts when that path or a directory above it belongs to
+// another user or is writable by others (probe 13 finding 2): the rule
+// rules.dir and trusted keys followed already (path_trust.hpp). Before, a
+// procmond.path owned by nobody, mode 0777, in a sticky directory was run
+// as root; a ledger.dir or file sink owned by nobody was used silently.
+// Each case: exit 2 (a configuration error), the key, the path and what was
+// found named, nothing created. Real files owned by nobody (65534).
+
+#include "harness.hpp"
+
+#include <fmt/format.h>
+
+#include <sys/stat.h>
+
+namespace detest {
+namespace {
+
+constexpr uid_t kNobody = 65534;
+const std::string kOwned = ": owned by uid 65534, not by us (0) or root";
+const std::string kEveryone = "it is writable by everyone";
+
+struct TrustFixture : AgentDir {
+  TrustFixture() { ::chmod(rules.c_str(), 0755); }
+
+  fs::path dir_of(const fs::path& p, mode_t mode, uid_t owner = 0) const {
+    fs::create_directories(p);
+    EXPECT_EQ(::chmod(p.c_str(), mode), 0);
+    EXPECT_EQ(::chown(p.c_str(), owner, owner), 0);
+    return p;
+  }
+  fs::path file_of(const fs::path& p, const std::string& content, mode_t mode, uid_t owner = 0) const {
+    write_file(p, content);
+    EXPECT_EQ(::chmod(p.c_str(), mode), 0);
+    EXPECT_EQ(::chown(p.c_str(), owner, owner), 0);
+    return p;
+  }
+  // config.yaml with the database, rules and `rest` (YAML lines, which may
+  // hold their own alerts: section; else the harness's file sink).
+  void config_with(const std::string& rest, bool own_sinks = false) const {
+    if (own_sinks) {
+      write_file(config, fmt::format("database: {{ path: {}/daemoneye.db }}\nscan: {{ interval: 500ms }}\n"
+                                     "rules: {{ dir: {} }}\n{}",
+                                     var.string(), rules.string(), rest));
+    } else {
+      write_config(rest);
+    }
+  }
+  // The agent refuses to start: exit 2 with `expected` in its log, and
+  // creates nothing.
+  void expect_refused(const std::string& expected) const {
+    auto agent = start_agent();
+    EXPECT_EQ(agent->wait().value_or(-1), 2) << slurp(log);
+    EXPECT_NE(slurp(log).find("cannot start: " + expected), std::string::npos) << expected << "\n" << slurp(log);
+    EXPECT_FALSE(fs::exists(var / "daemoneye.db")) << slurp(log);
+  }
+};
+
+#define NEEDS_ROOT() \
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give files to nobody"
+
+// The probe's case: a script owned by nobody, mode 0777, in a sticky
+// world-writable directory. It would leave a mark if it ran.
+TEST(AgentPathTrust, AProcmondOwnedByAnotherUserIsNotRun) {
+  NEEDS_ROOT();
+  TrustFixture f;
+  const fs::path pub = f.dir_of(f.dir / "pub", 01777);
+  const fs::path mark = f.dir / "it-ran";
+  const fs::path prog = f.file_of(pub / "procmond", "#!/bin/sh\ntouch " + mark.string() + "\nexec " +
+                                                        procmond_bin() + " \"$@\"\n",
+                                  0777, kNobody);
+  f.config_with("procmond: { path: " + prog.string() + " }\n");
+  f.expect_refused("procmond.path: refusing " + prog.string() + ": " + kEveryone + " (mode 0777)");
+  // Mode 0755, still nobody's.
+  ASSERT_EQ(::chmod(prog.c_str(), 0755), 0);
+  fs::remove(f.log);
+  f.expect_refused("procmond.path: refusing " + prog.string() + kOwned);
+  EXPECT_FALSE(fs::exists(mark));
+}
+
+// Root's program in a directory nobody owns: nobody could swap it.
+TEST(AgentPathTrust, AProcmondInADirectoryOfAnotherUserIsNotRun) {
+  NEEDS_ROOT();
+  TrustFixture f;
+  const fs::path theirs = f.dir_of(f.dir / "theirs", 0755, kNobody);
+  const fs::path prog = theirs / "procmond";
+  fs::copy_file(procmond_bin(), prog);
+  ASSERT_EQ(::chmod(prog.c_str(), 0755), 0);
+  f.config_with("procmond: { path: " + prog.string() + " }\n");
+  f.expect_refused("procmond.path: refusing directory " + theirs.string() + " above " + prog.string() + kOwned);
+}
+
+// A root-owned procmond in a root-owned sticky directory is fine: only its
+// owner could replace it there.
+TEST(AgentPathTrust, ARootOwnedProcmondInARootOwnedStickyDirectoryRuns) {
+  NEEDS_ROOT();
+  TrustFixture f;
+  write_self_rule(f.rules);
+  const fs::path pub = f.dir_of(f.dir / "pub", 01777);
+  const fs::path prog = pub / "procmond";
+  fs::copy_file(procmond_bin(), prog);
+  ASSERT_EQ(::chmod(prog.c_str(), 0755), 0);
+  f.config_with("procmond: { path: " + prog.string() + " }\n");
+  auto agent = f.start_agent();
+  EXPECT_TRUE(eventually([&] { return !f.alert_lines().empty(); })) << slurp(f.log);
+  agent->signal(SIGTERM);
+  EXPECT_EQ(agent->wait().value_or(-1), 0) << slurp(f.log);
+}
+
+TEST(AgentPathTrust, ALedgerDirOfAnotherUserIsRefused) {
+  NEEDS_ROOT();
+  TrustFixture f;
+  const fs::path ledger = f.dir_of(f.dir / "ledger", 0777, kNobody);
+  f.config_with("ledger: { dir: " + ledger.string() + " }\n");
+  f.expect_refused("ledger.dir: refusing " + ledger.string() + ": " + kEveryone + " (mode 0777)");
+  ASSERT_EQ(::chmod(ledger.c_str(), 0700), 0);
+  fs::remove(f.log);
+  f.expect_refused("ledger.dir: refusing " + ledger.string() + kOwned);
+  EXPECT_TRUE(fs::is_empty(ledger));
+}
+
+// A file nobody created first, mode 0666: root would append every alert to
+// a file nobody can read and edit.
+TEST(AgentPathTrust, AFileSinkFileOfAnotherUserIsRefused) {
+  NEEDS_ROOT();
+  TrustFixture f;
+  const fs::path pub = f.dir_of(f.dir / "pub", 01777);
+  const fs::path alerts = f.file_of(pub / "alerts.jsonl", "", 0666, kNobody);
+  f.config_with("alerts:\n  sinks:\n    - { type: file, path: " + alerts.string() + " }\n", true);
+  f.expect_refused("alerts.sinks #1: path: refusing " + alerts.string() + ": " + kEveryone + " (mode 0666)");
+  ASSERT_EQ(::chmod(alerts.c_str(), 0600), 0);
+  fs::remove(f.log);
+  f.expect_refused("alerts.sinks #1: path: refusing " + alerts.string() + kOwned);
+  EXPECT_EQ(slurp(alerts), "");
+}
+
+// The file does not exist yet; the directory it would be made in is nobody's.
+TEST(AgentPathTrust, AFileSinkInADirectoryOfAnotherUserIsRefused) {
+  NEEDS_ROOT();
+  TrustFixture f;
+  const fs::path theirs = f.dir_of(f.dir / "theirs", 0755, kNobody);
+  const fs::path alerts = theirs / "alerts.jsonl";
+  f.config_with("alerts:\n  sinks:\n    - { type: stdout }\n    - { type: file, path: " + alerts.string() + " }\n",
+                true);
+  f.expect_refused("alerts.sinks #2: path: refusing directory " + theirs.string() + " above " + alerts.string() +
+                   kOwned);
+  EXPECT_FALSE(fs::exists(alerts));
+}
+
+// Credentials and a CA bundle decide who the agent talks to and as whom.
+TEST(AgentPathTrust, NatsCredentialsAndCaFilesOfAnotherUserAreRefused) {
+  NEEDS_ROOT();
+  TrustFixture f;
+  const fs::path creds = f.file_of(f.dir / "agent.creds", "not read\n", 0600, kNobody);
+  f.config_with(fmt::format("alerts:\n  sinks:\n    - {{ type: nats, url: 'nats://127.0.0.1:1', stream: ALERTS, "
+                            "spool: {{ dir: {} }}, credentials: {} }}\n",
+                            (f.var / "spool").string(), creds.string()),
+                true);
+  f.expect_refused("alerts.sinks #1: credentials: refusing " + creds.string() + kOwned);
+
+  const fs::path ca = f.file_of(f.dir / "ca.pem", "not read\n", 0644, kNobody);
+  f.config_with(fmt::format("events:\n  nats: {{ url: 'nats://127.0.0.1:1', stream: EVENTS, spool: {{ dir: {} }}, "
+                            "tls_ca: {} }}\n",
+                            (f.var / "events-spool").string(), ca.string()));
+  fs::remove(f.log);
+  f.expect_refused("events.nats: tls_ca: refusing " + ca.string() + kOwned);
+}
+
+// The trusted key file itself was checked already; the directory above it
+// was not.
+TEST(AgentPathTrust, ATrustedKeyInADirectoryOfAnotherUserIsRefused) {
+  NEEDS_ROOT();
+  TrustFixture f;
+  const fs::path theirs = f.dir_of(f.dir / "keys", 0755, kNobody);
+  // A real public key (its private half was thrown away): before, the
+  // agent loaded it and started.
+  const fs::path key = f.file_of(theirs / "op.pub.pem",
+                                 "-----BEGIN PUBLIC KEY-----\n"
+                                 "MCowBQYDK2VwAyEA4u+Pd4MxbBXTZPlFrORSJ1IGhnRT4weA3cGGz/gDdCY=\n"
+                                 "-----END PUBLIC KEY-----\n",
+                                 0644);
+  f.config_with(fmt::format("live_query:\n  enabled: true\n  url: 'nats://127.0.0.1:1'\n  trusted_keys: [{}]\n",
+                            key.string()));
+  f.expect_refused("live_query.trusted_keys: refusing directory " + theirs.string() + " above " + key.string() +
+                   kOwned);
+}
+
+// The state directories: each is the agent's own (0700), but sits in one
+// nobody owns, who could rename it away and put another in its place.
+TEST(AgentPathTrust, StateDirectoriesUnderADirectoryOfAnotherUserAreRefused) {
+  NEEDS_ROOT();
+  TrustFixture f;
+  const fs::path theirs = f.dir_of(f.dir / "theirs", 0755, kNobody);
+  const fs::path sock_dir = f.dir_of(theirs / "run", 0700);
+  f.config_with("bus: { socket: " + (sock_dir / "bus.sock").string() + " }\n");
+  f.expect_refused("bus.socket: refusing directory " + theirs.string() + " above " + sock_dir.string() + kOwned);
+
+  const fs::path rules = f.dir_of(theirs / "rules", 0755);
+  write_file(f.config, fmt::format("database: {{ path: {}/daemoneye.db }}\nrules: {{ dir: {} }}\n", f.var.string(),
+                                   rules.string()));
+  fs::remove(f.log);
+  f.expect_refused("rules.dir: refusing directory " + theirs.string() + " above " + rules.string() + kOwned);
+
+  const fs::path db_dir = f.dir_of(theirs / "var", 0700);
+  write_file(f.config, fmt::format("database: {{ path: {}/daemoneye.db }}\nrules: {{ dir: {} }}\n", db_dir.string(),
+                                   f.rules.string()));
+  fs::remove(f.log);
+  f.expect_refused("database.path: refusing directory " + theirs.string() + " above " + db_dir.string() + kOwned);
+  EXPECT_TRUE(fs::is_empty(db_dir));
+}
+
+}  // namespace
+}  // namespace detest
