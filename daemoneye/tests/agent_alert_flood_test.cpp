@@ -60,12 +60,7 @@ class AgentAlertFlood : public ::testing::Test {
     const auto& tags = a["tags"];
     return std::ranges::find(tags, nlohmann::json("daemoneye.rate_limited")) != tags.end();
   }
-  void stop(Child& agent) {
-    agent.signal(SIGTERM);
-    const auto rc = agent.wait(60s);
-    ASSERT_TRUE(rc.has_value()) << slurp(ad.log);
-    EXPECT_EQ(*rc, 0) << slurp(ad.log);
-  }
+  void stop(Child& agent) { stop_agent(agent, ad.log); }
 
   AgentDir ad;
   const std::string flood = fmt::format("airssys-flood-{}", ::getpid());

@@ -78,12 +78,7 @@ class AgentCollectionStall : public ::testing::Test {
     return static_cast<std::size_t>(std::ranges::count_if(
         ad.alert_lines(), [&](const nlohmann::json& j) { return j.value("rule_id", "") == kRule; }));
   }
-  void stop(Child& agent) {
-    agent.signal(SIGTERM);
-    const auto rc = agent.wait(60s);
-    ASSERT_TRUE(rc.has_value()) << slurp(ad.log);
-    EXPECT_EQ(*rc, 0) << slurp(ad.log);
-  }
+  void stop(Child& agent) { stop_agent(agent, ad.log); }
 
   static constexpr const char* kRule = "stall-marker";
   AgentDir ad;

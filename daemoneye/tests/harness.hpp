@@ -144,6 +144,15 @@ struct AgentDir {
   }
 };
 
+// SIGTERM to an agent the test started; it must stop cleanly (exit 0)
+// within 60 s. `log`: its log, printed on failure.
+inline void stop_agent(Child& agent, const fs::path& log) {
+  agent.signal(SIGTERM);
+  const auto rc = agent.wait(std::chrono::seconds(60));
+  ASSERT_TRUE(rc.has_value()) << slurp(log);
+  EXPECT_EQ(*rc, 0) << slurp(log);
+}
+
 // Children of `pid` named `comm` (from /proc/*/stat).
 inline std::vector<pid_t> children_named(pid_t parent, const std::string& comm) {
   std::vector<pid_t> out;
