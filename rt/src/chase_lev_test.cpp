@@ -63,6 +63,22 @@ TEST(ChaseLev, PeekOnAFreshDequeIsNull) {
   EXPECT_EQ(d.peek(), nullptr);
 }
 
+// peek() once compared bottom_ with the owner's stale copy of top_ (fixed in
+// b6b176c): on a deque emptied by a thief or by pop() it named the item last
+// taken from the bottom slot, and the worker prefetched (exclusive) the lines
+// of a cell another core was running.
+TEST(ChaseLev, PeekOnADequeEmptiedByATakeIsNull) {
+  airssys::rt::detail::ChaseLevDeque<Node> d(2);
+  Node a, b;
+  d.push(&a);
+  EXPECT_EQ(d.peek(), &a);
+  EXPECT_EQ(d.steal(), &a);
+  EXPECT_EQ(d.peek(), nullptr);
+  d.push(&b);
+  EXPECT_EQ(d.pop(), &b);  // the last item: pop() advances top_ itself
+  EXPECT_EQ(d.peek(), nullptr);
+}
+
 // Batches published with one store: thieves see every item of a batch
 // exactly once, never a slot of a batch that is not yet published.
 TEST(ChaseLev, ConcurrentStealOfBatchesTakesEachOnce) {
