@@ -88,7 +88,8 @@ thread_local Worker* tls_worker = nullptr;
 constexpr unsigned kLifoLimit = 32;
 constexpr std::size_t kInjectBatch = 64;
 // How many freshly spawned cells a worker's deque takes before spawns
-// overflow to the shared FIFO. Without a bound, an actor spawning 100,000
+// overflow to the shared queue of spawn chunks (chunks_; a cell goes to the
+// FIFO alone only when no chunk can be allocated). Without a bound, an actor spawning 100,000
 // children in one handler grew its deque to 128 Ki slots (2 MiB of arrays
 // over the doublings), and writing that fresh memory (page faults, zeroing)
 // was ~5 % of rt_bench spawn's CPU time. 1,024 keeps thieves supplied.
@@ -124,7 +125,8 @@ class ThreadPool final : public Executor {
         // child its first message and to drop the reference spawn()
         // returned, and a thief that had already taken the child would
         // pull its lines back and forth meanwhile. One cell waits this way
-        // (plus up to 63 in the spill chain past the deque's limit), until
+        // (plus, past the deque's limit, up to SpawnChunk::kCells - 1 in
+        // w->spill: the chunk goes out when it is full), until
         // the spawning activation ends: up to `batch` messages of the
         // spawning actor, not only the handler that spawned.
         if (CellBase* prev = std::exchange(w->fresh, c)) publish_fresh(*w, prev);
@@ -321,8 +323,8 @@ class ThreadPool final : public Executor {
   }
 
   // Takes a chunk of spawns or up to kInjectBatch cells from the FIFO,
-  // the two in turn (neither starves the other): the first to run now, the
-  // others onto w's deque.
+  // the two in turn (neither starves the other): the first to run now; the
+  // chunk's others run from w.chunk, the FIFO's others go onto w's deque.
   CellBase* take_injected(Worker& w) noexcept {
     if (injected_.load(std::memory_order_seq_cst) <= 0) return nullptr;
     if (inject_lock_.test_and_set(std::memory_order_acquire)) return nullptr;  // someone else drains
