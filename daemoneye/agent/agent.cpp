@@ -709,11 +709,17 @@ void Agent::Impl::run_and_raise(const std::vector<Rule>& which, std::int64_t now
   // Also without candidates while the rate limit holds alerts back: their
   // summary is raised once it is due (AlertPipeline::holds_back).
   if (!run.candidates.empty() || alerts->holds_back()) {
+    const std::uint64_t ledger_before = ledger->size();
     auto outcome = alerts->submit(std::move(run.candidates), now);
     if (!outcome) {
       // Not raised: the Sigma rules read the same events again next scan.
       spdlog::error("alerts of {} not raised: {}", label, outcome.error().message);
       event_marks = marks_before;
+      // The ledger's head on disk may count them all the same (a head write
+      // that failed late): the next start keeps them out of the store.
+      if (auto r = alert_sync->append_failed(ledger_before); !r)
+        spdlog::error("noting in the store that alerts past ledger entry {} were not raised failed: {}", ledger_before,
+                      r.error().message);
     } else {
       raised = std::move(outcome->raised);
     }

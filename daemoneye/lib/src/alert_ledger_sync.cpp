@@ -132,7 +132,7 @@ void AlertLedgerSync::tell(std::string_view message) const {
 }
 
 Result<AlertCatchUp> AlertLedgerSync::sync(std::int64_t now, const EventMarks* marks, std::vector<Alert>* found,
-                                           int max_chunks) {
+                                           int max_chunks, bool at_start) {
   behind_ = true;
   // Alerts are appended by the caller's thread only, so every alert entry is
   // below this size; entries other threads append meanwhile are not alerts.
@@ -172,6 +172,17 @@ Result<AlertCatchUp> AlertLedgerSync::sync(std::int64_t now, const EventMarks* m
   }
   if (base != base_) consumed_.clear();
   base_ = base;
+  // At start: alerts whose append was reported failed (the ledger's head
+  // write or sync failed after its data was written, so the head on disk
+  // may count them) were never handed to the sinks; they stay out of the
+  // store, so the dedup window does not hold them back when raised again.
+  std::uint64_t unraised_from = size;
+  if (at_start) {
+    auto u = store_.alerts_not_raised_from();
+    if (!u) return std::unexpected(u.error());
+    if (*u) unraised_from = std::min(**u, size);
+  }
+  const bool clear_unraised = at_start;
 
   bool committed = false;
   for (int chunk = 0; from < size && chunk < max_chunks; ++chunk) {
@@ -211,6 +222,10 @@ Result<AlertCatchUp> AlertLedgerSync::sync(std::int64_t now, const EventMarks* m
         continue;
       }
       auto a = alert_from_json(std::string_view(reinterpret_cast<const char*>(entry->data()), entry->size()));
+      if (a && end >= unraised_from) {
+        ++out.not_raised;
+        continue;
+      }
       if (a && a->time > floor) alerts.push_back(std::move(*a));
     }
     out.entries_read += end - from;
@@ -242,6 +257,7 @@ Result<AlertCatchUp> AlertLedgerSync::sync(std::int64_t now, const EventMarks* m
     const bool last = end == size;
     AlertLedgerMark next{.size = end, .root = std::move(*root)};
     if (!last) next.alerts_id = base;
+    next.clear_unraised = last && clear_unraised;
     auto inserted = marks ? store_.insert_alerts(missing, *marks, next) : store_.insert_alerts(missing, next);
     if (!inserted) {
       if (found) *found = std::move(missing);
@@ -262,7 +278,7 @@ Result<AlertCatchUp> AlertLedgerSync::sync(std::int64_t now, const EventMarks* m
     // the mark and the scan's Sigma marks still go in.
     auto root = root_at(size);
     if (!root) return std::unexpected(root.error());
-    const AlertLedgerMark next{.size = size, .root = std::move(*root)};
+    const AlertLedgerMark next{.size = size, .root = std::move(*root), .clear_unraised = clear_unraised};
     if (auto r = marks ? store_.insert_alerts({}, *marks, next) : store_.insert_alerts({}, next); !r)
       return std::unexpected(r.error());
   }
@@ -272,14 +288,14 @@ Result<AlertCatchUp> AlertLedgerSync::sync(std::int64_t now, const EventMarks* m
 }
 
 Result<AlertCatchUp> AlertLedgerSync::catch_up(std::int64_t now, std::vector<Alert>* found) {
-  return sync(now, nullptr, found, std::numeric_limits<int>::max());
+  return sync(now, nullptr, found, std::numeric_limits<int>::max(), /*at_start=*/true);
 }
 
 Result<std::size_t> AlertLedgerSync::store(std::span<const Alert> raised, const EventMarks& marks, std::int64_t now) {
   Error why;  // why the ledger cannot be read
   ledger_failed_now_ = false;
   if (behind_) {
-    auto r = sync(now, &marks, nullptr, kChunksPerScan);
+    auto r = sync(now, &marks, nullptr, kChunksPerScan, /*at_start=*/false);
     if (r) {
       ledger_failed_ = false;
       return r->stored;
@@ -291,8 +307,10 @@ Result<std::size_t> AlertLedgerSync::store(std::span<const Alert> raised, const 
     const std::uint64_t size = ledger_.size();
     auto root = root_at(size);
     if (root) {
-      if (auto r = store_.insert_alerts(raised, marks, {.size = size, .root = std::move(*root)}); !r)
-        return std::unexpected(r.error());
+      // Alerts appended and raised: an append failure noted before was not
+      // the ledger's head (the ledger goes on), nothing past it is unraised.
+      const AlertLedgerMark next{.size = size, .root = std::move(*root), .clear_unraised = !raised.empty()};
+      if (auto r = store_.insert_alerts(raised, marks, next); !r) return std::unexpected(r.error());
       behind_ = false;
       return raised.size();
     }
@@ -308,6 +326,10 @@ Result<std::size_t> AlertLedgerSync::store(std::span<const Alert> raised, const 
                      why.message));
   ledger_failed_ = true;
   return raised.size();
+}
+
+Result<void> AlertLedgerSync::append_failed(std::uint64_t size_before) {
+  return store_.note_alerts_not_raised_from(size_before);
 }
 
 }  // namespace airssys::daemoneye

@@ -437,5 +437,53 @@ TEST_F(AlertLedgerSyncTest, AnEntryEditedInPlaceIsSkippedAsTampering) {
   EXPECT_NE(told[0].find("tampering"), std::string::npos) << told[0];
 }
 
+// Review finding 6: an append reported failed whose head reached the disk
+// anyway (the head's write or sync failed after the data was written) holds
+// alerts no sink got. After a restart they must not go into the store, or
+// the dedup window would suppress them for good when raised again.
+TEST_F(AlertLedgerSyncTest, AlertsWhoseAppendWasReportedFailedAreKeptOutOfTheStoreAtTheNextStart) {
+  AlertLedgerSync sync(*ledger, *store, kMaxAge);
+  ASSERT_TRUE(sync.catch_up(kNow));
+  const auto first = raise({make_alert("r1", 1)});
+  ASSERT_TRUE(sync.store(first, EventMarks{}, kNow));
+  ASSERT_TRUE(sync.append_failed(ledger->size()));
+  // What the head on disk counts after the restart (appended here for real).
+  const auto unraised = raise({make_alert("r1", 2)}, kNow + 1);
+  ASSERT_EQ(store->alerts_not_raised_from().value(), std::optional<std::uint64_t>(1));
+
+  AlertLedgerSync restarted(*ledger, *store, kMaxAge);
+  auto r = restarted.catch_up(kNow + 2);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->not_raised, 1u);
+  EXPECT_EQ(r->stored, 0u);
+  EXPECT_EQ(stored(unraised[0]), 0);
+  EXPECT_FALSE(store->alerts_not_raised_from().value());  // dealt with: the note is cleared
+  // Raised again by the restarted agent (a new pipeline: its dedup window,
+  // read back from the store, does not hold it): stored like any other.
+  auto p = AlertPipeline::create(AlertsConfig{}, ledger, {}).value();
+  const auto again = p->submit({make_alert("r1", 2)}, kNow + 3).value().raised;
+  ASSERT_EQ(again.size(), 1u);
+  ASSERT_TRUE(restarted.store(again, EventMarks{}, kNow + 3));
+  EXPECT_EQ(stored(again[0]), 1);
+}
+
+// The failure was before the head (the ledger goes on): alerts appended
+// after it were raised, and a later store() clears the note.
+TEST_F(AlertLedgerSyncTest, ANoteOfAFailedAppendIsClearedByTheNextAlertsStored) {
+  AlertLedgerSync sync(*ledger, *store, kMaxAge);
+  ASSERT_TRUE(sync.catch_up(kNow));
+  ASSERT_TRUE(sync.append_failed(ledger->size()));
+  const auto raised = raise({make_alert("r1", 1)});
+  ASSERT_TRUE(sync.store(raised, EventMarks{}, kNow));
+  EXPECT_FALSE(store->alerts_not_raised_from().value());
+  peek.exec("DELETE FROM alerts");
+  peek.exec("UPDATE alert_ledger SET size = 0, root = '" + ledger::to_hex(ledger->root(0).value()) + "'");
+  AlertLedgerSync restarted(*ledger, *store, kMaxAge);
+  auto r = restarted.catch_up(kNow + 1);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->not_raised, 0u);
+  EXPECT_EQ(stored(raised[0]), 1);
+}
+
 }  // namespace
 }  // namespace airssys::daemoneye

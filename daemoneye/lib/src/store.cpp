@@ -456,6 +456,17 @@ Result<void> Store::raise_alert_ledger_cut(std::int64_t time) {
   return txn.commit();
 }
 
+Result<void> Store::note_alerts_not_raised_from(std::uint64_t ledger_size) {
+  sqlite::Transaction txn(impl_->db.get());
+  if (auto r = txn.begin(); !r) return std::unexpected(r.error());
+  if (auto r = ledger_mark::save_unraised(impl_->db.get(), ledger_size); !r) return r;
+  return txn.commit();
+}
+
+Result<std::optional<std::uint64_t>> Store::alerts_not_raised_from() {
+  return ledger_mark::load_unraised(impl_->db.get());
+}
+
 Result<std::optional<std::int64_t>> Store::oldest_scan_time() {
   sqlite3* h = impl_->db.get();
   auto n = sqlite::query_int(h, "SELECT count(*) FROM (SELECT 1 FROM scans LIMIT 1)");

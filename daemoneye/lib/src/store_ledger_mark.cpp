@@ -11,9 +11,16 @@ namespace airssys::daemoneye::ledger_mark {
 Result<void> add_columns(sqlite3* db) {
   auto has = sqlite::query_int(db, "SELECT count(*) FROM pragma_table_info('alert_ledger') WHERE name = 'alerts_id'");
   if (!has) return std::unexpected(has.error().prefixed("read the alerts' ledger mark's columns"));
-  if (*has > 0) return {};
-  return sqlite::exec(db, "ALTER TABLE alert_ledger ADD COLUMN alerts_id INTEGER; "
-                          "ALTER TABLE alert_ledger ADD COLUMN cut INTEGER;");
+  if (*has == 0)
+    if (auto r = sqlite::exec(db, "ALTER TABLE alert_ledger ADD COLUMN alerts_id INTEGER; "
+                                  "ALTER TABLE alert_ledger ADD COLUMN cut INTEGER;");
+        !r)
+      return r;
+  auto unraised =
+      sqlite::query_int(db, "SELECT count(*) FROM pragma_table_info('alert_ledger') WHERE name = 'unraised_from'");
+  if (!unraised) return std::unexpected(unraised.error().prefixed("read the alerts' ledger mark's columns"));
+  if (*unraised > 0) return {};
+  return sqlite::exec(db, "ALTER TABLE alert_ledger ADD COLUMN unraised_from INTEGER;");
 }
 
 Result<std::optional<AlertLedgerMark>> load(sqlite3* db) {
@@ -38,11 +45,13 @@ Result<void> save(sqlite3* db, const AlertLedgerMark& mark) {
                             "INSERT INTO alert_ledger (id, size, root, alerts_id) "
                             "VALUES (1, ?1, ?2, coalesce(?3, (SELECT coalesce(max(id), 0) FROM alerts))) "
                             "ON CONFLICT(id) DO UPDATE SET size = excluded.size, root = excluded.root, "
-                            "alerts_id = excluded.alerts_id");
+                            "alerts_id = excluded.alerts_id, "
+                            "unraised_from = CASE WHEN ?4 THEN NULL ELSE unraised_from END");
   if (!st) return std::unexpected(st.error().prefixed("save the alerts' ledger mark"));
   sqlite::bind(st->get(), 1, static_cast<std::int64_t>(mark.size));
   sqlite::bind(st->get(), 2, std::string_view(mark.root));
   if (mark.alerts_id) sqlite::bind(st->get(), 3, *mark.alerts_id);
+  sqlite::bind(st->get(), 4, mark.clear_unraised ? 1 : 0);
   if (auto r = sqlite::run(db, st->get()); !r) return std::unexpected(r.error().prefixed("save the alerts' ledger mark"));
   return {};
 }
@@ -63,6 +72,25 @@ Result<void> raise_cut(sqlite3* db, std::int64_t time) {
   if (!st) return std::unexpected(st.error().prefixed("save the alerts' retention cut"));
   sqlite::bind(st->get(), 1, time);
   if (auto r = sqlite::run(db, st->get()); !r) return std::unexpected(r.error().prefixed("save the alerts' retention cut"));
+  return {};
+}
+
+Result<std::optional<std::uint64_t>> load_unraised(sqlite3* db) {
+  auto st = sqlite::prepare(db, "SELECT unraised_from FROM alert_ledger WHERE id = 1 AND unraised_from >= 0");
+  if (!st) return std::unexpected(st.error().prefixed("read where unraised alerts begin"));
+  const int rc = ::sqlite3_step(st->get());
+  if (rc == SQLITE_DONE) return std::nullopt;
+  if (rc != SQLITE_ROW) return std::unexpected(sqlite::error(db, "read where unraised alerts begin", rc));
+  return static_cast<std::uint64_t>(::sqlite3_column_int64(st->get(), 0));
+}
+
+Result<void> save_unraised(sqlite3* db, std::uint64_t size) {
+  auto st = sqlite::prepare(db,
+                            "INSERT INTO alert_ledger (id, size, root, unraised_from) VALUES (1, -1, '', ?1) "
+                            "ON CONFLICT(id) DO UPDATE SET unraised_from = min(coalesce(unraised_from, ?1), ?1)");
+  if (!st) return std::unexpected(st.error().prefixed("save where unraised alerts begin"));
+  sqlite::bind(st->get(), 1, static_cast<std::int64_t>(size));
+  if (auto r = sqlite::run(db, st->get()); !r) return std::unexpected(r.error().prefixed("save where unraised alerts begin"));
   return {};
 }
 

@@ -14,7 +14,7 @@
 
 namespace airssys::daemoneye::ledger_mark {
 
-// Adds the columns alerts_id and cut to an alert_ledger table made before
+// Adds the columns alerts_id, cut and unraised_from to an alert_ledger table made before
 // them (one made by the first agent with the table). Runs inside the
 // schema's transaction.
 [[nodiscard]] Result<void> add_columns(sqlite3* db);
@@ -30,5 +30,11 @@ namespace airssys::daemoneye::ledger_mark {
 // Raises the saved cut to `time` (never lowers it); a store without a mark
 // gets a row that holds only the cut. Runs inside the caller's transaction.
 [[nodiscard]] Result<void> raise_cut(sqlite3* db, std::int64_t time);
+
+// Where the ledger entries begin whose append was reported failed (nullopt:
+// none): Store::note_alerts_not_raised_from. Saved keeps the smallest; a
+// mark saved with clear_unraised clears it.
+[[nodiscard]] Result<std::optional<std::uint64_t>> load_unraised(sqlite3* db);
+[[nodiscard]] Result<void> save_unraised(sqlite3* db, std::uint64_t size);
 
 }  // namespace airssys::daemoneye::ledger_mark

@@ -87,7 +87,7 @@ CREATE TABLE IF NOT EXISTS sigma_marks (
   rule_id TEXT PRIMARY KEY, covered INTEGER NOT NULL, narrowed INTEGER) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS alert_ledger (
   id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, root TEXT NOT NULL, alerts_id INTEGER,
-  cut INTEGER);
+  cut INTEGER, unraised_from INTEGER);
 )";
   return sql;
 }

@@ -82,6 +82,7 @@ struct AlertCatchUp {
   std::uint64_t stored = 0;        // alerts the ledger held and the store lacked, inserted now
   std::uint64_t entries_read = 0;  // ledger entries read back
   std::uint64_t skipped = 0;       // entries that could not be read or failed their leaf hash
+  std::uint64_t not_raised = 0;    // alerts whose append was reported failed (append_failed), kept out
   bool by_time = false;            // no usable mark: the ledger was read back by time
   bool complete = false;           // the store is up to the ledger's end (else: store() goes on)
 };
@@ -116,12 +117,23 @@ class AlertLedgerSync {
   // alerts it stored. An error (the store refused) leaves the store behind.
   [[nodiscard]] Result<std::size_t> store(std::span<const Alert> raised, const EventMarks& marks, std::int64_t now);
 
+  // AlertPipeline::submit failed; `size_before` is the ledger's size before
+  // it. A ledger whose head write or sync failed reports the append failed
+  // (the alerts go to no sink), but the head on disk may count the entries
+  // after a restart; the next start's catch_up keeps the alerts at or past
+  // `size_before` out of the store (so the dedup window does not suppress
+  // them when they are raised again) and clears the note. A later store()
+  // of appended alerts clears it too (the append failed before the head:
+  // the ledger went on). Saved in the store, one transaction.
+  [[nodiscard]] Result<void> append_failed(std::uint64_t size_before);
+
   // The store lacks alerts the ledger holds (a failed store or catch_up, or
   // no catch_up yet): call store() with the next scan even if it raised nothing.
   [[nodiscard]] bool behind() const noexcept { return behind_; }
 
  private:
-  Result<AlertCatchUp> sync(std::int64_t now, const EventMarks* marks, std::vector<Alert>* found, int max_chunks);
+  Result<AlertCatchUp> sync(std::int64_t now, const EventMarks* marks, std::vector<Alert>* found, int max_chunks,
+                            bool at_start);
   void tell(std::string_view message) const;
   Result<std::string> root_at(std::uint64_t size);  // the ledger's root, hex; a failure sets ledger_failed_now_
 

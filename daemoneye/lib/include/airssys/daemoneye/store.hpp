@@ -81,6 +81,8 @@ struct AlertLedgerMark {
   // unknown (a mark saved before the column existed: every row counts).
   // Saved: nullopt saves the largest id once the transaction's alerts are in.
   std::optional<std::int64_t> alerts_id;
+  // Saved: clears Store::alerts_not_raised_from (they are dealt with).
+  bool clear_unraised = false;
 };
 
 struct RetentionStats {
@@ -134,6 +136,12 @@ class Store {
   [[nodiscard]] Result<std::optional<std::int64_t>> alert_ledger_cut();
   // Raises the cut to `time` (never lowers it), one transaction.
   [[nodiscard]] Result<void> raise_alert_ledger_cut(std::int64_t time);
+  // The ledger size before an alert append that was reported failed (the
+  // alerts were not raised, but the ledger's head on disk may count them):
+  // saved by the agent when a submit fails, keeping the smallest, one
+  // transaction; read at the next start (alert_ledger_sync.hpp).
+  [[nodiscard]] Result<void> note_alerts_not_raised_from(std::uint64_t ledger_size);
+  [[nodiscard]] Result<std::optional<std::uint64_t>> alerts_not_raised_from();
   // The oldest scan's time (where the store's history begins now); nullopt
   // when no scan is stored.
   [[nodiscard]] Result<std::optional<std::int64_t>> oldest_scan_time();
