@@ -165,6 +165,54 @@ TEST_F(CmdlinePadding, ThePollReadsTheEndOfAnArgvLongerThanItsReadWindow) {
   EXPECT_TRUE(cmdline.ends_with(kPayload)) << cmdline.substr(cmdline.size() - 60);
 }
 
+// A secret in the end read apart (past the 128 KiB window) is redacted
+// with the program of argv[0]: bash run as `mysql` / `curl` (argv[0] is
+// what the rules see), its padding two positional arguments.
+std::string poll_cmdline_of(const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  argv.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) return "fork failed";
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    ::execv("/bin/bash", const_cast<char* const*>(argv.data()));
+    ::_exit(127);
+  }
+  struct Kill {
+    pid_t pid;
+    ~Kill() {
+      ::kill(-pid, SIGKILL);
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } kill{pid};
+  auto c = Collector::create(CollectorOptions{.hash = false, .keep_open = 0});
+  if (!c) return c.error().to_string();
+  std::string cmdline;
+  for (int i = 0; i < 3000 && !cmdline.starts_with(args[0]); ++i) {  // until exec'd; a bound
+    auto r = (*c)->read_process(pid);
+    if (!r) return r.error().to_string();
+    cmdline = r->cmdline;
+    if (!cmdline.starts_with(args[0])) std::this_thread::sleep_for(10ms);
+  }
+  return cmdline;
+}
+
+TEST_F(CmdlinePadding, ThePollRedactsSecretsInTheEndItReadsApart) {
+  const std::string pad(100 * 1024, ' ');
+  const std::string mysql = poll_cmdline_of({"mysql", "-c", "sleep 600; :", "x", pad, pad, "-uroot", "-pS3cret", "db"});
+  ASSERT_TRUE(mysql.starts_with("mysql -c sleep 600")) << mysql.substr(0, 60);
+  EXPECT_NE(mysql.find(kCmdlineCut), std::string::npos);
+  EXPECT_EQ(mysql.find("S3cret"), std::string::npos) << mysql.substr(mysql.size() - 60);
+  EXPECT_TRUE(mysql.ends_with(" db")) << mysql.substr(mysql.size() - 60);
+
+  const std::string curl = poll_cmdline_of({"curl", "-c", "sleep 600; :", "x", pad, pad, "-u", "alice:pw", "https://h/"});
+  ASSERT_TRUE(curl.starts_with("curl -c sleep 600")) << curl.substr(0, 60);
+  EXPECT_EQ(curl.find("alice:pw"), std::string::npos) << curl.substr(curl.size() - 60);
+  EXPECT_TRUE(curl.ends_with("-u alice:*** https://h/")) << curl.substr(curl.size() - 60);
+}
+
 TEST_F(CmdlinePadding, TheEbpfExecEventKeepsTheEndOfAPaddedShellAndTheRulesRaise) {
   if (::geteuid() != 0) GTEST_SKIP() << "the eBPF source needs root";
   auto source = open_ebpf_source({});

@@ -145,11 +145,17 @@ Mask header_mask(std::string_view word) {
   return Mask::none;
 }
 
+// A program name matching every short-option rule: for words whose program
+// is not known (the start of a tail argument whose beginning was not read).
+constexpr std::string_view kAnyProgram = "\0any";
+
 // The replacement of each word (nullopt: unchanged), applying every rule
-// above to one argv (or to the words of one argument).
-std::vector<std::optional<std::string>> redact_words(std::span<const std::string_view> words) {
+// above to one argv (or to the words of one argument) whose program is
+// `program` (kAnyProgram: every program's rules).
+std::vector<std::optional<std::string>> redact_words(std::span<const std::string_view> words,
+                                                     std::string_view program) {
   std::vector<std::optional<std::string>> out(words.size());
-  const std::string_view program = words.empty() ? std::string_view() : basename(words[0]);
+  const bool any = program == kAnyProgram;
   Mask next = Mask::none;
   for (std::size_t i = 0; i < words.size(); ++i) {
     const std::string_view w = words[i];
@@ -172,7 +178,7 @@ std::vector<std::optional<std::string>> redact_words(std::span<const std::string
       // means -p X, never a long option "pX").
       if (dashes == 1) {
         for (const auto& r : kShortRules) {
-          if (r.program != program || body.empty() || body[0] != r.letter) continue;
+          if ((r.program != program && !any) || body.empty() || body[0] != r.letter) continue;
           if (body.size() > 1) out[i] = std::string(w.substr(0, 2)).append(masked(body.substr(1), r.how));
           else if (r.separate && has_next) next = r.how;
           done = true;
@@ -183,7 +189,7 @@ std::vector<std::optional<std::string>> redact_words(std::span<const std::string
         const std::string norm = normalize(key);
         Mask how = Mask::none;
         if (secret_option(norm)) how = Mask::whole;
-        else if (program == "curl" && (norm == "user" || norm == "proxy-user")) how = Mask::after_colon;
+        else if ((program == "curl" || any) && (norm == "user" || norm == "proxy-user")) how = Mask::after_colon;
         if (how != Mask::none) {
           if (eq != std::string_view::npos) {
             if (eq + 1 < body.size()) {
@@ -239,16 +245,24 @@ std::vector<Word> split_words(std::string_view s) {
   return words;
 }
 
+std::string_view program_of(std::span<const std::string_view> argv) {
+  return argv.empty() ? std::string_view() : basename(argv[0]);
+}
+
 // The argument with the rules applied to its words; nullopt when unchanged.
-std::optional<std::string> redact_inside(std::string_view arg) {
+// `partial`: the argument's start was not read (a tail's first argument), so
+// its word 0 is no program: every program's rules apply, and with
+// `mask_first` its word 0 is masked.
+std::optional<std::string> redact_inside(std::string_view arg, bool partial = false, bool mask_first = false) {
   const auto words = split_words(arg);
-  if (words.size() < 2) return std::nullopt;
+  if (words.size() < (partial ? 1u : 2u)) return std::nullopt;
   std::vector<std::string_view> views;
   views.reserve(words.size());
   for (const auto& w : words) views.push_back(arg.substr(w.begin, w.end - w.begin));
   // Word 0 plays argv[0]: for `sh -c "mysql -pX db"` that is the program
   // the short-option table needs.
-  const auto repl = redact_words(views);
+  auto repl = redact_words(views, partial ? kAnyProgram : program_of(views));
+  if (partial && mask_first) repl[0] = std::string(kRedacted);
   if (std::none_of(repl.begin(), repl.end(), [](const auto& r) { return r.has_value(); })) return std::nullopt;
   std::string out;
   out.reserve(arg.size());
@@ -264,20 +278,71 @@ std::optional<std::string> redact_inside(std::string_view arg) {
 
 }  // namespace
 
-std::string redact_cmdline(std::span<const std::string_view> argv) {
-  const auto repl = redact_words(argv);
+namespace {
+
+// Whether `fragment`, the end of a word whose start was not read, may be the
+// end of a word after which the next one is a secret: an option such as
+// "--password" / "-p" (for `program`), "--db-password", or a credential
+// header name ("Authorization:"). Errs on masking: "d" may end "--password".
+bool may_end_secret_name(std::string_view fragment, std::string_view program) {
+  if (fragment.find('=') != std::string_view::npos) return false;  // its value was in the fragment
+  if (fragment.empty()) return true;
+  const std::string n = normalize(fragment);
+  auto ends = [&](std::string_view whole) { return whole.ends_with(n); };
+  for (std::string_view o : kSecretOptions) {
+    if (ends(std::string("--").append(o))) return true;
+  }
+  for (std::string_view sfx : kSecretSuffixes) {
+    if (ends(sfx)) return true;
+  }
+  for (const auto& r : kShortRules) {
+    if (r.separate && r.program == program && ends(std::string("-").append(1, r.letter))) return true;
+  }
+  if (program == "curl" && (ends("--user") || ends("--proxy-user"))) return true;
+  for (std::string_view h : {"authorization:", "api-key:", "apikey:", "token:", "secret:", "password:"}) {
+    if (ends(h)) return true;
+  }
+  const std::string_view body = std::string_view(n).substr(std::min(n.find_first_not_of('-'), n.size()));
+  return secret_option(body) || header_mask(n) != Mask::none;
+}
+
+}  // namespace
+
+namespace {
+
+// argv[from..] redacted and joined, with argv's program for the rules.
+// TailCut: argv[from] begins where a read began (a tail), `partial` when it
+// is the rest of an argument whose start was not read, `mask_first` when
+// the word before it may have been a secret option's name.
+struct TailCut {
+  bool partial = false;
+  bool mask_first = false;
+};
+
+std::string redact_joined(std::span<const std::string_view> argv, std::string_view program, std::size_t from,
+                          TailCut cut) {
+  auto repl = redact_words(argv, program);
+  if (cut.mask_first && !cut.partial && from < argv.size()) repl[from] = std::string(kRedacted);
   std::string out;
   std::size_t size = 0;
   for (auto a : argv) size += a.size() + 1;
   out.reserve(size);
-  for (std::size_t i = 0; i < argv.size(); ++i) {
-    if (i > 0) out.push_back(' ');
+  for (std::size_t i = from; i < argv.size(); ++i) {
+    if (i > from) out.push_back(' ');
     const std::string_view arg = repl[i] ? std::string_view(*repl[i]) : argv[i];
+    const bool partial = cut.partial && i == from && !repl[i];
     std::optional<std::string> inner;
-    if (arg.find_first_of(" \t\n") != std::string_view::npos) inner = redact_inside(arg);
+    if (partial) inner = redact_inside(arg, true, cut.mask_first);
+    else if (arg.find_first_of(" \t\n") != std::string_view::npos) inner = redact_inside(arg);
     out.append(inner ? std::string_view(*inner) : arg);
   }
   return out;
+}
+
+}  // namespace
+
+std::string redact_cmdline(std::span<const std::string_view> argv) {
+  return redact_joined(argv, program_of(argv), 0, {});
 }
 
 }  // namespace airssys::daemoneye
@@ -328,13 +393,30 @@ std::string cmdline_column_cut(std::string_view head, std::string_view tail, std
   const auto first = head_args(head, true);
   // The tail's first word is the end of something whose start was not read.
   const std::size_t word_end = tail.find_first_of(std::string_view(" \t\n\0", 4));
+  const std::string_view fragment = tail.substr(0, word_end);
   tail = word_end == std::string_view::npos ? std::string_view() : tail.substr(word_end);
   auto last = osl::proc::split_args(tail);
   while (!last.empty() && last.back().empty()) last.pop_back();
   while (!last.empty() && last.front().find_first_not_of(" \t\n") == std::string_view::npos) last.erase(last.begin());
   std::string out = redact_cmdline(first);
   out.append(kCmdlineCut);
-  out.append(redact_cmdline(last));
+  // The tail is redacted as the rest of the head's argv: its program is the
+  // head's argv[0] (the tail's own first word is just whatever followed the
+  // cut), and the word after the fragment is masked when the fragment may
+  // end a secret option's name ("ssword" of --password).
+  std::vector<std::string_view> argv;
+  argv.reserve(last.size() + 1);
+  argv.push_back(first.empty() ? std::string_view() : first.front());
+  argv.insert(argv.end(), last.begin(), last.end());
+  // A read that began on one separator: the word before it is unknown, so
+  // it may be a secret option's name. On a run of them (padding) it is not
+  // masked: a secret option's value follows one separator, and masking there
+  // would hide what padding is put before.
+  constexpr std::string_view kSeparators(" \t\n\0", 4);
+  const bool one_separator = tail.size() >= 2 && kSeparators.find(tail[1]) == std::string_view::npos;
+  const TailCut cut{.partial = !last.empty() && kSeparators.find(last.front().front()) != std::string_view::npos,
+                    .mask_first = (!fragment.empty() || one_separator) && may_end_secret_name(fragment, program_of(argv))};
+  out.append(redact_joined(argv, program_of(argv), 1, cut));
   keep_head_and_tail(out, max);
   return out;
 }

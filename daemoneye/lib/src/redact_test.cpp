@@ -200,5 +200,55 @@ TEST(CmdlineColumn, HeadAndTailCapturedApart) {
   EXPECT_EQ(col2, "app" + std::string(kCmdlineCut) + "--token ***");
 }
 
+// Secrets in a tail read apart: the program-specific rules take their
+// program from the head's argv[0], not from whatever follows the cut, and
+// the argument after a fragment that may end an option's name is masked.
+// `raw` cut as the eBPF program cuts it: its first 8 KiB and its last 8191
+// bytes (from arg_end - 8191).
+std::string ebpf_cut(const std::string& raw) {
+  return cmdline_column_cut(std::string_view(raw).substr(0, 8192), std::string_view(raw).substr(raw.size() - 8191),
+                            32 * 1024);
+}
+
+TEST(CmdlineColumn, SecretsInATailReadApartAreRedactedWithTheHeadsProgram) {
+  const std::string pad(20 * 1024, 'x');
+  const std::string mysql = "mysql\0--init-command="s + pad + "\0-uroot\0-pS3cret\0db\0"s;
+  const std::string col = ebpf_cut(mysql);
+  EXPECT_EQ(col.find("S3cret"), std::string::npos) << col.substr(col.size() - 60);
+  EXPECT_TRUE(col.ends_with("-p*** db")) << col.substr(col.size() - 60);
+
+  const std::string curl = "curl\0-d\0"s + pad + "\0-u\0alice:pw\0https://h/\0"s;
+  const std::string col2 = ebpf_cut(curl);
+  EXPECT_EQ(col2.find("alice:pw"), std::string::npos) << col2.substr(col2.size() - 60);
+  EXPECT_TRUE(col2.ends_with("-u alice:*** https://h/")) << col2.substr(col2.size() - 60);
+
+  // sshpass and redis-cli, whose option and value are two arguments.
+  const std::string ssh = "/usr/bin/sshpass\0-v\0"s + pad + "\0-p\0hunter2\0ssh\0h\0"s;
+  EXPECT_EQ(ebpf_cut(ssh).find("hunter2"), std::string::npos);
+  const std::string redis = "redis-cli\0--eval\0"s + pad + "\0-a\0hunter2\0ping\0"s;
+  EXPECT_EQ(ebpf_cut(redis).find("hunter2"), std::string::npos);
+}
+
+TEST(CmdlineColumn, ATailStartingInsideAnOptionNameMasksItsValue) {
+  // The read began inside "--password": its end "ssword" is dropped, and
+  // the value after it is masked (the option's name was never seen whole).
+  EXPECT_EQ(cmdline_column_cut("app\0"s, "ssword\0hunter2\0next\0"s, 1024), "app" + std::string(kCmdlineCut) + "*** next");
+  // A read beginning on a separator: what came before is unknown.
+  EXPECT_EQ(cmdline_column_cut("app\0"s, "\0hunter2\0next\0"s, 1024), "app" + std::string(kCmdlineCut) + "*** next");
+  // "-p" of sshpass, cut after its dash.
+  EXPECT_EQ(cmdline_column_cut("sshpass\0"s, "p\0hunter2\0ssh\0"s, 1024),
+            "sshpass" + std::string(kCmdlineCut) + "*** ssh");
+  // A fragment that ends no secret option's name leaves the next argument.
+  EXPECT_EQ(cmdline_column_cut("app\0"s, "xyzzy\0keep\0"s, 1024), "app" + std::string(kCmdlineCut) + "keep");
+  // Inside an `sh -c` string: the words after the cut, whatever program
+  // they belong to, get every program's rules, and the value after a cut
+  // option name is masked.
+  const std::string sh = "sh\0-c\0mysql --init-command="s + std::string(20 * 1024, 'x') + " -uroot -pS3cret db\0"s;
+  const std::string col = ebpf_cut(sh);
+  EXPECT_EQ(col.find("S3cret"), std::string::npos) << col.substr(col.size() - 60);
+  const std::string col2 = cmdline_column_cut("sh\0-c\0"s, "ssword hunter2 db\0"s, 1024);
+  EXPECT_EQ(col2.find("hunter2"), std::string::npos) << col2;
+}
+
 }  // namespace
 }  // namespace airssys::daemoneye

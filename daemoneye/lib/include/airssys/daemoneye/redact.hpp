@@ -62,9 +62,10 @@ inline constexpr std::string_view kCmdlineCut = " \u2026 ";  // " … "
 // argv (above); the tail's first word (up to the first space or NUL) is a
 // fragment and is dropped — it may be the end of a secret or of a URL's
 // credentials whose start was not read. What remains of both is redacted and
-// joined around kCmdlineCut, then kept to `max` bytes as above. A secret
-// option whose name lies in the part never read and whose value begins the
-// tail's first whole word is not recognised as one.
+// joined around kCmdlineCut, then kept to `max` bytes as above. The tail is
+// redacted with the head's argv[0] as its program; when the fragment may end
+// a secret option's name ("ssword" of --password), or the tail begins on a
+// single separator, the first kept argument is masked too (errs on masking).
 [[nodiscard]] std::string cmdline_column_cut(std::string_view head, std::string_view tail, std::size_t max);
 
 // `s` kept to at most `max` bytes: whole when it fits, else its head and tail
