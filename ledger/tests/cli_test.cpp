@@ -247,14 +247,19 @@ TEST_F(Cli, OutputThatCannotBeWrittenEndsTheCommandAsTheOtherCLIsDo) {
   const std::string enospc = "airssys-ledger: io: writing standard output: No space left on device\n";
   const std::string ebadf = "airssys-ledger: io: writing standard output: Bad file descriptor\n";
 
-  // The commit is durable before its indices are printed: the entry is there.
+  // The commit is durable before its indices are printed: the entries are
+  // there, and the message says so, so that a script does not append them
+  // again (before: only "writing standard output: REASON").
   auto r = full({"append", dir, "--hex", "aa"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.err, enospc);
-  r = closed({"append", dir, "--hex", "bb"});
+  EXPECT_EQ(r.err, "airssys-ledger: io: entry appended as index 8 (do not append it again); writing standard output: "
+                   "No space left on device\n");
+  r = closed({"append", dir, "--hex", "bb", "--hex", "cc"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.err, ebadf);
-  EXPECT_EQ(run_ledger({"size", dir}).out, "10\n");
+  EXPECT_EQ(r.err, "airssys-ledger: io: entries appended as indices 9..10 (do not append them again); writing standard "
+                   "output: Bad file descriptor\n");
+  EXPECT_EQ(run_ledger({"size", dir}).out, "11\n");
+  EXPECT_EQ(run_ledger({"get", dir, "--index", "10"}).out, "cc\n");
   for (const std::vector<std::string>& args : {std::vector<std::string>{"verify", dir}, {"size", dir}, {"root", dir},
                                                {"prove", dir, "--index", "5"}, {"get", dir, "--index", "9"}}) {
     r = full(args);
@@ -277,8 +282,8 @@ TEST_F(Cli, OutputThatCannotBeWrittenEndsTheCommandAsTheOtherCLIsDo) {
   ::close(in[0]);
   ::close(in[1]);
   EXPECT_EQ(r.exit_code, 128 + SIGPIPE) << r.err;
-  EXPECT_EQ(run_ledger({"size", dir}).out, "11\n");
-  EXPECT_EQ(run_ledger({"get", dir, "--index", "10"}).out, "6669727374\n");  // "first"
+  EXPECT_EQ(run_ledger({"size", dir}).out, "12\n");
+  EXPECT_EQ(run_ledger({"get", dir, "--index", "11"}).out, "6669727374\n");  // "first"
 
   // A command that failed keeps its code: verify of a tampered ledger is 1.
   auto data = read_file(tmp / "l" / "entries");

@@ -14,6 +14,7 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -65,16 +66,27 @@ void print_hashes(const std::vector<L::Hash>& hs) {
   write_stdout(out);
 }
 
+constexpr std::string_view kStdoutFailed = "airssys-ledger: io: writing standard output: ";
+
 // Appends `entries` in one commit, prints their indices. Whether they were
-// printed: stdout_write_failure().
-int append_and_print(L::Ledger& ledger, const std::vector<std::vector<std::uint8_t>>& entries) {
+// printed: stdout_write_failure(); when they were not, `stdout_failed`
+// says they are in the ledger all the same, so that a script reading exit
+// 2 does not append them again ("entries appended as indices 10..11 (do
+// not append them again); writing standard output: REASON").
+int append_and_print(L::Ledger& ledger, const std::vector<std::vector<std::uint8_t>>& entries, std::string& stdout_failed) {
   if (entries.empty()) return kOk;
   std::vector<L::ByteView> views(entries.begin(), entries.end());
   auto first = ledger.append_batch(views);
   if (!first) return report(first.error());
   std::string out;
   for (std::size_t i = 0; i < entries.size(); ++i) out += std::to_string(*first + i) + "\n";
-  write_stdout(out);
+  if (!write_stdout(out)) {
+    const std::uint64_t last = *first + entries.size() - 1;
+    stdout_failed = fmt::format("airssys-ledger: io: {} (do not append {} again); writing standard output: ",
+                                last == *first ? fmt::format("entry appended as index {}", last)
+                                               : fmt::format("entries appended as indices {}..{}", *first, last),
+                                last == *first ? "it" : "them");
+  }
   return kOk;
 }
 
@@ -83,10 +95,10 @@ int append_and_print(L::Ledger& ledger, const std::vector<std::vector<std::uint8
 // Once the indices of a commit cannot be printed (the reader went away, a
 // full disk) nothing more is appended: no index is acknowledged that its
 // reader did not get, and main ends the command by the write's failure.
-int append_stdin(L::Ledger& ledger) {
+int append_stdin(L::Ledger& ledger, std::string& stdout_failed) {
   int rc = kOk;
   auto r = L::cli::read_stdin_lines(L::kMaxEntryBytes, [&](const std::vector<std::vector<std::uint8_t>>& lines) -> L::Result<void> {
-    rc = append_and_print(ledger, lines);
+    rc = append_and_print(ledger, lines, stdout_failed);
     if (rc != kOk || stdout_write_failure()) return L::fail(L::ErrorCategory::io, "");  // already reported, or main's to say
     return {};
   });
@@ -118,6 +130,9 @@ int main(int argc, char** argv) {
   // A write to a reader that went away fails with EPIPE instead of killing
   // the command half-way; main's end decides (end_with_stdout_checked).
   std::signal(SIGPIPE, SIG_IGN);
+  // What main's end says before the reason when stdout failed; `append`
+  // names the entries it appended whose indices could not be printed.
+  std::string stdout_failed(kStdoutFailed);
   CLI::App app{"airssys-ledger: tamper-evident append-only log (RFC 6962 / RFC 9162 Merkle tree)"};
   // AIRSSYS_VERSION: the CMake project version (cmake/AirssysInstall.cmake).
   app.set_version_flag("--version", "airssys-ledger " AIRSSYS_VERSION);
@@ -183,7 +198,7 @@ int main(int argc, char** argv) {
     auto ledger = L::Ledger::open(dir);
     if (!ledger) return void(rc = report(ledger.error()));
     print_warnings(**ledger);
-    rc = (hexes.empty() && files.empty()) ? append_stdin(**ledger) : append_and_print(**ledger, entries);
+    rc = (hexes.empty() && files.empty()) ? append_stdin(**ledger, stdout_failed) : append_and_print(**ledger, entries, stdout_failed);
   });
 
   // root
@@ -408,5 +423,5 @@ int main(int argc, char** argv) {
   // another its code; any other failure is 2, the ledger's code for I/O,
   // not 1: that says "tampered" or "invalid proof", which `verify >
   // /dev/full` of an intact ledger is not.
-  return airssys::osl::detail::end_with_stdout_checked(rc, kUsage, "airssys-ledger: io: writing standard output: ");
+  return airssys::osl::detail::end_with_stdout_checked(rc, kUsage, stdout_failed);
 }
