@@ -270,33 +270,52 @@ std::string hung_prefix(const std::filesystem::path& proc_root, const std::strin
   return best.empty() ? path : best;
 }
 
-// The end of an argv longer than the Reader read (`read` bytes): at most
-// its last `n` bytes, never any the Reader already has. Its length is
-// arg_end - arg_start (/proc/PID/stat fields 48 and 49, 0 when the process
-// is not ours to inspect); /proc/PID/cmdline is read from there. `follows`:
-// the bytes continue the read ones directly (nothing in between).
-struct CmdlineTail {
-  std::string bytes;
-  bool follows = false;
+// /proc/PID/stat fields 22 (start time), 48 and 49 (arg_start, arg_end; 0
+// when the process is not ours to inspect). An exec gives the process a new
+// stack, so arg_start/arg_end change with it (start time does not; it
+// changes when the pid is another process).
+struct ArgSpan {
+  std::uint64_t start_time = 0, arg_start = 0, arg_end = 0;
+  bool operator==(const ArgSpan&) const = default;
 };
-CmdlineTail cmdline_tail(const proc::Process& p, std::size_t read, std::size_t n) {
+std::optional<ArgSpan> arg_span(const proc::Process& p) {
   const osl::UniqueFd stat(::openat(p.dir_fd(), "stat", O_RDONLY | O_CLOEXEC));
-  if (!stat) return {};
+  if (!stat) return std::nullopt;
   char buf[4096];
   const ssize_t len = ::read(stat.get(), buf, sizeof buf);
-  if (len <= 0) return {};
+  if (len <= 0) return std::nullopt;
   std::string_view rest(buf, static_cast<std::size_t>(len));
   const auto paren = rest.rfind(')');
-  if (paren == std::string_view::npos || paren + 2 > rest.size()) return {};
+  if (paren == std::string_view::npos || paren + 2 > rest.size()) return std::nullopt;
   rest.remove_prefix(paren + 2);  // field 3 on
-  std::uint64_t arg_start = 0, arg_end = 0;
+  ArgSpan out;
   for (int field = 3; field <= 49 && !rest.empty(); ++field) {
     const auto sp = rest.find_first_of(" \n");
     const std::string_view token = rest.substr(0, sp);
-    if (field == 48) std::from_chars(token.data(), token.data() + token.size(), arg_start);
-    if (field == 49) std::from_chars(token.data(), token.data() + token.size(), arg_end);
+    std::uint64_t* into = field == 22 ? &out.start_time : field == 48 ? &out.arg_start : field == 49 ? &out.arg_end : nullptr;
+    if (into != nullptr) std::from_chars(token.data(), token.data() + token.size(), *into);
     rest = sp == std::string_view::npos ? std::string_view() : rest.substr(sp + 1);
   }
+  return out;
+}
+
+// The end of an argv longer than the Reader read (`read` bytes): at most
+// its last `n` bytes, never any the Reader already has. Its length is
+// arg_end - arg_start; /proc/PID/cmdline is read from there. `follows`:
+// the bytes continue the read ones directly (nothing in between). `short_read`:
+// fewer bytes came than argv's length promised (argv rewritten meanwhile,
+// setproctitle), so the last of them may end inside an argument. Nothing when
+// /proc/PID/stat says otherwise after the read than before it (an exec in
+// between would join the ends of two argvs).
+struct CmdlineTail {
+  std::string bytes;
+  bool follows = false;
+  bool short_read = false;
+};
+CmdlineTail cmdline_tail(const proc::Process& p, std::size_t read, std::size_t n) {
+  const auto before = arg_span(p);
+  if (!before) return {};
+  const std::uint64_t arg_start = before->arg_start, arg_end = before->arg_end;
   if (arg_end <= arg_start || arg_end - arg_start <= read) return {};
   const std::uint64_t total = arg_end - arg_start;
   const std::uint64_t from = std::max<std::uint64_t>(read, total > n ? total - n : 0);
@@ -306,6 +325,8 @@ CmdlineTail cmdline_tail(const proc::Process& p, std::size_t read, std::size_t n
   out.bytes.resize(static_cast<std::size_t>(total - from));
   const ssize_t got = ::pread(cmdline.get(), out.bytes.data(), out.bytes.size(), static_cast<off_t>(from));
   if (got <= 0) return {};
+  if (arg_span(p) != before) return {};
+  out.short_read = static_cast<std::size_t>(got) < out.bytes.size();
   out.bytes.resize(static_cast<std::size_t>(got));
   out.follows = from == read;
   return out;
@@ -501,12 +522,18 @@ std::expected<Collector::Impl::Read, osl::Error> Collector::Impl::read(pid_t pid
       // cannot push it out of the column.
       CmdlineTail tail;
       if (c->truncated) tail = cmdline_tail(p, c->args.size(), options.cmdline_max / 2);
+      if (tail.short_read && !tail.follows) {
+        // Its last argument may be cut (a URL before its '@'): only whole ones.
+        const auto nul = tail.bytes.rfind('\0');
+        tail.bytes.resize(nul == std::string::npos ? 0 : nul + 1);
+      }
       if (tail.bytes.empty()) {
         r.cmdline = cmdline_column(c->args, c->truncated, options.cmdline_max);
       } else if (tail.follows) {
-        // Nothing missing in between: one argv, redacted whole.
+        // Nothing missing in between: one argv, redacted whole (as a cut one
+        // when the read came short).
         c->args += tail.bytes;
-        r.cmdline = cmdline_column(c->args, false, options.cmdline_max);
+        r.cmdline = cmdline_column(c->args, tail.short_read, options.cmdline_max);
       } else {
         r.cmdline = cmdline_column_cut(c->args, tail.bytes, options.cmdline_max);
       }
