@@ -1,9 +1,5 @@
 #include "scheduler.hpp"
 
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <climits>
@@ -14,20 +10,13 @@
 #include <vector>
 
 #include "chase_lev.hpp"
+#include "futex.hpp"
 #include "pool.hpp"
 
 namespace airssys::rt::detail {
 namespace {
 
 thread_local bool tls_no_block = false;
-
-void futex_wait(std::atomic<std::uint32_t>* addr, std::uint32_t expected, long timeout_ns) noexcept {
-  timespec ts{timeout_ns / 1'000'000'000, timeout_ns % 1'000'000'000};
-  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), FUTEX_WAIT_PRIVATE, expected, &ts, nullptr, 0);
-}
-void futex_wake(std::atomic<std::uint32_t>* addr, int n) noexcept {
-  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), FUTEX_WAKE_PRIVATE, n, nullptr, nullptr, 0);
-}
 
 CellBase* cell_of(MpscNode* n) noexcept { return static_cast<CellBase*>(static_cast<RunHook*>(n)); }
 
