@@ -23,7 +23,7 @@ namespace airssys::daemoneye::cli {
 // The columns an alert is read with, in this order (alert_json and
 // alert_line read them by position).
 inline constexpr std::string_view kAlertColumns =
-    "SELECT id, time, host, rule_id, rule_name, severity, tags, dedup_key, \"row\" FROM alerts";
+    "SELECT id, time, host, rule_id, rule_name, severity, tags, dedup_key, \"row\"";
 
 // The listing: the ids and times of the newest `limit` alerts from `from`
 // on, newest first, only `rule`'s when it is not empty (a checked rule id:
@@ -59,12 +59,18 @@ inline std::string alerts_after_mark(std::string_view select, std::string_view r
       select, kMarkThere, rule_is, limit);
 }
 
-// The alerts with these ids, whole (kAlertColumns), in id order, each
-// reached through the primary key. The ids are integers: safe in the text.
+// The alerts with these ids, whole (kAlertColumns), in the order of `ids`
+// (an id no longer stored has no row), each reached through the primary
+// key. The ids are a list of constant rows joined to `alerts` by CROSS
+// JOIN, which holds the list as the outer loop, so the rows come out in
+// the list's order with no sorter: a result that rules.max_bytes cuts is a
+// prefix of the list (alert_reader.cpp relies on it, and checks it; cli_test
+// AlertsAreReadThroughIndexes holds the plan). The ids are integers: safe
+// in the text.
 inline std::string alerts_with_ids(std::span<const std::int64_t> ids) {
-  std::string sql = std::string(kAlertColumns) + " WHERE id IN (";
-  for (std::size_t i = 0; i < ids.size(); ++i) sql += fmt::format("{}{}", i ? "," : "", ids[i]);
-  return sql + ") ORDER BY id";
+  std::string sql = std::string(kAlertColumns) + " FROM (VALUES ";
+  for (std::size_t i = 0; i < ids.size(); ++i) sql += fmt::format("{}({})", i ? "," : "", ids[i]);
+  return sql + ") AS wanted CROSS JOIN alerts ON alerts.id = wanted.column1";
 }
 
 }  // namespace airssys::daemoneye::cli

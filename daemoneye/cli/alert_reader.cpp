@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <unordered_map>
 
 namespace airssys::daemoneye::cli {
 
@@ -43,7 +42,8 @@ ReadOutcome read_alerts(QueryEngine& engine, std::span<const AlertKey> keys, con
   const std::size_t batch = std::clamp<std::size_t>(engine.limits().max_rows, 1, kBatch);
   const std::string too_large = fmt::format("larger than rules.max_bytes ({} bytes)", engine.limits().max_bytes);
   ReadOutcome out;
-  // Keys before this one are read one per statement: a batch of them failed.
+  // Keys before this one are read one per statement: a batch of them failed
+  // with a value past the value limit, which names no row.
   std::size_t alone_until = 0;
   while (out.done < keys.size()) {
     const std::size_t n = out.done < alone_until ? 1 : std::min(batch, keys.size() - out.done);
@@ -52,10 +52,11 @@ ReadOutcome read_alerts(QueryEngine& engine, std::span<const AlertKey> keys, con
     for (const auto& k : ids) numbers.push_back(k.id);
     auto r = engine.run(alerts_with_ids(numbers));
     // A value past the value limit fails the statement; values past
-    // max_bytes together cut the result, before the row that would pass it.
+    // max_bytes together cut the result, before the row that would pass it:
+    // with no row, the first alert still stored is past max_bytes alone.
     const bool too_big = r ? r->rows.empty() && r->truncated : value_too_big(r.error());
     if (too_big && n > 1) {
-      alone_until = out.done + n;
+      alone_until = out.done + (r ? 1 : n);
       continue;
     }
     if (too_big) {
@@ -67,27 +68,29 @@ ReadOutcome read_alerts(QueryEngine& engine, std::span<const AlertKey> keys, con
       out.error = r.error();
       return out;
     }
-    // Rows come in id order; a cut result holds those up to its last id.
-    std::unordered_map<std::int64_t, const std::vector<Value>*> by_id;
-    for (const auto& row : r->rows) by_id.emplace(int_of(row[0]), &row);
-    const std::int64_t last = r->truncated ? int_of(r->rows.back()[0]) : INT64_MAX;
+    // Rows come in the keys' order, a key deleted meanwhile without one; a
+    // cut result holds the keys up to its last row, and the next statement
+    // starts after it, so no alert is read twice, whatever order the ids
+    // are in (a clock stepped back makes them run against time).
     std::size_t handled = 0;
+    std::size_t next_row = 0;
     for (const auto& key : ids) {
-      if (key.id > last) break;  // not reached: the next statement reads it
-      const auto it = by_id.find(key.id);
+      if (next_row == r->rows.size() && r->truncated) break;  // not reached: the next statement reads it
       ++handled;
-      // Deleted meanwhile (or deleted, and its id handed out again).
-      if (it == by_id.end() || int_of((*it->second)[1]) != key.time) continue;
-      if (!visit.row(*it->second)) {
+      if (next_row == r->rows.size() || int_of(r->rows[next_row][0]) != key.id) continue;  // deleted meanwhile
+      const auto& row = r->rows[next_row++];
+      if (int_of(row[1]) != key.time) continue;  // deleted, and its id handed out again
+      if (!visit.row(row)) {
         out.done += handled;
         out.stopped = true;
         return out;
       }
     }
-    // A cut result that reached none of these keys in their order: the
-    // first one alone next.
-    if (handled == 0) alone_until = out.done + 1;
     out.done += handled;
+    if (next_row != r->rows.size()) {  // SQLite did not keep the list's order (alert_queries.hpp)
+      out.error = Error::make(ErrorCategory::internal, "alerts came back out of the order they were asked for");
+      return out;
+    }
   }
   return out;
 }

@@ -184,9 +184,13 @@ int run_alerts(const Context& ctx, const HistoryArgs& args) {
     if (as_array) return array.add(alert_json(row));
     return out.add((args.json ? dump(alert_json(row), -1) : alert_line(row, width)) + "\n");
   };
-  if (const int code = print_alerts(**engine, keys, print, args.follow); code != kExitOk) return code;
+  // A store that fails part-way (corrupt, I/O, busy past the timeout) ends
+  // the listing with its code and reason, after what was read is printed:
+  // --json closes its array, so stdout holds valid JSON of those alerts.
+  const int code = print_alerts(**engine, keys, print, args.follow);
   if (as_array && !stdout_write_failure()) array.close();
-  if (!out.flush() || stdout_write_failure()) return kExitOk;  // main ends the command as the rule for stdout says
+  if (!out.flush() || stdout_write_failure()) return code;  // main ends the command as the rule for stdout says
+  if (code != kExitOk) return code;
   if (keys.empty() && !args.json) {
     say(fmt::format("no alerts in the last {} s{}{}", args.since.count(),
                     args.rule.empty() ? std::string() : " for rule " + args.rule,

@@ -637,15 +637,29 @@ TEST_F(Cli, AlertsAreReadThroughIndexes) {
     EXPECT_TRUE(std::regex_search(poll, std::regex("SEARCH alerts USING (COVERING )?INDEX alerts_time \\(time>\\?\\)\n")))
         << poll;
     for (const bool newest : {false, true}) {
-      const std::string listing = plan_of(de::cli::alert_listing(now() - 3600, rule, 100, newest));
+      const std::string sql = de::cli::alert_listing(now() - 3600, rule, 100, newest);
+      const std::string listing = plan_of(sql);
       EXPECT_FALSE(has(listing, "SCAN alerts")) << listing;
+      // Without --rule alerts_time gives the order: nothing is sorted. With
+      // it, alerts_rule_id (rule_id alone) does not, and SQLite sorts what
+      // the statement selects: ids and times, never an alert's values.
+      if (rule.empty())
+        EXPECT_FALSE(has(listing, "TEMP B-TREE")) << listing;
+      else
+        EXPECT_TRUE(sql.starts_with("SELECT id, time FROM alerts") ||
+                    sql.starts_with("SELECT id, time, (SELECT max(id) FROM alerts), (SELECT time FROM alerts WHERE id = "
+                                    "(SELECT max(id) FROM alerts)) FROM alerts "))
+            << sql;
       EXPECT_TRUE(std::regex_search(listing, std::regex(rule.empty() ? "SEARCH alerts USING COVERING INDEX alerts_time"
                                                                      : "SEARCH alerts USING INDEX alerts_rule_id")))
           << listing;
     }
   }
+  // In the list's order, which a cut result relies on: the list is the
+  // outer loop, each alert one primary-key search, no sorter.
   const std::int64_t ids[] = {3, 1, 2};
-  EXPECT_EQ(plan_of(de::cli::alerts_with_ids(ids)), "SEARCH alerts USING INTEGER PRIMARY KEY (rowid=?)\n");
+  EXPECT_EQ(plan_of(de::cli::alerts_with_ids(ids)),
+            "CO-ROUTINE wanted\nSCAN 3 CONSTANT ROWS\nSCAN wanted\nSEARCH alerts USING INTEGER PRIMARY KEY (rowid=?)\n");
 }
 
 // `alerts -f | head -2`: head exits after the listing, and the watch ends
@@ -758,6 +772,111 @@ TEST_F(Cli, AlertsListsBigAlertsAndNamesTheOnesNoQueryCanReadWhole) {
   EXPECT_TRUE(eventually([&] { return rule_ids_in(out) == want; }, 30s)) << rule_ids_in(out).size() << slurp(err);
   EXPECT_TRUE(has(slurp(err), huge_value)) << slurp(err);
   EXPECT_FALSE(watch.wait(1500ms).has_value()) << slurp(err);
+}
+
+// Ids against time (the clock stepped back: a newer alert took a smaller
+// id) and alerts so large that rules.max_bytes cuts every statement after
+// a few of them: the listing is still complete and oldest first. The
+// alerts of a statement come in the order asked for (alert_queries.hpp
+// alerts_with_ids), so a cut one ends at the last alert read and the next
+// statement starts after it; before, they came in id order, and a cut one
+// that missed the next alert in time order read it alone and the rest of
+// the batch again (up to rules.max_bytes of reading per alert).
+TEST_F(Cli, AlertsStayCompleteAndInTimeOrderWhenIdsRunAgainstTime) {
+  make_store();
+  std::vector<de::Alert> back;
+  for (int i = 0; i < 14; ++i) {  // stored newest first: ids rise as times fall
+    const bool big = i % 7 != 3;
+    back.push_back({.rule_id = fmt::format("back-{}", i), .rule_name = "R", .severity = de::Severity::low, .tags = {},
+                    .row_json = R"({"cmdline":")" + std::string(big ? 200'000 : 10, 'c') + R"("})", .host = "h",
+                    .time = now() - 200 - i, .dedup_key = fmt::format("back|{}", i)});
+  }
+  store_alerts(back);
+  const fs::path config = dir_.path() / "config.yaml";
+  write_file(config, fmt::format("database: {{ path: {} }}\nrules: {{ max_bytes: 1MiB }}\n", db_.string()));
+  std::vector<std::string> want;
+  for (int i = 13; i >= 0; --i) want.push_back(fmt::format("back-{}", i));
+  want.insert(want.end(), {"exec-from-tmp", "reverse-shell"});
+
+  Outcome json = cli({"--config", config.string(), "alerts", "--json"});
+  EXPECT_EQ(json.code, 0) << json.err;
+  EXPECT_EQ(json.err, "");
+  std::vector<std::string> got;
+  const auto doc = nlohmann::json::parse(json.out, nullptr, false);
+  ASSERT_TRUE(doc.is_array()) << json.out.substr(0, 2000);
+  std::map<std::string, std::size_t> sizes;  // each alert whole: its command line's length
+  for (const auto& j : doc) {
+    got.push_back(j.value("rule_id", "?"));
+    if (j["row"].contains("cmdline")) sizes[got.back()] = j["row"]["cmdline"].get<std::string>().size();
+  }
+  for (int i = 0; i < 14; ++i)
+    EXPECT_EQ(sizes[fmt::format("back-{}", i)], i % 7 != 3 ? 200'000U : 10U) << i;
+  EXPECT_EQ(got, want);
+  Outcome lines = cli({"--config", config.string(), "alerts"});
+  EXPECT_EQ(lines.code, 0) << lines.err;
+  std::vector<std::string> rules_in_lines;
+  std::istringstream in(lines.out);
+  for (std::string l; std::getline(in, l);)
+    for (const auto& w : want)
+      if (has(l, " " + w + " ")) rules_in_lines.push_back(w);
+  EXPECT_EQ(rules_in_lines, want) << lines.err;
+}
+
+// A store that fails part-way through a listing (here a page of a later
+// alert is corrupt: the listing, read from alerts_time alone, passes it;
+// reading that alert's batch fails) ends the command with the store's
+// code and reason on stderr, after printing what was read: `--json`
+// closes its array, so stdout is valid JSON of those alerts. Before, the
+// array was left open (and the text lines still in the output buffer were
+// lost).
+TEST_F(Cli, AListingThatFailsPartWayPrintsWhatItReadAsValidJson) {
+  make_store();
+  std::vector<de::Alert> many;
+  for (int i = 0; i < 300; ++i)
+    many.push_back({.rule_id = fmt::format("small-{}", i), .rule_name = "R", .severity = de::Severity::low, .tags = {},
+                    .row_json = "{}", .host = "h", .time = now() - 3000 + i, .dedup_key = fmt::format("s|{}", i)});
+  // Listed after the 256 alerts of the first statement.
+  const std::string marker = "MARK-OF-THE-PAGE-TO-BREAK";
+  many.push_back({.rule_id = "broken", .rule_name = "R", .severity = de::Severity::low, .tags = {},
+                  .row_json = R"({"cmdline":")" + std::string(50'000, 'z') + marker + std::string(50'000, 'z') + R"("})",
+                  .host = "h", .time = now() - 100, .dedup_key = "broken"});
+  store_alerts(many);
+  {  // Everything in the database file itself, no -wal left to read.
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(::sqlite3_open_v2(db_.c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+    std::unique_ptr<sqlite3, decltype(&::sqlite3_close)> db(raw, &::sqlite3_close);
+    ASSERT_EQ(::sqlite3_exec(db.get(), "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr), SQLITE_OK);
+  }
+  // The marker lies in the middle of the alert's value, in one of its
+  // overflow pages; their first 4 bytes name the next page of the value.
+  // Naming one past the end of the file makes reading the alert fail with
+  // SQLITE_CORRUPT, and nothing else.
+  std::string file = slurp(db_);
+  const std::size_t at = file.find(marker);
+  ASSERT_NE(at, std::string::npos);
+  ASSERT_EQ(file.find(marker, at + 1), std::string::npos);
+  const std::size_t page_size = (static_cast<unsigned char>(file[16]) << 8) | static_cast<unsigned char>(file[17]);
+  ASSERT_GE(page_size, 512U);
+  const std::size_t page = at / page_size * page_size;
+  file.replace(page, 4, "\x7f\xff\xff\xf0");
+  write_file(db_, file);
+
+  std::vector<std::string> first_batch;
+  for (int i = 0; i < 256; ++i) first_batch.push_back(fmt::format("small-{}", i));
+  Outcome json = cli_db({"alerts", "--json", "--limit", "1000"});
+  EXPECT_NE(json.code, 0) << json.err;
+  EXPECT_TRUE(has(json.err, "reading alerts: ")) << json.err;
+  const auto doc = nlohmann::json::parse(json.out, nullptr, false);
+  ASSERT_TRUE(doc.is_array()) << json.out.substr(json.out.size() > 2000 ? json.out.size() - 2000 : 0);
+  std::vector<std::string> got;
+  for (const auto& j : doc) got.push_back(j.value("rule_id", "?"));
+  EXPECT_EQ(got, first_batch);
+
+  Outcome lines = cli_db({"alerts", "--limit", "1000"});
+  EXPECT_EQ(lines.code, json.code) << lines.err;
+  EXPECT_EQ(lines.err, json.err);
+  EXPECT_EQ(std::count(lines.out.begin(), lines.out.end(), '\n'), 256) << lines.err;
+  EXPECT_TRUE(has(lines.out, " small-255 ")) << lines.out.substr(lines.out.size() > 500 ? lines.out.size() - 500 : 0);
 }
 
 // The rule for output that cannot be written, as airssys-osl and
