@@ -108,12 +108,12 @@ void tell_unreadable(const de::CollectResult& c, bool& told) {
 
 // Tells when a file system stops answering the collector (a hung FUSE daemon,
 // a hard NFS mount whose server is gone) and when it answers again: while it
-// does not, the executables there are not read and their processes are
+// does not, the executables on its device are not read and their processes are
 // reported partial (collector.hpp, CollectorOptions::fs_stall).
 void tell_stalled(const de::CollectResult& c, std::vector<std::string>& told) {
   for (const auto& where : c.stalled_on) {
     if (std::find(told.begin(), told.end(), where) != told.end()) continue;
-    say(fmt::format("{}: file system not answering; executables there are not read (their processes are partial) "
+    say(fmt::format("{}: file system not answering; executables on its device are not read (their processes are partial) "
                     "until it answers; {} collector thread(s) blocked in it",
                     de::printable(where), c.stats.stuck_threads));
     told.push_back(where);

@@ -18,7 +18,6 @@
 #include <atomic>
 #include <chrono>
 #include <ctime>
-#include <fstream>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -149,9 +148,12 @@ struct Collector::Impl {
   std::unordered_map<std::string, PathView> paths;  // this collection's stat() of exe paths
   proc::SocketSnapshot sockets{options.socket_limits};
 
-  // Where a file system call stalled, until that call returns.
+  // Where a file system call stalled, until that call returns: the device
+  // of the image it was on (every file there waits on the same server), or
+  // only that path when the device could not be read.
   struct Hung {
-    std::string prefix;  // a mount point, or one path
+    std::string path;                // the image whose call stalled
+    std::optional<std::string> dev;  // its device, "major:minor" as /proc/PID/maps has it
     std::shared_ptr<const std::atomic<bool>> returned;
   };
   std::vector<Hung> hung;
@@ -186,8 +188,8 @@ struct Collector::Impl {
   std::expected<Image, FsStalled> image(const proc::Process& p, const std::string& path, bool deleted);
   // The image's sha256, read on the FsWorker on a cache miss; a stall sets `partial`.
   std::string hash(const proc::Process& p, const struct ::stat& image, const std::string& path, bool& partial);
-  void stalled(const std::string& path, const FsStalled& s);
-  bool hung_on(const std::string& path);
+  void stalled(const proc::Process& p, const std::string& path, const FsStalled& s);
+  bool hung_on(const proc::Process& p, const std::string& path);
   void forget_returned() {
     std::erase_if(hung, [](const Hung& h) { return h.returned->load(); });
   }
@@ -229,45 +231,42 @@ int on_disk_of(proc::Reader& reader, const proc::Process& p, const std::string& 
   return -1;
 }
 
-// `path` is `prefix` or lies under it.
-bool under(std::string_view path, std::string_view prefix) {
-  if (!path.starts_with(prefix)) return false;
-  return path.size() == prefix.size() || prefix.ends_with('/') || path[prefix.size()] == '/';
-}
-
-// mountinfo's octal escapes (\040 for a space, \011, \012, \134).
-std::string unescape_mount_field(std::string_view f) {
-  std::string out;
-  for (std::size_t i = 0; i < f.size(); ++i) {
-    if (f[i] == '\\' && i + 3 < f.size() && f[i + 1] >= '0' && f[i + 1] <= '3' &&
-        f[i + 2] >= '0' && f[i + 2] <= '7' && f[i + 3] >= '0' && f[i + 3] <= '7') {
-      out += static_cast<char>((f[i + 1] - '0') * 64 + (f[i + 2] - '0') * 8 + (f[i + 3] - '0'));
-      i += 3;
-    } else {
-      out += f[i];
+// The device of `path`'s mapping in /proc/PID/maps ("fd:01"; "00:35" for a
+// FUSE mount), or nothing when no line maps it or maps cannot be read. The
+// kernel writes those lines from its own records (no file system is asked),
+// and a device is the same in every mount namespace: a hung server is one
+// device however many paths, mounts or containers lead to it.
+std::optional<std::string> exe_device(const proc::Process& p, const std::string& path) {
+  const osl::UniqueFd maps(::openat(p.dir_fd(), "maps", O_RDONLY | O_CLOEXEC));
+  if (!maps) return std::nullopt;
+  const std::string deleted = path + " (deleted)";
+  std::string buf, line;
+  char chunk[16384];
+  // The image is mapped among the first lines; a bound, not a guess.
+  for (std::size_t total = 0; total < 1024 * 1024;) {
+    const ssize_t n = ::read(maps.get(), chunk, sizeof chunk);
+    if (n <= 0) return std::nullopt;
+    total += static_cast<std::size_t>(n);
+    buf.append(chunk, static_cast<std::size_t>(n));
+    std::size_t from = 0;
+    for (std::size_t nl; (nl = buf.find('\n', from)) != std::string::npos; from = nl + 1) {
+      // start-end perms offset major:minor inode   path
+      std::string_view l(buf.data() + from, nl - from);
+      std::string_view f[5];
+      for (auto& field : f) {
+        const auto sp = l.find(' ');
+        if (sp == std::string_view::npos) break;
+        field = l.substr(0, sp);
+        l.remove_prefix(sp + 1);
+      }
+      const auto at = l.find_first_not_of(' ');
+      if (at == std::string_view::npos || f[3].empty()) continue;
+      l.remove_prefix(at);
+      if (l == path || l == deleted) return std::string(f[3]);
     }
+    buf.erase(0, from);
   }
-  return out;
-}
-
-// What to avoid after a call on `path` stalled: the mount point holding it
-// in our mount table (every file there waits on the same server), or the
-// path itself when that mount is "/" or cannot be told. Reading mountinfo
-// asks no file system anything.
-std::string hung_prefix(const std::filesystem::path& proc_root, const std::string& path) {
-  std::ifstream in(proc_root / "self" / "mountinfo");
-  std::string line, best;
-  while (std::getline(in, line)) {
-    // id parent major:minor root mount-point ...
-    std::string_view rest(line);
-    for (int field = 0; field < 4 && !rest.empty(); ++field) {
-      const auto sp = rest.find(' ');
-      rest = sp == std::string_view::npos ? std::string_view() : rest.substr(sp + 1);
-    }
-    const std::string mp = unescape_mount_field(rest.substr(0, rest.find(' ')));
-    if (mp.size() > 1 && under(path, mp) && mp.size() > best.size()) best = mp;
-  }
-  return best.empty() ? path : best;
+  return std::nullopt;
 }
 
 // /proc/PID/stat fields 22 (start time), 48 and 49 (arg_start, arg_end; 0
@@ -336,22 +335,27 @@ CmdlineTail cmdline_tail(const proc::Process& p, std::size_t read, std::size_t n
 
 // A file system call on `path` stalled (or was refused): remember where, so
 // that later ones there are not even started while it is stuck.
-void Collector::Impl::stalled(const std::string& path, const FsStalled& s) {
+void Collector::Impl::stalled(const proc::Process& p, const std::string& path, const FsStalled& s) {
   ++stalled_now;
   if (!s.returned) return;  // busy: nothing was started
-  hung.push_back(Hung{.prefix = hung_prefix(options.proc_root, path), .returned = s.returned});
+  hung.push_back(Hung{.path = path, .dev = exe_device(p, path), .returned = s.returned});
 }
 
-bool Collector::Impl::hung_on(const std::string& path) {
+bool Collector::Impl::hung_on(const proc::Process& p, const std::string& path) {
+  if (hung.empty()) return false;  // maps is read only while something is stuck
+  std::optional<std::optional<std::string>> dev;
   for (const Hung& h : hung) {
-    if (under(path, h.prefix)) return true;
+    if (h.path == path) return true;
+    if (!h.dev) continue;
+    if (!dev) dev = exe_device(p, path);
+    if (*dev == h.dev) return true;
   }
   return false;
 }
 
 std::expected<Collector::Impl::Image, FsStalled> Collector::Impl::image(const proc::Process& p, const std::string& path,
                                                                        bool deleted) {
-  if (hung_on(path)) {
+  if (hung_on(p, path)) {
     ++stalled_now;
     return std::unexpected(FsStalled{.busy = true, .returned = nullptr});
   }
@@ -372,7 +376,7 @@ std::expected<Collector::Impl::Image, FsStalled> Collector::Impl::image(const pr
     return out;
   });
   if (!got) {
-    stalled(path, got.error());
+    stalled(p, path, got.error());
     return std::unexpected(std::move(got.error()));
   }
   if (got->ours) paths.emplace(path, *got->ours);
@@ -382,7 +386,7 @@ std::expected<Collector::Impl::Image, FsStalled> Collector::Impl::image(const pr
 std::string Collector::Impl::hash(const proc::Process& p, const struct ::stat& image, const std::string& path,
                                   bool& partial) {
   if (auto hit = hasher.cached(image)) return std::move(*hit);
-  if (hung_on(path)) {
+  if (hung_on(p, path)) {
     partial = true;
     ++stalled_now;
     return {};
@@ -398,7 +402,7 @@ std::string Collector::Impl::hash(const proc::Process& p, const struct ::stat& i
   });
   if (!got) {
     partial = true;
-    stalled(path, got.error());
+    stalled(p, path, got.error());
     return {};
   }
   return hasher.record(*got);
@@ -705,8 +709,8 @@ std::expected<CollectResult, osl::Error> Collector::collect() {
   out.stats.stalled = m.stalled_now;
   out.stats.stuck_threads = static_cast<std::uint32_t>(m.fs.stuck());
   for (const auto& h : m.hung) {
-    if (std::find(out.stalled_on.begin(), out.stalled_on.end(), h.prefix) == out.stalled_on.end())
-      out.stalled_on.push_back(h.prefix);
+    if (std::find(out.stalled_on.begin(), out.stalled_on.end(), h.path) == out.stalled_on.end())
+      out.stalled_on.push_back(h.path);
   }
   out.stats.sockets = m.sockets.stats();
   out.stats.sockets_us =

@@ -36,6 +36,7 @@
 #include <filesystem>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace airssys::daemoneye {
 namespace {
@@ -47,13 +48,20 @@ using namespace std::chrono_literals;
 // buffers only) ----
 
 constexpr std::uint64_t kRoot = FUSE_ROOT_ID;
-constexpr std::uint64_t kExe = 2;
+constexpr std::uint64_t kExe = 2;  // "exe"; "exe1".."exe4" are kExe + 1..4
+constexpr int kMaxRunners = 5;
 
 struct Served {
   int fuse = -1;
   int content = -1;  // the executable's bytes
   off_t size = 0;
-  pid_t runner = -1;  // the only process answered (with pid 0: the kernel's own)
+  pid_t runners[kMaxRunners] = {-1, -1, -1, -1, -1};  // the only processes answered (and pid 0: the kernel's own)
+  int count = 0;
+  bool answered(pid_t pid) const {
+    for (int i = 0; i < count; ++i)
+      if (runners[i] == pid) return true;
+    return pid == 0 || pid == ::getpid();
+  }
 };
 
 void reply(int fd, std::uint64_t unique, int error, const void* body, std::size_t len) {
@@ -97,7 +105,7 @@ void handle(const Served& s, const unsigned char* msg) {
     default:
       // The stall itself: requests from anyone but the process we started
       // (and the kernel's own) stay unanswered for ever.
-      if (h.pid != 0 && static_cast<pid_t>(h.pid) != s.runner && static_cast<pid_t>(h.pid) != ::getpid()) return;
+      if (!s.answered(static_cast<pid_t>(h.pid))) return;
   }
   switch (h.opcode) {
     case FUSE_INIT: {
@@ -115,14 +123,17 @@ void handle(const Served& s, const unsigned char* msg) {
       return;
     }
     case FUSE_LOOKUP: {
-      if (h.nodeid != kRoot || std::strcmp(reinterpret_cast<const char*>(in), "exe") != 0) {
+      const char* name = reinterpret_cast<const char*>(in);
+      const bool exe = std::strncmp(name, "exe", 3) == 0 &&
+                       (name[3] == '\0' || (name[3] >= '1' && name[3] < '0' + kMaxRunners && name[4] == '\0'));
+      if (h.nodeid != kRoot || !exe) {
         reply(s.fuse, h.unique, ENOENT, nullptr, 0);
         return;
       }
       fuse_entry_out e{};
-      e.nodeid = kExe;
+      e.nodeid = kExe + (name[3] == '\0' ? 0 : static_cast<std::uint64_t>(name[3] - '0'));
       e.generation = 1;
-      e.attr = attr_of(s, kExe);  // entry_valid = attr_valid = 0: every stat asks again
+      e.attr = attr_of(s, e.nodeid);  // entry_valid = attr_valid = 0: every stat asks again
       reply(s.fuse, h.unique, 0, &e, sizeof e);
       return;
     }
@@ -163,9 +174,10 @@ void handle(const Served& s, const unsigned char* msg) {
   }
 }
 
-// The child: mounts, starts `runner` from the mount (its pid written to
-// `report`), serves until `ctl` reaches EOF, then kills the runner and exits.
-[[noreturn]] void server_main(const char* mnt, const char* exe_in_mnt, const char* image, int report, int ctl) {
+// The child: mounts, starts `runners` processes from the mount, the first
+// from "exe", the next from "exe1", "exe2", … (their pids written to
+// `report`), serves until `ctl` reaches EOF, then kills them and exits.
+[[noreturn]] void server_main(const char* mnt, const char* image, int runners, int report, int ctl) {
   static unsigned char buf[1024 * 1024 + 4096];
   Served s;
   s.content = ::open(image, O_RDONLY | O_CLOEXEC);
@@ -179,26 +191,38 @@ void handle(const Served& s, const unsigned char* msg) {
   char opts[128];
   std::snprintf(opts, sizeof opts, "fd=%d,rootmode=40000,user_id=0,group_id=0,allow_other", s.fuse);
   if (::mount("daemoneye-stall-test", mnt, "fuse", MS_NOSUID | MS_NODEV, opts) != 0) ::_exit(14);
-  s.runner = ::fork();
-  if (s.runner == 0) {
-    ::close(report);
-    ::close(ctl);
-    const char* argv[] = {"sleep", "100000", nullptr};
-    ::execv(exe_in_mnt, const_cast<char* const*>(argv));
-    ::_exit(127);
+  for (; s.count < runners && s.count < kMaxRunners; ++s.count) {
+    char exe[4096];
+    if (s.count == 0) std::snprintf(exe, sizeof exe, "%s/exe", mnt);
+    else std::snprintf(exe, sizeof exe, "%s/exe%d", mnt, s.count);
+    s.runners[s.count] = ::fork();
+    if (s.runners[s.count] == 0) {
+      ::close(report);
+      ::close(ctl);
+      const char* argv[] = {"sleep", "100000", nullptr};
+      ::execv(exe, const_cast<char* const*>(argv));
+      ::_exit(127);
+    }
+    if (s.runners[s.count] < 0) ::_exit(15);
   }
-  if (s.runner < 0) ::_exit(15);
-  (void)!::write(report, &s.runner, sizeof s.runner);
+  (void)!::write(report, s.runners, sizeof(pid_t) * static_cast<std::size_t>(s.count));
   ::close(report);
   bool ending = false;
   for (;;) {
     pollfd p[2] = {{s.fuse, POLLIN, 0}, {ending ? -1 : ctl, POLLIN, 0}};
     (void)::poll(p, 2, ending ? 20 : -1);
     if (!ending && p[1].revents != 0) {
-      ::kill(s.runner, SIGKILL);
+      for (int i = 0; i < s.count; ++i) ::kill(s.runners[i], SIGKILL);
       ending = true;
     }
-    if (ending && ::waitpid(s.runner, nullptr, WNOHANG) == s.runner) ::_exit(0);  // closing /dev/fuse aborts the mount
+    if (ending) {
+      bool all = true;
+      for (int i = 0; i < s.count; ++i) {
+        if (s.runners[i] > 0 && ::waitpid(s.runners[i], nullptr, WNOHANG) == s.runners[i]) s.runners[i] = -1;
+        all = all && s.runners[i] <= 0;
+      }
+      if (all) ::_exit(0);  // closing /dev/fuse aborts the mount
+    }
     if ((p[0].revents & POLLIN) != 0) {
       const ssize_t n = ::read(s.fuse, buf, sizeof buf);
       if (n < 0) {
@@ -215,9 +239,10 @@ struct StalledMount {
   fs::path exe;          // the runner's executable, on the mount
   pid_t server = -1;
   pid_t runner = -1;
+  std::vector<pid_t> others;  // runners of exe1, exe2, … (`runners` > 1)
   int ctl = -1;          // closing it ends the server
 
-  StalledMount(const fs::path& mnt, const fs::path& image) : exe(mnt / "exe") {
+  StalledMount(const fs::path& mnt, const fs::path& image, int runners = 1) : exe(mnt / "exe") {
     int report[2], control[2];
     if (::pipe2(report, O_CLOEXEC) != 0 || ::pipe2(control, O_CLOEXEC) != 0) return;
     const std::string mnt_s = mnt.string(), exe_s = exe.string(), image_s = image.string();
@@ -225,12 +250,17 @@ struct StalledMount {
     if (server == 0) {
       ::close(report[0]);
       ::close(control[1]);
-      server_main(mnt_s.c_str(), exe_s.c_str(), image_s.c_str(), report[1], control[0]);
+      server_main(mnt_s.c_str(), image_s.c_str(), runners, report[1], control[0]);
     }
     ::close(report[1]);
     ::close(control[0]);
     ctl = control[1];
-    if (server > 0 && ::read(report[0], &runner, sizeof runner) != static_cast<ssize_t>(sizeof runner)) runner = -1;
+    std::vector<pid_t> pids(static_cast<std::size_t>(runners), -1);
+    const auto want = static_cast<ssize_t>(sizeof(pid_t) * pids.size());
+    if (server > 0 && ::read(report[0], pids.data(), sizeof(pid_t) * pids.size()) == want) {
+      runner = pids[0];
+      others.assign(pids.begin() + 1, pids.end());
+    }
     ::close(report[0]);
   }
   // Ends the server (it kills the runner); returns its exit status.
@@ -357,6 +387,52 @@ TEST(CollectorStall, AProcessOnAStalledFuseMountIsPartialAndTheScanGoesOn) {
     if (!recovered) std::this_thread::sleep_for(10ms);
   }
   EXPECT_TRUE(recovered) << "the stuck thread never returned after the mount was aborted";
+}
+
+// Five different executables on one stalled mount (outside our mount
+// namespace, as a container's would be) take one thread, not one each: the
+// place remembered is the device (from /proc/PID/maps), so the second and
+// later are not even tried, and a process on another file system is read in
+// full. Before, each path was remembered apart: with fs_stuck_max 2 the
+// third stall found no thread, and every image after it went unread.
+TEST(CollectorStall, ManyExecutablesOnOneStalledMountTakeOneThread) {
+  if (::access("/dev/fuse", R_OK | W_OK) != 0) GTEST_SKIP() << "no usable /dev/fuse: cannot mount a FUSE file system here";
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a FUSE file system needs root (CAP_SYS_ADMIN)";
+
+  testing::TempDir tmp;
+  const fs::path mnt = tmp.path() / "mnt";
+  fs::create_directory(mnt);
+  const fs::path local = tmp.path() / "local sleep";
+  fs::copy_file("/bin/sleep", local);
+  fs::permissions(local, fs::perms::owner_all);
+
+  StalledMount m(mnt, "/bin/sleep", kMaxRunners);
+  ASSERT_GT(m.server, 0);
+  ASSERT_GT(m.runner, 0) << "the FUSE server did not start (exit status " << m.stop() << ")";
+  ASSERT_EQ(m.others.size(), static_cast<std::size_t>(kMaxRunners - 1));
+  ASSERT_TRUE(runs_from(m.runner, m.exe));
+  for (std::size_t i = 0; i < m.others.size(); ++i)
+    ASSERT_TRUE(runs_from(m.others[i], mnt / ("exe" + std::to_string(i + 1))));
+  LocalSleeper other(local);  // forked last: read after the mount's runners (a higher pid)
+  ASSERT_TRUE(runs_from(other.pid, local));
+
+  auto c = Collector::create(CollectorOptions{.fs_stall = 300ms, .fs_stuck_max = 2});
+  ASSERT_TRUE(c) << c.error().to_string();
+  auto first = (*c)->collect();
+  ASSERT_TRUE(first) << first.error().to_string();
+  for (pid_t pid : m.others) {
+    const ProcessRecord* r = find(*first, pid);
+    ASSERT_NE(r, nullptr);
+    EXPECT_TRUE(r->partial);
+    EXPECT_EQ(r->exe_ino, 0u);
+  }
+  EXPECT_EQ(first->stats.stuck_threads, 1u);
+  EXPECT_GE(first->stats.stalled, static_cast<std::uint32_t>(kMaxRunners));
+  const ProcessRecord* fine = find(*first, other.pid);
+  ASSERT_NE(fine, nullptr);
+  EXPECT_FALSE(fine->partial) << "a stalled mount used every helper thread";
+  EXPECT_NE(fine->exe_ino, 0u);
+  EXPECT_EQ(m.stop(), 0) << "the FUSE server failed";
 }
 
 }  // namespace

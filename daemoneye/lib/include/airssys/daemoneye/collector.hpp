@@ -93,8 +93,8 @@ struct CollectorOptions {
   // The executable's stat, lookups and hashing run on a helper thread: a
   // call that makes no progress for fs_stall (a FUSE daemon that does not
   // answer, a hard NFS mount whose server is gone) is given up on, its
-  // process reported `partial`, and its mount avoided until the call
-  // returns. At most fs_stuck_max such threads are left behind (a thread
+  // process reported `partial`, and its device (from /proc/PID/maps)
+  // avoided until the call returns. At most fs_stuck_max such threads are left behind (a thread
   // blocked in the kernel cannot be killed); past that no image is read.
   std::chrono::milliseconds fs_stall{2000};
   std::size_t fs_stuck_max = 4;
@@ -119,8 +119,8 @@ struct CollectResult {
   std::vector<ProcessRecord> processes;  // ascending pid
   std::vector<osl::proc::OpenSocket> sockets;  // ascending pid, then fd; empty unless CollectorOptions::sockets
   CollectStats stats;
-  // Mount points (or single paths) whose file system has a call stuck now:
-  // executables there are not read (their processes are partial).
+  // Paths of executables whose file system has a call stuck now:
+  // executables on the same device are not read (their processes are partial).
   std::vector<std::string> stalled_on;
 };
 
