@@ -5,10 +5,12 @@
 // push()/pop(): the owning worker only. steal(): any thread.
 // push() grows without bound (old arrays are kept until destruction, since a
 // thief may still be reading one), so it never fails and spawning N actors
-// from one actor costs O(N); try_push() refuses at a caller's limit instead.
+// from one actor costs O(N); try_push() refuses at a caller's limit instead,
+// and when growing would need memory there is none of (it never throws).
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <vector>
 
 namespace airssys::rt::detail {
@@ -21,18 +23,10 @@ class ChaseLevDeque {
     array_.store(arrays_.back().get(), std::memory_order_relaxed);
   }
 
+  // Throws std::bad_alloc if the deque must grow and cannot (then nothing
+  // is pushed); try_push() returns false instead.
   void push(T* x) {
-    std::int64_t b = bottom_.load(std::memory_order_relaxed);
-    Array* a = array_.load(std::memory_order_relaxed);
-    // top_ only grows, so a stale copy over-estimates the size: top_ (the
-    // line thieves write) is read only when the array looks full, not on
-    // every push (that read was a third of push's cost in the spawn profile).
-    if (b - top_seen_ > a->mask) {
-      top_seen_ = top_.load(std::memory_order_acquire);
-      if (b - top_seen_ > a->mask) a = grow(a, top_seen_, b);
-    }
-    a->put(b, x);
-    bottom_.store(b + 1, std::memory_order_seq_cst);
+    if (!push_or_refuse(x)) throw std::bad_alloc();
   }
 
   // Owner only: pushes xs[0..n) with one publication (one seq_cst store
@@ -58,15 +52,15 @@ class ChaseLevDeque {
   }
 
   // Owner only: push() unless the deque already holds `limit` items or
-  // more; then false and nothing is pushed.
-  bool try_push(T* x, std::int64_t limit) {
+  // more, or it must grow and there is no memory for that; then false and
+  // nothing is pushed (the deque stays as it was).
+  bool try_push(T* x, std::int64_t limit) noexcept {
     const std::int64_t b = bottom_.load(std::memory_order_relaxed);
     if (b - top_seen_ >= limit) {
       top_seen_ = top_.load(std::memory_order_acquire);
       if (b - top_seen_ >= limit) return false;
     }
-    push(x);
-    return true;
+    return push_or_refuse(x);
   }
 
   T* pop() {
@@ -111,6 +105,34 @@ class ChaseLevDeque {
     std::int64_t mask;
     std::unique_ptr<std::atomic<T*>[]> slots;
   };
+
+  bool push_or_refuse(T* x) noexcept {
+    std::int64_t b = bottom_.load(std::memory_order_relaxed);
+    Array* a = array_.load(std::memory_order_relaxed);
+    // top_ only grows, so a stale copy over-estimates the size: top_ (the
+    // line thieves write) is read only when the array looks full, not on
+    // every push (that read was a third of push's cost in the spawn profile).
+    if (b - top_seen_ > a->mask) {
+      top_seen_ = top_.load(std::memory_order_acquire);
+      if (b - top_seen_ > a->mask) {
+        a = grow_or_null(a, top_seen_, b);
+        if (a == nullptr) return false;
+      }
+    }
+    a->put(b, x);
+    bottom_.store(b + 1, std::memory_order_seq_cst);
+    return true;
+  }
+
+  // Out of line: the handler stays off push's path (inlined, it kept the
+  // scheduler's publish_fresh from being inlined into schedule()).
+  [[gnu::noinline, gnu::cold]] Array* grow_or_null(Array* a, std::int64_t t, std::int64_t b) noexcept {
+    try {
+      return grow(a, t, b);
+    } catch (const std::bad_alloc&) {
+      return nullptr;
+    }
+  }
 
   Array* grow(Array* a, std::int64_t t, std::int64_t b) {
     auto bigger = std::make_unique<Array>((a->mask + 1) * 2);

@@ -7,8 +7,26 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <new>
 #include <thread>
 #include <vector>
+
+// While set, this thread's allocations fail (try_push's growth without memory).
+thread_local bool fail_allocations = false;
+
+void* operator new(std::size_t n) {
+  if (fail_allocations) throw std::bad_alloc();
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+// The replacement pair is malloc/free; g++ at -O2 sees free() of what an
+// inlined new-expression returned and warns of a mismatch that is not one.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 namespace {
 
@@ -38,6 +56,24 @@ TEST(ChaseLev, TryPushRefusesAtTheLimitUntilSomethingIsTaken) {
   EXPECT_EQ(d.pop(), &c);
   EXPECT_EQ(d.pop(), &b);
   EXPECT_EQ(d.pop(), nullptr);
+}
+
+// The scheduler's noexcept paths push with try_push: growth that finds no
+// memory refuses (the caller sends the cell elsewhere), the deque unchanged.
+TEST(ChaseLev, TryPushRefusesWhenGrowingFindsNoMemory) {
+  airssys::rt::detail::ChaseLevDeque<Node> d(1);
+  Node a, b, c;
+  EXPECT_TRUE(d.try_push(&a, INT64_MAX));
+  EXPECT_TRUE(d.try_push(&b, INT64_MAX));
+  fail_allocations = true;
+  const bool pushed = d.try_push(&c, INT64_MAX);  // needs a bigger array
+  fail_allocations = false;
+  EXPECT_FALSE(pushed);
+  EXPECT_EQ(d.pop(), &b);
+  EXPECT_EQ(d.pop(), &a);
+  EXPECT_EQ(d.pop(), nullptr);
+  EXPECT_TRUE(d.try_push(&c, INT64_MAX));
+  EXPECT_EQ(d.pop(), &c);
 }
 
 TEST(ChaseLev, PushManyKeepsOrderAndGrows) {
