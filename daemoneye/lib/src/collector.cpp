@@ -27,6 +27,9 @@ namespace airssys::daemoneye {
 
 namespace proc = osl::proc;
 using Clock = std::chrono::steady_clock;
+// How long read_process (the event thread's path) avoids a place where a
+// call was slow; collect() avoids it for the rest of the collection.
+constexpr auto kSlowForget = std::chrono::seconds(10);
 
 namespace {
 
@@ -157,6 +160,17 @@ struct Collector::Impl {
     std::shared_ptr<const std::atomic<bool>> returned;
   };
   std::vector<Hung> hung;
+  // Where a call was slow (FsWorkerOptions::slow: answered, but late): avoided
+  // for the rest of the collection (read_process: for kSlowForget), so a file
+  // system answering each call after 1.9 s costs one such call per
+  // collection, not one per process.
+  struct Slow {
+    std::string path;
+    std::optional<std::string> dev;
+    Clock::time_point at;
+  };
+  std::vector<Slow> slow;
+  Clock::duration waited{};  // this collection's time waited on slow or stalled calls (fs_budget)
   std::uint32_t stalled_now = 0;  // records of this collection left partial by a stall
   FsWorker fs;  // last: destroyed first, while what its helper uses is still there
 
@@ -168,7 +182,7 @@ struct Collector::Impl {
         hasher(hash_options),
         boot_time(btime),
         fd_budget(budget),
-        fs(FsWorkerOptions{.stall = options.fs_stall, .max_stuck = options.fs_stuck_max}) {}
+        fs(FsWorkerOptions{.stall = options.fs_stall, .max_stuck = options.fs_stuck_max, .slow = options.fs_slow}) {}
 
   struct Read {
     ProcessRecord record;
@@ -189,6 +203,7 @@ struct Collector::Impl {
   // The image's sha256, read on the FsWorker on a cache miss; a stall sets `partial`.
   std::string hash(const proc::Process& p, const struct ::stat& image, const std::string& path, bool& partial);
   void stalled(const proc::Process& p, const std::string& path, const FsStalled& s);
+  void answered(const proc::Process& p, const std::string& path);
   bool hung_on(const proc::Process& p, const std::string& path);
   void forget_returned() {
     std::erase_if(hung, [](const Hung& h) { return h.returned->load(); });
@@ -338,19 +353,30 @@ CmdlineTail cmdline_tail(const proc::Process& p, std::size_t read, std::size_t n
 void Collector::Impl::stalled(const proc::Process& p, const std::string& path, const FsStalled& s) {
   ++stalled_now;
   if (!s.returned) return;  // busy: nothing was started
+  waited += fs.last_wait();
   hung.push_back(Hung{.path = path, .dev = exe_device(p, path), .returned = s.returned});
 }
 
+// A call on `path` returned: a slow one (or one over the budget) is counted,
+// and a slow one's place avoided for the rest of the collection.
+void Collector::Impl::answered(const proc::Process& p, const std::string& path) {
+  if (!fs.last_slow()) return;
+  waited += fs.last_wait();
+  slow.push_back(Slow{.path = path, .dev = exe_device(p, path), .at = Clock::now()});
+}
+
 bool Collector::Impl::hung_on(const proc::Process& p, const std::string& path) {
-  if (hung.empty()) return false;  // maps is read only while something is stuck
+  if (waited >= options.fs_budget) return true;  // this collection waited enough: no more calls
+  if (hung.empty() && slow.empty()) return false;  // maps is read only while something is avoided
   std::optional<std::optional<std::string>> dev;
-  for (const Hung& h : hung) {
-    if (h.path == path) return true;
-    if (!h.dev) continue;
+  auto same = [&](const std::string& where, const std::optional<std::string>& where_dev) {
+    if (where == path) return true;
+    if (!where_dev) return false;
     if (!dev) dev = exe_device(p, path);
-    if (*dev == h.dev) return true;
-  }
-  return false;
+    return *dev == where_dev;
+  };
+  return std::any_of(hung.begin(), hung.end(), [&](const Hung& h) { return same(h.path, h.dev); }) ||
+         std::any_of(slow.begin(), slow.end(), [&](const Slow& h) { return same(h.path, h.dev); });
 }
 
 std::expected<Collector::Impl::Image, FsStalled> Collector::Impl::image(const proc::Process& p, const std::string& path,
@@ -379,6 +405,7 @@ std::expected<Collector::Impl::Image, FsStalled> Collector::Impl::image(const pr
     stalled(p, path, got.error());
     return std::unexpected(std::move(got.error()));
   }
+  answered(p, path);
   if (got->ours) paths.emplace(path, *got->ours);
   return got;
 }
@@ -405,6 +432,7 @@ std::string Collector::Impl::hash(const proc::Process& p, const struct ::stat& i
     stalled(p, path, got.error());
     return {};
   }
+  answered(p, path);
   return hasher.record(*got);
 }
 
@@ -630,6 +658,10 @@ std::expected<std::unique_ptr<Collector>, osl::Error> Collector::create(Collecto
 std::expected<ProcessRecord, osl::Error> Collector::read_process(pid_t pid) {
   impl_->paths.clear();
   impl_->forget_returned();
+  // One process per call (the event thread's): a slow place is avoided for
+  // kSlowForget instead of for the rest of a collection.
+  std::erase_if(impl_->slow, [](const Impl::Slow& s) { return Clock::now() - s.at >= kSlowForget; });
+  impl_->waited = {};
   auto r = impl_->read(pid, nullptr, true);
   if (!r) return std::unexpected(std::move(r.error()));
   return std::move(r->record);
@@ -647,6 +679,8 @@ std::expected<CollectResult, osl::Error> Collector::collect() {
   }
   m.paths.clear();
   m.forget_returned();
+  m.slow.clear();
+  m.waited = {};
   m.stalled_now = 0;
   m.hasher.begin_collection();
   m.users.begin_collection();

@@ -57,6 +57,7 @@ struct Served {
   off_t size = 0;
   pid_t runners[kMaxRunners] = {-1, -1, -1, -1, -1};  // the only processes answered (and pid 0: the kernel's own)
   int count = 0;
+  int delay_ms = -1;  // for everyone else: -1 never answered, else answered this late
   bool answered(pid_t pid) const {
     for (int i = 0; i < count; ++i)
       if (runners[i] == pid) return true;
@@ -105,7 +106,12 @@ void handle(const Served& s, const unsigned char* msg) {
     default:
       // The stall itself: requests from anyone but the process we started
       // (and the kernel's own) stay unanswered for ever.
-      if (!s.answered(static_cast<pid_t>(h.pid))) return;
+      if (!s.answered(static_cast<pid_t>(h.pid))) {
+        if (s.delay_ms < 0) return;
+        timespec t{s.delay_ms / 1000, (s.delay_ms % 1000) * 1000000L};
+        while (::nanosleep(&t, &t) != 0 && errno == EINTR) {
+        }
+      }
   }
   switch (h.opcode) {
     case FUSE_INIT: {
@@ -177,9 +183,10 @@ void handle(const Served& s, const unsigned char* msg) {
 // The child: mounts, starts `runners` processes from the mount, the first
 // from "exe", the next from "exe1", "exe2", … (their pids written to
 // `report`), serves until `ctl` reaches EOF, then kills them and exits.
-[[noreturn]] void server_main(const char* mnt, const char* image, int runners, int report, int ctl) {
+[[noreturn]] void server_main(const char* mnt, const char* image, int runners, int delay_ms, int report, int ctl) {
   static unsigned char buf[1024 * 1024 + 4096];
   Served s;
+  s.delay_ms = delay_ms;
   s.content = ::open(image, O_RDONLY | O_CLOEXEC);
   struct ::stat st{};
   if (s.content < 0 || ::fstat(s.content, &st) != 0) ::_exit(10);
@@ -242,7 +249,8 @@ struct StalledMount {
   std::vector<pid_t> others;  // runners of exe1, exe2, … (`runners` > 1)
   int ctl = -1;          // closing it ends the server
 
-  StalledMount(const fs::path& mnt, const fs::path& image, int runners = 1) : exe(mnt / "exe") {
+  // `delay_ms` >= 0: everyone else is answered, that late (a slow server).
+  StalledMount(const fs::path& mnt, const fs::path& image, int runners = 1, int delay_ms = -1) : exe(mnt / "exe") {
     int report[2], control[2];
     if (::pipe2(report, O_CLOEXEC) != 0 || ::pipe2(control, O_CLOEXEC) != 0) return;
     const std::string mnt_s = mnt.string(), exe_s = exe.string(), image_s = image.string();
@@ -250,7 +258,7 @@ struct StalledMount {
     if (server == 0) {
       ::close(report[0]);
       ::close(control[1]);
-      server_main(mnt_s.c_str(), image_s.c_str(), runners, report[1], control[0]);
+      server_main(mnt_s.c_str(), image_s.c_str(), runners, delay_ms, report[1], control[0]);
     }
     ::close(report[1]);
     ::close(control[0]);
@@ -432,6 +440,49 @@ TEST(CollectorStall, ManyExecutablesOnOneStalledMountTakeOneThread) {
   ASSERT_NE(fine, nullptr);
   EXPECT_FALSE(fine->partial) << "a stalled mount used every helper thread";
   EXPECT_NE(fine->exe_ino, 0u);
+  EXPECT_EQ(m.stop(), 0) << "the FUSE server failed";
+}
+
+// A server that answers every call, but late (here 600 ms; the review's was
+// 1.9 s, under fs_stall): never "stalled", it used to cost every process on
+// it that much, each collection. Now one slow call marks its device slow for
+// the rest of the collection: the other runners there are partial at once.
+TEST(CollectorStall, ASlowFileSystemCostsOneCallPerCollection) {
+  if (::access("/dev/fuse", R_OK | W_OK) != 0) GTEST_SKIP() << "no usable /dev/fuse: cannot mount a FUSE file system here";
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a FUSE file system needs root (CAP_SYS_ADMIN)";
+
+  testing::TempDir tmp;
+  const fs::path mnt = tmp.path() / "mnt";
+  fs::create_directory(mnt);
+  StalledMount m(mnt, "/bin/sleep", kMaxRunners, 600);
+  ASSERT_GT(m.server, 0);
+  ASSERT_GT(m.runner, 0) << "the FUSE server did not start (exit status " << m.stop() << ")";
+  ASSERT_TRUE(runs_from(m.runner, m.exe));
+  for (std::size_t i = 0; i < m.others.size(); ++i)
+    ASSERT_TRUE(runs_from(m.others[i], mnt / ("exe" + std::to_string(i + 1))));
+
+  auto c = Collector::create(CollectorOptions{.fs_stall = 30s, .fs_slow = 100ms});
+  ASSERT_TRUE(c) << c.error().to_string();
+  for (int round = 0; round < 2; ++round) {
+    auto got = (*c)->collect();
+    ASSERT_TRUE(got) << got.error().to_string();
+    EXPECT_EQ(got->stats.stuck_threads, 0u);
+    int read = 0;  // runners whose image was read (the one slow call)
+    for (pid_t pid : std::vector<pid_t>{m.runner, m.others[0], m.others[1], m.others[2], m.others[3]}) {
+      const ProcessRecord* r = find(*got, pid);
+      ASSERT_NE(r, nullptr);
+      if (r->exe_ino != 0) ++read;
+      else EXPECT_TRUE(r->partial);
+    }
+    EXPECT_LE(read, 1) << "round " << round << ": every process on the slow mount waited for it";
+  }
+  // The event thread's read_process waits once, then skips the slow device.
+  auto one = (*c)->read_process(m.others[0]);
+  ASSERT_TRUE(one);
+  auto two = (*c)->read_process(m.others[1]);
+  ASSERT_TRUE(two);
+  EXPECT_TRUE(one->exe_ino == 0 || two->exe_ino == 0) << "read_process waited for the slow mount twice";
+  EXPECT_TRUE(two->partial);
   EXPECT_EQ(m.stop(), 0) << "the FUSE server failed";
 }
 

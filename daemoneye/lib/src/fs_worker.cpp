@@ -1,5 +1,6 @@
 #include "fs_worker.hpp"
 
+#include <algorithm>
 #include <system_error>
 
 namespace airssys::daemoneye {
@@ -59,6 +60,10 @@ FsWorker::~FsWorker() {
 }
 
 std::optional<FsStalled> FsWorker::run_erased(std::move_only_function<void(Progress&)> job) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  last_slow_ = false;
+  last_wait_ = {};
   if (!slot_) {
     if (stuck_->load() >= options_.max_stuck) return FsStalled{.busy = true, .returned = nullptr};
     auto slot = std::make_shared<Slot>();
@@ -75,13 +80,21 @@ std::optional<FsStalled> FsWorker::run_erased(std::move_only_function<void(Progr
   s.has_job = true;
   s.done = false;
   s.cv.notify_all();
+  // Woken every `slow` (at most every `stall`) to look at the progress
+  // counter: a wake-up only while a call is slow, none for a quick one.
+  const auto step = std::min(options_.slow, options_.stall);
   std::uint64_t seen = s.progress.load();
-  while (!s.cv.wait_for(lk, options_.stall, [&] { return s.done; })) {
+  auto last_progress = start;
+  while (!s.cv.wait_for(lk, step, [&] { return s.done; })) {
+    const auto t = Clock::now();
     const std::uint64_t now = s.progress.load();
     if (now != seen) {
       seen = now;
+      last_progress = t;
       continue;
     }
+    if (t - last_progress >= options_.slow) last_slow_ = true;
+    if (t - last_progress < options_.stall) continue;
     // No progress for a whole `stall`: leave the thread to its call.
     s.abandoned = true;
     stuck_->fetch_add(1);
@@ -90,8 +103,14 @@ std::optional<FsStalled> FsWorker::run_erased(std::move_only_function<void(Progr
     lk.unlock();
     helper_.detach();
     slot_.reset();
+    last_wait_ = Clock::now() - start;
     return out;
   }
+  const auto end = Clock::now();
+  // The last stretch (since the last tick seen) counts too: a call that
+  // answers after 1.9 s never ticks.
+  if (end - last_progress >= options_.slow) last_slow_ = true;
+  last_wait_ = end - start;
   return std::nullopt;
 }
 

@@ -40,6 +40,11 @@ namespace airssys::daemoneye {
 struct FsWorkerOptions {
   std::chrono::milliseconds stall{2000};  // no progress for this long: given up on
   std::size_t max_stuck = 4;              // threads left behind at most
+  // No progress for this long, even if the call then returns: the call was
+  // slow (last_slow()). A caller avoids such a file system for a while: one
+  // answering every call after 1.9 s is never "stalled", yet would stretch a
+  // scan to minutes.
+  std::chrono::milliseconds slow{250};
 };
 
 // Given up on, or never started.
@@ -73,6 +78,11 @@ class FsWorker {
 
   [[nodiscard]] std::size_t stuck() const noexcept { return stuck_->load(); }  // left behind now
   [[nodiscard]] std::uint64_t stalls() const noexcept { return stalls_; }      // given up on, ever
+  // The last run() that returned a result went `slow` or longer without
+  // progress (between its start, its ticks and its end; seen to within `slow`).
+  [[nodiscard]] bool last_slow() const noexcept { return last_slow_; }
+  // Time the last run() waited (whatever its outcome).
+  [[nodiscard]] std::chrono::steady_clock::duration last_wait() const noexcept { return last_wait_; }
 
   struct Slot;
 
@@ -82,6 +92,8 @@ class FsWorker {
   FsWorkerOptions options_;
   std::shared_ptr<std::atomic<std::size_t>> stuck_ = std::make_shared<std::atomic<std::size_t>>(0);
   std::uint64_t stalls_ = 0;
+  bool last_slow_ = false;
+  std::chrono::steady_clock::duration last_wait_{};
   std::shared_ptr<Slot> slot_;  // the current helper's, null until the first job
   std::thread helper_;
 };

@@ -111,5 +111,29 @@ TEST(FsWorker, AStuckHelperMayOutliveItsWorker) {
   EXPECT_TRUE(wait_until([&] { return returned->load(); }));
 }
 
+// A call that answers, but only after `slow` without progress, is told
+// apart from a quick one (the collector then avoids its file system for a
+// while). The writer waits 600 ms; slow is 50 ms: the direction is certain.
+TEST(FsWorker, ACallThatAnswersLateIsSlow) {
+  FsWorker w(FsWorkerOptions{.stall = 30s, .max_stuck = 1, .slow = 50ms});
+  Pipe p;
+  ASSERT_GE(p.r, 0);
+  std::thread writer([&] {
+    std::this_thread::sleep_for(600ms);
+    (void)!::write(p.w, "x", 1);
+  });
+  auto got = w.run<int>(blocking_read(p.r));
+  writer.join();
+  ASSERT_TRUE(got);
+  EXPECT_EQ(*got, 'x');
+  EXPECT_TRUE(w.last_slow());
+  EXPECT_EQ(w.stuck(), 0u);
+
+  FsWorker quick(FsWorkerOptions{.stall = 30s, .max_stuck = 1, .slow = 30s});
+  auto fast = quick.run<int>([](FsWorker::Progress&) { return 7; });
+  ASSERT_TRUE(fast);
+  EXPECT_FALSE(quick.last_slow());
+}
+
 }  // namespace
 }  // namespace airssys::daemoneye

@@ -98,6 +98,13 @@ struct CollectorOptions {
   // blocked in the kernel cannot be killed); past that no image is read.
   std::chrono::milliseconds fs_stall{2000};
   std::size_t fs_stuck_max = 4;
+  // A call that went fs_slow without progress but answered (a FUSE daemon
+  // answering every call after 1.9 s) marks its device slow: not read again
+  // for the rest of the collection (read_process: for 10 s), those processes
+  // partial. Time waited on slow and stalled calls is capped per collection
+  // (per read_process call) at fs_budget: past it no image is read.
+  std::chrono::milliseconds fs_slow{250};
+  std::chrono::milliseconds fs_budget{5000};
   bool sockets = false;                  // collect process_open_sockets rows (procmond turns it on)
   osl::proc::SocketLimits socket_limits;  // fds per process, entries per table
 };
