@@ -800,8 +800,14 @@ void Agent::Impl::check_collections() {
 }
 
 void Agent::Impl::reload(const Config& c) {
-  RuleSet set = load_rules(c.rules.dir, engine.get());
-  if (const RuleError* refused = directory_refused(set, c.rules.dir)) {
+  // The owner/mode rule of the start (check_config_paths) holds for what a
+  // reload takes again: rules.dir's chain and each trusted key.
+  const Result<void> dir_trusted = check_trusted_path(c.rules.dir, "rules.dir");
+  RuleSet set = dir_trusted ? load_rules(c.rules.dir, engine.get()) : RuleSet{};
+  if (!dir_trusted) {
+    spdlog::error("reload: rules not loaded, the {} rules in use are kept: {}", rules.size(),
+                  dir_trusted.error().message);
+  } else if (const RuleError* refused = directory_refused(set, c.rules.dir)) {
     spdlog::error("reload: rules not loaded, the {} rules in use are kept: {}", rules.size(), refused->message);
   } else {
     for (const auto& e : set.errors) spdlog::error("rule rejected: {}", e.message);
@@ -819,7 +825,12 @@ void Agent::Impl::reload(const Config& c) {
     warn_if_none_enabled(enabled, c.rules.dir, "reload: ");
     status->rules_loaded(rules.size(), enabled, set.errors);
   }
-  if (live_queries && c.live_query.enabled) {
+  Result<void> keys_trusted;
+  for (const fs::path& key : c.live_query.trusted_keys)
+    if (keys_trusted) keys_trusted = check_trusted_path(key, "live_query.trusted_keys");
+  if (live_queries && c.live_query.enabled && !keys_trusted) {
+    spdlog::error("reload: trusted keys not reloaded, the keys in use are kept: {}", keys_trusted.error().message);
+  } else if (live_queries && c.live_query.enabled) {
     const TrustedKeysReload k = live_queries->reload_trusted_keys(c.live_query.trusted_keys);
     for (const auto& e : k.dropped)
       spdlog::error("reload: a trusted key file did not load, its key is not trusted: {}", e.message);

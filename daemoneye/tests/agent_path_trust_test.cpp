@@ -185,6 +185,54 @@ TEST(AgentPathTrust, ATrustedKeyInADirectoryOfAnotherUserIsRefused) {
                    kOwned);
 }
 
+// A reload (SIGHUP) holds what it takes again to the same rule: trusted
+// keys moved under nobody's directory, or rules.dir moved there, are
+// refused and what is in use is kept. Before, the reload trusted the key
+// ("reload: live queries trust 1 keys") and loaded the rules.
+TEST(AgentPathTrust, AReloadRefusesKeysAndRulesOfAnotherUsersDirectory) {
+  NEEDS_ROOT();
+  TrustFixture f;
+  write_self_rule(f.rules);
+  const std::string pem =
+      "-----BEGIN PUBLIC KEY-----\n"
+      "MCowBQYDK2VwAyEA4u+Pd4MxbBXTZPlFrORSJ1IGhnRT4weA3cGGz/gDdCY=\n"
+      "-----END PUBLIC KEY-----\n";
+  const fs::path ours = f.file_of(f.dir_of(f.dir / "keys", 0755) / "op.pub.pem", pem, 0644);
+  const fs::path theirs_dir = f.dir_of(f.dir / "theirs", 0755, kNobody);
+  const fs::path theirs = f.file_of(theirs_dir / "op.pub.pem", pem, 0644);
+  const auto live = [&](const fs::path& key) {
+    return fmt::format("live_query:\n  enabled: true\n  url: 'nats://127.0.0.1:1'\n  trusted_keys: [{}]\n",
+                       key.string());
+  };
+  f.config_with(live(ours));
+  auto agent = f.start_agent();
+  EXPECT_TRUE(eventually([&] { return !f.alert_lines().empty(); })) << slurp(f.log);
+
+  f.config_with(live(theirs));
+  agent->signal(SIGHUP);
+  EXPECT_TRUE(eventually([&] {
+    return slurp(f.log).find("reload: trusted keys not reloaded, the keys in use are kept: live_query.trusted_keys: "
+                             "refusing directory " + theirs_dir.string() + " above " + theirs.string() + kOwned) !=
+           std::string::npos;
+  })) << slurp(f.log);
+  EXPECT_EQ(slurp(f.log).find("live queries trust 1 keys"), std::string::npos) << slurp(f.log);
+
+  const fs::path rules = f.dir_of(theirs_dir / "rules", 0755);
+  write_self_rule(rules);
+  write_file(f.config, fmt::format("database: {{ path: {}/daemoneye.db }}\nscan: {{ interval: 500ms }}\n"
+                                   "rules: {{ dir: {} }}\n",
+                                   f.var.string(), rules.string()));
+  const std::size_t before = slurp(f.log).size();
+  agent->signal(SIGHUP);
+  EXPECT_TRUE(eventually([&] {
+    return slurp(f.log).find("reload: rules not loaded, the 1 rules in use are kept: rules.dir: refusing directory " +
+                             theirs_dir.string() + " above " + rules.string() + kOwned) != std::string::npos;
+  })) << slurp(f.log);
+  EXPECT_EQ(slurp(f.log).find("reload: 1 rules loaded", before), std::string::npos) << slurp(f.log);
+  agent->signal(SIGTERM);
+  EXPECT_EQ(agent->wait().value_or(-1), 0) << slurp(f.log);
+}
+
 // The state directories: each is the agent's own (0700), but sits in one
 // nobody owns, who could rename it away and put another in its place.
 TEST(AgentPathTrust, StateDirectoriesUnderADirectoryOfAnotherUserAreRefused) {
