@@ -132,6 +132,13 @@ std::string host_name(const Config& c) {
 }
 
 Result<std::shared_ptr<ledger::Ledger>> open_or_create_ledger(const fs::path& dir) {
+  // Made here and checked before the ledger writes in it: absent when the
+  // start checked it, it may have been made since by another user.
+  if (auto made = make_trusted_dir(dir, "ledger.dir"); !made) {
+    Error e = made.error();
+    if (e.category == ErrorCategory::denied && e.errno_value == 0) e.category = ErrorCategory::invalid_input;
+    return std::unexpected(std::move(e));
+  }
   std::error_code ec;
   const bool fresh = !fs::exists(dir, ec) || fs::is_empty(dir, ec);
   auto l = fresh ? ledger::Ledger::create(dir) : ledger::Ledger::open(dir);

@@ -73,6 +73,17 @@ Result<void> check_trusted_path(const fs::path& path, std::string_view key) {
   return {};
 }
 
+Result<void> make_trusted_dir(const fs::path& dir, std::string_view key) {
+  if (dir.empty()) return {};
+  fs::path partial;
+  for (const auto& component : dir) {
+    partial /= component;
+    if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST)
+      return fail_errno(errno, fmt::format("{}: cannot create directory {}", key, partial.string()));
+  }
+  return check_trusted_path(dir, key);
+}
+
 namespace {
 
 void add_sink_paths(std::vector<std::pair<std::string, fs::path>>& out, const std::string& what, const SinkConfig& s) {

@@ -129,6 +129,34 @@ TEST_F(PathTrustTest, ASymbolicLinkIsFollowedAndItsTargetChecked) {
             "k: refusing " + (safe / "good-link").string() + ": owned by uid 65534, not by us (0) or root");
 }
 
+// make_trusted_dir: what is missing is made 0700; a directory another
+// user made in a sticky directory between the start's check and the mkdir
+// (here made before the call: the race's outcome) is refused, not used.
+// Before, the ledger and the file sink's mkdir -p took an existing
+// directory whoever owned it.
+TEST_F(PathTrustTest, MakeTrustedDirMakesWhatIsMissingAndRefusesOneTakenByAnotherUser) {
+  const fs::path pub = mkdir(tmp / "pub", 01777);
+  ASSERT_TRUE(make_trusted_dir(pub / "ours" / "deeper", "k"));
+  for (const fs::path& d : {pub / "ours", pub / "ours" / "deeper"}) {
+    struct stat st {};
+    ASSERT_EQ(::lstat(d.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0700u) << d;
+    EXPECT_EQ(st.st_uid, ::geteuid()) << d;
+  }
+  ASSERT_TRUE(make_trusted_dir(pub / "ours", "k"));  // there already, ours: fine
+  const fs::path taken = mkdir(pub / "ledger", 0700, kNobody);
+  auto r = make_trusted_dir(taken, "ledger.dir");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message,
+            "ledger.dir: refusing " + taken.string() + ": owned by uid 65534, not by us (0) or root");
+  EXPECT_TRUE(fs::is_empty(taken));
+  const fs::path above = mkdir(pub / "sinks", 0755, kNobody);
+  r = make_trusted_dir(above / "alerts", "path");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "path: refusing directory " + above.string() + " above " + (above / "alerts").string() +
+                                   ": owned by uid 65534, not by us (0) or root");
+}
+
 // check_config_paths: each key named, and the refusal a configuration error
 // (invalid_input: the agent exits 2).
 TEST_F(PathTrustTest, ConfigPathsNameTheKeyAndAreConfigurationErrors) {

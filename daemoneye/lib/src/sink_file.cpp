@@ -39,23 +39,10 @@ using osl::UniqueFd;
 
 std::string errno_text(int err) { return std::strerror(err); }
 
-// mkdir -p with 0700 for the components that do not exist yet.
-Result<void> make_parents(const std::filesystem::path& file) {
-  const std::filesystem::path parent = file.parent_path();
-  if (parent.empty()) return {};
-  std::filesystem::path partial;
-  for (const auto& component : parent) {
-    partial /= component;
-    if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
-      return fail_errno(errno, "cannot create directory " + partial.string());
-    }
-  }
-  return {};
-}
-
 Result<UniqueFd> open_append(const std::filesystem::path& path) {
   if (auto trusted = check_trusted_path(path, "path"); !trusted) return std::unexpected(trusted.error());
-  if (auto made = make_parents(path); !made) return std::unexpected(made.error());
+  // Checked again once made: see make_trusted_dir.
+  if (auto made = make_trusted_dir(path.parent_path(), "path"); !made) return std::unexpected(made.error());
   // O_NONBLOCK only so that opening a FIFO cannot hang; it is refused below.
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0600));
   if (!fd) {

@@ -38,6 +38,16 @@ namespace airssys::daemoneye {
 // A stat that fails otherwise than ENOENT/ENOTDIR keeps its errno's category.
 [[nodiscard]] Result<void> check_trusted_path(const std::filesystem::path& path, std::string_view key);
 
+// Creates what is missing of `dir` (each component mode 0700, as mkdir -p
+// does), then holds `dir` and every directory above it to the rule. A
+// directory absent when the start checked it may have been made since by
+// another user (in a sticky directory above it, such as /tmp), and mkdir's
+// EEXIST says nothing of whose it is: the check after the mkdir is what
+// makes it safe to write in `dir` (once the whole chain is ours or root's
+// and writable by no one else, no one else can change it). Refusals as
+// check_trusted_path's; a mkdir that fails: "cannot create directory D".
+[[nodiscard]] Result<void> make_trusted_dir(const std::filesystem::path& dir, std::string_view key);
+
 // Every path of `config` the agent runs, writes or trusts, by
 // check_trusted_path: database.path's directory, rules.dir (its parents: the
 // directory itself is load_rules'), ledger.dir, bus.socket's directory,
