@@ -195,7 +195,9 @@ std::uint64_t AlertPipeline::publish_tree_head(std::int64_t now, const std::stri
       -1, ' ', false, nlohmann::json::error_handler_t::replace);
   const std::string json = alert_to_json(a);
   const detail::Delivery d{&a, &json};
-  for (const auto& slot : m.sinks) slot.sink->deliver({&d, 1});
+  // Like any alert, only to the sinks whose min_severity takes `low`.
+  for (const auto& slot : m.sinks)
+    if (a.severity >= slot.min_severity) slot.sink->deliver({&d, 1});
   return size;
 }
 
