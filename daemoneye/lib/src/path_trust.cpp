@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -57,6 +58,54 @@ Result<void> check_chain(const fs::path& path, const fs::path& shown, std::strin
   return {};
 }
 
+// Each symbolic link on `abs`, from "/" down, read with readlink and its
+// target's chain checked, resolution then going on from there (as the
+// kernel does, at most kMaxHops links). A link whose target cannot be
+// resolved (missing, a loop) is refused: whoever later makes the target
+// would decide what the agent uses.
+constexpr int kMaxHops = 40;
+
+Result<void> check_links(fs::path abs, const fs::path& shown, std::string_view key) {
+  const auto unresolved = [&](const fs::path& link, const fs::path& target, std::string_view why) {
+    return fail(ErrorCategory::denied,
+                fmt::format("{}: refusing {}: the symbolic link {} leads to {}, which {}; a link is trusted only "
+                            "when where it leads can be checked",
+                            key, shown.string(), link.string(), target.string(), why));
+  };
+  for (int hops = 0;;) {
+    std::vector<fs::path> parts(abs.begin(), abs.end());
+    fs::path prefix;
+    std::size_t i = 0;
+    struct stat st {};
+    for (; i < parts.size(); ++i) {
+      prefix /= parts[i];
+      if (::lstat(prefix.c_str(), &st) != 0) return {};  // not there (yet): check_chain judged what is
+      if (S_ISLNK(st.st_mode)) break;
+    }
+    if (i == parts.size()) return {};
+    if (++hops > kMaxHops) return unresolved(prefix, prefix, "passes more than 40 symbolic links (a loop)");
+    std::string target(static_cast<std::size_t>(st.st_size > 0 ? st.st_size : 255) + 1, '\0');
+    const ssize_t n = ::readlink(prefix.c_str(), target.data(), target.size());
+    if (n < 0) return std::unexpected(Error::from_errno(errno, fmt::format("{}: cannot read the link {} ({})", key,
+                                                                            prefix.string(), shown.string())));
+    target.resize(static_cast<std::size_t>(n));
+    // The parent of `prefix` holds no link (resolved from the left), so ".."
+    // is lexical there.
+    const fs::path to = (prefix.parent_path() / target).lexically_normal();
+    struct stat tst {};
+    if (::stat(to.c_str(), &tst) != 0) {
+      const int e = errno;
+      return unresolved(prefix, to, e == ELOOP ? "passes too many symbolic links (a loop)"
+                                              : fmt::format("cannot be reached ({})", std::strerror(e)));
+    }
+    fs::path next = to;
+    for (std::size_t j = i + 1; j < parts.size(); ++j) next /= parts[j];
+    next = next.lexically_normal();
+    if (auto r = check_chain(next, shown, key); !r) return r;
+    abs = std::move(next);
+  }
+}
+
 }  // namespace
 
 Result<void> check_trusted_path(const fs::path& path, std::string_view key) {
@@ -68,9 +117,7 @@ Result<void> check_trusted_path(const fs::path& path, std::string_view key) {
   if (!abs.has_filename() && abs.has_parent_path() && abs != abs.root_path()) abs = abs.parent_path();  // "dir/"
   if (auto r = check_chain(abs, path, key); !r) return r;
   // Through a symbolic link: where it leads is what is used.
-  const fs::path real = fs::weakly_canonical(abs, ec);
-  if (!ec && real != abs) return check_chain(real, path, key);
-  return {};
+  return check_links(abs, path, key);
 }
 
 Result<void> make_trusted_dir(const fs::path& dir, std::string_view key) {

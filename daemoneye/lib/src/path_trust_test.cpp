@@ -129,6 +129,35 @@ TEST_F(PathTrustTest, ASymbolicLinkIsFollowedAndItsTargetChecked) {
             "k: refusing " + (safe / "good-link").string() + ": owned by uid 65534, not by us (0) or root");
 }
 
+// A link whose target is missing or loops is refused (before, the failed
+// resolution was skipped and the link trusted); a relative link, and a link
+// to a directory in the middle of the path, are followed link by link and
+// each target's directories checked.
+TEST_F(PathTrustTest, ALinkThatCannotBeResolvedIsRefusedAndEachHopIsChecked) {
+  const fs::path safe = mkdir(tmp / "safe", 0755);
+  const fs::path pub = mkdir(tmp / "pub", 01777);
+  fs::create_symlink(pub / "later", safe / "dangling");
+  EXPECT_EQ(refusal(safe / "dangling"), "k: refusing " + (safe / "dangling").string() + ": the symbolic link " +
+                                            (safe / "dangling").string() + " leads to " + (pub / "later").string() +
+                                            ", which cannot be reached (No such file or directory); a link is "
+                                            "trusted only when where it leads can be checked");
+  fs::create_symlink("loop-b", safe / "loop-a");
+  fs::create_symlink("loop-a", safe / "loop-b");
+  EXPECT_NE(refusal(safe / "loop-a").find("passes too many symbolic links (a loop)"), std::string::npos)
+      << refusal(safe / "loop-a");
+  // Relative, and a directory link in the middle leading under nobody's.
+  file(safe / "prog", 0755);
+  fs::create_symlink("prog", safe / "rel");
+  EXPECT_EQ(refusal(safe / "rel"), "");
+  const fs::path theirs = mkdir(tmp / "theirs", 0755, kNobody);
+  const fs::path inner = mkdir(theirs / "inner", 0755);
+  file(inner / "f", 0644);
+  fs::create_symlink("../theirs/inner", safe / "dirlink");
+  EXPECT_EQ(refusal(safe / "dirlink" / "f"), "k: refusing directory " + theirs.string() + " above " +
+                                                 (safe / "dirlink" / "f").string() +
+                                                 ": owned by uid 65534, not by us (0) or root");
+}
+
 // make_trusted_dir: what is missing is made 0700; a directory another
 // user made in a sticky directory between the start's check and the mkdir
 // (here made before the call: the race's outcome) is refused, not used.
