@@ -4,8 +4,9 @@
 // ThreadSanitizer (which ignores fences) sees every happens-before edge.
 // push()/pop(): the owning worker only. steal(): any thread.
 // push() grows without bound (old arrays are kept until destruction, since a
-// thief may still be reading one), so it never fails and spawning N actors
-// from one actor costs O(N); try_push() refuses at a caller's limit instead,
+// thief may still be reading one), so spawning N actors from one actor costs
+// O(N); it throws std::bad_alloc only when growing finds no memory (the
+// scheduler's own calls use try_push()). try_push() refuses at a caller's limit instead,
 // and when growing would need memory there is none of (it never throws).
 #include <atomic>
 #include <cstdint>

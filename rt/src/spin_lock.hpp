@@ -9,7 +9,10 @@
 // futex until the holder releases the lock: a holder can work for long
 // (start_cell growing a shard for millions of cells, snapshot(), compact()),
 // and a waiter yielding all that time cost a core on this 2-core machine.
-// BasicLockable and Lockable: usable with std::lock_guard.
+// BasicLockable and Lockable: usable with std::lock_guard. Unlike a
+// std::mutex, it must not be destroyed while another thread may still be
+// inside unlock(): unlock() reads the lock (its sleeper count) after the
+// store that lets the next thread in.
 #include <atomic>
 #include <cstdint>
 
@@ -37,8 +40,9 @@ class SpinLock {
   }
   // Threads asleep in lock() (or about to sleep, or just woken). For tests.
   [[nodiscard]] std::uint32_t sleepers() const noexcept { return sleepers_.load(std::memory_order_relaxed); }
-  // False where the kernel refuses membarrier (seccomp, old kernels): then a
-  // waiter keeps yielding instead of sleeping.
+  // False where the kernel refuses membarrier's registration (seccomp, old
+  // kernels): then a waiter keeps yielding instead of sleeping. A waiter
+  // whose barrier is refused after registration yields that round.
   [[nodiscard]] static bool waiters_can_sleep() noexcept;
 
  private:
