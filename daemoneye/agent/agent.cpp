@@ -68,13 +68,16 @@ std::int64_t unix_now() { return static_cast<std::int64_t>(::time(nullptr)); }
 std::chrono::milliseconds stale_after(std::chrono::milliseconds interval) { return 3 * interval + 2s; }
 // ... and procmond is killed and restarted after this long without one
 // (10 intervals + 10 s), doubled after each such restart that brought none
-// (a first collection that is merely slow is not cut short forever), at
-// most kRestartAfterMax.
+// (a first collection that is merely slow is not cut short forever).
+// The doubling stops at kRestartAfterMax, but the wait is never shorter
+// than its first 10 intervals + 10 s (a long interval is not cut short, and
+// is never past the restart when it turns stale).
 std::chrono::milliseconds restart_after(std::chrono::milliseconds interval, std::uint64_t restarts) {
   constexpr std::chrono::milliseconds kRestartAfterMax = 1h;
-  std::chrono::milliseconds d = 10 * interval + 10s;
+  const std::chrono::milliseconds first = 10 * interval + 10s;
+  std::chrono::milliseconds d = first;
   for (std::uint64_t i = 0; i < restarts && d < kRestartAfterMax; ++i) d *= 2;
-  return std::min(d, kRestartAfterMax);
+  return std::max(first, std::min(d, kRestartAfterMax));
 }
 
 // The audit ledger's tree head goes to the sinks this often, when the
@@ -326,6 +329,7 @@ struct Agent::Impl {
   void store_outage(const Error& e, std::string_view what);
   void store_recovered();
   void on_collection(Collection c);
+  void take_collection(Collection c);  // on_collection's work
   // Runs `which` (all rules, or the Sigma rules alone while collections are
   // stale), raises their alerts and stores them with the Sigma marks; fills
   // `scan`'s rule figures when given. `label` names the run in logs.
@@ -574,8 +578,8 @@ void Agent::Impl::store_outage(const Error& e, std::string_view what) {
   if (!store_failing) {
     store_failing = true;
     store_failing_since = unix_now();
-    spdlog::error("{} failed: {}; kept for a retry: {} events{} (at most {} batches / {} MiB of events); the Sigma "
-                  "rules go on over what is stored, the rules over processes wait for a stored collection",
+    spdlog::error("{} failed: {}; kept for a retry: {} events{} (at most {} batches / {} MiB of events); no rule "
+                  "runs until the store writes again (the rules read what is stored)",
                   what, e.message, c.events_pending, backlog.has_collection() ? " and the latest collection" : "",
                   StoreBacklogOptions{}.max_batches, StoreBacklogOptions{}.max_bytes >> 20);
   }
@@ -621,6 +625,14 @@ void Agent::Impl::maybe_retention(std::int64_t now) {
 }
 
 void Agent::Impl::on_collection(Collection c) {
+  take_collection(std::move(c));
+  // Stamped again once it is handled: the time the agent spent storing it
+  // and running its own rules is no time procmond failed to send one (a
+  // rule pass of minutes must not make procmond stale, nor get it killed).
+  last_collection = std::chrono::steady_clock::now();
+}
+
+void Agent::Impl::take_collection(Collection c) {
   last_collection = std::chrono::steady_clock::now();
   last_collection_unix = unix_now();
   if (collections_stale) {
@@ -779,6 +791,13 @@ void Agent::Impl::check_collections() {
   if (!collections_stale) return;
   if (now >= next_event_rules) {
     next_event_rules = now + config.scan.interval;
+    // The time of this run is the agent's own, not procmond's: it does not
+    // count towards the restart (as on_collection's rule pass does not).
+    struct Excluded {
+      Clock::time_point& last;
+      Clock::time_point t0 = Clock::now();
+      ~Excluded() { last += Clock::now() - t0; }
+    } excluded{last_collection};
     // What procmond's event source sent is stored first, so the rules see it.
     flush_events(true);
     std::vector<Rule> sigma;

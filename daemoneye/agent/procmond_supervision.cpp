@@ -31,6 +31,10 @@ class ExitLogger : public rt::Actor<ExitLogger, rto::ProcessExited> {
   void handle(rto::ProcessExited& e) {
     counters_->exits.fetch_add(1, std::memory_order_relaxed);
     if (e.requested) return;
+    if (e.status.signal == SIGKILL && take_asked_kill()) {
+      if (log_) log_(fmt::format("procmond (pid {}) was killed as the agent asked (no collections); restarting it", e.pid));
+      return;
+    }
     auto n = counters_->crashes.fetch_add(1, std::memory_order_relaxed) + 1;
     std::string how = e.status.code ? fmt::format("exited with code {}", *e.status.code)
                                     : fmt::format("was killed by signal {}", e.status.signal.value_or(0));
@@ -38,6 +42,13 @@ class ExitLogger : public rt::Actor<ExitLogger, rto::ProcessExited> {
   }
 
  private:
+  bool take_asked_kill() {
+    auto n = counters_->kills_asked.load(std::memory_order_relaxed);
+    while (n > 0 && !counters_->kills_asked.compare_exchange_weak(n, n - 1, std::memory_order_relaxed)) {
+    }
+    return n > 0;
+  }
+
   ProcmondCounters* counters_;  // owned by ProcmondSupervision::Impl, which outlives the actor system
   std::function<void(std::string_view)> log_;
 };
@@ -101,9 +112,14 @@ Result<void> ProcmondSupervision::kill_procmond() {
   auto children = impl_->supervisor.ask(rt::WhichChildren{}, 500ms);
   if (!children || children->empty()) return fail(ErrorCategory::unavailable, "procmond is not running (restarting?)");
   rto::ProcessRef process(children->front().ref.cell());
+  // Counted before it is sent: the exit may be seen before ask() returns.
+  impl_->counters.kills_asked.fetch_add(1, std::memory_order_relaxed);
   auto sent = process.ask(rto::SignalProcess{.signo = SIGKILL}, 500ms);
   if (!sent) return fail(ErrorCategory::unavailable, "procmond did not answer: " + sent.error().message);
-  if (!*sent) return std::unexpected(Error{category_of(sent->error()), sent->error().errno_value, sent->error().to_string()});
+  if (!*sent) {
+    impl_->counters.kills_asked.fetch_sub(1, std::memory_order_relaxed);
+    return std::unexpected(Error{category_of(sent->error()), sent->error().errno_value, sent->error().to_string()});
+  }
   return {};
 }
 

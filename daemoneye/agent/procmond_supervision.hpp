@@ -38,6 +38,9 @@ struct ProcmondOptions {
 struct ProcmondCounters {
   std::atomic<std::uint64_t> exits{0};    // every exit, requested or not
   std::atomic<std::uint64_t> crashes{0};  // exits nobody asked for
+  // SIGKILLs kill_procmond sent whose exit is not seen yet: that exit is the
+  // agent's own doing (no collections), not a crash.
+  std::atomic<std::uint64_t> kills_asked{0};
 };
 
 class ProcmondSupervision {

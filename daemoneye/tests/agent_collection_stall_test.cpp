@@ -87,6 +87,10 @@ class AgentCollectionStall : public ::testing::Test {
 };
 
 TEST_F(AgentCollectionStall, AStoppedProcmondIsStaleTheSigmaRulesStillRunAndSigcontRecovers) {
+  // 3 s scans: stale after 11 s, restarted after 40 s; all this test does
+  // between the SIGSTOP and the SIGCONT must fit in that (a busy CI machine
+  // included), so the margin is wide.
+  ad.write_config("", "3s");
   auto agent = start_agent();
   const pid_t procmond = procmond_of(*agent);
   ASSERT_GT(procmond, 0);
@@ -154,7 +158,32 @@ TEST_F(AgentCollectionStall, AProcmondThatStaysStoppedIsKilledAndRestarted) {
   ASSERT_TRUE(eventually([&] { return state_of(again = status()) == "running"; }, 60s)) << again.out << slurp(ad.log);
   const auto j = nlohmann::json::parse(again.out);
   EXPECT_EQ(j["status"]["collections"]["restarts"], 1) << again.out;
+  // The agent's own kill is no crash (daemoneye_procmond_restarts_total).
+  EXPECT_EQ(j["status"]["procmond"]["crashes"], 0) << again.out;
+  EXPECT_EQ(log_count("was killed as the agent asked"), 1u) << slurp(ad.log);
   EXPECT_EQ(::kill(procmond, 0), -1);  // the stopped one is gone (reaped by the agent)
+  stop(*agent);
+}
+
+// Review finding 1 of the stale detection: the agent's own rule pass is no
+// time procmond failed to send a collection. One rule runs 20 s each scan
+// (a query without end, stopped by rules.timeout), longer than the 15 s
+// after which a procmond without collections is killed (500 ms scans): the
+// agent must neither call the collections stale nor kill procmond for it.
+TEST_F(AgentCollectionStall, ASlowRulePassIsNotAStaleProcmond) {
+  write_file(ad.rules / "slow.yaml",
+             "id: slow-pass\nname: a rule that runs until rules.timeout\nseverity: low\n"
+             "query: WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+             "SELECT pid, name, cmdline, start_time FROM processes WHERE pid = (SELECT max(x) FROM c)\n");
+  ad.write_config("", "500ms", "timeout: 20s");
+  auto agent = start_agent();
+  const pid_t procmond = procmond_of(*agent);
+  ASSERT_GT(procmond, 0);
+  // Two passes of the slow rule after the first scan's.
+  ASSERT_TRUE(eventually([&] { return count_rows(db, "SELECT count(*) FROM scans") >= 3; }, 240s)) << slurp(ad.log);
+  EXPECT_GE(log_count("rule slow-pass failed"), 1u) << "the rule ran into rules.timeout\n" << slurp(ad.log);
+  EXPECT_EQ(log_count("no process collection"), 0u) << slurp(ad.log);
+  EXPECT_EQ(procmond_of(*agent), procmond) << slurp(ad.log);
   stop(*agent);
 }
 

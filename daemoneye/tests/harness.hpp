@@ -115,11 +115,14 @@ struct AgentDir {
 
   AgentDir() { fs::create_directories(rules); }
 
-  // config.yaml: the database in var/, a scan every 500 ms, rules/, and the
-  // JSON-lines file sink at `alerts`; `extra`: more top-level YAML lines.
-  void write_config(std::string_view extra = "") const {
-    write_file(config, "database: { path: " + var.string() + "/daemoneye.db }\n" +
-                           "scan: { interval: 500ms }\n" + "rules: { dir: " + rules.string() + " }\n" +
+  // config.yaml: the database in var/, a scan every `interval` (500 ms),
+  // rules/ (with `rules_extra`, e.g. "timeout: 20s"), and the JSON-lines file
+  // sink at `alerts`; `extra`: more top-level YAML lines.
+  void write_config(std::string_view extra = "", std::string_view interval = "500ms",
+                    std::string_view rules_extra = "") const {
+    write_file(config, "database: { path: " + var.string() + "/daemoneye.db }\n" + "scan: { interval: " +
+                           std::string(interval) + " }\n" + "rules: { dir: " + rules.string() +
+                           (rules_extra.empty() ? "" : ", " + std::string(rules_extra)) + " }\n" +
                            std::string(extra) + "alerts:\n  sinks:\n    - { type: file, path: " + var.string() +
                            "/alerts.jsonl, format: json }\n");
   }

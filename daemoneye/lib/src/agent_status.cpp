@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <thread>
 #include <tuple>
 
 #include "json_fields.hpp"
@@ -392,7 +393,9 @@ static Result<void> write_status_atomically(const std::filesystem::path& path, c
   return {};
 }
 
-Result<std::optional<AgentStatus>> read_status_file(const std::filesystem::path& path) {
+namespace {
+
+Result<std::optional<AgentStatus>> read_status_once(const std::filesystem::path& path) {
   osl::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
   if (!fd) {
     if (errno == ENOENT) return std::optional<AgentStatus>{};
@@ -419,6 +422,20 @@ Result<std::optional<AgentStatus>> read_status_file(const std::filesystem::path&
   // What the agent wrote does not read back: damaged, not malformed input.
   if (!s) return fail(ErrorCategory::corrupt, fmt::format("{}: {}", path.string(), s.error().message));
   return std::optional<AgentStatus>(std::move(*s));
+}
+
+}  // namespace
+
+Result<std::optional<AgentStatus>> read_status_file(const std::filesystem::path& path) {
+  // On a full disk the agent writes the file in place (no room for a
+  // temporary beside it): a read may meet half of that write. Read again a
+  // little later before calling the file damaged.
+  auto r = read_status_once(path);
+  for (int again = 0; again < 2 && !r && r.error().category == ErrorCategory::corrupt; ++again) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    r = read_status_once(path);
+  }
+  return r;
 }
 
 }  // namespace airssys::daemoneye
