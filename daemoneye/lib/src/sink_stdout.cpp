@@ -54,26 +54,32 @@ class StdoutSink final : public Sink {
     const auto deadline = Clock::now() + (stalled_ ? std::chrono::milliseconds(0) : kBatchBudget);
     std::uint64_t failed = 0;
     int first_error = 0;
+    // A line begun in an earlier batch is finished first: a line is never
+    // cut (a JSON reader would get a broken object).
+    if (!pending_.empty()) {
+      std::size_t written = 0;
+      first_error = write_line(pending_, deadline, written);
+      pending_.erase(0, written);
+    }
     for (const Delivery& d : batch) {
-      if (first_error == ETIMEDOUT) {  // out of time: the rest of the batch is not tried
+      if (first_error != 0) {  // the pending tail or time ran out: the rest is not tried
         ++failed;
         continue;
       }
-      std::string line = torn_ ? "\n" : "";
-      line += render(d, format_);
+      std::string line = render(d, format_);
       line += '\n';
       std::size_t written = 0;
       const int err = write_line(line, deadline, written);
-      if (err == 0) {
-        torn_ = false;
-        continue;
+      if (err == 0) continue;
+      first_error = err;
+      if (written > 0) {
+        pending_ = line.substr(written);  // kept (one line at most) and finished by a later batch
+      } else {
+        ++failed;
       }
-      torn_ = torn_ || written > 0;
-      ++failed;
-      if (first_error == 0 || err == ETIMEDOUT) first_error = err;
     }
     own_.reset();
-    if (failed == 0) {
+    if (first_error == 0) {
       stalled_ = false;
       report_.succeeded();
       return;
@@ -100,6 +106,12 @@ class StdoutSink final : public Sink {
       return;
     }
     const int flags = ::fcntl(fd_, F_GETFL);
+    // Opened again only as the agent was given it: a read-only fd 1 (a
+    // pipe's read end) must not become a writable one through /proc.
+    if (flags < 0 || (flags & O_ACCMODE) == O_RDONLY) {
+      way_ = Way::poll_first;
+      return;
+    }
     const std::string self = fmt::format("/proc/self/fd/{}", fd_);
     own_.reset(::open(self.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | (flags & O_APPEND)));
     // The same file as fd_, not one put at that path since.
@@ -163,7 +175,7 @@ class StdoutSink final : public Sink {
   osl::UniqueFd own_;  // Way::own_nonblocking, during a batch: our own description of fd_'s pipe or terminal
   Way way_ = Way::plain;
   FailureReporter report_;
-  bool torn_ = false;     // a line was cut short: the next one starts on a new line
+  std::string pending_;   // the unwritten end of a line begun: written first by the next batch
   bool stalled_ = false;  // the last batch ran out of time
 };
 

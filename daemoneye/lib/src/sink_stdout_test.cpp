@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <future>
@@ -119,6 +120,64 @@ TEST(StdoutSink, AReaderThatStopsReadingDoesNotBlockAndIsCountedAndLoggedOnce) {
   EXPECT_TRUE(after.ends_with("\n" + alert_to_json(last[0]) + "\n") || after == alert_to_json(last[0]) + "\n") << after;
   ASSERT_EQ(logged.size(), 2u);
   EXPECT_TRUE(logged[1].starts_with("stdout sink")) << logged[1];
+}
+
+// A line longer than the pipe holds, its reader stopped: the part that fit
+// is followed, once the reader reads again, by the rest of that very line
+// (kept by the sink) and then the next line. Before, the cut line was ended
+// with a newline: a broken JSON object on the reader's side.
+TEST(StdoutSink, ALineCutByAStalledReaderIsFinishedNotBroken) {
+  Pipe p;
+  ASSERT_GT(::fcntl(p.write.get(), F_SETPIPE_SZ, 4096), 0);
+  auto counters = std::make_shared<SinkCounters>();
+  auto sink = make_stdout_sink(SinkFormat::json, p.write.get(), counters, nullptr);
+  std::vector<Alert> big{make_alert("big", 1)};
+  big[0].rule_name = std::string(10000, 'x');  // one line of more than 4 KiB
+  deliver(*sink, big);                          // 4 KiB fit, then 500 ms without room
+  std::string seen;
+  char buf[4096];
+  const int flags = ::fcntl(p.read.get(), F_GETFL);
+  ASSERT_EQ(::fcntl(p.read.get(), F_SETFL, flags | O_NONBLOCK), 0);
+  for (ssize_t n; (n = ::read(p.read.get(), buf, sizeof buf)) > 0;) seen.append(buf, static_cast<std::size_t>(n));
+  ASSERT_EQ(::fcntl(p.read.get(), F_SETFL, flags), 0);
+  EXPECT_FALSE(seen.empty());
+  // The reader reads on (a thread, until the write end is closed). While
+  // the outage lasts a batch only tries, so batches (empty here: the
+  // agent's next scans) go on until the kept end of the line is through.
+  std::string rest;
+  std::atomic<std::size_t> read_bytes{0};
+  std::thread reader([&] {
+    char b[4096];
+    for (ssize_t n; (n = ::read(p.read.get(), b, sizeof b)) > 0;) {
+      rest.append(b, static_cast<std::size_t>(n));
+      read_bytes += static_cast<std::size_t>(n);
+    }
+  });
+  const std::size_t big_line = alert_to_json(big[0]).size() + 1;
+  EXPECT_TRUE(testing::eventually([&] {
+    deliver(*sink, std::vector<Alert>{});
+    return seen.size() + read_bytes.load() >= big_line;
+  }));
+  const std::vector<Alert> next{make_alert("next", 2)};
+  deliver(*sink, next);
+  p.write.reset();
+  reader.join();
+  EXPECT_EQ(seen + rest, alert_to_json(big[0]) + "\n" + alert_to_json(next[0]) + "\n");
+}
+
+// fd 1 given read-only (a pipe's read end): the sink must not make itself
+// a writable description of that pipe through /proc/self/fd. Before, the
+// reopen asked for O_WRONLY whatever fd 1 was, and the alert went into the
+// pipe the agent was only meant to read.
+TEST(StdoutSink, AReadOnlyStdoutIsNotReopenedForWriting) {
+  Pipe p;
+  auto counters = std::make_shared<SinkCounters>();
+  auto sink = make_stdout_sink(SinkFormat::json, p.read.get(), counters, nullptr);
+  deliver(*sink, std::vector<Alert>{make_alert("r", 1)});
+  EXPECT_EQ(counters->errors.load(), 1u);  // EBADF, as a write to fd 1 would be
+  p.write.reset();
+  char buf[64];
+  EXPECT_EQ(::read(p.read.get(), buf, sizeof buf), 0);  // nothing went into the pipe
 }
 
 }  // namespace
