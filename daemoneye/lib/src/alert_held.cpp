@@ -27,6 +27,26 @@ std::int64_t event_id_of(const ordered_json& row) {
   return it != row.end() && it->is_number_integer() ? it->get<std::int64_t>() : -1;
 }
 
+// The row with each string longer than HeldAlerts::kSampleStringMax cut
+// back to a UTF-8 character's start and marked with what was cut.
+std::string clipped_row(const ordered_json& row, const std::string& row_json) {
+  if (!row.is_object()) return row_json.substr(0, HeldAlerts::kSampleStringMax);
+  ordered_json out = row;
+  bool cut = false;
+  for (auto& [key, value] : out.items()) {
+    if (!value.is_string()) continue;
+    auto& text = value.get_ref<std::string&>();
+    if (text.size() <= HeldAlerts::kSampleStringMax) continue;
+    std::size_t end = HeldAlerts::kSampleStringMax;
+    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+    const std::size_t was = text.size();
+    text.resize(end);
+    text += fmt::format("…[{} bytes cut]", was - end);
+    cut = true;
+  }
+  return cut ? out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) : row_json;
+}
+
 }  // namespace
 
 HeldAlerts::HeldAlerts(std::chrono::seconds period) : period_(period.count() > 0 ? period.count() : 1) {}
@@ -45,11 +65,13 @@ void HeldAlerts::add(const Alert& a, std::int64_t now) {
     o.min_event = o.min_event < 0 ? id : std::min(o.min_event, id);
     o.max_event = std::max(o.max_event, id);
   }
-  if (o.sample.size() < kSampleMax) {
-    std::string shape = shape_of(a.row_json);
+  if (o.sample.size() < kSampleMax && o.sample_bytes < kSampleMaxBytes) {
+    std::string kept = clipped_row(row, a.row_json);
+    std::string shape = shape_of(kept);
     if (std::ranges::find(o.shapes, shape) == o.shapes.end()) {
+      o.sample_bytes += kept.size();
       o.shapes.push_back(std::move(shape));
-      o.sample.push_back(a.row_json);
+      o.sample.push_back(std::move(kept));
     }
   }
 }
@@ -104,6 +126,7 @@ std::vector<Alert> HeldAlerts::take_due(std::int64_t now, bool all) {
     o.count = 0;
     o.min_event = o.max_event = -1;
     o.sample.clear();
+    o.sample_bytes = 0;
     o.shapes.clear();
     o.last_told = now;
     ++o.told;

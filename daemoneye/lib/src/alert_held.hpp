@@ -40,6 +40,12 @@ inline constexpr std::string_view kRateLimitedTag = "daemoneye.rate_limited";
 class HeldAlerts {
  public:
   static constexpr std::size_t kSampleMax = 8;
+  // Each string of a sampled row is cut to this many bytes (at a UTF-8
+  // character's start, marked), and a sample stops growing past
+  // kSampleMaxBytes: a summary stays far below a bus message's 1 MiB
+  // whatever the rows hold (a 128 KiB cmdline).
+  static constexpr std::size_t kSampleStringMax = 1024;
+  static constexpr std::size_t kSampleMaxBytes = 64 * 1024;
 
   explicit HeldAlerts(std::chrono::seconds period);
 
@@ -60,6 +66,7 @@ class HeldAlerts {
     std::int64_t first = 0, last = 0;
     std::int64_t min_event = -1, max_event = -1;
     std::vector<std::string> sample;  // row JSON
+    std::size_t sample_bytes = 0;
     std::vector<std::string> shapes;  // of the sample's rows
     std::int64_t last_told = -1;      // -1: the outage is not told yet
     std::uint64_t told = 0;           // summaries so far

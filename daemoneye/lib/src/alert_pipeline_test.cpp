@@ -301,6 +301,36 @@ TEST_F(Pipeline, TheSampleIsBounded) {
   EXPECT_EQ(row["rate_limited"], 4999);
 }
 
+// Review finding 4: the summary is bounded in bytes, not rows: 8 rows with a
+// 128 KiB cmdline each are cut (each string to kSampleStringMax bytes, at a
+// UTF-8 character's start, marked), far below a bus message's 1 MiB.
+TEST_F(Pipeline, TheSampleIsBoundedInBytes) {
+  AlertsConfig c = with_file_sink();
+  c.rate_limit = 1;
+  auto p = make(c);
+  ASSERT_TRUE(p);
+  std::vector<Alert> batch;
+  for (int i = 0; i < 20; ++i) {
+    Alert a = make_alert("r", i);
+    std::string cmdline = std::string(static_cast<std::size_t>(i), 'a') + "x";  // a distinct shape each
+    while (cmdline.size() < 128 * 1024) cmdline += "é";                         // two bytes each
+    a.row_json = nlohmann::json{{"cmdline", cmdline}}.dump();
+    batch.push_back(std::move(a));
+  }
+  auto out = p->submit(batch, 0);
+  ASSERT_TRUE(out);
+  ASSERT_EQ(out->summaries, 1u);
+  const std::string& summary = out->raised.back().row_json;
+  EXPECT_LT(summary.size(), 64u * 1024u);
+  const auto row = nlohmann::json::parse(summary);  // valid UTF-8 after the cuts
+  ASSERT_EQ(row["sample"].size(), 8u);
+  for (const auto& s : row["sample"]) {
+    const auto cmdline = s["cmdline"].get<std::string>();
+    EXPECT_LE(cmdline.size(), 1100u);
+    EXPECT_NE(cmdline.find("bytes cut]"), std::string::npos) << cmdline.substr(0, 80);
+  }
+}
+
 // A ledger that refuses the batch keeps the held-back state: the next scan's
 // submit tells it.
 TEST_F(Pipeline, HeldBackAlertsOfABatchTheLedgerRefusedAreNotCounted) {
