@@ -38,6 +38,17 @@ struct Pipe {
     for (ssize_t n; (n = ::read(read.get(), buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
     return out;
   }
+  // What the pipe holds now, without waiting for more; the read end's
+  // flags as they were afterwards.
+  std::string take_available() {
+    std::string out;
+    char buf[4096];
+    const int flags = ::fcntl(read.get(), F_GETFL);
+    EXPECT_EQ(::fcntl(read.get(), F_SETFL, flags | O_NONBLOCK), 0);
+    for (ssize_t n; (n = ::read(read.get(), buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+    EXPECT_EQ(::fcntl(read.get(), F_SETFL, flags), 0);
+    return out;
+  }
 };
 
 TEST(StdoutSink, HumanLines) {
@@ -108,12 +119,7 @@ TEST(StdoutSink, AReaderThatStopsReadingDoesNotBlockAndIsCountedAndLoggedOnce) {
   EXPECT_EQ(::fcntl(p.write.get(), F_GETFL) & O_NONBLOCK, 0);  // theirs as it was
 
   // The reader reads again: the next alert is written as a whole line.
-  std::string seen;
-  char buf[4096];
-  const int flags = ::fcntl(p.read.get(), F_GETFL);
-  ASSERT_EQ(::fcntl(p.read.get(), F_SETFL, flags | O_NONBLOCK), 0);
-  for (ssize_t n; (n = ::read(p.read.get(), buf, sizeof buf)) > 0;) seen.append(buf, static_cast<std::size_t>(n));
-  ASSERT_EQ(::fcntl(p.read.get(), F_SETFL, flags), 0);
+  (void)p.take_available();
   const std::vector<Alert> last{make_alert("after", 1)};
   deliver(*sink, last);
   const std::string after = p.drain();
@@ -134,12 +140,7 @@ TEST(StdoutSink, ALineCutByAStalledReaderIsFinishedNotBroken) {
   std::vector<Alert> big{make_alert("big", 1)};
   big[0].rule_name = std::string(10000, 'x');  // one line of more than 4 KiB
   deliver(*sink, big);                          // 4 KiB fit, then 500 ms without room
-  std::string seen;
-  char buf[4096];
-  const int flags = ::fcntl(p.read.get(), F_GETFL);
-  ASSERT_EQ(::fcntl(p.read.get(), F_SETFL, flags | O_NONBLOCK), 0);
-  for (ssize_t n; (n = ::read(p.read.get(), buf, sizeof buf)) > 0;) seen.append(buf, static_cast<std::size_t>(n));
-  ASSERT_EQ(::fcntl(p.read.get(), F_SETFL, flags), 0);
+  std::string seen = p.take_available();
   EXPECT_FALSE(seen.empty());
   // The reader reads on (a thread, until the write end is closed). While
   // the outage lasts a batch only tries, so batches (empty here: the
