@@ -319,16 +319,26 @@ struct LocalSleeper {
   }
 };
 
-TEST(CollectorStall, AProcessOnAStalledFuseMountIsPartialAndTheScanGoesOn) {
-  if (::access("/dev/fuse", R_OK | W_OK) != 0) GTEST_SKIP() << "no usable /dev/fuse: cannot mount a FUSE file system here";
-  if (::geteuid() != 0) GTEST_SKIP() << "mounting a FUSE file system needs root (CAP_SYS_ADMIN)";
+// Each test: a temp dir with an empty mount point `mnt` and `local`, a
+// copy of /bin/sleep on the temp dir's own file system. Skipped where a
+// FUSE file system cannot be mounted. Nothing here starts a thread, so a
+// test's StalledMount still forks before any thread of ours exists.
+class CollectorStall : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::access("/dev/fuse", R_OK | W_OK) != 0) GTEST_SKIP() << "no usable /dev/fuse: cannot mount a FUSE file system here";
+    if (::geteuid() != 0) GTEST_SKIP() << "mounting a FUSE file system needs root (CAP_SYS_ADMIN)";
+    fs::create_directory(mnt);
+    fs::copy_file("/bin/sleep", local);
+    fs::permissions(local, fs::perms::owner_all);
+  }
 
   testing::TempDir tmp;
   const fs::path mnt = tmp.path() / "mnt";
-  fs::create_directory(mnt);
   const fs::path local = tmp.path() / "local sleep";
-  fs::copy_file("/bin/sleep", local);
-  fs::permissions(local, fs::perms::owner_all);
+};
+
+TEST_F(CollectorStall, AProcessOnAStalledFuseMountIsPartialAndTheScanGoesOn) {
 
   StalledMount m(mnt, "/bin/sleep");  // forked before any thread of ours exists
   ASSERT_GT(m.server, 0);
@@ -403,16 +413,7 @@ TEST(CollectorStall, AProcessOnAStalledFuseMountIsPartialAndTheScanGoesOn) {
 // later are not even tried, and a process on another file system is read in
 // full. Before, each path was remembered apart: with fs_stuck_max 2 the
 // third stall found no thread, and every image after it went unread.
-TEST(CollectorStall, ManyExecutablesOnOneStalledMountTakeOneThread) {
-  if (::access("/dev/fuse", R_OK | W_OK) != 0) GTEST_SKIP() << "no usable /dev/fuse: cannot mount a FUSE file system here";
-  if (::geteuid() != 0) GTEST_SKIP() << "mounting a FUSE file system needs root (CAP_SYS_ADMIN)";
-
-  testing::TempDir tmp;
-  const fs::path mnt = tmp.path() / "mnt";
-  fs::create_directory(mnt);
-  const fs::path local = tmp.path() / "local sleep";
-  fs::copy_file("/bin/sleep", local);
-  fs::permissions(local, fs::perms::owner_all);
+TEST_F(CollectorStall, ManyExecutablesOnOneStalledMountTakeOneThread) {
 
   StalledMount m(mnt, "/bin/sleep", kMaxRunners);
   ASSERT_GT(m.server, 0);
@@ -447,13 +448,7 @@ TEST(CollectorStall, ManyExecutablesOnOneStalledMountTakeOneThread) {
 // 1.9 s, under fs_stall): never "stalled", it used to cost every process on
 // it that much, each collection. Now one slow call marks its device slow for
 // the rest of the collection: the other runners there are partial at once.
-TEST(CollectorStall, ASlowFileSystemCostsOneCallPerCollection) {
-  if (::access("/dev/fuse", R_OK | W_OK) != 0) GTEST_SKIP() << "no usable /dev/fuse: cannot mount a FUSE file system here";
-  if (::geteuid() != 0) GTEST_SKIP() << "mounting a FUSE file system needs root (CAP_SYS_ADMIN)";
-
-  testing::TempDir tmp;
-  const fs::path mnt = tmp.path() / "mnt";
-  fs::create_directory(mnt);
+TEST_F(CollectorStall, ASlowFileSystemCostsOneCallPerCollection) {
   StalledMount m(mnt, "/bin/sleep", kMaxRunners, 600);
   ASSERT_GT(m.server, 0);
   ASSERT_GT(m.runner, 0) << "the FUSE server did not start (exit status " << m.stop() << ")";
