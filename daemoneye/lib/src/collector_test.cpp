@@ -74,6 +74,13 @@ struct Child {
 };
 
 std::unique_ptr<Collector> collector(CollectorOptions o = {}) {
+  // These tests check what is collected; the stall and slow-call bounds have
+  // their own test (collector_stall_test). On a busy machine one read of a
+  // cold binary can take longer than the 250 ms that makes a device "slow",
+  // and the rest of the collection would then skip every image on it.
+  o.fs_stall = std::chrono::minutes(2);
+  o.fs_slow = std::chrono::minutes(1);
+  o.fs_budget = std::chrono::minutes(10);
   auto c = Collector::create(std::move(o));
   EXPECT_TRUE(c) << c.error().to_string();
   return c ? std::move(*c) : nullptr;

@@ -194,16 +194,21 @@ Result<void> NatsForwarder::publish(const NatsSpool::Message& m, const std::stri
               fmt::format("publish: {}", nats_status_text(s)));
 }
 
-void NatsForwarder::drop_front(std::uint64_t seq) {
+void NatsForwarder::drop_front(std::uint64_t seq, std::atomic<std::uint64_t>& outcome) {
   Result<void> removed;
   std::optional<NatsSpool::Compaction> compaction;
-  std::size_t before = 0, after = 0;
   {
     const std::lock_guard lock(mu_);
-    before = spool_->size();
+    const std::size_t before = spool_->size();
     removed = spool_->ack(seq);
-    after = spool_->size();
+    const std::size_t after = spool_->size();
     if (after == 0) overflowing_ = false;
+    // Counted under the lock that drain() reads the spool size under: whoever
+    // sees the spool without the message also sees it counted. The gauge
+    // moves before the outcome (release; stats() reads acked first, acquire),
+    // so no reader sees a message acked and still spooled.
+    counters_->nats_spooled.fetch_sub(before - after, std::memory_order_relaxed);
+    outcome.fetch_add(1, std::memory_order_release);
     if (spool_->compaction_due()) compaction = spool_->begin_compaction();
   }
   if (compaction) {
@@ -220,7 +225,6 @@ void NatsForwarder::drop_front(std::uint64_t seq) {
     }
     if (!done) publish_report_.log(fmt::format("{}: compacting the spool: {} (tried again later)", name_, done.error().message));
   }
-  counters_->nats_spooled.fetch_sub(before - after, std::memory_order_relaxed);
   if (!removed) {
     publish_report_.log(fmt::format("{}: {} (the message may be sent again after a restart)", name_,
                                     removed.error().message));
@@ -254,12 +258,7 @@ void NatsForwarder::run() {
     const Result<void> sent = publish(*m, subject);
     count_reconnects();
     if (sent) {
-      // Counted acked once it has left the spool (release; stats() reads
-      // acked first, acquire): whoever sees acked == N also sees the spool
-      // and nats_spooled without those N, never an acked message still
-      // spooled.
-      drop_front(m->seq);
-      counters_->nats_acked.fetch_add(1, std::memory_order_release);
+      drop_front(m->seq, counters_->nats_acked);
       publish_report_.succeeded();
       backoff = kFirstBackoff;
       continue;
@@ -271,8 +270,7 @@ void NatsForwarder::run() {
     const auto category = sent.error().category;
     if (category == ErrorCategory::resource_exhausted || category == ErrorCategory::invalid_input) {
       publish_report_.failed(fmt::format("{}; dropped", sent.error().message));
-      counters_->nats_dropped.fetch_add(1, std::memory_order_relaxed);
-      drop_front(m->seq);
+      drop_front(m->seq, counters_->nats_dropped);
       continue;
     }
     // The cause is the message before its parenthesis: "not connected: no

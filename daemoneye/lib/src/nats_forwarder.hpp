@@ -24,7 +24,9 @@
 
 #include <airssys/daemoneye/config.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -78,7 +80,9 @@ class NatsForwarder {
   NatsForwarder(const SinkConfig& config, NatsForwarderOptions options, std::unique_ptr<NatsSpool> spool,
                 std::unique_ptr<NatsConnection> nc, JsCtxPtr js, std::shared_ptr<SinkCounters> counters, SinkLog log);
   [[nodiscard]] Result<void> publish(const NatsSpool::Message& m, const std::string& subject);
-  void drop_front(std::uint64_t seq);
+  // Takes the message off the spool and counts it in `outcome` (acked or
+  // dropped) under the same lock.
+  void drop_front(std::uint64_t seq, std::atomic<std::uint64_t>& outcome);
   void count_reconnects();
   void run();
 
