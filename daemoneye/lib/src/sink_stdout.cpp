@@ -13,9 +13,15 @@
 // /proc/self/fd/N for each batch (a description of our own, O_NONBLOCK); a socket
 // (systemd's journal stream) is written with send(MSG_DONTWAIT); a regular
 // file or a block device is written as it is (a slow disk delays briefly,
-// as the file sink's does). If the reopen fails, each write waits for room
-// with poll() first, which bounds every wait but a line larger than the
-// room poll reported.
+// as the file sink's does). If the reopen fails (no /proc, a pipe or
+// terminal of another user the agent may write but not open), each write
+// waits for room with poll() first, within the same budget, and writes at
+// most PIPE_BUF bytes: once poll says a pipe has room (one free page) that
+// much goes in without blocking, so a line larger than the pipe's free space
+// is written in pieces, and what the budget leaves unwritten is kept as on
+// the main path. (Another writer filling the pipe between our poll and our
+// write can still make that one write wait; so can a terminal with less than
+// PIPE_BUF of room.)
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -24,7 +30,9 @@
 
 #include <airssys/osl/unique_fd.hpp>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>  // PIPE_BUF
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -132,18 +140,23 @@ class StdoutSink final : public Sink {
       case Way::own_nonblocking:
         return ::write(own_.get(), rest.data(), rest.size());
       case Way::plain:
-      case Way::poll_first:
         return ::write(fd_, rest.data(), rest.size());
+      case Way::poll_first:
+        // fd_ blocks: no more than fits once poll() reported room.
+        return ::write(fd_, rest.data(), std::min<std::size_t>(rest.size(), PIPE_BUF));
     }
     return -1;
   }
 
-  // Waits until the descriptor takes more or `deadline` passes.
+  // Waits until the descriptor takes more or `deadline` passes. Past the
+  // deadline it still looks once without waiting: a batch of a stalled
+  // outage (no budget) must find the room a reader has made meanwhile, as
+  // Way::poll_first asks before every write.
   bool wait_for_room(Clock::time_point deadline) const {
     const int fd = way_ == Way::own_nonblocking ? own_.get() : fd_;
     for (;;) {
-      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
-      if (left.count() <= 0) return false;
+      const auto left = std::max(std::chrono::milliseconds(0),
+                                 std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()));
       pollfd p{.fd = fd, .events = POLLOUT, .revents = 0};
       const int n = ::poll(&p, 1, static_cast<int>(left.count()));
       if (n < 0 && errno == EINTR) continue;

@@ -1,5 +1,7 @@
 // The stdout sink writing into a real pipe.
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -179,6 +181,86 @@ TEST(StdoutSink, AReadOnlyStdoutIsNotReopenedForWriting) {
   p.write.reset();
   char buf[64];
   EXPECT_EQ(::read(p.read.get(), buf, sizeof buf), 0);  // nothing went into the pipe
+}
+
+// The fallback (probe of session 13's stdout fix): when fd 1 cannot be
+// opened again through /proc/self/fd (here: a pipe of root's, written by a
+// process that became nobody, which may write its inherited end but not
+// open the pipe), a line larger than the pipe's free space must not block
+// the agent either. The writer, a child that switched to nobody, hands a
+// line of more than 64 KiB to a pipe nobody reads: its deliver() returns
+// within the budget, and once the pipe is read again the rest of that very
+// line follows, then the next line. Before, the write of the whole line
+// after poll() blocked until someone read.
+TEST(StdoutSink, TheFallbackWithoutReopenDoesNotBlockOnALineLargerThanThePipe) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to run the writer as another user";
+  Pipe data, report, go;  // report: child -> parent; go: parent -> child
+  std::vector<Alert> big{make_alert("big", 1)};
+  big[0].rule_name = std::string(100000, 'x');  // one line of more than the pipe's 64 KiB
+  const std::vector<Alert> next{make_alert("next", 2)};
+  const std::string big_line = alert_to_json(big[0]) + "\n";
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) ::_exit(10);
+    // The setting this test is about: the sink cannot reopen fd 1's pipe.
+    const std::string self = "/proc/self/fd/" + std::to_string(data.write.get());
+    if (::open(self.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC) >= 0) ::_exit(11);
+    auto sink = make_stdout_sink(SinkFormat::json, data.write.get(), std::make_shared<SinkCounters>(), nullptr);
+    deliver(*sink, big);
+    if (::write(report.write.get(), "d", 1) != 1) ::_exit(12);
+    // The agent's later batches (empty here) until the parent has read the
+    // big line's start and reads on; then the next alert.
+    for (;;) {
+      deliver(*sink, std::vector<Alert>{});
+      pollfd p{.fd = go.read.get(), .events = POLLIN, .revents = 0};
+      if (::poll(&p, 1, 10) > 0) break;
+    }
+    deliver(*sink, next);
+    ::_exit(0);
+  }
+  data.write.reset();
+  report.write.reset();
+  go.read.reset();
+  // A generous bound so that the test ends either way.
+  pollfd p{.fd = report.read.get(), .events = POLLIN, .revents = 0};
+  const bool returned = ::poll(&p, 1, 60000) == 1;
+  if (!returned) ::kill(pid, SIGKILL);  // our child, by its pid
+  const std::string seen = data.take_available();
+  if (!returned) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    FAIL() << "deliver() blocked on a line larger than the pipe; " << seen.size() << " bytes were written";
+  }
+  char d = 0;
+  if (::read(report.read.get(), &d, 1) != 1) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    FAIL() << "the writer ended before it wrote: exit " << WEXITSTATUS(status) << " (11: the reopen worked)";
+  }
+  EXPECT_FALSE(seen.empty());
+  EXPECT_LT(seen.size(), big_line.size());
+  // The line's start, not cut by a newline (compared as a bool: the line is 100 KB).
+  EXPECT_TRUE(seen == big_line.substr(0, seen.size())) << seen.size() << " bytes";
+  std::string rest;
+  std::atomic<std::size_t> read_bytes{0};
+  std::thread reader([&] {
+    char b[4096];
+    for (ssize_t n; (n = ::read(data.read.get(), b, sizeof b)) > 0;) {
+      rest.append(b, static_cast<std::size_t>(n));
+      read_bytes += static_cast<std::size_t>(n);
+    }
+  });
+  EXPECT_TRUE(testing::eventually([&] { return seen.size() + read_bytes.load() >= big_line.size(); }));
+  EXPECT_EQ(::write(go.write.get(), "g", 1), 1);
+  int status = 0;
+  EXPECT_EQ(::waitpid(pid, &status, 0), pid);
+  reader.join();  // EOF: the child's end is closed with it
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  const std::string expected = big_line + alert_to_json(next[0]) + "\n";
+  const std::string got = seen + rest;
+  EXPECT_TRUE(got == expected) << got.size() << " bytes, expected " << expected.size() << "; the last of them: "
+                               << got.substr(got.size() - std::min<std::size_t>(200, got.size()));
 }
 
 }  // namespace
