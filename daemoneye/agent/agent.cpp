@@ -518,7 +518,16 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
                      .restart_initial = config.procmond.restart_initial,
                      .restart_max = config.procmond.restart_max,
                      .log_info = [](std::string_view m) { spdlog::info("{}", m); },
-                     .log_error = [](std::string_view m) { spdlog::error("{}", m); }};
+                     .log_error = [](std::string_view m) { spdlog::error("{}", m); },
+                     .before_spawn = {}};
+  // procmond.path, held to the owner/mode rule at start, is held to it
+  // again before every restart (a crash, a stale procmond killed): a binary
+  // or a directory above it made writable by others since is not run as
+  // root; the restart is refused, logged, counted and tried again after the
+  // backoff. (The default, beside the agent, is not checked: whoever can
+  // replace it can replace the agent.)
+  if (!config.procmond.path.empty())
+    po.before_spawn = [procmond] { return check_trusted_path(procmond, "procmond.path"); };
   auto sup = ProcmondSupervision::start(std::move(po));
   if (!sup) return std::unexpected(sup.error());
   impl->procmond = std::move(*sup);

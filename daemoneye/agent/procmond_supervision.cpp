@@ -72,6 +72,35 @@ rules:
   return *p;
 }
 
+// The supervisor calls a child spec's start for the first spawn and for
+// every restart: `check` goes first each time. A refusal is a failed start,
+// which the supervisor handles as an exit (the backoff, then another try);
+// the ProcessActor never exists, so no ProcessExited tells ExitLogger, and
+// the refusal is logged and counted here.
+//
+// The check and the spawn are not one step: airssys-osl then resolves the
+// path again, opens the file it names (O_PATH, beneath the directory it
+// pinned, no symbolic link followed) and runs it through that descriptor
+// (execveat AT_EMPTY_PATH). Once the check passed, the file and every
+// directory above it are writable by root or our user only, so only they
+// could change what osl opens in between.
+using StartFn = std::function<std::expected<rt::AnyRef, rt::Error>(rt::ActorSystem&, const rt::AnyRef&)>;
+StartFn checked_start(StartFn start, std::function<Result<void>()> check, ProcmondCounters* counters,
+                      std::function<void(std::string_view)> log) {
+  return [start = std::move(start), check = std::move(check), counters, log = std::move(log)](
+             rt::ActorSystem& sys, const rt::AnyRef& parent) -> std::expected<rt::AnyRef, rt::Error> {
+    if (auto ok = check(); !ok) {
+      const auto n = counters->spawns_refused.fetch_add(1, std::memory_order_relaxed) + 1;
+      std::string message = fmt::format("procmond not started: {} (refusal {} since start; tried again after the "
+                                        "restart backoff)",
+                                        ok.error().message, n);
+      if (log) log(message);
+      return std::unexpected(rt::Error{rt::ErrorCategory::start_failed, std::move(message)});
+    }
+    return start(sys, parent);
+  };
+}
+
 }  // namespace
 
 struct ProcmondSupervision::Impl {
@@ -154,6 +183,8 @@ Result<std::unique_ptr<ProcmondSupervision>> ProcmondSupervision::start(Procmond
   po.spawn.stdout_ = osl::process::Stdio::inherit();
   po.spawn.stderr_ = osl::process::Stdio::inherit();
   auto spec = rto::process_spec("procmond", rt::Restart::permanent, std::move(po));
+  if (options.before_spawn) spec.start = checked_start(std::move(spec.start), std::move(options.before_spawn),
+                                                       &impl->counters, options.log_error);
   // A crash loop is slowed by the backoff, never given up on: the intensity
   // is far above what the backoff lets happen within the period.
   rt::SupervisorFlags flags{.strategy = rt::Strategy::one_for_one,

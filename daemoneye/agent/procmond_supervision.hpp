@@ -33,6 +33,13 @@ struct ProcmondOptions {
   std::chrono::milliseconds restart_initial{500};
   std::chrono::milliseconds restart_max{30000};
   std::function<void(std::string_view)> log_info, log_error;  // called on rt worker threads
+  // Asked right before every spawn, the first and each restart (on an rt
+  // worker thread): an error refuses that spawn. A refused restart is
+  // logged, counted (spawns_refused) and tried again after the backoff, as
+  // a crash is; a refused first spawn fails start(). The agent holds
+  // procmond.path to the owner/mode rule here (path_trust.hpp), so a binary
+  // or directory made writable by others after the start is not run.
+  std::function<Result<void>()> before_spawn;
 };
 
 struct ProcmondCounters {
@@ -41,6 +48,8 @@ struct ProcmondCounters {
   // SIGKILLs kill_procmond sent whose exit is not seen yet: that exit is the
   // agent's own doing (no collections), not a crash.
   std::atomic<std::uint64_t> kills_asked{0};
+  // Spawns ProcmondOptions::before_spawn refused (each retried after the backoff).
+  std::atomic<std::uint64_t> spawns_refused{0};
 };
 
 class ProcmondSupervision {

@@ -141,6 +141,7 @@ void StatusReporter::write() {
   if (s.state == AgentState::running) {
     s.procmond.exits = procmond_.counters().exits.load(std::memory_order_relaxed);
     s.procmond.crashes = procmond_.counters().crashes.load(std::memory_order_relaxed);
+    s.procmond.spawns_refused = procmond_.counters().spawns_refused.load(std::memory_order_relaxed);
     const auto pid = procmond_.procmond_pid();
     s.procmond.running = pid.has_value();
     s.procmond.pid = pid.value_or(-1);

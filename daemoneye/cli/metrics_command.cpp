@@ -172,6 +172,9 @@ void agent_metrics(Exposition& m, const AgentStatus& s, const LivenessReport& l)
   m.family("daemoneye_procmond_restarts_total", "counter",
            "Times procmond exited unasked (crashed) and was restarted since the agent started.");
   m.sample(s.procmond.crashes);
+  m.family("daemoneye_procmond_spawns_refused_total", "counter",
+           "Starts of procmond refused because procmond.path failed the owner/mode check (each tried again).");
+  m.sample(s.procmond.spawns_refused);
   if (!s.procmond_status) return;
   const ProcmondStatus& p = *s.procmond_status;
   m.family("daemoneye_event_tier", "gauge",

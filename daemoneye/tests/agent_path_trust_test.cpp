@@ -233,6 +233,69 @@ TEST(AgentPathTrust, AReloadRefusesKeysAndRulesOfAnotherUsersDirectory) {
   EXPECT_EQ(agent->wait().value_or(-1), 0) << slurp(f.log);
 }
 
+// procmond.path is held to the rule before every restart too, not only at
+// start (session 14, gap 1): its directory made writable by everyone, then
+// the binary swapped for a group-writable copy, each after the start and
+// followed by procmond's death. Neither is run: each restart is refused,
+// logged, counted (status.json procmond.spawns_refused) and tried again
+// after the backoff; once the path is safe again procmond runs. Before,
+// the restart ran whatever the path held then, as root.
+TEST(AgentPathTrust, ARestartOfProcmondChecksItsPathAgain) {
+  NEEDS_ROOT();
+  TrustFixture f;
+  write_self_rule(f.rules);
+  const fs::path bin = f.dir_of(f.dir / "bin", 0755);
+  const fs::path prog = bin / "procmond";
+  fs::copy_file(procmond_bin(), prog);
+  ASSERT_EQ(::chmod(prog.c_str(), 0755), 0);
+  f.config_with("procmond: { path: " + prog.string() + ", restart_initial: 100ms, restart_max: 1s }\n");
+  auto agent = f.start_agent();
+  EXPECT_TRUE(eventually([&] { return !f.alert_lines().empty(); })) << slurp(f.log);
+  const auto procmond = [&] { return children_named(agent->pid(), "procmond"); };
+  const auto kill_procmond = [&] {
+    const auto pids = procmond();
+    ASSERT_EQ(pids.size(), 1u) << slurp(f.log);
+    ASSERT_EQ(::kill(pids.front(), SIGKILL), 0);  // the agent's child, started by this test's agent
+  };
+  const auto count = [&](const std::string& text) {
+    const std::string log = slurp(f.log);
+    std::size_t n = 0;
+    for (auto at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) ++n;
+    return n;
+  };
+  // Two refusals in a row: the first restart was refused and so was the
+  // one after the backoff; no procmond ran in between (a running one would
+  // not have been restarted again).
+  const auto refused_twice = [&](const std::string& why) {
+    const std::string line = "procmond not started: procmond.path: refusing " + why;
+    EXPECT_TRUE(eventually([&] { return count(line) >= 2; })) << line << "\n" << slurp(f.log);
+    EXPECT_TRUE(procmond().empty()) << slurp(f.log);
+  };
+
+  ASSERT_EQ(::chmod(bin.c_str(), 0777), 0);
+  kill_procmond();
+  refused_twice("directory " + bin.string() + " above " + prog.string() + ": " + kEveryone + " (mode 0777)");
+  const fs::path status = f.var / "status.json";
+  EXPECT_TRUE(eventually([&] {
+    auto j = nlohmann::json::parse(slurp(status), nullptr, false);
+    return !j.is_discarded() && j["procmond"].value("spawns_refused", 0) >= 2 && !j["procmond"].value("running", true);
+  })) << slurp(status);
+
+  // The directory is safe again, but the binary was swapped for a copy its
+  // group may write.
+  const fs::path swapped = bin / "procmond.new";
+  fs::copy_file(procmond_bin(), swapped);
+  ASSERT_EQ(::chmod(swapped.c_str(), 0775), 0);
+  ASSERT_EQ(::rename(swapped.c_str(), prog.c_str()), 0);
+  ASSERT_EQ(::chmod(bin.c_str(), 0755), 0);
+  refused_twice(prog.string() + ": it is writable by its group (mode 0775)");
+
+  // Made safe: the next try after the backoff runs it.
+  ASSERT_EQ(::chmod(prog.c_str(), 0755), 0);
+  EXPECT_TRUE(eventually([&] { return procmond().size() == 1; })) << slurp(f.log);
+  stop_agent(*agent, f.log);
+}
+
 // The state directories: each is the agent's own (0700), but sits in one
 // nobody owns, who could rename it away and put another in its place.
 TEST(AgentPathTrust, StateDirectoriesUnderADirectoryOfAnotherUserAreRefused) {

@@ -118,7 +118,8 @@ constexpr auto kProcmondFields = std::tuple{
     json_member("running", &Procmond::running),
     json_member("pid", &Procmond::pid),
     json_member("exits", &Procmond::exits),
-    json_member("crashes", &Procmond::crashes)};
+    json_member("crashes", &Procmond::crashes),
+    json_member("spawns_refused", &Procmond::spawns_refused, /*optional=*/true)};
 
 // An object read with one table; where: the path of `j` for messages.
 template <class S, class Fields>

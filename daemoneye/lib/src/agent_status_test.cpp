@@ -46,7 +46,7 @@ AgentStatus sample() {
                          .store_us = 2000, .rules_us = 9000, .alerts = 1, .rule_errors = 13};
   s.alerts = {.raised = 7, .deduplicated = 30, .rate_limited = 2, .sink_errors = 14};
   s.nats = NatsSinkCounters{.published = 19, .acked = 16, .spooled = 21, .dropped = 22, .reconnects = 23};
-  s.procmond = {.running = true, .pid = 4243, .exits = 32, .crashes = 33};
+  s.procmond = {.running = true, .pid = 4243, .exits = 32, .crashes = 33, .spawns_refused = 58};
   // The last report came from the procmond before the current one (it crashed).
   // sources in EventSource's order: poll, proc_connector, ebpf.
   s.procmond_status = ProcmondStatus{.time = 1796392807,
@@ -98,6 +98,7 @@ void expect_same(const AgentStatus& a, const AgentStatus& b) {
   EXPECT_EQ(a.procmond.pid, b.procmond.pid);
   EXPECT_EQ(a.procmond.exits, b.procmond.exits);
   EXPECT_EQ(a.procmond.crashes, b.procmond.crashes);
+  EXPECT_EQ(a.procmond.spawns_refused, b.procmond.spawns_refused);
   EXPECT_EQ(a.procmond_status_received, b.procmond_status_received);
   EXPECT_EQ(a.store_failing_since, b.store_failing_since);
   EXPECT_EQ(a.collections, b.collections);
@@ -341,6 +342,7 @@ constexpr std::string_view kFullStatusJson = R"json({
     "pid": 4243,
     "exits": 32,
     "crashes": 33,
+    "spawns_refused": 58,
     "status": {
       "budget_per_second": 4000,
       "pid": 4241,
@@ -436,6 +438,7 @@ constexpr std::string_view kFreshStatusJson = R"json({
     "pid": -1,
     "exits": 0,
     "crashes": 0,
+    "spawns_refused": 0,
     "status": null,
     "status_received": 0
   }
@@ -464,15 +467,15 @@ TEST(AgentStatus, EveryFieldIsCheckedAndNamed) {
   const std::size_t leaves = testing::expect_each_field_checked(
       nlohmann::json::parse(kFullStatusJson), "agent_status", testing::refusal_of(decode_agent_status),
       // failed_ledger: absent from an agent that predates it, read as 0.
-      // store.failing_since too (read as 0).
+      // store.failing_since and procmond.spawns_refused too (read as 0).
       [&](const std::string& path) {
         return refusal(path) || path == "agent_status.live_query.failed_ledger" ||
-               path == "agent_status.store.failing_since";
+               path == "agent_status.store.failing_since" || path == "agent_status.procmond.spawns_refused";
       },
       [&](const std::string& path, const nlohmann::json& good) {
         return refusal(path) ? std::string(": not a non-negative integer") : testing::json_get_type_error(path, good);
       });
-  EXPECT_EQ(leaves, 84u);  // every value of kFullStatusJson was tried
+  EXPECT_EQ(leaves, 85u);  // every value of kFullStatusJson was tried
 }
 
 // Every value differs from every other (json_test_util.hpp says why), and

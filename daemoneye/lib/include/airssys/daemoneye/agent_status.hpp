@@ -114,6 +114,9 @@ struct AgentStatus {
     std::int64_t pid = -1;            // -1 when not running
     std::uint64_t exits = 0;          // every exit, requested or not
     std::uint64_t crashes = 0;        // exits nobody asked for; each is followed by a restart
+    // Spawns refused because procmond.path no longer passed the owner/mode
+    // rule (each tried again after the backoff); absent from older agents.
+    std::uint64_t spawns_refused = 0;
   } procmond;
   // Writes the store refused and what waits for a retry (store_backlog.hpp).
   // Absent from files written before it existed: read as all zero.
