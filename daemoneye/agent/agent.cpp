@@ -835,6 +835,13 @@ void Agent::Impl::check_collections() {
 }
 
 void Agent::Impl::reload(const Config& c) {
+  // A secret of the configuration (NATS credentials, a TLS private key)
+  // readable by others is refused as at start: the reload as a whole, so
+  // that the operator hears of it now, not at the next restart (exit 2).
+  if (auto secrets = check_config_secrets(c); !secrets) {
+    spdlog::error("reload: refused, nothing changed: {}", secrets.error().message);
+    return;
+  }
   // The owner/mode rule of the start (check_config_paths) holds for what a
   // reload takes again: rules.dir's chain and each trusted key.
   const Result<void> dir_trusted = check_trusted_path(c.rules.dir, "rules.dir");

@@ -296,6 +296,66 @@ TEST(AgentPathTrust, ARestartOfProcmondChecksItsPathAgain) {
   stop_agent(*agent, f.log);
 }
 
+// A secret the configuration names (NATS credentials, a TLS private key)
+// readable by others stops the agent at start (exit 2) and refuses a
+// reload, naming the key, the path, the mode and `chmod 600`, as ssh does
+// for a private key (session 14, gap 2). Before, the agent used them.
+TEST(AgentPathTrust, SecretsReadableByOthersAreRefusedAtStartAndAtAReload) {
+  NEEDS_ROOT();
+  TrustFixture f;
+  const auto refusal = [](const std::string& key, const fs::path& p, const std::string& who, const std::string& mode) {
+    return key + ": refusing " + p.string() + ": it is a secret and readable by " + who + " (mode " + mode +
+           "); only its owner may read it (chmod 600 " + p.string() + ")";
+  };
+  const fs::path creds = f.file_of(f.dir / "events.creds", "not read\n", 0644);
+  const std::string events = fmt::format("events:\n  nats: {{ url: 'nats://127.0.0.1:1', stream: EVENTS, spool: {{ dir: "
+                                         "{} }}, credentials: {} }}\n",
+                                         (f.var / "events-spool").string(), creds.string());
+  f.config_with(events);
+  f.expect_refused(refusal("events.nats: credentials", creds, "everyone", "0644"));
+
+  const fs::path key = f.file_of(f.dir / "client.key", "not read\n", 0640);
+  const fs::path cert = f.file_of(f.dir / "client.pem", "not read\n", 0644);  // public: not refused
+  f.config_with(fmt::format("alerts:\n  sinks:\n    - {{ type: nats, url: 'nats://127.0.0.1:1', stream: ALERTS, "
+                            "spool: {{ dir: {} }}, tls_cert: {}, tls_key: {} }}\n",
+                            (f.var / "spool").string(), cert.string(), key.string()),
+                true);
+  fs::remove(f.log);
+  f.expect_refused(refusal("alerts.sinks #1: tls_key", key, "its group", "0640"));
+
+  const fs::path lq = f.file_of(f.dir / "lq.creds", "not read\n", 0604);
+  const fs::path pub = f.file_of(f.dir / "op.pub.pem",
+                                 "-----BEGIN PUBLIC KEY-----\n"
+                                 "MCowBQYDK2VwAyEA4u+Pd4MxbBXTZPlFrORSJ1IGhnRT4weA3cGGz/gDdCY=\n"
+                                 "-----END PUBLIC KEY-----\n",
+                                 0644);  // public: not refused
+  f.config_with(fmt::format("live_query:\n  enabled: true\n  url: 'nats://127.0.0.1:1'\n  trusted_keys: [{}]\n"
+                            "  credentials: {}\n",
+                            pub.string(), lq.string()));
+  fs::remove(f.log);
+  f.expect_refused(refusal("live_query.credentials", lq, "everyone", "0604"));
+
+  // At a reload: the credentials were 0600 at start, 0644 by the SIGHUP.
+  write_self_rule(f.rules);
+  ASSERT_EQ(::chmod(creds.c_str(), 0600), 0);
+  f.config_with(events);
+  fs::remove(f.log);
+  auto agent = f.start_agent();
+  EXPECT_TRUE(eventually([&] { return !f.alert_lines().empty(); })) << slurp(f.log);
+  ASSERT_EQ(::chmod(creds.c_str(), 0644), 0);
+  agent->signal(SIGHUP);
+  EXPECT_TRUE(eventually([&] {
+    return slurp(f.log).find("reload: refused, nothing changed: " +
+                             refusal("events.nats: credentials", creds, "everyone", "0644")) != std::string::npos;
+  })) << slurp(f.log);
+  EXPECT_EQ(slurp(f.log).find("reload: 1 rules loaded"), std::string::npos) << slurp(f.log);
+  ASSERT_EQ(::chmod(creds.c_str(), 0600), 0);
+  agent->signal(SIGHUP);
+  EXPECT_TRUE(eventually([&] { return slurp(f.log).find("reload: 1 rules loaded") != std::string::npos; }))
+      << slurp(f.log);
+  stop_agent(*agent, f.log);
+}
+
 // The state directories: each is the agent's own (0700), but sits in one
 // nobody owns, who could rename it away and put another in its place.
 TEST(AgentPathTrust, StateDirectoriesUnderADirectoryOfAnotherUserAreRefused) {

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -133,6 +134,37 @@ Result<void> make_trusted_dir(const fs::path& dir, std::string_view key) {
 
 namespace {
 
+bool in_our_groups(gid_t gid) {
+  if (gid == ::getegid()) return true;
+  const int n = ::getgroups(0, nullptr);
+  if (n <= 0) return false;
+  std::vector<gid_t> groups(static_cast<std::size_t>(n));
+  const int got = ::getgroups(n, groups.data());
+  return got > 0 && std::find(groups.begin(), groups.begin() + got, gid) != groups.begin() + got;
+}
+
+}  // namespace
+
+Result<void> check_secret_file(const fs::path& path, std::string_view key) {
+  if (path.empty()) return {};
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    const int e = errno;
+    if (e == ENOENT || e == ENOTDIR) return {};
+    return std::unexpected(Error::from_errno(e, fmt::format("{}: cannot check {}", key, path.string())));
+  }
+  const bool by_group = (st.st_mode & S_IRGRP) != 0 &&
+                        !(st.st_uid == 0 && ::geteuid() != 0 && in_our_groups(st.st_gid));
+  if ((st.st_mode & S_IROTH) == 0 && !by_group) return {};
+  return fail(ErrorCategory::invalid_input,
+              fmt::format("{}: refusing {}: it is a secret and readable by {} (mode {:04o}); only its owner may read "
+                          "it (chmod 600 {})",
+                          key, path.string(), (st.st_mode & S_IROTH) != 0 ? "everyone" : "its group",
+                          st.st_mode & 07777, path.string()));
+}
+
+namespace {
+
 void add_sink_paths(std::vector<std::pair<std::string, fs::path>>& out, const std::string& what, const SinkConfig& s) {
   out.emplace_back(what + ": credentials", s.credentials);
   out.emplace_back(what + ": tls_ca", s.tls_ca);
@@ -142,6 +174,24 @@ void add_sink_paths(std::vector<std::pair<std::string, fs::path>>& out, const st
 }
 
 }  // namespace
+
+Result<void> check_config_secrets(const Config& c) {
+  std::vector<std::pair<std::string, fs::path>> secrets;
+  const auto add = [&](const std::string& what, const fs::path& credentials, const fs::path& tls_key) {
+    secrets.emplace_back(what + "credentials", credentials);
+    secrets.emplace_back(what + "tls_key", tls_key);
+  };
+  int index = 0;
+  for (const SinkConfig& s : c.alerts.sinks) {
+    const std::string what = fmt::format("alerts.sinks #{}: ", ++index);  // as load_config names it
+    if (s.type == SinkType::nats) add(what, s.credentials, s.tls_key);
+  }
+  if (c.events.nats) add("events.nats: ", c.events.nats->credentials, c.events.nats->tls_key);
+  if (c.live_query.enabled) add("live_query.", c.live_query.credentials, c.live_query.tls_key);
+  for (const auto& [key, path] : secrets)
+    if (auto r = check_secret_file(path, key); !r) return r;
+  return {};
+}
 
 Result<void> check_config_paths(const Config& c) {
   const fs::path db_dir = c.database.path.parent_path().empty() ? fs::path(".") : c.database.path.parent_path();
@@ -174,7 +224,7 @@ Result<void> check_config_paths(const Config& c) {
       return std::unexpected(std::move(e));
     }
   }
-  return {};
+  return check_config_secrets(c);
 }
 
 }  // namespace airssys::daemoneye

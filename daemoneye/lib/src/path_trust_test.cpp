@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <functional>
@@ -262,6 +264,116 @@ TEST_F(PathTrustTest, ConfigPathsNameTheKeyAndAreConfigurationErrors) {
   Config off = base();
   off.live_query.credentials = bad;
   EXPECT_TRUE(check_config_paths(off));
+}
+
+// A secret (NATS credentials, a TLS private key) readable by anyone but its
+// owner is refused, as ssh refuses such a private key (session 14, gap 2);
+// public keys, certificates and CA bundles are not secrets.
+TEST_F(PathTrustTest, ASecretReadableByOthersIsRefusedWithChmod600) {
+  const fs::path d = mkdir(tmp / "d", 0755);
+  EXPECT_TRUE(check_secret_file(file(d / "0600", 0600), "k"));
+  EXPECT_TRUE(check_secret_file(file(d / "0400", 0400), "k"));
+  EXPECT_TRUE(check_secret_file(d / "missing", "k"));  // its opener says so
+  const auto refused = [](const fs::path& p) {
+    auto r = check_secret_file(p, "k");
+    return r ? std::string() : r.error().message;
+  };
+  const fs::path everyone = file(d / "0644", 0644);
+  EXPECT_EQ(refused(everyone), "k: refusing " + everyone.string() +
+                                   ": it is a secret and readable by everyone (mode 0644); only its owner may read it "
+                                   "(chmod 600 " + everyone.string() + ")");
+  // root's file, read by root: its group is someone else.
+  const fs::path group = file(d / "0640", 0640);
+  EXPECT_EQ(refused(group), "k: refusing " + group.string() +
+                                ": it is a secret and readable by its group (mode 0640); only its owner may read it "
+                                "(chmod 600 " + group.string() + ")");
+  // Through a symbolic link: the file is judged.
+  fs::create_symlink(everyone, d / "link");
+  EXPECT_NE(refused(d / "link"), "");
+}
+
+// An agent that is not root may read root's secret through the file's
+// group (root:daemoneye 0640), and only through a group it is in.
+TEST_F(PathTrustTest, AGroupReadableSecretOfRootIsFineForAnAgentInThatGroup) {
+  const fs::path d = mkdir(tmp / "d", 0755);
+  ASSERT_EQ(::chmod(tmp.path().c_str(), 0755), 0);
+  const fs::path ours = file(d / "ours", 0640);
+  ASSERT_EQ(::chown(ours.c_str(), 0, kNobody), 0);  // root:nogroup (65534)
+  const fs::path other = file(d / "other", 0640);   // root:root
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const gid_t groups[] = {kNobody};
+    if (::setgroups(1, groups) != 0 || ::setresgid(kNobody, kNobody, kNobody) != 0 ||
+        ::setresuid(kNobody, kNobody, kNobody) != 0)
+      ::_exit(10);
+    if (!check_secret_file(ours, "k")) ::_exit(11);
+    if (check_secret_file(other, "k")) ::_exit(12);
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "10: setup, 11: our group's file refused, 12: another group's accepted";
+}
+
+// check_config_secrets (and so check_config_paths) names the key of each
+// secret; the other files of a nats connection may be read by all.
+TEST_F(PathTrustTest, ConfigSecretsNameTheKeyAndAreConfigurationErrors) {
+  const fs::path safe = mkdir(tmp / "safe", 0700);
+  const fs::path open = file(safe / "open", 0644);
+  const fs::path secret = file(safe / "secret", 0600);
+  auto base = [&] {
+    Config c;
+    c.database.path = safe / "var" / "daemoneye.db";
+    c.rules.dir = safe / "rules";
+    c.alerts.sinks.clear();
+    return c;
+  };
+  SinkConfig nats{.type = SinkType::nats};
+  nats.spool_dir = safe / "spool";
+  nats.credentials = secret;
+  nats.tls_key = secret;
+  nats.tls_cert = open;
+  nats.tls_ca = open;
+  Config fine = base();
+  fine.alerts.sinks = {SinkConfig{}, nats};
+  fine.events.nats = nats;
+  fine.live_query.enabled = true;
+  fine.live_query.trusted_keys = {open};
+  fine.live_query.credentials = secret;
+  fine.live_query.tls_key = secret;
+  fine.live_query.tls_cert = open;
+  fine.live_query.tls_ca = open;
+  ASSERT_TRUE(check_config_paths(fine)) << check_config_paths(fine).error();
+  struct Case {
+    std::string key;
+    std::function<void(Config&)> set;
+  };
+  const std::vector<Case> cases{
+      {"alerts.sinks #2: credentials", [&](Config& c) { c.alerts.sinks[1].credentials = open; }},
+      {"alerts.sinks #2: tls_key", [&](Config& c) { c.alerts.sinks[1].tls_key = open; }},
+      {"events.nats: credentials", [&](Config& c) { c.events.nats->credentials = open; }},
+      {"events.nats: tls_key", [&](Config& c) { c.events.nats->tls_key = open; }},
+      {"live_query.credentials", [&](Config& c) { c.live_query.credentials = open; }},
+      {"live_query.tls_key", [&](Config& c) { c.live_query.tls_key = open; }},
+  };
+  for (const auto& c : cases) {
+    Config config = fine;
+    c.set(config);
+    for (const auto& r : {check_config_secrets(config), check_config_paths(config)}) {
+      ASSERT_FALSE(r) << c.key;
+      EXPECT_EQ(r.error().category, ErrorCategory::invalid_input) << c.key;
+      EXPECT_EQ(r.error().message, c.key + ": refusing " + open.string() +
+                                       ": it is a secret and readable by everyone (mode 0644); only its owner may "
+                                       "read it (chmod 600 " + open.string() + ")");
+    }
+  }
+  // Live query secrets count only when live queries are on.
+  Config off = fine;
+  off.live_query.enabled = false;
+  off.live_query.credentials = open;
+  EXPECT_TRUE(check_config_secrets(off));
 }
 
 }  // namespace

@@ -48,14 +48,33 @@ namespace airssys::daemoneye {
 // check_trusted_path's; a mkdir that fails: "cannot create directory D".
 [[nodiscard]] Result<void> make_trusted_dir(const std::filesystem::path& dir, std::string_view key);
 
+// The read half of the rule for a secret the agent reads (NATS
+// credentials, a TLS private key; check_trusted_path is the write half), as
+// ssh's for a private key: no one but its owner may read it. Readable by everyone is refused; readable
+// by its group only when the agent is not root, the file is root's and the
+// agent is in its group (root:daemoneye 0640: the group is how the agent
+// reads it). The file (a symbolic link followed) is stat'ed; a missing one
+// is not judged (its opener reports it).
+//   "<key>: refusing <path>: it is a secret and readable by everyone (mode
+//    0644); only its owner may read it (chmod 600 <path>)"
+// A stat that fails otherwise than ENOENT/ENOTDIR keeps its errno's category.
+[[nodiscard]] Result<void> check_secret_file(const std::filesystem::path& path, std::string_view key);
+
+// check_secret_file for every secret `config` names: each nats sink's and
+// events.nats' credentials and tls_key, and with live_query enabled its
+// credentials and tls_key (public keys, certificates and CA bundles are not
+// secrets). A refusal is invalid_input. The agent's start (through
+// check_config_paths) and its reload (SIGHUP) call it.
+[[nodiscard]] Result<void> check_config_secrets(const Config& config);
+
 // Every path of `config` the agent runs, writes or trusts, by
 // check_trusted_path: database.path's directory, rules.dir (its parents: the
 // directory itself is load_rules'), ledger.dir, bus.socket's directory,
 // procmond.path, each file sink's path, each nats sink's and events.nats'
 // credentials, tls_ca, tls_cert, tls_key and spool directory, and, with
-// live_query enabled, its trusted keys, credentials and TLS files. An
-// unsafe one is invalid_input (the agent exits 2: a configuration error a
-// restart does not fix).
+// live_query enabled, its trusted keys, credentials and TLS files; then
+// check_config_secrets. An unsafe one is invalid_input (the agent exits 2:
+// a configuration error a restart does not fix).
 [[nodiscard]] Result<void> check_config_paths(const Config& config);
 
 }  // namespace airssys::daemoneye
