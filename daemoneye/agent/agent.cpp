@@ -867,12 +867,10 @@ void Agent::Impl::reload(const Config& c) {
     warn_if_none_enabled(enabled, c.rules.dir, "reload: ");
     status->rules_loaded(rules.size(), enabled, set.errors);
   }
-  Result<void> keys_trusted;
-  for (const fs::path& key : c.live_query.trusted_keys)
-    if (keys_trusted) keys_trusted = check_trusted_path(key, "live_query.trusted_keys");
-  if (live_queries && c.live_query.enabled && !keys_trusted) {
-    spdlog::error("reload: trusted keys not reloaded, the keys in use are kept: {}", keys_trusted.error().message);
-  } else if (live_queries && c.live_query.enabled) {
+  // Each key file on its own (fail closed): one refused by the owner/mode
+  // rule, or that does not load, is dropped and the others load, so a bad
+  // file never keeps a revoked key trusted (reload_trusted_keys).
+  if (live_queries && c.live_query.enabled) {
     const TrustedKeysReload k = live_queries->reload_trusted_keys(c.live_query.trusted_keys);
     for (const auto& e : k.dropped)
       spdlog::error("reload: a trusted key file did not load, its key is not trusted: {}", e.message);

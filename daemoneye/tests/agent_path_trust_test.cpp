@@ -185,10 +185,13 @@ TEST(AgentPathTrust, ATrustedKeyInADirectoryOfAnotherUserIsRefused) {
                    kOwned);
 }
 
-// A reload (SIGHUP) holds what it takes again to the same rule: trusted
-// keys moved under nobody's directory, or rules.dir moved there, are
-// refused and what is in use is kept. Before, the reload trusted the key
-// ("reload: live queries trust 1 keys") and loaded the rules.
+// A reload (SIGHUP) holds what it takes again to the same rule. A trusted
+// key under nobody's directory is dropped, fail closed like any key file
+// that does not load, and the other listed key loads (session 14: before,
+// the one refused file kept every key in use, so a key revoked in the same
+// reload stayed trusted; in session 13 before that, the reload trusted
+// nobody's key). rules.dir moved there is refused and the rules in use are
+// kept.
 TEST(AgentPathTrust, AReloadRefusesKeysAndRulesOfAnotherUsersDirectory) {
   NEEDS_ROOT();
   TrustFixture f;
@@ -200,22 +203,29 @@ TEST(AgentPathTrust, AReloadRefusesKeysAndRulesOfAnotherUsersDirectory) {
   const fs::path ours = f.file_of(f.dir_of(f.dir / "keys", 0755) / "op.pub.pem", pem, 0644);
   const fs::path theirs_dir = f.dir_of(f.dir / "theirs", 0755, kNobody);
   const fs::path theirs = f.file_of(theirs_dir / "op.pub.pem", pem, 0644);
-  const auto live = [&](const fs::path& key) {
-    return fmt::format("live_query:\n  enabled: true\n  url: 'nats://127.0.0.1:1'\n  trusted_keys: [{}]\n",
-                       key.string());
+  const auto live = [&](const std::string& keys) {
+    return fmt::format("live_query:\n  enabled: true\n  url: 'nats://127.0.0.1:1'\n  trusted_keys: [{}]\n", keys);
   };
-  f.config_with(live(ours));
+  f.config_with(live(ours.string()));
   auto agent = f.start_agent();
   EXPECT_TRUE(eventually([&] { return !f.alert_lines().empty(); })) << slurp(f.log);
 
-  f.config_with(live(theirs));
+  f.config_with(live(theirs.string() + ", " + ours.string()));
   agent->signal(SIGHUP);
   EXPECT_TRUE(eventually([&] {
-    return slurp(f.log).find("reload: trusted keys not reloaded, the keys in use are kept: live_query.trusted_keys: "
-                             "refusing directory " + theirs_dir.string() + " above " + theirs.string() + kOwned) !=
-           std::string::npos;
+    return slurp(f.log).find("reload: live queries trust 1 keys") != std::string::npos;
   })) << slurp(f.log);
-  EXPECT_EQ(slurp(f.log).find("live queries trust 1 keys"), std::string::npos) << slurp(f.log);
+  EXPECT_NE(slurp(f.log).find("reload: a trusted key file did not load, its key is not trusted: "
+                              "live_query.trusted_keys: refusing directory " + theirs_dir.string() + " above " +
+                              theirs.string() + kOwned),
+            std::string::npos)
+      << slurp(f.log);
+  // Only nobody's key listed: none is trusted (not the one in use before).
+  f.config_with(live(theirs.string()));
+  agent->signal(SIGHUP);
+  EXPECT_TRUE(eventually([&] {
+    return slurp(f.log).find("reload: live queries trust no key now") != std::string::npos;
+  })) << slurp(f.log);
 
   const fs::path rules = f.dir_of(theirs_dir / "rules", 0755);
   write_self_rule(rules);

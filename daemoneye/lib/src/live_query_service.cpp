@@ -8,6 +8,7 @@
 #include <airssys/daemoneye/live_query_guard.hpp>
 #include <airssys/daemoneye/live_query_keys.hpp>
 #include <airssys/daemoneye/live_query_service.hpp>
+#include <airssys/daemoneye/path_trust.hpp>
 #include <airssys/daemoneye/query_engine.hpp>
 #include <airssys/daemoneye/terminal_text.hpp>
 #include <array>
@@ -321,11 +322,16 @@ Result<std::vector<Ed25519PublicKey>> load_trusted_keys(const std::vector<std::f
 TrustedKeysReload LiveQueryService::reload_trusted_keys(const std::vector<std::filesystem::path>& files) {
   // Fail closed: a key whose file is gone or unsafe now is no longer
   // trusted (deleting or chmod'ing a key file revokes it), and one bad file
-  // does not keep the others from being rotated.
+  // does not keep the others from being rotated. Unsafe includes the
+  // directories above it (the start's check_config_paths rule): a key in a
+  // directory another user can write is dropped like a key file they can
+  // write, not kept from before.
   TrustedKeysReload out;
   std::vector<Ed25519PublicKey> keys;
   for (const auto& file : files) {
-    if (auto k = Ed25519PublicKey::load(file))
+    if (auto trusted = check_trusted_path(file, "live_query.trusted_keys"); !trusted)
+      out.dropped.push_back(trusted.error());
+    else if (auto k = Ed25519PublicKey::load(file))
       keys.push_back(std::move(*k));
     else
       out.dropped.push_back(k.error().prefixed("live_query.trusted_keys"));

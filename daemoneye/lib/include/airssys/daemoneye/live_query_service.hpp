@@ -121,9 +121,10 @@ class LiveQueryService {
 
   // Reads `files` (live_query.trusted_keys) again, checked as at start, and
   // from the next request on trusts exactly the keys whose files load now
-  // (SIGHUP): a file that is missing, unsafe or not an Ed25519 public key is
-  // dropped and `dropped` says why (revoking a key by deleting its file
-  // works even when another file is bad). An empty list trusts no key.
+  // (SIGHUP): a file that is missing, unsafe (itself or a directory above
+  // it: check_trusted_path) or not an Ed25519 public key is dropped and
+  // `dropped` says why (revoking a key by deleting its file works even when
+  // another file is bad). An empty list trusts no key.
   // Does not wait for a query being run.
   [[nodiscard]] TrustedKeysReload reload_trusted_keys(const std::vector<std::filesystem::path>& files);
 
