@@ -338,6 +338,12 @@ struct Agent::Impl {
   // coming, runs the Sigma rules meanwhile, restarts procmond.
   void check_collections();
   void collections_status();
+  // What the rate limit held back and had not told when the agent last
+  // stopped (a SIGKILL, a crash: EventMarks::held in the store) is told now.
+  void tell_held_back_before_start();
+  // Tells what the rate limit holds back now (a summary per rule) and
+  // stores it with the marks; `when` names the moment in logs.
+  void tell_held_back(std::string_view when);
   // Called on every pass of the scan loop: retries what is due.
   void retry_backlog();
   void maybe_retention(std::int64_t now);
@@ -451,6 +457,7 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   if (!alerts) return std::unexpected(alerts.error());
   impl->alerts = std::move(*alerts);
   remember_recent_alerts(config, *impl->alerts, unstored);
+  impl->tell_held_back_before_start();
 
   if (config.events.nats) {
     auto forwarder = EventForwarder::open(*config.events.nats, impl->host,
@@ -714,7 +721,10 @@ void Agent::Impl::take_collection(Collection c) {
 
 void Agent::Impl::run_and_raise(const std::vector<Rule>& which, std::int64_t now, ScanRecord* scan,
                                 std::string_view label) {
-  const EventMarks marks_before = event_marks;
+  // The rules' marks as they were (`held` changes only with a submit that
+  // succeeded, so it is not copied every scan).
+  auto covered_before = event_marks.covered;
+  auto narrowed_before = event_marks.narrowed;
   RuleRun run = run_rules(which, *engine, host, now, event_marks);
   if (scan) {
     scan->rules_us = static_cast<std::uint64_t>(run.elapsed.count());
@@ -742,7 +752,8 @@ void Agent::Impl::run_and_raise(const std::vector<Rule>& which, std::int64_t now
     if (!outcome) {
       // Not raised: the Sigma rules read the same events again next scan.
       spdlog::error("alerts of {} not raised: {}", label, outcome.error().message);
-      event_marks = marks_before;
+      event_marks.covered = std::move(covered_before);
+      event_marks.narrowed = std::move(narrowed_before);
       // The ledger's head on disk may count them all the same (a head write
       // that failed late): the next start keeps them out of the store.
       if (auto r = alert_sync->append_failed(ledger_before); !r)
@@ -750,6 +761,9 @@ void Agent::Impl::run_and_raise(const std::vector<Rule>& which, std::int64_t now
                       r.error().message);
     } else {
       raised = std::move(outcome->raised);
+      // What is still owed a summary goes into the store with the marks
+      // past its events (EventMarks::held).
+      if (event_marks.held != alerts->held_state()) event_marks.held = alerts->held_state();
     }
   }
   // The raised alerts (durable in the ledger already) and the marks past
@@ -771,6 +785,48 @@ void Agent::Impl::run_and_raise(const std::vector<Rule>& which, std::int64_t now
       alerts_unstored = false;
     }
   }
+}
+
+void Agent::Impl::tell_held_back_before_start() {
+  if (event_marks.held.empty()) return;
+  // A summary that reached the ledger before the kill is in the store now
+  // (the catch-up ran before): what it told is not told again.
+  const HeldRestore r = alerts->restore_held_back(event_marks.held, [&](const std::string& rule, const std::string& key) {
+    auto has = store->has_alert(rule, key);
+    if (!has) spdlog::warn("cannot tell whether the rate limit's summary for rule {} was raised: {}", rule,
+                           has.error().message);
+    return has && *has;
+  });
+  for (const auto& rule : r.unreadable)
+    spdlog::error("what the rate limit held back of rule {} before the restart cannot be read back from the store; "
+                  "it is not told (its events are in process_events)",
+                  rule);
+  event_marks.held = alerts->held_state();
+  if (r.restored > 0) {
+    spdlog::warn("the rate limit held back alerts of {} rule{} that no summary told before the agent stopped (killed "
+                 "or crashed): told now",
+                 r.restored, r.restored == 1 ? "" : "s");
+    tell_held_back("starting");
+  } else if (event_marks != saved_marks) {
+    // Told before the kill: the store's copy goes.
+    if (auto stored = alert_sync->store({}, event_marks, unix_now()); stored) saved_marks = event_marks;
+  }
+}
+
+void Agent::Impl::tell_held_back(std::string_view when) {
+  const std::int64_t now = unix_now();
+  auto told = alerts->tell_held_back(now);
+  if (!told) {
+    spdlog::error("{}: the summary of the alerts the rate limit held back is not raised: {}", when,
+                  told.error().message);
+    return;
+  }
+  event_marks.held = alerts->held_state();
+  if (auto r = alert_sync->store(told->raised, event_marks, now); !r)
+    spdlog::error("{}: storing the rate limit's summary failed (it is in the ledger; the next start stores it): {}",
+                  when, r.error().message);
+  else
+    saved_marks = event_marks;
 }
 
 void Agent::Impl::collections_status() {
@@ -1034,15 +1090,7 @@ int Agent::run(int signal_fd, std::function<Result<Config>()> reload) {
   }
   // What the rate limit still holds back is told now (in the ledger and at
   // the sinks; the next start stores it: Alerts across a crash).
-  if (s.alerts->holds_back()) {
-    if (auto told = s.alerts->tell_held_back(unix_now()); !told)
-      spdlog::error("stopping: the summary of the alerts the rate limit held back is not raised: {}",
-                    told.error().message);
-    else if (auto r = s.alert_sync->store(told->raised, s.event_marks, unix_now()); !r)
-      spdlog::error("stopping: storing the rate limit's summary failed (it is in the ledger; the next start stores "
-                    "it): {}",
-                    r.error().message);
-  }
+  if (s.alerts->holds_back()) s.tell_held_back("stopping");
   s.status->stopped();
   const auto st = s.alerts->stats();
   spdlog::info("stopped after {} scans: {} alerts raised, {} deduplicated, {} rate-limited, {} procmond crashes", s.scans,

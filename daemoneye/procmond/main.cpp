@@ -360,7 +360,8 @@ int run_bus(de::Collector& collector, const Flags& f, std::chrono::milliseconds 
     // After a collection the bus did not take, the next one is diffed against
     // the last one it did take, so the start/stop/exec events of the outage
     // are published late rather than never (those of a half-sent publish may
-    // then be published twice; the store keeps both).
+    // then be published twice; the agent's store keeps one copy of a start
+    // or exec: Store::append_events).
     if (publisher.last_ok() || !previous) previous = std::move(published);
     // Start to start; a collection that overran the interval is followed at once.
     const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(started + interval - Clock::now());

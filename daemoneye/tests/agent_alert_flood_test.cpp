@@ -8,12 +8,20 @@
 //   sample (the decoys differ only in a number: one sample holds them all).
 // - probe finding 4: an exec chain (one pid, one start time, two command
 //   lines that match) raises two alerts, not one.
+// - session 14: alerts held back after the first summary, when the agent is
+//   killed (SIGKILL) before the period ends, are told by the next start,
+//   once; and a process event procmond publishes again (after a publish the
+//   bus took only in part) raises no second alert.
 //
 // Each process sleeps a second, so the polling tier sees it too when the
 // kernel's event sources are not available.
 
 #include "harness.hpp"
 #include "store_query.hpp"
+
+#include <airssys/bus/client.hpp>
+#include <airssys/daemoneye/collector.hpp>
+#include <airssys/daemoneye/events.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -28,7 +36,8 @@ namespace {
 class AgentAlertFlood : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (const auto& [id, mark] : {std::pair{"flood-marker", flood}, std::pair{"chain-marker", chain}}) {
+    for (const auto& [id, mark] : {std::pair{"flood-marker", flood}, std::pair{"chain-marker", chain},
+                                   std::pair{"republish-marker", republish}}) {
       write_file(ad.rules / (std::string(id) + ".yml"),
                  fmt::format("title: {}\nid: {}\nlogsource: {{product: linux, category: process_creation}}\n"
                              "detection:\n  selection:\n    CommandLine|contains: {}\n  condition: selection\n",
@@ -61,10 +70,43 @@ class AgentAlertFlood : public ::testing::Test {
     return std::ranges::find(tags, nlohmann::json("daemoneye.rate_limited")) != tags.end();
   }
   void stop(Child& agent) { stop_agent(agent, ad.log); }
+  // The agent started again on the same state: running once it says so.
+  std::unique_ptr<Child> start_again() {
+    const auto runs = [&] {
+      const std::string log = slurp(ad.log);
+      std::size_t n = 0;
+      for (auto at = log.find("agent running:"); at != std::string::npos; at = log.find("agent running:", at + 1)) ++n;
+      return n;
+    };
+    const std::size_t before = runs();
+    auto a = ad.start_agent();
+    EXPECT_TRUE(eventually([&] { return runs() > before; }, 60s)) << slurp(ad.log);
+    return a;
+  }
+  // `n` decoys at once, each `sh -c "sleep 1; : <text>N <flood>"`, waited for.
+  void decoys(int n, const std::string& text) {
+    std::vector<std::unique_ptr<Child>> all;
+    for (int i = 1; i <= n; ++i)
+      all.push_back(std::make_unique<Child>(std::vector<std::string>{
+          "/bin/sh", "-c", fmt::format("sleep 1; : {}{} {} /dev/tcp/10.0.0.1/1", text, i, flood)}));
+    for (auto& d : all) EXPECT_TRUE(d->wait(60s).has_value());
+  }
+  // The flood rule's mark is stored past every matching event stored so far
+  // (the scan that read them committed, with what the rate limit held back).
+  bool flood_read() {
+    const std::int64_t newest = count_rows(
+        db, fmt::format("SELECT max(id) FROM process_events WHERE cmdline LIKE '%{}%'", flood));
+    return newest > 0 &&
+           count_rows(db, "SELECT covered FROM sigma_marks WHERE rule_id = 'flood-marker'") >= newest;
+  }
+  std::int64_t summaries_of_flood() {
+    return static_cast<std::int64_t>(std::ranges::count_if(alerts_of("flood-marker"), is_summary));
+  }
 
   AgentDir ad;
   const std::string flood = fmt::format("airssys-flood-{}", ::getpid());
   const std::string chain = fmt::format("airssys-chain-{}", ::getpid());
+  const std::string republish = fmt::format("airssys-republish-{}", ::getpid());
   const fs::path db = ad.var / "daemoneye.db";
 };
 
@@ -130,6 +172,123 @@ TEST_F(AgentAlertFlood, AnExecChainInOneProcessRaisesOneAlertPerExec) {
   EXPECT_EQ(alerts[1]["row"]["pid"], pid);
   EXPECT_NE(alerts[0]["dedup_key"], alerts[1]["dedup_key"]);
   EXPECT_NE(alerts[1]["row"].value("cmdline", "").find("STAGE2-PAYLOAD"), std::string::npos) << alerts[1];
+  stop(*agent);
+}
+
+// Alerts the rate limit holds back after the first summary wait for the
+// next rate_period in memory; a SIGKILL before it used to lose them (never
+// told, and the rule's mark already past their events). They are stored
+// with the marks now, and the next start tells them, once.
+TEST_F(AgentAlertFlood, AlertsHeldBackWhenTheAgentIsKilledAreToldByTheNextStartOnce) {
+  {
+    auto agent = start_agent();
+    // 6 decoys over a limit of 5: 5 raised, the first held back told at once.
+    decoys(6, "decoy");
+    ASSERT_TRUE(eventually([&] { return events_with(flood) >= 6 && flood_read() && summaries_of_flood() == 1; }, 60s))
+        << slurp(ad.log) << slurp(ad.alerts);
+    // Then 4 more within the hour's period: held back, not told yet.
+    decoys(4, "later");
+    ASSERT_TRUE(eventually([&] { return events_with("later_ " + flood) >= 4 && flood_read(); }, 60s)) << slurp(ad.log);
+    ASSERT_EQ(summaries_of_flood(), 1) << slurp(ad.alerts);
+    std::vector<pid_t> procmond = children_named(agent->pid(), "procmond");
+    agent->signal(SIGKILL);
+    ASSERT_TRUE(agent->wait(60s).has_value());
+    for (pid_t p : procmond)
+      EXPECT_TRUE(eventually([&] { return ::kill(p, 0) != 0; })) << "procmond " << p << " outlived the agent";
+  }
+  const std::int64_t later = events_with("later_ " + flood);
+  const std::int64_t first_later = count_rows(
+      db, fmt::format("SELECT min(id) FROM process_events WHERE cmdline LIKE '%later_ {}%' AND (event = 'exec' OR "
+                      "(event = 'start' AND source = 'poll'))",
+                      flood));
+  const std::int64_t last_later = count_rows(
+      db, fmt::format("SELECT max(id) FROM process_events WHERE cmdline LIKE '%later_ {}%' AND (event = 'exec' OR "
+                      "(event = 'start' AND source = 'poll'))",
+                      flood));
+
+  auto agent = start_again();
+  ASSERT_TRUE(eventually([&] { return summaries_of_flood() >= 2; }, 60s)) << slurp(ad.log) << slurp(ad.alerts);
+  stop(*agent);
+  // Started once more: nothing is owed, nothing is told again.
+  auto third = start_again();
+  stop(*third);
+
+  const auto alerts = alerts_of("flood-marker");
+  std::vector<nlohmann::json> summaries;
+  std::int64_t plain = 0, held = 0;
+  for (const auto& a : alerts) {
+    if (!is_summary(a)) {
+      ++plain;
+      continue;
+    }
+    summaries.push_back(a);
+    held += a["row"]["rate_limited"].get<std::int64_t>();
+  }
+  ASSERT_EQ(summaries.size(), 2u) << slurp(ad.alerts) << slurp(ad.log);
+  const auto& told = summaries[1]["row"];
+  EXPECT_EQ(told["rate_limited"].get<std::int64_t>(), later) << told;
+  EXPECT_EQ(told["first_event_id"].get<std::int64_t>(), first_later) << told;
+  EXPECT_EQ(told["last_event_id"].get<std::int64_t>(), last_later) << told;
+  EXPECT_EQ(plain, 5) << slurp(ad.alerts);
+  EXPECT_EQ(plain + held, events_with(flood)) << "every matching event is raised or told once\n" << slurp(ad.alerts);
+  // In the store as in the ledger, and nothing owed any more.
+  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM alerts WHERE rule_id = 'flood-marker' AND tags LIKE "
+                           "'%daemoneye.rate_limited%'"),
+            2);
+  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM held_alerts"), 0);
+  EXPECT_NE(slurp(ad.log).find("no summary told before the agent stopped"), std::string::npos) << slurp(ad.log);
+}
+
+// procmond publishes the events of a collection the bus took only in part
+// again with its next collection (procmond/main.cpp), so the agent gets the
+// same process event twice. Before, each copy was stored with its own
+// event id, and the Sigma rule's dedup key (pid, start_time, event_id) gave
+// each its own alert. The test publishes procmond's own record of a running
+// process as a poll start twice (the times of two collections), on the
+// agent's bus, after procmond reported it.
+TEST_F(AgentAlertFlood, AProcessEventPublishedAgainRaisesNoSecondAlert) {
+  auto agent = start_agent();
+  Child target({"/bin/sh", "-c", fmt::format("sleep 60; : {} /dev/tcp/10.6.6.6/4444", republish)});
+  const auto of_target = [&] {
+    std::int64_t n = 0;
+    for (const auto& a : alerts_of("republish-marker")) n += a["row"].value("pid", -1) == target.pid() ? 1 : 0;
+    return n;
+  };
+  ASSERT_TRUE(eventually([&] { return of_target() >= 1; }, 60s)) << slurp(ad.log) << slurp(ad.alerts);
+
+  auto collector = airssys::daemoneye::Collector::create({});
+  ASSERT_TRUE(collector) << collector.error().to_string();
+  auto record = (*collector)->read_process(target.pid());
+  ASSERT_TRUE(record) << record.error().to_string();
+  auto client = airssys::bus::Client::connect({.socket_path = ad.var / "bus.sock"});
+  ASSERT_TRUE(client) << client.error().to_string();
+  const std::int64_t now = ::time(nullptr);
+  for (std::int64_t t : {now, now + 1}) {
+    const airssys::daemoneye::ProcessEvent again{
+        .kind = airssys::daemoneye::EventKind::start, .source = airssys::daemoneye::EventSource::poll, .time = t,
+        .process = *record};
+    ASSERT_TRUE((*client)->publish(airssys::daemoneye::kSubjectStart, airssys::daemoneye::encode(again)));
+  }
+  // A process no one reported before, after them on the same connection:
+  // once its alert is raised, the scans have read the copies too.
+  auto sentinel = *record;
+  sentinel.pid = 4194000;
+  sentinel.start_time = now;
+  sentinel.start_ticks = 1;
+  sentinel.cmdline = fmt::format("sh -c : sentinel {}", republish);
+  ASSERT_TRUE((*client)->publish(
+      airssys::daemoneye::kSubjectStart,
+      airssys::daemoneye::encode(airssys::daemoneye::ProcessEvent{.kind = airssys::daemoneye::EventKind::start,
+                                                                  .source = airssys::daemoneye::EventSource::poll,
+                                                                  .time = now + 1,
+                                                                  .process = sentinel})));
+  ASSERT_TRUE((*client)->flush(60s));
+  ASSERT_TRUE(eventually([&] {
+    for (const auto& a : alerts_of("republish-marker"))
+      if (a["row"].value("pid", -1) == sentinel.pid) return true;
+    return false;
+  }, 60s)) << slurp(ad.log) << slurp(ad.alerts);
+  EXPECT_EQ(of_target(), 1) << slurp(ad.alerts);
   stop(*agent);
 }
 

@@ -23,13 +23,26 @@
 //
 // Summaries are not deduplicated or rate-limited (at most one per rule per
 // period, plus the first). Not thread-safe; time is the caller's Unix seconds.
+//
+// A submit's change is prepared without touching the state (prepare(): it
+// reads the outages, copies none) and applied once its summaries are in the
+// ledger (apply()): the cost of a submit follows the alerts it holds back
+// and the summaries it raises, not what every rule holds.
+//
+// What is held back and not told yet is also kept as text per rule
+// (saved()), which the agent stores with the Sigma rules' marks
+// (EventMarks::held) so that a kill does not lose it; restore() takes it
+// back at the next start.
 
 #include <airssys/daemoneye/alert.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace airssys::daemoneye::detail {
@@ -47,32 +60,77 @@ class HeldAlerts {
   static constexpr std::size_t kSampleStringMax = 1024;
   static constexpr std::size_t kSampleMaxBytes = 64 * 1024;
 
-  explicit HeldAlerts(std::chrono::seconds period);
-
-  // An alert the rate limit held back at `now`.
-  void add(const Alert& a, std::int64_t now);
-  // The summaries due at `now` (every rule holding something back when
-  // `all`), and forgets what they tell; ends outages a period quiet.
-  [[nodiscard]] std::vector<Alert> take_due(std::int64_t now, bool all);
-  // Something is held back and not yet told.
-  [[nodiscard]] bool pending() const noexcept;
+  using Saved = std::map<std::string, std::string, std::less<>>;  // rule id -> what it owes, as text
 
  private:
-  struct Outage {
+  // Rows kept as a summary's sample (row JSON), with their shapes.
+  struct Sample {
+    std::vector<std::string> rows, shapes;
+    std::size_t bytes = 0;
+  };
+  // What some held-back alerts of one rule add up to.
+  struct Held {
     std::string rule_name, host;
     Severity severity = Severity::low;
     std::vector<std::string> tags;
-    std::uint64_t count = 0;  // held back since the last summary
+    std::uint64_t count = 0;
     std::int64_t first = 0, last = 0;
     std::int64_t min_event = -1, max_event = -1;
-    std::vector<std::string> sample;  // row JSON
-    std::size_t sample_bytes = 0;
-    std::vector<std::string> shapes;  // of the sample's rows
-    std::int64_t last_told = -1;      // -1: the outage is not told yet
-    std::uint64_t told = 0;           // summaries so far
+    Sample sample;
   };
+  struct Outage {
+    Held held;                   // since the last summary
+    std::int64_t last_told = -1;  // -1: the outage is not told yet
+    std::uint64_t told = 0;       // summaries so far
+  };
+
+ public:
+  explicit HeldAlerts(std::chrono::seconds period);
+
+  // What one submit changes: the alerts it held back, the summaries due.
+  class Change {
+   public:
+    std::vector<Alert> summaries;  // to raise with the batch
+
+   private:
+    friend class HeldAlerts;
+    std::int64_t now_ = 0;
+    std::map<std::string, Held, std::less<>> added_;  // held back by this submit, per rule
+    std::vector<std::string> told_, ended_;
+  };
+
+  // The change of holding back `held_back` at `now`, and the summaries then
+  // due (every rule holding something back when `all`); the state is not
+  // touched until apply().
+  [[nodiscard]] Change prepare(std::span<const Alert> held_back, std::int64_t now, bool all) const;
+  // Makes `c` (from prepare() on this state, nothing applied since) the state:
+  // what it told is forgotten, outages a period quiet end.
+  void apply(Change c);
+  // Something is held back and not yet told.
+  [[nodiscard]] bool pending() const noexcept { return !saved_.empty(); }
+
+  // Every rule that holds something back, with what it owes as text (a JSON
+  // object): kept current by apply().
+  [[nodiscard]] const Saved& saved() const noexcept { return saved_; }
+  // At start, before the first prepare(): `text` is what saved() held for
+  // `rule_id`. Returns the dedup key the summary telling it carries (so the
+  // caller can see whether that summary was raised before a kill), or
+  // nullopt for a text that cannot be read (nothing is restored).
+  std::optional<std::string> restore(std::string_view rule_id, std::string_view text);
+  // Forgets what `rule_id` holds back (its summary was raised already).
+  void forget(std::string_view rule_id);
+
+ private:
+  // `a` added to `h`; `before`: the sample the outage keeps already (its
+  // rows count towards the bounds and their shapes are not kept twice).
+  static void add(Held& h, const Sample* before, const Alert& a, std::int64_t now);
+  static void merge(Held& into, Held&& from);
+  // The summary of what `o` holds and `added` adds (either may be null).
+  static Alert summary(const std::string& rule_id, const Outage* o, const Held* added, std::int64_t now);
+  void save(const std::string& rule_id, const Outage& o);
   std::int64_t period_;
   std::map<std::string, Outage, std::less<>> rules_;
+  Saved saved_;
 };
 
 }  // namespace airssys::daemoneye::detail

@@ -96,6 +96,29 @@ Result<std::unique_ptr<AlertPipeline>> AlertPipeline::create(const AlertsConfig&
 
 bool AlertPipeline::holds_back() const noexcept { return impl_->held.pending(); }
 
+const std::map<std::string, std::string, std::less<>>& AlertPipeline::held_state() const noexcept {
+  return impl_->held.saved();
+}
+
+HeldRestore AlertPipeline::restore_held_back(const std::map<std::string, std::string, std::less<>>& saved,
+                                             const std::function<bool(const std::string&, const std::string&)>& raised) {
+  HeldRestore out;
+  for (const auto& [rule, text] : saved) {
+    const std::optional<std::string> key = impl_->held.restore(rule, text);
+    if (!key) {
+      out.unreadable.push_back(rule);
+    } else if (raised && raised(rule, *key)) {
+      // Its summary reached the ledger before the kill (and the store
+      // since, by the start's catch-up): told already.
+      impl_->held.forget(rule);
+      ++out.told_already;
+    } else {
+      ++out.restored;
+    }
+  }
+  return out;
+}
+
 Result<AlertOutcome> AlertPipeline::tell_held_back(std::int64_t now) { return submit({}, now, /*all_held=*/true); }
 
 Result<AlertOutcome> AlertPipeline::submit(std::vector<Alert> candidates, std::int64_t now) {
@@ -127,17 +150,13 @@ Result<AlertOutcome> AlertPipeline::submit(std::vector<Alert> candidates, std::i
     out.raised.push_back(std::move(a));
   }
 
-  // The summaries due, from a copy: the held-back state changes only once
-  // they are in the ledger.
-  std::optional<detail::HeldAlerts> held;
-  std::vector<Alert> summaries;
-  if (!held_back.empty() || m.held.pending()) {
-    held = m.held;
-    for (const Alert& a : held_back) held->add(a, now);
-    summaries = held->take_due(now, all_held);
-  }
+  // The summaries due, prepared without touching the held-back state: it
+  // changes only once they are in the ledger.
+  std::optional<detail::HeldAlerts::Change> held;
+  if (!held_back.empty() || m.held.pending()) held = m.held.prepare(held_back, now, all_held);
   const std::size_t plain = out.raised.size();
-  for (Alert& a : summaries) out.raised.push_back(std::move(a));
+  if (held)
+    for (Alert& a : held->summaries) out.raised.push_back(std::move(a));
 
   std::vector<std::string> json;
   json.reserve(out.raised.size());
@@ -154,7 +173,7 @@ Result<AlertOutcome> AlertPipeline::submit(std::vector<Alert> candidates, std::i
     }
   }
 
-  if (held) m.held = std::move(*held);
+  if (held) m.held.apply(std::move(*held));
   std::unordered_map<std::string, std::uint64_t> per_rule;
   for (std::size_t i = 0; i < plain; ++i) {
     const Alert& a = out.raised[i];

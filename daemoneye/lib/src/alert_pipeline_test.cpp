@@ -249,6 +249,73 @@ TEST_F(Pipeline, HeldBackAlertsAreToldWithASampleThatDecoysCannotFill) {
   EXPECT_EQ(ledger->size(), 5u);
 }
 
+// What the rate limit holds back is kept as text (held_state: the agent
+// stores it with the Sigma marks); a new pipeline given it — an agent
+// started again after a SIGKILL — tells it, with the same count, event ids
+// and dedup key the killed one's summary would have had; one whose summary
+// was raised already (found by that key) tells nothing.
+TEST_F(Pipeline, WhatIsHeldBackIsToldAfterARestartOnce) {
+  AlertsConfig c = with_file_sink();
+  c.rate_limit = 1;
+  c.rate_period = 1h;
+  const auto event = [](int id) {
+    Alert a = make_alert("dev-tcp", 4000 + id);
+    a.row_json = nlohmann::json{{"pid", 4000 + id}, {"cmdline", "decoy"}, {"event_id", id}}.dump();
+    a.dedup_key = "dev-tcp|event_id=" + std::to_string(id);
+    return a;
+  };
+  auto killed = make(c);
+  ASSERT_TRUE(killed);
+  ASSERT_TRUE(killed->submit({event(1), event(2)}, 1000));  // one raised, one told at once
+  EXPECT_TRUE(killed->held_state().empty());
+  ASSERT_TRUE(killed->submit({event(3), event(4), event(5)}, 1001));  // held within the period
+  const auto saved = killed->held_state();
+  ASSERT_EQ(saved.size(), 1u);
+  EXPECT_TRUE(saved.contains("dev-tcp"));
+
+  auto restarted = make(c);
+  ASSERT_TRUE(restarted);
+  std::vector<std::string> asked;
+  const HeldRestore r = restarted->restore_held_back(saved, [&](const std::string& rule, const std::string& key) {
+    asked.push_back(rule + " " + key);
+    return false;
+  });
+  EXPECT_EQ(r.restored, 1u);
+  EXPECT_TRUE(r.unreadable.empty());
+  ASSERT_TRUE(restarted->holds_back());
+  auto told = restarted->tell_held_back(2000);
+  ASSERT_TRUE(told);
+  ASSERT_EQ(told->summaries, 1u);
+  const auto row = nlohmann::json::parse(told->raised.back().row_json);
+  EXPECT_EQ(row["rate_limited"], 3);
+  EXPECT_EQ(row["first_event_id"], 3);
+  EXPECT_EQ(row["last_event_id"], 5);
+  EXPECT_EQ(row["first_time"], 1001);
+  EXPECT_FALSE(restarted->holds_back());
+  EXPECT_TRUE(restarted->held_state().empty());
+  // The key asked about is the one the summary carries, and the one the
+  // killed pipeline would have raised.
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0], "dev-tcp " + told->raised.back().dedup_key);
+  auto would = killed->tell_held_back(1002);
+  ASSERT_TRUE(would);
+  EXPECT_EQ(would->raised.back().dedup_key, told->raised.back().dedup_key);
+
+  // Raised before the kill: not told again.
+  auto again = make(c);
+  ASSERT_TRUE(again);
+  const HeldRestore r2 = again->restore_held_back(saved, [](const std::string&, const std::string&) { return true; });
+  EXPECT_EQ(r2.restored, 0u);
+  EXPECT_EQ(r2.told_already, 1u);
+  EXPECT_FALSE(again->holds_back());
+  // A text that cannot be read is named, not told.
+  auto damaged = make(c);
+  ASSERT_TRUE(damaged);
+  const HeldRestore r3 = damaged->restore_held_back({{"dev-tcp", "{\"count\": 3}"}}, {});
+  EXPECT_EQ(r3.unreadable, std::vector<std::string>{"dev-tcp"});
+  EXPECT_FALSE(damaged->holds_back());
+}
+
 // The ledger's tree head (severity low) reaches the sinks whose
 // min_severity is `low`, not one set higher (a paging sink at `high` gets no
 // `low` record every 10 minutes: review finding 2), and is not appended to

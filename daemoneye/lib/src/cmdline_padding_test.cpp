@@ -122,11 +122,13 @@ TEST_F(CmdlinePadding, ThePollSeesTheEndOfAPaddedShellAndTheRulesRaise) {
   EXPECT_TRUE(r->cmdline.ends_with("sleep 600; " + kPayload)) << r->cmdline.substr(r->cmdline.size() - 60);
   EXPECT_NE(r->cmdline.find(kCmdlineCut), std::string::npos);
 
-  ASSERT_TRUE(store_->apply_snapshot(std::vector<ProcessRecord>{*r}));
-  EXPECT_TRUE(has(raised_for(rules_dir(), *engine_, sh.pid), "Reverse shell command line"));
-  // The same record as an exec event: the Sigma rule reads process events.
+  // The record as an exec event (the Sigma rule reads process events), then
+  // in its collection, in the order procmond publishes them: a poll exec
+  // of what `processes` holds already would be a copy, not stored.
   ProcessEvent e{EventKind::exec, EventSource::poll, std::time(nullptr), *r};
   ASSERT_TRUE(store_->append_events(std::vector<ProcessEvent>{e}));
+  ASSERT_TRUE(store_->apply_snapshot(std::vector<ProcessRecord>{*r}));
+  EXPECT_TRUE(has(raised_for(rules_dir(), *engine_, sh.pid), "Reverse shell command line"));
   EXPECT_TRUE(has(raised_for(rules_dir() / "sigma", *engine_, sh.pid), "Shell redirected to a /dev/tcp or /dev/udp socket"));
 }
 

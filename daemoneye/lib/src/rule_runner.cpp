@@ -67,6 +67,7 @@ RuleRun run_rules(const std::vector<Rule>& rules, QueryEngine& engine, const std
       out.candidates.push_back(std::move(a));
     }
   }
+  next.held = std::move(marks.held);  // the alert pipeline's, not the rules'
   marks = std::move(next);  // rules not run this scan lose their marks
   out.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
   return out;

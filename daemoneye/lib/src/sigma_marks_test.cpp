@@ -154,6 +154,46 @@ TEST(SigmaMarks, SavedMarksReplaceTheOldOnesWithOrWithoutAlerts) {
   EXPECT_EQ(*back, want);
 }
 
+// What the rate limit still owes (EventMarks::held) is saved with the marks
+// and read back by the next start; a save writes only the rules whose text
+// changed (a flooded rule's 64 KiB sample is not written again while
+// another rule's count moves).
+TEST(SigmaMarks, WhatTheRateLimitOwesIsSavedWithTheMarks) {
+  TempDir tmp;
+  const auto db = tmp / "d.db";
+  {
+    auto [store, engine] = open(db);
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->event_marks());
+    EventMarks m;
+    m.held = {{"a", std::string(60000, 'x')}, {"b", "{\"count\":1}"}};
+    ASSERT_TRUE(store->insert_alerts({}, m));
+    const auto before = store->total_changes();
+    m.held["b"] = "{\"count\":2}";
+    ASSERT_TRUE(store->insert_alerts({}, m));
+    EXPECT_EQ(store->total_changes() - before, 1u) << "only b's row is written";
+    m.held.erase("b");
+    ASSERT_TRUE(store->insert_alerts({}, m));
+    EXPECT_EQ(store->total_changes() - before, 2u) << "b's row is deleted, a's left alone";
+  }
+  auto [store, engine] = open(db);
+  ASSERT_TRUE(store);
+  auto back = store->event_marks();
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_EQ(back->held, (std::map<std::string, std::string, std::less<>>{{"a", std::string(60000, 'x')}}));
+  // A store opened without reading the marks first rewrites the table whole.
+  {
+    auto [blind, e] = open(db);
+    ASSERT_TRUE(blind);
+    EventMarks none;
+    ASSERT_TRUE(blind->insert_alerts({}, none));
+  }
+  auto [again, e2] = open(db);
+  auto empty = again->event_marks();
+  ASSERT_TRUE(empty) << empty.error();
+  EXPECT_TRUE(empty->held.empty());
+}
+
 // A saved mark no scan can write (a damaged or hand-edited row) is reset
 // and said, not used: a negative covered is dropped, a window outside
 // 1..kMaxEventsPerScan goes back to a full one; sound marks load as saved.

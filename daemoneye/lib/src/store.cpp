@@ -28,6 +28,22 @@ bool same_process(const ProcessRecord& a, const ProcessRecord& b) noexcept {
   return true;
 }
 
+// A poll start or exec of a process `processes` holds already with the same
+// image tells nothing new: procmond publishes the events of a collection the
+// bus took only in part again with the next one (procmond/main.cpp), and a
+// real-time source may have told the same exec first. Storing it again gave
+// the event a second id, and a Sigma rule, whose dedup key holds the event
+// id, a second alert for one exec. A real exec changes the image (that is
+// how polling sees it: differ.hpp image_changed); the real-time sources'
+// events are each one kernel event and are always stored.
+bool restates(const ProcessEvent& e, const ProcessRecord& known) noexcept {
+  if (e.source != EventSource::poll || e.kind == EventKind::stop) return false;
+  const ProcessRecord& p = e.process;
+  if (!same_process(known, p) || known.path != p.path || known.cmdline != p.cmdline) return false;
+  if (known.exe_ino != 0 && p.exe_ino != 0 && (known.exe_dev != p.exe_dev || known.exe_ino != p.exe_ino)) return false;
+  return known.sha256.empty() || p.sha256.empty() || known.sha256 == p.sha256;
+}
+
 }  // namespace
 
 struct Store::Impl {
@@ -43,6 +59,9 @@ struct Store::Impl {
   // Mirror of `processes`, equal to it whenever no call is in progress.
   std::unordered_map<std::int64_t, Entry> mirror;
   std::uint64_t generation = 0;
+  // What held_alerts holds (after a load or a committed save; nullopt:
+  // unknown), so a scan writes only what the rate limit's state changed.
+  std::optional<marks::HeldTexts> held_stored;
 
   // Undo log for the mirror during one write: every mirror change is
   // recorded first, and replayed backwards if the transaction fails, so the
@@ -335,6 +354,8 @@ Result<void> Store::append_events(std::span<const ProcessEvent> events) {
   if (auto r = txn.begin(); !r) return std::unexpected(r.error());
   for (const ProcessEvent& e : events) {
     if (e.process.pid < 0) return fail(ErrorCategory::invalid_input, fmt::format("event with invalid pid {}", e.process.pid));
+    if (const auto known = s.mirror.find(e.process.pid); known != s.mirror.end() && restates(e, known->second.record))
+      continue;
     // The event row reads the parent from the mirror as it is at this
     // event, so a child started right after its parent in one batch sees it.
     if (auto r = s.event_row(e); !r) return std::unexpected(r.error());
@@ -388,7 +409,7 @@ Result<void> write_alerts(Store::Impl& s, std::span<const Alert> alerts, const E
   sqlite::Transaction txn(s.db.get());
   if (auto r = txn.begin(); !r) return std::unexpected(r.error());
   if (marks != nullptr)
-    if (auto r = marks::save(s.db.get(), *marks); !r) return r;
+    if (auto r = marks::save(s.db.get(), *marks, s.held_stored ? &*s.held_stored : nullptr); !r) return r;
   sqlite3_stmt* st = s.insert_alert.get();
   for (const Alert& a : alerts) {
     const std::string tags =
@@ -409,7 +430,11 @@ Result<void> write_alerts(Store::Impl& s, std::span<const Alert> alerts, const E
   // After the alerts: a mark without alerts_id saves the largest id with them.
   if (ledger != nullptr)
     if (auto r = ledger_mark::save(s.db.get(), *ledger); !r) return r;
-  return txn.commit();
+  std::optional<marks::HeldTexts> held_before = std::move(s.held_stored);
+  s.held_stored.reset();  // unknown unless the commit succeeds
+  if (auto r = txn.commit(); !r) return r;
+  s.held_stored = marks != nullptr ? std::optional(marks->held) : std::move(held_before);
+  return {};
 }
 
 }  // namespace
@@ -433,6 +458,17 @@ Result<void> Store::insert_alerts(std::span<const Alert> alerts, const EventMark
 }
 
 Result<std::optional<AlertLedgerMark>> Store::alert_ledger_mark() { return ledger_mark::load(impl_->db.get()); }
+
+Result<bool> Store::has_alert(std::string_view rule_id, std::string_view dedup_key) {
+  sqlite3* h = impl_->db.get();
+  auto st = sqlite::prepare(h, "SELECT 1 FROM alerts WHERE rule_id = ? AND dedup_key = ? LIMIT 1");
+  if (!st) return std::unexpected(st.error().prefixed("look an alert up"));
+  sqlite::bind(st->get(), 1, rule_id);
+  sqlite::bind(st->get(), 2, dedup_key);
+  const int rc = ::sqlite3_step(st->get());
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return std::unexpected(sqlite::error(h, "look an alert up", rc));
+  return rc == SQLITE_ROW;
+}
 
 Result<std::uint64_t> Store::count_alerts(std::int64_t time, std::string_view rule_id, std::string_view dedup_key,
                                          std::int64_t after_id) {
@@ -477,7 +513,11 @@ Result<std::optional<std::int64_t>> Store::oldest_scan_time() {
   return *t;
 }
 
-Result<EventMarks> Store::event_marks() { return marks::load(impl_->db.get(), impl_->options.log); }
+Result<EventMarks> Store::event_marks() {
+  auto m = marks::load(impl_->db.get(), impl_->options.log);
+  if (m) impl_->held_stored = m->held;
+  return m;
+}
 
 Result<RetentionStats> Store::enforce_retention(std::int64_t now) {
   return retention::enforce(impl_->db.get(), impl_->options.retention, now);

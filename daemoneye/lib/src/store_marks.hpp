@@ -9,17 +9,24 @@
 #include <airssys/daemoneye/error.hpp>
 #include <airssys/daemoneye/event_marks.hpp>
 #include <functional>
+#include <map>
+#include <string>
 #include <string_view>
 
 namespace airssys::daemoneye::marks {
 
-// Every saved mark. A mark no scan can have saved (covered < 0, narrowed
-// outside 1..kMaxEventsPerScan: a damaged or hand-edited row) is reset —
-// covered dropped (the rule starts as new), narrowed dropped (a full
-// window) — and `log` is told which and why.
+// What the rate limit still owes, per rule (table held_alerts): EventMarks::held.
+using HeldTexts = std::map<std::string, std::string, std::less<>>;
+
+// Every saved mark, and what the rate limit still owed with them. A mark no
+// scan can have saved (covered < 0, narrowed outside 1..kMaxEventsPerScan: a
+// damaged or hand-edited row) is reset — covered dropped (the rule starts as
+// new), narrowed dropped (a full window) — and `log` is told which and why.
 [[nodiscard]] Result<EventMarks> load(sqlite3* db, const std::function<void(std::string_view)>& log);
-// Replaces the saved marks with `m` (rules without a mark lose their row).
-// Runs inside the caller's transaction.
-[[nodiscard]] Result<void> save(sqlite3* db, const EventMarks& m);
+// Replaces the saved marks with `m` (rules without a mark lose their row),
+// and makes held_alerts hold `m.held`: `stored` is what it holds now (known
+// from the last load or committed save; nullptr when unknown), so only rules
+// whose text changed are written. Runs inside the caller's transaction.
+[[nodiscard]] Result<void> save(sqlite3* db, const EventMarks& m, const HeldTexts* stored);
 
 }  // namespace airssys::daemoneye::marks

@@ -398,6 +398,47 @@ TEST_F(StoreInTempDir, EventsCarryTheParentsPathAndCmdline) {
   EXPECT_EQ(peek.integer("SELECT count(*) FROM process_events WHERE pid = 200 AND event = 'stop'"), 2);
 }
 
+// procmond publishes the events of a collection the bus took only in part
+// again with the next collection (diffed against the last one it took), so
+// the agent can get one poll start or exec twice, with different times.
+// The second tells nothing `processes` does not hold and is not stored: one
+// exec, one event id, one Sigma alert. A real change of image is stored,
+// and so is every real-time source's event (each is one kernel event).
+TEST_F(StoreInTempDir, APollEventPublishedAgainIsNotStoredTwice) {
+  auto shell = proc(500, "sh", "/usr/bin/dash", "sh -c : republished");
+  const ProcessEvent start{EventKind::start, EventSource::poll, 1764000100, shell};
+  ASSERT_TRUE(store->append_events(std::vector{start}));
+  ProcessEvent again = start;
+  again.time = 1764000102;  // the next collection's time
+  ASSERT_TRUE(store->append_events(std::vector{again}));
+  Peek peek(tmp / "d.db");
+  EXPECT_EQ(peek.integer("SELECT count(*) FROM process_events WHERE pid = 500"), 1);
+
+  // An exec chain: each new image is an event.
+  auto bash = shell;
+  bash.path = "/usr/bin/bash";
+  bash.cmdline = "bash -c : stage2";
+  bash.exe_ino = shell.exe_ino + 1;
+  const ProcessEvent exec{EventKind::exec, EventSource::poll, 1764000103, bash};
+  ASSERT_TRUE(store->append_events(std::vector{exec, exec}));  // and its copy in the same batch
+  EXPECT_EQ(peek.integer("SELECT count(*) FROM process_events WHERE pid = 500 AND event = 'exec'"), 1);
+  // The same path and command line, another file (replaced on disk): a new exec.
+  auto swapped = bash;
+  swapped.exe_ino = bash.exe_ino + 1;
+  ASSERT_TRUE(store->append_events(std::vector<ProcessEvent>{{EventKind::exec, EventSource::poll, 1764000104, swapped}}));
+  EXPECT_EQ(peek.integer("SELECT count(*) FROM process_events WHERE pid = 500 AND event = 'exec'"), 2);
+  // Real-time sources: a re-exec of the same image is two kernel events.
+  const ProcessEvent rt{EventKind::exec, EventSource::ebpf, 1764000105, swapped};
+  ASSERT_TRUE(store->append_events(std::vector{rt, rt}));
+  EXPECT_EQ(peek.integer("SELECT count(*) FROM process_events WHERE pid = 500 AND source = 'ebpf'"), 2);
+  // Another process that reuses the pid starts: stored.
+  auto reused = shell;
+  reused.start_ticks += 100;
+  reused.start_time += 1;
+  ASSERT_TRUE(store->append_events(std::vector<ProcessEvent>{{EventKind::start, EventSource::poll, 1764000106, reused}}));
+  EXPECT_EQ(peek.integer("SELECT count(*) FROM process_events WHERE pid = 500 AND event = 'start'"), 2);
+}
+
 TEST_F(StoreInTempDir, AlertsAndScansAreStored) {
   Alert a{.rule_id = "exe-deleted",
           .rule_name = "Executable deleted while running",
@@ -440,8 +481,9 @@ TEST(Store, RetentionByAgeDeletesOnlyOldHistory) {
   ASSERT_TRUE(store->apply_snapshot(many(100, 5)));
   const std::int64_t old_t = now - 8 * 86400, new_t = now - 86400;
   std::vector<ProcessEvent> events;
+  std::int64_t pid = 300;  // three processes (one process's start again would not be stored)
   for (std::int64_t t : {old_t, old_t, new_t})
-    events.push_back({EventKind::start, EventSource::poll, t, proc(300, "x")});
+    events.push_back({EventKind::start, EventSource::poll, t, proc(pid++, "x")});
   ASSERT_TRUE(store->append_events(events));
   for (std::int64_t t : {old_t, new_t}) {
     ASSERT_TRUE(store->insert_alerts(std::vector{Alert{.rule_id = "r", .time = t}}));
@@ -457,7 +499,7 @@ TEST(Store, RetentionByAgeDeletesOnlyOldHistory) {
   EXPECT_EQ(peek.integer("SELECT min(time) FROM process_events"), new_t);
   EXPECT_EQ(peek.integer("SELECT min(time) FROM alerts"), new_t);
   EXPECT_EQ(peek.integer("SELECT min(time) FROM scans"), new_t);
-  EXPECT_EQ(peek.integer("SELECT count(*) FROM processes"), 6);  // live state is never trimmed
+  EXPECT_EQ(peek.integer("SELECT count(*) FROM processes"), 8);  // live state is never trimmed
 }
 
 TEST(Store, RetentionBySizeDeletesOldestUntilUnderTheLimit) {
@@ -473,7 +515,7 @@ TEST(Store, RetentionBySizeDeletesOldestUntilUnderTheLimit) {
   for (int sec = 0; sec < 600; ++sec) {
     for (int i = 0; i < 10; ++i) {
       events.push_back(
-          {EventKind::exec, EventSource::poll, t0 + sec, proc(1000 + i, "x", "/x", std::string(1000, 'a'))});
+          {EventKind::exec, EventSource::poll, t0 + sec, proc(1000 + i, "x", "/x", fmt::format("{:a>1000}", sec))});
     }
     alerts.push_back(Alert{.rule_id = "r", .time = t0 + sec});
   }

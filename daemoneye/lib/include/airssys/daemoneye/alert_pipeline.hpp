@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <expected>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -62,6 +63,13 @@ struct AlertStats {
   std::uint32_t nats_sinks = 0;       // how many nats sinks there are (0: the nats_* figures mean nothing)
 };
 
+// What AlertPipeline::restore_held_back found.
+struct HeldRestore {
+  std::size_t restored = 0;      // rules whose held-back alerts tell_held_back() now tells
+  std::size_t told_already = 0;  // rules whose summary was raised before the kill
+  std::vector<std::string> unreadable;  // rules whose saved text could not be read (not told)
+};
+
 class AlertPipeline {
  public:
   using Log = std::function<void(std::string_view)>;
@@ -87,6 +95,21 @@ class AlertPipeline {
   [[nodiscard]] bool holds_back() const noexcept;
   // At a stop: a summary now for every rule holding something back.
   [[nodiscard]] Result<AlertOutcome> tell_held_back(std::int64_t now);
+  // What the rate limit holds back and no summary has told yet: rule id ->
+  // a JSON text (what its summary needs). Changes only with a submit that
+  // succeeded. The agent stores it with the Sigma rules' marks
+  // (EventMarks::held) in the transaction of the scan's alerts, so a kill
+  // loses none of it: the marks say which events were read, this what of
+  // them is still owed a summary.
+  [[nodiscard]] const std::map<std::string, std::string, std::less<>>& held_state() const noexcept;
+  // At start, before the first submit: `saved` is held_state() as the store
+  // last took it. Each rule's summary carries a dedup key fixed by what it
+  // tells; when `raised(rule_id, dedup_key)` says an alert with that key is
+  // stored (the summary reached the ledger before the kill and the start's
+  // catch-up stored it), the rule is not restored. Then tell_held_back()
+  // tells the rest. Nothing is sent or written here.
+  HeldRestore restore_held_back(const std::map<std::string, std::string, std::less<>>& saved,
+                                const std::function<bool(const std::string&, const std::string&)>& raised);
   [[nodiscard]] AlertStats stats() const;
 
   // Hands the audit ledger's tree head (its size and root) to every sink,

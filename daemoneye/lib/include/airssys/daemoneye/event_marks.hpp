@@ -10,7 +10,8 @@
 // The agent keeps them from scan to scan and in the store (sigma_marks,
 // Store::insert_alerts with marks), so a restart goes on where the stopped
 // agent's last stored scan ended; marks of rules not run (removed,
-// disabled) are dropped.
+// disabled) are dropped. `held` rides along: what the rate limit still owes
+// (docs/daemoneye.md "Alerts", Rate limit).
 
 #include <cstdint>
 #include <functional>
@@ -22,6 +23,11 @@ namespace airssys::daemoneye {
 struct EventMarks {
   std::map<std::string, std::int64_t, std::less<>> covered;   // rule id → the highest process_events.id read
   std::map<std::string, std::int64_t, std::less<>> narrowed;  // rule id → the most ids its next window holds
+  // Rule id (any rule) → what the rate limit held back of the rows read and
+  // no summary has told yet (AlertPipeline::held_state, a JSON text). Saved
+  // with `covered` in one transaction: an event past a saved mark was
+  // raised, or is owed a summary here. run_rules leaves it as it is.
+  std::map<std::string, std::string, std::less<>> held;
   friend bool operator==(const EventMarks&, const EventMarks&) = default;
 };
 

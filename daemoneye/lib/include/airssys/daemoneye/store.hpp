@@ -130,6 +130,9 @@ class Store {
   // from the ledger is stored).
   [[nodiscard]] Result<std::uint64_t> count_alerts(std::int64_t time, std::string_view rule_id,
                                                    std::string_view dedup_key, std::int64_t after_id = -1);
+  // Whether an alert of this rule with this dedup key is stored (how the
+  // agent tells, at start, whether a rate limit summary was raised before a kill).
+  [[nodiscard]] Result<bool> has_alert(std::string_view rule_id, std::string_view dedup_key);
   // The time at or before which alerts are not brought back from the ledger:
   // the newest history retention deleted (raised by enforce_retention),
   // or what AlertLedgerSync saved; nullopt when neither ever happened.
@@ -145,8 +148,9 @@ class Store {
   // The oldest scan's time (where the store's history begins now); nullopt
   // when no scan is stored.
   [[nodiscard]] Result<std::optional<std::int64_t>> oldest_scan_time();
-  // The marks the last insert_alerts with marks saved (none: empty); a
-  // saved mark out of range is reset and told to StoreOptions::log.
+  // The marks the last insert_alerts with marks saved (none: empty), with
+  // what the rate limit held back then (EventMarks::held); a saved mark out
+  // of range is reset and told to StoreOptions::log.
   [[nodiscard]] Result<EventMarks> event_marks();
   // Deletes by age, then by size (VACUUM-free: freed pages are reused).
   [[nodiscard]] Result<RetentionStats> enforce_retention(std::int64_t now);
