@@ -18,6 +18,10 @@ runs=${RUNS:-1}
 scenarios=("$@")
 [[ ${#scenarios[@]} -gt 0 ]] || scenarios=(pingpong fanin spawn idle)
 
+[[ -f $peers/spawn.cpp ]] || {
+  echo "caf.sh: the CAF peer sources are not at $peers (they sit in ../shared/peers/caf beside the clone; PEERS=DIR points elsewhere)" >&2
+  exit 2
+}
 dpkg -s libcaf-dev >/dev/null 2>&1 || { echo "caf.sh: libcaf-dev missing (scripts/bootstrap)" >&2; exit 1; }
 mkdir -p "$out"
 for p in pingpong fanin spawn; do

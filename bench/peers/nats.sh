@@ -31,6 +31,10 @@ runs=${RUNS:-1}
 scenarios=("$@")
 [[ ${#scenarios[@]} -gt 0 ]] || scenarios=(pub 1to1 1to5 rr)
 
+[[ -f $peers/natsbench.c ]] || {
+  echo "nats.sh: the NATS peer source is not at $peers/natsbench.c (it sits in ../shared/peers/nats beside the clone; PEERS=DIR points elsewhere)" >&2
+  exit 2
+}
 for p in nats-server libnats-dev; do
   dpkg -s "$p" >/dev/null 2>&1 || { echo "nats.sh: $p missing (run scripts/bootstrap)" >&2; exit 1; }
 done

@@ -204,7 +204,7 @@ void add_fs_commands(CLI::App& app, int& exit_code) {
   cmd->add_flag("--json", s->json, "print one JSON object");
   cmd->add_flag("--no-follow", s->no_follow, "describe a symbolic link itself, not its target");
 
-  auto d = add(*fs, "delete", "delete a file or an empty directory", fs_delete, exit_code, &cmd);
+  auto d = add(*fs, "delete", "delete a file or a directory (empty, or all it holds with --recursive)", fs_delete, exit_code, &cmd);
   cmd->add_flag("--recursive", d->recursive, "delete a directory and everything in it (symlinks are not followed)");
 
   auto m = add(*fs, "mkdir", "create a directory (mode 0700)", fs_mkdir, exit_code, &cmd);
