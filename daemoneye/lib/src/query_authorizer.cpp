@@ -28,13 +28,19 @@ namespace {
 
 std::string_view sv(const char* s) { return s != nullptr ? std::string_view(s) : std::string_view(); }
 
+bool same_name(std::string_view a, std::string_view b) {  // SQLite's names ignore ASCII case
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
 bool is_sqlite_internal(std::string_view table) {
   constexpr std::string_view prefix = "sqlite_";
-  if (table.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(table[i])) != prefix[i]) return false;
-  }
-  return true;
+  return table.size() >= prefix.size() && same_name(table.substr(0, prefix.size()), prefix);
+}
+
+bool is_unreadable_table(const State& state, std::string_view name) {
+  return std::ranges::any_of(state.unreadable_tables, [&](const std::string& t) { return same_name(t, name); });
 }
 
 // Why `action` is refused, in the words of the statement that asked for it.
@@ -131,11 +137,11 @@ int authorize(void* user, int action, const char* arg1, const char* arg2, const 
     // A column read names its table and schema "main". A FROM item none of
     // whose columns is used (count(*), a join's other side) is reported as
     // a read of column "" with no schema, under its table, CTE or subquery
-    // name: that reveals no values, so it is allowed for anything but
-    // SQLite's own tables.
+    // name: that reveals no values but their number, so it is allowed for
+    // anything but SQLite's own tables and the database's unreadable ones.
     case SQLITE_READ:
       if (a2.empty() && schema.empty())
-        ok = !is_sqlite_internal(a1);
+        ok = !is_sqlite_internal(a1) && !is_unreadable_table(*static_cast<const State*>(user), a1);
       else
         ok = table_readable(a1) && schema == "main";
       break;

@@ -5,7 +5,8 @@
 //   SQLITE_SELECT, SQLITE_RECURSIVE (bounded by the query's time limit),
 //   SQLITE_READ of columns of the tables in kReadableTables (schema "main"),
 //   and the column-less read SQLite reports for a FROM item whose columns
-//   are unused (count(*) FROM a CTE), unless it is one of SQLite's own tables,
+//   are unused (count(*) FROM a CTE), unless it is one of SQLite's own tables
+//   or a table of the database that is not readable (State::unreadable_tables),
 //   SQLITE_FUNCTION of the functions in kAllowedFunctions.
 // Everything else — PRAGMA, ATTACH/DETACH, INSERT/UPDATE/DELETE, CREATE/DROP
 // (also TEMP), ALTER, transactions and savepoints, ANALYZE, REINDEX, reads of
@@ -22,6 +23,7 @@
 #include <array>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace airssys::daemoneye::query_guard {
 
@@ -150,6 +152,13 @@ inline constexpr int kMaxRegexpCalls = 32;  // sigma::kMaxRegexes keeps Sigma ru
 struct State {
   std::string denial;
   int regexp_calls = 0;
+  // The database's own tables and views that are not readable (the agent's
+  // bookkeeping: sigma_marks, held alerts, ledger marks, ...), read once when
+  // the connection opens. A column-less read of one of these names is
+  // refused too: SQLite reports `count(*) FROM sigma_marks` exactly as it
+  // reports a CTE's, so only the name tells them apart (a CTE given such a
+  // name is refused with it).
+  std::vector<std::string> unreadable_tables;
   void clear() {
     denial.clear();
     regexp_calls = 0;

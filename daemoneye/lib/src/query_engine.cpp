@@ -32,6 +32,23 @@ constexpr int kProgressOps = 1000;  // VM steps between deadline checks
 
 bool is_space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
 
+// The database's tables and views outside query_guard::kReadableTables,
+// read before the authorizer is installed (it refuses sqlite_schema). A
+// table the agent creates after this connection opened is not in the list:
+// the Store creates its whole schema before any QueryEngine opens the file.
+Result<std::vector<std::string>> unreadable_tables(sqlite3* h) {
+  auto stmt = sqlite::prepare(h, "SELECT name FROM sqlite_schema WHERE type IN ('table', 'view')");
+  if (!stmt) return std::unexpected(stmt.error());
+  std::vector<std::string> out;
+  int rc = SQLITE_ROW;
+  while ((rc = ::sqlite3_step(stmt->get())) == SQLITE_ROW) {
+    const auto* text = reinterpret_cast<const char*>(::sqlite3_column_text(stmt->get(), 0));
+    if (text != nullptr && !query_guard::table_readable(text)) out.emplace_back(text);
+  }
+  if (rc != SQLITE_DONE) return std::unexpected(sqlite::error(h, "", rc));
+  return out;
+}
+
 // True when `tail` holds only whitespace, semicolons and comments.
 bool blank_tail(std::string_view tail) {
   std::size_t i = 0;
@@ -255,6 +272,11 @@ Result<std::unique_ptr<QueryEngine>> QueryEngine::open(const std::filesystem::pa
   auto impl = std::make_unique<Impl>();
   impl->limits = limits;
   impl->temp = std::move(*temp);
+  if (auto names = unreadable_tables(h); names) {
+    impl->guard.unreadable_tables = std::move(*names);
+  } else {
+    return failed(names.error().category, "read schema", names.error().message);
+  }
   ::sqlite3_set_authorizer(h, &query_guard::authorize, &impl->guard);
   ::sqlite3_progress_handler(h, kProgressOps, &Impl::on_progress, impl.get());
   impl->db = std::move(*conn);

@@ -152,6 +152,13 @@ TEST_F(QueryEngineTest, HostileSqlIsRefusedWithItsReason) {
       {"REINDEX", "not allowed: REINDEX"},
       {"SELECT count(*) FROM sqlite_master",
        "not allowed: read of table sqlite_master (readable: processes, process_events, alerts, scans, process_open_sockets)"},
+      // The agent's own tables: not even their row count (a column-less read).
+      {"SELECT count(*) FROM sigma_marks",
+       "not allowed: read of table sigma_marks (readable: processes, process_events, alerts, scans, process_open_sockets)"},
+      {"SELECT 1 FROM alert_ledger",
+       "not allowed: read of table alert_ledger (readable: processes, process_events, alerts, scans, process_open_sockets)"},
+      {"SELECT count(*) FROM processes, sigma_marks",
+       "not allowed: read of table sigma_marks (readable: processes, process_events, alerts, scans, process_open_sockets)"},
       {"SELECT printf('%.*c', 2147483647, 'x')", "not allowed: function printf"},
       {"SELECT format('%d', 1)", "not allowed: function format"},
       {"SELECT 1; DROP TABLE processes", "only one statement per query"},
