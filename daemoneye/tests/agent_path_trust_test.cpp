@@ -29,6 +29,13 @@ struct TrustFixture : AgentDir {
     EXPECT_EQ(::chown(p.c_str(), owner, owner), 0);
     return p;
   }
+  // A copy of the real procmond at D/procmond, root's, mode 0755.
+  fs::path procmond_in(const fs::path& d) const {
+    const fs::path prog = d / "procmond";
+    fs::copy_file(procmond_bin(), prog);
+    EXPECT_EQ(::chmod(prog.c_str(), 0755), 0);
+    return prog;
+  }
   fs::path file_of(const fs::path& p, const std::string& content, mode_t mode, uid_t owner = 0) const {
     write_file(p, content);
     EXPECT_EQ(::chmod(p.c_str(), mode), 0);
@@ -83,9 +90,7 @@ TEST(AgentPathTrust, AProcmondInADirectoryOfAnotherUserIsNotRun) {
   NEEDS_ROOT();
   TrustFixture f;
   const fs::path theirs = f.dir_of(f.dir / "theirs", 0755, kNobody);
-  const fs::path prog = theirs / "procmond";
-  fs::copy_file(procmond_bin(), prog);
-  ASSERT_EQ(::chmod(prog.c_str(), 0755), 0);
+  const fs::path prog = f.procmond_in(theirs);
   f.config_with("procmond: { path: " + prog.string() + " }\n");
   f.expect_refused("procmond.path: refusing directory " + theirs.string() + " above " + prog.string() + kOwned);
 }
@@ -97,9 +102,7 @@ TEST(AgentPathTrust, ARootOwnedProcmondInARootOwnedStickyDirectoryRuns) {
   TrustFixture f;
   write_self_rule(f.rules);
   const fs::path pub = f.dir_of(f.dir / "pub", 01777);
-  const fs::path prog = pub / "procmond";
-  fs::copy_file(procmond_bin(), prog);
-  ASSERT_EQ(::chmod(prog.c_str(), 0755), 0);
+  const fs::path prog = f.procmond_in(pub);
   f.config_with("procmond: { path: " + prog.string() + " }\n");
   auto agent = f.start_agent();
   EXPECT_TRUE(eventually([&] { return !f.alert_lines().empty(); })) << slurp(f.log);
@@ -255,9 +258,7 @@ TEST(AgentPathTrust, ARestartOfProcmondChecksItsPathAgain) {
   TrustFixture f;
   write_self_rule(f.rules);
   const fs::path bin = f.dir_of(f.dir / "bin", 0755);
-  const fs::path prog = bin / "procmond";
-  fs::copy_file(procmond_bin(), prog);
-  ASSERT_EQ(::chmod(prog.c_str(), 0755), 0);
+  const fs::path prog = f.procmond_in(bin);
   f.config_with("procmond: { path: " + prog.string() + ", restart_initial: 100ms, restart_max: 1s }\n");
   auto agent = f.start_agent();
   EXPECT_TRUE(eventually([&] { return !f.alert_lines().empty(); })) << slurp(f.log);

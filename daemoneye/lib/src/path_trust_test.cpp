@@ -43,6 +43,14 @@ class PathTrustTest : public ::testing::Test {
     EXPECT_EQ(::chown(p.c_str(), owner, owner), 0);
     return p;
   }
+  // A configuration whose database and rules are under `safe`, no sink.
+  static Config config_in(const fs::path& safe) {
+    Config c;
+    c.database.path = safe / "var" / "daemoneye.db";
+    c.rules.dir = safe / "rules";
+    c.alerts.sinks.clear();
+    return c;
+  }
   std::string refusal(const fs::path& p) {
     auto r = check_trusted_path(p, "k");
     return r ? "" : r.error().message;
@@ -193,13 +201,7 @@ TEST_F(PathTrustTest, MakeTrustedDirMakesWhatIsMissingAndRefusesOneTakenByAnothe
 TEST_F(PathTrustTest, ConfigPathsNameTheKeyAndAreConfigurationErrors) {
   const fs::path theirs = mkdir(tmp / "theirs", 0755, kNobody);
   const fs::path safe = mkdir(tmp / "safe", 0700);
-  auto base = [&] {
-    Config c;
-    c.database.path = safe / "var" / "daemoneye.db";
-    c.rules.dir = safe / "rules";
-    c.alerts.sinks.clear();
-    return c;
-  };
+  auto base = [&] { return config_in(safe); };
   ASSERT_TRUE(check_config_paths(base())) << check_config_paths(base()).error();
   const fs::path bad = theirs / "x";
   const std::string owned = ": owned by uid 65534, not by us (0) or root";
@@ -323,13 +325,7 @@ TEST_F(PathTrustTest, ConfigSecretsNameTheKeyAndAreConfigurationErrors) {
   const fs::path safe = mkdir(tmp / "safe", 0700);
   const fs::path open = file(safe / "open", 0644);
   const fs::path secret = file(safe / "secret", 0600);
-  auto base = [&] {
-    Config c;
-    c.database.path = safe / "var" / "daemoneye.db";
-    c.rules.dir = safe / "rules";
-    c.alerts.sinks.clear();
-    return c;
-  };
+  auto base = [&] { return config_in(safe); };
   SinkConfig nats{.type = SinkType::nats};
   nats.spool_dir = safe / "spool";
   nats.credentials = secret;

@@ -40,6 +40,17 @@ struct Pipe {
     for (ssize_t n; (n = ::read(read.get(), buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
     return out;
   }
+  // A thread that reads into `into` until EOF, counting in `count` (read
+  // `into` only after joining it).
+  std::thread read_until_eof(std::string& into, std::atomic<std::size_t>& count) {
+    return std::thread([this, &into, &count] {
+      char b[4096];
+      for (ssize_t n; (n = ::read(read.get(), b, sizeof b)) > 0;) {
+        into.append(b, static_cast<std::size_t>(n));
+        count += static_cast<std::size_t>(n);
+      }
+    });
+  }
   // What the pipe holds now, without waiting for more; the read end's
   // flags as they were afterwards.
   std::string take_available() {
@@ -149,13 +160,7 @@ TEST(StdoutSink, ALineCutByAStalledReaderIsFinishedNotBroken) {
   // agent's next scans) go on until the kept end of the line is through.
   std::string rest;
   std::atomic<std::size_t> read_bytes{0};
-  std::thread reader([&] {
-    char b[4096];
-    for (ssize_t n; (n = ::read(p.read.get(), b, sizeof b)) > 0;) {
-      rest.append(b, static_cast<std::size_t>(n));
-      read_bytes += static_cast<std::size_t>(n);
-    }
-  });
+  std::thread reader = p.read_until_eof(rest, read_bytes);
   const std::size_t big_line = alert_to_json(big[0]).size() + 1;
   EXPECT_TRUE(testing::eventually([&] {
     deliver(*sink, std::vector<Alert>{});
@@ -244,13 +249,7 @@ TEST(StdoutSink, TheFallbackWithoutReopenDoesNotBlockOnALineLargerThanThePipe) {
   EXPECT_TRUE(seen == big_line.substr(0, seen.size())) << seen.size() << " bytes";
   std::string rest;
   std::atomic<std::size_t> read_bytes{0};
-  std::thread reader([&] {
-    char b[4096];
-    for (ssize_t n; (n = ::read(data.read.get(), b, sizeof b)) > 0;) {
-      rest.append(b, static_cast<std::size_t>(n));
-      read_bytes += static_cast<std::size_t>(n);
-    }
-  });
+  std::thread reader = data.read_until_eof(rest, read_bytes);
   EXPECT_TRUE(testing::eventually([&] { return seen.size() + read_bytes.load() >= big_line.size(); }));
   EXPECT_EQ(::write(go.write.get(), "g", 1), 1);
   int status = 0;
