@@ -46,7 +46,7 @@ inline std::string alert_listing(std::int64_t from, std::string_view rule, std::
 // again) every alert from :time on. The two halves exclude each other
 // through a condition on no row, which SQLite tests once before it reads
 // any; each takes its own index and stops at `limit`. `+rule_id` and `+id`
-// keep the planner off alerts_rule_id and off a walk in id order, either of
+// keep the planner off alerts_rule_time and off a walk in id order, either of
 // which may read the whole table. Only the ids are sorted.
 inline std::string alerts_after_mark(std::string_view select, std::string_view rule, std::size_t limit) {
   constexpr std::string_view kMarkThere = "EXISTS (SELECT 1 FROM alerts WHERE id = :id AND time = :time)";

@@ -51,6 +51,7 @@ TEST(AlertPipelineCost, ASubmitDoesNotCopyWhatEveryRuleHoldsBack) {
   c.rate_limit = 1;
   c.rate_period = 1h;
   c.dedup_window = 0s;
+  c.sinks = {};  // not the default stdout sink: 200 summaries of 64 KiB
   auto p = AlertPipeline::create(c, nullptr, {});
   ASSERT_TRUE(p) << p.error();
   constexpr int kRules = 200;

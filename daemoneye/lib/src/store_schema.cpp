@@ -58,6 +58,11 @@ std::string_view text_of(sqlite3_stmt* stmt, int i) {
 
 }  // namespace
 
+// Run at every open, so an existing store gains what it lacks: since
+// 2026-12-06 alerts_rule_time (rule_id, time) in place of alerts_rule_id
+// (rule_id alone), which left `daemoneye-cli alerts --rule R` sorting the
+// rule's alerts by time; the rule's newest alerts are now read in the
+// index's order (cli_test AlertsAreReadThroughIndexes).
 std::string ddl() {
   std::string sql = "CREATE TABLE IF NOT EXISTS processes (";
   bool first = true;
@@ -77,7 +82,8 @@ CREATE TABLE IF NOT EXISTS alerts (
   severity TEXT NOT NULL, tags TEXT NOT NULL, "row" TEXT NOT NULL, host TEXT NOT NULL,
   dedup_key TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS alerts_time ON alerts(time);
-CREATE INDEX IF NOT EXISTS alerts_rule_id ON alerts(rule_id);
+CREATE INDEX IF NOT EXISTS alerts_rule_time ON alerts(rule_id, time);
+DROP INDEX IF EXISTS alerts_rule_id;
 CREATE TABLE IF NOT EXISTS scans (
   id INTEGER PRIMARY KEY, scan_id INTEGER NOT NULL, time INTEGER NOT NULL,
   processes INTEGER, unreadable INTEGER, collect_us INTEGER, store_us INTEGER, rules_us INTEGER,

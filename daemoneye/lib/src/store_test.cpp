@@ -115,6 +115,41 @@ TEST(Store, UpgradesAVersion1StoreKeepingItsRows) {
   EXPECT_EQ(peek.integer("SELECT exit_code FROM process_events WHERE pid = 43"), 0);
 }
 
+// A store made before alerts_rule_time (rule_id, time) — with the index on
+// rule_id alone — gains it when the agent opens it, and loses the old one;
+// a rule's newest alerts are then read in the index's order, not sorted.
+TEST(Store, AnExistingStoreGainsTheIndexOnRuleAndTime) {
+  TempDir tmp;
+  const fs::path db = tmp / "d.db";
+  {
+    auto store = open_store(db);
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->insert_alerts(std::vector{Alert{.rule_id = "r", .time = 5}, Alert{.rule_id = "r", .time = 6}}));
+  }
+  {
+    Peek old(db);
+    old.exec("DROP INDEX alerts_rule_time; CREATE INDEX alerts_rule_id ON alerts(rule_id)");
+    EXPECT_EQ(old.integer("SELECT count(*) FROM sqlite_master WHERE name = 'alerts_rule_time'"), 0);
+  }
+  auto store = open_store(db);
+  ASSERT_TRUE(store);
+  Peek peek(db);
+  EXPECT_EQ(peek.integer("SELECT count(*) FROM sqlite_master WHERE name = 'alerts_rule_time'"), 1);
+  EXPECT_EQ(peek.integer("SELECT count(*) FROM sqlite_master WHERE name = 'alerts_rule_id'"), 0);
+  EXPECT_EQ(peek.integer("SELECT count(*) FROM alerts WHERE rule_id = 'r'"), 2);
+  // The shape of `daemoneye-cli alerts --rule r` (cli/alert_queries.hpp;
+  // cli_test AlertsAreReadThroughIndexes checks the CLI's own statement).
+  auto st = sqlite::prepare(peek.get(), "EXPLAIN QUERY PLAN SELECT id, time FROM alerts WHERE time >= 0 AND "
+                                        "rule_id = 'r' ORDER BY time DESC, id DESC LIMIT 100");
+  ASSERT_TRUE(st) << st.error();
+  std::string plan;
+  while (::sqlite3_step(st->get()) == SQLITE_ROW)
+    plan += reinterpret_cast<const char*>(::sqlite3_column_text(st->get(), 3)) + std::string("\n");
+  EXPECT_NE(plan.find("SEARCH alerts USING COVERING INDEX alerts_rule_time (rule_id=? AND time>?)"), std::string::npos)
+      << plan;
+  EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
+}
+
 TEST_F(StoreInTempDir, KernelEventExtrasAreStoredAndUnknownOnesAreNull) {
   ProcessEvent exec{EventKind::exec, EventSource::ebpf, 1764000100, proc(200, "true", "/usr/bin/true", "true x")};
   exec.time_ns = 1764000100123456789;
