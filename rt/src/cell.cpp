@@ -555,9 +555,15 @@ void CellBase::terminate(ExitReason r) noexcept {
   destroy_actor();
   closed_.store(true, std::memory_order_seq_cst);
   // Links/monitors: see link() for why seq_cst on closed_ and ext_ suffices.
+  if (CellExt* x = ext_.load(std::memory_order_seq_cst); x != nullptr) notify_terminated(x, r);
+  else if (space_waiters_.load(std::memory_order_seq_cst)) wake_space_waiters(0);
+  sys_->remove_live(this);
+}
+
+[[gnu::noinline]] void CellBase::notify_terminated(CellExt* x, ExitReason r) noexcept {
   std::vector<IntrusivePtr<CellBase>> links, monitors;
   bool registered = false;
-  if (CellExt* x = ext_.load(std::memory_order_seq_cst); x != nullptr) {
+  {
     std::lock_guard lk(x->m);
     x->dead = true;
     registered = x->registered;
@@ -575,7 +581,6 @@ void CellBase::terminate(ExitReason r) noexcept {
     l->enqueue_system(SysMsg{SysMsg::Kind::exit, id_, r, {}});
   }
   for (auto& w : monitors) w->enqueue_system(SysMsg{SysMsg::Kind::down, id_, r, {}});
-  sys_->remove_live(this);
 }
 
 void CellBase::force_terminate() noexcept {

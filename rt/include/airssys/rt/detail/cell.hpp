@@ -139,6 +139,9 @@ class CellBase : public RunHook {
   void handle_failure(std::exception_ptr ep) noexcept;
   void note_failure(const std::exception_ptr& ep) noexcept;
   void terminate(ExitReason r) noexcept;
+  // terminate()'s part for a cell with links, monitors, a registration or
+  // space waiters (its CellExt); out of line, off the common path.
+  void notify_terminated(CellExt* x, ExitReason r) noexcept;
   void trim_oldest(std::uint32_t& consumed) noexcept;
   void wake_space_waiters(std::uint32_t depth) noexcept;
   bool block_for_space(std::chrono::steady_clock::time_point deadline) noexcept;
