@@ -330,7 +330,7 @@ void CellBase::enqueue_system(SysMsg m) noexcept {
   }
 }
 
-bool CellBase::run() noexcept {
+CellBase::RunEnd CellBase::run() noexcept {
   CurrentGuard guard(this);
   std::uint32_t consumed = 0;
   if (!started_) {
@@ -392,13 +392,23 @@ bool CellBase::run() noexcept {
   // drop (checking before could miss one that registered meanwhile); it
   // holds its own reference for that and touches only thread-safe state.
   const bool bounded = capacity_ != 0;
+  // Read before pending_ drops: from then on a late sender may schedule
+  // this (terminated) cell and another worker run it.
+  const bool handed = std::exchange(run_ref_handed_, false);
   if (bounded) add_ref();
   const std::uint64_t prev = pending_.fetch_sub(consumed, std::memory_order_seq_cst);
   if (bounded) {
     if (space_waiters_.load(std::memory_order_seq_cst)) wake_space_waiters(occupied(prev) - consumed);
     release();  // never the last: the caller still holds the run queue's reference
   }
-  return queued(prev) != consumed;
+  const bool again = queued(prev) != consumed;
+  if (handed) [[unlikely]] {
+    if (!again) return RunEnd::gone;
+    // Still queued, so nobody else runs it; the batch (this thread's, not
+    // handed on before this run returns) has the caller's reference.
+    add_ref();
+  }
+  return again ? RunEnd::again : RunEnd::idle;
 }
 
 void CellBase::wait_for_space(CellBase& waiter, std::move_only_function<void()> fn) noexcept {
@@ -587,6 +597,9 @@ void CellBase::force_terminate() noexcept {
   CurrentGuard guard(this);
   started_ = true;
   terminate(ExitReason::killed);
+  // Not inside a run (shutdown; on a pool worker if a handler shut its own
+  // system down): a batch that took a run's reference gets a new one.
+  if (std::exchange(run_ref_handed_, false)) add_ref();
 }
 
 // A link or monitor registered under the other cell's ext lock either sees

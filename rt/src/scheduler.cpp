@@ -256,14 +256,14 @@ class ThreadPool final : public Executor {
       } else if (CellBase* next = w.deque.peek()) {
         prefetch_cell(next);
       }
-      const bool again = c->run();
+      const CellBase::RunEnd end = c->run();
       publish_spawns(w);
-      if (again) {
+      if (end == CellBase::RunEnd::again) {
         // Used up its batch: to the back of the shared FIFO, behind everything
         // already runnable here (the deque is LIFO for its owner, so pushing
         // it there would run it again at once and starve the others).
         inject(c);
-      } else {
+      } else if (end == CellBase::RunEnd::idle) {
         c->release();
       }
     }
@@ -439,9 +439,10 @@ class ManualExecutor final : public Executor {
         q_.pop_front();
       }
       ++steps;
-      if (c->run()) {
+      const CellBase::RunEnd end = c->run();
+      if (end == CellBase::RunEnd::again) {
         schedule(c, false);
-      } else {
+      } else if (end == CellBase::RunEnd::idle) {
         c->release();
       }
     }

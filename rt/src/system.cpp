@@ -328,7 +328,7 @@ void SystemCore::release_dead(DeadBatch* b) noexcept {
       if (i + kAhead < b->n) {
         prefetch_for_write(b->cells[i + kAhead], 192);
       }
-      b->cells[i]->release();
+      b->cells[i]->release(2);  // the live list's and the terminating run's (remove_live)
     }
     delete std::exchange(b, b->next);
   }
@@ -362,12 +362,17 @@ void SystemCore::remove_live(CellBase* c) noexcept {
     live_cv_.notify_all();
   }
   if (TerminatedBatch& t = tls_terminated; t.core == this) {
+    // The batch takes the running thread's reference too (see
+    // CellBase::handed_run_ref()), so it is handed on only after this run
+    // has ended: a full array goes at the next termination here, or when
+    // the worker runs out of work (flush_terminated()).
     DeadBatch*& b = t.per_shard[c->live_shard];
+    if (b != nullptr && b->n == kDeadBatch) push_dead(std::exchange(b, nullptr));
     if (b == nullptr) b = new (std::nothrow) DeadBatch;
     if (b != nullptr) {
       b->slots[b->n] = c->live_slot;
       b->cells[b->n++] = c;
-      if (b->n == kDeadBatch) push_dead(std::exchange(b, nullptr));
+      c->handed_run_ref();
       return;
     }
   }

@@ -242,6 +242,45 @@ TEST(LiveList, AnActorThatStoppedIsNotListedWhileItsSlotWaitsToBeFreed) {
   EXPECT_EQ(sys.stats().live_actors, 0u);
 }
 
+// Holds its worker until the test has told it more, then stops.
+struct HoldUntil {
+  std::atomic<bool>* told;
+};
+class Lingerer : public rt::Actor<Lingerer, HoldUntil, Quit> {
+ public:
+  explicit Lingerer(std::shared_ptr<int> token) : token_(std::move(token)) {}
+  void handle(HoldUntil& h) {
+    while (!h.told->load()) std::this_thread::yield();
+    stop();
+  }
+  void handle(Quit&) {}
+
+ private:
+  std::shared_ptr<int> token_;
+};
+
+// The run that stops the actor leaves more than a batch (64) of messages
+// queued: the worker's terminated batch has taken that run's reference
+// (CellBase::run), the cell runs again to dead-letter the rest, and only
+// then is it freed, once (ASan: neither a use after free nor a leak).
+TEST(LiveList, AnActorStoppedWithMoreThanABatchQueuedIsFreedAfterTheRestIsDeadLettered) {
+  auto token = std::make_shared<int>(0);
+  rt::ActorSystem sys{{.workers = 2}};
+  std::atomic<bool> told{false};
+  {
+    auto a = sys.spawn<Lingerer>(token).value();
+    ASSERT_TRUE(a.tell(HoldUntil{&told}).has_value());
+    constexpr std::uint64_t kRest = 200;
+    for (std::uint64_t i = 0; i < kRest; ++i) ASSERT_TRUE(a.tell(Quit{}).has_value());
+    told.store(true);
+    ASSERT_TRUE(eventually([&] { return a.stopped() && sys.stats().dead_letters == kRest; }))
+        << sys.stats().dead_letters;
+  }
+  EXPECT_TRUE(eventually([&] { return token.use_count() == 1; })) << token.use_count();
+  EXPECT_EQ(sys.stats().live_actors, 0u);
+  EXPECT_TRUE(sys.shutdown().has_value());
+}
+
 // snapshot() reads a shard only up to its last cell and compacts a shard
 // left mostly free by a burst: whatever the slots, health() lists exactly
 // the live actors, before and after, and spawns reuse the slots.

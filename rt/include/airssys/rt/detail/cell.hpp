@@ -69,6 +69,10 @@ class CellBase : public RunHook {
   void release() noexcept {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
+  // Drops n references at once (a terminated batch's two, system.cpp).
+  void release(std::uint32_t n) noexcept {
+    if (refs_.fetch_sub(n, std::memory_order_acq_rel) == n) delete this;
+  }
 
   [[nodiscard]] ActorId id() const noexcept { return id_; }
   [[nodiscard]] SystemCore* core() const noexcept { return sys_; }
@@ -105,10 +109,19 @@ class CellBase : public RunHook {
   // tells it to drop the entries.
   void mark_registered() noexcept;
 
-  // Consumer: run up to one batch. Returns true if the cell must be run again
-  // (the caller keeps its reference and requeues it); false if it went idle
-  // (the caller must only release() its reference afterwards).
-  bool run() noexcept;
+  // Consumer: run up to one batch. again: the cell must be run again (the
+  // caller keeps its reference and requeues it); idle: it went idle (the
+  // caller must only release() its reference afterwards); gone: it
+  // terminated in this run, went idle, and the caller's reference went
+  // with it to the terminated batch (handed_run_ref()): the caller must
+  // not touch the cell again.
+  enum class RunEnd : std::uint8_t { idle, again, gone };
+  RunEnd run() noexcept;
+  // Consumer, from terminate() on a pool worker: the batch that now holds
+  // the live list's reference will drop the running thread's reference
+  // too (one atomic read-modify-write per actor less than releasing it
+  // here); run() gives the caller a new one if the cell must run again.
+  void handed_run_ref() noexcept { run_ref_handed_ = true; }
 
   // Forced teardown at system shutdown, after every worker has stopped.
   void force_terminate() noexcept;
@@ -190,6 +203,7 @@ class CellBase : public RunHook {
   bool started_ = false;
   bool terminated_ = false;
   bool trap_exit_ = false;
+  bool run_ref_handed_ = false;  // see handed_run_ref()
   std::uint8_t stop_request_ = 0;  // 0: none, else ExitReason + 1
   std::atomic<std::uint8_t> exit_reason_{0};
   Envelope* current_ = nullptr;
