@@ -233,7 +233,7 @@ class ThreadPool final : public Executor {
   void loop(Worker& w) {
     tls_worker = &w;
     set_no_block_thread(true);
-    set_batch_terminations(core_);
+    set_batch_terminations(core_, w.index);
     bool woke = false;
     while (true) {
       CellBase* c = find_work(w);

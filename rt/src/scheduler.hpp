@@ -49,12 +49,14 @@ std::unique_ptr<Executor> make_manual_executor();
 // manual loop while it runs, the timer thread).
 void set_no_block_thread(bool on) noexcept;
 
-// A pool worker of `core`'s executor (nullptr: none) collects the cells of
+// A pool worker of `core`'s executor (nullptr: none; `worker`: its index,
+// below the worker count `core` was made with) collects the cells of
 // `core` it terminates and hands them to their live-list shards in batches
-// (SystemCore::remove_live); it must call flush_terminated() before it
-// parks and before it exits, which also frees the slots other workers'
-// batches wait in, whether or not this worker ended an actor itself.
-void set_batch_terminations(SystemCore* core) noexcept;
+// (SystemCore::remove_live), and counts them in a counter of its own; it
+// must call flush_terminated() before it parks and before it exits, which
+// also frees the slots other workers' batches wait in, whether or not this
+// worker ended an actor itself.
+void set_batch_terminations(SystemCore* core, unsigned worker = 0) noexcept;
 void flush_terminated() noexcept;
 
 }  // namespace airssys::rt::detail

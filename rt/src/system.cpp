@@ -63,13 +63,17 @@ unsigned thread_slot() noexcept {
 // whose pool the worker belongs to.
 struct TerminatedBatch {
   SystemCore* core = nullptr;
+  std::atomic<std::uint64_t>* ended = nullptr;  // this worker's termination count
   SystemCore::DeadBatch* per_shard[SystemCore::kShards] = {};
 };
 thread_local TerminatedBatch tls_terminated;
 
 }  // namespace
 
-void set_batch_terminations(SystemCore* core) noexcept { tls_terminated.core = core; }
+void set_batch_terminations(SystemCore* core, unsigned worker) noexcept {
+  tls_terminated.core = core;
+  tls_terminated.ended = core != nullptr && worker < core->pool_workers_ ? &core->worker_terminated_[worker].n : nullptr;
+}
 
 // Every worker of the pool, not only one that ended an actor: cells another
 // worker pushed may wait for an owner that spawns no more.
@@ -210,6 +214,8 @@ SystemCore::SystemCore(ActorSystem* o, const SystemConfig& c) : owner(o), cfg(c)
     if (cfg.virtual_time) timers.set_virtual();
   } else {
     unsigned n = cfg.workers != 0 ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
+    worker_terminated_ = std::make_unique<Stripe[]>(n);  // before the workers start
+    pool_workers_ = n;
     exec_ = make_thread_pool(n, this);
   }
 }
@@ -352,16 +358,22 @@ void SystemCore::push_dead(DeadBatch* b) noexcept {
 }
 
 void SystemCore::remove_live(CellBase* c) noexcept {
-  // Lost-wake-up freedom: the count goes up before stopping_ is read and
-  // shutdown sets stopping_ before it waits (all seq_cst), and of two
-  // terminations on different stripes the later one in that order sees
-  // both counts, so the last termination during shutdown sees live() == 0.
-  terminated_[thread_slot() % kStripes].n.fetch_add(1, std::memory_order_seq_cst);
-  if (stopping_.load(std::memory_order_seq_cst) && live() == 0) {
+  // The count goes up before stopping_ is read, and shutdown sets stopping_
+  // before it waits; a termination that reads stopping_ too early and a
+  // shutdown that reads the count too early may both miss (a pool worker's
+  // own counter is a plain store, no fence), so the shutdown's wait also
+  // looks again every millisecond (wait_live_zero()).
+  TerminatedBatch& t = tls_terminated;
+  if (t.core == this && t.ended != nullptr) {
+    t.ended->store(t.ended->load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  } else {
+    terminated_[thread_slot() % kStripes].n.fetch_add(1, std::memory_order_seq_cst);
+  }
+  if (stopping_.load(std::memory_order_seq_cst) && live() == 0) [[unlikely]] {
     std::lock_guard lk(live_m_);
     live_cv_.notify_all();
   }
-  if (TerminatedBatch& t = tls_terminated; t.core == this) {
+  if (t.core == this) {
     // The batch takes the running thread's reference too (see
     // CellBase::handed_run_ref()), so it is handed on only after this run
     // has ended: a full array goes at the next termination here, or when
@@ -389,6 +401,7 @@ void SystemCore::remove_live(CellBase* c) noexcept {
 std::uint64_t SystemCore::live() const noexcept {
   std::uint64_t ended = 0;
   for (const Stripe& s : terminated_) ended += s.n.load(std::memory_order_seq_cst);
+  for (unsigned i = 0; i < pool_workers_; ++i) ended += worker_terminated_[i].n.load(std::memory_order_acquire);
   const std::uint64_t spawned = next_id_.load(std::memory_order_seq_cst) - 1;
   return spawned - ended;
 }
@@ -422,8 +435,15 @@ bool SystemCore::wait_live_zero(std::chrono::steady_clock::time_point deadline) 
     run_until_idle(10'000'000);
     return live() == 0;
   }
+  // Woken by the last termination, or finds it within a millisecond if the
+  // two crossed (remove_live()).
   std::unique_lock lk(live_m_);
-  return live_cv_.wait_until(lk, deadline, [&] { return live() == 0; });
+  while (live() != 0) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return false;
+    live_cv_.wait_until(lk, std::min(deadline, now + std::chrono::milliseconds(1)));
+  }
+  return true;
 }
 
 std::expected<void, Error> SystemCore::shutdown() noexcept {

@@ -93,8 +93,10 @@ class SystemCore {
   // wait for the line a termination on the other core has just written
   // (in a profile of rt_bench spawn, the stopping_ check, the id and live
   // counters sharing one line took most of start_cell's samples).
-  // Live actors = spawned - terminated; terminations are counted in
-  // per-thread stripes so terminating workers do not share a line either.
+  // Live actors = spawned - terminated; terminations are counted per pool
+  // worker (each its own counter and line, a plain store) and, on other
+  // threads, in per-thread stripes so terminating threads do not share a
+  // line either.
   //
   //
   // The live list: one shard per spawning thread (threads take turns over
@@ -160,6 +162,7 @@ class SystemCore {
   struct alignas(64) Stripe {
     std::atomic<std::uint64_t> n{0};
   };
+  friend void set_batch_terminations(SystemCore* core, unsigned worker) noexcept;
   friend void flush_terminated() noexcept;
   void push_dead(DeadBatch* b) noexcept;
   // Caller holds s.m: frees the slots of the cells waiting in s.dead and
@@ -176,7 +179,11 @@ class SystemCore {
 
   std::unique_ptr<Executor> exec_;
   std::array<Shard, kShards> shards_;
-  std::array<Stripe, kStripes> terminated_;
+  std::array<Stripe, kStripes> terminated_;  // terminations on threads other than pool workers
+  // One per pool worker, written only by that worker (a plain store, no
+  // atomic read-modify-write per actor; remove_live()).
+  std::unique_ptr<Stripe[]> worker_terminated_;
+  unsigned pool_workers_ = 0;
   alignas(64) std::atomic<bool> stopping_{false};   // read by every spawn, written once
   alignas(64) std::atomic<std::uint64_t> next_id_{1};  // spawn side only; spawned = next_id_ - 1
   alignas(64) std::atomic<std::uint64_t> dead_letters_{0};
