@@ -333,6 +333,20 @@ class CollectorStall : public ::testing::Test {
     fs::permissions(local, fs::perms::owner_all);
   }
 
+  // The bounds of the tests whose mount never answers. Only the call on the
+  // mount is to be given up on; a call on the local file system (the
+  // sleeper, this test's own image) must never be, nor be counted slow. On
+  // a machine as busy as CI's (a disk writer beside, reads queued behind its
+  // writeback) one such call took more than the default 250 ms fs_slow:
+  // the local device was marked slow and every process on it came out
+  // partial. So fs_stall is far above any local call (the mount's call is
+  // given up on once, after it), fs_slow above fs_stall (a call is given
+  // up on before it can count as slow: the slow path has its own test
+  // below), and fs_budget does not cut the collection after that one wait.
+  static CollectorOptions never_answered_options() {
+    return CollectorOptions{.fs_stall = 10s, .fs_stuck_max = 2, .fs_slow = 1min, .fs_budget = 10min};
+  }
+
   testing::TempDir tmp;
   const fs::path mnt = tmp.path() / "mnt";
   const fs::path local = tmp.path() / "local sleep";
@@ -347,7 +361,7 @@ TEST_F(CollectorStall, AProcessOnAStalledFuseMountIsPartialAndTheScanGoesOn) {
   LocalSleeper other(local);
   ASSERT_TRUE(runs_from(other.pid, local));
 
-  auto c = Collector::create(CollectorOptions{.fs_stall = 300ms, .fs_stuck_max = 2});
+  auto c = Collector::create(never_answered_options());
   ASSERT_TRUE(c) << c.error().to_string();
   auto first = (*c)->collect();  // returns: the stat on the mount is given up on
   ASSERT_TRUE(first) << first.error().to_string();
@@ -425,7 +439,7 @@ TEST_F(CollectorStall, ManyExecutablesOnOneStalledMountTakeOneThread) {
   LocalSleeper other(local);  // forked last: read after the mount's runners (a higher pid)
   ASSERT_TRUE(runs_from(other.pid, local));
 
-  auto c = Collector::create(CollectorOptions{.fs_stall = 300ms, .fs_stuck_max = 2});
+  auto c = Collector::create(never_answered_options());
   ASSERT_TRUE(c) << c.error().to_string();
   auto first = (*c)->collect();
   ASSERT_TRUE(first) << first.error().to_string();
