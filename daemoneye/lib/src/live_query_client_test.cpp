@@ -9,6 +9,9 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,16 +27,29 @@ using namespace std::chrono_literals;
 
 // Answers every request it sees as each of `hosts`, in order, with `rows`
 // rows of one integer each.
+//
+// Its handler runs on libnats' delivery thread and may still be answering
+// (20,000 rows, three hosts) when the query it answers has returned: the
+// destructor waits until libnats says the handler has returned for the last
+// time (natsSubscription_SetOnCompleteCB) before the members it reads go.
+// Before, a test could end inside the handler (heap-use-after-free on
+// hosts_, seen under load).
 class StandIn {
  public:
   StandIn(const std::string& url, std::vector<std::string> hosts, std::size_t rows = 1)
       : hosts_(std::move(hosts)), rows_(rows) {
     EXPECT_EQ(natsConnection_ConnectTo(&nc_, url.c_str()), NATS_OK);
     EXPECT_EQ(natsConnection_Subscribe(&sub_, nc_, "daemoneye.query.>", &StandIn::on_msg, this), NATS_OK);
+    completion_set_ = natsSubscription_SetOnCompleteCB(sub_, &StandIn::on_complete, this) == NATS_OK;
+    EXPECT_TRUE(completion_set_);
     EXPECT_EQ(natsConnection_Flush(nc_), NATS_OK);
   }
   ~StandIn() {
-    natsSubscription_Unsubscribe(sub_);
+    if (natsSubscription_Unsubscribe(sub_) == NATS_OK && completion_set_) {
+      std::unique_lock lock(mu_);
+      EXPECT_TRUE(completed_cv_.wait_for(lock, std::chrono::minutes(2), [&] { return completed_; }))
+          << "the stand-in's handler never returned";
+    }
     natsSubscription_Destroy(sub_);
     natsConnection_Destroy(nc_);
   }
@@ -41,6 +57,12 @@ class StandIn {
   StandIn& operator=(const StandIn&) = delete;
 
  private:
+  static void on_complete(void* self_ptr) {
+    auto* self = static_cast<StandIn*>(self_ptr);
+    std::lock_guard lock(self->mu_);
+    self->completed_ = true;
+    self->completed_cv_.notify_all();
+  }
   static void on_msg(natsConnection* nc, natsSubscription*, natsMsg* m, void* self_ptr) {
     auto* self = static_cast<StandIn*>(self_ptr);
     auto req = decode_request({natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m))});
@@ -58,6 +80,10 @@ class StandIn {
   std::size_t rows_;
   natsConnection* nc_ = nullptr;
   natsSubscription* sub_ = nullptr;
+  bool completion_set_ = false;
+  std::mutex mu_;
+  std::condition_variable completed_cv_;
+  bool completed_ = false;
 };
 
 class FleetQueryTest : public ::testing::Test {
