@@ -115,11 +115,11 @@ class StdoutSink final : public Sink {
     }
     const int flags = ::fcntl(fd_, F_GETFL);
     // Opened again only as the agent was given it: a read-only fd 1 (a
-    // pipe's read end) must not become a writable one through /proc.
-    if (flags < 0 || (flags & O_ACCMODE) == O_RDONLY) {
-      way_ = Way::poll_first;
-      return;
-    }
+    // pipe's read end) must not become a writable one through /proc. It is
+    // written as it is, so the write fails at once (EBADF) — not
+    // Way::poll_first: a pipe's read end never reports POLLOUT, and the
+    // batch would wait out its budget and be taken for a stalled reader.
+    if (flags < 0 || (flags & O_ACCMODE) == O_RDONLY) return;
     const std::string self = fmt::format("/proc/self/fd/{}", fd_);
     own_.reset(::open(self.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | (flags & O_APPEND)));
     // The same file as fd_, not one put at that path since.

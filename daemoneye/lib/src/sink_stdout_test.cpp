@@ -177,12 +177,21 @@ TEST(StdoutSink, ALineCutByAStalledReaderIsFinishedNotBroken) {
 // a writable description of that pipe through /proc/self/fd. Before, the
 // reopen asked for O_WRONLY whatever fd 1 was, and the alert went into the
 // pipe the agent was only meant to read.
+// A read-only fd 1 fails with EBADF at once, said as such. Before, it was
+// written through poll() first: a pipe's read end never reports POLLOUT, so
+// the batch waited its whole 500 ms and was logged as "stdout is not being
+// read" (ETIMEDOUT), and the sink was marked stalled.
 TEST(StdoutSink, AReadOnlyStdoutIsNotReopenedForWriting) {
   Pipe p;
   auto counters = std::make_shared<SinkCounters>();
-  auto sink = make_stdout_sink(SinkFormat::json, p.read.get(), counters, nullptr);
+  std::vector<std::string> logged;
+  auto sink = make_stdout_sink(SinkFormat::json, p.read.get(), counters,
+                               [&](std::string_view m) { logged.emplace_back(m); });
   deliver(*sink, std::vector<Alert>{make_alert("r", 1)});
   EXPECT_EQ(counters->errors.load(), 1u);  // EBADF, as a write to fd 1 would be
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_EQ(logged[0], "stdout sink: write failed: Bad file descriptor (further failures are counted, not logged, "
+                       "until it works again)");
   p.write.reset();
   char buf[64];
   EXPECT_EQ(::read(p.read.get(), buf, sizeof buf), 0);  // nothing went into the pipe
