@@ -343,8 +343,17 @@ class CollectorStall : public ::testing::Test {
   // given up on once, after it), fs_slow above fs_stall (a call is given
   // up on before it can count as slow: the slow path has its own test
   // below), and fs_budget does not cut the collection after that one wait.
+  // Images over 1 MiB are not hashed: the collector reads every process of
+  // the machine, and on a busy one (a build's 200 MB ASan binaries running,
+  // its writeback queued ahead) a second thread was once left stuck, the
+  // likeliest call a cold read of one of those; the local sleeper (43 KB)
+  // is still hashed.
   static CollectorOptions never_answered_options() {
-    return CollectorOptions{.fs_stall = 10s, .fs_stuck_max = 2, .fs_slow = 1min, .fs_budget = 10min};
+    return CollectorOptions{.hash_max_size = 1024 * 1024,
+                            .fs_stall = 10s,
+                            .fs_stuck_max = 2,
+                            .fs_slow = 1min,
+                            .fs_budget = 10min};
   }
 
   testing::TempDir tmp;
