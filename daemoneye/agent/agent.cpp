@@ -531,10 +531,12 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   // again before every restart (a crash, a stale procmond killed): a binary
   // or a directory above it made writable by others since is not run as
   // root; the restart is refused, logged, counted and tried again after the
-  // backoff. (The default, beside the agent, is not checked: whoever can
-  // replace it can replace the agent.)
+  // backoff. It must exist, every component of it: a binary gone from a
+  // sticky directory (/tmp) passes the rule, and any user could create it
+  // there between the check and osl's exec. (The default, beside the
+  // agent, is not checked: whoever can replace it can replace the agent.)
   if (!config.procmond.path.empty())
-    po.before_spawn = [procmond] { return check_trusted_path(procmond, "procmond.path"); };
+    po.before_spawn = [procmond] { return check_trusted_path(procmond, "procmond.path", Missing::refused); };
   auto sup = ProcmondSupervision::start(std::move(po));
   if (!sup) return std::unexpected(sup.error());
   impl->procmond = std::move(*sup);
@@ -892,12 +894,12 @@ void Agent::Impl::check_collections() {
 
 void Agent::Impl::reload(const Config& c) {
   // A secret of the configuration (NATS credentials, a TLS private key)
-  // readable by others is refused as at start: the reload as a whole, so
-  // that the operator hears of it now, not at the next restart (exit 2).
-  if (auto secrets = check_config_secrets(c); !secrets) {
-    spdlog::error("reload: refused, nothing changed: {}", secrets.error().message);
-    return;
-  }
+  // readable by others is said now, not only at the next start (exit 2). It
+  // does not stop the reload: a reload reads no secret (the sinks keep what
+  // they read at start), and refusing it would keep a revoked key trusted.
+  if (auto secrets = check_config_secrets(c); !secrets)
+    spdlog::error("reload: {} (the next start refuses it; the rules and trusted keys are reloaded)",
+                  secrets.error().message);
   // The owner/mode rule of the start (check_config_paths) holds for what a
   // reload takes again: rules.dir's chain and each trusted key.
   const Result<void> dir_trusted = check_trusted_path(c.rules.dir, "rules.dir");

@@ -11,7 +11,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <csignal>
+#include <memory>
+#include <mutex>
+#include <utility>
 
 namespace airssys::daemoneye::agent {
 
@@ -73,31 +77,85 @@ rules:
 }
 
 // The supervisor calls a child spec's start for the first spawn and for
-// every restart: `check` goes first each time. A refusal is a failed start,
-// which the supervisor handles as an exit (the backoff, then another try);
-// the ProcessActor never exists, so no ProcessExited tells ExitLogger, and
-// the refusal is logged and counted here.
+// every restart: `check` (if set) goes first each time. A refusal is a
+// failed start, which the supervisor handles as an exit (the backoff, then
+// another try); the ProcessActor never exists, so no ProcessExited tells
+// ExitLogger, and the refusal is logged and counted (spawns_refused) here.
+// A refusal at the first call fails start(): the agent exits.
+//
+// A spawn that fails (the binary gone, an exec error) fails the
+// ProcessActor's pre_start, after start returned: the supervisor sees it
+// as an exit and restarts, and nothing tells ExitLogger (no process ran).
+// It is seen here at the next try: the previous actor stopped with a
+// failure text while no ProcessExited came since. Counted (spawns_refused)
+// and logged once until its cause changes or a process runs (a missing
+// binary would log at every backoff, for days).
 //
 // The check and the spawn are not one step: airssys-osl then resolves the
 // path again, opens the file it names (O_PATH, beneath the directory it
 // pinned, no symbolic link followed) and runs it through that descriptor
 // (execveat AT_EMPTY_PATH). Once the check passed, the file and every
-// directory above it are writable by root or our user only, so only they
-// could change what osl opens in between.
+// directory above it exist and are writable by root or our user only (in a
+// sticky directory the entry is ours or root's), so only they could change
+// what osl opens in between.
+// osl's error text ends in " (op N)", the audit record's id, new at each
+// try: the same cause is the text without it.
+std::string without_op_id(const std::string& text) {
+  const auto at = text.rfind(" (op ");
+  if (at == std::string::npos || text.back() != ')') return text;
+  const std::string_view digits(text.data() + at + 5, text.size() - at - 6);
+  if (digits.empty() || !std::ranges::all_of(digits, [](char c) { return c >= '0' && c <= '9'; })) return text;
+  return text.substr(0, at);
+}
+
 using StartFn = std::function<std::expected<rt::AnyRef, rt::Error>(rt::ActorSystem&, const rt::AnyRef&)>;
 StartFn checked_start(StartFn start, std::function<Result<void>()> check, ProcmondCounters* counters,
                       std::function<void(std::string_view)> log) {
-  return [start = std::move(start), check = std::move(check), counters, log = std::move(log)](
+  struct State {
+    std::mutex mu;  // the supervisor calls one at a time; the mutex only makes that explicit
+    bool first = true;
+    rt::AnyRef last;                // the ProcessActor the previous call started
+    std::uint64_t exits_then = 0;   // counters->exits when it was started
+    std::string last_failure;       // the spawn failure last logged; empty once a process ran
+  };
+  auto state = std::make_shared<State>();
+  return [start = std::move(start), check = std::move(check), counters, log = std::move(log), state](
              rt::ActorSystem& sys, const rt::AnyRef& parent) -> std::expected<rt::AnyRef, rt::Error> {
-    if (auto ok = check(); !ok) {
+    std::lock_guard lock(state->mu);
+    const bool first = std::exchange(state->first, false);
+    // n counts refusals and failed spawns together (spawns_refused).
+    const auto not_started = [&](const std::string& why, std::string_view kind, bool log_it) {
       const auto n = counters->spawns_refused.fetch_add(1, std::memory_order_relaxed) + 1;
-      std::string message = fmt::format("procmond not started: {} (refusal {} since start; tried again after the "
-                                        "restart backoff)",
-                                        ok.error().message, n);
-      if (log) log(message);
-      return std::unexpected(rt::Error{rt::ErrorCategory::start_failed, std::move(message)});
+      std::string message = fmt::format("procmond not started: {} ({})", why,
+                                        first ? std::string("at the agent's start: the agent does not start")
+                                              : fmt::format("{} {} since start; tried again after the restart "
+                                                            "backoff",
+                                                            kind, n));
+      if (log && log_it) log(message);
+      return message;
+    };
+    const auto spawn_failed = [&](const std::string& text) {
+      std::string cause = without_op_id(text);
+      const bool changed = cause != state->last_failure;
+      state->last_failure = std::move(cause);
+      return not_started("the spawn failed: " + text, "failure", changed);
+    };
+    if (rt::AnyRef prev = std::exchange(state->last, {}); prev.valid()) {
+      if (counters->exits.load(std::memory_order_relaxed) != state->exits_then)
+        state->last_failure.clear();  // a process ran (and exited)
+      else if (prev.stopped() && !prev.failure_text().empty())
+        spawn_failed(prev.failure_text());
     }
-    return start(sys, parent);
+    if (check) {
+      if (auto ok = check(); !ok)
+        return std::unexpected(rt::Error{rt::ErrorCategory::start_failed, not_started(ok.error().message, "refusal", true)});
+    }
+    const std::uint64_t exits = counters->exits.load(std::memory_order_relaxed);
+    auto started = start(sys, parent);
+    if (!started) return std::unexpected(rt::Error{rt::ErrorCategory::start_failed, spawn_failed(started.error().message)});
+    state->last = *started;
+    state->exits_then = exits;
+    return started;
   };
 }
 
@@ -183,8 +241,8 @@ Result<std::unique_ptr<ProcmondSupervision>> ProcmondSupervision::start(Procmond
   po.spawn.stdout_ = osl::process::Stdio::inherit();
   po.spawn.stderr_ = osl::process::Stdio::inherit();
   auto spec = rto::process_spec("procmond", rt::Restart::permanent, std::move(po));
-  if (options.before_spawn) spec.start = checked_start(std::move(spec.start), std::move(options.before_spawn),
-                                                       &impl->counters, options.log_error);
+  spec.start = checked_start(std::move(spec.start), std::move(options.before_spawn), &impl->counters,
+                             options.log_error);
   // A crash loop is slowed by the backoff, never given up on: the intensity
   // is far above what the backoff lets happen within the period.
   rt::SupervisorFlags flags{.strategy = rt::Strategy::one_for_one,

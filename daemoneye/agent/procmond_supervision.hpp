@@ -37,8 +37,9 @@ struct ProcmondOptions {
   // worker thread): an error refuses that spawn. A refused restart is
   // logged, counted (spawns_refused) and tried again after the backoff, as
   // a crash is; a refused first spawn fails start(). The agent holds
-  // procmond.path to the owner/mode rule here (path_trust.hpp), so a binary
-  // or directory made writable by others after the start is not run.
+  // procmond.path to the owner/mode rule here (path_trust.hpp, and it must
+  // exist), so a binary or directory made writable by others after the
+  // start, or a binary planted where it went missing, is not run.
   std::function<Result<void>()> before_spawn;
 };
 
@@ -48,7 +49,9 @@ struct ProcmondCounters {
   // SIGKILLs kill_procmond sent whose exit is not seen yet: that exit is the
   // agent's own doing (no collections), not a crash.
   std::atomic<std::uint64_t> kills_asked{0};
-  // Spawns ProcmondOptions::before_spawn refused (each retried after the backoff).
+  // Spawns that did not happen: refused by ProcmondOptions::before_spawn,
+  // or failed (the binary missing, an exec error); each retried after the
+  // backoff. A failed spawn is logged once until its cause changes.
   std::atomic<std::uint64_t> spawns_refused{0};
 };
 

@@ -173,7 +173,8 @@ void agent_metrics(Exposition& m, const AgentStatus& s, const LivenessReport& l)
            "Times procmond exited unasked (crashed) and was restarted since the agent started.");
   m.sample(s.procmond.crashes);
   m.family("daemoneye_procmond_spawns_refused_total", "counter",
-           "Starts of procmond refused because procmond.path failed the owner/mode check (each tried again).");
+           "Starts of procmond not made: procmond.path failed its check (owner/mode, existence) or the spawn failed "
+           "(each tried again).");
   m.sample(s.procmond.spawns_refused);
   if (!s.procmond_status) return;
   const ProcmondStatus& p = *s.procmond_status;

@@ -144,7 +144,7 @@ std::string human(const std::filesystem::path& file, const AgentStatus& s, const
                      s.procmond.crashes == 0 ? std::string("no crashes")
                                              : plural(s.procmond.crashes, "crash (restarted)", "crashes (each restarted)"));
   if (s.procmond.spawns_refused > 0)
-    out += fmt::format("           {} refused: procmond.path failed the owner/mode check (see the agent's log)\n",
+    out += fmt::format("           {} not made: procmond.path failed its check, or the spawn failed (see the agent's log)\n",
                        plural(s.procmond.spawns_refused, "start", "starts"));
   out += event_section(s, now);
   out += store_section(s.store);

@@ -4,6 +4,7 @@
 #include <airssys/daemoneye/path_trust.hpp>
 
 #include <fmt/format.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,9 +33,18 @@ Result<void> check_owner_and_mode(const struct stat& st, std::string_view what) 
 
 namespace {
 
+// "<key>: <shown> does not exist", for Missing::refused: `at` is the first
+// component that is not there (or the one that is not a directory).
+Error missing_error(const fs::path& at, const fs::path& shown, std::string_view key, int e) {
+  const std::string where =
+      at == shown ? std::string{}
+          : fmt::format(" ({} {})", at.string(), e == ENOTDIR ? "has a file, not a directory, above it" : "is missing");
+  return Error{ErrorCategory::not_found, e, fmt::format("{}: {} does not exist{}", key, shown.string(), where)};
+}
+
 // `path` (absolute, normal, no trailing slash) from "/" down: each prefix
 // lstat'ed and held to the rule; `shown` is the path as the key gave it.
-Result<void> check_chain(const fs::path& path, const fs::path& shown, std::string_view key) {
+Result<void> check_chain(const fs::path& path, const fs::path& shown, std::string_view key, Missing missing) {
   std::vector<fs::path> parts(path.begin(), path.end());
   fs::path prefix;
   for (std::size_t i = 0; i < parts.size(); ++i) {
@@ -43,7 +53,10 @@ Result<void> check_chain(const fs::path& path, const fs::path& shown, std::strin
     struct stat st {};
     if (::lstat(prefix.c_str(), &st) != 0) {
       const int e = errno;
-      if (e == ENOENT || e == ENOTDIR) return {};  // not there (yet): its opener reports it, or creates it
+      if (e == ENOENT || e == ENOTDIR) {
+        if (missing == Missing::refused) return std::unexpected(missing_error(prefix, shown, key, e));
+        return {};  // not there (yet): its opener reports it, or creates it
+      }
       return std::unexpected(Error::from_errno(e, fmt::format("{}: cannot check {} ({})", key, prefix.string(),
                                                               shown.string())));
     }
@@ -66,7 +79,7 @@ Result<void> check_chain(const fs::path& path, const fs::path& shown, std::strin
 // would decide what the agent uses.
 constexpr int kMaxHops = 40;
 
-Result<void> check_links(fs::path abs, const fs::path& shown, std::string_view key) {
+Result<void> check_links(fs::path abs, const fs::path& shown, std::string_view key, Missing missing) {
   const auto unresolved = [&](const fs::path& link, const fs::path& target, std::string_view why) {
     return fail(ErrorCategory::denied,
                 fmt::format("{}: refusing {}: the symbolic link {} leads to {}, which {}; a link is trusted only "
@@ -80,7 +93,11 @@ Result<void> check_links(fs::path abs, const fs::path& shown, std::string_view k
     struct stat st {};
     for (; i < parts.size(); ++i) {
       prefix /= parts[i];
-      if (::lstat(prefix.c_str(), &st) != 0) return {};  // not there (yet): check_chain judged what is
+      if (::lstat(prefix.c_str(), &st) != 0) {
+        const int e = errno;
+        if (missing == Missing::refused) return std::unexpected(missing_error(prefix, shown, key, e));
+        return {};  // not there (yet): check_chain judged what is
+      }
       if (S_ISLNK(st.st_mode)) break;
     }
     if (i == parts.size()) return {};
@@ -102,23 +119,23 @@ Result<void> check_links(fs::path abs, const fs::path& shown, std::string_view k
     fs::path next = to;
     for (std::size_t j = i + 1; j < parts.size(); ++j) next /= parts[j];
     next = next.lexically_normal();
-    if (auto r = check_chain(next, shown, key); !r) return r;
+    if (auto r = check_chain(next, shown, key, missing); !r) return r;
     abs = std::move(next);
   }
 }
 
 }  // namespace
 
-Result<void> check_trusted_path(const fs::path& path, std::string_view key) {
+Result<void> check_trusted_path(const fs::path& path, std::string_view key, Missing missing) {
   if (path.empty()) return {};
   std::error_code ec;
   fs::path abs = fs::absolute(path, ec);
   if (ec) return std::unexpected(Error::from_errno(ec.value(), fmt::format("{}: {}", key, path.string())));
   abs = abs.lexically_normal();
   if (!abs.has_filename() && abs.has_parent_path() && abs != abs.root_path()) abs = abs.parent_path();  // "dir/"
-  if (auto r = check_chain(abs, path, key); !r) return r;
+  if (auto r = check_chain(abs, path, key, missing); !r) return r;
   // Through a symbolic link: where it leads is what is used.
-  return check_links(abs, path, key);
+  return check_links(abs, path, key, missing);
 }
 
 Result<void> make_trusted_dir(const fs::path& dir, std::string_view key) {
@@ -132,19 +149,6 @@ Result<void> make_trusted_dir(const fs::path& dir, std::string_view key) {
   return check_trusted_path(dir, key);
 }
 
-namespace {
-
-bool in_our_groups(gid_t gid) {
-  if (gid == ::getegid()) return true;
-  const int n = ::getgroups(0, nullptr);
-  if (n <= 0) return false;
-  std::vector<gid_t> groups(static_cast<std::size_t>(n));
-  const int got = ::getgroups(n, groups.data());
-  return got > 0 && std::find(groups.begin(), groups.begin() + got, gid) != groups.begin() + got;
-}
-
-}  // namespace
-
 Result<void> check_secret_file(const fs::path& path, std::string_view key) {
   if (path.empty()) return {};
   struct stat st {};
@@ -153,9 +157,20 @@ Result<void> check_secret_file(const fs::path& path, std::string_view key) {
     if (e == ENOENT || e == ENOTDIR) return {};
     return std::unexpected(Error::from_errno(e, fmt::format("{}: cannot check {}", key, path.string())));
   }
+  // The agent's own group only (its egid), not any group it is also in: a
+  // supplementary group is usually shared with others (adm, a team).
   const bool by_group = (st.st_mode & S_IRGRP) != 0 &&
-                        !(st.st_uid == 0 && ::geteuid() != 0 && in_our_groups(st.st_gid));
-  if ((st.st_mode & S_IROTH) == 0 && !by_group) return {};
+                        !(st.st_uid == 0 && ::geteuid() != 0 && st.st_gid == ::getegid());
+  if ((st.st_mode & S_IROTH) == 0 && !by_group) {
+    // Safe, but can the agent read it? (A non-root agent and root's 0600
+    // file: better said now than as a failed connection later.)
+    if (::faccessat(AT_FDCWD, path.c_str(), R_OK, AT_EACCESS) == 0) return {};
+    const int e = errno;
+    if (e != EACCES) return std::unexpected(Error::from_errno(e, fmt::format("{}: cannot check {}", key, path.string())));
+    return fail(ErrorCategory::invalid_input,
+                fmt::format("{}: the agent (uid {}) cannot read {} (owned by uid {}, group {}, mode {:04o})", key,
+                            ::geteuid(), path.string(), st.st_uid, st.st_gid, st.st_mode & 07777));
+  }
   return fail(ErrorCategory::invalid_input,
               fmt::format("{}: refusing {}: it is a secret and readable by {} (mode {:04o}); only its owner may read "
                           "it (chmod 600 {})",

@@ -295,7 +295,7 @@ TEST_F(PathTrustTest, ASecretReadableByOthersIsRefusedWithChmod600) {
 }
 
 // An agent that is not root may read root's secret through the file's
-// group (root:daemoneye 0640), and only through a group it is in.
+// group (root:daemoneye 0640), and only through its own (primary) group.
 TEST_F(PathTrustTest, AGroupReadableSecretOfRootIsFineForAnAgentInThatGroup) {
   const fs::path d = mkdir(tmp / "d", 0755);
   ASSERT_EQ(::chmod(tmp.path().c_str(), 0755), 0);
@@ -317,6 +317,66 @@ TEST_F(PathTrustTest, AGroupReadableSecretOfRootIsFineForAnAgentInThatGroup) {
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   EXPECT_TRUE(WIFEXITED(status)) << status;
   EXPECT_EQ(WEXITSTATUS(status), 0) << "10: setup, 11: our group's file refused, 12: another group's accepted";
+}
+
+// Only through the agent's own group (its egid): a supplementary group is
+// usually shared with other users (session 14 review, 5). And a secret the
+// agent cannot read at all (root's 0600, the agent not root) is said at
+// check time (review, 4). Before, both passed.
+TEST_F(PathTrustTest, AGroupSecretIsReadThroughTheAgentsOwnGroupOnlyAndAnUnreadableOneIsRefused) {
+  constexpr gid_t kOtherGroup = 4242;
+  const fs::path d = mkdir(tmp / "d", 0755);
+  ASSERT_EQ(::chmod(tmp.path().c_str(), 0755), 0);
+  const fs::path ours = file(d / "ours", 0640);
+  ASSERT_EQ(::chown(ours.c_str(), 0, kNobody), 0);  // root:nogroup, the agent's own group
+  const fs::path supplementary = file(d / "supplementary", 0640);
+  ASSERT_EQ(::chown(supplementary.c_str(), 0, kOtherGroup), 0);
+  const fs::path roots = file(d / "roots", 0600);  // root:root 0600
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const gid_t groups[] = {kNobody, kOtherGroup};
+    if (::setgroups(2, groups) != 0 || ::setresgid(kNobody, kNobody, kNobody) != 0 ||
+        ::setresuid(kNobody, kNobody, kNobody) != 0)
+      ::_exit(10);
+    if (!check_secret_file(ours, "k")) ::_exit(11);
+    auto r = check_secret_file(supplementary, "k");
+    if (r || r.error().message.find("readable by its group (mode 0640)") == std::string::npos) ::_exit(12);
+    r = check_secret_file(roots, "k");
+    if (r || r.error().category != ErrorCategory::invalid_input ||
+        r.error().message != "k: the agent (uid 65534) cannot read " + roots.string() +
+                                 " (owned by uid 0, group 0, mode 0600)")
+      ::_exit(13);
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "10: setup, 11: our group's file refused, 12: a supplementary group's "
+                                       "accepted, 13: root's 0600 not refused as unreadable";
+}
+
+// Missing::refused (procmond.path before a spawn): a path that is not all
+// there is refused, also below a sticky directory where anyone could make
+// it after the check (session 14 review, 1). Missing::allowed passes it.
+TEST_F(PathTrustTest, AMissingPathIsRefusedWhenItMustExist) {
+  const fs::path pub = mkdir(tmp / "pub", 01777);
+  const fs::path prog = pub / "procmond";
+  ASSERT_TRUE(check_trusted_path(prog, "procmond.path"));
+  auto r = check_trusted_path(prog, "procmond.path", Missing::refused);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().category, ErrorCategory::not_found);
+  EXPECT_EQ(r.error().message, "procmond.path: " + prog.string() + " does not exist");
+  r = check_trusted_path(pub / "bin" / "procmond", "procmond.path", Missing::refused);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "procmond.path: " + (pub / "bin" / "procmond").string() + " does not exist (" +
+                                   (pub / "bin").string() + " is missing)");
+  // Through a link whose target is gone: refused either way.
+  ASSERT_EQ(::symlink((pub / "gone").c_str(), (pub / "link").c_str()), 0);
+  EXPECT_FALSE(check_trusted_path(pub / "link", "procmond.path", Missing::refused));
+  // There: passes.
+  const fs::path there = file(prog, 0755);
+  EXPECT_TRUE(check_trusted_path(there, "procmond.path", Missing::refused));
 }
 
 // check_config_secrets (and so check_config_paths) names the key of each

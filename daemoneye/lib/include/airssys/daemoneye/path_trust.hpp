@@ -30,13 +30,27 @@ namespace airssys::daemoneye {
 //   "refusing <what>: owned by uid 65534, not by us (0) or root"
 [[nodiscard]] Result<void> check_owner_and_mode(const struct stat& st, std::string_view what);
 
+// Whether check_trusted_path accepts a path that is not (all) there.
+//  - allowed: for what the agent creates or opens itself and then checks
+//    on the descriptor (fstat + check_owner_and_mode), or only reads.
+//  - refused: for what is used by name after the check, with nothing of
+//    ours between (procmond.path, execed by airssys-osl). A missing entry
+//    below a sticky directory (/tmp) passes the rule, and anyone may
+//    create it there after the check; once every component exists and
+//    passes, no one but root or our user can remove or replace any of them.
+//    "<key>: <path> does not exist" (not_found, errno ENOENT/ENOTDIR), with
+//    " (<component> is missing)" when a directory above it is missing.
+enum class Missing { allowed, refused };
+
 // The rule for `path` and every directory above it (lstat, no file opened).
-// What does not exist (yet) is not judged: the directories above it are, and
-// whoever creates it later is the agent (or a refusal when it is opened).
+// With Missing::allowed what does not exist (yet) is not judged: the
+// directories above it are, and whoever creates it later is the agent (or a
+// refusal when it is opened and fstat'ed).
 // denied names the entry refused: "<key>: refusing <path>: ..." for the
 // entry, "<key>: refusing directory <dir> above <path>: ..." for a parent.
 // A stat that fails otherwise than ENOENT/ENOTDIR keeps its errno's category.
-[[nodiscard]] Result<void> check_trusted_path(const std::filesystem::path& path, std::string_view key);
+[[nodiscard]] Result<void> check_trusted_path(const std::filesystem::path& path, std::string_view key,
+                                              Missing missing = Missing::allowed);
 
 // Creates what is missing of `dir` (each component mode 0700, as mkdir -p
 // does), then holds `dir` and every directory above it to the rule. A
@@ -52,11 +66,15 @@ namespace airssys::daemoneye {
 // credentials, a TLS private key; check_trusted_path is the write half), as
 // ssh's for a private key: no one but its owner may read it. Readable by everyone is refused; readable
 // by its group only when the agent is not root, the file is root's and the
-// agent is in its group (root:daemoneye 0640: the group is how the agent
-// reads it). The file (a symbolic link followed) is stat'ed; a missing one
-// is not judged (its opener reports it).
+// agent's own group is the file's (its egid, not a supplementary group:
+// root:daemoneye 0640 where the group daemoneye has no other member). The
+// file (a symbolic link followed) is stat'ed; a missing one is not judged
+// (its opener reports it). A safe file the agent cannot read (a non-root
+// agent, root's 0600 file) is refused too, so that it is said at start.
 //   "<key>: refusing <path>: it is a secret and readable by everyone (mode
 //    0644); only its owner may read it (chmod 600 <path>)"
+//   "<key>: the agent (uid 998) cannot read <path> (owned by uid 0, group 0,
+//    mode 0600)"
 // A stat that fails otherwise than ENOENT/ENOTDIR keeps its errno's category.
 [[nodiscard]] Result<void> check_secret_file(const std::filesystem::path& path, std::string_view key);
 
