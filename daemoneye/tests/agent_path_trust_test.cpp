@@ -338,7 +338,6 @@ TEST(AgentPathTrust, ARestartOfProcmondChecksItsPathAgain) {
 TEST(AgentPathTrust, AProcmondGoneFromAStickyDirectoryIsNotRunWhenPlantedAgain) {
   NEEDS_ROOT();
   RestartFixture f("pub", 01777, "200ms");
-  const fs::path& pub = f.bin;
   const fs::path& prog = f.prog;
   const auto procmond = [&] { return f.procmond(); };
   const auto count = [&](const std::string& text) { return f.count(text); };
@@ -352,8 +351,12 @@ TEST(AgentPathTrust, AProcmondGoneFromAStickyDirectoryIsNotRunWhenPlantedAgain) 
   EXPECT_TRUE(procmond().empty()) << slurp(f.log);
 
   // The attacker's file (here made by the test, owned by nobody as the
-  // attacker would make it).
-  f.file_of(prog, "#!/bin/sh\ntouch " + mark.string() + "\nexec " + procmond_bin() + " \"$@\"\n", 0755, kNobody);
+  // attacker would make it). Each file below is made whole elsewhere and
+  // renamed into place: a restart must never see one half made (root's,
+  // not yet chown'ed to nobody).
+  const auto put = [&](const fs::path& made) { ASSERT_EQ(::rename(made.c_str(), prog.c_str()), 0); };
+  put(f.file_of(f.dir / "planted", "#!/bin/sh\ntouch " + mark.string() + "\nexec " + procmond_bin() + " \"$@\"\n",
+                0755, kNobody));
   const std::string theirs = "procmond not started: procmond.path: refusing " + prog.string() + kOwned;
   EXPECT_TRUE(eventually([&] { return count(theirs) >= 2; })) << slurp(f.log);
   EXPECT_TRUE(procmond().empty()) << slurp(f.log);
@@ -362,15 +365,13 @@ TEST(AgentPathTrust, AProcmondGoneFromAStickyDirectoryIsNotRunWhenPlantedAgain) 
   // Root's, but no program: the exec fails. Logged once however often it
   // is tried, each try counted.
   EXPECT_TRUE(eventually([&] { return refused_count() >= 4; })) << slurp(f.var / "status.json");
-  ASSERT_EQ(::unlink(prog.c_str()), 0);
-  f.file_of(prog, "not a program\n", 0755);
+  put(f.file_of(f.dir / "not-a-program", "not a program\n", 0755));
   const std::uint64_t before = refused_count();
   EXPECT_TRUE(eventually([&] { return refused_count() >= before + 4; })) << slurp(f.log);
   EXPECT_EQ(count("procmond not started: the spawn failed: "), 1u) << slurp(f.log);
   EXPECT_NE(slurp(f.log).find("(failure "), std::string::npos) << slurp(f.log);
 
-  ASSERT_EQ(::unlink(prog.c_str()), 0);
-  f.procmond_in(pub);
+  put(f.procmond_in(f.dir_of(f.dir / "fresh", 0755)));
   EXPECT_TRUE(eventually([&] { return procmond().size() == 1; })) << slurp(f.log);
   EXPECT_FALSE(fs::exists(mark));
   stop_agent(*f.agent, f.log);
