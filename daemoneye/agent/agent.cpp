@@ -339,8 +339,10 @@ struct Agent::Impl {
   void check_collections();
   void collections_status();
   // What the rate limit held back and had not told when the agent last
-  // stopped (a SIGKILL, a crash: EventMarks::held in the store) is told now.
-  void tell_held_back_before_start();
+  // stopped (a SIGKILL, a crash: EventMarks::held in the store) is told now,
+  // unless a summary found in `in_ledger` (the ledger past the store's mark,
+  // read before the catch-up) or in the store told it.
+  void tell_held_back_before_start(const std::map<AlertLedgerSync::SummaryKey, std::int64_t>& in_ledger);
   // Tells what the rate limit holds back now (a summary per rule) and
   // stores it with the marks; `when` names the moment in logs.
   void tell_held_back(std::string_view when);
@@ -430,6 +432,19 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   // Before the dedup window is read back from the store (below).
   impl->alert_sync = std::make_unique<AlertLedgerSync>(*impl->ledger, *impl->store, config.database.max_age,
                                                        [](std::string_view m) { spdlog::warn("{}", m); });
+  // A summary of what the rate limit held back that reached the ledger
+  // before a kill lies past the store's mark: looked for before the
+  // catch-up moves the mark, so it is found even when the catch-up cannot
+  // store it (tell_held_back_before_start).
+  std::map<AlertLedgerSync::SummaryKey, std::int64_t> summaries_in_ledger;
+  if (!impl->event_marks.held.empty()) {
+    if (auto s = impl->alert_sync->summaries_past_mark(); s)
+      summaries_in_ledger = std::move(*s);
+    else
+      spdlog::warn("cannot read the rate limit's summaries back from the ledger (what the rate limit held back "
+                   "before the restart is told unless the store holds its summary; it may be told twice): {}",
+                   s.error().message);
+  }
   const std::vector<Alert> unstored = catch_up_alerts(*impl->alert_sync, impl->ledger->dir());
   impl->alerts_unstored = impl->alert_sync->behind();  // logged already; the recovery is said by the scan
 
@@ -457,7 +472,7 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   if (!alerts) return std::unexpected(alerts.error());
   impl->alerts = std::move(*alerts);
   remember_recent_alerts(config, *impl->alerts, unstored);
-  impl->tell_held_back_before_start();
+  impl->tell_held_back_before_start(summaries_in_ledger);
 
   if (config.events.nats) {
     auto forwarder = EventForwarder::open(*config.events.nats, impl->host,
@@ -789,16 +804,22 @@ void Agent::Impl::run_and_raise(const std::vector<Rule>& which, std::int64_t now
   }
 }
 
-void Agent::Impl::tell_held_back_before_start() {
+void Agent::Impl::tell_held_back_before_start(const std::map<AlertLedgerSync::SummaryKey, std::int64_t>& in_ledger) {
   if (event_marks.held.empty()) return;
-  // A summary that reached the ledger before the kill is in the store now
-  // (the catch-up ran before): what it told is not told again.
-  const HeldRestore r = alerts->restore_held_back(event_marks.held, [&](const std::string& rule, const std::string& key) {
-    auto has = store->has_alert(rule, key);
-    if (!has) spdlog::warn("cannot tell whether the rate limit's summary for rule {} was raised: {}", rule,
-                           has.error().message);
-    return has && *has;
-  });
+  // A summary that reached the ledger before the kill is past the store's
+  // mark (`in_ledger`), or in the store (a catch-up of an earlier start
+  // moved the mark past it): what it told is not told again.
+  const auto raised = [&](const std::string& rule, const std::string& key) -> std::optional<std::int64_t> {
+    if (const auto it = in_ledger.find(AlertLedgerSync::SummaryKey{rule, key}); it != in_ledger.end())
+      return it->second;
+    auto at = store->alert_raised_at(rule, key);
+    if (!at) {
+      spdlog::warn("cannot tell whether the rate limit's summary for rule {} was raised: {}", rule, at.error().message);
+      return std::nullopt;
+    }
+    return *at;
+  };
+  const HeldRestore r = alerts->restore_held_back(event_marks.held, raised);
   for (const auto& rule : r.unreadable)
     spdlog::error("what the rate limit held back of rule {} before the restart cannot be read back from the store; "
                   "it is not told (its events are in process_events)",
@@ -810,8 +831,14 @@ void Agent::Impl::tell_held_back_before_start() {
                  r.restored, r.restored == 1 ? "" : "s");
     tell_held_back("starting");
   } else if (event_marks != saved_marks) {
-    // Told before the kill: the store's copy goes.
-    if (auto stored = alert_sync->store({}, event_marks, unix_now()); stored) saved_marks = event_marks;
+    // Told before the kill: the store's copy goes (else the next start
+    // finds the same summary again).
+    if (auto stored = alert_sync->store({}, event_marks, unix_now()); stored)
+      saved_marks = event_marks;
+    else
+      spdlog::error("starting: the rate limit's summaries raised before the restart told what the store holds as "
+                    "owed; removing that from the store failed (a later scan does it): {}",
+                    stored.error().message);
   }
 }
 

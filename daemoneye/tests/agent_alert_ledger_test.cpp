@@ -22,23 +22,6 @@ namespace {
 
 namespace de = airssys::daemoneye;
 
-// SQL on the agent's database through a connection of the test's own
-// (read-write, waiting for the agent's write lock); empty on success.
-std::string exec_sql(const fs::path& db, const std::string& sql) {
-  sqlite3* h = nullptr;
-  std::string err;
-  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
-    err = h ? sqlite3_errmsg(h) : "cannot open";
-  } else {
-    sqlite3_busy_timeout(h, 30000);
-    char* msg = nullptr;
-    if (sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) err = msg ? msg : "failed";
-    sqlite3_free(msg);
-  }
-  sqlite3_close(h);
-  return err;
-}
-
 struct LedgerAgent : AgentDir {
   fs::path db = var / "daemoneye.db";
   fs::path ledger = var / "ledger";

@@ -1,5 +1,6 @@
 #pragma once
-// Reading a running agent's store from an integration test, read-only.
+// Reading a running agent's store from an integration test, read-only, and
+// (exec_sql) changing it where a test must.
 
 #include <sqlite3.h>
 
@@ -34,6 +35,23 @@ inline std::string query_text(const std::filesystem::path& db, const std::string
 inline std::int64_t count_rows(const std::filesystem::path& db, const std::string& sql) {
   const std::string text = query_text(db, sql);
   return text.empty() ? -1 : std::stoll(text);
+}
+
+// SQL on the agent's database through a connection of the test's own
+// (read-write, waiting for the agent's write lock); empty on success.
+inline std::string exec_sql(const std::filesystem::path& db, const std::string& sql) {
+  sqlite3* h = nullptr;
+  std::string err;
+  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+    err = h ? sqlite3_errmsg(h) : "cannot open";
+  } else {
+    sqlite3_busy_timeout(h, 30000);
+    char* msg = nullptr;
+    if (sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) err = msg ? msg : "failed";
+    sqlite3_free(msg);
+  }
+  sqlite3_close(h);
+  return err;
 }
 
 }  // namespace detest

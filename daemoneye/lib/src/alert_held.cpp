@@ -224,11 +224,11 @@ void HeldAlerts::save(const std::string& rule_id, const Outage& o) {
   j["sample"] = h.sample.rows;
   j["last_told"] = o.last_told;
   j["told"] = o.told;
-  saved_[rule_id] = dump(j);
+  saved_.insert_or_assign(rule_id, HeldText(dump(j)));
 }
 
-std::optional<std::string> HeldAlerts::restore(std::string_view rule_id, std::string_view text) {
-  const ordered_json j = ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
+std::optional<std::string> HeldAlerts::restore(std::string_view rule_id, const HeldText& text) {
+  const ordered_json j = ordered_json::parse(text.text(), nullptr, /*allow_exceptions=*/false);
   if (!j.is_object()) return std::nullopt;
   Outage o;
   Held& h = o.held;
@@ -260,13 +260,19 @@ std::optional<std::string> HeldAlerts::restore(std::string_view rule_id, std::st
   const std::string rule(rule_id);
   std::string key = summary_key(rule, h.first, o.told);
   rules_[rule] = std::move(o);
-  saved_[rule] = std::string(text);
+  saved_[rule] = text;  // the same text: the agent's marks and the store's record hold it too
   return key;
 }
 
-void HeldAlerts::forget(std::string_view rule_id) {
-  if (const auto it = rules_.find(rule_id); it != rules_.end()) rules_.erase(it);
-  if (const auto it = saved_.find(rule_id); it != saved_.end()) saved_.erase(it);
+void HeldAlerts::told(std::string_view rule_id, std::int64_t at) {
+  const auto it = rules_.find(rule_id);
+  if (it == rules_.end()) return;
+  // As apply() leaves an outage its summary told.
+  Outage& o = it->second;
+  o.held = Held{};
+  o.last_told = at;
+  ++o.told;
+  if (const auto s = saved_.find(rule_id); s != saved_.end()) saved_.erase(s);
 }
 
 }  // namespace airssys::daemoneye::detail

@@ -35,6 +35,7 @@
 // back at the next start.
 
 #include <airssys/daemoneye/alert.hpp>
+#include <airssys/daemoneye/event_marks.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -60,7 +61,7 @@ class HeldAlerts {
   static constexpr std::size_t kSampleStringMax = 1024;
   static constexpr std::size_t kSampleMaxBytes = 64 * 1024;
 
-  using Saved = std::map<std::string, std::string, std::less<>>;  // rule id -> what it owes, as text
+  using Saved = HeldTexts;  // rule id -> what it owes, as text (a new HeldText per change)
 
  private:
   // Rows kept as a summary's sample (row JSON), with their shapes.
@@ -110,15 +111,18 @@ class HeldAlerts {
   [[nodiscard]] bool pending() const noexcept { return !saved_.empty(); }
 
   // Every rule that holds something back, with what it owes as text (a JSON
-  // object): kept current by apply().
+  // object): kept current by apply(), which makes a new text for the rules
+  // it changed only (the others' texts stay the same objects).
   [[nodiscard]] const Saved& saved() const noexcept { return saved_; }
   // At start, before the first prepare(): `text` is what saved() held for
   // `rule_id`. Returns the dedup key the summary telling it carries (so the
   // caller can see whether that summary was raised before a kill), or
   // nullopt for a text that cannot be read (nothing is restored).
-  std::optional<std::string> restore(std::string_view rule_id, std::string_view text);
-  // Forgets what `rule_id` holds back (its summary was raised already).
-  void forget(std::string_view rule_id);
+  std::optional<std::string> restore(std::string_view rule_id, const HeldText& text);
+  // What restore() took back for `rule_id` was told by a summary raised at
+  // `at` (before a kill): nothing is owed, the outage goes on as after that
+  // summary (last told at `at`, one summary more).
+  void told(std::string_view rule_id, std::int64_t at);
 
  private:
   // `a` added to `h`; `before`: the sample the outage keeps already (its

@@ -10,6 +10,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "alert_held.hpp"
+
 #include <algorithm>
 #include <limits>
 #include <optional>
@@ -284,6 +286,44 @@ Result<AlertCatchUp> AlertLedgerSync::sync(std::int64_t now, const EventMarks* m
   }
   out.complete = from == size;
   behind_ = !out.complete;
+  return out;
+}
+
+Result<std::map<AlertLedgerSync::SummaryKey, std::int64_t>> AlertLedgerSync::summaries_past_mark() {
+  std::map<SummaryKey, std::int64_t> out;
+  const std::uint64_t size = ledger_.size();
+  auto mark = store_.alert_ledger_mark();
+  if (!mark) return std::unexpected(mark.error());
+  if (!*mark || (*mark)->size > size) return out;
+  auto root = root_hex(ledger_, (*mark)->size);
+  if (!root) return std::unexpected(root.error());
+  if (*root != (*mark)->root) return out;
+  auto unraised = store_.alerts_not_raised_from();
+  if (!unraised) return std::unexpected(unraised.error());
+  const std::uint64_t end = *unraised ? std::min(**unraised, size) : size;
+  // Damage (`corrupt`) is passed over, as catch_up() skips it; a system call
+  // that failed fails the read.
+  const auto failed = [](const ledger::Error& e) { return e.category != ledger::ErrorCategory::corrupt; };
+  for (std::uint64_t i = (*mark)->size; i < end; ++i) {
+    auto entry = ledger_.entry(i);
+    if (!entry) {
+      if (failed(entry.error()))
+        return std::unexpected(ledger_error(ledger_, entry.error(), fmt::format("entry {}", i)));
+      continue;
+    }
+    const std::string_view text(reinterpret_cast<const char*>(entry->data()), entry->size());
+    if (text.find(detail::kRateLimitedTag) == std::string_view::npos) continue;
+    auto leaf = ledger_.leaf_hash(i);
+    if (!leaf) {
+      if (failed(leaf.error()))
+        return std::unexpected(ledger_error(ledger_, leaf.error(), fmt::format("leaf hash {}", i)));
+      continue;
+    }
+    if (*leaf != ledger::leaf_hash(*entry)) continue;
+    auto a = alert_from_json(text);
+    if (!a || std::ranges::find(a->tags, detail::kRateLimitedTag) == a->tags.end()) continue;
+    out.insert_or_assign(SummaryKey{a->rule_id, a->dedup_key}, a->time);
+  }
   return out;
 }
 

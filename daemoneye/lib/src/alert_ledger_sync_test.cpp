@@ -485,5 +485,39 @@ TEST_F(AlertLedgerSyncTest, ANoteOfAFailedAppendIsClearedByTheNextAlertsStored) 
   EXPECT_EQ(stored(raised[0]), 1);
 }
 
+// At start, before the catch-up: the rate limit's summaries past the mark,
+// with their times, whether or not the catch-up can store them — here one
+// older than the retention age, which the catch-up does not bring back (the
+// agent must still see that it was told: review of 46080ca, finding 2).
+// Plain alerts are not summaries; a summary whose append was reported
+// failed (no sink got it) does not count; past the mark nothing is left.
+TEST_F(AlertLedgerSyncTest, TheRateLimitsSummariesPastTheMarkAreFoundWhateverTheCatchUpStores) {
+  AlertLedgerSync sync(*ledger, *store, kMaxAge);
+  ASSERT_TRUE(sync.catch_up(kNow));
+  AlertsConfig c;
+  c.rate_limit = 1;
+  c.sinks = {};
+  auto p = AlertPipeline::create(c, ledger, {}).value();
+  const auto raised = p->submit({make_alert("r1", 1), make_alert("r1", 2)}, kNow).value().raised;
+  ASSERT_EQ(raised.size(), 2u);  // the alert and the summary telling the one held back
+  const Alert& summary = raised[1];
+  ASSERT_TRUE(sync.append_failed(ledger->size()));
+  const auto unraised = p->submit({make_alert("r2", 3), make_alert("r2", 4)}, kNow + 1).value().raised;
+  ASSERT_EQ(unraised.size(), 2u);
+
+  AlertLedgerSync restarted(*ledger, *store, kMaxAge);
+  auto found = restarted.summaries_past_mark();
+  ASSERT_TRUE(found) << found.error();
+  EXPECT_EQ(*found, (std::map<AlertLedgerSync::SummaryKey, std::int64_t>{{{"r1", summary.dedup_key}, kNow}}));
+  // Started after the retention age: the catch-up stores none of them.
+  auto r = restarted.catch_up(kNow + kMaxAge.count() + 10);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->stored, 0u);
+  EXPECT_FALSE(store->alert_raised_at("r1", summary.dedup_key).value().has_value());
+  auto after = restarted.summaries_past_mark();
+  ASSERT_TRUE(after) << after.error();
+  EXPECT_TRUE(after->empty());
+}
+
 }  // namespace
 }  // namespace airssys::daemoneye

@@ -96,21 +96,17 @@ Result<std::unique_ptr<AlertPipeline>> AlertPipeline::create(const AlertsConfig&
 
 bool AlertPipeline::holds_back() const noexcept { return impl_->held.pending(); }
 
-const std::map<std::string, std::string, std::less<>>& AlertPipeline::held_state() const noexcept {
-  return impl_->held.saved();
-}
+const HeldTexts& AlertPipeline::held_state() const noexcept { return impl_->held.saved(); }
 
-HeldRestore AlertPipeline::restore_held_back(const std::map<std::string, std::string, std::less<>>& saved,
-                                             const std::function<bool(const std::string&, const std::string&)>& raised) {
+HeldRestore AlertPipeline::restore_held_back(const HeldTexts& saved, const SummaryRaised& raised) {
   HeldRestore out;
   for (const auto& [rule, text] : saved) {
     const std::optional<std::string> key = impl_->held.restore(rule, text);
     if (!key) {
       out.unreadable.push_back(rule);
-    } else if (raised && raised(rule, *key)) {
-      // Its summary reached the ledger before the kill (and the store
-      // since, by the start's catch-up): told already.
-      impl_->held.forget(rule);
+    } else if (const std::optional<std::int64_t> at = raised ? raised(rule, *key) : std::nullopt) {
+      // Its summary reached the ledger before the kill: told already.
+      impl_->held.told(rule, *at);
       ++out.told_already;
     } else {
       ++out.restored;

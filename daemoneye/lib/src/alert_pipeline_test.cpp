@@ -249,6 +249,14 @@ TEST_F(Pipeline, HeldBackAlertsAreToldWithASampleThatDecoysCannotFill) {
   EXPECT_EQ(ledger->size(), 5u);
 }
 
+// An alert of rule dev-tcp for process event `id`.
+Alert decoy_event(int id) {
+  Alert a = make_alert("dev-tcp", 4000 + id);
+  a.row_json = nlohmann::json{{"pid", 4000 + id}, {"cmdline", "decoy"}, {"event_id", id}}.dump();
+  a.dedup_key = "dev-tcp|event_id=" + std::to_string(id);
+  return a;
+}
+
 // What the rate limit holds back is kept as text (held_state: the agent
 // stores it with the Sigma marks); a new pipeline given it — an agent
 // started again after a SIGKILL — tells it, with the same count, event ids
@@ -258,12 +266,7 @@ TEST_F(Pipeline, WhatIsHeldBackIsToldAfterARestartOnce) {
   AlertsConfig c = with_file_sink();
   c.rate_limit = 1;
   c.rate_period = 1h;
-  const auto event = [](int id) {
-    Alert a = make_alert("dev-tcp", 4000 + id);
-    a.row_json = nlohmann::json{{"pid", 4000 + id}, {"cmdline", "decoy"}, {"event_id", id}}.dump();
-    a.dedup_key = "dev-tcp|event_id=" + std::to_string(id);
-    return a;
-  };
+  const auto event = decoy_event;
   auto killed = make(c);
   ASSERT_TRUE(killed);
   ASSERT_TRUE(killed->submit({event(1), event(2)}, 1000));  // one raised, one told at once
@@ -278,7 +281,7 @@ TEST_F(Pipeline, WhatIsHeldBackIsToldAfterARestartOnce) {
   std::vector<std::string> asked;
   const HeldRestore r = restarted->restore_held_back(saved, [&](const std::string& rule, const std::string& key) {
     asked.push_back(rule + " " + key);
-    return false;
+    return std::optional<std::int64_t>();
   });
   EXPECT_EQ(r.restored, 1u);
   EXPECT_TRUE(r.unreadable.empty());
@@ -304,16 +307,68 @@ TEST_F(Pipeline, WhatIsHeldBackIsToldAfterARestartOnce) {
   // Raised before the kill: not told again.
   auto again = make(c);
   ASSERT_TRUE(again);
-  const HeldRestore r2 = again->restore_held_back(saved, [](const std::string&, const std::string&) { return true; });
+  const HeldRestore r2 = again->restore_held_back(
+      saved, [](const std::string&, const std::string&) { return std::optional<std::int64_t>(1002); });
   EXPECT_EQ(r2.restored, 0u);
   EXPECT_EQ(r2.told_already, 1u);
   EXPECT_FALSE(again->holds_back());
   // A text that cannot be read is named, not told.
   auto damaged = make(c);
   ASSERT_TRUE(damaged);
-  const HeldRestore r3 = damaged->restore_held_back({{"dev-tcp", "{\"count\": 3}"}}, {});
+  const HeldRestore r3 = damaged->restore_held_back({{"dev-tcp", HeldText("{\"count\": 3}")}}, {});
   EXPECT_EQ(r3.unreadable, std::vector<std::string>{"dev-tcp"});
   EXPECT_FALSE(damaged->holds_back());
+}
+
+// A rule whose summary was raised before the kill (found by its dedup key,
+// with its time) keeps its outage: what is held back within that summary's
+// period waits for the period's next summary, as without the kill, and that
+// summary is the one the killed pipeline would have raised. Before, the rule
+// was forgotten: the next alert held back started a new outage and was told
+// at once (one summary more; review of 46080ca, finding 3).
+TEST_F(Pipeline, ARuleToldBeforeTheKillKeepsItsOutage) {
+  AlertsConfig c = with_file_sink();
+  c.rate_limit = 1;
+  c.rate_period = 1h;
+  auto killed = make(c);
+  ASSERT_TRUE(killed);
+  ASSERT_TRUE(killed->submit({decoy_event(1), decoy_event(2)}, 1000));  // one raised, one told at once
+  ASSERT_TRUE(killed->submit({decoy_event(3), decoy_event(4)}, 1001));  // held within the period
+  const HeldTexts saved = killed->held_state();  // what the store holds at the kill
+  // The period's summary reaches the ledger; the kill comes before the store takes it.
+  auto told = killed->submit({}, 4600);
+  ASSERT_TRUE(told);
+  ASSERT_EQ(told->summaries, 1u);
+  const Alert summary = told->raised.back();
+
+  auto restarted = make(c);
+  ASSERT_TRUE(restarted);
+  const HeldRestore r = restarted->restore_held_back(saved, [&](const std::string& rule, const std::string& key) {
+    return rule == summary.rule_id && key == summary.dedup_key ? std::optional(summary.time) : std::nullopt;
+  });
+  EXPECT_EQ(r.told_already, 1u);
+  EXPECT_EQ(r.restored, 0u);
+  EXPECT_FALSE(restarted->holds_back());
+  EXPECT_TRUE(restarted->held_state().empty());
+  // Within that summary's period: one raised (the restarted limit is
+  // fresh), one held back and not told yet.
+  auto within = restarted->submit({decoy_event(5), decoy_event(6)}, 4660);
+  ASSERT_TRUE(within);
+  EXPECT_EQ(within->rate_limited, 1u);
+  EXPECT_EQ(within->summaries, 0u) << "told at once, as a new outage";
+  EXPECT_TRUE(restarted->holds_back());
+  auto next = restarted->submit({}, 8200);
+  ASSERT_TRUE(next);
+  ASSERT_EQ(next->summaries, 1u);
+  const auto row = nlohmann::json::parse(next->raised.back().row_json);
+  EXPECT_EQ(row["rate_limited"], 1);
+  EXPECT_EQ(row["first_event_id"], 6);
+  // The killed pipeline, given the same alerts, raises the same summary.
+  ASSERT_TRUE(killed->submit({decoy_event(5), decoy_event(6)}, 4660));
+  auto would = killed->submit({}, 8200);
+  ASSERT_TRUE(would);
+  ASSERT_EQ(would->summaries, 1u);
+  EXPECT_EQ(would->raised.back().dedup_key, next->raised.back().dedup_key);
 }
 
 // The ledger's tree head (severity low) reaches the sinks whose

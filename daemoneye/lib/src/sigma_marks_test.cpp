@@ -166,10 +166,10 @@ TEST(SigmaMarks, WhatTheRateLimitOwesIsSavedWithTheMarks) {
     ASSERT_TRUE(store);
     ASSERT_TRUE(store->event_marks());
     EventMarks m;
-    m.held = {{"a", std::string(60000, 'x')}, {"b", "{\"count\":1}"}};
+    m.held = {{"a", HeldText(std::string(60000, 'x'))}, {"b", HeldText("{\"count\":1}")}};
     ASSERT_TRUE(store->insert_alerts({}, m));
     const auto before = store->total_changes();
-    m.held["b"] = "{\"count\":2}";
+    m.held["b"] = HeldText("{\"count\":2}");
     ASSERT_TRUE(store->insert_alerts({}, m));
     EXPECT_EQ(store->total_changes() - before, 1u) << "only b's row is written";
     m.held.erase("b");
@@ -180,7 +180,8 @@ TEST(SigmaMarks, WhatTheRateLimitOwesIsSavedWithTheMarks) {
   ASSERT_TRUE(store);
   auto back = store->event_marks();
   ASSERT_TRUE(back) << back.error();
-  EXPECT_EQ(back->held, (std::map<std::string, std::string, std::less<>>{{"a", std::string(60000, 'x')}}));
+  ASSERT_EQ(back->held.size(), 1u);
+  EXPECT_EQ(back->held.at("a").text(), std::string(60000, 'x'));
   // A store opened without reading the marks first rewrites the table whole.
   {
     auto [blind, e] = open(db);

@@ -61,7 +61,7 @@ struct Store::Impl {
   std::uint64_t generation = 0;
   // What held_alerts holds (after a load or a committed save; nullopt:
   // unknown), so a scan writes only what the rate limit's state changed.
-  std::optional<marks::HeldTexts> held_stored;
+  std::optional<HeldTexts> held_stored;
 
   // Undo log for the mirror during one write: every mirror change is
   // recorded first, and replayed backwards if the transaction fails, so the
@@ -430,7 +430,7 @@ Result<void> write_alerts(Store::Impl& s, std::span<const Alert> alerts, const E
   // After the alerts: a mark without alerts_id saves the largest id with them.
   if (ledger != nullptr)
     if (auto r = ledger_mark::save(s.db.get(), *ledger); !r) return r;
-  std::optional<marks::HeldTexts> held_before = std::move(s.held_stored);
+  std::optional<HeldTexts> held_before = std::move(s.held_stored);
   s.held_stored.reset();  // unknown unless the commit succeeds
   if (auto r = txn.commit(); !r) return r;
   s.held_stored = marks != nullptr ? std::optional(marks->held) : std::move(held_before);
@@ -459,15 +459,16 @@ Result<void> Store::insert_alerts(std::span<const Alert> alerts, const EventMark
 
 Result<std::optional<AlertLedgerMark>> Store::alert_ledger_mark() { return ledger_mark::load(impl_->db.get()); }
 
-Result<bool> Store::has_alert(std::string_view rule_id, std::string_view dedup_key) {
+Result<std::optional<std::int64_t>> Store::alert_raised_at(std::string_view rule_id, std::string_view dedup_key) {
   sqlite3* h = impl_->db.get();
-  auto st = sqlite::prepare(h, "SELECT 1 FROM alerts WHERE rule_id = ? AND dedup_key = ? LIMIT 1");
+  auto st = sqlite::prepare(h, "SELECT time FROM alerts WHERE rule_id = ? AND dedup_key = ? ORDER BY time DESC LIMIT 1");
   if (!st) return std::unexpected(st.error().prefixed("look an alert up"));
   sqlite::bind(st->get(), 1, rule_id);
   sqlite::bind(st->get(), 2, dedup_key);
   const int rc = ::sqlite3_step(st->get());
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) return std::unexpected(sqlite::error(h, "look an alert up", rc));
-  return rc == SQLITE_ROW;
+  if (rc == SQLITE_DONE) return std::nullopt;
+  return std::optional<std::int64_t>(::sqlite3_column_int64(st->get(), 0));
 }
 
 Result<std::uint64_t> Store::count_alerts(std::int64_t time, std::string_view rule_id, std::string_view dedup_key,

@@ -39,7 +39,7 @@ Result<EventMarks> load(sqlite3* db, const std::function<void(std::string_view)>
     const auto* text = reinterpret_cast<const char*>(::sqlite3_column_text(held->get(), 1));
     if (id == nullptr || text == nullptr) continue;
     out.held.emplace(std::string(id, static_cast<std::size_t>(::sqlite3_column_bytes(held->get(), 0))),
-                     std::string(text, static_cast<std::size_t>(::sqlite3_column_bytes(held->get(), 1))));
+                     HeldText(std::string(text, static_cast<std::size_t>(::sqlite3_column_bytes(held->get(), 1)))));
   }
   if (rc != SQLITE_DONE) return std::unexpected(sqlite::error(db, "read what the rate limit held back", rc));
   return out;
@@ -66,7 +66,7 @@ Result<void> save_held(sqlite3* db, const HeldTexts& held, const HeldTexts* stor
     if (stored != nullptr)
       if (const auto it = stored->find(rule); it != stored->end() && it->second == text) continue;
     sqlite::bind(put->get(), 1, std::string_view(rule));
-    sqlite::bind(put->get(), 2, std::string_view(text));
+    sqlite::bind(put->get(), 2, std::string_view(text.text()));
     if (auto r = sqlite::run(db, put->get()); !r) return failed(r.error());
   }
   return {};

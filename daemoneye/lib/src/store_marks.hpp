@@ -15,9 +15,6 @@
 
 namespace airssys::daemoneye::marks {
 
-// What the rate limit still owes, per rule (table held_alerts): EventMarks::held.
-using HeldTexts = std::map<std::string, std::string, std::less<>>;
-
 // Every saved mark, and what the rate limit still owed with them. A mark no
 // scan can have saved (covered < 0, narrowed outside 1..kMaxEventsPerScan: a
 // damaged or hand-edited row) is reset — covered dropped (the rule starts as
@@ -26,7 +23,9 @@ using HeldTexts = std::map<std::string, std::string, std::less<>>;
 // Replaces the saved marks with `m` (rules without a mark lose their row),
 // and makes held_alerts hold `m.held`: `stored` is what it holds now (known
 // from the last load or committed save; nullptr when unknown), so only rules
-// whose text changed are written. Runs inside the caller's transaction.
+// whose text changed are written — a rule whose HeldText is the one stored
+// is passed over without its text being read. Runs inside the caller's
+// transaction.
 [[nodiscard]] Result<void> save(sqlite3* db, const EventMarks& m, const HeldTexts* stored);
 
 }  // namespace airssys::daemoneye::marks

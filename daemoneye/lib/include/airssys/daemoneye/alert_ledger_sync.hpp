@@ -68,6 +68,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 namespace airssys::ledger {
@@ -116,6 +117,21 @@ class AlertLedgerSync {
   // cannot be read, `raised` and `marks` without the mark. Returns how many
   // alerts it stored. An error (the store refused) leaves the store behind.
   [[nodiscard]] Result<std::size_t> store(std::span<const Alert> raised, const EventMarks& marks, std::int64_t now);
+
+  // The rate limit's summaries (alerts tagged daemoneye.rate_limited) the
+  // ledger holds past the store's mark: (rule id, dedup key) -> the time
+  // each was raised. For the start, before catch_up() moves the mark: a
+  // summary of what the store's held_alerts owes that reached the ledger
+  // before a kill lies there, whether or not the catch-up stores it (a store
+  // that refuses writes, a summary older than `max_age`, a catch-up that
+  // stops early). Read only; most entries are passed over by a substring
+  // search, a summary is parsed and its leaf hash checked. Not counted:
+  // entries at or past an append reported failed (append_failed: no sink got
+  // them), entries that cannot be read or fail their leaf hash (as
+  // catch_up() skips them). Without a usable mark: none (the catch-up then
+  // reads by time and stores what it finds, where the store answers for it).
+  using SummaryKey = std::pair<std::string, std::string>;
+  [[nodiscard]] Result<std::map<SummaryKey, std::int64_t>> summaries_past_mark();
 
   // AlertPipeline::submit failed; `size_before` is the ledger's size before
   // it. A ledger whose head write or sync failed reports the append failed

@@ -19,12 +19,14 @@
 #include <airssys/daemoneye/alert.hpp>
 #include <airssys/daemoneye/config.hpp>
 #include <airssys/daemoneye/error.hpp>
+#include <airssys/daemoneye/event_marks.hpp>
 
 #include <cstdint>
 #include <expected>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,7 +68,7 @@ struct AlertStats {
 // What AlertPipeline::restore_held_back found.
 struct HeldRestore {
   std::size_t restored = 0;      // rules whose held-back alerts tell_held_back() now tells
-  std::size_t told_already = 0;  // rules whose summary was raised before the kill
+  std::size_t told_already = 0;  // rules whose summary was raised before the kill (their outage goes on)
   std::vector<std::string> unreadable;  // rules whose saved text could not be read (not told)
 };
 
@@ -97,19 +99,24 @@ class AlertPipeline {
   [[nodiscard]] Result<AlertOutcome> tell_held_back(std::int64_t now);
   // What the rate limit holds back and no summary has told yet: rule id ->
   // a JSON text (what its summary needs). Changes only with a submit that
-  // succeeded. The agent stores it with the Sigma rules' marks
-  // (EventMarks::held) in the transaction of the scan's alerts, so a kill
-  // loses none of it: the marks say which events were read, this what of
-  // them is still owed a summary.
-  [[nodiscard]] const std::map<std::string, std::string, std::less<>>& held_state() const noexcept;
+  // succeeded, and then only the rules it changed get a new HeldText (the
+  // others keep theirs: comparing and copying it costs a pointer per rule).
+  // The agent stores it with the Sigma rules' marks (EventMarks::held) in
+  // the transaction of the scan's alerts, so a kill loses none of it: the
+  // marks say which events were read, this what of them is still owed a
+  // summary.
+  [[nodiscard]] const HeldTexts& held_state() const noexcept;
+  // When a summary with this rule id and dedup key was raised, if it was.
+  using SummaryRaised = std::function<std::optional<std::int64_t>(const std::string& rule_id, const std::string& key)>;
   // At start, before the first submit: `saved` is held_state() as the store
   // last took it. Each rule's summary carries a dedup key fixed by what it
-  // tells; when `raised(rule_id, dedup_key)` says an alert with that key is
-  // stored (the summary reached the ledger before the kill and the start's
-  // catch-up stored it), the rule is not restored. Then tell_held_back()
-  // tells the rest. Nothing is sent or written here.
-  HeldRestore restore_held_back(const std::map<std::string, std::string, std::less<>>& saved,
-                                const std::function<bool(const std::string&, const std::string&)>& raised);
+  // tells; when `raised(rule_id, dedup_key)` gives the time an alert with
+  // that key was raised (the summary reached the ledger before the kill),
+  // nothing is owed, and the rule's outage goes on as after that summary
+  // (told at that time: more held back within the period waits for the
+  // next one, as without the kill). Then tell_held_back() tells the rest.
+  // Nothing is sent or written here.
+  HeldRestore restore_held_back(const HeldTexts& saved, const SummaryRaised& raised);
   [[nodiscard]] AlertStats stats() const;
 
   // Hands the audit ledger's tree head (its size and root) to every sink,

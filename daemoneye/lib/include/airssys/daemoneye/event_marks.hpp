@@ -16,9 +16,34 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 
 namespace airssys::daemoneye {
+
+// What the rate limit owes for one rule, as a JSON text (up to about
+// 64 KiB: the summary's sample). Made once and never changed, and shared by
+// the alert pipeline, the agent's marks and the store's record of what it
+// wrote: a copy of EventMarks copies a pointer per rule, not the text, and a
+// rule whose text was not made anew compares equal without its text being
+// read. A changed state is a new HeldText.
+class HeldText {
+ public:
+  HeldText() = default;
+  explicit HeldText(std::string text) : text_(std::make_shared<const std::string>(std::move(text))) {}
+  [[nodiscard]] const std::string& text() const noexcept {
+    static const std::string kEmpty;
+    return text_ ? *text_ : kEmpty;
+  }
+  // Equal texts, read only when the two are not the same text.
+  friend bool operator==(const HeldText& a, const HeldText& b) noexcept {
+    return a.text_ == b.text_ || a.text() == b.text();
+  }
+
+ private:
+  std::shared_ptr<const std::string> text_;
+};
+using HeldTexts = std::map<std::string, HeldText, std::less<>>;  // rule id -> what it owes
 
 struct EventMarks {
   std::map<std::string, std::int64_t, std::less<>> covered;   // rule id → the highest process_events.id read
@@ -27,7 +52,7 @@ struct EventMarks {
   // no summary has told yet (AlertPipeline::held_state, a JSON text). Saved
   // with `covered` in one transaction: an event past a saved mark was
   // raised, or is owed a summary here. run_rules leaves it as it is.
-  std::map<std::string, std::string, std::less<>> held;
+  HeldTexts held;
   friend bool operator==(const EventMarks&, const EventMarks&) = default;
 };
 

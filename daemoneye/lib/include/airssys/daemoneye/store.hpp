@@ -130,9 +130,11 @@ class Store {
   // from the ledger is stored).
   [[nodiscard]] Result<std::uint64_t> count_alerts(std::int64_t time, std::string_view rule_id,
                                                    std::string_view dedup_key, std::int64_t after_id = -1);
-  // Whether an alert of this rule with this dedup key is stored (how the
-  // agent tells, at start, whether a rate limit summary was raised before a kill).
-  [[nodiscard]] Result<bool> has_alert(std::string_view rule_id, std::string_view dedup_key);
+  // When the newest stored alert of this rule with this dedup key was
+  // raised; nullopt when none is stored (how the agent tells, at start,
+  // whether a rate limit summary was raised before a kill, and when).
+  [[nodiscard]] Result<std::optional<std::int64_t>> alert_raised_at(std::string_view rule_id,
+                                                                    std::string_view dedup_key);
   // The time at or before which alerts are not brought back from the ledger:
   // the newest history retention deleted (raised by enforce_retention),
   // or what AlertLedgerSync saved; nullopt when neither ever happened.
