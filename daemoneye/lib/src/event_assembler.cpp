@@ -1,6 +1,8 @@
 #include <airssys/daemoneye/event_assembler.hpp>
 #include <airssys/daemoneye/redact.hpp>
 
+#include "event_assembler_path.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -153,9 +155,16 @@ struct EventAssembler::Impl {
 
   ProcessEvent exec_of(KernelEvent& k, EventSource source) {
     ProcessEvent e{EventKind::exec, source, 0, {}};
-    const bool absolute = !k.path.empty() && k.path.front() == '/';
+    // The path as given can hide where the file is ("//tmp/x", "./x",
+    // "/proc/self/cwd/x", "/dev/fd/3"): "//" and "/./" are collapsed; what
+    // text cannot resolve is taken from /proc/PID/exe while the process
+    // lives (the kernel's own path; if it exec'd again meanwhile, the later
+    // image's — path_given still says what this exec asked for).
+    const std::string cleaned = exec_path::collapse(k.path);
+    const bool indirect = exec_path::needs_kernel_path(cleaned);
     std::optional<ProcessRecord> fresh;
-    if (!absolute || k.args_total < 0) fresh = read_proc(k);
+    if (indirect || k.args_total < 0) fresh = read_proc(k);
+    const bool kernel_path = fresh && indirect && !fresh->path.empty();
     if (fresh) {
       e.process = std::move(*fresh);
     } else {
@@ -173,8 +182,10 @@ struct EventAssembler::Impl {
     take_identity(e.process, k);
     // What the kernel captured at exec time is the truth; /proc may already
     // show a changed argv (setproctitle) or another image.
-    if (absolute) e.process.path = k.path;
-    else if (!fresh && !k.path.empty()) e.process.path = k.path;  // relative, as given to execve
+    // Gone already: the cleaned text, relative or magic as it may be (the
+    // last known cwd may be stale, so it is not joined).
+    if (!kernel_path && !cleaned.empty()) e.process.path = cleaned;
+    e.path_given = k.path;
     if (k.args_total >= 0) e.process.cmdline = column_of(k);
     if (k.start_ticks != 0) e.process.start_ticks = k.start_ticks;
     if (e.process.start_ticks != 0) e.process.start_time = start_time_of(e.process.start_ticks);

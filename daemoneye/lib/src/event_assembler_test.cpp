@@ -1,5 +1,7 @@
 #include <airssys/daemoneye/event_assembler.hpp>
 
+#include "event_assembler_path.hpp"
+
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -251,6 +253,104 @@ TEST(EventAssembler, AForkedChildThatExecsAndExitsBeforeProcIsReadDoesNotGetItsP
   EXPECT_EQ(e->process.cmdline, "");
   EXPECT_EQ(e->process.parent, 700);
   EXPECT_TRUE(e->process.partial);
+}
+
+// Probe 14 finding 2: "//tmp/x" and "/tmp/./x" are /tmp/x to the kernel; a
+// rule on `path LIKE '/tmp/%'` must see them so even when the process is gone.
+TEST(EventAssembler, AGoneExecsPathIsCleanedAndWhatItAskedForIsKept) {
+  EventAssembler a({}, nullptr);  // no /proc: as if every process were already gone
+  a.learn(std::vector{known(800, "/usr/bin/bash", "bash")}, a.mark());
+  const auto exec_of = [&](std::string path) {
+    auto k = kernel(KernelEvent::Kind::exec, 800, 1, 500);
+    k.path = std::move(path);
+    k.args = "sl\0"s;
+    k.args_total = 3;
+    return a.assemble(std::move(k), EventSource::ebpf);
+  };
+  auto e = exec_of("//tmp/p14/atk//sl");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->process.path, "/tmp/p14/atk/sl");
+  EXPECT_EQ(e->path_given, "//tmp/p14/atk//sl");
+  e = exec_of("/tmp/./././x/.//sl");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->process.path, "/tmp/x/sl");
+  // ".." through a symlink is not the lexical parent: kept as given.
+  e = exec_of("/usr/bin/X11/../../tmp/sl");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->process.path, "/usr/bin/X11/../../tmp/sl");
+  // Relative and gone: the known cwd (/srv) may be stale, so it is not joined.
+  e = exec_of("./sl");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->process.path, "./sl");
+  EXPECT_EQ(e->path_given, "./sl");
+  // A fork or exit has no path given.
+  auto exit = a.assemble(kernel(KernelEvent::Kind::exit, 800, 1, 500), EventSource::ebpf);
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(exit->path_given, "");
+}
+
+TEST(EventAssembler, CollapseKeepsTheSameFileAndNothingElse) {
+  EXPECT_EQ(exec_path::collapse("/"), "/");
+  EXPECT_EQ(exec_path::collapse("//"), "/");
+  EXPECT_EQ(exec_path::collapse("/."), "/");
+  EXPECT_EQ(exec_path::collapse("/a/."), "/a");
+  EXPECT_EQ(exec_path::collapse("/a/.b/..c/..."), "/a/.b/..c/...");
+  EXPECT_EQ(exec_path::collapse("/a/../b"), "/a/../b");
+  EXPECT_EQ(exec_path::collapse("a//b"), "a//b");  // relative: as given
+  EXPECT_TRUE(exec_path::needs_kernel_path("sl"));
+  EXPECT_TRUE(exec_path::needs_kernel_path("/proc/self/cwd/sl"));
+  EXPECT_TRUE(exec_path::needs_kernel_path("/dev/fd/3"));
+  EXPECT_TRUE(exec_path::needs_kernel_path("/a/.."));
+  EXPECT_TRUE(exec_path::needs_kernel_path("/a/../b"));
+  EXPECT_FALSE(exec_path::needs_kernel_path("/a/..b"));
+  EXPECT_FALSE(exec_path::needs_kernel_path("/usr/bin/sleep"));
+}
+
+// A live process's magic or relative path is replaced by the kernel's own
+// (/proc/PID/exe): a real child that ran /proc/self/cwd/sleep from /usr/bin.
+TEST(EventAssembler, ALiveExecsIndirectPathIsTheKernelsOwn) {
+  auto reader = Collector::create(CollectorOptions{.hash = false, .keep_open = 0});
+  ASSERT_TRUE(reader);
+  EventAssembler a({}, std::move(*reader));
+  char real[4096] = {};
+  ASSERT_NE(::realpath("/usr/bin/sleep", real), nullptr);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (::chdir("/usr/bin") == 0) ::execl("/proc/self/cwd/sleep", "sleep", "30", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  const std::string exe = "/proc/" + std::to_string(child) + "/exe";
+  char link[4096] = {};
+  for (int i = 0; i < 500; ++i) {
+    const auto n = ::readlink(exe.c_str(), link, sizeof link - 1);
+    if (n > 0 && std::string(link, static_cast<std::size_t>(n)) == real) break;
+    ::usleep(10000);
+  }
+  for (const std::string given : {"/proc/self/cwd/sleep", "./sleep", "sleep"}) {
+    auto k = kernel(KernelEvent::Kind::exec, child, 1, 0);
+    k.path = given;
+    k.args = "sleep\0" "30\0"s;
+    k.args_total = static_cast<std::int64_t>(k.args.size());
+    auto e = a.assemble(std::move(k), EventSource::ebpf);
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->process.path, real) << given;
+    EXPECT_EQ(e->path_given, given);
+    EXPECT_EQ(e->process.cmdline, "sleep 30");
+  }
+  const auto reads = a.counters().proc_reads;
+  EXPECT_GE(reads, 3u);
+  // A clean absolute path is taken as given, without a /proc read.
+  auto k = kernel(KernelEvent::Kind::exec, child, 1, 0);
+  k.path = "/usr/bin/sleep";
+  k.args = "sleep\0"s;
+  k.args_total = 6;
+  auto e = a.assemble(std::move(k), EventSource::ebpf);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->process.path, "/usr/bin/sleep");
+  EXPECT_EQ(a.counters().proc_reads, reads);
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
 }
 
 }  // namespace

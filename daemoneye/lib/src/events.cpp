@@ -140,7 +140,8 @@ constexpr auto kEventFields = std::tuple{
     json_sometimes("cmdline_truncated", &ProcessEvent::cmdline_truncated, [](const bool& v) { return v; }),
     json_sometimes("exit_code", &ProcessEvent::exit_code, [](const std::int64_t& v) { return v >= 0; }),
     json_sometimes("exit_signal", &ProcessEvent::exit_signal, [](const std::int64_t& v) { return v >= 0; }),
-    json_sometimes("cgroup_id", &ProcessEvent::cgroup_id, [](const std::uint64_t& v) { return v != 0; })};
+    json_sometimes("cgroup_id", &ProcessEvent::cgroup_id, [](const std::uint64_t& v) { return v != 0; }),
+    json_sometimes("path_given", &ProcessEvent::path_given, [](const std::string& v) { return !v.empty(); })};
 
 // Then "processes" and "sockets".
 constexpr auto kChunkFields = std::tuple{

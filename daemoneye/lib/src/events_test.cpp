@@ -186,6 +186,7 @@ TEST(Events, KernelSourceExtrasRoundTripAndAreAbsentFromPollEvents) {
   const std::string poll = encode(ProcessEvent{EventKind::start, EventSource::poll, 1, full_record()});
   EXPECT_EQ(poll.find("time_ns"), std::string::npos);
   EXPECT_EQ(poll.find("exit_code"), std::string::npos);
+  EXPECT_EQ(poll.find("path_given"), std::string::npos);
   auto plain = decode_event(poll);
   ASSERT_TRUE(plain) << plain.error();
   EXPECT_EQ(plain->cmdline_size, -1);
@@ -354,6 +355,18 @@ TEST(Events, EncodesEachMessageByteForByteAndReadsItBack) {
       EXPECT_EQ(back->sockets, status.sockets);
     }
   }
+}
+
+TEST(Events, AnExecsPathAsGivenTravelsBesideItsPath) {
+  ProcessEvent e{EventKind::exec, EventSource::ebpf, 1764000001, full_record()};
+  e.process.path = "/tmp/x/sl";
+  e.path_given = "//tmp/x/./sl";
+  const std::string text = encode(e);
+  EXPECT_NE(text.find(R"("path_given":"//tmp/x/./sl")"), std::string::npos) << text;
+  auto back = decode_event(text);
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_EQ(back->path_given, "//tmp/x/./sl");
+  EXPECT_EQ(back->process.path, "/tmp/x/sl");
 }
 
 TEST(Events, NoTwoValuesBesideEachOtherInTheSamplesAreTheSame) {

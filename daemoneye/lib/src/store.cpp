@@ -115,7 +115,8 @@ struct Store::Impl {
     }
     return {};
   }
-  static void bind_or_null(sqlite3_stmt* s, int i, std::int64_t v, bool known) {
+  template <class T>
+  static void bind_or_null(sqlite3_stmt* s, int i, T v, bool known) {
     if (known) {
       sqlite::bind(s, i, v);
     } else {
@@ -157,6 +158,7 @@ struct Store::Impl {
     bind_or_null(s, i++, e.exit_signal, e.exit_signal >= 0);
     // SQLite integers are signed 64-bit; a cgroup id (an inode number) fits.
     bind_or_null(s, i++, static_cast<std::int64_t>(e.cgroup_id), e.cgroup_id != 0);
+    bind_or_null(s, i++, std::string_view(e.path_given), !e.path_given.empty());
     if (auto w = sqlite::run(db.get(), s); !w) {
       return std::unexpected(w.error().prefixed(fmt::format("write {} event of pid {}", to_string(e.kind), p.pid)));
     }
@@ -243,7 +245,7 @@ Result<std::unique_ptr<Store>> Store::open(StoreOptions options) {
     if (copies_events && options.log) {
       const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
                                                                             upgrade_start);
-      options.log(fmt::format("store upgraded to schema version 3 in {} ms (the file keeps its size until VACUUM)",
+      options.log(fmt::format("store upgraded to schema version {} in {} ms (the file keeps its size until VACUUM)", schema::kVersion,
                               ms.count()));
     }
   }
@@ -262,8 +264,8 @@ Result<std::unique_ptr<Store>> Store::open(StoreOptions options) {
         prep(impl->insert_event,
              "INSERT INTO process_events (time, event, source, pid, parent, name, path, cmdline, cwd, uid, "
              "euid, gid, egid, username, auid, sha256, start_time, parent_path, parent_cmdline, time_ns, "
-             "cmdline_size, overflows, exit_code, exit_signal, cgroup_id) VALUES "
-             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+             "cmdline_size, overflows, exit_code, exit_signal, cgroup_id, path_given) VALUES "
+             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
         prep(impl->insert_scan,
              "INSERT INTO scans (scan_id, time, processes, unreadable, collect_us, store_us, rules_us, "
              "alerts, rule_errors, inserted, updated, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),

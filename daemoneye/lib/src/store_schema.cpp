@@ -40,7 +40,7 @@ std::string process_events_ddl(std::string_view name) {
   uid INTEGER, euid INTEGER, gid INTEGER, egid INTEGER, username TEXT, auid INTEGER,
   sha256 TEXT, start_time INTEGER, parent_path TEXT, parent_cmdline TEXT,
   time_ns INTEGER, cmdline_size INTEGER, overflows TEXT, exit_code INTEGER, exit_signal INTEGER,
-  cgroup_id INTEGER);
+  cgroup_id INTEGER, path_given TEXT);
 )";
 }
 
@@ -120,6 +120,10 @@ std::string migrate_sql(int from_version) {
            " FROM process_events;"
            "DROP TABLE process_events;"
            "ALTER TABLE process_events_v3 RENAME TO process_events;";
+  } else if (from_version < 4) {
+    // Version 4: an exec's path as given to execve, beside the path made
+    // honest (event_assembler.cpp). The version-3 copy above already has it.
+    sql += "ALTER TABLE process_events ADD COLUMN path_given TEXT;";
   }
   return sql;
 }

@@ -16,7 +16,7 @@
 
 namespace airssys::daemoneye::schema {
 
-inline constexpr int kVersion = 3;  // PRAGMA user_version of a database this code created
+inline constexpr int kVersion = 4;  // PRAGMA user_version of a database this code created
 
 struct ProcessColumn {
   std::string_view name;

@@ -83,7 +83,7 @@ TEST(Store, CreatesDatabase0600InA0700DirectoryItMakes) {
   EXPECT_EQ(mode_of(fs::path(db.string() + "-wal")), 0600u);
   Peek peek(db);
   EXPECT_EQ(peek.text("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 3);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 4);
 }
 
 TEST(Store, UpgradesAVersion1StoreKeepingItsRows) {
@@ -109,10 +109,38 @@ TEST(Store, UpgradesAVersion1StoreKeepingItsRows) {
   e.exit_code = 0;
   ASSERT_TRUE(store->append_events(std::vector{e}));
   Peek peek(db);
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 3);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 4);
   EXPECT_EQ(peek.integer("SELECT count(*) FROM process_events"), 2);
   EXPECT_EQ(peek.text("SELECT ifnull(exit_code, 'null') FROM process_events WHERE pid = 42"), "null");
   EXPECT_EQ(peek.integer("SELECT exit_code FROM process_events WHERE pid = 43"), 0);
+}
+
+// Version 4: an exec's path as given to execve (path_given) beside its
+// cleaned path; a version-3 store gains the column and keeps its rows.
+TEST(Store, UpgradesAVersion3StoreWithPathGiven) {
+  TempDir tmp;
+  const fs::path db = tmp / "v3.db";
+  {
+    auto store = open_store(db);
+    ASSERT_TRUE(store);
+    ProcessEvent e{EventKind::start, EventSource::ebpf, 5, proc(42, "x", "/x", "x")};
+    ASSERT_TRUE(store->append_events(std::vector{e}));
+  }
+  {
+    auto c = sqlite::open(db.string(), SQLITE_OPEN_READWRITE);
+    ASSERT_TRUE(c) << c.error();
+    ASSERT_TRUE(sqlite::exec(c->get(), "ALTER TABLE process_events DROP COLUMN path_given; PRAGMA user_version=3;"));
+  }
+  auto store = open_store(db);
+  ASSERT_TRUE(store);
+  ProcessEvent e{EventKind::exec, EventSource::ebpf, 6, proc(43, "sl", "/tmp/x/sl", "sl")};
+  e.path_given = "//tmp/x/sl";
+  ASSERT_TRUE(store->append_events(std::vector{e}));
+  Peek peek(db);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 4);
+  EXPECT_EQ(peek.integer("SELECT count(*) FROM process_events"), 2);
+  EXPECT_EQ(peek.text("SELECT ifnull(path_given, 'null') FROM process_events WHERE pid = 42"), "null");
+  EXPECT_EQ(peek.text("SELECT path || ' ' || path_given FROM process_events WHERE pid = 43"), "/tmp/x/sl //tmp/x/sl");
 }
 
 // A store made before alerts_rule_time (rule_id, time) — with the index on

@@ -56,6 +56,10 @@ struct ProcessEvent {
   std::int64_t exit_code = -1;     // stop: exit status when the process exited normally
   std::int64_t exit_signal = -1;   // stop: the signal that ended it
   std::uint64_t cgroup_id = 0;     // v2 cgroup id (inode of its cgroup directory); 0 unknown
+  // exec: the path exactly as given to execve ("//tmp/x", "./x", "/dev/fd/3");
+  // process.path is where the executed file really is, as far as known
+  // (docs/daemoneye.md "process_events"). "" when not an exec or unknown.
+  std::string path_given;
 };
 
 // Counters of one event source, as procmond reports them.
