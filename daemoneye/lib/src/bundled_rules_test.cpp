@@ -139,7 +139,8 @@ std::map<std::string, Case> cases() {
        in_dir(proc(1035, "bash", "/usr/bin/bash", "bash -i"), "/tmp"),
        proc(1036, "runc", "/proc/self/exe", "runc init"),
        proc(1037, "python3", "/usr/bin/python3.11", "python3 /opt/app/tmp/server.py"),
-       proc(1038, "perl", "/usr/bin/perl", "perl -e print 1 /tmp/x")},
+       proc(1038, "perl", "/usr/bin/perl", "perl -e print 1 /tmp/x"),
+       proc(1039, "bash", "/usr/bin/bash", "bash /dev/fd/3")},  // bash <(...): a script through a pipe
   };
   c["webserver-shell"] = {
       {proc(1000, "sh", "/usr/bin/dash", "sh -c id", 601),
@@ -314,7 +315,8 @@ TEST_F(BundledRules, EachFindsExactlyItsProcesses) {
     for (const auto& p : it->second.not_matching) snapshot.push_back(p);
     // Each rule over a store of its own: the exec events of one case are
     // not another's. The ordinary host's processes were exec'd a second
-    // ago too (what a rule over exec events reads of them); the cases'
+    // ago too (what a rule over exec events reads of them), and so were the
+    // matching processes; the cases'
     // execs ran and stopped a second ago, and each matching one also ten
     // minutes ago under another pid: a rule reads two minutes of events,
     // so that one is not raised. The snapshot comes last: `processes`
@@ -332,6 +334,9 @@ TEST_F(BundledRules, EachFindsExactlyItsProcesses) {
     };
     for (const auto& p : ordinary_host())
       if (!p.path.empty()) events.push_back({EventKind::exec, EventSource::ebpf, now - 1, p});
+    // A matching process still running with its exec a second ago is one
+    // row, not two (rows.size() below).
+    for (const auto& p : it->second.matching) events.push_back({EventKind::exec, EventSource::ebpf, now - 1, p});
     for (const auto& p : it->second.other_execs) ran(p, now - 1);
     for (const auto& p : it->second.matching_execs) {
       ran(p, now - 1);
