@@ -8,6 +8,7 @@
 #include <airssys/bus/client.hpp>
 #include <airssys/daemoneye/alert_ledger_sync.hpp>
 #include <airssys/daemoneye/alert_pipeline.hpp>
+#include <airssys/daemoneye/burst_trim.hpp>
 #include <airssys/daemoneye/component_errors.hpp>
 #include <airssys/daemoneye/event_forwarder.hpp>
 #include <airssys/daemoneye/events.hpp>
@@ -303,6 +304,7 @@ struct Agent::Impl {
   std::set<std::string> failing_rules;  // logged once until they succeed again
   // What the store refused (full disk, EIO), kept for a bounded retry.
   StoreBacklog backlog;
+  BurstTrim burst_trim;  // malloc_trim after a burst of events (burst_trim.hpp)
   bool store_failing = false;  // logged once per outage
   std::int64_t store_failing_since = 0;  // Unix seconds; 0 while the store takes writes
   std::uint64_t outage_dropped = 0;      // events the full backlog dropped this outage (logged once, then at the end)
@@ -1081,9 +1083,12 @@ int Agent::run(int signal_fd, std::function<Result<Config>()> reload) {
                           ? std::chrono::milliseconds(250)
                           : std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(
                                                                        s.pending_since + kEventDelay - now));
+    const bool idle = s.pending_events.empty();
     auto msg = s.events.next(wait);
     if (!msg) {
       s.flush_events();  // idle, or the oldest has waited long enough: stored now
+      // The bus queue drained: what a burst grew (queue, batches) goes back.
+      if (idle && s.backlog.events_empty()) s.burst_trim.quiet();
       continue;
     }
     if (msg->subject == kSubjectSnapshot) {
@@ -1102,6 +1107,7 @@ int Agent::run(int signal_fd, std::function<Result<Config>()> reload) {
     }
     if (s.pending_events.empty()) s.pending_since = std::chrono::steady_clock::now();
     s.pending_events.push_back(std::move(*event));
+    s.burst_trim.count();
     if (s.pending_events.size() >= kEventBatch || std::chrono::steady_clock::now() - s.pending_since >= kEventDelay) {
       s.flush_events();
     }

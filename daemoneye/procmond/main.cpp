@@ -314,7 +314,7 @@ de::ProcmondStatus status_of(const RealtimeSetup& rt, const Publisher& publisher
     const auto tier = rt.events->tier();
     auto& c = s.sources[static_cast<std::size_t>(tier)];
     c = rt.events->counters();
-    c.dropped = rt.assembler->counters().dropped;
+    c.dropped += rt.assembler->counters().dropped;  // over the budget, plus what the bus refused
     if (rt.events->running()) {
       s.tier = tier;
     } else {

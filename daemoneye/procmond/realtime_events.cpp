@@ -1,5 +1,6 @@
 #include "realtime_events.hpp"
 
+#include <airssys/daemoneye/burst_trim.hpp>
 #include <airssys/daemoneye/snapshot_chunks.hpp>
 #include <airssys/osl/detail/stderr_message.hpp>
 
@@ -46,17 +47,38 @@ std::string RealtimeEvents::failure() const {
 }
 
 SourceCounters RealtimeEvents::counters() const noexcept {
-  return SourceCounters{.events = published_.load(), .dropped = 0, .lost = lost_.load()};
+  return SourceCounters{.events = published_.load(), .dropped = refused_.load(), .lost = lost_.load()};
 }
 
 void RealtimeEvents::run() {
-  const auto sink = [this](KernelEvent&& k) {
+  BurstTrim trim;  // the heap a burst grew is given back when it ends
+  std::uint64_t outage_refused = 0;
+  const auto sink = [this, &trim, &outage_refused](KernelEvent&& k) {
     auto e = assembler_.assemble(std::move(k), tier_);
     if (!e) return;
     cap_for_wire(e->process);
-    // A publish the bus refuses is lost like a dropped one; the next
-    // collection reports what lives on.
-    if (client_.publish(subject_of(e->kind), encode(*e))) published_.fetch_add(1, std::memory_order_relaxed);
+    trim.count();
+    // A publish the bus refuses (its per-connection buffer is full, or it
+    // is reconnecting) is dropped: counted with the assembler's drops in
+    // status.procmond, said once per outage; the next collection reports
+    // what lives on.
+    if (auto p = client_.publish(subject_of(e->kind), encode(*e)); p) {
+      published_.fetch_add(1, std::memory_order_relaxed);
+      if (outage_refused > 0) {
+        airssys::osl::detail::print_stderr(
+            "procmond: the bus takes real-time events again; {} were refused and dropped meanwhile\n",
+            outage_refused);
+        outage_refused = 0;
+      }
+    } else {
+      refused_.fetch_add(1, std::memory_order_relaxed);
+      if (outage_refused++ == 0) {
+        airssys::osl::detail::print_stderr(
+            "procmond: the bus refused a real-time event ({}): events are dropped until it takes them again "
+            "(counted in status.procmond's dropped)\n",
+            p.error().to_string());
+      }
+    }
   };
   pollfd fds[2] = {{source_->fd(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
   for (;;) {
@@ -75,6 +97,7 @@ void RealtimeEvents::run() {
     if (fds[0].revents != 0) std::this_thread::sleep_for(kBatchWindow);
     auto n = source_->drain(sink);
     lost_.store(source_->lost(), std::memory_order_relaxed);
+    if (r == 0) trim.quiet();  // a second without events
     if (!n) {
       std::lock_guard lock(failure_mutex_);
       failure_ = fmt::format("{}: {}", to_string(tier_), n.error().message);

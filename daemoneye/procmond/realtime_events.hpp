@@ -45,6 +45,7 @@ class RealtimeEvents {
   osl::UniqueFd stop_;  // eventfd: written by the destructor
   std::atomic<std::uint64_t> published_{0};
   std::atomic<std::uint64_t> lost_{0};
+  std::atomic<std::uint64_t> refused_{0};  // publishes the bus refused (dropped)
   std::atomic<bool> failed_{false};
   mutable std::mutex failure_mutex_;
   std::string failure_;

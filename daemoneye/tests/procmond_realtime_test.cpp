@@ -162,6 +162,38 @@ TEST_F(Realtime, EbpfPublishesAOneMillisecondProcessWithItsArgvAndExitCode) {
   stop_procmond();
 }
 
+// Probe 14 finding 2, with the real eBPF programs: an exec's path is where
+// the file is, and what the process gave execve is kept beside it.
+TEST_F(Realtime, EbpfStoresAnExecsRealPathBesideThePathItWasGiven) {
+  start({});
+  ASSERT_EQ(first_status().tier, de::EventSource::ebpf) << status.tier_reason;
+  // "//" collapsed, even for a process gone at once.
+  const std::string m = marker("slashes");
+  ASSERT_EQ(run_briefly({"/bin/sh", "-c", "exec //bin/true \"$0\"", m}), 0);
+  const auto gone = wait_for(de::EventKind::exec, "true " + m);
+  ASSERT_TRUE(gone) << slurp(err);
+  EXPECT_EQ(gone->process.path, "/bin/true");
+  EXPECT_EQ(gone->path_given, "//bin/true");
+  // Relative while it lives: the kernel's own path (/proc/PID/exe). The
+  // duration is the marker: sleep takes no other argument.
+  const std::string secs = fmt::format("30.{}", ::getpid());
+  pid_t pid = -1;
+  std::vector<std::string> argv{"/bin/sh", "-c", "cd /usr/bin && exec ./sleep \"$0\"", secs};
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  ASSERT_EQ(::posix_spawn(&pid, args[0], nullptr, nullptr, args.data(), environ), 0);
+  const auto rel = wait_for(de::EventKind::exec, "./sleep " + secs);
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  ASSERT_TRUE(rel) << slurp(err);
+  char real[4096] = {};
+  ASSERT_NE(::realpath("/usr/bin/sleep", real), nullptr);
+  EXPECT_EQ(rel->process.path, real);
+  EXPECT_EQ(rel->path_given, "./sleep");
+  stop_procmond();
+}
+
 TEST_F(Realtime, TheProcConnectorTierReportsExecsCompletedFromProc) {
   start({"--events", "proc_connector"});
   const auto s = first_status();
