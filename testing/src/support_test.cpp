@@ -209,4 +209,15 @@ TEST(File, WriteReplacesAndReadGivesTheBytesBack) {
   EXPECT_EQ(at::read_file(dir / "absent"), "");
 }
 
+// A file that opens but whose read fails is "" too, not an exception: a
+// directory (read(2): EISDIR) stands here for the /proc/PID files of a
+// process that ends while they are read (ESRCH; daemoneye.agent_collection_stall
+// failed on that under load, from its scan of /proc for the agent's children).
+TEST(File, AFileWhoseReadFailsIsEmptyNotAnException) {
+  at::TempDir dir("testing-file");
+  std::string got = "unset";
+  EXPECT_NO_THROW(got = at::read_file(dir.path()));
+  EXPECT_EQ(got, "");
+}
+
 }  // namespace
