@@ -400,6 +400,32 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   // a file sink, key and credential files): owned by us or root and
   // writable by no one else, with the directories above it (path_trust.hpp).
   if (auto r = check_config_paths(config); !r) return std::unexpected(r.error());
+  const fs::path procmond = find_procmond(config, self_exe);
+  if (::access(procmond.c_str(), X_OK) != 0)
+    return fail(ErrorCategory::not_found,
+                fmt::format("procmond not found or not executable at {} (set procmond.path)", procmond.string()));
+  // procmond's path is held to the owner/mode rule before every spawn, the
+  // first and each restart (a crash, a stale procmond killed): a binary or
+  // a directory above it made writable by others since is not run as root;
+  // a restart is refused, logged, counted and tried again after the
+  // backoff. It must exist, every component of it: a binary gone from a
+  // sticky directory (/tmp) passes the rule, and any user could create it
+  // there between the check and osl's exec. The default, beside the agent,
+  // too: an agent run from a sticky directory (/tmp/x/daemoneye-agent) is
+  // safe from others only while procmond is there. At start (check_config_
+  // paths held a set procmond.path already) a refusal is a configuration
+  // error, as check_config_paths' (exit 2), and made before anything is
+  // created.
+  const std::string procmond_key =
+      config.procmond.path.empty() ? "procmond.path (default, beside the agent)" : "procmond.path";
+  const auto procmond_trusted = [procmond, procmond_key] {
+    return check_trusted_path(procmond, procmond_key, Missing::refused);
+  };
+  if (auto r = procmond_trusted(); !r) {
+    Error e = r.error();
+    if (e.category == ErrorCategory::denied && e.errno_value == 0) e.category = ErrorCategory::invalid_input;
+    return std::unexpected(std::move(e));
+  }
 
   // The state directory's lock first: a second agent on the same state
   // (the service and one started by hand) stops there, before it opens -
@@ -527,10 +553,6 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   impl->events = std::move(*sub);
   if (auto f = impl->client->flush(); !f) return fail(ErrorCategory::unavailable, "bus flush: " + f.error().to_string());
 
-  const fs::path procmond = find_procmond(config, self_exe);
-  if (::access(procmond.c_str(), X_OK) != 0)
-    return fail(ErrorCategory::not_found,
-                fmt::format("procmond not found or not executable at {} (set procmond.path)", procmond.string()));
   std::vector<std::string> procmond_args{"--bus", socket.string(), "--interval", ms_text(config.scan.interval),
                                          "--hash-max-size", std::to_string(config.procmond.hash_max_size),
                                          "--events", config.procmond.events, "--event-budget",
@@ -543,17 +565,7 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
                      .restart_max = config.procmond.restart_max,
                      .log_info = [](std::string_view m) { spdlog::info("{}", m); },
                      .log_error = [](std::string_view m) { spdlog::error("{}", m); },
-                     .before_spawn = {}};
-  // procmond.path, held to the owner/mode rule at start, is held to it
-  // again before every restart (a crash, a stale procmond killed): a binary
-  // or a directory above it made writable by others since is not run as
-  // root; the restart is refused, logged, counted and tried again after the
-  // backoff. It must exist, every component of it: a binary gone from a
-  // sticky directory (/tmp) passes the rule, and any user could create it
-  // there between the check and osl's exec. (The default, beside the
-  // agent, is not checked: whoever can replace it can replace the agent.)
-  if (!config.procmond.path.empty())
-    po.before_spawn = [procmond] { return check_trusted_path(procmond, "procmond.path", Missing::refused); };
+                     .before_spawn = procmond_trusted};
   auto sup = ProcmondSupervision::start(std::move(po));
   if (!sup) return std::unexpected(sup.error());
   impl->procmond = std::move(*sup);
@@ -927,7 +939,7 @@ void Agent::Impl::reload(const Config& c) {
   // does not stop the reload: a reload reads no secret (the sinks keep what
   // they read at start), and refusing it would keep a revoked key trusted.
   if (auto secrets = check_config_secrets(c); !secrets)
-    spdlog::error("reload: {} (the next start refuses it; the rules and trusted keys are reloaded)",
+    spdlog::error("reload: {} (the next start refuses it; the reload goes on)",
                   secrets.error().message);
   // The owner/mode rule of the start (check_config_paths) holds for what a
   // reload takes again: rules.dir's chain and each trusted key.

@@ -87,9 +87,12 @@ rules:
 // ProcessActor's pre_start, after start returned: the supervisor sees it
 // as an exit and restarts, and nothing tells ExitLogger (no process ran).
 // It is seen here at the next try: the previous actor stopped with a
-// failure text while no ProcessExited came since. Counted (spawns_refused)
-// and logged once until its cause changes or a process runs (a missing
-// binary would log at every backoff, for days).
+// failure text while no ProcessExited came since. Counted (spawns_refused).
+//
+// Every refusal and failed spawn is counted; each is logged once until the
+// cause changes (another refusal text, another failure, one kind after the
+// other) or a process runs: a missing binary would otherwise log an error
+// at every backoff, for days.
 //
 // The check and the spawn are not one step: airssys-osl then resolves the
 // path again, opens the file it names (O_PATH, beneath the directory it
@@ -116,39 +119,44 @@ StartFn checked_start(StartFn start, std::function<Result<void>()> check, Procmo
     bool first = true;
     rt::AnyRef last;                // the ProcessActor the previous call started
     std::uint64_t exits_then = 0;   // counters->exits when it was started
-    std::string last_failure;       // the spawn failure last logged; empty once a process ran
+    // The refusal or spawn failure last logged ("refusal: ", "failure: " and
+    // its cause); empty once a process ran. One for both kinds: a refusal
+    // logged between two failures of one cause has the second logged too.
+    std::string last_logged;
   };
   auto state = std::make_shared<State>();
   return [start = std::move(start), check = std::move(check), counters, log = std::move(log), state](
              rt::ActorSystem& sys, const rt::AnyRef& parent) -> std::expected<rt::AnyRef, rt::Error> {
     std::lock_guard lock(state->mu);
     const bool first = std::exchange(state->first, false);
+    // Counted each time; logged when `cause` is not the one last logged.
     // n counts refusals and failed spawns together (spawns_refused).
-    const auto not_started = [&](const std::string& why, std::string_view kind, bool log_it) {
+    const auto not_started = [&](const std::string& why, std::string cause) {
       const auto n = counters->spawns_refused.fetch_add(1, std::memory_order_relaxed) + 1;
-      std::string message = fmt::format("procmond not started: {} ({})", why,
-                                        first ? std::string("at the agent's start: the agent does not start")
-                                              : fmt::format("{} {} since start; tried again after the restart "
-                                                            "backoff",
-                                                            kind, n));
-      if (log && log_it) log(message);
+      std::string message =
+          fmt::format("procmond not started: {} ({})", why,
+                      first ? std::string("at the agent's start: the agent does not start")
+                            : fmt::format("{} refused or failed since start; tried again after each restart "
+                                          "backoff, logged again when the cause changes",
+                                          n));
+      const bool changed = cause != state->last_logged;
+      state->last_logged = std::move(cause);
+      if (log && changed) log(message);
       return message;
     };
     const auto spawn_failed = [&](const std::string& text) {
-      std::string cause = without_op_id(text);
-      const bool changed = cause != state->last_failure;
-      state->last_failure = std::move(cause);
-      return not_started("the spawn failed: " + text, "failure", changed);
+      return not_started("the spawn failed: " + text, "failure: " + without_op_id(text));
     };
     if (rt::AnyRef prev = std::exchange(state->last, {}); prev.valid()) {
       if (counters->exits.load(std::memory_order_relaxed) != state->exits_then)
-        state->last_failure.clear();  // a process ran (and exited)
+        state->last_logged.clear();  // a process ran (and exited)
       else if (prev.stopped() && !prev.failure_text().empty())
         spawn_failed(prev.failure_text());
     }
     if (check) {
       if (auto ok = check(); !ok)
-        return std::unexpected(rt::Error{rt::ErrorCategory::start_failed, not_started(ok.error().message, "refusal", true)});
+        return std::unexpected(
+            rt::Error{rt::ErrorCategory::start_failed, not_started(ok.error().message, "refusal: " + ok.error().message)});
     }
     const std::uint64_t exits = counters->exits.load(std::memory_order_relaxed);
     auto started = start(sys, parent);

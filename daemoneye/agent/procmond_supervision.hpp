@@ -35,11 +35,12 @@ struct ProcmondOptions {
   std::function<void(std::string_view)> log_info, log_error;  // called on rt worker threads
   // Asked right before every spawn, the first and each restart (on an rt
   // worker thread): an error refuses that spawn. A refused restart is
-  // logged, counted (spawns_refused) and tried again after the backoff, as
-  // a crash is; a refused first spawn fails start(). The agent holds
-  // procmond.path to the owner/mode rule here (path_trust.hpp, and it must
-  // exist), so a binary or directory made writable by others after the
-  // start, or a binary planted where it went missing, is not run.
+  // logged (once until the error text changes), counted (spawns_refused)
+  // and tried again after the backoff, as a crash is; a refused first spawn
+  // fails start(). The agent holds procmond's path (procmond.path, or the
+  // default beside the agent) to the owner/mode rule here (path_trust.hpp,
+  // and it must exist), so a binary or directory made writable by others
+  // after the start, or a binary planted where it went missing, is not run.
   std::function<Result<void>()> before_spawn;
 };
 
@@ -51,7 +52,8 @@ struct ProcmondCounters {
   std::atomic<std::uint64_t> kills_asked{0};
   // Spawns that did not happen: refused by ProcmondOptions::before_spawn,
   // or failed (the binary missing, an exec error); each retried after the
-  // backoff. A failed spawn is logged once until its cause changes.
+  // backoff. Each is logged once until the cause changes (or a process
+  // runs): a binary missing for days is one error line, not one a backoff.
   std::atomic<std::uint64_t> spawns_refused{0};
 };
 

@@ -21,7 +21,22 @@ const std::string kOwned = ": owned by uid 65534, not by us (0) or root";
 const std::string kEveryone = "it is writable by everyone";
 
 struct TrustFixture : AgentDir {
+  // Where the agent is run from, when not from the build (its default
+  // procmond is the one beside it).
+  fs::path agent_exe;
+
   TrustFixture() { ::chmod(rules.c_str(), 0755); }
+
+  std::unique_ptr<Child> start_agent() const {
+    if (agent_exe.empty()) return AgentDir::start_agent();
+    return std::make_unique<Child>(std::vector<std::string>{agent_exe.string(), "--config", config.string()}, log, log);
+  }
+  // The built agent linked (same file, no copy) to D/daemoneye-agent and run
+  // from there: /proc/self/exe names the link, so its procmond is D/procmond.
+  void agent_in(const fs::path& d) {
+    agent_exe = d / "daemoneye-agent";
+    fs::create_hard_link(agent_bin(), agent_exe);
+  }
 
   fs::path dir_of(const fs::path& p, mode_t mode, uid_t owner = 0) const {
     fs::create_directories(p);
@@ -248,16 +263,19 @@ TEST(AgentPathTrust, AReloadRefusesKeysAndRulesOfAnotherUsersDirectory) {
 
 // An agent running procmond from DIR/procmond (root's copy, DIR of `mode`),
 // restarted after 100 ms and at most `restart_max`, its first alert seen.
+// With `beside_agent` the agent itself runs from DIR and procmond.path is
+// not set: DIR/procmond is its default.
 struct RestartFixture : TrustFixture {
   fs::path bin, prog;
   std::unique_ptr<Child> agent;
 
-  RestartFixture(const std::string& name, mode_t mode, const std::string& restart_max) {
+  RestartFixture(const std::string& name, mode_t mode, const std::string& restart_max, bool beside_agent = false) {
     write_self_rule(rules);
     bin = dir_of(dir / name, mode);
     prog = procmond_in(bin);
-    config_with("procmond: { path: " + prog.string() + ", restart_initial: 100ms, restart_max: " + restart_max +
-                " }\n");
+    if (beside_agent) agent_in(bin);
+    config_with("procmond: { " + (beside_agent ? std::string() : "path: " + prog.string() + ", ") +
+                "restart_initial: 100ms, restart_max: " + restart_max + " }\n");
     agent = start_agent();
     EXPECT_TRUE(eventually([&] { return !alert_lines().empty(); })) << slurp(log);
   }
@@ -277,14 +295,30 @@ struct RestartFixture : TrustFixture {
     auto j = nlohmann::json::parse(slurp(var / "status.json"), nullptr, false);
     return j.is_discarded() ? 0 : j["procmond"].value("spawns_refused", std::uint64_t{0});
   }
+  // `line` logged, then at least two more tries refused or failed (counted
+  // in status.json) with `line` still logged `times` times in all and no
+  // procmond running: each try is counted, a cause logged once.
+  void logged_once_tried_again(const std::string& line, std::size_t times = 1) const {
+    EXPECT_TRUE(eventually([&] { return count(line) >= times; })) << line << "\n" << slurp(log);
+    const std::uint64_t then = spawns_refused();
+    EXPECT_TRUE(eventually([&] { return spawns_refused() >= then + 2; })) << slurp(var / "status.json");
+    EXPECT_EQ(count(line), times) << line << "\n" << slurp(log);
+    EXPECT_TRUE(procmond().empty()) << slurp(log);
+  }
+  // A file made whole elsewhere and renamed to procmond's path: a restart
+  // must never see one half made (root's, not yet chown'ed to nobody).
+  void put(const fs::path& made) const { ASSERT_EQ(::rename(made.c_str(), prog.c_str()), 0); }
 };
+
+// What the refusal and failure lines end with after the first spawn.
+const std::string kTriedAgain = " refused or failed since start; tried again after each restart backoff";
 
 // procmond.path is held to the rule before every restart too, not only at
 // start (session 14, gap 1): its directory made writable by everyone, then
 // the binary swapped for a group-writable copy, each after the start and
 // followed by procmond's death. Neither is run: each restart is refused,
-// logged, counted (status.json procmond.spawns_refused) and tried again
-// after the backoff; once the path is safe again procmond runs. Before,
+// counted (status.json procmond.spawns_refused) and tried again after the
+// backoff, each cause logged once; once the path is safe again procmond runs. Before,
 // the restart ran whatever the path held then, as root.
 TEST(AgentPathTrust, ARestartOfProcmondChecksItsPathAgain) {
   NEEDS_ROOT();
@@ -292,14 +326,10 @@ TEST(AgentPathTrust, ARestartOfProcmondChecksItsPathAgain) {
   const fs::path& bin = f.bin;
   const fs::path& prog = f.prog;
   const auto procmond = [&] { return f.procmond(); };
-  const auto count = [&](const std::string& text) { return f.count(text); };
-  // Two refusals in a row: the first restart was refused and so was the
-  // one after the backoff; no procmond ran in between (a running one would
-  // not have been restarted again).
+  // The restart refused, logged once, and refused again after the backoff
+  // (counted, not logged again); no procmond ran in between.
   const auto refused_twice = [&](const std::string& why) {
-    const std::string line = "procmond not started: procmond.path: refusing " + why;
-    EXPECT_TRUE(eventually([&] { return count(line) >= 2; })) << line << "\n" << slurp(f.log);
-    EXPECT_TRUE(procmond().empty()) << slurp(f.log);
+    f.logged_once_tried_again("procmond not started: procmond.path: refusing " + why);
   };
 
   ASSERT_EQ(::chmod(bin.c_str(), 0777), 0);
@@ -334,45 +364,86 @@ TEST(AgentPathTrust, ARestartOfProcmondChecksItsPathAgain) {
 // binary is refused ("does not exist"), the one nobody plants is refused as
 // nobody's and never runs; root's binary back, procmond runs. A spawn that
 // fails for another reason (a file that is no program: ENOEXEC) is counted
-// and logged once, not at every backoff (review, 3: before, it was silent).
+// and logged too (review, 3: before, it was silent). Each cause is logged
+// once however often it is tried, every try counted (fixpaths2 review, 2:
+// before, a refusal was logged at every backoff, for days); a refusal
+// between two failures of one cause has the second logged again, and the
+// other way round (review, 3: before, the failure was not logged again).
 TEST(AgentPathTrust, AProcmondGoneFromAStickyDirectoryIsNotRunWhenPlantedAgain) {
   NEEDS_ROOT();
   RestartFixture f("pub", 01777, "200ms");
   const fs::path& prog = f.prog;
   const auto procmond = [&] { return f.procmond(); };
-  const auto count = [&](const std::string& text) { return f.count(text); };
-  const auto refused_count = [&] { return f.spawns_refused(); };
 
   const fs::path mark = f.dir / "it-ran";
   ASSERT_EQ(::unlink(prog.c_str()), 0);
   f.kill_procmond();
-  const std::string missing = "procmond not started: procmond.path: " + prog.string() + " does not exist (refusal ";
-  EXPECT_TRUE(eventually([&] { return count(missing) >= 2; })) << slurp(f.log);
-  EXPECT_TRUE(procmond().empty()) << slurp(f.log);
+  f.logged_once_tried_again("procmond not started: procmond.path: " + prog.string() + " does not exist (");
+  EXPECT_NE(slurp(f.log).find(kTriedAgain), std::string::npos) << slurp(f.log);
 
   // The attacker's file (here made by the test, owned by nobody as the
-  // attacker would make it). Each file below is made whole elsewhere and
-  // renamed into place: a restart must never see one half made (root's,
-  // not yet chown'ed to nobody).
-  const auto put = [&](const fs::path& made) { ASSERT_EQ(::rename(made.c_str(), prog.c_str()), 0); };
-  put(f.file_of(f.dir / "planted", "#!/bin/sh\ntouch " + mark.string() + "\nexec " + procmond_bin() + " \"$@\"\n",
-                0755, kNobody));
+  // attacker would make it), made whole elsewhere and renamed into place.
+  const auto plant = [&](const std::string& name) {
+    f.put(f.file_of(f.dir / name, "#!/bin/sh\ntouch " + mark.string() + "\nexec " + procmond_bin() + " \"$@\"\n",
+                    0755, kNobody));
+  };
+  const auto not_a_program = [&](const std::string& name) {
+    f.put(f.file_of(f.dir / name, "not a program\n", 0755));
+  };
   const std::string theirs = "procmond not started: procmond.path: refusing " + prog.string() + kOwned;
-  EXPECT_TRUE(eventually([&] { return count(theirs) >= 2; })) << slurp(f.log);
-  EXPECT_TRUE(procmond().empty()) << slurp(f.log);
+  const std::string failed = "procmond not started: the spawn failed: ";
+  plant("planted");
+  f.logged_once_tried_again(theirs);
   EXPECT_FALSE(fs::exists(mark));
 
-  // Root's, but no program: the exec fails. Logged once however often it
-  // is tried, each try counted.
-  EXPECT_TRUE(eventually([&] { return refused_count() >= 4; })) << slurp(f.var / "status.json");
-  put(f.file_of(f.dir / "not-a-program", "not a program\n", 0755));
-  const std::uint64_t before = refused_count();
-  EXPECT_TRUE(eventually([&] { return refused_count() >= before + 4; })) << slurp(f.log);
-  EXPECT_EQ(count("procmond not started: the spawn failed: "), 1u) << slurp(f.log);
-  EXPECT_NE(slurp(f.log).find("(failure "), std::string::npos) << slurp(f.log);
+  // Root's, but no program: the exec fails.
+  not_a_program("not-a-program");
+  f.logged_once_tried_again(failed);
+  // Nobody's again between two failures of one cause: each logged again.
+  plant("planted-again");
+  f.logged_once_tried_again(theirs, 2);
+  not_a_program("not-a-program-again");
+  f.logged_once_tried_again(failed, 2);
 
-  put(f.procmond_in(f.dir_of(f.dir / "fresh", 0755)));
+  f.put(f.procmond_in(f.dir_of(f.dir / "fresh", 0755)));
   EXPECT_TRUE(eventually([&] { return procmond().size() == 1; })) << slurp(f.log);
+  EXPECT_FALSE(fs::exists(mark));
+  stop_agent(*f.agent, f.log);
+}
+
+// With no procmond.path the agent runs the procmond beside it, held to the
+// same rule, at start and before every spawn (fixpaths2 review, 1): root
+// running /tmp/x/daemoneye-agent (x root's and sticky) must not run what
+// anyone can create at /tmp/x/procmond once procmond is gone. Before, the
+// default was not checked: at start a procmond of nobody's beside the agent
+// ran as root (only access(X_OK) was asked), and after procmond went
+// missing a restart ran the one nobody planted.
+TEST(AgentPathTrust, TheDefaultProcmondBesideTheAgentIsHeldToTheRuleToo) {
+  NEEDS_ROOT();
+  const std::string key = "procmond.path (default, beside the agent): ";
+  const auto script = [](const fs::path& mark) {
+    return "#!/bin/sh\ntouch " + mark.string() + "\nexec " + procmond_bin() + " \"$@\"\n";
+  };
+  {
+    TrustFixture f;
+    const fs::path pub = f.dir_of(f.dir / "pub", 01777);
+    f.agent_in(pub);
+    const fs::path mark = f.dir / "it-ran";
+    const fs::path prog = f.file_of(pub / "procmond", script(mark), 0755, kNobody);
+    f.config_with("");
+    f.expect_refused(key + "refusing " + prog.string() + kOwned);
+    EXPECT_FALSE(fs::exists(mark));
+  }
+  RestartFixture f("pub", 01777, "200ms", /*beside_agent=*/true);
+  const fs::path mark = f.dir / "it-ran";
+  ASSERT_EQ(::unlink(f.prog.c_str()), 0);
+  f.kill_procmond();
+  f.logged_once_tried_again("procmond not started: " + key + f.prog.string() + " does not exist (");
+  f.put(f.file_of(f.dir / "planted", script(mark), 0755, kNobody));
+  f.logged_once_tried_again("procmond not started: " + key + "refusing " + f.prog.string() + kOwned);
+  EXPECT_FALSE(fs::exists(mark));
+  f.put(f.procmond_in(f.dir_of(f.dir / "fresh", 0755)));
+  EXPECT_TRUE(eventually([&] { return f.procmond().size() == 1; })) << slurp(f.log);
   EXPECT_FALSE(fs::exists(mark));
   stop_agent(*f.agent, f.log);
 }
@@ -441,7 +512,7 @@ TEST(AgentPathTrust, SecretsReadableByOthersAreRefusedAtStartAndAtAReload) {
   })) << slurp(f.log);
   EXPECT_NE(slurp(f.log).find("error daemoneye-agent: reload: " +
                               refusal("events.nats: credentials", creds, "everyone", "0644") +
-                              " (the next start refuses it; the rules and trusted keys are reloaded)"),
+                              " (the next start refuses it; the reload goes on)"),
             std::string::npos)
       << slurp(f.log);
   EXPECT_NE(slurp(f.log).find("reload: 1 rules loaded"), std::string::npos) << slurp(f.log);
