@@ -384,6 +384,38 @@ TEST_F(BundledRules, ExecFromTmpSeesAPayloadThatLivedBetweenTwoScans) {
   EXPECT_EQ(std::get<std::int64_t>(result->rows[0][pid_col]), 4000);
 }
 
+// Since schema 4 an exec's `path` is the kernel's while the process lives
+// (a memfd run through fexecve: /memfd:x; ./sl: /tmp/x/sl) and the text it
+// gave is in path_given: a path_given that leads through an fd or into a
+// temporary directory is found, whatever `path` became.
+TEST_F(BundledRules, ExecFromTmpReadsThePathAnExecWasGiven) {
+  RuleSet set = load_rules(rules_dir(), engine_.get());
+  const auto rule = std::ranges::find(set.rules, "exec-from-tmp", &Rule::id);
+  ASSERT_NE(rule, set.rules.end());
+  ASSERT_TRUE(store_->apply_snapshot(ordinary_host()));
+  const std::int64_t now = ::time(nullptr);
+  const auto exec = [&](ProcessRecord p, std::string given) {
+    ProcessEvent e{EventKind::exec, EventSource::ebpf, now - 1, std::move(p)};
+    e.path_given = std::move(given);
+    return e;
+  };
+  std::vector<ProcessEvent> events{
+      exec(proc(4100, "3", "/memfd:payload (deleted)"), "/dev/fd/3"),
+      exec(in_dir(proc(4101, "sl", "/opt/sl"), "/tmp/x"), "../../tmp//x/sl"),
+      exec(proc(4102, "true", "/usr/bin/true"), "/usr/bin/true"),
+      exec(in_dir(proc(4103, "make", "/usr/bin/make"), "/home/alice/src"), "make"),
+      exec(proc(4104, "runc", "/usr/bin/runc"), "/proc/self/exe"),
+  };
+  for (const auto& e : std::vector<ProcessEvent>(events)) events.push_back({EventKind::stop, EventSource::ebpf, now - 1, e.process});
+  ASSERT_TRUE(store_->append_events(events));
+  auto result = engine_->run(rule->query);
+  ASSERT_TRUE(result) << result.error();
+  const auto pid_col = static_cast<std::size_t>(std::ranges::find(result->columns, "pid") - result->columns.begin());
+  std::set<std::int64_t> found;
+  for (const auto& row : result->rows) found.insert(std::get<std::int64_t>(row[pid_col]));
+  EXPECT_EQ(found, (std::set<std::int64_t>{4100, 4101}));
+}
+
 TEST_F(BundledRules, ABadFileBesideThemIsRejectedAndTheOthersLoad) {
   TempDir dir;
   for (const auto& entry : fs::directory_iterator(rules_dir())) {
