@@ -41,6 +41,11 @@ class Realtime : public ::testing::Test {
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "the real-time sources need root";
     ASSERT_FALSE(procmond_bin().empty()) << "DAEMONEYE_PROCMOND_BIN is not set";
+    start_bus();
+  }
+
+  // The broker at dir/bus/bus.sock and our subscriptions to it.
+  void start_bus() {
     auto b = bus::Broker::start(bus::BrokerOptions{.socket_path = dir.path() / "bus" / "bus.sock"});
     ASSERT_TRUE(b) << b.error().to_string();
     broker = std::move(*b);
@@ -191,6 +196,36 @@ TEST_F(Realtime, EbpfStoresAnExecsRealPathBesideThePathItWasGiven) {
   ASSERT_NE(::realpath("/usr/bin/sleep", real), nullptr);
   EXPECT_EQ(rel->process.path, real);
   EXPECT_EQ(rel->path_given, "./sleep");
+  stop_procmond();
+}
+
+// Probe 14 finding 7: a publish the bus refuses was counted nowhere. With
+// the broker gone, procmond's events are refused: said once, counted in
+// `dropped` once the bus is back.
+TEST_F(Realtime, PublishesTheBusRefusesAreCountedAsDroppedAndSaidOnce) {
+  start({});
+  ASSERT_EQ(first_status().tier, de::EventSource::ebpf) << status.tier_reason;
+  events = {};
+  statuses = {};
+  client.reset();
+  broker.reset();  // the bus goes away; procmond's client keeps reconnecting
+  const std::string refused = "procmond: the bus refused a real-time event";
+  ASSERT_TRUE(eventually([&] {
+    run_briefly({"/bin/true", "refused"});
+    return slurp(err).find(refused) != std::string::npos;
+  }, 60s)) << slurp(err);
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(run_briefly({"/bin/true", "refused"}), 0);
+  start_bus();
+  status = {};
+  ASSERT_TRUE(eventually([&] {
+    run_briefly({"/bin/true", "back"});
+    pump();
+    return status.pid == procmond->pid() &&
+           slurp(err).find("procmond: the bus takes real-time events again") != std::string::npos;
+  }, 60s)) << slurp(err);
+  EXPECT_GE(status.sources[static_cast<std::size_t>(de::EventSource::ebpf)].dropped, 60u);  // 20 x fork, exec, exit
+  const std::string text = slurp(err);
+  EXPECT_EQ(text.find(refused), text.rfind(refused)) << "said once per outage:\n" << text;
   stop_procmond();
 }
 
