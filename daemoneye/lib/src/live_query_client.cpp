@@ -56,6 +56,15 @@ Result<FleetQueryResult> run_fleet_query(const LiveQueryConfig& connection, cons
   if (const natsStatus s = natsConnection_SubscribeSync(&raw_sub, c, raw_inbox); s != NATS_OK)
     return fail(ErrorCategory::unavailable, "fleet query: subscribe: " + detail::nats_status_text(s));
   std::unique_ptr<natsSubscription, SubDeleter> sub(raw_sub);
+  // Debian 12's libnats (3.4) can crash when a subscription is destroyed while
+  // the connection's reader thread handles a message for it (nats.c #637,
+  // fixed in 3.6): replies still arriving after we stop collecting (a cut, a
+  // timeout) did so under load. Closing the connection first joins that
+  // thread; this guard, declared after `sub`, runs before its deleter.
+  struct CloseFirst {
+    detail::NatsConnection& connection;
+    ~CloseFirst() { connection.close(); }
+  } close_first{**conn};
 
   LiveQueryRequest r;
   r.key_id = key.fingerprint();

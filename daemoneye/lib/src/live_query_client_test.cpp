@@ -50,6 +50,10 @@ class StandIn {
       EXPECT_TRUE(completed_cv_.wait_for(lock, std::chrono::minutes(2), [&] { return completed_; }))
           << "the stand-in's handler never returned";
     }
+    // Closed (its reader thread joined) before the subscription goes: libnats
+    // 3.4 can crash destroying a subscription its reader is handling a message
+    // for (nats.c #637; seen here under load, SEGV in natsConn_processMsg).
+    natsConnection_Close(nc_);
     natsSubscription_Destroy(sub_);
     natsConnection_Destroy(nc_);
   }

@@ -295,6 +295,11 @@ LiveQueryService::~LiveQueryService() {
     std::unique_lock lock(impl_->done_mu);
     impl_->done_cv.wait_for(lock, impl_->options.config.timeout + 30s, [&] { return impl_->completed >= closing; });
   }
+  // The connection is closed (its reader thread joined) before the
+  // subscriptions are destroyed: Debian 12's libnats (3.4) can crash when a
+  // subscription is destroyed while that thread handles a message for it
+  // (nats.c #637, fixed in 3.6).
+  if (impl_->connection) impl_->connection->close();
   impl_->subs.clear();
   impl_->connection.reset();
 }
