@@ -24,7 +24,10 @@ std::string collapse(std::string_view path) {
     out.append(path.substr(i, end - i));
     i = end;
   }
-  if (out.empty()) out = "/";
+  // push_back, not `out = "/"`: g++ 12 at -O2 warns (-Wrestrict, a false
+  // positive of its own, GCC PR 105329) on that assignment, and the package
+  // preset builds with -Werror.
+  if (out.empty()) out.push_back('/');
   return out;
 }
 
