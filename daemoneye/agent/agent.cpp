@@ -138,11 +138,8 @@ std::string host_name(const Config& c) {
 Result<std::shared_ptr<ledger::Ledger>> open_or_create_ledger(const fs::path& dir) {
   // Made here and checked before the ledger writes in it: absent when the
   // start checked it, it may have been made since by another user.
-  if (auto made = make_trusted_dir(dir, "ledger.dir"); !made) {
-    Error e = made.error();
-    if (e.category == ErrorCategory::denied && e.errno_value == 0) e.category = ErrorCategory::invalid_input;
-    return std::unexpected(std::move(e));
-  }
+  if (auto made = make_trusted_dir(dir, "ledger.dir"); !made)
+    return std::unexpected(as_config_error(std::move(made.error())));
   std::error_code ec;
   const bool fresh = !fs::exists(dir, ec) || fs::is_empty(dir, ec);
   auto l = fresh ? ledger::Ledger::create(dir) : ledger::Ledger::open(dir);
@@ -421,11 +418,7 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   const auto procmond_trusted = [procmond, procmond_key] {
     return check_trusted_path(procmond, procmond_key, Missing::refused);
   };
-  if (auto r = procmond_trusted(); !r) {
-    Error e = r.error();
-    if (e.category == ErrorCategory::denied && e.errno_value == 0) e.category = ErrorCategory::invalid_input;
-    return std::unexpected(std::move(e));
-  }
+  if (auto r = procmond_trusted(); !r) return std::unexpected(as_config_error(std::move(r.error())));
 
   // The state directory's lock first: a second agent on the same state
   // (the service and one started by hand) stops there, before it opens -

@@ -76,6 +76,16 @@ rules:
   return *p;
 }
 
+// osl's error text ends in " (op N)", the audit record's id, new at each
+// try: the same cause is the text without it.
+std::string without_op_id(const std::string& text) {
+  const auto at = text.rfind(" (op ");
+  if (at == std::string::npos || text.back() != ')') return text;
+  const std::string_view digits(text.data() + at + 5, text.size() - at - 6);
+  if (digits.empty() || !std::ranges::all_of(digits, [](char c) { return c >= '0' && c <= '9'; })) return text;
+  return text.substr(0, at);
+}
+
 // The supervisor calls a child spec's start for the first spawn and for
 // every restart: `check` (if set) goes first each time. A refusal is a
 // failed start, which the supervisor handles as an exit (the backoff, then
@@ -101,16 +111,6 @@ rules:
 // directory above it exist and are writable by root or our user only (in a
 // sticky directory the entry is ours or root's), so only they could change
 // what osl opens in between.
-// osl's error text ends in " (op N)", the audit record's id, new at each
-// try: the same cause is the text without it.
-std::string without_op_id(const std::string& text) {
-  const auto at = text.rfind(" (op ");
-  if (at == std::string::npos || text.back() != ')') return text;
-  const std::string_view digits(text.data() + at + 5, text.size() - at - 6);
-  if (digits.empty() || !std::ranges::all_of(digits, [](char c) { return c >= '0' && c <= '9'; })) return text;
-  return text.substr(0, at);
-}
-
 using StartFn = std::function<std::expected<rt::AnyRef, rt::Error>(rt::ActorSystem&, const rt::AnyRef&)>;
 StartFn checked_start(StartFn start, std::function<Result<void>()> check, ProcmondCounters* counters,
                       std::function<void(std::string_view)> log) {

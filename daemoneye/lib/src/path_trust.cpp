@@ -208,6 +208,11 @@ Result<void> check_config_secrets(const Config& c) {
   return {};
 }
 
+Error as_config_error(Error e) {
+  if (e.category == ErrorCategory::denied && e.errno_value == 0) e.category = ErrorCategory::invalid_input;
+  return e;
+}
+
 Result<void> check_config_paths(const Config& c) {
   const fs::path db_dir = c.database.path.parent_path().empty() ? fs::path(".") : c.database.path.parent_path();
   std::vector<std::pair<std::string, fs::path>> paths{
@@ -233,11 +238,7 @@ Result<void> check_config_paths(const Config& c) {
     paths.emplace_back("live_query.tls_key", q.tls_key);
   }
   for (const auto& [key, path] : paths) {
-    if (auto r = check_trusted_path(path, key); !r) {
-      Error e = r.error();
-      if (e.category == ErrorCategory::denied && e.errno_value == 0) e.category = ErrorCategory::invalid_input;
-      return std::unexpected(std::move(e));
-    }
+    if (auto r = check_trusted_path(path, key); !r) return std::unexpected(as_config_error(std::move(r.error())));
   }
   return check_config_secrets(c);
 }

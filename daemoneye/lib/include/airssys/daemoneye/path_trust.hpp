@@ -85,6 +85,11 @@ enum class Missing { allowed, refused };
 // check_config_paths) and its reload (SIGHUP) call it.
 [[nodiscard]] Result<void> check_config_secrets(const Config& config);
 
+// A refusal by the owner/mode rule (denied, no errno) as a configuration
+// error (invalid_input: the agent exits 2); any other error, e.g. EACCES
+// while looking, is returned as it is.
+[[nodiscard]] Error as_config_error(Error e);
+
 // Every path of `config` the agent runs, writes or trusts, by
 // check_trusted_path: database.path's directory, rules.dir (its parents: the
 // directory itself is load_rules'), ledger.dir, bus.socket's directory,
