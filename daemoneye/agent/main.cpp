@@ -50,6 +50,21 @@ int main(int argc, char** argv) {
   if (!airssys::osl::detail::open_closed_standard_fds()) return 1;
   CLI::App app{"daemoneye-agent: stores what procmond sees, runs the detection rules, raises alerts"};
   app.set_version_flag("--version", std::string("daemoneye-agent ") + AIRSSYS_VERSION);
+  // What an operator looks for in --help (and the man page made from it):
+  // how to reload and stop it, and what its exit codes mean.
+  app.footer(R"(Runs in the foreground, logging to stderr; procmond is started beside it.
+Signals:
+  SIGHUP           load rules.dir and live_query.trusted_keys again (the log
+                   says what loaded); other settings take effect at a restart
+  SIGTERM, SIGINT  stop cleanly (the status file then says stopped)
+Exit codes:
+  0  stopped by a signal
+  1  could not start (the log line says why; a service manager may retry)
+  2  usage or configuration error (FILE:LINE: ...), not worth retrying
+Example:
+  daemoneye-agent --config ./config.yaml &
+  daemoneye-cli --config ./config.yaml status   # its pid, scans, rules, alerts
+  kill -HUP PID                                 # after editing the rules)");
   std::string config_file, database, interval, rules_dir, ledger_dir, socket, procmond, log_level;
   app.add_option("--config", config_file, "Configuration file (replaces /etc/daemoneye/config.yaml and ~/.config/daemoneye/config.yaml)");
   app.add_option("--database", database, "SQLite database path (database.path)");

@@ -108,6 +108,9 @@ int run(int argc, char** argv) {
   rules_list->add_flag("--json", list_json, "JSON for scripts");
   std::string translate_file;
   auto* rules_translate = rules->add_subcommand("translate", "Print the SQL a rule file runs (a Sigma rule's translation)");
+  rules_translate->footer(R"txt(The output runs as it is through query, so a rule can be tried on the
+agent's store before it is deployed (a Sigma rule then reads every stored event):
+  daemoneye-cli --config ./config.yaml query "$(daemoneye-cli rules translate my-rule.yml)")txt");
   rules_translate->add_option("file", translate_file, "A rule file (*.yml, *.yaml)")->required();
 
   cli::FleetArgs fleet_args;
@@ -127,6 +130,18 @@ int run(int argc, char** argv) {
                           "NATS servers (default live_query.url from the configuration, else nats://127.0.0.1:4222)");
   fleet_query->add_flag("--json", fleet_args.json, "One JSON line per host");
 
+  // Set after the subcommands, which would otherwise each repeat it (CLI11
+  // copies the footer into subcommands made after it).
+  app.footer(R"txt(Give the --config the agent runs with (or --db): the commands read its database.
+Examples:
+  daemoneye-cli --config ./config.yaml status
+  daemoneye-cli --config ./config.yaml alerts --since 1h
+  daemoneye-cli --config ./config.yaml alerts --follow --json   # one JSON object per line, for a SIEM
+  daemoneye-cli rules check my-rule.yaml                         # as the agent loads it
+  daemoneye-cli --config ./config.yaml query "$(daemoneye-cli rules translate my-rule.yaml)"
+                                 # dry run: what the rule matches in the store now
+Exit codes: 0 ok; 1 the answer is no (status: not running; a rule rejected) or a failure;
+  2 usage or invalid input; 3 not found; 4 denied; 5 damaged; 6 busy or timed out.)txt");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

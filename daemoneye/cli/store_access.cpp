@@ -2,17 +2,33 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <ctime>
 #include <variant>
+
+#include <sys/stat.h>
 
 namespace airssys::daemoneye::cli {
 
 Result<std::unique_ptr<QueryEngine>> open_engine(const Context& ctx, std::size_t max_rows,
                                                  std::chrono::milliseconds timeout,
                                                  std::optional<std::uint64_t> max_bytes) {
-  return QueryEngine::open(ctx.config.database.path, {.time = timeout,
-                                                      .max_rows = max_rows,
-                                                      .max_bytes = max_bytes.value_or(ctx.config.rules.max_bytes)});
+  const auto& db = ctx.config.database.path;
+  auto engine = QueryEngine::open(db, {.time = timeout,
+                                       .max_rows = max_rows,
+                                       .max_bytes = max_bytes.value_or(ctx.config.rules.max_bytes)});
+  // SQLite's "unable to open database file" does not say what to do. The
+  // usual cause is a CLI looking at the default database while the agent
+  // was started with its own --config: say so, as `status` does.
+  struct stat st {};
+  if (!engine && engine.error().category == ErrorCategory::not_found && ::lstat(db.c_str(), &st) != 0 &&
+      errno == ENOENT) {
+    return fail(ErrorCategory::not_found,
+                fmt::format("{}: no such database: no agent has run with it (give the --config the agent was started "
+                            "with, or --db PATH)",
+                            db.string()));
+  }
+  return engine;
 }
 
 std::int64_t int_of(const Value& v) {

@@ -148,6 +148,18 @@ TEST_F(CliExitCodes, ThreeWhenWhatIsNamedDoesNotExist) {
   Outcome db = run_db({"query", "SELECT 1"});
   EXPECT_EQ(db.code, 3) << db.err;
   EXPECT_TRUE(has(db.err, db_.string())) << db.err;
+  // Not SQLite's "unable to open database file" alone: what to do about it
+  // (most often the agent runs with a --config this command was not given).
+  for (const char* command : {"query", "alerts", "events"}) {
+    std::vector<std::string> args{command};
+    if (std::string_view(command) == "query") args.emplace_back("SELECT 1");
+    Outcome missing = run_db(args);
+    EXPECT_EQ(missing.code, 3) << command << ": " << missing.err;
+    EXPECT_EQ(missing.err, "daemoneye-cli: " + db_.string() +
+                               ": no such database: no agent has run with it (give the --config the agent was "
+                               "started with, or --db PATH)\n")
+        << command;
+  }
   Outcome config = run({"--config", (dir_.path() / "no-such.yaml").string(), "status"});
   EXPECT_EQ(config.code, 3) << config.err;
   Outcome rules = run({"rules", "check", (dir_.path() / "no-such-rules").string()});
