@@ -16,6 +16,7 @@
 #include <airssys/daemoneye/path_trust.hpp>
 #include <airssys/daemoneye/query_engine.hpp>
 #include <airssys/daemoneye/rule.hpp>
+#include <airssys/daemoneye/rule_changes.hpp>
 #include <airssys/daemoneye/rule_runner.hpp>
 #include <airssys/daemoneye/scan_assembler.hpp>
 #include <airssys/daemoneye/store.hpp>
@@ -948,6 +949,9 @@ void Agent::Impl::reload(const Config& c) {
     for (const auto& note : set.ignored) spdlog::warn("reload: {}", note);
     for (const auto& r : set.rules)
       for (const auto& w : r.warnings) spdlog::warn("reload: {}", w);
+    // Which rules the reload changed, not only how many there are: an
+    // edited file, or one now rejected (its rule no longer runs), is named.
+    const RuleChanges changes = rule_changes(rules, set.rules);
     rules = std::move(set.rules);
     // A rule gone with the reload neither fails nor "runs again".
     std::erase_if(failing_rules, [&](const std::string& id) {
@@ -956,6 +960,7 @@ void Agent::Impl::reload(const Config& c) {
     const std::size_t enabled = enabled_count(rules);
     spdlog::info("reload: {} rules loaded from {} ({} enabled, {} rejected)", rules.size(), c.rules.dir.string(),
                  enabled, set.errors.size());
+    spdlog::info("reload: {}", describe(changes));
     warn_if_none_enabled(enabled, c.rules.dir, "reload: ");
     status->rules_loaded(rules.size(), enabled, set.errors);
   }

@@ -53,6 +53,7 @@ TEST(AgentReload, SighupLoadsTheRulesAgainAndABadConfigurationChangesNothing) {
   agent->signal(SIGHUP);
   ASSERT_TRUE(eventually([&] { return f.rules_loaded() == 2; })) << slurp(f.log);
   EXPECT_NE(slurp(f.log).find("reload: 2 rules loaded"), std::string::npos) << slurp(f.log);
+  EXPECT_NE(slurp(f.log).find("reload: added: second\n"), std::string::npos) << slurp(f.log);
 
   ASSERT_NO_FATAL_FAILURE(f.break_config());
   f.add_rule("third");
@@ -62,6 +63,32 @@ TEST(AgentReload, SighupLoadsTheRulesAgainAndABadConfigurationChangesNothing) {
   })) << slurp(f.log);
   EXPECT_FALSE(agent->exited()) << slurp(f.log);
   EXPECT_EQ(f.rules_loaded(), 2);
+
+  agent->signal(SIGTERM);
+  EXPECT_EQ(agent->wait(), 0) << slurp(f.log);
+}
+
+// The reload names what it changed, not only how many rules there are:
+// an edited rule, and one whose file is now rejected (it no longer runs,
+// which the "rule rejected" line alone does not say), each by its id.
+TEST(AgentReload, TheReloadNamesTheRulesItChanged) {
+  ReloadFixture f;
+  f.add_rule("second");
+  auto agent = f.start_agent();
+  ASSERT_GT(agent->pid(), 0);
+  ASSERT_TRUE(eventually([&] { return f.rules_loaded() == 2; })) << slurp(f.log);
+
+  agent->signal(SIGHUP);
+  ASSERT_TRUE(eventually([&] { return slurp(f.log).find("reload: no rule added, changed or removed\n") != std::string::npos; }))
+      << slurp(f.log);
+
+  write_file(f.rules / "first.yaml",
+             "id: first\nname: Rule first\nseverity: high\nquery: \"SELECT pid, start_time FROM processes "
+             "WHERE name = 'no-such-process-first'\"\n");
+  write_file(f.rules / "second.yaml", "id: second\nname: Rule second\nseverity: low\nquery: SELECT nope FROM processes\n");
+  agent->signal(SIGHUP);
+  ASSERT_TRUE(eventually([&] { return f.rules_loaded() == 1; })) << slurp(f.log);
+  EXPECT_NE(slurp(f.log).find("reload: changed: first; removed: second\n"), std::string::npos) << slurp(f.log);
 
   agent->signal(SIGTERM);
   EXPECT_EQ(agent->wait(), 0) << slurp(f.log);
