@@ -79,7 +79,7 @@ const std::set<std::string> kColumns = {
     "egid",       "suid",          "sgid",         "username",     "auid",          "on_disk",
     "state",      "threads",       "nice",         "start_time",   "user_time",     "system_time",
     "resident_size", "total_size", "disk_bytes_read", "disk_bytes_written", "cgroup_path", "tty",
-    "sha256",     "cpu_percent",   "container_id"};
+    "sha256",     "cpu_percent",   "container_id", "root_is_host", "host_on_disk"};
 
 int run(const std::vector<std::string>& args, const fs::path& out, const fs::path& err) {
   std::vector<std::string> argv{procmond_bin()};
@@ -128,6 +128,8 @@ TEST_F(Procmond, OnceJsonHasEveryColumnAndOurChildRedacted) {
   EXPECT_EQ(p["threads"], 1);
   EXPECT_GT(p["start_time"].get<std::int64_t>(), 1'600'000'000);
   EXPECT_EQ(p["container_id"], "");
+  EXPECT_EQ(p["root_is_host"], 1);  // our root, and its path names the image here too
+  EXPECT_EQ(p["host_on_disk"], 1);
 }
 
 TEST_F(Procmond, OnceTable) {

@@ -247,6 +247,33 @@ std::map<std::string, Case> cases() {
        unix_socket_row(1011, 3, "/tmp/ssh-XXXX/agent.501"),
        inet_socket_row(1012, 7, 2, 6, "10.0.0.5", 5432, "ESTABLISHED")},
   };
+  // A file mounted over the path in the process's own mount namespace
+  // (unshare -Urm; mount --bind /tmp/payload /usr/bin/sleep; exec it): the
+  // path names the image there (on_disk 1), not on the host (host_on_disk 0).
+  const auto masked = [](ProcessRecord r, int root_is_host, int on_disk, int host_on_disk, std::string root = "/") {
+    r.root_is_host = root_is_host;
+    r.on_disk = on_disk;
+    r.host_on_disk = host_on_disk;
+    r.root = std::move(root);
+    return r;
+  };
+  c["exe-masked-by-mount"] = {
+      {masked(proc(1000, "sleep", "/usr/bin/sleep", "/usr/bin/sleep 100"), 1, 1, 0),
+       masked(proc(1001, "sshd", "/usr/sbin/sshd", "sshd -D"), 1, 1, 0)},
+      {// A container's or sandbox's own root: its /usr/bin/sleep is not the host's.
+       masked(proc(1002, "sleep", "/usr/bin/sleep", "sleep 100"), 0, 1, 0,
+              "/var/lib/containers/storage/overlay/3f1c/merged"),
+       masked(proc(1003, "bwrap", "/usr/bin/bwrap", "bwrap --args 41 -- /app/bin/app"), 0, 1, 0, "/newroot"),
+       // Deleted or replaced on disk (exe-deleted's), and unknown sides.
+       masked(proc(1004, "daemon", "/usr/sbin/daemon", "daemon"), 1, 0, 0),
+       masked(proc(1005, "x", "/usr/bin/x", "x"), -1, 1, 0),
+       masked(proc(1006, "y", "/usr/bin/y", "y"), 1, 1, -1),
+       masked(proc(1007, "z", "/usr/bin/z", "z"), 1, -1, 0)},
+      {},
+      {},
+      // Gone before the scan: its exec event alone does not raise it.
+      {masked(proc(1008, "sleep", "/usr/bin/sleep", "sleep 1"), 1, 1, 0)},
+  };
   c["kernel-thread-mimic"] = {
       {proc(1000, "kworker/0:1", "/usr/local/bin/kw", "kworker/0:1"),
        proc(1001, "kworkerds", "/usr/bin/kworkerds", "/usr/bin/kworkerds"),
@@ -292,7 +319,7 @@ TEST_F(BundledRules, AllLoadThroughTheGuardedEngine) {
     EXPECT_TRUE(std::ranges::find(*cols, "pid") != cols->end()) << r.id;
     EXPECT_TRUE(std::ranges::find(*cols, "start_time") != cols->end()) << r.id;
   }
-  EXPECT_EQ(ids, (std::vector<std::string>{"crypto-miner", "exe-deleted", "exec-from-tmp",
+  EXPECT_EQ(ids, (std::vector<std::string>{"crypto-miner", "exe-deleted", "exe-masked-by-mount", "exec-from-tmp",
                                            "kernel-thread-mimic", "reverse-shell", "reverse-shell-socket",
                                            "webserver-shell"}));
 }
@@ -425,7 +452,7 @@ TEST_F(BundledRules, ABadFileBesideThemIsRejectedAndTheOthersLoad) {
   test::write_file(dir / "broken.yaml",
                    "id: broken\nname: Broken\nseverity: high\nquery: SELECT pid FROM procs\n");
   RuleSet set = load_rules(dir.path(), engine_.get());
-  EXPECT_EQ(set.rules.size(), 7u);
+  EXPECT_EQ(set.rules.size(), 8u);
   ASSERT_EQ(set.errors.size(), 1u);
   EXPECT_EQ(set.errors[0].file, dir / "broken.yaml");
   EXPECT_EQ(set.errors[0].message,

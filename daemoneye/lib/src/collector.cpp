@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -113,12 +114,27 @@ struct Known {
   std::string cgroup_path;
   std::int64_t auid = -1;
   std::string root;
+  int root_is_host = -1;
   bool have_image = false;
   std::string exe_text;
   bool exe_deleted = false;
   struct ::stat image{};
   int on_disk = -1;
+  int host_on_disk = -1;
 };
+
+// A directory's device and inode, from statx with AT_STATX_DONT_SYNC: the
+// inode's cached attributes, so a root on a FUSE or NFS mount whose server
+// hangs is not asked (the lookup itself only follows a /proc link).
+struct DirId {
+  std::uint64_t dev = 0, ino = 0;
+  bool operator==(const DirId&) const = default;
+};
+std::optional<DirId> dir_id(int at, const char* path) {
+  struct ::statx stx{};
+  if (::statx(at, path, AT_STATX_DONT_SYNC | AT_NO_AUTOMOUNT, STATX_INO, &stx) != 0) return std::nullopt;
+  return DirId{.dev = static_cast<std::uint64_t>(::makedev(stx.stx_dev_major, stx.stx_dev_minor)), .ino = stx.stx_ino};
+}
 
 std::int64_t ticks_to_ms(std::uint64_t ticks, long hz) {
   return static_cast<std::int64_t>(ticks * 1000 / static_cast<std::uint64_t>(hz));
@@ -149,6 +165,9 @@ struct Collector::Impl {
   std::vector<pid_t> pids;
   std::unordered_map<pid_t, Known> known;
   std::unordered_map<std::string, PathView> paths;  // this collection's stat() of exe paths
+  // Our "/" (the host's, as procmond runs in the host's mount namespace),
+  // read at each collect() and read_process(): root_is_host compares with it.
+  std::optional<DirId> host_root;
   proc::SocketSnapshot sockets{options.socket_limits};
 
   // Where a file system call stalled, until that call returns: the device
@@ -198,6 +217,7 @@ struct Collector::Impl {
     std::expected<struct ::stat, osl::Error> image;
     std::optional<PathView> ours;  // view_of(path), when this job had to look
     int on_disk = -1;
+    int host_on_disk = -1;
   };
   std::expected<Image, FsStalled> image(const proc::Process& p, const std::string& path, bool deleted);
   // The image's sha256, read on the FsWorker on a cache miss; a stall sets `partial`.
@@ -244,6 +264,15 @@ int on_disk_of(proc::Reader& reader, const proc::Process& p, const std::string& 
     return (v.err == 0 || v.err == ENOENT || v.err == ENOTDIR) ? 0 : -1;
   }
   return -1;
+}
+
+// 1 when `path` in our (the host's) mount namespace names the running image,
+// 0 when it names another file or nothing, -1 when we cannot tell. Unlike
+// on_disk, never looked up through the process's root: a file mounted over
+// `path` in the process's own mount namespace is on disk there, not here.
+int host_on_disk_of(const struct ::stat& image, const PathView& v) {
+  if (v.err == 0) return (v.dev == image.st_dev && v.ino == image.st_ino) ? 1 : 0;
+  return (v.err == ENOENT || v.err == ENOTDIR) ? 0 : -1;
 }
 
 // The device of `path`'s mapping in /proc/PID/maps ("fd:01"; "00:35" for a
@@ -386,19 +415,23 @@ std::expected<Collector::Impl::Image, FsStalled> Collector::Impl::image(const pr
     return std::unexpected(FsStalled{.busy = true, .returned = nullptr});
   }
   osl::UniqueFd dup(::fcntl(p.dir_fd(), F_DUPFD_CLOEXEC, 0));
-  if (!dup) return Image{.image = std::unexpected(osl::Error::from_errno(errno, "dup /proc/PID")), .ours = {}, .on_disk = -1};
+  if (!dup) {
+    return Image{.image = std::unexpected(osl::Error::from_errno(errno, "dup /proc/PID")), .ours = {}, .on_disk = -1,
+                 .host_on_disk = -1};
+  }
   std::optional<PathView> known_view;
   if (auto it = paths.find(path); it != paths.end()) known_view = it->second;
   auto got = fs.run<Image>([reader = fs_reader, dir = proc::Process(p.pid(), std::move(dup)), path, deleted,
                             known_view](FsWorker::Progress&) {
-    Image out{.image = reader->exe_stat(dir), .ours = {}, .on_disk = -1};
+    Image out{.image = reader->exe_stat(dir), .ours = {}, .on_disk = -1, .host_on_disk = -1};
     if (!out.image || deleted) {
-      out.on_disk = out.image ? 0 : -1;
+      out.on_disk = out.host_on_disk = out.image ? 0 : -1;
       return out;
     }
     const PathView v = known_view ? *known_view : view_of(path);
     if (!known_view) out.ours = v;
     out.on_disk = on_disk_of(*reader, dir, path, *out.image, v);
+    out.host_on_disk = host_on_disk_of(*out.image, v);
     return out;
   });
   if (!got) {
@@ -523,6 +556,7 @@ std::expected<Collector::Impl::Read, osl::Error> Collector::Impl::read(pid_t pid
     r.cgroup_path = prev->cgroup_path;
     r.auid = prev->auid;
     r.root = prev->root;
+    r.root_is_host = prev->root_is_host;
   } else {
     if (auto cg = reader.cgroup(p)) {
       r.cgroup_path = std::move(*cg);
@@ -540,6 +574,12 @@ std::expected<Collector::Impl::Read, osl::Error> Collector::Impl::read(pid_t pid
     }
     if (auto l = reader.link(p, proc::LinkKind::root)) {
       r.root = std::move(l->path);
+      // The same directory as our "/", not the same text: a process in its
+      // own mount namespace that kept the host's root reads "/" as well as
+      // a container's init does (its link text is relative to its own root).
+      const auto id = dir_id(p.dir_fd(), "root");
+      if (id && host_root) r.root_is_host = *id == *host_root ? 1 : 0;
+      else sticky_complete = false;
     } else if (auto gone = failed(l.error(), zombie)) {
       return std::unexpected(std::move(*gone));
     } else {
@@ -583,6 +623,7 @@ std::expected<Collector::Impl::Read, osl::Error> Collector::Impl::read(pid_t pid
       if (same) {
         k.image = prev->image;
         k.on_disk = prev->on_disk;
+        k.host_on_disk = prev->host_on_disk;
         k.have_image = true;
       } else if (auto img = image(p, l->path, l->deleted); !img) {
         r.partial = true;  // its file system did not answer: path known, image unknown
@@ -590,6 +631,7 @@ std::expected<Collector::Impl::Read, osl::Error> Collector::Impl::read(pid_t pid
         k.image = *img->image;
         k.have_image = true;
         k.on_disk = img->on_disk;
+        k.host_on_disk = img->host_on_disk;
       } else if (auto gone = failed(img->image.error(), false)) {
         return std::unexpected(std::move(*gone));
       }
@@ -611,6 +653,7 @@ std::expected<Collector::Impl::Read, osl::Error> Collector::Impl::read(pid_t pid
     r.exe_dev = static_cast<std::uint64_t>(k.image.st_dev);
     r.exe_ino = static_cast<std::uint64_t>(k.image.st_ino);
     r.on_disk = k.on_disk;
+    r.host_on_disk = k.host_on_disk;
     if (options.hash) r.sha256 = hash(p, k.image, k.exe_text, r.partial);
   }
   if (zombie) {
@@ -619,13 +662,14 @@ std::expected<Collector::Impl::Read, osl::Error> Collector::Impl::read(pid_t pid
     r.cmdline.clear();
     r.exe_dev = r.exe_ino = 0;
     r.sha256.clear();
-    r.on_disk = -1;
+    r.on_disk = r.host_on_disk = -1;
     k.have_image = false;
   }
   k.sticky = reuse || sticky_complete;
   k.cgroup_path = r.cgroup_path;
   k.auid = r.auid;
   k.root = r.root;
+  k.root_is_host = r.root_is_host;
   return out;
 }
 
@@ -657,6 +701,7 @@ std::expected<std::unique_ptr<Collector>, osl::Error> Collector::create(Collecto
 
 std::expected<ProcessRecord, osl::Error> Collector::read_process(pid_t pid) {
   impl_->paths.clear();
+  impl_->host_root = dir_id(AT_FDCWD, "/");
   impl_->forget_returned();
   // One process per call (the event thread's): a slow place is avoided for
   // kSlowForget instead of for the rest of a collection.
@@ -678,6 +723,7 @@ std::expected<CollectResult, osl::Error> Collector::collect() {
     m.users_since = t0;
   }
   m.paths.clear();
+  m.host_root = dir_id(AT_FDCWD, "/");
   m.forget_returned();
   m.slow.clear();
   m.waited = {};

@@ -52,6 +52,8 @@ void carry_over_zombies(std::span<const ProcessRecord> previous, std::span<Proce
     r.exe_ino = p.exe_ino;
     r.sha256 = p.sha256;
     r.on_disk = p.on_disk;
+    r.root_is_host = p.root_is_host;
+    r.host_on_disk = p.host_on_disk;
   }
 }
 

@@ -41,6 +41,7 @@ void forget_image(ProcessRecord& r) {
   r.exe_dev = 0;
   r.exe_ino = 0;
   r.on_disk = -1;
+  r.host_on_disk = -1;
 }
 
 void forget_usage(ProcessRecord& r) {

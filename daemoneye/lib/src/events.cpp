@@ -96,7 +96,11 @@ constexpr auto kColumnsHead = std::tuple{
     json_member("cgroup_path", &ProcessRecord::cgroup_path),
     json_member("tty", &ProcessRecord::tty),
     json_member("sha256", &ProcessRecord::sha256)};
-constexpr auto kColumnsTail = std::tuple{json_member("container_id", &ProcessRecord::container_id)};
+// root_is_host and host_on_disk (schema 5) may be absent: a message of an
+// older procmond still reads, with both unknown (-1).
+constexpr auto kColumnsTail = std::tuple{json_member("container_id", &ProcessRecord::container_id),
+                                         json_member("root_is_host", &ProcessRecord::root_is_host, true),
+                                         json_member("host_on_disk", &ProcessRecord::host_on_disk, true)};
 
 // Not columns: on the wire (events, snapshots), not in alerts.
 constexpr auto kRecordWireFields = std::tuple{

@@ -54,6 +54,8 @@ ProcessRecord full_record() {
   r.sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
   r.cpu_percent = 12.5;
   r.container_id = "c0ffee";
+  r.root_is_host = 0;
+  r.host_on_disk = -1;
   r.start_ticks = 123456789;
   r.exe_dev = 2049;
   r.exe_ino = 77;
@@ -274,18 +276,18 @@ TEST(Events, ProcmondStatusCarriesTheSocketCountersWhenThereAreAny) {
 constexpr std::string_view kFullRecordJson =
     R"json({"auid":4294967295,"cgroup_path":"/system.slice/docker-c0ffee.scope","cmdline":"bash -c \"echo é\"",)json"
     R"json("container_id":"c0ffee","cpu_percent":12.5,"cwd":"/home/ann","disk_bytes_read":65536,)json"
-    R"json("disk_bytes_written":4096,"egid":1003,"euid":1002,"gid":1001,"name":"bash","nice":-5,)json"
+    R"json("disk_bytes_written":4096,"egid":1003,"euid":1002,"gid":1001,"host_on_disk":-1,"name":"bash","nice":-5,)json"
     R"json("on_disk":1,"parent":4100,"path":"/usr/bin/bash","pgroup":4101,"pid":4242,"resident_size":8388608,)json"
-    R"json("root":"/","sgid":1005,"sha256":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",)json"
+    R"json("root":"/","root_is_host":0,"sgid":1005,"sha256":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",)json"
     R"json("sid":4102,"start_time":1764000000,"state":"S","suid":1004,"system_time":340,"threads":3,)json"
     R"json("total_size":16777216,"tty":"pts/3","uid":1000,"user_time":1200,"username":"ann"})json";
 // A record as events and snapshots carry it: its columns and the bookkeeping.
 constexpr std::string_view kWireRecordJson =
     R"json({"auid":4294967295,"cgroup_path":"/system.slice/docker-c0ffee.scope","cmdline":"bash -c \"echo é\"",)json"
     R"json("container_id":"c0ffee","cpu_percent":12.5,"cwd":"/home/ann","disk_bytes_read":65536,)json"
-    R"json("disk_bytes_written":4096,"egid":1003,"euid":1002,"exe_dev":2049,"exe_ino":77,"gid":1001,)json"
+    R"json("disk_bytes_written":4096,"egid":1003,"euid":1002,"exe_dev":2049,"exe_ino":77,"gid":1001,"host_on_disk":-1,)json"
     R"json("name":"bash","nice":-5,"on_disk":1,"parent":4100,"partial":true,"path":"/usr/bin/bash",)json"
-    R"json("pgroup":4101,"pid":4242,"resident_size":8388608,"root":"/","sgid":1005,"sha256":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",)json"
+    R"json("pgroup":4101,"pid":4242,"resident_size":8388608,"root":"/","root_is_host":0,"sgid":1005,"sha256":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",)json"
     R"json("sid":4102,"start_ticks":123456789,"start_time":1764000000,"state":"S","suid":1004,)json"
     R"json("system_time":340,"threads":3,"total_size":16777216,"tty":"pts/3","uid":1000,"user_time":1200,)json"
     R"json("username":"ann"})json";
@@ -374,10 +376,15 @@ TEST(Events, NoTwoValuesBesideEachOtherInTheSamplesAreTheSame) {
     testing::expect_sibling_values_distinct(nlohmann::json::parse(text), "sample");
 }
 
+// Fields an older procmond does not send (schema 5): read as unknown when absent.
+bool schema5_field(const std::string& path) {
+  return path.ends_with(".root_is_host") || path.ends_with(".host_on_disk");
+}
+
 bool kernel_extra(const std::string& path) {
   for (const char* key : {"time_ns", "cmdline_size", "cmdline_truncated", "exit_code", "exit_signal", "cgroup_id"})
     if (path == std::string("event.") + key) return true;
-  return false;
+  return schema5_field(path);
 }
 
 TEST(Events, EveryFieldIsCheckedAndNamed) {
@@ -385,10 +392,10 @@ TEST(Events, EveryFieldIsCheckedAndNamed) {
   // The kernel sources' extras are absent from poll events.
   EXPECT_EQ(testing::expect_each_field_checked(nlohmann::json::parse(kFullKernelEventJson), "event",
                                                testing::refusal_of(decode_event), kernel_extra),
-            46u);
+            48u);
   EXPECT_EQ(testing::expect_each_field_checked(nlohmann::json::parse(kFullChunkJson), "snapshot",
-                                               testing::refusal_of(decode_snapshot), none),
-            56u);
+                                               testing::refusal_of(decode_snapshot), schema5_field),
+            58u);
   EXPECT_EQ(testing::expect_each_field_checked(nlohmann::json::parse(kFullStatusJson), "status",
                                                testing::refusal_of(decode_procmond_status), none),
             24u);
@@ -415,6 +422,11 @@ TEST(Events, MalformedMessagesAreRefusedWithTheirPath) {
       {event, kFullKernelEventJson, [](J& j) { j["process"]["on_disk"] = 1ll << 40; },
        "event.process.on_disk: out of range"},
       {event, kFullKernelEventJson, [](J& j) { j["cgroup_id"] = -1; }, "event.cgroup_id: out of range"},
+      // A procmond before schema 5: root_is_host and host_on_disk absent (read as -1).
+      {event, kFullKernelEventJson, [](J& j) { j["process"].erase("root_is_host"); j["process"].erase("host_on_disk"); },
+       std::nullopt},
+      {event, kFullKernelEventJson, [](J& j) { j["process"]["host_on_disk"] = "1"; },
+       "event.process.host_on_disk: not an integer"},
       {snapshot, kFullChunkJson, [](J& j) { j["processes"] = 1; }, "snapshot.processes: not an array"},
       {snapshot, kFullChunkJson, [](J& j) { j.erase("processes"); }, "snapshot.processes: missing"},
       {snapshot, kFullChunkJson, [](J& j) { j["processes"][0] = 1; }, "snapshot.processes[0]: not an object"},

@@ -40,7 +40,7 @@ const Widths& widths() {
                             &r.resident_size, &r.total_size, &r.disk_bytes_read, &r.disk_bytes_written}) {
       *f = i64;
     }
-    r.on_disk = std::numeric_limits<int>::min();
+    r.on_disk = r.root_is_host = r.host_on_disk = std::numeric_limits<int>::min();
     r.cpu_percent = -1.2345678901234567e-300;
     r.start_ticks = r.exe_dev = r.exe_ino = u64;
     r.partial = false;  // "false" is longer than "true"

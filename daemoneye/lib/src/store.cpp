@@ -236,6 +236,7 @@ Result<std::unique_ptr<Store>> Store::open(StoreOptions options) {
       }
     }
     if (auto r = sqlite::exec(h, schema::ddl().c_str()); !r) return failed("create schema", r.error());
+    if (auto r = schema::add_process_columns(h); !r) return failed("create schema", r.error());
     if (auto r = ledger_mark::add_columns(h); !r) return failed("create schema", r.error());
     if (auto r = sqlite::exec(h, store_sockets::ddl()); !r) return failed("create schema", r.error());
     if (auto r = sqlite::exec(h, fmt::format("PRAGMA user_version={}", schema::kVersion).c_str()); !r) {

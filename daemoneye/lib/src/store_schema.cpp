@@ -1,5 +1,7 @@
 #include "store_schema.hpp"
 
+#include "sqlite_util.hpp"
+
 #include <cmath>
 #include <type_traits>
 
@@ -126,6 +128,22 @@ std::string migrate_sql(int from_version) {
     sql += "ALTER TABLE process_events ADD COLUMN path_given TEXT;";
   }
   return sql;
+}
+
+Result<void> add_process_columns(sqlite3* db) {
+  for (const auto& c : kProcessColumns) {
+    const std::string has_sql =
+        "SELECT count(*) FROM pragma_table_info('processes') WHERE name = '" + std::string(c.name) + "'";
+    auto has = sqlite::query_int(db, has_sql.c_str());
+    if (!has) return std::unexpected(has.error().prefixed("read the processes table's columns"));
+    if (*has > 0) continue;
+    const std::string_view type = sql_type(c);
+    const std::string_view unknown = type == "TEXT" ? "''" : type == "REAL" ? "0.0" : "-1";
+    const std::string add = "ALTER TABLE processes ADD COLUMN " + std::string(c.name) + ' ' + std::string(type) +
+                            " DEFAULT " + std::string(unknown);
+    if (auto r = sqlite::exec(db, add.c_str()); !r) return r;
+  }
+  return {};
 }
 
 std::string upsert_process_sql() {

@@ -7,6 +7,7 @@
 
 #include <sqlite3.h>
 
+#include <airssys/daemoneye/error.hpp>
 #include <airssys/daemoneye/process_record.hpp>
 #include <array>
 #include <cstdint>
@@ -16,7 +17,7 @@
 
 namespace airssys::daemoneye::schema {
 
-inline constexpr int kVersion = 4;  // PRAGMA user_version of a database this code created
+inline constexpr int kVersion = 5;  // PRAGMA user_version of a database this code created
 
 struct ProcessColumn {
   std::string_view name;
@@ -26,7 +27,7 @@ struct ProcessColumn {
 };
 
 // Every column of ProcessRecord (process_record.hpp), in table order; pid first.
-inline constexpr std::array<ProcessColumn, 33> kProcessColumns{{
+inline constexpr std::array<ProcessColumn, 35> kProcessColumns{{
     {"pid", &ProcessRecord::pid},
     {"parent", &ProcessRecord::parent},
     {"pgroup", &ProcessRecord::pgroup},
@@ -60,6 +61,8 @@ inline constexpr std::array<ProcessColumn, 33> kProcessColumns{{
     {"sha256", &ProcessRecord::sha256},
     {"cpu_percent", &ProcessRecord::cpu_percent},
     {"container_id", &ProcessRecord::container_id},
+    {"root_is_host", &ProcessRecord::root_is_host},  // schema 5
+    {"host_on_disk", &ProcessRecord::host_on_disk},  // schema 5
 }};
 
 // CREATE TABLE / INDEX statements for all four tables (IF NOT EXISTS).
@@ -68,12 +71,19 @@ inline constexpr std::array<ProcessColumn, 33> kProcessColumns{{
 // before ddl() in the same transaction. "" when nothing is needed.
 [[nodiscard]] std::string migrate_sql(int from_version);
 
+// Adds to `processes` every column of kProcessColumns it lacks (a store made
+// before schema 5 lacks root_is_host and host_on_disk), with the record's
+// "unknown" as default (-1, '' or 0.0) until the next snapshot rewrites its
+// rows. Run at every open after ddl(), in its transaction: a store whose
+// version-1 file had no processes table yet gets it whole from ddl().
+[[nodiscard]] Result<void> add_process_columns(sqlite3* db);
+
 // INSERT ... ON CONFLICT(pid) DO UPDATE: one statement for new and changed rows.
 [[nodiscard]] std::string upsert_process_sql();
 // SELECT <every column> FROM processes.
 [[nodiscard]] std::string select_processes_sql();
 
-// Binds every column of `r` as parameters 1..33 (text bound SQLITE_STATIC:
+// Binds every column of `r` as parameters 1..35 (text bound SQLITE_STATIC:
 // `r` must outlive the step).
 void bind_process(sqlite3_stmt* stmt, const ProcessRecord& r);
 // Reads a row of select_processes_sql().

@@ -83,7 +83,7 @@ TEST(Store, CreatesDatabase0600InA0700DirectoryItMakes) {
   EXPECT_EQ(mode_of(fs::path(db.string() + "-wal")), 0600u);
   Peek peek(db);
   EXPECT_EQ(peek.text("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 4);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 5);
 }
 
 TEST(Store, UpgradesAVersion1StoreKeepingItsRows) {
@@ -109,7 +109,7 @@ TEST(Store, UpgradesAVersion1StoreKeepingItsRows) {
   e.exit_code = 0;
   ASSERT_TRUE(store->append_events(std::vector{e}));
   Peek peek(db);
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 4);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 5);
   EXPECT_EQ(peek.integer("SELECT count(*) FROM process_events"), 2);
   EXPECT_EQ(peek.text("SELECT ifnull(exit_code, 'null') FROM process_events WHERE pid = 42"), "null");
   EXPECT_EQ(peek.integer("SELECT exit_code FROM process_events WHERE pid = 43"), 0);
@@ -137,10 +137,49 @@ TEST(Store, UpgradesAVersion3StoreWithPathGiven) {
   e.path_given = "//tmp/x/sl";
   ASSERT_TRUE(store->append_events(std::vector{e}));
   Peek peek(db);
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 4);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 5);
   EXPECT_EQ(peek.integer("SELECT count(*) FROM process_events"), 2);
   EXPECT_EQ(peek.text("SELECT ifnull(path_given, 'null') FROM process_events WHERE pid = 42"), "null");
   EXPECT_EQ(peek.text("SELECT path || ' ' || path_given FROM process_events WHERE pid = 43"), "/tmp/x/sl //tmp/x/sl");
+}
+
+// Version 5: processes gains root_is_host and host_on_disk in place. The
+// rows already there read as unknown (-1) until a snapshot rewrites them,
+// and they are rewritten (the mirror sees the change), not left at -1.
+TEST(Store, UpgradesAVersion4StoreWithTheHostColumns) {
+  TempDir tmp;
+  const fs::path db = tmp / "v4.db";
+  {
+    auto store = open_store(db);
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->apply_snapshot(std::vector{proc(42, "x", "/usr/bin/x"), proc(43, "y", "/usr/bin/y")}));
+  }
+  {
+    auto c = sqlite::open(db.string(), SQLITE_OPEN_READWRITE);
+    ASSERT_TRUE(c) << c.error();
+    ASSERT_TRUE(sqlite::exec(c->get(), "ALTER TABLE processes DROP COLUMN root_is_host; "
+                                       "ALTER TABLE processes DROP COLUMN host_on_disk; PRAGMA user_version=4;"));
+  }
+  auto store = open_store(db);
+  ASSERT_TRUE(store);
+  {
+    Peek peek(db);
+    EXPECT_EQ(peek.integer("PRAGMA user_version"), 5);
+    EXPECT_EQ(peek.text("SELECT group_concat(pid || ':' || root_is_host || ':' || host_on_disk, ' ') FROM "
+                        "(SELECT * FROM processes ORDER BY pid)"),
+              "42:-1:-1 43:-1:-1");
+  }
+  ASSERT_NE(store->process(42), nullptr);
+  EXPECT_EQ(store->process(42)->root_is_host, -1);
+  auto masked = proc(43, "y", "/usr/bin/y");
+  masked.host_on_disk = 0;
+  auto applied = store->apply_snapshot(std::vector{proc(42, "x", "/usr/bin/x"), masked});
+  ASSERT_TRUE(applied) << applied.error();
+  EXPECT_EQ(applied->updated, 2u);
+  Peek peek(db);
+  EXPECT_EQ(peek.text("SELECT group_concat(pid || ':' || root_is_host || ':' || host_on_disk, ' ') FROM "
+                      "(SELECT * FROM processes ORDER BY pid)"),
+            "42:1:1 43:1:0");
 }
 
 // A store made before alerts_rule_time (rule_id, time) — with the index on

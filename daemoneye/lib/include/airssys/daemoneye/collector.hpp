@@ -24,12 +24,19 @@
 //            in our mount namespace, else through the process's root);
 //            0: the kernel marks it deleted, or the path now names another
 //            file; -1: unknown (no permission, kernel thread, zombie)
+//   root_is_host  statx (AT_STATX_DONT_SYNC: no call to a hung FUSE/NFS
+//            server) of the followed root link vs our "/", read once per
+//            collection: 1 the same directory (also from a mount namespace
+//            of its own), 0 another root, -1 unknown; reused with root
+//   host_on_disk  on_disk's first lookup alone (our mount namespace, never
+//            the process's root): 0 when a file is mounted over the path
+//            only in the process's own mount namespace; no extra call
 //   username getpwuid_r of uid, cached (refreshed every 5 minutes)
 //   cpu_percent  (user+system ticks now − at the previous collect() of the
 //            same (pid, start_ticks)) / CLK_TCK / wall seconds between the
 //            two reads of its stat × 100; 0 on first sight
 //
-// Cost: a process first seen takes about 24 system calls. One seen before
+// Cost: a process first seen takes about 25 system calls. One seen before
 // (same pid and start ticks) keeps its /proc/PID directory fd open between
 // collections (within keep_open) and reuses what rarely changes — cgroup,
 // loginuid, root, and the executable's fstat, on_disk and hash while the

@@ -29,7 +29,8 @@ namespace airssys::daemoneye {
 
 // A zombie has lost its executable, command line and directories (the
 // kernel freed them at exit); the collection before it died still has them.
-// Copies path, cmdline, cwd, root, exe_dev/exe_ino, sha256 and on_disk from
+// Copies path, cmdline, cwd, root, exe_dev/exe_ino, sha256, on_disk,
+// root_is_host and host_on_disk from
 // `previous` into each zombie of `current` that lacks them (same pid and
 // start_ticks), so its row and its stop event say what it was.
 void carry_over_zombies(std::span<const ProcessRecord> previous, std::span<ProcessRecord> current);

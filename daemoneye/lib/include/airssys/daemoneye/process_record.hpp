@@ -44,6 +44,14 @@ struct ProcessRecord {
   std::string sha256;       // of the executable; "" when not hashed (unreadable, too big, gone)
   double cpu_percent = 0.0; // of one core, over the interval since the previous scan
   std::string container_id; // docker/podman/containerd id found in cgroup_path, else ""
+  // Not osquery's (schema 5): is the running image the file the host sees at
+  // `path`? on_disk also looks through the process's own root and mounts, so
+  // a file mounted over `path` in a private mount namespace reads as on disk
+  // there; these two say what the host's mount namespace (procmond's) sees.
+  int root_is_host = -1;  // 1 /proc/PID/root is the host's "/" (same dev+inode), 0 another root
+                          // (container, chroot, sandbox), -1 unknown
+  int host_on_disk = -1;  // 1 `path` looked up in the host's mount namespace is the running image,
+                          // 0 another file or nothing is there (or the image is deleted), -1 unknown
 
   // Not columns: identity and bookkeeping.
   std::uint64_t start_ticks = 0;  // clock ticks since boot (stat field 22): (pid, start_ticks) is unique
