@@ -1,4 +1,5 @@
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <sys/stat.h>
 
 #include <airssys/daemoneye/query_engine.hpp>
@@ -167,7 +168,12 @@ struct QueryEngine::Impl {
     if (rc != SQLITE_OK) {
       // SQLite says only "not authorized"; the authorizer kept the reason.
       if (!guard.denial.empty()) return fail(ErrorCategory::denied, guard.denial);
-      return fail(detail::sqlite_category(rc), ::sqlite3_errmsg(db.get()));
+      std::string message = ::sqlite3_errmsg(db.get());
+      // osquery's other tables (users, listening_ports, ...) are not here,
+      // and there is no .tables: say which are, as a refused read does.
+      if (message.starts_with("no such table: "))
+        message += fmt::format(" (readable: {})", fmt::join(query_guard::kReadableTables, ", "));
+      return fail(detail::sqlite_category(rc), std::move(message));
     }
     if (!stmt) return fail(ErrorCategory::invalid_input, "empty query");
     const auto consumed = static_cast<std::size_t>(tail - sql.data());
