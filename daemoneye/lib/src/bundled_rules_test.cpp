@@ -443,6 +443,125 @@ TEST_F(BundledRules, ExecFromTmpReadsThePathAnExecWasGiven) {
   EXPECT_EQ(found, (std::set<std::int64_t>{4100, 4101}));
 }
 
+// runc (Debian 12's 1.1.5, rootful) starts a container's init by exec'ing
+// /proc/self/exe and at once re-execs that image through an fd
+// (execveat(fd, "", AT_EMPTY_PATH): the path given is /dev/fd/6) opened on a
+// bind mount of itself that it detached, so /proc/PID/exe reads "/"
+// (CVE-2019-5736). The shapes below are what procmond stored for five real
+// `podman --runtime runc run`s: the first exec's path is /usr/sbin/runc, or
+// "/" when /proc was read after the re-exec. The rule leaves that alone, and
+// only that: a detached mount needs CAP_SYS_ADMIN over the mount namespace,
+// which a root process in an ordinary container lacks, and an unprivileged
+// user who makes one in namespaces of their own is not uid 0 on the host.
+// Every copy below (a memfd named runc_cloned, a file named runc, argv[0]
+// runc, a runc parent, runc's own shape run by another uid) still fires.
+TEST_F(BundledRules, ExecFromTmpLeavesRuncsOwnReexecAloneButNotItsCopies) {
+  RuleSet set = load_rules(rules_dir(), engine_.get());
+  const auto rule = std::ranges::find(set.rules, "exec-from-tmp", &Rule::id);
+  ASSERT_NE(rule, set.rules.end());
+  ASSERT_TRUE(store_->apply_snapshot(ordinary_host()));
+  const std::int64_t now = ::time(nullptr);
+  std::vector<ProcessEvent> events;
+  // One event of process `pid` (uid and euid `uid`, parent 5000: runc create).
+  const auto event = [&](EventKind kind, std::int64_t pid, std::int64_t uid, std::string name, std::string path,
+                         std::string given, std::string cmdline) {
+    ProcessRecord p = proc(pid, std::move(name), std::move(path), std::move(cmdline), 5000);
+    p.uid = p.euid = p.suid = p.gid = p.egid = p.sgid = uid;
+    p.username = uid == 0 ? "root" : "alice";
+    p.sha256 = "";  // an exec event does not carry its image's hash
+    ProcessEvent e{kind, EventSource::ebpf, now - 1, std::move(p)};
+    e.path_given = std::move(given);
+    events.push_back(std::move(e));
+  };
+  const std::string create = "/usr/bin/runc --log-format=json create --bundle /var/lib/containers/b/userdata x";
+  const std::string init = "/usr/bin/runc init";
+  // runc create's child (forked: runc's image, as procmond knew its parent)
+  // exec'ing /proc/self/exe (read as `first`), then the fd (read as `then`).
+  const auto runc_init = [&](std::int64_t pid, std::int64_t uid, std::string forked_from, std::string first,
+                             std::string then, std::string then_given = "/dev/fd/6") {
+    event(EventKind::start, pid, uid, "runc", std::move(forked_from), "", create);
+    event(EventKind::exec, pid, uid, "exe", std::move(first), "/proc/self/exe", init);
+    event(EventKind::exec, pid, uid, "runc", std::move(then), std::move(then_given), init);
+    event(EventKind::stop, pid, uid, "runc:[0:PARENT]", "/", "", init);
+  };
+  // runc's own re-exec: quiet.
+  runc_init(5001, 0, "/usr/bin/runc", "/usr/sbin/runc", "/");
+  runc_init(5002, 0, "/usr/bin/runc", "/", "/");                 // /proc read after the re-exec
+  runc_init(5003, 0, "/usr/sbin/runc", "/usr/sbin/runc", "/");   // its parent seen by a collection
+  // Gone before the re-exec was read: what ran is unknown; still raised.
+  runc_init(5010, 0, "/usr/bin/runc", "/proc/self/exe", "/dev/fd/6");
+  // runc's shape, but not root: rootless runc, runc run with LD_PRELOAD, or
+  // a user's own user and mount namespaces with a detached bind mount.
+  runc_init(5011, 1000, "/usr/bin/runc", "/usr/sbin/runc", "/");
+  // A memfd named as runc's (root in a container; runc that copies itself
+  // into a memfd also looks so): the name is the caller's.
+  runc_init(5012, 0, "/usr/bin/runc", "/usr/sbin/runc", "/memfd:runc_cloned:/proc/self/exe");
+  // Through /proc/self/fd/N, which runc's fexecve does not give.
+  runc_init(5013, 0, "/usr/bin/runc", "/usr/sbin/runc", "/", "/proc/self/fd/6");
+  // A memfd named runc_cloned exec'd by python, argv[0] runc.
+  event(EventKind::start, 5020, 1000, "python3", "/usr/bin/python3.11", "", "python3 x.py");
+  event(EventKind::exec, 5020, 1000, "3", "/memfd:runc_cloned:/proc/self/exe", "/proc/self/fd/3", init);
+  // A file named runc in /tmp, which re-execs itself through an fd as runc does.
+  event(EventKind::start, 5021, 0, "bash", "/usr/bin/bash", "", "bash");
+  event(EventKind::exec, 5021, 0, "runc", "/tmp/runc", "/tmp/runc", "/tmp/runc init");
+  event(EventKind::exec, 5021, 0, "exe", "/", "/proc/self/exe", "/tmp/runc init");
+  event(EventKind::exec, 5021, 0, "runc", "/", "/dev/fd/6", "/tmp/runc init");
+  // argv[0] runc: another image before the re-exec.
+  event(EventKind::start, 5022, 0, "sh", "/usr/bin/dash", "", "sh -c x");
+  event(EventKind::exec, 5022, 0, "exe", "/usr/bin/dash", "/proc/self/exe", init);
+  event(EventKind::exec, 5022, 0, "runc", "/", "/dev/fd/6", init);
+  // A child of runc (root) exec'ing a /tmp payload through /proc/self/fd/N,
+  // alive (the kernel's path) and gone (the text given), with and without
+  // a /proc/self/exe exec before.
+  event(EventKind::start, 5023, 0, "runc", "/usr/bin/runc", "", create);
+  event(EventKind::exec, 5023, 0, "5", "/tmp/.x/payload", "/proc/self/fd/5", init);
+  event(EventKind::start, 5024, 0, "runc", "/usr/bin/runc", "", create);
+  event(EventKind::exec, 5024, 0, "5", "/proc/self/fd/5", "/proc/self/fd/5", init);
+  runc_init(5025, 0, "/usr/bin/runc", "/usr/sbin/runc", "/tmp/.x/payload", "/proc/self/fd/5");
+  // Another exec between runc's /proc/self/exe and the fd.
+  event(EventKind::start, 5026, 0, "runc", "/usr/bin/runc", "", create);
+  event(EventKind::exec, 5026, 0, "exe", "/usr/sbin/runc", "/proc/self/exe", init);
+  event(EventKind::exec, 5026, 0, "x", "/opt/x", "/opt/x", init);
+  event(EventKind::exec, 5026, 0, "runc", "/", "/dev/fd/6", init);
+  // Each is gone before the scan, as runc's is: a live one's row in
+  // `processes` stands for its exec event (the rule reads it once).
+  std::map<std::int64_t, ProcessRecord> last;
+  for (const auto& e : events) {
+    if (e.kind == EventKind::stop) {
+      last.erase(e.process.pid);
+    } else {
+      last[e.process.pid] = e.process;
+    }
+  }
+  for (const auto& [pid, p] : last) events.push_back({EventKind::stop, EventSource::ebpf, now - 1, p});
+  ASSERT_TRUE(store_->append_events(events));
+
+  auto result = engine_->run(rule->query);
+  ASSERT_TRUE(result) << result.error();
+  const auto col = [&](const char* name) {
+    return static_cast<std::size_t>(std::ranges::find(result->columns, name) - result->columns.begin());
+  };
+  std::set<std::pair<std::int64_t, std::string>> found;
+  for (const auto& row : result->rows) {
+    const auto pid = std::get<std::int64_t>(row[col("pid")]);
+    if (pid >= 5000) found.emplace(pid, std::get<std::string>(row[col("path")]));
+  }
+  EXPECT_EQ(found, (std::set<std::pair<std::int64_t, std::string>>{
+                       {5010, "/dev/fd/6"},
+                       {5011, "/"},
+                       {5012, "/memfd:runc_cloned:/proc/self/exe"},
+                       {5013, "/"},
+                       {5020, "/memfd:runc_cloned:/proc/self/exe"},
+                       {5021, "/tmp/runc"},
+                       {5021, "/"},
+                       {5022, "/"},
+                       {5023, "/tmp/.x/payload"},
+                       {5024, "/proc/self/fd/5"},
+                       {5025, "/tmp/.x/payload"},
+                       {5026, "/"},
+                   }));
+}
+
 TEST_F(BundledRules, ABadFileBesideThemIsRejectedAndTheOthersLoad) {
   TempDir dir;
   for (const auto& entry : fs::directory_iterator(rules_dir())) {
