@@ -32,6 +32,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -116,6 +117,8 @@ class ClientCore {
   void flusher_loop();
   // The flusher's wait before it writes (kFlushDeferPeriods).
   void wait_for_batch();
+  // The flusher's sleep of `d`, cut short by close(); false once closed.
+  bool flusher_pause(std::chrono::microseconds d);
   [[nodiscard]] std::size_t out_size();
   void flush_out();
   void dispatch(const Frame& f);
@@ -181,7 +184,21 @@ class ClientCore {
   OutState out_state = OutState::disconnected;
   // steady_clock ticks of the last socket write: a publish on a client idle
   // for flush_delay is written at once instead of through the flusher.
-  std::atomic<std::int64_t> last_write{0};
+  // kNeverWritten until the first write: not 0, which is the clock's epoch
+  // (boot), so a machine up for less than flush_delay saw every client as
+  // busy and left its first publish to the flusher.
+  static constexpr std::int64_t kNeverWritten = std::numeric_limits<std::int64_t>::min();
+  std::atomic<std::int64_t> last_write{kNeverWritten};
+
+ public:
+  // How many times the flusher has begun a batch wait (wait_for_batch): for
+  // tests, to know it is in that wait before they close the client.
+  [[nodiscard]] std::uint64_t flusher_batch_waits() const noexcept {
+    return batch_waits.load(std::memory_order_relaxed);
+  }
+
+ private:
+  std::atomic<std::uint64_t> batch_waits{0};
 
   UniqueFd wake;  // eventfd: stops the read role holder's poll (close, or a requester wants the role)
   std::thread reader, flusher;

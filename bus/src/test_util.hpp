@@ -18,10 +18,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <thread>
 
 namespace airssys::bus::testing {
 
@@ -50,6 +52,29 @@ inline std::unique_ptr<Client> connect_client(const TempDir& d) {
 }
 
 using ::airssys::testing::eventually;
+
+// A shared_ptr deleter for a Client or ClientCore (whose destruction joins
+// the client's threads): destroys on another thread and waits at most
+// `limit`, so a destructor that blocks fails the test instead of hanging
+// it. The object is then left to that thread, which finishes on its own.
+struct BoundedDelete {
+  std::chrono::milliseconds limit{std::chrono::seconds(60)};
+  template <class T>
+  void operator()(T* p) const {
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    std::thread t([p, done] {
+      delete p;
+      done->store(true);
+    });
+    if (eventually([&] { return done->load(); }, limit)) {
+      t.join();
+      return;
+    }
+    t.detach();
+    ADD_FAILURE() << "destroying the client did not return within " << limit.count()
+                  << " ms (a thread it joins is still blocked)";
+  }
+};
 
 // A connection speaking frames directly, with no reader thread.
 struct RawConn {
