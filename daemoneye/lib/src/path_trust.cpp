@@ -47,6 +47,7 @@ Error missing_error(const fs::path& at, const fs::path& shown, std::string_view 
 Result<void> check_chain(const fs::path& path, const fs::path& shown, std::string_view key, Missing missing) {
   std::vector<fs::path> parts(path.begin(), path.end());
   fs::path prefix;
+  mode_t parent_mode = 0;  // of the directory above prefix, as lstat gave it
   for (std::size_t i = 0; i < parts.size(); ++i) {
     prefix /= parts[i];
     const bool leaf = i + 1 == parts.size();
@@ -55,7 +56,19 @@ Result<void> check_chain(const fs::path& path, const fs::path& shown, std::strin
       const int e = errno;
       if (e == ENOENT || e == ENOTDIR) {
         if (missing == Missing::refused) return std::unexpected(missing_error(prefix, shown, key, e));
-        return {};  // not there (yet): its opener reports it, or creates it
+        // Not there (yet): its opener reports it, or creates it — unless
+        // others may create it first. A sticky directory (/tmp) protects
+        // what is ours from being replaced, not a name nobody holds yet:
+        // a credentials file or CA certificate named there and missing
+        // would be whatever another user put there later (libnats and
+        // OpenSSL open them by path, with no owner check of ours).
+        if (e == ENOENT && (parent_mode & (S_IWGRP | S_IWOTH)) != 0)
+          return fail(ErrorCategory::denied,
+                      fmt::format("{}: refusing {}: {} does not exist, and directory {} (mode {:04o}) lets {} create "
+                                  "it; name a path in a directory only its owner may write",
+                                  key, shown.string(), prefix.string(), prefix.parent_path().string(),
+                                  parent_mode & 07777, (parent_mode & S_IWOTH) != 0 ? "everyone" : "its group"));
+        return {};
       }
       return std::unexpected(Error::from_errno(e, fmt::format("{}: cannot check {} ({})", key, prefix.string(),
                                                               shown.string())));
@@ -63,6 +76,7 @@ Result<void> check_chain(const fs::path& path, const fs::path& shown, std::strin
     // A link's mode is always 0777 and means nothing: only who owns it
     // (who may remove it from a sticky directory). A sticky directory above
     // the entry may be writable by others: they cannot replace what is ours.
+    parent_mode = st.st_mode;
     if (S_ISLNK(st.st_mode) || (!leaf && S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX) != 0))
       st.st_mode &= ~static_cast<mode_t>(S_IWGRP | S_IWOTH);
     const std::string what = leaf ? shown.string()

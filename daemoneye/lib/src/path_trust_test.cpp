@@ -111,7 +111,21 @@ TEST_F(PathTrustTest, ADirectoryAboveRefusedIsNamed) {
 TEST_F(PathTrustTest, AStickyDirectoryAboveIsFineForAnEntryOfOursOnly) {
   const fs::path pub = mkdir(tmp / "pub", 01777);
   EXPECT_EQ(refusal(file(pub / "root-owned", 0755)), "");
-  EXPECT_EQ(refusal(pub / "not-yet"), "");
+  // Missing: anyone may create it there first (a credentials file, a CA
+  // certificate named in /tmp and not there yet would be theirs).
+  EXPECT_EQ(refusal(pub / "not-yet"), "k: refusing " + (pub / "not-yet").string() + ": " + (pub / "not-yet").string() +
+                                          " does not exist, and directory " + pub.string() +
+                                          " (mode 1777) lets everyone create it; name a path in a directory only its "
+                                          "owner may write");
+  EXPECT_EQ(refusal(pub / "not-yet" / "below"),
+            "k: refusing " + (pub / "not-yet" / "below").string() + ": " + (pub / "not-yet").string() +
+                " does not exist, and directory " + pub.string() +
+                " (mode 1777) lets everyone create it; name a path in a directory only its owner may write");
+  const fs::path group_sticky = mkdir(tmp / "group-sticky", 01770);
+  EXPECT_NE(refusal(group_sticky / "not-yet").find("lets its group create it"), std::string::npos)
+      << refusal(group_sticky / "not-yet");
+  // In a directory only its owner may write, a missing entry is the agent's to make.
+  EXPECT_EQ(refusal(mkdir(tmp / "ours", 0755) / "not-yet"), "");
   EXPECT_EQ(refusal(file(pub / "planted", 0755, kNobody)),
             "k: refusing " + (pub / "planted").string() + ": owned by uid 65534, not by us (0) or root");
   EXPECT_EQ(refusal(pub), "k: refusing " + pub.string() +
@@ -362,7 +376,7 @@ TEST_F(PathTrustTest, AGroupSecretIsReadThroughTheAgentsOwnGroupOnlyAndAnUnreada
 TEST_F(PathTrustTest, AMissingPathIsRefusedWhenItMustExist) {
   const fs::path pub = mkdir(tmp / "pub", 01777);
   const fs::path prog = pub / "procmond";
-  ASSERT_TRUE(check_trusted_path(prog, "procmond.path"));
+  ASSERT_TRUE(check_trusted_path(mkdir(tmp / "bin", 0755) / "procmond", "procmond.path"));
   auto r = check_trusted_path(prog, "procmond.path", Missing::refused);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().category, ErrorCategory::not_found);

@@ -45,7 +45,9 @@ enum class Missing { allowed, refused };
 // The rule for `path` and every directory above it (lstat, no file opened).
 // With Missing::allowed what does not exist (yet) is not judged: the
 // directories above it are, and whoever creates it later is the agent (or a
-// refusal when it is opened and fstat'ed).
+// refusal when it is opened and fstat'ed) — except in a directory others
+// may write (a sticky one such as /tmp passes for an entry of ours): a
+// missing entry there is refused (denied), as anyone could create it first.
 // denied names the entry refused: "<key>: refusing <path>: ..." for the
 // entry, "<key>: refusing directory <dir> above <path>: ..." for a parent.
 // A stat that fails otherwise than ENOENT/ENOTDIR keeps its errno's category.
