@@ -179,7 +179,7 @@ int run_alerts(const Context& ctx, const HistoryArgs& args) {
   const std::size_t width = args.json ? 0 : terminal_width();
   Printer out;
   JsonArray array(out);
-  const bool as_array = args.json && !args.follow;
+  const bool as_array = args.json && !args.follow && !args.json_lines;
   const auto print = [&](const std::vector<Value>& row) {
     if (as_array) return array.add(alert_json(row));
     return out.add((args.json ? dump(alert_json(row), -1) : alert_line(row, width)) + "\n");

@@ -44,6 +44,7 @@ struct HistoryArgs {
   bool json = false;
   std::string rule;               // alerts: only this rule id
   bool follow = false;            // alerts: then each new one as it is stored (JSON: one object per line)
+  bool json_lines = false;        // alerts: JSON, one object per line (not an array) without --follow too
   std::optional<std::int64_t> pid;  // events: only this pid
 };
 int run_alerts(const Context& ctx, const HistoryArgs& args);

@@ -89,6 +89,8 @@ int run(int argc, char** argv) {
                              "ID"));
   alerts->add_option("--limit", alerts_args.limit, "The newest N at most (default 100)")->check(CLI::Range(1, 1000000));
   alerts->add_flag("--json", alerts_args.json, "JSON for scripts (with --follow: one object per line)");
+  alerts->add_flag("--json-lines", alerts_args.json_lines,
+                   "JSON Lines: --json's alert objects one per line, not in an array (for a SIEM, jq -c)");
   alerts->add_flag("--follow,-f", alerts_args.follow,
                    "Then print each new alert as the agent stores it (checked every second), until interrupted");
   std::int64_t pid = 0;
@@ -211,6 +213,7 @@ Exit codes: 0 ok; 1 the answer is no (status: not running; a rule rejected) or a
     if (!since) return cli::fail_with(since.error());
     cli::HistoryArgs& a = is_alerts ? alerts_args : events_args;
     a.since = *since;
+    a.json = a.json || a.json_lines;
     if (!is_alerts && pid_opt->count() > 0) a.pid = pid;
     return is_alerts ? cli::run_alerts(ctx, a) : cli::run_events(ctx, a);
   }
