@@ -450,9 +450,10 @@ TEST_F(BundledRules, ExecFromTmpReadsThePathAnExecWasGiven) {
 // (CVE-2019-5736). The shapes below are what procmond stored for five real
 // `podman --runtime runc run`s: the first exec's path is /usr/sbin/runc, or
 // "/" when /proc was read after the re-exec. The rule leaves that alone, and
-// only that: a detached mount needs CAP_SYS_ADMIN over the mount namespace,
-// which a root process in an ordinary container lacks, and an unprivileged
-// user who makes one in namespaces of their own is not uid 0 on the host.
+// only that, when root does it: an unprivileged user can make a detached
+// mount in namespaces of their own but is not uid 0 on the host. (Root in a
+// rootful container can unshare those namespaces too and copy the shape;
+// nothing in process_events tells it apart, docs/daemoneye.md says so.)
 // Every copy below (a memfd named runc_cloned, a file named runc, argv[0]
 // runc, a runc parent, runc's own shape run by another uid) still fires.
 TEST_F(BundledRules, ExecFromTmpLeavesRuncsOwnReexecAloneButNotItsCopies) {
