@@ -322,6 +322,9 @@ struct Agent::Impl {
   std::chrono::steady_clock::time_point next_tree_head = std::chrono::steady_clock::now() + kTreeHeadEvery;
   std::uint64_t tree_head_size = 0;
 
+  // The ledger's tree head to the sinks now, the way the periodic one goes
+  // (AlertPipeline::publish_tree_head); `when` names the moment in the log.
+  void publish_tree_head(std::string_view when);
   // Hands pending_events to the backlog and writes what it holds: at once
   // when `force` or not backing off, else at the backoff's end.
   void flush_events(bool force = false);
@@ -495,6 +498,9 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   impl->alerts = std::move(*alerts);
   remember_recent_alerts(config, *impl->alerts, unstored);
   impl->tell_held_back_before_start(summaries_in_ledger);
+  // What the previous run left (and what this start appended) gets a tree
+  // head at once, not 10 minutes from now.
+  impl->publish_tree_head("starting");
 
   if (config.events.nats) {
     auto forwarder = EventForwarder::open(*config.events.nats, impl->host,
@@ -866,6 +872,12 @@ void Agent::Impl::tell_held_back(std::string_view when) {
     saved_marks = event_marks;
 }
 
+void Agent::Impl::publish_tree_head(std::string_view when) {
+  tree_head_size = alerts->publish_tree_head(unix_now(), host);
+  next_tree_head = std::chrono::steady_clock::now() + kTreeHeadEvery;
+  spdlog::info("{}: the audit ledger's tree head is handed to the sinks: {} entries", when, tree_head_size);
+}
+
 void Agent::Impl::collections_status() {
   if (!status) return;
   status->collections({.last = last_collection_unix,
@@ -1136,6 +1148,9 @@ int Agent::run(int signal_fd, std::function<Result<Config>()> reload) {
   // What the rate limit still holds back is told now (in the ledger and at
   // the sinks; the next start stores it: Alerts across a crash).
   if (s.alerts->holds_back()) s.tell_held_back("stopping");
+  // The alerts of the last minutes get a tree head before the sinks close
+  // (they close with the pipeline, after run returns).
+  s.publish_tree_head("stopping");
   s.status->stopped();
   const auto st = s.alerts->stats();
   spdlog::info("stopped after {} scans: {} alerts raised, {} deduplicated, {} rate-limited, {} procmond crashes", s.scans,
