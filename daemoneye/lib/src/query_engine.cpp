@@ -13,6 +13,7 @@
 #include "sqlite_regexp.hpp"
 #include "sqlite_temp_vfs.hpp"
 #include "sqlite_util.hpp"
+#include "store_schema.hpp"
 
 namespace airssys::daemoneye {
 
@@ -147,6 +148,10 @@ struct QueryEngine::Impl {
   QueryLimits limits;
   query_guard::State guard;
   Clock::time_point deadline{};
+  // PRAGMA user_version when opened: a store the agent has not upgraded
+  // yet (a new package's CLI before the agent restarted) lacks the newest
+  // columns, and "no such column" should say why.
+  std::int64_t store_version = 0;
 
   static int on_progress(void* user) {
     auto* self = static_cast<Impl*>(user);
@@ -173,6 +178,10 @@ struct QueryEngine::Impl {
       // and there is no .tables: say which are, as a refused read does.
       if (message.starts_with("no such table: "))
         message += fmt::format(" (readable: {})", fmt::join(query_guard::kReadableTables, ", "));
+      if (message.starts_with("no such column: ") && store_version > 0 && store_version < schema::kVersion)
+        message += fmt::format(" (the store is at schema version {}, this program's is {}: the agent adds the newer "
+                               "columns when it next starts)",
+                               store_version, schema::kVersion);
       return fail(detail::sqlite_category(rc), std::move(message));
     }
     if (!stmt) return fail(ErrorCategory::invalid_input, "empty query");
@@ -277,6 +286,7 @@ Result<std::unique_ptr<QueryEngine>> QueryEngine::open(const std::filesystem::pa
 
   auto impl = std::make_unique<Impl>();
   impl->limits = limits;
+  if (auto v = sqlite::query_int(h, "PRAGMA user_version"); v) impl->store_version = *v;
   impl->temp = std::move(*temp);
   if (auto names = unreadable_tables(h); names) {
     impl->guard.unreadable_tables = std::move(*names);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "result_memory.hpp"
+#include "store_schema.hpp"
 #include "store_test_util.hpp"
 
 namespace airssys::daemoneye {
@@ -598,6 +599,32 @@ TEST(QueryEngineOpen, MissingSymlinkedOrBogusDatabaseIsAnError) {
   ASSERT_FALSE(junk);
   EXPECT_NE(junk.error().message.find("not a database"), std::string::npos) << junk.error().message;
   EXPECT_EQ(junk.error().category, ErrorCategory::corrupt);
+}
+
+// A store the agent has not upgraded yet (a new CLI before the agent's
+// restart) lacks the newest columns: "no such column" says why.
+TEST(QueryEngineOpen, AMissingColumnOfAnOlderStoreSaysTheAgentUpgradesIt) {
+  TempDir tmp;
+  ASSERT_TRUE(Store::open({.path = tmp / "d.db"}));
+  const auto query = [&](const char* sql) {
+    auto e = QueryEngine::open(tmp / "d.db");
+    EXPECT_TRUE(e) << (e ? "" : e.error().message);
+    if (!e) return std::string("open failed");
+    auto r = (*e)->run(sql);
+    return r ? std::string("ran") : r.error().message;
+  };
+  // Current: a misspelt column is only that.
+  EXPECT_EQ(query("SELECT nosuch FROM processes"), "no such column: nosuch");
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(::sqlite3_open((tmp / "d.db").c_str(), &raw), SQLITE_OK);
+  const std::string older = fmt::format("PRAGMA user_version={}", schema::kVersion - 1);
+  ASSERT_EQ(::sqlite3_exec(raw, older.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  ::sqlite3_close(raw);
+  EXPECT_EQ(query("SELECT nosuch FROM processes"),
+            fmt::format("no such column: nosuch (the store is at schema version {}, this program's is {}: the agent "
+                        "adds the newer columns when it next starts)",
+                        schema::kVersion - 1, schema::kVersion));
+  EXPECT_EQ(query("SELECT pid FROM processes"), "ran");
 }
 
 }  // namespace
