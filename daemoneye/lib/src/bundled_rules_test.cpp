@@ -259,7 +259,10 @@ std::map<std::string, Case> cases() {
   };
   c["exe-masked-by-mount"] = {
       {masked(proc(1000, "sleep", "/usr/bin/sleep", "/usr/bin/sleep 100"), 1, 1, 0),
-       masked(proc(1001, "sshd", "/usr/sbin/sshd", "sshd -D"), 1, 1, 0)},
+       masked(proc(1001, "sshd", "/usr/sbin/sshd", "sshd -D"), 1, 1, 0),
+       // Its own view unreadable: an unprivileged FUSE file system over /usr
+       // (no allow_other) refuses procmond's look through its root (EACCES).
+       masked(proc(1009, "bash", "/usr/bin/bash", "/usr/bin/bash"), 1, -1, 0)},
       {// A container's or sandbox's own root: its /usr/bin/sleep is not the host's.
        masked(proc(1002, "sleep", "/usr/bin/sleep", "sleep 100"), 0, 1, 0,
               "/var/lib/containers/storage/overlay/3f1c/merged"),
@@ -268,7 +271,7 @@ std::map<std::string, Case> cases() {
        masked(proc(1004, "daemon", "/usr/sbin/daemon", "daemon"), 1, 0, 0),
        masked(proc(1005, "x", "/usr/bin/x", "x"), -1, 1, 0),
        masked(proc(1006, "y", "/usr/bin/y", "y"), 1, 1, -1),
-       masked(proc(1007, "z", "/usr/bin/z", "z"), 1, -1, 0)},
+       masked(proc(1007, "z", "/usr/bin/z", "z"), 1, -1, -1)},
       {},
       {},
       // Gone before the scan: its exec event alone does not raise it.
