@@ -109,7 +109,8 @@ struct Known {
   // Fields that change rarely (cgroup moves, chroot, the loginuid being set,
   // exec), reused until the process's next refresh turn (every
   // kRefreshEvery collections) or, for the image, until the exe link's text
-  // changes. Only fields that were read completely are kept.
+  // or the image's dev+ino changes. Only fields that were read completely
+  // are kept.
   bool sticky = false;
   std::string cgroup_path;
   std::int64_t auid = -1;
@@ -615,11 +616,20 @@ std::expected<Collector::Impl::Read, osl::Error> Collector::Impl::read(pid_t pid
   }
 
   // The exe link is read every time: a changed text is how an exec shows.
-  // The image's fstat and on_disk are reused while the text is unchanged.
+  // The image's fstat and on_disk are reused while the text and the image's
+  // dev+ino are unchanged.
   if (!kthread && !zombie) {
     if (auto l = reader.link(p, proc::LinkKind::exe)) {
-      const bool same =
+      const bool same_text =
           prev && !refresh && prev->have_image && prev->exe_text == l->path && prev->exe_deleted == l->deleted;
+      // The same text is not the same file: a file mounted over the path
+      // and exec'd by the same pid (unshare -Urm; mount --bind PAYLOAD
+      // /usr/bin/bash; exec /usr/bin/bash) keeps it. statx with
+      // AT_STATX_DONT_SYNC of the magic link: the inode's cached
+      // attributes, no file system asked, no path walked.
+      const auto now_id = same_text ? dir_id(p.dir_fd(), "exe") : std::nullopt;
+      const bool same = same_text && now_id && now_id->dev == static_cast<std::uint64_t>(prev->image.st_dev) &&
+                        now_id->ino == static_cast<std::uint64_t>(prev->image.st_ino);
       if (same) {
         k.image = prev->image;
         k.on_disk = prev->on_disk;
@@ -634,6 +644,14 @@ std::expected<Collector::Impl::Read, osl::Error> Collector::Impl::read(pid_t pid
         k.host_on_disk = img->host_on_disk;
       } else if (auto gone = failed(img->image.error(), false)) {
         return std::unexpected(std::move(*gone));
+      }
+      // Another image under the same text: an exec, and the mount that made
+      // it may have come with a chroot. Its root is read again too (it is
+      // sticky between refresh turns).
+      if (reuse && same_text && !same) {
+        if (auto rl = reader.link(p, proc::LinkKind::root)) r.root = std::move(rl->path);
+        const auto id = dir_id(p.dir_fd(), "root");
+        r.root_is_host = id && host_root ? (*id == *host_root ? 1 : 0) : -1;
       }
       k.exe_text = l->path;
       k.exe_deleted = l->deleted;

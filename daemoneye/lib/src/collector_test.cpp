@@ -551,6 +551,81 @@ TEST(Collector, ExecShowsAtTheNextCollection) {
   EXPECT_NE(now_hash, was_hash);
 }
 
+// An exec of another file under the same exe link text, by the same pid:
+// the image read at the last collection must not be reused. (A file
+// mounted over the path in a private mount namespace does this; so, with
+// no privilege or namespace, does a deleted file's path: both images read
+// "PATH (deleted)".) Each child runs `x` (a copy of sh), which the test
+// deletes; then a copy of sleep is put at x, the child execs it, and it is
+// deleted too. Images are re-read anyway on a process's refresh turn (pid
+// plus the collection's count, modulo 10), so two children whose pids differ
+// modulo 10: the collection after their exec is a refresh turn for one of
+// them at most.
+TEST(Collector, AnotherImageUnderTheSameExeTextShowsAtTheNextCollection) {
+  testing::TempDir dir;
+  struct Run {
+    fs::path x;
+    std::string text;  // its exe link's text, " (deleted)" stripped
+    std::unique_ptr<Child> child;
+  };
+  std::vector<Run> runs;
+  for (int i = 0; i < 12 && (runs.size() < 2 || runs[0].child->pid % 10 == runs[1].child->pid % 10); ++i) {
+    if (runs.size() == 2) runs.pop_back();
+    const fs::path x = dir.path() / ("x" + std::to_string(i));
+    fs::copy_file("/bin/sh", x);
+    ::chmod(x.c_str(), 0755);
+    auto child = std::make_unique<Child>(std::vector<std::string>{x.string(), "-c", R"(read l; exec "$0" 1000)",
+                                                                  x.string()},
+                                         dir.path());
+    ASSERT_GT(child->pid, 0);
+    runs.push_back({x, fs::canonical(x).string(), std::move(child)});
+  }
+  ASSERT_EQ(runs.size(), 2u);
+  ASSERT_NE(runs[0].child->pid % 10, runs[1].child->pid % 10);
+  for (auto& r : runs) fs::remove(r.x);
+  auto c = collector();
+  ASSERT_TRUE(c);
+  auto before = c->collect();
+  ASSERT_TRUE(before);
+  std::vector<ProcessRecord> was;
+  for (auto& r : runs) {
+    const ProcessRecord* b = find(*before, r.child->pid);
+    ASSERT_NE(b, nullptr);
+    EXPECT_EQ(b->path, r.text);
+    EXPECT_EQ(b->on_disk, 0);
+    EXPECT_EQ(hash_of(*c, *before, r.child->pid), sha256_of("/bin/sh"));
+    was.push_back(*b);
+  }
+  for (auto& r : runs) {
+    fs::copy_file("/bin/sleep", r.x);
+    ::chmod(r.x.c_str(), 0755);
+    ASSERT_EQ(::write(r.child->in, "\n", 1), 1);
+    // Exec'd once its cmdline says so (bounded wait; the collector is not involved).
+    ASSERT_TRUE([&] {
+      for (int i = 0; i < 1000; ++i) {
+        using namespace std::string_literals;
+        if (testing::read_file("/proc/" + std::to_string(r.child->pid) + "/cmdline") == r.x.string() + "\0"s + "1000\0"s)
+          return true;
+        std::this_thread::sleep_for(10ms);
+      }
+      return false;
+    }());
+    fs::remove(r.x);
+  }
+  auto after = c->collect();
+  ASSERT_TRUE(after);
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    SCOPED_TRACE(runs[i].child->pid);
+    const ProcessRecord* a = find(*after, runs[i].child->pid);
+    ASSERT_NE(a, nullptr);
+    EXPECT_EQ(a->start_ticks, was[i].start_ticks);
+    EXPECT_EQ(a->path, runs[i].text);  // the same text as before the exec
+    EXPECT_EQ(a->cmdline, runs[i].x.string() + " 1000");
+    EXPECT_NE(a->exe_ino, was[i].exe_ino);
+    EXPECT_EQ(hash_of(*c, *after, runs[i].child->pid), sha256_of("/bin/sleep"));
+  }
+}
+
 // Field 22 of /proc/PID/stat (start time in clock ticks since boot), or 0
 // when there is no such process.
 std::uint64_t start_ticks_of(pid_t pid) {
