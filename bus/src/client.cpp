@@ -200,19 +200,41 @@ std::expected<void, Error> ClientCore::start() {
 
 void ClientCore::close() {
   {
-    std::lock_guard lk(mu);
-    if (closed) return;
+    // Publishes stop being taken and the buffer is swapped out in one step
+    // under out_mu: a publish is either in what is written below or fails
+    // with `closed`. (Until session 15 close() wrote the buffer first and
+    // refused publishes after, and one accepted in between was dropped.)
+    // write_mu, held until that write is done, keeps the socket in place
+    // (reconnect and on_disconnect take it and see `closed`) and lets no
+    // other write run: any earlier flush_out has finished its write.
+    std::lock_guard w(write_mu);
+    bool was_open = false;
+    {
+      std::lock_guard lk(mu);
+      if (closed) return;
+      closed = true;
+      connected = false;
+      {
+        std::lock_guard g(out_mu);
+        was_open = out_state == OutState::open;
+        out_state = OutState::closed;
+        out.swap(spare);
+      }
+      cv_flush.notify_all();
+      cv_reply.notify_all();
+      cv_state.notify_all();
+      cv_role.notify_all();
+    }
+    // Best effort: a write that fails is a lost connection, which drops
+    // the buffer as it would have anyway.
+    if (was_open && !spare.empty()) (void)write_all(sock.get(), spare.data(), spare.size());
+    spare.clear();
   }
-  flush_out();  // best effort: what was published reaches the socket
+  if (close_hook) close_hook();
   {
+    // `sock` no longer changes: only reconnect and on_disconnect replace
+    // it, and both stop at `closed`.
     std::lock_guard lk(mu);
-    closed = true;
-    connected = false;
-    set_out_state(OutState::closed);
-    cv_flush.notify_all();
-    cv_reply.notify_all();
-    cv_state.notify_all();
-    cv_role.notify_all();
     if (sock) ::shutdown(sock.get(), SHUT_RDWR);
   }
   if (wake) {

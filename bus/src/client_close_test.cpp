@@ -1,6 +1,7 @@
 // A client closed or destroyed while a thread waits in request() and reads
-// the socket itself (the read role, client_core.hpp), and flush()/stats()
-// called on the thread that holds the read role.
+// the socket itself (the read role, client_core.hpp), flush()/stats()
+// called on the thread that holds the read role, and publishes racing
+// close(): each fails with `closed` or reaches the broker.
 
 #include "test_util.hpp"
 
@@ -12,9 +13,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace airssys::bus {
 namespace {
@@ -173,6 +176,86 @@ TEST(ClientClose, FlushFromAHandlerFailsAtOnce) {
   ASSERT_TRUE(eventually([&] { return ran.load(); }));  // long before 600 s
   ASSERT_TRUE(flushed && !*flushed);
   EXPECT_EQ(flushed->error().category, ErrorCategory::invalid_argument);
+}
+
+// A publish on another thread once close() has written the buffer for the
+// last time (close_hook makes that ordering instead of racing for it) fails
+// with `closed` or reaches the subscriber: never accepted and dropped.
+// Until session 15 close() wrote the buffer before it refused publishes:
+// this publish was accepted, left to the flusher (a write had just been
+// made) and lost when the flusher stopped.
+TEST(ClientClose, APublishAfterCloseWroteTheBufferFailsOrArrives) {
+  TempDir d;
+  auto b = start_broker(d);
+  auto sub = testing::connect_client(d);
+  ASSERT_TRUE(b && sub);
+  std::atomic<int> got{0};
+  std::atomic<bool> late_arrived{false}, buffered_arrived{false};
+  auto s = sub->subscribe("closing.x", [&](const MessageView& m) {
+    if (m.payload == "late") late_arrived = true;
+    if (m.payload == "buffered") buffered_arrived = true;
+    ++got;
+  });
+  ASSERT_TRUE(s && sub->flush());
+  // A publish right after a write is left to the flusher, which then waits
+  // a year: only close() writes it.
+  auto core = testing::start_core(d, {.flush_delay = testing::kFlushDelayYear});
+  ASSERT_TRUE(core);
+  ASSERT_TRUE(core->publish("closing.x", "first", {}));  // idle: written at once
+  ASSERT_TRUE(eventually([&] { return got.load() == 1; })) << "the first publish was not written at once";
+  ASSERT_TRUE(core->publish("closing.x", "buffered", {}));  // for the flusher: close() writes it
+  detail::ClientCore* c = core.get();
+  std::optional<std::expected<void, Error>> late;
+  c->close_hook = [&late, c] { std::thread([&late, c] { late = c->publish("closing.x", "late", {}); }).join(); };
+  core.reset();  // close(), bounded
+  ASSERT_TRUE(late.has_value()) << "close() did not run its hook";
+  EXPECT_TRUE(eventually([&] { return buffered_arrived.load(); })) << "close() did not write the buffered publish";
+  if (*late) {
+    EXPECT_TRUE(eventually([&] { return late_arrived.load(); }, 30s))
+        << "a publish accepted while the client closed was dropped";
+  } else {
+    EXPECT_EQ(late->error().category, ErrorCategory::closed) << late->error().to_string();
+  }
+}
+
+// The same raced for: publishers on four threads while another closes the
+// client. Every publish either fails with `closed` or arrives; the
+// subscriber receives exactly the accepted ones.
+TEST(ClientClose, EveryPublishAcceptedWhileClosingArrives) {
+  TempDir d;
+  auto b = start_broker(d);
+  auto sub = testing::connect_client(d);
+  ASSERT_TRUE(b && sub);
+  std::atomic<long> got{0};
+  SubscribeOptions so;
+  so.max_msgs = 1'000'000;  // the broker must not drop (its default is 65536)
+  auto s = sub->subscribe("race.x", [&](const MessageView&) { ++got; }, so);
+  ASSERT_TRUE(s && sub->flush());
+  auto core = testing::start_core(d);
+  ASSERT_TRUE(core);
+
+  constexpr long kPerThread = 50'000;  // a bound, in case close() comes late
+  std::atomic<long> accepted{0}, other_errors{0};
+  std::vector<std::thread> pubs;
+  for (int t = 0; t < 4; ++t) {
+    pubs.emplace_back([&, core] {
+      for (long i = 0; i < kPerThread; ++i) {
+        auto r = core->publish("race.x", "m", {});
+        if (!r) {
+          if (r.error().category != ErrorCategory::closed) ++other_errors;
+          return;
+        }
+        ++accepted;
+      }
+    });
+  }
+  EXPECT_TRUE(eventually([&] { return accepted.load() >= 1000; }));
+  core->close();
+  for (auto& t : pubs) t.join();
+  EXPECT_EQ(other_errors.load(), 0) << "a publish failed with something other than `closed`";
+  EXPECT_TRUE(eventually([&] { return got.load() >= accepted.load(); }))
+      << got.load() << " of " << accepted.load() << " accepted publishes arrived";
+  EXPECT_EQ(got.load(), accepted.load());
 }
 
 }  // namespace

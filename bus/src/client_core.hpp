@@ -32,6 +32,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <limits>
 #include <mutex>
 #include <thread>
@@ -196,6 +197,10 @@ class ClientCore {
   [[nodiscard]] std::uint64_t flusher_batch_waits() const noexcept {
     return batch_waits.load(std::memory_order_relaxed);
   }
+  // For tests: run by close() on its own thread once it has written the
+  // buffer for the last time, before it shuts the socket down, so a test
+  // can publish at exactly that point. Set before close() is called.
+  std::function<void()> close_hook;
 
  private:
   std::atomic<std::uint64_t> batch_waits{0};

@@ -122,12 +122,8 @@ TEST(Flusher, CloseDoesNotWaitOutTheFlushDelay) {
   std::atomic<int> got{0};
   auto s = sub->subscribe("slow.x", [&](const MessageView&) { ++got; });
   ASSERT_TRUE(s && sub->flush());
-  ClientOptions o;
-  o.socket_path = d.sock();
-  o.flush_delay = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::years(1));
-  std::shared_ptr<detail::ClientCore> core(new detail::ClientCore(std::move(o)), testing::BoundedDelete{});
-  auto started = core->start();
-  ASSERT_TRUE(started) << started.error().to_string();
+  auto core = testing::start_core(d, {.flush_delay = testing::kFlushDelayYear});
+  ASSERT_TRUE(core);
   ASSERT_TRUE(core->publish("slow.x", "1", {}));  // idle: the publisher writes it
   ASSERT_TRUE(eventually([&] { return got.load() == 1; }, 30s)) << "the first publish was not written at once";
   ASSERT_TRUE(core->publish("slow.x", "2", {}));  // just written: left to the flusher

@@ -2,6 +2,7 @@
 // Test helpers: a private temp dir for the socket, a raw frame-level
 // connection (for misbehaving peers), and polling for a condition.
 
+#include "client_core.hpp"
 #include "frame.hpp"
 #include "unix_socket.hpp"
 
@@ -21,6 +22,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -75,6 +77,22 @@ struct BoundedDelete {
                   << " ms (a thread it joins is still blocked)";
   }
 };
+
+// A ClientCore on d.sock(), for tests that need its test hooks
+// (flusher_batch_waits, close_hook), destroyed bounded (BoundedDelete);
+// null, with a test failure, if it does not connect.
+inline std::shared_ptr<detail::ClientCore> start_core(const TempDir& d, ClientOptions o = {}) {
+  o.socket_path = d.sock();
+  std::shared_ptr<detail::ClientCore> core(new detail::ClientCore(std::move(o)), BoundedDelete{});
+  auto started = core->start();
+  EXPECT_TRUE(started) << (started ? "" : started.error().to_string());
+  return started ? core : nullptr;
+}
+
+// A flush_delay longer than any test (and any uptime): bytes left to the
+// flusher stay in the buffer until something else writes them.
+inline constexpr std::chrono::microseconds kFlushDelayYear =
+    std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::years(1));
 
 // A connection speaking frames directly, with no reader thread.
 struct RawConn {
