@@ -11,6 +11,7 @@
 #include <airssys/daemoneye/burst_trim.hpp>
 #include <airssys/daemoneye/component_errors.hpp>
 #include <airssys/daemoneye/event_forwarder.hpp>
+#include <airssys/daemoneye/ledger_continuity.hpp>
 #include <airssys/daemoneye/events.hpp>
 #include <airssys/daemoneye/live_query_service.hpp>
 #include <airssys/daemoneye/path_trust.hpp>
@@ -136,7 +137,9 @@ std::string host_name(const Config& c) {
   return buf;
 }
 
-Result<std::shared_ptr<ledger::Ledger>> open_or_create_ledger(const fs::path& dir) {
+// `created`: there was no ledger (no directory, or an empty one) and an
+// empty one was made.
+Result<std::shared_ptr<ledger::Ledger>> open_or_create_ledger(const fs::path& dir, bool& created) {
   // Made here and checked before the ledger writes in it: absent when the
   // start checked it, it may have been made since by another user.
   if (auto made = make_trusted_dir(dir, "ledger.dir"); !made)
@@ -144,6 +147,7 @@ Result<std::shared_ptr<ledger::Ledger>> open_or_create_ledger(const fs::path& di
   std::error_code ec;
   const bool fresh = !fs::exists(dir, ec) || fs::is_empty(dir, ec);
   auto l = fresh ? ledger::Ledger::create(dir) : ledger::Ledger::open(dir);
+  created = fresh && l.has_value();
   // Two first starts on one ledger.dir (different state directories, so no
   // agent.lock between them): the one that loses the race to create it
   // opens it instead, and so meets the writer lock (busy, exit 1) rather
@@ -322,6 +326,9 @@ struct Agent::Impl {
   std::chrono::steady_clock::time_point next_tree_head = std::chrono::steady_clock::now() + kTreeHeadEvery;
   std::uint64_t tree_head_size = 0;
 
+  // At start: the ledger found does not go on from the one the store
+  // followed (ledger_continuity.hpp); one alert through submit, stored.
+  void raise_discontinuity(const LedgerDiscontinuity& d);
   // The ledger's tree head to the sinks now, the way the periodic one goes
   // (AlertPipeline::publish_tree_head); `when` names the moment in the log.
   void publish_tree_head(std::string_view when);
@@ -436,7 +443,8 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   auto state_lock = lock_state_dir(db_dir);
   if (!state_lock) return std::unexpected(state_lock.error());
   impl->state_lock = std::move(*state_lock);
-  auto ledger = open_or_create_ledger(config.ledger.dir.empty() ? db_dir / "ledger" : config.ledger.dir);
+  bool ledger_created = false;
+  auto ledger = open_or_create_ledger(config.ledger.dir.empty() ? db_dir / "ledger" : config.ledger.dir, ledger_created);
   if (!ledger) return std::unexpected(ledger.error());
   impl->ledger = std::move(*ledger);
 
@@ -453,6 +461,22 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
     spdlog::warn("cannot read the Sigma rules' marks back (they start from the last scan's events): {}",
                  m.error().message);
   }
+
+  // The ledger found against the store's mark of the one it followed, before
+  // the catch-up moves the mark onto this one: a ledger moved away, deleted,
+  // cut or rebuilt is said (raised below, once the pipeline exists), and the
+  // agent goes on with the ledger it has.
+  std::optional<LedgerDiscontinuity> discontinuity;
+  if (auto d = check_ledger_continuity(*impl->ledger, *impl->store, ledger_created); !d)
+    spdlog::error("cannot check the audit ledger {} against the store's mark of it (a ledger replaced since the last "
+                  "run would go unsaid): {}",
+                  impl->ledger->dir().string(), d.error().message);
+  else if (*d)
+    discontinuity = std::move(*d);
+  if (discontinuity)
+    spdlog::error("{}; raised as alert {} and the agent goes on with this ledger (an operator's rotation looks the "
+                  "same: docs/daemoneye.md \"Size and rotation\")",
+                  describe(*discontinuity, impl->ledger->dir().string()), kLedgerDiscontinuityRule);
 
   // Before the dedup window is read back from the store (below).
   impl->alert_sync = std::make_unique<AlertLedgerSync>(*impl->ledger, *impl->store, config.database.max_age,
@@ -497,6 +521,7 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   if (!alerts) return std::unexpected(alerts.error());
   impl->alerts = std::move(*alerts);
   remember_recent_alerts(config, *impl->alerts, unstored);
+  if (discontinuity) impl->raise_discontinuity(*discontinuity);
   impl->tell_held_back_before_start(summaries_in_ledger);
   // What the previous run left (and what this start appended) gets a tree
   // head at once, not 10 minutes from now.
@@ -868,6 +893,20 @@ void Agent::Impl::tell_held_back(std::string_view when) {
   if (auto r = alert_sync->store(told->raised, event_marks, now); !r)
     spdlog::error("{}: storing the rate limit's summary failed (it is in the ledger; the next start stores it): {}",
                   when, r.error().message);
+  else
+    saved_marks = event_marks;
+}
+
+void Agent::Impl::raise_discontinuity(const LedgerDiscontinuity& d) {
+  const std::int64_t now = unix_now();
+  auto outcome = alerts->submit({discontinuity_alert(d, ledger->dir().string(), host, now)}, now);
+  if (!outcome) {
+    spdlog::error("starting: the alert {} is not raised: {}", kLedgerDiscontinuityRule, outcome.error().message);
+    return;
+  }
+  if (auto r = alert_sync->store(outcome->raised, event_marks, now); !r)
+    spdlog::error("starting: storing the alert {} failed (it is in the ledger; a later scan or start stores it): {}",
+                  kLedgerDiscontinuityRule, r.error().message);
   else
     saved_marks = event_marks;
 }

@@ -89,5 +89,99 @@ TEST(AgentLedgerEdges, AStartHandsTheSinksATreeHeadOfWhatThePreviousRunLeft) {
   stop_agent(*agent, a.log);
 }
 
+// What the agent logs and raises at a start that finds the ledger gone.
+constexpr const char* kMissingLogged = "is missing (moved away or deleted): the store's mark expects at least";
+
+TEST(AgentLedgerEdges, ALedgerMovedAwayBetweenRunsRaisesOneDiscontinuityAlertAndTheAgentGoesOn) {
+  EdgeAgent a;
+  a.run_until("self", 1);
+  const auto [old_size, old_root] = a.head();
+  ASSERT_GE(old_size, 1) << slurp(a.log);
+  fs::rename(a.ledger, a.var / "ledger.1");  // the operator's rotation, or an intruder's
+
+  // A second rule, so that the run after the rotation has an alert of its own to raise.
+  write_file(a.rules / "self2.yaml", "id: self2\nname: The test process again\nseverity: high\n"
+                                     "query: SELECT pid, name FROM processes WHERE pid = " +
+                                         std::to_string(::getpid()) + "\n");
+  ::chmod((a.rules / "self2.yaml").c_str(), 0644);
+  auto agent = a.start_agent();
+  ASSERT_TRUE(eventually([&] { return a.lines_of(kDiscontinuityRule).size() == 1; })) << slurp(a.log);
+  // It goes on: the new rule's alert is raised into a new ledger.
+  ASSERT_TRUE(eventually([&] { return a.lines_of("self2").size() == 1; })) << slurp(a.log);
+  stop_agent(*agent, a.log);
+
+  const std::string log = slurp(a.log);
+  // An error line naming what was expected and what was found.
+  EXPECT_NE(log.find(fmt::format("error daemoneye-agent: the audit ledger {} {} {} entries with root {} at {}, found "
+                                 "no ledger",
+                                 a.ledger.string(), kMissingLogged, old_size, old_root, old_size)),
+            std::string::npos)
+      << log;
+  const auto raised = a.lines_of(kDiscontinuityRule);
+  ASSERT_EQ(raised.size(), 1u);
+  EXPECT_EQ(raised[0].value("severity", ""), "high") << raised[0].dump();
+  EXPECT_EQ(raised[0]["row"].value("problem", ""), "missing") << raised[0].dump();
+  EXPECT_EQ(raised[0]["row"].value("expected_size", std::int64_t{-1}), old_size) << raised[0].dump();
+  EXPECT_EQ(raised[0]["row"].value("expected_root", ""), old_root) << raised[0].dump();
+  EXPECT_EQ(raised[0]["row"].value("found_size", std::int64_t{-1}), 0) << raised[0].dump();
+  // Through the normal path: in the new ledger and in the store.
+  EXPECT_EQ(count_rows(a.db, fmt::format("SELECT count(*) FROM alerts WHERE rule_id = '{}'", kDiscontinuityRule)), 1);
+  const auto [new_size, new_root] = a.head();
+  EXPECT_GE(new_size, 2) << log;  // the discontinuity alert and self2's
+  EXPECT_EQ(a.lines_of("self").size(), 1u) << "the first run's alert is not raised again";
+}
+
+TEST(AgentLedgerEdges, AnUntouchedRestartRaisesNoDiscontinuityAndOneAfterARotationIsSaidOnce) {
+  EdgeAgent a;
+  a.run_until("self", 1);
+  a.run_until(kTreeHeadRule, 3);  // untouched: the first run's two tree heads and this start's
+  EXPECT_EQ(a.lines_of(kDiscontinuityRule).size(), 0u) << slurp(a.log);
+  fs::rename(a.ledger, a.var / "ledger.1");
+  a.run_until(kDiscontinuityRule, 1);
+  // The store's mark follows the new ledger now: the next start finds it whole.
+  const std::size_t heads = a.lines_of(kTreeHeadRule).size();
+  a.run_until(kTreeHeadRule, heads + 1);
+  EXPECT_EQ(a.lines_of(kDiscontinuityRule).size(), 1u) << slurp(a.log);
+  const std::string log = slurp(a.log);
+  std::size_t said = 0;
+  for (auto at = log.find(kMissingLogged); at != std::string::npos; at = log.find(kMissingLogged, at + 1)) ++said;
+  EXPECT_EQ(said, 1u) << log;
+}
+
+// A ledger rebuilt in place (as many entries, another root at the mark's
+// size) and one cut short are told apart from a missing one.
+TEST(AgentLedgerEdges, ALedgerRebuiltOrCutShortIsSaidWithWhatWasFound) {
+  EdgeAgent a;
+  a.run_until("self", 1);
+  const auto [old_size, old_root] = a.head();
+  ASSERT_GE(old_size, 1) << slurp(a.log);
+  fs::remove_all(a.ledger);
+  {
+    auto l = airssys::ledger::Ledger::create(a.ledger);
+    ASSERT_TRUE(l) << l.error().to_string();
+    const std::string forged = R"({"forged":true})";
+    for (std::int64_t i = 0; i < old_size; ++i) {
+      auto r = (*l)->append({reinterpret_cast<const std::uint8_t*>(forged.data()), forged.size()});
+      ASSERT_TRUE(r) << r.error().to_string();
+    }
+  }
+  const auto [rebuilt_size, rebuilt_root] = a.head();
+  a.run_until(kDiscontinuityRule, 1);
+  auto raised = a.lines_of(kDiscontinuityRule);
+  EXPECT_EQ(raised.back()["row"].value("problem", ""), "other_root") << raised.back().dump();
+  EXPECT_EQ(raised.back()["row"].value("found_root", ""), rebuilt_root) << raised.back().dump();
+  EXPECT_NE(slurp(a.log).find("is not the one the store followed (replaced or rebuilt)"), std::string::npos)
+      << slurp(a.log);
+
+  // Now cut short: an empty ledger where the store's mark counts entries.
+  fs::remove_all(a.ledger);
+  ASSERT_TRUE(airssys::ledger::Ledger::create(a.ledger));
+  a.run_until(kDiscontinuityRule, 2);
+  raised = a.lines_of(kDiscontinuityRule);
+  EXPECT_EQ(raised.back()["row"].value("problem", ""), "shorter") << raised.back().dump();
+  EXPECT_EQ(raised.back()["row"].value("found_size", std::int64_t{-1}), 0) << raised.back().dump();
+  EXPECT_NE(slurp(a.log).find("is shorter than it was"), std::string::npos) << slurp(a.log);
+}
+
 }  // namespace
 }  // namespace detest

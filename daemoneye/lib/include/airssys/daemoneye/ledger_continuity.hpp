@@ -1,0 +1,66 @@
+#pragma once
+// Ledger continuity — does the audit ledger the agent found at start go on
+// from the one the store last followed?
+//
+// The store's ledger mark (Store::alert_ledger_mark, table alert_ledger) is
+// the ledger size its alerts were complete up to and the ledger's root at
+// that size. A ledger moved away, deleted, cut short or rebuilt since leaves
+// that mark pointing past the ledger's end, or at a size whose root differs.
+// The agent cannot tell an operator's rotation from an intruder removing the
+// evidence, so it says so every time, loudly (an error in its log and one
+// high alert, kLedgerDiscontinuityRule, through the alert pipeline: ledger,
+// sinks, store) and goes on with the ledger it has: monitoring does not stop
+// over it. docs/daemoneye.md "The audit ledger: what it detects".
+//
+// Read-only; call it at start before AlertLedgerSync::catch_up moves the
+// mark onto the ledger found.
+
+#include <airssys/daemoneye/alert.hpp>
+#include <airssys/daemoneye/error.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace airssys::ledger {
+class Ledger;
+}
+
+namespace airssys::daemoneye {
+
+class Store;
+
+inline constexpr std::string_view kLedgerDiscontinuityRule = "daemoneye-ledger-discontinuity";
+
+struct LedgerDiscontinuity {
+  enum class Kind {
+    missing,     // no ledger at ledger.dir (or an empty directory): an empty one was made
+    shorter,     // fewer entries than the mark counts
+    other_root,  // as many entries or more, but another root at the mark's size
+  };
+  Kind kind = Kind::missing;
+  std::uint64_t expected_size = 0;
+  std::string expected_root;  // hex
+  std::uint64_t found_size = 0;
+  std::string found_root;  // hex: the root at expected_size for other_root, else at found_size
+};
+
+// Nothing (nullopt) when the store has no mark, a mark of size 0, or a mark
+// the ledger goes on from. `created`: the agent made the ledger just now
+// (there was none, or an empty directory). Errors: the store's mark or the
+// ledger's root cannot be read.
+[[nodiscard]] Result<std::optional<LedgerDiscontinuity>> check_ledger_continuity(const ledger::Ledger& ledger,
+                                                                                 Store& store, bool created);
+
+// One sentence naming what was expected and what was found, for the log.
+[[nodiscard]] std::string describe(const LedgerDiscontinuity& d, std::string_view ledger_dir);
+
+// The alert that tells it: rule kLedgerDiscontinuityRule, severity high,
+// tag "daemoneye.ledger", row {"problem", "ledger_dir", "expected_size",
+// "expected_root", "found_size", "found_root"}; its dedup key names both
+// heads, so no later discontinuity is taken for this one.
+[[nodiscard]] Alert discontinuity_alert(const LedgerDiscontinuity& d, std::string_view ledger_dir,
+                                        const std::string& host, std::int64_t now);
+
+}  // namespace airssys::daemoneye

@@ -1,0 +1,100 @@
+// Ledger continuity at start (ledger_continuity.hpp).
+#include <airssys/daemoneye/component_errors.hpp>
+#include <airssys/daemoneye/ledger_continuity.hpp>
+#include <airssys/daemoneye/store.hpp>
+
+#include <airssys/ledger/ledger.hpp>
+#include <airssys/ledger/merkle.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace airssys::daemoneye {
+
+namespace {
+
+Result<std::string> root_hex(const ledger::Ledger& l, std::uint64_t size) {
+  auto root = l.root(size);
+  if (!root)
+    return std::unexpected(Error{category_of(root.error()), root.error().errno_value,
+                                 fmt::format("audit ledger {}: root at size {}: {}", l.dir().string(), size,
+                                             root.error().to_string())});
+  return ledger::to_hex(*root);
+}
+
+std::string_view problem_name(LedgerDiscontinuity::Kind k) {
+  switch (k) {
+    case LedgerDiscontinuity::Kind::missing: return "missing";
+    case LedgerDiscontinuity::Kind::shorter: return "shorter";
+    case LedgerDiscontinuity::Kind::other_root: return "other_root";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+Result<std::optional<LedgerDiscontinuity>> check_ledger_continuity(const ledger::Ledger& ledger, Store& store,
+                                                                   bool created) {
+  auto mark = store.alert_ledger_mark();
+  if (!mark) return std::unexpected(mark.error());
+  // A mark at 0 counts nothing a ledger could have lost.
+  if (!*mark || (*mark)->size == 0) return std::nullopt;
+  const AlertLedgerMark& m = **mark;
+  LedgerDiscontinuity d{.expected_size = m.size, .expected_root = m.root, .found_size = ledger.size()};
+  if (created || d.found_size < m.size) {
+    d.kind = created ? LedgerDiscontinuity::Kind::missing : LedgerDiscontinuity::Kind::shorter;
+    auto root = root_hex(ledger, d.found_size);
+    if (!root) return std::unexpected(root.error());
+    d.found_root = std::move(*root);
+    return d;
+  }
+  auto root = root_hex(ledger, m.size);
+  if (!root) return std::unexpected(root.error());
+  if (*root == m.root) return std::nullopt;
+  d.kind = LedgerDiscontinuity::Kind::other_root;
+  d.found_root = std::move(*root);
+  return d;
+}
+
+std::string describe(const LedgerDiscontinuity& d, std::string_view ledger_dir) {
+  const std::string expected = fmt::format("the store's mark expects at least {} entries with root {} at {}",
+                                           d.expected_size, d.expected_root, d.expected_size);
+  switch (d.kind) {
+    case LedgerDiscontinuity::Kind::missing:
+      return fmt::format("the audit ledger {} is missing (moved away or deleted): {}, found no ledger (an empty one "
+                         "is made)",
+                         ledger_dir, expected);
+    case LedgerDiscontinuity::Kind::shorter:
+      return fmt::format("the audit ledger {} is shorter than it was (entries cut or the ledger replaced): {}, found "
+                         "{} entries with root {}",
+                         ledger_dir, expected, d.found_size, d.found_root);
+    case LedgerDiscontinuity::Kind::other_root:
+      return fmt::format("the audit ledger {} is not the one the store followed (replaced or rebuilt): {}, found {} "
+                         "entries with root {} at {}",
+                         ledger_dir, expected, d.found_size, d.found_root, d.expected_size);
+  }
+  return std::string(ledger_dir);
+}
+
+Alert discontinuity_alert(const LedgerDiscontinuity& d, std::string_view ledger_dir, const std::string& host,
+                          std::int64_t now) {
+  Alert a;
+  a.rule_id = std::string(kLedgerDiscontinuityRule);
+  a.rule_name = "audit ledger missing, cut short or replaced since the agent last ran";
+  a.severity = Severity::high;
+  a.tags = {"daemoneye.ledger"};
+  a.host = host;
+  a.time = now;
+  a.dedup_key = fmt::format("{}|expected={}:{}|found={}:{}", kLedgerDiscontinuityRule, d.expected_size,
+                            d.expected_root, d.found_size, d.found_root);
+  a.row_json = nlohmann::json{{"problem", problem_name(d.kind)},
+                              {"ledger_dir", std::string(ledger_dir)},
+                              {"expected_size", d.expected_size},
+                              {"expected_root", d.expected_root},
+                              {"found_size", d.found_size},
+                              {"found_root", d.found_root}}
+                   .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return a;
+}
+
+}  // namespace airssys::daemoneye
