@@ -12,6 +12,9 @@
 //             root_is_host 0 and no alert.
 // Every mount is made in the children's own mount namespaces, over files of
 // the temp dir; nothing is mounted over a system binary.
+// Their exec events too (store schema 6; when the test is root, so procmond
+// runs a real-time tier that records execs): plain's exec of tool has
+// root_is_host 1, chrooted's exec of /tool (after chroot) 0.
 
 #include "harness.hpp"
 #include "store_query.hpp"
@@ -93,6 +96,17 @@ struct Fixture : AgentDir {
                                   "FROM processes WHERE pid = {}",
                                   pid));
   }
+
+  // root_is_host of `pid`'s exec events given `given`, in order ("" when none).
+  std::string exec_roots(pid_t pid, const std::string& given) const {
+    std::string quoted;
+    for (char c : given) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+    return query_text(var / "daemoneye.db",
+                      fmt::format("SELECT group_concat(root_is_host, ' ') FROM (SELECT root_is_host FROM "
+                                  "process_events WHERE pid = {} AND event = 'exec' AND path_given = '{}' "
+                                  "ORDER BY id)",
+                                  pid, quoted));
+  }
 };
 
 // Whether `who` may make a user and mount namespace here (a kernel or a
@@ -149,6 +163,14 @@ TEST(AgentMountMask, AnImageMountedOverItsPathInAPrivateNamespaceIsRaisedAndCont
                          120s))
       << diagnosis();
   EXPECT_EQ(f.row_of(masked->pid()), f.tool.string() + " 1 1 0");
+  if (::getuid() == 0) {
+    // The exec events as procmond stored them: whose root each ran under.
+    // (Not the chrooted one's exec of chroot: its root is read when procmond
+    // handles the event, which may be after the chroot.)
+    ASSERT_TRUE(eventually([&] { return !f.exec_roots(chrooted->pid(), "/tool").empty(); }, 120s)) << diagnosis();
+    EXPECT_EQ(f.exec_roots(plain->pid(), f.tool.string()), "1");
+    EXPECT_EQ(f.exec_roots(chrooted->pid(), "/tool"), "0");
+  }
   // Two more scans over all three: still no alert but the masked one's.
   const std::int64_t scans = count_rows(f.var / "daemoneye.db", "SELECT count(*) FROM scans");
   ASSERT_TRUE(eventually([&] {

@@ -446,6 +446,39 @@ TEST_F(BundledRules, ExecFromTmpReadsThePathAnExecWasGiven) {
   EXPECT_EQ(found, (std::set<std::int64_t>{4100, 4101}));
 }
 
+// A payload still running, whose row in `processes` (path, argv, cwd) is
+// what its exec event says: the row does not stand for the event when the
+// event's path as given is the tell. A memfd run through /dev/fd/3 has the
+// path /memfd:NAME (matched by nothing), so reading the row alone missed it
+// once a collection had stored it (before 2026-12-06). A live exec whose
+// given path tells nothing more (/usr/bin/true, //tmp written as the path
+// too) is still read once, through its row.
+TEST_F(BundledRules, ExecFromTmpReadsTheGivenPathOfAProcessStillRunning) {
+  RuleSet set = load_rules(rules_dir(), engine_.get());
+  const auto rule = std::ranges::find(set.rules, "exec-from-tmp", &Rule::id);
+  ASSERT_NE(rule, set.rules.end());
+  const std::int64_t now = ::time(nullptr);
+  std::vector<ProcessRecord> host = ordinary_host();
+  const ProcessRecord memfd = proc(4200, "3", "/memfd:payload (deleted)", "payload");
+  const ProcessRecord plain = proc(4201, "true", "/usr/bin/true", "true");
+  const ProcessRecord tmp = proc(4202, "sl", "/tmp/x/sl", "sl");
+  host.insert(host.end(), {memfd, plain, tmp});
+  ASSERT_TRUE(store_->apply_snapshot(host));
+  const auto exec = [&](ProcessRecord p, std::string given) {
+    ProcessEvent e{EventKind::exec, EventSource::ebpf, now - 1, std::move(p)};
+    e.path_given = std::move(given);
+    return e;
+  };
+  ASSERT_TRUE(store_->append_events(
+      std::vector{exec(memfd, "/dev/fd/3"), exec(plain, "/usr/bin/true"), exec(tmp, "//tmp/x/sl")}));
+  auto result = engine_->run(rule->query);
+  ASSERT_TRUE(result) << result.error();
+  const auto pid_col = static_cast<std::size_t>(std::ranges::find(result->columns, "pid") - result->columns.begin());
+  std::multiset<std::int64_t> found;
+  for (const auto& row : result->rows) found.insert(std::get<std::int64_t>(row[pid_col]));
+  EXPECT_EQ(found, (std::multiset<std::int64_t>{4200, 4202, 4202}));
+}
+
 // runc (Debian 12's 1.1.5, rootful) starts a container's init by exec'ing
 // /proc/self/exe and at once re-execs that image through an fd
 // (execveat(fd, "", AT_EMPTY_PATH): the path given is /dev/fd/6) opened on a
@@ -453,12 +486,14 @@ TEST_F(BundledRules, ExecFromTmpReadsThePathAnExecWasGiven) {
 // (CVE-2019-5736). The shapes below are what procmond stored for five real
 // `podman --runtime runc run`s: the first exec's path is /usr/sbin/runc, or
 // "/" when /proc was read after the re-exec. The rule leaves that alone, and
-// only that, when root does it: an unprivileged user can make a detached
-// mount in namespaces of their own but is not uid 0 on the host. (Root in a
-// rootful container can unshare those namespaces too and copy the shape;
-// nothing in process_events tells it apart, docs/daemoneye.md says so.)
+// only that, when root does it under the host's root directory: an
+// unprivileged user can make a detached mount in namespaces of their own but
+// is not uid 0 on the host; root in a rootful container can unshare those
+// namespaces too and copy the rest of the shape, but its root is the
+// container's (root_is_host 0), and runc re-execs before it pivots (1).
 // Every copy below (a memfd named runc_cloned, a file named runc, argv[0]
-// runc, a runc parent, runc's own shape run by another uid) still fires.
+// runc, a runc parent, runc's own shape run by another uid or under another
+// root, or with the root unknown) still fires.
 TEST_F(BundledRules, ExecFromTmpLeavesRuncsOwnReexecAloneButNotItsCopies) {
   RuleSet set = load_rules(rules_dir(), engine_.get());
   const auto rule = std::ranges::find(set.rules, "exec-from-tmp", &Rule::id);
@@ -467,10 +502,13 @@ TEST_F(BundledRules, ExecFromTmpLeavesRuncsOwnReexecAloneButNotItsCopies) {
   const std::int64_t now = ::time(nullptr);
   std::vector<ProcessEvent> events;
   // One event of process `pid` (uid and euid `uid`, parent 5000: runc create).
+  // Its root: the host's (1) unless a test says otherwise.
+  int root_is_host = 1;
   const auto event = [&](EventKind kind, std::int64_t pid, std::int64_t uid, std::string name, std::string path,
                          std::string given, std::string cmdline) {
     ProcessRecord p = proc(pid, std::move(name), std::move(path), std::move(cmdline), 5000);
     p.uid = p.euid = p.suid = p.gid = p.egid = p.sgid = uid;
+    p.root_is_host = root_is_host;
     p.username = uid == 0 ? "root" : "alice";
     p.sha256 = "";  // an exec event does not carry its image's hash
     ProcessEvent e{kind, EventSource::ebpf, now - 1, std::move(p)};
@@ -481,12 +519,17 @@ TEST_F(BundledRules, ExecFromTmpLeavesRuncsOwnReexecAloneButNotItsCopies) {
   const std::string init = "/usr/bin/runc init";
   // runc create's child (forked: runc's image, as procmond knew its parent)
   // exec'ing /proc/self/exe (read as `first`), then the fd (read as `then`).
+  // root_first and root_then: root_is_host of the two execs.
   const auto runc_init = [&](std::int64_t pid, std::int64_t uid, std::string forked_from, std::string first,
-                             std::string then, std::string then_given = "/dev/fd/6") {
+                             std::string then, std::string then_given = "/dev/fd/6", int root_first = 1,
+                             int root_then = 1) {
     event(EventKind::start, pid, uid, "runc", std::move(forked_from), "", create);
+    root_is_host = root_first;
     event(EventKind::exec, pid, uid, "exe", std::move(first), "/proc/self/exe", init);
+    root_is_host = root_then;
     event(EventKind::exec, pid, uid, "runc", std::move(then), std::move(then_given), init);
     event(EventKind::stop, pid, uid, "runc:[0:PARENT]", "/", "", init);
+    root_is_host = 1;
   };
   // runc's own re-exec: quiet.
   runc_init(5001, 0, "/usr/bin/runc", "/usr/sbin/runc", "/");
@@ -522,6 +565,18 @@ TEST_F(BundledRules, ExecFromTmpLeavesRuncsOwnReexecAloneButNotItsCopies) {
   event(EventKind::start, 5024, 0, "runc", "/usr/bin/runc", "", create);
   event(EventKind::exec, 5024, 0, "5", "/proc/self/fd/5", "/proc/self/fd/5", init);
   runc_init(5025, 0, "/usr/bin/runc", "/usr/sbin/runc", "/tmp/.x/payload", "/proc/self/fd/5");
+  // Root in a rootful container, in a user and mount namespace of its own,
+  // with its own /usr/bin/runc: the whole shape, all uid 0, under the
+  // container's root (its fork too).
+  root_is_host = 0;
+  runc_init(5030, 0, "/usr/bin/runc", "/usr/sbin/runc", "/", "/dev/fd/6", 0, 0);
+  // Only one of the two execs under another root.
+  runc_init(5031, 0, "/usr/bin/runc", "/usr/sbin/runc", "/", "/dev/fd/6", 1, 0);
+  runc_init(5032, 0, "/usr/bin/runc", "/usr/sbin/runc", "/", "/dev/fd/6", 0, 1);
+  // Root not read (gone before procmond read /proc, or an older procmond):
+  // unknown is not the host's.
+  runc_init(5033, 0, "/usr/bin/runc", "/usr/sbin/runc", "/", "/dev/fd/6", 1, -1);
+  runc_init(5034, 0, "/usr/bin/runc", "/", "/", "/dev/fd/6", -1, 1);
   // Another exec between runc's /proc/self/exe and the fd.
   event(EventKind::start, 5026, 0, "runc", "/usr/bin/runc", "", create);
   event(EventKind::exec, 5026, 0, "exe", "/usr/sbin/runc", "/proc/self/exe", init);
@@ -563,6 +618,11 @@ TEST_F(BundledRules, ExecFromTmpLeavesRuncsOwnReexecAloneButNotItsCopies) {
                        {5024, "/proc/self/fd/5"},
                        {5025, "/tmp/.x/payload"},
                        {5026, "/"},
+                       {5030, "/"},
+                       {5031, "/"},
+                       {5032, "/"},
+                       {5033, "/"},
+                       {5034, "/"},
                    }));
 }
 

@@ -645,10 +645,12 @@ std::expected<Collector::Impl::Read, osl::Error> Collector::Impl::read(pid_t pid
       } else if (auto gone = failed(img->image.error(), false)) {
         return std::unexpected(std::move(*gone));
       }
-      // Another image under the same text: an exec, and the mount that made
-      // it may have come with a chroot. Its root is read again too (it is
-      // sticky between refresh turns).
-      if (reuse && same_text && !same) {
+      // Another image (another text, or another file under the same text):
+      // an exec. Its root is read again too (it is sticky between refresh
+      // turns): a runtime's child chroots before its exec, the mount that
+      // made a same-text one may have come with a chroot, and the exec event
+      // the poll diff makes of this record carries root_is_host.
+      if (reuse && !same) {
         if (auto rl = reader.link(p, proc::LinkKind::root)) r.root = std::move(rl->path);
         const auto id = dir_id(p.dir_fd(), "root");
         r.root_is_host = id && host_root ? (*id == *host_root ? 1 : 0) : -1;
@@ -728,6 +730,21 @@ std::expected<ProcessRecord, osl::Error> Collector::read_process(pid_t pid) {
   auto r = impl_->read(pid, nullptr, true);
   if (!r) return std::unexpected(std::move(r.error()));
   return std::move(r->record);
+}
+
+int Collector::root_is_host(pid_t pid, std::uint64_t start_ticks) {
+  auto p = impl_->reader.open_process(pid);
+  if (!p) return -1;
+  // The directory fd pins the process it was opened for (lookups under it
+  // fail once it is reaped), so a statx that succeeded is that process's.
+  const auto id = dir_id(p->dir_fd(), "root");
+  const auto host = dir_id(AT_FDCWD, "/");
+  if (!id || !host) return -1;
+  if (start_ticks != 0) {
+    auto st = impl_->reader.stat(*p);
+    if (!st || st->starttime != start_ticks) return -1;  // the pid is another process's now
+  }
+  return *id == *host ? 1 : 0;
 }
 
 std::expected<CollectResult, osl::Error> Collector::collect() {

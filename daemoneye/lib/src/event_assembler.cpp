@@ -179,6 +179,10 @@ struct EventAssembler::Impl {
       if (k.args_total < 0) e.process.cmdline.clear();
       if (k.comm.empty()) e.process.name.clear();
       if (k.path.empty() || k.args_total < 0) e.process.partial = true;
+      // Whose root it runs under is read now, not taken from what was known:
+      // a runtime's child chroots or pivots between its fork and its exec.
+      // Gone or unreadable: unknown (-1).
+      e.process.root_is_host = reader ? reader->root_is_host(static_cast<pid_t>(k.pid), k.start_ticks) : -1;
     }
     take_identity(e.process, k);
     // What the kernel captured at exec time is the truth; /proc may already

@@ -42,7 +42,7 @@ std::string process_events_ddl(std::string_view name) {
   uid INTEGER, euid INTEGER, gid INTEGER, egid INTEGER, username TEXT, auid INTEGER,
   sha256 TEXT, start_time INTEGER, parent_path TEXT, parent_cmdline TEXT,
   time_ns INTEGER, cmdline_size INTEGER, overflows TEXT, exit_code INTEGER, exit_signal INTEGER,
-  cgroup_id INTEGER, path_given TEXT);
+  cgroup_id INTEGER, path_given TEXT, root_is_host INTEGER DEFAULT -1);
 )";
 }
 
@@ -122,10 +122,13 @@ std::string migrate_sql(int from_version) {
            " FROM process_events;"
            "DROP TABLE process_events;"
            "ALTER TABLE process_events_v3 RENAME TO process_events;";
-  } else if (from_version < 4) {
+  } else {
     // Version 4: an exec's path as given to execve, beside the path made
     // honest (event_assembler.cpp). The version-3 copy above already has it.
-    sql += "ALTER TABLE process_events ADD COLUMN path_given TEXT;";
+    if (from_version < 4) sql += "ALTER TABLE process_events ADD COLUMN path_given TEXT;";
+    // Version 6: whether the process's root was the host's "/" at the event
+    // (processes.root_is_host's meaning); events stored before read unknown.
+    if (from_version < 6) sql += "ALTER TABLE process_events ADD COLUMN root_is_host INTEGER DEFAULT -1;";
   }
   return sql;
 }

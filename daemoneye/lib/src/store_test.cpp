@@ -83,7 +83,7 @@ TEST(Store, CreatesDatabase0600InA0700DirectoryItMakes) {
   EXPECT_EQ(mode_of(fs::path(db.string() + "-wal")), 0600u);
   Peek peek(db);
   EXPECT_EQ(peek.text("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 5);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 6);
 }
 
 TEST(Store, UpgradesAVersion1StoreKeepingItsRows) {
@@ -109,7 +109,7 @@ TEST(Store, UpgradesAVersion1StoreKeepingItsRows) {
   e.exit_code = 0;
   ASSERT_TRUE(store->append_events(std::vector{e}));
   Peek peek(db);
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 5);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 6);
   EXPECT_EQ(peek.integer("SELECT count(*) FROM process_events"), 2);
   EXPECT_EQ(peek.text("SELECT ifnull(exit_code, 'null') FROM process_events WHERE pid = 42"), "null");
   EXPECT_EQ(peek.integer("SELECT exit_code FROM process_events WHERE pid = 43"), 0);
@@ -129,7 +129,8 @@ TEST(Store, UpgradesAVersion3StoreWithPathGiven) {
   {
     auto c = sqlite::open(db.string(), SQLITE_OPEN_READWRITE);
     ASSERT_TRUE(c) << c.error();
-    ASSERT_TRUE(sqlite::exec(c->get(), "ALTER TABLE process_events DROP COLUMN path_given; PRAGMA user_version=3;"));
+    ASSERT_TRUE(sqlite::exec(c->get(), "ALTER TABLE process_events DROP COLUMN path_given; "
+                                       "ALTER TABLE process_events DROP COLUMN root_is_host; PRAGMA user_version=3;"));
   }
   auto store = open_store(db);
   ASSERT_TRUE(store);
@@ -137,7 +138,7 @@ TEST(Store, UpgradesAVersion3StoreWithPathGiven) {
   e.path_given = "//tmp/x/sl";
   ASSERT_TRUE(store->append_events(std::vector{e}));
   Peek peek(db);
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 5);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 6);
   EXPECT_EQ(peek.integer("SELECT count(*) FROM process_events"), 2);
   EXPECT_EQ(peek.text("SELECT ifnull(path_given, 'null') FROM process_events WHERE pid = 42"), "null");
   EXPECT_EQ(peek.text("SELECT path || ' ' || path_given FROM process_events WHERE pid = 43"), "/tmp/x/sl //tmp/x/sl");
@@ -158,13 +159,14 @@ TEST(Store, UpgradesAVersion4StoreWithTheHostColumns) {
     auto c = sqlite::open(db.string(), SQLITE_OPEN_READWRITE);
     ASSERT_TRUE(c) << c.error();
     ASSERT_TRUE(sqlite::exec(c->get(), "ALTER TABLE processes DROP COLUMN root_is_host; "
-                                       "ALTER TABLE processes DROP COLUMN host_on_disk; PRAGMA user_version=4;"));
+                                       "ALTER TABLE processes DROP COLUMN host_on_disk; "
+                                       "ALTER TABLE process_events DROP COLUMN root_is_host; PRAGMA user_version=4;"));
   }
   auto store = open_store(db);
   ASSERT_TRUE(store);
   {
     Peek peek(db);
-    EXPECT_EQ(peek.integer("PRAGMA user_version"), 5);
+    EXPECT_EQ(peek.integer("PRAGMA user_version"), 6);
     EXPECT_EQ(peek.text("SELECT group_concat(pid || ':' || root_is_host || ':' || host_on_disk, ' ') FROM "
                         "(SELECT * FROM processes ORDER BY pid)"),
               "42:-1:-1 43:-1:-1");
@@ -180,6 +182,40 @@ TEST(Store, UpgradesAVersion4StoreWithTheHostColumns) {
   EXPECT_EQ(peek.text("SELECT group_concat(pid || ':' || root_is_host || ':' || host_on_disk, ' ') FROM "
                       "(SELECT * FROM processes ORDER BY pid)"),
             "42:1:1 43:1:0");
+}
+
+// Version 6: process_events gains root_is_host in place (DEFAULT -1): the
+// events already stored read unknown, new ones carry the record's value.
+TEST(Store, UpgradesAVersion5StoreWithEventRootIsHost) {
+  TempDir tmp;
+  const fs::path db = tmp / "v5.db";
+  {
+    auto store = open_store(db);
+    ASSERT_TRUE(store);
+    ProcessEvent e{EventKind::exec, EventSource::ebpf, 5, proc(42, "x", "/x", "x")};
+    ASSERT_TRUE(store->append_events(std::vector{e}));
+  }
+  {
+    auto c = sqlite::open(db.string(), SQLITE_OPEN_READWRITE);
+    ASSERT_TRUE(c) << c.error();
+    ASSERT_TRUE(sqlite::exec(c->get(), "ALTER TABLE process_events DROP COLUMN root_is_host; PRAGMA user_version=5;"));
+    Peek before(db);
+    EXPECT_EQ(before.integer("SELECT count(*) FROM pragma_table_info('process_events') WHERE name = 'root_is_host'"), 0);
+  }
+  auto store = open_store(db);
+  ASSERT_TRUE(store);
+  ProcessEvent host{EventKind::exec, EventSource::ebpf, 6, proc(43, "y", "/y", "y")};
+  ProcessEvent own = host;
+  own.process.pid = 44;
+  own.process.root_is_host = 0;
+  ProcessEvent gone = host;
+  gone.process.pid = 45;
+  gone.process.root_is_host = -1;
+  ASSERT_TRUE(store->append_events(std::vector{host, own, gone}));
+  Peek peek(db);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 6);
+  EXPECT_EQ(peek.text("SELECT group_concat(pid || ':' || root_is_host, ' ') FROM (SELECT * FROM process_events ORDER BY id)"),
+            "42:-1 43:1 44:0 45:-1");
 }
 
 // A store made before alerts_rule_time (rule_id, time) — with the index on

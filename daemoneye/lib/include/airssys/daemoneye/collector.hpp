@@ -149,6 +149,12 @@ class Collector {
   // One process now (cpu_percent 0). not_found when it does not exist or
   // exits while it is read.
   [[nodiscard]] std::expected<ProcessRecord, osl::Error> read_process(pid_t pid);
+  // root_is_host of one process now (ProcessRecord::root_is_host: 1 its
+  // /proc/PID/root is our "/", 0 another root), without the rest of its
+  // record: one open and one statx (and its stat when start_ticks is given).
+  // -1 when it is gone, unreadable, or no longer the process that started at
+  // start_ticks (0: any).
+  [[nodiscard]] int root_is_host(pid_t pid, std::uint64_t start_ticks);
 
   [[nodiscard]] const HashStats& hash_stats() const noexcept;
 
