@@ -271,6 +271,18 @@ void remember_recent_alerts(const Config& c, AlertPipeline& pipeline, const std:
 
 }  // namespace
 
+// How a reload went, for status.json (StatusReporter::reloaded): the worst
+// result met, and each refusal as the log says it, joined with "; ".
+struct ReloadOutcome {
+  ReloadResult result = ReloadResult::ok;
+  std::string error;
+  void refused(ReloadResult r, std::string_view what) {
+    if (r == ReloadResult::failed || result == ReloadResult::ok) result = r;
+    if (!error.empty()) error += "; ";
+    error += what;
+  }
+};
+
 struct Agent::Impl {
   // DIR/agent.lock, held while the agent runs (lock_state_dir); first, so it
   // is released last, once everything else is closed.
@@ -359,8 +371,9 @@ struct Agent::Impl {
   // Called on every pass of the scan loop: retries what is due.
   void retry_backlog();
   void maybe_retention(std::int64_t now);
-  // SIGHUP: the rules and the trusted keys of `c` (see Agent::run).
-  void reload(const Config& c);
+  // SIGHUP: the rules and the trusted keys of `c` (see Agent::run); what it
+  // refused, for status.json's reload (ReloadResult says what each result means).
+  ReloadOutcome reload(const Config& c);
   // After procmond stopped: stores what waited and what it sent before, in
   // batches of kEventBatch, until `deadline`; logs and counts what is not
   // stored.
@@ -978,14 +991,17 @@ void Agent::Impl::check_collections() {
   }
 }
 
-void Agent::Impl::reload(const Config& c) {
+ReloadOutcome Agent::Impl::reload(const Config& c) {
+  ReloadOutcome out;
   // A secret of the configuration (NATS credentials, a TLS private key)
   // readable by others is said now, not only at the next start (exit 2). It
   // does not stop the reload: a reload reads no secret (the sinks keep what
   // they read at start), and refusing it would keep a revoked key trusted.
-  if (auto secrets = check_config_secrets(c); !secrets)
+  if (auto secrets = check_config_secrets(c); !secrets) {
     spdlog::error("reload: {} (the next start refuses it; the reload goes on)",
                   secrets.error().message);
+    out.refused(ReloadResult::partial, fmt::format("the next start refuses the configuration: {}", secrets.error().message));
+  }
   // The owner/mode rule of the start (check_config_paths) holds for what a
   // reload takes again: rules.dir's chain and each trusted key.
   const Result<void> dir_trusted = check_trusted_path(c.rules.dir, "rules.dir");
@@ -993,9 +1009,18 @@ void Agent::Impl::reload(const Config& c) {
   if (!dir_trusted) {
     spdlog::error("reload: rules not loaded, the {} rules in use are kept: {}", rules.size(),
                   dir_trusted.error().message);
+    out.refused(ReloadResult::failed, fmt::format("rules not loaded, the rules in use are kept: {}",
+                                                  dir_trusted.error().message));
   } else if (const RuleError* refused = directory_refused(set, c.rules.dir)) {
     spdlog::error("reload: rules not loaded, the {} rules in use are kept: {}", rules.size(), refused->message);
+    out.refused(ReloadResult::failed, fmt::format("rules not loaded, the rules in use are kept: {}", refused->message));
   } else {
+    if (!set.errors.empty()) {
+      std::string files = fmt::format("{} rule file{} rejected (not run)", set.errors.size(),
+                                      set.errors.size() == 1 ? "" : "s");
+      for (std::size_t i = 0; i < set.errors.size(); ++i) files += (i == 0 ? ": " : ", ") + set.errors[i].message;
+      out.refused(ReloadResult::partial, files);
+    }
     for (const auto& e : set.errors) spdlog::error("rule rejected: {}", e.message);
     for (const auto& note : set.ignored) spdlog::warn("reload: {}", note);
     for (const auto& r : set.rules)
@@ -1020,8 +1045,10 @@ void Agent::Impl::reload(const Config& c) {
   // file never keeps a revoked key trusted (reload_trusted_keys).
   if (live_queries && c.live_query.enabled) {
     const TrustedKeysReload k = live_queries->reload_trusted_keys(c.live_query.trusted_keys);
-    for (const auto& e : k.dropped)
+    for (const auto& e : k.dropped) {
       spdlog::error("reload: a trusted key file did not load, its key is not trusted: {}", e.message);
+      out.refused(ReloadResult::partial, fmt::format("a trusted key file did not load: {}", e.message));
+    }
     if (k.trusted == 0)
       spdlog::error("reload: live queries trust no key now: every query is refused until a reload loads one");
     else
@@ -1029,6 +1056,7 @@ void Agent::Impl::reload(const Config& c) {
   } else if (c.live_query.enabled != (live_queries != nullptr)) {
     spdlog::warn("reload: live_query.enabled changed; that takes effect at a restart");
   }
+  return out;
 }
 
 bool Agent::Impl::take_queued(std::vector<ProcessEvent>& into) {
@@ -1119,10 +1147,16 @@ int Agent::run(int signal_fd, std::function<Result<Config>()> reload) {
     if (n == static_cast<ssize_t>(sizeof si) && si.ssi_signo == SIGHUP) {
       if (!reload) continue;
       spdlog::info("SIGHUP received: loading the rules and the trusted keys again (other settings need a restart)");
-      if (auto c = reload())
-        s.reload(*c);
-      else
+      // The outcome goes to status.json too: `systemctl reload` succeeds
+      // whatever happens here, and the log alone is easy to miss.
+      if (auto c = reload()) {
+        ReloadOutcome o = s.reload(*c);
+        s.status->reloaded(o.result, std::move(o.error));
+      } else {
         spdlog::error("reload: the configuration cannot be read, nothing changed: {}", c.error().message);
+        s.status->reloaded(ReloadResult::failed,
+                           fmt::format("the configuration cannot be read, nothing changed: {}", c.error().message));
+      }
       continue;
     }
     if (n == static_cast<ssize_t>(sizeof si)) {

@@ -42,6 +42,7 @@ StatusReporter::StatusReporter(StatusReporterOptions options, const ProcmondSupe
   s.scan_interval_ms = options_.scan_interval.count();
   s.write_interval_ms = write_interval(options_.scan_interval).count();
   set_rules(s, options_.rules_loaded, options_.rules_enabled, options_.rules_rejected);
+  s.reload = ReloadStatus{.rules_loaded_at = s.started_at};
 }
 
 void StatusReporter::set_rules(AgentStatus& s, std::size_t loaded, std::size_t enabled,
@@ -56,6 +57,34 @@ void StatusReporter::set_rules(AgentStatus& s, std::size_t loaded, std::size_t e
 
 void StatusReporter::rules_loaded(std::size_t loaded, std::size_t enabled, const std::vector<RuleError>& rejected) {
   set_rules(status_, loaded, enabled, rejected);
+  write();
+}
+
+void StatusReporter::reloaded(ReloadResult result, std::string error) {
+  ReloadStatus& r = *status_.reload;
+  const std::int64_t now = unix_now();
+  if (error.size() > kReloadErrorMaxBytes) {
+    // Cut on a UTF-8 character boundary, and say so.
+    std::size_t at = kReloadErrorMaxBytes;
+    while (at > 0 && (static_cast<unsigned char>(error[at]) & 0xC0) == 0x80) --at;
+    error.resize(at);
+    error += " …";
+  }
+  switch (result) {
+    case ReloadResult::ok:
+      ++r.ok;
+      r.last_ok_at = now;
+      r.rules_loaded_at = now;
+      break;
+    case ReloadResult::partial:
+      ++r.partial;
+      r.rules_loaded_at = now;
+      break;
+    case ReloadResult::failed:
+      ++r.failed;
+      break;
+  }
+  r.last = LastReload{.time = now, .result = result, .error = std::move(error)};
   write();
 }
 

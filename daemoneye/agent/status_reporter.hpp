@@ -84,6 +84,10 @@ class StatusReporter {
   }
   // The rules were loaded again (SIGHUP): their counts and rejected files; writes.
   void rules_loaded(std::size_t loaded, std::size_t enabled, const std::vector<RuleError>& rejected);
+  // A reload (SIGHUP) ended with `result`; `error` says what was refused
+  // (empty for ok; cut to kReloadErrorMaxBytes). Counts it, and for ok or
+  // partial marks its rules as the ones in force; writes.
+  void reloaded(ReloadResult result, std::string error);
   // The agent stops cleanly: state "stopped", procmond not running; writes.
   void stopped();
 

@@ -81,6 +81,24 @@ void agent_metrics(Exposition& m, const AgentStatus& s, const LivenessReport& l)
   m.sample(s.rules.enabled, "state=\"enabled\"");
   m.sample(s.rules.rejected_count, "state=\"rejected\"");
   m.sample(static_cast<std::uint64_t>(s.rules.failing.size()), "state=\"failing\"");
+  if (s.reload) {
+    const ReloadStatus& r = *s.reload;
+    m.family("daemoneye_reloads_total", "counter",
+             "Reloads (SIGHUP) since the agent started, by result: ok, partial (its rules run, something was "
+             "refused), failed (the rules in use were kept).");
+    m.sample(r.ok, "result=\"ok\"");
+    m.sample(r.partial, "result=\"partial\"");
+    m.sample(r.failed, "result=\"failed\"");
+    m.family("daemoneye_last_reload_successful", "gauge",
+             "1 if the last reload was ok or there was none since the start, 0 if it was partial or failed.");
+    m.sample(static_cast<std::uint64_t>(!r.last || r.last->result == ReloadResult::ok ? 1 : 0));
+    m.family("daemoneye_last_reload_success_timestamp_seconds", "gauge",
+             "When the last reload with result ok was made, Unix seconds (0: none since the start).");
+    m.sample(r.last_ok_at);
+    m.family("daemoneye_rules_loaded_timestamp_seconds", "gauge",
+             "When the rules in force were loaded (the start, or the last reload ok or partial), Unix seconds.");
+    m.sample(r.rules_loaded_at);
+  }
   m.family("daemoneye_alerts_total", "counter",
            "Candidate alerts by outcome: raised, dropped as duplicates, dropped by the rate limit.");
   m.sample(s.alerts.raised, "outcome=\"raised\"");

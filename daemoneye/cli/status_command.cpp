@@ -81,6 +81,29 @@ std::string store_section(const StoreBacklogCounters& c) {
   return out;
 }
 
+// The last reload (SIGHUP), under the rules it concerns. A failed or partial
+// one is in capitals with its error: the agent runs on with the rules it had,
+// and `systemctl reload` (kill -HUP) succeeded whatever happened.
+std::string reload_section(const ReloadStatus& r, std::int64_t now) {
+  const std::string counts = fmt::format("{} ok, {} partial, {} failed since the start", r.ok, r.partial, r.failed);
+  const std::string in_force = fmt::format("rules in force loaded {} ({} ago)", utc_time(r.rules_loaded_at),
+                                           age_text(now - r.rules_loaded_at));
+  if (!r.last) return fmt::format("reload:    none since the start; {}\n", in_force);
+  const LastReload& l = *r.last;
+  const std::string when = fmt::format("{} ({} ago)", utc_time(l.time), age_text(now - l.time));
+  switch (l.result) {
+    case ReloadResult::ok:
+      return fmt::format("reload:    last at {}: ok; {} ({})\n", when, in_force, counts);
+    case ReloadResult::partial:
+      return fmt::format("reload:    PARTIAL at {}: its rules run, but refused: {}\n           {} ({})\n", when,
+                         printable(l.error), in_force, counts);
+    case ReloadResult::failed:
+      break;
+  }
+  return fmt::format("reload:    FAILED at {}: {}\n           the old configuration runs: {} ({})\n", when,
+                     printable(l.error), in_force, counts);
+}
+
 std::string human(const std::filesystem::path& file, const AgentStatus& s, const LivenessReport& l, std::int64_t now) {
   std::string out;
   out += fmt::format("agent:     {} — {}\n", to_string(l.state), l.reason);
@@ -111,6 +134,7 @@ std::string human(const std::filesystem::path& file, const AgentStatus& s, const
   if (s.rules.rejected_count > s.rules.rejected.size())
     out += fmt::format("           … and {} more rejected\n", s.rules.rejected_count - s.rules.rejected.size());
   for (const auto& id : s.rules.failing) out += "           failing at run time: " + printable(id) + "\n";
+  if (s.reload) out += reload_section(*s.reload, now);
   out += fmt::format("alerts:    {} raised, {} deduplicated, {} rate-limited, {} sink errors\n", s.alerts.raised,
                      s.alerts.deduplicated, s.alerts.rate_limited, s.alerts.sink_errors);
   if (s.nats) {

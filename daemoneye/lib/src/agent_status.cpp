@@ -32,6 +32,15 @@ using nlohmann::ordered_json;
 
 std::string_view to_string(AgentState s) noexcept { return s == AgentState::stopped ? "stopped" : "running"; }
 
+std::string_view to_string(ReloadResult r) noexcept {
+  switch (r) {
+    case ReloadResult::ok: return "ok";
+    case ReloadResult::partial: return "partial";
+    case ReloadResult::failed: return "failed";
+  }
+  return "failed";
+}
+
 std::filesystem::path status_file_for(const std::filesystem::path& database) {
   const auto dir = database.parent_path();
   return (dir.empty() ? std::filesystem::path(".") : dir) / "status.json";
@@ -73,6 +82,18 @@ constexpr auto kLastScanFields = std::tuple{
     json_member("rules_us", &LastScan::rules_us),
     json_member("alerts", &LastScan::alerts),
     json_member("rule_errors", &LastScan::rule_errors)};
+
+// Then "last" (an object or null).
+constexpr auto kReloadFields = std::tuple{
+    json_member("rules_loaded_at", &ReloadStatus::rules_loaded_at),
+    json_member("last_ok_at", &ReloadStatus::last_ok_at),
+    json_member("ok", &ReloadStatus::ok),
+    json_member("partial", &ReloadStatus::partial),
+    json_member("failed", &ReloadStatus::failed)};
+
+// "result" is written and read by hand between the two.
+constexpr auto kLastReloadTime = std::tuple{json_member("time", &LastReload::time)};
+constexpr auto kLastReloadError = std::tuple{json_member("error", &LastReload::error)};
 
 // Then "nats" when the agent has a nats sink.
 constexpr auto kAlertsFields = std::tuple{
@@ -138,6 +159,40 @@ std::string relocate(std::string message) {
   return "agent_status.procmond.status: " + message;
 }
 
+ordered_json reload_json(const ReloadStatus& r) {
+  ordered_json out = fields_json<ordered_json>(r, kReloadFields);
+  if (r.last) {
+    ordered_json last = fields_json<ordered_json>(*r.last, kLastReloadTime);
+    last["result"] = to_string(r.last->result);
+    put_fields(last, *r.last, kLastReloadError);
+    out["last"] = std::move(last);
+  } else {
+    out["last"] = nullptr;
+  }
+  return out;
+}
+
+ReloadStatus reload_from(const json& j, std::string_view where) {
+  auto r = from_fields<ReloadStatus>(j, kReloadFields, where);
+  const std::string lw = std::string(where) + ".last";
+  const json& last = json_field(j, "last", where);
+  if (last.is_null()) return r;
+  auto l = from_fields<LastReload>(last, kLastReloadTime, lw);
+  std::string result;
+  json_get(last, "result", result, lw);
+  if (result == "ok")
+    l.result = ReloadResult::ok;
+  else if (result == "partial")
+    l.result = ReloadResult::partial;
+  else if (result == "failed")
+    l.result = ReloadResult::failed;
+  else
+    throw JsonFieldError{lw + ".result: unknown result '" + result + "' (known: ok, partial, failed)"};
+  get_fields(last, l, kLastReloadError, lw);
+  r.last = std::move(l);
+  return r;
+}
+
 ordered_json live_query_json(const LiveQueryCounters& c) {
   ordered_json refused = ordered_json::object();
   for (const auto& [reason, n] : c.refused) refused[reason] = n;
@@ -182,6 +237,7 @@ std::string encode(const AgentStatus& s) {
   ordered_json j{{"format", kAgentStatusFormat}, {"state", to_string(s.state)}};
   put_fields(j, s, kAgentFields);
   j["rules"] = std::move(rules);
+  if (s.reload) j["reload"] = reload_json(*s.reload);
   j["scans"] = ordered_json{{"done", s.scans},
                             {"last", s.last_scan ? fields_json<ordered_json>(*s.last_scan, kLastScanFields)
                                                  : ordered_json(nullptr)}};
@@ -237,6 +293,9 @@ Result<AgentStatus> decode_agent_status(std::string_view text) {
         throw JsonFieldError{fmt::format("agent_status.rules.failing[{}]: not a string", i)};
       s.rules.failing.push_back(failing[i].get<std::string>());
     }
+
+    // Optional: an agent from before it writes none.
+    if (auto r = j.find("reload"); r != j.end()) s.reload = reload_from(*r, "agent_status.reload");
 
     const json& scans = json_object(j, "scans", kWhere);
     json_get(scans, "done", s.scans, "agent_status.scans");

@@ -104,6 +104,7 @@ void expect_same(const AgentStatus& a, const AgentStatus& b) {
   EXPECT_EQ(a.collections, b.collections);
   EXPECT_EQ(a.store, b.store);
   EXPECT_EQ(a.nats, b.nats);
+  EXPECT_EQ(a.reload, b.reload);
   ASSERT_EQ(a.procmond_status.has_value(), b.procmond_status.has_value());
   if (a.procmond_status) {
     EXPECT_EQ(encode(*a.procmond_status), encode(*b.procmond_status));
@@ -184,6 +185,30 @@ TEST(AgentStatus, AFileWithoutStoreCountersReadsAsZero) {
   EXPECT_EQ(back->store_failing_since, 0);
 }
 
+AgentStatus full_sample();  // below, with the file it encodes to
+
+// A file from an agent that predates the reload object reads without it; a
+// reload not yet made is "last": null; an unknown result is refused by name.
+TEST(AgentStatus, ReloadIsOptionalItsLastMayBeNullAndItsResultIsChecked) {
+  AgentStatus s = sample();
+  s.reload = ReloadStatus{.rules_loaded_at = 9};
+  nlohmann::json j = nlohmann::json::parse(encode(s));
+  ASSERT_TRUE(j["reload"]["last"].is_null()) << j.dump();
+  auto back = decode_agent_status(j.dump());
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_EQ(back->reload, s.reload);
+  j.erase("reload");
+  back = decode_agent_status(j.dump());
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_FALSE(back->reload);
+  j = nlohmann::json::parse(encode(full_sample()));
+  j["reload"]["last"]["result"] = "maybe";
+  back = decode_agent_status(j.dump());
+  ASSERT_FALSE(back);
+  EXPECT_EQ(back.error().message,
+            "agent_status.reload.last.result: unknown result 'maybe' (known: ok, partial, failed)");
+}
+
 // A file from an agent that predates collections and failing_since reads
 // without them.
 TEST(AgentStatus, AFileWithoutCollectionsOrFailingSinceReads) {
@@ -261,6 +286,10 @@ AgentStatus full_sample() {
   s.live_query = LiveQueryCounters{.accepted = 50, .failed = 53, .answered = 54, .rows = 120, .dropped = 55,
                                    .audit_suppressed = 56, .refused = {{"clock", 51}, {"replayed", 52}},
                                    .failed_ledger = 57};
+  s.reload = ReloadStatus{.rules_loaded_at = 1796392790, .last_ok_at = 1796392780, .ok = 59, .partial = 60,
+                          .failed = 61,
+                          .last = LastReload{.time = 1796392805, .result = ReloadResult::partial,
+                                             .error = "1 rule file rejected: /r/bad.yaml:3: severity 'extreme'"}};
   return s;
 }
 
@@ -293,6 +322,18 @@ constexpr std::string_view kFullStatusJson = R"json({
     "failing": [
       "slow-rule"
     ]
+  },
+  "reload": {
+    "rules_loaded_at": 1796392790,
+    "last_ok_at": 1796392780,
+    "ok": 59,
+    "partial": 60,
+    "failed": 61,
+    "last": {
+      "time": 1796392805,
+      "result": "partial",
+      "error": "1 rule file rejected: /r/bad.yaml:3: severity 'extreme'"
+    }
   },
   "scans": {
     "done": 12,
@@ -475,7 +516,7 @@ TEST(AgentStatus, EveryFieldIsCheckedAndNamed) {
       [&](const std::string& path, const nlohmann::json& good) {
         return refusal(path) ? std::string(": not a non-negative integer") : testing::json_get_type_error(path, good);
       });
-  EXPECT_EQ(leaves, 85u);  // every value of kFullStatusJson was tried
+  EXPECT_EQ(leaves, 93u);  // every value of kFullStatusJson was tried
 }
 
 // Every value differs from every other (json_test_util.hpp says why), and

@@ -83,6 +83,40 @@ struct CollectionHealth {
   friend bool operator==(const CollectionHealth&, const CollectionHealth&) = default;
 };
 
+// How a reload (SIGHUP) went (docs/daemoneye.md "Status file", reload):
+//  ok       the configuration was read, every rule file and trusted key loaded;
+//  partial  its rules were taken, but something was refused: a rule file
+//           rejected (that rule no longer runs), a trusted key file dropped,
+//           or a secret of the configuration the next start would refuse;
+//  failed   the rules in use were kept: the configuration cannot be read, or
+//           rules.dir was refused as a whole.
+enum class ReloadResult : std::uint8_t { ok, partial, failed };
+[[nodiscard]] std::string_view to_string(ReloadResult r) noexcept;
+
+// At most this many bytes of a reload's error are kept (the log has it all).
+inline constexpr std::size_t kReloadErrorMaxBytes = 2000;
+
+struct LastReload {
+  std::int64_t time = 0;  // Unix seconds the SIGHUP was handled
+  ReloadResult result = ReloadResult::ok;
+  // Empty for ok; else what was refused, as the agent logs it (keys, paths
+  // and lines, never a secret's value), at most kReloadErrorMaxBytes.
+  std::string error;
+  friend bool operator==(const LastReload&, const LastReload&) = default;
+};
+
+// "reload" in the file; absent from older agents.
+struct ReloadStatus {
+  // Unix seconds the rules in force were loaded: the start, or the last
+  // reload whose rules were taken (ok or partial).
+  std::int64_t rules_loaded_at = 0;
+  // Unix seconds of the last reload with result ok; 0: none since the start.
+  std::int64_t last_ok_at = 0;
+  std::uint64_t ok = 0, partial = 0, failed = 0;  // reloads since the start, by result
+  std::optional<LastReload> last;                 // absent until the first SIGHUP
+  friend bool operator==(const ReloadStatus&, const ReloadStatus&) = default;
+};
+
 struct AgentStatus {
   AgentState state = AgentState::running;
   std::int64_t pid = -1;
@@ -101,6 +135,9 @@ struct AgentStatus {
     std::vector<RejectedRule> rejected;    // at most kAgentStatusMaxListed
     std::vector<std::string> failing;      // ids of rules whose last run failed (time limit ...)
   } rules;
+
+  // How the last reload went; see ReloadStatus.
+  std::optional<ReloadStatus> reload;
 
   std::uint64_t scans = 0;          // scans stored since start
   std::optional<LastScan> last_scan;
