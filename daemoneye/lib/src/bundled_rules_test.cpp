@@ -446,46 +446,6 @@ TEST_F(BundledRules, ExecFromTmpReadsThePathAnExecWasGiven) {
   EXPECT_EQ(found, (std::set<std::int64_t>{4100, 4101}));
 }
 
-// A run through a descriptor is flagged for what it hides: a file procmond
-// resolved to a plain path is judged by that path. airssys-osl spawns every
-// program through execveat(fd, "", AT_EMPTY_PATH) (/dev/fd/N given): the
-// agent's own procmond and task-watchdog's tasks raised the rule at every
-// start before 2026-12-06. Still raised: the path unresolved (the process
-// gone first), a memfd, a deleted file, "/" (a detached mount), a resolved
-// path in a temporary directory, and a temporary directory given.
-TEST_F(BundledRules, ExecFromTmpJudgesARunThroughADescriptorByTheFileItResolvedTo) {
-  RuleSet set = load_rules(rules_dir(), engine_.get());
-  const auto rule = std::ranges::find(set.rules, "exec-from-tmp", &Rule::id);
-  ASSERT_NE(rule, set.rules.end());
-  ASSERT_TRUE(store_->apply_snapshot(ordinary_host()));
-  const std::int64_t now = ::time(nullptr);
-  const auto exec = [&](ProcessRecord p, std::string given) {
-    ProcessEvent e{EventKind::exec, EventSource::ebpf, now - 1, std::move(p)};
-    e.path_given = std::move(given);
-    return e;
-  };
-  ASSERT_TRUE(store_->append_events(std::vector{
-      // Quiet: resolved to a plain file outside the temporary directories.
-      exec(proc(4300, "procmond", "/usr/lib/daemoneye/procmond"), "/dev/fd/29"),
-      exec(proc(4301, "job", "/srv/jobs/job"), "/proc/self/fd/7"),
-      exec(in_dir(proc(4302, "x", "/home/alice/x"), "/home/alice"), "/proc/self/cwd/x"),
-      // Raised: what ran is not known from its path.
-      exec(proc(4310, "3", "/dev/fd/3"), "/dev/fd/3"),
-      exec(proc(4311, "3", "/memfd:payload"), "/dev/fd/3"),
-      exec(proc(4312, "x", "/home/alice/x (deleted)"), "/dev/fd/4"),
-      exec(proc(4313, "x", "/"), "/dev/fd/5"),
-      // Raised by the path, and by what was given.
-      exec(proc(4314, "x", "/tmp/.x/x"), "/dev/fd/6"),
-      exec(proc(4315, "ls", "/usr/bin/ls"), "/tmp/ls"),
-  }));
-  auto result = engine_->run(rule->query);
-  ASSERT_TRUE(result) << result.error();
-  const auto pid_col = static_cast<std::size_t>(std::ranges::find(result->columns, "pid") - result->columns.begin());
-  std::set<std::int64_t> found;
-  for (const auto& row : result->rows) found.insert(std::get<std::int64_t>(row[pid_col]));
-  EXPECT_EQ(found, (std::set<std::int64_t>{4310, 4311, 4312, 4313, 4314, 4315}));
-}
-
 // A payload still running, whose row in `processes` (path, argv, cwd) is
 // what its exec event says: the row does not stand for the event when the
 // event's path as given is the tell. A memfd run through /dev/fd/3 has the
