@@ -446,6 +446,37 @@ TEST_F(BundledRules, ExecFromTmpReadsThePathAnExecWasGiven) {
   EXPECT_EQ(found, (std::set<std::int64_t>{4100, 4101}));
 }
 
+// Fileless code: an image that is a memfd (the kernel's path /memfd:NAME;
+// procmond drops " (deleted)") is flagged however it was run — /dev/stdin,
+// a symbolic link in a home directory to /proc/self/fd/N, neither of which
+// the descriptor patterns name — live in `processes` or gone (its exec
+// event). Before 2026-12-06 none of these fired.
+TEST_F(BundledRules, ExecFromTmpFlagsAMemfdImageHoweverItWasRun) {
+  RuleSet set = load_rules(rules_dir(), engine_.get());
+  const auto rule = std::ranges::find(set.rules, "exec-from-tmp", &Rule::id);
+  ASSERT_NE(rule, set.rules.end());
+  std::vector<ProcessRecord> host = ordinary_host();
+  host.push_back(proc(4400, "x", "/memfd:x", "x"));  // live, run from /dev/stdin
+  ASSERT_TRUE(store_->apply_snapshot(host));
+  const std::int64_t now = ::time(nullptr);
+  const auto exec = [&](ProcessRecord p, std::string given) {
+    ProcessEvent e{EventKind::exec, EventSource::ebpf, now - 1, std::move(p)};
+    e.path_given = std::move(given);
+    return e;
+  };
+  ASSERT_TRUE(store_->append_events(std::vector{
+      exec(proc(4401, "l", "/memfd:"), "/home/alice/l"),    // gone; a link to /proc/self/fd/3
+      exec(proc(4402, "stdin", "/memfd:payload"), "/dev/stdin"),  // gone
+      exec(proc(4403, "true", "/usr/bin/true"), "/home/alice/true"),  // a link to a file: quiet
+  }));
+  auto result = engine_->run(rule->query);
+  ASSERT_TRUE(result) << result.error();
+  const auto pid_col = static_cast<std::size_t>(std::ranges::find(result->columns, "pid") - result->columns.begin());
+  std::set<std::int64_t> found;
+  for (const auto& row : result->rows) found.insert(std::get<std::int64_t>(row[pid_col]));
+  EXPECT_EQ(found, (std::set<std::int64_t>{4400, 4401, 4402}));
+}
+
 // A payload still running, whose row in `processes` (path, argv, cwd) is
 // what its exec event says: the row does not stand for the event when the
 // event's path as given is the tell. A memfd run through /dev/fd/3 has the
@@ -476,7 +507,9 @@ TEST_F(BundledRules, ExecFromTmpReadsTheGivenPathOfAProcessStillRunning) {
   const auto pid_col = static_cast<std::size_t>(std::ranges::find(result->columns, "pid") - result->columns.begin());
   std::multiset<std::int64_t> found;
   for (const auto& row : result->rows) found.insert(std::get<std::int64_t>(row[pid_col]));
-  EXPECT_EQ(found, (std::multiset<std::int64_t>{4200, 4202, 4202}));
+  // The memfd's row matches by its path too (a memfd image, ExecFromTmpFlagsAMemfdImageHoweverItWasRun):
+  // row and event, one alert (dedup key pid and start_time).
+  EXPECT_EQ(found, (std::multiset<std::int64_t>{4200, 4200, 4202, 4202}));
 }
 
 // runc (Debian 12's 1.1.5, rootful) starts a container's init by exec'ing
