@@ -345,10 +345,11 @@ Result<void> Ledger::Impl::write_group(const Queue& q, std::uint64_t n0) {
   frontier = std::move(next);
   entries_end = end;
   {
+    // Both under root_mu: head() reads the pair there.
     std::lock_guard lk(root_mu);
     committed_root = new_root;
+    committed.store(n0 + count, std::memory_order_release);
   }
-  committed.store(n0 + count, std::memory_order_release);
   return {};
 }
 
@@ -427,11 +428,19 @@ Hash Ledger::root() const {
   return impl_->committed_root;
 }
 
+Ledger::Head Ledger::head() const {
+  std::lock_guard lk(impl_->root_mu);
+  return Head{impl_->committed.load(std::memory_order_relaxed), impl_->committed_root};
+}
+
 Result<Hash> Ledger::root(std::uint64_t tree_size) const {
   const std::uint64_t n = size();
   if (tree_size > n)
     return fail(ErrorCategory::out_of_range, fmt::format("size {} is beyond the ledger's {} entries", tree_size, n));
-  if (tree_size == n) return root();
+  // The committed root only when it is the root at tree_size: an append
+  // between size() above and here has moved it on.
+  if (tree_size == n)
+    if (const Head h = head(); h.size == tree_size) return h.root;
   return impl_->walker().root(tree_size);
 }
 

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -260,6 +262,34 @@ TEST(Ledger, ConcurrentAppendersGetDistinctDurableIndices) {
   l.reset();
   auto report = verify(tmp / "l").value();
   EXPECT_TRUE(report.intact) << report.problem;
+}
+
+// A tree head read while another thread appends: head() gives a size and the
+// root at that size, and root(size) the root at that size even when an
+// append commits between its own reads (before, it could return the later
+// root: a published head a verifier would call tampered).
+TEST(Ledger, HeadAndRootAtSizeStayConsistentWhileAnotherThreadAppends) {
+  TempDir tmp;
+  auto l = Ledger::create(tmp / "l").value();
+  std::atomic<bool> done{false};
+  std::vector<Ledger::Head> heads;
+  std::vector<Ledger::Head> at_size;  // size(), then root(that size)
+  std::thread reader([&] {
+    // Bounded memory: the appends (each fsync'ed) take long on a busy disk.
+    while (!done.load(std::memory_order_acquire) && heads.size() < 200'000) {
+      heads.push_back(l->head());
+      const std::uint64_t n = l->size();
+      if (auto r = l->root(n)) at_size.push_back({n, *r});
+    }
+  });
+  for (std::uint64_t i = 0; i < 300; ++i) ASSERT_TRUE(l->append(synthetic_entry(i)));
+  done.store(true, std::memory_order_release);
+  reader.join();
+  ASSERT_FALSE(heads.empty());
+  std::map<std::uint64_t, Hash> truth;
+  for (std::uint64_t n = 0; n <= l->size(); ++n) truth[n] = l->root(n).value();
+  for (const auto& h : heads) EXPECT_EQ(h.root, truth.at(h.size)) << "head() at size " << h.size;
+  for (const auto& h : at_size) EXPECT_EQ(h.root, truth.at(h.size)) << "root(" << h.size << ")";
 }
 
 }  // namespace

@@ -195,9 +195,12 @@ Result<AlertOutcome> AlertPipeline::submit(std::vector<Alert> candidates, std::i
 std::uint64_t AlertPipeline::publish_tree_head(std::int64_t now, const std::string& host) {
   Impl& m = *impl_;
   if (!m.ledger) return 0;
-  const std::uint64_t size = m.ledger->size();
+  // Size and root read together: an append by another thread (a live
+  // query's audit record) between two reads would pair this size with a
+  // later root, and a verifier would report tampering.
+  const auto [size, root_hash] = m.ledger->head();
   std::string root;
-  for (const std::uint8_t b : m.ledger->root()) root += fmt::format("{:02x}", b);
+  for (const std::uint8_t b : root_hash) root += fmt::format("{:02x}", b);
   Alert a;
   a.rule_id = std::string(kTreeHeadRule);
   a.rule_name = fmt::format("audit ledger tree head: {} entries", size);

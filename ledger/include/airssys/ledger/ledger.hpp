@@ -58,6 +58,14 @@ class Ledger {
 
   [[nodiscard]] std::uint64_t size() const noexcept;  // committed entries
   [[nodiscard]] Hash root() const;                    // root at size()
+  // The committed size and the root at that size, read together. size()
+  // then root() can straddle another thread's append and pair a size with
+  // a later root, which a verifier reads as tampering.
+  struct Head {
+    std::uint64_t size = 0;
+    Hash root{};
+  };
+  [[nodiscard]] Head head() const;
   [[nodiscard]] Result<Hash> root(std::uint64_t size) const;
   [[nodiscard]] Result<std::vector<Hash>> inclusion_proof(std::uint64_t index, std::uint64_t size) const;
   [[nodiscard]] Result<std::vector<Hash>> consistency_proof(std::uint64_t size1, std::uint64_t size2) const;
