@@ -137,6 +137,16 @@ std::optional<DirId> dir_id(int at, const char* path) {
   return DirId{.dev = static_cast<std::uint64_t>(::makedev(stx.stx_dev_major, stx.stx_dev_minor)), .ino = stx.stx_ino};
 }
 
+// 1 when the process's root directory is `host` (our "/"), 0 another,
+// -1 when either cannot be read. The same directory, not the same text: a
+// process in its own mount namespace that kept the host's root reads "/"
+// as well as a container's init does (the link is relative to its root).
+int root_is_host_of(const proc::Process& p, const std::optional<DirId>& host) {
+  const auto id = dir_id(p.dir_fd(), "root");
+  if (!id || !host) return -1;
+  return *id == *host ? 1 : 0;
+}
+
 std::int64_t ticks_to_ms(std::uint64_t ticks, long hz) {
   return static_cast<std::int64_t>(ticks * 1000 / static_cast<std::uint64_t>(hz));
 }
@@ -575,12 +585,8 @@ std::expected<Collector::Impl::Read, osl::Error> Collector::Impl::read(pid_t pid
     }
     if (auto l = reader.link(p, proc::LinkKind::root)) {
       r.root = std::move(l->path);
-      // The same directory as our "/", not the same text: a process in its
-      // own mount namespace that kept the host's root reads "/" as well as
-      // a container's init does (its link text is relative to its own root).
-      const auto id = dir_id(p.dir_fd(), "root");
-      if (id && host_root) r.root_is_host = *id == *host_root ? 1 : 0;
-      else sticky_complete = false;
+      r.root_is_host = root_is_host_of(p, host_root);
+      if (r.root_is_host < 0) sticky_complete = false;
     } else if (auto gone = failed(l.error(), zombie)) {
       return std::unexpected(std::move(*gone));
     } else {
@@ -652,8 +658,7 @@ std::expected<Collector::Impl::Read, osl::Error> Collector::Impl::read(pid_t pid
       // the poll diff makes of this record carries root_is_host.
       if (reuse && !same) {
         if (auto rl = reader.link(p, proc::LinkKind::root)) r.root = std::move(rl->path);
-        const auto id = dir_id(p.dir_fd(), "root");
-        r.root_is_host = id && host_root ? (*id == *host_root ? 1 : 0) : -1;
+        r.root_is_host = root_is_host_of(p, host_root);
       }
       k.exe_text = l->path;
       k.exe_deleted = l->deleted;
@@ -737,14 +742,13 @@ int Collector::root_is_host(pid_t pid, std::uint64_t start_ticks) {
   if (!p) return -1;
   // The directory fd pins the process it was opened for (lookups under it
   // fail once it is reaped), so a statx that succeeded is that process's.
-  const auto id = dir_id(p->dir_fd(), "root");
-  const auto host = dir_id(AT_FDCWD, "/");
-  if (!id || !host) return -1;
+  const int is_host = root_is_host_of(*p, dir_id(AT_FDCWD, "/"));
+  if (is_host < 0) return -1;
   if (start_ticks != 0) {
     auto st = impl_->reader.stat(*p);
     if (!st || st->starttime != start_ticks) return -1;  // the pid is another process's now
   }
-  return *id == *host ? 1 : 0;
+  return is_host;
 }
 
 std::expected<CollectResult, osl::Error> Collector::collect() {
