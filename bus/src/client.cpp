@@ -85,7 +85,10 @@ std::expected<std::unique_ptr<Client>, Error> Client::connect(ClientOptions opti
 }
 
 Client::Client(std::shared_ptr<ClientCore> core) : core_(std::move(core)) {}
-Client::~Client() { core_->close(); }
+Client::~Client() {
+  core_->close();
+  core_->outlive_reader(core_);
+}
 
 std::expected<void, Error> Client::publish(std::string_view subject, std::string_view payload,
                                            const PublishOptions& options) {
@@ -185,6 +188,12 @@ bool write_all(int fd, const char* p, std::size_t n) {
 
 ClientCore::~ClientCore() { close(); }
 
+void ClientCore::outlive_reader(std::shared_ptr<ClientCore>& self) {
+  // Only the reader thread itself sets reader_detached (in close()), and we
+  // are on that thread when it is set: no lock needed.
+  if (reader_detached && std::this_thread::get_id() == reader_id) keep = std::move(self);
+}
+
 std::expected<void, Error> ClientCore::start() {
   auto fd = dial();
   if (!fd) return std::unexpected(fd.error());
@@ -193,7 +202,14 @@ std::expected<void, Error> ClientCore::start() {
   sock = std::move(*fd);
   connected = true;
   set_out_state(OutState::open);
-  reader = std::thread([this] { reader_loop(); });
+  reader = std::thread([this] {
+    reader_id = std::this_thread::get_id();  // before any handler can run here
+    reader_loop();
+    // Destroyed from one of our handlers: the last reference may be ours,
+    // and the state goes with it here, on this thread (nothing runs after).
+    auto last = std::move(keep);
+  });
+  reader_id = reader.get_id();
   flusher = std::thread([this] { flusher_loop(); });
   return {};
 }
@@ -249,7 +265,15 @@ void ClientCore::close() {
     std::unique_lock lk(mu);
     cv_role.wait(lk, [&] { return reading != Reading::request; });
   }
-  if (reader.joinable()) reader.join();
+  if (std::this_thread::get_id() == reader_id) {
+    // From a handler or on_error on the reader thread: it cannot join
+    // itself (join() throws resource_deadlock_would_occur); it sees
+    // `closed` and ends once the handler returns.
+    if (reader.joinable()) reader.detach();
+    reader_detached = true;
+  } else if (reader.joinable()) {
+    reader.join();
+  }
   if (flusher.joinable()) flusher.join();
   for (auto& [sid, e] : subs) {
     if (e.pull) {

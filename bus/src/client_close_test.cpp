@@ -157,6 +157,61 @@ TEST(ClientClose, FlushAndStatsFromOnErrorOnARequesterFailAtOnce) {
   EXPECT_EQ(later.error().category, ErrorCategory::permission_denied) << later.error().to_string();
 }
 
+// A handler that destroys its own client (an "on this message, disconnect"
+// handler): the reader thread cannot join itself, so it is left to end on
+// its own after the handler returns, keeping the client's state alive
+// until then. Before, join() threw resource_deadlock_would_occur from a
+// destructor (std::terminate). The subscription's handle outlives the
+// client; later publishes reach no handler.
+TEST(ClientClose, DestroyedFromItsOwnHandler) {
+  TempDir d;
+  auto b = start_broker(d);
+  auto client = testing::connect_client(d);
+  auto feeder = testing::connect_client(d);
+  ASSERT_TRUE(b && client && feeder);
+  std::atomic<int> calls{0};
+  std::atomic<bool> destroyed{false};
+  std::unique_ptr<Client>* slot = &client;
+  auto s = client->subscribe("self.x", [&, slot](const MessageView& m) {
+    ++calls;
+    if (m.payload != "bye") return;
+    slot->reset();
+    destroyed = true;
+  });
+  ASSERT_TRUE(s && client->flush());
+  ASSERT_TRUE(feeder->publish("self.x", "hello") && feeder->publish("self.x", "bye") && feeder->flush());
+  ASSERT_TRUE(eventually([&] { return destroyed.load(); }));
+  EXPECT_EQ(calls.load(), 2);
+  ASSERT_TRUE(feeder->publish("self.x", "after") && feeder->flush());
+  std::this_thread::sleep_for(100ms);  // a late delivery would show in `calls`
+  EXPECT_EQ(calls.load(), 2);
+  s->unsubscribe();  // on a destroyed client: nothing to do, nothing freed touched
+}
+
+// The same from on_error on the reader thread.
+TEST(ClientClose, DestroyedFromItsOwnOnError) {
+  TempDir d;
+  auto b = restricted_broker(d);
+  ASSERT_TRUE(b);
+  std::unique_ptr<Client> client;
+  std::atomic<bool> destroyed{false};
+  std::atomic<bool> armed{false};
+  std::atomic<bool> once{false};
+  client = connect_with(d, [&](const Error&) {
+    if (once.exchange(true)) return;
+    // Not before the publish below has returned on the main thread.
+    while (!armed.load()) std::this_thread::sleep_for(1ms);
+    client.reset();
+    destroyed = true;
+  });
+  ASSERT_TRUE(client);
+  auto keep = client->subscribe("ok.keep", [](const MessageView&) {});  // the reader thread reads
+  ASSERT_TRUE(keep && client->flush());
+  ASSERT_TRUE(client->publish("denied.x", "y"));  // its ERR comes to on_error on the reader thread
+  armed = true;
+  ASSERT_TRUE(eventually([&] { return destroyed.load(); }));
+}
+
 // The same from a subscription handler on the reader thread.
 TEST(ClientClose, FlushFromAHandlerFailsAtOnce) {
   TempDir d;

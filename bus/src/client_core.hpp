@@ -86,6 +86,13 @@ class ClientCore {
 
   std::expected<void, Error> start();  // first connect + threads
   void close();                        // idempotent
+  // Called by the owner (Client's destructor) after close(): when that ran
+  // on our own reader thread (a handler or on_error destroying its
+  // client), close() could not join that thread, so it detached it, and
+  // the state must live until the thread's loop has returned. `self` is
+  // the owner's reference; it is kept by the reader thread and released
+  // as its last act. Otherwise a no-op (`self` is released by the caller).
+  void outlive_reader(std::shared_ptr<ClientCore>& self);
 
   std::expected<void, Error> publish(std::string_view subject, std::string_view payload, const PublishOptions& po);
   std::expected<std::uint64_t, Error> add_sub(std::string_view pattern, SubEntry entry);
@@ -207,6 +214,9 @@ class ClientCore {
 
   UniqueFd wake;  // eventfd: stops the read role holder's poll (close, or a requester wants the role)
   std::thread reader, flusher;
+  std::atomic<std::thread::id> reader_id{};  // the reader thread's; set by it and by start()
+  bool reader_detached = false;       // close() ran on the reader thread
+  std::shared_ptr<ClientCore> keep;   // see outlive_reader(); touched only on the reader thread
 };
 
 }  // namespace airssys::bus::detail

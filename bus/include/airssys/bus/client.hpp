@@ -129,7 +129,9 @@ class Client {
   // Sends what is buffered (best effort), stops both threads and waits for
   // a thread reading in request() to stop reading, so no handler or
   // on_error call runs once it returns. Calls waiting in other threads
-  // (request, flush, stats) return ErrorCategory::closed.
+  // (request, flush, stats) return ErrorCategory::closed. A handler or
+  // on_error may destroy its own client: the call under way finishes after
+  // the destructor returns, and no further one runs.
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
