@@ -11,6 +11,7 @@
 #include <airssys/daemoneye/burst_trim.hpp>
 #include <airssys/daemoneye/component_errors.hpp>
 #include <airssys/daemoneye/event_forwarder.hpp>
+#include <airssys/daemoneye/dedup_check.hpp>
 #include <airssys/daemoneye/ledger_continuity.hpp>
 #include <airssys/daemoneye/events.hpp>
 #include <airssys/daemoneye/live_query_service.hpp>
@@ -249,24 +250,16 @@ void remember_recent_alerts(const Config& c, AlertPipeline& pipeline, const std:
     spdlog::warn("cannot read recent alerts back: {}", engine.error().message);
     return;
   }
-  const std::int64_t since = unix_now() - c.alerts.dedup_window.count();
-  auto rows = (*engine)->run(fmt::format(
-      "SELECT dedup_key, max(time) AS t FROM alerts WHERE time >= {} GROUP BY dedup_key ORDER BY t", since));
-  if (!rows) {
-    spdlog::warn("cannot read recent alerts back: {}", rows.error().message);
+  // dedup_check.hpp: `daemoneye-cli rules test` reads the same keys.
+  auto keys = recent_alert_keys(**engine, c.alerts.dedup_window, unix_now());
+  if (!keys) {
+    spdlog::warn("cannot read recent alerts back: {}", keys.error().message);
     return;
   }
-  std::size_t n = 0;
-  for (const auto& row : rows->rows) {
-    const auto* key = std::get_if<std::string>(&row[0]);
-    const auto* t = std::get_if<std::int64_t>(&row[1]);
-    if (key && t) {
-      pipeline.remember(*key, *t);
-      ++n;
-    }
-  }
-  if (n > 0) spdlog::info("{} alerts raised in the last {} s are remembered and will not be raised again within it", n,
-                          c.alerts.dedup_window.count());
+  for (const RaisedKey& k : *keys) pipeline.remember(k.dedup_key, k.time);
+  if (const std::size_t n = keys->size(); n > 0)
+    spdlog::info("{} alerts raised in the last {} s are remembered and will not be raised again within it", n,
+                 c.alerts.dedup_window.count());
 }
 
 }  // namespace

@@ -54,4 +54,11 @@ int run_rules_check(const std::vector<std::string>& paths);
 int run_rules_translate(const std::string& file);  // rules_translate_command.cpp
 int run_rules_list(const Context& ctx, bool json);
 
+struct RulesTestArgs {
+  std::string file;
+  bool json = false;
+};
+// rules_test_command.cpp. Exit 0: rows matched; 1: none; 2.. an error.
+int run_rules_test(const Context& ctx, const RulesTestArgs& args);
+
 }  // namespace airssys::daemoneye::cli

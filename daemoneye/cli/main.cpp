@@ -100,7 +100,7 @@ int run(int argc, char** argv) {
   events->add_option("--limit", events_args.limit, "The newest N at most (default 100)")->check(CLI::Range(1, 1000000));
   events->add_flag("--json", events_args.json, "JSON for scripts");
 
-  auto* rules = app.add_subcommand("rules", "Check rule files or list the configured rules");
+  auto* rules = app.add_subcommand("rules", "Check, list, translate or test rules");
   rules->require_subcommand(1);
   std::vector<std::string> check_paths;
   auto* rules_check = rules->add_subcommand("check", "Validate rule files or directories as the agent loads them (exit 1 on any error)");
@@ -110,10 +110,23 @@ int run(int argc, char** argv) {
   rules_list->add_flag("--json", list_json, "JSON for scripts");
   std::string translate_file;
   auto* rules_translate = rules->add_subcommand("translate", "Print the SQL a rule file runs (a Sigma rule's translation)");
-  rules_translate->footer(R"txt(The output runs as it is through query, so a rule can be tried on the
-agent's store before it is deployed (a Sigma rule then reads every stored event):
+  rules_translate->footer(R"txt(To try a rule on the agent's store before it is deployed, use rules test (the rows
+it matches now, and whether each would be a new alert). The output also runs as it is
+through query (a Sigma rule then reads every stored event):
   daemoneye-cli --config ./config.yaml query "$(daemoneye-cli rules translate my-rule.yml)")txt");
   rules_translate->add_option("file", translate_file, "A rule file (*.yml, *.yaml)")->required();
+  cli::RulesTestArgs test_args;
+  auto* rules_test = rules->add_subcommand(
+      "test", "Run a rule file's query once on the store: the rows it matches now, each new or already raised");
+  rules_test->add_option("file", test_args.file, "A rule file, native or Sigma (*.yml, *.yaml)")->required();
+  rules_test->add_flag("--json", test_args.json, "JSON for scripts: [{\"alert\",\"raised_at\",\"dedup_key\",\"row\"}]");
+  rules_test->footer(R"txt(The rule is loaded as the agent loads it (the same messages), its query runs read-only
+under the rules' limits (a Sigma rule reads every stored event), and each row is put to
+the agent's dedup: new (the agent would raise it), raised (an alert with its dedup key was
+raised within alerts.dedup_window), repeat (an earlier row has its key: one alert).
+Exit codes: 0 a row matched; 1 none did; 2 the file is not a valid rule, usage, or an error
+  without a more specific code; 3 not found; 4 denied (the guard refused its SQL, an unsafe
+  file); 5 damaged; 6 busy or timed out.)txt");
 
   cli::FleetArgs fleet_args;
   std::string fleet_hosts, fleet_timeout = "5s";
@@ -140,10 +153,12 @@ Examples:
   daemoneye-cli --config ./config.yaml alerts --since 1h
   daemoneye-cli --config ./config.yaml alerts --follow --json   # one JSON object per line, for a SIEM
   daemoneye-cli rules check my-rule.yaml                         # as the agent loads it
+  daemoneye-cli --config ./config.yaml rules test my-rule.yml  # dry run: what it matches now, new or raised
   daemoneye-cli --config ./config.yaml query "$(daemoneye-cli rules translate my-rule.yaml)"
-                                 # dry run: what the rule matches in the store now
-Exit codes: 0 ok; 1 the answer is no (status: not running; a rule rejected) or a failure;
-  2 usage or invalid input; 3 not found; 4 denied; 5 damaged; 6 busy or timed out.)txt");
+                                 # the same rows as a plain query
+Exit codes: 0 ok; 1 the answer is no (status: not running; a rule rejected; rules test:
+  nothing matched) or a failure; 2 usage or invalid input; 3 not found; 4 denied;
+  5 damaged; 6 busy or timed out.)txt");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -218,6 +233,7 @@ Exit codes: 0 ok; 1 the answer is no (status: not running; a rule rejected) or a
     return is_alerts ? cli::run_alerts(ctx, a) : cli::run_events(ctx, a);
   }
   if (rules_list->parsed()) return cli::run_rules_list(ctx, list_json);
+  if (rules_test->parsed()) return cli::run_rules_test(ctx, test_args);
   if (fleet_query->parsed()) {
     if (!fleet_args.all && fleet_hosts.empty()) {
       cli::say("fleet query: give --hosts h1,h2 or --all");

@@ -105,15 +105,6 @@ class CliRuleDryRun : public CliStoreTest {
     auto a = store_->append_events(events);
     ASSERT_TRUE(a) << a.error();
     store_.reset();
-    fs::create_directories(rules_);
-    ::chmod(rules_.c_str(), 0700);
-  }
-
-  fs::path rule(const std::string& name, const std::string& text) const {
-    const fs::path p = rules_ / name;
-    write_file(p, text);
-    ::chmod(p.c_str(), 0600);
-    return p;
   }
 
   // The pids `query "$(rules translate FILE)"` returns.
@@ -131,8 +122,6 @@ class CliRuleDryRun : public CliStoreTest {
     for (const auto& row : rows) pids.push_back(row.at("pid").get<std::int64_t>());
     return pids;
   }
-
-  fs::path rules_ = dir_.path() / "rules";
 };
 
 TEST_F(CliRuleDryRun, ATranslationRunsAsItIsThroughQuery) {

@@ -2,7 +2,7 @@
 // A fixture for daemoneye-cli tests over a store of their own: a temp dir
 // with var/ (0700, as the agent makes it) holding daemoneye.db, made by the
 // library (Store::open) and filled by the test; cli() runs the real
-// daemoneye-cli (DAEMONEYE_CLI_BIN) with --db on it.
+// daemoneye-cli (DAEMONEYE_CLI_BIN) with --db on it; rule() writes a rule file.
 
 #include "harness.hpp"
 
@@ -33,9 +33,22 @@ class CliStoreTest : public ::testing::Test {
     return run_cli(std::move(args), dir_.path());
   }
 
+  // A rule file in rules/ (0700, made at the first), 0600 as the agent wants it.
+  fs::path rule(const std::string& name, const std::string& text) const {
+    if (!fs::exists(rules_)) {
+      fs::create_directories(rules_);
+      ::chmod(rules_.c_str(), 0700);
+    }
+    const fs::path p = rules_ / name;
+    write_file(p, text);
+    ::chmod(p.c_str(), 0600);
+    return p;
+  }
+
   TempDir dir_;
   fs::path var_ = dir_.path() / "var";
   fs::path db_ = var_ / "daemoneye.db";
+  fs::path rules_ = dir_.path() / "rules";
   std::unique_ptr<airssys::daemoneye::Store> store_;
 };
 

@@ -15,13 +15,14 @@ void DedupWindow::expire(std::int64_t now) {
   }
 }
 
-bool DedupWindow::suppressed(const std::string& key, std::int64_t now) {
-  if (window_ <= 0) return false;
+std::optional<std::int64_t> DedupWindow::raised_within(const std::string& key, std::int64_t now) {
+  if (window_ <= 0) return std::nullopt;
   expire(now);
   const auto it = last_raised_.find(key);
-  if (it == last_raised_.end()) return false;
+  if (it == last_raised_.end()) return std::nullopt;
   const std::int64_t age = now - it->second;
-  return age >= 0 && age < window_;
+  if (age >= 0 && age < window_) return it->second;
+  return std::nullopt;
 }
 
 void DedupWindow::raised(const std::string& key, std::int64_t now) {

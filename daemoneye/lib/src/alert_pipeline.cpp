@@ -18,7 +18,6 @@
 #include <optional>
 #include <mutex>
 #include <unordered_map>
-#include <unordered_set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -126,11 +125,10 @@ Result<AlertOutcome> AlertPipeline::submit(std::vector<Alert> candidates, std::i
   AlertOutcome out;
   std::vector<Alert> held_back;
   // Decisions inside one batch see the batch's own earlier survivors.
-  std::unordered_set<std::string> batch_keys;
+  detail::BatchDedup dedup(m.dedup, now);
   std::unordered_map<std::string, std::uint64_t> allowance;  // rule id → alerts it may still raise at `now`
   for (Alert& a : candidates) {
-    const bool has_key = !a.dedup_key.empty();
-    if (has_key && (batch_keys.contains(a.dedup_key) || m.dedup.suppressed(a.dedup_key, now))) {
+    if (dedup.check(a.dedup_key) != detail::BatchDedup::Verdict::passes) {
       ++out.deduplicated;
       continue;
     }
@@ -142,7 +140,7 @@ Result<AlertOutcome> AlertPipeline::submit(std::vector<Alert> candidates, std::i
       continue;
     }
     --it->second;
-    if (has_key) batch_keys.insert(a.dedup_key);
+    dedup.passed(a.dedup_key);
     out.raised.push_back(std::move(a));
   }
 

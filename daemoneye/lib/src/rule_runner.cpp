@@ -8,6 +8,24 @@
 
 namespace airssys::daemoneye {
 
+std::vector<Alert> alerts_of(const Rule& rule, const QueryResult& result, const std::string& host, std::int64_t now) {
+  std::vector<Alert> out;
+  out.reserve(result.rows.size());
+  for (std::size_t i = 0; i < result.rows.size(); ++i) {
+    Alert a;
+    a.rule_id = rule.id;
+    a.rule_name = rule.name;
+    a.severity = rule.severity;
+    a.tags = rule.tags;
+    a.row_json = row_to_json(result, i);
+    a.host = host;
+    a.time = now;
+    a.dedup_key = make_dedup_key(rule, a.row_json);
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
 RuleRun run_rules(const std::vector<Rule>& rules, QueryEngine& engine, const std::string& host, std::int64_t now) {
   EventMarks none;
   return run_rules(rules, engine, host, now, none);
@@ -54,18 +72,7 @@ RuleRun run_rules(const std::vector<Rule>& rules, QueryEngine& engine, const std
       continue;
     }
     out.timings.push_back({rule.id, result->elapsed, result->rows.size(), result->truncated});
-    for (std::size_t i = 0; i < result->rows.size(); ++i) {
-      Alert a;
-      a.rule_id = rule.id;
-      a.rule_name = rule.name;
-      a.severity = rule.severity;
-      a.tags = rule.tags;
-      a.row_json = row_to_json(*result, i);
-      a.host = host;
-      a.time = now;
-      a.dedup_key = make_dedup_key(rule, a.row_json);
-      out.candidates.push_back(std::move(a));
-    }
+    for (Alert& a : alerts_of(rule, *result, host, now)) out.candidates.push_back(std::move(a));
   }
   next.held = std::move(marks.held);  // the alert pipeline's, not the rules'
   marks = std::move(next);  // rules not run this scan lose their marks

@@ -38,6 +38,14 @@ struct RuleRun {
   std::chrono::microseconds elapsed{0};
 };
 
+struct QueryResult;
+
+// The candidate alert of each row of `rule`'s result: the row as JSON
+// (row_to_json), its dedup key (make_dedup_key), raised by `host` at `now`.
+// What run_rules makes of a result, and `daemoneye-cli rules test` too.
+[[nodiscard]] std::vector<Alert> alerts_of(const Rule& rule, const QueryResult& result, const std::string& host,
+                                           std::int64_t now);
+
 // `marks`: where each Sigma rule has read process_events up to
 // (event_marks.hpp); read and updated by each run.
 [[nodiscard]] RuleRun run_rules(const std::vector<Rule>& rules, QueryEngine& engine, const std::string& host,

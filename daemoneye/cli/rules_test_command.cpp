@@ -1,0 +1,129 @@
+// daemoneye-cli rules test FILE: a rule tried on the live store before it
+// is deployed. The file is loaded as the agent loads a rule (load_rule_file,
+// its query compiled by the guarded engine on the agent's store: the same
+// message as the agent's log at load), its query runs once read-only under
+// the rules' limits, and each row is made the candidate alert the agent
+// would make (alerts_of) and put to the agent's dedup (dedup_check.hpp):
+// `new` (the agent would raise it), `raised` (an alert with its dedup key
+// was raised within alerts.dedup_window), `repeat` (an earlier row has its
+// key; one alert for both). A Sigma rule's window parameters are left
+// unbound: it reads every stored event, as `query "$(rules translate F)"`.
+//
+// Exit codes, grep's: 0 a row matched, 1 none did, 2.. as elsewhere
+// (exit_codes.hpp) — except a failure that has no more specific code than
+// 1, which is 2 here, so that 1 always means "nothing matched".
+
+#include "commands.hpp"
+#include "exit_codes.hpp"
+#include "output.hpp"
+#include "store_access.hpp"
+
+#include <airssys/daemoneye/dedup_check.hpp>
+#include <airssys/daemoneye/rule.hpp>
+#include <airssys/daemoneye/rule_runner.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <unistd.h>
+
+namespace airssys::daemoneye::cli {
+
+namespace {
+
+// 1 is "nothing matched" here: a failure without a more specific code is 2.
+int error_code(ErrorCategory c) {
+  const int code = exit_code(c);
+  return code == kExitFailed ? kExitUsage : code;
+}
+
+int fail_here(const Error& e, std::string_view context = {}) {
+  say(context.empty() ? printable(e.message) : fmt::format("{}: {}", context, printable(e.message)));
+  return error_code(e.category);
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+
+std::string_view verdict_name(DedupVerdict::Kind k) {
+  switch (k) {
+    case DedupVerdict::Kind::raise: return "new";
+    case DedupVerdict::Kind::raised: return "raised";
+    case DedupVerdict::Kind::repeat: return "repeat";
+  }
+  return "?";
+}
+
+std::string verdict_text(const DedupVerdict& v) {
+  switch (v.kind) {
+    case DedupVerdict::Kind::raise: return "new";
+    case DedupVerdict::Kind::raised: return "raised " + utc_time(v.raised_at);
+    case DedupVerdict::Kind::repeat: return fmt::format("repeat of row {}", v.first + 1);
+  }
+  return "?";
+}
+
+}  // namespace
+
+int run_rules_test(const Context& ctx, const RulesTestArgs& args) {
+  const auto& limits = ctx.config.rules;
+  auto engine = open_engine(ctx, limits.max_rows, limits.timeout, limits.max_bytes);
+  if (!engine) return fail_here(engine.error());
+  auto rule = load_rule_file(args.file, engine->get());
+  if (!rule) {
+    say(printable(rule.error().message));
+    return error_code(rule.error().category);
+  }
+  for (const auto& w : rule->warnings) say(printable(w));
+  auto result = (*engine)->run(rule->query);
+  if (!result) return fail_here(result.error(), fmt::format("rule {}: query refused", rule->id));
+
+  const std::int64_t now = unix_now();
+  const std::vector<Alert> candidates = alerts_of(*rule, *result, host_name(), now);
+  auto recent = recent_alert_keys(**engine, ctx.config.alerts.dedup_window, now, rule->id);
+  if (!recent) return fail_here(recent.error(), "reading the alerts raised within alerts.dedup_window");
+  const std::vector<DedupVerdict> verdicts = dedup_verdicts(candidates, *recent, ctx.config.alerts.dedup_window, now);
+
+  std::size_t fresh = 0, raised = 0, repeats = 0;
+  for (const auto& v : verdicts) {
+    if (v.kind == DedupVerdict::Kind::raise) ++fresh;
+    else if (v.kind == DedupVerdict::Kind::raised) ++raised;
+    else ++repeats;
+  }
+
+  if (args.json) {
+    Printer out;
+    for (std::size_t i = 0; i < candidates.size(); ++i) {
+      const DedupVerdict& v = verdicts[i];
+      nlohmann::ordered_json j{{"alert", verdict_name(v.kind)},
+                               {"raised_at", v.kind == DedupVerdict::Kind::raised ? nlohmann::ordered_json(v.raised_at)
+                                                                                   : nlohmann::ordered_json(nullptr)},
+                               {"dedup_key", candidates[i].dedup_key},
+                               {"row", nlohmann::ordered_json::parse(candidates[i].row_json, nullptr, false)}};
+      if (!out.add((i ? ",\n " : "[\n ") + json_text(j))) break;
+    }
+    if (!stdout_write_failure() && out.add(candidates.empty() ? "[]\n" : "\n]\n")) out.flush();
+  } else {
+    std::vector<std::string> header{"ALERT"};
+    header.insert(header.end(), result->columns.begin(), result->columns.end());
+    std::vector<std::vector<std::string>> rows;
+    rows.reserve(result->rows.size());
+    for (std::size_t i = 0; i < result->rows.size(); ++i) {
+      auto& row = rows.emplace_back();
+      row.push_back(verdict_text(verdicts[i]));
+      for (const auto& v : result->rows[i]) row.push_back(cell_text(v));
+    }
+    write_stdout(format_table(header, rows, terminal_width()));
+  }
+  tell_truncated(*result, limits.max_rows, limits.max_bytes);
+  say(fmt::format("rule {} ({}{}): {} matched, {} new, {} already raised{}", printable(rule->id),
+                  rule->sigma ? "Sigma, every stored event read" : "native",
+                  rule->enabled ? "" : ", disabled: the agent does not run it", candidates.size(), fresh, raised,
+                  repeats > 0 ? fmt::format(", {} repeating an earlier row's dedup key", repeats) : std::string()));
+  return candidates.empty() ? kExitFailed : kExitOk;
+}
+
+}  // namespace airssys::daemoneye::cli
