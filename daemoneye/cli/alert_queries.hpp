@@ -38,6 +38,20 @@ inline std::string alert_listing(std::int64_t from, std::string_view rule, std::
       from, rule.empty() ? std::string() : fmt::format(" AND rule_id = '{}'", rule), limit);
 }
 
+// `alerts --rule P`: whether an alert of rule `id` is stored (a row, or
+// none), and the smallest stored rule id after `after` that begins with
+// `prefix` (one row: NULL when there is none). Both checked rule ids (they
+// are quoted into the text). Each is one seek in alerts_rule_time: the
+// candidates of a prefix are found one at a time, not by reading every
+// alert of theirs. '~' sorts after every character of a rule id.
+inline std::string rule_stored(std::string_view id) {
+  return fmt::format("SELECT 1 FROM alerts WHERE rule_id = '{}' LIMIT 1", id);
+}
+inline std::string next_rule_with_prefix(std::string_view prefix, std::string_view after) {
+  return fmt::format("SELECT min(rule_id) FROM alerts WHERE rule_id > '{}' AND rule_id < '{}~'",
+                     after.empty() ? prefix : after, prefix);
+}
+
 // The alerts after a watch's mark, oldest first, at most `limit`, in one
 // statement (one snapshot). `select` is "SELECT <columns> FROM alerts";
 // `rule` is empty or a checked rule id (it is quoted into the text). Bind

@@ -146,9 +146,50 @@ int follow_alerts(QueryEngine& engine, const HistoryArgs& args, AlertKey mark, s
   }
 }
 
+// --rule as given when alerts of that rule are stored; else the one stored
+// rule id it begins (a Sigma rule's id is a UUID), said on stderr. Several
+// are an error naming them (exit 2); none leaves the id as given (a rule
+// whose first alert is still to come: --follow waits for it), and `known`
+// false. The exit code of a failure, or nothing.
+std::optional<int> resolve_rule(QueryEngine& engine, std::string& rule, bool& known) {
+  constexpr std::size_t kShown = 20;
+  known = true;
+  auto exact = engine.run(rule_stored(rule));
+  if (!exact) return fail_with(exact.error(), "reading alerts");
+  if (!exact->rows.empty()) return std::nullopt;
+  std::vector<std::string> found;
+  bool more = false;
+  for (std::string after;;) {
+    auto next = engine.run(next_rule_with_prefix(rule, after));
+    if (!next) return fail_with(next.error(), "reading alerts");
+    if (next->rows.empty() || !std::holds_alternative<std::string>(next->rows[0][0])) break;
+    after = str_of(next->rows[0][0]);
+    if (found.size() == kShown) {
+      more = true;
+      break;
+    }
+    found.push_back(after);
+  }
+  if (found.empty()) {
+    known = false;
+    return std::nullopt;
+  }
+  if (found.size() > 1) {
+    std::string names;
+    for (const auto& id : found) names += (names.empty() ? "" : ", ") + printable(id);
+    say(fmt::format("--rule {}: ambiguous, the rules of the stored alerts beginning with it are {}{}; give more of the id",
+                    printable(rule), names, more ? ", and more" : ""));
+    return kExitUsage;
+  }
+  say(fmt::format("--rule {}: rule {}", printable(rule), printable(found[0])));
+  rule = found[0];
+  return std::nullopt;
+}
+
 }  // namespace
 
-int run_alerts(const Context& ctx, const HistoryArgs& args) {
+int run_alerts(const Context& ctx, const HistoryArgs& given) {
+  HistoryArgs args = given;
   if (!args.rule.empty() && !valid_rule_id(args.rule)) {
     say(fmt::format("--rule '{}': a rule id holds only letters, digits, '_', '.' and '-'", printable(args.rule)));
     return kExitUsage;
@@ -157,6 +198,9 @@ int run_alerts(const Context& ctx, const HistoryArgs& args) {
   if (!engine) {
     return fail_with(engine.error());
   }
+  bool known = true;
+  if (!args.rule.empty())
+    if (const auto failed = resolve_rule(**engine, args.rule, known)) return *failed;
   // The listing's alerts, newest first, by id and time alone; with
   // --follow also where the watch starts: the newest alert there is now.
   const std::int64_t from = unix_now() - args.since.count();
@@ -192,8 +236,9 @@ int run_alerts(const Context& ctx, const HistoryArgs& args) {
   if (!out.flush() || stdout_write_failure()) return code;  // main ends the command as the rule for stdout says
   if (code != kExitOk) return code;
   if (keys.empty() && !args.json) {
-    say(fmt::format("no alerts in the last {} s{}{}", args.since.count(),
+    say(fmt::format("no alerts in the last {} s{}{}{}", args.since.count(),
                     args.rule.empty() ? std::string() : " for rule " + args.rule,
+                    known ? "" : " (no alert stored has that rule id, or one beginning with it)",
                     args.follow ? "; waiting for new ones" : ""));
   }
   if (!args.follow) return kExitOk;

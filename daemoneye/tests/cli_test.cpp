@@ -452,6 +452,55 @@ TEST_F(Cli, AlertsAreListedOldestFirstAndFiltered) {
   EXPECT_EQ(nlohmann::json::parse(limited.out)[0]["rule_id"], "reverse-shell");  // the newest
 }
 
+// --rule takes the beginning of a stored rule id (Sigma rules' ids are
+// UUIDs) when it names one rule, and says which on stderr; a beginning of
+// several is an error naming them; an id with alerts stored is itself,
+// even when it begins others; an id no stored alert has is said so.
+TEST_F(Cli, AlertsRuleTakesAUniqueBeginningOfAStoredRuleId) {
+  make_store();
+  auto alert = [](const std::string& rule, std::int64_t pid) {
+    return de::Alert{.rule_id = rule, .rule_name = "Sigma " + rule, .severity = de::Severity::high, .tags = {},
+                     .row_json = fmt::format(R"({{"pid":{}}})", pid), .host = "h", .time = now() - 20,
+                     .dedup_key = fmt::format("{}|pid={}", rule, pid)};
+  };
+  store_alerts({alert("8c1f6f0e-2b7a-4c55-9d1e-3f0a5b6c7d8e", 5001), alert("8c1f7a00-0000-4000-8000-000000000001", 5002),
+                alert("exec-from-tmp-v2", 5003)});
+
+  Outcome one = cli_db({"alerts", "--rule", "8c1f6", "--json"});
+  EXPECT_EQ(one.code, 0) << one.err;
+  EXPECT_EQ(one.err, "daemoneye-cli: --rule 8c1f6: rule 8c1f6f0e-2b7a-4c55-9d1e-3f0a5b6c7d8e\n");
+  auto doc = nlohmann::json::parse(one.out, nullptr, false);
+  ASSERT_TRUE(doc.is_array()) << one.out;
+  ASSERT_EQ(doc.size(), 1u) << one.out;
+  EXPECT_EQ(doc[0]["row"]["pid"], 5001);
+
+  Outcome two = cli_db({"alerts", "--rule", "8c1f"});
+  EXPECT_EQ(two.code, 2) << two.err;
+  EXPECT_EQ(two.out, "");
+  EXPECT_EQ(two.err,
+            "daemoneye-cli: --rule 8c1f: ambiguous, the rules of the stored alerts beginning with it are "
+            "8c1f6f0e-2b7a-4c55-9d1e-3f0a5b6c7d8e, 8c1f7a00-0000-4000-8000-000000000001; give more of the id\n");
+
+  Outcome exact = cli_db({"alerts", "--rule", "exec-from-tmp", "--json"});
+  EXPECT_EQ(exact.code, 0) << exact.err;
+  EXPECT_EQ(exact.err, "");
+  doc = nlohmann::json::parse(exact.out, nullptr, false);
+  ASSERT_TRUE(doc.is_array()) << exact.out;
+  ASSERT_EQ(doc.size(), 1u) << exact.out;
+  EXPECT_EQ(doc[0]["rule_id"], "exec-from-tmp");
+
+  // Alerts stored, none within --since: the id is known, the listing empty.
+  Outcome old = cli_db({"alerts", "--rule", "exe-del", "--since", "1h"});
+  EXPECT_EQ(old.code, 0) << old.err;
+  EXPECT_EQ(old.err, "daemoneye-cli: --rule exe-del: rule exe-deleted\n"
+                     "daemoneye-cli: no alerts in the last 3600 s for rule exe-deleted\n");
+
+  Outcome unknown = cli_db({"alerts", "--rule", "nosuch"});
+  EXPECT_EQ(unknown.code, 0) << unknown.err;
+  EXPECT_EQ(unknown.err, "daemoneye-cli: no alerts in the last 86400 s for rule nosuch (no alert stored has that rule "
+                         "id, or one beginning with it)\n");
+}
+
 // alerts --follow prints what is there, then each alert as it is stored,
 // with --json one object per line (jq-able as it arrives); the watch ends
 // when the test kills it. Before, the CLI had no way to watch.
@@ -652,6 +701,12 @@ TEST_F(Cli, AlertsAreReadThroughIndexes) {
           << listing;
     }
   }
+  // --rule's resolution (a prefix's candidates one at a time): one seek
+  // in alerts_rule_time each, not the rule's alerts read.
+  EXPECT_EQ(plan_of(de::cli::rule_stored("8c1f")), "SEARCH alerts USING COVERING INDEX alerts_rule_time (rule_id=?)\n");
+  const std::string next = plan_of(de::cli::next_rule_with_prefix("8c1f", "8c1f6f0e"));
+  EXPECT_TRUE(has(next, "SEARCH alerts USING COVERING INDEX alerts_rule_time (rule_id>? AND rule_id<?)\n")) << next;
+  EXPECT_FALSE(has(next, "TEMP B-TREE")) << next;
   // In the list's order, which a cut result relies on: the list is the
   // outer loop, each alert one primary-key search, no sorter.
   const std::int64_t ids[] = {3, 1, 2};
