@@ -184,6 +184,26 @@ bool write_all(int fd, const char* p, std::size_t n) {
   return true;
 }
 
+// write_all() that gives up at `deadline` (false): the fd stays blocking
+// for everyone else, this write polls between non-blocking sends.
+bool write_all_until(int fd, const char* p, std::size_t n, std::chrono::steady_clock::time_point deadline) {
+  while (n > 0) {
+    const ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w >= 0) {
+      p += w;
+      n -= static_cast<std::size_t>(w);
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return false;
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd pf{fd, POLLOUT, 0};
+    if (::poll(&pf, 1, static_cast<int>(std::min<long long>(left.count(), 1000))) < 0 && errno != EINTR) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 ClientCore::~ClientCore() { close(); }
@@ -223,7 +243,26 @@ void ClientCore::close() {
     // write_mu, held until that write is done, keeps the socket in place
     // (reconnect and on_disconnect take it and see `closed`) and lets no
     // other write run: any earlier flush_out has finished its write.
-    std::lock_guard w(write_mu);
+    // A write under way (the flusher, or a publisher flushing inline) holds
+    // write_mu; if the broker has stopped reading it never ends. Past
+    // close_timeout the socket is shut, which fails that write and frees
+    // write_mu (the socket is replaced only with mu held too).
+    const auto deadline = std::chrono::steady_clock::now() + opt.close_timeout;
+    // (try_lock in a loop, not a timed_mutex: GCC 12's ThreadSanitizer
+    // does not see pthread_mutex_clocklock and reports every such lock.)
+    std::unique_lock w(write_mu, std::try_to_lock);
+    while (!w.owns_lock()) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        {
+          std::lock_guard lk(mu);
+          if (sock) ::shutdown(sock.get(), SHUT_RDWR);
+        }
+        w.lock();
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      (void)w.try_lock();
+    }
     bool was_open = false;
     {
       std::lock_guard lk(mu);
@@ -243,7 +282,7 @@ void ClientCore::close() {
     }
     // Best effort: a write that fails is a lost connection, which drops
     // the buffer as it would have anyway.
-    if (was_open && !spare.empty()) (void)write_all(sock.get(), spare.data(), spare.size());
+    if (was_open && !spare.empty()) (void)write_all_until(sock.get(), spare.data(), spare.size(), deadline);
     spare.clear();
   }
   if (close_hook) close_hook();

@@ -212,6 +212,48 @@ TEST(ClientClose, DestroyedFromItsOwnOnError) {
   ASSERT_TRUE(eventually([&] { return destroyed.load(); }));
 }
 
+// A broker that stops reading (stopped, wedged) must not hold close()
+// forever: the flusher is blocked writing to the full socket with the
+// write lock held, and before close_timeout close() waited for that lock
+// without end. Here a fake broker answers the handshake and then reads
+// nothing; the client buffers 8 MB (far more than the socket holds).
+TEST(ClientClose, BoundedWhenTheBrokerStopsReading) {
+  TempDir d;
+  std::filesystem::create_directory(d.sock().parent_path());
+  auto listener = detail::listen_unix(d.sock(), 4);
+  ASSERT_TRUE(listener) << listener.error().to_string();
+  detail::UniqueFd conn;
+  std::thread server([&] {
+    pollfd pf{listener->get(), POLLIN, 0};
+    if (::poll(&pf, 1, 60'000) != 1) return;
+    detail::UniqueFd c(::accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!c) return;
+    char buf[256];
+    if (::read(c.get(), buf, sizeof buf) <= 0) return;  // the PING, in one small read
+    detail::ByteBuffer b;
+    detail::Frame pong;
+    pong.op = detail::Op::pong;
+    detail::encode_frame(b, pong);
+    (void)::send(c.get(), b.data(), b.size(), MSG_NOSIGNAL);
+    conn = std::move(c);  // kept open, never read again
+  });
+  ClientOptions o;
+  o.reconnect = false;
+  o.flush_threshold = std::size_t{64} << 20;       // publishes never write inline...
+  o.flush_delay = std::chrono::milliseconds(200);  // ...the flusher does, and blocks
+  o.close_timeout = std::chrono::milliseconds(500);
+  auto core = testing::start_core(d, o);
+  server.join();
+  ASSERT_TRUE(core && conn);
+  const std::string chunk(64 * 1024, 'x');
+  for (int i = 0; i < 128; ++i) ASSERT_TRUE(core->publish("stuck.x", chunk, {}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // the flusher is in its write (or close() does it)
+  const auto t0 = std::chrono::steady_clock::now();
+  core.reset();  // BoundedDelete: a failure if it takes 60 s
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_LT(took, std::chrono::seconds(60));
+}
+
 // The same from a subscription handler on the reader thread.
 TEST(ClientClose, FlushFromAHandlerFailsAtOnce) {
   TempDir d;

@@ -100,6 +100,12 @@ struct ClientOptions {
   std::chrono::milliseconds reconnect_initial{10};
   std::chrono::milliseconds reconnect_max{2000};
   std::chrono::milliseconds handshake_timeout{5000};
+  // How long destroying the client waits for the broker to take what is
+  // buffered (and for a write already under way on another thread). Past
+  // it the connection is shut and what was not written is lost: a broker
+  // that stopped reading (stopped, wedged) would otherwise hold the
+  // destructor, and a publisher blocked on the full socket, forever.
+  std::chrono::milliseconds close_timeout{5000};
   std::size_t flush_threshold = 256 * 1024;
   // How long the background flusher lets publishes accumulate after the
   // buffer becomes non-empty (fewer, larger writes; less lock traffic).
