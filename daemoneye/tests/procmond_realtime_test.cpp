@@ -10,8 +10,11 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 namespace detest {
 namespace {
@@ -139,7 +142,11 @@ TEST_F(Realtime, EbpfPublishesAOneMillisecondProcessWithItsArgvAndExitCode) {
   const auto exec = wait_for(de::EventKind::exec, m);
   ASSERT_TRUE(exec) << slurp(err);
   EXPECT_EQ(exec->source, de::EventSource::ebpf);
-  EXPECT_EQ(exec->process.path, "/bin/sh");
+  // The kernel's path of the image (/bin/sh is a link, and /bin one too
+  // where /usr is merged), read at the exec.
+  EXPECT_EQ(exec->process.path, fs::canonical("/bin/sh").string());
+  EXPECT_EQ(exec->path_given, "/bin/sh");
+  EXPECT_EQ(exec->path_from, de::PathFrom::exec);
   EXPECT_EQ(exec->process.cmdline, "/bin/sh -c exec /bin/sleep 0.001 " + m + " --password ***");
   EXPECT_EQ(exec->process.parent, ::getpid());
   EXPECT_EQ(exec->process.uid, 0);
@@ -172,12 +179,12 @@ TEST_F(Realtime, EbpfPublishesAOneMillisecondProcessWithItsArgvAndExitCode) {
 TEST_F(Realtime, EbpfStoresAnExecsRealPathBesideThePathItWasGiven) {
   start({});
   ASSERT_EQ(first_status().tier, de::EventSource::ebpf) << status.tier_reason;
-  // "//" collapsed, even for a process gone at once.
+  // The kernel's path, even for a process gone at once.
   const std::string m = marker("slashes");
   ASSERT_EQ(run_briefly({"/bin/sh", "-c", "exec //bin/true \"$0\"", m}), 0);
   const auto gone = wait_for(de::EventKind::exec, "true " + m);
   ASSERT_TRUE(gone) << slurp(err);
-  EXPECT_EQ(gone->process.path, "/bin/true");
+  EXPECT_EQ(gone->process.path, fs::canonical("/bin/true").string());
   EXPECT_EQ(gone->path_given, "//bin/true");
   // Relative while it lives: the kernel's own path (/proc/PID/exe). The
   // duration is the marker: sleep takes no other argument.
@@ -196,6 +203,62 @@ TEST_F(Realtime, EbpfStoresAnExecsRealPathBesideThePathItWasGiven) {
   ASSERT_NE(::realpath("/usr/bin/sleep", real), nullptr);
   EXPECT_EQ(rel->process.path, real);
   EXPECT_EQ(rel->path_given, "./sleep");
+  stop_procmond();
+}
+
+// Runs `file` through execveat(fd, "", AT_EMPTY_PATH), as airssys-osl
+// spawns every program (the exec is given /dev/fd/N), with argv; its pid.
+// The child makes raw system calls only (this test is multithreaded).
+pid_t run_through_fd(const fs::path& file, std::vector<std::string> argv) {
+  const int fd = ::open(file.c_str(), O_PATH | O_CLOEXEC);
+  if (fd < 0) return -1;
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::syscall(SYS_execveat, fd, "", args.data(), environ, AT_EMPTY_PATH);
+    ::_exit(127);
+  }
+  ::close(fd);
+  return pid;
+}
+
+// An exec's path and root as the kernel had them at the exec, not as /proc
+// shows them when procmond gets to it: /usr/bin/true run through a
+// descriptor has exited by then (before, its path stayed /dev/fd/N and its
+// root unknown), and so has a copy of it under /tmp.
+TEST_F(Realtime, EbpfTakesAnExecsPathAndRootFromTheKernelAtTheExec) {
+  start({});
+  ASSERT_EQ(first_status().tier, de::EventSource::ebpf) << status.tier_reason;
+  const fs::path copy = fs::canonical(dir.path()) / "copy";
+  fs::copy_file("/usr/bin/true", copy);
+  fs::permissions(copy, fs::perms::owner_all);
+  for (const fs::path& file : {fs::path("/usr/bin/true"), copy}) {
+    const std::string m = marker("fd");
+    const pid_t pid = run_through_fd(file, {"true", m});
+    ASSERT_GT(pid, 0);
+    int st = 0;
+    ::waitpid(pid, &st, 0);
+    ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
+    const auto exec = wait_for(de::EventKind::exec, m);
+    ASSERT_TRUE(exec) << slurp(err);
+    EXPECT_EQ(exec->process.pid, pid);
+    EXPECT_TRUE(exec->path_given.starts_with("/dev/fd/")) << exec->path_given;
+    EXPECT_EQ(exec->process.path, fs::canonical(file).string());
+    EXPECT_EQ(exec->path_from, de::PathFrom::exec);
+    EXPECT_EQ(exec->process.root_is_host, 1);
+  }
+  // /usr/bin/sleep the same way, while it runs: the same path.
+  const std::string secs = fmt::format("30.{}", ::getpid());
+  const pid_t sleeper = run_through_fd("/usr/bin/sleep", {"sleep", secs});
+  ASSERT_GT(sleeper, 0);
+  const auto exec = wait_for(de::EventKind::exec, "sleep " + secs);
+  ::kill(sleeper, SIGKILL);
+  ::waitpid(sleeper, nullptr, 0);
+  ASSERT_TRUE(exec) << slurp(err);
+  EXPECT_EQ(exec->process.path, fs::canonical("/usr/bin/sleep").string());
+  EXPECT_EQ(exec->path_from, de::PathFrom::exec);
   stop_procmond();
 }
 

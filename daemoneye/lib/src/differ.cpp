@@ -71,7 +71,11 @@ std::vector<ProcessEvent> diff(std::span<const ProcessRecord> previous, std::spa
       starts.push_back(&r);
       continue;
     }
-    if (image_changed(*it->second, r)) execs.push_back(event(EventKind::exec, r, now));
+    if (image_changed(*it->second, r)) {
+      execs.push_back(event(EventKind::exec, r, now));
+      // The collection read it from /proc/PID/exe, after the exec.
+      if (!r.path.empty()) execs.back().path_from = PathFrom::proc;
+    }
     before.erase(it);
   }
   // What is left in `before` has gone; report in the previous collection's order.

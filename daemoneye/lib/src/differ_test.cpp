@@ -48,6 +48,8 @@ TEST(Differ, StartStopExecInThatOrder) {
   }
   EXPECT_EQ(ev[0].process, prev[1]);  // stop carries the last record seen
   EXPECT_EQ(ev[1].process, cur[1]);   // exec carries the new state
+  EXPECT_EQ(ev[1].path_from, PathFrom::proc);  // its path read from /proc after the exec
+  EXPECT_EQ(ev[0].path_from, PathFrom::none);
   EXPECT_EQ(ev[2].process, cur[3]);
 }
 

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 // The generated skeleton and the record layout it shares with the programs.
@@ -170,7 +171,7 @@ class EbpfSource final : public KernelEventSource {
     if (size < sizeof e) return;
     std::memcpy(&e, data, sizeof e);
     const std::size_t body = size - sizeof e;
-    if (std::size_t{e.path_size} + e.args_size > body) return;  // never happens with our programs
+    if (std::size_t{e.path_size} + e.exe_size + e.args_size > body) return;  // never happens with our programs
     KernelEvent k;
     switch (e.kind) {
       case PROCMON_EXEC: k.kind = KernelEvent::Kind::exec; break;
@@ -191,10 +192,19 @@ class EbpfSource final : public KernelEventSource {
     k.comm.assign(e.comm, strnlen(e.comm, sizeof e.comm));
     const char* path = data + sizeof e;
     k.path.assign(path, strnlen(path, e.path_size));
+    const char* exe = path + e.path_size;
+    if (e.kind == PROCMON_EXEC) {
+      if (!(e.flags & PROCMON_EXE_TRUNCATED)) k.exe_path.assign(exe, strnlen(exe, e.exe_size));
+      k.exe_deleted = (e.flags & PROCMON_EXE_DELETED) != 0;
+      k.exe_interpreted = (e.flags & PROCMON_EXE_INTERPRETED) != 0;
+      k.exe_detached = (e.flags & PROCMON_EXE_DETACHED) != 0;
+      if (e.root_is_host == 0 || e.root_is_host == 1) k.root_is_host = e.root_is_host;
+    }
     if (e.kind != PROCMON_EXIT) {
+      const char* args = exe + e.exe_size;
       const std::uint32_t tail = e.args_tail_size <= e.args_size ? e.args_tail_size : 0;
-      k.args.assign(path + e.path_size, e.args_size - tail);
-      k.args_tail.assign(path + e.path_size + (e.args_size - tail), tail);
+      k.args.assign(args, e.args_size - tail);
+      k.args_tail.assign(args + (e.args_size - tail), tail);
       k.args_total = (e.flags & PROCMON_ARGS_UNREADABLE) ? -1 : static_cast<std::int64_t>(e.args_total);
       k.args_truncated = (e.flags & PROCMON_ARGS_TRUNCATED) != 0;
     } else {
@@ -248,6 +258,9 @@ Result<std::unique_ptr<KernelEventSource>> open_ebpf_source(const KernelSourceOp
     return fail(ErrorCategory::internal, "setting the ring buffer size failed");
   }
   bpf_program__set_autoload(skel->progs.procmon_rejected, options.test_verifier_reject);
+  // Whose root directory is "the host's": ours (procmon_fork records it at
+  // our first thread or process after attaching).
+  skel->rodata->procmond_tgid = static_cast<std::uint32_t>(::getpid());
   if (const int err = procmon_bpf__load(skel.get()); err != 0) {
     // The verifier's rejections come back as EACCES too: the kernel will not
     // run these programs, so the caller falls back to the next tier.
@@ -258,6 +271,9 @@ Result<std::unique_ptr<KernelEventSource>> open_ebpf_source(const KernelSourceOp
     return failed(ErrorCategory::unavailable, err,
                   fmt::format("attaching the eBPF programs failed ({}): {}", errno_text(err), log.tail(2)));
   }
+  // A thread of ours, so that procmon_fork records our root directory now:
+  // until it has, exec events carry root_is_host unknown.
+  std::thread([] {}).join();
   auto source = std::make_unique<EbpfSource>(std::move(skel), ticks > 0 ? ticks : 100);
   if (auto r = source->start(); !r) return std::unexpected(r.error());
   return source;

@@ -156,13 +156,20 @@ struct EventAssembler::Impl {
 
   ProcessEvent exec_of(KernelEvent& k, EventSource source) {
     ProcessEvent e{EventKind::exec, source, 0, {}};
-    // The path as given can hide where the file is ("//tmp/x", "./x",
-    // "/proc/self/cwd/x", "/dev/fd/3"): "//" and "/./" are collapsed; what
-    // text cannot resolve is taken from /proc/PID/exe while the process
+    // The eBPF program read the kernel's path of the image's file at the
+    // exec, before the new image ran: that is the path, whatever text
+    // execve was given (a link, /dev/fd/N, a relative path), and the
+    // process cannot change it by exiting or exec'ing again. Not when a
+    // binfmt handler ran an interpreter: the kernel's path is then the
+    // interpreter's, and the file given (a script) is known by its text only.
+    const bool captured = !k.exe_path.empty() && !k.exe_interpreted;
+    // Otherwise the path as given can hide where the file is ("//tmp/x",
+    // "./x", "/proc/self/cwd/x", "/dev/fd/3"): "//" and "/./" are collapsed;
+    // what text cannot resolve is taken from /proc/PID/exe while the process
     // lives (the kernel's own path; if it exec'd again meanwhile, the later
     // image's — path_given still says what this exec asked for).
     const std::string cleaned = exec_path::collapse(k.path);
-    const bool indirect = exec_path::needs_kernel_path(cleaned);
+    const bool indirect = !captured && exec_path::needs_kernel_path(cleaned);
     std::optional<ProcessRecord> fresh;
     if (indirect || k.args_total < 0) fresh = read_proc(k);
     const bool kernel_path = fresh && indirect && !fresh->path.empty();
@@ -181,15 +188,35 @@ struct EventAssembler::Impl {
       if (k.path.empty() || k.args_total < 0) e.process.partial = true;
       // Whose root it runs under is read now, not taken from what was known:
       // a runtime's child chroots or pivots between its fork and its exec.
-      // Gone or unreadable: unknown (-1).
-      e.process.root_is_host = reader ? reader->root_is_host(static_cast<pid_t>(k.pid), k.start_ticks) : -1;
+      // Gone or unreadable: unknown (-1). The eBPF program's answer, read at
+      // the exec, needs no read.
+      if (k.root_is_host < 0) {
+        e.process.root_is_host = reader ? reader->root_is_host(static_cast<pid_t>(k.pid), k.start_ticks) : -1;
+      }
     }
+    // Read at the exec: truer than /proc read later (a pivot after the exec).
+    if (k.root_is_host >= 0) e.process.root_is_host = k.root_is_host;
     take_identity(e.process, k);
     // What the kernel captured at exec time is the truth; /proc may already
     // show a changed argv (setproctitle) or another image.
-    // Gone already: the cleaned text, relative or magic as it may be (the
-    // last known cwd may be stale, so it is not joined).
-    if (!kernel_path && !cleaned.empty()) e.process.path = cleaned;
+    if (captured) {
+      e.process.path = k.exe_path;
+      // A mount attached nowhere: the path names no place (runc's re-exec
+      // reads "/"); kept, and said, so that rules judge the path given.
+      e.path_from = k.exe_detached ? PathFrom::detached : PathFrom::exec;
+      // As the collector reads a " (deleted)" exe link: the path without
+      // the suffix, and not on disk (a memfd's /memfd:NAME always).
+      if (k.exe_deleted) e.process.on_disk = 0;
+    } else if (kernel_path) {
+      e.path_from = PathFrom::proc;
+    } else if (!cleaned.empty()) {
+      // Gone already: the cleaned text, relative or magic as it may be (the
+      // last known cwd may be stale, so it is not joined).
+      e.process.path = cleaned;
+      e.path_from = PathFrom::given;
+    } else if (fresh && !e.process.path.empty()) {
+      e.path_from = PathFrom::proc;  // the proc connector gives no path
+    }
     e.path_given = k.path;
     if (k.args_total >= 0) e.process.cmdline = column_of(k);
     if (k.start_ticks != 0) e.process.start_ticks = k.start_ticks;

@@ -42,6 +42,28 @@ KernelEvent kernel(KernelEvent::Kind kind, std::int64_t pid, std::int64_t ppid, 
   return k;
 }
 
+// A child that runs /bin/sleep 30 (the caller kills it).
+pid_t fork_sleep() {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::execl("/bin/sleep", "sleep", "30", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return child;
+}
+
+// Whether /proc/PID/exe of `pid` names `real` within 5 s (it has exec'd).
+bool exe_becomes(pid_t pid, const std::string& real) {
+  const std::string exe = "/proc/" + std::to_string(pid) + "/exe";
+  char link[4096] = {};
+  for (int i = 0; i < 500; ++i) {
+    const auto n = ::readlink(exe.c_str(), link, sizeof link - 1);
+    if (n > 0 && std::string(link, static_cast<std::size_t>(n)) == real) return true;
+    ::usleep(10000);
+  }
+  return false;
+}
+
 TEST(EventAssembler, ForkStartsAChildThatIsItsParentsImage) {
   EventAssembler a({}, nullptr);
   a.learn(std::vector{known(100, "/usr/sbin/nginx", "nginx: worker process")}, a.mark());
@@ -193,12 +215,8 @@ TEST(EventAssembler, APidsOnlyEventIsCompletedFromProcWhileTheProcessLives) {
   auto reader = Collector::create(CollectorOptions{.hash = false, .keep_open = 0});
   ASSERT_TRUE(reader);
   EventAssembler a({}, std::move(*reader));
-  const pid_t child = ::fork();
+  const pid_t child = fork_sleep();
   ASSERT_GE(child, 0);
-  if (child == 0) {
-    ::execl("/bin/sleep", "sleep", "30", static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
   // Wait until the child has exec'd (its exe link names sleep).
   std::string cmdline;
   for (int i = 0; i < 500 && cmdline != "sleep 30"; ++i) {
@@ -320,13 +338,7 @@ TEST(EventAssembler, ALiveExecsIndirectPathIsTheKernelsOwn) {
     if (::chdir("/usr/bin") == 0) ::execl("/proc/self/cwd/sleep", "sleep", "30", static_cast<char*>(nullptr));
     ::_exit(127);
   }
-  const std::string exe = "/proc/" + std::to_string(child) + "/exe";
-  char link[4096] = {};
-  for (int i = 0; i < 500; ++i) {
-    const auto n = ::readlink(exe.c_str(), link, sizeof link - 1);
-    if (n > 0 && std::string(link, static_cast<std::size_t>(n)) == real) break;
-    ::usleep(10000);
-  }
+  exe_becomes(child, real);
   for (const std::string given : {"/proc/self/cwd/sleep", "./sleep", "sleep"}) {
     auto k = kernel(KernelEvent::Kind::exec, child, 1, 0);
     k.path = given;
@@ -349,6 +361,82 @@ TEST(EventAssembler, ALiveExecsIndirectPathIsTheKernelsOwn) {
   ASSERT_TRUE(e);
   EXPECT_EQ(e->process.path, "/usr/bin/sleep");
   EXPECT_EQ(a.counters().proc_reads, reads);
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+}
+
+// The kernel's path of the image, read by the eBPF program at the exec, is
+// the path, without a /proc read: /proc/PID/exe read later may show the
+// image of a later exec (the payload run through /dev/fd/3 that at once
+// execs sleep) or nothing (gone). Its root flag, read at the exec too, is
+// root_is_host. Here a live child runs sleep: its /proc says sleep, but
+// what the kernel captured at this exec is what the event says.
+TEST(EventAssembler, TheKernelsPathCapturedAtTheExecIsThePathAndNoProcIsRead) {
+  auto reader = Collector::create(CollectorOptions{.hash = false, .keep_open = 0});
+  ASSERT_TRUE(reader);
+  EventAssembler a({}, std::move(*reader));
+  char real[4096] = {};
+  ASSERT_NE(::realpath("/usr/bin/sleep", real), nullptr);
+  const pid_t child = fork_sleep();
+  ASSERT_GE(child, 0);
+  ASSERT_TRUE(exe_becomes(child, real));
+  // The exec event of `child` given `given`, the kernel's path `exe`.
+  const auto exec = [&](std::string given, std::string exe) {
+    auto k = kernel(KernelEvent::Kind::exec, child, 1, 0);
+    k.path = std::move(given);
+    k.exe_path = std::move(exe);
+    k.args = "x\0"s;
+    k.args_total = 2;
+    return k;
+  };
+  auto k = exec("/dev/fd/3", "/tmp/payload");
+  k.root_is_host = 1;
+  auto e = a.assemble(std::move(k), EventSource::ebpf);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->process.path, "/tmp/payload");
+  EXPECT_EQ(e->path_given, "/dev/fd/3");
+  EXPECT_EQ(e->path_from, PathFrom::exec);
+  EXPECT_EQ(e->process.root_is_host, 1);
+  EXPECT_EQ(a.counters().proc_reads, 0u);
+  // A symbolic link's text: the file it named.
+  k = exec("/home/u/l", "/tmp/x");
+  k.root_is_host = 0;
+  e = a.assemble(std::move(k), EventSource::ebpf);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->process.path, "/tmp/x");
+  EXPECT_EQ(e->process.root_is_host, 0);
+  EXPECT_EQ(a.counters().proc_reads, 0u);
+  // Deleted (a memfd always is): the path without the suffix, not on disk.
+  k = exec("/dev/fd/4", "/memfd:x");
+  k.exe_deleted = true;
+  e = a.assemble(std::move(k), EventSource::ebpf);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->process.path, "/memfd:x");
+  EXPECT_EQ(e->process.on_disk, 0);
+  EXPECT_EQ(e->path_from, PathFrom::exec);
+  // A mount attached nowhere: kept, said.
+  k = exec("/dev/fd/6", "/");
+  k.exe_detached = true;
+  e = a.assemble(std::move(k), EventSource::ebpf);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->process.path, "/");
+  EXPECT_EQ(e->path_from, PathFrom::detached);
+  EXPECT_EQ(a.counters().proc_reads, 0u);
+  // A script: the kernel's path is its interpreter's, so the file given is
+  // known as before, by its text (here the live process's /proc: sleep).
+  k = exec("/dev/fd/5", "/usr/bin/dash");
+  k.exe_interpreted = true;
+  e = a.assemble(std::move(k), EventSource::ebpf);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->process.path, real);
+  EXPECT_EQ(e->path_from, PathFrom::proc);
+  EXPECT_EQ(a.counters().proc_reads, 1u);
+  // No capture (the proc connector, an older procmond's, a path too deep):
+  // as before, the text when it is clean.
+  e = a.assemble(exec("/usr/bin/sleep", ""), EventSource::ebpf);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->process.path, "/usr/bin/sleep");
+  EXPECT_EQ(e->path_from, PathFrom::given);
   ::kill(child, SIGKILL);
   ::waitpid(child, nullptr, 0);
 }

@@ -56,6 +56,25 @@ std::optional<EventSource> event_source_from(std::string_view s) noexcept {
   return std::nullopt;
 }
 
+std::string_view to_string(PathFrom p) noexcept {
+  switch (p) {
+    case PathFrom::none: return "";
+    case PathFrom::exec: return "exec";
+    case PathFrom::detached: return "detached";
+    case PathFrom::proc: return "proc";
+    case PathFrom::given: return "given";
+  }
+  return "";
+}
+
+std::optional<PathFrom> path_from_of(std::string_view s) noexcept {
+  if (s == "exec") return PathFrom::exec;
+  if (s == "detached") return PathFrom::detached;
+  if (s == "proc") return PathFrom::proc;
+  if (s == "given") return PathFrom::given;
+  return std::nullopt;
+}
+
 namespace {
 
 // The messages' plain fields, one table per struct (json_fields.hpp). The
@@ -210,6 +229,7 @@ std::string to_json(const ProcessRecord& r) { return columns_of(r).dump(-1, ' ',
 
 std::string encode(const ProcessEvent& e) {
   json j{{"event", to_string(e.kind)}, {"source", to_string(e.source)}, {"process", wire_of(e.process)}};
+  if (e.path_from != PathFrom::none) j["path_from"] = to_string(e.path_from);
   put_fields(j, e, kEventFields);
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -262,6 +282,13 @@ Result<ProcessEvent> decode_event(std::string_view text) {
     if (!src) throw JsonFieldError{"event.source: unknown source '" + source + "'"};
     e.source = *src;
     get_fields(j, e, kEventFields, "event");
+    // Absent from an older procmond's events (and on every non-exec one).
+    if (const auto it = j.find("path_from"); it != j.end()) {
+      if (!it->is_string()) throw JsonFieldError{"event.path_from: not a string"};
+      const auto from = path_from_of(it->get_ref<const std::string&>());
+      if (!from) throw JsonFieldError{"event.path_from: unknown origin '" + it->get<std::string>() + "'"};
+      e.path_from = *from;
+    }
     e.process = record_from(json_field(j, "process", "event"), "event.process");
     return e;
   } catch (const JsonFieldError& err) {

@@ -189,6 +189,7 @@ TEST(Events, KernelSourceExtrasRoundTripAndAreAbsentFromPollEvents) {
   EXPECT_EQ(poll.find("time_ns"), std::string::npos);
   EXPECT_EQ(poll.find("exit_code"), std::string::npos);
   EXPECT_EQ(poll.find("path_given"), std::string::npos);
+  EXPECT_EQ(poll.find("path_from"), std::string::npos);
   auto plain = decode_event(poll);
   ASSERT_TRUE(plain) << plain.error();
   EXPECT_EQ(plain->cmdline_size, -1);
@@ -369,6 +370,21 @@ TEST(Events, AnExecsPathAsGivenTravelsBesideItsPath) {
   ASSERT_TRUE(back) << back.error();
   EXPECT_EQ(back->path_given, "//tmp/x/./sl");
   EXPECT_EQ(back->process.path, "/tmp/x/sl");
+  EXPECT_EQ(back->path_from, PathFrom::none);
+  // Where the path came from travels too, when known; an unknown word is refused.
+  for (const auto from : {PathFrom::exec, PathFrom::detached, PathFrom::proc, PathFrom::given}) {
+    e.path_from = from;
+    const std::string with = encode(e);
+    EXPECT_NE(with.find(R"("path_from":")" + std::string(to_string(from)) + '"'), std::string::npos) << with;
+    auto again = decode_event(with);
+    ASSERT_TRUE(again) << again.error();
+    EXPECT_EQ(again->path_from, from);
+  }
+  std::string bad = encode(e);
+  bad.replace(bad.find(R"("path_from":"given")"), 19, R"("path_from":"guess")");
+  auto refused = decode_event(bad);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().message, "event.path_from: unknown origin 'guess'");
 }
 
 TEST(Events, NoTwoValuesBesideEachOtherInTheSamplesAreTheSame) {

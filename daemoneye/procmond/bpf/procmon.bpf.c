@@ -7,7 +7,18 @@
  * (BPF_CORE_READ) keep one object working across kernel versions.
  *
  * Lost events: a record that does not fit in the ring buffer is counted in
- * `lost` (per CPU) and the reader reports the sum. */
+ * `lost` (per CPU) and the reader reports the sum.
+ *
+ * An exec's record also carries the kernel's path of the new image's file
+ * and whether the task's root directory is procmond's, both read here, at
+ * exec time, before the new image runs a single instruction: reading
+ * /proc/PID/exe and /proc/PID/root later is a race the process can win
+ * (exit first, or exec again). bpf_d_path() would be the kernel's own
+ * d_path, but it is refused in tp_btf programs and only allowed in fentry
+ * programs on a few functions, and fentry cannot be loaded everywhere
+ * tp_btf can (it needs ftrace; a kernel may refuse it, as the 6.18 this was
+ * written on does, EPERM): the path is walked here instead, as d_path does
+ * (docs/daemoneye.md "Event sources"). */
 #include "vmlinux.h"
 
 #include <bpf/bpf_core_read.h>
@@ -31,10 +42,25 @@ struct {
   __type(value, __u64);
 } lost SEC(".maps");
 
-/* One record being built, per CPU (too big for the 512-byte BPF stack). */
+/* Set by the loader before load: procmond's own process id (tgid). */
+const volatile __u32 procmond_tgid = 0;
+
+/* procmond's root directory (its dentry), recorded by procmon_fork the first
+ * time procmond makes a thread or a process (the loader makes one right
+ * after attaching); 0 until then, and an exec's root_is_host stays unknown.
+ * One dentry per directory: the same dentry is the same directory inode,
+ * the collector's device+inode test of /proc/PID/root. */
+__u64 procmond_root = 0;
+
+#define NAME_MAX_BYTES 256 /* a path component is at most 255 bytes */
+
+/* One record being built, per CPU (too big for the 512-byte BPF stack):
+ * data holds the given path, exe, then argv; walk is where exe is built
+ * backwards, from the file up to the top of its mount tree. */
 struct scratch {
   struct procmon_event e;
-  char data[PROCMON_PATH_MAX + PROCMON_ARGS_MAX];
+  char data[PROCMON_PATH_MAX * 2 + PROCMON_ARGS_MAX];
+  char walk[PROCMON_PATH_MAX + NAME_MAX_BYTES];
 };
 
 struct {
@@ -74,10 +100,13 @@ static __always_inline void fill_identity(struct procmon_event *e, struct task_s
   e->args_total = 0;
   e->path_size = 0;
   e->args_tail_size = 0;
+  e->exe_size = 0;
+  e->root_is_host = -1;
+  e->reserved = 0;
   BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
 }
 
-/* argv of the current task's memory, at data + off (off < PROCMON_PATH_MAX):
+/* argv of the current task's memory, at data + off (off < 2 * PROCMON_PATH_MAX):
  * all of it when it fits, else its head and its tail (procmon_event.h). */
 static __always_inline void copy_args(struct scratch *s, struct task_struct *task, __u32 off) {
   unsigned long start = BPF_CORE_READ(task, mm, arg_start);
@@ -85,7 +114,7 @@ static __always_inline void copy_args(struct scratch *s, struct task_struct *tas
   if (end <= start) return;
   unsigned long total = end - start;
   s->e.args_total = total > 0xffffffffUL ? 0xffffffffU : (__u32)total;
-  off &= PROCMON_PATH_MAX - 1;
+  off &= 2 * PROCMON_PATH_MAX - 1;
   if (total < PROCMON_ARGS_MAX) {
     __u32 n = (__u32)total & (PROCMON_ARGS_MAX - 1);
     if (bpf_probe_read_user(s->data + off, n, (const void *)start) != 0) {
@@ -108,9 +137,142 @@ static __always_inline void copy_args(struct scratch *s, struct task_struct *tas
 
 static __always_inline void submit(struct scratch *s) {
   __u64 size = sizeof(struct procmon_event) + (s->e.path_size & (PROCMON_PATH_MAX - 1)) +
-               (s->e.args_size & (PROCMON_ARGS_MAX - 1));
-  if (size > sizeof(struct scratch)) return;
+               (s->e.exe_size & (PROCMON_PATH_MAX - 1)) + (s->e.args_size & (PROCMON_ARGS_MAX - 1));
+  if (size > sizeof(struct procmon_event) + sizeof(s->data)) return;
   if (bpf_ringbuf_output(&events, s, size, 0) != 0) count_lost();
+}
+
+/* The walk of one exe path (walk_step, one bpf_loop iteration per
+ * component or mount crossed). The name is prepended at walk[pos]. */
+struct walk_state {
+  struct dentry *dentry;
+  struct mount *mnt;
+  __u32 pos;  /* walk[pos..PROCMON_PATH_MAX - 1] is the path so far, NUL last */
+  __u32 done; /* 1 reached the top of the mount tree, 2 gave up */
+  __u32 pseudo;
+  __u32 detached;
+};
+
+/* is_anon_ns() of kernels before and after 6.18, which numbers mount
+ * namespaces with ns_common's ns_id in place of their own seq: 0 for an
+ * anonymous one (open_tree's OPEN_TREE_CLONE, fsmount). */
+struct mnt_namespace___seq {
+  __u64 seq;
+} __attribute__((preserve_access_index));
+struct ns_common___id {
+  __u64 ns_id;
+} __attribute__((preserve_access_index));
+struct mnt_namespace___id {
+  struct ns_common___id ns;
+} __attribute__((preserve_access_index));
+
+static __always_inline int anon_ns(struct mnt_namespace *ns) {
+  if (bpf_core_field_exists(struct mnt_namespace___seq, seq))
+    return BPF_CORE_READ((struct mnt_namespace___seq *)ns, seq) == 0;
+  return BPF_CORE_READ((struct mnt_namespace___id *)ns, ns.ns_id) == 0;
+}
+
+/* Puts "/NAME" of d before walk[pos]; false when it does not fit. */
+static __always_inline int prepend_name(struct scratch *s, struct walk_state *w, struct dentry *d) {
+  __u32 len = BPF_CORE_READ(d, d_name.len);
+  const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+  if (len >= NAME_MAX_BYTES || len + 1 > w->pos) return 0;
+  __u32 at = w->pos - len;
+  if (bpf_probe_read_kernel(&s->walk[at & (PROCMON_PATH_MAX - 1)], len & (NAME_MAX_BYTES - 1), name) != 0) return 0;
+  at -= 1;
+  s->walk[at & (PROCMON_PATH_MAX - 1)] = '/';
+  w->pos = at;
+  return 1;
+}
+
+/* One step of __prepend_path (fs/d_path.c), with the top of the file's mount
+ * tree for the reader's root: at a mount's root, go on from its mountpoint
+ * in the parent mount; a mount that is its own parent is the top (its
+ * namespace's root, or a detached mount: then nothing more is prepended,
+ * and a file that is itself such a mount's root reads "/", as d_path
+ * gives it). */
+static long walk_step(__u64 i, void *ctx) {
+  struct walk_state *w = ctx;
+  struct scratch *s = scratch_get();
+  if (!s) {
+    w->done = 2;
+    return 1;
+  }
+  struct dentry *dentry = w->dentry;
+  struct mount *mnt = w->mnt;
+  struct dentry *root = BPF_CORE_READ(mnt, mnt.mnt_root);
+  if (dentry == root) {
+    struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
+    if (up == mnt) {
+      /* is_mounted() and is_anon_ns() (fs/mount.h). */
+      struct mnt_namespace *ns = BPF_CORE_READ(mnt, mnt_ns);
+      if (!ns || anon_ns(ns)) w->detached = 1;
+      w->done = 1;
+      return 1;
+    }
+    w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+    w->mnt = up;
+    return 0;
+  }
+  struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+  if (parent == dentry) {
+    /* Not connected to its mount's root. The file itself so: a pseudo
+     * file (a memfd), which d_path names "/NAME (deleted)" (simple_dname).
+     * Further up: a disconnected directory, which has no path. */
+    if (i == 0 && prepend_name(s, w, dentry)) {
+      w->pseudo = 1;
+      w->done = 1;
+    } else {
+      w->done = 2;
+    }
+    return 1;
+  }
+  if (!prepend_name(s, w, dentry)) {
+    w->done = 2;
+    return 1;
+  }
+  w->dentry = parent;
+  return 0;
+}
+
+/* The kernel's path of the image's file into data + off (off <
+ * PROCMON_PATH_MAX): exe_size, or PROCMON_EXE_TRUNCATED. Not under
+ * rename_lock as d_path is: a directory renamed by another task while this
+ * runs can give a mix of its old and new names. */
+static __always_inline void copy_exe(struct scratch *s, struct file *file, __u32 off) {
+  struct dentry *dentry = BPF_CORE_READ(file, f_path.dentry);
+  struct vfsmount *vfsmnt = BPF_CORE_READ(file, f_path.mnt);
+  if (!dentry || !vfsmnt) {
+    s->e.flags |= PROCMON_EXE_TRUNCATED;
+    return;
+  }
+  /* d_unlinked(): unhashed and not a root; a pseudo file is unhashed too. */
+  const int unhashed = BPF_CORE_READ(dentry, d_hash.pprev) == NULL;
+  const int is_root = BPF_CORE_READ(dentry, d_parent) == dentry;
+  struct walk_state w = {};
+  w.dentry = dentry;
+  w.mnt = container_of(vfsmnt, struct mount, mnt);
+  w.pos = PROCMON_PATH_MAX - 1;
+  s->walk[PROCMON_PATH_MAX - 1] = 0;
+  /* Each step prepends at least 2 bytes or crosses a mount. */
+  bpf_loop(PROCMON_PATH_MAX, walk_step, &w, 0);
+  if (w.done != 1) {
+    s->e.flags |= PROCMON_EXE_TRUNCATED;
+    return;
+  }
+  if (w.pos == PROCMON_PATH_MAX - 1) {
+    w.pos -= 1;
+    s->walk[w.pos & (PROCMON_PATH_MAX - 1)] = '/';
+  }
+  if (unhashed && (!is_root || w.pseudo)) s->e.flags |= PROCMON_EXE_DELETED;
+  if (w.detached) s->e.flags |= PROCMON_EXE_DETACHED;
+  __u32 n = PROCMON_PATH_MAX - w.pos;
+  off &= PROCMON_PATH_MAX - 1;
+  if (bpf_probe_read_kernel(s->data + off, n & (PROCMON_PATH_MAX - 1), &s->walk[w.pos & (PROCMON_PATH_MAX - 1)]) != 0) {
+    s->e.flags |= PROCMON_EXE_TRUNCATED;
+    return;
+  }
+  s->e.exe_size = n & (PROCMON_PATH_MAX - 1);
 }
 
 SEC("tp_btf/sched_process_exec")
@@ -123,13 +285,23 @@ int BPF_PROG(procmon_exec, struct task_struct *task, pid_t old_pid, struct linux
   if (n < 0) n = 0;
   if (n >= PROCMON_PATH_MAX) s->e.flags |= PROCMON_PATH_TRUNCATED;
   s->e.path_size = (__u32)n & (PROCMON_PATH_MAX - 1);
-  copy_args(s, task, s->e.path_size);
+  /* binfmt_script and binfmt_misc point interp at the interpreter they run;
+   * otherwise it is filename itself. */
+  if (BPF_CORE_READ(bprm, interp) != filename) s->e.flags |= PROCMON_EXE_INTERPRETED;
+  copy_exe(s, BPF_CORE_READ(bprm, file), s->e.path_size);
+  const __u64 root = (__u64)BPF_CORE_READ(task, fs, root.dentry);
+  const __u64 ours = procmond_root;
+  if (ours != 0 && root != 0) s->e.root_is_host = root == ours ? 1 : 0;
+  copy_args(s, task, s->e.path_size + s->e.exe_size);
   submit(s);
   return 0;
 }
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(procmon_fork, struct task_struct *parent, struct task_struct *child) {
+  if (procmond_root == 0 && procmond_tgid != 0 && BPF_CORE_READ(parent, tgid) == procmond_tgid) {
+    procmond_root = (__u64)BPF_CORE_READ(parent, fs, root.dentry);
+  }
   /* Threads share their process's tgid: only new processes are reported. */
   if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid)) return 0;
   struct scratch *s = scratch_get();
@@ -162,6 +334,6 @@ SEC("tp_btf/sched_process_exec")
 int procmon_rejected(void *ctx) {
   struct scratch *s = scratch_get();
   if (!s) return 0;
-  volatile __u32 past_the_end = sizeof(s->data) + 64;
+  volatile __u32 past_the_end = sizeof(*s) + 64;
   return s->data[past_the_end];
 }

@@ -22,6 +22,20 @@ enum procmon_flags {
   PROCMON_ARGS_TRUNCATED = 1, /* argv was longer than what was copied */
   PROCMON_PATH_TRUNCATED = 2, /* the path did not fit */
   PROCMON_ARGS_UNREADABLE = 4, /* argv could not be read from the new image's memory */
+  /* EXEC: exe below is not the whole path (deeper than the walk goes, or
+   * longer than PROCMON_PATH_MAX): the reader does not use it. */
+  PROCMON_EXE_TRUNCATED = 8,
+  /* EXEC: the image's file was unlinked (d_path's " (deleted)"; a memfd's
+   * always is). exe holds the path without the suffix. */
+  PROCMON_EXE_DELETED = 16,
+  /* EXEC: a binfmt handler (binfmt_script "#!", binfmt_misc) ran another
+   * file: exe is the interpreter's path, not the file execve was given. */
+  PROCMON_EXE_INTERPRETED = 32,
+  /* EXEC: the image's mount is in no mount namespace (lazily unmounted,
+   * umount -l) or in an anonymous one (open_tree's clone, fsmount): exe is
+   * relative to that mount's root ("/" for a file that is itself the
+   * mount, as d_path gives it) and names no place a process can reach. */
+  PROCMON_EXE_DETACHED = 64,
 };
 
 struct procmon_event {
@@ -40,9 +54,17 @@ struct procmon_event {
   __u32 args_total; /* EXEC/FORK: bytes of the whole argv in memory */
   __u32 path_size;  /* EXEC: bytes of the path copied below (NUL included), else 0 */
   __u32 args_tail_size; /* of args_size, the last bytes of argv (argv's end), when it was cut; else 0 */
+  /* EXEC: bytes of exe below (NUL included), the kernel's path of the new
+   * image's file at exec time, walked from its dentry and mount up to the
+   * top of its mount tree (what /proc/PID/exe shows procmond); 0 unknown */
+  __u32 exe_size;
+  /* EXEC: 1 the task's root directory is procmond's (the same dentry), 0
+   * another, -1 unknown (procmond's not recorded yet) */
+  __s32 root_is_host;
   char comm[16];
-  /* followed by path_size bytes of path, then args_size bytes of argv: its
-   * head, then (args_tail_size > 0) its tail */
+  __u32 reserved;   /* 0; makes the 8-byte alignment's tail padding explicit */
+  /* followed by path_size bytes of path, then exe_size bytes of exe, then
+   * args_size bytes of argv: its head, then (args_tail_size > 0) its tail */
 };
 
 #endif

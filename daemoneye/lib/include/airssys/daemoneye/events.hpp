@@ -44,6 +44,19 @@ inline constexpr std::size_t kEventSources = 3;
 [[nodiscard]] std::string_view to_string(EventSource s) noexcept;
 [[nodiscard]] std::optional<EventSource> event_source_from(std::string_view s) noexcept;
 
+// Where an exec event's process.path came from (process_events.path_from,
+// docs/daemoneye.md): the kernel's path of the image's file read by the eBPF
+// program at the exec (`exec`: the process cannot have changed it); the
+// same of a file on a mount attached nowhere (`detached`: umount -l, an
+// open_tree clone; the path is relative to that mount, "/" for the mount
+// itself, and names no place); the process's /proc/PID/exe read when
+// procmond handled the event (`proc`: a process that exec'd again meanwhile
+// shows its later image); or the text given to execve, "//" and "/./"
+// collapsed (`given`). `none`: not an exec, or no path known.
+enum class PathFrom : std::uint8_t { none, exec, detached, proc, given };
+[[nodiscard]] std::string_view to_string(PathFrom p) noexcept;  // "" for none
+[[nodiscard]] std::optional<PathFrom> path_from_of(std::string_view s) noexcept;
+
 struct ProcessEvent {
   EventKind kind = EventKind::start;
   EventSource source = EventSource::poll;
@@ -60,6 +73,7 @@ struct ProcessEvent {
   // process.path is where the executed file really is, as far as known
   // (docs/daemoneye.md "process_events"). "" when not an exec or unknown.
   std::string path_given;
+  PathFrom path_from = PathFrom::none;  // exec: where process.path came from
 };
 
 // Counters of one event source, as procmond reports them.

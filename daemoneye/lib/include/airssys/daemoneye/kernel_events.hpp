@@ -5,7 +5,9 @@
 //   ebpf            programs on the sched_process_exec/fork/exit BTF
 //                   tracepoints; identity, path and argv captured in the
 //                   kernel at exec time, so a 1 ms process is still seen
-//                   whole. Needs root (CAP_BPF + CAP_PERFMON), kernel BTF.
+//                   whole, with the kernel's path of the new image's file
+//                   and whether its root is procmond's, read at the exec.
+//                   Needs root (CAP_BPF + CAP_PERFMON), kernel BTF.
 //   proc_connector  the netlink process connector: fork/exec/exit
 //                   notifications with pids and exit codes only; the rest is
 //                   read from /proc at once (a process gone by then keeps
@@ -40,6 +42,14 @@ struct KernelEvent {
   std::uint64_t start_ticks = 0;  // /proc stat field 22 of the process; 0 unknown
   std::string comm;               // "" unknown
   std::string path;               // exec: the path given to execve (may be relative); "" unknown
+  // exec, eBPF only: the kernel's path of the new image's file, read at the
+  // exec (what /proc/PID/exe showed procmond at that instant, without the
+  // " (deleted)" suffix); "" unknown (other sources, a path too deep or long)
+  std::string exe_path;
+  bool exe_deleted = false;       // the image's file was unlinked (a memfd's always is)
+  bool exe_interpreted = false;   // a binfmt handler ran an interpreter: exe_path is its, not the file given
+  bool exe_detached = false;      // on a mount attached nowhere: exe_path is relative to it, names no place
+  int root_is_host = -1;          // exec, eBPF only: 1 the task's root directory is procmond's, 0 another, -1 unknown
   std::string args;               // argv, NUL-separated, as captured; "" unknown
   std::int64_t args_total = -1;   // bytes of the whole argv; -1 unknown
   bool args_truncated = false;    // `args` holds only the first part of argv

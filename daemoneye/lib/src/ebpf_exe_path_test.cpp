@@ -1,0 +1,212 @@
+// What the eBPF exec program reads of the new image at the exec, against the
+// real kernel (root): the kernel's path of its file, walked from its dentry
+// and mount as d_path does, and whether the task's root directory is ours.
+// Each child exits at once: there is no /proc left to read afterwards, so
+// what the event says was read at the exec.
+//
+// The children are forked from this multithreaded test and make only raw
+// system calls before they exec.
+
+#include <airssys/daemoneye/kernel_events.hpp>
+
+#include "test_temp_dir.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+extern char** environ;
+
+namespace airssys::daemoneye {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+char* const kArgv[] = {const_cast<char*>("exe-path-test"), nullptr};
+
+// execveat(fd, "", AT_EMPTY_PATH): how airssys-osl runs every program, and
+// fexecve; the exec is given "/dev/fd/N".
+[[noreturn]] void exec_fd(int fd) {
+  ::syscall(SYS_execveat, fd, "", kArgv, environ, AT_EMPTY_PATH);
+  ::_exit(127);
+}
+
+// The exec event of a child that runs `child` and exits; nullopt when none
+// came within 10 s.
+template <class Child>
+std::optional<KernelEvent> exec_event_of(KernelEventSource& source, Child child) {
+  const pid_t pid = ::fork();
+  if (pid < 0) return std::nullopt;
+  if (pid == 0) {
+    child();
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child " << pid << " status " << status;
+  std::optional<KernelEvent> exec;
+  bool exited = false;
+  const auto until = Clock::now() + std::chrono::seconds(10);
+  while (!exited && Clock::now() < until) {
+    pollfd p{source.fd(), POLLIN, 0};
+    ::poll(&p, 1, 100);
+    auto n = source.drain([&](KernelEvent&& k) {
+      if (k.pid != pid) return;
+      if (k.kind == KernelEvent::Kind::exec) exec = std::move(k);
+      if (k.kind == KernelEvent::Kind::exit) exited = true;
+    });
+    EXPECT_TRUE(n) << n.error();
+  }
+  return exec;
+}
+
+class EbpfExePath : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "eBPF needs root";
+    auto s = open_ebpf_source({});
+    ASSERT_TRUE(s) << s.error();
+    source = std::move(*s);
+    fs::copy_file("/usr/bin/true", payload);
+    fs::permissions(payload, fs::perms::owner_all);
+  }
+
+  testing::TempDir dir;
+  fs::path payload = fs::canonical(dir.path()) / "payload";
+  std::unique_ptr<KernelEventSource> source;
+};
+
+TEST_F(EbpfExePath, ADescriptorRunIsTheFileItsDescriptorNamesAndTheRootIsOurs) {
+  for (const fs::path& file : {fs::path("/usr/bin/true"), payload}) {
+    const int fd = ::open(file.c_str(), O_PATH | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    const auto e = exec_event_of(*source, [&] { exec_fd(fd); });
+    ::close(fd);
+    ASSERT_TRUE(e) << file;
+    EXPECT_TRUE(e->path.starts_with("/dev/fd/")) << e->path;
+    EXPECT_EQ(e->exe_path, fs::canonical(file).string());
+    EXPECT_FALSE(e->exe_deleted);
+    EXPECT_FALSE(e->exe_detached);
+    EXPECT_FALSE(e->exe_interpreted);
+    EXPECT_EQ(e->root_is_host, 1);
+  }
+}
+
+TEST_F(EbpfExePath, ASymbolicLinkIsTheFileItNames) {
+  const fs::path link = dir.path() / "link";
+  fs::create_symlink(payload, link);
+  const auto e = exec_event_of(*source, [&] { ::execve(link.c_str(), kArgv, environ); });
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->path, link.string());
+  EXPECT_EQ(e->exe_path, payload.string());
+}
+
+TEST_F(EbpfExePath, AnUnlinkedFileAndAMemfdAreDeletedWithoutTheSuffix) {
+  const int fd = ::open(payload.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  fs::remove(payload);
+  auto e = exec_event_of(*source, [&] { exec_fd(fd); });
+  ::close(fd);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->exe_path, payload.string());
+  EXPECT_TRUE(e->exe_deleted);
+
+  const int mfd = ::memfd_create("exe-path-test", MFD_CLOEXEC);
+  ASSERT_GE(mfd, 0);
+  const std::string image = testing::read_file("/usr/bin/true");
+  ASSERT_EQ(::write(mfd, image.data(), image.size()), static_cast<ssize_t>(image.size()));
+  e = exec_event_of(*source, [&] { exec_fd(mfd); });
+  ::close(mfd);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->exe_path, "/memfd:exe-path-test");
+  EXPECT_TRUE(e->exe_deleted);
+  EXPECT_FALSE(e->exe_detached);
+}
+
+TEST_F(EbpfExePath, AScriptSaysItsInterpreterRan) {
+  const fs::path script = dir.path() / "script";
+  testing::write_file(script, "#!/bin/sh\nexit 0\n");
+  fs::permissions(script, fs::perms::owner_all);
+  const auto e = exec_event_of(*source, [&] { ::execve(script.c_str(), kArgv, environ); });
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->path, script.string());
+  EXPECT_TRUE(e->exe_interpreted);
+  EXPECT_EQ(e->exe_path, fs::canonical("/bin/sh").string());
+}
+
+// A file on a mount attached nowhere has no place: runc 1.1's re-exec runs
+// a bind mount of itself that it lazily unmounted (the kernel's path "/"),
+// and anyone can do the same to a payload in mount namespaces of their own.
+TEST_F(EbpfExePath, AFileOnALazilyUnmountedMountIsDetached) {
+  const fs::path over = dir.path() / "over", sub = dir.path() / "sub";
+  testing::write_file(over, "");
+  fs::create_directory(sub);
+  for (const bool whole_file : {true, false}) {
+    const auto e = exec_event_of(*source, [&] {
+      if (::unshare(CLONE_NEWNS) != 0) ::_exit(120);
+      if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) ::_exit(121);
+      const fs::path& at = whole_file ? over : sub;
+      const fs::path& what = whole_file ? payload : dir.path();
+      if (::mount(what.c_str(), at.c_str(), nullptr, MS_BIND, nullptr) != 0) ::_exit(122);
+      const std::string file = whole_file ? over.string() : (sub / "payload").string();
+      const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0 || ::umount2(at.c_str(), MNT_DETACH) != 0) ::_exit(123);
+      exec_fd(fd);
+    });
+    ASSERT_TRUE(e) << whole_file;
+    EXPECT_EQ(e->exe_path, whole_file ? "/" : "/payload");
+    EXPECT_TRUE(e->exe_detached);
+    EXPECT_EQ(e->root_is_host, 1);
+  }
+  // Still mounted (in the child's own namespace): a place, the host's view.
+  const auto e = exec_event_of(*source, [&] {
+    if (::unshare(CLONE_NEWNS) != 0) ::_exit(120);
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) ::_exit(121);
+    if (::mount(dir.path().c_str(), sub.c_str(), nullptr, MS_BIND, nullptr) != 0) ::_exit(122);
+    ::execve((sub / "payload").c_str(), kArgv, environ);
+  });
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->exe_path, (fs::canonical(sub) / "payload").string());
+  EXPECT_FALSE(e->exe_detached);
+}
+
+// A chrooted child's root is not ours (0), read at its exec. The chroot is
+// a directory of the temp dir with the host's /usr bound into it, in a
+// mount namespace of the child's own; the path is the host's view.
+TEST_F(EbpfExePath, AChrootedExecHasAnotherRoot) {
+  const fs::path root = fs::canonical(dir.path()) / "root";
+  fs::create_directories(root / "usr");
+  for (const char* d : {"bin", "lib", "lib64"}) {
+    const fs::path host = fs::path("/") / d;
+    std::error_code ec;
+    if (!fs::is_symlink(host, ec)) GTEST_SKIP() << host << " is not merged into /usr here";
+    fs::create_symlink(fs::read_symlink(host), root / d);
+  }
+  const auto e = exec_event_of(*source, [&] {
+    if (::unshare(CLONE_NEWNS) != 0) ::_exit(120);
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) ::_exit(121);
+    if (::mount("/usr", (root / "usr").c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) ::_exit(122);
+    if (::chroot(root.c_str()) != 0 || ::chdir("/") != 0) ::_exit(123);
+    ::execve("/usr/bin/true", kArgv, environ);
+  });
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->path, "/usr/bin/true");
+  EXPECT_EQ(e->exe_path, (root / fs::canonical("/usr/bin/true").relative_path()).string());
+  EXPECT_EQ(e->root_is_host, 0);
+}
+
+}  // namespace
+}  // namespace airssys::daemoneye
