@@ -23,6 +23,7 @@
 #include <airssys/daemoneye/scan_assembler.hpp>
 #include <airssys/daemoneye/store.hpp>
 #include <airssys/daemoneye/store_backlog.hpp>
+#include <airssys/daemoneye/unreadable_sample.hpp>
 #include <airssys/ledger/ledger.hpp>
 #include <airssys/osl/unique_fd.hpp>
 
@@ -771,7 +772,8 @@ void Agent::Impl::take_collection(Collection c) {
 
   run_and_raise(rules, now, &scan, fmt::format("scan {}", c.scan_id));
   if (auto r = store->record_scan(scan); !r) spdlog::error("recording scan {} failed: {}", c.scan_id, r.error().message);
-  status->scan_done(scan, failing_rules);
+  status->scan_done(scan, failing_rules,
+                    c.unreadable > 0 ? unreadable_sample(c.processes) : std::vector<UnreadableProcess>{});
   if (++scans == 1)
     spdlog::info("first scan stored: {} processes ({} inserted) in {} ms, rules in {} ms", scan.processes,
                  scan.applied.inserted, scan.store_us / 1000, scan.rules_us / 1000);

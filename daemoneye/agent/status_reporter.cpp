@@ -119,7 +119,8 @@ void StatusReporter::on_procmond_status(std::string_view payload) {
   latest_received_ = unix_now();
 }
 
-void StatusReporter::scan_done(const ScanRecord& scan, const std::set<std::string>& failing_rules) {
+void StatusReporter::scan_done(const ScanRecord& scan, const std::set<std::string>& failing_rules,
+                               std::vector<UnreadableProcess> unreadable) {
   ++status_.scans;
   status_.last_scan = LastScan{.time = scan.time,
                                .scan_id = scan.scan_id,
@@ -129,7 +130,8 @@ void StatusReporter::scan_done(const ScanRecord& scan, const std::set<std::strin
                                .store_us = scan.store_us,
                                .rules_us = scan.rules_us,
                                .alerts = scan.alerts,
-                               .rule_errors = scan.rule_errors};
+                               .rule_errors = scan.rule_errors,
+                               .unreadable_sample = std::move(unreadable)};
   status_.rules.failing.assign(failing_rules.begin(), failing_rules.end());
   write();
 }

@@ -62,7 +62,10 @@ class StatusReporter {
   StatusReporter& operator=(const StatusReporter&) = delete;
 
   // A scan was stored: counts it, remembers it as the last scan, writes.
-  void scan_done(const ScanRecord& scan, const std::set<std::string>& failing_rules);
+  // `unreadable`: the first of its partly unreadable processes
+  // (unreadable_sample.hpp), named in scans.last.unreadable_sample.
+  void scan_done(const ScanRecord& scan, const std::set<std::string>& failing_rules,
+                 std::vector<UnreadableProcess> unreadable = {});
   // Writes when the last write is a write interval old (the heartbeat).
   void tick();
   // The store backlog's counters, written with the next write (at the

@@ -118,6 +118,15 @@ std::string human(const std::filesystem::path& file, const AgentStatus& s, const
                        plural(l2.processes, "process", "processes"),
                        l2.unreadable > 0 ? fmt::format(" ({} partly unreadable)", l2.unreadable) : std::string(),
                        ms(l2.collect_us), ms(l2.store_us), ms(l2.rules_us), plural(l2.alerts, "alert", "alerts"));
+    // Which ones, and what of each could not be read (the first few; an
+    // older agent's file names none).
+    for (const auto& p : l2.unreadable_sample) {
+      std::string what;
+      for (const auto& m : p.missing) what += (what.empty() ? "" : ", ") + printable(m);
+      out += fmt::format("           unreadable: {} ({}): {}\n", p.pid, printable(p.name), what);
+    }
+    if (!l2.unreadable_sample.empty() && l2.unreadable > l2.unreadable_sample.size())
+      out += fmt::format("           … and {} more partly unreadable\n", l2.unreadable - l2.unreadable_sample.size());
   } else {
     out += fmt::format("scans:     none stored yet (every {} ms)\n", s.scan_interval_ms);
   }

@@ -8,6 +8,7 @@
 #include "harness.hpp"
 #include "store_query.hpp"
 
+#include <airssys/daemoneye/agent_status.hpp>
 #include <airssys/ledger/ledger.hpp>
 #include <airssys/ledger/verify.hpp>
 
@@ -279,6 +280,28 @@ TEST(Agent, RunsAsAnOrdinaryUserAndSaysWhatItCannotRead) {
   ASSERT_TRUE(eventually([&] {
     return slurp(f.log).find("daemoneye-agent: not running as root: ") != std::string::npos;
   })) << slurp(f.log);
+  // status.json names the first of them and what of each could not be read
+  // (before 2026-12-06 only their count): pid 1 is root's, its exe, cwd,
+  // root and io hidden from nobody.
+  std::optional<airssys::daemoneye::LastScan> last;
+  ASSERT_TRUE(eventually([&] {
+    auto s = airssys::daemoneye::read_status_file(f.var / "status.json");
+    if (s && *s && (*s)->last_scan && !(*s)->last_scan->unreadable_sample.empty()) last = (*s)->last_scan;
+    return last.has_value();
+  })) << slurp(f.var / "status.json");
+  EXPECT_GT(last->unreadable, 0u);
+  EXPECT_LE(last->unreadable_sample.size(), std::min<std::size_t>(last->unreadable, 5));
+  for (const auto& p : last->unreadable_sample) {
+    EXPECT_GT(p.pid, 0);
+    ASSERT_FALSE(p.missing.empty()) << p.pid;
+    for (const auto& m : p.missing)
+      EXPECT_TRUE(m.starts_with(fmt::format("/proc/{}/", p.pid)) || m.starts_with("the executable ")) << m;
+  }
+  const auto& first = last->unreadable_sample.front();
+  if (first.pid == 1) {
+    EXPECT_NE(std::find(first.missing.begin(), first.missing.end(), "/proc/1/exe"), first.missing.end());
+    EXPECT_NE(std::find(first.missing.begin(), first.missing.end(), "/proc/1/io"), first.missing.end());
+  }
   agent.signal(SIGTERM);
   EXPECT_EQ(agent.wait().value_or(-1), 0) << slurp(f.log);
   EXPECT_GE(count_rows(f.var / "daemoneye.db", "SELECT count(*) FROM scans"), 1) << slurp(f.log);

@@ -64,7 +64,9 @@ class Cli : public ::testing::Test {
                .failing = {"slow-rule"}};
     s.scans = 42;
     s.last_scan = de::LastScan{.time = now() - 1, .scan_id = 41, .processes = 321, .unreadable = 2,
-                               .collect_us = 40000, .store_us = 3000, .rules_us = 7000, .alerts = 1, .rule_errors = 1};
+                               .collect_us = 40000, .store_us = 3000, .rules_us = 7000, .alerts = 1, .rule_errors = 1,
+                               .unreadable_sample = {{.pid = 1, .name = "systemd\x1b[2J",
+                                                      .missing = {"/proc/1/exe", "/proc/1/io"}}}};
     s.alerts = {.raised = 7, .deduplicated = 30, .rate_limited = 2, .sink_errors = 1};
     s.procmond = {.running = true, .pid = 99999, .exits = 3, .crashes = 2};
     de::ProcmondStatus p;
@@ -199,6 +201,10 @@ TEST_F(Cli, StatusOfARunningAgentShowsItsCountersTierAndDrops) {
   EXPECT_TRUE(has(r.out, fmt::format("agent:     running — the agent (pid {}) is running", ::getpid()))) << r.out;
   EXPECT_TRUE(has(r.out, "scans:     42 stored")) << r.out;
   EXPECT_TRUE(has(r.out, "321 processes (2 partly unreadable)")) << r.out;
+  // Which, and what of each could not be read: the first ones status.json names.
+  EXPECT_TRUE(has(r.out, "\n           unreadable: 1 (systemd?[2J): /proc/1/exe, /proc/1/io\n"
+                         "           … and 1 more partly unreadable\n"))
+      << r.out;
   EXPECT_TRUE(has(r.out, "rules:     5 loaded, 4 enabled, 1 rejected, 1 failing")) << r.out;
   EXPECT_TRUE(has(r.out, "rejected: /r/bad.yaml:3: severity 'extreme'")) << r.out;
   EXPECT_TRUE(has(r.out, "failing at run time: slow-rule")) << r.out;
@@ -220,6 +226,7 @@ TEST_F(Cli, StatusOfARunningAgentShowsItsCountersTierAndDrops) {
   EXPECT_EQ(doc["status"]["procmond"]["status"]["tier"], "proc_connector");
   EXPECT_EQ(doc["status"]["procmond"]["status"]["sources"]["proc_connector"]["dropped"], 40);
   EXPECT_EQ(doc["status"]["scans"]["done"], 42);
+  EXPECT_EQ(doc["status"]["scans"]["last"]["unreadable_sample"][0]["missing"][1], "/proc/1/io");
   EXPECT_EQ(doc["status"]["store"]["store_failures"], 3);
   EXPECT_EQ(doc["status"]["store"]["batches_pending"], 2);
   EXPECT_EQ(doc["status"]["store"]["events_dropped"], 5);

@@ -151,6 +151,40 @@ S from_fields(const json& j, const Fields& fields, std::string_view where) {
   return s;
 }
 
+// scans.last: its plain fields, then "unreadable_sample" (at most
+// kUnreadableSampleMax; optional when read: an older agent writes none).
+ordered_json last_scan_json(const LastScan& l) {
+  ordered_json j = fields_json<ordered_json>(l, kLastScanFields);
+  ordered_json sample = ordered_json::array();
+  for (std::size_t i = 0; i < l.unreadable_sample.size() && i < kUnreadableSampleMax; ++i) {
+    const UnreadableProcess& p = l.unreadable_sample[i];
+    sample.push_back(ordered_json{{"pid", p.pid}, {"name", p.name}, {"missing", p.missing}});
+  }
+  j["unreadable_sample"] = std::move(sample);
+  return j;
+}
+
+LastScan last_scan_from(const json& j) {
+  constexpr std::string_view where = "agent_status.scans.last";
+  LastScan l = from_fields<LastScan>(j, kLastScanFields, where);
+  if (!j.contains("unreadable_sample")) return l;
+  const json& sample = json_array(j, "unreadable_sample", where);
+  for (std::size_t i = 0; i < sample.size(); ++i) {
+    const std::string at = fmt::format("{}.unreadable_sample[{}]", where, i);
+    if (!sample[i].is_object()) throw JsonFieldError{at + ": not an object"};
+    UnreadableProcess p;
+    json_get(sample[i], "pid", p.pid, at);
+    json_get(sample[i], "name", p.name, at);
+    const json& missing = json_array(sample[i], "missing", at);
+    for (std::size_t k = 0; k < missing.size(); ++k) {
+      if (!missing[k].is_string()) throw JsonFieldError{fmt::format("{}.missing[{}]: not a string", at, k)};
+      p.missing.push_back(missing[k].get<std::string>());
+    }
+    l.unreadable_sample.push_back(std::move(p));
+  }
+  return l;
+}
+
 // decode_procmond_status names fields "status.x"; inside the status file
 // they are "agent_status.procmond.status.x".
 std::string relocate(std::string message) {
@@ -239,8 +273,7 @@ std::string encode(const AgentStatus& s) {
   j["rules"] = std::move(rules);
   if (s.reload) j["reload"] = reload_json(*s.reload);
   j["scans"] = ordered_json{{"done", s.scans},
-                            {"last", s.last_scan ? fields_json<ordered_json>(*s.last_scan, kLastScanFields)
-                                                 : ordered_json(nullptr)}};
+                            {"last", s.last_scan ? last_scan_json(*s.last_scan) : ordered_json(nullptr)}};
   j["alerts"] = std::move(alerts);
   j["store"] = fields_json<ordered_json>(s.store, kStoreFields);
   j["store"]["failing_since"] = s.store_failing_since;
@@ -302,7 +335,7 @@ Result<AgentStatus> decode_agent_status(std::string_view text) {
     const json& last = json_field(scans, "last", "agent_status.scans");
     if (!last.is_null()) {
       if (!last.is_object()) throw JsonFieldError{"agent_status.scans.last: not an object or null"};
-      s.last_scan = from_fields<LastScan>(last, kLastScanFields, "agent_status.scans.last");
+      s.last_scan = last_scan_from(last);
     }
 
     const json& alerts = json_object(j, "alerts", kWhere);

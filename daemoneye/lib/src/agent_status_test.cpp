@@ -43,7 +43,8 @@ AgentStatus sample() {
   s.rules.failing = {"slow-rule"};
   s.scans = 12;
   s.last_scan = LastScan{.time = 1796392809, .scan_id = 11, .processes = 412, .unreadable = 8, .collect_us = 50000,
-                         .store_us = 2000, .rules_us = 9000, .alerts = 1, .rule_errors = 13};
+                         .store_us = 2000, .rules_us = 9000, .alerts = 1, .rule_errors = 13,
+                         .unreadable_sample = {{.pid = 4711, .name = "sshd", .missing = {"/proc/4711/cwd", "/proc/4711/io"}}}};
   s.alerts = {.raised = 7, .deduplicated = 30, .rate_limited = 2, .sink_errors = 14};
   s.nats = NatsSinkCounters{.published = 19, .acked = 16, .spooled = 21, .dropped = 22, .reconnects = 23};
   s.procmond = {.running = true, .pid = 4243, .exits = 32, .crashes = 33, .spawns_refused = 58};
@@ -346,7 +347,17 @@ constexpr std::string_view kFullStatusJson = R"json({
       "store_us": 2000,
       "rules_us": 9000,
       "alerts": 1,
-      "rule_errors": 13
+      "rule_errors": 13,
+      "unreadable_sample": [
+        {
+          "pid": 4711,
+          "name": "sshd",
+          "missing": [
+            "/proc/4711/cwd",
+            "/proc/4711/io"
+          ]
+        }
+      ]
     }
   },
   "alerts": {
@@ -511,12 +522,13 @@ TEST(AgentStatus, EveryFieldIsCheckedAndNamed) {
       // store.failing_since and procmond.spawns_refused too (read as 0).
       [&](const std::string& path) {
         return refusal(path) || path == "agent_status.live_query.failed_ledger" ||
-               path == "agent_status.store.failing_since" || path == "agent_status.procmond.spawns_refused";
+               path == "agent_status.store.failing_since" || path == "agent_status.procmond.spawns_refused" ||
+               path == "agent_status.scans.last.unreadable_sample";  // absent from an older agent's file
       },
       [&](const std::string& path, const nlohmann::json& good) {
         return refusal(path) ? std::string(": not a non-negative integer") : testing::json_get_type_error(path, good);
       });
-  EXPECT_EQ(leaves, 93u);  // every value of kFullStatusJson was tried
+  EXPECT_EQ(leaves, 97u);  // every value of kFullStatusJson was tried
 }
 
 // Every value differs from every other (json_test_util.hpp says why), and

@@ -43,12 +43,28 @@ struct RejectedRule {
   std::string message;  // "FILE:LINE: reason", as the agent logs it
 };
 
+// At most this many partly unreadable processes are named (the count,
+// LastScan::unreadable, is always exact).
+inline constexpr std::size_t kUnreadableSampleMax = 5;
+
+// A process the collection could read only in part, and what of it could
+// not be read ("/proc/1/io", unreadable_sample.hpp).
+struct UnreadableProcess {
+  std::int64_t pid = -1;
+  std::string name;
+  std::vector<std::string> missing;
+  friend bool operator==(const UnreadableProcess&, const UnreadableProcess&) = default;
+};
+
 struct LastScan {
   std::int64_t time = 0;  // collection start, Unix seconds
   std::uint64_t scan_id = 0;
   std::uint32_t processes = 0, unreadable = 0;
   std::uint64_t collect_us = 0, store_us = 0, rules_us = 0;
   std::uint32_t alerts = 0, rule_errors = 0;
+  // The first kUnreadableSampleMax of the `unreadable` ones ("unreadable_sample";
+  // absent from an older agent's file: empty).
+  std::vector<UnreadableProcess> unreadable_sample;
   friend bool operator==(const LastScan&, const LastScan&) = default;
 };
 

@@ -1,0 +1,61 @@
+// What of a partial record could not be read, told from the fields left at
+// their defaults (unreadable_sample.hpp); the real agent's sample is checked
+// by daemoneye.agent RunsAsAnOrdinaryUserAndSaysWhatItCannotRead.
+#include <airssys/daemoneye/unreadable_sample.hpp>
+
+#include <gtest/gtest.h>
+
+namespace airssys::daemoneye {
+namespace {
+
+ProcessRecord whole(std::int64_t pid) {
+  ProcessRecord r;
+  r.pid = pid;
+  r.name = "p" + std::to_string(pid);
+  r.uid = 0;
+  r.path = "/usr/bin/x";
+  r.cwd = "/";
+  r.root = "/";
+  r.disk_bytes_read = 0;
+  return r;
+}
+
+TEST(UnreadableSample, NamesWhatEachPartialRecordLacks) {
+  ProcessRecord hidden = whole(1);  // another user's process, read without root
+  hidden.partial = true;
+  hidden.path.clear();
+  hidden.cwd.clear();
+  hidden.root.clear();
+  hidden.disk_bytes_read = -1;
+  EXPECT_EQ(unread_parts(hidden), (std::vector<std::string>{"/proc/1/exe", "/proc/1/cwd", "/proc/1/root", "/proc/1/io"}));
+
+  ProcessRecord no_status = whole(2);
+  no_status.partial = true;
+  no_status.uid = -1;
+  EXPECT_EQ(unread_parts(no_status), std::vector<std::string>{"/proc/2/status"});
+
+  ProcessRecord stalled = whole(3);  // everything read but its image: its file system did not answer
+  stalled.partial = true;
+  EXPECT_EQ(unread_parts(stalled), std::vector<std::string>{"the executable /usr/bin/x (its image or hash)"});
+
+  EXPECT_TRUE(unread_parts(whole(4)).empty());  // not partial
+}
+
+TEST(UnreadableSample, TakesTheFirstFewPartialRecordsInOrder) {
+  std::vector<ProcessRecord> all;
+  for (std::int64_t pid = 10; pid < 30; ++pid) {
+    all.push_back(whole(pid));
+    if (pid % 2 == 1) {
+      all.back().partial = true;
+      all.back().disk_bytes_read = -1;
+    }
+  }
+  const auto sample = unreadable_sample(all);
+  ASSERT_EQ(sample.size(), kUnreadableSampleMax);
+  EXPECT_EQ(sample[0], (UnreadableProcess{.pid = 11, .name = "p11", .missing = {"/proc/11/io"}}));
+  EXPECT_EQ(sample.back().pid, 19);
+  EXPECT_TRUE(unreadable_sample(std::vector<ProcessRecord>{whole(1)}).empty());
+}
+
+}  // namespace
+}  // namespace airssys::daemoneye
