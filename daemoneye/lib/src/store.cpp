@@ -160,6 +160,7 @@ struct Store::Impl {
     bind_or_null(s, i++, static_cast<std::int64_t>(e.cgroup_id), e.cgroup_id != 0);
     bind_or_null(s, i++, std::string_view(e.path_given), !e.path_given.empty());
     sqlite::bind(s, i++, p.root_is_host);
+    bind_or_null(s, i++, to_string(e.path_from), e.path_from != PathFrom::none);
     if (auto w = sqlite::run(db.get(), s); !w) {
       return std::unexpected(w.error().prefixed(fmt::format("write {} event of pid {}", to_string(e.kind), p.pid)));
     }
@@ -266,8 +267,8 @@ Result<std::unique_ptr<Store>> Store::open(StoreOptions options) {
         prep(impl->insert_event,
              "INSERT INTO process_events (time, event, source, pid, parent, name, path, cmdline, cwd, uid, "
              "euid, gid, egid, username, auid, sha256, start_time, parent_path, parent_cmdline, time_ns, "
-             "cmdline_size, overflows, exit_code, exit_signal, cgroup_id, path_given, root_is_host) VALUES "
-             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+             "cmdline_size, overflows, exit_code, exit_signal, cgroup_id, path_given, root_is_host, path_from) "
+             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
         prep(impl->insert_scan,
              "INSERT INTO scans (scan_id, time, processes, unreadable, collect_us, store_us, rules_us, "
              "alerts, rule_errors, inserted, updated, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),

@@ -42,7 +42,7 @@ std::string process_events_ddl(std::string_view name) {
   uid INTEGER, euid INTEGER, gid INTEGER, egid INTEGER, username TEXT, auid INTEGER,
   sha256 TEXT, start_time INTEGER, parent_path TEXT, parent_cmdline TEXT,
   time_ns INTEGER, cmdline_size INTEGER, overflows TEXT, exit_code INTEGER, exit_signal INTEGER,
-  cgroup_id INTEGER, path_given TEXT, root_is_host INTEGER DEFAULT -1);
+  cgroup_id INTEGER, path_given TEXT, root_is_host INTEGER DEFAULT -1, path_from TEXT);
 )";
 }
 
@@ -129,6 +129,9 @@ std::string migrate_sql(int from_version) {
     // Version 6: whether the process's root was the host's "/" at the event
     // (processes.root_is_host's meaning); events stored before read unknown.
     if (from_version < 6) sql += "ALTER TABLE process_events ADD COLUMN root_is_host INTEGER DEFAULT -1;";
+    // Version 7: where an exec's path came from (exec, detached, proc,
+    // given); NULL for the events stored before, as for a start or stop.
+    if (from_version < 7) sql += "ALTER TABLE process_events ADD COLUMN path_from TEXT;";
   }
   return sql;
 }

@@ -17,7 +17,7 @@
 
 namespace airssys::daemoneye::schema {
 
-inline constexpr int kVersion = 6;  // PRAGMA user_version of a database this code created
+inline constexpr int kVersion = 7;  // PRAGMA user_version of a database this code created
 
 struct ProcessColumn {
   std::string_view name;

@@ -83,7 +83,7 @@ TEST(Store, CreatesDatabase0600InA0700DirectoryItMakes) {
   EXPECT_EQ(mode_of(fs::path(db.string() + "-wal")), 0600u);
   Peek peek(db);
   EXPECT_EQ(peek.text("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 6);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 7);
 }
 
 TEST(Store, UpgradesAVersion1StoreKeepingItsRows) {
@@ -109,7 +109,7 @@ TEST(Store, UpgradesAVersion1StoreKeepingItsRows) {
   e.exit_code = 0;
   ASSERT_TRUE(store->append_events(std::vector{e}));
   Peek peek(db);
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 6);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 7);
   EXPECT_EQ(peek.integer("SELECT count(*) FROM process_events"), 2);
   EXPECT_EQ(peek.text("SELECT ifnull(exit_code, 'null') FROM process_events WHERE pid = 42"), "null");
   EXPECT_EQ(peek.integer("SELECT exit_code FROM process_events WHERE pid = 43"), 0);
@@ -130,7 +130,8 @@ TEST(Store, UpgradesAVersion3StoreWithPathGiven) {
     auto c = sqlite::open(db.string(), SQLITE_OPEN_READWRITE);
     ASSERT_TRUE(c) << c.error();
     ASSERT_TRUE(sqlite::exec(c->get(), "ALTER TABLE process_events DROP COLUMN path_given; "
-                                       "ALTER TABLE process_events DROP COLUMN root_is_host; PRAGMA user_version=3;"));
+                                       "ALTER TABLE process_events DROP COLUMN root_is_host; "
+                                       "ALTER TABLE process_events DROP COLUMN path_from; PRAGMA user_version=3;"));
   }
   auto store = open_store(db);
   ASSERT_TRUE(store);
@@ -138,7 +139,7 @@ TEST(Store, UpgradesAVersion3StoreWithPathGiven) {
   e.path_given = "//tmp/x/sl";
   ASSERT_TRUE(store->append_events(std::vector{e}));
   Peek peek(db);
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 6);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 7);
   EXPECT_EQ(peek.integer("SELECT count(*) FROM process_events"), 2);
   EXPECT_EQ(peek.text("SELECT ifnull(path_given, 'null') FROM process_events WHERE pid = 42"), "null");
   EXPECT_EQ(peek.text("SELECT path || ' ' || path_given FROM process_events WHERE pid = 43"), "/tmp/x/sl //tmp/x/sl");
@@ -160,13 +161,14 @@ TEST(Store, UpgradesAVersion4StoreWithTheHostColumns) {
     ASSERT_TRUE(c) << c.error();
     ASSERT_TRUE(sqlite::exec(c->get(), "ALTER TABLE processes DROP COLUMN root_is_host; "
                                        "ALTER TABLE processes DROP COLUMN host_on_disk; "
-                                       "ALTER TABLE process_events DROP COLUMN root_is_host; PRAGMA user_version=4;"));
+                                       "ALTER TABLE process_events DROP COLUMN root_is_host; "
+                                       "ALTER TABLE process_events DROP COLUMN path_from; PRAGMA user_version=4;"));
   }
   auto store = open_store(db);
   ASSERT_TRUE(store);
   {
     Peek peek(db);
-    EXPECT_EQ(peek.integer("PRAGMA user_version"), 6);
+    EXPECT_EQ(peek.integer("PRAGMA user_version"), 7);
     EXPECT_EQ(peek.text("SELECT group_concat(pid || ':' || root_is_host || ':' || host_on_disk, ' ') FROM "
                         "(SELECT * FROM processes ORDER BY pid)"),
               "42:-1:-1 43:-1:-1");
@@ -198,7 +200,8 @@ TEST(Store, UpgradesAVersion5StoreWithEventRootIsHost) {
   {
     auto c = sqlite::open(db.string(), SQLITE_OPEN_READWRITE);
     ASSERT_TRUE(c) << c.error();
-    ASSERT_TRUE(sqlite::exec(c->get(), "ALTER TABLE process_events DROP COLUMN root_is_host; PRAGMA user_version=5;"));
+    ASSERT_TRUE(sqlite::exec(c->get(), "ALTER TABLE process_events DROP COLUMN root_is_host; "
+                                       "ALTER TABLE process_events DROP COLUMN path_from; PRAGMA user_version=5;"));
     Peek before(db);
     EXPECT_EQ(before.integer("SELECT count(*) FROM pragma_table_info('process_events') WHERE name = 'root_is_host'"), 0);
   }
@@ -213,9 +216,47 @@ TEST(Store, UpgradesAVersion5StoreWithEventRootIsHost) {
   gone.process.root_is_host = -1;
   ASSERT_TRUE(store->append_events(std::vector{host, own, gone}));
   Peek peek(db);
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 6);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 7);
   EXPECT_EQ(peek.text("SELECT group_concat(pid || ':' || root_is_host, ' ') FROM (SELECT * FROM process_events ORDER BY id)"),
             "42:-1 43:1 44:0 45:-1");
+}
+
+// Version 7: process_events gains path_from in place: the events already
+// stored read NULL (where their path came from is not known), new execs say
+// it, and a start or stop has none.
+TEST(Store, UpgradesAVersion6StoreWithPathFrom) {
+  TempDir tmp;
+  const fs::path db = tmp / "v6.db";
+  {
+    auto store = open_store(db);
+    ASSERT_TRUE(store);
+    ProcessEvent e{EventKind::exec, EventSource::ebpf, 5, proc(42, "x", "/dev/fd/3", "x")};
+    e.path_given = "/dev/fd/3";
+    ASSERT_TRUE(store->append_events(std::vector{e}));
+  }
+  {
+    auto c = sqlite::open(db.string(), SQLITE_OPEN_READWRITE);
+    ASSERT_TRUE(c) << c.error();
+    ASSERT_TRUE(sqlite::exec(c->get(), "ALTER TABLE process_events DROP COLUMN path_from; PRAGMA user_version=6;"));
+    Peek before(db);
+    EXPECT_EQ(before.integer("SELECT count(*) FROM pragma_table_info('process_events') WHERE name = 'path_from'"), 0);
+  }
+  auto store = open_store(db);
+  ASSERT_TRUE(store);
+  std::vector<ProcessEvent> events;
+  for (const auto from : {PathFrom::exec, PathFrom::detached, PathFrom::proc, PathFrom::given}) {
+    ProcessEvent e{EventKind::exec, EventSource::ebpf, 6, proc(43 + static_cast<int>(events.size()), "y", "/y", "y")};
+    e.path_given = "/dev/fd/3";
+    e.path_from = from;
+    events.push_back(e);
+  }
+  events.push_back(ProcessEvent{EventKind::stop, EventSource::ebpf, 7, proc(43, "y", "/y", "y")});
+  ASSERT_TRUE(store->append_events(events));
+  Peek peek(db);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 7);
+  EXPECT_EQ(peek.text("SELECT group_concat(pid || ':' || event || ':' || ifnull(path_from, 'null'), ' ') FROM "
+                      "(SELECT * FROM process_events ORDER BY id)"),
+            "42:exec:null 43:exec:exec 44:exec:detached 45:exec:proc 46:exec:given 43:stop:null");
 }
 
 // A store made before alerts_rule_time (rule_id, time) — with the index on
