@@ -32,6 +32,7 @@
 
 #include <sqlite3.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/file.h>
 #include <sys/signalfd.h>
 #include <csignal>
@@ -40,6 +41,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <set>
 #include <system_error>
@@ -140,8 +142,12 @@ std::string host_name(const Config& c) {
 }
 
 // `created`: there was no ledger (no directory, or an empty one) and an
-// empty one was made.
-Result<std::shared_ptr<ledger::Ledger>> open_or_create_ledger(const fs::path& dir, bool& created) {
+// empty one was made. `unreadable`: a ledger is there, and opening it failed
+// on what it holds (corrupt, a directory or another non-file where a file
+// should be, an I/O error), not on another agent's lock (busy), on missing
+// its head (perhaps not a ledger at all) or on permissions.
+Result<std::shared_ptr<ledger::Ledger>> open_or_create_ledger(const fs::path& dir, bool& created,
+                                                              bool* unreadable = nullptr) {
   // Made here and checked before the ledger writes in it: absent when the
   // start checked it, it may have been made since by another user.
   if (auto made = make_trusted_dir(dir, "ledger.dir"); !made)
@@ -156,6 +162,11 @@ Result<std::shared_ptr<ledger::Ledger>> open_or_create_ledger(const fs::path& di
   // than "already exists" (invalid input, exit 2: never retried).
   if (!l && fresh && l.error().category == ledger::ErrorCategory::already_exists) l = ledger::Ledger::open(dir);
   if (!l) {
+    using LC = ledger::ErrorCategory;
+    const LC lc = l.error().category;
+    if (unreadable)
+      *unreadable = !fresh && (lc == LC::corrupt || lc == LC::io || lc == LC::invalid_argument || lc == LC::out_of_range) &&
+                    l.error().errno_value != EACCES && l.error().errno_value != EPERM;
     const ErrorCategory category = category_of(l.error());
     // The ledger's writer lock is what a second agent on the same state
     // runs into first (systemd's and one started by hand).
@@ -169,6 +180,35 @@ Result<std::shared_ptr<ledger::Ledger>> open_or_create_ledger(const fs::path& di
   }
   for (const auto& w : (*l)->warnings()) spdlog::warn("ledger {}: {}", dir.string(), w);
   return std::shared_ptr<ledger::Ledger>(std::move(*l));
+}
+
+// A ledger that is there but cannot be read (a damaged file, a directory
+// where a file should be, an I/O error) stopped every start, and monitoring
+// with it, over evidence that can no longer be checked. It is moved aside as
+// it is (DIR.unverifiable-<unix time>, never over anything there) and a new
+// ledger made in its place; `unreadable` says why and where it went, raised
+// as a discontinuity ("unverifiable"). Another agent's lock (busy), a
+// refused ledger.dir, or a directory that is not a ledger (no head file)
+// still stops the start, as does a ledger that cannot be moved.
+Result<std::shared_ptr<ledger::Ledger>> open_ledger(const fs::path& dir, bool& created, std::string& unreadable) {
+  bool damaged = false;
+  auto l = open_or_create_ledger(dir, created, &damaged);
+  if (l || !damaged) return l;
+  const std::string stem = dir.string() + fmt::format(".unverifiable-{}", unix_now());
+  fs::path aside = stem;
+  int moved = -1;
+  for (int n = 2; (moved = ::renameat2(AT_FDCWD, dir.c_str(), AT_FDCWD, aside.c_str(), RENAME_NOREPLACE)) != 0 &&
+                  errno == EEXIST && n <= 100;
+       ++n)
+    aside = fmt::format("{}-{}", stem, n);  // one set aside in the same second already
+  if (moved != 0) {
+    const int e = errno;
+    return std::unexpected(Error{l.error().category, l.error().errno_value,
+                                 fmt::format("{}; it cannot be set aside as {}: {}", l.error().message, aside.string(),
+                                             std::strerror(e))});
+  }
+  unreadable = fmt::format("{} (set aside as {})", l.error().message, aside.string());
+  return open_or_create_ledger(dir, created);
 }
 
 // One agent per state directory: status.json, osl-audit.jsonl, the default
@@ -451,7 +491,9 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   if (!state_lock) return std::unexpected(state_lock.error());
   impl->state_lock = std::move(*state_lock);
   bool ledger_created = false;
-  auto ledger = open_or_create_ledger(config.ledger.dir.empty() ? db_dir / "ledger" : config.ledger.dir, ledger_created);
+  std::string ledger_unreadable;  // why the ledger found was set aside
+  auto ledger = open_ledger(config.ledger.dir.empty() ? db_dir / "ledger" : config.ledger.dir, ledger_created,
+                            ledger_unreadable);
   if (!ledger) return std::unexpected(ledger.error());
   impl->ledger = std::move(*ledger);
 
@@ -472,12 +514,14 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   // The ledger found against the store's mark of the one it followed, before
   // the catch-up moves the mark onto this one: a ledger moved away, deleted,
   // cut or rebuilt is said (raised below, once the pipeline exists), and the
-  // agent goes on with the ledger it has.
+  // agent goes on with the ledger it has. One that could not be compared (it
+  // was unreadable and set aside, or its root at the mark or the mark could
+  // not be read) is raised too, as unverifiable: before, only logged.
   std::optional<LedgerDiscontinuity> discontinuity;
-  if (auto d = check_ledger_continuity(*impl->ledger, *impl->store, ledger_created); !d)
-    spdlog::error("cannot check the audit ledger {} against the store's mark of it (a ledger replaced since the last "
-                  "run would go unsaid): {}",
-                  impl->ledger->dir().string(), d.error().message);
+  if (!ledger_unreadable.empty())
+    discontinuity = unverifiable_ledger(*impl->ledger, *impl->store, ledger_unreadable);
+  else if (auto d = check_ledger_continuity(*impl->ledger, *impl->store, ledger_created); !d)
+    discontinuity = unverifiable_ledger(*impl->ledger, *impl->store, d.error().message);
   else if (*d)
     discontinuity = std::move(*d);
   if (discontinuity)

@@ -185,3 +185,82 @@ TEST(AgentLedgerEdges, ALedgerRebuiltOrCutShortIsSaidWithWhatWasFound) {
 
 }  // namespace
 }  // namespace detest
+
+namespace detest {
+namespace {
+
+// A ledger that cannot be read at start (a directory where its tree file
+// should be, then a head whose checksum no longer matches: corruption root
+// cannot read past) stopped every start before ("cannot start: ledger …:
+// corrupt"), and the store's mark could not be checked. Now it is set aside
+// as it is, a new ledger made, one discontinuity alert raised with problem
+// "unverifiable" and the ledger's own error as its reason, and the agent goes
+// on; the next start raises nothing more.
+TEST(AgentLedgerEdges, ALedgerThatCannotBeReadAtStartIsRaisedAsUnverifiableOnceAndTheAgentGoesOn) {
+  EdgeAgent a;
+  a.run_until("self", 1);
+  const auto [old_size, old_root] = a.head();
+  ASSERT_GE(old_size, 1) << slurp(a.log);
+  fs::remove(a.ledger / "tree");
+  fs::create_directory(a.ledger / "tree");
+
+  write_file(a.rules / "self2.yaml", "id: self2\nname: The test process again\nseverity: high\n"
+                                     "query: SELECT pid, name FROM processes WHERE pid = " +
+                                         std::to_string(::getpid()) + "\n");
+  ::chmod((a.rules / "self2.yaml").c_str(), 0644);
+  auto agent = a.start_agent();
+  ASSERT_TRUE(eventually([&] { return a.lines_of(kDiscontinuityRule).size() == 1; })) << slurp(a.log);
+  ASSERT_TRUE(eventually([&] { return a.lines_of("self2").size() == 1; })) << slurp(a.log);  // it goes on
+  stop_agent(*agent, a.log);
+
+  // What the ledger library says when it opens a ledger for writing and
+  // meets a directory there (airssys-ledger's read-only open says
+  // "corrupt: …/tree is not a regular file").
+  const std::string why = fmt::format(
+      "unverifiable: ledger {0}: invalid_argument: open {0}/tree: Is a directory (set aside as {0}.unverifiable-",
+      a.ledger.string());
+  auto raised = a.lines_of(kDiscontinuityRule);
+  ASSERT_EQ(raised.size(), 1u);
+  const nlohmann::json& row = raised[0]["row"];
+  EXPECT_EQ(row.value("problem", ""), "unverifiable") << row.dump();
+  EXPECT_TRUE(row.value("reason", "").starts_with(why)) << row.dump();
+  EXPECT_EQ(row.value("expected_size", std::int64_t{-1}), old_size) << row.dump();
+  EXPECT_EQ(row.value("expected_root", ""), old_root) << row.dump();
+  EXPECT_EQ(row.value("found_size", std::int64_t{-1}), 0) << row.dump();
+  const std::string log = slurp(a.log);
+  EXPECT_NE(log.find(fmt::format("error daemoneye-agent: the audit ledger {} cannot be verified against the store's "
+                                 "mark ({}",
+                                 a.ledger.string(), why)),
+            std::string::npos)
+      << log;
+  // The unreadable ledger is kept as it was found, beside the new one.
+  std::vector<fs::path> aside;
+  for (const auto& e : fs::directory_iterator(a.var))
+    if (e.path().filename().string().starts_with("ledger.unverifiable-")) aside.push_back(e.path());
+  ASSERT_EQ(aside.size(), 1u);
+  EXPECT_TRUE(fs::is_directory(aside[0] / "tree"));
+  EXPECT_TRUE(row.value("reason", "").ends_with(aside[0].string() + ")")) << row.dump();
+  EXPECT_GE(a.head().first, 2) << log;  // the new ledger: the alert and self2's
+  EXPECT_EQ(count_rows(a.db, fmt::format("SELECT count(*) FROM alerts WHERE rule_id = '{}'", kDiscontinuityRule)), 1);
+
+  // Once: the next start finds the new ledger whole.
+  const std::size_t heads = a.lines_of(kTreeHeadRule).size();
+  a.run_until(kTreeHeadRule, heads + 1);
+  EXPECT_EQ(a.lines_of(kDiscontinuityRule).size(), 1u) << slurp(a.log);
+
+  // A head whose bytes no longer match their checksum is the same.
+  {
+    std::fstream head(a.ledger / "head", std::ios::in | std::ios::out | std::ios::binary);
+    head.seekp(20);
+    head.put('\xff');
+  }
+  a.run_until(kDiscontinuityRule, 2);
+  raised = a.lines_of(kDiscontinuityRule);
+  EXPECT_EQ(raised.back()["row"].value("problem", ""), "unverifiable") << raised.back().dump();
+  EXPECT_TRUE(raised.back()["row"].value("reason", "").starts_with(
+      fmt::format("unverifiable: ledger {0}: corrupt: {0}: head: checksum mismatch (set aside as ", a.ledger.string())))
+      << raised.back().dump();
+}
+
+}  // namespace
+}  // namespace detest

@@ -27,6 +27,7 @@ std::string_view problem_name(LedgerDiscontinuity::Kind k) {
     case LedgerDiscontinuity::Kind::missing: return "missing";
     case LedgerDiscontinuity::Kind::shorter: return "shorter";
     case LedgerDiscontinuity::Kind::other_root: return "other_root";
+    case LedgerDiscontinuity::Kind::unverifiable: return "unverifiable";
   }
   return "unknown";
 }
@@ -56,6 +57,18 @@ Result<std::optional<LedgerDiscontinuity>> check_ledger_continuity(const ledger:
   return d;
 }
 
+LedgerDiscontinuity unverifiable_ledger(const ledger::Ledger& in_use, Store& store, std::string_view error) {
+  LedgerDiscontinuity d{.kind = LedgerDiscontinuity::Kind::unverifiable, .reason = fmt::format("unverifiable: {}", error)};
+  if (auto mark = store.alert_ledger_mark(); mark && *mark) {
+    d.expected_size = (*mark)->size;
+    d.expected_root = (*mark)->root;
+  }
+  const ledger::Ledger::Head head = in_use.head();
+  d.found_size = head.size;
+  d.found_root = ledger::to_hex(head.root);
+  return d;
+}
+
 std::string describe(const LedgerDiscontinuity& d, std::string_view ledger_dir) {
   const std::string expected = fmt::format("the store's mark expects at least {} entries with root {} at {}",
                                            d.expected_size, d.expected_root, d.expected_size);
@@ -72,6 +85,10 @@ std::string describe(const LedgerDiscontinuity& d, std::string_view ledger_dir) 
       return fmt::format("the audit ledger {} is not the one the store followed (replaced or rebuilt): {}, found {} "
                          "entries with root {} at {}",
                          ledger_dir, expected, d.found_size, d.found_root, d.expected_size);
+    case LedgerDiscontinuity::Kind::unverifiable:
+      return fmt::format("the audit ledger {} cannot be verified against the store's mark ({}): {}; the ledger in use "
+                         "has {} entries with root {}",
+                         ledger_dir, d.reason, expected, d.found_size, d.found_root);
   }
   return std::string(ledger_dir);
 }
@@ -85,15 +102,17 @@ Alert discontinuity_alert(const LedgerDiscontinuity& d, std::string_view ledger_
   a.tags = {"daemoneye.ledger"};
   a.host = host;
   a.time = now;
-  a.dedup_key = fmt::format("{}|expected={}:{}|found={}:{}", kLedgerDiscontinuityRule, d.expected_size,
-                            d.expected_root, d.found_size, d.found_root);
-  a.row_json = nlohmann::json{{"problem", problem_name(d.kind)},
-                              {"ledger_dir", std::string(ledger_dir)},
-                              {"expected_size", d.expected_size},
-                              {"expected_root", d.expected_root},
-                              {"found_size", d.found_size},
-                              {"found_root", d.found_root}}
-                   .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  const bool unverifiable = d.kind == LedgerDiscontinuity::Kind::unverifiable;
+  a.dedup_key = fmt::format("{}|expected={}:{}|found={}:{}{}", kLedgerDiscontinuityRule, d.expected_size,
+                            d.expected_root, d.found_size, d.found_root, unverifiable ? "|unverifiable" : "");
+  nlohmann::json row{{"problem", problem_name(d.kind)},
+                     {"ledger_dir", std::string(ledger_dir)},
+                     {"expected_size", d.expected_size},
+                     {"expected_root", d.expected_root},
+                     {"found_size", d.found_size},
+                     {"found_root", d.found_root}};
+  if (unverifiable) row["reason"] = d.reason;
+  a.row_json = row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return a;
 }
 

@@ -38,12 +38,17 @@ struct LedgerDiscontinuity {
     missing,     // no ledger at ledger.dir (or an empty directory): an empty one was made
     shorter,     // fewer entries than the mark counts
     other_root,  // as many entries or more, but another root at the mark's size
+    // The ledger found could not be read (I/O error, a damaged file, a
+    // directory where a file should be), or its root at the mark, or the
+    // store's mark: nothing could be compared. `reason` says why.
+    unverifiable,
   };
   Kind kind = Kind::missing;
   std::uint64_t expected_size = 0;
   std::string expected_root;  // hex
   std::uint64_t found_size = 0;
   std::string found_root;  // hex: the root at expected_size for other_root, else at found_size
+  std::string reason;      // unverifiable: "unverifiable: <the error>"
 };
 
 // Nothing (nullopt) when the store has no mark, a mark of size 0, or a mark
@@ -53,13 +58,21 @@ struct LedgerDiscontinuity {
 [[nodiscard]] Result<std::optional<LedgerDiscontinuity>> check_ledger_continuity(const ledger::Ledger& ledger,
                                                                                  Store& store, bool created);
 
+// When the ledger found, its root at the store's mark, or the mark could
+// not be read (`error`): expected is the store's mark as far as it can be
+// read (0 and "" when not), found the head of `in_use`, the ledger the
+// agent goes on with (a fresh one when the one found was set aside).
+[[nodiscard]] LedgerDiscontinuity unverifiable_ledger(const ledger::Ledger& in_use, Store& store,
+                                                      std::string_view error);
+
 // One sentence naming what was expected and what was found, for the log.
 [[nodiscard]] std::string describe(const LedgerDiscontinuity& d, std::string_view ledger_dir);
 
 // The alert that tells it: rule kLedgerDiscontinuityRule, severity high,
 // tag "daemoneye.ledger", row {"problem", "ledger_dir", "expected_size",
-// "expected_root", "found_size", "found_root"}; its dedup key names both
-// heads, so no later discontinuity is taken for this one.
+// "expected_root", "found_size", "found_root"}, and "reason" for
+// unverifiable; its dedup key names both heads (and "unverifiable"), so no
+// later discontinuity is taken for this one.
 [[nodiscard]] Alert discontinuity_alert(const LedgerDiscontinuity& d, std::string_view ledger_dir,
                                         const std::string& host, std::int64_t now);
 
