@@ -49,6 +49,15 @@ static_assert(!CanTell<Counter::ref_type, Wrong>);
 // A narrowed ref can send only its subset.
 static_assert(!CanTell<rt::ActorRef<Inc>, Get>);
 
+// A cell holding a small actor (its vptr and cell pointer, spawned without
+// arguments) takes three cache lines of the pool's 64-byte classes, not four:
+// what a spawn allocates besides its messages (docs/rt.md, Scheduler).
+class Tiny : public rt::Actor<Tiny, Inc> {
+ public:
+  void handle(Inc&) {}
+};
+static_assert(sizeof(void*) != 8 || sizeof(rt::detail::Cell<Tiny>) == 192);
+
 class VariantActor : public rt::Actor<VariantActor, std::variant<Inc, Get>> {
  public:
   void handle(Inc& m) { n_ += m.by; }

@@ -90,19 +90,21 @@ class ActorBase {
   [[nodiscard]] Promise<typename M::reply_type> defer_reply(const M&) noexcept {
     using R = typename M::reply_type;
     detail::Envelope* e = cell_->current_envelope();
-    if (e == nullptr || e->reply.p == nullptr) return {};
-    return Promise<R>(detail::IntrusivePtr<detail::ReplySlot<R>>(
-        static_cast<detail::ReplySlot<R>*>(std::exchange(e->reply.p, nullptr)), detail::AdoptRef{}));
+    detail::ReplySlotBase* slot = e != nullptr ? e->take_reply() : nullptr;
+    if (slot == nullptr) return {};
+    return Promise<R>(
+        detail::IntrusivePtr<detail::ReplySlot<R>>(static_cast<detail::ReplySlot<R>*>(slot), detail::AdoptRef{}));
   }
 
   [[nodiscard]] ActorId id() const noexcept { return cell_->id(); }
   [[nodiscard]] ActorSystem& system() const noexcept { return detail::system_of(cell_->core()); }
   [[nodiscard]] AnyRef self_any() const noexcept { return AnyRef(detail::IntrusivePtr<detail::CellBase>(cell_)); }
-  // The message being handled (sender, correlation id, timestamps).
+  // The message being handled (sender, correlation id, timestamps); all
+  // zero outside a handler. The envelope stores these compactly
+  // (envelope.hpp): the reference is to this thread's copy, valid until the
+  // handler returns.
   [[nodiscard]] const EnvelopeHeader& envelope() const noexcept {
-    static const EnvelopeHeader none{};
-    auto* h = cell_->current();
-    return h != nullptr ? *h : none;
+    return detail::current_header(cell_->current_envelope());
   }
   // Terminate after the current handler returns.
   void stop(ExitReason r = ExitReason::normal) noexcept { cell_->request_stop(r); }
@@ -154,8 +156,7 @@ class ActorBase {
     detail::IntrusivePtr<detail::ReplySlot<R>> slot(
         new detail::ReplySlot<R>(detail::IntrusivePtr<detail::CellBase>(cell_), std::move(cb)),
         detail::AdoptRef{});
-    auto e = detail::make_envelope(std::forward<M>(m), SendOptions{});
-    e->reply = detail::ReplySlotPtr(slot.get());
+    auto e = detail::make_envelope(std::forward<M>(m), SendOptions{}, slot.get());
     if (!to.valid()) {
       slot->complete(std::unexpected(Error{ErrorCategory::actor_stopped, "empty actor reference"}));
       return;
@@ -198,7 +199,7 @@ concept Handles = requires(T& t, M& m) { t.handle(m); };
 // The typed cell: owns the actor object (constructed on its first run and
 // again on an in-place restart) and the spawn arguments for that restart.
 template <class T, class... Args>
-class Cell final : public CellBase, public MessageSet {
+class Cell final : public CellBase {
  public:
   template <class... A>
   Cell(SystemCore* sys, const MailboxConfig& cfg, A&&... a)
@@ -259,17 +260,17 @@ class Cell final : public CellBase, public MessageSet {
 
   template <class M>
   void dispatch_one(Envelope& e) {
-    M& m = static_cast<TypedEnvelope<M>&>(e).payload;
+    M& m = payload<M>(e);
     if constexpr (Askable<M>) {
       using R = typename M::reply_type;
       R r = actor_->handle(m);
-      if (e.reply.p != nullptr) static_cast<ReplySlot<R>*>(e.reply.p)->complete(std::move(r));
+      if (ReplySlotBase* s = e.reply_slot()) static_cast<ReplySlot<R>*>(s)->complete(std::move(r));
     } else {
       actor_->handle(m);
     }
   }
 
-  std::tuple<Args...> args_;
+  [[no_unique_address]] std::tuple<Args...> args_;  // no byte for an actor spawned without arguments
   std::optional<T> actor_;
 };
 

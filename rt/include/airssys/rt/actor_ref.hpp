@@ -26,26 +26,30 @@ namespace detail {
 template <class M, class... Ms>
 inline constexpr bool one_of = (std::is_same_v<M, Ms> || ...);
 
+// A tell with no TTL, correlation id or reply slot (an ask's) gets the
+// narrow envelope (envelope.hpp): 48 bytes before the payload, not 72.
 template <class M>
-std::unique_ptr<TypedEnvelope<std::remove_cvref_t<M>>> make_envelope(M&& m, const SendOptions& o) {
-  auto e = std::make_unique<TypedEnvelope<std::remove_cvref_t<M>>>(std::forward<M>(m));
-  e->tag = type_tag<std::remove_cvref_t<M>>;
+std::unique_ptr<Envelope> make_envelope(M&& m, const SendOptions& o, ReplySlotBase* reply = nullptr) {
+  using T = std::remove_cvref_t<M>;
+  std::unique_ptr<Envelope> e;
+  const std::int64_t now = now_ns();
+  if (o.ttl.count() > 0 || o.correlation_id != 0 || reply != nullptr) [[unlikely]] {
+    auto w = std::make_unique<WideTypedEnvelope<T>>(std::forward<M>(m));
+    w->x.correlation_id = o.correlation_id;
+    w->set_deadline(o.ttl.count() > 0 ? now + o.ttl.count() : 0);
+    w->x.reply = ReplySlotPtr(reply);
+    e = std::move(w);
+  } else {
+    e = std::make_unique<TypedEnvelope<T>>(std::forward<M>(m));
+  }
+  e->tag = type_tag<T>;
   e->id = next_envelope_id();
   CellBase* cur = current_cell();
-  e->sender = cur != nullptr ? cur->id() : 0;
-  e->correlation_id = o.correlation_id;
-  e->priority = o.priority;
-  e->timestamp_ns = now_ns();
-  e->deadline_ns = o.ttl.count() > 0 ? e->timestamp_ns + o.ttl.count() : 0;
+  e->set_sender(cur != nullptr ? cur->id() : 0);
+  e->set_priority(o.priority);
+  e->timestamp_ns = now;
   return e;
 }
-
-// What a typed cell (Cell<T>, actor.hpp) can handle; ref_cast asks it.
-// A separate base so that CellBase stays untyped.
-struct MessageSet {
-  virtual ~MessageSet() = default;
-  [[nodiscard]] virtual bool accepts(TypeTag t) const noexcept = 0;
-};
 
 }  // namespace detail
 
@@ -120,8 +124,7 @@ class ActorRef : public AnyRef {
           Error{ErrorCategory::invalid_argument, "blocking ask on a worker thread; use ActorBase::ask"});
     if (!valid()) return std::unexpected(Error{ErrorCategory::actor_stopped, "empty actor reference"});
     detail::IntrusivePtr<detail::ReplySlot<R>> slot(new detail::ReplySlot<R>(), detail::AdoptRef{});
-    auto e = detail::make_envelope(std::forward<M>(m), o);
-    e->reply = detail::ReplySlotPtr(slot.get());
+    auto e = detail::make_envelope(std::forward<M>(m), o, slot.get());
     auto deadline = std::chrono::steady_clock::now() + timeout;
     if (auto r = cell()->enqueue(std::move(e)); !r) return std::unexpected(r.error());
     return slot->wait_until(deadline);
@@ -142,8 +145,8 @@ template <class... Msgs>
 struct RefCast<ActorRef<Msgs...>> {
   [[nodiscard]] static std::expected<ActorRef<Msgs...>, Error> from(const AnyRef& r) {
     if (!r.valid()) return std::unexpected(Error{ErrorCategory::actor_stopped, "empty actor reference"});
-    const auto* set = dynamic_cast<const detail::MessageSet*>(r.cell().get());
-    if (set == nullptr || !(set->accepts(detail::type_tag<Msgs>) && ...)) {
+    const detail::CellBase& c = *r.cell();
+    if (!(c.accepts(detail::type_tag<Msgs>) && ...)) {
       return std::unexpected(Error{
           ErrorCategory::invalid_argument,
           "actor " + std::to_string(r.id()) + " does not handle every message type of the requested ref"});

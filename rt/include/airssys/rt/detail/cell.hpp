@@ -126,10 +126,12 @@ class CellBase : public RunHook {
   // Forced teardown at system shutdown, after every worker has stopped.
   void force_terminate() noexcept;
 
+  // Whether the actor handles messages of type t (ref_cast asks; thread-safe).
+  [[nodiscard]] virtual bool accepts(TypeTag t) const noexcept = 0;
+
   // --- consumer-side API used by ActorBase (inside run()) ---
   void request_stop(ExitReason r) noexcept { stop_request_ = static_cast<std::uint8_t>(r) + 1; }
   void set_trap_exit(bool on) noexcept { trap_exit_ = on; }
-  [[nodiscard]] const EnvelopeHeader* current() const noexcept { return current_; }
   // The user envelope being handled (its reply slot may be taken for a deferred reply).
   [[nodiscard]] Envelope* current_envelope() const noexcept { return current_; }
 
@@ -206,18 +208,23 @@ class CellBase : public RunHook {
   bool run_ref_handed_ = false;  // see handed_run_ref()
   std::uint8_t stop_request_ = 0;  // 0: none, else ExitReason + 1
   std::atomic<std::uint8_t> exit_reason_{0};
+  // Some sender waits (wait_for_space() or a blocked thread). Among the
+  // byte fields: a Cell<T> of a small actor then fits 192 bytes, not 256.
+  std::atomic<bool> space_waiters_{false};
   Envelope* current_ = nullptr;
   std::atomic<std::uint64_t> processed_{0};
   std::atomic<std::uint32_t> expired_{0};
   std::atomic<std::uint32_t> failures_{0};
   std::atomic<std::uint32_t> restarts_{0};
   std::atomic<CellExt*> ext_{nullptr};  // owned; deleted in ~CellBase
-  std::atomic<bool> space_waiters_{false};  // some sender waits (wait_for_space() or a blocked thread)
   SystemCore* sys_;
 };
 
 // The cell whose run() is executing on this thread (nullptr outside actors).
 CellBase* current_cell() noexcept;
+
+// e's header (all zero for nullptr) in this thread's copy; see ActorBase::envelope().
+const EnvelopeHeader& current_header(const Envelope* e) noexcept;
 
 // Publishes the tells the handler running on this thread has chained
 // (coalesced, cell.cpp's Outbox); nothing to do on any other thread. Called
