@@ -93,5 +93,104 @@ alerts:
   EXPECT_EQ(*rc, 0) << slurp(log);
 }
 
+int wait_status(pid_t pid) {
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  return st;
+}
+
+// A directory outside the temporary ones (exec-from-tmp's), removed at the end.
+struct OutsideTmp {
+  fs::path path = fmt::format("/run/airssys-exec-test-{}", ::getpid());
+  OutsideTmp() {
+    fs::remove_all(path);
+    fs::create_directory(path);
+    fs::permissions(path, fs::perms::owner_all);
+  }
+  ~OutsideTmp() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+// exec-from-tmp on what procmond's eBPF program read at each exec: a run
+// through a descriptor is judged by the kernel's path of the file, so
+// airssys-osl's own spawns (execveat of /usr/bin/sleep) are quiet (before
+// 2026-12-06 each raised it), while a payload in /tmp run that way still
+// raises it though it execs /usr/bin/sleep at once (57ebfff judged such a
+// run by /proc/PID/exe read later, which by then was sleep's, and was
+// reverted), as a program and as a script; and so does a /tmp payload run
+// through a symbolic link from elsewhere that exits at once (before, its
+// exec event kept the link's text).
+TEST(AgentRealtime, ExecFromTmpJudgesDescriptorAndLinkRunsByTheKernelsPathAtTheExec) {
+  if (::geteuid() != 0) GTEST_SKIP() << "eBPF needs root";
+  const char* src = std::getenv("AIRSSYS_SOURCE_DIR");
+  ASSERT_NE(src, nullptr);
+  AgentDir a;  // under /tmp: where exec-from-tmp looks
+  fs::copy_file(fs::path(src) / "daemoneye/rules/exec-from-tmp.yaml", a.rules / "exec-from-tmp.yaml");
+  a.write_config("procmond: { events: ebpf }\n");
+  auto agent = a.start_agent();
+  const fs::path db = a.var / "daemoneye.db";
+  ASSERT_TRUE(eventually([&] { return count_rows(db, "SELECT count(*) FROM scans") >= 1; })) << slurp(a.log);
+  ASSERT_NE(slurp(a.log).find("event source: ebpf"), std::string::npos) << slurp(a.log);
+
+  const fs::path work = fs::canonical(a.dir.path());
+  const std::string marker = fmt::format("{}", ::getpid());
+  // airssys-osl's spawn of sleep: quiet.
+  const pid_t osl = run_through_fd("/usr/bin/sleep", {"sleep", "0.2" + marker});
+  // A program in /tmp that execs sleep at once (a copy of env).
+  const fs::path program = work / "payload-program";
+  fs::copy_file("/usr/bin/env", program);
+  fs::permissions(program, fs::perms::owner_all);
+  const pid_t via_program = run_through_fd(program, {"env", "/usr/bin/sleep", "0.3" + marker});
+  // A script in /tmp doing the same: its image is the interpreter's, so its
+  // event is judged by the path given (/dev/fd/N).
+  const fs::path script = work / "payload-script";
+  write_file(script, "#!/bin/sh\nexec /usr/bin/sleep 0.4" + marker + "\n");
+  fs::permissions(script, fs::perms::owner_all);
+  const pid_t via_script = run_through_fd(script, {"sh"});
+  // A payload in /tmp run through a link outside the temporary directories.
+  OutsideTmp outside;
+  const fs::path payload = work / "payload-true";
+  fs::copy_file("/usr/bin/true", payload);
+  fs::permissions(payload, fs::perms::owner_all);
+  fs::create_symlink(payload, outside.path / "l");
+  std::string link = (outside.path / "l").string();
+  char* link_argv[] = {link.data(), nullptr};
+  pid_t via_link = -1;
+  ASSERT_EQ(::posix_spawn(&via_link, link.c_str(), nullptr, nullptr, link_argv, environ), 0);
+  for (const pid_t pid : {osl, via_program, via_script, via_link}) {
+    ASSERT_GT(pid, 0);
+    const int st = wait_status(pid);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << pid << " " << st;
+  }
+  // Stored from the kernel's path at the exec.
+  const auto exec_row = [&](pid_t pid, const std::string& given_like) {
+    return query_text(db, fmt::format("SELECT path || ' ' || ifnull(path_from, 'null') FROM process_events WHERE "
+                                      "pid = {} AND event = 'exec' AND path_given LIKE '{}' ORDER BY id LIMIT 1",
+                                      pid, given_like));
+  };
+  ASSERT_TRUE(eventually([&] { return !exec_row(osl, "/dev/fd/%").empty(); }, 60s)) << slurp(a.log);
+  EXPECT_EQ(exec_row(osl, "/dev/fd/%"), fs::canonical("/usr/bin/sleep").string() + " exec");
+  EXPECT_EQ(exec_row(via_program, "/dev/fd/%"), program.string() + " exec");
+  EXPECT_EQ(exec_row(via_link, outside.path.string() + "/l"), payload.string() + " exec");
+
+  const auto alerted = [&](pid_t pid) {
+    for (const auto& j : a.alert_lines())
+      if (j.value("rule_id", "") == "exec-from-tmp" && j["row"].value("pid", -1) == pid) return true;
+    return false;
+  };
+  ASSERT_TRUE(eventually([&] { return alerted(via_program) && alerted(via_script) && alerted(via_link); }, 60s))
+      << "program " << alerted(via_program) << ", script " << alerted(via_script) << ", link "
+      << alerted(via_link) << "\n"
+      << slurp(a.alerts) << slurp(a.log);
+  // The scans that raised those read osl's event too (stored before them);
+  // two more, to be sure.
+  const auto scans = count_rows(db, "SELECT count(*) FROM scans");
+  ASSERT_TRUE(eventually([&] { return count_rows(db, "SELECT count(*) FROM scans") >= scans + 2; }, 60s));
+  EXPECT_FALSE(alerted(osl)) << slurp(a.alerts);
+  stop_agent(*agent, a.log);
+}
+
 }  // namespace
 }  // namespace detest

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -154,6 +155,26 @@ inline void stop_agent(Child& agent, const fs::path& log) {
   const auto rc = agent.wait(std::chrono::seconds(60));
   ASSERT_TRUE(rc.has_value()) << slurp(log);
   EXPECT_EQ(*rc, 0) << slurp(log);
+}
+
+// Runs `file` through execveat(fd, "", AT_EMPTY_PATH) with argv, as
+// airssys-osl spawns every program (the exec is given /dev/fd/N); its pid,
+// -1 when `file` cannot be opened. The descriptor is not close-on-exec: a
+// script's interpreter opens /dev/fd/N itself. The child makes raw system
+// calls only (the tests are multithreaded).
+inline pid_t run_through_fd(const fs::path& file, std::vector<std::string> argv) {
+  const int fd = ::open(file.c_str(), O_PATH);
+  if (fd < 0) return -1;
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::syscall(SYS_execveat, fd, "", args.data(), environ, AT_EMPTY_PATH);
+    ::_exit(127);
+  }
+  ::close(fd);
+  return pid;
 }
 
 // Children of `pid` named `comm` (from /proc/*/stat).

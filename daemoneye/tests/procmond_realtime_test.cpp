@@ -10,11 +10,8 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <fcntl.h>
 #include <spawn.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 namespace detest {
 namespace {
@@ -204,24 +201,6 @@ TEST_F(Realtime, EbpfStoresAnExecsRealPathBesideThePathItWasGiven) {
   EXPECT_EQ(rel->process.path, real);
   EXPECT_EQ(rel->path_given, "./sleep");
   stop_procmond();
-}
-
-// Runs `file` through execveat(fd, "", AT_EMPTY_PATH), as airssys-osl
-// spawns every program (the exec is given /dev/fd/N), with argv; its pid.
-// The child makes raw system calls only (this test is multithreaded).
-pid_t run_through_fd(const fs::path& file, std::vector<std::string> argv) {
-  const int fd = ::open(file.c_str(), O_PATH | O_CLOEXEC);
-  if (fd < 0) return -1;
-  std::vector<char*> args;
-  for (auto& a : argv) args.push_back(a.data());
-  args.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::syscall(SYS_execveat, fd, "", args.data(), environ, AT_EMPTY_PATH);
-    ::_exit(127);
-  }
-  ::close(fd);
-  return pid;
 }
 
 // An exec's path and root as the kernel had them at the exec, not as /proc

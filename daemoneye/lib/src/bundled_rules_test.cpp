@@ -659,6 +659,75 @@ TEST_F(BundledRules, ExecFromTmpLeavesRuncsOwnReexecAloneButNotItsCopies) {
                    }));
 }
 
+// An exec event whose path procmond's eBPF program read in the kernel at
+// the exec (path_from 'exec', schema 7) is judged by that path: the process
+// cannot have changed it (before, only the path given was trusted, and every
+// airssys-osl spawn, execveat(fd, "", AT_EMPTY_PATH), raised the rule). The
+// same rows from the fallbacks (proc: read from /proc later, which a payload
+// that execs sleep at once turns into sleep's path; given; NULL: an older
+// procmond) are still judged by the path given, and a mount attached
+// nowhere ('detached') names no place.
+TEST_F(BundledRules, ExecFromTmpJudgesAnExecByTheKernelsPathReadAtTheExec) {
+  RuleSet set = load_rules(rules_dir(), engine_.get());
+  const auto rule = std::ranges::find(set.rules, "exec-from-tmp", &Rule::id);
+  ASSERT_NE(rule, set.rules.end());
+  ASSERT_TRUE(store_->apply_snapshot(ordinary_host()));
+  const std::int64_t now = ::time(nullptr);
+  std::vector<ProcessEvent> events;
+  std::int64_t pid = 6000;
+  const auto exec = [&](std::string path, std::string given, PathFrom from, std::int64_t uid = 1000) {
+    ProcessRecord p = proc(pid++, "x", std::move(path), "x --beacon", 5000);
+    p.uid = p.euid = uid;
+    p.root_is_host = 1;
+    ProcessEvent e{EventKind::exec, EventSource::ebpf, now - 1, std::move(p)};
+    e.path_given = std::move(given);
+    e.path_from = from;
+    events.push_back(e);
+    events.push_back(ProcessEvent{EventKind::stop, EventSource::ebpf, now - 1, e.process});
+  };
+  exec("/usr/bin/sleep", "/dev/fd/3", PathFrom::exec);             // 6000 osl's spawn: quiet
+  exec("/usr/bin/dash", "/bin/sh", PathFrom::exec);                // 6001 a link: quiet
+  exec("/usr/bin/sleep", "/proc/self/fd/4", PathFrom::exec);       // 6002 quiet
+  exec("/tmp/x/payload", "/dev/fd/3", PathFrom::exec);             // 6003
+  exec("/memfd:payload", "/dev/fd/3", PathFrom::exec);             // 6004
+  exec("/tmp/x/payload", "/home/u/l", PathFrom::exec);             // 6005 a link from elsewhere
+  exec("/usr/bin/true", "/tmp/l", PathFrom::exec);                 // 6006 a link in /tmp
+  exec("/srv/chroot/tmp/x", "/tmp/x", PathFrom::exec);             // 6007 a chroot's /tmp
+  exec("/usr/bin/sleep", "/dev/fd/3", PathFrom::proc);             // 6008 the 57ebfff evasion
+  exec("/usr/bin/sleep", "/dev/fd/3", PathFrom::given);            // 6009
+  exec("/usr/bin/sleep", "/dev/fd/3", PathFrom::none);             // 6010 an older procmond
+  exec("/", "/dev/fd/3", PathFrom::detached);                      // 6011 a detached mount
+  exec("/payload", "/dev/fd/3", PathFrom::detached, 0);            // 6012
+  // runc 1.1's re-exec as the eBPF tier now stores it (root read at the
+  // exec, "/" detached): quiet; the same shape by another uid is raised.
+  for (const std::int64_t uid : {0, 1000}) {
+    const std::int64_t at = pid++;
+    const auto event = [&](EventKind kind, std::string path, std::string given, PathFrom from) {
+      ProcessRecord p = proc(at, "runc", std::move(path), "/usr/bin/runc init", 5000);
+      p.uid = p.euid = uid;
+      p.root_is_host = 1;
+      ProcessEvent e{kind, EventSource::ebpf, now - 1, std::move(p)};
+      e.path_given = std::move(given);
+      e.path_from = from;
+      events.push_back(std::move(e));
+    };
+    event(EventKind::start, "/usr/sbin/runc", "", PathFrom::none);
+    event(EventKind::exec, "/usr/sbin/runc", "/proc/self/exe", PathFrom::exec);
+    event(EventKind::exec, "/", "/dev/fd/6", PathFrom::detached);
+    event(EventKind::stop, "/", "", PathFrom::none);
+  }
+  ASSERT_TRUE(store_->append_events(events));
+  auto result = engine_->run(rule->query);
+  ASSERT_TRUE(result) << result.error();
+  const auto pid_col = static_cast<std::size_t>(std::ranges::find(result->columns, "pid") - result->columns.begin());
+  std::set<std::int64_t> found;
+  for (const auto& row : result->rows) {
+    const auto p = std::get<std::int64_t>(row[pid_col]);
+    if (p >= 6000) found.insert(p);
+  }
+  EXPECT_EQ(found, (std::set<std::int64_t>{6003, 6004, 6005, 6006, 6007, 6008, 6009, 6010, 6011, 6012, 6014}));
+}
+
 TEST_F(BundledRules, ABadFileBesideThemIsRejectedAndTheOthersLoad) {
   TempDir dir;
   for (const auto& entry : fs::directory_iterator(rules_dir())) {
