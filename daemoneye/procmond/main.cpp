@@ -284,9 +284,11 @@ RealtimeSetup start_realtime(const Flags& f, de::TierRequest request, std::uint3
                                        .test_verifier_reject = f.test_verifier_reject});
   rt.reason = choice.reason;
   if (choice.source) {
+    const std::string limits = choice.source->limits();
     rt.events = std::make_unique<de::procmond::RealtimeEvents>(std::move(choice.source), *rt.assembler, client);
     say(fmt::format("event source: {}{}", de::to_string(choice.tier),
                     choice.reason.empty() ? "" : " (" + choice.reason + ")"));
+    if (!limits.empty()) say(fmt::format("event source {}: {}", de::to_string(choice.tier), limits));
   } else {
     say(fmt::format("event source: polling only, short-lived processes will be missed ({})", choice.reason));
   }

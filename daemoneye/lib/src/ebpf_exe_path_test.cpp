@@ -208,5 +208,31 @@ TEST_F(EbpfExePath, AChrootedExecHasAnotherRoot) {
   EXPECT_EQ(e->root_is_host, 0);
 }
 
+// A kernel that refuses the walk (no bpf_loop before Linux 5.17, or a
+// stricter verifier) still gets exec events, with the path given only, and
+// the source says why: made here by a program the verifier must reject.
+TEST(EbpfExePathRefused, ExecEventsKeepComingWithThePathGivenAndTheSourceSaysWhy) {
+  if (::geteuid() != 0) GTEST_SKIP() << "eBPF needs root";
+  auto s = open_ebpf_source({.test_reject_exe_walk = true});
+  ASSERT_TRUE(s) << s.error();
+  auto& source = **s;
+  EXPECT_TRUE(source.limits().starts_with("exec events carry only the path given to execve, not the image's path "
+                                          "read at the exec: loading the eBPF programs failed"))
+      << source.limits();
+  EXPECT_NE(source.limits().find("the verifier rejected a program"), std::string::npos) << source.limits();
+  const int fd = ::open("/usr/bin/true", O_PATH | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  const auto e = exec_event_of(source, [&] { exec_fd(fd); });
+  ::close(fd);
+  ASSERT_TRUE(e);
+  EXPECT_TRUE(e->path.starts_with("/dev/fd/")) << e->path;
+  EXPECT_EQ(e->exe_path, "");
+  EXPECT_EQ(e->root_is_host, 1);
+  // The full programs say nothing.
+  auto full = open_ebpf_source({});
+  ASSERT_TRUE(full) << full.error();
+  EXPECT_EQ((*full)->limits(), "");
+}
+
 }  // namespace
 }  // namespace airssys::daemoneye

@@ -125,10 +125,12 @@ std::unexpected<Error> failed(ErrorCategory c, int err, std::string message) {
   return std::unexpected(Error{c, err < 0 ? -err : err, std::move(message)});
 }
 
+using Skeleton = std::unique_ptr<procmon_bpf, SkeletonDeleter>;
+
 class EbpfSource final : public KernelEventSource {
  public:
-  EbpfSource(std::unique_ptr<procmon_bpf, SkeletonDeleter> skel, std::int64_t ticks_per_second)
-      : skel_(std::move(skel)), ns_per_tick_(1'000'000'000 / ticks_per_second) {}
+  EbpfSource(Skeleton skel, std::int64_t ticks_per_second, std::string limits)
+      : skel_(std::move(skel)), ns_per_tick_(1'000'000'000 / ticks_per_second), limits_(std::move(limits)) {}
 
   Result<void> start() {
     ring_.reset(ring_buffer__new(bpf_map__fd(skel_->maps.events), &EbpfSource::on_record, this, nullptr));
@@ -138,6 +140,7 @@ class EbpfSource final : public KernelEventSource {
 
   [[nodiscard]] EventSource kind() const noexcept override { return EventSource::ebpf; }
   [[nodiscard]] int fd() const noexcept override { return ring_buffer__epoll_fd(ring_.get()); }
+  [[nodiscard]] std::string limits() const override { return limits_; }
 
   Result<std::size_t> drain(const std::function<void(KernelEvent&&)>& sink) override {
     sink_ = &sink;
@@ -214,15 +217,45 @@ class EbpfSource final : public KernelEventSource {
     (*sink_)(std::move(k));
   }
 
-  std::unique_ptr<procmon_bpf, SkeletonDeleter> skel_;
+  Skeleton skel_;
   std::unique_ptr<ring_buffer, RingBufferDeleter> ring_;
   std::int64_t ns_per_tick_;
+  std::string limits_;
   const std::function<void(KernelEvent&&)>* sink_ = nullptr;
   std::size_t count_ = 0;
   std::int64_t offset_ns_ = 0;
 };
 
 bool power_of_two(std::uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+// Opens and loads the programs, the exec program that walks the image's
+// path (procmon_exec) when `walk`, else the one without (procmon_exec_given).
+Result<Skeleton> load_programs(const KernelSourceOptions& options, bool walk, LogCapture& log) {
+  // What LIBBPF_OPTS does, without its C-only compound literal.
+  bpf_object_open_opts open_opts{};
+  open_opts.sz = sizeof open_opts;
+  const std::string btf = options.btf_path.string();
+  if (!btf.empty()) open_opts.btf_custom_path = btf.c_str();
+  Skeleton skel(procmon_bpf__open_opts(&open_opts));
+  if (!skel) return fail_errno(errno, "opening the eBPF object failed");
+  if (bpf_map__set_max_entries(skel->maps.events, options.ring_buffer_bytes) != 0) {
+    return fail(ErrorCategory::internal, "setting the ring buffer size failed");
+  }
+  bpf_program__set_autoload(skel->progs.procmon_rejected, options.test_verifier_reject);
+  bpf_program__set_autoload(skel->progs.procmon_exec, walk);
+  bpf_program__set_autoload(skel->progs.procmon_exec_given, !walk);
+  skel->rodata->test_reject_walk = options.test_reject_exe_walk ? 1 : 0;
+  // Whose root directory is "the host's": ours (procmon_fork records it at
+  // our first thread or process after attaching).
+  skel->rodata->procmond_tgid = static_cast<std::uint32_t>(::getpid());
+  if (const int err = procmon_bpf__load(skel.get()); err != 0) {
+    // The verifier's rejections come back as EACCES too: the kernel will not
+    // run these programs, so the caller falls back to the next tier.
+    return failed(ErrorCategory::unavailable, err,
+                  fmt::format("loading the eBPF programs failed ({}): {}", errno_text(err), log.verdict()));
+  }
+  return skel;
+}
 
 }  // namespace
 
@@ -247,26 +280,19 @@ Result<std::unique_ptr<KernelEventSource>> open_ebpf_source(const KernelSourceOp
   }
   const long ticks = ::sysconf(_SC_CLK_TCK);
   LogCapture log;
-  // What LIBBPF_OPTS does, without its C-only compound literal.
-  bpf_object_open_opts open_opts{};
-  open_opts.sz = sizeof open_opts;
-  std::string btf = options.btf_path.string();
-  if (!btf.empty()) open_opts.btf_custom_path = btf.c_str();
-  std::unique_ptr<procmon_bpf, SkeletonDeleter> skel(procmon_bpf__open_opts(&open_opts));
-  if (!skel) return fail_errno(errno, "opening the eBPF object failed");
-  if (bpf_map__set_max_entries(skel->maps.events, options.ring_buffer_bytes) != 0) {
-    return fail(ErrorCategory::internal, "setting the ring buffer size failed");
+  // Without the walk when the kernel refuses it (an older kernel without
+  // bpf_loop, a stricter verifier): exec events keep coming, with the path
+  // given only, and the source says why once.
+  std::string limits;
+  auto loaded = load_programs(options, true, log);
+  if (!loaded) {
+    auto given = load_programs(options, false, log);
+    if (!given) return std::unexpected(given.error());
+    limits = "exec events carry only the path given to execve, not the image's path read at the exec: " +
+             loaded.error().message;
+    loaded = std::move(given);
   }
-  bpf_program__set_autoload(skel->progs.procmon_rejected, options.test_verifier_reject);
-  // Whose root directory is "the host's": ours (procmon_fork records it at
-  // our first thread or process after attaching).
-  skel->rodata->procmond_tgid = static_cast<std::uint32_t>(::getpid());
-  if (const int err = procmon_bpf__load(skel.get()); err != 0) {
-    // The verifier's rejections come back as EACCES too: the kernel will not
-    // run these programs, so the caller falls back to the next tier.
-    return failed(ErrorCategory::unavailable, err,
-                  fmt::format("loading the eBPF programs failed ({}): {}", errno_text(err), log.verdict()));
-  }
+  Skeleton skel = std::move(*loaded);
   if (const int err = procmon_bpf__attach(skel.get()); err != 0) {
     return failed(ErrorCategory::unavailable, err,
                   fmt::format("attaching the eBPF programs failed ({}): {}", errno_text(err), log.tail(2)));
@@ -274,7 +300,7 @@ Result<std::unique_ptr<KernelEventSource>> open_ebpf_source(const KernelSourceOp
   // A thread of ours, so that procmon_fork records our root directory now:
   // until it has, exec events carry root_is_host unknown.
   std::thread([] {}).join();
-  auto source = std::make_unique<EbpfSource>(std::move(skel), ticks > 0 ? ticks : 100);
+  auto source = std::make_unique<EbpfSource>(std::move(skel), ticks > 0 ? ticks : 100, std::move(limits));
   if (auto r = source->start(); !r) return std::unexpected(r.error());
   return source;
 }

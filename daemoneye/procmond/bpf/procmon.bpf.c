@@ -275,8 +275,8 @@ static __always_inline void copy_exe(struct scratch *s, struct file *file, __u32
   s->e.exe_size = n & (PROCMON_PATH_MAX - 1);
 }
 
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(procmon_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm) {
+/* The exec record; `walk`: with the kernel's path of the image (copy_exe). */
+static __always_inline int exec_record(struct task_struct *task, struct linux_binprm *bprm, const int walk) {
   struct scratch *s = scratch_get();
   if (!s) return 0;
   fill_identity(&s->e, task, PROCMON_EXEC);
@@ -288,13 +288,37 @@ int BPF_PROG(procmon_exec, struct task_struct *task, pid_t old_pid, struct linux
   /* binfmt_script and binfmt_misc point interp at the interpreter they run;
    * otherwise it is filename itself. */
   if (BPF_CORE_READ(bprm, interp) != filename) s->e.flags |= PROCMON_EXE_INTERPRETED;
-  copy_exe(s, BPF_CORE_READ(bprm, file), s->e.path_size);
+  if (walk) copy_exe(s, BPF_CORE_READ(bprm, file), s->e.path_size);
   const __u64 root = (__u64)BPF_CORE_READ(task, fs, root.dentry);
   const __u64 ours = procmond_root;
   if (ours != 0 && root != 0) s->e.root_is_host = root == ours ? 1 : 0;
   copy_args(s, task, s->e.path_size + s->e.exe_size);
   submit(s);
   return 0;
+}
+
+/* Set by the loader before load, by a test only: procmon_exec then reads
+ * past the end of a map value, which the verifier must reject, so that the
+ * fallback to procmon_exec_given is exercised. */
+const volatile __u32 test_reject_walk = 0;
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(procmon_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm) {
+  if (test_reject_walk) {
+    struct scratch *s = scratch_get();
+    if (!s) return 0;
+    volatile __u32 past_the_end = sizeof(*s) + 64;
+    return s->data[past_the_end];
+  }
+  return exec_record(task, bprm, 1);
+}
+
+/* procmon_exec without the walk (bpf_loop needs Linux 5.17; a kernel's
+ * verifier may refuse the walk): loaded in its place when it is refused, so
+ * that exec events keep coming, with the path given only. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(procmon_exec_given, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm) {
+  return exec_record(task, bprm, 0);
 }
 
 SEC("tp_btf/sched_process_fork")

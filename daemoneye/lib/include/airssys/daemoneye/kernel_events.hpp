@@ -70,6 +70,9 @@ class KernelEventSource {
   // Events the kernel could not deliver so far (ring buffer full, netlink
   // receive queue overrun).
   [[nodiscard]] virtual std::uint64_t lost() const noexcept = 0;
+  // What this source gives less of than its tier can, and why, for a person
+  // ("" when nothing): eBPF without the image's path read at the exec.
+  [[nodiscard]] virtual std::string limits() const { return {}; }
 };
 
 // The best tier to try; lower ones are the fallbacks (poll = polling only).
@@ -84,6 +87,9 @@ struct KernelSourceOptions {
   // eBPF: also load a program the verifier must reject (tests the
   // rejection path; nothing is attached).
   bool test_verifier_reject = false;
+  // eBPF: make the verifier reject the exec program that reads the image's
+  // path (tests the load without it).
+  bool test_reject_exe_walk = false;
 };
 
 struct SourceChoice {
