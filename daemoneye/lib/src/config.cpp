@@ -189,6 +189,8 @@ const std::array kKeys{
     ScalarKey{"scan.interval", kDuration,
               [](Config& c, std::string_view v) { return set_ms(c.scan.interval, v, 100ms, 24h); }},
     ScalarKey{"rules.dir", kPath, [](Config& c, std::string_view v) { return set_path(c.rules.dir, v, false); }},
+    ScalarKey{"rules.exceptions", kPath,
+              [](Config& c, std::string_view v) { return set_path(c.rules.exceptions, v, true); }},
     ScalarKey{"rules.timeout", kDuration,
               [](Config& c, std::string_view v) { return set_ms(c.rules.timeout, v, 1ms, kMaxQueryTimeout); }},
     ScalarKey{"rules.max_rows", kCount,

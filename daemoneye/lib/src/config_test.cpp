@@ -85,7 +85,7 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"unknown_database_key", "database:\n  path: a.db\n  retention: 7d\n",
                   "c.yaml:3: unknown key 'retention' in database (known: path, max_age, max_size, stop_timeout)"},
         ErrorCase{"unknown_rules_key", "rules: { directory: x }\n",
-                  "c.yaml:1: unknown key 'directory' in rules (known: dir, timeout, max_rows, max_bytes)"},
+                  "c.yaml:1: unknown key 'directory' in rules (known: dir, exceptions, timeout, max_rows, max_bytes)"},
         ErrorCase{"unknown_alerts_key", "alerts:\n  dedup: 1h\n",
                   "c.yaml:2: unknown key 'dedup' in alerts (known: dedup_window, rate_limit, rate_period, sinks)"},
         ErrorCase{"unknown_ledger_key", "ledger: { path: x }\n", "c.yaml:1: unknown key 'path' in ledger (known: dir)"},
@@ -569,7 +569,7 @@ TEST(SetKey, Errors) {
             "--interval: scan.interval: '5' needs a unit (ms, s, m, h or d); use e.g. 5s");
   EXPECT_EQ(set_key(c, "log.level", "debug", "--log-level").error().message,
             "--log-level: unknown key 'log.level' (known: database.path, database.max_age, database.max_size, "
-            "database.stop_timeout, scan.interval, rules.dir, rules.timeout, rules.max_rows, rules.max_bytes, alerts.dedup_window, "
+            "database.stop_timeout, scan.interval, rules.dir, rules.exceptions, rules.timeout, rules.max_rows, rules.max_bytes, alerts.dedup_window, "
             "alerts.rate_limit, alerts.rate_period, ledger.dir, bus.socket, procmond.path, procmond.hash_max_size, "
             "procmond.events, procmond.event_budget, procmond.sockets, procmond.restart_initial, procmond.restart_max, "
             "live_query.enabled, live_query.url, live_query.max_rows, live_query.timeout, live_query.credentials, "
@@ -592,7 +592,7 @@ TEST(SetKey, Errors) {
 
 TEST(SetKey, EveryKeyHasAnEnvironmentVariable) {
   const auto keys = config_keys();
-  ASSERT_EQ(keys.size(), 32u);
+  ASSERT_EQ(keys.size(), 33u);
   EXPECT_EQ(env_var_for("scan.interval"), "DAEMONEYE_SCAN_INTERVAL");
   EXPECT_EQ(env_var_for("rules.max_bytes"), "DAEMONEYE_RULES_MAX_BYTES");
   EXPECT_EQ(env_var_for("procmond.hash_max_size"), "DAEMONEYE_PROCMOND_HASH_MAX_SIZE");

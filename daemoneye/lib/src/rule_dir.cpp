@@ -19,6 +19,8 @@
 #include <map>
 #include <memory>
 
+#include "trusted_file.hpp"
+
 namespace airssys::daemoneye {
 
 namespace {
@@ -94,35 +96,6 @@ Result<DirEntries> rule_file_names(int dirfd) {
   return names;
 }
 
-// The rules decide which queries run as the agent: whoever can write the
-// directory or a file in it controls them. The directory and each file are
-// held to path_trust.hpp's check_owner_and_mode (a sticky /tmp-like
-// directory is world-writable and refused too).
-
-Result<std::string> read_rule_file(int dirfd, const std::string& name) {
-  osl::UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
-  if (!fd) return os_failure(errno, "cannot open");
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0)
-    return fail_errno(errno, "cannot stat");
-  if (!S_ISREG(st.st_mode)) return fail(ErrorCategory::invalid_input, "not a regular file");
-  if (auto r = check_owner_and_mode(st, "rule file"); !r) return std::unexpected(r.error());
-  if (static_cast<std::size_t>(st.st_size) > kMaxRuleBytes) {
-    return fail(ErrorCategory::resource_exhausted, fmt::format("larger than 1 MiB ({} bytes)", st.st_size));
-  }
-  std::string content;
-  char buf[16384];
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail_errno(errno, "cannot read");
-    if (n == 0) break;
-    content.append(buf, static_cast<std::size_t>(n));
-    // The file may grow between fstat and read.
-    if (content.size() > kMaxRuleBytes) return fail(ErrorCategory::resource_exhausted, "larger than 1 MiB");
-  }
-  return content;
-}
 
 // With an engine: the query compiles under the guard, and every `key:`
 // column is a column of its result. A query without `key:` whose result has
@@ -174,6 +147,40 @@ Result<void> check_query(Rule& rule, const QueryEngine& engine) {
 
 }  // namespace
 
+namespace detail {
+
+// The rules decide which queries run as the agent: whoever can write the
+// directory or a file in it controls them. The directory and each file are
+// held to path_trust.hpp's check_owner_and_mode (a sticky /tmp-like
+// directory is world-writable and refused too). Rule exception files too
+// (rule_exception_load.cpp): whoever writes them can silence a rule.
+Result<std::string> read_trusted_file(int dirfd, const std::string& name, std::string_view what) {
+  osl::UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!fd) return os_failure(errno, "cannot open");
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0)
+    return fail_errno(errno, "cannot stat");
+  if (!S_ISREG(st.st_mode)) return fail(ErrorCategory::invalid_input, "not a regular file");
+  if (auto r = check_owner_and_mode(st, what); !r) return std::unexpected(r.error());
+  if (static_cast<std::size_t>(st.st_size) > kMaxRuleBytes) {
+    return fail(ErrorCategory::resource_exhausted, fmt::format("larger than 1 MiB ({} bytes)", st.st_size));
+  }
+  std::string content;
+  char buf[16384];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail_errno(errno, "cannot read");
+    if (n == 0) break;
+    content.append(buf, static_cast<std::size_t>(n));
+    // The file may grow between fstat and read.
+    if (content.size() > kMaxRuleBytes) return fail(ErrorCategory::resource_exhausted, "larger than 1 MiB");
+  }
+  return content;
+}
+
+}  // namespace detail
+
 RuleSet load_rules(const std::filesystem::path& dir, const QueryEngine* engine) {
   RuleSet set;
   auto reject = [&](const std::filesystem::path& file, std::string message, ErrorCategory c) {
@@ -214,7 +221,7 @@ RuleSet load_rules(const std::filesystem::path& dir, const QueryEngine* engine) 
   std::map<std::string, std::filesystem::path> claimed;  // id → the file that defined it first
   for (const std::string& name : names->rules) {
     const std::filesystem::path file = dir / name;
-    auto content = read_rule_file(dirfd.get(), name);
+    auto content = detail::read_trusted_file(dirfd.get(), name, "rule file");
     if (!content) {
       set.errors.push_back(rejection(file, shown(file), content.error()));
       continue;
@@ -253,7 +260,7 @@ std::expected<Rule, RuleError> load_rule_file(const std::filesystem::path& file,
   const std::filesystem::path dir = file.parent_path().empty() ? std::filesystem::path(".") : file.parent_path();
   osl::UniqueFd dirfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dirfd) return std::unexpected(rejection(file, shown(file), Error::from_errno(errno, "cannot open its directory")));
-  auto content = read_rule_file(dirfd.get(), name);
+  auto content = detail::read_trusted_file(dirfd.get(), name, "rule file");
   if (!content) return std::unexpected(rejection(file, shown(file), content.error()));
   auto rule = parse_rule(*content, file);
   if (!rule) return std::unexpected(std::move(rule.error()));

@@ -122,6 +122,9 @@ struct Config {
   } scan;
   struct {
     std::filesystem::path dir = "/etc/daemoneye/rules";
+    // Rule exceptions (rule_exception.hpp): a file, or a directory of
+    // *.yaml/*.yml files; empty: none. Loaded with the rules (and at SIGHUP).
+    std::filesystem::path exceptions;
     std::chrono::milliseconds timeout{1000};  // per query
     std::size_t max_rows = 1000;              // per query
     std::uint64_t max_bytes = 16ull * 1024 * 1024;  // per query: text/blob bytes of the result

@@ -1,0 +1,106 @@
+#pragma once
+// Rule exceptions: an operator's "this match of that rule is known and
+// fine", written down with a reason (format in docs/daemoneye.md "Rule
+// exceptions"). A YAML file, or every *.yaml / *.yml file directly in a
+// directory, named by rules.exceptions:
+//
+//   exceptions:
+//     - id: sandbox-memfd-backend        # unique, [A-Za-z0-9_.-]+
+//       rule: exec-from-tmp              # one rule id, no wildcard
+//       reason: the VM's own tool backend, sealed memfd run by root from pid 1
+//       match:                           # every condition must hold
+//         path: { glob: "/memfd:sealed-*" }   # fnmatch(3), flags 0
+//         parent: 1                            # a scalar: exactly equal
+//       expires: 2027-03-31              # optional: a date (00:00 UTC) or 2027-03-31T12:00:00Z
+//       owner: platform-team             # optional, free text
+//       ticket: SEC-1234                 # optional, free text
+//
+// An exception is checked against the row of its rule's result (the
+// alert's "row"): a scalar condition holds when the column's value is equal
+// (a number compared as a number, text byte for byte); {glob: P} when
+// fnmatch(P, text, 0) matches (`*` and `?` cross '/', a leading '.' is not
+// special, '\' escapes); a column the row lacks, or NULL, never holds.
+//
+// Loading is checked as rules are: the files pass path_trust.hpp's owner
+// and mode rule (whoever can write them can silence a rule), unknown fields,
+// a missing or empty reason, a duplicate id, a bad date, an empty match and
+// a match column the rule's query does not return are errors naming the
+// file, line, entry and field; an exception whose rule is not loaded is a
+// warning (rules can be removed) and loads.
+
+#include <airssys/daemoneye/alert.hpp>
+#include <airssys/daemoneye/error.hpp>
+#include <airssys/daemoneye/rule.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace airssys::daemoneye {
+
+class QueryEngine;
+
+struct ExceptionCondition {
+  std::string column;
+  bool glob = false;  // {glob: P}; else equality with `value`
+  std::string value;  // the pattern, or the scalar as written
+  friend bool operator==(const ExceptionCondition&, const ExceptionCondition&) = default;
+};
+
+struct RuleException {
+  std::string id;
+  std::string rule;
+  std::string reason;
+  std::vector<ExceptionCondition> match;
+  std::optional<std::int64_t> expires;  // Unix seconds; from then on it no longer applies
+  std::string owner, ticket;
+  std::filesystem::path file;
+  int line = 0;  // 1-based line of the entry in `file`
+  friend bool operator==(const RuleException&, const RuleException&) = default;
+};
+
+struct ExceptionError {
+  std::string message;  // "FILE:LINE: exception 'ID': field: reason", or "FILE: reason"
+  std::string rule;     // the entry's rule when it was read; empty for a file-level error
+};
+
+struct ExceptionSet {
+  std::vector<RuleException> exceptions;  // in file order, files sorted by name
+  std::vector<ExceptionError> errors;     // entries or files not loaded
+  std::vector<std::string> warnings;      // loaded, but worth a look (an unknown rule, already expired)
+};
+
+// Parses one exception file's text (no file access, no column check).
+// `source` names it in messages; `now` decides the "already expired" warning.
+[[nodiscard]] ExceptionSet parse_exceptions(std::string_view yaml, const std::filesystem::path& source,
+                                            std::int64_t now);
+
+// Loads `path` (a file, or a directory of *.yaml/*.yml files; empty: none)
+// under path_trust.hpp's rule, then checks each entry against `rules`: its
+// rule's query is compiled by `engine` to know its result's columns (a match
+// on another column is an error). Entries whose rule is not in `rules` load
+// with a warning and no column check. A path refused as a whole is one
+// error with an empty rule.
+[[nodiscard]] ExceptionSet load_exceptions(const std::filesystem::path& path, std::span<const Rule> rules,
+                                           const QueryEngine& engine, std::int64_t now);
+
+// Whether `e` applies at `now` (not expired).
+[[nodiscard]] bool in_force(const RuleException& e, std::int64_t now) noexcept;
+
+// Whether every condition of `e` holds for the row (a JSON object, the
+// alert's row_json). Expiry is not looked at.
+[[nodiscard]] bool matches(const RuleException& e, const std::string& row_json);
+
+// The first exception in force at `now` for `alert`'s rule whose match
+// holds for its row; null when none.
+[[nodiscard]] const RuleException* exception_for(std::span<const RuleException> exceptions, const Alert& alert,
+                                                 std::int64_t now);
+
+// "2027-03-31" (00:00:00 UTC that day), "2027-03-31T12:00:00Z",
+// "2027-03-31T12:00:00+02:00" → Unix seconds; nullopt for anything else.
+[[nodiscard]] std::optional<std::int64_t> parse_expiry(std::string_view text);
+
+}  // namespace airssys::daemoneye

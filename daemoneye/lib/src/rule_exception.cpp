@@ -1,0 +1,269 @@
+// Rule exceptions (rule_exception.hpp): one file's text → its entries, and
+// whether an entry matches an alert's row. File access and the column check
+// are rule_exception_load.cpp's.
+
+#include <airssys/daemoneye/rule_exception.hpp>
+#include <airssys/osl/detail/shown_text.hpp>
+
+#include <fmt/format.h>
+#include <fnmatch.h>
+#include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <ctime>
+#include <set>
+
+#include "utc_time.hpp"
+#include "yaml_document.hpp"
+
+namespace airssys::daemoneye {
+
+namespace {
+
+constexpr std::size_t kMaxFileBytes = 1024 * 1024;
+constexpr std::size_t kMaxIdBytes = 128;
+constexpr std::size_t kMaxConditions = 32;
+constexpr std::array<std::string_view, 7> kFields{"id", "rule", "reason", "match", "expires", "owner", "ticket"};
+
+// Thrown inside this file only, caught per entry: keeps each check one line.
+struct Fault {
+  int line = 0;
+  std::string message;
+};
+
+int line_of(const YAML::Node& n, int fallback) { return detail::line_of(n, fallback); }
+
+[[noreturn]] void fault(const YAML::Node& at, int fallback, std::string message) {
+  throw Fault{line_of(at, fallback), std::move(message)};
+}
+
+std::string shown(std::string_view s) { return osl::detail::shown_text(s); }
+
+bool is_id(std::string_view s) {
+  return !s.empty() && s.size() <= kMaxIdBytes && std::ranges::all_of(s, [](unsigned char c) {
+    return std::isalnum(c) != 0 || c == '_' || c == '.' || c == '-';
+  });
+}
+
+std::string text_of(const YAML::Node& v, int key_line, std::string_view field) {
+  if (!v.IsScalar()) fault(v, key_line, fmt::format("{} must be a string (got {})", field, detail::describe(v)));
+  return v.Scalar();
+}
+
+bool blank(std::string_view s) {
+  return std::ranges::all_of(s, [](unsigned char c) { return std::isspace(c) != 0; });
+}
+
+ExceptionCondition condition_of(const std::string& column, const YAML::Node& v, int key_line) {
+  ExceptionCondition c{.column = column};
+  if (v.IsScalar()) {
+    c.value = v.Scalar();
+    return c;
+  }
+  if (v.IsMap() && v.size() == 1 && v["glob"] && v["glob"].IsScalar()) {
+    c.glob = true;
+    c.value = v["glob"].Scalar();
+    if (c.value.empty()) fault(v, key_line, fmt::format("match: {}: the glob is empty", shown(column)));
+    return c;
+  }
+  fault(v, key_line,
+        fmt::format("match: {}: must be a value (equal) or {{glob: PATTERN}} (got {})", shown(column),
+                    detail::describe(v)));
+}
+
+RuleException entry_of(const YAML::Node& item, int list_line, std::set<std::string>& ids, std::string& rule_out) {
+  const int line = line_of(item, list_line);
+  if (!item.IsMap()) fault(item, list_line, fmt::format("an exception must be a mapping (id, rule, reason, match, ...), got {}",
+                                                        detail::describe(item)));
+  RuleException e;
+  e.line = line;
+  std::set<std::string, std::less<>> seen;
+  // The id and rule first, so every later message names them.
+  if (const YAML::Node id = item["id"]; id && id.IsScalar()) e.id = id.Scalar();
+  if (const YAML::Node r = item["rule"]; r && r.IsScalar()) rule_out = r.Scalar();
+  for (const auto& kv : item) {
+    const YAML::Node k = kv.first;
+    const YAML::Node v = kv.second;
+    const int kline = line_of(k, line);
+    if (!k.IsScalar()) fault(k, line, fmt::format("keys must be plain words (got {})", detail::describe(k)));
+    const std::string& key = k.Scalar();
+    if (std::ranges::find(kFields, key) == kFields.end())
+      fault(k, line, fmt::format("unknown field '{}' (known: id, rule, reason, match, expires, owner, ticket)", shown(key)));
+    if (!seen.insert(key).second) fault(k, line, fmt::format("duplicate field '{}'", shown(key)));
+    if (key == "id") {
+      e.id = text_of(v, kline, "id");
+      if (!is_id(e.id))
+        fault(v, kline, fmt::format("id: '{}' must be 1 to {} letters, digits, '_', '.' or '-'", shown(e.id), kMaxIdBytes));
+    } else if (key == "rule") {
+      e.rule = text_of(v, kline, "rule");
+      if (!is_id(e.rule))
+        fault(v, kline, fmt::format("rule: '{}' is not a rule id (an exception names one rule: no wildcard)", shown(e.rule)));
+    } else if (key == "reason") {
+      e.reason = v.IsNull() ? std::string() : text_of(v, kline, "reason");
+      if (blank(e.reason)) fault(v, kline, "reason: must not be empty (say why this match is fine)");
+    } else if (key == "owner") {
+      e.owner = v.IsNull() ? std::string() : text_of(v, kline, "owner");
+    } else if (key == "ticket") {
+      e.ticket = v.IsNull() ? std::string() : text_of(v, kline, "ticket");
+    } else if (key == "expires") {
+      const std::string t = text_of(v, kline, "expires");
+      e.expires = parse_expiry(t);
+      if (!e.expires)
+        fault(v, kline, fmt::format("expires: '{}' is not a date (2027-03-31) or a UTC time (2027-03-31T12:00:00Z, "
+                                    "or with an offset +02:00)",
+                                    shown(t)));
+    } else if (key == "match") {
+      if (!v.IsMap() || v.size() == 0)
+        fault(v, kline, fmt::format("match: must be a mapping of at least one column to a value or {{glob: PATTERN}} "
+                                    "(got {})",
+                                    detail::describe(v)));
+      std::set<std::string, std::less<>> columns;
+      for (const auto& cv : v) {
+        const YAML::Node ck = cv.first;
+        if (!ck.IsScalar() || ck.Scalar().empty())
+          fault(ck, kline, fmt::format("match: column names must be plain words (got {})", detail::describe(ck)));
+        if (!columns.insert(ck.Scalar()).second) fault(ck, kline, fmt::format("match: duplicate column '{}'", shown(ck.Scalar())));
+        if (e.match.size() == kMaxConditions) fault(ck, kline, fmt::format("match: at most {} columns", kMaxConditions));
+        e.match.push_back(condition_of(ck.Scalar(), cv.second, line_of(ck, kline)));
+      }
+    }
+  }
+  for (std::string_view required : {"id", "rule", "reason", "match"})
+    if (!seen.contains(required)) fault(item, list_line, fmt::format("missing required field '{}'", required));
+  if (!ids.insert(e.id).second) fault(item, list_line, fmt::format("duplicate id '{}'", shown(e.id)));
+  return e;
+}
+
+std::string where(const std::filesystem::path& file, int line) {
+  const std::string f = osl::detail::shown_path(file.native());
+  return line > 0 ? fmt::format("{}:{}", f, line) : f;
+}
+
+}  // namespace
+
+std::optional<std::int64_t> parse_expiry(std::string_view t) {
+  const auto num = [&](std::size_t at, std::size_t n, int& out) {
+    if (at + n > t.size()) return false;
+    const auto [p, ec] = std::from_chars(t.data() + at, t.data() + at + n, out);
+    return ec == std::errc{} && p == t.data() + at + n && std::isdigit(static_cast<unsigned char>(t[at])) != 0;
+  };
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
+  if (!num(0, 4, y) || t.size() < 10 || t[4] != '-' || !num(5, 2, mo) || t[7] != '-' || !num(8, 2, d)) return std::nullopt;
+  std::int64_t offset = 0;
+  if (t.size() > 10) {
+    if (t.size() < 20 || t[10] != 'T' || !num(11, 2, h) || t[13] != ':' || !num(14, 2, mi) || t[16] != ':' ||
+        !num(17, 2, s))
+      return std::nullopt;
+    const std::string_view zone = t.substr(19);
+    int oh = 0, om = 0;
+    if (zone == "Z") {
+      offset = 0;
+    } else if (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && num(20, 2, oh) && zone[3] == ':' &&
+               num(23, 2, om) && oh <= 23 && om <= 59) {
+      offset = (zone[0] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+    } else {
+      return std::nullopt;  // a time without a zone is ambiguous
+    }
+  }
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59) return std::nullopt;
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = s;
+  const std::time_t at = ::timegm(&tm);
+  // timegm normalises 2027-02-30 to March 2: refused instead.
+  if (tm.tm_mday != d || tm.tm_mon != mo - 1) return std::nullopt;
+  return static_cast<std::int64_t>(at) - offset;
+}
+
+ExceptionSet parse_exceptions(std::string_view yaml, const std::filesystem::path& source, std::int64_t now) {
+  ExceptionSet out;
+  const auto file_error = [&](int line, std::string message) {
+    out.errors.push_back({fmt::format("{}: {}", where(source, line), message), {}});
+    return out;
+  };
+  auto root = detail::load_yaml_document(yaml, kMaxFileBytes, "an exception file");
+  if (!root) return file_error(root.error().line, root.error().message);
+  try {
+    if (root->IsNull()) return file_error(0, "empty file (expected exceptions: [...])");
+    if (!root->IsMap() || root->size() != 1 || !(*root)["exceptions"])
+      return file_error(line_of(*root, 0), fmt::format("expected one key, exceptions: a list of exceptions (got {})",
+                                                       detail::describe(*root)));
+    const YAML::Node list = (*root)["exceptions"];
+    const int list_line = line_of(list, 1);
+    if (list.IsNull()) return out;  // "exceptions:" with none yet
+    if (!list.IsSequence())
+      return file_error(list_line, fmt::format("exceptions must be a list (got {})", detail::describe(list)));
+    std::set<std::string> ids;
+    for (const auto& item : list) {
+      std::string rule;
+      try {
+        RuleException e = entry_of(item, list_line, ids, rule);
+        e.file = source;
+        if (e.expires && *e.expires <= now)
+          out.warnings.push_back(fmt::format("{}: exception '{}': expired at {}: it no longer applies (remove it)",
+                                             where(source, e.line), e.id, detail::utc_timestamp(*e.expires)));
+        out.exceptions.push_back(std::move(e));
+      } catch (const Fault& f) {
+        const YAML::Node id = item.IsMap() ? item["id"] : YAML::Node();
+        const std::string named =
+            id && id.IsScalar() ? fmt::format("exception '{}': ", shown(id.Scalar())) : std::string();
+        out.errors.push_back({fmt::format("{}: {}{}", where(source, f.line), named, f.message), rule});
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return file_error(e.mark.is_null() ? 0 : e.mark.line + 1, fmt::format("invalid YAML: {}", e.msg));
+  }
+  return out;
+}
+
+bool in_force(const RuleException& e, std::int64_t now) noexcept { return !e.expires || now < *e.expires; }
+
+namespace {
+
+bool holds(const ExceptionCondition& c, const nlohmann::json& v) {
+  if (v.is_string()) {
+    const std::string& s = v.get_ref<const std::string&>();
+    if (c.glob) return s.find('\0') == std::string::npos && ::fnmatch(c.value.c_str(), s.c_str(), 0) == 0;
+    return s == c.value;
+  }
+  if (v.is_number_integer()) {
+    if (c.glob) return ::fnmatch(c.value.c_str(), v.dump().c_str(), 0) == 0;
+    std::int64_t n = 0;
+    const auto [p, ec] = std::from_chars(c.value.data(), c.value.data() + c.value.size(), n);
+    return ec == std::errc{} && p == c.value.data() + c.value.size() && n == v.get<std::int64_t>();
+  }
+  if (v.is_number_float()) {
+    if (c.glob) return false;
+    double d = 0;
+    const auto [p, ec] = std::from_chars(c.value.data(), c.value.data() + c.value.size(), d);
+    return ec == std::errc{} && p == c.value.data() + c.value.size() && d == v.get<double>();
+  }
+  return false;  // NULL, or what a row never holds
+}
+
+}  // namespace
+
+bool matches(const RuleException& e, const std::string& row_json) {
+  const nlohmann::json row = nlohmann::json::parse(row_json, nullptr, /*allow_exceptions=*/false);
+  if (!row.is_object()) return false;
+  return std::ranges::all_of(e.match, [&](const ExceptionCondition& c) {
+    const auto it = row.find(c.column);
+    return it != row.end() && holds(c, *it);
+  });
+}
+
+const RuleException* exception_for(std::span<const RuleException> exceptions, const Alert& alert, std::int64_t now) {
+  for (const RuleException& e : exceptions)
+    if (e.rule == alert.rule_id && in_force(e, now) && matches(e, alert.row_json)) return &e;
+  return nullptr;
+}
+
+}  // namespace airssys::daemoneye

@@ -1,0 +1,261 @@
+// Rule exceptions (rule_exception.hpp, exception_filter.hpp): parsing with
+// exact messages, the column check against a real store's engine, the path
+// trust checks on real files, matching, expiry and the filter's counters.
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <airssys/daemoneye/exception_filter.hpp>
+#include <airssys/daemoneye/query_engine.hpp>
+#include <airssys/daemoneye/rule.hpp>
+#include <airssys/daemoneye/rule_exception.hpp>
+#include <airssys/daemoneye/store.hpp>
+
+#include <string>
+#include <vector>
+
+#include "store_test_util.hpp"
+
+namespace airssys::daemoneye {
+namespace {
+
+using test::TempDir;
+using test::write_file;
+namespace fs = std::filesystem;
+
+constexpr std::int64_t kNow = 1'800'000'000;  // 2027-01-15
+
+std::string errors(const ExceptionSet& s) {
+  std::string out;
+  for (const auto& e : s.errors) out += e.message + "\n";
+  return out;
+}
+
+constexpr std::string_view kMemfd = R"(exceptions:
+  - id: sandbox-backend
+    rule: exec-from-tmp
+    reason: the VM's tool backend
+    match:
+      path: { glob: "/memfd:sealed-*" }
+      parent: 1
+)";
+
+Alert alert(std::string rule, std::string row, std::string key = "k") {
+  Alert a;
+  a.rule_id = std::move(rule);
+  a.row_json = std::move(row);
+  a.dedup_key = std::move(key);
+  return a;
+}
+
+TEST(ParseExceptions, ReadsAnEntryAndMatchesByGlobAndNumber) {
+  const ExceptionSet s = parse_exceptions(kMemfd, "x.yaml", kNow);
+  ASSERT_TRUE(s.errors.empty()) << errors(s);
+  ASSERT_EQ(s.exceptions.size(), 1u);
+  const RuleException& e = s.exceptions[0];
+  EXPECT_EQ(e.id, "sandbox-backend");
+  EXPECT_EQ(e.rule, "exec-from-tmp");
+  EXPECT_EQ(e.line, 2);
+  EXPECT_TRUE(matches(e, R"j({"pid":5,"path":"/memfd:sealed-91173221a7ea (deleted)","parent":1})j"));
+  EXPECT_FALSE(matches(e, R"j({"pid":5,"path":"/memfd:sealed-91173221a7ea (deleted)","parent":2})j"));
+  EXPECT_FALSE(matches(e, R"({"pid":5,"path":"/tmp/payload","parent":1})"));
+  EXPECT_FALSE(matches(e, R"({"pid":5,"parent":1})"));                 // a column the row lacks
+  EXPECT_FALSE(matches(e, R"({"pid":5,"path":null,"parent":1})"));     // NULL never holds
+  EXPECT_FALSE(matches(e, R"({"pid":5,"path":"/memfd:sealed-x","parent":"1x"})"));
+  EXPECT_TRUE(matches(e, R"({"pid":5,"path":"/memfd:sealed-x","parent":"1"})"));  // text compared as written
+  // Only its own rule.
+  EXPECT_EQ(exception_for(s.exceptions, alert("exec-from-tmp", R"({"path":"/memfd:sealed-1","parent":1})"), kNow), &e);
+  EXPECT_EQ(exception_for(s.exceptions, alert("reverse-shell", R"({"path":"/memfd:sealed-1","parent":1})"), kNow), nullptr);
+}
+
+TEST(ParseExceptions, ExactValuesAreNotPatterns) {
+  const ExceptionSet s = parse_exceptions(
+      "exceptions:\n  - {id: a, rule: r, reason: x, match: {path: \"/tmp/*\"}}\n", "x.yaml", kNow);
+  ASSERT_TRUE(s.errors.empty()) << errors(s);
+  EXPECT_TRUE(matches(s.exceptions[0], R"({"path":"/tmp/*"})"));
+  EXPECT_FALSE(matches(s.exceptions[0], R"({"path":"/tmp/x"})"));
+}
+
+TEST(ParseExceptions, EachBadEntryIsAnErrorNamingFileLineEntryAndFieldTheOthersLoad) {
+  const std::string text = R"(exceptions:
+  - id: ok
+    rule: r
+    reason: fine
+    match: {pid: 1}
+  - id: no-reason
+    rule: r
+    match: {pid: 1}
+  - id: empty-reason
+    rule: r
+    reason: "  "
+    match: {pid: 1}
+  - id: typo
+    rule: r
+    reason: x
+    match: {pid: 1}
+    expire: 2027-01-01
+  - id: bad-date
+    rule: r
+    reason: x
+    match: {pid: 1}
+    expires: 2027-02-30
+  - id: wildcard
+    rule: "exec-*"
+    reason: x
+    match: {pid: 1}
+  - id: empty-match
+    rule: r
+    reason: x
+    match: {}
+  - id: ok
+    rule: r
+    reason: again
+    match: {pid: 2}
+)";
+  const ExceptionSet s = parse_exceptions(text, "/e/x.yaml", kNow);
+  ASSERT_EQ(s.exceptions.size(), 1u) << errors(s);
+  EXPECT_EQ(errors(s),
+            "/e/x.yaml:6: exception 'no-reason': missing required field 'reason'\n"
+            "/e/x.yaml:11: exception 'empty-reason': reason: must not be empty (say why this match is fine)\n"
+            "/e/x.yaml:17: exception 'typo': unknown field 'expire' (known: id, rule, reason, match, expires, owner, "
+            "ticket)\n"
+            "/e/x.yaml:22: exception 'bad-date': expires: '2027-02-30' is not a date (2027-03-31) or a UTC time "
+            "(2027-03-31T12:00:00Z, or with an offset +02:00)\n"
+            "/e/x.yaml:24: exception 'wildcard': rule: 'exec-*' is not a rule id (an exception names one rule: no "
+            "wildcard)\n"
+            "/e/x.yaml:30: exception 'empty-match': match: must be a mapping of at least one column to a value or "
+            "{glob: PATTERN} (got a mapping)\n"
+            "/e/x.yaml:31: exception 'ok': duplicate id 'ok'\n");
+  EXPECT_EQ(s.errors[0].rule, "r");
+}
+
+TEST(ParseExceptions, Expiry) {
+  EXPECT_EQ(parse_expiry("2027-01-15"), 1'800'000'000 - 1'800'000'000 % 86400);
+  EXPECT_EQ(parse_expiry("2027-01-15T08:00:00Z"), 1'800'000'000 - 1'800'000'000 % 86400 + 8 * 3600);
+  EXPECT_EQ(parse_expiry("2027-01-15T10:00:00+02:00"), parse_expiry("2027-01-15T08:00:00Z"));
+  EXPECT_EQ(parse_expiry("2027-01-15T08:00:00"), std::nullopt);  // no zone: ambiguous
+  EXPECT_EQ(parse_expiry("15.01.2027"), std::nullopt);
+  EXPECT_EQ(parse_expiry("2027-13-01"), std::nullopt);
+  const ExceptionSet s = parse_exceptions(
+      "exceptions:\n  - {id: a, rule: r, reason: x, match: {pid: 1}, expires: 2027-01-01}\n", "x.yaml", kNow);
+  ASSERT_EQ(s.exceptions.size(), 1u) << errors(s);
+  EXPECT_FALSE(in_force(s.exceptions[0], kNow));
+  EXPECT_TRUE(in_force(s.exceptions[0], *parse_expiry("2026-12-31T23:59:59Z")));
+  ASSERT_EQ(s.warnings.size(), 1u);
+  EXPECT_EQ(s.warnings[0], "x.yaml:2: exception 'a': expired at 2027-01-01T00:00:00Z: it no longer applies (remove it)");
+  EXPECT_EQ(exception_for(s.exceptions, alert("r", R"({"pid":1})"), kNow), nullptr);
+}
+
+class LoadExceptions : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = Store::open({.path = tmp_ / "d.db"});
+    ASSERT_TRUE(s) << s.error();
+    store_ = std::move(*s);
+    auto e = QueryEngine::open(tmp_ / "d.db");
+    ASSERT_TRUE(e) << e.error();
+    engine_ = std::move(*e);
+    Rule r;
+    r.id = "exec-from-tmp";
+    r.query = "SELECT pid, path, parent, start_time FROM processes";
+    rules_.push_back(r);
+    ASSERT_EQ(::mkdir((tmp_ / "exc").c_str(), 0755), 0);
+  }
+  ExceptionSet load(const fs::path& p) { return load_exceptions(p, rules_, *engine_, kNow); }
+  TempDir tmp_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<QueryEngine> engine_;
+  std::vector<Rule> rules_;
+};
+
+TEST_F(LoadExceptions, AMatchOnAColumnTheRuleLacksIsRefusedNamingIt) {
+  write_file(tmp_ / "exc/a.yaml", "exceptions:\n  - {id: typo, rule: exec-from-tmp, reason: x, match: {pathh: /x}}\n");
+  const ExceptionSet s = load(tmp_ / "exc/a.yaml");
+  EXPECT_TRUE(s.exceptions.empty());
+  EXPECT_EQ(errors(s), (tmp_ / "exc/a.yaml").string() +
+                           ":2: exception 'typo': match: 'pathh' is not a column of rule exec-from-tmp's result, so the "
+                           "exception could never match (columns: pid, path, parent, start_time)\n");
+}
+
+TEST_F(LoadExceptions, AnUnknownRuleIsAWarningAndLoads) {
+  write_file(tmp_ / "exc/a.yaml", "exceptions:\n  - {id: gone, rule: removed-rule, reason: x, match: {pathh: /x}}\n");
+  const ExceptionSet s = load(tmp_ / "exc/a.yaml");
+  EXPECT_TRUE(s.errors.empty()) << errors(s);
+  ASSERT_EQ(s.exceptions.size(), 1u);
+  ASSERT_EQ(s.warnings.size(), 1u);
+  EXPECT_NE(s.warnings[0].find("rule 'removed-rule' is not loaded"), std::string::npos) << s.warnings[0];
+}
+
+TEST_F(LoadExceptions, ADirectoryLoadsItsYamlFilesInNameOrderAndDuplicatesAcrossFilesAreRefused) {
+  write_file(tmp_ / "exc/b.yaml", "exceptions:\n  - {id: one, rule: exec-from-tmp, reason: y, match: {pid: 2}}\n");
+  write_file(tmp_ / "exc/a.yml", "exceptions:\n  - {id: one, rule: exec-from-tmp, reason: x, match: {pid: 1}}\n");
+  write_file(tmp_ / "exc/README", "not read");
+  const ExceptionSet s = load(tmp_ / "exc");
+  ASSERT_EQ(s.exceptions.size(), 1u) << errors(s);
+  EXPECT_EQ(s.exceptions[0].reason, "x");
+  EXPECT_EQ(errors(s), (tmp_ / "exc/b.yaml").string() + ":2: exception 'one': duplicate id (already in " +
+                           (tmp_ / "exc/a.yml").string() + ")\n");
+}
+
+TEST_F(LoadExceptions, AFileOthersMayWriteOrASymlinkIsRefused) {
+  write_file(tmp_ / "exc/a.yaml", std::string(kMemfd));
+  ASSERT_EQ(::chmod((tmp_ / "exc/a.yaml").c_str(), 0666), 0);
+  ExceptionSet s = load(tmp_ / "exc/a.yaml");
+  EXPECT_TRUE(s.exceptions.empty());
+  EXPECT_EQ(errors(s), (tmp_ / "exc/a.yaml").string() +
+                           ": refusing exception file: it is writable by everyone (mode 0666); only its owner may "
+                           "write it (e.g. chmod go-w)\n");
+  s = load(tmp_ / "exc");  // the same file read from its directory
+  EXPECT_TRUE(s.exceptions.empty());
+  ASSERT_EQ(::chmod((tmp_ / "exc/a.yaml").c_str(), 0644), 0);
+  ASSERT_EQ(::chmod((tmp_ / "exc").c_str(), 0777), 0);
+  s = load(tmp_ / "exc");
+  EXPECT_TRUE(s.exceptions.empty());
+  EXPECT_NE(errors(s).find("refusing exception directory: it is writable by everyone"), std::string::npos) << errors(s);
+  ASSERT_EQ(::chmod((tmp_ / "exc").c_str(), 0755), 0);
+  fs::create_symlink(tmp_ / "exc/a.yaml", tmp_ / "link.yaml");
+  s = load(tmp_ / "link.yaml");
+  EXPECT_TRUE(s.exceptions.empty());
+  EXPECT_NE(errors(s).find("it is a symbolic link (not followed)"), std::string::npos) << errors(s);
+  s = load(tmp_ / "exc/a.yaml");
+  EXPECT_EQ(s.exceptions.size(), 1u) << errors(s);
+}
+
+TEST(ExceptionFilter, RemovesMatchesCountsThemLogsEachKeyOnceAndTellsTheExpiry) {
+  std::vector<std::string> log;
+  ExceptionFilter f([&](std::string_view m) { log.emplace_back(m); });
+  ExceptionSet s = parse_exceptions(
+      "exceptions:\n  - {id: a, rule: r, reason: known, match: {name: {glob: 'ok-*'}}, expires: 2027-01-16}\n", "x.yaml",
+      kNow);
+  ASSERT_TRUE(s.errors.empty()) << errors(s);
+  f.replace(s.exceptions);
+  std::vector<Alert> c{alert("r", R"({"name":"ok-1"})", "r|pid=1"), alert("r", R"({"name":"bad"})", "r|pid=2"),
+                       alert("q", R"({"name":"ok-1"})", "q|pid=1"), alert("r", R"({"name":"ok-1"})", "r|pid=1")};
+  EXPECT_EQ(f.apply(c, kNow), 2u);
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_EQ(c[0].dedup_key, "r|pid=2");
+  EXPECT_EQ(c[1].dedup_key, "q|pid=1");
+  ASSERT_EQ(log.size(), 1u);  // one key, logged once
+  EXPECT_EQ(log[0], "exception a silenced an alert of rule r: r|pid=1 (first match of this key; reason: known)");
+  auto st = f.stats();
+  ASSERT_EQ(st.size(), 1u);
+  EXPECT_EQ(st[0].hits, 2u);
+  EXPECT_EQ(st[0].last_hit, kNow);
+  EXPECT_FALSE(st[0].expired);
+  // The same exception again (a reload): the counters stay.
+  f.replace(s.exceptions);
+  EXPECT_EQ(f.stats()[0].hits, 2u);
+  // Expired: told once, and its rows pass.
+  const std::int64_t later = *parse_expiry("2027-01-16");
+  std::vector<Alert> d{alert("r", R"({"name":"ok-1"})", "r|pid=1")};
+  EXPECT_EQ(f.apply(d, later), 0u);
+  EXPECT_EQ(d.size(), 1u);
+  EXPECT_EQ(f.apply(d, later + 10), 0u);
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[1], "exception a (rule r) expired at 2027-01-16T00:00:00Z: the rows it matched raise alerts again "
+                    "(x.yaml)");
+  EXPECT_TRUE(f.stats()[0].expired);
+}
+
+}  // namespace
+}  // namespace airssys::daemoneye
