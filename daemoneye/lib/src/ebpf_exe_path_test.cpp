@@ -23,6 +23,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -232,6 +233,72 @@ TEST(EbpfExePathRefused, ExecEventsKeepComingWithThePathGivenAndTheSourceSaysWhy
   auto full = open_ebpf_source({});
   ASSERT_TRUE(full) << full.error();
   EXPECT_EQ((*full)->limits(), "");
+}
+
+// The second load's error is its own: the walk refused by the verifier,
+// then the load without it refused for another reason (the kernel will not
+// make a map). Before, one captured log served both loads, and
+// the error repeated the first load's verifier verdict.
+TEST(EbpfExePathRefused, ASecondLoadFailureNamesItsOwnCause) {
+  if (::geteuid() != 0) GTEST_SKIP() << "eBPF needs root";
+  auto s = open_ebpf_source({.test_reject_exe_walk = true, .test_fail_given_load = true});
+  ASSERT_FALSE(s);
+  EXPECT_TRUE(s.error().message.starts_with("loading the eBPF programs failed")) << s.error();
+  EXPECT_EQ(s.error().message.find("the verifier rejected a program"), std::string::npos) << s.error();
+  EXPECT_NE(s.error().message.find("'lost'"), std::string::npos) << s.error();  // the map libbpf names
+}
+
+// The pids cgroup that holds this process (v1's pids hierarchy or v2's
+// unified one), if it can make a child with pids.max there.
+std::optional<fs::path> pids_cgroup() {
+  std::ifstream in("/proc/self/cgroup");
+  std::string line;
+  std::optional<fs::path> v1, v2;
+  while (std::getline(in, line)) {
+    const auto a = line.find(':'), b = line.find(':', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    const std::string controllers = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    if (controllers == "pids" || controllers.find("pids,") != std::string::npos ||
+        controllers.ends_with(",pids")) {
+      v1 = fs::path("/sys/fs/cgroup/pids") / fs::path(path).relative_path();
+    }
+    if (controllers.empty()) v2 = fs::path("/sys/fs/cgroup") / fs::path(path).relative_path();
+  }
+  return v1 ? v1 : v2;
+}
+
+// A clone the kernel refuses (pids exhausted, a unit's TasksMax) while the
+// source starts: the source runs, root_is_host unknown until procmond's
+// next thread, and says so. Before, std::thread threw out of
+// open_ebpf_source and ended procmond (here the child died by SIGABRT).
+TEST(EbpfExePathRefused, AThreadTheKernelRefusesLeavesTheSourceRunningAndSaid) {
+  if (::geteuid() != 0) GTEST_SKIP() << "eBPF needs root";
+  const auto parent = pids_cgroup();
+  if (!parent) GTEST_SKIP() << "no pids cgroup here";
+  const fs::path cg = *parent / ("ebpf-exe-path-" + std::to_string(::getpid()));
+  std::error_code ec;
+  if (!fs::create_directory(cg, ec) || !fs::exists(cg / "pids.max")) {
+    fs::remove(cg, ec);
+    GTEST_SKIP() << "cannot make a pids cgroup under " << *parent;
+  }
+  testing::write_file(cg / "pids.max", "1");
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // Alone in a cgroup that allows one task: no thread can be made.
+    { std::ofstream(cg / "cgroup.procs") << ::getpid() << "\n"; }
+    auto s = open_ebpf_source({});
+    if (!s) ::_exit(3);
+    if ((*s)->limits().find("making a thread to record procmond's root directory failed") == std::string::npos) ::_exit(4);
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  fs::remove(cg, ec);
+  EXPECT_TRUE(WIFEXITED(status)) << "child ended by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  if (WIFEXITED(status)) {
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+  }
 }
 
 }  // namespace

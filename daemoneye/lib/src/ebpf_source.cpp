@@ -10,6 +10,7 @@
 #include <bpf/libbpf.h>
 #include <fmt/format.h>
 #include <linux/capability.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,7 +18,6 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 // The generated skeleton and the record layout it shares with the programs.
@@ -64,6 +64,9 @@ class LogCapture {
   }
   LogCapture(const LogCapture&) = delete;
   LogCapture& operator=(const LogCapture&) = delete;
+  // Forgets what was said so far: each load's error names its own cause,
+  // not an earlier load's verifier log.
+  void clear() { text_.clear(); }
   // The verifier's verdict when its log is in what libbpf said (the last
   // line of the log that is not a statistic), else libbpf's last lines.
   [[nodiscard]] std::string verdict() const {
@@ -231,6 +234,7 @@ bool power_of_two(std::uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
 // Opens and loads the programs, the exec program that walks the image's
 // path (procmon_exec) when `walk`, else the one without (procmon_exec_given).
 Result<Skeleton> load_programs(const KernelSourceOptions& options, bool walk, LogCapture& log) {
+  log.clear();
   // What LIBBPF_OPTS does, without its C-only compound literal.
   bpf_object_open_opts open_opts{};
   open_opts.sz = sizeof open_opts;
@@ -241,6 +245,9 @@ Result<Skeleton> load_programs(const KernelSourceOptions& options, bool walk, Lo
   if (bpf_map__set_max_entries(skel->maps.events, options.ring_buffer_bytes) != 0) {
     return fail(ErrorCategory::internal, "setting the ring buffer size failed");
   }
+  // test_fail_given_load: a map the kernel refuses to create (an array of
+  // no entries), a load failure without a verifier log.
+  if (!walk && options.test_fail_given_load) bpf_map__set_max_entries(skel->maps.lost, 0);
   bpf_program__set_autoload(skel->progs.procmon_rejected, options.test_verifier_reject);
   bpf_program__set_autoload(skel->progs.procmon_exec, walk);
   bpf_program__set_autoload(skel->progs.procmon_exec_given, !walk);
@@ -255,6 +262,19 @@ Result<Skeleton> load_programs(const KernelSourceOptions& options, bool walk, Lo
                   fmt::format("loading the eBPF programs failed ({}): {}", errno_text(err), log.verdict()));
   }
   return skel;
+}
+
+// Makes and joins one thread of ours, so that procmon_fork records our root
+// directory now; 0, or the error. pthread_create, not std::thread: a clone
+// the kernel refuses (pids or threads exhausted, a unit's TasksMax) is an
+// error to report, not a std::system_error that would end procmond, which
+// the agent would then restart into the same refusal.
+int make_a_thread() {
+  pthread_t thread;
+  const int err = ::pthread_create(&thread, nullptr, [](void*) -> void* { return nullptr; }, nullptr);
+  if (err != 0) return err;
+  ::pthread_join(thread, nullptr);
+  return 0;
 }
 
 }  // namespace
@@ -293,13 +313,21 @@ Result<std::unique_ptr<KernelEventSource>> open_ebpf_source(const KernelSourceOp
     loaded = std::move(given);
   }
   Skeleton skel = std::move(*loaded);
+  log.clear();
   if (const int err = procmon_bpf__attach(skel.get()); err != 0) {
     return failed(ErrorCategory::unavailable, err,
                   fmt::format("attaching the eBPF programs failed ({}): {}", errno_text(err), log.tail(2)));
   }
   // A thread of ours, so that procmon_fork records our root directory now:
-  // until it has, exec events carry root_is_host unknown.
-  std::thread([] {}).join();
+  // until it has, exec events carry root_is_host unknown. Refused: the
+  // source runs without it, and says so once (procmond prints limits()).
+  if (const int err = make_a_thread(); err != 0) {
+    if (!limits.empty()) limits += "; ";
+    limits += fmt::format(
+        "exec events carry root_is_host unknown until procmond makes its next thread or process: making a thread "
+        "to record procmond's root directory failed ({})",
+        errno_text(err));
+  }
   auto source = std::make_unique<EbpfSource>(std::move(skel), ticks > 0 ? ticks : 100, std::move(limits));
   if (auto r = source->start(); !r) return std::unexpected(r.error());
   return source;

@@ -90,6 +90,10 @@ struct KernelSourceOptions {
   // eBPF: make the verifier reject the exec program that reads the image's
   // path (tests the load without it).
   bool test_reject_exe_walk = false;
+  // eBPF: make the load without that program fail too, for a reason other
+  // than the verifier (the kernel refuses a map): tests that the
+  // error names its own cause.
+  bool test_fail_given_load = false;
 };
 
 struct SourceChoice {
