@@ -143,9 +143,11 @@ std::string host_name(const Config& c) {
 
 // `created`: there was no ledger (no directory, or an empty one) and an
 // empty one was made. `unreadable`: a ledger is there, and opening it failed
-// on what it holds (corrupt, a directory or another non-file where a file
-// should be, an I/O error), not on another agent's lock (busy), on missing
-// its head (perhaps not a ledger at all) or on permissions.
+// on what it holds for good (damaged_for_good: corrupt, a directory or a
+// link where a file should be), not on an error that may pass (I/O, memory,
+// descriptors, a full disk: exit 1, and systemd starts it again), another
+// agent's lock (busy), a missing head (perhaps not a ledger at all) or
+// permissions.
 Result<std::shared_ptr<ledger::Ledger>> open_or_create_ledger(const fs::path& dir, bool& created,
                                                               bool* unreadable = nullptr) {
   // Made here and checked before the ledger writes in it: absent when the
@@ -164,9 +166,7 @@ Result<std::shared_ptr<ledger::Ledger>> open_or_create_ledger(const fs::path& di
   if (!l) {
     using LC = ledger::ErrorCategory;
     const LC lc = l.error().category;
-    if (unreadable)
-      *unreadable = !fresh && (lc == LC::corrupt || lc == LC::io || lc == LC::invalid_argument || lc == LC::out_of_range) &&
-                    l.error().errno_value != EACCES && l.error().errno_value != EPERM;
+    if (unreadable) *unreadable = !fresh && damaged_for_good(lc, l.error().errno_value);
     const ErrorCategory category = category_of(l.error());
     // The ledger's writer lock is what a second agent on the same state
     // runs into first (systemd's and one started by hand).
@@ -182,15 +182,19 @@ Result<std::shared_ptr<ledger::Ledger>> open_or_create_ledger(const fs::path& di
   return std::shared_ptr<ledger::Ledger>(std::move(*l));
 }
 
-// A ledger that is there but cannot be read (a damaged file, a directory
-// where a file should be, an I/O error) stopped every start, and monitoring
-// with it, over evidence that can no longer be checked. It is moved aside as
-// it is (DIR.unverifiable-<unix time>, never over anything there) and a new
-// ledger made in its place; `unreadable` says why and where it went, raised
-// as a discontinuity ("unverifiable"). Another agent's lock (busy), a
-// refused ledger.dir, or a directory that is not a ledger (no head file)
-// still stops the start, as does a ledger that cannot be moved.
-Result<std::shared_ptr<ledger::Ledger>> open_ledger(const fs::path& dir, bool& created, std::string& unreadable) {
+// A ledger that is there but cannot be read for good (a damaged file, a
+// directory where a file should be) stopped every start, and monitoring
+// with it, over evidence that can no longer be checked. It is moved aside
+// as it is (DIR.unverifiable-<unix time>, never over anything there), said
+// in the log at once, recorded in the store as a discontinuity not raised
+// yet (`pending`, problem unverifiable, with why and where it went) and a
+// new ledger made in its place; the start raises it once the alert pipeline
+// exists, or the next start does. Another agent's lock (busy), an error
+// that may pass (I/O), a refused ledger.dir, or a directory that is not a
+// ledger (no head file) still stops the start, as does a ledger that cannot
+// be moved. `dir` has no trailing slash (the aside is named beside it).
+Result<std::shared_ptr<ledger::Ledger>> open_ledger(const fs::path& dir, Store& store,
+                                                    std::vector<LedgerDiscontinuity>& pending, bool& created) {
   bool damaged = false;
   auto l = open_or_create_ledger(dir, created, &damaged);
   if (l || !damaged) return l;
@@ -207,8 +211,39 @@ Result<std::shared_ptr<ledger::Ledger>> open_ledger(const fs::path& dir, bool& c
                                  fmt::format("{}; it cannot be set aside as {}: {}", l.error().message, aside.string(),
                                              std::strerror(e))});
   }
-  unreadable = fmt::format("{} (set aside as {})", l.error().message, aside.string());
-  return open_or_create_ledger(dir, created);
+  spdlog::error("the audit ledger {} cannot be read ({}): set aside as it is, as {}; a new ledger is made in its "
+                "place and this is raised as alert {} (problem unverifiable)",
+                dir.string(), l.error().message, aside.string(), kLedgerDiscontinuityRule);
+  pending.push_back(set_aside_ledger(store, fmt::format("{} (set aside as {})", l.error().message, aside.string()),
+                                     pending.empty() ? nullptr : &pending.back()));
+  if (auto r = store.save_pending_ledger_discontinuities(pending_text(pending)); !r)
+    spdlog::error("cannot record the set-aside ledger in the store (should this start fail before raising it, the "
+                  "next start cannot say where it went): {}",
+                  r.error().message);
+  auto made = open_or_create_ledger(dir, created);
+  if (!made) {
+    // What the failed create left (a directory with some of the ledger's
+    // files and no head) would stop every later start as "not a ledger":
+    // removed, so the next start makes the ledger again and raises the
+    // recorded discontinuity.
+    for (const char* name : {"head", "entries", "offsets", "tree", "lock"}) ::unlink((dir / name).c_str());
+    ::rmdir(dir.c_str());
+    return std::unexpected(Error{made.error().category, made.error().errno_value,
+                                 fmt::format("{} (the ledger found there could not be read and is set aside as {}; "
+                                             "no new one could be made in its place: the next start tries again and "
+                                             "raises the discontinuity)",
+                                             made.error().message, aside.string())});
+  }
+  return made;
+}
+
+// ledger.dir as the agent uses it: without a trailing slash, so that the
+// aside of an unreadable ledger is named beside it (DIR.unverifiable-T, not
+// DIR/.unverifiable-T, which rename refuses).
+fs::path ledger_dir_of(const Config& config, const fs::path& db_dir) {
+  fs::path dir = (config.ledger.dir.empty() ? db_dir / "ledger" : config.ledger.dir).lexically_normal();
+  if (!dir.has_filename() && dir.has_relative_path()) dir = dir.parent_path();
+  return dir;
 }
 
 // One agent per state directory: status.json, osl-audit.jsonl, the default
@@ -374,7 +409,8 @@ struct Agent::Impl {
 
   // At start: the ledger found does not go on from the one the store
   // followed (ledger_continuity.hpp); one alert through submit, stored.
-  void raise_discontinuity(const LedgerDiscontinuity& d);
+  // True once the alert is in the ledger (or was already: a dedup drop).
+  bool raise_discontinuity(const LedgerDiscontinuity& d);
   // The ledger's tree head to the sinks now, the way the periodic one goes
   // (AlertPipeline::publish_tree_head); `when` names the moment in the log.
   void publish_tree_head(std::string_view when);
@@ -490,13 +526,6 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   auto state_lock = lock_state_dir(db_dir);
   if (!state_lock) return std::unexpected(state_lock.error());
   impl->state_lock = std::move(*state_lock);
-  bool ledger_created = false;
-  std::string ledger_unreadable;  // why the ledger found was set aside
-  auto ledger = open_ledger(config.ledger.dir.empty() ? db_dir / "ledger" : config.ledger.dir, ledger_created,
-                            ledger_unreadable);
-  if (!ledger) return std::unexpected(ledger.error());
-  impl->ledger = std::move(*ledger);
-
   auto store = Store::open({.path = config.database.path,
                             .retention = {.max_age = config.database.max_age, .max_size_bytes = config.database.max_size},
                             .log = [](std::string_view m) { spdlog::warn("{}", m); }});
@@ -511,23 +540,54 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
                  m.error().message);
   }
 
+  // The ledger after the store: a store that refuses the start (a newer
+  // schema, ...) leaves an unreadable ledger where it is, and one that is
+  // set aside is recorded in the store at once. Discontinuities an earlier
+  // start found and did not raise (it failed after moving the mark) come
+  // first; the ledger is compared with what the last of them found.
+  std::vector<LedgerDiscontinuity> ledger_pending;
+  if (auto p = impl->store->pending_ledger_discontinuities(); !p)
+    spdlog::error("cannot read the audit ledger discontinuities an earlier start found and did not raise: {}",
+                  p.error().message);
+  else if (auto d = pending_from(*p); !d)
+    spdlog::error("{}", d.error().message);
+  else
+    ledger_pending = std::move(*d);
+  const std::size_t earlier = ledger_pending.size();
+  if (earlier > 0)
+    spdlog::warn("{} audit ledger discontinuit{} found by an earlier start that stopped before raising {}: raised now",
+                 earlier, earlier == 1 ? "y" : "ies", earlier == 1 ? "it" : "them");
+  bool ledger_created = false;
+  auto ledger = open_ledger(ledger_dir_of(config, db_dir), *impl->store, ledger_pending, ledger_created);
+  if (!ledger) return std::unexpected(ledger.error());
+  impl->ledger = std::move(*ledger);
+
   // The ledger found against the store's mark of the one it followed, before
   // the catch-up moves the mark onto this one: a ledger moved away, deleted,
   // cut or rebuilt is said (raised below, once the pipeline exists), and the
   // agent goes on with the ledger it has. One that could not be compared (it
-  // was unreadable and set aside, or its root at the mark or the mark could
-  // not be read) is raised too, as unverifiable: before, only logged.
-  std::optional<LedgerDiscontinuity> discontinuity;
-  if (!ledger_unreadable.empty())
-    discontinuity = unverifiable_ledger(*impl->ledger, *impl->store, ledger_unreadable);
-  else if (auto d = check_ledger_continuity(*impl->ledger, *impl->store, ledger_created); !d)
-    discontinuity = unverifiable_ledger(*impl->ledger, *impl->store, d.error().message);
-  else if (*d)
-    discontinuity = std::move(*d);
-  if (discontinuity)
+  // was unreadable and set aside above, or its root at the mark or the mark
+  // could not be read) is raised too, as unverifiable. Saved in the store
+  // before the catch-up moves the mark, cleared once raised.
+  if (ledger_pending.size() == earlier) {  // not set aside
+    const LedgerDiscontinuity* after = earlier > 0 ? &ledger_pending.back() : nullptr;
+    std::optional<LedgerDiscontinuity> found;
+    if (auto d = check_ledger_continuity(*impl->ledger, *impl->store, ledger_created, after); !d)
+      found = unverifiable_ledger(*impl->ledger, *impl->store, d.error().message, after);
+    else if (*d)
+      found = std::move(*d);
+    if (found) {
+      ledger_pending.push_back(std::move(*found));
+      if (auto r = impl->store->save_pending_ledger_discontinuities(pending_text(ledger_pending)); !r)
+        spdlog::error("cannot record the audit ledger's discontinuity in the store (should this start fail before "
+                      "raising it, the next start may not): {}",
+                      r.error().message);
+    }
+  }
+  for (std::size_t i = earlier; i < ledger_pending.size(); ++i)
     spdlog::error("{}; raised as alert {} and the agent goes on with this ledger (an operator's rotation looks the "
                   "same: docs/daemoneye.md \"Size and rotation\")",
-                  describe(*discontinuity, impl->ledger->dir().string()), kLedgerDiscontinuityRule);
+                  describe(ledger_pending[i], impl->ledger->dir().string()), kLedgerDiscontinuityRule);
 
   // Before the dedup window is read back from the store (below).
   impl->alert_sync = std::make_unique<AlertLedgerSync>(*impl->ledger, *impl->store, config.database.max_age,
@@ -572,7 +632,17 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   if (!alerts) return std::unexpected(alerts.error());
   impl->alerts = std::move(*alerts);
   remember_recent_alerts(config, *impl->alerts, unstored);
-  if (discontinuity) impl->raise_discontinuity(*discontinuity);
+  if (!ledger_pending.empty()) {
+    bool all_raised = true;
+    for (const LedgerDiscontinuity& d : ledger_pending) all_raised = impl->raise_discontinuity(d) && all_raised;
+    // In the ledger now (a dedup drop: it was, by a start that failed to
+    // clear this): no later start raises them again.
+    if (all_raised)
+      if (auto r = impl->store->save_pending_ledger_discontinuities(""); !r)
+        spdlog::error("the audit ledger's discontinuity is raised; clearing the store's record of it failed (the "
+                      "next start finds it raised, within alerts.dedup_window): {}",
+                      r.error().message);
+  }
   impl->tell_held_back_before_start(summaries_in_ledger);
   // What the previous run left (and what this start appended) gets a tree
   // head at once, not 10 minutes from now.
@@ -949,18 +1019,20 @@ void Agent::Impl::tell_held_back(std::string_view when) {
     saved_marks = event_marks;
 }
 
-void Agent::Impl::raise_discontinuity(const LedgerDiscontinuity& d) {
+bool Agent::Impl::raise_discontinuity(const LedgerDiscontinuity& d) {
   const std::int64_t now = unix_now();
   auto outcome = alerts->submit({discontinuity_alert(d, ledger->dir().string(), host, now)}, now);
   if (!outcome) {
-    spdlog::error("starting: the alert {} is not raised: {}", kLedgerDiscontinuityRule, outcome.error().message);
-    return;
+    spdlog::error("starting: the alert {} is not raised (the store keeps it for the next start): {}",
+                  kLedgerDiscontinuityRule, outcome.error().message);
+    return false;
   }
   if (auto r = alert_sync->store(outcome->raised, event_marks, now); !r)
     spdlog::error("starting: storing the alert {} failed (it is in the ledger; a later scan or start stores it): {}",
                   kLedgerDiscontinuityRule, r.error().message);
   else
     saved_marks = event_marks;
+  return true;
 }
 
 void Agent::Impl::publish_tree_head(std::string_view when) {

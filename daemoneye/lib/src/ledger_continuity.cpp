@@ -3,8 +3,11 @@
 #include <airssys/daemoneye/ledger_continuity.hpp>
 #include <airssys/daemoneye/store.hpp>
 
+#include <airssys/ledger/error.hpp>
 #include <airssys/ledger/ledger.hpp>
 #include <airssys/ledger/merkle.hpp>
+
+#include <cerrno>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -32,11 +35,34 @@ std::string_view problem_name(LedgerDiscontinuity::Kind k) {
   return "unknown";
 }
 
+std::optional<LedgerDiscontinuity::Kind> kind_named(std::string_view name) {
+  for (const auto k : {LedgerDiscontinuity::Kind::missing, LedgerDiscontinuity::Kind::shorter,
+                       LedgerDiscontinuity::Kind::other_root, LedgerDiscontinuity::Kind::unverifiable})
+    if (problem_name(k) == name) return k;
+  return std::nullopt;
+}
+
+// What the ledger is expected to go on from: what an unraised discontinuity
+// found, else the store's mark.
+Result<std::optional<AlertLedgerMark>> expected_mark(Store& store, const LedgerDiscontinuity* after) {
+  if (after) return AlertLedgerMark{.size = after->found_size, .root = after->found_root};
+  return store.alert_ledger_mark();
+}
+
+LedgerDiscontinuity unverifiable(Store& store, std::string_view error, const LedgerDiscontinuity* after) {
+  LedgerDiscontinuity d{.kind = LedgerDiscontinuity::Kind::unverifiable, .reason = fmt::format("unverifiable: {}", error)};
+  if (auto mark = expected_mark(store, after); mark && *mark) {
+    d.expected_size = (*mark)->size;
+    d.expected_root = (*mark)->root;
+  }
+  return d;
+}
+
 }  // namespace
 
 Result<std::optional<LedgerDiscontinuity>> check_ledger_continuity(const ledger::Ledger& ledger, Store& store,
-                                                                   bool created) {
-  auto mark = store.alert_ledger_mark();
+                                                                   bool created, const LedgerDiscontinuity* after) {
+  auto mark = expected_mark(store, after);
   if (!mark) return std::unexpected(mark.error());
   // A mark at 0 counts nothing a ledger could have lost.
   if (!*mark || (*mark)->size == 0) return std::nullopt;
@@ -57,16 +83,66 @@ Result<std::optional<LedgerDiscontinuity>> check_ledger_continuity(const ledger:
   return d;
 }
 
-LedgerDiscontinuity unverifiable_ledger(const ledger::Ledger& in_use, Store& store, std::string_view error) {
-  LedgerDiscontinuity d{.kind = LedgerDiscontinuity::Kind::unverifiable, .reason = fmt::format("unverifiable: {}", error)};
-  if (auto mark = store.alert_ledger_mark(); mark && *mark) {
-    d.expected_size = (*mark)->size;
-    d.expected_root = (*mark)->root;
-  }
+LedgerDiscontinuity unverifiable_ledger(const ledger::Ledger& in_use, Store& store, std::string_view error,
+                                        const LedgerDiscontinuity* after) {
+  LedgerDiscontinuity d = unverifiable(store, error, after);
   const ledger::Ledger::Head head = in_use.head();
   d.found_size = head.size;
   d.found_root = ledger::to_hex(head.root);
   return d;
+}
+
+LedgerDiscontinuity set_aside_ledger(Store& store, std::string_view error, const LedgerDiscontinuity* after) {
+  LedgerDiscontinuity d = unverifiable(store, error, after);
+  d.found_size = 0;
+  d.found_root = ledger::to_hex(ledger::empty_tree_hash());
+  return d;
+}
+
+bool damaged_for_good(ledger::ErrorCategory category, int errno_value) noexcept {
+  if (category == ledger::ErrorCategory::corrupt) return true;
+  return category == ledger::ErrorCategory::invalid_argument && (errno_value == EISDIR || errno_value == ELOOP);
+}
+
+std::string pending_text(std::span<const LedgerDiscontinuity> pending) {
+  if (pending.empty()) return {};
+  nlohmann::json all = nlohmann::json::array();
+  for (const LedgerDiscontinuity& d : pending)
+    all.push_back({{"problem", problem_name(d.kind)},
+                   {"expected_size", d.expected_size},
+                   {"expected_root", d.expected_root},
+                   {"found_size", d.found_size},
+                   {"found_root", d.found_root},
+                   {"reason", d.reason}});
+  return all.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Result<std::vector<LedgerDiscontinuity>> pending_from(std::string_view text) {
+  std::vector<LedgerDiscontinuity> out;
+  if (text.empty()) return out;
+  const auto bad = [&] {
+    return fail(ErrorCategory::corrupt,
+                fmt::format("the store's record of ledger discontinuities not raised yet cannot be read: {}",
+                            text.substr(0, 200)));
+  };
+  const nlohmann::json all = nlohmann::json::parse(text, nullptr, false);
+  if (!all.is_array()) return bad();
+  for (const auto& j : all) {
+    if (!j.is_object() || !j.contains("problem") || !j["problem"].is_string()) return bad();
+    const auto kind = kind_named(j["problem"].get<std::string>());
+    if (!kind) return bad();
+    try {
+      out.push_back({.kind = *kind,
+                     .expected_size = j.at("expected_size").get<std::uint64_t>(),
+                     .expected_root = j.at("expected_root").get<std::string>(),
+                     .found_size = j.at("found_size").get<std::uint64_t>(),
+                     .found_root = j.at("found_root").get<std::string>(),
+                     .reason = j.value("reason", "")});
+    } catch (const nlohmann::json::exception&) {
+      return bad();  // a field missing or of another type
+    }
+  }
+  return out;
 }
 
 std::string describe(const LedgerDiscontinuity& d, std::string_view ledger_dir) {

@@ -509,6 +509,12 @@ Result<std::optional<std::uint64_t>> Store::alerts_not_raised_from() {
   return ledger_mark::load_unraised(impl_->db.get());
 }
 
+Result<std::string> Store::pending_ledger_discontinuities() { return ledger_mark::load_pending(impl_->db.get()); }
+
+Result<void> Store::save_pending_ledger_discontinuities(std::string_view text) {
+  return ledger_mark::save_pending(impl_->db.get(), text);
+}
+
 Result<std::optional<std::int64_t>> Store::oldest_scan_time() {
   sqlite3* h = impl_->db.get();
   auto n = sqlite::query_int(h, "SELECT count(*) FROM (SELECT 1 FROM scans LIMIT 1)");

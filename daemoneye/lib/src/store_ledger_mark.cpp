@@ -19,8 +19,13 @@ Result<void> add_columns(sqlite3* db) {
   auto unraised =
       sqlite::query_int(db, "SELECT count(*) FROM pragma_table_info('alert_ledger') WHERE name = 'unraised_from'");
   if (!unraised) return std::unexpected(unraised.error().prefixed("read the alerts' ledger mark's columns"));
-  if (*unraised > 0) return {};
-  return sqlite::exec(db, "ALTER TABLE alert_ledger ADD COLUMN unraised_from INTEGER;");
+  if (*unraised == 0)
+    if (auto r = sqlite::exec(db, "ALTER TABLE alert_ledger ADD COLUMN unraised_from INTEGER;"); !r) return r;
+  auto pending = sqlite::query_int(
+      db, "SELECT count(*) FROM pragma_table_info('alert_ledger') WHERE name = 'pending_discontinuity'");
+  if (!pending) return std::unexpected(pending.error().prefixed("read the alerts' ledger mark's columns"));
+  if (*pending > 0) return {};
+  return sqlite::exec(db, "ALTER TABLE alert_ledger ADD COLUMN pending_discontinuity TEXT;");
 }
 
 Result<std::optional<AlertLedgerMark>> load(sqlite3* db) {
@@ -91,6 +96,29 @@ Result<void> save_unraised(sqlite3* db, std::uint64_t size) {
   if (!st) return std::unexpected(st.error().prefixed("save where unraised alerts begin"));
   sqlite::bind(st->get(), 1, static_cast<std::int64_t>(size));
   if (auto r = sqlite::run(db, st->get()); !r) return std::unexpected(r.error().prefixed("save where unraised alerts begin"));
+  return {};
+}
+
+Result<std::string> load_pending(sqlite3* db) {
+  auto st = sqlite::prepare(db, "SELECT pending_discontinuity FROM alert_ledger WHERE id = 1");
+  if (!st) return std::unexpected(st.error().prefixed("read the ledger discontinuities not raised yet"));
+  const int rc = ::sqlite3_step(st->get());
+  if (rc == SQLITE_DONE) return std::string();
+  if (rc != SQLITE_ROW) return std::unexpected(sqlite::error(db, "read the ledger discontinuities not raised yet", rc));
+  const auto* text = reinterpret_cast<const char*>(::sqlite3_column_text(st->get(), 0));
+  if (text == nullptr) return std::string();
+  return std::string(text, static_cast<std::size_t>(::sqlite3_column_bytes(st->get(), 0)));
+}
+
+Result<void> save_pending(sqlite3* db, std::string_view text) {
+  // A store without a mark gets a row that holds only this (size -1: no mark).
+  auto st = sqlite::prepare(db,
+                            "INSERT INTO alert_ledger (id, size, root, pending_discontinuity) VALUES (1, -1, '', ?1) "
+                            "ON CONFLICT(id) DO UPDATE SET pending_discontinuity = excluded.pending_discontinuity");
+  if (!st) return std::unexpected(st.error().prefixed("save the ledger discontinuities not raised yet"));
+  if (!text.empty()) sqlite::bind(st->get(), 1, text);  // unbound: NULL, none pending
+  if (auto r = sqlite::run(db, st->get()); !r)
+    return std::unexpected(r.error().prefixed("save the ledger discontinuities not raised yet"));
   return {};
 }
 

@@ -14,7 +14,7 @@
 
 namespace airssys::daemoneye::ledger_mark {
 
-// Adds the columns alerts_id, cut and unraised_from to an alert_ledger table made before
+// Adds the columns alerts_id, cut, unraised_from and pending_discontinuity to an alert_ledger table made before
 // them (one made by the first agent with the table). Runs inside the
 // schema's transaction.
 [[nodiscard]] Result<void> add_columns(sqlite3* db);
@@ -36,5 +36,11 @@ namespace airssys::daemoneye::ledger_mark {
 // mark saved with clear_unraised clears it.
 [[nodiscard]] Result<std::optional<std::uint64_t>> load_unraised(sqlite3* db);
 [[nodiscard]] Result<void> save_unraised(sqlite3* db, std::uint64_t size);
+
+// The ledger discontinuities found at a start and not raised yet
+// (Store::pending_ledger_discontinuities): an opaque text, "" when none.
+// Saving "" clears it. Each runs on its own (no transaction needed: one row).
+[[nodiscard]] Result<std::string> load_pending(sqlite3* db);
+[[nodiscard]] Result<void> save_pending(sqlite3* db, std::string_view text);
 
 }  // namespace airssys::daemoneye::ledger_mark

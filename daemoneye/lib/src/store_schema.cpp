@@ -96,7 +96,7 @@ CREATE TABLE IF NOT EXISTS sigma_marks (
 CREATE TABLE IF NOT EXISTS held_alerts (rule_id TEXT PRIMARY KEY, held TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS alert_ledger (
   id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, root TEXT NOT NULL, alerts_id INTEGER,
-  cut INTEGER, unraised_from INTEGER);
+  cut INTEGER, unraised_from INTEGER, pending_discontinuity TEXT);
 )";
   return sql;
 }

@@ -147,6 +147,13 @@ class Store {
   // transaction; read at the next start (alert_ledger_sync.hpp).
   [[nodiscard]] Result<void> note_alerts_not_raised_from(std::uint64_t ledger_size);
   [[nodiscard]] Result<std::optional<std::uint64_t>> alerts_not_raised_from();
+  // The audit ledger's discontinuities a start found and has not raised yet
+  // (ledger_continuity.hpp pending_text: saved before the start moves the
+  // mark onto the ledger found, cleared once they are in the ledger), so a
+  // start that fails in between leaves them for the next; "" when none.
+  // Saving "" clears them.
+  [[nodiscard]] Result<std::string> pending_ledger_discontinuities();
+  [[nodiscard]] Result<void> save_pending_ledger_discontinuities(std::string_view text);
   // The oldest scan's time (where the store's history begins now); nullopt
   // when no scan is stored.
   [[nodiscard]] Result<std::optional<std::int64_t>> oldest_scan_time();
