@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <optional>
 
@@ -146,17 +147,38 @@ int follow_alerts(QueryEngine& engine, const HistoryArgs& args, AlertKey mark, s
   }
 }
 
-// --rule as given when alerts of that rule are stored; else the one stored
-// rule id it begins (a Sigma rule's id is a UUID), said on stderr. Several
-// are an error naming them (exit 2); none leaves the id as given (a rule
-// whose first alert is still to come: --follow waits for it), and `known`
-// false. The exit code of a failure, or nothing.
-std::optional<int> resolve_rule(QueryEngine& engine, std::string& rule, bool& known) {
+// Whether `id` can be only the beginning of a Sigma rule's id (a UUID,
+// 8-4-4-4-12 hex digits): shorter than one, with its dashes where a UUID
+// has them. No native rule id written in words (exec-from-tmp) is, so one
+// is never taken for a longer one (exec-from-tmp-v2).
+bool uuid_beginning(std::string_view id) {
+  if (id.empty() || id.size() >= 36) return false;
+  for (std::size_t i = 0; i < id.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? id[i] != '-' : !std::isxdigit(static_cast<unsigned char>(id[i]))) return false;
+  }
+  return true;
+}
+
+bool uuid(std::string_view id) {
+  return id.size() == 36 && uuid_beginning(id.substr(0, 35)) && std::isxdigit(static_cast<unsigned char>(id[35]));
+}
+
+// --rule as given when alerts of that rule are stored, or when it is not
+// the beginning of a UUID (a complete id: a rule whose first alert is still
+// to come, `known` false). Else the one stored Sigma rule id it begins, said
+// on stderr; several are an error naming them (exit 2). With --follow
+// (`follow`) the id is never widened, the watch would stay on the one rule
+// chosen now: a beginning of stored ids is an error there. The exit code of
+// a failure, or nothing.
+std::optional<int> resolve_rule(QueryEngine& engine, std::string& rule, bool follow, bool& known) {
   constexpr std::size_t kShown = 20;
   known = true;
   auto exact = engine.run(rule_stored(rule));
   if (!exact) return fail_with(exact.error(), "reading alerts");
   if (!exact->rows.empty()) return std::nullopt;
+  known = false;
+  if (!uuid_beginning(rule)) return std::nullopt;
   std::vector<std::string> found;
   bool more = false;
   for (std::string after;;) {
@@ -164,25 +186,30 @@ std::optional<int> resolve_rule(QueryEngine& engine, std::string& rule, bool& kn
     if (!next) return fail_with(next.error(), "reading alerts");
     if (next->rows.empty() || !std::holds_alternative<std::string>(next->rows[0][0])) break;
     after = str_of(next->rows[0][0]);
+    if (!uuid(after)) continue;  // only a Sigma rule's id is taken from its beginning
     if (found.size() == kShown) {
       more = true;
       break;
     }
     found.push_back(after);
   }
-  if (found.empty()) {
-    known = false;
-    return std::nullopt;
+  if (found.empty()) return std::nullopt;
+  std::string names;
+  for (const auto& id : found) names += (names.empty() ? "" : ", ") + printable(id);
+  if (follow) {
+    say(fmt::format("--rule {}: --follow needs the full id (it watches that one id; the stored rules beginning with "
+                    "it are {}{})",
+                    printable(rule), names, more ? ", and more" : ""));
+    return kExitUsage;
   }
   if (found.size() > 1) {
-    std::string names;
-    for (const auto& id : found) names += (names.empty() ? "" : ", ") + printable(id);
     say(fmt::format("--rule {}: ambiguous, the rules of the stored alerts beginning with it are {}{}; give more of the id",
                     printable(rule), names, more ? ", and more" : ""));
     return kExitUsage;
   }
   say(fmt::format("--rule {}: rule {}", printable(rule), printable(found[0])));
   rule = found[0];
+  known = true;
   return std::nullopt;
 }
 
@@ -200,7 +227,7 @@ int run_alerts(const Context& ctx, const HistoryArgs& given) {
   }
   bool known = true;
   if (!args.rule.empty())
-    if (const auto failed = resolve_rule(**engine, args.rule, known)) return *failed;
+    if (const auto failed = resolve_rule(**engine, args.rule, args.follow, known)) return *failed;
   // The listing's alerts, newest first, by id and time alone; with
   // --follow also where the watch starts: the newest alert there is now.
   const std::int64_t from = unix_now() - args.since.count();
@@ -238,7 +265,7 @@ int run_alerts(const Context& ctx, const HistoryArgs& given) {
   if (keys.empty() && !args.json) {
     say(fmt::format("no alerts in the last {} s{}{}{}", args.since.count(),
                     args.rule.empty() ? std::string() : " for rule " + args.rule,
-                    known ? "" : " (no alert stored has that rule id, or one beginning with it)",
+                    known ? "" : " (no alert stored has that rule id)",
                     args.follow ? "; waiting for new ones" : ""));
   }
   if (!args.follow) return kExitOk;

@@ -85,7 +85,8 @@ int run(int argc, char** argv) {
   alerts->add_option("--since", alerts_since, "How far back, e.g. 30m, 24h, 7d (default 24h)");
   // An empty id would silently mean every rule (it is also the "no --rule" value).
   alerts->add_option("--rule", alerts_args.rule,
-                     "Only this rule id, or the one stored rule id it begins (a Sigma rule's UUID: its first characters)")
+                     "Only this rule id; the first characters of a Sigma rule's UUID are enough when one stored id "
+                     "begins with them (not with --follow, which needs the full id; a native id is never widened)")
       ->check(CLI::Validator([](const std::string& id) { return id.empty() ? std::string("a rule id is not empty") : std::string(); },
                              "ID"));
   alerts->add_option("--limit", alerts_args.limit, "The newest N at most (default 100)")->check(CLI::Range(1, 1000000));

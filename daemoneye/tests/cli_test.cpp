@@ -459,19 +459,21 @@ TEST_F(Cli, AlertsAreListedOldestFirstAndFiltered) {
   EXPECT_EQ(nlohmann::json::parse(limited.out)[0]["rule_id"], "reverse-shell");  // the newest
 }
 
-// --rule takes the beginning of a stored rule id (Sigma rules' ids are
-// UUIDs) when it names one rule, and says which on stderr; a beginning of
-// several is an error naming them; an id with alerts stored is itself,
-// even when it begins others; an id no stored alert has is said so.
+// An alert of `rule` about `pid`, 20 s ago.
+de::Alert rule_alert(const std::string& rule, std::int64_t pid) {
+  return de::Alert{.rule_id = rule, .rule_name = "Sigma " + rule, .severity = de::Severity::high, .tags = {},
+                   .row_json = fmt::format(R"({{"pid":{}}})", pid), .host = "h", .time = now() - 20,
+                   .dedup_key = fmt::format("{}|pid={}", rule, pid)};
+}
+
+// --rule takes the beginning of a stored Sigma rule id (a UUID) when it
+// names one rule, and says which on stderr; a beginning of several is an
+// error naming them; an id with alerts stored is itself, even when it
+// begins others; an id no stored alert has is said so.
 TEST_F(Cli, AlertsRuleTakesAUniqueBeginningOfAStoredRuleId) {
   make_store();
-  auto alert = [](const std::string& rule, std::int64_t pid) {
-    return de::Alert{.rule_id = rule, .rule_name = "Sigma " + rule, .severity = de::Severity::high, .tags = {},
-                     .row_json = fmt::format(R"({{"pid":{}}})", pid), .host = "h", .time = now() - 20,
-                     .dedup_key = fmt::format("{}|pid={}", rule, pid)};
-  };
-  store_alerts({alert("8c1f6f0e-2b7a-4c55-9d1e-3f0a5b6c7d8e", 5001), alert("8c1f7a00-0000-4000-8000-000000000001", 5002),
-                alert("exec-from-tmp-v2", 5003)});
+  store_alerts({rule_alert("8c1f6f0e-2b7a-4c55-9d1e-3f0a5b6c7d8e", 5001),
+                rule_alert("8c1f7a00-0000-4000-8000-000000000001", 5002), rule_alert("exec-from-tmp-v2", 5003)});
 
   Outcome one = cli_db({"alerts", "--rule", "8c1f6", "--json"});
   EXPECT_EQ(one.code, 0) << one.err;
@@ -497,15 +499,40 @@ TEST_F(Cli, AlertsRuleTakesAUniqueBeginningOfAStoredRuleId) {
   EXPECT_EQ(doc[0]["rule_id"], "exec-from-tmp");
 
   // Alerts stored, none within --since: the id is known, the listing empty.
-  Outcome old = cli_db({"alerts", "--rule", "exe-del", "--since", "1h"});
+  Outcome old = cli_db({"alerts", "--rule", "exe-deleted", "--since", "1h"});
   EXPECT_EQ(old.code, 0) << old.err;
-  EXPECT_EQ(old.err, "daemoneye-cli: --rule exe-del: rule exe-deleted\n"
-                     "daemoneye-cli: no alerts in the last 3600 s for rule exe-deleted\n");
+  EXPECT_EQ(old.err, "daemoneye-cli: no alerts in the last 3600 s for rule exe-deleted\n");
 
   Outcome unknown = cli_db({"alerts", "--rule", "nosuch"});
   EXPECT_EQ(unknown.code, 0) << unknown.err;
   EXPECT_EQ(unknown.err, "daemoneye-cli: no alerts in the last 86400 s for rule nosuch (no alert stored has that rule "
-                         "id, or one beginning with it)\n");
+                         "id)\n");
+}
+
+// Only the beginning of a Sigma rule's UUID is widened, and never for
+// --follow. Before: "exe-del" listed exe-deleted's alerts, an id with no
+// alerts stored yet (shell-spawn, on a store where only shell-spawn-v2 has
+// any) listed v2's (exit 0, said on stderr only), and --follow watched
+// the id chosen at its start: v2's, missing every later alert of the rule
+// asked for.
+TEST_F(Cli, AlertsRuleNeverTakesAWholeIdForALongerOneNorWidensAWatch) {
+  make_store();
+  store_alerts({rule_alert("8c1f6f0e-2b7a-4c55-9d1e-3f0a5b6c7d8e", 5001), rule_alert("shell-spawn-v2", 5003)});
+
+  Outcome whole = cli_db({"alerts", "--rule", "shell-spawn", "--json"});
+  EXPECT_EQ(whole.code, 0) << whole.err;
+  EXPECT_EQ(whole.out, "[]\n");
+  EXPECT_EQ(whole.err, "");
+  Outcome words = cli_db({"alerts", "--rule", "exe-del"});
+  EXPECT_EQ(words.code, 0) << words.err;
+  EXPECT_EQ(words.err, "daemoneye-cli: no alerts in the last 86400 s for rule exe-del (no alert stored has that rule "
+                       "id)\n");
+
+  Outcome watch = cli_db({"alerts", "--rule", "8c1f6", "--follow"});
+  EXPECT_EQ(watch.code, 2) << watch.err;
+  EXPECT_EQ(watch.out, "");
+  EXPECT_EQ(watch.err, "daemoneye-cli: --rule 8c1f6: --follow needs the full id (it watches that one id; the stored "
+                       "rules beginning with it are 8c1f6f0e-2b7a-4c55-9d1e-3f0a5b6c7d8e)\n");
 }
 
 // alerts --follow prints what is there, then each alert as it is stored,
