@@ -15,7 +15,19 @@ std::vector<std::string> unread_parts(const ProcessRecord& r) {
   if (r.cwd.empty()) proc("cwd");
   if (r.root.empty()) proc("root");
   if (r.disk_bytes_read < 0) proc("io");
-  if (out.empty()) out.push_back(fmt::format("the executable {} (its image or hash)", r.path));
+  if (!out.empty()) return out;
+  // Read only once a process is first seen (then kept): left unknown when
+  // that read failed. Not looked at above: a kernel without the file leaves
+  // them unknown in a whole record too.
+  if (r.cgroup_path.empty()) proc("cgroup");
+  if (r.auid < 0) proc("loginuid");
+  if (!out.empty()) return out;
+  // A failed read of the command line, or of the image (its file system
+  // did not answer), leaves no field the record can be told by: both named
+  // as possible, neither blamed. A hash stored means the image was read.
+  out.push_back(r.sha256.empty()
+                    ? fmt::format("unknown: /proc/{}/cmdline, or the executable {} (its image or hash)", r.pid, r.path)
+                    : fmt::format("unknown: /proc/{}/cmdline", r.pid));
   return out;
 }
 

@@ -17,6 +17,8 @@ ProcessRecord whole(std::int64_t pid) {
   r.cwd = "/";
   r.root = "/";
   r.disk_bytes_read = 0;
+  r.cgroup_path = "/user.slice";
+  r.auid = 1000;
   return r;
 }
 
@@ -34,9 +36,23 @@ TEST(UnreadableSample, NamesWhatEachPartialRecordLacks) {
   no_status.uid = -1;
   EXPECT_EQ(unread_parts(no_status), std::vector<std::string>{"/proc/2/status"});
 
-  ProcessRecord stalled = whole(3);  // everything read but its image: its file system did not answer
+  // Before: every partial record without one of the five fields unset was
+  // put down to "the executable PATH (its image or hash)", also when the
+  // read that failed was of its cgroup, loginuid or command line.
+  ProcessRecord stalled = whole(3);  // its image not read (file system did not answer), or its cmdline
   stalled.partial = true;
-  EXPECT_EQ(unread_parts(stalled), std::vector<std::string>{"the executable /usr/bin/x (its image or hash)"});
+  EXPECT_EQ(unread_parts(stalled),
+            std::vector<std::string>{"unknown: /proc/3/cmdline, or the executable /usr/bin/x (its image or hash)"});
+  stalled.sha256 = std::string(64, 'a');  // the image was read: only the command line is left
+  EXPECT_EQ(unread_parts(stalled), std::vector<std::string>{"unknown: /proc/3/cmdline"});
+
+  ProcessRecord no_cgroup = whole(5);  // first seen, its cgroup and loginuid refused
+  no_cgroup.partial = true;
+  no_cgroup.cgroup_path.clear();
+  no_cgroup.auid = -1;
+  EXPECT_EQ(unread_parts(no_cgroup), (std::vector<std::string>{"/proc/5/cgroup", "/proc/5/loginuid"}));
+  no_cgroup.path.clear();  // with one of the first five unset, that one alone (a kernel may lack the two files)
+  EXPECT_EQ(unread_parts(no_cgroup), std::vector<std::string>{"/proc/5/exe"});
 
   EXPECT_TRUE(unread_parts(whole(4)).empty());  // not partial
 }

@@ -6,10 +6,13 @@
 // read keep their defaults (process_record.hpp: -1, ""), so what was not
 // read is told from them: uid -1 → /proc/PID/status, path "" →
 // /proc/PID/exe, cwd "" → /proc/PID/cwd, root "" → /proc/PID/root,
-// disk_bytes_read -1 → /proc/PID/io. A partial record with none of those
-// (its image or hash not read: the file system did not answer) names its
-// executable. Without root, the kernel hides exe, cwd, root and io of
-// other users' processes.
+// disk_bytes_read -1 → /proc/PID/io; failing those, cgroup_path "" →
+// /proc/PID/cgroup, auid -1 → /proc/PID/loginuid. A partial record with
+// none of those left unknown failed a read that leaves no trace in it (its
+// command line, or its image or hash: the file system did not answer): it
+// says "unknown: " and names what it may have been, blaming neither.
+// Without root, the kernel hides exe, cwd, root and io of other users'
+// processes.
 
 #include <airssys/daemoneye/agent_status.hpp>
 #include <airssys/daemoneye/process_record.hpp>
