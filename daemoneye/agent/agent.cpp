@@ -327,11 +327,16 @@ void remember_recent_alerts(const Config& c, AlertPipeline& pipeline, const std:
     return;
   }
   // dedup_check.hpp: `daemoneye-cli rules test` reads the same keys.
-  auto keys = recent_alert_keys(**engine, c.alerts.dedup_window, unix_now());
+  bool cut = false;
+  auto keys = recent_alert_keys(**engine, c.alerts.dedup_window, unix_now(), {}, &cut);
   if (!keys) {
     spdlog::warn("cannot read recent alerts back: {}", keys.error().message);
     return;
   }
+  if (cut)
+    spdlog::warn("more than {} dedup keys were raised within alerts.dedup_window: the newest {} are remembered, an "
+                 "alert with an older one may be raised again",
+                 keys->size(), keys->size());
   for (const RaisedKey& k : *keys) pipeline.remember(k.dedup_key, k.time);
   if (const std::size_t n = keys->size(); n > 0)
     spdlog::info("{} alerts raised in the last {} s are remembered and will not be raised again within it", n,

@@ -7,7 +7,10 @@
 // `new` (the agent would raise it), `raised` (an alert with its dedup key
 // was raised within alerts.dedup_window), `repeat` (an earlier row has its
 // key; one alert for both). A Sigma rule's window parameters are left
-// unbound: it reads every stored event, as `query "$(rules translate F)"`.
+// unbound: it reads every stored event, as `query "$(rules translate F)"`;
+// but deployed now it would start at the last scan's events
+// (sigma_first_scan_after), so a row of an older event is `unread`: never
+// raised, whatever dedup says.
 //
 // Exit codes, grep's: 0 a row matched, 1 none did, 2.. as elsewhere
 // (exit_codes.hpp) — except a failure that has no more specific code than
@@ -26,6 +29,9 @@
 #include <nlohmann/json.hpp>
 
 #include <unistd.h>
+
+#include <algorithm>
+#include <variant>
 
 namespace airssys::daemoneye::cli {
 
@@ -47,6 +53,9 @@ std::string host_name() {
   if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
   return buf;
 }
+
+// A Sigma row of an event the rule, deployed now, would never read.
+constexpr std::string_view kUnread = "unread";
 
 std::string_view verdict_name(DedupVerdict::Kind k) {
   switch (k) {
@@ -83,14 +92,29 @@ int run_rules_test(const Context& ctx, const RulesTestArgs& args) {
 
   const std::int64_t now = unix_now();
   const std::vector<Alert> candidates = alerts_of(*rule, *result, host_name(), now);
-  auto recent = recent_alert_keys(**engine, ctx.config.alerts.dedup_window, now, rule->id);
+  // The candidates' own keys, however many others the window holds (all
+  // of them under rules.max_rows would cut the newest).
+  auto recent = raised_keys_of(**engine, ctx.config.alerts.dedup_window, now, candidates);
   if (!recent) return fail_here(recent.error(), "reading the alerts raised within alerts.dedup_window");
   const std::vector<DedupVerdict> verdicts = dedup_verdicts(candidates, *recent, ctx.config.alerts.dedup_window, now);
+  // Rows of events before where a newly deployed Sigma rule starts.
+  std::vector<bool> unread(candidates.size(), false);
+  if (rule->sigma) {
+    const auto col = std::ranges::find(result->columns, "event_id");
+    if (col != result->columns.end()) {
+      auto after = sigma_first_scan_after(**engine, now);
+      if (!after) return fail_here(after.error(), "reading where a new Sigma rule starts");
+      const auto at = static_cast<std::size_t>(col - result->columns.begin());
+      for (std::size_t i = 0; i < result->rows.size() && i < unread.size(); ++i)
+        if (const auto* id = std::get_if<std::int64_t>(&result->rows[i][at])) unread[i] = *id <= *after;
+    }
+  }
 
-  std::size_t fresh = 0, raised = 0, repeats = 0;
-  for (const auto& v : verdicts) {
-    if (v.kind == DedupVerdict::Kind::raise) ++fresh;
-    else if (v.kind == DedupVerdict::Kind::raised) ++raised;
+  std::size_t fresh = 0, raised = 0, repeats = 0, old = 0;
+  for (std::size_t i = 0; i < verdicts.size(); ++i) {
+    if (unread[i]) ++old;
+    else if (verdicts[i].kind == DedupVerdict::Kind::raise) ++fresh;
+    else if (verdicts[i].kind == DedupVerdict::Kind::raised) ++raised;
     else ++repeats;
   }
 
@@ -98,7 +122,7 @@ int run_rules_test(const Context& ctx, const RulesTestArgs& args) {
     Printer out;
     for (std::size_t i = 0; i < candidates.size(); ++i) {
       const DedupVerdict& v = verdicts[i];
-      nlohmann::ordered_json j{{"alert", verdict_name(v.kind)},
+      nlohmann::ordered_json j{{"alert", unread[i] ? kUnread : verdict_name(v.kind)},
                                {"raised_at", v.kind == DedupVerdict::Kind::raised ? nlohmann::ordered_json(v.raised_at)
                                                                                    : nlohmann::ordered_json(nullptr)},
                                {"dedup_key", candidates[i].dedup_key},
@@ -113,16 +137,20 @@ int run_rules_test(const Context& ctx, const RulesTestArgs& args) {
     rows.reserve(result->rows.size());
     for (std::size_t i = 0; i < result->rows.size(); ++i) {
       auto& row = rows.emplace_back();
-      row.push_back(verdict_text(verdicts[i]));
+      row.push_back(unread[i] ? "unread (older event)" : verdict_text(verdicts[i]));
       for (const auto& v : result->rows[i]) row.push_back(cell_text(v));
     }
     write_stdout(format_table(header, rows, terminal_width()));
   }
   tell_truncated(*result, limits.max_rows, limits.max_bytes);
-  say(fmt::format("rule {} ({}{}): {} matched, {} new, {} already raised{}", printable(rule->id),
+  say(fmt::format("rule {} ({}{}): {} matched, {} new, {} already raised{}{}", printable(rule->id),
                   rule->sigma ? "Sigma, every stored event read" : "native",
                   rule->enabled ? "" : ", disabled: the agent does not run it", candidates.size(), fresh, raised,
-                  repeats > 0 ? fmt::format(", {} repeating an earlier row's dedup key", repeats) : std::string()));
+                  repeats > 0 ? fmt::format(", {} repeating an earlier row's dedup key", repeats) : std::string(),
+                  old > 0 ? fmt::format(", {} of events older than a newly deployed Sigma rule reads (it starts at "
+                                        "the last scan's events: never raised)",
+                                        old)
+                          : std::string()));
   return candidates.empty() ? kExitFailed : kExitOk;
 }
 

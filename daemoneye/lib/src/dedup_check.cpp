@@ -6,16 +6,20 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <set>
 #include <unordered_map>
 #include <variant>
 
 #include "alert_dedup.hpp"
+#include "sigma_window.hpp"
 
 namespace airssys::daemoneye {
 
 Result<std::vector<RaisedKey>> recent_alert_keys(QueryEngine& engine, std::chrono::seconds window, std::int64_t now,
-                                                 std::string_view rule_id) {
+                                                 std::string_view rule_id, bool* cut) {
   std::vector<RaisedKey> out;
+  if (cut) *cut = false;
   if (window.count() <= 0) return out;
   // A rule id is [A-Za-z0-9_.-]+ (rule.hpp): safe in a quoted literal;
   // query parameters here are integers only.
@@ -26,15 +30,63 @@ Result<std::vector<RaisedKey>> recent_alert_keys(QueryEngine& engine, std::chron
       return fail(ErrorCategory::invalid_input, fmt::format("'{}' is not a rule id", rule_id));
     sql += fmt::format(" AND rule_id = '{}'", rule_id);
   }
-  sql += " GROUP BY dedup_key ORDER BY t";
+  // Newest first: a window holding more keys than max_rows loses its
+  // oldest (the ones nearest to leaving it), not the newest.
+  sql += " GROUP BY dedup_key ORDER BY t DESC";
   auto rows = engine.run(sql);
   if (!rows) return std::unexpected(rows.error());
+  if (cut) *cut = rows->truncated;
   for (const auto& row : rows->rows) {
     const auto* key = std::get_if<std::string>(&row[0]);
     const auto* t = std::get_if<std::int64_t>(&row[1]);
     if (key && t) out.push_back({*key, *t});
   }
+  std::reverse(out.begin(), out.end());
   return out;
+}
+
+Result<std::vector<RaisedKey>> raised_keys_of(QueryEngine& engine, std::chrono::seconds window, std::int64_t now,
+                                              const std::vector<Alert>& candidates) {
+  std::vector<RaisedKey> out;
+  if (window.count() <= 0) return out;
+  std::set<std::string_view> keys;
+  for (const Alert& a : candidates)
+    if (!a.dedup_key.empty()) keys.insert(a.dedup_key);
+  // Keys are text from process data: given as hex blob literals cast to
+  // text (the engine binds integers only), never as SQL. A group answers at
+  // most one row per key, so max_rows cuts nothing unless it is below it.
+  const std::size_t group = std::clamp<std::size_t>(engine.limits().max_rows, 1, 100);
+  for (auto it = keys.begin(); it != keys.end();) {
+    std::string list;
+    for (std::size_t n = 0; n < group && it != keys.end(); ++n, ++it) {
+      list += list.empty() ? "CAST(X'" : ", CAST(X'";
+      for (const char c : *it) list += fmt::format("{:02x}", static_cast<unsigned char>(c));
+      list += "' AS TEXT)";
+    }
+    auto rows = engine.run(fmt::format("SELECT dedup_key, max(time) FROM alerts WHERE time >= {} AND dedup_key IN ({}) "
+                                       "GROUP BY dedup_key",
+                                       now - window.count(), list));
+    if (!rows) return std::unexpected(rows.error());
+    if (rows->truncated)
+      return fail(ErrorCategory::resource_exhausted,
+                  "the alerts raised with these rows' dedup keys do not fit in rules.max_rows / rules.max_bytes");
+    for (const auto& row : rows->rows) {
+      const auto* key = std::get_if<std::string>(&row[0]);
+      const auto* t = std::get_if<std::int64_t>(&row[1]);
+      if (key && t) out.push_back({*key, *t});
+    }
+  }
+  std::ranges::sort(out, {}, &RaisedKey::time);  // oldest first, as remembered
+  return out;
+}
+
+Result<std::int64_t> sigma_first_scan_after(QueryEngine& engine, std::int64_t now) {
+  // The scan's own computation for a rule without a mark, so the answer is the agent's.
+  auto window = sigma::ScanWindow::begin(engine, now);
+  if (!window) return std::unexpected(window.error());
+  auto range = window->range(engine, EventMarks{}, "rules-test");
+  if (!range) return std::unexpected(range.error());
+  return range->after;
 }
 
 std::vector<DedupVerdict> dedup_verdicts(const std::vector<Alert>& candidates, const std::vector<RaisedKey>& recent,

@@ -34,9 +34,27 @@ struct RaisedKey {
 // seconds before `now`, each with its newest time, oldest first (the order
 // AlertPipeline::remember wants). `rule_id` non-empty: that rule's only
 // (a valid rule id, rule.hpp). Nothing (and no query) for a window <= 0.
-// At most the engine's max_rows keys.
+// At most the engine's max_rows keys: the newest, `*cut` set when there
+// were more (what the agent reads back at start).
 [[nodiscard]] Result<std::vector<RaisedKey>> recent_alert_keys(QueryEngine& engine, std::chrono::seconds window,
-                                                               std::int64_t now, std::string_view rule_id = {});
+                                                               std::int64_t now, std::string_view rule_id = {},
+                                                               bool* cut = nullptr);
+
+// The same for the dedup keys of `candidates` only, looked up key by key
+// (in groups), so that however many other keys the window holds, none of
+// these is missed: what dedup_verdicts needs to judge them
+// (`daemoneye-cli rules test`, under the rules' max_rows). An answer cut by
+// the engine's limits is an error (resource_exhausted), never a key left out.
+[[nodiscard]] Result<std::vector<RaisedKey>> raised_keys_of(QueryEngine& engine, std::chrono::seconds window,
+                                                            std::int64_t now, const std::vector<Alert>& candidates);
+
+// The process_events id after which a Sigma rule deployed now is read by
+// the agent's next scan: a rule without a mark starts at the first event
+// stored since the last scan (at least the last 2 minutes; sigma_window.hpp),
+// never earlier. A row of an event at or below it would never be raised by
+// the newly deployed rule, whatever dedup says. (A rule the agent already
+// runs has read up to its mark, past this.)
+[[nodiscard]] Result<std::int64_t> sigma_first_scan_after(QueryEngine& engine, std::int64_t now);
 
 struct DedupVerdict {
   enum class Kind : std::uint8_t {
