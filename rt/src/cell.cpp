@@ -40,11 +40,7 @@ constexpr std::uint32_t occupied(std::uint64_t v) noexcept { return queued(v) + 
 
 CellBase* current_cell() noexcept { return tls_current; }
 
-const EnvelopeHeader& current_header(const Envelope* e) noexcept {
-  thread_local EnvelopeHeader h;
-  h = e != nullptr ? e->header() : EnvelopeHeader{};
-  return h;
-}
+EnvelopeHeader header_of(const Envelope* e) noexcept { return e != nullptr ? e->header() : EnvelopeHeader{}; }
 
 // Sender-side coalescing. A handler that tells one target many times in a
 // row (a producer feeding a consumer) would otherwise pay, per message, a

@@ -166,6 +166,43 @@ TEST(Envelope, PlainThreadSendsAsNoActor) {
   EXPECT_EQ(seen[0].h.correlation_id, 5u);
 }
 
+// What a handler keeps of envelope() stays its own message's header while
+// other handlers run on the same thread inside it (here another system's
+// run_until_idle()). 09dd72f returned a reference to one per-thread copy,
+// which the inner handler's envelope() overwrote (correlation id 7 read
+// back as 0).
+struct Nest {
+  rt::ActorSystem* inner;
+  Recorder::ref_type to;
+};
+class Nester : public rt::Actor<Nester, Nest> {
+ public:
+  explicit Nester(std::uint64_t* kept) : kept_(kept) {}
+  void handle(Nest& n) {
+    const auto& h = envelope();
+    (void)n.to.tell(Empty{}, {.correlation_id = 99});
+    n.inner->run_until_idle();
+    *kept_ = h.correlation_id;
+  }
+
+ private:
+  std::uint64_t* kept_;
+};
+
+TEST(Envelope, AKeptHeaderSurvivesHandlersRunInside) {
+  rt::ActorSystem outer{{.deterministic = true}};
+  rt::ActorSystem inner{{.deterministic = true}};
+  std::vector<Seen> seen;
+  auto r = inner.spawn<Recorder>(&seen).value();
+  std::uint64_t kept = 0;
+  auto n = outer.spawn<Nester>(&kept).value();
+  ASSERT_TRUE(n.tell(Nest{&inner, r}, {.correlation_id = 7}).has_value());
+  outer.run_until_idle();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].h.correlation_id, 99u);
+  EXPECT_EQ(kept, 7u);
+}
+
 // Asks carry their reply slot in the extension, with or without options.
 struct Get {
   using reply_type = std::string;

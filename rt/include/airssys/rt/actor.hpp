@@ -100,11 +100,12 @@ class ActorBase {
   [[nodiscard]] ActorSystem& system() const noexcept { return detail::system_of(cell_->core()); }
   [[nodiscard]] AnyRef self_any() const noexcept { return AnyRef(detail::IntrusivePtr<detail::CellBase>(cell_)); }
   // The message being handled (sender, correlation id, timestamps); all
-  // zero outside a handler. The envelope stores these compactly
-  // (envelope.hpp): the reference is to this thread's copy, valid until the
-  // handler returns.
-  [[nodiscard]] const EnvelopeHeader& envelope() const noexcept {
-    return detail::current_header(cell_->current_envelope());
+  // zero outside a handler. A copy (48 bytes), decoded from the envelope's
+  // compact form (envelope.hpp): it stays what it was for as long as the
+  // caller keeps it, whatever runs on this thread meanwhile (another
+  // system's run_until_idle(), post_stop of actors a shutdown ends inline).
+  [[nodiscard]] EnvelopeHeader envelope() const noexcept {
+    return detail::header_of(cell_->current_envelope());
   }
   // Terminate after the current handler returns.
   void stop(ExitReason r = ExitReason::normal) noexcept { cell_->request_stop(r); }

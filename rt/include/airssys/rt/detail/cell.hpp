@@ -223,8 +223,8 @@ class CellBase : public RunHook {
 // The cell whose run() is executing on this thread (nullptr outside actors).
 CellBase* current_cell() noexcept;
 
-// e's header (all zero for nullptr) in this thread's copy; see ActorBase::envelope().
-const EnvelopeHeader& current_header(const Envelope* e) noexcept;
+// e's header (all zero for nullptr); see ActorBase::envelope().
+EnvelopeHeader header_of(const Envelope* e) noexcept;
 
 // Publishes the tells the handler running on this thread has chained
 // (coalesced, cell.cpp's Outbox); nothing to do on any other thread. Called
