@@ -16,6 +16,11 @@
 
 #include <fmt/format.h>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
 #include <fstream>
 
 namespace detest {
@@ -165,6 +170,41 @@ TEST(AgentLedgerSetAside, AMissingLedgerFoundByAStartThatThenFailsIsRaisedOnceBy
   EXPECT_EQ(raised[0]["row"].value("expected_size", std::int64_t{-1}), old_size) << raised[0].dump();
   a.run_until("daemoneye.ledger", a.lines_of("daemoneye.ledger").size() + 1);
   EXPECT_EQ(a.lines_of(kDiscontinuityRule).size(), 1u) << slurp(a.log);
+}
+
+// An I/O error is no proof of damage (EIO, EMFILE, ENOMEM, ENOSPC... may
+// pass): the start fails with exit 1, which systemd retries, and the ledger
+// stays as it is. The error made here: a socket where a ledger file is,
+// whose open fails ENXIO, which the ledger library reports as `io` as it
+// does EIO. Before, every `io` error but EACCES/EPERM set the ledger aside.
+TEST(AgentLedgerSetAside, AnIoErrorFailsTheStartAndLeavesTheLedgerWhereItIs) {
+  AsideAgent a;
+  a.run_until("self", 1);
+  const std::int64_t size = a.ledger_size();
+  ASSERT_GE(size, 1) << slurp(a.log);
+  const fs::path head = a.ledger / "head", kept = a.var / "head.kept";
+  fs::rename(head, kept);
+  const int sock = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(sock, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  ASSERT_LT(head.string().size(), sizeof addr.sun_path);
+  std::memcpy(addr.sun_path, head.c_str(), head.string().size());
+  ASSERT_EQ(::bind(sock, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
+  EXPECT_EQ(a.failed_start(), 1) << slurp(a.log);
+  ::close(sock);
+  EXPECT_NE(slurp(a.log).find(fmt::format("cannot start: ledger {0}: io: {0}: open head: No such device or address",
+                                          a.ledger.string())),
+            std::string::npos)
+      << slurp(a.log);
+  EXPECT_TRUE(a.set_aside().empty()) << "a ledger set aside over an I/O error";
+
+  // The error gone, the same ledger goes on: nothing to raise.
+  fs::remove(head);
+  fs::rename(kept, head);
+  a.run_until("daemoneye.ledger", a.lines_of("daemoneye.ledger").size() + 1);
+  EXPECT_EQ(a.lines_of(kDiscontinuityRule).size(), 0u) << slurp(a.log);
+  EXPECT_GE(a.ledger_size(), size);
 }
 
 // Before: "ledger.dir: DIR/" named the aside DIR/.unverifiable-T, which
