@@ -8,8 +8,10 @@
 #include <nlohmann/json.hpp>
 #include <sqlite3.h>
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 namespace detest {
@@ -189,6 +191,78 @@ TEST(AgentRealtime, ExecFromTmpJudgesDescriptorAndLinkRunsByTheKernelsPathAtTheE
   const auto scans = count_rows(db, "SELECT count(*) FROM scans");
   ASSERT_TRUE(eventually([&] { return count_rows(db, "SELECT count(*) FROM scans") >= scans + 2; }, 60s));
   EXPECT_FALSE(alerted(osl)) << slurp(a.alerts);
+  stop_agent(*agent, a.log);
+}
+
+// A script's interpreter is the image that runs: procmond's eBPF program
+// reads its path at the exec and the event keeps it (path_from 'interp'),
+// so a memfd or a /tmp file named by "#!" is flagged though the script
+// lives elsewhere and exits at once. Before, the interpreter's path was
+// dropped: both were stored with the script's path, given, and not raised.
+TEST(AgentRealtime, ExecFromTmpJudgesAScriptByTheInterpreterThatRan) {
+  if (::geteuid() != 0) GTEST_SKIP() << "eBPF needs root";
+  const char* src = std::getenv("AIRSSYS_SOURCE_DIR");
+  ASSERT_NE(src, nullptr);
+  AgentDir a;  // under /tmp
+  fs::copy_file(fs::path(src) / "daemoneye/rules/exec-from-tmp.yaml", a.rules / "exec-from-tmp.yaml");
+  a.write_config("procmond: { events: ebpf }\n");
+  auto agent = a.start_agent();
+  const fs::path db = a.var / "daemoneye.db";
+  ASSERT_TRUE(eventually([&] { return count_rows(db, "SELECT count(*) FROM scans") >= 1; })) << slurp(a.log);
+  ASSERT_NE(slurp(a.log).find("event source: ebpf"), std::string::npos) << slurp(a.log);
+
+  const fs::path work = fs::canonical(a.dir.path());
+  OutsideTmp outside;
+  // A: #!/proc/self/fd/3, with a memfd holding a copy of true there.
+  const fs::path script_a = outside.path / "sA";
+  write_file(script_a, "#!/proc/self/fd/3\n");
+  fs::permissions(script_a, fs::perms::owner_all);
+  const std::string image = slurp("/usr/bin/true");
+  const int mfd = ::memfd_create("interp-test", MFD_CLOEXEC);
+  ASSERT_GE(mfd, 0);
+  ASSERT_EQ(::write(mfd, image.data(), image.size()), static_cast<ssize_t>(image.size()));
+  std::string a_path = script_a.string();
+  char* a_argv[] = {a_path.data(), nullptr};
+  const pid_t via_memfd = ::fork();
+  if (via_memfd == 0) {
+    if (mfd == 3 ? ::fcntl(3, F_SETFD, 0) != 0 : ::dup2(mfd, 3) != 3) ::_exit(120);
+    ::execve(a_argv[0], a_argv, environ);
+    ::_exit(127);
+  }
+  ::close(mfd);
+  // B: #!/tmp/.../payload, a copy of true in /tmp.
+  const fs::path payload = work / "interp-payload";
+  fs::copy_file("/usr/bin/true", payload);
+  fs::permissions(payload, fs::perms::owner_all);
+  const fs::path script_b = outside.path / "sB";
+  write_file(script_b, "#!" + payload.string() + "\n");
+  fs::permissions(script_b, fs::perms::owner_all);
+  std::string b_path = script_b.string();
+  char* b_argv[] = {b_path.data(), nullptr};
+  pid_t via_tmp = -1;
+  ASSERT_EQ(::posix_spawn(&via_tmp, b_argv[0], nullptr, nullptr, b_argv, environ), 0);
+  for (const pid_t pid : {via_memfd, via_tmp}) {
+    ASSERT_GT(pid, 0);
+    const int st = wait_status(pid);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << pid << " " << st;
+  }
+  const auto exec_row = [&](pid_t pid) {
+    return query_text(db, fmt::format("SELECT path || ' ' || ifnull(path_from, 'null') || ' ' || path_given FROM "
+                                      "process_events WHERE pid = {} AND event = 'exec' ORDER BY id LIMIT 1",
+                                      pid));
+  };
+  ASSERT_TRUE(eventually([&] { return !exec_row(via_memfd).empty() && !exec_row(via_tmp).empty(); }, 60s))
+      << slurp(a.log);
+  EXPECT_EQ(exec_row(via_memfd), "/memfd:interp-test interp " + script_a.string());
+  EXPECT_EQ(exec_row(via_tmp), payload.string() + " interp " + script_b.string());
+  const auto alerted = [&](pid_t pid) {
+    for (const auto& j : a.alert_lines())
+      if (j.value("rule_id", "") == "exec-from-tmp" && j["row"].value("pid", -1) == pid) return true;
+    return false;
+  };
+  EXPECT_TRUE(eventually([&] { return alerted(via_memfd) && alerted(via_tmp); }, 60s))
+      << "memfd " << alerted(via_memfd) << ", tmp " << alerted(via_tmp) << "\n"
+      << slurp(a.alerts) << slurp(a.log);
   stop_agent(*agent, a.log);
 }
 

@@ -728,6 +728,49 @@ TEST_F(BundledRules, ExecFromTmpJudgesAnExecByTheKernelsPathReadAtTheExec) {
   EXPECT_EQ(found, (std::set<std::int64_t>{6003, 6004, 6005, 6006, 6007, 6008, 6009, 6010, 6011, 6012, 6014}));
 }
 
+// A script's exec event (path_from 'interp'): its path is the kernel's path
+// of the interpreter that runs, read at the exec, judged like any image
+// (a memfd, a file in /tmp named by "#!"), and its given path, the
+// script's, is judged in full, descriptors and all; a script and an
+// interpreter in ordinary places are quiet.
+TEST_F(BundledRules, ExecFromTmpJudgesAScriptByItsInterpreterAndByTheScript) {
+  RuleSet set = load_rules(rules_dir(), engine_.get());
+  const auto rule = std::ranges::find(set.rules, "exec-from-tmp", &Rule::id);
+  ASSERT_NE(rule, set.rules.end());
+  ASSERT_TRUE(store_->apply_snapshot(ordinary_host()));
+  const std::int64_t now = ::time(nullptr);
+  std::vector<ProcessEvent> events;
+  std::int64_t pid = 6100;
+  const auto exec = [&](std::string path, std::string given, std::string cwd = "/home/u") {
+    ProcessRecord p = proc(pid++, "x", std::move(path), "x --beacon", 5000);
+    p.cwd = std::move(cwd);
+    p.root_is_host = 1;
+    ProcessEvent e{EventKind::exec, EventSource::ebpf, now - 1, std::move(p)};
+    e.path_given = std::move(given);
+    e.path_from = PathFrom::interp;
+    events.push_back(e);
+    events.push_back(ProcessEvent{EventKind::stop, EventSource::ebpf, now - 1, e.process});
+  };
+  exec("/memfd:x", "/home/u/sA");                   // 6100 #!/proc/self/fd/3, a memfd there
+  exec("/tmp/x/payload", "/home/u/sB");             // 6101 #!/tmp/x/payload
+  exec("/usr/bin/dash", "/home/u/script");          // 6102 quiet
+  exec("/usr/bin/dash", "/tmp/x/script");           // 6103 the script in /tmp
+  exec("/usr/bin/dash", "/dev/fd/3");               // 6104 a script run through a descriptor
+  exec("/usr/bin/python3.11", "/usr/local/bin/t");  // 6105 quiet
+  exec("/usr/bin/dash", "./sC", "/tmp/x");          // 6106 relative, in /tmp
+  exec("/usr/bin/dash", "./sD", "/srv/app");        // 6107 quiet
+  ASSERT_TRUE(store_->append_events(events));
+  auto result = engine_->run(rule->query);
+  ASSERT_TRUE(result) << result.error();
+  const auto pid_col = static_cast<std::size_t>(std::ranges::find(result->columns, "pid") - result->columns.begin());
+  std::set<std::int64_t> found;
+  for (const auto& row : result->rows) {
+    const auto p = std::get<std::int64_t>(row[pid_col]);
+    if (p >= 6100) found.insert(p);
+  }
+  EXPECT_EQ(found, (std::set<std::int64_t>{6100, 6101, 6103, 6104, 6106}));
+}
+
 TEST_F(BundledRules, ABadFileBesideThemIsRejectedAndTheOthersLoad) {
   TempDir dir;
   for (const auto& entry : fs::directory_iterator(rules_dir())) {

@@ -159,17 +159,20 @@ struct EventAssembler::Impl {
     // The eBPF program read the kernel's path of the image's file at the
     // exec, before the new image ran: that is the path, whatever text
     // execve was given (a link, /dev/fd/N, a relative path), and the
-    // process cannot change it by exiting or exec'ing again. Not when a
-    // binfmt handler ran an interpreter: the kernel's path is then the
-    // interpreter's, and the file given (a script) is known by its text only.
+    // process cannot change it by exiting or exec'ing again. When a binfmt
+    // handler ran an interpreter (a script), the kernel's path is the
+    // interpreter's: the image that really runs, kept as the path (a memfd
+    // or /tmp interpreter named by "#!" is what a rule must see), said so
+    // (interp), while the file given, the script, is known by its text only.
     const bool captured = !k.exe_path.empty() && !k.exe_interpreted;
+    const bool interpreter = !k.exe_path.empty() && k.exe_interpreted;
     // Otherwise the path as given can hide where the file is ("//tmp/x",
     // "./x", "/proc/self/cwd/x", "/dev/fd/3"): "//" and "/./" are collapsed;
     // what text cannot resolve is taken from /proc/PID/exe while the process
     // lives (the kernel's own path; if it exec'd again meanwhile, the later
     // image's — path_given still says what this exec asked for).
     const std::string cleaned = exec_path::collapse(k.path);
-    const bool indirect = !captured && exec_path::needs_kernel_path(cleaned);
+    const bool indirect = !captured && !interpreter && exec_path::needs_kernel_path(cleaned);
     std::optional<ProcessRecord> fresh;
     if (indirect || k.args_total < 0) fresh = read_proc(k);
     const bool kernel_path = fresh && indirect && !fresh->path.empty();
@@ -206,6 +209,10 @@ struct EventAssembler::Impl {
       e.path_from = k.exe_detached ? PathFrom::detached : PathFrom::exec;
       // As the collector reads a " (deleted)" exe link: the path without
       // the suffix, and not on disk (a memfd's /memfd:NAME always).
+      if (k.exe_deleted) e.process.on_disk = 0;
+    } else if (interpreter) {
+      e.process.path = k.exe_path;
+      e.path_from = PathFrom::interp;
       if (k.exe_deleted) e.process.on_disk = 0;
     } else if (kernel_path) {
       e.path_from = PathFrom::proc;

@@ -422,15 +422,28 @@ TEST(EventAssembler, TheKernelsPathCapturedAtTheExecIsThePathAndNoProcIsRead) {
   EXPECT_EQ(e->process.path, "/");
   EXPECT_EQ(e->path_from, PathFrom::detached);
   EXPECT_EQ(a.counters().proc_reads, 0u);
-  // A script: the kernel's path is its interpreter's, so the file given is
-  // known as before, by its text (here the live process's /proc: sleep).
+  // A script: the kernel's path is its interpreter's, the image that runs:
+  // kept as the path, said interp (before, it was dropped and the path read
+  // from /proc later: here sleep's). The script is path_given's text.
   k = exec("/dev/fd/5", "/usr/bin/dash");
   k.exe_interpreted = true;
   e = a.assemble(std::move(k), EventSource::ebpf);
   ASSERT_TRUE(e);
-  EXPECT_EQ(e->process.path, real);
-  EXPECT_EQ(e->path_from, PathFrom::proc);
-  EXPECT_EQ(a.counters().proc_reads, 1u);
+  EXPECT_EQ(e->process.path, "/usr/bin/dash");
+  EXPECT_EQ(e->path_given, "/dev/fd/5");
+  EXPECT_EQ(e->path_from, PathFrom::interp);
+  EXPECT_EQ(a.counters().proc_reads, 0u);
+  // "#!/proc/self/fd/3" with a memfd there: the memfd, not on disk.
+  k = exec("/home/u/sA", "/memfd:x");
+  k.exe_interpreted = true;
+  k.exe_deleted = true;
+  e = a.assemble(std::move(k), EventSource::ebpf);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->process.path, "/memfd:x");
+  EXPECT_EQ(e->path_given, "/home/u/sA");
+  EXPECT_EQ(e->path_from, PathFrom::interp);
+  EXPECT_EQ(e->process.on_disk, 0);
+  EXPECT_EQ(a.counters().proc_reads, 0u);
   // No capture (the proc connector, an older procmond's, a path too deep):
   // as before, the text when it is clean.
   e = a.assemble(exec("/usr/bin/sleep", ""), EventSource::ebpf);

@@ -63,6 +63,7 @@ std::string_view to_string(PathFrom p) noexcept {
     case PathFrom::detached: return "detached";
     case PathFrom::proc: return "proc";
     case PathFrom::given: return "given";
+    case PathFrom::interp: return "interp";
   }
   return "";
 }
@@ -72,6 +73,7 @@ std::optional<PathFrom> path_from_of(std::string_view s) noexcept {
   if (s == "detached") return PathFrom::detached;
   if (s == "proc") return PathFrom::proc;
   if (s == "given") return PathFrom::given;
+  if (s == "interp") return PathFrom::interp;
   return std::nullopt;
 }
 

@@ -372,7 +372,7 @@ TEST(Events, AnExecsPathAsGivenTravelsBesideItsPath) {
   EXPECT_EQ(back->process.path, "/tmp/x/sl");
   EXPECT_EQ(back->path_from, PathFrom::none);
   // Where the path came from travels too, when known; an unknown word is refused.
-  for (const auto from : {PathFrom::exec, PathFrom::detached, PathFrom::proc, PathFrom::given}) {
+  for (const auto from : {PathFrom::exec, PathFrom::detached, PathFrom::proc, PathFrom::interp, PathFrom::given}) {
     e.path_from = from;
     const std::string with = encode(e);
     EXPECT_NE(with.find(R"("path_from":")" + std::string(to_string(from)) + '"'), std::string::npos) << with;

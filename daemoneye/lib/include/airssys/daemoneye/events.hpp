@@ -52,8 +52,12 @@ inline constexpr std::size_t kEventSources = 3;
 // itself, and names no place); the process's /proc/PID/exe read when
 // procmond handled the event (`proc`: a process that exec'd again meanwhile
 // shows its later image); or the text given to execve, "//" and "/./"
-// collapsed (`given`). `none`: not an exec, or no path known.
-enum class PathFrom : std::uint8_t { none, exec, detached, proc, given };
+// collapsed (`given`); or, for a script (a binfmt handler ran an
+// interpreter), the kernel's path of the interpreter's file read at the
+// exec (`interp`: the image that really runs, what /proc/PID/exe shows;
+// the file given, the script, is known by path_given's text only). `none`:
+// not an exec, or no path known.
+enum class PathFrom : std::uint8_t { none, exec, detached, proc, given, interp };
 [[nodiscard]] std::string_view to_string(PathFrom p) noexcept;  // "" for none
 [[nodiscard]] std::optional<PathFrom> path_from_of(std::string_view s) noexcept;
 
