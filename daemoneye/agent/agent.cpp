@@ -735,6 +735,11 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   if (!status) return std::unexpected(status.error());
   impl->status = std::move(*status);
   // procmond runs from now: its first collection is awaited from here.
+  for (const auto& [flag, file] : {std::pair{"--passwd", &config.procmond.passwd}, {"--group", &config.procmond.group}}) {
+    if (file->empty()) continue;
+    procmond_args.emplace_back(flag);
+    procmond_args.push_back(file->string());
+  }
   impl->last_collection = std::chrono::steady_clock::now();
   impl->collections_status();
   if (auto w = stop_timeout_warning(config, started_by_systemd())) spdlog::warn("{}", *w);
@@ -916,6 +921,13 @@ void Agent::Impl::run_and_raise(const std::vector<Rule>& which, std::int64_t now
   // Rules not run now (the rules over processes, while only the Sigma rules
   // run) keep their state of failing.
   std::set<std::string> failing_now;
+  // The accounts, when this collection carried them (likewise).
+  if (c.users)
+    if (auto r = store->replace_users(*c.users); !r)
+      spdlog::error("storing the users of scan {} failed: {}", c.scan_id, r.error().message);
+  if (c.groups)
+    if (auto r = store->replace_groups(*c.groups); !r)
+      spdlog::error("storing the groups of scan {} failed: {}", c.scan_id, r.error().message);
   for (const auto& id : failing_rules)
     if (std::ranges::none_of(which, [&](const Rule& r) { return r.id == id; })) failing_now.insert(id);
   for (const auto& f : run.failures) {

@@ -4,7 +4,7 @@
 //       one collection to stdout, then exit
 //   procmond --bus SOCKET [--interval 1s] [--hash-max-size 256MiB] [--no-hash]
 //            [--events auto|ebpf|proc_connector|poll] [--event-budget 10000]
-//            [--no-sockets]
+//            [--no-sockets] [--passwd FILE] [--group FILE]
 //       real time: exec/fork/exit from the best kernel source that starts
 //       (eBPF, else the proc connector, else none; one line on stderr says
 //       which and why), published on events.process.exec|start|stop as
@@ -15,7 +15,10 @@
 //       already report, then the snapshot chunks on events.process.snapshot,
 //       then procmond's status on status.procmond; the first collection
 //       publishes only its snapshot. The snapshot carries each process's
-//       sockets (process_open_sockets rows) unless --no-sockets
+//       sockets (process_open_sockets rows) unless --no-sockets, and the
+//       host's accounts read from --passwd and --group (default /etc/passwd,
+//       /etc/group; other paths are for tests and for containers with the
+//       host's /etc mounted elsewhere)
 //
 // Exit codes: 0 done, or stopped by SIGTERM/SIGINT; 1 runtime failure
 // (/proc unreadable, bus unreachable); 2 usage error.
@@ -40,6 +43,7 @@
 #include <airssys/osl/detail/stderr_message.hpp>
 #include <airssys/osl/unique_fd.hpp>
 
+#include "host_accounts.hpp"
 #include "realtime_events.hpp"
 
 #include <CLI/CLI.hpp>
@@ -87,6 +91,8 @@ struct Flags {
   std::string hash_max_size = "256MiB";
   bool no_hash = false;
   bool no_sockets = false;
+  std::string passwd = "/etc/passwd";  // the users table's file
+  std::string group = "/etc/group";    // the groups table's file
   std::string events = "auto";
   std::uint64_t event_budget = 10'000;
   std::string ring_buffer_size = "8MiB";
@@ -189,7 +195,8 @@ class Publisher {
 
   // `already_reported` removes from the diff what the real-time source published.
   std::vector<de::ProcessRecord> publish(de::CollectResult c, const std::vector<de::ProcessRecord>* previous,
-                                         const std::function<void(std::vector<de::ProcessEvent>&)>& already_reported) {
+                                         const std::function<void(std::vector<de::ProcessEvent>&)>& already_reported,
+                                         de::SnapshotAccounts accounts) {
     std::vector<de::ProcessEvent> events;
     if (previous) {
       de::carry_over_zombies(*previous, c.processes);
@@ -201,7 +208,7 @@ class Publisher {
         std::move(c.processes),
         de::SnapshotHeader{.scan_id = scan_id_++, .time = c.time, .unreadable = c.stats.partial,
                            .collect_us = c.stats.elapsed_us},
-        de::kSnapshotChunkBytes, std::move(c.sockets));
+        de::kSnapshotChunkBytes, std::move(c.sockets), std::move(accounts));
     bool ok = true;
     for (auto& e : events) {
       // Records are capped for the wire in the chunks; an event's copy too.
@@ -303,9 +310,10 @@ de::SocketCounters socket_counters(const de::CollectStats& c) {
 }
 
 de::ProcmondStatus status_of(const RealtimeSetup& rt, const Publisher& publisher, const Flags& f,
-                             std::optional<de::SocketCounters> sockets) {
+                             std::optional<de::SocketCounters> sockets, const de::AccountCounters& accounts) {
   de::ProcmondStatus s;
   s.sockets = sockets;
+  s.accounts = accounts;
   s.time = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   s.pid = ::getpid();
   s.scans = publisher.scans();
@@ -338,6 +346,7 @@ int run_bus(de::Collector& collector, const Flags& f, std::chrono::milliseconds 
   }
   Publisher publisher(**client);
   RealtimeSetup rt = start_realtime(f, request, ring_bytes, **client);
+  de::HostAccounts accounts(f.passwd, f.group, say);
   std::optional<std::vector<de::ProcessRecord>> previous;
   bool told = false;
   std::vector<std::string> told_stalled;
@@ -356,9 +365,10 @@ int run_bus(de::Collector& collector, const Flags& f, std::chrono::milliseconds 
     auto published = publisher.publish(std::move(*c), previous ? &*previous : nullptr,
                                        [&](std::vector<de::ProcessEvent>& events) {
                                          if (rt.events) rt.assembler->filter_reported(events, mark);
-                                       });
+                                       },
+                                       accounts.refresh());
     if (rt.events) rt.assembler->learn(published, mark);
-    (void)(*client)->publish(de::kSubjectProcmondStatus, de::encode(status_of(rt, publisher, f, sockets)));
+    (void)(*client)->publish(de::kSubjectProcmondStatus, de::encode(status_of(rt, publisher, f, sockets, accounts.counters())));
     // After a collection the bus did not take, the next one is diffed against
     // the last one it did take, so the start/stop/exec events of the outage
     // are published late rather than never (those of a half-sent publish may
@@ -402,6 +412,12 @@ int main(int argc, char** argv) {
   app.add_flag("--no-hash", f.no_hash, "Do not compute sha256 of executables");
   app.add_flag("--no-sockets", f.no_sockets,
                "With --bus: do not read processes' sockets (the process_open_sockets table stays empty)")
+      ->needs(bus_opt);
+  app.add_option("--passwd", f.passwd,
+                 "With --bus: the passwd file the users table is read from (for tests, and containers with the "
+                 "host's /etc mounted elsewhere)")
+      ->needs(bus_opt);
+  app.add_option("--group", f.group, "With --bus: the group file the groups table is read from (likewise)")
       ->needs(bus_opt);
   app.add_option("--events", f.events,
                  "With --bus: the best real-time event source to try: auto (= ebpf), ebpf, proc_connector, or poll "

@@ -228,6 +228,8 @@ const std::array kKeys{
                 c.procmond.sockets = v == "true";
                 return {};
               }},
+    ScalarKey{"procmond.passwd", kPath, [](Config& c, std::string_view v) { return set_path(c.procmond.passwd, v, true); }},
+    ScalarKey{"procmond.group", kPath, [](Config& c, std::string_view v) { return set_path(c.procmond.group, v, true); }},
     ScalarKey{"procmond.restart_initial", kDuration,
               [](Config& c, std::string_view v) { return set_ms(c.procmond.restart_initial, v, 10ms, 1h); }},
     ScalarKey{"procmond.restart_max", kDuration,

@@ -91,7 +91,7 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"unknown_ledger_key", "ledger: { path: x }\n", "c.yaml:1: unknown key 'path' in ledger (known: dir)"},
         ErrorCase{"unknown_bus_key", "bus: { sock: x }\n", "c.yaml:1: unknown key 'sock' in bus (known: socket)"},
         ErrorCase{"unknown_procmond_key", "procmond:\n\n  restart: 1s\n",
-                  "c.yaml:3: unknown key 'restart' in procmond (known: path, hash_max_size, events, event_budget, sockets, restart_initial, restart_max)"},
+                  "c.yaml:3: unknown key 'restart' in procmond (known: path, hash_max_size, events, event_budget, sockets, passwd, group, restart_initial, restart_max)"},
         // ---- scalar types
         ErrorCase{"duration_is_list", "scan:\n  interval: [1s]\n",
                   "c.yaml:2: scan.interval must be a duration (e.g. 500ms, 10s, 5m), got a list"},
@@ -571,7 +571,8 @@ TEST(SetKey, Errors) {
             "--log-level: unknown key 'log.level' (known: database.path, database.max_age, database.max_size, "
             "database.stop_timeout, scan.interval, rules.dir, rules.exceptions, rules.timeout, rules.max_rows, rules.max_bytes, alerts.dedup_window, "
             "alerts.rate_limit, alerts.rate_period, ledger.dir, bus.socket, procmond.path, procmond.hash_max_size, "
-            "procmond.events, procmond.event_budget, procmond.sockets, procmond.restart_initial, procmond.restart_max, "
+            "procmond.events, procmond.event_budget, procmond.sockets, procmond.passwd, procmond.group, "
+            "procmond.restart_initial, procmond.restart_max, "
             "live_query.enabled, live_query.url, live_query.max_rows, live_query.timeout, live_query.credentials, "
             "live_query.token, live_query.tls_ca, live_query.tls_cert, live_query.tls_key, host, log_level)");
   EXPECT_EQ(set_key(c, "alerts.sinks", "stdout", "x").error().message, "x: alerts.sinks is a list of sinks; set it in a config file");
@@ -583,6 +584,11 @@ TEST(SetKey, Errors) {
   ASSERT_TRUE(set_key(c, "procmond.event_budget", "500", "x"));
   EXPECT_EQ(c.procmond.events, "proc_connector");
   EXPECT_EQ(c.procmond.event_budget, 500u);
+  EXPECT_TRUE(c.procmond.passwd.empty());  // procmond's /etc/passwd
+  ASSERT_TRUE(set_key(c, "procmond.passwd", "/host/etc/passwd", "x"));
+  ASSERT_TRUE(set_key(c, "procmond.group", "/host/etc/group", "x"));
+  EXPECT_EQ(c.procmond.passwd, "/host/etc/passwd");
+  EXPECT_EQ(c.procmond.group, "/host/etc/group");
   EXPECT_TRUE(c.procmond.sockets);  // on by default
   ASSERT_TRUE(set_key(c, "procmond.sockets", "false", "x"));
   EXPECT_FALSE(c.procmond.sockets);
@@ -592,7 +598,7 @@ TEST(SetKey, Errors) {
 
 TEST(SetKey, EveryKeyHasAnEnvironmentVariable) {
   const auto keys = config_keys();
-  ASSERT_EQ(keys.size(), 33u);
+  ASSERT_EQ(keys.size(), 35u);
   EXPECT_EQ(env_var_for("scan.interval"), "DAEMONEYE_SCAN_INTERVAL");
   EXPECT_EQ(env_var_for("rules.max_bytes"), "DAEMONEYE_RULES_MAX_BYTES");
   EXPECT_EQ(env_var_for("procmond.hash_max_size"), "DAEMONEYE_PROCMOND_HASH_MAX_SIZE");

@@ -168,7 +168,7 @@ constexpr auto kEventFields = std::tuple{
     json_sometimes("cgroup_id", &ProcessEvent::cgroup_id, [](const std::uint64_t& v) { return v != 0; }),
     json_sometimes("path_given", &ProcessEvent::path_given, [](const std::string& v) { return !v.empty(); })};
 
-// Then "processes" and "sockets".
+// Then "processes", "sockets", "users" and "groups".
 constexpr auto kChunkFields = std::tuple{
     json_member("scan_id", &SnapshotChunk::scan_id),
     json_member("seq", &SnapshotChunk::seq),
@@ -176,7 +176,21 @@ constexpr auto kChunkFields = std::tuple{
     json_member("time", &SnapshotChunk::time),
     json_member("total", &SnapshotChunk::total),
     json_member("unreadable", &SnapshotChunk::unreadable),
-    json_member("collect_us", &SnapshotChunk::collect_us)};
+    json_member("collect_us", &SnapshotChunk::collect_us),
+    json_sometimes("has_users", &SnapshotChunk::has_users, [](const bool& v) { return v; }),
+    json_sometimes("has_groups", &SnapshotChunk::has_groups, [](const bool& v) { return v; })};
+
+// osquery's users and groups columns that procmond sends (the rest the
+// store derives: uid_signed, gid_signed, uuid, comment).
+constexpr auto kUserFields = std::tuple{
+    json_member("uid", &UserAccount::uid),
+    json_member("gid", &UserAccount::gid),
+    json_member("username", &UserAccount::username),
+    json_member("description", &UserAccount::description),
+    json_member("directory", &UserAccount::directory),
+    json_member("shell", &UserAccount::shell)};
+constexpr auto kGroupFields =
+    std::tuple{json_member("gid", &GroupAccount::gid), json_member("groupname", &GroupAccount::groupname)};
 
 // osquery's process_open_sockets columns: kSocketHead, the entry's, kSocketTail.
 using osl::proc::OpenSocket;
@@ -217,6 +231,14 @@ constexpr auto kSocketCounterFields = std::tuple{
     json_member("other_namespace", &SocketCounters::other_namespace),
     json_member("truncated", &SocketCounters::truncated),
     json_member("us", &SocketCounters::us)};
+
+constexpr auto kAccountCounterFields = std::tuple{
+    json_member("users", &AccountCounters::users),
+    json_member("groups", &AccountCounters::groups),
+    json_member("skipped", &AccountCounters::skipped),
+    json_member("capped", &AccountCounters::capped),
+    json_member("reads", &AccountCounters::reads),
+    json_member("error", &AccountCounters::error)};
 
 json parse(std::string_view text, const char* what) {
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -265,6 +287,16 @@ std::string encode(const SnapshotChunk& c) {
     json socks = json::array();
     for (const auto& s : c.sockets) socks.push_back(wire_of(s));
     j["sockets"] = std::move(socks);
+  }
+  if (!c.users.empty()) {
+    json users = json::array();
+    for (const auto& u : c.users) users.push_back(fields_json<json>(u, kUserFields));
+    j["users"] = std::move(users);
+  }
+  if (!c.groups.empty()) {
+    json groups = json::array();
+    for (const auto& g : c.groups) groups.push_back(fields_json<json>(g, kGroupFields));
+    j["groups"] = std::move(groups);
   }
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -316,6 +348,18 @@ Result<SnapshotChunk> decode_snapshot(std::string_view text) {
       for (std::size_t i = 0; i < socks.size(); ++i)
         c.sockets.push_back(socket_from(socks[i], fmt::format("snapshot.sockets[{}]", i)));
     }
+    const auto rows_of = [&]<class Row, class Fields>(const char* key, std::vector<Row>& out, const Fields& fields) {
+      if (!j.contains(key)) return;
+      const json& rows = detail::json_array(j, key, "snapshot");
+      out.reserve(rows.size());
+      for (std::size_t i = 0; i < rows.size(); ++i) {
+        const std::string where = fmt::format("snapshot.{}[{}]", key, i);
+        if (!rows[i].is_object()) throw JsonFieldError{where + ": not an object"};
+        get_fields(rows[i], out.emplace_back(), fields, where);
+      }
+    };
+    rows_of("users", c.users, kUserFields);
+    rows_of("groups", c.groups, kGroupFields);
     return c;
   } catch (const JsonFieldError& err) {
     return fail(ErrorCategory::invalid_input, err.what);
@@ -334,6 +378,7 @@ std::string encode(const ProcmondStatus& s) {
   put_fields(j, s, kStatusTail);
   j["sources"] = std::move(sources);
   if (s.sockets) j["sockets"] = fields_json<json>(*s.sockets, kSocketCounterFields);
+  if (s.accounts) j["accounts"] = fields_json<json>(*s.accounts, kAccountCounterFields);
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -361,6 +406,10 @@ Result<ProcmondStatus> decode_procmond_status(std::string_view text) {
     if (auto it = j.find("sockets"); it != j.end()) {
       if (!it->is_object()) throw JsonFieldError{"status.sockets: not an object"};
       get_fields(*it, s.sockets.emplace(), kSocketCounterFields, "status.sockets");
+    }
+    if (auto it = j.find("accounts"); it != j.end()) {
+      if (!it->is_object()) throw JsonFieldError{"status.accounts: not an object"};
+      get_fields(*it, s.accounts.emplace(), kAccountCounterFields, "status.accounts");
     }
     return s;
   } catch (const JsonFieldError& err) {

@@ -143,7 +143,9 @@ int authorize(void* user, int action, const char* arg1, const char* arg2, const 
       if (a2.empty() && schema.empty())
         ok = !is_sqlite_internal(a1) && !is_unreadable_table(*static_cast<const State*>(user), a1);
       else
-        ok = table_readable(a1) && schema == "main";
+        // listening_ports is the engine's TEMP view (no query can make or
+        // change a TEMP object); SQLite reports its columns read in "temp".
+        ok = table_readable(a1) && (schema == "main" || (schema == "temp" && a1 == kEngineView));
       break;
     case SQLITE_FUNCTION:
       ok = function_allowed(a2);

@@ -32,6 +32,26 @@ constexpr int kMaxExprDepth = 256;
 constexpr int kMaxCompoundSelect = 64;
 constexpr int kProgressOps = 1000;  // VM steps between deadline checks
 
+// osquery's listening_ports (docs/daemoneye.md "listening_ports"), as its
+// Linux table derives it from process_open_sockets: inet sockets with no
+// remote port (TCP in LISTEN, and also one bound or made but neither
+// listening nor connected, as osquery shows them), AF_UNIX sockets bound to
+// a path; a unix row's port and socket 0, an inet row's path ''. A view, so
+// it costs no collection and always agrees with process_open_sockets. TEMP
+// and made by each read-only connection: views of the database file itself
+// stay disabled (SQLITE_DBCONFIG_ENABLE_VIEW off; since SQLite 3.35 that
+// leaves TEMP views working), so a file's own views are never run, and a
+// store of any schema version has it. Reads through it are authorized as
+// reads of main.process_open_sockets.
+constexpr const char* kListeningPortsView =
+    "CREATE TEMP VIEW listening_ports AS SELECT pid, "
+    "CASE WHEN family = 1 THEN 0 ELSE local_port END AS port, protocol, family, "
+    "CASE WHEN family = 1 THEN '' ELSE local_address END AS address, fd, "
+    "CASE WHEN family = 1 THEN 0 ELSE socket END AS socket, "
+    "CASE WHEN family = 1 THEN path ELSE '' END AS path, net_namespace "
+    "FROM main.process_open_sockets "
+    "WHERE (family = 1 AND path <> '') OR (family IN (2, 10) AND remote_port = 0)";
+
 bool is_space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
 
 // The database's tables and views outside query_guard::kReadableTables,
@@ -176,9 +196,18 @@ struct QueryEngine::Impl {
       std::string message = ::sqlite3_errmsg(db.get());
       // osquery's other tables (users, listening_ports, ...) are not here,
       // and there is no .tables: say which are, as a refused read does.
-      if (message.starts_with("no such table: "))
-        message += fmt::format(" (readable: {})", fmt::join(query_guard::kReadableTables, ", "));
-      if (message.starts_with("no such column: ") && store_version > 0 && store_version < schema::kVersion)
+      const bool older_store = store_version > 0 && store_version < schema::kVersion;
+      if (message.starts_with("no such table: ")) {
+        const std::string_view table = std::string_view(message).substr(15);
+        // users and groups came with schema 8 (store_schema.hpp).
+        if (older_store && store_version < 8 && (table == "users" || table == "groups"))
+          message += fmt::format(" (the store is at schema version {}, this program's is {}: the agent adds the users "
+                                 "and groups tables when it next starts)",
+                                 store_version, schema::kVersion);
+        else
+          message += fmt::format(" (readable: {})", fmt::join(query_guard::kReadableTables, ", "));
+      }
+      if (message.starts_with("no such column: ") && older_store)
         message += fmt::format(" (the store is at schema version {}, this program's is {}: the agent adds the newer "
                                "columns when it next starts)",
                                store_version, schema::kVersion);
@@ -271,7 +300,15 @@ Result<std::unique_ptr<QueryEngine>> QueryEngine::open(const std::filesystem::pa
   // VFS (limits.max_temp_bytes, sqlite_temp_vfs.hpp): an ORDER BY over an
   // endless recursive CTE fails there instead of writing /var/tmp at disk
   // speed until the time limit (up to rules.timeout's 10 minutes).
-  if (auto r = sqlite::exec(h, "PRAGMA query_only=1; PRAGMA cache_size=-16384; PRAGMA temp_store=FILE"); !r) {
+  // listening_ports is made after temp_store (changing it drops TEMP
+  // objects) and before query_only (which refuses CREATE, TEMP ones too).
+  if (auto r = sqlite::exec(h, "PRAGMA cache_size=-16384; PRAGMA temp_store=FILE"); !r) {
+    return failed(r.error().category, "configure", r.error().message);
+  }
+  if (auto r = sqlite::exec(h, kListeningPortsView); !r) {
+    return failed(r.error().category, "create listening_ports", r.error().message);
+  }
+  if (auto r = sqlite::exec(h, "PRAGMA query_only=1"); !r) {
     return failed(r.error().category, "configure", r.error().message);
   }
   if (auto r = sqlite::query_int(h, "SELECT count(*) FROM sqlite_master"); !r) {

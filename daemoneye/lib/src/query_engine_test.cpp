@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "result_memory.hpp"
+#include "socket_test_util.hpp"
 #include "store_schema.hpp"
 #include "store_test_util.hpp"
 
@@ -144,7 +145,7 @@ TEST_F(QueryEngineTest, HostileSqlIsRefusedWithItsReason) {
       {"SELECT zeroblob(1000000000)", "not allowed: function zeroblob"},
       {"SELECT sqlite_version()", "not allowed: function sqlite_version"},
       {"SELECT name FROM sqlite_master",
-       "not allowed: read of table sqlite_master (readable: processes, process_events, alerts, scans, process_open_sockets)"},
+       "not allowed: read of table sqlite_master (readable: processes, process_events, alerts, scans, process_open_sockets, listening_ports, users, groups)"},
       {"SELECT * FROM pragma_table_info('processes')",
        "not allowed: UPDATE of sqlite_master (table-valued functions such as json_each and pragma_* need "
        "it)"},
@@ -158,14 +159,14 @@ TEST_F(QueryEngineTest, HostileSqlIsRefusedWithItsReason) {
       {vacuum_into.c_str(), "not allowed: VACUUM (only read-only SELECT statements)"},
       {"REINDEX", "not allowed: REINDEX"},
       {"SELECT count(*) FROM sqlite_master",
-       "not allowed: read of table sqlite_master (readable: processes, process_events, alerts, scans, process_open_sockets)"},
+       "not allowed: read of table sqlite_master (readable: processes, process_events, alerts, scans, process_open_sockets, listening_ports, users, groups)"},
       // The agent's own tables: not even their row count (a column-less read).
       {"SELECT count(*) FROM sigma_marks",
-       "not allowed: read of table sigma_marks (readable: processes, process_events, alerts, scans, process_open_sockets)"},
+       "not allowed: read of table sigma_marks (readable: processes, process_events, alerts, scans, process_open_sockets, listening_ports, users, groups)"},
       {"SELECT 1 FROM alert_ledger",
-       "not allowed: read of table alert_ledger (readable: processes, process_events, alerts, scans, process_open_sockets)"},
+       "not allowed: read of table alert_ledger (readable: processes, process_events, alerts, scans, process_open_sockets, listening_ports, users, groups)"},
       {"SELECT count(*) FROM processes, sigma_marks",
-       "not allowed: read of table sigma_marks (readable: processes, process_events, alerts, scans, process_open_sockets)"},
+       "not allowed: read of table sigma_marks (readable: processes, process_events, alerts, scans, process_open_sockets, listening_ports, users, groups)"},
       {"SELECT printf('%.*c', 2147483647, 'x')", "not allowed: function printf"},
       {"SELECT format('%d', 1)", "not allowed: function format"},
       {"SELECT 1; DROP TABLE processes", "only one statement per query"},
@@ -174,8 +175,10 @@ TEST_F(QueryEngineTest, HostileSqlIsRefusedWithItsReason) {
       {"SELECT foo FROM processes", "no such column: foo"},
       // osquery's other tables are not here: which are is said.
       {"SELECT * FROM nosuch",
-       "no such table: nosuch (readable: processes, process_events, alerts, scans, process_open_sockets)"},
-      {"SELECT username FROM users", "no such table: users (readable: processes, process_events, alerts, scans, process_open_sockets)"},
+       "no such table: nosuch (readable: processes, process_events, alerts, scans, process_open_sockets, listening_ports, users, groups)"},
+      // listening_ports is the engine's own TEMP view: not to be dropped or shadowed.
+      {"DROP VIEW listening_ports", "not allowed: DROP TEMP (temporary objects)"},
+      {"CREATE TEMP VIEW users AS SELECT 1", "not allowed: CREATE TEMP (temporary tables, views, indexes, triggers)"},
       {"SELEC 1", "near \"SELEC\": syntax error"},
       {"SELECT nosuchfn(1)", "no such function: nosuchfn"},
       {"", "empty query"},
@@ -625,6 +628,84 @@ TEST(QueryEngineOpen, AMissingColumnOfAnOlderStoreSaysTheAgentUpgradesIt) {
                         "adds the newer columns when it next starts)",
                         schema::kVersion - 1, schema::kVersion));
   EXPECT_EQ(query("SELECT pid FROM processes"), "ran");
+}
+
+// osquery's listening_ports over the stored sockets: TCP with no remote
+// (LISTEN, and one bound but not listening, as osquery shows it), UDP with
+// no remote, unix sockets bound to a path; not connected ones, not unbound
+// unix ones. Unix rows: port and socket 0; inet rows: path ''.
+TEST_F(QueryEngineTest, ListeningPortsIsOsquerysViewOfTheStoredSockets) {
+  using test::inet_socket_row;
+  using test::unix_socket_row;
+  std::vector<osl::proc::OpenSocket> rows{
+      inet_socket_row(100, 3, 2, 6, "0.0.0.0", 0, "LISTEN"),          // listed
+      inet_socket_row(100, 4, 10, 6, "::", 0, "LISTEN"),              // listed
+      inet_socket_row(100, 5, 2, 6, "10.0.0.9", 443, "ESTABLISHED"),  // not: connected
+      inet_socket_row(100, 6, 2, 17, "0.0.0.0", 0, ""),               // listed: UDP bound
+      inet_socket_row(100, 7, 2, 17, "10.0.0.9", 53, ""),             // not: connected UDP
+      unix_socket_row(100, 8, "/run/app.sock"),                       // listed
+      unix_socket_row(100, 9, ""),                                    // not: unbound unix
+      unix_socket_row(100, 10, "@abstract"),                          // listed
+  };
+  rows[0].entry.local_address = "127.0.0.1";
+  ASSERT_TRUE(store_->replace_sockets(rows));
+  auto r = engine_->run(
+      "SELECT pid, port, protocol, family, address, fd, socket, path, net_namespace FROM listening_ports ORDER BY fd");
+  ASSERT_TRUE(r) << r.error();
+  ASSERT_EQ(r->columns, (std::vector<std::string>{"pid", "port", "protocol", "family", "address", "fd", "socket",
+                                                  "path", "net_namespace"}));
+  std::vector<std::string> got;
+  for (const auto& row : r->rows) {
+    std::string line;
+    for (const auto& v : row) {
+      if (!line.empty()) line += '|';
+      if (const auto* i = std::get_if<std::int64_t>(&v)) line += std::to_string(*i);
+      else if (const auto* t = std::get_if<std::string>(&v)) line += *t;
+      else line += "?";
+    }
+    got.push_back(line);
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{
+                     "100|40003|6|2|127.0.0.1|3|5000010003||4026531840",
+                     "100|40004|6|10|fd00::5|4|5000010004||4026531840",
+                     "100|40006|17|2|10.0.0.5|6|5000010006||4026531840",
+                     "100|0|0|1||8|0|/run/app.sock|4026531840",
+                     "100|0|0|1||10|0|@abstract|4026531840",
+                 }));
+  // A rule's join, and the column-less read of count(*), pass the authorizer.
+  auto joined = engine_->run(
+      "SELECT p.name, l.port FROM listening_ports l JOIN processes p USING (pid) WHERE l.protocol = 6 ORDER BY l.port");
+  ASSERT_TRUE(joined) << joined.error();
+  ASSERT_EQ(joined->rows.size(), 2u);
+  EXPECT_EQ(std::get<std::string>(joined->rows[0][0]), "bash");
+  auto n = engine_->run("SELECT count(*) FROM listening_ports");
+  ASSERT_TRUE(n) << n.error();
+  EXPECT_EQ(std::get<std::int64_t>(n->rows[0][0]), 5);
+  // Still read-only and guarded underneath: a function the view does not
+  // call is refused as anywhere else.
+  auto bad = engine_->run("SELECT random() FROM listening_ports");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "not allowed: function random");
+}
+
+// users and groups came with schema 8: on an older store the CLI says the
+// agent adds them, not that they do not exist.
+TEST(QueryEngineOpen, UsersOfAStoreBeforeSchema8SaysTheAgentAddsThem) {
+  TempDir tmp;
+  ASSERT_TRUE(Store::open({.path = tmp / "d.db"}));
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(::sqlite3_open((tmp / "d.db").c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(::sqlite3_exec(raw, "DROP TABLE users; DROP TABLE groups; PRAGMA user_version=7", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  ::sqlite3_close(raw);
+  auto e = QueryEngine::open(tmp / "d.db");
+  ASSERT_TRUE(e) << e.error();
+  auto r = (*e)->run("SELECT username FROM users WHERE uid = 0");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message,
+            fmt::format("no such table: users (the store is at schema version 7, this program's is {}: the agent "
+                        "adds the users and groups tables when it next starts)",
+                        schema::kVersion));
 }
 
 }  // namespace

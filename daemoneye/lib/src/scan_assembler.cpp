@@ -31,6 +31,13 @@ std::optional<Collection> ScanAssembler::add(SnapshotChunk chunk) {
                             std::make_move_iterator(chunk.processes.end()));
   partial_.sockets.insert(partial_.sockets.end(), std::make_move_iterator(chunk.sockets.begin()),
                           std::make_move_iterator(chunk.sockets.end()));
+  const auto take = [](auto& into, bool has, auto& rows) {
+    if (!has) return;
+    if (!into) into.emplace();
+    into->insert(into->end(), std::make_move_iterator(rows.begin()), std::make_move_iterator(rows.end()));
+  };
+  take(partial_.users, chunk.has_users, chunk.users);
+  take(partial_.groups, chunk.has_groups, chunk.groups);
   ++next_seq_;
   if (!chunk.last) return std::nullopt;
   active_ = false;

@@ -28,7 +28,17 @@ struct Widths {
   std::size_t chunk = 0;
   std::size_t socket = 0;     // one socket row with empty strings, and its comma
   std::size_t sockets = 0;    // the "sockets":[] key of a chunk that has any
+  std::size_t user = 0, users = 0;    // the same for account rows
+  std::size_t group = 0, groups = 0;
 };
+
+// What one more row of a kind adds to a chunk: `one` is the encoded chunk
+// with a row of it, `two` with two. Sets the row's width (with its comma)
+// and the key's.
+void row_widths(std::size_t chunk, std::size_t one, std::size_t two, std::size_t& row, std::size_t& key) {
+  row = two - one;
+  key = one - chunk - (row - 1);
+}
 
 const Widths& widths() {
   static const Widths w = [] {
@@ -47,6 +57,7 @@ const Widths& widths() {
     SnapshotChunk c{.scan_id = u64, .seq = std::numeric_limits<std::uint32_t>::max(), .last = false,
                     .time = i64, .total = std::numeric_limits<std::uint32_t>::max(),
                     .unreadable = std::numeric_limits<std::uint32_t>::max(), .collect_us = u64};
+    c.has_users = c.has_groups = true;  // written only when true
     Widths out;
     out.chunk = encode(c).size();
     c.processes.push_back(r);
@@ -61,6 +72,18 @@ const Widths& widths() {
     c.sockets.push_back(s);
     out.socket = encode(c).size() - one;  // a row and its comma
     out.sockets = one - out.chunk - (out.socket - 1);
+    c.sockets.clear();
+    const UserAccount u{.uid = i64, .gid = i64};  // wider than any id (0..2^32-1)
+    c.users = {u};
+    const std::size_t u1 = encode(c).size();
+    c.users.push_back(u);
+    row_widths(out.chunk, u1, encode(c).size(), out.user, out.users);
+    c.users.clear();
+    const GroupAccount g{.gid = i64};
+    c.groups = {g};
+    const std::size_t g1 = encode(c).size();
+    c.groups.push_back(g);
+    row_widths(out.chunk, g1, encode(c).size(), out.group, out.groups);
     return out;
   }();
   return w;
@@ -107,12 +130,58 @@ std::size_t encoded_size_bound(const osl::proc::OpenSocket& s) {
   return n;
 }
 
+void cap_for_wire(UserAccount& u) {
+  for (std::string* f : {&u.username, &u.description, &u.directory, &u.shell}) truncate_utf8(*f, kWireFieldMax);
+}
+
+void cap_for_wire(GroupAccount& g) { truncate_utf8(g.groupname, kWireFieldMax); }
+
+std::size_t encoded_size_bound(const UserAccount& u) {
+  std::size_t n = widths().user;
+  for (const std::string* f : {&u.username, &u.description, &u.directory, &u.shell}) n += escaped_bound(*f);
+  return n;
+}
+
+std::size_t encoded_size_bound(const GroupAccount& g) { return widths().group + escaped_bound(g.groupname); }
+
+namespace {
+
+bool holds_rows(const SnapshotChunk& c) {
+  return !c.processes.empty() || !c.sockets.empty() || !c.users.empty() || !c.groups.empty();
+}
+
+// Appends `rows` to the chunks' `member` lists, a new chunk (from `fresh`)
+// whenever the next row would pass max_bytes; `key` is the bytes of the
+// list's key, which the first row of a chunk brings.
+template <class Row, class Fresh>
+void append_rows(std::vector<SnapshotChunk>& chunks, std::size_t& used, std::vector<Row>& rows,
+                 std::vector<Row> SnapshotChunk::*member, std::size_t key, std::size_t max_bytes, const Fresh& fresh) {
+  for (auto& row : rows) {
+    cap_for_wire(row);
+    SnapshotChunk& cur = chunks.back();
+    const std::size_t need = encoded_size_bound(row) + ((cur.*member).empty() ? key : 0);
+    if (holds_rows(cur) && used + need > max_bytes) {
+      chunks.push_back(fresh(static_cast<std::uint32_t>(chunks.size())));
+      used = widths().chunk + key + encoded_size_bound(row);
+    } else {
+      used += need;
+    }
+    (chunks.back().*member).push_back(std::move(row));
+  }
+}
+
+}  // namespace
+
 std::vector<SnapshotChunk> make_snapshot_chunks(std::vector<ProcessRecord> processes, const SnapshotHeader& header,
-                                                std::size_t max_bytes, std::vector<osl::proc::OpenSocket> sockets) {
+                                                std::size_t max_bytes, std::vector<osl::proc::OpenSocket> sockets,
+                                                SnapshotAccounts accounts) {
   const auto total = static_cast<std::uint32_t>(processes.size());
   auto fresh = [&](std::uint32_t seq) {
-    return SnapshotChunk{.scan_id = header.scan_id, .seq = seq, .last = false, .time = header.time, .total = total,
-                         .unreadable = header.unreadable, .collect_us = header.collect_us, .processes = {}};
+    SnapshotChunk c{.scan_id = header.scan_id, .seq = seq, .last = false, .time = header.time, .total = total,
+                    .unreadable = header.unreadable, .collect_us = header.collect_us, .processes = {}};
+    c.has_users = accounts.users.has_value();
+    c.has_groups = accounts.groups.has_value();
+    return c;
   };
   std::vector<SnapshotChunk> chunks;
   chunks.push_back(fresh(0));
@@ -127,20 +196,10 @@ std::vector<SnapshotChunk> make_snapshot_chunks(std::vector<ProcessRecord> proce
     used += need;
     chunks.back().processes.push_back(std::move(r));
   }
-  for (auto& so : sockets) {
-    cap_for_wire(so);
-    SnapshotChunk& cur = chunks.back();
-    // The first socket row of a chunk also brings the "sockets" key.
-    const std::size_t need = encoded_size_bound(so) + (cur.sockets.empty() ? widths().sockets : 0);
-    if ((!cur.processes.empty() || !cur.sockets.empty()) && used + need > max_bytes) {
-      chunks.push_back(fresh(static_cast<std::uint32_t>(chunks.size())));
-      used = widths().chunk + widths().sockets;
-      used += encoded_size_bound(so);
-    } else {
-      used += need;
-    }
-    chunks.back().sockets.push_back(std::move(so));
-  }
+  append_rows(chunks, used, sockets, &SnapshotChunk::sockets, widths().sockets, max_bytes, fresh);
+  if (accounts.users) append_rows(chunks, used, *accounts.users, &SnapshotChunk::users, widths().users, max_bytes, fresh);
+  if (accounts.groups)
+    append_rows(chunks, used, *accounts.groups, &SnapshotChunk::groups, widths().groups, max_bytes, fresh);
   chunks.back().last = true;
   return chunks;
 }

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <airssys/daemoneye/scan_assembler.hpp>
+
 #include "socket_test_util.hpp"
 
 namespace airssys::daemoneye {
@@ -172,6 +174,59 @@ TEST(SnapshotChunks, SocketRowsAreSplitAcrossChunksWithinTheLimit) {
   }
   EXPECT_LE(back.back().entry.path.size(), kWireFieldMax);
   EXPECT_EQ(back[5].entry.path, socks[5].entry.path);
+}
+
+// The host's accounts follow the sockets under the same bound, hostile text
+// included; every chunk says has_users / has_groups, and the assembler gives
+// the tables back whole. Without accounts nothing is said, and the
+// collection leaves the tables alone (nullopt); read but empty is not that.
+TEST(SnapshotChunks, AccountRowsAreSplitAcrossChunksAndAssembledWhole) {
+  std::vector<ProcessRecord> procs;
+  for (int i = 1; i <= 50; ++i) procs.push_back(typical(i));
+  std::vector<UserAccount> users;
+  for (int i = 0; i < 2000; ++i)
+    users.push_back({.uid = 4294967295 - i, .gid = i, .username = "u" + std::to_string(i), .description = hostile(60, i),
+                     .directory = "/home/" + hostile(20, i + 1), .shell = "/bin/sh"});
+  users.push_back({.uid = 1, .gid = 1, .username = std::string(4 * kWireFieldMax, 'n')});  // capped on the way
+  std::vector<GroupAccount> groups;
+  for (int i = 0; i < 2000; ++i) groups.push_back({.gid = i, .groupname = hostile(40, i)});
+  const SnapshotHeader h{.scan_id = 1, .time = 2, .unreadable = 0, .collect_us = 3};
+  constexpr std::size_t kMax = 64 * 1024;
+  auto chunks = make_snapshot_chunks(procs, h, kMax, {unix_socket_row(1, 3, "/run/x")},
+                                     SnapshotAccounts{.users = users, .groups = groups});
+  ASSERT_GT(chunks.size(), 4u);
+  expect_well_formed(chunks, procs, h, kMax);
+  ScanAssembler assembler;
+  std::optional<Collection> whole;
+  for (const auto& c : chunks) {
+    EXPECT_TRUE(c.has_users && c.has_groups);
+    auto decoded = decode_snapshot(encode(c));
+    ASSERT_TRUE(decoded) << decoded.error();
+    EXPECT_EQ(decoded->users.size(), c.users.size());
+    whole = assembler.add(std::move(*decoded));
+  }
+  ASSERT_TRUE(whole);
+  ASSERT_TRUE(whole->users && whole->groups);
+  ASSERT_EQ(whole->users->size(), users.size());
+  EXPECT_EQ((*whole->users)[7].username, "u7");  // (hostile text comes back with U+FFFD for invalid UTF-8)
+  EXPECT_EQ((*whole->users)[7].uid, 4294967288);
+  EXPECT_EQ(whole->users->back().username.size(), kWireFieldMax);
+  ASSERT_EQ(whole->groups->size(), groups.size());
+  EXPECT_EQ((*whole->groups)[1999].gid, 1999);
+
+  auto without = make_snapshot_chunks(procs, h, kMax);
+  ASSERT_EQ(without.size(), 1u);
+  EXPECT_EQ(encode(without[0]).find("has_users"), std::string::npos);
+  auto none = ScanAssembler().add(*decode_snapshot(encode(without[0])));
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->users);
+  EXPECT_FALSE(none->groups);
+  auto empty = make_snapshot_chunks(procs, h, kMax, {}, SnapshotAccounts{.users = std::vector<UserAccount>{}});
+  auto read_empty = ScanAssembler().add(*decode_snapshot(encode(empty[0])));
+  ASSERT_TRUE(read_empty);
+  ASSERT_TRUE(read_empty->users);
+  EXPECT_TRUE(read_empty->users->empty());
+  EXPECT_FALSE(read_empty->groups);
 }
 
 // decode_snapshot names what is wrong in a socket row; a chunk without

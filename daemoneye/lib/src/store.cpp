@@ -14,6 +14,7 @@
 #include "store_path.hpp"
 #include "store_retention.hpp"
 #include "store_schema.hpp"
+#include "store_accounts.hpp"
 #include "store_sockets.hpp"
 
 namespace airssys::daemoneye {
@@ -51,6 +52,8 @@ struct Store::Impl {
   sqlite::Db db;
   sqlite::Stmt upsert_process, delete_process, insert_event, insert_scan, insert_alert;
   store_sockets::Table sockets;
+  store_accounts::Table<UserAccount> users;
+  store_accounts::Table<GroupAccount> groups;
 
   struct Entry {
     ProcessRecord record;
@@ -241,6 +244,7 @@ Result<std::unique_ptr<Store>> Store::open(StoreOptions options) {
     if (auto r = schema::add_process_columns(h); !r) return failed("create schema", r.error());
     if (auto r = ledger_mark::add_columns(h); !r) return failed("create schema", r.error());
     if (auto r = sqlite::exec(h, store_sockets::ddl()); !r) return failed("create schema", r.error());
+    if (auto r = sqlite::exec(h, store_accounts::ddl()); !r) return failed("create schema", r.error());
     if (auto r = sqlite::exec(h, fmt::format("PRAGMA user_version={}", schema::kVersion).c_str()); !r) {
       return failed("create schema", r.error());
     }
@@ -382,6 +386,12 @@ Result<void> Store::append_events(std::span<const ProcessEvent> events) {
 
 Result<void> Store::replace_sockets(std::span<const osl::proc::OpenSocket> rows) {
   return impl_->sockets.replace(impl_->db.get(), rows);
+}
+
+Result<void> Store::replace_users(std::span<const UserAccount> rows) { return impl_->users.replace(impl_->db.get(), rows); }
+
+Result<void> Store::replace_groups(std::span<const GroupAccount> rows) {
+  return impl_->groups.replace(impl_->db.get(), rows);
 }
 
 Result<void> Store::record_scan(const ScanRecord& scan) {

@@ -17,7 +17,11 @@
 
 namespace airssys::daemoneye::schema {
 
-inline constexpr int kVersion = 7;  // PRAGMA user_version of a database this code created
+// PRAGMA user_version of a database this code created. 8: the users and
+// groups tables (store_accounts.hpp; made at every open, as tables are, so
+// the upgrade from 7 is only the version: an older agent then refuses the
+// store rather than run beside tables it does not keep).
+inline constexpr int kVersion = 8;
 
 struct ProcessColumn {
   std::string_view name;

@@ -83,7 +83,7 @@ TEST(Store, CreatesDatabase0600InA0700DirectoryItMakes) {
   EXPECT_EQ(mode_of(fs::path(db.string() + "-wal")), 0600u);
   Peek peek(db);
   EXPECT_EQ(peek.text("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 7);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 8);
 }
 
 TEST(Store, UpgradesAVersion1StoreKeepingItsRows) {
@@ -109,7 +109,7 @@ TEST(Store, UpgradesAVersion1StoreKeepingItsRows) {
   e.exit_code = 0;
   ASSERT_TRUE(store->append_events(std::vector{e}));
   Peek peek(db);
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 7);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 8);
   EXPECT_EQ(peek.integer("SELECT count(*) FROM process_events"), 2);
   EXPECT_EQ(peek.text("SELECT ifnull(exit_code, 'null') FROM process_events WHERE pid = 42"), "null");
   EXPECT_EQ(peek.integer("SELECT exit_code FROM process_events WHERE pid = 43"), 0);
@@ -139,7 +139,7 @@ TEST(Store, UpgradesAVersion3StoreWithPathGiven) {
   e.path_given = "//tmp/x/sl";
   ASSERT_TRUE(store->append_events(std::vector{e}));
   Peek peek(db);
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 7);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 8);
   EXPECT_EQ(peek.integer("SELECT count(*) FROM process_events"), 2);
   EXPECT_EQ(peek.text("SELECT ifnull(path_given, 'null') FROM process_events WHERE pid = 42"), "null");
   EXPECT_EQ(peek.text("SELECT path || ' ' || path_given FROM process_events WHERE pid = 43"), "/tmp/x/sl //tmp/x/sl");
@@ -168,7 +168,7 @@ TEST(Store, UpgradesAVersion4StoreWithTheHostColumns) {
   ASSERT_TRUE(store);
   {
     Peek peek(db);
-    EXPECT_EQ(peek.integer("PRAGMA user_version"), 7);
+    EXPECT_EQ(peek.integer("PRAGMA user_version"), 8);
     EXPECT_EQ(peek.text("SELECT group_concat(pid || ':' || root_is_host || ':' || host_on_disk, ' ') FROM "
                         "(SELECT * FROM processes ORDER BY pid)"),
               "42:-1:-1 43:-1:-1");
@@ -216,7 +216,7 @@ TEST(Store, UpgradesAVersion5StoreWithEventRootIsHost) {
   gone.process.root_is_host = -1;
   ASSERT_TRUE(store->append_events(std::vector{host, own, gone}));
   Peek peek(db);
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 7);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 8);
   EXPECT_EQ(peek.text("SELECT group_concat(pid || ':' || root_is_host, ' ') FROM (SELECT * FROM process_events ORDER BY id)"),
             "42:-1 43:1 44:0 45:-1");
 }
@@ -253,10 +253,65 @@ TEST(Store, UpgradesAVersion6StoreWithPathFrom) {
   events.push_back(ProcessEvent{EventKind::stop, EventSource::ebpf, 7, proc(43, "y", "/y", "y")});
   ASSERT_TRUE(store->append_events(events));
   Peek peek(db);
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 7);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 8);
   EXPECT_EQ(peek.text("SELECT group_concat(pid || ':' || event || ':' || ifnull(path_from, 'null'), ' ') FROM "
                       "(SELECT * FROM process_events ORDER BY id)"),
             "42:exec:null 43:exec:exec 44:exec:detached 45:exec:proc 46:exec:given 43:stop:null");
+}
+
+// Schema 8 added users and groups: a version-7 store (holding rows) gains
+// them in place, keeps its rows, and is marked 8.
+TEST(Store, UpgradesAVersion7StoreWithUsersAndGroups) {
+  TempDir tmp;
+  const fs::path db = tmp / "v7.db";
+  {
+    auto store = open_store(db);
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->apply_snapshot(std::vector{proc(42, "sshd", "/usr/sbin/sshd", "sshd")}));
+  }
+  {
+    Peek v7(db);
+    v7.exec("DROP TABLE users; DROP TABLE groups; PRAGMA user_version=7;");
+    EXPECT_EQ(v7.integer("SELECT count(*) FROM sqlite_master WHERE name IN ('users', 'groups')"), 0);
+  }
+  auto store = open_store(db);
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->replace_users(std::vector{UserAccount{.uid = 0, .gid = 0, .username = "root", .description = "root",
+                                                           .directory = "/root", .shell = "/bin/bash"}}));
+  Peek peek(db);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 8);
+  EXPECT_EQ(peek.text("SELECT name FROM processes WHERE pid = 42"), "sshd");
+  EXPECT_EQ(peek.text("SELECT username || ':' || uid || ':' || shell FROM users"), "root:0:/bin/bash");
+  EXPECT_EQ(peek.integer("SELECT count(*) FROM groups"), 0);
+}
+
+// osquery's columns: uid and gid as the file has them, *_signed their int32
+// reading, uuid and comment ''. A replace with equal rows writes nothing (the
+// table's data_version does not move); another replaces every row.
+TEST_F(StoreInTempDir, UsersAndGroupsAreReplacedWholeAndOnlyWhenChanged) {
+  const std::vector<UserAccount> users{
+      {.uid = 0, .gid = 0, .username = "root", .description = "root", .directory = "/root", .shell = "/bin/bash"},
+      {.uid = 4294967294, .gid = 4294967294, .username = "nobody2", .description = "", .directory = "/",
+       .shell = "/usr/sbin/nologin"}};
+  const std::vector<GroupAccount> groups{{.gid = 0, .groupname = "root"}, {.gid = 4294967294, .groupname = "nogroup2"}};
+  ASSERT_TRUE(store->replace_users(users));
+  ASSERT_TRUE(store->replace_groups(groups));
+  Peek peek(tmp / "d.db");
+  EXPECT_EQ(peek.text("SELECT group_concat(uid || ',' || gid || ',' || uid_signed || ',' || gid_signed || ',' || username "
+                      "|| ',' || description || ',' || directory || ',' || shell || ',[' || uuid || ']', ' ') FROM "
+                      "(SELECT * FROM users ORDER BY uid)"),
+            "0,0,0,0,root,root,/root,/bin/bash,[] 4294967294,4294967294,-2,-2,nobody2,,/,/usr/sbin/nologin,[]");
+  EXPECT_EQ(peek.text("SELECT group_concat(gid || ',' || gid_signed || ',' || groupname || ',[' || comment || ']', ' ') "
+                      "FROM (SELECT * FROM groups ORDER BY gid)"),
+            "0,0,root,[] 4294967294,-2,nogroup2,[]");
+  const auto changes = peek.integer("PRAGMA data_version");
+  ASSERT_TRUE(store->replace_users(users));
+  ASSERT_TRUE(store->replace_groups(groups));
+  EXPECT_EQ(peek.integer("PRAGMA data_version"), changes) << "unchanged rows were written again";
+  ASSERT_TRUE(store->replace_users(std::vector{users[0]}));
+  EXPECT_NE(peek.integer("PRAGMA data_version"), changes);
+  EXPECT_EQ(peek.integer("SELECT count(*) FROM users"), 1);
+  EXPECT_EQ(peek.integer("SELECT count(*) FROM groups"), 2);
 }
 
 // A store made before alerts_rule_time (rule_id, time) — with the index on

@@ -147,6 +147,10 @@ struct Config {
     // Read every process's sockets each scan into process_open_sockets
     // (off: procmond --no-sockets, and the table stays empty).
     bool sockets = true;
+    // The account files behind the users and groups tables (procmond
+    // --passwd/--group); empty: /etc/passwd and /etc/group. For tests and
+    // for containers with the host's /etc mounted elsewhere.
+    std::filesystem::path passwd, group;
     std::chrono::milliseconds restart_initial{500};
     std::chrono::milliseconds restart_max{30000};
   } procmond;

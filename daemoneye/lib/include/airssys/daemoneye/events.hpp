@@ -10,6 +10,7 @@
 // Order: procmond publishes a scan's events before its snapshot chunks, on
 // one connection, so a subscriber sees them in that order.
 
+#include <airssys/daemoneye/accounts.hpp>
 #include <airssys/daemoneye/error.hpp>
 #include <airssys/daemoneye/process_record.hpp>
 #include <airssys/osl/proc_sockets.hpp>
@@ -102,6 +103,16 @@ struct SocketCounters {
   bool operator==(const SocketCounters&) const = default;
 };
 
+// The host's account files as procmond last read them (accounts.hpp).
+struct AccountCounters {
+  std::uint64_t users = 0, groups = 0;  // rows published
+  std::uint64_t skipped = 0;            // lines of the two files that are not accounts
+  std::uint64_t capped = 0;             // files with more than kMaxAccountEntries entries (their rest not taken)
+  std::uint64_t reads = 0;              // reads of a changed file since procmond started
+  std::string error;                    // why a file could not be read this time ("" when both were)
+  bool operator==(const AccountCounters&) const = default;
+};
+
 // procmond's state, published on kSubjectProcmondStatus every interval.
 struct ProcmondStatus {
   std::int64_t time = 0;                  // Unix seconds
@@ -112,6 +123,7 @@ struct ProcmondStatus {
   std::uint64_t budget_per_second = 0;    // real-time events published per second at most
   std::array<SourceCounters, kEventSources> sources{};  // indexed by EventSource
   std::optional<SocketCounters> sockets;  // none with --no-sockets (or from an older procmond)
+  std::optional<AccountCounters> accounts;  // none from an older procmond
 };
 
 struct SnapshotChunk {
@@ -127,6 +139,14 @@ struct SnapshotChunk {
   // chunk may hold some of each). Absent on the wire from a procmond
   // without socket collection: empty.
   std::vector<osl::proc::OpenSocket> sockets;
+  // The host's accounts (users, groups), after the sockets. has_users on
+  // every chunk of a collection that carries the users table whole (procmond
+  // has read the file at least once), so an empty `users` over all chunks
+  // means no account, and a collection without it leaves the table as it is
+  // (likewise has_groups). Absent on the wire from an older procmond.
+  bool has_users = false, has_groups = false;
+  std::vector<UserAccount> users;
+  std::vector<GroupAccount> groups;
 };
 
 [[nodiscard]] std::string encode(const ProcessEvent& e);

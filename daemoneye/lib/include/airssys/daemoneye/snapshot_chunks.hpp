@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace airssys::daemoneye {
@@ -48,14 +49,30 @@ void cap_for_wire(osl::proc::OpenSocket& s);
 // An upper bound of the bytes one socket row adds to an encoded chunk.
 [[nodiscard]] std::size_t encoded_size_bound(const osl::proc::OpenSocket& s);
 
+// Cuts an account's text fields to kWireFieldMax.
+void cap_for_wire(UserAccount& u);
+void cap_for_wire(GroupAccount& g);
+// Upper bounds of the bytes one account row adds to an encoded chunk.
+[[nodiscard]] std::size_t encoded_size_bound(const UserAccount& u);
+[[nodiscard]] std::size_t encoded_size_bound(const GroupAccount& g);
+
+// The host's accounts a collection carries (nullopt: not read yet, so the
+// chunks do not say has_users / has_groups).
+struct SnapshotAccounts {
+  std::optional<std::vector<UserAccount>> users;
+  std::optional<std::vector<GroupAccount>> groups;
+};
+
 // The chunks of one collection, in order: seq 0..n-1, `last` on the final
 // one, total = processes.size() on each. No processes → one empty chunk.
 // Records are capped (cap_for_wire) on the way. A record that alone exceeds
 // max_bytes (possible only with max_bytes under ~430 KiB) gets a chunk of
-// its own. The socket rows follow the processes, under the same bound.
+// its own. The socket rows follow the processes, then the users and the
+// groups, under the same bound.
 [[nodiscard]] std::vector<SnapshotChunk> make_snapshot_chunks(std::vector<ProcessRecord> processes,
                                                               const SnapshotHeader& header,
                                                               std::size_t max_bytes = kSnapshotChunkBytes,
-                                                              std::vector<osl::proc::OpenSocket> sockets = {});
+                                                              std::vector<osl::proc::OpenSocket> sockets = {},
+                                                              SnapshotAccounts accounts = {});
 
 }  // namespace airssys::daemoneye

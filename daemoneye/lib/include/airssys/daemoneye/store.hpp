@@ -8,6 +8,7 @@
 //   process_events  start / exec / stop, with parent_path and parent_cmdline
 //                   resolved from the parent's state at event time
 //   process_open_sockets  the latest collection's sockets (osquery's table)
+//   users, groups   the host's local accounts as procmond last read them
 //   alerts, scans
 // Every write is one transaction; a call that returns ok has committed, and
 // with synchronous=FULL it survives power loss (daemoneye.store_faults
@@ -21,6 +22,7 @@
 //
 // Thread safety: one Store is used by one thread at a time.
 
+#include <airssys/daemoneye/accounts.hpp>
 #include <airssys/daemoneye/alert.hpp>
 #include <airssys/daemoneye/error.hpp>
 #include <airssys/daemoneye/event_marks.hpp>
@@ -111,6 +113,10 @@ class Store {
   // Makes process_open_sockets hold exactly `rows` (a collection's sockets);
   // writes nothing when they equal the rows last written since open.
   [[nodiscard]] Result<void> replace_sockets(std::span<const osl::proc::OpenSocket> rows);
+  // Make users / groups hold exactly `rows` (the accounts a collection
+  // carried); write nothing when they equal the rows last written since open.
+  [[nodiscard]] Result<void> replace_users(std::span<const UserAccount> rows);
+  [[nodiscard]] Result<void> replace_groups(std::span<const GroupAccount> rows);
   [[nodiscard]] Result<void> record_scan(const ScanRecord& scan);
   [[nodiscard]] Result<void> insert_alerts(std::span<const Alert> alerts);
   // The same, and replaces the Sigma rules' saved marks with `marks`, in
