@@ -14,11 +14,13 @@
 #include <airssys/daemoneye/dedup_check.hpp>
 #include <airssys/daemoneye/ledger_continuity.hpp>
 #include <airssys/daemoneye/events.hpp>
+#include <airssys/daemoneye/exception_filter.hpp>
 #include <airssys/daemoneye/live_query_service.hpp>
 #include <airssys/daemoneye/path_trust.hpp>
 #include <airssys/daemoneye/query_engine.hpp>
 #include <airssys/daemoneye/rule.hpp>
 #include <airssys/daemoneye/rule_changes.hpp>
+#include <airssys/daemoneye/rule_exception.hpp>
 #include <airssys/daemoneye/rule_runner.hpp>
 #include <airssys/daemoneye/scan_assembler.hpp>
 #include <airssys/daemoneye/store.hpp>
@@ -132,6 +134,20 @@ void warn_if_none_enabled(std::size_t enabled, const fs::path& dir, std::string_
   if (enabled == 0)
     spdlog::warn("{}no rule is enabled: this agent stores what procmond sees but raises no alert (rules.dir {})", prefix,
                  dir.string());
+}
+
+// The rule exceptions (rules.exceptions) checked against `rules`: warnings
+// and refusals logged with `prefix`, the refusals' messages added to
+// `rejected` (status.json's exceptions_rejected).
+ExceptionSet load_rule_exceptions(const Config& c, const std::vector<Rule>& rules, const QueryEngine& engine,
+                                  std::string_view prefix, std::vector<std::string>& rejected) {
+  ExceptionSet set = load_exceptions(c.rules.exceptions, rules, engine, unix_now());
+  for (const auto& w : set.warnings) spdlog::warn("{}rule exception: {}", prefix, w.message);
+  for (const auto& e : set.errors) {
+    spdlog::error("{}rule exception rejected (its matches raise alerts): {}", prefix, e.message);
+    rejected.push_back(e.message);
+  }
+  return set;
 }
 
 std::string host_name(const Config& c) {
@@ -379,6 +395,8 @@ struct Agent::Impl {
   std::unique_ptr<bus::Client> client;
   bus::Subscription events;
   std::unique_ptr<ProcmondSupervision> procmond;
+  // The rule exceptions in force (rules.exceptions); before `status`, which reads them.
+  ExceptionFilter exceptions{[](std::string_view m) { spdlog::info("{}", m); }};
   std::unique_ptr<StatusReporter> status;  // <database dir>/status.json, for daemoneye-cli
   std::unique_ptr<LiveQueryService> live_queries;  // live_query.enabled: signed queries over NATS
 
@@ -632,6 +650,14 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   spdlog::info("{} rules loaded from {} ({} enabled, {} rejected)", impl->rules.size(), config.rules.dir.string(), enabled,
                set.errors.size());
   warn_if_none_enabled(enabled, config.rules.dir, "");
+  // At start the exceptions that pass load and the refused ones do not
+  // (their matches raise): there are no older ones to keep.
+  std::vector<std::string> exceptions_rejected;
+  ExceptionSet exceptions = load_rule_exceptions(config, impl->rules, *impl->engine, "", exceptions_rejected);
+  if (!config.rules.exceptions.empty())
+    spdlog::info("{} rule exceptions loaded from {} ({} rejected)", exceptions.exceptions.size(),
+                 config.rules.exceptions.string(), exceptions.errors.size());
+  impl->exceptions.replace(std::move(exceptions.exceptions));
 
   auto alerts = AlertPipeline::create(config.alerts, impl->ledger, [](std::string_view m) { spdlog::warn("alerts: {}", m); });
   if (!alerts) return std::unexpected(alerts.error());
@@ -709,6 +735,11 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
                                          "--events", config.procmond.events, "--event-budget",
                                          std::to_string(config.procmond.event_budget)};
   if (!config.procmond.sockets) procmond_args.emplace_back("--no-sockets");
+  for (const auto& [flag, file] : {std::pair{"--passwd", &config.procmond.passwd}, {"--group", &config.procmond.group}}) {
+    if (file->empty()) continue;
+    procmond_args.emplace_back(flag);
+    procmond_args.push_back(file->string());
+  }
   ProcmondOptions po{.program = procmond,
                      .args = std::move(procmond_args),
                      .audit_log = db_dir / "osl-audit.jsonl",
@@ -730,16 +761,13 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
                                        .log_warn = [](std::string_view m) { spdlog::warn("{}", m); },
                                        .log_info = [](std::string_view m) { spdlog::info("{}", m); },
                                        .events = impl->event_forwarder.get(),
-                                       .live_queries = impl->live_queries.get()},
+                                       .live_queries = impl->live_queries.get(),
+                                       .exceptions = &impl->exceptions,
+                                       .exceptions_rejected = std::move(exceptions_rejected)},
                                       *impl->client, *impl->procmond, *impl->alerts);
   if (!status) return std::unexpected(status.error());
   impl->status = std::move(*status);
   // procmond runs from now: its first collection is awaited from here.
-  for (const auto& [flag, file] : {std::pair{"--passwd", &config.procmond.passwd}, {"--group", &config.procmond.group}}) {
-    if (file->empty()) continue;
-    procmond_args.emplace_back(flag);
-    procmond_args.push_back(file->string());
-  }
   impl->last_collection = std::chrono::steady_clock::now();
   impl->collections_status();
   if (auto w = stop_timeout_warning(config, started_by_systemd())) spdlog::warn("{}", *w);
@@ -893,6 +921,13 @@ void Agent::Impl::take_collection(Collection c) {
   // scan stale at most while the store is sound) and is logged.
   if (auto r = store->replace_sockets(c.sockets); !r)
     spdlog::error("storing the sockets of scan {} failed: {}", c.scan_id, r.error().message);
+  // The accounts, when this collection carried them (likewise).
+  if (c.users)
+    if (auto r = store->replace_users(*c.users); !r)
+      spdlog::error("storing the users of scan {} failed: {}", c.scan_id, r.error().message);
+  if (c.groups)
+    if (auto r = store->replace_groups(*c.groups); !r)
+      spdlog::error("storing the groups of scan {} failed: {}", c.scan_id, r.error().message);
 
   run_and_raise(rules, now, &scan, fmt::format("scan {}", c.scan_id));
   if (auto r = store->record_scan(scan); !r) spdlog::error("recording scan {} failed: {}", c.scan_id, r.error().message);
@@ -914,6 +949,9 @@ void Agent::Impl::run_and_raise(const std::vector<Rule>& which, std::int64_t now
   auto covered_before = event_marks.covered;
   auto narrowed_before = event_marks.narrowed;
   RuleRun run = run_rules(which, *engine, host, now, event_marks);
+  // What an operator declared known and fine (rule exceptions) raises
+  // nothing, before dedup, the rate limit and the ledger; it is counted.
+  exceptions.apply(run.candidates, now);
   if (scan) {
     scan->rules_us = static_cast<std::uint64_t>(run.elapsed.count());
     scan->rule_errors = static_cast<std::uint32_t>(run.failures.size());
@@ -921,13 +959,6 @@ void Agent::Impl::run_and_raise(const std::vector<Rule>& which, std::int64_t now
   // Rules not run now (the rules over processes, while only the Sigma rules
   // run) keep their state of failing.
   std::set<std::string> failing_now;
-  // The accounts, when this collection carried them (likewise).
-  if (c.users)
-    if (auto r = store->replace_users(*c.users); !r)
-      spdlog::error("storing the users of scan {} failed: {}", c.scan_id, r.error().message);
-  if (c.groups)
-    if (auto r = store->replace_groups(*c.groups); !r)
-      spdlog::error("storing the groups of scan {} failed: {}", c.scan_id, r.error().message);
   for (const auto& id : failing_rules)
     if (std::ranges::none_of(which, [&](const Rule& r) { return r.id == id; })) failing_now.insert(id);
   for (const auto& f : run.failures) {
@@ -1167,6 +1198,27 @@ ReloadOutcome Agent::Impl::reload(const Config& c) {
     spdlog::info("reload: {}", describe(changes));
     warn_if_none_enabled(enabled, c.rules.dir, "reload: ");
     status->rules_loaded(rules.size(), enabled, set.errors);
+  }
+  // The rule exceptions, checked against the rules now in force. A load that
+  // refuses anything keeps every exception in use: an edit half applied, or
+  // the others dropped over one typo, would be worse than the old set.
+  {
+    std::vector<std::string> rejected;
+    ExceptionSet x = load_rule_exceptions(c, rules, *engine, "reload: ", rejected);
+    if (!rejected.empty()) {
+      const std::size_t kept = exceptions.exceptions().size();
+      spdlog::error("reload: rule exceptions not loaded, the {} in use are kept", kept);
+      std::string what = fmt::format("rule exceptions not loaded, the {} in use are kept", kept);
+      for (std::size_t i = 0; i < rejected.size(); ++i) what += (i == 0 ? ": " : ", ") + rejected[i];
+      out.refused(ReloadResult::partial, what);
+    } else {
+      if (!c.rules.exceptions.empty() || !exceptions.exceptions().empty())
+        spdlog::info("reload: {} rule exceptions loaded from {}", x.exceptions.size(),
+                     c.rules.exceptions.empty() ? std::string("nowhere (rules.exceptions is empty)")
+                                                : c.rules.exceptions.string());
+      exceptions.replace(std::move(x.exceptions));
+    }
+    status->exceptions_rejected(std::move(rejected));
   }
   // Each key file on its own (fail closed): one refused by the owner/mode
   // rule, or that does not load, is dropped and the others load, so a bad

@@ -43,6 +43,7 @@ StatusReporter::StatusReporter(StatusReporterOptions options, const ProcmondSupe
   s.write_interval_ms = write_interval(options_.scan_interval).count();
   set_rules(s, options_.rules_loaded, options_.rules_enabled, options_.rules_rejected);
   s.reload = ReloadStatus{.rules_loaded_at = s.started_at};
+  s.exceptions_rejected = std::move(options_.exceptions_rejected);
 }
 
 void StatusReporter::set_rules(AgentStatus& s, std::size_t loaded, std::size_t enabled,
@@ -169,6 +170,7 @@ void StatusReporter::write() {
       c.refused[std::string(to_string(static_cast<LiveQueryRefusal>(i)))] = lq.refused_by[i];
     s.live_query = std::move(c);
   }
+  if (options_.exceptions != nullptr) s.exceptions = options_.exceptions->stats();
   if (s.state == AgentState::running) {
     s.procmond.exits = procmond_.counters().exits.load(std::memory_order_relaxed);
     s.procmond.crashes = procmond_.counters().crashes.load(std::memory_order_relaxed);

@@ -16,6 +16,7 @@
 #include <airssys/daemoneye/agent_status.hpp>
 #include <airssys/daemoneye/alert_pipeline.hpp>
 #include <airssys/daemoneye/event_forwarder.hpp>
+#include <airssys/daemoneye/exception_filter.hpp>
 #include <airssys/daemoneye/live_query_service.hpp>
 #include <airssys/daemoneye/rule.hpp>
 #include <airssys/daemoneye/store.hpp>
@@ -46,6 +47,9 @@ struct StatusReporterOptions {
   const EventForwarder* events = nullptr;
   // When the agent answers live queries: must outlive the reporter.
   const LiveQueryService* live_queries = nullptr;
+  // The rule exceptions in force, read at each write: must outlive the reporter.
+  const ExceptionFilter* exceptions = nullptr;
+  std::vector<std::string> exceptions_rejected;  // what the start's load refused
 };
 
 class StatusReporter {
@@ -87,6 +91,9 @@ class StatusReporter {
   }
   // The rules were loaded again (SIGHUP): their counts and rejected files; writes.
   void rules_loaded(std::size_t loaded, std::size_t enabled, const std::vector<RuleError>& rejected);
+  // The rule exceptions were loaded again (SIGHUP): what that load refused
+  // (empty: none); written with the next write.
+  void exceptions_rejected(std::vector<std::string> rejected) { status_.exceptions_rejected = std::move(rejected); }
   // A reload (SIGHUP) ended with `result`; `error` says what was refused
   // (empty for ok; cut to kReloadErrorMaxBytes). Counts it, and for ok or
   // partial marks its rules as the ones in force; writes.

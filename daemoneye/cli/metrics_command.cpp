@@ -104,6 +104,17 @@ void agent_metrics(Exposition& m, const AgentStatus& s, const LivenessReport& l)
   m.sample(s.alerts.raised, "outcome=\"raised\"");
   m.sample(s.alerts.deduplicated, "outcome=\"deduplicated\"");
   m.sample(s.alerts.rate_limited, "outcome=\"rate_limited\"");
+  if (!s.exceptions.empty()) {
+    m.family("daemoneye_alerts_excepted_total", "counter",
+             "Candidate alerts a rule exception silenced (rules.exceptions), by rule and exception, since the agent "
+             "started.");
+    for (const ExceptionStats& e : s.exceptions)
+      m.sample(e.hits, fmt::format("rule=\"{}\",exception=\"{}\"", prometheus_label(e.rule), prometheus_label(e.id)));
+    m.family("daemoneye_rule_exception_expired", "gauge", "1 for a rule exception past its expires (it applies no more), else 0.");
+    for (const ExceptionStats& e : s.exceptions)
+      m.sample(static_cast<std::uint64_t>(e.expired ? 1 : 0),
+               fmt::format("rule=\"{}\",exception=\"{}\"", prometheus_label(e.rule), prometheus_label(e.id)));
+  }
   m.family("daemoneye_alert_sink_errors_total", "counter", "Failed alert writes or sends to sinks.");
   m.sample(s.alerts.sink_errors);
   if (s.nats) {

@@ -248,6 +248,38 @@ LiveQueryCounters live_query_from(const json& j, std::string_view where) {
   return c;
 }
 
+ordered_json exceptions_json(const std::vector<ExceptionStats>& list) {
+  ordered_json out = ordered_json::array();
+  for (const ExceptionStats& e : list)
+    out.push_back(ordered_json{{"id", e.id},           {"rule", e.rule},         {"reason", e.reason},
+                               {"owner", e.owner},     {"ticket", e.ticket},     {"file", e.file},
+                               {"expires", e.expires}, {"expired", e.expired},   {"hits", e.hits},
+                               {"last_hit", e.last_hit}});
+  return out;
+}
+
+std::vector<ExceptionStats> exceptions_from(const json& list) {
+  if (!list.is_array()) throw JsonFieldError{"agent_status.exceptions: not an array"};
+  std::vector<ExceptionStats> out;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string w = fmt::format("agent_status.exceptions[{}]", i);
+    if (!list[i].is_object()) throw JsonFieldError{w + ": not an object"};
+    ExceptionStats e;
+    json_get(list[i], "id", e.id, w);
+    json_get(list[i], "rule", e.rule, w);
+    json_get(list[i], "reason", e.reason, w);
+    json_get(list[i], "owner", e.owner, w);
+    json_get(list[i], "ticket", e.ticket, w);
+    json_get(list[i], "file", e.file, w);
+    json_get(list[i], "expires", e.expires, w);
+    json_get(list[i], "expired", e.expired, w);
+    json_get(list[i], "hits", e.hits, w);
+    json_get(list[i], "last_hit", e.last_hit, w);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string encode(const AgentStatus& s) {
@@ -282,6 +314,11 @@ std::string encode(const AgentStatus& s) {
   if (s.events_nats)
     j["events"] = ordered_json{{"nats", fields_json<ordered_json>(*s.events_nats, kNatsFields)}};
   if (s.live_query) j["live_query"] = live_query_json(*s.live_query);
+  j["exceptions"] = exceptions_json(s.exceptions);
+  ordered_json rejected_exceptions = ordered_json::array();
+  for (std::size_t i = 0; i < s.exceptions_rejected.size() && i < kAgentStatusMaxListed; ++i)
+    rejected_exceptions.push_back(s.exceptions_rejected[i]);
+  j["exceptions_rejected"] = std::move(rejected_exceptions);
   return j.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
 }
 
@@ -351,6 +388,16 @@ Result<AgentStatus> decode_agent_status(std::string_view text) {
     }
     // Optional: only an agent answering live queries writes it.
     if (auto lq = j.find("live_query"); lq != j.end()) s.live_query = live_query_from(*lq, "agent_status.live_query");
+    // Optional: an agent from before rule exceptions writes neither.
+    if (auto ex = j.find("exceptions"); ex != j.end()) s.exceptions = exceptions_from(*ex);
+    if (auto ex = j.find("exceptions_rejected"); ex != j.end()) {
+      if (!ex->is_array()) throw JsonFieldError{"agent_status.exceptions_rejected: not an array"};
+      for (std::size_t i = 0; i < ex->size(); ++i) {
+        if (!(*ex)[i].is_string())
+          throw JsonFieldError{fmt::format("agent_status.exceptions_rejected[{}]: not a string", i)};
+        s.exceptions_rejected.push_back((*ex)[i].get<std::string>());
+      }
+    }
     // Optional: an agent from before it writes none (see AgentStatus::store).
     if (auto st = j.find("store"); st != j.end()) {
       s.store = from_fields<StoreBacklogCounters>(*st, kStoreFields, "agent_status.store");

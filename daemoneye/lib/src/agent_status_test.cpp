@@ -48,6 +48,10 @@ AgentStatus sample() {
   s.alerts = {.raised = 7, .deduplicated = 30, .rate_limited = 2, .sink_errors = 14};
   s.nats = NatsSinkCounters{.published = 19, .acked = 16, .spooled = 21, .dropped = 22, .reconnects = 23};
   s.procmond = {.running = true, .pid = 4243, .exits = 32, .crashes = 33, .spawns_refused = 58};
+  s.exceptions = {{.id = "sandbox-backend", .rule = "exec-from-tmp", .reason = "the VM's tool backend", .owner = "ops",
+                   .ticket = "SEC-1", .file = "/etc/daemoneye/exceptions.yaml", .expires = 1800000000, .expired = false,
+                   .hits = 62, .last_hit = 1796392702}};
+  s.exceptions_rejected = {"/etc/daemoneye/exceptions.yaml:9: exception 'x': missing required field 'reason'"};
   // The last report came from the procmond before the current one (it crashed).
   // sources in EventSource's order: poll, proc_connector, ebpf.
   s.procmond_status = ProcmondStatus{.time = 1796392807,
@@ -106,6 +110,8 @@ void expect_same(const AgentStatus& a, const AgentStatus& b) {
   EXPECT_EQ(a.store, b.store);
   EXPECT_EQ(a.nats, b.nats);
   EXPECT_EQ(a.reload, b.reload);
+  EXPECT_EQ(a.exceptions, b.exceptions);
+  EXPECT_EQ(a.exceptions_rejected, b.exceptions_rejected);
   ASSERT_EQ(a.procmond_status.has_value(), b.procmond_status.has_value());
   if (a.procmond_status) {
     EXPECT_EQ(encode(*a.procmond_status), encode(*b.procmond_status));
@@ -443,7 +449,24 @@ constexpr std::string_view kFullStatusJson = R"json({
     "dropped": 55,
     "audit_suppressed": 56,
     "failed_ledger": 57
-  }
+  },
+  "exceptions": [
+    {
+      "id": "sandbox-backend",
+      "rule": "exec-from-tmp",
+      "reason": "the VM's tool backend",
+      "owner": "ops",
+      "ticket": "SEC-1",
+      "file": "/etc/daemoneye/exceptions.yaml",
+      "expires": 1800000000,
+      "expired": false,
+      "hits": 62,
+      "last_hit": 1796392702
+    }
+  ],
+  "exceptions_rejected": [
+    "/etc/daemoneye/exceptions.yaml:9: exception 'x': missing required field 'reason'"
+  ]
 }
 )json";
 
@@ -493,7 +516,9 @@ constexpr std::string_view kFreshStatusJson = R"json({
     "spawns_refused": 0,
     "status": null,
     "status_received": 0
-  }
+  },
+  "exceptions": [],
+  "exceptions_rejected": []
 }
 )json";
 
@@ -528,7 +553,7 @@ TEST(AgentStatus, EveryFieldIsCheckedAndNamed) {
       [&](const std::string& path, const nlohmann::json& good) {
         return refusal(path) ? std::string(": not a non-negative integer") : testing::json_get_type_error(path, good);
       });
-  EXPECT_EQ(leaves, 97u);  // every value of kFullStatusJson was tried
+  EXPECT_EQ(leaves, 108u);  // every value of kFullStatusJson was tried
 }
 
 // Every value differs from every other (json_test_util.hpp says why), and
@@ -537,6 +562,7 @@ TEST(AgentStatus, EveryValueOfTheFullSampleIsDistinct) {
   nlohmann::json j = nlohmann::json::parse(kFullStatusJson);
   j.erase("format");  // constants
   j.erase("state");
+  j["exceptions"][0].erase("expired");  // a third boolean cannot differ from running and stale
   std::map<std::string, std::string> seen;  // value as JSON -> its path
   testing::each_leaf(j, "agent_status",
                      [&](const std::string& path, const nlohmann::json::json_pointer&, const nlohmann::json& v) {

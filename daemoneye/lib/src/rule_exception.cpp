@@ -208,8 +208,9 @@ ExceptionSet parse_exceptions(std::string_view yaml, const std::filesystem::path
         RuleException e = entry_of(item, list_line, ids, rule);
         e.file = source;
         if (e.expires && *e.expires <= now)
-          out.warnings.push_back(fmt::format("{}: exception '{}': expired at {}: it no longer applies (remove it)",
-                                             where(source, e.line), e.id, detail::utc_timestamp(*e.expires)));
+          out.warnings.push_back({fmt::format("{}: exception '{}': expired at {}: it no longer applies (remove it)",
+                                              where(source, e.line), e.id, detail::utc_timestamp(*e.expires)),
+                                  e.rule});
         out.exceptions.push_back(std::move(e));
       } catch (const Fault& f) {
         const YAML::Node id = item.IsMap() ? item["id"] : YAML::Node();

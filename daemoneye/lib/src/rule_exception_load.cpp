@@ -114,8 +114,9 @@ ExceptionSet load_exceptions(const std::filesystem::path& path, std::span<const 
     }
     const auto rule = std::ranges::find(rules, e.rule, &Rule::id);
     if (rule == rules.end()) {
-      out.warnings.push_back(fmt::format("{}: rule '{}' is not loaded: the exception applies to nothing until it is",
-                                         at, e.rule));
+      out.warnings.push_back({fmt::format("{}: rule '{}' is not loaded: the exception applies to nothing until it is",
+                                          at, e.rule),
+                              e.rule});
       out.exceptions.push_back(std::move(e));
       continue;
     }

@@ -142,7 +142,7 @@ TEST(ParseExceptions, Expiry) {
   EXPECT_FALSE(in_force(s.exceptions[0], kNow));
   EXPECT_TRUE(in_force(s.exceptions[0], *parse_expiry("2026-12-31T23:59:59Z")));
   ASSERT_EQ(s.warnings.size(), 1u);
-  EXPECT_EQ(s.warnings[0], "x.yaml:2: exception 'a': expired at 2027-01-01T00:00:00Z: it no longer applies (remove it)");
+  EXPECT_EQ(s.warnings[0].message, "x.yaml:2: exception 'a': expired at 2027-01-01T00:00:00Z: it no longer applies (remove it)");
   EXPECT_EQ(exception_for(s.exceptions, alert("r", R"({"pid":1})"), kNow), nullptr);
 }
 
@@ -183,7 +183,8 @@ TEST_F(LoadExceptions, AnUnknownRuleIsAWarningAndLoads) {
   EXPECT_TRUE(s.errors.empty()) << errors(s);
   ASSERT_EQ(s.exceptions.size(), 1u);
   ASSERT_EQ(s.warnings.size(), 1u);
-  EXPECT_NE(s.warnings[0].find("rule 'removed-rule' is not loaded"), std::string::npos) << s.warnings[0];
+  EXPECT_NE(s.warnings[0].message.find("rule 'removed-rule' is not loaded"), std::string::npos) << s.warnings[0].message;
+  EXPECT_EQ(s.warnings[0].rule, "removed-rule");
 }
 
 TEST_F(LoadExceptions, ADirectoryLoadsItsYamlFilesInNameOrderAndDuplicatesAcrossFilesAreRefused) {

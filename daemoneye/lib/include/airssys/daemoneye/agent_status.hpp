@@ -15,6 +15,7 @@
 
 #include <airssys/daemoneye/error.hpp>
 #include <airssys/daemoneye/events.hpp>
+#include <airssys/daemoneye/exception_filter.hpp>
 #include <airssys/daemoneye/store_backlog.hpp>
 
 #include <cstdint>
@@ -103,6 +104,7 @@ struct CollectionHealth {
 //  ok       the configuration was read, every rule file and trusted key loaded;
 //  partial  its rules were taken, but something was refused: a rule file
 //           rejected (that rule no longer runs), a trusted key file dropped,
+//           a rule exception refused (the exceptions in use were all kept),
 //           or a secret of the configuration the next start would refuse;
 //  failed   the rules in use were kept: the configuration cannot be read, or
 //           rules.dir was refused as a whole.
@@ -186,6 +188,13 @@ struct AgentStatus {
   std::optional<NatsSinkCounters> events_nats;
   // Present when live_query.enabled ("live_query" in the file).
   std::optional<LiveQueryCounters> live_query;
+  // The rule exceptions in force (rules.exceptions) and what each silenced
+  // since the start ("exceptions" in the file; absent from older agents:
+  // empty), and the messages of the entries or files the last load refused
+  // ("exceptions_rejected": at start they are not in force; at a reload the
+  // exceptions in use were kept). At most kAgentStatusMaxListed rejections.
+  std::vector<ExceptionStats> exceptions;
+  std::vector<std::string> exceptions_rejected;
   // procmond's latest report on status.procmond (event tier, per-source
   // counters); absent until the first one arrives.
   std::optional<ProcmondStatus> procmond_status;

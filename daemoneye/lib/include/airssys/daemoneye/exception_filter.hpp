@@ -35,6 +35,7 @@ struct ExceptionStats {
   bool expired = false;       // as of the last apply()
   std::uint64_t hits = 0;     // candidates silenced since the agent started
   std::int64_t last_hit = 0;  // Unix seconds; 0: none
+  friend bool operator==(const ExceptionStats&, const ExceptionStats&) = default;
 };
 
 class ExceptionFilter {

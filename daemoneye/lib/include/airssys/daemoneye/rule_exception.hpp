@@ -62,6 +62,7 @@ struct RuleException {
   friend bool operator==(const RuleException&, const RuleException&) = default;
 };
 
+// A refusal or a warning.
 struct ExceptionError {
   std::string message;  // "FILE:LINE: exception 'ID': field: reason", or "FILE: reason"
   std::string rule;     // the entry's rule when it was read; empty for a file-level error
@@ -70,7 +71,7 @@ struct ExceptionError {
 struct ExceptionSet {
   std::vector<RuleException> exceptions;  // in file order, files sorted by name
   std::vector<ExceptionError> errors;     // entries or files not loaded
-  std::vector<std::string> warnings;      // loaded, but worth a look (an unknown rule, already expired)
+  std::vector<ExceptionError> warnings;   // loaded, but worth a look (an unknown rule, already expired)
 };
 
 // Parses one exception file's text (no file access, no column check).
