@@ -102,7 +102,24 @@ struct Case {
   // or command line): the rule must find the first and not the second.
   std::vector<ProcessRecord> matching_execs;
   std::vector<ProcessRecord> other_execs;
+  // The users table (none stored when empty).
+  std::vector<UserAccount> users;
 };
+
+// An inet socket row with its local port set (0: bound to none).
+osl::proc::OpenSocket on_port(osl::proc::OpenSocket s, int port) {
+  s.entry.local_port = port;
+  return s;
+}
+
+// An ordinary host's local accounts.
+std::vector<UserAccount> ordinary_accounts() {
+  return {{.uid = 0, .gid = 0, .username = "root", .description = "root", .directory = "/root", .shell = "/bin/bash"},
+          {.uid = 1, .gid = 1, .username = "daemon", .directory = "/usr/sbin", .shell = "/usr/sbin/nologin"},
+          {.uid = 33, .gid = 33, .username = "www-data", .directory = "/var/www", .shell = "/usr/sbin/nologin"},
+          {.uid = 1000, .gid = 1000, .username = "alice", .directory = "/home/alice", .shell = "/bin/bash"},
+          {.uid = 65534, .gid = 65534, .username = "nobody", .directory = "/nonexistent", .shell = "/usr/sbin/nologin"}};
+}
 
 std::map<std::string, Case> cases() {
   std::map<std::string, Case> c;
@@ -277,6 +294,63 @@ std::map<std::string, Case> cases() {
       // Gone before the scan: its exec event alone does not raise it.
       {masked(proc(1008, "sleep", "/usr/bin/sleep", "sleep 1"), 1, 1, 0)},
   };
+  const auto deleted = [](ProcessRecord r) {
+    r.on_disk = 0;
+    return r;
+  };
+  c["listener-from-tmp"] = {
+      // TCP and UDP listeners run from /tmp, /dev/shm, a memfd, and a
+      // deleted image outside the package directories; one row for two ports.
+      {proc(1000, "x", "/tmp/x", "/tmp/x -l"), proc(1001, "bind", "/dev/shm/.s/bind", "bind"),
+       proc(1002, "m", "/memfd:m", "m"), deleted(proc(1003, "kworker", "/home/alice/.cache/k", "k")),
+       proc(1004, "y", "/var/tmp/y", "y")},
+      {proc(1010, "client", "/tmp/client", "client"),        // connected only
+       proc(1011, "uds", "/tmp/uds", "uds"),                 // a unix socket in /tmp
+       deleted(proc(1012, "nginx", "/usr/sbin/nginx", "nginx")),  // upgraded under a running daemon: exe-deleted's
+       proc(1013, "python3", "/usr/bin/python3.11", "python3 -m http.server"),
+       proc(1014, "x", "/srv/tmp/x", "x"),
+       proc(1015, "z", "/tmp/z", "z")},                       // a TCP socket bound to no port
+      {inet_socket_row(1000, 3, 2, 6, "0.0.0.0", 0, "LISTEN"),
+       inet_socket_row(1001, 4, 2, 17, "0.0.0.0", 0, ""),
+       inet_socket_row(1002, 5, 10, 6, "::", 0, "LISTEN"),
+       inet_socket_row(1003, 6, 2, 6, "0.0.0.0", 0, "LISTEN"),
+       inet_socket_row(1004, 3, 2, 6, "0.0.0.0", 0, "LISTEN"),
+       inet_socket_row(1004, 4, 10, 17, "::", 0, ""),
+       inet_socket_row(1010, 3, 2, 6, "10.0.0.1", 443, "ESTABLISHED"),
+       unix_socket_row(1011, 3, "/tmp/uds.sock"),
+       inet_socket_row(1012, 6, 2, 6, "0.0.0.0", 0, "LISTEN"),
+       inet_socket_row(1013, 3, 2, 6, "0.0.0.0", 0, "LISTEN"),
+       inet_socket_row(1014, 3, 2, 6, "0.0.0.0", 0, "LISTEN"),
+       on_port(inet_socket_row(1015, 3, 2, 6, "0.0.0.0", 0, "CLOSED"), 0)},
+  };
+  const auto as_uid = [](ProcessRecord r, std::int64_t uid, std::int64_t euid, int root_is_host = 1) {
+    r.uid = uid;
+    r.euid = euid;
+    r.root_is_host = root_is_host;
+    return r;
+  };
+  c["listener-without-account"] = {
+      // A uid no account has, and root that took an effective uid no account has.
+      {as_uid(proc(1000, "svc", "/usr/local/bin/svc", "svc"), 4242, 4242),
+       as_uid(proc(1001, "dns", "/usr/local/bin/dns", "dns"), 0, 31337)},
+      {as_uid(proc(1010, "web", "/usr/bin/web", "web"), 1000, 1000),
+       as_uid(proc(1011, "db", "/usr/bin/db", "db"), 4242, 4242, 0),         // a container's own uid
+       as_uid(proc(1012, "resolved", "/usr/bin/r", "r"), 61200, 61200),     // systemd DynamicUser=
+       as_uid(proc(1013, "cli", "/usr/bin/cli", "cli"), 4242, 4242),        // connected only
+       as_uid(proc(1014, "uds", "/usr/bin/uds", "uds"), 4242, 4242),        // a unix socket
+       as_uid(proc(1015, "nginx", "/usr/sbin/nginx", "nginx"), 33, 33)},
+      {inet_socket_row(1000, 3, 2, 6, "0.0.0.0", 0, "LISTEN"),
+       inet_socket_row(1001, 3, 10, 17, "::", 0, ""),
+       inet_socket_row(1010, 3, 2, 6, "0.0.0.0", 0, "LISTEN"),
+       inet_socket_row(1011, 3, 2, 6, "0.0.0.0", 0, "LISTEN"),
+       inet_socket_row(1012, 3, 2, 17, "127.0.0.53", 0, ""),
+       inet_socket_row(1013, 3, 2, 6, "10.0.0.1", 443, "ESTABLISHED"),
+       unix_socket_row(1014, 3, "/run/uds.sock"),
+       inet_socket_row(1015, 3, 2, 6, "0.0.0.0", 0, "LISTEN")},
+      {},
+      {},
+      ordinary_accounts(),
+  };
   c["kernel-thread-mimic"] = {
       {proc(1000, "kworker/0:1", "/usr/local/bin/kw", "kworker/0:1"),
        proc(1001, "kworkerds", "/usr/bin/kworkerds", "/usr/bin/kworkerds"),
@@ -316,14 +390,17 @@ TEST_F(BundledRules, AllLoadThroughTheGuardedEngine) {
     EXPECT_FALSE(r.description.empty()) << r.id;
     EXPECT_TRUE(std::ranges::any_of(r.tags, [](const std::string& t) { return t.starts_with("attack.t"); }))
         << r.id << " has no ATT&CK technique tag";
-    // The default dedup key (pid, start_time) needs both in every result.
+    // The default dedup key (pid, start_time) needs both in every result;
+    // a rule over accounts names its own (uid0-account).
     auto cols = engine_->columns(r.query);
     ASSERT_TRUE(cols) << cols.error();
-    EXPECT_TRUE(std::ranges::find(*cols, "pid") != cols->end()) << r.id;
-    EXPECT_TRUE(std::ranges::find(*cols, "start_time") != cols->end()) << r.id;
+    const std::vector<std::string> key =
+        r.key_columns.empty() ? std::vector<std::string>{"pid", "start_time"} : r.key_columns;
+    for (const auto& k : key) EXPECT_TRUE(std::ranges::find(*cols, k) != cols->end()) << r.id << ": " << k;
   }
   EXPECT_EQ(ids, (std::vector<std::string>{"crypto-miner", "exe-deleted", "exe-masked-by-mount", "exec-from-tmp",
-                                           "kernel-thread-mimic", "reverse-shell", "reverse-shell-socket",
+                                           "kernel-thread-mimic", "listener-from-tmp", "listener-without-account",
+                                           "reverse-shell", "reverse-shell-socket", "uid0-account",
                                            "webserver-shell"}));
 }
 
@@ -331,8 +408,10 @@ TEST_F(BundledRules, EachFindsExactlyItsProcesses) {
   RuleSet set = load_rules(rules_dir(), engine_.get());
   ASSERT_TRUE(set.errors.empty());
   const auto all_cases = cases();
-  ASSERT_EQ(all_cases.size(), set.rules.size());
+  // uid0-account reads accounts, not processes: UidZeroAccountFindsExactlyTheOtherRoots.
+  ASSERT_EQ(all_cases.size() + 1, set.rules.size());
   for (const Rule& rule : set.rules) {
+    if (rule.id == "uid0-account") continue;
     SCOPED_TRACE(rule.id);
     auto it = all_cases.find(rule.id);
     ASSERT_NE(it, all_cases.end()) << "no test case for rule " << rule.id;
@@ -376,6 +455,9 @@ TEST_F(BundledRules, EachFindsExactlyItsProcesses) {
     ASSERT_TRUE((*store)->append_events(events));
     ASSERT_TRUE((*store)->apply_snapshot(snapshot));
     ASSERT_TRUE((*store)->replace_sockets(it->second.sockets));
+    if (!it->second.users.empty()) {
+      ASSERT_TRUE((*store)->replace_users(it->second.users));
+    }
 
     auto result = (*engine)->run(rule.query);
     ASSERT_TRUE(result) << result.error();
@@ -386,6 +468,51 @@ TEST_F(BundledRules, EachFindsExactlyItsProcesses) {
     EXPECT_EQ(found, expected);
     EXPECT_EQ(result->rows.size(), expected.size());
   }
+}
+
+// A second uid 0 under another name, however its line looks; root itself,
+// other uids, and uid 0's 32-bit look-alikes are not.
+TEST_F(BundledRules, UidZeroAccountFindsExactlyTheOtherRoots) {
+  RuleSet set = load_rules(rules_dir(), engine_.get());
+  const auto rule = std::ranges::find(set.rules, "uid0-account", &Rule::id);
+  ASSERT_NE(rule, set.rules.end());
+  EXPECT_EQ(rule->key_columns, (std::vector<std::string>{"username", "uid"}));
+  auto none = engine_->run(rule->query);
+  ASSERT_TRUE(none) << none.error();
+  EXPECT_TRUE(none->rows.empty());  // no accounts stored yet
+  auto users = ordinary_accounts();
+  users.push_back({.uid = 0, .gid = 0, .username = "toor", .directory = "/", .shell = "/bin/sh"});
+  users.push_back({.uid = 0, .gid = 1000, .username = "systemd-helper", .description = "x", .directory = "/var/tmp",
+                   .shell = "/bin/bash"});
+  users.push_back({.uid = 4294967295, .gid = 0, .username = "minus-one", .directory = "/", .shell = "/bin/sh"});
+  users.push_back({.uid = 65536, .gid = 0, .username = "wraps16", .directory = "/", .shell = "/bin/sh"});
+  ASSERT_TRUE(store_->replace_users(users));
+  auto r = engine_->run(rule->query);
+  ASSERT_TRUE(r) << r.error();
+  std::set<std::string> found;
+  for (const auto& row : r->rows) found.insert(std::get<std::string>(row.at(0)));
+  EXPECT_EQ(found, (std::set<std::string>{"toor", "systemd-helper"}));
+  EXPECT_EQ(r->rows.size(), 2u);
+}
+
+// listener-without-account stays quiet while the users table is empty
+// (procmond has not read the file, or an older one runs): otherwise every
+// listener would have "no account".
+TEST_F(BundledRules, ListenerWithoutAccountIsQuietWithoutAccounts) {
+  RuleSet set = load_rules(rules_dir(), engine_.get());
+  const auto rule = std::ranges::find(set.rules, "listener-without-account", &Rule::id);
+  ASSERT_NE(rule, set.rules.end());
+  auto svc = proc(1000, "svc", "/usr/local/bin/svc", "svc");
+  svc.uid = svc.euid = 4242;
+  ASSERT_TRUE(store_->apply_snapshot(std::vector{svc}));
+  ASSERT_TRUE(store_->replace_sockets(std::vector{inet_socket_row(1000, 3, 2, 6, "0.0.0.0", 0, "LISTEN")}));
+  auto quiet = engine_->run(rule->query);
+  ASSERT_TRUE(quiet) << quiet.error();
+  EXPECT_TRUE(quiet->rows.empty());
+  ASSERT_TRUE(store_->replace_users(ordinary_accounts()));
+  auto raised = engine_->run(rule->query);
+  ASSERT_TRUE(raised) << raised.error();
+  EXPECT_EQ(raised->rows.size(), 1u);
 }
 
 TEST_F(BundledRules, ExecFromTmpSeesAPayloadThatLivedBetweenTwoScans) {
@@ -780,7 +907,7 @@ TEST_F(BundledRules, ABadFileBesideThemIsRejectedAndTheOthersLoad) {
   test::write_file(dir / "broken.yaml",
                    "id: broken\nname: Broken\nseverity: high\nquery: SELECT pid FROM procs\n");
   RuleSet set = load_rules(dir.path(), engine_.get());
-  EXPECT_EQ(set.rules.size(), 8u);
+  EXPECT_EQ(set.rules.size(), 11u);
   ASSERT_EQ(set.errors.size(), 1u);
   EXPECT_EQ(set.errors[0].file, dir / "broken.yaml");
   EXPECT_EQ(set.errors[0].message,
