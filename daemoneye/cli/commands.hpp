@@ -53,6 +53,9 @@ int run_events(const Context& ctx, const HistoryArgs& args);
 int run_rules_check(const std::vector<std::string>& paths);
 int run_rules_translate(const std::string& file);  // rules_translate_command.cpp
 int run_rules_list(const Context& ctx, bool json);
+// rules_exceptions_command.cpp: the agent's rule exceptions and their hits
+// (its status file). Exit 1: no status file.
+int run_rules_exceptions(const Context& ctx, bool json);
 
 struct RulesTestArgs {
   std::string file;

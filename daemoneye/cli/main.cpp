@@ -110,6 +110,10 @@ int run(int argc, char** argv) {
   bool list_json = false;
   auto* rules_list = rules->add_subcommand("list", "The rules in the configured rules directory (rules.dir)");
   rules_list->add_flag("--json", list_json, "JSON for scripts");
+  bool exceptions_json = false;
+  auto* rules_exceptions = rules->add_subcommand(
+      "exceptions", "The rule exceptions the agent has in force and what each silenced (its status file)");
+  rules_exceptions->add_flag("--json", exceptions_json, "JSON for scripts");
   std::string translate_file;
   auto* rules_translate = rules->add_subcommand("translate", "Print the SQL a rule file runs (a Sigma rule's translation)");
   rules_translate->footer(R"txt(To try a rule on the agent's store before it is deployed, use rules test (the rows
@@ -125,7 +129,8 @@ through query (a Sigma rule then reads every stored event):
   rules_test->footer(R"txt(The rule is loaded as the agent loads it (the same messages), its query runs read-only
 under the rules' limits (a Sigma rule reads every stored event), and each row is put to
 the agent's dedup: new (the agent would raise it), raised (an alert with its dedup key was
-raised within alerts.dedup_window), repeat (an earlier row has its key: one alert).
+raised within alerts.dedup_window), repeat (an earlier row has its key: one alert), or
+excepted by ID (a rule exception of rules.exceptions matches it: the agent raises nothing).
 Exit codes: 0 a row matched; 1 none did; 2 the file is not a valid rule, usage, or an error
   without a more specific code; 3 not found; 4 denied (the guard refused its SQL, an unsafe
   file); 5 damaged; 6 busy or timed out.)txt");
@@ -236,6 +241,7 @@ Exit codes: 0 ok; 1 the answer is no (status: not running; a rule rejected; rule
   }
   if (rules_list->parsed()) return cli::run_rules_list(ctx, list_json);
   if (rules_test->parsed()) return cli::run_rules_test(ctx, test_args);
+  if (rules_exceptions->parsed()) return cli::run_rules_exceptions(ctx, exceptions_json);
   if (fleet_query->parsed()) {
     if (!fleet_args.all && fleet_hosts.empty()) {
       cli::say("fleet query: give --hosts h1,h2 or --all");

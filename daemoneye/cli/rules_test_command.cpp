@@ -10,7 +10,9 @@
 // unbound: it reads every stored event, as `query "$(rules translate F)"`;
 // but deployed now it would start at the last scan's events
 // (sigma_first_scan_after), so a row of an older event is `unread`: never
-// raised, whatever dedup says.
+// raised, whatever dedup says. A row a rule exception in force matches
+// (rules.exceptions) is `excepted by ID`: the agent drops it before dedup,
+// so it takes no part in the dedup verdicts of the others.
 //
 // Exit codes, grep's: 0 a row matched, 1 none did, 2.. as elsewhere
 // (exit_codes.hpp) — except a failure that has no more specific code than
@@ -19,6 +21,7 @@
 #include "commands.hpp"
 #include "exit_codes.hpp"
 #include "output.hpp"
+#include "rule_exception_marks.hpp"
 #include "store_access.hpp"
 
 #include <airssys/daemoneye/dedup_check.hpp>
@@ -92,11 +95,26 @@ int run_rules_test(const Context& ctx, const RulesTestArgs& args) {
 
   const std::int64_t now = unix_now();
   const std::vector<Alert> candidates = alerts_of(*rule, *result, host_name(), now);
+  const std::vector<std::string> excepted_by = excepted_rows(ctx, *rule, **engine, candidates, now);
+  // Dedup sees what the exceptions leave, as in the agent.
+  std::vector<Alert> kept;
+  std::vector<std::size_t> kept_at;  // kept[k] is candidates[kept_at[k]]
+  for (std::size_t i = 0; i < candidates.size(); ++i)
+    if (excepted_by[i].empty()) {
+      kept.push_back(candidates[i]);
+      kept_at.push_back(i);
+    }
   // The candidates' own keys, however many others the window holds (all
   // of them under rules.max_rows would cut the newest).
-  auto recent = raised_keys_of(**engine, ctx.config.alerts.dedup_window, now, candidates);
+  auto recent = raised_keys_of(**engine, ctx.config.alerts.dedup_window, now, kept);
   if (!recent) return fail_here(recent.error(), "reading the alerts raised within alerts.dedup_window");
-  const std::vector<DedupVerdict> verdicts = dedup_verdicts(candidates, *recent, ctx.config.alerts.dedup_window, now);
+  std::vector<DedupVerdict> verdicts(candidates.size());
+  const std::vector<DedupVerdict> kept_verdicts = dedup_verdicts(kept, *recent, ctx.config.alerts.dedup_window, now);
+  for (std::size_t k = 0; k < kept.size(); ++k) {
+    DedupVerdict v = kept_verdicts[k];
+    if (v.kind == DedupVerdict::Kind::repeat) v.first = kept_at[v.first];
+    verdicts[kept_at[k]] = v;
+  }
   // Rows of events before where a newly deployed Sigma rule starts.
   std::vector<bool> unread(candidates.size(), false);
   if (rule->sigma) {
@@ -110,9 +128,10 @@ int run_rules_test(const Context& ctx, const RulesTestArgs& args) {
     }
   }
 
-  std::size_t fresh = 0, raised = 0, repeats = 0, old = 0;
+  std::size_t fresh = 0, raised = 0, repeats = 0, old = 0, excepted = 0;
   for (std::size_t i = 0; i < verdicts.size(); ++i) {
-    if (unread[i]) ++old;
+    if (!excepted_by[i].empty()) ++excepted;
+    else if (unread[i]) ++old;
     else if (verdicts[i].kind == DedupVerdict::Kind::raise) ++fresh;
     else if (verdicts[i].kind == DedupVerdict::Kind::raised) ++raised;
     else ++repeats;
@@ -122,11 +141,13 @@ int run_rules_test(const Context& ctx, const RulesTestArgs& args) {
     Printer out;
     for (std::size_t i = 0; i < candidates.size(); ++i) {
       const DedupVerdict& v = verdicts[i];
-      nlohmann::ordered_json j{{"alert", unread[i] ? kUnread : verdict_name(v.kind)},
-                               {"raised_at", v.kind == DedupVerdict::Kind::raised ? nlohmann::ordered_json(v.raised_at)
+      const bool ex = !excepted_by[i].empty();
+      nlohmann::ordered_json j{{"alert", ex ? std::string_view("excepted") : unread[i] ? kUnread : verdict_name(v.kind)},
+                               {"raised_at", !ex && v.kind == DedupVerdict::Kind::raised ? nlohmann::ordered_json(v.raised_at)
                                                                                    : nlohmann::ordered_json(nullptr)},
                                {"dedup_key", candidates[i].dedup_key},
                                {"row", nlohmann::ordered_json::parse(candidates[i].row_json, nullptr, false)}};
+      if (ex) j["exception"] = excepted_by[i];
       if (!out.add((i ? ",\n " : "[\n ") + json_text(j))) break;
     }
     if (!stdout_write_failure() && out.add(candidates.empty() ? "[]\n" : "\n]\n")) out.flush();
@@ -137,20 +158,24 @@ int run_rules_test(const Context& ctx, const RulesTestArgs& args) {
     rows.reserve(result->rows.size());
     for (std::size_t i = 0; i < result->rows.size(); ++i) {
       auto& row = rows.emplace_back();
-      row.push_back(unread[i] ? "unread (older event)" : verdict_text(verdicts[i]));
+      row.push_back(!excepted_by[i].empty() ? "excepted by " + excepted_by[i]
+                    : unread[i]            ? "unread (older event)"
+                                           : verdict_text(verdicts[i]));
       for (const auto& v : result->rows[i]) row.push_back(cell_text(v));
     }
     write_stdout(format_table(header, rows, terminal_width()));
   }
   tell_truncated(*result, limits.max_rows, limits.max_bytes);
-  say(fmt::format("rule {} ({}{}): {} matched, {} new, {} already raised{}{}", printable(rule->id),
+  say(fmt::format("rule {} ({}{}): {} matched, {} new, {} already raised{}{}{}", printable(rule->id),
                   rule->sigma ? "Sigma, every stored event read" : "native",
                   rule->enabled ? "" : ", disabled: the agent does not run it", candidates.size(), fresh, raised,
                   repeats > 0 ? fmt::format(", {} repeating an earlier row's dedup key", repeats) : std::string(),
                   old > 0 ? fmt::format(", {} of events older than a newly deployed Sigma rule reads (it starts at "
                                         "the last scan's events: never raised)",
                                         old)
-                          : std::string()));
+                          : std::string(),
+                  excepted > 0 ? fmt::format(", {} excepted by rule exceptions (the agent raises none of them)", excepted)
+                               : std::string()));
   return candidates.empty() ? kExitFailed : kExitOk;
 }
 
