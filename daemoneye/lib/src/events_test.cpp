@@ -274,6 +274,26 @@ TEST(Events, ProcmondStatusCarriesTheSocketCountersWhenThereAreAny) {
                                       R"("budget_per_second":0,"sources":{},"sockets":{"rows":1}})"));
 }
 
+// The accounts counters travel the same way (status.json shows them under
+// procmond.status.accounts); absent from an older procmond's status.
+TEST(Events, ProcmondStatusCarriesTheAccountCounters) {
+  ProcmondStatus s;
+  s.pid = 5;
+  auto none = decode_procmond_status(encode(s));
+  ASSERT_TRUE(none) << none.error();
+  EXPECT_FALSE(none->accounts);
+  s.accounts = AccountCounters{.users = 31, .groups = 52, .skipped = 2, .capped = 1, .reads = 4,
+                               .error = "refusing /etc/group: writable by everyone (mode 0666); only its owner may write it"};
+  auto back = decode_procmond_status(encode(s));
+  ASSERT_TRUE(back) << back.error();
+  ASSERT_TRUE(back->accounts);
+  EXPECT_EQ(*back->accounts, *s.accounts);
+  EXPECT_EQ(decode_procmond_status(R"({"time":1,"pid":1,"tier":"poll","tier_reason":"","scans":0,)"
+                                   R"("budget_per_second":0,"sources":{},"accounts":[]})")
+                .error().message,
+            "status.accounts: not an object");
+}
+
 constexpr std::string_view kFullRecordJson =
     R"json({"auid":4294967295,"cgroup_path":"/system.slice/docker-c0ffee.scope","cmdline":"bash -c \"echo é\"",)json"
     R"json("container_id":"c0ffee","cpu_percent":12.5,"cwd":"/home/ann","disk_bytes_read":65536,)json"
