@@ -266,5 +266,56 @@ TEST(AgentRealtime, ExecFromTmpJudgesAScriptByTheInterpreterThatRan) {
   stop_agent(*agent, a.log);
 }
 
+// A relative run is resolved against the working directory at the exec,
+// which procmond's eBPF program reads there: a child that chdir()s into
+// /tmp and runs ./sC (a #!/bin/sh script that exits at once) is stored
+// with that directory and raised. Before, the event kept the directory
+// known before, its parent's from the fork, and nothing was raised.
+TEST(AgentRealtime, ExecFromTmpJudgesARelativeRunByTheDirectoryAtTheExec) {
+  if (::geteuid() != 0) GTEST_SKIP() << "eBPF needs root";
+  const char* src = std::getenv("AIRSSYS_SOURCE_DIR");
+  ASSERT_NE(src, nullptr);
+  AgentDir a;  // under /tmp
+  fs::copy_file(fs::path(src) / "daemoneye/rules/exec-from-tmp.yaml", a.rules / "exec-from-tmp.yaml");
+  a.write_config("procmond: { events: ebpf }\n");
+  auto agent = a.start_agent();
+  const fs::path db = a.var / "daemoneye.db";
+  ASSERT_TRUE(eventually([&] { return count_rows(db, "SELECT count(*) FROM scans") >= 1; })) << slurp(a.log);
+  ASSERT_NE(slurp(a.log).find("event source: ebpf"), std::string::npos) << slurp(a.log);
+  char here[4096] = {};
+  ASSERT_NE(::getcwd(here, sizeof here), nullptr);
+  ASSERT_FALSE(std::string(here).starts_with("/tmp/")) << "run from a directory outside /tmp: " << here;
+
+  const fs::path x = fs::canonical(a.dir.path()) / "x";
+  fs::create_directory(x);
+  write_file(x / "sC", "#!/bin/sh\nexit 0\n");
+  fs::permissions(x / "sC", fs::perms::owner_all);
+  char sc[] = "./sC";
+  char* argv[] = {sc, nullptr};
+  const pid_t child = ::fork();
+  if (child == 0) {
+    if (::chdir(x.c_str()) != 0) ::_exit(120);
+    ::execv(argv[0], argv);
+    ::_exit(127);
+  }
+  ASSERT_GT(child, 0);
+  const int st = wait_status(child);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
+  const auto exec_row = [&] {
+    return query_text(db, fmt::format("SELECT path_given || ' ' || ifnull(cwd, 'null') FROM process_events "
+                                      "WHERE pid = {} AND event = 'exec' ORDER BY id LIMIT 1",
+                                      child));
+  };
+  ASSERT_TRUE(eventually([&] { return !exec_row().empty(); }, 60s)) << slurp(a.log);
+  EXPECT_EQ(exec_row(), "./sC " + x.string());
+  const auto alerted = [&] {
+    for (const auto& j : a.alert_lines())
+      if (j.value("rule_id", "") == "exec-from-tmp" && j["row"].value("pid", -1) == child) return true;
+    return false;
+  };
+  EXPECT_TRUE(eventually(alerted, 60s)) << slurp(a.alerts) << slurp(a.log);
+  stop_agent(*agent, a.log);
+}
+
 }  // namespace
 }  // namespace detest

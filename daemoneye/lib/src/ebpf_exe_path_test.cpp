@@ -148,6 +148,35 @@ TEST_F(EbpfExePath, AScriptSaysItsInterpreterRan) {
   EXPECT_EQ(e->exe_path, fs::canonical("/bin/sh").string());
 }
 
+// A relative path given to execve is resolved against the working
+// directory at the exec: the program reads that too, so a child that
+// chdir()s and execs "./payload" at once is not judged by the directory
+// procmond knew before (its parent's). One on a mount attached nowhere
+// names no place: unknown.
+TEST_F(EbpfExePath, TheWorkingDirectoryIsReadAtTheExec) {
+  const fs::path sub = fs::canonical(dir.path()) / "sub";
+  fs::create_directory(sub);
+  fs::copy_file(payload, sub / "payload");
+  auto e = exec_event_of(*source, [&] {
+    if (::chdir(sub.c_str()) != 0) ::_exit(120);
+    ::execve("./payload", kArgv, environ);
+  });
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->path, "./payload");
+  EXPECT_EQ(e->exe_path, (sub / "payload").string());
+  EXPECT_EQ(e->cwd, sub.string());
+  e = exec_event_of(*source, [&] {
+    if (::unshare(CLONE_NEWNS) != 0) ::_exit(120);
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) ::_exit(121);
+    if (::mount(dir.path().c_str(), sub.c_str(), nullptr, MS_BIND, nullptr) != 0) ::_exit(122);
+    if (::chdir(sub.c_str()) != 0 || ::umount2(sub.c_str(), MNT_DETACH) != 0) ::_exit(123);
+    ::execve("./payload", kArgv, environ);
+  });
+  ASSERT_TRUE(e);
+  EXPECT_TRUE(e->exe_detached);
+  EXPECT_EQ(e->cwd, "");
+}
+
 // A file on a mount attached nowhere has no place: runc 1.1's re-exec runs
 // a bind mount of itself that it lazily unmounted (the kernel's path "/"),
 // and anyone can do the same to a payload in mount namespaces of their own.
@@ -228,6 +257,7 @@ TEST(EbpfExePathRefused, ExecEventsKeepComingWithThePathGivenAndTheSourceSaysWhy
   ASSERT_TRUE(e);
   EXPECT_TRUE(e->path.starts_with("/dev/fd/")) << e->path;
   EXPECT_EQ(e->exe_path, "");
+  EXPECT_EQ(e->cwd, "");
   EXPECT_EQ(e->root_is_host, 1);
   // The full programs say nothing.
   auto full = open_ebpf_source({});

@@ -177,7 +177,7 @@ class EbpfSource final : public KernelEventSource {
     if (size < sizeof e) return;
     std::memcpy(&e, data, sizeof e);
     const std::size_t body = size - sizeof e;
-    if (std::size_t{e.path_size} + e.exe_size + e.args_size > body) return;  // never happens with our programs
+    if (std::size_t{e.path_size} + e.exe_size + e.cwd_size + e.args_size > body) return;  // never happens with our programs
     KernelEvent k;
     switch (e.kind) {
       case PROCMON_EXEC: k.kind = KernelEvent::Kind::exec; break;
@@ -205,9 +205,13 @@ class EbpfSource final : public KernelEventSource {
       k.exe_interpreted = (e.flags & PROCMON_EXE_INTERPRETED) != 0;
       k.exe_detached = (e.flags & PROCMON_EXE_DETACHED) != 0;
       if (e.root_is_host == 0 || e.root_is_host == 1) k.root_is_host = e.root_is_host;
+      // A directory on a mount attached nowhere names no place: a relative
+      // path joined with it would name a wrong one, so it stays unknown.
+      const char* cwd = exe + e.exe_size;
+      if (!(e.flags & (PROCMON_CWD_TRUNCATED | PROCMON_CWD_DETACHED))) k.cwd.assign(cwd, strnlen(cwd, e.cwd_size));
     }
     if (e.kind != PROCMON_EXIT) {
-      const char* args = exe + e.exe_size;
+      const char* args = exe + e.exe_size + e.cwd_size;
       const std::uint32_t tail = e.args_tail_size <= e.args_size ? e.args_tail_size : 0;
       k.args.assign(args, e.args_size - tail);
       k.args_tail.assign(args + (e.args_size - tail), tail);

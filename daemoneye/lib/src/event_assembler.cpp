@@ -189,6 +189,11 @@ struct EventAssembler::Impl {
       if (k.args_total < 0) e.process.cmdline.clear();
       if (k.comm.empty()) e.process.name.clear();
       if (k.path.empty() || k.args_total < 0) e.process.partial = true;
+      // The working directory known before (the last collection's, or the
+      // parent's at the fork) may be stale: a child that chdir()s and execs
+      // "./x" at once. Unknown unless the kernel gave it (below): a rule
+      // must not join a relative path with a stale one.
+      e.process.cwd.clear();
       // Whose root it runs under is read now, not taken from what was known:
       // a runtime's child chroots or pivots between its fork and its exec.
       // Gone or unreadable: unknown (-1). The eBPF program's answer, read at
@@ -199,6 +204,9 @@ struct EventAssembler::Impl {
     }
     // Read at the exec: truer than /proc read later (a pivot after the exec).
     if (k.root_is_host >= 0) e.process.root_is_host = k.root_is_host;
+    // The directory a relative path given to execve was resolved against,
+    // read at the exec (/proc's may be a later chdir's).
+    if (!k.cwd.empty()) e.process.cwd = k.cwd;
     take_identity(e.process, k);
     // What the kernel captured at exec time is the truth; /proc may already
     // show a changed argv (setproctitle) or another image.
@@ -217,8 +225,8 @@ struct EventAssembler::Impl {
     } else if (kernel_path) {
       e.path_from = PathFrom::proc;
     } else if (!cleaned.empty()) {
-      // Gone already: the cleaned text, relative or magic as it may be (the
-      // last known cwd may be stale, so it is not joined).
+      // Gone already: the cleaned text, relative or magic as it may be (not
+      // joined with cwd here; cwd is the kernel's at the exec, or unknown).
       e.process.path = cleaned;
       e.path_from = PathFrom::given;
     } else if (fresh && !e.process.path.empty()) {

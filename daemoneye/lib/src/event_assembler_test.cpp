@@ -101,12 +101,21 @@ TEST(EventAssembler, ExecTakesTheKernelsPathAndRedactedArgvAndDropsTheOldImage) 
   EXPECT_EQ(e->process.path, "/usr/bin/mysql");
   EXPECT_EQ(e->process.cmdline, "mysql -uroot -p***");
   EXPECT_EQ(e->process.name, "mysql");
-  EXPECT_EQ(e->process.cwd, "/srv");  // an exec keeps the directory
+  // The directory known before (/srv) may be stale (a chdir since): unknown
+  // unless the kernel gave it, read at the exec.
+  EXPECT_EQ(e->process.cwd, "");
   EXPECT_EQ(e->process.sha256, "");   // but not the old image's hash
   EXPECT_EQ(e->process.exe_ino, 0u);
   EXPECT_EQ(e->cmdline_size, 23);
   EXPECT_FALSE(e->cmdline_truncated);
   EXPECT_EQ(e->cgroup_id, 99u);
+  k = kernel(KernelEvent::Kind::exec, 300, 1, 42);
+  k.path = "./sC";
+  k.cwd = "/tmp/x";
+  e = a.assemble(std::move(k), EventSource::ebpf);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->process.path, "./sC");
+  EXPECT_EQ(e->process.cwd, "/tmp/x");
 }
 
 TEST(EventAssembler, TruncatedArgvIsFlaggedAndACutUrlIsDropped) {
@@ -234,9 +243,9 @@ TEST(EventAssembler, APidsOnlyEventIsCompletedFromProcWhileTheProcessLives) {
   ::kill(child, SIGKILL);
   ::waitpid(child, nullptr, 0);
 
-  // Gone: the event keeps what the kernel gave (the pid) and what was known
-  // that an exec does not change (cwd); never the previous image's path or
-  // argv (for a fresh child that would be its parent's).
+  // Gone: the event keeps what the kernel gave (the pid); never the previous
+  // image's path or argv (for a fresh child that would be its parent's),
+  // nor the directory known before (a chdir between may have changed it).
   KernelEvent gone;
   gone.kind = KernelEvent::Kind::exec;
   gone.pid = child;
@@ -246,7 +255,7 @@ TEST(EventAssembler, APidsOnlyEventIsCompletedFromProcWhileTheProcessLives) {
   EXPECT_EQ(e->process.pid, child);
   EXPECT_EQ(e->process.cmdline, "");
   EXPECT_EQ(e->process.path, "");
-  EXPECT_FALSE(e->process.cwd.empty());
+  EXPECT_EQ(e->process.cwd, "");
   EXPECT_TRUE(e->process.partial);
 }
 

@@ -55,12 +55,11 @@ __u64 procmond_root = 0;
 #define NAME_MAX_BYTES 256 /* a path component is at most 255 bytes */
 
 /* One record being built, per CPU (too big for the 512-byte BPF stack):
- * data holds the given path, exe, then argv; walk is where exe is built
- * backwards, from the file up to the top of its mount tree. */
+ * data holds the given path, exe, cwd, then argv (argv at an offset below
+ * 3 * PROCMON_PATH_MAX). A per-CPU value is at most 32 KiB. */
 struct scratch {
   struct procmon_event e;
-  char data[PROCMON_PATH_MAX * 2 + PROCMON_ARGS_MAX];
-  char walk[PROCMON_PATH_MAX + NAME_MAX_BYTES];
+  char data[PROCMON_PATH_MAX * 3 + PROCMON_ARGS_MAX];
 };
 
 struct {
@@ -73,6 +72,25 @@ struct {
 static __always_inline struct scratch *scratch_get(void) {
   __u32 zero = 0;
   return bpf_map_lookup_elem(&scratch_map, &zero);
+}
+
+/* Where exe and cwd are built backwards, from the file up to the top of
+ * its mount tree, per CPU (a map of its own: with the record it would pass
+ * the 32 KiB a per-CPU value may have). */
+struct walk_buf {
+  char walk[PROCMON_PATH_MAX + NAME_MAX_BYTES];
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct walk_buf);
+} walk_map SEC(".maps");
+
+static __always_inline struct walk_buf *walk_get(void) {
+  __u32 zero = 0;
+  return bpf_map_lookup_elem(&walk_map, &zero);
 }
 
 static __always_inline void count_lost(void) {
@@ -102,11 +120,13 @@ static __always_inline void fill_identity(struct procmon_event *e, struct task_s
   e->args_tail_size = 0;
   e->exe_size = 0;
   e->root_is_host = -1;
-  e->reserved = 0;
+  e->cwd_size = 0;
   BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
 }
 
-/* argv of the current task's memory, at data + off (off < 2 * PROCMON_PATH_MAX):
+/* argv of the current task's memory, at data + off (off < 3 * PROCMON_PATH_MAX,
+ * a sum of sizes each masked below PROCMON_PATH_MAX, which bounds it for the
+ * verifier):
  * all of it when it fits, else its head and its tail (procmon_event.h). */
 static __always_inline void copy_args(struct scratch *s, struct task_struct *task, __u32 off) {
   unsigned long start = BPF_CORE_READ(task, mm, arg_start);
@@ -114,7 +134,6 @@ static __always_inline void copy_args(struct scratch *s, struct task_struct *tas
   if (end <= start) return;
   unsigned long total = end - start;
   s->e.args_total = total > 0xffffffffUL ? 0xffffffffU : (__u32)total;
-  off &= 2 * PROCMON_PATH_MAX - 1;
   if (total < PROCMON_ARGS_MAX) {
     __u32 n = (__u32)total & (PROCMON_ARGS_MAX - 1);
     if (bpf_probe_read_user(s->data + off, n, (const void *)start) != 0) {
@@ -137,7 +156,8 @@ static __always_inline void copy_args(struct scratch *s, struct task_struct *tas
 
 static __always_inline void submit(struct scratch *s) {
   __u64 size = sizeof(struct procmon_event) + (s->e.path_size & (PROCMON_PATH_MAX - 1)) +
-               (s->e.exe_size & (PROCMON_PATH_MAX - 1)) + (s->e.args_size & (PROCMON_ARGS_MAX - 1));
+               (s->e.exe_size & (PROCMON_PATH_MAX - 1)) + (s->e.cwd_size & (PROCMON_PATH_MAX - 1)) +
+               (s->e.args_size & (PROCMON_ARGS_MAX - 1));
   if (size > sizeof(struct procmon_event) + sizeof(s->data)) return;
   if (bpf_ringbuf_output(&events, s, size, 0) != 0) count_lost();
 }
@@ -173,7 +193,7 @@ static __always_inline int anon_ns(struct mnt_namespace *ns) {
 }
 
 /* Puts "/NAME" of d before walk[pos]; false when it does not fit. */
-static __always_inline int prepend_name(struct scratch *s, struct walk_state *w, struct dentry *d) {
+static __always_inline int prepend_name(struct walk_buf *s, struct walk_state *w, struct dentry *d) {
   __u32 len = BPF_CORE_READ(d, d_name.len);
   const unsigned char *name = BPF_CORE_READ(d, d_name.name);
   if (len >= NAME_MAX_BYTES || len + 1 > w->pos) return 0;
@@ -193,7 +213,7 @@ static __always_inline int prepend_name(struct scratch *s, struct walk_state *w,
  * gives it). */
 static long walk_step(__u64 i, void *ctx) {
   struct walk_state *w = ctx;
-  struct scratch *s = scratch_get();
+  struct walk_buf *s = walk_get();
   if (!s) {
     w->done = 2;
     return 1;
@@ -235,47 +255,70 @@ static long walk_step(__u64 i, void *ctx) {
   return 0;
 }
 
-/* The kernel's path of the image's file into data + off (off <
- * PROCMON_PATH_MAX): exe_size, or PROCMON_EXE_TRUNCATED. Not under
- * rename_lock as d_path is: a directory renamed by another task while this
- * runs can give a mix of its old and new names. */
+/* The kernel's path of dentry on vfsmnt, walked to the top of its mount
+ * tree, into data + off (off < 2 * PROCMON_PATH_MAX): the bytes written
+ * (NUL included), or 0 when it is too deep or too long or has no path;
+ * w says whether it is detached or a pseudo file. Not under rename_lock as
+ * d_path is: a directory renamed by another task while this runs can give
+ * a mix of its old and new names. */
+static __always_inline __u32 copy_walk(struct scratch *s, struct dentry *dentry, struct vfsmount *vfsmnt, __u32 off,
+                                       struct walk_state *w) {
+  struct walk_buf *b = walk_get();
+  if (!b || !dentry || !vfsmnt) return 0;
+  w->dentry = dentry;
+  w->mnt = container_of(vfsmnt, struct mount, mnt);
+  w->pos = PROCMON_PATH_MAX - 1;
+  b->walk[PROCMON_PATH_MAX - 1] = 0;
+  /* Each step prepends at least 2 bytes or crosses a mount. */
+  bpf_loop(PROCMON_PATH_MAX, walk_step, w, 0);
+  if (w->done != 1) return 0;
+  if (w->pos == PROCMON_PATH_MAX - 1) {
+    w->pos -= 1;
+    b->walk[w->pos & (PROCMON_PATH_MAX - 1)] = '/';
+  }
+  __u32 n = PROCMON_PATH_MAX - w->pos;
+  off &= 2 * PROCMON_PATH_MAX - 1;
+  if (bpf_probe_read_kernel(s->data + off, n & (PROCMON_PATH_MAX - 1), &b->walk[w->pos & (PROCMON_PATH_MAX - 1)]) != 0)
+    return 0;
+  return n & (PROCMON_PATH_MAX - 1);
+}
+
+/* The kernel's path of the image's file into data + off: exe_size, or
+ * PROCMON_EXE_TRUNCATED. */
 static __always_inline void copy_exe(struct scratch *s, struct file *file, __u32 off) {
   struct dentry *dentry = BPF_CORE_READ(file, f_path.dentry);
-  struct vfsmount *vfsmnt = BPF_CORE_READ(file, f_path.mnt);
-  if (!dentry || !vfsmnt) {
+  struct walk_state w = {};
+  const __u32 n = copy_walk(s, dentry, BPF_CORE_READ(file, f_path.mnt), off, &w);
+  if (n == 0) {
     s->e.flags |= PROCMON_EXE_TRUNCATED;
     return;
   }
   /* d_unlinked(): unhashed and not a root; a pseudo file is unhashed too. */
   const int unhashed = BPF_CORE_READ(dentry, d_hash.pprev) == NULL;
   const int is_root = BPF_CORE_READ(dentry, d_parent) == dentry;
-  struct walk_state w = {};
-  w.dentry = dentry;
-  w.mnt = container_of(vfsmnt, struct mount, mnt);
-  w.pos = PROCMON_PATH_MAX - 1;
-  s->walk[PROCMON_PATH_MAX - 1] = 0;
-  /* Each step prepends at least 2 bytes or crosses a mount. */
-  bpf_loop(PROCMON_PATH_MAX, walk_step, &w, 0);
-  if (w.done != 1) {
-    s->e.flags |= PROCMON_EXE_TRUNCATED;
-    return;
-  }
-  if (w.pos == PROCMON_PATH_MAX - 1) {
-    w.pos -= 1;
-    s->walk[w.pos & (PROCMON_PATH_MAX - 1)] = '/';
-  }
   if (unhashed && (!is_root || w.pseudo)) s->e.flags |= PROCMON_EXE_DELETED;
   if (w.detached) s->e.flags |= PROCMON_EXE_DETACHED;
-  __u32 n = PROCMON_PATH_MAX - w.pos;
-  off &= PROCMON_PATH_MAX - 1;
-  if (bpf_probe_read_kernel(s->data + off, n & (PROCMON_PATH_MAX - 1), &s->walk[w.pos & (PROCMON_PATH_MAX - 1)]) != 0) {
-    s->e.flags |= PROCMON_EXE_TRUNCATED;
-    return;
-  }
-  s->e.exe_size = n & (PROCMON_PATH_MAX - 1);
+  s->e.exe_size = n;
 }
 
-/* The exec record; `walk`: with the kernel's path of the image (copy_exe). */
+/* The kernel's path of the task's working directory at the exec into
+ * data + off: cwd_size, or PROCMON_CWD_TRUNCATED. A relative path given to
+ * execve was resolved against it; the directory procmond knew before (the
+ * parent's, at the fork) may be stale: a child that chdir()s and execs
+ * "./x" at once. */
+static __always_inline void copy_cwd(struct scratch *s, struct task_struct *task, __u32 off) {
+  struct walk_state w = {};
+  const __u32 n = copy_walk(s, BPF_CORE_READ(task, fs, pwd.dentry), BPF_CORE_READ(task, fs, pwd.mnt), off, &w);
+  if (n == 0 || w.pseudo) {
+    s->e.flags |= PROCMON_CWD_TRUNCATED;
+    return;
+  }
+  if (w.detached) s->e.flags |= PROCMON_CWD_DETACHED;
+  s->e.cwd_size = n;
+}
+
+/* The exec record; `walk`: with the kernel's paths of the image and of the
+ * working directory (copy_exe, copy_cwd). */
 static __always_inline int exec_record(struct task_struct *task, struct linux_binprm *bprm, const int walk) {
   struct scratch *s = scratch_get();
   if (!s) return 0;
@@ -288,11 +331,16 @@ static __always_inline int exec_record(struct task_struct *task, struct linux_bi
   /* binfmt_script and binfmt_misc point interp at the interpreter they run;
    * otherwise it is filename itself. */
   if (BPF_CORE_READ(bprm, interp) != filename) s->e.flags |= PROCMON_EXE_INTERPRETED;
-  if (walk) copy_exe(s, BPF_CORE_READ(bprm, file), s->e.path_size);
+  if (walk) {
+    copy_exe(s, BPF_CORE_READ(bprm, file), s->e.path_size);
+    copy_cwd(s, task, (s->e.path_size & (PROCMON_PATH_MAX - 1)) + (s->e.exe_size & (PROCMON_PATH_MAX - 1)));
+  }
   const __u64 root = (__u64)BPF_CORE_READ(task, fs, root.dentry);
   const __u64 ours = procmond_root;
   if (ours != 0 && root != 0) s->e.root_is_host = root == ours ? 1 : 0;
-  copy_args(s, task, s->e.path_size + s->e.exe_size);
+  copy_args(s, task,
+            (s->e.path_size & (PROCMON_PATH_MAX - 1)) + (s->e.exe_size & (PROCMON_PATH_MAX - 1)) +
+                (s->e.cwd_size & (PROCMON_PATH_MAX - 1)));
   submit(s);
   return 0;
 }

@@ -36,6 +36,13 @@ enum procmon_flags {
    * relative to that mount's root ("/" for a file that is itself the
    * mount, as d_path gives it) and names no place a process can reach. */
   PROCMON_EXE_DETACHED = 64,
+  /* EXEC: cwd below is not the whole path (as PROCMON_EXE_TRUNCATED), or
+   * the working directory has none (disconnected): the reader does not
+   * use it. */
+  PROCMON_CWD_TRUNCATED = 128,
+  /* EXEC: the working directory is on a mount attached nowhere (as
+   * PROCMON_EXE_DETACHED): cwd names no place. */
+  PROCMON_CWD_DETACHED = 256,
 };
 
 struct procmon_event {
@@ -62,9 +69,14 @@ struct procmon_event {
    * another, -1 unknown (procmond's not recorded yet) */
   __s32 root_is_host;
   char comm[16];
-  __u32 reserved;   /* 0; makes the 8-byte alignment's tail padding explicit */
+  /* EXEC: bytes of cwd below (NUL included), the kernel's path of the
+   * task's working directory at exec time, walked as exe is (what
+   * /proc/PID/cwd shows procmond); 0 unknown. Also makes the 8-byte
+   * alignment's tail explicit (the struct is 112 bytes). */
+  __u32 cwd_size;
   /* followed by path_size bytes of path, then exe_size bytes of exe, then
-   * args_size bytes of argv: its head, then (args_tail_size > 0) its tail */
+   * cwd_size bytes of cwd, then args_size bytes of argv: its head, then
+   * (args_tail_size > 0) its tail */
 };
 
 #endif

@@ -50,6 +50,11 @@ struct KernelEvent {
   bool exe_interpreted = false;   // a binfmt handler ran an interpreter: exe_path is its, not the file given
   bool exe_detached = false;      // on a mount attached nowhere: exe_path is relative to it, names no place
   int root_is_host = -1;          // exec, eBPF only: 1 the task's root directory is procmond's, 0 another, -1 unknown
+  // exec, eBPF only: the kernel's path of the task's working directory at
+  // the exec, walked as exe_path is (what /proc/PID/cwd showed procmond);
+  // "" unknown (other sources, too deep, or on a mount attached nowhere:
+  // then it names no place)
+  std::string cwd;
   std::string args;               // argv, NUL-separated, as captured; "" unknown
   std::int64_t args_total = -1;   // bytes of the whole argv; -1 unknown
   bool args_truncated = false;    // `args` holds only the first part of argv
