@@ -30,7 +30,7 @@ struct ExceptionsFixture : AgentDir {
     for (const std::string id : {"probe", "probe2"})
       write_file(rules / (id + ".yaml"),
                  fmt::format("id: {}\nname: Exception probe {}\nseverity: high\nquery: \"SELECT pid, name, start_time, "
-                             "cmdline FROM processes WHERE cmdline LIKE '%exc-probe-%'\"\n",
+                             "cmdline, uid FROM processes WHERE cmdline LIKE '%exc-probe-%'\"\n",
                              id, id));
   }
   void write_exceptions(const std::string& entries) const {
@@ -104,6 +104,13 @@ TEST(AgentRuleExceptions, SilenceExactlyTheirRowsCountThemAndFollowReloadsAndExp
   EXPECT_EQ(e.value("reason", ""), "a known test process") << e.dump();
   EXPECT_GT(e.value("last_hit", std::int64_t{0}), 0) << e.dump();
   EXPECT_FALSE(e.value("expired", true)) << e.dump();
+  // Only a glob on the command line, which the process chooses: weak, said at load and in status.json.
+  EXPECT_TRUE(e.value("weak", false)) << e.dump();
+  EXPECT_NE(e.value("weak_reason", "").find("no exact condition on a column the kernel gives"), std::string::npos)
+      << e.dump();
+  EXPECT_NE(slurp(f.log).find("rule exception: " + f.exc.string() + ":2: exception 'quiet-a': weak: "),
+            std::string::npos)
+      << slurp(f.log);
   // What was silenced is in the log, with the row's key.
   EXPECT_NE(slurp(f.log).find(fmt::format("exception quiet-a silenced an alert of rule probe: probe|pid={}|", quiet->pid())),
             std::string::npos)
@@ -116,11 +123,13 @@ TEST(AgentRuleExceptions, SilenceExactlyTheirRowsCountThemAndFollowReloadsAndExp
             std::string::npos)
       << metrics.out;
 
-  // A SIGHUP takes a new exception.
+  // A SIGHUP takes a new exception; this one pinned by the uid (the kernel's): not weak.
+  const std::string my_uid = fmt::format("      uid: {}\n", ::getuid());
   f.write_exceptions(ExceptionsFixture::entry("quiet-a", "exc-probe-quiet") +
-                     ExceptionsFixture::entry("quiet-new", "exc-probe-new"));
+                     ExceptionsFixture::entry("quiet-new", "exc-probe-new", my_uid));
   ASSERT_NO_FATAL_FAILURE(f.hup(*agent));
   EXPECT_EQ(f.last_reload("result"), "ok") << f.status()["reload"].dump() << slurp(f.log);
+  EXPECT_FALSE(f.exception("quiet-new").value("weak", true)) << f.status().dump();
   auto added = f.probe("new");
   ASSERT_TRUE(eventually([&] { return f.alerted("probe2", added->pid()) && f.hits("quiet-new") > 0; }, 60s))
       << slurp(f.alerts) << f.status().dump() << slurp(f.log);
@@ -129,7 +138,7 @@ TEST(AgentRuleExceptions, SilenceExactlyTheirRowsCountThemAndFollowReloadsAndExp
 
   // A broken file at a reload: the exceptions in use stay, the reload is partial and says why.
   f.write_exceptions(ExceptionsFixture::entry("quiet-a", "exc-probe-quiet") +
-                     ExceptionsFixture::entry("quiet-new", "exc-probe-new") +
+                     ExceptionsFixture::entry("quiet-new", "exc-probe-new", my_uid) +
                      "  - {id: typo, rule: probe, reason: x, match: {cmdlin: y}}\n");
   ASSERT_NO_FATAL_FAILURE(f.hup(*agent));
   EXPECT_EQ(f.last_reload("result"), "partial") << f.status()["reload"].dump();
@@ -170,7 +179,7 @@ TEST(AgentRuleExceptions, AtStartAnExceptionOnAMissingColumnOrInAFileOthersMayWr
   ASSERT_TRUE(eventually([&] { return f.alerted("probe", p->pid()); }, 60s)) << slurp(f.alerts) << slurp(f.log);
   const std::string log = slurp(f.log);
   EXPECT_NE(log.find("exception 'typo': match: 'pathh' is not a column of rule probe's result, so the exception "
-                     "could never match (columns: pid, name, start_time, cmdline)"),
+                     "could never match (columns: pid, name, start_time, cmdline, uid)"),
             std::string::npos)
       << log;
   EXPECT_NE(log.find((f.exc_dir / "b.yaml").string() +

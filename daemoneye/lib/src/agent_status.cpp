@@ -254,7 +254,8 @@ ordered_json exceptions_json(const std::vector<ExceptionStats>& list) {
     out.push_back(ordered_json{{"id", e.id},           {"rule", e.rule},         {"reason", e.reason},
                                {"owner", e.owner},     {"ticket", e.ticket},     {"file", e.file},
                                {"expires", e.expires}, {"expired", e.expired},   {"hits", e.hits},
-                               {"last_hit", e.last_hit}});
+                               {"last_hit", e.last_hit}, {"weak", !e.weak.empty()},
+                               {"weak_reason", e.weak}});
   return out;
 }
 
@@ -275,6 +276,13 @@ std::vector<ExceptionStats> exceptions_from(const json& list) {
     json_get(list[i], "expired", e.expired, w);
     json_get(list[i], "hits", e.hits, w);
     json_get(list[i], "last_hit", e.last_hit, w);
+    // Optional: agents before weak exceptions were marked write neither.
+    // "weak" is !weak_reason.empty(), written for readers; checked, not kept.
+    if (list[i].contains("weak")) {
+      bool weak = false;
+      json_get(list[i], "weak", weak, w);
+    }
+    if (list[i].contains("weak_reason")) json_get(list[i], "weak_reason", e.weak, w);
     out.push_back(std::move(e));
   }
   return out;

@@ -49,8 +49,8 @@ AgentStatus sample() {
   s.nats = NatsSinkCounters{.published = 19, .acked = 16, .spooled = 21, .dropped = 22, .reconnects = 23};
   s.procmond = {.running = true, .pid = 4243, .exits = 32, .crashes = 33, .spawns_refused = 58};
   s.exceptions = {{.id = "sandbox-backend", .rule = "exec-from-tmp", .reason = "the VM's tool backend", .owner = "ops",
-                   .ticket = "SEC-1", .file = "/etc/daemoneye/exceptions.yaml", .expires = 1800000000, .expired = false,
-                   .hits = 62, .last_hit = 1796392702}};
+                   .ticket = "SEC-1", .file = "/etc/daemoneye/exceptions.yaml", .weak = "match: path: the glob '*' matches any value",
+                   .expires = 1800000000, .expired = false, .hits = 62, .last_hit = 1796392702}};
   s.exceptions_rejected = {"/etc/daemoneye/exceptions.yaml:9: exception 'x': missing required field 'reason'"};
   // The last report came from the procmond before the current one (it crashed).
   // sources in EventSource's order: poll, proc_connector, ebpf.
@@ -461,7 +461,9 @@ constexpr std::string_view kFullStatusJson = R"json({
       "expires": 1800000000,
       "expired": false,
       "hits": 62,
-      "last_hit": 1796392702
+      "last_hit": 1796392702,
+      "weak": true,
+      "weak_reason": "match: path: the glob '*' matches any value"
     }
   ],
   "exceptions_rejected": [
@@ -548,12 +550,13 @@ TEST(AgentStatus, EveryFieldIsCheckedAndNamed) {
       [&](const std::string& path) {
         return refusal(path) || path == "agent_status.live_query.failed_ledger" ||
                path == "agent_status.store.failing_since" || path == "agent_status.procmond.spawns_refused" ||
-               path == "agent_status.scans.last.unreadable_sample";  // absent from an older agent's file
+               path == "agent_status.scans.last.unreadable_sample" ||  // absent from an older agent's file
+               path == "agent_status.exceptions[0].weak" || path == "agent_status.exceptions[0].weak_reason";
       },
       [&](const std::string& path, const nlohmann::json& good) {
         return refusal(path) ? std::string(": not a non-negative integer") : testing::json_get_type_error(path, good);
       });
-  EXPECT_EQ(leaves, 108u);  // every value of kFullStatusJson was tried
+  EXPECT_EQ(leaves, 110u);  // every value of kFullStatusJson was tried
 }
 
 // Every value differs from every other (json_test_util.hpp says why), and
@@ -563,6 +566,7 @@ TEST(AgentStatus, EveryValueOfTheFullSampleIsDistinct) {
   j.erase("format");  // constants
   j.erase("state");
   j["exceptions"][0].erase("expired");  // a third boolean cannot differ from running and stale
+  j["exceptions"][0].erase("weak");     // nor a fourth
   std::map<std::string, std::string> seen;  // value as JSON -> its path
   testing::each_leaf(j, "agent_status",
                      [&](const std::string& path, const nlohmann::json::json_pointer&, const nlohmann::json& v) {

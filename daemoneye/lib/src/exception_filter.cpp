@@ -75,6 +75,7 @@ std::vector<ExceptionStats> ExceptionFilter::stats() const {
                    .owner = e.owner,
                    .ticket = e.ticket,
                    .file = e.file.string(),
+                   .weak = e.weak,
                    .expires = e.expires.value_or(0),
                    .expired = last_now_ > 0 && !in_force(e, last_now_),
                    .hits = state_[i].hits,

@@ -60,14 +60,21 @@ bool blank(std::string_view s) {
 
 ExceptionCondition condition_of(const std::string& column, const YAML::Node& v, int key_line) {
   ExceptionCondition c{.column = column};
+  // fnmatch and the comparisons see C strings: "*\0x" would be "*".
+  const auto no_nul = [&](const YAML::Node& at) {
+    if (c.value.find('\0') != std::string::npos)
+      fault(at, key_line, fmt::format("match: {}: a NUL byte in the value (it would cut the pattern there)", shown(column)));
+  };
   if (v.IsScalar()) {
     c.value = v.Scalar();
+    no_nul(v);
     return c;
   }
   if (v.IsMap() && v.size() == 1 && v["glob"] && v["glob"].IsScalar()) {
     c.glob = true;
     c.value = v["glob"].Scalar();
     if (c.value.empty()) fault(v, key_line, fmt::format("match: {}: the glob is empty", shown(column)));
+    no_nul(v["glob"]);
     return c;
   }
   fault(v, key_line,
@@ -207,6 +214,10 @@ ExceptionSet parse_exceptions(std::string_view yaml, const std::filesystem::path
       try {
         RuleException e = entry_of(item, list_line, ids, rule);
         e.file = source;
+        e.weak = weakness(e);
+        if (!e.weak.empty())
+          out.warnings.push_back({fmt::format("{}: exception '{}': weak: {}", where(source, e.line), e.id, e.weak),
+                                  e.rule});
         if (e.expires && *e.expires <= now)
           out.warnings.push_back({fmt::format("{}: exception '{}': expired at {}: it no longer applies (remove it)",
                                               where(source, e.line), e.id, detail::utc_timestamp(*e.expires)),
@@ -227,12 +238,34 @@ ExceptionSet parse_exceptions(std::string_view yaml, const std::filesystem::path
 
 bool in_force(const RuleException& e, std::int64_t now) noexcept { return !e.expires || now < *e.expires; }
 
+bool path_like_column(std::string_view column) noexcept {
+  return column == "cwd" || column == "exe" || column.ends_with("path") || column == "path_given";
+}
+
+std::string weakness(const RuleException& e) {
+  // Columns the kernel sets and a process cannot choose for itself (uid and
+  // the others only by holding the privilege that makes it that user).
+  // `parent` is not one: an orphan is reparented to pid 1 (or a subreaper),
+  // and pid is reused.
+  constexpr std::array<std::string_view, 7> kPinning{"uid", "euid", "gid", "egid", "start_time", "loginuid", "auid"};
+  for (const ExceptionCondition& c : e.match)
+    if (c.glob && c.value.find_first_not_of('*') == std::string::npos)
+      return fmt::format("match: {}: the glob '{}' matches any value", shown(c.column), c.value);
+  const bool pinned = std::ranges::any_of(e.match, [&](const ExceptionCondition& c) {
+    return !c.glob && std::ranges::find(kPinning, c.column) != kPinning.end();
+  });
+  if (pinned) return {};
+  return "no exact condition on a column the kernel gives (uid, euid, gid, egid, start_time, loginuid, auid): name, "
+         "cmdline, cwd, path and parent are the process's to choose, so any user's process can match it";
+}
+
 namespace {
 
 bool holds(const ExceptionCondition& c, const nlohmann::json& v) {
   if (v.is_string()) {
     const std::string& s = v.get_ref<const std::string&>();
-    if (c.glob) return s.find('\0') == std::string::npos && ::fnmatch(c.value.c_str(), s.c_str(), 0) == 0;
+    const int flags = path_like_column(c.column) ? FNM_PATHNAME : 0;
+    if (c.glob) return s.find('\0') == std::string::npos && ::fnmatch(c.value.c_str(), s.c_str(), flags) == 0;
     return s == c.value;
   }
   if (v.is_number_integer()) {

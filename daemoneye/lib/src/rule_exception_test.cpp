@@ -38,6 +38,7 @@ constexpr std::string_view kMemfd = R"(exceptions:
     match:
       path: { glob: "/memfd:sealed-*" }
       parent: 1
+      uid: 0
 )";
 
 Alert alert(std::string rule, std::string row, std::string key = "k") {
@@ -56,16 +57,59 @@ TEST(ParseExceptions, ReadsAnEntryAndMatchesByGlobAndNumber) {
   EXPECT_EQ(e.id, "sandbox-backend");
   EXPECT_EQ(e.rule, "exec-from-tmp");
   EXPECT_EQ(e.line, 2);
-  EXPECT_TRUE(matches(e, R"j({"pid":5,"path":"/memfd:sealed-91173221a7ea (deleted)","parent":1})j"));
-  EXPECT_FALSE(matches(e, R"j({"pid":5,"path":"/memfd:sealed-91173221a7ea (deleted)","parent":2})j"));
-  EXPECT_FALSE(matches(e, R"({"pid":5,"path":"/tmp/payload","parent":1})"));
-  EXPECT_FALSE(matches(e, R"({"pid":5,"parent":1})"));                 // a column the row lacks
-  EXPECT_FALSE(matches(e, R"({"pid":5,"path":null,"parent":1})"));     // NULL never holds
-  EXPECT_FALSE(matches(e, R"({"pid":5,"path":"/memfd:sealed-x","parent":"1x"})"));
-  EXPECT_TRUE(matches(e, R"({"pid":5,"path":"/memfd:sealed-x","parent":"1"})"));  // text compared as written
+  EXPECT_TRUE(e.weak.empty()) << e.weak;  // uid 0: the kernel's
+  EXPECT_TRUE(s.warnings.empty());
+  EXPECT_TRUE(matches(e, R"j({"pid":5,"path":"/memfd:sealed-91173221a7ea (deleted)","parent":1,"uid":0})j"));
+  EXPECT_FALSE(matches(e, R"j({"pid":5,"path":"/memfd:sealed-91173221a7ea (deleted)","parent":2,"uid":0})j"));
+  // The reviewer's row: uid 65534's orphan ran memfd_create("sealed-91173221a7ea").
+  EXPECT_FALSE(matches(e, R"j({"pid":5,"path":"/memfd:sealed-91173221a7ea (deleted)","parent":1,"uid":65534})j"));
+  EXPECT_FALSE(matches(e, R"({"pid":5,"path":"/tmp/payload","parent":1,"uid":0})"));
+  EXPECT_FALSE(matches(e, R"({"pid":5,"parent":1,"uid":0})"));                 // a column the row lacks
+  EXPECT_FALSE(matches(e, R"({"pid":5,"path":null,"parent":1,"uid":0})"));     // NULL never holds
+  EXPECT_FALSE(matches(e, R"({"pid":5,"path":"/memfd:sealed-x","parent":"1x","uid":0})"));
+  EXPECT_TRUE(matches(e, R"({"pid":5,"path":"/memfd:sealed-x","parent":"1","uid":0})"));  // text compared as written
+  // FNM_PATHNAME on path: '*' does not cross '/'.
+  EXPECT_FALSE(matches(e, R"({"pid":5,"path":"/memfd:sealed-x/../../tmp/p","parent":1,"uid":0})"));
   // Only its own rule.
-  EXPECT_EQ(exception_for(s.exceptions, alert("exec-from-tmp", R"({"path":"/memfd:sealed-1","parent":1})"), kNow), &e);
-  EXPECT_EQ(exception_for(s.exceptions, alert("reverse-shell", R"({"path":"/memfd:sealed-1","parent":1})"), kNow), nullptr);
+  EXPECT_EQ(exception_for(s.exceptions, alert("exec-from-tmp", R"({"path":"/memfd:sealed-1","parent":1,"uid":0})"), kNow), &e);
+  EXPECT_EQ(exception_for(s.exceptions, alert("reverse-shell", R"({"path":"/memfd:sealed-1","parent":1,"uid":0})"), kNow), nullptr);
+}
+
+TEST(ParseExceptions, AnExceptionOnlyOnColumnsTheProcessChoosesOrWithABareStarIsWeakAndWarned) {
+  // The shipped example before the review: path and parent, no uid.
+  const ExceptionSet s = parse_exceptions(
+      "exceptions:\n"
+      "  - {id: a, rule: r, reason: x, match: {path: {glob: '/memfd:sealed-*'}, parent: 1}}\n"
+      "  - {id: b, rule: r, reason: x, match: {uid: {glob: '0'}, name: n}}\n"
+      "  - {id: c, rule: r, reason: x, match: {uid: 0, cmdline: {glob: '**'}}}\n"
+      "  - {id: d, rule: r, reason: x, match: {euid: 0, cmdline: {glob: '*x*'}}}\n",
+      "x.yaml", kNow);
+  ASSERT_TRUE(s.errors.empty()) << errors(s);
+  ASSERT_EQ(s.exceptions.size(), 4u);
+  const std::string process_chosen =
+      "no exact condition on a column the kernel gives (uid, euid, gid, egid, start_time, loginuid, auid): name, "
+      "cmdline, cwd, path and parent are the process's to choose, so any user's process can match it";
+  EXPECT_EQ(s.exceptions[0].weak, process_chosen);
+  EXPECT_EQ(s.exceptions[1].weak, process_chosen);  // a glob on uid pins nothing exact
+  EXPECT_EQ(s.exceptions[2].weak, "match: cmdline: the glob '**' matches any value");
+  EXPECT_EQ(s.exceptions[3].weak, "");
+  ASSERT_EQ(s.warnings.size(), 3u);
+  EXPECT_EQ(s.warnings[0].message, "x.yaml:2: exception 'a': weak: " + process_chosen);
+  EXPECT_EQ(s.warnings[0].rule, "r");
+  // '*' crosses '/' in a column that is not path-like.
+  EXPECT_TRUE(matches(s.exceptions[3], R"({"euid":0,"cmdline":"/bin/x/y"})"));
+}
+
+TEST(ParseExceptions, ANulByteInAValueOrPatternIsRefused) {
+  const ExceptionSet s = parse_exceptions(
+      "exceptions:\n"
+      "  - {id: a, rule: r, reason: x, match: {uid: 0, cmdline: {glob: \"*\\0/tmp/x\"}}}\n"
+      "  - {id: b, rule: r, reason: x, match: {uid: 0, cmdline: \"a\\0b\"}}\n",
+      "x.yaml", kNow);
+  EXPECT_TRUE(s.exceptions.empty());
+  EXPECT_EQ(errors(s),
+            "x.yaml:2: exception 'a': match: cmdline: a NUL byte in the value (it would cut the pattern there)\n"
+            "x.yaml:3: exception 'b': match: cmdline: a NUL byte in the value (it would cut the pattern there)\n");
 }
 
 TEST(ParseExceptions, ExactValuesAreNotPatterns) {
@@ -137,13 +181,13 @@ TEST(ParseExceptions, Expiry) {
   EXPECT_EQ(parse_expiry("15.01.2027"), std::nullopt);
   EXPECT_EQ(parse_expiry("2027-13-01"), std::nullopt);
   const ExceptionSet s = parse_exceptions(
-      "exceptions:\n  - {id: a, rule: r, reason: x, match: {pid: 1}, expires: 2027-01-01}\n", "x.yaml", kNow);
+      "exceptions:\n  - {id: a, rule: r, reason: x, match: {uid: 1}, expires: 2027-01-01}\n", "x.yaml", kNow);
   ASSERT_EQ(s.exceptions.size(), 1u) << errors(s);
   EXPECT_FALSE(in_force(s.exceptions[0], kNow));
   EXPECT_TRUE(in_force(s.exceptions[0], *parse_expiry("2026-12-31T23:59:59Z")));
   ASSERT_EQ(s.warnings.size(), 1u);
   EXPECT_EQ(s.warnings[0].message, "x.yaml:2: exception 'a': expired at 2027-01-01T00:00:00Z: it no longer applies (remove it)");
-  EXPECT_EQ(exception_for(s.exceptions, alert("r", R"({"pid":1})"), kNow), nullptr);
+  EXPECT_EQ(exception_for(s.exceptions, alert("r", R"({"uid":1})"), kNow), nullptr);
 }
 
 class LoadExceptions : public ::testing::Test {
@@ -157,7 +201,7 @@ class LoadExceptions : public ::testing::Test {
     engine_ = std::move(*e);
     Rule r;
     r.id = "exec-from-tmp";
-    r.query = "SELECT pid, path, parent, start_time FROM processes";
+    r.query = "SELECT pid, path, parent, uid, start_time FROM processes";
     rules_.push_back(r);
     ASSERT_EQ(::mkdir((tmp_ / "exc").c_str(), 0755), 0);
   }
@@ -174,11 +218,11 @@ TEST_F(LoadExceptions, AMatchOnAColumnTheRuleLacksIsRefusedNamingIt) {
   EXPECT_TRUE(s.exceptions.empty());
   EXPECT_EQ(errors(s), (tmp_ / "exc/a.yaml").string() +
                            ":2: exception 'typo': match: 'pathh' is not a column of rule exec-from-tmp's result, so the "
-                           "exception could never match (columns: pid, path, parent, start_time)\n");
+                           "exception could never match (columns: pid, path, parent, uid, start_time)\n");
 }
 
 TEST_F(LoadExceptions, AnUnknownRuleIsAWarningAndLoads) {
-  write_file(tmp_ / "exc/a.yaml", "exceptions:\n  - {id: gone, rule: removed-rule, reason: x, match: {pathh: /x}}\n");
+  write_file(tmp_ / "exc/a.yaml", "exceptions:\n  - {id: gone, rule: removed-rule, reason: x, match: {pathh: /x, uid: 0}}\n");
   const ExceptionSet s = load(tmp_ / "exc/a.yaml");
   EXPECT_TRUE(s.errors.empty()) << errors(s);
   ASSERT_EQ(s.exceptions.size(), 1u);

@@ -31,6 +31,7 @@ namespace airssys::daemoneye {
 
 struct ExceptionStats {
   std::string id, rule, reason, owner, ticket, file;
+  std::string weak;           // why any process could match it (rule_exception.hpp); empty: pinned
   std::int64_t expires = 0;   // Unix seconds; 0: never
   bool expired = false;       // as of the last apply()
   std::uint64_t hits = 0;     // candidates silenced since the agent started

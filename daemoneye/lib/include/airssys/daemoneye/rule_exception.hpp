@@ -9,8 +9,9 @@
 //       rule: exec-from-tmp              # one rule id, no wildcard
 //       reason: the VM's own tool backend, sealed memfd run by root from pid 1
 //       match:                           # every condition must hold
-//         path: { glob: "/memfd:sealed-*" }   # fnmatch(3), flags 0
+//         path: { glob: "/memfd:sealed-*" }   # fnmatch(3); FNM_PATHNAME for path-like columns
 //         parent: 1                            # a scalar: exactly equal
+//         uid: 0                               # what pins it: the kernel's, not the caller's
 //       expires: 2027-03-31              # optional: a date (00:00 UTC) or 2027-03-31T12:00:00Z
 //       owner: platform-team             # optional, free text
 //       ticket: SEC-1234                 # optional, free text
@@ -18,8 +19,20 @@
 // An exception is checked against the row of its rule's result (the
 // alert's "row"): a scalar condition holds when the column's value is equal
 // (a number compared as a number, text byte for byte); {glob: P} when
-// fnmatch(P, text, 0) matches (`*` and `?` cross '/', a leading '.' is not
-// special, '\' escapes); a column the row lacks, or NULL, never holds.
+// fnmatch(P, text, flags) matches: flags FNM_PATHNAME for a path-like column
+// (path, cwd, exe, path_given, any name ending in "path"; `*` and `?` do not
+// cross '/', so /tmp/build-* is not /tmp/build-x/../../payload), else 0
+// (`*` crosses '/'); a leading '.' is not special, '\' escapes. A column the
+// row lacks, or NULL, never holds. A NUL byte in a value or pattern is
+// refused at load (fnmatch would stop at it: "*\0..." would be "*").
+//
+// Weak exceptions: the name, command line, working directory and path of a
+// process are the caller's to choose (any /tmp file name, any memfd name;
+// an orphan is reparented to pid 1, so `parent` is not either). An entry
+// with no exact condition on a column the kernel gives (uid, euid, gid,
+// egid, start_time, loginuid/auid), or with a glob that is only '*', is
+// loaded with a warning and marked weak (status.json "weak": any process of
+// any user can shape its row to match it).
 //
 // Loading is checked as rules are: the files pass path_trust.hpp's owner
 // and mode rule (whoever can write them can silence a rule), unknown fields,
@@ -59,6 +72,7 @@ struct RuleException {
   std::string owner, ticket;
   std::filesystem::path file;
   int line = 0;  // 1-based line of the entry in `file`
+  std::string weak;  // why any process could match it (see "Weak exceptions" above); empty: pinned
   friend bool operator==(const RuleException&, const RuleException&) = default;
 };
 
@@ -99,6 +113,13 @@ struct ExceptionSet {
 // holds for its row; null when none.
 [[nodiscard]] const RuleException* exception_for(std::span<const RuleException> exceptions, const Alert& alert,
                                                  std::int64_t now);
+
+// Why `e` could be matched by a row any process can shape (see "Weak
+// exceptions" above), or empty when a kernel-given column pins it.
+[[nodiscard]] std::string weakness(const RuleException& e);
+
+// Whether a glob on `column` is matched with FNM_PATHNAME.
+[[nodiscard]] bool path_like_column(std::string_view column) noexcept;
 
 // "2027-03-31" (00:00:00 UTC that day), "2027-03-31T12:00:00Z",
 // "2027-03-31T12:00:00+02:00" → Unix seconds; nullopt for anything else.
