@@ -110,10 +110,6 @@ int run(int argc, char** argv) {
   bool list_json = false;
   auto* rules_list = rules->add_subcommand("list", "The rules in the configured rules directory (rules.dir)");
   rules_list->add_flag("--json", list_json, "JSON for scripts");
-  bool exceptions_json = false;
-  auto* rules_exceptions = rules->add_subcommand(
-      "exceptions", "The rule exceptions the agent has in force and what each silenced (its status file)");
-  rules_exceptions->add_flag("--json", exceptions_json, "JSON for scripts");
   std::string translate_file;
   auto* rules_translate = rules->add_subcommand("translate", "Print the SQL a rule file runs (a Sigma rule's translation)");
   rules_translate->footer(R"txt(To try a rule on the agent's store before it is deployed, use rules test (the rows
@@ -134,6 +130,11 @@ excepted by ID (a rule exception of rules.exceptions matches it: the agent raise
 Exit codes: 0 a row matched; 1 none did; 2 the file is not a valid rule, usage, or an error
   without a more specific code; 3 not found; 4 denied (the guard refused its SQL, an unsafe
   file); 5 damaged; 6 busy or timed out.)txt");
+
+  bool exceptions_json = false;
+  auto* rules_exceptions = rules->add_subcommand(
+      "exceptions", "The rule exceptions the agent has in force and what each silenced (its status file)");
+  rules_exceptions->add_flag("--json", exceptions_json, "JSON for scripts");
 
   cli::FleetArgs fleet_args;
   std::string fleet_hosts, fleet_timeout = "5s";

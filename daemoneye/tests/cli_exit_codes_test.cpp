@@ -111,7 +111,7 @@ TEST_F(CliExitCodes, AMistypedCommandIsNamed) {
       << top.err;
   Outcome rules = run({"rules", "chek", "x"});
   EXPECT_EQ(rules.code, 2) << rules.err;
-  EXPECT_TRUE(has(rules.err, "'chek' is not a rules command (rules commands: check, list, translate, test)")) << rules.err;
+  EXPECT_TRUE(has(rules.err, "'chek' is not a rules command (rules commands: check, list, translate, test, exceptions)")) << rules.err;
   Outcome flag = run({"--frobnicate"});
   EXPECT_EQ(flag.code, 2) << flag.err;
   EXPECT_TRUE(has(flag.err, "unknown option '--frobnicate'; a command is required")) << flag.err;
