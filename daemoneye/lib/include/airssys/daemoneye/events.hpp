@@ -47,10 +47,11 @@ inline constexpr std::size_t kEventSources = 3;
 
 // Where an exec event's process.path came from (process_events.path_from,
 // docs/daemoneye.md): the kernel's path of the image's file read by the eBPF
-// program at the exec (`exec`: the process cannot have changed it); the
-// same of a file on a mount attached nowhere (`detached`: umount -l, an
-// open_tree clone; the path is relative to that mount, "/" for the mount
-// itself, and names no place); the process's /proc/PID/exe read when
+// program at the exec (`exec`: neither an exit nor a later exec changes it;
+// the file's path in its own mount tree, which a process that can mount
+// chooses); the same of a file on a mount attached nowhere (`detached`:
+// umount -l, an open_tree clone; the path is relative to that mount, "/"
+// for the mount itself, and names no place); the process's /proc/PID/exe read when
 // procmond handled the event (`proc`: a process that exec'd again meanwhile
 // shows its later image); or the text given to execve, "//" and "/./"
 // collapsed (`given`); or, for a script (a binfmt handler ran an
