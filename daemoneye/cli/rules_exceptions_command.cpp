@@ -27,7 +27,8 @@ int run_rules_exceptions(const Context& ctx, bool json) {
       list.push_back(nlohmann::ordered_json{{"id", e.id},           {"rule", e.rule},       {"reason", e.reason},
                                             {"owner", e.owner},     {"ticket", e.ticket},   {"file", e.file},
                                             {"expires", e.expires}, {"expired", e.expired}, {"hits", e.hits},
-                                            {"last_hit", e.last_hit}});
+                                            {"last_hit", e.last_hit},   {"weak", !e.weak.empty()},
+                                            {"weak_reason", e.weak}});
     const nlohmann::ordered_json j{{"updated_at", s.updated_at},
                                    {"exceptions", std::move(list)},
                                    {"rejected", s.exceptions_rejected}};
@@ -40,6 +41,9 @@ int run_rules_exceptions(const Context& ctx, bool json) {
                     e.expires == 0 ? "never" : (e.expired ? "EXPIRED " : "") + utc_time(e.expires), e.reason});
   }
   write_stdout(format_table({"ID", "RULE", "HITS", "LAST HIT", "EXPIRES", "REASON"}, rows, terminal_width()));
+  // A weak one (nothing the kernel gives pins it) is said: any process may shape its row to match it.
+  for (const ExceptionStats& e : s.exceptions)
+    if (!e.weak.empty()) say(printable(fmt::format("weak: {}: {}", e.id, e.weak)));
   for (const auto& r : s.exceptions_rejected) say(printable("rejected: " + r));
   say(fmt::format("{} rule exception{} in force, {} rejected at the last load (status of {})", s.exceptions.size(),
                   s.exceptions.size() == 1 ? "" : "s", s.exceptions_rejected.size(), utc_time(s.updated_at)));

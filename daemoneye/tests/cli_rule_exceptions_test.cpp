@@ -109,8 +109,12 @@ TEST_F(CliRuleExceptions, RulesExceptionsListsWhatTheStatusFileSays) {
   s.pid = 1;
   s.updated_at = now_;
   s.exceptions = {{.id = "backup-sync", .rule = "curl-any", .reason = "the nightly backup", .owner = "", .ticket = "",
-                   .file = (exc_dir_ / "known.yaml").string(), .expires = 0, .expired = false, .hits = 17,
-                   .last_hit = now_ - 5}};
+                   .file = (exc_dir_ / "known.yaml").string(), .weak = "", .expires = 0, .expired = false,
+                   .hits = 17, .last_hit = now_ - 5},
+                  {.id = "any-backup", .rule = "curl-any", .reason = "backups", .owner = "", .ticket = "",
+                   .file = (exc_dir_ / "known.yaml").string(),
+                   .weak = "no exact condition on a column the kernel gives", .expires = 0, .expired = false,
+                   .hits = 0, .last_hit = 0}};
   s.exceptions_rejected = {"known.yaml:9: exception 'typo': match: 'cmdlin' is not a column"};
   ASSERT_TRUE(de::write_status_file(de::status_file_for(db_), s));
   Outcome r = cli({"rules", "exceptions"});
@@ -120,12 +124,16 @@ TEST_F(CliRuleExceptions, RulesExceptionsListsWhatTheStatusFileSays) {
   EXPECT_TRUE(has(r.out, " 17 ")) << r.out;
   EXPECT_TRUE(has(r.out, "never")) << r.out;
   EXPECT_TRUE(has(r.err, "rejected: known.yaml:9: exception 'typo'")) << r.err;
-  EXPECT_TRUE(has(r.err, "1 rule exception in force, 1 rejected at the last load")) << r.err;
+  EXPECT_TRUE(has(r.err, "weak: any-backup: no exact condition on a column the kernel gives")) << r.err;
+  EXPECT_FALSE(has(r.err, "weak: backup-sync")) << r.err;
+  EXPECT_TRUE(has(r.err, "2 rule exceptions in force, 1 rejected at the last load")) << r.err;
   Outcome j = cli({"rules", "exceptions", "--json"});
   const auto doc = nlohmann::json::parse(j.out, nullptr, false);
   ASSERT_TRUE(doc.is_object()) << j.out;
   EXPECT_EQ(doc["exceptions"][0]["hits"], 17);
   EXPECT_EQ(doc["exceptions"][0]["rule"], "curl-any");
+  EXPECT_EQ(doc["exceptions"][0]["weak"], false);
+  EXPECT_EQ(doc["exceptions"][1]["weak"], true);
   EXPECT_EQ(doc["rejected"].size(), 1u);
 }
 
