@@ -396,7 +396,8 @@ struct Agent::Impl {
   bus::Subscription events;
   std::unique_ptr<ProcmondSupervision> procmond;
   // The rule exceptions in force (rules.exceptions); before `status`, which reads them.
-  ExceptionFilter exceptions{[](std::string_view m) { spdlog::info("{}", m); }};
+  ExceptionFilter exceptions{[](std::string_view m) { spdlog::info("{}", m); },
+                             [](std::string_view m) { spdlog::warn("{}", m); }};
   std::unique_ptr<StatusReporter> status;  // <database dir>/status.json, for daemoneye-cli
   std::unique_ptr<LiveQueryService> live_queries;  // live_query.enabled: signed queries over NATS
 

@@ -111,9 +111,13 @@ TEST(AgentRuleExceptions, SilenceExactlyTheirRowsCountThemAndFollowReloadsAndExp
   EXPECT_NE(slurp(f.log).find("rule exception: " + f.exc.string() + ":2: exception 'quiet-a': weak: "),
             std::string::npos)
       << slurp(f.log);
-  // What was silenced is in the log, with the row's key.
+  // What was silenced is in the log, with the row's key and its columns.
   EXPECT_NE(slurp(f.log).find(fmt::format("exception quiet-a silenced an alert of rule probe: probe|pid={}|", quiet->pid())),
             std::string::npos)
+      << slurp(f.log);
+  EXPECT_NE(slurp(f.log).find(fmt::format("row: pid={}, name=sh, start_time=", quiet->pid())), std::string::npos)
+      << slurp(f.log);
+  EXPECT_NE(slurp(f.log).find("cmdline=/bin/sh -c sleep 120; : exc-probe-quiet, uid="), std::string::npos)
       << slurp(f.log);
   const auto metrics = f.cli({"metrics"});
   EXPECT_NE(metrics.out.find("daemoneye_alerts_excepted_total{rule=\"probe\",exception=\"quiet-a\"} "),

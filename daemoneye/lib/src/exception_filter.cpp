@@ -4,6 +4,7 @@
 #include <airssys/osl/detail/shown_text.hpp>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 
@@ -29,15 +30,78 @@ void ExceptionFilter::replace(std::vector<RuleException> exceptions) {
   state_ = std::move(state);
 }
 
+namespace {
+
+// The row's columns as "name=value, ...": control bytes escaped, each value
+// capped (a row is the process's text: a command line of megabytes, or
+// escape sequences for the terminal that reads the log).
+std::string shown_row(const std::string& row_json, std::size_t cap) {
+  // ordered: the columns in the rule's order.
+  const nlohmann::ordered_json row = nlohmann::ordered_json::parse(row_json, nullptr, /*allow_exceptions=*/false);
+  if (!row.is_object()) return osl::detail::shown_text(row_json, cap);
+  std::string out;
+  for (const auto& [k, v] : row.items()) {
+    if (!out.empty()) out += ", ";
+    out += osl::detail::shown_text(k, 64);
+    out += '=';
+    out += osl::detail::shown_text(v.is_string() ? v.get_ref<const std::string&>() : v.dump(), cap);
+  }
+  return out;
+}
+
+}  // namespace
+
+void ExceptionFilter::end_window(const RuleException& e, State& s, std::int64_t now) {
+  if (s.window_unlogged > 0 && warn_)
+    warn_(fmt::format("exception {} (rule {}) silenced {} rows since {}, {} not logged (at most {} logged a minute)",
+                      e.id, e.rule, s.window_hits, detail::utc_timestamp(s.window_start), s.window_unlogged,
+                      kMaxLoggedPerWindow));
+  s.window_start = now;
+  s.window_hits = s.window_logged = s.window_unlogged = 0;
+  // Keys logged long ago are logged again at their next hit.
+  std::erase_if(s.logged, [&](const auto& kv) { return kv.second + kRelogAfterSeconds <= now; });
+}
+
+void ExceptionFilter::log_hit(const RuleException& e, State& s, const Alert& a, std::int64_t now) {
+  ++s.window_hits;
+  if (s.logged.contains(a.dedup_key)) return;
+  if (s.window_logged >= kMaxLoggedPerWindow) {
+    ++s.window_unlogged;
+    return;
+  }
+  ++s.window_logged;
+  if (s.logged.size() >= kMaxRememberedKeys) {
+    // The oldest logged key goes (it is logged again if it comes back).
+    auto oldest = std::ranges::min_element(s.logged, {}, [](const auto& kv) { return kv.second; });
+    s.logged.erase(oldest);
+  }
+  s.logged.emplace(a.dedup_key, now);
+  info_(fmt::format("exception {} silenced an alert of rule {}: {} (first match of this key; reason: {}; row: {})",
+                    e.id, e.rule, osl::detail::shown_text(a.dedup_key, 512), osl::detail::shown_text(e.reason, 256),
+                    shown_row(a.row_json, kMaxLoggedValueBytes)));
+}
+
 std::size_t ExceptionFilter::apply(std::vector<Alert>& candidates, std::int64_t now) {
   last_now_ = now;
   for (std::size_t i = 0; i < exceptions_.size(); ++i) {
     const RuleException& e = exceptions_[i];
-    if (in_force(e, now) || state_[i].expired_told) continue;
-    state_[i].expired_told = true;
-    if (info_)
-      info_(fmt::format("exception {} (rule {}) expired at {}: the rows it matched raise alerts again ({})", e.id,
+    State& s = state_[i];
+    if (s.window_start == 0) s.window_start = now;
+    // A window ended (or the clock stepped back past its start).
+    if (now >= s.window_start + kWindowSeconds || now < s.window_start) end_window(e, s, now);
+    const bool force = in_force(e, now);
+    if (!force && !s.expired_told) {
+      s.expired_told = true;
+      if (info_) info_(fmt::format("exception {} (rule {}) expired at {}: the rows it matched raise alerts again ({})", e.id,
                         e.rule, detail::utc_timestamp(*e.expires), osl::detail::shown_path(e.file.native())));
+    } else if (force && s.expired_told) {
+      // The clock stepped back before its expiry: it silences again, said.
+      s.expired_told = false;
+      if (warn_) warn_(fmt::format("exception {} (rule {}) applies again: the time ({}) is before its expiry ({}) (the clock "
+                        "stepped back?); its matches are silenced ({})",
+                        e.id, e.rule, detail::utc_timestamp(now), detail::utc_timestamp(*e.expires),
+                        osl::detail::shown_path(e.file.native())));
+    }
   }
   if (exceptions_.empty() || candidates.empty()) return 0;
   std::size_t removed = 0;
@@ -48,17 +112,7 @@ std::size_t ExceptionFilter::apply(std::vector<Alert>& candidates, std::int64_t 
     ++s.hits;
     s.last_hit = now;
     ++removed;
-    if (!info_ || s.logged.contains(a.dedup_key)) return true;
-    if (s.logged.size() < kMaxLoggedKeys) {
-      s.logged.insert(a.dedup_key);
-      info_(fmt::format("exception {} silenced an alert of rule {}: {} (first match of this key; reason: {})", e->id,
-                        e->rule, osl::detail::shown_text(a.dedup_key, 512), osl::detail::shown_text(e->reason, 256)));
-    } else if (!s.cap_told) {
-      s.cap_told = true;
-      info_(fmt::format("exception {} (rule {}) has silenced {} different keys; further first matches are counted, "
-                        "not logged",
-                        e->id, e->rule, kMaxLoggedKeys));
-    }
+    if (info_) log_hit(*e, s, a, now);
     return true;
   });
   return removed;

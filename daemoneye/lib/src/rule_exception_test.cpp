@@ -281,7 +281,8 @@ TEST(ExceptionFilter, RemovesMatchesCountsThemLogsEachKeyOnceAndTellsTheExpiry) 
   EXPECT_EQ(c[0].dedup_key, "r|pid=2");
   EXPECT_EQ(c[1].dedup_key, "q|pid=1");
   ASSERT_EQ(log.size(), 1u);  // one key, logged once
-  EXPECT_EQ(log[0], "exception a silenced an alert of rule r: r|pid=1 (first match of this key; reason: known)");
+  EXPECT_EQ(log[0], "exception a silenced an alert of rule r: r|pid=1 (first match of this key; reason: known; row: "
+                    "name=ok-1)");
   auto st = f.stats();
   ASSERT_EQ(st.size(), 1u);
   EXPECT_EQ(st[0].hits, 2u);
@@ -300,6 +301,67 @@ TEST(ExceptionFilter, RemovesMatchesCountsThemLogsEachKeyOnceAndTellsTheExpiry) 
   EXPECT_EQ(log[1], "exception a (rule r) expired at 2027-01-16T00:00:00Z: the rows it matched raise alerts again "
                     "(x.yaml)");
   EXPECT_TRUE(f.stats()[0].expired);
+}
+
+TEST(ExceptionFilter, LogsTheRowEscapedAndCappedAtMostTwentyKeysAMinuteThenSaysHowManyWereNot) {
+  std::vector<std::string> info, warn;
+  ExceptionFilter f([&](std::string_view m) { info.emplace_back(m); }, [&](std::string_view m) { warn.emplace_back(m); });
+  ExceptionSet s = parse_exceptions(
+      "exceptions:\n  - {id: a, rule: r, reason: known, match: {uid: 0, name: {glob: 'ok-*'}}}\n", "x.yaml", kNow);
+  ASSERT_TRUE(s.errors.empty()) << errors(s);
+  f.replace(s.exceptions);
+  // The row's text is the process's: escaped, each value capped.
+  std::vector<Alert> one{alert("r", R"({"uid":0,"name":"ok-\u001b[2J","cmdline":")" + std::string(1000, 'x') + R"("})",
+                               "r|pid=1")};
+  ASSERT_EQ(f.apply(one, kNow), 1u);
+  ASSERT_EQ(info.size(), 1u);
+  EXPECT_NE(info[0].find("row: uid=0, name=ok-\\x1b[2J, cmdline=xxx"), std::string::npos) << info[0];
+  EXPECT_EQ(info[0].find('\x1b'), std::string::npos) << info[0];
+  EXPECT_LT(info[0].size(), 600u) << info[0];
+  // 100 more keys in one minute: 20 logged in all, the rest counted.
+  std::vector<Alert> flood;
+  for (int i = 2; i <= 101; ++i) flood.push_back(alert("r", R"({"uid":0,"name":"ok-1"})", "r|pid=" + std::to_string(i)));
+  ASSERT_EQ(f.apply(flood, kNow + 1), 100u);
+  EXPECT_EQ(info.size(), ExceptionFilter::kMaxLoggedPerWindow);
+  EXPECT_TRUE(warn.empty());
+  // The next minute: one line says how many were not logged, and a new key is logged again
+  // (a lifetime cap would never log it).
+  std::vector<Alert> later{alert("r", R"({"uid":0,"name":"ok-1"})", "r|pid=500")};
+  ASSERT_EQ(f.apply(later, kNow + 61), 1u);
+  ASSERT_EQ(warn.size(), 1u);
+  EXPECT_EQ(warn[0], "exception a (rule r) silenced 101 rows since 2027-01-15T08:00:00Z, 81 not logged (at most 20 "
+                     "logged a minute)");
+  ASSERT_EQ(info.size(), ExceptionFilter::kMaxLoggedPerWindow + 1);
+  EXPECT_NE(info.back().find("r|pid=500"), std::string::npos) << info.back();
+  // A key logged is not logged again within the hour, then is.
+  std::vector<Alert> again{alert("r", R"({"uid":0,"name":"ok-1"})", "r|pid=500")};
+  f.apply(again, kNow + 120);
+  EXPECT_EQ(info.size(), ExceptionFilter::kMaxLoggedPerWindow + 1);
+  again = {alert("r", R"({"uid":0,"name":"ok-1"})", "r|pid=500")};
+  f.apply(again, kNow + 61 + ExceptionFilter::kRelogAfterSeconds + 60);
+  EXPECT_EQ(info.size(), ExceptionFilter::kMaxLoggedPerWindow + 2);
+}
+
+TEST(ExceptionFilter, AClockStepBackBeforeTheExpiryIsSaidAndASecondExpiryToo) {
+  std::vector<std::string> info, warn;
+  ExceptionFilter f([&](std::string_view m) { info.emplace_back(m); }, [&](std::string_view m) { warn.emplace_back(m); });
+  ExceptionSet s = parse_exceptions(
+      "exceptions:\n  - {id: a, rule: r, reason: known, match: {uid: 0}, expires: 2027-01-16}\n", "x.yaml", kNow);
+  f.replace(s.exceptions);
+  const std::int64_t expiry = *parse_expiry("2027-01-16");
+  std::vector<Alert> none;
+  f.apply(none, expiry + 5);
+  ASSERT_EQ(info.size(), 1u);
+  EXPECT_NE(info[0].find("exception a (rule r) expired at 2027-01-16T00:00:00Z"), std::string::npos) << info[0];
+  f.apply(none, expiry - 100);  // the clock stepped back
+  ASSERT_EQ(warn.size(), 1u);
+  EXPECT_EQ(warn[0], "exception a (rule r) applies again: the time (2027-01-15T23:58:20Z) is before its expiry "
+                     "(2027-01-16T00:00:00Z) (the clock stepped back?); its matches are silenced (x.yaml)");
+  std::vector<Alert> c{alert("r", R"({"uid":0})", "r|pid=1")};
+  EXPECT_EQ(f.apply(c, expiry - 90), 1u);
+  f.apply(none, expiry + 1);  // and expires again: said again
+  ASSERT_EQ(info.size(), 3u);  // the expiry, the hit, the second expiry
+  EXPECT_NE(info[2].find("expired at 2027-01-16T00:00:00Z"), std::string::npos) << info[2];
 }
 
 }  // namespace

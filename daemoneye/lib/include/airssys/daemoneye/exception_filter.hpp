@@ -7,10 +7,19 @@
 // rate limit share, no ledger entry, no alert) and counted for that
 // exception: hits and the time of the last one, for status.json and
 // `daemoneye-cli metrics` (daemoneye_alerts_excepted_total). The first hit
-// of each (exception, dedup key) is logged at info with the key (what was
-// silenced can always be found), the first kMaxLoggedKeys keys of each
-// exception; an exception that expires is logged once, when a scan first
-// sees it expired, and its matches raise again from then on.
+// of each (exception, dedup key) is logged at info with the key and the
+// row's columns (control bytes escaped, each value capped at
+// kMaxLoggedValueBytes), so what was silenced can be reconstructed; a key
+// is logged again after kRelogAfterSeconds. At most kMaxLoggedPerWindow
+// such lines per exception per kWindowSeconds: past it the rows are counted
+// and, when the window ends, one warning says "exception X silenced N
+// rows, M not logged" (a flood of matches cannot use the log up, and
+// cannot hide later rows for the agent's lifetime). The keys remembered are
+// pruned by age and capped (kMaxRememberedKeys, oldest dropped).
+// An exception that expires is logged once, when a scan first sees it
+// expired, and its matches raise again from then on; one seen in force
+// again after that (the clock stepped back, or a reload extended it) is
+// logged as re-enabled, and a second expiry is logged again.
 //
 // replace() takes a new set (start, SIGHUP): an exception whose id, rule and
 // match are unchanged keeps its counters and the keys it logged.
@@ -22,7 +31,7 @@
 
 #include <cstdint>
 #include <functional>
-#include <set>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,10 +50,16 @@ struct ExceptionStats {
 
 class ExceptionFilter {
  public:
-  // First hits of a (exception, key) logged per exception; past it one line says the rest are not.
-  static constexpr std::size_t kMaxLoggedKeys = 1000;
+  static constexpr std::size_t kMaxLoggedPerWindow = 20;
+  static constexpr std::int64_t kWindowSeconds = 60;
+  static constexpr std::int64_t kRelogAfterSeconds = 3600;
+  static constexpr std::size_t kMaxRememberedKeys = 10000;
+  static constexpr std::size_t kMaxLoggedValueBytes = 256;
   using Log = std::function<void(std::string_view)>;
-  explicit ExceptionFilter(Log info) : info_(std::move(info)) {}
+  // `warn` (the window summaries); the info log when empty.
+  explicit ExceptionFilter(Log info, Log warn = {}) : info_(std::move(info)), warn_(std::move(warn)) {
+    if (!warn_) warn_ = info_;
+  }
 
   void replace(std::vector<RuleException> exceptions);
   // Removes from `candidates` what an exception in force at `now` matches;
@@ -59,10 +74,13 @@ class ExceptionFilter {
     std::uint64_t hits = 0;
     std::int64_t last_hit = 0;
     bool expired_told = false;
-    bool cap_told = false;
-    std::set<std::string> logged;  // dedup keys whose first hit was logged
+    std::int64_t window_start = 0;
+    std::uint64_t window_hits = 0, window_logged = 0, window_unlogged = 0;
+    std::map<std::string, std::int64_t> logged;  // dedup key → when its hit was last logged
   };
-  Log info_;
+  void log_hit(const RuleException& e, State& s, const Alert& a, std::int64_t now);
+  void end_window(const RuleException& e, State& s, std::int64_t now);
+  Log info_, warn_;
   std::vector<RuleException> exceptions_;
   std::vector<State> state_;  // one per exception
   std::int64_t last_now_ = 0;
