@@ -949,10 +949,19 @@ void Agent::Impl::run_and_raise(const std::vector<Rule>& which, std::int64_t now
   // succeeded, so it is not copied every scan).
   auto covered_before = event_marks.covered;
   auto narrowed_before = event_marks.narrowed;
-  RuleRun run = run_rules(which, *engine, host, now, event_marks);
   // What an operator declared known and fine (rule exceptions) raises
   // nothing, before dedup, the rate limit and the ledger; it is counted.
-  exceptions.apply(run.candidates, now);
+  // Taken as the rows are read, so excepted rows use none of max_rows.
+  RuleRun run = run_rules(which, *engine, host, now, event_marks, &exceptions);
+  // A cut result hides the rows past it: said every time, and counted.
+  for (const RuleCut& c : run.cut) {
+    spdlog::warn("rule {}: its result was cut at {} rows ({} more taken by rule exceptions): rows past the cut are "
+                 "not seen this run (rules.max_rows {}, rules.max_bytes; at most {} rows read in all with "
+                 "exceptions)",
+                 c.rule_id, c.rows, c.excepted, engine->limits().max_rows,
+                 kMaxRowsReadFactor * engine->limits().max_rows);
+    if (status) status->rule_cut(c.rule_id);
+  }
   if (scan) {
     scan->rules_us = static_cast<std::uint64_t>(run.elapsed.count());
     scan->rule_errors = static_cast<std::uint32_t>(run.failures.size());

@@ -70,6 +70,8 @@ class StatusReporter {
   // (unreadable_sample.hpp), named in scans.last.unreadable_sample.
   void scan_done(const ScanRecord& scan, const std::set<std::string>& failing_rules,
                  std::vector<UnreadableProcess> unreadable = {});
+  // A rule's result was cut (RuleCut): counted in rules.cut, written with the next write.
+  void rule_cut(const std::string& rule_id) { ++status_.rules.cut[rule_id]; }
   // Writes when the last write is a write interval old (the heartbeat).
   void tick();
   // The store backlog's counters, written with the next write (at the

@@ -115,6 +115,12 @@ void agent_metrics(Exposition& m, const AgentStatus& s, const LivenessReport& l)
       m.sample(static_cast<std::uint64_t>(e.expired ? 1 : 0),
                fmt::format("rule=\"{}\",exception=\"{}\"", prometheus_label(e.rule), prometheus_label(e.id)));
   }
+  if (!s.rules.cut.empty()) {
+    m.family("daemoneye_rule_results_cut_total", "counter",
+             "Rule runs whose result was cut (rules.max_rows, rules.max_bytes, or the rows read with exceptions): "
+             "rows past the cut were not seen.");
+    for (const auto& [id, n] : s.rules.cut) m.sample(n, fmt::format("rule=\"{}\"", prometheus_label(id)));
+  }
   m.family("daemoneye_alert_sink_errors_total", "counter", "Failed alert writes or sends to sinks.");
   m.sample(s.alerts.sink_errors);
   if (s.nats) {

@@ -169,6 +169,48 @@ TEST(AgentRuleExceptions, SilenceExactlyTheirRowsCountThemAndFollowReloadsAndExp
   stop_agent(*agent, f.log);
 }
 
+// Excepted rows are taken as the rows are read: a flood of them cannot use
+// up the rule's max_rows and push a real row past the cut. A result still
+// cut is said (log, status.json rules.cut, the metric).
+TEST(AgentRuleExceptions, ExceptedRowsUseNoneOfMaxRowsAndACutResultIsSaid) {
+  ExceptionsFixture f;
+  f.write_config("", "500ms", "exceptions: " + f.exc.string() + ", max_rows: 3");
+  // The excepted rows first, so a cut before the exceptions keeps only them.
+  write_file(f.rules / "flood.yaml",
+             "id: flood\nname: Exception flood\nseverity: high\nquery: \"SELECT pid, name, start_time, cmdline, uid "
+             "FROM processes WHERE cmdline LIKE '%exc-flood-%' ORDER BY cmdline LIKE '%exc-flood-loud%', pid\"\n");
+  f.write_exceptions(fmt::format("  - id: flood-quiet\n    rule: flood\n    reason: known\n    match:\n      cmdline: "
+                                 "{{glob: \"*exc-flood-quiet*\"}}\n      uid: {}\n",
+                                 ::getuid()));
+  const auto child = [](const std::string& marker) {
+    return std::make_unique<Child>(std::vector<std::string>{"/bin/sh", "-c", "sleep 120; : exc-flood-" + marker});
+  };
+  std::vector<std::unique_ptr<Child>> quiet;
+  for (int i = 0; i < 5; ++i) quiet.push_back(child("quiet-" + std::to_string(i)));
+  auto loud = child("loud-0");
+  auto agent = f.start_agent();
+  ASSERT_GT(agent->pid(), 0);
+  ASSERT_TRUE(eventually([&] { return f.alerted("flood", loud->pid()) && f.hits("flood-quiet") >= 5; }, 60s))
+      << slurp(f.alerts) << f.status().dump() << slurp(f.log);
+  for (const auto& q : quiet) EXPECT_FALSE(f.alerted("flood", q->pid())) << slurp(f.alerts);
+  EXPECT_EQ(slurp(f.log).find("rule flood: its result was cut"), std::string::npos) << slurp(f.log);
+
+  // Four rows past the exceptions, max_rows 3: cut, and said.
+  std::vector<std::unique_ptr<Child>> more;
+  for (int i = 1; i <= 3; ++i) more.push_back(child("loud-" + std::to_string(i)));
+  ASSERT_TRUE(eventually([&] {
+    const auto s = f.status();
+    return s.is_object() && s["rules"].contains("cut") && s["rules"]["cut"].value("flood", 0u) > 0;
+  }, 60s)) << f.status().dump() << slurp(f.log);
+  EXPECT_NE(slurp(f.log).find("rule flood: its result was cut at 3 rows (5 more taken by rule exceptions)"),
+            std::string::npos)
+      << slurp(f.log);
+  const auto metrics = f.cli({"metrics"});
+  EXPECT_NE(metrics.out.find("daemoneye_rule_results_cut_total{rule=\"flood\"} "), std::string::npos)
+      << metrics.out << metrics.err;
+  stop_agent(*agent, f.log);
+}
+
 TEST(AgentRuleExceptions, AtStartAnExceptionOnAMissingColumnOrInAFileOthersMayWriteIsRefusedAndItsRowsRaise) {
   ExceptionsFixture f(fs::path{});  // rules.exceptions: the directory
   f.write_config("", "500ms", "exceptions: " + f.exc_dir.string());

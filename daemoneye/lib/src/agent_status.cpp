@@ -299,6 +299,11 @@ std::string encode(const AgentStatus& s) {
   rules["rejected_count"] = std::max<std::uint64_t>(s.rules.rejected_count, s.rules.rejected.size());
   rules["rejected"] = std::move(rejected);
   rules["failing"] = s.rules.failing;
+  if (!s.rules.cut.empty()) {
+    ordered_json cut = ordered_json::object();
+    for (const auto& [id, n] : s.rules.cut) cut[id] = n;
+    rules["cut"] = std::move(cut);
+  }
 
   ordered_json alerts = fields_json<ordered_json>(s.alerts, kAlertsFields);
   if (s.nats) alerts["nats"] = fields_json<ordered_json>(*s.nats, kNatsFields);
@@ -364,6 +369,14 @@ Result<AgentStatus> decode_agent_status(std::string_view text) {
       json_get(rejected[i], "file", r.file, where);
       json_get(rejected[i], "message", r.message, where);
       s.rules.rejected.push_back(std::move(r));
+    }
+    if (rules.contains("cut")) {  // optional: absent when no result was cut
+      const json& cut = json_object(rules, "cut", rw);
+      for (const auto& [id, n] : cut.items()) {
+        if (!n.is_number_unsigned())
+          throw JsonFieldError{fmt::format("agent_status.rules.cut.{}: not a non-negative integer", id)};
+        s.rules.cut[id] = n.get<std::uint64_t>();
+      }
     }
     const json& failing = json_array(rules, "failing", rw);
     for (std::size_t i = 0; i < failing.size(); ++i) {

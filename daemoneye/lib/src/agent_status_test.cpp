@@ -41,6 +41,7 @@ AgentStatus sample() {
   s.rules.rejected = {{"/r/bad.yaml", "/r/bad.yaml:3: severity 'extreme' is not one of low, medium, high, critical"},
                       {"/r/x.yaml", "/r/x.yaml:4: query refused: not allowed: PRAGMA journal_mode"}};
   s.rules.failing = {"slow-rule"};
+  s.rules.cut = {{"flooded-rule", 71}};
   s.scans = 12;
   s.last_scan = LastScan{.time = 1796392809, .scan_id = 11, .processes = 412, .unreadable = 8, .collect_us = 50000,
                          .store_us = 2000, .rules_us = 9000, .alerts = 1, .rule_errors = 13,
@@ -93,6 +94,7 @@ void expect_same(const AgentStatus& a, const AgentStatus& b) {
     EXPECT_EQ(a.rules.rejected[i].message, b.rules.rejected[i].message);
   }
   EXPECT_EQ(a.rules.failing, b.rules.failing);
+  EXPECT_EQ(a.rules.cut, b.rules.cut);
   EXPECT_EQ(a.scans, b.scans);
   EXPECT_EQ(a.last_scan, b.last_scan);
   EXPECT_EQ(a.alerts.raised, b.alerts.raised);
@@ -328,7 +330,10 @@ constexpr std::string_view kFullStatusJson = R"json({
     ],
     "failing": [
       "slow-rule"
-    ]
+    ],
+    "cut": {
+      "flooded-rule": 71
+    }
   },
   "reload": {
     "rules_loaded_at": 1796392790,
@@ -542,7 +547,9 @@ TEST(AgentStatus, EncodesTheStatusFileByteForByteAndReadsItBack) {
 // wrong type, the file is refused with the field's path in the message.
 TEST(AgentStatus, EveryFieldIsCheckedAndNamed) {
   // Counts by reason: a map, so none is required, and each must be a count.
-  const auto refusal = [](const std::string& path) { return path.starts_with("agent_status.live_query.refused."); };
+  const auto refusal = [](const std::string& path) {
+    return path.starts_with("agent_status.live_query.refused.") || path.starts_with("agent_status.rules.cut.");
+  };
   const std::size_t leaves = testing::expect_each_field_checked(
       nlohmann::json::parse(kFullStatusJson), "agent_status", testing::refusal_of(decode_agent_status),
       // failed_ledger: absent from an agent that predates it, read as 0.
@@ -556,7 +563,7 @@ TEST(AgentStatus, EveryFieldIsCheckedAndNamed) {
       [&](const std::string& path, const nlohmann::json& good) {
         return refusal(path) ? std::string(": not a non-negative integer") : testing::json_get_type_error(path, good);
       });
-  EXPECT_EQ(leaves, 110u);  // every value of kFullStatusJson was tried
+  EXPECT_EQ(leaves, 111u);  // every value of kFullStatusJson was tried
 }
 
 // Every value differs from every other (json_test_util.hpp says why), and

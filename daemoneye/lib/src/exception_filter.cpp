@@ -81,7 +81,7 @@ void ExceptionFilter::log_hit(const RuleException& e, State& s, const Alert& a, 
                     shown_row(a.row_json, kMaxLoggedValueBytes)));
 }
 
-std::size_t ExceptionFilter::apply(std::vector<Alert>& candidates, std::int64_t now) {
+void ExceptionFilter::begin(std::int64_t now) {
   last_now_ = now;
   for (std::size_t i = 0; i < exceptions_.size(); ++i) {
     const RuleException& e = exceptions_[i];
@@ -103,19 +103,26 @@ std::size_t ExceptionFilter::apply(std::vector<Alert>& candidates, std::int64_t 
                         osl::detail::shown_path(e.file.native())));
     }
   }
+}
+
+bool ExceptionFilter::take(const Alert& a, std::int64_t now) {
+  const RuleException* e = exception_for(exceptions_, a, now);
+  if (e == nullptr) return false;
+  State& s = state_[static_cast<std::size_t>(e - exceptions_.data())];
+  ++s.hits;
+  s.last_hit = now;
+  if (info_) log_hit(*e, s, a, now);
+  return true;
+}
+
+bool ExceptionFilter::has_rule(std::string_view id) const noexcept {
+  return std::ranges::any_of(exceptions_, [&](const RuleException& e) { return e.rule == id; });
+}
+
+std::size_t ExceptionFilter::apply(std::vector<Alert>& candidates, std::int64_t now) {
+  begin(now);
   if (exceptions_.empty() || candidates.empty()) return 0;
-  std::size_t removed = 0;
-  std::erase_if(candidates, [&](const Alert& a) {
-    const RuleException* e = exception_for(exceptions_, a, now);
-    if (e == nullptr) return false;
-    State& s = state_[static_cast<std::size_t>(e - exceptions_.data())];
-    ++s.hits;
-    s.last_hit = now;
-    ++removed;
-    if (info_) log_hit(*e, s, a, now);
-    return true;
-  });
-  return removed;
+  return std::erase_if(candidates, [&](const Alert& a) { return take(a, now); });
 }
 
 std::vector<ExceptionStats> ExceptionFilter::stats() const {

@@ -357,7 +357,7 @@ Result<std::vector<std::string>> QueryEngine::columns(std::string_view sql) cons
   return names;
 }
 
-Result<QueryResult> QueryEngine::run(std::string_view sql, std::span<const QueryParam> params) {
+Result<QueryResult> QueryEngine::run(std::string_view sql, std::span<const QueryParam> params, const RowFilter& keep) {
   Impl& s = *impl_;
   const auto start = Clock::now();
   s.deadline = start + s.limits.time;
@@ -396,6 +396,11 @@ Result<QueryResult> QueryEngine::run(std::string_view sql, std::span<const Query
       result.truncated = true;
       break;
     }
+    // Rows a filter drops cost no memory kept, but reading them costs time.
+    if (keep && result.rows.size() + result.dropped >= kMaxRowsReadFactor * s.limits.max_rows) {
+      result.truncated = true;
+      break;
+    }
     // Sizes first, so a row that would pass max_bytes is never copied. Its
     // memory, numbers and NULLs included (result_memory.hpp).
     std::size_t row_bytes = detail::row_memory(static_cast<std::size_t>(ncol));
@@ -412,6 +417,11 @@ Result<QueryResult> QueryEngine::run(std::string_view sql, std::span<const Query
     auto& row = result.rows.emplace_back();
     row.reserve(static_cast<std::size_t>(ncol));
     for (int c = 0; c < ncol; ++c) row.push_back(column_value(st, c));
+    if (keep && !keep(result, result.rows.size() - 1)) {
+      result.rows.pop_back();
+      result_bytes -= row_bytes;
+      ++result.dropped;
+    }
   }
   result.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
   return result;

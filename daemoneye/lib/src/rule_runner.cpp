@@ -1,3 +1,4 @@
+#include <airssys/daemoneye/exception_filter.hpp>
 #include <airssys/daemoneye/query_engine.hpp>
 #include <airssys/daemoneye/rule_runner.hpp>
 
@@ -8,21 +9,27 @@
 
 namespace airssys::daemoneye {
 
+namespace {
+
+Alert alert_of(const Rule& rule, const QueryResult& result, std::size_t i, const std::string& host, std::int64_t now) {
+  Alert a;
+  a.rule_id = rule.id;
+  a.rule_name = rule.name;
+  a.severity = rule.severity;
+  a.tags = rule.tags;
+  a.row_json = row_to_json(result, i);
+  a.host = host;
+  a.time = now;
+  a.dedup_key = make_dedup_key(rule, a.row_json);
+  return a;
+}
+
+}  // namespace
+
 std::vector<Alert> alerts_of(const Rule& rule, const QueryResult& result, const std::string& host, std::int64_t now) {
   std::vector<Alert> out;
   out.reserve(result.rows.size());
-  for (std::size_t i = 0; i < result.rows.size(); ++i) {
-    Alert a;
-    a.rule_id = rule.id;
-    a.rule_name = rule.name;
-    a.severity = rule.severity;
-    a.tags = rule.tags;
-    a.row_json = row_to_json(result, i);
-    a.host = host;
-    a.time = now;
-    a.dedup_key = make_dedup_key(rule, a.row_json);
-    out.push_back(std::move(a));
-  }
+  for (std::size_t i = 0; i < result.rows.size(); ++i) out.push_back(alert_of(rule, result, i, host, now));
   return out;
 }
 
@@ -32,8 +39,9 @@ RuleRun run_rules(const std::vector<Rule>& rules, QueryEngine& engine, const std
 }
 
 RuleRun run_rules(const std::vector<Rule>& rules, QueryEngine& engine, const std::string& host, std::int64_t now,
-                  EventMarks& marks) {
+                  EventMarks& marks, ExceptionFilter* exceptions) {
   RuleRun out;
+  if (exceptions) exceptions->begin(now);
   const auto started = std::chrono::steady_clock::now();
   std::optional<Result<sigma::ScanWindow>> window;  // read at the first Sigma rule
   EventMarks next;
@@ -53,7 +61,11 @@ RuleRun run_rules(const std::vector<Rule>& rules, QueryEngine& engine, const std
       range = *r;
     }
     const std::array params{QueryParam{":after", range ? range->after : 0}, QueryParam{":upto", range ? range->upto : 0}};
-    auto result = range ? engine.run(rule.query, params) : engine.run(rule.query);
+    // Excepted rows are taken as they are read: they use none of max_rows.
+    RowFilter keep;
+    if (exceptions && exceptions->has_rule(rule.id))
+      keep = [&](const QueryResult& r, std::size_t i) { return !exceptions->take(alert_of(rule, r, i, host, now), now); };
+    auto result = engine.run(rule.query, range ? std::span<const QueryParam>(params) : std::span<const QueryParam>(), keep);
     // Advanced only by a query that succeeded: a failed one reads the same
     // events again next scan (a first one too, from where it started), in
     // a smaller window when it ran out of time or memory.
@@ -72,6 +84,7 @@ RuleRun run_rules(const std::vector<Rule>& rules, QueryEngine& engine, const std
       continue;
     }
     out.timings.push_back({rule.id, result->elapsed, result->rows.size(), result->truncated});
+    if (result->truncated) out.cut.push_back({rule.id, result->rows.size(), result->dropped});
     for (Alert& a : alerts_of(rule, *result, host, now)) out.candidates.push_back(std::move(a));
   }
   next.held = std::move(marks.held);  // the alert pipeline's, not the rules'

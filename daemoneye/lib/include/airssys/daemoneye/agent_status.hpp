@@ -152,6 +152,11 @@ struct AgentStatus {
     std::uint64_t rejected_count = 0;      // may exceed rejected.size()
     std::vector<RejectedRule> rejected;    // at most kAgentStatusMaxListed
     std::vector<std::string> failing;      // ids of rules whose last run failed (time limit ...)
+    // Rule id → how many of its runs since the start had their result cut
+    // (rules.max_rows, the bytes limit, or the rows read with exceptions):
+    // rows past the cut were not seen. "cut" in the file, absent when none
+    // (and from older agents).
+    std::map<std::string, std::uint64_t> cut;
   } rules;
 
   // How the last reload went; see ReloadStatus.

@@ -63,8 +63,14 @@ class ExceptionFilter {
 
   void replace(std::vector<RuleException> exceptions);
   // Removes from `candidates` what an exception in force at `now` matches;
-  // returns how many.
+  // returns how many. begin(now), then take() for each.
   std::size_t apply(std::vector<Alert>& candidates, std::int64_t now);
+  // Once per run, before take(): expiries and the log windows.
+  void begin(std::int64_t now);
+  // Whether an exception in force at `now` matches `a` (counted and logged).
+  bool take(const Alert& a, std::int64_t now);
+  // Whether an exception names rule `id`.
+  [[nodiscard]] bool has_rule(std::string_view id) const noexcept;
 
   [[nodiscard]] const std::vector<RuleException>& exceptions() const noexcept { return exceptions_; }
   [[nodiscard]] std::vector<ExceptionStats> stats() const;

@@ -37,6 +37,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <functional>
 #include <vector>
 
 namespace airssys::daemoneye {
@@ -71,6 +72,7 @@ struct QueryResult {
   std::vector<std::string> columns;
   std::vector<std::vector<Value>> rows;
   bool truncated = false;  // max_rows or max_bytes was reached; `rows` is the part that fit
+  std::size_t dropped = 0;  // rows a RowFilter dropped (not in `rows`, not counted against max_rows)
   std::chrono::microseconds elapsed{0};
 };
 
@@ -88,6 +90,14 @@ struct QueryParam {
 
 // One result row as a JSON object {"column": value, ...}.
 [[nodiscard]] std::string row_to_json(const QueryResult& r, std::size_t row);
+
+// Called for each row as it is read, with the row appended to `r` at
+// index `row`: false drops it (it costs none of max_rows or max_bytes).
+// The rule exceptions use it, so excepted rows cannot push a real one past
+// the cut. With a filter, at most kMaxRowsReadFactor × max_rows rows are
+// read in all (kept and dropped); past that the result is `truncated`.
+using RowFilter = std::function<bool(const QueryResult& r, std::size_t row)>;
+inline constexpr std::size_t kMaxRowsReadFactor = 10;
 
 class QueryEngine {
  public:
@@ -108,7 +118,8 @@ class QueryEngine {
   // check()'s errors, timeout past limits.time, or SQLite's own (busy,
   // corrupt, io). Reaching max_rows or max_bytes is not an error: the result
   // says `truncated`. `params` are bound before the first row is read.
-  [[nodiscard]] Result<QueryResult> run(std::string_view sql, std::span<const QueryParam> params = {});
+  [[nodiscard]] Result<QueryResult> run(std::string_view sql, std::span<const QueryParam> params = {},
+                                        const RowFilter& keep = {});
 
   [[nodiscard]] const QueryLimits& limits() const noexcept;
 
