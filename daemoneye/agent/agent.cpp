@@ -30,6 +30,7 @@
 #include <airssys/osl/unique_fd.hpp>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <sqlite3.h>
@@ -1210,17 +1211,24 @@ ReloadOutcome Agent::Impl::reload(const Config& c) {
     status->rules_loaded(rules.size(), enabled, set.errors);
   }
   // The rule exceptions, checked against the rules now in force. A load that
-  // refuses anything keeps every exception in use: an edit half applied, or
-  // the others dropped over one typo, would be worse than the old set.
+  // refuses something keeps the old version only of what it could not judge
+  // (an entry refused by id, the entries of a file refused as a whole):
+  // an entry removed in the same edit as a typo elsewhere is gone, not kept
+  // in force by the typo (merge_on_reload). A missing file is none.
   {
     std::vector<std::string> rejected;
     ExceptionSet x = load_rule_exceptions(c, rules, *engine, "reload: ", rejected);
     if (!rejected.empty()) {
-      const std::size_t kept = exceptions.exceptions().size();
-      spdlog::error("reload: rule exceptions not loaded, the {} in use are kept", kept);
-      std::string what = fmt::format("rule exceptions not loaded, the {} in use are kept", kept);
+      std::vector<std::string> kept;
+      const std::size_t loaded = x.exceptions.size();
+      std::vector<RuleException> merged = merge_on_reload(exceptions.exceptions(), x, kept);
+      std::string what =
+          fmt::format("rule exceptions: {} refused, {} loaded, the old version of {} kept{}{}", rejected.size(), loaded,
+                      kept.size(), kept.empty() ? "" : " (", kept.empty() ? "" : fmt::format("{})", fmt::join(kept, ", ")));
+      spdlog::error("reload: {}", what);
       for (std::size_t i = 0; i < rejected.size(); ++i) what += (i == 0 ? ": " : ", ") + rejected[i];
       out.refused(ReloadResult::partial, what);
+      exceptions.replace(std::move(merged));
     } else {
       if (!c.rules.exceptions.empty() || !exceptions.exceptions().empty())
         spdlog::info("reload: {} rule exceptions loaded from {}", x.exceptions.size(),

@@ -140,20 +140,27 @@ TEST(AgentRuleExceptions, SilenceExactlyTheirRowsCountThemAndFollowReloadsAndExp
   EXPECT_FALSE(f.alerted("probe", added->pid())) << slurp(f.alerts);
   EXPECT_GT(f.hits("quiet-a"), 0u);  // kept its count across the reload
 
-  // A broken file at a reload: the exceptions in use stay, the reload is partial and says why.
-  f.write_exceptions(ExceptionsFixture::entry("quiet-a", "exc-probe-quiet") +
-                     ExceptionsFixture::entry("quiet-new", "exc-probe-new", my_uid) +
-                     "  - {id: typo, rule: probe, reason: x, match: {cmdlin: y}}\n");
+  // A broken edit at a reload: quiet-a broken (a typo), quiet-new removed, a new
+  // entry refused. The old quiet-a stays (the load could not judge it); quiet-new
+  // is gone from a file that loaded, so it is gone (before: a typo kept it in force).
+  f.write_exceptions("  - {id: quiet-a, rule: probe, reason: x, match: {cmdlin: y}}\n"
+                     "  - {id: typo, rule: probe, reason: x, match: {cmdlin: y}}\n" +
+                     ExceptionsFixture::entry("other", "exc-probe-other", my_uid));
   ASSERT_NO_FATAL_FAILURE(f.hup(*agent));
   EXPECT_EQ(f.last_reload("result"), "partial") << f.status()["reload"].dump();
   const std::string error = f.last_reload("error");
-  EXPECT_NE(error.find("rule exceptions not loaded, the 2 in use are kept"), std::string::npos) << error;
+  EXPECT_NE(error.find("rule exceptions: 2 refused, 1 loaded, the old version of 1 kept (quiet-a)"), std::string::npos)
+      << error;
   EXPECT_NE(error.find("'cmdlin' is not a column of rule probe's result"), std::string::npos) << error;
   ASSERT_TRUE(f.status()["exceptions_rejected"].is_array()) << f.status().dump();
-  EXPECT_EQ(f.status()["exceptions_rejected"].size(), 1u) << f.status().dump();
+  EXPECT_EQ(f.status()["exceptions_rejected"].size(), 2u) << f.status().dump();
+  EXPECT_TRUE(f.exception("quiet-new").is_null()) << f.status().dump();
+  EXPECT_FALSE(f.exception("other").is_null()) << f.status().dump();
   auto quiet2 = f.probe("quiet-2");
-  ASSERT_TRUE(eventually([&] { return f.alerted("probe2", quiet2->pid()); }, 60s)) << slurp(f.alerts) << slurp(f.log);
-  EXPECT_FALSE(f.alerted("probe", quiet2->pid())) << slurp(f.alerts);
+  auto new2 = f.probe("new-2");
+  ASSERT_TRUE(eventually([&] { return f.alerted("probe2", quiet2->pid()) && f.alerted("probe", new2->pid()); }, 60s))
+      << slurp(f.alerts) << slurp(f.log);
+  EXPECT_FALSE(f.alerted("probe", quiet2->pid())) << slurp(f.alerts);  // the old quiet-a
 
   // Expired: its rows raise again (the quiet process, never raised by probe, is now).
   f.write_exceptions(ExceptionsFixture::entry("quiet-a", "exc-probe-quiet", "    expires: 2026-01-01\n"));
@@ -162,8 +169,17 @@ TEST(AgentRuleExceptions, SilenceExactlyTheirRowsCountThemAndFollowReloadsAndExp
   ASSERT_TRUE(eventually([&] { return f.alerted("probe", quiet->pid()) && f.alerted("probe", quiet2->pid()); }, 60s))
       << slurp(f.alerts) << slurp(f.log);
   EXPECT_TRUE(f.exception("quiet-a").value("expired", false)) << f.status().dump();
-  EXPECT_TRUE(f.exception("quiet-new").is_null()) << f.status().dump();  // gone with the reload
+  EXPECT_TRUE(f.exception("other").is_null()) << f.status().dump();  // gone with the reload
   EXPECT_NE(slurp(f.log).find("exception quiet-a (rule probe) expired at 2026-01-01T00:00:00Z"), std::string::npos)
+      << slurp(f.log);
+
+  // The file deleted: no exceptions (not the old ones), said.
+  ASSERT_EQ(::unlink(f.exc.c_str()), 0);
+  ASSERT_NO_FATAL_FAILURE(f.hup(*agent));
+  EXPECT_EQ(f.last_reload("result"), "ok") << f.status()["reload"].dump() << slurp(f.log);
+  EXPECT_TRUE(f.status()["exceptions"].empty()) << f.status().dump();
+  EXPECT_NE(slurp(f.log).find("rules.exceptions: " + f.exc.string() + " does not exist: no rule exceptions are in force"),
+            std::string::npos)
       << slurp(f.log);
 
   stop_agent(*agent, f.log);

@@ -193,7 +193,7 @@ std::optional<std::int64_t> parse_expiry(std::string_view t) {
 ExceptionSet parse_exceptions(std::string_view yaml, const std::filesystem::path& source, std::int64_t now) {
   ExceptionSet out;
   const auto file_error = [&](int line, std::string message) {
-    out.errors.push_back({fmt::format("{}: {}", where(source, line), message), {}});
+    out.errors.push_back({fmt::format("{}: {}", where(source, line), message), {}, {}, source});
     return out;
   };
   auto root = detail::load_yaml_document(yaml, kMaxFileBytes, "an exception file");
@@ -227,7 +227,8 @@ ExceptionSet parse_exceptions(std::string_view yaml, const std::filesystem::path
         const YAML::Node id = item.IsMap() ? item["id"] : YAML::Node();
         const std::string named =
             id && id.IsScalar() ? fmt::format("exception '{}': ", shown(id.Scalar())) : std::string();
-        out.errors.push_back({fmt::format("{}: {}{}", where(source, f.line), named, f.message), rule});
+        out.errors.push_back({fmt::format("{}: {}{}", where(source, f.line), named, f.message), rule,
+                              id && id.IsScalar() ? id.Scalar() : std::string(), source});
       }
     }
   } catch (const YAML::Exception& e) {
@@ -237,6 +238,26 @@ ExceptionSet parse_exceptions(std::string_view yaml, const std::filesystem::path
 }
 
 bool in_force(const RuleException& e, std::int64_t now) noexcept { return !e.expires || now < *e.expires; }
+
+std::vector<RuleException> merge_on_reload(const std::vector<RuleException>& old, const ExceptionSet& fresh,
+                                           std::vector<std::string>& kept) {
+  std::vector<RuleException> out = fresh.exceptions;
+  const auto under = [](const std::filesystem::path& file, const std::filesystem::path& refused) {
+    if (refused.empty() || file == refused) return true;
+    const std::string& r = refused.native();
+    return file.native().starts_with(r.ends_with('/') ? r : r + "/");
+  };
+  for (const RuleException& o : old) {
+    if (std::ranges::any_of(out, [&](const RuleException& n) { return n.id == o.id; })) continue;
+    const bool unjudged = std::ranges::any_of(fresh.errors, [&](const ExceptionError& e) {
+      return e.id.empty() ? under(o.file, e.file) : e.id == o.id;
+    });
+    if (!unjudged) continue;
+    kept.push_back(o.id);
+    out.push_back(o);
+  }
+  return out;
+}
 
 bool path_like_column(std::string_view column) noexcept {
   return column == "cwd" || column == "exe" || column.ends_with("path") || column == "path_given";

@@ -58,7 +58,7 @@ void add_file(ExceptionSet& set, int dirfd, const std::string& name, const std::
               std::int64_t now) {
   auto text = detail::read_trusted_file(dirfd, name, "exception file");
   if (!text) {
-    set.errors.push_back({fmt::format("{}: {}", shown(file), text.error().message), {}});
+    set.errors.push_back({fmt::format("{}: {}", shown(file), text.error().message), {}, {}, file});
     return;
   }
   ExceptionSet one = parse_exceptions(*text, file, now);
@@ -69,14 +69,25 @@ void add_file(ExceptionSet& set, int dirfd, const std::string& name, const std::
 
 // The files: `path` itself, or the YAML files directly in it.
 void read_files(ExceptionSet& set, const std::filesystem::path& path, std::int64_t now) {
-  const auto refused = [&](std::string message) { set.errors.push_back({"rules.exceptions: " + message, {}}); };
+  const auto refused = [&](std::string message) {
+    set.errors.push_back({"rules.exceptions: " + message, {}, {}, path});
+  };
   // The directories above it: owned by us or root, writable by no one else
   // (the file or directory itself is checked on its descriptor below).
   if (auto r = check_trusted_path(path.parent_path().empty() ? "." : path.parent_path(), "rules.exceptions"); !r)
     return refused(r.error().message);
   struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0)
+  if (::lstat(path.c_str(), &st) != 0) {
+    // Deleting the file is how an operator removes every exception: none
+    // are in force then (said), not the ones loaded before.
+    if (errno == ENOENT) {
+      set.warnings.push_back({fmt::format("rules.exceptions: {} does not exist: no rule exceptions are in force",
+                                          shown(path)),
+                              {}});
+      return;
+    }
     return refused(fmt::format("{}: {}", shown(path), std::strerror(errno)));
+  }
   if (S_ISLNK(st.st_mode)) return refused(fmt::format("{}: it is a symbolic link (not followed)", shown(path)));
   if (!S_ISDIR(st.st_mode)) {
     const std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
@@ -109,7 +120,7 @@ ExceptionSet load_exceptions(const std::filesystem::path& path, std::span<const 
   for (RuleException& e : read.exceptions) {
     const std::string at = fmt::format("{}:{}: exception '{}'", shown(e.file), e.line, e.id);
     if (auto [it, fresh] = claimed.emplace(e.id, e.file); !fresh) {
-      out.errors.push_back({fmt::format("{}: duplicate id (already in {})", at, shown(it->second)), e.rule});
+      out.errors.push_back({fmt::format("{}: duplicate id (already in {})", at, shown(it->second)), e.rule, e.id, e.file});
       continue;
     }
     const auto rule = std::ranges::find(rules, e.rule, &Rule::id);
@@ -125,7 +136,7 @@ ExceptionSet load_exceptions(const std::filesystem::path& path, std::span<const 
     if (!cols->second) {
       out.errors.push_back({fmt::format("{}: rule '{}': its query does not compile, so the columns cannot be checked: {}",
                                         at, e.rule, cols->second.error().message),
-                            e.rule});
+                            e.rule, e.id, e.file});
       continue;
     }
     const std::vector<std::string>& have = *cols->second;
@@ -136,7 +147,7 @@ ExceptionSet load_exceptions(const std::filesystem::path& path, std::span<const 
       out.errors.push_back({fmt::format("{}: match: '{}' is not a column of rule {}'s result, so the exception could "
                                         "never match (columns: {})",
                                         at, osl::detail::shown_text(missing), e.rule, fmt::join(have, ", ")),
-                            e.rule});
+                            e.rule, e.id, e.file});
       continue;
     }
     out.exceptions.push_back(std::move(e));

@@ -266,6 +266,47 @@ TEST_F(LoadExceptions, AFileOthersMayWriteOrASymlinkIsRefused) {
   EXPECT_EQ(s.exceptions.size(), 1u) << errors(s);
 }
 
+TEST(MergeOnReload, KeepsTheOldVersionOnlyOfWhatTheLoadCouldNotJudge) {
+  const auto ex = [](std::string id, std::string file) {
+    RuleException e;
+    e.id = std::move(id);
+    e.rule = "r";
+    e.file = std::move(file);
+    return e;
+  };
+  const std::vector<RuleException> old{ex("a", "/e/x.yaml"), ex("b", "/e/x.yaml"), ex("c", "/e/y.yaml"),
+                                       ex("d", "/e/z.yaml")};
+  ExceptionSet fresh;
+  fresh.exceptions = {ex("d", "/e/z.yaml"), ex("n", "/e/x.yaml")};
+  fresh.errors = {{"/e/x.yaml:3: exception 'a': ...", "r", "a", "/e/x.yaml"},  // a refused by id
+                  {"/e/y.yaml: invalid YAML", "", "", "/e/y.yaml"}};          // y refused as a whole
+  std::vector<std::string> kept;
+  const auto out = merge_on_reload(old, fresh, kept);
+  std::vector<std::string> ids;
+  for (const auto& e : out) ids.push_back(e.id);
+  // b: gone from x.yaml, which loaded: dropped (a typo elsewhere does not keep it).
+  EXPECT_EQ(ids, (std::vector<std::string>{"d", "n", "a", "c"}));
+  EXPECT_EQ(kept, (std::vector<std::string>{"a", "c"}));
+  // rules.exceptions refused as a whole (a directory others may write): all kept.
+  ExceptionSet dir;
+  dir.errors = {{"rules.exceptions: /e: refusing exception directory", "", "", "/e"}};
+  kept.clear();
+  EXPECT_EQ(merge_on_reload(old, dir, kept).size(), 4u);
+  // No errors: exactly the new set.
+  kept.clear();
+  EXPECT_EQ(merge_on_reload(old, ExceptionSet{}, kept).size(), 0u);
+  EXPECT_TRUE(kept.empty());
+}
+
+TEST_F(LoadExceptions, AMissingFileIsNoExceptionsWithAWarning) {
+  const ExceptionSet s = load(tmp_ / "exc/gone.yaml");
+  EXPECT_TRUE(s.errors.empty()) << errors(s);
+  EXPECT_TRUE(s.exceptions.empty());
+  ASSERT_EQ(s.warnings.size(), 1u);
+  EXPECT_EQ(s.warnings[0].message,
+            "rules.exceptions: " + (tmp_ / "exc/gone.yaml").string() + " does not exist: no rule exceptions are in force");
+}
+
 TEST(ExceptionFilter, RemovesMatchesCountsThemLogsEachKeyOnceAndTellsTheExpiry) {
   std::vector<std::string> log;
   ExceptionFilter f([&](std::string_view m) { log.emplace_back(m); });

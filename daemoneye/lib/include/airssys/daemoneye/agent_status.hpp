@@ -104,7 +104,7 @@ struct CollectionHealth {
 //  ok       the configuration was read, every rule file and trusted key loaded;
 //  partial  its rules were taken, but something was refused: a rule file
 //           rejected (that rule no longer runs), a trusted key file dropped,
-//           a rule exception refused (the exceptions in use were all kept),
+//           a rule exception refused (the old version of what was refused kept),
 //           or a secret of the configuration the next start would refuse;
 //  failed   the rules in use were kept: the configuration cannot be read, or
 //           rules.dir was refused as a whole.
@@ -197,7 +197,7 @@ struct AgentStatus {
   // since the start ("exceptions" in the file; absent from older agents:
   // empty), and the messages of the entries or files the last load refused
   // ("exceptions_rejected": at start they are not in force; at a reload the
-  // exceptions in use were kept). At most kAgentStatusMaxListed rejections.
+  // old version of an entry refused by id, or of a file refused whole, was kept). At most kAgentStatusMaxListed rejections.
   std::vector<ExceptionStats> exceptions;
   std::vector<std::string> exceptions_rejected;
   // procmond's latest report on status.procmond (event tier, per-source

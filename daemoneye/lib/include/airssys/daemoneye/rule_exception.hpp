@@ -80,6 +80,8 @@ struct RuleException {
 struct ExceptionError {
   std::string message;  // "FILE:LINE: exception 'ID': field: reason", or "FILE: reason"
   std::string rule;     // the entry's rule when it was read; empty for a file-level error
+  std::string id;       // the entry's id when it was read; empty for a file-level error
+  std::filesystem::path file;  // the file; for a refusal of rules.exceptions as a whole, that path
 };
 
 struct ExceptionSet {
@@ -93,7 +95,8 @@ struct ExceptionSet {
 [[nodiscard]] ExceptionSet parse_exceptions(std::string_view yaml, const std::filesystem::path& source,
                                             std::int64_t now);
 
-// Loads `path` (a file, or a directory of *.yaml/*.yml files; empty: none)
+// Loads `path` (a file, or a directory of *.yaml/*.yml files; empty: none;
+// missing: none, with a warning saying so)
 // under path_trust.hpp's rule, then checks each entry against `rules`: its
 // rule's query is compiled by `engine` to know its result's columns (a match
 // on another column is an error). Entries whose rule is not in `rules` load
@@ -101,6 +104,17 @@ struct ExceptionSet {
 // error with an empty rule.
 [[nodiscard]] ExceptionSet load_exceptions(const std::filesystem::path& path, std::span<const Rule> rules,
                                            const QueryEngine& engine, std::int64_t now);
+
+// The exceptions in force after a reload that loaded `fresh` while `old`
+// were in force: every entry `fresh` loaded; and, of `old`, only those the
+// new load could not judge — an entry refused by id (its old version
+// stays until it is fixed), or an entry of a file refused as a whole
+// (unreadable, not trusted, invalid YAML) or under a rules.exceptions path
+// refused as a whole. An entry gone from a file that loaded is dropped; a
+// missing rules.exceptions is no exceptions (load_exceptions warns). The
+// ids of the old entries kept go to `kept`.
+[[nodiscard]] std::vector<RuleException> merge_on_reload(const std::vector<RuleException>& old,
+                                                         const ExceptionSet& fresh, std::vector<std::string>& kept);
 
 // Whether `e` applies at `now` (not expired).
 [[nodiscard]] bool in_force(const RuleException& e, std::int64_t now) noexcept;
