@@ -64,8 +64,9 @@ alerts:
   EXPECT_EQ(query_text(db, "SELECT cmdline " + where), payload.string() + " --beacon 10.0.0.1");
   EXPECT_EQ(query_text(db, "SELECT path " + where), payload.string());
   EXPECT_FALSE(query_text(db, "SELECT time_ns " + where).empty());
-  EXPECT_EQ(query_text(db, fmt::format("SELECT exit_code FROM process_events WHERE pid = {} AND event = 'stop'", pid)),
-            "0");
+  // Its stop may be stored a batch after its exec.
+  const std::string stop = fmt::format("SELECT exit_code FROM process_events WHERE pid = {} AND event = 'stop'", pid);
+  EXPECT_TRUE(eventually([&] { return query_text(db, stop) == "0"; }, 60s)) << query_text(db, stop);
 
   // The next scan's rules see it, though it never lived through a scan.
   std::optional<nlohmann::json> alert;
@@ -115,6 +116,32 @@ struct OutsideTmp {
   }
 };
 
+// The real agent with the bundled exec-from-tmp alone and procmond on
+// eBPF, in a directory under /tmp (where the rule looks), started by
+// start() once it has stored a scan.
+struct ExecFromTmpAgent {
+  AgentDir a;
+  std::unique_ptr<Child> agent;
+  fs::path db = a.var / "daemoneye.db";
+
+  void start() {
+    const char* src = std::getenv("AIRSSYS_SOURCE_DIR");
+    ASSERT_NE(src, nullptr);
+    fs::copy_file(fs::path(src) / "daemoneye/rules/exec-from-tmp.yaml", a.rules / "exec-from-tmp.yaml");
+    a.write_config("procmond: { events: ebpf }\n");
+    agent = a.start_agent();
+    ASSERT_TRUE(eventually([&] { return count_rows(db, "SELECT count(*) FROM scans") >= 1; })) << slurp(a.log);
+    ASSERT_NE(slurp(a.log).find("event source: ebpf"), std::string::npos) << slurp(a.log);
+  }
+  // Whether exec-from-tmp was raised for `pid`.
+  [[nodiscard]] bool alerted(pid_t pid) const {
+    for (const auto& j : a.alert_lines())
+      if (j.value("rule_id", "") == "exec-from-tmp" && j["row"].value("pid", -1) == pid) return true;
+    return false;
+  }
+  void stop() { stop_agent(*agent, a.log); }
+};
+
 // exec-from-tmp on what procmond's eBPF program read at each exec: a run
 // through a descriptor is judged by the kernel's path of the file, so
 // airssys-osl's own spawns (execveat of /usr/bin/sleep) are quiet (before
@@ -126,15 +153,10 @@ struct OutsideTmp {
 // exec event kept the link's text).
 TEST(AgentRealtime, ExecFromTmpJudgesDescriptorAndLinkRunsByTheKernelsPathAtTheExec) {
   if (::geteuid() != 0) GTEST_SKIP() << "eBPF needs root";
-  const char* src = std::getenv("AIRSSYS_SOURCE_DIR");
-  ASSERT_NE(src, nullptr);
-  AgentDir a;  // under /tmp: where exec-from-tmp looks
-  fs::copy_file(fs::path(src) / "daemoneye/rules/exec-from-tmp.yaml", a.rules / "exec-from-tmp.yaml");
-  a.write_config("procmond: { events: ebpf }\n");
-  auto agent = a.start_agent();
-  const fs::path db = a.var / "daemoneye.db";
-  ASSERT_TRUE(eventually([&] { return count_rows(db, "SELECT count(*) FROM scans") >= 1; })) << slurp(a.log);
-  ASSERT_NE(slurp(a.log).find("event source: ebpf"), std::string::npos) << slurp(a.log);
+  ExecFromTmpAgent t;
+  ASSERT_NO_FATAL_FAILURE(t.start());
+  const AgentDir& a = t.a;
+  const fs::path& db = t.db;
 
   const fs::path work = fs::canonical(a.dir.path());
   const std::string marker = fmt::format("{}", ::getpid());
@@ -177,11 +199,7 @@ TEST(AgentRealtime, ExecFromTmpJudgesDescriptorAndLinkRunsByTheKernelsPathAtTheE
   EXPECT_EQ(exec_row(via_program, "/dev/fd/%"), program.string() + " exec");
   EXPECT_EQ(exec_row(via_link, outside.path.string() + "/l"), payload.string() + " exec");
 
-  const auto alerted = [&](pid_t pid) {
-    for (const auto& j : a.alert_lines())
-      if (j.value("rule_id", "") == "exec-from-tmp" && j["row"].value("pid", -1) == pid) return true;
-    return false;
-  };
+  const auto alerted = [&](pid_t pid) { return t.alerted(pid); };
   ASSERT_TRUE(eventually([&] { return alerted(via_program) && alerted(via_script) && alerted(via_link); }, 60s))
       << "program " << alerted(via_program) << ", script " << alerted(via_script) << ", link "
       << alerted(via_link) << "\n"
@@ -191,7 +209,7 @@ TEST(AgentRealtime, ExecFromTmpJudgesDescriptorAndLinkRunsByTheKernelsPathAtTheE
   const auto scans = count_rows(db, "SELECT count(*) FROM scans");
   ASSERT_TRUE(eventually([&] { return count_rows(db, "SELECT count(*) FROM scans") >= scans + 2; }, 60s));
   EXPECT_FALSE(alerted(osl)) << slurp(a.alerts);
-  stop_agent(*agent, a.log);
+  t.stop();
 }
 
 // A script's interpreter is the image that runs: procmond's eBPF program
@@ -201,15 +219,10 @@ TEST(AgentRealtime, ExecFromTmpJudgesDescriptorAndLinkRunsByTheKernelsPathAtTheE
 // dropped: both were stored with the script's path, given, and not raised.
 TEST(AgentRealtime, ExecFromTmpJudgesAScriptByTheInterpreterThatRan) {
   if (::geteuid() != 0) GTEST_SKIP() << "eBPF needs root";
-  const char* src = std::getenv("AIRSSYS_SOURCE_DIR");
-  ASSERT_NE(src, nullptr);
-  AgentDir a;  // under /tmp
-  fs::copy_file(fs::path(src) / "daemoneye/rules/exec-from-tmp.yaml", a.rules / "exec-from-tmp.yaml");
-  a.write_config("procmond: { events: ebpf }\n");
-  auto agent = a.start_agent();
-  const fs::path db = a.var / "daemoneye.db";
-  ASSERT_TRUE(eventually([&] { return count_rows(db, "SELECT count(*) FROM scans") >= 1; })) << slurp(a.log);
-  ASSERT_NE(slurp(a.log).find("event source: ebpf"), std::string::npos) << slurp(a.log);
+  ExecFromTmpAgent t;
+  ASSERT_NO_FATAL_FAILURE(t.start());
+  const AgentDir& a = t.a;
+  const fs::path& db = t.db;
 
   const fs::path work = fs::canonical(a.dir.path());
   OutsideTmp outside;
@@ -255,15 +268,11 @@ TEST(AgentRealtime, ExecFromTmpJudgesAScriptByTheInterpreterThatRan) {
       << slurp(a.log);
   EXPECT_EQ(exec_row(via_memfd), "/memfd:interp-test interp " + script_a.string());
   EXPECT_EQ(exec_row(via_tmp), payload.string() + " interp " + script_b.string());
-  const auto alerted = [&](pid_t pid) {
-    for (const auto& j : a.alert_lines())
-      if (j.value("rule_id", "") == "exec-from-tmp" && j["row"].value("pid", -1) == pid) return true;
-    return false;
-  };
+  const auto alerted = [&](pid_t pid) { return t.alerted(pid); };
   EXPECT_TRUE(eventually([&] { return alerted(via_memfd) && alerted(via_tmp); }, 60s))
       << "memfd " << alerted(via_memfd) << ", tmp " << alerted(via_tmp) << "\n"
       << slurp(a.alerts) << slurp(a.log);
-  stop_agent(*agent, a.log);
+  t.stop();
 }
 
 // A relative run is resolved against the working directory at the exec,
@@ -273,15 +282,10 @@ TEST(AgentRealtime, ExecFromTmpJudgesAScriptByTheInterpreterThatRan) {
 // known before, its parent's from the fork, and nothing was raised.
 TEST(AgentRealtime, ExecFromTmpJudgesARelativeRunByTheDirectoryAtTheExec) {
   if (::geteuid() != 0) GTEST_SKIP() << "eBPF needs root";
-  const char* src = std::getenv("AIRSSYS_SOURCE_DIR");
-  ASSERT_NE(src, nullptr);
-  AgentDir a;  // under /tmp
-  fs::copy_file(fs::path(src) / "daemoneye/rules/exec-from-tmp.yaml", a.rules / "exec-from-tmp.yaml");
-  a.write_config("procmond: { events: ebpf }\n");
-  auto agent = a.start_agent();
-  const fs::path db = a.var / "daemoneye.db";
-  ASSERT_TRUE(eventually([&] { return count_rows(db, "SELECT count(*) FROM scans") >= 1; })) << slurp(a.log);
-  ASSERT_NE(slurp(a.log).find("event source: ebpf"), std::string::npos) << slurp(a.log);
+  ExecFromTmpAgent t;
+  ASSERT_NO_FATAL_FAILURE(t.start());
+  const AgentDir& a = t.a;
+  const fs::path& db = t.db;
   char here[4096] = {};
   ASSERT_NE(::getcwd(here, sizeof here), nullptr);
   ASSERT_FALSE(std::string(here).starts_with("/tmp/")) << "run from a directory outside /tmp: " << here;
@@ -308,13 +312,8 @@ TEST(AgentRealtime, ExecFromTmpJudgesARelativeRunByTheDirectoryAtTheExec) {
   };
   ASSERT_TRUE(eventually([&] { return !exec_row().empty(); }, 60s)) << slurp(a.log);
   EXPECT_EQ(exec_row(), "./sC " + x.string());
-  const auto alerted = [&] {
-    for (const auto& j : a.alert_lines())
-      if (j.value("rule_id", "") == "exec-from-tmp" && j["row"].value("pid", -1) == child) return true;
-    return false;
-  };
-  EXPECT_TRUE(eventually(alerted, 60s)) << slurp(a.alerts) << slurp(a.log);
-  stop_agent(*agent, a.log);
+  EXPECT_TRUE(eventually([&] { return t.alerted(child); }, 60s)) << slurp(a.alerts) << slurp(a.log);
+  t.stop();
 }
 
 }  // namespace
