@@ -963,6 +963,17 @@ void Agent::Impl::run_and_raise(const std::vector<Rule>& which, std::int64_t now
                  kMaxRowsReadFactor * engine->limits().max_rows);
     if (status) status->rule_cut(c.rule_id);
   }
+  // What the exceptions logged, kept queryable (excepted_alerts).
+  if (auto rec = exceptions.take_recorded(); !rec.empty()) {
+    std::vector<ExceptedAlert> rows;
+    rows.reserve(rec.size());
+    for (auto& r : rec)
+      rows.push_back({r.time, std::move(r.rule_id), std::move(r.exception_id), std::move(r.dedup_key),
+                      std::move(r.row_json)});
+    if (auto w = store->insert_excepted(rows); !w)
+      spdlog::warn("storing {} rows rule exceptions silenced in excepted_alerts failed (they are in the log): {}",
+                   rows.size(), w.error().message);
+  }
   if (scan) {
     scan->rules_us = static_cast<std::uint64_t>(run.elapsed.count());
     scan->rule_errors = static_cast<std::uint32_t>(run.failures.size());

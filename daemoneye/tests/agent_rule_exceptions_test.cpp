@@ -119,6 +119,12 @@ TEST(AgentRuleExceptions, SilenceExactlyTheirRowsCountThemAndFollowReloadsAndExp
       << slurp(f.log);
   EXPECT_NE(slurp(f.log).find("cmdline=/bin/sh -c sleep 120; : exc-probe-quiet, uid="), std::string::npos)
       << slurp(f.log);
+  // And kept in the store, for daemoneye-cli query (excepted_alerts).
+  const auto q = f.cli({"query", "SELECT exception_id, rule_id, dedup_key, row FROM excepted_alerts"});
+  EXPECT_EQ(q.code, 0) << q.err;
+  EXPECT_NE(q.out.find(fmt::format("probe|pid={}|", quiet->pid())), std::string::npos) << q.out << q.err;
+  EXPECT_NE(q.out.find("quiet-a"), std::string::npos) << q.out;
+  EXPECT_NE(q.out.find("exc-probe-quiet"), std::string::npos) << q.out;
   const auto metrics = f.cli({"metrics"});
   EXPECT_NE(metrics.out.find("daemoneye_alerts_excepted_total{rule=\"probe\",exception=\"quiet-a\"} "),
             std::string::npos)

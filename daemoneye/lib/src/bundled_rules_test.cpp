@@ -912,7 +912,7 @@ TEST_F(BundledRules, ABadFileBesideThemIsRejectedAndTheOthersLoad) {
   EXPECT_EQ(set.errors[0].file, dir / "broken.yaml");
   EXPECT_EQ(set.errors[0].message,
             (dir / "broken.yaml").string() + ":4: query refused: no such table: procs (readable: processes, process_events, alerts, "
-            "scans, process_open_sockets, listening_ports, users, groups)");
+            "scans, process_open_sockets, listening_ports, users, groups, excepted_alerts)");
 }
 
 }  // namespace

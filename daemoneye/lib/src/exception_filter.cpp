@@ -76,6 +76,7 @@ void ExceptionFilter::log_hit(const RuleException& e, State& s, const Alert& a, 
     s.logged.erase(oldest);
   }
   s.logged.emplace(a.dedup_key, now);
+  recorded_.push_back({now, e.rule, e.id, a.dedup_key, a.row_json});
   info_(fmt::format("exception {} silenced an alert of rule {}: {} (first match of this key; reason: {}; row: {})",
                     e.id, e.rule, osl::detail::shown_text(a.dedup_key, 512), osl::detail::shown_text(e.reason, 256),
                     shown_row(a.row_json, kMaxLoggedValueBytes)));

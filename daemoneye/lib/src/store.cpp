@@ -9,6 +9,7 @@
 
 #include "sqlite_util.hpp"
 #include "sqlite_vfs.hpp"
+#include "store_excepted.hpp"
 #include "store_ledger_mark.hpp"
 #include "store_marks.hpp"
 #include "store_path.hpp"
@@ -245,6 +246,8 @@ Result<std::unique_ptr<Store>> Store::open(StoreOptions options) {
     if (auto r = ledger_mark::add_columns(h); !r) return failed("create schema", r.error());
     if (auto r = sqlite::exec(h, store_sockets::ddl()); !r) return failed("create schema", r.error());
     if (auto r = sqlite::exec(h, store_accounts::ddl()); !r) return failed("create schema", r.error());
+    // No version of its own: created when missing (an older agent ignores it).
+    if (auto r = sqlite::exec(h, store_excepted::ddl()); !r) return failed("create schema", r.error());
     if (auto r = sqlite::exec(h, fmt::format("PRAGMA user_version={}", schema::kVersion).c_str()); !r) {
       return failed("create schema", r.error());
     }
@@ -392,6 +395,10 @@ Result<void> Store::replace_users(std::span<const UserAccount> rows) { return im
 
 Result<void> Store::replace_groups(std::span<const GroupAccount> rows) {
   return impl_->groups.replace(impl_->db.get(), rows);
+}
+
+Result<void> Store::insert_excepted(std::span<const ExceptedAlert> rows) {
+  return store_excepted::insert(impl_->db.get(), rows);
 }
 
 Result<void> Store::record_scan(const ScanRecord& scan) {

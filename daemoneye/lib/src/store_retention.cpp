@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "sqlite_util.hpp"
+#include "store_excepted.hpp"
 #include "store_ledger_mark.hpp"
 
 namespace airssys::daemoneye::retention {
@@ -30,6 +31,8 @@ Result<void> delete_until(sqlite3* db, std::int64_t cutoff, bool strict,
     const auto n = static_cast<std::size_t>(::sqlite3_changes64(db));
     (t == 0 ? stats.events_deleted : t == 1 ? stats.alerts_deleted : stats.scans_deleted) += n;
   }
+  // What rule exceptions silenced goes with the alerts.
+  if (auto r = store_excepted::prune(db, cutoff, strict); !r) return std::unexpected(r.error());
   return {};
 }
 

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <airssys/daemoneye/query_engine.hpp>
 #include <airssys/daemoneye/store.hpp>
 #include <filesystem>
 #include <memory>
@@ -312,6 +313,33 @@ TEST_F(StoreInTempDir, UsersAndGroupsAreReplacedWholeAndOnlyWhenChanged) {
   EXPECT_NE(peek.integer("PRAGMA data_version"), changes);
   EXPECT_EQ(peek.integer("SELECT count(*) FROM users"), 1);
   EXPECT_EQ(peek.integer("SELECT count(*) FROM groups"), 2);
+}
+
+// excepted_alerts: created at open (no schema version of its own), capped at
+// 10,000 rows (the oldest go), pruned by retention with the alerts, and
+// readable through the guarded engine.
+TEST(Store, ExceptedAlertsAreCappedPrunedWithTheAlertsAndQueryable) {
+  TempDir tmp;
+  const fs::path db = tmp.path() / "d.db";
+  auto store = open_store(db, {.max_age = std::chrono::seconds(3600)});
+  std::vector<ExceptedAlert> rows;
+  for (std::int64_t i = 0; i < 10005; ++i)
+    rows.push_back({.time = 1000 + i, .rule_id = "r", .exception_id = "e", .dedup_key = fmt::format("r|pid={}", i),
+                    .row_json = fmt::format(R"({{"pid":{}}})", i)});
+  ASSERT_TRUE(store->insert_excepted(rows));
+  Peek peek(db);
+  EXPECT_EQ(peek.integer("SELECT count(*) FROM excepted_alerts"), 10000);
+  EXPECT_EQ(peek.integer("SELECT min(time) FROM excepted_alerts"), 1005);  // the 5 oldest went
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 8);
+  auto engine = QueryEngine::open(db);
+  ASSERT_TRUE(engine) << engine.error();
+  auto r = (*engine)->run("SELECT rule_id, exception_id, dedup_key, row FROM excepted_alerts ORDER BY time DESC LIMIT 1");
+  ASSERT_TRUE(r) << r.error();
+  ASSERT_EQ(r->rows.size(), 1u);
+  EXPECT_EQ(row_to_json(*r, 0), R"({"rule_id":"r","exception_id":"e","dedup_key":"r|pid=10004","row":"{\"pid\":10004}"})");
+  // Retention by age: rows older than max_age go, with the alerts.
+  ASSERT_TRUE(store->enforce_retention(5000 + 3600));  // cutoff: time < 5000
+  EXPECT_EQ(peek.integer("SELECT min(time) FROM excepted_alerts"), 5000);
 }
 
 // A store made before alerts_rule_time (rule_id, time) — with the index on

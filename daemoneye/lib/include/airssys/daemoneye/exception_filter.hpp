@@ -34,6 +34,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace airssys::daemoneye {
@@ -73,6 +74,13 @@ class ExceptionFilter {
   [[nodiscard]] bool has_rule(std::string_view id) const noexcept;
 
   [[nodiscard]] const std::vector<RuleException>& exceptions() const noexcept { return exceptions_; }
+  // The rows logged since the last call (what the agent stores in
+  // excepted_alerts): the same bound as the log lines.
+  struct Recorded {
+    std::int64_t time = 0;
+    std::string rule_id, exception_id, dedup_key, row_json;
+  };
+  [[nodiscard]] std::vector<Recorded> take_recorded() { return std::exchange(recorded_, {}); }
   [[nodiscard]] std::vector<ExceptionStats> stats() const;
 
  private:
@@ -87,6 +95,7 @@ class ExceptionFilter {
   void log_hit(const RuleException& e, State& s, const Alert& a, std::int64_t now);
   void end_window(const RuleException& e, State& s, std::int64_t now);
   Log info_, warn_;
+  std::vector<Recorded> recorded_;
   std::vector<RuleException> exceptions_;
   std::vector<State> state_;  // one per exception
   std::int64_t last_now_ = 0;

@@ -91,6 +91,12 @@ struct RetentionStats {
   std::size_t events_deleted = 0, alerts_deleted = 0, scans_deleted = 0;
 };
 
+// A row a rule exception silenced (excepted_alerts).
+struct ExceptedAlert {
+  std::int64_t time = 0;
+  std::string rule_id, exception_id, dedup_key, row_json;
+};
+
 class Store {
  public:
   [[nodiscard]] static Result<std::unique_ptr<Store>> open(StoreOptions options);
@@ -118,6 +124,9 @@ class Store {
   [[nodiscard]] Result<void> replace_users(std::span<const UserAccount> rows);
   [[nodiscard]] Result<void> replace_groups(std::span<const GroupAccount> rows);
   [[nodiscard]] Result<void> record_scan(const ScanRecord& scan);
+  // Appends to excepted_alerts (what rule exceptions silenced, as logged;
+  // capped at 10,000 rows, the oldest deleted; pruned with the alerts).
+  [[nodiscard]] Result<void> insert_excepted(std::span<const ExceptedAlert> rows);
   [[nodiscard]] Result<void> insert_alerts(std::span<const Alert> alerts);
   // The same, and replaces the Sigma rules' saved marks with `marks`, in
   // one transaction: a scan's alerts and how far its rules read are stored
