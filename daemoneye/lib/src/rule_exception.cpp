@@ -15,6 +15,7 @@
 #include <cctype>
 #include <charconv>
 #include <ctime>
+#include <optional>
 #include <set>
 
 #include "utc_time.hpp"
@@ -306,8 +307,9 @@ bool holds(const ExceptionCondition& c, const nlohmann::json& v) {
 
 }  // namespace
 
-bool matches(const RuleException& e, const std::string& row_json) {
-  const nlohmann::json row = nlohmann::json::parse(row_json, nullptr, /*allow_exceptions=*/false);
+namespace {
+
+bool matches_row(const RuleException& e, const nlohmann::json& row) {
   if (!row.is_object()) return false;
   return std::ranges::all_of(e.match, [&](const ExceptionCondition& c) {
     const auto it = row.find(c.column);
@@ -315,9 +317,21 @@ bool matches(const RuleException& e, const std::string& row_json) {
   });
 }
 
+}  // namespace
+
+bool matches(const RuleException& e, const std::string& row_json) {
+  return matches_row(e, nlohmann::json::parse(row_json, nullptr, /*allow_exceptions=*/false));
+}
+
 const RuleException* exception_for(std::span<const RuleException> exceptions, const Alert& alert, std::int64_t now) {
-  for (const RuleException& e : exceptions)
-    if (e.rule == alert.rule_id && in_force(e, now) && matches(e, alert.row_json)) return &e;
+  // The row is parsed once, on the first exception of its rule in force,
+  // not once per exception.
+  std::optional<nlohmann::json> row;
+  for (const RuleException& e : exceptions) {
+    if (e.rule != alert.rule_id || !in_force(e, now)) continue;
+    if (!row) row = nlohmann::json::parse(alert.row_json, nullptr, /*allow_exceptions=*/false);
+    if (matches_row(e, *row)) return &e;
+  }
   return nullptr;
 }
 
