@@ -11,12 +11,15 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "socket_test_util.hpp"
+#include "store_engine_fixture.hpp"
 #include "store_test_util.hpp"
 
 namespace airssys::daemoneye {
@@ -365,19 +368,41 @@ std::map<std::string, Case> cases() {
   return c;
 }
 
-class BundledRules : public ::testing::Test {
+// The pid of each row `query` gives, repeats and all (a rule's row and an
+// event of the same process are two).
+Result<std::multiset<std::int64_t>> pids_found(QueryEngine& engine, const std::string& query) {
+  auto result = engine.run(query);
+  if (!result) return std::unexpected(result.error());
+  const auto pid_col = static_cast<std::size_t>(std::ranges::find(result->columns, "pid") - result->columns.begin());
+  if (pid_col == result->columns.size()) return fail(ErrorCategory::invalid_input, "the query gives no pid column");
+  std::multiset<std::int64_t> found;
+  for (const auto& row : result->rows) found.insert(std::get<std::int64_t>(row[pid_col]));
+  return found;
+}
+
+// The distinct pids of `found`, from `from` up (those below are the
+// ordinary host's and its parents').
+std::set<std::int64_t> distinct(const std::multiset<std::int64_t>& found,
+                                std::int64_t from = std::numeric_limits<std::int64_t>::min()) {
+  return {found.lower_bound(from), found.end()};
+}
+
+// An exec event at `at` of `p`, whose path as the exec was given it is `given`.
+ProcessEvent exec_given(ProcessRecord p, std::string given, std::int64_t at) {
+  ProcessEvent e{EventKind::exec, EventSource::ebpf, at, std::move(p)};
+  e.path_given = std::move(given);
+  return e;
+}
+
+class BundledRules : public test::StoreAndEngine {
  protected:
-  void SetUp() override {
-    auto s = Store::open({.path = tmp_ / "d.db"});
-    ASSERT_TRUE(s) << s.error();
-    store_ = std::move(*s);
-    auto e = QueryEngine::open(tmp_ / "d.db");
-    ASSERT_TRUE(e) << e.error();
-    engine_ = std::move(*e);
+  // The bundled rule `id`, loaded through engine_; none when there is no such rule.
+  std::optional<Rule> bundled(std::string_view id) {
+    RuleSet set = load_rules(rules_dir(), engine_.get());
+    const auto it = std::ranges::find(set.rules, id, &Rule::id);
+    if (it == set.rules.end()) return std::nullopt;
+    return std::move(*it);
   }
-  TempDir tmp_;
-  std::unique_ptr<Store> store_;
-  std::unique_ptr<QueryEngine> engine_;
 };
 
 TEST_F(BundledRules, AllLoadThroughTheGuardedEngine) {
@@ -459,23 +484,18 @@ TEST_F(BundledRules, EachFindsExactlyItsProcesses) {
       ASSERT_TRUE((*store)->replace_users(it->second.users));
     }
 
-    auto result = (*engine)->run(rule.query);
-    ASSERT_TRUE(result) << result.error();
-    const auto pid_col = std::ranges::find(result->columns, "pid") - result->columns.begin();
-    std::set<std::int64_t> found;
-    for (const auto& row : result->rows)
-      found.insert(std::get<std::int64_t>(row[static_cast<std::size_t>(pid_col)]));
-    EXPECT_EQ(found, expected);
-    EXPECT_EQ(result->rows.size(), expected.size());
+    auto found = pids_found(**engine, rule.query);
+    ASSERT_TRUE(found) << found.error();
+    EXPECT_EQ(distinct(*found), expected);
+    EXPECT_EQ(found->size(), expected.size());
   }
 }
 
 // A second uid 0 under another name, however its line looks; root itself,
 // other uids, and uid 0's 32-bit look-alikes are not.
 TEST_F(BundledRules, UidZeroAccountFindsExactlyTheOtherRoots) {
-  RuleSet set = load_rules(rules_dir(), engine_.get());
-  const auto rule = std::ranges::find(set.rules, "uid0-account", &Rule::id);
-  ASSERT_NE(rule, set.rules.end());
+  const auto rule = bundled("uid0-account");
+  ASSERT_TRUE(rule);
   EXPECT_EQ(rule->key_columns, (std::vector<std::string>{"username", "uid"}));
   auto none = engine_->run(rule->query);
   ASSERT_TRUE(none) << none.error();
@@ -499,9 +519,8 @@ TEST_F(BundledRules, UidZeroAccountFindsExactlyTheOtherRoots) {
 // (procmond has not read the file, or an older one runs): otherwise every
 // listener would have "no account".
 TEST_F(BundledRules, ListenerWithoutAccountIsQuietWithoutAccounts) {
-  RuleSet set = load_rules(rules_dir(), engine_.get());
-  const auto rule = std::ranges::find(set.rules, "listener-without-account", &Rule::id);
-  ASSERT_NE(rule, set.rules.end());
+  const auto rule = bundled("listener-without-account");
+  ASSERT_TRUE(rule);
   auto svc = proc(1000, "svc", "/usr/local/bin/svc", "svc");
   svc.uid = svc.euid = 4242;
   ASSERT_TRUE(store_->apply_snapshot(std::vector{svc}));
@@ -516,9 +535,8 @@ TEST_F(BundledRules, ListenerWithoutAccountIsQuietWithoutAccounts) {
 }
 
 TEST_F(BundledRules, ExecFromTmpSeesAPayloadThatLivedBetweenTwoScans) {
-  RuleSet set = load_rules(rules_dir(), engine_.get());
-  const auto rule = std::ranges::find(set.rules, "exec-from-tmp", &Rule::id);
-  ASSERT_NE(rule, set.rules.end());
+  const auto rule = bundled("exec-from-tmp");
+  ASSERT_TRUE(rule);
   ASSERT_TRUE(store_->apply_snapshot(ordinary_host()));
   const std::int64_t now = ::time(nullptr);
   // Started, exec'd from /tmp and gone again before the next scan: only its
@@ -534,11 +552,10 @@ TEST_F(BundledRules, ExecFromTmpSeesAPayloadThatLivedBetweenTwoScans) {
       {EventKind::exec, EventSource::ebpf, now - 1, fine},
   }));
   EXPECT_EQ(store_->process(4000), nullptr);
-  auto result = engine_->run(rule->query);
-  ASSERT_TRUE(result) << result.error();
-  ASSERT_EQ(result->rows.size(), 1u);
-  const auto pid_col = static_cast<std::size_t>(std::ranges::find(result->columns, "pid") - result->columns.begin());
-  EXPECT_EQ(std::get<std::int64_t>(result->rows[0][pid_col]), 4000);
+  auto found = pids_found(*engine_, rule->query);
+  ASSERT_TRUE(found) << found.error();
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ(*found->begin(), 4000);
 }
 
 // Since schema 4 an exec's `path` is the kernel's while the process lives
@@ -546,31 +563,22 @@ TEST_F(BundledRules, ExecFromTmpSeesAPayloadThatLivedBetweenTwoScans) {
 // gave is in path_given: a path_given that leads through an fd or into a
 // temporary directory is found, whatever `path` became.
 TEST_F(BundledRules, ExecFromTmpReadsThePathAnExecWasGiven) {
-  RuleSet set = load_rules(rules_dir(), engine_.get());
-  const auto rule = std::ranges::find(set.rules, "exec-from-tmp", &Rule::id);
-  ASSERT_NE(rule, set.rules.end());
+  const auto rule = bundled("exec-from-tmp");
+  ASSERT_TRUE(rule);
   ASSERT_TRUE(store_->apply_snapshot(ordinary_host()));
   const std::int64_t now = ::time(nullptr);
-  const auto exec = [&](ProcessRecord p, std::string given) {
-    ProcessEvent e{EventKind::exec, EventSource::ebpf, now - 1, std::move(p)};
-    e.path_given = std::move(given);
-    return e;
-  };
   std::vector<ProcessEvent> events{
-      exec(proc(4100, "3", "/memfd:payload (deleted)"), "/dev/fd/3"),
-      exec(in_dir(proc(4101, "sl", "/opt/sl"), "/tmp/x"), "../../tmp//x/sl"),
-      exec(proc(4102, "true", "/usr/bin/true"), "/usr/bin/true"),
-      exec(in_dir(proc(4103, "make", "/usr/bin/make"), "/home/alice/src"), "make"),
-      exec(proc(4104, "runc", "/usr/bin/runc"), "/proc/self/exe"),
+      exec_given(proc(4100, "3", "/memfd:payload (deleted)"), "/dev/fd/3", now - 1),
+      exec_given(in_dir(proc(4101, "sl", "/opt/sl"), "/tmp/x"), "../../tmp//x/sl", now - 1),
+      exec_given(proc(4102, "true", "/usr/bin/true"), "/usr/bin/true", now - 1),
+      exec_given(in_dir(proc(4103, "make", "/usr/bin/make"), "/home/alice/src"), "make", now - 1),
+      exec_given(proc(4104, "runc", "/usr/bin/runc"), "/proc/self/exe", now - 1),
   };
   for (const auto& e : std::vector<ProcessEvent>(events)) events.push_back({EventKind::stop, EventSource::ebpf, now - 1, e.process});
   ASSERT_TRUE(store_->append_events(events));
-  auto result = engine_->run(rule->query);
-  ASSERT_TRUE(result) << result.error();
-  const auto pid_col = static_cast<std::size_t>(std::ranges::find(result->columns, "pid") - result->columns.begin());
-  std::set<std::int64_t> found;
-  for (const auto& row : result->rows) found.insert(std::get<std::int64_t>(row[pid_col]));
-  EXPECT_EQ(found, (std::set<std::int64_t>{4100, 4101}));
+  auto found = pids_found(*engine_, rule->query);
+  ASSERT_TRUE(found) << found.error();
+  EXPECT_EQ(distinct(*found), (std::set<std::int64_t>{4100, 4101}));
 }
 
 // Fileless code: an image that is a memfd (the kernel's path /memfd:NAME;
@@ -579,29 +587,20 @@ TEST_F(BundledRules, ExecFromTmpReadsThePathAnExecWasGiven) {
 // the descriptor patterns name — live in `processes` or gone (its exec
 // event). Before 2026-12-06 none of these fired.
 TEST_F(BundledRules, ExecFromTmpFlagsAMemfdImageHoweverItWasRun) {
-  RuleSet set = load_rules(rules_dir(), engine_.get());
-  const auto rule = std::ranges::find(set.rules, "exec-from-tmp", &Rule::id);
-  ASSERT_NE(rule, set.rules.end());
+  const auto rule = bundled("exec-from-tmp");
+  ASSERT_TRUE(rule);
   std::vector<ProcessRecord> host = ordinary_host();
   host.push_back(proc(4400, "x", "/memfd:x", "x"));  // live, run from /dev/stdin
   ASSERT_TRUE(store_->apply_snapshot(host));
   const std::int64_t now = ::time(nullptr);
-  const auto exec = [&](ProcessRecord p, std::string given) {
-    ProcessEvent e{EventKind::exec, EventSource::ebpf, now - 1, std::move(p)};
-    e.path_given = std::move(given);
-    return e;
-  };
   ASSERT_TRUE(store_->append_events(std::vector{
-      exec(proc(4401, "l", "/memfd:"), "/home/alice/l"),    // gone; a link to /proc/self/fd/3
-      exec(proc(4402, "stdin", "/memfd:payload"), "/dev/stdin"),  // gone
-      exec(proc(4403, "true", "/usr/bin/true"), "/home/alice/true"),  // a link to a file: quiet
+      exec_given(proc(4401, "l", "/memfd:"), "/home/alice/l", now - 1),    // gone; a link to /proc/self/fd/3
+      exec_given(proc(4402, "stdin", "/memfd:payload"), "/dev/stdin", now - 1),  // gone
+      exec_given(proc(4403, "true", "/usr/bin/true"), "/home/alice/true", now - 1),  // a link to a file: quiet
   }));
-  auto result = engine_->run(rule->query);
-  ASSERT_TRUE(result) << result.error();
-  const auto pid_col = static_cast<std::size_t>(std::ranges::find(result->columns, "pid") - result->columns.begin());
-  std::set<std::int64_t> found;
-  for (const auto& row : result->rows) found.insert(std::get<std::int64_t>(row[pid_col]));
-  EXPECT_EQ(found, (std::set<std::int64_t>{4400, 4401, 4402}));
+  auto found = pids_found(*engine_, rule->query);
+  ASSERT_TRUE(found) << found.error();
+  EXPECT_EQ(distinct(*found), (std::set<std::int64_t>{4400, 4401, 4402}));
 }
 
 // A payload still running, whose row in `processes` (path, argv, cwd) is
@@ -612,9 +611,8 @@ TEST_F(BundledRules, ExecFromTmpFlagsAMemfdImageHoweverItWasRun) {
 // given path tells nothing more (/usr/bin/true, //tmp written as the path
 // too) is still read once, through its row.
 TEST_F(BundledRules, ExecFromTmpReadsTheGivenPathOfAProcessStillRunning) {
-  RuleSet set = load_rules(rules_dir(), engine_.get());
-  const auto rule = std::ranges::find(set.rules, "exec-from-tmp", &Rule::id);
-  ASSERT_NE(rule, set.rules.end());
+  const auto rule = bundled("exec-from-tmp");
+  ASSERT_TRUE(rule);
   const std::int64_t now = ::time(nullptr);
   std::vector<ProcessRecord> host = ordinary_host();
   const ProcessRecord memfd = proc(4200, "3", "/memfd:payload (deleted)", "payload");
@@ -622,21 +620,14 @@ TEST_F(BundledRules, ExecFromTmpReadsTheGivenPathOfAProcessStillRunning) {
   const ProcessRecord tmp = proc(4202, "sl", "/tmp/x/sl", "sl");
   host.insert(host.end(), {memfd, plain, tmp});
   ASSERT_TRUE(store_->apply_snapshot(host));
-  const auto exec = [&](ProcessRecord p, std::string given) {
-    ProcessEvent e{EventKind::exec, EventSource::ebpf, now - 1, std::move(p)};
-    e.path_given = std::move(given);
-    return e;
-  };
   ASSERT_TRUE(store_->append_events(
-      std::vector{exec(memfd, "/dev/fd/3"), exec(plain, "/usr/bin/true"), exec(tmp, "//tmp/x/sl")}));
-  auto result = engine_->run(rule->query);
-  ASSERT_TRUE(result) << result.error();
-  const auto pid_col = static_cast<std::size_t>(std::ranges::find(result->columns, "pid") - result->columns.begin());
-  std::multiset<std::int64_t> found;
-  for (const auto& row : result->rows) found.insert(std::get<std::int64_t>(row[pid_col]));
+      std::vector{exec_given(memfd, "/dev/fd/3", now - 1), exec_given(plain, "/usr/bin/true", now - 1),
+                  exec_given(tmp, "//tmp/x/sl", now - 1)}));
+  auto found = pids_found(*engine_, rule->query);
+  ASSERT_TRUE(found) << found.error();
   // The memfd's row matches by its path too (a memfd image, ExecFromTmpFlagsAMemfdImageHoweverItWasRun):
   // row and event, one alert (dedup key pid and start_time).
-  EXPECT_EQ(found, (std::multiset<std::int64_t>{4200, 4200, 4202, 4202}));
+  EXPECT_EQ(*found, (std::multiset<std::int64_t>{4200, 4200, 4202, 4202}));
 }
 
 // runc (Debian 12's 1.1.5, rootful) starts a container's init by exec'ing
@@ -655,9 +646,8 @@ TEST_F(BundledRules, ExecFromTmpReadsTheGivenPathOfAProcessStillRunning) {
 // runc, a runc parent, runc's own shape run by another uid or under another
 // root, or with the root unknown) still fires.
 TEST_F(BundledRules, ExecFromTmpLeavesRuncsOwnReexecAloneButNotItsCopies) {
-  RuleSet set = load_rules(rules_dir(), engine_.get());
-  const auto rule = std::ranges::find(set.rules, "exec-from-tmp", &Rule::id);
-  ASSERT_NE(rule, set.rules.end());
+  const auto rule = bundled("exec-from-tmp");
+  ASSERT_TRUE(rule);
   ASSERT_TRUE(store_->apply_snapshot(ordinary_host()));
   const std::int64_t now = ::time(nullptr);
   std::vector<ProcessEvent> events;
@@ -795,9 +785,8 @@ TEST_F(BundledRules, ExecFromTmpLeavesRuncsOwnReexecAloneButNotItsCopies) {
 // procmond) are still judged by the path given, and a mount attached
 // nowhere ('detached') names no place.
 TEST_F(BundledRules, ExecFromTmpJudgesAnExecByTheKernelsPathReadAtTheExec) {
-  RuleSet set = load_rules(rules_dir(), engine_.get());
-  const auto rule = std::ranges::find(set.rules, "exec-from-tmp", &Rule::id);
-  ASSERT_NE(rule, set.rules.end());
+  const auto rule = bundled("exec-from-tmp");
+  ASSERT_TRUE(rule);
   ASSERT_TRUE(store_->apply_snapshot(ordinary_host()));
   const std::int64_t now = ::time(nullptr);
   std::vector<ProcessEvent> events;
@@ -844,15 +833,10 @@ TEST_F(BundledRules, ExecFromTmpJudgesAnExecByTheKernelsPathReadAtTheExec) {
     event(EventKind::stop, "/", "", PathFrom::none);
   }
   ASSERT_TRUE(store_->append_events(events));
-  auto result = engine_->run(rule->query);
-  ASSERT_TRUE(result) << result.error();
-  const auto pid_col = static_cast<std::size_t>(std::ranges::find(result->columns, "pid") - result->columns.begin());
-  std::set<std::int64_t> found;
-  for (const auto& row : result->rows) {
-    const auto p = std::get<std::int64_t>(row[pid_col]);
-    if (p >= 6000) found.insert(p);
-  }
-  EXPECT_EQ(found, (std::set<std::int64_t>{6003, 6004, 6005, 6006, 6007, 6008, 6009, 6010, 6011, 6012, 6014}));
+  auto found = pids_found(*engine_, rule->query);
+  ASSERT_TRUE(found) << found.error();
+  EXPECT_EQ(distinct(*found, 6000),
+            (std::set<std::int64_t>{6003, 6004, 6005, 6006, 6007, 6008, 6009, 6010, 6011, 6012, 6014}));
 }
 
 // A script's exec event (path_from 'interp'): its path is the kernel's path
@@ -861,9 +845,8 @@ TEST_F(BundledRules, ExecFromTmpJudgesAnExecByTheKernelsPathReadAtTheExec) {
 // script's, is judged in full, descriptors and all; a script and an
 // interpreter in ordinary places are quiet.
 TEST_F(BundledRules, ExecFromTmpJudgesAScriptByItsInterpreterAndByTheScript) {
-  RuleSet set = load_rules(rules_dir(), engine_.get());
-  const auto rule = std::ranges::find(set.rules, "exec-from-tmp", &Rule::id);
-  ASSERT_NE(rule, set.rules.end());
+  const auto rule = bundled("exec-from-tmp");
+  ASSERT_TRUE(rule);
   ASSERT_TRUE(store_->apply_snapshot(ordinary_host()));
   const std::int64_t now = ::time(nullptr);
   std::vector<ProcessEvent> events;
@@ -887,15 +870,9 @@ TEST_F(BundledRules, ExecFromTmpJudgesAScriptByItsInterpreterAndByTheScript) {
   exec("/usr/bin/dash", "./sC", "/tmp/x");          // 6106 relative, in /tmp
   exec("/usr/bin/dash", "./sD", "/srv/app");        // 6107 quiet
   ASSERT_TRUE(store_->append_events(events));
-  auto result = engine_->run(rule->query);
-  ASSERT_TRUE(result) << result.error();
-  const auto pid_col = static_cast<std::size_t>(std::ranges::find(result->columns, "pid") - result->columns.begin());
-  std::set<std::int64_t> found;
-  for (const auto& row : result->rows) {
-    const auto p = std::get<std::int64_t>(row[pid_col]);
-    if (p >= 6100) found.insert(p);
-  }
-  EXPECT_EQ(found, (std::set<std::int64_t>{6100, 6101, 6103, 6104, 6106}));
+  auto found = pids_found(*engine_, rule->query);
+  ASSERT_TRUE(found) << found.error();
+  EXPECT_EQ(distinct(*found, 6100), (std::set<std::int64_t>{6100, 6101, 6103, 6104, 6106}));
 }
 
 TEST_F(BundledRules, ABadFileBesideThemIsRejectedAndTheOthersLoad) {

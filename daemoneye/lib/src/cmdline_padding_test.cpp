@@ -14,6 +14,7 @@
 #include <airssys/daemoneye/rule_runner.hpp>
 #include <airssys/daemoneye/store.hpp>
 
+#include "store_engine_fixture.hpp"
 #include "store_test_util.hpp"
 
 #include <gtest/gtest.h>
@@ -95,20 +96,7 @@ bool has(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
 
-class CmdlinePadding : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto s = Store::open({.path = tmp_ / "d.db"});
-    ASSERT_TRUE(s) << s.error();
-    store_ = std::move(*s);
-    auto e = QueryEngine::open(tmp_ / "d.db");
-    ASSERT_TRUE(e) << e.error();
-    engine_ = std::move(*e);
-  }
-  TempDir tmp_;
-  std::unique_ptr<Store> store_;
-  std::unique_ptr<QueryEngine> engine_;
-};
+using CmdlinePadding = test::StoreAndEngine;
 
 TEST_F(CmdlinePadding, ThePollSeesTheEndOfAPaddedShellAndTheRulesRaise) {
   PaddedShell sh(padded("sleep 600; " + kPayload));

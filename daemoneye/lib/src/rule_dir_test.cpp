@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "store_engine_fixture.hpp"
 #include "store_test_util.hpp"
 
 namespace airssys::daemoneye {
@@ -232,19 +233,10 @@ TEST(LoadRules, UnreadableFileIsReported) {
   EXPECT_EQ(WEXITSTATUS(status), 0) << "2: wrong rules, 3: wrong error, 4: could not become nobody";
 }
 
-class LoadRulesWithEngine : public ::testing::Test {
+// The rules in a directory of their own, beside the store's (tmp_).
+class LoadRulesWithEngine : public test::StoreAndEngine {
  protected:
-  void SetUp() override {
-    auto s = Store::open({.path = db_dir_ / "d.db"});
-    ASSERT_TRUE(s) << s.error();
-    store_ = std::move(*s);
-    auto e = QueryEngine::open(db_dir_ / "d.db");
-    ASSERT_TRUE(e) << e.error();
-    engine_ = std::move(*e);
-  }
-  TempDir db_dir_, rules_;
-  std::unique_ptr<Store> store_;
-  std::unique_ptr<QueryEngine> engine_;
+  TempDir rules_;
 };
 
 TEST_F(LoadRulesWithEngine, RefusedSqlRejectsTheRuleAtTheQueryLine) {

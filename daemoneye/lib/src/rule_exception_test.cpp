@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "store_engine_fixture.hpp"
 #include "store_test_util.hpp"
 
 namespace airssys::daemoneye {
@@ -190,15 +191,11 @@ TEST(ParseExceptions, Expiry) {
   EXPECT_EQ(exception_for(s.exceptions, alert("r", R"({"uid":1})"), kNow), nullptr);
 }
 
-class LoadExceptions : public ::testing::Test {
+class LoadExceptions : public test::StoreAndEngine {
  protected:
   void SetUp() override {
-    auto s = Store::open({.path = tmp_ / "d.db"});
-    ASSERT_TRUE(s) << s.error();
-    store_ = std::move(*s);
-    auto e = QueryEngine::open(tmp_ / "d.db");
-    ASSERT_TRUE(e) << e.error();
-    engine_ = std::move(*e);
+    StoreAndEngine::SetUp();
+    if (HasFatalFailure()) return;
     Rule r;
     r.id = "exec-from-tmp";
     r.query = "SELECT pid, path, parent, uid, start_time FROM processes";
@@ -206,9 +203,6 @@ class LoadExceptions : public ::testing::Test {
     ASSERT_EQ(::mkdir((tmp_ / "exc").c_str(), 0755), 0);
   }
   ExceptionSet load(const fs::path& p) { return load_exceptions(p, rules_, *engine_, kNow); }
-  TempDir tmp_;
-  std::unique_ptr<Store> store_;
-  std::unique_ptr<QueryEngine> engine_;
   std::vector<Rule> rules_;
 };
 
