@@ -7,9 +7,9 @@
 // its pid) and the system's python3 (must not).
 
 #include "harness.hpp"
+#include "store_query.hpp"
 
 #include <fmt/format.h>
-#include <sqlite3.h>
 
 #include <sys/stat.h>
 
@@ -57,13 +57,6 @@ struct Fixture : AgentDir {
     fs::rename(tmp, p);
   }
 
-  std::vector<nlohmann::json> alerts_of(const std::string& rule) const {
-    std::vector<nlohmann::json> out;
-    for (auto& j : alert_lines())
-      if (j.value("rule_id", "") == rule) out.push_back(std::move(j));
-    return out;
-  }
-
   std::set<std::string> uid0_accounts_raised() const {
     std::set<std::string> names;
     for (const auto& a : alerts_of("uid0-account")) names.insert(a["row"].value("username", ""));
@@ -76,29 +69,6 @@ struct Fixture : AgentDir {
     return false;
   }
 };
-
-// Rows of `sql` on the agent's database (read-only), each as its columns' text.
-std::vector<std::vector<std::string>> rows_of(const fs::path& db, const std::string& sql) {
-  std::vector<std::vector<std::string>> out;
-  sqlite3* h = nullptr;
-  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_busy_timeout(h, 2000);
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK) {
-      while (sqlite3_step(st) == SQLITE_ROW) {
-        std::vector<std::string> row;
-        for (int i = 0; i < sqlite3_column_count(st); ++i) {
-          const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(st, i));
-          row.emplace_back(t ? t : "");
-        }
-        out.push_back(std::move(row));
-      }
-    }
-    sqlite3_finalize(st);
-  }
-  sqlite3_close(h);
-  return out;
-}
 
 // python3's real file (/usr/bin/python3 is a link to python3.X).
 fs::path system_python() { return fs::canonical("/usr/bin/python3"); }

@@ -30,12 +30,6 @@ struct EdgeAgent : AgentDir {
     write_config();
   }
 
-  std::vector<nlohmann::json> lines_of(const std::string& rule_id) const {
-    std::vector<nlohmann::json> out;
-    for (auto& a : alert_lines())
-      if (a.value("rule_id", "") == rule_id) out.push_back(std::move(a));
-    return out;
-  }
   // The ledger's size and root at that size (hex), read-only; size -1 when it cannot be read.
   std::pair<std::int64_t, std::string> head() const {
     auto l = airssys::ledger::Ledger::open(ledger, {.read_only = true});
@@ -43,13 +37,6 @@ struct EdgeAgent : AgentDir {
     std::string root;
     for (const std::uint8_t b : (*l)->root()) root += fmt::format("{:02x}", b);
     return {static_cast<std::int64_t>((*l)->size()), root};
-  }
-  // One run: starts the agent, waits until the sink holds `rule_id`'s
-  // `count`-th alert, stops it cleanly.
-  void run_until(const std::string& rule_id, std::size_t count) {
-    auto agent = start_agent();
-    ASSERT_TRUE(eventually([&] { return lines_of(rule_id).size() >= count; })) << slurp(log);
-    stop_agent(*agent, log);
   }
 };
 
@@ -76,10 +63,10 @@ TEST(AgentLedgerEdges, AStartHandsTheSinksATreeHeadOfWhatThePreviousRunLeft) {
   a.run_until("self", 1);
   const auto [size, root] = a.head();
   ASSERT_GE(size, 1) << slurp(a.log);
-  const std::size_t heads_before = a.lines_of(kTreeHeadRule).size();
+  const std::size_t heads_before = a.alerts_of(kTreeHeadRule).size();
   auto agent = a.start_agent();
-  ASSERT_TRUE(eventually([&] { return a.lines_of(kTreeHeadRule).size() > heads_before; })) << slurp(a.log);
-  const nlohmann::json first = a.lines_of(kTreeHeadRule)[heads_before];
+  ASSERT_TRUE(eventually([&] { return a.alerts_of(kTreeHeadRule).size() > heads_before; })) << slurp(a.log);
+  const nlohmann::json first = a.alerts_of(kTreeHeadRule)[heads_before];
   EXPECT_EQ(first["row"].value("ledger_size", std::int64_t{-1}), size) << first.dump();
   EXPECT_EQ(first["row"].value("root", ""), root) << first.dump();
   EXPECT_NE(slurp(a.log).find(fmt::format("starting: the audit ledger's tree head is handed to the sinks: {} entries",
@@ -105,9 +92,9 @@ TEST(AgentLedgerEdges, ALedgerMovedAwayBetweenRunsRaisesOneDiscontinuityAlertAnd
                                          std::to_string(::getpid()) + "\n");
   ::chmod((a.rules / "self2.yaml").c_str(), 0644);
   auto agent = a.start_agent();
-  ASSERT_TRUE(eventually([&] { return a.lines_of(kDiscontinuityRule).size() == 1; })) << slurp(a.log);
+  ASSERT_TRUE(eventually([&] { return a.alerts_of(kDiscontinuityRule).size() == 1; })) << slurp(a.log);
   // It goes on: the new rule's alert is raised into a new ledger.
-  ASSERT_TRUE(eventually([&] { return a.lines_of("self2").size() == 1; })) << slurp(a.log);
+  ASSERT_TRUE(eventually([&] { return a.alerts_of("self2").size() == 1; })) << slurp(a.log);
   stop_agent(*agent, a.log);
 
   const std::string log = slurp(a.log);
@@ -117,7 +104,7 @@ TEST(AgentLedgerEdges, ALedgerMovedAwayBetweenRunsRaisesOneDiscontinuityAlertAnd
                                  a.ledger.string(), kMissingLogged, old_size, old_root, old_size)),
             std::string::npos)
       << log;
-  const auto raised = a.lines_of(kDiscontinuityRule);
+  const auto raised = a.alerts_of(kDiscontinuityRule);
   ASSERT_EQ(raised.size(), 1u);
   EXPECT_EQ(raised[0].value("severity", ""), "high") << raised[0].dump();
   EXPECT_EQ(raised[0]["row"].value("problem", ""), "missing") << raised[0].dump();
@@ -128,20 +115,20 @@ TEST(AgentLedgerEdges, ALedgerMovedAwayBetweenRunsRaisesOneDiscontinuityAlertAnd
   EXPECT_EQ(count_rows(a.db, fmt::format("SELECT count(*) FROM alerts WHERE rule_id = '{}'", kDiscontinuityRule)), 1);
   const auto [new_size, new_root] = a.head();
   EXPECT_GE(new_size, 2) << log;  // the discontinuity alert and self2's
-  EXPECT_EQ(a.lines_of("self").size(), 1u) << "the first run's alert is not raised again";
+  EXPECT_EQ(a.alerts_of("self").size(), 1u) << "the first run's alert is not raised again";
 }
 
 TEST(AgentLedgerEdges, AnUntouchedRestartRaisesNoDiscontinuityAndOneAfterARotationIsSaidOnce) {
   EdgeAgent a;
   a.run_until("self", 1);
   a.run_until(kTreeHeadRule, 3);  // untouched: the first run's two tree heads and this start's
-  EXPECT_EQ(a.lines_of(kDiscontinuityRule).size(), 0u) << slurp(a.log);
+  EXPECT_EQ(a.alerts_of(kDiscontinuityRule).size(), 0u) << slurp(a.log);
   fs::rename(a.ledger, a.var / "ledger.1");
   a.run_until(kDiscontinuityRule, 1);
   // The store's mark follows the new ledger now: the next start finds it whole.
-  const std::size_t heads = a.lines_of(kTreeHeadRule).size();
+  const std::size_t heads = a.alerts_of(kTreeHeadRule).size();
   a.run_until(kTreeHeadRule, heads + 1);
-  EXPECT_EQ(a.lines_of(kDiscontinuityRule).size(), 1u) << slurp(a.log);
+  EXPECT_EQ(a.alerts_of(kDiscontinuityRule).size(), 1u) << slurp(a.log);
   const std::string log = slurp(a.log);
   std::size_t said = 0;
   for (auto at = log.find(kMissingLogged); at != std::string::npos; at = log.find(kMissingLogged, at + 1)) ++said;
@@ -167,7 +154,7 @@ TEST(AgentLedgerEdges, ALedgerRebuiltOrCutShortIsSaidWithWhatWasFound) {
   }
   const auto [rebuilt_size, rebuilt_root] = a.head();
   a.run_until(kDiscontinuityRule, 1);
-  auto raised = a.lines_of(kDiscontinuityRule);
+  auto raised = a.alerts_of(kDiscontinuityRule);
   EXPECT_EQ(raised.back()["row"].value("problem", ""), "other_root") << raised.back().dump();
   EXPECT_EQ(raised.back()["row"].value("found_root", ""), rebuilt_root) << raised.back().dump();
   EXPECT_NE(slurp(a.log).find("is not the one the store followed (replaced or rebuilt)"), std::string::npos)
@@ -177,7 +164,7 @@ TEST(AgentLedgerEdges, ALedgerRebuiltOrCutShortIsSaidWithWhatWasFound) {
   fs::remove_all(a.ledger);
   ASSERT_TRUE(airssys::ledger::Ledger::create(a.ledger));
   a.run_until(kDiscontinuityRule, 2);
-  raised = a.lines_of(kDiscontinuityRule);
+  raised = a.alerts_of(kDiscontinuityRule);
   EXPECT_EQ(raised.back()["row"].value("problem", ""), "shorter") << raised.back().dump();
   EXPECT_EQ(raised.back()["row"].value("found_size", std::int64_t{-1}), 0) << raised.back().dump();
   EXPECT_NE(slurp(a.log).find("is shorter than it was"), std::string::npos) << slurp(a.log);
@@ -209,8 +196,8 @@ TEST(AgentLedgerEdges, ALedgerThatCannotBeReadAtStartIsRaisedAsUnverifiableOnceA
                                          std::to_string(::getpid()) + "\n");
   ::chmod((a.rules / "self2.yaml").c_str(), 0644);
   auto agent = a.start_agent();
-  ASSERT_TRUE(eventually([&] { return a.lines_of(kDiscontinuityRule).size() == 1; })) << slurp(a.log);
-  ASSERT_TRUE(eventually([&] { return a.lines_of("self2").size() == 1; })) << slurp(a.log);  // it goes on
+  ASSERT_TRUE(eventually([&] { return a.alerts_of(kDiscontinuityRule).size() == 1; })) << slurp(a.log);
+  ASSERT_TRUE(eventually([&] { return a.alerts_of("self2").size() == 1; })) << slurp(a.log);  // it goes on
   stop_agent(*agent, a.log);
 
   // What the ledger library says when it opens a ledger for writing and
@@ -219,7 +206,7 @@ TEST(AgentLedgerEdges, ALedgerThatCannotBeReadAtStartIsRaisedAsUnverifiableOnceA
   const std::string why = fmt::format(
       "unverifiable: ledger {0}: invalid_argument: open {0}/tree: Is a directory (set aside as {0}.unverifiable-",
       a.ledger.string());
-  auto raised = a.lines_of(kDiscontinuityRule);
+  auto raised = a.alerts_of(kDiscontinuityRule);
   ASSERT_EQ(raised.size(), 1u);
   const nlohmann::json& row = raised[0]["row"];
   EXPECT_EQ(row.value("problem", ""), "unverifiable") << row.dump();
@@ -244,9 +231,9 @@ TEST(AgentLedgerEdges, ALedgerThatCannotBeReadAtStartIsRaisedAsUnverifiableOnceA
   EXPECT_EQ(count_rows(a.db, fmt::format("SELECT count(*) FROM alerts WHERE rule_id = '{}'", kDiscontinuityRule)), 1);
 
   // Once: the next start finds the new ledger whole.
-  const std::size_t heads = a.lines_of(kTreeHeadRule).size();
+  const std::size_t heads = a.alerts_of(kTreeHeadRule).size();
   a.run_until(kTreeHeadRule, heads + 1);
-  EXPECT_EQ(a.lines_of(kDiscontinuityRule).size(), 1u) << slurp(a.log);
+  EXPECT_EQ(a.alerts_of(kDiscontinuityRule).size(), 1u) << slurp(a.log);
 
   // A head whose bytes no longer match their checksum is the same.
   {
@@ -255,7 +242,7 @@ TEST(AgentLedgerEdges, ALedgerThatCannotBeReadAtStartIsRaisedAsUnverifiableOnceA
     head.put('\xff');
   }
   a.run_until(kDiscontinuityRule, 2);
-  raised = a.lines_of(kDiscontinuityRule);
+  raised = a.alerts_of(kDiscontinuityRule);
   EXPECT_EQ(raised.back()["row"].value("problem", ""), "unverifiable") << raised.back().dump();
   EXPECT_TRUE(raised.back()["row"].value("reason", "").starts_with(
       fmt::format("unverifiable: ledger {0}: corrupt: {0}: head: checksum mismatch (set aside as ", a.ledger.string())))

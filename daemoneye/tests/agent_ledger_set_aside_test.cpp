@@ -37,20 +37,9 @@ struct AsideAgent : AgentDir {
     write_config(extra);
   }
 
-  std::vector<nlohmann::json> lines_of(const std::string& rule_id) const {
-    std::vector<nlohmann::json> out;
-    for (auto& a : alert_lines())
-      if (a.value("rule_id", "") == rule_id) out.push_back(std::move(a));
-    return out;
-  }
   std::int64_t ledger_size() const {
     auto l = airssys::ledger::Ledger::open(ledger, {.read_only = true});
     return l ? static_cast<std::int64_t>((*l)->size()) : -1;
-  }
-  void run_until(const std::string& rule_id, std::size_t count) {
-    auto agent = start_agent();
-    ASSERT_TRUE(eventually([&] { return lines_of(rule_id).size() >= count; })) << slurp(log);
-    stop_agent(*agent, log);
   }
   // A start that fails: its exit code.
   int failed_start() {
@@ -103,7 +92,7 @@ TEST(AgentLedgerSetAside, AStoreThatRefusesTheStartLeavesTheLedgerWhereItIs) {
 
   ASSERT_EQ(exec_sql(a.db, "PRAGMA user_version=" + version), "");
   a.run_until(kDiscontinuityRule, 1);
-  const auto raised = a.lines_of(kDiscontinuityRule);
+  const auto raised = a.alerts_of(kDiscontinuityRule);
   ASSERT_EQ(raised.size(), 1u);
   const nlohmann::json& row = raised[0]["row"];
   EXPECT_EQ(row.value("problem", ""), "unverifiable") << row.dump();
@@ -134,7 +123,7 @@ TEST(AgentLedgerSetAside, ASetAsideByAStartThatThenFailsIsRaisedOnceByTheNextSta
 
   a.mend_sink();
   a.run_until(kDiscontinuityRule, 1);
-  auto raised = a.lines_of(kDiscontinuityRule);
+  auto raised = a.alerts_of(kDiscontinuityRule);
   ASSERT_EQ(raised.size(), 1u);
   const nlohmann::json& row = raised[0]["row"];
   EXPECT_EQ(row.value("problem", ""), "unverifiable") << row.dump();
@@ -148,8 +137,8 @@ TEST(AgentLedgerSetAside, ASetAsideByAStartThatThenFailsIsRaisedOnceByTheNextSta
   EXPECT_EQ(count_rows(a.db, fmt::format("SELECT count(*) FROM alerts WHERE rule_id = '{}'", kDiscontinuityRule)), 1);
 
   // Once: a restart raises nothing more.
-  a.run_until("daemoneye.ledger", a.lines_of("daemoneye.ledger").size() + 1);
-  EXPECT_EQ(a.lines_of(kDiscontinuityRule).size(), 1u) << slurp(a.log);
+  a.run_until("daemoneye.ledger", a.alerts_of("daemoneye.ledger").size() + 1);
+  EXPECT_EQ(a.alerts_of(kDiscontinuityRule).size(), 1u) << slurp(a.log);
 }
 
 // The older kinds the same: a ledger moved away, found by a start that
@@ -164,12 +153,12 @@ TEST(AgentLedgerSetAside, AMissingLedgerFoundByAStartThatThenFailsIsRaisedOnceBy
   EXPECT_EQ(a.failed_start(), 2) << slurp(a.log);
   a.mend_sink();
   a.run_until(kDiscontinuityRule, 1);
-  const auto raised = a.lines_of(kDiscontinuityRule);
+  const auto raised = a.alerts_of(kDiscontinuityRule);
   ASSERT_EQ(raised.size(), 1u);
   EXPECT_EQ(raised[0]["row"].value("problem", ""), "missing") << raised[0].dump();
   EXPECT_EQ(raised[0]["row"].value("expected_size", std::int64_t{-1}), old_size) << raised[0].dump();
-  a.run_until("daemoneye.ledger", a.lines_of("daemoneye.ledger").size() + 1);
-  EXPECT_EQ(a.lines_of(kDiscontinuityRule).size(), 1u) << slurp(a.log);
+  a.run_until("daemoneye.ledger", a.alerts_of("daemoneye.ledger").size() + 1);
+  EXPECT_EQ(a.alerts_of(kDiscontinuityRule).size(), 1u) << slurp(a.log);
 }
 
 // An I/O error is no proof of damage (EIO, EMFILE, ENOMEM, ENOSPC... may
@@ -202,8 +191,8 @@ TEST(AgentLedgerSetAside, AnIoErrorFailsTheStartAndLeavesTheLedgerWhereItIs) {
   // The error gone, the same ledger goes on: nothing to raise.
   fs::remove(head);
   fs::rename(kept, head);
-  a.run_until("daemoneye.ledger", a.lines_of("daemoneye.ledger").size() + 1);
-  EXPECT_EQ(a.lines_of(kDiscontinuityRule).size(), 0u) << slurp(a.log);
+  a.run_until("daemoneye.ledger", a.alerts_of("daemoneye.ledger").size() + 1);
+  EXPECT_EQ(a.alerts_of(kDiscontinuityRule).size(), 0u) << slurp(a.log);
   EXPECT_GE(a.ledger_size(), size);
 }
 
@@ -217,7 +206,7 @@ TEST(AgentLedgerSetAside, ALedgerDirWithATrailingSlashIsSetAsideBesideIt) {
   a.run_until(kDiscontinuityRule, 1);
   const auto aside = a.set_aside();
   ASSERT_EQ(aside.size(), 1u) << slurp(a.log);
-  const auto raised = a.lines_of(kDiscontinuityRule);
+  const auto raised = a.alerts_of(kDiscontinuityRule);
   ASSERT_EQ(raised.size(), 1u);
   EXPECT_TRUE(raised[0]["row"].value("reason", "").ends_with(aside[0].string() + ")")) << raised[0].dump();
 }

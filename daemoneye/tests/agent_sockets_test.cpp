@@ -7,9 +7,9 @@
 // false leaves the table empty.
 
 #include "harness.hpp"
+#include "store_query.hpp"
 
 #include <nlohmann/json.hpp>
-#include <sqlite3.h>
 
 #include <fmt/format.h>
 
@@ -77,13 +77,6 @@ struct Fixture : AgentDir {
     write_config(fmt::format("procmond: {{ sockets: {} }}\n", sockets ? "true" : "false"));
   }
 
-  std::vector<nlohmann::json> alerts_of(const std::string& rule) const {
-    std::vector<nlohmann::json> out;
-    for (auto& j : alert_lines())
-      if (j.value("rule_id", "") == rule) out.push_back(std::move(j));
-    return out;
-  }
-
   // Waits (at most 60 s) for a reverse-shell-socket alert naming `pid`.
   bool reverse_shell_raised_for(pid_t pid) const {
     return eventually(
@@ -95,29 +88,6 @@ struct Fixture : AgentDir {
         60s);
   }
 };
-
-// Rows of `sql` on the agent's database (read-only), each as its columns' text.
-std::vector<std::vector<std::string>> rows_of(const fs::path& db, const std::string& sql) {
-  std::vector<std::vector<std::string>> out;
-  sqlite3* h = nullptr;
-  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_busy_timeout(h, 2000);
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK) {
-      while (sqlite3_step(st) == SQLITE_ROW) {
-        std::vector<std::string> row;
-        for (int i = 0; i < sqlite3_column_count(st); ++i) {
-          const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(st, i));
-          row.emplace_back(t ? t : "");
-        }
-        out.push_back(std::move(row));
-      }
-    }
-    sqlite3_finalize(st);
-  }
-  sqlite3_close(h);
-  return out;
-}
 
 // A loopback TCP listener and a client connected to it (the accepted end
 // kept open, so the connection stays ESTABLISHED).

@@ -146,6 +146,18 @@ struct AgentDir {
     }
     return out;
   }
+
+  // The alerts of rule `rule_id` in the file sink so far.
+  std::vector<nlohmann::json> alerts_of(const std::string& rule_id) const {
+    std::vector<nlohmann::json> out;
+    for (auto& j : alert_lines())
+      if (j.value("rule_id", "") == rule_id) out.push_back(std::move(j));
+    return out;
+  }
+
+  // One run: starts the agent, waits until the sink holds `rule_id`'s
+  // `count`-th alert, stops it cleanly (below stop_agent).
+  void run_until(const std::string& rule_id, std::size_t count) const;
 };
 
 // SIGTERM to an agent the test started; it must stop cleanly (exit 0)
@@ -155,6 +167,12 @@ inline void stop_agent(Child& agent, const fs::path& log) {
   const auto rc = agent.wait(std::chrono::seconds(60));
   ASSERT_TRUE(rc.has_value()) << slurp(log);
   EXPECT_EQ(*rc, 0) << slurp(log);
+}
+
+inline void AgentDir::run_until(const std::string& rule_id, std::size_t count) const {
+  auto agent = start_agent();
+  ASSERT_TRUE(eventually([&] { return alerts_of(rule_id).size() >= count; })) << slurp(log);
+  stop_agent(*agent, log);
 }
 
 // Runs `file` through execveat(fd, "", AT_EMPTY_PATH) with argv, as

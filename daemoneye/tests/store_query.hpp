@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace detest {
 
@@ -35,6 +36,30 @@ inline std::string query_text(const std::filesystem::path& db, const std::string
 inline std::int64_t count_rows(const std::filesystem::path& db, const std::string& sql) {
   const std::string text = query_text(db, sql);
   return text.empty() ? -1 : std::stoll(text);
+}
+
+// Every row of `sql` on the agent's store, read only, each as its columns'
+// text (NULL as ""); none when the store cannot be read yet (see query_text).
+inline std::vector<std::vector<std::string>> rows_of(const std::filesystem::path& db, const std::string& sql) {
+  std::vector<std::vector<std::string>> out;
+  sqlite3* h = nullptr;
+  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_busy_timeout(h, 2000);
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK) {
+      while (sqlite3_step(st) == SQLITE_ROW) {
+        std::vector<std::string> row;
+        for (int i = 0; i < sqlite3_column_count(st); ++i) {
+          const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(st, i));
+          row.emplace_back(t ? t : "");
+        }
+        out.push_back(std::move(row));
+      }
+    }
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(h);
+  return out;
 }
 
 // SQL on the agent's database through a connection of the test's own
