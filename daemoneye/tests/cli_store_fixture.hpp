@@ -3,6 +3,7 @@
 // with var/ (0700, as the agent makes it) holding daemoneye.db, made by the
 // library (Store::open) and filled by the test; cli() runs the real
 // daemoneye-cli (DAEMONEYE_CLI_BIN) with --db on it; rule() writes a rule file.
+// curl_process() is the process the tests' rules look for.
 
 #include "harness.hpp"
 
@@ -10,11 +11,24 @@
 
 #include <sys/stat.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace detest {
+
+// /usr/bin/curl running `cmdline` as pid `pid` (parent 1), started at `start_time`.
+inline airssys::daemoneye::ProcessRecord curl_process(std::int64_t pid, std::string cmdline, std::int64_t start_time) {
+  airssys::daemoneye::ProcessRecord r;
+  r.pid = pid;
+  r.parent = 1;
+  r.name = "curl";
+  r.path = "/usr/bin/curl";
+  r.cmdline = std::move(cmdline);
+  r.start_time = start_time;
+  return r;
+}
 
 class CliStoreTest : public ::testing::Test {
  protected:

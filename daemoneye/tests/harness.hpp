@@ -89,6 +89,14 @@ struct Outcome {
   std::string out, err;
 };
 
+// The lines of `text` (a program's output), without their newlines.
+inline std::vector<std::string> lines_in(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  return lines;
+}
+
 // Runs daemoneye-cli with `args` to its end (at most 60 s), as `who` when
 // given (the test must be root). stdout and stderr go through cli.out and
 // cli.err in `dir` (emptied first: Child appends), so one test's runs can be
