@@ -1,7 +1,8 @@
 // airssys-rt benchmarks, mirroring the CAF peers in ../shared/peers/caf (beside the repository):
 //   rt_bench [pingpong|fanin|spawn|idle|firsttouch ...]   (no argument: the first four)
 // Each scenario runs in its own forked process (so peak RSS is its own) and
-// prints one JSON line. Environment: WORKERS (default: cores), N (scale).
+// prints one JSON line. Environment: WORKERS (default: cores), N (scale),
+// MEMORY_RESERVE_MB (SystemConfig::memory_reserve; default: the runtime's).
 #include <airssys/rt/system.hpp>
 
 #include <sys/mman.h>
@@ -28,6 +29,14 @@ namespace {
 unsigned workers() {
   const char* w = std::getenv("WORKERS");
   return w != nullptr ? static_cast<unsigned>(std::atoi(w)) : 0;
+}
+
+// The system every scenario runs: the runtime's defaults but for the
+// variables above.
+rt::SystemConfig config() {
+  rt::SystemConfig c{.workers = workers()};
+  if (const char* m = std::getenv("MEMORY_RESERVE_MB")) c.memory_reserve = std::size_t(std::atol(m)) << 20;
+  return c;
 }
 
 long peak_rss_kb() {
@@ -104,7 +113,7 @@ class Player : public rt::Actor<Player, Ball, Partner> {
 void pingpong() {
   long n = 1'000'000;
   if (const char* e = std::getenv("N")) n = std::atol(e);
-  rt::ActorSystem sys{{.workers = workers()}};
+  rt::ActorSystem sys{config()};
   Done done;
   auto a = sys.spawn<Player>(&done).value();
   auto b = sys.spawn<Player>(&done).value();
@@ -160,7 +169,7 @@ void fanin() {
   if (const char* e = std::getenv("N")) per = std::atol(e) / 4;
   std::uint32_t cap = 4096;
   if (const char* e = std::getenv("CAPACITY")) cap = static_cast<std::uint32_t>(std::atol(e));
-  rt::ActorSystem sys{{.workers = workers()}};
+  rt::ActorSystem sys{config()};
   Done done;
   rt::SpawnOptions o;
   o.mailbox.capacity = cap;
@@ -222,7 +231,7 @@ class Driver : public rt::Actor<Driver, Kick, Reply> {
 void spawn() {
   long n = 100'000;
   if (const char* e = std::getenv("N")) n = std::atol(e);
-  rt::ActorSystem sys{{.workers = workers()}};
+  rt::ActorSystem sys{config()};
   Done done;
   auto d = sys.spawn<Driver>(&done, n).value();
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -253,7 +262,12 @@ class Idle : public rt::Actor<Idle, Nothing> {
 void idle() {
   long n = 100'000;
   if (const char* e = std::getenv("N")) n = std::atol(e);
-  rt::ActorSystem sys{{.workers = workers()}};
+  // Memory per actor is the growth of RSS while they are spawned: a reserve
+  // prepared before it would be counted before, and its first MiBs of
+  // actors as free. So no reserve here unless MEMORY_RESERVE_MB asks.
+  rt::SystemConfig cfg = config();
+  if (std::getenv("MEMORY_RESERVE_MB") == nullptr) cfg.memory_reserve = 0;
+  rt::ActorSystem sys{cfg};
   std::vector<Idle::ref_type> v;
   v.reserve(static_cast<std::size_t>(n));
   long r0 = rss_kb();

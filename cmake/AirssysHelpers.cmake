@@ -87,7 +87,9 @@ endfunction()
 #   fuzz target (*_fuzz.cpp). Each src/**/*_test.cpp and tests/*_test.cpp
 #   becomes its own CTest entry named <component>.<file stem without _test>.
 function(airssys_glob_component component)
-  cmake_parse_arguments(ARG "" "" "PUBLIC_DEPS;PRIVATE_DEPS;TEST_DEPS;TEST_LABELS" ${ARGN})
+  # TEST_EXCLUDE: file names (e.g. pool_test.cpp) of tests the component
+  # adds itself, with sources or settings of their own.
+  cmake_parse_arguments(ARG "" "" "PUBLIC_DEPS;PRIVATE_DEPS;TEST_DEPS;TEST_LABELS;TEST_EXCLUDE" ${ARGN})
   file(GLOB_RECURSE all_src CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/src/*.cpp)
   set(lib_src ${all_src})
   list(FILTER lib_src EXCLUDE REGEX "_(test|fuzz)\\.cpp$")
@@ -102,6 +104,10 @@ function(airssys_glob_component component)
   file(GLOB_RECURSE test_src CONFIGURE_DEPENDS
     ${CMAKE_CURRENT_SOURCE_DIR}/src/*_test.cpp ${CMAKE_CURRENT_SOURCE_DIR}/tests/*_test.cpp)
   foreach(t ${test_src})
+    get_filename_component(file ${t} NAME)
+    if(file IN_LIST ARG_TEST_EXCLUDE)
+      continue()
+    endif()
     get_filename_component(stem ${t} NAME_WE)
     string(REGEX REPLACE "_test$" "" stem ${stem})
     airssys_add_test(${component}.${stem} SOURCES ${t}

@@ -26,8 +26,10 @@ std::int64_t now_ns() noexcept {
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kPool = false;  // let the sanitizers see every allocation
+#if (defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)) && !defined(AIRSSYS_RT_POOL_ALWAYS)
+// Let the sanitizers see every allocation; the pool's own test
+// (pool_test.cpp) builds it with AIRSSYS_RT_POOL_ALWAYS.
+constexpr bool kPool = false;
 #else
 constexpr bool kPool = true;
 #endif
@@ -90,18 +92,38 @@ char* map_region() {
   return p;
 }
 
+// Regions mapped and not yet cut: the current one (next/left) and those
+// prepared ahead by pool_reserve(). `mapped` counts every region this
+// process mapped (the pool never returns one).
+struct Regions {
+  std::mutex m;
+  char* next = nullptr;
+  std::size_t left = 0;
+  std::vector<char*> ready;
+  std::size_t mapped = 0;
+};
+Regions& regions() {
+  static Regions* r = new Regions();  // NOLINT: immortal, like the depot
+  return *r;
+}
+
 char* slab_memory(std::size_t bytes) {
-  static std::mutex m;
-  static char* next = nullptr;
-  static std::size_t left = 0;
-  std::lock_guard lk(m);
-  if (left < bytes) {
-    next = map_region();  // the tail of the previous region is abandoned (< one slab)
-    left = kRegion;
+  Regions& r = regions();
+  std::lock_guard lk(r.m);
+  if (r.left < bytes) {
+    // The tail of the previous region is abandoned (< one slab).
+    if (!r.ready.empty()) {
+      r.next = r.ready.back();
+      r.ready.pop_back();
+    } else {
+      r.next = map_region();
+      r.mapped += kRegion;
+    }
+    r.left = kRegion;
   }
-  char* p = next;
-  next += bytes;
-  left -= bytes;
+  char* p = r.next;
+  r.next += bytes;
+  r.left -= bytes;
   return p;
 }
 
@@ -217,6 +239,24 @@ void pool_free(void* p, std::size_t n) noexcept {
 }  // namespace
 
 void* pool_allocate(std::size_t n) { return pool_alloc(n); }
+
+std::size_t pool_mapped_bytes() noexcept {
+  Regions& r = regions();
+  std::lock_guard lk(r.m);
+  return r.mapped;
+}
+
+void pool_reserve(std::size_t bytes) {
+  if constexpr (kPool) {
+    Regions& r = regions();
+    std::lock_guard lk(r.m);
+    while (r.mapped < bytes) {
+      r.ready.reserve(r.ready.size() + 1);  // so that a mapped region is never dropped
+      r.ready.push_back(map_region());
+      r.mapped += kRegion;
+    }
+  }
+}
 void pool_deallocate(void* p, std::size_t n) noexcept { pool_free(p, n); }
 
 void* Envelope::operator new(std::size_t n) { return pool_alloc(n); }

@@ -11,6 +11,14 @@ namespace airssys::rt::detail {
 // Any size; above 512 bytes (and in sanitizer builds) the global operator
 // new with 64-byte alignment. Throws std::bad_alloc.
 void* pool_allocate(std::size_t n);
+// Maps and prefaults regions until the process's pool holds at least
+// `bytes` in all (counting what it already holds, used or not), so that a
+// burst of allocations after it does not wait for fresh memory. Throws
+// std::bad_alloc. A no-op in sanitizer builds (no pool there).
+void pool_reserve(std::size_t bytes);
+// Bytes of regions the pool has mapped in this process so far (0 where the
+// pool is compiled out). For tests and statistics.
+std::size_t pool_mapped_bytes() noexcept;
 // n: the size given to pool_allocate.
 void pool_deallocate(void* p, std::size_t n) noexcept;
 

@@ -209,6 +209,7 @@ void Timers::fire_first() {
 // ---- system core ----
 
 SystemCore::SystemCore(ActorSystem* o, const SystemConfig& c) : owner(o), cfg(c) {
+  pool_reserve(cfg.memory_reserve);
   if (cfg.deterministic) {
     exec_ = make_manual_executor();
     if (cfg.virtual_time) timers.set_virtual();

@@ -23,6 +23,7 @@
 #include <airssys/rt/registry.hpp>
 #include <airssys/rt/stats.hpp>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <expected>
 #include <memory>
@@ -36,6 +37,12 @@ struct SystemConfig {
   bool virtual_time = false;        // deterministic only: timers wait for advance_time(), not the clock
   std::uint32_t batch = 64;         // default messages per activation
   std::chrono::milliseconds shutdown_timeout{5000};
+  // Bytes of actor and message memory prepared (mapped and faulted in) when
+  // the system is constructed, so that the first burst of spawns and
+  // messages does not wait for fresh memory. The allocator is shared by
+  // every system in the process and never returns memory, so this is a
+  // floor for the process, not an amount per system. 0: none.
+  std::size_t memory_reserve = 8u << 20;
 };
 
 struct SpawnOptions {
