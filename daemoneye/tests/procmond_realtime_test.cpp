@@ -241,6 +241,65 @@ TEST_F(Realtime, EbpfTakesAnExecsPathAndRootFromTheKernelAtTheExec) {
   stop_procmond();
 }
 
+// An exec's image identity and the host's path of it (eBPF): a temp dir's
+// directory bound elsewhere in user and mount namespaces of the child's own
+// (unshare -Urm: anyone may) and run there is published with its kernel
+// path there, `exec`, and the host's path, the temp dir's; a tmpfs only the
+// child mounted has no host path, and the event is still published; a
+// direct run of /usr/bin/true is itself. Device and inode are stat()'s.
+TEST_F(Realtime, EbpfNamesAnExecsImageByTheHostsPath) {
+  start({});
+  ASSERT_EQ(first_status().tier, de::EventSource::ebpf) << status.tier_reason;
+  const fs::path src = fs::canonical(dir.path()) / "src";
+  fs::create_directory(src);
+  fs::copy_file("/usr/bin/true", src / "payload");
+  fs::permissions(src / "payload", fs::perms::owner_all);
+  struct Over {  // outside the temporary directories, removed at the end
+    fs::path path = fmt::format("/run/airssys-host-path-test-{}", ::getpid());
+    Over() { fs::create_directories(path); }
+    ~Over() {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+  } over;
+  struct stat st{};
+  ASSERT_EQ(::stat((src / "payload").c_str(), &st), 0);
+
+  const std::string bound = marker("bound");
+  ASSERT_EQ(run_briefly({"/usr/bin/unshare", "-Urm", "/bin/sh", "-c", R"(mount --bind "$1" "$2" && exec "$2/payload" "$3")",
+                         "sh", src.string(), over.path.string(), bound}),
+            0);
+  // The payload's exec (unshare's and sh's argv hold the marker too).
+  auto exec = wait_for(de::EventKind::exec, (over.path / "payload").string() + " " + bound);
+  ASSERT_TRUE(exec) << slurp(err);
+  EXPECT_EQ(exec->process.path, (over.path / "payload").string());
+  EXPECT_EQ(exec->path_from, de::PathFrom::exec);
+  EXPECT_EQ(exec->host_path, (src / "payload").string());
+  EXPECT_EQ(exec->image_dev, st.st_dev);
+  EXPECT_EQ(exec->image_ino, st.st_ino);
+
+  const std::string hidden = marker("tmpfs");
+  ASSERT_EQ(run_briefly({"/usr/bin/unshare", "-Urm", "/bin/sh", "-c",
+                         R"(mount -t tmpfs none "$1" && cp /usr/bin/true "$1/p" && exec "$1/p" "$2")", "sh",
+                         over.path.string(), hidden}),
+            0);
+  exec = wait_for(de::EventKind::exec, (over.path / "p").string() + " " + hidden);
+  ASSERT_TRUE(exec) << slurp(err);
+  EXPECT_EQ(exec->process.path, (over.path / "p").string());
+  EXPECT_EQ(exec->host_path, "");
+  EXPECT_NE(exec->image_ino, 0u);
+
+  const std::string direct = marker("direct");
+  ASSERT_EQ(run_briefly({"/usr/bin/true", direct}), 0);
+  exec = wait_for(de::EventKind::exec, "/usr/bin/true " + direct);
+  ASSERT_TRUE(exec) << slurp(err);
+  ASSERT_EQ(::stat("/usr/bin/true", &st), 0);
+  EXPECT_EQ(exec->host_path, fs::canonical("/usr/bin/true").string());
+  EXPECT_EQ(exec->image_dev, st.st_dev);
+  EXPECT_EQ(exec->image_ino, st.st_ino);
+  stop_procmond();
+}
+
 // Probe 14 finding 7: a publish the bus refuses was counted nowhere. With
 // the broker gone, procmond's events are refused: said once, counted in
 // `dropped` once the bus is back.

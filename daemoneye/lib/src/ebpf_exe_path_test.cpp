@@ -9,6 +9,7 @@
 
 #include <airssys/daemoneye/kernel_events.hpp>
 
+#include "mount_table.hpp"
 #include "test_temp_dir.hpp"
 
 #include <fcntl.h>
@@ -17,6 +18,8 @@
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -238,6 +241,93 @@ TEST_F(EbpfExePath, AChrootedExecHasAnotherRoot) {
   EXPECT_EQ(e->root_is_host, 0);
 }
 
+// Raw system calls only (a forked child of this multithreaded test): into
+// user and mount namespaces of its own, as `unshare -Urm` does (root of
+// the new user namespace is our uid), mounts private. False on a refusal.
+bool enter_user_and_mount_namespaces() {
+  if (::unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) return false;
+  const auto put = [](const char* file, const char* text) {
+    const int fd = ::open(file, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    const auto n = static_cast<ssize_t>(std::char_traits<char>::length(text));
+    const bool ok = ::write(fd, text, n) == n;
+    ::close(fd);
+    return ok;
+  };
+  if (!put("/proc/self/setgroups", "deny") || !put("/proc/self/uid_map", "0 0 1") ||
+      !put("/proc/self/gid_map", "0 0 1")) {
+    return false;
+  }
+  return ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0;
+}
+
+// The host's path of an event's image from its device and its path in its
+// filesystem, through our mount table (procmond's mapping).
+std::optional<std::string> host_path_in_our_table(const KernelEvent& e) {
+  const auto mounts = parse_mountinfo(testing::read_file("/proc/self/mountinfo"));
+  return host_path_of(mounts, e.image_dev, e.image_fs_path, e.exe_path);
+}
+
+// The image's device and inode as stat() gives them, and its path in its
+// filesystem, read at the exec: a bind mount made in namespaces of the
+// process's own (a temp dir's directory bound elsewhere) changes the
+// kernel's path, not these, so procmond finds the host's path of the file
+// from them; a tmpfs mounted where only the process sees it has none.
+TEST_F(EbpfExePath, TheImagesDeviceInodeAndPathInItsFilesystemAreReadAtTheExec) {
+  const auto identity = [](const fs::path& file) {
+    struct stat st{};
+    EXPECT_EQ(::stat(file.c_str(), &st), 0) << file;
+    return std::pair<std::uint64_t, std::uint64_t>{st.st_dev, st.st_ino};
+  };
+  // Directly: the host's path is the path.
+  auto e = exec_event_of(*source, [&] { ::execve("/usr/bin/true", kArgv, environ); });
+  ASSERT_TRUE(e);
+  EXPECT_EQ(std::pair(e->image_dev, e->image_ino), identity("/usr/bin/true"));
+  EXPECT_TRUE(e->image_fs_path.ends_with("/bin/true")) << e->image_fs_path;
+  EXPECT_EQ(host_path_in_our_table(*e), fs::canonical("/usr/bin/true").string());
+
+  // The temp dir bound onto its own sub/ in namespaces of the child's own.
+  const fs::path sub = fs::canonical(dir.path()) / "sub";
+  fs::create_directory(sub);
+  const std::string bound = (sub / "payload").string(), from = fs::canonical(dir.path()).string();
+  e = exec_event_of(*source, [&] {
+    if (!enter_user_and_mount_namespaces()) ::_exit(120);
+    if (::mount(from.c_str(), sub.c_str(), nullptr, MS_BIND, nullptr) != 0) ::_exit(121);
+    ::execve(bound.c_str(), kArgv, environ);
+  });
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->exe_path, bound);
+  EXPECT_FALSE(e->exe_detached);
+  EXPECT_EQ(std::pair(e->image_dev, e->image_ino), identity(payload));
+  EXPECT_TRUE(e->image_fs_path.ends_with(payload.filename().string())) << e->image_fs_path;
+  EXPECT_EQ(host_path_in_our_table(*e), payload.string());
+
+  // A tmpfs the host never sees: an identity, a path in it, no host path.
+  const int image = ::open("/usr/bin/true", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(image, 0);
+  const auto size = static_cast<std::size_t>(fs::file_size("/usr/bin/true"));
+  e = exec_event_of(*source, [&] {
+    if (!enter_user_and_mount_namespaces()) ::_exit(120);
+    if (::mount("none", sub.c_str(), "tmpfs", 0, nullptr) != 0) ::_exit(121);
+    const int out = ::open(bound.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0700);
+    if (out < 0) ::_exit(122);
+    for (std::size_t done = 0; done < size;) {
+      const ssize_t n = ::sendfile(out, image, nullptr, size - done);
+      if (n <= 0) ::_exit(123);
+      done += static_cast<std::size_t>(n);
+    }
+    ::close(out);
+    ::execve(bound.c_str(), kArgv, environ);
+  });
+  ::close(image);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->exe_path, bound);
+  EXPECT_NE(e->image_ino, 0u);
+  EXPECT_NE(e->image_dev, identity(payload).first);
+  EXPECT_EQ(e->image_fs_path, "/payload");
+  EXPECT_EQ(host_path_in_our_table(*e), std::nullopt);
+}
+
 // A kernel that refuses the walk (no bpf_loop before Linux 5.17, or a
 // stricter verifier) still gets exec events, with the path given only, and
 // the source says why: made here by a program the verifier must reject.
@@ -259,6 +349,12 @@ TEST(EbpfExePathRefused, ExecEventsKeepComingWithThePathGivenAndTheSourceSaysWhy
   EXPECT_EQ(e->exe_path, "");
   EXPECT_EQ(e->cwd, "");
   EXPECT_EQ(e->root_is_host, 1);
+  // The image's identity needs no walk; its path in its filesystem does.
+  struct stat st{};
+  ASSERT_EQ(::stat("/usr/bin/true", &st), 0);
+  EXPECT_EQ(e->image_ino, st.st_ino);
+  EXPECT_EQ(e->image_dev, st.st_dev);
+  EXPECT_EQ(e->image_fs_path, "");
   // The full programs say nothing.
   auto full = open_ebpf_source({});
   ASSERT_TRUE(full) << full.error();

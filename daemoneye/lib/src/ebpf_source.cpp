@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <linux/capability.h>
 #include <pthread.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -177,7 +178,9 @@ class EbpfSource final : public KernelEventSource {
     if (size < sizeof e) return;
     std::memcpy(&e, data, sizeof e);
     const std::size_t body = size - sizeof e;
-    if (std::size_t{e.path_size} + e.exe_size + e.cwd_size + e.args_size > body) return;  // never happens with our programs
+    if (std::size_t{e.path_size} + e.exe_size + e.cwd_size + e.fs_path_size + e.args_size > body) {
+      return;  // never happens with our programs
+    }
     KernelEvent k;
     switch (e.kind) {
       case PROCMON_EXEC: k.kind = KernelEvent::Kind::exec; break;
@@ -209,9 +212,17 @@ class EbpfSource final : public KernelEventSource {
       // path joined with it would name a wrong one, so it stays unknown.
       const char* cwd = exe + e.exe_size;
       if (!(e.flags & (PROCMON_CWD_TRUNCATED | PROCMON_CWD_DETACHED))) k.cwd.assign(cwd, strnlen(cwd, e.cwd_size));
+      if (e.image_ino != 0) {
+        // The kernel's dev_t (MAJOR = dev >> 20, MINOR = dev & 0xfffff) as
+        // stat() and /proc/PID/mountinfo give it.
+        k.image_dev = ::makedev(e.image_dev >> 20, e.image_dev & 0xfffff);
+        k.image_ino = e.image_ino;
+      }
+      const char* fs_path = cwd + e.cwd_size;
+      k.image_fs_path.assign(fs_path, strnlen(fs_path, e.fs_path_size));
     }
     if (e.kind != PROCMON_EXIT) {
-      const char* args = exe + e.exe_size + e.cwd_size;
+      const char* args = exe + e.exe_size + e.cwd_size + e.fs_path_size;
       const std::uint32_t tail = e.args_tail_size <= e.args_size ? e.args_tail_size : 0;
       k.args.assign(args, e.args_size - tail);
       k.args_tail.assign(args + (e.args_size - tail), tail);
@@ -248,6 +259,11 @@ Result<Skeleton> load_programs(const KernelSourceOptions& options, bool walk, Lo
   if (!skel) return fail_errno(errno, "opening the eBPF object failed");
   if (bpf_map__set_max_entries(skel->maps.events, options.ring_buffer_bytes) != 0) {
     return fail(ErrorCategory::internal, "setting the ring buffer size failed");
+  }
+  // One record being built per possible CPU (procmon.bpf.c's scratch_map).
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0 || bpf_map__set_max_entries(skel->maps.scratch_map, static_cast<std::uint32_t>(cpus)) != 0) {
+    return fail(ErrorCategory::internal, fmt::format("sizing the record buffers for {} CPUs failed", cpus));
   }
   // test_fail_given_load: a map the kernel refuses to create (an array of
   // no entries), a load failure without a verifier log.

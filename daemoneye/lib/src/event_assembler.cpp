@@ -2,6 +2,7 @@
 #include <airssys/daemoneye/redact.hpp>
 
 #include "event_assembler_path.hpp"
+#include "mount_table.hpp"
 
 #include <unistd.h>
 
@@ -74,6 +75,7 @@ void take_identity(ProcessRecord& r, const KernelEvent& k) {
 struct EventAssembler::Impl {
   EventAssemblerOptions options;
   std::unique_ptr<Collector> reader;
+  MountTable mounts;  // procmond's (the host's): an exec image's host_path
   std::mutex mutex;
   std::unordered_map<std::int64_t, Known> known;
   std::unordered_map<Key, std::uint64_t, KeyHash> reported;
@@ -233,6 +235,16 @@ struct EventAssembler::Impl {
       e.path_from = PathFrom::proc;  // the proc connector gives no path
     }
     e.path_given = k.path;
+    // The image's identity, and where the host sees it: a bind mount made
+    // in a namespace of the process's own (/tmp/dir onto /mnt) changes its
+    // kernel path, not its filesystem's device nor its path there.
+    if (k.image_ino != 0) {
+      e.image_dev = k.image_dev;
+      e.image_ino = k.image_ino;
+      if (!k.image_fs_path.empty()) {
+        if (auto host = mounts.host_path(k.image_dev, k.image_fs_path, k.exe_path)) e.host_path = std::move(*host);
+      }
+    }
     if (k.args_total >= 0) e.process.cmdline = column_of(k);
     if (k.start_ticks != 0) e.process.start_ticks = k.start_ticks;
     if (e.process.start_ticks != 0) e.process.start_time = start_time_of(e.process.start_ticks);

@@ -3,6 +3,8 @@
 #include "event_assembler_path.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -461,6 +463,43 @@ TEST(EventAssembler, TheKernelsPathCapturedAtTheExecIsThePathAndNoProcIsRead) {
   EXPECT_EQ(e->path_from, PathFrom::given);
   ::kill(child, SIGKILL);
   ::waitpid(child, nullptr, 0);
+}
+
+// The image's identity is kept, and its path in its filesystem named by
+// the host's path through procmond's own mount table (this test's): what
+// the process mounted where only it sees does not change it. A device the
+// host has not mounted: no host path, the event kept.
+TEST(EventAssembler, AnExecsImageIsNamedByTheHostsPathOfItsFilesystem) {
+  EventAssembler a({}, nullptr);
+  struct stat st{};
+  ASSERT_EQ(::stat("/usr/bin/true", &st), 0);
+  char real[4096] = {};
+  ASSERT_NE(::realpath("/usr/bin/true", real), nullptr);
+  auto k = kernel(KernelEvent::Kind::exec, 4242, 1, 0);
+  k.path = "/mnt/true";
+  k.exe_path = "/mnt/true";  // a bind mount of /usr/bin the process made
+  k.image_dev = st.st_dev;
+  k.image_ino = st.st_ino;
+  k.image_fs_path = real;
+  k.args = "x\0"s;
+  k.args_total = 2;
+  auto e = a.assemble(KernelEvent(k), EventSource::ebpf);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->process.path, "/mnt/true");
+  EXPECT_EQ(e->host_path, real);
+  EXPECT_EQ(e->image_dev, st.st_dev);
+  EXPECT_EQ(e->image_ino, st.st_ino);
+  k.image_dev = makedev(0, 0xfffff);  // no such mount
+  e = a.assemble(KernelEvent(k), EventSource::ebpf);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->host_path, "");
+  EXPECT_EQ(e->image_ino, st.st_ino);
+  // Without the identity (the proc connector): none of it.
+  k.image_dev = k.image_ino = 0;
+  e = a.assemble(KernelEvent(k), EventSource::ebpf);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->host_path, "");
+  EXPECT_EQ(e->image_dev, 0u);
 }
 
 }  // namespace

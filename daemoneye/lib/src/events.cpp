@@ -166,7 +166,10 @@ constexpr auto kEventFields = std::tuple{
     json_sometimes("exit_code", &ProcessEvent::exit_code, [](const std::int64_t& v) { return v >= 0; }),
     json_sometimes("exit_signal", &ProcessEvent::exit_signal, [](const std::int64_t& v) { return v >= 0; }),
     json_sometimes("cgroup_id", &ProcessEvent::cgroup_id, [](const std::uint64_t& v) { return v != 0; }),
-    json_sometimes("path_given", &ProcessEvent::path_given, [](const std::string& v) { return !v.empty(); })};
+    json_sometimes("path_given", &ProcessEvent::path_given, [](const std::string& v) { return !v.empty(); }),
+    json_sometimes("image_dev", &ProcessEvent::image_dev, [](const std::uint64_t& v) { return v != 0; }),
+    json_sometimes("image_ino", &ProcessEvent::image_ino, [](const std::uint64_t& v) { return v != 0; }),
+    json_sometimes("host_path", &ProcessEvent::host_path, [](const std::string& v) { return !v.empty(); })};
 
 // Then "processes", "sockets", "users" and "groups".
 constexpr auto kChunkFields = std::tuple{

@@ -407,6 +407,33 @@ TEST(Events, AnExecsPathAsGivenTravelsBesideItsPath) {
   EXPECT_EQ(refused.error().message, "event.path_from: unknown origin 'guess'");
 }
 
+// An exec's image identity and the host's path of it travel when known (the
+// eBPF tier), and are absent otherwise (an older procmond's events read 0
+// and "").
+TEST(Events, AnExecsImageIdentityAndHostPathTravelWhenKnown) {
+  ProcessEvent e{EventKind::exec, EventSource::ebpf, 1764000001, full_record()};
+  e.process.path = "/mnt/payload";
+  e.path_from = PathFrom::exec;
+  const std::string without = encode(e);
+  EXPECT_EQ(without.find("image_"), std::string::npos) << without;
+  EXPECT_EQ(without.find("host_path"), std::string::npos) << without;
+  e.image_dev = 65024;
+  e.image_ino = 1234567;
+  e.host_path = "/tmp/dir/payload";
+  const std::string text = encode(e);
+  EXPECT_NE(text.find(R"("image_dev":65024)"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("host_path":"/tmp/dir/payload")"), std::string::npos) << text;
+  auto back = decode_event(text);
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_EQ(back->image_dev, 65024u);
+  EXPECT_EQ(back->image_ino, 1234567u);
+  EXPECT_EQ(back->host_path, "/tmp/dir/payload");
+  auto old = decode_event(without);
+  ASSERT_TRUE(old) << old.error();
+  EXPECT_EQ(old->image_ino, 0u);
+  EXPECT_EQ(old->host_path, "");
+}
+
 TEST(Events, NoTwoValuesBesideEachOtherInTheSamplesAreTheSame) {
   for (std::string_view text : std::initializer_list<std::string_view>{kFullKernelEventJson, kFullChunkJson, kFullStatusJson})
     testing::expect_sibling_values_distinct(nlohmann::json::parse(text), "sample");

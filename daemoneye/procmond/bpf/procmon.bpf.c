@@ -55,23 +55,27 @@ __u64 procmond_root = 0;
 #define NAME_MAX_BYTES 256 /* a path component is at most 255 bytes */
 
 /* One record being built, per CPU (too big for the 512-byte BPF stack):
- * data holds the given path, exe, cwd, then argv (argv at an offset below
- * 3 * PROCMON_PATH_MAX). A per-CPU value is at most 32 KiB. */
+ * data holds the given path, exe, cwd, fs_path, then argv (argv at an
+ * offset below 4 * PROCMON_PATH_MAX). A per-CPU array's value is at most
+ * 32 KiB, which this record passes: so a plain array of one value per
+ * possible CPU (the loader sets max_entries), indexed by the CPU this runs
+ * on. A tracepoint's program runs with preemption off, so no other program
+ * run takes the same value meanwhile, as with a per-CPU array. */
 struct scratch {
   struct procmon_event e;
-  char data[PROCMON_PATH_MAX * 3 + PROCMON_ARGS_MAX];
+  char data[PROCMON_PATH_MAX * 4 + PROCMON_ARGS_MAX];
 };
 
 struct {
-  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(type, BPF_MAP_TYPE_ARRAY);
   __uint(max_entries, 1);
   __type(key, __u32);
   __type(value, struct scratch);
 } scratch_map SEC(".maps");
 
 static __always_inline struct scratch *scratch_get(void) {
-  __u32 zero = 0;
-  return bpf_map_lookup_elem(&scratch_map, &zero);
+  __u32 cpu = bpf_get_smp_processor_id();
+  return bpf_map_lookup_elem(&scratch_map, &cpu);
 }
 
 /* Where exe and cwd are built backwards, from the file up to the top of
@@ -121,10 +125,13 @@ static __always_inline void fill_identity(struct procmon_event *e, struct task_s
   e->exe_size = 0;
   e->root_is_host = -1;
   e->cwd_size = 0;
+  e->image_ino = 0;
+  e->image_dev = 0;
+  e->fs_path_size = 0;
   BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
 }
 
-/* argv of the current task's memory, at data + off (off < 3 * PROCMON_PATH_MAX,
+/* argv of the current task's memory, at data + off (off < 4 * PROCMON_PATH_MAX,
  * a sum of sizes each masked below PROCMON_PATH_MAX, which bounds it for the
  * verifier):
  * all of it when it fits, else its head and its tail (procmon_event.h). */
@@ -157,18 +164,22 @@ static __always_inline void copy_args(struct scratch *s, struct task_struct *tas
 static __always_inline void submit(struct scratch *s) {
   __u64 size = sizeof(struct procmon_event) + (s->e.path_size & (PROCMON_PATH_MAX - 1)) +
                (s->e.exe_size & (PROCMON_PATH_MAX - 1)) + (s->e.cwd_size & (PROCMON_PATH_MAX - 1)) +
-               (s->e.args_size & (PROCMON_ARGS_MAX - 1));
+               (s->e.fs_path_size & (PROCMON_PATH_MAX - 1)) + (s->e.args_size & (PROCMON_ARGS_MAX - 1));
   if (size > sizeof(struct procmon_event) + sizeof(s->data)) return;
   if (bpf_ringbuf_output(&events, s, size, 0) != 0) count_lost();
 }
 
-/* The walk of one exe path (walk_step, one bpf_loop iteration per
- * component or mount crossed). The name is prepended at walk[pos]. */
+/* The walk of one path (walk_step, one bpf_loop iteration per component
+ * or mount crossed). The name is prepended at walk[pos]. */
 struct walk_state {
   struct dentry *dentry;
   struct mount *mnt;
+  /* fs_only: the path within the file's own filesystem, mounts ignored,
+   * up to top, the superblock's root (set by the caller); mnt unused. */
+  struct dentry *top;
+  __u32 fs_only;
   __u32 pos;  /* walk[pos..PROCMON_PATH_MAX - 1] is the path so far, NUL last */
-  __u32 done; /* 1 reached the top of the mount tree, 2 gave up */
+  __u32 done; /* 1 reached the top (of the mount tree, or the filesystem), 2 gave up */
   __u32 pseudo;
   __u32 detached;
 };
@@ -210,7 +221,8 @@ static __always_inline int prepend_name(struct walk_buf *s, struct walk_state *w
  * in the parent mount; a mount that is its own parent is the top (its
  * namespace's root, or a detached mount: then nothing more is prepended,
  * and a file that is itself such a mount's root reads "/", as d_path
- * gives it). */
+ * gives it). With fs_only, mounts are not crossed: the walk goes up the
+ * dentries to the superblock's root, whatever is mounted where. */
 static long walk_step(__u64 i, void *ctx) {
   struct walk_state *w = ctx;
   struct walk_buf *s = walk_get();
@@ -220,8 +232,8 @@ static long walk_step(__u64 i, void *ctx) {
   }
   struct dentry *dentry = w->dentry;
   struct mount *mnt = w->mnt;
-  struct dentry *root = BPF_CORE_READ(mnt, mnt.mnt_root);
-  if (dentry == root) {
+  struct dentry *root = w->fs_only ? NULL : BPF_CORE_READ(mnt, mnt.mnt_root);
+  if (!w->fs_only && dentry == root) {
     struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
     if (up == mnt) {
       /* is_mounted() and is_anon_ns() (fs/mount.h). */
@@ -235,6 +247,12 @@ static long walk_step(__u64 i, void *ctx) {
     return 0;
   }
   struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+  if (parent == dentry && w->fs_only) {
+    /* The filesystem's root, or a dentry connected to none (a pseudo file,
+     * a disconnected one): the latter has no path in its filesystem. */
+    w->done = dentry == w->top ? 1 : 2;
+    return 1;
+  }
   if (parent == dentry) {
     /* Not connected to its mount's root. The file itself so: a pseudo
      * file (a memfd), which d_path names "/NAME (deleted)" (simple_dname).
@@ -256,7 +274,8 @@ static long walk_step(__u64 i, void *ctx) {
 }
 
 /* The kernel's path of dentry on vfsmnt, walked to the top of its mount
- * tree, into data + off (off < 2 * PROCMON_PATH_MAX): the bytes written
+ * tree (w->fs_only: to its filesystem's root, vfsmnt unused), into
+ * data + off (off < 4 * PROCMON_PATH_MAX): the bytes written
  * (NUL included), or 0 when it is too deep or too long or has no path;
  * w says whether it is detached or a pseudo file. Not under rename_lock as
  * d_path is: a directory renamed by another task while this runs can give
@@ -264,9 +283,9 @@ static long walk_step(__u64 i, void *ctx) {
 static __always_inline __u32 copy_walk(struct scratch *s, struct dentry *dentry, struct vfsmount *vfsmnt, __u32 off,
                                        struct walk_state *w) {
   struct walk_buf *b = walk_get();
-  if (!b || !dentry || !vfsmnt) return 0;
+  if (!b || !dentry || (!vfsmnt && !w->fs_only)) return 0;
   w->dentry = dentry;
-  w->mnt = container_of(vfsmnt, struct mount, mnt);
+  w->mnt = vfsmnt ? container_of(vfsmnt, struct mount, mnt) : NULL;
   w->pos = PROCMON_PATH_MAX - 1;
   b->walk[PROCMON_PATH_MAX - 1] = 0;
   /* Each step prepends at least 2 bytes or crosses a mount. */
@@ -277,7 +296,7 @@ static __always_inline __u32 copy_walk(struct scratch *s, struct dentry *dentry,
     b->walk[w->pos & (PROCMON_PATH_MAX - 1)] = '/';
   }
   __u32 n = PROCMON_PATH_MAX - w->pos;
-  off &= 2 * PROCMON_PATH_MAX - 1;
+  off &= 4 * PROCMON_PATH_MAX - 1;
   if (bpf_probe_read_kernel(s->data + off, n & (PROCMON_PATH_MAX - 1), &b->walk[w->pos & (PROCMON_PATH_MAX - 1)]) != 0)
     return 0;
   return n & (PROCMON_PATH_MAX - 1);
@@ -301,6 +320,24 @@ static __always_inline void copy_exe(struct scratch *s, struct file *file, __u32
   s->e.exe_size = n;
 }
 
+/* The image's identity (bprm->file->f_inode: inode number, its
+ * filesystem's device) and, with `walk`, its path within that filesystem
+ * into data + off: fs_path_size, or 0 (unknown). procmond maps the device
+ * and this path to the host's path through its own mount table, so a bind
+ * mount the process made in a namespace of its own (/tmp/dir onto /mnt)
+ * does not hide where the file is. */
+static __always_inline void copy_image(struct scratch *s, struct file *file, __u32 off, const int walk) {
+  struct inode *inode = BPF_CORE_READ(file, f_inode);
+  if (!inode) return;
+  s->e.image_ino = BPF_CORE_READ(inode, i_ino);
+  s->e.image_dev = BPF_CORE_READ(inode, i_sb, s_dev);
+  if (!walk) return;
+  struct walk_state w = {};
+  w.fs_only = 1;
+  w.top = BPF_CORE_READ(inode, i_sb, s_root);
+  s->e.fs_path_size = copy_walk(s, BPF_CORE_READ(file, f_path.dentry), NULL, off, &w);
+}
+
 /* The kernel's path of the task's working directory at the exec into
  * data + off: cwd_size, or PROCMON_CWD_TRUNCATED. A relative path given to
  * execve was resolved against it; the directory procmond knew before (the
@@ -318,7 +355,8 @@ static __always_inline void copy_cwd(struct scratch *s, struct task_struct *task
 }
 
 /* The exec record; `walk`: with the kernel's paths of the image and of the
- * working directory (copy_exe, copy_cwd). */
+ * working directory (copy_exe, copy_cwd) and the image's path in its
+ * filesystem (copy_image; its device and inode either way). */
 static __always_inline int exec_record(struct task_struct *task, struct linux_binprm *bprm, const int walk) {
   struct scratch *s = scratch_get();
   if (!s) return 0;
@@ -335,12 +373,16 @@ static __always_inline int exec_record(struct task_struct *task, struct linux_bi
     copy_exe(s, BPF_CORE_READ(bprm, file), s->e.path_size);
     copy_cwd(s, task, (s->e.path_size & (PROCMON_PATH_MAX - 1)) + (s->e.exe_size & (PROCMON_PATH_MAX - 1)));
   }
+  copy_image(s, BPF_CORE_READ(bprm, file),
+             (s->e.path_size & (PROCMON_PATH_MAX - 1)) + (s->e.exe_size & (PROCMON_PATH_MAX - 1)) +
+                 (s->e.cwd_size & (PROCMON_PATH_MAX - 1)),
+             walk);
   const __u64 root = (__u64)BPF_CORE_READ(task, fs, root.dentry);
   const __u64 ours = procmond_root;
   if (ours != 0 && root != 0) s->e.root_is_host = root == ours ? 1 : 0;
   copy_args(s, task,
             (s->e.path_size & (PROCMON_PATH_MAX - 1)) + (s->e.exe_size & (PROCMON_PATH_MAX - 1)) +
-                (s->e.cwd_size & (PROCMON_PATH_MAX - 1)));
+                (s->e.cwd_size & (PROCMON_PATH_MAX - 1)) + (s->e.fs_path_size & (PROCMON_PATH_MAX - 1)));
   submit(s);
   return 0;
 }

@@ -71,12 +71,24 @@ struct procmon_event {
   char comm[16];
   /* EXEC: bytes of cwd below (NUL included), the kernel's path of the
    * task's working directory at exec time, walked as exe is (what
-   * /proc/PID/cwd shows procmond); 0 unknown. Also makes the 8-byte
-   * alignment's tail explicit (the struct is 112 bytes). */
+   * /proc/PID/cwd shows procmond); 0 unknown. */
   __u32 cwd_size;
+  /* EXEC: the image's identity, of bprm->file->f_inode (the file that runs:
+   * a script's interpreter): its inode number (0 unknown) and its
+   * filesystem's device (i_sb->s_dev, the kernel's encoding: major << 20 |
+   * minor; the reader turns it into the userspace dev_t). */
+  __u64 image_ino;
+  __u32 image_dev;
+  /* EXEC: bytes of fs_path below (NUL included), the image's path within
+   * its own filesystem: its dentry walked up to the superblock's root,
+   * mounts ignored (what mountinfo's field 4 is for a mount); 0 unknown
+   * (too deep, a pseudo file such as a memfd, the walk refused). procmond
+   * finds the host's path of it in its own mount table. The struct is 128
+   * bytes. */
+  __u32 fs_path_size;
   /* followed by path_size bytes of path, then exe_size bytes of exe, then
-   * cwd_size bytes of cwd, then args_size bytes of argv: its head, then
-   * (args_tail_size > 0) its tail */
+   * cwd_size bytes of cwd, then fs_path_size bytes of fs_path, then
+   * args_size bytes of argv: its head, then (args_tail_size > 0) its tail */
 };
 
 #endif

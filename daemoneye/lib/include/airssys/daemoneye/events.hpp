@@ -80,6 +80,16 @@ struct ProcessEvent {
   // (docs/daemoneye.md "process_events"). "" when not an exec or unknown.
   std::string path_given;
   PathFrom path_from = PathFrom::none;  // exec: where process.path came from
+  // exec, eBPF only: the identity of the image that runs, read at the exec:
+  // its filesystem's device (userspace dev_t, as stat() and mountinfo give
+  // it) and inode number; 0 unknown.
+  std::uint64_t image_dev = 0;
+  std::uint64_t image_ino = 0;
+  // exec, eBPF only: where that file is in the host's mount namespace
+  // (procmond's), found from its device and its path within its filesystem
+  // whatever the process mounted; "" unknown (a filesystem the host has
+  // not mounted, a memfd, other sources).
+  std::string host_path;
 };
 
 // Counters of one event source, as procmond reports them.

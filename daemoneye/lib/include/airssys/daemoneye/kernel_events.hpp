@@ -55,6 +55,16 @@ struct KernelEvent {
   // "" unknown (other sources, too deep, or on a mount attached nowhere:
   // then it names no place)
   std::string cwd;
+  // exec, eBPF only: the identity of the image that runs (bprm->file: a
+  // script's interpreter), read at the exec: its filesystem's device as
+  // stat() and /proc/PID/mountinfo give it (userspace dev_t) and its inode
+  // number; both 0 unknown (other sources).
+  std::uint64_t image_dev = 0;
+  std::uint64_t image_ino = 0;
+  // exec, eBPF only: that file's path within its own filesystem (from the
+  // superblock's root, mounts ignored, as mountinfo's field 4 is); "" unknown
+  // (too deep, a pseudo file such as a memfd, the walk refused)
+  std::string image_fs_path;
   std::string args;               // argv, NUL-separated, as captured; "" unknown
   std::int64_t args_total = -1;   // bytes of the whole argv; -1 unknown
   bool args_truncated = false;    // `args` holds only the first part of argv
