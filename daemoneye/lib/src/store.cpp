@@ -165,6 +165,11 @@ struct Store::Impl {
     bind_or_null(s, i++, std::string_view(e.path_given), !e.path_given.empty());
     sqlite::bind(s, i++, p.root_is_host);
     bind_or_null(s, i++, to_string(e.path_from), e.path_from != PathFrom::none);
+    // dev_t and inode numbers as SQLite's signed 64-bit integers (an inode
+    // number of 2^63 or more, overlayfs's xino, reads negative).
+    bind_or_null(s, i++, static_cast<std::int64_t>(e.image_dev), e.image_ino != 0);
+    bind_or_null(s, i++, static_cast<std::int64_t>(e.image_ino), e.image_ino != 0);
+    bind_or_null(s, i++, std::string_view(e.host_path), !e.host_path.empty());
     if (auto w = sqlite::run(db.get(), s); !w) {
       return std::unexpected(w.error().prefixed(fmt::format("write {} event of pid {}", to_string(e.kind), p.pid)));
     }
@@ -274,8 +279,9 @@ Result<std::unique_ptr<Store>> Store::open(StoreOptions options) {
         prep(impl->insert_event,
              "INSERT INTO process_events (time, event, source, pid, parent, name, path, cmdline, cwd, uid, "
              "euid, gid, egid, username, auid, sha256, start_time, parent_path, parent_cmdline, time_ns, "
-             "cmdline_size, overflows, exit_code, exit_signal, cgroup_id, path_given, root_is_host, path_from) "
-             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+             "cmdline_size, overflows, exit_code, exit_signal, cgroup_id, path_given, root_is_host, path_from, "
+             "image_dev, image_ino, host_path) "
+             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
         prep(impl->insert_scan,
              "INSERT INTO scans (scan_id, time, processes, unreadable, collect_us, store_us, rules_us, "
              "alerts, rule_errors, inserted, updated, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),

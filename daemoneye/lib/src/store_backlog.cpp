@@ -12,7 +12,7 @@ std::size_t StoreBacklog::estimated_bytes(const ProcessEvent& e) noexcept {
   const ProcessRecord& p = e.process;
   return sizeof(ProcessEvent) + p.name.size() + p.path.size() + p.cmdline.size() + p.cwd.size() + p.root.size() +
          p.username.size() + p.state.size() + p.cgroup_path.size() + p.tty.size() + p.sha256.size() +
-         p.container_id.size() + e.path_given.size();
+         p.container_id.size() + e.path_given.size() + e.host_path.size();
 }
 
 void StoreBacklog::add_events(std::vector<ProcessEvent> batch) {

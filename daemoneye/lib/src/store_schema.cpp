@@ -42,7 +42,8 @@ std::string process_events_ddl(std::string_view name) {
   uid INTEGER, euid INTEGER, gid INTEGER, egid INTEGER, username TEXT, auid INTEGER,
   sha256 TEXT, start_time INTEGER, parent_path TEXT, parent_cmdline TEXT,
   time_ns INTEGER, cmdline_size INTEGER, overflows TEXT, exit_code INTEGER, exit_signal INTEGER,
-  cgroup_id INTEGER, path_given TEXT, root_is_host INTEGER DEFAULT -1, path_from TEXT);
+  cgroup_id INTEGER, path_given TEXT, root_is_host INTEGER DEFAULT -1, path_from TEXT,
+  image_dev INTEGER, image_ino INTEGER, host_path TEXT);
 )";
 }
 
@@ -132,6 +133,14 @@ std::string migrate_sql(int from_version) {
     // Version 7: where an exec's path came from (exec, detached, proc,
     // given); NULL for the events stored before, as for a start or stop.
     if (from_version < 7) sql += "ALTER TABLE process_events ADD COLUMN path_from TEXT;";
+    // Version 9: an exec's image identity (device, inode) and where the
+    // host sees it (eBPF only); NULL for the events stored before.
+    if (from_version < 9) {
+      sql +=
+          "ALTER TABLE process_events ADD COLUMN image_dev INTEGER;"
+          "ALTER TABLE process_events ADD COLUMN image_ino INTEGER;"
+          "ALTER TABLE process_events ADD COLUMN host_path TEXT;";
+    }
   }
   return sql;
 }

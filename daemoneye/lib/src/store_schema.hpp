@@ -20,8 +20,10 @@ namespace airssys::daemoneye::schema {
 // PRAGMA user_version of a database this code created. 8: the users and
 // groups tables (store_accounts.hpp; made at every open, as tables are, so
 // the upgrade from 7 is only the version: an older agent then refuses the
-// store rather than run beside tables it does not keep).
-inline constexpr int kVersion = 8;
+// store rather than run beside tables it does not keep). 9: an exec
+// event's image identity and host path (process_events.image_dev,
+// image_ino, host_path).
+inline constexpr int kVersion = 9;
 
 struct ProcessColumn {
   std::string_view name;

@@ -84,7 +84,7 @@ TEST(Store, CreatesDatabase0600InA0700DirectoryItMakes) {
   EXPECT_EQ(mode_of(fs::path(db.string() + "-wal")), 0600u);
   Peek peek(db);
   EXPECT_EQ(peek.text("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 8);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 9);
 }
 
 TEST(Store, UpgradesAVersion1StoreKeepingItsRows) {
@@ -110,7 +110,7 @@ TEST(Store, UpgradesAVersion1StoreKeepingItsRows) {
   e.exit_code = 0;
   ASSERT_TRUE(store->append_events(std::vector{e}));
   Peek peek(db);
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 8);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 9);
   EXPECT_EQ(peek.integer("SELECT count(*) FROM process_events"), 2);
   EXPECT_EQ(peek.text("SELECT ifnull(exit_code, 'null') FROM process_events WHERE pid = 42"), "null");
   EXPECT_EQ(peek.integer("SELECT exit_code FROM process_events WHERE pid = 43"), 0);
@@ -132,7 +132,11 @@ TEST(Store, UpgradesAVersion3StoreWithPathGiven) {
     ASSERT_TRUE(c) << c.error();
     ASSERT_TRUE(sqlite::exec(c->get(), "ALTER TABLE process_events DROP COLUMN path_given; "
                                        "ALTER TABLE process_events DROP COLUMN root_is_host; "
-                                       "ALTER TABLE process_events DROP COLUMN path_from; PRAGMA user_version=3;"));
+                                       "ALTER TABLE process_events DROP COLUMN path_from; "
+                                       "ALTER TABLE process_events DROP COLUMN image_dev; "
+                                       "ALTER TABLE process_events DROP COLUMN image_ino; "
+                                       "ALTER TABLE process_events DROP COLUMN host_path; "
+                                       "PRAGMA user_version=3;"));
   }
   auto store = open_store(db);
   ASSERT_TRUE(store);
@@ -140,7 +144,7 @@ TEST(Store, UpgradesAVersion3StoreWithPathGiven) {
   e.path_given = "//tmp/x/sl";
   ASSERT_TRUE(store->append_events(std::vector{e}));
   Peek peek(db);
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 8);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 9);
   EXPECT_EQ(peek.integer("SELECT count(*) FROM process_events"), 2);
   EXPECT_EQ(peek.text("SELECT ifnull(path_given, 'null') FROM process_events WHERE pid = 42"), "null");
   EXPECT_EQ(peek.text("SELECT path || ' ' || path_given FROM process_events WHERE pid = 43"), "/tmp/x/sl //tmp/x/sl");
@@ -163,13 +167,17 @@ TEST(Store, UpgradesAVersion4StoreWithTheHostColumns) {
     ASSERT_TRUE(sqlite::exec(c->get(), "ALTER TABLE processes DROP COLUMN root_is_host; "
                                        "ALTER TABLE processes DROP COLUMN host_on_disk; "
                                        "ALTER TABLE process_events DROP COLUMN root_is_host; "
-                                       "ALTER TABLE process_events DROP COLUMN path_from; PRAGMA user_version=4;"));
+                                       "ALTER TABLE process_events DROP COLUMN path_from; "
+                                       "ALTER TABLE process_events DROP COLUMN image_dev; "
+                                       "ALTER TABLE process_events DROP COLUMN image_ino; "
+                                       "ALTER TABLE process_events DROP COLUMN host_path; "
+                                       "PRAGMA user_version=4;"));
   }
   auto store = open_store(db);
   ASSERT_TRUE(store);
   {
     Peek peek(db);
-    EXPECT_EQ(peek.integer("PRAGMA user_version"), 8);
+    EXPECT_EQ(peek.integer("PRAGMA user_version"), 9);
     EXPECT_EQ(peek.text("SELECT group_concat(pid || ':' || root_is_host || ':' || host_on_disk, ' ') FROM "
                         "(SELECT * FROM processes ORDER BY pid)"),
               "42:-1:-1 43:-1:-1");
@@ -202,7 +210,11 @@ TEST(Store, UpgradesAVersion5StoreWithEventRootIsHost) {
     auto c = sqlite::open(db.string(), SQLITE_OPEN_READWRITE);
     ASSERT_TRUE(c) << c.error();
     ASSERT_TRUE(sqlite::exec(c->get(), "ALTER TABLE process_events DROP COLUMN root_is_host; "
-                                       "ALTER TABLE process_events DROP COLUMN path_from; PRAGMA user_version=5;"));
+                                       "ALTER TABLE process_events DROP COLUMN path_from; "
+                                       "ALTER TABLE process_events DROP COLUMN image_dev; "
+                                       "ALTER TABLE process_events DROP COLUMN image_ino; "
+                                       "ALTER TABLE process_events DROP COLUMN host_path; "
+                                       "PRAGMA user_version=5;"));
     Peek before(db);
     EXPECT_EQ(before.integer("SELECT count(*) FROM pragma_table_info('process_events') WHERE name = 'root_is_host'"), 0);
   }
@@ -217,7 +229,7 @@ TEST(Store, UpgradesAVersion5StoreWithEventRootIsHost) {
   gone.process.root_is_host = -1;
   ASSERT_TRUE(store->append_events(std::vector{host, own, gone}));
   Peek peek(db);
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 8);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 9);
   EXPECT_EQ(peek.text("SELECT group_concat(pid || ':' || root_is_host, ' ') FROM (SELECT * FROM process_events ORDER BY id)"),
             "42:-1 43:1 44:0 45:-1");
 }
@@ -238,7 +250,11 @@ TEST(Store, UpgradesAVersion6StoreWithPathFrom) {
   {
     auto c = sqlite::open(db.string(), SQLITE_OPEN_READWRITE);
     ASSERT_TRUE(c) << c.error();
-    ASSERT_TRUE(sqlite::exec(c->get(), "ALTER TABLE process_events DROP COLUMN path_from; PRAGMA user_version=6;"));
+    ASSERT_TRUE(sqlite::exec(c->get(), "ALTER TABLE process_events DROP COLUMN path_from; "
+                                       "ALTER TABLE process_events DROP COLUMN image_dev; "
+                                       "ALTER TABLE process_events DROP COLUMN image_ino; "
+                                       "ALTER TABLE process_events DROP COLUMN host_path; "
+                                       "PRAGMA user_version=6;"));
     Peek before(db);
     EXPECT_EQ(before.integer("SELECT count(*) FROM pragma_table_info('process_events') WHERE name = 'path_from'"), 0);
   }
@@ -254,7 +270,7 @@ TEST(Store, UpgradesAVersion6StoreWithPathFrom) {
   events.push_back(ProcessEvent{EventKind::stop, EventSource::ebpf, 7, proc(43, "y", "/y", "y")});
   ASSERT_TRUE(store->append_events(events));
   Peek peek(db);
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 8);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 9);
   EXPECT_EQ(peek.text("SELECT group_concat(pid || ':' || event || ':' || ifnull(path_from, 'null'), ' ') FROM "
                       "(SELECT * FROM process_events ORDER BY id)"),
             "42:exec:null 43:exec:exec 44:exec:detached 45:exec:proc 46:exec:given 43:stop:null");
@@ -272,7 +288,9 @@ TEST(Store, UpgradesAVersion7StoreWithUsersAndGroups) {
   }
   {
     Peek v7(db);
-    v7.exec("DROP TABLE users; DROP TABLE groups; PRAGMA user_version=7;");
+    v7.exec("DROP TABLE users; DROP TABLE groups; ALTER TABLE process_events DROP COLUMN image_dev; "
+            "ALTER TABLE process_events DROP COLUMN image_ino; ALTER TABLE process_events DROP COLUMN host_path; "
+            "PRAGMA user_version=7;");
     EXPECT_EQ(v7.integer("SELECT count(*) FROM sqlite_master WHERE name IN ('users', 'groups')"), 0);
   }
   auto store = open_store(db);
@@ -280,10 +298,49 @@ TEST(Store, UpgradesAVersion7StoreWithUsersAndGroups) {
   ASSERT_TRUE(store->replace_users(std::vector{UserAccount{.uid = 0, .gid = 0, .username = "root", .description = "root",
                                                            .directory = "/root", .shell = "/bin/bash"}}));
   Peek peek(db);
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 8);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 9);
   EXPECT_EQ(peek.text("SELECT name FROM processes WHERE pid = 42"), "sshd");
   EXPECT_EQ(peek.text("SELECT username || ':' || uid || ':' || shell FROM users"), "root:0:/bin/bash");
   EXPECT_EQ(peek.integer("SELECT count(*) FROM groups"), 0);
+}
+
+// Schema 9: process_events gains image_dev, image_ino and host_path in place
+// (an exec's image identity and the host's path of it, eBPF only): a
+// version-8 store keeps its rows, which read NULL; a new exec event stores
+// them, and one without them (another source) stores NULL.
+TEST(Store, UpgradesAVersion8StoreWithTheImagesIdentityAndHostPath) {
+  TempDir tmp;
+  const fs::path db = tmp / "v8.db";
+  {
+    auto store = open_store(db);
+    ASSERT_TRUE(store);
+    ProcessEvent e{EventKind::exec, EventSource::ebpf, 5, proc(42, "x", "/mnt/x", "x")};
+    e.path_from = PathFrom::exec;
+    ASSERT_TRUE(store->append_events(std::vector{e}));
+  }
+  {
+    Peek v8(db);
+    v8.exec("ALTER TABLE process_events DROP COLUMN image_dev; ALTER TABLE process_events DROP COLUMN image_ino; "
+            "ALTER TABLE process_events DROP COLUMN host_path; PRAGMA user_version=8;");
+    EXPECT_EQ(v8.integer("SELECT count(*) FROM pragma_table_info('process_events') WHERE name = 'host_path'"), 0);
+  }
+  auto store = open_store(db);
+  ASSERT_TRUE(store);
+  ProcessEvent bound{EventKind::exec, EventSource::ebpf, 6, proc(43, "p", "/mnt/p", "p")};
+  bound.path_from = PathFrom::exec;
+  bound.image_dev = (254u << 8);  // makedev(254, 0)
+  bound.image_ino = 1234567;
+  bound.host_path = "/tmp/dir/p";
+  ProcessEvent hidden = bound;  // a filesystem the host has not mounted
+  hidden.process.pid = 44;
+  hidden.host_path.clear();
+  ProcessEvent other{EventKind::exec, EventSource::proc_connector, 7, proc(45, "q", "/q", "q")};
+  ASSERT_TRUE(store->append_events(std::vector{bound, hidden, other}));
+  Peek peek(db);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 9);
+  EXPECT_EQ(peek.text("SELECT group_concat(pid || ':' || ifnull(image_dev, 'null') || ':' || ifnull(image_ino, 'null') "
+                      "|| ':' || ifnull(host_path, 'null'), ' ') FROM (SELECT * FROM process_events ORDER BY id)"),
+            "42:null:null:null 43:65024:1234567:/tmp/dir/p 44:65024:1234567:null 45:null:null:null");
 }
 
 // osquery's columns: uid and gid as the file has them, *_signed their int32
@@ -330,7 +387,7 @@ TEST(Store, ExceptedAlertsAreCappedPrunedWithTheAlertsAndQueryable) {
   Peek peek(db);
   EXPECT_EQ(peek.integer("SELECT count(*) FROM excepted_alerts"), 10000);
   EXPECT_EQ(peek.integer("SELECT min(time) FROM excepted_alerts"), 1005);  // the 5 oldest went
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 8);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 9);
   auto engine = QueryEngine::open(db);
   ASSERT_TRUE(engine) << engine.error();
   auto r = (*engine)->run("SELECT rule_id, exception_id, dedup_key, row FROM excepted_alerts ORDER BY time DESC LIMIT 1");
