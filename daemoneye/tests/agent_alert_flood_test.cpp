@@ -38,10 +38,7 @@ class AgentAlertFlood : public ::testing::Test {
   void SetUp() override {
     for (const auto& [id, mark] : {std::pair{"flood-marker", flood}, std::pair{"chain-marker", chain},
                                    std::pair{"republish-marker", republish}}) {
-      write_file(ad.rules / (std::string(id) + ".yml"),
-                 fmt::format("title: {}\nid: {}\nlogsource: {{product: linux, category: process_creation}}\n"
-                             "detection:\n  selection:\n    CommandLine|contains: {}\n  condition: selection\n",
-                             id, id, mark));
+      write_marker_rule(ad.rules / (std::string(id) + ".yml"), id, id, mark);
     }
     write_file(ad.config, "database: { path: " + ad.var.string() + "/daemoneye.db }\nscan: { interval: 500ms }\n" +
                               "rules: { dir: " + ad.rules.string() + " }\n" +
@@ -49,21 +46,10 @@ class AgentAlertFlood : public ::testing::Test {
                               ad.alerts.string() + ", format: json }\n");
   }
 
-  std::unique_ptr<Child> start_agent() {
-    auto a = ad.start_agent();
-    EXPECT_TRUE(eventually([&] { return count_rows(db, "SELECT count(*) FROM scans") > 0; }, 60s)) << slurp(ad.log);
-    return a;
-  }
   std::int64_t events_with(const std::string& text) {
     return count_rows(db, fmt::format("SELECT count(*) FROM process_events WHERE cmdline LIKE '%{}%' AND "
                                       "(event = 'exec' OR (event = 'start' AND source = 'poll'))",
                                       text));
-  }
-  std::vector<nlohmann::json> alerts_of(const std::string& rule) {
-    std::vector<nlohmann::json> out;
-    for (auto& j : ad.alert_lines())
-      if (j.value("rule_id", "") == rule) out.push_back(std::move(j));
-    return out;
   }
   static bool is_summary(const nlohmann::json& a) {
     const auto& tags = a["tags"];
@@ -100,13 +86,13 @@ class AgentAlertFlood : public ::testing::Test {
            count_rows(db, "SELECT covered FROM sigma_marks WHERE rule_id = 'flood-marker'") >= newest;
   }
   std::int64_t summaries_of_flood() {
-    return static_cast<std::int64_t>(std::ranges::count_if(alerts_of("flood-marker"), is_summary));
+    return static_cast<std::int64_t>(std::ranges::count_if(ad.alerts_of("flood-marker"), is_summary));
   }
   // 6 decoys over a limit of 5 (5 raised, the first held back told at once),
   // then 4 more within the hour's period: held back, not told yet; then
   // SIGKILL (procmond goes with the agent).
   void hold_back_and_kill() {
-    auto agent = start_agent();
+    auto agent = ad.start_agent_scanned();
     decoys(6, "decoy");
     ASSERT_TRUE(eventually([&] { return events_with(flood) >= 6 && flood_read() && summaries_of_flood() == 1; }, 60s))
         << slurp(ad.log) << slurp(ad.alerts);
@@ -128,7 +114,7 @@ class AgentAlertFlood : public ::testing::Test {
 };
 
 TEST_F(AgentAlertFlood, TheRealEventBehindDecoysOverTheRateLimitIsToldNotLost) {
-  auto agent = start_agent();
+  auto agent = ad.start_agent_scanned();
   {
     std::vector<std::unique_ptr<Child>> decoys;
     for (int i = 1; i <= 20; ++i)
@@ -148,7 +134,7 @@ TEST_F(AgentAlertFlood, TheRealEventBehindDecoysOverTheRateLimitIsToldNotLost) {
   }, 60s)) << slurp(ad.log);
   stop(*agent);
 
-  const auto alerts = alerts_of("flood-marker");
+  const auto alerts = ad.alerts_of("flood-marker");
   std::int64_t plain = 0, held = 0;
   bool real_told = false;
   for (const auto& a : alerts) {
@@ -173,7 +159,7 @@ TEST_F(AgentAlertFlood, TheRealEventBehindDecoysOverTheRateLimitIsToldNotLost) {
 }
 
 TEST_F(AgentAlertFlood, AnExecChainInOneProcessRaisesOneAlertPerExec) {
-  auto agent = start_agent();
+  auto agent = ad.start_agent_scanned();
   // One pid: the shell matches, then execs bash (another binary, so polling
   // sees the exec too), which matches again.
   Child c({"/bin/sh", "-c", fmt::format("sleep 1; : harmless {0} /dev/tcp/127.0.0.1/80; exec /bin/bash -c "
@@ -181,9 +167,9 @@ TEST_F(AgentAlertFlood, AnExecChainInOneProcessRaisesOneAlertPerExec) {
                                         chain)});
   const pid_t pid = c.pid();
   ASSERT_TRUE(c.wait(60s).has_value());
-  ASSERT_TRUE(eventually([&] { return alerts_of("chain-marker").size() >= 2; }, 60s))
+  ASSERT_TRUE(eventually([&] { return ad.alerts_of("chain-marker").size() >= 2; }, 60s))
       << slurp(ad.log) << slurp(ad.alerts);
-  const auto alerts = alerts_of("chain-marker");
+  const auto alerts = ad.alerts_of("chain-marker");
   ASSERT_EQ(alerts.size(), 2u) << slurp(ad.alerts);
   EXPECT_EQ(alerts[0]["row"]["pid"], pid);
   EXPECT_EQ(alerts[1]["row"]["pid"], pid);
@@ -215,7 +201,7 @@ TEST_F(AgentAlertFlood, AlertsHeldBackWhenTheAgentIsKilledAreToldByTheNextStartO
   auto third = start_again();
   stop(*third);
 
-  const auto alerts = alerts_of("flood-marker");
+  const auto alerts = ad.alerts_of("flood-marker");
   std::vector<nlohmann::json> summaries;
   std::int64_t plain = 0, held = 0;
   for (const auto& a : alerts) {
@@ -278,11 +264,11 @@ TEST_F(AgentAlertFlood, ASummaryRaisedBeforeAKillIsNotToldAgainWhenTheStoreCanno
 // process as a poll start twice (the times of two collections), on the
 // agent's bus, after procmond reported it.
 TEST_F(AgentAlertFlood, AProcessEventPublishedAgainRaisesNoSecondAlert) {
-  auto agent = start_agent();
+  auto agent = ad.start_agent_scanned();
   Child target({"/bin/sh", "-c", fmt::format("sleep 60; : {} /dev/tcp/10.6.6.6/4444", republish)});
   const auto of_target = [&] {
     std::int64_t n = 0;
-    for (const auto& a : alerts_of("republish-marker")) n += a["row"].value("pid", -1) == target.pid() ? 1 : 0;
+    for (const auto& a : ad.alerts_of("republish-marker")) n += a["row"].value("pid", -1) == target.pid() ? 1 : 0;
     return n;
   };
   ASSERT_TRUE(eventually([&] { return of_target() >= 1; }, 60s)) << slurp(ad.log) << slurp(ad.alerts);
@@ -323,7 +309,7 @@ TEST_F(AgentAlertFlood, AProcessEventPublishedAgainRaisesNoSecondAlert) {
                                                                   .process = sentinel})));
   ASSERT_TRUE((*client)->flush(60s));
   ASSERT_TRUE(eventually([&] {
-    for (const auto& a : alerts_of("republish-marker"))
+    for (const auto& a : ad.alerts_of("republish-marker"))
       if (a["row"].value("pid", -1) == sentinel.pid) return true;
     return false;
   }, 60s)) << slurp(ad.log) << slurp(ad.alerts);

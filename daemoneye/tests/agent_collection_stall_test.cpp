@@ -41,18 +41,10 @@ class AgentCollectionStall : public ::testing::Test {
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "the agent's procmond is stopped and read through /proc: needs root";
     if (cli_bin().empty()) GTEST_SKIP() << "DAEMONEYE_CLI_BIN is not set: run this test through ctest";
-    write_file(ad.rules / "marker.yml",
-               fmt::format("title: stall marker\nid: {}\nlogsource: {{product: linux, category: process_creation}}\n"
-                           "detection:\n  selection:\n    CommandLine|contains: {}\n  condition: selection\n",
-                           kRule, marker));
+    write_marker_rule(ad.rules / "marker.yml", "stall marker", kRule, marker);
     ad.write_config();
   }
 
-  std::unique_ptr<Child> start_agent() {
-    auto a = ad.start_agent();
-    EXPECT_TRUE(eventually([&] { return count_rows(db, "SELECT count(*) FROM scans") > 0; }, 60s)) << slurp(ad.log);
-    return a;
-  }
   pid_t procmond_of(const Child& agent) {
     pid_t pid = -1;
     EXPECT_TRUE(eventually([&] {
@@ -91,7 +83,7 @@ TEST_F(AgentCollectionStall, AStoppedProcmondIsStaleTheSigmaRulesStillRunAndSigc
   // between the SIGSTOP and the SIGCONT must fit in that (a busy CI machine
   // included), so the margin is wide.
   ad.write_config("", "3s");
-  auto agent = start_agent();
+  auto agent = ad.start_agent_scanned();
   const pid_t procmond = procmond_of(*agent);
   ASSERT_GT(procmond, 0);
   auto before = status();
@@ -144,7 +136,7 @@ TEST_F(AgentCollectionStall, AStoppedProcmondIsStaleTheSigmaRulesStillRunAndSigc
 }
 
 TEST_F(AgentCollectionStall, AProcmondThatStaysStoppedIsKilledAndRestarted) {
-  auto agent = start_agent();
+  auto agent = ad.start_agent_scanned();
   const pid_t procmond = procmond_of(*agent);
   ASSERT_GT(procmond, 0);
   ASSERT_EQ(::kill(procmond, SIGSTOP), 0);
@@ -176,7 +168,7 @@ TEST_F(AgentCollectionStall, ASlowRulePassIsNotAStaleProcmond) {
              "query: WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
              "SELECT pid, name, cmdline, start_time FROM processes WHERE pid = (SELECT max(x) FROM c)\n");
   ad.write_config("", "500ms", "timeout: 20s");
-  auto agent = start_agent();
+  auto agent = ad.start_agent_scanned();
   const pid_t procmond = procmond_of(*agent);
   ASSERT_GT(procmond, 0);
   // Two passes of the slow rule after the first scan's.

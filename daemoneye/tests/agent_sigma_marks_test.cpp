@@ -104,20 +104,10 @@ class AgentSigmaMarks : public ::testing::Test {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "making the ledger's file immutable needs root";
-    write_file(ad.rules / "marker.yml",
-               fmt::format("title: marks marker\nid: {}\nlogsource: {{product: linux, category: process_creation}}\n"
-                           "detection:\n  selection:\n    CommandLine|contains: {}\n  condition: selection\n",
-                           kRule, marker));
+    write_marker_rule(ad.rules / "marker.yml", "marks marker", kRule, marker);
     ad.write_config();
   }
 
-  // The agent, once it has stored its first scan.
-  std::unique_ptr<Child> start_agent() {
-    auto a = ad.start_agent();
-    EXPECT_TRUE(eventually([&] { return count_rows(db, "SELECT count(*) FROM scans") > 0; }))
-        << slurp(ad.log);
-    return a;
-  }
   // The ledger's entries file made immutable: every append fails.
   std::unique_ptr<Immutable> refuse_ledger() { return std::make_unique<Immutable>(ad.var / "ledger" / "entries"); }
   // The marker's process creation in process_events (-1 until stored).
@@ -165,7 +155,7 @@ class AgentSigmaMarks : public ::testing::Test {
 };
 
 TEST_F(AgentSigmaMarks, RefusedAlertsAreRaisedByALaterScanAndTheStoredMarkStays) {
-  auto agent = start_agent();
+  auto agent = ad.start_agent_scanned();
   auto refused = refuse_ledger();
   if (!refused->ok() && refused->unsupported()) GTEST_SKIP() << "cannot make the ledger immutable here: " << refused->error();
   ASSERT_TRUE(refused->ok()) << refused->error();
@@ -191,7 +181,7 @@ TEST_F(AgentSigmaMarks, RefusedAlertsAreRaisedByALaterScanAndTheStoredMarkStays)
 }
 
 TEST_F(AgentSigmaMarks, AnAgentStoppedWhileTheLedgerRefusedSkipsNothingAfterARestart) {
-  auto agent = start_agent();
+  auto agent = ad.start_agent_scanned();
   auto refused = refuse_ledger();
   if (!refused->ok() && refused->unsupported()) GTEST_SKIP() << "cannot make the ledger immutable here: " << refused->error();
   ASSERT_TRUE(refused->ok()) << refused->error();
@@ -208,7 +198,7 @@ TEST_F(AgentSigmaMarks, AnAgentStoppedWhileTheLedgerRefusedSkipsNothingAfterARes
   EXPECT_EQ(marker_alerts(marker_pid), 0u);
 
   refused->lift();  // before the start: the ledger opens its files for writing
-  agent = start_agent();
+  agent = ad.start_agent_scanned();
   ASSERT_TRUE(eventually([&] { return marker_alerts(marker_pid) > 0; })) << slurp(ad.log);
   ASSERT_TRUE(eventually([&] { return stored_mark() >= event; })) << slurp(ad.log);
   EXPECT_EQ(marker_alerts(marker_pid), 1u);

@@ -9,6 +9,8 @@
 #include <airssys/testing/file.hpp>
 #include <airssys/testing/temp_dir.hpp>
 
+#include "store_query.hpp"
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -80,6 +82,16 @@ inline void write_self_rule(const fs::path& rules) {
   ::chmod((rules / "self.yaml").c_str(), 0644);
 }
 
+// A Sigma rule (`title`, `id`) at `file` that matches every process
+// creation whose command line contains `marker`.
+inline void write_marker_rule(const fs::path& file, std::string_view title, std::string_view id,
+                              std::string_view marker) {
+  airssys::testing::write_file(file, "title: " + std::string(title) + "\nid: " + std::string(id) +
+                                         "\nlogsource: {product: linux, category: process_creation}\n"
+                                         "detection:\n  selection:\n    CommandLine|contains: " +
+                                         std::string(marker) + "\n  condition: selection\n");
+}
+
 inline std::string cli_bin() { return env_or_empty("DAEMONEYE_CLI_BIN"); }
 
 // How a program run to its end went: its exit status as a shell prints it
@@ -142,6 +154,15 @@ struct AgentDir {
     EXPECT_FALSE(agent_bin().empty()) << "DAEMONEYE_AGENT_BIN is not set: run this test through ctest";
     return std::make_unique<Child>(std::vector<std::string>{agent_bin(), "--config", config.string()}, log, log,
                                    fs::path{}, std::move(env));
+  }
+
+  // start_agent(), once the agent has stored its first scan in var/daemoneye.db
+  // (at most 60 s; past that the test goes on, failed, with the agent's log).
+  std::unique_ptr<Child> start_agent_scanned() const {
+    auto a = start_agent();
+    EXPECT_TRUE(eventually([&] { return count_rows(var / "daemoneye.db", "SELECT count(*) FROM scans") > 0; }, 60s))
+        << slurp(log);
+    return a;
   }
 
   // Every alert in the file sink so far (a line being written is skipped).
