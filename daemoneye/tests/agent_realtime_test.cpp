@@ -362,5 +362,60 @@ TEST_F(AgentRealtimeExecFromTmp, JudgesARelativeRunByTheDirectoryAtTheExec) {
   t.stop();
 }
 
+// A /tmp directory bound elsewhere in user and mount namespaces of the
+// payload's own (unshare -Urm: no privilege needed) and run there: its
+// kernel path is the bound one, /run/..., which exec-from-tmp does not flag;
+// its host_path, from the image's device and its path in its filesystem
+// through procmond's mount table, is the /tmp one, and raises it. Before
+// (schema 8) the event had only /run/.../payload, path_from 'exec', and
+// nothing was raised. A direct run of /usr/bin/true is stored with its own
+// path as the host's, and the image's device and inode as stat() gives them.
+TEST(AgentRealtime, ExecFromTmpJudgesABindMountedPayloadByTheHostsPath) {
+  if (::geteuid() != 0) GTEST_SKIP() << "eBPF needs root";
+  ExecFromTmpAgent t;
+  ASSERT_NO_FATAL_FAILURE(t.start());
+  const fs::path src = fs::canonical(t.a.dir.path()) / "bound";
+  fs::create_directory(src);
+  fs::copy_file("/usr/bin/true", src / "payload");
+  fs::permissions(src / "payload", fs::perms::owner_all);
+  const OutsideTmp over;
+  std::vector<std::string> argv{"/usr/bin/unshare", "-Urm", "/bin/sh", "-c",
+                                R"(mount --bind "$1" "$2" && exec "$2/payload" "$3")", "sh", src.string(),
+                                over.path.string(), fmt::format("bound{}", ::getpid())};
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  pid_t bound = -1;
+  ASSERT_EQ(::posix_spawn(&bound, args[0], nullptr, nullptr, args.data(), environ), 0);
+  pid_t direct = -1;
+  char true_path[] = "/usr/bin/true";
+  char* true_argv[] = {true_path, nullptr};
+  ASSERT_EQ(::posix_spawn(&direct, true_path, nullptr, nullptr, true_argv, environ), 0);
+  for (const pid_t pid : {bound, direct}) {
+    const int st = wait_status(pid);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << pid << " " << st;
+  }
+  const auto exec_row = [&](pid_t pid, const fs::path& path) {
+    return query_text(t.db, fmt::format("SELECT path_from || ' ' || ifnull(host_path, 'null') || ' ' || "
+                                        "ifnull(image_dev, 'null') || ' ' || ifnull(image_ino, 'null') FROM "
+                                        "process_events WHERE pid = {} AND event = 'exec' AND path = '{}' LIMIT 1",
+                                        pid, path.string()));
+  };
+  const auto identity = [](const fs::path& file) {
+    struct stat st{};
+    EXPECT_EQ(::stat(file.c_str(), &st), 0) << file;
+    return fmt::format("{} {}", st.st_dev, st.st_ino);
+  };
+  const fs::path true_real = fs::canonical("/usr/bin/true");
+  ASSERT_TRUE(eventually([&] { return !exec_row(bound, over.path / "payload").empty() && !exec_row(direct, true_real).empty(); },
+                         60s))
+      << slurp(t.a.log);
+  EXPECT_EQ(exec_row(bound, over.path / "payload"), "exec " + (src / "payload").string() + " " + identity(src / "payload"));
+  EXPECT_EQ(exec_row(direct, true_real), "exec " + true_real.string() + " " + identity(true_real));
+  EXPECT_TRUE(eventually([&] { return t.alerted(bound); }, 60s)) << slurp(t.a.alerts) << slurp(t.a.log);
+  EXPECT_FALSE(t.alerted(direct)) << slurp(t.a.alerts);
+  t.stop();
+}
+
 }  // namespace
 }  // namespace detest

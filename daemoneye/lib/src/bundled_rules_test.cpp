@@ -875,6 +875,51 @@ TEST_F(BundledRules, ExecFromTmpJudgesAScriptByItsInterpreterAndByTheScript) {
   EXPECT_EQ(distinct(*found, 6100), (std::set<std::int64_t>{6100, 6101, 6103, 6104, 6106}));
 }
 
+// An exec event's host_path (schema 9, eBPF: the host's path of the image,
+// found from its device and its path in its filesystem) is judged for the
+// temporary directories too: a /tmp directory bound elsewhere in the
+// process's own mount namespace (unshare -Urm) and run there is raised by
+// it, gone or still running (its processes row has only the bound path);
+// /usr/bin bound elsewhere, a direct run, and a file the host has not
+// mounted (NULL) are quiet.
+TEST_F(BundledRules, ExecFromTmpJudgesAnExecByTheHostsPathOfItsImage) {
+  const auto rule = bundled("exec-from-tmp");
+  ASSERT_TRUE(rule);
+  const std::int64_t now = ::time(nullptr);
+  std::vector<ProcessEvent> events;
+  std::vector<ProcessRecord> live = ordinary_host();
+  std::int64_t pid = 6200;
+  const auto exec = [&](std::string path, std::string host, bool lives = false) {
+    ProcessRecord p = proc(pid++, "x", path, "x --beacon", 5000);
+    ProcessEvent e{EventKind::exec, EventSource::ebpf, now - 1, p};
+    e.path_given = std::move(path);
+    e.path_from = PathFrom::exec;
+    e.image_dev = 65024;
+    e.image_ino = 1000 + static_cast<std::uint64_t>(p.pid);
+    e.host_path = std::move(host);
+    events.push_back(e);
+    if (lives) {
+      live.push_back(p);
+    } else {
+      events.push_back(ProcessEvent{EventKind::stop, EventSource::ebpf, now - 1, p});
+    }
+  };
+  exec("/run/x/payload", "/tmp/d/payload");        // 6200 /tmp/d bound onto /run/x
+  exec("/mnt/true", "/usr/bin/true");              // 6201 /usr/bin bound onto /mnt: quiet
+  exec("/usr/bin/true", "/usr/bin/true");          // 6202 quiet
+  exec("/run/x/p", "");                            // 6203 a private tmpfs: quiet
+  exec("/run/x/payload", "/tmp/d/payload", true);  // 6204 still running
+  exec("/run/x/a", "/var/tmp/a");                  // 6205
+  exec("/run/x/b", "/dev/shm/b");                  // 6206
+  exec("/run/x/c", "/tmpx/c");                     // 6207 not a temporary directory: quiet
+  exec("/run/x/d", "/run/lock/d");                 // 6208
+  ASSERT_TRUE(store_->apply_snapshot(live));
+  ASSERT_TRUE(store_->append_events(events));
+  auto found = pids_found(*engine_, rule->query);
+  ASSERT_TRUE(found) << found.error();
+  EXPECT_EQ(distinct(*found, 6200), (std::set<std::int64_t>{6200, 6204, 6205, 6206, 6208}));
+}
+
 TEST_F(BundledRules, ABadFileBesideThemIsRejectedAndTheOthersLoad) {
   TempDir dir;
   for (const auto& entry : fs::directory_iterator(rules_dir())) {
