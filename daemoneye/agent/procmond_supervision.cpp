@@ -232,9 +232,7 @@ Result<std::unique_ptr<ProcmondSupervision>> ProcmondSupervision::start(Procmond
   }
   so.audit.sinks.push_back(std::shared_ptr<osl::ActivitySink>(std::move(*sink)));
   impl->osl = std::make_shared<osl::System>(std::move(so));
-  // A handful of actors (procmond's process actor, the exit logger): no
-  // spawn bursts to prepare memory for, so no reserve (8 MiB resident else).
-  impl->sys = std::make_unique<rt::ActorSystem>(rt::SystemConfig{.workers = 1, .memory_reserve = 0});
+  impl->sys = std::make_unique<rt::ActorSystem>(rt::SystemConfig{.workers = 1});
 
   auto logger = impl->sys->spawn<ExitLogger>(&impl->counters, options.log_error);
   if (!logger) return fail(ErrorCategory::internal, "cannot start the exit logger: " + logger.error().message);

@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <mutex>
 #include <new>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 namespace airssys::rt::detail {
@@ -55,6 +57,11 @@ struct Block {
 struct Depot {
   std::mutex m;
   std::vector<Block*> batches[kClasses];  // each a list of kBatch blocks
+  // What exiting threads held beyond their full batches: a list of fewer
+  // than kBatch blocks each, handed out like a batch (with its own count)
+  // once no full batch is left, so that threads that come and go (systems
+  // created and destroyed, callers' threads) do not strand blocks.
+  std::vector<std::pair<Block*, std::uint32_t>> partial[kClasses];
 };
 Depot& depot() {
   static Depot* d = new Depot();  // NOLINT: immortal, threads may free during exit
@@ -71,8 +78,9 @@ Depot& depot() {
 // 32 MiB, three runs each). Spawning 100,000 actors carves ~20 MiB of cells
 // and envelopes (the replies queue up while the spawner runs), which made
 // this the largest cost of the spawn benchmark: 85 % of the spawning
-// handler's samples sat on the first store into a new slab. The price is up
-// to 2 MiB of resident memory per process before the first actor needs it.
+// handler's samples sat on the first store into a new slab. The price is
+// resident memory before the first actor needs it: one region, or the
+// reserve (SystemConfig::memory_reserve, pool_reserve()) if larger.
 // Without THP (disabled, or no huge page free) a region falls back to 4 KiB
 // pages, prefaulted as before.
 constexpr std::size_t kRegion = std::size_t{2} << 20;
@@ -87,8 +95,12 @@ char* map_region() {
   if (const std::uintptr_t end = base + 2 * kRegion; end > aligned + kRegion)
     munmap(reinterpret_cast<void*>(aligned + kRegion), end - (aligned + kRegion));
   auto* p = reinterpret_cast<char*>(aligned);
-  (void)madvise(p, kRegion, MADV_HUGEPAGE);        // advice only: 4 KiB pages if refused
-  (void)madvise(p, kRegion, MADV_POPULATE_WRITE);  // Linux >= 5.14; else the first writes fault it in
+  (void)madvise(p, kRegion, MADV_HUGEPAGE);  // advice only: 4 KiB pages if refused
+  if (madvise(p, kRegion, MADV_POPULATE_WRITE) != 0) {
+    // Before Linux 5.14 (EINVAL): fault it in by writing, so that a reserve
+    // is resident as promised rather than on its first use.
+    for (std::size_t off = 0; off < kRegion; off += 4096) static_cast<volatile char*>(p)[off] = 0;
+  }
   return p;
 }
 
@@ -151,12 +163,15 @@ struct Cache {
   ~Cache() {
     for (int c = 0; c < kClasses; ++c)
       while (count[c] >= kBatch) spill(c);
-    // Fewer than kBatch left per class: kept on a partial batch list.
+    // Fewer than kBatch left per class: handed back as a partial batch.
     for (int c = 0; c < kClasses; ++c)
       if (head[c] != nullptr) {
         Depot& d = depot();
         std::lock_guard lk(d.m);
-        partial_.push_back(head[c]);
+        try {
+          d.partial[c].emplace_back(head[c], count[c]);
+        } catch (...) {  // NOLINT: out of memory for the vector: the blocks leak
+        }
       }
   }
 
@@ -192,6 +207,11 @@ struct Cache {
         count[c] = kBatch;
         return;
       }
+      if (!d.partial[c].empty()) {
+        std::tie(head[c], count[c]) = d.partial[c].back();
+        d.partial[c].pop_back();
+        return;
+      }
     }
     head[c] = carve(c);
     count[c] = kBatch;
@@ -212,7 +232,6 @@ struct Cache {
     }
   }
 
-  static inline std::vector<Block*> partial_;  // guarded by depot().m
 };
 
 thread_local Cache tls_cache;
@@ -249,10 +268,17 @@ std::size_t pool_mapped_bytes() noexcept {
 void pool_reserve(std::size_t bytes) {
   if constexpr (kPool) {
     Regions& r = regions();
-    std::lock_guard lk(r.m);
-    while (r.mapped < bytes) {
-      r.ready.reserve(r.ready.size() + 1);  // so that a mapped region is never dropped
-      r.ready.push_back(map_region());
+    // Mapped and populated outside the lock (ms per region while a VM's
+    // host supplies the memory), so that other threads' carving never waits
+    // for it; two reserves at once may map a region more than asked.
+    for (;;) {
+      {
+        std::lock_guard lk(r.m);
+        if (r.mapped >= bytes) return;
+      }
+      char* p = map_region();
+      std::lock_guard lk(r.m);
+      r.ready.push_back(p);  // bad_alloc here would drop one region: it stays mapped, unused
       r.mapped += kRegion;
     }
   }

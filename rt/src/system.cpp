@@ -209,7 +209,8 @@ void Timers::fire_first() {
 // ---- system core ----
 
 SystemCore::SystemCore(ActorSystem* o, const SystemConfig& c) : owner(o), cfg(c) {
-  pool_reserve(cfg.memory_reserve);
+  // Deterministic systems are for tests: no bursts worth preparing for.
+  if (!cfg.deterministic) pool_reserve(cfg.memory_reserve);
   if (cfg.deterministic) {
     exec_ = make_manual_executor();
     if (cfg.virtual_time) timers.set_virtual();

@@ -38,11 +38,14 @@ struct SystemConfig {
   std::uint32_t batch = 64;         // default messages per activation
   std::chrono::milliseconds shutdown_timeout{5000};
   // Bytes of actor and message memory prepared (mapped and faulted in) when
-  // the system is constructed, so that the first burst of spawns and
-  // messages does not wait for fresh memory. The allocator is shared by
-  // every system in the process and never returns memory, so this is a
-  // floor for the process, not an amount per system. 0: none.
-  std::size_t memory_reserve = 8u << 20;
+  // the system is constructed, so that a burst of spawns and messages soon
+  // after does not wait for fresh memory: the cost moves to construction,
+  // it does not go away, and the memory is resident from then on. The
+  // allocator is shared by every system in the process and never returns
+  // memory, so this is a floor for the process, not an amount per system.
+  // 0 (default): none; ignored in deterministic mode. The constructor
+  // throws std::bad_alloc if the memory cannot be mapped.
+  std::size_t memory_reserve = 0;
 };
 
 struct SpawnOptions {
