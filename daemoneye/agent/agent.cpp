@@ -923,6 +923,8 @@ void Agent::Impl::take_collection(Collection c) {
   // scan stale at most while the store is sound) and is logged.
   if (auto r = store->replace_sockets(c.sockets); !r)
     spdlog::error("storing the sockets of scan {} failed: {}", c.scan_id, r.error().message);
+  if (auto r = store->replace_memory_maps(c.memory_maps); !r)
+    spdlog::error("storing the memory maps of scan {} failed: {}", c.scan_id, r.error().message);
   // The accounts, when this collection carried them (likewise).
   if (c.users)
     if (auto r = store->replace_users(*c.users); !r)

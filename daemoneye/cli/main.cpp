@@ -72,7 +72,7 @@ int run(int argc, char** argv) {
   std::string format = "table", timeout, max_bytes;
   std::size_t max_rows = 0;
   auto* query = app.add_subcommand("query", "Run one read-only SQL query on the store (the rules' guard and limits)");
-  query->add_option("sql", query_args.sql, "One SELECT over the readable tables (processes, process_events, process_open_sockets, listening_ports, users, groups, alerts, scans, excepted_alerts, ...; docs: Tables)")->required();
+  query->add_option("sql", query_args.sql, "One SELECT over the readable tables (processes, process_events, process_open_sockets, listening_ports, process_memory_map, users, groups, alerts, scans, excepted_alerts, ...; docs: Tables)")->required();
   query->add_option("--format", format, "table, json or csv")->check(CLI::IsMember({"table", "json", "csv"}));
   query->add_option("--max-rows", max_rows, "Rows at most (default rules.max_rows)")->check(CLI::Range(1, 10000000));
   query->add_option("--timeout", timeout, "Time limit, e.g. 5s (default rules.timeout; at most 10m)");
@@ -141,7 +141,7 @@ Exit codes: 0 a row matched; 1 none did; 2 the file is not a valid rule, usage, 
   auto* fleet = app.add_subcommand("fleet", "Signed live queries to the agents of a fleet, over NATS");
   fleet->require_subcommand(1);
   auto* fleet_query = fleet->add_subcommand("query", "Run one read-only SQL query on every addressed agent; a table per host");
-  fleet_query->add_option("sql", fleet_args.sql, "One SELECT over the readable tables (processes, process_events, process_open_sockets, listening_ports, users, groups, alerts, scans, excepted_alerts, ...; docs: Tables)")->required();
+  fleet_query->add_option("sql", fleet_args.sql, "One SELECT over the readable tables (processes, process_events, process_open_sockets, listening_ports, process_memory_map, users, groups, alerts, scans, excepted_alerts, ...; docs: Tables)")->required();
   fleet_query->add_option("--key", fleet_args.key, "Your Ed25519 private key (PEM from openssl genpkey -algorithm ed25519; mode 0600)")
       ->required();
   auto* hosts_opt = fleet_query->add_option("--hosts", fleet_hosts, "The agents' host names, comma-separated");

@@ -91,6 +91,7 @@ struct Flags {
   std::string hash_max_size = "256MiB";
   bool no_hash = false;
   bool no_sockets = false;
+  bool no_memory_maps = false;
   std::string passwd = "/etc/passwd";  // the users table's file
   std::string group = "/etc/group";    // the groups table's file
   std::string events = "auto";
@@ -208,7 +209,7 @@ class Publisher {
         std::move(c.processes),
         de::SnapshotHeader{.scan_id = scan_id_++, .time = c.time, .unreadable = c.stats.partial,
                            .collect_us = c.stats.elapsed_us},
-        de::kSnapshotChunkBytes, std::move(c.sockets), std::move(accounts));
+        de::kSnapshotChunkBytes, std::move(c.sockets), std::move(accounts), std::move(c.memory_maps));
     bool ok = true;
     for (auto& e : events) {
       // Records are capped for the wire in the chunks; an event's copy too.
@@ -413,6 +414,9 @@ int main(int argc, char** argv) {
   app.add_flag("--no-sockets", f.no_sockets,
                "With --bus: do not read processes' sockets (the process_open_sockets table stays empty)")
       ->needs(bus_opt);
+  app.add_flag("--no-memory-maps", f.no_memory_maps,
+               "With --bus: do not read processes' executable mappings (the process_memory_map table stays empty)")
+      ->needs(bus_opt);
   app.add_option("--passwd", f.passwd,
                  "With --bus: the passwd file the users table is read from (for tests, and containers with the "
                  "host's /etc mounted elsewhere)")
@@ -486,9 +490,11 @@ int main(int argc, char** argv) {
     rl.rlim_cur = rl.rlim_max;
     (void)::setrlimit(RLIMIT_NOFILE, &rl);
   }
-  // Sockets only for the bus: --once prints processes.
-  auto collector = de::Collector::create(de::CollectorOptions{
-      .hash = !f.no_hash, .hash_max_size = *hash_max, .sockets = !f.bus.empty() && !f.no_sockets});
+  // Sockets and memory maps only for the bus: --once prints processes.
+  auto collector = de::Collector::create(de::CollectorOptions{.hash = !f.no_hash,
+                                                              .hash_max_size = *hash_max,
+                                                              .sockets = !f.bus.empty() && !f.no_sockets,
+                                                              .memory_maps = !f.bus.empty() && !f.no_memory_maps});
   if (!collector) {
     say("cannot read /proc: " + collector.error().to_string());
     return kFailed;

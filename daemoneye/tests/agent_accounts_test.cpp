@@ -19,20 +19,6 @@
 namespace detest {
 namespace {
 
-// A directory made under /tmp itself (the rule's temporary directory; the
-// tests' TMPDIR may be elsewhere), removed with what is in it.
-struct TmpUnderTmp {
-  fs::path path;
-  TmpUnderTmp() {
-    std::string tmpl = "/tmp/de-accounts.XXXXXX";
-    if (::mkdtemp(tmpl.data()) != nullptr) path = tmpl;
-  }
-  ~TmpUnderTmp() {
-    std::error_code ec;
-    if (!path.empty()) fs::remove_all(path, ec);
-  }
-};
-
 struct Fixture : AgentDir {
   fs::path passwd = dir.path() / "passwd";
   fs::path group = dir.path() / "group";
@@ -76,7 +62,7 @@ fs::path system_python() { return fs::canonical("/usr/bin/python3"); }
 TEST(AgentAccounts, ASecondRootAndAListenerRunFromTmpRaiseTheirRules) {
   ASSERT_TRUE(fs::exists("/usr/bin/python3")) << "needs python3";
   Fixture f;
-  TmpUnderTmp tmp;
+  TmpUnderTmp tmp{"de-accounts"};
   ASSERT_FALSE(tmp.path.empty());
   const fs::path copy = tmp.path / "python3";
   fs::copy_file(system_python(), copy);

@@ -1071,7 +1071,7 @@ TEST_F(Cli, RulesAreCheckedAsTheAgentLoadsThem) {
 
   Outcome bundled = cli({"rules", "check", env_or_empty("AIRSSYS_SOURCE_DIR") + "/daemoneye/rules"});
   EXPECT_EQ(bundled.code, 0) << bundled.err;
-  EXPECT_TRUE(has(bundled.err, "11 rules valid, 0 rejected")) << bundled.err;
+  EXPECT_TRUE(has(bundled.err, "12 rules valid, 0 rejected")) << bundled.err;
 
   // rules list reads rules.dir from the configuration, as the agent does.
   const fs::path config = dir_.path() / "config.yaml";

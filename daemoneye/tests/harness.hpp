@@ -224,6 +224,23 @@ inline pid_t run_through_fd(const fs::path& file, std::vector<std::string> argv)
   return pid;
 }
 
+// A directory made under /tmp itself, "/tmp/<prefix>.XXXXXX" (a bundled
+// rule's temporary directory; the tests' TMPDIR may be elsewhere), removed
+// with what is in it. `path` is empty when it could not be made.
+struct TmpUnderTmp {
+  fs::path path;
+  explicit TmpUnderTmp(const std::string& prefix) {
+    std::string tmpl = "/tmp/" + prefix + ".XXXXXX";
+    if (::mkdtemp(tmpl.data()) != nullptr) path = tmpl;
+  }
+  TmpUnderTmp(const TmpUnderTmp&) = delete;
+  TmpUnderTmp& operator=(const TmpUnderTmp&) = delete;
+  ~TmpUnderTmp() {
+    std::error_code ec;
+    if (!path.empty()) fs::remove_all(path, ec);
+  }
+};
+
 // Children of `pid` named `comm` (from /proc/*/stat).
 inline std::vector<pid_t> children_named(pid_t parent, const std::string& comm) {
   std::vector<pid_t> out;

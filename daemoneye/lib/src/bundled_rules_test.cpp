@@ -107,7 +107,16 @@ struct Case {
   std::vector<ProcessRecord> other_execs;
   // The users table (none stored when empty).
   std::vector<UserAccount> users;
+  std::vector<MemoryMapRow> memory_maps;  // process_memory_map of the snapshot
 };
+
+// An executable region of `pid` mapping `path` (inode 0: no file).
+MemoryMapRow mapped(std::int64_t pid, std::string path, std::int64_t inode = 1234) {
+  const int pseudo = inode == 0 && !path.empty() ? 1 : 0;
+  return MemoryMapRow{.pid = static_cast<std::int32_t>(pid), .start = "0x7f0000001000", .end = "0x7f0000002000",
+                      .permissions = "r-xp", .offset = 4096, .device = "fd:01", .inode = inode,
+                      .path = std::move(path), .pseudo = pseudo};
+}
 
 // An inet socket row with its local port set (0: bound to none).
 osl::proc::OpenSocket on_port(osl::proc::OpenSocket s, int port) {
@@ -354,6 +363,30 @@ std::map<std::string, Case> cases() {
       {},
       ordinary_accounts(),
   };
+  c["library-from-tmp"] = {
+      // Code mapped from /tmp, /dev/shm, a memfd, a deleted file outside
+      // the package directories; two such files are one row.
+      {proc(1000, "python3", "/usr/bin/python3.11", "python3 x.py"), proc(1001, "sshd", "/usr/sbin/sshd", "sshd"),
+       proc(1002, "bash", "/usr/bin/bash", "bash"), proc(1003, "nginx", "/usr/sbin/nginx", "nginx"),
+       proc(1004, "cron", "/usr/sbin/cron", "cron")},
+      {deleted(proc(1010, "payload", "/tmp/payload", "payload")),  // its own image: exec-from-tmp's
+       proc(1011, "m", "/memfd:m", "m"),                              // likewise
+       deleted(proc(1012, "prog", "/home/a/prog", "prog")),          // its own image deleted: exe-deleted's
+       proc(1013, "sshd", "/usr/sbin/sshd", "sshd"),                  // a library upgraded under it
+       proc(1014, "bash", "/usr/bin/bash", "bash"),                   // libraries, [vdso], anonymous code
+       proc(1015, "srv", "/srv/bin/srv", "srv")},
+      {},
+      {},
+      {},
+      {},
+      {mapped(1000, "/usr/lib/x86_64-linux-gnu/libc.so.6"), mapped(1000, "/tmp/x/libz.so.1"),
+       mapped(1001, "/dev/shm/.l/libhide.so"), mapped(1002, "/memfd:inj (deleted)", 7),
+       mapped(1003, "/home/a/libx.so (deleted)"), mapped(1004, "/var/tmp/a.so"), mapped(1004, "/run/lock/b.so"),
+       mapped(1010, "/tmp/payload"), mapped(1011, "/memfd:m (deleted)", 9), mapped(1012, "/home/a/prog (deleted)"),
+       mapped(1013, "/usr/lib/x86_64-linux-gnu/libssl.so.3 (deleted)"),
+       mapped(1014, "/usr/lib/x86_64-linux-gnu/libc.so.6"), mapped(1014, "[vdso]", 0), mapped(1014, "", 0),
+       mapped(1015, "/srv/tmp/lib.so")},
+  };
   c["kernel-thread-mimic"] = {
       {proc(1000, "kworker/0:1", "/usr/local/bin/kw", "kworker/0:1"),
        proc(1001, "kworkerds", "/usr/bin/kworkerds", "/usr/bin/kworkerds"),
@@ -424,7 +457,8 @@ TEST_F(BundledRules, AllLoadThroughTheGuardedEngine) {
     for (const auto& k : key) EXPECT_TRUE(std::ranges::find(*cols, k) != cols->end()) << r.id << ": " << k;
   }
   EXPECT_EQ(ids, (std::vector<std::string>{"crypto-miner", "exe-deleted", "exe-masked-by-mount", "exec-from-tmp",
-                                           "kernel-thread-mimic", "listener-from-tmp", "listener-without-account",
+                                           "kernel-thread-mimic", "library-from-tmp", "listener-from-tmp",
+                                           "listener-without-account",
                                            "reverse-shell", "reverse-shell-socket", "uid0-account",
                                            "webserver-shell"}));
 }
@@ -480,6 +514,7 @@ TEST_F(BundledRules, EachFindsExactlyItsProcesses) {
     ASSERT_TRUE((*store)->append_events(events));
     ASSERT_TRUE((*store)->apply_snapshot(snapshot));
     ASSERT_TRUE((*store)->replace_sockets(it->second.sockets));
+    ASSERT_TRUE((*store)->replace_memory_maps(it->second.memory_maps));
     if (!it->second.users.empty()) {
       ASSERT_TRUE((*store)->replace_users(it->second.users));
     }
@@ -929,12 +964,12 @@ TEST_F(BundledRules, ABadFileBesideThemIsRejectedAndTheOthersLoad) {
   test::write_file(dir / "broken.yaml",
                    "id: broken\nname: Broken\nseverity: high\nquery: SELECT pid FROM procs\n");
   RuleSet set = load_rules(dir.path(), engine_.get());
-  EXPECT_EQ(set.rules.size(), 11u);
+  EXPECT_EQ(set.rules.size(), 12u);
   ASSERT_EQ(set.errors.size(), 1u);
   EXPECT_EQ(set.errors[0].file, dir / "broken.yaml");
   EXPECT_EQ(set.errors[0].message,
             (dir / "broken.yaml").string() + ":4: query refused: no such table: procs (readable: processes, process_events, alerts, "
-            "scans, process_open_sockets, listening_ports, users, groups, excepted_alerts)");
+            "scans, process_open_sockets, listening_ports, users, groups, excepted_alerts, process_memory_map)");
 }
 
 }  // namespace

@@ -122,6 +122,13 @@ struct Known {
   struct ::stat image{};
   int on_disk = -1;
   int host_on_disk = -1;
+  // Its executable regions (CollectorOptions::memory_maps) as last read,
+  // with the vsize and path they were read at: read again when either
+  // changed (dlopen and mmap change the vsize, an exec the path too).
+  bool maps_read = false;
+  std::int64_t maps_vsize = -1;
+  std::string maps_path;
+  std::vector<MemoryMapRow> maps;
 };
 
 // A directory's device and inode, from statx with AT_STATX_DONT_SYNC: the
@@ -233,6 +240,9 @@ struct Collector::Impl {
   std::expected<Image, FsStalled> image(const proc::Process& p, const std::string& path, bool deleted);
   // The image's sha256, read on the FsWorker on a cache miss; a stall sets `partial`.
   std::string hash(const proc::Process& p, const struct ::stat& image, const std::string& path, bool& partial);
+  // Sets k's maps (read, or prev's when its vsize and path are the same)
+  // and appends them to out.memory_maps.
+  void memory_maps(const proc::Process& p, Known* prev, const ProcessRecord& r, Known& k, CollectResult& out);
   void stalled(const proc::Process& p, const std::string& path, const FsStalled& s);
   void answered(const proc::Process& p, const std::string& path);
   bool hung_on(const proc::Process& p, const std::string& path);
@@ -751,6 +761,26 @@ int Collector::root_is_host(pid_t pid, std::uint64_t start_ticks) {
   return is_host;
 }
 
+void Collector::Impl::memory_maps(const proc::Process& p, Known* prev, const ProcessRecord& r, Known& k,
+                                  CollectResult& out) {
+  if (r.total_size <= 0) return;  // a kernel thread or a zombie: no address space
+  if (prev && prev->maps_read && prev->maps_vsize == r.total_size && prev->maps_path == r.path) {
+    k.maps = std::move(prev->maps);
+    k.maps_read = true;
+  } else {
+    // The maps read takes the process's mmap lock: not every collection.
+    MapsRead got = read_executable_maps(p.dir_fd(), static_cast<std::int32_t>(r.pid));
+    ++out.stats.maps_reads;
+    if (!got.ok) ++out.stats.maps_unreadable;
+    if (got.cut_bytes || got.cut_rows) ++out.stats.maps_cut;
+    k.maps = std::move(got.rows);
+    k.maps_read = got.ok;  // not read: tried again next collection
+  }
+  k.maps_vsize = r.total_size;
+  k.maps_path = r.path;
+  out.memory_maps.insert(out.memory_maps.end(), k.maps.begin(), k.maps.end());
+}
+
 std::expected<CollectResult, osl::Error> Collector::collect() {
   Impl& m = *impl_;
   const auto t0 = Clock::now();
@@ -771,6 +801,7 @@ std::expected<CollectResult, osl::Error> Collector::collect() {
   m.users.begin_collection();
   m.sockets.begin();
   Clock::duration socket_time{};
+  Clock::duration maps_time{};
   const std::uint64_t turn = m.collections++;
   out.processes.reserve(m.pids.size());
   std::unordered_map<pid_t, Known> now;
@@ -811,6 +842,11 @@ std::expected<CollectResult, osl::Error> Collector::collect() {
       m.sockets.read(m.reader, got->dir, out.sockets);
       socket_time += Clock::now() - s0;
     }
+    if (m.options.memory_maps) {
+      const auto s0 = Clock::now();
+      m.memory_maps(got->dir, prev && prev->start_ticks == k.start_ticks ? prev : nullptr, r, k, out);
+      maps_time += Clock::now() - s0;
+    }
     k.dir = KeptDir::keep(std::move(got->dir), m.fd_budget);  // over budget: closed, opened again next time
     now.emplace(pid, std::move(k));
     if (r.partial) ++out.stats.partial;
@@ -834,6 +870,8 @@ std::expected<CollectResult, osl::Error> Collector::collect() {
   out.stats.sockets = m.sockets.stats();
   out.stats.sockets_us =
       static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(socket_time).count());
+  out.stats.maps_us =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(maps_time).count());
   out.stats.elapsed_us =
       static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
   return out;

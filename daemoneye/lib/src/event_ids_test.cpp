@@ -108,9 +108,9 @@ TEST(EventIds, AVersion2StoreIsUpgradedKeepingItsRowsAndIds) {
   EXPECT_NE(said[0].find("upgrading the store " + db.string() + " to schema version 3 (copies process_events: 2 rows"),
             std::string::npos)
       << said[0];
-  EXPECT_TRUE(said[1].starts_with("store upgraded to schema version 9 in ")) << said[1];
+  EXPECT_TRUE(said[1].starts_with("store upgraded to schema version 10 in ")) << said[1];
   Peek peek(db);
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 9);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 10);
   EXPECT_NE(peek.text("SELECT sql FROM sqlite_master WHERE name = 'process_events'").find("AUTOINCREMENT"),
             std::string::npos);
   EXPECT_EQ(peek.integer("SELECT count(*) FROM sqlite_master WHERE name = 'process_events_time'"), 1);

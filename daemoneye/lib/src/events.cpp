@@ -195,6 +195,18 @@ constexpr auto kUserFields = std::tuple{
 constexpr auto kGroupFields =
     std::tuple{json_member("gid", &GroupAccount::gid), json_member("groupname", &GroupAccount::groupname)};
 
+// osquery's process_memory_map columns (memory_map.hpp).
+constexpr auto kMemoryMapFields = std::tuple{
+    json_member("pid", &MemoryMapRow::pid),
+    json_member("start", &MemoryMapRow::start),
+    json_member("end", &MemoryMapRow::end),
+    json_member("permissions", &MemoryMapRow::permissions),
+    json_member("offset", &MemoryMapRow::offset),
+    json_member("device", &MemoryMapRow::device),
+    json_member("inode", &MemoryMapRow::inode),
+    json_member("path", &MemoryMapRow::path),
+    json_member("pseudo", &MemoryMapRow::pseudo)};
+
 // osquery's process_open_sockets columns: kSocketHead, the entry's, kSocketTail.
 using osl::proc::OpenSocket;
 using osl::proc::SocketEntry;
@@ -291,6 +303,11 @@ std::string encode(const SnapshotChunk& c) {
     for (const auto& s : c.sockets) socks.push_back(wire_of(s));
     j["sockets"] = std::move(socks);
   }
+  if (!c.memory_maps.empty()) {
+    json maps = json::array();
+    for (const auto& m : c.memory_maps) maps.push_back(fields_json<json>(m, kMemoryMapFields));
+    j["memory_maps"] = std::move(maps);
+  }
   if (!c.users.empty()) {
     json users = json::array();
     for (const auto& u : c.users) users.push_back(fields_json<json>(u, kUserFields));
@@ -361,6 +378,7 @@ Result<SnapshotChunk> decode_snapshot(std::string_view text) {
         get_fields(rows[i], out.emplace_back(), fields, where);
       }
     };
+    rows_of("memory_maps", c.memory_maps, kMemoryMapFields);
     rows_of("users", c.users, kUserFields);
     rows_of("groups", c.groups, kGroupFields);
     return c;

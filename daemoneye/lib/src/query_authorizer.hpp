@@ -32,9 +32,9 @@ namespace airssys::daemoneye::query_guard {
 // process_open_sockets (query_engine.cpp): its columns are read in schema
 // "temp", the table's under it in "main", and both are allowed.
 inline constexpr std::string_view kEngineView = "listening_ports";
-inline constexpr std::array<std::string_view, 9> kReadableTables{
+inline constexpr std::array<std::string_view, 10> kReadableTables{
     "processes", "process_events",  "alerts", "scans",          "process_open_sockets",
-    "listening_ports", "users", "groups", "excepted_alerts"};
+    "listening_ports", "users", "groups", "excepted_alerts", "process_memory_map"};
 
 // Pure functions of their arguments (plus the clock for the date functions):
 // no I/O, no state, no allocation beyond SQLITE_LIMIT_LENGTH, and no single

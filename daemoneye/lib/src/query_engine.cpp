@@ -204,6 +204,11 @@ struct QueryEngine::Impl {
           message += fmt::format(" (the store is at schema version {}, this program's is {}: the agent adds the users "
                                  "and groups tables when it next starts)",
                                  store_version, schema::kVersion);
+        // process_memory_map came with schema 10.
+        else if (older_store && store_version < 10 && table == "process_memory_map")
+          message += fmt::format(" (the store is at schema version {}, this program's is {}: the agent adds the "
+                                 "process_memory_map table when it next starts)",
+                                 store_version, schema::kVersion);
         else
           message += fmt::format(" (readable: {})", fmt::join(query_guard::kReadableTables, ", "));
       }

@@ -145,7 +145,7 @@ TEST_F(QueryEngineTest, HostileSqlIsRefusedWithItsReason) {
       {"SELECT zeroblob(1000000000)", "not allowed: function zeroblob"},
       {"SELECT sqlite_version()", "not allowed: function sqlite_version"},
       {"SELECT name FROM sqlite_master",
-       "not allowed: read of table sqlite_master (readable: processes, process_events, alerts, scans, process_open_sockets, listening_ports, users, groups, excepted_alerts)"},
+       "not allowed: read of table sqlite_master (readable: processes, process_events, alerts, scans, process_open_sockets, listening_ports, users, groups, excepted_alerts, process_memory_map)"},
       {"SELECT * FROM pragma_table_info('processes')",
        "not allowed: UPDATE of sqlite_master (table-valued functions such as json_each and pragma_* need "
        "it)"},
@@ -159,14 +159,14 @@ TEST_F(QueryEngineTest, HostileSqlIsRefusedWithItsReason) {
       {vacuum_into.c_str(), "not allowed: VACUUM (only read-only SELECT statements)"},
       {"REINDEX", "not allowed: REINDEX"},
       {"SELECT count(*) FROM sqlite_master",
-       "not allowed: read of table sqlite_master (readable: processes, process_events, alerts, scans, process_open_sockets, listening_ports, users, groups, excepted_alerts)"},
+       "not allowed: read of table sqlite_master (readable: processes, process_events, alerts, scans, process_open_sockets, listening_ports, users, groups, excepted_alerts, process_memory_map)"},
       // The agent's own tables: not even their row count (a column-less read).
       {"SELECT count(*) FROM sigma_marks",
-       "not allowed: read of table sigma_marks (readable: processes, process_events, alerts, scans, process_open_sockets, listening_ports, users, groups, excepted_alerts)"},
+       "not allowed: read of table sigma_marks (readable: processes, process_events, alerts, scans, process_open_sockets, listening_ports, users, groups, excepted_alerts, process_memory_map)"},
       {"SELECT 1 FROM alert_ledger",
-       "not allowed: read of table alert_ledger (readable: processes, process_events, alerts, scans, process_open_sockets, listening_ports, users, groups, excepted_alerts)"},
+       "not allowed: read of table alert_ledger (readable: processes, process_events, alerts, scans, process_open_sockets, listening_ports, users, groups, excepted_alerts, process_memory_map)"},
       {"SELECT count(*) FROM processes, sigma_marks",
-       "not allowed: read of table sigma_marks (readable: processes, process_events, alerts, scans, process_open_sockets, listening_ports, users, groups, excepted_alerts)"},
+       "not allowed: read of table sigma_marks (readable: processes, process_events, alerts, scans, process_open_sockets, listening_ports, users, groups, excepted_alerts, process_memory_map)"},
       {"SELECT printf('%.*c', 2147483647, 'x')", "not allowed: function printf"},
       {"SELECT format('%d', 1)", "not allowed: function format"},
       {"SELECT 1; DROP TABLE processes", "only one statement per query"},
@@ -175,7 +175,7 @@ TEST_F(QueryEngineTest, HostileSqlIsRefusedWithItsReason) {
       {"SELECT foo FROM processes", "no such column: foo"},
       // osquery's other tables are not here: which are is said.
       {"SELECT * FROM nosuch",
-       "no such table: nosuch (readable: processes, process_events, alerts, scans, process_open_sockets, listening_ports, users, groups, excepted_alerts)"},
+       "no such table: nosuch (readable: processes, process_events, alerts, scans, process_open_sockets, listening_ports, users, groups, excepted_alerts, process_memory_map)"},
       // listening_ports is the engine's own TEMP view: not to be dropped or shadowed.
       {"DROP VIEW listening_ports", "not allowed: DROP TEMP (temporary objects)"},
       {"CREATE TEMP VIEW users AS SELECT 1", "not allowed: CREATE TEMP (temporary tables, views, indexes, triggers)"},

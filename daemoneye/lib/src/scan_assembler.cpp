@@ -31,6 +31,8 @@ std::optional<Collection> ScanAssembler::add(SnapshotChunk chunk) {
                             std::make_move_iterator(chunk.processes.end()));
   partial_.sockets.insert(partial_.sockets.end(), std::make_move_iterator(chunk.sockets.begin()),
                           std::make_move_iterator(chunk.sockets.end()));
+  partial_.memory_maps.insert(partial_.memory_maps.end(), std::make_move_iterator(chunk.memory_maps.begin()),
+                              std::make_move_iterator(chunk.memory_maps.end()));
   const auto take = [](auto& into, bool has, auto& rows) {
     if (!has) return;
     if (!into) into.emplace();

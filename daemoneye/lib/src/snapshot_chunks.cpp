@@ -28,6 +28,7 @@ struct Widths {
   std::size_t chunk = 0;
   std::size_t socket = 0;     // one socket row with empty strings, and its comma
   std::size_t sockets = 0;    // the "sockets":[] key of a chunk that has any
+  std::size_t map = 0, maps = 0;      // the same for process_memory_map rows
   std::size_t user = 0, users = 0;    // the same for account rows
   std::size_t group = 0, groups = 0;
 };
@@ -73,6 +74,13 @@ const Widths& widths() {
     out.socket = encode(c).size() - one;  // a row and its comma
     out.sockets = one - out.chunk - (out.socket - 1);
     c.sockets.clear();
+    const MemoryMapRow mr{.pid = std::numeric_limits<std::int32_t>::min(), .offset = i64, .inode = i64,
+                          .pseudo = std::numeric_limits<std::int32_t>::min()};
+    c.memory_maps = {mr};
+    const std::size_t m1 = encode(c).size();
+    c.memory_maps.push_back(mr);
+    row_widths(out.chunk, m1, encode(c).size(), out.map, out.maps);
+    c.memory_maps.clear();
     const UserAccount u{.uid = i64, .gid = i64};  // wider than any id (0..2^32-1)
     c.users = {u};
     const std::size_t u1 = encode(c).size();
@@ -130,6 +138,16 @@ std::size_t encoded_size_bound(const osl::proc::OpenSocket& s) {
   return n;
 }
 
+void cap_for_wire(MemoryMapRow& m) {
+  for (std::string* f : {&m.start, &m.end, &m.permissions, &m.device, &m.path}) truncate_utf8(*f, kWireFieldMax);
+}
+
+std::size_t encoded_size_bound(const MemoryMapRow& m) {
+  std::size_t n = widths().map;
+  for (const std::string* f : {&m.start, &m.end, &m.permissions, &m.device, &m.path}) n += escaped_bound(*f);
+  return n;
+}
+
 void cap_for_wire(UserAccount& u) {
   for (std::string* f : {&u.username, &u.description, &u.directory, &u.shell}) truncate_utf8(*f, kWireFieldMax);
 }
@@ -147,7 +165,8 @@ std::size_t encoded_size_bound(const GroupAccount& g) { return widths().group + 
 namespace {
 
 bool holds_rows(const SnapshotChunk& c) {
-  return !c.processes.empty() || !c.sockets.empty() || !c.users.empty() || !c.groups.empty();
+  return !c.processes.empty() || !c.sockets.empty() || !c.memory_maps.empty() || !c.users.empty() ||
+         !c.groups.empty();
 }
 
 // Appends `rows` to the chunks' `member` lists, a new chunk (from `fresh`)
@@ -174,7 +193,7 @@ void append_rows(std::vector<SnapshotChunk>& chunks, std::size_t& used, std::vec
 
 std::vector<SnapshotChunk> make_snapshot_chunks(std::vector<ProcessRecord> processes, const SnapshotHeader& header,
                                                 std::size_t max_bytes, std::vector<osl::proc::OpenSocket> sockets,
-                                                SnapshotAccounts accounts) {
+                                                SnapshotAccounts accounts, std::vector<MemoryMapRow> memory_maps) {
   const auto total = static_cast<std::uint32_t>(processes.size());
   auto fresh = [&](std::uint32_t seq) {
     SnapshotChunk c{.scan_id = header.scan_id, .seq = seq, .last = false, .time = header.time, .total = total,
@@ -197,6 +216,7 @@ std::vector<SnapshotChunk> make_snapshot_chunks(std::vector<ProcessRecord> proce
     chunks.back().processes.push_back(std::move(r));
   }
   append_rows(chunks, used, sockets, &SnapshotChunk::sockets, widths().sockets, max_bytes, fresh);
+  append_rows(chunks, used, memory_maps, &SnapshotChunk::memory_maps, widths().maps, max_bytes, fresh);
   if (accounts.users) append_rows(chunks, used, *accounts.users, &SnapshotChunk::users, widths().users, max_bytes, fresh);
   if (accounts.groups)
     append_rows(chunks, used, *accounts.groups, &SnapshotChunk::groups, widths().groups, max_bytes, fresh);

@@ -16,6 +16,7 @@
 #include "store_retention.hpp"
 #include "store_schema.hpp"
 #include "store_accounts.hpp"
+#include "store_memory_maps.hpp"
 #include "store_sockets.hpp"
 
 namespace airssys::daemoneye {
@@ -53,6 +54,7 @@ struct Store::Impl {
   sqlite::Db db;
   sqlite::Stmt upsert_process, delete_process, insert_event, insert_scan, insert_alert;
   store_sockets::Table sockets;
+  store_memory_maps::Table memory_maps;
   store_accounts::Table<UserAccount> users;
   store_accounts::Table<GroupAccount> groups;
 
@@ -250,6 +252,7 @@ Result<std::unique_ptr<Store>> Store::open(StoreOptions options) {
     if (auto r = schema::add_process_columns(h); !r) return failed("create schema", r.error());
     if (auto r = ledger_mark::add_columns(h); !r) return failed("create schema", r.error());
     if (auto r = sqlite::exec(h, store_sockets::ddl()); !r) return failed("create schema", r.error());
+    if (auto r = sqlite::exec(h, store_memory_maps::ddl()); !r) return failed("create schema", r.error());
     if (auto r = sqlite::exec(h, store_accounts::ddl()); !r) return failed("create schema", r.error());
     // No version of its own: created when missing (an older agent ignores it).
     if (auto r = sqlite::exec(h, store_excepted::ddl()); !r) return failed("create schema", r.error());
@@ -395,6 +398,10 @@ Result<void> Store::append_events(std::span<const ProcessEvent> events) {
 
 Result<void> Store::replace_sockets(std::span<const osl::proc::OpenSocket> rows) {
   return impl_->sockets.replace(impl_->db.get(), rows);
+}
+
+Result<void> Store::replace_memory_maps(std::span<const MemoryMapRow> rows) {
+  return impl_->memory_maps.replace(impl_->db.get(), rows);
 }
 
 Result<void> Store::replace_users(std::span<const UserAccount> rows) { return impl_->users.replace(impl_->db.get(), rows); }

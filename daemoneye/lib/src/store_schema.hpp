@@ -22,8 +22,9 @@ namespace airssys::daemoneye::schema {
 // the upgrade from 7 is only the version: an older agent then refuses the
 // store rather than run beside tables it does not keep). 9: an exec
 // event's image identity and host path (process_events.image_dev,
-// image_ino, host_path).
-inline constexpr int kVersion = 9;
+// image_ino, host_path). 10: process_memory_map (store_memory_maps.hpp;
+// made at every open, so the upgrade from 9 is only the version, as for 8).
+inline constexpr int kVersion = 10;
 
 struct ProcessColumn {
   std::string_view name;

@@ -84,7 +84,7 @@ TEST(Store, CreatesDatabase0600InA0700DirectoryItMakes) {
   EXPECT_EQ(mode_of(fs::path(db.string() + "-wal")), 0600u);
   Peek peek(db);
   EXPECT_EQ(peek.text("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 9);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 10);
 }
 
 TEST(Store, UpgradesAVersion1StoreKeepingItsRows) {
@@ -110,7 +110,7 @@ TEST(Store, UpgradesAVersion1StoreKeepingItsRows) {
   e.exit_code = 0;
   ASSERT_TRUE(store->append_events(std::vector{e}));
   Peek peek(db);
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 9);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 10);
   EXPECT_EQ(peek.integer("SELECT count(*) FROM process_events"), 2);
   EXPECT_EQ(peek.text("SELECT ifnull(exit_code, 'null') FROM process_events WHERE pid = 42"), "null");
   EXPECT_EQ(peek.integer("SELECT exit_code FROM process_events WHERE pid = 43"), 0);
@@ -144,7 +144,7 @@ TEST(Store, UpgradesAVersion3StoreWithPathGiven) {
   e.path_given = "//tmp/x/sl";
   ASSERT_TRUE(store->append_events(std::vector{e}));
   Peek peek(db);
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 9);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 10);
   EXPECT_EQ(peek.integer("SELECT count(*) FROM process_events"), 2);
   EXPECT_EQ(peek.text("SELECT ifnull(path_given, 'null') FROM process_events WHERE pid = 42"), "null");
   EXPECT_EQ(peek.text("SELECT path || ' ' || path_given FROM process_events WHERE pid = 43"), "/tmp/x/sl //tmp/x/sl");
@@ -177,7 +177,7 @@ TEST(Store, UpgradesAVersion4StoreWithTheHostColumns) {
   ASSERT_TRUE(store);
   {
     Peek peek(db);
-    EXPECT_EQ(peek.integer("PRAGMA user_version"), 9);
+    EXPECT_EQ(peek.integer("PRAGMA user_version"), 10);
     EXPECT_EQ(peek.text("SELECT group_concat(pid || ':' || root_is_host || ':' || host_on_disk, ' ') FROM "
                         "(SELECT * FROM processes ORDER BY pid)"),
               "42:-1:-1 43:-1:-1");
@@ -229,7 +229,7 @@ TEST(Store, UpgradesAVersion5StoreWithEventRootIsHost) {
   gone.process.root_is_host = -1;
   ASSERT_TRUE(store->append_events(std::vector{host, own, gone}));
   Peek peek(db);
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 9);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 10);
   EXPECT_EQ(peek.text("SELECT group_concat(pid || ':' || root_is_host, ' ') FROM (SELECT * FROM process_events ORDER BY id)"),
             "42:-1 43:1 44:0 45:-1");
 }
@@ -270,7 +270,7 @@ TEST(Store, UpgradesAVersion6StoreWithPathFrom) {
   events.push_back(ProcessEvent{EventKind::stop, EventSource::ebpf, 7, proc(43, "y", "/y", "y")});
   ASSERT_TRUE(store->append_events(events));
   Peek peek(db);
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 9);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 10);
   EXPECT_EQ(peek.text("SELECT group_concat(pid || ':' || event || ':' || ifnull(path_from, 'null'), ' ') FROM "
                       "(SELECT * FROM process_events ORDER BY id)"),
             "42:exec:null 43:exec:exec 44:exec:detached 45:exec:proc 46:exec:given 43:stop:null");
@@ -298,7 +298,7 @@ TEST(Store, UpgradesAVersion7StoreWithUsersAndGroups) {
   ASSERT_TRUE(store->replace_users(std::vector{UserAccount{.uid = 0, .gid = 0, .username = "root", .description = "root",
                                                            .directory = "/root", .shell = "/bin/bash"}}));
   Peek peek(db);
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 9);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 10);
   EXPECT_EQ(peek.text("SELECT name FROM processes WHERE pid = 42"), "sshd");
   EXPECT_EQ(peek.text("SELECT username || ':' || uid || ':' || shell FROM users"), "root:0:/bin/bash");
   EXPECT_EQ(peek.integer("SELECT count(*) FROM groups"), 0);
@@ -337,10 +337,63 @@ TEST(Store, UpgradesAVersion8StoreWithTheImagesIdentityAndHostPath) {
   ProcessEvent other{EventKind::exec, EventSource::proc_connector, 7, proc(45, "q", "/q", "q")};
   ASSERT_TRUE(store->append_events(std::vector{bound, hidden, other}));
   Peek peek(db);
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 9);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 10);
   EXPECT_EQ(peek.text("SELECT group_concat(pid || ':' || ifnull(image_dev, 'null') || ':' || ifnull(image_ino, 'null') "
                       "|| ':' || ifnull(host_path, 'null'), ' ') FROM (SELECT * FROM process_events ORDER BY id)"),
             "42:null:null:null 43:65024:1234567:/tmp/dir/p 44:65024:1234567:null 45:null:null:null");
+}
+
+MemoryMapRow map_row(std::int32_t pid, std::string path, std::int64_t inode = 77) {
+  return MemoryMapRow{.pid = pid, .start = "0x7f0000001000", .end = "0x7f0000002000", .permissions = "r-xp",
+                      .offset = 4096, .device = "fd:01", .inode = inode, .path = std::move(path), .pseudo = 0};
+}
+
+// Schema 10: process_memory_map, made at open; a version-9 store (which has
+// no such table) keeps its rows and gains it.
+TEST(Store, UpgradesAVersion9StoreWithProcessMemoryMap) {
+  TempDir tmp;
+  const fs::path db = tmp / "v9.db";
+  {
+    auto store = open_store(db);
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->apply_snapshot(std::vector{proc(42, "sshd", "/usr/sbin/sshd", "sshd")}));
+  }
+  {
+    Peek v9(db);
+    v9.exec("DROP TABLE process_memory_map; PRAGMA user_version=9;");
+    EXPECT_EQ(v9.integer("SELECT count(*) FROM sqlite_master WHERE name = 'process_memory_map'"), 0);
+  }
+  auto store = open_store(db);
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->replace_memory_maps(std::vector{map_row(42, "/tmp/x/libz.so.1")}));
+  Peek peek(db);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 10);
+  EXPECT_EQ(peek.text("SELECT name FROM processes WHERE pid = 42"), "sshd");
+  EXPECT_EQ(peek.text("SELECT pid || ' ' || start || ' ' || \"end\" || ' ' || permissions || ' ' || offset || ' ' || "
+                      "device || ' ' || inode || ' ' || path || ' ' || pseudo FROM process_memory_map"),
+            "42 0x7f0000001000 0x7f0000002000 r-xp 4096 fd:01 77 /tmp/x/libz.so.1 0");
+}
+
+// The table holds exactly the latest rows: a process whose rows changed is
+// rewritten, one gone takes its rows with it, and unchanged rows are not
+// written again (their rowids stay).
+TEST(Store, MemoryMapRowsFollowTheirProcesses) {
+  TempDir tmp;
+  const fs::path db = tmp / "maps.db";
+  auto store = open_store(db);
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->replace_memory_maps(
+      std::vector{map_row(1, "/usr/lib/a.so"), map_row(1, "/usr/lib/b.so"), map_row(2, "/usr/lib/a.so")}));
+  Peek peek(db);
+  const std::int64_t kept = peek.integer("SELECT rowid FROM process_memory_map WHERE pid = 2");
+  ASSERT_TRUE(store->replace_memory_maps(
+      std::vector{map_row(2, "/usr/lib/a.so"), map_row(3, "/usr/lib/a.so"), map_row(3, "/tmp/c.so", 9)}));
+  EXPECT_EQ(peek.text("SELECT group_concat(pid || ':' || path, ' ') FROM (SELECT * FROM process_memory_map "
+                      "ORDER BY pid, path)"),
+            "2:/usr/lib/a.so 3:/tmp/c.so 3:/usr/lib/a.so");
+  EXPECT_EQ(peek.integer("SELECT rowid FROM process_memory_map WHERE pid = 2"), kept);
+  ASSERT_TRUE(store->replace_memory_maps(std::vector<MemoryMapRow>{}));
+  EXPECT_EQ(peek.integer("SELECT count(*) FROM process_memory_map"), 0);
 }
 
 // osquery's columns: uid and gid as the file has them, *_signed their int32
@@ -387,7 +440,7 @@ TEST(Store, ExceptedAlertsAreCappedPrunedWithTheAlertsAndQueryable) {
   Peek peek(db);
   EXPECT_EQ(peek.integer("SELECT count(*) FROM excepted_alerts"), 10000);
   EXPECT_EQ(peek.integer("SELECT min(time) FROM excepted_alerts"), 1005);  // the 5 oldest went
-  EXPECT_EQ(peek.integer("PRAGMA user_version"), 9);
+  EXPECT_EQ(peek.integer("PRAGMA user_version"), 10);
   auto engine = QueryEngine::open(db);
   ASSERT_TRUE(engine) << engine.error();
   auto r = (*engine)->run("SELECT rule_id, exception_id, dedup_key, row FROM excepted_alerts ORDER BY time DESC LIMIT 1");

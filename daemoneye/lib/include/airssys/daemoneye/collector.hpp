@@ -66,6 +66,7 @@
 // Thread safety: one thread at a time (the helper threads are internal).
 
 #include <airssys/daemoneye/exe_hasher.hpp>
+#include <airssys/daemoneye/memory_map.hpp>
 #include <airssys/daemoneye/process_record.hpp>
 #include <airssys/osl/error.hpp>
 #include <airssys/osl/proc_sockets.hpp>
@@ -114,6 +115,10 @@ struct CollectorOptions {
   std::chrono::milliseconds fs_budget{5000};
   bool sockets = false;                  // collect process_open_sockets rows (procmond turns it on)
   osl::proc::SocketLimits socket_limits;  // fds per process, entries per table
+  // Collect process_memory_map rows (memory_map.hpp; procmond turns it on):
+  // a process's maps are read at first sight and again when its vsize or
+  // path changed, else its last rows are given again.
+  bool memory_maps = false;
 };
 
 struct CollectStats {
@@ -126,12 +131,18 @@ struct CollectStats {
   std::uint64_t elapsed_us = 0;
   osl::proc::SocketStats sockets;  // with CollectorOptions::sockets
   std::uint64_t sockets_us = 0;    // of elapsed_us, the time spent on sockets
+  // With CollectorOptions::memory_maps: maps files read this collection,
+  // of which not readable (the process went) and cut (MapsRead's bounds),
+  // and the time spent on them.
+  std::uint32_t maps_reads = 0, maps_unreadable = 0, maps_cut = 0;
+  std::uint64_t maps_us = 0;
 };
 
 struct CollectResult {
   std::int64_t time = 0;  // Unix seconds at the start of the collection
   std::vector<ProcessRecord> processes;  // ascending pid
   std::vector<osl::proc::OpenSocket> sockets;  // ascending pid, then fd; empty unless CollectorOptions::sockets
+  std::vector<MemoryMapRow> memory_maps;       // ascending pid, then address; empty unless CollectorOptions::memory_maps
   CollectStats stats;
   // Paths of executables whose file system has a call stuck now:
   // executables on the same device are not read (their processes are partial).

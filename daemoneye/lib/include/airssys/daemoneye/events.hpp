@@ -13,6 +13,7 @@
 #include <airssys/daemoneye/accounts.hpp>
 #include <airssys/daemoneye/error.hpp>
 #include <airssys/daemoneye/process_record.hpp>
+#include <airssys/daemoneye/memory_map.hpp>
 #include <airssys/osl/proc_sockets.hpp>
 
 #include <array>
@@ -150,6 +151,9 @@ struct SnapshotChunk {
   // chunk may hold some of each). Absent on the wire from a procmond
   // without socket collection: empty.
   std::vector<osl::proc::OpenSocket> sockets;
+  // process_memory_map rows (executable regions), after the sockets; absent
+  // on the wire from a procmond that does not collect them: empty.
+  std::vector<MemoryMapRow> memory_maps;
   // The host's accounts (users, groups), after the sockets. has_users on
   // every chunk of a collection that carries the users table whole (procmond
   // has read the file at least once), so an empty `users` over all chunks

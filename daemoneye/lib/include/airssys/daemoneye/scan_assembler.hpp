@@ -22,6 +22,7 @@ struct Collection {
   std::uint64_t collect_us = 0;
   std::vector<ProcessRecord> processes;
   std::vector<osl::proc::OpenSocket> sockets;  // process_open_sockets rows
+  std::vector<MemoryMapRow> memory_maps;       // process_memory_map rows
   // The users / groups tables whole, when the collection carried them
   // (SnapshotChunk::has_users); nullopt: leave the table as it is.
   std::optional<std::vector<UserAccount>> users;

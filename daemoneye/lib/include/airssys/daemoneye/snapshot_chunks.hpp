@@ -49,6 +49,11 @@ void cap_for_wire(osl::proc::OpenSocket& s);
 // An upper bound of the bytes one socket row adds to an encoded chunk.
 [[nodiscard]] std::size_t encoded_size_bound(const osl::proc::OpenSocket& s);
 
+// Cuts a process_memory_map row's text fields to kWireFieldMax.
+void cap_for_wire(MemoryMapRow& m);
+// An upper bound of the bytes one process_memory_map row adds to an encoded chunk.
+[[nodiscard]] std::size_t encoded_size_bound(const MemoryMapRow& m);
+
 // Cuts an account's text fields to kWireFieldMax.
 void cap_for_wire(UserAccount& u);
 void cap_for_wire(GroupAccount& g);
@@ -67,12 +72,13 @@ struct SnapshotAccounts {
 // one, total = processes.size() on each. No processes → one empty chunk.
 // Records are capped (cap_for_wire) on the way. A record that alone exceeds
 // max_bytes (possible only with max_bytes under ~430 KiB) gets a chunk of
-// its own. The socket rows follow the processes, then the users and the
-// groups, under the same bound.
+// its own. The socket rows follow the processes, then the memory map rows,
+// the users and the groups, under the same bound.
 [[nodiscard]] std::vector<SnapshotChunk> make_snapshot_chunks(std::vector<ProcessRecord> processes,
                                                               const SnapshotHeader& header,
                                                               std::size_t max_bytes = kSnapshotChunkBytes,
                                                               std::vector<osl::proc::OpenSocket> sockets = {},
-                                                              SnapshotAccounts accounts = {});
+                                                              SnapshotAccounts accounts = {},
+                                                              std::vector<MemoryMapRow> memory_maps = {});
 
 }  // namespace airssys::daemoneye

@@ -119,6 +119,9 @@ class Store {
   // Makes process_open_sockets hold exactly `rows` (a collection's sockets);
   // writes nothing when they equal the rows last written since open.
   [[nodiscard]] Result<void> replace_sockets(std::span<const osl::proc::OpenSocket> rows);
+  // Makes process_memory_map hold exactly `rows` (a collection's executable
+  // regions); rewrites only the pids whose rows changed, deletes gone pids'.
+  [[nodiscard]] Result<void> replace_memory_maps(std::span<const MemoryMapRow> rows);
   // Make users / groups hold exactly `rows` (the accounts a collection
   // carried); write nothing when they equal the rows last written since open.
   [[nodiscard]] Result<void> replace_users(std::span<const UserAccount> rows);

@@ -1,0 +1,105 @@
+#include <airssys/daemoneye/memory_map.hpp>
+
+#include <airssys/osl/unique_fd.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <algorithm>
+#include <charconv>
+#include <memory>
+
+namespace airssys::daemoneye {
+
+namespace {
+
+// The next space-separated field of `l`, removed from it with the spaces after.
+std::string_view next_field(std::string_view& l) {
+  const auto sp = l.find(' ');
+  const std::string_view f = l.substr(0, sp);
+  l.remove_prefix(sp == std::string_view::npos ? l.size() : sp);
+  const auto at = l.find_first_not_of(' ');
+  l.remove_prefix(at == std::string_view::npos ? l.size() : at);
+  return f;
+}
+
+bool is_hex(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+}  // namespace
+
+std::optional<MemoryMapRow> parse_maps_line(std::string_view l, std::int32_t pid) {
+  // start-end perms offset major:minor inode   path
+  const std::string_view range = next_field(l);
+  const std::string_view perms = next_field(l);
+  const std::string_view offset = next_field(l);
+  const std::string_view device = next_field(l);
+  const std::string_view inode = next_field(l);
+  const auto dash = range.find('-');
+  if (dash == std::string_view::npos || !is_hex(range.substr(0, dash)) || !is_hex(range.substr(dash + 1)) ||
+      perms.size() != 4 || !is_hex(offset) || device.find(':') == std::string_view::npos || inode.empty()) {
+    return std::nullopt;
+  }
+  MemoryMapRow r;
+  r.pid = pid;
+  std::uint64_t off = 0, ino = 0;
+  if (std::from_chars(offset.data(), offset.data() + offset.size(), off, 16).ec != std::errc{}) return std::nullopt;
+  const auto [end, ec] = std::from_chars(inode.data(), inode.data() + inode.size(), ino);
+  if (ec != std::errc{} || end != inode.data() + inode.size()) return std::nullopt;
+  r.start = "0x" + std::string(range.substr(0, dash));
+  r.end = "0x" + std::string(range.substr(dash + 1));
+  r.permissions = std::string(perms);
+  r.offset = static_cast<std::int64_t>(off);  // an offset past 2^63 reads negative, as osquery's BIGINT
+  r.device = std::string(device);
+  r.inode = static_cast<std::int64_t>(ino);
+  r.path = std::string(l);  // the rest of the line: a file name may hold spaces
+  r.pseudo = (ino == 0 && !r.path.empty()) ? 1 : 0;
+  return r;
+}
+
+MapsRead read_executable_maps(int proc_dir, std::int32_t pid, std::size_t read_max, std::size_t rows_max) {
+  MapsRead out;
+  const osl::UniqueFd fd(::openat(proc_dir, "maps", O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return out;
+  constexpr std::size_t kChunk = 64 * 1024;
+  const auto chunk = std::make_unique<char[]>(kChunk);
+  std::string buf;
+  std::size_t total = 0;
+  for (;;) {
+    if (total >= read_max) {
+      out.cut_bytes = true;
+      break;
+    }
+    const ssize_t n = ::read(fd.get(), chunk.get(), std::min(kChunk, read_max - total));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return out;  // the process went, or is not ours to read
+    if (n == 0) break;
+    total += static_cast<std::size_t>(n);
+    buf.append(chunk.get(), static_cast<std::size_t>(n));
+    std::size_t from = 0;
+    for (std::size_t nl; (nl = buf.find('\n', from)) != std::string::npos; from = nl + 1) {
+      const std::string_view line(buf.data() + from, nl - from);
+      // perms is the second field: "start-end rwxp"; a cheap test before parsing.
+      const auto sp = line.find(' ');
+      if (sp == std::string_view::npos || sp + 3 >= line.size() || line[sp + 3] != 'x') continue;
+      auto row = parse_maps_line(line, pid);
+      if (!row) continue;
+      if (out.rows.size() >= rows_max) {
+        out.cut_rows = true;  // the rest is not read: no need to hold its lock
+        out.ok = true;
+        return out;
+      }
+      out.rows.push_back(std::move(*row));
+    }
+    buf.erase(0, from);
+  }
+  out.ok = true;
+  return out;
+}
+
+}  // namespace airssys::daemoneye
