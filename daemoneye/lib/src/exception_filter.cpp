@@ -106,13 +106,25 @@ void ExceptionFilter::begin(std::int64_t now) {
   }
 }
 
+void ExceptionFilter::count(const RuleException& e, const Alert& a, std::int64_t now) {
+  State& s = state_[static_cast<std::size_t>(&e - exceptions_.data())];
+  ++s.hits;
+  s.last_hit = now;
+  if (info_) log_hit(e, s, a, now);
+}
+
 bool ExceptionFilter::take(const Alert& a, std::int64_t now) {
   const RuleException* e = exception_for(exceptions_, a, now);
   if (e == nullptr) return false;
-  State& s = state_[static_cast<std::size_t>(e - exceptions_.data())];
-  ++s.hits;
-  s.last_hit = now;
-  if (info_) log_hit(*e, s, a, now);
+  count(*e, a, now);
+  return true;
+}
+
+bool ExceptionFilter::take_row(const RowMatcher& m, std::span<const Value> values, std::int64_t now,
+                               const std::function<Alert()>& alert) {
+  const RuleException* e = m.match(values);
+  if (e == nullptr) return false;
+  count(*e, alert(), now);
   return true;
 }
 

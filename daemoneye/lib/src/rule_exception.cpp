@@ -4,6 +4,7 @@
 
 #include <airssys/daemoneye/rule_exception.hpp>
 #include <airssys/osl/detail/shown_text.hpp>
+#include <airssys/osl/detail/utf8.hpp>
 
 #include <fmt/format.h>
 #include <fnmatch.h>
@@ -14,6 +15,7 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <ctime>
 #include <optional>
 #include <set>
@@ -283,26 +285,55 @@ std::string weakness(const RuleException& e) {
 
 namespace {
 
+bool holds_string(const ExceptionCondition& c, const std::string& s) {
+  const int flags = path_like_column(c.column) ? FNM_PATHNAME : 0;
+  if (c.glob) return s.find('\0') == std::string::npos && ::fnmatch(c.value.c_str(), s.c_str(), flags) == 0;
+  return s == c.value;
+}
+
+bool holds_integer(const ExceptionCondition& c, std::int64_t v) {
+  if (c.glob) return ::fnmatch(c.value.c_str(), std::to_string(v).c_str(), 0) == 0;
+  std::int64_t n = 0;
+  const auto [p, ec] = std::from_chars(c.value.data(), c.value.data() + c.value.size(), n);
+  return ec == std::errc{} && p == c.value.data() + c.value.size() && n == v;
+}
+
+bool holds_real(const ExceptionCondition& c, double v) {
+  if (c.glob) return false;
+  double d = 0;
+  const auto [p, ec] = std::from_chars(c.value.data(), c.value.data() + c.value.size(), d);
+  return ec == std::errc{} && p == c.value.data() + c.value.size() && d == v;
+}
+
 bool holds(const ExceptionCondition& c, const nlohmann::json& v) {
-  if (v.is_string()) {
-    const std::string& s = v.get_ref<const std::string&>();
-    const int flags = path_like_column(c.column) ? FNM_PATHNAME : 0;
-    if (c.glob) return s.find('\0') == std::string::npos && ::fnmatch(c.value.c_str(), s.c_str(), flags) == 0;
-    return s == c.value;
-  }
-  if (v.is_number_integer()) {
-    if (c.glob) return ::fnmatch(c.value.c_str(), v.dump().c_str(), 0) == 0;
-    std::int64_t n = 0;
-    const auto [p, ec] = std::from_chars(c.value.data(), c.value.data() + c.value.size(), n);
-    return ec == std::errc{} && p == c.value.data() + c.value.size() && n == v.get<std::int64_t>();
-  }
-  if (v.is_number_float()) {
-    if (c.glob) return false;
-    double d = 0;
-    const auto [p, ec] = std::from_chars(c.value.data(), c.value.data() + c.value.size(), d);
-    return ec == std::errc{} && p == c.value.data() + c.value.size() && d == v.get<double>();
-  }
+  if (v.is_string()) return holds_string(c, v.get_ref<const std::string&>());
+  if (v.is_number_integer()) return holds_integer(c, v.get<std::int64_t>());
+  if (v.is_number_float()) return holds_real(c, v.get<double>());
   return false;  // NULL, or what a row never holds
+}
+
+bool valid_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t n = osl::detail::utf8_sequence_length(s, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+// As holds() on the value in the row's JSON (row_to_json, parsed again):
+// a real that is not finite is null there, and a string that is not valid
+// UTF-8 has its bad bytes replaced (U+FFFD) by the dump, so such a string
+// takes that same road (rare: a process's bytes).
+bool holds(const ExceptionCondition& c, const Value& v) {
+  if (const auto* s = std::get_if<std::string>(&v)) {
+    if (valid_utf8(*s)) return holds_string(c, *s);
+    const std::string dumped = nlohmann::json(*s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return holds(c, nlohmann::json::parse(dumped, nullptr, /*allow_exceptions=*/false));
+  }
+  if (const auto* i = std::get_if<std::int64_t>(&v)) return holds_integer(c, *i);
+  if (const auto* d = std::get_if<double>(&v)) return std::isfinite(*d) && holds_real(c, *d);
+  return false;  // NULL
 }
 
 }  // namespace
@@ -331,6 +362,66 @@ const RuleException* exception_for(std::span<const RuleException> exceptions, co
     if (e.rule != alert.rule_id || !in_force(e, now)) continue;
     if (!row) row = nlohmann::json::parse(alert.row_json, nullptr, /*allow_exceptions=*/false);
     if (matches_row(e, *row)) return &e;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> row_keys(std::span<const std::string> columns) {
+  std::vector<std::string> keys;
+  keys.reserve(columns.size());
+  for (const std::string& c : columns) {
+    std::string key = c;
+    for (int n = 2; std::ranges::find(keys, key) != keys.end(); ++n) key = fmt::format("{}_{}", c, n);
+    keys.push_back(std::move(key));
+  }
+  return keys;
+}
+
+namespace {
+
+// The characters of a glob before its first special one ('*', '?', '[' or
+// a backslash escape): a value that does not begin with them cannot match
+// (fnmatch without FNM_PERIOD matches them literally), so most rows are
+// told apart without calling fnmatch. None when it holds U+FFFD: a value's
+// invalid bytes become that in the row's JSON, which holds() matches.
+std::string_view literal_prefix(const std::string& glob) {
+  const std::string_view p = std::string_view(glob).substr(0, std::min(glob.find_first_of("*?[\\"), glob.size()));
+  return p.find("\xEF\xBF\xBD") == std::string_view::npos ? p : std::string_view();
+}
+
+}  // namespace
+
+RowMatcher::RowMatcher(std::span<const RuleException> exceptions, std::string_view rule_id,
+                       std::span<const std::string> keys, std::int64_t now) {
+  for (const RuleException& e : exceptions) {
+    if (e.rule != rule_id || !in_force(e, now)) continue;
+    Entry entry{&e, {}};
+    bool possible = true;
+    for (const ExceptionCondition& c : e.match) {
+      const auto at = std::ranges::find(keys, c.column);
+      if (at == keys.end()) {
+        possible = false;  // a column the result lacks holds for no row
+        break;
+      }
+      entry.conditions.push_back({&c, static_cast<std::size_t>(at - keys.begin()),
+                                  c.glob ? literal_prefix(c.value) : std::string_view()});
+    }
+    if (possible) entries_.push_back(std::move(entry));
+  }
+}
+
+const RuleException* RowMatcher::match(std::span<const Value> values) const {
+  for (const Entry& entry : entries_) {
+    const bool all = std::ranges::all_of(entry.conditions, [&](const Condition& k) {
+      if (k.index >= values.size()) return false;
+      const Value& v = values[k.index];
+      if (!k.prefix.empty()) {
+        const auto* s = std::get_if<std::string>(&v);
+        if (s != nullptr && !s->starts_with(k.prefix)) return false;
+      }
+      return holds(*k.condition, v);
+    });
+    if (all) return entry.exception;
   }
   return nullptr;
 }

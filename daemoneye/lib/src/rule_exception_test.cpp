@@ -11,6 +11,7 @@
 #include <airssys/daemoneye/rule_exception.hpp>
 #include <airssys/daemoneye/store.hpp>
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -336,6 +337,97 @@ TEST(ExceptionFilter, RemovesMatchesCountsThemLogsEachKeyOnceAndTellsTheExpiry) 
   EXPECT_EQ(log[1], "exception a (rule r) expired at 2027-01-16T00:00:00Z: the rows it matched raise alerts again "
                     "(x.yaml)");
   EXPECT_TRUE(f.stats()[0].expired);
+}
+
+// A row matched as it is read (RowMatcher, the scans' road) gets the
+// answer its alert's row_json gets (exception_for, the CLI's road), for
+// every kind of value: repeated column names, invalid UTF-8 (replaced in
+// the JSON), a NUL byte, NULL, reals (an infinite one is null in the
+// JSON), integers matched by a glob.
+TEST(ExceptionForRow, AnswersAsTheAlertsRowJsonDoes) {
+  ExceptionSet s = parse_exceptions(R"(exceptions:
+  - {id: tmp, rule: r, reason: x, match: {path: {glob: "/tmp/*"}, uid: 0}}
+  - {id: second-path, rule: r, reason: x, match: {path_2: /usr/bin/b, uid: 0}}
+  - {id: pid-glob, rule: r, reason: x, match: {pid: {glob: "12*"}, uid: 0}}
+  - {id: real, rule: r, reason: x, match: {cpu: 1.5, uid: 0}}
+  - {id: infinite, rule: r, reason: x, match: {cpu: inf, uid: 0}}
+  - {id: replaced, rule: r, reason: x, match: {name: "x\uFFFD", uid: 0}}
+  - {id: nul, rule: r, reason: x, match: {name: {glob: "a*"}, uid: 0}}
+  - {id: negative, rule: r, reason: x, match: {uid: -1}}
+  - {id: null-name, rule: r, reason: x, match: {name: "", uid: 0}}
+  - {id: replaced-glob, rule: r, reason: x, match: {path: {glob: "/tmp/\uFFFD*"}, uid: -1}}
+)",
+                                    "x.yaml", kNow);
+  ASSERT_TRUE(s.errors.empty()) << errors(s);
+  ASSERT_EQ(s.exceptions.size(), 10u);
+  const double inf = std::numeric_limits<double>::infinity();
+  QueryResult r;
+  r.columns = {"path", "uid", "pid", "cpu", "name", "path"};
+  r.rows = {
+      {std::string("/tmp/x"), std::int64_t{0}, std::int64_t{123}, 1.5, std::string("x\xff"), std::string("/usr/bin/b")},
+      {std::string("/tmp/a/b"), std::int64_t{0}, std::int64_t{99}, inf, std::string("a\0b", 3), Value{}},
+      {std::string("/tmp/\xfe"), std::int64_t{-1}, std::int64_t{12}, 2.0, Value{}, std::string("/usr/bin/b")},
+      {Value{}, std::int64_t{0}, Value{}, Value{}, std::string(""), std::string("/usr/bin/c")},
+  };
+  const std::vector<std::string> keys = row_keys(r.columns);
+  EXPECT_EQ(keys, (std::vector<std::string>{"path", "uid", "pid", "cpu", "name", "path_2"}));
+  // [exception][row], from the JSON road; checked against it below.
+  const std::vector<std::vector<bool>> expected = {
+      {true, false, false, false},   // tmp: /tmp/a/b does not match /tmp/* with FNM_PATHNAME
+      {true, false, false, false},   // second-path: path_2 is the second "path"
+      {true, false, false, false},   // pid-glob: 123 (12 has uid -1)
+      {true, false, false, false},   // real
+      {false, false, false, false},  // infinite: null in the JSON, never equal
+      {true, false, false, false},   // replaced: "x\xff" is "x\uFFFD" in the JSON
+      {false, false, false, false},  // nul: a glob never matches a value holding NUL
+      {false, false, true, false},   // negative
+      {false, false, false, true},   // null-name: "" equals "", NULL equals nothing
+      {false, false, true, false},   // replaced-glob: "/tmp/\xfe" is "/tmp/\uFFFD" in the JSON
+  };
+  for (std::size_t e = 0; e < s.exceptions.size(); ++e) {
+    for (std::size_t i = 0; i < r.rows.size(); ++i) {
+      const bool by_json = matches(s.exceptions[e], row_to_json(r, i));
+      const RowMatcher one(std::span(&s.exceptions[e], 1), "r", keys, kNow);
+      EXPECT_EQ(one.match(r.rows[i]) != nullptr, by_json)
+          << s.exceptions[e].id << " row " << i << ": " << row_to_json(r, i);
+      EXPECT_EQ(by_json, expected[e][i]) << s.exceptions[e].id << " row " << i;
+    }
+  }
+  // All of them: the first that holds, in their order; none of another rule.
+  EXPECT_EQ(RowMatcher(s.exceptions, "r", keys, kNow).match(r.rows[0]), &s.exceptions[0]);
+  EXPECT_EQ(RowMatcher(s.exceptions, "r", keys, kNow).match(r.rows[3]), &s.exceptions[8]);
+  EXPECT_EQ(RowMatcher(s.exceptions, "other", keys, kNow).match(r.rows[0]), nullptr);
+  // A column the result lacks (no path_2 when "path" is not repeated) holds for no row.
+  const std::vector<std::string> short_keys = row_keys(std::vector<std::string>{"path", "uid"});
+  const std::vector<Value> row{std::string("/usr/bin/b"), std::int64_t{0}};
+  EXPECT_EQ(RowMatcher(std::span(&s.exceptions[1], 1), "r", short_keys, kNow).match(row), nullptr);
+}
+
+TEST(ExceptionFilter, TakeRowCountsAndLogsAMatchAndMakesNoAlertForARowItLetsThrough) {
+  std::vector<std::string> log;
+  ExceptionFilter f([&](std::string_view m) { log.emplace_back(m); });
+  ExceptionSet s = parse_exceptions(
+      "exceptions:\n  - {id: a, rule: r, reason: known, match: {name: {glob: 'ok-*'}, uid: 0}}\n", "x.yaml", kNow);
+  ASSERT_TRUE(s.errors.empty()) << errors(s);
+  f.replace(s.exceptions);
+  f.begin(kNow);
+  const std::vector<std::string> keys{"name", "uid"};
+  const RowMatcher r(f.exceptions(), "r", keys, kNow), q(f.exceptions(), "q", keys, kNow);
+  int made = 0;
+  const auto make = [&] {
+    ++made;
+    return alert("r", R"({"name":"ok-1","uid":0})", "r|pid=1");
+  };
+  EXPECT_FALSE(f.take_row(r, std::vector<Value>{std::string("bad"), std::int64_t{0}}, kNow, make));
+  EXPECT_FALSE(f.take_row(q, std::vector<Value>{std::string("ok-1"), std::int64_t{0}}, kNow, make));
+  EXPECT_FALSE(f.take_row(r, std::vector<Value>{std::string("ok-1"), std::int64_t{1}}, kNow, make));
+  EXPECT_EQ(made, 0);
+  EXPECT_TRUE(f.take_row(r, std::vector<Value>{std::string("ok-1"), std::int64_t{0}}, kNow, make));
+  EXPECT_EQ(made, 1);
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0], "exception a silenced an alert of rule r: r|pid=1 (first match of this key; reason: known; row: "
+                    "name=ok-1, uid=0)");
+  EXPECT_EQ(f.stats()[0].hits, 1u);
 }
 
 TEST(ExceptionFilter, LogsTheRowEscapedAndCappedAtMostTwentyKeysAMinuteThenSaysHowManyWereNot) {

@@ -62,9 +62,14 @@ RuleRun run_rules(const std::vector<Rule>& rules, QueryEngine& engine, const std
     }
     const std::array params{QueryParam{":after", range ? range->after : 0}, QueryParam{":upto", range ? range->upto : 0}};
     // Excepted rows are taken as they are read: they use none of max_rows.
+    // A row is matched as it is (no alert made of it unless excepted).
     RowFilter keep;
+    std::optional<RowMatcher> matcher;  // made at the first row, when the result's columns are known
     if (exceptions && exceptions->has_rule(rule.id))
-      keep = [&](const QueryResult& r, std::size_t i) { return !exceptions->take(alert_of(rule, r, i, host, now), now); };
+      keep = [&](const QueryResult& r, std::size_t i) {
+        if (!matcher) matcher.emplace(exceptions->exceptions(), rule.id, row_keys(r.columns), now);
+        return !exceptions->take_row(*matcher, r.rows[i], now, [&] { return alert_of(rule, r, i, host, now); });
+      };
     auto result = engine.run(rule.query, range ? std::span<const QueryParam>(params) : std::span<const QueryParam>(), keep);
     // Advanced only by a query that succeeded: a failed one reads the same
     // events again next scan (a first one too, from where it started), in

@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -70,6 +71,11 @@ class ExceptionFilter {
   void begin(std::int64_t now);
   // Whether an exception in force at `now` matches `a` (counted and logged).
   bool take(const Alert& a, std::int64_t now);
+  // The same for a row as it is read: `m` is a RowMatcher made of
+  // exceptions() (begin() first); `alert` makes the row's alert, called only
+  // for a row an exception matches (its dedup key and row are logged).
+  bool take_row(const RowMatcher& m, std::span<const Value> values, std::int64_t now,
+                const std::function<Alert()>& alert);
   // Whether an exception names rule `id`.
   [[nodiscard]] bool has_rule(std::string_view id) const noexcept;
 
@@ -93,6 +99,7 @@ class ExceptionFilter {
     std::map<std::string, std::int64_t> logged;  // dedup key → when its hit was last logged
   };
   void log_hit(const RuleException& e, State& s, const Alert& a, std::int64_t now);
+  void count(const RuleException& e, const Alert& a, std::int64_t now);
   void end_window(const RuleException& e, State& s, std::int64_t now);
   Log info_, warn_;
   std::vector<Recorded> recorded_;

@@ -43,6 +43,7 @@
 
 #include <airssys/daemoneye/alert.hpp>
 #include <airssys/daemoneye/error.hpp>
+#include <airssys/daemoneye/query_engine.hpp>
 #include <airssys/daemoneye/rule.hpp>
 
 #include <cstdint>
@@ -127,6 +128,38 @@ struct ExceptionSet {
 // holds for its row; null when none.
 [[nodiscard]] const RuleException* exception_for(std::span<const RuleException> exceptions, const Alert& alert,
                                                  std::int64_t now);
+
+// The same question asked of a query's row as it is read, before any alert
+// is made of it (the agent's scans: run_rules' row filter). A RowMatcher
+// holds the exceptions of one rule in force, each condition's column
+// resolved once against the result's `keys` (the row's column names as its
+// alert's row_json names them: row_keys, a repeated name gets _2, _3, ...);
+// match() gives the answer exception_for gives for the alert of that row,
+// without writing the row as JSON and parsing it again (which made each
+// row of a rule with an exception cost ~10 µs more: docs/BENCHMARKS.md,
+// DaemonEye session 17). It points into `exceptions`, which must outlive it
+// unchanged.
+[[nodiscard]] std::vector<std::string> row_keys(std::span<const std::string> columns);
+
+class RowMatcher {
+ public:
+  RowMatcher(std::span<const RuleException> exceptions, std::string_view rule_id, std::span<const std::string> keys,
+             std::int64_t now);
+  // The first exception whose every condition holds for `values`; null when none.
+  [[nodiscard]] const RuleException* match(std::span<const Value> values) const;
+
+ private:
+  struct Condition {
+    const ExceptionCondition* condition;
+    std::size_t index;        // of the column in the row
+    std::string_view prefix;  // a glob's literal start (into condition->value)
+  };
+  struct Entry {
+    const RuleException* exception;
+    std::vector<Condition> conditions;
+  };
+  std::vector<Entry> entries_;
+};
 
 // Why `e` could be matched by a row any process can shape (see "Weak
 // exceptions" above), or empty when a kernel-given column pins it.
