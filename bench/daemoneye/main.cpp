@@ -2,7 +2,7 @@
 // in docs/BENCHMARKS.md). Prints one JSON object per line.
 //
 //   scripts/build release daemoneye_bench procmond daemoneye-agent
-//   build/release/bench/daemoneye_bench [options] [collect] [store] [rules] [footprint] [latency]
+//   build/release/bench/daemoneye_bench [options] [collect] [store] [rules] [footprint] [latency] [exceptions] [accounts]
 //
 // Default scenarios: collect store rules. Run it from the source tree (the
 // bundled rules are read from daemoneye/rules) or pass --rules. See
@@ -30,11 +30,15 @@ namespace bench = airssys::daemoneye::bench;
 namespace {
 
 constexpr const char* kUsage =
-    "usage: daemoneye_bench [options] [collect] [store] [rules] [footprint] [latency] | hold\n"
+    "usage: daemoneye_bench [options] [collect] [store] [rules] [footprint] [latency] [exceptions] [accounts] | hold\n"
     "  --sleepers N     extra processes for collect/store/rules (default 10000)\n"
     "  --runs N         collections and ps runs (default 10)\n"
     "  --store-rounds N fresh databases for store (default 5)\n"
-    "  --rule-runs N    runs per rule (default 30)\n"
+    "  --rule-runs N    runs per rule; exceptions: runs per variant (default 30)\n"
+    "  --exc-processes N  exceptions: synthetic processes (default 5000)\n"
+    "  --exc-events N   exceptions: synthetic exec events (default 50000)\n"
+    "  --acc-entries N  accounts: users and groups in the synthetic files (default 5000)\n"
+    "  --acc-processes N  accounts: processes in the snapshot (default 1000)\n"
     "  --rules DIR      bundled rules (default daemoneye/rules)\n"
     "  --agent BIN      daemoneye-agent (footprint, latency; procmond beside it)\n"
     "  --ps BIN         the peer (default /bin/ps)\n"
@@ -52,7 +56,7 @@ int main(int argc, char** argv) {
   bench::Options o;
   std::vector<std::string> scenarios;
   using bench::parse_number;
-  constexpr std::string_view kScenarios[] = {"collect", "store", "rules", "footprint", "latency", "hold"};
+  constexpr std::string_view kScenarios[] = {"collect", "store", "rules", "footprint", "latency", "exceptions", "accounts", "hold"};
   const auto flag = [&](std::string_view a, const bench::NextArg& value) -> std::optional<bool> {
     if (a == "--sleepers") return parse_number(value(), o.sleepers);
     if (a == "--runs") return parse_number(value(), o.runs) && o.runs > 0;
@@ -66,6 +70,10 @@ int main(int argc, char** argv) {
     if (a == "--processes") return parse_number(value(), o.processes);
     if (a == "--markers") return parse_number(value(), o.markers) && o.markers > 0;
     if (a == "--hash-max-size") return !(o.hash_max_size = value()).empty();
+    if (a == "--exc-processes") return parse_number(value(), o.exc_processes) && o.exc_processes > 0;
+    if (a == "--exc-events") return parse_number(value(), o.exc_events);
+    if (a == "--acc-entries") return parse_number(value(), o.acc_entries) && o.acc_entries > 0;
+    if (a == "--acc-processes") return parse_number(value(), o.acc_processes);
     return std::nullopt;
   };
   if (auto stop = bench::parse_args(argc, argv, "daemoneye_bench", kUsage, kScenarios, scenarios, flag)) return *stop;
@@ -142,6 +150,12 @@ int main(int argc, char** argv) {
   }
   if (chosen.contains("latency")) {
     if (auto r = bench::bench_latency(o); !r) fail("latency", r.error());
+  }
+  if (chosen.contains("exceptions")) {
+    if (auto r = bench::bench_exceptions(o); !r) fail("exceptions", r.error());
+  }
+  if (chosen.contains("accounts")) {
+    if (auto r = bench::bench_accounts(o); !r) fail("accounts", r.error());
   }
   return failures == 0 ? 0 : 1;
 }

@@ -39,7 +39,7 @@ namespace bench = airssys::daemoneye::bench;
 namespace {
 
 constexpr const char* kUsage =
-    "usage: daemoneye_realtime_bench --agent BIN [options] [coverage] [latency] [cost]   (root only)\n"
+    "usage: daemoneye_realtime_bench --agent BIN [options] [coverage] [latency] [cost] [exec]   (root only)\n"
     "  --tiers LIST          comma-separated, of poll,proc_connector,ebpf (default all three)\n"
     "  --latency-tiers LIST  tiers the latency scenario runs on (default proc_connector,ebpf)\n"
     "  --processes N         coverage: processes per group (default 1000)\n"
@@ -50,6 +50,9 @@ constexpr const char* kUsage =
     "  --seconds N           cost: load window (default 10)\n"
     "  --generators N        cost: load processes sharing the rate (default 1)\n"
     "  --idle-seconds N      cost: idle window before the load (default 5)\n"
+    "  --execs N             exec: execs per mode and working directory (default 2000)\n"
+    "  --exec-rounds N       exec: rounds of every mode (default 3)\n"
+    "  --cwd-depth N         exec: levels of the deep working directory (default 32)\n"
     "  --child-sleep-ms N MARKER   (internal) sleep N ms and exit 0: a short process with a marker argv\n";
 
 bool parse_tiers(std::string_view s, std::vector<std::string>& out) {
@@ -78,7 +81,7 @@ int main(int argc, char** argv) {
   bench::RealtimeOptions o;
   std::vector<std::string> scenarios;
   using bench::parse_number;
-  constexpr std::string_view kScenarios[] = {"coverage", "latency", "cost"};
+  constexpr std::string_view kScenarios[] = {"coverage", "latency", "cost", "exec"};
   const auto flag = [&](std::string_view a, const bench::NextArg& value) -> std::optional<bool> {
     if (a == "--agent") return !(o.agent = value()).empty();
     if (a == "--tiers") return parse_tiers(value(), o.tiers);
@@ -91,6 +94,9 @@ int main(int argc, char** argv) {
     if (a == "--seconds") return parse_number(value(), o.seconds) && o.seconds > 0;
     if (a == "--generators") return parse_number(value(), o.generators) && o.generators > 0 && o.generators <= 16;
     if (a == "--idle-seconds") return parse_number(value(), o.idle_seconds);
+    if (a == "--execs") return parse_number(value(), o.execs) && o.execs > 0;
+    if (a == "--exec-rounds") return parse_number(value(), o.exec_rounds) && o.exec_rounds > 0;
+    if (a == "--cwd-depth") return parse_number(value(), o.cwd_depth) && o.cwd_depth > 0 && o.cwd_depth <= 200;
     return std::nullopt;
   };
   if (auto stop = bench::parse_args(argc, argv, "daemoneye_realtime_bench", kUsage, kScenarios, scenarios, flag))
@@ -147,6 +153,14 @@ int main(int argc, char** argv) {
     ++failures;
   };
 
+  if (chosen.contains("exec")) {
+    if (auto r = bench::bench_exec(o); !r) {
+      std::fprintf(stderr, "daemoneye_realtime_bench exec: %s\n", r.error().c_str());
+      ++failures;
+    }
+    // exec alone: no tier to run the other scenarios on.
+    if (chosen.size() == 1) return failures == 0 ? 0 : 1;
+  }
   if (chosen.contains("cost")) {
     bench::TierSummary row{.tier = "none"};
     if (auto r = bench::bench_cost(o, nullptr, row); !r) fail(row, "cost", r.error());

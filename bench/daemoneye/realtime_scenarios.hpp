@@ -15,6 +15,12 @@
 //            (utime+stime of /proc/PID/stat over the window, % of one core),
 //            beside the same load with no monitor ("none"), with the rate
 //            reached and the generators' own CPU.
+//  exec      (not per tier; not in the default set) `execs` x
+//            /usr/bin/true one after another, each timed, with nothing of
+//            ours attached, with the eBPF source opened in this program
+//            without and with the exec program's path walks, and under the
+//            real agent + procmond on ebpf; per mode the programs' own
+//            run_time_ns / run_cnt (realtime_exec.cpp), `exec_rounds` times.
 //
 // Each prints JSON lines (stats.hpp) and fills a TierSummary for the table.
 
@@ -40,6 +46,9 @@ struct RealtimeOptions {
   int seconds = 10;                  // cost: load window
   int generators = 1;                // cost: load processes sharing the rate
   int idle_seconds = 5;              // cost: idle window before the load
+  int execs = 2000;                  // exec: per mode and working directory
+  int exec_rounds = 3;               // exec: rounds of every mode
+  int cwd_depth = 32;                // exec: levels of the deep working directory
   std::string work_dir;
 };
 
@@ -63,6 +72,9 @@ struct TierSummary {
 // `a` null: the baseline with no monitor.
 [[nodiscard]] std::expected<void, std::string> bench_cost(const RealtimeOptions& o, const TierAgent* a,
                                                           TierSummary& out);
+
+// Root only; the agent started for it uses procmond on ebpf.
+[[nodiscard]] std::expected<void, std::string> bench_exec(const RealtimeOptions& o);
 
 // The table of every tier's figures (for the run's log; JSON lines carry all).
 void print_table(const std::vector<TierSummary>& rows, std::size_t processes, std::FILE* to);

@@ -7,6 +7,10 @@
 //   rules      each bundled rule over a store of the collected processes
 //   footprint  daemoneye-agent + procmond: CPU and RSS at a 10 s interval
 //   latency    process start → alert line in the file sink at a 1 s interval
+//   exceptions a rule cycle with 0, 10 and 100 rule exceptions per rule
+//              (exceptions_bench.cpp), over synthetic rows, no sleepers
+//   accounts   procmond's passwd/group reading per collection
+//              (accounts_bench.cpp), no sleepers
 //
 // collect, store and rules run with `sleepers` extra processes that main()
 // starts once for all three; footprint and latency start their own sleepers
@@ -34,6 +38,10 @@ struct Options {
   std::size_t processes = 1000;  // footprint, latency: processes on the host
   int markers = 20;       // latency: marker processes
   std::string hash_max_size;  // footprint/latency: procmond.hash_max_size in the config ("" = default; "0" = hash nothing)
+  std::size_t exc_processes = 5000;  // exceptions: synthetic processes
+  std::size_t exc_events = 50000;    // exceptions: synthetic exec events
+  std::size_t acc_entries = 5000;    // accounts: users and groups in the synthetic files
+  std::size_t acc_processes = 1000;  // accounts: processes in the snapshot the rows ride with
   std::string work_dir;   // temp dir (databases, configs, logs); removed by main
 };
 
@@ -46,5 +54,7 @@ struct Options {
 [[nodiscard]] std::expected<void, std::string> bench_rules(const Options& o, const std::vector<ProcessRecord>& records);
 [[nodiscard]] std::expected<void, std::string> bench_footprint(const Options& o);
 [[nodiscard]] std::expected<void, std::string> bench_latency(const Options& o);
+[[nodiscard]] std::expected<void, std::string> bench_exceptions(const Options& o);
+[[nodiscard]] std::expected<void, std::string> bench_accounts(const Options& o);
 
 }  // namespace airssys::daemoneye::bench
