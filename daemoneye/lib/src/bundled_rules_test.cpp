@@ -948,11 +948,24 @@ TEST_F(BundledRules, ExecFromTmpJudgesAnExecByTheHostsPathOfItsImage) {
   exec("/run/x/b", "/dev/shm/b");                  // 6206
   exec("/run/x/c", "/tmpx/c");                     // 6207 not a temporary directory: quiet
   exec("/run/x/d", "/run/lock/d");                 // 6208
+  // Deeper than procmond's walk stores: its top directory's host path and
+  // "/…", judged as any; "…" alone (even the top unknown): flagged.
+  exec("/run/x/p", "/tmp/d/…");                         // 6209
+  exec("/run/x/p", "…");                                // 6210
+  exec("/opt/x/p", "/opt/a/…");                         // 6211 not a temporary directory: quiet
+  // Root in a rootful container binding its /tmp/d onto /opt/x: the host
+  // sees the file under the container's root.
+  exec("/opt/x/p", "/var/lib/containers/storage/overlay/0a1b/merged/tmp/d/p");  // 6212 podman
+  exec("/opt/x/p", "/var/lib/docker/overlay2/0a1b/merged/dev/shm/p");           // 6213 docker
+  exec("/opt/x/p", "/run/containerd/io.containerd.runtime.v2.task/k8s.io/0a1b/rootfs/var/tmp/p");  // 6214
+  exec("/usr/bin/true", "/var/lib/docker/overlay2/0a1b/merged/usr/bin/true");  // 6215 quiet
+  exec("/opt/x/p", "/var/lib/docker/overlay2/0a1b/merged/opt/tmp/p");          // 6216 quiet
   ASSERT_TRUE(store_->apply_snapshot(live));
   ASSERT_TRUE(store_->append_events(events));
   auto found = pids_found(*engine_, rule->query);
   ASSERT_TRUE(found) << found.error();
-  EXPECT_EQ(distinct(*found, 6200), (std::set<std::int64_t>{6200, 6204, 6205, 6206, 6208}));
+  EXPECT_EQ(distinct(*found, 6200),
+            (std::set<std::int64_t>{6200, 6204, 6205, 6206, 6208, 6209, 6210, 6212, 6213, 6214}));
 }
 
 TEST_F(BundledRules, ABadFileBesideThemIsRejectedAndTheOthersLoad) {

@@ -212,14 +212,17 @@ class EbpfSource final : public KernelEventSource {
       // path joined with it would name a wrong one, so it stays unknown.
       const char* cwd = exe + e.exe_size;
       if (!(e.flags & (PROCMON_CWD_TRUNCATED | PROCMON_CWD_DETACHED))) k.cwd.assign(cwd, strnlen(cwd, e.cwd_size));
-      if (e.image_ino != 0) {
+      if (e.flags & PROCMON_IMAGE_KNOWN) {
         // The kernel's dev_t (MAJOR = dev >> 20, MINOR = dev & 0xfffff) as
         // stat() and /proc/PID/mountinfo give it.
+        k.image_known = true;
         k.image_dev = ::makedev(e.image_dev >> 20, e.image_dev & 0xfffff);
         k.image_ino = e.image_ino;
       }
       const char* fs_path = cwd + e.cwd_size;
       k.image_fs_path.assign(fs_path, strnlen(fs_path, e.fs_path_size));
+      k.image_fs_path_cut = (e.flags & PROCMON_FS_PATH_CUT) != 0;
+      k.mnt_ns = e.mnt_ns;
     }
     if (e.kind != PROCMON_EXIT) {
       const char* args = exe + e.exe_size + e.cwd_size + e.fs_path_size;

@@ -76,6 +76,9 @@ struct EventAssembler::Impl {
   EventAssemblerOptions options;
   std::unique_ptr<Collector> reader;
   MountTable mounts;  // procmond's (the host's): an exec image's host_path
+  // procmond's own mount namespace (/proc/self/ns/mnt's inode); 0 unknown:
+  // an exec's own kernel path is then never taken as its host path.
+  std::uint64_t own_mnt_ns = own_mount_namespace();
   std::mutex mutex;
   std::unordered_map<std::int64_t, Known> known;
   std::unordered_map<Key, std::uint64_t, KeyHash> reported;
@@ -238,12 +241,10 @@ struct EventAssembler::Impl {
     // The image's identity, and where the host sees it: a bind mount made
     // in a namespace of the process's own (/tmp/dir onto /mnt) changes its
     // kernel path, not its filesystem's device nor its path there.
-    if (k.image_ino != 0) {
+    if (k.image_known) {
       e.image_dev = k.image_dev;
       e.image_ino = k.image_ino;
-      if (!k.image_fs_path.empty()) {
-        if (auto host = mounts.host_path(k.image_dev, k.image_fs_path, k.exe_path)) e.host_path = std::move(*host);
-      }
+      if (auto host = mounts.image_host_path(k, own_mnt_ns)) e.host_path = std::move(*host);
     }
     if (k.args_total >= 0) e.process.cmdline = column_of(k);
     if (k.start_ticks != 0) e.process.start_ticks = k.start_ticks;

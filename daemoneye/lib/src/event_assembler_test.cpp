@@ -478,6 +478,7 @@ TEST(EventAssembler, AnExecsImageIsNamedByTheHostsPathOfItsFilesystem) {
   auto k = kernel(KernelEvent::Kind::exec, 4242, 1, 0);
   k.path = "/mnt/true";
   k.exe_path = "/mnt/true";  // a bind mount of /usr/bin the process made
+  k.image_known = true;
   k.image_dev = st.st_dev;
   k.image_ino = st.st_ino;
   k.image_fs_path = real;
@@ -494,7 +495,15 @@ TEST(EventAssembler, AnExecsImageIsNamedByTheHostsPathOfItsFilesystem) {
   ASSERT_TRUE(e);
   EXPECT_EQ(e->host_path, "");
   EXPECT_EQ(e->image_ino, st.st_ino);
+  // Inode number 0 (FUSE can report it) is still an identity read: the
+  // host path is found.
+  k.image_dev = st.st_dev;
+  k.image_ino = 0;
+  e = a.assemble(KernelEvent(k), EventSource::ebpf);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->host_path, real);
   // Without the identity (the proc connector): none of it.
+  k.image_known = false;
   k.image_dev = k.image_ino = 0;
   e = a.assemble(KernelEvent(k), EventSource::ebpf);
   ASSERT_TRUE(e);

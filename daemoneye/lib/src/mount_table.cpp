@@ -1,7 +1,10 @@
 #include "mount_table.hpp"
 
+#include <airssys/daemoneye/kernel_events.hpp>
+
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -75,7 +78,7 @@ std::vector<MountEntry> parse_mountinfo(std::string_view text) {
 std::optional<std::string> host_path_of(std::span<const MountEntry> mounts, std::uint64_t dev, std::string_view fs_path,
                                         std::string_view prefer) {
   if (fs_path.empty() || fs_path.front() != '/') return std::nullopt;
-  std::optional<std::string> best;
+  std::optional<std::string> best, temp;
   for (const auto& m : mounts) {
     if (m.dev != dev) continue;
     // The rest of fs_path below the mount's root: "" for the root itself.
@@ -91,17 +94,47 @@ std::optional<std::string> host_path_of(std::span<const MountEntry> mounts, std:
     }
     std::string path = m.mount_point == "/" ? std::string(rest) : m.mount_point + std::string(rest);
     if (path.empty()) path = "/";
-    if (path == prefer) return path;
-    if (!best || path.size() < best->size()) best = std::move(path);
+    if (!prefer.empty() && path == prefer) return path;
+    if (in_temporary_directory(path)) {
+      if (!temp) temp = path;
+    } else if (!best || path.size() < best->size()) {
+      best = std::move(path);
+    }
   }
-  return best;
+  return temp ? temp : best;
+}
+
+bool in_temporary_directory(std::string_view path) {
+  for (const std::string_view dir : {"/tmp/", "/var/tmp/", "/dev/shm/", "/run/lock/", "/var/lock/"}) {
+    if (path.starts_with(dir)) return true;
+  }
+  return false;
+}
+
+std::string cut_host_path(const std::optional<std::string>& top) {
+  if (!top) return "\u2026";
+  return *top == "/" ? "/\u2026" : *top + "/\u2026";
+}
+
+std::uint64_t own_mount_namespace() {
+  struct stat st {};
+  return ::stat("/proc/self/ns/mnt", &st) == 0 ? st.st_ino : 0;
+}
+
+std::optional<std::string> MountTable::image_host_path(const KernelEvent& k, std::uint64_t own_mnt_ns) {
+  const std::string_view prefer = own_mnt_ns != 0 && k.mnt_ns == own_mnt_ns ? std::string_view(k.exe_path) : "";
+  if (k.image_fs_path_cut) {
+    return cut_host_path(k.image_fs_path.empty() ? std::nullopt : host_path(k.image_dev, k.image_fs_path, ""));
+  }
+  if (k.image_fs_path.empty()) return std::nullopt;
+  return host_path(k.image_dev, k.image_fs_path, prefer);
 }
 
 std::optional<std::string> MountTable::host_path(std::uint64_t dev, std::string_view fs_path, std::string_view prefer) {
   const bool fresh = changed();
   if (fresh) read();
   auto found = host_path_of(mounts_, dev, fs_path, prefer);
-  if (!found && !fresh && std::chrono::steady_clock::now() - read_at_ >= std::chrono::seconds(1)) {
+  if (!found && !fresh && std::chrono::steady_clock::now() - read_at_ >= reread_) {
     read();
     found = host_path_of(mounts_, dev, fs_path, prefer);
   }

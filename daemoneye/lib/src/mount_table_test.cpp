@@ -4,6 +4,8 @@
 
 #include "mount_table.hpp"
 
+#include <airssys/daemoneye/kernel_events.hpp>
+
 #include "test_temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -81,23 +83,74 @@ TEST(MountTable, OurOwnTableNamesAHostFile) {
 }
 
 // A file that cannot be polled (a copy of a table) is read again on a miss,
-// at most once a second: a mount added since is found then.
-TEST(MountTable, AMissReadsTheTableAgainAtMostOnceASecond) {
+// at most once per `reread`: not sooner (a table an hour fresh), and a mount
+// added since is found once it has passed (a table read zero seconds ago
+// counts as old). No clock is raced: each case is on one side of it.
+TEST(MountTable, AMissReadsTheTableAgainOnlyOnceItsIntervalPassed) {
   testing::TempDir dir;
   const fs::path file = dir.path() / "mountinfo";
   testing::write_file(file, "27 1 254:0 / / rw - ext4 /dev/vda rw\n");
-  MountTable t(file);
-  EXPECT_EQ(t.host_path(makedev(0, 40), "/p", ""), std::nullopt);
-  const auto reads = t.reads();
+  MountTable fresh(file, std::chrono::hours(1)), old(file, std::chrono::seconds(0));
+  EXPECT_EQ(fresh.host_path(makedev(0, 40), "/p", ""), std::nullopt);
+  EXPECT_EQ(old.host_path(makedev(0, 40), "/p", ""), std::nullopt);
+  const auto reads = fresh.reads();
   testing::write_file(file, "27 1 254:0 / / rw - ext4 /dev/vda rw\n80 27 0:40 / /srv/t rw - tmpfs t rw\n");
-  EXPECT_EQ(t.host_path(makedev(0, 40), "/p", ""), std::nullopt);  // within the second
-  EXPECT_EQ(t.reads(), reads);
-  std::optional<std::string> found;
-  for (int i = 0; i < 100 && !found; ++i) {
-    ::usleep(50'000);
-    found = t.host_path(makedev(0, 40), "/p", "");
-  }
-  EXPECT_EQ(found, "/srv/t/p");
+  EXPECT_EQ(fresh.host_path(makedev(0, 40), "/p", ""), std::nullopt);
+  EXPECT_EQ(fresh.reads(), reads);
+  EXPECT_EQ(old.host_path(makedev(0, 40), "/p", ""), "/srv/t/p");
+}
+
+// Of several names, one in a temporary directory wins over a shorter one
+// when the process's own path is not among them, or is not to be taken:
+// a process in a mount namespace of its own chooses its paths (it can bind
+// /var/tmp/d onto /x in it and run /x/p, the same as a host mount's name).
+const std::string_view kTwoNames =
+    "27 1 254:0 / / rw - ext4 /dev/vda rw\n"
+    "80 27 0:40 / /var/tmp rw - tmpfs t rw\n"
+    "81 27 0:40 /d /x rw - tmpfs t rw\n";
+
+TEST(MountTable, ATemporaryNameWinsUnlessTheHostsNamespaceRanAnother) {
+  const auto m = parse_mountinfo(kTwoNames);
+  const auto dev = makedev(0, 40);
+  EXPECT_EQ(host_path_of(m, dev, "/d/p", ""), "/var/tmp/d/p");
+  EXPECT_EQ(host_path_of(m, dev, "/d/p", "/x/p"), "/x/p");
+
+  testing::TempDir dir;
+  const fs::path file = dir.path() / "mountinfo";
+  testing::write_file(file, kTwoNames);
+  MountTable t(file);
+  KernelEvent k;
+  k.image_known = true;
+  k.image_dev = dev;
+  k.image_fs_path = "/d/p";
+  k.exe_path = "/x/p";
+  k.mnt_ns = 4026531841;
+  EXPECT_EQ(t.image_host_path(k, 4026531841), "/x/p");        // procmond's namespace: its path
+  EXPECT_EQ(t.image_host_path(k, 4026532999), "/var/tmp/d/p"); // another: not taken
+  k.mnt_ns = 0;
+  EXPECT_EQ(t.image_host_path(k, 4026531841), "/var/tmp/d/p"); // unknown: not taken
+}
+
+// An image deeper than the walk stores: its top directory's host path and
+// "/…", or "…" alone (no mount shows the top, or none was read).
+TEST(MountTable, ACutPathIsNamedByItsTopDirectory) {
+  testing::TempDir dir;
+  const fs::path file = dir.path() / "mountinfo";
+  testing::write_file(file, kTwoNames);
+  MountTable t(file);
+  KernelEvent k;
+  k.image_known = true;
+  k.image_dev = makedev(0, 40);
+  k.image_fs_path_cut = true;
+  k.image_fs_path = "/d";
+  EXPECT_EQ(t.image_host_path(k, 0), "/var/tmp/d/\u2026");
+  k.image_fs_path = "";
+  EXPECT_EQ(t.image_host_path(k, 0), "\u2026");
+  k.image_dev = makedev(0, 99);
+  k.image_fs_path = "/d";
+  EXPECT_EQ(t.image_host_path(k, 0), "\u2026");
+  EXPECT_TRUE(in_temporary_directory("/var/tmp/d/\u2026"));
+  EXPECT_FALSE(in_temporary_directory("/var/tmpx/p"));
 }
 
 // A missing file: every lookup unknown, no crash.

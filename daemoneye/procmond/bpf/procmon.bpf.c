@@ -128,6 +128,8 @@ static __always_inline void fill_identity(struct procmon_event *e, struct task_s
   e->image_ino = 0;
   e->image_dev = 0;
   e->fs_path_size = 0;
+  e->mnt_ns = 0;
+  e->reserved = 0;
   BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
 }
 
@@ -182,6 +184,10 @@ struct walk_state {
   __u32 done; /* 1 reached the top (of the mount tree, or the filesystem), 2 gave up */
   __u32 pseudo;
   __u32 detached;
+  /* fs_only: the path did not fit; the walk goes on up without storing,
+   * below_top the last dentry passed (at the end, the top directory). */
+  __u32 overflow;
+  struct dentry *below_top;
 };
 
 /* is_anon_ns() of kernels before and after 6.18, which numbers mount
@@ -265,9 +271,16 @@ static long walk_step(__u64 i, void *ctx) {
     }
     return 1;
   }
-  if (!prepend_name(s, w, dentry)) {
-    w->done = 2;
-    return 1;
+  /* fs_only: a path deeper than the buffer still has a known top, which
+   * is what says where the host sees it (a /tmp directory bound
+   * elsewhere and a deep tree under it must not hide the /tmp). */
+  if (w->overflow || !prepend_name(s, w, dentry)) {
+    if (!w->fs_only) {
+      w->done = 2;
+      return 1;
+    }
+    w->overflow = 1;
+    w->below_top = dentry;
   }
   w->dentry = parent;
   return 0;
@@ -288,9 +301,15 @@ static __always_inline __u32 copy_walk(struct scratch *s, struct dentry *dentry,
   w->mnt = vfsmnt ? container_of(vfsmnt, struct mount, mnt) : NULL;
   w->pos = PROCMON_PATH_MAX - 1;
   b->walk[PROCMON_PATH_MAX - 1] = 0;
-  /* Each step prepends at least 2 bytes or crosses a mount. */
-  bpf_loop(PROCMON_PATH_MAX, walk_step, w, 0);
+  /* Each step prepends at least 2 bytes or crosses a mount; fs_only goes
+   * on past a full buffer (overflow). */
+  bpf_loop(w->fs_only ? PROCMON_FS_WALK_MAX : PROCMON_PATH_MAX, walk_step, w, 0);
   if (w->done != 1) return 0;
+  if (w->overflow) {
+    /* Only the top directory, "/NAME". */
+    w->pos = PROCMON_PATH_MAX - 1;
+    if (!w->below_top || !prepend_name(b, w, w->below_top)) return 0;
+  }
   if (w->pos == PROCMON_PATH_MAX - 1) {
     w->pos -= 1;
     b->walk[w->pos & (PROCMON_PATH_MAX - 1)] = '/';
@@ -331,11 +350,14 @@ static __always_inline void copy_image(struct scratch *s, struct file *file, __u
   if (!inode) return;
   s->e.image_ino = BPF_CORE_READ(inode, i_ino);
   s->e.image_dev = BPF_CORE_READ(inode, i_sb, s_dev);
+  s->e.flags |= PROCMON_IMAGE_KNOWN;
   if (!walk) return;
   struct walk_state w = {};
   w.fs_only = 1;
   w.top = BPF_CORE_READ(inode, i_sb, s_root);
   s->e.fs_path_size = copy_walk(s, BPF_CORE_READ(file, f_path.dentry), NULL, off, &w);
+  /* Deeper than the buffer ("/TOP" kept), or than the walk goes (none). */
+  if (w.overflow || w.done == 0) s->e.flags |= PROCMON_FS_PATH_CUT;
 }
 
 /* The kernel's path of the task's working directory at the exec into
@@ -377,6 +399,7 @@ static __always_inline int exec_record(struct task_struct *task, struct linux_bi
              (s->e.path_size & (PROCMON_PATH_MAX - 1)) + (s->e.exe_size & (PROCMON_PATH_MAX - 1)) +
                  (s->e.cwd_size & (PROCMON_PATH_MAX - 1)),
              walk);
+  s->e.mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
   const __u64 root = (__u64)BPF_CORE_READ(task, fs, root.dentry);
   const __u64 ours = procmond_root;
   if (ours != 0 && root != 0) s->e.root_is_host = root == ours ? 1 : 0;

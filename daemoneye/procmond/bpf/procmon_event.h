@@ -43,7 +43,21 @@ enum procmon_flags {
   /* EXEC: the working directory is on a mount attached nowhere (as
    * PROCMON_EXE_DETACHED): cwd names no place. */
   PROCMON_CWD_DETACHED = 256,
+  /* EXEC: image_dev and image_ino were read (an inode number can be 0 on
+   * some filesystems, FUSE's, so 0 is no sign of "unknown"). */
+  PROCMON_IMAGE_KNOWN = 512,
+  /* EXEC: the image's path within its filesystem is deeper than fs_path
+   * can hold (PROCMON_PATH_MAX): fs_path is then only its top directory,
+   * "/NAME" (the walk went on to the filesystem's root without storing),
+   * or, deeper than PROCMON_FS_WALK_MAX components, empty. procmond names
+   * such an image's host path "<top directory's host path>/…" or "…". */
+  PROCMON_FS_PATH_CUT = 1024,
 };
+
+/* The most components the walk of an image's path within its filesystem
+ * goes up (bpf_loop iterations); only a path deeper than fs_path holds
+ * goes past PROCMON_PATH_MAX of them. */
+#define PROCMON_FS_WALK_MAX 65536
 
 struct procmon_event {
   __u32 kind;       /* enum procmon_kind */
@@ -83,9 +97,14 @@ struct procmon_event {
    * its own filesystem: its dentry walked up to the superblock's root,
    * mounts ignored (what mountinfo's field 4 is for a mount); 0 unknown
    * (too deep, a pseudo file such as a memfd, the walk refused). procmond
-   * finds the host's path of it in its own mount table. The struct is 128
-   * bytes. */
+   * finds the host's path of it in its own mount table. */
   __u32 fs_path_size;
+  /* EXEC: the exec'ing task's mount namespace (nsproxy->mnt_ns->ns.inum,
+   * the inode number /proc/PID/ns/mnt shows); 0 unknown. procmond takes
+   * the kernel's path of the image as its host path only when this is its
+   * own namespace. */
+  __u32 mnt_ns;
+  __u32 reserved; /* 0; the struct is 136 bytes */
   /* followed by path_size bytes of path, then exe_size bytes of exe, then
    * cwd_size bytes of cwd, then fs_path_size bytes of fs_path, then
    * args_size bytes of argv: its head, then (args_tail_size > 0) its tail */

@@ -58,13 +58,23 @@ struct KernelEvent {
   // exec, eBPF only: the identity of the image that runs (bprm->file: a
   // script's interpreter), read at the exec: its filesystem's device as
   // stat() and /proc/PID/mountinfo give it (userspace dev_t) and its inode
-  // number; both 0 unknown (other sources).
+  // number; image_known false: unknown (other sources). An inode number
+  // can be 0 (FUSE), so image_ino says nothing of it.
+  bool image_known = false;
   std::uint64_t image_dev = 0;
   std::uint64_t image_ino = 0;
   // exec, eBPF only: that file's path within its own filesystem (from the
   // superblock's root, mounts ignored, as mountinfo's field 4 is); "" unknown
-  // (too deep, a pseudo file such as a memfd, the walk refused)
+  // (a pseudo file such as a memfd, the walk refused, deeper than the walk
+  // goes)
   std::string image_fs_path;
+  // exec, eBPF only: the path was deeper than the walk stores (4 KiB):
+  // image_fs_path is only its top directory ("/NAME"), or "" (deeper than
+  // the walk goes at all)
+  bool image_fs_path_cut = false;
+  // exec, eBPF only: the exec'ing task's mount namespace, the inode number
+  // of /proc/PID/ns/mnt; 0 unknown
+  std::uint64_t mnt_ns = 0;
   std::string args;               // argv, NUL-separated, as captured; "" unknown
   std::int64_t args_total = -1;   // bytes of the whole argv; -1 unknown
   bool args_truncated = false;    // `args` holds only the first part of argv
