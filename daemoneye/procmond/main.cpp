@@ -92,6 +92,7 @@ struct Flags {
   bool no_hash = false;
   bool no_sockets = false;
   bool no_memory_maps = false;
+  std::string maps_reread_period = "10m";
   std::string passwd = "/etc/passwd";  // the users table's file
   std::string group = "/etc/group";    // the groups table's file
   std::string events = "auto";
@@ -335,6 +336,14 @@ de::ProcmondStatus status_of(const RealtimeSetup& rt, const Publisher& publisher
   return s;
 }
 
+// The collections a full pass of maps re-reads takes: `period` over the
+// interval, rounded up (a 10 min period at the 10 s default: every 60th).
+std::uint32_t maps_reread_every(std::chrono::milliseconds period, std::chrono::milliseconds interval) {
+  if (period.count() <= 0) return 0;
+  const auto n = (period.count() + interval.count() - 1) / std::max<std::int64_t>(interval.count(), 1);
+  return static_cast<std::uint32_t>(std::clamp<std::int64_t>(n, 1, 1'000'000));
+}
+
 int run_bus(de::Collector& collector, const Flags& f, std::chrono::milliseconds interval, int sfd,
             de::TierRequest request, std::uint32_t ring_bytes) {
   bus::ClientOptions co;
@@ -417,6 +426,10 @@ int main(int argc, char** argv) {
   app.add_flag("--no-memory-maps", f.no_memory_maps,
                "With --bus: do not read processes' executable mappings (the process_memory_map table stays empty)")
       ->needs(bus_opt);
+  app.add_option("--maps-reread-period", f.maps_reread_period,
+                 "With --bus: read every process's maps again at least this often, whatever its size (spread "
+                 "across collections; 0: only when the size or the executable changes)")
+      ->needs(bus_opt);
   app.add_option("--passwd", f.passwd,
                  "With --bus: the passwd file the users table is read from (for tests, and containers with the "
                  "host's /etc mounted elsewhere)")
@@ -453,8 +466,10 @@ int main(int argc, char** argv) {
   const auto sample = de::parse_duration(f.cpu_sample);
   const auto hash_max = de::parse_size(f.hash_max_size);
   const auto ring = de::parse_size(f.ring_buffer_size);
-  if (!interval || !sample || !hash_max || !ring) {
+  const auto reread = de::parse_duration(f.maps_reread_period);
+  if (!interval || !sample || !hash_max || !ring || !reread) {
     say(fmt::format("{}", !interval ? "--interval: " + interval.error().message
+                          : !reread ? "--maps-reread-period: " + reread.error().message
                           : !sample ? "--cpu-sample: " + sample.error().message
                           : !ring   ? "--ring-buffer-size: " + ring.error().message
                                     : "--hash-max-size: " + hash_max.error().message));
@@ -494,7 +509,8 @@ int main(int argc, char** argv) {
   auto collector = de::Collector::create(de::CollectorOptions{.hash = !f.no_hash,
                                                               .hash_max_size = *hash_max,
                                                               .sockets = !f.bus.empty() && !f.no_sockets,
-                                                              .memory_maps = !f.bus.empty() && !f.no_memory_maps});
+                                                              .memory_maps = !f.bus.empty() && !f.no_memory_maps,
+                                                              .maps_reread_every = maps_reread_every(*reread, *interval)});
   if (!collector) {
     say("cannot read /proc: " + collector.error().to_string());
     return kFailed;

@@ -4,13 +4,18 @@
 // in a fresh directory under /tmp (must raise, naming the copy with the
 // device and inode stat() gives), the system's own (must not), and a copy
 // loaded only after procmond first read the process's maps (the vsize
-// change makes procmond read them again: must raise then).
+// change makes procmond read them again: must raise then), a process
+// whose main thread exited before its last thread loaded the copy (its
+// /proc/PID/maps is empty), and a same-size change (a read-only mapping of
+// the copy made executable with mprotect: read again on its turn).
 
 #include "harness.hpp"
 #include "store_query.hpp"
 
 #include <fmt/format.h>
 
+#include <dlfcn.h>
+#include <link.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -19,8 +24,61 @@
 namespace detest {
 namespace {
 
-// libz's real file (libz.so.1 is a link to libz.so.1.2.X).
-fs::path system_libz() { return fs::canonical("/usr/lib/x86_64-linux-gnu/libz.so.1"); }
+// libz's real file (libz.so.1 is a link to libz.so.1.2.X), where the
+// dynamic linker finds it on this host; empty when it has none.
+fs::path system_libz() {
+  void* h = ::dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (!h) return {};
+  link_map* lm = nullptr;
+  fs::path out;
+  std::error_code ec;
+  if (::dlinfo(h, RTLD_DI_LINKMAP, &lm) == 0 && lm && lm->l_name && *lm->l_name) out = fs::canonical(lm->l_name, ec);
+  ::dlclose(h);
+  return ec ? fs::path{} : out;
+}
+
+#define REQUIRE_LIBZ()                                                                          \
+  do {                                                                                          \
+    ASSERT_TRUE(fs::exists("/usr/bin/python3")) << "needs python3";                             \
+    if (system_libz().empty()) GTEST_SKIP() << "no libz.so.1 for the dynamic linker on this host"; \
+  } while (0)
+
+// python3 whose main thread exits (SYS_exit, that thread only) once a
+// second thread runs; that thread waits until the leader is a zombie, then
+// loads `lib` and says "loaded".
+std::vector<std::string> leaderless_loader(const fs::path& lib) {
+  return {"/usr/bin/python3", "-c",
+          "import ctypes, os, sys, threading, time\n"
+          "def later():\n"
+          "    stat = '/proc/%d/stat' % os.getpid()\n"
+          "    while open(stat).read().rsplit(')', 1)[1].split()[0] != 'Z': time.sleep(0.1)\n"
+          "    ctypes.CDLL(sys.argv[1]); print('loaded', flush=True)\n"
+          "    time.sleep(3600)\n"
+          "threading.Thread(target=later).start()\n"
+          "ctypes.CDLL(None).syscall(60, 0)\n",
+          lib.string()};
+}
+
+// python3 that maps the first page of `lib` read-only, says "mapped", and
+// once `trigger` exists makes it executable (mprotect: the vsize stays)
+// and says "loaded".
+std::vector<std::string> mprotect_loader(const fs::path& lib, const fs::path& trigger) {
+  return {"/usr/bin/python3", "-c",
+          "import ctypes, os, sys, time\n"
+          "libc = ctypes.CDLL(None, use_errno=True)\n"
+          "libc.mmap.restype = ctypes.c_void_p\n"
+          "libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, "
+          "ctypes.c_long]\n"
+          "libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]\n"
+          "fd = os.open(sys.argv[1], os.O_RDONLY)\n"
+          "addr = libc.mmap(None, 4096, 1, 2, fd, 0)\n"
+          "print('mapped', flush=True)\n"
+          "while not os.path.exists(sys.argv[2]): time.sleep(0.1)\n"
+          "assert libc.mprotect(addr, 4096, 5) == 0, ctypes.get_errno()\n"
+          "print('loaded', flush=True)\n"
+          "time.sleep(3600)\n",
+          lib.string(), trigger.string()};
+}
 
 // python3 that loads `lib` once `trigger` exists ("" : at once), says
 // "loaded" on stdout, and sleeps until killed.
@@ -58,10 +116,11 @@ struct Fixture : AgentDir {
   }
 };
 
-bool says_loaded(const fs::path& out) { return slurp(out).find("loaded") != std::string::npos; }
+bool says(const fs::path& out, std::string_view word) { return slurp(out).find(word) != std::string::npos; }
+bool says_loaded(const fs::path& out) { return says(out, "loaded"); }
 
 TEST(AgentMemoryMap, ALibraryLoadedFromTmpRaisesAndTheSystemsCopyDoesNot) {
-  ASSERT_TRUE(fs::exists("/usr/bin/python3")) << "needs python3";
+  REQUIRE_LIBZ();
   Fixture f;
   ASSERT_FALSE(f.copy.empty());
   struct ::stat st {};
@@ -111,7 +170,7 @@ TEST(AgentMemoryMap, ALibraryLoadedFromTmpRaisesAndTheSystemsCopyDoesNot) {
 }
 
 TEST(AgentMemoryMap, ALibraryLoadedAfterFirstSightIsReadWhenTheSizeChanges) {
-  ASSERT_TRUE(fs::exists("/usr/bin/python3")) << "needs python3";
+  REQUIRE_LIBZ();
   Fixture f;
   ASSERT_FALSE(f.copy.empty());
   const fs::path trigger = f.dir.path() / "load-now", out = f.dir.path() / "late-loader.out";
@@ -132,6 +191,54 @@ TEST(AgentMemoryMap, ALibraryLoadedAfterFirstSightIsReadWhenTheSizeChanges) {
       << "no library-from-tmp alert for pid " << late.pid() << " after it loaded the copy; agent log:\n"
       << slurp(f.log);
   EXPECT_EQ(f.raised_for(late.pid()).front()["row"].value("library", ""), f.copy.string());
+  stop_agent(*agent, f.log);
+}
+
+TEST(AgentMemoryMap, ALibraryLoadedAfterTheMainThreadExitedRaises) {
+  REQUIRE_LIBZ();
+  Fixture f;
+  ASSERT_FALSE(f.copy.empty());
+  const fs::path out = f.dir.path() / "leaderless.out";
+  Child leaderless(leaderless_loader(f.copy), out, out);
+  ASSERT_TRUE(eventually([&] { return says_loaded(out); }, 60s)) << slurp(out);
+  // What procmond finds in /proc/PID: a zombie with no maps.
+  const std::string stat = slurp(fmt::format("/proc/{}/stat", leaderless.pid()));
+  ASSERT_NE(stat.find(") Z "), std::string::npos) << stat;
+  ASSERT_EQ(slurp(fmt::format("/proc/{}/maps", leaderless.pid())), "");
+
+  auto agent = f.start_agent();
+  ASSERT_TRUE(eventually([&] { return !f.raised_for(leaderless.pid()).empty(); }, 120s))
+      << "no library-from-tmp alert for pid " << leaderless.pid() << " (main thread gone); agent log:\n"
+      << slurp(f.log);
+  EXPECT_EQ(f.raised_for(leaderless.pid()).front()["row"].value("library", ""), f.copy.string());
+  stop_agent(*agent, f.log);
+}
+
+TEST(AgentMemoryMap, AMappingMadeExecutableWithoutASizeChangeIsReadOnItsTurn) {
+  REQUIRE_LIBZ();
+  Fixture f;
+  ASSERT_FALSE(f.copy.empty());
+  // procmond through a wrapper that adds a short re-read period (2 s: at
+  // the 500 ms interval, every 4th collection).
+  const fs::path wrapper = f.dir.path() / "procmond";
+  write_file(wrapper, "#!/bin/sh\nexec " + procmond_bin() + " \"$@\" --maps-reread-period 2s\n");
+  fs::permissions(wrapper, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                               fs::perms::others_read | fs::perms::others_exec);
+  f.write_config("procmond: { path: " + wrapper.string() + " }\n");
+  const fs::path trigger = f.dir.path() / "protect-now", out = f.dir.path() / "mprotect.out";
+  Child p(mprotect_loader(f.copy, trigger), out, out);
+  ASSERT_TRUE(eventually([&] { return says(out, "mapped"); }, 60s)) << slurp(out);
+
+  auto agent = f.start_agent();
+  // Read once: python3's libraries, and the copy's page not executable.
+  ASSERT_TRUE(eventually([&] { return f.rows_for(p.pid()) > 0; }, 120s)) << slurp(f.log);
+  EXPECT_TRUE(f.raised_for(p.pid()).empty());
+  write_file(trigger, "");
+  ASSERT_TRUE(eventually([&] { return says_loaded(out); }, 60s)) << slurp(out);
+  ASSERT_TRUE(eventually([&] { return !f.raised_for(p.pid()).empty(); }, 120s))
+      << "no library-from-tmp alert for pid " << p.pid() << " after its mprotect; agent log:\n"
+      << slurp(f.log);
+  EXPECT_EQ(f.raised_for(p.pid()).front()["row"].value("library", ""), f.copy.string());
   stop_agent(*agent, f.log);
 }
 

@@ -242,7 +242,9 @@ struct Collector::Impl {
   std::string hash(const proc::Process& p, const struct ::stat& image, const std::string& path, bool& partial);
   // Sets k's maps (read, or prev's when its vsize and path are the same)
   // and appends them to out.memory_maps.
-  void memory_maps(const proc::Process& p, Known* prev, const ProcessRecord& r, Known& k, CollectResult& out);
+  // `turn` is the collection's number (CollectorOptions::maps_reread_every).
+  void memory_maps(const proc::Process& p, Known* prev, const ProcessRecord& r, Known& k, std::uint64_t turn,
+                   CollectResult& out);
   void stalled(const proc::Process& p, const std::string& path, const FsStalled& s);
   void answered(const proc::Process& p, const std::string& path);
   bool hung_on(const proc::Process& p, const std::string& path);
@@ -762,21 +764,32 @@ int Collector::root_is_host(pid_t pid, std::uint64_t start_ticks) {
 }
 
 void Collector::Impl::memory_maps(const proc::Process& p, Known* prev, const ProcessRecord& r, Known& k,
-                                  CollectResult& out) {
-  if (r.total_size <= 0) return;  // a kernel thread or a zombie: no address space
-  if (prev && prev->maps_read && prev->maps_vsize == r.total_size && prev->maps_path == r.path) {
+                                  std::uint64_t turn, CollectResult& out) {
+  int maps_dir = p.dir_fd();
+  std::int64_t vsize = r.total_size;
+  std::optional<LiveThread> live;
+  // A zombie leader with threads left: the address space is theirs to show
+  // (memory_map.hpp, live_thread).
+  if (r.state == "Z" && (live = live_thread(p.dir_fd(), static_cast<std::int32_t>(r.pid)))) {
+    maps_dir = live->dir.get();
+    vsize = live->vsize;
+  }
+  if (vsize <= 0) return;  // a kernel thread or a zombie: no address space
+  const std::uint32_t every = options.maps_reread_every;
+  const bool its_turn = every > 0 && static_cast<std::uint64_t>(r.pid) % every == turn % every;
+  if (prev && prev->maps_read && prev->maps_vsize == vsize && prev->maps_path == r.path && !its_turn) {
     k.maps = std::move(prev->maps);
     k.maps_read = true;
   } else {
     // The maps read takes the process's mmap lock: not every collection.
-    MapsRead got = read_executable_maps(p.dir_fd(), static_cast<std::int32_t>(r.pid));
+    MapsRead got = read_executable_maps(maps_dir, static_cast<std::int32_t>(r.pid));
     ++out.stats.maps_reads;
     if (!got.ok) ++out.stats.maps_unreadable;
     if (got.cut_bytes || got.cut_rows) ++out.stats.maps_cut;
     k.maps = std::move(got.rows);
     k.maps_read = got.ok;  // not read: tried again next collection
   }
-  k.maps_vsize = r.total_size;
+  k.maps_vsize = vsize;
   k.maps_path = r.path;
   out.memory_maps.insert(out.memory_maps.end(), k.maps.begin(), k.maps.end());
 }
@@ -844,7 +857,7 @@ std::expected<CollectResult, osl::Error> Collector::collect() {
     }
     if (m.options.memory_maps) {
       const auto s0 = Clock::now();
-      m.memory_maps(got->dir, prev && prev->start_ticks == k.start_ticks ? prev : nullptr, r, k, out);
+      m.memory_maps(got->dir, prev && prev->start_ticks == k.start_ticks ? prev : nullptr, r, k, turn, out);
       maps_time += Clock::now() - s0;
     }
     k.dir = KeptDir::keep(std::move(got->dir), m.fd_budget);  // over budget: closed, opened again next time

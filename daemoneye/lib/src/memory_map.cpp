@@ -2,6 +2,7 @@
 
 #include <airssys/osl/unique_fd.hpp>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -100,6 +101,47 @@ MapsRead read_executable_maps(int proc_dir, std::int32_t pid, std::size_t read_m
   }
   out.ok = true;
   return out;
+}
+
+std::optional<LiveThread> live_thread(int proc_dir, std::int32_t pid) {
+  const int task = ::openat(proc_dir, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (task < 0) return std::nullopt;
+  const std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(task), ::closedir);
+  if (!d) {
+    ::close(task);
+    return std::nullopt;
+  }
+  while (const dirent* e = ::readdir(d.get())) {
+    std::int32_t tid = 0;
+    const std::string_view name(e->d_name);
+    const auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), tid);
+    if (ec != std::errc{} || end != name.data() + name.size() || tid == pid) continue;
+    osl::UniqueFd dir(::openat(task, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+    if (!dir) continue;
+    const osl::UniqueFd st(::openat(dir.get(), "stat", O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!st) continue;
+    char buf[1024];
+    const ssize_t n = ::read(st.get(), buf, sizeof buf);
+    if (n <= 0) continue;
+    // "tid (comm) state ppid ...": comm may hold spaces and ')', so the
+    // fields are counted from the last ')'; vsize is field 23, state 3.
+    std::string_view l(buf, static_cast<std::size_t>(n));
+    const auto paren = l.rfind(')');
+    if (paren == std::string_view::npos) continue;
+    l.remove_prefix(std::min(l.size(), paren + 2));
+    std::string_view state, vsize;
+    for (int field = 3; field <= 23 && !l.empty(); ++field) {
+      const std::string_view f = next_field(l);
+      if (field == 3) state = f;
+      if (field == 23) vsize = f;
+    }
+    std::int64_t vs = 0;
+    if (state == "Z" || state == "X" || vsize.empty() ||
+        std::from_chars(vsize.data(), vsize.data() + vsize.size(), vs).ec != std::errc{} || vs <= 0)
+      continue;
+    return LiveThread{std::move(dir), vs};
+  }
+  return std::nullopt;
 }
 
 }  // namespace airssys::daemoneye

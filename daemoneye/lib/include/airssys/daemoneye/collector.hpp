@@ -119,6 +119,11 @@ struct CollectorOptions {
   // a process's maps are read at first sight and again when its vsize or
   // path changed, else its last rows are given again.
   bool memory_maps = false;
+  // And once every this many collections whatever the vsize (0: never): a
+  // same-size change (an mprotect to executable, a library mapped over a
+  // PROT_NONE reservation) shows within that many collections. Spread
+  // across collections: a pid's turn is pid % N == collection % N.
+  std::uint32_t maps_reread_every = 0;
 };
 
 struct CollectStats {

@@ -17,6 +17,8 @@
 //
 // Thread safety: pure functions.
 
+#include <airssys/osl/unique_fd.hpp>
+
 #include <sys/types.h>
 
 #include <cstddef>
@@ -60,5 +62,17 @@ struct MapsRead {
 // chunks, keeping executable regions only.
 [[nodiscard]] MapsRead read_executable_maps(int proc_dir, std::int32_t pid, std::size_t read_max = kMapsReadMax,
                                             std::size_t rows_max = kMapsRowsMax);
+
+// A process whose main thread left with exit(2) while other threads live
+// on has a zombie leader: /proc/PID/stat says Z with vsize 0 and
+// /proc/PID/maps is empty, while /proc/PID/task/TID/maps of a live thread
+// still lists the whole (shared) address space — a way to hide a library
+// loaded afterwards. The directory of one live thread other than the
+// leader, with the vsize its stat gives; nothing when there is none.
+struct LiveThread {
+  osl::UniqueFd dir;  // /proc/PID/task/TID
+  std::int64_t vsize = 0;
+};
+[[nodiscard]] std::optional<LiveThread> live_thread(int proc_dir, std::int32_t pid);
 
 }  // namespace airssys::daemoneye
