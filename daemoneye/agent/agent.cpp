@@ -395,6 +395,10 @@ struct Agent::Impl {
   std::unique_ptr<bus::Broker> broker;
   std::unique_ptr<bus::Client> client;
   bus::Subscription events;
+  // The collections' chunks again, in a queue of their own that run() empties
+  // first: a collection never waits behind an exec flood's event backlog in
+  // `events` (which gets them too, and skips them), so scans go on.
+  bus::Subscription snapshots;
   std::unique_ptr<ProcmondSupervision> procmond;
   // The rule exceptions in force (rules.exceptions); before `status`, which reads them.
   ExceptionFilter exceptions{[](std::string_view m) { spdlog::info("{}", m); },
@@ -476,6 +480,10 @@ struct Agent::Impl {
   // One message off the bus queue (waiting at most 50 ms): a process event
   // is appended to `into`. False once the queue is empty.
   bool take_queued(std::vector<ProcessEvent>& into);
+  // Handles the snapshot chunks queued now (never waits), up to the first
+  // complete collection: its rule pass may be long, and the run loop reads
+  // signals between passes.
+  void take_snapshots();
 };
 
 Agent::Agent(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -486,6 +494,7 @@ Agent::~Agent() {
   impl_->live_queries.reset();
   impl_->procmond.reset();
   impl_->events.unsubscribe();
+  impl_->snapshots.unsubscribe();
   impl_->client.reset();
   impl_->broker.reset();
   impl_->flush_events(true);
@@ -730,6 +739,12 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
                                                         .pull_capacity = 65536});
   if (!sub) return fail(ErrorCategory::unavailable, "bus subscribe: " + sub.error().to_string());
   impl->events = std::move(*sub);
+  auto snap = impl->client->subscribe_pull(kSubjectSnapshot, {.policy = bus::Policy::drop_newest,
+                                                              .max_msgs = 65536,
+                                                              .max_bytes = 256ull * 1024 * 1024,
+                                                              .pull_capacity = 65536});
+  if (!snap) return fail(ErrorCategory::unavailable, "bus subscribe: " + snap.error().to_string());
+  impl->snapshots = std::move(*snap);
   if (auto f = impl->client->flush(); !f) return fail(ErrorCategory::unavailable, "bus flush: " + f.error().to_string());
 
   std::vector<std::string> procmond_args{"--bus", socket.string(), "--interval", ms_text(config.scan.interval),
@@ -1270,6 +1285,20 @@ ReloadOutcome Agent::Impl::reload(const Config& c) {
   return out;
 }
 
+void Agent::Impl::take_snapshots() {
+  while (auto msg = snapshots.next(0ms)) {
+    auto chunk = decode_snapshot(msg->payload);
+    if (!chunk) {
+      if (decode_errors++ < 10) spdlog::warn("bad snapshot message: {}", chunk.error().message);
+      continue;
+    }
+    if (auto c = assembler.add(std::move(*chunk))) {
+      on_collection(std::move(*c));
+      return;
+    }
+  }
+}
+
 bool Agent::Impl::take_queued(std::vector<ProcessEvent>& into) {
   auto msg = events.next(50ms);
   if (!msg) return false;
@@ -1375,6 +1404,7 @@ int Agent::run(int signal_fd, std::function<Result<Config>()> reload) {
       break;
     }
     s.retry_backlog();
+    s.take_snapshots();
     s.check_collections();
     if (const auto now = std::chrono::steady_clock::now(); now >= s.next_tree_head) {
       s.next_tree_head = now + kTreeHeadEvery;
@@ -1385,8 +1415,9 @@ int Agent::run(int signal_fd, std::function<Result<Config>()> reload) {
     // stream pauses, else when the oldest waiting one is that old (a
     // steady stream is stored in batches, one commit each).
     const auto now = std::chrono::steady_clock::now();
+    // (Idle, 100 ms: the longest a collection's chunks wait in `snapshots`.)
     const auto wait = s.pending_events.empty()
-                          ? std::chrono::milliseconds(250)
+                          ? std::chrono::milliseconds(100)
                           : std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(
                                                                        s.pending_since + kEventDelay - now));
     const bool idle = s.pending_events.empty();
@@ -1397,15 +1428,7 @@ int Agent::run(int signal_fd, std::function<Result<Config>()> reload) {
       if (idle && s.backlog.events_empty()) s.burst_trim.quiet();
       continue;
     }
-    if (msg->subject == kSubjectSnapshot) {
-      auto chunk = decode_snapshot(msg->payload);
-      if (!chunk) {
-        if (s.decode_errors++ < 10) spdlog::warn("bad snapshot message: {}", chunk.error().message);
-        continue;
-      }
-      if (auto c = s.assembler.add(std::move(*chunk))) s.on_collection(std::move(*c));
-      continue;
-    }
+    if (msg->subject == kSubjectSnapshot) continue;  // taken from `snapshots`
     auto event = decode_event(msg->payload);
     if (!event) {
       if (s.decode_errors++ < 10) spdlog::warn("bad event message on {}: {}", msg->subject, event.error().message);
