@@ -417,5 +417,73 @@ TEST(AgentRealtime, ExecFromTmpJudgesABindMountedPayloadByTheHostsPath) {
   t.stop();
 }
 
+// A payload deeper than procmond's walk stores (2,100 directories "a" under
+// the agent's temp dir, 4,200 bytes), its directory bound onto a directory
+// outside /tmp in `unshare -Urm` and run there, as an unprivileged user can:
+// stored with host_path "<top directory's host path>/…", in /tmp, and
+// raised. Before 2026-12-06 its host_path was NULL and nothing was raised.
+TEST(AgentRealtime, ExecFromTmpJudgesABoundPayloadDeeperThanTheWalkStores) {
+  if (::geteuid() != 0) GTEST_SKIP() << "eBPF needs root";
+  ExecFromTmpAgent t;
+  ASSERT_NO_FATAL_FAILURE(t.start());
+  const fs::path top = fs::canonical(t.a.dir.path());
+  if (!top.string().starts_with("/tmp/")) GTEST_SKIP() << top << " is not under /tmp";
+  constexpr int kDepth = 2100;
+  std::vector<int> fds{::open(top.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+  ASSERT_GE(fds.back(), 0);
+  for (int i = 0; i < kDepth; ++i) {
+    ASSERT_EQ(::mkdirat(fds.back(), "a", 0700), 0) << i;
+    fds.push_back(::openat(fds.back(), "a", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    ASSERT_GE(fds.back(), 0) << i;
+  }
+  // The payload: a copy of true, written through the deepest descriptor
+  // (its path is longer than PATH_MAX).
+  {
+    const std::string image = slurp("/usr/bin/true");
+    const int out = ::openat(fds.back(), "p", O_WRONLY | O_CREAT | O_CLOEXEC, 0700);
+    ASSERT_GE(out, 0);
+    ASSERT_EQ(::write(out, image.data(), image.size()), static_cast<ssize_t>(image.size()));
+    ::close(out);
+  }
+  const OutsideTmp over;
+  // -c: mount(8) would canonicalize "." by its path, longer than PATH_MAX.
+  std::vector<std::string> argv{"/usr/bin/unshare", "-Urm", "/bin/sh", "-c",
+                                R"(mount -c --bind . "$1" && exec "$1/p" "$2")", "sh", over.path.string(),
+                                fmt::format("deep{}", ::getpid())};
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  ::posix_spawn_file_actions_init(&actions);
+  ::posix_spawn_file_actions_addfchdir_np(&actions, fds.back());
+  pid_t deep = -1;
+  const int spawned = ::posix_spawn(&deep, args[0], &actions, nullptr, args.data(), environ);
+  ::posix_spawn_file_actions_destroy(&actions);
+  int st = -1;
+  if (spawned == 0) st = wait_status(deep);
+  // Removed from the bottom up through the descriptors: fs::remove_all
+  // cannot take a path longer than PATH_MAX.
+  ::unlinkat(fds.back(), "p", 0);
+  for (std::size_t i = fds.size() - 1; i > 0; --i) {
+    ::close(fds[i]);
+    EXPECT_EQ(::unlinkat(fds[i - 1], "a", AT_REMOVEDIR), 0) << i;
+  }
+  ::close(fds[0]);
+  ASSERT_EQ(spawned, 0);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
+  const auto host = [&] {
+    return query_text(t.db, fmt::format("SELECT path_from || ' ' || ifnull(host_path, 'null') FROM process_events "
+                                        "WHERE pid = {} AND event = 'exec' AND path = '{}' LIMIT 1",
+                                        deep, (over.path / "p").string()));
+  };
+  ASSERT_TRUE(eventually([&] { return !host().empty(); }, 60s)) << slurp(t.a.log);
+  // "/tmp/…" where /tmp is a directory of the root filesystem, the temp
+  // dir's own "/tmp/NAME/…" on a tmpfs mounted at /tmp.
+  const std::string row = host();
+  EXPECT_TRUE(row.starts_with("exec /tmp/") && row.ends_with("/\u2026")) << row;
+  EXPECT_TRUE(eventually([&] { return t.alerted(deep); }, 60s)) << slurp(t.a.alerts) << slurp(t.a.log);
+  t.stop();
+}
+
 }  // namespace
 }  // namespace detest
