@@ -7,7 +7,9 @@
 // change makes procmond read them again: must raise then), a process
 // whose main thread exited before its last thread loaded the copy (its
 // /proc/PID/maps is empty), and a same-size change (a read-only mapping of
-// the copy made executable with mprotect: read again on its turn).
+// the copy made executable with mprotect: read again on its turn), and a
+// copy loaded above 4,200 executable padding regions (past procmond's row
+// bound: still found, and the process marked cut).
 
 #include "harness.hpp"
 #include "store_query.hpp"
@@ -56,6 +58,24 @@ std::vector<std::string> leaderless_loader(const fs::path& lib) {
           "    time.sleep(3600)\n"
           "threading.Thread(target=later).start()\n"
           "ctypes.CDLL(None).syscall(60, 0)\n",
+          lib.string()};
+}
+
+// python3 that maps 4,200 one-page executable anonymous regions at low
+// fixed addresses (gaps between them, so none merge) before loading `lib`
+// above them, and says "loaded".
+std::vector<std::string> padded_loader(const fs::path& lib) {
+  return {"/usr/bin/python3", "-c",
+          "import ctypes, sys, time\n"
+          "libc = ctypes.CDLL(None)\n"
+          "libc.mmap.restype = ctypes.c_void_p\n"
+          "libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, "
+          "ctypes.c_long]\n"
+          "for i in range(4200):\n"
+          "    want = 0x10000000 + i * 0x2000\n"
+          "    assert libc.mmap(want, 4096, 5, 0x22 | 0x100000, -1, 0) == want\n"
+          "ctypes.CDLL(sys.argv[1]); print('loaded', flush=True)\n"
+          "time.sleep(3600)\n",
           lib.string()};
 }
 
@@ -239,6 +259,30 @@ TEST(AgentMemoryMap, AMappingMadeExecutableWithoutASizeChangeIsReadOnItsTurn) {
       << "no library-from-tmp alert for pid " << p.pid() << " after its mprotect; agent log:\n"
       << slurp(f.log);
   EXPECT_EQ(f.raised_for(p.pid()).front()["row"].value("library", ""), f.copy.string());
+  stop_agent(*agent, f.log);
+}
+
+TEST(AgentMemoryMap, ALibraryAboveThousandsOfPaddingRegionsIsFoundAndTheProcessMarkedCut) {
+  REQUIRE_LIBZ();
+  Fixture f;
+  ASSERT_FALSE(f.copy.empty());
+  const fs::path out = f.dir.path() / "padded.out";
+  Child padded(padded_loader(f.copy), out, out);
+  ASSERT_TRUE(eventually([&] { return says_loaded(out); }, 60s)) << slurp(out);
+
+  auto agent = f.start_agent();
+  ASSERT_TRUE(eventually([&] { return !f.raised_for(padded.pid()).empty(); }, 120s))
+      << "no library-from-tmp alert for pid " << padded.pid() << " (4,200 regions below the copy); agent log:\n"
+      << slurp(f.log);
+  EXPECT_EQ(f.raised_for(padded.pid()).front()["row"].value("library", ""), f.copy.string());
+  const auto db = f.var / "daemoneye.db";
+  EXPECT_EQ(count_rows(db, fmt::format("SELECT count(*) FROM process_memory_map WHERE pid = {} AND path = '[cut]' "
+                                       "AND inode = 0 AND pseudo = 1",
+                                       padded.pid())),
+            1);
+  EXPECT_EQ(count_rows(db, fmt::format("SELECT count(*) FROM process_memory_map WHERE pid = {} AND path = '{}'",
+                                       padded.pid(), f.copy.string())),
+            1);
   stop_agent(*agent, f.log);
 }
 

@@ -63,20 +63,30 @@ std::optional<MemoryMapRow> parse_maps_line(std::string_view l, std::int32_t pid
   return r;
 }
 
+bool kept_past_a_bound(const MemoryMapRow& r) {
+  if (r.inode == 0) return false;  // anonymous, [vdso]: no file to name
+  for (std::string_view dir : {"/usr/", "/bin/", "/sbin/", "/lib/", "/lib32/", "/lib64/", "/libx32/", "/opt/",
+                               "/snap/", "/nix/store/"})
+    if (r.path.starts_with(dir)) return false;
+  return true;
+}
+
 MapsRead read_executable_maps(int proc_dir, std::int32_t pid, std::size_t read_max, std::size_t rows_max) {
   MapsRead out;
   const osl::UniqueFd fd(::openat(proc_dir, "maps", O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd) return out;
   constexpr std::size_t kChunk = 64 * 1024;
   const auto chunk = std::make_unique<char[]>(kChunk);
+  // Past either bound the rest is still scanned, up to this, for rows
+  // kept_past_a_bound(): regions padded in below a payload do not hide it.
+  const std::size_t scan_max = read_max * kMapsScanFactor;
+  std::size_t extra = 0;
   std::string buf;
   std::size_t total = 0;
   for (;;) {
-    if (total >= read_max) {
-      out.cut_bytes = true;
-      break;
-    }
-    const ssize_t n = ::read(fd.get(), chunk.get(), std::min(kChunk, read_max - total));
+    if (total >= read_max) out.cut_bytes = true;
+    if (total >= scan_max || extra > kMapsExtraMax) break;
+    const ssize_t n = ::read(fd.get(), chunk.get(), std::min(kChunk, scan_max - total));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return out;  // the process went, or is not ours to read
     if (n == 0) break;
@@ -90,14 +100,25 @@ MapsRead read_executable_maps(int proc_dir, std::int32_t pid, std::size_t read_m
       if (sp == std::string_view::npos || sp + 3 >= line.size() || line[sp + 3] != 'x') continue;
       auto row = parse_maps_line(line, pid);
       if (!row) continue;
-      if (out.rows.size() >= rows_max) {
-        out.cut_rows = true;  // the rest is not read: no need to hold its lock
-        out.ok = true;
-        return out;
+      if (!out.cut_bytes && out.rows.size() < rows_max) {
+        out.rows.push_back(std::move(*row));
+        continue;
       }
-      out.rows.push_back(std::move(*row));
+      if (!out.cut_bytes) out.cut_rows = true;
+      if (kept_past_a_bound(*row) && ++extra <= kMapsExtraMax) out.rows.push_back(std::move(*row));
     }
     buf.erase(0, from);
+  }
+  if (out.cut_bytes || out.cut_rows) {
+    // The mark a rule can see (library-from-tmp raises on it).
+    MemoryMapRow mark;
+    mark.pid = pid;
+    mark.start = mark.end = "0x0";
+    mark.permissions = "----";
+    mark.device = "00:00";
+    mark.path = std::string(kMapsCutPath);
+    mark.pseudo = 1;
+    out.rows.push_back(std::move(mark));
   }
   out.ok = true;
   return out;

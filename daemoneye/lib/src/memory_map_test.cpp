@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -98,14 +99,44 @@ TEST(MemoryMap, ReadsAreBoundedInBytesAndRows) {
   EXPECT_TRUE(all.ok);
   EXPECT_EQ(all.rows.size(), 5000u);
   EXPECT_FALSE(all.cut_bytes || all.cut_rows);
+  // Cut: the rows up to the bound, and the mark.
   const MapsRead rows = read_executable_maps(d, 1, text.size() + 1, 100);
-  EXPECT_EQ(rows.rows.size(), 100u);
+  ASSERT_EQ(rows.rows.size(), 101u);
   EXPECT_TRUE(rows.cut_rows);
+  EXPECT_EQ(rows.rows.back().path, kMapsCutPath);
+  EXPECT_EQ(rows.rows.back().inode, 0);
+  EXPECT_EQ(rows.rows.back().pseudo, 1);
   const MapsRead bytes = read_executable_maps(d, 1, 64 * 1024, 10000);
   EXPECT_TRUE(bytes.cut_bytes);
   EXPECT_LT(bytes.rows.size(), 5000u);
   EXPECT_GT(bytes.rows.size(), 0u);
+  EXPECT_EQ(bytes.rows.back().path, kMapsCutPath);
   ::close(d);
+
+  // A payload mapped above the padding is still found past either bound
+  // (within kMapsScanFactor times the byte bound), and at most
+  // kMapsExtraMax such rows are kept.
+  fs::create_directory(dir.path() / "padded");
+  std::string padded = text;
+  padded += "7f1000000000-7f1000001000 r-xp 00000000 08:01 77 /tmp/x/payload.so\n";
+  padded += "7f1000001000-7f1000002000 r-xp 00000000 fd:01 10 /usr/lib/b.so\n";
+  for (int i = 0; i < 100; ++i) padded += "7f2000000000-7f2000001000 r-xp 00000000 00:01 9 /memfd:x (deleted)\n";
+  std::ofstream(dir.path() / "padded" / "maps") << padded;
+  const int p = ::open((dir.path() / "padded").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(p, 0);
+  for (const MapsRead& got : {read_executable_maps(p, 1, padded.size() + 1, 100),
+                              read_executable_maps(p, 1, padded.size() / 3, 10000)}) {
+    EXPECT_TRUE(got.cut_rows || got.cut_bytes);
+    ASSERT_GE(got.rows.size(), 2u);
+    EXPECT_EQ(got.rows.back().path, kMapsCutPath);
+    const auto payload = std::ranges::find(got.rows, std::string("/tmp/x/payload.so"), &MemoryMapRow::path);
+    ASSERT_NE(payload, got.rows.end());
+    EXPECT_EQ(payload->inode, 77);
+    EXPECT_EQ(std::ranges::count(got.rows, std::string("/usr/lib/b.so"), &MemoryMapRow::path), 0);
+    EXPECT_EQ(std::ranges::count(got.rows, std::string("/memfd:x (deleted)"), &MemoryMapRow::path),
+              static_cast<std::ptrdiff_t>(kMapsExtraMax) - 1);
+  }
+  ::close(p);
   // A directory without maps (the process went): not ok, no rows.
   fs::create_directory(dir.path() / "gone");
   const int empty = ::open((dir.path() / "gone").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

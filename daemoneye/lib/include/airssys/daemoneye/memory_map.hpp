@@ -12,8 +12,12 @@
 // kernel fills, so the collector reads a process's maps at first sight and
 // again only when its vsize changed (collector.cpp), and the read here is
 // bounded: at most kMapsReadMax bytes (a process with 65,530 regions writes
-// about 6 MiB) and kMapsRowsMax executable rows per process; either cut is
-// said in MapsRead.
+// about 6 MiB) and kMapsRowsMax executable rows per process. Past either
+// bound the file is still scanned (up to kMapsScanFactor times
+// kMapsReadMax) for executable regions of a file outside the package
+// directories, of which kMapsExtraMax more are kept: a payload mapped
+// above thousands of padding regions is not pushed out. A cut process
+// gets one more row, path kMapsCutPath, that library-from-tmp raises on.
 //
 // Thread safety: pure functions.
 
@@ -45,6 +49,11 @@ struct MemoryMapRow {
 
 inline constexpr std::size_t kMapsReadMax = 8 * 1024 * 1024;
 inline constexpr std::size_t kMapsRowsMax = 4096;
+inline constexpr std::size_t kMapsScanFactor = 4;
+inline constexpr std::size_t kMapsExtraMax = 64;
+// The path of the row that marks a cut process (start, end "0x0", inode 0,
+// pseudo 1): no kernel name, which all start '[', is this one.
+inline constexpr std::string_view kMapsCutPath = "[cut]";
 
 // One line of /proc/PID/maps (without its newline) as a row of `pid`;
 // nothing when it is malformed. The path keeps the kernel's escapes ("\012"
@@ -53,13 +62,17 @@ inline constexpr std::size_t kMapsRowsMax = 4096;
 
 struct MapsRead {
   bool ok = false;            // the file was opened and read to its end or a bound
-  bool cut_bytes = false;     // stopped at kMapsReadMax bytes
-  bool cut_rows = false;      // more than kMapsRowsMax executable regions: the rest not kept
-  std::vector<MemoryMapRow> rows;  // executable regions, in address order
+  bool cut_bytes = false;     // more than kMapsReadMax bytes: the rest only scanned
+  bool cut_rows = false;      // more than kMapsRowsMax executable regions: the rest only scanned
+  std::vector<MemoryMapRow> rows;  // executable regions, in address order; the kMapsCutPath row last when cut
 };
 
 // Reads "maps" under the /proc/PID directory fd `proc_dir` in 64 KiB
-// chunks, keeping executable regions only.
+// chunks, keeping executable regions only (bounds above).
+// A row kept past a bound: a file (inode not 0) outside the package
+// directories (/usr, /bin, /sbin, /lib*, /opt, /snap, /nix/store).
+[[nodiscard]] bool kept_past_a_bound(const MemoryMapRow& row);
+
 [[nodiscard]] MapsRead read_executable_maps(int proc_dir, std::int32_t pid, std::size_t read_max = kMapsReadMax,
                                             std::size_t rows_max = kMapsRowsMax);
 
