@@ -139,7 +139,13 @@ std::size_t encoded_size_bound(const osl::proc::OpenSocket& s) {
 }
 
 void cap_for_wire(MemoryMapRow& m) {
-  for (std::string* f : {&m.start, &m.end, &m.permissions, &m.device, &m.path}) truncate_utf8(*f, kWireFieldMax);
+  for (std::string* f : {&m.start, &m.end, &m.permissions, &m.device}) truncate_utf8(*f, kWireFieldMax);
+  // The kernel's " (deleted)" is what library-from-tmp judges a deleted
+  // library by: a path padded past the bound keeps it.
+  constexpr std::string_view kDeleted = " (deleted)";
+  const bool deleted = m.path.size() > kWireFieldMax && m.path.ends_with(kDeleted);
+  truncate_utf8(m.path, kWireFieldMax - (deleted ? kDeleted.size() : 0));
+  if (deleted) m.path += kDeleted;
 }
 
 std::size_t encoded_size_bound(const MemoryMapRow& m) {

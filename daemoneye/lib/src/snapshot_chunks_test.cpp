@@ -126,6 +126,16 @@ TEST(SnapshotChunks, HostileRecordsStayWithinTheLimit) {
   }
 }
 
+TEST(SnapshotChunks, AMapsPathCutForTheWireKeepsItsDeletedSuffix) {
+  MemoryMapRow deleted{.pid = 1, .inode = 5, .path = "/home/u/" + std::string(2 * kWireFieldMax, 'd') + "/x.so (deleted)"};
+  cap_for_wire(deleted);
+  EXPECT_EQ(deleted.path.size(), kWireFieldMax);
+  EXPECT_TRUE(deleted.path.ends_with("dd (deleted)")) << deleted.path.substr(deleted.path.size() - 20);
+  MemoryMapRow live{.pid = 1, .inode = 5, .path = "/home/u/" + std::string(2 * kWireFieldMax, 'd') + "/x.so"};
+  cap_for_wire(live);
+  EXPECT_EQ(live.path, "/home/u/" + std::string(kWireFieldMax - 8, 'd'));
+}
+
 TEST(SnapshotChunks, TruncateUtf8NeverSplitsACharacter) {
   std::string s = "ab\xe2\x82\xac";  // "ab€"
   std::string t = s;
