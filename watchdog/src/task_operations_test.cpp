@@ -165,6 +165,18 @@ TEST_F(TaskKill, MemberThatIgnoresSigtermIsKilledAfterItsLeaderEnded) {
   LiveTree tree(reg, "stubborn", "(trap '' TERM; exec sleep 1000) & wait", 2);
   const auto& procs = tree.procs;
   ASSERT_EQ(procs.size(), 2u);
+  // The member is counted once forked but ignores SIGTERM only after its
+  // trap has run: wait until it has exec'd sleep, which follows the trap
+  // (on a busy machine the kill came first and SIGTERM ended both).
+  ASSERT_TRUE(eventually([&] {
+    for (const auto& p : procs) {
+      if (p.pid == tree.child.pid()) continue;
+      std::ifstream f("/proc/" + std::to_string(p.pid) + "/comm");
+      std::string comm;
+      if (std::getline(f, comm) && comm == "sleep") return true;
+    }
+    return false;
+  }, 30s)) << "the member never exec'd sleep";
 
   auto r = kill_recorded_task(reg, "stubborn", KillRequest{.grace = 3s, .policy_file = {}});
   ASSERT_TRUE(r) << r.error().message;
