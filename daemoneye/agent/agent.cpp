@@ -733,16 +733,16 @@ Result<std::unique_ptr<Agent>> Agent::start(const Config& config, const fs::path
   impl->client = std::move(*client);
   // The broker queues up to 64 Ki messages / 256 MiB for us; a full queue
   // drops the newest, which the assembler sees as a gap (an incomplete scan).
-  auto sub = impl->client->subscribe_pull(kSubjectAll, {.policy = bus::Policy::drop_newest,
-                                                        .max_msgs = 65536,
-                                                        .max_bytes = 256ull * 1024 * 1024,
-                                                        .pull_capacity = 65536});
+  // The collections' own subscription (taken ahead of the event backlog,
+  // which also receives copies of them) has the same bounds.
+  const bus::SubscribeOptions queue_bounds{.policy = bus::Policy::drop_newest,
+                                           .max_msgs = 65536,
+                                           .max_bytes = 256ull * 1024 * 1024,
+                                           .pull_capacity = 65536};
+  auto sub = impl->client->subscribe_pull(kSubjectAll, queue_bounds);
   if (!sub) return fail(ErrorCategory::unavailable, "bus subscribe: " + sub.error().to_string());
   impl->events = std::move(*sub);
-  auto snap = impl->client->subscribe_pull(kSubjectSnapshot, {.policy = bus::Policy::drop_newest,
-                                                              .max_msgs = 65536,
-                                                              .max_bytes = 256ull * 1024 * 1024,
-                                                              .pull_capacity = 65536});
+  auto snap = impl->client->subscribe_pull(kSubjectSnapshot, queue_bounds);
   if (!snap) return fail(ErrorCategory::unavailable, "bus subscribe: " + snap.error().to_string());
   impl->snapshots = std::move(*snap);
   if (auto f = impl->client->flush(); !f) return fail(ErrorCategory::unavailable, "bus flush: " + f.error().to_string());
