@@ -14,6 +14,7 @@
 
 #include <filesystem>
 #include <string>
+#include <utility>
 
 namespace airssys::daemoneye {
 namespace {
@@ -86,10 +87,26 @@ TEST(MountTable, OurOwnTableNamesAHostFile) {
 // at most once per `reread`: not sooner (a table an hour fresh), and a mount
 // added since is found once it has passed (a table read zero seconds ago
 // counts as old). No clock is raced: each case is on one side of it.
-TEST(MountTable, AMissReadsTheTableAgainOnlyOnceItsIntervalPassed) {
+// A mountinfo file of a test's own; the directory lives as long as it.
+struct TableFile {
+  explicit TableFile(std::string_view text) { testing::write_file(file, text); }
   testing::TempDir dir;
-  const fs::path file = dir.path() / "mountinfo";
-  testing::write_file(file, "27 1 254:0 / / rw - ext4 /dev/vda rw\n");
+  fs::path file = dir.path() / "mountinfo";
+};
+
+// An exec event whose image identity was read: its device and its path
+// within its filesystem.
+KernelEvent image_event(std::uint64_t dev, std::string fs_path) {
+  KernelEvent k;
+  k.image_known = true;
+  k.image_dev = dev;
+  k.image_fs_path = std::move(fs_path);
+  return k;
+}
+
+TEST(MountTable, AMissReadsTheTableAgainOnlyOnceItsIntervalPassed) {
+  const TableFile f("27 1 254:0 / / rw - ext4 /dev/vda rw\n");
+  const fs::path& file = f.file;
   MountTable fresh(file, std::chrono::hours(1)), old(file, std::chrono::seconds(0));
   EXPECT_EQ(fresh.host_path(makedev(0, 40), "/p", ""), std::nullopt);
   EXPECT_EQ(old.host_path(makedev(0, 40), "/p", ""), std::nullopt);
@@ -115,14 +132,9 @@ TEST(MountTable, ATemporaryNameWinsUnlessTheHostsNamespaceRanAnother) {
   EXPECT_EQ(host_path_of(m, dev, "/d/p", ""), "/var/tmp/d/p");
   EXPECT_EQ(host_path_of(m, dev, "/d/p", "/x/p"), "/x/p");
 
-  testing::TempDir dir;
-  const fs::path file = dir.path() / "mountinfo";
-  testing::write_file(file, kTwoNames);
-  MountTable t(file);
-  KernelEvent k;
-  k.image_known = true;
-  k.image_dev = dev;
-  k.image_fs_path = "/d/p";
+  const TableFile f(kTwoNames);
+  MountTable t(f.file);
+  KernelEvent k = image_event(dev, "/d/p");
   k.exe_path = "/x/p";
   k.mnt_ns = 4026531841;
   EXPECT_EQ(t.image_host_path(k, 4026531841), "/x/p");        // procmond's namespace: its path
@@ -134,15 +146,10 @@ TEST(MountTable, ATemporaryNameWinsUnlessTheHostsNamespaceRanAnother) {
 // An image deeper than the walk stores: its top directory's host path and
 // "/…", or "…" alone (no mount shows the top, or none was read).
 TEST(MountTable, ACutPathIsNamedByItsTopDirectory) {
-  testing::TempDir dir;
-  const fs::path file = dir.path() / "mountinfo";
-  testing::write_file(file, kTwoNames);
-  MountTable t(file);
-  KernelEvent k;
-  k.image_known = true;
-  k.image_dev = makedev(0, 40);
+  const TableFile f(kTwoNames);
+  MountTable t(f.file);
+  KernelEvent k = image_event(makedev(0, 40), "/d");
   k.image_fs_path_cut = true;
-  k.image_fs_path = "/d";
   EXPECT_EQ(t.image_host_path(k, 0), "/var/tmp/d/\u2026");
   k.image_fs_path = "";
   EXPECT_EQ(t.image_host_path(k, 0), "\u2026");
